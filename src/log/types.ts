@@ -1,0 +1,105 @@
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+
+/**
+ * Options of the log engine. Every field has a production default; tests shrink
+ * thresholds to exercise checkpoints and GC quickly.
+ */
+export interface LogOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /**
+   * Group-commit window: how long an open batch waits for more records before
+   * it is sealed, when no write is in flight. While a write is in flight,
+   * records accumulate and the next batch is sealed the moment it completes.
+   * Default 2 ms.
+   */
+  flushIntervalMs?: number;
+  /** Seal the open batch once it holds this many bytes. Default 8 MiB. */
+  maxBatchBytes?: number;
+  /** Backpressure: `whenWritable()` waits while this many appended bytes are not yet durable. Default 64 MiB. */
+  maxUnflushedBytes?: number;
+  /** Checkpoint once the WAL written since the last checkpoint exceeds max(this, last checkpoint size). Default 64 MiB. */
+  checkpointWalBytes?: number;
+  /** Checkpoint at least this often while records are written. Default 10 minutes. */
+  checkpointIntervalMs?: number;
+  /** Objects younger than this are never garbage-collected. Default 60 s. */
+  gcMinAgeMs?: number;
+  /** Manifests kept besides the newest. Default 10. */
+  manifestHistory?: number;
+  /** Retry policy for transient store errors. */
+  retry?: RetryOptions;
+  /**
+   * Skip the create-if-absent probe. Only for stores known to be used by a
+   * single process at a time: without conditional writes fencing cannot work.
+   */
+  allowUnsafeStore?: boolean;
+}
+
+export interface RetryOptions {
+  /** First backoff delay. Default 50 ms. */
+  baseDelayMs?: number;
+  /** Cap of one backoff delay. Default 5 s. */
+  maxDelayMs?: number;
+  /** Give up (the log fails with `StorageError`) after retrying this long. Default 120 s. */
+  maxElapsedMs?: number;
+}
+
+/** Supplies the caller's state as of every record appended so far, serialised. Called synchronously. */
+export type SnapshotSource = () => Uint8Array;
+
+/** The result of opening a log as its writer. */
+export interface RecoveredLog {
+  log: Log;
+  /** The newest checkpoint's caller bytes, or `null` for a new or never-checkpointed log. */
+  checkpoint: Uint8Array | null;
+  /** Every record appended after that checkpoint, in append order. */
+  records: Uint8Array[];
+}
+
+/** Counters for diagnostics, benchmarks and the CLI. */
+export interface LogStats {
+  epoch: number;
+  /** WAL id of the newest durable batch. */
+  durableWalId: number;
+  batchesWritten: number;
+  recordsWritten: number;
+  bytesWritten: number;
+  walBytesSinceCheckpoint: number;
+  checkpointsWritten: number;
+  lastCheckpointAt: number | null;
+  unflushedBytes: number;
+}
+
+/**
+ * A durable, fenced, group-committed write-ahead log in an object store.
+ * It persists opaque records and knows nothing about what they mean.
+ */
+export interface Log {
+  /**
+   * Append records as one atomic unit: they land in the same WAL batch, so after
+   * a crash either all or none are replayed. The records join the log
+   * synchronously (call order is log order); the promise resolves once they
+   * and everything appended before them are durable. Rejects with
+   * `FencedError`, `StorageError` (retries exhausted) or `ClosedError`.
+   */
+  append(records: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /** Resolves immediately when below `maxUnflushedBytes`, else once enough is durable. */
+  whenWritable(): Promise<void>;
+  /** Seal the open batch now and resolve once everything appended so far is durable. */
+  flush(): Promise<void>;
+  /** Register the state snapshot used by checkpoints. */
+  setSnapshotSource(source: SnapshotSource): void;
+  /** Write a checkpoint now (no-op without a snapshot source). */
+  checkpoint(): Promise<void>;
+  /** Run one garbage-collection pass now. */
+  collectGarbage(): Promise<void>;
+  /** Called once if the log fails for good (fenced, or storage retries exhausted). */
+  onFailure(listener: (error: Error) => void): void;
+  stats(): LogStats;
+  /**
+   * Flush, write a final checkpoint (when a snapshot source is set), stop
+   * timers. Idempotent. After close, `append` rejects with `ClosedError`.
+   */
+  close(): Promise<void>;
+}

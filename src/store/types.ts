@@ -1,0 +1,83 @@
+/**
+ * The minimal object-store interface taquba needs. Every adapter (memory, local
+ * file, S3, Azure Blob, GCS) implements it and passes the shared conformance
+ * suite in `test/store/conformance.ts`.
+ *
+ * Keys are `/`-separated strings of printable characters. Adapters map them to
+ * their own namespace (a directory, a bucket prefix) and never let a key escape it.
+ */
+export interface ObjectStore {
+  /** Read an object; `null` when it does not exist. */
+  get(key: string): Promise<StoredObject | null>;
+  /**
+   * Write an object. With `{ ifNoneMatch: "*" }` the write is an atomic create
+   * that rejects with {@link ObjectExistsError} when the key already exists
+   * (and then changes nothing). Without it, the object is overwritten.
+   */
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void>;
+  /** Delete an object; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /**
+   * List keys that start with `prefix`, in ascending byte-wise lexicographic
+   * order, strictly after `startAfter` when given. Returns at most `limit`
+   * entries (an adapter may return fewer) and a `nextStartAfter` cursor when
+   * more may follow.
+   */
+  list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** Object size and etag without the body; `null` when missing. Optional. */
+  head?(key: string): Promise<ObjectInfo | null>;
+  /** Human-readable description for logs and errors (never contains credentials). */
+  describe(): string;
+}
+
+export interface PutOptions {
+  /** `"*"`: create only if absent (atomic). */
+  ifNoneMatch?: "*";
+}
+
+export interface ListOptions {
+  startAfter?: string;
+  limit?: number;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Pass as `startAfter` to get the next page; absent when the listing is complete. */
+  nextStartAfter?: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag?: string;
+}
+
+export interface StoredObject {
+  body: Uint8Array;
+  etag?: string;
+}
+
+/** Thrown by `put(..., { ifNoneMatch: "*" })` when the key exists. Internal to the store/log layers. */
+export class ObjectExistsError extends Error {
+  readonly code = "OBJECT_EXISTS" as const;
+  constructor(readonly key: string) {
+    super(`object "${key}" already exists`);
+    this.name = "ObjectExistsError";
+  }
+}
+
+/** Every page of `list(prefix)`, concatenated. */
+export async function listAll(
+  store: ObjectStore,
+  prefix: string,
+  startAfter?: string,
+): Promise<ObjectInfo[]> {
+  const all: ObjectInfo[] = [];
+  let cursor = startAfter;
+  for (;;) {
+    const page = await store.list(prefix, cursor === undefined ? {} : { startAfter: cursor });
+    all.push(...page.objects);
+    if (page.nextStartAfter === undefined) return all;
+    cursor = page.nextStartAfter;
+  }
+}
