@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvalidArgumentError } from "../../errors.js";
+import type {
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+} from "../types.js";
+import { opMatches, type StoreOp } from "./ops.js";
+
+/** Options of {@link LatencyStore}. */
+export interface LatencyOptions {
+  /** Fixed delay added to every selected request, in milliseconds. */
+  latencyMs: number;
+  /** Upper bound of the extra random delay (right-skewed: usually small, sometimes near the bound). Default 0. */
+  jitterMs?: number;
+  /** Source of randomness in [0, 1); pass `seededRandom(seed)` for reproducible runs. Default `Math.random`. */
+  random?: () => number;
+  /** Which requests are delayed; default all. */
+  ops?: StoreOp[];
+}
+
+function requireNonNegative(name: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0)
+    throw new InvalidArgumentError(
+      `LatencyStore: ${name} must be a finite number >= 0, got ${value}`,
+    );
+}
+
+/**
+ * Delays requests to an inner store with real timers, to model a remote
+ * object store (benchmarks, timing tests). The delay happens before the inner
+ * request is issued.
+ */
+export class LatencyStore implements ObjectStore {
+  readonly #inner: ObjectStore;
+  readonly #latencyMs: number;
+  readonly #jitterMs: number;
+  readonly #random: () => number;
+  readonly #ops: StoreOp[] | undefined;
+  readonly head?: (key: string) => Promise<ObjectInfo | null>;
+
+  constructor(inner: ObjectStore, options: LatencyOptions) {
+    requireNonNegative("latencyMs", options.latencyMs);
+    requireNonNegative("jitterMs", options.jitterMs ?? 0);
+    this.#inner = inner;
+    this.#latencyMs = options.latencyMs;
+    this.#jitterMs = options.jitterMs ?? 0;
+    this.#random = options.random ?? Math.random;
+    this.#ops = options.ops === undefined ? undefined : [...options.ops];
+    const innerHead = inner.head;
+    if (innerHead !== undefined) {
+      this.head = async (key) => {
+        await this.#delay("head");
+        return innerHead.call(inner, key);
+      };
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    await this.#delay("get");
+    return this.#inner.get(key);
+  }
+
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    await this.#delay("put");
+    return this.#inner.put(key, body, options);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#delay("delete");
+    return this.#inner.delete(key);
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    await this.#delay("list");
+    return this.#inner.list(prefix, options);
+  }
+
+  describe(): string {
+    const jitter = this.#jitterMs > 0 ? `+0..${this.#jitterMs}` : "";
+    return `latency(${this.#latencyMs}${jitter}ms)+${this.#inner.describe()}`;
+  }
+
+  async #delay(op: StoreOp): Promise<void> {
+    if (!opMatches(this.#ops, op)) return;
+    // Cubing a uniform sample skews it right: most requests get little jitter, a few get a lot.
+    const ms = this.#latencyMs + this.#jitterMs * this.#random() ** 3;
+    if (ms > 0) await sleep(ms);
+  }
+}
