@@ -12,6 +12,7 @@ export {
   UnsupportedStoreError,
 } from "./errors.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export { FileStore, type FileStoreOptions } from "./store/file.js";
 export { MemoryStore } from "./store/memory.js";
 export type {
   ListOptions,

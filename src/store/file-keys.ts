@@ -1,0 +1,120 @@
+import { InvalidArgumentError } from "../errors.js";
+
+/**
+ * How {@link FileStore} maps object keys to file names, one path segment at a
+ * time, so that keys cannot escape the store's directory and every legal key
+ * round-trips.
+ *
+ * - Bytes outside a conservative portable set (and `%` itself) are written as
+ *   `%XX` of their UTF-8 encoding, like URL encoding. Non-ASCII is encoded too,
+ *   so filesystems that normalise Unicode names cannot alter a key.
+ * - A leading `.` is encoded, so stored names never start with `.`; names that
+ *   do (the `.tmp` folder, editor droppings) are not objects.
+ * - A directory holding keys under `seg/` is named `<encoded seg>%2F` (the
+ *   encoding of `seg/`), so key `a` (a file) and keys under `a/` (a
+ *   directory) can coexist, as they can in a bucket.
+ *
+ * Keys that differ only in letter case collide on case-insensitive filesystems.
+ */
+
+// Printable ASCII minus characters some filesystems reserve: " % * / : < > ? \ |
+const PLAIN_SEGMENT = /^[A-Za-z0-9 !#$&'()+,\-.;=@[\]^_`{}~]*$/;
+const PLAIN_BYTE = new Uint8Array(128);
+for (const char of " !#$&'()+,-.;=@[]^_`{}~") PLAIN_BYTE[char.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) PLAIN_BYTE[c] = 1;
+for (let c = 65; c <= 90; c++) PLAIN_BYTE[c] = 1;
+for (let c = 97; c <= 122; c++) PLAIN_BYTE[c] = 1;
+const HEX = "0123456789ABCDEF";
+const DOT = 0x2e;
+/** Suffix marking a directory: the encoding of `/`. */
+export const DIRECTORY_SUFFIX = "%2F";
+
+/** Whether `segment` (one `/`-separated piece of a key) is allowed. */
+function segmentProblem(segment: string): string | undefined {
+  if (segment === "") return "an empty path segment";
+  if (segment === "." || segment === "..") return `a "${segment}" path segment`;
+  if (segment.includes("\0")) return "a NUL character";
+  if (segment.includes("\\")) return "a backslash";
+  // In `u` mode a well-formed surrogate pair is one code point, so this finds only lone halves.
+  if (/\p{Cs}/u.test(segment)) return "an unpaired UTF-16 surrogate";
+  return undefined;
+}
+
+/**
+ * Split a key into segments, or throw {@link InvalidArgumentError} naming the
+ * key and what is wrong with it.
+ */
+export function keySegments(key: string): string[] {
+  if (typeof key !== "string" || key === "")
+    throw new InvalidArgumentError(`object key must be a non-empty string, got ${String(key)}`);
+  if (key.startsWith("/"))
+    throw new InvalidArgumentError(
+      `object key "${key}" must be relative (no leading "/"), e.g. "jobs/1"`,
+    );
+  const segments = key.split("/");
+  for (const segment of segments) {
+    const problem = segmentProblem(segment);
+    if (problem !== undefined)
+      throw new InvalidArgumentError(
+        `object key ${JSON.stringify(key)} contains ${problem}; expected "/"-separated non-empty segments without "." or "..", NUL or backslash`,
+      );
+  }
+  return segments;
+}
+
+/** Whether `segment` would be accepted inside a key (used to prune list prefixes). */
+export function isValidSegment(segment: string): boolean {
+  return segmentProblem(segment) === undefined;
+}
+
+/** File name of a key segment. */
+export function encodeSegment(segment: string): string {
+  if (PLAIN_SEGMENT.test(segment) && segment.charCodeAt(0) !== DOT) return segment;
+  let out = "";
+  const bytes = Buffer.from(segment, "utf8");
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte < 128 && PLAIN_BYTE[byte] === 1 && !(i === 0 && byte === DOT))
+      out += String.fromCharCode(byte);
+    else out += `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
+  }
+  return out;
+}
+
+/** File name of the directory holding keys under `segment + "/"`. */
+export function encodeDirectory(segment: string): string {
+  return encodeSegment(segment) + DIRECTORY_SUFFIX;
+}
+
+/**
+ * The key piece a directory entry stands for — `seg` for an object file,
+ * `seg/` for a directory — or `undefined` for names this store never writes
+ * (temp folder, foreign or non-canonical files), which listings skip.
+ */
+export function decodeEntryName(name: string): string | undefined {
+  if (name === "" || name.charCodeAt(0) === DOT) return undefined;
+  const isDirectory = name.endsWith(DIRECTORY_SUFFIX);
+  const encoded = isDirectory ? name.slice(0, -DIRECTORY_SUFFIX.length) : name;
+  const segment = encoded.includes("%") ? percentDecode(encoded) : encoded;
+  if (segment === undefined || segment.includes("/") || !isValidSegment(segment)) return undefined;
+  // Only the canonical spelling maps back to the same file; anything else is foreign.
+  if (encodeSegment(segment) !== encoded) return undefined;
+  return isDirectory ? `${segment}/` : segment;
+}
+
+function percentDecode(encoded: string): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const code = encoded.charCodeAt(i);
+    if (code !== 0x25) {
+      bytes.push(code);
+      continue;
+    }
+    const hex = encoded.slice(i + 1, i + 3);
+    if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
+    bytes.push(Number.parseInt(hex, 16));
+    i += 2;
+  }
+  // Invalid UTF-8 decodes to U+FFFD, which fails the caller's canonical-spelling check.
+  return Buffer.from(bytes).toString("utf8");
+}

@@ -1,0 +1,380 @@
+import { randomUUID } from "node:crypto";
+import type { Dirent } from "node:fs";
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { InvalidArgumentError, StorageError } from "../errors.js";
+import {
+  decodeEntryName,
+  encodeDirectory,
+  encodeSegment,
+  isValidSegment,
+  keySegments,
+} from "./file-keys.js";
+import {
+  type ListOptions,
+  type ListPage,
+  ObjectExistsError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from "./types.js";
+
+/** Options of {@link FileStore}. */
+export interface FileStoreOptions {
+  /**
+   * fsync files and directories before a write or delete resolves, so an
+   * acknowledged write survives power loss. Default `true`; turn off only
+   * for throwaway data (tests, benchmarks of the upper layers).
+   */
+  fsync?: boolean;
+}
+
+const DEFAULT_LIST_LIMIT = 1000;
+const TEMP_FOLDER = ".tmp";
+/** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
+const MISSING = new Set(["ENOENT", "ENOTDIR"]);
+
+interface ObjectPath {
+  /** Directory holding the object file, relative to the root ("" for the root). */
+  dir: string;
+  /** Absolute path of the object file. */
+  file: string;
+}
+
+interface Candidate {
+  key: string;
+  file: string;
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
+    ? err.code
+    : undefined;
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
+  // Every put writes a fresh file (new inode), so the triple changes on every write.
+  return `"${info.ino.toString(36)}-${info.mtimeNs.toString(36)}-${info.size.toString(36)}"`;
+}
+
+/**
+ * An object store in a local directory. Writes go to a temp file that is
+ * fsynced and then renamed (overwrite) or hard-linked (create-if-absent, which
+ * fails atomically when the name exists) into place, and the directory is
+ * fsynced, so an object is either absent or complete, even after a crash.
+ *
+ * Key segments become nested directories; see `file-keys.ts` for the name
+ * encoding. Empty directories are left in place when their objects are deleted.
+ */
+export class FileStore implements ObjectStore {
+  readonly #root: string;
+  readonly #fsync: boolean;
+  /** Directories (relative to the root) known to exist, or being created. */
+  readonly #dirs = new Map<string, Promise<void>>();
+  /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
+  readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+
+  constructor(directory: string, options: FileStoreOptions = {}) {
+    if (typeof directory !== "string" || directory === "")
+      throw new InvalidArgumentError(
+        `FileStore: directory must be a non-empty path, got ${JSON.stringify(directory)}`,
+      );
+    this.#root = resolve(directory);
+    this.#fsync = options.fsync ?? true;
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    const { file } = this.#pathOf(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, "r");
+    } catch (err) {
+      if (MISSING.has(errorCode(err) ?? "")) return null;
+      throw this.#failure("get", key, err);
+    }
+    try {
+      // Stat and read through one handle, so the etag describes exactly these bytes.
+      const info = await handle.stat({ bigint: true });
+      const data = await handle.readFile();
+      const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return { body, etag: etagOf(info) };
+    } catch (err) {
+      throw this.#failure("get", key, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const { file } = this.#pathOf(key);
+    try {
+      const info = await stat(file, { bigint: true });
+      return { key, size: Number(info.size), etag: etagOf(info) };
+    } catch (err) {
+      if (MISSING.has(errorCode(err) ?? "")) return null;
+      throw this.#failure("head", key, err);
+    }
+  }
+
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    const target = this.#pathOf(key);
+    if (!(body instanceof Uint8Array))
+      throw new InvalidArgumentError(`put "${key}": body must be a Uint8Array`);
+    const create = options?.ifNoneMatch === "*";
+    let temp: string | undefined;
+    try {
+      const [tempFile] = await Promise.all([this.#writeTemp(body), this.#ensureDir(target.dir)]);
+      temp = tempFile;
+      if (create) {
+        try {
+          await link(temp, target.file);
+        } catch (err) {
+          if (errorCode(err) === "EEXIST") throw new ObjectExistsError(key);
+          throw err;
+        }
+      } else {
+        await rename(temp, target.file);
+        temp = undefined;
+      }
+      await this.#syncDir(target.dir);
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw err;
+      throw this.#failure("put", key, err);
+    } finally {
+      // Best effort: a leftover temp file is harmless (never listed).
+      if (temp !== undefined) await unlink(temp).catch(() => {});
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const target = this.#pathOf(key);
+    try {
+      await unlink(target.file);
+    } catch (err) {
+      if (MISSING.has(errorCode(err) ?? "")) return;
+      throw this.#failure("delete", key, err);
+    }
+    try {
+      await this.#syncDir(target.dir);
+    } catch (err) {
+      throw this.#failure("delete", key, err);
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    if (typeof prefix !== "string")
+      throw new InvalidArgumentError(`list: prefix must be a string, got ${String(prefix)}`);
+    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_LIST_LIMIT));
+    const candidates: Candidate[] = [];
+    try {
+      const start = this.#listStart(prefix);
+      if (start !== undefined)
+        await this.#walk(
+          start.dir,
+          start.keyPrefix,
+          prefix,
+          options.startAfter,
+          limit + 1,
+          candidates,
+        );
+    } catch (err) {
+      throw this.#failure("list", prefix, err);
+    }
+    const more = candidates.length > limit;
+    const page = candidates.slice(0, limit);
+    const infos = await Promise.all(page.map((candidate) => this.#info(candidate)));
+    const objects = infos.filter((info): info is ObjectInfo => info !== null);
+    const last = page.at(-1);
+    return more && last !== undefined ? { objects, nextStartAfter: last.key } : { objects };
+  }
+
+  describe(): string {
+    return pathToFileURL(this.#root).href;
+  }
+
+  /** Map a key to its file, validating it. */
+  #pathOf(key: string): ObjectPath {
+    const segments = keySegments(key);
+    const name = encodeSegment(segments.pop()!);
+    const dir = segments.map(encodeDirectory).join("/");
+    return { dir, file: join(this.#root, dir, name) };
+  }
+
+  /** The deepest directory that can hold every key starting with `prefix`; undefined when none can. */
+  #listStart(prefix: string): { dir: string; keyPrefix: string } | undefined {
+    const complete = prefix.split("/").slice(0, -1);
+    if (!complete.every(isValidSegment)) return undefined;
+    return {
+      dir: complete.map(encodeDirectory).join("/"),
+      keyPrefix: complete.map((segment) => `${segment}/`).join(""),
+    };
+  }
+
+  /**
+   * Append to `out`, in byte-wise key order, the object files under `dir`
+   * (whose keys start with `keyPrefix`) that match `prefix` and come after
+   * `startAfter`, stopping at `want` entries.
+   */
+  async #walk(
+    dir: string,
+    keyPrefix: string,
+    prefix: string,
+    startAfter: string | undefined,
+    want: number,
+    out: Candidate[],
+  ): Promise<void> {
+    const absolute = join(this.#root, dir);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(absolute, { withFileTypes: true });
+    } catch (err) {
+      if (MISSING.has(errorCode(err) ?? "")) return;
+      throw err;
+    }
+    const children: Array<{ key: string; name: string; isDirectory: boolean; bytes: Buffer }> = [];
+    for (const entry of entries) {
+      const piece = decodeEntryName(entry.name);
+      if (piece === undefined) continue;
+      const isDirectory = piece.endsWith("/");
+      if (isDirectory ? !entry.isDirectory() : !entry.isFile()) continue;
+      const key = keyPrefix + piece;
+      // A directory's keys all start with `key`; it is relevant if it overlaps the prefix range.
+      if (!(key.startsWith(prefix) || (isDirectory && prefix.startsWith(key)))) continue;
+      if (startAfter !== undefined && compareBytes(key, startAfter) <= 0) {
+        // Skip a file at or before the cursor, and a directory wholly before it.
+        if (!isDirectory || !startAfter.startsWith(key)) continue;
+      }
+      children.push({ key, name: entry.name, isDirectory, bytes: Buffer.from(key) });
+    }
+    // A directory sorts as `seg/`, which places it exactly where its keys belong.
+    children.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    for (const child of children) {
+      if (out.length >= want) return;
+      const path = dir === "" ? child.name : `${dir}/${child.name}`;
+      if (child.isDirectory) await this.#walk(path, child.key, prefix, startAfter, want, out);
+      else out.push({ key: child.key, file: join(this.#root, path) });
+    }
+  }
+
+  async #info(candidate: Candidate): Promise<ObjectInfo | null> {
+    try {
+      const info = await stat(candidate.file, { bigint: true });
+      return { key: candidate.key, size: Number(info.size), etag: etagOf(info) };
+    } catch (err) {
+      // Deleted between readdir and stat: no longer part of the listing.
+      if (MISSING.has(errorCode(err) ?? "")) return null;
+      throw this.#failure("list", candidate.key, err);
+    }
+  }
+
+  /** Write `body` to a fresh temp file (fsynced when enabled); returns its path. */
+  async #writeTemp(body: Uint8Array): Promise<string> {
+    await this.#ensureDir(TEMP_FOLDER);
+    const temp = join(this.#root, TEMP_FOLDER, `${randomUUID()}.tmp`);
+    const handle = await open(temp, "wx");
+    try {
+      await handle.writeFile(body);
+      if (this.#fsync) await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    await handle.close();
+    return temp;
+  }
+
+  /**
+   * Make sure `dir` (relative; "" is the root) exists, creating missing
+   * levels one at a time and fsyncing the parent of each new one, so a
+   * write acknowledged inside it cannot lose its directory in a crash.
+   * Concurrent callers share one creation per directory.
+   */
+  #ensureDir(dir: string): Promise<void> {
+    const known = this.#dirs.get(dir);
+    if (known !== undefined) return known;
+    const creation = (async () => {
+      if (dir === "") {
+        const created = await mkdir(this.#root, { recursive: true });
+        if (created !== undefined && this.#fsync) await this.#fsyncPath(dirname(this.#root));
+        return;
+      }
+      const slash = dir.lastIndexOf("/");
+      const parent = slash < 0 ? "" : dir.slice(0, slash);
+      await this.#ensureDir(parent);
+      try {
+        await mkdir(join(this.#root, dir));
+      } catch (err) {
+        if (errorCode(err) === "EEXIST") return;
+        throw err;
+      }
+      await this.#syncDir(parent);
+    })();
+    this.#dirs.set(dir, creation);
+    // Forget failures so a later call retries.
+    creation.catch(() => this.#dirs.delete(dir));
+    return creation;
+  }
+
+  /**
+   * fsync a directory (relative to the root). A caller needs an fsync that
+   * starts after its change: if one is already running it may have started
+   * too early, so callers arriving meanwhile share a single follow-up fsync.
+   */
+  #syncDir(dir: string): Promise<void> {
+    if (!this.#fsync) return Promise.resolve();
+    const inFlight = this.#dirSyncs.get(dir);
+    if (inFlight === undefined) return this.#startDirSync(dir);
+    inFlight.next ??= inFlight.running.then(
+      () => this.#startDirSync(dir),
+      () => this.#startDirSync(dir),
+    );
+    return inFlight.next;
+  }
+
+  #startDirSync(dir: string): Promise<void> {
+    const entry: { running: Promise<void>; next?: Promise<void> } = {
+      running: this.#fsyncPath(join(this.#root, dir)).finally(() => {
+        if (this.#dirSyncs.get(dir) === entry) this.#dirSyncs.delete(dir);
+      }),
+    };
+    this.#dirSyncs.set(dir, entry);
+    return entry.running;
+  }
+
+  async #fsyncPath(path: string): Promise<void> {
+    const handle = await open(path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #failure(op: string, key: string, err: unknown): Error {
+    if (err instanceof InvalidArgumentError) return err;
+    if (errorCode(err) === "ENAMETOOLONG")
+      return new InvalidArgumentError(`object key "${key}" is too long for a file name`, {
+        cause: err,
+      });
+    const reason = err instanceof Error ? err.message : String(err);
+    return new StorageError(`${this.describe()}: ${op} "${key}" failed: ${reason}`, {
+      cause: err,
+    });
+  }
+}

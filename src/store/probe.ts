@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { StorageError, TaqubaError, UnsupportedStoreError } from "../errors.js";
+import { ObjectExistsError, type ObjectStore } from "./types.js";
+
+/**
+ * Check that `store` honours create-if-absent writes, which fencing relies
+ * on: create one probe object under `${prefix}probe/` twice; the second
+ * create must fail with {@link ObjectExistsError}. Throws
+ * {@link UnsupportedStoreError} when the store accepted it, and
+ * {@link StorageError} when the store failed. The probe object is deleted
+ * afterwards (best effort).
+ */
+export async function probeConditionalWrites(store: ObjectStore, prefix: string): Promise<void> {
+  const key = `${prefix}probe/${randomUUID()}`;
+  const body = new TextEncoder().encode("taquba conditional-write probe\n");
+  let created = false;
+  try {
+    await attempt(store, key, () => store.put(key, body, { ifNoneMatch: "*" }));
+    created = true;
+    let secondSucceeded = false;
+    try {
+      await store.put(key, body, { ifNoneMatch: "*" });
+      secondSucceeded = true;
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw storageFailure(store, key, err);
+    }
+    if (secondSucceeded)
+      throw new UnsupportedStoreError(
+        `${store.describe()} ignored a conditional create (If-None-Match: *): writing "${key}" a second time succeeded instead of failing. ` +
+          "Fencing out a second writer would be unsafe on this store. " +
+          "Use a store that supports conditional writes, or pass `allowUnsafeStore: true` to opt out of this check at your own risk.",
+      );
+  } finally {
+    if (created) await store.delete(key).catch(() => {});
+  }
+}
+
+async function attempt(store: ObjectStore, key: string, op: () => Promise<void>): Promise<void> {
+  try {
+    await op();
+  } catch (err) {
+    throw storageFailure(store, key, err);
+  }
+}
+
+function storageFailure(store: ObjectStore, key: string, err: unknown): TaqubaError {
+  if (err instanceof TaqubaError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StorageError(
+    `${store.describe()}: conditional-write probe on "${key}" failed: ${reason}`,
+    { cause: err },
+  );
+}

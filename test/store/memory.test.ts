@@ -1,0 +1,4 @@
+import { MemoryStore } from "../../src/store/memory.js";
+import { runStoreConformance } from "./conformance.js";
+
+runStoreConformance("MemoryStore", async () => ({ store: new MemoryStore() }));
