@@ -103,3 +103,62 @@ export interface Log {
    */
   close(): Promise<void>;
 }
+
+/** Options of the read-only entry points (`readLog`, `inspectLog`). */
+export interface ReadLogOptions {
+  clock?: Clock;
+  logger?: Logger;
+  retry?: RetryOptions;
+}
+
+/** What a log holds, as seen by one read-only pass over its objects. */
+export interface LogInspection {
+  /** The log's normalised key prefix (`""` for the store's root). */
+  prefix: string;
+  /** Objects (and their bytes) under `manifest/`, `wal/` and `checkpoint/`. */
+  objects: number;
+  bytes: number;
+  /** Number of manifest objects (the newest plus its history). */
+  manifests: number;
+  /** The newest manifest, or `null` for a log nobody opened yet. */
+  manifest: {
+    id: number;
+    key: string;
+    /** Writer epoch: how many writers have opened this log. */
+    epoch: number;
+    /** Last WAL id covered by the checkpoint. */
+    replayAfter: number;
+    checkpoint: string | null;
+    createdAt: number;
+  } | null;
+  wal: {
+    /** WAL objects, fences included. */
+    objects: number;
+    bytes: number;
+    /** Zero-byte fence objects (kept forever). */
+    fences: number;
+    firstId: number | null;
+    lastId: number | null;
+    /** Batches after `replayAfter`: what opening the log would replay. */
+    pendingObjects: number;
+    pendingBytes: number;
+  };
+  /** Number of checkpoint objects (referenced or not yet collected). */
+  checkpoints: number;
+  /** The checkpoint the newest manifest references, or `null`. */
+  checkpoint: {
+    name: string;
+    key: string;
+    bytes: number;
+    /** When it was written (from its name), or `null` if the name carries no time. */
+    createdAt: number | null;
+    ageMs: number | null;
+  } | null;
+}
+
+/** Everything a read-only reader recovers from a log (what a writer would replay). */
+export interface LogContents {
+  checkpoint: Uint8Array | null;
+  records: Uint8Array[];
+  info: LogInspection;
+}

@@ -1,0 +1,152 @@
+/**
+ * Binary formats of WAL batches and checkpoints. Both start with a magic and a
+ * format version and carry a CRC32, so a flipped bit or a truncated object is
+ * reported as {@link CorruptionError} naming the object instead of being
+ * replayed as garbage.
+ */
+import { crc32 } from "node:zlib";
+import { CorruptionError } from "../errors.js";
+
+const WAL_MAGIC = 0x5451574c; // "TQWL"
+const CHECKPOINT_MAGIC = 0x54514350; // "TQCP"
+const FORMAT_VERSION = 1;
+/** Bytes of the random token that tells our batch from anyone else's at the same slot. */
+export const WRITE_TOKEN_BYTES = 16;
+
+// magic u32 | version u16 | walId u64 | token 16 | count u32
+const WAL_HEADER_BYTES = 4 + 2 + 8 + WRITE_TOKEN_BYTES + 4;
+const WAL_TOKEN_OFFSET = 4 + 2 + 8;
+// magic u32 | version u16 | walId u64 | payload length u64 | crc u32
+const CHECKPOINT_HEADER_BYTES = 4 + 2 + 8 + 8 + 4;
+const CRC_BYTES = 4;
+const RECORD_LENGTH_BYTES = 4;
+
+/** Encoded size of one record inside a batch. */
+export function encodedRecordBytes(record: Uint8Array): number {
+  return RECORD_LENGTH_BYTES + record.byteLength;
+}
+
+export function encodeWalBatch(
+  walId: number,
+  token: Uint8Array,
+  records: readonly Uint8Array[],
+): Uint8Array {
+  let size = WAL_HEADER_BYTES + CRC_BYTES;
+  for (const record of records) size += encodedRecordBytes(record);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, WAL_MAGIC);
+  view.setUint16(4, FORMAT_VERSION);
+  view.setBigUint64(6, BigInt(walId));
+  out.set(token, WAL_TOKEN_OFFSET);
+  view.setUint32(WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES, records.length);
+  let offset = WAL_HEADER_BYTES;
+  for (const record of records) {
+    view.setUint32(offset, record.byteLength);
+    out.set(record, offset + RECORD_LENGTH_BYTES);
+    offset += encodedRecordBytes(record);
+  }
+  view.setUint32(offset, crc32(out.subarray(0, offset)));
+  return out;
+}
+
+/** Whether `body` is a batch written with `token` (used to resolve ambiguous creates). */
+export function hasWriteToken(body: Uint8Array, token: Uint8Array): boolean {
+  if (body.byteLength < WAL_HEADER_BYTES + CRC_BYTES) return false;
+  const stored = body.subarray(WAL_TOKEN_OFFSET, WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES);
+  return Buffer.compare(stored, token) === 0;
+}
+
+/** Decodes and verifies a non-empty WAL batch stored at `key` for slot `walId`. */
+export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Uint8Array[] {
+  if (body.byteLength < WAL_HEADER_BYTES + CRC_BYTES) {
+    throw new CorruptionError(
+      key,
+      `WAL batch of ${body.byteLength} bytes is shorter than a header`,
+    );
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (view.getUint32(0) !== WAL_MAGIC)
+    throw new CorruptionError(key, "not a WAL batch (bad magic)");
+  const version = view.getUint16(4);
+  if (version !== FORMAT_VERSION) {
+    throw new CorruptionError(key, `unsupported WAL format version ${version}`);
+  }
+  const crcOffset = body.byteLength - CRC_BYTES;
+  if (view.getUint32(crcOffset) !== crc32(body.subarray(0, crcOffset))) {
+    throw new CorruptionError(key, "WAL batch checksum mismatch (damaged or truncated)");
+  }
+  const storedId = view.getBigUint64(6);
+  if (storedId !== BigInt(walId)) {
+    throw new CorruptionError(key, `WAL batch says it is batch ${storedId}, expected ${walId}`);
+  }
+  const count = view.getUint32(WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES);
+  const records: Uint8Array[] = [];
+  let offset = WAL_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (offset + RECORD_LENGTH_BYTES > crcOffset) {
+      throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
+    }
+    const length = view.getUint32(offset);
+    const start = offset + RECORD_LENGTH_BYTES;
+    if (start + length > crcOffset) {
+      throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
+    }
+    records.push(body.slice(start, start + length));
+    offset = start + length;
+  }
+  if (offset !== crcOffset) {
+    throw new CorruptionError(key, `WAL batch has ${crcOffset - offset} unexpected trailing bytes`);
+  }
+  return records;
+}
+
+export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Array {
+  const out = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, CHECKPOINT_MAGIC);
+  view.setUint16(4, FORMAT_VERSION);
+  view.setBigUint64(6, BigInt(walId));
+  view.setBigUint64(14, BigInt(snapshot.byteLength));
+  out.set(snapshot, CHECKPOINT_HEADER_BYTES);
+  const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
+  const headerCrc = crc32(out.subarray(0, crcOffset));
+  view.setUint32(crcOffset, crc32(snapshot, headerCrc));
+  return out;
+}
+
+/** Decodes and verifies a checkpoint that must cover WAL ids up to `walId`. Returns the caller's bytes. */
+export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): Uint8Array {
+  if (body.byteLength < CHECKPOINT_HEADER_BYTES) {
+    throw new CorruptionError(
+      key,
+      `checkpoint of ${body.byteLength} bytes is shorter than its ${CHECKPOINT_HEADER_BYTES}-byte header`,
+    );
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (view.getUint32(0) !== CHECKPOINT_MAGIC) {
+    throw new CorruptionError(key, "not a checkpoint (bad magic)");
+  }
+  const version = view.getUint16(4);
+  if (version !== FORMAT_VERSION) {
+    throw new CorruptionError(key, `unsupported checkpoint format version ${version}`);
+  }
+  const length = view.getBigUint64(14);
+  const actual = BigInt(body.byteLength - CHECKPOINT_HEADER_BYTES);
+  if (length !== actual) {
+    throw new CorruptionError(
+      key,
+      `checkpoint holds ${actual} snapshot bytes, header says ${length}`,
+    );
+  }
+  const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
+  const snapshot = body.subarray(CHECKPOINT_HEADER_BYTES);
+  if (view.getUint32(crcOffset) !== crc32(snapshot, crc32(body.subarray(0, crcOffset)))) {
+    throw new CorruptionError(key, "checkpoint checksum mismatch");
+  }
+  const storedId = view.getBigUint64(6);
+  if (storedId !== BigInt(walId)) {
+    throw new CorruptionError(key, `checkpoint covers WAL id ${storedId}, expected ${walId}`);
+  }
+  return body.slice(CHECKPOINT_HEADER_BYTES);
+}

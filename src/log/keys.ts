@@ -1,0 +1,67 @@
+/**
+ * Object names of one log. Ids are zero-padded to 20 digits so that the
+ * lexicographic order of a listing is the numeric order.
+ */
+
+const ID_DIGITS = 20;
+const ID_PATTERN = /^\d{20}$/;
+const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
+
+/** `path` and `path/` (and `/path`) name the same log; `""` is the store's root. */
+export function normalizePrefix(path: string): string {
+  const trimmed = path.replace(/^\/+/, "").replace(/\/+$/, "");
+  return trimmed === "" ? "" : `${trimmed}/`;
+}
+
+export function formatId(id: number): string {
+  return String(id).padStart(ID_DIGITS, "0");
+}
+
+/** Parses a 20-digit id; `null` for anything else. */
+export function parseId(text: string): number | null {
+  if (!ID_PATTERN.test(text)) return null;
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/** Parses `<walId>-<unique>`; `null` when the name is not a checkpoint name. */
+export function parseCheckpointName(name: string): { walId: number; unique: string } | null {
+  const match = CHECKPOINT_PATTERN.exec(name);
+  if (match === null) return null;
+  const walId = parseId(match[1]!);
+  return walId === null ? null : { walId, unique: match[2]! };
+}
+
+export function checkpointName(walId: number, unique: string): string {
+  return `${formatId(walId)}-${unique}`;
+}
+
+/** The keys of one log under its prefix. */
+export class LogKeys {
+  readonly manifestDir: string;
+  readonly walDir: string;
+  readonly checkpointDir: string;
+
+  constructor(readonly prefix: string) {
+    this.manifestDir = `${prefix}manifest/`;
+    this.walDir = `${prefix}wal/`;
+    this.checkpointDir = `${prefix}checkpoint/`;
+  }
+
+  manifest(id: number): string {
+    return this.manifestDir + formatId(id);
+  }
+
+  wal(id: number): string {
+    return this.walDir + formatId(id);
+  }
+
+  checkpoint(name: string): string {
+    return this.checkpointDir + name;
+  }
+
+  /** The id of a `manifest/` or `wal/` key in `dir`; `null` for foreign keys. */
+  idOf(dir: string, key: string): number | null {
+    return key.startsWith(dir) ? parseId(key.slice(dir.length)) : null;
+  }
+}

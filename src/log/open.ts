@@ -1,0 +1,185 @@
+/**
+ * Opening a log as its writer: claim the next epoch, fence the WAL, recover
+ * the checkpoint and the WAL after it, and prove nobody fenced us meanwhile.
+ */
+import { randomBytes } from "node:crypto";
+import { CorruptionError, FencedError, InvalidArgumentError } from "../errors.js";
+import { probeConditionalWrites } from "../store/probe.js";
+import type { ObjectStore } from "../store/types.js";
+import { decodeCheckpoint, decodeWalBatch } from "./codec.js";
+import { LogKeys, normalizePrefix } from "./keys.js";
+import { encodeManifest, type Manifest, type ManifestEntry, ManifestReader } from "./manifest.js";
+import { type ResolvedLogOptions, resolveLogOptions } from "./options.js";
+import { Sleeper } from "./retry.js";
+import { LogStorage } from "./storage.js";
+import type { LogOptions, RecoveredLog } from "./types.js";
+import { LogWriter } from "./writer.js";
+
+/** WAL batches fetched in parallel during recovery. */
+const REPLAY_CONCURRENCY = 8;
+
+/** Opens (and fences) the log under `path` as its only writer, recovering its contents. */
+export async function openLog(
+  store: ObjectStore,
+  path: string,
+  options?: LogOptions,
+): Promise<RecoveredLog> {
+  if (typeof path !== "string") {
+    throw new InvalidArgumentError(`openLog(path): expected a string, got ${typeof path}`);
+  }
+  const resolved = resolveLogOptions(options);
+  const keys = new LogKeys(normalizePrefix(path));
+  const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
+  let writer: LogWriter | null = null;
+  const sleeper = new Sleeper(resolved.clock);
+  const storage = new LogStorage(store, {
+    clock: resolved.clock,
+    policy: resolved.retry,
+    logger: resolved.logger,
+    sleeper,
+    stopReason: () => writer?.failure ?? null,
+  });
+  const manifests = new ManifestReader(storage, keys);
+
+  if (!resolved.allowUnsafeStore) await probeConditionalWrites(store, keys.prefix);
+
+  const own = await claimEpoch(storage, keys, manifests, resolved);
+  const { epoch, replayAfter } = own.manifest;
+  const fenced = (newestEpoch: number): FencedError =>
+    new FencedError(
+      `${describeLog}: another writer (epoch ${newestEpoch}) opened it while this one (epoch ${epoch}) was opening`,
+    );
+
+  const fenceId = await writeFence(storage, keys, manifests, own.manifest, fenced);
+
+  let checkpoint: Uint8Array | null = null;
+  let checkpointBytes = 0;
+  if (own.manifest.checkpoint !== null) {
+    const key = keys.checkpoint(own.manifest.checkpoint);
+    const body = await storage.get(key);
+    if (body === null) {
+      throw new CorruptionError(
+        key,
+        `checkpoint referenced by ${keys.manifest(own.id)} is missing`,
+      );
+    }
+    checkpoint = decodeCheckpoint(key, replayAfter, body);
+    checkpointBytes = body.byteLength;
+  }
+
+  const { records, bytes } = await replayWal(storage, keys, replayAfter + 1, fenceId);
+
+  const newest = await manifests.newest();
+  if (newest === null || newest.id !== own.id) throw fenced(newest?.manifest.epoch ?? epoch);
+
+  writer = new LogWriter({
+    storage,
+    keys,
+    manifests,
+    options: resolved,
+    sleeper,
+    manifestId: own.id,
+    manifest: own.manifest,
+    nextWalId: fenceId + 1,
+    replayedWalBytes: bytes,
+    checkpointBytes,
+    describeLog,
+  });
+  return { log: writer, checkpoint, records };
+}
+
+/** Creates manifest N+1 with the next epoch; a lost race re-reads and tries again. */
+async function claimEpoch(
+  storage: LogStorage,
+  keys: LogKeys,
+  manifests: ManifestReader,
+  options: ResolvedLogOptions,
+): Promise<ManifestEntry> {
+  const writer = randomBytes(16).toString("hex");
+  for (;;) {
+    const newest = await manifests.newest();
+    const base = newest?.manifest;
+    const manifest: Manifest = {
+      epoch: (base?.epoch ?? 0) + 1,
+      checkpoint: base?.checkpoint ?? null,
+      replayAfter: base?.replayAfter ?? 0,
+      writer,
+      createdAt: options.clock.now(),
+    };
+    const id = (newest?.id ?? 0) + 1;
+    const body = encodeManifest(manifest);
+    const outcome = await storage.create(keys.manifest(id), body, (existing) =>
+      Buffer.from(existing).equals(body),
+    );
+    if (outcome === "created") {
+      manifests.remember(id, manifest);
+      return { id, manifest };
+    }
+  }
+}
+
+/**
+ * Writes a zero-byte fence at the first free WAL slot after `replayAfter`. A
+ * zombie writer's next create then fails on it. Returns the fence's id.
+ */
+async function writeFence(
+  storage: LogStorage,
+  keys: LogKeys,
+  manifests: ManifestReader,
+  own: Manifest,
+  fenced: (newestEpoch: number) => FencedError,
+): Promise<number> {
+  const listed = await storage.list(keys.walDir, keys.wal(own.replayAfter));
+  let slot = own.replayAfter + 1;
+  for (const { key } of listed) {
+    const id = keys.idOf(keys.walDir, key);
+    if (id === null) continue;
+    if (id !== slot) {
+      throw new CorruptionError(
+        keys.wal(slot),
+        `WAL batch is missing while "${key}" exists (a gap after replayAfter ${own.replayAfter})`,
+      );
+    }
+    slot++;
+  }
+  for (;;) {
+    // A fence carries no token: a "taken" slot is some other writer's, even our own earlier attempt's.
+    const outcome = await storage.create(keys.wal(slot), new Uint8Array(0), () => false);
+    if (outcome === "created") return slot;
+    const newest = await manifests.newest();
+    if (newest !== null && newest.manifest.epoch > own.epoch) throw fenced(newest.manifest.epoch);
+    slot++; // an older writer got there first; its batch is replayed, we fence the next slot
+  }
+}
+
+/** Reads WAL batches `from..to-1` in order (fences skipped). Every slot must exist. */
+export async function replayWal(
+  storage: LogStorage,
+  keys: LogKeys,
+  from: number,
+  to: number,
+): Promise<{ records: Uint8Array[]; bytes: number }> {
+  const ids: number[] = [];
+  for (let id = from; id < to; id++) ids.push(id);
+  const bodies: Uint8Array[] = new Array(ids.length);
+  let next = 0;
+  const fetchNext = async (): Promise<void> => {
+    while (next < ids.length) {
+      const index = next++;
+      const key = keys.wal(ids[index]!);
+      const body = await storage.get(key);
+      if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
+      bodies[index] = body;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, fetchNext));
+  const records: Uint8Array[] = [];
+  let bytes = 0;
+  for (const [index, body] of bodies.entries()) {
+    if (body.byteLength === 0) continue; // a fence
+    const id = ids[index]!;
+    for (const record of decodeWalBatch(keys.wal(id), id, body)) records.push(record);
+    bytes += body.byteLength;
+  }
+  return { records, bytes };
+}

@@ -1,0 +1,104 @@
+/**
+ * Retries of transient store errors with capped exponential backoff. Sleeps
+ * follow the injected clock and can be cut short when the log fails or closes,
+ * so no retry outlives its log.
+ */
+import { type Clock, createTimer, type TimerHandle } from "../clock.js";
+import { StorageError, TaqubaError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { RetryOptions } from "./types.js";
+
+export type RetryPolicy = Required<RetryOptions>;
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  baseDelayMs: 50,
+  maxDelayMs: 5_000,
+  maxElapsedMs: 120_000,
+};
+
+/** Whether a store error means "the key exists" (not transient: the create lost). */
+export function isObjectExists(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "OBJECT_EXISTS";
+}
+
+/** Store errors worth retrying: anything but a lost create or one of our own verdicts. */
+function isTransient(error: unknown): boolean {
+  if (isObjectExists(error)) return false;
+  return !(error instanceof TaqubaError) || error instanceof StorageError;
+}
+
+/** Cancellable sleeps on a clock; `wakeAll()` ends every pending sleep early. */
+export class Sleeper {
+  readonly #pending = new Map<TimerHandle, () => void>();
+
+  constructor(readonly clock: Clock) {}
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = createTimer(this.clock, this.clock.now() + ms, () => {
+        this.#pending.delete(timer);
+        resolve();
+      });
+      this.#pending.set(timer, resolve);
+    });
+  }
+
+  wakeAll(): void {
+    for (const [timer, resolve] of this.#pending) {
+      timer.cancel();
+      resolve();
+    }
+    this.#pending.clear();
+  }
+}
+
+export interface RetryContext {
+  clock: Clock;
+  policy: RetryPolicy;
+  logger: Logger;
+  sleeper: Sleeper;
+  /** An error to stop with instead of retrying (the log already failed), or null. */
+  stopReason(): Error | null;
+}
+
+/**
+ * Runs `op` until it succeeds, throws a non-transient error, or retrying has
+ * taken longer than `maxElapsedMs` (then {@link StorageError} naming `what`).
+ */
+export async function withRetry<T>(
+  ctx: RetryContext,
+  what: string,
+  op: () => Promise<T>,
+): Promise<T> {
+  const started = ctx.clock.now();
+  for (let attempt = 0; ; attempt++) {
+    const stop = ctx.stopReason();
+    if (stop !== null) throw stop;
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      const exponential = ctx.policy.baseDelayMs * 2 ** Math.min(attempt, 30);
+      // Jitter keeps several processes retrying against one store from moving in lockstep.
+      const delay = Math.min(ctx.policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
+      const elapsed = ctx.clock.now() - started;
+      if (elapsed + delay > ctx.policy.maxElapsedMs) {
+        throw new StorageError(
+          `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${describe(error)}`,
+          { cause: error },
+        );
+      }
+      ctx.logger.warn("store request failed; retrying", {
+        what,
+        attempt: attempt + 1,
+        delayMs: Math.round(delay),
+        error: describe(error),
+      });
+      await ctx.sleeper.sleep(delay);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
