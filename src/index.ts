@@ -12,6 +12,25 @@ export {
   UnsupportedStoreError,
 } from "./errors.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export {
+  type CancelOutcome,
+  type Claim,
+  type ClaimOptions,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_QUEUE_CONFIG,
+  type DeadJobsOptions,
+  type EnqueueOptions,
+  type JobRecord,
+  type JobStatus,
+  type OpenOptions,
+  type Payload,
+  PRIORITY_HIGH,
+  PRIORITY_LOW,
+  PRIORITY_NORMAL,
+  Queue,
+  type QueueConfig,
+  type QueueStats,
+} from "./queue/index.js";
 export { FileStore, type FileStoreOptions } from "./store/file.js";
 export { MemoryStore } from "./store/memory.js";
 export type {
@@ -22,3 +41,10 @@ export type {
   PutOptions,
   StoredObject,
 } from "./store/types.js";
+export {
+  type Handler,
+  type JobContext,
+  PermanentFailure,
+  runWorker,
+  type WorkerOptions,
+} from "./worker/index.js";

@@ -1,0 +1,163 @@
+/**
+ * Minimal growable byte writer and bounds-checked reader for the queue's
+ * record and checkpoint formats: unsigned LEB128 varints (exact up to 2^53),
+ * length-prefixed UTF-8 strings and raw byte strings.
+ */
+
+/** Raised by {@link ByteReader} when input is truncated or malformed. */
+export class DecodeError extends Error {
+  override name = "DecodeError";
+}
+
+const TWO_POW_32 = 2 ** 32;
+
+export class ByteWriter {
+  #buf: Buffer;
+  #pos = 0;
+
+  constructor(initialSize = 256) {
+    this.#buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  get length(): number {
+    return this.#pos;
+  }
+
+  #ensure(extra: number): void {
+    const need = this.#pos + extra;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+  }
+
+  u8(value: number): void {
+    this.#ensure(1);
+    this.#buf[this.#pos++] = value;
+  }
+
+  /** Unsigned varint; `value` must be an integer in [0, 2^53). */
+  varint(value: number): void {
+    this.#ensure(8);
+    let v = value;
+    // Bit operations truncate to 32 bits, so peel the high part off arithmetically.
+    while (v >= 0x80) {
+      const low = v % 0x80;
+      this.#buf[this.#pos++] = low | 0x80;
+      v = v >= TWO_POW_32 ? Math.floor(v / 0x80) : v >>> 7;
+    }
+    this.#buf[this.#pos++] = v;
+  }
+
+  /** Length-prefixed UTF-8. */
+  string(value: string): void {
+    const max = Buffer.byteLength(value, "utf8");
+    this.varint(max);
+    this.#ensure(max);
+    this.#pos += this.#buf.write(value, this.#pos, max, "utf8");
+  }
+
+  /** Length-prefixed raw bytes held as a latin1 ("binary") string: one char per byte. */
+  binaryString(value: string): void {
+    this.varint(value.length);
+    this.#ensure(value.length);
+    this.#pos += this.#buf.write(value, this.#pos, value.length, "latin1");
+  }
+
+  /** Raw bytes without a length prefix. */
+  raw(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Reserve `n` bytes and return the offset to fill in place (see {@link buffer}). */
+  reserve(n: number): number {
+    this.#ensure(n);
+    const at = this.#pos;
+    this.#pos += n;
+    return at;
+  }
+
+  /** The underlying buffer (valid until the next write). */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  /** The bytes written so far (a view; the writer must not be used afterwards). */
+  finish(): Uint8Array {
+    return this.#buf.subarray(0, this.#pos);
+  }
+}
+
+export class ByteReader {
+  readonly #buf: Buffer;
+  #pos: number;
+
+  constructor(bytes: Uint8Array, offset = 0) {
+    this.#buf = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#pos = offset;
+  }
+
+  get position(): number {
+    return this.#pos;
+  }
+
+  get remaining(): number {
+    return this.#buf.length - this.#pos;
+  }
+
+  #need(n: number): void {
+    if (this.#pos + n > this.#buf.length)
+      throw new DecodeError(`truncated: need ${n} bytes at offset ${this.#pos}`);
+  }
+
+  u8(): number {
+    this.#need(1);
+    return this.#buf[this.#pos++]!;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const byte = this.u8();
+      result += (byte & 0x7f) * scale;
+      if (byte < 0x80) return result;
+      scale *= 0x80;
+    }
+    throw new DecodeError(`varint too long at offset ${this.#pos}`);
+  }
+
+  string(): string {
+    const len = this.varint();
+    this.#need(len);
+    const value = this.#buf.toString("utf8", this.#pos, this.#pos + len);
+    this.#pos += len;
+    return value;
+  }
+
+  binaryString(): string {
+    const len = this.varint();
+    this.#need(len);
+    const value = this.#buf.toString("latin1", this.#pos, this.#pos + len);
+    this.#pos += len;
+    return value;
+  }
+
+  /** Advance past `n` bytes and return their start offset in {@link buffer}. */
+  skip(n: number): number {
+    this.#need(n);
+    const at = this.#pos;
+    this.#pos += n;
+    return at;
+  }
+
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+}

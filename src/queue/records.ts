@@ -1,0 +1,274 @@
+import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { ID_BYTES, readIdBytes, writeIdBytes } from "./ids.js";
+import type { Headers } from "./state.js";
+
+/**
+ * The queue's log records. Each carries the outcome already decided on the
+ * live path (times, retry-or-dead, keep-or-delete), so replaying them never
+ * consults configuration or the clock.
+ */
+export const Tag = {
+  Enqueue: 1,
+  Claim: 2,
+  Ack: 3,
+  Retry: 4,
+  Dead: 5,
+  Promote: 6,
+  Cancel: 7,
+  CancelRequest: 8,
+  RequeueDead: 9,
+  SweepDone: 10,
+  SweepDead: 11,
+} as const;
+
+/** A new job: pending, or scheduled when `runAt` is set. */
+export interface EnqueueRecord {
+  readonly tag: typeof Tag.Enqueue;
+  readonly id: string;
+  readonly queue: string;
+  /** latin1 string, one char per byte. */
+  readonly payload: string;
+  readonly headers: Headers | undefined;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly enqueuedAt: number;
+  readonly runAt: number | undefined;
+  readonly dedupKey: string | undefined;
+}
+/** Pending → claimed at `at` (attempts + 1, dedup key released). */
+export interface ClaimRecord {
+  readonly tag: typeof Tag.Claim;
+  readonly id: string;
+  readonly at: number;
+}
+/** Claimed → done at `at` (kept) or deleted. */
+export interface AckRecord {
+  readonly tag: typeof Tag.Ack;
+  readonly id: string;
+  readonly keep: boolean;
+  readonly at: number;
+}
+/** Claimed → pending (no `runAt`) or scheduled at `runAt`; `error` replaces lastError when set. */
+export interface RetryRecord {
+  readonly tag: typeof Tag.Retry;
+  readonly id: string;
+  readonly runAt: number | undefined;
+  readonly error: string | undefined;
+}
+/** Claimed → dead at `at` with `reason` as lastError. */
+export interface DeadRecord {
+  readonly tag: typeof Tag.Dead;
+  readonly id: string;
+  readonly at: number;
+  readonly reason: string;
+}
+/** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. */
+export interface PromoteRecord {
+  readonly tag: typeof Tag.Promote;
+  readonly upTo: number;
+}
+/** Pending, scheduled or claimed → removed. */
+export interface CancelRecord {
+  readonly tag: typeof Tag.Cancel;
+  readonly id: string;
+}
+/** A claimed job is flagged for cancellation. */
+export interface CancelRequestRecord {
+  readonly tag: typeof Tag.CancelRequest;
+  readonly id: string;
+}
+/** Dead → pending with attempts 0, lastError and failedAt cleared. */
+export interface RequeueDeadRecord {
+  readonly tag: typeof Tag.RequeueDead;
+  readonly id: string;
+}
+/** Kept done jobs of `queue` completed before `before` are deleted. */
+export interface SweepDoneRecord {
+  readonly tag: typeof Tag.SweepDone;
+  readonly queue: string;
+  readonly before: number;
+}
+/** Dead jobs of `queue` that failed before `before` are deleted. */
+export interface SweepDeadRecord {
+  readonly tag: typeof Tag.SweepDead;
+  readonly queue: string;
+  readonly before: number;
+}
+
+export type QueueRecord =
+  | EnqueueRecord
+  | ClaimRecord
+  | AckRecord
+  | RetryRecord
+  | DeadRecord
+  | PromoteRecord
+  | CancelRecord
+  | CancelRequestRecord
+  | RequeueDeadRecord
+  | SweepDoneRecord
+  | SweepDeadRecord;
+
+const ENQ_SCHEDULED = 1;
+const ENQ_DEDUP = 2;
+const ENQ_HEADERS = 4;
+const RETRY_RUN_AT = 1;
+const RETRY_ERROR = 2;
+
+function writeId(w: ByteWriter, id: string): void {
+  writeIdBytes(id, w.buffer, w.reserve(ID_BYTES));
+}
+
+function readId(r: ByteReader): string {
+  return readIdBytes(r.buffer, r.skip(ID_BYTES));
+}
+
+/** Header map as count + key/value strings (shared with the checkpoint format). */
+export function writeHeaders(w: ByteWriter, headers: Headers): void {
+  const keys = Object.keys(headers);
+  w.varint(keys.length);
+  for (const key of keys) {
+    w.string(key);
+    w.string(headers[key]!);
+  }
+}
+
+export function readHeaders(r: ByteReader): Headers {
+  const count = r.varint();
+  const headers: Record<string, string> = Object.create(null);
+  for (let i = 0; i < count; i++) {
+    const key = r.string();
+    headers[key] = r.string();
+  }
+  return headers;
+}
+
+/** Append one record's encoding to `w`. */
+export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
+  w.u8(rec.tag);
+  switch (rec.tag) {
+    case Tag.Enqueue: {
+      writeId(w, rec.id);
+      w.string(rec.queue);
+      const flags =
+        (rec.runAt !== undefined ? ENQ_SCHEDULED : 0) |
+        (rec.dedupKey !== undefined ? ENQ_DEDUP : 0) |
+        (rec.headers !== undefined ? ENQ_HEADERS : 0);
+      w.u8(flags);
+      w.varint(rec.priority);
+      w.varint(rec.maxAttempts);
+      w.varint(rec.enqueuedAt);
+      if (rec.runAt !== undefined) w.varint(rec.runAt);
+      if (rec.dedupKey !== undefined) w.string(rec.dedupKey);
+      if (rec.headers !== undefined) writeHeaders(w, rec.headers);
+      w.binaryString(rec.payload);
+      return;
+    }
+    case Tag.Claim:
+      writeId(w, rec.id);
+      w.varint(rec.at);
+      return;
+    case Tag.Ack:
+      writeId(w, rec.id);
+      w.u8(rec.keep ? 1 : 0);
+      if (rec.keep) w.varint(rec.at);
+      return;
+    case Tag.Retry:
+      writeId(w, rec.id);
+      w.u8(
+        (rec.runAt !== undefined ? RETRY_RUN_AT : 0) | (rec.error !== undefined ? RETRY_ERROR : 0),
+      );
+      if (rec.runAt !== undefined) w.varint(rec.runAt);
+      if (rec.error !== undefined) w.string(rec.error);
+      return;
+    case Tag.Dead:
+      writeId(w, rec.id);
+      w.varint(rec.at);
+      w.string(rec.reason);
+      return;
+    case Tag.Promote:
+      w.varint(rec.upTo);
+      return;
+    case Tag.Cancel:
+    case Tag.CancelRequest:
+    case Tag.RequeueDead:
+      writeId(w, rec.id);
+      return;
+    case Tag.SweepDone:
+    case Tag.SweepDead:
+      w.string(rec.queue);
+      w.varint(rec.before);
+      return;
+  }
+}
+
+/** Encode one record as a standalone log record. */
+export function encodeRecord(rec: QueueRecord, sizeHint = 64): Uint8Array {
+  const w = new ByteWriter(sizeHint);
+  writeRecord(w, rec);
+  return w.finish();
+}
+
+/** Decode one log record. Throws {@link DecodeError} on malformed input. */
+export function decodeRecord(bytes: Uint8Array): QueueRecord {
+  const r = new ByteReader(bytes);
+  const rec = readRecord(r);
+  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
+  return rec;
+}
+
+function readRecord(r: ByteReader): QueueRecord {
+  const tag = r.u8();
+  switch (tag) {
+    case Tag.Enqueue: {
+      const id = readId(r);
+      const queue = r.string();
+      const flags = r.u8();
+      const priority = r.varint();
+      const maxAttempts = r.varint();
+      const enqueuedAt = r.varint();
+      const runAt = flags & ENQ_SCHEDULED ? r.varint() : undefined;
+      const dedupKey = flags & ENQ_DEDUP ? r.string() : undefined;
+      const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
+      const payload = r.binaryString();
+      return {
+        tag,
+        id,
+        queue,
+        payload,
+        headers,
+        priority,
+        maxAttempts,
+        enqueuedAt,
+        runAt,
+        dedupKey,
+      };
+    }
+    case Tag.Claim:
+      return { tag, id: readId(r), at: r.varint() };
+    case Tag.Ack: {
+      const id = readId(r);
+      const keep = r.u8() === 1;
+      return { tag, id, keep, at: keep ? r.varint() : 0 };
+    }
+    case Tag.Retry: {
+      const id = readId(r);
+      const flags = r.u8();
+      const runAt = flags & RETRY_RUN_AT ? r.varint() : undefined;
+      const error = flags & RETRY_ERROR ? r.string() : undefined;
+      return { tag, id, runAt, error };
+    }
+    case Tag.Dead:
+      return { tag, id: readId(r), at: r.varint(), reason: r.string() };
+    case Tag.Promote:
+      return { tag, upTo: r.varint() };
+    case Tag.Cancel:
+    case Tag.CancelRequest:
+    case Tag.RequeueDead:
+      return { tag, id: readId(r) };
+    case Tag.SweepDone:
+    case Tag.SweepDead:
+      return { tag, queue: r.string(), before: r.varint() };
+    default:
+      throw new DecodeError(`unknown record tag ${tag}`);
+  }
+}

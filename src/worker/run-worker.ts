@@ -1,0 +1,126 @@
+import { ClosedError, InvalidArgumentError } from "../errors.js";
+import { consoleLogger, type Logger } from "../logger.js";
+import type { Queue } from "../queue/queue.js";
+import type { Claim } from "../queue/types.js";
+import { checkDuration, checkPositiveDuration, checkQueueName } from "../queue/validate.js";
+import { PermanentFailure } from "./permanent-failure.js";
+import type { Handler, JobContext, WorkerOptions } from "./types.js";
+
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+/**
+ * Claim jobs of `queueName` and run `handler` on each, up to `concurrency` at
+ * a time. Returning acks the job, throwing nacks it with the error's message,
+ * throwing {@link PermanentFailure} dead-letters it. A failed settlement (for
+ * example a lease that was reaped meanwhile) is logged and the loop goes on.
+ *
+ * Resolves after `options.signal` aborts (claiming stops, in-flight jobs
+ * finish and settle) or the queue is closed; rejects with the queue's failure
+ * (`FencedError`, `StorageError`) once in-flight jobs ended.
+ */
+export async function runWorker(
+  queue: Queue,
+  queueName: string,
+  handler: Handler,
+  options: WorkerOptions = {},
+): Promise<void> {
+  checkQueueName(queueName, "queueName");
+  if (typeof handler !== "function")
+    throw new InvalidArgumentError("handler: expected a function (job, ctx) => unknown");
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new InvalidArgumentError(
+      `options.concurrency: expected an integer ≥ 1, got ${String(concurrency)}`,
+    );
+  const pollIntervalMs =
+    options.pollIntervalMs === undefined
+      ? DEFAULT_POLL_INTERVAL_MS
+      : checkDuration(options.pollIntervalMs, "options.pollIntervalMs");
+  const leaseMs =
+    options.leaseMs === undefined
+      ? undefined
+      : checkPositiveDuration(options.leaseMs, "options.leaseMs");
+  const shutdown = options.signal;
+  if (shutdown !== undefined && !(shutdown instanceof AbortSignal))
+    throw new InvalidArgumentError("options.signal: expected an AbortSignal");
+  const logger = options.logger ?? consoleLogger;
+
+  const inFlight = new Set<Promise<void>>();
+  // Resolved (and replaced) whenever a slot frees up or shutdown is requested.
+  let wake: () => void = () => {};
+  const onShutdown = (): void => wake();
+  shutdown?.addEventListener("abort", onShutdown, { once: true });
+
+  const process = async (claim: Claim): Promise<void> => {
+    const ctx: JobContext = {
+      signal: queue.claimSignal(claim),
+      renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
+    };
+    let settle: () => Promise<void>;
+    try {
+      await handler(claim, ctx);
+      settle = () => queue.ack(claim);
+    } catch (error) {
+      const message = messageOf(error);
+      settle =
+        error instanceof PermanentFailure
+          ? () => queue.deadLetter(claim, message)
+          : () => queue.nack(claim, message);
+    }
+    try {
+      await settle();
+    } catch (error) {
+      reportSettlementFailure(logger, claim, error);
+    }
+  };
+
+  let failure: unknown = null;
+  try {
+    while (!shutdown?.aborted) {
+      if (inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      let claim: Claim | null;
+      try {
+        claim = await queue.claim(queueName, {
+          ...(leaseMs === undefined ? {} : { leaseMs }),
+          waitMs: pollIntervalMs,
+          ...(shutdown === undefined ? {} : { signal: shutdown }),
+        });
+      } catch (error) {
+        if (!(error instanceof ClosedError)) failure = error;
+        break;
+      }
+      if (claim === null) {
+        // Without a wait, yield to I/O between empty polls instead of spinning on microtasks.
+        if (pollIntervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const running: Promise<void> = process(claim).finally(() => {
+        inFlight.delete(running);
+        wake();
+      });
+      inFlight.add(running);
+    }
+  } finally {
+    shutdown?.removeEventListener("abort", onShutdown);
+    await Promise.allSettled(inFlight);
+  }
+  if (failure !== null) throw failure;
+}
+
+function reportSettlementFailure(logger: Logger, claim: Claim, error: unknown): void {
+  logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
+    jobId: claim.id,
+    queue: claim.queue,
+    error,
+  });
+}

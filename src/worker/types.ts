@@ -1,0 +1,30 @@
+import type { Logger } from "../logger.js";
+import type { Claim } from "../queue/types.js";
+
+/** What a handler gets besides the job. */
+export interface JobContext {
+  /** Aborts when the job is cancelled, its lease is lost, or the queue closes. */
+  signal: AbortSignal;
+  /** Extend the lease to `extensionMs` from now; resolves with the new expiry. */
+  renewLease(extensionMs: number): Promise<number>;
+}
+
+/**
+ * Processes one job. Returning acks it; throwing nacks it with the error's
+ * message (or dead-letters it for a `PermanentFailure`). Must be idempotent:
+ * delivery is at least once.
+ */
+export type Handler = (job: Claim, ctx: JobContext) => unknown | Promise<unknown>;
+
+export interface WorkerOptions {
+  /** Jobs processed at the same time. Default 1. */
+  concurrency?: number;
+  /** Longest idle wait for a job before claiming again. Default 1 000. */
+  pollIntervalMs?: number;
+  /** Lease of each claim. Default: the queue's `leaseMs`. */
+  leaseMs?: number;
+  /** Shutdown: stop claiming, let in-flight jobs finish and settle, then resolve. */
+  signal?: AbortSignal;
+  /** Where settlement failures are reported. Default: console warnings and errors. */
+  logger?: Logger;
+}
