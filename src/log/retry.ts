@@ -27,7 +27,11 @@ function isTransient(error: unknown): boolean {
   return !(error instanceof TaqubaError) || error instanceof StorageError;
 }
 
-/** Cancellable sleeps on a clock; `wakeAll()` ends every pending sleep early. */
+/**
+ * Cancellable sleeps on a clock; `wakeAll()` ends every pending sleep early.
+ * A sleeping retry keeps the process alive (someone awaits its outcome),
+ * unlike the clock's timers, which never do.
+ */
 export class Sleeper {
   readonly #pending = new Map<TimerHandle, () => void>();
 
@@ -35,20 +39,22 @@ export class Sleeper {
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = createTimer(this.clock, this.clock.now() + ms, () => {
+      const keepAlive = setTimeout(() => {}, ms);
+      const wake = (): void => {
+        clearTimeout(keepAlive);
         this.#pending.delete(timer);
         resolve();
-      });
-      this.#pending.set(timer, resolve);
+      };
+      const timer = createTimer(this.clock, this.clock.now() + ms, wake);
+      this.#pending.set(timer, wake);
     });
   }
 
   wakeAll(): void {
-    for (const [timer, resolve] of this.#pending) {
+    for (const [timer, wake] of [...this.#pending]) {
       timer.cancel();
-      resolve();
+      wake();
     }
-    this.#pending.clear();
   }
 }
 

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FencedError } from "../../src/errors.js";
+import { openLog } from "../../src/log/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { rec, rejection, testOptions, texts } from "./helpers.js";
+
+describe("log fencing", () => {
+  it("a second writer fences the first: it fails FENCED, loses nothing acknowledged", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    await first.log.append([rec("a1"), rec("a2")]);
+    const failures: Error[] = [];
+    first.log.onFailure((error) => failures.push(error));
+
+    const second = await openLog(store, "q", testOptions());
+    assert.deepEqual(texts(second.records), ["a1", "a2"]);
+
+    const error = await rejection(first.log.append(rec("zombie")));
+    assert.equal(error.code, "FENCED");
+    assert.ok(error instanceof FencedError);
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0], error);
+    // Every later call fails the same way, and the listener is not called again.
+    assert.equal((await rejection(first.log.append(rec("later")))).code, "FENCED");
+    assert.equal((await rejection(first.log.flush())).code, "FENCED");
+    assert.equal(failures.length, 1);
+
+    await second.log.append(rec("b1"));
+    const third = await openLog(store, "q", testOptions());
+    assert.deepEqual(texts(third.records), ["a1", "a2", "b1"]);
+    assert.equal(third.log.stats().epoch, 3);
+  });
+
+  it("a zombie whose WAL write stalled while a new writer opened ends FENCED", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const zombie = await openLog(faults, "q", testOptions());
+    await zombie.log.append(rec("acked"));
+
+    const stall = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const stalled = zombie.log.append(rec("stalled"));
+    await stall.whenHeld();
+    const successor = await openLog(inner, "q", testOptions());
+    stall.release();
+
+    assert.equal((await rejection(stalled)).code, "FENCED");
+    assert.deepEqual(texts(successor.records), ["acked"]);
+    await successor.log.append(rec("next"));
+    const check = await openLog(inner, "q", testOptions());
+    assert.deepEqual(texts(check.records), ["acked", "next"]);
+  });
+
+  it("a zombie write that landed before the fence is replayed; the zombie's next write fails", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const zombie = await openLog(faults, "q", testOptions());
+    const stall = faults.pause({ op: "put", keyPrefix: "q/wal/", mode: "after" });
+    const landed = zombie.log.append(rec("landed"));
+    await stall.whenHeld();
+    const successor = await openLog(inner, "q", testOptions());
+    assert.deepEqual(texts(successor.records), ["landed"]);
+    stall.release();
+    await landed; // it really is durable: the successor replayed it
+    assert.equal((await rejection(zombie.log.append(rec("after")))).code, "FENCED");
+  });
+
+  it("a writer fenced while idle finds out at its next checkpoint's manifest write", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    first.log.setSnapshotSource(() => rec("state"));
+    await first.log.append(rec("x"));
+    await openLog(store, "q", testOptions());
+    assert.equal((await rejection(first.log.checkpoint())).code, "FENCED");
+    assert.equal((await rejection(first.log.append(rec("y")))).code, "FENCED");
+  });
+});
+
+describe("log ambiguous writes", () => {
+  it("a WAL create that failed after taking effect is recognised as ours (no duplicate)", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const { log } = await openLog(faults, "q", testOptions());
+    faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "after", times: 1 });
+    await log.append(rec("once"));
+    await log.append(rec("twice"));
+    assert.equal(faults.injectedCount, 1);
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.deepEqual(texts(reopened.records), ["once", "twice"]);
+  });
+
+  it("a manifest create that failed after taking effect is recognised as ours", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    faults.addRule({ op: "put", keyPrefix: "q/manifest/", mode: "after", times: 1 });
+    const { log } = await openLog(faults, "q", testOptions());
+    assert.equal(log.stats().epoch, 1);
+    log.setSnapshotSource(() => rec("s"));
+    faults.addRule({ op: "put", keyPrefix: "q/manifest/", mode: "after", times: 1 });
+    await log.append(rec("r"));
+    await log.checkpoint();
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.equal(reopened.log.stats().epoch, 2);
+    assert.deepEqual(texts(reopened.checkpoint ? [reopened.checkpoint] : []), ["s"]);
+    assert.deepEqual(reopened.records, []);
+  });
+
+  it("a slot taken by someone else's fence means FENCED, even after a failed attempt", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const { log } = await openLog(faults, "q", testOptions());
+    await log.append(rec("before"));
+    // Slot 3 is next (1 = our fence, 2 = "before"); a rival's fence lands there.
+    await inner.put("q/wal/00000000000000000003", new Uint8Array(0), { ifNoneMatch: "*" });
+    faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 1 });
+    const failures: Error[] = [];
+    log.onFailure((error) => failures.push(error));
+    assert.equal((await rejection(log.append(rec("lost")))).code, "FENCED");
+    assert.equal(failures.length, 1);
+  });
+});
+
+describe("log transient errors", () => {
+  it("retries transient failures and then succeeds", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    faults.addRule({ op: ["list", "get"], mode: "before", times: 2 });
+    const { log } = await openLog(faults, "q", testOptions());
+    faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 3 });
+    await log.append(rec("survives"));
+    assert.equal(faults.injectedCount, 5);
+    assert.deepEqual(texts((await openLog(inner, "q", testOptions())).records), ["survives"]);
+  });
+
+  it("fails for good with STORAGE once retries are exhausted", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const options = testOptions({ retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 30 } });
+    const { log } = await openLog(faults, "q", options);
+    await log.append(rec("ok"));
+    const failures: Error[] = [];
+    log.onFailure((error) => failures.push(error));
+    const removeRule = faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before" });
+    const first = log.append(rec("a"));
+    const second = log.append(rec("b"));
+    assert.equal((await rejection(first)).code, "STORAGE");
+    assert.equal((await rejection(second)).code, "STORAGE");
+    removeRule();
+    // The store works again, but the log stays failed: its caller's state may be ahead of it.
+    assert.equal((await rejection(log.append(rec("c")))).code, "STORAGE");
+    assert.equal((await rejection(log.whenWritable())).code, "STORAGE");
+    assert.equal(failures.length, 1);
+    assert.deepEqual(texts((await openLog(inner, "q", testOptions())).records), ["ok"]);
+  });
+});
