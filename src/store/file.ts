@@ -9,6 +9,7 @@ import {
   rename,
   stat,
   unlink,
+  writeFile,
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -138,20 +139,21 @@ export class FileStore implements ObjectStore {
     const create = options?.ifNoneMatch === "*";
     let temp: string | undefined;
     try {
-      const [tempFile] = await Promise.all([this.#writeTemp(body), this.#ensureDir(target.dir)]);
-      temp = tempFile;
+      [temp] = await Promise.all([this.#writeTemp(body), this.#ensureDir(target.dir)]);
+      const written = temp;
       if (create) {
-        try {
-          await link(temp, target.file);
-        } catch (err) {
-          if (errorCode(err) === "EEXIST") throw new ObjectExistsError(key);
-          throw err;
-        }
+        await link(written, target.file).catch((err: unknown) => {
+          throw errorCode(err) === "EEXIST" ? new ObjectExistsError(key) : err;
+        });
       } else {
-        await rename(temp, target.file);
-        temp = undefined;
+        await rename(written, target.file);
       }
-      await this.#syncDir(target.dir);
+      temp = undefined;
+      // After a link the temp name remains; drop it while the directory syncs.
+      await Promise.all([
+        this.#syncDir(target.dir),
+        create ? unlink(written).catch(() => {}) : undefined,
+      ]);
     } catch (err) {
       if (err instanceof ObjectExistsError) throw err;
       throw this.#failure("put", key, err);
@@ -286,6 +288,11 @@ export class FileStore implements ObjectStore {
   async #writeTemp(body: Uint8Array): Promise<string> {
     await this.#ensureDir(TEMP_FOLDER);
     const temp = join(this.#root, TEMP_FOLDER, `${randomUUID()}.tmp`);
+    if (!this.#fsync) {
+      // One call instead of open/write/close round trips: measurably faster for small objects.
+      await writeFile(temp, body, { flag: "wx" });
+      return temp;
+    }
     const handle = await open(temp, "wx");
     try {
       await handle.writeFile(body);
