@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { inspectLog, openLog } from "../../src/log/index.js";
+import type { Log, RecoveredLog } from "../../src/log/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { listAll } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { keysUnder, rec, testOptions, texts } from "./helpers.js";
+
+/** A toy state machine: the state is the list of every record's text. */
+class ListState {
+  readonly items: string[] = [];
+
+  constructor(recovered: RecoveredLog) {
+    if (recovered.checkpoint !== null) {
+      this.items.push(...(JSON.parse(new TextDecoder().decode(recovered.checkpoint)) as string[]));
+    }
+    this.items.push(...texts(recovered.records));
+    recovered.log.setSnapshotSource(() => rec(JSON.stringify(this.items)));
+  }
+
+  append(log: Log, text: string): Promise<void> {
+    this.items.push(text);
+    return log.append(rec(text));
+  }
+}
+
+async function walObjects(store: MemoryStore): Promise<{ id: number; size: number }[]> {
+  return (await listAll(store, "q/wal/")).map((o) => ({
+    id: Number(o.key.slice("q/wal/".length)),
+    size: o.size,
+  }));
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(condition(), "condition reached in time");
+}
+
+describe("log checkpoints and garbage collection", () => {
+  it("after many appends, checkpoints and reopens, GC keeps exactly what recovery needs", async () => {
+    const store = new MemoryStore();
+    const options = testOptions({ checkpointWalBytes: 300, manifestHistory: 2 });
+    const expected: string[] = [];
+    let opens = 0;
+    let current: { recovered: RecoveredLog; state: ListState } | null = null;
+    for (let round = 0; round < 6; round++) {
+      const recovered = await openLog(store, "q", options);
+      opens++;
+      const state = new ListState(recovered);
+      assert.deepEqual(state.items, expected);
+      current = { recovered, state };
+      for (let i = 0; i < 40; i++) {
+        const text = `r${round}-${i}`;
+        expected.push(text);
+        const pending = state.append(recovered.log, text);
+        if (i % 3 === 0) await pending;
+      }
+      await recovered.log.flush();
+      // Rounds alternate between a clean close and an abrupt stop.
+      if (round % 2 === 0) await recovered.log.close();
+    }
+    const { log } = current!.recovered;
+    await log.checkpoint();
+    await log.collectGarbage();
+    assert.ok(log.stats().checkpointsWritten >= 1);
+
+    const info = await inspectLog(store, "q");
+    const replayAfter = info.manifest!.replayAfter;
+    const wal = await walObjects(store);
+    // Every batch the checkpoint covers is gone; every fence (one per open) is still there.
+    assert.deepEqual(
+      wal.filter((o) => o.size > 0 && o.id <= replayAfter),
+      [],
+    );
+    assert.equal(wal.filter((o) => o.size === 0).length, opens);
+    assert.ok(info.manifests <= 3, `manifests kept: ${info.manifests}`);
+    const checkpoints = await keysUnder(store, "q/checkpoint/");
+    assert.ok(checkpoints.length <= 3, `checkpoints kept: ${checkpoints.length}`);
+    assert.ok(checkpoints.includes(info.checkpoint!.key));
+
+    const reopened = await openLog(store, "q", options);
+    assert.deepEqual(new ListState(reopened).items, expected);
+  });
+
+  it("a clean close writes a final checkpoint, so reopening replays nothing", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    const state = new ListState(first);
+    await state.append(first.log, "a");
+    await state.append(first.log, "b");
+    await first.log.close();
+    await first.log.close(); // idempotent
+    assert.equal(await rejectionCode(first.log.append(rec("c"))), "CLOSED");
+
+    const second = await openLog(store, "q", testOptions());
+    assert.deepEqual(second.records, []);
+    assert.deepEqual(new ListState(second).items, ["a", "b"]);
+  });
+
+  it("checkpoints in the background once the WAL outgrows the threshold", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions({ checkpointWalBytes: 200 }));
+    const state = new ListState(recovered);
+    for (let i = 0; i < 30; i++) await state.append(recovered.log, `record-${i}`);
+    await waitFor(() => recovered.log.stats().checkpointsWritten > 0);
+    assert.ok(recovered.log.stats().walBytesSinceCheckpoint < 400);
+  });
+
+  it("checkpoints in the background once the interval passed with writes", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({ clock, flushIntervalMs: 0, checkpointIntervalMs: 60_000 });
+    const recovered = await openLog(store, "q", options);
+    const state = new ListState(recovered);
+    await state.append(recovered.log, "early");
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    clock.advance(60_000);
+    await state.append(recovered.log, "late");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+    assert.equal(recovered.log.stats().lastCheckpointAt, clock.now());
+  });
+
+  it("a slow checkpoint does not block appends, and only one runs at a time", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const recovered = await openLog(faults, "q", testOptions());
+    const state = new ListState(recovered);
+    await state.append(recovered.log, "before");
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    const firstCheckpoint = recovered.log.checkpoint();
+    await stall.whenHeld();
+    await state.append(recovered.log, "during"); // durable while the checkpoint is stuck
+    const secondCheckpoint = recovered.log.checkpoint();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(stall.held(), 1);
+    stall.release();
+    await Promise.all([firstCheckpoint, secondCheckpoint]);
+    assert.equal(recovered.log.stats().checkpointsWritten, 2);
+
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, ["before", "during"]);
+  });
+
+  it("checkpoints taken amid appends cover exactly the records before them", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions());
+    const state = new ListState(recovered);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      pending.push(state.append(recovered.log, `r${i}`));
+      if (i % 37 === 0) pending.push(recovered.log.checkpoint());
+      if (i % 50 === 0) await pending.at(-1);
+    }
+    await Promise.all(pending);
+    const reopened = await openLog(store, "q", testOptions());
+    // Checkpoint + replayed records reproduce every record once, in order.
+    assert.ok(reopened.checkpoint !== null);
+    assert.deepEqual(new ListState(reopened).items, state.items);
+  });
+
+  it("GC leaves objects younger than gcMinAgeMs alone", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({
+      clock,
+      flushIntervalMs: 0,
+      gcMinAgeMs: 60_000,
+      manifestHistory: 0,
+    });
+    const recovered = await openLog(store, "q", options);
+    const state = new ListState(recovered);
+    await state.append(recovered.log, "a");
+    await recovered.log.checkpoint();
+    clock.advance(1_000);
+    await state.append(recovered.log, "b");
+    await recovered.log.checkpoint();
+    const before = await keysUnder(store, "q/");
+    await recovered.log.collectGarbage();
+    assert.deepEqual(await keysUnder(store, "q/"), before);
+
+    clock.advance(60_000);
+    await recovered.log.collectGarbage();
+    const after = await keysUnder(store, "q/");
+    assert.equal((await keysUnder(store, "q/manifest/")).length, 1);
+    assert.equal((await keysUnder(store, "q/checkpoint/")).length, 1);
+    assert.deepEqual(
+      (await walObjects(store)).map((o) => o.size),
+      [0],
+    );
+    assert.ok(after.length < before.length);
+    const reopened = await openLog(store, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, ["a", "b"]);
+  });
+
+  it("GC by a fenced writer deletes nothing and reports FENCED", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    const state = new ListState(first);
+    await state.append(first.log, "a");
+    await first.log.checkpoint();
+    await openLog(store, "q", testOptions());
+    const before = await keysUnder(store, "q/");
+    assert.equal(await rejectionCode(first.log.collectGarbage()), "FENCED");
+    assert.deepEqual(await keysUnder(store, "q/"), before);
+  });
+});
+
+async function rejectionCode(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  return "resolved";
+}

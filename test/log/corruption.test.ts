@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CorruptionError } from "../../src/errors.js";
+import { openLog, readLog } from "../../src/log/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { keysUnder, rec, rejection, testOptions } from "./helpers.js";
+
+const WAL_2 = "q/wal/00000000000000000002";
+
+/** A log with one fence (wal 1), two batches (wal 2, 3) and, optionally, a checkpoint. */
+async function seeded(withCheckpoint = false): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const { log } = await openLog(store, "q", testOptions());
+  await log.append([rec("first"), rec("second")]);
+  await log.append(rec("third"));
+  if (withCheckpoint) {
+    log.setSnapshotSource(() => rec("snapshot"));
+    await log.checkpoint();
+  }
+  return store;
+}
+
+async function mutate(
+  store: MemoryStore,
+  key: string,
+  change: (body: Uint8Array) => Uint8Array,
+): Promise<void> {
+  const object = await store.get(key);
+  assert.ok(object, `${key} exists`);
+  await store.put(key, change(object.body));
+}
+
+async function expectCorruption(store: MemoryStore, key: string): Promise<void> {
+  const error = await rejection(openLog(store, "q", testOptions()));
+  assert.equal(error.code, "CORRUPTION", error.message);
+  assert.ok(error instanceof CorruptionError);
+  assert.equal(error.objectKey, key);
+  assert.match(error.message, new RegExp(key));
+}
+
+async function onlyCheckpointKey(store: MemoryStore): Promise<string> {
+  const keys = await keysUnder(store, "q/checkpoint/");
+  assert.equal(keys.length, 1);
+  return keys[0]!;
+}
+
+function flipBit(at: (body: Uint8Array) => number): (body: Uint8Array) => Uint8Array {
+  return (body) => {
+    const copy = Uint8Array.from(body);
+    const index = at(copy);
+    copy[index] = copy[index]! ^ 0x10;
+    return copy;
+  };
+}
+
+describe("log corruption is reported, never skipped", () => {
+  it("rejects a WAL batch with a flipped bit in a record", async () => {
+    const store = await seeded();
+    await mutate(
+      store,
+      WAL_2,
+      flipBit((b) => b.length - 6),
+    );
+    await expectCorruption(store, WAL_2);
+  });
+
+  it("rejects a WAL batch with a flipped bit in its header", async () => {
+    const store = await seeded();
+    await mutate(
+      store,
+      WAL_2,
+      flipBit(() => 20),
+    );
+    await expectCorruption(store, WAL_2);
+  });
+
+  it("rejects a truncated WAL batch", async () => {
+    const store = await seeded();
+    await mutate(store, WAL_2, (b) => b.slice(0, b.length - 7));
+    await expectCorruption(store, WAL_2);
+  });
+
+  it("rejects a WAL batch stored under another slot's name", async () => {
+    const store = await seeded();
+    const third = await store.get("q/wal/00000000000000000003");
+    await mutate(store, WAL_2, () => third!.body);
+    await expectCorruption(store, WAL_2);
+  });
+
+  it("rejects a gap in the WAL after the checkpoint", async () => {
+    const store = await seeded();
+    await store.delete(WAL_2);
+    await expectCorruption(store, WAL_2);
+  });
+
+  it("rejects a corrupted, a truncated and a zero-length manifest", async () => {
+    for (const change of [
+      flipBit((b) => 12),
+      (b: Uint8Array) => b.slice(0, b.length - 3),
+      () => new Uint8Array(0),
+    ]) {
+      const store = await seeded();
+      const key = "q/manifest/00000000000000000001";
+      await mutate(store, key, change);
+      await expectCorruption(store, key);
+    }
+  });
+
+  it("rejects a corrupted, a truncated and a zero-length checkpoint", async () => {
+    for (const change of [
+      flipBit((b) => b.length - 2),
+      (b: Uint8Array) => b.slice(0, b.length - 1),
+      () => new Uint8Array(0),
+    ]) {
+      const store = await seeded(true);
+      const key = await onlyCheckpointKey(store);
+      await mutate(store, key, change);
+      await expectCorruption(store, key);
+    }
+  });
+
+  it("rejects a missing checkpoint that the manifest references", async () => {
+    const store = await seeded(true);
+    const key = await onlyCheckpointKey(store);
+    await store.delete(key);
+    await expectCorruption(store, key);
+  });
+
+  it("reports corruption to read-only readers too", async () => {
+    const store = await seeded();
+    await mutate(
+      store,
+      WAL_2,
+      flipBit((b) => b.length - 6),
+    );
+    const error = await rejection(readLog(store, "q"));
+    assert.equal(error.code, "CORRUPTION");
+    assert.equal((error as CorruptionError).objectKey, WAL_2);
+  });
+});
