@@ -95,7 +95,7 @@ describe("log corruption is reported, never skipped", () => {
 
   it("rejects a corrupted, a truncated and a zero-length manifest", async () => {
     for (const change of [
-      flipBit((b) => 12),
+      flipBit(() => 12),
       (b: Uint8Array) => b.slice(0, b.length - 3),
       () => new Uint8Array(0),
     ]) {
