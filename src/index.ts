@@ -31,8 +31,25 @@ export {
   type QueueConfig,
   type QueueStats,
 } from "./queue/index.js";
+export {
+  AzureBlobStore,
+  type AzureBlobStoreOptions,
+  type AzureCredential,
+  type AzureTokenCredential,
+} from "./store/azure.js";
 export { FileStore, type FileStoreOptions } from "./store/file.js";
+export {
+  type GcsBucket,
+  type GcsClient,
+  type GcsFile,
+  type GcsListQuery,
+  type GcsObjectMetadata,
+  GcsStore,
+  type GcsStoreOptions,
+} from "./store/gcs.js";
 export { MemoryStore } from "./store/memory.js";
+export { type OpenStoreOptions, openStore } from "./store/open-store.js";
+export { type S3Credentials, S3Store, type S3StoreOptions } from "./store/s3.js";
 export type {
   ListOptions,
   ListPage,

@@ -1,0 +1,279 @@
+import type {
+  AnonymousCredential,
+  ContainerClient,
+  StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
+import { InvalidArgumentError } from "../errors.js";
+import { errorCodeOf, httpStatusOf, toStorageError } from "./cloud/errors.js";
+import { checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import { loadOptionalSdk } from "./cloud/load-sdk.js";
+import {
+  type ListOptions,
+  type ListPage,
+  ObjectExistsError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from "./types.js";
+
+type AzureSdk = typeof import("@azure/storage-blob");
+/**
+ * A credential for an account URL: a shared key, anonymous access, or any token
+ * credential (such as `DefaultAzureCredential` from `@azure/identity`).
+ */
+export type AzureCredential =
+  | StorageSharedKeyCredential
+  | AnonymousCredential
+  | AzureTokenCredential;
+
+/** The shape of an `@azure/identity` token credential. */
+export interface AzureTokenCredential {
+  getToken(
+    scopes: string | string[],
+    options?: object,
+  ): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
+/**
+ * Options of {@link AzureBlobStore}. Give one of `client`, `connectionString`,
+ * or `accountUrl` (with `credential`, e.g. from `@azure/identity`).
+ */
+export interface AzureBlobStoreOptions {
+  /** The container; it must exist. */
+  container: string;
+  /** Blobs live under this "directory" of the container (default: the container root). */
+  prefix?: string;
+  /** An account connection string (`DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...`). */
+  connectionString?: string;
+  /** The account's blob endpoint, e.g. `https://myaccount.blob.core.windows.net`. */
+  accountUrl?: string;
+  /** Credential for `accountUrl`; omit for a URL that carries a SAS token. */
+  credential?: AzureCredential;
+  /** A ready client for the container; the connection options are then ignored. */
+  client?: ContainerClient;
+  /** Tries per request, including the first, for transient errors (default 4). */
+  maxTries?: number;
+  /** Abort a single try after this long (default 30_000 ms). */
+  tryTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_TRIES = 4;
+const DEFAULT_TRY_TIMEOUT_MS = 30_000;
+/** Azure lists at most 5000 blobs per page; one more than asked tells whether more follow. */
+const AZURE_MAX_PAGE = 5000;
+
+/**
+ * An {@link ObjectStore} in an Azure Blob Storage container (block blobs).
+ * Atomic create uses `If-None-Match: *`. `@azure/storage-blob` is an optional
+ * peer dependency, loaded on first use.
+ */
+export class AzureBlobStore implements ObjectStore {
+  readonly #container: string;
+  readonly #prefix: string;
+  readonly #options: AzureBlobStoreOptions;
+  #client: Promise<ContainerClient> | undefined;
+
+  constructor(options: AzureBlobStoreOptions) {
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError(
+        "AzureBlobStore options: expected an object with { container } and one of client, connectionString or accountUrl",
+      );
+    this.#container = checkName(options.container, "AzureBlobStore container");
+    this.#prefix = normalizePrefix(options.prefix, "AzureBlobStore prefix");
+    if (options.client === undefined && !options.connectionString && !options.accountUrl)
+      throw new InvalidArgumentError(
+        "AzureBlobStore: expected one of client, connectionString or accountUrl (with credential)",
+      );
+    if (options.accountUrl !== undefined && !/^https?:\/\//.test(options.accountUrl))
+      throw new InvalidArgumentError(
+        'AzureBlobStore accountUrl: expected an http(s) URL such as "https://myaccount.blob.core.windows.net"',
+      );
+    for (const name of ["maxTries", "tryTimeoutMs"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0))
+        throw new InvalidArgumentError(
+          `AzureBlobStore ${name}: expected a positive integer, got ${value}`,
+        );
+    }
+    this.#options = { ...options };
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    checkKey(key);
+    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
+    try {
+      const out = await blob.download(0);
+      const body = await readAll(out.readableStreamBody);
+      return out.etag === undefined ? { body } : { body, etag: out.etag };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toStorageError(this.describe(), "get", key, err);
+    }
+  }
+
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    checkKey(key);
+    const blob = (await this.#containerClient()).getBlockBlobClient(this.#prefix + key);
+    const create = options?.ifNoneMatch === "*";
+    try {
+      await blob.upload(body, body.byteLength, create ? { conditions: { ifNoneMatch: "*" } } : {});
+    } catch (err) {
+      if (create && isAlreadyExists(err)) throw new ObjectExistsError(key);
+      throw toStorageError(this.describe(), "put", key, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
+    try {
+      await blob.deleteIfExists();
+    } catch (err) {
+      throw toStorageError(this.describe(), "delete", key, err);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
+    try {
+      const out = await blob.getProperties();
+      const info: ObjectInfo = { key, size: out.contentLength ?? 0 };
+      if (out.etag !== undefined) info.etag = out.etag;
+      return info;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toStorageError(this.describe(), "head", key, err);
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const client = await this.#containerClient();
+    const limit = pageLimit(options.limit);
+    const fullPrefix = this.#prefix + prefix;
+    const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
+    const objects: ObjectInfo[] = [];
+    try {
+      // `startFrom` is inclusive, and servers that predate it ignore it: filter on our side
+      // too, and keep reading pages until something after the cursor shows up.
+      const pages = client
+        .listBlobsFlat({ prefix: fullPrefix, ...(after === undefined ? {} : { startFrom: after }) })
+        .byPage({ maxPageSize: Math.min(AZURE_MAX_PAGE, limit + 1) });
+      for await (const page of pages) {
+        for (const item of page.segment.blobItems) {
+          if (after !== undefined && compareBytes(item.name, after) <= 0) continue;
+          if (objects.length === limit) return { objects, nextStartAfter: objects.at(-1)!.key };
+          const info: ObjectInfo = {
+            key: item.name.slice(this.#prefix.length),
+            size: item.properties.contentLength ?? 0,
+          };
+          if (item.properties.etag !== undefined) info.etag = item.properties.etag;
+          objects.push(info);
+        }
+        if (objects.length > 0 && page.continuationToken) {
+          return { objects, nextStartAfter: objects.at(-1)!.key };
+        }
+      }
+      return { objects };
+    } catch (err) {
+      throw toStorageError(this.describe(), "list", prefix, err);
+    }
+  }
+
+  describe(): string {
+    const where = `az://${this.#container}/${this.#prefix}`;
+    const endpoint = this.#endpointForDescription();
+    return endpoint === undefined ? where : `${where} at ${endpoint}`;
+  }
+
+  /** The account endpoint without query (a SAS token) or credentials. */
+  #endpointForDescription(): string | undefined {
+    const options = this.#options;
+    let url = options.client?.url ?? options.accountUrl;
+    if (url === undefined && options.connectionString !== undefined) {
+      const fields = new Map(
+        options.connectionString.split(";").map((part) => {
+          const eq = part.indexOf("=");
+          return [part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim()] as const;
+        }),
+      );
+      const account = fields.get("accountname");
+      url =
+        fields.get("blobendpoint") ??
+        (account === undefined ? undefined : `https://${account}.blob.core.windows.net`);
+    }
+    if (url === undefined) return undefined;
+    try {
+      const parsed = new URL(url);
+      return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/$/, "")}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #containerClient(): Promise<ContainerClient> {
+    this.#client ??= this.#createClient().catch((err: unknown) => {
+      this.#client = undefined;
+      throw err;
+    });
+    return this.#client;
+  }
+
+  async #createClient(): Promise<ContainerClient> {
+    const options = this.#options;
+    if (options.client !== undefined) return options.client;
+    const sdk: AzureSdk = await loadOptionalSdk(
+      "@azure/storage-blob",
+      () => import("@azure/storage-blob"),
+      "AzureBlobStore",
+    );
+    const pipeline: StoragePipelineOptions = {
+      retryOptions: {
+        maxTries: options.maxTries ?? DEFAULT_MAX_TRIES,
+        tryTimeoutInMs: options.tryTimeoutMs ?? DEFAULT_TRY_TIMEOUT_MS,
+      },
+    };
+    try {
+      if (options.connectionString)
+        return new sdk.ContainerClient(options.connectionString, this.#container, pipeline);
+      const base = options.accountUrl!;
+      const url = new URL(base);
+      url.pathname = `${url.pathname.replace(/\/$/, "")}/${encodeURIComponent(this.#container)}`;
+      return new sdk.ContainerClient(url.toString(), options.credential, pipeline);
+    } catch (err) {
+      // A malformed connection string: the SDK's message may quote it, so do not pass it on.
+      throw new InvalidArgumentError(
+        "AzureBlobStore connectionString/accountUrl: expected an Azure Storage connection string " +
+          "(AccountName=...;AccountKey=...;BlobEndpoint=...) or an account URL; the SDK rejected it" +
+          ` (${errorCodeOf(err) ?? "error"})`,
+      );
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return code === "BlobNotFound" || httpStatusOf(err) === 404;
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  const status = httpStatusOf(err);
+  return (
+    code === "BlobAlreadyExists" || code === "ConditionNotMet" || status === 409 || status === 412
+  );
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array> {
+  if (stream === undefined) return new Uint8Array();
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream)
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,93 @@
+import { StorageError } from "../../errors.js";
+
+/**
+ * Patterns that may carry secrets in SDK error messages, URLs or connection
+ * strings: account keys, SAS signatures, presigned-URL parameters, session tokens
+ * and `user:password@` in URLs.
+ */
+const SECRET_PATTERNS: RegExp[] = [
+  /(AccountKey=)[^;\s]+/gi,
+  /(SharedAccessSignature=)[^;\s]+/gi,
+  /([?&](?:sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|access_token)=)[^&\s"']+/gi,
+  /(\/\/)[^/@\s:]+:[^/@\s]*@/g,
+];
+
+/** Replace every secret-looking part of `text` with `***`. */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, "$1***");
+  return out;
+}
+
+/**
+ * The failure an SDK reported, reduced to what is safe to log: name, message,
+ * code, HTTP status and request id. SDK errors keep the request (with its
+ * signed headers) and the response on the object, so they are not passed on.
+ */
+export class CloudRequestError extends Error {
+  readonly code: string | undefined;
+  readonly statusCode: number | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(original: unknown) {
+    const source = (original ?? {}) as Record<string, unknown>;
+    const message = original instanceof Error ? original.message : String(original);
+    super(redactSecrets(message));
+    this.name = typeof source.name === "string" ? source.name : "Error";
+    const code = source.code ?? source.Code;
+    this.code = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
+    this.statusCode = httpStatusOf(original);
+    this.requestId = requestIdOf(source);
+    if (original instanceof Error && original.stack !== undefined)
+      this.stack = redactSecrets(original.stack);
+  }
+}
+
+/** The HTTP status an SDK error carries, whichever SDK threw it. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const source = (err ?? {}) as {
+    statusCode?: unknown;
+    status?: unknown;
+    code?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+  };
+  for (const candidate of [source.$metadata?.httpStatusCode, source.statusCode, source.status]) {
+    if (typeof candidate === "number") return candidate;
+  }
+  // The GCS client puts the HTTP status in `code`.
+  return typeof source.code === "number" ? source.code : undefined;
+}
+
+/** The error name/code an SDK error carries (`NoSuchKey`, `BlobAlreadyExists`, ...). */
+export function errorCodeOf(err: unknown): string | undefined {
+  const source = (err ?? {}) as { name?: unknown; code?: unknown; Code?: unknown };
+  for (const candidate of [source.code, source.Code, source.name]) {
+    if (typeof candidate === "string") return candidate;
+  }
+  return undefined;
+}
+
+function requestIdOf(source: Record<string, unknown>): string | undefined {
+  const metadata = source.$metadata as { requestId?: unknown } | undefined;
+  const candidate = metadata?.requestId ?? source.requestId;
+  return typeof candidate === "string" ? candidate : undefined;
+}
+
+/**
+ * Wrap an SDK failure as a {@link StorageError} naming the store, operation
+ * and key, with a credential-free {@link CloudRequestError} as `cause`.
+ */
+export function toStorageError(
+  storeDescription: string,
+  operation: string,
+  key: string,
+  err: unknown,
+): StorageError {
+  if (err instanceof StorageError) return err;
+  const cause = new CloudRequestError(err);
+  const status = cause.statusCode === undefined ? "" : ` (HTTP ${cause.statusCode})`;
+  return new StorageError(
+    `${operation} "${key}" on ${storeDescription} failed${status}: ${cause.name}: ${cause.message}`,
+    { cause },
+  );
+}

@@ -1,0 +1,44 @@
+import { InvalidArgumentError } from "../../errors.js";
+
+/** The most keys any of S3, Azure or GCS returns in one list page. */
+export const MAX_LIST_PAGE = 1000;
+
+/**
+ * Normalise a store prefix to `""` or `"a/b/"`: keys live in a "directory", so
+ * prefix `"jobs"` never captures a sibling `"jobs2/..."`.
+ */
+export function normalizePrefix(prefix: string | undefined, optionName: string): string {
+  if (prefix === undefined || prefix === "") return "";
+  if (typeof prefix !== "string")
+    throw new InvalidArgumentError(`${optionName}: expected a string, got ${typeof prefix}`);
+  const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
+  if (trimmed === "") return "";
+  if (trimmed.split("/").some((segment) => segment === "" || segment === "." || segment === ".."))
+    throw new InvalidArgumentError(
+      `${optionName}: expected "/"-separated names without empty, "." or ".." segments, got "${prefix}"`,
+    );
+  return `${trimmed}/`;
+}
+
+/** Reject what no object store accepts as a key; the message names the key. */
+export function checkKey(key: string): void {
+  if (typeof key !== "string" || key === "")
+    throw new InvalidArgumentError(
+      `object key: expected a non-empty string, got ${JSON.stringify(key)}`,
+    );
+}
+
+/** A bucket or container name: required and non-empty. */
+export function checkName(value: unknown, optionName: string): string {
+  if (typeof value !== "string" || value.trim() === "")
+    throw new InvalidArgumentError(
+      `${optionName}: expected a non-empty string, got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+/** Clamp a requested list limit into what one request can return. */
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return MAX_LIST_PAGE;
+  return Math.min(MAX_LIST_PAGE, Math.max(1, Math.floor(limit)));
+}

@@ -1,0 +1,30 @@
+import { StorageError } from "../../errors.js";
+
+/**
+ * Import an optional peer dependency on first use, so `import "taquba"` never
+ * loads a cloud SDK. When the package is not installed, the error names it and
+ * the command that fixes it.
+ */
+export async function loadOptionalSdk<T>(
+  packageName: string,
+  importer: () => Promise<T>,
+  adapterName: string,
+): Promise<T> {
+  try {
+    return await importer();
+  } catch (err) {
+    if (isModuleNotFound(err)) {
+      throw new StorageError(
+        `${adapterName} needs the optional package "${packageName}", which is not installed: ` +
+          `run \`npm install ${packageName}\``,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+function isModuleNotFound(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND";
+}

@@ -1,0 +1,226 @@
+import { InvalidArgumentError } from "../errors.js";
+import { httpStatusOf, toStorageError } from "./cloud/errors.js";
+import { checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import { loadOptionalSdk } from "./cloud/load-sdk.js";
+import {
+  type ListOptions,
+  type ListPage,
+  ObjectExistsError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from "./types.js";
+
+/** The object metadata fields {@link GcsStore} reads. */
+export interface GcsObjectMetadata {
+  size?: string | number;
+  etag?: string;
+}
+
+/** The part of `@google-cloud/storage`'s `File` that {@link GcsStore} uses. */
+export interface GcsFile {
+  name: string;
+  metadata: GcsObjectMetadata;
+  download(options?: object): Promise<[Buffer]>;
+  save(
+    data: Uint8Array,
+    options: { resumable: boolean; preconditionOpts?: { ifGenerationMatch: number } },
+  ): Promise<void>;
+  delete(options: { ignoreNotFound: boolean }): Promise<unknown>;
+  getMetadata(): Promise<[GcsObjectMetadata, ...unknown[]]>;
+}
+
+/** The listing query {@link GcsStore} sends (one page, no auto-pagination). */
+export interface GcsListQuery {
+  prefix: string;
+  startOffset?: string;
+  maxResults: number;
+  autoPaginate: false;
+}
+
+/** The part of `@google-cloud/storage`'s `Bucket` that {@link GcsStore} uses. */
+export interface GcsBucket {
+  file(name: string): GcsFile;
+  getFiles(
+    query: GcsListQuery,
+  ): Promise<[GcsFile[], { pageToken?: string } | null | undefined, ...unknown[]]>;
+}
+
+/** The part of `@google-cloud/storage`'s `Storage` that {@link GcsStore} uses; a `Storage` fits. */
+export interface GcsClient {
+  bucket(name: string): GcsBucket;
+}
+
+/** Options of {@link GcsStore}. */
+export interface GcsStoreOptions {
+  /** The bucket; it must exist. */
+  bucket: string;
+  /** Objects live under this "directory" of the bucket (default: the bucket root). */
+  prefix?: string;
+  /** A ready client (e.g. `new Storage({...})`); the options below are then ignored. */
+  client?: GcsClient;
+  /** Default: from the environment (Application Default Credentials). */
+  projectId?: string;
+  /** A service-account key file; default: Application Default Credentials. */
+  keyFilename?: string;
+  /** Inline service-account credentials; default: Application Default Credentials. */
+  credentials?: { client_email: string; private_key: string };
+  /** Another endpoint, e.g. an emulator's `http://127.0.0.1:4443`. */
+  apiEndpoint?: string;
+  /** Retries of a failed idempotent request (default 3). */
+  maxRetries?: number;
+  /** Abort a request after this long (default 30_000 ms). */
+  timeoutMs?: number;
+}
+
+const DEFAULT_MAX_RETRIES = 3;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * An {@link ObjectStore} in a Google Cloud Storage bucket. Atomic create uses
+ * `ifGenerationMatch: 0` ("only if no live version exists").
+ * `@google-cloud/storage` is an optional peer dependency, loaded on first use.
+ */
+export class GcsStore implements ObjectStore {
+  readonly #bucketName: string;
+  readonly #prefix: string;
+  readonly #options: GcsStoreOptions;
+  #bucket: Promise<GcsBucket> | undefined;
+
+  constructor(options: GcsStoreOptions) {
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError(
+        "GcsStore options: expected an object with at least { bucket }",
+      );
+    this.#bucketName = checkName(options.bucket, "GcsStore bucket");
+    this.#prefix = normalizePrefix(options.prefix, "GcsStore prefix");
+    for (const name of ["maxRetries", "timeoutMs"] as const) {
+      const value = options[name];
+      const ok =
+        value === undefined ||
+        (Number.isInteger(value) && value >= (name === "maxRetries" ? 0 : 1));
+      if (!ok)
+        throw new InvalidArgumentError(
+          `GcsStore ${name}: expected ${name === "maxRetries" ? "an integer >= 0" : "a positive integer"}, got ${value}`,
+        );
+    }
+    this.#options = { ...options };
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    checkKey(key);
+    const file = (await this.#gcsBucket()).file(this.#prefix + key);
+    try {
+      const [body] = await file.download();
+      const etag = file.metadata.etag;
+      return etag === undefined ? { body } : { body, etag };
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return null;
+      throw toStorageError(this.describe(), "get", key, err);
+    }
+  }
+
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    checkKey(key);
+    const file = (await this.#gcsBucket()).file(this.#prefix + key);
+    const create = options?.ifNoneMatch === "*";
+    try {
+      // Generation 0 means "no live object": the write is an atomic create.
+      await file.save(
+        body,
+        create
+          ? { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }
+          : { resumable: false },
+      );
+    } catch (err) {
+      if (create && httpStatusOf(err) === 412) throw new ObjectExistsError(key);
+      throw toStorageError(this.describe(), "put", key, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    const file = (await this.#gcsBucket()).file(this.#prefix + key);
+    try {
+      await file.delete({ ignoreNotFound: true });
+    } catch (err) {
+      throw toStorageError(this.describe(), "delete", key, err);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    const file = (await this.#gcsBucket()).file(this.#prefix + key);
+    try {
+      const [metadata] = await file.getMetadata();
+      return toInfo(key, metadata);
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return null;
+      throw toStorageError(this.describe(), "head", key, err);
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const bucket = await this.#gcsBucket();
+    const limit = pageLimit(options.limit);
+    const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
+    try {
+      // `startOffset` is inclusive: ask for one more and drop the cursor itself.
+      const [files, nextQuery] = await bucket.getFiles({
+        prefix: this.#prefix + prefix,
+        maxResults: limit + 1,
+        autoPaginate: false,
+        ...(after === undefined ? {} : { startOffset: after }),
+      });
+      const entries = files.filter((file) => file.name !== after);
+      const objects = entries
+        .slice(0, limit)
+        .map((file) => toInfo(file.name.slice(this.#prefix.length), file.metadata));
+      const more = entries.length > limit || Boolean(nextQuery?.pageToken);
+      const last = objects.at(-1);
+      return more && last !== undefined ? { objects, nextStartAfter: last.key } : { objects };
+    } catch (err) {
+      throw toStorageError(this.describe(), "list", prefix, err);
+    }
+  }
+
+  describe(): string {
+    return `gs://${this.#bucketName}/${this.#prefix}`;
+  }
+
+  #gcsBucket(): Promise<GcsBucket> {
+    this.#bucket ??= this.#createClient().then(
+      (client) => client.bucket(this.#bucketName),
+      (err: unknown) => {
+        this.#bucket = undefined;
+        throw err;
+      },
+    );
+    return this.#bucket;
+  }
+
+  async #createClient(): Promise<GcsClient> {
+    const options = this.#options;
+    if (options.client !== undefined) return options.client;
+    const sdk = await loadOptionalSdk(
+      "@google-cloud/storage",
+      () => import("@google-cloud/storage"),
+      "GcsStore",
+    );
+    return new sdk.Storage({
+      retryOptions: { autoRetry: true, maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES },
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
+      ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
+      ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
+      ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
+    });
+  }
+}
+
+function toInfo(key: string, metadata: GcsObjectMetadata): ObjectInfo {
+  const info: ObjectInfo = { key, size: Number(metadata.size ?? 0) };
+  if (metadata.etag !== undefined) info.etag = metadata.etag;
+  return info;
+}

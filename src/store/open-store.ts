@@ -1,0 +1,204 @@
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "../errors.js";
+import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure.js";
+import { redactSecrets } from "./cloud/errors.js";
+import { FileStore, type FileStoreOptions } from "./file.js";
+import { GcsStore, type GcsStoreOptions } from "./gcs.js";
+import { MemoryStore } from "./memory.js";
+import { S3Store, type S3StoreOptions } from "./s3.js";
+import type { ObjectStore } from "./types.js";
+
+/** Settings for {@link openStore} that do not belong in a URL (credentials, clients, tuning). */
+export interface OpenStoreOptions {
+  /** Where to read `AZURE_STORAGE_CONNECTION_STRING` (default: `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Options for `file://` URLs and plain paths. */
+  file?: FileStoreOptions;
+  /** Merged under the settings from an `s3://` URL (the URL wins). */
+  s3?: Omit<S3StoreOptions, "bucket" | "prefix">;
+  /** Merged under the settings from an `az://` URL; `connectionString` here beats the environment. */
+  azure?: Omit<AzureBlobStoreOptions, "container" | "prefix">;
+  /** Merged under the settings from a `gs://` URL (the URL wins). */
+  gcs?: Omit<GcsStoreOptions, "bucket" | "prefix">;
+}
+
+const EXPECTED_FORMS =
+  '"memory://", "file:///absolute/dir", a plain directory path, ' +
+  '"s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=true", ' +
+  '"az://container/prefix" or "gs://bucket/prefix"';
+
+/**
+ * Open a store from a URL:
+ *
+ * - `memory://` — a fresh {@link MemoryStore}
+ * - `file:///abs/dir` or a plain path (relative to the working directory) — a {@link FileStore}
+ * - `s3://bucket/prefix?endpoint=…&region=…&forcePathStyle=true` — an {@link S3Store};
+ *   credentials come from the SDK's default chain or `options.s3`
+ * - `az://container/prefix` — an {@link AzureBlobStore}; the connection string comes from
+ *   `options.azure.connectionString` or `AZURE_STORAGE_CONNECTION_STRING`
+ * - `gs://bucket/prefix?endpoint=…` — a {@link GcsStore}
+ *
+ * Credentials are never accepted inside the URL. A malformed URL throws
+ * {@link InvalidArgumentError} naming the expected form. Cloud SDKs are loaded
+ * on the store's first request.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<ObjectStore> {
+  if (typeof url !== "string" || url.trim() === "")
+    throw new InvalidArgumentError(
+      `store URL: expected one of ${EXPECTED_FORMS}, got ${JSON.stringify(url)}`,
+    );
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
+  // No scheme (or a one-letter one, i.e. a Windows drive): a plain path.
+  if (scheme === undefined) return new FileStore(resolve(url), options.file);
+  switch (scheme) {
+    case "memory":
+      if (!/^memory:(\/\/)?$/i.test(url))
+        throw invalid(url, 'a memory store URL is exactly "memory://"');
+      return new MemoryStore();
+    case "file":
+      return new FileStore(filePath(url), options.file);
+    case "s3":
+      return openS3(url, options);
+    case "az":
+      return openAzure(url, options);
+    case "gs":
+      return openGcs(url, options);
+    default:
+      throw invalid(url, `unknown scheme "${scheme}:"`);
+  }
+}
+
+function openS3(url: string, options: OpenStoreOptions): S3Store {
+  const parsed = parseBucketUrl(
+    url,
+    "s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=true",
+  );
+  const params = queryParams(url, parsed.url, ["endpoint", "region", "forcePathStyle"]);
+  const forcePathStyle = params.get("forcePathStyle");
+  if (forcePathStyle !== undefined && forcePathStyle !== "true" && forcePathStyle !== "false")
+    throw invalid(url, `forcePathStyle must be "true" or "false", got "${forcePathStyle}"`);
+  const endpoint = params.get("endpoint");
+  const region = params.get("region");
+  return new S3Store({
+    ...options.s3,
+    bucket: parsed.bucket,
+    prefix: parsed.prefix,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(region === undefined ? {} : { region }),
+    ...(forcePathStyle === undefined ? {} : { forcePathStyle: forcePathStyle === "true" }),
+  });
+}
+
+function openAzure(url: string, options: OpenStoreOptions): AzureBlobStore {
+  const parsed = parseBucketUrl(url, "az://container/prefix");
+  queryParams(url, parsed.url, []);
+  const azure = options.azure ?? {};
+  const env = options.env ?? process.env;
+  const connectionString = azure.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
+  if (!connectionString && azure.client === undefined && azure.accountUrl === undefined)
+    throw invalid(
+      url,
+      "az:// needs a connection string: set AZURE_STORAGE_CONNECTION_STRING or pass " +
+        "{ azure: { connectionString } } (or { azure: { accountUrl, credential } })",
+    );
+  return new AzureBlobStore({
+    ...azure,
+    ...(connectionString ? { connectionString } : {}),
+    container: parsed.bucket,
+    prefix: parsed.prefix,
+  });
+}
+
+function openGcs(url: string, options: OpenStoreOptions): GcsStore {
+  const parsed = parseBucketUrl(url, "gs://bucket/prefix?endpoint=...");
+  const params = queryParams(url, parsed.url, ["endpoint"]);
+  const endpoint = params.get("endpoint");
+  return new GcsStore({
+    ...options.gcs,
+    bucket: parsed.bucket,
+    prefix: parsed.prefix,
+    ...(endpoint === undefined ? {} : { apiEndpoint: endpoint }),
+  });
+}
+
+interface BucketUrl {
+  url: URL;
+  bucket: string;
+  prefix: string;
+}
+
+/** `scheme://bucket/some/prefix` → bucket and (decoded) prefix. */
+function parseBucketUrl(url: string, form: string): BucketUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(url, `expected "${form}"`);
+  }
+  if (parsed.username !== "" || parsed.password !== "")
+    throw invalid(
+      url,
+      `credentials are not accepted in a store URL; expected "${form}" with credentials from the environment or openStore options`,
+    );
+  if (parsed.port !== "") throw invalid(url, `expected "${form}" (a bucket name, not host:port)`);
+  if (!url.includes("//") || parsed.hostname === "")
+    throw invalid(url, `expected "${form}" with a bucket or container name`);
+  if (parsed.hash !== "") throw invalid(url, `expected "${form}" without a #fragment`);
+  let prefix: string;
+  try {
+    prefix = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+  } catch {
+    throw invalid(url, `the prefix is not valid percent-encoding; expected "${form}"`);
+  }
+  return { url: parsed, bucket: decodeURIComponent(parsed.hostname), prefix };
+}
+
+/** The query parameters, refusing unknown or repeated ones (a typo must not be ignored). */
+function queryParams(raw: string, url: URL, allowed: string[]): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const [name, value] of url.searchParams) {
+    if (!allowed.includes(name))
+      throw invalid(
+        raw,
+        allowed.length === 0
+          ? `unexpected query parameter "${name}": this scheme takes none`
+          : `unknown query parameter "${name}"; expected ${allowed.map((a) => `"${a}"`).join(", ")}`,
+      );
+    if (params.has(name)) throw invalid(raw, `query parameter "${name}" given twice`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function filePath(url: string): string {
+  let path: string;
+  try {
+    const parsed = new URL(url);
+    if (parsed.search !== "" || parsed.hash !== "") throw new Error("query or fragment");
+    path = fileURLToPath(parsed);
+  } catch {
+    throw invalid(url, 'expected "file:///absolute/dir" (three slashes, an absolute path)');
+  }
+  if (!isAbsolute(path)) throw invalid(url, 'expected "file:///absolute/dir"');
+  return path;
+}
+
+function invalid(url: string, detail: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `store URL "${redactUrl(url)}": ${detail}. Supported forms: ${EXPECTED_FORMS}`,
+  );
+}
+
+/** The URL as safe to print: no user info, no query values (they may hold tokens). */
+function redactUrl(url: string): string {
+  const withoutUserInfo = url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@?#]*@/, "$1***@");
+  const queryStart = withoutUserInfo.indexOf("?");
+  if (queryStart === -1) return redactSecrets(withoutUserInfo);
+  const query = withoutUserInfo
+    .slice(queryStart + 1)
+    .split("&")
+    .map((pair) => `${pair.split("=")[0]}=…`)
+    .join("&");
+  return `${redactSecrets(withoutUserInfo.slice(0, queryStart))}?${query}`;
+}

