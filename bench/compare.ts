@@ -1,0 +1,181 @@
+/**
+ * The peer comparison (`npm run bench:compare`): the same end-to-end workload
+ * (enqueue N in batches, process with concurrency C, no-op handler, same
+ * payload) on taquba (memory and file store) and on BullMQ (Redis), pg-boss and
+ * graphile-worker (PostgreSQL), one system at a time on this machine.
+ *
+ * It installs Debian's redis-server and postgresql if missing, installs the peer
+ * libraries (`npm ci --prefix bench/peers`), starts both servers on loopback in
+ * temp directories, and stops them and removes their data at the end.
+ *
+ * Options: --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000
+ *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
+ */
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { PEERS_DIR } from "./compare/peer-module.js";
+import {
+  ensureServerPackages,
+  type RunningServer,
+  startPostgres,
+  startRedis,
+} from "./compare/servers.js";
+import { Args } from "./lib/args.js";
+import { runNode } from "./lib/child.js";
+import { endToEndParams } from "./lib/e2e.js";
+import { fmt } from "./lib/markdown.js";
+import { type BenchResult, parseResults } from "./lib/result.js";
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const here = (file: string) => new URL(file, import.meta.url);
+const REDIS_PORT = 6390;
+const POSTGRES_PORT = 5439;
+
+const args = new Args(process.argv.slice(2));
+const base = endToEndParams(args);
+const concurrencies = args.list("concurrency", ["32", "256"]).map(Number);
+const repeat = Math.max(1, args.number("repeat", 1));
+const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface System {
+  name: string;
+  enabled: boolean;
+  /** Command (script + args) for one run at concurrency `c`. */
+  command(c: number): { script: URL; args: string[] };
+}
+
+const common = (c: number) => [
+  `--jobs=${base.jobs}`,
+  `--concurrency=${c}`,
+  `--payload=${base.payloadBytes}`,
+  `--batch=${base.batch}`,
+];
+
+const servers: RunningServer[] = [];
+const stopServers = async () => {
+  for (const server of servers.splice(0).reverse()) await server.stop().catch(() => {});
+};
+process.once("SIGINT", () => {
+  void stopServers().finally(() => process.exit(130));
+});
+
+const results: BenchResult[] = [];
+try {
+  const needPeers = only.some((s) => s !== "taquba");
+  if (needPeers) {
+    await ensureServerPackages(log);
+    if (!args.flag("skip-install")) {
+      log("installing peer libraries (npm ci --prefix bench/peers)");
+      await promisify(execFile)("npm", ["ci", "--prefix", PEERS_DIR, "--no-audit", "--no-fund"], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    }
+  }
+  const redis = only.includes("bullmq") ? await startRedis(REDIS_PORT) : undefined;
+  if (redis) servers.push(redis);
+  const postgres =
+    only.includes("pg-boss") || only.includes("graphile")
+      ? await startPostgres(POSTGRES_PORT, ["pgboss_bench", "graphile_bench"])
+      : undefined;
+  if (postgres) servers.push(postgres);
+  for (const server of servers) log(`started ${server.name} ${server.version} at ${server.url}`);
+
+  const systems: System[] = [
+    ...(["memory", "file"] as const).map((store) => ({
+      name: `taquba/${store}`,
+      enabled: only.includes("taquba"),
+      command: (c: number) => ({
+        script: here("./run-one.js"),
+        args: ["end_to_end", `--store=${store}`, ...common(c)],
+      }),
+    })),
+    {
+      name: "bullmq",
+      enabled: redis !== undefined,
+      command: (c) => ({
+        script: here("./compare/peer-bullmq.js"),
+        args: [`--url=${redis?.url}`, ...common(c)],
+      }),
+    },
+    {
+      name: "pg-boss",
+      enabled: postgres !== undefined && only.includes("pg-boss"),
+      command: (c) => ({
+        script: here("./compare/peer-pgboss.js"),
+        args: [`--url=${postgres?.url}/pgboss_bench`, ...common(c)],
+      }),
+    },
+    {
+      name: "graphile",
+      enabled: postgres !== undefined && only.includes("graphile"),
+      command: (c) => ({
+        script: here("./compare/peer-graphile.js"),
+        args: [`--url=${postgres?.url}/graphile_bench`, ...common(c)],
+      }),
+    },
+  ];
+
+  for (const c of concurrencies) {
+    for (const system of systems.filter((s) => s.enabled)) {
+      const runs: BenchResult[] = [];
+      for (let i = 0; i < repeat; i++) {
+        const { script, args: runArgs } = system.command(c);
+        const [result] = parseResults(await runNode(script, runArgs, ["--expose-gc"]));
+        if (result === undefined) throw new Error(`${system.name} printed no result`);
+        log(`${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end`);
+        runs.push(result);
+      }
+      runs.sort((a, b) => a.jobsPerSec - b.jobsPerSec);
+      const median = runs[Math.floor(runs.length / 2)];
+      if (median !== undefined) results.push(median);
+    }
+  }
+  const machine = {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+    servers: servers.map((s) => `${s.name} ${s.version}`),
+    repeat,
+  };
+  const stamp = machine.date.replaceAll(":", "-").replace(/\..*/, "");
+  const out = args.string("out", join(REPO_ROOT, ".tmp", "bench", `compare-${stamp}.json`));
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  log(`results: ${out}`);
+  process.stdout.write(`${comparisonTable(results, concurrencies)}\n`);
+} finally {
+  await stopServers();
+}
+
+/** One table: every system's rates and taquba (file store)'s end-to-end rate over it. */
+function comparisonTable(all: readonly BenchResult[], cs: readonly number[]): string {
+  const lines = [
+    "| system | concurrency | enqueue jobs/s | process jobs/s | end-to-end jobs/s | taquba/file ÷ system (e2e) | taquba/file ÷ system (process) | peak RSS MiB |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const c of cs) {
+    const at = all.filter((r) => r.params.concurrency === c);
+    const ours = at.find((r) => r.target === "file");
+    for (const r of at) {
+      const name =
+        r.target === "file" || r.target === "memory" ? `taquba (${r.target} store)` : r.target;
+      const ratio = (mine: number | undefined, theirs: number | undefined) =>
+        ours === undefined || mine === undefined || theirs === undefined || theirs === 0
+          ? "–"
+          : `${(mine / theirs).toFixed(2)}×`;
+      lines.push(
+        `| ${name} | ${c} | ${fmt(r.metrics.enqueuePerSec)} | ${fmt(r.metrics.processPerSec)} | ` +
+          `${fmt(r.jobsPerSec)} | ${ratio(ours?.jobsPerSec, r.jobsPerSec)} | ` +
+          `${ratio(ours?.metrics.processPerSec, r.metrics.processPerSec)} | ${fmt(r.peakRssMb)} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}

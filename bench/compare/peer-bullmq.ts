@@ -1,0 +1,97 @@
+/**
+ * BullMQ on Redis running the end-to-end workload:
+ *   node build/bench/compare/peer-bullmq.js --url=redis://127.0.0.1:6390 --jobs=N --concurrency=C
+ * Completed jobs are removed (`removeOnComplete`), matching taquba's ack.
+ */
+import { performance } from "node:perf_hooks";
+import { Args } from "../lib/args.js";
+import { endToEndParams, peerPayload } from "../lib/e2e.js";
+import { LatencyRecorder } from "../lib/latency.js";
+import { emitResult } from "../lib/result.js";
+import { importPeer, peerVersion } from "./peer-module.js";
+import { peerResult } from "./peer-result.js";
+
+interface Connection {
+  host: string;
+  port: number;
+  maxRetriesPerRequest: null;
+}
+interface BullQueue {
+  addBulk(
+    jobs: { name: string; data: unknown; opts?: Record<string, unknown> }[],
+  ): Promise<unknown>;
+  obliterate(options: { force: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+interface BullWorker {
+  on(event: "completed", listener: () => void): void;
+  on(event: "failed", listener: (job: unknown, error: Error) => void): void;
+  waitUntilReady(): Promise<unknown>;
+  run(): Promise<void>;
+  close(): Promise<void>;
+}
+interface BullMQ {
+  Queue: new (name: string, options: { connection: Connection }) => BullQueue;
+  Worker: new (
+    name: string,
+    processor: () => Promise<void>,
+    options: { connection: Connection; concurrency: number; autorun: boolean },
+  ) => BullWorker;
+}
+
+const args = new Args(process.argv.slice(2));
+const params = endToEndParams(args);
+const url = new URL(args.string("url", "redis://127.0.0.1:6379"));
+const connection: Connection = {
+  host: url.hostname,
+  port: Number(url.port),
+  maxRetriesPerRequest: null,
+};
+const { Queue, Worker } = await importPeer<BullMQ>("bullmq");
+const name = `bench-${process.pid}`;
+const queue = new Queue(name, { connection });
+await queue.obliterate({ force: true });
+const data = { payload: peerPayload(params.payloadBytes) };
+
+const batchLatency = new LatencyRecorder();
+const enqueueStart = performance.now();
+for (let sent = 0; sent < params.jobs; sent += params.batch) {
+  const n = Math.min(params.batch, params.jobs - sent);
+  const t0 = performance.now();
+  await queue.addBulk(
+    Array.from({ length: n }, () => ({ name: "noop", data, opts: { removeOnComplete: true } })),
+  );
+  batchLatency.record(performance.now() - t0);
+}
+const enqueueSeconds = (performance.now() - enqueueStart) / 1_000;
+
+const worker = new Worker(name, async () => {}, {
+  connection,
+  concurrency: params.concurrency,
+  autorun: false,
+});
+await worker.waitUntilReady();
+let completed = 0;
+const allDone = new Promise<void>((resolve, reject) => {
+  worker.on("completed", () => {
+    if (++completed === params.jobs) resolve();
+  });
+  worker.on("failed", (_job, error) => reject(error));
+});
+const processStart = performance.now();
+void worker.run();
+await allDone;
+const processSeconds = (performance.now() - processStart) / 1_000;
+await worker.close();
+await queue.obliterate({ force: true });
+await queue.close();
+emitResult(
+  peerResult(
+    `bullmq ${peerVersion("bullmq")}`,
+    params,
+    { removeOnComplete: true },
+    batchLatency,
+    enqueueSeconds,
+    processSeconds,
+  ),
+);

@@ -1,0 +1,105 @@
+/**
+ * graphile-worker on PostgreSQL running the end-to-end workload:
+ *   node build/bench/compare/peer-graphile.js --url=postgres://… --jobs=N --concurrency=C [--local-queue=500]
+ * Uses the settings of graphile-worker's own performance guide: a local
+ * queue (batched fetch) and batched completion with no delay. Completed jobs
+ * are deleted from its table, like taquba's ack.
+ */
+import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import { Args } from "../lib/args.js";
+import { endToEndParams, peerPayload } from "../lib/e2e.js";
+import { LatencyRecorder } from "../lib/latency.js";
+import { sleep } from "../lib/process.js";
+import { emitResult } from "../lib/result.js";
+import { importPeer, peerVersion } from "./peer-module.js";
+import { peerResult } from "./peer-result.js";
+
+interface PgClient {
+  query(sql: string): Promise<{ rows: { n: number }[] }>;
+}
+interface WorkerUtils {
+  migrate(): Promise<void>;
+  addJobs(specs: { identifier: string; payload: unknown }[]): Promise<unknown>;
+  withPgClient<T>(callback: (client: PgClient) => Promise<T>): Promise<T>;
+  release(): Promise<void>;
+}
+interface Runner {
+  stop(): Promise<void>;
+}
+type LogFactory = () => () => void;
+interface GraphileWorker {
+  Logger: new (factory: LogFactory) => unknown;
+  makeWorkerUtils(options: { connectionString: string; logger: unknown }): Promise<WorkerUtils>;
+  run(options: Record<string, unknown>): Promise<Runner>;
+}
+
+const args = new Args(process.argv.slice(2));
+const params = endToEndParams(args);
+const localQueue = args.number("local-queue", 500);
+const connectionString = args.string("url", "postgres://postgres@127.0.0.1:5432/postgres");
+const graphile = await importPeer<GraphileWorker>("graphile-worker");
+const logger = new graphile.Logger(() => () => {});
+const utils = await graphile.makeWorkerUtils({ connectionString, logger });
+await utils.migrate();
+const payload = { payload: peerPayload(params.payloadBytes) };
+
+const batchLatency = new LatencyRecorder();
+const enqueueStart = performance.now();
+for (let sent = 0; sent < params.jobs; sent += params.batch) {
+  const n = Math.min(params.batch, params.jobs - sent);
+  const t0 = performance.now();
+  await utils.addJobs(Array.from({ length: n }, () => ({ identifier: "noop", payload })));
+  batchLatency.record(performance.now() - t0);
+}
+const enqueueSeconds = (performance.now() - enqueueStart) / 1_000;
+
+const events = new EventEmitter();
+let handled = 0;
+const failures: unknown[] = [];
+events.on("job:failed", ({ error }: { error: unknown }) => failures.push(error));
+const processStart = performance.now();
+const runner = await graphile.run({
+  connectionString,
+  concurrency: params.concurrency,
+  maxPoolSize: Math.max(10, params.concurrency + 2),
+  noHandleSignals: true,
+  pollInterval: 1_000,
+  logger,
+  events,
+  taskList: {
+    noop: async () => {
+      handled++;
+    },
+  },
+  preset: {
+    worker: {
+      localQueue: localQueue > 1 ? { size: localQueue } : undefined,
+      completeJobBatchDelay: 0,
+      failJobBatchDelay: 0,
+    },
+  },
+});
+const remaining = () =>
+  utils.withPgClient(async (client) => {
+    const { rows } = await client.query("select count(*)::int as n from graphile_worker.jobs");
+    return rows[0]?.n ?? 0;
+  });
+// Completions are batched after the handler returns; done = the jobs table is empty.
+while (handled < params.jobs || (await remaining()) > 0) {
+  if (failures.length > 0) throw failures[0];
+  await sleep(handled < params.jobs ? 5 : 2);
+}
+const processSeconds = (performance.now() - processStart) / 1_000;
+await runner.stop();
+await utils.release();
+emitResult(
+  peerResult(
+    `graphile-worker ${peerVersion("graphile-worker")}`,
+    params,
+    { localQueue, completeJobBatchDelay: 0 },
+    batchLatency,
+    enqueueSeconds,
+    processSeconds,
+  ),
+);

@@ -1,0 +1,83 @@
+import type {
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+} from "../../src/index.js";
+
+/** PUT count and bytes of one kind of object (`wal`, `checkpoint`, `manifest`, ...). */
+export interface ClassTraffic {
+  puts: number;
+  bytes: number;
+}
+
+/**
+ * Splits PUT traffic by object kind: the path segment after the queue's
+ * prefix (`{path}/wal/…` → `wal`). A whole-store count cannot tell WAL
+ * batches from checkpoints, and the targets are stated per kind.
+ */
+export class KeyClassStore implements ObjectStore {
+  readonly #inner: ObjectStore;
+  readonly #classes = new Map<string, ClassTraffic>();
+  readonly head?: (key: string) => Promise<ObjectInfo | null>;
+
+  constructor(inner: ObjectStore) {
+    this.#inner = inner;
+    const innerHead = inner.head;
+    if (innerHead !== undefined) this.head = (key) => innerHead.call(inner, key);
+  }
+
+  get(key: string): Promise<StoredObject | null> {
+    return this.#inner.get(key);
+  }
+
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    const name = classOf(key);
+    const entry = this.#classes.get(name) ?? { puts: 0, bytes: 0 };
+    entry.puts++;
+    entry.bytes += body.byteLength;
+    this.#classes.set(name, entry);
+    return this.#inner.put(key, body, options);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#inner.delete(key);
+  }
+
+  list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    return this.#inner.list(prefix, options);
+  }
+
+  describe(): string {
+    return this.#inner.describe();
+  }
+
+  /** Traffic of one class (zeros if none). */
+  traffic(name: string): ClassTraffic {
+    const entry = this.#classes.get(name);
+    return entry === undefined ? { puts: 0, bytes: 0 } : { ...entry };
+  }
+
+  /** Every class seen so far. */
+  all(): Record<string, ClassTraffic> {
+    return Object.fromEntries([...this.#classes].map(([name, t]) => [name, { ...t }]));
+  }
+
+  reset(): void {
+    this.#classes.clear();
+  }
+}
+
+const KNOWN_CLASSES = ["wal", "checkpoint", "manifest", "payload"];
+
+/** The object kind of a key: the last known class segment in it, else `other`. */
+export function classOf(key: string): string {
+  const segments = key.split("/");
+  for (let i = segments.length - 2; i >= 0; i--) {
+    const segment = segments[i] ?? "";
+    if (KNOWN_CLASSES.includes(segment)) return segment;
+  }
+  return "other";
+}

@@ -1,0 +1,119 @@
+import type { StoreKind } from "./lib/stores.js";
+
+/** One run of one workload on one store, with its command-line parameters. */
+export interface BenchCase {
+  workload: string;
+  store: StoreKind;
+  args: string[];
+}
+
+const STORES: readonly StoreKind[] = ["memory", "file", "s3like"];
+
+function onEach(workload: string, args: (store: StoreKind) => string[]): BenchCase[] {
+  return STORES.map((store) => ({ workload, store, args: args(store) }));
+}
+
+/**
+ * The quick suite (`npm run bench`): every workload on every store, sized to
+ * finish in a few minutes on 2 cores. The S3-like store gets more concurrency
+ * (requests take 20–40 ms, so in-flight work, not CPU, bounds its rate) and
+ * fewer jobs where a run would otherwise take minutes.
+ */
+export function quickPlan(): BenchCase[] {
+  const slow = (store: StoreKind): boolean => store === "s3like";
+  return [
+    ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 20_000 : 100_000}`, "--workers=50"]),
+    ...onEach("steady_state", (s) =>
+      slow(s)
+        ? ["--rate=1000", "--seconds=10", "--workers=128"]
+        : ["--rate=5000", "--seconds=10", "--workers=64"],
+    ),
+    ...onEach("steady_state", (s) =>
+      slow(s)
+        ? ["--schedule=5:1000,5:5000,5:8000", "--workers=1024", "--label=ramp"]
+        : ["--schedule=5:2000,5:10000,5:20000", "--workers=128", "--label=ramp"],
+    ),
+    {
+      workload: "steady_state",
+      store: "s3like",
+      args: ["--rate=5000", "--seconds=10", "--workers=1024"],
+    },
+    ...onEach("ceiling", (s) =>
+      slow(s)
+        ? ["--seconds=10", "--producers=512", "--workers=2048"]
+        : ["--seconds=8", "--producers=64", "--workers=256"],
+    ),
+    ...onEach("cold_start", () => ["--live=100000", "--history=20000", "--mode=clean"]),
+    {
+      workload: "cold_start",
+      store: "file",
+      args: ["--live=100000", "--history=20000", "--mode=sigkill"],
+    },
+    ...onEach("payload_sweep", (s) =>
+      slow(s)
+        ? [
+            "--bytes-per-size=16m",
+            "--max-jobs=10000",
+            "--min-jobs=100",
+            "--producers=256",
+            "--workers=256",
+          ]
+        : ["--bytes-per-size=32m", "--max-jobs=20000", "--min-jobs=200"],
+    ),
+    ...onEach("end_to_end", (s) =>
+      slow(s) ? ["--jobs=20000", "--concurrency=1024"] : ["--jobs=100000", "--concurrency=256"],
+    ),
+  ];
+}
+
+/** The full suite (`npm run bench -- --full`): 1M-job cold starts, longer and larger runs. */
+export function fullPlan(): BenchCase[] {
+  const slow = (store: StoreKind): boolean => store === "s3like";
+  return [
+    ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 50_000 : 500_000}`, "--workers=50"]),
+    ...onEach("steady_state", (s) =>
+      slow(s)
+        ? ["--rate=1000", "--seconds=60", "--workers=128"]
+        : ["--rate=10000", "--seconds=60", "--workers=128"],
+    ),
+    ...onEach("steady_state", (s) =>
+      slow(s)
+        ? ["--schedule=20:1000,20:3000,20:5000,20:8000,20:1000", "--workers=1024", "--label=ramp"]
+        : [
+            "--schedule=20:2000,20:10000,20:20000,20:30000,20:2000",
+            "--workers=256",
+            "--label=ramp",
+          ],
+    ),
+    {
+      workload: "steady_state",
+      store: "s3like",
+      args: ["--rate=5000", "--seconds=60", "--workers=1024"],
+    },
+    ...onEach("ceiling", (s) =>
+      slow(s)
+        ? ["--seconds=30", "--warmup=5", "--producers=512", "--workers=2048"]
+        : ["--seconds=30", "--warmup=5", "--producers=64", "--workers=256"],
+    ),
+    ...onEach("cold_start", () => ["--live=1000000", "--history=100000", "--mode=clean"]),
+    {
+      workload: "cold_start",
+      store: "file",
+      args: ["--live=1000000", "--history=100000", "--mode=sigkill"],
+    },
+    ...onEach("payload_sweep", (s) =>
+      slow(s)
+        ? [
+            "--bytes-per-size=64m",
+            "--max-jobs=20000",
+            "--min-jobs=500",
+            "--producers=256",
+            "--workers=256",
+          ]
+        : ["--bytes-per-size=256m", "--max-jobs=100000", "--min-jobs=1000"],
+    ),
+    ...onEach("end_to_end", (s) =>
+      slow(s) ? ["--jobs=100000", "--concurrency=1024"] : ["--jobs=500000", "--concurrency=256"],
+    ),
+  ];
+}

@@ -1,0 +1,111 @@
+import { performance } from "node:perf_hooks";
+import { Queue } from "../../src/index.js";
+import type { Args } from "../lib/args.js";
+import { LatencyRecorder } from "../lib/latency.js";
+import { timedPayload } from "../lib/payload.js";
+import { collectGarbage } from "../lib/process.js";
+import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
+import { round } from "../lib/windows.js";
+import type { Workload } from "../lib/workload.js";
+
+export interface ClaimDrainParams {
+  jobs: number;
+  workers: number;
+  payloadBytes: number;
+  /** Slices of the drain over which claim latency is summarised (flatness check). */
+  slices: number;
+}
+
+const QUEUE = "drain";
+const PREFILL_BATCH = 1_000;
+
+/**
+ * Prefill N jobs, then drain them with W concurrent claim→ack loops. Claim
+ * latency is the in-process time of `claim()`; the drain is cut into slices to
+ * show it stays flat from a deep backlog down to an empty one.
+ */
+export const claimDrain: Workload<ClaimDrainParams> = {
+  name: "claim_drain",
+  describe: "prefill N jobs, drain with W claim→ack loops; claim latency per slice of the drain",
+  params: (args: Args) => ({
+    jobs: args.number("jobs", 50_000),
+    workers: args.number("workers", 50),
+    payloadBytes: args.number("payload", 64),
+    slices: args.number("slices", 10),
+  }),
+  async run(kind: StoreKind, params: ClaimDrainParams): Promise<BenchResult[]> {
+    const bench = await createBenchStore(kind);
+    try {
+      const queue = await Queue.open(bench.store, "bench/claim-drain");
+      const payload = timedPayload(params.payloadBytes);
+      const prefillStart = performance.now();
+      for (let done = 0; done < params.jobs; done += PREFILL_BATCH) {
+        const n = Math.min(PREFILL_BATCH, params.jobs - done);
+        await queue.enqueueBatch(
+          QUEUE,
+          Array.from({ length: n }, () => payload),
+        );
+      }
+      await queue.flush();
+      const prefillSeconds = (performance.now() - prefillStart) / 1_000;
+      await collectGarbage();
+      resetTraffic(bench);
+
+      const claimLatency = new LatencyRecorder();
+      const ackLatency = new LatencyRecorder();
+      const drainStart = performance.now();
+      const worker = async (): Promise<void> => {
+        for (;;) {
+          const t0 = performance.now();
+          const claim = await queue.claim(QUEUE);
+          const t1 = performance.now();
+          if (claim === null) return;
+          claimLatency.record(t1 - t0);
+          await queue.ack(claim);
+          ackLatency.record(performance.now() - t1);
+        }
+      };
+      await Promise.all(Array.from({ length: params.workers }, worker));
+      const seconds = (performance.now() - drainStart) / 1_000;
+      const traffic = trafficOf(bench, claimLatency.count);
+      await queue.close();
+
+      const slices = claimLatency.slices(params.slices);
+      const first = slices[0];
+      const last = slices[slices.length - 1];
+      const ack = ackLatency.summary();
+      return [
+        {
+          workload: "claim_drain",
+          target: kind,
+          params: { ...params },
+          jobs: claimLatency.count,
+          seconds,
+          jobsPerSec: claimLatency.count / seconds,
+          latencyKind: "claim",
+          latency: claimLatency.summary(),
+          traffic,
+          peakRssMb: peakRssMb(),
+          metrics: {
+            prefillJobsPerSec: params.jobs / prefillSeconds,
+            claimP99FirstSliceMs: first?.p99 ?? 0,
+            claimP99LastSliceMs: last?.p99 ?? 0,
+            claimP99MaxSliceMs: Math.max(...slices.map((s) => s.p99)),
+            ackP50Ms: ack.p50,
+            ackP99Ms: ack.p99,
+          },
+          windows: slices.map((s, i) => ({
+            slice: i + 1,
+            claims: s.count,
+            claimP50Ms: round(s.p50),
+            claimP95Ms: round(s.p95),
+            claimP99Ms: round(s.p99),
+          })),
+        },
+      ];
+    } finally {
+      await bench.cleanup();
+    }
+  },
+};

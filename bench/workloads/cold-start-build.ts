@@ -1,0 +1,26 @@
+/**
+ * Child process of the cold-start workload: builds a queue in a file store,
+ * prints READY once it is durable, then either closes cleanly and exits
+ * (`--mode clean`) or waits to be killed with SIGKILL (`--mode sigkill`).
+ */
+import { FileStore, Queue } from "../../src/index.js";
+import { Args } from "../lib/args.js";
+import { buildColdQueue, COLD_PATH } from "./cold-store.js";
+
+const args = new Args(process.argv.slice(2));
+const directory = args.string("dir", "");
+if (directory === "") throw new Error("--dir is required");
+const queue = await Queue.open(new FileStore(directory, { fsync: true }), COLD_PATH);
+await buildColdQueue(queue, {
+  live: args.number("live", 100_000),
+  history: args.number("history", 20_000),
+  payloadBytes: args.number("payload", 64),
+});
+if (args.string("mode", "clean") === "clean") {
+  await queue.close();
+  process.stdout.write("READY\n");
+} else {
+  process.stdout.write("READY\n");
+  // Stay alive (and keep the queue's timers from mattering) until the parent kills us.
+  setInterval(() => {}, 60_000);
+}

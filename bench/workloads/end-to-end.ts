@@ -1,0 +1,71 @@
+import { performance } from "node:perf_hooks";
+import { Queue, runWorker } from "../../src/index.js";
+import type { Args } from "../lib/args.js";
+import { type EndToEndParams, endToEndMetrics, endToEndParams } from "../lib/e2e.js";
+import { LatencyRecorder } from "../lib/latency.js";
+import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
+import type { Workload } from "../lib/workload.js";
+
+const QUEUE = "e2e";
+
+/** The comparison workload (same as the peers run): enqueue N in batches, process with C. */
+export const endToEnd: Workload<EndToEndParams> = {
+  name: "end_to_end",
+  describe: "enqueue N in batches, then process with concurrency C (the peer comparison workload)",
+  params: (args: Args) => endToEndParams(args),
+  async run(kind: StoreKind, params: EndToEndParams): Promise<BenchResult[]> {
+    const bench = await createBenchStore(kind);
+    try {
+      const queue = await Queue.open(bench.store, "bench/end-to-end");
+      resetTraffic(bench);
+      const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+      const batchLatency = new LatencyRecorder();
+      const enqueueStart = performance.now();
+      for (let sent = 0; sent < params.jobs; sent += params.batch) {
+        const n = Math.min(params.batch, params.jobs - sent);
+        const t0 = performance.now();
+        await queue.enqueueBatch(
+          QUEUE,
+          Array.from({ length: n }, () => payload),
+        );
+        batchLatency.record(performance.now() - t0);
+      }
+      const processStart = performance.now();
+      let handled = 0;
+      const controller = new AbortController();
+      await runWorker(
+        queue,
+        QUEUE,
+        () => {
+          if (++handled === params.jobs) controller.abort();
+        },
+        { concurrency: params.concurrency, signal: controller.signal },
+      );
+      // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
+      await queue.flush();
+      const end = performance.now();
+      const traffic = trafficOf(bench, params.jobs);
+      await queue.close();
+      const enqueueSeconds = (processStart - enqueueStart) / 1_000;
+      const processSeconds = (end - processStart) / 1_000;
+      return [
+        {
+          workload: "end_to_end",
+          target: kind,
+          params: { ...params },
+          jobs: handled,
+          seconds: enqueueSeconds + processSeconds,
+          jobsPerSec: params.jobs / (enqueueSeconds + processSeconds),
+          latencyKind: `enqueueBatch(${params.batch})`,
+          latency: batchLatency.summary(),
+          traffic,
+          peakRssMb: peakRssMb(),
+          metrics: endToEndMetrics(params, enqueueSeconds, processSeconds),
+        },
+      ];
+    } finally {
+      await bench.cleanup();
+    }
+  },
+};

@@ -1,0 +1,21 @@
+import { type RunnableWorkload, runnable } from "../lib/workload.js";
+import { ceiling } from "./ceiling.js";
+import { claimDrain } from "./claim-drain.js";
+import { coldStart } from "./cold-start.js";
+import { endToEnd } from "./end-to-end.js";
+import { payloadSweep } from "./payload-sweep.js";
+import { steadyState } from "./steady-state.js";
+
+/** Every taquba workload, by name. */
+export const WORKLOADS: readonly RunnableWorkload[] = [
+  runnable(claimDrain),
+  runnable(steadyState),
+  runnable(ceiling),
+  runnable(coldStart),
+  runnable(payloadSweep),
+  runnable(endToEnd),
+];
+
+export function findWorkload(name: string): RunnableWorkload | undefined {
+  return WORKLOADS.find((w) => w.name === name);
+}
