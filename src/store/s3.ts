@@ -222,7 +222,10 @@ export class S3Store implements ObjectStore {
       // trailers; compute checksums only where S3 requires them. The log checksums its own objects.
       ...(options.endpoint === undefined
         ? {}
-        : { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }),
+        : {
+            requestChecksumCalculation: "WHEN_REQUIRED",
+            responseChecksumValidation: "WHEN_REQUIRED",
+          }),
     };
     return { sdk, client: new sdk.S3Client(config) };
   }
