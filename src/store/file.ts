@@ -317,8 +317,15 @@ export class FileStore implements ObjectStore {
     if (known !== undefined) return known;
     const creation = (async () => {
       if (dir === "") {
+        // `created` is the topmost new level; each new level's parent must be synced.
         const created = await mkdir(this.#root, { recursive: true });
-        if (created !== undefined && this.#fsync) await this.#fsyncPath(dirname(this.#root));
+        if (created === undefined || !this.#fsync) return;
+        const parents: string[] = [];
+        for (let level = this.#root; ; level = dirname(level)) {
+          parents.push(dirname(level));
+          if (level === created || level === dirname(level)) break;
+        }
+        await Promise.all(parents.map((parent) => this.#fsyncPath(parent)));
         return;
       }
       const slash = dir.lastIndexOf("/");
