@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../../src/clock.js";
+import type { TaqubaError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import type { Claim, OpenOptions } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+
+export interface TestQueue {
+  queue: Queue;
+  clock: ManualClock;
+  store: ObjectStore;
+}
+
+/** A queue on a MemoryStore driven by a ManualClock, with quiet logging and a short flush window. */
+export async function openTestQueue(
+  options: OpenOptions = {},
+  store: ObjectStore = new MemoryStore(),
+  clock: ManualClock = new ManualClock(),
+): Promise<TestQueue> {
+  const queue = await Queue.open(store, "q", {
+    clock,
+    logger: silentLogger,
+    flushIntervalMs: 0,
+    ...options,
+  });
+  return { queue, clock, store };
+}
+
+/** Claim from `queue` and fail the test if nothing is claimable. */
+export async function mustClaim(queue: Queue, name: string, leaseMs?: number): Promise<Claim> {
+  const claim = await queue.claim(name, leaseMs === undefined ? {} : { leaseMs });
+  assert.ok(claim !== null, `expected a claimable job on "${name}"`);
+  return claim;
+}
+
+/** The error a promise rejects with (fails if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<TaqubaError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as TaqubaError;
+  }
+  assert.fail("expected a rejection");
+}
+
+export function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** No-backoff config so nacks requeue at once. */
+export const NO_BACKOFF = { defaultQueueConfig: { retryBackoffBaseMs: 0 } } as const;

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
+
+describe("stats and introspection", () => {
+  it("counters follow enqueue → claim → ack", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    assert.equal((await queue.stats("q")).pending, 1);
+    const claim = await mustClaim(queue, "q");
+    const claimed = await queue.stats("q");
+    assert.equal(claimed.pending, 0);
+    assert.equal(claimed.claimed, 1);
+    await queue.ack(claim);
+    const done = await queue.stats("q");
+    assert.equal(done.claimed, 0);
+    assert.equal(done.done, 1);
+    await queue.close();
+  });
+
+  it("a nack at the limit ends with pending 0, claimed 0, dead 1", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    await queue.enqueue("q", "x");
+    await queue.nack(await mustClaim(queue, "q"), "no");
+    const stats = await queue.stats("q");
+    assert.deepEqual([stats.pending, stats.claimed, stats.dead], [0, 0, 1]);
+    await queue.close();
+  });
+
+  it("listQueues lists every queue that received a job", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("b", "x");
+    await queue.enqueue("a", "x");
+    await queue.enqueueBatch("c", ["x"]);
+    await queue.claim("never-used");
+    assert.deepEqual(await queue.listQueues(), ["a", "b", "c"]);
+    await queue.close();
+  });
+
+  it("with done retention getJob reports pending, claimed, done in turn", async () => {
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { keepDoneJobsMs: 60_000 },
+    });
+    const id = await queue.enqueue("q", "x");
+    assert.equal((await queue.getJob(id))?.status, "pending");
+    const claim = await mustClaim(queue, "q");
+    assert.equal((await queue.getJob(id))?.status, "claimed");
+    clock.advance(10);
+    await queue.ack(claim);
+    const done = await queue.getJob(id);
+    assert.equal(done?.status, "done");
+    assert.equal(done?.completedAt, clock.now());
+    assert.equal(done?.leaseExpiresAt, undefined);
+    await queue.close();
+  });
+
+  it("getJob of an unknown id is null", async () => {
+    const { queue } = await openTestQueue();
+    assert.equal(await queue.getJob("01ARZ3NDEKTSV4RRFFQ69G5FAV"), null);
+    assert.equal(await queue.getJob("not an id"), null);
+    await queue.close();
+  });
+
+  it("a dead-lettered job is readable with status dead", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const id = await queue.enqueue("q", "x");
+    await queue.nack(await mustClaim(queue, "q"), "bad");
+    assert.equal((await queue.getJob(id))?.status, "dead");
+    await queue.close();
+  });
+
+  it("a dead job is listed; requeue makes it claimable with attempts reset and lastError cleared", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const enqueuedAt = clock.now();
+    const id = await queue.enqueue("q", "x");
+    clock.advance(100);
+    await queue.nack(await mustClaim(queue, "q"), "bad");
+    const dead = await queue.deadJobs("q");
+    assert.deepEqual(
+      dead.map((j) => j.id),
+      [id],
+    );
+    assert.equal(dead[0]?.failedAt, clock.now());
+    await queue.requeueDeadJob(dead[0]!);
+    const requeued = await queue.getJob(id);
+    assert.equal(requeued?.status, "pending");
+    assert.equal(requeued?.attempts, 0);
+    assert.equal(requeued?.lastError, undefined);
+    assert.equal(requeued?.failedAt, undefined);
+    assert.equal(requeued?.enqueuedAt, enqueuedAt);
+    assert.equal((await queue.stats("q")).dead, 0);
+    const again = await mustClaim(queue, "q");
+    assert.equal(again.attempts, 1);
+    await queue.close();
+  });
+
+  it("requeueDeadJob of a job that is not dead (or gone) rejects JOB_NOT_FOUND and changes nothing", async () => {
+    const { queue } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    assert.equal((await rejection(queue.requeueDeadJob(id))).code, "JOB_NOT_FOUND");
+    assert.equal(
+      (await rejection(queue.requeueDeadJob("01ARZ3NDEKTSV4RRFFQ69G5FAV"))).code,
+      "JOB_NOT_FOUND",
+    );
+    assert.equal((await queue.stats("q")).pending, 1);
+    await queue.close();
+  });
+
+  it("deadJobs pages in enqueue order with an exclusive id cursor; limit 0 is empty", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await queue.enqueue("q", `job ${i}`));
+    for (let i = 0; i < 5; i++) await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    const page1 = await queue.deadJobs("q", { limit: 2 });
+    const page2 = await queue.deadJobs("q", { limit: 2, after: page1.at(-1)!.id });
+    const page3 = await queue.deadJobs("q", { limit: 2, after: page2.at(-1)!.id });
+    assert.deepEqual(
+      [page1, page2, page3].map((p) => p.map((j) => j.id)),
+      [ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)],
+    );
+    assert.deepEqual(await queue.deadJobs("q", { limit: 0 }), []);
+    assert.deepEqual(await queue.deadJobs("other"), []);
+    await queue.close();
+  });
+});
+
+describe("retention", () => {
+  it("by default ack deletes the job while done still counts it", async () => {
+    const { queue } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    await queue.ack(await mustClaim(queue, "q"));
+    assert.equal(await queue.getJob(id), null);
+    assert.equal((await queue.stats("q")).done, 1);
+    await queue.close();
+  });
+
+  it("a kept done job is purged once older than the window; done stays cumulative", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { keepDoneJobsMs: 1_000 } });
+    const id = await queue.enqueue("q", "x");
+    await queue.ack(await mustClaim(queue, "q"));
+    clock.advance(1_000);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(id))?.status, "done", "not strictly older yet");
+    clock.advance(1);
+    await queue.reapNow();
+    assert.equal(await queue.getJob(id), null);
+    assert.equal((await queue.stats("q")).done, 1);
+    await queue.close();
+  });
+
+  it("done retention counts from completion, not from enqueue", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { keepDoneJobsMs: 1_000 } });
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 60_000);
+    clock.advance(5_000);
+    await queue.ack(claim);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(id))?.status, "done");
+    clock.advance(1_001);
+    await queue.reapNow();
+    assert.equal(await queue.getJob(id), null);
+    await queue.close();
+  });
+
+  it("dead retention: survives a long window, purged (record and counter) after a short one", async () => {
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      queueConfigs: { short: { deadRetentionMs: 1_000 } },
+    });
+    const long = await queue.enqueue("long", "x");
+    const short = await queue.enqueue("short", "x");
+    await queue.deadLetter(await mustClaim(queue, "long"), "dead");
+    await queue.deadLetter(await mustClaim(queue, "short"), "dead");
+    clock.advance(1_001);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(long))?.status, "dead");
+    assert.equal(await queue.getJob(short), null);
+    assert.equal((await queue.stats("short")).dead, 0);
+    assert.equal((await queue.stats("long")).dead, 1);
+    await queue.close();
+  });
+
+  it("requeue clears failedAt so the job is not swept", async () => {
+    const { queue, clock } = await openTestQueue({
+      ...NO_BACKOFF,
+      defaultQueueConfig: { maxAttempts: 1, deadRetentionMs: 1_000 },
+    });
+    const id = await queue.enqueue("q", "x");
+    await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    await queue.requeueDeadJob(id);
+    assert.equal((await queue.getJob(id))?.failedAt, undefined);
+    clock.advance(5_000);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(id))?.status, "pending");
+    await queue.close();
+  });
+});

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ClaimLostError } from "../../src/errors.js";
+import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
+
+describe("leases and the reaper", () => {
+  it("an expired lease is requeued by the reaper without backoff; re-claim has attempts 2", async () => {
+    const { queue, clock } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    await mustClaim(queue, "q", 1_000);
+    clock.advance(1_000);
+    await queue.reapNow();
+    const again = await mustClaim(queue, "q");
+    assert.equal(again.id, id);
+    assert.equal(again.attempts, 2);
+    assert.equal(again.lastError, "lease expired");
+    await queue.close();
+  });
+
+  it("the periodic reaper runs every reaperIntervalMs", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 500 });
+    await queue.enqueue("q", "x");
+    await mustClaim(queue, "q", 100);
+    clock.advance(400);
+    assert.equal((await queue.stats("q")).claimed, 1);
+    clock.advance(100);
+    const stats = await queue.stats("q");
+    assert.equal(stats.claimed, 0);
+    assert.equal(stats.pending, 1);
+    await queue.close();
+  });
+
+  it("expiring the lease of the last attempt dead-letters the job", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const id = await queue.enqueue("q", "x");
+    await mustClaim(queue, "q", 1_000);
+    clock.advance(2_000);
+    await queue.reapNow();
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "dead");
+    assert.equal(job?.lastError, "lease expired");
+    assert.equal(job?.failedAt, clock.now());
+    await queue.close();
+  });
+
+  it("unexpired claims are untouched by the reaper", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 10_000);
+    clock.advance(9_999);
+    await queue.reapNow();
+    assert.equal((await queue.stats("q")).claimed, 1);
+    await queue.ack(claim);
+    await queue.close();
+  });
+
+  it("an acked job is not resurrected by a later reap", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    await queue.ack(await mustClaim(queue, "q", 1_000));
+    clock.advance(5_000);
+    await queue.reapNow();
+    assert.deepEqual(await queue.stats("q"), {
+      queue: "q",
+      pending: 0,
+      claimed: 0,
+      done: 1,
+      dead: 0,
+      scheduled: 0,
+    });
+    await queue.close();
+  });
+
+  it("renewLease extends the expiry in place; the reaper skips it; getJob shows it", async () => {
+    const { queue, clock } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 1_000);
+    clock.advance(900);
+    const expiry = await queue.renewLease(claim, 5_000);
+    assert.equal(expiry, clock.now() + 5_000);
+    assert.equal(claim.leaseExpiresAt, expiry);
+    clock.advance(1_000);
+    await queue.reapNow();
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "claimed");
+    assert.equal(job?.leaseExpiresAt, expiry);
+    await queue.ack(claim);
+    await queue.close();
+  });
+
+  it("an expired but not yet reaped lease can still be settled", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 60_000 });
+    await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 1_000);
+    clock.advance(5_000);
+    await queue.ack(claim);
+    assert.equal((await queue.stats("q")).done, 1);
+    await queue.close();
+  });
+
+  it("settling a reaped claim rejects ClaimLost and changes nothing", async () => {
+    const { queue, clock } = await openTestQueue(NO_BACKOFF);
+    await queue.enqueue("q", "x");
+    const stale = await mustClaim(queue, "q", 1_000);
+    clock.advance(1_000);
+    await queue.reapNow();
+    const fresh = await mustClaim(queue, "q");
+    const before = await queue.stats("q");
+    for (const attempt of [
+      queue.ack(stale),
+      queue.nack(stale, "late"),
+      queue.deadLetter(stale, "late"),
+      queue.renewLease(stale, 1_000),
+    ]) {
+      const error = await rejection(attempt);
+      assert.ok(error instanceof ClaimLostError);
+      assert.equal(error.code, "CLAIM_LOST");
+    }
+    assert.deepEqual(await queue.stats("q"), before);
+    assert.equal((await queue.getJob(fresh.id))?.attempts, 2);
+    await queue.ack(fresh);
+    await queue.close();
+  });
+
+  it("a settled claim, a getJob record and a copied claim cannot be settled", async () => {
+    const { queue } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q");
+    const record = await queue.getJob(id);
+    assert.equal((await rejection(queue.ack({ ...record! } as typeof claim))).code, "CLAIM_LOST");
+    await queue.ack(claim);
+    assert.equal((await rejection(queue.ack(claim))).code, "CLAIM_LOST");
+    assert.equal((await rejection(queue.nack(claim, "again"))).code, "CLAIM_LOST");
+    assert.equal((await queue.stats("q")).done, 1);
+    await queue.close();
+  });
+});
