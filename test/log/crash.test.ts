@@ -60,7 +60,9 @@ describe("log crash safety", () => {
         const replayed = checkpoint === null ? [] : decodeNumbers(checkpoint);
         for (const record of records) replayed.push(...decodeNumbers(record));
         // In order and without duplicates: strictly increasing from 1 with no holes.
-        replayed.forEach((n, i) => assert.equal(n, i + 1, `position ${i} in round ${round}`));
+        for (const [i, n] of replayed.entries()) {
+          assert.equal(n, i + 1, `position ${i} in round ${round}`);
+        }
         const last = replayed.at(-1) ?? 0;
         for (const n of acked) assert.ok(n <= last, `acknowledged ${n} was lost in round ${round}`);
         await log.close();
