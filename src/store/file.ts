@@ -80,7 +80,8 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * fsynced, so an object is either absent or complete, even after a crash.
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
- * encoding. Empty directories are left in place when their objects are deleted.
+ * encoding. Empty directories are left in place when their objects are deleted,
+ * and directories are assumed to stay once created (they are cached).
  */
 export class FileStore implements ObjectStore {
   readonly #root: string;
@@ -181,7 +182,10 @@ export class FileStore implements ObjectStore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     if (typeof prefix !== "string")
       throw new InvalidArgumentError(`list: prefix must be a string, got ${String(prefix)}`);
-    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_LIST_LIMIT));
+    const requested = options.limit ?? DEFAULT_LIST_LIMIT;
+    if (!(requested >= 1))
+      throw new InvalidArgumentError(`list: limit must be a number >= 1, got ${requested}`);
+    const limit = Math.floor(requested);
     const candidates: Candidate[] = [];
     try {
       const start = this.#listStart(prefix);
@@ -296,7 +300,7 @@ export class FileStore implements ObjectStore {
     const handle = await open(temp, "wx");
     try {
       await handle.writeFile(body);
-      if (this.#fsync) await handle.sync();
+      await handle.sync();
     } catch (err) {
       await handle.close().catch(() => {});
       await unlink(temp).catch(() => {});

@@ -147,6 +147,12 @@ describe("FileStore", () => {
     assert.equal(await store.get("k"), null);
   });
 
+  it("rejects a bad list limit", async () => {
+    const store = new FileStore(join(dir, "limits"));
+    for (const limit of [0, -1, Number.NaN])
+      await assert.rejects(store.list("", { limit }), /limit must be a number >= 1/);
+  });
+
   it("describes itself as a file URL", () => {
     const store = new FileStore(join(dir, "described"));
     assert.match(store.describe(), /^file:\/\/\/.*described$/);
