@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { Queue } from "../../src/queue/queue.js";
+import type { Claim, EnqueueOptions } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { mustClaim, openTestQueue, rejection } from "./helpers.js";
+
+// Bad values typed loosely on purpose: callers from JavaScript can pass anything.
+type Loose = Record<string, unknown>;
+
+async function expectInvalid(promise: Promise<unknown>, argument: RegExp): Promise<void> {
+  const error = await rejection(promise);
+  assert.ok(
+    error instanceof InvalidArgumentError,
+    `expected INVALID_ARGUMENT, got ${String(error)}`,
+  );
+  assert.equal(error.code, "INVALID_ARGUMENT");
+  assert.match(error.message, argument);
+  assert.match(error.message, /expected/);
+}
+
+describe("validation", () => {
+  it("bad enqueue arguments reject INVALID_ARGUMENT naming the argument, writing nothing", async () => {
+    const { queue } = await openTestQueue({ maxPayloadBytes: 16 });
+    await queue.enqueue("q", "ok");
+    const records = queue.logStats().recordsWritten;
+    const cases: Array<[unknown, unknown, unknown, RegExp]> = [
+      ["", "x", {}, /queue/],
+      ["x".repeat(256), "x", {}, /queue.*255/],
+      ["é".repeat(128), "x", {}, /queue/], // 256 UTF-8 bytes
+      [42, "x", {}, /queue/],
+      ["q", 42, {}, /payload/],
+      ["q", "x".repeat(17), {}, /payload.*16/],
+      ["q", "x", { priority: 1.5 }, /options\.priority/],
+      ["q", "x", { priority: -1 }, /options\.priority/],
+      ["q", "x", { priority: 2 ** 32 }, /options\.priority/],
+      ["q", "x", { maxAttempts: 0 }, /options\.maxAttempts/],
+      ["q", "x", { maxAttempts: 2.5 }, /options\.maxAttempts/],
+      ["q", "x", { runAt: new Date("nope") }, /options\.runAt/],
+      ["q", "x", { runAt: Number.NaN }, /options\.runAt/],
+      ["q", "x", { runAt: "tomorrow" }, /options\.runAt/],
+      ["q", "x", { headers: { a: 1 } }, /options\.headers\["a"\]/],
+      ["q", "x", { headers: "a=1" }, /options\.headers/],
+      ["q", "x", { dedupKey: 5 }, /options\.dedupKey/],
+    ];
+    for (const [name, payload, opts, argument] of cases)
+      await expectInvalid(
+        queue.enqueue(name as string, payload as string, opts as EnqueueOptions),
+        argument,
+      );
+    await expectInvalid(queue.enqueueBatch("q", ["ok", 7 as unknown as string]), /payloads\[1\]/);
+    await expectInvalid(queue.enqueueBatch("q", "x" as unknown as string[]), /payloads/);
+    await queue.flush();
+    assert.equal(queue.logStats().recordsWritten, records);
+    assert.deepEqual(await queue.stats("q"), {
+      queue: "q",
+      pending: 1,
+      claimed: 0,
+      done: 0,
+      dead: 0,
+      scheduled: 0,
+    });
+    assert.deepEqual(await queue.listQueues(), ["q"]);
+    await queue.close();
+  });
+
+  it("the payload limit is inclusive and counts UTF-8 bytes of strings", async () => {
+    const { queue } = await openTestQueue({ maxPayloadBytes: 4 });
+    await queue.enqueue("q", "éé");
+    await expectInvalid(queue.enqueue("q", "ééé"), /payload/);
+    await queue.close();
+  });
+
+  it("bad claim, settlement and lookup arguments reject and change nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    await expectInvalid(queue.claim("q", { leaseMs: -1 }), /options\.leaseMs/);
+    await expectInvalid(queue.claim("q", { leaseMs: 0 }), /options\.leaseMs/);
+    await expectInvalid(queue.claim("q", { waitMs: Number.POSITIVE_INFINITY }), /options\.waitMs/);
+    assert.equal((await queue.stats("q")).pending, 1);
+    const claim = await mustClaim(queue, "q");
+    await expectInvalid(queue.nack(claim, 5 as unknown as string), /error/);
+    await expectInvalid(queue.deadLetter(claim, undefined as unknown as string), /reason/);
+    await expectInvalid(queue.renewLease(claim, -5), /extensionMs/);
+    const before = claim.leaseExpiresAt;
+    assert.equal((await queue.getJob(claim.id))?.leaseExpiresAt, before);
+    assert.equal((await queue.stats("q")).claimed, 1);
+    await expectInvalid(queue.getJob(7 as unknown as string), /id/);
+    await expectInvalid(queue.cancel(null as unknown as string), /id/);
+    await expectInvalid(queue.deadJobs("q", { limit: -1 }), /options\.limit/);
+    await expectInvalid(queue.stats(""), /queue/);
+    await queue.ack(claim as Claim);
+    await queue.close();
+  });
+
+  it("bad open options reject INVALID_ARGUMENT before touching the store", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const bad: Array<[Loose, RegExp]> = [
+      [{ reaperIntervalMs: -1 }, /options\.reaperIntervalMs/],
+      [{ schedulerIntervalMs: Number.NaN }, /options\.schedulerIntervalMs/],
+      [{ maxPayloadBytes: 1.5 }, /options\.maxPayloadBytes/],
+      [{ defaultQueueConfig: { maxAttempts: 0 } }, /defaultQueueConfig\.maxAttempts/],
+      [
+        { defaultQueueConfig: { retryBackoffBaseMs: -1 } },
+        /defaultQueueConfig\.retryBackoffBaseMs/,
+      ],
+      [{ queueConfigs: { a: { leaseMs: "long" } } }, /queueConfigs\["a"\]\.leaseMs/],
+      [{ defaultQueueConfig: { keepDoneJobsMs: -5 } }, /keepDoneJobsMs/],
+    ];
+    for (const [options, argument] of bad)
+      await expectInvalid(Queue.open(store, "q", { clock, ...options }), argument);
+    assert.equal((await store.list("")).objects.length, 0);
+  });
+
+  it("calls after close reject CLOSED; close is idempotent", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    await queue.close();
+    await queue.close();
+    for (const call of [
+      queue.enqueue("q", "y"),
+      queue.claim("q"),
+      queue.stats("q"),
+      queue.getJob("x"),
+      queue.flush(),
+    ])
+      assert.equal((await rejection(call)).code, "CLOSED");
+  });
+});
