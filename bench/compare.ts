@@ -15,7 +15,6 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { PEERS_DIR } from "./compare/peer-module.js";
 import {
@@ -28,9 +27,10 @@ import { Args } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { endToEndParams } from "./lib/e2e.js";
 import { fmt } from "./lib/markdown.js";
+import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REPO_ROOT = repoRoot();
 const here = (file: string) => new URL(file, import.meta.url);
 const REDIS_PORT = 6390;
 const POSTGRES_PORT = 5439;

@@ -10,14 +10,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { Args } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { fmt, markdownReport } from "./lib/markdown.js";
+import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
 import { fullPlan, quickPlan } from "./plans.js";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REPO_ROOT = repoRoot();
 const RUN_ONE = new URL("./run-one.js", import.meta.url);
 
 const args = new Args(process.argv.slice(2));

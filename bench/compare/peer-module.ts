@@ -1,8 +1,10 @@
 import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { repoRoot } from "../lib/paths.js";
 
 /** The separate package that holds the peer libraries (its own lock file). */
-export const PEERS_DIR = fileURLToPath(new URL("../../../bench/peers/", import.meta.url));
+export const PEERS_DIR = join(repoRoot(), "bench", "peers");
 
 /**
  * Import a peer library from `bench/peers/node_modules`. The compiled bench
@@ -11,7 +13,7 @@ export const PEERS_DIR = fileURLToPath(new URL("../../../bench/peers/", import.m
  * arrive as their `module.exports`.
  */
 export async function importPeer<T>(name: string): Promise<T> {
-  const require = createRequire(`${PEERS_DIR}package.json`);
+  const require = createRequire(join(PEERS_DIR, "package.json"));
   let resolved: string;
   try {
     resolved = require.resolve(name);
@@ -27,7 +29,7 @@ export async function importPeer<T>(name: string): Promise<T> {
 
 /** The version of an installed peer library. */
 export function peerVersion(name: string): string {
-  const require = createRequire(`${PEERS_DIR}package.json`);
+  const require = createRequire(join(PEERS_DIR, "package.json"));
   const manifest = require(`${name}/package.json`) as { version?: string };
   return manifest.version ?? "unknown";
 }
