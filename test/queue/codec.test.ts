@@ -1,0 +1,285 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { ulid } from "ulid";
+import { apply } from "../../src/queue/apply.js";
+import { ByteReader, ByteWriter } from "../../src/queue/binary.js";
+import { IdGenerator, isUlid, readIdBytes, writeIdBytes } from "../../src/queue/ids.js";
+import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "../../src/queue/records.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
+import { State } from "../../src/queue/state.js";
+
+const arbId = fc.integer({ min: 0, max: 2 ** 48 - 1 }).map((t) => ulid(t));
+const arbTime = fc.integer({ min: 0, max: 2 ** 53 - 1 });
+const arbBytes = fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString("latin1"));
+const arbHeaders = fc.option(fc.dictionary(fc.string(), fc.string(), { minKeys: 1 }), {
+  nil: undefined,
+});
+
+const arbRecord: fc.Arbitrary<QueueRecord> = fc.oneof(
+  fc.record({
+    tag: fc.constant(Tag.Enqueue),
+    id: arbId,
+    queue: fc.string({ minLength: 1 }),
+    payload: arbBytes,
+    headers: arbHeaders,
+    priority: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    maxAttempts: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+    enqueuedAt: arbTime,
+    runAt: fc.option(arbTime, { nil: undefined }),
+    dedupKey: fc.option(fc.string(), { nil: undefined }),
+  }),
+  fc.record({ tag: fc.constant(Tag.Claim), id: arbId, at: arbTime }),
+  fc.boolean().chain((keep) =>
+    fc.record({
+      tag: fc.constant(Tag.Ack),
+      id: arbId,
+      keep: fc.constant(keep),
+      at: keep ? arbTime : fc.constant(0),
+    }),
+  ),
+  fc.record({
+    tag: fc.constant(Tag.Retry),
+    id: arbId,
+    runAt: fc.option(arbTime, { nil: undefined }),
+    error: fc.option(fc.string(), { nil: undefined }),
+  }),
+  fc.record({ tag: fc.constant(Tag.Dead), id: arbId, at: arbTime, reason: fc.string() }),
+  fc.record({ tag: fc.constant(Tag.Promote), upTo: arbTime }),
+  fc.record({
+    tag: fc.constantFrom(Tag.Cancel, Tag.CancelRequest, Tag.RequeueDead),
+    id: arbId,
+  }),
+  fc.record({
+    tag: fc.constantFrom(Tag.SweepDone, Tag.SweepDead),
+    queue: fc.string({ minLength: 1 }),
+    before: arbTime,
+  }),
+) as fc.Arbitrary<QueueRecord>;
+
+describe("binary codec", () => {
+  it("varints round-trip every integer up to 2^53", () => {
+    fc.assert(
+      fc.property(fc.array(arbTime), (values) => {
+        const w = new ByteWriter(1);
+        for (const v of values) w.varint(v);
+        const r = new ByteReader(w.finish());
+        assert.deepEqual(
+          values.map(() => r.varint()),
+          values,
+        );
+        assert.equal(r.remaining, 0);
+      }),
+    );
+  });
+
+  it("ids convert to 16 bytes and back, preserving order", () => {
+    fc.assert(
+      fc.property(arbId, arbId, (a, b) => {
+        const bytes = new Uint8Array(32);
+        writeIdBytes(a, bytes, 0);
+        writeIdBytes(b, bytes, 16);
+        assert.equal(readIdBytes(bytes, 0), a);
+        assert.equal(readIdBytes(bytes, 16), b);
+        const byteOrder = Buffer.compare(bytes.subarray(0, 16), bytes.subarray(16));
+        assert.equal(byteOrder, a < b ? -1 : a > b ? 1 : 0);
+      }),
+    );
+    assert.equal(isUlid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"), true);
+    assert.equal(isUlid("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"), false);
+    assert.equal(isUlid("01ARZ3NDEKTSV4RRFFQ69G5FAU"), false);
+  });
+
+  it("every record round-trips through its binary encoding", () => {
+    fc.assert(
+      fc.property(arbRecord, (record) => {
+        const decoded = decodeRecord(encodeRecord(record));
+        assert.deepEqual(normalise(decoded), normalise(record));
+      }),
+    );
+  });
+
+  it("claim and ack records stay small", () => {
+    const id = ulid();
+    const now = Date.now();
+    assert.ok(encodeRecord({ tag: Tag.Claim, id, at: now }).length <= 24);
+    assert.ok(encodeRecord({ tag: Tag.Ack, id, keep: false, at: 0 }).length <= 18);
+  });
+
+  it("truncated or unknown records are rejected", () => {
+    const bytes = encodeRecord({ tag: Tag.Claim, id: ulid(), at: 5 });
+    assert.throws(() => decodeRecord(bytes.subarray(0, bytes.length - 1)), /truncated/);
+    assert.throws(() => decodeRecord(new Uint8Array([99])), /unknown record tag/);
+    assert.throws(() => decodeRecord(new Uint8Array([...bytes, 0])), /trailing/);
+  });
+});
+
+/** Plain-object form (null-prototype header maps compare equal to plain ones; undefined kept). */
+function normalise(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_key, v) => (v === undefined ? "<undefined>" : v)));
+}
+
+describe("ids", () => {
+  it("strictly increase within a millisecond, when the clock goes back, and across restarts", () => {
+    const gen = new IdGenerator(null);
+    const ids = [gen.next(1_000), gen.next(1_000), gen.next(999), gen.next(1_001)];
+    const restarted = new IdGenerator(ids.at(-1)!);
+    ids.push(restarted.next(500), restarted.next(1_001), restarted.next(2_000));
+    for (let i = 1; i < ids.length; i++)
+      assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
+  });
+});
+
+/** A canonical, comparable dump of a state. */
+function dump(state: State): unknown {
+  const jobs = [...state.jobs.values()].map((j) => ({
+    ...j,
+    queue: j.queue.name,
+    headers: j.headers === undefined ? undefined : { ...j.headers },
+  }));
+  const queues = [...state.queues.values()].map((q) => ({
+    name: q.name,
+    doneCount: q.doneCount,
+    pending: q.pending.keysArray().map((j) => j.id),
+    scheduled: q.scheduled.keysArray().map((j) => j.id),
+    claimed: [...q.claimed].map((j) => j.id).sort(),
+    dead: q.deadById.keysArray(),
+    deadByTime: q.deadByTime.keysArray().map((j) => j.id),
+    done: q.done.keysArray().map((j) => j.id),
+    dedup: [...q.dedup.entries()].map(([k, j]) => [k, j.id]).sort(),
+  }));
+  return { lastId: state.lastId, jobs, queues };
+}
+
+/** Random valid histories: each step picks an operation valid in the current state. */
+function randomHistory(seed: number, steps: number): QueueRecord[] {
+  let x = seed || 1;
+  const rand = (n: number): number => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x % n;
+  };
+  const state = new State();
+  const gen = new IdGenerator(null);
+  const records: QueueRecord[] = [];
+  let now = 1_000;
+  for (let i = 0; i < steps; i++) {
+    now += rand(50);
+    const jobs = [...state.jobs.values()];
+    const pick = (status: number) => {
+      const candidates = jobs.filter((j) => j.status === status);
+      return candidates.length === 0 ? undefined : candidates[rand(candidates.length)];
+    };
+    let record: QueueRecord | undefined;
+    switch (rand(9)) {
+      case 0:
+      case 1: {
+        const queue = ["a", "b", "a:b"][rand(3)]!;
+        const dedupKey = rand(4) === 0 ? `k${rand(3)}` : undefined;
+        if (dedupKey !== undefined && state.queues.get(queue)?.dedup.has(dedupKey)) break;
+        record = {
+          tag: Tag.Enqueue,
+          id: gen.next(now),
+          queue,
+          payload: "x".repeat(rand(5)),
+          headers: rand(3) === 0 ? { h: String(i) } : undefined,
+          priority: rand(3) * 100,
+          maxAttempts: 1 + rand(3),
+          enqueuedAt: now,
+          runAt: rand(3) === 0 ? now + rand(200) : undefined,
+          dedupKey,
+        };
+        break;
+      }
+      case 2: {
+        const job = pick(0);
+        if (job) record = { tag: Tag.Claim, id: job.id, at: now };
+        break;
+      }
+      case 3: {
+        const job = pick(2);
+        if (job) record = { tag: Tag.Ack, id: job.id, keep: rand(2) === 0, at: now };
+        break;
+      }
+      case 4: {
+        const job = pick(2);
+        if (job)
+          record =
+            rand(2) === 0
+              ? { tag: Tag.Retry, id: job.id, runAt: rand(2) ? now + 10 : undefined, error: "e" }
+              : { tag: Tag.Dead, id: job.id, at: now, reason: "r" };
+        break;
+      }
+      case 5:
+        record = { tag: Tag.Promote, upTo: now };
+        break;
+      case 6: {
+        const job = pick(rand(3));
+        if (job)
+          record =
+            job.status === 2 && rand(2) === 0
+              ? { tag: Tag.CancelRequest, id: job.id }
+              : { tag: Tag.Cancel, id: job.id };
+        break;
+      }
+      case 7: {
+        const job = pick(4);
+        if (job) record = { tag: Tag.RequeueDead, id: job.id };
+        break;
+      }
+      case 8:
+        record = {
+          tag: rand(2) === 0 ? Tag.SweepDone : Tag.SweepDead,
+          queue: ["a", "b", "a:b"][rand(3)]!,
+          before: now - rand(100),
+        };
+        break;
+    }
+    if (record === undefined) continue;
+    apply(state, record);
+    records.push(record);
+  }
+  return records;
+}
+
+describe("apply, replay and snapshots", () => {
+  it("replaying encoded records, or restoring a snapshot and replaying the rest, gives the same state", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        fc.integer({ min: 0, max: 300 }),
+        (seed, cut) => {
+          const records = randomHistory(seed, 300);
+          const live = new State();
+          for (const r of records) apply(live, r);
+
+          const replayed = new State();
+          for (const r of records) apply(replayed, decodeRecord(encodeRecord(r)));
+          assert.deepEqual(dump(replayed), dump(live));
+
+          const head = new State();
+          const split = Math.min(cut, records.length);
+          for (const r of records.slice(0, split)) apply(head, r);
+          const restored = decodeSnapshot(encodeSnapshot(head));
+          assert.deepEqual(dump(restored), dump(head));
+          for (const r of records.slice(split)) apply(restored, decodeRecord(encodeRecord(r)));
+          assert.deepEqual(dump(restored), dump(live));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a record that does not fit the state is rejected without changing it", () => {
+    const state = new State();
+    const before = dump(state);
+    assert.throws(() => apply(state, { tag: Tag.Claim, id: ulid(), at: 1 }), /no job/);
+    assert.deepEqual(dump(state), before);
+  });
+
+  it("a truncated snapshot is rejected", () => {
+    const state = new State();
+    for (const r of randomHistory(7, 50)) apply(state, r);
+    const bytes = encodeSnapshot(state);
+    assert.throws(() => decodeSnapshot(bytes.subarray(0, bytes.length - 3)));
+  });
+});
