@@ -97,7 +97,7 @@ async function readContents(r: Reader, info: LogInspection): Promise<LogContents
   }
   const from = manifest.replayAfter + 1;
   const to = from + info.wal.pendingObjects;
-  const { records } = await replayWal(r.storage, r.keys, from, to);
+  const { records } = await replayWal(r.storage, r.keys, from, to, new Set());
   return { checkpoint, records, info };
 }
 

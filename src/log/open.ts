@@ -50,7 +50,7 @@ export async function openLog(
       `${describeLog}: another writer (epoch ${newestEpoch}) opened it while this one (epoch ${epoch}) was opening`,
     );
 
-  const fenceId = await writeFence(storage, keys, manifests, own.manifest, fenced);
+  const { fenceId, fences } = await writeFence(storage, keys, manifests, own.manifest, fenced);
 
   let checkpoint: Uint8Array | null = null;
   let checkpointBytes = 0;
@@ -67,7 +67,7 @@ export async function openLog(
     checkpointBytes = body.byteLength;
   }
 
-  const { records, bytes } = await replayWal(storage, keys, replayAfter + 1, fenceId);
+  const { records, bytes } = await replayWal(storage, keys, replayAfter + 1, fenceId, fences);
 
   const newest = await manifests.newest();
   if (newest === null || newest.id !== own.id) throw fenced(newest?.manifest.epoch ?? epoch);
@@ -120,7 +120,8 @@ async function claimEpoch(
 
 /**
  * Writes a zero-byte fence at the first free WAL slot after `replayAfter`. A
- * zombie writer's next create then fails on it. Returns the fence's id.
+ * zombie writer's next create then fails on it. Returns the fence's id and
+ * the ids of older fences seen in the listing (replay need not fetch them).
  */
 async function writeFence(
   storage: LogStorage,
@@ -128,10 +129,11 @@ async function writeFence(
   manifests: ManifestReader,
   own: Manifest,
   fenced: (newestEpoch: number) => FencedError,
-): Promise<number> {
+): Promise<{ fenceId: number; fences: Set<number> }> {
   const listed = await storage.list(keys.walDir, keys.wal(own.replayAfter));
+  const fences = new Set<number>();
   let slot = own.replayAfter + 1;
-  for (const { key } of listed) {
+  for (const { key, size } of listed) {
     const id = keys.idOf(keys.walDir, key);
     if (id === null) continue;
     if (id !== slot) {
@@ -140,27 +142,32 @@ async function writeFence(
         `WAL batch is missing while "${key}" exists (a gap after replayAfter ${own.replayAfter})`,
       );
     }
+    if (size === 0) fences.add(id);
     slot++;
   }
   for (;;) {
     // A fence carries no token: a "taken" slot is some other writer's, even our own earlier attempt's.
     const outcome = await storage.create(keys.wal(slot), new Uint8Array(0), () => false);
-    if (outcome === "created") return slot;
+    if (outcome === "created") return { fenceId: slot, fences };
     const newest = await manifests.newest();
     if (newest !== null && newest.manifest.epoch > own.epoch) throw fenced(newest.manifest.epoch);
     slot++; // an older writer got there first; its batch is replayed, we fence the next slot
   }
 }
 
-/** Reads WAL batches `from..to-1` in order (fences skipped). Every slot must exist. */
+/**
+ * Reads WAL batches `from..to-1` in order, skipping fences (`knownFences` are
+ * not even fetched). Every slot must exist.
+ */
 export async function replayWal(
   storage: LogStorage,
   keys: LogKeys,
   from: number,
   to: number,
+  knownFences: ReadonlySet<number>,
 ): Promise<{ records: Uint8Array[]; bytes: number }> {
   const ids: number[] = [];
-  for (let id = from; id < to; id++) ids.push(id);
+  for (let id = from; id < to; id++) if (!knownFences.has(id)) ids.push(id);
   const bodies: Uint8Array[] = new Array(ids.length);
   let next = 0;
   const fetchNext = async (): Promise<void> => {

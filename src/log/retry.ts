@@ -39,9 +39,10 @@ export class Sleeper {
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const keepAlive = setTimeout(() => {}, ms);
+      // Held until the wake-up itself: a same-length timeout could expire first.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       const wake = (): void => {
-        clearTimeout(keepAlive);
+        clearInterval(keepAlive);
         this.#pending.delete(timer);
         resolve();
       };

@@ -355,14 +355,18 @@ export class LogWriter implements Log {
 
   // ---- checkpoints and GC ----
 
-  /** Runs `task` after every earlier checkpoint/GC task; a fatal error fails the log. */
+  /**
+   * Runs `task` after every earlier checkpoint/GC task. Being fenced fails the
+   * log; a store outage here does not, since no acknowledged record depends on
+   * a checkpoint (the WAL still holds everything) — the error goes to the caller.
+   */
   #exclusive(task: () => Promise<void>): Promise<void> {
     const run = this.#maintenance.then(async () => {
       if (this.#failure !== null) throw this.#failure;
       try {
         await task();
       } catch (error) {
-        if (error instanceof FencedError || error instanceof StorageError) this.#fail(error);
+        if (error instanceof FencedError) this.#fail(error);
         throw this.#failure ?? error;
       }
     });
@@ -419,7 +423,16 @@ export class LogWriter implements Log {
     this.#lastCheckpointBytes = body.byteLength;
     this.#lastCheckpointAt = clock.now();
     this.#checkpointsWritten++;
-    await this.#collectGarbage();
+    try {
+      await this.#collectGarbage();
+    } catch (error) {
+      // The checkpoint itself is committed; a failed cleanup is retried after the next one.
+      if (error instanceof FencedError) throw error;
+      this.#options.logger.warn("garbage collection failed", {
+        log: this.#describe,
+        error: String(error),
+      });
+    }
   }
 
   /** Creates the next manifest; a newer epoch in the way means we are fenced. */

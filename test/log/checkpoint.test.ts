@@ -194,6 +194,26 @@ describe("log checkpoints and garbage collection", () => {
     assert.deepEqual(new ListState(reopened).items, ["a", "b"]);
   });
 
+  it("a checkpoint or GC that the store refuses fails alone; the log goes on", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const options = testOptions({ retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 20 } });
+    const recovered = await openLog(faults, "q", options);
+    const state = new ListState(recovered);
+    await state.append(recovered.log, "a");
+    const removeRule = faults.addRule({ op: "put", keyPrefix: "q/checkpoint/", mode: "before" });
+    assert.equal(await rejectionCode(recovered.log.checkpoint()), "STORAGE");
+    removeRule();
+    faults.addRule({ op: "delete", mode: "before" });
+    await state.append(recovered.log, "b");
+    await recovered.log.checkpoint(); // committed; its cleanup failure is only logged
+    assert.equal(await rejectionCode(recovered.log.collectGarbage()), "STORAGE");
+    await state.append(recovered.log, "c");
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, ["a", "b", "c"]);
+  });
+
   it("GC by a fenced writer deletes nothing and reports FENCED", async () => {
     const store = new MemoryStore();
     const first = await openLog(store, "q", testOptions());
