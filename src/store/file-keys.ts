@@ -93,6 +93,8 @@ export function encodeDirectory(segment: string): string {
  */
 export function decodeEntryName(name: string): string | undefined {
   if (name === "" || name.charCodeAt(0) === DOT) return undefined;
+  // Fast path: a name without escapes is canonical exactly when every character is plain.
+  if (!name.includes("%")) return PLAIN_SEGMENT.test(name) ? name : undefined;
   const isDirectory = name.endsWith(DIRECTORY_SUFFIX);
   const encoded = isDirectory ? name.slice(0, -DIRECTORY_SUFFIX.length) : name;
   const segment = encoded.includes("%") ? percentDecode(encoded) : encoded;

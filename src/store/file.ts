@@ -21,6 +21,7 @@ import {
   isValidSegment,
   keySegments,
 } from "./file-keys.js";
+import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
   type ListPage,
@@ -62,10 +63,6 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
     ? err.code
     : undefined;
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
@@ -252,7 +249,7 @@ export class FileStore implements ObjectStore {
       if (MISSING.has(errorCode(err) ?? "")) return;
       throw err;
     }
-    const children: Array<{ key: string; name: string; isDirectory: boolean; bytes: Buffer }> = [];
+    const children: Array<{ key: string; name: string; isDirectory: boolean }> = [];
     for (const entry of entries) {
       const piece = decodeEntryName(entry.name);
       if (piece === undefined) continue;
@@ -261,14 +258,14 @@ export class FileStore implements ObjectStore {
       const key = keyPrefix + piece;
       // A directory's keys all start with `key`; it is relevant if it overlaps the prefix range.
       if (!(key.startsWith(prefix) || (isDirectory && prefix.startsWith(key)))) continue;
-      if (startAfter !== undefined && compareBytes(key, startAfter) <= 0) {
+      if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) {
         // Skip a file at or before the cursor, and a directory wholly before it.
         if (!isDirectory || !startAfter.startsWith(key)) continue;
       }
-      children.push({ key, name: entry.name, isDirectory, bytes: Buffer.from(key) });
+      children.push({ key, name: entry.name, isDirectory });
     }
     // A directory sorts as `seg/`, which places it exactly where its keys belong.
-    children.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    children.sort((a, b) => compareKeys(a.key, b.key));
     for (const child of children) {
       if (out.length >= want) return;
       const path = dir === "" ? child.name : `${dir}/${child.name}`;

@@ -1,4 +1,5 @@
 import { BTree } from "../util/btree.js";
+import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
   type ListPage,
@@ -10,11 +11,6 @@ import {
 } from "./types.js";
 
 const DEFAULT_LIST_LIMIT = 1000;
-
-function compareKeys(a: string, b: string): number {
-  // Byte-wise order of the UTF-8 encodings, like S3; plain `<` compares UTF-16 code units.
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
 
 /**
  * An in-process object store for tests and ephemeral queues. Bodies are copied
