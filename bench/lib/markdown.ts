@@ -11,7 +11,7 @@ export function fmt(value: string | number | boolean | undefined): string {
   if (typeof value !== "number") return String(value);
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
-  if (abs >= 100) return Math.round(value).toLocaleString("en-US");
+  if (Number.isInteger(value) || abs >= 100) return Math.round(value).toLocaleString("en-US");
   if (abs >= 10) return value.toFixed(1);
   if (abs >= 1) return value.toFixed(2);
   if (abs === 0) return "0";
@@ -40,6 +40,10 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "claim p95 ms", value: latency("p95") },
     { title: "claim p99 ms", value: latency("p99") },
     { title: "claim p99 first/last/worst tenth ms", value: (r) => sliceTriple(r) },
+    {
+      title: "claim() call p50 / p99 ms",
+      value: (r) => pair(r, "claimCallP50Ms", "claimCallP99Ms"),
+    },
     { title: "ack p99 ms", value: m("ackP99Ms") },
     common.puts,
     common.bytes,
@@ -125,6 +129,10 @@ function sliceTriple(r: BenchResult): string {
   ]
     .map(fmt)
     .join(" / ");
+}
+
+function pair(r: BenchResult, a: string, b: string): string {
+  return `${fmt(r.metrics[a])} / ${fmt(r.metrics[b])}`;
 }
 
 /** A markdown table of results of one workload. */

@@ -1,0 +1,169 @@
+/**
+ * Smoke run of the benchmark harness with tiny sizes, so the bench cannot rot
+ * unnoticed: every taquba workload runs through the same entry point as
+ * `npm run bench` and its results must have the expected shape and sane values.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Args, parseCount } from "../../bench/lib/args.js";
+import { LatencyRecorder } from "../../bench/lib/latency.js";
+import { markdownReport } from "../../bench/lib/markdown.js";
+import { type BenchResult, parseResults, RESULT_PREFIX } from "../../bench/lib/result.js";
+import { ArrivalSchedule, parseSchedule } from "../../bench/lib/schedule.js";
+import { findWorkload } from "../../bench/workloads/index.js";
+import { InvalidArgumentError } from "../../src/errors.js";
+
+async function run(workload: string, store: string, argv: string[]): Promise<BenchResult[]> {
+  const w = findWorkload(workload);
+  assert.ok(w, `workload ${workload} is registered`);
+  const results = await w.runWithArgs(
+    store === "file" ? "file" : store === "s3like" ? "s3like" : "memory",
+    new Args(argv),
+  );
+  assert.ok(results.length > 0, `${workload} returned results`);
+  for (const r of results) assertSane(r, workload, store);
+  return results;
+}
+
+function assertSane(r: BenchResult, workload: string, store: string): void {
+  assert.equal(r.workload, workload);
+  assert.equal(r.target, store);
+  assert.ok(r.jobs > 0, "jobs > 0");
+  assert.ok(r.seconds > 0 && Number.isFinite(r.seconds), "seconds > 0");
+  assert.ok(r.jobsPerSec > 0 && Number.isFinite(r.jobsPerSec), "jobsPerSec > 0");
+  const l = r.latency;
+  assert.ok(l.count > 0, `${r.latencyKind} has samples`);
+  assert.ok(
+    0 <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max,
+    "ordered percentiles",
+  );
+  assert.ok(r.peakRssMb > 10 && r.peakRssMb < 4096, `peak RSS ${r.peakRssMb} MiB`);
+  assert.ok(r.traffic, "store traffic is counted");
+  for (const [name, value] of Object.entries(r.metrics))
+    assert.ok(Number.isFinite(value), `metric ${name} is a finite number`);
+  // Results must survive the trip through a child's stdout.
+  const [back] = parseResults(`noise\n${RESULT_PREFIX}${JSON.stringify(r)}\n`);
+  assert.deepEqual(back, r);
+}
+
+describe("bench harness smoke run", () => {
+  it("claim_drain drains every job and reports claim latency per slice", async () => {
+    const [r] = await run("claim_drain", "memory", ["--jobs=400", "--workers=4", "--slices=4"]);
+    assert.equal(r?.jobs, 400);
+    assert.equal(r?.windows?.length, 4);
+    assert.ok((r?.traffic?.walPutsPerJob ?? 0) > 0, "acks were written to the WAL");
+  });
+
+  it("steady_state completes what it offered at a low rate", async () => {
+    const [r] = await run("steady_state", "memory", ["--rate=200", "--seconds=1", "--workers=4"]);
+    assert.equal(r?.jobs, 200);
+    assert.equal(r?.metrics.undrained, 0);
+    assert.ok((r?.metrics.achievedPerSec ?? 0) > 100, "achieved most of the offered rate");
+  });
+
+  it("steady_state on the S3-like store pays its request latency end to end", async () => {
+    const [r] = await run("steady_state", "s3like", ["--schedule=1:50", "--workers=8"]);
+    assert.equal(r?.jobs, 50);
+    // Every enqueue and ack waits for at least one 20 ms PUT.
+    assert.ok((r?.latency.p50 ?? 0) >= 40, `e2e p50 ${r?.latency.p50} ms >= 2 PUTs`);
+    assert.equal(r?.params.schedule, "1:50");
+  });
+
+  it("ceiling measures a sustained rate with producers and runWorker", async () => {
+    const [r] = await run("ceiling", "memory", [
+      "--seconds=1",
+      "--warmup=0.25",
+      "--producers=4",
+      "--workers=8",
+    ]);
+    assert.ok((r?.metrics.enqueuedPerSec ?? 0) > 0);
+  });
+
+  it("cold_start reopens every live job after SIGKILL of the builder", async () => {
+    const [r] = await run("cold_start", "file", [
+      "--live=500",
+      "--history=100",
+      "--mode=sigkill",
+      "--warm-claims=10",
+    ]);
+    assert.equal(r?.metrics.livePendingAfterOpen, 500);
+    assert.ok((r?.metrics.openMs ?? 0) > 0);
+    assert.ok((r?.traffic?.gets ?? 0) > 0, "reopen read objects");
+  });
+
+  it("cold_start reopens a cleanly closed store copied into memory", async () => {
+    const [r] = await run("cold_start", "memory", [
+      "--live=300",
+      "--history=50",
+      "--warm-claims=5",
+    ]);
+    assert.equal(r?.metrics.livePendingAfterOpen, 300);
+  });
+
+  it("payload_sweep writes at least every payload byte once", async () => {
+    const results = await run("payload_sweep", "memory", [
+      "--sizes=64,4096",
+      "--bytes-per-size=1k",
+      "--min-jobs=50",
+      "--max-jobs=100",
+      "--producers=4",
+      "--workers=4",
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.params.payloadBytes),
+      [64, 4096],
+    );
+    for (const r of results) {
+      assert.equal(r.jobs, 50);
+      assert.ok((r.metrics.writeAmplification ?? 0) >= 1, "write amplification >= 1");
+      assert.ok((r.traffic?.bytesWrittenPerJob ?? 0) >= Number(r.params.payloadBytes));
+    }
+  });
+
+  it("end_to_end enqueues and processes exactly N jobs", async () => {
+    const results = await run("end_to_end", "memory", [
+      "--jobs=500",
+      "--concurrency=8",
+      "--batch=100",
+    ]);
+    assert.equal(results[0]?.jobs, 500);
+    assert.equal(results[0]?.latency.count, 5, "one sample per enqueueBatch call");
+    const report = markdownReport(results);
+    assert.match(report, /### end_to_end/);
+    assert.match(report, /\| memory \| 500 \| 8 \|/);
+  });
+});
+
+describe("bench helpers", () => {
+  it("parses counts with suffixes and rejects junk", () => {
+    assert.equal(parseCount("100k"), 100_000);
+    assert.equal(parseCount("1m"), 1_000_000);
+    assert.equal(parseCount("1_000"), 1_000);
+    assert.equal(parseCount("-3"), undefined);
+    assert.throws(() => new Args(["--jobs=ten"]).number("jobs", 1), InvalidArgumentError);
+  });
+
+  it("schedules arrivals open-loop across segments", () => {
+    const schedule = new ArrivalSchedule(parseSchedule("2:10,1:100"));
+    assert.equal(schedule.totalJobs, 120);
+    assert.equal(schedule.dueAt(0), 0);
+    assert.equal(schedule.dueAt(19), 1_900);
+    assert.equal(schedule.dueAt(20), 2_000);
+    assert.equal(schedule.dueBy(1_000), 10);
+    assert.equal(schedule.dueBy(60_000), 120);
+    assert.throws(() => parseSchedule("5"), InvalidArgumentError);
+  });
+
+  it("computes nearest-rank percentiles", () => {
+    const recorder = new LatencyRecorder();
+    for (let i = 1; i <= 2_000; i++) recorder.record(i);
+    const s = recorder.summary();
+    assert.equal(s.p50, 1_000);
+    assert.equal(s.p99, 1_980);
+    assert.equal(s.max, 2_000);
+    assert.deepEqual(
+      recorder.slices(2).map((x) => x.max),
+      [1_000, 2_000],
+    );
+  });
+});
