@@ -1,0 +1,252 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Logger } from "../../src/logger.js";
+import type { Claim } from "../../src/queue/types.js";
+import { PermanentFailure } from "../../src/worker/permanent-failure.js";
+import { runWorker } from "../../src/worker/run-worker.js";
+import { NO_BACKOFF, openTestQueue, rejection } from "../queue/helpers.js";
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Resolves once `condition()` holds, checking after every turn of the event loop. */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.fail("condition never held");
+}
+
+function capturingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
+}
+
+describe("runWorker", () => {
+  it("drains the queue: every job acked, nothing left claimable", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueueBatch("q", ["a", "b", "c", "d", "e"]);
+    const seen: string[] = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      (job) => {
+        seen.push(Buffer.from(job.payload).toString());
+      },
+      { signal: shutdown.signal },
+    );
+    await until(async () => (await queue.stats("q")).done === 5);
+    shutdown.abort();
+    await worker;
+    assert.deepEqual(seen, ["a", "b", "c", "d", "e"]);
+    const stats = await queue.stats("q");
+    assert.deepEqual([stats.pending, stats.claimed, stats.done], [0, 0, 5]);
+    assert.equal(await queue.claim("q"), null);
+    await queue.close();
+  });
+
+  it("PermanentFailure dead-letters on the first attempt with the reason", async () => {
+    const { queue } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      () => {
+        throw new PermanentFailure("bad input");
+      },
+      { signal: shutdown.signal },
+    );
+    await until(async () => (await queue.stats("q")).dead === 1);
+    shutdown.abort();
+    await worker;
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "dead");
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.lastError, "bad input");
+    await queue.close();
+  });
+
+  it("a thrown error nacks with its message; the job is retried until it succeeds", async () => {
+    const { queue } = await openTestQueue(NO_BACKOFF);
+    const id = await queue.enqueue("q", "x");
+    const errors: Array<string | undefined> = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      (job) => {
+        errors.push(job.lastError);
+        if (job.attempts < 3) throw new Error(`attempt ${job.attempts} failed`);
+      },
+      { signal: shutdown.signal },
+    );
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    assert.deepEqual(errors, [undefined, "attempt 1 failed", "attempt 2 failed"]);
+    assert.equal(await queue.getJob(id), null);
+    await queue.close();
+  });
+
+  it("shutdown stops claiming but lets the in-flight job finish and settle", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueueBatch("q", ["first", "second"]);
+    const started = deferred();
+    const release = deferred();
+    const shutdown = new AbortController();
+    let finished = false;
+    const worker = runWorker(
+      queue,
+      "q",
+      async () => {
+        started.resolve();
+        await release.promise;
+      },
+      { signal: shutdown.signal },
+    ).then(() => {
+      finished = true;
+    });
+    await started.promise;
+    shutdown.abort();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(finished, false, "waits for the in-flight job");
+    release.resolve();
+    await worker;
+    const stats = await queue.stats("q");
+    assert.deepEqual([stats.done, stats.claimed, stats.pending], [1, 0, 1]);
+    await queue.close();
+  });
+
+  it("runs up to `concurrency` jobs at a time", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueueBatch("q", ["1", "2", "3", "4", "5"]);
+    let running = 0;
+    let peak = 0;
+    const gates: Array<() => void> = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise<void>((r) => gates.push(r));
+        running -= 1;
+      },
+      { concurrency: 3, signal: shutdown.signal },
+    );
+    await until(() => gates.length === 3);
+    assert.equal((await queue.stats("q")).claimed, 3);
+    while ((await queue.stats("q")).done < 5) {
+      gates.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    shutdown.abort();
+    await worker;
+    assert.equal(peak, 3);
+    await queue.close();
+  });
+
+  it("cancelling a claimed job aborts ctx.signal; the failed delivery removes the job", async () => {
+    const { queue } = await openTestQueue(NO_BACKOFF);
+    const id = await queue.enqueue("q", "x");
+    const started = deferred();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (_job, ctx) => {
+        started.resolve();
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),
+        );
+      },
+      { signal: shutdown.signal },
+    );
+    await started.promise;
+    assert.equal(await queue.cancel(id), "requested");
+    await until(async () => (await queue.getJob(id)) === null);
+    shutdown.abort();
+    await worker;
+    const stats = await queue.stats("q");
+    assert.deepEqual([stats.pending, stats.claimed, stats.dead, stats.done], [0, 0, 0, 0]);
+    await queue.close();
+  });
+
+  it("a failed settlement is logged and the loop goes on", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "slow");
+    const started = deferred();
+    const release = deferred();
+    const logger = capturingLogger();
+    const processed: string[] = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job: Claim) => {
+        const body = Buffer.from(job.payload).toString();
+        processed.push(`${body}#${job.attempts}`);
+        if (body === "slow" && job.attempts === 1) {
+          started.resolve();
+          await release.promise;
+        }
+      },
+      { signal: shutdown.signal, leaseMs: 1_000, logger },
+    );
+    await started.promise;
+    clock.advance(1_000);
+    await queue.reapNow(); // the lease is lost: the job is pending again
+    release.resolve(); // the handler returns; its ack fails with CLAIM_LOST
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    assert.deepEqual(processed, ["slow#1", "slow#2"]);
+    assert.equal(logger.warnings.length, 1);
+    assert.match(logger.warnings[0]!, /not live/);
+    await queue.close();
+  });
+
+  it("ends when the queue is closed", async () => {
+    const { queue } = await openTestQueue();
+    const worker = runWorker(queue, "q", () => {}, { pollIntervalMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    await queue.close();
+    await worker;
+  });
+
+  it("rejects with FencedError once another process took the store", async () => {
+    const { queue, store, clock } = await openTestQueue();
+    const worker = runWorker(queue, "q", () => {}, {
+      pollIntervalMs: 60_000,
+      logger: capturingLogger(),
+    });
+    const { queue: successor } = await openTestQueue({}, store, clock);
+    assert.equal((await rejection(queue.enqueue("q", "x"))).code, "FENCED");
+    assert.equal((await rejection(worker)).code, "FENCED");
+    await successor.close();
+  });
+
+  it("rejects bad options before doing anything", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    for (const options of [{ concurrency: 0 }, { concurrency: 1.5 }, { pollIntervalMs: -1 }]) {
+      const error = await rejection(runWorker(queue, "q", () => {}, options));
+      assert.equal(error.code, "INVALID_ARGUMENT");
+    }
+    assert.equal(
+      (await rejection(runWorker(queue, "q", "nope" as unknown as () => void))).code,
+      "INVALID_ARGUMENT",
+    );
+    assert.equal((await queue.stats("q")).pending, 1);
+    await queue.close();
+  });
+});
