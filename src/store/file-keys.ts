@@ -18,12 +18,9 @@ import { InvalidArgumentError } from "../errors.js";
  */
 
 // Printable ASCII minus characters some filesystems reserve: " % * / : < > ? \ |
-const PLAIN_SEGMENT = /^[A-Za-z0-9 !#$&'()+,\-.;=@[\]^_`{}~]*$/;
-const PLAIN_BYTE = new Uint8Array(128);
-for (const char of " !#$&'()+,-.;=@[]^_`{}~") PLAIN_BYTE[char.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) PLAIN_BYTE[c] = 1;
-for (let c = 65; c <= 90; c++) PLAIN_BYTE[c] = 1;
-for (let c = 97; c <= 122; c++) PLAIN_BYTE[c] = 1;
+const PLAIN_CHARS = "A-Za-z0-9 !#$&'()+,\\-.;=@[\\]^_`{}~";
+const PLAIN_SEGMENT = new RegExp(`^[${PLAIN_CHARS}]*$`);
+const PLAIN_CHAR = new RegExp(`^[${PLAIN_CHARS}]$`);
 const HEX = "0123456789ABCDEF";
 const DOT = 0x2e;
 /** Suffix marking a directory: the encoding of `/`. */
@@ -74,7 +71,7 @@ export function encodeSegment(segment: string): string {
   const bytes = Buffer.from(segment, "utf8");
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i]!;
-    if (byte < 128 && PLAIN_BYTE[byte] === 1 && !(i === 0 && byte === DOT))
+    if (byte < 128 && PLAIN_CHAR.test(String.fromCharCode(byte)) && !(i === 0 && byte === DOT))
       out += String.fromCharCode(byte);
     else out += `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
   }
