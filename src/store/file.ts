@@ -44,6 +44,8 @@ export interface FileStoreOptions {
 
 const DEFAULT_LIST_LIMIT = 1000;
 const TEMP_FOLDER = ".tmp";
+/** The common file-name limit (ext4, XFS, APFS, NTFS); encoded names are ASCII, so bytes = length. */
+const MAX_NAME_BYTES = 255;
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 const MISSING = new Set(["ENOENT", "ENOTDIR"]);
 
@@ -214,7 +216,14 @@ export class FileStore implements ObjectStore {
   #pathOf(key: string): ObjectPath {
     const segments = keySegments(key);
     const name = encodeSegment(segments.pop()!);
-    const dir = segments.map(encodeDirectory).join("/");
+    const dirNames = segments.map(encodeDirectory);
+    // Checked up front so that a rejected key creates no directories.
+    for (const encoded of [...dirNames, name])
+      if (encoded.length > MAX_NAME_BYTES)
+        throw new InvalidArgumentError(
+          `object key ${JSON.stringify(key)} has a segment that encodes to ${encoded.length} bytes; file names allow at most ${MAX_NAME_BYTES}`,
+        );
+    const dir = dirNames.join("/");
     return { dir, file: join(this.#root, dir, name) };
   }
 

@@ -62,8 +62,13 @@ describe("FileStore", () => {
       await assert.rejects(store.delete(key), InvalidArgumentError);
     }
     await assert.rejects(store.put("a/../../x", bytes("x")), /a\/\.\.\/\.\.\/x/);
+    // Too long for a file name once encoded (255 bytes): rejected before touching the disk.
+    await assert.rejects(store.put(`dir/${"é".repeat(50)}/x`, bytes("x")), /at most 255/);
+    await assert.rejects(store.put(`dir/${"x".repeat(256)}`, bytes("x")), InvalidArgumentError);
     // Nothing was created: not even the root.
     await assert.rejects(readdir(root), { code: "ENOENT" });
+    const longest = `ok/${"x".repeat(255)}`;
+    await new FileStore(join(dir, "long")).put(longest, bytes("fits"));
   });
 
   it("stores keys with leading dots and reserved names inside its directory", async () => {
