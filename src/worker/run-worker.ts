@@ -1,12 +1,14 @@
 import { ClosedError, InvalidArgumentError } from "../errors.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import type { Claim } from "../queue/types.js";
+import type { Claim, ClaimOptions } from "../queue/types.js";
 import { checkDuration, checkPositiveDuration, checkQueueName } from "../queue/validate.js";
 import { PermanentFailure } from "./permanent-failure.js";
 import type { Handler, JobContext, WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** Issued but not yet durable settlements before the worker stops claiming. */
+const MAX_UNSETTLED = 4_096;
 
 function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
@@ -50,39 +52,58 @@ export async function runWorker(
     throw new InvalidArgumentError("options.signal: expected an AbortSignal");
   const logger = options.logger ?? consoleLogger;
 
+  const claimOptions: ClaimOptions = {
+    ...(leaseMs === undefined ? {} : { leaseMs }),
+    waitMs: pollIntervalMs,
+    ...(shutdown === undefined ? {} : { signal: shutdown }),
+  };
   const inFlight = new Set<Promise<void>>();
   // Resolved (and replaced) whenever a slot frees up or shutdown is requested.
   let wake: () => void = () => {};
   const onShutdown = (): void => wake();
   shutdown?.addEventListener("abort", onShutdown, { once: true });
 
+  // Settlements awaiting durability. A job's slot frees as soon as its
+  // settlement is issued (the queue applies it at once), so throughput is not
+  // capped at `concurrency` jobs per commit round-trip.
+  const settling = new Set<Promise<void>>();
+
   const process = async (claim: Claim): Promise<void> => {
+    let signal: AbortSignal | undefined;
     const ctx: JobContext = {
-      signal: queue.claimSignal(claim),
+      // Created on first use: most handlers never look, and signals are not free.
+      get signal() {
+        signal ??= queue.claimSignal(claim);
+        return signal;
+      },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
     };
-    let settle: () => Promise<void>;
+    let settlement: Promise<void>;
     try {
       await handler(claim, ctx);
-      settle = () => queue.ack(claim);
+      settlement = queue.ack(claim);
     } catch (error) {
       const message = messageOf(error);
-      settle =
+      settlement =
         error instanceof PermanentFailure
-          ? () => queue.deadLetter(claim, message)
-          : () => queue.nack(claim, message);
+          ? queue.deadLetter(claim, message)
+          : queue.nack(claim, message);
     }
-    try {
-      await settle();
-    } catch (error) {
-      reportSettlementFailure(logger, claim, error);
-    }
+    const tracked: Promise<void> = settlement
+      .catch((error: unknown) => reportSettlementFailure(logger, claim, error))
+      .finally(() => {
+        settling.delete(tracked);
+        wake();
+      });
+    settling.add(tracked);
   };
 
+  // The queue's own timers never hold the process open; a running worker should.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   let failure: unknown = null;
   try {
     while (!shutdown?.aborted) {
-      if (inFlight.size >= concurrency) {
+      if (inFlight.size >= concurrency || settling.size >= MAX_UNSETTLED) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -90,11 +111,7 @@ export async function runWorker(
       }
       let claim: Claim | null;
       try {
-        claim = await queue.claim(queueName, {
-          ...(leaseMs === undefined ? {} : { leaseMs }),
-          waitMs: pollIntervalMs,
-          ...(shutdown === undefined ? {} : { signal: shutdown }),
-        });
+        claim = await queue.claim(queueName, claimOptions);
       } catch (error) {
         if (!(error instanceof ClosedError)) failure = error;
         break;
@@ -111,8 +128,10 @@ export async function runWorker(
       inFlight.add(running);
     }
   } finally {
+    clearInterval(keepAlive);
     shutdown?.removeEventListener("abort", onShutdown);
     await Promise.allSettled(inFlight);
+    await Promise.allSettled(settling);
   }
   if (failure !== null) throw failure;
 }
