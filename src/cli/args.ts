@@ -1,0 +1,31 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { UsageError } from "./io.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** `util.parseArgs` in strict mode, with its errors turned into {@link UsageError}. */
+export function parseCommandArgs<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** A positive integer option value. */
+export function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--${name}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** A non-negative integer option value. */
+export function nonNegativeInt(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${name}: expected an integer ≥ 0, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,25 @@
+/** Where a command writes. Commands never touch `process.stdout` directly, so tests can capture them. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether `out` is an interactive terminal (enables in-place progress lines). */
+  readonly interactive: boolean;
+}
+
+export const processIO: CliIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  interactive: process.stdout.isTTY === true,
+};
+
+/** One CLI command: `run` resolves with the process exit code. */
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  run(args: string[], io: CliIO): Promise<number>;
+}
+
+/** Thrown for bad command-line usage; printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}

@@ -1,0 +1,39 @@
+import { TaqubaError } from "../errors.js";
+import { demoCommand } from "./demo.js";
+import { type CliIO, type Command, UsageError } from "./io.js";
+
+/** Every command, in help order. Add new commands here (one file per command). */
+const COMMANDS: readonly Command[] = [demoCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `Usage: taquba <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "taquba <command> --help" for a command's options.\n`;
+}
+
+/** Run the CLI with `argv` (without the node and script paths); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.err(`taquba: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`taquba ${name}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof TaqubaError) {
+      io.err(`taquba ${name}: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
