@@ -16,7 +16,7 @@ const ROUNDS = 20;
 /** Runs the writer until a random moment after it is ready, SIGKILLs it, returns what it acked. */
 function runAndKill(dir: string, killAfterMs: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [WRITER, dir], { stdio: ["pipe", "pipe", "pipe"] });
     const acked: number[] = [];
     let buffered = "";
     let stderr = "";
