@@ -1,10 +1,19 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { UsageError } from "./io.js";
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** Option declarations as `util.parseArgs` takes them. */
+export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** What {@link parseCommandArgs} returns for the options `T`. */
+export type ParsedCommandArgs<T extends CommandOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: true }>
+>;
 
 /** `util.parseArgs` in strict mode, with its errors turned into {@link UsageError}. */
-export function parseCommandArgs<T extends Options>(args: string[], options: T) {
+export function parseCommandArgs<T extends CommandOptions>(
+  args: string[],
+  options: T,
+): ParsedCommandArgs<T> {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
