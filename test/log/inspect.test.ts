@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { inspectLog, openLog, readLog } from "../../src/log/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore, PutOptions } from "../../src/store/types.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { rec, rejection, testOptions, texts } from "./helpers.js";
+
+describe("log read-only access", () => {
+  it("readLog returns what a writer would recover, without writing or fencing", async () => {
+    const inner = new MemoryStore();
+    const { log } = await openLog(inner, "q", testOptions());
+    log.setSnapshotSource(() => rec("snap"));
+    await log.append(rec("a"));
+    await log.checkpoint();
+    await log.append([rec("b"), rec("c")]);
+
+    const counting = new CountingStore(inner);
+    const contents = await readLog(counting, "q");
+    assert.equal(new TextDecoder().decode(contents.checkpoint!), "snap");
+    assert.deepEqual(texts(contents.records), ["b", "c"]);
+    const { counts } = counting.snapshot();
+    assert.equal(counts.put + counts.delete, 0);
+
+    // The writer is still the writer.
+    await log.append(rec("d"));
+    assert.deepEqual(texts((await readLog(inner, "q")).records), ["b", "c", "d"]);
+  });
+
+  it("readLog and inspectLog of a log nobody opened", async () => {
+    const store = new MemoryStore();
+    const contents = await readLog(store, "nothing");
+    assert.equal(contents.checkpoint, null);
+    assert.deepEqual(contents.records, []);
+    assert.equal(contents.info.manifest, null);
+    assert.equal(contents.info.objects, 0);
+    assert.equal(store.size, 0);
+  });
+
+  it("inspectLog reports epoch, WAL, fences and the checkpoint's size and age", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({ clock, flushIntervalMs: 0 });
+    await openLog(store, "q", options); // epoch 1: fence only, then dropped
+    const { log } = await openLog(store, "q", options);
+    log.setSnapshotSource(() => new Uint8Array(100));
+    await log.append(rec("x"));
+    await log.checkpoint();
+    await log.append([rec("y"), rec("z")]);
+    clock.advance(5_000);
+
+    const info = await inspectLog(store, "q/", { clock });
+    assert.equal(info.prefix, "q/");
+    assert.equal(info.manifest?.epoch, 2);
+    assert.equal(info.manifest?.replayAfter, 3);
+    assert.equal(info.wal.fences, 2);
+    assert.equal(info.wal.lastId, 4);
+    assert.equal(info.wal.pendingObjects, 1);
+    assert.ok(info.wal.pendingBytes > 0);
+    assert.equal(info.checkpoints, 1);
+    assert.ok(info.checkpoint!.bytes > 100);
+    assert.equal(info.checkpoint!.ageMs, 5_000);
+    assert.equal(info.objects, info.manifests + info.wal.objects + info.checkpoints);
+  });
+});
+
+/** A store that ignores create-if-absent, as some emulators do. */
+class LaxStore extends MemoryStore {
+  override put(key: string, body: Uint8Array, _options?: PutOptions): Promise<void> {
+    return super.put(key, body);
+  }
+}
+
+describe("log opening", () => {
+  it("refuses a store that ignores conditional writes unless told otherwise", async () => {
+    const lax: ObjectStore = new LaxStore();
+    assert.equal((await rejection(openLog(lax, "q", testOptions()))).code, "UNSUPPORTED_STORE");
+    const { log } = await openLog(lax, "q", testOptions({ allowUnsafeStore: true }));
+    await log.append(rec("ok"));
+  });
+
+  it("rejects bad options with INVALID_ARGUMENT naming the option, writing nothing", async () => {
+    const store = new MemoryStore();
+    for (const [options, name] of [
+      [{ flushIntervalMs: -1 }, "flushIntervalMs"],
+      [{ maxBatchBytes: 0 }, "maxBatchBytes"],
+      [{ manifestHistory: 1.5 }, "manifestHistory"],
+      [{ retry: { maxElapsedMs: Number.NaN } }, "retry.maxElapsedMs"],
+    ] as const) {
+      const error = await rejection(openLog(store, "q", testOptions(options)));
+      assert.equal(error.code, "INVALID_ARGUMENT");
+      assert.match(error.message, new RegExp(name.replace(".", "\\.")));
+    }
+    assert.equal(store.size, 0);
+  });
+});
