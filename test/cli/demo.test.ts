@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { DEFAULT_STORE_PATH, DEMO_QUEUE } from "../../src/cli/defaults.js";
+import type { CliIO } from "../../src/cli/io.js";
+import { runCli } from "../../src/cli/run.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { FileStore } from "../../src/store/file.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+function capture(): CliIO & { stdout: string; stderr: string } {
+  const io = {
+    stdout: "",
+    stderr: "",
+    interactive: false,
+    out: (text: string) => {
+      io.stdout += text;
+    },
+    err: (text: string) => {
+      io.stderr += text;
+    },
+  };
+  return io;
+}
+
+describe("taquba demo", () => {
+  it("processes every job, then resumes from the same store on the next run", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(dir);
+    const args = [
+      "demo",
+      "--dir",
+      dir,
+      "--jobs",
+      "200",
+      "--schedule-ms",
+      "50",
+      "--concurrency",
+      "8",
+    ];
+
+    const first = capture();
+    assert.equal(await runCli(args, first), 0, first.stderr);
+    assert.match(first.stdout, /Enqueued 200 jobs/);
+    // 5 % poison (dead), everything else done, the flaky 10 % after one failure each.
+    assert.match(
+      first.stdout,
+      /Final: done 190 {2}dead 10 {2}pending 0 {2}scheduled 0 {2}claimed 0/,
+    );
+    assert.match(first.stdout, /Processed 220 deliveries \(30 failed\)/);
+
+    // Leave unfinished work behind, as an interrupted run would.
+    const queue = await Queue.open(new FileStore(dir), DEFAULT_STORE_PATH, {
+      logger: silentLogger,
+    });
+    await queue.enqueueBatch(DEMO_QUEUE, ["{}", "{}", "{}"]);
+    await queue.close();
+
+    const second = capture();
+    assert.equal(await runCli(args, second), 0, second.stderr);
+    assert.match(second.stdout, /done 190 {2}dead 10 {2}pending 3/);
+    assert.match(second.stdout, /Resuming: 3 unfinished jobs/);
+    assert.match(second.stdout, /Final: done 193 {2}dead 10 {2}pending 0/);
+  });
+
+  it("reports usage errors with exit code 2", async () => {
+    const io = capture();
+    assert.equal(await runCli(["demo", "--jobs", "many"], io), 2);
+    assert.match(io.stderr, /--jobs: expected a positive integer/);
+    assert.equal(await runCli(["demo", "--bogus"], io), 2);
+    assert.equal(await runCli(["nope"], io), 2);
+    assert.match(io.stderr, /unknown command "nope"/);
+    const help = capture();
+    assert.equal(await runCli(["--help"], help), 0);
+    assert.match(help.stdout, /demo/);
+  });
+});
