@@ -110,8 +110,7 @@ export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Arra
   view.setBigUint64(14, BigInt(snapshot.byteLength));
   out.set(snapshot, CHECKPOINT_HEADER_BYTES);
   const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
-  const headerCrc = crc32(out.subarray(0, crcOffset));
-  view.setUint32(crcOffset, crc32(snapshot, headerCrc));
+  view.setUint32(crcOffset, crc32Parts(out.subarray(0, crcOffset), snapshot));
   return out;
 }
 
@@ -141,7 +140,7 @@ export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): 
   }
   const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
   const snapshot = body.subarray(CHECKPOINT_HEADER_BYTES);
-  if (view.getUint32(crcOffset) !== crc32(snapshot, crc32(body.subarray(0, crcOffset)))) {
+  if (view.getUint32(crcOffset) !== crc32Parts(body.subarray(0, crcOffset), snapshot)) {
     throw new CorruptionError(key, "checkpoint checksum mismatch");
   }
   const storedId = view.getBigUint64(6);
@@ -149,4 +148,15 @@ export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): 
     throw new CorruptionError(key, `checkpoint covers WAL id ${storedId}, expected ${walId}`);
   }
   return body.slice(CHECKPOINT_HEADER_BYTES);
+}
+
+/**
+ * CRC32 of the concatenation of `parts`. Empty parts are skipped: zlib treats
+ * an empty array without a backing store as a NULL buffer and answers 0
+ * instead of carrying the running value.
+ */
+function crc32Parts(...parts: Uint8Array[]): number {
+  let crc = 0;
+  for (const part of parts) if (part.byteLength > 0) crc = crc32(part, crc);
+  return crc;
 }
