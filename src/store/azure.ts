@@ -154,32 +154,36 @@ export class AzureBlobStore implements ObjectStore {
     const limit = pageLimit(options.limit);
     const fullPrefix = this.#prefix + prefix;
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
-    const objects: ObjectInfo[] = [];
+    const found: ObjectInfo[] = [];
     try {
       // `startFrom` is inclusive, and servers that predate it ignore it: filter on our side
-      // too, and keep reading pages until something after the cursor shows up.
+      // too, reading pages until one more than `limit` entries (or the end) is reached.
       const pages = client
         .listBlobsFlat({ prefix: fullPrefix, ...(after === undefined ? {} : { startFrom: after }) })
         .byPage({ maxPageSize: Math.min(AZURE_MAX_PAGE, limit + 1) });
       for await (const page of pages) {
         for (const item of page.segment.blobItems) {
           if (after !== undefined && compareBytes(item.name, after) <= 0) continue;
-          if (objects.length === limit) return { objects, nextStartAfter: objects.at(-1)!.key };
           const info: ObjectInfo = {
             key: item.name.slice(this.#prefix.length),
             size: item.properties.contentLength ?? 0,
           };
-          if (item.properties.etag !== undefined) info.etag = item.properties.etag;
-          objects.push(info);
+          // Listings carry the etag unquoted; reads and heads quote it.
+          const etag = item.properties.etag;
+          if (etag !== undefined) info.etag = etag.startsWith('"') ? etag : `"${etag}"`;
+          found.push(info);
         }
-        if (objects.length > 0 && page.continuationToken) {
-          return { objects, nextStartAfter: objects.at(-1)!.key };
-        }
+        if (found.length > limit) break;
       }
-      return { objects };
     } catch (err) {
       throw toStorageError(this.describe(), "list", prefix, err);
     }
+    // Azurite orders names by UTF-16 code units; the contract is UTF-8 byte order. The two
+    // differ only between astral characters and U+E000..U+FFFF, so sorting each page is
+    // enough for every key this library writes.
+    found.sort((a, b) => compareBytes(a.key, b.key));
+    const objects = found.slice(0, limit);
+    return found.length > limit ? { objects, nextStartAfter: objects.at(-1)!.key } : { objects };
   }
 
   describe(): string {
@@ -253,8 +257,10 @@ export class AzureBlobStore implements ObjectStore {
   }
 }
 
+/** A missing blob (a missing container is a configuration error, not "no such key"). */
 function isNotFound(err: unknown): boolean {
   const code = errorCodeOf(err);
+  if (code === "ContainerNotFound") return false;
   return code === "BlobNotFound" || httpStatusOf(err) === 404;
 }
 
@@ -272,8 +278,19 @@ function compareBytes(a: string, b: string): number {
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array> {
   if (stream === undefined) return new Uint8Array();
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream)
-    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
+    chunks.push(bytes);
+    total += bytes.byteLength;
+  }
+  // A plain Uint8Array (not a Buffer), like every other store returns.
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
 }

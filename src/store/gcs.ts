@@ -112,7 +112,9 @@ export class GcsStore implements ObjectStore {
     checkKey(key);
     const file = (await this.#gcsBucket()).file(this.#prefix + key);
     try {
-      const [body] = await file.download();
+      const [contents] = await file.download();
+      // A plain Uint8Array (not a Buffer), like every other store returns.
+      const body = new Uint8Array(contents);
       const etag = file.metadata.etag;
       return etag === undefined ? { body } : { body, etag };
     } catch (err) {

@@ -1,19 +1,21 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startChildServer } from "./child-server.js";
 
-/** Azurite's fixed development account (public, documented by Microsoft). */
-const ACCOUNT = "devstoreaccount1";
-const ACCOUNT_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFM9ssCmYfQ1ECrcLM8CCFwMXOXNFAdpCWvUZRyp9NIUR9ckc8Jg==";
+const ACCOUNT = "taquba";
 const INSTALL_HINT =
   "install the test servers with `npm ci --prefix test/servers` (azurite and the Node 22 it needs)";
 
 /** A running Azurite blob service for tests. */
 export interface AzuriteServer {
-  /** `http://127.0.0.1:<port>/devstoreaccount1` */
+  /** `http://127.0.0.1:<port>/taquba` */
   blobEndpoint: string;
+  /** The account name (`taquba`). */
+  accountName: string;
+  /** A random key made for this server, so tests can check it never leaks. */
+  accountKey: string;
   connectionString: string;
   stop(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
   const packageDir = serversPackageDir();
   const main = join(packageDir, "node_modules", "azurite", "dist", "src", "blob", "main.js");
   if (!existsSync(main)) throw new Error(`azurite is not installed: ${INSTALL_HINT}`);
+  const accountKey = randomBytes(32).toString("base64");
   const server = await startChildServer({
     name: "azurite",
     executable: nodeForAzurite(packageDir),
@@ -60,18 +63,19 @@ export async function startAzurite(): Promise<AzuriteServer> {
       "--inMemoryPersistence",
       "--extentMemoryLimit",
       "1024",
-      "--location",
-      "{dir}",
       "--skipApiVersionCheck",
       "--disableTelemetry",
     ],
     readyPattern: /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/,
+    env: { AZURITE_ACCOUNTS: `${ACCOUNT}:${accountKey}` },
   });
   const blobEndpoint = `http://127.0.0.1:${server.port}/${ACCOUNT}`;
   return {
     blobEndpoint,
+    accountName: ACCOUNT,
+    accountKey,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
+      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${accountKey};` +
       `BlobEndpoint=${blobEndpoint};`,
     stop: server.stop,
   };

@@ -22,6 +22,8 @@ export interface ChildServerSpec {
   args: string[];
   /** Matched against the output; group 1 is the port. */
   readyPattern: RegExp;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function startChildServer(spec: ChildServerSpec): Promise<ChildServ
   const child = spawn(
     spec.executable,
     spec.args.map((arg) => arg.replaceAll("{dir}", dir)),
-    { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...spec.env } },
   );
   const killOnExit = (): void => {
     child.kill("SIGKILL");

@@ -48,6 +48,7 @@ describe("S3Store on s3rver", () => {
     const got = await store.get("a/b");
     assert.equal(text(got?.body), "hello");
     assert.ok(got?.etag, "get returns the etag");
+    assert.equal(Object.getPrototypeOf(got.body), Uint8Array.prototype, "a plain Uint8Array");
     assert.deepEqual(await store.head("a/b"), { key: "a/b", size: 5, etag: got.etag });
     await store.put("a/b", bytes("bye"));
     assert.equal(text((await store.get("a/b"))?.body), "bye");

@@ -60,8 +60,14 @@ export function httpStatusOf(err: unknown): number | undefined {
 
 /** The error name/code an SDK error carries (`NoSuchKey`, `BlobAlreadyExists`, ...). */
 export function errorCodeOf(err: unknown): string | undefined {
-  const source = (err ?? {}) as { name?: unknown; code?: unknown; Code?: unknown };
-  for (const candidate of [source.code, source.Code, source.name]) {
+  const source = (err ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    Code?: unknown;
+    details?: { errorCode?: unknown };
+  };
+  // Azure puts the service's code in `details.errorCode` when the body is empty (HEAD).
+  for (const candidate of [source.code, source.Code, source.details?.errorCode, source.name]) {
     if (typeof candidate === "string") return candidate;
   }
   return undefined;

@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ContainerClient } from "@azure/storage-blob";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
+import { AzureBlobStore } from "../../src/store/azure.js";
+import { openStore } from "../../src/store/open-store.js";
+import { probeConditionalWrites } from "../../src/store/probe.js";
+import { listAll, ObjectExistsError } from "../../src/store/types.js";
+import { type AzuriteServer, startAzurite } from "../servers/azurite.js";
+import { runStoreConformance } from "./conformance.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
+async function createContainer(connectionString: string, name: string): Promise<void> {
+  await new ContainerClient(connectionString, name).create();
+}
+
+// One Azurite for the whole file: it takes a few seconds to start.
+let started: Promise<AzuriteServer> | undefined;
+const azurite = (): Promise<AzuriteServer> => {
+  started ??= startAzurite();
+  return started;
+};
+after(async () => {
+  await (await started)?.stop();
+});
+
+runStoreConformance("AzureBlobStore on Azurite", async () => {
+  const server = await azurite();
+  await createContainer(server.connectionString, "conformance");
+  return {
+    store: new AzureBlobStore({
+      container: "conformance",
+      prefix: "suite",
+      connectionString: server.connectionString,
+    }),
+  };
+});
+
+describe("AzureBlobStore on Azurite", () => {
+  let server: AzuriteServer;
+  const accountKey = (): string => server.accountKey;
+
+  before(async () => {
+    server = await azurite();
+    await createContainer(server.connectionString, "jobs");
+  });
+
+  it("passes the conditional-write probe", async () => {
+    const store = new AzureBlobStore({
+      container: "jobs",
+      connectionString: server.connectionString,
+    });
+    await probeConditionalWrites(store, "probe-check/");
+    assert.deepEqual(await listAll(store, "probe-check/"), []);
+  });
+
+  it("openStore('az://container/prefix') takes the connection string from the environment", async () => {
+    const env = { AZURE_STORAGE_CONNECTION_STRING: server.connectionString };
+    const store = await openStore("az://jobs/tenant-a", { env });
+    assert.ok(store instanceof AzureBlobStore);
+    await store.put("x", bytes("from openStore"), { ifNoneMatch: "*" });
+    await assert.rejects(store.put("x", bytes("again"), { ifNoneMatch: "*" }), ObjectExistsError);
+    const direct = new AzureBlobStore({
+      container: "jobs",
+      connectionString: server.connectionString,
+    });
+    assert.equal(text((await direct.get("tenant-a/x"))?.body), "from openStore");
+    assert.match(
+      store.describe(),
+      /^az:\/\/jobs\/tenant-a\/ at http:\/\/127\.0\.0\.1:\d+\/taquba$/,
+    );
+    assert.ok(!store.describe().includes(accountKey()));
+  });
+
+  it("works with accountUrl + credential, the keyless form", async () => {
+    const { StorageSharedKeyCredential } = await import("@azure/storage-blob");
+    const store = new AzureBlobStore({
+      container: "jobs",
+      prefix: "via-url",
+      accountUrl: server.blobEndpoint,
+      credential: new StorageSharedKeyCredential(server.accountName, accountKey()),
+    });
+    await store.put("k", bytes("v"));
+    assert.equal(text((await store.get("k"))?.body), "v");
+    assert.equal(store.describe(), `az://jobs/via-url/ at ${server.blobEndpoint}`);
+  });
+
+  it("a missing container is a StorageError, never 'not found'", async () => {
+    const store = new AzureBlobStore({
+      container: "no-such-container",
+      connectionString: server.connectionString,
+    });
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(
+        err.message,
+        /get "k" on az:\/\/no-such-container\/ .* failed \(HTTP 404\): .*ContainerNotFound|The specified container does not exist/,
+      );
+      return true;
+    });
+    await assert.rejects(store.head("k"), StorageError);
+    await assert.rejects(store.put("k", bytes("x"), { ifNoneMatch: "*" }), StorageError);
+    await assert.rejects(store.list(""), StorageError);
+  });
+
+  it("a wrong account key fails with a StorageError that does not contain the key", async () => {
+    const wrongKey = Buffer.from("not the right key, but base64 all the same").toString("base64");
+    const store = new AzureBlobStore({
+      container: "jobs",
+      connectionString: server.connectionString.replace(accountKey(), wrongKey),
+      maxTries: 1,
+    });
+    await assert.rejects(store.put("k", bytes("x")), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(err.message, /HTTP 403/);
+      const everything = `${err.message} ${err.stack} ${JSON.stringify(err.cause)} ${(err.cause as Error).stack}`;
+      assert.ok(!everything.includes(wrongKey) && !everything.includes(accountKey()));
+      return true;
+    });
+  });
+});
+
+describe("AzureBlobStore options", () => {
+  it("rejects bad options with InvalidArgumentError naming them", () => {
+    assert.throws(
+      () => new AzureBlobStore({ container: "", connectionString: "x" }),
+      /AzureBlobStore container: expected a non-empty string/,
+    );
+    assert.throws(
+      () => new AzureBlobStore({ container: "c" }),
+      /expected one of client, connectionString or accountUrl/,
+    );
+    assert.throws(
+      () => new AzureBlobStore({ container: "c", accountUrl: "myaccount.blob.core.windows.net" }),
+      /accountUrl: expected an http\(s\) URL/,
+    );
+    assert.throws(
+      () => new AzureBlobStore({ container: "cont", connectionString: "x", tryTimeoutMs: -1 }),
+      InvalidArgumentError,
+    );
+  });
+
+  it("a malformed connection string is reported without quoting it", async () => {
+    // No AccountName; the endpoint is a closed local port in case the SDK ever accepted it.
+    const store = new AzureBlobStore({
+      container: "cont",
+      connectionString:
+        "DefaultEndpointsProtocol=http;AccountKey=TOPSECRET;BlobEndpoint=http://127.0.0.1:9/acc",
+      maxTries: 1,
+    });
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof InvalidArgumentError, `got ${err}`);
+      assert.match(err.message, /expected an Azure Storage connection string/);
+      assert.ok(!String(err).includes("TOPSECRET"));
+      return true;
+    });
+    assert.equal(store.describe(), "az://cont/ at http://127.0.0.1:9/acc");
+  });
+});
