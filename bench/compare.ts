@@ -10,6 +10,7 @@
  *
  * Options: --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
+ *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
  */
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -55,6 +56,10 @@ const common = (c: number) => [
   `--payload=${base.payloadBytes}`,
   `--batch=${base.batch}`,
 ];
+
+/** Forward `--<ours>=v` to a peer script as `--<theirs>=v`. */
+const passThrough = (ours: string, theirs: string): string[] =>
+  args.has(ours) ? [`--${theirs}=${args.string(ours, "")}`] : [];
 
 const servers: RunningServer[] = [];
 const stopServers = async () => {
@@ -107,7 +112,12 @@ try {
       enabled: postgres !== undefined && only.includes("pg-boss"),
       command: (c) => ({
         script: here("./compare/peer-pgboss.js"),
-        args: [`--url=${postgres?.url}/pgboss_bench`, ...common(c)],
+        args: [
+          `--url=${postgres?.url}/pgboss_bench`,
+          ...common(c),
+          ...passThrough("pgboss-fetch-batch", "fetch-batch"),
+          ...passThrough("pgboss-loops", "loops"),
+        ],
       }),
     },
     {
@@ -115,25 +125,37 @@ try {
       enabled: postgres !== undefined && only.includes("graphile"),
       command: (c) => ({
         script: here("./compare/peer-graphile.js"),
-        args: [`--url=${postgres?.url}/graphile_bench`, ...common(c)],
+        args: [
+          `--url=${postgres?.url}/graphile_bench`,
+          ...common(c),
+          ...passThrough("graphile-local-queue", "local-queue"),
+        ],
       }),
     },
   ];
 
-  for (const c of concurrencies) {
-    for (const system of systems.filter((s) => s.enabled)) {
-      const runs: BenchResult[] = [];
-      for (let i = 0; i < repeat; i++) {
+  // Repeats go round all systems in turn, so a burst of load from elsewhere on
+  // the machine hits every system alike; each system's median run is reported.
+  const runs = new Map<string, BenchResult[]>();
+  for (let i = 0; i < repeat; i++) {
+    for (const c of concurrencies) {
+      for (const system of systems.filter((s) => s.enabled)) {
         const { script, args: runArgs } = system.command(c);
         const [result] = parseResults(await runNode(script, runArgs, ["--expose-gc"]));
         if (result === undefined) throw new Error(`${system.name} printed no result`);
-        log(`${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end`);
-        runs.push(result);
+        log(
+          `[${i + 1}/${repeat}] ${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +
+            `(load ${fmt(result.loadAvg1m)})`,
+        );
+        const key = `${system.name}@${c}`;
+        runs.set(key, [...(runs.get(key) ?? []), result]);
       }
-      runs.sort((a, b) => a.jobsPerSec - b.jobsPerSec);
-      const median = runs[Math.floor(runs.length / 2)];
-      if (median !== undefined) results.push(median);
     }
+  }
+  for (const series of runs.values()) {
+    const sorted = [...series].sort((a, b) => a.jobsPerSec - b.jobsPerSec);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    if (median !== undefined) results.push(median);
   }
   const machine = {
     node: process.version,

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type {
   ListOptions,
   ListPage,
@@ -6,11 +7,20 @@ import type {
   PutOptions,
   StoredObject,
 } from "../../src/index.js";
+import { LatencyRecorder, type LatencySummary } from "./latency.js";
 
-/** PUT count and bytes of one kind of object (`wal`, `checkpoint`, `manifest`, ...). */
+/** PUT count, bytes and PUT latency of one kind of object (`wal`, `checkpoint`, `manifest`, ...). */
 export interface ClassTraffic {
   puts: number;
   bytes: number;
+  /** Milliseconds from calling the store's put to its promise settling. */
+  putLatency: LatencySummary;
+}
+
+interface ClassCounters {
+  puts: number;
+  bytes: number;
+  latency: LatencyRecorder;
 }
 
 /**
@@ -20,7 +30,7 @@ export interface ClassTraffic {
  */
 export class KeyClassStore implements ObjectStore {
   readonly #inner: ObjectStore;
-  readonly #classes = new Map<string, ClassTraffic>();
+  readonly #classes = new Map<string, ClassCounters>();
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore) {
@@ -33,13 +43,21 @@ export class KeyClassStore implements ObjectStore {
     return this.#inner.get(key);
   }
 
-  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     const name = classOf(key);
-    const entry = this.#classes.get(name) ?? { puts: 0, bytes: 0 };
+    let entry = this.#classes.get(name);
+    if (entry === undefined) {
+      entry = { puts: 0, bytes: 0, latency: new LatencyRecorder() };
+      this.#classes.set(name, entry);
+    }
     entry.puts++;
     entry.bytes += body.byteLength;
-    this.#classes.set(name, entry);
-    return this.#inner.put(key, body, options);
+    const start = performance.now();
+    try {
+      await this.#inner.put(key, body, options);
+    } finally {
+      entry.latency.record(performance.now() - start);
+    }
   }
 
   delete(key: string): Promise<void> {
@@ -56,13 +74,13 @@ export class KeyClassStore implements ObjectStore {
 
   /** Traffic of one class (zeros if none). */
   traffic(name: string): ClassTraffic {
-    const entry = this.#classes.get(name);
-    return entry === undefined ? { puts: 0, bytes: 0 } : { ...entry };
+    const entry = this.#classes.get(name) ?? { puts: 0, bytes: 0, latency: new LatencyRecorder() };
+    return { puts: entry.puts, bytes: entry.bytes, putLatency: entry.latency.summary() };
   }
 
   /** Every class seen so far. */
   all(): Record<string, ClassTraffic> {
-    return Object.fromEntries([...this.#classes].map(([name, t]) => [name, { ...t }]));
+    return Object.fromEntries([...this.#classes.keys()].map((name) => [name, this.traffic(name)]));
   }
 
   reset(): void {

@@ -26,8 +26,16 @@ const common = {
   rate: { title: "jobs/s", value: (r: BenchResult) => r.jobsPerSec },
   puts: { title: "PUTs/job", value: (r: BenchResult) => r.traffic?.putsPerJob },
   walPuts: { title: "WAL PUTs/job", value: (r: BenchResult) => r.traffic?.walPutsPerJob },
+  walPutLatency: {
+    title: "WAL PUT p50 / p99 ms",
+    value: (r: BenchResult) =>
+      r.traffic === undefined
+        ? undefined
+        : `${fmt(r.traffic.walPutP50Ms)} / ${fmt(r.traffic.walPutP99Ms)}`,
+  },
   bytes: { title: "bytes written/job", value: (r: BenchResult) => r.traffic?.bytesWrittenPerJob },
   rss: { title: "peak RSS MiB", value: (r: BenchResult) => r.peakRssMb },
+  load: { title: "load avg", value: (r: BenchResult) => r.loadAvg1m },
 };
 
 const COLUMNS: Record<string, Column[]> = {
@@ -46,8 +54,10 @@ const COLUMNS: Record<string, Column[]> = {
     },
     { title: "ack p99 ms", value: m("ackP99Ms") },
     common.puts,
+    common.walPutLatency,
     common.bytes,
     common.rss,
+    common.load,
   ],
   steady_state: [
     common.store,
@@ -63,8 +73,10 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "backlog max", value: m("backlogMax") },
     { title: "backlog at end", value: m("backlogAtPhaseEnd") },
     common.walPuts,
+    common.walPutLatency,
     common.bytes,
     common.rss,
+    common.load,
   ],
   ceiling: [
     common.store,
@@ -76,8 +88,10 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "enq→handler p99 ms", value: latency("p99") },
     { title: "backlog at end", value: m("backlogEnd") },
     common.walPuts,
+    common.walPutLatency,
     common.bytes,
     common.rss,
+    common.load,
   ],
   cold_start: [
     common.store,
@@ -93,6 +107,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "GETs", value: (r) => r.traffic?.gets },
     { title: "stored MiB", value: m("storedMiB") },
     common.rss,
+    common.load,
   ],
   payload_sweep: [
     common.store,
@@ -107,7 +122,9 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "e2e p50 ms", value: latency("p50") },
     { title: "e2e p99 ms", value: latency("p99") },
     { title: "ack p99 ms", value: m("ackP99Ms") },
+    common.walPutLatency,
     common.rss,
+    common.load,
   ],
   end_to_end: [
     { title: "system", value: (r) => r.target },
@@ -118,6 +135,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "end-to-end jobs/s", value: (r) => r.jobsPerSec },
     common.puts,
     common.rss,
+    common.load,
   ],
 };
 

@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import type { ClassTraffic } from "./key-classes.js";
 import type { LatencySummary } from "./latency.js";
 
@@ -14,6 +15,9 @@ export interface StoreTraffic {
   bytesWrittenPerJob: number;
   walPutsPerJob: number;
   walBytesPerJob: number;
+  /** Latency of the WAL PUTs themselves (the store's share of every durable wait). */
+  walPutP50Ms: number;
+  walPutP99Ms: number;
   /** PUTs and bytes per object kind (`wal`, `checkpoint`, `manifest`, ...). */
   byClass: Record<string, ClassTraffic>;
 }
@@ -42,6 +46,8 @@ export interface BenchResult {
   peakRssMb: number;
   /** Workload-specific figures (names carry their unit). */
   metrics: Record<string, number>;
+  /** The machine's 1-minute load average when the run ended (others' work skews results). */
+  loadAvg1m?: number;
   /** Optional time series: per-second windows or drain slices. */
   windows?: Record<string, number>[];
 }
@@ -50,7 +56,8 @@ export const RESULT_PREFIX = "RESULT ";
 
 /** Print a result so a parent process can pick it up with {@link parseResults}. */
 export function emitResult(result: BenchResult): void {
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  const withLoad = { ...result, loadAvg1m: loadavg()[0] ?? 0 };
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(withLoad)}\n`);
 }
 
 /** Every result line in a child's output. */

@@ -105,6 +105,8 @@ export function trafficOf(bench: BenchStore, jobs: number): StoreTraffic {
     bytesWrittenPerJob: perJob(bytesWritten),
     walPutsPerJob: perJob(wal.puts),
     walBytesPerJob: perJob(wal.bytes),
+    walPutP50Ms: wal.putLatency.p50,
+    walPutP99Ms: wal.putLatency.p99,
     byClass: bench.classes.all(),
   };
 }
