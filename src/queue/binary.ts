@@ -4,9 +4,23 @@
  * length-prefixed UTF-8 strings and raw byte strings.
  */
 
-/** Raised by {@link ByteReader} when input is truncated or malformed. */
-export class DecodeError extends Error {
-  override name = "DecodeError";
+import { DecodeError } from "./decode-error.js";
+import { ID_BYTES, idCharsInto, writeIdBytes } from "./ids.js";
+
+export { DecodeError };
+
+/**
+ * Buffer's own per-encoding methods. Undocumented but long-standing; calling
+ * them directly skips `toString`/`write` argument handling, which dominates
+ * when decoding millions of short strings at open.
+ */
+interface BufferCodecs {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
+function codecs(buf: Buffer): BufferCodecs {
+  return buf as unknown as BufferCodecs;
 }
 
 const TWO_POW_32 = 2 ** 32;
@@ -66,6 +80,13 @@ export class ByteWriter {
     this.#pos += this.#buf.write(value, this.#pos, value.length, "latin1");
   }
 
+  /** A canonical ULID as 16 bytes. */
+  id(id: string): void {
+    this.#ensure(ID_BYTES);
+    writeIdBytes(id, this.#buf, this.#pos);
+    this.#pos += ID_BYTES;
+  }
+
   /** Raw bytes without a length prefix. */
   raw(bytes: Uint8Array): void {
     this.#ensure(bytes.length);
@@ -95,6 +116,8 @@ export class ByteWriter {
 export class ByteReader {
   readonly #buf: Buffer;
   #pos: number;
+  /** Scratch space for id strings, so each id costs one string allocation. */
+  readonly #idChars = Buffer.allocUnsafe(26);
 
   constructor(bytes: Uint8Array, offset = 0) {
     this.#buf = Buffer.isBuffer(bytes)
@@ -136,7 +159,7 @@ export class ByteReader {
   string(): string {
     const len = this.varint();
     this.#need(len);
-    const value = this.#buf.toString("utf8", this.#pos, this.#pos + len);
+    const value = codecs(this.#buf).utf8Slice(this.#pos, this.#pos + len);
     this.#pos += len;
     return value;
   }
@@ -144,9 +167,17 @@ export class ByteReader {
   binaryString(): string {
     const len = this.varint();
     this.#need(len);
-    const value = this.#buf.toString("latin1", this.#pos, this.#pos + len);
+    const value = codecs(this.#buf).latin1Slice(this.#pos, this.#pos + len);
     this.#pos += len;
     return value;
+  }
+
+  /** A 16-byte ULID as its 26-char string. */
+  id(): string {
+    this.#need(ID_BYTES);
+    idCharsInto(this.#buf, this.#pos, this.#idChars);
+    this.#pos += ID_BYTES;
+    return codecs(this.#idChars).latin1Slice(0, 26);
   }
 
   /** Advance past `n` bytes and return their start offset in {@link buffer}. */

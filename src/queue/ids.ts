@@ -1,5 +1,5 @@
 import { decodeTime, incrementBase32, monotonicFactory, type ULIDFactory } from "ulid";
-import { DecodeError } from "./binary.js";
+import { DecodeError } from "./decode-error.js";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /** Crockford base32 digit values by char code (-1 = not a digit). Built once, never written again. */
@@ -36,11 +36,18 @@ export function writeIdBytes(id: string, out: Uint8Array, offset: number): void 
   }
 }
 
-/** Read 16 bytes back into the canonical ULID string. */
-export function readIdBytes(bytes: Uint8Array, offset: number): string {
+/** Char codes of the base32 digits. */
+const ALPHABET_CODES: readonly number[] = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
+/**
+ * Write the 26 ASCII chars of the ULID stored as 16 bytes at `offset` into
+ * `out` (from index 0). Lets decoders build the id string in one allocation.
+ */
+export function idCharsInto(bytes: Uint8Array, offset: number, out: Uint8Array): void {
   if (offset + ID_BYTES > bytes.length) throw new DecodeError("truncated id");
   const first = bytes[offset]!;
-  let out = ALPHABET[first >> 5]!;
+  out[0] = ALPHABET_CODES[first >> 5]!;
+  let pos = 1;
   let acc = first & 0x1f;
   let bits = 5;
   for (let i = 1; i < ID_BYTES; i++) {
@@ -48,10 +55,16 @@ export function readIdBytes(bytes: Uint8Array, offset: number): string {
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(acc >> bits) & 0x1f]!;
+      out[pos++] = ALPHABET_CODES[(acc >> bits) & 0x1f]!;
     }
   }
-  return out;
+}
+
+/** Read 16 bytes back into the canonical ULID string. */
+export function readIdBytes(bytes: Uint8Array, offset: number): string {
+  const chars = Buffer.allocUnsafe(26);
+  idCharsInto(bytes, offset, chars);
+  return chars.toString("latin1");
 }
 
 /**

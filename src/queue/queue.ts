@@ -14,6 +14,7 @@ import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
 import { backoffMs, QueueConfigs } from "./config.js";
 import { IdGenerator } from "./ids.js";
+import { INSPECT_STATE } from "./inspect.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
@@ -490,6 +491,11 @@ export class Queue {
   /** `true` once closed, or after the log failed (fenced, storage retries exhausted). */
   get closed(): boolean {
     return this.#closing !== null || this.#failure !== null;
+  }
+
+  /** @internal The live state, for invariant audits in tests (see `inspect.ts`). */
+  [INSPECT_STATE](): State {
+    return this.#state;
   }
 
   /** Log counters (batches, bytes written, checkpoints). */

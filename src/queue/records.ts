@@ -1,5 +1,4 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
-import { ID_BYTES, readIdBytes, writeIdBytes } from "./ids.js";
 import type { Headers } from "./state.js";
 
 /**
@@ -115,11 +114,11 @@ const RETRY_RUN_AT = 1;
 const RETRY_ERROR = 2;
 
 function writeId(w: ByteWriter, id: string): void {
-  writeIdBytes(id, w.buffer, w.reserve(ID_BYTES));
+  w.id(id);
 }
 
 function readId(r: ByteReader): string {
-  return readIdBytes(r.buffer, r.skip(ID_BYTES));
+  return r.id();
 }
 
 /** Header map as count + key/value strings (shared with the checkpoint format). */

@@ -1,5 +1,4 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
-import { ID_BYTES, readIdBytes, writeIdBytes } from "./ids.js";
 import { readHeaders, writeHeaders } from "./records.js";
 import { Job, type QueueState, State, Status } from "./state.js";
 
@@ -22,7 +21,7 @@ export function encodeSnapshot(state: State): Uint8Array {
   if (state.lastId === null) w.u8(0);
   else {
     w.u8(1);
-    writeIdBytes(state.lastId, w.buffer, w.reserve(ID_BYTES));
+    w.id(state.lastId);
   }
   const queueIndex = new Map<QueueState, number>();
   w.varint(state.queues.size);
@@ -35,7 +34,7 @@ export function encodeSnapshot(state: State): Uint8Array {
   w.varint(state.jobs.size);
   for (const job of state.jobs.values()) {
     w.varint(queueIndex.get(job.queue)!);
-    writeIdBytes(job.id, w.buffer, w.reserve(ID_BYTES));
+    w.id(job.id);
     w.u8(job.status);
     w.u8(
       (job.lastError !== undefined ? HAS_LAST_ERROR : 0) |
@@ -62,7 +61,7 @@ export function decodeSnapshot(bytes: Uint8Array): State {
   const version = r.u8();
   if (version !== FORMAT_VERSION) throw new DecodeError(`unknown snapshot version ${version}`);
   const state = new State();
-  if (r.u8() === 1) state.lastId = readIdBytes(r.buffer, r.skip(ID_BYTES));
+  if (r.u8() === 1) state.lastId = r.id();
   const queueCount = r.varint();
   const queues: QueueState[] = [];
   for (let i = 0; i < queueCount; i++) {
@@ -74,7 +73,7 @@ export function decodeSnapshot(bytes: Uint8Array): State {
   for (let i = 0; i < jobCount; i++) {
     const qs = queues[r.varint()];
     if (qs === undefined) throw new DecodeError("job refers to an unknown queue");
-    const id = readIdBytes(r.buffer, r.skip(ID_BYTES));
+    const id = r.id();
     const status = r.u8();
     const flags = r.u8();
     const attempts = r.varint();
