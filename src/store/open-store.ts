@@ -46,7 +46,7 @@ const EXPECTED_FORMS =
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<ObjectStore> {
   if (typeof url !== "string" || url.trim() === "")
     throw new InvalidArgumentError(
-      `store URL: expected one of ${EXPECTED_FORMS}, got ${JSON.stringify(url)}`,
+      `store URL: expected a non-empty string, got ${JSON.stringify(url)}. Supported forms: ${EXPECTED_FORMS}`,
     );
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
   // No scheme (or a one-letter one, i.e. a Windows drive): a plain path.

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Storage } from "@google-cloud/storage";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
+import {
+  type GcsBucket,
+  type GcsClient,
+  type GcsFile,
+  type GcsListQuery,
+  type GcsObjectMetadata,
+  GcsStore,
+} from "../../src/store/gcs.js";
+import { ObjectExistsError } from "../../src/store/types.js";
+
+// There is no GCS emulator here: these tests check the requests GcsStore builds and how it
+// maps the client's answers, through an injected client with the shape of `Storage`.
+
+// Compile-time check that a real `Storage` can be injected (constructing it sends nothing).
+const realClientFits: GcsClient = new Storage({ projectId: "offline" });
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const apiError = (code: number, message: string): Error =>
+  Object.assign(new Error(message), { name: "ApiError", code, errors: [{ reason: "r" }] });
+
+interface Call {
+  method: string;
+  file?: string;
+  args: unknown[];
+}
+
+/** A Storage-shaped client that records calls and answers from per-method scripts. */
+function scriptedClient(script: Partial<Record<string, (file: string) => unknown>>) {
+  const calls: Call[] = [];
+  const answer = async <T>(method: string, file: string, args: unknown[]): Promise<T> => {
+    calls.push({ method, file, args });
+    const handler = script[method];
+    if (handler === undefined) throw new Error(`unexpected ${method}`);
+    return handler(file) as T;
+  };
+  const makeFile = (name: string, metadata: GcsObjectMetadata = {}): GcsFile => ({
+    name,
+    metadata,
+    download: (...args) => answer("download", name, args),
+    save: (...args) => answer("save", name, args),
+    delete: (...args) => answer("delete", name, args),
+    getMetadata: (...args) => answer("getMetadata", name, args),
+  });
+  const buckets: string[] = [];
+  const bucket: GcsBucket = {
+    file: (name) => makeFile(name),
+    getFiles: async (query: GcsListQuery) => {
+      calls.push({ method: "getFiles", args: [query] });
+      const handler = script.getFiles;
+      if (handler === undefined) throw new Error("unexpected getFiles");
+      const { names, pageToken } = handler("") as { names: string[]; pageToken?: string };
+      return [
+        names.map((name) => makeFile(name, { size: String(name.length), etag: `e-${name}` })),
+        pageToken === undefined ? null : { pageToken },
+        {},
+      ];
+    },
+  };
+  const client: GcsClient = {
+    bucket: (name) => {
+      buckets.push(name);
+      return bucket;
+    },
+  };
+  return { client, calls, buckets };
+}
+
+describe("GcsStore request building and error mapping (injected client)", () => {
+  it("a create saves with ifGenerationMatch: 0 under the prefix; 412 means the object exists", async () => {
+    let saves = 0;
+    const { client, calls, buckets } = scriptedClient({
+      save: () => {
+        if (++saves === 2)
+          throw apiError(412, "At least one of the pre-conditions you specified did not hold.");
+      },
+    });
+    const store = new GcsStore({ bucket: "jobs", prefix: "prod/", client });
+    await store.put("wal/00001", bytes("batch"), { ifNoneMatch: "*" });
+    await assert.rejects(store.put("wal/00001", bytes("other"), { ifNoneMatch: "*" }), (err) => {
+      assert.ok(err instanceof ObjectExistsError);
+      assert.equal(err.key, "wal/00001");
+      return true;
+    });
+    await store.put("checkpoint/x", bytes("overwrite"));
+    assert.deepEqual(buckets, ["jobs"], "the bucket handle is made once");
+    assert.deepEqual(
+      calls.map((c) => [c.file, c.args[1]]),
+      [
+        ["prod/wal/00001", { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }],
+        ["prod/wal/00001", { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }],
+        ["prod/checkpoint/x", { resumable: false }],
+      ],
+    );
+    assert.deepEqual(calls[0]?.args[0], bytes("batch"));
+  });
+
+  it("412 on a plain overwrite and other failures are StorageErrors with the status", async () => {
+    const { client } = scriptedClient({
+      save: () => {
+        throw apiError(412, "precondition");
+      },
+      download: () => {
+        throw apiError(503, "backend unavailable");
+      },
+    });
+    const store = new GcsStore({ bucket: "jobs", client });
+    await assert.rejects(store.put("k", bytes("x")), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal((err.cause as { statusCode?: number }).statusCode, 412);
+      return true;
+    });
+    await assert.rejects(
+      store.get("k"),
+      /get "k" on gs:\/\/jobs\/ failed \(HTTP 503\): ApiError: backend unavailable/,
+    );
+  });
+
+  it("get returns a plain Uint8Array, and 404 reads as null", async () => {
+    const { client, calls } = scriptedClient({
+      download: (file) => {
+        if (file === "p/missing") throw apiError(404, "No such object");
+        return [Buffer.from("payload")];
+      },
+    });
+    const store = new GcsStore({ bucket: "b", prefix: "p", client });
+    const got = await store.get("there");
+    assert.deepEqual(got?.body, bytes("payload"));
+    assert.equal(Object.getPrototypeOf(got?.body), Uint8Array.prototype);
+    assert.equal(await store.get("missing"), null);
+    assert.deepEqual(
+      calls.map((c) => c.file),
+      ["p/there", "p/missing"],
+    );
+  });
+
+  it("head maps metadata (size arrives as a string); 404 reads as null", async () => {
+    const { client } = scriptedClient({
+      getMetadata: (file) => {
+        if (file === "gone") throw apiError(404, "No such object");
+        return [{ size: "12", etag: "CJ3f" }, {}];
+      },
+    });
+    const store = new GcsStore({ bucket: "b", client });
+    assert.deepEqual(await store.head("k"), { key: "k", size: 12, etag: "CJ3f" });
+    assert.equal(await store.head("gone"), null);
+  });
+
+  it("delete ignores missing objects through the client's ignoreNotFound", async () => {
+    const { client, calls } = scriptedClient({ delete: () => [{}] });
+    await new GcsStore({ bucket: "b", prefix: "q", client }).delete("k");
+    assert.deepEqual(calls, [{ method: "delete", file: "q/k", args: [{ ignoreNotFound: true }] }]);
+  });
+
+  it("list asks for one page from startOffset, drops the cursor itself, and sets nextStartAfter", async () => {
+    const pages = [
+      { names: ["p/a/1", "p/a/2", "p/a/3"] },
+      { names: ["p/a/3", "p/a/4"] },
+      { names: ["p/a/4"], pageToken: "more" },
+    ];
+    const { client, calls } = scriptedClient({ getFiles: () => pages.shift() });
+    const store = new GcsStore({ bucket: "b", prefix: "p", client });
+
+    assert.deepEqual(await store.list("a/", { limit: 2 }), {
+      objects: [
+        { key: "a/1", size: 5, etag: "e-p/a/1" },
+        { key: "a/2", size: 5, etag: "e-p/a/2" },
+      ],
+      nextStartAfter: "a/2",
+    });
+    // startOffset is inclusive: the cursor comes back and is dropped.
+    assert.deepEqual((await store.list("a/", { limit: 2, startAfter: "a/3" })).objects, [
+      { key: "a/4", size: 5, etag: "e-p/a/4" },
+    ]);
+    // A page token means more may follow even when the page is short.
+    assert.equal((await store.list("a/", { limit: 5 })).nextStartAfter, "a/4");
+    assert.deepEqual(
+      calls.map((c) => c.args[0]),
+      [
+        { prefix: "p/a/", maxResults: 3, autoPaginate: false },
+        { prefix: "p/a/", maxResults: 3, autoPaginate: false, startOffset: "p/a/3" },
+        { prefix: "p/a/", maxResults: 6, autoPaginate: false },
+      ],
+    );
+  });
+
+  it("a list failure is a StorageError naming the prefix", async () => {
+    const { client } = scriptedClient({
+      getFiles: () => {
+        throw apiError(403, "caller does not have storage.objects.list access");
+      },
+    });
+    await assert.rejects(
+      new GcsStore({ bucket: "b", client }).list("wal/"),
+      /list "wal\/" on gs:\/\/b\/ failed \(HTTP 403\)/,
+    );
+  });
+});
+
+describe("GcsStore options", () => {
+  it("rejects bad options with InvalidArgumentError naming them", () => {
+    assert.throws(
+      () => new GcsStore({ bucket: " " }),
+      /GcsStore bucket: expected a non-empty string/,
+    );
+    assert.throws(() => new GcsStore({ bucket: "b", prefix: "../x" }), InvalidArgumentError);
+    assert.throws(
+      () => new GcsStore({ bucket: "b", maxRetries: -1 }),
+      /maxRetries: expected an integer >= 0/,
+    );
+    assert.throws(
+      () => new GcsStore({ bucket: "b", timeoutMs: 0 }),
+      /timeoutMs: expected a positive integer/,
+    );
+  });
+
+  it("describe() is the gs:// URL without credentials", () => {
+    const store = new GcsStore({
+      bucket: "jobs",
+      prefix: "a/b",
+      credentials: {
+        client_email: "svc@example.iam",
+        private_key: "-----BEGIN PRIVATE KEY-----secret",
+      },
+      client: realClientFits,
+    });
+    assert.equal(store.describe(), "gs://jobs/a/b/");
+  });
+});

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { AzureBlobStore } from "../../src/store/azure.js";
+import { FileStore } from "../../src/store/file.js";
+import { GcsStore } from "../../src/store/gcs.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { openStore } from "../../src/store/open-store.js";
+import { S3Store } from "../../src/store/s3.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
+/** Assert `openStore(url)` rejects with InvalidArgumentError matching `pattern` and listing the forms. */
+async function rejectsUrl(url: string, pattern: RegExp, env = {}): Promise<InvalidArgumentError> {
+  let caught: unknown;
+  await openStore(url, { env }).then(
+    () => assert.fail(`openStore(${JSON.stringify(url)}) should have failed`),
+    (err: unknown) => {
+      caught = err;
+    },
+  );
+  assert.ok(caught instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${caught}`);
+  assert.match(caught.message, pattern);
+  assert.match(caught.message, /Supported forms: "memory:\/\/", "file:\/\/\/absolute\/dir"/);
+  return caught;
+}
+
+describe("openStore", () => {
+  it("memory:// opens a fresh MemoryStore each time", async () => {
+    const a = await openStore("memory://");
+    const b = await openStore("memory://");
+    assert.ok(a instanceof MemoryStore && b instanceof MemoryStore);
+    await a.put("k", bytes("v"));
+    assert.equal(await b.get("k"), null);
+    await rejectsUrl("memory://somewhere", /a memory store URL is exactly "memory:\/\/"/);
+  });
+
+  it("file:///abs/dir and plain paths open a FileStore on that directory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-open-store-"));
+    try {
+      const byUrl = await openStore(pathToFileURL(dir).href, { file: { fsync: false } });
+      assert.ok(byUrl instanceof FileStore);
+      await byUrl.put("jobs/1", bytes("via file URL"));
+      const byAbsolutePath = await openStore(dir);
+      const byRelativePath = await openStore(relative(process.cwd(), dir) || ".");
+      assert.ok(byAbsolutePath instanceof FileStore && byRelativePath instanceof FileStore);
+      assert.equal(text((await byAbsolutePath.get("jobs/1"))?.body), "via file URL");
+      assert.equal(text((await byRelativePath.get("jobs/1"))?.body), "via file URL");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await rejectsUrl("file://relative/dir", /expected "file:\/\/\/absolute\/dir"/);
+    await rejectsUrl("file:///tmp/x?fsync=false", /expected "file:\/\/\/absolute\/dir"/);
+  });
+
+  it("s3://bucket/prefix takes endpoint, region and forcePathStyle from the query", async () => {
+    const store = await openStore(
+      "s3://jobs/prod/queue?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=true",
+    );
+    assert.ok(store instanceof S3Store);
+    assert.equal(store.describe(), "s3://jobs/prod/queue/ at http://127.0.0.1:9000");
+    assert.equal((await openStore("s3://jobs")).describe(), "s3://jobs/");
+    assert.equal((await openStore("s3://jobs/with%20space/")).describe(), "s3://jobs/with space/");
+  });
+
+  it("rejects malformed s3:// URLs, never echoing credentials", async () => {
+    await rejectsUrl("s3://", /expected "s3:\/\/bucket\/prefix\?endpoint=/);
+    await rejectsUrl("s3:///prefix-only", /with a bucket or container name/);
+    await rejectsUrl("s3://jobs:9000/p", /a bucket name, not host:port/);
+    await rejectsUrl(
+      "s3://jobs/p?regoin=eu-west-1",
+      /unknown query parameter "regoin"; expected "endpoint", "region", "forcePathStyle"/,
+    );
+    await rejectsUrl(
+      "s3://jobs/p?forcePathStyle=yes",
+      /forcePathStyle must be "true" or "false", got "yes"/,
+    );
+    await rejectsUrl("s3://jobs/p?region=a&region=b", /query parameter "region" given twice/);
+    await assert.rejects(
+      openStore("s3://jobs/p?endpoint=localhost:9000"),
+      /S3Store endpoint: expected an http\(s\) URL such as "http:\/\/127\.0\.0\.1:9000", got "localhost:9000"/,
+    );
+    const leaked = await rejectsUrl(
+      "s3://AKIAKEY:wJalrSECRET@jobs/p",
+      /credentials are not accepted in a store URL/,
+    );
+    assert.ok(!leaked.message.includes("wJalrSECRET") && !leaked.message.includes("AKIAKEY"));
+    const tokenInQuery = await rejectsUrl(
+      "s3://jobs/p?token=abc123SECRET",
+      /unknown query parameter "token"/,
+    );
+    assert.ok(!tokenInQuery.message.includes("abc123SECRET"));
+  });
+
+  it("az://container/prefix needs a connection string, from options or AZURE_STORAGE_CONNECTION_STRING", async () => {
+    await rejectsUrl(
+      "az://jobs/prod",
+      /az:\/\/ needs a connection string: set AZURE_STORAGE_CONNECTION_STRING/,
+    );
+    const connectionString =
+      "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=S2VZU0VDUkVU;BlobEndpoint=http://127.0.0.1:9/acct;";
+    const fromEnv = await openStore("az://jobs/prod", {
+      env: { AZURE_STORAGE_CONNECTION_STRING: connectionString },
+    });
+    assert.ok(fromEnv instanceof AzureBlobStore);
+    assert.equal(fromEnv.describe(), "az://jobs/prod/ at http://127.0.0.1:9/acct");
+    assert.ok(!fromEnv.describe().includes("S2VZU0VDUkVU"));
+    const fromOptions = await openStore("az://jobs", { env: {}, azure: { connectionString } });
+    assert.equal(fromOptions.describe(), "az://jobs/ at http://127.0.0.1:9/acct");
+    await rejectsUrl(
+      "az://jobs/p?sig=SECRETSIG",
+      /unexpected query parameter "sig": this scheme takes none/,
+      {
+        AZURE_STORAGE_CONNECTION_STRING: connectionString,
+      },
+    ).then((err) => assert.ok(!err.message.includes("SECRETSIG")));
+  });
+
+  it("gs://bucket/prefix opens a GcsStore, with an optional endpoint", async () => {
+    const store = await openStore("gs://jobs/prod?endpoint=http://127.0.0.1:4443");
+    assert.ok(store instanceof GcsStore);
+    assert.equal(store.describe(), "gs://jobs/prod/");
+    await rejectsUrl(
+      "gs://jobs/p?region=x",
+      /unknown query parameter "region"; expected "endpoint"/,
+    );
+  });
+
+  it("rejects empty input and unknown schemes with the list of supported forms", async () => {
+    await rejectsUrl("", /store URL: expected a non-empty string, got ""/);
+    await rejectsUrl("ftp://host/dir", /unknown scheme "ftp:"/);
+    await rejectsUrl("https://bucket.s3.amazonaws.com/x", /unknown scheme "https:"/);
+  });
+});
+
+describe("optional SDKs", () => {
+  it("importing taquba loads no cloud SDK; using a store without its SDK names the package to install", async () => {
+    const indexUrl = new URL("../../src/index.js", import.meta.url).href;
+    // A resolve hook that makes every cloud SDK unresolvable, as if it were not installed.
+    const hooks = `export async function resolve(specifier, context, next) {
+      if (/^(@aws-sdk|@azure|@google-cloud)\\//.test(specifier)) {
+        const err = new Error("Cannot find package '" + specifier + "'");
+        err.code = "ERR_MODULE_NOT_FOUND";
+        throw err;
+      }
+      return next(specifier, context);
+    }`;
+    const script = `
+      import { register } from "node:module";
+      register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hooks)}));
+      const taquba = await import(${JSON.stringify(indexUrl)});
+      const results = { imported: Object.keys(taquba).includes("S3Store") };
+      const stores = {
+        s3: await taquba.openStore("s3://bucket/p?endpoint=http://127.0.0.1:9"),
+        azure: new taquba.AzureBlobStore({ container: "cont", connectionString: "AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a" }),
+        gcs: new taquba.GcsStore({ bucket: "bucket", apiEndpoint: "http://127.0.0.1:9" }),
+      };
+      for (const [name, store] of Object.entries(stores)) {
+        try {
+          await store.get("k");
+          results[name] = "no error";
+        } catch (err) {
+          results[name] = { code: err.code, message: err.message };
+        }
+      }
+      console.log(JSON.stringify(results));
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--no-warnings", "--input-type=module", "-e", script],
+      { timeout: 20_000 },
+    );
+    const results = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.equal(results.imported, true, "the core imports with every SDK missing");
+    const expected = {
+      s3: ["S3Store", "@aws-sdk/client-s3"],
+      azure: ["AzureBlobStore", "@azure/storage-blob"],
+      gcs: ["GcsStore", "@google-cloud/storage"],
+    };
+    for (const [name, [adapter, pkg]] of Object.entries(expected)) {
+      assert.equal(results[name].code, "STORAGE", `${name}: ${JSON.stringify(results[name])}`);
+      assert.equal(
+        results[name].message,
+        `${adapter} needs the optional package "${pkg}", which is not installed: run \`npm install ${pkg}\``,
+      );
+    }
+  });
+});
