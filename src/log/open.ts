@@ -16,7 +16,7 @@ import type { LogOptions, RecoveredLog } from "./types.js";
 import { LogWriter } from "./writer.js";
 
 /** WAL batches fetched in parallel during recovery. */
-const REPLAY_CONCURRENCY = 8;
+const REPLAY_CONCURRENCY = 16;
 
 /** Opens (and fences) the log under `path` as its only writer, recovering its contents. */
 export async function openLog(

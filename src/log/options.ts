@@ -15,6 +15,7 @@ export interface ResolvedLogOptions {
   maxUnflushedBytes: number;
   checkpointWalBytes: number;
   checkpointIntervalMs: number;
+  checkpointWalBatches: number;
   gcMinAgeMs: number;
   manifestHistory: number;
   retry: RetryPolicy;
@@ -32,6 +33,11 @@ export function resolveLogOptions(options: LogOptions = {}): ResolvedLogOptions 
     maxUnflushedBytes: positive("maxUnflushedBytes", options.maxUnflushedBytes, 64 * MiB),
     checkpointWalBytes: positive("checkpointWalBytes", options.checkpointWalBytes, 64 * MiB),
     checkpointIntervalMs: positive("checkpointIntervalMs", options.checkpointIntervalMs, 600_000),
+    checkpointWalBatches: positiveInteger(
+      "checkpointWalBatches",
+      options.checkpointWalBatches,
+      4096,
+    ),
     gcMinAgeMs: nonNegative("gcMinAgeMs", options.gcMinAgeMs, 60_000),
     manifestHistory: integer("manifestHistory", options.manifestHistory, 10),
     retry: {
@@ -71,6 +77,14 @@ function integer(name: string, value: number | undefined, fallback: number): num
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new InvalidArgumentError(`log option ${name}: expected an integer >= 0, got ${value}`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`log option ${name}: expected an integer >= 1, got ${value}`);
   }
   return value;
 }

@@ -23,6 +23,12 @@ export interface LogOptions {
   checkpointWalBytes?: number;
   /** Checkpoint at least this often while records are written. Default 10 minutes. */
   checkpointIntervalMs?: number;
+  /**
+   * Checkpoint once this many WAL batches were written since the last
+   * checkpoint: recovery reads one object per batch, so this bounds its
+   * request count even when batches are small. Default 4096.
+   */
+  checkpointWalBatches?: number;
   /** Objects younger than this are never garbage-collected. Default 60 s. */
   gcMinAgeMs?: number;
   /** Manifests kept besides the newest. Default 10. */

@@ -376,11 +376,13 @@ export class LogWriter implements Log {
 
   #maybeCheckpoint(): void {
     if (this.#snapshotSource === null || this.#backgroundCheckpoint || this.#closing) return;
-    const { clock, checkpointWalBytes, checkpointIntervalMs } = this.#options;
+    const { clock, checkpointWalBytes, checkpointWalBatches, checkpointIntervalMs } = this.#options;
     const walBytes = this.#durableBytesTotal - this.#checkpointCoveredBytes;
     const sinceLast = clock.now() - (this.#lastCheckpointAt ?? this.#checkpointClockStart);
+    const walBatches = this.#durableWalId - this.#manifest.replayAfter;
     const due =
       walBytes > Math.max(checkpointWalBytes, this.#lastCheckpointBytes) ||
+      walBatches > checkpointWalBatches ||
       sinceLast >= checkpointIntervalMs;
     if (!due) return;
     this.#backgroundCheckpoint = true;

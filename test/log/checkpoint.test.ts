@@ -34,7 +34,7 @@ async function walObjects(store: MemoryStore): Promise<{ id: number; size: numbe
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 2_500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
   assert.ok(condition(), "condition reached in time");
 }
 
@@ -106,6 +106,18 @@ describe("log checkpoints and garbage collection", () => {
     for (let i = 0; i < 30; i++) await state.append(recovered.log, `record-${i}`);
     await waitFor(() => recovered.log.stats().checkpointsWritten > 0);
     assert.ok(recovered.log.stats().walBytesSinceCheckpoint < 400);
+  });
+
+  it("checkpoints in the background once enough WAL batches piled up", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions({ checkpointWalBatches: 5 }));
+    const state = new ListState(recovered);
+    // The fence and four batches: five objects to replay, not more than the limit yet.
+    for (let i = 0; i < 4; i++) await state.append(recovered.log, `b${i}`);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    await state.append(recovered.log, "b4");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
   });
 
   it("checkpoints in the background once the interval passed with writes", async () => {
