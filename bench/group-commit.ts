@@ -69,6 +69,19 @@ async function idleRequests(idleMs: number): Promise<number> {
   return requests;
 }
 
+/** Time to reopen (fence + recover) on a 25 ms store, with `batches` WAL batches to replay. */
+async function reopenMs(batches: number): Promise<{ ms: number; requests: number }> {
+  const inner = new MemoryStore();
+  const { log } = await openLog(inner, "bench", { logger: silentLogger, flushIntervalMs: 0 });
+  for (let i = 0; i < batches; i++) await log.append(record);
+  const counting = new CountingStore(new LatencyStore(inner, { latencyMs: 25 }));
+  const started = performance.now();
+  const reopened = await openLog(counting, "bench", { logger: silentLogger });
+  const ms = performance.now() - started;
+  if (reopened.records.length !== batches) throw new Error("replay lost records");
+  return { ms, requests: counting.snapshot().requests };
+}
+
 const rows: Row[] = [];
 for (const [latencyMs, appenders] of [
   [25, 1],
@@ -92,3 +105,9 @@ for (const r of rows) {
 }
 const idleMs = 5_000;
 console.log(`requests made by an idle log over ${idleMs / 1000} s: ${await idleRequests(idleMs)}`);
+for (const batches of [0, 100, 1000]) {
+  const { ms, requests } = await reopenMs(batches);
+  console.log(
+    `reopen with ${batches} WAL batches to replay (25 ms store): ${Math.round(ms)} ms, ${requests} requests`,
+  );
+}

@@ -15,12 +15,28 @@ export interface ClassTraffic {
   bytes: number;
   /** Milliseconds from calling the store's put to its promise settling. */
   putLatency: LatencySummary;
+  /** Milliseconds with no PUT of this kind in flight, between one settling and the next starting. */
+  idleGap: LatencySummary;
 }
 
 interface ClassCounters {
   puts: number;
   bytes: number;
   latency: LatencyRecorder;
+  gaps: LatencyRecorder;
+  inFlight: number;
+  lastSettled: number | undefined;
+}
+
+function newCounters(): ClassCounters {
+  return {
+    puts: 0,
+    bytes: 0,
+    latency: new LatencyRecorder(),
+    gaps: new LatencyRecorder(),
+    inFlight: 0,
+    lastSettled: undefined,
+  };
 }
 
 /**
@@ -47,16 +63,22 @@ export class KeyClassStore implements ObjectStore {
     const name = classOf(key);
     let entry = this.#classes.get(name);
     if (entry === undefined) {
-      entry = { puts: 0, bytes: 0, latency: new LatencyRecorder() };
+      entry = newCounters();
       this.#classes.set(name, entry);
     }
     entry.puts++;
     entry.bytes += body.byteLength;
     const start = performance.now();
+    if (entry.inFlight === 0 && entry.lastSettled !== undefined)
+      entry.gaps.record(start - entry.lastSettled);
+    entry.inFlight++;
     try {
       await this.#inner.put(key, body, options);
     } finally {
-      entry.latency.record(performance.now() - start);
+      const end = performance.now();
+      entry.latency.record(end - start);
+      entry.inFlight--;
+      entry.lastSettled = end;
     }
   }
 
@@ -74,8 +96,13 @@ export class KeyClassStore implements ObjectStore {
 
   /** Traffic of one class (zeros if none). */
   traffic(name: string): ClassTraffic {
-    const entry = this.#classes.get(name) ?? { puts: 0, bytes: 0, latency: new LatencyRecorder() };
-    return { puts: entry.puts, bytes: entry.bytes, putLatency: entry.latency.summary() };
+    const entry = this.#classes.get(name) ?? newCounters();
+    return {
+      puts: entry.puts,
+      bytes: entry.bytes,
+      putLatency: entry.latency.summary(),
+      idleGap: entry.gaps.summary(),
+    };
   }
 
   /** Every class seen so far. */

@@ -36,6 +36,7 @@ const common = {
   bytes: { title: "bytes written/job", value: (r: BenchResult) => r.traffic?.bytesWrittenPerJob },
   rss: { title: "peak RSS MiB", value: (r: BenchResult) => r.peakRssMb },
   load: { title: "load avg", value: (r: BenchResult) => r.loadAvg1m },
+  elu: { title: "event loop busy", value: (r: BenchResult) => r.eventLoopUtilization },
 };
 
 const COLUMNS: Record<string, Column[]> = {
@@ -57,6 +58,7 @@ const COLUMNS: Record<string, Column[]> = {
     common.walPutLatency,
     common.bytes,
     common.rss,
+    common.elu,
     common.load,
   ],
   steady_state: [
@@ -76,6 +78,7 @@ const COLUMNS: Record<string, Column[]> = {
     common.walPutLatency,
     common.bytes,
     common.rss,
+    common.elu,
     common.load,
   ],
   ceiling: [
@@ -91,6 +94,7 @@ const COLUMNS: Record<string, Column[]> = {
     common.walPutLatency,
     common.bytes,
     common.rss,
+    common.elu,
     common.load,
   ],
   cold_start: [
@@ -107,6 +111,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "GETs", value: (r) => r.traffic?.gets },
     { title: "stored MiB", value: m("storedMiB") },
     common.rss,
+    common.elu,
     common.load,
   ],
   payload_sweep: [
@@ -124,6 +129,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "ack p99 ms", value: m("ackP99Ms") },
     common.walPutLatency,
     common.rss,
+    common.elu,
     common.load,
   ],
   end_to_end: [
@@ -135,6 +141,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "end-to-end jobs/s", value: (r) => r.jobsPerSec },
     common.puts,
     common.rss,
+    common.elu,
     common.load,
   ],
 };

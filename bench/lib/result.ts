@@ -1,4 +1,5 @@
 import { loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
 import type { ClassTraffic } from "./key-classes.js";
 import type { LatencySummary } from "./latency.js";
 
@@ -18,6 +19,8 @@ export interface StoreTraffic {
   /** Latency of the WAL PUTs themselves (the store's share of every durable wait). */
   walPutP50Ms: number;
   walPutP99Ms: number;
+  /** Median time the WAL sat idle between one PUT settling and the next starting. */
+  walIdleGapP50Ms: number;
   /** PUTs and bytes per object kind (`wal`, `checkpoint`, `manifest`, ...). */
   byClass: Record<string, ClassTraffic>;
 }
@@ -48,6 +51,10 @@ export interface BenchResult {
   metrics: Record<string, number>;
   /** The machine's 1-minute load average when the run ended (others' work skews results). */
   loadAvg1m?: number;
+  /** Share of the process's life its event loop was busy (1 = the JS thread was saturated). */
+  eventLoopUtilization?: number;
+  /** CPU seconds (user + system, all threads) the process used. */
+  cpuSeconds?: number;
   /** Optional time series: per-second windows or drain slices. */
   windows?: Record<string, number>[];
 }
@@ -56,7 +63,13 @@ export const RESULT_PREFIX = "RESULT ";
 
 /** Print a result so a parent process can pick it up with {@link parseResults}. */
 export function emitResult(result: BenchResult): void {
-  const withLoad = { ...result, loadAvg1m: loadavg()[0] ?? 0 };
+  const cpu = process.cpuUsage();
+  const withLoad = {
+    ...result,
+    loadAvg1m: loadavg()[0] ?? 0,
+    eventLoopUtilization: performance.eventLoopUtilization().utilization,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(withLoad)}\n`);
 }
 

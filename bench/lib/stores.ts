@@ -107,6 +107,7 @@ export function trafficOf(bench: BenchStore, jobs: number): StoreTraffic {
     walBytesPerJob: perJob(wal.bytes),
     walPutP50Ms: wal.putLatency.p50,
     walPutP99Ms: wal.putLatency.p99,
+    walIdleGapP50Ms: wal.idleGap.p50,
     byClass: bench.classes.all(),
   };
 }
