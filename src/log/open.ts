@@ -41,9 +41,12 @@ export async function openLog(
   });
   const manifests = new ManifestReader(storage, keys);
 
-  if (!resolved.allowUnsafeStore) await probeConditionalWrites(store, keys.prefix);
-
-  const own = await claimEpoch(storage, keys, manifests, resolved);
+  // The probe's requests overlap with reading the newest manifest; nothing is written before it passed.
+  const probed = resolved.allowUnsafeStore
+    ? Promise.resolve()
+    : probeConditionalWrites(store, keys.prefix);
+  probed.catch(() => {}); // awaited in claimEpoch; a rejection meanwhile is not unhandled
+  const own = await claimEpoch(storage, keys, manifests, resolved, probed);
   const { epoch, replayAfter } = own.manifest;
   const fenced = (newestEpoch: number): FencedError =>
     new FencedError(
@@ -94,10 +97,12 @@ async function claimEpoch(
   keys: LogKeys,
   manifests: ManifestReader,
   options: ResolvedLogOptions,
+  probed: Promise<void>,
 ): Promise<ManifestEntry> {
   const writer = randomBytes(16).toString("hex");
   for (;;) {
     const newest = await manifests.newest();
+    await probed;
     const base = newest?.manifest;
     const manifest: Manifest = {
       epoch: (base?.epoch ?? 0) + 1,
