@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readHeaders, writeHeaders } from "./records.js";
-import { Job, type QueueState, State, Status } from "./state.js";
+import { Job, type QueueContents, type QueueState, State, Status } from "./state.js";
 
 /**
  * Binary checkpoint of a {@link State}: every job with all its fields (so a
@@ -64,14 +64,17 @@ export function decodeSnapshot(bytes: Uint8Array): State {
   if (r.u8() === 1) state.lastId = r.id();
   const queueCount = r.varint();
   const queues: QueueState[] = [];
+  const contents: QueueContents[] = [];
   for (let i = 0; i < queueCount; i++) {
     const qs = state.queue(r.string());
     qs.doneCount = r.varint();
     queues.push(qs);
+    contents.push({ pending: [], scheduled: [], claimed: [], done: [], dead: [] });
   }
   const jobCount = r.varint();
   for (let i = 0; i < jobCount; i++) {
-    const qs = queues[r.varint()];
+    const queueIndex = r.varint();
+    const qs = queues[queueIndex];
     if (qs === undefined) throw new DecodeError("job refers to an unknown queue");
     const id = r.id();
     const status = r.u8();
@@ -101,27 +104,29 @@ export function decodeSnapshot(bytes: Uint8Array): State {
       dedupKey,
       (flags & CANCEL_REQUESTED) !== 0,
     );
+    const known = state.jobs.size;
     state.jobs.set(id, job);
+    if (state.jobs.size === known) throw new DecodeError(`duplicate job ${id}`);
+    const lists = contents[queueIndex]!;
     switch (job.status) {
       case Status.Pending:
-        qs.pending.set(job, undefined);
+        lists.pending.push(job);
         break;
       case Status.Scheduled:
-        qs.scheduled.set(job, undefined);
+        lists.scheduled.push(job);
         break;
       case Status.Claimed:
-        qs.claimed.add(job);
+        lists.claimed.push(job);
         break;
       case Status.Done:
-        qs.done.set(job, undefined);
+        lists.done.push(job);
         break;
       case Status.Dead:
-        qs.deadById.set(id, job);
-        qs.deadByTime.set(job, undefined);
+        lists.dead.push(job);
         break;
     }
-    if (dedupKey !== undefined) qs.dedup.set(dedupKey, job);
   }
+  for (let i = 0; i < queues.length; i++) queues[i]!.restore(contents[i]!);
   if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after snapshot`);
   return state;
 }
