@@ -12,6 +12,8 @@ export interface EndToEndParams {
   payloadBytes: number;
   /** Jobs per bulk-enqueue call (each system's batch API). */
   batch: number;
+  /** taquba's group-commit window; default the library's (peers ignore it). */
+  flushMs?: number;
 }
 
 export function endToEndParams(args: Args): EndToEndParams {
@@ -20,6 +22,7 @@ export function endToEndParams(args: Args): EndToEndParams {
     concurrency: args.number("concurrency", 32),
     payloadBytes: args.number("payload", 64),
     batch: args.number("batch", 1_000),
+    flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
   };
 }
 

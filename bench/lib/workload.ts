@@ -33,3 +33,13 @@ export function runnable<P>(workload: Workload<P>): RunnableWorkload {
     runWithArgs: (store, args) => holdOpen(workload.run(store, workload.params(args))),
   };
 }
+
+/** Queue.open options for a run: the library's defaults unless `--flush-ms` was given. */
+export function openOptions(flushMs: number | undefined): { flushIntervalMs?: number } {
+  return flushMs === undefined ? {} : { flushIntervalMs: flushMs };
+}
+
+/** `--flush-ms` (group-commit window) if given. */
+export function flushMsArg(args: Args): number | undefined {
+  return args.has("flush-ms") ? args.number("flush-ms", 0) : undefined;
+}

@@ -7,7 +7,7 @@ import { sleep } from "../lib/process.js";
 import { type BenchResult, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { WindowSeries } from "../lib/windows.js";
-import type { Workload } from "../lib/workload.js";
+import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
 
 export interface CeilingParams {
   seconds: number;
@@ -20,6 +20,8 @@ export interface CeilingParams {
   payloadBytes: number;
   /** Producers pause while this many jobs wait, so the rate measured is one the workers sustain. */
   maxBacklog: number;
+  /** Group-commit window; default the library's. */
+  flushMs?: number;
 }
 
 const QUEUE = "ceiling";
@@ -41,11 +43,12 @@ export const ceiling: Workload<CeilingParams> = {
     workers: args.number("workers", 256),
     payloadBytes: args.number("payload", 64),
     maxBacklog: args.number("max-backlog", 20_000),
+    flushMs: flushMsArg(args),
   }),
   async run(kind: StoreKind, params: CeilingParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const queue = await Queue.open(bench.store, "bench/ceiling");
+      const queue = await Queue.open(bench.store, "bench/ceiling", openOptions(params.flushMs));
       const start = performance.now();
       const series = new WindowSeries(1_000, start);
       const measureFrom = start + params.warmupSeconds * 1_000;

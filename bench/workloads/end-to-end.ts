@@ -5,7 +5,7 @@ import { type EndToEndParams, endToEndMetrics, endToEndParams } from "../lib/e2e
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
-import type { Workload } from "../lib/workload.js";
+import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
 
 const QUEUE = "e2e";
 
@@ -17,7 +17,7 @@ export const endToEnd: Workload<EndToEndParams> = {
   async run(kind: StoreKind, params: EndToEndParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const queue = await Queue.open(bench.store, "bench/end-to-end");
+      const queue = await Queue.open(bench.store, "bench/end-to-end", openOptions(params.flushMs));
       resetTraffic(bench);
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
       const batchLatency = new LatencyRecorder();

@@ -8,7 +8,7 @@ import { type BenchResult, peakRssMb } from "../lib/result.js";
 import { ArrivalSchedule, formatSchedule, parseSchedule, type Segment } from "../lib/schedule.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { WindowSeries } from "../lib/windows.js";
-import type { Workload } from "../lib/workload.js";
+import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
 
 export interface SteadyStateParams {
   schedule: Segment[];
@@ -18,6 +18,8 @@ export interface SteadyStateParams {
   drainTimeoutSec: number;
   /** Label of the run in reports (e.g. `fixed`, `ramp`). */
   label: string;
+  /** Group-commit window; default the library's. */
+  flushMs?: number;
 }
 
 const QUEUE = "steady";
@@ -41,11 +43,16 @@ export const steadyState: Workload<SteadyStateParams> = {
     payloadBytes: args.number("payload", 64),
     drainTimeoutSec: args.number("drain-timeout", 30),
     label: args.string("label", args.has("schedule") ? "ramp" : "fixed"),
+    flushMs: flushMsArg(args),
   }),
   async run(kind: StoreKind, params: SteadyStateParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const queue = await Queue.open(bench.store, "bench/steady-state");
+      const queue = await Queue.open(
+        bench.store,
+        "bench/steady-state",
+        openOptions(params.flushMs),
+      );
       resetTraffic(bench);
       const schedule = new ArrivalSchedule(params.schedule);
       const start = performance.now();
@@ -161,6 +168,7 @@ export const steadyState: Workload<SteadyStateParams> = {
             schedule: formatSchedule(params.schedule),
             workers: params.workers,
             payloadBytes: params.payloadBytes,
+            flushMs: params.flushMs ?? "default",
           },
           jobs: done,
           seconds: phaseSeconds,
