@@ -5,7 +5,7 @@ import { type EndToEndParams, endToEndMetrics, endToEndParams } from "../lib/e2e
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
-import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
+import { openOptions, type Workload } from "../lib/workload.js";
 
 const QUEUE = "e2e";
 
