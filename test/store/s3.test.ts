@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
-import { openLog } from "../../src/log/index.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import { S3Store, type S3StoreOptions } from "../../src/store/s3.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
@@ -137,24 +138,23 @@ describe("S3Store on s3rver", () => {
     assert.deepEqual(await listAll(store, "queue/"), [], "the probe cleans up after itself");
   });
 
-  it("the log refuses to open on s3rver unless allowUnsafeStore is set, and then works", async () => {
-    const store = makeStore({ prefix: "unsafe-log" });
-    await assert.rejects(openLog(store, "q"), { code: "UNSUPPORTED_STORE" });
-    assert.deepEqual(await listAll(store, ""), [], "a refused open writes nothing");
+  it("Queue.open refuses s3rver unless allowUnsafeStore is set, and then works", async () => {
+    const store = makeStore({ prefix: "unsafe-queue" });
+    await assert.rejects(Queue.open(store, "app", { logger: silentLogger }), {
+      code: "UNSUPPORTED_STORE",
+    });
+    assert.deepEqual(await listAll(store, ""), [], "a refused open leaves nothing behind");
 
-    const first = await openLog(store, "q", { allowUnsafeStore: true });
-    await first.log.append([bytes("r1"), bytes("r2")]);
-    await first.log.close();
-    const reopened = await openLog(store, "q", { allowUnsafeStore: true });
-    const replayed = [
-      ...(reopened.checkpoint === null ? [] : ["<checkpoint>"]),
-      ...reopened.records.map(text),
-    ];
-    assert.ok(
-      replayed.includes("<checkpoint>") || (replayed.includes("r1") && replayed.includes("r2")),
-      `reopen recovers the records (got ${JSON.stringify(replayed)})`,
-    );
-    await reopened.log.close();
+    const unsafe = { logger: silentLogger, log: { allowUnsafeStore: true } };
+    const first = await Queue.open(store, "app", unsafe);
+    const id = await first.enqueue("emails", "hello");
+    await first.close();
+    const reopened = await Queue.open(store, "app", unsafe);
+    const claim = await reopened.claim("emails");
+    assert.equal(claim?.id, id);
+    assert.equal(text(claim?.payload), "hello");
+    await reopened.ack(claim!);
+    await reopened.close();
   });
 
   it("reports server errors as StorageError without credentials; a missing bucket is not 'not found'", async () => {
