@@ -4,6 +4,7 @@ import { FencedError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
 describe("log fencing", () => {
@@ -74,6 +75,36 @@ describe("log fencing", () => {
     await openLog(store, "q", testOptions());
     assert.equal((await rejection(first.log.checkpoint())).code, "FENCED");
     assert.equal((await rejection(first.log.append(rec("y")))).code, "FENCED");
+  });
+});
+
+describe("log writers racing to open", () => {
+  it("of writers opening at once, every one but the newest epoch ends FENCED", async () => {
+    for (let round = 0; round < 10; round++) {
+      const inner = new MemoryStore();
+      const store = new LatencyStore(inner, { latencyMs: 1, jitterMs: 4 });
+      const opened = await Promise.allSettled(
+        [1, 2, 3].map(() => openLog(store, "q", testOptions())),
+      );
+      const logs = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value.log] : []));
+      for (const o of opened) {
+        if (o.status === "rejected") assert.equal((o.reason as { code?: string }).code, "FENCED");
+      }
+      assert.ok(logs.length >= 1, "someone opened the log");
+      const results = await Promise.allSettled(
+        logs.map((log, i) => log.append(rec(`w${i}`)).then(() => log.stats().epoch)),
+      );
+      const winners = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      for (const r of results) {
+        if (r.status === "rejected") assert.equal((r.reason as { code?: string }).code, "FENCED");
+      }
+      // Exactly one writer can still write: the one holding the newest epoch.
+      assert.equal(winners.length, 1);
+      const newest = Math.max(...logs.map((log) => log.stats().epoch));
+      assert.equal(winners[0], newest);
+      const check = await openLog(inner, "q", testOptions());
+      assert.equal(check.records.length, 1);
+    }
   });
 });
 
