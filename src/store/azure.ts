@@ -6,7 +6,7 @@ import type {
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
 import { errorCodeOf, httpStatusOf, toStorageError } from "./cloud/errors.js";
-import { checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import {
   type ListOptions,
@@ -90,13 +90,8 @@ export class AzureBlobStore implements ObjectStore {
       throw new InvalidArgumentError(
         'AzureBlobStore accountUrl: expected an http(s) URL such as "https://myaccount.blob.core.windows.net"',
       );
-    for (const name of ["maxTries", "tryTimeoutMs"] as const) {
-      const value = options[name];
-      if (value !== undefined && !(Number.isInteger(value) && value > 0))
-        throw new InvalidArgumentError(
-          `AzureBlobStore ${name}: expected a positive integer, got ${value}`,
-        );
-    }
+    checkInteger(options.maxTries, "AzureBlobStore maxTries");
+    checkInteger(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
     this.#options = { ...options };
   }
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../errors.js";
 import { httpStatusOf, toStorageError } from "./cloud/errors.js";
-import { checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import {
   type ListOptions,
@@ -95,16 +95,8 @@ export class GcsStore implements ObjectStore {
       );
     this.#bucketName = checkName(options.bucket, "GcsStore bucket");
     this.#prefix = normalizePrefix(options.prefix, "GcsStore prefix");
-    for (const name of ["maxRetries", "timeoutMs"] as const) {
-      const value = options[name];
-      const ok =
-        value === undefined ||
-        (Number.isInteger(value) && value >= (name === "maxRetries" ? 0 : 1));
-      if (!ok)
-        throw new InvalidArgumentError(
-          `GcsStore ${name}: expected ${name === "maxRetries" ? "an integer >= 0" : "a positive integer"}, got ${value}`,
-        );
-    }
+    checkInteger(options.maxRetries, "GcsStore maxRetries", 0);
+    checkInteger(options.timeoutMs, "GcsStore timeoutMs");
     this.#options = { ...options };
   }
 

@@ -1,7 +1,7 @@
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../errors.js";
 import { errorCodeOf, httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
-import { checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import {
   type ListOptions,
@@ -74,9 +74,9 @@ export class S3Store implements ObjectStore {
       );
     this.#bucket = checkName(options.bucket, "S3Store bucket");
     this.#prefix = normalizePrefix(options.prefix, "S3Store prefix");
-    checkPositiveInteger(options.maxAttempts, "S3Store maxAttempts");
-    checkPositiveInteger(options.requestTimeoutMs, "S3Store requestTimeoutMs");
-    checkPositiveInteger(options.connectionTimeoutMs, "S3Store connectionTimeoutMs");
+    checkInteger(options.maxAttempts, "S3Store maxAttempts");
+    checkInteger(options.requestTimeoutMs, "S3Store requestTimeoutMs");
+    checkInteger(options.connectionTimeoutMs, "S3Store connectionTimeoutMs");
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
     this.#options = { ...options };
   }
@@ -100,16 +100,17 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
     const { sdk, client } = await this.#sdk();
-    const command = new sdk.PutObjectCommand({
+    const input = {
       Bucket: this.#bucket,
       Key: this.#prefix + key,
       Body: body,
       ContentLength: body.byteLength,
       ...(options?.ifNoneMatch === "*" ? { IfNoneMatch: "*" } : {}),
-    });
+    };
     for (let attempt = 0; ; attempt++) {
       try {
-        await client.send(command);
+        // A fresh command per attempt: a sent command carries per-request middleware state.
+        await client.send(new sdk.PutObjectCommand(input));
         return;
       } catch (err) {
         if (options?.ifNoneMatch === "*" && isPreconditionFailed(err))
@@ -244,11 +245,6 @@ function isPreconditionFailed(err: unknown): boolean {
 
 function isConditionalConflict(err: unknown): boolean {
   return errorCodeOf(err) === "ConditionalRequestConflict" || httpStatusOf(err) === 409;
-}
-
-function checkPositiveInteger(value: number | undefined, optionName: string): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0))
-    throw new InvalidArgumentError(`${optionName}: expected a positive integer, got ${value}`);
 }
 
 function parseEndpoint(endpoint: string): URL {

@@ -37,6 +37,14 @@ export function checkName(value: unknown, optionName: string): string {
   return value;
 }
 
+/** An optional integer option of at least `min` (default 1); the message names it. */
+export function checkInteger(value: number | undefined, optionName: string, min = 1): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= min))
+    throw new InvalidArgumentError(
+      `${optionName}: expected ${min === 1 ? "a positive integer" : `an integer >= ${min}`}, got ${value}`,
+    );
+}
+
 /** Clamp a requested list limit into what one request can return. */
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return MAX_LIST_PAGE;
