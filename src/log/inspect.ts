@@ -57,7 +57,8 @@ export async function inspectLog(
   path: string,
   options?: ReadLogOptions,
 ): Promise<LogInspection> {
-  return inspectWith(reader(store, path, options));
+  const r = reader(store, path, options);
+  return consistently(r, () => inspectWith(r));
 }
 
 /**
@@ -70,15 +71,23 @@ export async function readLog(
   options?: ReadLogOptions,
 ): Promise<LogContents> {
   const r = reader(store, path, options);
+  return consistently(r, async () => readContents(r, await inspectWith(r)));
+}
+
+/**
+ * Runs a read-only pass, again if it met a missing object while the newest
+ * manifest changed: the running writer checkpointed and collected what the
+ * pass was about to read. Damage under an unchanged manifest is real.
+ */
+async function consistently<T>(r: Reader, pass: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const info = await inspectWith(r);
+    const before = (await r.manifests.listIds()).at(-1);
     try {
-      return await readContents(r, info);
+      return await pass();
     } catch (error) {
       if (!(error instanceof CorruptionError) || attempt >= READ_ATTEMPTS) throw error;
-      // Missing objects are expected if the writer moved on; corruption is not.
-      const newest = await r.manifests.newest();
-      if (newest === null || newest.id === info.manifest?.id) throw error;
+      const after = (await r.manifests.listIds()).at(-1);
+      if (after === before) throw error;
     }
   }
 }

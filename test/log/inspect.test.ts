@@ -5,6 +5,7 @@ import { inspectLog, openLog, readLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore, PutOptions } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
 describe("log read-only access", () => {
@@ -26,6 +27,24 @@ describe("log read-only access", () => {
     // The writer is still the writer.
     await log.append(rec("d"));
     assert.deepEqual(texts((await readLog(inner, "q")).records), ["b", "c", "d"]);
+  });
+
+  it("readLog retries when the writer checkpoints and collects what it was reading", async () => {
+    const inner = new MemoryStore();
+    const { log } = await openLog(inner, "q", testOptions());
+    log.setSnapshotSource(() => rec("after a and b"));
+    await log.append(rec("a"));
+    await log.append(rec("b"));
+    const reader = new FaultStore(inner);
+    const stall = reader.pause({ op: "get", keyPrefix: "q/wal/" });
+    const reading = readLog(reader, "q");
+    await stall.whenHeld();
+    await log.checkpoint(); // deletes the batches the reader listed
+    assert.equal(await inner.get("q/wal/00000000000000000002"), null);
+    stall.release();
+    const contents = await reading;
+    assert.equal(new TextDecoder().decode(contents.checkpoint!), "after a and b");
+    assert.deepEqual(contents.records, []);
   });
 
   it("readLog and inspectLog of a log nobody opened", async () => {
