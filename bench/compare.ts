@@ -37,7 +37,10 @@ const REDIS_PORT = 6390;
 const POSTGRES_PORT = 5439;
 
 const args = new Args(process.argv.slice(2));
-const base = endToEndParams(args);
+// --concurrency takes a list here, so the shared parser reads everything else.
+const base = endToEndParams(
+  new Args(process.argv.slice(2).filter((a) => !a.startsWith("--concurrency"))),
+);
 const concurrencies = args.list("concurrency", ["32", "256"]).map(Number);
 const repeat = Math.max(1, args.number("repeat", 1));
 const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
@@ -55,6 +58,7 @@ const common = (c: number) => [
   `--concurrency=${c}`,
   `--payload=${base.payloadBytes}`,
   `--batch=${base.batch}`,
+  ...(base.flushMs === undefined ? [] : [`--flush-ms=${base.flushMs}`]),
 ];
 
 /** Forward `--<ours>=v` to a peer script as `--<theirs>=v`. */
