@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// Commands are registered in ./run.js (one file per command); this file only starts the CLI.
 import { processIO } from "./io.js";
 import { runCli } from "./run.js";
 

@@ -1,4 +1,5 @@
-import { decodeTime, incrementBase32, monotonicFactory, type ULIDFactory } from "ulid";
+import { randomBytes } from "node:crypto";
+import { decodeTime } from "ulid";
 import { DecodeError } from "./decode-error.js";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -67,26 +68,81 @@ export function readIdBytes(bytes: Uint8Array, offset: number): string {
   return chars.toString("latin1");
 }
 
+const TWO_POW_20 = 2 ** 20;
+const TWO_POW_40 = 2 ** 40;
+const MAX_TIME = 2 ** 48 - 1;
+
+/** Write `value` (< 2^40) as 8 base32 digits at `out[at..]`. */
+function put40(value: number, out: Uint8Array, at: number): void {
+  const high = Math.floor(value / TWO_POW_20);
+  const low = value % TWO_POW_20;
+  for (let i = 3; i >= 0; i--) {
+    out[at + i] = ALPHABET_CODES[(high >> ((3 - i) * 5)) & 0x1f]!;
+    out[at + 4 + i] = ALPHABET_CODES[(low >> ((3 - i) * 5)) & 0x1f]!;
+  }
+}
+
+/** Parse 8 base32 digits of a canonical ULID into a number < 2^40. */
+function get40(id: string, at: number): number {
+  let value = 0;
+  for (let i = 0; i < 8; i++) value = value * 32 + DIGITS[id.charCodeAt(at + i)]!;
+  return value;
+}
+
 /**
  * Strictly increasing ULIDs in call order, also across restarts: seeded with
  * the newest id the store ever issued, it never returns an id ≤ that one even
- * if the clock stands still or goes backwards.
+ * if the clock stands still or goes backwards. Within one millisecond the
+ * 80-bit random part is incremented (the ULID monotonic scheme); each id is
+ * built in a scratch buffer so it is one flat string.
  */
 export class IdGenerator {
-  readonly #factory: ULIDFactory = monotonicFactory();
-  #last: string | null;
+  readonly #chars = Buffer.alloc(26);
+  #time = -1;
+  /** The 80-bit random part as two 40-bit halves. */
+  #high = 0;
+  #low = 0;
 
   constructor(lastId: string | null) {
-    this.#last = lastId;
+    if (lastId === null) return;
+    if (!isUlid(lastId)) throw new DecodeError(`not a ULID: ${JSON.stringify(lastId)}`);
+    this.#setTime(decodeTime(lastId));
+    this.#high = get40(lastId, 10);
+    this.#low = get40(lastId, 18);
+  }
+
+  #setTime(time: number): void {
+    this.#time = time;
+    let t = time;
+    for (let i = 9; i >= 0; i--) {
+      this.#chars[i] = ALPHABET_CODES[t % 32]!;
+      t = Math.floor(t / 32);
+    }
+  }
+
+  #freshRandom(): void {
+    const random = randomBytes(10);
+    this.#high = random.readUIntBE(0, 5);
+    this.#low = random.readUIntBE(5, 5);
   }
 
   next(nowMs: number): string {
-    const last = this.#last;
-    let id: string;
-    if (last === null || nowMs > decodeTime(last)) id = this.#factory(nowMs);
-    else id = last.slice(0, 10) + incrementBase32(last.slice(10));
-    if (last !== null && id <= last) id = last.slice(0, 10) + incrementBase32(last.slice(10));
-    this.#last = id;
-    return id;
+    const now = Math.min(Math.max(0, Math.floor(nowMs)), MAX_TIME);
+    if (now > this.#time) {
+      this.#setTime(now);
+      this.#freshRandom();
+    } else if (++this.#low === TWO_POW_40) {
+      this.#low = 0;
+      if (++this.#high === TWO_POW_40) {
+        // 2^80 ids in one millisecond cannot happen; move to the next one anyway.
+        this.#setTime(this.#time + 1);
+        this.#freshRandom();
+      }
+    }
+    put40(this.#high, this.#chars, 10);
+    put40(this.#low, this.#chars, 18);
+    return (
+      this.#chars as unknown as { latin1Slice(start: number, end: number): string }
+    ).latin1Slice(0, 26);
   }
 }

@@ -127,6 +127,16 @@ describe("ids", () => {
     ids.push(restarted.next(500), restarted.next(1_001), restarted.next(2_000));
     for (let i = 1; i < ids.length; i++)
       assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
+    assert.ok(ids.every(isUlid));
+  });
+
+  it("carry through the random part, and past it into the next millisecond", () => {
+    assert.equal(
+      new IdGenerator("01HF7YAT000000000ZZZZZZZZZ").next(0),
+      `01HF7YAT00${"00000010"}${"00000000"}`,
+    );
+    const next = new IdGenerator("01HF7YAT00ZZZZZZZZZZZZZZZZ").next(0);
+    assert.ok(next > "01HF7YAT00ZZZZZZZZZZZZZZZZ" && next.startsWith("01HF7YAT01"), next);
   });
 });
 
