@@ -47,7 +47,7 @@ export async function openLog(
     : probeConditionalWrites(store, keys.prefix);
   probed.catch(() => {}); // awaited in claimEpoch; a rejection meanwhile is not unhandled
   const own = await claimEpoch(storage, keys, manifests, resolved, probed);
-  const { epoch, replayAfter } = own.manifest;
+  const { epoch } = own.manifest;
   const fenced = (newestEpoch: number): FencedError =>
     new FencedError(
       `${describeLog}: another writer (epoch ${newestEpoch}) opened it while this one (epoch ${epoch}) was opening`,
@@ -55,22 +55,18 @@ export async function openLog(
 
   const { fenceId, fences } = await writeFence(storage, keys, manifests, own.manifest, fenced);
 
-  let checkpoint: Uint8Array | null = null;
-  let checkpointBytes = 0;
-  if (own.manifest.checkpoint !== null) {
-    const key = keys.checkpoint(own.manifest.checkpoint);
-    const body = await storage.get(key);
-    if (body === null) {
-      throw new CorruptionError(
-        key,
-        `checkpoint referenced by ${keys.manifest(own.id)} is missing`,
-      );
-    }
-    checkpoint = decodeCheckpoint(key, replayAfter, body);
-    checkpointBytes = body.byteLength;
+  let recovered: Recovered;
+  try {
+    recovered = await recover(storage, keys, own, fenceId, fences);
+  } catch (error) {
+    // A newer writer may have checkpointed and collected what we were reading: that is
+    // being fenced, not damage.
+    if (!(error instanceof CorruptionError)) throw error;
+    const newest = await manifests.newest();
+    if (newest !== null && newest.manifest.epoch > epoch) throw fenced(newest.manifest.epoch);
+    throw error;
   }
-
-  const { records, bytes } = await replayWal(storage, keys, replayAfter + 1, fenceId, fences);
+  const { checkpoint, checkpointBytes, records, bytes } = recovered;
 
   const newest = await manifests.newest();
   if (newest === null || newest.id !== own.id) throw fenced(newest?.manifest.epoch ?? epoch);
@@ -89,6 +85,40 @@ export async function openLog(
     describeLog,
   });
   return { log: writer, checkpoint, records };
+}
+
+interface Recovered {
+  checkpoint: Uint8Array | null;
+  checkpointBytes: number;
+  records: Uint8Array[];
+  bytes: number;
+}
+
+/** Loads the manifest's checkpoint and the WAL batches after it, up to the fence. */
+async function recover(
+  storage: LogStorage,
+  keys: LogKeys,
+  own: ManifestEntry,
+  fenceId: number,
+  fences: ReadonlySet<number>,
+): Promise<Recovered> {
+  const { checkpoint: name, replayAfter } = own.manifest;
+  let checkpoint: Uint8Array | null = null;
+  let checkpointBytes = 0;
+  if (name !== null) {
+    const key = keys.checkpoint(name);
+    const body = await storage.get(key);
+    if (body === null) {
+      throw new CorruptionError(
+        key,
+        `checkpoint referenced by ${keys.manifest(own.id)} is missing`,
+      );
+    }
+    checkpoint = decodeCheckpoint(key, replayAfter, body);
+    checkpointBytes = body.byteLength;
+  }
+  const { records, bytes } = await replayWal(storage, keys, replayAfter + 1, fenceId, fences);
+  return { checkpoint, checkpointBytes, records, bytes };
 }
 
 /** Creates manifest N+1 with the next epoch; a lost race re-reads and tries again. */

@@ -67,6 +67,22 @@ describe("log fencing", () => {
     assert.equal((await rejection(zombie.log.append(rec("after")))).code, "FENCED");
   });
 
+  it("an opener whose replay a newer writer collected ends FENCED, not CORRUPTION", async () => {
+    const inner = new MemoryStore();
+    const first = await openLog(inner, "q", testOptions());
+    await first.log.append(rec("a"));
+    await first.log.append(rec("b"));
+    const slow = new FaultStore(inner);
+    const stall = slow.pause({ op: "get", keyPrefix: "q/wal/" });
+    const opening = openLog(slow, "q", testOptions());
+    await stall.whenHeld();
+    const newer = await openLog(inner, "q", testOptions());
+    newer.log.setSnapshotSource(() => rec("a+b"));
+    await newer.log.checkpoint(); // collects the batches the slow opener is reading
+    stall.release();
+    assert.equal((await rejection(opening)).code, "FENCED");
+  });
+
   it("a writer fenced while idle finds out at its next checkpoint's manifest write", async () => {
     const store = new MemoryStore();
     const first = await openLog(store, "q", testOptions());
