@@ -1,0 +1,170 @@
+/**
+ * The invariant auditor: checks a queue's in-memory state for structural
+ * consistency, cross-checks the public API against a recount, and compares
+ * the live state with what a fresh replay of the store would rebuild.
+ */
+import { readLog } from "../../../src/log/index.js";
+import { silentLogger } from "../../../src/logger.js";
+import { apply } from "../../../src/queue/apply.js";
+import { INSPECT_STATE } from "../../../src/queue/inspect.js";
+import type { Queue } from "../../../src/queue/queue.js";
+import { decodeRecord } from "../../../src/queue/records.js";
+import { decodeSnapshot } from "../../../src/queue/snapshot.js";
+import { type Job, State, Status } from "../../../src/queue/state.js";
+import type { ObjectStore } from "../../../src/store/types.js";
+
+const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+
+/** The live state of `queue`, through the internal inspection hook. */
+export function liveState(queue: Queue): State {
+  return queue[INSPECT_STATE]();
+}
+
+/** Structural invariants of a state; one message per violation (empty = sound). */
+export function auditState(state: State): string[] {
+  const problems: string[] = [];
+  const seen = new Set<Job>();
+  for (const qs of state.queues.values()) {
+    const placements: Array<[string, Iterable<Job>, number]> = [
+      ["pending", qs.pending.keys(), Status.Pending],
+      ["scheduled", qs.scheduled.keys(), Status.Scheduled],
+      ["claimed", qs.claimed, Status.Claimed],
+      ["done", qs.done.keys(), Status.Done],
+      ["dead", qs.deadByTime.keys(), Status.Dead],
+    ];
+    for (const [index, jobs, status] of placements) {
+      for (const job of jobs) {
+        if (seen.has(job)) problems.push(`job ${job.id} sits in more than one index`);
+        seen.add(job);
+        if (job.status !== status)
+          problems.push(`job ${job.id} is ${STATUS_NAMES[job.status]} but indexed as ${index}`);
+        if (job.queue !== qs) problems.push(`job ${job.id} is indexed under queue ${qs.name}`);
+        if (state.jobs.get(job.id) !== job)
+          problems.push(`job ${job.id} is indexed but not in the job map`);
+      }
+    }
+    if (qs.deadById.size !== qs.deadByTime.size)
+      problems.push(
+        `queue ${qs.name}: ${qs.deadById.size} dead by id, ${qs.deadByTime.size} by time`,
+      );
+    for (const [id, job] of qs.deadById.entries()) {
+      if (job.id !== id || job.status !== Status.Dead)
+        problems.push(`queue ${qs.name}: dead index holds ${id} as ${STATUS_NAMES[job.status]}`);
+    }
+    for (const [key, job] of qs.dedup) {
+      if (job.dedupKey !== key)
+        problems.push(`dedup key ${key} points at ${job.id} holding ${job.dedupKey}`);
+      if (job.status !== Status.Pending && job.status !== Status.Scheduled)
+        problems.push(`dedup key ${key} held by ${STATUS_NAMES[job.status]} job ${job.id}`);
+      if (state.jobs.get(job.id) !== job) problems.push(`dedup key ${key} held by a removed job`);
+    }
+    if (!Number.isSafeInteger(qs.doneCount) || qs.doneCount < 0)
+      problems.push(`queue ${qs.name}: done counter ${qs.doneCount}`);
+  }
+  for (const job of state.jobs.values()) {
+    if (!seen.has(job)) problems.push(`job ${job.id} (${STATUS_NAMES[job.status]}) is in no index`);
+    if (state.lastId === null || job.id > state.lastId)
+      problems.push(`job ${job.id} is newer than lastId ${state.lastId}`);
+    if (job.dedupKey !== undefined && job.queue.dedup.get(job.dedupKey) !== job)
+      problems.push(`job ${job.id} has dedup key ${job.dedupKey} the index does not give it`);
+    const live = job.status === Status.Pending || job.status === Status.Scheduled;
+    if (live && job.attempts >= job.maxAttempts)
+      problems.push(
+        `job ${job.id} is ${STATUS_NAMES[job.status]} with ${job.attempts}/${job.maxAttempts} attempts`,
+      );
+    if (job.status === Status.Claimed && (job.attempts < 1 || job.attempts > job.maxAttempts))
+      problems.push(`claimed job ${job.id} has ${job.attempts}/${job.maxAttempts} attempts`);
+    // A request that outlived its delivery (dead, kept done) is moot; a live job must not carry one.
+    if (job.cancelRequested && (job.status === Status.Pending || job.status === Status.Scheduled))
+      problems.push(`job ${job.id} is ${STATUS_NAMES[job.status]} with a cancel request`);
+  }
+  return problems;
+}
+
+/** A canonical text form of a state, equal for equal states. */
+export function stateDigest(state: State): string {
+  const lines: string[] = [`lastId ${state.lastId}`];
+  for (const name of [...state.queues.keys()].sort()) {
+    const qs = state.queues.get(name)!;
+    lines.push(`queue ${JSON.stringify(name)} done=${qs.doneCount}`);
+  }
+  for (const id of [...state.jobs.keys()].sort()) {
+    const j = state.jobs.get(id)!;
+    lines.push(
+      JSON.stringify([
+        j.id,
+        j.queue.name,
+        STATUS_NAMES[j.status],
+        j.attempts,
+        j.maxAttempts,
+        j.priority,
+        j.enqueuedAt,
+        j.at,
+        j.lastError ?? null,
+        j.dedupKey ?? null,
+        j.cancelRequested,
+        j.headers ?? null,
+        j.payload.length,
+        j.payload.length <= 64 ? j.payload : j.payload.slice(0, 64),
+      ]),
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The state a writer opening `path` now would rebuild, read without fencing anyone. */
+export async function replayedState(store: ObjectStore, path: string): Promise<State> {
+  const { checkpoint, records } = await readLog(store, path, {
+    logger: silentLogger,
+    retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 60_000 },
+  });
+  const state = checkpoint === null ? new State() : decodeSnapshot(checkpoint);
+  for (const record of records) apply(state, decodeRecord(record));
+  return state;
+}
+
+/** Cross-checks the public API against a recount of the state; one message per mismatch. */
+export async function auditPublicApi(queue: Queue): Promise<string[]> {
+  const state = liveState(queue);
+  const problems: string[] = [];
+  const names = await queue.listQueues();
+  const expectedNames = [...state.queues.keys()].sort();
+  if (JSON.stringify(names) !== JSON.stringify(expectedNames))
+    problems.push(`listQueues ${JSON.stringify(names)} ≠ ${JSON.stringify(expectedNames)}`);
+  const recount = new Map<string, number[]>();
+  for (const name of expectedNames) recount.set(name, [0, 0, 0, 0, 0]);
+  for (const job of state.jobs.values()) recount.get(job.queue.name)![job.status]! += 1;
+  for (const name of expectedNames) {
+    const stats = await queue.stats(name);
+    const [pending, scheduled, claimed, , dead] = recount.get(name)!;
+    const qs = state.queues.get(name)!;
+    const want = { queue: name, pending, claimed, done: qs.doneCount, dead, scheduled };
+    if (JSON.stringify(stats) !== JSON.stringify(want))
+      problems.push(`stats(${name}) ${JSON.stringify(stats)} ≠ recount ${JSON.stringify(want)}`);
+    const deadIds: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await queue.deadJobs(
+        name,
+        after === undefined ? { limit: 50 } : { after, limit: 50 },
+      );
+      for (const job of page) {
+        if (job.status !== "dead")
+          problems.push(`deadJobs(${name}) lists ${job.id} as ${job.status}`);
+        deadIds.push(job.id);
+      }
+      if (page.length < 50) break;
+      after = page.at(-1)!.id;
+    }
+    if (deadIds.length !== dead)
+      problems.push(`deadJobs(${name}) lists ${deadIds.length} jobs, recount says ${dead}`);
+  }
+  for (const job of state.jobs.values()) {
+    const record = await queue.getJob(job.id);
+    if (record === null)
+      problems.push(`getJob(${job.id}) is null for a ${STATUS_NAMES[job.status]} job`);
+    else if (record.status !== STATUS_NAMES[job.status] || record.attempts !== job.attempts)
+      problems.push(`getJob(${job.id}) says ${record.status}/${record.attempts}`);
+  }
+  return problems;
+}

@@ -1,0 +1,111 @@
+/**
+ * What the simulation knows for sure about the store, learned only from
+ * acknowledged operations, and the checks that follow from it.
+ */
+import type { Queue } from "../../../src/queue/queue.js";
+import type { Claim } from "../../../src/queue/types.js";
+
+interface ClaimSeen {
+  seq: number;
+  id: string;
+  attempts: number;
+}
+
+export class SimModel {
+  /** Enqueue acknowledged; nothing attempted since that could remove the job. */
+  readonly mustExist = new Set<string>();
+  /** Ack (without keep) or cancel→removed acknowledged: must never come back. */
+  readonly gone = new Set<string>();
+  /** deadLetter acknowledged, no requeue attempted since. */
+  readonly mustBeDead = new Set<string>();
+  /** Ack or cancel attempted (outcome maybe unknown): never expected to exist again. */
+  readonly removalAttempted = new Set<string>();
+  /** Attempts a durable claim recorded; requeue of a dead job resets it. */
+  readonly minAttempts = new Map<string, number>();
+  /** Acknowledged acks per queue: the cumulative done counter is at least this. */
+  readonly ackedDone = new Map<string, number>();
+  readonly ids: string[] = [];
+  #claims: ClaimSeen[] = [];
+  #seq = 0;
+
+  /** Sequence number of an operation about to be issued. */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  enqueued(id: string): void {
+    if (!this.ids.includes(id)) this.ids.push(id);
+    if (!this.removalAttempted.has(id)) this.mustExist.add(id);
+  }
+
+  /** A claim was handed out (at `seq`, default: now). Returns a violation, if any. */
+  claimed(claim: Pick<Claim, "id" | "attempts">, seq = this.nextSeq()): string | null {
+    const problem = this.gone.has(claim.id)
+      ? `job ${claim.id} was delivered again after its ack/cancel was acknowledged`
+      : null;
+    this.#claims.push({ seq, id: claim.id, attempts: claim.attempts });
+    return problem;
+  }
+
+  /** An awaited write issued at `seq` resolved: every claim seen before it is durable. */
+  durableBefore(seq: number): void {
+    const keep: ClaimSeen[] = [];
+    for (const c of this.#claims) {
+      if (c.seq < seq)
+        this.minAttempts.set(c.id, Math.max(this.minAttempts.get(c.id) ?? 0, c.attempts));
+      else keep.push(c);
+    }
+    this.#claims = keep;
+  }
+
+  /** The process went away: its claims not yet known durable may be lost, so expect nothing of them. */
+  forgetPendingClaims(): void {
+    this.#claims = [];
+  }
+
+  removing(id: string): void {
+    this.removalAttempted.add(id);
+    this.mustExist.delete(id);
+    this.mustBeDead.delete(id);
+  }
+
+  removed(id: string, queue: string | null): void {
+    this.gone.add(id);
+    if (queue !== null) this.ackedDone.set(queue, (this.ackedDone.get(queue) ?? 0) + 1);
+  }
+
+  requeueing(id: string): void {
+    this.mustBeDead.delete(id);
+    this.minAttempts.delete(id);
+    this.#claims = this.#claims.filter((c) => c.id !== id);
+  }
+
+  /** Checks the facts against a live queue; one message per violation. */
+  async check(queue: Queue, keepsDone: boolean): Promise<string[]> {
+    const problems: string[] = [];
+    for (const id of this.mustExist) {
+      if ((await queue.getJob(id)) === null) problems.push(`acknowledged job ${id} is lost`);
+    }
+    for (const id of this.gone) {
+      const job = await queue.getJob(id);
+      if (job !== null && !(keepsDone && job.status === "done"))
+        problems.push(`job ${id} is back as ${job.status} after its ack/cancel was acknowledged`);
+    }
+    for (const id of this.mustBeDead) {
+      const job = await queue.getJob(id);
+      if (job?.status !== "dead")
+        problems.push(`dead-lettered job ${id} is ${job?.status ?? "gone"}`);
+    }
+    for (const [id, min] of this.minAttempts) {
+      const job = await queue.getJob(id);
+      if (job !== null && job.attempts < min)
+        problems.push(`job ${id} has ${job.attempts} attempts, a durable claim saw ${min}`);
+    }
+    for (const [name, acked] of this.ackedDone) {
+      const stats = await queue.stats(name);
+      if (stats.done < acked)
+        problems.push(`queue ${name}: done ${stats.done} < ${acked} acknowledged acks`);
+    }
+    return problems;
+  }
+}

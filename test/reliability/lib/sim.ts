@@ -1,0 +1,436 @@
+/**
+ * Deterministic simulation: one seed drives a random workload against a
+ * fault-injecting store (errors before and after a write takes effect,
+ * latency, slow listings) on a simulated clock, with clean restarts, crashes,
+ * storage outages and a competing writer that fences the current one. The
+ * auditor runs after every step. The same seed replays the same run.
+ */
+import { ManualClock } from "../../../src/clock.js";
+import { FencedError, TaqubaError } from "../../../src/errors.js";
+import { silentLogger } from "../../../src/logger.js";
+import { Queue } from "../../../src/queue/queue.js";
+import type { Claim, OpenOptions } from "../../../src/queue/types.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { FaultStore } from "../../../src/store/wrappers/fault.js";
+import { seededRandom } from "../../../src/util/random.js";
+import { auditPublicApi, auditState, liveState, replayedState, stateDigest } from "./audit.js";
+import { SimModel } from "./sim-model.js";
+import { ClockedLatencyStore, ProcessStore } from "./sim-stores.js";
+
+export interface SimOptions {
+  seed: number;
+  steps: number;
+  /** Chance that a store request fails (half before, half after taking effect). Default 0.05. */
+  faultRate?: number;
+}
+
+export interface SimReport {
+  seed: number;
+  steps: number;
+  restarts: number;
+  crashes: number;
+  fences: number;
+  outages: number;
+  faults: number;
+  enqueued: number;
+  acked: number;
+  violations: string[];
+}
+
+const QUEUES = ["alpha", "beta", "gamma"] as const;
+const PATH = "sim";
+/** Simulated milliseconds one settle may take before it counts as a hang. */
+const SETTLE_LIMIT_MS = 60_000;
+
+/** Settled outcome of a promise. */
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+class World {
+  readonly random: () => number;
+  readonly clock = new ManualClock(1_700_000_000_000);
+  readonly memory = new MemoryStore();
+  readonly faults: FaultStore;
+  readonly shared: ClockedLatencyStore;
+  readonly model = new SimModel();
+  readonly violations: string[] = [];
+  readonly keepsDone: boolean;
+  readonly report: SimReport;
+  queue: Queue | null = null;
+  process: ProcessStore | null = null;
+  claims: Claim[] = [];
+  inFlight = 0;
+
+  constructor(readonly options: SimOptions) {
+    this.random = seededRandom(options.seed);
+    this.faults = new FaultStore(this.memory, { random: this.random });
+    const rate = options.faultRate ?? 0.05;
+    this.faults.addRule({ mode: "before", probability: rate / 2 });
+    this.faults.addRule({ mode: "after", probability: rate / 2 });
+    this.shared = new ClockedLatencyStore(this.faults, this.clock, this.random, 3, 15);
+    this.keepsDone = this.random() < 0.3;
+    this.report = {
+      seed: options.seed,
+      steps: 0,
+      restarts: 0,
+      crashes: 0,
+      fences: 0,
+      outages: 0,
+      faults: 0,
+      enqueued: 0,
+      acked: 0,
+      violations: this.violations,
+    };
+  }
+
+  int(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+
+  pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[this.int(items.length)];
+  }
+
+  openOptions(): OpenOptions {
+    return {
+      clock: this.clock,
+      logger: silentLogger,
+      flushIntervalMs: 0,
+      reaperIntervalMs: 100,
+      schedulerIntervalMs: 50,
+      defaultQueueConfig: {
+        maxAttempts: 3,
+        leaseMs: 200,
+        retryBackoffBaseMs: this.int(2) * 20,
+        retryBackoffMaxMs: 100,
+        keepDoneJobsMs: this.keepsDone ? 10_000_000 : null,
+        deadRetentionMs: null,
+      },
+      log: {
+        clock: this.clock,
+        checkpointWalBytes: 2_048,
+        checkpointIntervalMs: 1_000,
+        gcMinAgeMs: 0,
+        manifestHistory: 2,
+        retry: { baseDelayMs: 0.5, maxDelayMs: 0.5, maxElapsedMs: 400 },
+      },
+    };
+  }
+
+  /** Lets the simulation run (ticking the clock) until `promise` settles. */
+  async settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
+    let outcome: Outcome<T> | null = null;
+    promise.then(
+      (value) => {
+        outcome = { ok: true, value };
+      },
+      (error: unknown) => {
+        outcome = { ok: false, error };
+      },
+    );
+    const deadline = this.clock.now() + SETTLE_LIMIT_MS;
+    for (;;) {
+      for (let i = 0; i < 3 && outcome === null; i++) await new Promise(setImmediate);
+      if (outcome !== null) return outcome;
+      if (this.clock.now() >= deadline) {
+        this.violations.push(`an operation did not settle within ${SETTLE_LIMIT_MS} simulated ms`);
+        return { ok: false, error: new Error("hang") };
+      }
+      this.clock.advance(1);
+    }
+  }
+
+  /** Runs the simulation forward for `ms` simulated milliseconds. */
+  async pass(ms: number): Promise<void> {
+    for (let i = 0; i < ms; i++) {
+      await new Promise(setImmediate);
+      this.clock.advance(1);
+    }
+    await new Promise(setImmediate);
+  }
+
+  unexpected(what: string, error: unknown): void {
+    if (error instanceof TaqubaError && ["FENCED", "STORAGE", "CLOSED"].includes(error.code)) {
+      if (error.code === "FENCED" && this.queue !== null && !this.queue.closed) return;
+      return; // the queue failed or was closed; the next step reopens it
+    }
+    this.violations.push(`${what} failed unexpectedly: ${String(error)}`);
+  }
+
+  /** Opens a new "process" on the store, retrying while storage faults make the open fail. */
+  async open(): Promise<{ queue: Queue; process: ProcessStore }> {
+    for (let attempt = 0; ; attempt++) {
+      const process = new ProcessStore(this.shared);
+      const opened = await this.settle(Queue.open(process, PATH, this.openOptions()));
+      if (opened.ok) return { queue: opened.value, process };
+      process.kill();
+      const error = opened.error;
+      if (!(error instanceof TaqubaError) || error.code !== "STORAGE" || attempt > 50) {
+        this.violations.push(`open failed: ${String(error)}`);
+        throw error;
+      }
+    }
+  }
+}
+
+/** Runs one seeded simulation and reports what it did and every invariant violation. */
+export async function runSimulation(options: SimOptions): Promise<SimReport> {
+  const w = new World(options);
+  ({ queue: w.queue, process: w.process } = await w.open());
+  for (let step = 0; step < options.steps && w.violations.length === 0; step++) {
+    w.report.steps = step + 1;
+    const queue = w.queue;
+    if (queue.closed) await restart(w, "clean");
+    else await randomStep(w);
+    await w.pass(w.int(4));
+    await audit(w, step % 25 === 24);
+  }
+  if (w.violations.length === 0) await audit(w, true);
+  w.report.faults = w.faults.injectedCount;
+  await w.settle(w.queue.close().catch(() => {}));
+  w.process?.kill();
+  return w.report;
+}
+
+async function randomStep(w: World): Promise<void> {
+  const roll = w.random();
+  if (roll < 0.3) return enqueue(w);
+  if (roll < 0.35) return enqueueBatch(w);
+  if (roll < 0.55) return claim(w);
+  if (roll < 0.8) return settleClaim(w);
+  if (roll < 0.85) return cancel(w);
+  if (roll < 0.88) return requeueDead(w);
+  if (roll < 0.93) return w.pass(w.int(300));
+  if (roll < 0.95) return restart(w, "clean");
+  if (roll < 0.97) return restart(w, "crash");
+  if (roll < 0.99) return fence(w);
+  return outage(w);
+}
+
+/** Issues an awaited write; on success everything claimed before it is durable. */
+function track<T>(w: World, what: string, start: () => Promise<T>, onOk: (value: T) => void): void {
+  const seq = w.model.nextSeq();
+  w.inFlight++;
+  let promise: Promise<T>;
+  try {
+    promise = start();
+  } catch (error) {
+    w.inFlight--;
+    w.unexpected(what, error);
+    return;
+  }
+  promise.then(
+    (value) => {
+      w.inFlight--;
+      w.model.durableBefore(seq);
+      onOk(value);
+    },
+    (error: unknown) => {
+      w.inFlight--;
+      w.unexpected(what, error);
+    },
+  );
+}
+
+function enqueue(w: World): void {
+  const queue = w.queue!;
+  const name = w.pick(QUEUES)!;
+  const delay = w.int(4) === 0 ? 1 + w.int(400) : 0;
+  const options = {
+    priority: w.pick([100, 1_000, 10_000])!,
+    maxAttempts: 1 + w.int(3),
+    ...(delay > 0 ? { runAt: w.clock.now() + delay } : {}),
+    ...(w.int(5) === 0 ? { dedupKey: `k${w.int(4)}` } : {}),
+    ...(w.int(4) === 0 ? { headers: { step: String(w.report.steps) } } : {}),
+  };
+  const payload = w.int(20) === 0 ? "x".repeat(3_000) : `job ${w.report.steps}`;
+  track(
+    w,
+    "enqueue",
+    () => queue.enqueue(name, payload, options),
+    (id) => {
+      w.report.enqueued++;
+      w.model.enqueued(id);
+    },
+  );
+}
+
+function enqueueBatch(w: World): void {
+  const queue = w.queue!;
+  const payloads = Array.from({ length: 1 + w.int(5) }, (_, i) => `batch ${w.report.steps}.${i}`);
+  track(
+    w,
+    "enqueueBatch",
+    () => queue.enqueueBatch(w.pick(QUEUES)!, payloads),
+    (ids) => {
+      w.report.enqueued += ids.length;
+      for (const id of ids) w.model.enqueued(id);
+    },
+  );
+}
+
+async function claim(w: World): Promise<void> {
+  const queue = w.queue!;
+  const outcome = await w.settle(queue.claim(w.pick(QUEUES)!, { leaseMs: 50 + w.int(400) }));
+  if (!outcome.ok) return w.unexpected("claim", outcome.error);
+  const claim = outcome.value;
+  if (claim === null) return;
+  const problem = w.model.claimed(claim);
+  if (problem !== null) w.violations.push(problem);
+  w.claims.push(claim);
+}
+
+function settleClaim(w: World): void {
+  const queue = w.queue!;
+  const claim = w.pick(w.claims);
+  if (claim === undefined) return;
+  const kind = w.int(10);
+  if (kind < 6) w.claims.splice(w.claims.indexOf(claim), 1);
+  const name = claim.queue;
+  const claimLost = (what: string) => (error: unknown) => {
+    // A reaped lease or a claim from before a restart: rejected, nothing changes.
+    if (error instanceof TaqubaError && error.code === "CLAIM_LOST") return;
+    w.unexpected(what, error);
+  };
+  if (kind < 3) {
+    w.model.removing(claim.id);
+    const seq = w.model.nextSeq();
+    queue.ack(claim).then(() => {
+      w.model.durableBefore(seq);
+      w.report.acked++;
+      w.model.removed(claim.id, name);
+    }, claimLost("ack"));
+  } else if (kind < 5) {
+    const seq = w.model.nextSeq();
+    queue
+      .nack(claim, "simulated failure")
+      .then(() => w.model.durableBefore(seq), claimLost("nack"));
+  } else if (kind < 6) {
+    const seq = w.model.nextSeq();
+    queue.deadLetter(claim, "simulated poison").then(() => {
+      w.model.durableBefore(seq);
+      if (!w.model.removalAttempted.has(claim.id)) w.model.mustBeDead.add(claim.id);
+    }, claimLost("deadLetter"));
+  } else {
+    queue.renewLease(claim, 100 + w.int(400)).catch(claimLost("renewLease"));
+  }
+}
+
+function cancel(w: World): void {
+  const queue = w.queue!;
+  const id = w.pick(w.model.ids);
+  if (id === undefined) return;
+  w.model.removing(id);
+  queue.cancel(id).then(
+    (outcome) => {
+      if (outcome === "removed") w.model.removed(id, null);
+    },
+    (error: unknown) => w.unexpected("cancel", error),
+  );
+}
+
+function requeueDead(w: World): void {
+  const queue = w.queue!;
+  const id = w.pick([...w.model.mustBeDead]);
+  if (id === undefined) return;
+  w.model.requeueing(id);
+  track(
+    w,
+    "requeueDeadJob",
+    () => queue.requeueDeadJob(id),
+    () => {},
+  );
+}
+
+/** Stops the current process (cleanly, or by "killing" it) and opens a new one. */
+async function restart(w: World, how: "clean" | "crash"): Promise<void> {
+  const old = w.queue!;
+  if (how === "clean") {
+    const failed = old.closed; // a failed queue's close resolves without making anything durable
+    const closed = await w.settle(old.close());
+    if (closed.ok && !failed) w.model.durableBefore(Number.POSITIVE_INFINITY);
+    w.report.restarts++;
+  } else {
+    w.process!.kill();
+    void old.close().catch(() => {});
+    w.report.crashes++;
+  }
+  w.process!.kill();
+  w.model.forgetPendingClaims();
+  w.claims = [];
+  ({ queue: w.queue, process: w.process } = await w.open());
+  await checkRecovered(w);
+}
+
+/** A competing writer opens the store; the old one must end FENCED and write nothing more. */
+async function fence(w: World): Promise<void> {
+  const old = w.queue!;
+  const oldProcess = w.process!;
+  const opened = await w.open();
+  oldProcess.markFenced();
+  w.report.fences++;
+  const probe = await w.settle(old.enqueue("alpha", "from the zombie"));
+  const error = probe.ok ? null : probe.error;
+  if (!(error instanceof FencedError))
+    w.violations.push(
+      `the fenced writer's enqueue ${probe.ok ? "succeeded" : `failed with ${String(error)}`}`,
+    );
+  await w.pass(20);
+  if (oldProcess.writesAfterFence.length > 0)
+    w.violations.push(
+      `the fenced writer wrote ${oldProcess.writesAfterFence.join(", ")} after the fence`,
+    );
+  oldProcess.kill();
+  w.model.forgetPendingClaims();
+  w.queue = opened.queue;
+  w.process = opened.process;
+  w.claims = [];
+  await checkRecovered(w);
+}
+
+/** Every request fails for long enough that retries give up; then the store comes back. */
+async function outage(w: World): Promise<void> {
+  w.report.outages++;
+  const clear = w.faults.addRule({ mode: w.int(2) === 0 ? "before" : "after", op: "put" });
+  // Make sure something is being written, so the log notices the outage.
+  track(
+    w,
+    "enqueue during outage",
+    () => w.queue!.enqueue("alpha", "during outage"),
+    (id) => w.model.enqueued(id),
+  );
+  await w.pass(600);
+  clear();
+}
+
+async function checkRecovered(w: World): Promise<void> {
+  const problems = await w.model.check(w.queue!, w.keepsDone);
+  for (const p of problems) w.violations.push(`after reopen: ${p}`);
+}
+
+async function audit(w: World, deep: boolean): Promise<void> {
+  const queue = w.queue!;
+  for (const p of auditState(liveState(queue))) w.violations.push(`state: ${p}`);
+  if (queue.closed) return;
+  for (const p of await w.model.check(queue, w.keepsDone)) w.violations.push(p);
+  if (!deep) return;
+  for (const p of await auditPublicApi(queue)) w.violations.push(`api: ${p}`);
+  // Once everything is durable, a fresh replay of the store must rebuild the live state.
+  for (let i = 0; i < 10; i++) {
+    const flushed = await w.settle(queue.flush());
+    if (!flushed.ok || queue.closed) return;
+    if (queue.logStats().unflushedBytes === 0) break;
+  }
+  const live = stateDigest(liveState(queue));
+  const replayed = stateDigest(await replayedState(w.memory, PATH));
+  if (live !== replayed)
+    w.violations.push(`replay differs from the live state:\n${firstDifference(live, replayed)}`);
+}
+
+function firstDifference(a: string, b: string): string {
+  const la = a.split("\n");
+  const lb = b.split("\n");
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return `  live:     ${la[i]}\n  replayed: ${lb[i]}`;
+  }
+  return "(same)";
+}

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { seedsToRun } from "./lib/seeds.js";
+import { runSimulation } from "./lib/sim.js";
+
+/** Fast form: a handful of seeds, a few hundred steps each. The soak runs many more. */
+const SEEDS = 6;
+const STEPS = 250;
+
+describe("deterministic simulation", () => {
+  for (const seed of seedsToRun(SEEDS, 0x51a1)) {
+    it(`seed ${seed}: no invariant violations over ${STEPS} steps`, async () => {
+      const report = await runSimulation({ seed, steps: STEPS });
+      assert.deepEqual(
+        report.violations,
+        [],
+        `seed ${seed} failed; replay with TAQUBA_SEED=${seed}\n${report.violations.join("\n")}`,
+      );
+      assert.ok(report.enqueued > 20, `seed ${seed} enqueued only ${report.enqueued} jobs`);
+    });
+  }
+});
