@@ -181,12 +181,14 @@ export class LogWriter implements Log {
 
   checkpoint(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(new ClosedError(`${this.#describe} is closed`));
     if (this.#snapshotSource === null) return Promise.resolve();
     return this.#exclusive(() => this.#writeCheckpoint());
   }
 
   collectGarbage(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(new ClosedError(`${this.#describe} is closed`));
     return this.#exclusive(() => this.#collectGarbage());
   }
 

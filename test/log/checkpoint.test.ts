@@ -93,6 +93,8 @@ describe("log checkpoints and garbage collection", () => {
     await first.log.close();
     await first.log.close(); // idempotent
     assert.equal(await rejectionCode(first.log.append(rec("c"))), "CLOSED");
+    assert.equal(await rejectionCode(first.log.checkpoint()), "CLOSED");
+    assert.equal(await rejectionCode(first.log.collectGarbage()), "CLOSED");
 
     const second = await openLog(store, "q", testOptions());
     assert.deepEqual(second.records, []);
