@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openLog } from "../../src/log/index.js";
+import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
@@ -66,5 +70,32 @@ describe("log replay", () => {
       "q/wal/00000000000000000002",
     ]);
     assert.equal((await store.get("q/wal/00000000000000000001"))?.body.byteLength, 0);
+  });
+
+  it("works the same on a local directory, through checkpoints and GC", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-log-"));
+    try {
+      const store = new FileStore(dir);
+      const first = await openLog(store, "queues/main", testOptions());
+      const items: string[] = [];
+      first.log.setSnapshotSource(() => rec(items.join(",")));
+      for (let i = 0; i < 30; i++) {
+        items.push(`r${i}`);
+        const appended = first.log.append(rec(`r${i}`));
+        if (i % 10 === 9) {
+          await appended;
+          await first.log.checkpoint();
+        }
+      }
+      items.push("tail");
+      await first.log.append(rec("tail"));
+      // Abrupt stop: the WAL after the last checkpoint must be replayed.
+      const second = await openLog(new FileStore(dir), "queues/main", testOptions());
+      const checkpoint = new TextDecoder().decode(second.checkpoint!);
+      assert.deepEqual([...checkpoint.split(","), ...texts(second.records)], items);
+      assert.deepEqual(texts(second.records), ["tail"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
