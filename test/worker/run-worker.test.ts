@@ -215,6 +215,32 @@ describe("runWorker", () => {
     await queue.close();
   });
 
+  it("ctx.renewLease keeps a long job's claim alive through reaper passes", async () => {
+    const { queue, clock } = await openTestQueue();
+    const id = await queue.enqueue("q", "long");
+    const renewed = deferred<number>();
+    const release = deferred();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (_job, ctx) => {
+        renewed.resolve(await ctx.renewLease(60_000));
+        await release.promise;
+      },
+      { signal: shutdown.signal, leaseMs: 1_000 },
+    );
+    assert.equal(await renewed.promise, clock.now() + 60_000);
+    clock.advance(30_000);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(id))?.status, "claimed");
+    release.resolve();
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    await queue.close();
+  });
+
   it("ends when the queue is closed", async () => {
     const { queue } = await openTestQueue();
     const worker = runWorker(queue, "q", () => {}, { pollIntervalMs: 60_000 });

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { FileStore } from "../../src/store/file.js";
+import { runWorker } from "../../src/worker/run-worker.js";
+
+// A quick end-to-end measurement (reported, not asserted; includes JIT warm-up): producers enqueue
+// 64-byte jobs into an fsynced FileStore while a worker claims and acks them.
+it("enqueue → claim → ack on a FileStore (reports jobs/s)", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "taquba-throughput-"));
+  try {
+    const queue = await Queue.open(new FileStore(dir), "bench", { logger: silentLogger });
+    const jobs = 20_000;
+    const payload = new Uint8Array(64);
+    const shutdown = new AbortController();
+    let acked = 0;
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const worker = runWorker(
+      queue,
+      "q",
+      () => {
+        if (++acked === jobs) shutdown.abort();
+      },
+      { concurrency: 64, pollIntervalMs: 50, signal: shutdown.signal, logger: silentLogger },
+    );
+    const inFlight = new Set<Promise<string>>();
+    for (let i = 0; i < jobs; i++) {
+      const enqueued: Promise<string> = queue.enqueue("q", payload).finally(() => {
+        inFlight.delete(enqueued);
+      });
+      inFlight.add(enqueued);
+      if (inFlight.size >= 1_000) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await worker;
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    assert.equal((await queue.stats("q")).done, jobs);
+    t.diagnostic(
+      `${jobs} jobs in ${seconds.toFixed(2)} s = ${Math.round(jobs / seconds)} jobs/s; ` +
+        `CPU ${((used.user + used.system) / jobs).toFixed(1)} µs/job`,
+    );
+    await queue.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
