@@ -79,6 +79,14 @@ function noop(): void {}
 /**
  * A durable job queue store. Open one per store path and share it between
  * producers and workers of the process; see the package README.
+ *
+ * All job state is in memory and changes synchronously, in call order; each
+ * change is also appended to the store's log. Calls that report an outcome
+ * (enqueue, ack, nack, deadLetter, cancel, requeueDeadJob) resolve once their
+ * change is durable; claims are logged without waiting. A new job is
+ * claimable at once, before its enqueue is durable: if the log then fails
+ * (fenced, storage down), that enqueue rejects although a worker may already
+ * hold the job. Delivery is at least once.
  */
 export class Queue {
   readonly #log: Log;
