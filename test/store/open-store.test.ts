@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
+import { redactSecrets } from "../../src/store/cloud/errors.js";
 import { FileStore } from "../../src/store/file.js";
 import { GcsStore } from "../../src/store/gcs.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -191,5 +192,28 @@ describe("optional SDKs", () => {
         `${adapter} needs the optional package "${pkg}", which is not installed: run \`npm install ${pkg}\``,
       );
     }
+  });
+});
+
+describe("redactSecrets (used on every SDK error message)", () => {
+  it("masks account keys, SAS and presigned-URL signatures, tokens and URL passwords", () => {
+    const cases: [string, string][] = [
+      [
+        "AccountName=a;AccountKey=abc+/==;EndpointSuffix=x",
+        "AccountName=a;AccountKey=***;EndpointSuffix=x",
+      ],
+      ["SharedAccessSignature=sv=2020&sig=xyz", "SharedAccessSignature=***"],
+      [
+        "GET https://a.blob.core.windows.net/c/b?sv=1&sig=SIGVALUE&se=2",
+        "GET https://a.blob.core.windows.net/c/b?sv=1&sig=***&se=2",
+      ],
+      [
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=deadbeef",
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***",
+      ],
+      ["http://user:p4ss@127.0.0.1:9000/bucket", "http://***@127.0.0.1:9000/bucket"],
+      ["nothing secret here", "nothing secret here"],
+    ];
+    for (const [input, expected] of cases) assert.equal(redactSecrets(input), expected, input);
   });
 });

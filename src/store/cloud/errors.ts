@@ -9,7 +9,7 @@ const SECRET_PATTERNS: RegExp[] = [
   /(AccountKey=)[^;\s]+/gi,
   /(SharedAccessSignature=)[^;\s]+/gi,
   /([?&](?:sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|access_token)=)[^&\s"']+/gi,
-  /(\/\/)[^/@\s:]+:[^/@\s]*@/g,
+  /(\/\/)[^/@\s:]+:[^/@\s]*(?=@)/g,
 ];
 
 /** Replace every secret-looking part of `text` with `***`. */
