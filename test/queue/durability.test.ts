@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { CorruptionError, FencedError } from "../../src/errors.js";
+import { CorruptionError, FencedError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import type { JobRecord, OpenOptions } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll, type ObjectStore } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { mustClaim, rejection } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -142,6 +143,26 @@ describe("durability", () => {
     for (const id of acknowledged) assert.equal((await second.getJob(id))?.status, "pending");
     await first.close();
     await second.close();
+  });
+
+  it("a store that stays down fails the log: the queue closes itself with STORAGE", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const clock = new ManualClock();
+    const queue = await Queue.open(faults, "jobs", {
+      ...options(clock),
+      log: { retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 20 } },
+    });
+    await queue.enqueue("q", "durable");
+    faults.addRule({ op: "put", mode: "before" });
+    const waiting = queue.claim("other", { waitMs: 60_000 });
+    const error = await rejection(queue.enqueue("q", "lost"));
+    assert.ok(error instanceof StorageError, String(error));
+    assert.equal(error.code, "STORAGE");
+    assert.equal(queue.closed, true);
+    assert.equal(await waiting, null, "waiters end");
+    assert.equal((await rejection(queue.stats("q"))).code, "STORAGE");
+    assert.equal((await rejection(queue.enqueue("q", "later"))).code, "STORAGE");
+    await queue.close();
   });
 
   it("a corrupted checkpoint makes open reject with CORRUPTION naming the object", async () => {
