@@ -4,6 +4,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { openStore } from "../../src/store/open-store.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import { S3Store, type S3StoreOptions } from "../../src/store/s3.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
@@ -58,6 +59,15 @@ describe("S3Store on s3rver", () => {
     assert.equal(await store.get("a/b"), null);
     await store.put("empty", new Uint8Array(0));
     assert.equal((await store.get("empty"))?.body.byteLength, 0);
+  });
+
+  it("openStore('s3://…?endpoint=…&forcePathStyle=true') reaches the same bucket", async () => {
+    const url = `s3://${server.bucket}/from-url?endpoint=${server.endpoint}&region=us-east-1&forcePathStyle=true`;
+    const store = await openStore(url, { s3: { credentials: server.credentials, maxAttempts: 1 } });
+    assert.ok(store instanceof S3Store);
+    await store.put("k", bytes("via URL"));
+    assert.equal(text((await makeStore({ prefix: "from-url" }).get("k"))?.body), "via URL");
+    assert.equal(store.describe(), `s3://${server.bucket}/from-url/ at ${server.endpoint}`);
   });
 
   it("keeps stores with different prefixes apart and strips the prefix from listed keys", async () => {
