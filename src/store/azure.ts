@@ -73,6 +73,7 @@ export class AzureBlobStore implements ObjectStore {
   readonly #container: string;
   readonly #prefix: string;
   readonly #options: AzureBlobStoreOptions;
+  readonly #description: string;
   #client: Promise<ContainerClient> | undefined;
 
   constructor(options: AzureBlobStoreOptions) {
@@ -93,6 +94,9 @@ export class AzureBlobStore implements ObjectStore {
     checkInteger(options.maxTries, "AzureBlobStore maxTries");
     checkInteger(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
     this.#options = { ...options };
+    const where = `az://${this.#container}/${this.#prefix}`;
+    const endpoint = this.#endpointForDescription();
+    this.#description = endpoint === undefined ? where : `${where} at ${endpoint}`;
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -182,9 +186,7 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   describe(): string {
-    const where = `az://${this.#container}/${this.#prefix}`;
-    const endpoint = this.#endpointForDescription();
-    return endpoint === undefined ? where : `${where} at ${endpoint}`;
+    return this.#description;
   }
 
   /** The account endpoint without query (a SAS token) or credentials. */
