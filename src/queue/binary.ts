@@ -4,24 +4,11 @@
  * length-prefixed UTF-8 strings and raw byte strings.
  */
 
+import { latin1Slice, utf8Slice } from "./buffer-codecs.js";
 import { DecodeError } from "./decode-error.js";
 import { ID_BYTES, idCharsInto, writeIdBytes } from "./ids.js";
 
 export { DecodeError };
-
-/**
- * Buffer's own per-encoding methods. Undocumented but long-standing; calling
- * them directly skips `toString`/`write` argument handling, which dominates
- * when decoding millions of short strings at open.
- */
-interface BufferCodecs {
-  latin1Slice(start: number, end: number): string;
-  utf8Slice(start: number, end: number): string;
-}
-
-function codecs(buf: Buffer): BufferCodecs {
-  return buf as unknown as BufferCodecs;
-}
 
 const TWO_POW_32 = 2 ** 32;
 
@@ -94,19 +81,6 @@ export class ByteWriter {
     this.#pos += bytes.length;
   }
 
-  /** Reserve `n` bytes and return the offset to fill in place (see {@link buffer}). */
-  reserve(n: number): number {
-    this.#ensure(n);
-    const at = this.#pos;
-    this.#pos += n;
-    return at;
-  }
-
-  /** The underlying buffer (valid until the next write). */
-  get buffer(): Buffer {
-    return this.#buf;
-  }
-
   /** The bytes written so far (a view; the writer must not be used afterwards). */
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#pos);
@@ -159,7 +133,7 @@ export class ByteReader {
   string(): string {
     const len = this.varint();
     this.#need(len);
-    const value = codecs(this.#buf).utf8Slice(this.#pos, this.#pos + len);
+    const value = utf8Slice(this.#buf, this.#pos, this.#pos + len);
     this.#pos += len;
     return value;
   }
@@ -167,7 +141,7 @@ export class ByteReader {
   binaryString(): string {
     const len = this.varint();
     this.#need(len);
-    const value = codecs(this.#buf).latin1Slice(this.#pos, this.#pos + len);
+    const value = latin1Slice(this.#buf, this.#pos, this.#pos + len);
     this.#pos += len;
     return value;
   }
@@ -177,18 +151,6 @@ export class ByteReader {
     this.#need(ID_BYTES);
     idCharsInto(this.#buf, this.#pos, this.#idChars);
     this.#pos += ID_BYTES;
-    return codecs(this.#idChars).latin1Slice(0, 26);
-  }
-
-  /** Advance past `n` bytes and return their start offset in {@link buffer}. */
-  skip(n: number): number {
-    this.#need(n);
-    const at = this.#pos;
-    this.#pos += n;
-    return at;
-  }
-
-  get buffer(): Buffer {
-    return this.#buf;
+    return latin1Slice(this.#idChars, 0, 26);
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { decodeTime } from "ulid";
+import { latin1Slice } from "./buffer-codecs.js";
 import { DecodeError } from "./decode-error.js";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -141,8 +142,6 @@ export class IdGenerator {
     }
     put40(this.#high, this.#chars, 10);
     put40(this.#low, this.#chars, 18);
-    return (
-      this.#chars as unknown as { latin1Slice(start: number, end: number): string }
-    ).latin1Slice(0, 26);
+    return latin1Slice(this.#chars, 0, 26);
   }
 }
