@@ -11,6 +11,7 @@ export {
   type TaqubaErrorCode,
   UnsupportedStoreError,
 } from "./errors.js";
+export type { LogOptions, RecoveryReport } from "./log/index.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
 export {
   type CancelOutcome,

@@ -12,6 +12,7 @@ export type {
   LogStats,
   ReadLogOptions,
   RecoveredLog,
+  RecoveryReport,
   RetryOptions,
   SnapshotSource,
 } from "./types.js";

@@ -11,8 +11,9 @@ import { LogKeys, normalizePrefix } from "./keys.js";
 import { encodeManifest, type Manifest, type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ResolvedLogOptions, resolveLogOptions } from "./options.js";
 import { Sleeper } from "./retry.js";
+import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
-import type { LogOptions, RecoveredLog } from "./types.js";
+import type { LogOptions, RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
 /** WAL batches fetched in parallel during recovery. */
@@ -53,9 +54,18 @@ export async function openLog(
       `${describeLog}: another writer (epoch ${newestEpoch}) opened it while this one (epoch ${epoch}) was opening`,
     );
 
-  const { fenceId, fences } = await writeFence(storage, keys, manifests, own.manifest, fenced);
+  const skipDamage = resolved.recoverCorruption === "skip";
+  const { fenceId, fences } = await writeFence(
+    storage,
+    keys,
+    manifests,
+    own.manifest,
+    fenced,
+    skipDamage,
+  );
 
   let recovered: Recovered;
+  let recovery: RecoveryReport | undefined;
   try {
     recovered = await recover(storage, keys, own, fenceId, fences);
   } catch (error) {
@@ -64,7 +74,14 @@ export async function openLog(
     if (!(error instanceof CorruptionError)) throw error;
     const newest = await manifests.newest();
     if (newest !== null && newest.manifest.epoch > epoch) throw fenced(newest.manifest.epoch);
-    throw error;
+    if (!skipDamage) throw error;
+    const salvaged = await salvage(storage, keys, manifests, own, fenceId);
+    recovered = salvaged;
+    recovery = salvaged.report;
+    resolved.logger.warn("recovered a damaged log by skipping objects", {
+      log: describeLog,
+      ...salvaged.report,
+    });
   }
   const { checkpoint, checkpointBytes, records, bytes } = recovered;
 
@@ -84,7 +101,9 @@ export async function openLog(
     checkpointBytes,
     describeLog,
   });
-  return { log: writer, checkpoint, records };
+  return recovery === undefined
+    ? { log: writer, checkpoint, records }
+    : { log: writer, checkpoint, records, recovery };
 }
 
 interface Recovered {
@@ -164,6 +183,7 @@ async function writeFence(
   manifests: ManifestReader,
   own: Manifest,
   fenced: (newestEpoch: number) => FencedError,
+  skipDamage: boolean,
 ): Promise<{ fenceId: number; fences: Set<number> }> {
   const listed = await storage.list(keys.walDir, keys.wal(own.replayAfter));
   const fences = new Set<number>();
@@ -171,7 +191,9 @@ async function writeFence(
   for (const { key, size } of listed) {
     const id = keys.idOf(keys.walDir, key);
     if (id === null) continue;
-    if (id !== slot) {
+    if (id !== slot && skipDamage) {
+      slot = id; // recovery reports the gap; the fence goes after everything that exists
+    } else if (id !== slot) {
       throw new CorruptionError(
         keys.wal(slot),
         `WAL batch is missing while "${key}" exists (a gap after replayAfter ${own.replayAfter})`,

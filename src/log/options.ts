@@ -20,6 +20,7 @@ export interface ResolvedLogOptions {
   manifestHistory: number;
   retry: RetryPolicy;
   allowUnsafeStore: boolean;
+  recoverCorruption: "fail" | "skip";
 }
 
 /** Fills in defaults; throws {@link InvalidArgumentError} naming the first bad option. */
@@ -50,7 +51,15 @@ export function resolveLogOptions(options: LogOptions = {}): ResolvedLogOptions 
       ),
     },
     allowUnsafeStore: options.allowUnsafeStore ?? false,
+    recoverCorruption: recoveryMode(options.recoverCorruption),
   };
+}
+
+function recoveryMode(value: unknown): "fail" | "skip" {
+  if (value === undefined || value === "fail" || value === "skip") return value ?? "fail";
+  throw new InvalidArgumentError(
+    `log option recoverCorruption: expected "fail" or "skip", got ${String(value)}`,
+  );
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

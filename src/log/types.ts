@@ -40,6 +40,32 @@ export interface LogOptions {
    * single process at a time: without conditional writes fencing cannot work.
    */
   allowUnsafeStore?: boolean;
+  /**
+   * What opening does with a damaged log (a corrupt, truncated or missing
+   * checkpoint or WAL batch, or a gap in the WAL). `"fail"` (default): reject
+   * with `CorruptionError` naming the object. `"skip"`: recover the last
+   * consistent state — the newest intact checkpoint plus the unbroken run of
+   * intact batches after it — and describe what was lost in
+   * {@link RecoveredLog.recovery}. Records after the damage are lost even when
+   * their batches are intact. Use only after copying the damaged objects aside.
+   */
+  recoverCorruption?: "fail" | "skip";
+}
+
+/** What a `recoverCorruption: "skip"` open could not recover. */
+export interface RecoveryReport {
+  /** Damaged or missing objects, with what was wrong with each. */
+  damaged: Array<{ key: string; reason: string }>;
+  /** Intact WAL batches skipped because they come after the damage, with their record counts. */
+  skipped: Array<{ key: string; records: number }>;
+  /** Records in `skipped` batches (records inside damaged objects cannot be counted). */
+  lostRecords: number;
+  /** The checkpoint the recovered state starts from (`null`: from an empty state). */
+  checkpoint: string | null;
+  /** Records replayed on top of that checkpoint. */
+  recoveredRecords: number;
+  /** The new writer's fence: the next checkpoint covers everything up to it, so later opens skip the damage. */
+  resumeAfter: number;
 }
 
 export interface RetryOptions {
@@ -61,6 +87,12 @@ export interface RecoveredLog {
   checkpoint: Uint8Array | null;
   /** Every record appended after that checkpoint, in append order. */
   records: Uint8Array[];
+  /**
+   * Set only when `recoverCorruption: "skip"` had to skip damage: what was lost.
+   * The caller should write a checkpoint (`log.checkpoint()`) once its state is
+   * rebuilt, so that later opens start past the damaged objects.
+   */
+  recovery?: RecoveryReport;
 }
 
 /** Counters for diagnostics, benchmarks and the CLI. */

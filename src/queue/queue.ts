@@ -7,7 +7,7 @@ import {
   JobNotFoundError,
 } from "../errors.js";
 import { openLog } from "../log/index.js";
-import type { Log, LogOptions } from "../log/types.js";
+import type { Log, LogOptions, RecoveryReport } from "../log/types.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import { ApplyError, apply } from "./apply.js";
@@ -102,6 +102,7 @@ export class Queue {
   #schedulerTimer: TimerHandle | null = null;
   #schedulerDeadline = Number.POSITIVE_INFINITY;
   #reaperTimer: TimerHandle | null = null;
+  #recovery: RecoveryReport | null = null;
 
   private constructor(log: Log, state: State, settings: QueueSettings) {
     this.#log = log;
@@ -138,6 +139,11 @@ export class Queue {
     }
     const queue = new Queue(recovered.log, state, settings);
     queue.#start();
+    if (recovered.recovery !== undefined) {
+      queue.#recovery = recovered.recovery;
+      // Commit the salvaged state now, so later opens start past the damaged objects.
+      await recovered.log.checkpoint();
+    }
     return queue;
   }
 
@@ -489,6 +495,14 @@ export class Queue {
   /** The resolved configuration of `queue`. */
   queueConfig(queue: string): Readonly<QueueConfig> {
     return this.#settings.configs.get(checkQueueName(queue));
+  }
+
+  /**
+   * What opening with `log.recoverCorruption: "skip"` had to give up (damaged
+   * and skipped objects, lost record counts); `null` when nothing was lost.
+   */
+  get recovery(): RecoveryReport | null {
+    return this.#recovery;
   }
 
   /** The clock this queue reads time from. */

@@ -1,0 +1,170 @@
+/**
+ * The crash suite's parent side: runs the crash-queue fixture in a child
+ * process, SIGKILLs it at a random moment (or lets a poison job kill it),
+ * then reopens the store and checks what the acknowledged operations promise.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { silentLogger } from "../../../src/logger.js";
+import { Queue } from "../../../src/queue/queue.js";
+import { FileStore } from "../../../src/store/file.js";
+import { seededRandom } from "../../../src/util/random.js";
+import { auditPublicApi, auditState, liveState } from "./audit.js";
+import { SimModel } from "./sim-model.js";
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/crash-queue.js", import.meta.url));
+
+export interface CrashReport {
+  seed: number;
+  rounds: number;
+  kills: number;
+  /** Rounds that ended because a poison job killed the process itself. */
+  poisonCrashes: number;
+  acknowledged: number;
+  violations: string[];
+}
+
+interface Poison {
+  attempts: number;
+  maxAttempts: number;
+}
+
+/** Runs `rounds` kill-and-reopen rounds on `dir`, checking invariants after each. */
+export async function runCrashRounds(
+  dir: string,
+  seed: number,
+  rounds: number,
+): Promise<CrashReport> {
+  const random = seededRandom(seed);
+  const model = new SimModel();
+  const poison = new Map<string, Poison>();
+  const report: CrashReport = {
+    seed,
+    rounds: 0,
+    kills: 0,
+    poisonCrashes: 0,
+    acknowledged: 0,
+    violations: [],
+  };
+  const violation = (round: number, message: string): void => {
+    report.violations.push(`round ${round}: ${message}`);
+  };
+  for (let round = 0; round < rounds && report.violations.length === 0; round++) {
+    const killAfterMs = 30 + Math.floor(random() * 300);
+    const { lines, selfKilled } = await runChild(dir, (seed + round * 104_729) >>> 0, killAfterMs);
+    report.rounds++;
+    if (selfKilled) report.poisonCrashes++;
+    else report.kills++;
+    model.forgetPendingClaims(); // every claim the child made that was not made durable may be gone
+    for (const line of lines) {
+      const problem = apply(model, poison, line);
+      if (problem !== null) violation(round, problem);
+      if (/^(enq|ack|nack|dead|cancel|poison) /.test(line)) report.acknowledged++;
+    }
+    // Claims seen durable before the kill were promoted as lines arrived; drop the rest.
+    model.forgetPendingClaims();
+    const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
+      logger: silentLogger,
+    });
+    try {
+      for (const p of auditState(liveState(queue))) violation(round, `state: ${p}`);
+      for (const p of await auditPublicApi(queue)) violation(round, `api: ${p}`);
+      for (const p of await model.check(queue, false)) violation(round, p);
+      for (const [id, { attempts, maxAttempts }] of poison) {
+        const job = await queue.getJob(id);
+        if (attempts >= maxAttempts && job !== null && job.status !== "dead")
+          violation(
+            round,
+            `poison job ${id} crashed the process ${attempts}/${maxAttempts} times and is ${job.status}`,
+          );
+      }
+    } finally {
+      await queue.close();
+    }
+  }
+  return report;
+}
+
+/** Folds one line of the child's output into the model; returns a violation, if any. */
+function apply(model: SimModel, poison: Map<string, Poison>, line: string): string | null {
+  const [kind, seqText, id, ...rest] = line.split(" ");
+  const seq = Number(seqText);
+  if (id === undefined) return null;
+  switch (kind) {
+    case "enq":
+      model.durableBefore(seq);
+      model.enqueued(id);
+      return null;
+    case "claim": {
+      const attempts = Number(rest[0]);
+      const known = poison.get(id);
+      if (known !== undefined && attempts > known.maxAttempts)
+        return `poison job ${id} delivered for attempt ${attempts} of ${known.maxAttempts}`;
+      return model.claimed({ id, attempts }, seq);
+    }
+    case "poison":
+      poison.set(id, { attempts: Number(rest[0]), maxAttempts: Number(rest[1]) });
+      model.durableBefore(seq);
+      return null;
+    case "ack":
+      model.removing(id);
+      model.durableBefore(seq);
+      model.removed(id, null);
+      return null;
+    case "nack":
+      model.durableBefore(seq);
+      return null;
+    case "dead":
+      model.durableBefore(seq);
+      if (!model.removalAttempted.has(id)) model.mustBeDead.add(id);
+      return null;
+    case "acking":
+    case "cancelling":
+      model.removing(id);
+      return null;
+    case "cancel":
+      if (rest[0] === "removed") model.removed(id, null);
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** Runs the fixture until it is killed; returns its complete output lines. */
+function runChild(
+  dir: string,
+  seed: number,
+  killAfterMs: number,
+): Promise<{ lines: string[]; selfKilled: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FIXTURE, dir, String(seed)], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    let buffered = "";
+    let stderr = "";
+    let killedByUs = false;
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        if (line === "ready") {
+          setTimeout(() => {
+            killedByUs = true;
+            child.kill("SIGKILL");
+          }, killAfterMs);
+        } else lines.push(line);
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (_code, signal) => {
+      if (signal !== "SIGKILL") reject(new Error(`crash fixture exited on its own: ${stderr}`));
+      else resolve({ lines, selfKilled: !killedByUs });
+    });
+  });
+}
