@@ -163,10 +163,15 @@ async function processAll(
   });
 
   let lastLine = 0;
+  let lastTick = { at: started, processed: 0 };
   const report = async (): Promise<void> => {
     const stats = await queue.stats(DEMO_QUEUE);
-    const seconds = (performance.now() - started) / 1000;
-    const rate = Math.round(progress.processed / Math.max(seconds, 0.001));
+    // Rate over the last tick, so the figure follows the work rather than averaging idle waits.
+    const now = performance.now();
+    const rate = Math.round(
+      ((progress.processed - lastTick.processed) * 1000) / Math.max(now - lastTick.at, 1),
+    );
+    lastTick = { at: now, processed: progress.processed };
     const line = `${formatStats(stats)}  failed ${progress.failures}  ${rate} jobs/s`;
     if (io.interactive) io.out(`\r${line}\u001b[K`);
     else if (performance.now() - lastLine >= 1_000) {

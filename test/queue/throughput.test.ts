@@ -8,7 +8,8 @@ import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 
-// A quick end-to-end measurement (reported, not asserted; includes JIT warm-up): producers enqueue
+// A quick end-to-end measurement (reported, not asserted; includes JIT warm-up and the test
+// runner's async-context tracking, so a standalone run is faster): producers enqueue
 // 64-byte jobs into an fsynced FileStore while a worker claims and acks them.
 it("enqueue → claim → ack on a FileStore (reports jobs/s)", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "taquba-throughput-"));
