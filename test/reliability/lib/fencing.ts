@@ -1,0 +1,116 @@
+/**
+ * The fencing suite's parent side: writer processes open one store in turn,
+ * each while the previous one is still writing. The older must always end
+ * FENCED, and no job it had acknowledged may be missing afterwards.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { silentLogger } from "../../../src/logger.js";
+import { Queue } from "../../../src/queue/queue.js";
+import { FileStore } from "../../../src/store/file.js";
+import { auditState, liveState } from "./audit.js";
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/fence-writer.js", import.meta.url));
+
+export interface FencingReport {
+  handovers: number;
+  acknowledged: number;
+  violations: string[];
+}
+
+interface Writer {
+  child: ChildProcessWithoutNullStreams;
+  acks: string[];
+  lines: string[];
+  opened: Promise<void>;
+  exited: Promise<void>;
+  /** Resolves once `n` more acks arrived. */
+  acksAfter(n: number): Promise<void>;
+}
+
+function startWriter(dir: string): Writer {
+  const child = spawn(process.execPath, [FIXTURE, dir], { stdio: ["pipe", "pipe", "pipe"] });
+  const acks: string[] = [];
+  const lines: string[] = [];
+  const watchers: Array<{ count: number; resolve: () => void }> = [];
+  let onOpened: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    onOpened = resolve;
+  });
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split("\n");
+    buffered = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      if (line === "opened") onOpened();
+      if (line.startsWith("ack ")) acks.push(line.slice(4));
+      for (const w of watchers.filter((w) => acks.length >= w.count)) w.resolve();
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  // A writer that dies before opening must not hang the suite.
+  void exited.then(() => onOpened());
+  return {
+    child,
+    acks,
+    lines,
+    opened,
+    exited,
+    acksAfter: (n) =>
+      new Promise<void>((resolve) => {
+        const count = acks.length + n;
+        if (acks.length >= count) resolve();
+        else watchers.push({ count, resolve });
+        void exited.then(resolve);
+      }),
+  };
+}
+
+/** `handovers` times, a new writer process opens the store while the previous one writes. */
+export async function runFencing(dir: string, handovers: number): Promise<FencingReport> {
+  const report: FencingReport = { handovers: 0, acknowledged: 0, violations: [] };
+  const acked: string[] = [];
+  let current = startWriter(dir);
+  await current.opened;
+  for (let round = 0; round < handovers; round++) {
+    await current.acksAfter(20);
+    const next = startWriter(dir);
+    await next.opened;
+    await current.exited;
+    report.handovers++;
+    const last = current.lines.at(-1);
+    if (last !== "failed FENCED")
+      report.violations.push(
+        `round ${round}: the older writer ended with "${last}", expected "failed FENCED"`,
+      );
+    acked.push(...current.acks);
+    current = next;
+  }
+  await current.acksAfter(10);
+  current.child.kill("SIGKILL");
+  await current.exited;
+  acked.push(...current.acks);
+  report.acknowledged = acked.length;
+
+  const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
+    logger: silentLogger,
+  });
+  try {
+    for (const p of auditState(liveState(queue))) report.violations.push(`state: ${p}`);
+    const missing = [];
+    for (const id of acked) if ((await queue.getJob(id)) === null) missing.push(id);
+    if (missing.length > 0)
+      report.violations.push(
+        `${missing.length} acknowledged jobs lost, e.g. ${missing.slice(0, 3).join(", ")}`,
+      );
+    const stats = await queue.stats("jobs");
+    if (stats.pending < acked.length)
+      report.violations.push(`pending ${stats.pending} < ${acked.length} acknowledged enqueues`);
+  } finally {
+    await queue.close();
+  }
+  return report;
+}

@@ -1,0 +1,101 @@
+/**
+ * The long (soak) form of the reliability suites: `npm run torture`.
+ * Environment: TAQUBA_SEED replays one simulation seed (and seeds the crash
+ * rounds); TAQUBA_TORTURE_ROUNDS, TAQUBA_TORTURE_SEEDS and
+ * TAQUBA_TORTURE_STEPS override the sizes. The last line reports rounds,
+ * seeds, kills and invariant violations; the exit code is 1 on any violation.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCrashRounds } from "./lib/crash.js";
+import { runFencing } from "./lib/fencing.js";
+import { hugePayload, manyQueues, sameInstant, throughOneProcess } from "./lib/load.js";
+import { seedsToRun } from "./lib/seeds.js";
+import { runSimulation } from "./lib/sim.js";
+
+function sizeFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name}: expected an integer >= 1`);
+  return value;
+}
+
+const ROUNDS = sizeFromEnv("TAQUBA_TORTURE_ROUNDS", 60);
+const SEEDS = sizeFromEnv("TAQUBA_TORTURE_SEEDS", 40);
+const STEPS = sizeFromEnv("TAQUBA_TORTURE_STEPS", 1_000);
+
+async function inTempDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "taquba-torture-"));
+  try {
+    return await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const violations: string[] = [];
+  const log = (line: string): void => console.log(line);
+
+  const simSeeds = seedsToRun(SEEDS, 0x7047);
+  for (const seed of simSeeds) {
+    const r = await runSimulation({ seed, steps: STEPS });
+    log(
+      `simulation seed ${seed}: ${r.steps} steps, ${r.enqueued} enqueued, ${r.acked} acked, ${r.restarts} restarts, ` +
+        `${r.crashes} crashes, ${r.fences} fences, ${r.outages} outages, ${r.faults} faults, ${r.violations.length} violations`,
+    );
+    for (const v of r.violations)
+      violations.push(`simulation seed ${seed} (TAQUBA_SEED=${seed}): ${v}`);
+  }
+
+  const crashSeed = seedsToRun(1, 0xc4a5)[0]!;
+  const crash = await inTempDir((dir) => runCrashRounds(dir, crashSeed, ROUNDS));
+  log(
+    `crash seed ${crashSeed}: ${crash.rounds} rounds, ${crash.kills} SIGKILLs, ${crash.poisonCrashes} poison crashes, ` +
+      `${crash.acknowledged} acknowledged operations, ${crash.violations.length} violations`,
+  );
+  for (const v of crash.violations) violations.push(`crash seed ${crashSeed}: ${v}`);
+
+  const fencing = await inTempDir((dir) => runFencing(dir, 30));
+  log(
+    `fencing: ${fencing.handovers} handovers, ${fencing.acknowledged} acknowledged jobs, ${fencing.violations.length} violations`,
+  );
+  violations.push(...fencing.violations.map((v) => `fencing: ${v}`));
+
+  const million = await throughOneProcess(1_000_000);
+  log(
+    `load: ${million.jobs} jobs through one process in ${(million.ms / 1000).toFixed(1)} s ` +
+      `(${Math.round(million.jobs / (million.ms / 1000))} jobs/s), peak heap ${million.peakHeapMiB.toFixed(0)} MiB, ` +
+      `growth ${million.heapGrowthMiB.toFixed(1)} MiB`,
+  );
+  if (million.heapGrowthMiB > 128)
+    violations.push(`load: heap grew ${million.heapGrowthMiB.toFixed(1)} MiB over 1M jobs`);
+  const queues = await manyQueues(10_000);
+  log(
+    `load: ${queues.queues} queues enqueued in ${queues.ms.toFixed(0)} ms, reopened in ${queues.reopenMs.toFixed(0)} ms`,
+  );
+  const instant = await sameInstant(100_000);
+  log(
+    `load: ${instant.jobs} jobs due at one instant promoted in ${instant.promoteMs.toFixed(0)} ms`,
+  );
+  const huge = await hugePayload(true);
+  log(
+    `load: 100 MiB payload rejected by default: ${huge.rejected}; stored with a raised limit: ${huge.stored}`,
+  );
+  if (!huge.rejected || !huge.stored)
+    violations.push("load: the 100 MiB payload was not handled per the limit");
+
+  for (const v of violations) console.error(`VIOLATION ${v}`);
+  log(
+    `torture: rounds=${crash.rounds} seeds=${simSeeds.length} kills=${crash.kills + crash.poisonCrashes} ` +
+      `handovers=${fencing.handovers} violations=${violations.length}`,
+  );
+  process.exitCode = violations.length === 0 ? 0 : 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  console.log("torture: aborted by an unexpected error; violations=1");
+  process.exitCode = 1;
+});
