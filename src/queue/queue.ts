@@ -1,24 +1,18 @@
 import { type Clock, createTimer, systemClock, type TimerHandle } from "../clock.js";
-import {
-  ClaimLostError,
-  ClosedError,
-  CorruptionError,
-  InvalidArgumentError,
-  JobNotFoundError,
-} from "../errors.js";
+import { ClaimLostError, ClosedError, InvalidArgumentError, JobNotFoundError } from "../errors.js";
 import { openLog } from "../log/index.js";
 import type { Log, LogOptions, RecoveryReport } from "../log/types.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
-import { ApplyError, apply } from "./apply.js";
-import { DecodeError } from "./binary.js";
+import { apply } from "./apply.js";
 import { backoffMs, QueueConfigs } from "./config.js";
 import { IdGenerator } from "./ids.js";
 import { INSPECT_STATE } from "./inspect.js";
 import { Lease, LeaseTable } from "./leases.js";
-import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "./records.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
-import { type Job, type QueueState, State, Status } from "./state.js";
+import { encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { restoreState } from "./restore.js";
+import { encodeSnapshot } from "./snapshot.js";
+import { type Job, type QueueState, type State, Status } from "./state.js";
 import {
   type CancelOutcome,
   CLAIM_TOKEN,
@@ -27,13 +21,13 @@ import {
   type DeadJobsOptions,
   type EnqueueOptions,
   type JobRecord,
-  type JobStatus,
   type OpenOptions,
   type Payload,
   type QueueConfig,
   type QueueStats,
 } from "./types.js";
 import {
+  checkDeadJobsOptions,
   checkDuration,
   checkHeaders,
   checkMaxAttempts,
@@ -45,19 +39,17 @@ import {
   checkString,
   checkTimestamp,
 } from "./validate.js";
+import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 
 /** Default of {@link OpenOptions.maxPayloadBytes}. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_REAPER_INTERVAL_MS = 5_000;
 const DEFAULT_SCHEDULER_INTERVAL_MS = 1_000;
-const DEFAULT_DEAD_JOBS_LIMIT = 100;
 
 /** lastError of a job whose lease ran out. */
 export const LEASE_EXPIRED = "lease expired";
 /** lastError of a job that was claimed when its process went away and had no attempts left. */
 export const CLAIM_INTERRUPTED = "claim interrupted by process exit";
-
-const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
 
 interface Waiter {
   readonly leaseMs: number;
@@ -416,47 +408,21 @@ export class Queue {
   /** Counters of one queue (zeros for a queue that never held a job). */
   async stats(queue: string): Promise<QueueStats> {
     this.#check();
-    const name = checkQueueName(queue);
-    const qs = this.#state.queues.get(name);
-    if (qs === undefined)
-      return { queue: name, pending: 0, claimed: 0, done: 0, dead: 0, scheduled: 0 };
-    return {
-      queue: name,
-      pending: qs.pending.size,
-      claimed: qs.claimed.size,
-      done: qs.doneCount,
-      dead: qs.deadById.size,
-      scheduled: qs.scheduled.size,
-    };
+    return queueStats(this.#state, checkQueueName(queue));
   }
 
   /** Every queue that ever held a job, sorted. */
   async listQueues(): Promise<string[]> {
     this.#check();
-    return [...this.#state.queues.keys()].sort();
+    return queueNames(this.#state);
   }
 
   /** A page of dead jobs of `queue` in id order, strictly after the `after` id. */
   async deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
     this.#check();
     const name = checkQueueName(queue);
-    checkOptionsObject(options, "options");
-    const after =
-      options.after === undefined ? undefined : checkString(options.after, "options.after");
-    const limit = options.limit === undefined ? DEFAULT_DEAD_JOBS_LIMIT : options.limit;
-    if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
-      throw new InvalidArgumentError(
-        `options.limit: expected an integer ≥ 0, got ${String(limit)}`,
-      );
-    const qs = this.#state.queues.get(name);
-    const page: JobRecord[] = [];
-    if (qs === undefined || limit === 0) return page;
-    for (const [id, job] of qs.deadById.entries(after)) {
-      if (id === after) continue;
-      page.push(this.#toRecord(job));
-      if (page.length >= limit) break;
-    }
-    return page;
+    const { after, limit } = checkDeadJobsOptions(options);
+    return deadJobsPage(this.#state, name, after, limit).map((job) => this.#toRecord(job));
   }
 
   /**
@@ -619,37 +585,7 @@ export class Queue {
   }
 
   #toRecord(job: Job): JobRecord {
-    const record: JobRecord = {
-      id: job.id,
-      queue: job.queue.name,
-      payload: Buffer.from(job.payload, "latin1"),
-      headers: job.headers === undefined ? {} : { ...job.headers },
-      status: STATUS_NAMES[job.status]!,
-      attempts: job.attempts,
-      maxAttempts: job.maxAttempts,
-      enqueuedAt: job.enqueuedAt,
-      priority: job.priority,
-    };
-    switch (job.status) {
-      case Status.Claimed: {
-        record.claimedAt = job.at;
-        const lease = this.#leases.get(job);
-        if (lease !== undefined) record.leaseExpiresAt = lease.expiresAt;
-        break;
-      }
-      case Status.Scheduled:
-        record.runAt = job.at;
-        break;
-      case Status.Done:
-        record.completedAt = job.at;
-        break;
-      case Status.Dead:
-        record.failedAt = job.at;
-        break;
-    }
-    if (job.lastError !== undefined) record.lastError = job.lastError;
-    if (job.dedupKey !== undefined) record.dedupKey = job.dedupKey;
-    return record;
+    return jobToRecord(job, this.#leases.get(job)?.expiresAt);
   }
 
   /** The record that ends a delivery that failed without the handler's say (lease loss, crash). */
@@ -807,38 +743,4 @@ function resolveSettings(options: OpenOptions): QueueSettings {
         ? DEFAULT_SCHEDULER_INTERVAL_MS
         : checkPositiveDuration(options.schedulerIntervalMs, "options.schedulerIntervalMs"),
   };
-}
-
-/** Rebuild the state from the newest checkpoint plus the records after it. */
-function restoreState(
-  path: string,
-  checkpoint: Uint8Array | null,
-  records: readonly Uint8Array[],
-): State {
-  let state: State;
-  try {
-    state = checkpoint === null ? new State() : decodeSnapshot(checkpoint);
-  } catch (error) {
-    if (error instanceof DecodeError)
-      throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
-        cause: error,
-      });
-    throw error;
-  }
-  for (let i = 0; i < records.length; i++) {
-    try {
-      apply(state, decodeRecord(records[i]!));
-    } catch (error) {
-      if (error instanceof DecodeError || error instanceof ApplyError)
-        throw new CorruptionError(
-          `${path}/wal`,
-          `record ${i} after the checkpoint: ${error.message}`,
-          {
-            cause: error,
-          },
-        );
-      throw error;
-    }
-  }
-  return state;
 }

@@ -114,3 +114,21 @@ export function checkOptionsObject(value: unknown, arg: string): void {
   if (value !== undefined && (typeof value !== "object" || value === null))
     throw new InvalidArgumentError(`${arg}: expected an options object, got ${describe(value)}`);
 }
+
+/** Dead jobs are listed 100 at a time unless asked otherwise. */
+export const DEFAULT_DEAD_JOBS_LIMIT = 100;
+
+/** Validated `deadJobs` options: an optional exclusive id cursor and a page size ≥ 0. */
+export function checkDeadJobsOptions(options: unknown): {
+  after: string | undefined;
+  limit: number;
+} {
+  checkOptionsObject(options, "options");
+  const { after, limit = DEFAULT_DEAD_JOBS_LIMIT } = options as {
+    after?: unknown;
+    limit?: unknown;
+  };
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
+    throw new InvalidArgumentError(`options.limit: expected an integer ≥ 0, got ${String(limit)}`);
+  return { after: after === undefined ? undefined : checkString(after, "options.after"), limit };
+}

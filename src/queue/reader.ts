@@ -1,0 +1,63 @@
+import { readLog } from "../log/index.js";
+import type { LogInspection, ReadLogOptions } from "../log/types.js";
+import type { ObjectStore } from "../store/types.js";
+import { restoreState } from "./restore.js";
+import type { State } from "./state.js";
+import type { DeadJobsOptions, JobRecord, QueueStats } from "./types.js";
+import { checkDeadJobsOptions, checkQueueName, checkString } from "./validate.js";
+import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
+
+/**
+ * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
+ * Opening it reads the newest checkpoint and the WAL after it, but never
+ * writes: a running writer is not fenced and does not notice. The snapshot is
+ * as of the moment it was opened; open a new reader to see later changes.
+ * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
+ */
+export class QueueReader {
+  readonly #state: State;
+
+  private constructor(
+    state: State,
+    /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
+    readonly inspection: LogInspection,
+  ) {
+    this.#state = state;
+  }
+
+  /** Read the queue store at `path` in `store` without taking it over. */
+  static async open(
+    store: ObjectStore,
+    path: string,
+    options: ReadLogOptions = {},
+  ): Promise<QueueReader> {
+    const contents = await readLog(store, path, options);
+    return new QueueReader(
+      restoreState(path, contents.checkpoint, contents.records),
+      contents.info,
+    );
+  }
+
+  /** Counters of one queue (zeros for a queue that never held a job). */
+  stats(queue: string): QueueStats {
+    return queueStats(this.#state, checkQueueName(queue));
+  }
+
+  /** Every queue that ever held a job, sorted. */
+  listQueues(): string[] {
+    return queueNames(this.#state);
+  }
+
+  /** A job by id, or `null`. */
+  getJob(id: string): JobRecord | null {
+    const job = this.#state.jobs.get(checkString(id, "id"));
+    return job === undefined ? null : jobToRecord(job);
+  }
+
+  /** A page of dead jobs in id order, strictly after `options.after`. */
+  deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
+    const name = checkQueueName(queue);
+    const { after, limit } = checkDeadJobsOptions(options);
+    return deadJobsPage(this.#state, name, after, limit).map((job) => jobToRecord(job));
+  }
+}
