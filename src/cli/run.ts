@@ -1,9 +1,23 @@
 import { TaqubaError } from "../errors.js";
+import { deadCommand } from "./dead.js";
 import { demoCommand } from "./demo.js";
+import { enqueueCommand } from "./enqueue.js";
+import { inspectCommand } from "./inspect.js";
 import { type CliIO, type Command, UsageError } from "./io.js";
+import { queuesCommand } from "./queues.js";
+import { requeueCommand } from "./requeue.js";
+import { statsCommand } from "./stats.js";
 
 /** Every command, in help order. Add new commands here (one file per command). */
-const COMMANDS: readonly Command[] = [demoCommand];
+const COMMANDS: readonly Command[] = [
+  demoCommand,
+  statsCommand,
+  queuesCommand,
+  deadCommand,
+  requeueCommand,
+  enqueueCommand,
+  inspectCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

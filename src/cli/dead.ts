@@ -1,0 +1,56 @@
+import type { JobRecord } from "../queue/types.js";
+import { nonNegativeInt, parseCommandArgs } from "./args.js";
+import type { CliIO, Command } from "./io.js";
+import {
+  openReader,
+  payloadText,
+  positionals,
+  STORE_HELP,
+  STORE_OPTIONS,
+  toJson,
+} from "./store-args.js";
+
+const HELP = `Usage: taquba dead <queue> [options]
+
+Dead-lettered jobs of a queue in id order. Read-only.
+
+Options:
+  --after <id>           start after this job id (the last id of the previous page)
+  --limit <n>            jobs per page (default 100)
+${STORE_HELP}
+`;
+
+function describeJob(job: JobRecord): string {
+  const failedAt = job.failedAt === undefined ? "?" : new Date(job.failedAt).toISOString();
+  const payload = payloadText(job.payload);
+  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
+  return `${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
+}
+
+export const deadCommand: Command = {
+  name: "dead",
+  summary: "list dead-lettered jobs of a queue (read-only)",
+  async run(args, io: CliIO) {
+    const parsed = parseCommandArgs(args, {
+      ...STORE_OPTIONS,
+      after: { type: "string" },
+      limit: { type: "string" },
+    });
+    const { values } = parsed;
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const [queue] = positionals(parsed.positionals, ["queue"]);
+    const limit = nonNegativeInt(values.limit, "limit", 100);
+    const reader = await openReader(values);
+    const page = reader.deadJobs(queue!, {
+      limit,
+      ...(values.after === undefined ? {} : { after: values.after }),
+    });
+    if (values.json) io.out(toJson(page));
+    else if (page.length === 0) io.out(`No dead jobs in "${queue}".\n`);
+    else io.out(page.map(describeJob).join(""));
+    return 0;
+  },
+};

@@ -1,0 +1,71 @@
+import type { LogInspection } from "../log/types.js";
+import { parseCommandArgs } from "./args.js";
+import type { CliIO, Command } from "./io.js";
+import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+
+const HELP = `Usage: taquba inspect [options]
+
+The objects behind a queue store: manifest and writer epoch, WAL batches
+waiting to be replayed, the checkpoint and its age, live job counts.
+Read-only.
+
+Options:
+${STORE_HELP}
+`;
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function age(ms: number | null): string {
+  if (ms === null) return "unknown age";
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s old`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min old`;
+  return `${(ms / 3_600_000).toFixed(1)} h old`;
+}
+
+function describe(info: LogInspection): string {
+  const lines = [`objects     ${info.objects} (${bytes(info.bytes)}) under "${info.prefix}"`];
+  const m = info.manifest;
+  lines.push(
+    m === null
+      ? "manifest    none (nobody has opened this queue store yet)"
+      : `manifest    #${m.id}, writer epoch ${m.epoch}, written ${new Date(m.createdAt).toISOString()}`,
+  );
+  lines.push(
+    `wal         ${info.wal.objects} objects (${bytes(info.wal.bytes)}), ${info.wal.fences} fences; ` +
+      `${info.wal.pendingObjects} batches (${bytes(info.wal.pendingBytes)}) after the checkpoint`,
+  );
+  const c = info.checkpoint;
+  lines.push(
+    c === null
+      ? `checkpoint  none (${info.checkpoints} stored)`
+      : `checkpoint  ${c.name} (${bytes(c.bytes)}, ${age(c.ageMs)}); ${info.checkpoints} stored`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "show the objects behind a queue store (read-only)",
+  async run(args, io: CliIO) {
+    const parsed = parseCommandArgs(args, STORE_OPTIONS);
+    if (parsed.values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    positionals(parsed.positionals, []);
+    const reader = await openReader(parsed.values);
+    const queues = reader.listQueues().map((name) => reader.stats(name));
+    if (parsed.values.json) io.out(toJson({ log: reader.inspection, queues }));
+    else {
+      const live = queues.reduce((n, q) => n + q.pending + q.scheduled + q.claimed, 0);
+      io.out(
+        `${describe(reader.inspection)}jobs        ${live} live in ${queues.length} queue(s)\n`,
+      );
+    }
+    return 0;
+  },
+};

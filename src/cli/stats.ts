@@ -1,0 +1,45 @@
+import type { QueueStats } from "../queue/types.js";
+import { parseCommandArgs } from "./args.js";
+import type { CliIO, Command } from "./io.js";
+import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+
+const HELP = `Usage: taquba stats [queue...] [options]
+
+Counters of the given queues (default: every queue). Read-only: a running
+writer is not disturbed.
+
+Options:
+${STORE_HELP}
+`;
+
+const COLUMNS = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+
+function table(rows: QueueStats[]): string {
+  const header = ["queue", ...COLUMNS];
+  const cells = rows.map((r) => [r.queue, ...COLUMNS.map((c) => String(r[c]))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: string[]): string =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ");
+  return `${[line(header), ...cells.map(line)].join("\n")}\n`;
+}
+
+export const statsCommand: Command = {
+  name: "stats",
+  summary: "show queue counters (read-only)",
+  async run(args, io: CliIO) {
+    const { values, positionals } = parseCommandArgs(args, STORE_OPTIONS);
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const reader = await openReader(values);
+    const names = positionals.length > 0 ? positionals : reader.listQueues();
+    const rows = names.map((name) => reader.stats(name));
+    if (values.json) io.out(toJson(rows));
+    else if (rows.length === 0) io.out("No queues yet.\n");
+    else io.out(table(rows));
+    return 0;
+  },
+};

@@ -1,0 +1,88 @@
+import { silentLogger } from "../logger.js";
+import { Queue } from "../queue/queue.js";
+import { QueueReader } from "../queue/reader.js";
+import { openStore } from "../store/open-store.js";
+import type { ObjectStore } from "../store/types.js";
+import type { CommandOptions } from "./args.js";
+import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
+import { UsageError } from "./io.js";
+
+/** `--store` / `--path`, shared by every command that works on an existing queue store. */
+export const STORE_OPTIONS = {
+  store: { type: "string" },
+  path: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies CommandOptions;
+
+export const STORE_HELP = `  --store <url>          store URL: a directory, file:///abs/dir, s3://bucket/prefix?endpoint=…,
+                         az://container/prefix, gs://bucket/prefix (default ${DEFAULT_DATA_DIR})
+  --path <prefix>        queue-store path inside the store (default ${DEFAULT_STORE_PATH})
+  --json                 print JSON instead of text
+  -h, --help             show this help`;
+
+/** Options of commands that write: they must take the store over. */
+export const WRITE_OPTIONS = {
+  ...STORE_OPTIONS,
+  "take-over": { type: "boolean" },
+} as const satisfies CommandOptions;
+
+export const WRITE_HELP = `${STORE_HELP}
+  --take-over            required: writing opens the store as its writer, which
+                         fences (stops) any process that has it open`;
+
+interface StoreValues {
+  store?: string | undefined;
+  path?: string | undefined;
+}
+
+async function resolveStore(values: StoreValues): Promise<{ store: ObjectStore; path: string }> {
+  return {
+    store: await openStore(values.store ?? DEFAULT_DATA_DIR),
+    path: values.path ?? DEFAULT_STORE_PATH,
+  };
+}
+
+/** A read-only view: never fences a running writer. */
+export async function openReader(values: StoreValues): Promise<QueueReader> {
+  const { store, path } = await resolveStore(values);
+  return QueueReader.open(store, path);
+}
+
+/** Open the store as its writer, after the caller confirmed with `--take-over`. */
+export async function openWriter(
+  values: StoreValues & { "take-over"?: boolean | undefined },
+): Promise<Queue> {
+  if (values["take-over"] !== true)
+    throw new UsageError(
+      "this command writes, so it opens the store as its writer and fences any process that has it open; pass --take-over to confirm",
+    );
+  const { store, path } = await resolveStore(values);
+  return Queue.open(store, path, { logger: silentLogger });
+}
+
+/** Exactly `count` positional arguments, named in the error. */
+export function positionals(values: string[], names: readonly string[]): string[] {
+  if (values.length !== names.length)
+    throw new UsageError(
+      `expected ${names.map((n) => `<${n}>`).join(" ")}, got ${values.length} argument(s)`,
+    );
+  return values;
+}
+
+/** JSON with payload bytes shown as UTF-8 text when they are valid UTF-8, else base64. */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(
+    value,
+    (_key, v: unknown) => (v instanceof Uint8Array ? payloadText(v) : v),
+    2,
+  )}\n`;
+}
+
+/** A payload for display: UTF-8 text, or `base64:…` for binary payloads. */
+export function payloadText(payload: Uint8Array): string {
+  const text = Buffer.from(payload).toString("utf8");
+  return Buffer.from(text, "utf8").equals(payload)
+    ? text
+    : `base64:${Buffer.from(payload).toString("base64")}`;
+}

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import type { CliIO } from "../../src/cli/io.js";
+import { runCli } from "../../src/cli/run.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { FileStore } from "../../src/store/file.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+function capture(): CliIO & { stdout: string; stderr: string } {
+  const io = {
+    stdout: "",
+    stderr: "",
+    interactive: false,
+    out: (text: string) => {
+      io.stdout += text;
+    },
+    err: (text: string) => {
+      io.stderr += text;
+    },
+  };
+  return io;
+}
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = capture();
+  const code = await runCli(args, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+async function storeDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "taquba-cli-"));
+  dirs.push(dir);
+  return dir;
+}
+
+describe("taquba CLI commands", () => {
+  it("stats, queues, dead and inspect read a store without fencing its running writer", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("emails", "hello");
+    await queue.enqueue("emails", "world");
+    await queue.enqueue("reports", "r1");
+    const claim = await queue.claim("reports");
+    assert.ok(claim);
+    await queue.deadLetter(claim, "bad input");
+    const store = ["--store", dir];
+
+    const stats = await cli("stats", ...store);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, /^queue\s+pending\s+scheduled\s+claimed\s+done\s+dead$/m);
+    assert.match(stats.stdout, /^emails\s+2\s+0\s+0\s+0\s+0$/m);
+    assert.match(stats.stdout, /^reports\s+0\s+0\s+0\s+0\s+1$/m);
+
+    const json = await cli("stats", "emails", "--json", ...store);
+    assert.deepEqual(JSON.parse(json.stdout), [
+      { queue: "emails", pending: 2, claimed: 0, done: 0, dead: 0, scheduled: 0 },
+    ]);
+
+    assert.equal((await cli("queues", ...store)).stdout, "emails\nreports\n");
+
+    const dead = await cli("dead", "reports", ...store);
+    assert.equal(dead.code, 0, dead.stderr);
+    assert.ok(dead.stdout.startsWith(claim.id), dead.stdout);
+    assert.match(dead.stdout, /error "bad input"/);
+    assert.match(dead.stdout, /payload "r1"/);
+    assert.equal(
+      (await cli("dead", "reports", "--after", claim.id, ...store)).stdout,
+      'No dead jobs in "reports".\n',
+    );
+
+    const inspect = await cli("inspect", ...store);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, /^manifest\s+#\d+, writer epoch 1/m);
+    assert.match(inspect.stdout, /^jobs\s+2 live in 2 queue\(s\)$/m);
+
+    // The writer was never fenced: it keeps writing, and a new reader sees it.
+    await queue.enqueue("emails", "still the writer");
+    assert.equal((await queue.stats("emails")).pending, 3);
+    await queue.close();
+  });
+
+  it("requeue and enqueue need --take-over, then write through a writer of their own", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("jobs", "x", { maxAttempts: 1 });
+    const claim = await queue.claim("jobs");
+    assert.ok(claim);
+    await queue.nack(claim, "boom");
+    await queue.close();
+    const store = ["--store", dir];
+
+    const refused = await cli("requeue", claim.id, ...store);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--take-over/);
+    assert.equal(
+      (await QueueReader.open(new FileStore(dir), "taquba")).stats("jobs").dead,
+      1,
+      "nothing written",
+    );
+
+    const requeued = await cli("requeue", claim.id, "--take-over", ...store);
+    assert.equal(requeued.code, 0, requeued.stderr);
+    const missing = await cli("requeue", claim.id, "--take-over", ...store);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /JOB_NOT_FOUND/);
+
+    const enqueued = await cli(
+      "enqueue",
+      "jobs",
+      "payload text",
+      "--take-over",
+      "--priority",
+      "100",
+      "--header",
+      "trace=abc",
+      "--header",
+      "k=v=w",
+      ...store,
+    );
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const id = enqueued.stdout.trim();
+
+    const reader = await QueueReader.open(new FileStore(dir), "taquba");
+    assert.deepEqual(reader.stats("jobs"), {
+      queue: "jobs",
+      pending: 2,
+      claimed: 0,
+      done: 0,
+      dead: 0,
+      scheduled: 0,
+    });
+    const job = reader.getJob(id);
+    assert.equal(Buffer.from(job!.payload).toString(), "payload text");
+    assert.equal(job!.priority, 100);
+    assert.deepEqual(job!.headers, { trace: "abc", k: "v=w" });
+    assert.equal(reader.getJob(claim.id)?.attempts, 0);
+  });
+
+  it("reports bad usage and bad input with the error code, changing nothing", async () => {
+    const dir = await storeDir();
+    const badUrl = await cli("stats", "--store", "s3://");
+    assert.equal(badUrl.code, 1);
+    assert.match(badUrl.stderr, /INVALID_ARGUMENT/);
+    const noQueue = await cli("dead", "--store", dir);
+    assert.equal(noQueue.code, 2);
+    assert.match(noQueue.stderr, /expected <queue>/);
+    const badPriority = await cli(
+      "enqueue",
+      "q",
+      "p",
+      "--priority",
+      "high",
+      "--take-over",
+      "--store",
+      dir,
+    );
+    assert.equal(badPriority.code, 2);
+    assert.match(badPriority.stderr, /--priority: expected an integer/);
+    const badQueue = await cli("enqueue", "", "p", "--take-over", "--store", dir);
+    assert.equal(badQueue.code, 1);
+    assert.match(badQueue.stderr, /INVALID_ARGUMENT/);
+    assert.deepEqual((await QueueReader.open(new FileStore(dir), "taquba")).listQueues(), []);
+  });
+});
