@@ -8,6 +8,7 @@ import { crc32 } from "node:zlib";
 import { CorruptionError } from "../errors.js";
 
 const WAL_MAGIC = 0x5451574c; // "TQWL"
+const FENCE_MAGIC = 0x5451464e; // "TQFN"
 const CHECKPOINT_MAGIC = 0x54514350; // "TQCP"
 const FORMAT_VERSION = 1;
 /** Bytes of the random token that tells our batch from anyone else's at the same slot. */
@@ -19,7 +20,48 @@ const WAL_TOKEN_OFFSET = 4 + 2 + 8;
 // magic u32 | version u16 | walId u64 | payload length u64 | crc u32
 const CHECKPOINT_HEADER_BYTES = 4 + 2 + 8 + 8 + 4;
 const CRC_BYTES = 4;
+/** Size of a batch of no records: every WAL batch is at least this big. */
+export const MIN_WAL_BATCH_BYTES = WAL_HEADER_BYTES + CRC_BYTES;
 const RECORD_LENGTH_BYTES = 4;
+/**
+ * Size of a fence: magic u32 | version u16 | epoch u64 | crc u32. Smaller than
+ * any WAL batch, so a listing tells fences from batches by size alone, and a
+ * batch truncated to nothing is damage, not a fence.
+ */
+export const FENCE_BYTES = 4 + 2 + 8 + CRC_BYTES;
+
+/** Whether a WAL object of `size` bytes is a fence (no batch is this small). */
+export function isFenceSize(size: number): boolean {
+  return size === FENCE_BYTES;
+}
+
+/** The fence a writer of `epoch` puts in the first free WAL slot when it opens. */
+export function encodeFence(epoch: number): Uint8Array {
+  const out = new Uint8Array(FENCE_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, FENCE_MAGIC);
+  view.setUint16(4, FORMAT_VERSION);
+  view.setBigUint64(6, BigInt(epoch));
+  view.setUint32(14, crc32(out.subarray(0, 14)));
+  return out;
+}
+
+/** Verifies a fence stored at `key`; returns the epoch of the writer that wrote it. */
+export function decodeFence(key: string, body: Uint8Array): number {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (
+    body.byteLength !== FENCE_BYTES ||
+    view.getUint32(0) !== FENCE_MAGIC ||
+    view.getUint16(4) !== FORMAT_VERSION ||
+    view.getUint32(14) !== crc32(body.subarray(0, 14))
+  ) {
+    throw new CorruptionError(
+      key,
+      `WAL object of ${body.byteLength} bytes is neither a batch nor a fence`,
+    );
+  }
+  return Number(view.getBigUint64(6));
+}
 
 /** Encoded size of one record inside a batch. */
 export function encodedRecordBytes(record: Uint8Array): number {

@@ -2,7 +2,7 @@
  * Garbage collection of one log. Deletes, only once they are older than the
  * minimum age and only after a listing proves our manifest is the newest:
  * - WAL batches at or below the newest manifest's `replayAfter` — never
- *   zero-byte fences, since a deleted fence would let a stalled zombie
+ *   fences, since a deleted fence would let a stalled zombie
  *   re-create its slot and "commit" a batch nobody replays;
  * - checkpoints no retained manifest references;
  * - manifests older than the retained history.
@@ -16,6 +16,7 @@
 import { decodeTime } from "ulid";
 import type { Clock } from "../clock.js";
 import { FencedError } from "../errors.js";
+import { MIN_WAL_BATCH_BYTES } from "./codec.js";
 import { type LogKeys, parseCheckpointName } from "./keys.js";
 import type { Manifest, ManifestReader } from "./manifest.js";
 import type { LogStorage } from "./storage.js";
@@ -91,7 +92,8 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const wal = await ctx.storage.list(ctx.keys.walDir);
   const staleWal = wal.filter(({ key, size }) => {
     const id = ctx.keys.idOf(ctx.keys.walDir, key);
-    if (id === null || id > newest.replayAfter || size === 0) return false;
+    // Anything too small to be a batch stays too: a fence, or what may once have been one.
+    if (id === null || id > newest.replayAfter || size < MIN_WAL_BATCH_BYTES) return false;
     const coveredBy = retained.find((m) => m.replayAfter >= id)!;
     return oldEnough(coveredBy.createdAt);
   });

@@ -7,7 +7,7 @@ import { systemClock } from "../clock.js";
 import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
-import { decodeCheckpoint } from "./codec.js";
+import { decodeCheckpoint, isFenceSize } from "./codec.js";
 import { LogKeys, normalizePrefix, parseCheckpointName } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { replayWal } from "./open.js";
@@ -131,7 +131,7 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
     if (id === null) continue;
     walIds.push(id);
     walBytes += size;
-    if (size === 0) fences++;
+    if (isFenceSize(size)) fences++;
     // Only the contiguous run after replayAfter is what a writer would replay.
     if (id === replayAfter + 1 + pendingObjects) {
       pendingObjects++;

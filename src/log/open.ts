@@ -6,7 +6,13 @@ import { randomBytes } from "node:crypto";
 import { CorruptionError, FencedError, InvalidArgumentError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
-import { decodeCheckpoint, decodeWalBatch } from "./codec.js";
+import {
+  decodeCheckpoint,
+  decodeFence,
+  decodeWalBatch,
+  encodeFence,
+  isFenceSize,
+} from "./codec.js";
 import { LogKeys, normalizePrefix } from "./keys.js";
 import { encodeManifest, type Manifest, type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ResolvedLogOptions, resolveLogOptions } from "./options.js";
@@ -173,7 +179,7 @@ async function claimEpoch(
 }
 
 /**
- * Writes a zero-byte fence at the first free WAL slot after `replayAfter`. A
+ * Writes a fence at the first free WAL slot after `replayAfter`. A
  * zombie writer's next create then fails on it. Returns the fence's id and
  * the ids of older fences seen in the listing (replay need not fetch them).
  */
@@ -199,12 +205,12 @@ async function writeFence(
         `WAL batch is missing while "${key}" exists (a gap after replayAfter ${own.replayAfter})`,
       );
     }
-    if (size === 0) fences.add(id);
+    if (isFenceSize(size)) fences.add(id);
     slot++;
   }
   for (;;) {
     // A fence carries no token: a "taken" slot is some other writer's, even our own earlier attempt's.
-    const outcome = await storage.create(keys.wal(slot), new Uint8Array(0), () => false);
+    const outcome = await storage.create(keys.wal(slot), encodeFence(own.epoch), () => false);
     if (outcome === "created") return { fenceId: slot, fences };
     const newest = await manifests.newest();
     if (newest !== null && newest.manifest.epoch > own.epoch) throw fenced(newest.manifest.epoch);
@@ -240,8 +246,11 @@ export async function replayWal(
   const records: Uint8Array[] = [];
   let bytes = 0;
   for (const [index, body] of bodies.entries()) {
-    if (body.byteLength === 0) continue; // a fence
     const id = ids[index]!;
+    if (isFenceSize(body.byteLength)) {
+      decodeFence(keys.wal(id), body);
+      continue;
+    }
     for (const record of decodeWalBatch(keys.wal(id), id, body)) records.push(record);
     bytes += body.byteLength;
   }

@@ -7,7 +7,7 @@
  * caller checkpoints the salvaged state so later opens start past the damage.
  */
 import { CorruptionError } from "../errors.js";
-import { decodeCheckpoint, decodeWalBatch } from "./codec.js";
+import { decodeCheckpoint, decodeFence, decodeWalBatch, isFenceSize } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
 import type { LogStorage } from "./storage.js";
@@ -69,8 +69,11 @@ export async function salvage(
       damaged.push({ key, reason: "WAL batch is missing" });
       break;
     }
-    if (body.byteLength === 0) continue; // a fence
     try {
+      if (isFenceSize(body.byteLength)) {
+        decodeFence(key, body);
+        continue;
+      }
       for (const record of decodeWalBatch(key, id, body)) records.push(record);
       bytes += body.byteLength;
     } catch (error) {
@@ -85,7 +88,7 @@ export async function salvage(
   for (id++; id < fenceId; id++) {
     const key = keys.wal(id);
     const body = await storage.get(key);
-    if (body === null || body.byteLength === 0) continue;
+    if (body === null || isFenceSize(body.byteLength)) continue;
     try {
       const count = decodeWalBatch(key, id, body).length;
       skipped.push({ key, records: count });

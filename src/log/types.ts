@@ -173,7 +173,7 @@ export interface LogInspection {
     /** WAL objects, fences included. */
     objects: number;
     bytes: number;
-    /** Zero-byte fence objects (kept forever). */
+    /** Fence objects, one per writer that opened the log (kept forever). */
     fences: number;
     firstId: number | null;
     lastId: number | null;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { FENCE_BYTES, isFenceSize } from "../../src/log/codec.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
 import type { Log, RecoveredLog } from "../../src/log/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -71,10 +72,10 @@ describe("log checkpoints and garbage collection", () => {
     const wal = await walObjects(store);
     // Every batch the checkpoint covers is gone; every fence (one per open) is still there.
     assert.deepEqual(
-      wal.filter((o) => o.size > 0 && o.id <= replayAfter),
+      wal.filter((o) => !isFenceSize(o.size) && o.id <= replayAfter),
       [],
     );
-    assert.equal(wal.filter((o) => o.size === 0).length, opens);
+    assert.equal(wal.filter((o) => isFenceSize(o.size)).length, opens);
     assert.ok(info.manifests <= 3, `manifests kept: ${info.manifests}`);
     const checkpoints = await keysUnder(store, "q/checkpoint/");
     assert.ok(checkpoints.length <= 3, `checkpoints kept: ${checkpoints.length}`);
@@ -201,7 +202,7 @@ describe("log checkpoints and garbage collection", () => {
     assert.equal((await keysUnder(store, "q/checkpoint/")).length, 1);
     assert.deepEqual(
       (await walObjects(store)).map((o) => o.size),
-      [0],
+      [FENCE_BYTES],
     );
     assert.ok(after.length < before.length);
     const reopened = await openLog(store, "q", testOptions());

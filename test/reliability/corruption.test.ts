@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { CorruptionError } from "../../src/errors.js";
+import { isFenceSize } from "../../src/log/codec.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import type { OpenOptions } from "../../src/queue/types.js";
@@ -254,5 +255,39 @@ describe('corruption: recoverCorruption "skip" recovers the last good state and 
       Queue.open(s.store, "q", { ...QUIET, log: { recoverCorruption: "yolo" as "skip" } }),
       { code: "INVALID_ARGUMENT" },
     );
+  });
+});
+
+describe("corruption: a WAL batch truncated to nothing", () => {
+  // Regression: fences used to be empty objects, so an emptied batch passed for a fence and
+  // its records were dropped without a word. Fences now carry a magic, epoch and checksum.
+  it("fails open with CORRUPTION naming it, instead of passing for a fence", async () => {
+    const s = await seeded();
+    await rewrite(s, s.batches[2]!, empty);
+    await expectCorruption(s, s.batches[2]!);
+  });
+
+  it("is reported and skipped under recoverCorruption: skip", async () => {
+    const s = await seeded();
+    await rewrite(s, s.batches[3]!, empty);
+    const queue = await Queue.open(s.store, "q", SKIP);
+    assert.deepEqual(
+      queue.recovery?.damaged.map((d) => d.key),
+      [s.batches[3]!],
+    );
+    assert.equal(queue.recovery?.lostRecords, 1);
+    assert.ok(await queue.getJob(s.afterIds[2]!));
+    assert.equal(await queue.getJob(s.afterIds[3]!), null);
+    await queue.close();
+  });
+
+  it("fences are never garbage-collected", async () => {
+    const s = await seeded();
+    const fence = (await listAll(s.store, "q/wal/")).find((o) => isFenceSize(o.size))!;
+    const queue = await Queue.open(s.store, "q", { ...QUIET, log: { gcMinAgeMs: 0 } });
+    await queue.close(); // checkpoint + GC: the batches go, the fences stay
+    const left = await listAll(s.store, "q/wal/");
+    assert.ok(left.length > 0 && left.every((o) => isFenceSize(o.size)), JSON.stringify(left));
+    assert.ok(left.some((o) => o.key === fence.key));
   });
 });
