@@ -8,8 +8,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ContainerClient } from "@azure/storage-blob";
+import { startAzurite } from "../servers/azurite.js";
 import { runCrashRounds } from "./lib/crash.js";
-import { runFencing } from "./lib/fencing.js";
+import { type FencingReport, runFencing } from "./lib/fencing.js";
 import { hugePayload, manyQueues, sameInstant, throughOneProcess } from "./lib/load.js";
 import { seedsToRun } from "./lib/seeds.js";
 import { runSimulation } from "./lib/sim.js";
@@ -31,6 +33,17 @@ async function inTempDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
     return await run(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function fencingOnAzurite(handovers: number): Promise<FencingReport> {
+  const azurite = await startAzurite();
+  try {
+    await new ContainerClient(azurite.connectionString, "torture").create();
+    const env = { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
+    return await runFencing({ url: "az://torture/fencing", env }, handovers);
+  } finally {
+    await azurite.stop();
   }
 }
 
@@ -57,11 +70,17 @@ async function main(): Promise<void> {
   );
   for (const v of crash.violations) violations.push(`crash seed ${crashSeed}: ${v}`);
 
-  const fencing = await inTempDir((dir) => runFencing(dir, 30));
+  const fencing = await inTempDir((dir) => runFencing({ url: dir }, 30));
   log(
     `fencing: ${fencing.handovers} handovers, ${fencing.acknowledged} acknowledged jobs, ${fencing.violations.length} violations`,
   );
   violations.push(...fencing.violations.map((v) => `fencing: ${v}`));
+  const azure = await fencingOnAzurite(10);
+  log(
+    `fencing on Azurite: ${azure.handovers} handovers, ${azure.acknowledged} acknowledged jobs, ` +
+      `${azure.violations.length} violations`,
+  );
+  violations.push(...azure.violations.map((v) => `fencing on Azurite: ${v}`));
 
   const million = await throughOneProcess(1_000_000);
   log(
@@ -89,7 +108,7 @@ async function main(): Promise<void> {
   for (const v of violations) console.error(`VIOLATION ${v}`);
   log(
     `torture: rounds=${crash.rounds} seeds=${simSeeds.length} kills=${crash.kills + crash.poisonCrashes} ` +
-      `handovers=${fencing.handovers} violations=${violations.length}`,
+      `handovers=${fencing.handovers + azure.handovers} violations=${violations.length}`,
   );
   process.exitCode = violations.length === 0 ? 0 : 1;
 }

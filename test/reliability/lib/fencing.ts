@@ -1,5 +1,6 @@
 /**
- * The fencing suite's parent side: writer processes open one store in turn,
+ * The fencing suite's parent side: writer processes open one store (a local
+ * directory, or Azurite through the cloud adapter) in turn,
  * each while the previous one is still writing. The older must always end
  * FENCED, and no job it had acknowledged may be missing afterwards.
  */
@@ -7,7 +8,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../../../src/logger.js";
 import { Queue } from "../../../src/queue/queue.js";
-import { FileStore } from "../../../src/store/file.js";
+import { openStore } from "../../../src/store/open-store.js";
 import { auditState, liveState } from "./audit.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/fence-writer.js", import.meta.url));
@@ -28,8 +29,17 @@ interface Writer {
   acksAfter(n: number): Promise<void>;
 }
 
-function startWriter(dir: string): Writer {
-  const child = spawn(process.execPath, [FIXTURE, dir], { stdio: ["pipe", "pipe", "pipe"] });
+/** Where the writers meet: a store URL (or directory) and the environment it needs. */
+export interface FencingTarget {
+  url: string;
+  env?: Record<string, string>;
+}
+
+function startWriter(target: FencingTarget): Writer {
+  const child = spawn(process.execPath, [FIXTURE, target.url], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ...target.env },
+  });
   const acks: string[] = [];
   const lines: string[] = [];
   const watchers: Array<{ count: number; resolve: () => void }> = [];
@@ -70,14 +80,14 @@ function startWriter(dir: string): Writer {
 }
 
 /** `handovers` times, a new writer process opens the store while the previous one writes. */
-export async function runFencing(dir: string, handovers: number): Promise<FencingReport> {
+export async function runFencing(target: FencingTarget, handovers: number): Promise<FencingReport> {
   const report: FencingReport = { handovers: 0, acknowledged: 0, violations: [] };
   const acked: string[] = [];
-  let current = startWriter(dir);
+  let current = startWriter(target);
   await current.opened;
   for (let round = 0; round < handovers; round++) {
     await current.acksAfter(20);
-    const next = startWriter(dir);
+    const next = startWriter(target);
     await next.opened;
     await current.exited;
     report.handovers++;
@@ -95,9 +105,11 @@ export async function runFencing(dir: string, handovers: number): Promise<Fencin
   acked.push(...current.acks);
   report.acknowledged = acked.length;
 
-  const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
-    logger: silentLogger,
+  const store = await openStore(target.url, {
+    env: { ...process.env, ...target.env },
+    file: { fsync: false },
   });
+  const queue = await Queue.open(store, "q", { logger: silentLogger });
   try {
     for (const p of auditState(liveState(queue))) report.violations.push(`state: ${p}`);
     const missing = [];
