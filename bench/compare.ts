@@ -10,6 +10,7 @@
  *
  * Options: --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
+ *          --run-timeout=600 (seconds per run)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
  */
 import { execFile } from "node:child_process";
@@ -44,6 +45,8 @@ const base = endToEndParams(
 const concurrencies = args.list("concurrency", ["32", "256"]).map(Number);
 const repeat = Math.max(1, args.number("repeat", 1));
 const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
+/** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
+const runTimeoutMs = args.number("run-timeout", 600) * 1_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface System {
@@ -66,12 +69,19 @@ const passThrough = (ours: string, theirs: string): string[] =>
   args.has(ours) ? [`--${theirs}=${args.string(ours, "")}`] : [];
 
 const servers: RunningServer[] = [];
-const stopServers = async () => {
-  for (const server of servers.splice(0).reverse()) await server.stop().catch(() => {});
+let stopping: Promise<void> | undefined;
+/** Stop every server once; later callers (signal handler, finally) wait for the same stop. */
+const stopServers = (): Promise<void> => {
+  stopping ??= (async () => {
+    for (const server of servers.splice(0).reverse()) await server.stop().catch(() => {});
+  })();
+  return stopping;
 };
-process.once("SIGINT", () => {
-  void stopServers().finally(() => process.exit(130));
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void stopServers().finally(() => process.exit(130));
+  });
+}
 
 const results: BenchResult[] = [];
 try {
@@ -145,7 +155,9 @@ try {
     for (const c of concurrencies) {
       for (const system of systems.filter((s) => s.enabled)) {
         const { script, args: runArgs } = system.command(c);
-        const [result] = parseResults(await runNode(script, runArgs, ["--expose-gc"]));
+        const [result] = parseResults(
+          await runNode(script, runArgs, ["--expose-gc"], runTimeoutMs),
+        );
         if (result === undefined) throw new Error(`${system.name} printed no result`);
         log(
           `[${i + 1}/${repeat}] ${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +

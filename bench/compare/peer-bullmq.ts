@@ -95,3 +95,5 @@ emitResult(
     processSeconds,
   ),
 );
+// Some peer libraries leave timers or sockets behind after a clean stop; the run is over.
+process.exit(0);

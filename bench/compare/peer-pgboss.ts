@@ -71,8 +71,15 @@ for (let i = 0; i < loops; i++) {
   });
 }
 // Handlers run before pg-boss marks their jobs completed; done = nothing left below `completed`.
-while (handled < params.jobs || (await boss.getQueueSize(name, { before: "completed" })) > 0) {
+let lastReport = performance.now();
+for (;;) {
+  const left = handled < params.jobs ? -1 : await boss.getQueueSize(name, { before: "completed" });
+  if (left === 0) break;
   if (failures.length > 0) throw failures[0];
+  if (performance.now() - lastReport > 5_000) {
+    lastReport = performance.now();
+    process.stderr.write(`pg-boss: handled ${handled}/${params.jobs}, not completed ${left}\n`);
+  }
   await sleep(handled < params.jobs ? 5 : 2);
 }
 const processSeconds = (performance.now() - processStart) / 1_000;
@@ -87,3 +94,5 @@ emitResult(
     processSeconds,
   ),
 );
+// Some peer libraries leave timers or sockets behind after a clean stop; the run is over.
+process.exit(0);

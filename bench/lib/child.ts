@@ -32,18 +32,21 @@ export function waitForLine(child: ChildProcess, marker: string): Promise<string
   });
 }
 
-/** Run a child to completion; reject on a non-zero exit. Returns its stdout. */
+/** Run a child to completion (killed after `timeoutMs` if > 0); reject on a non-zero exit. Returns its stdout. */
 export async function runNode(
   script: URL,
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  timeoutMs = 0,
 ): Promise<string> {
   const child = spawnNode(script, args, nodeArgs);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
   });
+  const timer = timeoutMs > 0 ? setTimeout(() => child.kill("SIGKILL"), timeoutMs) : undefined;
   const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+  clearTimeout(timer);
   if (code !== 0)
     throw new Error(
       `${fileURLToPath(script)} ${args.join(" ")} failed (code ${code}, signal ${signal})`,
