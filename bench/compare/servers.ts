@@ -139,26 +139,32 @@ export async function startPostgres(
       ? run("runuser", ["-u", "postgres", "--", join(bin, tool), ...args], { cwd: "/" })
       : run(join(bin, tool), args);
   const data = join(dir, "data");
-  await pg("initdb", [
-    "-D",
-    data,
-    "-U",
-    "postgres",
-    "--auth=trust",
-    "-E",
-    "UTF8",
-    "--no-instructions",
-  ]);
-  await pg("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "postgres.log"),
-    "-o",
-    `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir}`,
-    "-w",
-    "start",
-  ]);
+  try {
+    await pg("initdb", [
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "-E",
+      "UTF8",
+      "--no-instructions",
+    ]);
+    await pg("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "postgres.log"),
+      "-o",
+      `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir}`,
+      "-w",
+      "start",
+    ]);
+  } catch (error) {
+    // The port may be taken (a server left over from a killed run): leave no temp cluster behind.
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const stop = async (): Promise<void> => {
     await pg("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]).catch(() => {});
     await rm(dir, { recursive: true, force: true });
