@@ -55,6 +55,10 @@ export class ClockedLatencyStore implements ObjectStore {
   }
 }
 
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.compare(a, b) === 0;
+}
+
 /** What a dead process hears back; not retryable, so its log fails at once and lets go of its timers. */
 function killed(): Promise<never> {
   return Promise.reject(new ClosedError("simulated process was killed"));
@@ -63,19 +67,41 @@ function killed(): Promise<never> {
 /**
  * One simulated process's connection to the shared store. After `kill()`
  * nothing it does reaches the store, and what was in flight may have taken
- * effect but is never reported as done. After `markFenced()`, any
- * create of a WAL or manifest object that succeeds is recorded as a write
- * after the newer writer's fence.
+ * effect but is never reported as done. After `markFenced()`, a successful
+ * create of a WAL or manifest object is recorded as a write after the newer
+ * writer's fence — unless it re-creates, byte for byte, an object this process
+ * had already landed before the fence (a retry of an ambiguous create whose
+ * first attempt the newer writer replayed and then collected: no new data).
  */
 export class ProcessStore implements ObjectStore {
   #dead = false;
   #fenced = false;
+  #stalled: Array<() => void> | null = null;
+  /** Creates of this process that took effect before the fence, by key. */
+  readonly #landed = new Map<string, Uint8Array>();
   readonly writesAfterFence: string[] = [];
 
-  constructor(readonly inner: ObjectStore) {}
+  /** `truth` reads the underlying store without faults, to learn whether a failed create landed. */
+  constructor(
+    readonly inner: ObjectStore,
+    readonly truth: ObjectStore,
+  ) {}
 
   kill(): void {
     this.#dead = true;
+    this.release();
+  }
+
+  /** Hold every later request before it reaches the store (a process stuck mid-request). */
+  stall(): void {
+    this.#stalled ??= [];
+  }
+
+  /** Let held requests go on, in order. */
+  release(): void {
+    const held = this.#stalled ?? [];
+    this.#stalled = null;
+    for (const resume of held) resume();
   }
 
   markFenced(): void {
@@ -87,10 +113,21 @@ export class ProcessStore implements ObjectStore {
   }
 
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    const tracked = options?.ifNoneMatch === "*" && /\/(wal|manifest)\//.test(key);
     return this.#call(async () => {
-      await this.inner.put(key, body, options);
-      if (this.#fenced && options?.ifNoneMatch === "*" && /\/(wal|manifest)\//.test(key))
-        this.writesAfterFence.push(key);
+      try {
+        await this.inner.put(key, body, options);
+      } catch (error) {
+        if (tracked && !this.#fenced) {
+          const stored = await this.truth.get(key);
+          if (stored !== null && Buffer.compare(stored.body, body) === 0)
+            this.#landed.set(key, body);
+        }
+        throw error;
+      }
+      if (!tracked) return;
+      if (!this.#fenced) this.#landed.set(key, body);
+      else if (!sameBytes(this.#landed.get(key), body)) this.writesAfterFence.push(key);
     });
   }
 
@@ -107,6 +144,8 @@ export class ProcessStore implements ObjectStore {
   }
 
   async #call<T>(op: () => Promise<T>): Promise<T> {
+    const stalled = this.#stalled;
+    if (stalled !== null) await new Promise<void>((resume) => stalled.push(resume));
     if (this.#dead) return killed();
     const result = await op();
     if (this.#dead) return killed();

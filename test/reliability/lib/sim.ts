@@ -6,7 +6,7 @@
  * auditor runs after every step. The same seed replays the same run.
  */
 import { ManualClock } from "../../../src/clock.js";
-import { FencedError, TaqubaError } from "../../../src/errors.js";
+import { FencedError, StorageError, TaqubaError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/logger.js";
 import { Queue } from "../../../src/queue/queue.js";
 import type { Claim, OpenOptions } from "../../../src/queue/types.js";
@@ -54,6 +54,8 @@ class World {
   readonly model = new SimModel();
   readonly violations: string[] = [];
   readonly keepsDone: boolean;
+  /** Group-commit window: 0 seals at once, otherwise the simulated clock must pass it. */
+  readonly flushIntervalMs: number;
   readonly report: SimReport;
   queue: Queue | null = null;
   process: ProcessStore | null = null;
@@ -68,6 +70,7 @@ class World {
     this.faults.addRule({ mode: "after", probability: rate / 2 });
     this.shared = new ClockedLatencyStore(this.faults, this.clock, this.random, 3, 15);
     this.keepsDone = this.random() < 0.3;
+    this.flushIntervalMs = this.random() < 0.5 ? 0 : 2;
     this.report = {
       seed: options.seed,
       steps: 0,
@@ -94,7 +97,7 @@ class World {
     return {
       clock: this.clock,
       logger: silentLogger,
-      flushIntervalMs: 0,
+      flushIntervalMs: this.flushIntervalMs,
       reaperIntervalMs: 100,
       schedulerIntervalMs: 50,
       defaultQueueConfig: {
@@ -159,7 +162,7 @@ class World {
   /** Opens a new "process" on the store, retrying while storage faults make the open fail. */
   async open(): Promise<{ queue: Queue; process: ProcessStore }> {
     for (let attempt = 0; ; attempt++) {
-      const process = new ProcessStore(this.shared);
+      const process = new ProcessStore(this.shared, this.memory);
       const opened = await this.settle(Queue.open(process, PATH, this.openOptions()));
       if (opened.ok) return { queue: opened.value, process };
       process.kill();
@@ -270,7 +273,10 @@ function enqueueBatch(w: World): void {
 
 async function claim(w: World): Promise<void> {
   const queue = w.queue!;
-  const outcome = await w.settle(queue.claim(w.pick(QUEUES)!, { leaseMs: 50 + w.int(400) }));
+  const waitMs = w.int(3) === 0 ? 1 + w.int(100) : 0;
+  const outcome = await w.settle(
+    queue.claim(w.pick(QUEUES)!, { leaseMs: 50 + w.int(400), waitMs }),
+  );
   if (!outcome.ok) return w.unexpected("claim", outcome.error);
   const claim = outcome.value;
   if (claim === null) return;
@@ -365,12 +371,29 @@ async function restart(w: World, how: "clean" | "crash"): Promise<void> {
 async function fence(w: World): Promise<void> {
   const old = w.queue!;
   const oldProcess = w.process!;
+  // Half the time the old writer is a zombie: its next WAL write is stuck in flight
+  // while the new writer opens, checkpoints and collects garbage, and lands afterwards.
+  const zombie = w.int(2) === 0;
+  let probePromise: Promise<string> | null = null;
+  if (zombie) {
+    oldProcess.stall();
+    probePromise = old.enqueue("alpha", "from the zombie");
+    probePromise.catch(() => {});
+  }
   const opened = await w.open();
   oldProcess.markFenced();
   w.report.fences++;
-  const probe = await w.settle(old.enqueue("alpha", "from the zombie"));
+  if (zombie) {
+    await w.pass(1_100); // past the checkpoint interval
+    await w.settle(opened.queue.enqueue("beta", "after the fence").catch(() => "")); // checkpoint + GC
+    await w.pass(50);
+    oldProcess.release();
+  }
+  const probe = await w.settle(probePromise ?? old.enqueue("alpha", "from the zombie"));
   const error = probe.ok ? null : probe.error;
-  if (!(error instanceof FencedError))
+  // A zombie stuck past its retry budget may give up with STORAGE instead: just as safe.
+  const safe = error instanceof FencedError || (zombie && error instanceof StorageError);
+  if (!safe)
     w.violations.push(
       `the fenced writer's enqueue ${probe.ok ? "succeeded" : `failed with ${String(error)}`}`,
     );
