@@ -38,6 +38,7 @@ import {
   checkQueueName,
   checkString,
   checkTimestamp,
+  MAX_TIMESTAMP_MS,
 } from "./validate.js";
 import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 
@@ -331,7 +332,8 @@ export class Queue {
     if (job.attempts >= job.maxAttempts)
       return this.#write({ tag: Tag.Dead, id: job.id, at: now, reason: message });
     const delay = backoffMs(this.#settings.configs.get(job.queue.name), job.attempts);
-    const runAt = delay > 0 ? Math.ceil(now + delay) : undefined;
+    // A huge configured backoff must still give a time the log can store.
+    const runAt = delay > 0 ? Math.min(Math.ceil(now + delay), MAX_TIMESTAMP_MS) : undefined;
     const written = this.#write({ tag: Tag.Retry, id: job.id, runAt, error: message });
     if (runAt === undefined) this.#dispatch(job.queue.name);
     else this.#scheduleAt(runAt);

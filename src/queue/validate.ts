@@ -57,12 +57,18 @@ export function checkPositiveDuration(value: unknown, arg: string): number {
   return ms;
 }
 
+/**
+ * Latest storable time: the end of the JavaScript `Date` range. Times are
+ * persisted as varints, exact only below 2^53; this bound stays under it.
+ */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
+
 /** A `Date | number` timestamp, as integer milliseconds. */
 export function checkTimestamp(value: unknown, arg: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== "number" || !Number.isFinite(ms))
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms > MAX_TIMESTAMP_MS)
     throw new InvalidArgumentError(
-      `${arg}: expected a valid Date or a finite number of epoch milliseconds, got ${describe(value)}`,
+      `${arg}: expected a valid Date or a finite number of epoch milliseconds up to ${MAX_TIMESTAMP_MS}, got ${describe(value)}`,
     );
   return Math.ceil(ms);
 }
