@@ -30,12 +30,14 @@ import {
   checkDeadJobsOptions,
   checkDuration,
   checkHeaders,
+  checkMessage,
   checkMaxAttempts,
   checkOptionsObject,
   checkPayload,
   checkPositiveDuration,
   checkPriority,
   checkQueueName,
+  checkStoredString,
   checkString,
   checkTimestamp,
   MAX_TIMESTAMP_MS,
@@ -174,7 +176,7 @@ export class Queue {
     const dedupKey =
       options.dedupKey === undefined
         ? undefined
-        : checkString(options.dedupKey, "options.dedupKey");
+        : checkStoredString(options.dedupKey, "options.dedupKey");
     const headers = checkHeaders(options.headers, "options.headers");
 
     await this.#log.whenWritable();
@@ -323,7 +325,7 @@ export class Queue {
    */
   async nack(claim: Claim, error: string): Promise<void> {
     this.#check();
-    const message = checkString(error, "error");
+    const message = checkMessage(error, "error");
     const lease = this.#liveLease(claim, "nack");
     const job = lease.job;
     const now = this.#now();
@@ -343,7 +345,7 @@ export class Queue {
   /** Dead-letter a claimed job at once, whatever its attempts, with `reason` as lastError. */
   async deadLetter(claim: Claim, reason: string): Promise<void> {
     this.#check();
-    const message = checkString(reason, "reason");
+    const message = checkMessage(reason, "reason");
     const lease = this.#liveLease(claim, "deadLetter");
     this.#leases.remove(lease);
     await this.#write({ tag: Tag.Dead, id: lease.job.id, at: this.#now(), reason: message });

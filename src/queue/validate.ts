@@ -14,9 +14,35 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** A UTF-16 surrogate without its partner: not representable in UTF-8, so not storable as is. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Strings are stored as UTF-8; one with a lone surrogate would come back
+ * changed after a restart (as U+FFFD), so names and keys must not have one.
+ */
+function checkWellFormed(value: string, arg: string): string {
+  if (LONE_SURROGATE.test(value))
+    throw new InvalidArgumentError(
+      `${arg}: expected well-formed Unicode (it is stored as UTF-8), got a string with a lone surrogate`,
+    );
+  return value;
+}
+
+/** A free-text message (an error, a reason): lone surrogates become U+FFFD now rather than at the next restart. */
+export function checkMessage(value: unknown, arg: string): string {
+  return checkString(value, arg).replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD");
+}
+
+/** A string that is stored (a dedup key): must be well-formed Unicode. */
+export function checkStoredString(value: unknown, arg: string): string {
+  return checkWellFormed(checkString(value, arg), arg);
+}
+
 export function checkQueueName(name: unknown, arg = "queue"): string {
   if (typeof name !== "string")
     throw new InvalidArgumentError(`${arg}: expected a string queue name, got ${describe(name)}`);
+  checkWellFormed(name, arg);
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes < 1 || bytes > MAX_QUEUE_NAME_BYTES)
     throw new InvalidArgumentError(
@@ -94,7 +120,8 @@ export function checkHeaders(value: unknown, arg: string): Record<string, string
       throw new InvalidArgumentError(
         `${arg}["${key}"]: expected a string value, got ${describe(v)}`,
       );
-    copy[key] = v;
+    checkWellFormed(key, `${arg} key`);
+    copy[key] = checkWellFormed(v, `${arg}[${JSON.stringify(key)}]`);
   }
   return copy;
 }

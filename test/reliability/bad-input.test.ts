@@ -22,6 +22,8 @@ const junk = fc.oneof(
   fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -1, 0.5, 2 ** 32, 2 ** 53, 2 ** 53 + 10),
   fc.constantFrom(1e300, -1e300, 8.64e15, 8.64e15 + 1, Date.now() + 1_000),
   fc.string({ maxLength: 3 }),
+  fc.string({ unit: "binary", maxLength: 3 }),
+  fc.constantFrom("\uD800", "a\uDC00", "😀"),
   fc.constant(new Date(Number.NaN)),
   fc.constant([]),
   fc.constant({}),
@@ -29,6 +31,7 @@ const junk = fc.oneof(
 const queueName = fc.oneof(
   fc.constantFrom("a", "b", "é", "a/b", "x".repeat(255), "x".repeat(256), "é".repeat(128), ""),
   fc.string({ maxLength: 4 }),
+  fc.string({ unit: "binary", maxLength: 4 }),
   junk,
 );
 const payload = fc.oneof(
@@ -85,7 +88,7 @@ const call: fc.Arbitrary<Call> = fc.oneof(
       "renewLease" as const,
     ),
     which: fc.nat(5),
-    arg: fc.oneof(fc.string({ maxLength: 3 }), junk),
+    arg: fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom("lone \uD83D", "ok 😀"), junk),
   }),
   fc.record({
     op: fc.constant("lookup" as const),
@@ -112,7 +115,7 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 function validName(name: unknown): boolean {
-  if (typeof name !== "string") return false;
+  if (typeof name !== "string" || /\p{Cs}/u.test(name)) return false;
   const bytes = Buffer.byteLength(name, "utf8");
   return bytes >= 1 && bytes <= 255;
 }
@@ -248,6 +251,37 @@ describe("bad input: times the log cannot store", () => {
     await queue.close();
     const reopened = await Queue.open(store, "q", options);
     assert.equal((await reopened.getJob(claim!.id))?.status, "scheduled");
+    await reopened.close();
+  });
+});
+
+describe("bad input: strings UTF-8 cannot hold", () => {
+  // Regression: a lone UTF-16 surrogate in a queue name, dedup key or header was accepted and
+  // came back as U+FFFD after a restart — the queue's jobs were then unreachable by its name.
+  it("rejects lone surrogates in names, dedup keys and headers; cleans them out of messages", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", {
+      logger: silentLogger,
+      defaultQueueConfig: { retryBackoffBaseMs: 0 },
+    });
+    for (const [name, options] of [
+      ["a\uD800", {}],
+      ["a", { dedupKey: "\uDC00" }],
+      ["a", { headers: { "\uD800": "v" } }],
+      ["a", { headers: { k: "x\uDBFF" } }],
+    ] as const) {
+      await assert.rejects(queue.enqueue(name, "x", options), { code: "INVALID_ARGUMENT" });
+    }
+    assert.deepEqual(await queue.listQueues(), []);
+    const id = await queue.enqueue("😀", "x", { dedupKey: "😀", headers: { "😀": "😀" } });
+    const claim = await queue.claim("😀");
+    await queue.nack(claim!, "failed at \uD83D");
+    const live = await queue.getJob(id);
+    assert.equal(live?.lastError, "failed at \uFFFD");
+    await queue.close();
+    const reopened = await Queue.open(store, "q", { logger: silentLogger });
+    assert.deepEqual(await reopened.listQueues(), ["😀"]);
+    assert.deepEqual(await reopened.getJob(id), live);
     await reopened.close();
   });
 });
