@@ -14,35 +14,47 @@ function onEach(workload: string, args: (store: StoreKind) => string[]): BenchCa
 }
 
 /**
+ * Workers (claim→ack loops) per store. A worker holds its slot until its ack
+ * is durable, so one worker carries at most 1 / (time to a durable ack) jobs/s:
+ * a few milliseconds on the memory store (the group-commit window), a few
+ * fsyncs on the file store, two 20–40 ms PUTs on the S3-like store. In-process
+ * workers are cheap, so each store gets enough that the store, not the worker
+ * count, sets the pace.
+ */
+const WORKERS: Record<StoreKind, number> = { memory: 256, file: 1024, s3like: 1024 };
+/** Closed-loop producers for the ceiling runs, sized the same way. */
+const PRODUCERS: Record<StoreKind, number> = { memory: 64, file: 256, s3like: 512 };
+
+const slow = (store: StoreKind): boolean => store === "s3like";
+
+/**
  * The quick suite (`npm run bench`): every workload on every store, sized to
- * finish in a few minutes on 2 cores. The S3-like store gets more concurrency
- * (requests take 20–40 ms, so in-flight work, not CPU, bounds its rate) and
- * fewer jobs where a run would otherwise take minutes.
+ * finish in about five minutes on 2 cores. The S3-like store gets fewer jobs
+ * where a run would otherwise take minutes.
  */
 export function quickPlan(): BenchCase[] {
-  const slow = (store: StoreKind): boolean => store === "s3like";
   return [
     ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 20_000 : 100_000}`, "--workers=50"]),
-    ...onEach("steady_state", (s) =>
-      slow(s)
-        ? ["--rate=1000", "--seconds=10", "--workers=128"]
-        : ["--rate=5000", "--seconds=10", "--workers=64"],
-    ),
-    ...onEach("steady_state", (s) =>
-      slow(s)
-        ? ["--schedule=5:1000,5:5000,5:8000", "--workers=1024", "--label=ramp"]
-        : ["--schedule=5:2000,5:10000,5:20000", "--workers=128", "--label=ramp"],
-    ),
+    ...onEach("steady_state", (s) => [
+      `--rate=${slow(s) ? 1_000 : 5_000}`,
+      "--seconds=10",
+      `--workers=${WORKERS[s]}`,
+    ]),
+    ...onEach("steady_state", (s) => [
+      slow(s) ? "--schedule=5:1000,5:5000,5:8000" : "--schedule=5:2000,5:10000,5:20000",
+      `--workers=${WORKERS[s]}`,
+      "--label=ramp",
+    ]),
     {
       workload: "steady_state",
       store: "s3like",
       args: ["--rate=5000", "--seconds=10", "--workers=1024"],
     },
-    ...onEach("ceiling", (s) =>
-      slow(s)
-        ? ["--seconds=10", "--producers=512", "--workers=2048"]
-        : ["--seconds=8", "--producers=64", "--workers=256"],
-    ),
+    ...onEach("ceiling", (s) => [
+      "--seconds=8",
+      `--producers=${PRODUCERS[s]}`,
+      `--workers=${2 * WORKERS[s]}`,
+    ]),
     ...onEach("cold_start", () => ["--live=100000", "--history=20000", "--mode=clean"]),
     {
       workload: "cold_start",
@@ -68,33 +80,31 @@ export function quickPlan(): BenchCase[] {
 
 /** The full suite (`npm run bench -- --full`): 1M-job cold starts, longer and larger runs. */
 export function fullPlan(): BenchCase[] {
-  const slow = (store: StoreKind): boolean => store === "s3like";
   return [
     ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 50_000 : 500_000}`, "--workers=50"]),
-    ...onEach("steady_state", (s) =>
+    ...onEach("steady_state", (s) => [
+      `--rate=${slow(s) ? 1_000 : 10_000}`,
+      "--seconds=60",
+      `--workers=${WORKERS[s]}`,
+    ]),
+    ...onEach("steady_state", (s) => [
       slow(s)
-        ? ["--rate=1000", "--seconds=60", "--workers=128"]
-        : ["--rate=10000", "--seconds=60", "--workers=128"],
-    ),
-    ...onEach("steady_state", (s) =>
-      slow(s)
-        ? ["--schedule=20:1000,20:3000,20:5000,20:8000,20:1000", "--workers=1024", "--label=ramp"]
-        : [
-            "--schedule=20:2000,20:10000,20:20000,20:30000,20:2000",
-            "--workers=256",
-            "--label=ramp",
-          ],
-    ),
+        ? "--schedule=20:1000,20:3000,20:5000,20:8000,20:1000"
+        : "--schedule=20:2000,20:10000,20:20000,20:30000,20:2000",
+      `--workers=${WORKERS[s]}`,
+      "--label=ramp",
+    ]),
     {
       workload: "steady_state",
       store: "s3like",
       args: ["--rate=5000", "--seconds=60", "--workers=1024"],
     },
-    ...onEach("ceiling", (s) =>
-      slow(s)
-        ? ["--seconds=30", "--warmup=5", "--producers=512", "--workers=2048"]
-        : ["--seconds=30", "--warmup=5", "--producers=64", "--workers=256"],
-    ),
+    ...onEach("ceiling", (s) => [
+      "--seconds=30",
+      "--warmup=5",
+      `--producers=${PRODUCERS[s]}`,
+      `--workers=${2 * WORKERS[s]}`,
+    ]),
     ...onEach("cold_start", () => ["--live=1000000", "--history=100000", "--mode=clean"]),
     {
       workload: "cold_start",
