@@ -1,6 +1,6 @@
 import { type EndToEndParams, endToEndMetrics } from "../lib/e2e.js";
 import type { LatencyRecorder } from "../lib/latency.js";
-import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 
 /** A peer's end-to-end run in the same shape as taquba's. */
 export function peerResult(
@@ -14,7 +14,7 @@ export function peerResult(
   return {
     workload: "end_to_end",
     target,
-    params: { ...params, ...settings },
+    params: paramsOf(params, settings),
     jobs: params.jobs,
     seconds: enqueueSeconds + processSeconds,
     jobsPerSec: params.jobs / (enqueueSeconds + processSeconds),

@@ -85,3 +85,16 @@ export function parseResults(output: string): BenchResult[] {
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
+
+/** A workload's parameters as result params: unset options left out (JSON would drop them anyway). */
+export function paramsOf(
+  params: object,
+  extra: Record<string, number | string | boolean> = {},
+): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const [name, value] of Object.entries({ ...params, ...extra })) {
+    if (typeof value === "number" || typeof value === "string" || typeof value === "boolean")
+      out[name] = value;
+  }
+  return out;
+}

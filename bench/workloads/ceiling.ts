@@ -4,7 +4,7 @@ import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { payloadStamp, timedPayload } from "../lib/payload.js";
 import { sleep } from "../lib/process.js";
-import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { WindowSeries } from "../lib/windows.js";
 import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
@@ -115,7 +115,7 @@ export const ceiling: Workload<CeilingParams> = {
         {
           workload: "ceiling",
           target: kind,
-          params: { ...params },
+          params: paramsOf(params),
           jobs: doneMeasured,
           seconds: measuredSeconds,
           jobsPerSec: doneMeasured / measuredSeconds,

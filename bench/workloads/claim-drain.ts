@@ -4,7 +4,7 @@ import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { timedPayload } from "../lib/payload.js";
 import { collectGarbage } from "../lib/process.js";
-import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { round } from "../lib/windows.js";
 import type { Workload } from "../lib/workload.js";
@@ -85,7 +85,7 @@ export const claimDrain: Workload<ClaimDrainParams> = {
         {
           workload: "claim_drain",
           target: kind,
-          params: { ...params },
+          params: paramsOf(params),
           jobs: claimLatency.count,
           seconds,
           jobsPerSec: claimLatency.count / seconds,

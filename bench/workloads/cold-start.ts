@@ -10,7 +10,7 @@ import type { Args } from "../lib/args.js";
 import { killHard, spawnNode, waitExit, waitForLine } from "../lib/child.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { collectGarbage, heldBytes } from "../lib/process.js";
-import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import type { Workload } from "../lib/workload.js";
 import { COLD_PATH, COLD_QUEUE } from "./cold-store.js";
@@ -92,7 +92,7 @@ export const coldStart: Workload<ColdStartParams> = {
         {
           workload: "cold_start",
           target: kind,
-          params: { ...params },
+          params: paramsOf(params),
           jobs: params.live,
           seconds: (t2 - t0) / 1_000,
           jobsPerSec: params.live / ((t2 - t0) / 1_000),

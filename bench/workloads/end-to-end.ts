@@ -3,7 +3,7 @@ import { Queue, runWorker } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { type EndToEndParams, endToEndMetrics, endToEndParams } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
-import { type BenchResult, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { openOptions, type Workload } from "../lib/workload.js";
 
@@ -53,7 +53,7 @@ export const endToEnd: Workload<EndToEndParams> = {
         {
           workload: "end_to_end",
           target: kind,
-          params: { ...params },
+          params: paramsOf(params),
           jobs: handled,
           seconds: enqueueSeconds + processSeconds,
           jobsPerSec: params.jobs / (enqueueSeconds + processSeconds),
