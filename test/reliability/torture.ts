@@ -1,5 +1,6 @@
 /**
- * The long (soak) form of the reliability suites: `npm run torture`.
+ * The long (soak) form of the reliability suites: `npm run torture`
+ * (`node build/test/reliability/torture.js --run`).
  * Environment: TAQUBA_SEED replays one simulation seed (and seeds the crash
  * rounds); TAQUBA_TORTURE_ROUNDS, TAQUBA_TORTURE_SEEDS and
  * TAQUBA_TORTURE_STEPS override the sizes. The last line reports rounds,
@@ -113,8 +114,11 @@ async function main(): Promise<void> {
   process.exitCode = violations.length === 0 ? 0 : 1;
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  console.log("torture: aborted by an unexpected error; violations=1");
-  process.exitCode = 1;
-});
+// The test runner executes every file under the test folder; only `--run` (from `npm run torture`) starts the soak.
+if (process.argv.includes("--run")) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    console.log("torture: aborted by an unexpected error; violations=1");
+    process.exitCode = 1;
+  });
+}
