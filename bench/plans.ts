@@ -61,6 +61,12 @@ export function quickPlan(): BenchCase[] {
       store: "file",
       args: ["--live=100000", "--history=20000", "--mode=sigkill"],
     },
+    // Rust taquba's published cold_start case: 20 000 jobs of history, 100 live.
+    {
+      workload: "cold_start",
+      store: "s3like",
+      args: ["--live=100", "--history=20000", "--mode=clean"],
+    },
     ...onEach("payload_sweep", (s) =>
       slow(s)
         ? [
