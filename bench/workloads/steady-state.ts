@@ -144,6 +144,8 @@ export const steadyState: Workload<SteadyStateParams> = {
         undrained: issued - done,
         enqueueP50Ms: enqueueLatency.summary().p50,
         enqueueP99Ms: enqueueLatency.summary().p99,
+        // Claims that found a job at once; idle workers waiting in claim(waitMs) are not timed.
+        claimSamples: claimLatency.count,
         claimP50Ms: claimLatency.summary().p50,
         claimP99Ms: claimLatency.summary().p99,
         ackP99Ms: ackLatency.summary().p99,
