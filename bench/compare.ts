@@ -27,6 +27,7 @@ import {
 } from "./compare/servers.js";
 import { Args } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
+import { comparisonTable } from "./lib/compare-table.js";
 import { endToEndParams } from "./lib/e2e.js";
 import { fmt } from "./lib/markdown.js";
 import { repoRoot } from "./lib/paths.js";
@@ -83,7 +84,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const results: BenchResult[] = [];
 try {
   const needPeers = only.some((s) => s !== "taquba");
   if (needPeers) {
@@ -149,8 +149,8 @@ try {
   ];
 
   // Repeats go round all systems in turn, so a burst of load from elsewhere on
-  // the machine hits every system alike; each system's median run is reported.
-  const runs = new Map<string, BenchResult[]>();
+  // the machine hits every system alike; the table shows each one's best and median run.
+  const allRuns: BenchResult[] = [];
   for (let i = 0; i < repeat; i++) {
     for (const c of concurrencies) {
       for (const system of systems.filter((s) => s.enabled)) {
@@ -163,15 +163,9 @@ try {
           `[${i + 1}/${repeat}] ${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +
             `(load ${fmt(result.loadAvg1m)})`,
         );
-        const key = `${system.name}@${c}`;
-        runs.set(key, [...(runs.get(key) ?? []), result]);
+        allRuns.push(result);
       }
     }
-  }
-  for (const series of runs.values()) {
-    const sorted = [...series].sort((a, b) => a.jobsPerSec - b.jobsPerSec);
-    const median = sorted[Math.floor(sorted.length / 2)];
-    if (median !== undefined) results.push(median);
   }
   const machine = {
     node: process.version,
@@ -185,35 +179,9 @@ try {
   const stamp = machine.date.replaceAll(":", "-").replace(/\..*/, "");
   const out = args.string("out", join(REPO_ROOT, ".tmp", "bench", `compare-${stamp}.json`));
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ machine, runs: allRuns }, null, 2)}\n`);
   log(`results: ${out}`);
-  process.stdout.write(`${comparisonTable(results, concurrencies)}\n`);
+  process.stdout.write(`${comparisonTable(allRuns)}\n`);
 } finally {
   await stopServers();
-}
-
-/** One table: every system's rates and taquba (file store)'s end-to-end rate over it. */
-function comparisonTable(all: readonly BenchResult[], cs: readonly number[]): string {
-  const lines = [
-    "| system | concurrency | enqueue jobs/s | process jobs/s | end-to-end jobs/s | taquba/file ÷ system (e2e) | taquba/file ÷ system (process) | peak RSS MiB |",
-    "|---|---|---|---|---|---|---|---|",
-  ];
-  for (const c of cs) {
-    const at = all.filter((r) => r.params.concurrency === c);
-    const ours = at.find((r) => r.target === "file");
-    for (const r of at) {
-      const name =
-        r.target === "file" || r.target === "memory" ? `taquba (${r.target} store)` : r.target;
-      const ratio = (mine: number | undefined, theirs: number | undefined) =>
-        ours === undefined || mine === undefined || theirs === undefined || theirs === 0
-          ? "–"
-          : `${(mine / theirs).toFixed(2)}×`;
-      lines.push(
-        `| ${name} | ${c} | ${fmt(r.metrics.enqueuePerSec)} | ${fmt(r.metrics.processPerSec)} | ` +
-          `${fmt(r.jobsPerSec)} | ${ratio(ours?.jobsPerSec, r.jobsPerSec)} | ` +
-          `${ratio(ours?.metrics.processPerSec, r.metrics.processPerSec)} | ${fmt(r.peakRssMb)} |`,
-      );
-    }
-  }
-  return lines.join("\n");
 }
