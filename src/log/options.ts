@@ -21,6 +21,7 @@ export interface ResolvedLogOptions {
   retry: RetryPolicy;
   allowUnsafeStore: boolean;
   recoverCorruption: "fail" | "skip";
+  fenceCheckIntervalMs: number;
 }
 
 /** Fills in defaults; throws {@link InvalidArgumentError} naming the first bad option. */
@@ -52,6 +53,7 @@ export function resolveLogOptions(options: LogOptions = {}): ResolvedLogOptions 
     },
     allowUnsafeStore: options.allowUnsafeStore ?? false,
     recoverCorruption: recoveryMode(options.recoverCorruption),
+    fenceCheckIntervalMs: positive("fenceCheckIntervalMs", options.fenceCheckIntervalMs, 1_000),
   };
 }
 

@@ -50,6 +50,12 @@ export interface LogOptions {
    * their batches are intact. Use only after copying the damaged objects aside.
    */
   recoverCorruption?: "fail" | "skip";
+  /**
+   * While writing, look this often for a newer writer's epoch and stop
+   * (`FencedError`) once one exists, so a busy writer yields to a new opener
+   * promptly. Costs one LIST (and GET) per interval, only while writing. Default 1 s.
+   */
+  fenceCheckIntervalMs?: number;
 }
 
 /** What a `recoverCorruption: "skip"` open could not recover. */

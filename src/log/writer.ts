@@ -101,6 +101,9 @@ export class LogWriter implements Log {
   #checkpointClockStart: number;
   #lastCheckpointAt: number | null = null;
   #checkpointsWritten = 0;
+  /** When this writer last confirmed that no newer epoch exists (see `#checkEpochWhileBusy`). */
+  #epochCheckedAt: number;
+  #epochCheckRunning = false;
   #batchesWritten = 0;
   #recordsWritten = 0;
   #bytesWritten = 0;
@@ -122,6 +125,7 @@ export class LogWriter implements Log {
     this.#durableBytesTotal = init.replayedWalBytes;
     this.#lastCheckpointBytes = init.checkpointBytes;
     this.#checkpointClockStart = init.options.clock.now();
+    this.#epochCheckedAt = init.options.clock.now();
   }
 
   /** The error this log failed with, or null while it works. */
@@ -307,6 +311,37 @@ export class LogWriter implements Log {
     else this.#pump();
     if (this.#sealed.length === 0) this.#releaseKeepAlive();
     this.#maybeCheckpoint();
+    this.#checkEpochWhileBusy();
+  }
+
+  /**
+   * A busy writer only meets a newer writer's fence when its next WAL slot is
+   * the fenced one, and an opener placing its fence behind a writer that keeps
+   * filling slots can chase it for a long time. So while writing, at most once
+   * per `fenceCheckIntervalMs`, look for a newer epoch in the background and
+   * stop (FENCED) as soon as one exists. Only ever fails the log early, which
+   * is safe: a newer epoch means another writer has taken over.
+   */
+  #checkEpochWhileBusy(): void {
+    const { clock, fenceCheckIntervalMs } = this.#options;
+    if (this.#epochCheckRunning || clock.now() - this.#epochCheckedAt < fenceCheckIntervalMs)
+      return;
+    this.#epochCheckRunning = true;
+    this.#epochCheckedAt = clock.now();
+    this.#manifests
+      .newest()
+      .then((newest) => {
+        if (newest !== null && newest.manifest.epoch > this.#epoch)
+          this.#fail(
+            new FencedError(
+              `${this.#describe}: a writer with epoch ${newest.manifest.epoch} took over (this one is epoch ${this.#epoch})`,
+            ),
+          );
+      })
+      .catch(() => {}) // a failed look is retried at the next interval; writes are unaffected
+      .finally(() => {
+        this.#epochCheckRunning = false;
+      });
   }
 
   #releaseWritableWaiters(): void {

@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ContainerClient } from "@azure/storage-blob";
+import { openLog } from "../../src/log/index.js";
+import { silentLogger } from "../../src/logger.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.js";
 import { type FencingTarget, runFencing } from "./lib/fencing.js";
 
@@ -42,5 +46,46 @@ describe("fencing: writer processes take over one store in turn", () => {
       },
       3,
     );
+  });
+});
+
+describe("fencing: a busy writer yields to a new opener", () => {
+  // Regression: a writer only met the new writer's fence when its own next slot was the
+  // fenced one, so an opener placing its fence behind a busy writer chased it slot by slot
+  // (takeovers on Azurite took over 20 s). A busy writer now looks for a newer epoch
+  // every fenceCheckIntervalMs and stops.
+  it("stops with FENCED once a newer epoch exists, even before the new fence is in its way", async () => {
+    const memory = new MemoryStore();
+    const options = { logger: silentLogger, flushIntervalMs: 0, fenceCheckIntervalMs: 20 };
+    const { log: busy } = await openLog(memory, "q", options);
+    let written = 0;
+    let failure: unknown = null;
+    const writing = (async () => {
+      try {
+        for (;;) {
+          await busy.append(new Uint8Array([1]));
+          written++;
+        }
+      } catch (error) {
+        failure = error;
+      }
+    })();
+    // The new writer claims its epoch, then stalls before writing its fence.
+    const newcomer = new FaultStore(memory);
+    const stalled = newcomer.pause({ op: "put", keyPrefix: "q/wal/" });
+    const opening = openLog(newcomer, "q", options);
+    await stalled.whenHeld();
+    const before = written;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the busy writer was never fenced")), 5_000);
+    });
+    await Promise.race([writing, deadline]).finally(() => clearTimeout(timer));
+    assert.equal((failure as { code?: string }).code, "FENCED");
+    assert.ok(written - before < 10_000, `kept writing ${written - before} batches`);
+    stalled.release();
+    const { log, records } = await opening;
+    assert.equal(records.length, written, "every acknowledged append is replayed");
+    await log.close();
   });
 });

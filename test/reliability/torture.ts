@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   violations.push(...fencing.violations.map((v) => `fencing: ${v}`));
   const azure = await fencingOnAzurite(10);
   log(
-    `fencing on Azurite: ${azure.handovers} handovers, ${azure.acknowledged} acknowledged jobs, ` +
+    `fencing on Azurite: ${azure.handovers} handovers (slowest takeover ${azure.maxTakeoverMs.toFixed(0)} ms), ` +
+      `${azure.acknowledged} acknowledged jobs, ` +
       `${azure.violations.length} violations`,
   );
   violations.push(...azure.violations.map((v) => `fencing on Azurite: ${v}`));

@@ -15,6 +15,8 @@ const FIXTURE = fileURLToPath(new URL("../fixtures/fence-writer.js", import.meta
 
 export interface FencingReport {
   handovers: number;
+  /** Longest time from starting the newer writer to the older one's exit (open + fencing). */
+  maxTakeoverMs: number;
   acknowledged: number;
   violations: string[];
 }
@@ -60,7 +62,16 @@ function startWriter(target: FencingTarget): Writer {
       for (const w of watchers.filter((w) => acks.length >= w.count)) w.resolve();
     }
   });
-  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.on("close", (code, signal) => {
+      lines.push(`exit ${code ?? signal}${stderr === "" ? "" : `: ${stderr.slice(0, 500)}`}`);
+      resolve();
+    }),
+  );
   // A writer that dies before opening must not hang the suite.
   void exited.then(() => onOpened());
   return {
@@ -81,20 +92,22 @@ function startWriter(target: FencingTarget): Writer {
 
 /** `handovers` times, a new writer process opens the store while the previous one writes. */
 export async function runFencing(target: FencingTarget, handovers: number): Promise<FencingReport> {
-  const report: FencingReport = { handovers: 0, acknowledged: 0, violations: [] };
+  const report: FencingReport = { handovers: 0, maxTakeoverMs: 0, acknowledged: 0, violations: [] };
   const acked: string[] = [];
   let current = startWriter(target);
   await current.opened;
   for (let round = 0; round < handovers; round++) {
     await current.acksAfter(20);
+    const started = performance.now();
     const next = startWriter(target);
     await next.opened;
     await current.exited;
+    report.maxTakeoverMs = Math.max(report.maxTakeoverMs, performance.now() - started);
     report.handovers++;
-    const last = current.lines.at(-1);
+    const last = current.lines.at(-2); // the line before "exit …"
     if (last !== "failed FENCED")
       report.violations.push(
-        `round ${round}: the older writer ended with "${last}", expected "failed FENCED"`,
+        `round ${round}: the older writer ended with "${last}", expected "failed FENCED" (${current.lines.at(-1)})`,
       );
     acked.push(...current.acks);
     current = next;
