@@ -67,6 +67,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "workers", value: p("workers") },
     { title: "offered/s", value: m("offeredPerSec") },
     { title: "achieved/s", value: m("achievedPerSec") },
+    { title: "achieved/s per segment", value: (r) => segments(r) },
     { title: "e2e p50 ms", value: latency("p50") },
     { title: "e2e p95 ms", value: latency("p95") },
     { title: "e2e p99 ms", value: latency("p99") },
@@ -161,6 +162,14 @@ function sliceTriple(r: BenchResult): string {
   ]
     .map(fmt)
     .join(" / ");
+}
+
+/** `segmentNAchievedPerSec` of a ramp, in order: "1,999 / 9,986 / 20,003". */
+function segments(r: BenchResult): string | undefined {
+  const rates: string[] = [];
+  for (let i = 1; r.metrics[`segment${i}AchievedPerSec`] !== undefined; i++)
+    rates.push(fmt(r.metrics[`segment${i}AchievedPerSec`]));
+  return rates.length > 1 ? rates.join(" / ") : undefined;
 }
 
 function pair(r: BenchResult, a: string, b: string): string {
