@@ -73,7 +73,8 @@ async function main(): Promise<void> {
 
   const fencing = await inTempDir((dir) => runFencing({ url: dir }, 30));
   log(
-    `fencing: ${fencing.handovers} handovers, ${fencing.acknowledged} acknowledged jobs, ${fencing.violations.length} violations`,
+    `fencing: ${fencing.handovers} handovers (slowest takeover ${fencing.maxTakeoverMs.toFixed(0)} ms), ` +
+      `${fencing.acknowledged} acknowledged jobs, ${fencing.violations.length} violations`,
   );
   violations.push(...fencing.violations.map((v) => `fencing: ${v}`));
   const azure = await fencingOnAzurite(10);
