@@ -16,7 +16,7 @@ import {
 import { LogKeys, normalizePrefix } from "./keys.js";
 import { encodeManifest, type Manifest, type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ResolvedLogOptions, resolveLogOptions } from "./options.js";
-import { Sleeper } from "./retry.js";
+import { Sleeper, withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
 import type { LogOptions, RecoveredLog, RecoveryReport } from "./types.js";
@@ -51,7 +51,10 @@ export async function openLog(
   // The probe's requests overlap with reading the newest manifest; nothing is written before it passed.
   const probed = resolved.allowUnsafeStore
     ? Promise.resolve()
-    : probeConditionalWrites(store, keys.prefix);
+    : // Its StorageError is transient like any other store failure: retry it, don't fail the open.
+      withRetry(storage.retry, `probe ${keys.prefix}probe/`, () =>
+        probeConditionalWrites(store, keys.prefix),
+      );
   probed.catch(() => {}); // awaited in claimEpoch; a rejection meanwhile is not unhandled
   const own = await claimEpoch(storage, keys, manifests, resolved, probed);
   const { epoch } = own.manifest;

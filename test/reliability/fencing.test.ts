@@ -89,3 +89,21 @@ describe("fencing: a busy writer yields to a new opener", () => {
     await log.close();
   });
 });
+
+describe("opening rides out transient store errors", () => {
+  // Regression: the conditional-write probe was the one request of an open that was not
+  // retried, so a single transient error (say, a 503) failed Queue.open with STORAGE.
+  it("retries a failed probe write, before or after it took effect", async () => {
+    for (const mode of ["before", "after"] as const) {
+      const faults = new FaultStore(new MemoryStore());
+      faults.addRule({ op: "put", keyPrefix: "q/probe/", mode, times: 1 });
+      const { log } = await openLog(faults, "q", {
+        logger: silentLogger,
+        retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 2_000 },
+      });
+      assert.equal(faults.injectedCount, 1);
+      await log.append(new Uint8Array([1]));
+      await log.close();
+    }
+  });
+});
