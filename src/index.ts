@@ -11,7 +11,7 @@ export {
   type TaqubaErrorCode,
   UnsupportedStoreError,
 } from "./errors.js";
-export type { LogOptions, RecoveryReport } from "./log/index.js";
+export type { LogInspection, LogOptions, ReadLogOptions, RecoveryReport } from "./log/index.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
 export {
   type CancelOutcome,
@@ -30,6 +30,7 @@ export {
   PRIORITY_NORMAL,
   Queue,
   type QueueConfig,
+  QueueReader,
   type QueueStats,
 } from "./queue/index.js";
 export {

@@ -1,5 +1,6 @@
 export { DEFAULT_QUEUE_CONFIG } from "./config.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, Queue } from "./queue.js";
+export { QueueReader } from "./reader.js";
 export {
   type CancelOutcome,
   type Claim,
