@@ -134,7 +134,8 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
     if (start + length > crcOffset) {
       throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
     }
-    records.push(body.slice(start, start + length));
+    // Views, not copies: the caller decodes each record once and drops the batch.
+    records.push(body.subarray(start, start + length));
     offset = start + length;
   }
   if (offset !== crcOffset) {
@@ -189,7 +190,8 @@ export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): 
   if (storedId !== BigInt(walId)) {
     throw new CorruptionError(key, `checkpoint covers WAL id ${storedId}, expected ${walId}`);
   }
-  return body.slice(CHECKPOINT_HEADER_BYTES);
+  // A view: copying a checkpoint of a million jobs costs a third of a second.
+  return body.subarray(CHECKPOINT_HEADER_BYTES);
 }
 
 /**
