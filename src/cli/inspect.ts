@@ -1,4 +1,4 @@
-import type { LogInspection } from "../log/types.js";
+import type { LogInspection } from "../log/index.js";
 import { parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";

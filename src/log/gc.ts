@@ -1,5 +1,5 @@
 /**
- * Garbage collection of one log. Deletes, only once they are older than the
+ * Garbage collection of one log (run by the checkpointer). Deletes, only once they are older than the
  * minimum age and only after a listing proves our manifest is the newest:
  * - WAL batches at or below the newest manifest's `replayAfter` — never
  *   fences, since a deleted fence would let a stalled zombie
@@ -13,11 +13,10 @@
  * an old manifest is no younger than the oldest retained one. Each estimate
  * errs towards "younger", i.e. towards keeping.
  */
-import { decodeTime } from "ulid";
 import type { Clock } from "../clock.js";
-import { FencedError } from "../errors.js";
 import { MIN_WAL_BATCH_BYTES } from "./codec.js";
-import { type LogKeys, parseCheckpointName } from "./keys.js";
+import type { WriterFence } from "./fencing.js";
+import { checkpointCreatedAt, type LogKeys } from "./keys.js";
 import type { Manifest, ManifestReader } from "./manifest.js";
 import type { LogStorage } from "./storage.js";
 
@@ -25,13 +24,11 @@ export interface GcContext {
   storage: LogStorage;
   keys: LogKeys;
   manifests: ManifestReader;
+  /** This writer's fence: GC only runs while its manifest is the newest in the store. */
+  fence: WriterFence;
   clock: Clock;
   minAgeMs: number;
   manifestHistory: number;
-  /** Our newest manifest: GC only runs while it is the newest in the store. */
-  ownManifestId: number;
-  epoch: number;
-  describeLog: string;
 }
 
 export interface GcResult {
@@ -46,14 +43,11 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const result: GcResult = { deletedWal: 0, deletedCheckpoints: 0, deletedManifests: 0 };
   const ids = await ctx.manifests.listIds();
   const newestId = ids.at(-1);
-  if (newestId !== ctx.ownManifestId) {
-    if (newestId !== undefined && newestId > ctx.ownManifestId) {
-      const newest = await ctx.manifests.read(newestId);
-      if (newest.epoch > ctx.epoch) {
-        throw new FencedError(
-          `${ctx.describeLog}: fenced by a writer with epoch ${newest.epoch} (ours is ${ctx.epoch})`,
-        );
-      }
+  const ownId = ctx.fence.manifestId;
+  if (newestId !== ownId) {
+    if (newestId !== undefined && newestId > ownId) {
+      const fenced = ctx.fence.supersededBy(await ctx.manifests.read(newestId));
+      if (fenced !== null) throw fenced;
     }
     return result; // not provably the newest: delete nothing
   }
@@ -80,9 +74,8 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const checkpoints = await ctx.storage.list(ctx.keys.checkpointDir);
   const staleCheckpoints = checkpoints.filter(({ key }) => {
     const name = key.slice(ctx.keys.checkpointDir.length);
-    const parsed = parseCheckpointName(name);
-    if (parsed === null || referenced.has(name)) return false;
-    const createdAt = ulidTime(parsed.unique);
+    if (referenced.has(name)) return false;
+    const createdAt = checkpointCreatedAt(name);
     return createdAt !== null && oldEnough(createdAt);
   });
   await forEachLimit(staleCheckpoints, ({ key }) => ctx.storage.delete(key));
@@ -100,14 +93,6 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;
   return result;
-}
-
-function ulidTime(text: string): number | null {
-  try {
-    return decodeTime(text);
-  } catch {
-    return null;
-  }
 }
 
 async function forEachLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {

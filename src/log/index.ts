@@ -1,18 +1,17 @@
 /**
  * The log engine: a durable, fenced, group-committed write-ahead log of
  * opaque records in an object store, with checkpoints, recovery and GC.
+ * This is the layer's public face; the queue imports only from here.
  */
 export { inspectLog, readLog } from "./inspect.js";
 export { openLog } from "./open.js";
+export type { LogOptions, ReadLogOptions, RetryOptions } from "./options.js";
 export type {
   Log,
   LogContents,
   LogInspection,
-  LogOptions,
   LogStats,
-  ReadLogOptions,
   RecoveredLog,
   RecoveryReport,
-  RetryOptions,
   SnapshotSource,
 } from "./types.js";

@@ -1,20 +1,18 @@
 /**
  * Read-only access to a log, for tools that must not disturb a running
- * writer: never fences, never writes, never deletes.
+ * writer: never fences, never writes, never deletes. Reads the contents
+ * through `replay.ts`; depends on nothing that opens a writer.
  */
-import { decodeTime } from "ulid";
-import { systemClock } from "../clock.js";
-import { CorruptionError, InvalidArgumentError } from "../errors.js";
-import { consoleLogger } from "../logger.js";
+import { CorruptionError } from "../errors.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
-import { decodeCheckpoint, isFenceSize } from "./codec.js";
-import { LogKeys, normalizePrefix, parseCheckpointName } from "./keys.js";
+import { checkString } from "../validate.js";
+import { isFenceSize } from "./codec.js";
+import { checkpointCreatedAt, LogKeys, normalizePrefix } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
-import { replayWal } from "./open.js";
-import { resolveLogOptions } from "./options.js";
-import { Sleeper } from "./retry.js";
+import { type ReadLogOptions, resolveReadOptions } from "./options.js";
+import { replay } from "./replay.js";
 import { LogStorage } from "./storage.js";
-import type { LogContents, LogInspection, ReadLogOptions } from "./types.js";
+import type { LogContents, LogInspection } from "./types.js";
 
 /** A running writer may checkpoint and collect garbage under us; retry a pass that raced it. */
 const READ_ATTEMPTS = 3;
@@ -27,22 +25,10 @@ interface Reader {
 }
 
 function reader(store: ObjectStore, path: string, options: ReadLogOptions = {}): Reader {
-  if (typeof path !== "string") {
-    throw new InvalidArgumentError(`path: expected a string, got ${typeof path}`);
-  }
-  const resolved = resolveLogOptions({
-    clock: options.clock ?? systemClock,
-    logger: options.logger ?? consoleLogger,
-    ...(options.retry === undefined ? {} : { retry: options.retry }),
-  });
+  checkString(path, "path");
+  const resolved = resolveReadOptions(options);
   const keys = new LogKeys(normalizePrefix(path));
-  const storage = new LogStorage(store, {
-    clock: resolved.clock,
-    policy: resolved.retry,
-    logger: resolved.logger,
-    sleeper: new Sleeper(resolved.clock),
-    stopReason: () => null,
-  });
+  const storage = LogStorage.create(store, resolved);
   return {
     storage,
     keys,
@@ -95,18 +81,13 @@ async function consistently<T>(r: Reader, pass: () => Promise<T>): Promise<T> {
 async function readContents(r: Reader, info: LogInspection): Promise<LogContents> {
   const manifest = info.manifest;
   if (manifest === null) return { checkpoint: null, records: [], info };
-  let checkpoint: Uint8Array | null = null;
-  if (manifest.checkpoint !== null) {
-    const key = r.keys.checkpoint(manifest.checkpoint);
-    const body = await r.storage.get(key);
-    if (body === null) {
-      throw new CorruptionError(key, `checkpoint referenced by ${manifest.key} is missing`);
-    }
-    checkpoint = decodeCheckpoint(key, manifest.replayAfter, body);
-  }
-  const from = manifest.replayAfter + 1;
-  const to = from + info.wal.pendingObjects;
-  const { records } = await replayWal(r.storage, r.keys, from, to, new Set());
+  const to = manifest.replayAfter + 1 + info.wal.pendingObjects;
+  const { checkpoint, records } = await replay(
+    r.storage,
+    r.keys,
+    { manifestKey: manifest.key, ...manifest },
+    to,
+  );
   return { checkpoint, records, info };
 }
 
@@ -149,7 +130,7 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
   if (checkpointName !== null) {
     const key = keys.checkpoint(checkpointName);
     const object: ObjectInfo | undefined = checkpointObjects.find((o) => o.key === key);
-    const createdAt = checkpointTime(checkpointName);
+    const createdAt = checkpointCreatedAt(checkpointName);
     checkpoint = {
       name: checkpointName,
       key,
@@ -187,14 +168,4 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
     checkpoints: checkpointObjects.length,
     checkpoint,
   };
-}
-
-function checkpointTime(name: string): number | null {
-  const parsed = parseCheckpointName(name);
-  if (parsed === null) return null;
-  try {
-    return decodeTime(parsed.unique);
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,9 @@
 /**
- * Object names of one log. Ids are zero-padded to 20 digits so that the
- * lexicographic order of a listing is the numeric order.
+ * Object names of one log: the `manifest/`, `wal/` and `checkpoint/` keys
+ * under its prefix, and parsing them back. Ids are zero-padded to 20 digits
+ * so that the lexicographic order of a listing is the numeric order.
  */
+import { decodeTime } from "ulid";
 
 const ID_DIGITS = 20;
 const ID_PATTERN = /^\d{20}$/;
@@ -34,6 +36,20 @@ export function parseCheckpointName(name: string): { walId: number; unique: stri
 
 export function checkpointName(walId: number, unique: string): string {
   return `${formatId(walId)}-${unique}`;
+}
+
+/**
+ * When a checkpoint was written, from the ULID in its name; `null` when the
+ * name is not a checkpoint name or carries no time.
+ */
+export function checkpointCreatedAt(name: string): number | null {
+  const parsed = parseCheckpointName(name);
+  if (parsed === null) return null;
+  try {
+    return decodeTime(parsed.unique);
+  } catch {
+    return null;
+  }
 }
 
 /** The keys of one log under its prefix. */

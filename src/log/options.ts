@@ -1,12 +1,157 @@
-/** Defaults and validation of {@link LogOptions}. */
+/**
+ * Options of the log engine: their declarations (each documented with its
+ * default), their defaults, and their validation into {@link ResolvedLogOptions}.
+ */
 import { type Clock, systemClock } from "../clock.js";
-import { InvalidArgumentError } from "../errors.js";
 import { consoleLogger, type Logger } from "../logger.js";
-import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
-import type { LogOptions } from "./types.js";
+import {
+  checkDuration,
+  checkInteger,
+  checkOneOf,
+  checkOptionsObject,
+  checkPositiveBytes,
+  checkPositiveDuration,
+} from "../validate.js";
 
 const MiB = 1024 * 1024;
 
+/**
+ * Options of the log engine. Every field has a production default; tests shrink
+ * thresholds to exercise checkpoints and GC quickly.
+ */
+export interface LogOptions {
+  /**
+   * Time source of group commit, retries, checkpoint ages and GC ages.
+   * @default the system clock
+   */
+  clock?: Clock;
+  /**
+   * Where retries, failed background checkpoints and log failures are reported.
+   * @default console warnings and errors
+   */
+  logger?: Logger;
+  /**
+   * Group-commit window: how long an open batch waits for more records before
+   * it is sealed, when no write is in flight. While a write is in flight,
+   * records accumulate and the next batch is sealed the moment it completes.
+   * @default 2
+   */
+  flushIntervalMs?: number;
+  /**
+   * Seal the open batch once it holds this many bytes.
+   * @default 8 MiB
+   */
+  maxBatchBytes?: number;
+  /**
+   * Backpressure: `whenWritable()` waits while this many appended bytes are not yet durable.
+   * @default 64 MiB
+   */
+  maxUnflushedBytes?: number;
+  /**
+   * Checkpoint once the WAL written since the last checkpoint exceeds max(this, last checkpoint size).
+   * @default 64 MiB
+   */
+  checkpointWalBytes?: number;
+  /**
+   * Checkpoint at least this often while records are written.
+   * @default 600_000 (10 minutes)
+   */
+  checkpointIntervalMs?: number;
+  /**
+   * Checkpoint once this many WAL batches were written since the last
+   * checkpoint: recovery reads one object per batch, so this bounds its
+   * request count even when batches are small.
+   * @default 4096
+   */
+  checkpointWalBatches?: number;
+  /**
+   * Objects younger than this are never garbage-collected.
+   * @default 60_000
+   */
+  gcMinAgeMs?: number;
+  /**
+   * Manifests kept besides the newest.
+   * @default 10
+   */
+  manifestHistory?: number;
+  /**
+   * Retry policy for transient store errors.
+   * @default see {@link RetryOptions}
+   */
+  retry?: RetryOptions;
+  /**
+   * Skip the create-if-absent probe. Only for stores known to be used by a
+   * single process at a time: without conditional writes fencing cannot work.
+   * @default false
+   */
+  allowUnsafeStore?: boolean;
+  /**
+   * What opening does with a damaged log (a corrupt, truncated or missing
+   * checkpoint or WAL batch, or a gap in the WAL). `"fail"`: reject with
+   * `CorruptionError` naming the object. `"skip"`: recover the last
+   * consistent state — the newest intact checkpoint plus the unbroken run of
+   * intact batches after it — and describe what was lost in
+   * `RecoveredLog.recovery`. Records after the damage are lost even when
+   * their batches are intact. Use only after copying the damaged objects aside.
+   * @default "fail"
+   */
+  recoverCorruption?: "fail" | "skip";
+  /**
+   * While writing, look this often for a newer writer's epoch and stop
+   * (`FencedError`) once one exists, so a busy writer yields to a new opener
+   * promptly. Costs one LIST (and GET) per interval, only while writing.
+   * @default 1_000
+   */
+  fenceCheckIntervalMs?: number;
+}
+
+/** Retries of transient store errors: capped exponential backoff with jitter. */
+export interface RetryOptions {
+  /**
+   * First backoff delay.
+   * @default 50
+   */
+  baseDelayMs?: number;
+  /**
+   * Cap of one backoff delay.
+   * @default 5_000
+   */
+  maxDelayMs?: number;
+  /**
+   * Give up (the log fails with `StorageError`) after retrying this long.
+   * @default 120_000
+   */
+  maxElapsedMs?: number;
+}
+
+/** Options of the read-only entry points (`readLog`, `inspectLog`). */
+export interface ReadLogOptions {
+  /**
+   * Time source of retries and checkpoint ages.
+   * @default the system clock
+   */
+  clock?: Clock;
+  /**
+   * Where retries are reported.
+   * @default console warnings and errors
+   */
+  logger?: Logger;
+  /**
+   * Retry policy for transient store errors.
+   * @default see {@link RetryOptions}
+   */
+  retry?: RetryOptions;
+}
+
+export type RetryPolicy = Required<RetryOptions>;
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  baseDelayMs: 50,
+  maxDelayMs: 5_000,
+  maxElapsedMs: 120_000,
+};
+
+/** {@link LogOptions} with every default filled in and every value checked. */
 export interface ResolvedLogOptions {
   clock: Clock;
   logger: Logger;
@@ -24,78 +169,74 @@ export interface ResolvedLogOptions {
   fenceCheckIntervalMs: number;
 }
 
-/** Fills in defaults; throws {@link InvalidArgumentError} naming the first bad option. */
-export function resolveLogOptions(options: LogOptions = {}): ResolvedLogOptions {
-  const retry = options.retry ?? {};
+/**
+ * Fills in defaults; throws `InvalidArgumentError` naming the first bad
+ * option as `${arg}.<field>`.
+ */
+export function resolveLogOptions(options: LogOptions = {}, arg = "options"): ResolvedLogOptions {
+  checkOptionsObject(options, arg);
+  const o = options;
+  const name = (field: string): string => `${arg}.${field}`;
   return {
-    clock: options.clock ?? systemClock,
-    logger: options.logger ?? consoleLogger,
-    flushIntervalMs: nonNegative("flushIntervalMs", options.flushIntervalMs, 2),
-    maxBatchBytes: positive("maxBatchBytes", options.maxBatchBytes, 8 * MiB),
-    maxUnflushedBytes: positive("maxUnflushedBytes", options.maxUnflushedBytes, 64 * MiB),
-    checkpointWalBytes: positive("checkpointWalBytes", options.checkpointWalBytes, 64 * MiB),
-    checkpointIntervalMs: positive("checkpointIntervalMs", options.checkpointIntervalMs, 600_000),
-    checkpointWalBatches: positiveInteger(
-      "checkpointWalBatches",
-      options.checkpointWalBatches,
-      4096,
+    ...resolveReadOptions(options, arg),
+    flushIntervalMs: optional(o.flushIntervalMs, 2, (v) =>
+      checkDuration(v, name("flushIntervalMs")),
     ),
-    gcMinAgeMs: nonNegative("gcMinAgeMs", options.gcMinAgeMs, 60_000),
-    manifestHistory: integer("manifestHistory", options.manifestHistory, 10),
-    retry: {
-      baseDelayMs: nonNegative("retry.baseDelayMs", retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs),
-      maxDelayMs: nonNegative("retry.maxDelayMs", retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs),
-      maxElapsedMs: nonNegative(
-        "retry.maxElapsedMs",
-        retry.maxElapsedMs,
-        DEFAULT_RETRY.maxElapsedMs,
-      ),
-    },
-    allowUnsafeStore: options.allowUnsafeStore ?? false,
-    recoverCorruption: recoveryMode(options.recoverCorruption),
-    fenceCheckIntervalMs: positive("fenceCheckIntervalMs", options.fenceCheckIntervalMs, 1_000),
+    maxBatchBytes: optional(o.maxBatchBytes, 8 * MiB, (v) =>
+      checkPositiveBytes(v, name("maxBatchBytes")),
+    ),
+    maxUnflushedBytes: optional(o.maxUnflushedBytes, 64 * MiB, (v) =>
+      checkPositiveBytes(v, name("maxUnflushedBytes")),
+    ),
+    checkpointWalBytes: optional(o.checkpointWalBytes, 64 * MiB, (v) =>
+      checkPositiveBytes(v, name("checkpointWalBytes")),
+    ),
+    checkpointIntervalMs: optional(o.checkpointIntervalMs, 600_000, (v) =>
+      checkPositiveDuration(v, name("checkpointIntervalMs")),
+    ),
+    checkpointWalBatches: optional(o.checkpointWalBatches, 4096, (v) =>
+      checkInteger(v, name("checkpointWalBatches"), 1),
+    ),
+    gcMinAgeMs: optional(o.gcMinAgeMs, 60_000, (v) => checkDuration(v, name("gcMinAgeMs"))),
+    manifestHistory: optional(o.manifestHistory, 10, (v) =>
+      checkInteger(v, name("manifestHistory"), 0),
+    ),
+    allowUnsafeStore: o.allowUnsafeStore ?? false,
+    recoverCorruption: optional(o.recoverCorruption, "fail", (v) =>
+      checkOneOf(v, name("recoverCorruption"), ["fail", "skip"] as const),
+    ),
+    fenceCheckIntervalMs: optional(o.fenceCheckIntervalMs, 1_000, (v) =>
+      checkPositiveDuration(v, name("fenceCheckIntervalMs")),
+    ),
   };
 }
 
-function recoveryMode(value: unknown): "fail" | "skip" {
-  if (value === undefined || value === "fail" || value === "skip") return value ?? "fail";
-  throw new InvalidArgumentError(
-    `log option recoverCorruption: expected "fail" or "skip", got ${String(value)}`,
-  );
+/** The options every reader of a log needs (clock, logger, retries), resolved. */
+export function resolveReadOptions(
+  options: ReadLogOptions = {},
+  arg = "options",
+): { clock: Clock; logger: Logger; retry: RetryPolicy } {
+  checkOptionsObject(options, arg);
+  const retry = options.retry ?? {};
+  checkOptionsObject(retry, `${arg}.retry`);
+  const name = (field: string): string => `${arg}.retry.${field}`;
+  return {
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? consoleLogger,
+    retry: {
+      baseDelayMs: optional(retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, (v) =>
+        checkDuration(v, name("baseDelayMs")),
+      ),
+      maxDelayMs: optional(retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, (v) =>
+        checkDuration(v, name("maxDelayMs")),
+      ),
+      maxElapsedMs: optional(retry.maxElapsedMs, DEFAULT_RETRY.maxElapsedMs, (v) =>
+        checkDuration(v, name("maxElapsedMs")),
+      ),
+    },
+  };
 }
 
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new InvalidArgumentError(
-      `log option ${name}: expected a finite number >= 0, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new InvalidArgumentError(
-      `log option ${name}: expected a finite number > 0, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function integer(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`log option ${name}: expected an integer >= 0, got ${value}`);
-  }
-  return value;
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`log option ${name}: expected an integer >= 1, got ${value}`);
-  }
-  return value;
+function optional<T>(value: T | undefined, fallback: T, check: (value: T) => T): T {
+  return value === undefined ? fallback : check(value);
 }

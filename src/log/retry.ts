@@ -6,15 +6,7 @@
 import { type Clock, createTimer, type TimerHandle } from "../clock.js";
 import { StorageError, TaqubaError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { RetryOptions } from "./types.js";
-
-export type RetryPolicy = Required<RetryOptions>;
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  baseDelayMs: 50,
-  maxDelayMs: 5_000,
-  maxElapsedMs: 120_000,
-};
+import type { RetryPolicy } from "./options.js";
 
 /** Whether a store error means "the key exists" (not transient: the create lost). */
 export function isObjectExists(error: unknown): boolean {

@@ -7,17 +7,14 @@
  * caller checkpoints the salvaged state so later opens start past the damage.
  */
 import { CorruptionError } from "../errors.js";
-import { decodeCheckpoint, decodeFence, decodeWalBatch, isFenceSize } from "./codec.js";
+import { decodeWalBatch, isFenceSize } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
+import { decodeWalObject, type Replayed, readCheckpoint } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 import type { RecoveryReport } from "./types.js";
 
-export interface Salvaged {
-  checkpoint: Uint8Array | null;
-  checkpointBytes: number;
-  records: Uint8Array[];
-  bytes: number;
+export interface Salvaged extends Replayed {
   report: RecoveryReport;
 }
 
@@ -44,14 +41,14 @@ export async function salvage(
       break;
     }
     const key = keys.checkpoint(candidate.name);
-    const body = await storage.get(key);
-    if (body === null) {
-      damaged.push({ key, reason: "checkpoint is missing" });
-      continue;
-    }
     try {
-      checkpoint = decodeCheckpoint(key, candidate.replayAfter, body);
-      checkpointBytes = body.byteLength;
+      const loaded = await readCheckpoint(storage, keys, candidate.name, candidate.replayAfter);
+      if (loaded === null) {
+        damaged.push({ key, reason: "checkpoint is missing" });
+        continue;
+      }
+      checkpoint = loaded.snapshot;
+      checkpointBytes = loaded.bytes;
       start = candidate;
       break;
     } catch (error) {
@@ -70,11 +67,9 @@ export async function salvage(
       break;
     }
     try {
-      if (isFenceSize(body.byteLength)) {
-        decodeFence(key, body);
-        continue;
-      }
-      for (const record of decodeWalBatch(key, id, body)) records.push(record);
+      const batch = decodeWalObject(keys, id, body);
+      if (batch === null) continue;
+      for (const record of batch) records.push(record);
       bytes += body.byteLength;
     } catch (error) {
       damaged.push({ key, reason: reasonOf(error) });

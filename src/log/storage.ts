@@ -2,8 +2,11 @@
  * The log's view of its object store: every request is retried on transient
  * errors, and create-if-absent resolves ambiguous outcomes by reading back.
  */
-import type { ObjectInfo, ObjectStore } from "../store/types.js";
-import { isObjectExists, type RetryContext, withRetry } from "./retry.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import { listAll, type ObjectInfo, type ObjectStore } from "../store/types.js";
+import type { RetryPolicy } from "./options.js";
+import { isObjectExists, type RetryContext, Sleeper, withRetry } from "./retry.js";
 
 export type CreateOutcome = "created" | "taken";
 
@@ -12,6 +15,24 @@ export class LogStorage {
     readonly store: ObjectStore,
     readonly retry: RetryContext,
   ) {}
+
+  /**
+   * Storage for one log with its own retry sleeper. `stopReason` is asked
+   * before every attempt: an error there (the log failed) ends retrying.
+   */
+  static create(
+    store: ObjectStore,
+    options: { clock: Clock; logger: Logger; retry: RetryPolicy },
+    stopReason: () => Error | null = () => null,
+  ): LogStorage {
+    return new LogStorage(store, {
+      clock: options.clock,
+      policy: options.retry,
+      logger: options.logger,
+      sleeper: new Sleeper(options.clock),
+      stopReason,
+    });
+  }
 
   async get(key: string): Promise<Uint8Array | null> {
     const object = await withRetry(this.retry, `GET ${key}`, () => this.store.get(key));
@@ -27,19 +48,13 @@ export class LogStorage {
     await withRetry(this.retry, `DELETE ${key}`, () => this.store.delete(key));
   }
 
-  /** Every key under `prefix` (strictly after `startAfter`), in key order. */
-  async list(prefix: string, startAfter?: string): Promise<ObjectInfo[]> {
-    const all: ObjectInfo[] = [];
-    let cursor = startAfter;
-    for (;;) {
-      const options = cursor === undefined ? {} : { startAfter: cursor };
-      const page = await withRetry(this.retry, `LIST ${prefix}`, () =>
-        this.store.list(prefix, options),
-      );
-      all.push(...page.objects);
-      if (page.nextStartAfter === undefined) return all;
-      cursor = page.nextStartAfter;
-    }
+  /** Every key under `prefix` (strictly after `startAfter`), in key order; each page retried. */
+  list(prefix: string, startAfter?: string): Promise<ObjectInfo[]> {
+    const retrying = {
+      list: (p: string, options: { startAfter?: string }) =>
+        withRetry(this.retry, `LIST ${prefix}`, () => this.store.list(p, options)),
+    };
+    return listAll(retrying, prefix, startAfter);
   }
 
   /**

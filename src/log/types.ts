@@ -1,62 +1,8 @@
-import type { Clock } from "../clock.js";
-import type { Logger } from "../logger.js";
-
 /**
- * Options of the log engine. Every field has a production default; tests shrink
- * thresholds to exercise checkpoints and GC quickly.
+ * The log engine's public shapes: the {@link Log} a writer gets, what opening
+ * recovers, its counters, and what the read-only tools report. (Options are
+ * declared in `options.ts`.)
  */
-export interface LogOptions {
-  clock?: Clock;
-  logger?: Logger;
-  /**
-   * Group-commit window: how long an open batch waits for more records before
-   * it is sealed, when no write is in flight. While a write is in flight,
-   * records accumulate and the next batch is sealed the moment it completes.
-   * Default 2 ms.
-   */
-  flushIntervalMs?: number;
-  /** Seal the open batch once it holds this many bytes. Default 8 MiB. */
-  maxBatchBytes?: number;
-  /** Backpressure: `whenWritable()` waits while this many appended bytes are not yet durable. Default 64 MiB. */
-  maxUnflushedBytes?: number;
-  /** Checkpoint once the WAL written since the last checkpoint exceeds max(this, last checkpoint size). Default 64 MiB. */
-  checkpointWalBytes?: number;
-  /** Checkpoint at least this often while records are written. Default 10 minutes. */
-  checkpointIntervalMs?: number;
-  /**
-   * Checkpoint once this many WAL batches were written since the last
-   * checkpoint: recovery reads one object per batch, so this bounds its
-   * request count even when batches are small. Default 4096.
-   */
-  checkpointWalBatches?: number;
-  /** Objects younger than this are never garbage-collected. Default 60 s. */
-  gcMinAgeMs?: number;
-  /** Manifests kept besides the newest. Default 10. */
-  manifestHistory?: number;
-  /** Retry policy for transient store errors. */
-  retry?: RetryOptions;
-  /**
-   * Skip the create-if-absent probe. Only for stores known to be used by a
-   * single process at a time: without conditional writes fencing cannot work.
-   */
-  allowUnsafeStore?: boolean;
-  /**
-   * What opening does with a damaged log (a corrupt, truncated or missing
-   * checkpoint or WAL batch, or a gap in the WAL). `"fail"` (default): reject
-   * with `CorruptionError` naming the object. `"skip"`: recover the last
-   * consistent state — the newest intact checkpoint plus the unbroken run of
-   * intact batches after it — and describe what was lost in
-   * {@link RecoveredLog.recovery}. Records after the damage are lost even when
-   * their batches are intact. Use only after copying the damaged objects aside.
-   */
-  recoverCorruption?: "fail" | "skip";
-  /**
-   * While writing, look this often for a newer writer's epoch and stop
-   * (`FencedError`) once one exists, so a busy writer yields to a new opener
-   * promptly. Costs one LIST (and GET) per interval, only while writing. Default 1 s.
-   */
-  fenceCheckIntervalMs?: number;
-}
 
 /** What a `recoverCorruption: "skip"` open could not recover. */
 export interface RecoveryReport {
@@ -72,15 +18,6 @@ export interface RecoveryReport {
   recoveredRecords: number;
   /** The new writer's fence: the next checkpoint covers everything up to it, so later opens skip the damage. */
   resumeAfter: number;
-}
-
-export interface RetryOptions {
-  /** First backoff delay. Default 50 ms. */
-  baseDelayMs?: number;
-  /** Cap of one backoff delay. Default 5 s. */
-  maxDelayMs?: number;
-  /** Give up (the log fails with `StorageError`) after retrying this long. Default 120 s. */
-  maxElapsedMs?: number;
 }
 
 /** Supplies the caller's state as of every record appended so far, serialised. Called synchronously. */
@@ -146,13 +83,6 @@ export interface Log {
    * timers. Idempotent. After close, `append` rejects with `ClosedError`.
    */
   close(): Promise<void>;
-}
-
-/** Options of the read-only entry points (`readLog`, `inspectLog`). */
-export interface ReadLogOptions {
-  clock?: Clock;
-  logger?: Logger;
-  retry?: RetryOptions;
 }
 
 /** What a log holds, as seen by one read-only pass over its objects. */

@@ -1,7 +1,7 @@
 import { type Clock, createTimer, systemClock, type TimerHandle } from "../clock.js";
 import { ClaimLostError, ClosedError, InvalidArgumentError, JobNotFoundError } from "../errors.js";
+import type { Log, LogOptions, RecoveryReport } from "../log/index.js";
 import { openLog } from "../log/index.js";
-import type { Log, LogOptions, RecoveryReport } from "../log/types.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import { apply } from "./apply.js";

@@ -1,5 +1,5 @@
+import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
-import type { LogInspection, ReadLogOptions } from "../log/types.js";
 import type { ObjectStore } from "../store/types.js";
 import { restoreState } from "./restore.js";
 import type { State } from "./state.js";

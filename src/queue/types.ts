@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { LogOptions } from "../log/types.js";
+import type { LogOptions } from "../log/index.js";
 import type { Logger } from "../logger.js";
 
 /** Claimed before {@link PRIORITY_NORMAL} jobs. Lower numbers are claimed first. */

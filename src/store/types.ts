@@ -68,7 +68,7 @@ export class ObjectExistsError extends Error {
 
 /** Every page of `list(prefix)`, concatenated. */
 export async function listAll(
-  store: ObjectStore,
+  store: Pick<ObjectStore, "list">,
   prefix: string,
   startAfter?: string,
 ): Promise<ObjectInfo[]> {

@@ -1,4 +1,4 @@
-import type { LogOptions } from "../../src/log/types.js";
+import type { LogOptions } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { openLog } from "../../src/log/index.js";
-import type { Log, RecoveredLog } from "../../src/log/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { decodeNumbers, encodeNumbers } from "./fixtures/numbers.js";

@@ -1,0 +1,195 @@
+/**
+ * Checkpoints and garbage collection of an open log.
+ *
+ * Owns: the policy that decides when a checkpoint is due (WAL bytes or
+ * batches since the last one, or time), writing one (snapshot at a cut of the
+ * WAL, checkpoint object, manifest commit through the {@link WriterFence}),
+ * the serialisation of every maintenance task (checkpoints and GC run one at
+ * a time), and GC after each checkpoint.
+ *
+ * A checkpoint never blocks the write path: the snapshot is taken
+ * synchronously at the cut, everything after that happens in the background.
+ * Being fenced fails the log; a store outage here does not, since no
+ * acknowledged record depends on a checkpoint (the WAL still holds everything).
+ */
+import { ulid } from "ulid";
+import { FencedError } from "../errors.js";
+import { encodeCheckpoint } from "./codec.js";
+import type { WriterFence } from "./fencing.js";
+import { collectGarbage } from "./gc.js";
+import { checkpointName, type LogKeys } from "./keys.js";
+import type { ManifestReader } from "./manifest.js";
+import type { ResolvedLogOptions } from "./options.js";
+import type { LogStorage } from "./storage.js";
+import type { SnapshotSource } from "./types.js";
+import type { LogWriter } from "./writer.js";
+
+export interface CheckpointerInit {
+  storage: LogStorage;
+  keys: LogKeys;
+  manifests: ManifestReader;
+  options: ResolvedLogOptions;
+  fence: WriterFence;
+  writer: LogWriter;
+  /** Size of the checkpoint object loaded at open (0 when none). */
+  checkpointBytes: number;
+  describeLog: string;
+}
+
+/** Checkpoint counters, for {@link LogStats}. */
+export interface CheckpointStats {
+  walBytesSinceCheckpoint: number;
+  checkpointsWritten: number;
+  lastCheckpointAt: number | null;
+}
+
+export class Checkpointer {
+  readonly #storage: LogStorage;
+  readonly #keys: LogKeys;
+  readonly #manifests: ManifestReader;
+  readonly #options: ResolvedLogOptions;
+  readonly #fence: WriterFence;
+  readonly #writer: LogWriter;
+  readonly #describe: string;
+
+  #source: SnapshotSource | null = null;
+  /** Checkpoints and GC run one at a time, chained here. */
+  #maintenance: Promise<void> = Promise.resolve();
+  #backgroundCheckpoint = false;
+
+  /** WAL bytes (cumulative, as the writer counts them) the newest checkpoint covers. */
+  #coveredBytes = 0;
+  #lastCheckpointBytes: number;
+  readonly #clockStart: number;
+  #lastCheckpointAt: number | null = null;
+  #checkpointsWritten = 0;
+
+  constructor(init: CheckpointerInit) {
+    this.#storage = init.storage;
+    this.#keys = init.keys;
+    this.#manifests = init.manifests;
+    this.#options = init.options;
+    this.#fence = init.fence;
+    this.#writer = init.writer;
+    this.#describe = init.describeLog;
+    this.#lastCheckpointBytes = init.checkpointBytes;
+    this.#clockStart = init.options.clock.now();
+  }
+
+  /** Registers the state snapshot that checkpoints serialise. */
+  setSource(source: SnapshotSource): void {
+    this.#source = source;
+  }
+
+  /** Writes a checkpoint now (after any running maintenance); no-op without a source. */
+  checkpoint(): Promise<void> {
+    if (this.#source === null) return Promise.resolve();
+    return this.#exclusive(() => this.#write());
+  }
+
+  /** Runs one GC pass now (after any running maintenance). */
+  collectGarbage(): Promise<void> {
+    return this.#exclusive(() => this.#collectGarbage());
+  }
+
+  /** At close: the final checkpoint (with a source), or the end of running maintenance. */
+  finish(): Promise<void> {
+    return this.#source !== null ? this.#exclusive(() => this.#write()) : this.#maintenance;
+  }
+
+  /** The checkpoint policy, asked after every durable batch: starts one in the background when due. */
+  maybeCheckpoint(): void {
+    if (this.#source === null || this.#backgroundCheckpoint || this.#writer.closing) return;
+    const { clock, checkpointWalBytes, checkpointWalBatches, checkpointIntervalMs } = this.#options;
+    const { durableBytes, durableWalId } = this.#writer.stats();
+    const walBytes = durableBytes - this.#coveredBytes;
+    const sinceLast = clock.now() - (this.#lastCheckpointAt ?? this.#clockStart);
+    const walBatches = durableWalId - this.#fence.manifest.replayAfter;
+    const due =
+      walBytes > Math.max(checkpointWalBytes, this.#lastCheckpointBytes) ||
+      walBatches > checkpointWalBatches ||
+      sinceLast >= checkpointIntervalMs;
+    if (!due) return;
+    this.#backgroundCheckpoint = true;
+    this.#exclusive(() => this.#write())
+      .catch((error: unknown) => {
+        if (this.#writer.failure === null) {
+          this.#options.logger.warn("background checkpoint failed", { error: String(error) });
+        }
+      })
+      .finally(() => {
+        this.#backgroundCheckpoint = false;
+      });
+  }
+
+  stats(): CheckpointStats {
+    return {
+      walBytesSinceCheckpoint: this.#writer.stats().durableBytes - this.#coveredBytes,
+      checkpointsWritten: this.#checkpointsWritten,
+      lastCheckpointAt: this.#lastCheckpointAt,
+    };
+  }
+
+  /**
+   * Runs `task` after every earlier maintenance task. Being fenced fails the
+   * log; any other error goes to the caller only.
+   */
+  #exclusive(task: () => Promise<void>): Promise<void> {
+    const run = this.#maintenance.then(async () => {
+      if (this.#writer.failure !== null) throw this.#writer.failure;
+      try {
+        await task();
+      } catch (error) {
+        if (error instanceof FencedError) this.#writer.fail(error);
+        throw this.#writer.failure ?? error;
+      }
+    });
+    this.#maintenance = run.catch(() => {});
+    return run;
+  }
+
+  async #write(): Promise<void> {
+    const source = this.#source;
+    if (source === null) return;
+    const cut = this.#writer.cut();
+    const { manifest } = this.#fence;
+    if (cut.walId === manifest.replayAfter && manifest.checkpoint !== null) return;
+    // Synchronously after the cut: the snapshot is the state as of batch `cut.walId`.
+    const snapshot = source();
+    await cut.durable;
+    if (this.#writer.failure !== null) throw this.#writer.failure;
+
+    const { clock } = this.#options;
+    const name = checkpointName(cut.walId, ulid(clock.now()));
+    const body = encodeCheckpoint(cut.walId, snapshot);
+    await this.#storage.put(this.#keys.checkpoint(name), body);
+    await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId });
+    this.#coveredBytes = cut.sealedBytes;
+    this.#lastCheckpointBytes = body.byteLength;
+    this.#lastCheckpointAt = clock.now();
+    this.#checkpointsWritten++;
+    try {
+      await this.#collectGarbage();
+    } catch (error) {
+      // The checkpoint itself is committed; a failed cleanup is retried after the next one.
+      if (error instanceof FencedError) throw error;
+      this.#options.logger.warn("garbage collection failed", {
+        log: this.#describe,
+        error: String(error),
+      });
+    }
+  }
+
+  async #collectGarbage(): Promise<void> {
+    const result = await collectGarbage({
+      storage: this.#storage,
+      keys: this.#keys,
+      manifests: this.#manifests,
+      fence: this.#fence,
+      clock: this.#options.clock,
+      minAgeMs: this.#options.gcMinAgeMs,
+      manifestHistory: this.#options.manifestHistory,
+    });
+    this.#options.logger.debug?.("log garbage collected", { log: this.#describe, ...result });
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Argument checking shared by every layer (queue, log options, worker, CLI):
+ * the one message style and the generic checks. Every message names the
+ * argument, says what was expected and what was got:
+ *
+ *     Expected `options.leaseMs` to be a positive number of milliseconds, got -5
+ *
+ * Checks throw {@link InvalidArgumentError} and return the accepted value, so
+ * callers validate and read in one expression. Queue-specific checks (queue
+ * names, payloads, headers) live in `queue/validate.ts` and build on these.
+ */
+import { InvalidArgumentError } from "./errors.js";
+
+/** A short, safe description of a value for an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || value == null)
+    return String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof Date) return `Date(${value.getTime()})`;
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  return "an object";
+}
+
+/** The message for a bad argument; `got` is already described (e.g. "300 bytes"). */
+export function expectationMessage(arg: string, expected: string, got: string): string {
+  return `Expected \`${arg}\` to be ${expected}, got ${got}`;
+}
+
+/** An {@link InvalidArgumentError} for `arg`, describing the bad `value`. */
+export function invalidArgument(
+  arg: string,
+  expected: string,
+  value: unknown,
+): InvalidArgumentError {
+  return new InvalidArgumentError(expectationMessage(arg, expected, describeValue(value)));
+}
+
+/** Like {@link invalidArgument}, with `got` worded by the caller. */
+export function invalidArgumentGot(
+  arg: string,
+  expected: string,
+  got: string,
+): InvalidArgumentError {
+  return new InvalidArgumentError(expectationMessage(arg, expected, got));
+}
+
+export function checkString(value: unknown, arg: string): string {
+  if (typeof value !== "string") throw invalidArgument(arg, "a string", value);
+  return value;
+}
+
+/** A finite number ≥ 0 (or > 0 when `positive`); `expected` words it for the message. */
+function checkFinite(value: unknown, arg: string, positive: boolean, expected: string): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (positive && value === 0)
+  )
+    throw invalidArgument(arg, expected, value);
+  return value;
+}
+
+/** A finite number of milliseconds ≥ 0 (fractions allowed). */
+export function checkDuration(value: unknown, arg: string): number {
+  return checkFinite(value, arg, false, "a finite number of milliseconds ≥ 0");
+}
+
+/** A finite number of milliseconds > 0. */
+export function checkPositiveDuration(value: unknown, arg: string): number {
+  return checkFinite(value, arg, true, "a positive finite number of milliseconds");
+}
+
+/** `null` (meaning "never" or "forever", as documented by the option) or a duration. */
+export function checkOptionalDuration(value: unknown, arg: string): number | null {
+  if (value === null) return null;
+  return checkFinite(value, arg, false, "null or a finite number of milliseconds ≥ 0");
+}
+
+/** A finite number of bytes > 0 (a threshold; fractions allowed). */
+export function checkPositiveBytes(value: unknown, arg: string): number {
+  return checkFinite(value, arg, true, "a positive finite number of bytes");
+}
+
+/** An integer in `min..max` (inclusive; `max` defaults to the largest safe integer). */
+export function checkInteger(
+  value: unknown,
+  arg: string,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
+    throw invalidArgument(arg, integerRange(min, max), value);
+  return value;
+}
+
+/** Words for an integer range, as {@link checkInteger} uses them in messages. */
+export function integerRange(min: number, max: number = Number.MAX_SAFE_INTEGER): string {
+  if (max === Number.MAX_SAFE_INTEGER)
+    return min === 1 ? "a positive integer" : `an integer ≥ ${min}`;
+  return `an integer from ${min} to ${max}`;
+}
+
+/** One of `allowed` (compared with `===`). */
+export function checkOneOf<const T extends readonly unknown[]>(
+  value: unknown,
+  arg: string,
+  allowed: T,
+): T[number] {
+  if (!allowed.includes(value))
+    throw invalidArgument(arg, `one of ${allowed.map((a) => describeValue(a)).join(", ")}`, value);
+  return value as T[number];
+}
+
+/** `undefined` or an object (an options bag). */
+export function checkOptionsObject(value: unknown, arg: string): void {
+  if (value !== undefined && (typeof value !== "object" || value === null))
+    throw invalidArgument(arg, "an options object", value);
+}
+
+export function checkFunction<T>(value: T, arg: string, expected = "a function"): T {
+  if (typeof value !== "function") throw invalidArgument(arg, expected, value);
+  return value;
+}
+
+/** `undefined` or an `AbortSignal`. */
+export function checkOptionalSignal(value: unknown, arg: string): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal))
+    throw invalidArgument(arg, "an AbortSignal", value);
+  return value;
+}
