@@ -100,8 +100,10 @@ export function checkInteger(
 
 /** Words for an integer range, as {@link checkInteger} uses them in messages. */
 export function integerRange(min: number, max: number = Number.MAX_SAFE_INTEGER): string {
-  if (max === Number.MAX_SAFE_INTEGER)
+  if (max >= Number.MAX_SAFE_INTEGER) {
+    if (min === Number.NEGATIVE_INFINITY) return "an integer";
     return min === 1 ? "a positive integer" : `an integer ≥ ${min}`;
+  }
   return `an integer from ${min} to ${max}`;
 }
 

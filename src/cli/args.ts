@@ -1,4 +1,11 @@
+/**
+ * Command-line parsing shared by the commands: strict `util.parseArgs` and
+ * the numeric flag readers. Malformed flags are {@link UsageError}s (exit 2)
+ * whose messages name the flag, in the same style as every argument error
+ * ("Expected `--jobs` to be a positive integer, got "ten"").
+ */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { expectationMessage, integerRange } from "../validate.js";
 import { UsageError } from "./io.js";
 
 /** Option declarations as `util.parseArgs` takes them. */
@@ -21,20 +28,37 @@ export function parseCommandArgs<T extends CommandOptions>(
   }
 }
 
-/** A positive integer option value. */
-export function positiveInt(value: string | undefined, name: string, fallback: number): number {
+/** A {@link UsageError} for flag `--name`, whose text was `value`. */
+export function badFlag(name: string, expected: string, value: string): UsageError {
+  return new UsageError(expectationMessage(`--${name}`, expected, JSON.stringify(value)));
+}
+
+/** An integer flag of at least `min`; `fallback` when absent. */
+export function intFlag(value: string | undefined, name: string, min: number): number | undefined;
+export function intFlag(
+  value: string | undefined,
+  name: string,
+  min: number,
+  fallback: number,
+): number;
+export function intFlag(
+  value: string | undefined,
+  name: string,
+  min: number,
+  fallback?: number,
+): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--${name}: expected a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw badFlag(name, integerRange(min), value);
   return n;
 }
 
-/** A non-negative integer option value. */
+/** A positive integer flag. */
+export function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  return intFlag(value, name, 1, fallback);
+}
+
+/** A non-negative integer flag. */
 export function nonNegativeInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new UsageError(`--${name}: expected an integer ≥ 0, got "${value}"`);
-  return n;
+  return intFlag(value, name, 0, fallback);
 }

@@ -1,4 +1,7 @@
+/** `taquba dead`: a page of a queue's dead-lettered jobs, read-only. */
+import { DEFAULT_DEAD_JOBS_LIMIT } from "../queue/options.js";
 import type { JobRecord } from "../queue/types.js";
+import { checkQueueName } from "../queue/validate.js";
 import { nonNegativeInt, parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import {
@@ -16,7 +19,7 @@ Dead-lettered jobs of a queue in id order. Read-only.
 
 Options:
   --after <id>           start after this job id (the last id of the previous page)
-  --limit <n>            jobs per page (default 100)
+  --limit <n>            jobs per page (default ${DEFAULT_DEAD_JOBS_LIMIT})
 ${STORE_HELP}
 `;
 
@@ -42,7 +45,8 @@ export const deadCommand: Command = {
       return 0;
     }
     const [queue] = positionals(parsed.positionals, ["queue"]);
-    const limit = nonNegativeInt(values.limit, "limit", 100);
+    const limit = nonNegativeInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
+    checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
     const page = reader.deadJobs(queue!, {
       limit,

@@ -1,3 +1,8 @@
+/**
+ * `taquba demo`: enqueues a mix of jobs on a local file store and processes
+ * them with a concurrent worker, printing what it does and live progress;
+ * a second run resumes what the first left unfinished.
+ */
 import { silentLogger } from "../logger.js";
 import { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
@@ -25,11 +30,25 @@ Options:
 /** Job kinds, spread over the enqueued jobs by index. */
 type Kind = "ok" | "scheduled" | "flaky" | "poison";
 
+/** The job mix in percent (multiples of 5, adding up to 100) and what each kind does. */
+const MIX: ReadonlyArray<{ kind: Kind; percent: number; does: (scheduleMs: number) => string }> = [
+  { kind: "ok", percent: 75, does: () => "succeed at once" },
+  { kind: "scheduled", percent: 10, does: (ms) => `run ${ms} ms after enqueue` },
+  { kind: "flaky", percent: 10, does: () => "fail once, then succeed" },
+  { kind: "poison", percent: 5, does: () => "fail permanently (dead-lettered)" },
+];
+
+/** One kind per 5 % slot: job `n` is of kind `SLOTS[n % 20]`. */
+const SLOTS: readonly Kind[] = MIX.flatMap(({ kind, percent }) =>
+  Array.from({ length: percent / 5 }, () => kind),
+);
+
 function kindOf(n: number): Kind {
-  if (n % 20 === 7) return "poison"; // 5 %: fails permanently
-  if (n % 10 === 3) return "flaky"; // 10 %: fails once, then succeeds
-  if (n % 10 === 5) return "scheduled"; // 10 %: runs a few seconds later
-  return "ok";
+  return SLOTS[n % SLOTS.length]!;
+}
+
+function describeMix(scheduleMs: number): string {
+  return MIX.map((m) => `${m.percent}% ${m.does(scheduleMs)}`).join(", ");
 }
 
 interface Progress {
@@ -85,14 +104,15 @@ export const demoCommand: Command = {
       if (unfinished(found) > 0) {
         io.out(`Resuming: ${unfinished(found)} unfinished jobs from an earlier run.\n`);
       } else {
+        io.out(`Enqueuing ${jobs} jobs on queue "${DEMO_QUEUE}": ${describeMix(scheduleMs)}.\n`);
         const started = performance.now();
         await enqueueDemoJobs(queue, jobs, scheduleMs);
         const seconds = (performance.now() - started) / 1000;
         io.out(
-          `Enqueued ${jobs} jobs in ${seconds.toFixed(2)} s (${Math.round(jobs / seconds)} jobs/s): ` +
-            `~80% plain, 10% scheduled ${scheduleMs} ms ahead, 10% flaky (fail once), 5% poison.\n`,
+          `Enqueued ${jobs} jobs in ${seconds.toFixed(2)} s (${Math.round(jobs / seconds)} jobs/s).\n`,
         );
       }
+      io.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
       const result = await processAll(queue, concurrency, shutdown.signal, io);
       const final = await queue.stats(DEMO_QUEUE);
       if (io.interactive) io.out("\n");

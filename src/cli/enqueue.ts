@@ -1,6 +1,22 @@
-import type { EnqueueOptions } from "../queue/types.js";
-import { parseCommandArgs } from "./args.js";
-import { type CliIO, type Command, UsageError } from "./io.js";
+/** `taquba enqueue`: one job, written as the store's writer (needs `--take-over`). */
+import { DEFAULT_MAX_PAYLOAD_BYTES, type EnqueueOptions } from "../queue/options.js";
+import {
+  checkHeaders,
+  checkMaxAttempts,
+  checkPayload,
+  checkPriority,
+  checkQueueName,
+  checkStoredString,
+  checkTimestamp,
+} from "../queue/validate.js";
+import {
+  badFlag,
+  type CommandOptions,
+  intFlag,
+  type ParsedCommandArgs,
+  parseCommandArgs,
+} from "./args.js";
+import type { CliIO, Command } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba enqueue <queue> <payload> --take-over [options]
@@ -16,21 +32,12 @@ Options:
 ${WRITE_HELP}
 `;
 
-function integer(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new UsageError(`--${name}: expected an integer, got "${value}"`);
-  return n;
-}
-
 function runAt(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms))
-    throw new UsageError(
-      `--run-at: expected an ISO 8601 time or epoch milliseconds, got "${value}"`,
-    );
-  return ms;
+    throw badFlag("run-at", "an ISO 8601 time or epoch milliseconds", value);
+  return checkTimestamp(ms, "--run-at");
 }
 
 function headers(values: string[] | undefined): Record<string, string> | undefined {
@@ -38,40 +45,54 @@ function headers(values: string[] | undefined): Record<string, string> | undefin
   const out: Record<string, string> = {};
   for (const pair of values) {
     const at = pair.indexOf("=");
-    if (at <= 0) throw new UsageError(`--header: expected key=value, got "${pair}"`);
+    if (at <= 0) throw badFlag("header", "key=value", pair);
     out[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  return out;
+  return checkHeaders(out, "--header");
+}
+
+const ENQUEUE_OPTIONS = {
+  ...WRITE_OPTIONS,
+  priority: { type: "string" },
+  "max-attempts": { type: "string" },
+  "run-at": { type: "string" },
+  "dedup-key": { type: "string" },
+  header: { type: "string", multiple: true },
+} as const satisfies CommandOptions;
+
+/** The job's options from the flags, checked under the flags' names before anything is opened. */
+function enqueueOptions(
+  values: ParsedCommandArgs<typeof ENQUEUE_OPTIONS>["values"],
+): EnqueueOptions {
+  const options: EnqueueOptions = {};
+  const priority = intFlag(values.priority, "priority", -Infinity);
+  if (priority !== undefined) options.priority = checkPriority(priority, "--priority");
+  const maxAttempts = intFlag(values["max-attempts"], "max-attempts", -Infinity);
+  if (maxAttempts !== undefined)
+    options.maxAttempts = checkMaxAttempts(maxAttempts, "--max-attempts");
+  const at = runAt(values["run-at"]);
+  if (at !== undefined) options.runAt = at;
+  const dedupKey = values["dedup-key"];
+  if (dedupKey !== undefined) options.dedupKey = checkStoredString(dedupKey, "--dedup-key");
+  const jobHeaders = headers(values.header);
+  if (jobHeaders !== undefined) options.headers = jobHeaders;
+  return options;
 }
 
 export const enqueueCommand: Command = {
   name: "enqueue",
   summary: "enqueue one job (takes the store over)",
   async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, {
-      ...WRITE_OPTIONS,
-      priority: { type: "string" },
-      "max-attempts": { type: "string" },
-      "run-at": { type: "string" },
-      "dedup-key": { type: "string" },
-      header: { type: "string", multiple: true },
-    });
+    const parsed = parseCommandArgs(args, ENQUEUE_OPTIONS);
     const { values } = parsed;
     if (values.help) {
       io.out(HELP);
       return 0;
     }
     const [name, payload] = positionals(parsed.positionals, ["queue", "payload"]);
-    const options: EnqueueOptions = {};
-    const priority = integer(values.priority, "priority");
-    if (priority !== undefined) options.priority = priority;
-    const maxAttempts = integer(values["max-attempts"], "max-attempts");
-    if (maxAttempts !== undefined) options.maxAttempts = maxAttempts;
-    const at = runAt(values["run-at"]);
-    if (at !== undefined) options.runAt = at;
-    if (values["dedup-key"] !== undefined) options.dedupKey = values["dedup-key"];
-    const jobHeaders = headers(values.header);
-    if (jobHeaders !== undefined) options.headers = jobHeaders;
+    const options = enqueueOptions(values);
+    checkQueueName(name, "<queue>");
+    checkPayload(payload, DEFAULT_MAX_PAYLOAD_BYTES, "<payload>");
 
     const queue = await openWriter(values);
     let id: string;

@@ -1,4 +1,6 @@
+/** `taquba stats`: counters of some or all queues, read-only. */
 import type { QueueStats } from "../queue/types.js";
+import { checkQueueName } from "../queue/validate.js";
 import { parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
@@ -34,6 +36,7 @@ export const statsCommand: Command = {
       io.out(HELP);
       return 0;
     }
+    for (const name of positionals) checkQueueName(name, "<queue>");
     const reader = await openReader(values);
     const names = positionals.length > 0 ? positionals : reader.listQueues();
     const rows = names.map((name) => reader.stats(name));

@@ -61,12 +61,12 @@ export async function openWriter(
   return Queue.open(store, path, { logger: silentLogger });
 }
 
-/** Exactly `count` positional arguments, named in the error. */
+/** Exactly the positional arguments `names`, named in the error. */
 export function positionals(values: string[], names: readonly string[]): string[] {
-  if (values.length !== names.length)
-    throw new UsageError(
-      `expected ${names.map((n) => `<${n}>`).join(" ")}, got ${values.length} argument(s)`,
-    );
+  if (values.length !== names.length) {
+    const expected = names.length === 0 ? "no arguments" : names.map((n) => `<${n}>`).join(" ");
+    throw new UsageError(`Expected ${expected}, got ${values.length} argument(s)`);
+  }
   return values;
 }
 

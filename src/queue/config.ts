@@ -1,26 +1,29 @@
-import { InvalidArgumentError } from "../errors.js";
-import { PRIORITY_NORMAL, type QueueConfig } from "./types.js";
+/**
+ * Settings resolution: turns `Queue.open` options into validated settings —
+ * the per-queue configurations, the queue's own limits and timer periods,
+ * the clock and logger (held once, beside the settings), and the options
+ * handed to the log. Every check names the option as the caller wrote it.
+ */
+import { type Clock, systemClock } from "../clock.js";
+import type { LogOptions } from "../log/index.js";
+import { consoleLogger, type Logger } from "../logger.js";
 import {
   checkDuration,
-  checkMaxAttempts,
+  checkInteger,
   checkOptionalDuration,
   checkOptionsObject,
   checkPositiveDuration,
-  checkPriority,
-} from "./validate.js";
-
-const DAY_MS = 86_400_000;
-
-/** Defaults of {@link QueueConfig}. */
-export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
-  maxAttempts: 3,
-  leaseMs: 30_000,
-  defaultPriority: PRIORITY_NORMAL,
-  retryBackoffBaseMs: 1_000,
-  retryBackoffMaxMs: 300_000,
-  keepDoneJobsMs: null,
-  deadRetentionMs: 7 * DAY_MS,
-});
+  invalidArgument,
+} from "../validate.js";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_QUEUE_CONFIG,
+  DEFAULT_REAPER_INTERVAL_MS,
+  DEFAULT_SCHEDULER_INTERVAL_MS,
+  type OpenOptions,
+  type QueueConfig,
+} from "./options.js";
+import { checkMaxAttempts, checkPriority } from "./validate.js";
 
 /** Merge `override` over `base`, validating every field that is set. */
 export function mergeQueueConfig(
@@ -31,20 +34,20 @@ export function mergeQueueConfig(
   checkOptionsObject(override, arg);
   if (override === undefined) return base;
   const c = { ...base };
-  if (override.maxAttempts !== undefined)
-    c.maxAttempts = checkMaxAttempts(override.maxAttempts, `${arg}.maxAttempts`);
-  if (override.leaseMs !== undefined)
-    c.leaseMs = checkPositiveDuration(override.leaseMs, `${arg}.leaseMs`);
-  if (override.defaultPriority !== undefined)
-    c.defaultPriority = checkPriority(override.defaultPriority, `${arg}.defaultPriority`);
-  if (override.retryBackoffBaseMs !== undefined)
-    c.retryBackoffBaseMs = checkDuration(override.retryBackoffBaseMs, `${arg}.retryBackoffBaseMs`);
-  if (override.retryBackoffMaxMs !== undefined)
-    c.retryBackoffMaxMs = checkDuration(override.retryBackoffMaxMs, `${arg}.retryBackoffMaxMs`);
-  if (override.keepDoneJobsMs !== undefined)
-    c.keepDoneJobsMs = checkOptionalDuration(override.keepDoneJobsMs, `${arg}.keepDoneJobsMs`);
-  if (override.deadRetentionMs !== undefined)
-    c.deadRetentionMs = checkOptionalDuration(override.deadRetentionMs, `${arg}.deadRetentionMs`);
+  const o = override;
+  if (o.maxAttempts !== undefined)
+    c.maxAttempts = checkMaxAttempts(o.maxAttempts, `${arg}.maxAttempts`);
+  if (o.leaseMs !== undefined) c.leaseMs = checkPositiveDuration(o.leaseMs, `${arg}.leaseMs`);
+  if (o.defaultPriority !== undefined)
+    c.defaultPriority = checkPriority(o.defaultPriority, `${arg}.defaultPriority`);
+  if (o.retryBackoffBaseMs !== undefined)
+    c.retryBackoffBaseMs = checkDuration(o.retryBackoffBaseMs, `${arg}.retryBackoffBaseMs`);
+  if (o.retryBackoffMaxMs !== undefined)
+    c.retryBackoffMaxMs = checkDuration(o.retryBackoffMaxMs, `${arg}.retryBackoffMaxMs`);
+  if (o.keepDoneJobsMs !== undefined)
+    c.keepDoneJobsMs = checkOptionalDuration(o.keepDoneJobsMs, `${arg}.keepDoneJobsMs`);
+  if (o.deadRetentionMs !== undefined)
+    c.deadRetentionMs = checkOptionalDuration(o.deadRetentionMs, `${arg}.deadRetentionMs`);
   return Object.freeze(c);
 }
 
@@ -57,14 +60,14 @@ export class QueueConfigs {
     defaults: Partial<QueueConfig> | undefined,
     perQueue: Record<string, Partial<QueueConfig>> | undefined,
   ) {
-    this.#default = mergeQueueConfig(DEFAULT_QUEUE_CONFIG, defaults, "defaultQueueConfig");
+    this.#default = mergeQueueConfig(DEFAULT_QUEUE_CONFIG, defaults, "options.defaultQueueConfig");
     if (perQueue !== undefined) {
       if (typeof perQueue !== "object" || perQueue === null)
-        throw new InvalidArgumentError("queueConfigs: expected an object keyed by queue name");
+        throw invalidArgument("options.queueConfigs", "an object keyed by queue name", perQueue);
       for (const [name, override] of Object.entries(perQueue))
         this.#perQueue.set(
           name,
-          mergeQueueConfig(this.#default, override, `queueConfigs["${name}"]`),
+          mergeQueueConfig(this.#default, override, `options.queueConfigs["${name}"]`),
         );
     }
   }
@@ -74,13 +77,48 @@ export class QueueConfigs {
   }
 }
 
-/**
- * Delay before retry number `attempts` (1 after the first failed claim):
- * `min(base · 2^(attempts−1), max)`, or 0 when the base is 0.
- */
-export function backoffMs(config: Readonly<QueueConfig>, attempts: number): number {
-  if (config.retryBackoffBaseMs === 0) return 0;
-  const exponent = Math.max(0, attempts - 1);
-  // 2^1100 overflows to Infinity, which min() then caps: saturating by construction.
-  return Math.min(config.retryBackoffBaseMs * 2 ** exponent, config.retryBackoffMaxMs);
+/** The queue's own settings (the clock and logger are held beside them, not in them). */
+export interface QueueSettings {
+  readonly configs: QueueConfigs;
+  readonly maxPayloadBytes: number;
+  readonly reaperIntervalMs: number;
+  readonly schedulerIntervalMs: number;
+}
+
+/** Everything `Queue.open` needs, resolved from its options. */
+export interface ResolvedOpenOptions {
+  readonly settings: QueueSettings;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** For `openLog`: `options.log` with the queue's logger and `flushIntervalMs` applied. */
+  readonly log: LogOptions;
+}
+
+/** Fills in defaults; throws `InvalidArgumentError` naming the first bad option. */
+export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptions {
+  checkOptionsObject(options, "options");
+  const maxPayloadBytes =
+    options.maxPayloadBytes === undefined
+      ? DEFAULT_MAX_PAYLOAD_BYTES
+      : checkInteger(options.maxPayloadBytes, "options.maxPayloadBytes", 0, Infinity);
+  const logger = options.logger ?? consoleLogger;
+  const settings: QueueSettings = {
+    configs: new QueueConfigs(options.defaultQueueConfig, options.queueConfigs),
+    maxPayloadBytes,
+    reaperIntervalMs:
+      options.reaperIntervalMs === undefined
+        ? DEFAULT_REAPER_INTERVAL_MS
+        : checkPositiveDuration(options.reaperIntervalMs, "options.reaperIntervalMs"),
+    schedulerIntervalMs:
+      options.schedulerIntervalMs === undefined
+        ? DEFAULT_SCHEDULER_INTERVAL_MS
+        : checkPositiveDuration(options.schedulerIntervalMs, "options.schedulerIntervalMs"),
+  };
+  checkOptionsObject(options.log, "options.log");
+  // The log keeps real time unless told otherwise: its group-commit window must
+  // elapse even while a test holds the queue's clock still.
+  const log: LogOptions = { logger, ...options.log };
+  if (options.flushIntervalMs !== undefined)
+    log.flushIntervalMs = checkDuration(options.flushIntervalMs, "options.flushIntervalMs");
+  return { settings, clock: options.clock ?? systemClock, logger, log };
 }

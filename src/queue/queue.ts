@@ -1,73 +1,57 @@
-import { type Clock, createTimer, systemClock, type TimerHandle } from "../clock.js";
-import { ClaimLostError, ClosedError, InvalidArgumentError, JobNotFoundError } from "../errors.js";
-import type { Log, LogOptions, RecoveryReport } from "../log/index.js";
-import { openLog } from "../log/index.js";
-import { consoleLogger, type Logger } from "../logger.js";
+/**
+ * The public `Queue`: the job API over one queue store.
+ *
+ * Every operation is check → decide → apply → append: its arguments are
+ * checked (`validate.ts`); the record that expresses it is decided here, or
+ * by `decisions.ts` where the caller did not spell the outcome out; the
+ * core's `commit` applies it to the in-memory state through the one `apply`
+ * and appends it to the log in the same synchronous step (`core.ts`). Claim
+ * waiting lives in `waiters.ts`, the scheduler and reaper in `timers.ts`,
+ * leases in `leases.ts`, settings in `config.ts`.
+ */
+import type { Clock } from "../clock.js";
+import { ClaimLostError, JobNotFoundError } from "../errors.js";
+import { type Log, openLog, type RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
-import { apply } from "./apply.js";
-import { backoffMs, QueueConfigs } from "./config.js";
-import { IdGenerator } from "./ids.js";
-import { INSPECT_STATE } from "./inspect.js";
-import { Lease, LeaseTable } from "./leases.js";
-import { encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { checkDuration, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import { resolveOpenOptions } from "./config.js";
+import { QueueCore } from "./core.js";
+import { decideNack } from "./decisions.js";
+import { Lease } from "./leases.js";
+import type {
+  ClaimOptions,
+  DeadJobsOptions,
+  EnqueueOptions,
+  OpenOptions,
+  QueueConfig,
+} from "./options.js";
+import { type QueueRecord, Tag } from "./records.js";
 import { restoreState } from "./restore.js";
-import { encodeSnapshot } from "./snapshot.js";
-import { type Job, type QueueState, type State, Status } from "./state.js";
+import { type State, Status } from "./state.js";
 import {
   type CancelOutcome,
   CLAIM_TOKEN,
   type Claim,
-  type ClaimOptions,
-  type DeadJobsOptions,
-  type EnqueueOptions,
   type JobRecord,
-  type OpenOptions,
   type Payload,
-  type QueueConfig,
   type QueueStats,
 } from "./types.js";
 import {
+  checkClaimOptions,
   checkDeadJobsOptions,
-  checkDuration,
-  checkHeaders,
-  checkMaxAttempts,
+  checkEnqueueOptions,
   checkMessage,
-  checkOptionsObject,
   checkPayload,
-  checkPositiveDuration,
-  checkPriority,
   checkQueueName,
-  checkStoredString,
-  checkString,
-  checkTimestamp,
-  MAX_TIMESTAMP_MS,
 } from "./validate.js";
-import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
+import { deadJobsPage, queueNames, queueStats } from "./views.js";
 
-/** Default of {@link OpenOptions.maxPayloadBytes}. */
-export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
-const DEFAULT_REAPER_INTERVAL_MS = 5_000;
-const DEFAULT_SCHEDULER_INTERVAL_MS = 1_000;
-
-/** lastError of a job whose lease ran out. */
-export const LEASE_EXPIRED = "lease expired";
-/** lastError of a job that was claimed when its process went away and had no attempts left. */
-export const CLAIM_INTERRUPTED = "claim interrupted by process exit";
-
-interface Waiter {
-  readonly leaseMs: number;
-  readonly resolve: (claim: Claim | null) => void;
-  timer: TimerHandle | undefined;
-}
-
-interface QueueSettings {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly configs: QueueConfigs;
-  readonly maxPayloadBytes: number;
-  readonly reaperIntervalMs: number;
-  readonly schedulerIntervalMs: number;
-}
+/**
+ * Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()`
+ * returns the live state, for invariant audits. Installed on the prototype by
+ * the static block below, so it is not part of the `Queue` type.
+ */
+const INSPECT_STATE = Symbol.for("taquba.inspectState");
 
 function noop(): void {}
 
@@ -84,27 +68,19 @@ function noop(): void {}
  * hold the job. Delivery is at least once.
  */
 export class Queue {
-  readonly #log: Log;
-  readonly #state: State;
-  readonly #ids: IdGenerator;
-  readonly #settings: QueueSettings;
-  readonly #clock: Clock;
-  readonly #leases = new LeaseTable();
-  /** Claim waiters per queue name, oldest first. */
-  readonly #waiters = new Map<string, Waiter[]>();
-  #failure: Error | null = null;
-  #closing: Promise<void> | null = null;
-  #schedulerTimer: TimerHandle | null = null;
-  #schedulerDeadline = Number.POSITIVE_INFINITY;
-  #reaperTimer: TimerHandle | null = null;
+  static {
+    Object.defineProperty(Queue.prototype, INSPECT_STATE, {
+      value(this: Queue): State {
+        return this.#core.state;
+      },
+    });
+  }
+
+  readonly #core: QueueCore;
   #recovery: RecoveryReport | null = null;
 
-  private constructor(log: Log, state: State, settings: QueueSettings) {
-    this.#log = log;
-    this.#state = state;
-    this.#settings = settings;
-    this.#clock = settings.clock;
-    this.#ids = new IdGenerator(state.lastId);
+  private constructor(core: QueueCore) {
+    this.#core = core;
   }
 
   /**
@@ -114,17 +90,8 @@ export class Queue {
    * of attempts, dead-lettered.
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
-    checkOptionsObject(options, "options");
-    const settings = resolveSettings(options);
-    // The log keeps real time unless told otherwise: its group-commit window must
-    // elapse even while a test holds the queue's clock still.
-    const logOptions: LogOptions = { logger: settings.logger, ...options.log };
-    if (options.flushIntervalMs !== undefined)
-      logOptions.flushIntervalMs = checkDuration(
-        options.flushIntervalMs,
-        "options.flushIntervalMs",
-      );
-    const recovered = await openLog(store, path, logOptions);
+    const resolved = resolveOpenOptions(options);
+    const recovered = await openLog(store, path, resolved.log, "options.log");
     let state: State;
     try {
       state = restoreState(path, recovered.checkpoint, recovered.records);
@@ -132,22 +99,15 @@ export class Queue {
       await recovered.log.close().catch(noop);
       throw error;
     }
-    const queue = new Queue(recovered.log, state, settings);
-    queue.#start();
+    const core = new QueueCore(recovered.log, state, resolved);
+    core.start();
+    const queue = new Queue(core);
     if (recovered.recovery !== undefined) {
       queue.#recovery = recovered.recovery;
       // Commit the salvaged state now, so later opens start past the damaged objects.
       await recovered.log.checkpoint();
     }
     return queue;
-  }
-
-  #start(): void {
-    this.#log.setSnapshotSource(() => encodeSnapshot(this.#state));
-    this.#log.onFailure((error) => this.#fail(error));
-    this.#requeueInterruptedClaims();
-    this.#rearmScheduler();
-    this.#armReaper();
   }
 
   // ---- producers -------------------------------------------------------------------------
@@ -158,41 +118,30 @@ export class Queue {
    * id and writes nothing.
    */
   async enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
-    this.#check();
+    this.#core.check();
     const name = checkQueueName(queue);
     checkOptionsObject(options, "options");
-    const config = this.#settings.configs.get(name);
-    const bytes = checkPayload(payload, this.#settings.maxPayloadBytes);
-    const priority =
-      options.priority === undefined
-        ? config.defaultPriority
-        : checkPriority(options.priority, "options.priority");
-    const maxAttempts =
-      options.maxAttempts === undefined
-        ? config.maxAttempts
-        : checkMaxAttempts(options.maxAttempts, "options.maxAttempts");
-    const runAt =
-      options.runAt === undefined ? undefined : checkTimestamp(options.runAt, "options.runAt");
-    const dedupKey =
-      options.dedupKey === undefined
-        ? undefined
-        : checkStoredString(options.dedupKey, "options.dedupKey");
-    const headers = checkHeaders(options.headers, "options.headers");
+    const config = this.#core.settings.configs.get(name);
+    const bytes = checkPayload(payload, this.#core.settings.maxPayloadBytes);
+    const { priority, maxAttempts, runAt, dedupKey, headers } = checkEnqueueOptions(
+      options,
+      config,
+    );
 
-    await this.#log.whenWritable();
-    this.#check();
+    await this.#core.log.whenWritable();
+    this.#core.check();
     if (dedupKey !== undefined) {
-      const holder = this.#state.queues.get(name)?.dedup.get(dedupKey);
+      const holder = this.#core.state.queues.get(name)?.dedup.get(dedupKey);
       if (holder !== undefined) {
         // The holder's own enqueue may still be in flight: answer once it is durable.
-        await this.#log.flush();
+        await this.#core.log.flush();
         return holder.id;
       }
     }
-    const now = this.#now();
-    const id = this.#ids.next(now);
+    const now = this.#core.now();
+    const id = this.#core.ids.next(now);
     const scheduled = runAt !== undefined && runAt > now;
-    const written = this.#write({
+    const written = this.#core.commit({
       tag: Tag.Enqueue,
       id,
       queue: name,
@@ -204,8 +153,8 @@ export class Queue {
       runAt: scheduled ? runAt : undefined,
       dedupKey,
     });
-    if (scheduled) this.#scheduleAt(runAt);
-    else this.#dispatch(name);
+    if (scheduled) this.#core.timers.scheduleAt(runAt);
+    else this.#core.dispatch(name);
     await written;
     return id;
   }
@@ -215,24 +164,22 @@ export class Queue {
    * defaults; resolves with their ids in input order once durable.
    */
   async enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
-    this.#check();
+    this.#core.check();
     const name = checkQueueName(queue);
     if (!Array.isArray(payloads))
-      throw new InvalidArgumentError(
-        "payloads: expected an array of Uint8Array or string payloads",
-      );
-    const config = this.#settings.configs.get(name);
+      throw invalidArgument("payloads", "an array of Uint8Array or string payloads", payloads);
+    const config = this.#core.settings.configs.get(name);
     const bodies = payloads.map((p, i) =>
-      checkPayload(p, this.#settings.maxPayloadBytes, `payloads[${i}]`),
+      checkPayload(p, this.#core.settings.maxPayloadBytes, `payloads[${i}]`),
     );
     if (bodies.length === 0) return [];
-    await this.#log.whenWritable();
-    this.#check();
-    const now = this.#now();
+    await this.#core.log.whenWritable();
+    this.#core.check();
+    const now = this.#core.now();
     const records: QueueRecord[] = [];
     const ids: string[] = [];
     for (const payload of bodies) {
-      const id = this.#ids.next(now);
+      const id = this.#core.ids.next(now);
       ids.push(id);
       records.push({
         tag: Tag.Enqueue,
@@ -247,8 +194,8 @@ export class Queue {
         dedupKey: undefined,
       });
     }
-    const written = this.#writeAll(records);
-    this.#dispatch(name);
+    const written = this.#core.commit(records);
+    this.#core.dispatch(name);
     await written;
     return ids;
   }
@@ -261,61 +208,30 @@ export class Queue {
    * that becomes claimable wakes exactly one waiter.
    */
   async claim(queue: string, options: ClaimOptions = {}): Promise<Claim | null> {
-    this.#check();
+    this.#core.check();
     const name = checkQueueName(queue);
-    checkOptionsObject(options, "options");
-    const leaseMs =
-      options.leaseMs === undefined
-        ? this.#settings.configs.get(name).leaseMs
-        : checkPositiveDuration(options.leaseMs, "options.leaseMs");
-    const waitMs =
-      options.waitMs === undefined ? 0 : checkDuration(options.waitMs, "options.waitMs");
-    const qs = this.#state.queues.get(name);
+    const { leaseMs, waitMs, signal } = checkClaimOptions(
+      options,
+      this.#core.settings.configs.get(name),
+    );
+    const qs = this.#core.state.queues.get(name);
     // Queue behind earlier waiters rather than overtaking them.
-    if (qs !== undefined && !this.#waiters.has(name)) {
-      const claim = this.#claimFrom(qs, leaseMs);
+    if (qs !== undefined && !this.#core.waiters.has(name)) {
+      const claim = this.#core.claimFrom(qs, leaseMs);
       if (claim !== null) return claim;
     }
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal))
-      throw new InvalidArgumentError("options.signal: expected an AbortSignal");
     if (waitMs === 0 || signal?.aborted) return null;
-    return new Promise<Claim | null>((resolve) => {
-      const stopWaiting = (): void => {
-        this.#removeWaiter(name, waiter);
-        waiter.timer?.cancel();
-        resolve(null);
-      };
-      const waiter: Waiter = {
-        leaseMs,
-        resolve: (claim) => {
-          signal?.removeEventListener("abort", stopWaiting);
-          resolve(claim);
-        },
-        timer: undefined,
-      };
-      let list = this.#waiters.get(name);
-      if (list === undefined) {
-        list = [];
-        this.#waiters.set(name, list);
-      }
-      list.push(waiter);
-      waiter.timer = createTimer(this.#clock, this.#now() + waitMs, () => {
-        signal?.removeEventListener("abort", stopWaiting);
-        stopWaiting();
-      });
-      signal?.addEventListener("abort", stopWaiting, { once: true });
-    });
+    return this.#core.waiters.wait(name, leaseMs, this.#core.now() + waitMs, signal);
   }
 
   /** Complete a claimed job: delete it, or keep it as done when the queue keeps done jobs. */
   async ack(claim: Claim): Promise<void> {
-    this.#check();
-    const lease = this.#liveLease(claim, "ack");
+    this.#core.check();
+    const lease = this.#core.liveLease(claim, "ack");
     const job = lease.job;
-    const keep = this.#settings.configs.get(job.queue.name).keepDoneJobsMs !== null;
-    this.#leases.remove(lease);
-    await this.#write({ tag: Tag.Ack, id: job.id, keep, at: this.#now() });
+    const keep = this.#core.settings.configs.get(job.queue.name).keepDoneJobsMs !== null;
+    this.#core.leases.remove(lease);
+    await this.#core.commit({ tag: Tag.Ack, id: job.id, keep, at: this.#core.now() });
   }
 
   /**
@@ -324,31 +240,37 @@ export class Queue {
    * removed instead of retried.
    */
   async nack(claim: Claim, error: string): Promise<void> {
-    this.#check();
+    this.#core.check();
     const message = checkMessage(error, "error");
-    const lease = this.#liveLease(claim, "nack");
+    const lease = this.#core.liveLease(claim, "nack");
     const job = lease.job;
-    const now = this.#now();
-    this.#leases.remove(lease);
-    if (job.cancelRequested) return this.#write({ tag: Tag.Cancel, id: job.id });
-    if (job.attempts >= job.maxAttempts)
-      return this.#write({ tag: Tag.Dead, id: job.id, at: now, reason: message });
-    const delay = backoffMs(this.#settings.configs.get(job.queue.name), job.attempts);
-    // A huge configured backoff must still give a time the log can store.
-    const runAt = delay > 0 ? Math.min(Math.ceil(now + delay), MAX_TIMESTAMP_MS) : undefined;
-    const written = this.#write({ tag: Tag.Retry, id: job.id, runAt, error: message });
-    if (runAt === undefined) this.#dispatch(job.queue.name);
-    else this.#scheduleAt(runAt);
+    const record = decideNack(
+      job,
+      this.#core.settings.configs.get(job.queue.name),
+      this.#core.now(),
+      message,
+    );
+    this.#core.leases.remove(lease);
+    const written = this.#core.commit(record);
+    if (record.tag === Tag.Retry) {
+      if (record.runAt === undefined) this.#core.dispatch(job.queue.name);
+      else this.#core.timers.scheduleAt(record.runAt);
+    }
     return written;
   }
 
   /** Dead-letter a claimed job at once, whatever its attempts, with `reason` as lastError. */
   async deadLetter(claim: Claim, reason: string): Promise<void> {
-    this.#check();
+    this.#core.check();
     const message = checkMessage(reason, "reason");
-    const lease = this.#liveLease(claim, "deadLetter");
-    this.#leases.remove(lease);
-    await this.#write({ tag: Tag.Dead, id: lease.job.id, at: this.#now(), reason: message });
+    const lease = this.#core.liveLease(claim, "deadLetter");
+    this.#core.leases.remove(lease);
+    await this.#core.commit({
+      tag: Tag.Dead,
+      id: lease.job.id,
+      at: this.#core.now(),
+      reason: message,
+    });
   }
 
   /**
@@ -356,11 +278,11 @@ export class Queue {
    * nothing is written). Updates `claim.leaseExpiresAt` and returns it.
    */
   async renewLease(claim: Claim, extensionMs: number): Promise<number> {
-    this.#check();
+    this.#core.check();
     const ms = checkDuration(extensionMs, "extensionMs");
-    const lease = this.#liveLease(claim, "renewLease");
-    const expiresAt = Math.ceil(this.#now() + ms);
-    this.#leases.renew(lease, expiresAt);
+    const lease = this.#core.liveLease(claim, "renewLease");
+    const expiresAt = Math.ceil(this.#core.now() + ms);
+    this.#core.leases.renew(lease, expiresAt);
     claim.leaseExpiresAt = expiresAt;
     return expiresAt;
   }
@@ -371,7 +293,7 @@ export class Queue {
    */
   claimSignal(claim: Claim): AbortSignal {
     const lease = claim?.[CLAIM_TOKEN];
-    if (!(lease instanceof Lease) || !this.#leases.isLive(lease))
+    if (!(lease instanceof Lease) || !this.#core.leases.isLive(lease))
       return AbortSignal.abort(new ClaimLostError(`claim on job ${claim?.id} is not live`));
     lease.controller ??= new AbortController();
     if (lease.job.cancelRequested) lease.abort(new Error(`job ${lease.job.id} was cancelled`));
@@ -382,9 +304,9 @@ export class Queue {
 
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
   async getJob(id: string): Promise<JobRecord | null> {
-    this.#check();
-    const job = this.#state.jobs.get(checkString(id, "id"));
-    return job === undefined ? null : this.#toRecord(job);
+    this.#core.check();
+    const job = this.#core.state.jobs.get(checkString(id, "id"));
+    return job === undefined ? null : this.#core.toRecord(job);
   }
 
   /**
@@ -393,17 +315,17 @@ export class Queue {
    * job is removed rather than retried; an ack still completes it).
    */
   async cancel(id: string): Promise<CancelOutcome> {
-    this.#check();
-    const job = this.#state.jobs.get(checkString(id, "id"));
+    this.#core.check();
+    const job = this.#core.state.jobs.get(checkString(id, "id"));
     if (job === undefined || job.status === Status.Done || job.status === Status.Dead)
       return "not_found";
     if (job.status !== Status.Claimed) {
-      await this.#write({ tag: Tag.Cancel, id: job.id });
+      await this.#core.commit({ tag: Tag.Cancel, id: job.id });
       return "removed";
     }
     if (!job.cancelRequested) {
-      const written = this.#write({ tag: Tag.CancelRequest, id: job.id });
-      this.#leases.get(job)?.abort(new Error(`job ${job.id} was cancelled`));
+      const written = this.#core.commit({ tag: Tag.CancelRequest, id: job.id });
+      this.#core.leases.get(job)?.abort(new Error(`job ${job.id} was cancelled`));
       await written;
     }
     return "requested";
@@ -411,22 +333,24 @@ export class Queue {
 
   /** Counters of one queue (zeros for a queue that never held a job). */
   async stats(queue: string): Promise<QueueStats> {
-    this.#check();
-    return queueStats(this.#state, checkQueueName(queue));
+    this.#core.check();
+    return queueStats(this.#core.state, checkQueueName(queue));
   }
 
   /** Every queue that ever held a job, sorted. */
   async listQueues(): Promise<string[]> {
-    this.#check();
-    return queueNames(this.#state);
+    this.#core.check();
+    return queueNames(this.#core.state);
   }
 
   /** A page of dead jobs of `queue` in id order, strictly after the `after` id. */
   async deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
-    this.#check();
+    this.#core.check();
     const name = checkQueueName(queue);
     const { after, limit } = checkDeadJobsOptions(options);
-    return deadJobsPage(this.#state, name, after, limit).map((job) => this.#toRecord(job));
+    return deadJobsPage(this.#core.state, name, after, limit).map((job) =>
+      this.#core.toRecord(job),
+    );
   }
 
   /**
@@ -434,37 +358,40 @@ export class Queue {
    * cleared (enqueuedAt kept). `JobNotFoundError` unless it is dead right now.
    */
   async requeueDeadJob(job: JobRecord | string): Promise<void> {
-    this.#check();
+    this.#core.check();
     const id = checkString(typeof job === "string" ? job : job?.id, "job");
-    const current = this.#state.jobs.get(id);
+    const current = this.#core.state.jobs.get(id);
     if (current === undefined || current.status !== Status.Dead)
       throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-    const written = this.#write({ tag: Tag.RequeueDead, id });
-    this.#dispatch(current.queue.name);
+    const written = this.#core.commit({ tag: Tag.RequeueDead, id });
+    this.#core.dispatch(current.queue.name);
     await written;
   }
 
   /** Promote every due scheduled job now. */
   async promoteScheduledNow(): Promise<void> {
-    this.#check();
-    await this.#promoteDue();
+    this.#core.check();
+    await this.#core.promoteDue();
   }
 
   /** Run one reaper pass now: expire leases, then the retention sweeps. */
   async reapNow(): Promise<void> {
-    this.#check();
-    await this.#reap();
+    this.#core.check();
+    await this.#core.reap();
   }
 
   /** Resolve once everything logged so far is durable. */
   async flush(): Promise<void> {
-    this.#check();
-    await this.#log.flush();
+    this.#core.check();
+    await this.#core.log.flush();
   }
 
-  /** The resolved configuration of `queue`. */
+  /**
+   * The resolved configuration of `queue`: `DEFAULT_QUEUE_CONFIG`, then
+   * `options.defaultQueueConfig`, then `options.queueConfigs[queue]`. Frozen.
+   */
   queueConfig(queue: string): Readonly<QueueConfig> {
-    return this.#settings.configs.get(checkQueueName(queue));
+    return this.#core.settings.configs.get(checkQueueName(queue));
   }
 
   /**
@@ -477,22 +404,17 @@ export class Queue {
 
   /** The clock this queue reads time from. */
   get clock(): Clock {
-    return this.#clock;
+    return this.#core.clock;
   }
 
   /** `true` once closed, or after the log failed (fenced, storage retries exhausted). */
   get closed(): boolean {
-    return this.#closing !== null || this.#failure !== null;
-  }
-
-  /** @internal The live state, for invariant audits in tests (see `inspect.ts`). */
-  [INSPECT_STATE](): State {
-    return this.#state;
+    return this.#core.closed;
   }
 
   /** Log counters (batches, bytes written, checkpoints). */
   logStats(): ReturnType<Log["stats"]> {
-    return this.#log.stats();
+    return this.#core.log.stats();
   }
 
   /**
@@ -500,251 +422,6 @@ export class Queue {
    * final checkpoint. Idempotent; later calls reject with `ClosedError`.
    */
   close(): Promise<void> {
-    if (this.#closing === null) {
-      this.#stop(new ClosedError("queue closed"));
-      this.#closing = this.#failure === null ? this.#log.close() : this.#log.close().catch(noop);
-    }
-    return this.#closing;
+    return this.#core.close();
   }
-
-  // ---- internals -------------------------------------------------------------------------
-
-  #now(): number {
-    return Math.floor(this.#clock.now());
-  }
-
-  #check(): void {
-    if (this.#failure !== null) throw this.#failure;
-    if (this.#closing !== null) throw new ClosedError("queue is closed");
-  }
-
-  /** Apply a record to the state and append it to the log, in the same synchronous step. */
-  #write(record: QueueRecord): Promise<void> {
-    const bytes = encodeRecord(
-      record,
-      record.tag === Tag.Enqueue ? record.payload.length + 64 : 48,
-    );
-    apply(this.#state, record);
-    return this.#log.append(bytes);
-  }
-
-  /** Like {@link #write} for several records that must be durable together. */
-  #writeAll(records: readonly QueueRecord[]): Promise<void> {
-    const encoded = records.map((r) =>
-      encodeRecord(r, r.tag === Tag.Enqueue ? r.payload.length + 64 : 48),
-    );
-    for (const record of records) apply(this.#state, record);
-    return this.#log.append(encoded);
-  }
-
-  /** A background write: failures surface through the log's failure handler. */
-  #writeInBackground(records: readonly QueueRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
-    const written = this.#writeAll(records);
-    written.catch(noop);
-    return written;
-  }
-
-  #claimFrom(qs: QueueState, leaseMs: number): Claim | null {
-    const job = qs.pending.minKey();
-    if (job === undefined) return null;
-    const now = this.#now();
-    // Claims are logged but not awaited: attempts survive a crash, latency stays in memory.
-    this.#writeInBackground([{ tag: Tag.Claim, id: job.id, at: now }]);
-    const lease = this.#leases.add(job, Math.ceil(now + leaseMs));
-    const record = this.#toRecord(job) as Claim & { [CLAIM_TOKEN]: Lease };
-    record[CLAIM_TOKEN] = lease;
-    return record;
-  }
-
-  /** Hand pending jobs of `queue` to its waiters, one job per waiter, oldest waiter first. */
-  #dispatch(queue: string): void {
-    const list = this.#waiters.get(queue);
-    if (list === undefined) return;
-    const qs = this.#state.queues.get(queue);
-    if (qs === undefined) return;
-    while (list.length > 0 && qs.pending.size > 0) {
-      const waiter = list.shift()!;
-      waiter.timer?.cancel();
-      waiter.resolve(this.#claimFrom(qs, waiter.leaseMs));
-    }
-    if (list.length === 0) this.#waiters.delete(queue);
-  }
-
-  #removeWaiter(queue: string, waiter: Waiter): void {
-    const list = this.#waiters.get(queue);
-    if (list === undefined) return;
-    const i = list.indexOf(waiter);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#waiters.delete(queue);
-  }
-
-  #liveLease(claim: Claim, operation: string): Lease {
-    const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
-    if (!(lease instanceof Lease) || !this.#leases.isLive(lease))
-      throw new ClaimLostError(
-        `${operation}: the claim on job ${String(claim?.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
-      );
-    return lease;
-  }
-
-  #toRecord(job: Job): JobRecord {
-    return jobToRecord(job, this.#leases.get(job)?.expiresAt);
-  }
-
-  /** The record that ends a delivery that failed without the handler's say (lease loss, crash). */
-  #interruptedRecord(job: Job, now: number, reason: string): QueueRecord {
-    if (job.cancelRequested) return { tag: Tag.Cancel, id: job.id };
-    if (job.attempts >= job.maxAttempts) return { tag: Tag.Dead, id: job.id, at: now, reason };
-    return {
-      tag: Tag.Retry,
-      id: job.id,
-      runAt: undefined,
-      error: reason === LEASE_EXPIRED ? reason : undefined,
-    };
-  }
-
-  /** At open: every claimed job belonged to a process that is gone. */
-  #requeueInterruptedClaims(): void {
-    const now = this.#now();
-    const records: QueueRecord[] = [];
-    for (const qs of this.#state.queues.values())
-      for (const job of qs.claimed)
-        records.push(this.#interruptedRecord(job, now, CLAIM_INTERRUPTED));
-    if (records.length > 0) {
-      this.#settings.logger.info?.(`requeued ${records.length} interrupted claims`);
-      this.#writeInBackground(records);
-    }
-  }
-
-  #promoteDue(): Promise<void> {
-    const now = this.#now();
-    const due: string[] = [];
-    for (const qs of this.#state.queues.values()) {
-      const first = qs.scheduled.minKey();
-      if (first !== undefined && first.at <= now) due.push(qs.name);
-    }
-    let written = Promise.resolve();
-    if (due.length > 0) {
-      written = this.#writeInBackground([{ tag: Tag.Promote, upTo: now }]);
-      for (const name of due) this.#dispatch(name);
-    }
-    this.#rearmScheduler();
-    return written;
-  }
-
-  /** Make sure the scheduler runs by `runAt` (and within one scheduler interval). */
-  #scheduleAt(runAt: number): void {
-    const deadline = Math.min(runAt, this.#now() + this.#settings.schedulerIntervalMs);
-    if (deadline >= this.#schedulerDeadline) return;
-    this.#schedulerTimer?.cancel();
-    this.#schedulerDeadline = deadline;
-    this.#schedulerTimer = createTimer(this.#clock, deadline, () => {
-      this.#schedulerTimer = null;
-      this.#schedulerDeadline = Number.POSITIVE_INFINITY;
-      if (!this.closed) void this.#promoteDue();
-    });
-  }
-
-  #rearmScheduler(): void {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const qs of this.#state.queues.values()) {
-      const first = qs.scheduled.minKey();
-      if (first !== undefined && first.at < earliest) earliest = first.at;
-    }
-    if (earliest !== Number.POSITIVE_INFINITY) this.#scheduleAt(earliest);
-  }
-
-  #armReaper(): void {
-    this.#reaperTimer = createTimer(
-      this.#clock,
-      this.#now() + this.#settings.reaperIntervalMs,
-      () => {
-        this.#reaperTimer = null;
-        if (this.closed) return;
-        void this.#reap();
-        this.#armReaper();
-      },
-    );
-  }
-
-  /** Expire due leases, then age out done and dead jobs per their queue's retention. */
-  #reap(): Promise<void> {
-    const now = this.#now();
-    const records: QueueRecord[] = [];
-    const requeued = new Set<string>();
-    for (const lease of this.#leases.takeExpired(now)) {
-      const job = lease.job;
-      lease.abort(new ClaimLostError(`lease of job ${job.id} expired`));
-      const record = this.#interruptedRecord(job, now, LEASE_EXPIRED);
-      if (record.tag === Tag.Retry) requeued.add(job.queue.name);
-      records.push(record);
-    }
-    for (const qs of this.#state.queues.values()) {
-      const config = this.#settings.configs.get(qs.name);
-      if (config.keepDoneJobsMs !== null) {
-        const before = now - config.keepDoneJobsMs;
-        const oldest = qs.done.minKey();
-        if (oldest !== undefined && oldest.at < before)
-          records.push({ tag: Tag.SweepDone, queue: qs.name, before });
-      }
-      if (config.deadRetentionMs !== null) {
-        const before = now - config.deadRetentionMs;
-        const oldest = qs.deadByTime.minKey();
-        if (oldest !== undefined && oldest.at < before)
-          records.push({ tag: Tag.SweepDead, queue: qs.name, before });
-      }
-    }
-    const written = this.#writeInBackground(records);
-    for (const name of requeued) this.#dispatch(name);
-    return written;
-  }
-
-  /** Stop timers, release waiters and leases. */
-  #stop(reason: Error): void {
-    this.#schedulerTimer?.cancel();
-    this.#schedulerTimer = null;
-    this.#schedulerDeadline = Number.POSITIVE_INFINITY;
-    this.#reaperTimer?.cancel();
-    this.#reaperTimer = null;
-    const waiters = [...this.#waiters.values()].flat();
-    this.#waiters.clear();
-    for (const waiter of waiters) {
-      waiter.timer?.cancel();
-      waiter.resolve(null);
-    }
-    this.#leases.clear(reason);
-  }
-
-  /** The log failed for good (fenced, storage): every later call rejects with `error`. */
-  #fail(error: Error): void {
-    if (this.#failure !== null) return;
-    this.#failure = error;
-    this.#settings.logger.error(`queue closed after a log failure: ${error.message}`, { error });
-    this.#stop(error);
-    if (this.#closing === null) this.#closing = this.#log.close().catch(noop);
-  }
-}
-
-function resolveSettings(options: OpenOptions): QueueSettings {
-  const maxPayloadBytes =
-    options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : options.maxPayloadBytes;
-  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 0)
-    throw new InvalidArgumentError(
-      `options.maxPayloadBytes: expected an integer ≥ 0, got ${String(maxPayloadBytes)}`,
-    );
-  return {
-    clock: options.clock ?? systemClock,
-    logger: options.logger ?? consoleLogger,
-    configs: new QueueConfigs(options.defaultQueueConfig, options.queueConfigs),
-    maxPayloadBytes,
-    reaperIntervalMs:
-      options.reaperIntervalMs === undefined
-        ? DEFAULT_REAPER_INTERVAL_MS
-        : checkPositiveDuration(options.reaperIntervalMs, "options.reaperIntervalMs"),
-    schedulerIntervalMs:
-      options.schedulerIntervalMs === undefined
-        ? DEFAULT_SCHEDULER_INTERVAL_MS
-        : checkPositiveDuration(options.schedulerIntervalMs, "options.schedulerIntervalMs"),
-  };
 }

@@ -1,10 +1,12 @@
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
+import { checkString } from "../validate.js";
+import type { DeadJobsOptions } from "./options.js";
 import { restoreState } from "./restore.js";
 import type { State } from "./state.js";
-import type { DeadJobsOptions, JobRecord, QueueStats } from "./types.js";
-import { checkDeadJobsOptions, checkQueueName, checkString } from "./validate.js";
+import type { JobRecord, QueueStats } from "./types.js";
+import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
 import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 
 /**

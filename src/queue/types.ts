@@ -1,6 +1,7 @@
-import type { Clock } from "../clock.js";
-import type { LogOptions } from "../log/index.js";
-import type { Logger } from "../logger.js";
+/**
+ * The queue's public data shapes: jobs as callers see them, claims, stats,
+ * priorities. (Options are declared in `options.ts`.)
+ */
 
 /** Claimed before {@link PRIORITY_NORMAL} jobs. Lower numbers are claimed first. */
 export const PRIORITY_HIGH = 100;
@@ -58,60 +59,6 @@ export interface Claim extends JobRecord {
   readonly [CLAIM_TOKEN]: ClaimToken;
 }
 
-export interface EnqueueOptions {
-  /** Integer in [0, 2^32-1]; defaults to the queue's `defaultPriority`. */
-  priority?: number;
-  /** Integer ≥ 1; defaults to the queue's `maxAttempts`. */
-  maxAttempts?: number;
-  /** A future time makes the job scheduled; a past or present one is an ordinary enqueue. */
-  runAt?: Date | number;
-  /** While a job of this queue with this key is pending or scheduled, enqueue returns its id. */
-  dedupKey?: string;
-  headers?: Record<string, string>;
-}
-
-/** Per-queue settings. */
-export interface QueueConfig {
-  /** Claims allowed before a failure dead-letters the job. Default 3. */
-  maxAttempts: number;
-  /** Lease of a claim. Default 30 000. */
-  leaseMs: number;
-  /** Default {@link PRIORITY_NORMAL}. */
-  defaultPriority: number;
-  /** Base of the exponential nack backoff; 0 requeues at once. Default 1 000. */
-  retryBackoffBaseMs: number;
-  /** Cap of one backoff delay. Default 300 000. */
-  retryBackoffMaxMs: number;
-  /** How long acked jobs are kept as "done"; `null` (default) deletes them on ack. */
-  keepDoneJobsMs: number | null;
-  /** How long dead jobs are kept; `null` keeps them forever. Default 7 days. */
-  deadRetentionMs: number | null;
-}
-
-export interface OpenOptions {
-  /** Lease-expiry and retention sweep period. Default 5 000. */
-  reaperIntervalMs?: number;
-  /** Upper bound between scheduler passes (due jobs are promoted on time regardless). Default 1 000. */
-  schedulerIntervalMs?: number;
-  /** Group-commit window of the log. */
-  flushIntervalMs?: number;
-  defaultQueueConfig?: Partial<QueueConfig>;
-  /** Per-queue overrides, merged over the default. */
-  queueConfigs?: Record<string, Partial<QueueConfig>>;
-  /** Default: the system clock. */
-  clock?: Clock;
-  /** Where background failures are reported. Default: console warnings and errors. */
-  logger?: Logger;
-  /** Largest accepted payload in bytes. Default 16 MiB. */
-  maxPayloadBytes?: number;
-  /**
-   * Options passed to the log engine (`flushIntervalMs` above takes precedence).
-   * The log uses the system clock unless `log.clock` is given, so a
-   * `ManualClock` in `clock` controls job timing without stalling group commit.
-   */
-  log?: LogOptions;
-}
-
 export interface QueueStats {
   queue: string;
   pending: number;
@@ -123,19 +70,3 @@ export interface QueueStats {
 }
 
 export type CancelOutcome = "removed" | "requested" | "not_found";
-
-export interface ClaimOptions {
-  /** Default: the queue's `leaseMs`. */
-  leaseMs?: number;
-  /** How long to wait for a job to arrive. Default 0. */
-  waitMs?: number;
-  /** Stops the wait early: the claim then resolves `null`. */
-  signal?: AbortSignal;
-}
-
-export interface DeadJobsOptions {
-  /** Exclusive id cursor. */
-  after?: string;
-  /** Default 100. */
-  limit?: number;
-}

@@ -1,18 +1,37 @@
-import { InvalidArgumentError } from "../errors.js";
-
-/** Argument checks shared by the queue API. Each throws {@link InvalidArgumentError} naming the argument. */
+/**
+ * Argument checks of the queue's own kinds of values — queue names, payloads,
+ * priorities, attempts, timestamps, headers, stored strings — and of whole
+ * option bags (`enqueue`, `claim`, `deadJobs`). Built on the shared checks in
+ * `../validate.ts`, so every message has the same shape and names the
+ * argument. Also used by the worker and the CLI (with flag names as `arg`).
+ */
+import {
+  checkDuration,
+  checkInteger,
+  checkOptionalSignal,
+  checkOptionsObject,
+  checkPositiveDuration,
+  checkString,
+  invalidArgument,
+  invalidArgumentGot,
+} from "../validate.js";
+import {
+  type ClaimOptions,
+  DEFAULT_DEAD_JOBS_LIMIT,
+  type DeadJobsOptions,
+  type EnqueueOptions,
+  type QueueConfig,
+} from "./options.js";
+import type { Headers } from "./state.js";
 
 const MAX_U32 = 2 ** 32 - 1;
 export const MAX_QUEUE_NAME_BYTES = 255;
 
-function describe(value: unknown): string {
-  if (typeof value === "string")
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean" || value == null)
-    return String(value);
-  if (value instanceof Date) return `Date(${value.getTime()})`;
-  return typeof value;
-}
+/**
+ * Latest storable time: the end of the JavaScript `Date` range. Times are
+ * persisted as varints, exact only below 2^53; this bound stays under it.
+ */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
 
 /** A UTF-16 surrogate without its partner: not representable in UTF-8, so not storable as is. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -23,8 +42,10 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 function checkWellFormed(value: string, arg: string): string {
   if (LONE_SURROGATE.test(value))
-    throw new InvalidArgumentError(
-      `${arg}: expected well-formed Unicode (it is stored as UTF-8), got a string with a lone surrogate`,
+    throw invalidArgumentGot(
+      arg,
+      "well-formed Unicode (it is stored as UTF-8)",
+      "a string with a lone surrogate",
     );
   return value;
 }
@@ -40,86 +61,45 @@ export function checkStoredString(value: unknown, arg: string): string {
 }
 
 export function checkQueueName(name: unknown, arg = "queue"): string {
-  if (typeof name !== "string")
-    throw new InvalidArgumentError(`${arg}: expected a string queue name, got ${describe(name)}`);
+  const expected = `a queue name of 1–${MAX_QUEUE_NAME_BYTES} UTF-8 bytes`;
+  if (typeof name !== "string") throw invalidArgument(arg, expected, name);
   checkWellFormed(name, arg);
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes < 1 || bytes > MAX_QUEUE_NAME_BYTES)
-    throw new InvalidArgumentError(
-      `${arg}: expected a queue name of 1–${MAX_QUEUE_NAME_BYTES} UTF-8 bytes, got ${bytes} bytes`,
-    );
+    throw invalidArgumentGot(arg, expected, `${bytes} bytes`);
   return name;
 }
 
 export function checkPriority(value: unknown, arg: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_U32)
-    throw new InvalidArgumentError(
-      `${arg}: expected an integer in 0..${MAX_U32}, got ${describe(value)}`,
-    );
-  return value;
+  return checkInteger(value, arg, 0, MAX_U32);
 }
 
 export function checkMaxAttempts(value: unknown, arg: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_U32)
-    throw new InvalidArgumentError(`${arg}: expected an integer ≥ 1, got ${describe(value)}`);
-  return value;
+  return checkInteger(value, arg, 1, MAX_U32);
 }
-
-export function checkDuration(value: unknown, arg: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
-    throw new InvalidArgumentError(
-      `${arg}: expected a finite number of milliseconds ≥ 0, got ${describe(value)}`,
-    );
-  return value;
-}
-
-export function checkOptionalDuration(value: unknown, arg: string): number | null {
-  return value === null ? null : checkDuration(value, arg);
-}
-
-export function checkPositiveDuration(value: unknown, arg: string): number {
-  const ms = checkDuration(value, arg);
-  if (ms === 0) throw new InvalidArgumentError(`${arg}: expected milliseconds > 0, got 0`);
-  return ms;
-}
-
-/**
- * Latest storable time: the end of the JavaScript `Date` range. Times are
- * persisted as varints, exact only below 2^53; this bound stays under it.
- */
-export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
 
 /** A `Date | number` timestamp, as integer milliseconds. */
 export function checkTimestamp(value: unknown, arg: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms > MAX_TIMESTAMP_MS)
-    throw new InvalidArgumentError(
-      `${arg}: expected a valid Date or a finite number of epoch milliseconds up to ${MAX_TIMESTAMP_MS}, got ${describe(value)}`,
+    throw invalidArgument(
+      arg,
+      `a valid Date or a finite number of epoch milliseconds up to ${MAX_TIMESTAMP_MS}`,
+      value,
     );
   return Math.ceil(ms);
 }
 
-export function checkString(value: unknown, arg: string): string {
-  if (typeof value !== "string")
-    throw new InvalidArgumentError(`${arg}: expected a string, got ${describe(value)}`);
-  return value;
-}
-
-export function checkHeaders(value: unknown, arg: string): Record<string, string> | undefined {
+export function checkHeaders(value: unknown, arg: string): Headers | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new InvalidArgumentError(
-      `${arg}: expected an object of string → string, got ${describe(value)}`,
-    );
+    throw invalidArgument(arg, "an object of string → string", value);
   const keys = Object.keys(value);
   if (keys.length === 0) return undefined;
   const copy: Record<string, string> = Object.create(null);
   for (const key of keys) {
     const v = (value as Record<string, unknown>)[key];
-    if (typeof v !== "string")
-      throw new InvalidArgumentError(
-        `${arg}["${key}"]: expected a string value, got ${describe(v)}`,
-      );
+    if (typeof v !== "string") throw invalidArgument(`${arg}["${key}"]`, "a string", v);
     checkWellFormed(key, `${arg} key`);
     copy[key] = checkWellFormed(v, `${arg}[${JSON.stringify(key)}]`);
   }
@@ -132,36 +112,72 @@ export function checkPayload(value: unknown, maxBytes: number, arg = "payload"):
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
   else if (value instanceof Uint8Array)
     bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  else
-    throw new InvalidArgumentError(
-      `${arg}: expected a Uint8Array or a string, got ${describe(value)}`,
-    );
+  else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.length > maxBytes)
-    throw new InvalidArgumentError(
-      `${arg}: expected at most ${maxBytes} bytes (maxPayloadBytes), got ${bytes.length}`,
+    throw invalidArgumentGot(
+      arg,
+      `at most ${maxBytes} bytes (maxPayloadBytes)`,
+      `${bytes.length} bytes`,
     );
   return bytes.toString("latin1");
 }
 
-export function checkOptionsObject(value: unknown, arg: string): void {
-  if (value !== undefined && (typeof value !== "object" || value === null))
-    throw new InvalidArgumentError(`${arg}: expected an options object, got ${describe(value)}`);
+/** `enqueue` options, checked and completed from the queue's configuration. */
+export interface CheckedEnqueueOptions {
+  priority: number;
+  maxAttempts: number;
+  runAt: number | undefined;
+  dedupKey: string | undefined;
+  headers: Headers | undefined;
 }
 
-/** Dead jobs are listed 100 at a time unless asked otherwise. */
-export const DEFAULT_DEAD_JOBS_LIMIT = 100;
+export function checkEnqueueOptions(
+  options: EnqueueOptions,
+  config: Readonly<QueueConfig>,
+): CheckedEnqueueOptions {
+  const o = options;
+  return {
+    priority:
+      o.priority === undefined
+        ? config.defaultPriority
+        : checkPriority(o.priority, "options.priority"),
+    maxAttempts:
+      o.maxAttempts === undefined
+        ? config.maxAttempts
+        : checkMaxAttempts(o.maxAttempts, "options.maxAttempts"),
+    runAt: o.runAt === undefined ? undefined : checkTimestamp(o.runAt, "options.runAt"),
+    dedupKey:
+      o.dedupKey === undefined ? undefined : checkStoredString(o.dedupKey, "options.dedupKey"),
+    headers: checkHeaders(o.headers, "options.headers"),
+  };
+}
+
+/** `claim` options, checked; the lease defaults to the queue's. */
+export function checkClaimOptions(
+  options: ClaimOptions,
+  config: Readonly<QueueConfig>,
+): { leaseMs: number; waitMs: number; signal: AbortSignal | undefined } {
+  checkOptionsObject(options, "options");
+  return {
+    leaseMs:
+      options.leaseMs === undefined
+        ? config.leaseMs
+        : checkPositiveDuration(options.leaseMs, "options.leaseMs"),
+    waitMs: options.waitMs === undefined ? 0 : checkDuration(options.waitMs, "options.waitMs"),
+    signal: checkOptionalSignal(options.signal, "options.signal"),
+  };
+}
 
 /** Validated `deadJobs` options: an optional exclusive id cursor and a page size ≥ 0. */
-export function checkDeadJobsOptions(options: unknown): {
+export function checkDeadJobsOptions(options: DeadJobsOptions): {
   after: string | undefined;
   limit: number;
 } {
   checkOptionsObject(options, "options");
-  const { after, limit = DEFAULT_DEAD_JOBS_LIMIT } = options as {
-    after?: unknown;
-    limit?: unknown;
+  const { after, limit = DEFAULT_DEAD_JOBS_LIMIT } = options;
+  const page = checkInteger(limit, "options.limit", 0, Infinity);
+  return {
+    after: after === undefined ? undefined : checkString(after, "options.after"),
+    limit: page,
   };
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
-    throw new InvalidArgumentError(`options.limit: expected an integer ≥ 0, got ${String(limit)}`);
-  return { after: after === undefined ? undefined : checkString(after, "options.after"), limit };
 }

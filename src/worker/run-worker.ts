@@ -1,8 +1,22 @@
-import { ClosedError, InvalidArgumentError } from "../errors.js";
+/**
+ * The worker loop: claims jobs of one queue, runs the handler on up to
+ * `concurrency` of them at a time and settles each from its outcome (ack,
+ * nack, dead-letter), until shutdown or until the queue closes or fails.
+ */
+import { ClosedError } from "../errors.js";
 import { consoleLogger, type Logger } from "../logger.js";
+import type { ClaimOptions } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import type { Claim, ClaimOptions } from "../queue/types.js";
-import { checkDuration, checkPositiveDuration, checkQueueName } from "../queue/validate.js";
+import type { Claim } from "../queue/types.js";
+import { checkQueueName } from "../queue/validate.js";
+import {
+  checkDuration,
+  checkFunction,
+  checkInteger,
+  checkOptionalSignal,
+  checkOptionsObject,
+  checkPositiveDuration,
+} from "../validate.js";
 import { PermanentFailure } from "./permanent-failure.js";
 import type { Handler, JobContext, WorkerOptions } from "./types.js";
 
@@ -32,13 +46,9 @@ export async function runWorker(
   options: WorkerOptions = {},
 ): Promise<void> {
   checkQueueName(queueName, "queueName");
-  if (typeof handler !== "function")
-    throw new InvalidArgumentError("handler: expected a function (job, ctx) => unknown");
-  const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new InvalidArgumentError(
-      `options.concurrency: expected an integer ≥ 1, got ${String(concurrency)}`,
-    );
+  checkFunction(handler, "handler", "a function (job, ctx) => unknown");
+  checkOptionsObject(options, "options");
+  const concurrency = checkInteger(options.concurrency ?? 1, "options.concurrency", 1, Infinity);
   const pollIntervalMs =
     options.pollIntervalMs === undefined
       ? DEFAULT_POLL_INTERVAL_MS
@@ -47,9 +57,7 @@ export async function runWorker(
     options.leaseMs === undefined
       ? undefined
       : checkPositiveDuration(options.leaseMs, "options.leaseMs");
-  const shutdown = options.signal;
-  if (shutdown !== undefined && !(shutdown instanceof AbortSignal))
-    throw new InvalidArgumentError("options.signal: expected an AbortSignal");
+  const shutdown = checkOptionalSignal(options.signal, "options.signal");
   const logger = options.logger ?? consoleLogger;
 
   const claimOptions: ClaimOptions = {

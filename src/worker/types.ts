@@ -1,3 +1,4 @@
+/** The worker's public shapes: the handler, its context and the worker's options. */
 import type { Logger } from "../logger.js";
 import type { Claim } from "../queue/types.js";
 
@@ -16,15 +17,31 @@ export interface JobContext {
  */
 export type Handler = (job: Claim, ctx: JobContext) => unknown | Promise<unknown>;
 
+/** Options of `runWorker`. */
 export interface WorkerOptions {
-  /** Jobs processed at the same time. Default 1. */
+  /**
+   * Jobs processed at the same time.
+   * @default 1
+   */
   concurrency?: number;
-  /** Longest idle wait for a job before claiming again. Default 1 000. */
+  /**
+   * Longest idle wait for a job before claiming again, in milliseconds.
+   * @default 1_000
+   */
   pollIntervalMs?: number;
-  /** Lease of each claim. Default: the queue's `leaseMs`. */
+  /**
+   * Lease of each claim, in milliseconds.
+   * @default the queue's `leaseMs`
+   */
   leaseMs?: number;
-  /** Shutdown: stop claiming, let in-flight jobs finish and settle, then resolve. */
+  /**
+   * Shutdown: stop claiming, let in-flight jobs finish and settle, then resolve.
+   * @default none (runs until the queue closes)
+   */
   signal?: AbortSignal;
-  /** Where settlement failures are reported. Default: console warnings and errors. */
+  /**
+   * Where settlement failures are reported.
+   * @default console warnings and errors
+   */
   logger?: Logger;
 }

@@ -137,7 +137,7 @@ describe("taquba CLI commands", () => {
     assert.match(badUrl.stderr, /INVALID_ARGUMENT/);
     const noQueue = await cli("dead", "--store", dir);
     assert.equal(noQueue.code, 2);
-    assert.match(noQueue.stderr, /expected <queue>/);
+    assert.match(noQueue.stderr, /Expected <queue>/);
     const badPriority = await cli(
       "enqueue",
       "q",
@@ -149,7 +149,7 @@ describe("taquba CLI commands", () => {
       dir,
     );
     assert.equal(badPriority.code, 2);
-    assert.match(badPriority.stderr, /--priority: expected an integer/);
+    assert.match(badPriority.stderr, /Expected `--priority` to be an integer/);
     const badQueue = await cli("enqueue", "", "p", "--take-over", "--store", dir);
     assert.equal(badQueue.code, 1);
     assert.match(badQueue.stderr, /INVALID_ARGUMENT/);

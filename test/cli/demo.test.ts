@@ -58,7 +58,7 @@ describe("taquba demo", () => {
   it("reports usage errors with exit code 2", async () => {
     const io = capture();
     assert.equal(await runCli(["demo", "--jobs", "many"], io), 2);
-    assert.match(io.stderr, /--jobs: expected a positive integer/);
+    assert.match(io.stderr, /Expected `--jobs` to be a positive integer/);
     assert.equal(await runCli(["demo", "--bogus"], io), 2);
     assert.equal(await runCli(["nope"], io), 2);
     assert.match(io.stderr, /unknown command "nope"/);

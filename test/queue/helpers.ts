@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.js";
 import type { TaqubaError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
+import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
-import type { Claim, OpenOptions } from "../../src/queue/types.js";
+import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backoffMs, DEFAULT_QUEUE_CONFIG } from "../../src/queue/config.js";
+import { backoffMs } from "../../src/queue/decisions.js";
+import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
 import { mustClaim, NO_BACKOFF, openTestQueue } from "./helpers.js";
 
 describe("nack, backoff and dead-letter", () => {

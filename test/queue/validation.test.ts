@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
+import type { EnqueueOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
-import type { Claim, EnqueueOptions } from "../../src/queue/types.js";
+import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
 
@@ -18,7 +19,7 @@ async function expectInvalid(promise: Promise<unknown>, argument: RegExp): Promi
   );
   assert.equal(error.code, "INVALID_ARGUMENT");
   assert.match(error.message, argument);
-  assert.match(error.message, /expected/);
+  assert.match(error.message, /^Expected `/);
 }
 
 describe("validation", () => {

@@ -6,7 +6,6 @@
 import { readLog } from "../../../src/log/index.js";
 import { silentLogger } from "../../../src/logger.js";
 import { apply } from "../../../src/queue/apply.js";
-import { INSPECT_STATE } from "../../../src/queue/inspect.js";
 import type { Queue } from "../../../src/queue/queue.js";
 import { decodeRecord } from "../../../src/queue/records.js";
 import { decodeSnapshot } from "../../../src/queue/snapshot.js";
@@ -15,9 +14,12 @@ import type { ObjectStore } from "../../../src/store/types.js";
 
 const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 
+/** Key of the queue's test-only inspection hook (installed on `Queue.prototype`). */
+const INSPECT_STATE = Symbol.for("taquba.inspectState");
+
 /** The live state of `queue`, through the internal inspection hook. */
 export function liveState(queue: Queue): State {
-  return queue[INSPECT_STATE]();
+  return (queue as unknown as Record<typeof INSPECT_STATE, () => State>)[INSPECT_STATE]();
 }
 
 /** Structural invariants of a state; one message per violation (empty = sound). */

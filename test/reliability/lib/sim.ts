@@ -8,8 +8,9 @@
 import { ManualClock } from "../../../src/clock.js";
 import { FencedError, StorageError, TaqubaError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/logger.js";
+import type { OpenOptions } from "../../../src/queue/options.js";
 import { Queue } from "../../../src/queue/queue.js";
-import type { Claim, OpenOptions } from "../../../src/queue/types.js";
+import type { Claim } from "../../../src/queue/types.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { FaultStore } from "../../../src/store/wrappers/fault.js";
 import { seededRandom } from "../../../src/util/random.js";

@@ -1,0 +1,226 @@
+/**
+ * The running core of an open queue: the in-memory state and the log behind
+ * it, the commit boundary every transition passes (`commit`: apply through the
+ * one `apply`, append to the log, in one synchronous step), claims and their
+ * leases, handing jobs to claim waiters, the scheduler and reaper passes, and
+ * the queue's life cycle (start, close, failure). The public `Queue` checks
+ * arguments and decides records; this core carries them out.
+ */
+import type { Clock } from "../clock.js";
+import { ClaimLostError, ClosedError } from "../errors.js";
+import type { Log } from "../log/index.js";
+import type { Logger } from "../logger.js";
+import { apply } from "./apply.js";
+import type { QueueSettings } from "./config.js";
+import {
+  decideInterruptedClaims,
+  decideLeaseExpired,
+  decidePromotion,
+  decideSweeps,
+  nextRunAt,
+} from "./decisions.js";
+import { IdGenerator } from "./ids.js";
+import { Lease, LeaseTable } from "./leases.js";
+import { encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { encodeSnapshot } from "./snapshot.js";
+import type { Job, QueueState, State } from "./state.js";
+import { QueueTimers } from "./timers.js";
+import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
+import { jobToRecord } from "./views.js";
+import { ClaimWaiters } from "./waiters.js";
+
+function noop(): void {}
+
+export class QueueCore {
+  readonly log: Log;
+  readonly state: State;
+  readonly settings: QueueSettings;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly leases = new LeaseTable();
+  readonly waiters: ClaimWaiters;
+  readonly timers: QueueTimers;
+  readonly #logger: Logger;
+  #failure: Error | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(
+    log: Log,
+    state: State,
+    resolved: { settings: QueueSettings; clock: Clock; logger: Logger },
+  ) {
+    this.log = log;
+    this.state = state;
+    this.settings = resolved.settings;
+    this.clock = resolved.clock;
+    this.#logger = resolved.logger;
+    this.ids = new IdGenerator(state.lastId);
+    this.waiters = new ClaimWaiters(this.clock);
+    this.timers = new QueueTimers(this.clock, this.settings, {
+      promote: () => void this.promoteDue(),
+      reap: () => void this.reap(),
+    });
+  }
+
+  /**
+   * Wires the log (snapshots, failure), settles the claims of the previous
+   * process, and starts the timers.
+   */
+  start(): void {
+    this.log.setSnapshotSource(() => encodeSnapshot(this.state));
+    this.log.onFailure((error) => this.#fail(error));
+    const interrupted = decideInterruptedClaims(this.state, this.now());
+    if (interrupted.length > 0) {
+      this.#logger.info?.(`requeued ${interrupted.length} interrupted claims`);
+      this.commitInBackground(interrupted);
+    }
+    this.#rearmScheduler();
+    this.timers.start();
+  }
+
+  /** Current time in whole milliseconds. */
+  now(): number {
+    return Math.floor(this.clock.now());
+  }
+
+  /** Throws unless the queue is open: its failure, or `ClosedError`. */
+  check(): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closing !== null) throw new ClosedError("queue is closed");
+  }
+
+  /** `true` once closed, or after the log failed. */
+  get closed(): boolean {
+    return this.#closing !== null || this.#failure !== null;
+  }
+
+  /**
+   * The decide/apply boundary: applies `records` to the state and appends them
+   * to the log (as one atomic unit) in the same synchronous step. Every
+   * transition passes here; the promise resolves once they are durable.
+   */
+  commit(records: QueueRecord | readonly QueueRecord[]): Promise<void> {
+    if (!Array.isArray(records)) {
+      const record = records as QueueRecord;
+      const bytes = encodeRecord(record, sizeHint(record));
+      apply(this.state, record);
+      return this.log.append(bytes);
+    }
+    const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
+    for (const record of records) apply(this.state, record);
+    return this.log.append(encoded);
+  }
+
+  /** A background {@link commit}: failures surface through the log's failure handler. */
+  commitInBackground(records: readonly QueueRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const written = this.commit(records);
+    written.catch(noop);
+    return written;
+  }
+
+  /** Claims the next pending job of `qs` under a new lease, or null when none is pending. */
+  claimFrom(qs: QueueState, leaseMs: number): Claim | null {
+    const job = qs.pending.minKey();
+    if (job === undefined) return null;
+    const now = this.now();
+    // Claims are logged but not awaited: attempts survive a crash, latency stays in memory.
+    this.commitInBackground([{ tag: Tag.Claim, id: job.id, at: now }]);
+    const lease = this.leases.add(job, Math.ceil(now + leaseMs));
+    const record = this.toRecord(job) as Claim & { [CLAIM_TOKEN]: Lease };
+    record[CLAIM_TOKEN] = lease;
+    return record;
+  }
+
+  /** Hand pending jobs of `queue` to its waiters, one job per waiter, oldest waiter first. */
+  dispatch(queue: string): void {
+    if (!this.waiters.has(queue)) return;
+    const qs = this.state.queues.get(queue);
+    if (qs === undefined) return;
+    this.waiters.serve(
+      queue,
+      () => qs.pending.size > 0,
+      (leaseMs) => this.claimFrom(qs, leaseMs),
+    );
+  }
+
+  /** The live lease of `claim`, or `ClaimLostError` naming `operation`. */
+  liveLease(claim: Claim, operation: string): Lease {
+    const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
+    if (!(lease instanceof Lease) || !this.leases.isLive(lease))
+      throw new ClaimLostError(
+        `${operation}: the claim on job ${String(claim?.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
+      );
+    return lease;
+  }
+
+  /** The public record of `job`, with its lease expiry while claimed. */
+  toRecord(job: Job): JobRecord {
+    return jobToRecord(job, this.leases.get(job)?.expiresAt);
+  }
+
+  /** The scheduler's pass: promote every due scheduled job, wake waiters, re-arm. */
+  promoteDue(): Promise<void> {
+    const promotion = decidePromotion(this.state, this.now());
+    let written = Promise.resolve();
+    if (promotion !== null) {
+      written = this.commitInBackground([promotion.record]);
+      for (const name of promotion.queues) this.dispatch(name);
+    }
+    this.#rearmScheduler();
+    return written;
+  }
+
+  /** The reaper's pass: expire due leases, then age out done and dead jobs per their queue's retention. */
+  reap(): Promise<void> {
+    const now = this.now();
+    const records: QueueRecord[] = [];
+    const requeued = new Set<string>();
+    for (const lease of this.leases.takeExpired(now)) {
+      const job = lease.job;
+      lease.abort(new ClaimLostError(`lease of job ${job.id} expired`));
+      const record = decideLeaseExpired(job, now);
+      if (record.tag === Tag.Retry) requeued.add(job.queue.name);
+      records.push(record);
+    }
+    for (const record of decideSweeps(this.state, this.settings.configs, now)) records.push(record);
+    const written = this.commitInBackground(records);
+    for (const name of requeued) this.dispatch(name);
+    return written;
+  }
+
+  /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#stop(new ClosedError("queue closed"));
+      this.#closing = this.#failure === null ? this.log.close() : this.log.close().catch(noop);
+    }
+    return this.#closing;
+  }
+
+  #rearmScheduler(): void {
+    const runAt = nextRunAt(this.state);
+    if (runAt !== undefined) this.timers.scheduleAt(runAt);
+  }
+
+  /** Stop timers, release waiters and leases. */
+  #stop(reason: Error): void {
+    this.timers.stop();
+    this.waiters.releaseAll();
+    this.leases.clear(reason);
+  }
+
+  /** The log failed for good (fenced, storage): every later call rejects with `error`. */
+  #fail(error: Error): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    this.#logger.error(`queue closed after a log failure: ${error.message}`, { error });
+    this.#stop(error);
+    if (this.#closing === null) this.#closing = this.log.close().catch(noop);
+  }
+}
+
+/** Initial buffer size for encoding a record: payload plus headroom for an enqueue. */
+function sizeHint(record: QueueRecord): number {
+  return record.tag === Tag.Enqueue ? record.payload.length + 64 : 48;
+}

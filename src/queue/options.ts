@@ -1,0 +1,184 @@
+/**
+ * The queue's options and per-queue settings: their declarations, each field
+ * documented with its default, and the default values themselves.
+ * Resolving and validating them is `config.ts`'s job.
+ */
+import type { Clock } from "../clock.js";
+import type { LogOptions } from "../log/index.js";
+import type { Logger } from "../logger.js";
+import { PRIORITY_NORMAL } from "./types.js";
+
+const DAY_MS = 86_400_000;
+
+/** Per-queue settings. Each field can be set for all queues or for one (see {@link OpenOptions}). */
+export interface QueueConfig {
+  /**
+   * Claims allowed before a failure dead-letters the job.
+   * @default 3
+   */
+  maxAttempts: number;
+  /**
+   * Lease of a claim, in milliseconds.
+   * @default 30_000
+   */
+  leaseMs: number;
+  /**
+   * Priority of jobs enqueued without one; lower is claimed first.
+   * @default PRIORITY_NORMAL (1_000)
+   */
+  defaultPriority: number;
+  /**
+   * Base of the exponential nack backoff, `min(base · 2^(attempts−1), max)`; 0 requeues at once.
+   * @default 1_000
+   */
+  retryBackoffBaseMs: number;
+  /**
+   * Cap of one backoff delay.
+   * @default 300_000
+   */
+  retryBackoffMaxMs: number;
+  /**
+   * How long acked jobs are kept as "done"; `null` deletes them on ack.
+   * @default null
+   */
+  keepDoneJobsMs: number | null;
+  /**
+   * How long dead jobs are kept; `null` keeps them forever.
+   * @default 604_800_000 (7 days)
+   */
+  deadRetentionMs: number | null;
+}
+
+/** Defaults of {@link QueueConfig}. */
+export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
+  maxAttempts: 3,
+  leaseMs: 30_000,
+  defaultPriority: PRIORITY_NORMAL,
+  retryBackoffBaseMs: 1_000,
+  retryBackoffMaxMs: 300_000,
+  keepDoneJobsMs: null,
+  deadRetentionMs: 7 * DAY_MS,
+});
+
+/** Options of `Queue.open`. */
+export interface OpenOptions {
+  /**
+   * Period of the reaper: lease expiry and the retention sweeps.
+   * @default 5_000
+   */
+  reaperIntervalMs?: number;
+  /**
+   * Upper bound between scheduler passes (due jobs are promoted on time regardless).
+   * @default 1_000
+   */
+  schedulerIntervalMs?: number;
+  /**
+   * Group-commit window of the log; takes precedence over `log.flushIntervalMs`.
+   * @default 2 (the log's default)
+   */
+  flushIntervalMs?: number;
+  /**
+   * Settings of every queue, merged over {@link DEFAULT_QUEUE_CONFIG}.
+   * @default {}
+   */
+  defaultQueueConfig?: Partial<QueueConfig>;
+  /**
+   * Per-queue overrides, merged over `defaultQueueConfig`.
+   * @default {}
+   */
+  queueConfigs?: Record<string, Partial<QueueConfig>>;
+  /**
+   * Time source of job timestamps, leases, the scheduler and the reaper.
+   * @default the system clock
+   */
+  clock?: Clock;
+  /**
+   * Where background failures are reported.
+   * @default console warnings and errors
+   */
+  logger?: Logger;
+  /**
+   * Largest accepted payload in bytes.
+   * @default 16_777_216 (16 MiB)
+   */
+  maxPayloadBytes?: number;
+  /**
+   * Options passed to the log engine (`flushIntervalMs` above takes precedence).
+   * The log uses the system clock unless `log.clock` is given, so a
+   * `ManualClock` in `clock` controls job timing without stalling group commit.
+   * @default {} (the log's defaults, with this queue's `logger`)
+   */
+  log?: LogOptions;
+}
+
+/** Default of {@link OpenOptions.maxPayloadBytes}. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+/** Default of {@link OpenOptions.reaperIntervalMs}. */
+export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+/** Default of {@link OpenOptions.schedulerIntervalMs}. */
+export const DEFAULT_SCHEDULER_INTERVAL_MS = 1_000;
+
+/** Options of `enqueue`. */
+export interface EnqueueOptions {
+  /**
+   * Integer in [0, 2^32-1]; lower is claimed first.
+   * @default the queue's `defaultPriority`
+   */
+  priority?: number;
+  /**
+   * Integer ≥ 1: claims allowed before a failure dead-letters the job.
+   * @default the queue's `maxAttempts`
+   */
+  maxAttempts?: number;
+  /**
+   * A future time makes the job scheduled; a past or present one is an ordinary enqueue.
+   * @default now
+   */
+  runAt?: Date | number;
+  /**
+   * While a job of this queue with this key is pending or scheduled, enqueue returns its id.
+   * @default none
+   */
+  dedupKey?: string;
+  /**
+   * String headers kept with the job.
+   * @default {}
+   */
+  headers?: Record<string, string>;
+}
+
+/** Options of `claim`. */
+export interface ClaimOptions {
+  /**
+   * Lease of the claim, in milliseconds.
+   * @default the queue's `leaseMs`
+   */
+  leaseMs?: number;
+  /**
+   * How long to wait for a job to arrive.
+   * @default 0
+   */
+  waitMs?: number;
+  /**
+   * Stops the wait early: the claim then resolves `null`.
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of `deadJobs`. */
+export interface DeadJobsOptions {
+  /**
+   * Exclusive id cursor: list dead jobs after this id.
+   * @default none (from the first)
+   */
+  after?: string;
+  /**
+   * Page size, an integer ≥ 0.
+   * @default 100
+   */
+  limit?: number;
+}
+
+/** Default of {@link DeadJobsOptions.limit}, shared with the CLI. */
+export const DEFAULT_DEAD_JOBS_LIMIT = 100;
