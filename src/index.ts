@@ -36,7 +36,9 @@ export {
 export {
   AzureBlobStore,
   type AzureBlobStoreOptions,
+  type AzureContainerClientLike,
   type AzureCredential,
+  type AzureStorageCredential,
   type AzureTokenCredential,
 } from "./store/azure.js";
 export { FileStore, type FileStoreOptions } from "./store/file.js";
@@ -51,7 +53,12 @@ export {
 } from "./store/gcs.js";
 export { MemoryStore } from "./store/memory.js";
 export { type OpenStoreOptions, openStore } from "./store/open-store.js";
-export { type S3Credentials, S3Store, type S3StoreOptions } from "./store/s3.js";
+export {
+  type S3ClientLike,
+  type S3Credentials,
+  S3Store,
+  type S3StoreOptions,
+} from "./store/s3.js";
 export type {
   ListOptions,
   ListPage,

@@ -19,14 +19,21 @@ import {
 } from "./types.js";
 
 type AzureSdk = typeof import("@azure/storage-blob");
+/** What {@link AzureCredential} stands for, in the SDK's own types. */
+type SdkCredential = StorageSharedKeyCredential | AnonymousCredential | AzureTokenCredential;
 /**
  * A credential for an account URL: a shared key, anonymous access, or any token
  * credential (such as `DefaultAzureCredential` from `@azure/identity`).
  */
-export type AzureCredential =
-  | StorageSharedKeyCredential
-  | AnonymousCredential
-  | AzureTokenCredential;
+export type AzureCredential = AzureStorageCredential | AzureTokenCredential;
+
+/**
+ * The shape of an `@azure/storage-blob` credential (`StorageSharedKeyCredential`,
+ * `AnonymousCredential`). Declared here so taquba's types never import the optional SDK.
+ */
+export interface AzureStorageCredential {
+  create(nextPolicy: object, options: object): object;
+}
 
 /** The shape of an `@azure/identity` token credential. */
 export interface AzureTokenCredential {
@@ -34,6 +41,17 @@ export interface AzureTokenCredential {
     scopes: string | string[],
     options?: object,
   ): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
+/**
+ * The part of `@azure/storage-blob`'s `ContainerClient` that {@link AzureBlobStore} checks;
+ * a `ContainerClient` fits. Declared here so taquba's types never import the optional SDK.
+ */
+export interface AzureContainerClientLike {
+  readonly url: string;
+  getBlobClient(blobName: string): object;
+  getBlockBlobClient(blobName: string): object;
+  listBlobsFlat(options?: object): AsyncIterable<object>;
 }
 
 /**
@@ -51,8 +69,11 @@ export interface AzureBlobStoreOptions {
   accountUrl?: string;
   /** Credential for `accountUrl`; omit for a URL that carries a SAS token. */
   credential?: AzureCredential;
-  /** A ready client for the container; the connection options are then ignored. */
-  client?: ContainerClient;
+  /**
+   * A ready client for the container (a `ContainerClient` of `@azure/storage-blob`);
+   * the connection options are then ignored.
+   */
+  client?: AzureContainerClientLike;
   /** Tries per request, including the first, for transient errors (default 4). */
   maxTries?: number;
   /** Abort a single try after this long (default 30_000 ms). */
@@ -224,7 +245,8 @@ export class AzureBlobStore implements ObjectStore {
 
   async #createClient(): Promise<ContainerClient> {
     const options = this.#options;
-    if (options.client !== undefined) return options.client;
+    // The option is typed by shape only (see AzureContainerClientLike); it is the SDK's client.
+    if (options.client !== undefined) return options.client as ContainerClient;
     const sdk: AzureSdk = await loadOptionalSdk(
       "@azure/storage-blob",
       () => import("@azure/storage-blob"),
@@ -242,7 +264,9 @@ export class AzureBlobStore implements ObjectStore {
       const base = options.accountUrl!;
       const url = new URL(base);
       url.pathname = `${url.pathname.replace(/\/$/, "")}/${encodeURIComponent(this.#container)}`;
-      return new sdk.ContainerClient(url.toString(), options.credential, pipeline);
+      // Typed by shape only (see AzureCredential); it is one of the SDK's credentials.
+      const credential = options.credential as SdkCredential | undefined;
+      return new sdk.ContainerClient(url.toString(), credential, pipeline);
     } catch (err) {
       // A malformed connection string: the SDK's message may quote it, so do not pass it on.
       throw new InvalidArgumentError(

@@ -15,6 +15,14 @@ import {
 
 type S3Sdk = typeof import("@aws-sdk/client-s3");
 
+/**
+ * The part of `@aws-sdk/client-s3`'s `S3Client` that {@link S3Store} checks; an
+ * `S3Client` fits. Declared here so taquba's types never import the optional SDK.
+ */
+export interface S3ClientLike {
+  send(command: object, options?: object): Promise<unknown>;
+}
+
 /** Static credentials for {@link S3Store}; omit them to use the SDK's default chain. */
 export interface S3Credentials {
   accessKeyId: string;
@@ -30,9 +38,9 @@ export interface S3StoreOptions {
   prefix?: string;
   /**
    * A ready client (its region, endpoint, credentials and retries are used as
-   * they are; the options below are then ignored).
+   * they are; the options below are then ignored). An `S3Client` of `@aws-sdk/client-s3`.
    */
-  client?: S3Client;
+  client?: S3ClientLike;
   /** Default: the SDK's chain (`AWS_REGION`, config files); `us-east-1` with a custom `endpoint`. */
   region?: string;
   /** For S3-compatible stores (MinIO, R2, ...): e.g. `http://127.0.0.1:9000`. */
@@ -207,7 +215,8 @@ export class S3Store implements ObjectStore {
       "S3Store",
     );
     const options = this.#options;
-    if (options.client !== undefined) return { sdk, client: options.client };
+    // The option is typed by shape only (see S3ClientLike); it is the SDK's client.
+    if (options.client !== undefined) return { sdk, client: options.client as S3Client };
     const region = options.region ?? (options.endpoint === undefined ? undefined : "us-east-1");
     const config: S3ClientConfig = {
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,

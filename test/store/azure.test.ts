@@ -90,6 +90,19 @@ describe("AzureBlobStore on Azurite", () => {
     assert.equal(store.describe(), `az://jobs/via-url/ at ${server.blobEndpoint}`);
   });
 
+  it("works with a ready ContainerClient of the SDK as `client`", async () => {
+    // Also a compile-time check: the SDK's client fits the structural option type.
+    const client = new ContainerClient(server.connectionString, "jobs");
+    const store = new AzureBlobStore({ container: "jobs", prefix: "via-client", client });
+    await store.put("k", bytes("v"));
+    assert.equal(text((await store.get("k"))?.body), "v");
+    assert.deepEqual(
+      (await store.list("")).objects.map((o) => o.key),
+      ["k"],
+    );
+    assert.equal(store.describe(), `az://jobs/via-client/ at ${server.blobEndpoint}/jobs`);
+  });
+
   it("a missing container is a StorageError, never 'not found'", async () => {
     const store = new AzureBlobStore({
       container: "no-such-container",
