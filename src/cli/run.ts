@@ -7,6 +7,7 @@ import { type CliIO, type Command, UsageError } from "./io.js";
 import { queuesCommand } from "./queues.js";
 import { requeueCommand } from "./requeue.js";
 import { statsCommand } from "./stats.js";
+import { packageVersion } from "./version.js";
 
 /** Every command, in help order. Add new commands here (one file per command). */
 const COMMANDS: readonly Command[] = [
@@ -22,7 +23,7 @@ const COMMANDS: readonly Command[] = [
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return `Usage: taquba <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "taquba <command> --help" for a command's options.\n`;
+  return `Usage: taquba <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "taquba <command> --help" for a command's options, "taquba --version" for the version.\n`;
 }
 
 /** Run the CLI with `argv` (without the node and script paths); resolves with the exit code. */
@@ -31,6 +32,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.out(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(`${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {

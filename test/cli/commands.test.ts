@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -154,5 +154,16 @@ describe("taquba CLI commands", () => {
     assert.equal(badQueue.code, 1);
     assert.match(badQueue.stderr, /INVALID_ARGUMENT/);
     assert.deepEqual((await QueueReader.open(new FileStore(dir), "taquba")).listQueues(), []);
+  });
+
+  it("--version prints the version of package.json", async () => {
+    const manifest = JSON.parse(
+      await readFile(new URL("../../../package.json", import.meta.url), "utf8"),
+    ) as { version: string };
+    for (const flag of ["--version", "-v"]) {
+      const out = await cli(flag);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.stdout, `${manifest.version}\n`);
+    }
   });
 });
