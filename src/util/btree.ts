@@ -1,7 +1,19 @@
-// sorted-btree is CommonJS with `exports.default`; under Node's ESM interop the
-// default import is the whole `module.exports`, so unwrap it once here.
+// Owns access to sorted-btree's B+ tree class, the same way in the ESM and the CommonJS build.
+// sorted-btree is CommonJS with `exports.default`. Under Node's ESM interop the default import
+// is the whole `module.exports` ({ default: BTree, ... }); compiled to CommonJS, TypeScript's
+// interop already hands back `exports.default`. Unwrap once here so both builds agree.
 import sortedBtree from "sorted-btree";
+import type { bulkLoad } from "sorted-btree/extended/bulkLoad.js";
+
+type Unwrapped<T> = T extends { default: infer D } ? D : T;
 
 /** An ordered map (B+ tree) with a custom comparator. */
-export const BTree = sortedBtree.default;
-export type BTree<K, V> = sortedBtree.default<K, V>;
+export type BTree<K, V> = ReturnType<typeof bulkLoad<K, V>>;
+
+function unwrapDefault<T>(imported: T): Unwrapped<T> {
+  const inner = (imported as { default?: unknown }).default;
+  return (typeof inner === "function" ? inner : imported) as Unwrapped<T>;
+}
+
+/** An ordered map (B+ tree) with a custom comparator. */
+export const BTree = unwrapDefault(sortedBtree);

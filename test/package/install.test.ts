@@ -1,0 +1,286 @@
+// Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
+// publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
+// (no cloud SDK) and, on every test Node, run a job through `require`/`import`, run the CLI, and
+// type-check a TypeScript consumer with `skipLibCheck: false`.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { repoRoot, type TestNode, testNodes } from "../nodes.js";
+
+const TIMEOUT_MS = 240_000;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a user's shell: without the npm_* variables of the `npm test` around us. */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")),
+  );
+}
+
+function run(command: string, args: string[], cwd: string): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      command,
+      args,
+      { cwd, env: userEnv(), encoding: "utf8", maxBuffer: 16 * 1024 * 1024, timeout: TIMEOUT_MS },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function ok(result: Run, what: string): string {
+  assert.equal(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+const root = repoRoot();
+const bin = (name: string): string => join(root, "node_modules", ".bin", name);
+const version = (
+  JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }
+).version;
+
+/** Enqueue a job, let runWorker take it and ack it, reopen the store and report what it holds. */
+const JOB_BODY = `
+  const dir = process.argv[2];
+  const queue = await Queue.open(new FileStore(dir), "app", { logger: silentLogger });
+  await queue.enqueue("emails", JSON.stringify({ to: "ada@example.com" }));
+  const stop = new AbortController();
+  const seen = [];
+  await runWorker(
+    queue,
+    "emails",
+    async (job) => {
+      seen.push(JSON.parse(Buffer.from(job.payload).toString()).to);
+      stop.abort();
+    },
+    { signal: stop.signal },
+  );
+  await queue.close();
+  const reopened = await Queue.open(new FileStore(dir), "app", { logger: silentLogger });
+  const stats = await reopened.stats("emails");
+  await reopened.close();
+  console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
+    testing: [typeof ManualClock, typeof FaultStore] }));
+`;
+
+const CJS_JOB = `"use strict";
+const { FileStore, Queue, runWorker, silentLogger } = require("taquba");
+const { FaultStore, ManualClock } = require("taquba/testing");
+const resolved = require.resolve("taquba");
+(async () => {${JOB_BODY}})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
+const ESM_JOB = `import { FileStore, Queue, runWorker, silentLogger } from "taquba";
+import { FaultStore, ManualClock } from "taquba/testing";
+import { fileURLToPath } from "node:url";
+const resolved = fileURLToPath(import.meta.resolve("taquba"));
+${JOB_BODY}`;
+
+/** Uses every store's options type: none of them may need a cloud SDK's types. */
+const TS_CONSUMER = `import {
+  AzureBlobStore,
+  FileStore,
+  GcsStore,
+  type JobRecord,
+  type ObjectStore,
+  Queue,
+  runWorker,
+  S3Store,
+} from "taquba";
+import { FaultStore, ManualClock } from "taquba/testing";
+
+export async function main(dir: string): Promise<JobRecord | null> {
+  const stores: ObjectStore[] = [
+    new S3Store({ bucket: "b", endpoint: "http://127.0.0.1:9000", forcePathStyle: true }),
+    new AzureBlobStore({ container: "c", accountUrl: "https://a.blob.core.windows.net" }),
+    new GcsStore({ bucket: "b" }),
+    new FaultStore(new FileStore(dir)),
+  ];
+  const queue = await Queue.open(stores[3]!, "app", { clock: new ManualClock(0) });
+  const id = await queue.enqueue("q", "payload");
+  const stop = new AbortController();
+  await runWorker(queue, "q", async () => stop.abort(), { signal: stop.signal });
+  return queue.getJob(id);
+}
+`;
+
+interface App {
+  dir: string;
+  kind: "commonjs" | "module";
+  script: string;
+  entry: string;
+}
+
+async function makeApp(parent: string, kind: App["kind"]): Promise<App> {
+  const dir = join(parent, kind === "commonjs" ? "cjs-app" : "esm-app");
+  await mkdir(dir);
+  const manifest = { name: `${kind}-app`, version: "1.0.0", private: true, type: kind };
+  await writeFile(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  const script = kind === "commonjs" ? "job.cjs" : "job.mjs";
+  await writeFile(join(dir, script), kind === "commonjs" ? CJS_JOB : ESM_JOB);
+  await writeFile(join(dir, "consumer.ts"), TS_CONSUMER);
+  await writeFile(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        target: "ES2022",
+        strict: true,
+        skipLibCheck: false,
+        noEmit: true,
+        types: ["node"],
+        // The repository's @types/node: the app needs no registry access for it.
+        typeRoots: [join(root, "node_modules", "@types")],
+      },
+      files: ["consumer.ts"],
+    }),
+  );
+  return { dir, kind, script, entry: kind === "commonjs" ? "dist/cjs/index.js" : "dist/index.js" };
+}
+
+describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS }, () => {
+  let work: string;
+  let tarball: string;
+  let installed: string;
+  const apps: App[] = [];
+  const installOutput: string[] = [];
+  const nodes: TestNode[] = testNodes();
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "taquba-package-"));
+    ok(await run("npm", ["pack", "--pack-destination", work], root), "npm pack");
+    const packed = readdirSync(work).filter((name) => name.endsWith(".tgz"));
+    assert.deepEqual(packed, [`taquba-${version}.tgz`]);
+    tarball = join(work, packed[0]!);
+    for (const kind of ["commonjs", "module"] as const) {
+      const app = await makeApp(work, kind);
+      const install = await run(
+        "npm",
+        ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline"],
+        app.dir,
+      );
+      ok(install, `npm install in the ${kind} app`);
+      installOutput.push(install.stdout + install.stderr);
+      apps.push(app);
+    }
+    installed = join(apps[0]!.dir, "node_modules", "taquba");
+  });
+
+  after(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  it("installs without a warning and without any cloud SDK", () => {
+    for (const output of installOutput) assert.doesNotMatch(output, /warn/i, output);
+    for (const app of apps)
+      for (const sdk of ["@aws-sdk", "@azure", "@google-cloud"])
+        assert.ok(!existsSync(join(app.dir, "node_modules", sdk)), `${sdk} was installed`);
+  });
+
+  it("ships dist, src, LICENSE, README.md and package.json, nothing else", () => {
+    assert.deepEqual(readdirSync(installed).sort(), [
+      "LICENSE",
+      "README.md",
+      "dist",
+      "package.json",
+      "src",
+    ]);
+    assert.match(readFileSync(join(installed, "LICENSE"), "utf8"), /^MIT License/);
+  });
+
+  it("ships the sources of every source map", () => {
+    const maps = readdirSync(join(installed, "dist"), { recursive: true })
+      .map(String)
+      .filter((name) => name.endsWith(".map"));
+    assert.ok(maps.length > 100, `only ${maps.length} source maps`);
+    for (const name of maps) {
+      const map = join(installed, "dist", name);
+      const { sources, sourceRoot } = JSON.parse(readFileSync(map, "utf8")) as {
+        sources: string[];
+        sourceRoot?: string;
+      };
+      for (const source of sources) {
+        const path = resolve(dirname(map), sourceRoot ?? "", source);
+        assert.ok(
+          path.startsWith(installed + sep),
+          `${name} points outside the package: ${source}`,
+        );
+        assert.ok(existsSync(path), `${name} names ${relative(installed, path)}, not shipped`);
+      }
+    }
+  });
+
+  it("passes publint and attw (types per condition, for . and ./testing)", async () => {
+    const publint = ok(await run(bin("publint"), ["run", tarball, "--strict"], work), "publint");
+    assert.match(publint, /All good/);
+    const attw = ok(
+      await run(bin("attw"), [tarball, "--format", "ascii", "--no-color"], work),
+      "attw",
+    );
+    assert.match(attw, /No problems found/);
+  });
+
+  it("type-checks TypeScript consumers (CJS and ESM) with skipLibCheck off and no SDK", async () => {
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const checks = apps.map((app) => run(process.execPath, [tsc, "-p", app.dir], app.dir));
+    for (const [index, result] of (await Promise.all(checks)).entries())
+      ok(result, `tsc in the ${apps[index]!.kind} app`);
+  });
+
+  for (const node of nodes) {
+    it(`require() and import both run a job on Node ${node.version}`, async () => {
+      for (const app of apps) {
+        const data = await mkdtemp(join(work, "data-"));
+        const out = ok(
+          await run(node.executable, [app.script, data], app.dir),
+          `${app.script} on Node ${node.version}`,
+        );
+        const report = JSON.parse(out) as Record<string, unknown>;
+        assert.deepEqual(report, {
+          resolved: join(app.dir, "node_modules", "taquba", app.entry),
+          seen: ["ada@example.com"],
+          done: 1,
+          pending: 0,
+          testing: ["function", "function"],
+        });
+      }
+    });
+
+    it(`the installed CLI prints its version on Node ${node.version}`, async () => {
+      const app = apps[0]!;
+      const cli = join(app.dir, "node_modules", "taquba", "dist", "cli", "main.js");
+      assert.equal(
+        ok(await run(node.executable, [cli, "--version"], app.dir), "cli"),
+        `${version}\n`,
+      );
+    });
+  }
+
+  it("`npx taquba --version` and the installed bin print the version", async () => {
+    for (const app of apps) {
+      const npx = await run("npx", ["--no-install", "taquba", "--version"], app.dir);
+      assert.equal(ok(npx, "npx taquba --version"), `${version}\n`);
+      const linked = join(app.dir, "node_modules", ".bin", "taquba");
+      assert.equal(
+        ok(await run(linked, ["--version"], app.dir), "taquba --version"),
+        `${version}\n`,
+      );
+    }
+  });
+});
