@@ -1,3 +1,7 @@
+/**
+ * Time: the injectable `Clock`, the system clock, the `ManualClock` tests
+ * drive by hand, and `createTimer`, the one-shot timer that follows either.
+ */
 /** Source of wall-clock time in milliseconds since the UNIX epoch. Injected everywhere time is read. */
 export interface Clock {
   now(): number;

@@ -1,3 +1,4 @@
+/** The package's public API (`import … from "taquba"`): stores, the queue, the worker, errors, clock and logger. */
 export { type Clock, ManualClock, systemClock } from "./clock.js";
 export {
   ClaimLostError,

@@ -1,3 +1,4 @@
+/** The `Logger` interface taquba reports through, and its console and silent implementations. */
 /** Where taquba reports problems it handles itself (retries, settlement failures in workers). */
 export interface Logger {
   debug?(message: string, fields?: Record<string, unknown>): void;

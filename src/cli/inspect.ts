@@ -1,3 +1,4 @@
+/** `taquba inspect`: the objects behind a queue store (manifest, WAL, checkpoint), read-only. */
 import type { LogInspection } from "../log/index.js";
 import { parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";

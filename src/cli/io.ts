@@ -1,3 +1,4 @@
+/** The CLI's seams: where commands write (`CliIO`), what a command is, and the usage error. */
 /** Where a command writes. Commands never touch `process.stdout` directly, so tests can capture them. */
 export interface CliIO {
   out(text: string): void;

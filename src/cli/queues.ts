@@ -1,3 +1,4 @@
+/** `taquba queues`: every queue name, read-only. */
 import { parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";

@@ -1,3 +1,4 @@
+/** `taquba requeue`: a dead job back to pending, written as the store's writer (needs `--take-over`). */
 import { parseCommandArgs } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";

@@ -1,3 +1,4 @@
+/** The CLI dispatcher: the command table, usage text, and how errors map to messages and exit codes. */
 import { TaqubaError } from "../errors.js";
 import { deadCommand } from "./dead.js";
 import { demoCommand } from "./demo.js";

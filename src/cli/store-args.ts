@@ -1,3 +1,8 @@
+/**
+ * The flags and helpers every store command shares: `--store`/`--path`/`--json`,
+ * opening a read-only reader or (after `--take-over`) a writer, positional
+ * arguments, and JSON output of payloads.
+ */
 import { silentLogger } from "../logger.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";

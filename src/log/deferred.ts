@@ -1,3 +1,4 @@
+/** `Deferred`: a promise settled later by whoever holds it (group commit's acknowledgements). */
 /** A promise with its settle functions, for callers that resolve later and in order. */
 export interface Deferred<T> {
   promise: Promise<T>;

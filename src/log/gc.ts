@@ -1,6 +1,7 @@
 /**
- * Garbage collection of one log (run by the checkpointer). Deletes, only once they are older than the
- * minimum age and only after a listing proves our manifest is the newest:
+ * Garbage collection of one log, run by the checkpointer. Deletes, only once
+ * they are older than the minimum age and only after a listing proves our
+ * manifest is the newest (a newer epoch there: the fence's FencedError):
  * - WAL batches at or below the newest manifest's `replayAfter` — never
  *   fences, since a deleted fence would let a stalled zombie
  *   re-create its slot and "commit" a batch nobody replays;

@@ -1,3 +1,8 @@
+/**
+ * The single definition of every state transition: `apply(state, record)`,
+ * used on the live path and when replaying the log. Pure and deterministic;
+ * a record that does not fit the state is an {@link ApplyError}.
+ */
 import { type QueueRecord, Tag } from "./records.js";
 import { Job, type QueueState, type State, Status, type StatusCode } from "./state.js";
 

@@ -20,10 +20,6 @@ export class ByteWriter {
     this.#buf = Buffer.allocUnsafe(initialSize);
   }
 
-  get length(): number {
-    return this.#pos;
-  }
-
   #ensure(extra: number): void {
     const need = this.#pos + extra;
     if (need <= this.#buf.length) return;
@@ -74,13 +70,6 @@ export class ByteWriter {
     this.#pos += ID_BYTES;
   }
 
-  /** Raw bytes without a length prefix. */
-  raw(bytes: Uint8Array): void {
-    this.#ensure(bytes.length);
-    this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
-  }
-
   /** The bytes written so far (a view; the writer must not be used afterwards). */
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#pos);
@@ -98,10 +87,6 @@ export class ByteReader {
       ? bytes
       : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#pos = offset;
-  }
-
-  get position(): number {
-    return this.#pos;
   }
 
   get remaining(): number {

@@ -1,3 +1,7 @@
+/**
+ * Job ids: the monotonic ULID generator (strictly increasing, even within a
+ * millisecond) and the 16-byte binary form ids take in records and checkpoints.
+ */
 import { randomBytes } from "node:crypto";
 import { decodeTime } from "ulid";
 import { latin1Slice } from "./buffer-codecs.js";

@@ -1,3 +1,7 @@
+/**
+ * Leases of live claims, in memory only: by job (settlement checks) and by
+ * expiry (the reaper). A claim without a live lease cannot be settled.
+ */
 import { BTree } from "../util/btree.js";
 import type { Job } from "./state.js";
 import type { ClaimToken } from "./types.js";
@@ -79,9 +83,5 @@ export class LeaseTable {
     for (const lease of this.#byJob.values()) lease.abort(reason);
     this.#byJob.clear();
     this.#byExpiry.clear();
-  }
-
-  get size(): number {
-    return this.#byJob.size;
   }
 }

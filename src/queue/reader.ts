@@ -1,3 +1,7 @@
+/**
+ * `QueueReader`: a read-only snapshot of a queue store for dashboards, the
+ * CLI and audits, answering through the same views as the writer.
+ */
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";

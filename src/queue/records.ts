@@ -1,3 +1,7 @@
+/**
+ * The queue's log records: their shapes, one per transition, and their binary
+ * encoding. Each record carries the outcome decided on the live path.
+ */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import type { Headers } from "./state.js";
 

@@ -1,3 +1,7 @@
+/**
+ * Rebuilding the state at open (writer or reader): decode the checkpoint,
+ * apply the records after it, and report damage as `CorruptionError`.
+ */
 import { CorruptionError } from "../errors.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";

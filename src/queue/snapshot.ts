@@ -1,3 +1,4 @@
+/** The checkpoint format of the queue's state: encoding a `State` and decoding it back. */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readHeaders, writeHeaders } from "./records.js";
 import { Job, type QueueContents, type QueueState, State, Status } from "./state.js";

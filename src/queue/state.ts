@@ -1,3 +1,8 @@
+/**
+ * The in-memory state of a queue store: jobs and, per queue, the ordered
+ * indexes a job sits in by status, the dedup index and the done counter.
+ * Changed only by `apply` (and bulk-loaded by a restore).
+ */
 import { bulkLoad } from "sorted-btree/extended/bulkLoad.js";
 import { BTree } from "../util/btree.js";
 

@@ -46,7 +46,7 @@ function assertSane(r: BenchResult, workload: string, store: string): void {
   assert.deepEqual(back, r);
 }
 
-describe("bench harness smoke run", () => {
+describe("bench harness smoke run", { timeout: 180_000 }, () => {
   it("claim_drain drains every job and reports claim latency per slice", async () => {
     const [r] = await run("claim_drain", "memory", ["--jobs=400", "--workers=4", "--slices=4"]);
     assert.equal(r?.jobs, 400);
@@ -134,7 +134,7 @@ describe("bench harness smoke run", () => {
   });
 });
 
-describe("bench helpers", () => {
+describe("bench helpers", { timeout: 180_000 }, () => {
   it("parses counts with suffixes and rejects junk", () => {
     assert.equal(parseCount("100k"), 100_000);
     assert.equal(parseCount("1m"), 1_000_000);

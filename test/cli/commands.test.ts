@@ -27,7 +27,7 @@ async function storeDir(): Promise<string> {
   return dir;
 }
 
-describe("taquba CLI commands", () => {
+describe("taquba CLI commands", { timeout: 60_000 }, () => {
   it("stats, queues, dead and inspect read a store without fencing its running writer", async () => {
     const dir = await storeDir();
     const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
@@ -153,6 +153,19 @@ describe("taquba CLI commands", () => {
     const badQueue = await cli("enqueue", "", "p", "--take-over", "--store", dir);
     assert.equal(badQueue.code, 1);
     assert.match(badQueue.stderr, /INVALID_ARGUMENT/);
+    // Out-of-range values are named by their flag, not by the API field behind it.
+    for (const [flag, value] of [
+      ["--max-attempts", "0"],
+      ["--priority", "-1"],
+      ["--run-at", "99999999999999999999"],
+    ]) {
+      const bad = await cli("enqueue", "q", "p", `${flag}=${value}`, "--take-over", "--store", dir);
+      assert.equal(bad.code, 1, flag);
+      assert.match(bad.stderr, new RegExp(`INVALID_ARGUMENT: Expected \`${flag}\``), flag);
+      assert.doesNotMatch(bad.stderr, /options\./, flag);
+    }
+    // Checked before the store is opened: nothing was written, not even a writer's manifest.
+    assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).inspection.manifest, null);
     assert.deepEqual((await QueueReader.open(new FileStore(dir), "taquba")).listQueues(), []);
   });
 

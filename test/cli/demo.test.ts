@@ -15,7 +15,7 @@ after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-describe("taquba demo", () => {
+describe("taquba demo", { timeout: 60_000 }, () => {
   it("processes every job, then resumes from the same store on the next run", async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
     dirs.push(dir);
@@ -34,6 +34,16 @@ describe("taquba demo", () => {
     const first = capture();
     assert.equal(await runCli(args, first), 0, first.stderr);
     assert.match(first.stdout, /Enqueued 200 jobs/);
+    // It says what it does, and the mix it describes adds up to 100 %.
+    const mix = /Enqueuing 200 jobs on queue "demo": (.*)\.\n/.exec(first.stdout)?.[1] ?? "";
+    const percents = [...mix.matchAll(/(\d+)% /g)].map((m) => Number(m[1]));
+    assert.equal(percents.length, 4, mix);
+    assert.equal(
+      percents.reduce((a, b) => a + b, 0),
+      100,
+      mix,
+    );
+    assert.match(first.stdout, /Processing with a worker running 8 jobs at a time/);
     // 5 % poison (dead), everything else done, the flaky 10 % after one failure each.
     assert.match(
       first.stdout,

@@ -39,7 +39,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
   assert.ok(condition(), "condition reached in time");
 }
 
-describe("log checkpoints and garbage collection", () => {
+describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   it("after many appends, checkpoints and reopens, GC keeps exactly what recovery needs", async () => {
     const store = new MemoryStore();
     const options = testOptions({ checkpointWalBytes: 300, manifestHistory: 2 });

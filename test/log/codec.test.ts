@@ -18,7 +18,7 @@ function emptyWithoutBackingStore(): Uint8Array {
   return empty;
 }
 
-describe("log formats", () => {
+describe("log formats", { timeout: 60_000 }, () => {
   it("WAL batches round-trip any records", () => {
     fc.assert(
       fc.property(

@@ -53,7 +53,7 @@ function flipBit(at: (body: Uint8Array) => number): (body: Uint8Array) => Uint8A
   };
 }
 
-describe("log corruption is reported, never skipped", () => {
+describe("log corruption is reported, never skipped", { timeout: 60_000 }, () => {
   it("rejects a WAL batch with a flipped bit in a record", async () => {
     const store = await seeded();
     await mutate(

@@ -44,7 +44,7 @@ function runAndKill(dir: string, killAfterMs: number): Promise<number[]> {
   });
 }
 
-describe("log crash safety", () => {
+describe("log crash safety", { timeout: 180_000 }, () => {
   it(`replays every acknowledged record, in order, once, after ${ROUNDS} SIGKILLs`, async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-crash-"));
     try {

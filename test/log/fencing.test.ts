@@ -7,7 +7,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
-describe("log fencing", () => {
+describe("log fencing", { timeout: 60_000 }, () => {
   it("a second writer fences the first: it fails FENCED, loses nothing acknowledged", async () => {
     const store = new MemoryStore();
     const first = await openLog(store, "q", testOptions());
@@ -94,7 +94,7 @@ describe("log fencing", () => {
   });
 });
 
-describe("log writers racing to open", () => {
+describe("log writers racing to open", { timeout: 60_000 }, () => {
   it("of writers opening at once, every one but the newest epoch ends FENCED", async () => {
     for (let round = 0; round < 10; round++) {
       const inner = new MemoryStore();
@@ -124,7 +124,7 @@ describe("log writers racing to open", () => {
   });
 });
 
-describe("log ambiguous writes", () => {
+describe("log ambiguous writes", { timeout: 60_000 }, () => {
   it("a WAL create that failed after taking effect is recognised as ours (no duplicate)", async () => {
     const inner = new MemoryStore();
     const faults = new FaultStore(inner);
@@ -168,7 +168,7 @@ describe("log ambiguous writes", () => {
   });
 });
 
-describe("log transient errors", () => {
+describe("log transient errors", { timeout: 60_000 }, () => {
   it("retries transient failures and then succeeds", async () => {
     const inner = new MemoryStore();
     const faults = new FaultStore(inner);

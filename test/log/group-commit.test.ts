@@ -7,7 +7,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { rec, testOptions, texts } from "./helpers.js";
 
-describe("log group commit", () => {
+describe("log group commit", { timeout: 60_000 }, () => {
   it("1000 concurrent appenders against a 25 ms store share a few WAL writes", async () => {
     const inner = new MemoryStore();
     const counting = new CountingStore(new LatencyStore(inner, { latencyMs: 25 }));

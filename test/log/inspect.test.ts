@@ -8,7 +8,7 @@ import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
-describe("log read-only access", () => {
+describe("log read-only access", { timeout: 60_000 }, () => {
   it("readLog returns what a writer would recover, without writing or fencing", async () => {
     const inner = new MemoryStore();
     const { log } = await openLog(inner, "q", testOptions());
@@ -91,7 +91,7 @@ class LaxStore extends MemoryStore {
   }
 }
 
-describe("log opening", () => {
+describe("log opening", { timeout: 60_000 }, () => {
   it("refuses a store that ignores conditional writes unless told otherwise", async () => {
     const lax: ObjectStore = new LaxStore();
     assert.equal((await rejection(openLog(lax, "q", testOptions()))).code, "UNSUPPORTED_STORE");

@@ -50,7 +50,7 @@ interface Writer {
  * recovered numbers must be strictly increasing (no duplicates, in order),
  * hold every acknowledged number, and none a fenced zombie tried to add.
  */
-describe("log model", () => {
+describe("log model", { timeout: 180_000 }, () => {
   it("recovers exactly the acknowledged history under random operations", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {

@@ -9,7 +9,7 @@ import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
-describe("log replay", () => {
+describe("log replay", { timeout: 60_000 }, () => {
   it("opens an empty log with nothing to replay", async () => {
     const store = new MemoryStore();
     const { log, checkpoint, records } = await openLog(store, "q", testOptions());

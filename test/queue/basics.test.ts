@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL } from "../../src/queue/types.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, text } from "./helpers.js";
 
-describe("queue basics", () => {
+describe("queue basics", { timeout: 60_000 }, () => {
   it("enqueue then claim returns the job claimed, attempts 1, with a lease", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("emails", "hello");
@@ -79,7 +79,7 @@ describe("queue basics", () => {
   });
 });
 
-describe("ordering", () => {
+describe("ordering", { timeout: 60_000 }, () => {
   it("equal-priority jobs are claimed in enqueue order, even within one millisecond", async () => {
     const { queue } = await openTestQueue();
     const ids: string[] = [];

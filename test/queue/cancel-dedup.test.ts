@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mustClaim, NO_BACKOFF, openTestQueue } from "./helpers.js";
 
-describe("cancel", () => {
+describe("cancel", { timeout: 60_000 }, () => {
   it("cancel removes a pending job", async () => {
     const { queue } = await openTestQueue();
     const id = await queue.enqueue("q", "x");
@@ -75,7 +75,7 @@ describe("cancel", () => {
   });
 });
 
-describe("dedup", () => {
+describe("dedup", { timeout: 60_000 }, () => {
   it("a second enqueue with the same key returns the first id; pending stays 1", async () => {
     const { queue } = await openTestQueue();
     const first = await queue.enqueue("q", "a", { dedupKey: "k" });

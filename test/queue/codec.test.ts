@@ -57,7 +57,7 @@ const arbRecord: fc.Arbitrary<QueueRecord> = fc.oneof(
   }),
 ) as fc.Arbitrary<QueueRecord>;
 
-describe("binary codec", () => {
+describe("binary codec", { timeout: 60_000 }, () => {
   it("varints round-trip every integer up to 2^53", () => {
     fc.assert(
       fc.property(fc.array(arbTime), (values) => {
@@ -119,7 +119,7 @@ function normalise(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (_key, v) => (v === undefined ? "<undefined>" : v)));
 }
 
-describe("ids", () => {
+describe("ids", { timeout: 60_000 }, () => {
   it("strictly increase within a millisecond, when the clock goes back, and across restarts", () => {
     const gen = new IdGenerator(null);
     const ids = [gen.next(1_000), gen.next(1_000), gen.next(999), gen.next(1_001)];
@@ -251,7 +251,7 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
   return records;
 }
 
-describe("apply, replay and snapshots", () => {
+describe("apply, replay and snapshots", { timeout: 60_000 }, () => {
   it("replaying encoded records, or restoring a snapshot and replaying the rest, gives the same state", () => {
     fc.assert(
       fc.property(

@@ -63,7 +63,7 @@ async function snapshot(queue: Queue, ids: string[]) {
   return { jobs, stats, queues: await queue.listQueues() };
 }
 
-describe("durability", () => {
+describe("durability", { timeout: 60_000 }, () => {
   it("reopening after close restores identical stats and job records", async () => {
     const store = new FileStore(await tempDir());
     const clock = new ManualClock();

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
-describe("stats and introspection", () => {
+describe("stats and introspection", { timeout: 60_000 }, () => {
   it("counters follow enqueue → claim → ack", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "x");
@@ -24,6 +25,29 @@ describe("stats and introspection", () => {
     await queue.nack(await mustClaim(queue, "q"), "no");
     const stats = await queue.stats("q");
     assert.deepEqual([stats.pending, stats.claimed, stats.dead], [0, 0, 1]);
+    await queue.close();
+  });
+
+  it("queueConfig resolves defaults, then defaultQueueConfig, then the queue's own overrides", async () => {
+    const { queue } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 5, leaseMs: 10_000 },
+      queueConfigs: { slow: { leaseMs: 60_000, keepDoneJobsMs: 1_000 } },
+    });
+    const plain = queue.queueConfig("any");
+    assert.deepEqual(plain, { ...DEFAULT_QUEUE_CONFIG, maxAttempts: 5, leaseMs: 10_000 });
+    assert.deepEqual(queue.queueConfig("slow"), {
+      ...DEFAULT_QUEUE_CONFIG,
+      maxAttempts: 5,
+      leaseMs: 60_000,
+      keepDoneJobsMs: 1_000,
+    });
+    assert.ok(Object.isFrozen(plain));
+    // What it reports is what claims use.
+    await queue.enqueue("slow", "x");
+    const claim = await mustClaim(queue, "slow");
+    assert.equal(claim.leaseExpiresAt, claim.claimedAt! + 60_000);
+    assert.equal(claim.maxAttempts, 5);
+    assert.throws(() => queue.queueConfig(""), { code: "INVALID_ARGUMENT" });
     await queue.close();
   });
 
@@ -124,7 +148,7 @@ describe("stats and introspection", () => {
   });
 });
 
-describe("retention", () => {
+describe("retention", { timeout: 60_000 }, () => {
   it("by default ack deletes the job while done still counts it", async () => {
     const { queue } = await openTestQueue();
     const id = await queue.enqueue("q", "x");

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ClaimLostError } from "../../src/errors.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
-describe("leases and the reaper", () => {
+describe("leases and the reaper", { timeout: 60_000 }, () => {
   it("an expired lease is requeued by the reaper without backoff; re-claim has attempts 2", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "x");

@@ -4,7 +4,7 @@ import { backoffMs } from "../../src/queue/decisions.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
 import { mustClaim, NO_BACKOFF, openTestQueue } from "./helpers.js";
 
-describe("nack, backoff and dead-letter", () => {
+describe("nack, backoff and dead-letter", { timeout: 60_000 }, () => {
   it("with zero backoff a nack re-pends; the re-claim has attempts 2 and lastError", async () => {
     const { queue } = await openTestQueue(NO_BACKOFF);
     const id = await queue.enqueue("q", "x");
@@ -91,7 +91,7 @@ describe("nack, backoff and dead-letter", () => {
   });
 });
 
-describe("scheduling", () => {
+describe("scheduling", { timeout: 60_000 }, () => {
   it("a future runAt is scheduled, not claimable", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "x", { runAt: new Date(clock.now() + 60_000) });

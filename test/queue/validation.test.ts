@@ -22,7 +22,7 @@ async function expectInvalid(promise: Promise<unknown>, argument: RegExp): Promi
   assert.match(error.message, /^Expected `/);
 }
 
-describe("validation", () => {
+describe("validation", { timeout: 60_000 }, () => {
   it("bad enqueue arguments reject INVALID_ARGUMENT naming the argument, writing nothing", async () => {
     const { queue } = await openTestQueue({ maxPayloadBytes: 16 });
     await queue.enqueue("q", "ok");
@@ -110,6 +110,10 @@ describe("validation", () => {
       ],
       [{ queueConfigs: { a: { leaseMs: "long" } } }, /queueConfigs\["a"\]\.leaseMs/],
       [{ defaultQueueConfig: { keepDoneJobsMs: -5 } }, /keepDoneJobsMs/],
+      [{ flushIntervalMs: -1 }, /`options\.flushIntervalMs`/],
+      [{ log: { checkpointWalBytes: -1 } }, /`options\.log\.checkpointWalBytes`/],
+      [{ log: { retry: { maxDelayMs: "x" } } }, /`options\.log\.retry\.maxDelayMs`/],
+      [{ log: { recoverCorruption: "maybe" } }, /`options\.log\.recoverCorruption`.*"skip"/],
     ];
     for (const [options, argument] of bad)
       await expectInvalid(Queue.open(store, "q", { clock, ...options }), argument);

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { Claim } from "../../src/queue/types.js";
 import { openTestQueue } from "./helpers.js";
 
-describe("claim with waitMs", () => {
+describe("claim with waitMs", { timeout: 60_000 }, () => {
   it("returns null after waitMs on an idle queue (following the injected clock)", async () => {
     const { queue, clock } = await openTestQueue();
     let result: Claim | null | "waiting" = "waiting";

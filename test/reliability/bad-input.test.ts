@@ -146,7 +146,7 @@ async function perform(queue: Queue, c: Call, claims: Claim[], ids: string[]): P
   }
 }
 
-describe("bad input: property tests over the public API", () => {
+describe("bad input: property tests over the public API", { timeout: 180_000 }, () => {
   for (const seed of seedsToRun(1, 0xbad)) {
     it(`seed ${seed}: every rejection is a typed error from the contract and changes nothing`, async () => {
       await fc.assert(
@@ -214,7 +214,7 @@ describe("bad input: property tests over the public API", () => {
   }
 });
 
-describe("bad input: times the log cannot store", () => {
+describe("bad input: times the log cannot store", { timeout: 180_000 }, () => {
   // Regression: a runAt past 2^53 ms (or a huge backoff) was accepted, applied in memory
   // and written as a broken varint, so the store could not be reopened (CORRUPTION).
   it("rejects a runAt past the Date range with INVALID_ARGUMENT and writes nothing", async () => {
@@ -255,7 +255,7 @@ describe("bad input: times the log cannot store", () => {
   });
 });
 
-describe("bad input: strings UTF-8 cannot hold", () => {
+describe("bad input: strings UTF-8 cannot hold", { timeout: 180_000 }, () => {
   // Regression: a lone UTF-16 surrogate in a queue name, dedup key or header was accepted and
   // came back as U+FFFD after a restart — the queue's jobs were then unreachable by its name.
   it("rejects lone surrogates in names, dedup keys and headers; cleans them out of messages", async () => {

@@ -81,7 +81,7 @@ const cut = (bytes: number) => (body: Uint8Array) =>
   body.subarray(0, Math.max(0, body.byteLength - bytes));
 const empty = () => new Uint8Array(0);
 
-describe("corruption: open refuses damaged stores, naming the object", () => {
+describe("corruption: open refuses damaged stores, naming the object", { timeout: 180_000 }, () => {
   it("a truncated WAL batch", async () => {
     const s = await seeded();
     await rewrite(s, s.batches[2]!, cut(3));
@@ -148,7 +148,9 @@ describe("corruption: open refuses damaged stores, naming the object", () => {
   });
 });
 
-describe('corruption: recoverCorruption "skip" recovers the last good state and reports the loss', () => {
+describe('corruption: recoverCorruption "skip" recovers the last good state and reports the loss', {
+  timeout: 180_000,
+}, () => {
   it("a damaged WAL batch: earlier jobs survive, it and every later batch are reported", async () => {
     const s = await seeded();
     await rewrite(
@@ -258,7 +260,7 @@ describe('corruption: recoverCorruption "skip" recovers the last good state and 
   });
 });
 
-describe("corruption: a WAL batch truncated to nothing", () => {
+describe("corruption: a WAL batch truncated to nothing", { timeout: 180_000 }, () => {
   // Regression: fences used to be empty objects, so an emptied batch passed for a fence and
   // its records were dropped without a word. Fences now carry a magic, epoch and checksum.
   it("fails open with CORRUPTION naming it, instead of passing for a fence", async () => {

@@ -9,7 +9,7 @@ import { seedsToRun } from "./lib/seeds.js";
 /** Fast form; the soak (`npm run torture`) runs at least 50 rounds. */
 const ROUNDS = 8;
 
-describe("crash: SIGKILL at random moments, then reopen", () => {
+describe("crash: SIGKILL at random moments, then reopen", { timeout: 180_000 }, () => {
   for (const seed of seedsToRun(1, 0xc4a5)) {
     it(`seed ${seed}: ${ROUNDS} rounds keep every acknowledged promise`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "taquba-crash-"));

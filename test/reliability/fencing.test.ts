@@ -21,7 +21,7 @@ async function expectSafeHandovers(target: FencingTarget, handovers: number): Pr
   assert.ok(report.acknowledged >= handovers * 20, `only ${report.acknowledged} acknowledged`);
 }
 
-describe("fencing: writer processes take over one store in turn", () => {
+describe("fencing: writer processes take over one store in turn", { timeout: 180_000 }, () => {
   let azurite: AzuriteServer | undefined;
   after(async () => {
     await azurite?.stop();
@@ -49,7 +49,7 @@ describe("fencing: writer processes take over one store in turn", () => {
   });
 });
 
-describe("fencing: a busy writer yields to a new opener", () => {
+describe("fencing: a busy writer yields to a new opener", { timeout: 180_000 }, () => {
   // Regression: a writer only met the new writer's fence when its own next slot was the
   // fenced one, so an opener placing its fence behind a busy writer chased it slot by slot
   // (takeovers on Azurite took over 20 s). A busy writer now looks for a newer epoch
@@ -90,7 +90,7 @@ describe("fencing: a busy writer yields to a new opener", () => {
   });
 });
 
-describe("opening rides out transient store errors", () => {
+describe("opening rides out transient store errors", { timeout: 180_000 }, () => {
   // Regression: the conditional-write probe was the one request of an open that was not
   // retried, so a single transient error (say, a 503) failed Queue.open with STORAGE.
   it("retries a failed probe write, before or after it took effect", async () => {

@@ -7,7 +7,7 @@ import { runSimulation } from "./lib/sim.js";
 const SEEDS = 6;
 const STEPS = 250;
 
-describe("deterministic simulation", () => {
+describe("deterministic simulation", { timeout: 180_000 }, () => {
   for (const seed of seedsToRun(SEEDS, 0x51a1)) {
     it(`seed ${seed}: no invariant violations over ${STEPS} steps`, async () => {
       const report = await runSimulation({ seed, steps: STEPS });

@@ -41,7 +41,7 @@ runStoreConformance("AzureBlobStore on Azurite", async () => {
   };
 });
 
-describe("AzureBlobStore on Azurite", () => {
+describe("AzureBlobStore on Azurite", { timeout: 180_000 }, () => {
   let server: AzuriteServer;
   const accountKey = (): string => server.accountKey;
 
@@ -138,7 +138,7 @@ describe("AzureBlobStore on Azurite", () => {
   });
 });
 
-describe("AzureBlobStore options", () => {
+describe("AzureBlobStore options", { timeout: 180_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(
       () => new AzureBlobStore({ container: "", connectionString: "x" }),
@@ -180,7 +180,7 @@ const queueOptions: OpenOptions = { logger: silentLogger, flushIntervalMs: 1 };
 
 // The whole stack (queue, log, fencing) on Azure's own emulator: the store that
 // passes the conformance suite must also carry a queue through restart and fencing.
-describe("Queue on Azurite", () => {
+describe("Queue on Azurite", { timeout: 180_000 }, () => {
   let server: AzuriteServer;
   let store: AzureBlobStore;
 

@@ -50,7 +50,7 @@ export const UNUSUAL_KEY_SEGMENTS = [
  * non-empty (real buckets).
  */
 export function runStoreConformance(name: string, makeStore: () => Promise<StoreUnderTest>): void {
-  describe(`${name} conformance`, () => {
+  describe(`${name} conformance`, { timeout: 120_000 }, () => {
     let subject: StoreUnderTest;
     let store: ObjectStore;
     const runId = randomUUID().slice(0, 8);

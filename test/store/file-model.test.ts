@@ -77,7 +77,7 @@ async function apply(store: ObjectStore, step: Op): Promise<unknown> {
   }
 }
 
-describe("FileStore matches MemoryStore on random operation sequences", () => {
+describe("FileStore matches MemoryStore on random operation sequences", { timeout: 60_000 }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "taquba-filestore-model-"));

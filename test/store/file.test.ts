@@ -27,7 +27,7 @@ runStoreConformance("FileStore (fsync off)", async () => {
   return { store: new FileStore(dir, { fsync: false }), cleanup };
 });
 
-describe("FileStore", () => {
+describe("FileStore", { timeout: 60_000 }, () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   before(async () => {

@@ -69,7 +69,9 @@ function scriptedClient(script: Partial<Record<string, (file: string) => unknown
   return { client, calls, buckets };
 }
 
-describe("GcsStore request building and error mapping (injected client)", () => {
+describe("GcsStore request building and error mapping (injected client)", {
+  timeout: 60_000,
+}, () => {
   it("a create saves with ifGenerationMatch: 0 under the prefix; 412 means the object exists", async () => {
     let saves = 0;
     const { client, calls, buckets } = scriptedClient({
@@ -200,7 +202,7 @@ describe("GcsStore request building and error mapping (injected client)", () => 
   });
 });
 
-describe("GcsStore options", () => {
+describe("GcsStore options", { timeout: 60_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(
       () => new GcsStore({ bucket: " " }),

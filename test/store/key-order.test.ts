@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { compareKeys } from "../../src/store/key-order.js";
 
-describe("compareKeys", () => {
+describe("compareKeys", { timeout: 60_000 }, () => {
   it("orders like the UTF-8 bytes of the keys", () => {
     const sign = (n: number): number => Math.sign(n);
     // Mix ASCII, BMP characters above the surrogate range and astral characters.

@@ -1,3 +1,4 @@
+// The conformance suite carries its own timeout (see conformance.ts), so a hang fails.
 import { MemoryStore } from "../../src/store/memory.js";
 import { runStoreConformance } from "./conformance.js";
 

@@ -33,7 +33,7 @@ async function rejectsUrl(url: string, pattern: RegExp, env = {}): Promise<Inval
   return caught;
 }
 
-describe("openStore", () => {
+describe("openStore", { timeout: 60_000 }, () => {
   it("memory:// opens a fresh MemoryStore each time", async () => {
     const a = await openStore("memory://");
     const b = await openStore("memory://");
@@ -141,7 +141,7 @@ describe("openStore", () => {
   });
 });
 
-describe("optional SDKs", () => {
+describe("optional SDKs", { timeout: 60_000 }, () => {
   it("importing taquba loads no cloud SDK; using a store without its SDK names the package to install", async () => {
     const indexUrl = new URL("../../src/index.js", import.meta.url).href;
     // A resolve hook that makes every cloud SDK unresolvable, as if it were not installed.
@@ -195,7 +195,7 @@ describe("optional SDKs", () => {
   });
 });
 
-describe("redactSecrets (used on every SDK error message)", () => {
+describe("redactSecrets (used on every SDK error message)", { timeout: 60_000 }, () => {
   it("masks account keys, SAS and presigned-URL signatures, tokens and URL passwords", () => {
     const cases: [string, string][] = [
       [

@@ -33,7 +33,7 @@ class IgnoresConditionsStore implements ObjectStore {
   }
 }
 
-describe("probeConditionalWrites", () => {
+describe("probeConditionalWrites", { timeout: 60_000 }, () => {
   it("passes on a store that honours create-if-absent and leaves nothing behind", async () => {
     const store = new MemoryStore();
     await store.put("q/other", new Uint8Array([1]));

@@ -18,7 +18,7 @@ const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(
 // `If-None-Match: *` on PutObject, so the conformance suite cannot pass on it:
 // these tests cover everything else against it, and check that the log's probe
 // refuses it unless the caller opts out.
-describe("S3Store on s3rver", () => {
+describe("S3Store on s3rver", { timeout: 180_000 }, () => {
   let server: S3rverServer;
   const stores: S3Store[] = [];
   const makeStore = (options: Partial<S3StoreOptions> = {}): S3Store => {
@@ -212,7 +212,9 @@ const s3Error = (name: string, status: number) => () => {
   });
 };
 
-describe("S3Store request building and error mapping (injected client)", () => {
+describe("S3Store request building and error mapping (injected client)", {
+  timeout: 180_000,
+}, () => {
   it("a create sends IfNoneMatch and maps 412 PreconditionFailed to ObjectExistsError", async () => {
     const { client, calls } = scriptedClient([() => ({}), s3Error("PreconditionFailed", 412)]);
     const store = new S3Store({ bucket: "b", prefix: "p", client });
@@ -282,7 +284,7 @@ describe("S3Store request building and error mapping (injected client)", () => {
   });
 });
 
-describe("S3Store options", () => {
+describe("S3Store options", { timeout: 180_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(() => new S3Store({ bucket: "" }), /S3Store bucket: expected a non-empty string/);
     assert.throws(

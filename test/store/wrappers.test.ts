@@ -14,7 +14,7 @@ const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(
 /** Resolves after pending microtasks and one macrotask turn. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe("seededRandom", () => {
+describe("seededRandom", { timeout: 60_000 }, () => {
   it("is deterministic per seed, differs across seeds, and stays in [0, 1)", () => {
     const a = seededRandom(42);
     const b = seededRandom(42);
@@ -28,7 +28,7 @@ describe("seededRandom", () => {
   });
 });
 
-describe("FaultStore", () => {
+describe("FaultStore", { timeout: 60_000 }, () => {
   it('"before" fails without performing the write', async () => {
     const inner = new MemoryStore();
     const store = new FaultStore(inner);
@@ -140,7 +140,7 @@ describe("FaultStore", () => {
   });
 });
 
-describe("CountingStore", () => {
+describe("CountingStore", { timeout: 60_000 }, () => {
   it("counts requests per op and bytes moved, and resets", async () => {
     const store = new CountingStore(new MemoryStore());
     await store.put("a", bytes("hello"));
@@ -171,7 +171,7 @@ describe("CountingStore", () => {
   });
 });
 
-describe("LatencyStore", () => {
+describe("LatencyStore", { timeout: 60_000 }, () => {
   it("delays selected ops by at least latencyMs and leaves others alone", async () => {
     const store = new LatencyStore(new MemoryStore(), {
       latencyMs: 30,

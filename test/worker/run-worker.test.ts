@@ -28,7 +28,7 @@ function capturingLogger(): Logger & { warnings: string[] } {
   return { warnings, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
 }
 
-describe("runWorker", () => {
+describe("runWorker", { timeout: 60_000 }, () => {
   it("drains the queue: every job acked, nothing left claimable", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b", "c", "d", "e"]);
@@ -241,12 +241,23 @@ describe("runWorker", () => {
     await queue.close();
   });
 
-  it("ends when the queue is closed", async () => {
+  it("ends (resolves) when the queue is closed, though its claim was waiting", async () => {
     const { queue } = await openTestQueue();
-    const worker = runWorker(queue, "q", () => {}, { pollIntervalMs: 60_000 });
+    const handled: string[] = [];
+    const worker = runWorker(queue, "q", (job) => void handled.push(job.id), {
+      pollIntervalMs: 60_000,
+    });
     await new Promise((r) => setImmediate(r));
     await queue.close();
-    await worker;
+    const outcome = await Promise.race([
+      worker.then(
+        () => "resolved",
+        (error: unknown) => `rejected: ${String(error)}`,
+      ),
+      new Promise<string>((r) => setTimeout(r, 5_000, "still running").unref()),
+    ]);
+    assert.equal(outcome, "resolved");
+    assert.deepEqual(handled, []);
   });
 
   it("rejects with FencedError once another process took the store", async () => {

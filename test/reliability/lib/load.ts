@@ -26,15 +26,21 @@ async function withDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** `jobs` jobs enqueued, claimed and acked through one process; the heap must stay bounded. */
-export async function throughOneProcess(
-  jobs: number,
-): Promise<{ jobs: number; ms: number; peakHeapMiB: number; heapGrowthMiB: number }> {
+/**
+ * `jobs` jobs enqueued, claimed and acked through one process; the heap must
+ * stay bounded. `doneAfterReopen` is the done counter a reopened queue reports.
+ */
+export async function throughOneProcess(jobs: number): Promise<{
+  jobs: number;
+  ms: number;
+  peakHeapMiB: number;
+  heapGrowthMiB: number;
+  doneAfterReopen: number;
+}> {
   return withDir(async (dir) => {
-    const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
-      logger: silentLogger,
-      log: { checkpointWalBytes: 4 * MiB, gcMinAgeMs: 0 },
-    });
+    const store = new FileStore(dir, { fsync: false });
+    const options = { logger: silentLogger, log: { checkpointWalBytes: 4 * MiB, gcMinAgeMs: 0 } };
+    const queue = await Queue.open(store, "q", options);
     const started = performance.now();
     const heapBefore = process.memoryUsage().heapUsed;
     let peak = heapBefore;
@@ -61,14 +67,21 @@ export async function throughOneProcess(
     const ms = performance.now() - started;
     const heapGrowthMiB = (process.memoryUsage().heapUsed - heapBefore) / MiB;
     await queue.close();
-    return { jobs: done, ms, peakHeapMiB: peak / MiB, heapGrowthMiB };
+    const reopened = await Queue.open(store, "q", options);
+    const doneAfterReopen = (await reopened.stats("load")).done;
+    await reopened.close();
+    return { jobs: done, ms, peakHeapMiB: peak / MiB, heapGrowthMiB, doneAfterReopen };
   });
 }
 
-/** One job in each of `count` queues; every queue is listed and counted, also after a reopen. */
+/**
+ * One job in each of `count` queues; every queue is listed and counted, also
+ * after a reopen. `pendingAfterReopen` sums the reopened queue's pending
+ * counters over every listed queue.
+ */
 export async function manyQueues(
   count: number,
-): Promise<{ queues: number; ms: number; reopenMs: number }> {
+): Promise<{ queues: number; ms: number; reopenMs: number; pendingAfterReopen: number }> {
   const store = new MemoryStore();
   const options = { logger: silentLogger };
   const queue = await Queue.open(store, "q", options);
@@ -83,6 +96,8 @@ export async function manyQueues(
   const reopenMs = performance.now() - reopenStarted;
   const listed = await reopened.listQueues();
   assert.deepEqual(listed, names);
+  let pendingAfterReopen = 0;
+  for (const name of listed) pendingAfterReopen += (await reopened.stats(name)).pending;
   for (const name of [names[0]!, names[count >> 1]!, names.at(-1)!]) {
     const stats = await reopened.stats(name);
     assert.equal(stats.pending, 1, name);
@@ -91,7 +106,7 @@ export async function manyQueues(
   }
   assert.deepEqual(auditState(liveState(reopened)), []);
   await reopened.close();
-  return { queues: listed.length, ms, reopenMs };
+  return { queues: listed.length, ms, reopenMs, pendingAfterReopen };
 }
 
 /** `count` jobs scheduled for one instant: all promoted together, claimed in enqueue order. */

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { FencedError } from "../../src/errors.js";
+import { type FenceContext, WriterFence } from "../../src/log/fencing.js";
+import { openLog } from "../../src/log/index.js";
+import { LogKeys } from "../../src/log/keys.js";
+import { ManifestReader } from "../../src/log/manifest.js";
+import { LogStorage } from "../../src/log/storage.js";
+import { silentLogger } from "../../src/logger.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { rec, rejection, testOptions } from "./helpers.js";
+
+/** The one message of a fenced writer, whichever path found out. */
+const FENCED_MESSAGE =
+  /^log "q\/" in .+ is fenced \((a writer with epoch \d+ took over|another writer took WAL slot "q\/wal\/\d{20}")\); this writer \(epoch \d+\) has stopped for good and rejects every call\. Open the log again if this process should be its writer\.$/;
+
+function assertFenced(error: unknown, evidence: RegExp): void {
+  assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);
+  assert.match(error.message, FENCED_MESSAGE);
+  assert.match(error.message, evidence);
+}
+
+function context(store: ObjectStore, clock = new ManualClock()): FenceContext {
+  const keys = new LogKeys("q/");
+  const storage = LogStorage.create(store, {
+    clock,
+    logger: silentLogger,
+    retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
+  });
+  return {
+    storage,
+    keys,
+    manifests: new ManifestReader(storage, keys),
+    clock,
+    checkIntervalMs: 1_000,
+    describeLog: `log "q/" in ${store.describe()}`,
+  };
+}
+
+describe("writer fence: one rule, one message", { timeout: 60_000 }, () => {
+  it("claiming takes the next epoch; a newer claim supersedes the older everywhere it looks", async () => {
+    const store = new MemoryStore();
+    const older = await WriterFence.claim(context(store), Promise.resolve());
+    const newer = await WriterFence.claim(context(store), Promise.resolve());
+    assert.deepEqual([older.epoch, newer.epoch], [1, 2]);
+
+    assertFenced(await rejection(older.throwIfSuperseded()), /epoch 2 took over.*\(epoch 1\)/);
+    assertFenced(await rejection(older.confirmNewest()), /epoch 2 took over/);
+    assertFenced(
+      await rejection(older.commit({ checkpoint: null, replayAfter: 0 })),
+      /epoch 2 took over/,
+    );
+    await newer.throwIfSuperseded();
+    await newer.confirmNewest();
+    await newer.commit({ checkpoint: null, replayAfter: 0 });
+    assert.equal(newer.manifestId, 3);
+  });
+
+  it("a busy writer's periodic check reports the newer epoch, at most once per interval", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const older = await WriterFence.claim(context(store, clock), Promise.resolve());
+    await WriterFence.claim(context(store, clock), Promise.resolve());
+    const reported: FencedError[] = [];
+    older.checkWhileBusy((error) => reported.push(error));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(reported.length, 0, "checked too soon after the claim");
+    clock.advance(1_000);
+    older.checkWhileBusy((error) => reported.push(error));
+    older.checkWhileBusy((error) => reported.push(error)); // already running: no second look
+    for (let i = 0; i < 10 && reported.length === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(reported.length, 1);
+    assertFenced(reported[0], /epoch 2 took over/);
+  });
+
+  it("the log raises the same message on every path that finds it fenced", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    first.log.setSnapshotSource(() => rec("state"));
+    await first.log.append(rec("a"));
+    await openLog(store, "q", testOptions());
+    // Garbage collection finds the newer manifest first.
+    assertFenced(await rejection(first.log.collectGarbage()), /epoch 2 took over/);
+
+    const zombie = await openLog(store, "q", testOptions());
+    await openLog(store, "q", testOptions());
+    // A WAL create that meets the successor's fence.
+    assertFenced(await rejection(zombie.log.append(rec("z"))), /took WAL slot/);
+
+    const idle = await openLog(store, "q", testOptions());
+    idle.log.setSnapshotSource(() => rec("state"));
+    await openLog(store, "q", testOptions());
+    // A checkpoint's manifest commit.
+    assertFenced(await rejection(idle.log.checkpoint()), /epoch \d+ took over/);
+  });
+});
