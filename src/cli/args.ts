@@ -6,7 +6,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { expectationMessage, integerRange } from "../validate.js";
-import { UsageError } from "./io.js";
+import { type CliIO, type Command, UsageError } from "./io.js";
 
 /** Option declarations as `util.parseArgs` takes them. */
 export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
@@ -61,4 +61,31 @@ export function positiveInt(value: string | undefined, name: string, fallback: n
 /** A non-negative integer flag. */
 export function nonNegativeInt(value: string | undefined, name: string, fallback: number): number {
   return intFlag(value, name, 0, fallback);
+}
+
+/** What a command declares; see {@link defineCommand}. */
+export interface CommandSpec<T extends CommandOptions> {
+  readonly name: string;
+  readonly summary: string;
+  /** Printed for `-h` / `--help` (every command has that flag). */
+  readonly help: string;
+  readonly options: T;
+  /** Runs the command on its parsed arguments; resolves with the exit code. */
+  run(parsed: ParsedCommandArgs<T>, io: CliIO): Promise<number>;
+}
+
+/** A {@link Command} that parses its arguments strictly and answers `--help` with its help text. */
+export function defineCommand<T extends CommandOptions>(spec: CommandSpec<T>): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    async run(args, io) {
+      const parsed = parseCommandArgs(args, spec.options);
+      if ((parsed.values as { help?: unknown }).help === true) {
+        io.out(spec.help);
+        return 0;
+      }
+      return spec.run(parsed, io);
+    },
+  };
 }

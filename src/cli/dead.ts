@@ -2,8 +2,7 @@
 import { DEFAULT_DEAD_JOBS_LIMIT } from "../queue/options.js";
 import type { JobRecord } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
-import { nonNegativeInt, parseCommandArgs } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { defineCommand, nonNegativeInt } from "./args.js";
 import {
   openReader,
   payloadText,
@@ -30,20 +29,13 @@ function describeJob(job: JobRecord): string {
   return `${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
 }
 
-export const deadCommand: Command = {
+export const deadCommand = defineCommand({
   name: "dead",
   summary: "list dead-lettered jobs of a queue (read-only)",
-  async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, {
-      ...STORE_OPTIONS,
-      after: { type: "string" },
-      limit: { type: "string" },
-    });
+  help: HELP,
+  options: { ...STORE_OPTIONS, after: { type: "string" }, limit: { type: "string" } },
+  async run(parsed, io) {
     const { values } = parsed;
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
     const [queue] = positionals(parsed.positionals, ["queue"]);
     const limit = nonNegativeInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
     checkQueueName(queue, "<queue>");
@@ -57,4 +49,4 @@ export const deadCommand: Command = {
     else io.out(page.map(describeJob).join(""));
     return 0;
   },
-};
+});

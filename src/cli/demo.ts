@@ -9,9 +9,9 @@ import type { Claim, QueueStats } from "../queue/types.js";
 import { FileStore } from "../store/file.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
-import { nonNegativeInt, parseCommandArgs, positiveInt } from "./args.js";
+import { defineCommand, nonNegativeInt, positiveInt } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
-import type { CliIO, Command } from "./io.js";
+import type { CliIO } from "./io.js";
 
 const HELP = `Usage: taquba demo [options]
 
@@ -64,22 +64,19 @@ function formatStats(stats: QueueStats): string {
   return `done ${stats.done}  dead ${stats.dead}  pending ${stats.pending}  scheduled ${stats.scheduled}  claimed ${stats.claimed}`;
 }
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: "demo",
   summary: "enqueue a few thousand jobs and process them with a concurrent worker",
-  async run(args: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(args, {
-      dir: { type: "string" },
-      path: { type: "string" },
-      jobs: { type: "string" },
-      concurrency: { type: "string" },
-      "schedule-ms": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
+  help: HELP,
+  options: {
+    dir: { type: "string" },
+    path: { type: "string" },
+    jobs: { type: "string" },
+    concurrency: { type: "string" },
+    "schedule-ms": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+  async run({ values }, io) {
     const dir = values.dir ?? DEFAULT_DATA_DIR;
     const path = values.path ?? DEFAULT_STORE_PATH;
     const jobs = positiveInt(values.jobs, "jobs", 5_000);
@@ -129,7 +126,7 @@ export const demoCommand: Command = {
       await queue.close();
     }
   },
-};
+});
 
 async function enqueueDemoJobs(queue: Queue, count: number, scheduleMs: number): Promise<void> {
   const chunk = 1_000;

@@ -12,11 +12,10 @@ import {
 import {
   badFlag,
   type CommandOptions,
+  defineCommand,
   intFlag,
   type ParsedCommandArgs,
-  parseCommandArgs,
 } from "./args.js";
-import type { CliIO, Command } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba enqueue <queue> <payload> --take-over [options]
@@ -79,16 +78,13 @@ function enqueueOptions(
   return options;
 }
 
-export const enqueueCommand: Command = {
+export const enqueueCommand = defineCommand({
   name: "enqueue",
   summary: "enqueue one job (takes the store over)",
-  async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, ENQUEUE_OPTIONS);
+  help: HELP,
+  options: ENQUEUE_OPTIONS,
+  async run(parsed, io) {
     const { values } = parsed;
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
     const [name, payload] = positionals(parsed.positionals, ["queue", "payload"]);
     const options = enqueueOptions(values);
     checkQueueName(name, "<queue>");
@@ -104,4 +100,4 @@ export const enqueueCommand: Command = {
     io.out(values.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
     return 0;
   },
-};
+});

@@ -1,7 +1,6 @@
 /** `taquba inspect`: the objects behind a queue store (manifest, WAL, checkpoint), read-only. */
 import type { LogInspection } from "../log/index.js";
-import { parseCommandArgs } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { defineCommand } from "./args.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
 
 const HELP = `Usage: taquba inspect [options]
@@ -48,15 +47,12 @@ function describe(info: LogInspection): string {
   return `${lines.join("\n")}\n`;
 }
 
-export const inspectCommand: Command = {
+export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "show the objects behind a queue store (read-only)",
-  async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, STORE_OPTIONS);
-    if (parsed.values.help) {
-      io.out(HELP);
-      return 0;
-    }
+  help: HELP,
+  options: STORE_OPTIONS,
+  async run(parsed, io) {
     positionals(parsed.positionals, []);
     const reader = await openReader(parsed.values);
     const queues = reader.listQueues().map((name) => reader.stats(name));
@@ -69,4 +65,4 @@ export const inspectCommand: Command = {
     }
     return 0;
   },
-};
+});

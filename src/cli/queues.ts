@@ -1,6 +1,5 @@
 /** `taquba queues`: every queue name, read-only. */
-import { parseCommandArgs } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { defineCommand } from "./args.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
 
 const HELP = `Usage: taquba queues [options]
@@ -11,18 +10,15 @@ Options:
 ${STORE_HELP}
 `;
 
-export const queuesCommand: Command = {
+export const queuesCommand = defineCommand({
   name: "queues",
   summary: "list queue names (read-only)",
-  async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, STORE_OPTIONS);
-    if (parsed.values.help) {
-      io.out(HELP);
-      return 0;
-    }
+  help: HELP,
+  options: STORE_OPTIONS,
+  async run(parsed, io) {
     positionals(parsed.positionals, []);
     const names = (await openReader(parsed.values)).listQueues();
     io.out(parsed.values.json ? toJson(names) : names.map((n) => `${n}\n`).join(""));
     return 0;
   },
-};
+});

@@ -1,6 +1,5 @@
 /** `taquba requeue`: a dead job back to pending, written as the store's writer (needs `--take-over`). */
-import { parseCommandArgs } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { defineCommand } from "./args.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba requeue <job-id> --take-over [options]
@@ -11,15 +10,12 @@ Options:
 ${WRITE_HELP}
 `;
 
-export const requeueCommand: Command = {
+export const requeueCommand = defineCommand({
   name: "requeue",
   summary: "move a dead job back to pending (takes the store over)",
-  async run(args, io: CliIO) {
-    const parsed = parseCommandArgs(args, WRITE_OPTIONS);
-    if (parsed.values.help) {
-      io.out(HELP);
-      return 0;
-    }
+  help: HELP,
+  options: WRITE_OPTIONS,
+  async run(parsed, io) {
     const [id] = positionals(parsed.positionals, ["job-id"]);
     const queue = await openWriter(parsed.values);
     try {
@@ -30,4 +26,4 @@ export const requeueCommand: Command = {
     io.out(parsed.values.json ? `${JSON.stringify({ requeued: id })}\n` : `Requeued ${id}.\n`);
     return 0;
   },
-};
+});

@@ -1,8 +1,7 @@
 /** `taquba stats`: counters of some or all queues, read-only. */
 import type { QueueStats } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
-import { parseCommandArgs } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { defineCommand } from "./args.js";
 import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
 
 const HELP = `Usage: taquba stats [queue...] [options]
@@ -27,15 +26,12 @@ function table(rows: QueueStats[]): string {
   return `${[line(header), ...cells.map(line)].join("\n")}\n`;
 }
 
-export const statsCommand: Command = {
+export const statsCommand = defineCommand({
   name: "stats",
   summary: "show queue counters (read-only)",
-  async run(args, io: CliIO) {
-    const { values, positionals } = parseCommandArgs(args, STORE_OPTIONS);
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
+  help: HELP,
+  options: STORE_OPTIONS,
+  async run({ values, positionals }, io) {
     for (const name of positionals) checkQueueName(name, "<queue>");
     const reader = await openReader(values);
     const names = positionals.length > 0 ? positionals : reader.listQueues();
@@ -45,4 +41,4 @@ export const statsCommand: Command = {
     else io.out(table(rows));
     return 0;
   },
-};
+});
