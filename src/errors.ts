@@ -47,9 +47,34 @@ export class ClosedError extends TaqubaError {
   readonly code = "CLOSED" as const;
 }
 
-/** The object store failed; `cause` holds the underlying error. */
+/** Options of {@link StorageError}. */
+export interface StorageErrorOptions {
+  cause?: unknown;
+  /**
+   * The failure cannot heal by retrying (a missing bucket or container, wrong
+   * or missing credentials, a missing optional SDK, a path that is not a
+   * usable directory).
+   * @default false
+   */
+  permanent?: boolean;
+}
+
+/**
+ * The object store failed; `cause` holds the underlying error.
+ *
+ * `permanent` tells the two kinds apart. A transient failure (a timeout, a
+ * dropped connection, a 5xx answer, throttling) is retried with backoff before
+ * it reaches the caller. A permanent one (`permanent: true`) is not retried:
+ * its message says what to fix.
+ */
 export class StorageError extends TaqubaError {
   readonly code = "STORAGE" as const;
+  /** `true` when retrying cannot help; the message says what to fix. */
+  readonly permanent: boolean;
+  constructor(message: string, options?: StorageErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.permanent = options?.permanent ?? false;
+  }
 }
 
 /** A stored object failed its checksum or format check. `objectKey` names it. */

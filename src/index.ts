@@ -8,6 +8,7 @@ export {
   InvalidArgumentError,
   JobNotFoundError,
   StorageError,
+  type StorageErrorOptions,
   TaqubaError,
   type TaqubaErrorCode,
   UnsupportedStoreError,

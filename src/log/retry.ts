@@ -13,10 +13,14 @@ export function isObjectExists(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "OBJECT_EXISTS";
 }
 
-/** Store errors worth retrying: anything but a lost create or one of our own verdicts. */
+/**
+ * Store errors worth retrying: anything but a lost create, one of our own
+ * verdicts, or a failure the store classified as permanent (it cannot heal).
+ */
 function isTransient(error: unknown): boolean {
   if (isObjectExists(error)) return false;
-  return !(error instanceof TaqubaError) || error instanceof StorageError;
+  if (error instanceof StorageError) return !error.permanent;
+  return !(error instanceof TaqubaError);
 }
 
 /**
@@ -63,6 +67,7 @@ export interface RetryContext {
 /**
  * Runs `op` until it succeeds, throws a non-transient error, or retrying has
  * taken longer than `maxElapsedMs` (then {@link StorageError} naming `what`).
+ * A retry sequence logs one warning, at its first failure, not one per attempt.
  */
 export async function withRetry<T>(
   ctx: RetryContext,
@@ -87,12 +92,12 @@ export async function withRetry<T>(
           { cause: error },
         );
       }
-      ctx.logger.warn("store request failed; retrying", {
-        what,
-        attempt: attempt + 1,
-        delayMs: Math.round(delay),
-        error: describe(error),
-      });
+      if (attempt === 0)
+        ctx.logger.warn("store request failed; retrying with backoff", {
+          what,
+          retryForMs: ctx.policy.maxElapsedMs,
+          error: describe(error),
+        });
       await ctx.sleeper.sleep(delay);
     }
   }
