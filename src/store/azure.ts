@@ -5,9 +5,17 @@ import type {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
-import { errorCodeOf, httpStatusOf, toStorageError } from "./cloud/errors.js";
+import {
+  baseVerdict,
+  errorCodeOf,
+  httpStatusOf,
+  toStorageError,
+  type Verdict,
+} from "./cloud/errors.js";
 import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
+import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
   type ListPage,
@@ -74,21 +82,41 @@ export interface AzureBlobStoreOptions {
    * the connection options are then ignored.
    */
   client?: AzureContainerClientLike;
-  /** Tries per request, including the first, for transient errors (default 4). */
+  /**
+   * Tries per request inside the SDK, including the first, for transient errors.
+   * @default 4
+   */
   maxTries?: number;
-  /** Abort a single try after this long (default 30_000 ms). */
+  /**
+   * The service's own limit on one try (Azure's `timeout` parameter, whole
+   * seconds); it does not stop the client from waiting. See `requestTimeoutMs`.
+   * @default 30_000
+   */
   tryTimeoutMs?: number;
+  /**
+   * Every store call (get, put, delete, list, head, the SDK's own retries and
+   * reading the body included) ends within this long: a service that does not
+   * answer makes the call reject with a transient `StorageError`, which the
+   * queue retries with backoff. Applies to a ready `client` too.
+   * @default 30_000
+   */
+  requestTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_TRIES = 4;
 const DEFAULT_TRY_TIMEOUT_MS = 30_000;
-/** Azure lists at most 5000 blobs per page; one more than asked tells whether more follow. */
+/** Azure lists at most 5000 blobs per page. */
 const AZURE_MAX_PAGE = 5000;
 
 /**
  * An {@link ObjectStore} in an Azure Blob Storage container (block blobs).
  * Atomic create uses `If-None-Match: *`. `@azure/storage-blob` is an optional
  * peer dependency, loaded on first use.
+ *
+ * Failures are `StorageError`s: `permanent: true` for answers that cannot
+ * heal (missing container, failed authentication, missing permission), with
+ * what to fix in the message; transient otherwise (timeouts, dropped
+ * connections, 5xx, throttling).
  */
 export class AzureBlobStore implements ObjectStore {
   readonly #container: string;
@@ -114,6 +142,7 @@ export class AzureBlobStore implements ObjectStore {
       );
     checkInteger(options.maxTries, "AzureBlobStore maxTries");
     checkInteger(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
+    checkInteger(options.requestTimeoutMs, "AzureBlobStore requestTimeoutMs");
     this.#options = { ...options };
     const where = `az://${this.#container}/${this.#prefix}`;
     const endpoint = this.#endpointForDescription();
@@ -122,92 +151,141 @@ export class AzureBlobStore implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | null> {
     checkKey(key);
-    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
-    try {
-      const out = await blob.download(0);
-      const body = await readAll(out.readableStreamBody);
-      return out.etag === undefined ? { body } : { body, etag: out.etag };
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toStorageError(this.describe(), "get", key, err);
-    }
+    return this.#call("get", key, async (client, abortSignal) => {
+      const blob = client.getBlobClient(this.#prefix + key);
+      try {
+        const out = await blob.download(0, undefined, { abortSignal });
+        const body = await readAll(out.readableStreamBody);
+        return out.etag === undefined ? { body } : { body, etag: out.etag };
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    });
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
-    const blob = (await this.#containerClient()).getBlockBlobClient(this.#prefix + key);
     const create = options?.ifNoneMatch === "*";
-    try {
-      await blob.upload(body, body.byteLength, create ? { conditions: { ifNoneMatch: "*" } } : {});
-    } catch (err) {
-      if (create && isAlreadyExists(err)) throw new ObjectExistsError(key);
-      throw toStorageError(this.describe(), "put", key, err);
-    }
+    await this.#call("put", key, async (client, abortSignal) => {
+      const blob = client.getBlockBlobClient(this.#prefix + key);
+      try {
+        await blob.upload(body, body.byteLength, {
+          abortSignal,
+          ...(create ? { conditions: { ifNoneMatch: "*" } } : {}),
+        });
+      } catch (err) {
+        if (create && isAlreadyExists(err)) throw new ObjectExistsError(key);
+        throw err;
+      }
+    });
   }
 
   async delete(key: string): Promise<void> {
     checkKey(key);
-    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
-    try {
-      await blob.deleteIfExists();
-    } catch (err) {
-      throw toStorageError(this.describe(), "delete", key, err);
-    }
+    await this.#call("delete", key, async (client, abortSignal) => {
+      await client.getBlobClient(this.#prefix + key).deleteIfExists({ abortSignal });
+    });
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
     checkKey(key);
-    const blob = (await this.#containerClient()).getBlobClient(this.#prefix + key);
-    try {
-      const out = await blob.getProperties();
-      const info: ObjectInfo = { key, size: out.contentLength ?? 0 };
-      if (out.etag !== undefined) info.etag = out.etag;
-      return info;
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toStorageError(this.describe(), "head", key, err);
-    }
+    return this.#call("head", key, async (client, abortSignal) => {
+      try {
+        const out = await client.getBlobClient(this.#prefix + key).getProperties({ abortSignal });
+        const info: ObjectInfo = { key, size: out.contentLength ?? 0 };
+        if (out.etag !== undefined) info.etag = out.etag;
+        return info;
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    });
   }
 
+  /**
+   * Keys in UTF-8 byte order across pages. Azurite orders names by UTF-16
+   * code units, which differs from byte order only where a character above
+   * U+FFFF meets one in U+E000..U+FFFF. So a page read in the service's order
+   * is used as it is only when neither the cursor nor any key in it has a
+   * UTF-16 unit at or above U+D800 after the listed prefix (every key taquba
+   * writes); otherwise the whole prefix is read and sorted here.
+   */
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const client = await this.#containerClient();
     const limit = pageLimit(options.limit);
     const fullPrefix = this.#prefix + prefix;
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
-    const found: ObjectInfo[] = [];
-    try {
-      // `startFrom` is inclusive, and servers that predate it ignore it: filter on our side
-      // too, reading pages until one more than `limit` entries (or the end) is reached.
-      const pages = client
-        .listBlobsFlat({ prefix: fullPrefix, ...(after === undefined ? {} : { startFrom: after }) })
-        .byPage({ maxPageSize: Math.min(AZURE_MAX_PAGE, limit + 1) });
-      for await (const page of pages) {
-        for (const item of page.segment.blobItems) {
-          if (after !== undefined && compareBytes(item.name, after) <= 0) continue;
-          const info: ObjectInfo = {
-            key: item.name.slice(this.#prefix.length),
-            size: item.properties.contentLength ?? 0,
-          };
-          // Listings carry the etag unquoted; reads and heads quote it.
-          const etag = item.properties.etag;
-          if (etag !== undefined) info.etag = etag.startsWith('"') ? etag : `"${etag}"`;
-          found.push(info);
-        }
-        if (found.length > limit) break;
-      }
-    } catch (err) {
-      throw toStorageError(this.describe(), "list", prefix, err);
-    }
-    // Azurite orders names by UTF-16 code units; the contract is UTF-8 byte order. The two
-    // differ only between astral characters and U+E000..U+FFFF, so sorting each page is
-    // enough for every key this library writes.
-    found.sort((a, b) => compareBytes(a.key, b.key));
-    const objects = found.slice(0, limit);
-    return found.length > limit ? { objects, nextStartAfter: objects.at(-1)!.key } : { objects };
+    return this.#call("list", prefix, async (client, abortSignal) => {
+      let found = await this.#scan(client, fullPrefix, after, limit + 1, abortSignal);
+      const orderSafe =
+        (after === undefined ||
+          narrowFrom(after, after.startsWith(fullPrefix) ? fullPrefix.length : 0)) &&
+        found.every((info) => narrowFrom(info.key, prefix.length));
+      if (!orderSafe) found = await this.#scan(client, fullPrefix, after, Infinity, abortSignal);
+      found.sort((a, b) => compareKeys(a.key, b.key));
+      const objects = found.slice(0, limit);
+      return found.length > limit ? { objects, nextStartAfter: objects.at(-1)!.key } : { objects };
+    });
   }
 
   describe(): string {
     return this.#description;
+  }
+
+  /**
+   * Blobs under `fullPrefix` after `after` (UTF-8 byte order), read in the
+   * service's order until `want` are found or the listing ends; keys are
+   * returned without the store prefix.
+   */
+  async #scan(
+    client: ContainerClient,
+    fullPrefix: string,
+    after: string | undefined,
+    want: number,
+    abortSignal: AbortSignal,
+  ): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    // `startFrom` is inclusive, and servers that predate it ignore it: filter here too.
+    // Without a cursor that orders like the service does, read from the start.
+    const startFrom = after !== undefined && Number.isFinite(want) ? { startFrom: after } : {};
+    const pages = client.listBlobsFlat({ prefix: fullPrefix, abortSignal, ...startFrom }).byPage({
+      maxPageSize: Number.isFinite(want) ? Math.min(AZURE_MAX_PAGE, want) : AZURE_MAX_PAGE,
+    });
+    for await (const page of pages) {
+      for (const item of page.segment.blobItems) {
+        if (after !== undefined && compareKeys(item.name, after) <= 0) continue;
+        const info: ObjectInfo = {
+          key: item.name.slice(this.#prefix.length),
+          size: item.properties.contentLength ?? 0,
+        };
+        // Listings carry the etag unquoted; reads and heads quote it.
+        const etag = item.properties.etag;
+        if (etag !== undefined) info.etag = etag.startsWith('"') ? etag : `"${etag}"`;
+        found.push(info);
+      }
+      if (found.length >= want) break;
+    }
+    return found;
+  }
+
+  /**
+   * One store call: within the time limit, with SDK failures mapped to
+   * `StorageError`s (permanent or transient); `ObjectExistsError` passes through.
+   */
+  async #call<T>(
+    op: string,
+    key: string,
+    run: (client: ContainerClient, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return withDeadline(timeoutMs, { store: this.describe(), op, key }, async (signal) => {
+      try {
+        return await run(await this.#containerClient(), signal);
+      } catch (err) {
+        if (err instanceof ObjectExistsError || err instanceof InvalidArgumentError) throw err;
+        throw toStorageError(this.describe(), op, key, err, azureVerdict(err, this.#container));
+      }
+    });
   }
 
   /** The account endpoint without query (a SAS token) or credentials. */
@@ -293,8 +371,48 @@ function isAlreadyExists(err: unknown): boolean {
   );
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** Whether every UTF-16 unit of `text` from `start` on is below U+D800 (orders agree there). */
+function narrowFrom(text: string, start: number): boolean {
+  for (let i = start; i < text.length; i++) if (text.charCodeAt(i) >= 0xd800) return false;
+  return true;
+}
+
+/** Which Azure failures are permanent, and what to tell the operator about them. */
+function azureVerdict(err: unknown, container: string): Verdict {
+  const code = errorCodeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  // Azurite answers a bad signature with AuthorizationFailure ("failed to authenticate").
+  const authentication = /failed to authenticate/i.test(message);
+  switch (authentication ? "AuthenticationFailed" : code) {
+    case "ContainerNotFound":
+      return {
+        permanent: true,
+        hint: `The container "${container}" does not exist: create it, or fix the container name or account`,
+      };
+    case "AuthenticationFailed":
+    case "InvalidAuthenticationInfo":
+    case "NoAuthenticationInformation":
+      return {
+        permanent: true,
+        hint: "Authentication failed: check the account key, SAS token or credential",
+      };
+    case "AuthorizationFailure":
+    case "AuthorizationPermissionMismatch":
+    case "InsufficientAccountPermissions":
+      return {
+        permanent: true,
+        hint: `Not allowed: give this credential read, write, delete and list on container "${container}"`,
+      };
+    case "CredentialUnavailableError":
+      return {
+        permanent: true,
+        hint: "No Azure credential is available: configure the credential passed as `credential`",
+      };
+  }
+  const verdict = baseVerdict(err);
+  if (verdict.permanent && verdict.hint === undefined && httpStatusOf(err) === 403)
+    return { permanent: true, hint: "Access denied: check the credential and its permissions" };
+  return verdict;
 }
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array> {

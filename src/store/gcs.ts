@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "../errors.js";
-import { httpStatusOf, toStorageError } from "./cloud/errors.js";
+import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
 import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
+import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
   type ListOptions,
   type ListPage,
@@ -68,19 +69,33 @@ export interface GcsStoreOptions {
   credentials?: { client_email: string; private_key: string };
   /** Another endpoint, e.g. an emulator's `http://127.0.0.1:4443`. */
   apiEndpoint?: string;
-  /** Retries of a failed idempotent request (default 3). */
+  /**
+   * Retries of a failed idempotent request inside the client library.
+   * @default 3
+   */
   maxRetries?: number;
-  /** Abort a request after this long (default 30_000 ms). */
+  /**
+   * Every store call (the client library's own retries included) ends within
+   * this long: a service that does not answer makes the call reject with a
+   * transient `StorageError`, which the queue retries with backoff. Also the
+   * client library's limit on one request. Applies to a ready `client` too.
+   * @default 30_000
+   */
   timeoutMs?: number;
 }
 
 const DEFAULT_MAX_RETRIES = 3;
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
  * An {@link ObjectStore} in a Google Cloud Storage bucket. Atomic create uses
  * `ifGenerationMatch: 0` ("only if no live version exists").
  * `@google-cloud/storage` is an optional peer dependency, loaded on first use.
+ *
+ * Failures are `StorageError`s: `permanent: true` for answers that cannot
+ * heal (missing bucket, failed authentication, missing permission, no
+ * credentials), with what to fix in the message; transient otherwise.
+ * Not yet tested against the live service (no emulator installable here
+ * honours `ifGenerationMatch`); its tests use a scripted client.
  */
 export class GcsStore implements ObjectStore {
   readonly #bucketName: string;
@@ -102,64 +117,65 @@ export class GcsStore implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | null> {
     checkKey(key);
-    const file = (await this.#gcsBucket()).file(this.#prefix + key);
-    try {
-      const [contents] = await file.download();
-      // A plain Uint8Array (not a Buffer), like every other store returns.
-      const body = new Uint8Array(contents);
-      const etag = file.metadata.etag;
-      return etag === undefined ? { body } : { body, etag };
-    } catch (err) {
-      if (httpStatusOf(err) === 404) return null;
-      throw toStorageError(this.describe(), "get", key, err);
-    }
+    return this.#call("get", key, async (bucket) => {
+      const file = bucket.file(this.#prefix + key);
+      try {
+        const [contents] = await file.download();
+        // A plain Uint8Array (not a Buffer), like every other store returns.
+        const body = new Uint8Array(contents);
+        const etag = file.metadata.etag;
+        return etag === undefined ? { body } : { body, etag };
+      } catch (err) {
+        if (isMissingObject(err)) return null;
+        throw err;
+      }
+    });
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
-    const file = (await this.#gcsBucket()).file(this.#prefix + key);
     const create = options?.ifNoneMatch === "*";
-    try {
-      // Generation 0 means "no live object": the write is an atomic create.
-      await file.save(
-        body,
-        create
-          ? { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }
-          : { resumable: false },
-      );
-    } catch (err) {
-      if (create && httpStatusOf(err) === 412) throw new ObjectExistsError(key);
-      throw toStorageError(this.describe(), "put", key, err);
-    }
+    await this.#call("put", key, async (bucket) => {
+      const file = bucket.file(this.#prefix + key);
+      try {
+        // Generation 0 means "no live object": the write is an atomic create.
+        await file.save(
+          body,
+          create
+            ? { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }
+            : { resumable: false },
+        );
+      } catch (err) {
+        if (create && httpStatusOf(err) === 412) throw new ObjectExistsError(key);
+        throw err;
+      }
+    });
   }
 
   async delete(key: string): Promise<void> {
     checkKey(key);
-    const file = (await this.#gcsBucket()).file(this.#prefix + key);
-    try {
-      await file.delete({ ignoreNotFound: true });
-    } catch (err) {
-      throw toStorageError(this.describe(), "delete", key, err);
-    }
+    await this.#call("delete", key, async (bucket) => {
+      await bucket.file(this.#prefix + key).delete({ ignoreNotFound: true });
+    });
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
     checkKey(key);
-    const file = (await this.#gcsBucket()).file(this.#prefix + key);
-    try {
-      const [metadata] = await file.getMetadata();
-      return toInfo(key, metadata);
-    } catch (err) {
-      if (httpStatusOf(err) === 404) return null;
-      throw toStorageError(this.describe(), "head", key, err);
-    }
+    return this.#call("head", key, async (bucket) => {
+      try {
+        const [metadata] = await bucket.file(this.#prefix + key).getMetadata();
+        return toInfo(key, metadata);
+      } catch (err) {
+        if (isMissingObject(err)) return null;
+        throw err;
+      }
+    });
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const bucket = await this.#gcsBucket();
     const limit = pageLimit(options.limit);
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
-    try {
+    return this.#call("list", prefix, async (bucket) => {
       // `startOffset` is inclusive: ask for one more and drop the cursor itself.
       const [files, nextQuery] = await bucket.getFiles({
         prefix: this.#prefix + prefix,
@@ -174,13 +190,28 @@ export class GcsStore implements ObjectStore {
       const more = entries.length > limit || Boolean(nextQuery?.pageToken);
       const last = objects.at(-1);
       return more && last !== undefined ? { objects, nextStartAfter: last.key } : { objects };
-    } catch (err) {
-      throw toStorageError(this.describe(), "list", prefix, err);
-    }
+    });
   }
 
   describe(): string {
     return `gs://${this.#bucketName}/${this.#prefix}`;
+  }
+
+  /**
+   * One store call: within the time limit, with client failures mapped to
+   * `StorageError`s (permanent or transient); `ObjectExistsError` passes through.
+   */
+  async #call<T>(op: string, key: string, run: (bucket: GcsBucket) => Promise<T>): Promise<T> {
+    const timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The client library takes no abort signal: a call past its limit is abandoned.
+    return withDeadline(timeoutMs, { store: this.describe(), op, key }, async () => {
+      try {
+        return await run(await this.#gcsBucket());
+      } catch (err) {
+        if (err instanceof ObjectExistsError) throw err;
+        throw toStorageError(this.describe(), op, key, err, gcsVerdict(err, this.#bucketName));
+      }
+    });
   }
 
   #gcsBucket(): Promise<GcsBucket> {
@@ -211,6 +242,43 @@ export class GcsStore implements ObjectStore {
       ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
     });
   }
+}
+
+/**
+ * A missing object, as opposed to a missing bucket: GCS answers 404 for both,
+ * and names the bucket in the message ("The specified bucket does not exist",
+ * "No such object: bucket/key").
+ */
+function isMissingObject(err: unknown): boolean {
+  if (httpStatusOf(err) !== 404) return false;
+  const message = err instanceof Error ? err.message : String(err);
+  return !/bucket does not exist/i.test(message);
+}
+
+/** Which GCS failures are permanent, and what to tell the operator about them. */
+function gcsVerdict(err: unknown, bucket: string): Verdict {
+  const status = httpStatusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (status === 404)
+    return {
+      permanent: true,
+      hint: `The bucket "${bucket}" does not exist: create it, or fix the bucket name`,
+    };
+  if (status === 401)
+    return { permanent: true, hint: "Authentication failed: check the credentials" };
+  if (status === 403)
+    return {
+      permanent: true,
+      hint: `Permission denied: allow these credentials to get, create, delete and list objects in bucket "${bucket}"`,
+    };
+  if (status === undefined && /could not load the default credentials/i.test(message))
+    return {
+      permanent: true,
+      hint:
+        "No Google Cloud credentials found: pass `keyFilename` or `credentials`, or set " +
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    };
+  return baseVerdict(err);
 }
 
 function toInfo(key: string, metadata: GcsObjectMetadata): ObjectInfo {

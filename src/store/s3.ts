@@ -1,8 +1,16 @@
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../errors.js";
-import { errorCodeOf, httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
+import {
+  baseVerdict,
+  errorCodeOf,
+  httpStatusOf,
+  redactSecrets,
+  toStorageError,
+  type Verdict,
+} from "./cloud/errors.js";
 import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
+import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
   type ListOptions,
   type ListPage,
@@ -49,16 +57,27 @@ export interface S3StoreOptions {
   forcePathStyle?: boolean;
   /** Default: the SDK's default credential chain (environment, profiles, instance roles). */
   credentials?: S3Credentials;
-  /** Attempts per request, including the first, for transient errors (default 3). */
+  /**
+   * Attempts per request inside the SDK, including the first, for transient errors.
+   * @default 3
+   */
   maxAttempts?: number;
-  /** Abort a request that has not completed after this long (default 30_000 ms). */
+  /**
+   * Every store call (get, put, delete, list, head, the SDK's own retries and
+   * reading the body included) ends within this long: a server that does not
+   * answer makes the call reject with a transient `StorageError`, which the
+   * queue retries with backoff. Applies to a ready `client` too.
+   * @default 30_000
+   */
   requestTimeoutMs?: number;
-  /** Abort connecting after this long (default 5_000 ms). */
+  /**
+   * Abort connecting after this long.
+   * @default 5_000
+   */
   connectionTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 3;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
 /** S3 answers 409 ConditionalRequestConflict while a conflicting write is in flight: retry it. */
 const CONFLICT_RETRY_DELAYS_MS = [50, 100, 200, 400, 800];
@@ -66,8 +85,14 @@ const CONFLICT_RETRY_DELAYS_MS = [50, 100, 200, 400, 800];
 /**
  * An {@link ObjectStore} in an Amazon S3 bucket or an S3-compatible store.
  * Atomic create uses `If-None-Match: *` on PutObject (S3 since August 2024,
- * MinIO, R2). `@aws-sdk/client-s3` is an optional peer dependency, loaded on
- * first use.
+ * Ceph radosgw, MinIO, R2); nothing else is conditional, so servers that
+ * mishandle `If-Match` or conditional deletes (radosgw 16 does both) are fine.
+ * `@aws-sdk/client-s3` is an optional peer dependency, loaded on first use.
+ *
+ * Failures are `StorageError`s: `permanent: true` for answers that cannot
+ * heal (missing bucket, unknown access key, wrong secret, access denied, no
+ * credentials, wrong region), with what to fix in the message; transient
+ * otherwise (timeouts, dropped connections, 5xx, throttling).
  */
 export class S3Store implements ObjectStore {
   readonly #bucket: string;
@@ -91,81 +116,94 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | null> {
     checkKey(key);
-    const { sdk, client } = await this.#sdk();
-    try {
-      const out = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
-      );
-      const body =
-        out.Body === undefined ? new Uint8Array() : await out.Body.transformToByteArray();
-      return out.ETag === undefined ? { body } : { body, etag: out.ETag };
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toStorageError(this.describe(), "get", key, err);
-    }
+    return this.#call("get", key, async ({ sdk, client }, abortSignal) => {
+      try {
+        const out = await client.send(
+          new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
+          { abortSignal },
+        );
+        const body =
+          out.Body === undefined ? new Uint8Array() : await out.Body.transformToByteArray();
+        return out.ETag === undefined ? { body } : { body, etag: out.ETag };
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    });
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
-    const { sdk, client } = await this.#sdk();
+    const create = options?.ifNoneMatch === "*";
     const input = {
       Bucket: this.#bucket,
       Key: this.#prefix + key,
       Body: body,
       ContentLength: body.byteLength,
-      ...(options?.ifNoneMatch === "*" ? { IfNoneMatch: "*" } : {}),
+      ...(create ? { IfNoneMatch: "*" } : {}),
     };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // A fresh command per attempt: a sent command carries per-request middleware state.
-        await client.send(new sdk.PutObjectCommand(input));
-        return;
-      } catch (err) {
-        if (options?.ifNoneMatch === "*" && isPreconditionFailed(err))
-          throw new ObjectExistsError(key);
-        const delay = CONFLICT_RETRY_DELAYS_MS[attempt];
-        if (options?.ifNoneMatch === "*" && isConditionalConflict(err) && delay !== undefined) {
-          await sleep(delay * (0.5 + Math.random()));
-          continue;
+    await this.#call("put", key, async ({ sdk, client }, abortSignal) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          // A fresh command per attempt: a sent command carries per-request middleware state.
+          await client.send(new sdk.PutObjectCommand(input), { abortSignal });
+          return;
+        } catch (err) {
+          if (create && isPreconditionFailed(err)) throw new ObjectExistsError(key);
+          // S3 answers 409 while a conflicting conditional write is in flight (radosgw never does).
+          const delay = CONFLICT_RETRY_DELAYS_MS[attempt];
+          if (create && isConditionalConflict(err) && delay !== undefined) {
+            await sleep(delay * (0.5 + Math.random()), abortSignal);
+            continue;
+          }
+          throw err;
         }
-        throw toStorageError(this.describe(), "put", key, err);
       }
-    }
+    });
   }
 
   async delete(key: string): Promise<void> {
     checkKey(key);
-    const { sdk, client } = await this.#sdk();
-    try {
-      await client.send(
-        new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
-      );
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw toStorageError(this.describe(), "delete", key, err);
-    }
+    await this.#call("delete", key, async ({ sdk, client }, abortSignal) => {
+      try {
+        await client.send(
+          new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
+          { abortSignal },
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    });
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
     checkKey(key);
-    const { sdk, client } = await this.#sdk();
-    try {
-      const out = await client.send(
-        new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
-      );
-      const info: ObjectInfo = { key, size: out.ContentLength ?? 0 };
-      if (out.ETag !== undefined) info.etag = out.ETag;
-      return info;
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toStorageError(this.describe(), "head", key, err);
-    }
+    return this.#call("head", key, async ({ sdk, client }, abortSignal) => {
+      try {
+        const out = await client.send(
+          new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
+          { abortSignal },
+        );
+        const info: ObjectInfo = { key, size: out.ContentLength ?? 0 };
+        if (out.ETag !== undefined) info.etag = out.ETag;
+        return info;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      // A HEAD answer has no body, so a missing key and a missing bucket both read
+      // "404 NotFound": ask about the bucket (a 404 there throws NoSuchBucket).
+      try {
+        await client.send(new sdk.HeadBucketCommand({ Bucket: this.#bucket }), { abortSignal });
+      } catch (err) {
+        throw httpStatusOf(err) === 404 ? noSuchBucket(err) : err;
+      }
+      return null;
+    });
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const { sdk, client } = await this.#sdk();
     const startAfter = options.startAfter;
-    try {
+    return this.#call("list", prefix, async ({ sdk, client }, abortSignal) => {
       const out = await client.send(
         new sdk.ListObjectsV2Command({
           Bucket: this.#bucket,
@@ -173,6 +211,7 @@ export class S3Store implements ObjectStore {
           MaxKeys: pageLimit(options.limit),
           ...(startAfter === undefined ? {} : { StartAfter: this.#prefix + startAfter }),
         }),
+        { abortSignal },
       );
       const objects: ObjectInfo[] = [];
       for (const entry of out.Contents ?? []) {
@@ -188,15 +227,34 @@ export class S3Store implements ObjectStore {
       return out.IsTruncated === true && last !== undefined
         ? { objects, nextStartAfter: last.key }
         : { objects };
-    } catch (err) {
-      throw toStorageError(this.describe(), "list", prefix, err);
-    }
+    });
   }
 
   describe(): string {
     const where = `s3://${this.#bucket}/${this.#prefix}`;
     const endpoint = this.#options.endpoint;
     return endpoint === undefined ? where : `${where} at ${redactEndpoint(endpoint)}`;
+  }
+
+  /**
+   * One store call: within the time limit, with SDK failures mapped to
+   * `StorageError`s (permanent or transient); `ObjectExistsError` passes through.
+   */
+  async #call<T>(
+    op: string,
+    key: string,
+    run: (sdk: { sdk: S3Sdk; client: S3Client }, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return withDeadline(timeoutMs, { store: this.describe(), op, key }, async (signal) => {
+      const sdk = await this.#sdk();
+      try {
+        return await run(sdk, signal);
+      } catch (err) {
+        if (err instanceof ObjectExistsError) throw err;
+        throw toStorageError(this.describe(), op, key, err, s3Verdict(err, this.#bucket));
+      }
+    });
   }
 
   /** The SDK module and client, created on first use. */
@@ -221,8 +279,10 @@ export class S3Store implements ObjectStore {
     const config: S3ClientConfig = {
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       requestHandler: {
-        requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        requestTimeout: options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
         connectionTimeout: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+        // Without this the handler only prints a warning when a request overruns.
+        throwOnRequestTimeout: true,
       },
       ...(region === undefined ? {} : { region }),
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
@@ -246,6 +306,75 @@ function isNotFound(err: unknown): boolean {
   const code = errorCodeOf(err);
   if (code === "NoSuchBucket") return false;
   return code === "NoSuchKey" || code === "NotFound" || httpStatusOf(err) === 404;
+}
+
+/** The error a missing bucket gives on an operation whose answer has no body (HEAD). */
+function noSuchBucket(err: unknown): Error {
+  const status = httpStatusOf(err);
+  return Object.assign(new Error("The specified bucket does not exist"), {
+    name: "NoSuchBucket",
+    ...(status === undefined ? {} : { $metadata: { httpStatusCode: status } }),
+  });
+}
+
+/** Which S3 failures are permanent, and what to tell the operator about them. */
+function s3Verdict(err: unknown, bucket: string): Verdict {
+  const code = errorCodeOf(err);
+  switch (code) {
+    case "NoSuchBucket":
+      return {
+        permanent: true,
+        hint: `The bucket "${bucket}" does not exist: create it, or fix the bucket name, endpoint or region`,
+      };
+    case "InvalidAccessKeyId":
+      return {
+        permanent: true,
+        hint: "The server does not know this access key id: check the credentials",
+      };
+    case "SignatureDoesNotMatch":
+      return {
+        permanent: true,
+        hint: "The request signature does not match: check the secret access key (and the region)",
+      };
+    case "AccessDenied":
+    case "AllAccessDisabled":
+      return {
+        permanent: true,
+        hint: `Access denied: allow these credentials to get, put, delete and list objects in bucket "${bucket}"`,
+      };
+    case "CredentialsProviderError":
+      return {
+        permanent: true,
+        hint:
+          "No AWS credentials found: pass `credentials`, or set AWS_ACCESS_KEY_ID and " +
+          "AWS_SECRET_ACCESS_KEY, a profile or an instance role",
+      };
+    case "ExpiredToken":
+    case "InvalidToken":
+    case "TokenRefreshRequired":
+      return {
+        permanent: true,
+        hint: "The session token is invalid or expired: renew the credentials",
+      };
+    case "RequestTimeTooSkewed":
+      return {
+        permanent: true,
+        hint: "This machine's clock is too far off the server's: fix the clock",
+      };
+    case "PermanentRedirect":
+    case "AuthorizationHeaderMalformed":
+    case "IllegalLocationConstraintException":
+      return { permanent: true, hint: `Bucket "${bucket}" is in another region: set \`region\`` };
+    case "InvalidBucketName":
+      return { permanent: true, hint: `"${bucket}" is not a valid bucket name` };
+  }
+  const verdict = baseVerdict(err);
+  if (verdict.permanent && verdict.hint === undefined && httpStatusOf(err) === 403)
+    return {
+      permanent: true,
+      hint: "Access denied: check the credentials and that they may use this bucket",
+    };
+  return verdict;
 }
 
 function isPreconditionFailed(err: unknown): boolean {
@@ -274,6 +403,15 @@ function redactEndpoint(endpoint: string): string {
   return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Wait `ms`, or less when `signal` aborts (the caller's time limit has passed). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

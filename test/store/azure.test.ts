@@ -103,6 +103,76 @@ describe("AzureBlobStore on Azurite", { timeout: 180_000 }, () => {
     assert.equal(store.describe(), `az://jobs/via-client/ at ${server.blobEndpoint}/jobs`);
   });
 
+  it("lists every key in UTF-8 byte order across small pages, where Azurite's UTF-16 order differs", async () => {
+    const store = new AzureBlobStore({
+      container: "jobs",
+      prefix: "order",
+      connectionString: server.connectionString,
+    });
+    // U+FF01 sorts before U+1F600 by bytes (and code points) but after it in UTF-16 units.
+    const keys = ["😀a", "😀b", "😀c", "！a", "！b", "！c"];
+    await Promise.all(keys.map((key) => store.put(key, bytes(key))));
+    const expected = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    assert.deepEqual(expected, ["！a", "！b", "！c", "😀a", "😀b", "😀c"]);
+    for (const limit of [1, 2, 3, 5]) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 20; pages++) {
+        const page = await store.list("", { limit, ...(cursor ? { startAfter: cursor } : {}) });
+        assert.ok(page.objects.length <= limit);
+        seen.push(...page.objects.map((o) => o.key));
+        cursor = page.nextStartAfter;
+        if (cursor === undefined) break;
+      }
+      assert.deepEqual(seen, expected, `page size ${limit}`);
+    }
+    // Resuming after a key that orders differently in UTF-16 keeps byte order too.
+    assert.deepEqual(
+      (await store.list("", { startAfter: "！c", limit: 2 })).objects.map((o) => o.key),
+      ["😀a", "😀b"],
+    );
+  });
+
+  it("a missing container or a wrong key fails Queue.open at once, saying what to fix", async () => {
+    const wrongKey = Buffer.from("not the right key, but base64 all the same").toString("base64");
+    const cases: Array<[string, AzureBlobStore, RegExp]> = [
+      [
+        "missing container",
+        new AzureBlobStore({
+          container: "no-such-container",
+          connectionString: server.connectionString,
+        }),
+        /container "no-such-container" does not exist: create it/,
+      ],
+      [
+        "wrong key",
+        new AzureBlobStore({
+          container: "jobs",
+          connectionString: server.connectionString.replace(accountKey(), wrongKey),
+        }),
+        /Authentication failed: check the account key/,
+      ],
+    ];
+    for (const [name, store, message] of cases) {
+      const warnings: string[] = [];
+      const started = performance.now();
+      await assert.rejects(
+        Queue.open(store, "q", {
+          logger: { warn: (line) => warnings.push(line), error: () => {} },
+        }),
+        (err) => {
+          assert.ok(err instanceof StorageError, `${name}: ${err}`);
+          assert.equal(err.permanent, true, name);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 2_000, `${name}: took ${Math.round(elapsed)} ms`);
+      assert.deepEqual(warnings, [], `${name}: nothing retried`);
+    }
+  });
+
   it("a missing container is a StorageError, never 'not found'", async () => {
     const store = new AzureBlobStore({
       container: "no-such-container",

@@ -262,6 +262,27 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       );
     });
 
+    it("paginates in byte order where UTF-16 order differs (astral vs U+E000..U+FFFF)", async () => {
+      const prefix = freshPrefix();
+      // "！" (U+FF01) comes before "😀" (U+1F600) in UTF-8 bytes, after it in UTF-16 units.
+      const suffixes = ["😀a", "😀b", "😀c", "！a", "！b", "！c", "a", "\ue000"];
+      await Promise.all(suffixes.map((suffix) => store.put(prefix + suffix, bytes(suffix))));
+      const expected = suffixes.map((suffix) => prefix + suffix).sort(byteOrder);
+      for (const limit of [1, 2, 4]) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 20 && (pages === 0 || cursor !== undefined); pages++) {
+          const page = await store.list(prefix, {
+            limit,
+            ...(cursor === undefined ? {} : { startAfter: cursor }),
+          });
+          seen.push(...page.objects.map((o) => o.key));
+          cursor = page.nextStartAfter;
+        }
+        assert.deepEqual(seen, expected, `limit ${limit}`);
+      }
+    });
+
     it("round-trips a large (8 MiB) object", async () => {
       const key = `${freshPrefix()}large`;
       const body = new Uint8Array(randomBytes(8 * 1024 * 1024));

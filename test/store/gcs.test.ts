@@ -202,6 +202,68 @@ describe("GcsStore request building and error mapping (injected client)", {
   });
 });
 
+describe("GcsStore error classification (injected client)", { timeout: 60_000 }, () => {
+  it("a missing bucket throws a permanent StorageError from get and head, never null", async () => {
+    const { client } = scriptedClient({
+      download: () => {
+        throw apiError(404, "The specified bucket does not exist.");
+      },
+      getMetadata: () => {
+        throw apiError(404, "The specified bucket does not exist.");
+      },
+    });
+    const store = new GcsStore({ bucket: "gone", client });
+    for (const call of [() => store.get("k"), () => store.head("k")])
+      await assert.rejects(call(), (err) => {
+        assert.ok(err instanceof StorageError);
+        assert.equal(err.permanent, true);
+        assert.match(err.message, /bucket "gone" does not exist: create it/);
+        return true;
+      });
+  });
+
+  it("classifies 401, 403, 404 and missing credentials as permanent, 5xx, 429 and network errors as transient", async () => {
+    const cases: Array<[Error, boolean, RegExp]> = [
+      [apiError(401, "Invalid Credentials"), true, /Authentication failed: check the credentials/],
+      [apiError(403, "no storage.objects.create access"), true, /Permission denied: allow/],
+      [apiError(404, "The specified bucket does not exist."), true, /does not exist: create it/],
+      [
+        new Error("Could not load the default credentials. Browse to https://cloud.google.com"),
+        true,
+        /No Google Cloud credentials found: pass `keyFilename`/,
+      ],
+      [apiError(400, "Invalid argument"), true, /HTTP 400/],
+      [apiError(503, "backend unavailable"), false, /HTTP 503/],
+      [apiError(429, "rate limited"), false, /HTTP 429/],
+      [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), false, /hang up/],
+    ];
+    for (const [error, permanent, message] of cases) {
+      const { client } = scriptedClient({
+        save: () => {
+          throw error;
+        },
+      });
+      await assert.rejects(new GcsStore({ bucket: "b", client }).put("k", bytes("x")), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, permanent, err.message);
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+  });
+
+  it("a ready client that never answers still ends every call within timeoutMs", async () => {
+    const { client } = scriptedClient({ download: () => new Promise(() => {}) });
+    const started = performance.now();
+    await assert.rejects(new GcsStore({ bucket: "b", client, timeoutMs: 50 }).get("k"), {
+      code: "STORAGE",
+      permanent: false,
+      message: /get "k" on gs:\/\/b\/ timed out after 50 ms/,
+    });
+    assert.ok(performance.now() - started < 1_000);
+  });
+});
+
 describe("GcsStore options", { timeout: 60_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(

@@ -168,8 +168,14 @@ describe("optional SDKs", { timeout: 60_000 }, () => {
           await store.get("k");
           results[name] = "no error";
         } catch (err) {
-          results[name] = { code: err.code, message: err.message };
+          results[name] = { code: err.code, message: err.message, permanent: err.permanent };
         }
+      }
+      const started = performance.now();
+      try {
+        await taquba.Queue.open(stores.s3, "q", { logger: taquba.silentLogger });
+      } catch (err) {
+        results.open = { code: err.code, permanent: err.permanent, ms: performance.now() - started };
       }
       console.log(JSON.stringify(results));
     `;
@@ -191,7 +197,14 @@ describe("optional SDKs", { timeout: 60_000 }, () => {
         results[name].message,
         `${adapter} needs the optional package "${pkg}", which is not installed: run \`npm install ${pkg}\``,
       );
+      assert.equal(results[name].permanent, true, `${name}: retrying cannot install it`);
     }
+    assert.equal(results.open?.code, "STORAGE", "Queue.open fails");
+    assert.equal(results.open.permanent, true);
+    assert.ok(
+      results.open.ms < 1_000,
+      `Queue.open failed at once, not after retries: ${results.open.ms} ms`,
+    );
   });
 });
 

@@ -4,136 +4,41 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
-import { openStore } from "../../src/store/open-store.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
-import { S3Store, type S3StoreOptions } from "../../src/store/s3.js";
+import { S3Store } from "../../src/store/s3.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
 import { type S3rverServer, startS3rver } from "../servers/s3rver.js";
-import { UNUSUAL_KEY_SEGMENTS } from "./conformance.js";
+import { describeS3Server, s3StoreOn } from "./s3-suite.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
 
 // s3rver (the S3-protocol server on the npm registry) does not honour
 // `If-None-Match: *` on PutObject, so the conformance suite cannot pass on it:
-// these tests cover everything else against it, and check that the log's probe
-// refuses it unless the caller opts out.
-describe("S3Store on s3rver", { timeout: 180_000 }, () => {
+// it runs the S3 tests that need no conditional writes (shared with radosgw,
+// which runs everything), and the refusal test below checks that the log's
+// probe refuses it unless the caller opts out.
+let started: Promise<S3rverServer> | undefined;
+const s3rver = (): Promise<S3rverServer> => {
+  started ??= startS3rver();
+  return started;
+};
+after(async () => {
+  await (await started)?.stop();
+});
+
+describeS3Server("s3rver", s3rver);
+
+describe("s3rver refusal: a store that ignores If-None-Match", { timeout: 180_000 }, () => {
   let server: S3rverServer;
-  const stores: S3Store[] = [];
-  const makeStore = (options: Partial<S3StoreOptions> = {}): S3Store => {
-    const store = new S3Store({
-      bucket: server.bucket,
-      endpoint: server.endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: server.credentials,
-      maxAttempts: 1,
-      ...options,
-    });
-    stores.push(store);
-    return store;
-  };
-
   before(async () => {
-    server = await startS3rver();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-
-  it("puts, gets, heads, overwrites and deletes objects under its prefix", async () => {
-    const store = makeStore({ prefix: "round-trip" });
-    assert.equal(await store.get("a/b"), null);
-    assert.equal(await store.head("a/b"), null);
-    await store.put("a/b", bytes("hello"));
-    const got = await store.get("a/b");
-    assert.equal(text(got?.body), "hello");
-    assert.ok(got?.etag, "get returns the etag");
-    assert.equal(Object.getPrototypeOf(got.body), Uint8Array.prototype, "a plain Uint8Array");
-    assert.deepEqual(await store.head("a/b"), { key: "a/b", size: 5, etag: got.etag });
-    await store.put("a/b", bytes("bye"));
-    assert.equal(text((await store.get("a/b"))?.body), "bye");
-    await store.delete("a/b");
-    await store.delete("a/b");
-    assert.equal(await store.get("a/b"), null);
-    await store.put("empty", new Uint8Array(0));
-    assert.equal((await store.get("empty"))?.body.byteLength, 0);
-  });
-
-  it("openStore('s3://…?endpoint=…&forcePathStyle=true') reaches the same bucket", async () => {
-    const url = `s3://${server.bucket}/from-url?endpoint=${server.endpoint}&region=us-east-1&forcePathStyle=true`;
-    const store = await openStore(url, { s3: { credentials: server.credentials, maxAttempts: 1 } });
-    assert.ok(store instanceof S3Store);
-    await store.put("k", bytes("via URL"));
-    assert.equal(text((await makeStore({ prefix: "from-url" }).get("k"))?.body), "via URL");
-    assert.equal(store.describe(), `s3://${server.bucket}/from-url/ at ${server.endpoint}`);
-  });
-
-  it("keeps stores with different prefixes apart and strips the prefix from listed keys", async () => {
-    const left = makeStore({ prefix: "tenant" });
-    const right = makeStore({ prefix: "tenant2/" });
-    const root = makeStore();
-    await left.put("x", bytes("left"));
-    await right.put("x", bytes("right"));
-    assert.equal(text((await left.get("x"))?.body), "left");
-    assert.deepEqual(
-      (await listAll(left, "")).map((o) => o.key),
-      ["x"],
-    );
-    assert.deepEqual(
-      (await listAll(root, "tenant")).map((o) => o.key),
-      ["tenant/x", "tenant2/x"],
-    );
-  });
-
-  it("round-trips keys with unusual characters (URL-encoding of keys)", async () => {
-    const store = makeStore({ prefix: "unusual keys" });
-    for (const segment of UNUSUAL_KEY_SEGMENTS) {
-      const key = `${segment}/${segment}`;
-      await store.put(key, bytes(segment));
-      assert.equal(text((await store.get(key))?.body), segment, `get ${key}`);
-      assert.equal((await store.head(key))?.size, bytes(segment).byteLength, `head ${key}`);
-      assert.deepEqual(
-        (await listAll(store, `${segment}/`)).map((o) => o.key),
-        [key],
-        `list ${key}`,
-      );
-      await store.delete(key);
-      assert.equal(await store.get(key), null, `deleted ${key}`);
-    }
-  });
-
-  it("maps ListObjectsV2 pages to limit, startAfter and nextStartAfter", async () => {
-    const store = makeStore({ prefix: "paging" });
-    const keys = Array.from({ length: 25 }, (_, i) => `k/${String(i).padStart(2, "0")}`);
-    await Promise.all(keys.map((key) => store.put(key, bytes(key))));
-    await store.put("kz", bytes("outside the listed prefix"));
-
-    const pages: string[][] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await store.list("k/", { limit: 7, ...(cursor ? { startAfter: cursor } : {}) });
-      pages.push(page.objects.map((o) => o.key));
-      assert.ok(page.objects.every((o) => o.size === 4));
-      cursor = page.nextStartAfter;
-    } while (cursor !== undefined);
-    assert.deepEqual(
-      pages.map((p) => p.length),
-      [7, 7, 7, 4],
-    );
-    assert.deepEqual(pages.flat(), keys);
-    assert.deepEqual(
-      (await store.list("k/", { startAfter: "k/20" })).objects.map((o) => o.key),
-      keys.slice(21),
-    );
-    assert.deepEqual(await store.list("k/", { startAfter: "k/24" }), { objects: [] });
+    server = await s3rver();
   });
 
   it("sends If-None-Match, but s3rver ignores it: the probe refuses the store", async () => {
-    const store = makeStore({ prefix: "probe" });
+    const store = s3StoreOn(server, { prefix: "probe" });
     await store.put("twice", bytes("one"), { ifNoneMatch: "*" });
-    // A store that honours the condition would reject this with ObjectExistsError.
+    // s3rver-specific: a store that honours the condition rejects this with ObjectExistsError.
     await store.put("twice", bytes("two"), { ifNoneMatch: "*" });
     assert.equal(text((await store.get("twice"))?.body), "two");
 
@@ -149,7 +54,7 @@ describe("S3Store on s3rver", { timeout: 180_000 }, () => {
   });
 
   it("Queue.open refuses s3rver unless allowUnsafeStore is set, and then works", async () => {
-    const store = makeStore({ prefix: "unsafe-queue" });
+    const store = s3StoreOn(server, { prefix: "unsafe-queue" });
     await assert.rejects(Queue.open(store, "app", { logger: silentLogger }), {
       code: "UNSUPPORTED_STORE",
     });
@@ -165,28 +70,6 @@ describe("S3Store on s3rver", { timeout: 180_000 }, () => {
     assert.equal(text(claim?.payload), "hello");
     await reopened.ack(claim!);
     await reopened.close();
-  });
-
-  it("reports server errors as StorageError without credentials; a missing bucket is not 'not found'", async () => {
-    const secret = "SECRET-never-in-messages";
-    const wrongKey = makeStore({
-      prefix: "errors",
-      credentials: { accessKeyId: "UNKNOWN-KEY-ID", secretAccessKey: secret },
-    });
-    await assert.rejects(wrongKey.put("k", bytes("x")), (err) => {
-      assert.ok(err instanceof StorageError, `got ${err}`);
-      assert.match(
-        err.message,
-        /^put "k" on s3:\/\/taquba-test\/errors\/ at http:\/\/127\.0\.0\.1:\d+ failed \(HTTP 403\)/,
-      );
-      assert.ok(!JSON.stringify(err).includes(secret) && !String(err.cause).includes(secret));
-      assert.ok(!("$response" in (err.cause as object)), "the SDK's raw response is dropped");
-      return true;
-    });
-
-    const noBucket = makeStore({ bucket: "no-such-bucket" });
-    await assert.rejects(noBucket.get("k"), StorageError);
-    await assert.rejects(noBucket.list(""), StorageError);
   });
 });
 
@@ -265,22 +148,102 @@ describe("S3Store request building and error mapping (injected client)", {
   });
 
   it("NoSuchKey reads as null; other failures of get/list/delete are StorageErrors", async () => {
-    const { client } = scriptedClient([
+    const { client, calls } = scriptedClient([
       s3Error("NoSuchKey", 404),
       s3Error("NotFound", 404),
+      () => ({}),
       s3Error("InternalError", 500),
       s3Error("AccessDenied", 403),
       s3Error("SlowDown", 503),
     ]);
     const store = new S3Store({ bucket: "b", client });
     assert.equal(await store.get("k"), null);
+    // A HEAD 404 has no body to say whether the key or the bucket is missing: the bucket is asked.
     assert.equal(await store.head("k"), null);
-    await assert.rejects(
-      store.get("k"),
-      /get "k" on s3:\/\/b\/ failed \(HTTP 500\): InternalError/,
-    );
-    await assert.rejects(store.list("x/"), StorageError);
-    await assert.rejects(store.delete("k"), StorageError);
+    assert.deepEqual(calls[2], { Bucket: "b" });
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(err.message, /get "k" on s3:\/\/b\/ failed \(HTTP 500\): InternalError/);
+      assert.equal(err.permanent, false);
+      return true;
+    });
+    await assert.rejects(store.list("x/"), { code: "STORAGE", permanent: true });
+    await assert.rejects(store.delete("k"), { code: "STORAGE", permanent: false });
+  });
+
+  it("classifies answers that cannot heal as permanent, with what to fix", async () => {
+    const cases: Array<[() => unknown, boolean, RegExp]> = [
+      [s3Error("NoSuchBucket", 404), true, /bucket "b" does not exist: create it/],
+      [s3Error("InvalidAccessKeyId", 403), true, /does not know this access key id/],
+      [s3Error("SignatureDoesNotMatch", 403), true, /check the secret access key/],
+      [s3Error("AccessDenied", 403), true, /allow these credentials to get, put, delete and list/],
+      [s3Error("Unknown", 403), true, /Access denied: check the credentials/],
+      [s3Error("PermanentRedirect", 301), true, /in another region: set `region`/],
+      [s3Error("RequestTimeTooSkewed", 403), true, /fix the clock/],
+      [s3Error("InvalidRequest", 400), true, /HTTP 400/],
+      [
+        () => {
+          throw Object.assign(new Error("Could not load credentials from any providers"), {
+            name: "CredentialsProviderError",
+          });
+        },
+        true,
+        /No AWS credentials found: pass `credentials`/,
+      ],
+      [s3Error("InternalError", 500), false, /HTTP 500/],
+      [s3Error("SlowDown", 503), false, /HTTP 503/],
+      [s3Error("RequestTimeout", 400), false, /HTTP 400/],
+      [s3Error("TooManyRequests", 429), false, /HTTP 429/],
+      [
+        () => {
+          throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+        },
+        false,
+        /socket hang up/,
+      ],
+    ];
+    for (const [answer, permanent, message] of cases) {
+      const store = new S3Store({ bucket: "b", client: scriptedClient([answer]).client });
+      await assert.rejects(store.put("k", bytes("x")), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, permanent, err.message);
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+  });
+
+  it("head on a missing bucket throws a permanent StorageError, never null", async () => {
+    const { client } = scriptedClient([s3Error("NotFound", 404), s3Error("NotFound", 404)]);
+    await assert.rejects(new S3Store({ bucket: "gone", client }).head("k"), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal(err.permanent, true);
+      assert.match(err.message, /head "k" on s3:\/\/gone\/ failed \(HTTP 404\): NoSuchBucket/);
+      assert.match(err.message, /bucket "gone" does not exist/);
+      return true;
+    });
+  });
+
+  it("a ready client that never answers still ends every call within requestTimeoutMs", async () => {
+    const signals: AbortSignal[] = [];
+    const client = {
+      send: (_command: unknown, options?: { abortSignal?: AbortSignal }) => {
+        if (options?.abortSignal !== undefined) signals.push(options.abortSignal);
+        return new Promise(() => {});
+      },
+    } as unknown as S3Client;
+    const store = new S3Store({ bucket: "b", client, requestTimeoutMs: 50 });
+    const started = performance.now();
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal(err.permanent, false);
+      assert.match(err.message, /^get "k" on s3:\/\/b\/ timed out after 50 ms without an answer/);
+      assert.equal((err.cause as { code?: string }).code, "ETIMEDOUT");
+      return true;
+    });
+    assert.ok(performance.now() - started < 1_000);
+    assert.equal(signals.length, 1);
+    assert.equal(signals[0]?.aborted, true, "the request is aborted, not just abandoned");
   });
 });
 
@@ -295,6 +258,10 @@ describe("S3Store options", { timeout: 180_000 }, () => {
     assert.throws(
       () => new S3Store({ bucket: "b", maxAttempts: 0 }),
       /maxAttempts: expected a positive integer/,
+    );
+    assert.throws(
+      () => new S3Store({ bucket: "b", requestTimeoutMs: 0 }),
+      /requestTimeoutMs: expected a positive integer/,
     );
   });
 

@@ -80,20 +80,62 @@ function requestIdOf(source: Record<string, unknown>): string | undefined {
 }
 
 /**
+ * How a failed request should be treated: `permanent` failures cannot heal by
+ * retrying, and `hint` tells the operator what to fix.
+ */
+export interface Verdict {
+  permanent: boolean;
+  hint?: string;
+}
+
+const TRANSIENT: Verdict = { permanent: false };
+
+/** HTTP answers that mean "this request will never succeed as sent". */
+const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 411, 501]);
+/** Codes some services send with a permanent-looking status that heal on their own. */
+const TRANSIENT_CODES = new Set([
+  "RequestTimeout",
+  "IncompleteBody",
+  "BadDigest",
+  "OperationTimedOut",
+  "ServerBusy",
+  "InternalError",
+  "SlowDown",
+]);
+
+/**
+ * The verdict every cloud adapter starts from: a 4xx answer other than a
+ * timeout, a conflict or throttling is permanent; 5xx, 408, 409, 429,
+ * dropped connections, DNS failures and timeouts are transient.
+ */
+export function baseVerdict(err: unknown): Verdict {
+  const code = errorCodeOf(err);
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return TRANSIENT;
+  const status = httpStatusOf(err);
+  if (status === 301)
+    return { permanent: true, hint: "the service redirects elsewhere: set the region or endpoint" };
+  if (status !== undefined && PERMANENT_STATUSES.has(status)) return { permanent: true };
+  return TRANSIENT;
+}
+
+/**
  * Wrap an SDK failure as a {@link StorageError} naming the store, operation
- * and key, with a credential-free {@link CloudRequestError} as `cause`.
+ * and key, with a credential-free {@link CloudRequestError} as `cause`, and
+ * marked permanent (with what to fix) when `verdict` says so.
  */
 export function toStorageError(
   storeDescription: string,
   operation: string,
   key: string,
   err: unknown,
+  verdict: Verdict = baseVerdict(err),
 ): StorageError {
   if (err instanceof StorageError) return err;
   const cause = new CloudRequestError(err);
   const status = cause.statusCode === undefined ? "" : ` (HTTP ${cause.statusCode})`;
+  const hint = verdict.permanent && verdict.hint !== undefined ? `. ${verdict.hint}` : "";
   return new StorageError(
-    `${operation} "${key}" on ${storeDescription} failed${status}: ${cause.name}: ${cause.message}`,
-    { cause },
+    `${operation} "${key}" on ${storeDescription} failed${status}: ${cause.name}: ${cause.message}${hint}`,
+    { cause, permanent: verdict.permanent },
   );
 }

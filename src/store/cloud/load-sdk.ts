@@ -2,8 +2,8 @@ import { StorageError } from "../../errors.js";
 
 /**
  * Import an optional peer dependency on first use, so `import "taquba"` never
- * loads a cloud SDK. When the package is not installed, the error names it and
- * the command that fixes it.
+ * loads a cloud SDK. When the package is not installed, the error (a permanent
+ * `StorageError`: retrying cannot install it) names it and the command that fixes it.
  */
 export async function loadOptionalSdk<T>(
   packageName: string,
@@ -17,7 +17,7 @@ export async function loadOptionalSdk<T>(
       throw new StorageError(
         `${adapterName} needs the optional package "${packageName}", which is not installed: ` +
           `run \`npm install ${packageName}\``,
-        { cause: err },
+        { cause: err, permanent: true },
       );
     }
     throw err;

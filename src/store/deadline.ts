@@ -1,0 +1,62 @@
+/**
+ * Time limits on store calls. Every adapter runs each call through
+ * {@link withDeadline}, so a server that accepts a connection and never
+ * answers, or a network filesystem that stalls, ends the call with a
+ * transient {@link StorageError} instead of leaving it pending forever; the
+ * log then retries it with backoff like any other transient failure.
+ */
+import { StorageError } from "../errors.js";
+
+/** Default limit on one store call (every adapter). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The cause of a timed-out call's {@link StorageError}. */
+export class StoreTimeoutError extends Error {
+  readonly code = "ETIMEDOUT" as const;
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = "StoreTimeoutError";
+  }
+}
+
+/** What a timed-out call was, for its message. */
+export interface CallDescription {
+  store: string;
+  op: string;
+  key: string;
+}
+
+/**
+ * Run `call` with a limit of `timeoutMs`: it settles as `call` does, or
+ * rejects with a transient {@link StorageError} once the limit passes. The
+ * signal handed to `call` aborts at that moment, so the request is torn down
+ * where the client supports it; a call that ignores it is abandoned (its
+ * eventual outcome is dropped; a write may still land, which the log's
+ * read-back of ambiguous creates handles).
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  what: CallDescription,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const cause = new StoreTimeoutError(timeoutMs);
+      controller.abort(cause);
+      reject(
+        new StorageError(
+          `${what.op} "${what.key}" on ${what.store} timed out after ${timeoutMs} ms without an answer ` +
+            "(it may still take effect)",
+          { cause },
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([call(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
