@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
 import {
   type FileHandle,
@@ -7,13 +7,16 @@ import {
   open,
   readdir,
   rename,
+  rm,
   stat,
   unlink,
   writeFile,
 } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, StorageError } from "../errors.js";
+import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
   decodeEntryName,
   encodeDirectory,
@@ -40,6 +43,15 @@ export interface FileStoreOptions {
    * for throwaway data (tests, benchmarks of the upper layers).
    */
   fsync?: boolean;
+  /**
+   * Every store call (get, put, delete, list, head) ends within this long: a
+   * filesystem that stalls (an unreachable network share) makes the call
+   * reject with a transient `StorageError`, which the queue retries with
+   * backoff. The stalled system call itself cannot be cancelled; it is
+   * abandoned.
+   * @default 30_000
+   */
+  timeoutMs?: number;
 }
 
 const DEFAULT_LIST_LIMIT = 1000;
@@ -48,6 +60,30 @@ const TEMP_FOLDER = ".tmp";
 const MAX_NAME_BYTES = 255;
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 const MISSING = new Set(["ENOENT", "ENOTDIR"]);
+/** Errors no retry can heal: the directory is unusable until someone fixes it. */
+const PERMANENT = new Map([
+  ["ENOTDIR", "a file is where a directory is expected: move it away or choose another directory"],
+  ["EISDIR", "a directory is where a file is expected: move it away or choose another directory"],
+  [
+    "EACCES",
+    "permission denied: give this process read and write access, or choose another directory",
+  ],
+  [
+    "EPERM",
+    "operation not permitted: give this process read and write access, or choose another directory",
+  ],
+  ["EROFS", "the filesystem is read-only: remount it read-write or choose another directory"],
+  ["ELOOP", "too many symbolic links: fix the directory path"],
+  ["EXDEV", "the store's directory spans filesystems: keep it on one filesystem"],
+]);
+/**
+ * Temp files of other processes are left alone unless their owner is gone:
+ * one on this host whose process has exited, or any untouched this long (a
+ * writer's put abandons its temp file long before).
+ */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+/** Names temp files `<pid>.<host tag>.<uuid>.tmp`, so a sweep can tell whose they are. */
+const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 12);
 
 interface ObjectPath {
   /** Directory holding the object file, relative to the root ("" for the root). */
@@ -81,6 +117,13 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
  * and directories are assumed to stay once created (they are cached).
+ *
+ * The first write of a store sweeps the temp folder of files left by writers
+ * that died mid-write (see {@link STALE_TEMP_MS} for which). Failures are
+ * `StorageError`s: `permanent: true` for a directory that cannot be used
+ * (`ENOTDIR`, `EACCES`, `EPERM`, `EROFS`, a file where the directory should
+ * be), with what to fix in the message; transient otherwise (timeouts, a full
+ * disk, I/O errors).
  */
 export class FileStore implements ObjectStore {
   readonly #root: string;
@@ -89,6 +132,9 @@ export class FileStore implements ObjectStore {
   readonly #dirs = new Map<string, Promise<void>>();
   /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
   readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+  readonly #timeoutMs: number;
+  /** The sweep of stale temp files, run once before the first write. */
+  #swept: Promise<void> | undefined;
 
   constructor(directory: string, options: FileStoreOptions = {}) {
     if (typeof directory !== "string" || directory === "")
@@ -97,10 +143,20 @@ export class FileStore implements ObjectStore {
       );
     this.#root = resolve(directory);
     this.#fsync = options.fsync ?? true;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0))
+      throw new InvalidArgumentError(
+        `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds, got ${timeoutMs}`,
+      );
+    this.#timeoutMs = timeoutMs;
   }
 
   async get(key: string): Promise<StoredObject | null> {
     const { file } = this.#pathOf(key);
+    return this.#call("get", key, () => this.#get(key, file));
+  }
+
+  async #get(key: string, file: string): Promise<StoredObject | null> {
     let handle: FileHandle;
     try {
       handle = await open(file, "r");
@@ -123,13 +179,15 @@ export class FileStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | null> {
     const { file } = this.#pathOf(key);
-    try {
-      const info = await stat(file, { bigint: true });
-      return { key, size: Number(info.size), etag: etagOf(info) };
-    } catch (err) {
-      if (MISSING.has(errorCode(err) ?? "")) return null;
-      throw this.#failure("head", key, err);
-    }
+    return this.#call("head", key, async () => {
+      try {
+        const info = await stat(file, { bigint: true });
+        return { key, size: Number(info.size), etag: etagOf(info) };
+      } catch (err) {
+        if (MISSING.has(errorCode(err) ?? "")) return null;
+        throw this.#failure("head", key, err);
+      }
+    });
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
@@ -137,6 +195,10 @@ export class FileStore implements ObjectStore {
     if (!(body instanceof Uint8Array))
       throw new InvalidArgumentError(`put "${key}": body must be a Uint8Array`);
     const create = options?.ifNoneMatch === "*";
+    await this.#call("put", key, () => this.#put(key, target, body, create));
+  }
+
+  async #put(key: string, target: ObjectPath, body: Uint8Array, create: boolean): Promise<void> {
     let temp: string | undefined;
     try {
       [temp] = await Promise.all([this.#writeTemp(body), this.#ensureDir(target.dir)]);
@@ -165,6 +227,10 @@ export class FileStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const target = this.#pathOf(key);
+    await this.#call("delete", key, () => this.#delete(key, target));
+  }
+
+  async #delete(key: string, target: ObjectPath): Promise<void> {
     try {
       await unlink(target.file);
     } catch (err) {
@@ -185,18 +251,15 @@ export class FileStore implements ObjectStore {
     if (!(requested >= 1))
       throw new InvalidArgumentError(`list: limit must be a number >= 1, got ${requested}`);
     const limit = Math.floor(requested);
+    return this.#call("list", prefix, () => this.#list(prefix, options.startAfter, limit));
+  }
+
+  async #list(prefix: string, startAfter: string | undefined, limit: number): Promise<ListPage> {
     const candidates: Candidate[] = [];
     try {
       const start = this.#listStart(prefix);
       if (start !== undefined)
-        await this.#walk(
-          start.dir,
-          start.keyPrefix,
-          prefix,
-          options.startAfter,
-          limit + 1,
-          candidates,
-        );
+        await this.#walk(start.dir, start.keyPrefix, prefix, startAfter, limit + 1, candidates);
     } catch (err) {
       throw this.#failure("list", prefix, err);
     }
@@ -294,10 +357,17 @@ export class FileStore implements ObjectStore {
     }
   }
 
+  /** One store call, within the time limit. */
+  #call<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
+    return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
+  }
+
   /** Write `body` to a fresh temp file (fsynced when enabled); returns its path. */
   async #writeTemp(body: Uint8Array): Promise<string> {
     await this.#ensureDir(TEMP_FOLDER);
-    const temp = join(this.#root, TEMP_FOLDER, `${randomUUID()}.tmp`);
+    this.#swept ??= this.#sweepTemp();
+    await this.#swept;
+    const temp = join(this.#root, TEMP_FOLDER, `${process.pid}.${HOST_TAG}.${randomUUID()}.tmp`);
     if (!this.#fsync) {
       // One call instead of open/write/close round trips: measurably faster for small objects.
       await writeFile(temp, body, { flag: "wx" });
@@ -317,6 +387,36 @@ export class FileStore implements ObjectStore {
   }
 
   /**
+   * Delete temp files whose writer is gone: one of a process on this host
+   * that has exited, or any not modified for {@link STALE_TEMP_MS}. Never one
+   * of this process, nor a fresh one of a live process (it may be mid-write).
+   * Best effort: a file that cannot be removed now is left for the next sweep.
+   */
+  async #sweepTemp(): Promise<void> {
+    const folder = join(this.#root, TEMP_FOLDER);
+    let names: string[];
+    try {
+      names = await readdir(folder);
+    } catch {
+      return;
+    }
+    await Promise.all(
+      names.map(async (name) => {
+        const owner = tempOwner(name);
+        if (owner?.pid === process.pid && owner.host === HOST_TAG) return;
+        const path = join(folder, name);
+        try {
+          const ownerGone = owner !== undefined && owner.host === HOST_TAG && !isAlive(owner.pid);
+          if (!ownerGone && Date.now() - (await stat(path)).mtimeMs < STALE_TEMP_MS) return;
+          await rm(path, { force: true, recursive: true });
+        } catch {
+          // gone already, or not ours to remove: leave it
+        }
+      }),
+    );
+  }
+
+  /**
    * Make sure `dir` (relative; "" is the root) exists, creating missing
    * levels one at a time and fsyncing the parent of each new one, so a
    * write acknowledged inside it cannot lose its directory in a crash.
@@ -328,7 +428,10 @@ export class FileStore implements ObjectStore {
     const creation = (async () => {
       if (dir === "") {
         // `created` is the topmost new level; each new level's parent must be synced.
-        const created = await mkdir(this.#root, { recursive: true });
+        const created = await mkdir(this.#root, { recursive: true }).catch((err: unknown) => {
+          // A file (not a directory) at the root path.
+          throw errorCode(err) === "EEXIST" ? notADirectory(this.#root, err) : err;
+        });
         if (created === undefined || !this.#fsync) return;
         const parents: string[] = [];
         for (let level = this.#root; ; level = dirname(level)) {
@@ -396,9 +499,34 @@ export class FileStore implements ObjectStore {
       return new InvalidArgumentError(`object key "${key}" is too long for a file name`, {
         cause: err,
       });
+    if (err instanceof StorageError) return err;
     const reason = err instanceof Error ? err.message : String(err);
-    return new StorageError(`${this.describe()}: ${op} "${key}" failed: ${reason}`, {
-      cause: err,
-    });
+    const hint = PERMANENT.get(errorCode(err) ?? "");
+    return new StorageError(
+      `${this.describe()}: ${op} "${key}" failed: ${reason}${hint === undefined ? "" : `. The directory cannot be used: ${hint}`}`,
+      { cause: err, permanent: hint !== undefined },
+    );
   }
+}
+
+/** The owner encoded in a temp file's name, if it has one. */
+function tempOwner(name: string): { pid: number; host: string } | undefined {
+  const match = /^(\d+)\.([0-9a-f]+)\.[0-9a-f-]+\.tmp$/.exec(name);
+  return match === null ? undefined : { pid: Number(match[1]), host: match[2]! };
+}
+
+/** Whether a process with this pid exists on this host (a pid reused since only keeps files longer). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) === "EPERM";
+  }
+}
+
+function notADirectory(path: string, cause: unknown): Error {
+  return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`, { cause }), {
+    code: "ENOTDIR",
+  });
 }
