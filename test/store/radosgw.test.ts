@@ -12,8 +12,8 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { StorageError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import { silentLogger } from "../../src/logger.js";
+import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
-import type { OpenOptions } from "../../src/queue/types.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
 import { runFencing } from "../reliability/lib/fencing.js";
@@ -228,7 +228,7 @@ describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
         ],
       ];
       for (const [name, broken, message] of cases)
-        it(`${name}: a permanent StorageError within a second, one log line at most`, async () => {
+        it(`${name}: a permanent StorageError at once, nothing retried`, async () => {
           const server = await target("permanent");
           const logger = recordingLogger();
           const started = performance.now();
@@ -243,7 +243,8 @@ describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
             },
           );
           const elapsed = performance.now() - started;
-          assert.ok(elapsed < 1_000, `took ${Math.round(elapsed)} ms`);
+          // Retrying would take minutes; a few requests to a busy server take well under 5 s.
+          assert.ok(elapsed < 5_000, `took ${Math.round(elapsed)} ms`);
           assert.deepEqual(
             logger.lines.filter((l) => l.includes("retrying")),
             [],

@@ -63,6 +63,13 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
   let server: HungServer;
   before(async () => {
     server = await startHungServer();
+    // Load the SDKs up front: a store's first call imports its SDK, which on a busy machine
+    // can take longer than the limit, and then no request would reach the server.
+    await Promise.all([
+      import("@aws-sdk/client-s3"),
+      import("@azure/storage-blob"),
+      import("@google-cloud/storage"),
+    ]);
   });
   after(async () => {
     await server?.close();
