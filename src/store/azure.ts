@@ -1,3 +1,4 @@
+/** `AzureBlobStore`: the object store in an Azure Blob container, over the optional `@azure/storage-blob` SDK. */
 import type {
   AnonymousCredential,
   ContainerClient,

@@ -1,3 +1,4 @@
+/** How `FileStore` maps object keys to file and directory names (and back), one path segment at a time. */
 import { InvalidArgumentError } from "../errors.js";
 
 /**

@@ -1,4 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
+/**
+ * `FileStore`: the object store in a local directory — atomic creates and
+ * overwrites, listing in key order, durable directories. Temp files live in
+ * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`.
+ */
 import type { Dirent } from "node:fs";
 import {
   type FileHandle,
@@ -7,16 +11,14 @@ import {
   open,
   readdir,
   rename,
-  rm,
   stat,
   unlink,
-  writeFile,
 } from "node:fs/promises";
-import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { InvalidArgumentError, StorageError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import { errorCode, fileStoreError, MISSING, notADirectory } from "./file-errors.js";
 import {
   decodeEntryName,
   encodeDirectory,
@@ -24,6 +26,7 @@ import {
   isValidSegment,
   keySegments,
 } from "./file-keys.js";
+import { TEMP_FOLDER, TempFiles } from "./file-temp.js";
 import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
@@ -55,36 +58,8 @@ export interface FileStoreOptions {
 }
 
 const DEFAULT_LIST_LIMIT = 1000;
-const TEMP_FOLDER = ".tmp";
 /** The common file-name limit (ext4, XFS, APFS, NTFS); encoded names are ASCII, so bytes = length. */
 const MAX_NAME_BYTES = 255;
-/** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
-const MISSING = new Set(["ENOENT", "ENOTDIR"]);
-/** Errors no retry can heal: the directory is unusable until someone fixes it. */
-const PERMANENT = new Map([
-  ["ENOTDIR", "a file is where a directory is expected: move it away or choose another directory"],
-  ["EISDIR", "a directory is where a file is expected: move it away or choose another directory"],
-  [
-    "EACCES",
-    "permission denied: give this process read and write access, or choose another directory",
-  ],
-  [
-    "EPERM",
-    "operation not permitted: give this process read and write access, or choose another directory",
-  ],
-  ["EROFS", "the filesystem is read-only: remount it read-write or choose another directory"],
-  ["ELOOP", "too many symbolic links: fix the directory path"],
-  ["EXDEV", "the store's directory spans filesystems: keep it on one filesystem"],
-]);
-/**
- * Temp files of other processes are left alone unless their owner is gone:
- * one on this host whose process has exited, or any untouched this long (a
- * writer's put abandons its temp file long before).
- */
-const STALE_TEMP_MS = 60 * 60 * 1000;
-/** Names temp files `<pid>.<host tag>.<uuid>.tmp`, so a sweep can tell whose they are. */
-const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 12);
-
 interface ObjectPath {
   /** Directory holding the object file, relative to the root ("" for the root). */
   dir: string;
@@ -95,12 +70,6 @@ interface ObjectPath {
 interface Candidate {
   key: string;
   file: string;
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
-    ? err.code
-    : undefined;
 }
 
 function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
@@ -119,7 +88,7 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * and directories are assumed to stay once created (they are cached).
  *
  * The first write of a store sweeps the temp folder of files left by writers
- * that died mid-write (see {@link STALE_TEMP_MS} for which). Failures are
+ * that died mid-write (see `file-temp.ts` for which). Failures are
  * `StorageError`s: `permanent: true` for a directory that cannot be used
  * (`ENOTDIR`, `EACCES`, `EPERM`, `EROFS`, a file where the directory should
  * be), with what to fix in the message; transient otherwise (timeouts, a full
@@ -133,8 +102,7 @@ export class FileStore implements ObjectStore {
   /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
   readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
   readonly #timeoutMs: number;
-  /** The sweep of stale temp files, run once before the first write. */
-  #swept: Promise<void> | undefined;
+  readonly #temp: TempFiles;
 
   constructor(directory: string, options: FileStoreOptions = {}) {
     if (typeof directory !== "string" || directory === "")
@@ -149,6 +117,7 @@ export class FileStore implements ObjectStore {
         `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds, got ${timeoutMs}`,
       );
     this.#timeoutMs = timeoutMs;
+    this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#ensureDir(TEMP_FOLDER));
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -162,7 +131,7 @@ export class FileStore implements ObjectStore {
       handle = await open(file, "r");
     } catch (err) {
       if (MISSING.has(errorCode(err) ?? "")) return null;
-      throw this.#failure("get", key, err);
+      throw fileStoreError(this.describe(), "get", key, err);
     }
     try {
       // Stat and read through one handle, so the etag describes exactly these bytes.
@@ -171,7 +140,7 @@ export class FileStore implements ObjectStore {
       const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       return { body, etag: etagOf(info) };
     } catch (err) {
-      throw this.#failure("get", key, err);
+      throw fileStoreError(this.describe(), "get", key, err);
     } finally {
       await handle.close();
     }
@@ -185,7 +154,7 @@ export class FileStore implements ObjectStore {
         return { key, size: Number(info.size), etag: etagOf(info) };
       } catch (err) {
         if (MISSING.has(errorCode(err) ?? "")) return null;
-        throw this.#failure("head", key, err);
+        throw fileStoreError(this.describe(), "head", key, err);
       }
     });
   }
@@ -201,7 +170,7 @@ export class FileStore implements ObjectStore {
   async #put(key: string, target: ObjectPath, body: Uint8Array, create: boolean): Promise<void> {
     let temp: string | undefined;
     try {
-      [temp] = await Promise.all([this.#writeTemp(body), this.#ensureDir(target.dir)]);
+      [temp] = await Promise.all([this.#temp.write(body), this.#ensureDir(target.dir)]);
       const written = temp;
       if (create) {
         await link(written, target.file).catch((err: unknown) => {
@@ -218,7 +187,7 @@ export class FileStore implements ObjectStore {
       ]);
     } catch (err) {
       if (err instanceof ObjectExistsError) throw err;
-      throw this.#failure("put", key, err);
+      throw fileStoreError(this.describe(), "put", key, err);
     } finally {
       // Best effort: a leftover temp file is harmless (never listed).
       if (temp !== undefined) await unlink(temp).catch(() => {});
@@ -235,12 +204,12 @@ export class FileStore implements ObjectStore {
       await unlink(target.file);
     } catch (err) {
       if (MISSING.has(errorCode(err) ?? "")) return;
-      throw this.#failure("delete", key, err);
+      throw fileStoreError(this.describe(), "delete", key, err);
     }
     try {
       await this.#syncDir(target.dir);
     } catch (err) {
-      throw this.#failure("delete", key, err);
+      throw fileStoreError(this.describe(), "delete", key, err);
     }
   }
 
@@ -261,7 +230,7 @@ export class FileStore implements ObjectStore {
       if (start !== undefined)
         await this.#walk(start.dir, start.keyPrefix, prefix, startAfter, limit + 1, candidates);
     } catch (err) {
-      throw this.#failure("list", prefix, err);
+      throw fileStoreError(this.describe(), "list", prefix, err);
     }
     const more = candidates.length > limit;
     const page = candidates.slice(0, limit);
@@ -353,67 +322,13 @@ export class FileStore implements ObjectStore {
     } catch (err) {
       // Deleted between readdir and stat: no longer part of the listing.
       if (MISSING.has(errorCode(err) ?? "")) return null;
-      throw this.#failure("list", candidate.key, err);
+      throw fileStoreError(this.describe(), "list", candidate.key, err);
     }
   }
 
   /** One store call, within the time limit. */
   #call<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
     return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
-  }
-
-  /** Write `body` to a fresh temp file (fsynced when enabled); returns its path. */
-  async #writeTemp(body: Uint8Array): Promise<string> {
-    await this.#ensureDir(TEMP_FOLDER);
-    this.#swept ??= this.#sweepTemp();
-    await this.#swept;
-    const temp = join(this.#root, TEMP_FOLDER, `${process.pid}.${HOST_TAG}.${randomUUID()}.tmp`);
-    if (!this.#fsync) {
-      // One call instead of open/write/close round trips: measurably faster for small objects.
-      await writeFile(temp, body, { flag: "wx" });
-      return temp;
-    }
-    const handle = await open(temp, "wx");
-    try {
-      await handle.writeFile(body);
-      await handle.sync();
-    } catch (err) {
-      await handle.close().catch(() => {});
-      await unlink(temp).catch(() => {});
-      throw err;
-    }
-    await handle.close();
-    return temp;
-  }
-
-  /**
-   * Delete temp files whose writer is gone: one of a process on this host
-   * that has exited, or any not modified for {@link STALE_TEMP_MS}. Never one
-   * of this process, nor a fresh one of a live process (it may be mid-write).
-   * Best effort: a file that cannot be removed now is left for the next sweep.
-   */
-  async #sweepTemp(): Promise<void> {
-    const folder = join(this.#root, TEMP_FOLDER);
-    let names: string[];
-    try {
-      names = await readdir(folder);
-    } catch {
-      return;
-    }
-    await Promise.all(
-      names.map(async (name) => {
-        const owner = tempOwner(name);
-        if (owner?.pid === process.pid && owner.host === HOST_TAG) return;
-        const path = join(folder, name);
-        try {
-          const ownerGone = owner !== undefined && owner.host === HOST_TAG && !isAlive(owner.pid);
-          if (!ownerGone && Date.now() - (await stat(path)).mtimeMs < STALE_TEMP_MS) return;
-          await rm(path, { force: true, recursive: true });
-        } catch {
-          // gone already, or not ours to remove: leave it
-        }
-      }),
-    );
   }
 
   /**
@@ -492,41 +407,4 @@ export class FileStore implements ObjectStore {
       await handle.close();
     }
   }
-
-  #failure(op: string, key: string, err: unknown): Error {
-    if (err instanceof InvalidArgumentError) return err;
-    if (errorCode(err) === "ENAMETOOLONG")
-      return new InvalidArgumentError(`object key "${key}" is too long for a file name`, {
-        cause: err,
-      });
-    if (err instanceof StorageError) return err;
-    const reason = err instanceof Error ? err.message : String(err);
-    const hint = PERMANENT.get(errorCode(err) ?? "");
-    return new StorageError(
-      `${this.describe()}: ${op} "${key}" failed: ${reason}${hint === undefined ? "" : `. The directory cannot be used: ${hint}`}`,
-      { cause: err, permanent: hint !== undefined },
-    );
-  }
-}
-
-/** The owner encoded in a temp file's name, if it has one. */
-function tempOwner(name: string): { pid: number; host: string } | undefined {
-  const match = /^(\d+)\.([0-9a-f]+)\.[0-9a-f-]+\.tmp$/.exec(name);
-  return match === null ? undefined : { pid: Number(match[1]), host: match[2]! };
-}
-
-/** Whether a process with this pid exists on this host (a pid reused since only keeps files longer). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === "EPERM";
-  }
-}
-
-function notADirectory(path: string, cause: unknown): Error {
-  return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`, { cause }), {
-    code: "ENOTDIR",
-  });
 }

@@ -1,3 +1,4 @@
+/** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { InvalidArgumentError } from "../errors.js";
 import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
 import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";

@@ -1,3 +1,4 @@
+/** `MemoryStore`: the in-process object store, for tests and ephemeral queues. */
 import { BTree } from "../util/btree.js";
 import { compareKeys } from "./key-order.js";
 import {

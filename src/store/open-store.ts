@@ -1,3 +1,4 @@
+/** `openStore(url)`: picks and configures a store from a URL (`memory://`, a path, `file://`, `s3://`, `az://`, `gs://`). */
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";

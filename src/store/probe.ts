@@ -1,3 +1,4 @@
+/** The conditional-write probe: refuses a store that ignores create-if-absent, which fencing relies on. */
 import { randomUUID } from "node:crypto";
 import { StorageError, TaqubaError, UnsupportedStoreError } from "../errors.js";
 import { ObjectExistsError, type ObjectStore } from "./types.js";

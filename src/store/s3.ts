@@ -1,3 +1,4 @@
+/** `S3Store`: the object store in an S3 (or S3-compatible) bucket, over the optional `@aws-sdk/client-s3` SDK. */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../errors.js";
 import {

@@ -1,3 +1,4 @@
+/** Cloud SDK errors: redacting secrets from them and classifying them (exists, missing, transient, permanent) as `StorageError`s. */
 import { StorageError } from "../../errors.js";
 
 /**

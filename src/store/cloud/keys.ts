@@ -1,3 +1,4 @@
+/** Checks and normalisation the cloud adapters share: key and prefix rules, list page limits, option checks. */
 import { InvalidArgumentError } from "../../errors.js";
 
 /** The most keys any of S3, Azure or GCS returns in one list page. */

@@ -1,3 +1,4 @@
+/** Loading an optional cloud SDK on first use, with an error that says what to install when it is missing. */
 import { StorageError } from "../../errors.js";
 
 /**

@@ -1,3 +1,4 @@
+/** `CountingStore`: a wrapper that counts requests and bytes by kind (tests and benchmarks). */
 import type {
   ListOptions,
   ListPage,

@@ -1,3 +1,4 @@
+/** `FaultStore`: a wrapper that injects errors before or after a request takes effect, or holds requests (tests). */
 import type {
   ListOptions,
   ListPage,

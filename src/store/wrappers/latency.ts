@@ -1,3 +1,4 @@
+/** `LatencyStore`: a wrapper that adds latency and jitter to requests (tests and benchmarks). */
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidArgumentError } from "../../errors.js";
 import type {

@@ -1,0 +1,56 @@
+/**
+ * How a {@link FileStore} reads filesystem errors: which codes mean "no such
+ * object", which mean the directory is unusable until someone fixes it
+ * (permanent `StorageError`s that say what to fix), and the error every
+ * other failure becomes (a transient `StorageError`).
+ */
+import { InvalidArgumentError, StorageError } from "../errors.js";
+
+/** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
+export const MISSING = new Set(["ENOENT", "ENOTDIR"]);
+/** Errors no retry can heal: the directory is unusable until someone fixes it. */
+const PERMANENT = new Map([
+  ["ENOTDIR", "a file is where a directory is expected: move it away or choose another directory"],
+  ["EISDIR", "a directory is where a file is expected: move it away or choose another directory"],
+  [
+    "EACCES",
+    "permission denied: give this process read and write access, or choose another directory",
+  ],
+  [
+    "EPERM",
+    "operation not permitted: give this process read and write access, or choose another directory",
+  ],
+  ["EROFS", "the filesystem is read-only: remount it read-write or choose another directory"],
+  ["ELOOP", "too many symbolic links: fix the directory path"],
+  ["EXDEV", "the store's directory spans filesystems: keep it on one filesystem"],
+]);
+
+/** The `code` of a Node.js system error (`"ENOENT"`, …), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
+    ? err.code
+    : undefined;
+}
+
+/** The error a failed `op` on `key` of the store `store` (its description) rejects with. */
+export function fileStoreError(store: string, op: string, key: string, err: unknown): Error {
+  if (err instanceof InvalidArgumentError) return err;
+  if (errorCode(err) === "ENAMETOOLONG")
+    return new InvalidArgumentError(`object key "${key}" is too long for a file name`, {
+      cause: err,
+    });
+  if (err instanceof StorageError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  const hint = PERMANENT.get(errorCode(err) ?? "");
+  return new StorageError(
+    `${store}: ${op} "${key}" failed: ${reason}${hint === undefined ? "" : `. The directory cannot be used: ${hint}`}`,
+    { cause: err, permanent: hint !== undefined },
+  );
+}
+
+/** The error `mkdir` would give for a file where the directory `path` should be. */
+export function notADirectory(path: string, cause: unknown): Error {
+  return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`, { cause }), {
+    code: "ENOTDIR",
+  });
+}
