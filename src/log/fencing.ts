@@ -124,13 +124,38 @@ export class WriterFence {
    * `replayAfter`, so a zombie writer's next create fails on it. A gap in the
    * WAL is damage: {@link CorruptionError}, unless `skipDamage` (then the fence
    * goes after everything that exists and recovery reports the gap).
+   *
+   * An older writer that is still busy fills slots as fast as the store
+   * allows (until it sees our epoch, within its `checkIntervalMs`). So when a
+   * slot is taken, the next try goes to the end of the WAL as a fresh listing
+   * shows it, not to the next slot: a takeover costs a few round trips after
+   * the old writer stops, however many batches it wrote meanwhile.
    */
   async placeFence(skipDamage: boolean): Promise<PlacedFence> {
     const { storage, keys } = this.#ctx;
-    const { replayAfter } = this.#manifest;
-    const listed = await storage.list(keys.walDir, keys.wal(replayAfter));
     const fences = new Set<number>();
-    let slot = replayAfter + 1;
+    let slot = await this.#firstFreeSlot(this.#manifest.replayAfter, fences, skipDamage);
+    for (;;) {
+      // A fence carries no token, so a taken slot is not read back: it is some other
+      // writer's, or our own earlier attempt's (a fence, which replay skips like any other).
+      const outcome = await storage.create(keys.wal(slot), encodeFence(this.epoch), null);
+      if (outcome === "created") return { fenceId: slot, fences };
+      const [, next] = await Promise.all([
+        this.throwIfSuperseded(),
+        this.#firstFreeSlot(slot, fences, skipDamage),
+      ]);
+      slot = next;
+    }
+  }
+
+  /**
+   * The slot after the run of WAL objects that follows slot `after` (which is
+   * taken, or `replayAfter`), from one listing; fences seen go into `fences`.
+   */
+  async #firstFreeSlot(after: number, fences: Set<number>, skipDamage: boolean): Promise<number> {
+    const { storage, keys } = this.#ctx;
+    const listed = await storage.list(keys.walDir, keys.wal(after));
+    let slot = after + 1;
     for (const { key, size } of listed) {
       const id = keys.idOf(keys.walDir, key);
       if (id === null) continue;
@@ -139,19 +164,13 @@ export class WriterFence {
       } else if (id !== slot) {
         throw new CorruptionError(
           keys.wal(slot),
-          `WAL batch is missing while "${key}" exists (a gap after replayAfter ${replayAfter})`,
+          `WAL batch is missing while "${key}" exists (a gap after ${after === this.#manifest.replayAfter ? "replayAfter" : "WAL"} ${after})`,
         );
       }
       if (isFenceSize(size)) fences.add(id);
       slot++;
     }
-    for (;;) {
-      // A fence carries no token: a "taken" slot is some other writer's, even our own earlier attempt's.
-      const outcome = await storage.create(keys.wal(slot), encodeFence(this.epoch), () => false);
-      if (outcome === "created") return { fenceId: slot, fences };
-      await this.throwIfSuperseded();
-      slot++; // an older writer got there first; its batch is replayed, we fence the next slot
-    }
+    return slot;
   }
 
   /**

@@ -60,12 +60,14 @@ export class LogStorage {
   /**
    * Atomic create. A create that failed transiently may still have taken
    * effect, so when the key turns out to exist its content decides: `isOurs`
-   * → "created", anything else → "taken" (someone else won the key).
+   * → "created", anything else → "taken" (someone else won the key). With
+   * `isOurs` null (an object that carries no token, such as a fence) an
+   * existing key is "taken" without reading it.
    */
   async create(
     key: string,
     body: Uint8Array,
-    isOurs: (existing: Uint8Array) => boolean,
+    isOurs: ((existing: Uint8Array) => boolean) | null,
   ): Promise<CreateOutcome> {
     return withRetry(this.retry, `create ${key}`, async () => {
       try {
@@ -73,6 +75,7 @@ export class LogStorage {
         return "created";
       } catch (error) {
         if (!isObjectExists(error)) throw error;
+        if (isOurs === null) return "taken";
         const existing = await this.store.get(key);
         // Vanished between the two calls: transient, try the create again.
         if (existing === null) throw new Error(`object "${key}" existed, then vanished`);
