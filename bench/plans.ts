@@ -21,11 +21,36 @@ function onEach(workload: string, args: (store: StoreKind) => string[]): BenchCa
  * workers are cheap, so each store gets enough that the store, not the worker
  * count, sets the pace.
  */
-const WORKERS: Record<StoreKind, number> = { memory: 256, file: 1024, s3like: 1024 };
+const WORKERS: Record<StoreKind, number> = { memory: 256, file: 1024, s3like: 1024, radosgw: 1024 };
 /** Closed-loop producers for the ceiling runs, sized the same way. */
-const PRODUCERS: Record<StoreKind, number> = { memory: 64, file: 256, s3like: 512 };
+const PRODUCERS: Record<StoreKind, number> = {
+  memory: 64,
+  file: 256,
+  s3like: 512,
+  radosgw: 512,
+};
 
-const slow = (store: StoreKind): boolean => store === "s3like";
+const slow = (store: StoreKind): boolean => store === "s3like" || store === "radosgw";
+
+/**
+ * The simulated S3-like store's real twin: the workloads that characterise an
+ * S3 deployment (steady arrivals, the end-to-end comparison) on Ceph radosgw,
+ * sized like their S3-like runs.
+ */
+function onRadosgw(seconds: number, e2eJobs: number): BenchCase[] {
+  return [
+    {
+      workload: "steady_state",
+      store: "radosgw",
+      args: ["--rate=1000", `--seconds=${seconds}`, `--workers=${WORKERS.radosgw}`],
+    },
+    {
+      workload: "end_to_end",
+      store: "radosgw",
+      args: [`--jobs=${e2eJobs}`, "--concurrency=1024"],
+    },
+  ];
+}
 
 /**
  * The quick suite (`npm run bench`): every workload on every store, sized to
@@ -81,6 +106,7 @@ export function quickPlan(): BenchCase[] {
     ...onEach("end_to_end", (s) =>
       slow(s) ? ["--jobs=20000", "--concurrency=1024"] : ["--jobs=100000", "--concurrency=256"],
     ),
+    ...onRadosgw(10, 20_000),
   ];
 }
 
@@ -131,5 +157,6 @@ export function fullPlan(): BenchCase[] {
     ...onEach("end_to_end", (s) =>
       slow(s) ? ["--jobs=100000", "--concurrency=1024"] : ["--jobs=500000", "--concurrency=256"],
     ),
+    ...onRadosgw(60, 100_000),
   ];
 }

@@ -3,7 +3,7 @@
  * lines. The suite starts one process per run so that peak RSS and memory
  * figures belong to that run alone.
  *
- *   node --expose-gc build/bench/run-one.js <workload> --store=memory|file|s3like [--param=value ...]
+ *   node --expose-gc build/bench/run-one.js <workload> --store=memory|file|s3like|radosgw [--param=value ...]
  */
 import { Args } from "./lib/args.js";
 import { emitResult } from "./lib/result.js";
@@ -14,7 +14,9 @@ const [name, ...rest] = process.argv.slice(2);
 const workload = name === undefined ? undefined : findWorkload(name);
 if (workload === undefined) {
   const list = WORKLOADS.map((w) => `  ${w.name.padEnd(14)} ${w.describe}`).join("\n");
-  process.stderr.write(`usage: run-one.js <workload> --store=memory|file|s3like [...]\n${list}\n`);
+  process.stderr.write(
+    `usage: run-one.js <workload> --store=memory|file|s3like|radosgw [...]\n${list}\n`,
+  );
   process.exit(2);
 }
 const args = new Args(rest);

@@ -11,7 +11,7 @@ export interface SystemRuns {
 }
 
 function displayName(target: string): string {
-  return target === "file" || target === "memory" || target === "s3like"
+  return target === "file" || target === "memory" || target === "s3like" || target === "radosgw"
     ? `taquba (${target} store)`
     : target;
 }

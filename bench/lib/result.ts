@@ -31,7 +31,7 @@ export interface StoreTraffic {
  */
 export interface BenchResult {
   workload: string;
-  /** `memory`, `file`, `s3like`, or a peer's name. */
+  /** `memory`, `file`, `s3like`, `radosgw`, or a peer's name. */
   target: string;
   params: Record<string, number | string | boolean>;
   /** Jobs that went through the measured phase. */

@@ -2,13 +2,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { FileStore, type ObjectStore } from "../../src/index.js";
+import { FileStore, type ObjectStore, S3Store } from "../../src/index.js";
 import { CountingStore, LatencyStore, MemoryStore, seededRandom } from "../../src/testing.js";
+import { radosgwAvailability, startRadosgw } from "../../test/servers/radosgw.js";
 import { KeyClassStore } from "./key-classes.js";
 import type { StoreTraffic } from "./result.js";
 
-/** The three stores every workload runs on. */
-export const STORE_KINDS = ["memory", "file", "s3like"] as const;
+/**
+ * The stores a workload can run on: the three every workload runs on, and
+ * `radosgw`, a real S3 server (Ceph radosgw on this machine, started for the
+ * run) that some workloads also run on, next to the simulated S3-like store.
+ */
+export const STORE_KINDS = ["memory", "file", "s3like", "radosgw"] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 /**
@@ -51,10 +56,45 @@ export interface BenchStoreOptions {
   memory?: MemoryStore;
 }
 
+/**
+ * An S3Store on a radosgw started for this run (installed with apt-get when
+ * missing), in a fresh bucket; cleanup stops the server and drops its data.
+ */
+async function radosgwBenchStore(): Promise<BenchStore> {
+  const unavailable = await radosgwAvailability();
+  if (unavailable !== undefined) throw new Error(`radosgw store unavailable: ${unavailable}`);
+  const server = await startRadosgw();
+  try {
+    const { CreateBucketCommand, S3Client } = await import("@aws-sdk/client-s3");
+    const client = new S3Client({
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      credentials: server.credentials,
+    });
+    await client.send(new CreateBucketCommand({ Bucket: "bench" }));
+    client.destroy();
+    const s3 = new S3Store({
+      bucket: "bench",
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      credentials: server.credentials,
+    });
+    const classes = new KeyClassStore(s3);
+    const counter = new CountingStore(classes);
+    return { kind: "radosgw", store: counter, counter, classes, cleanup: server.stop };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
 export async function createBenchStore(
   kind: StoreKind,
   options: BenchStoreOptions = {},
 ): Promise<BenchStore> {
+  if (kind === "radosgw") return radosgwBenchStore();
   if (kind === "file") {
     const owned = options.directory === undefined;
     const directory =

@@ -49,6 +49,10 @@ export const coldStart: Workload<ColdStartParams> = {
     };
   },
   async run(kind: StoreKind, params: ColdStartParams): Promise<BenchResult[]> {
+    if (kind === "radosgw")
+      throw new InvalidArgumentError(
+        "cold_start runs on the memory, file and s3like stores (it reopens a copy of a file store)",
+      );
     const directory = await mkdtemp(join(tmpdir(), "taquba-cold-"));
     try {
       const buildStart = performance.now();

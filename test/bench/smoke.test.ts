@@ -10,16 +10,15 @@ import { LatencyRecorder } from "../../bench/lib/latency.js";
 import { markdownReport } from "../../bench/lib/markdown.js";
 import { type BenchResult, parseResults, RESULT_PREFIX } from "../../bench/lib/result.js";
 import { ArrivalSchedule, parseSchedule } from "../../bench/lib/schedule.js";
+import { parseStoreKind } from "../../bench/lib/stores.js";
 import { findWorkload } from "../../bench/workloads/index.js";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { radosgwAvailability } from "../servers/radosgw.js";
 
 async function run(workload: string, store: string, argv: string[]): Promise<BenchResult[]> {
   const w = findWorkload(workload);
   assert.ok(w, `workload ${workload} is registered`);
-  const results = await w.runWithArgs(
-    store === "file" ? "file" : store === "s3like" ? "s3like" : "memory",
-    new Args(argv),
-  );
+  const results = await w.runWithArgs(parseStoreKind(store), new Args(argv));
   assert.ok(results.length > 0, `${workload} returned results`);
   for (const r of results) assertSane(r, workload, store);
   return results;
@@ -46,6 +45,8 @@ function assertSane(r: BenchResult, workload: string, store: string): void {
   assert.deepEqual(back, r);
 }
 
+const radosgwUnavailable = await radosgwAvailability();
+
 describe("bench harness smoke run", { timeout: 180_000 }, () => {
   it("claim_drain drains every job and reports claim latency per slice", async () => {
     const [r] = await run("claim_drain", "memory", ["--jobs=400", "--workers=4", "--slices=4"]);
@@ -67,6 +68,16 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     // Every enqueue and ack waits for at least one 20 ms PUT.
     assert.ok((r?.latency.p50 ?? 0) >= 40, `e2e p50 ${r?.latency.p50} ms >= 2 PUTs`);
     assert.equal(r?.params.schedule, "1:50");
+  });
+
+  it("steady_state and end_to_end run on radosgw, the S3-like store's real twin", {
+    skip: radosgwUnavailable ?? false,
+  }, async () => {
+    const [steady] = await run("steady_state", "radosgw", ["--schedule=1:50", "--workers=8"]);
+    assert.equal(steady?.jobs, 50);
+    assert.ok((steady?.traffic?.puts ?? 0) > 0, "requests reached the server");
+    const [e2e] = await run("end_to_end", "radosgw", ["--jobs=200", "--concurrency=8"]);
+    assert.equal(e2e?.jobs, 200);
   });
 
   it("ceiling measures a sustained rate with producers and runWorker", async () => {
