@@ -60,7 +60,9 @@ export class Checkpointer {
   /** WAL bytes (cumulative, as the writer counts them) the newest checkpoint covers. */
   #coveredBytes = 0;
   #lastCheckpointBytes: number;
-  readonly #clockStart: number;
+  /** Monotonic time of the newest checkpoint (of the open, before the first). */
+  #lastCheckpointMono: number;
+  /** Wall time of the newest checkpoint, for stats. */
   #lastCheckpointAt: number | null = null;
   #checkpointsWritten = 0;
 
@@ -73,7 +75,7 @@ export class Checkpointer {
     this.#writer = init.writer;
     this.#describe = init.describeLog;
     this.#lastCheckpointBytes = init.checkpointBytes;
-    this.#clockStart = init.options.clock.now();
+    this.#lastCheckpointMono = init.options.clock.monotonicNow();
   }
 
   /** Registers the state snapshot that checkpoints serialise. */
@@ -103,7 +105,7 @@ export class Checkpointer {
     const { clock, checkpointWalBytes, checkpointWalBatches, checkpointIntervalMs } = this.#options;
     const { durableBytes, durableWalId } = this.#writer.stats();
     const walBytes = durableBytes - this.#coveredBytes;
-    const sinceLast = clock.now() - (this.#lastCheckpointAt ?? this.#clockStart);
+    const sinceLast = clock.monotonicNow() - this.#lastCheckpointMono;
     const walBatches = durableWalId - this.#fence.manifest.replayAfter;
     const due =
       walBytes > Math.max(checkpointWalBytes, this.#lastCheckpointBytes) ||
@@ -167,6 +169,7 @@ export class Checkpointer {
     this.#coveredBytes = cut.sealedBytes;
     this.#lastCheckpointBytes = body.byteLength;
     this.#lastCheckpointAt = clock.now();
+    this.#lastCheckpointMono = clock.monotonicNow();
     this.#checkpointsWritten++;
     try {
       await this.#collectGarbage();

@@ -11,7 +11,7 @@
  * log; this one is fenced for good.
  */
 import { randomBytes } from "node:crypto";
-import type { Clock } from "../clock.js";
+import type { MonotonicClock } from "../clock.js";
 import { CorruptionError, FencedError } from "../errors.js";
 import { encodeFence, isFenceSize } from "./codec.js";
 import type { LogKeys } from "./keys.js";
@@ -28,7 +28,8 @@ export interface FenceContext {
   storage: LogStorage;
   keys: LogKeys;
   manifests: ManifestReader;
-  clock: Clock;
+  /** Wall time for manifests' `createdAt`; monotonic time for the check interval. */
+  clock: MonotonicClock;
   /** How often a busy writer looks for a newer epoch (see {@link WriterFence.checkWhileBusy}). */
   checkIntervalMs: number;
   describeLog: string;
@@ -49,7 +50,7 @@ export class WriterFence {
   readonly epoch: number;
   #manifestId: number;
   #manifest: Manifest;
-  /** When this writer last confirmed that no newer epoch exists. */
+  /** When (monotonic) this writer last confirmed that no newer epoch exists. */
   #checkedAt: number;
   #checkRunning = false;
 
@@ -58,7 +59,7 @@ export class WriterFence {
     this.epoch = own.manifest.epoch;
     this.#manifestId = own.id;
     this.#manifest = own.manifest;
-    this.#checkedAt = ctx.clock.now();
+    this.#checkedAt = ctx.clock.monotonicNow();
   }
 
   /**
@@ -181,7 +182,7 @@ export class WriterFence {
     const newest = await this.#ctx.manifests.newest();
     if (newest === null || newest.id !== this.#manifestId)
       throw this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
-    this.#checkedAt = this.#ctx.clock.now();
+    this.#checkedAt = this.#ctx.clock.monotonicNow();
   }
 
   /**
@@ -220,9 +221,10 @@ export class WriterFence {
    */
   checkWhileBusy(onFenced: (error: FencedError) => void): void {
     const { clock, checkIntervalMs, manifests } = this.#ctx;
-    if (this.#checkRunning || clock.now() - this.#checkedAt < checkIntervalMs) return;
+    const now = clock.monotonicNow();
+    if (this.#checkRunning || now - this.#checkedAt < checkIntervalMs) return;
     this.#checkRunning = true;
-    this.#checkedAt = clock.now();
+    this.#checkedAt = now;
     manifests
       .newest()
       .then((newest) => {

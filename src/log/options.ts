@@ -2,7 +2,7 @@
  * Options of the log engine: their declarations (each documented with its
  * default), their defaults, and their validation into {@link ResolvedLogOptions}.
  */
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, type MonotonicClock, systemClock, withMonotonic } from "../clock.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import {
   checkDuration,
@@ -21,7 +21,9 @@ const MiB = 1024 * 1024;
  */
 export interface LogOptions {
   /**
-   * Time source of group commit, retries, checkpoint ages and GC ages.
+   * Time source. Intervals (group commit, retries, epoch checks, checkpoint
+   * intervals) run on its monotonic reading; stored times (manifest and
+   * checkpoint times, which GC ages are judged by) on its wall reading.
    * @default the system clock
    */
   clock?: Clock;
@@ -153,7 +155,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
 
 /** {@link LogOptions} with every default filled in and every value checked. */
 export interface ResolvedLogOptions {
-  clock: Clock;
+  clock: MonotonicClock;
   logger: Logger;
   flushIntervalMs: number;
   maxBatchBytes: number;
@@ -215,13 +217,13 @@ export function resolveLogOptions(options: LogOptions = {}, arg = "options"): Re
 export function resolveReadOptions(
   options: ReadLogOptions = {},
   arg = "options",
-): { clock: Clock; logger: Logger; retry: RetryPolicy } {
+): { clock: MonotonicClock; logger: Logger; retry: RetryPolicy } {
   checkOptionsObject(options, arg);
   const retry = options.retry ?? {};
   checkOptionsObject(retry, `${arg}.retry`);
   const name = (field: string): string => `${arg}.retry.${field}`;
   return {
-    clock: options.clock ?? systemClock,
+    clock: withMonotonic(options.clock ?? systemClock),
     logger: options.logger ?? consoleLogger,
     retry: {
       baseDelayMs: optional(retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, (v) =>

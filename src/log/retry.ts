@@ -1,9 +1,9 @@
 /**
  * Retries of transient store errors with capped exponential backoff. Sleeps
- * follow the injected clock and can be cut short when the log fails or closes,
+ * follow the injected clock's monotonic time and can be cut short when the log fails or closes,
  * so no retry outlives its log.
  */
-import { type Clock, createTimer, type TimerHandle } from "../clock.js";
+import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { StorageError, TaqubaError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { RetryPolicy } from "./options.js";
@@ -31,7 +31,7 @@ function isTransient(error: unknown): boolean {
 export class Sleeper {
   readonly #pending = new Map<TimerHandle, () => void>();
 
-  constructor(readonly clock: Clock) {}
+  constructor(readonly clock: MonotonicClock) {}
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -42,7 +42,7 @@ export class Sleeper {
         this.#pending.delete(timer);
         resolve();
       };
-      const timer = createTimer(this.clock, this.clock.now() + ms, wake);
+      const timer = startTimer(this.clock, ms, wake);
       this.#pending.set(timer, wake);
     });
   }
@@ -56,7 +56,8 @@ export class Sleeper {
 }
 
 export interface RetryContext {
-  clock: Clock;
+  /** Backoff and the retry budget run on its monotonic reading. */
+  clock: MonotonicClock;
   policy: RetryPolicy;
   logger: Logger;
   sleeper: Sleeper;
@@ -74,7 +75,7 @@ export async function withRetry<T>(
   what: string,
   op: () => Promise<T>,
 ): Promise<T> {
-  const started = ctx.clock.now();
+  const started = ctx.clock.monotonicNow();
   for (let attempt = 0; ; attempt++) {
     const stop = ctx.stopReason();
     if (stop !== null) throw stop;
@@ -85,7 +86,7 @@ export async function withRetry<T>(
       const exponential = ctx.policy.baseDelayMs * 2 ** Math.min(attempt, 30);
       // Jitter keeps several processes retrying against one store from moving in lockstep.
       const delay = Math.min(ctx.policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
-      const elapsed = ctx.clock.now() - started;
+      const elapsed = Math.round(ctx.clock.monotonicNow() - started);
       if (elapsed + delay > ctx.policy.maxElapsedMs) {
         throw new StorageError(
           `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${describe(error)}`,

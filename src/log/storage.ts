@@ -2,7 +2,7 @@
  * The log's view of its object store: every request is retried on transient
  * errors, and create-if-absent resolves ambiguous outcomes by reading back.
  */
-import type { Clock } from "../clock.js";
+import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { listAll, type ObjectInfo, type ObjectStore } from "../store/types.js";
 import type { RetryPolicy } from "./options.js";
@@ -22,7 +22,7 @@ export class LogStorage {
    */
   static create(
     store: ObjectStore,
-    options: { clock: Clock; logger: Logger; retry: RetryPolicy },
+    options: { clock: MonotonicClock; logger: Logger; retry: RetryPolicy },
     stopReason: () => Error | null = () => null,
   ): LogStorage {
     return new LogStorage(store, {

@@ -10,7 +10,7 @@
  * is in flight form the next batch, sealed the moment that write lands.
  */
 import { randomBytes } from "node:crypto";
-import { createTimer, type TimerHandle } from "../clock.js";
+import { startTimer, type TimerHandle } from "../clock.js";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { invalidArgument } from "../validate.js";
 import { encodedRecordBytes, encodeWalBatch, hasWriteToken, WRITE_TOKEN_BYTES } from "./codec.js";
@@ -243,7 +243,7 @@ export class LogWriter {
 
   #armFlushTimer(): void {
     const { clock, flushIntervalMs } = this.#options;
-    this.#flushTimer = createTimer(clock, clock.now() + flushIntervalMs, () => {
+    this.#flushTimer = startTimer(clock, flushIntervalMs, () => {
       this.#flushTimer = null;
       this.#seal();
     });

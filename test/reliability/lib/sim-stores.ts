@@ -4,7 +4,7 @@
  * request from then on reaches the store, responses still in flight are
  * lost — what a SIGKILLed process looks like from the store's side).
  */
-import { createTimer, type ManualClock } from "../../../src/clock.js";
+import { type ManualClock, startTimer } from "../../../src/clock.js";
 import { ClosedError } from "../../../src/errors.js";
 import type {
   ListOptions,
@@ -51,7 +51,7 @@ export class ClockedLatencyStore implements ObjectStore {
   #delay(maxMs: number): Promise<void> {
     const ms = Math.floor(this.random() * (maxMs + 1));
     if (ms === 0) return Promise.resolve();
-    return new Promise((resolve) => createTimer(this.clock, this.clock.now() + ms, resolve));
+    return new Promise((resolve) => startTimer(this.clock, ms, resolve));
   }
 }
 
