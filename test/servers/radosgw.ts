@@ -84,15 +84,18 @@ export async function ensureCephInstalled(
   if (!(await onPath("apt-get"))) return `${what} and there is no apt-get: install ${manual}`;
   log(`installing ${CEPH_PACKAGES.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const lock = ["-o", `DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_S}`];
-  const options = { env, maxBuffer: 64 * 1024 * 1024 };
+  const lock = `-o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_S}`;
+  // Test files that start at once each want the install: one at a time (flock), and
+  // whoever comes second finds the tools there and installs nothing.
+  const script =
+    `${CEPH_TOOLS.map((tool) => `command -v ${tool} >/dev/null`).join(" && ")} || ` +
+    `{ apt-get ${lock} update -qq && ` +
+    `apt-get ${lock} install -y -qq --no-install-recommends ${CEPH_PACKAGES.join(" ")}; }`;
   try {
-    await run("apt-get", [...lock, "update", "-qq"], options);
-    await run(
-      "apt-get",
-      [...lock, "install", "-y", "-qq", "--no-install-recommends", ...CEPH_PACKAGES],
-      options,
-    );
+    await run("flock", [join(tmpdir(), "taquba-ceph-install.lock"), "sh", "-c", script], {
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     return `${what} and \`${manual}\` failed: ${stderr.trim().split("\n").slice(-3).join(" ")}`;
