@@ -81,7 +81,8 @@ export async function ensureCephInstalled(
   const what = `Ceph radosgw is not installed (missing ${missing.join(", ")})`;
   const manual = `apt-get install -y --no-install-recommends ${CEPH_PACKAGES.join(" ")}`;
   if (process.getuid?.() !== 0) return `${what} and this is not root: run \`${manual}\` as root`;
-  if (!(await onPath("apt-get"))) return `${what} and there is no apt-get: install ${manual}`;
+  if (!(await onPath("apt-get")))
+    return `${what} and there is no apt-get: install Ceph's ${CEPH_PACKAGES.join(", ")} (Debian package names)`;
   log(`installing ${CEPH_PACKAGES.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const lock = `-o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_S}`;
