@@ -7,21 +7,25 @@
  * the serialisation of every maintenance task (checkpoints and GC run one at
  * a time), and GC after each checkpoint.
  *
- * A checkpoint never blocks the write path: the snapshot is taken
- * synchronously at the cut, everything after that happens in the background.
+ * A checkpoint never blocks the write path, nor the event loop for long: the
+ * snapshot's consistent view is taken synchronously at the cut; encoding it
+ * (when the source hands back a {@link SnapshotEncoder}) and checksumming it
+ * run in slices with a turn of the event loop between them; the writes run in
+ * the background.
  * Being fenced fails the log; a store outage here does not, since no
  * acknowledged record depends on a checkpoint (the WAL still holds everything).
  */
 import { ulid } from "ulid";
 import { FencedError } from "../errors.js";
-import { encodeCheckpoint } from "./codec.js";
+import { nextTurn } from "../util/slices.js";
+import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { collectGarbage } from "./gc.js";
 import { checkpointName, type LogKeys } from "./keys.js";
 import type { ManifestReader } from "./manifest.js";
 import type { ResolvedLogOptions } from "./options.js";
 import type { LogStorage } from "./storage.js";
-import type { SnapshotSource } from "./types.js";
+import type { SnapshotEncoder, SnapshotSource } from "./types.js";
 import type { LogWriter } from "./writer.js";
 
 export interface CheckpointerInit {
@@ -157,13 +161,14 @@ export class Checkpointer {
     const { manifest } = this.#fence;
     if (cut.walId === manifest.replayAfter && manifest.checkpoint !== null) return;
     // Synchronously after the cut: the snapshot is the state as of batch `cut.walId`.
-    const snapshot = source();
+    const snapshot = source(CHECKPOINT_HEADER_BYTES);
+    const encoded = await this.#finishSnapshot(snapshot);
     await cut.durable;
     if (this.#writer.failure !== null) throw this.#writer.failure;
 
     const { clock } = this.#options;
     const name = checkpointName(cut.walId, ulid(clock.now()));
-    const body = encodeCheckpoint(cut.walId, snapshot);
+    const body = await sealCheckpoint(cut.walId, encoded, nextTurn);
     await this.#storage.put(this.#keys.checkpoint(name), body);
     await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId });
     this.#coveredBytes = cut.sealedBytes;
@@ -180,6 +185,31 @@ export class Checkpointer {
         log: this.#describe,
         error: String(error),
       });
+    }
+  }
+
+  /**
+   * The snapshot's bytes behind {@link CHECKPOINT_HEADER_BYTES} free ones:
+   * an encoder runs slice by slice with a turn of the event loop between
+   * slices (and is abandoned if the log fails meanwhile); plain bytes are
+   * copied behind the room for the header.
+   */
+  async #finishSnapshot(snapshot: Uint8Array | SnapshotEncoder): Promise<Uint8Array> {
+    if (snapshot instanceof Uint8Array) {
+      const body = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.byteLength);
+      body.set(snapshot, CHECKPOINT_HEADER_BYTES);
+      return body;
+    }
+    try {
+      for (;;) {
+        const done = snapshot.step();
+        if (done !== null) return done;
+        await nextTurn();
+        if (this.#writer.failure !== null) throw this.#writer.failure;
+      }
+    } catch (error) {
+      snapshot.abandon();
+      throw error;
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { crc32 } from "node:zlib";
 import { CorruptionError } from "../errors.js";
+import { BYTES_PER_SLICE } from "../util/slices.js";
 
 const WAL_MAGIC = 0x5451574c; // "TQWL"
 const FENCE_MAGIC = 0x5451464e; // "TQFN"
@@ -17,8 +18,12 @@ export const WRITE_TOKEN_BYTES = 16;
 // magic u32 | version u16 | walId u64 | token 16 | count u32
 const WAL_HEADER_BYTES = 4 + 2 + 8 + WRITE_TOKEN_BYTES + 4;
 const WAL_TOKEN_OFFSET = 4 + 2 + 8;
-// magic u32 | version u16 | walId u64 | payload length u64 | crc u32
-const CHECKPOINT_HEADER_BYTES = 4 + 2 + 8 + 8 + 4;
+/**
+ * Bytes before the snapshot in a checkpoint object (the room a snapshot
+ * encoder leaves free): magic u32 | version u16 | walId u64 | payload length u64 | crc u32.
+ */
+export const CHECKPOINT_HEADER_BYTES = 4 + 2 + 8 + 8 + 4;
+const CHECKPOINT_CRC_OFFSET = CHECKPOINT_HEADER_BYTES - 4;
 const CRC_BYTES = 4;
 /** Size of a batch of no records: every WAL batch is at least this big. */
 export const MIN_WAL_BATCH_BYTES = WAL_HEADER_BYTES + CRC_BYTES;
@@ -146,19 +151,69 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
 
 export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Array {
   const out = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.byteLength);
-  const view = new DataView(out.buffer);
+  out.set(snapshot, CHECKPOINT_HEADER_BYTES);
+  writeCheckpointHeader(out, walId);
+  setCheckpointCrc(out, crc32Parts(...checkpointCrcParts(out)));
+  return out;
+}
+
+/**
+ * Turns `body` — a snapshot already placed after {@link CHECKPOINT_HEADER_BYTES}
+ * free bytes — into a checkpoint covering WAL ids up to `walId`, in place.
+ * The checksum runs in slices of {@link BYTES_PER_SLICE}, with `between()`
+ * awaited after each, so a large checkpoint never blocks the event loop.
+ */
+export async function sealCheckpoint(
+  walId: number,
+  body: Uint8Array,
+  between: () => Promise<void>,
+): Promise<Uint8Array> {
+  writeCheckpointHeader(body, walId);
+  setCheckpointCrc(body, await crc32InSlices(checkpointCrcParts(body), between));
+  return body;
+}
+
+function writeCheckpointHeader(out: Uint8Array, walId: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, CHECKPOINT_MAGIC);
   view.setUint16(4, FORMAT_VERSION);
   view.setBigUint64(6, BigInt(walId));
-  view.setBigUint64(14, BigInt(snapshot.byteLength));
-  out.set(snapshot, CHECKPOINT_HEADER_BYTES);
-  const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
-  view.setUint32(crcOffset, crc32Parts(out.subarray(0, crcOffset), snapshot));
-  return out;
+  view.setBigUint64(14, BigInt(out.byteLength - CHECKPOINT_HEADER_BYTES));
+}
+
+/** What a checkpoint's checksum covers: the header up to the checksum, then the snapshot. */
+function checkpointCrcParts(body: Uint8Array): [Uint8Array, Uint8Array] {
+  return [body.subarray(0, CHECKPOINT_CRC_OFFSET), body.subarray(CHECKPOINT_HEADER_BYTES)];
+}
+
+function setCheckpointCrc(out: Uint8Array, crc: number): void {
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(CHECKPOINT_CRC_OFFSET, crc);
 }
 
 /** Decodes and verifies a checkpoint that must cover WAL ids up to `walId`. Returns the caller's bytes. */
 export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): Uint8Array {
+  const snapshot = checkCheckpointHeader(key, walId, body);
+  checkCheckpointCrc(key, body, crc32Parts(...checkpointCrcParts(body)));
+  return snapshot;
+}
+
+/**
+ * {@link decodeCheckpoint} with the checksum verified in slices (awaiting
+ * `between()` after each), for checkpoints read while the process serves.
+ */
+export async function decodeCheckpointInSlices(
+  key: string,
+  walId: number,
+  body: Uint8Array,
+  between: () => Promise<void>,
+): Promise<Uint8Array> {
+  const snapshot = checkCheckpointHeader(key, walId, body);
+  checkCheckpointCrc(key, body, await crc32InSlices(checkpointCrcParts(body), between));
+  return snapshot;
+}
+
+/** Checks everything but the checksum; returns the snapshot (a view, not a copy). */
+function checkCheckpointHeader(key: string, walId: number, body: Uint8Array): Uint8Array {
   if (body.byteLength < CHECKPOINT_HEADER_BYTES) {
     throw new CorruptionError(
       key,
@@ -181,17 +236,19 @@ export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): 
       `checkpoint holds ${actual} snapshot bytes, header says ${length}`,
     );
   }
-  const crcOffset = CHECKPOINT_HEADER_BYTES - CRC_BYTES;
-  const snapshot = body.subarray(CHECKPOINT_HEADER_BYTES);
-  if (view.getUint32(crcOffset) !== crc32Parts(body.subarray(0, crcOffset), snapshot)) {
-    throw new CorruptionError(key, "checkpoint checksum mismatch");
-  }
   const storedId = view.getBigUint64(6);
   if (storedId !== BigInt(walId)) {
     throw new CorruptionError(key, `checkpoint covers WAL id ${storedId}, expected ${walId}`);
   }
   // A view: copying a checkpoint of a million jobs costs a third of a second.
   return body.subarray(CHECKPOINT_HEADER_BYTES);
+}
+
+function checkCheckpointCrc(key: string, body: Uint8Array, crc: number): void {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (view.getUint32(CHECKPOINT_CRC_OFFSET) !== crc) {
+    throw new CorruptionError(key, "checkpoint checksum mismatch");
+  }
 }
 
 /**
@@ -202,5 +259,19 @@ export function decodeCheckpoint(key: string, walId: number, body: Uint8Array): 
 function crc32Parts(...parts: Uint8Array[]): number {
   let crc = 0;
   for (const part of parts) if (part.byteLength > 0) crc = crc32(part, crc);
+  return crc;
+}
+
+async function crc32InSlices(
+  parts: readonly Uint8Array[],
+  between: () => Promise<void>,
+): Promise<number> {
+  let crc = 0;
+  for (const part of parts) {
+    for (let at = 0; at < part.byteLength; at += BYTES_PER_SLICE) {
+      crc = crc32(part.subarray(at, Math.min(part.byteLength, at + BYTES_PER_SLICE)), crc);
+      if (at + BYTES_PER_SLICE < part.byteLength) await between();
+    }
+  }
   return crc;
 }

@@ -13,5 +13,6 @@ export type {
   LogStats,
   RecoveredLog,
   RecoveryReport,
+  SnapshotEncoder,
   SnapshotSource,
 } from "./types.js";

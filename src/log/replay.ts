@@ -5,7 +5,8 @@
  * salvage of a damaged log. Reads only; never writes or fences.
  */
 import { CorruptionError } from "../errors.js";
-import { decodeCheckpoint, decodeFence, decodeWalBatch, isFenceSize } from "./codec.js";
+import { nextTurn } from "../util/slices.js";
+import { decodeCheckpointInSlices, decodeFence, decodeWalBatch, isFenceSize } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { LogStorage } from "./storage.js";
 
@@ -75,7 +76,8 @@ export async function readCheckpoint(
   const key = keys.checkpoint(name);
   const body = await storage.get(key);
   if (body === null) return null;
-  return { snapshot: decodeCheckpoint(key, replayAfter, body), bytes: body.byteLength };
+  const snapshot = await decodeCheckpointInSlices(key, replayAfter, body, nextTurn);
+  return { snapshot, bytes: body.byteLength };
 }
 
 /**

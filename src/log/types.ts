@@ -20,8 +20,31 @@ export interface RecoveryReport {
   resumeAfter: number;
 }
 
-/** Supplies the caller's state as of every record appended so far, serialised. Called synchronously. */
-export type SnapshotSource = () => Uint8Array;
+/**
+ * A snapshot being encoded slice by slice from the consistent view of the
+ * caller's state taken when its {@link SnapshotSource} was called. The log
+ * gives the event loop a turn between slices, so a large state is checkpointed
+ * without blocking the process for long.
+ */
+export interface SnapshotEncoder {
+  /**
+   * Encodes the next slice (a few milliseconds of work). Returns the finished
+   * bytes once the snapshot is complete, else `null`. The finished buffer
+   * starts with the `reserve` bytes the source was asked to leave free (the
+   * log writes its checkpoint header there); the snapshot proper follows.
+   */
+  step(): Uint8Array | null;
+  /** Drops the consistent view before the end (the checkpoint was abandoned). Idempotent. */
+  abandon(): void;
+}
+
+/**
+ * Supplies the caller's state as of every record appended so far. Called
+ * synchronously at the cut the checkpoint covers. Returns the serialised state
+ * at once (a plain `Uint8Array`), or a {@link SnapshotEncoder} that produces it
+ * in slices, leaving `reserve` free bytes in front of it.
+ */
+export type SnapshotSource = (reserve: number) => Uint8Array | SnapshotEncoder;
 
 /** The result of opening a log as its writer. */
 export interface RecoveredLog {

@@ -1,5 +1,6 @@
 /** `MemoryStore`: the in-process object store, for tests and ephemeral queues. */
 import { BTree } from "../util/btree.js";
+import { BYTES_PER_SLICE, nextTurn } from "../util/slices.js";
 import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
@@ -14,6 +15,21 @@ import {
 const DEFAULT_LIST_LIMIT = 1000;
 
 /**
+ * A copy of a body larger than {@link BYTES_PER_SLICE}, made in slices with a
+ * turn of the event loop between them, so storing or reading a big checkpoint
+ * never blocks the process. (Smaller bodies are copied at once, so small
+ * requests take the same turns as ever.)
+ */
+async function copyInSlices(body: Uint8Array): Promise<Uint8Array> {
+  const copy = new Uint8Array(body.byteLength);
+  for (let at = 0; at < body.byteLength; at += BYTES_PER_SLICE) {
+    copy.set(body.subarray(at, Math.min(body.byteLength, at + BYTES_PER_SLICE)), at);
+    await nextTurn();
+  }
+  return copy;
+}
+
+/**
  * An in-process object store for tests and ephemeral queues. Bodies are copied
  * on the way in and out, so callers cannot mutate stored objects.
  */
@@ -23,12 +39,22 @@ export class MemoryStore implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | null> {
     const entry = this.#objects.get(key);
-    return entry === undefined ? null : { body: Uint8Array.from(entry.body), etag: entry.etag };
+    if (entry === undefined) return null;
+    const { body, etag } = entry;
+    return {
+      body: body.byteLength > BYTES_PER_SLICE ? await copyInSlices(body) : new Uint8Array(body),
+      etag,
+    };
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     if (options?.ifNoneMatch === "*" && this.#objects.has(key)) throw new ObjectExistsError(key);
-    this.#objects.set(key, { body: Uint8Array.from(body), etag: `"m${++this.#etagCounter}"` });
+    const large = body.byteLength > BYTES_PER_SLICE;
+    const copy = large ? await copyInSlices(body) : new Uint8Array(body);
+    // Checked again: another create of the key may have landed while a large body was copied.
+    if (large && options?.ifNoneMatch === "*" && this.#objects.has(key))
+      throw new ObjectExistsError(key);
+    this.#objects.set(key, { body: copy, etag: `"m${++this.#etagCounter}"` });
   }
 
   async delete(key: string): Promise<void> {

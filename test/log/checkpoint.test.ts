@@ -175,6 +175,108 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.deepEqual(new ListState(reopened).items, state.items);
   });
 
+  it("an incremental snapshot is encoded in slices from the view taken at the cut", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions());
+    const items: string[] = [];
+    const append = (text: string) => {
+      items.push(text);
+      return recovered.log.append(rec(text));
+    };
+    let steps = 0;
+    let turnsBetweenSteps = 0;
+    let turnSeen = false;
+    const during: Promise<void>[] = [];
+    recovered.log.setSnapshotSource((reserve) => {
+      // The view: the items as of the cut, encoded one per step.
+      const view = [...items];
+      const parts: string[] = [];
+      return {
+        step() {
+          steps++;
+          if (turnSeen) turnsBetweenSteps++;
+          turnSeen = false;
+          setImmediate(() => {
+            turnSeen = true;
+          });
+          // Appended while the snapshot is being encoded: not in it, replayed after it.
+          if (steps === 2) during.push(append("during-1"), append("during-2"));
+          if (parts.length < view.length) {
+            parts.push(view[parts.length]!);
+            return null;
+          }
+          const json = rec(JSON.stringify(parts));
+          const out = new Uint8Array(reserve + json.length);
+          out.set(json, reserve);
+          return out;
+        },
+        abandon() {},
+      };
+    });
+    for (let i = 0; i < 5; i++) await append(`a${i}`);
+    await recovered.log.checkpoint();
+    await Promise.all(during);
+    assert.equal(steps, 6);
+    assert.equal(turnsBetweenSteps, 5, "the event loop turned between every two slices");
+    const reopened = await openLog(store, "q", testOptions());
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(reopened.checkpoint!)), [
+      "a0",
+      "a1",
+      "a2",
+      "a3",
+      "a4",
+    ]);
+    assert.deepEqual(texts(reopened.records), ["during-1", "during-2"]);
+  });
+
+  it("an encoder that fails is abandoned, and the checkpoint fails alone", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions());
+    await recovered.log.append(rec("a"));
+    let abandoned = 0;
+    let calls = 0;
+    recovered.log.setSnapshotSource(() => ({
+      step() {
+        if (++calls === 3) throw new Error("encoder broke");
+        return null;
+      },
+      abandon() {
+        abandoned++;
+      },
+    }));
+    await assert.rejects(recovered.log.checkpoint(), /encoder broke/);
+    assert.equal(abandoned, 1);
+    await recovered.log.append(rec("b"));
+    recovered.log.setSnapshotSource(() => rec("ok"));
+    await recovered.log.checkpoint();
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+  });
+
+  it("an encoder is abandoned when the log fails during the encoding", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    await first.log.append(rec("a"));
+    let abandoned = 0;
+    let fenced = false;
+    first.log.setSnapshotSource(() => ({
+      step() {
+        if (!fenced) {
+          fenced = true;
+          // A newer writer takes over; the next append fails the log.
+          void openLog(store, "q", testOptions()).then(() =>
+            first.log.append(rec("zombie")).catch(() => {}),
+          );
+        }
+        return null;
+      },
+      abandon() {
+        abandoned++;
+      },
+    }));
+    assert.equal(await rejectionCode(first.log.checkpoint()), "FENCED");
+    assert.equal(abandoned, 1);
+  });
+
   it("GC leaves objects younger than gcMinAgeMs alone", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();

@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
+  CHECKPOINT_HEADER_BYTES,
   decodeCheckpoint,
+  decodeCheckpointInSlices,
   decodeWalBatch,
   encodeCheckpoint,
   encodeWalBatch,
+  sealCheckpoint,
 } from "../../src/log/codec.js";
 import { decodeManifest, encodeManifest } from "../../src/log/manifest.js";
+import { BYTES_PER_SLICE } from "../../src/util/slices.js";
 
 const token = new Uint8Array(16).fill(7);
 
@@ -46,6 +50,28 @@ describe("log formats", { timeout: 60_000 }, () => {
         assert.deepEqual(decodeCheckpoint("k", 3, encodeCheckpoint(3, snapshot)), snapshot);
       }),
     );
+  });
+
+  it("a large checkpoint is sealed and verified in slices, equal to the one-shot encoding", async () => {
+    const snapshot = new Uint8Array(2 * BYTES_PER_SLICE + 123);
+    for (let i = 0; i < snapshot.length; i += 4093) snapshot[i] = i & 0xff;
+    const body = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.length);
+    body.set(snapshot, CHECKPOINT_HEADER_BYTES);
+    let turns = 0;
+    const between = async () => {
+      turns++;
+    };
+    const sealed = await sealCheckpoint(7, body, between);
+    assert.ok(turns >= 2, `${turns} turns while checksumming`);
+    assert.deepEqual(sealed, encodeCheckpoint(7, snapshot));
+    turns = 0;
+    assert.deepEqual(await decodeCheckpointInSlices("k", 7, sealed, between), snapshot);
+    assert.ok(turns >= 2, `${turns} turns while verifying`);
+    sealed[CHECKPOINT_HEADER_BYTES + BYTES_PER_SLICE + 5]! ^= 0x10;
+    await assert.rejects(decodeCheckpointInSlices("k", 7, sealed, between), {
+      code: "CORRUPTION",
+      message: /checksum/,
+    });
   });
 
   it("any single flipped bit is detected", () => {
