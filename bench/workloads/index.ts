@@ -4,6 +4,8 @@ import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
 import { payloadSweep } from "./payload-sweep.js";
+import { singleEnqueue } from "./single-enqueue.js";
+import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
 
 /** Every taquba workload, by name. */
@@ -14,6 +16,8 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(coldStart),
   runnable(payloadSweep),
   runnable(endToEnd),
+  runnable(singleEnqueue),
+  runnable(stalls),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

@@ -1,0 +1,337 @@
+import {
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  performance,
+} from "node:perf_hooks";
+import { type Claim, type Clock, Queue, silentLogger } from "../../src/index.js";
+import type { Args } from "../lib/args.js";
+import { sleep } from "../lib/process.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { createBenchStore, type StoreKind } from "../lib/stores.js";
+import type { Workload } from "../lib/workload.js";
+
+export interface StallParams {
+  /** Pending jobs the queue holds throughout. */
+  live: number;
+  payloadBytes: number;
+  /** Scheduled jobs that all fall due at the same moment. */
+  promote: number;
+  /** Kept done jobs that all pass their retention at the same moment. */
+  done: number;
+  /** Dead jobs: listed page by page, then swept with the done ones. */
+  dead: number;
+  /** Claims a crashed writer leaves behind, requeued when the next one opens. */
+  claimed: number;
+  /** Length of the light-traffic phase during which background checkpoints run. */
+  trafficSeconds: number;
+  checkpointIntervalMs: number;
+}
+
+const LIVE = "live";
+const LATER = "later";
+const KEPT = "kept";
+const DEAD = "dl";
+const TRAFFIC = "traffic";
+const HOUR = 3_600_000;
+const PATH = "bench/stalls";
+
+/** One measured phase: the worst event-loop delay seen while it ran. */
+interface PhaseRow {
+  phase: string;
+  seconds: number;
+  maxMs: number;
+  p99Ms: number;
+  /** Longest single garbage-collection pause (V8) during the phase. */
+  gcMaxMs: number;
+  checkpoints: number;
+}
+
+/**
+ * Wall time that the workload can move forward at once (job time only: it
+ * makes a whole cohort of scheduled, done or dead jobs due in one step).
+ */
+class SkewClock implements Clock {
+  skewMs = 0;
+  now(): number {
+    return Date.now() + this.skewMs;
+  }
+}
+
+class PhaseMonitor {
+  readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+  readonly #gc: PerformanceObserver;
+  #gcMax = 0;
+  #start = 0;
+  #checkpointsAtStart = 0;
+  readonly rows: PhaseRow[] = [];
+
+  constructor() {
+    this.#gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) this.#gcMax = Math.max(this.#gcMax, entry.duration);
+    });
+    this.#gc.observe({ entryTypes: ["gc"] });
+    this.#delay.enable();
+  }
+
+  /** Starts a phase (after one turn of the loop: a stall right after a reset would go unseen). */
+  async begin(queue: Queue): Promise<void> {
+    this.#delay.reset();
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#gcMax = 0;
+    this.#start = performance.now();
+    this.#checkpointsAtStart = queue.logStats().checkpointsWritten;
+  }
+
+  /** Ends a phase: waits for the monitor's timer to record a stall that just ended, then reads it. */
+  async end(phase: string, queue: Queue): Promise<PhaseRow> {
+    await sleep(25);
+    const row: PhaseRow = {
+      phase,
+      seconds: (performance.now() - this.#start) / 1_000,
+      maxMs: this.#delay.max / 1e6,
+      p99Ms: this.#delay.percentile(99) / 1e6,
+      gcMaxMs: this.#gcMax,
+      checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
+    };
+    this.rows.push(row);
+    process.stderr.write(
+      `  ${phase}: max ${row.maxMs.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gc max ${row.gcMaxMs.toFixed(1)} ms, ${row.checkpoints} checkpoints, ${row.seconds.toFixed(1)} s\n`,
+    );
+    return row;
+  }
+
+  stop(): void {
+    this.#delay.disable();
+    this.#gc.disconnect();
+  }
+}
+
+/**
+ * Event-loop stalls caused by taquba while it holds N live jobs: a monitor
+ * (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution) records the worst
+ * delay of the host's event loop in each phase — background checkpoints and
+ * log GC under light traffic, stats and listings, promoting a cohort of
+ * scheduled jobs that fall due at once, retention sweeps of done and dead
+ * jobs that expire at once, the open of a second writer (restore) and its
+ * requeue of the claims the first one left, and the final close. Setup
+ * phases (filling) are reported too but are the caller's own bulk calls.
+ */
+export const stalls: Workload<StallParams> = {
+  name: "stalls",
+  describe: "worst event-loop delay per operation with N live jobs (checkpoints, sweeps, ...)",
+  params: (args: Args) => ({
+    live: args.number("live", 1_000_000),
+    payloadBytes: args.number("payload", 64),
+    promote: args.number("promote", 100_000),
+    done: args.number("done", 100_000),
+    dead: args.number("dead", 100_000),
+    claimed: args.number("claimed", 100_000),
+    trafficSeconds: args.number("traffic-seconds", 8),
+    checkpointIntervalMs: args.number("checkpoint-interval-ms", 2_000),
+  }),
+  async run(kind: StoreKind, params: StallParams): Promise<BenchResult[]> {
+    const bench = await createBenchStore(kind);
+    const clock = new SkewClock();
+    const options = {
+      clock,
+      logger: silentLogger,
+      reaperIntervalMs: 1_000,
+      queueConfigs: {
+        [KEPT]: { keepDoneJobsMs: 3 * HOUR },
+        [DEAD]: { maxAttempts: 1, deadRetentionMs: 3 * HOUR },
+      },
+      log: { checkpointIntervalMs: params.checkpointIntervalMs },
+    };
+    const monitor = new PhaseMonitor();
+    const started = performance.now();
+    try {
+      const first = await Queue.open(bench.store, PATH, options);
+      const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+
+      await monitor.begin(first);
+      await enqueueMany(first, LIVE, params.live, payload);
+      await first.flush();
+      await monitor.end("setup: fill live jobs (enqueueBatch of 1 000)", first);
+
+      await monitor.begin(first);
+      await enqueueMany(first, DEAD, params.dead, payload);
+      await drain(first, DEAD, params.dead, (claim) => first.nack(claim, "bench"));
+      await enqueueMany(first, KEPT, params.done, payload);
+      const doneIds = await drain(first, KEPT, params.done, (claim) => first.ack(claim));
+      await monitor.end("setup: dead and kept done jobs", first);
+
+      await monitor.begin(first);
+      await traffic(first, params.trafficSeconds);
+      await monitor.end("checkpoints + log GC under light traffic", first);
+
+      await monitor.begin(first);
+      for (let i = 0; i < 1_000; i++) await first.stats(LIVE);
+      await first.listQueues();
+      let after: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const jobs = await first.deadJobs(DEAD, after === undefined ? {} : { after });
+        after = jobs.at(-1)?.id;
+      }
+      await first.deadJobs(DEAD, { limit: 10_000 });
+      for (const id of doneIds.slice(0, 1_000)) await first.getJob(id);
+      await monitor.end("stats, listQueues, deadJobs pages, getJob", first);
+
+      const runAt = clock.now() + HOUR;
+      await enqueueScheduled(first, params.promote, payload, runAt);
+      await first.flush();
+      await monitor.begin(first);
+      clock.skewMs += HOUR;
+      await waitUntil(async () => (await first.stats(LATER)).scheduled === 0);
+      await first.flush();
+      await monitor.end(`promotion of ${params.promote} jobs due at once`, first);
+
+      await monitor.begin(first);
+      clock.skewMs += 3 * HOUR;
+      const lastDone = doneIds.at(-1);
+      await waitUntil(
+        async () =>
+          (lastDone === undefined || (await first.getJob(lastDone)) === null) &&
+          (await first.stats(DEAD)).dead === 0,
+      );
+      await first.flush();
+      await monitor.end(`retention sweep of ${params.done} done + ${params.dead} dead jobs`, first);
+
+      await monitor.begin(first);
+      const claims: Claim[] = [];
+      while (claims.length < params.claimed) {
+        const claim = await first.claim(LIVE);
+        if (claim === null) break;
+        claims.push(claim);
+      }
+      await first.flush();
+      await monitor.end(`setup: ${claims.length} claims left open`, first);
+
+      // A second writer takes over (fencing the first): it restores every job
+      // and requeues the claims the first one left.
+      await monitor.begin(first);
+      const second = await Queue.open(bench.store, PATH, options);
+      await monitor.end("open of a second writer (restore)", second);
+      await monitor.begin(second);
+      await waitUntil(async () => (await second.stats(LIVE)).claimed === 0);
+      await second.flush();
+      await monitor.end(`requeue of ${claims.length} interrupted claims`, second);
+      await first.close().catch(() => {});
+
+      await monitor.begin(second);
+      await second.close();
+      await monitor.end("close (final checkpoint)", second);
+    } finally {
+      monitor.stop();
+      await bench.cleanup();
+    }
+    const rows = monitor.rows;
+    const measured = rows.filter((r) => !r.phase.startsWith("setup"));
+    return [
+      {
+        workload: "stalls",
+        target: kind,
+        params: paramsOf(params),
+        jobs: params.live,
+        seconds: (performance.now() - started) / 1_000,
+        jobsPerSec: 0,
+        latencyKind: "event-loop delay",
+        latency: {
+          count: 0,
+          mean: 0,
+          p50: 0,
+          p95: 0,
+          p99: Math.max(...measured.map((r) => r.p99Ms)),
+          max: Math.max(...measured.map((r) => r.maxMs)),
+        },
+        peakRssMb: peakRssMb(),
+        metrics: {
+          maxStallMs: Math.max(...measured.map((r) => r.maxMs)),
+          maxGcPauseMs: Math.max(...measured.map((r) => r.gcMaxMs)),
+        },
+        windows: rows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
+      },
+    ];
+  },
+};
+
+const BATCH = 1_000;
+
+async function enqueueMany(
+  queue: Queue,
+  name: string,
+  count: number,
+  payload: Uint8Array,
+): Promise<void> {
+  let sent = 0;
+  const lane = async (): Promise<void> => {
+    while (sent < count) {
+      const n = Math.min(BATCH, count - sent);
+      sent += n;
+      await queue.enqueueBatch(
+        name,
+        Array.from({ length: n }, () => payload),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+}
+
+async function enqueueScheduled(
+  queue: Queue,
+  count: number,
+  payload: Uint8Array,
+  runAt: number,
+): Promise<void> {
+  let sent = 0;
+  const lane = async (): Promise<void> => {
+    while (sent < count) {
+      sent++;
+      await queue.enqueue(LATER, payload, { runAt });
+    }
+  };
+  await Promise.all(Array.from({ length: 256 }, lane));
+}
+
+/** Claim `count` jobs of `name` and settle each with `settle`; returns their ids in claim order. */
+async function drain(
+  queue: Queue,
+  name: string,
+  count: number,
+  settle: (claim: Claim) => Promise<void>,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const worker = async (): Promise<void> => {
+    while (ids.length < count) {
+      const claim = await queue.claim(name);
+      if (claim === null) return;
+      ids.push(claim.id);
+      await settle(claim);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  return ids;
+}
+
+/** About 1 000 jobs/s enqueued, claimed and acked one at a time, for `seconds`. */
+async function traffic(queue: Queue, seconds: number): Promise<void> {
+  const end = performance.now() + seconds * 1_000;
+  const payload = new Uint8Array(64).fill(0x62);
+  while (performance.now() < end) {
+    const batch = Array.from({ length: 10 }, async () => {
+      await queue.enqueue(TRAFFIC, payload);
+      const claim = await queue.claim(TRAFFIC);
+      if (claim !== null) await queue.ack(claim);
+    });
+    await Promise.all(batch);
+    await sleep(10);
+  }
+}
+
+async function waitUntil(done: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  while (!(await done())) {
+    if (performance.now() > deadline) throw new Error("stalls: a phase did not finish in 2 min");
+    await sleep(5);
+  }
+}
