@@ -30,8 +30,13 @@ export {
   PRIORITY_HIGH,
   PRIORITY_LOW,
   PRIORITY_NORMAL,
+  QUEUE_EVENT_NAMES,
   Queue,
   type QueueConfig,
+  type QueueEventBase,
+  type QueueEventListener,
+  type QueueEventMap,
+  type QueueEventName,
   QueueReader,
   type QueueStats,
 } from "./queue/index.js";

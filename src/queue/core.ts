@@ -1,7 +1,8 @@
 /**
  * The running core of an open queue: the in-memory state and the log behind
  * it, the commit boundary every transition passes (`commit`: apply through the
- * one `apply`, append to the log, in one synchronous step), claims and their
+ * one `apply`, append to the log, in one synchronous step, and tell the
+ * observers once it is durable), claims and their
  * leases, handing jobs to claim waiters, the scheduler and reaper passes, and
  * the queue's life cycle (start, close, failure). The public `Queue` checks
  * arguments and decides records; this core carries them out.
@@ -21,6 +22,7 @@ import {
 } from "./decisions.js";
 import { IdGenerator } from "./ids.js";
 import { Lease, LeaseTable } from "./leases.js";
+import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
 import { encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { encodeSnapshot } from "./snapshot.js";
 import type { Job, QueueState, State } from "./state.js";
@@ -40,7 +42,9 @@ export class QueueCore {
   readonly leases = new LeaseTable();
   readonly waiters: ClaimWaiters;
   readonly timers: QueueTimers;
-  readonly #logger: Logger;
+  /** Told about every durable transition (events, metrics, traces). */
+  readonly observers: Observers;
+  readonly logger: Logger;
   #failure: Error | null = null;
   #closing: Promise<void> | null = null;
 
@@ -53,7 +57,8 @@ export class QueueCore {
     this.state = state;
     this.settings = resolved.settings;
     this.clock = resolved.clock;
-    this.#logger = resolved.logger;
+    this.logger = resolved.logger;
+    this.observers = new Observers(resolved.logger);
     this.ids = new IdGenerator(state.lastId);
     this.waiters = new ClaimWaiters(this.clock);
     this.timers = new QueueTimers(this.clock, this.settings, {
@@ -71,8 +76,8 @@ export class QueueCore {
     this.log.onFailure((error) => this.#fail(error));
     const interrupted = decideInterruptedClaims(this.state, this.now());
     if (interrupted.length > 0) {
-      this.#logger.info?.(`requeued ${interrupted.length} interrupted claims`);
-      this.commitInBackground(interrupted);
+      this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
+      this.commitInBackground(interrupted, "interrupted");
     }
     this.#rearmScheduler();
     this.timers.start();
@@ -97,9 +102,12 @@ export class QueueCore {
   /**
    * The decide/apply boundary: applies `records` to the state and appends them
    * to the log (as one atomic unit) in the same synchronous step. Every
-   * transition passes here; the promise resolves once they are durable.
+   * transition passes here; the promise resolves once they are durable, and
+   * then the observers hear of them (`cause` says why the queue decided them
+   * where the records do not).
    */
-  commit(records: QueueRecord | readonly QueueRecord[]): Promise<void> {
+  commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
+    if (this.observers.active) return this.#commitObserved(records, cause);
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = encodeRecord(record, sizeHint(record));
@@ -111,10 +119,30 @@ export class QueueCore {
     return this.log.append(encoded);
   }
 
+  /** {@link commit} while observers listen: notes each job as it was before its record applies. */
+  #commitObserved(
+    records: QueueRecord | readonly QueueRecord[],
+    cause: TransitionCause | undefined,
+  ): Promise<void> {
+    const list: readonly QueueRecord[] = Array.isArray(records)
+      ? records
+      : [records as QueueRecord];
+    const encoded = list.map((r) => encodeRecord(r, sizeHint(r)));
+    const at = this.now();
+    const transitions: Transition[] = [];
+    for (const record of list) {
+      transitions.push({ record, job: jobBefore(this.state, record), cause, at });
+      apply(this.state, record);
+    }
+    const written = this.log.append(encoded.length === 1 ? encoded[0]! : encoded);
+    written.then(() => this.observers.notify(transitions), noop);
+    return written;
+  }
+
   /** A background {@link commit}: failures surface through the log's failure handler. */
-  commitInBackground(records: readonly QueueRecord[]): Promise<void> {
+  commitInBackground(records: readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const written = this.commit(records);
+    const written = this.commit(records, cause);
     written.catch(noop);
     return written;
   }
@@ -174,18 +202,20 @@ export class QueueCore {
   /** The reaper's pass: expire due leases, then age out done and dead jobs per their queue's retention. */
   reap(): Promise<void> {
     const now = this.now();
-    const records: QueueRecord[] = [];
+    const expired: QueueRecord[] = [];
     const requeued = new Set<string>();
     for (const lease of this.leases.takeExpired(now)) {
       const job = lease.job;
       lease.abort(new ClaimLostError(`lease of job ${job.id} expired`));
       const record = decideLeaseExpired(job, now);
       if (record.tag === Tag.Retry) requeued.add(job.queue.name);
-      records.push(record);
+      expired.push(record);
     }
-    for (const record of decideSweeps(this.state, this.settings.configs, now)) records.push(record);
-    const written = this.commitInBackground(records);
+    const expiries = this.commitInBackground(expired, "lease_expired");
+    const sweeps = this.commitInBackground(decideSweeps(this.state, this.settings.configs, now));
     for (const name of requeued) this.dispatch(name);
+    const written = Promise.all([expiries, sweeps]).then(noop);
+    written.catch(noop); // the timers drop it; reapNow awaits it
     return written;
   }
 
@@ -214,7 +244,7 @@ export class QueueCore {
   #fail(error: Error): void {
     if (this.#failure !== null) return;
     this.#failure = error;
-    this.#logger.error(`queue closed after a log failure: ${error.message}`, { error });
+    this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
     this.#stop(error);
     if (this.#closing === null) this.#closing = this.log.close().catch(noop);
   }

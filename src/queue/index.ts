@@ -3,6 +3,13 @@
  * the job shapes. The package index re-exports from here.
  */
 export {
+  QUEUE_EVENT_NAMES,
+  type QueueEventBase,
+  type QueueEventListener,
+  type QueueEventMap,
+  type QueueEventName,
+} from "./events.js";
+export {
   type ClaimOptions,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,

@@ -17,6 +17,7 @@ import { checkDuration, checkOptionsObject, checkString, invalidArgument } from 
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
+import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { Lease } from "./leases.js";
 import type {
   ClaimOptions,
@@ -77,10 +78,12 @@ export class Queue {
   }
 
   readonly #core: QueueCore;
+  readonly #events: QueueEvents;
   #recovery: RecoveryReport | null = null;
 
   private constructor(core: QueueCore) {
     this.#core = core;
+    this.#events = new QueueEvents(core.observers, core.logger);
   }
 
   /**
@@ -298,6 +301,31 @@ export class Queue {
     lease.controller ??= new AbortController();
     if (lease.job.cancelRequested) lease.abort(new Error(`job ${lease.job.id} was cancelled`));
     return lease.controller.signal;
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  /**
+   * Call `listener` on every `event` of a job's life: `"enqueued"`,
+   * `"claimed"`, `"progress"`, `"completed"`, `"retried"`, `"expired"`,
+   * `"dead"`, `"cancelled"`. Each event carries the job id and queue.
+   *
+   * Events follow durability: a transition's event is emitted once it is
+   * durable, in the order the transitions happened, and never for one that
+   * did not become durable. A lease expiry emits `"expired"` and then the
+   * job's next step. Listeners run synchronously on the event loop (keep them
+   * short); one that throws or rejects is reported through the logger and
+   * breaks nothing. Returns the queue.
+   */
+  on<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  /** Remove a listener added with {@link on} (one registration of it). Returns the queue. */
+  off<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
+    this.#events.off(event, listener);
+    return this;
   }
 
   // ---- management ------------------------------------------------------------------------

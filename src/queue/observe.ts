@@ -1,0 +1,189 @@
+/**
+ * The observer seam at the commit boundary. `QueueCore.commit` is the one
+ * place every transition passes; when observers are registered it records,
+ * for each record it applies, the job as it was just before (the little the
+ * record does not carry itself) and why the queue decided it, and hands the
+ * list to every observer once the records are durable, in commit order.
+ * Events, metrics and traces are observers: they read the applied record,
+ * never re-derive a transition.
+ *
+ * {@link lifecycleOf} turns transitions into the job life-cycle steps that
+ * events and metrics share. A new record kind adds its case there (and, when
+ * it acts on an existing job, in {@link jobBefore}).
+ */
+import type { Logger } from "../logger.js";
+import { type QueueRecord, Tag } from "./records.js";
+import { type State, Status } from "./state.js";
+import type { JobStatus } from "./types.js";
+
+/** Why the queue decided a record, where the record itself does not say. */
+export type TransitionCause =
+  /** The reaper found the claim's lease expired. */
+  | "lease_expired"
+  /** At open: the claim belonged to a process that is gone. */
+  | "interrupted";
+
+/** The job a record acts on, as it was just before the record applied. */
+export interface JobBefore {
+  readonly id: string;
+  readonly queue: string;
+  readonly status: JobStatus;
+  readonly attempts: number;
+  readonly enqueuedAt: number;
+  /** While claimed: when the current claim began. */
+  readonly claimedAt: number | undefined;
+}
+
+/** One applied, durable record as the commit boundary saw it. */
+export interface Transition {
+  readonly record: QueueRecord;
+  /** The job the record acts on before it applied; `undefined` for enqueues, promotions and sweeps. */
+  readonly job: JobBefore | undefined;
+  readonly cause: TransitionCause | undefined;
+  /** Wall time of the commit (ms since the UNIX epoch). */
+  readonly at: number;
+}
+
+/** Told about every transition once it is durable, in commit order. */
+export interface CommitObserver {
+  committed(transitions: readonly Transition[]): void;
+}
+
+const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
+
+/** The job `record` acts on, read from `state` before the record applies. */
+export function jobBefore(state: State, record: QueueRecord): JobBefore | undefined {
+  switch (record.tag) {
+    case Tag.Claim:
+    case Tag.Ack:
+    case Tag.Retry:
+    case Tag.Dead:
+    case Tag.Cancel:
+    case Tag.CancelRequest:
+    case Tag.RequeueDead: {
+      const job = state.jobs.get(record.id);
+      if (job === undefined) return undefined;
+      return {
+        id: job.id,
+        queue: job.queue.name,
+        status: STATUS_NAMES[job.status]!,
+        attempts: job.attempts,
+        enqueuedAt: job.enqueuedAt,
+        claimedAt: job.status === Status.Claimed ? job.at : undefined,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The registered observers, each guarded so one that throws cannot break the queue or the others. */
+export class Observers {
+  readonly #list: CommitObserver[] = [];
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  /** Whether anyone listens (the commit path skips all bookkeeping when not). */
+  get active(): boolean {
+    return this.#list.length > 0;
+  }
+
+  add(observer: CommitObserver): void {
+    if (!this.#list.includes(observer)) this.#list.push(observer);
+  }
+
+  delete(observer: CommitObserver): void {
+    const index = this.#list.indexOf(observer);
+    if (index >= 0) this.#list.splice(index, 1);
+  }
+
+  notify(transitions: readonly Transition[]): void {
+    for (const observer of [...this.#list]) {
+      try {
+        observer.committed(transitions);
+      } catch (error) {
+        this.#logger.error(`an observer of committed transitions threw: ${String(error)}`, {
+          error,
+        });
+      }
+    }
+  }
+}
+
+/** Identifies a job and its queue; every life-cycle step carries it. */
+interface StepBase {
+  id: string;
+  queue: string;
+  /** Wall time of the step (ms since the UNIX epoch). */
+  at: number;
+}
+
+/** One step in a job's life, as events and metrics see it. */
+export type LifecycleStep =
+  | (StepBase & { kind: "enqueued"; runAt: number | undefined })
+  | (StepBase & { kind: "claimed"; attempt: number; enqueuedAt: number })
+  | (StepBase & { kind: "completed"; attempt: number; claimedAt: number | undefined })
+  | (StepBase & {
+      kind: "retried";
+      attempt: number;
+      error: string | undefined;
+      runAt: number | undefined;
+      claimedAt: number | undefined;
+    })
+  | (StepBase & { kind: "dead"; attempt: number; error: string; claimedAt: number | undefined })
+  | (StepBase & { kind: "cancelled" })
+  | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined });
+
+/**
+ * The life-cycle steps of `transitions`, in order. A lease expiry is an
+ * `expired` step followed by its outcome (`retried`, `dead` or `cancelled`).
+ * Promotions, sweeps, cancel requests and dead-job requeues are no steps.
+ */
+export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
+  const steps: LifecycleStep[] = [];
+  for (const { record, job, cause, at } of transitions) {
+    if (record.tag === Tag.Enqueue) {
+      steps.push({ kind: "enqueued", id: record.id, queue: record.queue, at, runAt: record.runAt });
+      continue;
+    }
+    if (job === undefined) continue;
+    const base = { id: job.id, queue: job.queue, at };
+    const attempt = job.attempts;
+    const { claimedAt } = job;
+    if (cause === "lease_expired" && job.status === "claimed")
+      steps.push({ ...base, kind: "expired", attempt, claimedAt });
+    switch (record.tag) {
+      case Tag.Claim:
+        steps.push({
+          ...base,
+          kind: "claimed",
+          attempt: attempt + 1,
+          enqueuedAt: job.enqueuedAt,
+        });
+        break;
+      case Tag.Ack:
+        steps.push({ ...base, kind: "completed", attempt, claimedAt });
+        break;
+      case Tag.Retry:
+        steps.push({
+          ...base,
+          kind: "retried",
+          attempt,
+          error: record.error,
+          runAt: record.runAt,
+          claimedAt,
+        });
+        break;
+      case Tag.Dead:
+        steps.push({ ...base, kind: "dead", attempt, error: record.reason, claimedAt });
+        break;
+      case Tag.Cancel:
+        steps.push({ ...base, kind: "cancelled" });
+        break;
+    }
+  }
+  return steps;
+}

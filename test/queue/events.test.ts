@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FencedError, InvalidArgumentError } from "../../src/errors.js";
+import type { Logger } from "../../src/logger.js";
+import {
+  QUEUE_EVENT_NAMES,
+  type QueueEventBase,
+  type QueueEventName,
+} from "../../src/queue/events.js";
+import type { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
+
+type Seen = [QueueEventName, QueueEventBase & Record<string, unknown>];
+
+/** Records every event of `queue`, in delivery order. */
+function recordAll(queue: Queue): Seen[] {
+  const seen: Seen[] = [];
+  for (const name of QUEUE_EVENT_NAMES)
+    queue.on(name, (event) => {
+      seen.push([name, event as Seen[1]]);
+    });
+  return seen;
+}
+
+function steps(seen: Seen[]): string[] {
+  return seen.map(([name, event]) => `${name} ${event.id}`);
+}
+
+function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = [];
+  return { errors, warn: () => {}, error: (message) => errors.push(message) };
+}
+
+describe("queue events", { timeout: 60_000 }, () => {
+  it("follow each job's life in commit order, with its id, queue and time", async () => {
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2 },
+    });
+    const seen = recordAll(queue);
+    const a = await queue.enqueue("mail", "a");
+    const b = await queue.enqueue("mail", "b", { runAt: clock.now() + 60_000 });
+    const first = await mustClaim(queue, "mail");
+    await queue.nack(first, "boom");
+    const second = await mustClaim(queue, "mail");
+    clock.advance(250);
+    await queue.ack(second);
+    assert.equal(await queue.cancel(b), "removed");
+    const c = await queue.enqueue("other", "c");
+    await queue.deadLetter(await mustClaim(queue, "other"), "poison");
+
+    assert.deepEqual(steps(seen), [
+      `enqueued ${a}`,
+      `enqueued ${b}`,
+      `claimed ${a}`,
+      `retried ${a}`,
+      `claimed ${a}`,
+      `completed ${a}`,
+      `cancelled ${b}`,
+      `enqueued ${c}`,
+      `claimed ${c}`,
+      `dead ${c}`,
+    ]);
+    const start = 1_700_000_000_000;
+    assert.deepEqual(
+      seen.map(([, event]) => event),
+      [
+        { id: a, queue: "mail", at: start },
+        { id: b, queue: "mail", at: start, runAt: start + 60_000 },
+        { id: a, queue: "mail", at: start, attempt: 1 },
+        { id: a, queue: "mail", at: start, attempt: 1, error: "boom" },
+        { id: a, queue: "mail", at: start, attempt: 2 },
+        { id: a, queue: "mail", at: start + 250, attempt: 2, durationMs: 250 },
+        { id: b, queue: "mail", at: start + 250 },
+        { id: c, queue: "other", at: start + 250 },
+        { id: c, queue: "other", at: start + 250, attempt: 1 },
+        { id: c, queue: "other", at: start + 250, attempt: 1, error: "poison" },
+      ],
+    );
+    await queue.close();
+  });
+
+  it("a lease expiry emits expired, then the job's next step", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 2 } });
+    const seen = recordAll(queue);
+    const id = await queue.enqueue("q", "x");
+    await mustClaim(queue, "q", 1_000);
+    clock.advance(1_001);
+    await queue.reapNow();
+    await mustClaim(queue, "q", 1_000);
+    clock.advance(1_001);
+    await queue.reapNow();
+    assert.deepEqual(steps(seen), [
+      `enqueued ${id}`,
+      `claimed ${id}`,
+      `expired ${id}`,
+      `retried ${id}`,
+      `claimed ${id}`,
+      `expired ${id}`,
+      `dead ${id}`,
+    ]);
+    assert.equal(seen[3]![1].error, "lease expired");
+    assert.equal(seen[6]![1].error, "lease expired");
+    await queue.close();
+  });
+
+  it("batches, retries with backoff and cancelled claims report what the record says", async () => {
+    const { queue, clock } = await openTestQueue();
+    const seen = recordAll(queue);
+    const [x, y] = await queue.enqueueBatch("b", ["x", "y"]);
+    const claim = await mustClaim(queue, "b");
+    await queue.nack(claim, "later");
+    assert.deepEqual(seen[3], [
+      "retried",
+      {
+        id: x,
+        queue: "b",
+        at: clock.now(),
+        attempt: 1,
+        error: "later",
+        runAt: clock.now() + 1_000,
+      },
+    ]);
+    const other = await mustClaim(queue, "b");
+    assert.equal(other.id, y);
+    assert.equal(await queue.cancel(y!), "requested");
+    await queue.nack(other, "stopped");
+    assert.deepEqual(steps(seen).slice(4), [`claimed ${y}`, `cancelled ${y}`]);
+    await queue.close();
+  });
+
+  it("are emitted only once the transition is durable", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(NO_BACKOFF, store);
+    const seen = recordAll(queue);
+    const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+    const enqueued = queue.enqueue("q", "x");
+    await hold.whenHeld();
+    // The job is in memory (claimable) but not durable: no event yet.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, []);
+    hold.release();
+    const id = await enqueued;
+    assert.deepEqual(steps(seen), [`enqueued ${id}`]);
+    await queue.close();
+  });
+
+  it("are never emitted for a transition that did not become durable", async () => {
+    const store = new MemoryStore();
+    const { queue } = await openTestQueue({}, store);
+    const seen = recordAll(queue);
+    const { queue: usurper } = await openTestQueue({}, store);
+    const error = await rejection(queue.enqueue("q", "lost"));
+    assert.ok(error instanceof FencedError, String(error));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, []);
+    await usurper.close();
+  });
+
+  it("a listener that throws or rejects is logged and breaks neither the queue nor other listeners", async () => {
+    const logger = recordingLogger();
+    const { queue } = await openTestQueue({ ...NO_BACKOFF, logger });
+    const after: string[] = [];
+    queue.on("enqueued", () => {
+      throw new Error("listener bug");
+    });
+    queue.on("claimed", async () => {
+      throw new Error("async listener bug");
+    });
+    queue.on("enqueued", (event) => {
+      after.push(event.id);
+    });
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q");
+    await queue.ack(claim);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(after, [id]);
+    assert.equal((await queue.stats("q")).done, 1);
+    assert.deepEqual(logger.errors, [
+      `a "enqueued" listener failed on job ${id}: listener bug`,
+      `a "claimed" listener failed on job ${id}: async listener bug`,
+    ]);
+    await queue.close();
+  });
+
+  it("off removes one registration; the queue returns itself for chaining", async () => {
+    const { queue } = await openTestQueue();
+    const calls: string[] = [];
+    const listener = (event: QueueEventBase): void => {
+      calls.push(event.id);
+    };
+    assert.equal(queue.on("enqueued", listener).on("enqueued", listener), queue);
+    const a = await queue.enqueue("q", "a");
+    queue.off("enqueued", listener);
+    const b = await queue.enqueue("q", "b");
+    queue.off("enqueued", listener);
+    queue.off("enqueued", listener);
+    await queue.enqueue("q", "c");
+    assert.deepEqual(calls, [a, a, b]);
+    await queue.close();
+  });
+
+  it("rejects unknown events and listeners that are not functions", async () => {
+    const { queue } = await openTestQueue();
+    const bad = (): unknown => queue.on("finished" as QueueEventName, () => {});
+    assert.throws(bad, InvalidArgumentError);
+    assert.throws(bad, /Expected `event` to be one of "enqueued", "claimed"/);
+    assert.throws(
+      () => queue.on("enqueued", "nope" as unknown as () => void),
+      /Expected `listener` to be a function/,
+    );
+    await queue.close();
+  });
+});
