@@ -3,7 +3,7 @@
  * the one message style and the generic checks. Every message names the
  * argument, says what was expected and what was got:
  *
- *     Expected `options.leaseMs` to be a positive number of milliseconds, got -5
+ *     Expected `options.leaseMs` to be a positive integer number of milliseconds, got -5
  *
  * Checks throw {@link InvalidArgumentError} and return the accepted value, so
  * callers validate and read in one expression. Queue-specific checks (queue
@@ -53,6 +53,49 @@ export function checkString(value: unknown, arg: string): string {
   return value;
 }
 
+/**
+ * A whole number of milliseconds: a safe integer ≥ 0 (> 0 when `positive`).
+ * Durations are stored and compared as integers; a fraction, a negative
+ * number, NaN or anything past `Number.MAX_SAFE_INTEGER` could not be kept as
+ * given, so it is refused rather than rounded.
+ */
+function checkMilliseconds(
+  value: unknown,
+  arg: string,
+  positive: boolean,
+  expected: string,
+): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isSafeInteger(value) ||
+    value < 0 ||
+    (positive && value === 0)
+  )
+    throw invalidArgument(arg, expected, value);
+  return value;
+}
+
+/** A duration: a whole number of milliseconds ≥ 0, at most `Number.MAX_SAFE_INTEGER`. */
+export function checkDuration(value: unknown, arg: string): number {
+  return checkMilliseconds(value, arg, false, "a non-negative integer number of milliseconds");
+}
+
+/** A duration > 0: a whole number of milliseconds, at most `Number.MAX_SAFE_INTEGER`. */
+export function checkPositiveDuration(value: unknown, arg: string): number {
+  return checkMilliseconds(value, arg, true, "a positive integer number of milliseconds");
+}
+
+/** `null` (meaning "never" or "forever", as documented by the option) or a duration. */
+export function checkOptionalDuration(value: unknown, arg: string): number | null {
+  if (value === null) return null;
+  return checkMilliseconds(
+    value,
+    arg,
+    false,
+    "null or a non-negative integer number of milliseconds",
+  );
+}
+
 /** A finite number ≥ 0 (or > 0 when `positive`); `expected` words it for the message. */
 function checkFinite(value: unknown, arg: string, positive: boolean, expected: string): number {
   if (
@@ -63,22 +106,6 @@ function checkFinite(value: unknown, arg: string, positive: boolean, expected: s
   )
     throw invalidArgument(arg, expected, value);
   return value;
-}
-
-/** A finite number of milliseconds ≥ 0 (fractions allowed). */
-export function checkDuration(value: unknown, arg: string): number {
-  return checkFinite(value, arg, false, "a finite number of milliseconds ≥ 0");
-}
-
-/** A finite number of milliseconds > 0. */
-export function checkPositiveDuration(value: unknown, arg: string): number {
-  return checkFinite(value, arg, true, "a positive finite number of milliseconds");
-}
-
-/** `null` (meaning "never" or "forever", as documented by the option) or a duration. */
-export function checkOptionalDuration(value: unknown, arg: string): number | null {
-  if (value === null) return null;
-  return checkFinite(value, arg, false, "null or a finite number of milliseconds ≥ 0");
 }
 
 /** A finite number of bytes > 0 (a threshold; fractions allowed). */

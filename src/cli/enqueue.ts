@@ -1,12 +1,12 @@
 /** `taquba enqueue`: one job, written as the store's writer (needs `--take-over`). */
 import { DEFAULT_MAX_PAYLOAD_BYTES, type EnqueueOptions } from "../queue/options.js";
 import {
+  checkDedupKey,
   checkHeaders,
   checkMaxAttempts,
   checkPayload,
   checkPriority,
   checkQueueName,
-  checkStoredString,
   checkTimestamp,
 } from "../queue/validate.js";
 import {
@@ -72,7 +72,7 @@ function enqueueOptions(
   const at = runAt(values["run-at"]);
   if (at !== undefined) options.runAt = at;
   const dedupKey = values["dedup-key"];
-  if (dedupKey !== undefined) options.dedupKey = checkStoredString(dedupKey, "--dedup-key");
+  if (dedupKey !== undefined) options.dedupKey = checkDedupKey(dedupKey, "--dedup-key");
   const jobHeaders = headers(values.header);
   if (jobHeaders !== undefined) options.headers = jobHeaders;
   return options;

@@ -1,6 +1,7 @@
 /**
  * Minimal growable byte writer and bounds-checked reader for the queue's
- * record and checkpoint formats: unsigned LEB128 varints (exact up to 2^53),
+ * record and checkpoint formats: unsigned LEB128 varints (safe integers only:
+ * the writer refuses any other number rather than store a different one),
  * length-prefixed UTF-8 strings and raw byte strings.
  */
 
@@ -9,6 +10,15 @@ import { DecodeError } from "./decode-error.js";
 import { ID_BYTES, idCharsInto, writeIdBytes } from "./ids.js";
 
 export { DecodeError };
+
+/**
+ * A value a record or checkpoint cannot store as it is (a negative, fractional
+ * or too large number). A bug or an unchecked input, never a storage problem:
+ * nothing was applied or written.
+ */
+export class EncodeError extends Error {
+  override name = "EncodeError";
+}
 
 const TWO_POW_32 = 2 ** 32;
 
@@ -30,13 +40,24 @@ export class ByteWriter {
     this.#buf = next;
   }
 
+  /** One byte; throws unless `value` is an integer in [0, 255]. */
   u8(value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > 0xff)
+      throw new EncodeError(`cannot store ${value} in one byte: expected an integer from 0 to 255`);
     this.#ensure(1);
     this.#buf[this.#pos++] = value;
   }
 
-  /** Unsigned varint; `value` must be an integer in [0, 2^53). */
+  /**
+   * Unsigned varint. Throws unless `value` is a safe integer ≥ 0: a fraction,
+   * a negative number, NaN or anything past 2^53 − 1 would be stored as some
+   * other number, so it is refused instead.
+   */
   varint(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new EncodeError(
+        `cannot store ${value} as an unsigned varint: expected an integer from 0 to ${Number.MAX_SAFE_INTEGER}`,
+      );
     this.#ensure(8);
     let v = value;
     // Bit operations truncate to 32 bits, so peel the high part off arithmetically.
@@ -103,13 +124,18 @@ export class ByteReader {
     return this.#buf[this.#pos++]!;
   }
 
+  /** An unsigned varint; one past 2^53 − 1 was never written by this format, so it is damage. */
   varint(): number {
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
       const byte = this.u8();
       result += (byte & 0x7f) * scale;
-      if (byte < 0x80) return result;
+      if (byte < 0x80) {
+        if (result > Number.MAX_SAFE_INTEGER)
+          throw new DecodeError(`varint past 2^53 − 1 at offset ${this.#pos}`);
+        return result;
+      }
       scale *= 0x80;
     }
     throw new DecodeError(`varint too long at offset ${this.#pos}`);

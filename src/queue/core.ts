@@ -26,6 +26,7 @@ import { jobBefore, Observers, type Transition, type TransitionCause } from "./o
 import { encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { encodeSnapshot } from "./snapshot.js";
 import type { Job, QueueState, State } from "./state.js";
+import { wallTime } from "./time.js";
 import { QueueTimers } from "./timers.js";
 import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
 import { jobToRecord } from "./views.js";
@@ -46,6 +47,8 @@ export class QueueCore {
   readonly observers: Observers;
   readonly logger: Logger;
   #failure: Error | null = null;
+  /** Message of the last failed timer pass, reported once until a pass succeeds. */
+  #passFailure: string | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -62,8 +65,8 @@ export class QueueCore {
     this.ids = new IdGenerator(state.lastId);
     this.waiters = new ClaimWaiters(this.clock);
     this.timers = new QueueTimers(this.clock, this.settings, {
-      promote: () => void this.promoteDue(),
-      reap: () => void this.reap(),
+      promote: () => this.#background("scheduler", () => this.promoteDue()),
+      reap: () => this.#background("reaper", () => this.reap()),
     });
   }
 
@@ -83,9 +86,13 @@ export class QueueCore {
     this.timers.start();
   }
 
-  /** Current time in whole milliseconds. */
+  /**
+   * Current wall time in whole milliseconds. Throws `InvalidArgumentError`
+   * for a clock reading before 1970 (or past the storable range): such a
+   * time is never stored.
+   */
   now(): number {
-    return Math.floor(this.clock.now());
+    return wallTime(this.clock);
   }
 
   /** Throws unless the queue is open: its failure, or `ClosedError`. */
@@ -189,14 +196,15 @@ export class QueueCore {
 
   /** The scheduler's pass: promote every due scheduled job, wake waiters, re-arm. */
   promoteDue(): Promise<void> {
-    const promotion = decidePromotion(this.state, this.now());
-    let written = Promise.resolve();
-    if (promotion !== null) {
-      written = this.commitInBackground([promotion.record]);
+    try {
+      const promotion = decidePromotion(this.state, this.now());
+      if (promotion === null) return Promise.resolve();
+      const written = this.commitInBackground([promotion.record]);
       for (const name of promotion.queues) this.dispatch(name);
+      return written;
+    } finally {
+      this.#rearmScheduler();
     }
-    this.#rearmScheduler();
-    return written;
   }
 
   /** The reaper's pass: expire due leases, then age out done and dead jobs per their queue's retention. */
@@ -226,6 +234,23 @@ export class QueueCore {
       this.#closing = this.#failure === null ? this.log.close() : this.log.close().catch(noop);
     }
     return this.#closing;
+  }
+
+  /**
+   * Runs a timer's pass. A pass that throws (a clock reading before 1970) is
+   * reported once, not on every tick, and tried again at the next tick; its
+   * writes' failures surface through the log's failure handler.
+   */
+  #background(what: string, pass: () => Promise<void>): void {
+    try {
+      pass().catch(noop);
+      this.#passFailure = null;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.#passFailure === message) return;
+      this.#passFailure = message;
+      this.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);
+    }
   }
 
   #rearmScheduler(): void {

@@ -10,6 +10,15 @@ export {
   type QueueEventName,
 } from "./events.js";
 export {
+  MAX_DEDUP_KEY_BYTES,
+  MAX_HEADER_KEY_BYTES,
+  MAX_HEADER_VALUE_BYTES,
+  MAX_HEADERS,
+  MAX_HEADERS_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_QUEUE_NAME_BYTES,
+} from "./limits.js";
+export {
   type ClaimOptions,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
@@ -31,3 +40,4 @@ export {
   PRIORITY_NORMAL,
   type QueueStats,
 } from "./types.js";
+export { MAX_TIMESTAMP_MS } from "./validate.js";

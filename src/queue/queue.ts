@@ -29,6 +29,7 @@ import type {
 import { type QueueRecord, Tag } from "./records.js";
 import { restoreState } from "./restore.js";
 import { type State, Status } from "./state.js";
+import { wallTime } from "./time.js";
 import {
   type CancelOutcome,
   CLAIM_TOKEN,
@@ -94,16 +95,17 @@ export class Queue {
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
     const resolved = resolveOpenOptions(options);
+    wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
     const recovered = await openLog(store, path, resolved.log, "options.log");
-    let state: State;
+    let core: QueueCore;
     try {
-      state = restoreState(path, recovered.checkpoint, recovered.records);
+      const state = restoreState(path, recovered.checkpoint, recovered.records);
+      core = new QueueCore(recovered.log, state, resolved);
+      core.start();
     } catch (error) {
       await recovered.log.close().catch(noop);
       throw error;
     }
-    const core = new QueueCore(recovered.log, state, resolved);
-    core.start();
     const queue = new Queue(core);
     if (recovered.recovery !== undefined) {
       queue.#recovery = recovered.recovery;
@@ -233,8 +235,9 @@ export class Queue {
     const lease = this.#core.liveLease(claim, "ack");
     const job = lease.job;
     const keep = this.#core.settings.configs.get(job.queue.name).keepDoneJobsMs !== null;
+    const at = this.#core.now();
     this.#core.leases.remove(lease);
-    await this.#core.commit({ tag: Tag.Ack, id: job.id, keep, at: this.#core.now() });
+    await this.#core.commit({ tag: Tag.Ack, id: job.id, keep, at });
   }
 
   /**
@@ -267,13 +270,9 @@ export class Queue {
     this.#core.check();
     const message = checkMessage(reason, "reason");
     const lease = this.#core.liveLease(claim, "deadLetter");
+    const at = this.#core.now();
     this.#core.leases.remove(lease);
-    await this.#core.commit({
-      tag: Tag.Dead,
-      id: lease.job.id,
-      at: this.#core.now(),
-      reason: message,
-    });
+    await this.#core.commit({ tag: Tag.Dead, id: lease.job.id, at, reason: message });
   }
 
   /**

@@ -16,6 +16,15 @@ import {
   invalidArgumentGot,
 } from "../validate.js";
 import {
+  MAX_DEDUP_KEY_BYTES,
+  MAX_HEADER_KEY_BYTES,
+  MAX_HEADER_VALUE_BYTES,
+  MAX_HEADERS,
+  MAX_HEADERS_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_QUEUE_NAME_BYTES,
+} from "./limits.js";
+import {
   type ClaimOptions,
   DEFAULT_DEAD_JOBS_LIMIT,
   type DeadJobsOptions,
@@ -24,8 +33,9 @@ import {
 } from "./options.js";
 import type { Headers } from "./state.js";
 
+export { MAX_MESSAGE_BYTES, MAX_QUEUE_NAME_BYTES };
+
 const MAX_U32 = 2 ** 32 - 1;
-export const MAX_QUEUE_NAME_BYTES = 255;
 
 /**
  * Latest storable time: the end of the JavaScript `Date` range. Times are
@@ -50,14 +60,45 @@ function checkWellFormed(value: string, arg: string): string {
   return value;
 }
 
-/** A free-text message (an error, a reason): lone surrogates become U+FFFD now rather than at the next restart. */
-export function checkMessage(value: unknown, arg: string): string {
-  return checkString(value, arg).replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD");
+/** `value`'s UTF-8 size, or an error for `arg` when it is over `max` (`what` names the limit). */
+function checkUtf8Bytes(value: string, arg: string, max: number, what: string): number {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no count.
+  if (value.length * 3 <= max) return Buffer.byteLength(value, "utf8");
+  const bytes = Buffer.byteLength(value, "utf8");
+  if (bytes > max)
+    throw invalidArgumentGot(arg, `at most ${max} UTF-8 bytes (${what})`, `${bytes} bytes`);
+  return bytes;
 }
 
-/** A string that is stored (a dedup key): must be well-formed Unicode. */
-export function checkStoredString(value: unknown, arg: string): string {
-  return checkWellFormed(checkString(value, arg), arg);
+/**
+ * A free-text message (a nack's error, a dead-letter reason) of at most
+ * {@link MAX_MESSAGE_BYTES}: lone surrogates become U+FFFD now rather than at
+ * the next restart.
+ */
+export function checkMessage(value: unknown, arg: string): string {
+  const message = checkString(value, arg);
+  checkUtf8Bytes(message, arg, MAX_MESSAGE_BYTES, "MAX_MESSAGE_BYTES");
+  return message.replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD");
+}
+
+/**
+ * `value` cut to at most `maxBytes` UTF-8 bytes, ending with "…" when cut;
+ * never splits a character.
+ */
+export function truncateUtf8(value: string, maxBytes: number): string {
+  if (value.length * 3 <= maxBytes) return value;
+  const bytes = Buffer.from(value, "utf8");
+  if (bytes.length <= maxBytes) return value;
+  let end = Math.max(0, maxBytes - 3); // room for "…"
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // not inside a character
+  return `${bytes.toString("utf8", 0, end)}…`;
+}
+
+/** A dedup key: well-formed Unicode of at most {@link MAX_DEDUP_KEY_BYTES}. */
+export function checkDedupKey(value: unknown, arg: string): string {
+  const key = checkString(value, arg);
+  checkUtf8Bytes(key, arg, MAX_DEDUP_KEY_BYTES, "MAX_DEDUP_KEY_BYTES");
+  return checkWellFormed(key, arg);
 }
 
 export function checkQueueName(name: unknown, arg = "queue"): string {
@@ -78,31 +119,53 @@ export function checkMaxAttempts(value: unknown, arg: string): number {
   return checkInteger(value, arg, 1, MAX_U32);
 }
 
-/** A `Date | number` timestamp, as integer milliseconds. */
+/**
+ * A `Date | number` timestamp: whole milliseconds since the UNIX epoch, from 0
+ * (1970) to {@link MAX_TIMESTAMP_MS}. A fraction, a time before 1970 or an
+ * invalid `Date` is refused: it could not be stored as given.
+ */
 export function checkTimestamp(value: unknown, arg: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms > MAX_TIMESTAMP_MS)
+  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0 || ms > MAX_TIMESTAMP_MS)
     throw invalidArgument(
       arg,
-      `a valid Date or a finite number of epoch milliseconds up to ${MAX_TIMESTAMP_MS}`,
+      `a valid Date or an integer number of epoch milliseconds from 0 to ${MAX_TIMESTAMP_MS}`,
       value,
     );
-  return Math.ceil(ms);
+  return ms;
 }
 
+/**
+ * Headers: an object of string → string, at most {@link MAX_HEADERS} of them,
+ * names up to {@link MAX_HEADER_KEY_BYTES}, values up to
+ * {@link MAX_HEADER_VALUE_BYTES}, all together up to {@link MAX_HEADERS_BYTES}.
+ * Returns a copy (or `undefined` for none).
+ */
 export function checkHeaders(value: unknown, arg: string): Headers | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw invalidArgument(arg, "an object of string → string", value);
   const keys = Object.keys(value);
   if (keys.length === 0) return undefined;
+  if (keys.length > MAX_HEADERS)
+    throw invalidArgumentGot(arg, `at most ${MAX_HEADERS} headers (MAX_HEADERS)`, `${keys.length}`);
   const copy: Record<string, string> = Object.create(null);
+  let total = 0;
   for (const key of keys) {
     const v = (value as Record<string, unknown>)[key];
-    if (typeof v !== "string") throw invalidArgument(`${arg}["${key}"]`, "a string", v);
+    const valueArg = `${arg}[${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)}]`;
+    if (typeof v !== "string") throw invalidArgument(valueArg, "a string", v);
+    total += checkUtf8Bytes(key, `${arg} key`, MAX_HEADER_KEY_BYTES, "MAX_HEADER_KEY_BYTES");
     checkWellFormed(key, `${arg} key`);
-    copy[key] = checkWellFormed(v, `${arg}[${JSON.stringify(key)}]`);
+    total += checkUtf8Bytes(v, valueArg, MAX_HEADER_VALUE_BYTES, "MAX_HEADER_VALUE_BYTES");
+    copy[key] = checkWellFormed(v, valueArg);
   }
+  if (total > MAX_HEADERS_BYTES)
+    throw invalidArgumentGot(
+      arg,
+      `at most ${MAX_HEADERS_BYTES} UTF-8 bytes of names and values together (MAX_HEADERS_BYTES)`,
+      `${total} bytes`,
+    );
   return copy;
 }
 
@@ -146,8 +209,7 @@ export function checkEnqueueOptions(
         ? config.maxAttempts
         : checkMaxAttempts(o.maxAttempts, "options.maxAttempts"),
     runAt: o.runAt === undefined ? undefined : checkTimestamp(o.runAt, "options.runAt"),
-    dedupKey:
-      o.dedupKey === undefined ? undefined : checkStoredString(o.dedupKey, "options.dedupKey"),
+    dedupKey: o.dedupKey === undefined ? undefined : checkDedupKey(o.dedupKey, "options.dedupKey"),
     headers: checkHeaders(o.headers, "options.headers"),
   };
 }

@@ -159,7 +159,12 @@ describe("bad input: property tests over the public API", { timeout: 180_000 }, 
             flushIntervalMs: 0,
             maxPayloadBytes: MAX_PAYLOAD,
             defaultQueueConfig: { retryBackoffBaseMs: 0 },
-            queueConfigs: { b: { retryBackoffBaseMs: 1e300, retryBackoffMaxMs: Number.MAX_VALUE } },
+            queueConfigs: {
+              b: {
+                retryBackoffBaseMs: Number.MAX_SAFE_INTEGER,
+                retryBackoffMaxMs: Number.MAX_SAFE_INTEGER,
+              },
+            },
           });
           const claims: Claim[] = [];
           const ids: string[] = [];
@@ -241,7 +246,10 @@ describe("bad input: times the log cannot store", { timeout: 180_000 }, () => {
     const store = new MemoryStore();
     const options = {
       logger: silentLogger,
-      defaultQueueConfig: { retryBackoffBaseMs: 1e300, retryBackoffMaxMs: Number.MAX_VALUE },
+      defaultQueueConfig: {
+        retryBackoffBaseMs: Number.MAX_SAFE_INTEGER,
+        retryBackoffMaxMs: Number.MAX_SAFE_INTEGER,
+      },
     };
     const queue = await Queue.open(store, "q", options);
     await queue.enqueue("a", "x");

@@ -115,7 +115,7 @@ class World {
         checkpointIntervalMs: 1_000,
         gcMinAgeMs: 0,
         manifestHistory: 2,
-        retry: { baseDelayMs: 0.5, maxDelayMs: 0.5, maxElapsedMs: 400 },
+        retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 400 },
       },
     };
   }

@@ -1,0 +1,26 @@
+/**
+ * Reading the queue's clock. Wall time is what jobs store (`enqueuedAt`,
+ * `runAt`, `claimedAt`, …), so a reading is checked before it can reach a
+ * record: a clock before 1970 or past the storable range fails clearly
+ * instead of being stored as some other time.
+ */
+import type { Clock } from "../clock.js";
+import { describeValue, invalidArgumentGot } from "../validate.js";
+import { MAX_TIMESTAMP_MS } from "./validate.js";
+
+/**
+ * The wall time of `clock` in whole milliseconds since the UNIX epoch.
+ * Throws `InvalidArgumentError` when the reading is not a time from 1970 up
+ * to {@link MAX_TIMESTAMP_MS}.
+ */
+export function wallTime(clock: Clock): number {
+  const reading = clock.now();
+  const ms = Math.floor(reading);
+  if (!(ms >= 0 && ms <= MAX_TIMESTAMP_MS))
+    throw invalidArgumentGot(
+      "options.clock.now()",
+      `a time in epoch milliseconds from 0 (1970) to ${MAX_TIMESTAMP_MS}; fix the clock`,
+      describeValue(reading),
+    );
+  return ms;
+}
