@@ -62,7 +62,7 @@ export class QueueCore {
     this.clock = resolved.clock;
     this.logger = resolved.logger;
     this.observers = new Observers(resolved.logger);
-    this.ids = new IdGenerator(state.lastId);
+    this.ids = new IdGenerator(state.lastId, log.stats().epoch);
     this.waiters = new ClaimWaiters(this.clock);
     this.timers = new QueueTimers(this.clock, this.settings, {
       promote: () => this.#background("scheduler", () => this.promoteDue()),

@@ -1,6 +1,7 @@
 /**
- * Job ids: the monotonic ULID generator (strictly increasing, even within a
- * millisecond) and the 16-byte binary form ids take in records and checkpoints.
+ * Job ids: the ULID generator (strictly increasing, even within a millisecond,
+ * and never repeating within a store: each writer's ids carry its epoch) and
+ * the 16-byte binary form ids take in records and checkpoints.
  */
 import { randomBytes } from "node:crypto";
 import { decodeTime } from "ulid";
@@ -74,6 +75,7 @@ export function readIdBytes(bytes: Uint8Array, offset: number): string {
 }
 
 const TWO_POW_20 = 2 ** 20;
+const TWO_POW_39 = 2 ** 39;
 const TWO_POW_40 = 2 ** 40;
 const MAX_TIME = 2 ** 48 - 1;
 
@@ -94,21 +96,38 @@ function get40(id: string, at: number): number {
   return value;
 }
 
+/** Largest writer epoch an id can carry (the high 40 bits of its random part). */
+export const MAX_ID_EPOCH = TWO_POW_40 - 1;
+
 /**
- * Strictly increasing ULIDs in call order, also across restarts: seeded with
- * the newest id the store ever issued, it never returns an id ≤ that one even
- * if the clock stands still or goes backwards. Within one millisecond the
- * 80-bit random part is incremented (the ULID monotonic scheme); each id is
- * built in a scratch buffer so it is one flat string.
+ * Strictly increasing ULIDs in call order that never repeat within a store,
+ * not even after a crash lost ids that were issued but never made durable.
+ *
+ * An id is 48 bits of time, then 80 bits this generator splits in two: the
+ * high 40 bits are the writer's epoch (a number no other writer of the store
+ * ever had), the low 40 bits a counter that starts at a random value in each
+ * new millisecond and counts up within it. So a writer can only issue ids
+ * carrying its own epoch: no later writer, whatever its clock says, can
+ * re-issue an id an earlier one handed out, and because epochs grow, the
+ * first id of a new writer in the same millisecond as the store's newest id
+ * sorts after it. Seeded with the newest id the store holds, the generator
+ * never returns an id ≤ that one, even if the clock stands still or goes back.
+ * Each id is built in a scratch buffer so it is one flat string.
  */
 export class IdGenerator {
   readonly #chars = Buffer.alloc(26);
+  readonly #epoch: number;
   #time = -1;
-  /** The 80-bit random part as two 40-bit halves. */
+  /** The 80-bit random part as two 40-bit halves: the epoch of the id's writer, and the counter. */
   #high = 0;
   #low = 0;
 
-  constructor(lastId: string | null) {
+  constructor(lastId: string | null, epoch: number) {
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_ID_EPOCH)
+      throw new RangeError(
+        `writer epoch ${epoch} does not fit in a job id (at most ${MAX_ID_EPOCH})`,
+      );
+    this.#epoch = epoch;
     if (lastId === null) return;
     if (!isUlid(lastId)) throw new DecodeError(`not a ULID: ${JSON.stringify(lastId)}`);
     this.#setTime(decodeTime(lastId));
@@ -125,24 +144,25 @@ export class IdGenerator {
     }
   }
 
-  #freshRandom(): void {
-    const random = randomBytes(10);
-    this.#high = random.readUIntBE(0, 5);
-    this.#low = random.readUIntBE(5, 5);
+  /** Start millisecond `time` with this writer's epoch and a random counter (leaving room to count up). */
+  #start(time: number): void {
+    this.#setTime(time);
+    this.#high = this.#epoch;
+    this.#low = randomBytes(5).readUIntBE(0, 5) % TWO_POW_39;
   }
 
   next(nowMs: number): string {
     const now = Math.min(Math.max(0, Math.floor(nowMs)), MAX_TIME);
-    if (now > this.#time) {
-      this.#setTime(now);
-      this.#freshRandom();
-    } else if (++this.#low === TWO_POW_40) {
-      this.#low = 0;
-      if (++this.#high === TWO_POW_40) {
-        // 2^80 ids in one millisecond cannot happen; move to the next one anyway.
-        this.#setTime(this.#time + 1);
-        this.#freshRandom();
-      }
+    if (now > this.#time) this.#start(now);
+    else if (this.#high === this.#epoch) {
+      // Our own millisecond: count up; a full counter moves on to the next millisecond.
+      if (++this.#low === TWO_POW_40) this.#start(this.#time + 1);
+    } else if (this.#high < this.#epoch) {
+      // The newest id is an earlier writer's, in this (or a later) millisecond: our epoch sorts after it.
+      this.#start(this.#time);
+    } else {
+      // An id from before epochs were part of ids (random high bits): move past its millisecond.
+      this.#start(this.#time + 1);
     }
     put40(this.#high, this.#chars, 10);
     put40(this.#low, this.#chars, 18);

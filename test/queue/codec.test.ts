@@ -121,22 +121,45 @@ function normalise(value: unknown): unknown {
 
 describe("ids", { timeout: 60_000 }, () => {
   it("strictly increase within a millisecond, when the clock goes back, and across restarts", () => {
-    const gen = new IdGenerator(null);
+    const gen = new IdGenerator(null, 1);
     const ids = [gen.next(1_000), gen.next(1_000), gen.next(999), gen.next(1_001)];
-    const restarted = new IdGenerator(ids.at(-1)!);
+    const restarted = new IdGenerator(ids.at(-1)!, 2);
     ids.push(restarted.next(500), restarted.next(1_001), restarted.next(2_000));
     for (let i = 1; i < ids.length; i++)
       assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
     assert.ok(ids.every(isUlid));
   });
 
-  it("carry through the random part, and past it into the next millisecond", () => {
-    assert.equal(
-      new IdGenerator("01HF7YAT000000000ZZZZZZZZZ").next(0),
-      `01HF7YAT00${"00000010"}${"00000000"}`,
-    );
-    const next = new IdGenerator("01HF7YAT00ZZZZZZZZZZZZZZZZ").next(0);
-    assert.ok(next > "01HF7YAT00ZZZZZZZZZZZZZZZZ" && next.startsWith("01HF7YAT01"), next);
+  it("carry the writer's epoch; a full counter moves on to the next millisecond", () => {
+    const epoch5 = "00000005";
+    const first = new IdGenerator(null, 5).next(1_700_000_000_000);
+    assert.equal(first.slice(10, 18), epoch5);
+    const next = new IdGenerator(`01HF7YAT00${epoch5}ZZZZZZZZ`, 5).next(0);
+    assert.ok(next.startsWith(`01HF7YAT01${epoch5}`), next);
+    assert.throws(() => new IdGenerator(null, 2 ** 40), RangeError);
+  });
+
+  it("a new writer never re-issues an id a crashed writer handed out, whatever its clock", () => {
+    const t = 1_700_000_000_000;
+    const crashed = new IdGenerator(null, 7);
+    const durable = crashed.next(t);
+    // Issued after the last durable id, then lost in the crash (same millisecond, and later ones).
+    const lost = new Set<string>();
+    for (let i = 0; i < 1_000; i++) lost.add(crashed.next(t + (i % 3)));
+    for (const clock of [t - 10_000, t, t + 1, t + 2]) {
+      const successor = new IdGenerator(durable, 8);
+      for (let i = 0; i < 1_000; i++) {
+        const id = successor.next(clock);
+        assert.ok(!lost.has(id), `re-issued ${id} with the clock at ${clock - t} ms`);
+        assert.ok(id > durable, `${id} > ${durable}`);
+      }
+    }
+  });
+
+  it("after an id from before epochs were in ids, move on to the next millisecond", () => {
+    const legacy = "01HF7YAT00ZZZZZZZZ00000000";
+    const next = new IdGenerator(legacy, 3).next(0);
+    assert.ok(next > legacy && next.startsWith("01HF7YAT0100000003"), next);
   });
 });
 
@@ -169,7 +192,7 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
     return x % n;
   };
   const state = new State();
-  const gen = new IdGenerator(null);
+  const gen = new IdGenerator(null, 1);
   const records: QueueRecord[] = [];
   let now = 1_000;
   for (let i = 0; i < steps; i++) {
