@@ -156,6 +156,11 @@ export function checkFunction<T>(value: T, arg: string, expected = "a function")
   return value;
 }
 
+export function checkBoolean(value: unknown, arg: string): boolean {
+  if (typeof value !== "boolean") throw invalidArgument(arg, "a boolean", value);
+  return value;
+}
+
 /** `undefined` or an `AbortSignal`. */
 export function checkOptionalSignal(value: unknown, arg: string): AbortSignal | undefined {
   if (value !== undefined && !(value instanceof AbortSignal))

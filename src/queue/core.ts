@@ -154,15 +154,29 @@ export class QueueCore {
     return written;
   }
 
-  /** Claims the next pending job of `qs` under a new lease, or null when none is pending. */
-  claimFrom(qs: QueueState, leaseMs: number): Claim | null {
+  /**
+   * Takes the next pending job of `qs` for a claim, or returns `null` when none
+   * is pending. The claim record is applied at once (no other claimer can take
+   * the job from then on) and appended to the log; the returned promise
+   * resolves with the claim only once that record is durable, so a handler
+   * never runs for a claim (or an enqueue before it) that a crash could undo.
+   * It rejects with the log's failure when the record cannot be made durable
+   * (the claim is never handed out), and resolves `null` when the queue
+   * closed before the record landed.
+   */
+  claimFrom(qs: QueueState, leaseMs: number): Promise<Claim | null> | null {
     const job = qs.pending.minKey();
     if (job === undefined) return null;
-    const now = this.now();
-    // Claims are logged but not awaited: attempts survive a crash, latency stays in memory.
-    this.commitInBackground([{ tag: Tag.Claim, id: job.id, at: now }]);
-    const lease = this.leases.add(job, Math.ceil(now + leaseMs));
-    const record = this.toRecord(job) as Claim & { [CLAIM_TOKEN]: Lease };
+    const written = this.commit({ tag: Tag.Claim, id: job.id, at: this.now() });
+    const lease = this.leases.add(job);
+    return written.then(() => this.#handOut(lease, leaseMs));
+  }
+
+  /** The claim record of `lease` is durable: start its lease and build the claim, unless it was dropped meanwhile. */
+  #handOut(lease: Lease, leaseMs: number): Claim | null {
+    if (!this.leases.isLive(lease)) return null;
+    this.leases.activate(lease, Math.ceil(this.now() + leaseMs));
+    const record = this.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
     record[CLAIM_TOKEN] = lease;
     return record;
   }
@@ -191,7 +205,8 @@ export class QueueCore {
 
   /** The public record of `job`, with its lease expiry while claimed. */
   toRecord(job: Job): JobRecord {
-    return jobToRecord(job, this.leases.get(job)?.expiresAt);
+    const lease = this.leases.get(job);
+    return jobToRecord(job, lease?.active ? lease.expiresAt : undefined);
   }
 
   /** The scheduler's pass: promote every due scheduled job, wake waiters, re-arm. */

@@ -1,28 +1,39 @@
 /**
- * Leases of live claims, in memory only: by job (settlement checks) and by
- * expiry (the reaper). A claim without a live lease cannot be settled.
+ * Leases of claims, in memory only: by job (settlement checks) and by expiry
+ * (the reaper). A claim without a live lease cannot be settled.
+ *
+ * A lease is taken when its claim is decided and starts running only once the
+ * claim record is durable and the claim is handed out (`activate`): until
+ * then it holds the job (no one else can claim it) but cannot expire, so a
+ * slow commit never reaps a claim nobody has seen yet.
  */
 import { BTree } from "../util/btree.js";
 import type { Job } from "./state.js";
 import type { ClaimToken } from "./types.js";
 
 /**
- * The lease of one live claim. Leases exist only in memory: a claim from an
+ * The lease of one claim. Leases exist only in memory: a claim from an
  * earlier process (or a settled or reaped one) has no entry here, which is
  * what makes its settlement fail with `ClaimLostError`.
  */
 export class Lease implements ClaimToken {
   /** Created on first request (workers); aborted on cancel, lease loss or close. */
   controller: AbortController | undefined = undefined;
+  /** Clock time the lease runs out; +∞ until the claim is handed out. */
+  expiresAt = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly job: Job,
-    public expiresAt: number,
     readonly seq: number,
   ) {}
 
   get id(): string {
     return this.job.id;
+  }
+
+  /** Whether the claim was handed out (its record is durable) and the lease is running. */
+  get active(): boolean {
+    return this.expiresAt !== Number.POSITIVE_INFINITY;
   }
 
   abort(reason: Error): void {
@@ -34,17 +45,22 @@ function byExpiry(a: Lease, b: Lease): number {
   return a.expiresAt - b.expiresAt || a.seq - b.seq;
 }
 
-/** Live leases by job and by expiry (for the reaper). */
+/** Leases by job, and the running ones by expiry (for the reaper). */
 export class LeaseTable {
   readonly #byJob = new Map<Job, Lease>();
   readonly #byExpiry = new BTree<Lease, undefined>(undefined, byExpiry);
   #seq = 0;
 
-  add(job: Job, expiresAt: number): Lease {
-    const lease = new Lease(job, expiresAt, this.#seq++);
+  /** A lease on `job` that holds it but does not run yet (see {@link activate}). */
+  add(job: Job): Lease {
+    const lease = new Lease(job, this.#seq++);
     this.#byJob.set(job, lease);
-    this.#byExpiry.set(lease, undefined);
     return lease;
+  }
+
+  /** Starts `lease` running until `expiresAt` (the claim was handed out). */
+  activate(lease: Lease, expiresAt: number): void {
+    this.renew(lease, expiresAt);
   }
 
   get(job: Job): Lease | undefined {
@@ -56,7 +72,7 @@ export class LeaseTable {
   }
 
   renew(lease: Lease, expiresAt: number): void {
-    this.#byExpiry.delete(lease);
+    if (lease.active) this.#byExpiry.delete(lease);
     lease.expiresAt = expiresAt;
     this.#byExpiry.set(lease, undefined);
   }
@@ -64,10 +80,10 @@ export class LeaseTable {
   remove(lease: Lease): void {
     if (this.#byJob.get(lease.job) !== lease) return;
     this.#byJob.delete(lease.job);
-    this.#byExpiry.delete(lease);
+    if (lease.active) this.#byExpiry.delete(lease);
   }
 
-  /** Remove and return every lease that expired at or before `now`, soonest first. */
+  /** Remove and return every running lease that expired at or before `now`, soonest first. */
   takeExpired(now: number): Lease[] {
     const expired: Lease[] = [];
     for (;;) {

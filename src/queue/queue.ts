@@ -64,10 +64,11 @@ function noop(): void {}
  * All job state is in memory and changes synchronously, in call order; each
  * change is also appended to the store's log. Calls that report an outcome
  * (enqueue, ack, nack, deadLetter, cancel, requeueDeadJob) resolve once their
- * change is durable; claims are logged without waiting. A new job is
- * claimable at once, before its enqueue is durable: if the log then fails
- * (fenced, storage down), that enqueue rejects although a worker may already
- * hold the job. Delivery is at least once.
+ * change is durable. A claim takes its job at once (no other claimer can get
+ * it) but is handed out only once its record is durable, and records land in
+ * order: a handler never runs for a job whose enqueue is not durable, and
+ * every delivery counts an attempt that survives a crash. Delivery is at
+ * least once.
  */
 export class Queue {
   static {
@@ -211,6 +212,13 @@ export class Queue {
    * Claim the next job of `queue` (lowest priority number, then oldest), or
    * `null`. With `waitMs`, waits up to that long for a job to arrive; each job
    * that becomes claimable wakes exactly one waiter.
+   *
+   * Resolves once the claim is durable (it shares the group commit with
+   * everything else written meanwhile), so its attempt counts even if the
+   * process dies right after; the lease starts then. Rejects with the queue's
+   * failure (`FencedError`, `StorageError`) if the claim could not be made
+   * durable: that claim is never handed out. Resolves `null` if the queue is
+   * closed first.
    */
   async claim(queue: string, options: ClaimOptions = {}): Promise<Claim | null> {
     this.#core.check();

@@ -10,7 +10,7 @@ import type { Claim } from "./types.js";
 
 interface Waiter {
   readonly leaseMs: number;
-  readonly resolve: (claim: Claim | null) => void;
+  readonly resolve: (claim: Promise<Claim | null> | null) => void;
   timer: TimerHandle | undefined;
 }
 
@@ -68,9 +68,15 @@ export class ClaimWaiters {
 
   /**
    * Hands claims to the waiters of `queue`, oldest first, one each, while
-   * `available()` says a job is claimable; `claim(leaseMs)` takes it.
+   * `available()` says a job is claimable; `claim(leaseMs)` takes the job at
+   * once and settles when the claim can be handed out (the waiter's promise
+   * follows it, so a claim that fails to commit rejects that waiter).
    */
-  serve(queue: string, available: () => boolean, claim: (leaseMs: number) => Claim | null): void {
+  serve(
+    queue: string,
+    available: () => boolean,
+    claim: (leaseMs: number) => Promise<Claim | null> | null,
+  ): void {
     const list = this.#byQueue.get(queue);
     if (list === undefined) return;
     while (list.length > 0 && available()) {

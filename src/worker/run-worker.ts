@@ -1,15 +1,17 @@
 /**
  * The worker loop: claims jobs of one queue, runs the handler on up to
- * `concurrency` of them at a time and settles each from its outcome (ack,
- * nack, dead-letter), until shutdown or until the queue closes or fails.
+ * `concurrency` of them at a time, keeps their leases renewed while they run,
+ * and settles each from its outcome (ack, nack, dead-letter), until shutdown
+ * or until the queue closes or fails.
  */
-import { ClosedError } from "../errors.js";
-import { consoleLogger, type Logger } from "../logger.js";
+import { ClaimLostError, ClosedError, FencedError, StorageError } from "../errors.js";
+import { consoleLogger } from "../logger.js";
 import type { ClaimOptions } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
-import { checkQueueName } from "../queue/validate.js";
+import { checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
 import {
+  checkBoolean,
   checkDuration,
   checkFunction,
   checkInteger,
@@ -17,6 +19,7 @@ import {
   checkOptionsObject,
   checkPositiveDuration,
 } from "../validate.js";
+import { keepRenewing } from "./lease-renewal.js";
 import { PermanentFailure } from "./permanent-failure.js";
 import type { Handler, JobContext, WorkerOptions } from "./types.js";
 
@@ -29,11 +32,20 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
+/** A failure of the whole queue (not of one job): the worker ends with it. */
+function isQueueFailure(error: unknown): boolean {
+  return error instanceof FencedError || error instanceof StorageError;
+}
+
 /**
  * Claim jobs of `queueName` and run `handler` on each, up to `concurrency` at
- * a time. Returning acks the job, throwing nacks it with the error's message,
- * throwing {@link PermanentFailure} dead-letters it. A failed settlement (for
- * example a lease that was reaped meanwhile) is logged and the loop goes on.
+ * a time. Returning acks the job, throwing nacks it with the error's message
+ * (cut to {@link MAX_MESSAGE_BYTES}), throwing {@link PermanentFailure}
+ * dead-letters it. A handler starts only once its claim is durable. While it
+ * runs, its lease is renewed every third of the lease (`autoRenew`); if the
+ * lease is lost anyway (the job was cancelled, or the process stalled past
+ * the lease), `ctx.signal` aborts and the failed settlement is logged as one
+ * line. The loop goes on after a failed settlement.
  *
  * Resolves after `options.signal` aborts (claiming stops, in-flight jobs
  * finish and settle) or the queue is closed; rejects with the queue's failure
@@ -53,28 +65,53 @@ export async function runWorker(
     options.pollIntervalMs === undefined
       ? DEFAULT_POLL_INTERVAL_MS
       : checkDuration(options.pollIntervalMs, "options.pollIntervalMs");
-  const leaseMs =
+  const leaseOption =
     options.leaseMs === undefined
       ? undefined
       : checkPositiveDuration(options.leaseMs, "options.leaseMs");
+  const autoRenew =
+    options.autoRenew === undefined ? true : checkBoolean(options.autoRenew, "options.autoRenew");
   const shutdown = checkOptionalSignal(options.signal, "options.signal");
   const logger = options.logger ?? consoleLogger;
+  const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
 
   const claimOptions: ClaimOptions = {
-    ...(leaseMs === undefined ? {} : { leaseMs }),
+    leaseMs,
     waitMs: pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
-  const inFlight = new Set<Promise<void>>();
-  // Resolved (and replaced) whenever a slot frees up or shutdown is requested.
-  let wake: () => void = () => {};
-  const onShutdown = (): void => wake();
-  shutdown?.addEventListener("abort", onShutdown, { once: true });
 
+  let failure: unknown = null;
+  let stopped = false;
+  /** Settlements refused because the queue closed under the worker (reported once, at the end). */
+  let refusedByClose = 0;
   // Settlements awaiting durability. A job's slot frees as soon as its
   // settlement is issued (the queue applies it at once), so throughput is not
   // capped at `concurrency` jobs per commit round-trip.
   const settling = new Set<Promise<void>>();
+  let settled: Array<() => void> = [];
+  const wakeSettled = (): void => {
+    const waiting = settled;
+    settled = [];
+    for (const wake of waiting) wake();
+  };
+
+  const settlementFailed = (claim: Claim, error: unknown): void => {
+    if (error instanceof ClaimLostError) {
+      logger.warn(
+        `worker: job ${claim.id} of queue "${claim.queue}" lost its claim before it was settled ` +
+          "(its lease ran out or it was cancelled); the queue retries or removes it as for an expired lease",
+        { jobId: claim.id, queue: claim.queue },
+      );
+    } else if (error instanceof ClosedError) refusedByClose++;
+    else if (isQueueFailure(error)) failure ??= error;
+    else
+      logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
+        jobId: claim.id,
+        queue: claim.queue,
+        error,
+      });
+  };
 
   const process = async (claim: Claim): Promise<void> => {
     let signal: AbortSignal | undefined;
@@ -86,68 +123,70 @@ export async function runWorker(
       },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
     };
+    const stopRenewing = autoRenew ? keepRenewing(queue, claim, leaseMs) : null;
     let settlement: Promise<void>;
     try {
       await handler(claim, ctx);
+      stopRenewing?.();
       settlement = queue.ack(claim);
     } catch (error) {
-      const message = messageOf(error);
-      settlement =
-        error instanceof PermanentFailure
-          ? queue.deadLetter(claim, message)
-          : queue.nack(claim, message);
+      stopRenewing?.();
+      const message = truncateUtf8(messageOf(error), MAX_MESSAGE_BYTES);
+      try {
+        settlement =
+          error instanceof PermanentFailure
+            ? queue.deadLetter(claim, message)
+            : queue.nack(claim, message);
+      } catch (settleError) {
+        settlement = Promise.reject(settleError);
+      }
     }
     const tracked: Promise<void> = settlement
-      .catch((error: unknown) => reportSettlementFailure(logger, claim, error))
+      .catch((error: unknown) => settlementFailed(claim, error))
       .finally(() => {
         settling.delete(tracked);
-        wake();
+        wakeSettled();
       });
     settling.add(tracked);
   };
 
-  // The queue's own timers never hold the process open; a running worker should.
-  const keepAlive = setInterval(() => {}, 2 ** 30);
-  let failure: unknown = null;
-  try {
-    while (!shutdown?.aborted) {
-      if (inFlight.size >= concurrency || settling.size >= MAX_UNSETTLED) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+  /** One of `concurrency` slots: claim (waiting up to the poll interval), run, repeat. */
+  const slot = async (): Promise<void> => {
+    while (!shutdown?.aborted && !stopped) {
+      if (settling.size >= MAX_UNSETTLED) {
+        await new Promise<void>((resolve) => settled.push(resolve));
         continue;
       }
       let claim: Claim | null;
       try {
         claim = await queue.claim(queueName, claimOptions);
       } catch (error) {
-        if (!(error instanceof ClosedError)) failure = error;
-        break;
+        if (!(error instanceof ClosedError)) failure ??= error;
+        stopped = true;
+        return;
       }
       if (claim === null) {
+        if (queue.closed) stopped = true;
         // Without a wait, yield to I/O between empty polls instead of spinning on microtasks.
-        if (pollIntervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        else if (pollIntervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      const running: Promise<void> = process(claim).finally(() => {
-        inFlight.delete(running);
-        wake();
-      });
-      inFlight.add(running);
+      await process(claim);
     }
+  };
+
+  // The queue's own timers never hold the process open; a running worker should.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  try {
+    await Promise.all(Array.from({ length: concurrency }, slot));
   } finally {
     clearInterval(keepAlive);
-    shutdown?.removeEventListener("abort", onShutdown);
-    await Promise.allSettled(inFlight);
     await Promise.allSettled(settling);
   }
+  if (refusedByClose > 0 && failure === null)
+    logger.warn(
+      `worker: ${refusedByClose} settlement(s) of queue "${queueName}" were refused because the queue closed; ` +
+        "those jobs are requeued when the store is opened again",
+    );
   if (failure !== null) throw failure;
-}
-
-function reportSettlementFailure(logger: Logger, claim: Claim, error: unknown): void {
-  logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
-    jobId: claim.id,
-    queue: claim.queue,
-    error,
-  });
 }

@@ -35,6 +35,15 @@ export interface WorkerOptions {
    */
   leaseMs?: number;
   /**
+   * Renew each claim's lease while its handler runs (every third of the
+   * lease), so `leaseMs` bounds how fast a crashed process's jobs come back,
+   * not how long a handler may run. If a lease is lost anyway (the job was
+   * cancelled, or the process stalled for longer than the lease), `ctx.signal`
+   * aborts and the job's settlement fails with one logged line.
+   * @default true
+   */
+  autoRenew?: boolean;
+  /**
    * Shutdown: stop claiming, let in-flight jobs finish and settle, then resolve.
    * @default none (runs until the queue closes)
    */

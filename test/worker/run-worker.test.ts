@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Logger } from "../../src/logger.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
+import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import type { Claim } from "../../src/queue/types.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
@@ -23,9 +24,23 @@ async function until(condition: () => boolean | Promise<boolean>): Promise<void>
   assert.fail("condition never held");
 }
 
-function capturingLogger(): Logger & { warnings: string[] } {
+function capturingLogger(): Logger & { warnings: string[]; fields: unknown[] } {
   const warnings: string[] = [];
-  return { warnings, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
+  const fields: unknown[] = [];
+  const record = (message: string, extra?: Record<string, unknown>): void => {
+    warnings.push(message);
+    fields.push(extra);
+  };
+  return { warnings, fields, warn: record, error: record };
+}
+
+/** Whether a logged field set would print a stack trace (it holds an Error). */
+function holdsError(fields: unknown): boolean {
+  return (
+    typeof fields === "object" &&
+    fields !== null &&
+    Object.values(fields).some((v) => v instanceof Error)
+  );
 }
 
 describe("runWorker", { timeout: 60_000 }, () => {
@@ -181,7 +196,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("a failed settlement is logged and the loop goes on", async () => {
+  it("an ack that lost its claim is logged as one line (no stack) and the loop goes on", async () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueue("q", "slow");
     const started = deferred();
@@ -200,7 +215,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
           await release.promise;
         }
       },
-      { signal: shutdown.signal, leaseMs: 1_000, logger },
+      { signal: shutdown.signal, leaseMs: 1_000, logger, autoRenew: false },
     );
     await started.promise;
     clock.advance(1_000);
@@ -210,8 +225,10 @@ describe("runWorker", { timeout: 60_000 }, () => {
     shutdown.abort();
     await worker;
     assert.deepEqual(processed, ["slow#1", "slow#2"]);
-    assert.equal(logger.warnings.length, 1);
-    assert.match(logger.warnings[0]!, /not live/);
+    assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
+    assert.match(logger.warnings[0]!, /lost its claim/);
+    assert.doesNotMatch(logger.warnings[0]!, /\n/);
+    assert.equal(holdsError(logger.fields[0]), false, "no stack trace for a lost claim");
     await queue.close();
   });
 
@@ -238,6 +255,98 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await until(async () => (await queue.stats("q")).done === 1);
     shutdown.abort();
     await worker;
+    await queue.close();
+  });
+
+  it("renews the lease while a handler runs: a job running 3× its lease completes once", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    const id = await queue.enqueue("q", "long");
+    const started = deferred();
+    const release = deferred();
+    const logger = capturingLogger();
+    let calls = 0;
+    let aborted = false;
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (_job, ctx) => {
+        calls++;
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+        });
+        started.resolve();
+        await release.promise;
+      },
+      { signal: shutdown.signal, leaseMs: 1_000, logger },
+    );
+    await started.promise;
+    for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
+      clock.advance(50);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    }
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "claimed");
+    assert.ok(job.leaseExpiresAt! > clock.now(), "the lease was renewed ahead of the clock");
+    release.resolve();
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    assert.equal(calls, 1, "delivered once");
+    assert.equal(aborted, false);
+    assert.deepEqual(logger.warnings, []);
+    await queue.close();
+  });
+
+  it("a lease lost while the handler runs aborts ctx.signal", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "stuck");
+    const started = deferred();
+    const reason = deferred<unknown>();
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job, ctx) => {
+        if (job.attempts > 1) return; // the redelivery after the lost lease just completes
+        ctx.signal.addEventListener("abort", () => reason.resolve(ctx.signal.reason));
+        started.resolve();
+        await new Promise((_, reject) => ctx.signal.addEventListener("abort", reject));
+      },
+      { signal: shutdown.signal, leaseMs: 1_000, logger, autoRenew: false },
+    );
+    await started.promise;
+    clock.advance(1_000);
+    await queue.reapNow();
+    assert.equal(((await reason.promise) as { code?: string }).code, "CLAIM_LOST");
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    assert.equal(logger.warnings.length, 1);
+    await queue.close();
+  });
+
+  it("cuts a handler's long error message to the limit instead of failing the nack", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const id = await queue.enqueue("q", "x");
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      () => {
+        throw new Error("é".repeat(100_000));
+      },
+      { signal: shutdown.signal, logger: silentLogger },
+    );
+    for (let i = 0; i < 1_000 && (await queue.getJob(id))?.status !== "dead"; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    shutdown.abort();
+    await worker;
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "dead");
+    assert.ok(Buffer.byteLength(job.lastError!) <= MAX_MESSAGE_BYTES);
+    assert.ok(job.lastError!.endsWith("é…"), "cut between characters, marked with an ellipsis");
     await queue.close();
   });
 

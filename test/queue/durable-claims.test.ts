@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import type { OpenOptions } from "../../src/queue/options.js";
+import { Queue } from "../../src/queue/queue.js";
+import type { Claim } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { listAll } from "../../src/store/types.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { runWorker } from "../../src/worker/run-worker.js";
+import { openTestQueue, rejection } from "./helpers.js";
+
+const WAL = /\/wal\//;
+/** The log gives up on a failing store within a few real milliseconds. */
+const FAIL_FAST: OpenOptions = {
+  log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
+};
+
+/** Lets pending promise reactions and I/O callbacks run. */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Tracks whether a promise settled, without handling its rejection for the caller. */
+function watch<T>(promise: Promise<T>): { settled: () => boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return { settled: () => settled };
+}
+
+describe("claims are handed out only once durable", { timeout: 60_000 }, () => {
+  it("claim() resolves after its record lands; meanwhile nobody else gets the job", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, faults);
+    const id = await queue.enqueue("q", "x");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const first = queue.claim("q");
+    const firstState = watch(first);
+    await hold.whenHeld();
+    await turns();
+    assert.equal(firstState.settled(), false, "the claim must wait for its record");
+    assert.equal(await queue.claim("q"), null, "the job must not go to a second claimer");
+    assert.equal((await queue.getJob(id))?.status, "claimed");
+    hold.release();
+    const claim = await first;
+    assert.equal(claim?.id, id);
+    assert.equal(claim?.attempts, 1);
+    assert.equal(typeof claim?.leaseExpiresAt, "number");
+    await queue.ack(claim!);
+    await queue.close();
+  });
+
+  it("a claim whose record cannot be made durable is never delivered", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    await queue.enqueue("q", "x");
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    assert.equal((await rejection(queue.claim("q"))).code, "STORAGE");
+    assert.equal(queue.closed, true);
+  });
+
+  it("a waiter served while the write fails gets the failure, not the job", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const waiting = queue.claim("q", { waitMs: 60_000 });
+    await turns();
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const enqueued = queue.enqueue("q", "never durable");
+    assert.equal((await rejection(enqueued)).code, "STORAGE");
+    const outcome = await waiting.then(
+      (claim) => (claim === null ? "null" : `delivered ${claim.id}`),
+      (error: { code?: string }) => `rejected ${error.code}`,
+    );
+    assert.doesNotMatch(outcome, /delivered/);
+  });
+
+  it("runWorker never runs a handler for a job whose enqueue is not durable", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const handled: string[] = [];
+    const worker = runWorker(queue, "q", (job) => void handled.push(job.id), {
+      pollIntervalMs: 60_000,
+      concurrency: 4,
+      logger: silentLogger,
+    });
+    await turns();
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    assert.equal((await rejection(queue.enqueue("q", "never durable"))).code, "STORAGE");
+    assert.equal((await rejection(worker)).code, "STORAGE");
+    assert.deepEqual(handled, []);
+  });
+
+  it("each job that arrives wakes one waiter, handed out once its claim is durable", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue({}, faults);
+    const waiters = [0, 1, 2].map(() => queue.claim("q", { waitMs: 1_000 }));
+    await turns();
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const enqueued = queue.enqueueBatch("q", ["a", "b"]);
+    await hold.whenHeld();
+    await turns();
+    assert.equal(await queue.claim("q"), null, "both jobs are promised to the oldest waiters");
+    hold.release();
+    await enqueued;
+    const [a, b] = (await Promise.all(waiters.slice(0, 2))) as Claim[];
+    assert.deepEqual(
+      [a?.payload, b?.payload].map((p) => Buffer.from(p!).toString()),
+      ["a", "b"],
+    );
+    clock.advance(1_000);
+    assert.equal(await waiters[2], null);
+    await queue.close();
+  });
+
+  it("a claim still in flight when the queue closes resolves null", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, faults);
+    await queue.enqueue("q", "x");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const claim = queue.claim("q");
+    await hold.whenHeld();
+    const closed = queue.close();
+    hold.release();
+    await closed;
+    assert.equal(await claim, null);
+  });
+
+  it("concurrent claims share group commits instead of one write each", async () => {
+    const counting = new CountingStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, counting);
+    await queue.enqueueBatch(
+      "q",
+      Array.from({ length: 200 }, (_, i) => `job ${i}`),
+    );
+    const before = counting.counts.put;
+    const claims = await Promise.all(Array.from({ length: 200 }, () => queue.claim("q")));
+    assert.equal(claims.filter((c) => c !== null).length, 200);
+    const puts = counting.counts.put - before;
+    assert.ok(puts <= 3, `200 claims took ${puts} writes`);
+    await queue.close();
+  });
+
+  it("attempts of a handed-out claim survive a crash right after it", async () => {
+    const store = new MemoryStore();
+    const { queue } = await openTestQueue({}, store);
+    const id = await queue.enqueue("q", "x");
+    const claim = await queue.claim("q");
+    assert.equal(claim?.attempts, 1);
+    // No flush, no close: what the store holds right now is what a crash leaves.
+    const snapshot = new MemoryStore();
+    for (const { key } of await listAll(store, "")) {
+      const object = await store.get(key);
+      await snapshot.put(key, object!.body);
+    }
+    const reopened = await Queue.open(snapshot, "q", { logger: silentLogger });
+    const job = await reopened.getJob(id);
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.status, "pending", "requeued as an interrupted claim");
+    await reopened.close();
+    await queue.close();
+  });
+});
