@@ -7,7 +7,7 @@
  * the queue's life cycle (start, close, failure). The public `Queue` checks
  * arguments and decides records; this core carries them out.
  */
-import type { Clock } from "../clock.js";
+import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
@@ -39,6 +39,8 @@ export class QueueCore {
   readonly state: State;
   readonly settings: QueueSettings;
   readonly clock: Clock;
+  /** The same clock with a monotonic reading (derived from `now()` when it has none). */
+  readonly #timed: MonotonicClock;
   readonly ids: IdGenerator;
   readonly leases = new LeaseTable();
   readonly waiters: ClaimWaiters;
@@ -60,11 +62,12 @@ export class QueueCore {
     this.state = state;
     this.settings = resolved.settings;
     this.clock = resolved.clock;
+    this.#timed = withMonotonic(resolved.clock);
     this.logger = resolved.logger;
     this.observers = new Observers(resolved.logger);
     this.ids = new IdGenerator(state.lastId, log.stats().epoch);
-    this.waiters = new ClaimWaiters(this.clock);
-    this.timers = new QueueTimers(this.clock, this.settings, {
+    this.waiters = new ClaimWaiters(this.#timed);
+    this.timers = new QueueTimers(this.#timed, this.settings, {
       promote: () => this.#background("scheduler", () => this.promoteDue()),
       reap: () => this.#background("reaper", () => this.reap()),
     });
@@ -93,6 +96,11 @@ export class QueueCore {
    */
   now(): number {
     return wallTime(this.clock);
+  }
+
+  /** Monotonic time in milliseconds (arbitrary origin): what leases and timers run on. */
+  monotonicNow(): number {
+    return this.#timed.monotonicNow();
   }
 
   /** Throws unless the queue is open: its failure, or `ClosedError`. */
@@ -175,7 +183,7 @@ export class QueueCore {
   /** The claim record of `lease` is durable: start its lease and build the claim, unless it was dropped meanwhile. */
   #handOut(lease: Lease, leaseMs: number): Claim | null {
     if (!this.leases.isLive(lease)) return null;
-    this.leases.activate(lease, Math.ceil(this.now() + leaseMs));
+    this.leases.activate(lease, this.monotonicNow() + leaseMs);
     const record = this.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
     record[CLAIM_TOKEN] = lease;
     return record;
@@ -203,10 +211,17 @@ export class QueueCore {
     return lease;
   }
 
-  /** The public record of `job`, with its lease expiry while claimed. */
+  /** The public record of `job`, with its lease expiry (as wall time) while claimed. */
   toRecord(job: Job): JobRecord {
     const lease = this.leases.get(job);
-    return jobToRecord(job, lease?.active ? lease.expiresAt : undefined);
+    return jobToRecord(job, lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined);
+  }
+
+  /** The wall time a monotonic deadline falls on, as seen now: wallNow + (deadline − monoNow). */
+  #wallTimeOf(monotonicDeadline: number): number {
+    return Math.ceil(
+      Math.floor(this.clock.now()) + (monotonicDeadline - this.#timed.monotonicNow()),
+    );
   }
 
   /** The scheduler's pass: promote every due scheduled job, wake waiters, re-arm. */
@@ -227,7 +242,7 @@ export class QueueCore {
     const now = this.now();
     const expired: QueueRecord[] = [];
     const requeued = new Set<string>();
-    for (const lease of this.leases.takeExpired(now)) {
+    for (const lease of this.leases.takeExpired(this.monotonicNow())) {
       const job = lease.job;
       lease.abort(new ClaimLostError(`lease of job ${job.id} expired`));
       const record = decideLeaseExpired(job, now);

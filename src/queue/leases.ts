@@ -1,6 +1,8 @@
 /**
  * Leases of claims, in memory only: by job (settlement checks) and by expiry
- * (the reaper). A claim without a live lease cannot be settled.
+ * (the reaper). A claim without a live lease cannot be settled. Expiries are
+ * monotonic times: a wall-clock step neither ends a lease early nor keeps an
+ * abandoned one alive.
  *
  * A lease is taken when its claim is decided and starts running only once the
  * claim record is durable and the claim is handed out (`activate`): until
@@ -19,7 +21,7 @@ import type { ClaimToken } from "./types.js";
 export class Lease implements ClaimToken {
   /** Created on first request (workers); aborted on cancel, lease loss or close. */
   controller: AbortController | undefined = undefined;
-  /** Clock time the lease runs out; +∞ until the claim is handed out. */
+  /** Monotonic time the lease runs out; +∞ until the claim is handed out. */
   expiresAt = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -83,7 +85,7 @@ export class LeaseTable {
     if (lease.active) this.#byExpiry.delete(lease);
   }
 
-  /** Remove and return every running lease that expired at or before `now`, soonest first. */
+  /** Remove and return every running lease that expired at or before monotonic `now`, soonest first. */
   takeExpired(now: number): Lease[] {
     const expired: Lease[] = [];
     for (;;) {

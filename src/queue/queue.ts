@@ -234,7 +234,7 @@ export class Queue {
       if (claim !== null) return claim;
     }
     if (waitMs === 0 || signal?.aborted) return null;
-    return this.#core.waiters.wait(name, leaseMs, this.#core.now() + waitMs, signal);
+    return this.#core.waiters.wait(name, leaseMs, waitMs, signal);
   }
 
   /** Complete a claimed job: delete it, or keep it as done when the queue keeps done jobs. */
@@ -285,14 +285,15 @@ export class Queue {
 
   /**
    * Set the claim's lease to expire `extensionMs` from now (in memory only;
-   * nothing is written). Updates `claim.leaseExpiresAt` and returns it.
+   * nothing is written). The lease runs on monotonic time; the wall time it
+   * expires at is set as `claim.leaseExpiresAt` and returned.
    */
   async renewLease(claim: Claim, extensionMs: number): Promise<number> {
     this.#core.check();
     const ms = checkDuration(extensionMs, "extensionMs");
     const lease = this.#core.liveLease(claim, "renewLease");
-    const expiresAt = Math.ceil(this.#core.now() + ms);
-    this.#core.leases.renew(lease, expiresAt);
+    const expiresAt = this.#core.now() + ms;
+    this.#core.leases.renew(lease, this.#core.monotonicNow() + ms);
     claim.leaseExpiresAt = expiresAt;
     return expiresAt;
   }

@@ -5,7 +5,7 @@
  * waiter leaves with `null` when its wait times out, its signal aborts, or
  * the queue stops. Knows nothing of jobs: `serve` is handed a way to claim.
  */
-import { type Clock, createTimer, type TimerHandle } from "../clock.js";
+import { type Clock, startTimer, type TimerHandle } from "../clock.js";
 import type { Claim } from "./types.js";
 
 interface Waiter {
@@ -29,13 +29,14 @@ export class ClaimWaiters {
   }
 
   /**
-   * Waits until `serve` hands this caller a claim, or until `deadline` (clock
-   * time) passes or `signal` aborts (then resolves `null`).
+   * Waits until `serve` hands this caller a claim, or until `waitMs` of
+   * monotonic time passed (a wall-clock step neither cuts the wait short nor
+   * stretches it) or `signal` aborts (then resolves `null`).
    */
   wait(
     queue: string,
     leaseMs: number,
-    deadline: number,
+    waitMs: number,
     signal: AbortSignal | undefined,
   ): Promise<Claim | null> {
     return new Promise<Claim | null>((resolve) => {
@@ -58,7 +59,7 @@ export class ClaimWaiters {
         this.#byQueue.set(queue, list);
       }
       list.push(waiter);
-      waiter.timer = createTimer(this.#clock, deadline, () => {
+      waiter.timer = startTimer(this.#clock, waitMs, () => {
         signal?.removeEventListener("abort", stopWaiting);
         stopWaiting();
       });

@@ -2,9 +2,9 @@
  * Automatic lease renewal for a running handler: renews the claim's lease
  * every third of the lease, so a handler may run far longer than `leaseMs`
  * while a crashed process's jobs still come back within one lease. Timers
- * follow the queue's clock.
+ * follow the queue's clock, on monotonic time.
  */
-import { createTimer, type TimerHandle } from "../clock.js";
+import { startTimer, type TimerHandle } from "../clock.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
 
@@ -20,7 +20,7 @@ export function keepRenewing(queue: Queue, claim: Claim, leaseMs: number): () =>
   let timer: TimerHandle | null = null;
   let stopped = false;
   const arm = (): void => {
-    timer = createTimer(clock, clock.now() + periodMs, renew);
+    timer = startTimer(clock, periodMs, renew);
   };
   const renew = (): void => {
     timer = null;
