@@ -4,7 +4,9 @@
  * Environment: TAQUBA_SEED replays one simulation seed (and seeds the crash
  * rounds); TAQUBA_TORTURE_ROUNDS, TAQUBA_TORTURE_SEEDS and
  * TAQUBA_TORTURE_STEPS override the sizes. The last line reports rounds,
- * seeds, kills and invariant violations; the exit code is 1 on any violation.
+ * seeds, kills, handler crashes before and after their claim was durable,
+ * wall-clock steps, handovers and invariant violations; the exit code is 1 on
+ * any violation.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,11 +55,16 @@ async function main(): Promise<void> {
   const log = (line: string): void => console.log(line);
 
   const simSeeds = seedsToRun(SEEDS, 0x7047);
+  const sim = { claimCrashesBefore: 0, claimCrashesAfter: 0, clockSteps: 0 };
   for (const seed of simSeeds) {
     const r = await runSimulation({ seed, steps: STEPS });
+    sim.claimCrashesBefore += r.claimCrashesBefore;
+    sim.claimCrashesAfter += r.claimCrashesAfter;
+    sim.clockSteps += r.clockSteps;
     log(
       `simulation seed ${seed}: ${r.steps} steps, ${r.enqueued} enqueued, ${r.acked} acked, ${r.restarts} restarts, ` +
-        `${r.crashes} crashes, ${r.fences} fences, ${r.outages} outages, ${r.faults} faults, ${r.violations.length} violations`,
+        `${r.crashes} crashes, ${r.claimCrashesBefore}+${r.claimCrashesAfter} handler crashes before+after the claim was durable, ` +
+        `${r.clockSteps} clock steps, ${r.fences} fences, ${r.outages} outages, ${r.faults} faults, ${r.violations.length} violations`,
     );
     for (const v of r.violations)
       violations.push(`simulation seed ${seed} (TAQUBA_SEED=${seed}): ${v}`);
@@ -111,7 +118,8 @@ async function main(): Promise<void> {
   for (const v of violations) console.error(`VIOLATION ${v}`);
   log(
     `torture: rounds=${crash.rounds} seeds=${simSeeds.length} kills=${crash.kills + crash.poisonCrashes} ` +
-      `handovers=${fencing.handovers + azure.handovers} violations=${violations.length}`,
+      `claimCrashesBefore=${sim.claimCrashesBefore} claimCrashesAfter=${sim.claimCrashesAfter} ` +
+      `clockSteps=${sim.clockSteps} handovers=${fencing.handovers + azure.handovers} violations=${violations.length}`,
   );
   process.exitCode = violations.length === 0 ? 0 : 1;
 }

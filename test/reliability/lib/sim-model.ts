@@ -47,6 +47,19 @@ export class SimModel {
     return problem;
   }
 
+  /**
+   * A claim was handed out by `claim()`: it is durable (claims resolve only
+   * then), so its attempt counts and its job's enqueue is durable too — the
+   * job must exist from now on unless something tries to remove it.
+   */
+  delivered(claim: Pick<Claim, "id" | "attempts">): string | null {
+    const problem = this.claimed(claim);
+    this.durableBefore(this.nextSeq());
+    if (!this.removalAttempted.has(claim.id) && !this.gone.has(claim.id))
+      this.mustExist.add(claim.id);
+    return problem;
+  }
+
   /** An awaited write issued at `seq` resolved: every claim seen before it is durable. */
   durableBefore(seq: number): void {
     const keep: ClaimSeen[] = [];

@@ -2,8 +2,10 @@
  * Deterministic simulation: one seed drives a random workload against a
  * fault-injecting store (errors before and after a write takes effect,
  * latency, slow listings) on a simulated clock, with clean restarts, crashes,
- * storage outages and a competing writer that fences the current one. The
- * auditor runs after every step. The same seed replays the same run.
+ * storage outages, a competing writer that fences the current one, handlers
+ * whose process dies before or after their claim is durable, and wall-clock
+ * steps in both directions. The auditor runs after every step. The same seed
+ * replays the same run.
  */
 import { ManualClock } from "../../../src/clock.js";
 import { FencedError, StorageError, TaqubaError } from "../../../src/errors.js";
@@ -33,6 +35,12 @@ export interface SimReport {
   fences: number;
   outages: number;
   faults: number;
+  /** Processes killed while a claim's record was in flight (the claim must never be delivered). */
+  claimCrashesBefore: number;
+  /** Processes killed right after a claim was handed out (its attempt must count). */
+  claimCrashesAfter: number;
+  /** Wall-clock steps, back and forward. */
+  clockSteps: number;
   enqueued: number;
   acked: number;
   violations: string[];
@@ -61,6 +69,8 @@ class World {
   queue: Queue | null = null;
   process: ProcessStore | null = null;
   claims: Claim[] = [];
+  /** Monotonic time each live claim's lease runs out (a wall step must not end it sooner). */
+  readonly leaseEnds = new Map<Claim, number>();
   inFlight = 0;
 
   constructor(readonly options: SimOptions) {
@@ -80,6 +90,9 @@ class World {
       fences: 0,
       outages: 0,
       faults: 0,
+      claimCrashesBefore: 0,
+      claimCrashesAfter: 0,
+      clockSteps: 0,
       enqueued: 0,
       acked: 0,
       violations: this.violations,
@@ -131,11 +144,12 @@ class World {
         outcome = { ok: false, error };
       },
     );
-    const deadline = this.clock.now() + SETTLE_LIMIT_MS;
+    // Monotonic: a wall step must neither hide a hang nor invent one.
+    const deadline = this.clock.monotonicNow() + SETTLE_LIMIT_MS;
     for (;;) {
       for (let i = 0; i < 3 && outcome === null; i++) await new Promise(setImmediate);
       if (outcome !== null) return outcome;
-      if (this.clock.now() >= deadline) {
+      if (this.clock.monotonicNow() >= deadline) {
         this.violations.push(`an operation did not settle within ${SETTLE_LIMIT_MS} simulated ms`);
         return { ok: false, error: new Error("hang") };
       }
@@ -199,14 +213,16 @@ async function randomStep(w: World): Promise<void> {
   const roll = w.random();
   if (roll < 0.3) return enqueue(w);
   if (roll < 0.35) return enqueueBatch(w);
-  if (roll < 0.55) return claim(w);
-  if (roll < 0.8) return settleClaim(w);
-  if (roll < 0.85) return cancel(w);
-  if (roll < 0.88) return requeueDead(w);
-  if (roll < 0.93) return w.pass(w.int(300));
-  if (roll < 0.95) return restart(w, "clean");
-  if (roll < 0.97) return restart(w, "crash");
-  if (roll < 0.99) return fence(w);
+  if (roll < 0.54) return claim(w);
+  if (roll < 0.78) return settleClaim(w);
+  if (roll < 0.83) return cancel(w);
+  if (roll < 0.86) return requeueDead(w);
+  if (roll < 0.9) return w.pass(w.int(300));
+  if (roll < 0.92) return clockStep(w);
+  if (roll < 0.935) return restart(w, "clean");
+  if (roll < 0.95) return restart(w, "crash");
+  if (roll < 0.965) return claimThenCrash(w);
+  if (roll < 0.985) return fence(w);
   return outage(w);
 }
 
@@ -275,15 +291,68 @@ function enqueueBatch(w: World): void {
 async function claim(w: World): Promise<void> {
   const queue = w.queue!;
   const waitMs = w.int(3) === 0 ? 1 + w.int(100) : 0;
-  const outcome = await w.settle(
-    queue.claim(w.pick(QUEUES)!, { leaseMs: 50 + w.int(400), waitMs }),
-  );
+  const leaseMs = 50 + w.int(400);
+  const outcome = await w.settle(queue.claim(w.pick(QUEUES)!, { leaseMs, waitMs }));
   if (!outcome.ok) return w.unexpected("claim", outcome.error);
   const claim = outcome.value;
   if (claim === null) return;
-  const problem = w.model.claimed(claim);
+  handedOut(w, claim, leaseMs);
+}
+
+/** A claim was handed out (its record is durable): note what that promises. */
+function handedOut(w: World, claim: Claim, leaseMs: number): void {
+  const problem = w.model.delivered(claim);
   if (problem !== null) w.violations.push(problem);
   w.claims.push(claim);
+  w.leaseEnds.set(claim, w.clock.monotonicNow() + leaseMs);
+}
+
+/**
+ * A handler's process dies holding a claim: half the time while the claim's
+ * record is still in flight (the claim must never be delivered), half the
+ * time right after the claim was handed out (its attempt must count: after
+ * the restart the job has at least that many attempts, and a job that was
+ * on its last attempt is dead — a crashing job cannot loop forever).
+ */
+async function claimThenCrash(w: World): Promise<void> {
+  const queue = w.queue!;
+  const name = w.pick(QUEUES)!;
+  if (w.int(2) === 0) {
+    const pending = queue.claim(name, { leaseMs: 200 });
+    pending.then(
+      (claim) => {
+        if (claim !== null)
+          w.violations.push(`claim of job ${claim.id} was delivered after its process died`);
+      },
+      () => {},
+    );
+    w.report.claimCrashesBefore++;
+    return restart(w, "crash"); // kills the process at once, before the claim can land
+  }
+  const outcome = await w.settle(queue.claim(name, { leaseMs: 200 }));
+  if (!outcome.ok) return w.unexpected("claim", outcome.error);
+  const claim = outcome.value;
+  if (claim === null) return;
+  handedOut(w, claim, 200);
+  w.report.claimCrashesAfter++;
+  await restart(w, "crash");
+  const job = await w.queue!.getJob(claim.id);
+  if (w.model.removalAttempted.has(claim.id) || job === null) return; // cancelled, or gone by a checked path
+  if (job.attempts < claim.attempts)
+    w.violations.push(
+      `job ${claim.id} has ${job.attempts} attempts after its process died holding attempt ${claim.attempts}`,
+    );
+  if (claim.attempts >= claim.maxAttempts && job.status !== "dead")
+    w.violations.push(
+      `job ${claim.id} killed its process on its last attempt (${claim.attempts}/${claim.maxAttempts}) and is ${job.status}, not dead`,
+    );
+}
+
+/** The wall clock steps back or forward by up to 20 s; no time passes. */
+function clockStep(w: World): void {
+  const ms = (1 + w.int(20_000)) * (w.int(2) === 0 ? -1 : 1);
+  w.clock.stepWall(ms);
+  w.report.clockSteps++;
 }
 
 function settleClaim(w: World): void {
@@ -293,9 +362,17 @@ function settleClaim(w: World): void {
   const kind = w.int(10);
   if (kind < 6) w.claims.splice(w.claims.indexOf(claim), 1);
   const name = claim.queue;
+  const calledAt = w.clock.monotonicNow();
+  const leaseEnd = w.leaseEnds.get(claim) ?? Number.NEGATIVE_INFINITY;
   const claimLost = (what: string) => (error: unknown) => {
     // A reaped lease or a claim from before a restart: rejected, nothing changes.
-    if (error instanceof TaqubaError && error.code === "CLAIM_LOST") return;
+    if (error instanceof TaqubaError && error.code === "CLAIM_LOST") {
+      if (calledAt < leaseEnd)
+        w.violations.push(
+          `${what} of job ${claim.id} lost its claim ${leaseEnd - calledAt} ms before its lease ended`,
+        );
+      return;
+    }
     w.unexpected(what, error);
   };
   if (kind < 3) {
@@ -318,7 +395,10 @@ function settleClaim(w: World): void {
       if (!w.model.removalAttempted.has(claim.id)) w.model.mustBeDead.add(claim.id);
     }, claimLost("deadLetter"));
   } else {
-    queue.renewLease(claim, 100 + w.int(400)).catch(claimLost("renewLease"));
+    const extensionMs = 100 + w.int(400);
+    queue
+      .renewLease(claim, extensionMs)
+      .then(() => w.leaseEnds.set(claim, calledAt + extensionMs), claimLost("renewLease"));
   }
 }
 
@@ -364,6 +444,7 @@ async function restart(w: World, how: "clean" | "crash"): Promise<void> {
   w.process!.kill();
   w.model.forgetPendingClaims();
   w.claims = [];
+  w.leaseEnds.clear();
   ({ queue: w.queue, process: w.process } = await w.open());
   await checkRecovered(w);
 }
@@ -408,6 +489,7 @@ async function fence(w: World): Promise<void> {
   w.queue = opened.queue;
   w.process = opened.process;
   w.claims = [];
+  w.leaseEnds.clear();
   await checkRecovered(w);
 }
 
