@@ -88,7 +88,10 @@ export interface OpenOptions {
    */
   queueConfigs?: Record<string, Partial<QueueConfig>>;
   /**
-   * Time source of job timestamps, leases, the scheduler and the reaper.
+   * Time source: wall time (`now()`) for job timestamps and `runAt`, monotonic
+   * time (`monotonicNow()`, derived from forward movements of `now()` when the
+   * clock has none) for leases, claim waits, the scheduler's and the reaper's
+   * timers. A reading before 1970 is refused (`InvalidArgumentError`).
    * @default the system clock
    */
   clock?: Clock;
@@ -131,17 +134,23 @@ export interface EnqueueOptions {
    */
   maxAttempts?: number;
   /**
-   * A future time makes the job scheduled; a past or present one is an ordinary enqueue.
+   * A future time makes the job scheduled; a past or present one is an ordinary
+   * enqueue. Whole epoch milliseconds from 0 to `MAX_TIMESTAMP_MS`; promoted when
+   * the wall clock reaches it.
    * @default now
    */
   runAt?: Date | number;
   /**
-   * While a job of this queue with this key is pending or scheduled, enqueue returns its id.
+   * While a job of this queue with this key is pending or scheduled, enqueue
+   * returns its id. At most `MAX_DEDUP_KEY_BYTES` (1 024) UTF-8 bytes.
    * @default none
    */
   dedupKey?: string;
   /**
-   * String headers kept with the job.
+   * String headers kept with the job: at most `MAX_HEADERS` (64), names up to
+   * `MAX_HEADER_KEY_BYTES` (256) UTF-8 bytes, values up to
+   * `MAX_HEADER_VALUE_BYTES` (8 192), all together up to `MAX_HEADERS_BYTES`
+   * (16 384).
    * @default {}
    */
   headers?: Record<string, string>;
@@ -150,12 +159,13 @@ export interface EnqueueOptions {
 /** Options of `claim`. */
 export interface ClaimOptions {
   /**
-   * Lease of the claim, in milliseconds.
+   * Lease of the claim, in milliseconds of monotonic time from when the claim
+   * is handed out (a wall-clock step does not shorten or stretch it).
    * @default the queue's `leaseMs`
    */
   leaseMs?: number;
   /**
-   * How long to wait for a job to arrive.
+   * How long to wait for a job to arrive, in milliseconds of monotonic time.
    * @default 0
    */
   waitMs?: number;
