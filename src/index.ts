@@ -25,6 +25,7 @@ export {
   type EnqueueOptions,
   type JobRecord,
   type JobStatus,
+  MAX_CLAIM_BATCH,
   MAX_DEDUP_KEY_BYTES,
   MAX_HEADER_KEY_BYTES,
   MAX_HEADER_VALUE_BYTES,

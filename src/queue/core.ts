@@ -23,7 +23,7 @@ import {
 import { IdGenerator } from "./ids.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
-import { encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { type ClaimRecord, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { encodeSnapshot } from "./snapshot.js";
 import type { Job, QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
@@ -163,33 +163,44 @@ export class QueueCore {
   }
 
   /**
-   * Takes the next pending job of `qs` for a claim, or returns `null` when none
-   * is pending. The claim record is applied at once (no other claimer can take
-   * the job from then on) and appended to the log; the returned promise
-   * resolves with the claim only once that record is durable, so a handler
-   * never runs for a claim (or an enqueue before it) that a crash could undo.
-   * It rejects with the log's failure when the record cannot be made durable
-   * (the claim is never handed out), and resolves `null` when the queue
-   * closed before the record landed.
+   * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or
+   * returns `null` when none is pending. The claim records are applied at
+   * once (no other claimer can take these jobs from then on) and appended to
+   * the log as one unit; the returned promise resolves with the claims only
+   * once those records are durable, so a handler never runs for a claim (or
+   * an enqueue before it) that a crash could undo. It rejects with the log's
+   * failure when the records cannot be made durable (the claims are never
+   * handed out), and leaves out claims dropped meanwhile (the queue closed).
    */
-  claimFrom(qs: QueueState, leaseMs: number): Promise<Claim | null> | null {
-    const job = qs.pending.minKey();
-    if (job === undefined) return null;
-    const written = this.commit({ tag: Tag.Claim, id: job.id, at: this.now() });
-    const lease = this.leases.add(job);
-    return written.then(() => this.#handOut(lease, leaseMs));
+  claimBatchFrom(qs: QueueState, max: number, leaseMs: number): Promise<Claim[]> | null {
+    if (qs.pending.size === 0 || max < 1) return null;
+    const at = this.now();
+    const records: ClaimRecord[] = [];
+    const leases: Lease[] = [];
+    for (const job of qs.pending.keys()) {
+      records.push({ tag: Tag.Claim, id: job.id, at });
+      if (records.length === max) break;
+    }
+    const written = this.commit(records.length === 1 ? records[0]! : records);
+    for (const record of records) leases.push(this.leases.add(this.state.jobs.get(record.id)!));
+    return written.then(() => this.#handOut(leases, leaseMs));
   }
 
-  /** The claim record of `lease` is durable: start its lease and build the claim, unless it was dropped meanwhile. */
-  #handOut(lease: Lease, leaseMs: number): Claim | null {
-    if (!this.leases.isLive(lease)) return null;
-    this.leases.activate(lease, this.monotonicNow() + leaseMs);
-    const record = this.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
-    record[CLAIM_TOKEN] = lease;
-    return record;
+  /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */
+  #handOut(leases: readonly Lease[], leaseMs: number): Claim[] {
+    const claims: Claim[] = [];
+    const expiresAt = this.monotonicNow() + leaseMs;
+    for (const lease of leases) {
+      if (!this.leases.isLive(lease)) continue;
+      this.leases.activate(lease, expiresAt);
+      const record = this.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
+      record[CLAIM_TOKEN] = lease;
+      claims.push(record);
+    }
+    return claims;
   }
 
-  /** Hand pending jobs of `queue` to its waiters, one job per waiter, oldest waiter first. */
+  /** Hand pending jobs of `queue` to its waiters, oldest waiter first, each up to its batch size. */
   dispatch(queue: string): void {
     if (!this.waiters.has(queue)) return;
     const qs = this.state.queues.get(queue);
@@ -197,7 +208,7 @@ export class QueueCore {
     this.waiters.serve(
       queue,
       () => qs.pending.size > 0,
-      (leaseMs) => this.claimFrom(qs, leaseMs),
+      (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
     );
   }
 

@@ -24,6 +24,7 @@ export {
   DEFAULT_QUEUE_CONFIG,
   type DeadJobsOptions,
   type EnqueueOptions,
+  MAX_CLAIM_BATCH,
   type OpenOptions,
   type QueueConfig,
 } from "./options.js";

@@ -176,6 +176,9 @@ export interface ClaimOptions {
   signal?: AbortSignal;
 }
 
+/** Largest `max` of `claimBatch`: one batch is one log write and one synchronous step. */
+export const MAX_CLAIM_BATCH = 1_000;
+
 /** Options of `deadJobs`. */
 export interface DeadJobsOptions {
   /**

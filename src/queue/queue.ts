@@ -13,18 +13,25 @@ import type { Clock } from "../clock.js";
 import { ClaimLostError, JobNotFoundError } from "../errors.js";
 import { type Log, openLog, type RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
-import { checkDuration, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import {
+  checkDuration,
+  checkInteger,
+  checkOptionsObject,
+  checkString,
+  invalidArgument,
+} from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { Lease } from "./leases.js";
-import type {
-  ClaimOptions,
-  DeadJobsOptions,
-  EnqueueOptions,
-  OpenOptions,
-  QueueConfig,
+import {
+  type ClaimOptions,
+  type DeadJobsOptions,
+  type EnqueueOptions,
+  MAX_CLAIM_BATCH,
+  type OpenOptions,
+  type QueueConfig,
 } from "./options.js";
 import { type QueueRecord, Tag } from "./records.js";
 import { restoreState } from "./restore.js";
@@ -221,20 +228,42 @@ export class Queue {
    * closed first.
    */
   async claim(queue: string, options: ClaimOptions = {}): Promise<Claim | null> {
+    const claims = await this.#claim(queue, 1, options);
+    return claims[0] ?? null;
+  }
+
+  /**
+   * Claim up to `max` jobs of `queue` at once, in claim order (lowest
+   * priority number, then oldest), each with its own lease of `leaseMs`;
+   * resolves `[]` when none is claimable (after waiting up to `waitMs` for
+   * one to arrive: a waiter then takes up to `max` of the jobs claimable when
+   * it wakes). `max` is an integer from 0 to {@link MAX_CLAIM_BATCH}; 0
+   * claims nothing.
+   *
+   * All the claims are one atomic log write: the call resolves once they are
+   * durable, like {@link claim}, and rejects with the queue's failure if they
+   * could not be made durable (then none is handed out).
+   */
+  async claimBatch(queue: string, max: number, options: ClaimOptions = {}): Promise<Claim[]> {
+    return this.#claim(queue, checkInteger(max, "max", 0, MAX_CLAIM_BATCH), options);
+  }
+
+  async #claim(queue: string, max: number, options: ClaimOptions): Promise<Claim[]> {
     this.#core.check();
     const name = checkQueueName(queue);
     const { leaseMs, waitMs, signal } = checkClaimOptions(
       options,
       this.#core.settings.configs.get(name),
     );
+    if (max === 0) return [];
     const qs = this.#core.state.queues.get(name);
     // Queue behind earlier waiters rather than overtaking them.
     if (qs !== undefined && !this.#core.waiters.has(name)) {
-      const claim = this.#core.claimFrom(qs, leaseMs);
-      if (claim !== null) return claim;
+      const claims = this.#core.claimBatchFrom(qs, max, leaseMs);
+      if (claims !== null) return claims;
     }
-    if (waitMs === 0 || signal?.aborted) return null;
-    return this.#core.waiters.wait(name, leaseMs, waitMs, signal);
+    if (waitMs === 0 || signal?.aborted) return [];
+    return this.#core.waiters.wait(name, leaseMs, max, waitMs, signal);
   }
 
   /** Complete a claimed job: delete it, or keep it as done when the queue keeps done jobs. */

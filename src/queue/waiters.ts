@@ -1,8 +1,9 @@
 /**
- * Claim waiters (long-poll): callers of `claim(queue, { waitMs })` that found
- * nothing, queued per queue name, oldest first. Each job that becomes
- * claimable wakes exactly one waiter (no thundering herd, no polling); a
- * waiter leaves with `null` when its wait times out, its signal aborts, or
+ * Claim waiters (long-poll): callers of `claim`/`claimBatch` with `waitMs`
+ * that found nothing, queued per queue name, oldest first. Each job that
+ * becomes claimable wakes exactly one waiter (a batch waiter takes up to its
+ * `max` of what is claimable at that moment; no thundering herd, no polling);
+ * a waiter leaves empty-handed when its wait times out, its signal aborts, or
  * the queue stops. Knows nothing of jobs: `serve` is handed a way to claim.
  */
 import { type Clock, startTimer, type TimerHandle } from "../clock.js";
@@ -10,9 +11,14 @@ import type { Claim } from "./types.js";
 
 interface Waiter {
   readonly leaseMs: number;
-  readonly resolve: (claim: Promise<Claim | null> | null) => void;
+  /** Most jobs this waiter takes (1 for `claim`). */
+  readonly max: number;
+  readonly resolve: (claims: Promise<Claim[]> | null) => void;
   timer: TimerHandle | undefined;
 }
+
+/** Takes up to `max` claimable jobs at once; settles when the claims can be handed out. */
+export type TakeClaims = (leaseMs: number, max: number) => Promise<Claim[]> | null;
 
 export class ClaimWaiters {
   readonly #clock: Clock;
@@ -29,27 +35,29 @@ export class ClaimWaiters {
   }
 
   /**
-   * Waits until `serve` hands this caller a claim, or until `waitMs` of
-   * monotonic time passed (a wall-clock step neither cuts the wait short nor
-   * stretches it) or `signal` aborts (then resolves `null`).
+   * Waits until `serve` hands this caller up to `max` claims, or until
+   * `waitMs` of monotonic time passed (a wall-clock step neither cuts the
+   * wait short nor stretches it) or `signal` aborts (then resolves `[]`).
    */
   wait(
     queue: string,
     leaseMs: number,
+    max: number,
     waitMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<Claim | null> {
-    return new Promise<Claim | null>((resolve) => {
+  ): Promise<Claim[]> {
+    return new Promise<Claim[]>((resolve) => {
       const stopWaiting = (): void => {
         this.#remove(queue, waiter);
         waiter.timer?.cancel();
-        resolve(null);
+        resolve([]);
       };
       const waiter: Waiter = {
         leaseMs,
-        resolve: (claim) => {
+        max,
+        resolve: (claims) => {
           signal?.removeEventListener("abort", stopWaiting);
-          resolve(claim);
+          resolve(claims ?? []);
         },
         timer: undefined,
       };
@@ -68,27 +76,23 @@ export class ClaimWaiters {
   }
 
   /**
-   * Hands claims to the waiters of `queue`, oldest first, one each, while
-   * `available()` says a job is claimable; `claim(leaseMs)` takes the job at
-   * once and settles when the claim can be handed out (the waiter's promise
-   * follows it, so a claim that fails to commit rejects that waiter).
+   * Hands claims to the waiters of `queue`, oldest first, while `available()`
+   * says a job is claimable; `take(leaseMs, max)` takes up to the waiter's
+   * `max` jobs at once and settles when they can be handed out (the waiter's
+   * promise follows it, so claims that fail to commit reject that waiter).
    */
-  serve(
-    queue: string,
-    available: () => boolean,
-    claim: (leaseMs: number) => Promise<Claim | null> | null,
-  ): void {
+  serve(queue: string, available: () => boolean, take: TakeClaims): void {
     const list = this.#byQueue.get(queue);
     if (list === undefined) return;
     while (list.length > 0 && available()) {
       const waiter = list.shift()!;
       waiter.timer?.cancel();
-      waiter.resolve(claim(waiter.leaseMs));
+      waiter.resolve(take(waiter.leaseMs, waiter.max));
     }
     if (list.length === 0) this.#byQueue.delete(queue);
   }
 
-  /** Ends every wait with `null` (the queue is closing or failed). */
+  /** Ends every wait empty-handed (the queue is closing or failed). */
   releaseAll(): void {
     const waiters = [...this.#byQueue.values()].flat();
     this.#byQueue.clear();

@@ -6,7 +6,7 @@
  */
 import { ClaimLostError, ClosedError, FencedError, StorageError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
-import type { ClaimOptions } from "../queue/options.js";
+import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
@@ -150,35 +150,68 @@ export async function runWorker(
     settling.add(tracked);
   };
 
-  /** One of `concurrency` slots: claim (waiting up to the poll interval), run, repeat. */
-  const slot = async (): Promise<void> => {
+  /** Handlers running now; the claim loop fills the free capacity. */
+  let running = 0;
+  let slotFreed: (() => void) | null = null;
+  const run = (claim: Claim): void => {
+    running++;
+    void process(claim).finally(() => {
+      running--;
+      const wake = slotFreed;
+      slotFreed = null;
+      wake?.();
+    });
+  };
+
+  /**
+   * The claim loop: claims a batch sized to the free capacity (waiting up to
+   * the poll interval for jobs to arrive), starts a handler per claim, and
+   * waits for a slot to free up when all `concurrency` are busy.
+   */
+  const claimLoop = async (): Promise<void> => {
     while (!shutdown?.aborted && !stopped) {
       if (settling.size >= MAX_UNSETTLED) {
         await new Promise<void>((resolve) => settled.push(resolve));
         continue;
       }
-      let claim: Claim | null;
+      const free = concurrency - running;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+        continue;
+      }
+      let claims: Claim[];
       try {
-        claim = await queue.claim(queueName, claimOptions);
+        claims = await queue.claimBatch(queueName, Math.min(free, MAX_CLAIM_BATCH), claimOptions);
       } catch (error) {
         if (!(error instanceof ClosedError)) failure ??= error;
         stopped = true;
         return;
       }
-      if (claim === null) {
+      if (claims.length === 0) {
         if (queue.closed) stopped = true;
         // Without a wait, yield to I/O between empty polls instead of spinning on microtasks.
         else if (pollIntervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      await process(claim);
+      for (const claim of claims) run(claim);
     }
+  };
+
+  /** Resolves once every running handler finished (and issued its settlement). */
+  const drained = async (): Promise<void> => {
+    while (running > 0)
+      await new Promise<void>((resolve) => {
+        slotFreed = resolve;
+      });
   };
 
   // The queue's own timers never hold the process open; a running worker should.
   const keepAlive = setInterval(() => {}, 2 ** 30);
   try {
-    await Promise.all(Array.from({ length: concurrency }, slot));
+    await claimLoop();
+    await drained();
   } finally {
     clearInterval(keepAlive);
     await Promise.allSettled(settling);
