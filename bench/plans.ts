@@ -60,6 +60,12 @@ function onRadosgw(seconds: number, e2eJobs: number): BenchCase[] {
 export function quickPlan(): BenchCase[] {
   return [
     ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 20_000 : 100_000}`, "--workers=50"]),
+    // The same drain with batch claims: 8 loops of claimBatch(100), as runWorker would.
+    ...onEach("claim_batch", (s) => [
+      `--jobs=${slow(s) ? 20_000 : 100_000}`,
+      "--workers=8",
+      "--batch=100",
+    ]),
     ...onEach("steady_state", (s) => [
       `--rate=${slow(s) ? 1_000 : 5_000}`,
       "--seconds=10",
@@ -114,6 +120,11 @@ export function quickPlan(): BenchCase[] {
 export function fullPlan(): BenchCase[] {
   return [
     ...onEach("claim_drain", (s) => [`--jobs=${slow(s) ? 50_000 : 500_000}`, "--workers=50"]),
+    ...onEach("claim_batch", (s) => [
+      `--jobs=${slow(s) ? 50_000 : 500_000}`,
+      "--workers=8",
+      "--batch=100",
+    ]),
     ...onEach("steady_state", (s) => [
       `--rate=${slow(s) ? 1_000 : 10_000}`,
       "--seconds=60",

@@ -1,5 +1,6 @@
 import { type RunnableWorkload, runnable } from "../lib/workload.js";
 import { ceiling } from "./ceiling.js";
+import { claimBatch } from "./claim-batch.js";
 import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
@@ -11,6 +12,7 @@ import { steadyState } from "./steady-state.js";
 /** Every taquba workload, by name. */
 export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(claimDrain),
+  runnable(claimBatch),
   runnable(steadyState),
   runnable(ceiling),
   runnable(coldStart),

@@ -55,6 +55,13 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.ok((r?.traffic?.walPutsPerJob ?? 0) > 0, "acks were written to the WAL");
   });
 
+  it("claim_batch drains every job in batches of at most --batch", async () => {
+    const [r] = await run("claim_batch", "memory", ["--jobs=450", "--workers=2", "--batch=100"]);
+    assert.equal(r?.jobs, 450);
+    assert.ok((r?.metrics.batches ?? 0) >= 5, "450 jobs need at least 5 batches of 100");
+    assert.ok((r?.metrics.meanBatchSize ?? 0) > 1, "claims were batched");
+  });
+
   it("steady_state completes what it offered at a low rate", async () => {
     const [r] = await run("steady_state", "memory", ["--rate=200", "--seconds=1", "--workers=4"]);
     assert.equal(r?.jobs, 200);

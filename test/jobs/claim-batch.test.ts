@@ -175,7 +175,7 @@ describe("runWorker claims batches sized to its free capacity", { timeout: 60_00
     gates.shift()!();
     while (gates.length < 4) await turns(1);
     assert.deepEqual(asked, [4, 1], "a freed slot is refilled by a batch of one");
-    gates.splice(0, 2).forEach((open) => open());
+    for (const open of gates.splice(0, 2)) open();
     while (gates.length < 4) await turns(1);
     assert.equal(asked.at(-1), 2, "two freed slots, one batch of two");
     while ((await queue.stats("q")).done < 10) {

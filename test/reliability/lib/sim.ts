@@ -292,7 +292,15 @@ async function claim(w: World): Promise<void> {
   const queue = w.queue!;
   const waitMs = w.int(3) === 0 ? 1 + w.int(100) : 0;
   const leaseMs = 50 + w.int(400);
-  const outcome = await w.settle(queue.claim(w.pick(QUEUES)!, { leaseMs, waitMs }));
+  const name = w.pick(QUEUES)!;
+  if (w.int(3) === 0) {
+    // A batch: every claim in it is handed out together, each one durable.
+    const batch = await w.settle(queue.claimBatch(name, 1 + w.int(4), { leaseMs, waitMs }));
+    if (!batch.ok) return w.unexpected("claimBatch", batch.error);
+    for (const claim of batch.value) handedOut(w, claim, leaseMs);
+    return;
+  }
+  const outcome = await w.settle(queue.claim(name, { leaseMs, waitMs }));
   if (!outcome.ok) return w.unexpected("claim", outcome.error);
   const claim = outcome.value;
   if (claim === null) return;

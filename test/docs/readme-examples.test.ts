@@ -1,0 +1,130 @@
+/**
+ * Runs the README's runnable examples, so the documentation cannot rot. A
+ * runnable example is a ```ts block right after a `<!-- example: name -->`
+ * line; when a ```text block follows right after an `<!-- output -->` line,
+ * the example must print exactly that. Each example is transpiled with
+ * TypeScript, its `"taquba"` imports pointed at this build, and run in its own
+ * Node process in a fresh directory: it passes when it exits 0 (and printed
+ * what the README says it prints).
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import ts from "typescript";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const BUILT_SRC = new URL("../../src/", import.meta.url);
+
+interface Example {
+  name: string;
+  line: number;
+  code: string;
+  output: string | undefined;
+}
+
+/** The runnable examples of a Markdown text, in order. */
+export function extractExamples(markdown: string): Example[] {
+  const lines = markdown.split("\n");
+  const examples: Example[] = [];
+  const fence = (from: number, lang: string): { body: string; end: number } | null => {
+    if (lines[from]?.trim() !== `\`\`\`${lang}`) return null;
+    const end = lines.findIndex((l, i) => i > from && l.trim() === "```");
+    if (end < 0) throw new Error(`unclosed code block at README line ${from + 1}`);
+    return { body: lines.slice(from + 1, end).join("\n"), end };
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const marker = /^<!-- example: ([\w-]+) -->$/.exec(lines[i]!.trim());
+    if (marker === null) continue;
+    const code = fence(i + 1, "ts");
+    if (code === null) throw new Error(`example ${marker[1]}: no \`\`\`ts block after its marker`);
+    let output: string | undefined;
+    if (lines[code.end + 1]?.trim() === "<!-- output -->") {
+      const text = fence(code.end + 2, "text");
+      if (text === null)
+        throw new Error(`example ${marker[1]}: no \`\`\`text block after <!-- output -->`);
+      output = text.body;
+    }
+    examples.push({ name: marker[1]!, line: i + 1, code: code.body, output });
+  }
+  return examples;
+}
+
+function runnableModule(code: string): string {
+  const js = ts.transpileModule(code, {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+  }).outputText;
+  return js.replace(/from "taquba(\/testing)?"/g, (_, sub: string | undefined) => {
+    const file = sub === undefined ? "index.js" : "testing.js";
+    return `from ${JSON.stringify(new URL(file, BUILT_SRC).href)}`;
+  });
+}
+
+function run(
+  file: string,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [file], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const readme = await readFile(join(ROOT, "README.md"), "utf8");
+const examples = extractExamples(readme);
+
+describe("README examples", { timeout: 120_000 }, () => {
+  it("the extractor finds marked examples and their expected output", () => {
+    const found = extractExamples(
+      [
+        "<!-- example: a -->",
+        "```ts",
+        "x();",
+        "```",
+        "<!-- output -->",
+        "```text",
+        "1",
+        "```",
+      ].join("\n"),
+    );
+    assert.deepEqual(found, [{ name: "a", line: 1, code: "x();", output: "1" }]);
+    assert.throws(() => extractExamples("<!-- example: b -->\n```sh\nls\n```"), /no ```ts block/);
+  });
+
+  it("the README has runnable examples, each with a unique name", () => {
+    assert.ok(examples.length > 0);
+    assert.equal(new Set(examples.map((e) => e.name)).size, examples.length);
+  });
+
+  for (const example of examples) {
+    it(`${example.name} (README line ${example.line}) runs${example.output === undefined ? "" : " and prints what the README says"}`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), "taquba-readme-"));
+      try {
+        const file = join(dir, `${example.name}.mjs`);
+        await writeFile(file, runnableModule(example.code));
+        const result = await run(pathToFileURL(file).pathname, dir);
+        assert.equal(result.code, 0, `example ${example.name} failed:\n${result.stderr}`);
+        if (example.output !== undefined)
+          assert.equal(result.stdout.trimEnd(), example.output.trimEnd());
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
