@@ -191,6 +191,13 @@ export function apply(state: State, rec: QueueRecord): void {
       toPending(job);
       return;
     }
+    case Tag.Release: {
+      const job = jobIn(state, rec.id, [Status.Claimed], "release");
+      unindex(job);
+      job.attempts = Math.max(0, job.attempts - 1);
+      toPending(job);
+      return;
+    }
     case Tag.SweepDone: {
       const qs = state.queues.get(rec.queue);
       if (qs !== undefined) sweep(state, qs.done, rec.before);

@@ -17,6 +17,7 @@ import {
   type DeadRecord,
   type PromoteRecord,
   type QueueRecord,
+  type ReleaseRecord,
   type RetryRecord,
   Tag,
 } from "./records.js";
@@ -68,6 +69,15 @@ export function decideNack(
   // A huge configured backoff must still give a time the log can store.
   const runAt = delay > 0 ? Math.min(Math.ceil(now + delay), MAX_TIMESTAMP_MS) : undefined;
   return endDelivery(job, now, error, { runAt, error });
+}
+
+/**
+ * A claim given back before any handler ran on it: pending again at once with
+ * its attempt given back, or removed when its cancellation was requested.
+ */
+export function decideRelease(job: Job): CancelRecord | ReleaseRecord {
+  if (job.cancelRequested) return { tag: Tag.Cancel, id: job.id };
+  return { tag: Tag.Release, id: job.id };
 }
 
 /** The reaper found the lease of claimed `job` expired: requeue at once (lastError "lease expired"). */

@@ -60,7 +60,8 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     case Tag.Dead:
     case Tag.Cancel:
     case Tag.CancelRequest:
-    case Tag.RequeueDead: {
+    case Tag.RequeueDead:
+    case Tag.Release: {
       const job = state.jobs.get(record.id);
       if (job === undefined) return undefined;
       return {
@@ -140,7 +141,8 @@ export type LifecycleStep =
 /**
  * The life-cycle steps of `transitions`, in order. A lease expiry is an
  * `expired` step followed by its outcome (`retried`, `dead` or `cancelled`).
- * Promotions, sweeps, cancel requests and dead-job requeues are no steps.
+ * Promotions, sweeps, cancel requests, dead-job requeues and releases of
+ * unrun claims are no steps.
  */
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];

@@ -22,7 +22,7 @@ import {
 } from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
-import { decideNack } from "./decisions.js";
+import { decideNack, decideRelease } from "./decisions.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { Lease } from "./leases.js";
 import {
@@ -310,6 +310,32 @@ export class Queue {
     const at = this.#core.now();
     this.#core.leases.remove(lease);
     await this.#core.commit({ tag: Tag.Dead, id: lease.job.id, at, reason: message });
+  }
+
+  /**
+   * Give back a claim no handler ran on: the job is pending again at once,
+   * ahead of later jobs, and the attempt its claim counted is given back (it
+   * is removed instead when its cancellation was requested). Resolves once
+   * that is durable. For work that did start, use {@link Queue.nack}: a
+   * released claim must not have had side effects, since the job will run in
+   * full again. `runWorker` releases the claims it prefetched but did not
+   * start when it shuts down.
+   *
+   * @example
+   * ```ts
+   * const claim = await queue.claim("emails");
+   * if (claim !== null && shuttingDown) await queue.release(claim);
+   * ```
+   */
+  async release(claim: Claim): Promise<void> {
+    this.#core.check();
+    const lease = this.#core.liveLease(claim, "release");
+    const job = lease.job;
+    const record = decideRelease(job);
+    this.#core.leases.remove(lease);
+    const written = this.#core.commit(record);
+    if (record.tag === Tag.Release) this.#core.dispatch(job.queue.name);
+    return written;
   }
 
   /**

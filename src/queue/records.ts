@@ -22,6 +22,7 @@ export const Tag = {
   RequeueDead: 9,
   SweepDone: 10,
   SweepDead: 11,
+  Release: 12,
 } as const;
 
 /** A new job: pending, or scheduled when `runAt` is set. */
@@ -98,6 +99,15 @@ export interface SweepDeadRecord {
   readonly before: number;
 }
 
+/**
+ * Claimed → pending, its attempt given back (attempts − 1): a claim handed
+ * back before any handler ran on it (a worker's prefetched claim at shutdown).
+ */
+export interface ReleaseRecord {
+  readonly tag: typeof Tag.Release;
+  readonly id: string;
+}
+
 export type QueueRecord =
   | EnqueueRecord
   | ClaimRecord
@@ -109,7 +119,8 @@ export type QueueRecord =
   | CancelRequestRecord
   | RequeueDeadRecord
   | SweepDoneRecord
-  | SweepDeadRecord;
+  | SweepDeadRecord
+  | ReleaseRecord;
 
 const ENQ_SCHEDULED = 1;
 const ENQ_DEDUP = 2;
@@ -194,6 +205,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
     case Tag.Cancel:
     case Tag.CancelRequest:
     case Tag.RequeueDead:
+    case Tag.Release:
       writeId(w, rec.id);
       return;
     case Tag.SweepDone:
@@ -267,6 +279,7 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.Cancel:
     case Tag.CancelRequest:
     case Tag.RequeueDead:
+    case Tag.Release:
       return { tag, id: readId(r) };
     case Tag.SweepDone:
     case Tag.SweepDead:

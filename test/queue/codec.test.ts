@@ -47,7 +47,7 @@ const arbRecord: fc.Arbitrary<QueueRecord> = fc.oneof(
   fc.record({ tag: fc.constant(Tag.Dead), id: arbId, at: arbTime, reason: fc.string() }),
   fc.record({ tag: fc.constant(Tag.Promote), upTo: arbTime }),
   fc.record({
-    tag: fc.constantFrom(Tag.Cancel, Tag.CancelRequest, Tag.RequeueDead),
+    tag: fc.constantFrom(Tag.Cancel, Tag.CancelRequest, Tag.RequeueDead, Tag.Release),
     id: arbId,
   }),
   fc.record({
