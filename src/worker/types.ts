@@ -25,6 +25,30 @@ export interface WorkerOptions {
    */
   concurrency?: number;
   /**
+   * Claims held ready beyond the running handlers (0 or more). A claim is
+   * handed out only once it is durable, one commit round-trip after it is
+   * asked for; ready claims let a slot that frees start its next job at once,
+   * so throughput is not capped at `concurrency` jobs per round-trip.
+   *
+   * A ready claim is a real claim: its job shows as claimed, its lease is
+   * renewed until its handler starts (even with `autoRenew: false`, since no
+   * handler could renew it), and other workers cannot take it. On shutdown
+   * (`signal` aborts) ready claims are not started: they are released
+   * (`Queue.release`: pending again at once, their attempt not counted) and
+   * that is durable before the worker resolves. If the process dies or the
+   * queue closes while claims are ready, the next open requeues them like any
+   * interrupted claim (counting the attempt). Use `prefetch: 0` for long jobs
+   * where holding work back from other processes matters more than the
+   * commit round-trip between jobs.
+   * @default concurrency
+   * @example
+   * ```ts
+   * // 4 handlers at a time, 8 more claims kept ready to start at once
+   * await runWorker(queue, "thumbnails", handler, { concurrency: 4, prefetch: 8, signal });
+   * ```
+   */
+  prefetch?: number;
+  /**
    * Longest idle wait for a job before claiming again, in milliseconds.
    * @default 1_000
    */
@@ -44,7 +68,9 @@ export interface WorkerOptions {
    */
   autoRenew?: boolean;
   /**
-   * Shutdown: stop claiming, let in-flight jobs finish and settle, then resolve.
+   * Shutdown: stop claiming, let running handlers finish and settle, release
+   * the claims held ready (see `prefetch`), then resolve once all of that is
+   * durable. No handler starts after the signal aborts.
    * @default none (runs until the queue closes)
    */
   signal?: AbortSignal;

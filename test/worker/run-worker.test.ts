@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import type { Claim } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { NO_BACKOFF, openTestQueue, rejection } from "../queue/helpers.js";
@@ -13,6 +15,11 @@ function deferred<T = void>() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** Lets pending promise reactions and I/O callbacks run. */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Resolves once `condition()` holds, checking after every turn of the event loop. */
@@ -125,7 +132,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
         started.resolve();
         await release.promise;
       },
-      { signal: shutdown.signal },
+      { signal: shutdown.signal, prefetch: 0 },
     ).then(() => {
       finished = true;
     });
@@ -156,7 +163,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
         await new Promise<void>((r) => gates.push(r));
         running -= 1;
       },
-      { concurrency: 3, signal: shutdown.signal },
+      { concurrency: 3, prefetch: 0, signal: shutdown.signal },
     );
     await until(() => gates.length === 3);
     assert.equal((await queue.stats("q")).claimed, 3);
@@ -168,6 +175,199 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await worker;
     assert.equal(peak, 3);
     await queue.close();
+  });
+
+  it("holds `prefetch` claims ready beyond the running handlers, their leases renewed while they wait", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6"]);
+    const gates: Array<() => void> = [];
+    const started: string[] = [];
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { concurrency: 2, prefetch: 2, leaseMs: 1_000, logger, signal: shutdown.signal },
+    );
+    await until(async () => gates.length === 2 && (await queue.stats("q")).claimed === 4);
+    await turns(20);
+    assert.equal((await queue.stats("q")).claimed, 4, "2 running + 2 ready, no more");
+    assert.deepEqual(started, ["1", "2"]);
+    // Three leases pass with the reaper running: the ready claims must keep theirs.
+    for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
+      clock.advance(50);
+      await turns(3);
+    }
+    for (const id of ids.slice(0, 4)) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "claimed", "a held claim was reaped");
+      assert.equal(job?.attempts, 1);
+      assert.ok(
+        job.leaseExpiresAt! > clock.now(),
+        "a held claim's lease is kept ahead of the clock",
+      );
+    }
+    while ((await queue.stats("q")).done < 6) {
+      gates.shift()?.();
+      await turns();
+    }
+    assert.deepEqual(
+      started,
+      ["1", "2", "3", "4", "5", "6"],
+      "each claim ran once, in claim order",
+    );
+    assert.deepEqual(logger.warnings, []);
+    shutdown.abort();
+    await worker;
+    await queue.close();
+  });
+
+  it("a ready claim is renewed even with autoRenew off (no handler could renew it yet)", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    const [first, second] = await queue.enqueueBatch("q", ["1", "2"]);
+    const gates: Array<() => void> = [];
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async () => {
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { prefetch: 1, leaseMs: 1_000, autoRenew: false, logger, signal: shutdown.signal },
+    );
+    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 2);
+    for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
+      clock.advance(50);
+      await turns(3);
+    }
+    assert.notEqual(
+      (await queue.getJob(first!))?.status,
+      "claimed",
+      "the running one lost its lease",
+    );
+    const ready = await queue.getJob(second!);
+    assert.deepEqual([ready?.status, ready?.attempts], ["claimed", 1]);
+    assert.ok(ready!.leaseExpiresAt! > clock.now());
+    shutdown.abort();
+    gates.shift()!();
+    await worker;
+    assert.equal(logger.warnings.length, 1, "the lost lease's ack is one line");
+    const released = await queue.getJob(second!);
+    assert.deepEqual([released?.status, released?.attempts], ["pending", 0]);
+    await queue.close();
+  });
+
+  it("on shutdown no ready claim runs: each is released (pending, attempt given back) durably before the worker resolves", async () => {
+    const { queue, store } = await openTestQueue();
+    const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6"]);
+    const gates: Array<() => void> = [];
+    const started: string[] = [];
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    let resolved = false;
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { concurrency: 2, prefetch: 2, logger, signal: shutdown.signal },
+    ).then(() => {
+      resolved = true;
+    });
+    await until(async () => gates.length === 2 && (await queue.stats("q")).claimed === 4);
+    shutdown.abort();
+    await turns(20);
+    assert.equal(resolved, false, "running handlers are waited for");
+    for (const gate of gates.splice(0)) gate();
+    await worker;
+    await turns(20);
+    assert.deepEqual(started, ["1", "2"], "no handler started after shutdown, not even later");
+    const stats = await queue.stats("q");
+    assert.deepEqual([stats.done, stats.claimed, stats.pending], [2, 0, 4]);
+    for (const id of ids.slice(2, 4)) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "pending");
+      assert.equal(job?.attempts, 0, "the attempt of a claim that never ran is given back");
+    }
+    assert.deepEqual(logger.warnings, []);
+    // Durable before the worker resolved: a crash now (no close, no flush) keeps it.
+    const { queue: reopened } = await openTestQueue({}, store);
+    const again = await reopened.stats("q");
+    assert.deepEqual([again.done, again.claimed, again.pending], [2, 0, 4]);
+    for (const id of ids.slice(2, 4)) {
+      const job = await reopened.getJob(id);
+      assert.deepEqual([job?.status, job?.attempts], ["pending", 0]);
+    }
+    const next = await reopened.claim("q");
+    assert.equal(
+      next && Buffer.from(next.payload).toString(),
+      "3",
+      "released jobs keep their place",
+    );
+    await reopened.close();
+  });
+
+  it("a claim that lands after shutdown is released, never run", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, faults);
+    const id = await queue.enqueue("q", "late");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    let calls = 0;
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      () => {
+        calls++;
+      },
+      { prefetch: 0, signal: shutdown.signal },
+    );
+    await hold.whenHeld(); // the claim record is on its way
+    shutdown.abort();
+    await turns(20);
+    hold.release();
+    await worker;
+    await turns(20);
+    assert.equal(calls, 0);
+    const job = await queue.getJob(id);
+    assert.deepEqual([job?.status, job?.attempts], ["pending", 0]);
+    await queue.close();
+  });
+
+  it("prefetched claims still ready when the queue closes are requeued at the next open, never run", async () => {
+    const { queue, store } = await openTestQueue();
+    await queue.enqueueBatch("q", ["1", "2", "3"]);
+    const release = deferred();
+    const started: string[] = [];
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        await release.promise;
+      },
+      { concurrency: 1, prefetch: 2, logger: silentLogger },
+    );
+    await until(async () => started.length === 1 && (await queue.stats("q")).claimed === 3);
+    const closing = queue.close();
+    release.resolve();
+    await closing;
+    await worker;
+    await turns(20);
+    assert.deepEqual(started, ["1"]);
+    const { queue: reopened } = await openTestQueue({}, store);
+    await reopened.flush();
+    const stats = await reopened.stats("q");
+    assert.equal(stats.claimed, 0);
+    assert.equal(stats.pending, 3, "all three requeued as interrupted claims");
+    await reopened.close();
   });
 
   it("cancelling a claimed job aborts ctx.signal; the failed delivery removes the job", async () => {
@@ -384,7 +584,13 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("rejects bad options before doing anything", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "x");
-    for (const options of [{ concurrency: 0 }, { concurrency: 1.5 }, { pollIntervalMs: -1 }]) {
+    for (const options of [
+      { concurrency: 0 },
+      { concurrency: 1.5 },
+      { pollIntervalMs: -1 },
+      { prefetch: -1 },
+      { autoRenew: "yes" as unknown as boolean },
+    ]) {
       const error = await rejection(runWorker(queue, "q", () => {}, options));
       assert.equal(error.code, "INVALID_ARGUMENT");
     }

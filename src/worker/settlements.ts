@@ -1,0 +1,97 @@
+/**
+ * Settling the jobs a worker ran: ack, nack or dead-letter from the handler's
+ * outcome (or a release of a claim it did not start), tracked until durable, and what a failed settlement is reported
+ * as — one line for a lost claim, nothing per job for a failure of the whole
+ * queue (the worker ends with that failure instead).
+ */
+import { ClaimLostError, ClosedError, FencedError, StorageError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Queue } from "../queue/queue.js";
+import type { Claim } from "../queue/types.js";
+import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
+import { PermanentFailure } from "./permanent-failure.js";
+
+/** Issued but not yet durable settlements before the worker stops claiming. */
+export const MAX_UNSETTLED = 4_096;
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+/**
+ * Settlements awaiting durability. A job's slot frees as soon as its
+ * settlement is issued (the queue applies it at once), so throughput is not
+ * capped at one job per slot and commit round-trip.
+ */
+export class Settlements {
+  readonly #queue: Queue;
+  readonly #logger: Logger;
+  readonly #onSettled: () => void;
+  readonly #pending = new Set<Promise<void>>();
+  /** The first failure of the whole queue a settlement met (`FencedError`, `StorageError`). */
+  failure: unknown = null;
+  /** Settlements refused because the queue closed under the worker. */
+  refusedByClose = 0;
+
+  constructor(queue: Queue, logger: Logger, onSettled: () => void) {
+    this.#queue = queue;
+    this.#logger = logger;
+    this.#onSettled = onSettled;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Settle `claim` from its handler's outcome: `error` undefined acks. */
+  settle(claim: Claim, outcome: { ok: true } | { ok: false; error: unknown }): void {
+    let settlement: Promise<void>;
+    if (outcome.ok) settlement = this.#queue.ack(claim);
+    else {
+      const message = truncateUtf8(messageOf(outcome.error), MAX_MESSAGE_BYTES);
+      settlement =
+        outcome.error instanceof PermanentFailure
+          ? this.#queue.deadLetter(claim, message)
+          : this.#queue.nack(claim, message);
+    }
+    this.#track(claim, settlement);
+  }
+
+  /** Give back `claim`, on which no handler ran (pending again, its attempt not counted). */
+  release(claim: Claim): void {
+    this.#track(claim, this.#queue.release(claim));
+  }
+
+  #track(claim: Claim, settlement: Promise<void>): void {
+    const tracked: Promise<void> = settlement
+      .catch((error: unknown) => this.#failed(claim, error))
+      .finally(() => {
+        this.#pending.delete(tracked);
+        this.#onSettled();
+      });
+    this.#pending.add(tracked);
+  }
+
+  /** Resolves once every settlement issued so far ended. */
+  async drain(): Promise<void> {
+    await Promise.allSettled(this.#pending);
+  }
+
+  #failed(claim: Claim, error: unknown): void {
+    if (error instanceof ClaimLostError) {
+      this.#logger.warn(
+        `worker: job ${claim.id} of queue "${claim.queue}" lost its claim before it was settled ` +
+          "(its lease ran out or it was cancelled); the queue retries or removes it as for an expired lease",
+        { jobId: claim.id, queue: claim.queue },
+      );
+    } else if (error instanceof ClosedError) this.refusedByClose++;
+    else if (error instanceof FencedError || error instanceof StorageError) this.failure ??= error;
+    else
+      this.#logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
+        jobId: claim.id,
+        queue: claim.queue,
+        error,
+      });
+  }
+}
