@@ -94,7 +94,8 @@ export async function runWorker(
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
-  let pumpQueued = false;
+  /** A claim request is scheduled for the next turn of the event loop. */
+  let requestQueued = false;
 
   const run = async (held: Held): Promise<void> => {
     const { claim } = held;
@@ -142,34 +143,37 @@ export async function runWorker(
         pump();
       });
     }
-    // One batch request at a time, sized to what is missing: one durable write for all of it.
     const wanted = concurrency + prefetch - running - ready.length;
-    if (!claimingStopped && !claiming && wanted > 0 && settlements.size < MAX_UNSETTLED) {
-      claiming = true;
-      queue
-        .claimBatch(queueName, Math.min(wanted, MAX_CLAIM_BATCH), claimOptions)
-        .then(claimed, claimFailed);
+    if (!claimingStopped && !claiming && !requestQueued && wanted > 0) {
+      requestQueued = true;
+      setImmediate(requestClaims);
     }
-    if (claimingStopped && running === 0 && !claiming && ready.length === 0) finish();
+    if (claimingStopped && running === 0 && !claiming && !requestQueued && ready.length === 0)
+      finish();
   };
 
-  /** A pump on the next turn of the event loop: empty polls must not spin on microtasks. */
-  const pumpSoon = (): void => {
-    if (pumpQueued) return;
-    pumpQueued = true;
-    setImmediate(() => {
-      pumpQueued = false;
+  /**
+   * Claims what is missing, as one batch (one durable write), one turn of the
+   * event loop after it went missing: slots that free up together share a
+   * batch, and empty polls never spin on microtasks.
+   */
+  const requestClaims = (): void => {
+    requestQueued = false;
+    const wanted = concurrency + prefetch - running - ready.length;
+    if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
       pump();
-    });
+      return;
+    }
+    if (settlements.size >= MAX_UNSETTLED) return; // a settlement that lands pumps again
+    claiming = true;
+    queue
+      .claimBatch(queueName, Math.min(wanted, MAX_CLAIM_BATCH), claimOptions)
+      .then(claimed, claimFailed);
   };
 
   const claimed = (claims: Claim[]): void => {
     claiming = false;
-    if (claims.length === 0) {
-      if (queue.closed) stopped = true;
-      pumpSoon();
-      return;
-    }
+    if (claims.length === 0 && queue.closed) stopped = true;
     for (const claim of claims)
       ready.push({ claim, stopRenewing: keepRenewing(queue, claim, leaseMs) });
     pump();

@@ -168,7 +168,8 @@ describe("runWorker claims batches sized to its free capacity", { timeout: 60_00
         await new Promise<void>((resolve) => gates.push(resolve));
         running--;
       },
-      { concurrency: 4, signal: shutdown.signal, pollIntervalMs: 50 },
+      // No prefetch: every batch is exactly what the freed slots need.
+      { concurrency: 4, prefetch: 0, signal: shutdown.signal, pollIntervalMs: 50 },
     );
     while (gates.length < 4) await turns(1);
     assert.deepEqual(asked, [4], "one batch fills every slot");

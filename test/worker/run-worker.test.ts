@@ -180,6 +180,12 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("holds `prefetch` claims ready beyond the running handlers, their leases renewed while they wait", async () => {
     const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
     const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6"]);
+    const asked: number[] = [];
+    const claimBatch = queue.claimBatch.bind(queue);
+    queue.claimBatch = (name, max, options) => {
+      asked.push(max);
+      return claimBatch(name, max, options);
+    };
     const gates: Array<() => void> = [];
     const started: string[] = [];
     const logger = capturingLogger();
@@ -197,6 +203,11 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await turns(20);
     assert.equal((await queue.stats("q")).claimed, 4, "2 running + 2 ready, no more");
     assert.deepEqual(started, ["1", "2"]);
+    assert.deepEqual(
+      asked,
+      [4],
+      "one batch (one durable write) for the slots and the ready claims",
+    );
     // Three leases pass with the reaper running: the ready claims must keep theirs.
     for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
       clock.advance(50);
