@@ -37,9 +37,33 @@ export class ClaimLostError extends TaqubaError {
   readonly code = "CLAIM_LOST" as const;
 }
 
-/** Another writer opened the store; this handle is permanently closed. */
+/** Options of {@link FencedError}. */
+export interface FencedErrorOptions {
+  cause?: unknown;
+  /**
+   * Whether the write this error answers may have been applied anyway.
+   * @default false
+   */
+  inDoubt?: boolean;
+}
+
+/**
+ * Another writer opened the store; this handle is permanently closed.
+ *
+ * `inDoubt: true` means the write this error answers may have been applied
+ * anyway (its WAL create was in flight and its outcome could not be
+ * learnt): treat it as maybe-applied, and check (for example with `getJob`)
+ * from the new writer before doing it again. With `inDoubt: false` the write
+ * was not applied.
+ */
 export class FencedError extends TaqubaError {
   readonly code = "FENCED" as const;
+  /** `true` when the write may have been applied anyway: treat it as maybe-applied. */
+  readonly inDoubt: boolean;
+  constructor(message: string, options?: FencedErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.inDoubt = options?.inDoubt ?? false;
+  }
 }
 
 /** The queue (or log) was closed. */
@@ -57,6 +81,11 @@ export interface StorageErrorOptions {
    * @default false
    */
   permanent?: boolean;
+  /**
+   * Whether the write this error answers may have been applied anyway.
+   * @default false
+   */
+  inDoubt?: boolean;
 }
 
 /**
@@ -66,14 +95,23 @@ export interface StorageErrorOptions {
  * dropped connection, a 5xx answer, throttling) is retried with backoff before
  * it reaches the caller. A permanent one (`permanent: true`) is not retried:
  * its message says what to fix.
+ *
+ * `inDoubt: true` means the write this error answers may have been applied
+ * anyway (its WAL create's reply was lost and reading the object back failed
+ * too): treat it as maybe-applied, and check (for example with `getJob`
+ * after reopening) before doing it again. With `inDoubt: false` the write
+ * was not applied.
  */
 export class StorageError extends TaqubaError {
   readonly code = "STORAGE" as const;
   /** `true` when retrying cannot help; the message says what to fix. */
   readonly permanent: boolean;
+  /** `true` when the write may have been applied anyway: treat it as maybe-applied. */
+  readonly inDoubt: boolean;
   constructor(message: string, options?: StorageErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.permanent = options?.permanent ?? false;
+    this.inDoubt = options?.inDoubt ?? false;
   }
 }
 

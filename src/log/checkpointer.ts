@@ -69,6 +69,8 @@ export class Checkpointer {
   /** Wall time of the newest checkpoint, for stats. */
   #lastCheckpointAt: number | null = null;
   #checkpointsWritten = 0;
+  /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
+  readonly #firstSeen = new Map<string, number>();
 
   constructor(init: CheckpointerInit) {
     this.#storage = init.storage;
@@ -80,6 +82,9 @@ export class Checkpointer {
     this.#describe = init.describeLog;
     this.#lastCheckpointBytes = init.checkpointBytes;
     this.#lastCheckpointMono = init.options.clock.monotonicNow();
+    // Our own fences were written during the open, so they are at least this old.
+    for (const slot of init.fence.ownFences)
+      this.#firstSeen.set(init.keys.wal(slot), this.#lastCheckpointMono);
   }
 
   /** Registers the state snapshot that checkpoints serialise. */
@@ -98,9 +103,13 @@ export class Checkpointer {
     return this.#exclusive(() => this.#collectGarbage());
   }
 
-  /** At close: the final checkpoint (with a source), or the end of running maintenance. */
+  /**
+   * At close, after the final flush: the final checkpoint (with a source),
+   * committed in a manifest that says this writer closed cleanly, so the
+   * next opener need not fence it out.
+   */
   finish(): Promise<void> {
-    return this.#source !== null ? this.#exclusive(() => this.#write()) : this.#maintenance;
+    return this.#exclusive(() => this.#write(true));
   }
 
   /** The checkpoint policy, asked after every durable batch: starts one in the background when due. */
@@ -154,12 +163,17 @@ export class Checkpointer {
     return run;
   }
 
-  async #write(): Promise<void> {
+  async #write(closing = false): Promise<void> {
     const source = this.#source;
-    if (source === null) return;
     const cut = this.#writer.cut();
     const { manifest } = this.#fence;
-    if (cut.walId === manifest.replayAfter && manifest.checkpoint !== null) return;
+    if (source === null || (cut.walId === manifest.replayAfter && manifest.checkpoint !== null)) {
+      if (!closing || manifest.closed) return;
+      await cut.durable;
+      if (this.#writer.failure !== null) throw this.#writer.failure;
+      const { checkpoint, replayAfter } = manifest;
+      return this.#fence.commit({ checkpoint, replayAfter, closed: true });
+    }
     // Synchronously after the cut: the snapshot is the state as of batch `cut.walId`.
     const snapshot = source(CHECKPOINT_HEADER_BYTES);
     const encoded = await this.#finishSnapshot(snapshot);
@@ -170,7 +184,7 @@ export class Checkpointer {
     const name = checkpointName(cut.walId, ulid(clock.now()));
     const body = await sealCheckpoint(cut.walId, encoded, nextTurn);
     await this.#storage.put(this.#keys.checkpoint(name), body);
-    await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId });
+    await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId, closed: closing });
     this.#coveredBytes = cut.sealedBytes;
     this.#lastCheckpointBytes = body.byteLength;
     this.#lastCheckpointAt = clock.now();
@@ -222,6 +236,8 @@ export class Checkpointer {
       clock: this.#options.clock,
       minAgeMs: this.#options.gcMinAgeMs,
       manifestHistory: this.#options.manifestHistory,
+      fenceMinAgeMs: this.#options.fenceMinAgeMs,
+      firstSeen: this.#firstSeen,
     });
     this.#options.logger.debug?.("log garbage collected", { log: this.#describe, ...result });
   }

@@ -12,12 +12,28 @@ const WAL_MAGIC = 0x5451574c; // "TQWL"
 const FENCE_MAGIC = 0x5451464e; // "TQFN"
 const CHECKPOINT_MAGIC = 0x54514350; // "TQCP"
 const FORMAT_VERSION = 1;
+/** WAL batches of version 2 also carry the writer's epoch (version 1 ones are still read). */
+const WAL_FORMAT_VERSION = 2;
+/**
+ * The most WAL creates a writer keeps in flight, a constant of the protocol:
+ * a writer never has a create in flight more than this many slots past its
+ * last acknowledged batch, so when it crashes or is fenced, batches of its
+ * can land at most this many slots past the first one missing. The next
+ * writer fences that whole window (and starts writing after it), and readers
+ * treat objects past a gap within this window as such a crashed tail, not as
+ * damage.
+ */
+export const WAL_WINDOW = 8;
 /** Bytes of the random token that tells our batch from anyone else's at the same slot. */
 export const WRITE_TOKEN_BYTES = 16;
 
-// magic u32 | version u16 | walId u64 | token 16 | count u32
-const WAL_HEADER_BYTES = 4 + 2 + 8 + WRITE_TOKEN_BYTES + 4;
-const WAL_TOKEN_OFFSET = 4 + 2 + 8;
+// v1: magic u32 | version u16 | walId u64 | token 16 | count u32
+// v2: magic u32 | version u16 | walId u64 | epoch u64 | acknowledgedThrough u64 | token 16 | count u32
+const WAL_V1_HEADER_BYTES = 4 + 2 + 8 + WRITE_TOKEN_BYTES + 4;
+const WAL_HEADER_BYTES = 4 + 2 + 8 + 8 + 8 + WRITE_TOKEN_BYTES + 4;
+const WAL_EPOCH_OFFSET = 4 + 2 + 8;
+const WAL_ACKNOWLEDGED_OFFSET = WAL_EPOCH_OFFSET + 8;
+const WAL_TOKEN_OFFSET = WAL_ACKNOWLEDGED_OFFSET + 8;
 /**
  * Bytes before the snapshot in a checkpoint object (the room a snapshot
  * encoder leaves free): magic u32 | version u16 | walId u64 | payload length u64 | crc u32.
@@ -25,8 +41,8 @@ const WAL_TOKEN_OFFSET = 4 + 2 + 8;
 export const CHECKPOINT_HEADER_BYTES = 4 + 2 + 8 + 8 + 4;
 const CHECKPOINT_CRC_OFFSET = CHECKPOINT_HEADER_BYTES - 4;
 const CRC_BYTES = 4;
-/** Size of a batch of no records: every WAL batch is at least this big. */
-export const MIN_WAL_BATCH_BYTES = WAL_HEADER_BYTES + CRC_BYTES;
+/** Size of a (version 1) batch of no records: every WAL batch is at least this big. */
+export const MIN_WAL_BATCH_BYTES = WAL_V1_HEADER_BYTES + CRC_BYTES;
 const RECORD_LENGTH_BYTES = 4;
 /**
  * Size of a fence: magic u32 | version u16 | epoch u64 | crc u32. Smaller than
@@ -73,8 +89,18 @@ export function encodedRecordBytes(record: Uint8Array): number {
   return RECORD_LENGTH_BYTES + record.byteLength;
 }
 
+/** Who wrote a batch, and what it knew when it did. */
+export interface WalBatchHeader {
+  /** The writer's epoch. */
+  epoch: number;
+  /** The newest batch the writer had acknowledged when it sealed this one. */
+  acknowledgedThrough: number;
+}
+
+/** Encodes batch `walId`; `token` tells it from anyone else's. */
 export function encodeWalBatch(
   walId: number,
+  header: WalBatchHeader,
   token: Uint8Array,
   records: readonly Uint8Array[],
 ): Uint8Array {
@@ -83,8 +109,10 @@ export function encodeWalBatch(
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   view.setUint32(0, WAL_MAGIC);
-  view.setUint16(4, FORMAT_VERSION);
+  view.setUint16(4, WAL_FORMAT_VERSION);
   view.setBigUint64(6, BigInt(walId));
+  view.setBigUint64(WAL_EPOCH_OFFSET, BigInt(header.epoch));
+  view.setBigUint64(WAL_ACKNOWLEDGED_OFFSET, BigInt(header.acknowledgedThrough));
   out.set(token, WAL_TOKEN_OFFSET);
   view.setUint32(WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES, records.length);
   let offset = WAL_HEADER_BYTES;
@@ -97,16 +125,29 @@ export function encodeWalBatch(
   return out;
 }
 
-/** Whether `body` is a batch written with `token` (used to resolve ambiguous creates). */
+/** Whether `body` is a (current-format) batch written with `token` (resolves ambiguous creates). */
 export function hasWriteToken(body: Uint8Array, token: Uint8Array): boolean {
   if (body.byteLength < WAL_HEADER_BYTES + CRC_BYTES) return false;
+  if (new DataView(body.buffer, body.byteOffset, 6).getUint16(4) !== WAL_FORMAT_VERSION)
+    return false;
   const stored = body.subarray(WAL_TOKEN_OFFSET, WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES);
   return Buffer.compare(stored, token) === 0;
 }
 
+/** A verified WAL batch: its records and its header (`null` for a version 1 batch, which has none). */
+export interface WalBatch {
+  records: Uint8Array[];
+  header: WalBatchHeader | null;
+}
+
 /** Decodes and verifies a non-empty WAL batch stored at `key` for slot `walId`. */
 export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Uint8Array[] {
-  if (body.byteLength < WAL_HEADER_BYTES + CRC_BYTES) {
+  return decodeWalBatchWithEpoch(key, walId, body).records;
+}
+
+/** {@link decodeWalBatch}, also telling which epoch wrote the batch. */
+export function decodeWalBatchWithEpoch(key: string, walId: number, body: Uint8Array): WalBatch {
+  if (body.byteLength < WAL_V1_HEADER_BYTES + CRC_BYTES) {
     throw new CorruptionError(
       key,
       `WAL batch of ${body.byteLength} bytes is shorter than a header`,
@@ -116,8 +157,15 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
   if (view.getUint32(0) !== WAL_MAGIC)
     throw new CorruptionError(key, "not a WAL batch (bad magic)");
   const version = view.getUint16(4);
-  if (version !== FORMAT_VERSION) {
+  if (version !== 1 && version !== WAL_FORMAT_VERSION) {
     throw new CorruptionError(key, `unsupported WAL format version ${version}`);
+  }
+  const headerBytes = version === 1 ? WAL_V1_HEADER_BYTES : WAL_HEADER_BYTES;
+  if (body.byteLength < headerBytes + CRC_BYTES) {
+    throw new CorruptionError(
+      key,
+      `WAL batch of ${body.byteLength} bytes is shorter than a header`,
+    );
   }
   const crcOffset = body.byteLength - CRC_BYTES;
   if (view.getUint32(crcOffset) !== crc32(body.subarray(0, crcOffset))) {
@@ -127,9 +175,16 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
   if (storedId !== BigInt(walId)) {
     throw new CorruptionError(key, `WAL batch says it is batch ${storedId}, expected ${walId}`);
   }
-  const count = view.getUint32(WAL_TOKEN_OFFSET + WRITE_TOKEN_BYTES);
+  const count = view.getUint32(headerBytes - 4);
+  const header =
+    version === 1
+      ? null
+      : {
+          epoch: Number(view.getBigUint64(WAL_EPOCH_OFFSET)),
+          acknowledgedThrough: Number(view.getBigUint64(WAL_ACKNOWLEDGED_OFFSET)),
+        };
   const records: Uint8Array[] = [];
-  let offset = WAL_HEADER_BYTES;
+  let offset = headerBytes;
   for (let i = 0; i < count; i++) {
     if (offset + RECORD_LENGTH_BYTES > crcOffset) {
       throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
@@ -146,7 +201,7 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
   if (offset !== crcOffset) {
     throw new CorruptionError(key, `WAL batch has ${crcOffset - offset} unexpected trailing bytes`);
   }
-  return records;
+  return { records, header };
 }
 
 export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Array {

@@ -12,8 +12,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { MonotonicClock } from "../clock.js";
-import { CorruptionError, FencedError } from "../errors.js";
-import { encodeFence, isFenceSize } from "./codec.js";
+import { FencedError } from "../errors.js";
+import { encodeFence, WAL_WINDOW } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import {
   encodeManifest,
@@ -21,6 +21,7 @@ import {
   type ManifestEntry,
   type ManifestReader,
 } from "./manifest.js";
+import { tailDamage } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 
 /** What the fence reads and writes through. */
@@ -32,16 +33,28 @@ export interface FenceContext {
   clock: MonotonicClock;
   /** How often a busy writer looks for a newer epoch (see {@link WriterFence.checkWhileBusy}). */
   checkIntervalMs: number;
+  /** `V` of the acknowledgement rule (see {@link WriterFence.mayAcknowledge}). */
+  epochValidityMs: number;
+  /** How many WAL creates this writer keeps in flight (recorded in its manifests). */
+  walWindow: number;
   describeLog: string;
 }
 
 /** How this writer learnt that it was fenced. */
 export type FencedBy = { epoch: number } | { walKey: string };
 
-/** Where the fence went, and the older fences seen on the way (replay need not fetch them). */
+/** Where the fence went: replay stops before `fenceId`; the writer's first batch is `nextWalId`. */
 export interface PlacedFence {
   fenceId: number;
-  fences: Set<number>;
+  nextWalId: number;
+}
+
+interface FreeSlot {
+  slot: number;
+  /** Objects past `slot` (within the window). */
+  after: Set<number>;
+  /** The highest id listed (at least `slot - 1`). */
+  last: number;
 }
 
 export class WriterFence {
@@ -50,16 +63,29 @@ export class WriterFence {
   readonly epoch: number;
   #manifestId: number;
   #manifest: Manifest;
-  /** When (monotonic) this writer last confirmed that no newer epoch exists. */
+  /** When (monotonic) this writer last started a look for a newer epoch. */
   #checkedAt: number;
   #checkRunning = false;
+  /** Start (monotonic) of the newest look that found no newer epoch. */
+  #confirmedFrom: number;
+  #validating: Promise<void> | null = null;
+  #ownFences: readonly number[] = [];
+  /** Slots to fence at open: 0 after a clean close, else the previous writers' window. */
+  readonly #fenceWidth: number;
 
-  private constructor(ctx: FenceContext, own: ManifestEntry) {
+  private constructor(
+    ctx: FenceContext,
+    own: ManifestEntry,
+    confirmedFrom: number,
+    fenceWidth: number,
+  ) {
     this.#ctx = ctx;
+    this.#fenceWidth = fenceWidth;
     this.epoch = own.manifest.epoch;
     this.#manifestId = own.id;
     this.#manifest = own.manifest;
-    this.#checkedAt = ctx.clock.monotonicNow();
+    this.#checkedAt = confirmedFrom;
+    this.#confirmedFrom = confirmedFrom;
   }
 
   /**
@@ -79,9 +105,17 @@ export class WriterFence {
         replayAfter: base?.replayAfter ?? 0,
         writer,
         createdAt: ctx.clock.now(),
+        walWindow: Math.max(ctx.walWindow, base?.walWindow ?? 1),
+        closed: false,
       };
       const id = (newest?.id ?? 0) + 1;
-      if (await createManifest(ctx, id, manifest)) return new WriterFence(ctx, { id, manifest });
+      const started = ctx.clock.monotonicNow();
+      if (await createManifest(ctx, id, manifest)) {
+        // Nothing to fence out after a clean close (or in a new log); else as many
+        // slots as the previous writers kept in flight.
+        const fenceWidth = base === undefined || base.closed ? 0 : base.walWindow;
+        return new WriterFence(ctx, { id, manifest }, started, fenceWidth);
+      }
     }
   }
 
@@ -122,9 +156,17 @@ export class WriterFence {
 
   /**
    * Writes a zero-record fence at the first free WAL slot after
-   * `replayAfter`, so a zombie writer's next create fails on it. A gap in the
-   * WAL is damage: {@link CorruptionError}, unless `skipDamage` (then the fence
-   * goes after everything that exists and recovery reports the gap).
+   * `replayAfter`, so a zombie writer's next create fails on it, and fences
+   * every other free slot of the {@link WAL_WINDOW} that starts there: the
+   * previous writer may still have creates in flight for those, and must not
+   * land one where this writer will write. Replay goes up to `fenceId`; this
+   * writer's batches start at `nextWalId`, after the window.
+   *
+   * Objects past the first free slot but within the window are the tail of a
+   * writer that crashed (or is being fenced) with creates in flight: dead
+   * batches, which replay skips by their epoch. Anything further out is
+   * damage: {@link CorruptionError}, unless `skipDamage` (then the fence goes
+   * after everything that exists and recovery reports the gap).
    *
    * An older writer that is still busy fills slots as fast as the store
    * allows (until it sees our epoch, within its `checkIntervalMs`). So when a
@@ -134,44 +176,66 @@ export class WriterFence {
    */
   async placeFence(skipDamage: boolean): Promise<PlacedFence> {
     const { storage, keys } = this.#ctx;
-    const fences = new Set<number>();
-    let slot = await this.#firstFreeSlot(this.#manifest.replayAfter, fences, skipDamage);
+    const fence = encodeFence(this.epoch);
+    let free = await this.#firstFreeSlot(this.#manifest.replayAfter, skipDamage);
+    if (this.#fenceWidth === 0 && free.after.size === 0) {
+      // The previous writer closed cleanly (or there was none): nobody to fence out.
+      return { fenceId: free.slot, nextWalId: free.slot };
+    }
+    const width = Math.max(1, this.#fenceWidth);
     for (;;) {
       // A fence carries no token, so a taken slot is not read back: it is some other
       // writer's, or our own earlier attempt's (a fence, which replay skips like any other).
-      const outcome = await storage.create(keys.wal(slot), encodeFence(this.epoch), null);
-      if (outcome === "created") return { fenceId: slot, fences };
+      const outcome = await storage.create(keys.wal(free.slot), fence, null);
+      if (outcome === "created") break;
       const [, next] = await Promise.all([
         this.throwIfSuperseded(),
-        this.#firstFreeSlot(slot, fences, skipDamage),
+        this.#firstFreeSlot(free.slot, skipDamage),
       ]);
-      slot = next;
+      free = next;
     }
+    const fenceId = free.slot;
+    const pads: Promise<unknown>[] = [];
+    for (let slot = fenceId + 1; slot < fenceId + width; slot++) {
+      // Taken: a dead batch of the previous writer, or a newer opener's fence.
+      if (!free.after.has(slot)) pads.push(storage.create(keys.wal(slot), fence, null));
+    }
+    await Promise.all(pads);
+    this.#ownFences = Array.from({ length: width }, (_, i) => fenceId + i);
+    return { fenceId, nextWalId: Math.max(fenceId + width, free.last + 1) };
+  }
+
+  /** WAL slots this writer fenced when it opened (GC ages them from then). */
+  get ownFences(): readonly number[] {
+    return this.#ownFences;
   }
 
   /**
-   * The slot after the run of WAL objects that follows slot `after` (which is
-   * taken, or `replayAfter`), from one listing; fences seen go into `fences`.
+   * The first free slot after the run of WAL objects that follows slot
+   * `after` (which is taken, or `replayAfter`), from one listing; with the
+   * ids of the objects past it (a crashed writer's tail, see
+   * {@link tailDamage}) and the last id.
    */
-  async #firstFreeSlot(after: number, fences: Set<number>, skipDamage: boolean): Promise<number> {
+  async #firstFreeSlot(after: number, skipDamage: boolean): Promise<FreeSlot> {
     const { storage, keys } = this.#ctx;
     const listed = await storage.list(keys.walDir, keys.wal(after));
     let slot = after + 1;
-    for (const { key, size } of listed) {
+    const tail: number[] = [];
+    let last = after;
+    for (const { key } of listed) {
       const id = keys.idOf(keys.walDir, key);
       if (id === null) continue;
-      if (id !== slot && skipDamage) {
-        slot = id;
-      } else if (id !== slot) {
-        throw new CorruptionError(
-          keys.wal(slot),
-          `WAL batch is missing while "${key}" exists (a gap after ${after === this.#manifest.replayAfter ? "replayAfter" : "WAL"} ${after})`,
-        );
-      }
-      if (isFenceSize(size)) fences.add(id);
-      slot++;
+      last = id;
+      if (id === slot && tail.length === 0) slot++;
+      else tail.push(id);
     }
-    return slot;
+    const damage = tail.length === 0 ? null : await tailDamage(storage, keys, slot, tail);
+    if (damage !== null) {
+      if (!skipDamage) throw damage;
+      // Put the fence after everything; salvage reports what it skipped.
+      return { slot: last + 1, after: new Set(), last };
+    }
+    return { slot, after: new Set(tail), last: Math.max(last, slot - 1) };
   }
 
   /**
@@ -179,29 +243,34 @@ export class WriterFence {
    * someone opened the log while we were recovering it.
    */
   async confirmNewest(): Promise<void> {
+    const started = this.#ctx.clock.monotonicNow();
     const newest = await this.#ctx.manifests.newest();
     if (newest === null || newest.id !== this.#manifestId)
       throw this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
-    this.#checkedAt = this.#ctx.clock.monotonicNow();
+    this.#confirmed(started);
   }
 
   /**
    * Commits a manifest change (a new checkpoint) by creating the next
    * manifest; a newer epoch in the way means we are fenced.
    */
-  async commit(change: Pick<Manifest, "checkpoint" | "replayAfter">): Promise<void> {
+  async commit(change: Pick<Manifest, "checkpoint" | "replayAfter" | "closed">): Promise<void> {
     const manifest: Manifest = {
       epoch: this.epoch,
       checkpoint: change.checkpoint,
       replayAfter: change.replayAfter,
       writer: this.#manifest.writer,
       createdAt: this.#ctx.clock.now(),
+      walWindow: this.#manifest.walWindow,
+      closed: change.closed,
     };
     let id = this.#manifestId + 1;
     for (;;) {
+      const started = this.#ctx.clock.monotonicNow();
       if (await createManifest(this.#ctx, id, manifest)) {
         this.#manifestId = id;
         this.#manifest = manifest;
+        this.#confirmed(started); // creating the next manifest proves no newer epoch existed
         return;
       }
       const newest = await this.#ctx.manifests.newest();
@@ -217,24 +286,68 @@ export class WriterFence {
    * filling slots can chase it for a long time. So while writing, at most once
    * per `checkIntervalMs`, look for a newer epoch in the background and report
    * it to `onFenced`. Only ever stops the writer early, which is safe: a newer
-   * epoch means another writer has taken over.
+   * epoch means another writer has taken over. Each look that finds none also
+   * keeps {@link mayAcknowledge} true.
    */
   checkWhileBusy(onFenced: (error: FencedError) => void): void {
-    const { clock, checkIntervalMs, manifests } = this.#ctx;
-    const now = clock.monotonicNow();
-    if (this.#checkRunning || now - this.#checkedAt < checkIntervalMs) return;
+    const { clock, checkIntervalMs } = this.#ctx;
+    if (this.#checkRunning || clock.monotonicNow() - this.#checkedAt < checkIntervalMs) return;
     this.#checkRunning = true;
-    this.#checkedAt = now;
-    manifests
-      .newest()
-      .then((newest) => {
-        const fenced = this.supersededBy(newest?.manifest);
-        if (fenced !== null) onFenced(fenced);
+    this.validate()
+      .catch((error: unknown) => {
+        if (error instanceof FencedError) onFenced(error);
+        // any other failure is retried at the next interval; writes are unaffected
       })
-      .catch(() => {}) // a failed look is retried at the next interval; writes are unaffected
       .finally(() => {
         this.#checkRunning = false;
       });
+  }
+
+  /**
+   * Looks for a newer epoch now (one look at a time: callers share it).
+   * Rejects with {@link FencedError} when there is one.
+   */
+  validate(): Promise<void> {
+    this.#validating ??= (async () => {
+      const started = this.#ctx.clock.monotonicNow();
+      this.#checkedAt = started;
+      try {
+        const error = this.supersededBy((await this.#ctx.manifests.newest())?.manifest);
+        if (error !== null) throw error;
+        this.#confirmed(started);
+      } finally {
+        this.#validating = null;
+      }
+    })();
+    return this.#validating;
+  }
+
+  /**
+   * The acknowledgement rule that makes collecting fences safe (DESIGN §7,
+   * with `V` = `epochValidityMs`): a batch whose create completed at
+   * `completedAt` (monotonic) may be acknowledged only if a look that found
+   * no newer epoch started less than `2V` before.
+   *
+   * Why it suffices: if that look found our epoch newest, no newer writer had
+   * opened when it started, so none of its fences (placed after its opening)
+   * can have been collected — GC waits until a fence is older than
+   * `fenceMinAgeMs`, which is above `2V` — before `completedAt`, which is
+   * when our create took effect at the latest. So the create did not land in
+   * a collected slot that nobody will replay. (§7's form, "validated less
+   * than `V` before issuing the create and completed within `V`", implies
+   * this one; a look that starts after the create was issued counts too.)
+   */
+  mayAcknowledge(completedAt: number): boolean {
+    return completedAt - this.#confirmedFrom < 2 * this.#ctx.epochValidityMs;
+  }
+
+  /** Whether the newest confirmation is older than `V` (a write issued now should start a look). */
+  get confirmationAging(): boolean {
+    return this.#ctx.clock.monotonicNow() - this.#confirmedFrom >= this.#ctx.epochValidityMs;
+  }
+
+  #confirmed(startedAt: number): void {
+    this.#confirmedFrom = Math.max(this.#confirmedFrom, startedAt);
   }
 }
 

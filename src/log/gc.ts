@@ -2,9 +2,14 @@
  * Garbage collection of one log, run by the checkpointer. Deletes, only once
  * they are older than the minimum age and only after a listing proves our
  * manifest is the newest (a newer epoch there: the fence's FencedError):
- * - WAL batches at or below the newest manifest's `replayAfter` — never
- *   fences, since a deleted fence would let a stalled zombie
- *   re-create its slot and "commit" a batch nobody replays;
+ * - WAL batches at or below the newest manifest's `replayAfter`;
+ * - fences at or below it too, once this process has seen them for
+ *   `fenceMinAgeMs` (monotonic time, so no wall-clock step can rush it). A
+ *   stalled zombie may then re-create such a slot, but never acknowledge
+ *   what it wrote there: see {@link WriterFence.mayAcknowledge};
+ * - store-probe objects (`probe/`) older than {@link PROBE_MIN_AGE_MS}, left
+ *   by a crash or by a probe create whose outcome was lost (by the time in
+ *   their names; names without one, once this process has seen them that long);
  * - checkpoints no retained manifest references;
  * - manifests older than the retained history.
  *
@@ -14,10 +19,10 @@
  * an old manifest is no younger than the oldest retained one. Each estimate
  * errs towards "younger", i.e. towards keeping.
  */
-import type { Clock } from "../clock.js";
-import { MIN_WAL_BATCH_BYTES } from "./codec.js";
+import type { MonotonicClock } from "../clock.js";
+import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
-import { checkpointCreatedAt, type LogKeys } from "./keys.js";
+import { checkpointCreatedAt, type LogKeys, probeCreatedAt } from "./keys.js";
 import type { Manifest, ManifestReader } from "./manifest.js";
 import type { LogStorage } from "./storage.js";
 
@@ -27,21 +32,35 @@ export interface GcContext {
   manifests: ManifestReader;
   /** This writer's fence: GC only runs while its manifest is the newest in the store. */
   fence: WriterFence;
-  clock: Clock;
+  clock: MonotonicClock;
   minAgeMs: number;
   manifestHistory: number;
+  fenceMinAgeMs: number;
+  /** Keys of fences (and unnamed probes) → when (monotonic) this process first knew of them; kept across passes. */
+  firstSeen: Map<string, number>;
 }
 
 export interface GcResult {
   deletedWal: number;
   deletedCheckpoints: number;
   deletedManifests: number;
+  deletedFences: number;
+  deletedProbes: number;
 }
+
+/** A probe runs for seconds; one this old was left behind. */
+export const PROBE_MIN_AGE_MS = 600_000;
 
 const DELETE_CONCURRENCY = 8;
 
 export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
-  const result: GcResult = { deletedWal: 0, deletedCheckpoints: 0, deletedManifests: 0 };
+  const result: GcResult = {
+    deletedWal: 0,
+    deletedCheckpoints: 0,
+    deletedManifests: 0,
+    deletedFences: 0,
+    deletedProbes: 0,
+  };
   const ids = await ctx.manifests.listIds();
   const newestId = ids.at(-1);
   const ownId = ctx.fence.manifestId;
@@ -82,17 +101,48 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   await forEachLimit(staleCheckpoints, ({ key }) => ctx.storage.delete(key));
   result.deletedCheckpoints = staleCheckpoints.length;
 
-  // WAL batches the newest checkpoint covers (fences stay forever).
+  // WAL batches and fences the newest checkpoint covers.
   const wal = await ctx.storage.list(ctx.keys.walDir);
+  const monotonicNow = ctx.clock.monotonicNow();
+  const listed = new Set<string>();
+  const seenFor = (key: string): number => {
+    listed.add(key);
+    const seen = ctx.firstSeen.get(key) ?? monotonicNow;
+    ctx.firstSeen.set(key, seen);
+    return monotonicNow - seen;
+  };
+  const staleFences: string[] = [];
   const staleWal = wal.filter(({ key, size }) => {
     const id = ctx.keys.idOf(ctx.keys.walDir, key);
-    // Anything too small to be a batch stays too: a fence, or what may once have been one.
-    if (id === null || id > newest.replayAfter || size < MIN_WAL_BATCH_BYTES) return false;
+    if (id === null) return false;
+    if (isFenceSize(size)) {
+      const age = seenFor(key);
+      if (id <= newest.replayAfter && age >= ctx.fenceMinAgeMs) staleFences.push(key);
+      return false;
+    }
+    if (id > newest.replayAfter) return false;
+    // Anything else too small to be a batch stays: it may once have been one.
+    if (size < MIN_WAL_BATCH_BYTES) return false;
     const coveredBy = retained.find((m) => m.replayAfter >= id)!;
     return oldEnough(coveredBy.createdAt);
   });
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;
+  await forEachLimit(staleFences, (key) => ctx.storage.delete(key));
+  result.deletedFences = staleFences.length;
+
+  // Probe objects left behind.
+  const probes = await ctx.storage.list(ctx.keys.probeDir);
+  const staleProbes = probes.filter(({ key }) => {
+    const createdAt = probeCreatedAt(key.slice(ctx.keys.probeDir.length));
+    return createdAt !== null
+      ? now - createdAt >= PROBE_MIN_AGE_MS
+      : seenFor(key) >= PROBE_MIN_AGE_MS;
+  });
+  await forEachLimit(staleProbes, ({ key }) => ctx.storage.delete(key));
+  result.deletedProbes = staleProbes.length;
+  for (const key of [...ctx.firstSeen.keys()])
+    if (!listed.has(key) || staleFences.includes(key)) ctx.firstSeen.delete(key);
   return result;
 }
 

@@ -10,7 +10,7 @@ import { isFenceSize } from "./codec.js";
 import { checkpointCreatedAt, LogKeys, normalizePrefix } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
-import { replay } from "./replay.js";
+import { replay, tailDamage } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import type { LogContents, LogInspection } from "./types.js";
 
@@ -107,22 +107,25 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
   let fences = 0;
   let pendingObjects = 0;
   let pendingBytes = 0;
+  const tail: number[] = [];
   for (const { key, size } of walObjects) {
     const id = keys.idOf(keys.walDir, key);
     if (id === null) continue;
     walIds.push(id);
     walBytes += size;
     if (isFenceSize(size)) fences++;
-    // Only the contiguous run after replayAfter is what a writer would replay.
-    if (id === replayAfter + 1 + pendingObjects) {
+    // Only the contiguous run after replayAfter is what a writer would replay; objects
+    // past a gap are the tail of a writer that died with creates in flight, or damage.
+    if (id === replayAfter + 1 + pendingObjects && tail.length === 0) {
       pendingObjects++;
       pendingBytes += size;
-    } else if (id > replayAfter + pendingObjects) {
-      throw new CorruptionError(
-        keys.wal(replayAfter + 1 + pendingObjects),
-        `WAL batch is missing while "${key}" exists (a gap after replayAfter ${replayAfter})`,
-      );
+    } else if (id > replayAfter) {
+      tail.push(id);
     }
+  }
+  if (tail.length > 0) {
+    const damage = await tailDamage(storage, keys, replayAfter + 1 + pendingObjects, tail);
+    if (damage !== null) throw damage;
   }
 
   const checkpointName = newest?.manifest.checkpoint ?? null;

@@ -52,13 +52,26 @@ export function checkpointCreatedAt(name: string): number | null {
   }
 }
 
+/** When a probe object was written, from the ULID in its name; `null` when there is none. */
+export function probeCreatedAt(name: string): number | null {
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(name)) return null;
+  try {
+    return decodeTime(name);
+  } catch {
+    return null;
+  }
+}
+
 /** The keys of one log under its prefix. */
 export class LogKeys {
   readonly manifestDir: string;
   readonly walDir: string;
   readonly checkpointDir: string;
+  /** Where the store probe writes its objects (`probe/<ULID>`). */
+  readonly probeDir: string;
 
   constructor(readonly prefix: string) {
+    this.probeDir = `${prefix}probe/`;
     this.manifestDir = `${prefix}manifest/`;
     this.walDir = `${prefix}wal/`;
     this.checkpointDir = `${prefix}checkpoint/`;

@@ -21,6 +21,18 @@ export interface Manifest {
   writer: string;
   /** Clock time of creation (ms); garbage collection judges ages by it. */
   createdAt: number;
+  /**
+   * The most WAL creates any writer so far kept in flight (at most
+   * `WAL_WINDOW`): how many slots the next opener fences. Manifests written
+   * before it existed mean 1.
+   */
+  walWindow: number;
+  /**
+   * Written by a writer's clean close, as its last act: it has nothing in
+   * flight and will write nothing more, so the next opener need not fence
+   * it out.
+   */
+  closed: boolean;
 }
 
 export interface ManifestEntry {
@@ -36,6 +48,8 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     replayAfter: manifest.replayAfter,
     writer: manifest.writer,
     createdAt: manifest.createdAt,
+    walWindow: manifest.walWindow,
+    closed: manifest.closed,
   });
   const crc = crc32(json).toString(16).padStart(8, "0");
   return new TextEncoder().encode(`${json}\ncrc32:${crc}\n`);
@@ -59,7 +73,12 @@ export function decodeManifest(key: string, body: Uint8Array): Manifest {
     throw new CorruptionError(key, `unsupported manifest format ${String(parsed.format)}`);
   }
   const { epoch, checkpoint, replayAfter, writer, createdAt } = parsed;
+  const walWindow = parsed.walWindow ?? 1;
+  const closed = parsed.closed ?? false;
   const valid =
+    isCount(walWindow) &&
+    walWindow >= 1 &&
+    typeof closed === "boolean" &&
     isCount(epoch) &&
     isCount(replayAfter) &&
     typeof writer === "string" &&
@@ -68,7 +87,7 @@ export function decodeManifest(key: string, body: Uint8Array): Manifest {
     (checkpoint === null ||
       (typeof checkpoint === "string" && parseCheckpointName(checkpoint)?.walId === replayAfter));
   if (!valid) throw new CorruptionError(key, "manifest fields are missing or inconsistent");
-  return { epoch, checkpoint, replayAfter, writer, createdAt };
+  return { epoch, checkpoint, replayAfter, writer, createdAt, walWindow, closed };
 }
 
 function isCount(value: unknown): value is number {

@@ -42,7 +42,7 @@ export async function openLog(
     ? Promise.resolve()
     : // Its StorageError is transient like any other store failure: retry it, don't fail the open.
       withRetry(storage.retry, `probe ${keys.prefix}probe/`, () =>
-        probeConditionalWrites(store, keys.prefix),
+        probeConditionalWrites(store, keys.prefix, resolved.clock.now()),
       );
   probed.catch(() => {}); // awaited in claim; a rejection meanwhile is not unhandled
   const fence = await WriterFence.claim(
@@ -52,13 +52,15 @@ export async function openLog(
       manifests,
       clock: resolved.clock,
       checkIntervalMs: resolved.fenceCheckIntervalMs,
+      epochValidityMs: resolved.epochValidityMs,
+      walWindow: resolved.maxWritesInFlight,
       describeLog,
     },
     probed,
   );
 
   const skipDamage = resolved.recoverCorruption === "skip";
-  const { fenceId, fences } = await fence.placeFence(skipDamage);
+  const { fenceId, nextWalId } = await fence.placeFence(skipDamage);
   const own = { id: fence.manifestId, manifest: fence.manifest };
 
   let recovered: Replayed;
@@ -69,7 +71,6 @@ export async function openLog(
       keys,
       { manifestKey: keys.manifest(own.id), ...own.manifest },
       fenceId,
-      fences,
     );
   } catch (error) {
     // A newer writer may have checkpointed and collected what we were reading: that is
@@ -92,7 +93,7 @@ export async function openLog(
     keys,
     options: resolved,
     fence,
-    nextWalId: fenceId + 1,
+    nextWalId,
     replayedWalBytes: recovered.bytes,
     describeLog,
   });

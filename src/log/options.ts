@@ -11,7 +11,9 @@ import {
   checkOptionsObject,
   checkPositiveBytes,
   checkPositiveDuration,
+  invalidArgument,
 } from "../validate.js";
+import { WAL_WINDOW } from "./codec.js";
 
 const MiB = 1024 * 1024;
 
@@ -34,11 +36,23 @@ export interface LogOptions {
   logger?: Logger;
   /**
    * Group-commit window: how long an open batch waits for more records before
-   * it is sealed, when no write is in flight. While a write is in flight,
-   * records accumulate and the next batch is sealed the moment it completes.
-   * @default 2
+   * it is sealed, when no write is in flight. `0`: no window — the batch is
+   * sealed at once (after the current turn of the event loop, so records
+   * appended together share it), and a lone producer waits one store round
+   * trip per append. While writes are in flight, records accumulate and the
+   * next batch is sealed the moment the last of them completes, or sooner as
+   * one more write in flight once it is big enough.
+   * @default 0
    */
   flushIntervalMs?: number;
+  /**
+   * WAL writes (creates) kept in flight at once. Batches are still
+   * acknowledged strictly in WAL order; more writes in flight raise
+   * throughput on a store with slow requests. At most 8 (a constant of the
+   * storage protocol).
+   * @default 4
+   */
+  maxWritesInFlight?: number;
   /**
    * Seal the open batch once it holds this many bytes.
    * @default 8 MiB
@@ -105,6 +119,24 @@ export interface LogOptions {
    * @default 1_000
    */
   fenceCheckIntervalMs?: number;
+  /**
+   * `V` of the acknowledgement rule that makes collecting fences safe: a
+   * batch is acknowledged only if its write completed less than `2V` after
+   * the start of a look that found this writer's epoch still the newest
+   * (busy writers look every `fenceCheckIntervalMs`; otherwise a look runs
+   * alongside the write). A write that took longer is acknowledged only after
+   * one more look. Must be well below `fenceMinAgeMs / 2`.
+   * @default 30_000
+   */
+  epochValidityMs?: number;
+  /**
+   * Fences (the markers each opening writer leaves in the WAL) that a
+   * checkpoint has covered are collected once older than this. Must be at
+   * least `3 × epochValidityMs`, so that no stalled writer can still land a
+   * write in a collected slot and have it acknowledged.
+   * @default 600_000 (10 minutes)
+   */
+  fenceMinAgeMs?: number;
 }
 
 /** Retries of transient store errors: capped exponential backoff with jitter. */
@@ -169,6 +201,9 @@ export interface ResolvedLogOptions {
   allowUnsafeStore: boolean;
   recoverCorruption: "fail" | "skip";
   fenceCheckIntervalMs: number;
+  maxWritesInFlight: number;
+  epochValidityMs: number;
+  fenceMinAgeMs: number;
 }
 
 /**
@@ -179,9 +214,27 @@ export function resolveLogOptions(options: LogOptions = {}, arg = "options"): Re
   checkOptionsObject(options, arg);
   const o = options;
   const name = (field: string): string => `${arg}.${field}`;
+  const epochValidityMs = optional(o.epochValidityMs, 30_000, (v) =>
+    checkPositiveDuration(v, name("epochValidityMs")),
+  );
+  const fenceMinAgeMs = optional(o.fenceMinAgeMs, Math.max(600_000, 3 * epochValidityMs), (v) =>
+    checkDuration(v, name("fenceMinAgeMs")),
+  );
+  if (fenceMinAgeMs < 3 * epochValidityMs) {
+    throw invalidArgument(
+      name("fenceMinAgeMs"),
+      `at least 3 × ${name("epochValidityMs")} (${3 * epochValidityMs})`,
+      fenceMinAgeMs,
+    );
+  }
   return {
     ...resolveReadOptions(options, arg),
-    flushIntervalMs: optional(o.flushIntervalMs, 2, (v) =>
+    epochValidityMs,
+    fenceMinAgeMs,
+    maxWritesInFlight: optional(o.maxWritesInFlight, 4, (v) =>
+      checkInteger(v, name("maxWritesInFlight"), 1, WAL_WINDOW),
+    ),
+    flushIntervalMs: optional(o.flushIntervalMs, 0, (v) =>
       checkDuration(v, name("flushIntervalMs")),
     ),
     maxBatchBytes: optional(o.maxBatchBytes, 8 * MiB, (v) =>

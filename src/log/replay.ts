@@ -6,7 +6,13 @@
  */
 import { CorruptionError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
-import { decodeCheckpointInSlices, decodeFence, decodeWalBatch, isFenceSize } from "./codec.js";
+import {
+  decodeCheckpointInSlices,
+  decodeFence,
+  decodeWalBatchWithEpoch,
+  isFenceSize,
+  WAL_WINDOW,
+} from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { LogStorage } from "./storage.js";
 
@@ -36,14 +42,13 @@ export interface Replayed {
 /**
  * Loads the checkpoint of `start` and the WAL batches `replayAfter+1 .. to-1`
  * after it. Every object must exist and be intact ({@link CorruptionError}
- * otherwise); `knownFences` are skipped without being fetched.
+ * otherwise).
  */
 export async function replay(
   storage: LogStorage,
   keys: LogKeys,
   start: ReplayStart,
   to: number,
-  knownFences: ReadonlySet<number> = new Set(),
 ): Promise<Replayed> {
   let checkpoint: Uint8Array | null = null;
   let checkpointBytes = 0;
@@ -58,7 +63,7 @@ export async function replay(
     checkpoint = loaded.snapshot;
     checkpointBytes = loaded.bytes;
   }
-  const { records, bytes } = await replayWal(storage, keys, start.replayAfter + 1, to, knownFences);
+  const { records, bytes } = await replayWal(storage, keys, start.replayAfter + 1, to);
   return { checkpoint, checkpointBytes, records, bytes };
 }
 
@@ -81,31 +86,86 @@ export async function readCheckpoint(
 }
 
 /**
- * Verifies the WAL object in slot `id`: its records, or `null` for a fence.
- * Throws {@link CorruptionError} when it is neither an intact batch nor a fence.
+ * Reads WAL objects in slot order and tells which records count.
+ *
+ * Fences hold none. Neither do dead batches: a writer keeps several creates
+ * in flight, so when it crashes or is fenced some of them can land after a
+ * slot it never filled, and the next writer fences that slot (and the few
+ * after it, where the rest could still land). Such a batch was never
+ * acknowledged (batches are acknowledged strictly in WAL order) and must
+ * never be replayed. It is recognised by its epoch: lower than the epoch of
+ * a fence (or batch) before it. Version 1 batches carry no epoch and were
+ * never written with creates in flight, so they always count.
  */
-export function decodeWalObject(keys: LogKeys, id: number, body: Uint8Array): Uint8Array[] | null {
-  const key = keys.wal(id);
-  if (isFenceSize(body.byteLength)) {
-    decodeFence(key, body);
-    return null;
+export class WalScan {
+  /** The highest epoch of any fence or batch read so far. */
+  #epoch = 0;
+
+  /**
+   * Verifies the WAL object in slot `id`: its records, or `null` for a fence
+   * or a dead batch. Throws {@link CorruptionError} when it is neither an
+   * intact batch nor a fence.
+   */
+  read(keys: LogKeys, id: number, body: Uint8Array): Uint8Array[] | null {
+    const key = keys.wal(id);
+    if (isFenceSize(body.byteLength)) {
+      this.#epoch = Math.max(this.#epoch, decodeFence(key, body));
+      return null;
+    }
+    const { records, header } = decodeWalBatchWithEpoch(key, id, body);
+    if (header === null) return records;
+    if (header.epoch < this.#epoch) return null;
+    this.#epoch = header.epoch;
+    return records;
   }
-  return decodeWalBatch(key, id, body);
 }
 
 /**
- * Reads WAL batches `from..to-1` in order, skipping fences (`knownFences` are
- * not even fetched). Every slot must exist.
+ * WAL objects past the first missing slot `gap` (all within
+ * {@link WAL_WINDOW} of it) are the tail of a writer that died or was fenced
+ * with creates in flight: never acknowledged, never replayed. Unless one of
+ * them was sealed after the batch in `gap` was acknowledged: then that batch
+ * was durable and is missing now, which is damage. Returns the
+ * {@link CorruptionError} to report, or null for a plain crashed tail.
  */
+export async function tailDamage(
+  storage: LogStorage,
+  keys: LogKeys,
+  gap: number,
+  tail: readonly number[],
+): Promise<CorruptionError | null> {
+  for (const id of tail) {
+    if (id >= gap + WAL_WINDOW) {
+      return new CorruptionError(
+        keys.wal(gap),
+        `WAL batch is missing while "${keys.wal(id)}" exists (a gap of more than ${WAL_WINDOW} slots)`,
+      );
+    }
+  }
+  const bodies = await Promise.all(tail.map((id) => storage.get(keys.wal(id))));
+  for (const [index, body] of bodies.entries()) {
+    const id = tail[index]!;
+    if (body === null || isFenceSize(body.byteLength)) continue;
+    const { header } = decodeWalBatchWithEpoch(keys.wal(id), id, body);
+    if (header === null || header.acknowledgedThrough >= gap) {
+      return new CorruptionError(
+        keys.wal(gap),
+        `WAL batch is missing while "${keys.wal(id)}", written after it was acknowledged, exists`,
+      );
+    }
+  }
+  return null;
+}
+
+/** Reads WAL batches `from..to-1` in order, skipping fences and dead batches. Every slot must exist. */
 export async function replayWal(
   storage: LogStorage,
   keys: LogKeys,
   from: number,
   to: number,
-  knownFences: ReadonlySet<number>,
 ): Promise<{ records: Uint8Array[]; bytes: number }> {
   const ids: number[] = [];
-  for (let id = from; id < to; id++) if (!knownFences.has(id)) ids.push(id);
+  for (let id = from; id < to; id++) ids.push(id);
   const bodies: Uint8Array[] = new Array(ids.length);
   let next = 0;
   const fetchNext = async (): Promise<void> => {
@@ -120,8 +180,9 @@ export async function replayWal(
   await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, fetchNext));
   const records: Uint8Array[] = [];
   let bytes = 0;
+  const scan = new WalScan();
   for (const [index, body] of bodies.entries()) {
-    const batch = decodeWalObject(keys, ids[index]!, body);
+    const batch = scan.read(keys, ids[index]!, body);
     if (batch === null) continue;
     for (const record of batch) records.push(record);
     bytes += body.byteLength;

@@ -17,7 +17,7 @@ export function isObjectExists(error: unknown): boolean {
  * Store errors worth retrying: anything but a lost create, one of our own
  * verdicts, or a failure the store classified as permanent (it cannot heal).
  */
-function isTransient(error: unknown): boolean {
+export function isTransient(error: unknown): boolean {
   if (isObjectExists(error)) return false;
   if (error instanceof StorageError) return !error.permanent;
   return !(error instanceof TaqubaError);
@@ -104,6 +104,6 @@ export async function withRetry<T>(
   }
 }
 
-function describe(error: unknown): string {
+export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

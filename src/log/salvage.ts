@@ -10,7 +10,7 @@ import { CorruptionError } from "../errors.js";
 import { decodeWalBatch, isFenceSize } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
-import { decodeWalObject, type Replayed, readCheckpoint } from "./replay.js";
+import { type Replayed, readCheckpoint, WalScan } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 import type { RecoveryReport } from "./types.js";
 
@@ -59,6 +59,7 @@ export async function salvage(
   const records: Uint8Array[] = [];
   let bytes = 0;
   let id = start.replayAfter + 1;
+  const scan = new WalScan();
   for (; id < fenceId; id++) {
     const key = keys.wal(id);
     const body = await storage.get(key);
@@ -67,7 +68,7 @@ export async function salvage(
       break;
     }
     try {
-      const batch = decodeWalObject(keys, id, body);
+      const batch = scan.read(keys, id, body);
       if (batch === null) continue;
       for (const record of batch) records.push(record);
       bytes += body.byteLength;

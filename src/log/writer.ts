@@ -1,24 +1,47 @@
 /**
- * Group commit: turns appended records into WAL batches, writes them strictly
- * in order, acknowledges each append once its batch (and every batch before
- * it) is durable, applies backpressure, and fails the log for good when a
- * write cannot succeed. Knows nothing of checkpoints or manifests; the
- * {@link WriterFence} only supplies the error for a slot someone else took.
+ * Group commit: turns appended records into WAL batches, keeps several of
+ * their creates in flight, acknowledges each append once its batch and every
+ * batch before it are durable, applies backpressure, and fails the log for
+ * good when a write cannot succeed. Knows nothing of checkpoints or
+ * manifests; the {@link WriterFence} supplies the epoch, the error for a slot
+ * someone else took, and the acknowledgement rule.
  *
- * At most one WAL create is in flight, so batch ids are dense and a batch is
- * durable only once every batch before it is. Records appended while a write
- * is in flight form the next batch, sealed the moment that write lands.
+ * Sealing. With no create in flight the open batch is sealed at once (after
+ * the current turn of the event loop, so records appended together share
+ * it), or after `flushIntervalMs` when that is set: a lone producer waits one
+ * store round trip, not a window. While creates are in flight, records
+ * accumulate; the open batch is sealed when the last create completes, or
+ * earlier — as one more create in flight — once it is big enough to be worth
+ * its own request ({@link PIPELINE_MIN_RECORDS}, {@link PIPELINE_MIN_BYTES}).
+ *
+ * Order. Batch ids are dense and creates are issued in id order, at most
+ * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
+ * They may complete in any order; acknowledgements go strictly in WAL order.
+ * A create that fails (or finds its slot taken) fails the log: its batch and
+ * every later one are rejected.
+ *
+ * Failure. When the log fails with creates in flight, each of them is still
+ * resolved before its callers hear anything: one that landed, after every
+ * batch before it landed, is acknowledged (it is below the new writer's
+ * fence and will be replayed); one whose outcome cannot be learnt is
+ * rejected with `inDoubt: true`; the rest are rejected plainly.
  */
 import { randomBytes } from "node:crypto";
 import { startTimer, type TimerHandle } from "../clock.js";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { invalidArgument } from "../validate.js";
-import { encodedRecordBytes, encodeWalBatch, hasWriteToken, WRITE_TOKEN_BYTES } from "./codec.js";
+import { encodedRecordBytes, encodeWalBatch, WRITE_TOKEN_BYTES } from "./codec.js";
 import { type Deferred, deferred } from "./deferred.js";
 import type { WriterFence } from "./fencing.js";
 import type { LogKeys } from "./keys.js";
 import type { ResolvedLogOptions } from "./options.js";
 import type { LogStorage } from "./storage.js";
+import { createWalObject, type WalCreateOutcome } from "./wal-create.js";
+
+/** An open batch this many records long is sealed as one more create in flight. */
+export const PIPELINE_MIN_RECORDS = 32;
+/** An open batch this many bytes big is sealed as one more create in flight. */
+export const PIPELINE_MIN_BYTES = 256 * 1024;
 
 /** Everything recovery hands to the group-commit writer. */
 export interface WriterInit {
@@ -26,7 +49,7 @@ export interface WriterInit {
   keys: LogKeys;
   options: ResolvedLogOptions;
   fence: WriterFence;
-  /** The first WAL slot this writer will fill (one past its fence). */
+  /** The first WAL slot this writer will fill (past its fences). */
   nextWalId: number;
   /** Encoded bytes of the WAL replayed at open (they count towards the next checkpoint). */
   replayedWalBytes: number;
@@ -67,7 +90,18 @@ interface SealedBatch {
   body: Uint8Array;
   token: Uint8Array;
   done: Deferred<void>;
+  /** Null until the create completes. */
+  outcome: WalCreateOutcome | null;
+  /** Monotonic time the create completed. */
+  completedAt: number;
 }
+
+/**
+ * After the log failed: what the batches settled so far amount to for the
+ * next one. `landed`: all of them are in the WAL; `maybe`: one may be
+ * missing; `dead`: one is missing for sure, so nothing after it is replayed.
+ */
+type Prefix = "landed" | "maybe" | "dead";
 
 export class LogWriter {
   readonly #storage: LogStorage;
@@ -79,10 +113,12 @@ export class LogWriter {
   #nextWalId: number;
   #durableWalId: number;
   #open: OpenBatch | null = null;
-  /** Sealed, not yet durable; the head is being written when `#writing`. */
+  /** Sealed, not yet settled, in WAL order; the first `#issued` have creates issued. */
   readonly #sealed: SealedBatch[] = [];
-  #writing = false;
+  #issued = 0;
   #flushTimer: TimerHandle | null = null;
+  #kick: NodeJS.Immediate | null = null;
+  #revalidating = false;
   /** Keeps the process alive while appends wait to become durable (timers themselves never do). */
   #keepAlive: NodeJS.Timeout | null = null;
   #unflushedBytes = 0;
@@ -90,6 +126,7 @@ export class LogWriter {
   #afterDurable: () => void = () => {};
 
   #failure: Error | null = null;
+  #prefix: Prefix = "landed";
   readonly #failureListeners: Array<(error: Error) => void> = [];
   #closing = false;
 
@@ -154,7 +191,7 @@ export class LogWriter {
     this.#unflushedBytes += bytes;
 
     if (open.bytes >= this.#options.maxBatchBytes) this.#seal();
-    else if (!this.#writing && this.#flushTimer === null) this.#armFlushTimer();
+    else this.#scheduleSeal(open);
     return open.done.promise;
   }
 
@@ -210,13 +247,16 @@ export class LogWriter {
 
   /** Stops the flush timer, cuts retry sleeps short and lets the process exit. */
   stop(): void {
-    this.#flushTimer?.cancel();
-    this.#flushTimer = null;
+    this.#cancelScheduledSeal();
     this.#storage.retry.sleeper.wakeAll();
     this.#releaseKeepAlive();
   }
 
-  /** Fails the log for good: every pending and later call rejects with the same error. */
+  /**
+   * Fails the log for good: every later call rejects with the same error.
+   * What was never written is rejected now; creates in flight are resolved
+   * first (see the module comment).
+   */
   fail(cause: unknown): void {
     if (this.#failure !== null) return;
     const error =
@@ -224,11 +264,12 @@ export class LogWriter {
         ? cause
         : new StorageError(`${this.#describe}: ${String(cause)}`, { cause });
     this.#failure = error;
-    this.stop();
-    const pending = [...this.#sealed.map((b) => b.done), ...(this.#open ? [this.#open.done] : [])];
-    this.#sealed.length = 0;
+    this.#cancelScheduledSeal();
+    this.#storage.retry.sleeper.wakeAll();
+    const unwritten = this.#sealed.splice(this.#issued).map((b) => b.done);
+    if (this.#open !== null) unwritten.push(this.#open.done);
     this.#open = null;
-    for (const done of pending) done.reject(error);
+    for (const done of unwritten) done.reject(error);
     for (const waiter of this.#writableWaiters) waiter.reject(error);
     this.#writableWaiters = [];
     this.#options.logger.error("log failed", { log: this.#describe, error: error.message });
@@ -239,14 +280,46 @@ export class LogWriter {
         this.#options.logger.error("onFailure listener threw", { error: String(listenerError) });
       }
     }
+    queueMicrotask(() => this.#settle());
   }
 
-  #armFlushTimer(): void {
-    const { clock, flushIntervalMs } = this.#options;
-    this.#flushTimer = startTimer(clock, flushIntervalMs, () => {
-      this.#flushTimer = null;
-      this.#seal();
+  /** Arranges for the open batch to be sealed when due (see the module comment). */
+  #scheduleSeal(open: OpenBatch): void {
+    if (this.#issued === 0 && this.#sealed.length === 0) {
+      // Idle: no create to wait for.
+      const { clock, flushIntervalMs } = this.#options;
+      if (flushIntervalMs > 0) {
+        this.#flushTimer ??= startTimer(clock, flushIntervalMs, () => {
+          this.#flushTimer = null;
+          this.#seal();
+        });
+        return;
+      }
+    } else if (!(this.#roomInFlight() && isBig(open))) {
+      return; // sealed when a create completes
+    }
+    this.#kick ??= setImmediate(() => {
+      this.#kick = null;
+      this.#sealIfDue();
     });
+  }
+
+  #cancelScheduledSeal(): void {
+    this.#flushTimer?.cancel();
+    this.#flushTimer = null;
+    if (this.#kick !== null) clearImmediate(this.#kick);
+    this.#kick = null;
+  }
+
+  #roomInFlight(): boolean {
+    return this.#sealed.length === this.#issued && this.#issued < this.#options.maxWritesInFlight;
+  }
+
+  /** Seals the open batch if nothing is in flight, or if it is big enough to go alongside. */
+  #sealIfDue(): void {
+    const open = this.#open;
+    if (open === null || this.#failure !== null || this.#flushTimer !== null) return;
+    if (this.#issued === 0 || (this.#roomInFlight() && isBig(open))) this.#seal();
   }
 
   /** Resolves once everything appended so far is durable. */
@@ -255,16 +328,16 @@ export class LogWriter {
     return last === undefined ? Promise.resolve() : last.done.promise;
   }
 
-  /** Turns the open batch into the next WAL batch and starts writing if idle. */
+  /** Turns the open batch into the next WAL batch and issues creates while there is room. */
   #seal(): void {
     const open = this.#open;
     if (open === null || this.#failure !== null) return;
     this.#open = null;
-    this.#flushTimer?.cancel();
-    this.#flushTimer = null;
+    this.#cancelScheduledSeal();
     const id = this.#nextWalId++;
     const token = randomBytes(WRITE_TOKEN_BYTES);
-    const body = encodeWalBatch(id, token, open.records);
+    const header = { epoch: this.#fence.epoch, acknowledgedThrough: this.#durableWalId };
+    const body = encodeWalBatch(id, header, token, open.records);
     this.#sealedBytesTotal += body.byteLength;
     this.#sealed.push({
       id,
@@ -273,32 +346,98 @@ export class LogWriter {
       body,
       token,
       done: open.done,
+      outcome: null,
+      completedAt: 0,
     });
     this.#pump();
   }
 
   #pump(): void {
-    const batch = this.#sealed[0];
-    if (this.#writing || this.#failure !== null || batch === undefined) return;
-    this.#writing = true;
-    void this.#write(batch);
+    while (this.#failure === null && this.#issued < this.#options.maxWritesInFlight) {
+      const batch = this.#sealed[this.#issued];
+      if (batch === undefined) return;
+      this.#issued++;
+      // Keep the acknowledgement rule satisfied without waiting: look for a newer epoch
+      // alongside the create when the last look is getting old.
+      if (this.#fence.confirmationAging) this.#validate().catch(() => {});
+      void this.#write(batch);
+    }
   }
 
   async #write(batch: SealedBatch): Promise<void> {
-    const walKey = this.#keys.wal(batch.id);
-    try {
-      const outcome = await this.#storage.create(walKey, batch.body, (existing) =>
-        hasWriteToken(existing, batch.token),
-      );
-      if (outcome === "taken") throw this.#fence.fenced({ walKey });
-    } catch (error) {
-      this.fail(error);
+    batch.outcome = await createWalObject(
+      this.#storage,
+      this.#keys.wal(batch.id),
+      batch.body,
+      batch.token,
+      () => this.#failure !== null,
+    );
+    batch.completedAt = this.#options.clock.monotonicNow();
+    this.#settle();
+  }
+
+  /** Looks for a newer epoch; fails the log if there is one. */
+  #validate(): Promise<void> {
+    return this.#fence.validate().catch((error: unknown) => {
+      if (error instanceof FencedError) this.fail(error);
+      throw error;
+    });
+  }
+
+  /** Acknowledges or rejects completed batches at the head, strictly in WAL order. */
+  #settle(): void {
+    let acknowledged = false;
+    for (;;) {
+      const head = this.#sealed[0];
+      if (head === undefined || head.outcome === null) break;
+      if (this.#failure !== null) {
+        acknowledged = this.#settleAfterFailure(head) || acknowledged;
+        continue;
+      }
+      const { kind } = head.outcome;
+      if (kind === "created") {
+        if (!this.#fence.mayAcknowledge(head.completedAt)) {
+          this.#revalidate();
+          break;
+        }
+        this.#acknowledge(head);
+        acknowledged = true;
+      } else if (kind === "taken") {
+        this.fail(this.#fence.fenced({ walKey: this.#keys.wal(head.id) }));
+      } else {
+        this.fail(head.outcome.error);
+      }
+    }
+    if (this.#failure !== null) {
+      if (this.#sealed.length === 0 && this.#open === null) this.#releaseKeepAlive();
       return;
     }
-    // Failed meanwhile (fenced by a checkpoint's manifest write): the batch was already rejected.
-    if (this.#failure !== null) return;
+    // Whatever arrived during the writes goes out now: the writes themselves were the wait.
+    this.#sealIfDue();
+    this.#pump();
+    if (this.#sealed.length === 0 && this.#open === null) this.#releaseKeepAlive();
+    if (acknowledged) this.#afterDurable();
+  }
+
+  /** The head landed, but too long after the last look at the epochs: look again first. */
+  #revalidate(): void {
+    if (this.#revalidating) return;
+    this.#revalidating = true;
+    this.#validate().then(
+      () => {
+        this.#revalidating = false;
+        this.#settle();
+      },
+      (error: unknown) => {
+        this.#revalidating = false;
+        this.fail(error); // fenced (already failed), or the store kept failing
+      },
+    );
+  }
+
+  #acknowledge(batch: SealedBatch): void {
     this.#sealed.shift();
-    this.#writing = false;
+    this.#issued--;
     this.#durableWalId = batch.id;
     this.#batchesWritten++;
     this.#recordsWritten += batch.recordCount;
@@ -307,11 +446,34 @@ export class LogWriter {
     this.#unflushedBytes -= batch.bytes;
     batch.done.resolve();
     this.#releaseWritableWaiters();
-    // Whatever arrived during the write goes out now: the write itself was the wait.
-    if (this.#open !== null) this.#seal();
-    else this.#pump();
-    if (this.#sealed.length === 0) this.#releaseKeepAlive();
-    this.#afterDurable();
+  }
+
+  /** Settles the head after the log failed; true when it was acknowledged. */
+  #settleAfterFailure(head: SealedBatch): boolean {
+    const outcome = head.outcome!;
+    const failure = this.#failure!;
+    if (
+      outcome.kind === "created" &&
+      this.#prefix === "landed" &&
+      this.#fence.mayAcknowledge(head.completedAt)
+    ) {
+      // Landed after everything before it: the next writer replays it.
+      this.#acknowledge(head);
+      return true;
+    }
+    this.#sealed.shift();
+    this.#issued--;
+    let inDoubt: boolean;
+    if (outcome.kind === "created" || outcome.kind === "unknown") {
+      // Replayed exactly when every batch before it is in the WAL.
+      inDoubt = this.#prefix !== "dead";
+      if (this.#prefix === "landed") this.#prefix = "maybe";
+    } else {
+      inDoubt = false;
+      this.#prefix = "dead";
+    }
+    head.done.reject(inDoubt ? withDoubt(failure) : failure);
+    return false;
   }
 
   #releaseWritableWaiters(): void {
@@ -325,4 +487,22 @@ export class LogWriter {
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
   }
+}
+
+function isBig(open: OpenBatch): boolean {
+  return open.records.length >= PIPELINE_MIN_RECORDS || open.bytes >= PIPELINE_MIN_BYTES;
+}
+
+/** A copy of `error` that says the write may have been applied anyway. */
+function withDoubt(error: Error): Error {
+  const suffix = " The write may have been applied anyway: treat it as maybe-applied.";
+  if (error instanceof FencedError)
+    return new FencedError(error.message + suffix, { cause: error, inDoubt: true });
+  if (error instanceof StorageError)
+    return new StorageError(error.message + suffix, {
+      cause: error,
+      permanent: error.permanent,
+      inDoubt: true,
+    });
+  return error;
 }

@@ -1,5 +1,10 @@
-/** The conditional-write probe: refuses a store that ignores create-if-absent, which fencing relies on. */
-import { randomUUID } from "node:crypto";
+/**
+ * The conditional-write probe: refuses a store that ignores create-if-absent,
+ * which fencing relies on. Probe objects are named `probe/<ULID>`, so a
+ * writer's garbage collection can tell the old ones (left by a crash, or by a
+ * probe create whose outcome was lost) from a probe running right now.
+ */
+import { ulid } from "ulid";
 import { StorageError, TaqubaError, UnsupportedStoreError } from "../errors.js";
 import { ObjectExistsError, type ObjectStore } from "./types.js";
 
@@ -9,15 +14,18 @@ import { ObjectExistsError, type ObjectStore } from "./types.js";
  * create must fail with {@link ObjectExistsError}. Throws
  * {@link UnsupportedStoreError} when the store accepted it, and
  * {@link StorageError} when the store failed. The probe object is deleted
- * afterwards (best effort).
+ * afterwards (best effort, even when its create failed: it may have taken
+ * effect); `now` (wall time) goes into its name.
  */
-export async function probeConditionalWrites(store: ObjectStore, prefix: string): Promise<void> {
-  const key = `${prefix}probe/${randomUUID()}`;
+export async function probeConditionalWrites(
+  store: ObjectStore,
+  prefix: string,
+  now: number = Date.now(),
+): Promise<void> {
+  const key = `${prefix}probe/${ulid(now)}`;
   const body = new TextEncoder().encode("taquba conditional-write probe\n");
-  let created = false;
   try {
     await attempt(store, key, () => store.put(key, body, { ifNoneMatch: "*" }));
-    created = true;
     let secondSucceeded = false;
     try {
       await store.put(key, body, { ifNoneMatch: "*" });
@@ -32,7 +40,7 @@ export async function probeConditionalWrites(store: ObjectStore, prefix: string)
           "Use a store that supports conditional writes, or pass `allowUnsafeStore: true` to opt out of this check at your own risk.",
       );
   } finally {
-    if (created) await store.delete(key).catch(() => {});
+    await store.delete(key).catch(() => {});
   }
 }
 

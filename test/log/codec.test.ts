@@ -29,7 +29,12 @@ describe("log formats", { timeout: 60_000 }, () => {
         fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }),
         fc.nat(),
         (records, id) => {
-          const body = encodeWalBatch(id, token, records);
+          const body = encodeWalBatch(
+            id,
+            { epoch: 3, acknowledgedThrough: id - 1 },
+            token,
+            records,
+          );
           assert.deepEqual(decodeWalBatch("k", id, body), records);
         },
       ),
@@ -76,7 +81,13 @@ describe("log formats", { timeout: 60_000 }, () => {
 
   it("any single flipped bit is detected", () => {
     const bodies = [
-      { body: encodeWalBatch(5, token, [new Uint8Array([1, 2, 3]), new Uint8Array(0)]), wal: true },
+      {
+        body: encodeWalBatch(5, { epoch: 3, acknowledgedThrough: 4 }, token, [
+          new Uint8Array([1, 2, 3]),
+          new Uint8Array(0),
+        ]),
+        wal: true,
+      },
       { body: encodeCheckpoint(5, new Uint8Array([9, 8, 7])), wal: false },
     ];
     for (const { body, wal } of bodies) {
@@ -97,6 +108,8 @@ describe("log formats", { timeout: 60_000 }, () => {
       replayAfter: 4,
       writer: "ab",
       createdAt: 5,
+      walWindow: 4,
+      closed: false,
     };
     const body = encodeManifest(manifest);
     assert.deepEqual(decodeManifest("m", body), manifest);

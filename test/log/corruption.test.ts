@@ -5,9 +5,9 @@ import { openLog, readLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { keysUnder, rec, rejection, testOptions } from "./helpers.js";
 
-const WAL_2 = "q/wal/00000000000000000002";
+const WAL_1 = "q/wal/00000000000000000001";
 
-/** A log with one fence (wal 1), two batches (wal 2, 3) and, optionally, a checkpoint. */
+/** A new log (so no fence) with two batches (wal 1, 2) and, optionally, a checkpoint. */
 async function seeded(withCheckpoint = false): Promise<MemoryStore> {
   const store = new MemoryStore();
   const { log } = await openLog(store, "q", testOptions());
@@ -58,39 +58,51 @@ describe("log corruption is reported, never skipped", { timeout: 60_000 }, () =>
     const store = await seeded();
     await mutate(
       store,
-      WAL_2,
+      WAL_1,
       flipBit((b) => b.length - 6),
     );
-    await expectCorruption(store, WAL_2);
+    await expectCorruption(store, WAL_1);
   });
 
   it("rejects a WAL batch with a flipped bit in its header", async () => {
     const store = await seeded();
     await mutate(
       store,
-      WAL_2,
+      WAL_1,
       flipBit(() => 20),
     );
-    await expectCorruption(store, WAL_2);
+    await expectCorruption(store, WAL_1);
   });
 
   it("rejects a truncated WAL batch", async () => {
     const store = await seeded();
-    await mutate(store, WAL_2, (b) => b.slice(0, b.length - 7));
-    await expectCorruption(store, WAL_2);
+    await mutate(store, WAL_1, (b) => b.slice(0, b.length - 7));
+    await expectCorruption(store, WAL_1);
   });
 
   it("rejects a WAL batch stored under another slot's name", async () => {
     const store = await seeded();
-    const third = await store.get("q/wal/00000000000000000003");
-    await mutate(store, WAL_2, () => third!.body);
-    await expectCorruption(store, WAL_2);
+    const second = await store.get("q/wal/00000000000000000002");
+    await mutate(store, WAL_1, () => second!.body);
+    await expectCorruption(store, WAL_1);
   });
 
   it("rejects a gap in the WAL after the checkpoint", async () => {
     const store = await seeded();
-    await store.delete(WAL_2);
-    await expectCorruption(store, WAL_2);
+    await store.delete(WAL_1);
+    // Batch 2 was sealed after batch 1 was acknowledged: not a crashed writer's tail.
+    await expectCorruption(store, WAL_1);
+    const error = await rejection(readLog(store, "q"));
+    assert.equal((error as CorruptionError).objectKey, WAL_1);
+  });
+
+  it("rejects a gap wider than any writer's window of writes in flight", async () => {
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    await log.append(rec("first"));
+    const stray = await store.get("q/wal/00000000000000000001");
+    await store.put("q/wal/00000000000000000010", stray!.body);
+    await expectCorruption(store, "q/wal/00000000000000000002");
   });
 
   it("rejects a corrupted, a truncated and a zero-length manifest", async () => {
@@ -130,11 +142,11 @@ describe("log corruption is reported, never skipped", { timeout: 60_000 }, () =>
     const store = await seeded();
     await mutate(
       store,
-      WAL_2,
+      WAL_1,
       flipBit((b) => b.length - 6),
     );
     const error = await rejection(readLog(store, "q"));
     assert.equal(error.code, "CORRUPTION");
-    assert.equal((error as CorruptionError).objectKey, WAL_2);
+    assert.equal((error as CorruptionError).objectKey, WAL_1);
   });
 });

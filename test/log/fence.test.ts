@@ -35,6 +35,8 @@ function context(store: ObjectStore, clock = new ManualClock()): FenceContext {
     manifests: new ManifestReader(storage, keys),
     clock,
     checkIntervalMs: 1_000,
+    epochValidityMs: 30_000,
+    walWindow: 4,
     describeLog: `log "q/" in ${store.describe()}`,
   };
 }
@@ -49,12 +51,12 @@ describe("writer fence: one rule, one message", { timeout: 60_000 }, () => {
     assertFenced(await rejection(older.throwIfSuperseded()), /epoch 2 took over.*\(epoch 1\)/);
     assertFenced(await rejection(older.confirmNewest()), /epoch 2 took over/);
     assertFenced(
-      await rejection(older.commit({ checkpoint: null, replayAfter: 0 })),
+      await rejection(older.commit({ checkpoint: null, replayAfter: 0, closed: false })),
       /epoch 2 took over/,
     );
     await newer.throwIfSuperseded();
     await newer.confirmNewest();
-    await newer.commit({ checkpoint: null, replayAfter: 0 });
+    await newer.commit({ checkpoint: null, replayAfter: 0, closed: false });
     assert.equal(newer.manifestId, 3);
   });
 

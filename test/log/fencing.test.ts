@@ -158,8 +158,8 @@ describe("log ambiguous writes", { timeout: 60_000 }, () => {
     const faults = new FaultStore(inner);
     const { log } = await openLog(faults, "q", testOptions());
     await log.append(rec("before"));
-    // Slot 3 is next (1 = our fence, 2 = "before"); a rival's fence lands there.
-    await inner.put("q/wal/00000000000000000003", new Uint8Array(0), { ifNoneMatch: "*" });
+    // Slot 2 is next (a new log has no fence; 1 = "before"); a rival's fence lands there.
+    await inner.put("q/wal/00000000000000000002", new Uint8Array(0), { ifNoneMatch: "*" });
     faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 1 });
     const failures: Error[] = [];
     log.onFailure((error) => failures.push(error));

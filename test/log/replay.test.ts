@@ -62,16 +62,30 @@ describe("log replay", { timeout: 60_000 }, () => {
 
   it("writes the documented layout", async () => {
     const store = new MemoryStore();
-    const { log } = await openLog(store, "q", testOptions());
+    const { log } = await openLog(store, "q", testOptions({ maxWritesInFlight: 2 }));
     await log.append(rec("x"));
-    const keys = await keysUnder(store, "q/");
-    assert.deepEqual(keys, [
+    assert.deepEqual(await keysUnder(store, "q/"), [
       "q/manifest/00000000000000000001",
-      "q/wal/00000000000000000001", // the fence
-      "q/wal/00000000000000000002",
+      "q/wal/00000000000000000001", // a new log has no writer to fence out
     ]);
-    const fence = await store.get("q/wal/00000000000000000001");
-    assert.equal(decodeFence("q/wal/00000000000000000001", fence!.body), 1); // the writer's epoch
+    // Opened again without a clean close: the first writer may still have writes in flight,
+    // so the new one fences the window of slots it could fill (its manifest says 2).
+    const second = await openLog(store, "q", testOptions());
+    assert.deepEqual(texts(second.records), ["x"]);
+    await second.log.append(rec("y"));
+    assert.deepEqual(await keysUnder(store, "q/wal/"), [
+      "q/wal/00000000000000000001",
+      "q/wal/00000000000000000002", // the fence
+      "q/wal/00000000000000000003", // the rest of the window
+      "q/wal/00000000000000000004",
+    ]);
+    const fence = await store.get("q/wal/00000000000000000002");
+    assert.equal(decodeFence("q/wal/00000000000000000002", fence!.body), 2); // the writer's epoch
+    // After a clean close, the next writer fences nothing.
+    await second.log.close();
+    const third = await openLog(store, "q", testOptions());
+    await third.log.append(rec("z"));
+    assert.equal((await keysUnder(store, "q/wal/")).at(-1), "q/wal/00000000000000000005");
   });
 
   it("works the same on a local directory, through checkpoints and GC", async () => {
