@@ -55,16 +55,30 @@ async function main(): Promise<void> {
   const log = (line: string): void => console.log(line);
 
   const simSeeds = seedsToRun(SEEDS, 0x7047);
-  const sim = { claimCrashesBefore: 0, claimCrashesAfter: 0, clockSteps: 0 };
+  const sim = {
+    claimCrashesBefore: 0,
+    claimCrashesAfter: 0,
+    clockSteps: 0,
+    pipelineCuts: 0,
+    inDoubt: 0,
+    fencesCollected: 0,
+    zombieWritesInCollectedSlots: 0,
+  };
   for (const seed of simSeeds) {
     const r = await runSimulation({ seed, steps: STEPS });
     sim.claimCrashesBefore += r.claimCrashesBefore;
     sim.claimCrashesAfter += r.claimCrashesAfter;
     sim.clockSteps += r.clockSteps;
+    sim.pipelineCuts += r.pipelineCuts;
+    sim.inDoubt += r.inDoubt;
+    sim.fencesCollected += r.fencesCollected;
+    sim.zombieWritesInCollectedSlots += r.zombieWritesInCollectedSlots;
     log(
       `simulation seed ${seed}: ${r.steps} steps, ${r.enqueued} enqueued, ${r.acked} acked, ${r.restarts} restarts, ` +
         `${r.crashes} crashes, ${r.claimCrashesBefore}+${r.claimCrashesAfter} handler crashes before+after the claim was durable, ` +
-        `${r.clockSteps} clock steps, ${r.fences} fences, ${r.outages} outages, ${r.faults} faults, ${r.violations.length} violations`,
+        `${r.clockSteps} clock steps, ${r.fences} fences, ${r.outages} outages, ${r.pipelineCuts} cuts with writes in flight, ` +
+        `${r.inDoubt} in-doubt writes, ${r.fencesCollected} fences collected, ${r.zombieWritesInCollectedSlots} zombie writes in collected slots, ` +
+        `${r.faults} faults, ${r.violations.length} violations`,
     );
     for (const v of r.violations)
       violations.push(`simulation seed ${seed} (TAQUBA_SEED=${seed}): ${v}`);
@@ -119,7 +133,9 @@ async function main(): Promise<void> {
   log(
     `torture: rounds=${crash.rounds} seeds=${simSeeds.length} kills=${crash.kills + crash.poisonCrashes} ` +
       `claimCrashesBefore=${sim.claimCrashesBefore} claimCrashesAfter=${sim.claimCrashesAfter} ` +
-      `clockSteps=${sim.clockSteps} handovers=${fencing.handovers + azure.handovers} violations=${violations.length}`,
+      `clockSteps=${sim.clockSteps} pipelineCuts=${sim.pipelineCuts} inDoubt=${sim.inDoubt} ` +
+      `fencesCollected=${sim.fencesCollected} zombieWritesInCollectedSlots=${sim.zombieWritesInCollectedSlots} ` +
+      `handovers=${fencing.handovers + azure.handovers} violations=${violations.length}`,
   );
   process.exitCode = violations.length === 0 ? 0 : 1;
 }
