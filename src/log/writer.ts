@@ -365,13 +365,18 @@ export class LogWriter {
   }
 
   async #write(batch: SealedBatch): Promise<void> {
-    batch.outcome = await createWalObject(
-      this.#storage,
-      this.#keys.wal(batch.id),
-      batch.body,
-      batch.token,
-      () => this.#failure !== null,
-    );
+    try {
+      batch.outcome = await createWalObject(
+        this.#storage,
+        this.#keys.wal(batch.id),
+        batch.body,
+        batch.token,
+        () => this.#failure !== null,
+      );
+    } catch (error) {
+      // Not a store answer (a logger or sleeper threw): the create may have been sent.
+      batch.outcome = { kind: "unknown", error };
+    }
     batch.completedAt = this.#options.clock.monotonicNow();
     this.#settle();
   }
