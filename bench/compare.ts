@@ -1,14 +1,19 @@
 /**
- * The peer comparison (`npm run bench:compare`): the same end-to-end workload
- * (enqueue N in batches, process with concurrency C, no-op handler, same
- * payload) on taquba (memory and file store) and on BullMQ (Redis), pg-boss and
- * graphile-worker (PostgreSQL), one system at a time on this machine.
+ * The peer comparison (`npm run bench:compare`): the same end-to-end workloads
+ * on taquba (memory and file store, fsync on) and on BullMQ (Redis, AOF with
+ * appendfsync everysec), pg-boss and graphile-worker (PostgreSQL, fsync and
+ * synchronous_commit on), one system at a time on this machine:
+ * - batch: enqueue N in batches, process with concurrency C (no-op handler);
+ * - single: P concurrent producers each awaiting its own single enqueue
+ *   (the usual pattern in a web app), then process with concurrency C.
  *
  * It installs Debian's redis-server and postgresql if missing, installs the peer
  * libraries (`npm ci --prefix bench/peers`), starts both servers on loopback in
  * temp directories, and stops them and removes their data at the end.
  *
- * Options: --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000
+ * Options: --workloads=batch,single
+ *          --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000 (batch workload)
+ *          --single-jobs=20000 --producers=64 --single-concurrency=64 (single workload)
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
  *          --run-timeout=600 (seconds per run)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
@@ -44,6 +49,34 @@ const base = endToEndParams(
   new Args(process.argv.slice(2).filter((a) => !a.startsWith("--concurrency"))),
 );
 const concurrencies = args.list("concurrency", ["32", "256"]).map(Number);
+const workloads = args.list("workloads", ["batch", "single"]);
+/** One configuration every system runs. */
+interface Run {
+  workload: "batch" | "single";
+  jobs: number;
+  concurrency: number;
+  producers: number;
+}
+const plannedRuns: Run[] = [
+  ...(workloads.includes("batch")
+    ? concurrencies.map((c) => ({
+        workload: "batch" as const,
+        jobs: base.jobs,
+        concurrency: c,
+        producers: 0,
+      }))
+    : []),
+  ...(workloads.includes("single")
+    ? [
+        {
+          workload: "single" as const,
+          jobs: args.number("single-jobs", 20_000),
+          concurrency: args.number("single-concurrency", 64),
+          producers: args.number("producers", 64),
+        },
+      ]
+    : []),
+];
 const repeat = Math.max(1, args.number("repeat", 1));
 const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
 /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
@@ -53,15 +86,16 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 interface System {
   name: string;
   enabled: boolean;
-  /** Command (script + args) for one run at concurrency `c`. */
-  command(c: number): { script: URL; args: string[] };
+  /** Command (script + args) for one run. */
+  command(run: Run): { script: URL; args: string[] };
 }
 
-const common = (c: number) => [
-  `--jobs=${base.jobs}`,
-  `--concurrency=${c}`,
+const common = (run: Run) => [
+  `--jobs=${run.jobs}`,
+  `--concurrency=${run.concurrency}`,
   `--payload=${base.payloadBytes}`,
   `--batch=${base.batch}`,
+  `--producers=${run.producers}`,
   ...(base.flushMs === undefined ? [] : [`--flush-ms=${base.flushMs}`]),
 ];
 
@@ -108,27 +142,27 @@ try {
     ...(["memory", "file"] as const).map((store) => ({
       name: `taquba/${store}`,
       enabled: only.includes("taquba"),
-      command: (c: number) => ({
+      command: (run: Run) => ({
         script: here("./run-one.js"),
-        args: ["end_to_end", `--store=${store}`, ...common(c)],
+        args: ["end_to_end", `--store=${store}`, ...common(run)],
       }),
     })),
     {
       name: "bullmq",
       enabled: redis !== undefined,
-      command: (c) => ({
+      command: (run) => ({
         script: here("./compare/peer-bullmq.js"),
-        args: [`--url=${redis?.url}`, ...common(c)],
+        args: [`--url=${redis?.url}`, ...common(run)],
       }),
     },
     {
       name: "pg-boss",
       enabled: postgres !== undefined && only.includes("pg-boss"),
-      command: (c) => ({
+      command: (run) => ({
         script: here("./compare/peer-pgboss.js"),
         args: [
           `--url=${postgres?.url}/pgboss_bench`,
-          ...common(c),
+          ...common(run),
           ...passThrough("pgboss-fetch-batch", "fetch-batch"),
           ...passThrough("pgboss-loops", "loops"),
         ],
@@ -137,11 +171,11 @@ try {
     {
       name: "graphile",
       enabled: postgres !== undefined && only.includes("graphile"),
-      command: (c) => ({
+      command: (run) => ({
         script: here("./compare/peer-graphile.js"),
         args: [
           `--url=${postgres?.url}/graphile_bench`,
-          ...common(c),
+          ...common(run),
           ...passThrough("graphile-local-queue", "local-queue"),
         ],
       }),
@@ -152,15 +186,16 @@ try {
   // the machine hits every system alike; the table shows each one's best and median run.
   const allRuns: BenchResult[] = [];
   for (let i = 0; i < repeat; i++) {
-    for (const c of concurrencies) {
+    for (const run of plannedRuns) {
       for (const system of systems.filter((s) => s.enabled)) {
-        const { script, args: runArgs } = system.command(c);
+        const { script, args: runArgs } = system.command(run);
         const [result] = parseResults(
           await runNode(script, runArgs, ["--expose-gc"], runTimeoutMs),
         );
         if (result === undefined) throw new Error(`${system.name} printed no result`);
         log(
-          `[${i + 1}/${repeat}] ${system.name} c=${c}: ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +
+          `[${i + 1}/${repeat}] ${system.name} ${run.workload} c=${run.concurrency}: ` +
+            `${fmt(result.metrics.enqueuePerSec)} enqueues/s, ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +
             `(load ${fmt(result.loadAvg1m)})`,
         );
         allRuns.push(result);
@@ -181,7 +216,11 @@ try {
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify({ machine, runs: allRuns }, null, 2)}\n`);
   log(`results: ${out}`);
-  process.stdout.write(`${comparisonTable(allRuns)}\n`);
+  const single = allRuns.filter((r) => Number(r.params.producers ?? 0) > 0);
+  const batch = allRuns.filter((r) => Number(r.params.producers ?? 0) === 0);
+  if (batch.length > 0) process.stdout.write(`Batch enqueue:\n\n${comparisonTable(batch)}\n\n`);
+  if (single.length > 0)
+    process.stdout.write(`Single enqueues from many producers:\n\n${comparisonTable(single)}\n`);
 } finally {
   await stopServers();
 }

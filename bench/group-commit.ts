@@ -1,7 +1,8 @@
 /**
  * Group commit of the log engine on a simulated remote store: how many
  * records share one WAL PUT with N concurrent appenders (each appending in a
- * closed loop), and how many requests an idle log makes.
+ * closed loop), the same at a fixed arrival rate (open loop: 1,000 appends/s),
+ * and how many requests an idle log makes.
  *
  * Run: npx tsc -p tsconfig.json && node build/bench/group-commit.js [seconds]
  */
@@ -26,28 +27,84 @@ interface Row {
   p99Ms: number;
 }
 
-async function measure(latencyMs: number, appenders: number): Promise<Row> {
+/** How the appenders of one row append. */
+interface Shape {
+  /** Records per append call (all land in one batch). @default 1 */
+  recordsPerAppend?: number;
+  /** The log's `maxWritesInFlight`; the library default when absent. */
+  maxWritesInFlight?: number;
+  /** Start the appenders spread over one store latency instead of all at once. */
+  staggered?: boolean;
+}
+
+async function measure(latencyMs: number, appenders: number, shape: Shape = {}): Promise<Row> {
   const counting = new CountingStore(new LatencyStore(new MemoryStore(), { latencyMs }));
-  const { log } = await openLog(counting, "bench", { logger: silentLogger });
+  const { log } = await openLog(counting, "bench", {
+    logger: silentLogger,
+    ...(shape.maxWritesInFlight === undefined
+      ? {}
+      : { maxWritesInFlight: shape.maxWritesInFlight }),
+  });
   counting.reset();
+  const perAppend = shape.recordsPerAppend ?? 1;
+  const records = Array.from({ length: perAppend }, () => record);
   const latencies: number[] = [];
+  let appended = 0;
   const until = performance.now() + seconds * 1000;
-  const loop = async (): Promise<void> => {
+  const loop = async (index: number): Promise<void> => {
+    if (shape.staggered === true)
+      await new Promise((resolve) => setTimeout(resolve, (latencyMs * index) / appenders));
     while (performance.now() < until) {
       const started = performance.now();
-      await log.append(record);
+      await log.append(records);
+      appended += perAppend;
       latencies.push(performance.now() - started);
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: appenders }, loop));
+  await Promise.all(Array.from({ length: appenders }, (_, i) => loop(i)));
+  const elapsed = (performance.now() - started) / 1000;
+  const puts = counting.snapshot().counts.put;
+  await log.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.floor(q * (latencies.length - 1))] ?? 0;
+  return {
+    latencyMs,
+    appenders,
+    records: appended,
+    puts,
+    perPut: appended / puts,
+    perSecond: appended / elapsed,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
+}
+
+/** Appends arriving at `rate` per second regardless of completions (open loop). */
+async function openLoop(latencyMs: number, rate: number): Promise<Row> {
+  const counting = new CountingStore(new LatencyStore(new MemoryStore(), { latencyMs }));
+  const { log } = await openLog(counting, "bench", { logger: silentLogger });
+  counting.reset();
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < seconds * 1000) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const t0 = performance.now();
+      pending.push(log.append(record).then(() => void latencies.push(performance.now() - t0)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
   const elapsed = (performance.now() - started) / 1000;
   const puts = counting.snapshot().counts.put;
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.floor(q * (latencies.length - 1))] ?? 0;
   return {
     latencyMs,
-    appenders,
+    appenders: 0,
     records: latencies.length,
     puts,
     perPut: latencies.length / puts,
@@ -102,6 +159,45 @@ for (const r of rows) {
   console.log(
     `| ${r.latencyMs} ms | ${r.appenders} | ${r.records} | ${r.puts} | ${r.perPut.toFixed(1)} | ${Math.round(r.perSecond)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} |`,
   );
+}
+// The store's own PUT latency on this machine now (timers fire late under load).
+const raw = new LatencyStore(new MemoryStore(), { latencyMs: 25 });
+const putMs: number[] = [];
+for (let i = 0; i < 60; i++) {
+  const t0 = performance.now();
+  await raw.put(`raw/${i}`, record, { ifNoneMatch: "*" });
+  putMs.push(performance.now() - t0);
+}
+putMs.sort((a, b) => a - b);
+const rawP50 = putMs[Math.floor(putMs.length / 2)] ?? 0;
+const lone = rows.find((r) => r.latencyMs === 25 && r.appenders === 1)!;
+console.log(
+  `lone sequential producer on the 25 ms store: p50 ${lone.p50Ms.toFixed(1)} ms per append; ` +
+    `the store's own PUT p50 ${rawP50.toFixed(1)} ms (ratio ${(lone.p50Ms / rawP50).toFixed(2)})`,
+);
+const open = await openLoop(25, 1_000);
+console.log(
+  `open loop, 1,000 appends/s on a 25 ms store: ${open.records} records, ${open.puts} WAL PUTs ` +
+    `(${(open.puts / open.records).toFixed(3)} per record), p50 ${open.p50Ms.toFixed(1)} ms, p99 ${open.p99Ms.toFixed(1)} ms`,
+);
+// Pipelining: few producers, each appending batches big enough to go out as one more
+// write in flight, started out of step (as requests arrive), one write in flight vs four.
+console.log(
+  "few producers on the 25 ms store, each appending 32 records per call, started out of step",
+);
+console.log("| writes in flight | producers | records | WAL PUTs | records/s | p50 ms | p99 ms |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|");
+for (const producers of [2, 4, 8]) {
+  for (const maxWritesInFlight of [1, 4]) {
+    const r = await measure(25, producers, {
+      recordsPerAppend: 32,
+      maxWritesInFlight,
+      staggered: true,
+    });
+    console.log(
+      `| ${maxWritesInFlight} | ${producers} | ${r.records} | ${r.puts} | ${Math.round(r.perSecond)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} |`,
+    );
+  }
 }
 const idleMs = 5_000;
 console.log(`requests made by an idle log over ${idleMs / 1000} s: ${await idleRequests(idleMs)}`);

@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Args } from "../lib/args.js";
-import { endToEndParams, peerPayload } from "../lib/e2e.js";
+import { endToEndParams, enqueuePhase, peerPayload } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { emitResult } from "../lib/result.js";
 import { importPeer, peerVersion } from "./peer-module.js";
@@ -17,6 +17,7 @@ interface Connection {
   maxRetriesPerRequest: null;
 }
 interface BullQueue {
+  add(name: string, data: unknown, opts?: Record<string, unknown>): Promise<unknown>;
   addBulk(
     jobs: { name: string; data: unknown; opts?: Record<string, unknown> }[],
   ): Promise<unknown>;
@@ -54,16 +55,17 @@ await queue.obliterate({ force: true });
 const data = { payload: peerPayload(params.payloadBytes) };
 
 const batchLatency = new LatencyRecorder();
-const enqueueStart = performance.now();
-for (let sent = 0; sent < params.jobs; sent += params.batch) {
-  const n = Math.min(params.batch, params.jobs - sent);
-  const t0 = performance.now();
-  await queue.addBulk(
-    Array.from({ length: n }, () => ({ name: "noop", data, opts: { removeOnComplete: true } })),
-  );
-  batchLatency.record(performance.now() - t0);
-}
-const enqueueSeconds = (performance.now() - enqueueStart) / 1_000;
+const enqueueSeconds = await enqueuePhase(
+  params,
+  {
+    one: () => queue.add("noop", data, { removeOnComplete: true }),
+    many: (n) =>
+      queue.addBulk(
+        Array.from({ length: n }, () => ({ name: "noop", data, opts: { removeOnComplete: true } })),
+      ),
+  },
+  batchLatency,
+);
 
 const worker = new Worker(name, async () => {}, {
   connection,

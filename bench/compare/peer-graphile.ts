@@ -8,7 +8,7 @@
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { Args } from "../lib/args.js";
-import { endToEndParams, peerPayload } from "../lib/e2e.js";
+import { endToEndParams, enqueuePhase, peerPayload } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { sleep } from "../lib/process.js";
 import { emitResult } from "../lib/result.js";
@@ -21,6 +21,7 @@ interface PgClient {
 interface WorkerUtils {
   migrate(): Promise<void>;
   addJobs(specs: { identifier: string; payload: unknown }[]): Promise<unknown>;
+  addJob(identifier: string, payload: unknown): Promise<unknown>;
   withPgClient<T>(callback: (client: PgClient) => Promise<T>): Promise<T>;
   release(): Promise<void>;
 }
@@ -45,14 +46,14 @@ await utils.migrate();
 const payload = { payload: peerPayload(params.payloadBytes) };
 
 const batchLatency = new LatencyRecorder();
-const enqueueStart = performance.now();
-for (let sent = 0; sent < params.jobs; sent += params.batch) {
-  const n = Math.min(params.batch, params.jobs - sent);
-  const t0 = performance.now();
-  await utils.addJobs(Array.from({ length: n }, () => ({ identifier: "noop", payload })));
-  batchLatency.record(performance.now() - t0);
-}
-const enqueueSeconds = (performance.now() - enqueueStart) / 1_000;
+const enqueueSeconds = await enqueuePhase(
+  params,
+  {
+    one: () => utils.addJob("noop", payload),
+    many: (n) => utils.addJobs(Array.from({ length: n }, () => ({ identifier: "noop", payload }))),
+  },
+  batchLatency,
+);
 
 const events = new EventEmitter();
 let handled = 0;

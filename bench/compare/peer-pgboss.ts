@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Args } from "../lib/args.js";
-import { endToEndParams, peerPayload } from "../lib/e2e.js";
+import { endToEndParams, enqueuePhase, peerPayload } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { sleep } from "../lib/process.js";
 import { emitResult } from "../lib/result.js";
@@ -20,6 +20,7 @@ interface PgBoss {
   stop(options: { graceful: boolean; wait: boolean }): Promise<void>;
   createQueue(name: string): Promise<void>;
   insert(jobs: { name: string; data: object }[]): Promise<void>;
+  send(name: string, data: object): Promise<string | null>;
   work(
     name: string,
     options: { batchSize: number; pollingIntervalSeconds: number },
@@ -54,14 +55,14 @@ await boss.createQueue(name);
 const data = { payload: peerPayload(params.payloadBytes) };
 
 const batchLatency = new LatencyRecorder();
-const enqueueStart = performance.now();
-for (let sent = 0; sent < params.jobs; sent += params.batch) {
-  const n = Math.min(params.batch, params.jobs - sent);
-  const t0 = performance.now();
-  await boss.insert(Array.from({ length: n }, () => ({ name, data })));
-  batchLatency.record(performance.now() - t0);
-}
-const enqueueSeconds = (performance.now() - enqueueStart) / 1_000;
+const enqueueSeconds = await enqueuePhase(
+  params,
+  {
+    one: () => boss.send(name, data),
+    many: (n) => boss.insert(Array.from({ length: n }, () => ({ name, data }))),
+  },
+  batchLatency,
+);
 
 let handled = 0;
 const processStart = performance.now();

@@ -1,4 +1,4 @@
-import { type EndToEndParams, endToEndMetrics } from "../lib/e2e.js";
+import { type EndToEndParams, endToEndMetrics, enqueueLatencyKind } from "../lib/e2e.js";
 import type { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 
@@ -18,7 +18,7 @@ export function peerResult(
     jobs: params.jobs,
     seconds: enqueueSeconds + processSeconds,
     jobsPerSec: params.jobs / (enqueueSeconds + processSeconds),
-    latencyKind: `bulk add(${params.batch})`,
+    latencyKind: enqueueLatencyKind(params, "bulk add"),
     latency: batchLatency.summary(),
     peakRssMb: peakRssMb(),
     metrics: endToEndMetrics(params, enqueueSeconds, processSeconds),

@@ -16,6 +16,16 @@ function displayName(target: string): string {
     : target;
 }
 
+/** What an acknowledged enqueue survives, per system (as the comparison runs them). */
+export function durabilityOf(target: string): string {
+  if (target === "file") return "fsync before ack";
+  if (target === "memory") return "none (in memory)";
+  if (target.startsWith("bullmq")) return "AOF, appendfsync everysec (≤ 1 s lost on power loss)";
+  if (target.startsWith("pg-boss") || target.startsWith("graphile"))
+    return "fsync on, synchronous_commit on";
+  return "–";
+}
+
 /** Group end_to_end runs by system and concurrency, keeping the order they first ran in. */
 export function groupRuns(runs: readonly BenchResult[]): SystemRuns[] {
   const groups = new Map<string, BenchResult[]>();
@@ -43,8 +53,8 @@ export function groupRuns(runs: readonly BenchResult[]): SystemRuns[] {
 export function comparisonTable(runs: readonly BenchResult[]): string {
   const groups = groupRuns(runs);
   const lines = [
-    "| system | concurrency | runs | end-to-end jobs/s (best) | end-to-end jobs/s (median) | enqueue jobs/s | process jobs/s | taquba file ÷ system, end-to-end | taquba file ÷ system, process | peak RSS MiB | load avg |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| system | durability | concurrency | runs | end-to-end jobs/s (best) | end-to-end jobs/s (median) | enqueue jobs/s | process jobs/s | taquba file ÷ system, end-to-end | taquba file ÷ system, enqueue | peak RSS MiB | load avg |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   const concurrencies = [...new Set(groups.map((g) => g.concurrency))];
   for (const c of concurrencies) {
@@ -57,10 +67,10 @@ export function comparisonTable(runs: readonly BenchResult[]): string {
           ? "–"
           : `${(mine / theirs).toFixed(2)}×`;
       lines.push(
-        `| ${g.name} | ${c} | ${g.runs.length} | ${fmt(r.jobsPerSec)} | ${fmt(g.median.jobsPerSec)} | ` +
+        `| ${g.name} | ${durabilityOf(r.target)} | ${c} | ${g.runs.length} | ${fmt(r.jobsPerSec)} | ${fmt(g.median.jobsPerSec)} | ` +
           `${fmt(r.metrics.enqueuePerSec)} | ${fmt(r.metrics.processPerSec)} | ` +
           `${ratio(ours?.jobsPerSec, r.jobsPerSec)} | ` +
-          `${ratio(ours?.metrics.processPerSec, r.metrics.processPerSec)} | ` +
+          `${ratio(ours?.metrics.enqueuePerSec, r.metrics.enqueuePerSec)} | ` +
           `${fmt(r.peakRssMb)} | ${fmt(r.loadAvg1m)} |`,
       );
     }

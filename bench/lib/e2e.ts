@@ -1,8 +1,12 @@
+import { performance } from "node:perf_hooks";
 import type { Args } from "./args.js";
+import type { LatencyRecorder } from "./latency.js";
 
 /**
- * The workload every system in the comparison runs: enqueue N jobs in
- * batches, then process them with concurrency C and a no-op handler. Two
+ * The workload every system in the comparison runs: enqueue N jobs — in
+ * batches, or (with `producers` > 0) one at a time from P concurrent
+ * producers that each await their own enqueue, the usual pattern in a web
+ * app — then process them with concurrency C and a no-op handler. Two
  * phases, so enqueue and processing rates can be told apart; the headline
  * end-to-end rate is N over both phases.
  */
@@ -12,6 +16,8 @@ export interface EndToEndParams {
   payloadBytes: number;
   /** Jobs per bulk-enqueue call (each system's batch API). */
   batch: number;
+  /** 0: enqueue in batches of `batch`; P > 0: P concurrent producers enqueue one job per call. */
+  producers: number;
   /** taquba's group-commit window; default the library's (peers ignore it). */
   flushMs?: number;
 }
@@ -22,6 +28,7 @@ export function endToEndParams(args: Args): EndToEndParams {
     concurrency: args.number("concurrency", 32),
     payloadBytes: args.number("payload", 64),
     batch: args.number("batch", 1_000),
+    producers: args.number("producers", 0),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
   };
 }
@@ -43,4 +50,46 @@ export function endToEndMetrics(
 /** The payload string peers send (JSON payloads): `payloadBytes` ASCII characters. */
 export function peerPayload(payloadBytes: number): string {
   return "a".repeat(payloadBytes);
+}
+
+/** How the enqueue phase adds jobs: one per call, or `n` in one bulk call. */
+export interface EnqueueOps {
+  one(): Promise<unknown>;
+  many(n: number): Promise<unknown>;
+}
+
+/** What one enqueue-phase latency sample is, for the result. */
+export function enqueueLatencyKind(params: EndToEndParams, bulkName: string): string {
+  return params.producers > 0
+    ? `single enqueue (${params.producers} producers)`
+    : `${bulkName}(${params.batch})`;
+}
+
+/** Runs the enqueue phase (single or bulk, per `params`); returns its seconds. */
+export async function enqueuePhase(
+  params: EndToEndParams,
+  ops: EnqueueOps,
+  latency: LatencyRecorder,
+): Promise<number> {
+  const start = performance.now();
+  if (params.producers > 0) {
+    let started = 0;
+    const producer = async (): Promise<void> => {
+      while (started < params.jobs) {
+        started++;
+        const t0 = performance.now();
+        await ops.one();
+        latency.record(performance.now() - t0);
+      }
+    };
+    await Promise.all(Array.from({ length: params.producers }, producer));
+  } else {
+    for (let sent = 0; sent < params.jobs; sent += params.batch) {
+      const n = Math.min(params.batch, params.jobs - sent);
+      const t0 = performance.now();
+      await ops.many(n);
+      latency.record(performance.now() - t0);
+    }
+  }
+  return (performance.now() - start) / 1_000;
 }

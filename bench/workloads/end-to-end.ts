@@ -1,7 +1,13 @@
 import { performance } from "node:perf_hooks";
 import { Queue, runWorker } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
-import { type EndToEndParams, endToEndMetrics, endToEndParams } from "../lib/e2e.js";
+import {
+  type EndToEndParams,
+  endToEndMetrics,
+  endToEndParams,
+  enqueueLatencyKind,
+  enqueuePhase,
+} from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
@@ -12,7 +18,8 @@ const QUEUE = "e2e";
 /** The comparison workload (same as the peers run): enqueue N in batches, process with C. */
 export const endToEnd: Workload<EndToEndParams> = {
   name: "end_to_end",
-  describe: "enqueue N in batches, then process with concurrency C (the peer comparison workload)",
+  describe:
+    "enqueue N in batches (or one per call from --producers=P), then process with concurrency C (the peer comparison workload)",
   params: (args: Args) => endToEndParams(args),
   async run(kind: StoreKind, params: EndToEndParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
@@ -22,15 +29,18 @@ export const endToEnd: Workload<EndToEndParams> = {
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
       const batchLatency = new LatencyRecorder();
       const enqueueStart = performance.now();
-      for (let sent = 0; sent < params.jobs; sent += params.batch) {
-        const n = Math.min(params.batch, params.jobs - sent);
-        const t0 = performance.now();
-        await queue.enqueueBatch(
-          QUEUE,
-          Array.from({ length: n }, () => payload),
-        );
-        batchLatency.record(performance.now() - t0);
-      }
+      await enqueuePhase(
+        params,
+        {
+          one: () => queue.enqueue(QUEUE, payload),
+          many: (n) =>
+            queue.enqueueBatch(
+              QUEUE,
+              Array.from({ length: n }, () => payload),
+            ),
+        },
+        batchLatency,
+      );
       const processStart = performance.now();
       let handled = 0;
       const controller = new AbortController();
@@ -57,7 +67,7 @@ export const endToEnd: Workload<EndToEndParams> = {
           jobs: handled,
           seconds: enqueueSeconds + processSeconds,
           jobsPerSec: params.jobs / (enqueueSeconds + processSeconds),
-          latencyKind: `enqueueBatch(${params.batch})`,
+          latencyKind: enqueueLatencyKind(params, "enqueueBatch"),
           latency: batchLatency.summary(),
           traffic,
           peakRssMb: peakRssMb(),
