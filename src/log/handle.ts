@@ -30,6 +30,10 @@ export class LogHandle implements Log {
     return this.#writer.append(records);
   }
 
+  isWritable(): boolean {
+    return this.#writer.isWritable();
+  }
+
   whenWritable(): Promise<void> {
     return this.#writer.whenWritable();
   }

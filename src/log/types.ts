@@ -88,6 +88,12 @@ export interface Log {
    * `FencedError`, `StorageError` (retries exhausted) or `ClosedError`.
    */
   append(records: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /**
+   * Whether an append may go ahead now without waiting: the log works and
+   * holds at most `maxUnflushedBytes` not yet durable. When `false`, await
+   * {@link whenWritable} (which also reports a failed log).
+   */
+  isWritable(): boolean;
   /** Resolves immediately when below `maxUnflushedBytes`, else once enough is durable. */
   whenWritable(): Promise<void>;
   /** Seal the open batch now and resolve once everything appended so far is durable. */

@@ -38,6 +38,9 @@ import type { ResolvedLogOptions } from "./options.js";
 import type { LogStorage } from "./storage.js";
 import { createWalObject, type WalCreateOutcome } from "./wal-create.js";
 
+/** Write tokens drawn from the system's random source at once (one call per this many batches). */
+const TOKEN_POOL = 64;
+
 /** An open batch this many records long is sealed as one more create in flight. */
 export const PIPELINE_MIN_RECORDS = 32;
 /** An open batch this many bytes big is sealed as one more create in flight. */
@@ -119,8 +122,15 @@ export class LogWriter {
   #flushTimer: TimerHandle | null = null;
   #kick: NodeJS.Immediate | null = null;
   #revalidating = false;
-  /** Keeps the process alive while appends wait to become durable (timers themselves never do). */
+  /**
+   * Keeps the process alive while appends wait to become durable (timers
+   * themselves never do): one handle, ref'd while busy and unref'd when idle,
+   * so a busy log does not create and clear a timer per batch.
+   */
   #keepAlive: NodeJS.Timeout | null = null;
+  #keepingAlive = false;
+  #tokens: Uint8Array = new Uint8Array(0);
+  #tokenOffset = 0;
   #unflushedBytes = 0;
   #writableWaiters: Deferred<void>[] = [];
   #afterDurable: () => void = () => {};
@@ -184,7 +194,7 @@ export class LogWriter {
     // All records of one call share a batch, so start a new one rather than overflow.
     if (this.#open !== null && this.#open.bytes + bytes > this.#options.maxBatchBytes) this.#seal();
     this.#open ??= { records: [], bytes: 0, done: deferred() };
-    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+    if (!this.#keepingAlive) this.#holdKeepAlive();
     const open = this.#open;
     for (const record of list) open.records.push(record);
     open.bytes += bytes;
@@ -193,6 +203,14 @@ export class LogWriter {
     if (open.bytes >= this.#options.maxBatchBytes) this.#seal();
     else this.#scheduleSeal(open);
     return open.done.promise;
+  }
+
+  /** Whether an append may go ahead without waiting (below `maxUnflushedBytes`, log working). */
+  isWritable(): boolean {
+    return (
+      this.#failure === null &&
+      (this.#unflushedBytes <= this.#options.maxUnflushedBytes || this.#closing)
+    );
   }
 
   whenWritable(): Promise<void> {
@@ -250,6 +268,8 @@ export class LogWriter {
     this.#cancelScheduledSeal();
     this.#storage.retry.sleeper.wakeAll();
     this.#releaseKeepAlive();
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
   }
 
   /**
@@ -335,7 +355,7 @@ export class LogWriter {
     this.#open = null;
     this.#cancelScheduledSeal();
     const id = this.#nextWalId++;
-    const token = randomBytes(WRITE_TOKEN_BYTES);
+    const token = this.#nextToken();
     const header = { epoch: this.#fence.epoch, acknowledgedThrough: this.#durableWalId };
     const body = encodeWalBatch(id, header, token, open.records);
     this.#sealedBytesTotal += body.byteLength;
@@ -488,9 +508,27 @@ export class LogWriter {
     for (const waiter of waiters) waiter.resolve();
   }
 
+  #holdKeepAlive(): void {
+    this.#keepingAlive = true;
+    if (this.#keepAlive === null) this.#keepAlive = setInterval(() => {}, 1 << 30);
+    else this.#keepAlive.ref();
+  }
+
   #releaseKeepAlive(): void {
-    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
+    if (!this.#keepingAlive) return;
+    this.#keepingAlive = false;
+    this.#keepAlive?.unref();
+  }
+
+  /** A fresh random write token (a view into a pool refilled every {@link TOKEN_POOL} batches). */
+  #nextToken(): Uint8Array {
+    if (this.#tokenOffset === this.#tokens.byteLength) {
+      this.#tokens = randomBytes(WRITE_TOKEN_BYTES * TOKEN_POOL);
+      this.#tokenOffset = 0;
+    }
+    const token = this.#tokens.subarray(this.#tokenOffset, this.#tokenOffset + WRITE_TOKEN_BYTES);
+    this.#tokenOffset += WRITE_TOKEN_BYTES;
+    return token;
   }
 }
 

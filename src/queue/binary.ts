@@ -93,7 +93,8 @@ export class ByteWriter {
 
   /** The bytes written so far (a view; the writer must not be used afterwards). */
   finish(): Uint8Array {
-    return this.#buf.subarray(0, this.#pos);
+    // A plain view: Buffer#subarray costs several times more, on every record encoded.
+    return new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#pos);
   }
 }
 

@@ -141,7 +141,7 @@ export class Queue {
       config,
     );
 
-    await this.#core.log.whenWritable();
+    if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
     this.#core.check();
     if (dedupKey !== undefined) {
       const holder = this.#core.state.queues.get(name)?.dedup.get(dedupKey);
@@ -186,7 +186,7 @@ export class Queue {
       checkPayload(p, this.#core.settings.maxPayloadBytes, `payloads[${i}]`),
     );
     if (bodies.length === 0) return [];
-    await this.#core.log.whenWritable();
+    if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
     this.#core.check();
     const now = this.#core.now();
     const records: QueueRecord[] = [];
