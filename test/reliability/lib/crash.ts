@@ -1,15 +1,18 @@
 /**
  * The crash suite's parent side: runs the crash-queue fixture in a child
  * process, SIGKILLs it at a random moment (or lets a poison job kill it),
- * then reopens the store and checks what the acknowledged operations promise.
+ * then reads what the child recorded (its journal, `journal.ts`), reopens the
+ * store and checks what the acknowledged operations promise.
  */
 import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../../../src/logger.js";
 import { Queue } from "../../../src/queue/queue.js";
 import { FileStore } from "../../../src/store/file.js";
 import { seededRandom } from "../../../src/util/random.js";
 import { auditPublicApi, auditState, liveState } from "./audit.js";
+import { readJournal } from "./journal.js";
 import { SimModel } from "./sim-model.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/crash-queue.js", import.meta.url));
@@ -29,12 +32,16 @@ interface Poison {
   maxAttempts: number;
 }
 
-/** Runs `rounds` kill-and-reopen rounds on `dir`, checking invariants after each. */
+/**
+ * Runs `rounds` kill-and-reopen rounds on a store in `dir` (an empty
+ * directory, which also holds the journals), checking invariants after each.
+ */
 export async function runCrashRounds(
   dir: string,
   seed: number,
   rounds: number,
 ): Promise<CrashReport> {
+  const storeDir = join(dir, "store");
   const random = seededRandom(seed);
   const model = new SimModel();
   const poison = new Map<string, Poison>();
@@ -51,7 +58,13 @@ export async function runCrashRounds(
   };
   for (let round = 0; round < rounds && report.violations.length === 0; round++) {
     const killAfterMs = 30 + Math.floor(random() * 300);
-    const { lines, selfKilled } = await runChild(dir, (seed + round * 104_729) >>> 0, killAfterMs);
+    const childSeed = (seed + round * 104_729) >>> 0;
+    const { lines, selfKilled } = await runChild(
+      FIXTURE,
+      [storeDir, String(childSeed)],
+      join(dir, `journal-${round}.log`),
+      killAfterMs,
+    );
     report.rounds++;
     if (selfKilled) report.poisonCrashes++;
     else report.kills++;
@@ -63,7 +76,7 @@ export async function runCrashRounds(
     }
     // Claims seen durable before the kill were promoted as lines arrived; drop the rest.
     model.forgetPendingClaims();
-    const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
+    const queue = await Queue.open(new FileStore(storeDir, { fsync: false }), "q", {
       logger: silentLogger,
     });
     try {
@@ -130,41 +143,49 @@ function apply(model: SimModel, poison: Map<string, Poison>, line: string): stri
   }
 }
 
-/** Runs the fixture until it is killed; returns its complete output lines. */
-function runChild(
-  dir: string,
-  seed: number,
+/** How a child ended: what its journal holds, and whether it killed itself. */
+export interface ChildRun {
+  lines: string[];
+  selfKilled: boolean;
+}
+
+/**
+ * Runs `fixture` with `args` and then `journal` as arguments until it is
+ * killed: by us, `killAfterMs` after it prints "ready" on stdout, or by
+ * itself. Resolves once it is gone, with every line of its journal.
+ */
+export function runChild(
+  fixture: string,
+  args: readonly string[],
+  journal: string,
   killAfterMs: number,
-): Promise<{ lines: string[]; selfKilled: boolean }> {
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, dir, String(seed)], {
+    const child = spawn(process.execPath, [fixture, ...args, journal], {
       stdio: ["pipe", "pipe", "pipe"],
     });
-    const lines: string[] = [];
-    let buffered = "";
+    let stdout = "";
     let stderr = "";
     let killedByUs = false;
+    let armed = false;
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
-      buffered += chunk;
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        if (line === "ready") {
-          setTimeout(() => {
-            killedByUs = true;
-            child.kill("SIGKILL");
-          }, killAfterMs);
-        } else lines.push(line);
-      }
+      if (armed) return;
+      stdout += chunk;
+      if (!stdout.split("\n").includes("ready")) return;
+      armed = true;
+      setTimeout(() => {
+        killedByUs = true;
+        child.kill("SIGKILL");
+      }, killAfterMs);
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.on("error", reject);
     child.on("close", (_code, signal) => {
-      if (signal !== "SIGKILL") reject(new Error(`crash fixture exited on its own: ${stderr}`));
-      else resolve({ lines, selfKilled: !killedByUs });
+      if (signal !== "SIGKILL") reject(new Error(`${fixture} exited on its own: ${stderr}`));
+      else resolve({ lines: readJournal(journal), selfKilled: !killedByUs });
     });
   });
 }
