@@ -32,6 +32,18 @@ interface Poison {
   maxAttempts: number;
 }
 
+/** How long {@link runCrashRounds} goes on past its rounds. */
+export interface CrashRoundsOptions {
+  /**
+   * Keep going after `rounds` until more operations than this were
+   * acknowledged: on a loaded machine a child does little before its kill.
+   * @default 0
+   */
+  minAcknowledged?: number;
+  /** Never more rounds than this. @default rounds */
+  maxRounds?: number;
+}
+
 /**
  * Runs `rounds` kill-and-reopen rounds on a store in `dir` (an empty
  * directory, which also holds the journals), checking invariants after each.
@@ -40,7 +52,9 @@ export async function runCrashRounds(
   dir: string,
   seed: number,
   rounds: number,
+  options: CrashRoundsOptions = {},
 ): Promise<CrashReport> {
+  const { minAcknowledged = 0, maxRounds = rounds } = options;
   const storeDir = join(dir, "store");
   const random = seededRandom(seed);
   const model = new SimModel();
@@ -56,7 +70,9 @@ export async function runCrashRounds(
   const violation = (round: number, message: string): void => {
     report.violations.push(`round ${round}: ${message}`);
   };
-  for (let round = 0; round < rounds && report.violations.length === 0; round++) {
+  const more = (round: number): boolean =>
+    round < rounds || (round < maxRounds && report.acknowledged <= minAcknowledged);
+  for (let round = 0; more(round) && report.violations.length === 0; round++) {
     const killAfterMs = 30 + Math.floor(random() * 300);
     const childSeed = (seed + round * 104_729) >>> 0;
     const { lines, selfKilled } = await runChild(
