@@ -9,10 +9,15 @@ import { silentLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.js";
-import { type FencingTarget, runFencing } from "./lib/fencing.js";
+import { type FencingTarget, runFencing, startWriter, type Writer } from "./lib/fencing.js";
 
 /** Fast form; the soak runs many more handovers. */
 const HANDOVERS = 5;
+
+/** Wall-clock wait: a child process runs on real time. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 async function expectSafeHandovers(target: FencingTarget, handovers: number): Promise<void> {
   const report = await runFencing(target, handovers);
@@ -32,6 +37,36 @@ describe("fencing: writer processes take over one store in turn", { timeout: 180
     try {
       await expectSafeHandovers({ url: dir }, HANDOVERS);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Regression (a flake on a loaded machine): the writer exited right after writing
+  // "failed FENCED"; when the parent read its output late, the pipe was full, the line was
+  // still queued inside the writer, and exiting dropped it, so a fenced writer looked like
+  // one that had ended without being fenced. Here the parent stops reading on purpose.
+  it("FileStore: the older writer's FENCED report reaches a parent that reads late", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-fence-late-"));
+    const older = startWriter({ url: dir });
+    let newer: Writer | undefined;
+    try {
+      await older.opened;
+      await older.acksAfter(20);
+      const ended = new Promise<void>((resolve) => older.child.once("exit", () => resolve()));
+      older.child.stdout.pause(); // acks pile up in the pipe until it is full
+      await pause(1_000);
+      newer = startWriter({ url: dir });
+      await newer.opened;
+      // A fixed writer cannot end before its report is read; give an unfixed one time to drop it.
+      await Promise.race([ended, pause(2_000)]);
+      older.child.stdout.resume();
+      await older.exited;
+      assert.equal(older.lines.at(-2), "failed FENCED", `ended with ${older.lines.at(-2)}`);
+      assert.equal(older.lines.at(-1), "exit 0");
+    } finally {
+      older.child.kill("SIGKILL");
+      newer?.child.kill("SIGKILL");
+      await Promise.all([older.exited, newer?.exited]);
       await rm(dir, { recursive: true, force: true });
     }
   });

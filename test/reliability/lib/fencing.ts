@@ -21,7 +21,7 @@ export interface FencingReport {
   violations: string[];
 }
 
-interface Writer {
+export interface Writer {
   child: ChildProcessWithoutNullStreams;
   acks: string[];
   lines: string[];
@@ -37,7 +37,8 @@ export interface FencingTarget {
   env?: Record<string, string>;
 }
 
-function startWriter(target: FencingTarget): Writer {
+/** Start a writer process on `target`; its stdout lines are collected as they arrive. */
+export function startWriter(target: FencingTarget): Writer {
   const child = spawn(process.execPath, [FIXTURE, target.url], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, ...target.env },
