@@ -29,7 +29,8 @@ if (url !== undefined) {
   process.stdin.on("end", () => process.exit(2));
   process.stdin.resume();
   main(url).catch((error: unknown) => {
-    process.stdout.write(`failed ${(error as { code?: string }).code ?? String(error)}\n`);
-    process.exit(0);
+    // Exit once the line is written: exiting at once drops it when the pipe is full.
+    const line = `failed ${(error as { code?: string }).code ?? String(error)}\n`;
+    process.stdout.write(line, () => process.exit(0));
   });
 }
