@@ -41,11 +41,25 @@ export function fileStoreError(store: string, op: string, key: string, err: unkn
     });
   if (err instanceof StorageError) return err;
   const reason = err instanceof Error ? err.message : String(err);
-  const hint = PERMANENT.get(errorCode(err) ?? "");
+  const hint =
+    err instanceof UnusableDirectoryError ? err.hint : PERMANENT.get(errorCode(err) ?? "");
   return new StorageError(
     `${store}: ${op} "${key}" failed: ${reason}${hint === undefined ? "" : `. The directory cannot be used: ${hint}`}`,
     { cause: err, permanent: hint !== undefined },
   );
+}
+
+/** A directory path that cannot be used, found by a check of ours rather than by one system call. */
+export class UnusableDirectoryError extends Error {
+  constructor(
+    message: string,
+    /** What to fix, for the message of the permanent `StorageError` it becomes. */
+    readonly hint: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "UnusableDirectoryError";
+  }
 }
 
 /** The error `mkdir` would give for a file where the directory `path` should be. */

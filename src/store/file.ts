@@ -1,7 +1,8 @@
 /**
  * `FileStore`: the object store in a local directory — atomic creates and
  * overwrites, listing in key order, durable directories. Temp files live in
- * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`.
+ * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`,
+ * creating the root directory in `file-root.ts`.
  */
 import type { Dirent } from "node:fs";
 import {
@@ -14,11 +15,11 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
-import { errorCode, fileStoreError, MISSING, notADirectory } from "./file-errors.js";
+import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import {
   decodeEntryName,
   encodeDirectory,
@@ -26,6 +27,7 @@ import {
   isValidSegment,
   keySegments,
 } from "./file-keys.js";
+import { createRoot } from "./file-root.js";
 import { TEMP_FOLDER, TempFiles } from "./file-temp.js";
 import { compareKeys } from "./key-order.js";
 import {
@@ -110,6 +112,12 @@ export class FileStore implements ObjectStore {
         `FileStore: directory must be a non-empty path, got ${JSON.stringify(directory)}`,
       );
     this.#root = resolve(directory);
+    // Checked here: a too-long name in the path would otherwise be blamed on an object key.
+    for (const name of this.#root.split(sep))
+      if (Buffer.byteLength(name) > MAX_NAME_BYTES)
+        throw new InvalidArgumentError(
+          `Expected \`directory\` of FileStore to have names of at most ${MAX_NAME_BYTES} bytes, got a name of ${Buffer.byteLength(name)} bytes: "${name.slice(0, 32)}…"`,
+        );
     this.#fsync = options.fsync ?? true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0))
@@ -343,10 +351,7 @@ export class FileStore implements ObjectStore {
     const creation = (async () => {
       if (dir === "") {
         // `created` is the topmost new level; each new level's parent must be synced.
-        const created = await mkdir(this.#root, { recursive: true }).catch((err: unknown) => {
-          // A file (not a directory) at the root path.
-          throw errorCode(err) === "EEXIST" ? notADirectory(this.#root, err) : err;
-        });
+        const created = await createRoot(this.#root);
         if (created === undefined || !this.#fsync) return;
         const parents: string[] = [];
         for (let level = this.#root; ; level = dirname(level)) {

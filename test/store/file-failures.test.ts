@@ -1,14 +1,14 @@
 /**
  * FileStore failures that cannot heal (a file where the directory should be,
- * no permission) are permanent: Queue.open fails at once, saying what to fix,
+ * no permission, a symbolic link to nothing, a filesystem that refuses) are permanent: Queue.open fails at once, saying what to fix,
  * instead of retrying for minutes.
  */
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
@@ -79,5 +79,61 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
       assert.match(err.message, /EISDIR/);
       return true;
     });
+  });
+
+  // Regression: the root was made with Node's recursive mkdir, which answers a bare ENOENT
+  // for a symbolic link to a missing target (retried as transient for two minutes) and spins
+  // forever where mkdir answers ENOENT below an existing directory (each attempt ran into the
+  // 30 s time limit and left a busy call behind).
+  it("a symbolic link to a missing target (an unmounted volume), as the directory or above it", async () => {
+    const link = join(dir, "dangling");
+    await symlink(join(dir, "missing-volume", "data"), link);
+    const message =
+      /symbolic link to '.*missing-volume.data', which does not exist.*create the link's target/;
+    await expectFastPermanentFailure(link, message);
+    await expectFastPermanentFailure(join(link, "store"), message);
+  });
+
+  it("a symbolic link to a directory is used as that directory", async () => {
+    const target = join(dir, "real");
+    await mkdir(target);
+    await symlink(target, join(dir, "via-link"));
+    const queue = await Queue.open(new FileStore(join(dir, "via-link", "a", "b")), "q", {
+      logger: { warn: () => {}, error: () => {} },
+    });
+    await queue.enqueue("jobs", "x");
+    await queue.close();
+    assert.ok((await readdir(join(target, "a", "b"))).length > 0, "the objects are in the target");
+  });
+
+  it("a filesystem that refuses to create the directory (/proc)", {
+    skip: process.platform === "linux" ? false : "needs Linux's /proc",
+  }, async () => {
+    await expectFastPermanentFailure(
+      join("/proc", "taquba-store", "q"),
+      /cannot create '\/proc\/taquba-store' although '\/proc' exists.*choose a directory on a writable filesystem/,
+    );
+  });
+
+  it("a name in the path longer than a file name may be: InvalidArgumentError at once", () => {
+    const long = join(dir, "d".repeat(300), "store");
+    assert.throws(
+      () => new FileStore(long),
+      (err) => {
+        assert.ok(err instanceof InvalidArgumentError, String(err));
+        assert.match(
+          err.message,
+          /^Expected `directory` of FileStore to have names of at most 255 bytes, got a name of 300 bytes/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it("stores opened side by side create one fresh nested directory without tripping over each other", async () => {
+    const root = join(dir, "race", "x", "y", "z");
+    const stores = Array.from({ length: 8 }, () => new FileStore(root));
+    await Promise.all(stores.map((store, i) => store.put(`k${i}`, new Uint8Array([i]))));
+    assert.equal((await stores[0]!.list("")).objects.length, 8);
   });
 });
