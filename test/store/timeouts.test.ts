@@ -59,6 +59,18 @@ async function expectEveryCallTimesOut(store: ObjectStore, label: string): Promi
   );
 }
 
+/**
+ * Make one call through `store` until a request of it reached `server` (each call times
+ * out): its first calls build the client, which on a loaded machine can take longer than
+ * the limit, and then the timed calls would run out before sending anything.
+ */
+async function warmUp(store: ObjectStore, server: HungServer): Promise<void> {
+  const before = server.connections();
+  for (let attempt = 0; attempt < 20 && server.connections() === before; attempt++)
+    await store.get("warm-up").catch(() => {});
+  assert.ok(server.connections() > before, "no request reached the server");
+}
+
 describe("a server that accepts connections and never answers", { timeout: 60_000 }, () => {
   let server: HungServer;
   before(async () => {
@@ -83,8 +95,10 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
       credentials: { accessKeyId: "id", secretAccessKey: "secret" },
       requestTimeoutMs: LIMIT_MS,
     });
+    await warmUp(store, server);
+    const before = server.connections();
     await expectEveryCallTimesOut(store, "S3Store");
-    assert.ok(server.connections() > 0, "the requests reached the server");
+    assert.ok(server.connections() > before, "the requests reached the server");
   });
 
   it("AzureBlobStore: every call ends within requestTimeoutMs", async () => {
@@ -94,6 +108,7 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
       connectionString: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${key};BlobEndpoint=${server.endpoint}/acct;`,
       requestTimeoutMs: LIMIT_MS,
     });
+    await warmUp(store, server);
     await expectEveryCallTimesOut(store, "AzureBlobStore");
   });
 
@@ -104,6 +119,7 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
       projectId: "offline",
       timeoutMs: LIMIT_MS,
     });
+    await warmUp(store, server);
     await expectEveryCallTimesOut(store, "GcsStore");
   });
 
@@ -154,7 +170,8 @@ describe("a FileStore on a filesystem that stalls", { timeout: 30_000 }, () => {
 
   it("a read that blocks ends within timeoutMs with a transient StorageError", async () => {
     const store = new FileStore(join(dir, "store"), { timeoutMs: LIMIT_MS });
-    await store.put("ready", bytes("x"));
+    // Written with the default limit: a durable put on a loaded machine may take longer.
+    await new FileStore(join(dir, "store")).put("ready", bytes("x"));
     // A FIFO in place of the object: opening it blocks until a writer appears, as a read
     // from an unreachable network share blocks in the kernel.
     await mkdir(join(dir, "store"), { recursive: true });
