@@ -3,7 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const START_TIMEOUT_MS = 30_000;
+/**
+ * Generous: Azurite loads a few thousand modules before it listens, which took over 30 s on
+ * a machine at load 27 (2 cores); the test files' own timeouts still catch a hang.
+ */
+const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 3_000;
 
 /** A server process started for a test. */
