@@ -1,0 +1,300 @@
+/**
+ * An ordered set of job handles (small integers naming rows of the job
+ * table), ordered by a comparator over the table's columns: the indexes a
+ * queue keeps per status (claim order, promotion order, retention order,
+ * listing order). Owns the ordering structure only; what the order means is
+ * the comparator's business.
+ *
+ * A list of sorted chunks (at most {@link CHUNK_MAX} handles each) with the
+ * exact last handle of every chunk alongside, so a lookup is two binary
+ * searches and an insert or delete moves at most one chunk's worth of
+ * numbers. Chunks hold small integers only, so the garbage collector never
+ * traces millions of entries.
+ *
+ * A frozen {@link IndexView} (for a checkpoint encoded in slices) keeps the
+ * order as of the moment it was taken: a chunk it still reads is copied
+ * before its first change (copy-on-write per chunk), so freezing costs one
+ * copy of the chunk list, not of the entries.
+ *
+ * The comparator must be a strict total order on the handles in the set and
+ * must not change for a handle while it is in the set (remove a job before
+ * changing the fields it is ordered by).
+ */
+
+/** A chunk splits in two above this many handles. */
+const CHUNK_MAX = 512;
+/** A chunk below this many handles is merged into a neighbour when they fit in one. */
+const CHUNK_MIN = 64;
+/** Chunk size when building from a sorted list (room to grow before the first split). */
+const CHUNK_BUILD = 384;
+
+type Chunk = number[];
+export type HandleOrder = (a: number, b: number) => number;
+
+/** The order of an index as of {@link HandleIndex.freeze}; read it, then {@link HandleIndex.thaw} it. */
+export class IndexView {
+  constructor(
+    readonly chunks: readonly (readonly number[])[],
+    readonly size: number,
+  ) {}
+}
+
+/** A position in an index: chunk and offset. Valid until the index changes. */
+export interface IndexPosition {
+  chunk: number;
+  offset: number;
+}
+
+export class HandleIndex {
+  readonly #compare: HandleOrder;
+  #chunks: Chunk[] = [];
+  /** Last (largest) handle of each chunk, kept exact. */
+  #maxes: number[] = [];
+  #size = 0;
+  /** Chunks that frozen views still read; copied before their first change. */
+  #shared: Set<Chunk> | null = null;
+  #views = 0;
+
+  constructor(compare: HandleOrder) {
+    this.#compare = compare;
+  }
+
+  /**
+   * An index holding `handles[from..to)`, which must already be in the
+   * comparator's order (checked by the caller if it matters). No comparisons.
+   */
+  static fromSorted(
+    compare: HandleOrder,
+    handles: ArrayLike<number>,
+    from = 0,
+    to = handles.length,
+  ): HandleIndex {
+    const index = new HandleIndex(compare);
+    for (let start = from; start < to; start += CHUNK_BUILD) {
+      const end = Math.min(to, start + CHUNK_BUILD);
+      const chunk: Chunk = new Array(end - start);
+      for (let i = start; i < end; i++) chunk[i - start] = handles[i]!;
+      index.#chunks.push(chunk);
+      index.#maxes.push(chunk[chunk.length - 1]!);
+    }
+    index.#size = Math.max(0, to - from);
+    return index;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The smallest handle, or -1 when empty. */
+  min(): number {
+    return this.#size === 0 ? -1 : this.#chunks[0]![0]!;
+  }
+
+  /** Whether `handle` is in the index (by its position in the order). */
+  has(handle: number): boolean {
+    if (this.#size === 0) return false;
+    const ci = this.#chunkFor(handle);
+    const chunk = this.#chunks[ci]!;
+    const pos = this.#offsetIn(chunk, handle);
+    return chunk[pos] === handle;
+  }
+
+  /** Adds `handle` (which must not be in the index yet). */
+  insert(handle: number): void {
+    if (this.#size === 0) {
+      this.#chunks.push([handle]);
+      this.#maxes.push(handle);
+      this.#size = 1;
+      return;
+    }
+    const ci = this.#chunkFor(handle);
+    const chunk = this.#writable(ci);
+    const pos = this.#offsetIn(chunk, handle);
+    if (pos === chunk.length) {
+      chunk.push(handle);
+      this.#maxes[ci] = handle;
+    } else {
+      if (chunk[pos] === handle) throw new Error(`handle ${handle} is already in the index`);
+      if (pos === 0) chunk.unshift(handle);
+      else {
+        chunk.push(chunk[chunk.length - 1]!);
+        for (let i = chunk.length - 2; i > pos; i--) chunk[i] = chunk[i - 1]!;
+        chunk[pos] = handle;
+      }
+    }
+    this.#size++;
+    if (chunk.length > CHUNK_MAX) this.#split(ci);
+  }
+
+  /** Removes `handle`; false when it was not in the index. */
+  delete(handle: number): boolean {
+    if (this.#size === 0) return false;
+    const ci = this.#chunkFor(handle);
+    const pos = this.#offsetIn(this.#chunks[ci]!, handle);
+    if (this.#chunks[ci]![pos] !== handle) return false;
+    this.#removeAt(ci, pos);
+    return true;
+  }
+
+  /** Removes and returns the smallest handle, or -1 when empty. */
+  shift(): number {
+    if (this.#size === 0) return -1;
+    const first = this.#chunks[0]![0]!;
+    this.#removeAt(0, 0);
+    return first;
+  }
+
+  /**
+   * The position of the first handle for which `before(handle)` is false;
+   * `before` must be true for a prefix of the order and false after it.
+   */
+  seek(before: (handle: number) => boolean): IndexPosition {
+    let lo = 0;
+    let hi = this.#chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(this.#maxes[mid]!)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.#chunks.length) return { chunk: lo, offset: 0 };
+    const chunk = this.#chunks[lo]!;
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (before(chunk[mid]!)) a = mid + 1;
+      else b = mid;
+    }
+    return { chunk: lo, offset: a };
+  }
+
+  /** The handle at `position`, advancing it; -1 past the end. */
+  next(position: IndexPosition): number {
+    for (;;) {
+      const chunk = this.#chunks[position.chunk];
+      if (chunk === undefined) return -1;
+      if (position.offset < chunk.length) return chunk[position.offset++]!;
+      position.chunk++;
+      position.offset = 0;
+    }
+  }
+
+  /** Every handle in order (tests and audits). */
+  toArray(): number[] {
+    const all: number[] = [];
+    for (const chunk of this.#chunks) for (const h of chunk) all.push(h);
+    return all;
+  }
+
+  /** The order as of now, kept while the index changes until {@link thaw}. */
+  freeze(): IndexView {
+    this.#shared ??= new Set();
+    for (const chunk of this.#chunks) this.#shared.add(chunk);
+    this.#views++;
+    return new IndexView(this.#chunks.slice(), this.#size);
+  }
+
+  /** Ends a view from {@link freeze} (the last one lets chunks be changed in place again). */
+  thaw(_view: IndexView): void {
+    if (this.#views > 0 && --this.#views === 0) this.#shared = null;
+  }
+
+  /** Checks the chunk structure and, with `compare`, the order; returns the first problem found. */
+  problems(): string | null {
+    let count = 0;
+    let previous = -1;
+    for (let ci = 0; ci < this.#chunks.length; ci++) {
+      const chunk = this.#chunks[ci]!;
+      if (chunk.length === 0) return `chunk ${ci} is empty`;
+      if (this.#maxes[ci] !== chunk[chunk.length - 1]) return `chunk ${ci} has a stale maximum`;
+      for (const handle of chunk) {
+        if (previous !== -1 && this.#compare(previous, handle) >= 0)
+          return `handles ${previous} and ${handle} are out of order`;
+        previous = handle;
+        count++;
+      }
+    }
+    return count === this.#size ? null : `size ${this.#size} but ${count} handles`;
+  }
+
+  /** Index of the chunk that holds `handle` or would: the first whose maximum is ≥ it (else the last). */
+  #chunkFor(handle: number): number {
+    const maxes = this.#maxes;
+    let lo = 0;
+    let hi = maxes.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#compare(maxes[mid]!, handle) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Offset in `chunk` of the first handle ≥ `handle` (chunk.length when none). */
+  #offsetIn(chunk: Chunk, handle: number): number {
+    let lo = 0;
+    let hi = chunk.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#compare(chunk[mid]!, handle) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #writable(ci: number): Chunk {
+    const chunk = this.#chunks[ci]!;
+    if (this.#shared === null || !this.#shared.has(chunk)) return chunk;
+    this.#shared.delete(chunk);
+    const copy = chunk.slice();
+    this.#chunks[ci] = copy;
+    return copy;
+  }
+
+  #removeAt(ci: number, pos: number): void {
+    const chunk = this.#writable(ci);
+    if (pos === 0) chunk.shift();
+    else if (pos === chunk.length - 1) chunk.pop();
+    else {
+      for (let i = pos; i < chunk.length - 1; i++) chunk[i] = chunk[i + 1]!;
+      chunk.pop();
+    }
+    this.#size--;
+    if (chunk.length === 0) {
+      this.#chunks.splice(ci, 1);
+      this.#maxes.splice(ci, 1);
+      return;
+    }
+    this.#maxes[ci] = chunk[chunk.length - 1]!;
+    if (chunk.length < CHUNK_MIN) this.#mergeSmall(ci);
+  }
+
+  #split(ci: number): void {
+    const chunk = this.#chunks[ci]!;
+    const upper = chunk.splice(chunk.length >>> 1);
+    this.#chunks.splice(ci + 1, 0, upper);
+    this.#maxes.splice(ci, 1, chunk[chunk.length - 1]!, upper[upper.length - 1]!);
+  }
+
+  /** Merges small chunk `ci` into a neighbour when the two fit in one chunk. */
+  #mergeSmall(ci: number): void {
+    const chunk = this.#chunks[ci]!;
+    const next = this.#chunks[ci + 1];
+    if (next !== undefined && chunk.length + next.length <= CHUNK_MAX) {
+      const merged = this.#writable(ci);
+      for (const handle of next) merged.push(handle);
+      this.#shared?.delete(next);
+      this.#chunks.splice(ci + 1, 1);
+      this.#maxes.splice(ci, 2, merged[merged.length - 1]!);
+      return;
+    }
+    const previous = this.#chunks[ci - 1];
+    if (previous !== undefined && previous.length + chunk.length <= CHUNK_MAX) {
+      const merged = this.#writable(ci - 1);
+      for (const handle of chunk) merged.push(handle);
+      this.#shared?.delete(chunk);
+      this.#chunks.splice(ci, 1);
+      this.#maxes.splice(ci - 1, 2, merged[merged.length - 1]!);
+    }
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The job table: every job as one row of fixed-size columns (typed arrays),
+ * addressed by an integer handle, in pages of {@link PAGE_SLOTS} rows. Owns
+ * the columns, handing out and taking back rows, the sparse per-row extras
+ * (headers, lastError, dedupKey), and frozen views of the pages for
+ * checkpoints (copy-on-write per page).
+ *
+ * Why columns: a million jobs as JS objects cost a million objects (and their
+ * id and payload strings) for the garbage collector to trace and for a
+ * restore to allocate. As columns they are a few hundred typed arrays that
+ * a checkpoint writes, and a restore reads back, as large copies. Payload
+ * bytes live in the {@link ByteArena}; a row holds their address.
+ *
+ * Rows are read and written through {@link JobTable.read} and
+ * {@link JobTable.write}, which return the page holding the row (`slot(h)`
+ * is the row's index in it). `write` first copies a page that a frozen view
+ * still reads, so a view sees every page exactly as it was when frozen.
+ *
+ * Room to grow (not used yet): a new fixed-size field is one more column
+ * (per-job timeout, group key as an interned number, parent link as a
+ * handle); a rare or variable one goes into the row's extras (progress,
+ * result reference, caller-chosen id, attempt history).
+ */
+import type { Headers } from "./state.js";
+
+export const PAGE_BITS = 14;
+/** Rows per page. */
+export const PAGE_SLOTS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SLOTS - 1;
+/** Bytes of a job id (a ULID in binary) in the id column. */
+export const ID_BYTES = 16;
+
+/** Status of a row that holds no job. */
+export const FREE = 255;
+
+/** Row flags. */
+export const Flag = {
+  /** A cancel arrived while the job was claimed: a failed delivery removes it instead of retrying. */
+  CancelRequested: 1,
+} as const;
+
+/** The rarely set fields of a job. Immutable: replaced as a whole when one changes. */
+export interface JobExtras {
+  readonly headers?: Headers;
+  readonly lastError?: string;
+  readonly dedupKey?: string;
+}
+
+/** The index of handle `h`'s row within its page. */
+export function slot(h: number): number {
+  return h & PAGE_MASK;
+}
+
+/**
+ * One page of rows. `at` means claimedAt / runAt / completedAt / failedAt
+ * depending on the status (pending: 0). `seq` is the job's enqueue order
+ * (unique, increasing), the tie-break of every index.
+ */
+export class Page {
+  constructor(
+    readonly status: Uint8Array,
+    readonly flags: Uint8Array,
+    readonly queue: Uint32Array,
+    readonly attempts: Uint32Array,
+    readonly maxAttempts: Uint32Array,
+    readonly priority: Uint32Array,
+    readonly enqueuedAt: Float64Array,
+    readonly at: Float64Array,
+    readonly seq: Float64Array,
+    readonly payloadLength: Uint32Array,
+    readonly payloadSegment: Uint32Array,
+    readonly payloadOffset: Uint32Array,
+    /** ID_BYTES per row. */
+    readonly id: Uint8Array,
+    /** Extras by slot; null while no row of the page has any. */
+    public extras: Map<number, JobExtras> | null,
+  ) {}
+
+  /** A page of free rows. */
+  static empty(): Page {
+    const n = PAGE_SLOTS;
+    return new Page(
+      new Uint8Array(n).fill(FREE),
+      new Uint8Array(n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Uint8Array(n * ID_BYTES),
+      null,
+    );
+  }
+
+  /** A private copy (what a write gets when a frozen view still reads this page). */
+  copy(): Page {
+    return new Page(
+      this.status.slice(),
+      this.flags.slice(),
+      this.queue.slice(),
+      this.attempts.slice(),
+      this.maxAttempts.slice(),
+      this.priority.slice(),
+      this.enqueuedAt.slice(),
+      this.at.slice(),
+      this.seq.slice(),
+      this.payloadLength.slice(),
+      this.payloadSegment.slice(),
+      this.payloadOffset.slice(),
+      this.id.slice(),
+      this.extras === null ? null : new Map(this.extras),
+    );
+  }
+}
+
+/** The pages as of {@link JobTable.freeze}; unchanged while it is open. */
+export interface TableView {
+  readonly pages: readonly Page[];
+  /** Rows in use when frozen. */
+  readonly rows: number;
+}
+
+export class JobTable {
+  readonly #pages: Page[] = [];
+  /** Pages some open view still reads: copied before their first write. */
+  #frozen: Set<Page> | null = null;
+  #views = 0;
+  /** Rows never handed out start here. */
+  #next = 0;
+  /** Rows handed back, reused last-in first-out. */
+  readonly #free: number[] = [];
+  #rows = 0;
+
+  /** Rows in use (live jobs). */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Rows of the table, used or not (pages × {@link PAGE_SLOTS}). */
+  get capacity(): number {
+    return this.#pages.length * PAGE_SLOTS;
+  }
+
+  /** The page holding row `h`, for reading (`slot(h)` within it). */
+  read(h: number): Page {
+    return this.#pages[h >>> PAGE_BITS]!;
+  }
+
+  /** The page holding row `h`, for writing: never a page an open view still reads. */
+  write(h: number): Page {
+    const index = h >>> PAGE_BITS;
+    const page = this.#pages[index]!;
+    if (this.#frozen === null || !this.#frozen.has(page)) return page;
+    this.#frozen.delete(page);
+    const copy = page.copy();
+    this.#pages[index] = copy;
+    return copy;
+  }
+
+  /** Hands out a free row (its status is still {@link FREE}: the caller fills it in). */
+  allocate(): number {
+    this.#rows++;
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    const h = this.#next++;
+    if (h >>> PAGE_BITS === this.#pages.length) this.#pages.push(Page.empty());
+    return h;
+  }
+
+  /** Takes row `h` back: marks it free and drops its extras. */
+  release(h: number): void {
+    const page = this.write(h);
+    const i = slot(h);
+    page.status[i] = FREE;
+    page.flags[i] = 0;
+    page.extras?.delete(i);
+    this.#free.push(h);
+    this.#rows--;
+  }
+
+  /** The extras of row `h`, or undefined. */
+  extras(h: number): JobExtras | undefined {
+    return this.read(h).extras?.get(slot(h));
+  }
+
+  /** Sets (or, with undefined or an empty object, clears) the extras of row `h`. */
+  setExtras(h: number, extras: JobExtras | undefined): void {
+    const page = this.write(h);
+    const empty =
+      extras === undefined ||
+      (extras.headers === undefined &&
+        extras.lastError === undefined &&
+        extras.dedupKey === undefined);
+    if (empty) page.extras?.delete(slot(h));
+    else {
+      page.extras ??= new Map();
+      page.extras.set(slot(h), extras);
+    }
+  }
+
+  /**
+   * The pages as of now, kept unchanged until {@link thaw}: a page is copied
+   * before the first write after this (the view keeps the original).
+   */
+  freeze(): TableView {
+    this.#frozen ??= new Set();
+    for (const page of this.#pages) this.#frozen.add(page);
+    this.#views++;
+    return { pages: this.#pages.slice(), rows: this.#rows };
+  }
+
+  /**
+   * Tells the table that the open view is done with `page` (it may be
+   * written in place again). Call only with a single view open.
+   */
+  releasePage(page: Page): void {
+    if (this.#views === 1) this.#frozen?.delete(page);
+  }
+
+  /** Ends a view from {@link freeze}. */
+  thaw(_view: TableView): void {
+    if (this.#views > 0 && --this.#views === 0) this.#frozen = null;
+  }
+
+  /**
+   * Adopts `pages` holding `rows` jobs in rows 0..rows-1 (a restore): the
+   * table must be empty. Rows past `rows` in the last page must be free.
+   */
+  adopt(pages: Page[], rows: number): void {
+    if (this.#next !== 0 || this.#pages.length !== 0)
+      throw new Error("adopt: the table is not empty");
+    for (const page of pages) this.#pages.push(page);
+    this.#next = rows;
+    this.#rows = rows;
+  }
+}

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { ByteArena, SEGMENT_BYTES } from "../../src/queue/arena.js";
+import { HandleIndex } from "../../src/queue/handle-index.js";
+import { IdIndex } from "../../src/queue/id-index.js";
+import { FREE, ID_BYTES, JobTable, PAGE_SLOTS, slot } from "../../src/queue/table.js";
+
+/** Keys by handle, for an order over handles whose keys can repeat (ties broken by a sequence). */
+class Keys {
+  readonly key = new Map<number, number>();
+  readonly seq = new Map<number, number>();
+  #next = 0;
+  set(h: number, key: number): void {
+    this.key.set(h, key);
+    this.seq.set(h, this.#next++);
+  }
+  readonly order = (a: number, b: number) =>
+    this.key.get(a)! - this.key.get(b)! || this.seq.get(a)! - this.seq.get(b)!;
+}
+
+describe("handle index", { timeout: 60_000 }, () => {
+  it("matches a sorted array through random inserts, deletes and shifts, with handles reused", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 40 })), {
+          maxLength: 3_000,
+        }),
+        (ops) => {
+          const keys = new Keys();
+          const index = new HandleIndex(keys.order);
+          const members = new Set<number>();
+          const free: number[] = [];
+          let next = 0;
+          for (const [op, key] of ops) {
+            if (op < 6 || members.size === 0) {
+              const h = free.pop() ?? next++;
+              keys.set(h, key);
+              index.insert(h);
+              members.add(h);
+            } else if (op < 8) {
+              const h = [...members][key % members.size]!;
+              assert.equal(index.delete(h), true);
+              members.delete(h);
+              free.push(h);
+            } else {
+              const h = index.shift();
+              assert.ok(members.delete(h));
+              free.push(h);
+            }
+          }
+          const expected = [...members].sort(keys.order);
+          assert.deepEqual(index.toArray(), expected);
+          assert.equal(index.size, expected.length);
+          assert.equal(index.min(), expected[0] ?? -1);
+          assert.equal(index.problems(), null);
+          for (const h of free) assert.equal(index.has(h), false);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("a frozen view keeps its order while the index changes, without copying it", () => {
+    const keys = new Keys();
+    const index = new HandleIndex(keys.order);
+    for (let h = 0; h < 5_000; h++) {
+      keys.set(h, h % 100);
+      index.insert(h);
+    }
+    const before = index.toArray();
+    const view = index.freeze();
+    for (let h = 0; h < 5_000; h += 3) index.delete(h);
+    for (let h = 5_000; h < 7_000; h++) {
+      keys.set(h, h % 50);
+      index.insert(h);
+    }
+    index.shift();
+    assert.deepEqual(view.chunks.flat(), before);
+    assert.equal(view.size, before.length);
+    index.thaw(view);
+    keys.set(99_999, -1);
+    index.insert(99_999);
+    assert.equal(index.min(), 99_999);
+    assert.equal(index.problems(), null);
+  });
+
+  it("seek finds the first handle past a bound, and next walks on from it", () => {
+    const keys = new Keys();
+    const handles = Array.from({ length: 2_000 }, (_, h) => {
+      keys.set(h, h * 2);
+      return h;
+    });
+    const index = HandleIndex.fromSorted(keys.order, handles);
+    assert.equal(index.problems(), null);
+    const position = index.seek((h) => keys.key.get(h)! <= 1_001);
+    assert.equal(index.next(position), 501);
+    assert.equal(index.next(position), 502);
+    const end = index.seek(() => true);
+    assert.equal(index.next(end), -1);
+  });
+});
+
+describe("id index", { timeout: 60_000 }, () => {
+  it("finds exactly the ids added and not removed, through growth and backward-shift deletion", () => {
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const reference = new Map<string, number>();
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    const key = new Uint8Array(ID_BYTES);
+    const idOf = (h: number) =>
+      Buffer.from(table.read(h).id.subarray(slot(h) * ID_BYTES, (slot(h) + 1) * ID_BYTES)).toString(
+        "hex",
+      );
+    for (let round = 0; round < 40_000; round++) {
+      if (reference.size === 0 || random() % 3 !== 0) {
+        const h = table.allocate();
+        const page = table.write(h);
+        page.status[slot(h)] = 0;
+        // Ids alike but for a few bytes, as consecutive ids are.
+        for (let i = 0; i < ID_BYTES; i++)
+          page.id[slot(h) * ID_BYTES + i] = i < 12 ? 1 : random() & 3;
+        const id = idOf(h);
+        if (reference.has(id)) {
+          assert.equal(ids.add(h), false);
+          table.release(h);
+        } else {
+          assert.equal(ids.add(h), true);
+          reference.set(id, h);
+        }
+      } else {
+        const [id, h] = [...reference.entries()][random() % reference.size]!;
+        ids.remove(h);
+        table.release(h);
+        reference.delete(id);
+      }
+    }
+    assert.equal(ids.size, reference.size);
+    for (const [id, h] of reference) {
+      key.set(Buffer.from(id, "hex"));
+      assert.equal(ids.find(key), h);
+    }
+    key.fill(9);
+    assert.equal(ids.find(key), -1);
+  });
+});
+
+describe("job table and arena", { timeout: 60_000 }, () => {
+  it("a write to a frozen page copies it first; the view keeps the original", () => {
+    const table = new JobTable();
+    const handles = Array.from({ length: PAGE_SLOTS + 10 }, () => table.allocate());
+    for (const h of handles) table.write(h).status[slot(h)] = 1;
+    table.setExtras(handles[3]!, { lastError: "before" });
+    const view = table.freeze();
+    table.write(handles[3]!).at[slot(handles[3]!)] = 42;
+    table.setExtras(handles[3]!, { lastError: "after" });
+    table.release(handles[PAGE_SLOTS + 1]!);
+    assert.equal(view.pages[0]!.at[3], 0);
+    assert.equal(view.pages[0]!.extras?.get(3)?.lastError, "before");
+    assert.equal(view.pages[1]!.status[1], 1);
+    assert.equal(table.read(handles[3]!).at[3], 42);
+    assert.equal(table.extras(handles[3]!)?.lastError, "after");
+    assert.equal(table.read(handles[PAGE_SLOTS + 1]!).status[1], FREE);
+    table.thaw(view);
+    const page = table.read(0);
+    table.write(0);
+    assert.equal(table.read(0), page, "no copies once no view is open");
+    assert.equal(table.rows, PAGE_SLOTS + 9);
+    assert.equal(table.allocate(), handles[PAGE_SLOTS + 1], "freed rows are reused");
+  });
+
+  it("the arena counts live bytes and drops a segment once nothing uses it", () => {
+    const arena = new ByteArena();
+    const small = new Uint8Array(1_000).fill(7);
+    const placed: Array<[number, number]> = [];
+    for (let i = 0; i < (2 * SEGMENT_BYTES) / 1_000; i++)
+      placed.push([arena.write(small), arena.offset]);
+    const big = new Uint8Array(SEGMENT_BYTES / 2).fill(9);
+    const bigSegment = arena.write(big);
+    assert.equal(arena.liveBytes, placed.length * 1_000 + big.length);
+    const held = arena.heldBytes;
+    const first = placed[0]![0];
+    assert.deepEqual(
+      arena.segment(first).subarray(placed[5]![1], placed[5]![1] + 3),
+      new Uint8Array([7, 7, 7]),
+    );
+    const view = arena.view();
+    for (const [segment] of placed.filter(([s]) => s === first)) arena.release(segment, 1_000);
+    assert.equal(arena.heldBytes, held - SEGMENT_BYTES, "the first segment was dropped");
+    assert.ok(view[first] !== null, "a view keeps reading a dropped segment");
+    arena.release(bigSegment, big.length);
+    assert.equal(arena.heldBytes, held - SEGMENT_BYTES - big.length);
+    assert.equal(arena.write(new Uint8Array(0)), 0);
+  });
+});
