@@ -1,10 +1,15 @@
 /**
  * The single definition of every state transition: `apply(state, record)`,
  * used on the live path and when replaying the log. Pure and deterministic;
- * a record that does not fit the state is an {@link ApplyError}.
+ * a record that does not fit the state is an {@link ApplyError} and changes
+ * nothing. Bulk records (promotion, sweeps) carry a limit, so one `apply`
+ * never moves more than {@link BULK_RECORD_JOBS} jobs on the live path.
  */
-import { type QueueRecord, Tag } from "./records.js";
-import { Job, type QueueState, type State, Status, type StatusCode } from "./state.js";
+import { isUlid, writeIdBytes } from "./ids.js";
+import type { EnqueueRecord, QueueRecord } from "./records.js";
+import { Tag } from "./records.js";
+import { type QueueState, type State, Status, type StatusCode } from "./state.js";
+import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
 
 /** A record that does not fit the state it is applied to (a bug, or a damaged log). */
 export class ApplyError extends Error {
@@ -12,77 +17,143 @@ export class ApplyError extends Error {
 }
 
 const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+const MAX_U32 = 2 ** 32 - 1;
 
-function jobIn(state: State, id: string, allowed: readonly StatusCode[], what: string): Job {
-  const job = state.jobs.get(id);
-  if (job === undefined) throw new ApplyError(`${what}: no job ${id}`);
-  if (!allowed.includes(job.status))
-    throw new ApplyError(`${what}: job ${id} is ${STATUS_NAMES[job.status]}`);
-  return job;
+function jobIn(state: State, id: string, allowed: readonly StatusCode[], what: string): number {
+  const h = state.find(id);
+  if (h === -1) throw new ApplyError(`${what}: no job ${id}`);
+  const status = state.statusOf(h);
+  if (!allowed.includes(status))
+    throw new ApplyError(`${what}: job ${id} is ${STATUS_NAMES[status]}`);
+  return h;
 }
 
-/** Take a job out of the index of its current status (the job object is unchanged). */
-function unindex(job: Job): void {
-  const qs = job.queue;
-  switch (job.status) {
+/** Take job `h` out of the index of its current status (its row is unchanged). */
+function unindex(state: State, h: number): void {
+  const qs = state.queueOf(h);
+  switch (state.statusOf(h)) {
     case Status.Pending:
-      qs.pending.delete(job);
+      qs.pending.delete(h);
       return;
     case Status.Scheduled:
-      qs.scheduled.delete(job);
+      qs.scheduled.delete(h);
       return;
     case Status.Claimed:
-      qs.claimed.delete(job);
+      qs.claimed.delete(h);
       return;
     case Status.Done:
-      qs.done.delete(job);
+      qs.done.delete(h);
       return;
     case Status.Dead:
-      qs.deadById.delete(job.id);
-      qs.deadByTime.delete(job);
+      qs.deadBySeq.delete(h);
+      qs.deadByTime.delete(h);
       return;
   }
 }
 
-function toPending(job: Job): void {
-  job.status = Status.Pending;
-  job.at = 0;
-  job.queue.pending.set(job, undefined);
+/** Sets status and `at` of job `h` (already out of every index) and puts it in that status's index. */
+function place(state: State, h: number, status: StatusCode, at: number): void {
+  const page = state.table.write(h);
+  const i = slot(h);
+  page.status[i] = status;
+  page.at[i] = at;
+  const qs = state.queueList[page.queue[i]!]!;
+  switch (status) {
+    case Status.Pending:
+      qs.pending.insert(h);
+      return;
+    case Status.Scheduled:
+      qs.scheduled.insert(h);
+      return;
+    case Status.Claimed:
+      qs.claimed.insert(h);
+      return;
+    case Status.Done:
+      qs.done.insert(h);
+      return;
+    case Status.Dead:
+      qs.deadBySeq.insert(h);
+      qs.deadByTime.insert(h);
+      return;
+  }
 }
 
-function toScheduled(job: Job, runAt: number): void {
-  job.status = Status.Scheduled;
-  job.at = runAt;
-  job.queue.scheduled.set(job, undefined);
+function withExtras(state: State, h: number, change: JobExtras): void {
+  state.table.setExtras(h, { ...state.table.extras(h), ...change });
 }
 
-function toDead(job: Job, failedAt: number, reason: string): void {
-  job.status = Status.Dead;
-  job.at = failedAt;
-  job.lastError = reason;
-  job.queue.deadById.set(job.id, job);
-  job.queue.deadByTime.set(job, undefined);
+function releaseDedup(state: State, h: number): void {
+  const extras = state.table.extras(h);
+  const key = extras?.dedupKey;
+  if (key === undefined) return;
+  const qs = state.queueOf(h);
+  if (qs.dedup.get(key) === h) qs.dedup.delete(key);
+  withExtras(state, h, { dedupKey: undefined });
 }
 
-function remove(state: State, job: Job): void {
-  unindex(job);
-  releaseDedup(job);
-  state.jobs.delete(job.id);
+/** Removes job `h` from the state: indexes, dedup key, id index, payload bytes, row. */
+function remove(state: State, h: number): void {
+  unindex(state, h);
+  releaseDedup(state, h);
+  state.ids.remove(h);
+  const page = state.table.read(h);
+  const i = slot(h);
+  state.arena.release(page.payloadSegment[i]!, page.payloadLength[i]!);
+  state.table.release(h);
 }
 
-function releaseDedup(job: Job): void {
-  if (job.dedupKey === undefined) return;
-  if (job.queue.dedup.get(job.dedupKey) === job) job.queue.dedup.delete(job.dedupKey);
-  job.dedupKey = undefined;
-}
-
-/** Remove, oldest first, every job of `tree` whose `at` is below `before`. */
-function sweep(state: State, tree: QueueState["done"], before: number): void {
-  for (;;) {
-    const oldest = tree.minKey();
-    if (oldest === undefined || oldest.at >= before) return;
+/** Remove, oldest first, up to `limit` jobs of `index` (ordered by `at`) whose `at` is below `before`. */
+function sweep(state: State, index: QueueState["done"], before: number, limit: number): void {
+  for (let n = 0; n < limit; n++) {
+    const oldest = index.min();
+    if (oldest === -1 || state.table.read(oldest).at[slot(oldest)]! >= before) return;
     remove(state, oldest);
   }
+}
+
+/** Promote, soonest first, up to `limit` scheduled jobs of `qs` due by `upTo`. */
+function promote(state: State, qs: QueueState, upTo: number, limit: number): void {
+  for (let n = 0; n < limit; n++) {
+    const next = qs.scheduled.min();
+    if (next === -1 || state.table.read(next).at[slot(next)]! > upTo) return;
+    qs.scheduled.shift();
+    place(state, next, Status.Pending, 0);
+  }
+}
+
+function checkEnqueue(state: State, rec: EnqueueRecord): void {
+  if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
+  if (state.find(rec.id) !== -1) throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
+    throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
+  if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
+    throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
+}
+
+function enqueue(state: State, rec: EnqueueRecord): void {
+  checkEnqueue(state, rec);
+  const qs = state.queue(rec.queue);
+  const h = state.table.allocate();
+  const page = state.table.write(h);
+  const i = slot(h);
+  writeIdBytes(rec.id, page.id, i * ID_BYTES);
+  page.flags[i] = 0;
+  page.queue[i] = qs.index;
+  page.attempts[i] = 0;
+  page.maxAttempts[i] = rec.maxAttempts;
+  page.priority[i] = rec.priority;
+  page.enqueuedAt[i] = rec.enqueuedAt;
+  page.seq[i] = state.nextSeq++;
+  page.payloadSegment[i] = state.arena.write(rec.payload);
+  page.payloadOffset[i] = state.arena.offset;
+  page.payloadLength[i] = rec.payload.byteLength;
+  if (rec.headers !== undefined || rec.dedupKey !== undefined)
+    state.table.setExtras(h, { headers: rec.headers, dedupKey: rec.dedupKey });
+  state.ids.add(h);
+  if (state.lastId === null || rec.id > state.lastId) state.lastId = rec.id;
+  if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
+  if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+  else place(state, h, Status.Scheduled, rec.runAt);
 }
 
 /**
@@ -92,120 +163,91 @@ function sweep(state: State, tree: QueueState["done"], before: number): void {
  */
 export function apply(state: State, rec: QueueRecord): void {
   switch (rec.tag) {
-    case Tag.Enqueue: {
-      if (state.jobs.has(rec.id)) throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
-      const qs = state.queue(rec.queue);
-      if (rec.dedupKey !== undefined && qs.dedup.has(rec.dedupKey))
-        throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
-      const job = new Job(
-        rec.id,
-        qs,
-        rec.payload,
-        rec.headers,
-        Status.Pending,
-        0,
-        rec.maxAttempts,
-        rec.priority,
-        rec.enqueuedAt,
-        0,
-        undefined,
-        rec.dedupKey,
-        false,
-      );
-      state.jobs.set(rec.id, job);
-      if (state.lastId === null || rec.id > state.lastId) state.lastId = rec.id;
-      if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, job);
-      if (rec.runAt === undefined) toPending(job);
-      else toScheduled(job, rec.runAt);
+    case Tag.Enqueue:
+      enqueue(state, rec);
       return;
-    }
     case Tag.Claim: {
-      const job = jobIn(state, rec.id, [Status.Pending], "claim");
-      unindex(job);
-      releaseDedup(job);
-      job.status = Status.Claimed;
-      job.attempts += 1;
-      job.at = rec.at;
-      job.queue.claimed.add(job);
+      const h = jobIn(state, rec.id, [Status.Pending], "claim");
+      unindex(state, h);
+      releaseDedup(state, h);
+      state.table.write(h).attempts[slot(h)]! += 1;
+      place(state, h, Status.Claimed, rec.at);
       return;
     }
     case Tag.Ack: {
-      const job = jobIn(state, rec.id, [Status.Claimed], "ack");
-      job.queue.doneCount += 1;
+      const h = jobIn(state, rec.id, [Status.Claimed], "ack");
+      state.queueOf(h).doneCount += 1;
       if (!rec.keep) {
-        remove(state, job);
+        remove(state, h);
         return;
       }
-      unindex(job);
-      job.status = Status.Done;
-      job.at = rec.at;
-      job.queue.done.set(job, undefined);
+      unindex(state, h);
+      place(state, h, Status.Done, rec.at);
       return;
     }
     case Tag.Retry: {
-      const job = jobIn(state, rec.id, [Status.Claimed], "retry");
-      unindex(job);
-      if (rec.error !== undefined) job.lastError = rec.error;
-      if (rec.runAt === undefined) toPending(job);
-      else toScheduled(job, rec.runAt);
+      const h = jobIn(state, rec.id, [Status.Claimed], "retry");
+      unindex(state, h);
+      if (rec.error !== undefined) withExtras(state, h, { lastError: rec.error });
+      if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+      else place(state, h, Status.Scheduled, rec.runAt);
       return;
     }
     case Tag.Dead: {
-      const job = jobIn(state, rec.id, [Status.Claimed], "dead");
-      unindex(job);
-      toDead(job, rec.at, rec.reason);
+      const h = jobIn(state, rec.id, [Status.Claimed], "dead");
+      unindex(state, h);
+      withExtras(state, h, { lastError: rec.reason });
+      place(state, h, Status.Dead, rec.at);
       return;
     }
-    case Tag.Promote: {
-      for (const qs of state.queues.values()) {
-        for (;;) {
-          const next = qs.scheduled.minKey();
-          if (next === undefined || next.at > rec.upTo) break;
-          qs.scheduled.delete(next);
-          toPending(next);
-        }
-      }
+    case Tag.Promote:
+      for (const qs of state.queueList) promote(state, qs, rec.upTo, Number.POSITIVE_INFINITY);
+      return;
+    case Tag.PromoteSome: {
+      const qs = state.queues.get(rec.queue);
+      if (qs !== undefined) promote(state, qs, rec.upTo, rec.limit);
       return;
     }
     case Tag.Cancel: {
-      const job = jobIn(
-        state,
-        rec.id,
-        [Status.Pending, Status.Scheduled, Status.Claimed],
-        "cancel",
-      );
-      remove(state, job);
+      const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled, Status.Claimed], "cancel");
+      remove(state, h);
       return;
     }
     case Tag.CancelRequest: {
-      const job = jobIn(state, rec.id, [Status.Claimed], "cancel request");
-      job.cancelRequested = true;
+      const h = jobIn(state, rec.id, [Status.Claimed], "cancel request");
+      state.table.write(h).flags[slot(h)]! |= Flag.CancelRequested;
       return;
     }
     case Tag.RequeueDead: {
-      const job = jobIn(state, rec.id, [Status.Dead], "requeue");
-      unindex(job);
-      job.attempts = 0;
-      job.lastError = undefined;
-      job.cancelRequested = false;
-      toPending(job);
+      const h = jobIn(state, rec.id, [Status.Dead], "requeue");
+      unindex(state, h);
+      const page = state.table.write(h);
+      page.attempts[slot(h)] = 0;
+      page.flags[slot(h)] = 0;
+      withExtras(state, h, { lastError: undefined });
+      place(state, h, Status.Pending, 0);
       return;
     }
     case Tag.Release: {
-      const job = jobIn(state, rec.id, [Status.Claimed], "release");
-      unindex(job);
-      job.attempts = Math.max(0, job.attempts - 1);
-      toPending(job);
+      const h = jobIn(state, rec.id, [Status.Claimed], "release");
+      unindex(state, h);
+      const page = state.table.write(h);
+      page.attempts[slot(h)] = Math.max(0, page.attempts[slot(h)]! - 1);
+      place(state, h, Status.Pending, 0);
       return;
     }
-    case Tag.SweepDone: {
+    case Tag.SweepDone:
+    case Tag.SweepDoneSome: {
       const qs = state.queues.get(rec.queue);
-      if (qs !== undefined) sweep(state, qs.done, rec.before);
+      const limit = rec.tag === Tag.SweepDone ? Number.POSITIVE_INFINITY : rec.limit;
+      if (qs !== undefined) sweep(state, qs.done, rec.before, limit);
       return;
     }
-    case Tag.SweepDead: {
+    case Tag.SweepDead:
+    case Tag.SweepDeadSome: {
       const qs = state.queues.get(rec.queue);
-      if (qs !== undefined) sweep(state, qs.deadByTime, rec.before);
+      const limit = rec.tag === Tag.SweepDead ? Number.POSITIVE_INFINITY : rec.limit;
+      if (qs !== undefined) sweep(state, qs.deadByTime, rec.before, limit);
       return;
     }
   }

@@ -84,6 +84,16 @@ export class ByteWriter {
     this.#pos += this.#buf.write(value, this.#pos, value.length, "latin1");
   }
 
+  /** Length-prefixed raw bytes. */
+  bytes(value: Uint8Array): void {
+    this.varint(value.byteLength);
+    this.#ensure(value.byteLength);
+    if (value.byteLength <= 64)
+      for (let i = 0; i < value.byteLength; i++) this.#buf[this.#pos + i] = value[i]!;
+    else this.#buf.set(value, this.#pos);
+    this.#pos += value.byteLength;
+  }
+
   /** A canonical ULID as 16 bytes. */
   id(id: string): void {
     this.#ensure(ID_BYTES);
@@ -154,6 +164,23 @@ export class ByteReader {
     const len = this.varint();
     this.#need(len);
     const value = latin1Slice(this.#buf, this.#pos, this.#pos + len);
+    this.#pos += len;
+    return value;
+  }
+
+  /** The next `length` bytes, as a view (not a copy). */
+  raw(length: number): Uint8Array {
+    this.#need(length);
+    const value = this.#buf.subarray(this.#pos, this.#pos + length);
+    this.#pos += length;
+    return value;
+  }
+
+  /** Length-prefixed raw bytes, as a view into the bytes being read (not a copy). */
+  bytes(): Uint8Array {
+    const len = this.varint();
+    this.#need(len);
+    const value = this.#buf.subarray(this.#pos, this.#pos + len);
     this.#pos += len;
     return value;
   }

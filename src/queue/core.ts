@@ -2,30 +2,42 @@
  * The running core of an open queue: the in-memory state and the log behind
  * it, the commit boundary every transition passes (`commit`: apply through the
  * one `apply`, append to the log, in one synchronous step, and tell the
- * observers once it is durable), claims and their
- * leases, handing jobs to claim waiters, the scheduler and reaper passes, and
+ * observers once it is durable), claims and their leases, handing jobs to claim waiters, the scheduler and reaper passes, and
  * the queue's life cycle (start, close, failure). The public `Queue` checks
  * arguments and decides records; this core carries them out.
+ *
+ * Bulk work (requeueing the claims a crashed process left, promoting a
+ * cohort of due jobs, expiring many leases, retention sweeps) runs in slices:
+ * records of at most {@link BULK_RECORD_JOBS} jobs, committed one slice per
+ * turn of the event loop, so no transition blocks the process for long.
  */
 import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
+import { nextTurn } from "../util/slices.js";
 import { apply } from "./apply.js";
 import type { QueueSettings } from "./config.js";
 import {
-  decideInterruptedClaims,
+  decideInterruptedClaim,
   decideLeaseExpired,
   decidePromotion,
   decideSweeps,
+  interruptedClaims,
   nextRunAt,
 } from "./decisions.js";
 import { IdGenerator } from "./ids.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
-import { type ClaimRecord, encodeRecord, type QueueRecord, Tag } from "./records.js";
-import { encodeSnapshot } from "./snapshot.js";
-import type { Job, QueueState, State } from "./state.js";
+import {
+  BULK_RECORD_JOBS,
+  type ClaimRecord,
+  encodeRecord,
+  type QueueRecord,
+  Tag,
+} from "./records.js";
+import { snapshotEncoder } from "./snapshot.js";
+import type { QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
 import { QueueTimers } from "./timers.js";
 import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
@@ -52,6 +64,8 @@ export class QueueCore {
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
   #passFailure: string | null = null;
   #closing: Promise<void> | null = null;
+  readonly #promotion = new Pass();
+  readonly #reaping = new Pass();
 
   constructor(
     log: Log,
@@ -75,15 +89,24 @@ export class QueueCore {
 
   /**
    * Wires the log (snapshots, failure), settles the claims of the previous
-   * process, and starts the timers.
+   * process (in slices), and starts the timers.
    */
-  start(): void {
-    this.log.setSnapshotSource(() => encodeSnapshot(this.state));
+  async start(): Promise<void> {
+    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
     this.log.onFailure((error) => this.#fail(error));
-    const interrupted = decideInterruptedClaims(this.state, this.now());
+    const interrupted = interruptedClaims(this.state);
     if (interrupted.length > 0) {
       this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
-      this.commitInBackground(interrupted, "interrupted");
+      for (let from = 0; from < interrupted.length; from += BULK_RECORD_JOBS) {
+        if (from > 0) await nextTurn();
+        if (this.closed) return;
+        const now = this.now();
+        const slice = interrupted.slice(from, from + BULK_RECORD_JOBS);
+        this.commitInBackground(
+          slice.map((h) => decideInterruptedClaim(this.state, h, now)),
+          "interrupted",
+        );
+      }
     }
     this.#rearmScheduler();
     this.timers.start();
@@ -176,13 +199,15 @@ export class QueueCore {
     if (qs.pending.size === 0 || max < 1) return null;
     const at = this.now();
     const records: ClaimRecord[] = [];
-    const leases: Lease[] = [];
-    for (const job of qs.pending.keys()) {
-      records.push({ tag: Tag.Claim, id: job.id, at });
+    const handles: number[] = [];
+    const position = qs.pending.seek(() => false);
+    for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
+      handles.push(h);
+      records.push({ tag: Tag.Claim, id: this.state.idOf(h), at });
       if (records.length === max) break;
     }
     const written = this.commit(records.length === 1 ? records[0]! : records);
-    for (const record of records) leases.push(this.leases.add(this.state.jobs.get(record.id)!));
+    const leases = handles.map((h, k) => this.leases.add(h, records[k]!.id, qs.name));
     return written.then(() => this.#handOut(leases, leaseMs));
   }
 
@@ -222,10 +247,14 @@ export class QueueCore {
     return lease;
   }
 
-  /** The public record of `job`, with its lease expiry (as wall time) while claimed. */
-  toRecord(job: Job): JobRecord {
-    const lease = this.leases.get(job);
-    return jobToRecord(job, lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined);
+  /** The public record of job `h`, with its lease expiry (as wall time) while claimed. */
+  toRecord(h: number): JobRecord {
+    const lease = this.leases.get(h);
+    return jobToRecord(
+      this.state,
+      h,
+      lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined,
+    );
   }
 
   /** The wall time a monotonic deadline falls on, as seen now: wallNow + (deadline − monoNow). */
@@ -235,37 +264,51 @@ export class QueueCore {
     );
   }
 
-  /** The scheduler's pass: promote every due scheduled job, wake waiters, re-arm. */
+  /**
+   * The scheduler's pass: promote every due scheduled job, one bounded record
+   * per turn of the event loop (the first at once), waking waiters; then
+   * re-arm. Resolves once its records are durable.
+   */
   promoteDue(): Promise<void> {
-    try {
-      const promotion = decidePromotion(this.state, this.now());
-      if (promotion === null) return Promise.resolve();
-      const written = this.commitInBackground([promotion.record]);
-      for (const name of promotion.queues) this.dispatch(name);
-      return written;
-    } finally {
+    return this.#promotion.run((written) => {
+      const record = this.closed ? undefined : decidePromotion(this.state, this.now())[0];
+      if (record !== undefined) {
+        written.push(this.commitInBackground([record]));
+        this.dispatch(record.queue);
+        if (decidePromotion(this.state, this.now()).length > 0) return true;
+      }
       this.#rearmScheduler();
-    }
+      return false;
+    });
   }
 
-  /** The reaper's pass: expire due leases, then age out done and dead jobs per their queue's retention. */
+  /**
+   * The reaper's pass: expire due leases, then age out done and dead jobs per
+   * their queue's retention; one bounded slice per turn of the event loop
+   * (the first at once). Resolves once its records are durable.
+   */
   reap(): Promise<void> {
-    const now = this.now();
-    const expired: QueueRecord[] = [];
-    const requeued = new Set<string>();
-    for (const lease of this.leases.takeExpired(this.monotonicNow())) {
-      const job = lease.job;
-      lease.abort(new ClaimLostError(`lease of job ${job.id} expired`));
-      const record = decideLeaseExpired(job, now);
-      if (record.tag === Tag.Retry) requeued.add(job.queue.name);
-      expired.push(record);
-    }
-    const expiries = this.commitInBackground(expired, "lease_expired");
-    const sweeps = this.commitInBackground(decideSweeps(this.state, this.settings.configs, now));
-    for (const name of requeued) this.dispatch(name);
-    const written = Promise.all([expiries, sweeps]).then(noop);
-    written.catch(noop); // the timers drop it; reapNow awaits it
-    return written;
+    return this.#reaping.run((written) => {
+      if (this.closed) return false;
+      const now = this.now();
+      const expired = this.leases.takeExpired(this.monotonicNow(), BULK_RECORD_JOBS);
+      if (expired.length > 0) {
+        const requeued = new Set<string>();
+        const records = expired.map((lease) => {
+          lease.abort(new ClaimLostError(`lease of job ${lease.id} expired`));
+          const record = decideLeaseExpired(this.state, lease.job, now);
+          if (record.tag === Tag.Retry) requeued.add(lease.queue);
+          return record;
+        });
+        written.push(this.commitInBackground(records, "lease_expired"));
+        for (const name of requeued) this.dispatch(name);
+        return true;
+      }
+      const sweep = decideSweeps(this.state, this.settings.configs, now)[0];
+      if (sweep === undefined) return false;
+      written.push(this.commitInBackground([sweep]));
+      return decideSweeps(this.state, this.settings.configs, now).length > 0;
+    });
   }
 
   /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
@@ -313,6 +356,42 @@ export class QueueCore {
     this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
     this.#stop(error);
     if (this.#closing === null) this.#closing = this.log.close().catch(noop);
+  }
+}
+
+/**
+ * A background pass that works in slices (the scheduler's, the reaper's):
+ * the first slice runs at once, each further one after a turn of the event
+ * loop. One pass at a time: a call while one runs joins it (it then goes
+ * round once more, so the caller's request is served). The promise resolves
+ * once the pass's writes are durable.
+ */
+class Pass {
+  #running: Promise<void> | null = null;
+  #again = false;
+
+  /** `slice(written)` does one bounded slice synchronously and tells whether work remains. */
+  run(slice: (written: Promise<void>[]) => boolean): Promise<void> {
+    if (this.#running !== null) {
+      this.#again = true;
+      return this.#running;
+    }
+    const written: Promise<void>[] = [];
+    if (!slice(written)) return Promise.all(written).then(noop);
+    const pass = (async () => {
+      try {
+        for (let more = true; more || this.#again; ) {
+          await nextTurn();
+          this.#again = false;
+          more = slice(written);
+        }
+      } finally {
+        this.#running = null;
+      }
+      await Promise.all(written);
+    })();
+    this.#running = pass;
+    return pass;
   }
 }
 

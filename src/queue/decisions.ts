@@ -13,15 +13,18 @@
 import type { QueueConfigs } from "./config.js";
 import type { QueueConfig } from "./options.js";
 import {
+  BULK_RECORD_JOBS,
   type CancelRecord,
   type DeadRecord,
-  type PromoteRecord,
+  type PromoteSomeRecord,
   type QueueRecord,
   type ReleaseRecord,
   type RetryRecord,
+  type SweepSomeRecord,
   Tag,
 } from "./records.js";
-import type { Job, State } from "./state.js";
+import type { State } from "./state.js";
+import { Flag, slot } from "./table.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
 
 /** lastError of a job whose lease ran out. */
@@ -44,100 +47,120 @@ export function backoffMs(config: Readonly<QueueConfig>, attempts: number): numb
 }
 
 /**
- * The one retry-or-dead-letter choice: a requested cancellation removes the
- * job; no attempts left makes it dead with `reason`; otherwise `retry`.
+ * The one retry-or-dead-letter choice for claimed job `h`: a requested
+ * cancellation removes the job; no attempts left makes it dead with
+ * `reason`; otherwise `retry`.
  */
 function endDelivery(
-  job: Job,
+  state: State,
+  h: number,
   now: number,
   reason: string,
   retry: Pick<RetryRecord, "runAt" | "error">,
 ): FailedDeliveryRecord {
-  if (job.cancelRequested) return { tag: Tag.Cancel, id: job.id };
-  if (job.attempts >= job.maxAttempts) return { tag: Tag.Dead, id: job.id, at: now, reason };
-  return { tag: Tag.Retry, id: job.id, runAt: retry.runAt, error: retry.error };
+  const page = state.table.read(h);
+  const i = slot(h);
+  const id = state.idOf(h);
+  if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id };
+  if (page.attempts[i]! >= page.maxAttempts[i]!) return { tag: Tag.Dead, id, at: now, reason };
+  return { tag: Tag.Retry, id, runAt: retry.runAt, error: retry.error };
 }
 
-/** A nack of claimed `job` with `error`: retry after the queue's backoff (scheduled), or at once when it is 0. */
+/** A nack of claimed job `h` with `error`: retry after the queue's backoff (scheduled), or at once when it is 0. */
 export function decideNack(
-  job: Job,
+  state: State,
+  h: number,
   config: Readonly<QueueConfig>,
   now: number,
   error: string,
 ): FailedDeliveryRecord {
-  const delay = backoffMs(config, job.attempts);
+  const delay = backoffMs(config, state.table.read(h).attempts[slot(h)]!);
   // A huge configured backoff must still give a time the log can store.
   const runAt = delay > 0 ? Math.min(Math.ceil(now + delay), MAX_TIMESTAMP_MS) : undefined;
-  return endDelivery(job, now, error, { runAt, error });
+  return endDelivery(state, h, now, error, { runAt, error });
 }
 
 /**
  * A claim given back before any handler ran on it: pending again at once with
  * its attempt given back, or removed when its cancellation was requested.
  */
-export function decideRelease(job: Job): CancelRecord | ReleaseRecord {
-  if (job.cancelRequested) return { tag: Tag.Cancel, id: job.id };
-  return { tag: Tag.Release, id: job.id };
+export function decideRelease(state: State, h: number): CancelRecord | ReleaseRecord {
+  const id = state.idOf(h);
+  if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) !== 0)
+    return { tag: Tag.Cancel, id };
+  return { tag: Tag.Release, id };
 }
 
-/** The reaper found the lease of claimed `job` expired: requeue at once (lastError "lease expired"). */
-export function decideLeaseExpired(job: Job, now: number): FailedDeliveryRecord {
-  return endDelivery(job, now, LEASE_EXPIRED, { runAt: undefined, error: LEASE_EXPIRED });
+/** The reaper found the lease of claimed job `h` expired: requeue at once (lastError "lease expired"). */
+export function decideLeaseExpired(state: State, h: number, now: number): FailedDeliveryRecord {
+  return endDelivery(state, h, now, LEASE_EXPIRED, { runAt: undefined, error: LEASE_EXPIRED });
 }
 
 /**
- * At open, every claimed job belonged to a process that is gone: requeue it
- * at once, keeping its lastError, or dead-letter it when out of attempts.
+ * The jobs claimed when the state was restored: they belonged to a process
+ * that is gone. Taken once at open, before this process claims anything.
  */
-export function decideInterruptedClaims(state: State, now: number): FailedDeliveryRecord[] {
-  const records: FailedDeliveryRecord[] = [];
-  for (const qs of state.queues.values())
-    for (const job of qs.claimed)
-      records.push(
-        endDelivery(job, now, CLAIM_INTERRUPTED, { runAt: undefined, error: undefined }),
-      );
-  return records;
+export function interruptedClaims(state: State): number[] {
+  const claimed: number[] = [];
+  for (const qs of state.queueList) for (const h of qs.claimed.toArray()) claimed.push(h);
+  return claimed;
 }
 
-/** The promotion of every scheduled job due by `now`, and the queues that get jobs; null when none is due. */
-export function decidePromotion(
-  state: State,
-  now: number,
-): { record: PromoteRecord; queues: string[] } | null {
-  const queues: string[] = [];
-  for (const qs of state.queues.values()) {
-    const first = qs.scheduled.minKey();
-    if (first !== undefined && first.at <= now) queues.push(qs.name);
+/**
+ * The end of interrupted claim `h`: requeue it at once, keeping its
+ * lastError, or dead-letter it when out of attempts.
+ */
+export function decideInterruptedClaim(state: State, h: number, now: number): FailedDeliveryRecord {
+  return endDelivery(state, h, now, CLAIM_INTERRUPTED, { runAt: undefined, error: undefined });
+}
+
+/**
+ * The next slice of promotion at `now`: for each queue with a scheduled job
+ * due, a record promoting up to {@link BULK_RECORD_JOBS} of them. Empty when
+ * none is due; call again after applying them while queues still have due jobs.
+ */
+export function decidePromotion(state: State, now: number): PromoteSomeRecord[] {
+  const records: PromoteSomeRecord[] = [];
+  for (const qs of state.queueList) {
+    const first = qs.scheduled.min();
+    if (first !== -1 && state.table.read(first).at[slot(first)]! <= now)
+      records.push({ tag: Tag.PromoteSome, queue: qs.name, upTo: now, limit: BULK_RECORD_JOBS });
   }
-  return queues.length === 0 ? null : { record: { tag: Tag.Promote, upTo: now }, queues };
+  return records;
 }
 
 /** The earliest `runAt` of any scheduled job (when the scheduler must run next), or undefined. */
 export function nextRunAt(state: State): number | undefined {
   let earliest: number | undefined;
-  for (const qs of state.queues.values()) {
-    const first = qs.scheduled.minKey();
-    if (first !== undefined && (earliest === undefined || first.at < earliest)) earliest = first.at;
+  for (const qs of state.queueList) {
+    const first = qs.scheduled.min();
+    if (first === -1) continue;
+    const at = state.table.read(first).at[slot(first)]!;
+    if (earliest === undefined || at < earliest) earliest = at;
   }
   return earliest;
 }
 
-/** Retention sweeps due at `now`: kept done jobs and dead jobs older than their queue keeps them. */
+/**
+ * The next slice of retention sweeps due at `now`: kept done jobs and dead
+ * jobs older than their queue keeps them, at most {@link BULK_RECORD_JOBS}
+ * per record. Empty when nothing is due; call again after applying them.
+ */
 export function decideSweeps(state: State, configs: QueueConfigs, now: number): QueueRecord[] {
-  const records: QueueRecord[] = [];
-  for (const qs of state.queues.values()) {
+  const records: SweepSomeRecord[] = [];
+  const olderThan = (h: number, before: number) =>
+    h !== -1 && state.table.read(h).at[slot(h)]! < before;
+  for (const qs of state.queueList) {
     const config = configs.get(qs.name);
     if (config.keepDoneJobsMs !== null) {
       const before = now - config.keepDoneJobsMs;
-      const oldest = qs.done.minKey();
-      if (oldest !== undefined && oldest.at < before)
-        records.push({ tag: Tag.SweepDone, queue: qs.name, before });
+      if (olderThan(qs.done.min(), before))
+        records.push({ tag: Tag.SweepDoneSome, queue: qs.name, before, limit: BULK_RECORD_JOBS });
     }
     if (config.deadRetentionMs !== null) {
       const before = now - config.deadRetentionMs;
-      const oldest = qs.deadByTime.minKey();
-      if (oldest !== undefined && oldest.at < before)
-        records.push({ tag: Tag.SweepDead, queue: qs.name, before });
+      if (olderThan(qs.deadByTime.min(), before))
+        records.push({ tag: Tag.SweepDeadSome, queue: qs.name, before, limit: BULK_RECORD_JOBS });
     }
   }
   return records;

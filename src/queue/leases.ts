@@ -10,7 +10,6 @@
  * slow commit never reaps a claim nobody has seen yet.
  */
 import { BTree } from "../util/btree.js";
-import type { Job } from "./state.js";
 import type { ClaimToken } from "./types.js";
 
 /**
@@ -25,13 +24,14 @@ export class Lease implements ClaimToken {
   expiresAt = Number.POSITIVE_INFINITY;
 
   constructor(
-    readonly job: Job,
+    /** The claimed job's row in the job table. */
+    readonly job: number,
+    /** The job's id. */
+    readonly id: string,
+    /** The claimed job's queue. */
+    readonly queue: string,
     readonly seq: number,
   ) {}
-
-  get id(): string {
-    return this.job.id;
-  }
 
   /** Whether the claim was handed out (its record is durable) and the lease is running. */
   get active(): boolean {
@@ -49,13 +49,13 @@ function byExpiry(a: Lease, b: Lease): number {
 
 /** Leases by job, and the running ones by expiry (for the reaper). */
 export class LeaseTable {
-  readonly #byJob = new Map<Job, Lease>();
+  readonly #byJob = new Map<number, Lease>();
   readonly #byExpiry = new BTree<Lease, undefined>(undefined, byExpiry);
   #seq = 0;
 
   /** A lease on `job` that holds it but does not run yet (see {@link activate}). */
-  add(job: Job): Lease {
-    const lease = new Lease(job, this.#seq++);
+  add(job: number, id: string, queue: string): Lease {
+    const lease = new Lease(job, id, queue, this.#seq++);
     this.#byJob.set(job, lease);
     return lease;
   }
@@ -65,7 +65,7 @@ export class LeaseTable {
     this.renew(lease, expiresAt);
   }
 
-  get(job: Job): Lease | undefined {
+  get(job: number): Lease | undefined {
     return this.#byJob.get(job);
   }
 
@@ -85,15 +85,16 @@ export class LeaseTable {
     if (lease.active) this.#byExpiry.delete(lease);
   }
 
-  /** Remove and return every running lease that expired at or before monotonic `now`, soonest first. */
-  takeExpired(now: number): Lease[] {
+  /** Remove and return up to `limit` running leases that expired at or before monotonic `now`, soonest first. */
+  takeExpired(now: number, limit: number): Lease[] {
     const expired: Lease[] = [];
-    for (;;) {
+    while (expired.length < limit) {
       const first = this.#byExpiry.minKey();
       if (first === undefined || first.expiresAt > now) return expired;
       this.remove(first);
       expired.push(first);
     }
+    return expired;
   }
 
   /** Remove every lease, aborting their signals with `reason`. */

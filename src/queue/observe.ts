@@ -14,6 +14,7 @@
 import type { Logger } from "../logger.js";
 import { type QueueRecord, Tag } from "./records.js";
 import { type State, Status } from "./state.js";
+import { slot } from "./table.js";
 import type { JobStatus } from "./types.js";
 
 /** Why the queue decided a record, where the record itself does not say. */
@@ -62,15 +63,18 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     case Tag.CancelRequest:
     case Tag.RequeueDead:
     case Tag.Release: {
-      const job = state.jobs.get(record.id);
-      if (job === undefined) return undefined;
+      const h = state.find(record.id);
+      if (h === -1) return undefined;
+      const page = state.table.read(h);
+      const i = slot(h);
+      const status = page.status[i]!;
       return {
-        id: job.id,
-        queue: job.queue.name,
-        status: STATUS_NAMES[job.status]!,
-        attempts: job.attempts,
-        enqueuedAt: job.enqueuedAt,
-        claimedAt: job.status === Status.Claimed ? job.at : undefined,
+        id: record.id,
+        queue: state.queueOf(h).name,
+        status: STATUS_NAMES[status]!,
+        attempts: page.attempts[i]!,
+        enqueuedAt: page.enqueuedAt[i]!,
+        claimedAt: status === Status.Claimed ? page.at[i] : undefined,
       };
     }
     default:

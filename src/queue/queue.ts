@@ -36,6 +36,7 @@ import {
 import { type QueueRecord, Tag } from "./records.js";
 import { restoreState } from "./restore.js";
 import { type State, Status } from "./state.js";
+import { Flag, slot } from "./table.js";
 import { wallTime } from "./time.js";
 import {
   type CancelOutcome,
@@ -107,9 +108,9 @@ export class Queue {
     const recovered = await openLog(store, path, resolved.log, "options.log");
     let core: QueueCore;
     try {
-      const state = restoreState(path, recovered.checkpoint, recovered.records);
+      const state = await restoreState(path, recovered.checkpoint, recovered.records);
       core = new QueueCore(recovered.log, state, resolved);
-      core.start();
+      await core.start();
     } catch (error) {
       await recovered.log.close().catch(noop);
       throw error;
@@ -146,9 +147,10 @@ export class Queue {
     if (dedupKey !== undefined) {
       const holder = this.#core.state.queues.get(name)?.dedup.get(dedupKey);
       if (holder !== undefined) {
+        const id = this.#core.state.idOf(holder);
         // The holder's own enqueue may still be in flight: answer once it is durable.
         await this.#core.log.flush();
-        return holder.id;
+        return id;
       }
     }
     const now = this.#core.now();
@@ -270,11 +272,10 @@ export class Queue {
   async ack(claim: Claim): Promise<void> {
     this.#core.check();
     const lease = this.#core.liveLease(claim, "ack");
-    const job = lease.job;
-    const keep = this.#core.settings.configs.get(job.queue.name).keepDoneJobsMs !== null;
+    const keep = this.#core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
     const at = this.#core.now();
     this.#core.leases.remove(lease);
-    await this.#core.commit({ tag: Tag.Ack, id: job.id, keep, at });
+    await this.#core.commit({ tag: Tag.Ack, id: lease.id, keep, at });
   }
 
   /**
@@ -286,17 +287,17 @@ export class Queue {
     this.#core.check();
     const message = checkMessage(error, "error");
     const lease = this.#core.liveLease(claim, "nack");
-    const job = lease.job;
     const record = decideNack(
-      job,
-      this.#core.settings.configs.get(job.queue.name),
+      this.#core.state,
+      lease.job,
+      this.#core.settings.configs.get(lease.queue),
       this.#core.now(),
       message,
     );
     this.#core.leases.remove(lease);
     const written = this.#core.commit(record);
     if (record.tag === Tag.Retry) {
-      if (record.runAt === undefined) this.#core.dispatch(job.queue.name);
+      if (record.runAt === undefined) this.#core.dispatch(lease.queue);
       else this.#core.timers.scheduleAt(record.runAt);
     }
     return written;
@@ -309,7 +310,7 @@ export class Queue {
     const lease = this.#core.liveLease(claim, "deadLetter");
     const at = this.#core.now();
     this.#core.leases.remove(lease);
-    await this.#core.commit({ tag: Tag.Dead, id: lease.job.id, at, reason: message });
+    await this.#core.commit({ tag: Tag.Dead, id: lease.id, at, reason: message });
   }
 
   /**
@@ -330,11 +331,10 @@ export class Queue {
   async release(claim: Claim): Promise<void> {
     this.#core.check();
     const lease = this.#core.liveLease(claim, "release");
-    const job = lease.job;
-    const record = decideRelease(job);
+    const record = decideRelease(this.#core.state, lease.job);
     this.#core.leases.remove(lease);
     const written = this.#core.commit(record);
-    if (record.tag === Tag.Release) this.#core.dispatch(job.queue.name);
+    if (record.tag === Tag.Release) this.#core.dispatch(lease.queue);
     return written;
   }
 
@@ -362,7 +362,8 @@ export class Queue {
     if (!(lease instanceof Lease) || !this.#core.leases.isLive(lease))
       return AbortSignal.abort(new ClaimLostError(`claim on job ${claim?.id} is not live`));
     lease.controller ??= new AbortController();
-    if (lease.job.cancelRequested) lease.abort(new Error(`job ${lease.job.id} was cancelled`));
+    const flags = this.#core.state.table.read(lease.job).flags[slot(lease.job)]!;
+    if (flags & Flag.CancelRequested) lease.abort(new Error(`job ${lease.id} was cancelled`));
     return lease.controller.signal;
   }
 
@@ -396,8 +397,8 @@ export class Queue {
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
   async getJob(id: string): Promise<JobRecord | null> {
     this.#core.check();
-    const job = this.#core.state.jobs.get(checkString(id, "id"));
-    return job === undefined ? null : this.#core.toRecord(job);
+    const h = this.#core.state.find(checkString(id, "id"));
+    return h === -1 ? null : this.#core.toRecord(h);
   }
 
   /**
@@ -407,16 +408,19 @@ export class Queue {
    */
   async cancel(id: string): Promise<CancelOutcome> {
     this.#core.check();
-    const job = this.#core.state.jobs.get(checkString(id, "id"));
-    if (job === undefined || job.status === Status.Done || job.status === Status.Dead)
-      return "not_found";
-    if (job.status !== Status.Claimed) {
-      await this.#core.commit({ tag: Tag.Cancel, id: job.id });
+    const state = this.#core.state;
+    const h = state.find(checkString(id, "id"));
+    if (h === -1) return "not_found";
+    const status = state.statusOf(h);
+    if (status === Status.Done || status === Status.Dead) return "not_found";
+    const jobId = state.idOf(h);
+    if (status !== Status.Claimed) {
+      await this.#core.commit({ tag: Tag.Cancel, id: jobId });
       return "removed";
     }
-    if (!job.cancelRequested) {
-      const written = this.#core.commit({ tag: Tag.CancelRequest, id: job.id });
-      this.#core.leases.get(job)?.abort(new Error(`job ${job.id} was cancelled`));
+    if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
+      const written = this.#core.commit({ tag: Tag.CancelRequest, id: jobId });
+      this.#core.leases.get(h)?.abort(new Error(`job ${jobId} was cancelled`));
       await written;
     }
     return "requested";
@@ -439,9 +443,7 @@ export class Queue {
     this.#core.check();
     const name = checkQueueName(queue);
     const { after, limit } = checkDeadJobsOptions(options);
-    return deadJobsPage(this.#core.state, name, after, limit).map((job) =>
-      this.#core.toRecord(job),
-    );
+    return deadJobsPage(this.#core.state, name, after, limit).map((h) => this.#core.toRecord(h));
   }
 
   /**
@@ -451,11 +453,13 @@ export class Queue {
   async requeueDeadJob(job: JobRecord | string): Promise<void> {
     this.#core.check();
     const id = checkString(typeof job === "string" ? job : job?.id, "job");
-    const current = this.#core.state.jobs.get(id);
-    if (current === undefined || current.status !== Status.Dead)
+    const state = this.#core.state;
+    const h = state.find(id);
+    if (h === -1 || state.statusOf(h) !== Status.Dead)
       throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
+    const name = state.queueOf(h).name;
     const written = this.#core.commit({ tag: Tag.RequeueDead, id });
-    this.#core.dispatch(current.queue.name);
+    this.#core.dispatch(name);
     await written;
   }
 

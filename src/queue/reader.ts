@@ -39,7 +39,7 @@ export class QueueReader {
   ): Promise<QueueReader> {
     const contents = await readLog(store, path, options);
     return new QueueReader(
-      restoreState(path, contents.checkpoint, contents.records),
+      await restoreState(path, contents.checkpoint, contents.records),
       contents.info,
     );
   }
@@ -56,14 +56,14 @@ export class QueueReader {
 
   /** A job by id, or `null`. */
   getJob(id: string): JobRecord | null {
-    const job = this.#state.jobs.get(checkString(id, "id"));
-    return job === undefined ? null : jobToRecord(job);
+    const h = this.#state.find(checkString(id, "id"));
+    return h === -1 ? null : jobToRecord(this.#state, h);
   }
 
   /** A page of dead jobs in id order, strictly after `options.after`. */
   deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
     const name = checkQueueName(queue);
     const { after, limit } = checkDeadJobsOptions(options);
-    return deadJobsPage(this.#state, name, after, limit).map((job) => jobToRecord(job));
+    return deadJobsPage(this.#state, name, after, limit).map((h) => jobToRecord(this.#state, h));
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The queue's log records: their shapes, one per transition, and their binary
  * encoding. Each record carries the outcome decided on the live path.
+ * Decoded payloads are views into the bytes decoded (`apply` copies them).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import type { Headers } from "./state.js";
@@ -23,15 +24,24 @@ export const Tag = {
   SweepDone: 10,
   SweepDead: 11,
   Release: 12,
+  PromoteSome: 13,
+  SweepDoneSome: 14,
+  SweepDeadSome: 15,
 } as const;
+
+/**
+ * Most jobs one bulk record (promotion, retention sweep) moves: the live path
+ * splits a bulk transition into records of at most this many jobs, applied
+ * one per turn of the event loop, so no single `apply` runs long.
+ */
+export const BULK_RECORD_JOBS = 2_048;
 
 /** A new job: pending, or scheduled when `runAt` is set. */
 export interface EnqueueRecord {
   readonly tag: typeof Tag.Enqueue;
   readonly id: string;
   readonly queue: string;
-  /** latin1 string, one char per byte. */
-  readonly payload: string;
+  readonly payload: Uint8Array;
   readonly headers: Headers | undefined;
   readonly priority: number;
   readonly maxAttempts: number;
@@ -66,10 +76,17 @@ export interface DeadRecord {
   readonly at: number;
   readonly reason: string;
 }
-/** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. */
+/** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. (Written by earlier versions.) */
 export interface PromoteRecord {
   readonly tag: typeof Tag.Promote;
   readonly upTo: number;
+}
+/** Up to `limit` scheduled jobs of `queue` with runAt ≤ `upTo`, soonest first → pending. */
+export interface PromoteSomeRecord {
+  readonly tag: typeof Tag.PromoteSome;
+  readonly queue: string;
+  readonly upTo: number;
+  readonly limit: number;
 }
 /** Pending, scheduled or claimed → removed. */
 export interface CancelRecord {
@@ -86,17 +103,24 @@ export interface RequeueDeadRecord {
   readonly tag: typeof Tag.RequeueDead;
   readonly id: string;
 }
-/** Kept done jobs of `queue` completed before `before` are deleted. */
+/** Kept done jobs of `queue` completed before `before` are deleted. (Written by earlier versions.) */
 export interface SweepDoneRecord {
   readonly tag: typeof Tag.SweepDone;
   readonly queue: string;
   readonly before: number;
 }
-/** Dead jobs of `queue` that failed before `before` are deleted. */
+/** Dead jobs of `queue` that failed before `before` are deleted. (Written by earlier versions.) */
 export interface SweepDeadRecord {
   readonly tag: typeof Tag.SweepDead;
   readonly queue: string;
   readonly before: number;
+}
+/** Up to `limit` kept done (SweepDoneSome) or dead (SweepDeadSome) jobs of `queue` from before `before`, oldest first, are deleted. */
+export interface SweepSomeRecord {
+  readonly tag: typeof Tag.SweepDoneSome | typeof Tag.SweepDeadSome;
+  readonly queue: string;
+  readonly before: number;
+  readonly limit: number;
 }
 
 /**
@@ -115,12 +139,14 @@ export type QueueRecord =
   | RetryRecord
   | DeadRecord
   | PromoteRecord
+  | PromoteSomeRecord
   | CancelRecord
   | CancelRequestRecord
   | RequeueDeadRecord
   | SweepDoneRecord
   | SweepDeadRecord
-  | ReleaseRecord;
+  | ReleaseRecord
+  | SweepSomeRecord;
 
 const ENQ_SCHEDULED = 1;
 const ENQ_DEDUP = 2;
@@ -174,7 +200,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       if (rec.runAt !== undefined) w.varint(rec.runAt);
       if (rec.dedupKey !== undefined) w.string(rec.dedupKey);
       if (rec.headers !== undefined) writeHeaders(w, rec.headers);
-      w.binaryString(rec.payload);
+      w.bytes(rec.payload);
       return;
     }
     case Tag.Claim:
@@ -213,6 +239,17 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       w.string(rec.queue);
       w.varint(rec.before);
       return;
+    case Tag.PromoteSome:
+      w.string(rec.queue);
+      w.varint(rec.upTo);
+      w.varint(rec.limit);
+      return;
+    case Tag.SweepDoneSome:
+    case Tag.SweepDeadSome:
+      w.string(rec.queue);
+      w.varint(rec.before);
+      w.varint(rec.limit);
+      return;
   }
 }
 
@@ -244,7 +281,7 @@ function readRecord(r: ByteReader): QueueRecord {
       const runAt = flags & ENQ_SCHEDULED ? r.varint() : undefined;
       const dedupKey = flags & ENQ_DEDUP ? r.string() : undefined;
       const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
-      const payload = r.binaryString();
+      const payload = r.bytes();
       return {
         tag,
         id,
@@ -284,6 +321,11 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.SweepDone:
     case Tag.SweepDead:
       return { tag, queue: r.string(), before: r.varint() };
+    case Tag.PromoteSome:
+      return { tag, queue: r.string(), upTo: r.varint(), limit: r.varint() };
+    case Tag.SweepDoneSome:
+    case Tag.SweepDeadSome:
+      return { tag, queue: r.string(), before: r.varint(), limit: r.varint() };
     default:
       throw new DecodeError(`unknown record tag ${tag}`);
   }

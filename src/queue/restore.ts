@@ -1,23 +1,32 @@
 /**
  * Rebuilding the state at open (writer or reader): decode the checkpoint,
- * apply the records after it, and report damage as `CorruptionError`.
+ * apply the records after it, and report damage as `CorruptionError`. Both
+ * run in slices with a turn of the event loop between them, so opening a
+ * large store does not block the process for long.
  */
 import { CorruptionError } from "../errors.js";
+import { nextTurn, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
 import { decodeRecord } from "./records.js";
-import { decodeSnapshot } from "./snapshot.js";
+import { snapshotDecoder } from "./snapshot.js";
 import { State } from "./state.js";
 
-/** Rebuild the state from the newest checkpoint plus the records after it. */
-export function restoreState(
+/** Records applied between two budget checks. */
+const RECORDS_PER_CHECK = 256;
+
+/**
+ * Rebuild the state from the newest checkpoint plus the records after it.
+ * Takes the checkpoint's bytes over (the state keeps views of them).
+ */
+export async function restoreState(
   path: string,
   checkpoint: Uint8Array | null,
   records: readonly Uint8Array[],
-): State {
+): Promise<State> {
   let state: State;
   try {
-    state = checkpoint === null ? new State() : decodeSnapshot(checkpoint);
+    state = checkpoint === null ? new State() : await decodeInSlices(checkpoint);
   } catch (error) {
     if (error instanceof DecodeError)
       throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
@@ -25,6 +34,8 @@ export function restoreState(
       });
     throw error;
   }
+  const budget = new SliceBudget();
+  budget.start();
   for (let i = 0; i < records.length; i++) {
     try {
       apply(state, decodeRecord(records[i]!));
@@ -39,6 +50,19 @@ export function restoreState(
         );
       throw error;
     }
+    if (i % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1 && budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
   }
   return state;
+}
+
+async function decodeInSlices(bytes: Uint8Array): Promise<State> {
+  const decoder = snapshotDecoder(bytes);
+  for (;;) {
+    const state = decoder.step();
+    if (state !== null) return state;
+    await nextTurn();
+  }
 }

@@ -1,12 +1,19 @@
 /**
- * The in-memory state of a queue store: jobs and, per queue, the ordered
- * indexes a job sits in by status, the dedup index and the done counter.
- * Changed only by `apply` (and bulk-loaded by a restore).
+ * The in-memory state of a queue store: the job table (columns, payload
+ * arena, id index) and, per queue, the ordered indexes a job sits in by
+ * status, the dedup index and the done counter. Changed only by `apply`
+ * (and filled by a restore). A job is named by its handle, the number of its
+ * row in the table; handles are reused after a job is removed, so nothing
+ * outside a synchronous step keeps one without checking the job's `seq`.
  */
-import { bulkLoad } from "sorted-btree/extended/bulkLoad.js";
-import { BTree } from "../util/btree.js";
+import { ByteArena } from "./arena.js";
+import { latin1Slice } from "./buffer-codecs.js";
+import { HandleIndex, type HandleOrder } from "./handle-index.js";
+import { IdIndex } from "./id-index.js";
+import { idCharsInto, isUlid, writeIdBytes } from "./ids.js";
+import { FREE, ID_BYTES, JobTable, slot } from "./table.js";
 
-/** Job status as stored: small integers keep job objects compact. */
+/** Job status as stored: small integers in the table's status column. */
 export const Status = {
   Pending: 0,
   Scheduled: 1,
@@ -20,122 +27,167 @@ export type StatusCode = (typeof Status)[keyof typeof Status];
 export type Headers = Readonly<Record<string, string>>;
 
 /**
- * One job as held in memory. Deliberately flat and small: the payload is a
- * latin1 string (one char per byte) rather than a Uint8Array, and a single
- * `at` timestamp means claimedAt / runAt / completedAt / failedAt depending on
- * the status (each of those exists only in its status).
+ * The orders of the per-queue indexes, over the table's columns. Every order
+ * ends on `seq` (enqueue order, unique), so it is total.
  */
-export class Job {
-  constructor(
-    readonly id: string,
-    readonly queue: QueueState,
-    readonly payload: string,
-    readonly headers: Headers | undefined,
-    public status: StatusCode,
-    public attempts: number,
-    readonly maxAttempts: number,
-    readonly priority: number,
-    readonly enqueuedAt: number,
-    /** Pending: 0; claimed: claimedAt; scheduled: runAt; done: completedAt; dead: failedAt. */
-    public at: number,
-    public lastError: string | undefined,
-    public dedupKey: string | undefined,
-    /** A cancel arrived while the job was claimed: a failed delivery removes it instead of retrying. */
-    public cancelRequested: boolean,
-  ) {}
+export interface Orders {
+  /** Claim order: priority, then enqueue order. */
+  readonly byPriority: HandleOrder;
+  /** Promotion and retention order: `at`, then enqueue order. */
+  readonly byTime: HandleOrder;
+  /** Enqueue order (= id order for generated ids): claimed jobs, dead listing. */
+  readonly bySeq: HandleOrder;
 }
 
-export function byPriorityThenId(a: Job, b: Job): number {
-  if (a.priority !== b.priority) return a.priority - b.priority;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+function ordersOf(table: JobTable): Orders {
+  return {
+    byPriority(a, b) {
+      const pa = table.read(a);
+      const pb = table.read(b);
+      const ia = slot(a);
+      const ib = slot(b);
+      return pa.priority[ia]! - pb.priority[ib]! || pa.seq[ia]! - pb.seq[ib]!;
+    },
+    byTime(a, b) {
+      const pa = table.read(a);
+      const pb = table.read(b);
+      const ia = slot(a);
+      const ib = slot(b);
+      return pa.at[ia]! - pb.at[ib]! || pa.seq[ia]! - pb.seq[ib]!;
+    },
+    bySeq(a, b) {
+      return table.read(a).seq[slot(a)]! - table.read(b).seq[slot(b)]!;
+    },
+  };
 }
 
-export function byTimeThenId(a: Job, b: Job): number {
-  if (a.at !== b.at) return a.at - b.at;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-export function byString(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Jobs of one queue grouped by status, used to bulk-load its indexes on restore. */
-export interface QueueContents {
-  pending: Job[];
-  scheduled: Job[];
-  claimed: Job[];
-  done: Job[];
-  dead: Job[];
-}
-
-const MAX_NODE_SIZE = 64;
-
-function jobTree(jobs: Job[], compare: (a: Job, b: Job) => number): BTree<Job, undefined> {
-  if (jobs.length === 0) return new BTree<Job, undefined>(undefined, compare, MAX_NODE_SIZE);
-  // TimSort is linear on the (nearly) sorted input a snapshot produces.
-  jobs.sort(compare);
-  return bulkLoad<Job, undefined>(jobs, new Array(jobs.length), MAX_NODE_SIZE, compare);
+/** The indexes of one queue, as loaded by a restore (each in its index's order). */
+export interface QueueIndexes {
+  pending: HandleIndex;
+  scheduled: HandleIndex;
+  claimed: HandleIndex;
+  done: HandleIndex;
+  deadByTime: HandleIndex;
+  deadBySeq: HandleIndex;
 }
 
 /**
  * Everything known about one queue name. A job sits in exactly one of the
- * indexes that match its status; the live counters are the index sizes.
- * (Index fields are assigned only by the constructor and {@link QueueState.restore}.)
+ * indexes that match its status (a dead one in both dead indexes); the live
+ * counters are the index sizes.
  */
 export class QueueState {
   /** Claim order. */
-  pending = new BTree<Job, undefined>(undefined, byPriorityThenId, MAX_NODE_SIZE);
+  pending: HandleIndex;
   /** Promotion order (`at` = runAt). */
-  scheduled = new BTree<Job, undefined>(undefined, byTimeThenId, MAX_NODE_SIZE);
-  readonly claimed = new Set<Job>();
-  /** Listing order. */
-  deadById = new BTree<string, Job>(undefined, byString, MAX_NODE_SIZE);
-  /** Retention order (`at` = failedAt). */
-  deadByTime = new BTree<Job, undefined>(undefined, byTimeThenId, MAX_NODE_SIZE);
+  scheduled: HandleIndex;
+  claimed: HandleIndex;
   /** Kept done jobs in retention order (`at` = completedAt). */
-  done = new BTree<Job, undefined>(undefined, byTimeThenId, MAX_NODE_SIZE);
+  done: HandleIndex;
+  /** Retention order (`at` = failedAt). */
+  deadByTime: HandleIndex;
+  /** Listing order (enqueue order, which is id order). */
+  deadBySeq: HandleIndex;
   /** dedupKey → the pending or scheduled job holding it. */
-  readonly dedup = new Map<string, Job>();
+  readonly dedup = new Map<string, number>();
   /** Cumulative acks. */
   doneCount = 0;
 
-  constructor(readonly name: string) {}
-
-  /** Fill the (empty) indexes from a restored snapshot in O(n) rather than n inserts. */
-  restore(contents: QueueContents): void {
-    this.pending = jobTree(contents.pending, byPriorityThenId);
-    this.scheduled = jobTree(contents.scheduled, byTimeThenId);
-    for (const job of contents.claimed) this.claimed.add(job);
-    this.done = jobTree(contents.done, byTimeThenId);
-    const dead = contents.dead.sort((a, b) => byString(a.id, b.id));
-    this.deadById =
-      dead.length === 0
-        ? new BTree<string, Job>(undefined, byString, MAX_NODE_SIZE)
-        : bulkLoad(
-            dead.map((j) => j.id),
-            dead,
-            MAX_NODE_SIZE,
-            byString,
-          );
-    this.deadByTime = jobTree([...dead], byTimeThenId);
-    for (const job of [...contents.pending, ...contents.scheduled])
-      if (job.dedupKey !== undefined) this.dedup.set(job.dedupKey, job);
+  constructor(
+    /** Position in `State.queueList`: what the table's queue column holds. */
+    readonly index: number,
+    readonly name: string,
+    orders: Orders,
+    indexes?: QueueIndexes,
+  ) {
+    this.pending = indexes?.pending ?? new HandleIndex(orders.byPriority);
+    this.scheduled = indexes?.scheduled ?? new HandleIndex(orders.byTime);
+    this.claimed = indexes?.claimed ?? new HandleIndex(orders.bySeq);
+    this.done = indexes?.done ?? new HandleIndex(orders.byTime);
+    this.deadByTime = indexes?.deadByTime ?? new HandleIndex(orders.byTime);
+    this.deadBySeq = indexes?.deadBySeq ?? new HandleIndex(orders.bySeq);
   }
 }
 
-/** The whole in-memory state of a queue store. Changed only by `apply`. */
+/** The whole in-memory state of a queue store. Changed only by `apply` (and a restore). */
 export class State {
-  readonly jobs = new Map<string, Job>();
+  readonly table = new JobTable();
+  readonly arena = new ByteArena();
+  readonly ids = new IdIndex(this.table);
+  readonly orders: Orders = ordersOf(this.table);
   readonly queues = new Map<string, QueueState>();
+  /** Queues by their index (the table's queue column). */
+  readonly queueList: QueueState[] = [];
   /** Newest id ever issued (seeds the id generator after a restart). */
   lastId: string | null = null;
+  /** The `seq` the next enqueued job gets. */
+  nextSeq = 0;
+  /** Scratch space for converting an id string to its binary form. */
+  readonly #key = new Uint8Array(ID_BYTES);
+  readonly #chars = Buffer.alloc(26);
 
+  /** The queue called `name`, created (empty) if it never held a job. */
   queue(name: string): QueueState {
     let qs = this.queues.get(name);
     if (qs === undefined) {
-      qs = new QueueState(name);
+      qs = new QueueState(this.queueList.length, name, this.orders);
       this.queues.set(name, qs);
+      this.queueList.push(qs);
     }
     return qs;
+  }
+
+  /** Adds a queue with restored indexes (a restore, in queue order). */
+  restoreQueue(name: string, indexes: QueueIndexes): QueueState {
+    const qs = new QueueState(this.queueList.length, name, this.orders, indexes);
+    this.queues.set(name, qs);
+    this.queueList.push(qs);
+    return qs;
+  }
+
+  /** Live jobs. */
+  get size(): number {
+    return this.table.rows;
+  }
+
+  /** Every live job's handle, in row order (audits and tools; O(rows)). */
+  handles(): number[] {
+    const handles: number[] = [];
+    for (let h = 0; h < this.table.capacity; h++)
+      if (this.table.read(h).status[slot(h)] !== FREE) handles.push(h);
+    return handles;
+  }
+
+  /** The handle of the job with id `id`, or -1 (also for a string that is no job id). */
+  find(id: string): number {
+    if (!isUlid(id)) return -1;
+    writeIdBytes(id, this.#key, 0);
+    return this.ids.find(this.#key);
+  }
+
+  /** The id of job `h` as a string. */
+  idOf(h: number): string {
+    idCharsInto(this.table.read(h).id, slot(h) * ID_BYTES, this.#chars);
+    return latin1Slice(this.#chars, 0, 26);
+  }
+
+  /** The queue job `h` belongs to. */
+  queueOf(h: number): QueueState {
+    return this.queueList[this.table.read(h).queue[slot(h)]!]!;
+  }
+
+  /** The status of job `h`. */
+  statusOf(h: number): StatusCode {
+    return this.table.read(h).status[slot(h)] as StatusCode;
+  }
+
+  /** The payload bytes of job `h` (a copy). */
+  payloadOf(h: number): Uint8Array {
+    const page = this.table.read(h);
+    const i = slot(h);
+    const length = page.payloadLength[i]!;
+    if (length === 0) return Buffer.alloc(0);
+    const from = page.payloadOffset[i]!;
+    return Buffer.from(this.arena.segment(page.payloadSegment[i]!).subarray(from, from + length));
   }
 }

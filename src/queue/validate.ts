@@ -169,20 +169,23 @@ export function checkHeaders(value: unknown, arg: string): Headers | undefined {
   return copy;
 }
 
-/** A payload as a latin1 string (one char per byte), size-checked. */
-export function checkPayload(value: unknown, maxBytes: number, arg = "payload"): string {
-  let bytes: Buffer;
+/**
+ * A payload as bytes of its own, size-checked: a string as its UTF-8
+ * encoding, a `Uint8Array` copied (the caller may reuse its buffer as soon as
+ * the call returns, before the job is recorded).
+ */
+export function checkPayload(value: unknown, maxBytes: number, arg = "payload"): Uint8Array {
+  let bytes: Uint8Array;
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array)
-    bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  else if (value instanceof Uint8Array) bytes = value.slice();
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
-  if (bytes.length > maxBytes)
+  if (bytes.byteLength > maxBytes)
     throw invalidArgumentGot(
       arg,
       `at most ${maxBytes} bytes (maxPayloadBytes)`,
-      `${bytes.length} bytes`,
+      `${bytes.byteLength} bytes`,
     );
-  return bytes.toString("latin1");
+  return bytes;
 }
 
 /** `enqueue` options, checked and completed from the queue's configuration. */

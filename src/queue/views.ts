@@ -1,42 +1,49 @@
 /**
  * Read-only views of the state, shared by the writer (`Queue`) and the
  * read-only `QueueReader`, so both answer the same question the same way.
+ * Public job records are materialised from the table's columns on demand.
  */
-import { type Job, type State, Status } from "./state.js";
+import { type State, Status } from "./state.js";
+import { slot } from "./table.js";
 import type { JobRecord, JobStatus, QueueStats } from "./types.js";
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
 
-/** The public record of an in-memory job. `leaseExpiresAt` comes from the writer's lease table. */
-export function jobToRecord(job: Job, leaseExpiresAt?: number): JobRecord {
+/** The public record of job `h`. `leaseExpiresAt` comes from the writer's lease table. */
+export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): JobRecord {
+  const page = state.table.read(h);
+  const i = slot(h);
+  const status = page.status[i]!;
+  const at = page.at[i]!;
+  const extras = page.extras?.get(i);
   const record: JobRecord = {
-    id: job.id,
-    queue: job.queue.name,
-    payload: Buffer.from(job.payload, "latin1"),
-    headers: job.headers === undefined ? {} : { ...job.headers },
-    status: STATUS_NAMES[job.status]!,
-    attempts: job.attempts,
-    maxAttempts: job.maxAttempts,
-    enqueuedAt: job.enqueuedAt,
-    priority: job.priority,
+    id: state.idOf(h),
+    queue: state.queueList[page.queue[i]!]!.name,
+    payload: state.payloadOf(h),
+    headers: extras?.headers === undefined ? {} : { ...extras.headers },
+    status: STATUS_NAMES[status]!,
+    attempts: page.attempts[i]!,
+    maxAttempts: page.maxAttempts[i]!,
+    enqueuedAt: page.enqueuedAt[i]!,
+    priority: page.priority[i]!,
   };
-  switch (job.status) {
+  switch (status) {
     case Status.Claimed:
-      record.claimedAt = job.at;
+      record.claimedAt = at;
       if (leaseExpiresAt !== undefined) record.leaseExpiresAt = leaseExpiresAt;
       break;
     case Status.Scheduled:
-      record.runAt = job.at;
+      record.runAt = at;
       break;
     case Status.Done:
-      record.completedAt = job.at;
+      record.completedAt = at;
       break;
     case Status.Dead:
-      record.failedAt = job.at;
+      record.failedAt = at;
       break;
   }
-  if (job.lastError !== undefined) record.lastError = job.lastError;
-  if (job.dedupKey !== undefined) record.dedupKey = job.dedupKey;
+  if (extras?.lastError !== undefined) record.lastError = extras.lastError;
+  if (extras?.dedupKey !== undefined) record.dedupKey = extras.dedupKey;
   return record;
 }
 
@@ -50,7 +57,7 @@ export function queueStats(state: State, name: string): QueueStats {
     pending: qs.pending.size,
     claimed: qs.claimed.size,
     done: qs.doneCount,
-    dead: qs.deadById.size,
+    dead: qs.deadBySeq.size,
     scheduled: qs.scheduled.size,
   };
 }
@@ -60,20 +67,27 @@ export function queueNames(state: State): string[] {
   return [...state.queues.keys()].sort();
 }
 
-/** Up to `limit` dead jobs of `name` in id order, strictly after the id `after`. */
+/**
+ * Up to `limit` dead jobs of `name` in id order, strictly after the id
+ * `after`. (Dead jobs are indexed in enqueue order, which is id order.)
+ */
 export function deadJobsPage(
   state: State,
   name: string,
   after: string | undefined,
   limit: number,
-): Job[] {
+): number[] {
   const qs = state.queues.get(name);
-  const page: Job[] = [];
+  const page: number[] = [];
   if (qs === undefined || limit === 0) return page;
-  for (const [id, job] of qs.deadById.entries(after)) {
-    if (id === after) continue;
-    page.push(job);
-    if (page.length >= limit) break;
+  const position =
+    after === undefined
+      ? { chunk: 0, offset: 0 }
+      : qs.deadBySeq.seek((h) => state.idOf(h) <= after);
+  while (page.length < limit) {
+    const h = qs.deadBySeq.next(position);
+    if (h === -1) break;
+    page.push(h);
   }
   return page;
 }

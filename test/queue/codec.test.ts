@@ -8,10 +8,11 @@ import { IdGenerator, isUlid, readIdBytes, writeIdBytes } from "../../src/queue/
 import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "../../src/queue/records.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { State } from "../../src/queue/state.js";
+import { rows } from "./state-rows.js";
 
 const arbId = fc.integer({ min: 0, max: 2 ** 48 - 1 }).map((t) => ulid(t));
 const arbTime = fc.integer({ min: 0, max: 2 ** 53 - 1 });
-const arbBytes = fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString("latin1"));
+const arbBytes = fc.uint8Array({ maxLength: 64 });
 const arbHeaders = fc.option(fc.dictionary(fc.string(), fc.string(), { minKeys: 1 }), {
   nil: undefined,
 });
@@ -116,7 +117,15 @@ describe("binary codec", { timeout: 60_000 }, () => {
 
 /** Plain-object form (null-prototype header maps compare equal to plain ones; undefined kept). */
 function normalise(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_key, v) => (v === undefined ? "<undefined>" : v)));
+  return JSON.parse(
+    JSON.stringify(value, (_key, v) => {
+      if (v === undefined) return "<undefined>";
+      // Payloads: a decoded Buffer arrives here as its toJSON() form.
+      if (v instanceof Uint8Array) return Array.from(v);
+      if (v?.type === "Buffer" && Array.isArray(v.data)) return v.data;
+      return v;
+    }),
+  );
 }
 
 describe("ids", { timeout: 60_000 }, () => {
@@ -163,23 +172,20 @@ describe("ids", { timeout: 60_000 }, () => {
   });
 });
 
-/** A canonical, comparable dump of a state. */
+/** A canonical, comparable dump of a state (row positions and seq numbers aside). */
 function dump(state: State): unknown {
-  const jobs = [...state.jobs.values()].map((j) => ({
-    ...j,
-    queue: j.queue.name,
-    headers: j.headers === undefined ? undefined : { ...j.headers },
-  }));
+  const jobs = rows(state).map(({ h: _h, seq: _seq, ...job }) => job);
+  const ids = (handles: number[]) => handles.map((h) => state.idOf(h));
   const queues = [...state.queues.values()].map((q) => ({
     name: q.name,
     doneCount: q.doneCount,
-    pending: q.pending.keysArray().map((j) => j.id),
-    scheduled: q.scheduled.keysArray().map((j) => j.id),
-    claimed: [...q.claimed].map((j) => j.id).sort(),
-    dead: q.deadById.keysArray(),
-    deadByTime: q.deadByTime.keysArray().map((j) => j.id),
-    done: q.done.keysArray().map((j) => j.id),
-    dedup: [...q.dedup.entries()].map(([k, j]) => [k, j.id]).sort(),
+    pending: ids(q.pending.toArray()),
+    scheduled: ids(q.scheduled.toArray()),
+    claimed: ids(q.claimed.toArray()),
+    dead: ids(q.deadBySeq.toArray()),
+    deadByTime: ids(q.deadByTime.toArray()),
+    done: ids(q.done.toArray()),
+    dedup: [...q.dedup.entries()].map(([k, h]) => [k, state.idOf(h)]).sort(),
   }));
   return { lastId: state.lastId, jobs, queues };
 }
@@ -197,7 +203,7 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
   let now = 1_000;
   for (let i = 0; i < steps; i++) {
     now += rand(50);
-    const jobs = [...state.jobs.values()];
+    const jobs = rows(state);
     const pick = (status: number) => {
       const candidates = jobs.filter((j) => j.status === status);
       return candidates.length === 0 ? undefined : candidates[rand(candidates.length)];
@@ -213,7 +219,7 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
           tag: Tag.Enqueue,
           id: gen.next(now),
           queue,
-          payload: "x".repeat(rand(5)),
+          payload: Buffer.from("x".repeat(rand(5 + (rand(8) === 0 ? 200 : 0)))),
           headers: rand(3) === 0 ? { h: String(i) } : undefined,
           priority: rand(3) * 100,
           maxAttempts: 1 + rand(3),
@@ -243,7 +249,15 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
         break;
       }
       case 5:
-        record = { tag: Tag.Promote, upTo: now };
+        record =
+          rand(2) === 0
+            ? { tag: Tag.Promote, upTo: now }
+            : {
+                tag: Tag.PromoteSome,
+                queue: ["a", "b", "a:b"][rand(3)]!,
+                upTo: now,
+                limit: 1 + rand(3),
+              };
         break;
       case 6: {
         const job = pick(rand(3));
@@ -259,13 +273,21 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
         if (job) record = { tag: Tag.RequeueDead, id: job.id };
         break;
       }
-      case 8:
-        record = {
-          tag: rand(2) === 0 ? Tag.SweepDone : Tag.SweepDead,
-          queue: ["a", "b", "a:b"][rand(3)]!,
-          before: now - rand(100),
-        };
+      case 8: {
+        const queue = ["a", "b", "a:b"][rand(3)]!;
+        const before = now - rand(100);
+        const done = rand(2) === 0;
+        record =
+          rand(2) === 0
+            ? { tag: done ? Tag.SweepDone : Tag.SweepDead, queue, before }
+            : {
+                tag: done ? Tag.SweepDoneSome : Tag.SweepDeadSome,
+                queue,
+                before,
+                limit: 1 + rand(3),
+              };
         break;
+      }
     }
     if (record === undefined) continue;
     apply(state, record);

@@ -6,18 +6,36 @@ import { QueueConfigs } from "../../src/queue/config.js";
 import {
   backoffMs,
   CLAIM_INTERRUPTED,
-  decideInterruptedClaims,
+  decideInterruptedClaim,
   decideLeaseExpired,
   decideNack,
   decidePromotion,
   decideSweeps,
+  interruptedClaims,
   LEASE_EXPIRED,
   nextRunAt,
 } from "../../src/queue/decisions.js";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/queue/options.js";
-import { type EnqueueRecord, type QueueRecord, Tag } from "../../src/queue/records.js";
-import { type Job, State } from "../../src/queue/state.js";
+import {
+  BULK_RECORD_JOBS,
+  type EnqueueRecord,
+  type QueueRecord,
+  Tag,
+} from "../../src/queue/records.js";
+import { State } from "../../src/queue/state.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
+import { row, rows } from "./state-rows.js";
+
+/** A job in a test state: its handle and id. */
+interface Job {
+  h: number;
+  id: string;
+}
+
+/** Every decision for the claims interrupted at open. */
+function decideInterruptedClaims(state: State, now: number): QueueRecord[] {
+  return interruptedClaims(state).map((h) => decideInterruptedClaim(state, h, now));
+}
 
 const NOW = 1_700_000_000_000;
 let tick = 0;
@@ -27,7 +45,7 @@ function enqueue(state: State, fields: Partial<EnqueueRecord> = {}): Job {
     tag: Tag.Enqueue,
     id: ulid(NOW + tick++),
     queue: "q",
-    payload: "x",
+    payload: Buffer.from("x"),
     headers: undefined,
     priority: 1_000,
     maxAttempts: 3,
@@ -37,7 +55,7 @@ function enqueue(state: State, fields: Partial<EnqueueRecord> = {}): Job {
     ...fields,
   };
   apply(state, record);
-  return state.jobs.get(record.id)!;
+  return { h: state.find(record.id), id: record.id };
 }
 
 /** A claimed job with `attempts` claims so far. */
@@ -63,16 +81,16 @@ describe("decisions", { timeout: 60_000 }, () => {
   it("nack: retry after the backoff, with the error as lastError", () => {
     const state = new State();
     const job = claimed(state, 2);
-    const record = decideNack(job, config({ retryBackoffBaseMs: 1_000 }), NOW, "boom");
+    const record = decideNack(state, job.h, config({ retryBackoffBaseMs: 1_000 }), NOW, "boom");
     assert.deepEqual(record, { tag: Tag.Retry, id: job.id, runAt: NOW + 2_000, error: "boom" });
     applies(state, [record]);
-    assert.equal(job.lastError, "boom");
+    assert.equal(row(state, job.id)?.lastError, "boom");
   });
 
   it("nack: a zero backoff base requeues at once (no runAt)", () => {
     const state = new State();
     const job = claimed(state, 1);
-    const record = decideNack(job, config({ retryBackoffBaseMs: 0 }), NOW, "boom");
+    const record = decideNack(state, job.h, config({ retryBackoffBaseMs: 0 }), NOW, "boom");
     assert.deepEqual(record, { tag: Tag.Retry, id: job.id, runAt: undefined, error: "boom" });
   });
 
@@ -80,14 +98,14 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     const job = claimed(state, 1);
     const huge = config({ retryBackoffBaseMs: 1e300, retryBackoffMaxMs: 1e300 });
-    const record = decideNack(job, huge, NOW, "boom");
+    const record = decideNack(state, job.h, huge, NOW, "boom");
     assert.equal(record.tag === Tag.Retry && record.runAt, MAX_TIMESTAMP_MS);
   });
 
   it("nack: out of attempts → dead with the error as reason", () => {
     const state = new State();
     const job = claimed(state, 3, 3);
-    const record = decideNack(job, config(), NOW, "boom");
+    const record = decideNack(state, job.h, config(), NOW, "boom");
     assert.deepEqual(record, { tag: Tag.Dead, id: job.id, at: NOW, reason: "boom" });
     applies(state, [record]);
   });
@@ -98,8 +116,8 @@ describe("decisions", { timeout: 60_000 }, () => {
       const job = claimed(state, attempts, 3);
       apply(state, { tag: Tag.CancelRequest, id: job.id });
       const cancel = { tag: Tag.Cancel, id: job.id };
-      assert.deepEqual(decideNack(job, config(), NOW, "boom"), cancel);
-      assert.deepEqual(decideLeaseExpired(job, NOW), cancel);
+      assert.deepEqual(decideNack(state, job.h, config(), NOW, "boom"), cancel);
+      assert.deepEqual(decideLeaseExpired(state, job.h, NOW), cancel);
       assert.deepEqual(decideInterruptedClaims(state, NOW), [cancel]);
     }
   });
@@ -108,13 +126,13 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     const retried = claimed(state, 1);
     const spent = claimed(state, 3, 3);
-    assert.deepEqual(decideLeaseExpired(retried, NOW), {
+    assert.deepEqual(decideLeaseExpired(state, retried.h, NOW), {
       tag: Tag.Retry,
       id: retried.id,
       runAt: undefined,
       error: LEASE_EXPIRED,
     });
-    assert.deepEqual(decideLeaseExpired(spent, NOW), {
+    assert.deepEqual(decideLeaseExpired(state, spent.h, NOW), {
       tag: Tag.Dead,
       id: spent.id,
       at: NOW,
@@ -126,7 +144,8 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     enqueue(state); // pending: untouched
     const retried = claimed(state, 1);
-    retried.lastError = "earlier";
+    apply(state, { tag: Tag.Retry, id: retried.id, runAt: undefined, error: "earlier" });
+    apply(state, { tag: Tag.Claim, id: retried.id, at: NOW });
     const spent = claimed(state, 2, 2);
     const records = decideInterruptedClaims(state, NOW);
     assert.deepEqual(records, [
@@ -134,7 +153,7 @@ describe("decisions", { timeout: 60_000 }, () => {
       { tag: Tag.Dead, id: spent.id, at: NOW, reason: CLAIM_INTERRUPTED },
     ]);
     applies(state, records);
-    assert.equal(retried.lastError, "earlier");
+    assert.equal(row(state, retried.id)?.lastError, "earlier");
     assert.deepEqual(decideInterruptedClaims(state, NOW), []);
   });
 
@@ -144,12 +163,36 @@ describe("decisions", { timeout: 60_000 }, () => {
     enqueue(state, { queue: "b", runAt: NOW + 20 });
     enqueue(state, { queue: "c" });
     assert.equal(nextRunAt(state), NOW + 10);
-    assert.equal(decidePromotion(state, NOW + 9), null);
+    assert.deepEqual(decidePromotion(state, NOW + 9), []);
     const promotion = decidePromotion(state, NOW + 15);
-    assert.deepEqual(promotion, { record: { tag: Tag.Promote, upTo: NOW + 15 }, queues: ["a"] });
-    applies(state, [promotion!.record]);
+    assert.deepEqual(promotion, [
+      { tag: Tag.PromoteSome, queue: "a", upTo: NOW + 15, limit: BULK_RECORD_JOBS },
+    ]);
+    applies(state, promotion);
     assert.equal(nextRunAt(state), NOW + 20);
-    assert.deepEqual(decidePromotion(state, NOW + 20)?.queues, ["b"]);
+    assert.deepEqual(
+      decidePromotion(state, NOW + 20).map((r) => r.queue),
+      ["b"],
+    );
+  });
+
+  it("promotion of a large cohort comes in bounded records, soonest first", () => {
+    const state = new State();
+    const count = 2 * BULK_RECORD_JOBS + 5;
+    for (let i = 0; i < count; i++) enqueue(state, { runAt: NOW + 1 + (i % 7) });
+    let records = 0;
+    let promotedBefore = 0;
+    for (;;) {
+      const slice = decidePromotion(state, NOW + 10);
+      if (slice.length === 0) break;
+      applies(state, slice);
+      records++;
+      const pending = state.queues.get("q")!.pending.size;
+      assert.ok(pending - promotedBefore <= BULK_RECORD_JOBS);
+      promotedBefore = pending;
+    }
+    assert.equal(records, 3);
+    assert.equal(state.queues.get("q")!.pending.size, count);
   });
 
   it("sweeps: only queues that keep jobs, only once the oldest is past retention", () => {
@@ -160,16 +203,17 @@ describe("decisions", { timeout: 60_000 }, () => {
     apply(state, { tag: Tag.Dead, id: dead.id, at: NOW, reason: "x" });
     const configs = new QueueConfigs({ keepDoneJobsMs: 1_000, deadRetentionMs: 5_000 }, undefined);
     assert.deepEqual(decideSweeps(state, configs, NOW + 1_000), []);
+    const limit = BULK_RECORD_JOBS;
     assert.deepEqual(decideSweeps(state, configs, NOW + 1_001), [
-      { tag: Tag.SweepDone, queue: "q", before: NOW + 1 },
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 1, limit },
     ]);
     const records = decideSweeps(state, configs, NOW + 5_001);
     assert.deepEqual(records, [
-      { tag: Tag.SweepDone, queue: "q", before: NOW + 4_001 },
-      { tag: Tag.SweepDead, queue: "q", before: NOW + 1 },
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 4_001, limit },
+      { tag: Tag.SweepDeadSome, queue: "q", before: NOW + 1, limit },
     ]);
     applies(state, records);
-    assert.equal(state.jobs.size, 0);
+    assert.equal(state.size, 0);
     const forever = new QueueConfigs({ keepDoneJobsMs: null, deadRetentionMs: null }, undefined);
     assert.deepEqual(decideSweeps(state, forever, Number.MAX_SAFE_INTEGER), []);
   });
@@ -178,13 +222,13 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     const job = claimed(state, 3, 3);
     enqueue(state, { runAt: NOW });
-    const before = JSON.stringify([...state.jobs.values()].map((j) => [j.id, j.status, j.at]));
-    decideNack(job, config(), NOW, "x");
-    decideLeaseExpired(job, NOW);
+    const before = JSON.stringify(rows(state).map((j) => [j.id, j.status, j.at]));
+    decideNack(state, job.h, config(), NOW, "x");
+    decideLeaseExpired(state, job.h, NOW);
     decideInterruptedClaims(state, NOW);
     decidePromotion(state, NOW);
     decideSweeps(state, new QueueConfigs({ keepDoneJobsMs: 0 }, undefined), NOW + 1);
-    const after = JSON.stringify([...state.jobs.values()].map((j) => [j.id, j.status, j.at]));
+    const after = JSON.stringify(rows(state).map((j) => [j.id, j.status, j.at]));
     assert.equal(after, before);
   });
 

@@ -9,10 +9,9 @@ import { apply } from "../../../src/queue/apply.js";
 import type { Queue } from "../../../src/queue/queue.js";
 import { decodeRecord } from "../../../src/queue/records.js";
 import { decodeSnapshot } from "../../../src/queue/snapshot.js";
-import { type Job, State, Status } from "../../../src/queue/state.js";
+import { State, Status } from "../../../src/queue/state.js";
 import type { ObjectStore } from "../../../src/store/types.js";
-
-const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+import { rowOf, rows, STATUS_NAMES } from "../../queue/state-rows.js";
 
 /** Key of the queue's test-only inspection hook (installed on `Queue.prototype`). */
 const INSPECT_STATE = Symbol.for("taquba.inspectState");
@@ -25,49 +24,61 @@ export function liveState(queue: Queue): State {
 /** Structural invariants of a state; one message per violation (empty = sound). */
 export function auditState(state: State): string[] {
   const problems: string[] = [];
-  const seen = new Set<Job>();
+  const seen = new Set<number>();
   for (const qs of state.queues.values()) {
-    const placements: Array<[string, Iterable<Job>, number]> = [
-      ["pending", qs.pending.keys(), Status.Pending],
-      ["scheduled", qs.scheduled.keys(), Status.Scheduled],
+    if (state.queueList[qs.index] !== qs) problems.push(`queue ${qs.name} has a wrong index`);
+    const placements = [
+      ["pending", qs.pending, Status.Pending],
+      ["scheduled", qs.scheduled, Status.Scheduled],
       ["claimed", qs.claimed, Status.Claimed],
-      ["done", qs.done.keys(), Status.Done],
-      ["dead", qs.deadByTime.keys(), Status.Dead],
-    ];
-    for (const [index, jobs, status] of placements) {
-      for (const job of jobs) {
-        if (seen.has(job)) problems.push(`job ${job.id} sits in more than one index`);
-        seen.add(job);
+      ["done", qs.done, Status.Done],
+      ["dead", qs.deadByTime, Status.Dead],
+    ] as const;
+    for (const [index, handles, status] of placements) {
+      const order = handles.problems();
+      if (order !== null) problems.push(`queue ${qs.name}: ${index} index: ${order}`);
+      for (const h of handles.toArray()) {
+        const job = rowOf(state, h);
+        if (seen.has(h)) problems.push(`job ${job.id} sits in more than one index`);
+        seen.add(h);
         if (job.status !== status)
           problems.push(`job ${job.id} is ${STATUS_NAMES[job.status]} but indexed as ${index}`);
-        if (job.queue !== qs) problems.push(`job ${job.id} is indexed under queue ${qs.name}`);
-        if (state.jobs.get(job.id) !== job)
-          problems.push(`job ${job.id} is indexed but not in the job map`);
+        if (job.queue !== qs.name) problems.push(`job ${job.id} is indexed under queue ${qs.name}`);
+        if (state.find(job.id) !== h)
+          problems.push(`job ${job.id} is indexed but the id index does not give it`);
       }
     }
-    if (qs.deadById.size !== qs.deadByTime.size)
-      problems.push(
-        `queue ${qs.name}: ${qs.deadById.size} dead by id, ${qs.deadByTime.size} by time`,
-      );
-    for (const [id, job] of qs.deadById.entries()) {
-      if (job.id !== id || job.status !== Status.Dead)
-        problems.push(`queue ${qs.name}: dead index holds ${id} as ${STATUS_NAMES[job.status]}`);
-    }
-    for (const [key, job] of qs.dedup) {
+    const bySeq = qs.deadBySeq.problems();
+    if (bySeq !== null) problems.push(`queue ${qs.name}: dead listing index: ${bySeq}`);
+    const byTime = new Set(qs.deadByTime.toArray());
+    const listed = qs.deadBySeq.toArray();
+    if (listed.length !== byTime.size || listed.some((h) => !byTime.has(h)))
+      problems.push(`queue ${qs.name}: the two dead indexes hold different jobs`);
+    for (const [key, h] of qs.dedup) {
+      const job = rowOf(state, h);
       if (job.dedupKey !== key)
         problems.push(`dedup key ${key} points at ${job.id} holding ${job.dedupKey}`);
       if (job.status !== Status.Pending && job.status !== Status.Scheduled)
         problems.push(`dedup key ${key} held by ${STATUS_NAMES[job.status]} job ${job.id}`);
-      if (state.jobs.get(job.id) !== job) problems.push(`dedup key ${key} held by a removed job`);
     }
     if (!Number.isSafeInteger(qs.doneCount) || qs.doneCount < 0)
       problems.push(`queue ${qs.name}: done counter ${qs.doneCount}`);
   }
-  for (const job of state.jobs.values()) {
-    if (!seen.has(job)) problems.push(`job ${job.id} (${STATUS_NAMES[job.status]}) is in no index`);
+  let payloadBytes = 0;
+  const seqs = new Set<number>();
+  for (const job of rows(state)) {
+    payloadBytes += job.payload.length;
+    if (seqs.has(job.seq)) problems.push(`job ${job.id} shares seq ${job.seq}`);
+    seqs.add(job.seq);
+    if (job.seq >= state.nextSeq) problems.push(`job ${job.id} has seq ≥ nextSeq`);
+    if (!seen.has(job.h))
+      problems.push(`job ${job.id} (${STATUS_NAMES[job.status]}) is in no index`);
     if (state.lastId === null || job.id > state.lastId)
       problems.push(`job ${job.id} is newer than lastId ${state.lastId}`);
-    if (job.dedupKey !== undefined && job.queue.dedup.get(job.dedupKey) !== job)
+    if (
+      job.dedupKey !== undefined &&
+      state.queues.get(job.queue)!.dedup.get(job.dedupKey) !== job.h
+    )
       problems.push(`job ${job.id} has dedup key ${job.dedupKey} the index does not give it`);
     const live = job.status === Status.Pending || job.status === Status.Scheduled;
     if (live && job.attempts >= job.maxAttempts)
@@ -80,22 +91,30 @@ export function auditState(state: State): string[] {
     if (job.cancelRequested && (job.status === Status.Pending || job.status === Status.Scheduled))
       problems.push(`job ${job.id} is ${STATUS_NAMES[job.status]} with a cancel request`);
   }
+  if (state.ids.size !== state.size)
+    problems.push(`id index holds ${state.ids.size} jobs, the table ${state.size}`);
+  if (state.arena.liveBytes !== payloadBytes)
+    problems.push(`arena counts ${state.arena.liveBytes} live bytes, jobs hold ${payloadBytes}`);
   return problems;
 }
 
-/** A canonical text form of a state, equal for equal states. */
+/** A canonical text form of a state, equal for equal states (row positions and seq numbers aside). */
 export function stateDigest(state: State): string {
   const lines: string[] = [`lastId ${state.lastId}`];
   for (const name of [...state.queues.keys()].sort()) {
     const qs = state.queues.get(name)!;
     lines.push(`queue ${JSON.stringify(name)} done=${qs.doneCount}`);
+    const ids = (handles: number[]) => handles.map((h) => state.idOf(h)).join(",");
+    lines.push(`  pending ${ids(qs.pending.toArray())}`);
+    lines.push(`  scheduled ${ids(qs.scheduled.toArray())}`);
+    lines.push(`  done ${ids(qs.done.toArray())}`);
+    lines.push(`  dead ${ids(qs.deadByTime.toArray())}`);
   }
-  for (const id of [...state.jobs.keys()].sort()) {
-    const j = state.jobs.get(id)!;
+  for (const j of rows(state)) {
     lines.push(
       JSON.stringify([
         j.id,
-        j.queue.name,
+        j.queue,
         STATUS_NAMES[j.status],
         j.attempts,
         j.maxAttempts,
@@ -135,7 +154,7 @@ export async function auditPublicApi(queue: Queue): Promise<string[]> {
     problems.push(`listQueues ${JSON.stringify(names)} ≠ ${JSON.stringify(expectedNames)}`);
   const recount = new Map<string, number[]>();
   for (const name of expectedNames) recount.set(name, [0, 0, 0, 0, 0]);
-  for (const job of state.jobs.values()) recount.get(job.queue.name)![job.status]! += 1;
+  for (const job of rows(state)) recount.get(job.queue)![job.status]! += 1;
   for (const name of expectedNames) {
     const stats = await queue.stats(name);
     const [pending, scheduled, claimed, , dead] = recount.get(name)!;
@@ -161,7 +180,7 @@ export async function auditPublicApi(queue: Queue): Promise<string[]> {
     if (deadIds.length !== dead)
       problems.push(`deadJobs(${name}) lists ${deadIds.length} jobs, recount says ${dead}`);
   }
-  for (const job of state.jobs.values()) {
+  for (const job of rows(state)) {
     const record = await queue.getJob(job.id);
     if (record === null)
       problems.push(`getJob(${job.id}) is null for a ${STATUS_NAMES[job.status]} job`);

@@ -1,0 +1,433 @@
+/**
+ * Decoding a version-2 snapshot (see `snapshot-layout.ts`) into a
+ * {@link State}, in slices: `step()` does a few milliseconds of work and
+ * returns the state once complete. The table's pages become typed-array views
+ * of the snapshot's own bytes wherever they are aligned (no copy), and the
+ * payload region becomes one arena segment; the id index and the queues'
+ * indexes are rebuilt from the columns and the stored orders. Everything is
+ * checked on the way: a malformed snapshot is a `DecodeError`, never a state
+ * that breaks later.
+ *
+ * The decoder takes the bytes over: the state it builds keeps and writes
+ * into them.
+ */
+import { SliceBudget } from "../util/slices.js";
+import { ByteReader, DecodeError } from "./binary.js";
+import { HandleIndex, type HandleOrder } from "./handle-index.js";
+import { readHeaders } from "./records.js";
+import {
+  COLUMN_WIDTH,
+  Extra,
+  INDEXES_PER_QUEUE,
+  LITTLE_ENDIAN,
+  REGION_COUNT,
+  Region,
+  SNAPSHOT_VERSION,
+  swapBytes,
+} from "./snapshot-layout.js";
+import { State, Status } from "./state.js";
+import { ID_BYTES, type JobExtras, PAGE_SLOTS, Page } from "./table.js";
+
+interface QueueHead {
+  name: string;
+  doneCount: number;
+}
+
+enum Phase {
+  Pages,
+  Extras,
+  Ids,
+  Indexes,
+  Dedup,
+}
+
+/** Rows or entries handled between two budget checks. */
+const PER_CHECK = 4_096;
+
+export class SnapshotReader {
+  readonly #bytes: Uint8Array;
+  readonly #state = new State();
+  readonly #queues: QueueHead[] = [];
+  readonly #jobs: number;
+  /** The newest id issued, binary (every job's id must be ≤ it). */
+  #lastId: Uint8Array | null = null;
+  readonly #extrasCount: number;
+  readonly #offsets: number[] = [];
+  readonly #lengths: number[] = [];
+  readonly #budget: SliceBudget;
+  readonly #pages: Page[] = [];
+  /** Jobs per queue and status, from the columns (checked against the stored index lengths). */
+  readonly #counts: number[];
+  #phase = Phase.Pages;
+  #next = 0;
+  #payloadAt = 0;
+  #extras: ByteReader | null = null;
+  #extrasLeft = 0;
+  #lastExtra = -1;
+  /** Index pass: the list being checked, and how far. */
+  #queue = 0;
+  #list = 0;
+  #entry = 0;
+  #entries: Uint32Array | null = null;
+  /** Where each stored list starts in `#entries` (queue-major). */
+  #listStarts: number[] = [];
+  #seen: Uint8Array | null = null;
+
+  /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
+  constructor(bytes: Uint8Array, budget = new SliceBudget()) {
+    this.#bytes = bytes;
+    this.#budget = budget;
+    const r = new ByteReader(bytes);
+    const version = r.u8();
+    if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unknown snapshot version ${version}`);
+    r.u8();
+    if (r.u8() === 1) {
+      this.#lastId = r.raw(ID_BYTES);
+      this.#state.lastId = new ByteReader(this.#lastId).id();
+    }
+    this.#state.nextSeq = r.varint();
+    const queueCount = r.varint();
+    for (let q = 0; q < queueCount; q++) {
+      const name = r.string();
+      const doneCount = r.varint();
+      r.varint();
+      this.#queues.push({ name, doneCount });
+    }
+    this.#jobs = r.varint();
+    this.#extrasCount = r.varint();
+    const tableAt = bytes.byteLength - r.remaining;
+    if (r.remaining < REGION_COUNT * 16) throw new DecodeError("snapshot region table truncated");
+    const table = new DataView(bytes.buffer, bytes.byteOffset + tableAt, REGION_COUNT * 16);
+    for (let i = 0; i < REGION_COUNT; i++) {
+      const offset = Number(table.getBigUint64(i * 16, true));
+      const length = Number(table.getBigUint64(i * 16 + 8, true));
+      if (offset < tableAt + REGION_COUNT * 16 || offset + length > bytes.byteLength)
+        throw new DecodeError(`snapshot region ${i} lies outside the snapshot`);
+      this.#offsets.push(offset);
+      this.#lengths.push(length);
+    }
+    for (let c = 0; c < COLUMN_WIDTH.length; c++)
+      if (this.#lengths[c] !== COLUMN_WIDTH[c]! * this.#jobs)
+        throw new DecodeError(
+          `snapshot column ${c} has ${this.#lengths[c]} bytes for ${this.#jobs} jobs`,
+        );
+    this.#counts = new Array(queueCount * 5).fill(0);
+  }
+
+  /** Decodes the next slice; the state once complete, else null. Throws `DecodeError`. */
+  step(): State | null {
+    this.#budget.start();
+    for (;;) {
+      switch (this.#phase) {
+        case Phase.Pages:
+          if (!this.#readPages()) return null;
+          break;
+        case Phase.Extras:
+          if (!this.#readExtras()) return null;
+          break;
+        case Phase.Ids:
+          if (!this.#indexIds()) return null;
+          break;
+        case Phase.Indexes:
+          if (!this.#readIndexes()) return null;
+          break;
+        case Phase.Dedup:
+          if (!this.#rebuildDedup()) return null;
+          return this.#state;
+      }
+      if (this.#budget.spent()) return null;
+    }
+  }
+
+  /** Builds the table's pages from the columns, checking every row. */
+  #readPages(): boolean {
+    const n = this.#jobs;
+    const pageCount = Math.ceil(n / PAGE_SLOTS);
+    while (this.#next < pageCount) {
+      const p = this.#next++;
+      const from = p * PAGE_SLOTS;
+      const rows = Math.min(PAGE_SLOTS, n - from);
+      const page = rows === PAGE_SLOTS ? this.#viewPage(from) : null;
+      const filled = page ?? this.#copyPage(from, rows);
+      this.#checkRows(filled, from, rows);
+      this.#pages.push(filled);
+      if (this.#budget.spent()) break;
+    }
+    if (this.#next < pageCount) return false;
+    const payload = this.#region(Region.Payload);
+    if (this.#payloadAt !== payload.byteLength)
+      throw new DecodeError(
+        `snapshot payloads add up to ${this.#payloadAt} bytes, region holds ${payload.byteLength}`,
+      );
+    const segment = this.#state.arena.adopt(payload, payload.byteLength);
+    for (const page of this.#pages) page.payloadSegment.fill(segment);
+    this.#state.table.adopt(this.#pages, n);
+    this.#phase = Phase.Extras;
+    this.#next = 0;
+    this.#extras = new ByteReader(this.#region(Region.Extras));
+    this.#extrasLeft = this.#extrasCount;
+    return true;
+  }
+
+  /** A full page whose columns are views of the snapshot's bytes, or null when they are not aligned. */
+  #viewPage(from: number): Page | null {
+    if (!LITTLE_ENDIAN) return null;
+    const buffer = this.#bytes.buffer;
+    const at = (region: number, width: number) =>
+      this.#bytes.byteOffset + this.#offsets[region]! + from * width;
+    for (let c = Region.Queue; c <= Region.PayloadLength; c++)
+      if (at(c, COLUMN_WIDTH[c]!) % COLUMN_WIDTH[c]! !== 0) return null;
+    const n = PAGE_SLOTS;
+    return new Page(
+      new Uint8Array(buffer, at(Region.Status, 1), n),
+      new Uint8Array(buffer, at(Region.Flags, 1), n),
+      new Uint32Array(buffer, at(Region.Queue, 4), n),
+      new Uint32Array(buffer, at(Region.Attempts, 4), n),
+      new Uint32Array(buffer, at(Region.MaxAttempts, 4), n),
+      new Uint32Array(buffer, at(Region.Priority, 4), n),
+      new Float64Array(buffer, at(Region.EnqueuedAt, 8), n),
+      new Float64Array(buffer, at(Region.At, 8), n),
+      new Float64Array(buffer, at(Region.Seq, 8), n),
+      new Uint32Array(buffer, at(Region.PayloadLength, 4), n),
+      new Uint32Array(n),
+      new Uint32Array(n),
+      new Uint8Array(buffer, at(Region.Id, ID_BYTES), n * ID_BYTES),
+      null,
+    );
+  }
+
+  /** A fresh page holding copies of rows `from .. from+rows` (the rest free). */
+  #copyPage(from: number, rows: number): Page {
+    const page = Page.empty();
+    const columns = [
+      page.id,
+      page.status,
+      page.flags,
+      page.queue,
+      page.attempts,
+      page.maxAttempts,
+      page.priority,
+      page.enqueuedAt,
+      page.at,
+      page.seq,
+      page.payloadLength,
+    ];
+    for (let c = 0; c < columns.length; c++) {
+      const width = COLUMN_WIDTH[c]!;
+      const source = this.#region(c).subarray(from * width, (from + rows) * width);
+      const target = columns[c]!;
+      const bytes = new Uint8Array(target.buffer, target.byteOffset, rows * width);
+      bytes.set(source);
+      if (!LITTLE_ENDIAN && c !== Region.Id) swapBytes(bytes, width);
+    }
+    return page;
+  }
+
+  /** Checks rows `0..rows` of `page` and gives them their payload offsets. */
+  #checkRows(page: Page, from: number, rows: number): void {
+    const queues = this.#queues.length;
+    const nextSeq = this.#state.nextSeq;
+    for (let i = 0; i < rows; i++) {
+      const status = page.status[i]!;
+      const queue = page.queue[i]!;
+      if (status > Status.Dead)
+        throw new DecodeError(`snapshot job ${from + i} has unknown status ${status}`);
+      if (queue >= queues)
+        throw new DecodeError(`snapshot job ${from + i} refers to unknown queue ${queue}`);
+      const seq = page.seq[i]!;
+      if (!(seq >= 0 && seq < nextSeq && Number.isInteger(seq)))
+        throw new DecodeError(`snapshot job ${from + i} has enqueue order ${seq} past ${nextSeq}`);
+      this.#counts[queue * 5 + status]!++;
+      page.payloadOffset[i] = this.#payloadAt;
+      this.#payloadAt += page.payloadLength[i]!;
+    }
+  }
+
+  #readExtras(): boolean {
+    const r = this.#extras!;
+    const table = this.#state.table;
+    for (let k = 0; this.#extrasLeft > 0; k++) {
+      if (k === PER_CHECK) {
+        if (this.#budget.spent()) return false;
+        k = 0;
+      }
+      this.#extrasLeft--;
+      const h = r.varint();
+      if (h <= this.#lastExtra || h >= this.#jobs)
+        throw new DecodeError(`snapshot extras out of order or range at job ${h}`);
+      this.#lastExtra = h;
+      const mask = r.u8();
+      const extras: { -readonly [K in keyof JobExtras]: JobExtras[K] } = {};
+      if (mask & Extra.Headers) extras.headers = readHeaders(r);
+      if (mask & Extra.LastError) extras.lastError = r.string();
+      if (mask & Extra.DedupKey) extras.dedupKey = r.string();
+      table.setExtras(h, extras);
+    }
+    if (r.remaining !== 0)
+      throw new DecodeError(`${r.remaining} bytes after the snapshot's extras`);
+    this.#phase = Phase.Ids;
+    return true;
+  }
+
+  #indexIds(): boolean {
+    const { ids, table } = this.#state;
+    const last = this.#lastId;
+    if (last === null && this.#jobs > 0)
+      throw new DecodeError("snapshot has jobs but no newest id");
+    while (this.#next < this.#jobs) {
+      const end = Math.min(this.#jobs, this.#next + PER_CHECK);
+      for (let h = this.#next; h < end; h++) {
+        if (!ids.add(h)) throw new DecodeError(`snapshot holds job ${this.#state.idOf(h)} twice`);
+        const id = table.read(h).id;
+        const at = (h % PAGE_SLOTS) * ID_BYTES;
+        for (let k = 0; k < ID_BYTES; k++) {
+          const d = id[at + k]! - last![k]!;
+          if (d < 0) break;
+          if (d > 0)
+            throw new DecodeError(
+              `snapshot job ${this.#state.idOf(h)} is newer than the newest id`,
+            );
+        }
+      }
+      this.#next = end;
+      if (this.#next < this.#jobs && this.#budget.spent()) return false;
+    }
+    this.#phase = Phase.Indexes;
+    this.#startIndexes();
+    return true;
+  }
+
+  #startIndexes(): void {
+    const region = this.#region(Region.Indexes);
+    const lists = this.#queues.length * INDEXES_PER_QUEUE;
+    if (region.byteLength % 4 !== 0 || region.byteLength < lists * 4)
+      throw new DecodeError("snapshot index region is malformed");
+    const words = region.byteLength / 4;
+    const entries = new Uint32Array(words);
+    new Uint8Array(entries.buffer).set(region);
+    if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(entries.buffer), 4);
+    let total = 0;
+    for (let l = 0; l < lists; l++) total += entries[l]!;
+    if (lists + total !== words)
+      throw new DecodeError(
+        `snapshot index lists hold ${words - lists} entries, counts say ${total}`,
+      );
+    this.#entries = entries;
+    this.#entry = lists;
+    this.#seen = new Uint8Array(this.#jobs);
+    let at = lists;
+    for (let l = 0; l < lists; l++) {
+      this.#listStarts.push(at);
+      at += entries[l]!;
+    }
+  }
+
+  /** Checks every stored index order and loads the queues' indexes from it. */
+  #readIndexes(): boolean {
+    const entries = this.#entries!;
+    const { orders, table } = this.#state;
+    const listOrders: HandleOrder[] = [
+      orders.byPriority,
+      orders.byTime,
+      orders.bySeq,
+      orders.byTime,
+      orders.byTime,
+      orders.bySeq,
+    ];
+    const listStatus = [
+      Status.Pending,
+      Status.Scheduled,
+      Status.Claimed,
+      Status.Done,
+      Status.Dead,
+      Status.Dead,
+    ];
+    while (this.#queue < this.#queues.length) {
+      const q = this.#queue;
+      const count = entries[q * INDEXES_PER_QUEUE + this.#list]!;
+      const start = this.#listStarts[q * INDEXES_PER_QUEUE + this.#list]!;
+      const status = listStatus[this.#list]!;
+      if (count !== this.#counts[q * 5 + status])
+        throw new DecodeError(
+          `snapshot queue ${this.#queues[q]!.name}: index ${this.#list} holds ${count} jobs, the table ${this.#counts[q * 5 + status]}`,
+        );
+      const order = listOrders[this.#list]!;
+      // The second dead list covers the same jobs as the first: marks alternate.
+      const mark = this.#list === 5 ? 2 : 1;
+      while (this.#entry < start + count) {
+        const end = Math.min(start + count, this.#entry + PER_CHECK);
+        for (let e = this.#entry; e < end; e++) {
+          const h = entries[e]!;
+          if (h >= this.#jobs) throw new DecodeError(`snapshot index entry ${h} out of range`);
+          const page = table.read(h);
+          const i = h % PAGE_SLOTS;
+          if (page.status[i] !== status || page.queue[i] !== q || (this.#seen![h]! & mark) !== 0)
+            throw new DecodeError(
+              `snapshot index of queue ${this.#queues[q]!.name} lists job ${h} wrongly`,
+            );
+          this.#seen![h]! |= mark;
+          if (e > start && order(entries[e - 1]!, h) >= 0)
+            throw new DecodeError(
+              `snapshot index of queue ${this.#queues[q]!.name} is out of order`,
+            );
+        }
+        this.#entry = end;
+        if (this.#budget.spent()) return false;
+      }
+      this.#list++;
+      if (this.#list === INDEXES_PER_QUEUE) {
+        this.#addQueue(q);
+        this.#queue++;
+        this.#list = 0;
+      }
+    }
+    this.#phase = Phase.Dedup;
+    this.#next = 0;
+    return true;
+  }
+
+  #addQueue(q: number): void {
+    const { orders } = this.#state;
+    const list = (l: number, order: HandleOrder) => {
+      const start = this.#listStarts[q * INDEXES_PER_QUEUE + l]!;
+      const count = this.#entries![q * INDEXES_PER_QUEUE + l]!;
+      return HandleIndex.fromSorted(order, this.#entries!, start, start + count);
+    };
+    const qs = this.#state.restoreQueue(this.#queues[q]!.name, {
+      pending: list(0, orders.byPriority),
+      scheduled: list(1, orders.byTime),
+      claimed: list(2, orders.bySeq),
+      done: list(3, orders.byTime),
+      deadByTime: list(4, orders.byTime),
+      deadBySeq: list(5, orders.bySeq),
+    });
+    qs.doneCount = this.#queues[q]!.doneCount;
+  }
+
+  /** Dedup keys of pending and scheduled jobs, page by page. True when done. */
+  #rebuildDedup(): boolean {
+    const state = this.#state;
+    while (this.#next < this.#pages.length) {
+      const p = this.#next++;
+      const page = this.#pages[p]!;
+      if (page.extras === null) continue;
+      for (const [i, extras] of page.extras) {
+        const key = extras.dedupKey;
+        const status = page.status[i]!;
+        if (key === undefined || (status !== Status.Pending && status !== Status.Scheduled))
+          continue;
+        const qs = state.queueList[page.queue[i]!]!;
+        if (qs.dedup.has(key))
+          throw new DecodeError(`snapshot: dedup key held twice in queue ${qs.name}`);
+        qs.dedup.set(key, p * PAGE_SLOTS + i);
+      }
+      if (this.#budget.spent()) return this.#next === this.#pages.length;
+    }
+    return true;
+  }
+
+  #region(region: number): Uint8Array {
+    const from = this.#offsets[region]!;
+    return this.#bytes.subarray(from, from + this.#lengths[region]!);
+  }
+}

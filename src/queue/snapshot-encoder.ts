@@ -1,0 +1,355 @@
+/**
+ * Encoding a version-2 snapshot of a {@link State} in slices (see
+ * `snapshot-layout.ts` for the format). The consistent view is taken in the
+ * constructor, synchronously at the log's cut: the table's pages, the index
+ * orders and the arena's segments are frozen (copy-on-write, so freezing
+ * copies nothing), the small per-queue values are copied. `step()` then
+ * encodes a few milliseconds' worth at a time while the live state moves on.
+ */
+import type { SnapshotEncoder } from "../log/index.js";
+import { SliceBudget } from "../util/slices.js";
+import type { ArenaView } from "./arena.js";
+import { ByteWriter } from "./binary.js";
+import type { IndexView } from "./handle-index.js";
+import { writeHeaders } from "./records.js";
+import {
+  COLUMN_WIDTH,
+  Extra,
+  INDEXES_PER_QUEUE,
+  type Layout,
+  LITTLE_ENDIAN,
+  layOut,
+  REGION_TABLE_BYTES,
+  Region,
+  SNAPSHOT_VERSION,
+  swapBytes,
+} from "./snapshot-layout.js";
+import type { QueueState, State } from "./state.js";
+import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView } from "./table.js";
+
+interface QueueView {
+  qs: QueueState;
+  name: string;
+  doneCount: number;
+  /** pending, scheduled, claimed, done, deadByTime, deadBySeq. */
+  indexes: IndexView[];
+}
+
+enum Phase {
+  Rank,
+  Rows,
+  Indexes,
+  Done,
+}
+
+/** Index entries written between two budget checks. */
+const ENTRIES_PER_CHECK = 4_096;
+
+export class SnapshotWriter implements SnapshotEncoder {
+  readonly #state: State;
+  readonly #reserve: number;
+  readonly #table: TableView;
+  readonly #arena: ArenaView;
+  readonly #queues: QueueView[];
+  readonly #lastId: string | null;
+  readonly #nextSeq: number;
+  readonly #budget: SliceBudget;
+  #released = false;
+
+  #phase = Phase.Rank;
+  /** Next page of the current row pass. */
+  #page = 0;
+  /** Dense position (in the snapshot) of each live row. */
+  readonly #rank: Int32Array;
+  #jobs = 0;
+  #payloadBytes = 0;
+  readonly #extras = new ByteWriter(256);
+  #extrasCount = 0;
+
+  #out: Uint8Array | null = null;
+  #layout: Layout | null = null;
+  #payloadAt = 0;
+  /** Index pass: queue, index within it, chunk, offset, next entry's position in the region. */
+  #queue = 0;
+  #index = 0;
+  #chunk = 0;
+  #entryAt = 0;
+
+  /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
+  constructor(state: State, reserve: number, budget = new SliceBudget()) {
+    this.#state = state;
+    this.#reserve = reserve;
+    this.#budget = budget;
+    this.#table = state.table.freeze();
+    this.#arena = state.arena.view();
+    this.#lastId = state.lastId;
+    this.#nextSeq = state.nextSeq;
+    this.#queues = state.queueList.map((qs) => ({
+      qs,
+      name: qs.name,
+      doneCount: qs.doneCount,
+      indexes: [qs.pending, qs.scheduled, qs.claimed, qs.done, qs.deadByTime, qs.deadBySeq].map(
+        (index) => index.freeze(),
+      ),
+    }));
+    this.#rank = new Int32Array(this.#table.pages.length * PAGE_SLOTS);
+  }
+
+  step(): Uint8Array | null {
+    if (this.#released) throw new Error("snapshot encoder used after it ended");
+    this.#budget.start();
+    for (;;) {
+      switch (this.#phase) {
+        case Phase.Rank:
+          if (!this.#rankPages()) return null;
+          this.#start();
+          this.#phase = Phase.Rows;
+          this.#page = 0;
+          break;
+        case Phase.Rows:
+          if (!this.#writeRows()) return null;
+          this.#phase = Phase.Indexes;
+          break;
+        case Phase.Indexes:
+          if (!this.#writeIndexes()) return null;
+          this.#phase = Phase.Done;
+          break;
+        case Phase.Done: {
+          const out = this.#out!;
+          if (!LITTLE_ENDIAN) this.#swapColumns(out);
+          this.abandon();
+          return out;
+        }
+      }
+      if (this.#budget.spent()) return null;
+    }
+  }
+
+  abandon(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#state.table.thaw(this.#table);
+    for (const { qs, indexes } of this.#queues) {
+      const live = [qs.pending, qs.scheduled, qs.claimed, qs.done, qs.deadByTime, qs.deadBySeq];
+      for (let i = 0; i < live.length; i++) live[i]!.thaw(indexes[i]!);
+    }
+  }
+
+  /** Pass 1: the dense position of every live row, payload bytes, extras. True when done. */
+  #rankPages(): boolean {
+    const pages = this.#table.pages;
+    while (this.#page < pages.length) {
+      const p = this.#page++;
+      const page = pages[p]!;
+      const base = p * PAGE_SLOTS;
+      for (let i = 0; i < PAGE_SLOTS; i++) {
+        if (page.status[i] === FREE) continue;
+        const dense = this.#jobs++;
+        this.#rank[base + i] = dense;
+        this.#payloadBytes += page.payloadLength[i]!;
+        const extras = page.extras?.get(i);
+        if (extras !== undefined) {
+          const mask =
+            (extras.headers !== undefined ? Extra.Headers : 0) |
+            (extras.lastError !== undefined ? Extra.LastError : 0) |
+            (extras.dedupKey !== undefined ? Extra.DedupKey : 0);
+          if (mask === 0) continue;
+          const w = this.#extras;
+          w.varint(dense);
+          w.u8(mask);
+          if (extras.headers !== undefined) writeHeaders(w, extras.headers);
+          if (extras.lastError !== undefined) w.string(extras.lastError);
+          if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
+          this.#extrasCount++;
+        }
+      }
+      if (this.#budget.spent()) return this.#page === pages.length;
+    }
+    return true;
+  }
+
+  /** Lays the snapshot out, allocates it and writes the head and region table. */
+  #start(): void {
+    const head = new ByteWriter(256);
+    head.u8(SNAPSHOT_VERSION);
+    head.u8(0);
+    if (this.#lastId === null) head.u8(0);
+    else {
+      head.u8(1);
+      head.id(this.#lastId);
+    }
+    head.varint(this.#nextSeq);
+    head.varint(this.#queues.length);
+    for (const q of this.#queues) {
+      head.string(q.name);
+      head.varint(q.doneCount);
+      head.varint(0);
+    }
+    head.varint(this.#jobs);
+    head.varint(this.#extrasCount);
+    const headBytes = head.finish();
+    const n = this.#jobs;
+    let indexEntries = 0;
+    for (const q of this.#queues) for (const view of q.indexes) indexEntries += view.size;
+    const extras = this.#extras.finish();
+    const lengths = [
+      ...COLUMN_WIDTH.map((width) => width * n),
+      this.#payloadBytes,
+      extras.byteLength,
+      4 * (this.#queues.length * INDEXES_PER_QUEUE + indexEntries),
+    ];
+    const layout = layOut(headBytes.byteLength + REGION_TABLE_BYTES, lengths, this.#reserve);
+    const out = new Uint8Array(this.#reserve + layout.size);
+    out.set(headBytes, this.#reserve);
+    const table = new DataView(
+      out.buffer,
+      this.#reserve + headBytes.byteLength,
+      REGION_TABLE_BYTES,
+    );
+    for (let r = 0; r < lengths.length; r++) {
+      table.setBigUint64(r * 16, BigInt(layout.offsets[r]!), true);
+      table.setBigUint64(r * 16 + 8, BigInt(lengths[r]!), true);
+    }
+    out.set(extras, this.#reserve + layout.offsets[Region.Extras]!);
+    this.#out = out;
+    this.#layout = layout;
+    this.#payloadAt = this.#reserve + layout.offsets[Region.Payload]!;
+    // Counts of the index lists, in front of their entries.
+    const counts = this.#u32(Region.Indexes, this.#queues.length * INDEXES_PER_QUEUE);
+    let c = 0;
+    for (const q of this.#queues) for (const view of q.indexes) counts[c++] = view.size;
+    this.#entryAt = this.#queues.length * INDEXES_PER_QUEUE;
+  }
+
+  /** Pass 2: every live row's columns and payload, page by page. True when done. */
+  #writeRows(): boolean {
+    const pages = this.#table.pages;
+    const layout = this.#layout!;
+    const out = this.#out!;
+    const n = this.#jobs;
+    const idAt = this.#reserve + layout.offsets[Region.Id]!;
+    const statusAt = this.#reserve + layout.offsets[Region.Status]!;
+    const flagsAt = this.#reserve + layout.offsets[Region.Flags]!;
+    const queue = this.#u32(Region.Queue, n);
+    const attempts = this.#u32(Region.Attempts, n);
+    const maxAttempts = this.#u32(Region.MaxAttempts, n);
+    const priority = this.#u32(Region.Priority, n);
+    const enqueuedAt = this.#f64(Region.EnqueuedAt, n);
+    const at = this.#f64(Region.At, n);
+    const seq = this.#f64(Region.Seq, n);
+    const payloadLength = this.#u32(Region.PayloadLength, n);
+    while (this.#page < pages.length) {
+      const p = this.#page++;
+      const page = pages[p]!;
+      const base = p * PAGE_SLOTS;
+      for (let i = 0; i < PAGE_SLOTS; i++) {
+        if (page.status[i] === FREE) continue;
+        const d = this.#rank[base + i]!;
+        const idFrom = i * ID_BYTES;
+        const idTo = idAt + d * ID_BYTES;
+        for (let k = 0; k < ID_BYTES; k++) out[idTo + k] = page.id[idFrom + k]!;
+        out[statusAt + d] = page.status[i]!;
+        out[flagsAt + d] = page.flags[i]!;
+        queue[d] = page.queue[i]!;
+        attempts[d] = page.attempts[i]!;
+        maxAttempts[d] = page.maxAttempts[i]!;
+        priority[d] = page.priority[i]!;
+        enqueuedAt[d] = page.enqueuedAt[i]!;
+        at[d] = page.at[i]!;
+        seq[d] = page.seq[i]!;
+        payloadLength[d] = page.payloadLength[i]!;
+      }
+      this.#copyPayloads(page);
+      this.#state.table.releasePage(page);
+      if (this.#budget.spent()) return this.#page === pages.length;
+    }
+    return true;
+  }
+
+  /** Appends the payloads of `page`'s live rows, copying runs of adjacent bytes at once. */
+  #copyPayloads(page: Page): void {
+    const out = this.#out!;
+    let runSegment = -1;
+    let runFrom = 0;
+    let runTo = 0;
+    const flush = (): void => {
+      if (runSegment === -1 || runTo === runFrom) return;
+      const segment = this.#arena[runSegment]!;
+      const length = runTo - runFrom;
+      if (length <= 64)
+        for (let k = 0; k < length; k++) out[this.#payloadAt + k] = segment[runFrom + k]!;
+      else out.set(segment.subarray(runFrom, runTo), this.#payloadAt);
+      this.#payloadAt += length;
+    };
+    for (let i = 0; i < PAGE_SLOTS; i++) {
+      if (page.status[i] === FREE) continue;
+      const length = page.payloadLength[i]!;
+      if (length === 0) continue;
+      const segment = page.payloadSegment[i]!;
+      const from = page.payloadOffset[i]!;
+      if (segment === runSegment && from === runTo) runTo += length;
+      else {
+        flush();
+        runSegment = segment;
+        runFrom = from;
+        runTo = from + length;
+      }
+    }
+    flush();
+  }
+
+  /** Pass 3: the order of every index, as dense positions. True when done. */
+  #writeIndexes(): boolean {
+    const entries = this.#u32(Region.Indexes, this.#layout!.lengths[Region.Indexes]! / 4);
+    let since = 0;
+    while (this.#queue < this.#queues.length) {
+      const views = this.#queues[this.#queue]!.indexes;
+      while (this.#index < INDEXES_PER_QUEUE) {
+        const chunks = views[this.#index]!.chunks;
+        while (this.#chunk < chunks.length) {
+          const chunk = chunks[this.#chunk++]!;
+          for (let k = 0; k < chunk.length; k++) entries[this.#entryAt++] = this.#rank[chunk[k]!]!;
+          since += chunk.length;
+          if (since >= ENTRIES_PER_CHECK) {
+            since = 0;
+            if (this.#budget.spent()) return false;
+          }
+        }
+        this.#index++;
+        this.#chunk = 0;
+      }
+      this.#queue++;
+      this.#index = 0;
+    }
+    return true;
+  }
+
+  #u32(region: number, count: number): Uint32Array {
+    const out = this.#out!;
+    return new Uint32Array(
+      out.buffer,
+      out.byteOffset + this.#reserve + this.#layout!.offsets[region]!,
+      count,
+    );
+  }
+
+  #f64(region: number, count: number): Float64Array {
+    const out = this.#out!;
+    return new Float64Array(
+      out.buffer,
+      out.byteOffset + this.#reserve + this.#layout!.offsets[region]!,
+      count,
+    );
+  }
+
+  /** Big-endian machines: turn the numeric columns and index lists little-endian. */
+  #swapColumns(out: Uint8Array): void {
+    const layout = this.#layout!;
+    const widths = [...COLUMN_WIDTH, 1, 1, 4];
+    for (let r = 0; r < widths.length; r++) {
+      if (r === Region.Id) continue;
+      const from = this.#reserve + layout.offsets[r]!;
+      swapBytes(out.subarray(from, from + layout.lengths[r]!), widths[r]!);
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { silentLogger } from "../../src/logger.js";
+import { apply } from "../../src/queue/apply.js";
+import { IdGenerator } from "../../src/queue/ids.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { type QueueRecord, Tag } from "../../src/queue/records.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
+import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
+import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
+import { State, Status } from "../../src/queue/state.js";
+import { PAGE_SLOTS } from "../../src/queue/table.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { SliceBudget } from "../../src/util/slices.js";
+import { auditState, stateDigest } from "../reliability/lib/audit.js";
+
+const NOW = 1_700_000_000_000;
+
+/** A budget that is always spent: every step does one unit of work. */
+const oneUnit = () => new SliceBudget(0);
+
+/** A state with `count` jobs over two queues in every status, some with extras. */
+function bigState(count: number): { state: State; ids: string[]; gen: IdGenerator } {
+  const state = new State();
+  const gen = new IdGenerator(null, 1);
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = gen.next(NOW + i);
+    ids.push(id);
+    apply(state, {
+      tag: Tag.Enqueue,
+      id,
+      queue: i % 3 === 0 ? "b" : "a",
+      payload: Buffer.from(`payload-${i}`.repeat(1 + (i % 4))),
+      headers: i % 97 === 0 ? { n: String(i) } : undefined,
+      priority: (i % 5) * 10,
+      maxAttempts: 3,
+      enqueuedAt: NOW + i,
+      runAt: i % 11 === 0 ? NOW + 1_000_000 - i : undefined,
+      dedupKey: i % 13 === 0 ? `k${i}` : undefined,
+    });
+  }
+  for (let i = 0; i < count; i += 7) {
+    const id = ids[i]!;
+    if (state.statusOf(state.find(id)) !== Status.Pending) continue;
+    apply(state, { tag: Tag.Claim, id, at: NOW + i });
+    if (i % 3 === 0) apply(state, { tag: Tag.Ack, id, keep: true, at: NOW + 2 * i });
+    else if (i % 3 === 1) apply(state, { tag: Tag.Dead, id, at: NOW + i, reason: `r${i}` });
+  }
+  return { state, ids, gen };
+}
+
+describe("snapshots of the job table", { timeout: 120_000 }, () => {
+  it("encoded in slices while the state changes, a snapshot is the state as of its start", () => {
+    const { state, ids, gen } = bigState(2 * PAGE_SLOTS + 5_000);
+    const frozen = stateDigest(state);
+    const encoder = new SnapshotWriter(state, 26, oneUnit());
+    let steps = 0;
+    let bytes: Uint8Array | null = null;
+    let i = 0;
+    while (bytes === null) {
+      bytes = encoder.step();
+      steps++;
+      // Between slices the live state moves on: new jobs, claims, removals, promotions.
+      for (let k = 0; k < 500; k++, i++) {
+        const id = ids[(i * 7919) % ids.length]!;
+        const h = state.find(id);
+        const records: QueueRecord[] = [];
+        if (h === -1) continue;
+        const status = state.statusOf(h);
+        if (status === Status.Pending) records.push({ tag: Tag.Claim, id, at: NOW + i });
+        else if (status === Status.Claimed)
+          records.push({ tag: Tag.Ack, id, keep: false, at: NOW });
+        else if (status === Status.Dead) records.push({ tag: Tag.RequeueDead, id });
+        else if (status === Status.Done)
+          records.push({
+            tag: Tag.SweepDoneSome,
+            queue: state.queueOf(h).name,
+            before: NOW * 2,
+            limit: 3,
+          });
+        else records.push({ tag: Tag.PromoteSome, queue: "a", upTo: NOW * 2, limit: 5 });
+        records.push({
+          tag: Tag.Enqueue,
+          id: gen.next(NOW + 10_000_000 + i),
+          queue: "c",
+          payload: Buffer.from("new"),
+          headers: undefined,
+          priority: 0,
+          maxAttempts: 1,
+          enqueuedAt: NOW,
+          runAt: undefined,
+          dedupKey: `n${i}`,
+        });
+        for (const record of records) apply(state, record);
+      }
+    }
+    assert.ok(steps > 10, `${steps} slices`);
+    const restored = decodeSnapshot(bytes.subarray(26));
+    assert.equal(stateDigest(restored), frozen);
+    assert.deepEqual(auditState(restored), []);
+    assert.deepEqual(auditState(state), [], "the live state is sound after the view was released");
+  });
+
+  it("decoding in slices, with views of the bytes, gives the same state as replaying", () => {
+    const { state } = bigState(PAGE_SLOTS + 123);
+    const bytes = encodeSnapshot(state);
+    const reader = new SnapshotReader(bytes, oneUnit());
+    let steps = 0;
+    let restored: State | null = null;
+    while (restored === null) {
+      restored = reader.step();
+      steps++;
+    }
+    assert.ok(steps > 5, `${steps} slices`);
+    assert.equal(stateDigest(restored), stateDigest(state));
+    assert.deepEqual(auditState(restored), []);
+    // Misaligned bytes are copied instead of viewed: same state.
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3);
+    assert.equal(stateDigest(decodeSnapshot(shifted.subarray(3))), stateDigest(state));
+    // A restored state goes on like any other, and snapshots again.
+    const more = decodeSnapshot(encodeSnapshot(restored));
+    assert.equal(stateDigest(more), stateDigest(state));
+  });
+
+  it("damaged snapshots are refused with DecodeError, never half-loaded", () => {
+    const { state } = bigState(3_000);
+    const bytes = encodeSnapshot(state);
+    const damaged = (change: (copy: Uint8Array) => void) => {
+      const copy = bytes.slice();
+      change(copy);
+      return () => decodeSnapshot(copy);
+    };
+    assert.throws(() => decodeSnapshot(bytes.subarray(0, bytes.length - 5)), {
+      name: "DecodeError",
+    });
+    assert.throws(() => decodeSnapshot(bytes.subarray(0, 40)), { name: "DecodeError" });
+    assert.throws(
+      damaged((c) => {
+        c[0] = 9;
+      }),
+      /unknown snapshot version 9/,
+    );
+    // The index lists sit at the end: swapping two entries breaks the order.
+    assert.throws(
+      damaged((c) => {
+        const end = c.length;
+        const a = c.slice(end - 8, end - 4);
+        c.copyWithin(end - 8, end - 4, end);
+        c.set(a, end - 4);
+      }),
+      { name: "DecodeError" },
+    );
+    for (let at = 0; at < bytes.length; at += 997) {
+      const flipped = bytes.slice();
+      flipped[at]! ^= 0xff;
+      try {
+        const restored = decodeSnapshot(flipped);
+        // Damage to a value (a payload, a string, a count of attempts) is the log's checksum's
+        // to catch; the structure of what was loaded is still sound.
+        const structural = auditState(restored).filter((p) => !/attempts|cancel request/.test(p));
+        assert.deepEqual(structural, [], `byte ${at}`);
+      } catch (error) {
+        assert.equal((error as Error).name, "DecodeError", `byte ${at}: ${error}`);
+      }
+    }
+  });
+
+  it("an empty state round-trips", () => {
+    const state = new State();
+    assert.equal(stateDigest(decodeSnapshot(encodeSnapshot(state))), stateDigest(state));
+  });
+});
+
+interface Fixture {
+  now: number;
+  objects: Record<string, string>;
+  jobs: Record<string, (Record<string, unknown> & { id: string; payload: string }) | null>;
+  stats: Record<string, Record<string, number>>;
+}
+
+describe("a store written by the previous release (checkpoint format 1)", {
+  timeout: 60_000,
+}, () => {
+  const fixture = JSON.parse(
+    readFileSync(new URL("../../../test/queue/fixtures/store-v1.json", import.meta.url), "utf8"),
+  ) as Fixture;
+
+  async function load(): Promise<MemoryStore> {
+    const store = new MemoryStore();
+    for (const [key, body] of Object.entries(fixture.objects))
+      await store.put(key, Buffer.from(body, "base64"));
+    return store;
+  }
+
+  function expectJobs(actual: Record<string, unknown>, name: string): void {
+    const expected = fixture.jobs[name]!;
+    const { leaseExpiresAt: _, ...rest } = expected;
+    assert.deepEqual(
+      { ...actual, payload: Buffer.from(actual.payload as Uint8Array).toString("base64") },
+      JSON.parse(JSON.stringify(rest)),
+      name,
+    );
+  }
+
+  it("opens with every job as it was; the claims it left are requeued; the next checkpoint is format 2", async () => {
+    const store = await load();
+    const options = {
+      clock: new ManualClock(fixture.now),
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    };
+    const reader = await QueueReader.open(store, "v1");
+    assert.deepEqual(reader.stats("main"), fixture.stats.main);
+    for (const round of ["reopened", "reopened from format 2"]) {
+      const queue = await Queue.open(store, "v1", options);
+      for (const name of Object.keys(fixture.jobs)) {
+        const job = await queue.getJob(fixture.jobs[name]!.id);
+        if (name === "claimed") {
+          assert.equal(job?.status, "pending", round);
+          assert.equal(job?.attempts, 1);
+        } else if (name === "cancelReq") assert.equal(job, null, round);
+        else expectJobs(job as unknown as Record<string, unknown>, name);
+      }
+      for (const [name, stats] of Object.entries(fixture.stats)) {
+        const expected =
+          name === "other" ? { ...stats, claimed: 0, pending: stats.pending! + 1 } : stats;
+        assert.deepEqual(await queue.stats(name), expected, `${round}: ${name}`);
+      }
+      await queue.close();
+    }
+    const checkpoint = (await store.list("v1/checkpoint/")).objects.at(-1)!;
+    const body = (await store.get(checkpoint.key))!.body;
+    assert.equal(body[26], 2, "the new checkpoint is format 2");
+  });
+});

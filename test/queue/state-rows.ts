@@ -1,0 +1,68 @@
+/**
+ * Test helper: the jobs of a queue `State` as plain objects (materialised
+ * from the job table), for assertions, audits and canonical dumps.
+ */
+import { type State, Status, type StatusCode } from "../../src/queue/state.js";
+import { Flag, slot } from "../../src/queue/table.js";
+
+export const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+
+/** One job as a plain object. */
+export interface Row {
+  h: number;
+  id: string;
+  queue: string;
+  status: StatusCode;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  enqueuedAt: number;
+  at: number;
+  seq: number;
+  lastError: string | undefined;
+  dedupKey: string | undefined;
+  headers: Record<string, string> | undefined;
+  cancelRequested: boolean;
+  /** latin1, one char per byte. */
+  payload: string;
+}
+
+/** Job `h` as a plain object. */
+export function rowOf(state: State, h: number): Row {
+  const page = state.table.read(h);
+  const i = slot(h);
+  const extras = state.table.extras(h);
+  return {
+    h,
+    id: state.idOf(h),
+    queue: state.queueOf(h).name,
+    status: page.status[i] as StatusCode,
+    attempts: page.attempts[i]!,
+    maxAttempts: page.maxAttempts[i]!,
+    priority: page.priority[i]!,
+    enqueuedAt: page.enqueuedAt[i]!,
+    at: page.at[i]!,
+    seq: page.seq[i]!,
+    lastError: extras?.lastError,
+    dedupKey: extras?.dedupKey,
+    headers: extras?.headers === undefined ? undefined : { ...extras.headers },
+    cancelRequested: (page.flags[i]! & Flag.CancelRequested) !== 0,
+    payload: Buffer.from(state.payloadOf(h)).toString("latin1"),
+  };
+}
+
+/** Every job, in id order. */
+export function rows(state: State): Row[] {
+  return state
+    .handles()
+    .map((h) => rowOf(state, h))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The job with id `id`, or undefined. */
+export function row(state: State, id: string): Row | undefined {
+  const h = state.find(id);
+  return h === -1 ? undefined : rowOf(state, h);
+}
+
+export { Status };
