@@ -121,17 +121,24 @@ function promote(state: State, qs: QueueState, upTo: number, limit: number): voi
   }
 }
 
-function checkEnqueue(state: State, rec: EnqueueRecord): void {
+/**
+ * Checks an enqueue; true when its id is newer than every id so far (then it
+ * cannot be a duplicate, and no lookup is needed).
+ */
+function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
   if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
-  if (state.find(rec.id) !== -1) throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  const newest = state.lastId === null || rec.id > state.lastId;
+  if (!newest && state.find(rec.id) !== -1)
+    throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
     throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
   if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
     throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
+  return newest;
 }
 
 function enqueue(state: State, rec: EnqueueRecord): void {
-  checkEnqueue(state, rec);
+  const newest = checkEnqueue(state, rec);
   const qs = state.queue(rec.queue);
   const h = state.table.allocate();
   const page = state.table.write(h);
@@ -149,8 +156,10 @@ function enqueue(state: State, rec: EnqueueRecord): void {
   page.payloadLength[i] = rec.payload.byteLength;
   if (rec.headers !== undefined || rec.dedupKey !== undefined)
     state.table.setExtras(h, { headers: rec.headers, dedupKey: rec.dedupKey });
-  state.ids.add(h);
-  if (state.lastId === null || rec.id > state.lastId) state.lastId = rec.id;
+  if (newest) {
+    state.ids.addNew(h);
+    state.lastId = rec.id;
+  } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
   if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
   else place(state, h, Status.Scheduled, rec.runAt);

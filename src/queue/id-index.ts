@@ -6,7 +6,11 @@
  * Open addressing with linear probing (deletion by backward shift, no
  * tombstones), split into {@link SHARDS} independent tables chosen by the
  * hash's top bits: each grows on its own, so growing never rehashes more than
- * a small fraction of the jobs at once (no stall at a million jobs).
+ * a small fraction of the jobs at once (no stall at a million jobs). Each
+ * slot is two words, the entry's hash and its handle + 1 (0: free), so a probe
+ * touches one cache line and compares hashes, reading an id from the table
+ * only on a full match (random reads into megabytes of ids are what cost,
+ * not the arithmetic).
  *
  * Keys are the 16-byte binary ids of the id column. (Caller-chosen ids of
  * another form would hash their own bytes the same way and compare against
@@ -15,6 +19,8 @@
 import { ID_BYTES, type JobTable, slot } from "./table.js";
 
 const SHARD_BITS = 8;
+/** New ids buffered before they are indexed in one pass, shard by shard. */
+const PENDING_MAX = 8_192;
 const SHARDS = 1 << SHARD_BITS;
 const INITIAL_SHARD_SLOTS = 16;
 
@@ -37,83 +43,150 @@ export function hashId(bytes: Uint8Array, offset: number): number {
 
 export class IdIndex {
   readonly #table: JobTable;
-  /** Per shard: handle + 1 in each used slot, 0 in a free one. */
-  readonly #shards: Int32Array[] = [];
+  /** Per shard, two words per slot: the id's hash, then handle + 1 (0 in a free slot). */
+  readonly #shards: Uint32Array[] = [];
   readonly #counts = new Int32Array(SHARDS);
+  /** Rows added with {@link addNew} and not indexed yet: (handle, hash) pairs. */
+  readonly #pending = new Uint32Array(2 * PENDING_MAX);
+  #pendingCount = 0;
 
   constructor(table: JobTable) {
     this.#table = table;
-    for (let i = 0; i < SHARDS; i++) this.#shards.push(new Int32Array(INITIAL_SHARD_SLOTS));
+    for (let i = 0; i < SHARDS; i++) this.#shards.push(new Uint32Array(2 * INITIAL_SHARD_SLOTS));
   }
 
   /** The handle of the job whose binary id is `key[offset..offset+16)`, or -1. */
   find(key: Uint8Array, offset = 0): number {
+    if (this.#pendingCount > 0) this.#flush();
     const hash = hashId(key, offset);
     const shard = this.#shards[hash >>> (32 - SHARD_BITS)]!;
-    const mask = shard.length - 1;
+    const mask = (shard.length >>> 1) - 1;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const entry = shard[i]!;
+      const entry = shard[2 * i + 1]!;
       if (entry === 0) return -1;
-      if (this.#idEquals(entry - 1, key, offset)) return entry - 1;
+      if (shard[2 * i] === hash && this.#idEquals(entry - 1, key, offset)) return entry - 1;
     }
   }
 
   /** Indexes job `h` by the id in its row. False (nothing changed) when that id is indexed already. */
   add(h: number): boolean {
-    const page = this.#table.read(h);
-    const at = slot(h) * ID_BYTES;
-    const hash = hashId(page.id, at);
-    const s = hash >>> (32 - SHARD_BITS);
-    let shard = this.#shards[s]!;
-    if ((this.#counts[s]! + 1) * 4 > shard.length * 3) shard = this.#grow(s);
-    const mask = shard.length - 1;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const entry = shard[i]!;
-      if (entry === 0) {
-        shard[i] = h + 1;
-        this.#counts[s]!++;
-        return true;
-      }
-      if (this.#idEquals(entry - 1, page.id, at)) return false;
+    if (this.#pendingCount > 0) this.#flush();
+    return this.addHashed(h, hashId(this.#table.read(h).id, slot(h) * ID_BYTES));
+  }
+
+  /**
+   * Indexes job `h`, whose id the caller knows is indexed nowhere yet (it is
+   * newer than every id so far). Buffered: a run of new ids (a replay, a
+   * batch) is indexed in one pass, shard by shard, before the next lookup.
+   */
+  addNew(h: number): void {
+    const at = 2 * this.#pendingCount++;
+    this.#pending[at] = h;
+    this.#pending[at + 1] = hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
+    if (this.#pendingCount === PENDING_MAX) this.#flush();
+  }
+
+  /** Indexes the buffered new ids, grouped by shard so each shard is filled while in the cache. */
+  #flush(): void {
+    const count = this.#pendingCount;
+    const pending = this.#pending;
+    this.#pendingCount = 0;
+    if (count < 64) {
+      for (let k = 0; k < 2 * count; k += 2) this.#addNewHashed(pending[k]!, pending[k + 1]!);
+      return;
     }
+    const starts = new Uint32Array(SHARDS + 1);
+    for (let k = 1; k < 2 * count; k += 2) starts[(pending[k]! >>> (32 - SHARD_BITS)) + 1]!++;
+    for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
+    const order = new Uint32Array(count);
+    for (let k = 0; k < count; k++) order[starts[pending[2 * k + 1]! >>> (32 - SHARD_BITS)]!++] = k;
+    for (let k = 0; k < count; k++) {
+      const e = 2 * order[k]!;
+      this.#addNewHashed(pending[e]!, pending[e + 1]!);
+    }
+  }
+
+  #addNewHashed(h: number, hash: number): void {
+    if (!this.addHashed(h, hash))
+      throw new Error(`id of row ${h} was added as new but is indexed already`);
   }
 
   /** Removes job `h` (by the id in its row, which must not have changed since {@link add}). */
   remove(h: number): void {
+    if (this.#pendingCount > 0) this.#flush();
     const page = this.#table.read(h);
     const hash = hashId(page.id, slot(h) * ID_BYTES);
     const s = hash >>> (32 - SHARD_BITS);
     const shard = this.#shards[s]!;
-    const mask = shard.length - 1;
+    const mask = (shard.length >>> 1) - 1;
     let i = hash & mask;
-    while (shard[i] !== h + 1) {
-      if (shard[i] === 0) return;
+    while (shard[2 * i + 1] !== h + 1) {
+      if (shard[2 * i + 1] === 0) return;
       i = (i + 1) & mask;
     }
-    shard[i] = 0;
+    shard[2 * i + 1] = 0;
     this.#counts[s]!--;
     // Backward shift: pull later entries of the run into the hole when that moves them closer home.
-    for (let j = (i + 1) & mask; shard[j] !== 0; j = (j + 1) & mask) {
-      const entry = shard[j]!;
-      const home = this.#home(entry - 1) & mask;
+    for (let j = (i + 1) & mask; shard[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = shard[2 * j]! & mask;
       const between = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!between) {
-        shard[i] = entry;
-        shard[j] = 0;
+        shard[2 * i] = shard[2 * j]!;
+        shard[2 * i + 1] = shard[2 * j + 1]!;
+        shard[2 * j + 1] = 0;
         i = j;
       }
     }
   }
 
-  /** Number of indexed jobs. */
-  get size(): number {
-    let total = 0;
-    for (let s = 0; s < SHARDS; s++) total += this.#counts[s]!;
-    return total;
+  /**
+   * Indexes rows `0..count` of a restored table at once, shard by shard: the
+   * ids are hashed in row order, sorted by shard (counting sort), then each
+   * shard is filled while it sits in the cache. `spent()` is asked between
+   * units of work; returns the loader to continue with, or a duplicate row.
+   */
+  loader(count: number): IdIndexLoader {
+    this.#reserve(count);
+    return new IdIndexLoader(this, this.#table, count);
   }
 
-  #home(h: number): number {
-    return hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
+  /** Adds row `h` whose id hashes to `hash`; false when its id is indexed already. @internal */
+  addHashed(h: number, hash: number): boolean {
+    const s = hash >>> (32 - SHARD_BITS);
+    // Grow past 3/4 full (slots = length / 2).
+    if ((this.#counts[s]! + 1) * 8 > this.#shards[s]!.length * 3) this.#grow(s);
+    const shard = this.#shards[s]!;
+    const mask = (shard.length >>> 1) - 1;
+    const page = this.#table.read(h);
+    const at = slot(h) * ID_BYTES;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const entry = shard[2 * i + 1]!;
+      if (entry === 0) {
+        shard[2 * i] = hash;
+        shard[2 * i + 1] = h + 1;
+        this.#counts[s]!++;
+        return true;
+      }
+      if (shard[2 * i] === hash && this.#idEquals(entry - 1, page.id, at)) return false;
+    }
+  }
+
+  /** Makes room for about `jobs` ids in all, so adding them never grows a shard. */
+  #reserve(jobs: number): void {
+    const perShard = Math.ceil(jobs / SHARDS);
+    let slots = INITIAL_SHARD_SLOTS;
+    // Up to 3/4 full, with room for the shards that get more than their share.
+    while (slots * 3 < (perShard + 4 * Math.sqrt(perShard) + 1) * 4) slots *= 2;
+    for (let s = 0; s < SHARDS; s++)
+      if (this.#shards[s]!.length < 2 * slots && this.#counts[s] === 0)
+        this.#shards[s] = new Uint32Array(2 * slots);
+  }
+
+  /** Number of indexed jobs. */
+  get size(): number {
+    let total = this.#pendingCount;
+    for (let s = 0; s < SHARDS; s++) total += this.#counts[s]!;
+    return total;
   }
 
   #idEquals(h: number, key: Uint8Array, offset: number): boolean {
@@ -123,17 +196,79 @@ export class IdIndex {
     return true;
   }
 
-  #grow(s: number): Int32Array {
+  #grow(s: number): void {
     const old = this.#shards[s]!;
-    const shard = new Int32Array(old.length * 2);
-    const mask = shard.length - 1;
-    for (const entry of old) {
-      if (entry === 0) continue;
-      let i = this.#home(entry - 1) & mask;
-      while (shard[i] !== 0) i = (i + 1) & mask;
-      shard[i] = entry;
+    const shard = new Uint32Array(old.length * 2);
+    const mask = (shard.length >>> 1) - 1;
+    for (let k = 0; k < old.length; k += 2) {
+      if (old[k + 1] === 0) continue;
+      const hash = old[k]!;
+      let i = hash & mask;
+      while (shard[2 * i + 1] !== 0) i = (i + 1) & mask;
+      shard[2 * i] = hash;
+      shard[2 * i + 1] = old[k + 1]!;
     }
     this.#shards[s] = shard;
-    return shard;
+  }
+}
+
+/** Rows hashed or inserted between two budget checks. */
+const PER_CHECK = 8_192;
+
+/** Bulk indexing of restored rows, in bounded steps (see {@link IdIndex.loader}). */
+export class IdIndexLoader {
+  readonly #index: IdIndex;
+  readonly #table: JobTable;
+  readonly #count: number;
+  readonly #hashes: Uint32Array;
+  /** Rows sorted by shard, and where each shard's rows start. */
+  #byShard: Uint32Array | null = null;
+  readonly #starts = new Uint32Array(SHARDS + 1);
+  #next = 0;
+  #phase = 0;
+
+  constructor(index: IdIndex, table: JobTable, count: number) {
+    this.#index = index;
+    this.#table = table;
+    this.#count = count;
+    this.#hashes = new Uint32Array(count);
+  }
+
+  /**
+   * Works until done or `spent()`; returns true when every row is indexed.
+   * Throws `duplicate(h)`'s error when row `h` repeats an earlier id.
+   */
+  step(spent: () => boolean, duplicate: (h: number) => Error): boolean {
+    const n = this.#count;
+    if (this.#phase === 0) {
+      while (this.#next < n) {
+        const end = Math.min(n, this.#next + PER_CHECK);
+        for (let h = this.#next; h < end; h++)
+          this.#hashes[h] = hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
+        this.#next = end;
+        if (this.#next < n && spent()) return false;
+      }
+      const starts = this.#starts;
+      for (let h = 0; h < n; h++) starts[(this.#hashes[h]! >>> (32 - SHARD_BITS)) + 1]!++;
+      for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
+      const fill = starts.slice(0, SHARDS);
+      const byShard = new Uint32Array(n);
+      for (let h = 0; h < n; h++) byShard[fill[this.#hashes[h]! >>> (32 - SHARD_BITS)]!++] = h;
+      this.#byShard = byShard;
+      this.#phase = 1;
+      this.#next = 0;
+      if (spent()) return n === 0;
+    }
+    const byShard = this.#byShard!;
+    while (this.#next < n) {
+      const end = Math.min(n, this.#next + PER_CHECK);
+      for (let k = this.#next; k < end; k++) {
+        const h = byShard[k]!;
+        if (!this.#index.addHashed(h, this.#hashes[h]!)) throw duplicate(h);
+      }
+      this.#next = end;
+      if (this.#next < n && spent()) return false;
+    }
+    return true;
   }
 }

@@ -14,6 +14,7 @@
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
+import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
 import {
   COLUMN_WIDTH,
@@ -44,11 +45,21 @@ enum Phase {
 /** Rows or entries handled between two budget checks. */
 const PER_CHECK = 4_096;
 
+/** Whether the id at `id[at..at+16)` sorts after `last` (ids compare as big-endian bytes). */
+function newerThan(id: Uint8Array, at: number, last: Uint8Array): boolean {
+  for (let k = 0; k < ID_BYTES; k++) {
+    const d = id[at + k]! - last[k]!;
+    if (d !== 0) return d > 0;
+  }
+  return false;
+}
+
 export class SnapshotReader {
   readonly #bytes: Uint8Array;
   readonly #state = new State();
   readonly #queues: QueueHead[] = [];
   readonly #jobs: number;
+  #ids: IdIndexLoader | null = null;
   /** The newest id issued, binary (every job's id must be ≤ it). */
   #lastId: Uint8Array | null = null;
   readonly #extrasCount: number;
@@ -274,24 +285,21 @@ export class SnapshotReader {
     const last = this.#lastId;
     if (last === null && this.#jobs > 0)
       throw new DecodeError("snapshot has jobs but no newest id");
+    // First every id against the newest, then the index, shard by shard.
     while (this.#next < this.#jobs) {
       const end = Math.min(this.#jobs, this.#next + PER_CHECK);
-      for (let h = this.#next; h < end; h++) {
-        if (!ids.add(h)) throw new DecodeError(`snapshot holds job ${this.#state.idOf(h)} twice`);
-        const id = table.read(h).id;
-        const at = (h % PAGE_SLOTS) * ID_BYTES;
-        for (let k = 0; k < ID_BYTES; k++) {
-          const d = id[at + k]! - last![k]!;
-          if (d < 0) break;
-          if (d > 0)
-            throw new DecodeError(
-              `snapshot job ${this.#state.idOf(h)} is newer than the newest id`,
-            );
-        }
-      }
+      for (let h = this.#next; h < end; h++)
+        if (newerThan(table.read(h).id, (h % PAGE_SLOTS) * ID_BYTES, last!))
+          throw new DecodeError(`snapshot job ${this.#state.idOf(h)} is newer than the newest id`);
       this.#next = end;
       if (this.#next < this.#jobs && this.#budget.spent()) return false;
     }
+    this.#ids ??= ids.loader(this.#jobs);
+    const done = this.#ids.step(
+      () => this.#budget.spent(),
+      (h) => new DecodeError(`snapshot holds job ${this.#state.idOf(h)} twice`),
+    );
+    if (!done) return false;
     this.#phase = Phase.Indexes;
     this.#startIndexes();
     return true;

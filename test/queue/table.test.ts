@@ -147,6 +147,80 @@ describe("id index", { timeout: 60_000 }, () => {
     key.fill(9);
     assert.equal(ids.find(key), -1);
   });
+  it("ids added as new are found, removed and re-added across buffered flushes", () => {
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const key = new Uint8Array(ID_BYTES);
+    const write = (h: number, n: number) => {
+      const page = table.write(h);
+      page.status[slot(h)] = 0;
+      const at = slot(h) * ID_BYTES;
+      page.id.fill(0, at, at + ID_BYTES);
+      new DataView(page.id.buffer, page.id.byteOffset).setUint32(at + 12, n);
+    };
+    const live = new Map<number, number>();
+    // 30,000 increasing ids: more than one buffer's worth, with lookups and removals between.
+    for (let n = 1; n <= 30_000; n++) {
+      const h = table.allocate();
+      write(h, n);
+      ids.addNew(h);
+      live.set(n, h);
+      if (n % 7_001 === 0) {
+        key.fill(0);
+        new DataView(key.buffer).setUint32(12, n - 3);
+        assert.equal(ids.find(key), live.get(n - 3) ?? -1);
+      }
+      if (n % 5 === 0) {
+        const gone = live.get(n - 2)!;
+        ids.remove(gone);
+        table.release(gone);
+        live.delete(n - 2);
+      }
+    }
+    assert.equal(ids.size, live.size);
+    for (const [n, h] of live) {
+      key.fill(0);
+      new DataView(key.buffer).setUint32(12, n);
+      assert.equal(ids.find(key), h);
+    }
+    // An id added as new that is indexed already is a broken caller: it fails loudly.
+    const again = table.allocate();
+    write(again, 1);
+    ids.addNew(again);
+    assert.throws(() => ids.find(key), /added as new but is indexed already/);
+  });
+
+  it("the bulk loader indexes restored rows in bounded steps and reports a repeated id", () => {
+    for (const repeat of [false, true]) {
+      const table = new JobTable();
+      const ids = new IdIndex(table);
+      const rows = 20_000;
+      for (let n = 0; n < rows; n++) {
+        const h = table.allocate();
+        const page = table.write(h);
+        page.status[slot(h)] = 0;
+        const at = slot(h) * ID_BYTES;
+        new DataView(page.id.buffer, page.id.byteOffset).setUint32(
+          at + 8,
+          (repeat && n === rows - 1 ? 5 : n) * 2_654_435_761,
+        );
+      }
+      const loader = ids.loader(rows);
+      let steps = 0;
+      const duplicate = (h: number) => new Error(`row ${h} repeats an id`);
+      if (repeat) {
+        assert.throws(() => {
+          while (!loader.step(() => true, duplicate)) steps++;
+        }, /row 19999 repeats an id/);
+        continue;
+      }
+      while (!loader.step(() => true, duplicate)) steps++;
+      assert.ok(steps > 2, `${steps} steps`);
+      assert.equal(ids.size, rows);
+      for (let h = 0; h < rows; h += 97)
+        assert.equal(ids.find(table.read(h).id, slot(h) * ID_BYTES), h);
+    }
+  });
 });
 
 describe("job table and arena", { timeout: 60_000 }, () => {
