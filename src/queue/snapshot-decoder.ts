@@ -18,6 +18,7 @@ import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
 import {
   COLUMN_WIDTH,
+  EXTRA_KNOWN,
   Extra,
   INDEXES_PER_QUEUE,
   LITTLE_ENDIAN,
@@ -101,7 +102,9 @@ export class SnapshotReader {
     for (let q = 0; q < queueCount; q++) {
       const name = r.string();
       const doneCount = r.varint();
-      r.varint();
+      const flags = r.varint();
+      if (flags !== 0)
+        throw new DecodeError(`snapshot queue ${JSON.stringify(name)} has unknown flags ${flags}`);
       this.#queues.push({ name, doneCount });
     }
     this.#jobs = r.varint();
@@ -268,6 +271,8 @@ export class SnapshotReader {
         throw new DecodeError(`snapshot extras out of order or range at job ${h}`);
       this.#lastExtra = h;
       const mask = r.u8();
+      if ((mask & ~EXTRA_KNOWN) !== 0)
+        throw new DecodeError(`snapshot extras of job ${h} have unknown fields (mask ${mask})`);
       const extras: { -readonly [K in keyof JobExtras]: JobExtras[K] } = {};
       if (mask & Extra.Headers) extras.headers = readHeaders(r);
       if (mask & Extra.LastError) extras.lastError = r.string();

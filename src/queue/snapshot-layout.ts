@@ -48,6 +48,8 @@ export const INDEXES_PER_QUEUE = 6;
 
 /** Bits of an extras entry's mask. */
 export const Extra = { Headers: 1, LastError: 2, DedupKey: 4 } as const;
+/** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
+export const EXTRA_KNOWN = Extra.Headers | Extra.LastError | Extra.DedupKey;
 
 /** Whether this machine stores typed-array numbers little-endian (every common one does). */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
