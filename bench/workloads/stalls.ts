@@ -200,9 +200,9 @@ export const stalls: Workload<StallParams> = {
       await monitor.begin(first);
       const claims: Claim[] = [];
       while (claims.length < params.claimed) {
-        const claim = await first.claim(LIVE);
-        if (claim === null) break;
-        claims.push(claim);
+        const batch = await first.claimBatch(LIVE, Math.min(1_000, params.claimed - claims.length));
+        if (batch.length === 0) break;
+        claims.push(...batch);
       }
       await first.flush();
       await monitor.end(`setup: ${claims.length} claims left open`, first);
@@ -293,7 +293,7 @@ async function enqueueScheduled(
   await Promise.all(Array.from({ length: 256 }, lane));
 }
 
-/** Claim `count` jobs of `name` and settle each with `settle`; returns their ids in claim order. */
+/** Claim `count` jobs of `name` (in batches) and settle each with `settle`; returns their ids in claim order. */
 async function drain(
   queue: Queue,
   name: string,
@@ -303,13 +303,13 @@ async function drain(
   const ids: string[] = [];
   const worker = async (): Promise<void> => {
     while (ids.length < count) {
-      const claim = await queue.claim(name);
-      if (claim === null) return;
-      ids.push(claim.id);
-      await settle(claim);
+      const claims = await queue.claimBatch(name, Math.min(250, count - ids.length));
+      if (claims.length === 0) return;
+      for (const claim of claims) ids.push(claim.id);
+      await Promise.all(claims.map(settle));
     }
   };
-  await Promise.all(Array.from({ length: 64 }, worker));
+  await Promise.all(Array.from({ length: 8 }, worker));
   return ids;
 }
 
