@@ -13,7 +13,15 @@ import {
   toStorageError,
   type Verdict,
 } from "./cloud/errors.js";
-import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import {
+  checkInteger,
+  checkKey,
+  checkName,
+  checkPathKey,
+  checkTimeout,
+  normalizePrefix,
+  pageLimit,
+} from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { compareKeys } from "./key-order.js";
@@ -133,6 +141,7 @@ export class AzureBlobStore implements ObjectStore {
       );
     this.#container = checkName(options.container, "AzureBlobStore container");
     this.#prefix = normalizePrefix(options.prefix, "AzureBlobStore prefix");
+    checkPathKey(this.#prefix, "AzureBlobStore prefix");
     if (options.client === undefined && !options.connectionString && !options.accountUrl)
       throw new InvalidArgumentError(
         "AzureBlobStore: expected one of client, connectionString or accountUrl (with credential)",
@@ -142,8 +151,8 @@ export class AzureBlobStore implements ObjectStore {
         'AzureBlobStore accountUrl: expected an http(s) URL such as "https://myaccount.blob.core.windows.net"',
       );
     checkInteger(options.maxTries, "AzureBlobStore maxTries");
-    checkInteger(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
-    checkInteger(options.requestTimeoutMs, "AzureBlobStore requestTimeoutMs");
+    checkTimeout(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
+    checkTimeout(options.requestTimeoutMs, "AzureBlobStore requestTimeoutMs");
     this.#options = { ...options };
     const where = `az://${this.#container}/${this.#prefix}`;
     const endpoint = this.#endpointForDescription();
@@ -152,6 +161,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | null> {
     checkKey(key);
+    checkPathKey(key);
     return this.#call("get", key, async (client, abortSignal) => {
       const blob = client.getBlobClient(this.#prefix + key);
       try {
@@ -167,6 +177,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
+    checkPathKey(key);
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, async (client, abortSignal) => {
       const blob = client.getBlockBlobClient(this.#prefix + key);
@@ -184,6 +195,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     checkKey(key);
+    checkPathKey(key);
     await this.#call("delete", key, async (client, abortSignal) => {
       await client.getBlobClient(this.#prefix + key).deleteIfExists({ abortSignal });
     });
@@ -191,6 +203,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | null> {
     checkKey(key);
+    checkPathKey(key);
     return this.#call("head", key, async (client, abortSignal) => {
       try {
         const out = await client.getBlobClient(this.#prefix + key).getProperties({ abortSignal });

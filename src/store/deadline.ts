@@ -10,6 +10,13 @@ import { StorageError } from "../errors.js";
 /** Default limit on one store call (every adapter). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/**
+ * The longest time limit a store accepts (about 24.8 days): the most a Node
+ * timer can wait. A longer one would fire after 1 ms instead (Node's
+ * `TimeoutOverflowWarning`), failing every call at once.
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
 /** The cause of a timed-out call's {@link StorageError}. */
 export class StoreTimeoutError extends Error {
   readonly code = "ETIMEDOUT" as const;

@@ -18,7 +18,7 @@ import {
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
-import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import {
   decodeEntryName,
@@ -120,9 +120,9 @@ export class FileStore implements ObjectStore {
         );
     this.#fsync = options.fsync ?? true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0))
+    if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS))
       throw new InvalidArgumentError(
-        `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds, got ${timeoutMs}`,
+        `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`,
       );
     this.#timeoutMs = timeoutMs;
     this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#ensureDir(TEMP_FOLDER));

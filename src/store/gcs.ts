@@ -1,7 +1,14 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { InvalidArgumentError } from "../errors.js";
 import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
-import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import {
+  checkInteger,
+  checkKey,
+  checkName,
+  checkTimeout,
+  normalizePrefix,
+  pageLimit,
+} from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
@@ -112,7 +119,7 @@ export class GcsStore implements ObjectStore {
     this.#bucketName = checkName(options.bucket, "GcsStore bucket");
     this.#prefix = normalizePrefix(options.prefix, "GcsStore prefix");
     checkInteger(options.maxRetries, "GcsStore maxRetries", 0);
-    checkInteger(options.timeoutMs, "GcsStore timeoutMs");
+    checkTimeout(options.timeoutMs, "GcsStore timeoutMs");
     this.#options = { ...options };
   }
 

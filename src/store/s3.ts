@@ -9,7 +9,14 @@ import {
   toStorageError,
   type Verdict,
 } from "./cloud/errors.js";
-import { checkInteger, checkKey, checkName, normalizePrefix, pageLimit } from "./cloud/keys.js";
+import {
+  checkInteger,
+  checkKey,
+  checkName,
+  checkTimeout,
+  normalizePrefix,
+  pageLimit,
+} from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
@@ -109,8 +116,8 @@ export class S3Store implements ObjectStore {
     this.#bucket = checkName(options.bucket, "S3Store bucket");
     this.#prefix = normalizePrefix(options.prefix, "S3Store prefix");
     checkInteger(options.maxAttempts, "S3Store maxAttempts");
-    checkInteger(options.requestTimeoutMs, "S3Store requestTimeoutMs");
-    checkInteger(options.connectionTimeoutMs, "S3Store connectionTimeoutMs");
+    checkTimeout(options.requestTimeoutMs, "S3Store requestTimeoutMs");
+    checkTimeout(options.connectionTimeoutMs, "S3Store connectionTimeoutMs");
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
     this.#options = { ...options };
   }

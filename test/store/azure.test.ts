@@ -226,6 +226,10 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
       () => new AzureBlobStore({ container: "cont", connectionString: "x", tryTimeoutMs: -1 }),
       InvalidArgumentError,
     );
+    assert.throws(
+      () => new AzureBlobStore({ container: "cont", connectionString: "x", prefix: "a\\b" }),
+      /AzureBlobStore prefix "a\\\\b\/" contains a backslash/,
+    );
   });
 
   it("a malformed connection string is reported without quoting it", async () => {
@@ -323,5 +327,33 @@ describe("Queue on Azurite", { timeout: 180_000 }, () => {
     assert.equal(stats.pending, 1);
     assert.equal(stats.done, 1);
     await reopened.close();
+  });
+
+  it("a path with a '.' or '..' segment or a backslash is refused, never written under another name", async () => {
+    // The SDK resolves "." and ".." in a blob URL and Azure reads "\\" as "/": "jobs/../q"
+    // would write into "q/", and "jobs/./q" would write where its own listings never look.
+    for (const path of ["jobs/./q", "jobs/../q", "jobs\\q"]) {
+      await assert.rejects(Queue.open(store, path, queueOptions), (err) => {
+        assert.ok(err instanceof InvalidArgumentError, `${path}: ${err}`);
+        assert.match(err.message, /backslash|"\." or "\.\." segment/);
+        return true;
+      });
+    }
+    const keys = (await listAll(store, "")).map((o) => o.key);
+    assert.deepEqual(
+      keys.filter((k) => k.startsWith("q/") || k.startsWith("jobs/")),
+      [],
+      "nothing was written",
+    );
+    for (const key of ["a/./b", "../b", "a/..", "a\\b"]) {
+      await assert.rejects(store.put(key, bytes("x")), InvalidArgumentError);
+      await assert.rejects(store.get(key), InvalidArgumentError);
+      await assert.rejects(store.head(key), InvalidArgumentError);
+      await assert.rejects(store.delete(key), InvalidArgumentError);
+    }
+    // Dots inside a name are ordinary characters.
+    await store.put("a.b/..c/d.", bytes("dots"));
+    assert.equal(text((await store.get("a.b/..c/d."))?.body), "dots");
+    assert.ok((await listAll(store, "a.b/")).some((o) => o.key === "a.b/..c/d."));
   });
 });

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
@@ -153,6 +153,66 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
   });
 });
 
+describe("a time limit longer than a timer can hold", { timeout: 30_000 }, () => {
+  // Node fires a timer set past 2^31 - 1 ms after 1 ms, so such a limit would fail every call at once.
+  const tooLong = 2 ** 31;
+  const azure =
+    "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a;";
+  const cases: Array<[string, () => unknown, RegExp]> = [
+    [
+      "S3Store requestTimeoutMs",
+      () => new S3Store({ bucket: "b", requestTimeoutMs: tooLong }),
+      /S3Store requestTimeoutMs: expected a positive integer number of milliseconds up to 2147483647/,
+    ],
+    [
+      "S3Store connectionTimeoutMs",
+      () => new S3Store({ bucket: "b", connectionTimeoutMs: tooLong }),
+      /S3Store connectionTimeoutMs: expected .* up to 2147483647/,
+    ],
+    [
+      "AzureBlobStore requestTimeoutMs",
+      () =>
+        new AzureBlobStore({ container: "c", connectionString: azure, requestTimeoutMs: tooLong }),
+      /AzureBlobStore requestTimeoutMs: expected .* up to 2147483647/,
+    ],
+    [
+      "AzureBlobStore tryTimeoutMs",
+      () => new AzureBlobStore({ container: "c", connectionString: azure, tryTimeoutMs: tooLong }),
+      /AzureBlobStore tryTimeoutMs: expected .* up to 2147483647/,
+    ],
+    [
+      "GcsStore timeoutMs",
+      () => new GcsStore({ bucket: "b", timeoutMs: tooLong }),
+      /GcsStore timeoutMs: expected .* up to 2147483647/,
+    ],
+    [
+      "FileStore timeoutMs",
+      () => new FileStore(join(tmpdir(), "never-created"), { timeoutMs: Number.MAX_SAFE_INTEGER }),
+      /Expected `options.timeoutMs` of FileStore to be .* up to 2147483647/,
+    ],
+  ];
+  for (const [name, make, message] of cases)
+    it(`${name} is refused with InvalidArgumentError`, () => {
+      assert.throws(make, (err) => {
+        assert.ok(err instanceof InvalidArgumentError, String(err));
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+
+  it("the longest limit a timer can hold is accepted", () => {
+    const longest = 2 ** 31 - 1;
+    new S3Store({ bucket: "b", requestTimeoutMs: longest, connectionTimeoutMs: longest });
+    new AzureBlobStore({
+      container: "c",
+      connectionString: azure,
+      requestTimeoutMs: longest,
+      tryTimeoutMs: longest,
+    });
+    new GcsStore({ bucket: "b", timeoutMs: longest });
+  });
+});
+
 describe("a FileStore on a filesystem that stalls", { timeout: 30_000 }, () => {
   let dir: string;
   const fifos: string[] = [];
@@ -189,6 +249,12 @@ describe("a FileStore on a filesystem that stalls", { timeout: 30_000 }, () => {
     assert.ok(elapsed >= LIMIT_MS - 20 && elapsed < LIMIT_MS + SLACK_MS, `${elapsed} ms`);
     // The store goes on serving other keys.
     assert.equal(new TextDecoder().decode((await store.get("ready"))?.body), "x");
+  });
+
+  it("accepts the longest limit a timer can hold, and works with it", async () => {
+    const store = new FileStore(join(dir, "longest"), { timeoutMs: 2_147_483_647 });
+    await store.put("k", bytes("x"));
+    assert.equal(new TextDecoder().decode((await store.get("k"))?.body), "x");
   });
 
   it("rejects a timeoutMs that is not a positive integer", () => {

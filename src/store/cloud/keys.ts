@@ -1,5 +1,6 @@
 /** Checks and normalisation the cloud adapters share: key and prefix rules, list page limits, option checks. */
 import { InvalidArgumentError } from "../../errors.js";
+import { MAX_TIMEOUT_MS } from "../deadline.js";
 
 /** The most keys any of S3, Azure or GCS returns in one list page. */
 export const MAX_LIST_PAGE = 1000;
@@ -43,6 +44,30 @@ export function checkInteger(value: number | undefined, optionName: string, min 
   if (value !== undefined && !(Number.isInteger(value) && value >= min))
     throw new InvalidArgumentError(
       `${optionName}: expected ${min === 1 ? "a positive integer" : `an integer >= ${min}`}, got ${value}`,
+    );
+}
+
+/** An optional time limit in milliseconds: an integer from 1 to {@link MAX_TIMEOUT_MS}. */
+export function checkTimeout(value: number | undefined, optionName: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS))
+    throw new InvalidArgumentError(
+      `${optionName}: expected a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait), got ${value}`,
+    );
+}
+
+/**
+ * Keys of stores addressed by URL path whose client resolves `.` and `..`
+ * segments and reads a backslash as `/` (Azure): such a key would name
+ * another object than the one asked for, so it is refused.
+ */
+export function checkPathKey(key: string, what = "object key"): void {
+  if (key.includes("\\"))
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(key)} contains a backslash, which the service reads as "/"; expected "/"-separated names without "\\", "." or ".." segments`,
+    );
+  if (key.split("/").some((segment) => segment === "." || segment === ".."))
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(key)} has a "." or ".." segment, which the service's URLs resolve away (the object would land under another name); expected "/"-separated names without "\\", "." or ".." segments`,
     );
 }
 
