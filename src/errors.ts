@@ -13,6 +13,30 @@ export type TaqubaErrorCode =
   | "CORRUPTION"
   | "UNSUPPORTED_STORE";
 
+const CODES: ReadonlySet<string> = new Set<TaqubaErrorCode>([
+  "INVALID_ARGUMENT",
+  "JOB_NOT_FOUND",
+  "CLAIM_LOST",
+  "FENCED",
+  "CLOSED",
+  "STORAGE",
+  "CORRUPTION",
+  "UNSUPPORTED_STORE",
+]);
+
+/**
+ * The `code` of a taquba error, also one thrown by the package's other build:
+ * a process can load both the ESM and the CommonJS build (an ESM app handing
+ * a store to a CommonJS library), and then `instanceof` does not recognise the
+ * other build's errors. `undefined` for anything else.
+ */
+export function taqubaErrorCode(error: unknown): TaqubaErrorCode | undefined {
+  if (error instanceof TaqubaError) return error.code;
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && CODES.has(code) ? (code as TaqubaErrorCode) : undefined;
+}
+
 /** Base class of every error taquba throws. */
 export abstract class TaqubaError extends Error {
   abstract readonly code: TaqubaErrorCode;

@@ -4,7 +4,7 @@
  * so no retry outlives its log.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
-import { StorageError, TaqubaError } from "../errors.js";
+import { StorageError, taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { RetryPolicy } from "./options.js";
 
@@ -19,8 +19,15 @@ export function isObjectExists(error: unknown): boolean {
  */
 export function isTransient(error: unknown): boolean {
   if (isObjectExists(error)) return false;
-  if (error instanceof StorageError) return !error.permanent;
-  return !(error instanceof TaqubaError);
+  // By code, not instanceof: a store built by the package's other build throws its errors.
+  const code = taqubaErrorCode(error);
+  if (code === "STORAGE") return !isPermanent(error);
+  return code === undefined;
+}
+
+/** A `StorageError` (of either build of the package) that cannot heal by retrying. */
+export function isPermanent(error: unknown): error is StorageError {
+  return taqubaErrorCode(error) === "STORAGE" && (error as StorageError).permanent === true;
 }
 
 /**

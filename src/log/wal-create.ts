@@ -10,7 +10,7 @@
  */
 import { StorageError } from "../errors.js";
 import { hasWriteToken } from "./codec.js";
-import { describe, isObjectExists, isTransient } from "./retry.js";
+import { describe, isObjectExists, isPermanent, isTransient } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What became of one create. */
@@ -61,7 +61,7 @@ export async function createWalObject(
       if (existing !== undefined && existing !== null)
         return { kind: hasWriteToken(existing, token) ? "created" : "taken" };
       if (giveUp) {
-        const refused = error instanceof StorageError && error.permanent;
+        const refused = isPermanent(error);
         const final = exhausted(key, attempt, elapsed, error);
         // A permanent refusal did not take effect; anything else may still land.
         return refused ? { kind: "failed", error: final } : { kind: "unknown", error: final };
@@ -79,7 +79,7 @@ export async function createWalObject(
 }
 
 function exhausted(key: string, attempt: number, elapsed: number, error: unknown): StorageError {
-  if (error instanceof StorageError && error.permanent) return error;
+  if (isPermanent(error)) return error;
   return new StorageError(
     `create ${key} failed after ${attempt + 1} attempt(s) over ${Math.round(elapsed)} ms: ${describe(error)}`,
     { cause: error },

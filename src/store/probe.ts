@@ -5,8 +5,13 @@
  * probe create whose outcome was lost) from a probe running right now.
  */
 import { ulid } from "ulid";
-import { StorageError, TaqubaError, UnsupportedStoreError } from "../errors.js";
-import { ObjectExistsError, type ObjectStore } from "./types.js";
+import {
+  StorageError,
+  type TaqubaError,
+  taqubaErrorCode,
+  UnsupportedStoreError,
+} from "../errors.js";
+import { isObjectExistsError, type ObjectExistsError, type ObjectStore } from "./types.js";
 
 /**
  * Check that `store` honours create-if-absent writes, which fencing relies
@@ -31,7 +36,7 @@ export async function probeConditionalWrites(
       await store.put(key, body, { ifNoneMatch: "*" });
       secondSucceeded = true;
     } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw storageFailure(store, key, err);
+      if (!isObjectExistsError(err)) throw storageFailure(store, key, err);
     }
     if (secondSucceeded)
       throw new UnsupportedStoreError(
@@ -53,7 +58,7 @@ async function attempt(store: ObjectStore, key: string, op: () => Promise<void>)
 }
 
 function storageFailure(store: ObjectStore, key: string, err: unknown): TaqubaError {
-  if (err instanceof TaqubaError) return err;
+  if (taqubaErrorCode(err) !== undefined) return err as TaqubaError;
   const reason = err instanceof Error ? err.message : String(err);
   return new StorageError(
     `${store.describe()}: conditional-write probe on "${key}" failed: ${reason}`,

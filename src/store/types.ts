@@ -66,6 +66,15 @@ export class ObjectExistsError extends Error {
   }
 }
 
+/**
+ * Whether `err` is an {@link ObjectExistsError}, also one of the package's
+ * other build (ESM or CommonJS), which `instanceof` does not recognise: it
+ * goes by `code`, as the log does.
+ */
+export function isObjectExistsError(err: unknown): err is ObjectExistsError {
+  return err instanceof Error && (err as { code?: unknown }).code === "OBJECT_EXISTS";
+}
+
 /** Every page of `list(prefix)`, concatenated. */
 export async function listAll(
   store: Pick<ObjectStore, "list">,

@@ -6,11 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type {
+  ListOptions,
+  ListPage,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+} from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
@@ -86,5 +93,126 @@ describe("log retries and error classification", { timeout: 30_000 }, () => {
       "after six failures",
       "after three more",
     ]);
+  });
+});
+
+/**
+ * An error as the package's other build (ESM or CommonJS; a process can load
+ * both) throws it: the same name, code and fields, but another class, so
+ * `instanceof` this build's classes is false.
+ */
+class OtherBuildError extends Error {
+  readonly code: string;
+  readonly permanent?: boolean;
+  readonly key?: string;
+  constructor(from: Error & { code?: string; permanent?: boolean; key?: string }) {
+    super(from.message);
+    this.name = from.name;
+    this.code = from.code ?? "";
+    if (from.permanent !== undefined) this.permanent = from.permanent;
+    if (from.key !== undefined) this.key = from.key;
+  }
+}
+
+/** A store built by the other build: every error it throws is an {@link OtherBuildError}. */
+class OtherBuildStore implements ObjectStore {
+  constructor(
+    readonly inner: ObjectStore,
+    readonly failWith?: (op: string) => Error | undefined,
+  ) {}
+  async #run<T>(op: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const injected = this.failWith?.(op);
+      if (injected !== undefined) throw injected;
+      return await call();
+    } catch (error) {
+      throw new OtherBuildError(error as Error);
+    }
+  }
+  get(key: string): Promise<StoredObject | null> {
+    return this.#run("get", () => this.inner.get(key));
+  }
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    return this.#run("put", () => this.inner.put(key, body, options));
+  }
+  delete(key: string): Promise<void> {
+    return this.#run("delete", () => this.inner.delete(key));
+  }
+  list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    return this.#run("list", () => this.inner.list(prefix, options));
+  }
+  describe(): string {
+    return "a store of the other build";
+  }
+}
+
+describe("errors of the package's other build (ESM and CommonJS in one process)", {
+  timeout: 30_000,
+}, () => {
+  // A short retry budget: misread as transient, each case would fail after it rather than pass.
+  const options = (logger: Logger) => ({ logger, log: { retry: { maxElapsedMs: 2_000 } } });
+
+  it("a lost create (ObjectExistsError) is recognised: the probe and the log work", async () => {
+    const inner = new MemoryStore();
+    const logger = warningsLogger();
+    const started = performance.now();
+    const queue = await Queue.open(new OtherBuildStore(inner), "q", options(logger));
+    const id = await queue.enqueue("jobs", "kept");
+    await queue.close();
+    // A second writer takes over through the same store: its creates lose races too.
+    const reopened = await Queue.open(new OtherBuildStore(inner), "q", options(logger));
+    assert.equal((await reopened.getJob(id))?.status, "pending");
+    await reopened.close();
+    assert.ok(performance.now() - started < 2_000, `${performance.now() - started} ms`);
+    assert.deepEqual(logger.warnings, [], "nothing was retried");
+  });
+
+  it("a permanent StorageError fails Queue.open at once, unretried", async () => {
+    const logger = warningsLogger();
+    const store = new OtherBuildStore(new MemoryStore(), (op) =>
+      op === "list" ? permanent() : undefined,
+    );
+    const started = performance.now();
+    await assert.rejects(Queue.open(store, "q", options(logger)), {
+      code: "STORAGE",
+      permanent: true,
+      message: "the bucket is gone: create it",
+    });
+    assert.ok(performance.now() - started < 1_000);
+    assert.deepEqual(logger.warnings, []);
+  });
+
+  it("a permanent StorageError on a WAL write fails the write at once, unretried, not in doubt", async () => {
+    const logger = warningsLogger();
+    let refuse = false;
+    const store = new OtherBuildStore(new MemoryStore(), (op) =>
+      refuse && op === "put" ? permanent() : undefined,
+    );
+    const queue = await Queue.open(store, "q", options(logger));
+    refuse = true;
+    const started = performance.now();
+    await assert.rejects(queue.enqueue("jobs", "refused"), (err: unknown) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.inDoubt, false, err.message);
+      assert.match(err.message, /the bucket is gone: create it/);
+      return true;
+    });
+    assert.ok(performance.now() - started < 1_000);
+    assert.deepEqual(logger.warnings, []);
+    await queue.close().catch(() => {});
+  });
+
+  it("an InvalidArgumentError (a key the store refuses) fails Queue.open at once, unretried", async () => {
+    const logger = warningsLogger();
+    const store = new OtherBuildStore(new MemoryStore(), (op) =>
+      op === "put" ? new InvalidArgumentError('object key "x" is refused') : undefined,
+    );
+    const started = performance.now();
+    await assert.rejects(Queue.open(store, "q", options(logger)), {
+      code: "INVALID_ARGUMENT",
+      message: 'object key "x" is refused',
+    });
+    assert.ok(performance.now() - started < 1_000);
+    assert.deepEqual(logger.warnings, []);
   });
 });
