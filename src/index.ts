@@ -34,6 +34,7 @@ export {
   MAX_MESSAGE_BYTES,
   MAX_QUEUE_NAME_BYTES,
   MAX_TIMESTAMP_MS,
+  type MeterProviderLike,
   type OpenOptions,
   type Payload,
   PRIORITY_HIGH,
@@ -48,6 +49,8 @@ export {
   type QueueEventName,
   QueueReader,
   type QueueStats,
+  type TelemetryOptions,
+  type TracerProviderLike,
 } from "./queue/index.js";
 export {
   AzureBlobStore,
@@ -70,6 +73,12 @@ export {
 export { MemoryStore } from "./store/memory.js";
 export { type OpenStoreOptions, openStore } from "./store/open-store.js";
 export {
+  estimateRequestCost,
+  type RequestPrices,
+  requestCosts,
+  S3_STANDARD_REQUEST_PRICES,
+} from "./store/request-prices.js";
+export {
   type S3ClientLike,
   type S3Credentials,
   S3Store,
@@ -83,6 +92,8 @@ export type {
   PutOptions,
   StoredObject,
 } from "./store/types.js";
+export type { RequestCounts } from "./store/wrappers/counting.js";
+export type { StoreOp } from "./store/wrappers/ops.js";
 export {
   type Handler,
   type JobContext,

@@ -23,6 +23,7 @@ import {
   type OpenOptions,
   type QueueConfig,
 } from "./options.js";
+import { type ResolvedTelemetry, resolveTelemetry } from "./telemetry/options.js";
 import { checkMaxAttempts, checkPriority } from "./validate.js";
 
 /** Merge `override` over `base`, validating every field that is set. */
@@ -92,6 +93,8 @@ export interface ResolvedOpenOptions {
   readonly logger: Logger;
   /** For `openLog`: `options.log` with the queue's logger and `flushIntervalMs` applied. */
   readonly log: LogOptions;
+  /** `null`: no telemetry. */
+  readonly telemetry: ResolvedTelemetry | null;
 }
 
 /** Fills in defaults; throws `InvalidArgumentError` naming the first bad option. */
@@ -120,5 +123,6 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
   const log: LogOptions = { logger, ...options.log };
   if (options.flushIntervalMs !== undefined)
     log.flushIntervalMs = checkDuration(options.flushIntervalMs, "options.flushIntervalMs");
-  return { settings, clock: options.clock ?? systemClock, logger, log };
+  const telemetry = resolveTelemetry(options.telemetry);
+  return { settings, clock: options.clock ?? systemClock, logger, log, telemetry };
 }

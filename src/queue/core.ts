@@ -15,6 +15,7 @@ import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
+import type { MeteredStore } from "../store/wrappers/metered.js";
 import { nextTurn } from "../util/slices.js";
 import { apply } from "./apply.js";
 import type { QueueSettings } from "./config.js";
@@ -27,6 +28,7 @@ import {
   nextRunAt,
 } from "./decisions.js";
 import { IdGenerator } from "./ids.js";
+import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
 import {
@@ -59,6 +61,10 @@ export class QueueCore {
   readonly timers: QueueTimers;
   /** Told about every durable transition (events, metrics, traces). */
   readonly observers: Observers;
+  /** The store as the log uses it, counting requests and bytes. */
+  readonly store: MeteredStore;
+  /** Telemetry attached at open, or `null`. */
+  instrumentation: Instrumentation | null = null;
   readonly logger: Logger;
   #failure: Error | null = null;
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
@@ -71,8 +77,10 @@ export class QueueCore {
     log: Log,
     state: State,
     resolved: { settings: QueueSettings; clock: Clock; logger: Logger },
+    store: MeteredStore,
   ) {
     this.log = log;
+    this.store = store;
     this.state = state;
     this.settings = resolved.settings;
     this.clock = resolved.clock;
@@ -314,6 +322,7 @@ export class QueueCore {
   /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
   close(): Promise<void> {
     if (this.#closing === null) {
+      this.instrumentation?.close();
       this.#stop(new ClosedError("queue closed"));
       this.#closing = this.#failure === null ? this.log.close() : this.log.close().catch(noop);
     }

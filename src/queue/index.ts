@@ -30,6 +30,11 @@ export {
 } from "./options.js";
 export { Queue } from "./queue.js";
 export { QueueReader } from "./reader.js";
+export type {
+  MeterProviderLike,
+  TelemetryOptions,
+  TracerProviderLike,
+} from "./telemetry/options.js";
 export {
   type CancelOutcome,
   type Claim,

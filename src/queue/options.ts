@@ -6,6 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { LogOptions } from "../log/index.js";
 import type { Logger } from "../logger.js";
+import type { TelemetryOptions } from "./telemetry/options.js";
 import { PRIORITY_NORMAL } from "./types.js";
 
 const DAY_MS = 86_400_000;
@@ -112,6 +113,13 @@ export interface OpenOptions {
    * @default {} (the log's defaults, with this queue's `logger`)
    */
   log?: LogOptions;
+  /**
+   * OpenTelemetry metrics and traces: `true` for both with the global
+   * providers, or options. Needs the optional package `@opentelemetry/api`,
+   * which is loaded only when this is set.
+   * @default false (no telemetry; nothing of OpenTelemetry is loaded)
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 /** Default of {@link OpenOptions.maxPayloadBytes}. */

@@ -13,6 +13,8 @@ import type { Clock } from "../clock.js";
 import { ClaimLostError, JobNotFoundError } from "../errors.js";
 import { type Log, openLog, type RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
+import type { RequestCounts } from "../store/wrappers/counting.js";
+import { MeteredStore } from "../store/wrappers/metered.js";
 import {
   checkDuration,
   checkInteger,
@@ -24,6 +26,7 @@ import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
 import { decideNack, decideRelease } from "./decisions.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
+import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import { Lease } from "./leases.js";
 import {
   type ClaimOptions,
@@ -35,8 +38,9 @@ import {
 } from "./options.js";
 import { type QueueRecord, Tag } from "./records.js";
 import { restoreState } from "./restore.js";
-import { type State, Status } from "./state.js";
+import { type Headers, type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
+import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
 import {
   type CancelOutcome,
@@ -47,6 +51,7 @@ import {
   type QueueStats,
 } from "./types.js";
 import {
+  type CheckedEnqueueOptions,
   checkClaimOptions,
   checkDeadJobsOptions,
   checkEnqueueOptions,
@@ -85,6 +90,11 @@ export class Queue {
         return this.#core.state;
       },
     });
+    Object.defineProperty(Queue.prototype, INSTRUMENTATION, {
+      get(this: Queue): Instrumentation | null {
+        return this.#core.instrumentation;
+      },
+    });
   }
 
   readonly #core: QueueCore;
@@ -105,11 +115,14 @@ export class Queue {
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
     const resolved = resolveOpenOptions(options);
     wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
-    const recovered = await openLog(store, path, resolved.log, "options.log");
+    const telemetry = resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry);
+    const metered = new MeteredStore(store);
+    const recovered = await openLog(metered, path, resolved.log, "options.log");
     let core: QueueCore;
     try {
       const state = await restoreState(path, recovered.checkpoint, recovered.records);
-      core = new QueueCore(recovered.log, state, resolved);
+      core = new QueueCore(recovered.log, state, resolved, metered);
+      if (telemetry !== null) core.instrumentation = telemetry(core, path);
       await core.start();
     } catch (error) {
       await recovered.log.close().catch(noop);
@@ -137,11 +150,28 @@ export class Queue {
     checkOptionsObject(options, "options");
     const config = this.#core.settings.configs.get(name);
     const bytes = checkPayload(payload, this.#core.settings.maxPayloadBytes);
-    const { priority, maxAttempts, runAt, dedupKey, headers } = checkEnqueueOptions(
-      options,
-      config,
-    );
+    const checked = checkEnqueueOptions(options, config);
+    const trace = this.#core.instrumentation?.tracing?.enqueue(name, checked.headers, 1);
+    if (trace === undefined) return (await this.#enqueueChecked(name, bytes, checked)).id;
+    try {
+      const result = await this.#enqueueChecked(name, bytes, {
+        ...checked,
+        headers: trace.headers,
+      });
+      trace.succeeded([result.id], result.created);
+      return result.id;
+    } catch (error) {
+      trace.failed(error);
+      throw error;
+    }
+  }
 
+  /** {@link enqueue} after its arguments were checked; `created` is false for a dedup hit. */
+  async #enqueueChecked(
+    name: string,
+    bytes: Uint8Array,
+    { priority, maxAttempts, runAt, dedupKey, headers }: CheckedEnqueueOptions,
+  ): Promise<{ id: string; created: boolean }> {
     if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
     this.#core.check();
     if (dedupKey !== undefined) {
@@ -150,7 +180,7 @@ export class Queue {
         const id = this.#core.state.idOf(holder);
         // The holder's own enqueue may still be in flight: answer once it is durable.
         await this.#core.log.flush();
-        return id;
+        return { id, created: false };
       }
     }
     const now = this.#core.now();
@@ -171,7 +201,7 @@ export class Queue {
     if (scheduled) this.#core.timers.scheduleAt(runAt);
     else this.#core.dispatch(name);
     await written;
-    return id;
+    return { id, created: true };
   }
 
   /**
@@ -183,11 +213,29 @@ export class Queue {
     const name = checkQueueName(queue);
     if (!Array.isArray(payloads))
       throw invalidArgument("payloads", "an array of Uint8Array or string payloads", payloads);
-    const config = this.#core.settings.configs.get(name);
     const bodies = payloads.map((p, i) =>
       checkPayload(p, this.#core.settings.maxPayloadBytes, `payloads[${i}]`),
     );
     if (bodies.length === 0) return [];
+    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, bodies.length);
+    if (trace === undefined) return this.#enqueueBatchChecked(name, bodies, undefined);
+    try {
+      const ids = await this.#enqueueBatchChecked(name, bodies, trace.headers);
+      trace.succeeded(ids, true);
+      return ids;
+    } catch (error) {
+      trace.failed(error);
+      throw error;
+    }
+  }
+
+  /** {@link enqueueBatch} after its arguments were checked. */
+  async #enqueueBatchChecked(
+    name: string,
+    bodies: Uint8Array[],
+    headers: Headers | undefined,
+  ): Promise<string[]> {
+    const config = this.#core.settings.configs.get(name);
     if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
     this.#core.check();
     const now = this.#core.now();
@@ -201,7 +249,7 @@ export class Queue {
         id,
         queue: name,
         payload,
-        headers: undefined,
+        headers,
         priority: config.defaultPriority,
         maxAttempts: config.maxAttempts,
         enqueuedAt: now,
@@ -505,6 +553,15 @@ export class Queue {
   /** `true` once closed, or after the log failed (fenced, storage retries exhausted). */
   get closed(): boolean {
     return this.#core.closed;
+  }
+
+  /**
+   * Requests this queue made to its store since it opened, by kind, and the
+   * bytes it wrote (put bodies) and read (get bodies). Price them with
+   * `estimateRequestCost`.
+   */
+  storeRequests(): RequestCounts {
+    return this.#core.store.snapshot();
   }
 
   /** Log counters (batches, bytes written, checkpoints). */

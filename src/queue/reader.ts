@@ -5,6 +5,8 @@
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
+import type { RequestCounts } from "../store/wrappers/counting.js";
+import { MeteredStore } from "../store/wrappers/metered.js";
 import { checkString } from "../validate.js";
 import type { DeadJobsOptions } from "./options.js";
 import { restoreState } from "./restore.js";
@@ -22,13 +24,16 @@ import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
  */
 export class QueueReader {
   readonly #state: State;
+  readonly #store: MeteredStore;
 
   private constructor(
     state: State,
     /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
     readonly inspection: LogInspection,
+    store: MeteredStore,
   ) {
     this.#state = state;
+    this.#store = store;
   }
 
   /** Read the queue store at `path` in `store` without taking it over. */
@@ -37,11 +42,18 @@ export class QueueReader {
     path: string,
     options: ReadLogOptions = {},
   ): Promise<QueueReader> {
-    const contents = await readLog(store, path, options);
+    const metered = new MeteredStore(store);
+    const contents = await readLog(metered, path, options);
     return new QueueReader(
       await restoreState(path, contents.checkpoint, contents.records),
       contents.info,
+      metered,
     );
+  }
+
+  /** The requests reading the store took, by kind, and the bytes read. */
+  storeRequests(): RequestCounts {
+    return this.#store.snapshot();
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */

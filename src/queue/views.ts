@@ -5,6 +5,10 @@
  */
 import { type State, Status } from "./state.js";
 import { slot } from "./table.js";
+
+/** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
+const MAX_PRIORITY_GROUPS = 1_000;
+
 import type { JobRecord, JobStatus, QueueStats } from "./types.js";
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
@@ -90,4 +94,28 @@ export function deadJobsPage(
     page.push(h);
   }
   return page;
+}
+
+/**
+ * `enqueuedAt` of the oldest pending job of `name` (lowest id), or undefined
+ * when none is pending. Pending jobs are ordered by priority, then id, so the
+ * oldest is the first of one of the priority groups: this visits the first
+ * job of each group, up to {@link MAX_PRIORITY_GROUPS} groups (the highest
+ * priorities), in O(groups · log n).
+ */
+export function oldestPendingEnqueuedAt(state: State, name: string): number | undefined {
+  const pending = state.queues.get(name)?.pending;
+  if (pending === undefined || pending.size === 0) return undefined;
+  const priority = (h: number): number => state.table.read(h).priority[slot(h)]!;
+  const enqueuedAt = (h: number): number => state.table.read(h).enqueuedAt[slot(h)]!;
+  let h = pending.min();
+  let oldest = enqueuedAt(h);
+  for (let groups = 1; groups < MAX_PRIORITY_GROUPS; groups++) {
+    // The first handle past every job of this priority is the next group's first job.
+    const p = priority(h);
+    h = pending.next(pending.seek((other) => priority(other) <= p));
+    if (h < 0) break;
+    oldest = Math.min(oldest, enqueuedAt(h));
+  }
+  return oldest;
 }

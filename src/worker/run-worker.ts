@@ -7,6 +7,7 @@
  */
 import { ClosedError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
+import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
@@ -82,6 +83,8 @@ export async function runWorker(
     waitMs: pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
+  // Spans around handler runs, when the queue was opened with telemetry.
+  const tracing = tracingOf(queue);
 
   let failure: unknown = null;
   /** The queue closed or failed: claim no more, drop what is held but not started. */
@@ -115,7 +118,8 @@ export async function runWorker(
     };
     let outcome: { ok: true } | { ok: false; error: unknown };
     try {
-      await handler(claim, ctx);
+      if (tracing === null) await handler(claim, ctx);
+      else await tracing.handle(claim, async () => handler(claim, ctx));
       outcome = { ok: true };
     } catch (error) {
       outcome = { ok: false, error };

@@ -71,8 +71,15 @@ const JOB_BODY = `
   const reopened = await Queue.open(new FileStore(dir), "app", { logger: silentLogger });
   const stats = await reopened.stats("emails");
   await reopened.close();
+  // Telemetry needs @opentelemetry/api, which the app did not install: a clear error.
+  const telemetry = await Queue.open(new FileStore(dir), "traced", { telemetry: true }).then(
+    () => "opened",
+    (error) =>
+      error.code +
+      (error.message.includes("npm install @opentelemetry/api") ? " (says what to install)" : ""),
+  );
   console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
-    testing: [typeof ManualClock, typeof FaultStore] }));
+    testing: [typeof ManualClock, typeof FaultStore], telemetry }));
 `;
 
 const CJS_JOB = `"use strict";
@@ -101,8 +108,12 @@ const TS_CONSUMER = `import {
   Queue,
   runWorker,
   S3Store,
+  type TelemetryOptions,
 } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
+
+// Telemetry options type-check without @opentelemetry/api installed.
+export const telemetry: TelemetryOptions = { traces: false, requestPrices: { put: 0.000005 } };
 
 export async function main(dir: string): Promise<JobRecord | null> {
   const stores: ObjectStore[] = [
@@ -186,10 +197,10 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it("installs without a warning and without any cloud SDK", () => {
+  it("installs without a warning and without any cloud SDK or OpenTelemetry", () => {
     for (const output of installOutput) assert.doesNotMatch(output, /warn/i, output);
     for (const app of apps)
-      for (const sdk of ["@aws-sdk", "@azure", "@google-cloud"])
+      for (const sdk of ["@aws-sdk", "@azure", "@google-cloud", "@opentelemetry"])
         assert.ok(!existsSync(join(app.dir, "node_modules", sdk)), `${sdk} was installed`);
   });
 
@@ -258,6 +269,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
           done: 1,
           pending: 0,
           testing: ["function", "function"],
+          telemetry: "INVALID_ARGUMENT (says what to install)",
         });
       }
     });

@@ -1,0 +1,46 @@
+/**
+ * The seam tracing plugs into: what the queue asks of an instrumentation
+ * around an enqueue (a span whose context travels in the job headers) and
+ * what the worker asks of it around a handler run. Metrics and events need
+ * no seam of their own: they observe the commit boundary (`observe.ts`).
+ * Defined here, without any OpenTelemetry type, so the core never loads it.
+ */
+import type { Headers } from "./state.js";
+import type { Claim } from "./types.js";
+
+/** An enqueue in progress, as the instrumentation tracks it. */
+export interface EnqueueTrace {
+  /** The job headers to store: the caller's, plus the trace context. */
+  readonly headers: Headers | undefined;
+  /** The enqueue resolved: with these ids, `created` false for a dedup hit. */
+  succeeded(ids: readonly string[], created: boolean): void;
+  /** The enqueue failed with `error`. */
+  failed(error: unknown): void;
+}
+
+/** Spans around the queue's operations. */
+export interface Tracing {
+  /** An enqueue of `count` jobs into `queue` begins (after its arguments were checked). */
+  enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace;
+  /** Runs a handler on `claim`; resolves or rejects as `run` does. */
+  handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown>;
+}
+
+/** What telemetry attached to an open queue. */
+export interface Instrumentation {
+  /** `null` when traces are off. */
+  readonly tracing: Tracing | null;
+  /** The queue closes: stop reporting. */
+  close(): void;
+}
+
+/** Where a `Queue` exposes its instrumentation to the worker (not part of the public type). */
+export const INSTRUMENTATION: unique symbol = Symbol("taquba.instrumentation");
+
+/** The tracing of `queue`, or `null` when it has none. */
+export function tracingOf(queue: object): Tracing | null {
+  const instrumentation = (queue as { [INSTRUMENTATION]?: Instrumentation | null })[
+    INSTRUMENTATION
+  ];
+  return instrumentation?.tracing ?? null;
+}

@@ -1,0 +1,226 @@
+/**
+ * The queue's OpenTelemetry metrics. Job counters and the wait and duration
+ * histograms observe the commit boundary (each durable transition counts
+ * once, as its record says); gauges of queue depth and oldest pending age,
+ * the store's request counters and the log's backlog are read from the live
+ * state when the SDK collects.
+ */
+import type {
+  Attributes,
+  BatchObservableResult,
+  Counter,
+  Histogram,
+  Meter,
+  Observable,
+} from "@opentelemetry/api";
+import type { LogStats } from "../../log/index.js";
+import { type RequestPrices, requestCosts } from "../../store/request-prices.js";
+import type { RequestCounts } from "../../store/wrappers/counting.js";
+import type { StoreOp } from "../../store/wrappers/ops.js";
+import { type CommitObserver, lifecycleOf, type Transition } from "../observe.js";
+import type { QueueStats } from "../types.js";
+
+/** What the gauges read when the SDK collects. */
+export interface MetricsSource {
+  /** The queue store's path (the `path` attribute of store and log metrics). */
+  readonly path: string;
+  now(): number;
+  queues(): QueueStats[];
+  /** `enqueuedAt` of the oldest pending job of `queue`, or undefined when none is pending. */
+  oldestPendingEnqueuedAt(queue: string): number | undefined;
+  requests(): RequestCounts;
+  logStats(): LogStats;
+}
+
+/** Bucket bounds (seconds) for waits and handler durations: 5 ms to an hour. */
+const SECONDS_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+];
+const DEPTH_STATES = ["pending", "scheduled", "claimed", "dead"] as const;
+const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
+
+type Outcome = "completed" | "retried" | "dead_lettered" | "expired";
+
+export class QueueMetrics implements CommitObserver {
+  readonly #meter: Meter;
+  readonly #source: MetricsSource;
+  readonly #prices: RequestPrices;
+  readonly #enqueued: Counter;
+  readonly #claimed: Counter;
+  readonly #completed: Counter;
+  readonly #retried: Counter;
+  readonly #deadLettered: Counter;
+  readonly #expired: Counter;
+  readonly #cancelled: Counter;
+  readonly #wait: Histogram;
+  readonly #duration: Histogram;
+  readonly #observables: Observable[];
+  readonly #callback = (result: BatchObservableResult): void => this.#collect(result);
+  /** Attribute objects by queue (and outcome), made once: recording allocates nothing. */
+  readonly #attributes = new Map<string, Attributes>();
+
+  constructor(meter: Meter, source: MetricsSource, prices: RequestPrices) {
+    this.#meter = meter;
+    this.#source = source;
+    this.#prices = prices;
+    const jobs = (name: string, description: string): Counter =>
+      meter.createCounter(`taquba.jobs.${name}`, { description, unit: "{job}" });
+    this.#enqueued = jobs("enqueued", "Jobs enqueued (durable)");
+    this.#claimed = jobs("claimed", "Claims handed out (each attempt counts)");
+    this.#completed = jobs("completed", "Claimed jobs acked");
+    this.#retried = jobs("retried", "Failed deliveries requeued for another attempt");
+    this.#deadLettered = jobs("dead_lettered", "Jobs that became dead");
+    this.#expired = jobs("expired", "Claims whose lease ran out before they were settled");
+    this.#cancelled = jobs("cancelled", "Jobs removed by cancel");
+    const advice = { explicitBucketBoundaries: SECONDS_BUCKETS };
+    this.#wait = meter.createHistogram("taquba.job.wait", {
+      description: "Time from enqueue to claim",
+      unit: "s",
+      advice,
+    });
+    this.#duration = meter.createHistogram("taquba.job.duration", {
+      description: "Time from claim to settlement, by outcome",
+      unit: "s",
+      advice,
+    });
+    this.#observables = [
+      meter.createObservableGauge("taquba.queue.depth", {
+        description: "Jobs in the queue by state",
+        unit: "{job}",
+      }),
+      meter.createObservableGauge("taquba.queue.oldest_pending_age", {
+        description: "Age of the oldest pending job (since its enqueue)",
+        unit: "s",
+      }),
+      meter.createObservableCounter("taquba.store.requests", {
+        description: "Requests made to the object store, by kind",
+        unit: "{request}",
+      }),
+      meter.createObservableCounter("taquba.store.bytes", {
+        description: "Bytes sent (put) to and received (get) from the object store",
+        unit: "By",
+      }),
+      meter.createObservableCounter("taquba.store.request_cost", {
+        description: "Estimated cost of the store requests, by kind (default: S3 Standard, USD)",
+        unit: "USD",
+      }),
+      meter.createObservableGauge("taquba.log.epoch", {
+        description: "Writer epoch: how many writers have opened the store",
+      }),
+      meter.createObservableGauge("taquba.log.wal_backlog", {
+        description: "WAL bytes written since the last checkpoint (what a reopen replays)",
+        unit: "By",
+      }),
+      meter.createObservableGauge("taquba.log.checkpoint_age", {
+        description: "Time since this writer's last checkpoint",
+        unit: "s",
+      }),
+    ];
+    meter.addBatchObservableCallback(this.#callback, this.#observables);
+  }
+
+  committed(transitions: readonly Transition[]): void {
+    let expired: string | undefined;
+    for (const step of lifecycleOf(transitions)) {
+      const attributes = this.#queueAttributes(step.queue);
+      switch (step.kind) {
+        case "enqueued":
+          this.#enqueued.add(1, attributes);
+          break;
+        case "claimed":
+          this.#claimed.add(1, attributes);
+          this.#wait.record(seconds(step.at - step.enqueuedAt), attributes);
+          break;
+        case "completed":
+          this.#completed.add(1, attributes);
+          this.#recordDuration(step.queue, "completed", step.at, step.claimedAt);
+          break;
+        case "expired":
+          this.#expired.add(1, attributes);
+          this.#recordDuration(step.queue, "expired", step.at, step.claimedAt);
+          expired = step.id;
+          break;
+        case "retried":
+          this.#retried.add(1, attributes);
+          // After an expiry the claim's duration was recorded as "expired".
+          if (expired !== step.id)
+            this.#recordDuration(step.queue, "retried", step.at, step.claimedAt);
+          break;
+        case "dead":
+          this.#deadLettered.add(1, attributes);
+          if (expired !== step.id)
+            this.#recordDuration(step.queue, "dead_lettered", step.at, step.claimedAt);
+          break;
+        case "cancelled":
+          this.#cancelled.add(1, attributes);
+          break;
+      }
+    }
+  }
+
+  /** Stop observing (the queue closed). */
+  close(): void {
+    this.#meter.removeBatchObservableCallback(this.#callback, this.#observables);
+  }
+
+  #recordDuration(
+    queue: string,
+    outcome: Outcome,
+    at: number,
+    claimedAt: number | undefined,
+  ): void {
+    if (claimedAt === undefined) return;
+    this.#duration.record(seconds(at - claimedAt), this.#attributes1(queue, outcome));
+  }
+
+  #queueAttributes(queue: string): Attributes {
+    let attributes = this.#attributes.get(queue);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ queue });
+      this.#attributes.set(queue, attributes);
+    }
+    return attributes;
+  }
+
+  #attributes1(queue: string, outcome: Outcome): Attributes {
+    const key = `${outcome}\u0000${queue}`;
+    let attributes = this.#attributes.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ queue, outcome });
+      this.#attributes.set(key, attributes);
+    }
+    return attributes;
+  }
+
+  #collect(result: BatchObservableResult): void {
+    const [depth, oldest, requests, bytes, cost, epoch, backlog, checkpointAge] = this
+      .#observables as [Observable, ...Observable[]];
+    const source = this.#source;
+    const now = source.now();
+    for (const stats of source.queues()) {
+      for (const state of DEPTH_STATES)
+        result.observe(depth, stats[state], { queue: stats.queue, state });
+      const enqueuedAt = source.oldestPendingEnqueuedAt(stats.queue);
+      if (enqueuedAt !== undefined)
+        result.observe(oldest!, seconds(Math.max(0, now - enqueuedAt)), { queue: stats.queue });
+    }
+    const path = source.path;
+    const counts = source.requests();
+    const costs = requestCosts(counts.counts, this.#prices);
+    for (const kind of STORE_OPS) {
+      result.observe(requests!, counts.counts[kind], { path, kind });
+      result.observe(cost!, costs[kind], { path, kind });
+    }
+    result.observe(bytes!, counts.bytesRead, { path, kind: "get" });
+    result.observe(bytes!, counts.bytesWritten, { path, kind: "put" });
+    const log = source.logStats();
+    result.observe(epoch!, log.epoch, { path });
+    result.observe(backlog!, log.walBytesSinceCheckpoint, { path });
+    if (log.lastCheckpointAt !== null)
+      result.observe(checkpointAge!, seconds(Math.max(0, now - log.lastCheckpointAt)), { path });
+  }
+}
+
+function seconds(ms: number): number {
+  return ms / 1_000;
+}

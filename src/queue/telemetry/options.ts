@@ -1,0 +1,96 @@
+/**
+ * The public options of OpenTelemetry support (`OpenOptions.telemetry`) and
+ * their checks. No OpenTelemetry type appears here: the providers are
+ * described by the little taquba calls on them, so the declarations compile
+ * without the optional package installed.
+ */
+import { type RequestPrices, resolveRequestPrices } from "../../store/request-prices.js";
+import { checkOptionsObject, invalidArgument } from "../../validate.js";
+
+/** An OpenTelemetry `MeterProvider` (as far as taquba uses it). */
+export interface MeterProviderLike {
+  getMeter(name: string, version?: string, options?: object): object;
+}
+
+/** An OpenTelemetry `TracerProvider` (as far as taquba uses it). */
+export interface TracerProviderLike {
+  getTracer(name: string, version?: string, options?: object): object;
+}
+
+/**
+ * OpenTelemetry metrics and traces for a queue. Needs the optional package
+ * `@opentelemetry/api` (a peer dependency, loaded only when this is set) and,
+ * as with any OpenTelemetry instrumentation, an SDK the application sets up.
+ */
+export interface TelemetryOptions {
+  /**
+   * Record metrics (`taquba.jobs.*`, `taquba.job.*`, `taquba.queue.*`, `taquba.store.*`, `taquba.log.*`).
+   * @default true
+   */
+  metrics?: boolean;
+  /**
+   * Record a span per enqueue and per handler run, the enqueue's context carried to the handler in the `traceparent` job header.
+   * @default true
+   */
+  traces?: boolean;
+  /**
+   * Where meters come from.
+   * @default the global provider of `@opentelemetry/api`
+   */
+  meterProvider?: MeterProviderLike;
+  /**
+   * Where tracers come from.
+   * @default the global provider of `@opentelemetry/api`
+   */
+  tracerProvider?: TracerProviderLike;
+  /**
+   * Price of one store request by kind, for `taquba.store.request_cost`.
+   * @default S3 Standard list prices in US dollars (`S3_STANDARD_REQUEST_PRICES`)
+   */
+  requestPrices?: Partial<RequestPrices>;
+}
+
+/** Telemetry options, checked; `null` when telemetry is off. */
+export interface ResolvedTelemetry {
+  metrics: boolean;
+  traces: boolean;
+  meterProvider: MeterProviderLike | undefined;
+  tracerProvider: TracerProviderLike | undefined;
+  requestPrices: RequestPrices;
+}
+
+function checkBoolean(value: unknown, arg: string): boolean {
+  if (typeof value !== "boolean") throw invalidArgument(arg, "a boolean", value);
+  return value;
+}
+
+function checkProvider<T>(value: unknown, arg: string, method: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    typeof (value as Record<string, unknown>)[method] !== "function"
+  )
+    throw invalidArgument(arg, `an object with a ${method}() method`, value);
+  return value as T;
+}
+
+/** `options.telemetry` checked: `true` means every default, `false`/absent turns telemetry off. */
+export function resolveTelemetry(
+  value: boolean | TelemetryOptions | undefined,
+  arg = "options.telemetry",
+): ResolvedTelemetry | null {
+  if (value === undefined || value === false) return null;
+  const o: TelemetryOptions = value === true ? {} : value;
+  if (value !== true) checkOptionsObject(value, arg);
+  const metrics = o.metrics === undefined ? true : checkBoolean(o.metrics, `${arg}.metrics`);
+  const traces = o.traces === undefined ? true : checkBoolean(o.traces, `${arg}.traces`);
+  const resolved: ResolvedTelemetry = {
+    metrics,
+    traces,
+    meterProvider: checkProvider(o.meterProvider, `${arg}.meterProvider`, "getMeter"),
+    tracerProvider: checkProvider(o.tracerProvider, `${arg}.tracerProvider`, "getTracer"),
+    requestPrices: resolveRequestPrices(o.requestPrices, `${arg}.requestPrices`),
+  };
+  return metrics || traces ? resolved : null;
+}

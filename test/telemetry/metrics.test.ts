@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  type CollectionResult,
+  type DataPoint,
+  type Histogram,
+  MeterProvider,
+  MetricReader,
+} from "@opentelemetry/sdk-metrics";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
+import { mustClaim, openTestQueue } from "../queue/helpers.js";
+
+/** A reader the test collects from on demand. */
+class TestReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+type Points = Map<string, DataPoint<unknown>[]>;
+
+async function collect(reader: TestReader): Promise<Points> {
+  const { resourceMetrics, errors }: CollectionResult = await reader.collect();
+  assert.deepEqual(errors, []);
+  const points: Points = new Map();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    assert.equal(scope.scope.name, "taquba");
+    for (const metric of scope.metrics)
+      points.set(metric.descriptor.name, metric.dataPoints as DataPoint<unknown>[]);
+  }
+  return points;
+}
+
+/** The value of `name` at exactly these attributes (undefined when not reported). */
+function valueAt(points: Points, name: string, attributes: Record<string, unknown>): unknown {
+  const matches = (points.get(name) ?? []).filter(
+    (p) => JSON.stringify(sorted(p.attributes)) === JSON.stringify(sorted(attributes)),
+  );
+  assert.ok(
+    matches.length <= 1,
+    `${name} has ${matches.length} points at ${JSON.stringify(attributes)}`,
+  );
+  return matches[0]?.value;
+}
+
+function sorted(attributes: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+function histogram(points: Points, name: string, attributes: Record<string, unknown>): Histogram {
+  const value = valueAt(points, name, attributes);
+  assert.ok(value !== undefined, `no ${name} at ${JSON.stringify(attributes)}`);
+  return value as Histogram;
+}
+
+async function openMeasured(options: { metrics?: boolean } = {}) {
+  const reader = new TestReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const opened = await openTestQueue({
+    defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2 },
+    telemetry: { meterProvider, traces: false, ...options },
+  });
+  return { ...opened, reader, meterProvider };
+}
+
+describe("metrics", { timeout: 60_000 }, () => {
+  it("count a known workload's jobs, waits and durations by queue", async () => {
+    const { queue, clock, reader } = await openMeasured();
+    const t0 = clock.now();
+    const [, , c, d] = await queue.enqueueBatch("work", ["a", "b", "c", "d"]);
+    await queue.enqueue("other", "x", { runAt: t0 + 60_000 });
+    clock.advance(2_000);
+    const a = await mustClaim(queue, "work"); // waited 2 s
+    clock.advance(500);
+    await queue.ack(a); // ran 0.5 s
+    const b1 = await mustClaim(queue, "work"); // waited 2.5 s
+    clock.advance(100);
+    await queue.nack(b1, "try again"); // ran 0.1 s, retried at once
+    const b2 = await mustClaim(queue, "work"); // waited 2.6 s (since enqueue)
+    assert.equal(b2.id, b1.id);
+    await queue.deadLetter(b2, "poison"); // ran 0 s, out
+    const c1 = await mustClaim(queue, "work", 1_000); // waited 2.6 s
+    assert.equal(c1.id, c);
+    clock.advance(1_001);
+    await queue.reapNow(); // lease expired after 1.001 s: retried
+    assert.equal(await queue.cancel(d!), "removed");
+    await queue.flush();
+
+    const points = await collect(reader);
+    const work = { queue: "work" };
+    const counters = {
+      enqueued: 4,
+      claimed: 4,
+      completed: 1,
+      retried: 2,
+      dead_lettered: 1,
+      expired: 1,
+      cancelled: 1,
+    };
+    for (const [name, value] of Object.entries(counters))
+      assert.equal(valueAt(points, `taquba.jobs.${name}`, work), value, name);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "other" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "other" }), undefined);
+
+    const wait = histogram(points, "taquba.job.wait", work);
+    assert.equal(wait.count, 4);
+    assert.ok(Math.abs(wait.sum! - (2 + 2.5 + 2.6 + 2.6)) < 1e-9, String(wait.sum));
+    assert.equal(wait.min, 2);
+    assert.equal(wait.max, 2.6);
+    const durations = { completed: 0.5, retried: 0.1, dead_lettered: 0, expired: 1.001 };
+    for (const [outcome, seconds] of Object.entries(durations)) {
+      const h = histogram(points, "taquba.job.duration", { queue: "work", outcome });
+      assert.equal(h.count, 1, outcome);
+      assert.ok(Math.abs(h.sum! - seconds) < 1e-9, `${outcome}: ${h.sum}`);
+    }
+
+    // Gauges read the state as it is now: c pending again, b dead, x scheduled.
+    const depth = { pending: 1, scheduled: 0, claimed: 0, dead: 1 };
+    for (const [state, value] of Object.entries(depth))
+      assert.equal(valueAt(points, "taquba.queue.depth", { queue: "work", state }), value, state);
+    assert.equal(valueAt(points, "taquba.queue.depth", { queue: "other", state: "scheduled" }), 1);
+    assert.equal(
+      valueAt(points, "taquba.queue.oldest_pending_age", work),
+      (clock.now() - t0) / 1_000,
+    );
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "other" }), undefined);
+
+    // Store requests and their estimated cost match the queue's own counters.
+    const requests = queue.storeRequests();
+    assert.ok(requests.counts.put > 0 && requests.counts.list > 0, JSON.stringify(requests));
+    const costs = requestCosts(requests.counts);
+    for (const kind of ["get", "put", "delete", "list", "head"] as const) {
+      assert.equal(
+        valueAt(points, "taquba.store.requests", { path: "q", kind }),
+        requests.counts[kind],
+      );
+      assert.equal(valueAt(points, "taquba.store.request_cost", { path: "q", kind }), costs[kind]);
+    }
+    assert.equal(
+      valueAt(points, "taquba.store.bytes", { path: "q", kind: "put" }),
+      requests.bytesWritten,
+    );
+    assert.ok(estimateRequestCost(requests.counts) > 0);
+    assert.equal(valueAt(points, "taquba.log.epoch", { path: "q" }), 1);
+    assert.ok((valueAt(points, "taquba.log.wal_backlog", { path: "q" }) as number) > 0);
+    await queue.close();
+  });
+
+  it("the oldest pending job is found across priorities", async () => {
+    const { queue, clock, reader } = await openMeasured();
+    const t0 = clock.now();
+    await queue.enqueue("p", "old, low priority", { priority: 5_000 });
+    clock.advance(3_000);
+    await queue.enqueue("p", "new, high priority", { priority: 10 });
+    await queue.enqueue("p", "new, normal priority");
+    clock.advance(1_000);
+    const points = await collect(reader);
+    assert.equal(
+      valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }),
+      (clock.now() - t0) / 1_000,
+    );
+    await queue.close();
+  });
+
+  it("close removes the collection callback it added", async () => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const calls: [string, unknown][] = [];
+    const meterProvider = {
+      getMeter(name: string) {
+        const meter = provider.getMeter(name);
+        return new Proxy(meter, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (
+              property !== "addBatchObservableCallback" &&
+              property !== "removeBatchObservableCallback"
+            )
+              return value;
+            return (callback: unknown, observables: unknown) => {
+              calls.push([property, callback]);
+              return (value as (c: unknown, o: unknown) => void).call(
+                target,
+                callback,
+                observables,
+              );
+            };
+          },
+        });
+      },
+    };
+    const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } });
+    await queue.enqueue("q", "x");
+    assert.ok((await collect(reader)).has("taquba.queue.depth"));
+    assert.deepEqual(
+      calls.map(([name]) => name),
+      ["addBatchObservableCallback"],
+    );
+    await queue.close();
+    assert.deepEqual(
+      calls.map(([name]) => name),
+      ["addBatchObservableCallback", "removeBatchObservableCallback"],
+    );
+    assert.equal(calls[1]![1], calls[0]![1]);
+  });
+
+  it("metrics: false asks the meter provider for nothing", async () => {
+    const meterProvider = {
+      getMeter(): object {
+        throw new Error("must not be called");
+      },
+    };
+    const { queue } = await openTestQueue({ telemetry: { meterProvider, metrics: false } });
+    await queue.enqueue("q", "x");
+    await queue.close();
+  });
+
+  it("rejects bad telemetry options, naming them, before touching the store", async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ metrics: "yes" }, /Expected `options.telemetry.metrics` to be a boolean, got "yes"/],
+      [
+        { meterProvider: {} },
+        /`options.telemetry.meterProvider` to be an object with a getMeter\(\) method/,
+      ],
+      [
+        { requestPrices: { put: -1 } },
+        /`options.telemetry.requestPrices.put` to be a finite price ≥ 0, got -1/,
+      ],
+      ["on", /Expected `options.telemetry` to be an options object, got "on"/],
+    ];
+    for (const [telemetry, message] of cases) {
+      const error = await openTestQueue({ telemetry: telemetry as never }).then(
+        () => assert.fail("opened"),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, message);
+    }
+  });
+});

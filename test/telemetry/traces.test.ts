@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import type { Queue } from "../../src/queue/queue.js";
+import { formatTraceParent, parseTraceParent } from "../../src/queue/telemetry/traceparent.js";
+import { PermanentFailure } from "../../src/worker/permanent-failure.js";
+import { runWorker } from "../../src/worker/run-worker.js";
+import { openTestQueue } from "../queue/helpers.js";
+
+// Context follows async calls (as an application's SDK set-up would arrange).
+const contextManager = new AsyncLocalStorageContextManager().enable();
+context.setGlobalContextManager(contextManager);
+after(() => {
+  context.disable();
+});
+
+function tracing() {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  return { exporter, tracerProvider, tracer: tracerProvider.getTracer("app") };
+}
+
+function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
+  return spans.filter((s) => s.name === name);
+}
+
+/** Runs a worker on `name` until `count` jobs were handled. */
+async function work(
+  queue: Queue,
+  name: string,
+  count: number,
+  handler: (payload: string) => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController();
+  let handled = 0;
+  await runWorker(
+    queue,
+    name,
+    async (job) => {
+      try {
+        await handler(Buffer.from(job.payload).toString());
+      } finally {
+        if (++handled === count) stop.abort();
+      }
+    },
+    { signal: stop.signal, pollIntervalMs: 10, concurrency: 2 },
+  );
+}
+
+describe("traces", { timeout: 60_000 }, () => {
+  it("a handler's span links to the span of the enqueue that produced the job", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    let request: Span | undefined;
+    const ids = await tracer.startActiveSpan("POST /signup", async (span) => {
+      request = span;
+      const ok = await queue.enqueue("mail", "ok", { headers: { tenant: "acme" } });
+      const bad = await queue.enqueue("mail", "fail");
+      span.end();
+      return [ok, bad];
+    });
+    const headers = await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.headers));
+    await work(queue, "mail", 2, async (payload) => {
+      await tracer.startActiveSpan("send email", async (span) => {
+        span.end();
+      });
+      if (payload === "fail") throw new PermanentFailure("no such mailbox");
+    });
+    const spans = exporter.getFinishedSpans();
+
+    const enqueues = named(spans, "enqueue mail");
+    assert.equal(enqueues.length, 2);
+    for (const [i, span] of enqueues.entries()) {
+      assert.equal(span.kind, SpanKind.PRODUCER);
+      // The enqueue is a child of the request that made it.
+      assert.equal(span.parentSpanContext?.spanId, request!.spanContext().spanId);
+      assert.equal(span.spanContext().traceId, request!.spanContext().traceId);
+      assert.equal(span.attributes["messaging.message.id"], ids[i]);
+      assert.equal(span.attributes["messaging.destination.name"], "mail");
+      // Its context travels in the job's headers, next to the caller's own.
+      assert.equal(headers[i]?.traceparent, formatTraceParent(span.spanContext()));
+      if (i === 0) assert.equal(headers[i]?.tenant, "acme");
+    }
+
+    const runs = named(spans, "process mail");
+    assert.equal(runs.length, 2);
+    for (const run of runs) {
+      const id = run.attributes["messaging.message.id"];
+      const producer = enqueues[ids.indexOf(String(id))]!;
+      assert.equal(run.kind, SpanKind.CONSUMER);
+      assert.equal(run.links.length, 1);
+      assert.equal(run.links[0]!.context.traceId, producer.spanContext().traceId);
+      assert.equal(run.links[0]!.context.spanId, producer.spanContext().spanId);
+      assert.equal(run.attributes["taquba.job.attempt"], 1);
+      // The handler's own spans nest under its run.
+      const children = spans.filter(
+        (s) => s.parentSpanContext?.spanId === run.spanContext().spanId,
+      );
+      assert.deepEqual(
+        children.map((s) => s.name),
+        ["send email"],
+      );
+      assert.ok(run.endTime[0] > 0 || run.endTime[1] > 0);
+    }
+    const failed = runs.find((r) => r.attributes["messaging.message.id"] === ids[1])!;
+    assert.equal(failed.status.code, SpanStatusCode.ERROR);
+    assert.equal(failed.status.message, "no such mailbox");
+    assert.equal(failed.events[0]?.name, "exception");
+    const succeeded = runs.find((r) => r.attributes["messaging.message.id"] === ids[0])!;
+    assert.equal(succeeded.status.code, SpanStatusCode.UNSET);
+    await queue.close();
+  });
+
+  it("a batch is one span whose context every job carries; dedup hits and failures are marked", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const ids = await queue.enqueueBatch("b", ["x", "y"]);
+    const first = await queue.enqueue("b", "z", { dedupKey: "k" });
+    assert.equal(await queue.enqueue("b", "z again", { dedupKey: "k" }), first);
+    const spans = named(exporter.getFinishedSpans(), "enqueue b");
+    assert.equal(spans.length, 3);
+    const [batch, , hit] = spans as [ReadableSpan, ReadableSpan, ReadableSpan];
+    assert.equal(batch.attributes["messaging.batch.message_count"], 2);
+    for (const id of ids)
+      assert.equal(
+        (await queue.getJob(id))?.headers.traceparent,
+        formatTraceParent(batch.spanContext()),
+      );
+    assert.equal(hit.attributes["taquba.dedup_hit"], true);
+    assert.equal(hit.attributes["messaging.message.id"], first);
+    await queue.close();
+    await assert.rejects(queue.enqueue("b", "late"));
+    // A call refused before it starts (closed queue) makes no span.
+    assert.equal(named(exporter.getFinishedSpans(), "enqueue b").length, 3);
+  });
+
+  it("a job enqueued without tracing is processed in a span with no link", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const plain = await openTestQueue();
+    await plain.queue.enqueue("q", "x");
+    await plain.queue.close();
+    const { queue } = await openTestQueue(
+      { telemetry: { tracerProvider, metrics: false } },
+      plain.store,
+    );
+    await work(queue, "q", 1, async () => {});
+    const [run] = named(exporter.getFinishedSpans(), "process q");
+    assert.equal(run?.links.length, 0);
+    await queue.close();
+  });
+
+  it("with no tracer provider registered, spans are no-ops and no traceparent is written", async () => {
+    trace.disable();
+    const { queue } = await openTestQueue({ telemetry: { metrics: false } });
+    const id = await queue.enqueue("q", "x");
+    assert.deepEqual((await queue.getJob(id))?.headers, {});
+    await work(queue, "q", 1, async () => {});
+    await queue.close();
+  });
+});
+
+describe("traceparent", { timeout: 10_000 }, () => {
+  it("round-trips and rejects what the W3C specification rejects", () => {
+    const parent = {
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: 1,
+    };
+    const header = formatTraceParent(parent);
+    assert.equal(header, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assert.deepEqual(parseTraceParent(header), parent);
+    assert.deepEqual(parseTraceParent(`01${header.slice(2)}-future`), parent);
+    for (const bad of [
+      undefined,
+      "",
+      "garbage",
+      `ff${header.slice(2)}`,
+      `${header}-extra`,
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+    ])
+      assert.equal(parseTraceParent(bad), undefined, String(bad));
+  });
+});
