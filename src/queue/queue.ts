@@ -119,12 +119,14 @@ export class Queue {
     const metered = new MeteredStore(store);
     const recovered = await openLog(metered, path, resolved.log, "options.log");
     let core: QueueCore;
+    let attached: Instrumentation | null = null;
     try {
       const state = await restoreState(path, recovered.checkpoint, recovered.records);
       core = new QueueCore(recovered.log, state, resolved, metered);
-      if (telemetry !== null) core.instrumentation = telemetry(core, path);
+      if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
       await core.start();
     } catch (error) {
+      attached?.close();
       await recovered.log.close().catch(noop);
       throw error;
     }

@@ -135,18 +135,21 @@ describe("metrics", { timeout: 60_000 }, () => {
     const costs = requestCosts(requests.counts);
     for (const kind of ["get", "put", "delete", "list", "head"] as const) {
       assert.equal(
-        valueAt(points, "taquba.store.requests", { path: "q", kind }),
+        valueAt(points, "taquba.store.requests", { queue: "*", path: "q", kind }),
         requests.counts[kind],
       );
-      assert.equal(valueAt(points, "taquba.store.request_cost", { path: "q", kind }), costs[kind]);
+      assert.equal(
+        valueAt(points, "taquba.store.request_cost", { queue: "*", path: "q", kind }),
+        costs[kind],
+      );
     }
     assert.equal(
-      valueAt(points, "taquba.store.bytes", { path: "q", kind: "put" }),
+      valueAt(points, "taquba.store.bytes", { queue: "*", path: "q", kind: "put" }),
       requests.bytesWritten,
     );
     assert.ok(estimateRequestCost(requests.counts) > 0);
-    assert.equal(valueAt(points, "taquba.log.epoch", { path: "q" }), 1);
-    assert.ok((valueAt(points, "taquba.log.wal_backlog", { path: "q" }) as number) > 0);
+    assert.equal(valueAt(points, "taquba.log.epoch", { queue: "*", path: "q" }), 1);
+    assert.ok((valueAt(points, "taquba.log.wal_backlog", { queue: "*", path: "q" }) as number) > 0);
     await queue.close();
   });
 

@@ -25,8 +25,13 @@ describe("the Prometheus example", { timeout: 60_000 }, () => {
       assert.equal(sample("taquba_queue_depth", 'queue="emails",state="dead"'), 1);
       assert.equal(sample("taquba_queue_depth", 'queue="emails",state="pending"'), 0);
       const puts = example.queue.storeRequests().counts.put;
-      assert.equal(sample("taquba_store_requests_total", 'path="example",kind="put"'), puts);
-      assert.ok(sample("taquba_store_request_cost_total", 'path="example",kind="put"') > 0);
+      assert.equal(
+        sample("taquba_store_requests_total", 'queue="*",path="example",kind="put"'),
+        puts,
+      );
+      assert.ok(
+        sample("taquba_store_request_cost_total", 'queue="*",path="example",kind="put"') > 0,
+      );
     } finally {
       await example.stop();
     }

@@ -20,6 +20,7 @@ export async function loadTelemetry(options: ResolvedTelemetry): Promise<AttachT
       api,
       {
         path,
+        logger: core.logger,
         now: () => core.now(),
         queues: () => queueNames(core.state).map((name) => queueStats(core.state, name)),
         oldestPendingEnqueuedAt: (queue) => oldestPendingEnqueuedAt(core.state, queue),

@@ -6,6 +6,7 @@
  */
 export { loadOtelApi } from "./load.js";
 
+import type { Logger } from "../../logger.js";
 import type { Instrumentation } from "../instrument.js";
 import type { OtelApi } from "./load.js";
 import { type MetricsSource, QueueMetrics } from "./metrics.js";
@@ -17,6 +18,8 @@ export const SCOPE = "taquba";
 
 /** What the telemetry attaches to. */
 export interface TelemetryTarget extends MetricsSource {
+  /** Where a failing tracer is reported (once). */
+  readonly logger: Logger;
   observe(metrics: QueueMetrics): void;
   unobserve(metrics: QueueMetrics): void;
 }
@@ -37,12 +40,21 @@ export function startTelemetry(
     metrics = new QueueMetrics(meter, target, options.requestPrices);
     target.observe(metrics);
   }
+  let tracerFailures = 0;
   const tracing = options.traces
     ? new QueueTracing(
         api,
         (options.tracerProvider ?? api.trace.getTracerProvider()).getTracer(SCOPE) as ReturnType<
           typeof api.trace.getTracer
         >,
+        (error) => {
+          // One line for the problem, not one per job.
+          if (tracerFailures++ === 0)
+            target.logger.error(
+              `telemetry: the tracer threw (${String(error)}); jobs go on without the spans it could not make`,
+              { error },
+            );
+        },
       )
     : null;
   return {

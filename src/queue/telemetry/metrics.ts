@@ -38,6 +38,8 @@ const SECONDS_BUCKETS = [
 ];
 const DEPTH_STATES = ["pending", "scheduled", "claimed", "dead"] as const;
 const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
+/** The `queue` attribute of metrics that cover every queue of the store. */
+export const ALL_QUEUES = "*";
 
 type Outcome = "completed" | "retried" | "dead_lettered" | "expired";
 
@@ -204,20 +206,26 @@ export class QueueMetrics implements CommitObserver {
       if (enqueuedAt !== undefined)
         result.observe(oldest!, seconds(Math.max(0, now - enqueuedAt)), { queue: stats.queue });
     }
+    // Store and log metrics belong to the whole queue store, not to one named queue: their
+    // `queue` attribute is "*" (all queues of the store at `path`).
     const path = source.path;
+    const queue = ALL_QUEUES;
     const counts = source.requests();
     const costs = requestCosts(counts.counts, this.#prices);
     for (const kind of STORE_OPS) {
-      result.observe(requests!, counts.counts[kind], { path, kind });
-      result.observe(cost!, costs[kind], { path, kind });
+      result.observe(requests!, counts.counts[kind], { queue, path, kind });
+      result.observe(cost!, costs[kind], { queue, path, kind });
     }
-    result.observe(bytes!, counts.bytesRead, { path, kind: "get" });
-    result.observe(bytes!, counts.bytesWritten, { path, kind: "put" });
+    result.observe(bytes!, counts.bytesRead, { queue, path, kind: "get" });
+    result.observe(bytes!, counts.bytesWritten, { queue, path, kind: "put" });
     const log = source.logStats();
-    result.observe(epoch!, log.epoch, { path });
-    result.observe(backlog!, log.walBytesSinceCheckpoint, { path });
+    result.observe(epoch!, log.epoch, { queue, path });
+    result.observe(backlog!, log.walBytesSinceCheckpoint, { queue, path });
     if (log.lastCheckpointAt !== null)
-      result.observe(checkpointAge!, seconds(Math.max(0, now - log.lastCheckpointAt)), { path });
+      result.observe(checkpointAge!, seconds(Math.max(0, now - log.lastCheckpointAt)), {
+        queue,
+        path,
+      });
   }
 }
 

@@ -14,79 +14,120 @@ import { formatTraceParent, parseTraceParent, TRACEPARENT, TRACESTATE } from "./
 
 const SYSTEM = "taquba";
 
+/** Reports a failure of the tracer (the application's SDK); the queue goes on without the span. */
+export type TracingFailure = (error: unknown) => void;
+
+/** What an enqueue does when its span could not be started: nothing. */
+function untraced(headers: Headers | undefined): EnqueueTrace {
+  return { headers, succeeded() {}, failed() {} };
+}
+
 export class QueueTracing implements Tracing {
   readonly #api: OtelApi;
   readonly #tracer: Tracer;
+  readonly #report: TracingFailure;
 
-  constructor(api: OtelApi, tracer: Tracer) {
+  constructor(api: OtelApi, tracer: Tracer, report: TracingFailure) {
     this.#api = api;
     this.#tracer = tracer;
+    this.#report = report;
   }
 
   enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace {
     const api = this.#api;
-    const span = this.#tracer.startSpan(
-      `enqueue ${queue}`,
-      {
-        kind: api.SpanKind.PRODUCER,
-        attributes: {
-          "messaging.system": SYSTEM,
-          "messaging.operation.type": "send",
-          "messaging.destination.name": queue,
-          ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
+    const report = this.#report;
+    let span: Span;
+    let traced: Headers | undefined;
+    try {
+      span = this.#tracer.startSpan(
+        `enqueue ${queue}`,
+        {
+          kind: api.SpanKind.PRODUCER,
+          attributes: {
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "send",
+            "messaging.destination.name": queue,
+            ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
+          },
         },
-      },
-      api.context.active(),
-    );
+        api.context.active(),
+      );
+      traced = withTraceContext(api, headers, span.spanContext());
+    } catch (error) {
+      report(error);
+      return untraced(headers);
+    }
     return {
-      headers: withTraceContext(api, headers, span.spanContext()),
+      headers: traced,
       succeeded(ids, created) {
-        if (ids.length === 1) span.setAttribute("messaging.message.id", ids[0]!);
-        if (!created) span.setAttribute("taquba.dedup_hit", true);
-        span.end();
+        try {
+          if (ids.length === 1) span.setAttribute("messaging.message.id", ids[0]!);
+          if (!created) span.setAttribute("taquba.dedup_hit", true);
+          span.end();
+        } catch (error) {
+          report(error);
+        }
       },
       failed(error) {
-        fail(api, span, error);
-        span.end();
+        try {
+          fail(api, span, error);
+          span.end();
+        } catch (spanError) {
+          report(spanError);
+        }
       },
     };
   }
 
   handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
     const api = this.#api;
-    const producer = producerContext(api, claim.headers);
-    const parent = api.context.active();
-    const span = this.#tracer.startSpan(
-      `process ${claim.queue}`,
-      {
-        kind: api.SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": SYSTEM,
-          "messaging.operation.type": "process",
-          "messaging.destination.name": claim.queue,
-          "messaging.message.id": claim.id,
-          "taquba.job.attempt": claim.attempts,
+    const report = this.#report;
+    let span: Span;
+    let parent: ReturnType<OtelApi["context"]["active"]>;
+    try {
+      const producer = producerContext(api, claim.headers);
+      parent = api.context.active();
+      span = this.#tracer.startSpan(
+        `process ${claim.queue}`,
+        {
+          kind: api.SpanKind.CONSUMER,
+          attributes: {
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "process",
+            "messaging.destination.name": claim.queue,
+            "messaging.message.id": claim.id,
+            "taquba.job.attempt": claim.attempts,
+          },
+          links: producer === undefined ? [] : [{ context: producer }],
         },
-        links: producer === undefined ? [] : [{ context: producer }],
-      },
-      parent,
-    );
+        parent,
+      );
+    } catch (error) {
+      report(error);
+      return run();
+    }
+    const end = (error?: unknown): void => {
+      try {
+        if (error !== undefined) fail(api, span, error);
+        span.end();
+      } catch (spanError) {
+        report(spanError);
+      }
+    };
     let running: Promise<unknown>;
     try {
       running = api.context.with(api.trace.setSpan(parent, span), run);
     } catch (error) {
-      fail(api, span, error);
-      span.end();
+      end(error ?? new Error("handler threw undefined"));
       throw error;
     }
     return running.then(
       (value) => {
-        span.end();
+        end();
         return value;
       },
       (error: unknown) => {
-        fail(api, span, error);
-        span.end();
+        end(error ?? new Error("handler rejected with undefined"));
         throw error;
       },
     );
