@@ -1,5 +1,6 @@
 /** The CLI dispatcher: the command table, usage text, and how errors map to messages and exit codes. */
 import { TaqubaError } from "../errors.js";
+import { dashboardCommand } from "./dashboard.js";
 import { deadCommand } from "./dead.js";
 import { demoCommand } from "./demo.js";
 import { enqueueCommand } from "./enqueue.js";
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   requeueCommand,
   enqueueCommand,
   inspectCommand,
+  dashboardCommand,
 ];
 
 function usage(): string {

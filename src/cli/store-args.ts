@@ -36,12 +36,14 @@ export const WRITE_HELP = `${STORE_HELP}
   --take-over            required: writing opens the store as its writer, which
                          fences (stops) any process that has it open`;
 
-interface StoreValues {
+export interface StoreValues {
   store?: string | undefined;
   path?: string | undefined;
 }
 
-async function resolveStore(values: StoreValues): Promise<{ store: ObjectStore; path: string }> {
+export async function resolveStore(
+  values: StoreValues,
+): Promise<{ store: ObjectStore; path: string }> {
   return {
     store: await openStore(values.store ?? DEFAULT_DATA_DIR),
     path: values.path ?? DEFAULT_STORE_PATH,

@@ -79,12 +79,13 @@ const JOB_BODY = `
       (error.message.includes("npm install @opentelemetry/api") ? " (says what to install)" : ""),
   );
   console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
-    testing: [typeof ManualClock, typeof FaultStore], telemetry }));
+    testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry }));
 `;
 
 const CJS_JOB = `"use strict";
 const { FileStore, Queue, runWorker, silentLogger } = require("taquba");
 const { FaultStore, ManualClock } = require("taquba/testing");
+const { dashboard } = require("taquba/dashboard");
 const resolved = require.resolve("taquba");
 (async () => {${JOB_BODY}})().catch((error) => {
   console.error(error);
@@ -94,6 +95,7 @@ const resolved = require.resolve("taquba");
 
 const ESM_JOB = `import { FileStore, Queue, runWorker, silentLogger } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
+import { dashboard } from "taquba/dashboard";
 import { fileURLToPath } from "node:url";
 const resolved = fileURLToPath(import.meta.resolve("taquba"));
 ${JOB_BODY}`;
@@ -111,6 +113,13 @@ const TS_CONSUMER = `import {
   type TelemetryOptions,
 } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
+import { type DashboardHandler, type DashboardOptions, dashboard } from "taquba/dashboard";
+
+// The dashboard's types resolve from the subpath.
+export const dashboardOptions: DashboardOptions = { readOnly: true, basePath: "/admin/queues" };
+export function adminUi(queue: Queue): DashboardHandler {
+  return dashboard(queue, dashboardOptions);
+}
 
 // Telemetry options type-check without @opentelemetry/api installed.
 export const telemetry: TelemetryOptions = { traces: false, requestPrices: { put: 0.000005 } };
@@ -237,7 +246,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     }
   });
 
-  it("passes publint and attw (types per condition, for . and ./testing)", async () => {
+  it("passes publint and attw (types per condition, for ., ./testing and ./dashboard)", async () => {
     const publint = ok(await run(bin("publint"), ["run", tarball, "--strict"], work), "publint");
     assert.match(publint, /All good/);
     const attw = ok(
@@ -268,7 +277,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
           seen: ["ada@example.com"],
           done: 1,
           pending: 0,
-          testing: ["function", "function"],
+          testing: ["function", "function", "function"],
           telemetry: "INVALID_ARGUMENT (says what to install)",
         });
       }

@@ -1,0 +1,77 @@
+/**
+ * `taquba dashboard`: serves the web dashboard of a queue store, read-only
+ * (from a reader, re-opened at most every `--refresh-ms`), bound to
+ * 127.0.0.1 unless told otherwise, until interrupted.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dashboard } from "../dashboard/index.js";
+import { QueueReader } from "../queue/reader.js";
+import { defineCommand, intFlag, positiveInt } from "./args.js";
+import { positionals, resolveStore, STORE_HELP, STORE_OPTIONS } from "./store-args.js";
+
+const HELP = `Usage: taquba dashboard [options]
+
+Serves a read-only web dashboard of the queue store: queues with counts and
+throughput, jobs by state, dead jobs, store health. A running writer is not
+disturbed. Stops on Ctrl-C.
+
+Options:
+  --port <n>             port to listen on (default 3000; 0 picks a free one)
+  --host <address>       address to bind (default 127.0.0.1: this machine only)
+  --refresh-ms <ms>      minimum time between two reads of the store (default 2000)
+${STORE_HELP}
+`;
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+export const dashboardCommand = defineCommand({
+  name: "dashboard",
+  summary: "serve a read-only web dashboard",
+  help: HELP,
+  options: {
+    ...STORE_OPTIONS,
+    port: { type: "string" },
+    host: { type: "string" },
+    "refresh-ms": { type: "string" },
+  },
+  async run({ values, positionals: args }, io) {
+    positionals(args, []);
+    const port = intFlag(values.port, "port", 0, 3_000);
+    const host = values.host ?? "127.0.0.1";
+    const refreshMs = positiveInt(values["refresh-ms"], "refresh-ms", 2_000);
+    const { store, path } = await resolveStore(values);
+    const reader = await QueueReader.open(store, path);
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+    const bound = (server.address() as AddressInfo).port;
+    const shown = host.includes(":") ? `[${host}]` : host;
+    // On a loopback address, answer only to loopback host names (a guard against DNS rebinding).
+    const allowedHosts = LOOPBACK.has(host)
+      ? ["127.0.0.1", "localhost", "[::1]"].map((h) => `${h}:${bound}`)
+      : undefined;
+    const handler = dashboard(reader, {
+      reopen: () => QueueReader.open(store, path),
+      refreshMs,
+      ...(allowedHosts === undefined ? {} : { allowedHosts }),
+    });
+    server.on("request", handler);
+    io.out(`taquba dashboard (read-only) at http://${shown}:${bound}/ — Ctrl-C to stop\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    handler.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return 0;
+  },
+});

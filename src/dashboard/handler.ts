@@ -1,0 +1,306 @@
+/**
+ * The dashboard's request handling: routing of pages and actions, mount-path
+ * detection (plain `node:http`, or a framework that strips its mount path and
+ * keeps `originalUrl`), authorization, the checks every action passes
+ * (live queue, same origin, token), and the notices actions leave for the
+ * page they return to.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { InvalidArgumentError, JobNotFoundError, TaqubaError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { JobStatus } from "../queue/types.js";
+import type { History } from "./history.js";
+import { html } from "./html.js";
+import type { NoticeBoard } from "./notices.js";
+import { healthPage } from "./pages/health.js";
+import { jobPage } from "./pages/job.js";
+import { type PageContext, page, STATES } from "./pages/layout.js";
+import { overviewPage } from "./pages/overview.js";
+import { queuePage } from "./pages/queue.js";
+import { crossSiteReason, hostAllowed, readForm, send, tokenMatches } from "./security.js";
+import type { DashboardSource } from "./source.js";
+
+/** Everything a request is handled with. */
+export interface HandlerState {
+  source: DashboardSource;
+  history: History;
+  token: string;
+  notices: NoticeBoard;
+  readOnly: boolean;
+  basePath: string | undefined;
+  allowedHosts: readonly string[] | undefined;
+  authorize: ((req: IncomingMessage) => boolean | Promise<boolean>) | undefined;
+  refreshSeconds: number;
+  now: () => number;
+  /** Sample depth now (live queues: before rendering, so the chart's last bucket is current). */
+  sample: () => Promise<void>;
+  logger: Logger;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const MAX_CURSOR_CHARS = 1_024;
+
+/** The mount path and the path under it. */
+function locate(
+  req: IncomingMessage,
+  basePath: string | undefined,
+): { base: string; path: string; query: URLSearchParams } {
+  const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+  let path = url.pathname;
+  let base = "";
+  if (basePath !== undefined) {
+    base = basePath.replace(/\/+$/, "");
+    if (base !== "" && (path === base || path.startsWith(`${base}/`)))
+      path = path.slice(base.length) || "/";
+  } else {
+    const original = (req as { originalUrl?: unknown }).originalUrl;
+    if (typeof original === "string") {
+      const originalPath = new URL(original, "http://dashboard.invalid").pathname;
+      if (originalPath !== path && originalPath.endsWith(path))
+        base = originalPath.slice(0, -path.length);
+      else if (path === "/" && !originalPath.endsWith("/")) base = originalPath;
+    }
+  }
+  return { base, path, query: url.searchParams };
+}
+
+function one(query: URLSearchParams, name: string, required: true): string;
+function one(query: URLSearchParams, name: string, required: false): string | undefined;
+function one(query: URLSearchParams, name: string, required: boolean): string | undefined {
+  const value = query.get(name) ?? undefined;
+  if (required && (value === undefined || value === ""))
+    throw new HttpError(400, `Expected \`${name}\` in the request`);
+  return value;
+}
+
+export async function handle(
+  state: HandlerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { base, path, query } = locate(req, state.basePath);
+  if (!hostAllowed(req, state.allowedHosts))
+    throw new HttpError(403, "This host name is not allowed");
+  if (state.authorize !== undefined && !(await state.authorize(req)))
+    throw new HttpError(403, "Not authorized");
+  const method = req.method ?? "GET";
+  const writable = state.source.writable && !state.readOnly;
+  if (path === "/action") {
+    if (method !== "POST") throw new HttpError(405, "Actions are POST requests");
+    return act(state, req, res, base, writable);
+  }
+  if (method !== "GET" && method !== "HEAD")
+    throw new HttpError(405, `${method} is not allowed here`);
+  await state.source.refresh();
+  await state.sample();
+  const noticeId = query.get("notice") ?? undefined;
+  const self = `${base}${path}${query.toString() === "" ? "" : `?${query}`}`;
+  const ctx: PageContext = {
+    base,
+    now: state.now(),
+    writable,
+    token: state.token,
+    self: stripNotice(self),
+    notice: noticeId === undefined ? undefined : state.notices.take(noticeId),
+    refreshSeconds: state.refreshSeconds,
+  };
+  switch (path) {
+    case "/":
+    case "":
+      return send(res, 200, await overviewPage(ctx, state.source, state.history));
+    case "/queue": {
+      const name = one(query, "name", true);
+      const stateName = (one(query, "state", false) ?? "pending") as JobStatus;
+      if (!STATES.includes(stateName))
+        throw new HttpError(
+          400,
+          `Expected \`state\` to be one of ${STATES.join(", ")}, got ${JSON.stringify(stateName)}`,
+        );
+      const cursor = one(query, "cursor", false);
+      if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
+        throw new HttpError(400, "The cursor is too long");
+      return send(
+        res,
+        200,
+        await queuePage(ctx, state.source, state.history, name, stateName, cursor),
+      );
+    }
+    case "/job": {
+      const { status, body } = await jobPage(ctx, state.source, one(query, "id", true));
+      return send(res, status, body);
+    }
+    case "/health":
+      return send(res, 200, healthPage(ctx, state.source));
+    default:
+      throw new HttpError(404, "No such page");
+  }
+}
+
+function stripNotice(url: string): string {
+  const [path, query] = url.split("?", 2) as [string, string | undefined];
+  if (query === undefined) return path;
+  const params = new URLSearchParams(query);
+  params.delete("notice");
+  const rest = params.toString();
+  return rest === "" ? path : `${path}?${rest}`;
+}
+
+/** Where an action returns to: a path of this dashboard, never another site. */
+function backTo(base: string, back: string | null): string {
+  const fallback = `${base}/`;
+  if (back === null || !back.startsWith("/") || back.startsWith("//") || back.includes("\\"))
+    return fallback;
+  if (base !== "" && back !== base && !back.startsWith(`${base}/`) && !back.startsWith(`${base}?`))
+    return fallback;
+  return back;
+}
+
+async function act(
+  state: HandlerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  base: string,
+  writable: boolean,
+): Promise<void> {
+  const queue = state.source.queue;
+  if (!writable || queue === null) throw new HttpError(403, "This dashboard is read-only");
+  const crossSite = crossSiteReason(req);
+  if (crossSite !== null) throw new HttpError(403, `Cross-site request refused (${crossSite})`);
+  const form = await readForm(req);
+  if (form === null) throw new HttpError(400, "Expected a small URL-encoded form");
+  if (!tokenMatches(state.token, form.get("token") ?? undefined))
+    throw new HttpError(403, "The form's token is missing or stale: reload the page and try again");
+  const field = (name: string): string => {
+    const value = form.get(name);
+    if (value === null || value === "")
+      throw new HttpError(400, `Expected \`${name}\` in the form`);
+    return value;
+  };
+  let notice: string;
+  const action = form.get("action");
+  switch (action) {
+    case "requeue": {
+      const id = field("id");
+      try {
+        await queue.requeueDeadJob(id);
+        notice = `Job ${id} was requeued: it is pending again.`;
+      } catch (error) {
+        if (!(error instanceof JobNotFoundError)) throw error;
+        notice = `Job ${id} is not dead (any more): nothing was requeued.`;
+      }
+      break;
+    }
+    case "requeue-all": {
+      const name = field("queue");
+      let count = 0;
+      if (typeof queue.requeueDeadJobs === "function") count = await queue.requeueDeadJobs(name);
+      else {
+        let after: string | undefined;
+        for (;;) {
+          const page = await queue.deadJobs(
+            name,
+            after === undefined ? { limit: 500 } : { after, limit: 500 },
+          );
+          if (page.length === 0) break;
+          for (const job of page) {
+            await queue.requeueDeadJob(job.id).then(
+              () => count++,
+              (error: unknown) => {
+                if (!(error instanceof JobNotFoundError)) throw error;
+              },
+            );
+          }
+          after = page[page.length - 1]!.id;
+        }
+      }
+      notice = `Requeued ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
+      break;
+    }
+    case "remove-dead": {
+      const name = field("queue");
+      if (typeof queue.removeJobs !== "function")
+        throw new HttpError(400, "Removing jobs is unavailable in this version of taquba");
+      const count = await queue.removeJobs(name, "dead");
+      notice = `Removed ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
+      break;
+    }
+    case "cancel": {
+      const id = field("id");
+      const outcome = await queue.cancel(id);
+      notice =
+        outcome === "removed"
+          ? `Job ${id} was cancelled and removed.`
+          : outcome === "requested"
+            ? `Job ${id} is running: its handler was asked to stop.`
+            : `Job ${id} was not found waiting or running: nothing was cancelled.`;
+      break;
+    }
+    case "pause":
+    case "resume": {
+      const name = field("queue");
+      if (typeof queue.pauseQueue !== "function" || typeof queue.resumeQueue !== "function")
+        throw new HttpError(400, "Pausing queues is unavailable in this version of taquba");
+      if (action === "pause") await queue.pauseQueue(name);
+      else await queue.resumeQueue(name);
+      notice = `Queue ${name} is ${action === "pause" ? "paused" : "running again"}.`;
+      break;
+    }
+    default:
+      throw new HttpError(400, `Unknown action ${JSON.stringify(action)}`);
+  }
+  const back = new URL(backTo(base, form.get("back")), "http://dashboard.invalid");
+  back.searchParams.set("notice", state.notices.put(notice));
+  res.writeHead(303, { location: `${back.pathname}${back.search}`, "cache-control": "no-store" });
+  res.end();
+}
+
+/** The error page for `error`; unexpected errors are logged. */
+export function fail(
+  state: HandlerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+): void {
+  let status = 500;
+  let message = "The dashboard failed to answer; the error was logged.";
+  if (error instanceof HttpError) ({ status, message } = error);
+  else if (error instanceof InvalidArgumentError) {
+    status = 400;
+    message = error.message;
+  } else if (error instanceof TaqubaError) {
+    status = 503;
+    message = `${error.code}: ${error.message}`;
+  } else
+    state.logger.error(`dashboard: ${req.method} ${req.url} failed: ${String(error)}`, { error });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const base = locate(req, state.basePath).base;
+  const ctx: PageContext = {
+    base,
+    now: state.now(),
+    writable: false,
+    token: "",
+    self: `${base}/`,
+    notice: undefined,
+    refreshSeconds: 0,
+  };
+  send(
+    res,
+    status,
+    page(
+      ctx,
+      `Error ${status}`,
+      "queues",
+      html`<h1>Error ${status}</h1><p id="error">${message}</p>`,
+    ),
+  );
+}

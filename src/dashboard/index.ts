@@ -1,0 +1,236 @@
+/**
+ * `taquba/dashboard`: a web UI for a queue store, as a request handler for
+ * `node:http` (and so Express, Fastify via middie, Hono's node adapter).
+ * Over a live `Queue` it offers actions (requeue, cancel, remove); over a
+ * `QueueReader` it is read-only. Pages are rendered on the server as plain
+ * HTML with inline CSS and SVG: no script, no external resource, so it works
+ * offline and under a strict Content-Security-Policy.
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Clock, systemClock } from "../clock.js";
+import { consoleLogger, type Logger } from "../logger.js";
+import { Queue } from "../queue/queue.js";
+import type { QueueReader } from "../queue/reader.js";
+import { type RequestPrices, resolveRequestPrices } from "../store/request-prices.js";
+import {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkOptionsObject,
+  checkPositiveDuration,
+  invalidArgument,
+} from "../validate.js";
+import { fail, type HandlerState, handle } from "./handler.js";
+import { History } from "./history.js";
+import { NoticeBoard } from "./notices.js";
+import { newToken } from "./security.js";
+import { DashboardSource } from "./source.js";
+
+/** Options of {@link dashboard}. */
+export interface DashboardOptions {
+  /**
+   * The path the dashboard is mounted at, e.g. `"/admin/queues"`. Without it,
+   * a framework's `req.originalUrl` tells (Express), else the root.
+   * @default detected, else ""
+   */
+  basePath?: string;
+  /**
+   * Offer no actions even over a live `Queue`.
+   * @default false
+   */
+  readOnly?: boolean;
+  /**
+   * Called on every request before anything else; resolving `false` answers
+   * 403. Put the host application's login check here.
+   * @default every request is allowed
+   */
+  authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * Opens a fresh `QueueReader` (reader sources): the dashboard shows a new
+   * snapshot at most every `refreshMs`. Without it, a reader's snapshot is shown as is.
+   * @default undefined
+   */
+  reopen?: () => Promise<QueueReader>;
+  /**
+   * Minimum time between two snapshots of a reader source (each costs store reads).
+   * @default 2_000
+   */
+  refreshMs?: number;
+  /**
+   * Width of a throughput bucket in the charts.
+   * @default 60_000
+   */
+  bucketMs?: number;
+  /**
+   * Buckets shown in the charts (and kept in memory).
+   * @default 60
+   */
+  buckets?: number;
+  /**
+   * Prices of store requests for the cost estimate.
+   * @default S3 Standard list prices in US dollars
+   */
+  requestPrices?: Partial<RequestPrices>;
+  /**
+   * Host names (with port, as browsers send them in `Host`) the dashboard
+   * answers; others get 403. Guards a dashboard on a loopback address
+   * against DNS rebinding.
+   * @default any host
+   */
+  allowedHosts?: string[];
+  /**
+   * Reload pages in the browser every this many seconds (0: never).
+   * @default 0
+   */
+  autoRefreshSeconds?: number;
+  /**
+   * Wall clock of the charts and ages.
+   * @default the queue's clock, or the system clock for a reader
+   */
+  clock?: Clock;
+  /**
+   * Where unexpected failures are reported.
+   * @default consoleLogger
+   */
+  logger?: Logger;
+}
+
+/** The request handler {@link dashboard} returns. */
+export interface DashboardHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Stops following the queue (event listeners, sampling timer). Idempotent. */
+  close(): void;
+}
+
+function checkPath(value: unknown): string {
+  if (
+    typeof value !== "string" ||
+    (value !== "" && (!value.startsWith("/") || value.includes("?")))
+  )
+    throw invalidArgument("options.basePath", 'a path starting with "/" (or "")', value);
+  return value.replace(/\/+$/, "");
+}
+
+function checkHosts(value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((h) => typeof h !== "string" || h === ""))
+    throw invalidArgument("options.allowedHosts", "an array of host names", value);
+  return (value as string[]).map((h) => h.toLowerCase());
+}
+
+/**
+ * A request handler serving the dashboard of `source`: a live `Queue`
+ * (actions allowed, protected by a same-origin check and a token every form
+ * carries) or a read-only `QueueReader`. Call `close()` on it when done.
+ */
+export function dashboard(
+  source: Queue | QueueReader,
+  options: DashboardOptions = {},
+): DashboardHandler {
+  checkOptionsObject(options, "options");
+  const live = source instanceof Queue;
+  const clock = options.clock ?? (live ? source.clock : systemClock);
+  const now = (): number => clock.now();
+  const readOnly =
+    options.readOnly === undefined ? false : checkBoolean(options.readOnly, "options.readOnly");
+  const refreshMs =
+    options.refreshMs === undefined
+      ? 2_000
+      : checkPositiveDuration(options.refreshMs, "options.refreshMs");
+  const bucketMs =
+    options.bucketMs === undefined
+      ? 60_000
+      : checkPositiveDuration(options.bucketMs, "options.bucketMs");
+  const size = checkInteger(options.buckets ?? 60, "options.buckets", 2, 10_000);
+  const refreshSeconds = checkInteger(
+    options.autoRefreshSeconds ?? 0,
+    "options.autoRefreshSeconds",
+    0,
+    86_400,
+  );
+  const authorize =
+    options.authorize === undefined
+      ? undefined
+      : (checkFunction(
+          options.authorize,
+          "options.authorize",
+          "a function (req) => boolean",
+        ) as NonNullable<DashboardOptions["authorize"]>);
+  const reopen =
+    options.reopen === undefined
+      ? undefined
+      : (checkFunction(
+          options.reopen,
+          "options.reopen",
+          "a function () => Promise<QueueReader>",
+        ) as NonNullable<DashboardOptions["reopen"]>);
+  const prices =
+    options.requestPrices === undefined
+      ? undefined
+      : resolveRequestPrices(options.requestPrices, "options.requestPrices");
+  const history = new History(bucketMs, size);
+  const data = new DashboardSource(source, {
+    reopen,
+    refreshMs,
+    prices,
+    now,
+    onSnapshot: (stats) => history.sample(stats, now(), true),
+  });
+
+  let close = (): void => {};
+  let sample = async (): Promise<void> => {};
+  if (live) {
+    const queue = source;
+    const enqueued = (e: { queue: string; at: number }): void =>
+      history.count(e.queue, "enqueued", e.at);
+    const completed = (e: { queue: string; at: number }): void =>
+      history.count(e.queue, "completed", e.at);
+    const failed = (e: { queue: string; at: number }): void =>
+      history.count(e.queue, "failed", e.at);
+    queue
+      .on("enqueued", enqueued)
+      .on("completed", completed)
+      .on("retried", failed)
+      .on("dead", failed);
+    sample = async () => {
+      if (!queue.closed) history.sample(await data.allStats(), now(), false);
+    };
+    const timer = setInterval(() => void sample().catch(() => {}), bucketMs);
+    timer.unref();
+    close = () => {
+      clearInterval(timer);
+      queue
+        .off("enqueued", enqueued)
+        .off("completed", completed)
+        .off("retried", failed)
+        .off("dead", failed);
+      close = () => {};
+    };
+  } else {
+    // The first snapshot is the baseline of the done counters.
+    void data.allStats().then(
+      (stats) => history.sample(stats, now(), true),
+      () => {},
+    );
+  }
+
+  const state: HandlerState = {
+    source: data,
+    history,
+    token: newToken(),
+    notices: new NoticeBoard(),
+    readOnly,
+    basePath: options.basePath === undefined ? undefined : checkPath(options.basePath),
+    allowedHosts: options.allowedHosts === undefined ? undefined : checkHosts(options.allowedHosts),
+    authorize,
+    refreshSeconds,
+    now,
+    sample,
+    logger: options.logger ?? consoleLogger,
+  };
+  const handler = ((req: IncomingMessage, res: ServerResponse): void => {
+    handle(state, req, res).catch((error: unknown) => fail(state, req, res, error));
+  }) as DashboardHandler;
+  handler.close = () => close();
+  return handler;
+}

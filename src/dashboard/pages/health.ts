@@ -1,0 +1,57 @@
+/**
+ * Store health: writer epoch, heartbeat, WAL backlog, checkpoint age, and
+ * the store requests made with their estimated cost, by kind.
+ */
+import type { StoreOp } from "../../store/wrappers/ops.js";
+import { bytes, duration, money, relative, time } from "../format.js";
+import { html, type SafeHtml } from "../html.js";
+import type { DashboardSource } from "../source.js";
+import { type PageContext, page } from "./layout.js";
+
+const OPS: readonly StoreOp[] = ["get", "put", "list", "head", "delete"];
+
+function card(id: string, label: string, value: string, note: SafeHtml | string = ""): SafeHtml {
+  return html`<div class="card" id="${id}"><span class="muted">${label}</span><b>${value}</b><span class="muted">${note}</span></div>`;
+}
+
+export function healthPage(ctx: PageContext, source: DashboardSource): string {
+  const h = source.health();
+  const heartbeat =
+    h.role === "writer"
+      ? card("heartbeat", "Writer heartbeat", "this process", "the dashboard runs in the writer")
+      : h.heartbeatAt === undefined
+        ? card(
+            "heartbeat",
+            "Writer heartbeat",
+            "unavailable",
+            "this version of taquba writes no heartbeat",
+          )
+        : h.heartbeatAt === null
+          ? card("heartbeat", "Writer heartbeat", "none", "no writer heartbeat found")
+          : card(
+              "heartbeat",
+              "Writer heartbeat",
+              relative(h.heartbeatAt, ctx.now),
+              time(h.heartbeatAt),
+            );
+  const checkpointAge = h.checkpointAt === null ? "none yet" : duration(ctx.now - h.checkpointAt);
+  const rows = OPS.map(
+    (op) =>
+      html`<tr><td>${op}</td><td class="n">${h.requests.counts[op]}</td><td class="n">${money(h.costs[op])}</td></tr>`,
+  );
+  const body = html`<h1>Store health</h1>
+<p class="muted">${h.role === "writer" ? "Live: this process owns the store." : `Read-only snapshot taken ${relative(h.snapshotAt, ctx.now)}; a running writer is not disturbed.`}</p>
+<div class="grid">
+${card("epoch", "Writer epoch", h.epoch === null ? "—" : String(h.epoch), "writers that opened the store")}
+${heartbeat}
+${card("wal-backlog", "WAL backlog", h.walBacklogBytes === null ? "—" : bytes(h.walBacklogBytes), h.walBacklogObjects === null ? "replayed on reopen" : `${h.walBacklogObjects} objects replayed on reopen`)}
+${card("checkpoint-age", "Checkpoint age", checkpointAge, h.checkpointAt === null ? "" : time(h.checkpointAt))}
+${card("requests", "Store requests", String(h.requests.requests), `${bytes(h.requests.bytesWritten)} written, ${bytes(h.requests.bytesRead)} read`)}
+${card("cost", "Estimated request cost", money(h.cost), h.role === "writer" ? "since this queue opened" : "of this dashboard's reads")}
+</div>
+<h2>Requests by kind</h2>
+<table id="requests"><thead><tr><th>kind</th><th class="n">requests</th><th class="n">estimated cost</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Details</h2>
+<dl>${h.details.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
+  return page(ctx, "Store health", "health", body);
+}

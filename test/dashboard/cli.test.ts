@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { FileStore } from "../../src/store/file.js";
+import { repoRoot } from "../nodes.js";
+import { http } from "./helpers.js";
+
+const CLI = join(repoRoot(), "build", "src", "cli", "main.js");
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
+  it("serves a read-only dashboard on 127.0.0.1 without fencing the running writer, and stops on SIGTERM", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-dashboard-cli-"));
+    dirs.push(dir);
+    const writer = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await writer.enqueue("emails", "hello <world>");
+    const child = spawn(
+      process.execPath,
+      [CLI, "dashboard", "--store", dir, "--port", "0", "--refresh-ms", "1"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (match !== null) resolve(match[1]!);
+        });
+        let err = "";
+        child.stderr.on("data", (chunk: Buffer) => {
+          err += chunk.toString();
+        });
+        child.on("exit", (code) => reject(new Error(`exited with ${code}: ${out}${err}`)));
+      });
+      const home = await http(`${url}/`);
+      assert.equal(home.status, 200);
+      assert.match(home.body, /<span class="mode">read-only<\/span>/);
+      assert.match(home.body, /emails/);
+      assert.doesNotMatch(home.body, /<form/);
+
+      // Later writes show up in the next snapshot; the writer was never fenced.
+      await writer.enqueue("reports", "r1");
+      await writer.flush();
+      const again = await http(`${url}/`);
+      assert.match(again.body, /reports/);
+      assert.equal(writer.closed, false);
+
+      // Bound to loopback, it answers only loopback host names (DNS rebinding).
+      const port = new URL(url).port;
+      assert.equal(
+        (await http(`${url}/`, { headers: { host: `evil.example:${port}` } })).status,
+        403,
+      );
+      assert.equal((await http(`${url}/`, { headers: { host: `localhost:${port}` } })).status, 200);
+      const post = await http(`${url}/action`, { form: { action: "requeue", id: "x" } });
+      assert.equal(post.status, 403);
+
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+      await writer.close();
+    }
+  });
+
+  it("rejects a bad --port as a usage error", async () => {
+    const child = spawn(process.execPath, [CLI, "dashboard", "--port", "ten"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 2);
+    assert.match(err, /Expected `--port` to be an integer/);
+  });
+});

@@ -1,0 +1,342 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { dashboard } from "../../src/dashboard/index.js";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { mustClaim } from "../queue/helpers.js";
+import { formFields, http, serve } from "./helpers.js";
+
+const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
+
+/** A queue with jobs in several states, user data full of markup. */
+async function seeded(store = new MemoryStore(), clock = new ManualClock(1_780_000_000_000)) {
+  const queue = await Queue.open(store, "app", { clock, logger: silentLogger, flushIntervalMs: 0 });
+  const evilQueue = `mail<b>${"&"}</b>`;
+  const evil = await queue.enqueue(evilQueue, EVIL, { headers: { [`x-${"<i>"}`]: EVIL } });
+  await queue.enqueue("emails", JSON.stringify({ to: "a@example.com" }));
+  await queue.enqueue("emails", new Uint8Array([0, 1, 2, 255]));
+  const dead = await queue.enqueue("emails", "poison", { maxAttempts: 1 });
+  const c1 = await mustClaim(queue, "emails");
+  await queue.ack(c1);
+  const c2 = await mustClaim(queue, "emails");
+  await queue.nack(c2, "try later");
+  const c3 = await mustClaim(queue, "emails");
+  assert.equal(c3.id, dead);
+  await queue.deadLetter(c3, `bad ${EVIL}`);
+  return { queue, clock, store, dead, evil, evilQueue };
+}
+
+function assertNoMarkupInjected(body: string): void {
+  assert.ok(!body.includes("<script"), "a script tag reached the page");
+  assert.ok(!body.includes("<img"), "an img tag reached the page");
+  assert.ok(!body.includes("<b>&"), "a queue name was not escaped");
+}
+
+describe("dashboard", { timeout: 60_000 }, () => {
+  it("renders every page over a live queue, escaping user data, with a CSP that allows no script", async () => {
+    const { queue, dead, evil, evilQueue } = await seeded();
+    const served = await serve(dashboard(queue));
+    try {
+      const home = await http(`${served.url}/`);
+      assert.equal(home.status, 200);
+      assert.match(String(home.headers["content-security-policy"]), /default-src 'none'/);
+      assert.doesNotMatch(String(home.headers["content-security-policy"]), /script-src/);
+      assert.match(home.body, /<table id="queues">/);
+      assert.match(home.body, /mail&lt;b&gt;&amp;&lt;\/b&gt;/);
+      assert.match(home.body, /<svg [^>]*role="img"/);
+      assertNoMarkupInjected(home.body);
+
+      const pending = await http(
+        `${served.url}/queue?name=${encodeURIComponent(evilQueue)}&state=pending`,
+      );
+      assert.equal(pending.status, 200);
+      assertNoMarkupInjected(pending.body);
+      const escapedEvil = /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/;
+      if (!pending.body.includes("Listing pending jobs is unavailable"))
+        assert.match(pending.body, escapedEvil);
+      const evilJob = await http(`${served.url}/job?id=${evil}`);
+      assert.equal(evilJob.status, 200);
+      assert.match(
+        evilJob.body,
+        /<pre>&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;&lt;img/,
+      );
+      assert.match(evilJob.body, /<th>x-&lt;i&gt;<\/th>/);
+      assertNoMarkupInjected(evilJob.body);
+
+      const deadPage = await http(`${served.url}/queue?name=emails&state=dead`);
+      assert.equal(deadPage.status, 200);
+      assert.match(deadPage.body, new RegExp(`data-job="${dead}"`));
+      assert.match(deadPage.body, /data-action="requeue"/);
+      assert.match(deadPage.body, /data-action="requeue-all"/);
+      assertNoMarkupInjected(deadPage.body);
+
+      const job = await http(`${served.url}/job?id=${dead}`);
+      assert.equal(job.status, 200);
+      assert.match(
+        job.body,
+        /<h1>Job <code>[0-9A-Z]+<\/code> <span class="badge s-dead">dead<\/span>/,
+      );
+      assert.match(job.body, /poison/);
+      assertNoMarkupInjected(job.body);
+
+      const ids = await queue.listQueues();
+      assert.deepEqual(ids, ["emails", evilQueue]);
+      const binary = (await queue.deadJobs("emails")).length;
+      assert.equal(binary, 1);
+
+      const health = await http(`${served.url}/health`);
+      assert.equal(health.status, 200);
+      assert.match(
+        health.body,
+        /<div class="card" id="epoch"><span class="muted">Writer epoch<\/span><b>1<\/b>/,
+      );
+      assert.match(health.body, /id="wal-backlog"/);
+      assert.match(health.body, /id="checkpoint-age"/);
+      const puts = queue.storeRequests().counts.put;
+      assert.ok(puts > 0);
+      assert.match(health.body, new RegExp(`<tr><td>put</td><td class="n">${puts}</td>`));
+      assert.match(
+        health.body,
+        /id="cost"><span class="muted">Estimated request cost<\/span><b>\$/,
+      );
+
+      assert.equal((await http(`${served.url}/job?id=01NOPE`)).status, 404);
+      assert.equal((await http(`${served.url}/queue?name=emails&state=lost`)).status, 400);
+      assert.equal((await http(`${served.url}/queue`)).status, 400);
+      assert.equal((await http(`${served.url}/nothing`)).status, 404);
+      assert.equal((await http(`${served.url}/`, { method: "DELETE" })).status, 405);
+      assert.equal((await http(`${served.url}/action`)).status, 405);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("requeues a dead job with the page's token; refuses cross-site requests and missing tokens", async () => {
+    const { queue, dead } = await seeded();
+    const served = await serve(dashboard(queue));
+    try {
+      const page = (await http(`${served.url}/queue?name=emails&state=dead`)).body;
+      const form = formFields(page, "requeue", ["id", dead]);
+      const action = `${served.url}/action`;
+
+      const refused = [
+        await http(action, { form: { ...form, token: "forged" } }),
+        await http(action, { form: { ...form, token: "" } }),
+        await http(action, { form, headers: { origin: "https://evil.example" } }),
+        await http(action, { form, headers: { "sec-fetch-site": "cross-site" } }),
+        await http(action, { form, headers: { "content-type": "text/plain" } }),
+      ];
+      assert.deepEqual(
+        refused.map((r) => r.status),
+        [403, 403, 403, 403, 400],
+      );
+      assert.equal((await queue.getJob(dead))?.status, "dead", "nothing changed");
+
+      const done = await http(action, {
+        form,
+        headers: { origin: served.url, "sec-fetch-site": "same-origin" },
+      });
+      assert.equal(done.status, 303);
+      const location = String(done.headers.location);
+      assert.match(location, /^\/queue\?name=emails&state=dead&notice=/);
+      assert.equal((await queue.getJob(dead))?.status, "pending");
+      const after = await http(`${served.url}${location}`);
+      assert.match(after.body, new RegExp(`Job ${dead} was requeued: it is pending again.`));
+      assert.match(after.body, /No dead jobs\./);
+      // A notice is shown once, and a made-up notice id shows nothing.
+      assert.doesNotMatch((await http(`${served.url}${location}`)).body, /was requeued/);
+
+      // A stale requeue says so instead of failing.
+      const again = await http(action, { form });
+      assert.equal(again.status, 303);
+      assert.match(
+        (await http(`${served.url}${again.headers.location}`)).body,
+        /is not dead \(any more\)/,
+      );
+
+      // "back" never leaves the dashboard.
+      const offsite = await http(action, { form: { ...form, back: "//evil.example/x" } });
+      assert.match(String(offsite.headers.location), /^\/\?notice=/);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("requeues all dead jobs of a queue and cancels a pending one", async () => {
+    const clock = new ManualClock(1_780_000_000_000);
+    const queue = await Queue.open(new MemoryStore(), "app", { clock, logger: silentLogger });
+    for (let i = 0; i < 3; i++) {
+      await queue.enqueue("q", `job ${i}`, { maxAttempts: 1 });
+      await queue.deadLetter(await mustClaim(queue, "q"), "boom");
+    }
+    const waiting = await queue.enqueue("q", "waiting");
+    const served = await serve(dashboard(queue));
+    try {
+      const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
+      const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
+      assert.equal(all.status, 303);
+      assert.deepEqual(await queue.stats("q"), {
+        queue: "q",
+        pending: 4,
+        claimed: 0,
+        done: 0,
+        dead: 0,
+        scheduled: 0,
+        ...("paused" in (await queue.stats("q")) ? { paused: false } : {}),
+      });
+      assert.match(
+        (await http(`${served.url}${all.headers.location}`)).body,
+        /Requeued 3 dead jobs of q\./,
+      );
+
+      const pendingPage = (await http(`${served.url}/queue?name=q&state=pending`)).body;
+      if (pendingPage.includes('data-action="cancel"')) {
+        const cancel = await http(`${served.url}/action`, {
+          form: formFields(pendingPage, "cancel", ["id", waiting]),
+        });
+        assert.equal(cancel.status, 303);
+        assert.equal(await queue.getJob(waiting), null);
+      } else assert.match(pendingPage, /Listing pending jobs is unavailable/);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("over a reader is read-only, and shows new snapshots at most every refreshMs", async () => {
+    const { queue, store, dead } = await seeded();
+    await queue.flush();
+    const clock = new ManualClock(1_780_000_000_000);
+    let opens = 0;
+    const reopen = async () => {
+      opens++;
+      return QueueReader.open(store, "app");
+    };
+    const served = await serve(
+      dashboard(await QueueReader.open(store, "app"), { reopen, refreshMs: 5_000, clock }),
+    );
+    try {
+      const page = (await http(`${served.url}/queue?name=emails&state=dead`)).body;
+      assert.match(page, new RegExp(`data-job="${dead}"`));
+      assert.doesNotMatch(page, /<form/);
+      assert.match(page, /read-only/);
+      const post = await http(`${served.url}/action`, {
+        form: { action: "requeue", id: dead, token: "x" },
+      });
+      assert.equal(post.status, 403);
+      assert.match(post.body, /read-only/);
+
+      await queue.requeueDeadJob(dead);
+      await queue.flush();
+      assert.match(
+        (await http(`${served.url}/queue?name=emails&state=dead`)).body,
+        /data-job=/,
+        "old snapshot",
+      );
+      assert.equal(opens, 0);
+      clock.advance(5_000);
+      assert.match(
+        (await http(`${served.url}/queue?name=emails&state=dead`)).body,
+        /No dead jobs\./,
+      );
+      assert.equal(opens, 1);
+
+      const health = (await http(`${served.url}/health`)).body;
+      assert.match(health, /Read-only snapshot taken/);
+      assert.match(health, /id="heartbeat"/);
+      assert.match(health, /<tr><td>list<\/td><td class="n">[1-9]/);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("finds its mount path, asks authorize first, and answers only allowed hosts", async () => {
+    const { queue, dead } = await seeded();
+    let allow = true;
+    const mounted = await serve(dashboard(queue, { authorize: () => allow }), "/admin/queues");
+    const direct = await serve(
+      dashboard(queue, { basePath: "/ops/", allowedHosts: ["ops.example:80"] }),
+    );
+    try {
+      const home = await http(`${mounted.url}/admin/queues`);
+      assert.equal(home.status, 200);
+      assert.match(home.body, /href="\/admin\/queues\/queue\?name=emails&amp;state=pending"/);
+      const page = (await http(`${mounted.url}/admin/queues/queue?name=emails&state=dead`)).body;
+      const form = formFields(page, "requeue", ["id", dead]);
+      assert.equal(form.back, "/admin/queues/queue?name=emails&state=dead");
+      assert.match(page, /action="\/admin\/queues\/action"/);
+      allow = false;
+      assert.equal((await http(`${mounted.url}/admin/queues/`)).status, 403);
+      assert.equal((await http(`${mounted.url}/admin/queues/action`, { form })).status, 403);
+      assert.equal((await queue.getJob(dead))?.status, "dead");
+      allow = true;
+      const moved = await http(`${mounted.url}/admin/queues/action`, { form });
+      assert.match(
+        String(moved.headers.location),
+        /^\/admin\/queues\/queue\?name=emails&state=dead&notice=/,
+      );
+
+      assert.equal(
+        (await http(`${direct.url}/ops/health`)).status,
+        403,
+        "Host 127.0.0.1 is not allowed",
+      );
+      const ok = await http(`${direct.url}/ops/health`, { headers: { host: "ops.example:80" } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.body, /href="\/ops\/"/);
+    } finally {
+      await mounted.close();
+      await direct.close();
+      await queue.close();
+    }
+  });
+
+  it("counts throughput from the queue's events into the chart", async () => {
+    const clock = new ManualClock(1_780_000_000_000);
+    const queue = await Queue.open(new MemoryStore(), "app", { clock, logger: silentLogger });
+    const handler = dashboard(queue, { bucketMs: 1_000, buckets: 10 });
+    const served = await serve(handler);
+    try {
+      for (let i = 0; i < 5; i++) await queue.enqueue("t", `job ${i}`, { maxAttempts: 1 });
+      for (let i = 0; i < 3; i++) await queue.ack(await mustClaim(queue, "t"));
+      await queue.deadLetter(await mustClaim(queue, "t"), "boom");
+      await queue.flush();
+      const body = (await http(`${served.url}/queue?name=t`)).body;
+      assert.match(
+        body,
+        /<title>[0-9:]+ UTC: 3 completed, 1 failed, 5 enqueued, 1 pending<\/title>/,
+      );
+      handler.close();
+      await queue.enqueue("t", "after close");
+      await queue.flush();
+      assert.match((await http(`${served.url}/queue?name=t`)).body, /5 enqueued/);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("rejects bad options, naming them", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
+    const cases: [object, RegExp][] = [
+      [{ basePath: "admin" }, /`options.basePath` to be a path starting with "\/"/],
+      [{ refreshMs: -1 }, /`options.refreshMs`/],
+      [{ buckets: 1 }, /`options.buckets`/],
+      [{ authorize: "yes" }, /`options.authorize` to be a function/],
+      [{ allowedHosts: "x" }, /`options.allowedHosts` to be an array of host names/],
+    ];
+    for (const [options, message] of cases)
+      assert.throws(
+        () => dashboard(queue, options as never),
+        (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
+      );
+    await queue.close();
+  });
+});
