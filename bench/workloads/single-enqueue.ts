@@ -4,7 +4,17 @@ import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
+import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
 import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
+
+function telemetryArg(value: string): TelemetryMode {
+  const mode = TELEMETRY_MODES.find((m) => m === value);
+  if (mode === undefined)
+    throw new Error(
+      `Expected \`--telemetry\` to be one of ${TELEMETRY_MODES.join(", ")}, got "${value}"`,
+    );
+  return mode;
+}
 
 export interface SingleEnqueueParams {
   jobs: number;
@@ -14,6 +24,8 @@ export interface SingleEnqueueParams {
   /** Jobs enqueued before the measured phase (JIT warm-up), into another queue. */
   warmup: number;
   flushMs?: number;
+  /** OpenTelemetry on the queue (`off`, `metrics`, `traces`, `both`), to measure its cost. */
+  telemetry: TelemetryMode;
 }
 
 const QUEUE = "single";
@@ -33,15 +45,16 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     payloadBytes: args.number("payload", 64),
     warmup: args.number("warmup", 20_000),
     flushMs: flushMsArg(args),
+    telemetry: telemetryArg(args.string("telemetry", "off")),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const queue = await Queue.open(
-        bench.store,
-        "bench/single-enqueue",
-        openOptions(params.flushMs),
-      );
+      const otel = benchTelemetry(params.telemetry);
+      const queue = await Queue.open(bench.store, "bench/single-enqueue", {
+        ...openOptions(params.flushMs),
+        ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
+      });
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
       const produce = async (name: string, count: number, latency?: LatencyRecorder) => {
         let sent = 0;
@@ -65,6 +78,7 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
       const cpu = process.cpuUsage(cpu0);
       const traffic = trafficOf(bench, params.jobs);
       await queue.close();
+      await otel.shutdown();
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       return [
         {

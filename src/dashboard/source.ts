@@ -44,13 +44,26 @@ export interface Health {
   checkpointAt: number | null;
   /** Wall time of the snapshot shown (readers), or null for a live writer. */
   snapshotAt: number | null;
-  /** The writer's last heartbeat (wall time), `null` when none was read, `undefined` when this version has none. */
-  heartbeatAt: number | null | undefined;
+  /**
+   * The writer's last heartbeat: `null` when the writer beats not (no
+   * `heartbeatMs`), `undefined` when this version of taquba has no heartbeat.
+   * Writers: the dashboard runs in the writer, which is alive by definition.
+   */
+  heartbeat: HeartbeatView | null | undefined;
   requests: RequestCounts;
   costs: Record<StoreOp, number>;
   cost: number;
   /** More rows worth showing, label → value. */
   details: [string, string][];
+}
+
+/** A writer's liveness beat as a reader sees it. */
+export interface HeartbeatView {
+  counter: number;
+  at: number;
+  intervalMs: number;
+  epoch: number;
+  closed: boolean;
 }
 
 /** The reads and actions newer versions add; each is used only when present. */
@@ -69,6 +82,7 @@ interface Optional {
   ): Promise<number>;
   pauseQueue?(queue: string): Promise<void>;
   resumeQueue?(queue: string): Promise<void>;
+  writerHeartbeat?(): HeartbeatView | null;
 }
 
 type Readable = (Queue | QueueReader) & Optional;
@@ -235,7 +249,7 @@ export class DashboardSource {
         walBacklogObjects: null,
         checkpointAt: stats.lastCheckpointAt,
         snapshotAt: null,
-        heartbeatAt: now,
+        heartbeat: null,
         requests,
         costs: requestCosts(requests.counts, prices),
         cost: estimateRequestCost(requests.counts, prices),
@@ -248,7 +262,7 @@ export class DashboardSource {
         ],
       };
     }
-    const reader = this.#current as QueueReader;
+    const reader = this.#current as QueueReader & Optional;
     const info = reader.inspection;
     const requests = addCounts(this.#retired, reader.storeRequests());
     return {
@@ -258,7 +272,8 @@ export class DashboardSource {
       walBacklogObjects: info.wal.pendingObjects,
       checkpointAt: info.checkpoint?.createdAt ?? null,
       snapshotAt: this.#refreshedAt,
-      heartbeatAt: undefined,
+      heartbeat:
+        typeof reader.writerHeartbeat === "function" ? reader.writerHeartbeat() : undefined,
       requests,
       costs: requestCosts(requests.counts, prices),
       cost: estimateRequestCost(requests.counts, prices),

@@ -5,7 +5,7 @@
 import type { StoreOp } from "../../store/wrappers/ops.js";
 import { bytes, duration, money, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
-import type { DashboardSource } from "../source.js";
+import type { DashboardSource, Health } from "../source.js";
 import { type PageContext, page } from "./layout.js";
 
 const OPS: readonly StoreOp[] = ["get", "put", "list", "head", "delete"];
@@ -14,26 +14,35 @@ function card(id: string, label: string, value: string, note: SafeHtml | string 
   return html`<div class="card" id="${id}"><span class="muted">${label}</span><b>${value}</b><span class="muted">${note}</span></div>`;
 }
 
+/** Beats older than this many intervals mean the writer is gone or stalled. */
+const STALE_INTERVALS = 3;
+
+function heartbeatCard(h: Health, now: number): SafeHtml {
+  const title = "Writer heartbeat";
+  if (h.role === "writer")
+    return card("heartbeat", title, "this process", "the dashboard runs in the writer");
+  const beat = h.heartbeat;
+  if (beat === undefined)
+    return card("heartbeat", title, "unavailable", "this version of taquba writes no heartbeat");
+  if (beat === null)
+    return card("heartbeat", title, "none", "the writer does not beat (heartbeatMs unset)");
+  const age = Math.max(0, now - beat.at);
+  const state = beat.closed
+    ? "closed cleanly"
+    : age > STALE_INTERVALS * beat.intervalMs
+      ? `stale: no beat for ${duration(age)}, writer gone or stalled`
+      : "live";
+  return card(
+    "heartbeat",
+    title,
+    relative(beat.at, now),
+    `${state}; beat #${beat.counter} of epoch ${beat.epoch}, every ${duration(beat.intervalMs)}`,
+  );
+}
+
 export function healthPage(ctx: PageContext, source: DashboardSource): string {
   const h = source.health();
-  const heartbeat =
-    h.role === "writer"
-      ? card("heartbeat", "Writer heartbeat", "this process", "the dashboard runs in the writer")
-      : h.heartbeatAt === undefined
-        ? card(
-            "heartbeat",
-            "Writer heartbeat",
-            "unavailable",
-            "this version of taquba writes no heartbeat",
-          )
-        : h.heartbeatAt === null
-          ? card("heartbeat", "Writer heartbeat", "none", "no writer heartbeat found")
-          : card(
-              "heartbeat",
-              "Writer heartbeat",
-              relative(h.heartbeatAt, ctx.now),
-              time(h.heartbeatAt),
-            );
+  const heartbeat = heartbeatCard(h, ctx.now);
   const checkpointAge = h.checkpointAt === null ? "none yet" : duration(ctx.now - h.checkpointAt);
   const rows = OPS.map(
     (op) =>

@@ -1,0 +1,60 @@
+/**
+ * OpenTelemetry SDKs for measuring the cost of `OpenOptions.telemetry`: a
+ * meter provider whose reader is never collected (recording cost only, as
+ * between two scrapes) and a tracer provider whose spans go through a batch
+ * processor to an exporter that drops them (span creation and hand-off cost).
+ */
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
+import type { TelemetryOptions } from "../../src/index.js";
+
+/** Which telemetry a run turns on. */
+export type TelemetryMode = "off" | "metrics" | "traces" | "both";
+
+export const TELEMETRY_MODES: readonly TelemetryMode[] = ["off", "metrics", "traces", "both"];
+
+class IdleReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class DroppingExporter implements SpanExporter {
+  export(_spans: ReadableSpan[], done: (result: { code: 0 }) => void): void {
+    done({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** `OpenOptions.telemetry` for `mode`, and how to shut its SDKs down. */
+export function benchTelemetry(mode: TelemetryMode): {
+  telemetry: TelemetryOptions | undefined;
+  shutdown(): Promise<void>;
+} {
+  if (mode === "off") return { telemetry: undefined, shutdown: () => Promise.resolve() };
+  const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(new DroppingExporter())],
+  });
+  return {
+    telemetry: {
+      metrics: mode !== "traces",
+      traces: mode !== "metrics",
+      meterProvider,
+      tracerProvider,
+    },
+    async shutdown() {
+      await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
+    },
+  };
+}
