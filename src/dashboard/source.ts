@@ -238,7 +238,6 @@ export class DashboardSource {
 
   health(): Health {
     const prices = this.#options.prices ?? S3_STANDARD_REQUEST_PRICES;
-    const now = this.#options.now();
     if (this.#current instanceof Queue) {
       const stats: ReturnType<Log["stats"]> = this.#current.logStats();
       const requests = this.#current.storeRequests();
