@@ -323,6 +323,83 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("uses the newer reads where this version has them, and says unavailable where not", async () => {
+    const clock = new ManualClock(1_780_000_000_000);
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", {
+      clock,
+      logger: silentLogger,
+      defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2, keepDoneJobsMs: 60_000 },
+      ...({ heartbeatMs: 1_000 } as object),
+    });
+    const optional = queue as unknown as {
+      listJobs?: unknown;
+      attemptHistory?: unknown;
+      removeJobs?: unknown;
+      ack(claim: unknown, options?: { result?: string }): Promise<void>;
+    };
+    const waiting = await queue.enqueue("q", "waiting");
+    const done = await queue.enqueue("q", "done");
+    const dead = await queue.enqueue("q", "dead");
+    await queue.ack(await mustClaim(queue, "q")); // "waiting" is claimed first and acked:
+    const doneClaim = await mustClaim(queue, "q");
+    assert.equal(doneClaim.id, done);
+    await optional.ack(doneClaim, { result: "the result <b>" });
+    await queue.nack(await mustClaim(queue, "q"), "first failure");
+    await queue.nack(await mustClaim(queue, "q"), "second failure");
+    assert.equal((await queue.getJob(dead))?.status, "dead");
+    const fresh = await queue.enqueue("q", "pending one");
+    await queue.flush();
+    const served = await serve(dashboard(queue));
+    try {
+      const pending = (await http(`${served.url}/queue?name=q&state=pending`)).body;
+      if (typeof optional.listJobs === "function")
+        assert.match(pending, new RegExp(`data-job="${fresh}"`));
+      else assert.match(pending, /Listing pending jobs is unavailable/);
+
+      const deadJob = (await http(`${served.url}/job?id=${dead}`)).body;
+      if (typeof optional.attemptHistory === "function") {
+        assert.match(deadJob, /<table id="attempts">/);
+        assert.match(deadJob, /second failure/);
+      } else assert.match(deadJob, /The attempt history is unavailable/);
+
+      const doneJob = await queue.getJob(done);
+      const donePage = (await http(`${served.url}/job?id=${done}`)).body;
+      if ((doneJob as { result?: Uint8Array } | null)?.result !== undefined)
+        assert.match(donePage, /<pre>the result &lt;b&gt;<\/pre>/);
+      else assert.match(donePage, /No result\./);
+      assert.ok(waiting);
+
+      const deadPage = (await http(`${served.url}/queue?name=q&state=dead`)).body;
+      if (typeof optional.removeJobs === "function") {
+        const removed = await http(`${served.url}/action`, {
+          form: formFields(deadPage, "remove-dead"),
+        });
+        assert.equal(removed.status, 303);
+        assert.equal((await queue.stats("q")).dead, 0);
+      } else assert.doesNotMatch(deadPage, /data-action="remove-dead"/);
+
+      const reader = await QueueReader.open(store, "app");
+      const readOnly = await serve(dashboard(reader));
+      try {
+        const health = (await http(`${readOnly.url}/health`)).body;
+        if (
+          typeof (reader as unknown as { writerHeartbeat?: unknown }).writerHeartbeat === "function"
+        )
+          assert.match(
+            health,
+            /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>[^<]+<\/b><span class="muted">live; beat #/,
+          );
+        else assert.match(health, /Writer heartbeat<\/span><b>unavailable<\/b>/);
+      } finally {
+        await readOnly.close();
+      }
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
   it("rejects bad options, naming them", async () => {
     const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
     const cases: [object, RegExp][] = [
