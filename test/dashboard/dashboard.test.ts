@@ -64,7 +64,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
         evilJob.body,
         /<pre>&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;&lt;img/,
       );
-      assert.match(evilJob.body, /<th>x-&lt;i&gt;<\/th>/);
+      assert.match(evilJob.body, /<td><code>x-&lt;i&gt;<\/code><\/td>/);
       assertNoMarkupInjected(evilJob.body);
 
       const deadPage = await http(`${served.url}/queue?name=emails&state=dead`);

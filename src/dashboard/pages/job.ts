@@ -85,7 +85,7 @@ ${bytesPreview(job.payload, true)}
 ${
   headers.length === 0
     ? html`<p class="muted">No headers.</p>`
-    : html`<table id="headers"><tbody>${headers.map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</tbody></table>`
+    : html`<table id="headers"><tbody>${headers.map(([k, v]) => html`<tr><td><code>${k}</code></td><td><code>${v}</code></td></tr>`)}</tbody></table>`
 }
 <h2>Result</h2>
 ${job.result === undefined ? html`<p class="muted">No result.</p>` : bytesPreview(job.result, true)}
