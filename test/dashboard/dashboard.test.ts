@@ -380,7 +380,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
       } else assert.doesNotMatch(deadPage, /data-action="remove-dead"/);
 
       const reader = await QueueReader.open(store, "app");
-      const readOnly = await serve(dashboard(reader));
+      const readOnly = await serve(dashboard(reader, { clock }));
       try {
         const health = (await http(`${readOnly.url}/health`)).body;
         if (
