@@ -47,6 +47,12 @@ export interface QueueEventMap {
    * step follows as its own event (`retried`, `dead` or `cancelled`).
    */
   expired: QueueEventBase & { attempt: number };
+  /**
+   * A claim no handler ran on was given back (`release`, or a worker's
+   * prefetched claim at shutdown): the job is pending again and `attempt`,
+   * the attempt that claim counted, is given back.
+   */
+  released: QueueEventBase & { attempt: number };
 }
 
 /** An event name of `queue.on(...)`. */
@@ -65,6 +71,7 @@ export const QUEUE_EVENT_NAMES = [
   "expired",
   "dead",
   "cancelled",
+  "released",
 ] as const satisfies readonly QueueEventName[];
 
 type AnyListener = (event: QueueEventBase) => unknown;
@@ -144,6 +151,7 @@ function toEvent(step: LifecycleStep): QueueEventMap[QueueEventName] {
       return step.runAt === undefined ? base : { ...base, runAt: step.runAt };
     case "claimed":
     case "expired":
+    case "released":
       return { ...base, attempt: step.attempt };
     case "completed": {
       const event: QueueEventMap["completed"] = { ...base, attempt: step.attempt };

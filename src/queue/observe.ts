@@ -140,13 +140,15 @@ export type LifecycleStep =
     })
   | (StepBase & { kind: "dead"; attempt: number; error: string; claimedAt: number | undefined })
   | (StepBase & { kind: "cancelled" })
-  | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined });
+  | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined })
+  | (StepBase & { kind: "released"; attempt: number });
 
 /**
  * The life-cycle steps of `transitions`, in order. A lease expiry is an
  * `expired` step followed by its outcome (`retried`, `dead` or `cancelled`).
- * Promotions, sweeps, cancel requests, dead-job requeues and releases of
- * unrun claims are no steps.
+ * A release of an unrun claim is a `released` step (`attempt` is the one
+ * given back). Promotions, sweeps, cancel requests and dead-job requeues are
+ * no steps.
  */
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];
@@ -188,6 +190,9 @@ export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[]
         break;
       case Tag.Cancel:
         steps.push({ ...base, kind: "cancelled" });
+        break;
+      case Tag.Release:
+        steps.push({ ...base, kind: "released", attempt });
         break;
     }
   }

@@ -105,6 +105,24 @@ describe("queue events", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a released claim emits released with the attempt it gives back; the next claim counts it again", async () => {
+    const { queue } = await openTestQueue();
+    const seen = recordAll(queue);
+    const id = await queue.enqueue("q", "x");
+    await queue.release(await mustClaim(queue, "q"));
+    const again = await mustClaim(queue, "q");
+    assert.equal(again.attempts, 1);
+    assert.deepEqual(steps(seen), [
+      `enqueued ${id}`,
+      `claimed ${id}`,
+      `released ${id}`,
+      `claimed ${id}`,
+    ]);
+    assert.equal(seen[2]![1].attempt, 1);
+    assert.equal(seen[3]![1].attempt, 1);
+    await queue.close();
+  });
+
   it("batches, retries with backoff and cancelled claims report what the record says", async () => {
     const { queue, clock } = await openTestQueue();
     const seen = recordAll(queue);
