@@ -88,6 +88,8 @@ describe("metrics", { timeout: 60_000 }, () => {
     clock.advance(1_001);
     await queue.reapNow(); // lease expired after 1.001 s: retried
     assert.equal(await queue.cancel(d!), "removed");
+    await queue.enqueue("spare", "s");
+    await queue.release(await mustClaim(queue, "spare")); // given back unrun
     await queue.flush();
 
     const points = await collect(reader);
@@ -105,6 +107,8 @@ describe("metrics", { timeout: 60_000 }, () => {
       assert.equal(valueAt(points, `taquba.jobs.${name}`, work), value, name);
     assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "other" }), 1);
     assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "other" }), undefined);
+    assert.equal(valueAt(points, "taquba.jobs.released", { queue: "spare" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.released", work), undefined);
 
     const wait = histogram(points, "taquba.job.wait", work);
     assert.equal(wait.count, 4);

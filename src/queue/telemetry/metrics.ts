@@ -54,6 +54,7 @@ export class QueueMetrics implements CommitObserver {
   readonly #deadLettered: Counter;
   readonly #expired: Counter;
   readonly #cancelled: Counter;
+  readonly #released: Counter;
   readonly #wait: Histogram;
   readonly #duration: Histogram;
   readonly #observables: Observable[];
@@ -74,6 +75,10 @@ export class QueueMetrics implements CommitObserver {
     this.#deadLettered = jobs("dead_lettered", "Jobs that became dead");
     this.#expired = jobs("expired", "Claims whose lease ran out before they were settled");
     this.#cancelled = jobs("cancelled", "Jobs removed by cancel");
+    this.#released = jobs(
+      "released",
+      "Claims given back before a handler ran (attempt not counted)",
+    );
     const advice = { explicitBucketBoundaries: SECONDS_BUCKETS };
     this.#wait = meter.createHistogram("taquba.job.wait", {
       description: "Time from enqueue to claim",
@@ -155,6 +160,9 @@ export class QueueMetrics implements CommitObserver {
           break;
         case "cancelled":
           this.#cancelled.add(1, attributes);
+          break;
+        case "released":
+          this.#released.add(1, attributes);
           break;
       }
     }
