@@ -127,6 +127,7 @@ const COLUMNS: Record<string, Column[]> = {
     { title: "live jobs", value: p("live") },
     { title: "history", value: p("history") },
     { title: "open ms", value: m("openMs") },
+    { title: "open CPU ms", value: m("openCpuMs") },
     { title: "first claim ms", value: m("firstClaimMs") },
     { title: "warm claim p50 ms", value: latency("p50") },
     { title: "warm claim p99 ms", value: latency("p99") },

@@ -69,9 +69,11 @@ export const coldStart: Workload<ColdStartParams> = {
       await collectGarbage();
       const heldBefore = heldBytes();
       const rssBefore = process.memoryUsage().rss;
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const queue = await Queue.open(bench.store, COLD_PATH);
       const t1 = performance.now();
+      const cpu = process.cpuUsage(cpu0);
       const first = await queue.claim(COLD_QUEUE);
       const t2 = performance.now();
       if (first === null) throw new Error("cold_start: no job to claim after reopen");
@@ -106,6 +108,8 @@ export const coldStart: Workload<ColdStartParams> = {
           peakRssMb: peakRssMb(),
           metrics: {
             openMs,
+            // CPU time of the open (user + system): what the open costs on a machine shared with other work.
+            openCpuMs: (cpu.user + cpu.system) / 1_000,
             firstClaimMs: t2 - t1,
             openToFirstClaimMs: t2 - t0,
             heldBytesPerLiveJob: (heldAfter - heldBefore) / params.live,

@@ -7,7 +7,7 @@
  */
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { EnqueueRecord, QueueRecord } from "./records.js";
-import { Tag } from "./records.js";
+import { DecodedEnqueue, Tag } from "./records.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
 
@@ -126,10 +126,19 @@ function promote(state: State, qs: QueueState, upTo: number, limit: number): voi
  * cannot be a duplicate, and no lookup is needed).
  */
 function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
-  if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
-  const newest = state.lastId === null || rec.id > state.lastId;
-  if (!newest && state.find(rec.id) !== -1)
-    throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  let newest: boolean;
+  if (rec instanceof DecodedEnqueue) {
+    // Any 16 bytes are a job id; compared and looked up as bytes.
+    newest = state.isNewestId(rec.bytes, rec.idAt);
+    if (!newest && state.ids.find(rec.bytes, rec.idAt) !== -1)
+      throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  } else {
+    if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
+    const last = state.lastId;
+    newest = last === null || rec.id > last;
+    if (!newest && state.find(rec.id) !== -1)
+      throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  }
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
     throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
   if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
@@ -143,7 +152,10 @@ function enqueue(state: State, rec: EnqueueRecord): void {
   const h = state.table.allocate();
   const page = state.table.write(h);
   const i = slot(h);
-  writeIdBytes(rec.id, page.id, i * ID_BYTES);
+  const decoded = rec instanceof DecodedEnqueue ? rec : null;
+  if (decoded !== null)
+    page.id.set(decoded.bytes.subarray(decoded.idAt, decoded.idAt + ID_BYTES), i * ID_BYTES);
+  else writeIdBytes(rec.id, page.id, i * ID_BYTES);
   page.flags[i] = 0;
   page.queue[i] = qs.index;
   page.attempts[i] = 0;
@@ -151,14 +163,21 @@ function enqueue(state: State, rec: EnqueueRecord): void {
   page.priority[i] = rec.priority;
   page.enqueuedAt[i] = rec.enqueuedAt;
   page.seq[i] = state.nextSeq++;
-  page.payloadSegment[i] = state.arena.write(rec.payload);
+  if (decoded !== null) {
+    const from = decoded.payloadAt;
+    page.payloadSegment[i] = state.arena.write(decoded.bytes, from, from + decoded.payloadLength);
+    page.payloadLength[i] = decoded.payloadLength;
+  } else {
+    page.payloadSegment[i] = state.arena.write(rec.payload);
+    page.payloadLength[i] = rec.payload.byteLength;
+  }
   page.payloadOffset[i] = state.arena.offset;
-  page.payloadLength[i] = rec.payload.byteLength;
   if (rec.headers !== undefined || rec.dedupKey !== undefined)
     state.table.setExtras(h, { headers: rec.headers, dedupKey: rec.dedupKey });
   if (newest) {
     state.ids.addNew(h);
-    state.lastId = rec.id;
+    if (decoded !== null) state.setLastIdBytes(decoded.bytes, decoded.idAt);
+    else state.lastId = rec.id;
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
   if (rec.runAt === undefined) place(state, h, Status.Pending, 0);

@@ -111,8 +111,8 @@ export class ByteWriter {
 export class ByteReader {
   readonly #buf: Buffer;
   #pos: number;
-  /** Scratch space for id strings, so each id costs one string allocation. */
-  readonly #idChars = Buffer.allocUnsafe(26);
+  /** Scratch space for id strings (made on first use), so each id costs one string allocation. */
+  #idChars: Buffer | null = null;
 
   constructor(bytes: Uint8Array, offset = 0) {
     this.#buf = Buffer.isBuffer(bytes)
@@ -123,6 +123,22 @@ export class ByteReader {
 
   get remaining(): number {
     return this.#buf.length - this.#pos;
+  }
+
+  /** The bytes being read (what {@link position} counts in). */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  /** Offset of the next byte to read. */
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** Skips `n` bytes (which must be there). */
+  skip(n: number): void {
+    this.#need(n);
+    this.#pos += n;
   }
 
   #need(n: number): void {
@@ -188,6 +204,7 @@ export class ByteReader {
   /** A 16-byte ULID as its 26-char string. */
   id(): string {
     this.#need(ID_BYTES);
+    this.#idChars ??= Buffer.allocUnsafe(26);
     idCharsInto(this.#buf, this.#pos, this.#idChars);
     this.#pos += ID_BYTES;
     return latin1Slice(this.#idChars, 0, 26);

@@ -107,6 +107,16 @@ export class HandleIndex {
       this.#size = 1;
       return;
     }
+    // Past the last handle (an enqueue at the same priority, a replay): append without searching.
+    const last = this.#maxes.length - 1;
+    if (this.#compare(this.#maxes[last]!, handle) < 0) {
+      const tail = this.#writable(last);
+      tail.push(handle);
+      this.#maxes[last] = handle;
+      this.#size++;
+      if (tail.length > CHUNK_MAX) this.#split(last);
+      return;
+    }
     const ci = this.#chunkFor(handle);
     const chunk = this.#writable(ci);
     const pos = this.#offsetIn(chunk, handle);

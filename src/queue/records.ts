@@ -4,6 +4,7 @@
  * Decoded payloads are views into the bytes decoded (`apply` copies them).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { ID_BYTES, readIdBytes } from "./ids.js";
 import type { Headers } from "./state.js";
 
 /**
@@ -49,6 +50,57 @@ export interface EnqueueRecord {
   readonly runAt: number | undefined;
   readonly dedupKey: string | undefined;
 }
+/**
+ * An enqueue record as decoded from the log: its id and payload stay in the
+ * record's bytes until asked for, so a replay copies them straight into the
+ * job table (no id string, no payload view per job).
+ */
+export class DecodedEnqueue implements EnqueueRecord {
+  readonly tag: typeof Tag.Enqueue = Tag.Enqueue;
+  #id: string | undefined;
+
+  constructor(
+    /** The record's bytes: the id is `bytes[idAt..idAt+16)`, the payload `bytes[payloadAt..+payloadLength)`. */
+    readonly bytes: Uint8Array,
+    readonly idAt: number,
+    readonly payloadAt: number,
+    readonly payloadLength: number,
+    readonly queue: string,
+    readonly headers: Headers | undefined,
+    readonly priority: number,
+    readonly maxAttempts: number,
+    readonly enqueuedAt: number,
+    readonly runAt: number | undefined,
+    readonly dedupKey: string | undefined,
+  ) {}
+
+  get id(): string {
+    this.#id ??= readIdBytes(this.bytes, this.idAt);
+    return this.#id;
+  }
+
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.payloadAt, this.payloadAt + this.payloadLength);
+  }
+
+  /** The record as a plain {@link EnqueueRecord} (what `JSON.stringify` shows). */
+  toJSON(): EnqueueRecord {
+    const { tag, id, queue, payload, headers, priority, maxAttempts, enqueuedAt, runAt } = this;
+    return {
+      tag,
+      id,
+      queue,
+      payload,
+      headers,
+      priority,
+      maxAttempts,
+      enqueuedAt,
+      runAt,
+      dedupKey: this.dedupKey,
+    };
+  }
+}
+
 /** Pending → claimed at `at` (attempts + 1, dedup key released). */
 export interface ClaimRecord {
   readonly tag: typeof Tag.Claim;
@@ -272,7 +324,8 @@ function readRecord(r: ByteReader): QueueRecord {
   const tag = r.u8();
   switch (tag) {
     case Tag.Enqueue: {
-      const id = readId(r);
+      const idAt = r.position;
+      r.skip(ID_BYTES);
       const queue = r.string();
       const flags = r.u8();
       const priority = r.varint();
@@ -281,19 +334,22 @@ function readRecord(r: ByteReader): QueueRecord {
       const runAt = flags & ENQ_SCHEDULED ? r.varint() : undefined;
       const dedupKey = flags & ENQ_DEDUP ? r.string() : undefined;
       const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
-      const payload = r.bytes();
-      return {
-        tag,
-        id,
+      const payloadLength = r.varint();
+      const payloadAt = r.position;
+      r.skip(payloadLength);
+      return new DecodedEnqueue(
+        r.buffer,
+        idAt,
+        payloadAt,
+        payloadLength,
         queue,
-        payload,
         headers,
         priority,
         maxAttempts,
         enqueuedAt,
         runAt,
         dedupKey,
-      };
+      );
     }
     case Tag.Claim:
       return { tag, id: readId(r), at: r.varint() };

@@ -10,7 +10,7 @@ import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
-import { idCharsInto, isUlid, writeIdBytes } from "./ids.js";
+import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
 import { FREE, ID_BYTES, JobTable, slot } from "./table.js";
 
 /** Job status as stored: small integers in the table's status column. */
@@ -118,13 +118,47 @@ export class State {
   readonly queues = new Map<string, QueueState>();
   /** Queues by their index (the table's queue column). */
   readonly queueList: QueueState[] = [];
-  /** Newest id ever issued (seeds the id generator after a restart). */
-  lastId: string | null = null;
+  /** The newest id ever issued, binary (valid while {@link #hasLastId}). */
+  readonly #lastIdBytes = new Uint8Array(ID_BYTES);
+  #hasLastId = false;
+  /** {@link lastId} as a string, made when first asked for. */
+  #lastIdString: string | null = null;
   /** The `seq` the next enqueued job gets. */
   nextSeq = 0;
   /** Scratch space for converting an id string to its binary form. */
   readonly #key = new Uint8Array(ID_BYTES);
   readonly #chars = Buffer.alloc(26);
+
+  /** Newest id ever issued (seeds the id generator after a restart). */
+  get lastId(): string | null {
+    if (!this.#hasLastId) return null;
+    this.#lastIdString ??= readIdBytes(this.#lastIdBytes, 0);
+    return this.#lastIdString;
+  }
+
+  set lastId(id: string | null) {
+    this.#hasLastId = id !== null;
+    this.#lastIdString = id;
+    if (id !== null) writeIdBytes(id, this.#lastIdBytes, 0);
+  }
+
+  /** Whether the binary id `bytes[at..at+16)` sorts after every id issued so far. */
+  isNewestId(bytes: Uint8Array, at: number): boolean {
+    if (!this.#hasLastId) return true;
+    const last = this.#lastIdBytes;
+    for (let k = 0; k < ID_BYTES; k++) {
+      const d = bytes[at + k]! - last[k]!;
+      if (d !== 0) return d > 0;
+    }
+    return false;
+  }
+
+  /** Records the binary id `bytes[at..at+16)` as the newest issued. */
+  setLastIdBytes(bytes: Uint8Array, at: number): void {
+    for (let k = 0; k < ID_BYTES; k++) this.#lastIdBytes[k] = bytes[at + k]!;
+    this.#hasLastId = true;
+    this.#lastIdString = null;
+  }
 
   /** The queue called `name`, created (empty) if it never held a job. */
   queue(name: string): QueueState {

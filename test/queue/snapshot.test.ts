@@ -7,7 +7,14 @@ import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import { type QueueRecord, Tag } from "../../src/queue/records.js";
+import {
+  DecodedEnqueue,
+  decodeRecord,
+  type EnqueueRecord,
+  encodeRecord,
+  type QueueRecord,
+  Tag,
+} from "../../src/queue/records.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
@@ -168,6 +175,40 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
         assert.equal((error as Error).name, "DecodeError", `byte ${at}: ${error}`);
       }
     }
+  });
+
+  it("an enqueue replayed from its bytes applies as the live one did; a repeated id is refused", () => {
+    const gen = new IdGenerator(null, 1);
+    const live = new State();
+    const replayed = new State();
+    const records: EnqueueRecord[] = Array.from({ length: 40 }, (_, i) => ({
+      tag: Tag.Enqueue,
+      id: gen.next(NOW + i),
+      queue: i % 2 === 0 ? "a" : "b",
+      payload: Buffer.from(`p${i}`.repeat(i % 7)),
+      headers: i % 5 === 0 ? { k: String(i) } : undefined,
+      priority: i % 3,
+      maxAttempts: 2,
+      enqueuedAt: NOW + i,
+      runAt: i % 4 === 0 ? NOW + 1_000 : undefined,
+      dedupKey: i % 6 === 0 ? `d${i}` : undefined,
+    }));
+    // An id older than the newest but not in the state is accepted (and the newest stays).
+    const older = records.splice(3, 1)[0]!;
+    records.push(older);
+    for (const record of records) {
+      apply(live, record);
+      const decoded = decodeRecord(encodeRecord(record));
+      assert.ok(decoded instanceof DecodedEnqueue);
+      apply(replayed, decoded);
+    }
+    assert.equal(stateDigest(replayed), stateDigest(live));
+    assert.equal(replayed.lastId, live.lastId);
+    assert.equal(replayed.lastId, records.at(-2)!.id);
+    const again = decodeRecord(encodeRecord(records[7]!));
+    const before = stateDigest(replayed);
+    assert.throws(() => apply(replayed, again), /duplicate job id/);
+    assert.equal(stateDigest(replayed), before, "a refused record changes nothing");
   });
 
   it("an empty state round-trips", () => {
