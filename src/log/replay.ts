@@ -5,7 +5,7 @@
  * salvage of a damaged log. Reads only; never writes or fences.
  */
 import { CorruptionError } from "../errors.js";
-import { nextTurn } from "../util/slices.js";
+import { nextTurn, SliceBudget } from "../util/slices.js";
 import {
   decodeCheckpointInSlices,
   decodeFence,
@@ -181,7 +181,14 @@ export async function replayWal(
   const records: Uint8Array[] = [];
   let bytes = 0;
   const scan = new WalScan();
+  // Verifying a long WAL is many checksums: give the event loop a turn between slices.
+  const budget = new SliceBudget();
+  budget.start();
   for (const [index, body] of bodies.entries()) {
+    if (budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
     const batch = scan.read(keys, ids[index]!, body);
     if (batch === null) continue;
     for (const record of batch) records.push(record);

@@ -16,7 +16,7 @@ import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
-import { nextTurn } from "../util/slices.js";
+import { nextTurn, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
 import type { QueueSettings } from "./config.js";
 import {
@@ -47,6 +47,9 @@ import { jobToRecord } from "./views.js";
 import { ClaimWaiters } from "./waiters.js";
 
 function noop(): void {}
+
+/** Requeues of interrupted claims committed together at open. */
+const INTERRUPTED_PER_COMMIT = 256;
 
 export class QueueCore {
   readonly log: Log;
@@ -105,11 +108,17 @@ export class QueueCore {
     const interrupted = interruptedClaims(this.state);
     if (interrupted.length > 0) {
       this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
-      for (let from = 0; from < interrupted.length; from += BULK_RECORD_JOBS) {
-        if (from > 0) await nextTurn();
+      // Groups of a few hundred records, as many per turn of the event loop as fit a slice.
+      const budget = new SliceBudget();
+      budget.start();
+      for (let from = 0; from < interrupted.length; from += INTERRUPTED_PER_COMMIT) {
+        if (budget.spent()) {
+          await nextTurn();
+          budget.start();
+        }
         if (this.closed) return;
         const now = this.now();
-        const slice = interrupted.slice(from, from + BULK_RECORD_JOBS);
+        const slice = interrupted.slice(from, from + INTERRUPTED_PER_COMMIT);
         this.commitInBackground(
           slice.map((h) => decideInterruptedClaim(this.state, h, now)),
           "interrupted",

@@ -223,6 +223,8 @@ export class IdIndexLoader {
   readonly #hashes: Uint32Array;
   /** Rows sorted by shard, and where each shard's rows start. */
   #byShard: Uint32Array | null = null;
+  /** Next free position of each shard in {@link #byShard} while placing. */
+  #fill: Uint32Array | null = null;
   readonly #starts = new Uint32Array(SHARDS + 1);
   #next = 0;
   #phase = 0;
@@ -248,14 +250,36 @@ export class IdIndexLoader {
         this.#next = end;
         if (this.#next < n && spent()) return false;
       }
-      const starts = this.#starts;
-      for (let h = 0; h < n; h++) starts[(this.#hashes[h]! >>> (32 - SHARD_BITS)) + 1]!++;
-      for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
-      const fill = starts.slice(0, SHARDS);
-      const byShard = new Uint32Array(n);
-      for (let h = 0; h < n; h++) byShard[fill[this.#hashes[h]! >>> (32 - SHARD_BITS)]!++] = h;
-      this.#byShard = byShard;
       this.#phase = 1;
+      this.#next = 0;
+    }
+    if (this.#phase === 1) {
+      // Counting sort by shard, in bounded steps: count, then (phase 2) place.
+      const starts = this.#starts;
+      while (this.#next < n) {
+        const end = Math.min(n, this.#next + PER_CHECK);
+        for (let h = this.#next; h < end; h++)
+          starts[(this.#hashes[h]! >>> (32 - SHARD_BITS)) + 1]!++;
+        this.#next = end;
+        if (this.#next < n && spent()) return false;
+      }
+      for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
+      this.#fill = starts.slice(0, SHARDS);
+      this.#byShard = new Uint32Array(n);
+      this.#phase = 2;
+      this.#next = 0;
+    }
+    if (this.#phase === 2) {
+      const fill = this.#fill!;
+      const byShard = this.#byShard!;
+      while (this.#next < n) {
+        const end = Math.min(n, this.#next + PER_CHECK);
+        for (let h = this.#next; h < end; h++)
+          byShard[fill[this.#hashes[h]! >>> (32 - SHARD_BITS)]!++] = h;
+        this.#next = end;
+        if (this.#next < n && spent()) return false;
+      }
+      this.#phase = 3;
       this.#next = 0;
       if (spent()) return n === 0;
     }
