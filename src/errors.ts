@@ -11,7 +11,8 @@ export type TaqubaErrorCode =
   | "CLOSED"
   | "STORAGE"
   | "CORRUPTION"
-  | "UNSUPPORTED_STORE";
+  | "UNSUPPORTED_STORE"
+  | "DUPLICATE_JOB_ID";
 
 const CODES: ReadonlySet<string> = new Set<TaqubaErrorCode>([
   "INVALID_ARGUMENT",
@@ -49,6 +50,11 @@ export abstract class TaqubaError extends Error {
 /** A bad argument: the message names the argument and what was expected. Nothing was changed. */
 export class InvalidArgumentError extends TaqubaError {
   readonly code = "INVALID_ARGUMENT" as const;
+}
+
+/** An enqueue named a `jobId` that a job of this store already has. Nothing was written. */
+export class DuplicateJobIdError extends TaqubaError {
+  readonly code = "DUPLICATE_JOB_ID" as const;
 }
 
 /** The job does not exist in the state the operation requires. */

@@ -177,6 +177,31 @@ export const stalls: Workload<StallParams> = {
       for (const id of doneIds.slice(0, 1_000)) await first.getJob(id);
       await monitor.end("stats, listQueues, deadJobs pages, getJob", first);
 
+      await monitor.begin(first);
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const listed = await first.listJobs(LIVE, "pending", {
+          limit: 1_000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        cursor = listed.nextCursor;
+      }
+      await first.pauseQueue(LIVE);
+      await first.resumeQueue(LIVE);
+      await monitor.end("listJobs: 100 pages of 1 000 pending jobs; pause + resume", first);
+
+      await monitor.begin(first);
+      // Scans every live job and removes none: the scan itself must be sliced.
+      await first.removeJobs(LIVE, "pending", { olderThanMs: 1_000 * HOUR });
+      await first.flush();
+      await monitor.end(`removeJobs scanning ${params.live} pending jobs, removing none`, first);
+
+      await monitor.begin(first);
+      const requeued = await first.requeueDeadJobs(DEAD);
+      const removed = await first.removeJobs(DEAD, "pending");
+      await first.flush();
+      await monitor.end(`requeueDeadJobs of ${requeued} + removeJobs of ${removed} jobs`, first);
+
       const runAt = clock.now() + HOUR;
       await enqueueScheduled(first, params.promote, payload, runAt);
       await first.flush();

@@ -95,6 +95,8 @@ function releaseDedup(state: State, h: number): void {
 function remove(state: State, h: number): void {
   unindex(state, h);
   releaseDedup(state, h);
+  const jobId = state.table.extras(h)?.jobId;
+  if (jobId !== undefined) state.jobIds.delete(jobId);
   state.ids.remove(h);
   const page = state.table.read(h);
   const i = slot(h);
@@ -143,6 +145,8 @@ function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
     throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
   if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
     throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
+  if (rec.jobId !== undefined && state.jobIds.has(rec.jobId))
+    throw new ApplyError(`enqueue: job id ${JSON.stringify(rec.jobId)} of ${rec.id} is taken`);
   return newest;
 }
 
@@ -172,8 +176,13 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     page.payloadLength[i] = rec.payload.byteLength;
   }
   page.payloadOffset[i] = state.arena.offset;
-  if (rec.headers !== undefined || rec.dedupKey !== undefined)
-    state.table.setExtras(h, { headers: rec.headers, dedupKey: rec.dedupKey });
+  if (rec.headers !== undefined || rec.dedupKey !== undefined || rec.jobId !== undefined)
+    state.table.setExtras(h, {
+      headers: rec.headers,
+      dedupKey: rec.dedupKey,
+      ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
+    });
+  if (rec.jobId !== undefined) state.jobIds.set(rec.jobId, h);
   if (newest) {
     state.ids.addNew(h);
     if (decoded !== null) state.setLastIdBytes(decoded.bytes, decoded.idAt);
@@ -262,6 +271,25 @@ export function apply(state: State, rec: QueueRecord): void {
       const page = state.table.write(h);
       page.attempts[slot(h)] = Math.max(0, page.attempts[slot(h)]! - 1);
       place(state, h, Status.Pending, 0);
+      return;
+    }
+    case Tag.Wake: {
+      const h = jobIn(state, rec.id, [Status.Scheduled], "wake");
+      unindex(state, h);
+      place(state, h, Status.Pending, 0);
+      return;
+    }
+    case Tag.PauseQueue:
+      state.queue(rec.queue).paused = rec.paused;
+      return;
+    case Tag.Remove: {
+      const h = jobIn(
+        state,
+        rec.id,
+        [Status.Pending, Status.Scheduled, Status.Done, Status.Dead],
+        "remove",
+      );
+      remove(state, h);
       return;
     }
     case Tag.SweepDone:

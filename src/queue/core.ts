@@ -213,7 +213,7 @@ export class QueueCore {
    * handed out), and leaves out claims dropped meanwhile (the queue closed).
    */
   claimBatchFrom(qs: QueueState, max: number, leaseMs: number): Promise<Claim[]> | null {
-    if (qs.pending.size === 0 || max < 1) return null;
+    if (qs.pending.size === 0 || qs.paused || max < 1) return null;
     const at = this.now();
     const records: ClaimRecord[] = [];
     const handles: number[] = [];
@@ -249,9 +249,14 @@ export class QueueCore {
     if (qs === undefined) return;
     this.waiters.serve(
       queue,
-      () => qs.pending.size > 0,
+      () => qs.pending.size > 0 && !qs.paused,
       (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
     );
+  }
+
+  /** The handle of the job called `id`, or -1. */
+  findJob(id: string): number {
+    return this.state.findPublic(id);
   }
 
   /** The live lease of `claim`, or `ClaimLostError` naming `operation`. */

@@ -2,6 +2,8 @@
  * The queue layer's public face: `Queue`, `QueueReader`, their options and
  * the job shapes. The package index re-exports from here.
  */
+
+export type { EnqueueResult, JobInput } from "./enqueue.js";
 export {
   QUEUE_EVENT_NAMES,
   type QueueEventBase,
@@ -19,6 +21,13 @@ export {
   MAX_QUEUE_NAME_BYTES,
 } from "./limits.js";
 export {
+  DEFAULT_LIST_LIMIT,
+  type JobPage,
+  type ListJobsOptions,
+  MAX_LIST_LIMIT,
+} from "./listing.js";
+export { REMOVABLE_STATUSES, type RemovableStatus } from "./operations.js";
+export {
   type ClaimOptions,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
@@ -27,6 +36,8 @@ export {
   MAX_CLAIM_BATCH,
   type OpenOptions,
   type QueueConfig,
+  type RemoveJobsOptions,
+  type RequeueDeadJobsOptions,
 } from "./options.js";
 export { Queue } from "./queue.js";
 export { QueueReader } from "./reader.js";
@@ -45,5 +56,6 @@ export {
   PRIORITY_LOW,
   PRIORITY_NORMAL,
   type QueueStats,
+  type WakeOutcome,
 } from "./types.js";
 export { MAX_TIMESTAMP_MS } from "./validate.js";

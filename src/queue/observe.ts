@@ -62,14 +62,16 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     case Tag.Cancel:
     case Tag.CancelRequest:
     case Tag.RequeueDead:
-    case Tag.Release: {
+    case Tag.Release:
+    case Tag.Wake:
+    case Tag.Remove: {
       const h = state.find(record.id);
       if (h === -1) return undefined;
       const page = state.table.read(h);
       const i = slot(h);
       const status = page.status[i]!;
       return {
-        id: record.id,
+        id: state.publicIdOf(h),
         queue: state.queueOf(h).name,
         status: STATUS_NAMES[status]!,
         attempts: page.attempts[i]!,
@@ -154,7 +156,13 @@ export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[]
   const steps: LifecycleStep[] = [];
   for (const { record, job, cause, at } of transitions) {
     if (record.tag === Tag.Enqueue) {
-      steps.push({ kind: "enqueued", id: record.id, queue: record.queue, at, runAt: record.runAt });
+      steps.push({
+        kind: "enqueued",
+        id: record.jobId ?? record.id,
+        queue: record.queue,
+        at,
+        runAt: record.runAt,
+      });
       continue;
     }
     if (job === undefined) continue;

@@ -132,6 +132,19 @@ export const DEFAULT_SCHEDULER_INTERVAL_MS = 1_000;
 /** Options of `enqueue`. */
 export interface EnqueueOptions {
   /**
+   * The job's id, chosen by the caller: 1–128 characters of `A–Z a–z 0–9 _ -`.
+   * An id that a job of this store has (in any status, until the job is
+   * gone) is refused with `DuplicateJobIdError`.
+   * @default a generated ULID
+   */
+  jobId?: string;
+  /**
+   * Run the job this many milliseconds from now (an alternative to `runAt`;
+   * giving both is an `InvalidArgumentError`). 0 runs it at once.
+   * @default none (at once)
+   */
+  delayMs?: number;
+  /**
    * Integer in [0, 2^32-1]; lower is claimed first.
    * @default the queue's `defaultPriority`
    */
@@ -197,6 +210,25 @@ export interface DeadJobsOptions {
   /**
    * Page size, an integer ≥ 0.
    * @default 100
+   */
+  limit?: number;
+}
+
+/** Options of `removeJobs`. */
+export interface RemoveJobsOptions {
+  /**
+   * Remove only jobs at least this old, in milliseconds: by enqueue time
+   * (pending, scheduled), completion time (done) or failure time (dead).
+   * @default none (every job in the status)
+   */
+  olderThanMs?: number;
+}
+
+/** Options of `requeueDeadJobs`. */
+export interface RequeueDeadJobsOptions {
+  /**
+   * Requeue at most this many dead jobs (oldest id first), an integer ≥ 0.
+   * @default all of them
    */
   limit?: number;
 }

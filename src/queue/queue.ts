@@ -18,6 +18,7 @@ import { MeteredStore } from "../store/wrappers/metered.js";
 import {
   checkDuration,
   checkInteger,
+  checkOneOf,
   checkOptionsObject,
   checkString,
   invalidArgument,
@@ -25,9 +26,26 @@ import {
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
 import { decideNack, decideRelease } from "./decisions.js";
+import {
+  type CheckedJob,
+  checkJob,
+  checkJobList,
+  type EnqueueResult,
+  enqueueJobs,
+  type JobInput,
+} from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import { Lease } from "./leases.js";
+import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
+import {
+  REMOVABLE_STATUSES,
+  type RemovableStatus,
+  removeJobs,
+  requeueDeadJobs,
+  setPaused,
+  wakeScheduled,
+} from "./operations.js";
 import {
   type ClaimOptions,
   type DeadJobsOptions,
@@ -35,10 +53,12 @@ import {
   MAX_CLAIM_BATCH,
   type OpenOptions,
   type QueueConfig,
+  type RemoveJobsOptions,
+  type RequeueDeadJobsOptions,
 } from "./options.js";
-import { type QueueRecord, Tag } from "./records.js";
+import { Tag } from "./records.js";
 import { restoreState } from "./restore.js";
-import { type Headers, type State, Status } from "./state.js";
+import { type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
 import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
@@ -47,16 +67,15 @@ import {
   CLAIM_TOKEN,
   type Claim,
   type JobRecord,
+  type JobStatus,
   type Payload,
   type QueueStats,
+  type WakeOutcome,
 } from "./types.js";
 import {
-  type CheckedEnqueueOptions,
   checkClaimOptions,
   checkDeadJobsOptions,
-  checkEnqueueOptions,
   checkMessage,
-  checkPayload,
   checkQueueName,
 } from "./validate.js";
 import { deadJobsPage, queueNames, queueStats } from "./views.js";
@@ -144,66 +163,32 @@ export class Queue {
   /**
    * Add a job; resolves with its id once it is durable. With a `dedupKey` held
    * by a pending or scheduled job of the same queue, resolves with that job's
-   * id and writes nothing.
+   * id and writes nothing. With a `jobId` that a job of this store has,
+   * rejects with `DuplicateJobIdError` and writes nothing.
    */
   async enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
     this.#core.check();
     const name = checkQueueName(queue);
-    checkOptionsObject(options, "options");
-    const config = this.#core.settings.configs.get(name);
-    const bytes = checkPayload(payload, this.#core.settings.maxPayloadBytes);
-    const checked = checkEnqueueOptions(options, config);
-    const trace = this.#core.instrumentation?.tracing?.enqueue(name, checked.headers, 1);
-    if (trace === undefined) return (await this.#enqueueChecked(name, bytes, checked)).id;
+    const job = checkJob(this.#core.settings, name, payload, options, "payload", "options");
+    const trace = this.#core.instrumentation?.tracing?.enqueue(name, job.options.headers, 1);
+    if (trace === undefined) return (await this.#enqueueJobs(name, [job]))[0]!.id;
     try {
-      const result = await this.#enqueueChecked(name, bytes, {
-        ...checked,
-        headers: trace.headers,
-      });
-      trace.succeeded([result.id], result.created);
-      return result.id;
+      const [result] = await this.#enqueueJobs(name, [
+        { ...job, options: { ...job.options, headers: trace.headers } },
+      ]);
+      trace.succeeded([result!.id], result!.created);
+      return result!.id;
     } catch (error) {
       trace.failed(error);
       throw error;
     }
   }
 
-  /** {@link enqueue} after its arguments were checked; `created` is false for a dedup hit. */
-  async #enqueueChecked(
-    name: string,
-    bytes: Uint8Array,
-    { priority, maxAttempts, runAt, dedupKey, headers }: CheckedEnqueueOptions,
-  ): Promise<{ id: string; created: boolean }> {
+  /** Adds checked jobs once the log takes writes (see {@link enqueueJobs}). */
+  async #enqueueJobs(name: string, jobs: CheckedJob[]): Promise<EnqueueResult[]> {
     if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
     this.#core.check();
-    if (dedupKey !== undefined) {
-      const holder = this.#core.state.queues.get(name)?.dedup.get(dedupKey);
-      if (holder !== undefined) {
-        const id = this.#core.state.idOf(holder);
-        // The holder's own enqueue may still be in flight: answer once it is durable.
-        await this.#core.log.flush();
-        return { id, created: false };
-      }
-    }
-    const now = this.#core.now();
-    const id = this.#core.ids.next(now);
-    const scheduled = runAt !== undefined && runAt > now;
-    const written = this.#core.commit({
-      tag: Tag.Enqueue,
-      id,
-      queue: name,
-      payload: bytes,
-      headers,
-      priority,
-      maxAttempts,
-      enqueuedAt: now,
-      runAt: scheduled ? runAt : undefined,
-      dedupKey,
-    });
-    if (scheduled) this.#core.timers.scheduleAt(runAt);
-    else this.#core.dispatch(name);
-    await written;
-    return { id, created: true };
+    return enqueueJobs(this.#core, name, jobs);
   }
 
   /**
@@ -215,14 +200,19 @@ export class Queue {
     const name = checkQueueName(queue);
     if (!Array.isArray(payloads))
       throw invalidArgument("payloads", "an array of Uint8Array or string payloads", payloads);
-    const bodies = payloads.map((p, i) =>
-      checkPayload(p, this.#core.settings.maxPayloadBytes, `payloads[${i}]`),
+    const settings = this.#core.settings;
+    const jobs = payloads.map((p, i) =>
+      checkJob(settings, name, p, {}, `payloads[${i}]`, "options"),
     );
-    if (bodies.length === 0) return [];
-    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, bodies.length);
-    if (trace === undefined) return this.#enqueueBatchChecked(name, bodies, undefined);
+    if (jobs.length === 0) return [];
+    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, jobs.length);
+    if (trace === undefined) return (await this.#enqueueJobs(name, jobs)).map((r) => r.id);
     try {
-      const ids = await this.#enqueueBatchChecked(name, bodies, trace.headers);
+      const traced = jobs.map((job) => ({
+        ...job,
+        options: { ...job.options, headers: trace.headers },
+      }));
+      const ids = (await this.#enqueueJobs(name, traced)).map((r) => r.id);
       trace.succeeded(ids, true);
       return ids;
     } catch (error) {
@@ -231,38 +221,39 @@ export class Queue {
     }
   }
 
-  /** {@link enqueueBatch} after its arguments were checked. */
-  async #enqueueBatchChecked(
-    name: string,
-    bodies: Uint8Array[],
-    headers: Headers | undefined,
-  ): Promise<string[]> {
-    const config = this.#core.settings.configs.get(name);
-    if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
+  /**
+   * Add several jobs, each with its own options, atomically (all or none
+   * survive a crash); resolves once durable with one `{ id, created }` per
+   * job in input order. A job whose `dedupKey` is held by a waiting job of
+   * the queue, or by an earlier job of the same call, is not added: its
+   * result has that job's id and `created: false`. A `jobId` that a job of
+   * this store has, or that two jobs of the call share, rejects the whole
+   * call with `DuplicateJobIdError`; any invalid job rejects it with
+   * `InvalidArgumentError` naming it (`jobs[3].options.priority`). Either
+   * way nothing is written.
+   */
+  async enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
     this.#core.check();
-    const now = this.#core.now();
-    const records: QueueRecord[] = [];
-    const ids: string[] = [];
-    for (const payload of bodies) {
-      const id = this.#core.ids.next(now);
-      ids.push(id);
-      records.push({
-        tag: Tag.Enqueue,
-        id,
-        queue: name,
-        payload,
-        headers,
-        priority: config.defaultPriority,
-        maxAttempts: config.maxAttempts,
-        enqueuedAt: now,
-        runAt: undefined,
-        dedupKey: undefined,
-      });
+    const name = checkQueueName(queue);
+    const checked = checkJobList(this.#core.settings, name, jobs);
+    if (checked.length === 0) return [];
+    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, checked.length);
+    if (trace === undefined) return this.#enqueueJobs(name, checked);
+    try {
+      const traced = checked.map((job) => ({
+        ...job,
+        options: { ...job.options, headers: { ...job.options.headers, ...trace.headers } },
+      }));
+      const results = await this.#enqueueJobs(name, traced);
+      trace.succeeded(
+        results.map((r) => r.id),
+        results.some((r) => r.created),
+      );
+      return results;
+    } catch (error) {
+      trace.failed(error);
+      throw error;
     }
-    const written = this.#core.commit(records);
-    this.#core.dispatch(name);
-    await written;
-    return ids;
   }
 
   // ---- consumers -------------------------------------------------------------------------
@@ -448,7 +439,7 @@ export class Queue {
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
   async getJob(id: string): Promise<JobRecord | null> {
     this.#core.check();
-    const h = this.#core.state.find(checkString(id, "id"));
+    const h = this.#core.findJob(checkString(id, "id"));
     return h === -1 ? null : this.#core.toRecord(h);
   }
 
@@ -460,7 +451,7 @@ export class Queue {
   async cancel(id: string): Promise<CancelOutcome> {
     this.#core.check();
     const state = this.#core.state;
-    const h = state.find(checkString(id, "id"));
+    const h = this.#core.findJob(checkString(id, "id"));
     if (h === -1) return "not_found";
     const status = state.statusOf(h);
     if (status === Status.Done || status === Status.Dead) return "not_found";
@@ -505,13 +496,108 @@ export class Queue {
     this.#core.check();
     const id = checkString(typeof job === "string" ? job : job?.id, "job");
     const state = this.#core.state;
-    const h = state.find(id);
+    const h = this.#core.findJob(id);
     if (h === -1 || state.statusOf(h) !== Status.Dead)
       throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
     const name = state.queueOf(h).name;
-    const written = this.#core.commit({ tag: Tag.RequeueDead, id });
+    const written = this.#core.commit({ tag: Tag.RequeueDead, id: state.idOf(h) });
     this.#core.dispatch(name);
     await written;
+  }
+
+  /**
+   * A page of the jobs of `queue` in `status`, in that status's order:
+   * pending in claim order (priority, then oldest), scheduled by `runAt`,
+   * claimed and dead by id, done by completion time. Pass `nextCursor` as
+   * `options.cursor` for the next page; it is absent on the last page.
+   *
+   * A walk stays consistent while the queue changes: no job comes twice (as
+   * long as it keeps its place in the order: a job that leaves the status and
+   * comes back with a later `runAt` or completion time can), and no job that
+   * stayed in the status all along is skipped.
+   */
+  async listJobs(
+    queue: string,
+    status: JobStatus,
+    options: ListJobsOptions = {},
+  ): Promise<JobPage<JobRecord>> {
+    this.#core.check();
+    const name = checkQueueName(queue);
+    const checked = checkListJobs(status, options);
+    const page = listJobsPage(this.#core.state, name, checked.status, checked.from, checked.limit);
+    const jobs = page.jobs.map((h) => this.#core.toRecord(h));
+    return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Make one scheduled job due now (it becomes pending and claimable at
+   * once). Resolves `"woken"` once that is durable, `"not_scheduled"` for a
+   * job in another status, `"not_found"` for an unknown id.
+   */
+  async wakeScheduled(id: string): Promise<WakeOutcome> {
+    this.#core.check();
+    return wakeScheduled(this.#core, checkString(id, "id"));
+  }
+
+  /**
+   * Pause `queue`, durably (a restart keeps it paused): claims of it hand out
+   * nothing, and waiting claims keep waiting, until {@link resumeQueue};
+   * enqueues still land, and claims already handed out can still be settled.
+   * `stats(queue).paused` says so. Resolves once durable; pausing a paused
+   * queue writes nothing. A queue paused before it held a job is listed by
+   * {@link listQueues} from then on.
+   */
+  async pauseQueue(queue: string): Promise<void> {
+    this.#core.check();
+    await setPaused(this.#core, checkQueueName(queue), true);
+  }
+
+  /** Resume a paused queue (durably); waiting claims get its jobs at once. */
+  async resumeQueue(queue: string): Promise<void> {
+    this.#core.check();
+    await setPaused(this.#core, checkQueueName(queue), false);
+  }
+
+  /**
+   * Remove the jobs of `queue` in `status` (`"pending"`, `"scheduled"`,
+   * `"done"` or `"dead"`; a claimed job is cancelled instead), or with
+   * `olderThanMs` only those at least that old: by enqueue time for pending
+   * and scheduled jobs, completion time for done ones, failure time for dead
+   * ones. Jobs that arrive meanwhile are left alone. Runs as a series of
+   * atomic writes of at most 512 jobs, one per turn of the event loop;
+   * resolves with how many jobs it removed once that is durable.
+   */
+  async removeJobs(
+    queue: string,
+    status: RemovableStatus,
+    options: RemoveJobsOptions = {},
+  ): Promise<number> {
+    this.#core.check();
+    const name = checkQueueName(queue);
+    const which = checkOneOf(status, "status", REMOVABLE_STATUSES);
+    checkOptionsObject(options, "options");
+    const olderThanMs =
+      options.olderThanMs === undefined
+        ? undefined
+        : checkDuration(options.olderThanMs, "options.olderThanMs");
+    return removeJobs(this.#core, name, which, olderThanMs);
+  }
+
+  /**
+   * Put the dead jobs of `queue` back to pending, oldest id first, up to
+   * `options.limit` of them (default: all), each like {@link requeueDeadJob}.
+   * Runs as a series of atomic writes of at most 512 jobs, one per turn of
+   * the event loop; resolves with how many it requeued once that is durable.
+   */
+  async requeueDeadJobs(queue: string, options: RequeueDeadJobsOptions = {}): Promise<number> {
+    this.#core.check();
+    const name = checkQueueName(queue);
+    checkOptionsObject(options, "options");
+    const limit =
+      options.limit === undefined
+        ? Number.POSITIVE_INFINITY
+        : checkInteger(options.limit, "options.limit", 0);
+    return requeueDeadJobs(this.#core, name, limit);
   }
 
   /** Promote every due scheduled job now. */

@@ -8,10 +8,11 @@ import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { checkString } from "../validate.js";
+import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
 import { restoreState } from "./restore.js";
 import type { State } from "./state.js";
-import type { JobRecord, QueueStats } from "./types.js";
+import type { JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
 import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 
@@ -68,8 +69,20 @@ export class QueueReader {
 
   /** A job by id, or `null`. */
   getJob(id: string): JobRecord | null {
-    const h = this.#state.find(checkString(id, "id"));
+    const h = this.#state.findPublic(checkString(id, "id"));
     return h === -1 ? null : jobToRecord(this.#state, h);
+  }
+
+  /**
+   * A page of the jobs of `queue` in `status`, in the order and with the
+   * cursors of `Queue.listJobs` (a cursor from the writer works here too).
+   */
+  listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
+    const name = checkQueueName(queue);
+    const checked = checkListJobs(status, options);
+    const page = listJobsPage(this.#state, name, checked.status, checked.from, checked.limit);
+    const jobs = page.jobs.map((h) => jobToRecord(this.#state, h));
+    return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
   }
 
   /** A page of dead jobs in id order, strictly after `options.after`. */

@@ -28,6 +28,9 @@ export const Tag = {
   PromoteSome: 13,
   SweepDoneSome: 14,
   SweepDeadSome: 15,
+  Wake: 16,
+  PauseQueue: 17,
+  Remove: 18,
 } as const;
 
 /**
@@ -49,6 +52,8 @@ export interface EnqueueRecord {
   readonly enqueuedAt: number;
   readonly runAt: number | undefined;
   readonly dedupKey: string | undefined;
+  /** The caller's id for the job (`options.jobId`); `id` stays the log's own. */
+  readonly jobId?: string;
 }
 /**
  * An enqueue record as decoded from the log: its id and payload stay in the
@@ -72,6 +77,7 @@ export class DecodedEnqueue implements EnqueueRecord {
     readonly enqueuedAt: number,
     readonly runAt: number | undefined,
     readonly dedupKey: string | undefined,
+    readonly jobId: string | undefined,
   ) {}
 
   get id(): string {
@@ -97,6 +103,7 @@ export class DecodedEnqueue implements EnqueueRecord {
       enqueuedAt,
       runAt,
       dedupKey: this.dedupKey,
+      ...(this.jobId === undefined ? {} : { jobId: this.jobId }),
     };
   }
 }
@@ -183,6 +190,22 @@ export interface ReleaseRecord {
   readonly tag: typeof Tag.Release;
   readonly id: string;
 }
+/** A scheduled job → pending now (`wakeScheduled`). */
+export interface WakeRecord {
+  readonly tag: typeof Tag.Wake;
+  readonly id: string;
+}
+/** `queue` is paused (claims hand out nothing) or resumed. */
+export interface PauseQueueRecord {
+  readonly tag: typeof Tag.PauseQueue;
+  readonly queue: string;
+  readonly paused: boolean;
+}
+/** A pending, scheduled, done or dead job → removed (`removeJobs`). */
+export interface RemoveRecord {
+  readonly tag: typeof Tag.Remove;
+  readonly id: string;
+}
 
 export type QueueRecord =
   | EnqueueRecord
@@ -198,11 +221,15 @@ export type QueueRecord =
   | SweepDoneRecord
   | SweepDeadRecord
   | ReleaseRecord
-  | SweepSomeRecord;
+  | SweepSomeRecord
+  | WakeRecord
+  | PauseQueueRecord
+  | RemoveRecord;
 
 const ENQ_SCHEDULED = 1;
 const ENQ_DEDUP = 2;
 const ENQ_HEADERS = 4;
+const ENQ_JOB_ID = 8;
 const RETRY_RUN_AT = 1;
 const RETRY_ERROR = 2;
 
@@ -244,7 +271,8 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       const flags =
         (rec.runAt !== undefined ? ENQ_SCHEDULED : 0) |
         (rec.dedupKey !== undefined ? ENQ_DEDUP : 0) |
-        (rec.headers !== undefined ? ENQ_HEADERS : 0);
+        (rec.headers !== undefined ? ENQ_HEADERS : 0) |
+        (rec.jobId !== undefined ? ENQ_JOB_ID : 0);
       w.u8(flags);
       w.varint(rec.priority);
       w.varint(rec.maxAttempts);
@@ -252,6 +280,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       if (rec.runAt !== undefined) w.varint(rec.runAt);
       if (rec.dedupKey !== undefined) w.string(rec.dedupKey);
       if (rec.headers !== undefined) writeHeaders(w, rec.headers);
+      if (rec.jobId !== undefined) w.string(rec.jobId);
       w.bytes(rec.payload);
       return;
     }
@@ -284,7 +313,13 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
     case Tag.CancelRequest:
     case Tag.RequeueDead:
     case Tag.Release:
+    case Tag.Wake:
+    case Tag.Remove:
       writeId(w, rec.id);
+      return;
+    case Tag.PauseQueue:
+      w.string(rec.queue);
+      w.u8(rec.paused ? 1 : 0);
       return;
     case Tag.SweepDone:
     case Tag.SweepDead:
@@ -334,6 +369,7 @@ function readRecord(r: ByteReader): QueueRecord {
       const runAt = flags & ENQ_SCHEDULED ? r.varint() : undefined;
       const dedupKey = flags & ENQ_DEDUP ? r.string() : undefined;
       const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
+      const jobId = flags & ENQ_JOB_ID ? r.string() : undefined;
       const payloadLength = r.varint();
       const payloadAt = r.position;
       r.skip(payloadLength);
@@ -349,6 +385,7 @@ function readRecord(r: ByteReader): QueueRecord {
         enqueuedAt,
         runAt,
         dedupKey,
+        jobId,
       );
     }
     case Tag.Claim:
@@ -373,7 +410,15 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.CancelRequest:
     case Tag.RequeueDead:
     case Tag.Release:
+    case Tag.Wake:
+    case Tag.Remove:
       return { tag, id: readId(r) };
+    case Tag.PauseQueue: {
+      const queue = r.string();
+      const paused = r.u8();
+      if (paused > 1) throw new DecodeError(`pause flag ${paused} is not 0 or 1`);
+      return { tag, queue, paused: paused === 1 };
+    }
     case Tag.SweepDone:
     case Tag.SweepDead:
       return { tag, queue: r.string(), before: r.varint() };

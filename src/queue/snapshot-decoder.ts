@@ -22,6 +22,7 @@ import {
   Extra,
   INDEXES_PER_QUEUE,
   LITTLE_ENDIAN,
+  QueueFlag,
   REGION_COUNT,
   Region,
   SNAPSHOT_VERSION,
@@ -33,6 +34,7 @@ import { ID_BYTES, type JobExtras, PAGE_SLOTS, Page } from "./table.js";
 interface QueueHead {
   name: string;
   doneCount: number;
+  flags: number;
 }
 
 enum Phase {
@@ -103,9 +105,9 @@ export class SnapshotReader {
       const name = r.string();
       const doneCount = r.varint();
       const flags = r.varint();
-      if (flags !== 0)
+      if ((flags & ~QueueFlag.Paused) !== 0)
         throw new DecodeError(`snapshot queue ${JSON.stringify(name)} has unknown flags ${flags}`);
-      this.#queues.push({ name, doneCount });
+      this.#queues.push({ name, doneCount, flags });
     }
     this.#jobs = r.varint();
     this.#extrasCount = r.varint();
@@ -277,6 +279,13 @@ export class SnapshotReader {
       if (mask & Extra.Headers) extras.headers = readHeaders(r);
       if (mask & Extra.LastError) extras.lastError = r.string();
       if (mask & Extra.DedupKey) extras.dedupKey = r.string();
+      if (mask & Extra.JobId) {
+        const jobId = r.string();
+        if (this.#state.jobIds.has(jobId))
+          throw new DecodeError(`snapshot holds job id ${JSON.stringify(jobId)} twice`);
+        extras.jobId = jobId;
+        this.#state.jobIds.set(jobId, h);
+      }
       table.setExtras(h, extras);
     }
     if (r.remaining !== 0)
@@ -415,6 +424,7 @@ export class SnapshotReader {
       deadBySeq: list(5, orders.bySeq),
     });
     qs.doneCount = this.#queues[q]!.doneCount;
+    qs.paused = (this.#queues[q]!.flags & QueueFlag.Paused) !== 0;
   }
 
   /** Dedup keys of pending and scheduled jobs, page by page. True when done. */

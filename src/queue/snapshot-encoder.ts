@@ -19,6 +19,7 @@ import {
   type Layout,
   LITTLE_ENDIAN,
   layOut,
+  QueueFlag,
   REGION_TABLE_BYTES,
   Region,
   SNAPSHOT_VERSION,
@@ -31,6 +32,8 @@ interface QueueView {
   qs: QueueState;
   name: string;
   doneCount: number;
+  /** Queue flags (see `QueueFlag` in the layout). */
+  flags: number;
   /** pending, scheduled, claimed, done, deadByTime, deadBySeq. */
   indexes: IndexView[];
 }
@@ -88,6 +91,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       qs,
       name: qs.name,
       doneCount: qs.doneCount,
+      flags: qs.paused ? QueueFlag.Paused : 0,
       indexes: [qs.pending, qs.scheduled, qs.claimed, qs.done, qs.deadByTime, qs.deadBySeq].map(
         (index) => index.freeze(),
       ),
@@ -152,7 +156,8 @@ export class SnapshotWriter implements SnapshotEncoder {
           const mask =
             (extras.headers !== undefined ? Extra.Headers : 0) |
             (extras.lastError !== undefined ? Extra.LastError : 0) |
-            (extras.dedupKey !== undefined ? Extra.DedupKey : 0);
+            (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
+            (extras.jobId !== undefined ? Extra.JobId : 0);
           if (mask === 0) continue;
           const w = this.#extras;
           w.varint(dense);
@@ -160,6 +165,7 @@ export class SnapshotWriter implements SnapshotEncoder {
           if (extras.headers !== undefined) writeHeaders(w, extras.headers);
           if (extras.lastError !== undefined) w.string(extras.lastError);
           if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
+          if (extras.jobId !== undefined) w.string(extras.jobId);
           this.#extrasCount++;
         }
       }
@@ -183,7 +189,7 @@ export class SnapshotWriter implements SnapshotEncoder {
     for (const q of this.#queues) {
       head.string(q.name);
       head.varint(q.doneCount);
-      head.varint(0);
+      head.varint(q.flags);
     }
     head.varint(this.#jobs);
     head.varint(this.#extrasCount);

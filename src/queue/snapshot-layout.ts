@@ -7,7 +7,7 @@
  *     u8 version (2) | u8 reserved (0) | head (varints) | region table | regions…
  *
  *     head:   lastId (u8 present, 16 bytes) | nextSeq | queue count |
- *             per queue: name, doneCount, flags (0) | job count | extras count
+ *             per queue: name, doneCount, flags ({@link QueueFlag}) | job count | extras count
  *     table:  per region, u64 offset (from the snapshot's start) and u64 length
  *
  * Offsets are chosen so that regions are 8-byte aligned in a buffer where the
@@ -47,9 +47,12 @@ export const COLUMN_WIDTH: readonly number[] = [16, 1, 1, 4, 4, 4, 4, 8, 8, 8, 4
 export const INDEXES_PER_QUEUE = 6;
 
 /** Bits of an extras entry's mask. */
-export const Extra = { Headers: 1, LastError: 2, DedupKey: 4 } as const;
+/** Per-queue flags in the head. */
+export const QueueFlag = { Paused: 1 } as const;
+
+export const Extra = { Headers: 1, LastError: 2, DedupKey: 4, JobId: 8 } as const;
 /** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
-export const EXTRA_KNOWN = Extra.Headers | Extra.LastError | Extra.DedupKey;
+export const EXTRA_KNOWN = Extra.Headers | Extra.LastError | Extra.DedupKey | Extra.JobId;
 
 /** Whether this machine stores typed-array numbers little-endian (every common one does). */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -92,6 +92,8 @@ export class QueueState {
   readonly dedup = new Map<string, number>();
   /** Cumulative acks. */
   doneCount = 0;
+  /** Paused by `pauseQueue`: claims hand out nothing until it is resumed. */
+  paused = false;
 
   constructor(
     /** Position in `State.queueList`: what the table's queue column holds. */
@@ -125,6 +127,8 @@ export class State {
   #lastIdString: string | null = null;
   /** The `seq` the next enqueued job gets. */
   nextSeq = 0;
+  /** Caller-chosen job ids (`options.jobId`) → handle. */
+  readonly jobIds = new Map<string, number>();
   /** Scratch space for converting an id string to its binary form. */
   readonly #key = new Uint8Array(ID_BYTES);
   readonly #chars = Buffer.alloc(26);
@@ -199,7 +203,20 @@ export class State {
     return this.ids.find(this.#key);
   }
 
-  /** The id of job `h` as a string. */
+  /**
+   * The handle of the job whose public id is `id` (a caller-chosen id, else
+   * its generated id), or -1.
+   */
+  findPublic(id: string): number {
+    return this.jobIds.get(id) ?? this.find(id);
+  }
+
+  /** The public id of job `h`: the caller's `jobId`, else its generated id. */
+  publicIdOf(h: number): string {
+    return this.table.extras(h)?.jobId ?? this.idOf(h);
+  }
+
+  /** The id of job `h` as a string (its generated id, which the log names it by). */
   idOf(h: number): string {
     idCharsInto(this.table.read(h).id, slot(h) * ID_BYTES, this.#chars);
     return latin1Slice(this.#chars, 0, 26);

@@ -44,6 +44,8 @@ export interface JobExtras {
   readonly headers?: Headers;
   readonly lastError?: string;
   readonly dedupKey?: string;
+  /** The caller-chosen id (`options.jobId`), the job's public id. */
+  readonly jobId?: string;
 }
 
 /** The index of handle `h`'s row within its page. */
@@ -195,7 +197,8 @@ export class JobTable {
       extras === undefined ||
       (extras.headers === undefined &&
         extras.lastError === undefined &&
-        extras.dedupKey === undefined);
+        extras.dedupKey === undefined &&
+        extras.jobId === undefined);
     if (empty) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();

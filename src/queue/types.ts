@@ -67,6 +67,11 @@ export interface QueueStats {
   done: number;
   dead: number;
   scheduled: number;
+  /** Paused by `pauseQueue`: claims hand out nothing until `resumeQueue`. */
+  paused: boolean;
 }
+
+/** What `wakeScheduled` did. */
+export type WakeOutcome = "woken" | "not_scheduled" | "not_found";
 
 export type CancelOutcome = "removed" | "requested" | "not_found";

@@ -195,25 +195,42 @@ export interface CheckedEnqueueOptions {
   runAt: number | undefined;
   dedupKey: string | undefined;
   headers: Headers | undefined;
+  jobId: string | undefined;
+  /** Run this long after the enqueue (decided when it is written). */
+  delayMs: number | undefined;
+}
+
+/** What a caller-chosen job id may be: 1–128 of `A–Z a–z 0–9 _ -`. */
+const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function checkJobId(value: unknown, arg: string): string {
+  if (typeof value !== "string" || !JOB_ID.test(value))
+    throw invalidArgument(arg, "1 to 128 characters of A-Z, a-z, 0-9, _ and -", value);
+  return value;
 }
 
 export function checkEnqueueOptions(
   options: EnqueueOptions,
   config: Readonly<QueueConfig>,
+  arg = "options",
 ): CheckedEnqueueOptions {
   const o = options;
+  if (o.runAt !== undefined && o.delayMs !== undefined)
+    throw invalidArgument(`${arg}.delayMs`, `absent when \`${arg}.runAt\` is given`, o.delayMs);
   return {
+    jobId: o.jobId === undefined ? undefined : checkJobId(o.jobId, `${arg}.jobId`),
+    delayMs: o.delayMs === undefined ? undefined : checkDuration(o.delayMs, `${arg}.delayMs`),
     priority:
       o.priority === undefined
         ? config.defaultPriority
-        : checkPriority(o.priority, "options.priority"),
+        : checkPriority(o.priority, `${arg}.priority`),
     maxAttempts:
       o.maxAttempts === undefined
         ? config.maxAttempts
-        : checkMaxAttempts(o.maxAttempts, "options.maxAttempts"),
-    runAt: o.runAt === undefined ? undefined : checkTimestamp(o.runAt, "options.runAt"),
-    dedupKey: o.dedupKey === undefined ? undefined : checkDedupKey(o.dedupKey, "options.dedupKey"),
-    headers: checkHeaders(o.headers, "options.headers"),
+        : checkMaxAttempts(o.maxAttempts, `${arg}.maxAttempts`),
+    runAt: o.runAt === undefined ? undefined : checkTimestamp(o.runAt, `${arg}.runAt`),
+    dedupKey: o.dedupKey === undefined ? undefined : checkDedupKey(o.dedupKey, `${arg}.dedupKey`),
+    headers: checkHeaders(o.headers, `${arg}.headers`),
   };
 }
 

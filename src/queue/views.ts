@@ -3,7 +3,7 @@
  * read-only `QueueReader`, so both answer the same question the same way.
  * Public job records are materialised from the table's columns on demand.
  */
-import { type State, Status } from "./state.js";
+import { type QueueState, type State, Status } from "./state.js";
 import { slot } from "./table.js";
 
 /** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
@@ -21,7 +21,7 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
   const at = page.at[i]!;
   const extras = page.extras?.get(i);
   const record: JobRecord = {
-    id: state.idOf(h),
+    id: extras?.jobId ?? state.idOf(h),
     queue: state.queueList[page.queue[i]!]!.name,
     payload: state.payloadOf(h),
     headers: extras?.headers === undefined ? {} : { ...extras.headers },
@@ -55,7 +55,7 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
 export function queueStats(state: State, name: string): QueueStats {
   const qs = state.queues.get(name);
   if (qs === undefined)
-    return { queue: name, pending: 0, claimed: 0, done: 0, dead: 0, scheduled: 0 };
+    return { queue: name, pending: 0, claimed: 0, done: 0, dead: 0, scheduled: 0, paused: false };
   return {
     queue: name,
     pending: qs.pending.size,
@@ -63,6 +63,7 @@ export function queueStats(state: State, name: string): QueueStats {
     done: qs.doneCount,
     dead: qs.deadBySeq.size,
     scheduled: qs.scheduled.size,
+    paused: qs.paused,
   };
 }
 
@@ -85,9 +86,7 @@ export function deadJobsPage(
   const page: number[] = [];
   if (qs === undefined || limit === 0) return page;
   const position =
-    after === undefined
-      ? { chunk: 0, offset: 0 }
-      : qs.deadBySeq.seek((h) => state.idOf(h) <= after);
+    after === undefined ? { chunk: 0, offset: 0 } : seekAfter(state, qs.deadBySeq, after);
   while (page.length < limit) {
     const h = qs.deadBySeq.next(position);
     if (h === -1) break;
@@ -118,4 +117,16 @@ export function oldestPendingEnqueuedAt(state: State, name: string): number | un
     oldest = Math.min(oldest, enqueuedAt(h));
   }
   return oldest;
+}
+
+/** The position after the job called `after` in an index in enqueue order (by generated id when no job has that id). */
+function seekAfter(
+  state: State,
+  index: QueueState["deadBySeq"],
+  after: string,
+): ReturnType<QueueState["deadBySeq"]["seek"]> {
+  const known = state.findPublic(after);
+  if (known === -1) return index.seek((h) => state.idOf(h) <= after);
+  const seq = state.table.read(known).seq[slot(known)]!;
+  return index.seek((h) => state.table.read(h).seq[slot(h)]! <= seq);
 }

@@ -47,7 +47,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
 
     const json = await cli("stats", "emails", "--json", ...store);
     assert.deepEqual(JSON.parse(json.stdout), [
-      { queue: "emails", pending: 2, claimed: 0, done: 0, dead: 0, scheduled: 0 },
+      { queue: "emails", pending: 2, claimed: 0, done: 0, dead: 0, scheduled: 0, paused: false },
     ]);
 
     assert.equal((await cli("queues", ...store)).stdout, "emails\nreports\n");
@@ -122,6 +122,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       done: 0,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     const job = reader.getJob(id);
     assert.equal(Buffer.from(job!.payload).toString(), "payload text");

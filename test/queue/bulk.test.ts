@@ -111,6 +111,7 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
       done: 0,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     await next.flush();
     const requeued = await recordsOf(store, [Tag.Retry]);

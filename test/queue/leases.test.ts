@@ -67,6 +67,7 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
       done: 1,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     await queue.close();
   });

@@ -32,6 +32,7 @@ describe("nack, backoff and dead-letter", { timeout: 60_000 }, () => {
       done: 0,
       dead: 1,
       scheduled: 0,
+      paused: false,
     });
     await queue.close();
   });

@@ -21,6 +21,8 @@ export interface Row {
   seq: number;
   lastError: string | undefined;
   dedupKey: string | undefined;
+  /** The caller-chosen id, if any. */
+  jobId: string | undefined;
   headers: Record<string, string> | undefined;
   cancelRequested: boolean;
   /** latin1, one char per byte. */
@@ -45,6 +47,7 @@ export function rowOf(state: State, h: number): Row {
     seq: page.seq[i]!,
     lastError: extras?.lastError,
     dedupKey: extras?.dedupKey,
+    jobId: extras?.jobId,
     headers: extras?.headers === undefined ? undefined : { ...extras.headers },
     cancelRequested: (page.flags[i]! & Flag.CancelRequested) !== 0,
     payload: Buffer.from(state.payloadOf(h)).toString("latin1"),

@@ -62,6 +62,7 @@ describe("validation", { timeout: 60_000 }, () => {
       done: 0,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     assert.deepEqual(await queue.listQueues(), ["q"]);
     await queue.close();

@@ -182,6 +182,7 @@ describe('corruption: recoverCorruption "skip" recovers the last good state and 
       done: 0,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     const digest = stateDigest(liveState(queue));
     await queue.close();

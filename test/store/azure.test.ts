@@ -286,6 +286,7 @@ describe("Queue on Azurite", { timeout: 180_000 }, () => {
       done: 1,
       dead: 0,
       scheduled: 0,
+      paused: false,
     });
     await first.close();
 

@@ -91,6 +91,15 @@ export function auditState(state: State): string[] {
     if (job.cancelRequested && (job.status === Status.Pending || job.status === Status.Scheduled))
       problems.push(`job ${job.id} is ${STATUS_NAMES[job.status]} with a cancel request`);
   }
+  let withJobId = 0;
+  for (const job of rows(state)) {
+    if (job.jobId === undefined) continue;
+    withJobId++;
+    if (state.jobIds.get(job.jobId) !== job.h)
+      problems.push(`job ${job.id} has jobId ${job.jobId} the jobId index does not give it`);
+  }
+  if (state.jobIds.size !== withJobId)
+    problems.push(`jobId index holds ${state.jobIds.size} ids, ${withJobId} jobs have one`);
   if (state.ids.size !== state.size)
     problems.push(`id index holds ${state.ids.size} jobs, the table ${state.size}`);
   if (state.arena.liveBytes !== payloadBytes)
@@ -103,7 +112,7 @@ export function stateDigest(state: State): string {
   const lines: string[] = [`lastId ${state.lastId}`];
   for (const name of [...state.queues.keys()].sort()) {
     const qs = state.queues.get(name)!;
-    lines.push(`queue ${JSON.stringify(name)} done=${qs.doneCount}`);
+    lines.push(`queue ${JSON.stringify(name)} done=${qs.doneCount} paused=${qs.paused}`);
     const ids = (handles: number[]) => handles.map((h) => state.idOf(h)).join(",");
     lines.push(`  pending ${ids(qs.pending.toArray())}`);
     lines.push(`  scheduled ${ids(qs.scheduled.toArray())}`);
@@ -123,6 +132,7 @@ export function stateDigest(state: State): string {
         j.at,
         j.lastError ?? null,
         j.dedupKey ?? null,
+        j.jobId ?? null,
         j.cancelRequested,
         j.headers ?? null,
         j.payload.length,
@@ -159,9 +169,40 @@ export async function auditPublicApi(queue: Queue): Promise<string[]> {
     const stats = await queue.stats(name);
     const [pending, scheduled, claimed, , dead] = recount.get(name)!;
     const qs = state.queues.get(name)!;
-    const want = { queue: name, pending, claimed, done: qs.doneCount, dead, scheduled };
+    const want = {
+      queue: name,
+      pending,
+      claimed,
+      done: qs.doneCount,
+      dead,
+      scheduled,
+      paused: qs.paused,
+    };
     if (JSON.stringify(stats) !== JSON.stringify(want))
       problems.push(`stats(${name}) ${JSON.stringify(stats)} ≠ recount ${JSON.stringify(want)}`);
+    // listJobs walks every status completely, each job once, in the right status.
+    for (const [s, status] of STATUS_NAMES.entries()) {
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const page = await queue.listJobs(name, status, {
+          limit: 50,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const job of page.jobs) {
+          if (job.status !== status)
+            problems.push(`listJobs(${name}, ${status}) lists a ${job.status} job`);
+          if (seen.has(job.id)) problems.push(`listJobs(${name}, ${status}) lists ${job.id} twice`);
+          seen.add(job.id);
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      const expected = recount.get(name)![s]!;
+      if (seen.size !== expected)
+        problems.push(
+          `listJobs(${name}, ${status}) walked ${seen.size} jobs, the state has ${expected}`,
+        );
+    }
     const deadIds: string[] = [];
     let after: string | undefined;
     for (;;) {

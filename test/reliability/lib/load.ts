@@ -63,7 +63,15 @@ export async function throughOneProcess(jobs: number): Promise<{
       peak = Math.max(peak, process.memoryUsage().heapUsed);
     }
     const stats = await queue.stats("load");
-    assert.deepEqual(stats, { queue: "load", pending: 0, claimed: 0, done, dead: 0, scheduled: 0 });
+    assert.deepEqual(stats, {
+      queue: "load",
+      pending: 0,
+      claimed: 0,
+      done,
+      dead: 0,
+      scheduled: 0,
+      paused: false,
+    });
     const ms = performance.now() - started;
     const heapGrowthMiB = (process.memoryUsage().heapUsed - heapBefore) / MiB;
     await queue.close();

@@ -22,6 +22,8 @@ export class SimModel {
   readonly removalAttempted = new Set<string>();
   /** Attempts a durable claim recorded; requeue of a dead job resets it. */
   readonly minAttempts = new Map<string, number>();
+  /** Queues whose pause was acknowledged, with no resume attempted since. */
+  readonly mustBePaused = new Set<string>();
   /** Acknowledged acks per queue: the cumulative done counter is at least this. */
   readonly ackedDone = new Map<string, number>();
   readonly ids: string[] = [];
@@ -114,6 +116,9 @@ export class SimModel {
       if (job !== null && job.attempts < min)
         problems.push(`job ${id} has ${job.attempts} attempts, a durable claim saw ${min}`);
     }
+    for (const name of this.mustBePaused)
+      if (!(await queue.stats(name)).paused)
+        problems.push(`queue ${name} lost its acknowledged pause`);
     for (const [name, acked] of this.ackedDone) {
       const stats = await queue.stats(name);
       if (stats.done < acked)

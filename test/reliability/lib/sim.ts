@@ -87,6 +87,8 @@ class World {
   /** Monotonic time each live claim's lease runs out (a wall step must not end it sooner). */
   readonly leaseEnds = new Map<Claim, number>();
   inFlight = 0;
+  /** Queues paused as of the last call (pause and resume apply at once). */
+  readonly paused = new Set<string>();
 
   constructor(readonly options: SimOptions) {
     this.random = seededRandom(options.seed);
@@ -242,7 +244,8 @@ async function randomStep(w: World): Promise<void> {
   if (roll < 0.54) return claim(w);
   if (roll < 0.78) return settleClaim(w);
   if (roll < 0.83) return cancel(w);
-  if (roll < 0.86) return requeueDead(w);
+  if (roll < 0.845) return requeueDead(w);
+  if (roll < 0.86) return operation(w);
   if (roll < 0.9) return w.pass(w.int(300));
   if (roll < 0.92) return clockStep(w);
   if (roll < 0.935) return restart(w, "clean");
@@ -302,6 +305,35 @@ function enqueue(w: World): void {
 
 function enqueueBatch(w: World): void {
   const queue = w.queue!;
+  if (w.int(2) === 0) {
+    // Per-job options: caller ids, delays, dedup keys (also repeated within the call).
+    const step = w.report.steps;
+    const jobs = Array.from({ length: 1 + w.int(5) }, (_, i) => ({
+      payload: `many ${step}.${i}`,
+      options: {
+        ...(w.int(2) === 0 ? { jobId: `j${step}-${i}` } : {}),
+        ...(w.int(4) === 0 ? { delayMs: w.int(300) } : {}),
+        ...(w.int(4) === 0 ? { dedupKey: `k${w.int(4)}` } : {}),
+        priority: w.pick([100, 1_000, 10_000])!,
+      },
+    }));
+    track(
+      w,
+      "enqueueMany",
+      () => queue.enqueueMany(w.pick(QUEUES)!, jobs),
+      (results) => {
+        for (const [i, result] of results.entries()) {
+          const jobId = jobs[i]!.options.jobId;
+          if (result.created && jobId !== undefined && result.id !== jobId)
+            w.violations.push(`enqueueMany gave job ${jobId} the id ${result.id}`);
+          if (!result.created) continue;
+          w.report.enqueued++;
+          w.model.enqueued(result.id);
+        }
+      },
+    );
+    return;
+  }
   const payloads = Array.from({ length: 1 + w.int(5) }, (_, i) => `batch ${w.report.steps}.${i}`);
   track(
     w,
@@ -326,10 +358,12 @@ async function claim(w: World): Promise<void> {
     for (const claim of batch.value) handedOut(w, claim, leaseMs);
     return;
   }
+  const pausedAtCall = w.paused.has(name) && waitMs === 0;
   const outcome = await w.settle(queue.claim(name, { leaseMs, waitMs }));
   if (!outcome.ok) return w.unexpected("claim", outcome.error);
   const claim = outcome.value;
   if (claim === null) return;
+  if (pausedAtCall) w.violations.push(`claim of paused queue ${name} handed out job ${claim.id}`);
   handedOut(w, claim, leaseMs);
 }
 
@@ -491,6 +525,95 @@ async function burst(w: World): Promise<void> {
   if (w.int(2) === 0) await restart(w, "crash");
 }
 
+/**
+ * An operator's call: pause or resume a queue, wake a scheduled job, remove
+ * the jobs of a status, requeue every dead job, or walk a status page by page.
+ */
+async function operation(w: World): Promise<void> {
+  const queue = w.queue!;
+  const name = w.pick(QUEUES)!;
+  const kind = w.int(5);
+  if (kind === 0) {
+    const pause = !w.paused.has(name);
+    if (pause) w.paused.add(name);
+    else {
+      w.paused.delete(name);
+      w.model.mustBePaused.delete(name);
+    }
+    track(
+      w,
+      pause ? "pauseQueue" : "resumeQueue",
+      () => (pause ? queue.pauseQueue(name) : queue.resumeQueue(name)),
+      () => {
+        if (pause && w.paused.has(name)) w.model.mustBePaused.add(name);
+      },
+    );
+    return;
+  }
+  if (kind === 1) {
+    const id = w.pick(w.model.ids);
+    if (id === undefined) return;
+    track(
+      w,
+      "wakeScheduled",
+      () => queue.wakeScheduled(id),
+      (outcome) => {
+        if (!["woken", "not_scheduled", "not_found"].includes(outcome))
+          w.violations.push(`wakeScheduled(${id}) said ${outcome}`);
+      },
+    );
+    return;
+  }
+  if (kind === 2 || kind === 3) {
+    // Learn what the call will act on: both read the state at once, with nothing in between.
+    const status = kind === 2 ? w.pick(["pending", "scheduled", "dead"] as const)! : "dead";
+    const listing = queue.listJobs(name, status, { limit: 1_000 });
+    const call = kind === 2 ? queue.removeJobs(name, status) : queue.requeueDeadJobs(name);
+    call.catch(() => {});
+    const listed = await w.settle(listing);
+    if (!listed.ok) return w.unexpected("listJobs", listed.error);
+    const ids = listed.value.jobs.map((j) => j.id);
+    if (listed.value.nextCursor !== undefined) return; // too many to follow exactly; not expected
+    for (const id of ids) {
+      if (kind === 2) w.model.removing(id);
+      else w.model.requeueing(id);
+    }
+    track(
+      w,
+      kind === 2 ? "removeJobs" : "requeueDeadJobs",
+      () => call,
+      (count) => {
+        if (count !== ids.length)
+          w.violations.push(
+            `${kind === 2 ? "removeJobs" : "requeueDeadJobs"} acted on ${count} jobs, ${ids.length} were listed`,
+          );
+        if (kind === 2) for (const id of ids) w.model.removed(id, null);
+      },
+    );
+    return;
+  }
+  // A walk in pages of 3: never a job twice.
+  const status = w.pick(["pending", "scheduled", "claimed", "done", "dead"] as const)!;
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const listed = await w.settle(
+      queue.listJobs(name, status, { limit: 3, ...(cursor === undefined ? {} : { cursor }) }),
+    );
+    if (!listed.ok) return w.unexpected("listJobs", listed.error);
+    for (const job of listed.value.jobs) {
+      if (seen.has(job.id))
+        w.violations.push(`listJobs walk of ${status} returned ${job.id} twice`);
+      if (job.status !== status)
+        w.violations.push(`listJobs(${status}) returned a ${job.status} job`);
+      seen.add(job.id);
+    }
+    cursor = listed.value.nextCursor;
+    if (cursor === undefined) return;
+    await w.pass(w.int(3));
+  }
+}
+
 /** Stops the current process (cleanly, or by "killing" it) and opens a new one. */
 async function restart(w: World, how: "clean" | "crash"): Promise<void> {
   const old = w.queue!;
@@ -582,6 +705,12 @@ async function outage(w: World): Promise<void> {
 }
 
 async function checkRecovered(w: World): Promise<void> {
+  // A pause or resume not yet durable may be lost: learn what the store says.
+  w.paused.clear();
+  for (const name of QUEUES) {
+    const stats = await w.settle(w.queue!.stats(name));
+    if (stats.ok && stats.value.paused) w.paused.add(name);
+  }
   const problems = await w.model.check(w.queue!, w.keepsDone);
   for (const p of problems) w.violations.push(`after reopen: ${p}`);
 }

@@ -1,0 +1,154 @@
+/**
+ * Adding jobs: checking a list of jobs with their own options, and deciding
+ * their enqueue records together — caller-chosen ids (refused when taken,
+ * also within the list), dedup hits on waiting jobs and on earlier jobs of
+ * the same list, `delayMs` and `runAt` — as one atomic commit. Shared by
+ * `enqueue`, `enqueueBatch` and `enqueueMany`.
+ */
+import { DuplicateJobIdError } from "../errors.js";
+import { checkOptionsObject, invalidArgument } from "../validate.js";
+import type { QueueSettings } from "./config.js";
+import type { QueueCore } from "./core.js";
+import type { EnqueueOptions } from "./options.js";
+import { type EnqueueRecord, Tag } from "./records.js";
+import type { Payload } from "./types.js";
+import {
+  type CheckedEnqueueOptions,
+  checkEnqueueOptions,
+  checkPayload,
+  MAX_TIMESTAMP_MS,
+} from "./validate.js";
+
+/** One job of `enqueueMany`. */
+export interface JobInput {
+  payload: Payload;
+  options?: EnqueueOptions;
+}
+
+/** What `enqueueMany` did for one job. */
+export interface EnqueueResult {
+  /** The job's id (on a dedup hit, the id of the job that holds the key). */
+  id: string;
+  /** `false` when a dedup key hit a waiting job (nothing was added for this one). */
+  created: boolean;
+}
+
+/** A job whose payload and options were checked. */
+export interface CheckedJob {
+  payload: Uint8Array;
+  options: CheckedEnqueueOptions;
+  /** Argument name of its options, for messages decided later (`options`, `jobs[3].options`). */
+  arg: string;
+}
+
+/** Checks one job's payload and options for `queue`. */
+export function checkJob(
+  settings: QueueSettings,
+  queue: string,
+  payload: unknown,
+  options: unknown,
+  payloadArg: string,
+  optionsArg: string,
+): CheckedJob {
+  const opts = options ?? {};
+  checkOptionsObject(opts, optionsArg);
+  return {
+    payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg),
+    options: checkEnqueueOptions(opts as EnqueueOptions, settings.configs.get(queue), optionsArg),
+    arg: optionsArg,
+  };
+}
+
+/** Checks `enqueueMany`'s list: an array of `{ payload, options? }`. */
+export function checkJobList(settings: QueueSettings, queue: string, jobs: unknown): CheckedJob[] {
+  if (!Array.isArray(jobs))
+    throw invalidArgument("jobs", "an array of { payload, options } objects", jobs);
+  return jobs.map((job: unknown, i) => {
+    if (typeof job !== "object" || job === null || Array.isArray(job))
+      throw invalidArgument(`jobs[${i}]`, "an object { payload, options }", job);
+    const { payload, options } = job as { payload?: unknown; options?: unknown };
+    return checkJob(settings, queue, payload, options, `jobs[${i}].payload`, `jobs[${i}].options`);
+  });
+}
+
+/**
+ * Decides and commits the enqueue records of `jobs` into `queue` in one
+ * atomic write (call once the log is writable); resolves with one result per
+ * job, in order, once they are durable. Throws (writing nothing) when a
+ * `jobId` is taken or repeated, or a `delayMs` runs past the storable range.
+ */
+export async function enqueueJobs(
+  core: QueueCore,
+  queue: string,
+  jobs: readonly CheckedJob[],
+): Promise<EnqueueResult[]> {
+  const state = core.state;
+  const now = core.now();
+  const taken = new Set<string>();
+  for (const { options, arg } of jobs) {
+    const { jobId, delayMs } = options;
+    if (jobId !== undefined) {
+      if (taken.has(jobId) || state.findPublic(jobId) !== -1)
+        throw new DuplicateJobIdError(
+          `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${taken.has(jobId) ? " earlier in this call" : ""})`,
+        );
+      taken.add(jobId);
+    }
+    if (delayMs !== undefined && now + delayMs > MAX_TIMESTAMP_MS)
+      throw invalidArgument(
+        `${arg}.delayMs`,
+        `at most ${MAX_TIMESTAMP_MS - now} (the latest storable time, from now)`,
+        delayMs,
+      );
+  }
+  const qs = state.queues.get(queue);
+  const results: EnqueueResult[] = [];
+  const records: EnqueueRecord[] = [];
+  /** Dedup keys taken by earlier jobs of this call → their public id. */
+  const claimedKeys = new Map<string, string>();
+  let earliestRunAt = Number.POSITIVE_INFINITY;
+  let anyPending = false;
+  let anyHit = false;
+  for (const { payload, options } of jobs) {
+    const { dedupKey, jobId, delayMs } = options;
+    if (dedupKey !== undefined) {
+      const holder = qs?.dedup.get(dedupKey);
+      const earlier = claimedKeys.get(dedupKey);
+      if (holder !== undefined || earlier !== undefined) {
+        results.push({ id: earlier ?? state.publicIdOf(holder!), created: false });
+        anyHit = true;
+        continue;
+      }
+    }
+    const id = core.ids.next(now);
+    const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
+    const scheduled = runAt !== undefined && runAt > now;
+    records.push({
+      tag: Tag.Enqueue,
+      id,
+      queue,
+      payload,
+      headers: options.headers,
+      priority: options.priority,
+      maxAttempts: options.maxAttempts,
+      enqueuedAt: now,
+      runAt: scheduled ? runAt : undefined,
+      dedupKey,
+      ...(jobId === undefined ? {} : { jobId }),
+    });
+    const publicId = jobId ?? id;
+    if (dedupKey !== undefined) claimedKeys.set(dedupKey, publicId);
+    results.push({ id: publicId, created: true });
+    if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
+    else anyPending = true;
+  }
+  if (records.length > 0) {
+    const written = core.commit(records.length === 1 ? records[0]! : records);
+    if (earliestRunAt !== Number.POSITIVE_INFINITY) core.timers.scheduleAt(earliestRunAt);
+    if (anyPending) core.dispatch(queue);
+    await written;
+  }
+  // A dedup holder's own enqueue may still be in flight: answer once it is durable.
+  if (anyHit) await core.log.flush();
+  return results;
+}

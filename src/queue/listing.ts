@@ -1,0 +1,175 @@
+/**
+ * Walking the jobs of one queue in one status, in that status's documented
+ * order, from a position that survives changes to the state: `listJobs`
+ * pages (shared by `Queue` and `QueueReader`) and the bulk operations'
+ * resumable scans. Owns the orders' keys and the cursor format.
+ *
+ * Orders: pending in claim order (priority, then enqueue order), scheduled by
+ * `runAt`, claimed and dead by id (enqueue order), done by completion time;
+ * ties in time fall back to enqueue order. A position is the key of the last
+ * job seen, not a place in an index, so a walk resumed after changes goes on
+ * exactly after that key: no job is returned twice while it keeps its key,
+ * and none that stayed in the status all along is skipped.
+ */
+import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import type { QueueState, State } from "./state.js";
+import { slot } from "./table.js";
+import type { JobStatus } from "./types.js";
+
+/** Options of `listJobs`. */
+export interface ListJobsOptions {
+  /**
+   * Where to go on: the `nextCursor` of the previous page (same queue and status).
+   * @default none (from the first job)
+   */
+  cursor?: string;
+  /**
+   * Page size, an integer from 1 to {@link MAX_LIST_LIMIT}.
+   * @default 100
+   */
+  limit?: number;
+}
+
+/** A page of `listJobs`. */
+export interface JobPage<J> {
+  jobs: J[];
+  /** Present when more jobs may follow: pass it as `cursor` for the next page. */
+  nextCursor?: string;
+}
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1_000;
+
+export const JOB_STATUSES: readonly JobStatus[] = [
+  "pending",
+  "scheduled",
+  "claimed",
+  "done",
+  "dead",
+];
+
+/** A position in a walk: the key of the last job seen (two numbers; the second is `seq`). */
+export type WalkKey = readonly [number, number];
+
+type Index = QueueState["pending"];
+
+/** The index a status is walked on, and each job's key in it. */
+interface StatusOrder {
+  index(qs: QueueState): Index;
+  key(state: State, h: number): WalkKey;
+}
+
+const bySeq = (state: State, h: number): WalkKey => [0, state.table.read(h).seq[slot(h)]!];
+const byAt = (state: State, h: number): WalkKey => {
+  const page = state.table.read(h);
+  return [page.at[slot(h)]!, page.seq[slot(h)]!];
+};
+
+const ORDERS: Record<JobStatus, StatusOrder> = {
+  pending: {
+    index: (qs) => qs.pending,
+    key: (state, h) => {
+      const page = state.table.read(h);
+      return [page.priority[slot(h)]!, page.seq[slot(h)]!];
+    },
+  },
+  scheduled: { index: (qs) => qs.scheduled, key: byAt },
+  claimed: { index: (qs) => qs.claimed, key: bySeq },
+  done: { index: (qs) => qs.done, key: byAt },
+  dead: { index: (qs) => qs.deadBySeq, key: bySeq },
+};
+
+function compareKeys(a: WalkKey, b: WalkKey): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+/**
+ * Calls `visit(h, key)` for the jobs of `qs` in `status` after `from` (from
+ * the first when `null`), in order, while it returns true.
+ */
+export function walk(
+  state: State,
+  qs: QueueState,
+  status: JobStatus,
+  from: WalkKey | null,
+  visit: (h: number, key: WalkKey) => boolean,
+): void {
+  const order = ORDERS[status];
+  const index = order.index(qs);
+  const position =
+    from === null
+      ? { chunk: 0, offset: 0 }
+      : index.seek((h) => compareKeys(order.key(state, h), from) <= 0);
+  for (let h = index.next(position); h !== -1; h = index.next(position))
+    if (!visit(h, order.key(state, h))) return;
+}
+
+/** The key of job `h` in `status`'s order. */
+export function keyOf(state: State, h: number, status: JobStatus): WalkKey {
+  return ORDERS[status].key(state, h);
+}
+
+const CURSOR = /^(pending|scheduled|claimed|done|dead):(\d{1,16})\.(\d{1,16})$/;
+
+function encodeCursor(status: JobStatus, key: WalkKey): string {
+  return `${status}:${key[0]}.${key[1]}`;
+}
+
+/** Checked `listJobs` arguments: the status, where to start, and the page size. */
+export function checkListJobs(
+  status: unknown,
+  options: ListJobsOptions,
+): { status: JobStatus; from: WalkKey | null; limit: number } {
+  if (typeof status !== "string" || !(JOB_STATUSES as readonly string[]).includes(status))
+    throw invalidArgument(
+      "status",
+      `one of ${JOB_STATUSES.map((s) => `"${s}"`).join(", ")}`,
+      status,
+    );
+  checkOptionsObject(options, "options");
+  const limit =
+    options.limit === undefined
+      ? DEFAULT_LIST_LIMIT
+      : checkInteger(options.limit, "options.limit", 1, MAX_LIST_LIMIT);
+  if (options.cursor === undefined) return { status: status as JobStatus, from: null, limit };
+  const cursor = checkString(options.cursor, "options.cursor");
+  const match = CURSOR.exec(cursor);
+  const key: WalkKey | null = match === null ? null : [Number(match[2]), Number(match[3])];
+  if (
+    match === null ||
+    match[1] !== status ||
+    !Number.isSafeInteger(key![0]) ||
+    !Number.isSafeInteger(key![1])
+  )
+    throw invalidArgument(
+      "options.cursor",
+      `a nextCursor of listJobs for "${status}" jobs`,
+      cursor,
+    );
+  return { status: status as JobStatus, from: key, limit };
+}
+
+/** One page of `listJobs`: the handles, and the cursor of the next page when more follow. */
+export function listJobsPage(
+  state: State,
+  queue: string,
+  status: JobStatus,
+  from: WalkKey | null,
+  limit: number,
+): JobPage<number> {
+  const qs = state.queues.get(queue);
+  const jobs: number[] = [];
+  if (qs === undefined) return { jobs };
+  let last: WalkKey | null = null;
+  let more = false;
+  walk(state, qs, status, from, (h, key) => {
+    if (jobs.length === limit) {
+      more = true;
+      return false;
+    }
+    jobs.push(h);
+    last = key;
+    return true;
+  });
+  return more && last !== null ? { jobs, nextCursor: encodeCursor(status, last) } : { jobs };
+}
