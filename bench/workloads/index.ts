@@ -4,6 +4,7 @@ import { claimBatch } from "./claim-batch.js";
 import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
+import { opSlices } from "./op-slices.js";
 import { payloadSweep } from "./payload-sweep.js";
 import { singleEnqueue } from "./single-enqueue.js";
 import { stalls } from "./stalls.js";
@@ -20,6 +21,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(endToEnd),
   runnable(singleEnqueue),
   runnable(stalls),
+  runnable(opSlices),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

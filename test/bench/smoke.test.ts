@@ -62,6 +62,18 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.ok((r?.metrics.meanBatchSize ?? 0) > 1, "claims were batched");
   });
 
+  it("op_slices times each operator call's synchronous step", async () => {
+    const w = findWorkload("op_slices");
+    assert.ok(w);
+    const [r] = await w.runWithArgs(
+      parseStoreKind("memory"),
+      new Args(["--live=3000", "--repeats=2"]),
+    );
+    assert.equal(r?.workload, "op_slices");
+    for (const name of ["listJobsPage", "removeScanSlice", "removeSlice", "requeueSlice"])
+      assert.ok((r?.metrics[`${name}MedianMs`] ?? -1) >= 0, name);
+  });
+
   it("steady_state completes what it offered at a low rate", async () => {
     const [r] = await run("steady_state", "memory", ["--rate=200", "--seconds=1", "--workers=4"]);
     assert.equal(r?.jobs, 200);
