@@ -12,7 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { MonotonicClock } from "../clock.js";
-import { FencedError } from "../errors.js";
+import { FencedError, UnsupportedStoreError } from "../errors.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import {
@@ -22,6 +22,7 @@ import {
   type ManifestReader,
 } from "./manifest.js";
 import { tailDamage } from "./replay.js";
+import { backoffDelay } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What the fence reads and writes through. */
@@ -95,8 +96,27 @@ export class WriterFence {
    */
   static async claim(ctx: FenceContext, ready: Promise<void>): Promise<WriterFence> {
     const writer = randomBytes(16).toString("hex");
+    // A lost race means the next listing shows the winner's manifest. One that does not
+    // (the store lists a stale view, or another key took the id's place) would send this
+    // loop round for ever: wait with backoff a few times, then give up.
+    let taken = 0;
+    let unlisted = 0;
     for (;;) {
       const newest = await ctx.manifests.newest();
+      if ((newest?.id ?? 0) < taken) {
+        if (unlisted === UNLISTED_RETRIES) throw unlistedManifest(ctx, taken, unlisted);
+        if (unlisted === 0)
+          ctx.storage.retry.logger.warn(
+            "the store's listing does not show a manifest yet; retrying",
+            {
+              log: ctx.describeLog,
+              manifest: ctx.keys.manifest(taken),
+            },
+          );
+        await ctx.storage.retry.sleeper.sleep(backoffDelay(ctx.storage.retry.policy, unlisted++));
+        continue;
+      }
+      unlisted = 0;
       await ready;
       const base = newest?.manifest;
       const manifest: Manifest = {
@@ -116,6 +136,7 @@ export class WriterFence {
         const fenceWidth = base === undefined || base.closed ? 0 : base.walWindow;
         return new WriterFence(ctx, { id, manifest }, started, fenceWidth);
       }
+      taken = id;
     }
   }
 
@@ -349,6 +370,21 @@ export class WriterFence {
   #confirmed(startedAt: number): void {
     this.#confirmedFrom = Math.max(this.#confirmedFrom, startedAt);
   }
+}
+
+/** How often opening re-lists manifests that do not show one it found taken. */
+const UNLISTED_RETRIES = 5;
+
+/** The error of an opener whose store keeps listing manifests without one that exists. */
+function unlistedManifest(ctx: FenceContext, id: number, retries: number): UnsupportedStoreError {
+  const key = ctx.keys.manifest(id);
+  return new UnsupportedStoreError(
+    `Cannot open ${ctx.describeLog}: manifest "${key}" exists (creating it failed because the key is taken), ` +
+      `but listing "${ctx.keys.manifestDir}" does not show it, after ${retries + 1} listings. ` +
+      "The store's listing is not consistent with its writes, or another key aliases this one " +
+      "(for example a case-insensitive file system or a prefix that maps onto another). " +
+      "Use a store whose listings show every completed write, and a prefix no other key maps onto.",
+  );
 }
 
 /** Creates manifest `id`; false when another manifest already holds the id. */

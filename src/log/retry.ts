@@ -90,9 +90,7 @@ export async function withRetry<T>(
       return await op();
     } catch (error) {
       if (!isTransient(error)) throw error;
-      const exponential = ctx.policy.baseDelayMs * 2 ** Math.min(attempt, 30);
-      // Jitter keeps several processes retrying against one store from moving in lockstep.
-      const delay = Math.min(ctx.policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
+      const delay = backoffDelay(ctx.policy, attempt);
       const elapsed = Math.round(ctx.clock.monotonicNow() - started);
       if (elapsed + delay > ctx.policy.maxElapsedMs) {
         throw new StorageError(
@@ -109,6 +107,13 @@ export async function withRetry<T>(
       await ctx.sleeper.sleep(delay);
     }
   }
+}
+
+/** The delay before retry number `attempt` (from 0): capped exponential, with jitter. */
+export function backoffDelay(policy: RetryPolicy, attempt: number): number {
+  const exponential = policy.baseDelayMs * 2 ** Math.min(attempt, 30);
+  // Jitter keeps several processes retrying against one store from moving in lockstep.
+  return Math.min(policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
 }
 
 export function describe(error: unknown): string {
