@@ -8,7 +8,8 @@
  * The Debian packages are installed with apt-get when missing (as root); where
  * that is impossible, {@link radosgwAvailability} says why and the suites skip.
  * Every daemon is a child of the test process, stopped by its pid; a watchdog
- * process kills them by pid if the test process dies without stopping them.
+ * process (`watchdog.ts`) kills them by pid if the test process dies without
+ * stopping them, also when it was stopped by SIGTERM (`timeout`) or SIGINT.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -17,6 +18,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { startWatchdog, type Watchdog } from "./watchdog.js";
 
 const run = promisify(execFile);
 
@@ -181,35 +183,6 @@ function daemon(args: string[], watchdog: Watchdog): ChildProcess {
   child.unref();
   child.on("error", () => {}); // reported through the start timeout and the logs
   return child;
-}
-
-/**
- * Kills the daemons by pid if this process dies without stopping them: it
- * reads pids on its stdin and, when stdin closes without "done", kills them.
- */
-interface Watchdog {
-  add(pid: number): void;
-  release(): void;
-}
-
-function startWatchdog(): Watchdog {
-  const child = spawn(
-    "sh",
-    [
-      "-c",
-      'pids=""; while read -r line; do [ "$line" = done ] && exit 0; pids="$pids $line"; done; ' +
-        '[ -n "$pids" ] && kill -9 $pids 2>/dev/null; exit 0',
-    ],
-    { stdio: ["pipe", "ignore", "ignore"] },
-  );
-  child.unref();
-  const stdin = child.stdin!;
-  (stdin as unknown as { unref?: () => void }).unref?.();
-  stdin.on("error", () => {});
-  return {
-    add: (pid) => stdin.write(`${pid}\n`),
-    release: () => stdin.end("done\n"),
-  };
 }
 
 async function exited(child: ChildProcess): Promise<void> {
