@@ -16,16 +16,88 @@ export type ParsedCommandArgs<T extends CommandOptions> = ReturnType<
   typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: true }>
 >;
 
-/** `util.parseArgs` in strict mode, with its errors turned into {@link UsageError}. */
+/**
+ * `util.parseArgs` in strict mode, with its errors turned into
+ * {@link UsageError}s that name the flag. A negative number after a flag that
+ * takes a value is that value (`--priority -1`), so the flag's own check can
+ * say what is wrong with it.
+ */
 export function parseCommandArgs<T extends CommandOptions>(
   args: string[],
   options: T,
 ): ParsedCommandArgs<T> {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true });
+    return parseArgs({
+      args: joinNegativeValues(args, options),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw usageOf(error, args, options);
   }
+}
+
+/** `--flag -5` → `--flag=-5` for flags that take a value (before any `--`). */
+function joinNegativeValues(args: readonly string[], options: CommandOptions): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") return out.concat(args.slice(i));
+    const name = flagName(arg, options);
+    const next = args[i + 1];
+    if (
+      name !== undefined &&
+      options[name]?.type === "string" &&
+      next !== undefined &&
+      /^-\.?\d/.test(next)
+    ) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/** The option a lone `--name` or `-x` token stands for, if any. */
+function flagName(arg: string, options: CommandOptions): string | undefined {
+  if (/^--[^=]+$/.test(arg)) return arg.slice(2);
+  if (/^-[^-]$/.test(arg))
+    return Object.keys(options).find((name) => options[name]?.short === arg.slice(1));
+  return undefined;
+}
+
+/** A `util.parseArgs` error as a message in the CLI's style, naming the flag. */
+function usageOf(error: unknown, args: readonly string[], options: CommandOptions): UsageError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? "";
+  const known = Object.entries(options)
+    .map(([name, o]) => `--${name}${o.type === "string" ? " <value>" : ""}`)
+    .join(", ");
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION")
+    return new UsageError(
+      `Expected one of the options ${known}, got ${JSON.stringify(flag)} ` +
+        '(an argument that starts with "-" but is no option goes after "--")',
+    );
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (/does not take an argument/.test(message)) {
+      const given = args.find((arg) => arg.startsWith(`${flag}=`)) ?? flag;
+      return new UsageError(
+        expectationMessage(flag, "given without a value", JSON.stringify(given)),
+      );
+    }
+    if (/argument is ambiguous/.test(message)) {
+      const next = args[args.indexOf(flag) + 1] ?? "";
+      return new UsageError(
+        expectationMessage(flag, "followed by its value", JSON.stringify(next)) +
+          ` (for a value that starts with "-", write ${flag}=<value>)`,
+      );
+    }
+    if (/argument missing/.test(message))
+      return new UsageError(expectationMessage(flag, "followed by its value", "nothing"));
+  }
+  return new UsageError(message);
 }
 
 /** A {@link UsageError} for flag `--name`, whose text was `value`. */
@@ -48,8 +120,12 @@ export function intFlag(
   fallback?: number,
 ): number | undefined {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw badFlag(name, integerRange(min), value);
+  const n = /^[+-]?\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isInteger(n) && !Number.isSafeInteger(n)) {
+    const low = min === Number.NEGATIVE_INFINITY ? -Number.MAX_SAFE_INTEGER : min;
+    throw badFlag(name, `an integer from ${low} to ${Number.MAX_SAFE_INTEGER}`, value);
+  }
+  if (!Number.isSafeInteger(n) || n < min) throw badFlag(name, integerRange(min), value);
   return n;
 }
 

@@ -1,5 +1,8 @@
-/** The CLI dispatcher: the command table, usage text, and how errors map to messages and exit codes. */
-import { TaqubaError } from "../errors.js";
+/**
+ * The CLI dispatcher: the command table, usage text, and how errors map to
+ * messages and exit codes (2: bad usage or input, 1: the command failed).
+ */
+import { InvalidArgumentError, TaqubaError } from "../errors.js";
 import { dashboardCommand } from "./dashboard.js";
 import { deadCommand } from "./dead.js";
 import { demoCommand } from "./demo.js";
@@ -48,7 +51,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (error instanceof UsageError) {
+    // Bad input to the library (a queue name, a flag's value checked under the flag's name) is
+    // bad usage too: the same message style, no error code in front.
+    if (error instanceof UsageError || error instanceof InvalidArgumentError) {
       io.err(`taquba ${name}: ${error.message}\n`);
       return 2;
     }

@@ -3,11 +3,13 @@
  * opening a read-only reader or (after `--take-over`) a writer, positional
  * arguments, and JSON output of payloads.
  */
+import { InvalidArgumentError } from "../errors.js";
 import { silentLogger } from "../logger.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
-import { openStore } from "../store/open-store.js";
+import { openStore, redactUrl } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
+import { expectationMessage } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { UsageError } from "./io.js";
@@ -45,9 +47,25 @@ export async function resolveStore(
   values: StoreValues,
 ): Promise<{ store: ObjectStore; path: string }> {
   return {
-    store: await openStore(values.store ?? DEFAULT_DATA_DIR),
+    store: await openStoreFlag(values.store ?? DEFAULT_DATA_DIR),
     path: values.path ?? DEFAULT_STORE_PATH,
   };
+}
+
+/** `openStore` on the `--store` URL; a URL it refuses is a {@link UsageError} naming `--store`. */
+async function openStoreFlag(url: string): Promise<ObjectStore> {
+  try {
+    return await openStore(url);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    // Its message starts with what it is about: the URL or a store's option (from the URL).
+    const detail = error.message
+      .replace(/^store URL "[^"]*": /, "")
+      .replace(/^[A-Z]\w*Store (\w+): /, "its $1: ");
+    throw new UsageError(
+      `${expectationMessage("--store", "a store URL", JSON.stringify(redactUrl(url)))}: ${detail}`,
+    );
+  }
 }
 
 /** A read-only view: never fences a running writer. */

@@ -192,7 +192,7 @@ function invalid(url: string, detail: string): InvalidArgumentError {
 }
 
 /** The URL as safe to print: no user info, no query values (they may hold tokens). */
-function redactUrl(url: string): string {
+export function redactUrl(url: string): string {
   const withoutUserInfo = url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@?#]*@/, "$1***@");
   const queryStart = withoutUserInfo.indexOf("?");
   if (queryStart === -1) return redactSecrets(withoutUserInfo);

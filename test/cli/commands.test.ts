@@ -131,11 +131,11 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.equal(reader.getJob(claim.id)?.attempts, 0);
   });
 
-  it("reports bad usage and bad input with the error code, changing nothing", async () => {
+  it("reports bad usage and bad input naming the flag or argument, changing nothing", async () => {
     const dir = await storeDir();
     const badUrl = await cli("stats", "--store", "s3://");
-    assert.equal(badUrl.code, 1);
-    assert.match(badUrl.stderr, /INVALID_ARGUMENT/);
+    assert.equal(badUrl.code, 2);
+    assert.match(badUrl.stderr, /Expected `--store` to be a store URL/);
     const noQueue = await cli("dead", "--store", dir);
     assert.equal(noQueue.code, 2);
     assert.match(noQueue.stderr, /Expected <queue>/);
@@ -152,8 +152,8 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.equal(badPriority.code, 2);
     assert.match(badPriority.stderr, /Expected `--priority` to be an integer/);
     const badQueue = await cli("enqueue", "", "p", "--take-over", "--store", dir);
-    assert.equal(badQueue.code, 1);
-    assert.match(badQueue.stderr, /INVALID_ARGUMENT/);
+    assert.equal(badQueue.code, 2);
+    assert.match(badQueue.stderr, /Expected `<queue>`/);
     // Out-of-range values are named by their flag, not by the API field behind it.
     for (const [flag, value] of [
       ["--max-attempts", "0"],
@@ -161,8 +161,8 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       ["--run-at", "99999999999999999999"],
     ]) {
       const bad = await cli("enqueue", "q", "p", `${flag}=${value}`, "--take-over", "--store", dir);
-      assert.equal(bad.code, 1, flag);
-      assert.match(bad.stderr, new RegExp(`INVALID_ARGUMENT: Expected \`${flag}\``), flag);
+      assert.equal(bad.code, 2, flag);
+      assert.match(bad.stderr, new RegExp(`^taquba enqueue: Expected \`${flag}\``), flag);
       assert.doesNotMatch(bad.stderr, /options\./, flag);
     }
     // Checked before the store is opened: nothing was written, not even a writer's manifest.

@@ -1,0 +1,143 @@
+/**
+ * The CLI's argument errors: one style ("Expected `--flag` to be …, got …")
+ * naming the flag, exit code 2, no error code in front, and nothing written.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { runCli } from "../../src/cli/run.js";
+import { FileStore } from "../../src/store/file.js";
+import { capture } from "./capture.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = capture();
+  const code = await runCli(args, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+async function storeDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "taquba-cli-errors-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A usage error of `command`: exit 2, one line in the common style, nothing on stdout. */
+function assertUsage(
+  out: { code: number; stdout: string; stderr: string },
+  command: string,
+  message: RegExp,
+): void {
+  assert.equal(out.code, 2, out.stderr);
+  assert.equal(out.stdout, "");
+  assert.match(out.stderr, new RegExp(`^taquba ${command}: Expected `));
+  assert.match(out.stderr, message);
+  assert.doesNotMatch(out.stderr, /INVALID_ARGUMENT|Unknown option|ambiguous|S3Store/);
+  assert.equal(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
+}
+
+describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
+  it("a value out of range is named by its flag, without an error code, exit 2", async () => {
+    const dir = await storeDir();
+    const write = ["--take-over", "--store", dir];
+    assertUsage(
+      await cli("enqueue", "q", "p", "--max-attempts", "0", ...write),
+      "enqueue",
+      /^taquba enqueue: Expected `--max-attempts` to be an integer from 1 to \d+, got 0$/m,
+    );
+    assertUsage(await cli("enqueue", "", "p", ...write), "enqueue", /Expected `<queue>` to be/);
+    assert.deepEqual(await new FileStore(dir).list(""), { objects: [] }, "nothing written");
+  });
+
+  it("a negative number after a flag is its value, and the flag's check says what is wrong", async () => {
+    const dir = await storeDir();
+    const write = ["--take-over", "--store", dir];
+    assertUsage(
+      await cli("enqueue", "q", "p", "--max-attempts", "-1", ...write),
+      "enqueue",
+      /Expected `--max-attempts` to be an integer from 1 to \d+, got -1$/m,
+    );
+    assertUsage(
+      await cli("enqueue", "q", "p", "--priority", "-5", ...write),
+      "enqueue",
+      /Expected `--priority` to be an integer from 0 to \d+, got -5$/m,
+    );
+    assertUsage(
+      await cli("dead", "q", "--limit", "-1", "--store", dir),
+      "dead",
+      /Expected `--limit` to be an integer ≥ 0, got "-1"$/m,
+    );
+    // After "--" nothing is an option: "-1" stays a positional argument.
+    assertUsage(
+      await cli("dead", "--store", dir, "--", "q", "-1"),
+      "dead",
+      /Expected <queue>, got 2 argument/,
+    );
+    assert.deepEqual(await new FileStore(dir).list(""), { objects: [] }, "nothing written");
+  });
+
+  it("parse errors name the flag in the common style", async () => {
+    const dir = await storeDir();
+    assertUsage(
+      await cli("dead", "q", "--bogus", "--store", dir),
+      "dead",
+      /Expected one of the options .*--limit <value>.*, got "--bogus"/,
+    );
+    assertUsage(
+      await cli("dead", "q", "--store", dir, "--limit"),
+      "dead",
+      /Expected `--limit` to be followed by its value, got nothing$/m,
+    );
+    assertUsage(
+      await cli("dead", "q", "--limit", "--json", "--store", dir),
+      "dead",
+      /Expected `--limit` to be followed by its value, got "--json" \(for a value that starts with "-", write --limit=<value>\)$/m,
+    );
+    assertUsage(
+      await cli("dead", "q", "--json=yes", "--store", dir),
+      "dead",
+      /Expected `--json` to be given without a value, got "--json=yes"$/m,
+    );
+  });
+
+  it("integer flags take plain safe integers only", async () => {
+    const dir = await storeDir();
+    assertUsage(
+      await cli("dead", "q", "--limit", "99999999999999999999", "--store", dir),
+      "dead",
+      /Expected `--limit` to be an integer from 0 to 9007199254740991, got "99999999999999999999"$/m,
+    );
+    for (const value of ["1e3", "0x10", "", " 5", "2.0"])
+      assertUsage(
+        await cli("dead", "q", `--limit=${value}`, "--store", dir),
+        "dead",
+        /Expected `--limit` to be an integer ≥ 0/,
+      );
+    assertUsage(
+      await cli("demo", "--jobs", "9007199254740992"),
+      "demo",
+      /Expected `--jobs` to be an integer from 1 to 9007199254740991, got "9007199254740992"$/m,
+    );
+  });
+
+  it("a bad --store URL is named as --store, without its query values", async () => {
+    assertUsage(
+      await cli("stats", "--store", "s3://bucket/p?endpoint=not-a-url"),
+      "stats",
+      /^taquba stats: Expected `--store` to be a store URL, got "s3:\/\/bucket\/p\?endpoint=…": .*endpoint.*"not-a-url"/m,
+    );
+    assertUsage(
+      await cli("queues", "--store", "ftp://host/x"),
+      "queues",
+      /Expected `--store` to be a store URL, got "ftp:\/\/host\/x": unknown scheme "ftp:"/,
+    );
+    const secret = await cli("stats", "--store", "s3://b/p?token=hunter2&endpoint=nope");
+    assert.doesNotMatch(secret.stderr, /hunter2/);
+  });
+});
