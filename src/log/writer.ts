@@ -18,93 +18,33 @@
  * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
  * They may complete in any order; acknowledgements go strictly in WAL order.
  * A create that fails (or finds its slot taken) fails the log: its batch and
- * every later one are rejected.
+ * every later one are rejected; creates still in flight are resolved first
+ * (`failed-tail.ts`).
  *
- * Failure. When the log fails with creates in flight, each of them is still
- * resolved before its callers hear anything: one that landed, after every
- * batch before it landed, is acknowledged (it is below the new writer's
- * fence and will be replayed); one whose outcome cannot be learnt is
- * rejected with `inDoubt: true`; the rest are rejected plainly.
+ * Elsewhere: the batches themselves (`batch.ts`), backpressure
+ * (`backpressure.ts`), write tokens (`write-tokens.ts`), keeping the process
+ * alive while appends wait (`keep-alive.ts`), the sealing timers
+ * (`seal-timer.ts`), the writer's shapes (`writer-types.ts`).
  */
-import { randomBytes } from "node:crypto";
-import { startTimer, type TimerHandle } from "../clock.js";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { invalidArgument } from "../validate.js";
-import { encodedRecordBytes, encodeWalBatch, WRITE_TOKEN_BYTES } from "./codec.js";
-import { type Deferred, deferred } from "./deferred.js";
+import { Backpressure } from "./backpressure.js";
+import { isBig, type OpenBatch, type SealedBatch } from "./batch.js";
+import { encodedRecordBytes, encodeWalBatch } from "./codec.js";
+import { deferred } from "./deferred.js";
+import { FailedTail, withDoubt } from "./failed-tail.js";
 import type { WriterFence } from "./fencing.js";
+import { KeepAlive } from "./keep-alive.js";
 import type { LogKeys } from "./keys.js";
 import type { ResolvedLogOptions } from "./options.js";
+import { SealTimer } from "./seal-timer.js";
 import type { LogStorage } from "./storage.js";
-import { createWalObject, type WalCreateOutcome } from "./wal-create.js";
+import { createWalObject } from "./wal-create.js";
+import { WriteTokens } from "./write-tokens.js";
+import type { Cut, WriterInit, WriterStats } from "./writer-types.js";
 
-/** Write tokens drawn from the system's random source at once (one call per this many batches). */
-const TOKEN_POOL = 64;
-
-/** An open batch this many records long is sealed as one more create in flight. */
-export const PIPELINE_MIN_RECORDS = 32;
-/** An open batch this many bytes big is sealed as one more create in flight. */
-export const PIPELINE_MIN_BYTES = 256 * 1024;
-
-/** Everything recovery hands to the group-commit writer. */
-export interface WriterInit {
-  storage: LogStorage;
-  keys: LogKeys;
-  options: ResolvedLogOptions;
-  fence: WriterFence;
-  /** The first WAL slot this writer will fill (past its fences). */
-  nextWalId: number;
-  /** Encoded bytes of the WAL replayed at open (they count towards the next checkpoint). */
-  replayedWalBytes: number;
-  describeLog: string;
-}
-
-/** A consistent cut of the log: what a checkpoint taken right now covers. */
-export interface Cut {
-  /** The newest sealed batch: everything appended so far is in it or before it. */
-  walId: number;
-  /** Encoded bytes of every batch up to `walId` (replayed ones included). */
-  sealedBytes: number;
-  /** Resolves once batch `walId` is durable; rejects if the log fails first. */
-  durable: Promise<void>;
-}
-
-/** Counters of the group-commit writer. */
-export interface WriterStats {
-  durableWalId: number;
-  batchesWritten: number;
-  recordsWritten: number;
-  bytesWritten: number;
-  /** Encoded bytes of every durable batch, replayed ones included. */
-  durableBytes: number;
-  unflushedBytes: number;
-}
-
-interface OpenBatch {
-  records: Uint8Array[];
-  bytes: number;
-  done: Deferred<void>;
-}
-
-interface SealedBatch {
-  id: number;
-  recordCount: number;
-  bytes: number;
-  body: Uint8Array;
-  token: Uint8Array;
-  done: Deferred<void>;
-  /** Null until the create completes. */
-  outcome: WalCreateOutcome | null;
-  /** Monotonic time the create completed. */
-  completedAt: number;
-}
-
-/**
- * After the log failed: what the batches settled so far amount to for the
- * next one. `landed`: all of them are in the WAL; `maybe`: one may be
- * missing; `dead`: one is missing for sure, so nothing after it is replayed.
- */
-type Prefix = "landed" | "maybe" | "dead";
+export { PIPELINE_MIN_BYTES, PIPELINE_MIN_RECORDS } from "./batch.js";
+export type { Cut, WriterInit, WriterStats } from "./writer-types.js";
 
 export class LogWriter {
   readonly #storage: LogStorage;
@@ -119,24 +59,16 @@ export class LogWriter {
   /** Sealed, not yet settled, in WAL order; the first `#issued` have creates issued. */
   readonly #sealed: SealedBatch[] = [];
   #issued = 0;
-  #flushTimer: TimerHandle | null = null;
-  #kick: NodeJS.Immediate | null = null;
+  readonly #sealTimer: SealTimer;
   #revalidating = false;
-  /**
-   * Keeps the process alive while appends wait to become durable (timers
-   * themselves never do): one handle, ref'd while busy and unref'd when idle,
-   * so a busy log does not create and clear a timer per batch.
-   */
-  #keepAlive: NodeJS.Timeout | null = null;
-  #keepingAlive = false;
-  #tokens: Uint8Array = new Uint8Array(0);
-  #tokenOffset = 0;
-  #unflushedBytes = 0;
-  #writableWaiters: Deferred<void>[] = [];
+  /** Keeps the process alive while appends wait to become durable. */
+  readonly #keepAlive = new KeepAlive();
+  readonly #tokens = new WriteTokens();
+  readonly #backpressure: Backpressure;
   #afterDurable: () => void = () => {};
 
   #failure: Error | null = null;
-  #prefix: Prefix = "landed";
+  readonly #failedTail = new FailedTail();
   readonly #failureListeners: Array<(error: Error) => void> = [];
   #closing = false;
 
@@ -156,6 +88,12 @@ export class LogWriter {
     this.#durableWalId = init.nextWalId - 1;
     this.#sealedBytesTotal = init.replayedWalBytes;
     this.#durableBytesTotal = init.replayedWalBytes;
+    this.#backpressure = new Backpressure(init.options.maxUnflushedBytes);
+    this.#sealTimer = new SealTimer(
+      init.options.clock,
+      () => this.#seal(),
+      () => this.#sealIfDue(),
+    );
   }
 
   /** The error this log failed with, or null while it works. */
@@ -194,11 +132,11 @@ export class LogWriter {
     // All records of one call share a batch, so start a new one rather than overflow.
     if (this.#open !== null && this.#open.bytes + bytes > this.#options.maxBatchBytes) this.#seal();
     this.#open ??= { records: [], bytes: 0, done: deferred() };
-    if (!this.#keepingAlive) this.#holdKeepAlive();
+    if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
     for (const record of list) open.records.push(record);
     open.bytes += bytes;
-    this.#unflushedBytes += bytes;
+    this.#backpressure.appended(bytes);
 
     if (open.bytes >= this.#options.maxBatchBytes) this.#seal();
     else this.#scheduleSeal(open);
@@ -207,20 +145,12 @@ export class LogWriter {
 
   /** Whether an append may go ahead without waiting (below `maxUnflushedBytes`, log working). */
   isWritable(): boolean {
-    return (
-      this.#failure === null &&
-      (this.#unflushedBytes <= this.#options.maxUnflushedBytes || this.#closing)
-    );
+    return this.#failure === null && this.#backpressure.allows(this.#closing);
   }
 
   whenWritable(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
-    if (this.#unflushedBytes <= this.#options.maxUnflushedBytes || this.#closing) {
-      return Promise.resolve();
-    }
-    const waiter = deferred<void>();
-    this.#writableWaiters.push(waiter);
-    return waiter.promise;
+    return this.#backpressure.whenAllowed(this.#closing);
   }
 
   /** Seals the open batch now; resolves once everything appended so far is durable. */
@@ -254,7 +184,7 @@ export class LogWriter {
       recordsWritten: this.#recordsWritten,
       bytesWritten: this.#bytesWritten,
       durableBytes: this.#durableBytesTotal,
-      unflushedBytes: this.#unflushedBytes,
+      unflushedBytes: this.#backpressure.unflushedBytes,
     };
   }
 
@@ -265,17 +195,15 @@ export class LogWriter {
 
   /** Stops the flush timer, cuts retry sleeps short and lets the process exit. */
   stop(): void {
-    this.#cancelScheduledSeal();
+    this.#sealTimer.cancel();
     this.#storage.retry.sleeper.wakeAll();
-    this.#releaseKeepAlive();
-    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
+    this.#keepAlive.stop();
   }
 
   /**
    * Fails the log for good: every later call rejects with the same error.
    * What was never written is rejected now; creates in flight are resolved
-   * first (see the module comment).
+   * first (`failed-tail.ts`).
    */
   fail(cause: unknown): void {
     if (this.#failure !== null) return;
@@ -284,14 +212,13 @@ export class LogWriter {
         ? cause
         : new StorageError(`${this.#describe}: ${String(cause)}`, { cause });
     this.#failure = error;
-    this.#cancelScheduledSeal();
+    this.#sealTimer.cancel();
     this.#storage.retry.sleeper.wakeAll();
     const unwritten = this.#sealed.splice(this.#issued).map((b) => b.done);
     if (this.#open !== null) unwritten.push(this.#open.done);
     this.#open = null;
     for (const done of unwritten) done.reject(error);
-    for (const waiter of this.#writableWaiters) waiter.reject(error);
-    this.#writableWaiters = [];
+    this.#backpressure.failAll(error);
     this.#options.logger.error("log failed", { log: this.#describe, error: error.message });
     for (const listener of this.#failureListeners.splice(0)) {
       try {
@@ -307,28 +234,15 @@ export class LogWriter {
   #scheduleSeal(open: OpenBatch): void {
     if (this.#issued === 0 && this.#sealed.length === 0) {
       // Idle: no create to wait for.
-      const { clock, flushIntervalMs } = this.#options;
+      const { flushIntervalMs } = this.#options;
       if (flushIntervalMs > 0) {
-        this.#flushTimer ??= startTimer(clock, flushIntervalMs, () => {
-          this.#flushTimer = null;
-          this.#seal();
-        });
+        this.#sealTimer.openWindow(flushIntervalMs);
         return;
       }
     } else if (!(this.#roomInFlight() && isBig(open))) {
       return; // sealed when a create completes
     }
-    this.#kick ??= setImmediate(() => {
-      this.#kick = null;
-      this.#sealIfDue();
-    });
-  }
-
-  #cancelScheduledSeal(): void {
-    this.#flushTimer?.cancel();
-    this.#flushTimer = null;
-    if (this.#kick !== null) clearImmediate(this.#kick);
-    this.#kick = null;
+    this.#sealTimer.afterTurn();
   }
 
   #roomInFlight(): boolean {
@@ -338,7 +252,7 @@ export class LogWriter {
   /** Seals the open batch if nothing is in flight, or if it is big enough to go alongside. */
   #sealIfDue(): void {
     const open = this.#open;
-    if (open === null || this.#failure !== null || this.#flushTimer !== null) return;
+    if (open === null || this.#failure !== null || this.#sealTimer.windowOpen) return;
     if (this.#issued === 0 || (this.#roomInFlight() && isBig(open))) this.#seal();
   }
 
@@ -353,9 +267,9 @@ export class LogWriter {
     const open = this.#open;
     if (open === null || this.#failure !== null) return;
     this.#open = null;
-    this.#cancelScheduledSeal();
+    this.#sealTimer.cancel();
     const id = this.#nextWalId++;
-    const token = this.#nextToken();
+    const token = this.#tokens.next();
     const header = { epoch: this.#fence.epoch, acknowledgedThrough: this.#durableWalId };
     const body = encodeWalBatch(id, header, token, open.records);
     this.#sealedBytesTotal += body.byteLength;
@@ -434,13 +348,13 @@ export class LogWriter {
       }
     }
     if (this.#failure !== null) {
-      if (this.#sealed.length === 0 && this.#open === null) this.#releaseKeepAlive();
+      if (this.#sealed.length === 0 && this.#open === null) this.#keepAlive.release();
       return;
     }
     // Whatever arrived during the writes goes out now: the writes themselves were the wait.
     this.#sealIfDue();
     this.#pump();
-    if (this.#sealed.length === 0 && this.#open === null) this.#releaseKeepAlive();
+    if (this.#sealed.length === 0 && this.#open === null) this.#keepAlive.release();
     if (acknowledged) this.#afterDurable();
   }
 
@@ -468,84 +382,23 @@ export class LogWriter {
     this.#recordsWritten += batch.recordCount;
     this.#bytesWritten += batch.body.byteLength;
     this.#durableBytesTotal += batch.body.byteLength;
-    this.#unflushedBytes -= batch.bytes;
+    this.#backpressure.durable(batch.bytes);
     batch.done.resolve();
-    this.#releaseWritableWaiters();
   }
 
   /** Settles the head after the log failed; true when it was acknowledged. */
   #settleAfterFailure(head: SealedBatch): boolean {
-    const outcome = head.outcome!;
-    const failure = this.#failure!;
-    if (
-      outcome.kind === "created" &&
-      this.#prefix === "landed" &&
-      this.#fence.mayAcknowledge(head.completedAt)
-    ) {
-      // Landed after everything before it: the next writer replays it.
+    const verdict = this.#failedTail.next(head.outcome!, () =>
+      this.#fence.mayAcknowledge(head.completedAt),
+    );
+    if (verdict === "acknowledge") {
       this.#acknowledge(head);
       return true;
     }
     this.#sealed.shift();
     this.#issued--;
-    let inDoubt: boolean;
-    if (outcome.kind === "created" || outcome.kind === "unknown") {
-      // Replayed exactly when every batch before it is in the WAL.
-      inDoubt = this.#prefix !== "dead";
-      if (this.#prefix === "landed") this.#prefix = "maybe";
-    } else {
-      inDoubt = false;
-      this.#prefix = "dead";
-    }
-    head.done.reject(inDoubt ? withDoubt(failure) : failure);
+    const failure = this.#failure!;
+    head.done.reject(verdict === "rejectInDoubt" ? withDoubt(failure) : failure);
     return false;
   }
-
-  #releaseWritableWaiters(): void {
-    if (this.#unflushedBytes > this.#options.maxUnflushedBytes) return;
-    const waiters = this.#writableWaiters;
-    this.#writableWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  #holdKeepAlive(): void {
-    this.#keepingAlive = true;
-    if (this.#keepAlive === null) this.#keepAlive = setInterval(() => {}, 1 << 30);
-    else this.#keepAlive.ref();
-  }
-
-  #releaseKeepAlive(): void {
-    if (!this.#keepingAlive) return;
-    this.#keepingAlive = false;
-    this.#keepAlive?.unref();
-  }
-
-  /** A fresh random write token (a view into a pool refilled every {@link TOKEN_POOL} batches). */
-  #nextToken(): Uint8Array {
-    if (this.#tokenOffset === this.#tokens.byteLength) {
-      this.#tokens = randomBytes(WRITE_TOKEN_BYTES * TOKEN_POOL);
-      this.#tokenOffset = 0;
-    }
-    const token = this.#tokens.subarray(this.#tokenOffset, this.#tokenOffset + WRITE_TOKEN_BYTES);
-    this.#tokenOffset += WRITE_TOKEN_BYTES;
-    return token;
-  }
-}
-
-function isBig(open: OpenBatch): boolean {
-  return open.records.length >= PIPELINE_MIN_RECORDS || open.bytes >= PIPELINE_MIN_BYTES;
-}
-
-/** A copy of `error` that says the write may have been applied anyway. */
-function withDoubt(error: Error): Error {
-  const suffix = " The write may have been applied anyway: treat it as maybe-applied.";
-  if (error instanceof FencedError)
-    return new FencedError(error.message + suffix, { cause: error, inDoubt: true });
-  if (error instanceof StorageError)
-    return new StorageError(error.message + suffix, {
-      cause: error,
-      permanent: error.permanent,
-      inDoubt: true,
-    });
-  return error;
 }
