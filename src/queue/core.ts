@@ -6,6 +6,8 @@
  * the queue's life cycle (start, close, failure). The public `Queue` checks
  * arguments and decides records; this core carries them out.
  *
+ * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`.
+ *
  * Bulk work (requeueing the claims a crashed process left, promoting a
  * cohort of due jobs, expiring many leases, retention sweeps) runs in slices:
  * records of at most {@link BULK_RECORD_JOBS} jobs, committed one slice per
@@ -18,6 +20,7 @@ import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
+import { claimFrom } from "./claiming.js";
 import type { QueueSettings } from "./config.js";
 import {
   decideInterruptedClaim,
@@ -31,13 +34,8 @@ import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
-import {
-  BULK_RECORD_JOBS,
-  type ClaimRecord,
-  encodeRecord,
-  type QueueRecord,
-  Tag,
-} from "./records.js";
+import { Pass } from "./pass.js";
+import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
@@ -203,43 +201,11 @@ export class QueueCore {
   }
 
   /**
-   * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or
-   * returns `null` when none is pending. The claim records are applied at
-   * once (no other claimer can take these jobs from then on) and appended to
-   * the log as one unit; the returned promise resolves with the claims only
-   * once those records are durable, so a handler never runs for a claim (or
-   * an enqueue before it) that a crash could undo. It rejects with the log's
-   * failure when the records cannot be made durable (the claims are never
-   * handed out), and leaves out claims dropped meanwhile (the queue closed).
+   * Takes up to `max` pending jobs of `qs` for claims, or `null` when none is
+   * pending; resolves once the claims are durable (see {@link claimFrom}).
    */
   claimBatchFrom(qs: QueueState, max: number, leaseMs: number): Promise<Claim[]> | null {
-    if (qs.pending.size === 0 || qs.paused || max < 1) return null;
-    const at = this.now();
-    const records: ClaimRecord[] = [];
-    const handles: number[] = [];
-    const position = qs.pending.seek(() => false);
-    for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
-      handles.push(h);
-      records.push({ tag: Tag.Claim, id: this.state.idOf(h), at });
-      if (records.length === max) break;
-    }
-    const written = this.commit(records.length === 1 ? records[0]! : records);
-    const leases = handles.map((h, k) => this.leases.add(h, records[k]!.id, qs.name));
-    return written.then(() => this.#handOut(leases, leaseMs));
-  }
-
-  /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */
-  #handOut(leases: readonly Lease[], leaseMs: number): Claim[] {
-    const claims: Claim[] = [];
-    const expiresAt = this.monotonicNow() + leaseMs;
-    for (const lease of leases) {
-      if (!this.leases.isLive(lease)) continue;
-      this.leases.activate(lease, expiresAt);
-      const record = this.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
-      record[CLAIM_TOKEN] = lease;
-      claims.push(record);
-    }
-    return claims;
+    return claimFrom(this, qs, max, leaseMs);
   }
 
   /** Hand pending jobs of `queue` to its waiters, oldest waiter first, each up to its batch size. */
@@ -379,42 +345,6 @@ export class QueueCore {
     this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
     this.#stop(error);
     if (this.#closing === null) this.#closing = this.log.close().catch(noop);
-  }
-}
-
-/**
- * A background pass that works in slices (the scheduler's, the reaper's):
- * the first slice runs at once, each further one after a turn of the event
- * loop. One pass at a time: a call while one runs joins it (it then goes
- * round once more, so the caller's request is served). The promise resolves
- * once the pass's writes are durable.
- */
-class Pass {
-  #running: Promise<void> | null = null;
-  #again = false;
-
-  /** `slice(written)` does one bounded slice synchronously and tells whether work remains. */
-  run(slice: (written: Promise<void>[]) => boolean): Promise<void> {
-    if (this.#running !== null) {
-      this.#again = true;
-      return this.#running;
-    }
-    const written: Promise<void>[] = [];
-    if (!slice(written)) return Promise.all(written).then(noop);
-    const pass = (async () => {
-      try {
-        for (let more = true; more || this.#again; ) {
-          await nextTurn();
-          this.#again = false;
-          more = slice(written);
-        }
-      } finally {
-        this.#running = null;
-      }
-      await Promise.all(written);
-    })();
-    this.#running = pass;
-    return pass;
   }
 }
 

@@ -8,44 +8,26 @@
  * and appends it to the log in the same synchronous step (`core.ts`). Claim
  * waiting lives in `waiters.ts`, the scheduler and reaper in `timers.ts`,
  * leases in `leases.ts`, settings in `config.ts`.
+ *
+ * This class owns the public surface (its TSDoc is the API reference) and
+ * delegates by feature area: opening (`open-queue.ts`), producers
+ * (`producers.ts`), claiming (`claiming.ts`), settling claims (`settle.ts`),
+ * reads (`reads.ts`), management (`admin.ts`).
  */
 import type { Clock } from "../clock.js";
-import { ClaimLostError, JobNotFoundError } from "../errors.js";
-import { type Log, openLog, type RecoveryReport } from "../log/index.js";
+import type { Log, RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
-import { MeteredStore } from "../store/wrappers/metered.js";
-import {
-  checkDuration,
-  checkInteger,
-  checkOneOf,
-  checkOptionsObject,
-  checkString,
-  invalidArgument,
-} from "../validate.js";
-import { resolveOpenOptions } from "./config.js";
-import { QueueCore } from "./core.js";
-import { decideNack, decideRelease } from "./decisions.js";
-import {
-  type CheckedJob,
-  checkJob,
-  checkJobList,
-  type EnqueueResult,
-  enqueueJobs,
-  type JobInput,
-} from "./enqueue.js";
+import { checkInteger } from "../validate.js";
+import * as admin from "./admin.js";
+import { claimJobs } from "./claiming.js";
+import type { QueueCore } from "./core.js";
+import type { EnqueueResult, JobInput } from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
-import { Lease } from "./leases.js";
-import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
-import {
-  REMOVABLE_STATUSES,
-  type RemovableStatus,
-  removeJobs,
-  requeueDeadJobs,
-  setPaused,
-  wakeScheduled,
-} from "./operations.js";
+import type { JobPage, ListJobsOptions } from "./listing.js";
+import { openCore } from "./open-queue.js";
+import type { RemovableStatus } from "./operations.js";
 import {
   type ClaimOptions,
   type DeadJobsOptions,
@@ -56,29 +38,20 @@ import {
   type RemoveJobsOptions,
   type RequeueDeadJobsOptions,
 } from "./options.js";
-import { Tag } from "./records.js";
-import { restoreState } from "./restore.js";
-import { type State, Status } from "./state.js";
-import { Flag, slot } from "./table.js";
-import { loadTelemetry } from "./telemetry/attach.js";
-import { wallTime } from "./time.js";
-import {
-  type CancelOutcome,
-  CLAIM_TOKEN,
-  type Claim,
-  type JobRecord,
-  type JobStatus,
-  type Payload,
-  type QueueStats,
-  type WakeOutcome,
+import { enqueueBatchOf, enqueueManyOf, enqueueOne } from "./producers.js";
+import { listJobsOf, queuesOf, readDeadJobs, readJob, statsOf } from "./reads.js";
+import * as settle from "./settle.js";
+import type { State } from "./state.js";
+import type {
+  CancelOutcome,
+  Claim,
+  JobRecord,
+  JobStatus,
+  Payload,
+  QueueStats,
+  WakeOutcome,
 } from "./types.js";
-import {
-  checkClaimOptions,
-  checkDeadJobsOptions,
-  checkMessage,
-  checkQueueName,
-} from "./validate.js";
-import { deadJobsPage, queueNames, queueStats } from "./views.js";
+import { checkQueueName } from "./validate.js";
 
 /**
  * Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()`
@@ -86,8 +59,6 @@ import { deadJobsPage, queueNames, queueStats } from "./views.js";
  * the static block below, so it is not part of the `Queue` type.
  */
 const INSPECT_STATE = Symbol.for("taquba.inspectState");
-
-function noop(): void {}
 
 /**
  * A durable job queue store. Open one per store path and share it between
@@ -132,28 +103,12 @@ export class Queue {
    * of attempts, dead-lettered.
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
-    const resolved = resolveOpenOptions(options);
-    wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
-    const telemetry = resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry);
-    const metered = new MeteredStore(store);
-    const recovered = await openLog(metered, path, resolved.log, "options.log");
-    let core: QueueCore;
-    let attached: Instrumentation | null = null;
-    try {
-      const state = await restoreState(path, recovered.checkpoint, recovered.records);
-      core = new QueueCore(recovered.log, state, resolved, metered);
-      if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
-      await core.start();
-    } catch (error) {
-      attached?.close();
-      await recovered.log.close().catch(noop);
-      throw error;
-    }
+    const { core, recovery } = await openCore(store, path, options);
     const queue = new Queue(core);
-    if (recovered.recovery !== undefined) {
-      queue.#recovery = recovered.recovery;
+    if (recovery !== undefined) {
+      queue.#recovery = recovery;
       // Commit the salvaged state now, so later opens start past the damaged objects.
-      await recovered.log.checkpoint();
+      await core.log.checkpoint();
     }
     return queue;
   }
@@ -166,59 +121,16 @@ export class Queue {
    * id and writes nothing. With a `jobId` that a job of this store has,
    * rejects with `DuplicateJobIdError` and writes nothing.
    */
-  async enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const job = checkJob(this.#core.settings, name, payload, options, "payload", "options");
-    const trace = this.#core.instrumentation?.tracing?.enqueue(name, job.options.headers, 1);
-    if (trace === undefined) return (await this.#enqueueJobs(name, [job]))[0]!.id;
-    try {
-      const [result] = await this.#enqueueJobs(name, [
-        { ...job, options: { ...job.options, headers: trace.headers } },
-      ]);
-      trace.succeeded([result!.id], result!.created);
-      return result!.id;
-    } catch (error) {
-      trace.failed(error);
-      throw error;
-    }
-  }
-
-  /** Adds checked jobs once the log takes writes (see {@link enqueueJobs}). */
-  async #enqueueJobs(name: string, jobs: CheckedJob[]): Promise<EnqueueResult[]> {
-    if (!this.#core.log.isWritable()) await this.#core.log.whenWritable();
-    this.#core.check();
-    return enqueueJobs(this.#core, name, jobs);
+  enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
+    return enqueueOne(this.#core, queue, payload, options);
   }
 
   /**
    * Add several jobs atomically (all or none survive a crash) with the queue's
    * defaults; resolves with their ids in input order once durable.
    */
-  async enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    if (!Array.isArray(payloads))
-      throw invalidArgument("payloads", "an array of Uint8Array or string payloads", payloads);
-    const settings = this.#core.settings;
-    const jobs = payloads.map((p, i) =>
-      checkJob(settings, name, p, {}, `payloads[${i}]`, "options"),
-    );
-    if (jobs.length === 0) return [];
-    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, jobs.length);
-    if (trace === undefined) return (await this.#enqueueJobs(name, jobs)).map((r) => r.id);
-    try {
-      const traced = jobs.map((job) => ({
-        ...job,
-        options: { ...job.options, headers: trace.headers },
-      }));
-      const ids = (await this.#enqueueJobs(name, traced)).map((r) => r.id);
-      trace.succeeded(ids, true);
-      return ids;
-    } catch (error) {
-      trace.failed(error);
-      throw error;
-    }
+  enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
+    return enqueueBatchOf(this.#core, queue, payloads);
   }
 
   /**
@@ -232,28 +144,8 @@ export class Queue {
    * `InvalidArgumentError` naming it (`jobs[3].options.priority`). Either
    * way nothing is written.
    */
-  async enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const checked = checkJobList(this.#core.settings, name, jobs);
-    if (checked.length === 0) return [];
-    const trace = this.#core.instrumentation?.tracing?.enqueue(name, undefined, checked.length);
-    if (trace === undefined) return this.#enqueueJobs(name, checked);
-    try {
-      const traced = checked.map((job) => ({
-        ...job,
-        options: { ...job.options, headers: { ...job.options.headers, ...trace.headers } },
-      }));
-      const results = await this.#enqueueJobs(name, traced);
-      trace.succeeded(
-        results.map((r) => r.id),
-        results.some((r) => r.created),
-      );
-      return results;
-    } catch (error) {
-      trace.failed(error);
-      throw error;
-    }
+  enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
+    return enqueueManyOf(this.#core, queue, jobs);
   }
 
   // ---- consumers -------------------------------------------------------------------------
@@ -271,7 +163,7 @@ export class Queue {
    * closed first.
    */
   async claim(queue: string, options: ClaimOptions = {}): Promise<Claim | null> {
-    const claims = await this.#claim(queue, 1, options);
+    const claims = await claimJobs(this.#core, queue, 1, options);
     return claims[0] ?? null;
   }
 
@@ -288,35 +180,12 @@ export class Queue {
    * could not be made durable (then none is handed out).
    */
   async claimBatch(queue: string, max: number, options: ClaimOptions = {}): Promise<Claim[]> {
-    return this.#claim(queue, checkInteger(max, "max", 0, MAX_CLAIM_BATCH), options);
-  }
-
-  async #claim(queue: string, max: number, options: ClaimOptions): Promise<Claim[]> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const { leaseMs, waitMs, signal } = checkClaimOptions(
-      options,
-      this.#core.settings.configs.get(name),
-    );
-    if (max === 0) return [];
-    const qs = this.#core.state.queues.get(name);
-    // Queue behind earlier waiters rather than overtaking them.
-    if (qs !== undefined && !this.#core.waiters.has(name)) {
-      const claims = this.#core.claimBatchFrom(qs, max, leaseMs);
-      if (claims !== null) return claims;
-    }
-    if (waitMs === 0 || signal?.aborted) return [];
-    return this.#core.waiters.wait(name, leaseMs, max, waitMs, signal);
+    return claimJobs(this.#core, queue, checkInteger(max, "max", 0, MAX_CLAIM_BATCH), options);
   }
 
   /** Complete a claimed job: delete it, or keep it as done when the queue keeps done jobs. */
-  async ack(claim: Claim): Promise<void> {
-    this.#core.check();
-    const lease = this.#core.liveLease(claim, "ack");
-    const keep = this.#core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
-    const at = this.#core.now();
-    this.#core.leases.remove(lease);
-    await this.#core.commit({ tag: Tag.Ack, id: lease.id, keep, at });
+  ack(claim: Claim): Promise<void> {
+    return settle.ackClaim(this.#core, claim);
   }
 
   /**
@@ -324,34 +193,13 @@ export class Queue {
    * when it has no attempts left. A job whose cancellation was requested is
    * removed instead of retried.
    */
-  async nack(claim: Claim, error: string): Promise<void> {
-    this.#core.check();
-    const message = checkMessage(error, "error");
-    const lease = this.#core.liveLease(claim, "nack");
-    const record = decideNack(
-      this.#core.state,
-      lease.job,
-      this.#core.settings.configs.get(lease.queue),
-      this.#core.now(),
-      message,
-    );
-    this.#core.leases.remove(lease);
-    const written = this.#core.commit(record);
-    if (record.tag === Tag.Retry) {
-      if (record.runAt === undefined) this.#core.dispatch(lease.queue);
-      else this.#core.timers.scheduleAt(record.runAt);
-    }
-    return written;
+  nack(claim: Claim, error: string): Promise<void> {
+    return settle.nackClaim(this.#core, claim, error);
   }
 
   /** Dead-letter a claimed job at once, whatever its attempts, with `reason` as lastError. */
-  async deadLetter(claim: Claim, reason: string): Promise<void> {
-    this.#core.check();
-    const message = checkMessage(reason, "reason");
-    const lease = this.#core.liveLease(claim, "deadLetter");
-    const at = this.#core.now();
-    this.#core.leases.remove(lease);
-    await this.#core.commit({ tag: Tag.Dead, id: lease.id, at, reason: message });
+  deadLetter(claim: Claim, reason: string): Promise<void> {
+    return settle.deadLetterClaim(this.#core, claim, reason);
   }
 
   /**
@@ -369,14 +217,8 @@ export class Queue {
    * if (claim !== null && shuttingDown) await queue.release(claim);
    * ```
    */
-  async release(claim: Claim): Promise<void> {
-    this.#core.check();
-    const lease = this.#core.liveLease(claim, "release");
-    const record = decideRelease(this.#core.state, lease.job);
-    this.#core.leases.remove(lease);
-    const written = this.#core.commit(record);
-    if (record.tag === Tag.Release) this.#core.dispatch(lease.queue);
-    return written;
+  release(claim: Claim): Promise<void> {
+    return settle.releaseClaim(this.#core, claim);
   }
 
   /**
@@ -384,14 +226,8 @@ export class Queue {
    * nothing is written). The lease runs on monotonic time; the wall time it
    * expires at is set as `claim.leaseExpiresAt` and returned.
    */
-  async renewLease(claim: Claim, extensionMs: number): Promise<number> {
-    this.#core.check();
-    const ms = checkDuration(extensionMs, "extensionMs");
-    const lease = this.#core.liveLease(claim, "renewLease");
-    const expiresAt = this.#core.now() + ms;
-    this.#core.leases.renew(lease, this.#core.monotonicNow() + ms);
-    claim.leaseExpiresAt = expiresAt;
-    return expiresAt;
+  renewLease(claim: Claim, extensionMs: number): Promise<number> {
+    return settle.renewClaimLease(this.#core, claim, extensionMs);
   }
 
   /**
@@ -399,13 +235,7 @@ export class Queue {
    * is reaped, or the queue closes. Already aborted for a claim that is not live.
    */
   claimSignal(claim: Claim): AbortSignal {
-    const lease = claim?.[CLAIM_TOKEN];
-    if (!(lease instanceof Lease) || !this.#core.leases.isLive(lease))
-      return AbortSignal.abort(new ClaimLostError(`claim on job ${claim?.id} is not live`));
-    lease.controller ??= new AbortController();
-    const flags = this.#core.state.table.read(lease.job).flags[slot(lease.job)]!;
-    if (flags & Flag.CancelRequested) lease.abort(new Error(`job ${lease.id} was cancelled`));
-    return lease.controller.signal;
+    return settle.signalOfClaim(this.#core, claim);
   }
 
   // ---- events ----------------------------------------------------------------------------
@@ -437,10 +267,8 @@ export class Queue {
   // ---- management ------------------------------------------------------------------------
 
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
-  async getJob(id: string): Promise<JobRecord | null> {
-    this.#core.check();
-    const h = this.#core.findJob(checkString(id, "id"));
-    return h === -1 ? null : this.#core.toRecord(h);
+  getJob(id: string): Promise<JobRecord | null> {
+    return readJob(this.#core, id);
   }
 
   /**
@@ -448,61 +276,31 @@ export class Queue {
    * flagged (its worker's signal aborts; if the delivery fails or expires the
    * job is removed rather than retried; an ack still completes it).
    */
-  async cancel(id: string): Promise<CancelOutcome> {
-    this.#core.check();
-    const state = this.#core.state;
-    const h = this.#core.findJob(checkString(id, "id"));
-    if (h === -1) return "not_found";
-    const status = state.statusOf(h);
-    if (status === Status.Done || status === Status.Dead) return "not_found";
-    const jobId = state.idOf(h);
-    if (status !== Status.Claimed) {
-      await this.#core.commit({ tag: Tag.Cancel, id: jobId });
-      return "removed";
-    }
-    if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
-      const written = this.#core.commit({ tag: Tag.CancelRequest, id: jobId });
-      this.#core.leases.get(h)?.abort(new Error(`job ${jobId} was cancelled`));
-      await written;
-    }
-    return "requested";
+  cancel(id: string): Promise<CancelOutcome> {
+    return admin.cancelJob(this.#core, id);
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */
-  async stats(queue: string): Promise<QueueStats> {
-    this.#core.check();
-    return queueStats(this.#core.state, checkQueueName(queue));
+  stats(queue: string): Promise<QueueStats> {
+    return statsOf(this.#core, queue);
   }
 
   /** Every queue that ever held a job, sorted. */
-  async listQueues(): Promise<string[]> {
-    this.#core.check();
-    return queueNames(this.#core.state);
+  listQueues(): Promise<string[]> {
+    return queuesOf(this.#core);
   }
 
   /** A page of dead jobs of `queue` in id order, strictly after the `after` id. */
-  async deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const { after, limit } = checkDeadJobsOptions(options);
-    return deadJobsPage(this.#core.state, name, after, limit).map((h) => this.#core.toRecord(h));
+  deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
+    return readDeadJobs(this.#core, queue, options);
   }
 
   /**
    * Put a dead job back to pending with attempts 0 and lastError/failedAt
    * cleared (enqueuedAt kept). `JobNotFoundError` unless it is dead right now.
    */
-  async requeueDeadJob(job: JobRecord | string): Promise<void> {
-    this.#core.check();
-    const id = checkString(typeof job === "string" ? job : job?.id, "job");
-    const state = this.#core.state;
-    const h = this.#core.findJob(id);
-    if (h === -1 || state.statusOf(h) !== Status.Dead)
-      throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-    const name = state.queueOf(h).name;
-    const written = this.#core.commit({ tag: Tag.RequeueDead, id: state.idOf(h) });
-    this.#core.dispatch(name);
-    await written;
+  requeueDeadJob(job: JobRecord | string): Promise<void> {
+    return admin.requeueDead(this.#core, job);
   }
 
   /**
@@ -516,17 +314,12 @@ export class Queue {
    * comes back with a later `runAt` or completion time can), and no job that
    * stayed in the status all along is skipped.
    */
-  async listJobs(
+  listJobs(
     queue: string,
     status: JobStatus,
     options: ListJobsOptions = {},
   ): Promise<JobPage<JobRecord>> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const checked = checkListJobs(status, options);
-    const page = listJobsPage(this.#core.state, name, checked.status, checked.from, checked.limit);
-    const jobs = page.jobs.map((h) => this.#core.toRecord(h));
-    return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
+    return listJobsOf(this.#core, queue, status, options);
   }
 
   /**
@@ -534,9 +327,8 @@ export class Queue {
    * once). Resolves `"woken"` once that is durable, `"not_scheduled"` for a
    * job in another status, `"not_found"` for an unknown id.
    */
-  async wakeScheduled(id: string): Promise<WakeOutcome> {
-    this.#core.check();
-    return wakeScheduled(this.#core, checkString(id, "id"));
+  wakeScheduled(id: string): Promise<WakeOutcome> {
+    return admin.wakeJob(this.#core, id);
   }
 
   /**
@@ -547,15 +339,13 @@ export class Queue {
    * queue writes nothing. A queue paused before it held a job is listed by
    * {@link listQueues} from then on.
    */
-  async pauseQueue(queue: string): Promise<void> {
-    this.#core.check();
-    await setPaused(this.#core, checkQueueName(queue), true);
+  pauseQueue(queue: string): Promise<void> {
+    return admin.pauseOrResume(this.#core, queue, true);
   }
 
   /** Resume a paused queue (durably); waiting claims get its jobs at once. */
-  async resumeQueue(queue: string): Promise<void> {
-    this.#core.check();
-    await setPaused(this.#core, checkQueueName(queue), false);
+  resumeQueue(queue: string): Promise<void> {
+    return admin.pauseOrResume(this.#core, queue, false);
   }
 
   /**
@@ -567,20 +357,12 @@ export class Queue {
    * atomic writes of at most 512 jobs, one per turn of the event loop;
    * resolves with how many jobs it removed once that is durable.
    */
-  async removeJobs(
+  removeJobs(
     queue: string,
     status: RemovableStatus,
     options: RemoveJobsOptions = {},
   ): Promise<number> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    const which = checkOneOf(status, "status", REMOVABLE_STATUSES);
-    checkOptionsObject(options, "options");
-    const olderThanMs =
-      options.olderThanMs === undefined
-        ? undefined
-        : checkDuration(options.olderThanMs, "options.olderThanMs");
-    return removeJobs(this.#core, name, which, olderThanMs);
+    return admin.removeJobsOf(this.#core, queue, status, options);
   }
 
   /**
@@ -589,15 +371,8 @@ export class Queue {
    * Runs as a series of atomic writes of at most 512 jobs, one per turn of
    * the event loop; resolves with how many it requeued once that is durable.
    */
-  async requeueDeadJobs(queue: string, options: RequeueDeadJobsOptions = {}): Promise<number> {
-    this.#core.check();
-    const name = checkQueueName(queue);
-    checkOptionsObject(options, "options");
-    const limit =
-      options.limit === undefined
-        ? Number.POSITIVE_INFINITY
-        : checkInteger(options.limit, "options.limit", 0);
-    return requeueDeadJobs(this.#core, name, limit);
+  requeueDeadJobs(queue: string, options: RequeueDeadJobsOptions = {}): Promise<number> {
+    return admin.requeueDeadJobsOf(this.#core, queue, options);
   }
 
   /** Promote every due scheduled job now. */

@@ -9,7 +9,7 @@
  * that breaks later.
  *
  * The decoder takes the bytes over: the state it builds keeps and writes
- * into them.
+ * into them. Turning the stored columns into table pages is `snapshot-pages.ts`.
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
@@ -28,8 +28,9 @@ import {
   SNAPSHOT_VERSION,
   swapBytes,
 } from "./snapshot-layout.js";
+import { copyPage, viewPage } from "./snapshot-pages.js";
 import { State, Status } from "./state.js";
-import { ID_BYTES, type JobExtras, PAGE_SLOTS, Page } from "./table.js";
+import { ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 
 interface QueueHead {
   name: string;
@@ -163,8 +164,8 @@ export class SnapshotReader {
       const p = this.#next++;
       const from = p * PAGE_SLOTS;
       const rows = Math.min(PAGE_SLOTS, n - from);
-      const page = rows === PAGE_SLOTS ? this.#viewPage(from) : null;
-      const filled = page ?? this.#copyPage(from, rows);
+      const page = rows === PAGE_SLOTS ? viewPage(this.#bytes, this.#offsets, from) : null;
+      const filled = page ?? copyPage((c) => this.#region(c), from, rows);
       this.#checkRows(filled, from, rows);
       this.#pages.push(filled);
       if (this.#budget.spent()) break;
@@ -183,60 +184,6 @@ export class SnapshotReader {
     this.#extras = new ByteReader(this.#region(Region.Extras));
     this.#extrasLeft = this.#extrasCount;
     return true;
-  }
-
-  /** A full page whose columns are views of the snapshot's bytes, or null when they are not aligned. */
-  #viewPage(from: number): Page | null {
-    if (!LITTLE_ENDIAN) return null;
-    const buffer = this.#bytes.buffer;
-    const at = (region: number, width: number) =>
-      this.#bytes.byteOffset + this.#offsets[region]! + from * width;
-    for (let c = Region.Queue; c <= Region.PayloadLength; c++)
-      if (at(c, COLUMN_WIDTH[c]!) % COLUMN_WIDTH[c]! !== 0) return null;
-    const n = PAGE_SLOTS;
-    return new Page(
-      new Uint8Array(buffer, at(Region.Status, 1), n),
-      new Uint8Array(buffer, at(Region.Flags, 1), n),
-      new Uint32Array(buffer, at(Region.Queue, 4), n),
-      new Uint32Array(buffer, at(Region.Attempts, 4), n),
-      new Uint32Array(buffer, at(Region.MaxAttempts, 4), n),
-      new Uint32Array(buffer, at(Region.Priority, 4), n),
-      new Float64Array(buffer, at(Region.EnqueuedAt, 8), n),
-      new Float64Array(buffer, at(Region.At, 8), n),
-      new Float64Array(buffer, at(Region.Seq, 8), n),
-      new Uint32Array(buffer, at(Region.PayloadLength, 4), n),
-      new Uint32Array(n),
-      new Uint32Array(n),
-      new Uint8Array(buffer, at(Region.Id, ID_BYTES), n * ID_BYTES),
-      null,
-    );
-  }
-
-  /** A fresh page holding copies of rows `from .. from+rows` (the rest free). */
-  #copyPage(from: number, rows: number): Page {
-    const page = Page.empty();
-    const columns = [
-      page.id,
-      page.status,
-      page.flags,
-      page.queue,
-      page.attempts,
-      page.maxAttempts,
-      page.priority,
-      page.enqueuedAt,
-      page.at,
-      page.seq,
-      page.payloadLength,
-    ];
-    for (let c = 0; c < columns.length; c++) {
-      const width = COLUMN_WIDTH[c]!;
-      const source = this.#region(c).subarray(from * width, (from + rows) * width);
-      const target = columns[c]!;
-      const bytes = new Uint8Array(target.buffer, target.byteOffset, rows * width);
-      bytes.set(source);
-      if (!LITTLE_ENDIAN && c !== Region.Id) swapBytes(bytes, width);
-    }
-    return page;
   }
 
   /** Checks rows `0..rows` of `page` and gives them their payload offsets. */

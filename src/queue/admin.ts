@@ -1,0 +1,114 @@
+/**
+ * Management operations of the public `Queue` that change jobs outside
+ * their workers: cancelling a job, requeueing a dead one, waking a scheduled
+ * one, pausing and resuming a queue, and the argument checks of the bulk
+ * removals and requeues (carried out by `operations.ts`).
+ */
+import { JobNotFoundError } from "../errors.js";
+import {
+  checkDuration,
+  checkInteger,
+  checkOneOf,
+  checkOptionsObject,
+  checkString,
+} from "../validate.js";
+import type { QueueCore } from "./core.js";
+import {
+  REMOVABLE_STATUSES,
+  type RemovableStatus,
+  removeJobs,
+  requeueDeadJobs,
+  setPaused,
+  wakeScheduled,
+} from "./operations.js";
+import type { RemoveJobsOptions, RequeueDeadJobsOptions } from "./options.js";
+import { Tag } from "./records.js";
+import { Status } from "./state.js";
+import { Flag, slot } from "./table.js";
+import type { CancelOutcome, JobRecord, WakeOutcome } from "./types.js";
+import { checkQueueName } from "./validate.js";
+
+/** `Queue.cancel`. */
+export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutcome> {
+  core.check();
+  const state = core.state;
+  const h = core.findJob(checkString(id, "id"));
+  if (h === -1) return "not_found";
+  const status = state.statusOf(h);
+  if (status === Status.Done || status === Status.Dead) return "not_found";
+  const jobId = state.idOf(h);
+  if (status !== Status.Claimed) {
+    await core.commit({ tag: Tag.Cancel, id: jobId });
+    return "removed";
+  }
+  if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
+    const written = core.commit({ tag: Tag.CancelRequest, id: jobId });
+    core.leases.get(h)?.abort(new Error(`job ${jobId} was cancelled`));
+    await written;
+  }
+  return "requested";
+}
+
+/** `Queue.removeJobs`: checks, then `removeJobs`. */
+export async function removeJobsOf(
+  core: QueueCore,
+  queue: string,
+  status: RemovableStatus,
+  options: RemoveJobsOptions,
+): Promise<number> {
+  core.check();
+  const name = checkQueueName(queue);
+  const which = checkOneOf(status, "status", REMOVABLE_STATUSES);
+  checkOptionsObject(options, "options");
+  const olderThanMs =
+    options.olderThanMs === undefined
+      ? undefined
+      : checkDuration(options.olderThanMs, "options.olderThanMs");
+  return removeJobs(core, name, which, olderThanMs);
+}
+
+/** `Queue.requeueDeadJobs`: checks, then `requeueDeadJobs`. */
+export async function requeueDeadJobsOf(
+  core: QueueCore,
+  queue: string,
+  options: RequeueDeadJobsOptions,
+): Promise<number> {
+  core.check();
+  const name = checkQueueName(queue);
+  checkOptionsObject(options, "options");
+  const limit =
+    options.limit === undefined
+      ? Number.POSITIVE_INFINITY
+      : checkInteger(options.limit, "options.limit", 0);
+  return requeueDeadJobs(core, name, limit);
+}
+
+/** `Queue.requeueDeadJob`. */
+export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
+  core.check();
+  const id = checkString(typeof job === "string" ? job : job?.id, "job");
+  const state = core.state;
+  const h = core.findJob(id);
+  if (h === -1 || state.statusOf(h) !== Status.Dead)
+    throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
+  const name = state.queueOf(h).name;
+  const written = core.commit({ tag: Tag.RequeueDead, id: state.idOf(h) });
+  core.dispatch(name);
+  await written;
+}
+
+/** `Queue.wakeScheduled`. */
+export async function wakeJob(core: QueueCore, id: string): Promise<WakeOutcome> {
+  core.check();
+  return wakeScheduled(core, checkString(id, "id"));
+}
+
+/** `Queue.pauseQueue` (`paused`) and `Queue.resumeQueue`. */
+export async function pauseOrResume(
+  core: QueueCore,
+  queue: string,
+  paused: boolean,
+): Promise<void> {
+  core.check();
+  await setPaused(core, checkQueueName(queue), paused);
+}

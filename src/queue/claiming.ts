@@ -1,0 +1,78 @@
+/**
+ * Claiming: taking pending jobs of a queue for claims in one durable write
+ * and handing the claims out once that write is durable (leases start then);
+ * and the entry of `Queue.claim` and `claimBatch` (claim at once, or wait).
+ */
+import type { QueueCore } from "./core.js";
+import type { Lease } from "./leases.js";
+import type { ClaimOptions } from "./options.js";
+import { type ClaimRecord, Tag } from "./records.js";
+import type { QueueState } from "./state.js";
+import { CLAIM_TOKEN, type Claim } from "./types.js";
+import { checkClaimOptions, checkQueueName } from "./validate.js";
+
+/**
+ * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or
+ * returns `null` when none is pending. The claim records are applied at
+ * once (no other claimer can take these jobs from then on) and appended to
+ * the log as one unit; the returned promise resolves with the claims only
+ * once those records are durable, so a handler never runs for a claim (or
+ * an enqueue before it) that a crash could undo. It rejects with the log's
+ * failure when the records cannot be made durable (the claims are never
+ * handed out), and leaves out claims dropped meanwhile (the queue closed).
+ */
+export function claimFrom(
+  core: QueueCore,
+  qs: QueueState,
+  max: number,
+  leaseMs: number,
+): Promise<Claim[]> | null {
+  if (qs.pending.size === 0 || qs.paused || max < 1) return null;
+  const at = core.now();
+  const records: ClaimRecord[] = [];
+  const handles: number[] = [];
+  const position = qs.pending.seek(() => false);
+  for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
+    handles.push(h);
+    records.push({ tag: Tag.Claim, id: core.state.idOf(h), at });
+    if (records.length === max) break;
+  }
+  const written = core.commit(records.length === 1 ? records[0]! : records);
+  const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
+  return written.then(() => handOut(core, leases, leaseMs));
+}
+
+/** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */
+function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Claim[] {
+  const claims: Claim[] = [];
+  const expiresAt = core.monotonicNow() + leaseMs;
+  for (const lease of leases) {
+    if (!core.leases.isLive(lease)) continue;
+    core.leases.activate(lease, expiresAt);
+    const record = core.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
+    record[CLAIM_TOKEN] = lease;
+    claims.push(record);
+  }
+  return claims;
+}
+
+/** `Queue.claim` and `Queue.claimBatch` after `max` was checked: claim at once, or wait. */
+export async function claimJobs(
+  core: QueueCore,
+  queue: string,
+  max: number,
+  options: ClaimOptions,
+): Promise<Claim[]> {
+  core.check();
+  const name = checkQueueName(queue);
+  const { leaseMs, waitMs, signal } = checkClaimOptions(options, core.settings.configs.get(name));
+  if (max === 0) return [];
+  const qs = core.state.queues.get(name);
+  // Queue behind earlier waiters rather than overtaking them.
+  if (qs !== undefined && !core.waiters.has(name)) {
+    const claims = core.claimBatchFrom(qs, max, leaseMs);
+    if (claims !== null) return claims;
+  }
+  if (waitMs === 0 || signal?.aborted) return [];
+  return core.waiters.wait(name, leaseMs, max, waitMs, signal);
+}

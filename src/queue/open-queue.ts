@@ -1,0 +1,43 @@
+/**
+ * Opening a queue store: resolve the options, open (and fence) its log,
+ * restore the state, and start the core with its telemetry. `Queue.open`
+ * wraps the core.
+ */
+import { openLog, type RecoveryReport } from "../log/index.js";
+import type { ObjectStore } from "../store/types.js";
+import { MeteredStore } from "../store/wrappers/metered.js";
+import { resolveOpenOptions } from "./config.js";
+import { QueueCore } from "./core.js";
+import type { Instrumentation } from "./instrument.js";
+import type { OpenOptions } from "./options.js";
+import { restoreState } from "./restore.js";
+import { loadTelemetry } from "./telemetry/attach.js";
+import { wallTime } from "./time.js";
+
+function noop(): void {}
+
+/** The running core of the queue store at `path`, and what recovery had to skip (if anything). */
+export async function openCore(
+  store: ObjectStore,
+  path: string,
+  options: OpenOptions,
+): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
+  const resolved = resolveOpenOptions(options);
+  wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
+  const telemetry = resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry);
+  const metered = new MeteredStore(store);
+  const recovered = await openLog(metered, path, resolved.log, "options.log");
+  let core: QueueCore;
+  let attached: Instrumentation | null = null;
+  try {
+    const state = await restoreState(path, recovered.checkpoint, recovered.records);
+    core = new QueueCore(recovered.log, state, resolved, metered);
+    if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
+    await core.start();
+  } catch (error) {
+    attached?.close();
+    await recovered.log.close().catch(noop);
+    throw error;
+  }
+  return { core, recovery: recovered.recovery };
+}

@@ -1,0 +1,111 @@
+/**
+ * Producers' operations of the public `Queue`: `enqueue`, `enqueueBatch` and
+ * `enqueueMany` after their checks, with enqueue traces, once the log takes
+ * writes (the records themselves are decided by `enqueue.ts`).
+ */
+import { invalidArgument } from "../validate.js";
+import type { QueueCore } from "./core.js";
+import {
+  type CheckedJob,
+  checkJob,
+  checkJobList,
+  type EnqueueResult,
+  enqueueJobs,
+  type JobInput,
+} from "./enqueue.js";
+import type { EnqueueOptions } from "./options.js";
+import type { Payload } from "./types.js";
+import { checkQueueName } from "./validate.js";
+
+/** `Queue.enqueue`. */
+export async function enqueueOne(
+  core: QueueCore,
+  queue: string,
+  payload: Payload,
+  options: EnqueueOptions,
+): Promise<string> {
+  core.check();
+  const name = checkQueueName(queue);
+  const job = checkJob(core.settings, name, payload, options, "payload", "options");
+  const trace = core.instrumentation?.tracing?.enqueue(name, job.options.headers, 1);
+  if (trace === undefined) return (await enqueueWhenWritable(core, name, [job]))[0]!.id;
+  try {
+    const [result] = await enqueueWhenWritable(core, name, [
+      { ...job, options: { ...job.options, headers: trace.headers } },
+    ]);
+    trace.succeeded([result!.id], result!.created);
+    return result!.id;
+  } catch (error) {
+    trace.failed(error);
+    throw error;
+  }
+}
+
+/** Adds checked jobs once the log takes writes (see {@link enqueueJobs}). */
+async function enqueueWhenWritable(
+  core: QueueCore,
+  name: string,
+  jobs: CheckedJob[],
+): Promise<EnqueueResult[]> {
+  if (!core.log.isWritable()) await core.log.whenWritable();
+  core.check();
+  return enqueueJobs(core, name, jobs);
+}
+
+/** `Queue.enqueueBatch`. */
+export async function enqueueBatchOf(
+  core: QueueCore,
+  queue: string,
+  payloads: Payload[],
+): Promise<string[]> {
+  core.check();
+  const name = checkQueueName(queue);
+  if (!Array.isArray(payloads))
+    throw invalidArgument("payloads", "an array of Uint8Array or string payloads", payloads);
+  const settings = core.settings;
+  const jobs = payloads.map((p, i) => checkJob(settings, name, p, {}, `payloads[${i}]`, "options"));
+  if (jobs.length === 0) return [];
+  const trace = core.instrumentation?.tracing?.enqueue(name, undefined, jobs.length);
+  if (trace === undefined) return (await enqueueWhenWritable(core, name, jobs)).map((r) => r.id);
+  try {
+    const traced = jobs.map((job) => ({
+      ...job,
+      options: { ...job.options, headers: trace.headers },
+    }));
+    const ids = (await enqueueWhenWritable(core, name, traced)).map((r) => r.id);
+    trace.succeeded(ids, true);
+    return ids;
+  } catch (error) {
+    trace.failed(error);
+    throw error;
+  }
+}
+
+/** `Queue.enqueueMany`. */
+export async function enqueueManyOf(
+  core: QueueCore,
+  queue: string,
+  jobs: JobInput[],
+): Promise<EnqueueResult[]> {
+  core.check();
+  const name = checkQueueName(queue);
+  const checked = checkJobList(core.settings, name, jobs);
+  if (checked.length === 0) return [];
+  const trace = core.instrumentation?.tracing?.enqueue(name, undefined, checked.length);
+  if (trace === undefined) return enqueueWhenWritable(core, name, checked);
+  try {
+    const traced = checked.map((job) => ({
+      ...job,
+      options: { ...job.options, headers: { ...job.options.headers, ...trace.headers } },
+    }));
+    const results = await enqueueWhenWritable(core, name, traced);
+    trace.succeeded(
+      results.map((r) => r.id),
+      results.some((r) => r.created),
+    );
+    return results;
+  } catch (error) {
+    trace.failed(error);
+    throw error;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Reads of the public `Queue`: a job, pages of jobs by status and of dead
+ * jobs, a queue's counters and the list of queues.
+ */
+import { checkString } from "../validate.js";
+import type { QueueCore } from "./core.js";
+import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
+import type { DeadJobsOptions } from "./options.js";
+import type { JobRecord, JobStatus, QueueStats } from "./types.js";
+import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
+import { deadJobsPage, queueNames, queueStats } from "./views.js";
+
+/** `Queue.getJob`. */
+export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
+  core.check();
+  const h = core.findJob(checkString(id, "id"));
+  return h === -1 ? null : core.toRecord(h);
+}
+
+/** `Queue.listJobs`. */
+export async function listJobsOf(
+  core: QueueCore,
+  queue: string,
+  status: JobStatus,
+  options: ListJobsOptions,
+): Promise<JobPage<JobRecord>> {
+  core.check();
+  const name = checkQueueName(queue);
+  const checked = checkListJobs(status, options);
+  const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
+  const jobs = page.jobs.map((h) => core.toRecord(h));
+  return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
+}
+
+/** `Queue.deadJobs`. */
+export async function readDeadJobs(
+  core: QueueCore,
+  queue: string,
+  options: DeadJobsOptions,
+): Promise<JobRecord[]> {
+  core.check();
+  const name = checkQueueName(queue);
+  const { after, limit } = checkDeadJobsOptions(options);
+  return deadJobsPage(core.state, name, after, limit).map((h) => core.toRecord(h));
+}
+
+/** `Queue.stats`. */
+export async function statsOf(core: QueueCore, queue: string): Promise<QueueStats> {
+  core.check();
+  return queueStats(core.state, checkQueueName(queue));
+}
+
+/** `Queue.listQueues`. */
+export async function queuesOf(core: QueueCore): Promise<string[]> {
+  core.check();
+  return queueNames(core.state);
+}
