@@ -38,8 +38,8 @@ interface Held {
  * a time. Returning acks the job, throwing nacks it with the error's message
  * (cut to `MAX_MESSAGE_BYTES`), throwing `PermanentFailure`
  * dead-letters it. A handler starts only once its claim is durable; to keep
- * slots busy across that commit round-trip the worker holds up to `prefetch`
- * more claims ready. While a claim is held its lease is renewed every third
+ * slots busy across that commit round-trip the worker can hold up to
+ * `prefetch` (default 0) more claims ready. While a claim is held its lease is renewed every third
  * of the lease (`autoRenew`); if the lease is lost anyway (the job was
  * cancelled, or the process stalled past the lease), `ctx.signal` aborts and
  * the failed settlement is logged as one line. The loop goes on after a
@@ -62,7 +62,7 @@ export async function runWorker(
   const concurrency = checkInteger(options.concurrency ?? 1, "options.concurrency", 1, Infinity);
   const prefetch =
     options.prefetch === undefined
-      ? concurrency
+      ? 0
       : checkInteger(options.prefetch, "options.prefetch", 0, Infinity);
   const pollIntervalMs =
     options.pollIntervalMs === undefined

@@ -37,10 +37,13 @@ export interface WorkerOptions {
    * (`Queue.release`: pending again at once, their attempt not counted) and
    * that is durable before the worker resolves. If the process dies or the
    * queue closes while claims are ready, the next open requeues them like any
-   * interrupted claim (counting the attempt). Use `prefetch: 0` for long jobs
-   * where holding work back from other processes matters more than the
-   * commit round-trip between jobs.
-   * @default concurrency
+   * interrupted claim (counting the attempt). That is why prefetching is off
+   * by default: a handler that kills its process would otherwise also spend
+   * an attempt of every job held ready beside it, and enough such crashes
+   * dead-letter jobs whose handler never ran. Turn it on for short jobs whose
+   * handlers do not crash the process, where the commit round-trip between
+   * jobs matters.
+   * @default 0
    * @example
    * ```ts
    * // 4 handlers at a time, 8 more claims kept ready to start at once

@@ -68,4 +68,31 @@ describe("a job that kills its worker process", { timeout: 120_000 }, () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("spends no attempt of the job queued behind it (the default worker holds no claims ready)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-poison-"));
+    try {
+      const setup = await open(dir);
+      const poison = await setup.enqueue("q", "poison", { maxAttempts: 3 });
+      const healthy = await setup.enqueue("q", "healthy", { maxAttempts: 3 });
+      await setup.close();
+
+      let output = "";
+      for (let run = 0; run < 6; run++) {
+        const child = await runChild(dir);
+        output += child.output;
+        if (!child.killed) break;
+      }
+      assert.match(output, new RegExp(`^done ${healthy} 1$`, "m"));
+
+      const queue = await open(dir);
+      assert.equal((await queue.getJob(poison))?.status, "dead");
+      // Done jobs may be dropped at once; if kept, it ran exactly once.
+      const job = await queue.getJob(healthy);
+      if (job !== null) assert.equal(job.attempts, 1);
+      await queue.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
