@@ -1,31 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { after, describe, it } from "node:test";
-import { runCli } from "../../src/cli/run.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
-import { capture } from "./capture.js";
+import { cli, tempDirs } from "./capture.js";
 
-const dirs: string[] = [];
-after(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = capture();
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
-
-async function storeDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "taquba-cli-"));
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("taquba-cli-");
+after(temp.removeAll);
+const storeDir = temp.make;
 
 describe("taquba CLI commands", { timeout: 60_000 }, () => {
   it("stats, queues, dead and inspect read a store without fencing its running writer", async () => {

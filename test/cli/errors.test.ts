@@ -3,30 +3,13 @@
  * naming the flag, exit code 2, no error code in front, and nothing written.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { runCli } from "../../src/cli/run.js";
 import { FileStore } from "../../src/store/file.js";
-import { capture } from "./capture.js";
+import { cli, tempDirs } from "./capture.js";
 
-const dirs: string[] = [];
-after(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = capture();
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
-
-async function storeDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "taquba-cli-errors-"));
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs("taquba-cli-errors-");
+after(temp.removeAll);
+const storeDir = temp.make;
 
 /** A usage error of `command`: exit 2, one line in the common style, nothing on stdout. */
 function assertUsage(
