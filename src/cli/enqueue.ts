@@ -17,6 +17,7 @@ import {
   type ParsedCommandArgs,
 } from "./args.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import { timeFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba enqueue <queue> <payload> --take-over [options]
 
@@ -25,7 +26,8 @@ Enqueues one job whose payload is the given text and prints its id.
 Options:
   --priority <n>         lower is claimed first (100 high, 1000 normal, 10000 low)
   --max-attempts <n>     deliveries before the job is dead-lettered
-  --run-at <time>        ISO 8601 time or epoch milliseconds to run at
+  --run-at <time>        when to run: an ISO 8601 time (2026-12-24T18:00:00Z) or
+                         relative to now (+30s, +5m, +2h, +1d)
   --dedup-key <key>      skip if a pending/scheduled job of the queue has this key
   --header <k=v>         a header (repeatable)
 ${WRITE_HELP}
@@ -33,10 +35,7 @@ ${WRITE_HELP}
 
 function runAt(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw badFlag("run-at", "an ISO 8601 time or epoch milliseconds", value);
-  return checkTimestamp(ms, "--run-at");
+  return checkTimestamp(timeFlag(value, "run-at", Date.now()), "--run-at");
 }
 
 function headers(values: string[] | undefined): Record<string, string> | undefined {

@@ -24,3 +24,11 @@ export interface Command {
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/**
+ * A command could not do what it was asked, for a reason the user can fix
+ * (no queue store at the given place): printed without a stack trace, exit code 1.
+ */
+export class CommandFailure extends Error {
+  override name = "CommandFailure";
+}

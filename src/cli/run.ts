@@ -8,7 +8,7 @@ import { deadCommand } from "./dead.js";
 import { demoCommand } from "./demo.js";
 import { enqueueCommand } from "./enqueue.js";
 import { inspectCommand } from "./inspect.js";
-import { type CliIO, type Command, UsageError } from "./io.js";
+import { type CliIO, type Command, CommandFailure, UsageError } from "./io.js";
 import { queuesCommand } from "./queues.js";
 import { requeueCommand } from "./requeue.js";
 import { statsCommand } from "./stats.js";
@@ -56,6 +56,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     if (error instanceof UsageError || error instanceof InvalidArgumentError) {
       io.err(`taquba ${name}: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof CommandFailure) {
+      io.err(`taquba ${name}: ${error.message}\n`);
+      return 1;
     }
     if (error instanceof TaqubaError) {
       io.err(`taquba ${name}: ${error.code}: ${error.message}\n`);

@@ -1,9 +1,11 @@
 /**
  * The flags and helpers every store command shares: `--store`/`--path`/`--json`,
- * opening a read-only reader or (after `--take-over`) a writer, positional
- * arguments, and JSON output of payloads.
+ * opening a read-only reader or (after `--take-over`) a writer of an existing
+ * queue store (a new one only with `--create`), positional arguments, and
+ * JSON output of payloads.
  */
 import { InvalidArgumentError } from "../errors.js";
+import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
@@ -12,7 +14,7 @@ import type { ObjectStore } from "../store/types.js";
 import { expectationMessage } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
-import { UsageError } from "./io.js";
+import { CommandFailure, UsageError } from "./io.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
 export const STORE_OPTIONS = {
@@ -32,23 +34,34 @@ export const STORE_HELP = `  --store <url>          store URL: a directory, file
 export const WRITE_OPTIONS = {
   ...STORE_OPTIONS,
   "take-over": { type: "boolean" },
+  create: { type: "boolean" },
 } as const satisfies CommandOptions;
 
 export const WRITE_HELP = `${STORE_HELP}
   --take-over            required: writing opens the store as its writer, which
-                         fences (stops) any process that has it open`;
+                         fences (stops) any process that has it open
+  --create               create the queue store if there is none at --store/--path
+                         (without it, a writing command never creates one)`;
 
 export interface StoreValues {
   store?: string | undefined;
   path?: string | undefined;
 }
 
-export async function resolveStore(
-  values: StoreValues,
-): Promise<{ store: ObjectStore; path: string }> {
+export interface ResolvedStore {
+  store: ObjectStore;
+  path: string;
+  /** How the user named the place, for messages. */
+  where: string;
+}
+
+export async function resolveStore(values: StoreValues): Promise<ResolvedStore> {
+  const url = values.store ?? DEFAULT_DATA_DIR;
+  const path = values.path ?? DEFAULT_STORE_PATH;
   return {
-    store: await openStoreFlag(values.store ?? DEFAULT_DATA_DIR),
-    path: values.path ?? DEFAULT_STORE_PATH,
+    store: await openStoreFlag(url),
+    path,
+    where: `--path ${JSON.stringify(path)} in --store ${JSON.stringify(redactUrl(url))}`,
   };
 }
 
@@ -68,21 +81,40 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
   }
 }
 
-/** A read-only view: never fences a running writer. */
-export async function openReader(values: StoreValues): Promise<QueueReader> {
-  const { store, path } = await resolveStore(values);
-  return QueueReader.open(store, path);
+function noStore(where: string, hint: string): CommandFailure {
+  return new CommandFailure(
+    `no taquba queue store at ${where} (no manifest there); check --store and --path${hint}`,
+  );
 }
 
-/** Open the store as its writer, after the caller confirmed with `--take-over`. */
+/**
+ * A read-only view of an existing queue store: never fences a running
+ * writer. A place that holds no queue store is a {@link CommandFailure}.
+ */
+export async function openReader(values: StoreValues): Promise<QueueReader> {
+  const { store, path, where } = await resolveStore(values);
+  const reader = await QueueReader.open(store, path);
+  if (reader.inspection.manifest === null) throw noStore(where, "");
+  return reader;
+}
+
+/**
+ * Open the store as its writer, after the caller confirmed with
+ * `--take-over`. Creates a new queue store only with `--create`.
+ */
 export async function openWriter(
-  values: StoreValues & { "take-over"?: boolean | undefined },
+  values: StoreValues & {
+    "take-over"?: boolean | undefined;
+    create?: boolean | undefined;
+  },
 ): Promise<Queue> {
   if (values["take-over"] !== true)
     throw new UsageError(
       "this command writes, so it opens the store as its writer and fences any process that has it open; pass --take-over to confirm",
     );
-  const { store, path } = await resolveStore(values);
+  const { store, path, where } = await resolveStore(values);
+  if (values.create !== true && (await inspectLog(store, path)).manifest === null)
+    throw noStore(where, ", or pass --create to create one");
   return Queue.open(store, path, { logger: silentLogger });
 }
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "../../src/cli/defaults.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
@@ -142,7 +144,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     for (const [flag, value] of [
       ["--max-attempts", "0"],
       ["--priority", "-1"],
-      ["--run-at", "99999999999999999999"],
+      ["--run-at", "+99999999999999d"],
     ]) {
       const bad = await cli("enqueue", "q", "p", `${flag}=${value}`, "--take-over", "--store", dir);
       assert.equal(bad.code, 2, flag);
@@ -152,6 +154,115 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     // Checked before the store is opened: nothing was written, not even a writer's manifest.
     assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).inspection.manifest, null);
     assert.deepEqual((await QueueReader.open(new FileStore(dir), "taquba")).listQueues(), []);
+  });
+
+  it("read commands on a place without a queue store say so and exit 1", async () => {
+    const dir = await storeDir();
+    for (const args of [
+      ["stats"],
+      ["queues"],
+      ["dead", "q"],
+      ["inspect"],
+      ["stats", "--path", "elsewhere"],
+    ]) {
+      const out = await cli(...args, "--store", dir);
+      assert.equal(out.code, 1, args.join(" "));
+      assert.match(out.stderr, /no taquba queue store at --path "(taquba|elsewhere)" in --store/);
+      assert.equal(out.stdout, "");
+    }
+    const missingDir = await cli("stats", "--store", join(dir, "does-not-exist"));
+    assert.equal(missingDir.code, 1, missingDir.stderr);
+    assert.match(missingDir.stderr, /no taquba queue store/);
+    // A store at one path is not found under another.
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("q", "x");
+    await queue.close();
+    assert.equal((await cli("stats", "--store", dir)).code, 0);
+    assert.equal((await cli("stats", "--store", dir, "--path", "other")).code, 1);
+  });
+
+  it("writing commands never create a queue store unless --create is given", async () => {
+    const dir = await storeDir();
+    const refused = await cli("enqueue", "q", "p", "--take-over", "--store", dir);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /no taquba queue store at .*pass --create to create one/);
+    const requeue = await cli(
+      "requeue",
+      "01JDX0000000000000000000AB",
+      "--take-over",
+      "--store",
+      dir,
+    );
+    assert.equal(requeue.code, 1);
+    assert.match(requeue.stderr, /--create/);
+    assert.deepEqual(await new FileStore(dir).list(""), { objects: [] }, "nothing written");
+
+    const created = await cli("enqueue", "q", "p", "--take-over", "--create", "--store", dir);
+    assert.equal(created.code, 0, created.stderr);
+    const again = await cli("enqueue", "q", "p2", "--take-over", "--store", dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).stats("q").pending, 2);
+  });
+
+  it("--run-at takes ISO 8601 or +30s/+5m/+2h/+1d and rejects anything else", async () => {
+    const dir = await storeDir();
+    const seed = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await seed.close();
+    const enqueue = (runAt: string) =>
+      cli("enqueue", "q", "p", `--run-at=${runAt}`, "--take-over", "--json", "--store", dir);
+    const cases: [string, number][] = [
+      ["+30s", 30_000],
+      ["+5m", 300_000],
+      ["+2h", 7_200_000],
+      ["+1d", 86_400_000],
+    ];
+    for (const [flag, delay] of cases) {
+      const before = Date.now();
+      const out = await enqueue(flag);
+      const after = Date.now();
+      assert.equal(out.code, 0, out.stderr);
+      const { id } = JSON.parse(out.stdout) as { id: string };
+      const job = (await QueueReader.open(new FileStore(dir), "taquba")).getJob(id);
+      assert.equal(job?.status, "scheduled", flag);
+      assert.ok(job.runAt! >= before + delay && job.runAt! <= after + delay, flag);
+    }
+    const iso = await enqueue("2999-01-02T03:04:05.678Z");
+    assert.equal(iso.code, 0, iso.stderr);
+    const job = (await QueueReader.open(new FileStore(dir), "taquba")).getJob(
+      (JSON.parse(iso.stdout) as { id: string }).id,
+    );
+    assert.equal(job?.runAt, Date.parse("2999-01-02T03:04:05.678Z"));
+    for (const bad of [
+      "tomorrow",
+      "30s",
+      "+30",
+      "+5x",
+      "-5m",
+      "+1.5h",
+      "1700000000000",
+      "2026-02-30",
+      "2026-13-01T00:00:00Z",
+      "2026-12-02T25:00:00Z",
+      "Dec 2 2026",
+      "",
+    ]) {
+      const out = await enqueue(bad);
+      assert.equal(out.code, 2, bad);
+      assert.match(out.stderr, /Expected `--run-at` to be an ISO 8601 time/, bad);
+    }
+    assert.equal(
+      (await QueueReader.open(new FileStore(dir), "taquba")).stats("q").scheduled,
+      5,
+      "the rejected ones wrote nothing",
+    );
+  });
+
+  it("the default --store and --path are where the README's quickstart opens its queue", async () => {
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    const quickstart = /Queue\.open\(new FileStore\("([^"]+)"\), "([^"]+)"\)/.exec(readme);
+    assert.ok(quickstart, "the quickstart opens a FileStore");
+    assert.equal(quickstart[1], DEFAULT_DATA_DIR);
+    assert.equal(quickstart[2], DEFAULT_STORE_PATH);
   });
 
   it("--version prints the version of package.json", async () => {

@@ -1,0 +1,46 @@
+/**
+ * Time flags of the CLI (`--run-at`): an ISO 8601 date-time, or a time
+ * relative to now such as `+30s`, `+5m`, `+2h`, `+1d`. Anything else is a
+ * usage error naming the flag; a calendar date that does not exist
+ * (`2026-02-30`) is rejected rather than rolled over.
+ */
+import { badFlag } from "./args.js";
+
+const EXPECTED = "an ISO 8601 time (2026-12-24T18:00:00Z) or a relative time (+30s, +5m, +2h, +1d)";
+
+const RELATIVE = /^\+(\d{1,15})(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Date, optional time (minutes, seconds, fraction), optional zone. */
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+function isoTime(value: string): number | null {
+  const match = ISO.exec(value);
+  if (match === null) return null;
+  const [, y, mo, d, h, mi, s] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59)) return null;
+  const ms = Date.parse(value.replace(" ", "T"));
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/**
+ * Milliseconds since the UNIX epoch for the text of flag `--name`, relative
+ * times counted from `now`. Throws a `UsageError` naming the flag otherwise.
+ */
+export function timeFlag(value: string, name: string, now: number): number {
+  const relative = RELATIVE.exec(value);
+  if (relative !== null)
+    return now + Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
+  const absolute = isoTime(value);
+  if (absolute === null) throw badFlag(name, EXPECTED, value);
+  return absolute;
+}
