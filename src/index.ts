@@ -63,6 +63,7 @@ export {
   type TelemetryOptions,
   type TracerProviderLike,
   type WakeOutcome,
+  type WriterHeartbeat,
 } from "./queue/index.js";
 export {
   AzureBlobStore,

@@ -1,5 +1,6 @@
 /** `taquba inspect`: the objects behind a queue store (manifest, WAL, checkpoint), read-only. */
 import type { LogInspection } from "../log/index.js";
+import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import { defineCommand } from "./args.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
 
@@ -47,6 +48,15 @@ function describe(info: LogInspection): string {
   return `${lines.join("\n")}\n`;
 }
 
+function describeBeat(beat: WriterHeartbeat | null): string {
+  if (beat === null)
+    return "heartbeat   none (the writer does not beat: OpenOptions.heartbeatMs)\n";
+  const state = beat.closed
+    ? "closed cleanly"
+    : `${age(Date.now() - beat.at)}, every ${beat.intervalMs} ms`;
+  return `heartbeat   #${beat.counter} of writer epoch ${beat.epoch} at ${new Date(beat.at).toISOString()} (${state})\n`;
+}
+
 export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "show the objects behind a queue store (read-only)",
@@ -56,11 +66,12 @@ export const inspectCommand = defineCommand({
     positionals(parsed.positionals, []);
     const reader = await openReader(parsed.values);
     const queues = reader.listQueues().map((name) => reader.stats(name));
-    if (parsed.values.json) io.out(toJson({ log: reader.inspection, queues }));
+    const heartbeat = reader.writerHeartbeat();
+    if (parsed.values.json) io.out(toJson({ log: reader.inspection, heartbeat, queues }));
     else {
       const live = queues.reduce((n, q) => n + q.pending + q.scheduled + q.claimed, 0);
       io.out(
-        `${describe(reader.inspection)}jobs        ${live} live in ${queues.length} queue(s)\n`,
+        `${describe(reader.inspection)}${describeBeat(heartbeat)}jobs        ${live} live in ${queues.length} queue(s)\n`,
       );
     }
     return 0;

@@ -84,6 +84,8 @@ export interface QueueSettings {
   readonly maxPayloadBytes: number;
   readonly reaperIntervalMs: number;
   readonly schedulerIntervalMs: number;
+  /** Writer heartbeat period; `null` = no heartbeat. */
+  readonly heartbeatMs: number | null;
 }
 
 /** Everything `Queue.open` needs, resolved from its options. */
@@ -116,6 +118,10 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
       options.schedulerIntervalMs === undefined
         ? DEFAULT_SCHEDULER_INTERVAL_MS
         : checkPositiveDuration(options.schedulerIntervalMs, "options.schedulerIntervalMs"),
+    heartbeatMs:
+      options.heartbeatMs === undefined || options.heartbeatMs === null
+        ? null
+        : checkPositiveDuration(options.heartbeatMs, "options.heartbeatMs"),
   };
   checkOptionsObject(options.log, "options.log");
   // The log keeps real time unless told otherwise: its group-commit window must

@@ -30,6 +30,7 @@ import {
   interruptedClaims,
   nextRunAt,
 } from "./decisions.js";
+import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
@@ -73,6 +74,8 @@ export class QueueCore {
   #closing: Promise<void> | null = null;
   readonly #promotion = new Pass();
   readonly #reaping = new Pass();
+  /** The writer's liveness beat, when configured. */
+  #heartbeat: Heartbeat | null = null;
 
   constructor(
     log: Log,
@@ -299,12 +302,29 @@ export class QueueCore {
     });
   }
 
+  /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
+  attachHeartbeat(heartbeat: Heartbeat): void {
+    this.#heartbeat = heartbeat;
+  }
+
   /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
   close(): Promise<void> {
     if (this.#closing === null) {
       this.instrumentation?.close();
       this.#stop(new ClosedError("queue closed"));
-      this.#closing = this.#failure === null ? this.log.close() : this.log.close().catch(noop);
+      const heartbeat = this.#heartbeat;
+      this.#closing =
+        this.#failure === null
+          ? this.log.close().then(
+              async () => {
+                await heartbeat?.stop(true);
+              },
+              (error: unknown) => {
+                heartbeat?.stop(false);
+                throw error;
+              },
+            )
+          : this.log.close().catch(noop);
     }
     return this.#closing;
   }
@@ -342,6 +362,7 @@ export class QueueCore {
   #fail(error: Error): void {
     if (this.#failure !== null) return;
     this.#failure = error;
+    this.#heartbeat?.stop(false);
     this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
     this.#stop(error);
     if (this.#closing === null) this.#closing = this.log.close().catch(noop);

@@ -11,6 +11,7 @@ export {
   type QueueEventMap,
   type QueueEventName,
 } from "./events.js";
+export type { WriterHeartbeat } from "./heartbeat.js";
 export {
   MAX_DEDUP_KEY_BYTES,
   MAX_HEADER_KEY_BYTES,

@@ -1,13 +1,16 @@
 /**
  * Opening a queue store: resolve the options, open (and fence) its log,
- * restore the state, and start the core with its telemetry. `Queue.open`
+ * restore the state, and start the core with its telemetry and (when
+ * configured) the writer's heartbeat. `Queue.open`
  * wraps the core.
  */
+import { withMonotonic } from "../clock.js";
 import { openLog, type RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
+import { Heartbeat } from "./heartbeat.js";
 import type { Instrumentation } from "./instrument.js";
 import type { OpenOptions } from "./options.js";
 import { restoreState } from "./restore.js";
@@ -38,6 +41,22 @@ export async function openCore(
     attached?.close();
     await recovered.log.close().catch(noop);
     throw error;
+  }
+  if (resolved.settings.heartbeatMs !== null) {
+    const heartbeat = new Heartbeat({
+      store: metered,
+      path,
+      epoch: recovered.log.stats().epoch,
+      intervalMs: resolved.settings.heartbeatMs,
+      clock: withMonotonic(resolved.clock),
+      now: () => core.now(),
+      logger: resolved.logger,
+    });
+    core.attachHeartbeat(heartbeat);
+    // A beat that fails is retried at the next tick; it never fails the open.
+    await heartbeat.start().catch((error: unknown) => {
+      resolved.logger.warn(`first writer heartbeat failed: ${String(error)}`, { error });
+    });
   }
   return { core, recovery: recovered.recovery };
 }

@@ -107,6 +107,14 @@ export interface OpenOptions {
    */
   maxPayloadBytes?: number;
   /**
+   * Period of the writer's liveness beat: while open, the writer rewrites a
+   * small `heartbeat/` object under its path this often, which
+   * `QueueReader.writerHeartbeat()` reads (counter, time, interval, epoch, and
+   * whether the writer closed cleanly). `null` writes no beat.
+   * @default null
+   */
+  heartbeatMs?: number | null;
+  /**
    * Options passed to the log engine (`flushIntervalMs` above takes precedence).
    * The log uses the system clock unless `log.clock` is given, so a
    * `ManualClock` in `clock` controls job timing without stalling group commit.

@@ -8,6 +8,7 @@ import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { checkString } from "../validate.js";
+import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
 import { restoreState } from "./restore.js";
@@ -26,15 +27,18 @@ import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 export class QueueReader {
   readonly #state: State;
   readonly #store: MeteredStore;
+  readonly #heartbeat: WriterHeartbeat | null;
 
   private constructor(
     state: State,
     /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
     readonly inspection: LogInspection,
     store: MeteredStore,
+    heartbeat: WriterHeartbeat | null,
   ) {
     this.#state = state;
     this.#store = store;
+    this.#heartbeat = heartbeat;
   }
 
   /** Read the queue store at `path` in `store` without taking it over. */
@@ -44,17 +48,30 @@ export class QueueReader {
     options: ReadLogOptions = {},
   ): Promise<QueueReader> {
     const metered = new MeteredStore(store);
-    const contents = await readLog(metered, path, options);
+    const [contents, heartbeat] = await Promise.all([
+      readLog(metered, path, options),
+      readHeartbeat(metered, path),
+    ]);
     return new QueueReader(
       await restoreState(path, contents.checkpoint, contents.records),
       contents.info,
       metered,
+      heartbeat,
     );
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */
   storeRequests(): RequestCounts {
     return this.#store.snapshot();
+  }
+
+  /**
+   * The newest writer's liveness beat as of opening the reader, or `null` when
+   * no writer of this store beats (`OpenOptions.heartbeatMs` unset). A writer
+   * is live if `closed` is false and `at` is within a few `intervalMs` of now.
+   */
+  writerHeartbeat(): WriterHeartbeat | null {
+    return this.#heartbeat === null ? null : { ...this.#heartbeat };
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */
