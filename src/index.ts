@@ -17,15 +17,19 @@ export {
 export type { LogInspection, LogOptions, ReadLogOptions, RecoveryReport } from "./log/index.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
 export {
+  type AckOptions,
+  type AttemptOutcome,
   type CancelOutcome,
   type Claim,
   type ClaimOptions,
+  type Completion,
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
   type DeadJobsOptions,
   type EnqueueOptions,
   type EnqueueResult,
+  type JobAttempt,
   type JobInput,
   type JobPage,
   type JobRecord,
@@ -62,6 +66,7 @@ export {
   type RequeueDeadJobsOptions,
   type TelemetryOptions,
   type TracerProviderLike,
+  type WaitForCompletionOptions,
   type WakeOutcome,
   type WriterHeartbeat,
 } from "./queue/index.js";

@@ -92,7 +92,7 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   if (h === -1 || state.statusOf(h) !== Status.Dead)
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
   const name = state.queueOf(h).name;
-  const written = core.commit({ tag: Tag.RequeueDead, id: state.idOf(h) });
+  const written = core.commit({ tag: Tag.RequeueDead, id: state.idOf(h), at: core.now() });
   core.dispatch(name);
   await written;
 }

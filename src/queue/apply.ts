@@ -10,6 +10,7 @@ import type { EnqueueRecord, QueueRecord } from "./records.js";
 import { DecodedEnqueue, Tag } from "./records.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
+import type { AttemptOutcome, JobAttempt } from "./types.js";
 
 /** A record that does not fit the state it is applied to (a bug, or a damaged log). */
 export class ApplyError extends Error {
@@ -93,6 +94,8 @@ function releaseDedup(state: State, h: number): void {
 
 /** Removes job `h` from the state: indexes, dedup key, id index, payload bytes, row. */
 function remove(state: State, h: number): void {
+  const ref = state.table.extras(h)?.payloadRef;
+  if (ref !== undefined) state.payloadGarbage.push(ref.key);
   unindex(state, h);
   releaseDedup(state, h);
   const jobId = state.table.extras(h)?.jobId;
@@ -102,6 +105,40 @@ function remove(state: State, h: number): void {
   const i = slot(h);
   state.arena.release(page.payloadSegment[i]!, page.payloadLength[i]!);
   state.table.release(h);
+}
+
+/**
+ * Most attempts kept in a job's history: the newest, so a job retried
+ * thousands of times costs bounded memory and checkpoint space.
+ */
+export const MAX_HISTORY = 100;
+
+function appendAttempt(
+  history: readonly JobAttempt[] | undefined,
+  entry: JobAttempt,
+): readonly JobAttempt[] {
+  const list = history === undefined ? [entry] : [...history, entry];
+  return list.length > MAX_HISTORY ? list.slice(list.length - MAX_HISTORY) : list;
+}
+
+/** Job `h`'s history with the end of its current attempt (it is claimed) appended. */
+function attempted(
+  state: State,
+  h: number,
+  outcome: AttemptOutcome,
+  recordedAt: number,
+  error: string | undefined,
+): readonly JobAttempt[] {
+  const page = state.table.read(h);
+  const i = slot(h);
+  const entry: JobAttempt = {
+    attempt: page.attempts[i]!,
+    claimedAt: page.at[i]!,
+    recordedAt,
+    outcome,
+  };
+  if (error !== undefined) entry.error = error;
+  return appendAttempt(state.table.extras(h)?.history, entry);
 }
 
 /** Remove, oldest first, up to `limit` jobs of `index` (ordered by `at`) whose `at` is below `before`. */
@@ -176,11 +213,19 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     page.payloadLength[i] = rec.payload.byteLength;
   }
   page.payloadOffset[i] = state.arena.offset;
-  if (rec.headers !== undefined || rec.dedupKey !== undefined || rec.jobId !== undefined)
+  if (
+    rec.headers !== undefined ||
+    rec.dedupKey !== undefined ||
+    rec.jobId !== undefined ||
+    rec.timeoutMs !== undefined ||
+    rec.payloadRef !== undefined
+  )
     state.table.setExtras(h, {
       headers: rec.headers,
       dedupKey: rec.dedupKey,
       ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
+      timeoutMs: rec.timeoutMs,
+      payloadRef: rec.payloadRef,
     });
   if (rec.jobId !== undefined) state.jobIds.set(rec.jobId, h);
   if (newest) {
@@ -213,27 +258,42 @@ export function apply(state: State, rec: QueueRecord): void {
     }
     case Tag.Ack: {
       const h = jobIn(state, rec.id, [Status.Claimed], "ack");
+      if (rec.result !== undefined && !rec.keep)
+        throw new ApplyError(`ack: job ${rec.id} has a result but is not kept`);
       state.queueOf(h).doneCount += 1;
       if (!rec.keep) {
         remove(state, h);
         return;
       }
+      const history = attempted(state, h, "completed", rec.at, undefined);
       unindex(state, h);
+      withExtras(state, h, {
+        history,
+        ...(rec.result === undefined ? {} : { result: Buffer.from(rec.result) }),
+      });
       place(state, h, Status.Done, rec.at);
       return;
     }
     case Tag.Retry: {
       const h = jobIn(state, rec.id, [Status.Claimed], "retry");
+      const page = state.table.read(h);
+      // Records of earlier releases carry no time: the claim's is the best there is.
+      const at = rec.at ?? page.at[slot(h)]!;
+      const history = attempted(state, h, rec.cause ?? "retried", at, rec.error);
       unindex(state, h);
-      if (rec.error !== undefined) withExtras(state, h, { lastError: rec.error });
+      withExtras(state, h, {
+        history,
+        ...(rec.error === undefined ? {} : { lastError: rec.error }),
+      });
       if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
       else place(state, h, Status.Scheduled, rec.runAt);
       return;
     }
     case Tag.Dead: {
       const h = jobIn(state, rec.id, [Status.Claimed], "dead");
+      const history = attempted(state, h, "dead_lettered", rec.at, rec.reason);
       unindex(state, h);
-      withExtras(state, h, { lastError: rec.reason });
+      withExtras(state, h, { lastError: rec.reason, history });
       place(state, h, Status.Dead, rec.at);
       return;
     }
@@ -259,9 +319,15 @@ export function apply(state: State, rec: QueueRecord): void {
       const h = jobIn(state, rec.id, [Status.Dead], "requeue");
       unindex(state, h);
       const page = state.table.write(h);
+      const failedAt = page.at[slot(h)]!;
       page.attempts[slot(h)] = 0;
       page.flags[slot(h)] = 0;
-      withExtras(state, h, { lastError: undefined });
+      const history = appendAttempt(state.table.extras(h)?.history, {
+        attempt: 0,
+        recordedAt: rec.at ?? failedAt,
+        outcome: "requeued",
+      });
+      withExtras(state, h, { lastError: undefined, history });
       place(state, h, Status.Pending, 0);
       return;
     }

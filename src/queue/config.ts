@@ -49,6 +49,8 @@ export function mergeQueueConfig(
     c.keepDoneJobsMs = checkOptionalDuration(o.keepDoneJobsMs, `${arg}.keepDoneJobsMs`);
   if (o.deadRetentionMs !== undefined)
     c.deadRetentionMs = checkOptionalDuration(o.deadRetentionMs, `${arg}.deadRetentionMs`);
+  if (o.resultRetentionMs !== undefined)
+    c.resultRetentionMs = checkDuration(o.resultRetentionMs, `${arg}.resultRetentionMs`);
   return Object.freeze(c);
 }
 

@@ -21,6 +21,7 @@ import type { MeteredStore } from "../store/wrappers/metered.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { claimFrom } from "./claiming.js";
+import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
 import {
   decideInterruptedClaim,
@@ -67,6 +68,8 @@ export class QueueCore {
   readonly store: MeteredStore;
   /** Telemetry attached at open, or `null`. */
   instrumentation: Instrumentation | null = null;
+  /** Callers of `waitForCompletion`. */
+  readonly completions: CompletionWaiters;
   readonly logger: Logger;
   #failure: Error | null = null;
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
@@ -91,6 +94,7 @@ export class QueueCore {
     this.#timed = withMonotonic(resolved.clock);
     this.logger = resolved.logger;
     this.observers = new Observers(resolved.logger);
+    this.completions = new CompletionWaiters(this.observers, this.#timed);
     this.ids = new IdGenerator(state.lastId, log.stats().epoch);
     this.waiters = new ClaimWaiters(this.#timed);
     this.timers = new QueueTimers(this.#timed, this.settings, {
@@ -354,6 +358,7 @@ export class QueueCore {
   /** Stop timers, release waiters and leases. */
   #stop(reason: Error): void {
     this.timers.stop();
+    this.completions.rejectAll(reason);
     this.waiters.releaseAll();
     this.leases.clear(reason);
   }

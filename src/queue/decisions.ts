@@ -56,14 +56,21 @@ function endDelivery(
   h: number,
   now: number,
   reason: string,
-  retry: Pick<RetryRecord, "runAt" | "error">,
+  retry: Pick<RetryRecord, "runAt" | "error" | "cause">,
 ): FailedDeliveryRecord {
   const page = state.table.read(h);
   const i = slot(h);
   const id = state.idOf(h);
   if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id };
   if (page.attempts[i]! >= page.maxAttempts[i]!) return { tag: Tag.Dead, id, at: now, reason };
-  return { tag: Tag.Retry, id, runAt: retry.runAt, error: retry.error };
+  const record: RetryRecord = {
+    tag: Tag.Retry,
+    id,
+    runAt: retry.runAt,
+    error: retry.error,
+    at: now,
+  };
+  return retry.cause === undefined ? record : { ...record, cause: retry.cause };
 }
 
 /** A nack of claimed job `h` with `error`: retry after the queue's backoff (scheduled), or at once when it is 0. */
@@ -73,11 +80,12 @@ export function decideNack(
   config: Readonly<QueueConfig>,
   now: number,
   error: string,
+  cause?: "timed_out",
 ): FailedDeliveryRecord {
   const delay = backoffMs(config, state.table.read(h).attempts[slot(h)]!);
   // A huge configured backoff must still give a time the log can store.
   const runAt = delay > 0 ? Math.min(Math.ceil(now + delay), MAX_TIMESTAMP_MS) : undefined;
-  return endDelivery(state, h, now, error, { runAt, error });
+  return endDelivery(state, h, now, error, { runAt, error, cause });
 }
 
 /**
@@ -93,7 +101,11 @@ export function decideRelease(state: State, h: number): CancelRecord | ReleaseRe
 
 /** The reaper found the lease of claimed job `h` expired: requeue at once (lastError "lease expired"). */
 export function decideLeaseExpired(state: State, h: number, now: number): FailedDeliveryRecord {
-  return endDelivery(state, h, now, LEASE_EXPIRED, { runAt: undefined, error: LEASE_EXPIRED });
+  return endDelivery(state, h, now, LEASE_EXPIRED, {
+    runAt: undefined,
+    error: LEASE_EXPIRED,
+    cause: "lease_expired",
+  });
 }
 
 /**
@@ -111,7 +123,11 @@ export function interruptedClaims(state: State): number[] {
  * lastError, or dead-letter it when out of attempts.
  */
 export function decideInterruptedClaim(state: State, h: number, now: number): FailedDeliveryRecord {
-  return endDelivery(state, h, now, CLAIM_INTERRUPTED, { runAt: undefined, error: undefined });
+  return endDelivery(state, h, now, CLAIM_INTERRUPTED, {
+    runAt: undefined,
+    error: undefined,
+    cause: "interrupted",
+  });
 }
 
 /**
@@ -152,8 +168,10 @@ export function decideSweeps(state: State, configs: QueueConfigs, now: number): 
     h !== -1 && state.table.read(h).at[slot(h)]! < before;
   for (const qs of state.queueList) {
     const config = configs.get(qs.name);
-    if (config.keepDoneJobsMs !== null) {
-      const before = now - config.keepDoneJobsMs;
+    // Without keepDoneJobsMs only jobs acked with a result are kept as done, for resultRetentionMs.
+    const keepDoneMs = config.keepDoneJobsMs ?? config.resultRetentionMs;
+    {
+      const before = now - keepDoneMs;
       if (olderThan(qs.done.min(), before))
         records.push({ tag: Tag.SweepDoneSome, queue: qs.name, before, limit: BULK_RECORD_JOBS });
     }

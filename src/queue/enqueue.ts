@@ -135,6 +135,7 @@ export async function enqueueJobs(
       runAt: scheduled ? runAt : undefined,
       dedupKey,
       ...(jobId === undefined ? {} : { jobId }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
     const publicId = jobId ?? id;
     if (dedupKey !== undefined) claimedKeys.set(dedupKey, publicId);

@@ -29,6 +29,7 @@ export {
 } from "./listing.js";
 export { REMOVABLE_STATUSES, type RemovableStatus } from "./operations.js";
 export {
+  type AckOptions,
   type ClaimOptions,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
@@ -39,6 +40,7 @@ export {
   type QueueConfig,
   type RemoveJobsOptions,
   type RequeueDeadJobsOptions,
+  type WaitForCompletionOptions,
 } from "./options.js";
 export { Queue } from "./queue.js";
 export { QueueReader } from "./reader.js";
@@ -48,8 +50,11 @@ export type {
   TracerProviderLike,
 } from "./telemetry/options.js";
 export {
+  type AttemptOutcome,
   type CancelOutcome,
   type Claim,
+  type Completion,
+  type JobAttempt,
   type JobRecord,
   type JobStatus,
   type Payload,

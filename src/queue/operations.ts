@@ -144,13 +144,14 @@ export async function requeueDeadJobs(
     const take = Math.min(BULK_OPERATION_JOBS, limit - requeued);
     const records: QueueRecord[] = [];
     let more = false;
+    const at = core.now();
     walk(state, qs, "dead", from, (h, key) => {
       if (records.length === take) {
         more = true;
         return false;
       }
       from = key;
-      records.push({ tag: Tag.RequeueDead, id: state.idOf(h) });
+      records.push({ tag: Tag.RequeueDead, id: state.idOf(h), at });
       return true;
     });
     if (records.length > 0) {

@@ -48,6 +48,15 @@ export interface QueueConfig {
    * @default 604_800_000 (7 days)
    */
   deadRetentionMs: number | null;
+  /**
+   * How long an acked job that has a result (the handler's return value, or
+   * `ack(claim, { result })`) is kept as "done" with it, so `getJob(id).result`
+   * and `waitForCompletion` can read it, when the queue does not keep done jobs
+   * anyway. With `keepDoneJobsMs` set, done jobs (and their results) are kept
+   * for `keepDoneJobsMs` instead.
+   * @default 86_400_000 (24 hours)
+   */
+  resultRetentionMs: number;
 }
 
 /** Defaults of {@link QueueConfig}. */
@@ -59,6 +68,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   retryBackoffMaxMs: 300_000,
   keepDoneJobsMs: null,
   deadRetentionMs: 7 * DAY_MS,
+  resultRetentionMs: DAY_MS,
 });
 
 /** Options of `Queue.open`. */
@@ -183,6 +193,37 @@ export interface EnqueueOptions {
    * @default {}
    */
   headers?: Record<string, string>;
+  /**
+   * The handler's deadline under `runWorker`, in milliseconds from when it
+   * starts: `ctx.signal` aborts then and the attempt fails as "timed out"
+   * (retried or dead-lettered like any failure). A positive integer.
+   * @default none (no deadline)
+   */
+  timeoutMs?: number;
+}
+
+/** Options of `ack`. */
+export interface AckOptions {
+  /**
+   * The job's result, kept with the done job for the queue's
+   * `resultRetentionMs` (a string is stored as UTF-8). At most `maxPayloadBytes`.
+   * @default none
+   */
+  result?: Uint8Array | string;
+}
+
+/** Options of `waitForCompletion`. */
+export interface WaitForCompletionOptions {
+  /**
+   * Give up after this long (monotonic time) and resolve `{ status: "timeout" }`.
+   * @default none (wait until the job ends)
+   */
+  timeoutMs?: number;
+  /**
+   * Stops the wait: the promise rejects with the signal's reason.
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of `claim`. */

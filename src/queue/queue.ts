@@ -21,6 +21,7 @@ import type { RequestCounts } from "../store/wrappers/counting.js";
 import { checkInteger } from "../validate.js";
 import * as admin from "./admin.js";
 import { claimJobs } from "./claiming.js";
+import { waitForCompletionOf } from "./completions.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
@@ -29,6 +30,7 @@ import type { JobPage, ListJobsOptions } from "./listing.js";
 import { openCore } from "./open-queue.js";
 import type { RemovableStatus } from "./operations.js";
 import {
+  type AckOptions,
   type ClaimOptions,
   type DeadJobsOptions,
   type EnqueueOptions,
@@ -37,14 +39,24 @@ import {
   type QueueConfig,
   type RemoveJobsOptions,
   type RequeueDeadJobsOptions,
+  type WaitForCompletionOptions,
 } from "./options.js";
 import { enqueueBatchOf, enqueueManyOf, enqueueOne } from "./producers.js";
-import { listJobsOf, queuesOf, readDeadJobs, readJob, statsOf } from "./reads.js";
+import {
+  listJobsOf,
+  queuesOf,
+  readAttemptHistory,
+  readDeadJobs,
+  readJob,
+  statsOf,
+} from "./reads.js";
 import * as settle from "./settle.js";
 import type { State } from "./state.js";
 import type {
   CancelOutcome,
   Claim,
+  Completion,
+  JobAttempt,
   JobRecord,
   JobStatus,
   Payload,
@@ -83,6 +95,11 @@ export class Queue {
     Object.defineProperty(Queue.prototype, INSTRUMENTATION, {
       get(this: Queue): Instrumentation | null {
         return this.#core.instrumentation;
+      },
+    });
+    Object.defineProperty(Queue.prototype, settle.NACK_TIMED_OUT, {
+      value(this: Queue, claim: Claim, message: string): Promise<void> {
+        return settle.nackClaim(this.#core, claim, message, "timed_out");
       },
     });
   }
@@ -183,9 +200,14 @@ export class Queue {
     return claimJobs(this.#core, queue, checkInteger(max, "max", 0, MAX_CLAIM_BATCH), options);
   }
 
-  /** Complete a claimed job: delete it, or keep it as done when the queue keeps done jobs. */
-  ack(claim: Claim): Promise<void> {
-    return settle.ackClaim(this.#core, claim);
+  /**
+   * Complete a claimed job: delete it, or keep it as done when the queue keeps
+   * done jobs. With `options.result`, the done job is kept with its result
+   * (for the queue's `resultRetentionMs`, or `keepDoneJobsMs` when set), read
+   * by `getJob(id).result` and `waitForCompletion`.
+   */
+  ack(claim: Claim, options: AckOptions = {}): Promise<void> {
+    return settle.ackClaim(this.#core, claim, options);
   }
 
   /**
@@ -269,6 +291,31 @@ export class Queue {
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
   getJob(id: string): Promise<JobRecord | null> {
     return readJob(this.#core, id);
+  }
+
+  /**
+   * Wait until job `id` ends: resolves `{ status: "done", result? }` once it
+   * is acked, `{ status: "dead", error }` once dead-lettered, `{ status:
+   * "cancelled" }` once cancelled — each once that is durable — or `{ status:
+   * "timeout" }` when `options.timeoutMs` passes first. A job that already
+   * ended (and is still kept) answers at once; an unknown id, or a job gone
+   * past its retention, is `{ status: "not_found" }`. No polling: the wait is
+   * woken by the transition itself, also for a job enqueued before a restart.
+   * Rejects with `options.signal`'s reason when it aborts, and with
+   * `ClosedError` (or the queue's failure) when the queue closes first.
+   */
+  waitForCompletion(id: string, options: WaitForCompletionOptions = {}): Promise<Completion> {
+    return waitForCompletionOf(this.#core, id, options);
+  }
+
+  /**
+   * How each attempt at job `id` ended, oldest first: completed, retried,
+   * dead-lettered, lease expired, interrupted (its process went away),
+   * timed out, requeued (from dead), cancelled. At most the newest 100.
+   * Empty for an unknown id; removed with the job.
+   */
+  attemptHistory(id: string): Promise<JobAttempt[]> {
+    return readAttemptHistory(this.#core, id);
   }
 
   /**

@@ -13,9 +13,9 @@ import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from 
 import type { DeadJobsOptions } from "./options.js";
 import { restoreState } from "./restore.js";
 import type { State } from "./state.js";
-import type { JobRecord, JobStatus, QueueStats } from "./types.js";
+import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
-import { deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
+import { attemptHistoryOf, deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
 
 /**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
@@ -100,6 +100,11 @@ export class QueueReader {
     const page = listJobsPage(this.#state, name, checked.status, checked.from, checked.limit);
     const jobs = page.jobs.map((h) => jobToRecord(this.#state, h));
     return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
+  }
+
+  /** How each attempt at job `id` ended, oldest first (see `Queue.attemptHistory`); empty for an unknown id. */
+  attemptHistory(id: string): JobAttempt[] {
+    return attemptHistoryOf(this.#state, checkString(id, "id"));
   }
 
   /** A page of dead jobs in id order, strictly after `options.after`. */

@@ -1,20 +1,26 @@
 /**
- * Reads of the public `Queue`: a job, pages of jobs by status and of dead
- * jobs, a queue's counters and the list of queues.
+ * Reads of the public `Queue`: a job and its attempt history, pages of jobs
+ * by status and of dead jobs, a queue's counters and the list of queues.
  */
 import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
-import type { JobRecord, JobStatus, QueueStats } from "./types.js";
+import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
-import { deadJobsPage, queueNames, queueStats } from "./views.js";
+import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
 /** `Queue.getJob`. */
 export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
   core.check();
   const h = core.findJob(checkString(id, "id"));
   return h === -1 ? null : core.toRecord(h);
+}
+
+/** `Queue.attemptHistory`. */
+export async function readAttemptHistory(core: QueueCore, id: string): Promise<JobAttempt[]> {
+  core.check();
+  return attemptHistoryOf(core.state, checkString(id, "id"));
 }
 
 /** `Queue.listJobs`. */

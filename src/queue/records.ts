@@ -6,6 +6,7 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { ID_BYTES, readIdBytes } from "./ids.js";
 import type { Headers } from "./state.js";
+import type { PayloadRef } from "./table.js";
 
 /**
  * The queue's log records. Each carries the outcome already decided on the
@@ -54,6 +55,10 @@ export interface EnqueueRecord {
   readonly dedupKey: string | undefined;
   /** The caller's id for the job (`options.jobId`); `id` stays the log's own. */
   readonly jobId?: string;
+  /** Handler deadline under `runWorker`. */
+  readonly timeoutMs?: number | undefined;
+  /** The payload was offloaded to this object (`payload` is then empty). */
+  readonly payloadRef?: PayloadRef | undefined;
 }
 /**
  * An enqueue record as decoded from the log: its id and payload stay in the
@@ -78,6 +83,8 @@ export class DecodedEnqueue implements EnqueueRecord {
     readonly runAt: number | undefined,
     readonly dedupKey: string | undefined,
     readonly jobId: string | undefined,
+    readonly timeoutMs: number | undefined = undefined,
+    readonly payloadRef: PayloadRef | undefined = undefined,
   ) {}
 
   get id(): string {
@@ -104,6 +111,8 @@ export class DecodedEnqueue implements EnqueueRecord {
       runAt,
       dedupKey: this.dedupKey,
       ...(this.jobId === undefined ? {} : { jobId: this.jobId }),
+      ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+      ...(this.payloadRef === undefined ? {} : { payloadRef: this.payloadRef }),
     };
   }
 }
@@ -114,19 +123,28 @@ export interface ClaimRecord {
   readonly id: string;
   readonly at: number;
 }
-/** Claimed → done at `at` (kept) or deleted. */
+/** Claimed → done at `at` (kept, with its `result` if any) or deleted. A result implies `keep`. */
 export interface AckRecord {
   readonly tag: typeof Tag.Ack;
   readonly id: string;
   readonly keep: boolean;
   readonly at: number;
+  readonly result?: Uint8Array | undefined;
 }
-/** Claimed → pending (no `runAt`) or scheduled at `runAt`; `error` replaces lastError when set. */
+/** Why a claimed job is retried, when it is not a plain failure (nack). */
+export type RetryCause = "lease_expired" | "interrupted" | "timed_out";
+/**
+ * Claimed → pending (no `runAt`) or scheduled at `runAt`; `error` replaces
+ * lastError when set. `cause` and `at` (when it happened) feed the attempt
+ * history; records of earlier releases carry neither.
+ */
 export interface RetryRecord {
   readonly tag: typeof Tag.Retry;
   readonly id: string;
   readonly runAt: number | undefined;
   readonly error: string | undefined;
+  readonly cause?: RetryCause | undefined;
+  readonly at?: number | undefined;
 }
 /** Claimed → dead at `at` with `reason` as lastError. */
 export interface DeadRecord {
@@ -161,6 +179,8 @@ export interface CancelRequestRecord {
 export interface RequeueDeadRecord {
   readonly tag: typeof Tag.RequeueDead;
   readonly id: string;
+  /** When (for the attempt history); records of earlier releases carry none. */
+  readonly at?: number | undefined;
 }
 /** Kept done jobs of `queue` completed before `before` are deleted. (Written by earlier versions.) */
 export interface SweepDoneRecord {
@@ -230,8 +250,19 @@ const ENQ_SCHEDULED = 1;
 const ENQ_DEDUP = 2;
 const ENQ_HEADERS = 4;
 const ENQ_JOB_ID = 8;
+const ENQ_TIMEOUT = 16;
+const ENQ_PAYLOAD_REF = 32;
+/** Every enqueue flag this version reads; a record with another is refused, not misread. */
+const ENQ_KNOWN =
+  ENQ_SCHEDULED | ENQ_DEDUP | ENQ_HEADERS | ENQ_JOB_ID | ENQ_TIMEOUT | ENQ_PAYLOAD_REF;
+const ACK_KEEP = 1;
+const ACK_RESULT = 2;
 const RETRY_RUN_AT = 1;
 const RETRY_ERROR = 2;
+const RETRY_CAUSE = 4;
+const RETRY_AT = 8;
+/** Retry causes as stored; never renumber one. */
+const RETRY_CAUSES: readonly RetryCause[] = ["lease_expired", "interrupted", "timed_out"];
 
 function writeId(w: ByteWriter, id: string): void {
   w.id(id);
@@ -272,8 +303,10 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
         (rec.runAt !== undefined ? ENQ_SCHEDULED : 0) |
         (rec.dedupKey !== undefined ? ENQ_DEDUP : 0) |
         (rec.headers !== undefined ? ENQ_HEADERS : 0) |
-        (rec.jobId !== undefined ? ENQ_JOB_ID : 0);
-      w.u8(flags);
+        (rec.jobId !== undefined ? ENQ_JOB_ID : 0) |
+        (rec.timeoutMs !== undefined ? ENQ_TIMEOUT : 0) |
+        (rec.payloadRef !== undefined ? ENQ_PAYLOAD_REF : 0);
+      w.varint(flags);
       w.varint(rec.priority);
       w.varint(rec.maxAttempts);
       w.varint(rec.enqueuedAt);
@@ -281,7 +314,12 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       if (rec.dedupKey !== undefined) w.string(rec.dedupKey);
       if (rec.headers !== undefined) writeHeaders(w, rec.headers);
       if (rec.jobId !== undefined) w.string(rec.jobId);
+      if (rec.timeoutMs !== undefined) w.varint(rec.timeoutMs);
       w.bytes(rec.payload);
+      if (rec.payloadRef !== undefined) {
+        w.string(rec.payloadRef.key);
+        w.varint(rec.payloadRef.size);
+      }
       return;
     }
     case Tag.Claim:
@@ -290,16 +328,22 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       return;
     case Tag.Ack:
       writeId(w, rec.id);
-      w.u8(rec.keep ? 1 : 0);
+      w.u8((rec.keep ? ACK_KEEP : 0) | (rec.result !== undefined ? ACK_RESULT : 0));
       if (rec.keep) w.varint(rec.at);
+      if (rec.result !== undefined) w.bytes(rec.result);
       return;
     case Tag.Retry:
       writeId(w, rec.id);
       w.u8(
-        (rec.runAt !== undefined ? RETRY_RUN_AT : 0) | (rec.error !== undefined ? RETRY_ERROR : 0),
+        (rec.runAt !== undefined ? RETRY_RUN_AT : 0) |
+          (rec.error !== undefined ? RETRY_ERROR : 0) |
+          (rec.cause !== undefined ? RETRY_CAUSE : 0) |
+          (rec.at !== undefined ? RETRY_AT : 0),
       );
       if (rec.runAt !== undefined) w.varint(rec.runAt);
       if (rec.error !== undefined) w.string(rec.error);
+      if (rec.cause !== undefined) w.u8(RETRY_CAUSES.indexOf(rec.cause));
+      if (rec.at !== undefined) w.varint(rec.at);
       return;
     case Tag.Dead:
       writeId(w, rec.id);
@@ -311,7 +355,6 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       return;
     case Tag.Cancel:
     case Tag.CancelRequest:
-    case Tag.RequeueDead:
     case Tag.Release:
     case Tag.Wake:
     case Tag.Remove:
@@ -320,6 +363,11 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
     case Tag.PauseQueue:
       w.string(rec.queue);
       w.u8(rec.paused ? 1 : 0);
+      return;
+    case Tag.RequeueDead:
+      writeId(w, rec.id);
+      // Optional trailing field: earlier releases wrote the id alone.
+      if (rec.at !== undefined) w.varint(rec.at);
       return;
     case Tag.SweepDone:
     case Tag.SweepDead:
@@ -362,7 +410,8 @@ function readRecord(r: ByteReader): QueueRecord {
       const idAt = r.position;
       r.skip(ID_BYTES);
       const queue = r.string();
-      const flags = r.u8();
+      const flags = r.varint();
+      if (flags & ~ENQ_KNOWN) throw new DecodeError(`unknown enqueue flags ${flags}`);
       const priority = r.varint();
       const maxAttempts = r.varint();
       const enqueuedAt = r.varint();
@@ -370,9 +419,12 @@ function readRecord(r: ByteReader): QueueRecord {
       const dedupKey = flags & ENQ_DEDUP ? r.string() : undefined;
       const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
       const jobId = flags & ENQ_JOB_ID ? r.string() : undefined;
+      const timeoutMs = flags & ENQ_TIMEOUT ? r.varint() : undefined;
       const payloadLength = r.varint();
       const payloadAt = r.position;
       r.skip(payloadLength);
+      const payloadRef =
+        flags & ENQ_PAYLOAD_REF ? { key: r.string(), size: r.varint() } : undefined;
       return new DecodedEnqueue(
         r.buffer,
         idAt,
@@ -386,21 +438,33 @@ function readRecord(r: ByteReader): QueueRecord {
         runAt,
         dedupKey,
         jobId,
+        timeoutMs,
+        payloadRef,
       );
     }
     case Tag.Claim:
       return { tag, id: readId(r), at: r.varint() };
     case Tag.Ack: {
       const id = readId(r);
-      const keep = r.u8() === 1;
-      return { tag, id, keep, at: keep ? r.varint() : 0 };
+      const flags = r.u8();
+      const keep = (flags & ACK_KEEP) !== 0;
+      const at = keep ? r.varint() : 0;
+      if (flags & ACK_RESULT) return { tag, id, keep, at, result: r.bytes() };
+      return { tag, id, keep, at };
     }
     case Tag.Retry: {
       const id = readId(r);
       const flags = r.u8();
       const runAt = flags & RETRY_RUN_AT ? r.varint() : undefined;
       const error = flags & RETRY_ERROR ? r.string() : undefined;
-      return { tag, id, runAt, error };
+      if ((flags & (RETRY_CAUSE | RETRY_AT)) === 0) return { tag, id, runAt, error };
+      let cause: RetryCause | undefined;
+      if (flags & RETRY_CAUSE) {
+        cause = RETRY_CAUSES[r.u8()];
+        if (cause === undefined) throw new DecodeError("unknown retry cause");
+      }
+      const at = flags & RETRY_AT ? r.varint() : undefined;
+      return { tag, id, runAt, error, cause, at };
     }
     case Tag.Dead:
       return { tag, id: readId(r), at: r.varint(), reason: r.string() };
@@ -408,7 +472,6 @@ function readRecord(r: ByteReader): QueueRecord {
       return { tag, upTo: r.varint() };
     case Tag.Cancel:
     case Tag.CancelRequest:
-    case Tag.RequeueDead:
     case Tag.Release:
     case Tag.Wake:
     case Tag.Remove:
@@ -418,6 +481,10 @@ function readRecord(r: ByteReader): QueueRecord {
       const paused = r.u8();
       if (paused > 1) throw new DecodeError(`pause flag ${paused} is not 0 or 1`);
       return { tag, queue, paused: paused === 1 };
+    }
+    case Tag.RequeueDead: {
+      const id = readId(r);
+      return r.remaining > 0 ? { tag, id, at: r.varint() } : { tag, id };
     }
     case Tag.SweepDone:
     case Tag.SweepDead:

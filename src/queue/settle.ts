@@ -4,27 +4,60 @@
  * lease only.
  */
 import { ClaimLostError } from "../errors.js";
-import { checkDuration } from "../validate.js";
+import { checkDuration, checkOptionsObject } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { decideNack, decideRelease } from "./decisions.js";
 import { Lease } from "./leases.js";
+import type { AckOptions } from "./options.js";
 import { Tag } from "./records.js";
 import { Flag, slot } from "./table.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
-import { checkMessage } from "./validate.js";
+import { checkMessage, checkPayload } from "./validate.js";
 
-/** `Queue.ack`. */
-export async function ackClaim(core: QueueCore, claim: Claim): Promise<void> {
-  core.check();
-  const lease = core.liveLease(claim, "ack");
-  const keep = core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
-  const at = core.now();
-  core.leases.remove(lease);
-  await core.commit({ tag: Tag.Ack, id: lease.id, keep, at });
+/**
+ * Registry key of the worker's way to fail an attempt as timed out: installed
+ * on `Queue.prototype` (calling {@link nackClaim} with cause `timed_out`), so
+ * it is not part of the `Queue` type. Use {@link nackTimedOut}.
+ */
+export const NACK_TIMED_OUT = Symbol.for("taquba.nackTimedOut");
+
+/**
+ * Fails the claim's attempt as timed out (attempt history `timed_out`, or
+ * `dead_lettered` when out of attempts) with `message` as its error: what
+ * `runWorker` does at a job's `timeoutMs` deadline.
+ */
+export function nackTimedOut(queue: object, claim: Claim, message: string): Promise<void> {
+  const method = (queue as Record<symbol, (c: Claim, m: string) => Promise<void>>)[NACK_TIMED_OUT]!;
+  return method.call(queue, claim, message);
 }
 
-/** `Queue.nack`. */
-export async function nackClaim(core: QueueCore, claim: Claim, error: string): Promise<void> {
+/** `Queue.ack`. */
+export async function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Promise<void> {
+  core.check();
+  checkOptionsObject(options, "options");
+  const result =
+    options.result === undefined
+      ? undefined
+      : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result");
+  const lease = core.liveLease(claim, "ack");
+  const keep =
+    result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
+  const at = core.now();
+  core.leases.remove(lease);
+  await core.commit(
+    result === undefined
+      ? { tag: Tag.Ack, id: lease.id, keep, at }
+      : { tag: Tag.Ack, id: lease.id, keep, at, result },
+  );
+}
+
+/** `Queue.nack`; `cause` `timed_out` when the worker's deadline failed the attempt. */
+export async function nackClaim(
+  core: QueueCore,
+  claim: Claim,
+  error: string,
+  cause?: "timed_out",
+): Promise<void> {
   core.check();
   const message = checkMessage(error, "error");
   const lease = core.liveLease(claim, "nack");
@@ -34,6 +67,7 @@ export async function nackClaim(core: QueueCore, claim: Claim, error: string): P
     core.settings.configs.get(lease.queue),
     core.now(),
     message,
+    cause,
   );
   core.leases.remove(lease);
   const written = core.commit(record);

@@ -13,6 +13,7 @@
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
+import { readMoreExtras } from "./extras-codec.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
@@ -219,7 +220,8 @@ export class SnapshotReader {
       if (h <= this.#lastExtra || h >= this.#jobs)
         throw new DecodeError(`snapshot extras out of order or range at job ${h}`);
       this.#lastExtra = h;
-      const mask = r.u8();
+      // A varint: one byte, as earlier releases wrote it, while the mask is below 128.
+      const mask = r.varint();
       if ((mask & ~EXTRA_KNOWN) !== 0)
         throw new DecodeError(`snapshot extras of job ${h} have unknown fields (mask ${mask})`);
       const extras: { -readonly [K in keyof JobExtras]: JobExtras[K] } = {};
@@ -233,6 +235,7 @@ export class SnapshotReader {
         extras.jobId = jobId;
         this.#state.jobIds.set(jobId, h);
       }
+      readMoreExtras(r, mask, extras);
       table.setExtras(h, extras);
     }
     if (r.remaining !== 0)

@@ -10,6 +10,7 @@ import type { SnapshotEncoder } from "../log/index.js";
 import { SliceBudget } from "../util/slices.js";
 import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
+import { moreExtrasMask, writeMoreExtras } from "./extras-codec.js";
 import type { IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records.js";
 import {
@@ -157,15 +158,17 @@ export class SnapshotWriter implements SnapshotEncoder {
             (extras.headers !== undefined ? Extra.Headers : 0) |
             (extras.lastError !== undefined ? Extra.LastError : 0) |
             (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
-            (extras.jobId !== undefined ? Extra.JobId : 0);
+            (extras.jobId !== undefined ? Extra.JobId : 0) |
+            moreExtrasMask(extras);
           if (mask === 0) continue;
           const w = this.#extras;
           w.varint(dense);
-          w.u8(mask);
+          w.varint(mask);
           if (extras.headers !== undefined) writeHeaders(w, extras.headers);
           if (extras.lastError !== undefined) w.string(extras.lastError);
           if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
           if (extras.jobId !== undefined) w.string(extras.jobId);
+          writeMoreExtras(w, extras);
           this.#extrasCount++;
         }
       }

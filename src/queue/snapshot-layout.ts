@@ -47,12 +47,29 @@ export const COLUMN_WIDTH: readonly number[] = [16, 1, 1, 4, 4, 4, 4, 8, 8, 8, 4
 export const INDEXES_PER_QUEUE = 6;
 
 /** Bits of an extras entry's mask. */
+export const Extra = {
+  Headers: 1,
+  LastError: 2,
+  DedupKey: 4,
+  JobId: 8,
+  Result: 16,
+  History: 32,
+  Timeout: 64,
+  PayloadRef: 128,
+} as const;
+/** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
+export const EXTRA_KNOWN =
+  Extra.Headers |
+  Extra.LastError |
+  Extra.DedupKey |
+  Extra.JobId |
+  Extra.Result |
+  Extra.History |
+  Extra.Timeout |
+  Extra.PayloadRef;
+
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;
-
-export const Extra = { Headers: 1, LastError: 2, DedupKey: 4, JobId: 8 } as const;
-/** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
-export const EXTRA_KNOWN = Extra.Headers | Extra.LastError | Extra.DedupKey | Extra.JobId;
 
 /** Whether this machine stores typed-array numbers little-endian (every common one does). */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -129,6 +129,12 @@ export class State {
   nextSeq = 0;
   /** Caller-chosen job ids (`options.jobId`) → handle. */
   readonly jobIds = new Map<string, number>();
+  /**
+   * Keys of offloaded payload objects whose jobs `apply` removed, oldest
+   * first: the queue deletes them once the removing records are durable
+   * (and after a restart, the ones replay collected). Not part of a checkpoint.
+   */
+  readonly payloadGarbage: string[] = [];
   /** Scratch space for converting an id string to its binary form. */
   readonly #key = new Uint8Array(ID_BYTES);
   readonly #chars = Buffer.alloc(26);

@@ -22,6 +22,7 @@
  * result reference, caller-chosen id, attempt history).
  */
 import type { Headers } from "./state.js";
+import type { JobAttempt } from "./types.js";
 
 export const PAGE_BITS = 14;
 /** Rows per page. */
@@ -46,6 +47,22 @@ export interface JobExtras {
   readonly dedupKey?: string;
   /** The caller-chosen id (`options.jobId`), the job's public id. */
   readonly jobId?: string;
+  /** A done job's result. */
+  readonly result?: Uint8Array;
+  /** How earlier attempts ended, oldest first (at most `MAX_HISTORY`). */
+  readonly history?: readonly JobAttempt[];
+  /** Handler deadline under `runWorker`. */
+  readonly timeoutMs?: number;
+  /** An offloaded payload: its object's key and size (the arena holds none of it). */
+  readonly payloadRef?: PayloadRef;
+}
+
+/** Where an offloaded payload lives. */
+export interface PayloadRef {
+  /** Object key inside the store (under the queue store's `payload/`). */
+  readonly key: string;
+  /** Its size in bytes. */
+  readonly size: number;
 }
 
 /** The index of handle `h`'s row within its page. */
@@ -198,7 +215,11 @@ export class JobTable {
       (extras.headers === undefined &&
         extras.lastError === undefined &&
         extras.dedupKey === undefined &&
-        extras.jobId === undefined);
+        extras.jobId === undefined &&
+        extras.result === undefined &&
+        extras.history === undefined &&
+        extras.timeoutMs === undefined &&
+        extras.payloadRef === undefined);
     if (empty) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();

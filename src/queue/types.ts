@@ -44,7 +44,48 @@ export interface JobRecord {
   completedAt?: number;
   /** Set when the job became dead. */
   failedAt?: number;
+  /**
+   * What the handler returned (or `ack(claim, { result })` passed), on a done
+   * job, kept for the queue's `resultRetentionMs`.
+   */
+  result?: Uint8Array;
+  /** The job's handler deadline under `runWorker` (`EnqueueOptions.timeoutMs`). */
+  timeoutMs?: number;
 }
+
+/** How one attempt at a job ended (or, for `requeued`, how the job came back). */
+export type AttemptOutcome =
+  | "completed"
+  | "retried"
+  | "dead_lettered"
+  | "lease_expired"
+  | "interrupted"
+  | "timed_out"
+  | "requeued"
+  | "cancelled";
+
+/** One entry of `attemptHistory(id)`, oldest first. */
+export interface JobAttempt {
+  /** The attempt number (claims so far when it ended); 0 for `requeued`. */
+  attempt: number;
+  /** When the attempt's claim began; absent for `requeued`. */
+  claimedAt?: number;
+  /** When the attempt ended (ms since the UNIX epoch). */
+  recordedAt: number;
+  /** The failure message, for failed attempts. */
+  error?: string;
+  outcome: AttemptOutcome;
+}
+
+/** How a job ended, as `waitForCompletion` reports it. */
+export type Completion =
+  | { status: "done"; result?: Uint8Array }
+  | { status: "dead"; error: string }
+  | { status: "cancelled" }
+  /** `timeoutMs` elapsed first. */
+  | { status: "timeout" }
+  /** Unknown id, or gone past retention. */
+  | { status: "not_found" };
 
 /** Private brand of a live claim; see {@link Claim}. */
 export const CLAIM_TOKEN: unique symbol = Symbol("taquba.claim");

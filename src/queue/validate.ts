@@ -198,6 +198,7 @@ export interface CheckedEnqueueOptions {
   jobId: string | undefined;
   /** Run this long after the enqueue (decided when it is written). */
   delayMs: number | undefined;
+  timeoutMs: number | undefined;
 }
 
 /** What a caller-chosen job id may be: 1–128 of `A–Z a–z 0–9 _ -`. */
@@ -231,6 +232,10 @@ export function checkEnqueueOptions(
     runAt: o.runAt === undefined ? undefined : checkTimestamp(o.runAt, `${arg}.runAt`),
     dedupKey: o.dedupKey === undefined ? undefined : checkDedupKey(o.dedupKey, `${arg}.dedupKey`),
     headers: checkHeaders(o.headers, `${arg}.headers`),
+    timeoutMs:
+      o.timeoutMs === undefined
+        ? undefined
+        : checkPositiveDuration(o.timeoutMs, `${arg}.timeoutMs`),
   };
 }
 

@@ -9,7 +9,7 @@ import { slot } from "./table.js";
 /** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
 const MAX_PRIORITY_GROUPS = 1_000;
 
-import type { JobRecord, JobStatus, QueueStats } from "./types.js";
+import type { Completion, JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
 
@@ -48,7 +48,33 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
   }
   if (extras?.lastError !== undefined) record.lastError = extras.lastError;
   if (extras?.dedupKey !== undefined) record.dedupKey = extras.dedupKey;
+  if (extras?.result !== undefined) record.result = Buffer.from(extras.result);
+  if (extras?.timeoutMs !== undefined) record.timeoutMs = extras.timeoutMs;
   return record;
+}
+
+/** How the attempts at job `id` ended, oldest first; empty for an unknown id. */
+export function attemptHistoryOf(state: State, id: string): JobAttempt[] {
+  const h = state.findPublic(id);
+  if (h === -1) return [];
+  return (state.table.extras(h)?.history ?? []).map((entry) => ({ ...entry }));
+}
+
+/** How job `id` ended if it did (done or dead), else `undefined` (also for an unknown id). */
+export function completionOfJob(state: State, id: string): Completion | undefined {
+  const h = state.findPublic(id);
+  if (h === -1) return undefined;
+  const extras = state.table.extras(h);
+  switch (state.statusOf(h)) {
+    case Status.Done:
+      return extras?.result === undefined
+        ? { status: "done" }
+        : { status: "done", result: Buffer.from(extras.result) };
+    case Status.Dead:
+      return { status: "dead", error: extras?.lastError ?? "" };
+    default:
+      return undefined;
+  }
 }
 
 /** Counters of one queue (zeros for a queue that never held a job). */

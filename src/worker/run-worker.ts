@@ -21,8 +21,10 @@ import {
   checkOptionsObject,
   checkPositiveDuration,
 } from "../validate.js";
+import { startDeadline, timedOutMessage } from "./deadline.js";
 import { keepRenewing } from "./lease-renewal.js";
-import { MAX_UNSETTLED, Settlements } from "./settlements.js";
+import { resultBytes } from "./result.js";
+import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
 import type { Handler, JobContext, WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
@@ -107,25 +109,42 @@ export async function runWorker(
       held.stopRenewing();
       queue.renewLease(claim, leaseMs).catch(() => {}); // a lost lease shows in ctx.signal
     }
+    // At the job's deadline the attempt fails as timed out at once; the handler's
+    // own outcome, whenever it comes, is then ignored (its slot stays taken until it returns).
+    let timedOut = false;
+    const deadline =
+      claim.timeoutMs === undefined
+        ? null
+        : startDeadline(queue.clock, claim.timeoutMs, () => {
+            timedOut = true;
+            held.stopRenewing();
+            settlements.settleTimedOut(claim, timedOutMessage(claim.timeoutMs!));
+          });
     let signal: AbortSignal | undefined;
     const ctx: JobContext = {
       // Created on first use: most handlers never look, and signals are not free.
       get signal() {
-        signal ??= queue.claimSignal(claim);
+        signal ??=
+          deadline === null
+            ? queue.claimSignal(claim)
+            : AbortSignal.any([queue.claimSignal(claim), deadline.signal]);
         return signal;
       },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
     };
-    let outcome: { ok: true } | { ok: false; error: unknown };
+    let outcome: Outcome;
     try {
-      if (tracing === null) await handler(claim, ctx);
-      else await tracing.handle(claim, async () => handler(claim, ctx));
-      outcome = { ok: true };
+      const value =
+        tracing === null
+          ? await handler(claim, ctx)
+          : await tracing.handle(claim, async () => handler(claim, ctx));
+      outcome = { ok: true, result: resultBytes(value) };
     } catch (error) {
       outcome = { ok: false, error };
     }
+    deadline?.cancel();
     held.stopRenewing();
-    settlements.settle(claim, outcome);
+    if (!timedOut) settlements.settle(claim, outcome);
   };
 
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */

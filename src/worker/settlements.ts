@@ -7,12 +7,27 @@
 import { ClaimLostError, ClosedError, FencedError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
+import { nackTimedOut } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
 import { PermanentFailure } from "./permanent-failure.js";
 
 /** Issued but not yet durable settlements before the worker stops claiming. */
 export const MAX_UNSETTLED = 4_096;
+
+/** How a handler ended: returned (with the result its value makes, if any) or threw. */
+export type Outcome =
+  | { ok: true; result: Uint8Array | string | undefined }
+  | { ok: false; error: unknown };
+
+/** Runs a settlement call; a synchronous throw becomes a rejection. */
+function settleSafely(settle: () => Promise<void>): Promise<void> {
+  try {
+    return settle();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
@@ -44,10 +59,13 @@ export class Settlements {
     return this.#pending.size;
   }
 
-  /** Settle `claim` from its handler's outcome: `error` undefined acks. */
-  settle(claim: Claim, outcome: { ok: true } | { ok: false; error: unknown }): void {
+  /** Settle `claim` from its handler's outcome: success acks (with its result, if any). */
+  settle(claim: Claim, outcome: Outcome): void {
     let settlement: Promise<void>;
-    if (outcome.ok) settlement = this.#queue.ack(claim);
+    if (outcome.ok)
+      settlement = settleSafely(() =>
+        this.#queue.ack(claim, outcome.result === undefined ? {} : { result: outcome.result }),
+      );
     else {
       const message = truncateUtf8(messageOf(outcome.error), MAX_MESSAGE_BYTES);
       settlement =
@@ -56,6 +74,14 @@ export class Settlements {
           : this.#queue.nack(claim, message);
     }
     this.#track(claim, settlement);
+  }
+
+  /** Fail `claim`'s attempt as timed out (its handler passed the job's `timeoutMs`). */
+  settleTimedOut(claim: Claim, message: string): void {
+    this.#track(
+      claim,
+      settleSafely(() => nackTimedOut(this.#queue, claim, message)),
+    );
   }
 
   /** Give back `claim`, on which no handler ran (pending again, its attempt not counted). */

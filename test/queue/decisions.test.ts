@@ -82,7 +82,13 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     const job = claimed(state, 2);
     const record = decideNack(state, job.h, config({ retryBackoffBaseMs: 1_000 }), NOW, "boom");
-    assert.deepEqual(record, { tag: Tag.Retry, id: job.id, runAt: NOW + 2_000, error: "boom" });
+    assert.deepEqual(record, {
+      tag: Tag.Retry,
+      id: job.id,
+      runAt: NOW + 2_000,
+      error: "boom",
+      at: NOW,
+    });
     applies(state, [record]);
     assert.equal(row(state, job.id)?.lastError, "boom");
   });
@@ -91,7 +97,13 @@ describe("decisions", { timeout: 60_000 }, () => {
     const state = new State();
     const job = claimed(state, 1);
     const record = decideNack(state, job.h, config({ retryBackoffBaseMs: 0 }), NOW, "boom");
-    assert.deepEqual(record, { tag: Tag.Retry, id: job.id, runAt: undefined, error: "boom" });
+    assert.deepEqual(record, {
+      tag: Tag.Retry,
+      id: job.id,
+      runAt: undefined,
+      error: "boom",
+      at: NOW,
+    });
   });
 
   it("nack: a backoff beyond the storable range is capped at the latest storable time", () => {
@@ -131,6 +143,8 @@ describe("decisions", { timeout: 60_000 }, () => {
       id: retried.id,
       runAt: undefined,
       error: LEASE_EXPIRED,
+      at: NOW,
+      cause: "lease_expired",
     });
     assert.deepEqual(decideLeaseExpired(state, spent.h, NOW), {
       tag: Tag.Dead,
@@ -149,7 +163,14 @@ describe("decisions", { timeout: 60_000 }, () => {
     const spent = claimed(state, 2, 2);
     const records = decideInterruptedClaims(state, NOW);
     assert.deepEqual(records, [
-      { tag: Tag.Retry, id: retried.id, runAt: undefined, error: undefined },
+      {
+        tag: Tag.Retry,
+        id: retried.id,
+        runAt: undefined,
+        error: undefined,
+        at: NOW,
+        cause: "interrupted",
+      },
       { tag: Tag.Dead, id: spent.id, at: NOW, reason: CLAIM_INTERRUPTED },
     ]);
     applies(state, records);

@@ -4,6 +4,7 @@
  */
 import { type State, Status, type StatusCode } from "../../src/queue/state.js";
 import { Flag, slot } from "../../src/queue/table.js";
+import type { JobAttempt } from "../../src/queue/types.js";
 
 export const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 
@@ -27,6 +28,17 @@ export interface Row {
   cancelRequested: boolean;
   /** latin1, one char per byte. */
   payload: string;
+  /** latin1 result bytes. */
+  result: string | undefined;
+  /** Fields in one order, absent ones as null, so digests compare equal. */
+  history:
+    | (Omit<JobAttempt, "claimedAt" | "error"> & {
+        claimedAt: number | null;
+        error: string | null;
+      })[]
+    | undefined;
+  timeoutMs: number | undefined;
+  payloadRef: { key: string; size: number } | undefined;
 }
 
 /** Job `h` as a plain object. */
@@ -51,6 +63,17 @@ export function rowOf(state: State, h: number): Row {
     headers: extras?.headers === undefined ? undefined : { ...extras.headers },
     cancelRequested: (page.flags[i]! & Flag.CancelRequested) !== 0,
     payload: Buffer.from(state.payloadOf(h)).toString("latin1"),
+    result:
+      extras?.result === undefined ? undefined : Buffer.from(extras.result).toString("latin1"),
+    history: extras?.history?.map((e) => ({
+      attempt: e.attempt,
+      claimedAt: e.claimedAt ?? null,
+      recordedAt: e.recordedAt,
+      outcome: e.outcome,
+      error: e.error ?? null,
+    })),
+    timeoutMs: extras?.timeoutMs,
+    payloadRef: extras?.payloadRef === undefined ? undefined : { ...extras.payloadRef },
   };
 }
 

@@ -137,6 +137,10 @@ export function stateDigest(state: State): string {
         j.headers ?? null,
         j.payload.length,
         j.payload.length <= 64 ? j.payload : j.payload.slice(0, 64),
+        j.result ?? null,
+        j.history ?? null,
+        j.timeoutMs ?? null,
+        j.payloadRef ?? null,
       ]),
     );
   }

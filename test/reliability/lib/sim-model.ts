@@ -84,6 +84,14 @@ export class SimModel {
     this.mustBeDead.delete(id);
   }
 
+  /** Acks with a result acknowledged: the job stays done with it (until its retention). */
+  readonly results = new Map<string, string>();
+
+  completedWithResult(id: string, queue: string, result: string): void {
+    this.results.set(id, result);
+    this.ackedDone.set(queue, (this.ackedDone.get(queue) ?? 0) + 1);
+  }
+
   removed(id: string, queue: string | null): void {
     this.gone.add(id);
     if (queue !== null) this.ackedDone.set(queue, (this.ackedDone.get(queue) ?? 0) + 1);
@@ -105,6 +113,12 @@ export class SimModel {
       const job = await queue.getJob(id);
       if (job !== null && !(keepsDone && job.status === "done"))
         problems.push(`job ${id} is back as ${job.status} after its ack/cancel was acknowledged`);
+    }
+    for (const [id, result] of this.results) {
+      const job = await queue.getJob(id);
+      if (job === null) continue; // past its retention
+      if (job.status !== "done" || Buffer.from(job.result ?? []).toString() !== result)
+        problems.push(`job ${id} acked with a result is ${job.status} with ${String(job.result)}`);
     }
     for (const id of this.mustBeDead) {
       const job = await queue.getJob(id);

@@ -290,6 +290,7 @@ function enqueue(w: World): void {
     ...(delay > 0 ? { runAt: w.clock.now() + delay } : {}),
     ...(w.int(5) === 0 ? { dedupKey: `k${w.int(4)}` } : {}),
     ...(w.int(4) === 0 ? { headers: { step: String(w.report.steps) } } : {}),
+    ...(w.int(6) === 0 ? { timeoutMs: 1 + w.int(10_000) } : {}),
   };
   const payload = w.int(20) === 0 ? "x".repeat(3_000) : `job ${w.report.steps}`;
   track(
@@ -444,12 +445,14 @@ function settleClaim(w: World): void {
     w.unexpected(what, error);
   };
   if (kind < 3) {
-    w.model.removing(claim.id);
+    const result = w.int(2) === 0 ? `result of ${claim.id}` : undefined;
+    if (result === undefined) w.model.removing(claim.id);
     const seq = w.model.nextSeq();
-    queue.ack(claim).then(() => {
+    queue.ack(claim, result === undefined ? {} : { result }).then(() => {
       w.model.durableBefore(seq);
       w.report.acked++;
-      w.model.removed(claim.id, name);
+      if (result === undefined) w.model.removed(claim.id, name);
+      else w.model.completedWithResult(claim.id, name, result);
     }, claimLost("ack"));
   } else if (kind < 5) {
     const seq = w.model.nextSeq();

@@ -1,0 +1,158 @@
+/**
+ * `waitForCompletion`: callers waiting for jobs to end. An observer of the
+ * commit boundary (`observe.ts`), registered only while someone waits, so a
+ * waiter learns of the ack, dead-letter or cancel of its job once that record
+ * is durable — no polling of the state or the store. Owns the waiters, their
+ * time-outs (monotonic time) and abort signals, and which records end a job;
+ * and the entry of `Queue.waitForCompletion`.
+ */
+import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import {
+  checkDuration,
+  checkOptionalSignal,
+  checkOptionsObject,
+  checkString,
+} from "../validate.js";
+import type { QueueCore } from "./core.js";
+import type { CommitObserver, Observers, Transition } from "./observe.js";
+import type { WaitForCompletionOptions } from "./options.js";
+import { Tag } from "./records.js";
+import type { Completion } from "./types.js";
+import { completionOfJob } from "./views.js";
+
+/** `Queue.waitForCompletion`: `id` is the job's public id (a caller's `jobId` or the generated one). */
+export async function waitForCompletionOf(
+  core: QueueCore,
+  id: string,
+  options: WaitForCompletionOptions,
+): Promise<Completion> {
+  core.check();
+  const publicId = checkString(id, "id");
+  checkOptionsObject(options, "options");
+  const timeoutMs =
+    options.timeoutMs === undefined
+      ? undefined
+      : checkDuration(options.timeoutMs, "options.timeoutMs");
+  const signal = checkOptionalSignal(options.signal, "options.signal");
+  signal?.throwIfAborted();
+  const state = core.state;
+  const h = state.findPublic(publicId);
+  if (h === -1) return { status: "not_found" };
+  const ended = completionOfJob(state, publicId);
+  if (ended !== undefined) {
+    // Its final record may still be in flight: answer once it is durable.
+    await core.log.flush();
+    return ended;
+  }
+  // Records name the job by its log id.
+  return core.completions.wait(state.idOf(h), timeoutMs, signal);
+}
+
+interface Waiter {
+  resolve(completion: Completion): void;
+  reject(error: unknown): void;
+  timer: TimerHandle | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+/** How `transition` ends its job, or `undefined` when it does not. */
+export function completionOf(transition: Transition): Completion | undefined {
+  const { record } = transition;
+  switch (record.tag) {
+    case Tag.Ack:
+      return record.result === undefined
+        ? { status: "done" }
+        : { status: "done", result: Buffer.from(record.result) };
+    case Tag.Dead:
+      return { status: "dead", error: record.reason };
+    case Tag.Cancel:
+    case Tag.Remove: // `removeJobs` on a waiting job
+      return { status: "cancelled" };
+    default:
+      return undefined;
+  }
+}
+
+/** Waiters by job id. */
+export class CompletionWaiters implements CommitObserver {
+  readonly #waiting = new Map<string, Set<Waiter>>();
+  readonly #observers: Observers;
+  readonly #clock: MonotonicClock;
+
+  constructor(observers: Observers, clock: MonotonicClock) {
+    this.#observers = observers;
+    this.#clock = clock;
+  }
+
+  /**
+   * Resolves when job `id` ends (the record is durable), with `timeout` after
+   * `timeoutMs`; rejects with `signal`'s reason when it aborts first.
+   */
+  wait(
+    id: string,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Completion> {
+    return new Promise<Completion>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: null, signal, onAbort: null };
+      if (timeoutMs !== undefined)
+        waiter.timer = startTimer(this.#clock, timeoutMs, () =>
+          this.#settle(id, waiter, { status: "timeout" }),
+        );
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          this.#remove(id, waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      let set = this.#waiting.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiting.set(id, set);
+      }
+      set.add(waiter);
+      this.#observers.add(this);
+    });
+  }
+
+  committed(transitions: readonly Transition[]): void {
+    for (const transition of transitions) {
+      const id = "id" in transition.record ? transition.record.id : undefined;
+      if (id === undefined || !this.#waiting.has(id)) continue;
+      const completion = completionOf(transition);
+      if (completion === undefined) continue;
+      for (const waiter of [...this.#waiting.get(id)!]) this.#settle(id, waiter, completion);
+    }
+  }
+
+  /** Ends every wait with `error` (the queue closed or failed). */
+  rejectAll(error: Error): void {
+    for (const [id, set] of [...this.#waiting])
+      for (const waiter of [...set]) {
+        this.#remove(id, waiter);
+        waiter.reject(error);
+      }
+  }
+
+  #settle(id: string, waiter: Waiter, completion: Completion): void {
+    this.#remove(id, waiter);
+    // Each waiter gets its own copy of the result bytes.
+    waiter.resolve(
+      completion.status === "done" && completion.result !== undefined
+        ? { status: "done", result: Buffer.from(completion.result) }
+        : completion,
+    );
+  }
+
+  #remove(id: string, waiter: Waiter): void {
+    waiter.timer?.cancel();
+    if (waiter.onAbort !== null) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+    const set = this.#waiting.get(id);
+    if (set === undefined) return;
+    set.delete(waiter);
+    if (set.size === 0) this.#waiting.delete(id);
+    if (this.#waiting.size === 0) this.#observers.delete(this);
+  }
+}
