@@ -39,7 +39,9 @@ export function claimFrom(
   }
   const written = core.commit(records.length === 1 ? records[0]! : records);
   const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
-  return written.then(() => handOut(core, leases, leaseMs));
+  return written
+    .then(() => handOut(core, leases, leaseMs))
+    .then((claims) => core.payloads.materialise(claims));
 }
 
 /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */

@@ -23,6 +23,7 @@ import {
   type OpenOptions,
   type QueueConfig,
 } from "./options.js";
+import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "./payloads.js";
 import { type ResolvedTelemetry, resolveTelemetry } from "./telemetry/options.js";
 import { checkMaxAttempts, checkPriority } from "./validate.js";
 
@@ -88,6 +89,8 @@ export interface QueueSettings {
   readonly schedulerIntervalMs: number;
   /** Writer heartbeat period; `null` = no heartbeat. */
   readonly heartbeatMs: number | null;
+  /** Payloads above this many bytes are offloaded; `null` = never. */
+  readonly payloadOffloadBytes: number | null;
 }
 
 /** Everything `Queue.open` needs, resolved from its options. */
@@ -124,6 +127,12 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
       options.heartbeatMs === undefined || options.heartbeatMs === null
         ? null
         : checkPositiveDuration(options.heartbeatMs, "options.heartbeatMs"),
+    payloadOffloadBytes:
+      options.payloadOffloadBytes === undefined
+        ? DEFAULT_PAYLOAD_OFFLOAD_BYTES
+        : options.payloadOffloadBytes === null
+          ? null
+          : checkInteger(options.payloadOffloadBytes, "options.payloadOffloadBytes", 0, Infinity),
   };
   checkOptionsObject(options.log, "options.log");
   // The log keeps real time unless told otherwise: its group-commit window must

@@ -37,6 +37,7 @@ import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
 import { Pass } from "./pass.js";
+import type { PayloadObjects } from "./payloads.js";
 import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
@@ -70,6 +71,8 @@ export class QueueCore {
   instrumentation: Instrumentation | null = null;
   /** Callers of `waitForCompletion`. */
   readonly completions: CompletionWaiters;
+  /** Offloaded payload objects. */
+  readonly payloads: PayloadObjects;
   readonly logger: Logger;
   #failure: Error | null = null;
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
@@ -85,7 +88,9 @@ export class QueueCore {
     state: State,
     resolved: { settings: QueueSettings; clock: Clock; logger: Logger },
     store: MeteredStore,
+    payloads: PayloadObjects,
   ) {
+    this.payloads = payloads;
     this.log = log;
     this.store = store;
     this.state = state;
@@ -110,6 +115,8 @@ export class QueueCore {
   async start(): Promise<void> {
     this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
     this.log.onFailure((error) => this.#fail(error));
+    // Removals replayed from the log are durable: their payload objects can go.
+    this.payloads.delete(this.state.payloadGarbage.splice(0));
     const interrupted = interruptedClaims(this.state);
     if (interrupted.length > 0) {
       this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
@@ -167,16 +174,29 @@ export class QueueCore {
    * where the records do not).
    */
   commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
-    if (this.observers.active) return this.#commitObserved(records, cause);
-    if (!Array.isArray(records)) {
+    let written: Promise<void>;
+    if (this.observers.active) written = this.#commitObserved(records, cause);
+    else if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = encodeRecord(record, sizeHint(record));
       apply(this.state, record);
-      return this.log.append(bytes);
+      written = this.log.append(bytes);
+    } else {
+      const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
+      for (const record of records) apply(this.state, record);
+      written = this.log.append(encoded);
     }
-    const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
-    for (const record of records) apply(this.state, record);
-    return this.log.append(encoded);
+    this.#collectPayloads(written);
+    return written;
+  }
+
+  /** Offloaded payloads of jobs the records just removed: deleted once the removal is durable. */
+  #collectPayloads(written: Promise<void>): void {
+    const garbage = this.state.payloadGarbage;
+    if (garbage.length === 0) return;
+    const keys = garbage.splice(0);
+    // A removal that never became durable may still be replayed: its object stays (an orphan at worst).
+    written.then(() => this.payloads.delete(keys), noop);
   }
 
   /** {@link commit} while observers listen: notes each job as it was before its record applies. */

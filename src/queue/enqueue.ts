@@ -2,7 +2,8 @@
  * Adding jobs: checking a list of jobs with their own options, and deciding
  * their enqueue records together — caller-chosen ids (refused when taken,
  * also within the list), dedup hits on waiting jobs and on earlier jobs of
- * the same list, `delayMs` and `runAt` — as one atomic commit. Shared by
+ * the same list, `delayMs` and `runAt` — as one atomic commit, after writing
+ * payloads above the offload threshold as their own objects. Shared by
  * `enqueue`, `enqueueBatch` and `enqueueMany`.
  */
 import { DuplicateJobIdError } from "../errors.js";
@@ -11,6 +12,7 @@ import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueOptions } from "./options.js";
 import { type EnqueueRecord, Tag } from "./records.js";
+import type { PayloadRef } from "./table.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
@@ -71,19 +73,45 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
   });
 }
 
+/** The inline payload of a record whose payload is offloaded. */
+const EMPTY = new Uint8Array(0);
+
 /**
  * Decides and commits the enqueue records of `jobs` into `queue` in one
  * atomic write (call once the log is writable); resolves with one result per
  * job, in order, once they are durable. Throws (writing nothing) when a
  * `jobId` is taken or repeated, or a `delayMs` runs past the storable range.
+ *
+ * Payloads above the offload threshold are first written as their own
+ * objects (in parallel), then the records that reference them are decided
+ * and committed. If that fails before the commit (a write failed, the queue
+ * closed, a `jobId` was taken meanwhile), the objects are deleted again; a
+ * job that turns out to be a dedup hit has its object deleted at once. Once
+ * committed, an object is deleted only after its job is gone.
  */
 export async function enqueueJobs(
   core: QueueCore,
   queue: string,
   jobs: readonly CheckedJob[],
 ): Promise<EnqueueResult[]> {
+  checkIds(core, jobs, core.now());
+  const refs = await offload(core, queue, jobs);
+  if (refs.length === 0) return commitJobs(core, queue, jobs, refs);
+  let results: Promise<EnqueueResult[]>;
+  try {
+    core.check();
+    checkIds(core, jobs, core.now());
+    results = commitJobs(core, queue, jobs, refs);
+  } catch (error) {
+    core.payloads.delete(refs.flatMap((ref) => (ref === undefined ? [] : [ref.key])));
+    throw error;
+  }
+  return results;
+}
+
+/** Throws (writing nothing) when a `jobId` of `jobs` is taken or repeated, or a `delayMs` runs past the storable range. */
+function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): void {
   const state = core.state;
-  const now = core.now();
   const taken = new Set<string>();
   for (const { options, arg } of jobs) {
     const { jobId, delayMs } = options;
@@ -101,21 +129,67 @@ export async function enqueueJobs(
         delayMs,
       );
   }
+}
+
+/**
+ * Writes the payloads of `jobs` above the offload threshold as their own
+ * objects (leaving out jobs whose dedup key is held right now); their
+ * references by index, `[]` when none is offloaded. If a write fails, the
+ * objects already written are deleted and it throws.
+ */
+async function offload(
+  core: QueueCore,
+  queue: string,
+  jobs: readonly CheckedJob[],
+): Promise<(PayloadRef | undefined)[]> {
+  const payloads = core.payloads;
+  const dedup = core.state.queues.get(queue)?.dedup;
+  const wanted = jobs.map(
+    (job) =>
+      payloads.offloads(job.payload) &&
+      (job.options.dedupKey === undefined || dedup?.get(job.options.dedupKey) === undefined),
+  );
+  if (!wanted.includes(true)) return [];
+  const now = core.now();
+  const written = await Promise.allSettled(
+    jobs.map((job, i) => (wanted[i] ? payloads.write(job.payload, now) : undefined)),
+  );
+  const refs = written.map((w) => (w.status === "fulfilled" ? w.value : undefined));
+  const failed = written.find((w) => w.status === "rejected");
+  if (failed !== undefined) {
+    payloads.delete(refs.flatMap((ref) => (ref === undefined ? [] : [ref.key])));
+    throw failed.reason;
+  }
+  return refs;
+}
+
+/** The synchronous decision and commit of {@link enqueueJobs}, after the checks and offloading. */
+function commitJobs(
+  core: QueueCore,
+  queue: string,
+  jobs: readonly CheckedJob[],
+  refs: readonly (PayloadRef | undefined)[],
+): Promise<EnqueueResult[]> {
+  const state = core.state;
+  const now = core.now();
   const qs = state.queues.get(queue);
   const results: EnqueueResult[] = [];
   const records: EnqueueRecord[] = [];
+  const unused: string[] = [];
   /** Dedup keys taken by earlier jobs of this call → their public id. */
   const claimedKeys = new Map<string, string>();
   let earliestRunAt = Number.POSITIVE_INFINITY;
   let anyPending = false;
   let anyHit = false;
-  for (const { payload, options } of jobs) {
+  for (const [i, { payload, options }] of jobs.entries()) {
     const { dedupKey, jobId, delayMs } = options;
+    const payloadRef = refs[i];
     if (dedupKey !== undefined) {
       const holder = qs?.dedup.get(dedupKey);
       const earlier = claimedKeys.get(dedupKey);
       if (holder !== undefined || earlier !== undefined) {
         results.push({ id: earlier ?? state.publicIdOf(holder!), created: false });
+        if (payloadRef !== undefined) unused.push(payloadRef.key);
         anyHit = true;
         continue;
       }
@@ -127,7 +201,8 @@ export async function enqueueJobs(
       tag: Tag.Enqueue,
       id,
       queue,
-      payload,
+      payload: payloadRef === undefined ? payload : EMPTY,
+      ...(payloadRef === undefined ? {} : { payloadRef }),
       headers: options.headers,
       priority: options.priority,
       maxAttempts: options.maxAttempts,
@@ -143,12 +218,23 @@ export async function enqueueJobs(
     if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
     else anyPending = true;
   }
+  let written: Promise<void> | undefined;
   if (records.length > 0) {
-    const written = core.commit(records.length === 1 ? records[0]! : records);
+    written = core.commit(records.length === 1 ? records[0]! : records);
     if (earliestRunAt !== Number.POSITIVE_INFINITY) core.timers.scheduleAt(earliestRunAt);
     if (anyPending) core.dispatch(queue);
-    await written;
   }
+  core.payloads.delete(unused);
+  return settled(core, written, anyHit, results);
+}
+
+async function settled(
+  core: QueueCore,
+  written: Promise<void> | undefined,
+  anyHit: boolean,
+  results: EnqueueResult[],
+): Promise<EnqueueResult[]> {
+  await written;
   // A dedup holder's own enqueue may still be in flight: answer once it is durable.
   if (anyHit) await core.log.flush();
   return results;

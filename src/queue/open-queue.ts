@@ -1,8 +1,8 @@
 /**
  * Opening a queue store: resolve the options, open (and fence) its log,
  * restore the state, and start the core with its telemetry and (when
- * configured) the writer's heartbeat. `Queue.open`
- * wraps the core.
+ * configured) the writer's heartbeat; collect orphaned payload objects in
+ * the background. `Queue.open` wraps the core.
  */
 import { withMonotonic } from "../clock.js";
 import { openLog, type RecoveryReport } from "../log/index.js";
@@ -13,6 +13,7 @@ import { QueueCore } from "./core.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { Instrumentation } from "./instrument.js";
 import type { OpenOptions } from "./options.js";
+import { PayloadObjects } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
@@ -34,7 +35,13 @@ export async function openCore(
   let attached: Instrumentation | null = null;
   try {
     const state = await restoreState(path, recovered.checkpoint, recovered.records);
-    core = new QueueCore(recovered.log, state, resolved, metered);
+    const payloads = new PayloadObjects(
+      metered,
+      path,
+      resolved.settings.payloadOffloadBytes,
+      resolved.logger,
+    );
+    core = new QueueCore(recovered.log, state, resolved, metered, payloads);
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
     await core.start();
   } catch (error) {
@@ -58,5 +65,11 @@ export async function openCore(
       resolved.logger.warn(`first writer heartbeat failed: ${String(error)}`, { error });
     });
   }
+  // Objects orphaned by crashes (written but never referenced, or not deleted after their job).
+  core.payloads.collectOrphans(core.state, core.now()).catch((error: unknown) => {
+    resolved.logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
+      error,
+    });
+  });
   return { core, recovery: recovered.recovery };
 }

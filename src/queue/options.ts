@@ -125,6 +125,15 @@ export interface OpenOptions {
    */
   heartbeatMs?: number | null;
   /**
+   * Payloads larger than this many bytes are written once as their own
+   * objects under the queue store's `payload/` (before the job's record,
+   * which then holds only the object's key): never held in memory or copied
+   * into checkpoints, read back on claim and `getJob`, deleted once the job
+   * is gone. `null` keeps every payload inline.
+   * @default 262_144 (256 KiB)
+   */
+  payloadOffloadBytes?: number | null;
+  /**
    * Options passed to the log engine (`flushIntervalMs` above takes precedence).
    * The log uses the system clock unless `log.clock` is given, so a
    * `ManualClock` in `clock` controls job timing without stalling group commit.

@@ -4,6 +4,7 @@
  */
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
+import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
@@ -11,6 +12,7 @@ import { checkString } from "../validate.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
+import { PayloadObjects } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
@@ -28,6 +30,7 @@ export class QueueReader {
   readonly #state: State;
   readonly #store: MeteredStore;
   readonly #heartbeat: WriterHeartbeat | null;
+  readonly #payloads: PayloadObjects;
 
   private constructor(
     state: State,
@@ -35,10 +38,12 @@ export class QueueReader {
     readonly inspection: LogInspection,
     store: MeteredStore,
     heartbeat: WriterHeartbeat | null,
+    payloads: PayloadObjects,
   ) {
     this.#state = state;
     this.#store = store;
     this.#heartbeat = heartbeat;
+    this.#payloads = payloads;
   }
 
   /** Read the queue store at `path` in `store` without taking it over. */
@@ -57,12 +62,23 @@ export class QueueReader {
       contents.info,
       metered,
       heartbeat,
+      new PayloadObjects(store, path, null, silentLogger),
     );
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */
   storeRequests(): RequestCounts {
     return this.#store.snapshot();
+  }
+
+  /**
+   * The payload of `job`: as is, or read from its object when it is stored
+   * as one (`job.payloadRef`; the reader's records leave such payloads empty).
+   * Rejects with a `StorageError` if the job was removed meanwhile and its
+   * object with it.
+   */
+  async loadPayload(job: JobRecord): Promise<Uint8Array> {
+    return job.payloadRef === undefined ? job.payload : this.#payloads.read(job.payloadRef);
   }
 
   /**

@@ -14,7 +14,9 @@ import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.
 export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
   core.check();
   const h = core.findJob(checkString(id, "id"));
-  return h === -1 ? null : core.toRecord(h);
+  if (h === -1) return null;
+  const [record] = await core.payloads.materialise([core.toRecord(h)]);
+  return record!;
 }
 
 /** `Queue.attemptHistory`. */
@@ -34,7 +36,7 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
-  const jobs = page.jobs.map((h) => core.toRecord(h));
+  const jobs = await core.payloads.materialise(page.jobs.map((h) => core.toRecord(h)));
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 
@@ -47,7 +49,9 @@ export async function readDeadJobs(
   core.check();
   const name = checkQueueName(queue);
   const { after, limit } = checkDeadJobsOptions(options);
-  return deadJobsPage(core.state, name, after, limit).map((h) => core.toRecord(h));
+  return core.payloads.materialise(
+    deadJobsPage(core.state, name, after, limit).map((h) => core.toRecord(h)),
+  );
 }
 
 /** `Queue.stats`. */

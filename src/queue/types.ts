@@ -51,6 +51,13 @@ export interface JobRecord {
   result?: Uint8Array;
   /** The job's handler deadline under `runWorker` (`EnqueueOptions.timeoutMs`). */
   timeoutMs?: number;
+  /**
+   * Set when the payload is stored as its own object (larger than
+   * `payloadOffloadBytes`): that object's key. `Queue` methods return the
+   * payload itself; `QueueReader` leaves it out (empty) until
+   * `reader.loadPayload(job)` reads it.
+   */
+  payloadRef?: string;
 }
 
 /** How one attempt at a job ended (or, for `requeued`, how the job came back). */

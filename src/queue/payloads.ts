@@ -1,0 +1,147 @@
+/**
+ * Offloaded payloads (`OpenOptions.payloadOffloadBytes`): a payload above the
+ * threshold is written once, create-if-absent, as its own object
+ * `{path}/payload/<ulid>` before the job's record, which then carries only
+ * the object's key and size; the state and checkpoints never hold the bytes.
+ * Owns those objects: writing them, reading them back for claims and reads,
+ * deleting them once the record that removed their job is durable, and
+ * collecting orphans (objects no job references, left by a crash between
+ * the write and the record, or between the record and the delete) once they
+ * are older than {@link ORPHAN_MIN_AGE_MS}.
+ */
+import { decodeTime, ulid } from "ulid";
+import { StorageError } from "../errors.js";
+import { normalizePrefix } from "../log/keys.js";
+import type { Logger } from "../logger.js";
+import { listAll, type ObjectStore } from "../store/types.js";
+import type { State } from "./state.js";
+import { PAGE_SLOTS, type PayloadRef } from "./table.js";
+import type { JobRecord } from "./types.js";
+
+/** Default of `OpenOptions.payloadOffloadBytes`. */
+export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
+
+/**
+ * An unreferenced payload object younger than this is left alone: its
+ * enqueue may still be about to commit. Far above any write's time limit.
+ */
+export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
+
+const READ_ATTEMPTS = 4;
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class PayloadObjects {
+  readonly #store: ObjectStore;
+  readonly #dir: string;
+  readonly #logger: Logger;
+  /** Payloads larger than this many bytes are offloaded; `null`: never. */
+  readonly threshold: number | null;
+  #deleteFailing = false;
+
+  constructor(store: ObjectStore, path: string, threshold: number | null, logger: Logger) {
+    this.#store = store;
+    this.#dir = `${normalizePrefix(path)}payload/`;
+    this.threshold = threshold;
+    this.#logger = logger;
+  }
+
+  /** Whether a payload of `bytes` is stored as its own object. */
+  offloads(bytes: Uint8Array): boolean {
+    return this.threshold !== null && bytes.byteLength > this.threshold;
+  }
+
+  /** Writes `bytes` as a new object; resolves with its reference once it is stored. */
+  async write(bytes: Uint8Array, now: number): Promise<PayloadRef> {
+    const key = this.#dir + ulid(now);
+    await this.#store.put(key, bytes, { ifNoneMatch: "*" });
+    return { key, size: bytes.byteLength };
+  }
+
+  /** The bytes of payload object `key`. A transient failure is retried a few times. */
+  async read(key: string): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const object = await this.#store.get(key);
+        if (object === null)
+          throw new StorageError(
+            `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
+            { permanent: true },
+          );
+        const body = object.body;
+        return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      } catch (error) {
+        const permanent = error instanceof StorageError && error.permanent;
+        if (permanent || attempt >= READ_ATTEMPTS) throw error;
+        await pause(25 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Fills in the payload of every record whose payload is offloaded (in place); resolves with them. */
+  async materialise<T extends JobRecord>(records: T[]): Promise<T[]> {
+    await Promise.all(
+      records.map(async (record) => {
+        if (record.payloadRef !== undefined) record.payload = await this.read(record.payloadRef);
+      }),
+    );
+    return records;
+  }
+
+  /** Deletes objects whose jobs are gone (best-effort: a failure leaves an orphan for the collector). */
+  delete(keys: readonly string[]): void {
+    for (const key of keys)
+      this.#store.delete(key).then(
+        () => {
+          this.#deleteFailing = false;
+        },
+        (error: unknown) => {
+          if (!this.#deleteFailing)
+            this.#logger.warn(
+              `deleting payload object "${key}" failed; it is collected later: ${String(error)}`,
+              { error },
+            );
+          this.#deleteFailing = true;
+        },
+      );
+  }
+
+  /**
+   * Deletes payload objects that no job of `state` references and that are
+   * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now`. Resolves with
+   * how many it deleted.
+   */
+  async collectOrphans(state: State, now: number): Promise<number> {
+    const objects = await listAll(this.#store, this.#dir);
+    if (objects.length === 0) return 0;
+    const referenced = referencedKeys(state);
+    let deleted = 0;
+    for (const { key } of objects) {
+      if (referenced.has(key)) continue;
+      let writtenAt: number;
+      try {
+        writtenAt = decodeTime(key.slice(this.#dir.length));
+      } catch {
+        continue; // not one of ours
+      }
+      if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
+      await this.#store.delete(key);
+      deleted++;
+    }
+    return deleted;
+  }
+}
+
+/** Every payload object key the jobs of `state` reference. */
+export function referencedKeys(state: State): Set<string> {
+  const keys = new Set<string>();
+  for (let h = 0; h < state.table.capacity; h += PAGE_SLOTS) {
+    const extras = state.table.read(h).extras;
+    if (extras !== null)
+      for (const extra of extras.values())
+        if (extra.payloadRef !== undefined) keys.add(extra.payloadRef.key);
+  }
+  return keys;
+}

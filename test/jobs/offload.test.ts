@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ulid } from "ulid";
+import { silentLogger } from "../../src/logger.js";
+import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { FileStore } from "../../src/store/file.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { runAndKill } from "./kill.js";
+import { openOn, STORES, tempDir, turns } from "./stores.js";
+
+const KIB = 1024;
+
+function big(size: number, seed = 7): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
+}
+
+async function payloadKeys(store: ObjectStore): Promise<string[]> {
+  return (await store.list("q/payload/")).objects.map((o) => o.key);
+}
+
+/** Waits (real time, bounded) until the payload objects are `expected` (deletes run after durability). */
+async function eventually(store: ObjectStore, expected: number): Promise<string[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const keys = await payloadKeys(store);
+    if (keys.length === expected || Date.now() > deadline) return keys;
+    await turns(5);
+  }
+}
+
+for (const kind of STORES) {
+  describe(`payload offload on ${kind.name}`, { timeout: 60_000 }, () => {
+    it("a payload above the threshold is one object, not in the log or the checkpoint, and reads back on claim and getJob", async () => {
+      const { queue, store, reopen } = await openOn(kind, {
+        defaultQueueConfig: { retryBackoffBaseMs: 0 },
+      });
+      const payload = big(300 * KIB);
+      const before = queue.logStats().bytesWritten;
+      const id = await queue.enqueue("work", payload);
+      const small = await queue.enqueue("work", big(256 * KIB)); // at the threshold: inline
+      assert.equal((await payloadKeys(store)).length, 1);
+      const logged = queue.logStats().bytesWritten - before;
+      assert.ok(
+        logged < 256 * KIB + 2 * KIB,
+        `the log got ${logged} bytes: only the small payload`,
+      );
+      assert.deepEqual((await queue.getJob(id))?.payload, Buffer.from(payload));
+      assert.match((await queue.getJob(id))?.payloadRef ?? "", /^q\/payload\/[0-9A-Z]{26}$/);
+      assert.equal((await queue.getJob(small))?.payloadRef, undefined);
+
+      const claim = await queue.claim("work");
+      assert.equal(claim?.id, id);
+      assert.deepEqual(claim?.payload, Buffer.from(payload));
+      await queue.nack(claim!, "again"); // a retry keeps the object
+      const again = await queue.claim("work");
+      assert.deepEqual(again?.payload, Buffer.from(payload));
+      assert.equal((await payloadKeys(store)).length, 1);
+
+      await queue.close();
+      const info = (await QueueReader.open(store, "q")).inspection;
+      assert.ok(
+        (info.checkpoint?.bytes ?? 0) < 256 * KIB + 4 * KIB,
+        `checkpoint of ${info.checkpoint?.bytes} bytes holds only the inline payload`,
+      );
+      const reader = await QueueReader.open(store, "q");
+      const seen = reader.getJob(id)!;
+      assert.equal(seen.payload.byteLength, 0, "readers leave it out");
+      assert.deepEqual(await reader.loadPayload(seen), Buffer.from(payload));
+
+      const reopened = await reopen();
+      const claimAfter = await reopened.claim("work"); // the interrupted claim came back
+      assert.equal(claimAfter?.id, id);
+      assert.deepEqual(claimAfter?.payload, Buffer.from(payload));
+      await reopened.ack(claimAfter!);
+      assert.deepEqual(await eventually(store, 0), [], "deleted once the job is gone");
+      await reopened.close();
+    });
+
+    it("batches offload only oversized payloads; null disables offload", async () => {
+      const { queue, store } = await openOn(kind, { payloadOffloadBytes: 1_000 });
+      const ids = await queue.enqueueBatch("work", [big(10), big(2_000), big(1_000), big(5_000)]);
+      assert.equal((await payloadKeys(store)).length, 2);
+      for (const [i, size] of [10, 2_000, 1_000, 5_000].entries())
+        assert.equal((await queue.getJob(ids[i]!))?.payload.byteLength, size);
+      const claims = await queue.claimBatch("work", 4);
+      assert.deepEqual(
+        claims.map((c) => c.payload.byteLength),
+        [10, 2_000, 1_000, 5_000],
+      );
+      await queue.close();
+
+      const off = await openOn(kind, { payloadOffloadBytes: null });
+      await off.queue.enqueue("work", big(1024 * KIB));
+      assert.equal((await payloadKeys(off.store)).length, 0);
+      await off.queue.close();
+    });
+
+    it("removes the object with the job: cancel, dead retention, result retention, a dedup hit", async () => {
+      const { queue, store, clock } = await openOn(kind, {
+        payloadOffloadBytes: 100,
+        defaultQueueConfig: { maxAttempts: 1, deadRetentionMs: 1_000, resultRetentionMs: 1_000 },
+      });
+      const cancelled = await queue.enqueue("work", big(200));
+      assert.equal(await queue.cancel(cancelled), "removed");
+      await eventually(store, 0);
+      const first = await queue.enqueue("work", big(200), { dedupKey: "k" });
+      const dup = await queue.enqueue("work", big(300), { dedupKey: "k" });
+      assert.equal(dup, first);
+      assert.equal((await eventually(store, 1)).length, 1, "the duplicate's object is gone");
+      await queue.nack((await queue.claim("work"))!, "dead"); // maxAttempts 1: dead
+      await queue.enqueue("work", big(200));
+      await queue.ack((await queue.claim("work"))!, { result: "r" });
+      assert.equal((await payloadKeys(store)).length, 2, "dead and done-with-result keep theirs");
+      clock.advance(1_001);
+      await queue.reapNow();
+      assert.deepEqual(await eventually(store, 0), []);
+      await queue.close();
+    });
+
+    it("rejects a bad payloadOffloadBytes before touching the store", async () => {
+      const store = await kind.make();
+      for (const bad of [-1, 1.5, "1", Number.NaN]) {
+        await assert.rejects(
+          Queue.open(store, "q", { payloadOffloadBytes: bad as number, logger: silentLogger }),
+          /Expected `options\.payloadOffloadBytes` to be/,
+        );
+      }
+      assert.deepEqual((await store.list("")).objects, []);
+    });
+  });
+}
+
+describe("payload offload under faults and crashes", { timeout: 120_000 }, () => {
+  it("a failed object write fails the enqueue and leaves no job and no object", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const stop = faults.addRule({ op: "put", keyPrefix: "q/payload/", mode: "before" });
+    await assert.rejects(queue.enqueue("work", big(100)));
+    await assert.rejects(queue.enqueueBatch("work", [big(5), big(100)]));
+    stop();
+    assert.equal((await queue.stats("work")).pending, 0);
+    assert.deepEqual(await payloadKeys(faults), []);
+    // A write that stored the object but reported failure leaves an orphan for the collector.
+    faults.addRule({ op: "put", keyPrefix: "q/payload/", mode: "after", times: 1 });
+    await assert.rejects(queue.enqueue("work", big(100)));
+    assert.equal((await queue.stats("work")).pending, 0);
+    assert.equal((await payloadKeys(faults)).length, 1);
+    await queue.close();
+  });
+
+  it("orphans older than the minimum age are collected at open; young and referenced objects stay", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const id = await queue.enqueue("work", big(100));
+    const now = Date.now();
+    const old = `q/payload/${ulid(now - ORPHAN_MIN_AGE_MS - 1_000)}`;
+    const young = `q/payload/${ulid(now - 1_000)}`;
+    await store.put(old, big(20));
+    await store.put(young, big(20));
+    await queue.close();
+    const again = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const keys = await eventually(store, 2);
+    assert.ok(!keys.includes(old), "the old orphan is gone");
+    assert.ok(keys.includes(young), "a young one may belong to an enqueue in flight");
+    assert.equal((await again.getJob(id))?.payload.byteLength, 100);
+    await again.close();
+  });
+
+  it("a failed delete leaves the object for the collector, never a job without its payload", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const stop = faults.addRule({ op: "delete", keyPrefix: "q/payload/", mode: "before" });
+    await queue.enqueue("work", big(100));
+    await queue.ack((await queue.claim("work"))!);
+    await turns(10);
+    assert.equal((await payloadKeys(faults)).length, 1);
+    stop();
+    await queue.close();
+  });
+
+  it("an acknowledged enqueue's offloaded payload survives SIGKILL", async () => {
+    const dir = await tempDir();
+    const [said] = (await runAndKill(dir, "offload", 600 * KIB)) as { ids: string[] }[];
+    const queue = await Queue.open(new FileStore(dir, { fsync: false }), "q", {
+      logger: silentLogger,
+    });
+    const claims = await queue.claimBatch("work", 10);
+    assert.deepEqual(
+      claims.map((c) => c.id),
+      said!.ids,
+    );
+    for (const claim of claims) assert.deepEqual(claim.payload, Buffer.from(big(600 * KIB)));
+    await queue.close();
+  });
+});
