@@ -109,6 +109,12 @@ export function quickPlan(): BenchCase[] {
           ]
         : ["--bytes-per-size=32m", "--max-jobs=20000", "--min-jobs=200"],
     ),
+    // 1 MiB payloads, offload on (the default) vs off: write amplification, memory per live job.
+    ...(["memory", "file"] as const).map((store) => ({
+      workload: "payload_offload",
+      store,
+      args: ["--jobs=200", "--live=200"],
+    })),
     ...onEach("end_to_end", (s) =>
       slow(s) ? ["--jobs=20000", "--concurrency=1024"] : ["--jobs=100000", "--concurrency=256"],
     ),

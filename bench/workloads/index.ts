@@ -5,6 +5,7 @@ import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
 import { opSlices } from "./op-slices.js";
+import { payloadOffload } from "./payload-offload.js";
 import { payloadSweep } from "./payload-sweep.js";
 import { singleEnqueue } from "./single-enqueue.js";
 import { stalls } from "./stalls.js";
@@ -18,6 +19,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(ceiling),
   runnable(coldStart),
   runnable(payloadSweep),
+  runnable(payloadOffload),
   runnable(endToEnd),
   runnable(singleEnqueue),
   runnable(stalls),
