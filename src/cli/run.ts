@@ -9,6 +9,7 @@ import { demoCommand } from "./demo.js";
 import { enqueueCommand } from "./enqueue.js";
 import { inspectCommand } from "./inspect.js";
 import { type CliIO, type Command, CommandFailure, UsageError } from "./io.js";
+import { jobCommand } from "./job.js";
 import { queuesCommand } from "./queues.js";
 import { requeueCommand } from "./requeue.js";
 import { statsCommand } from "./stats.js";
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   statsCommand,
   queuesCommand,
   deadCommand,
+  jobCommand,
   requeueCommand,
   enqueueCommand,
   inspectCommand,

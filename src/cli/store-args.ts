@@ -127,19 +127,25 @@ export function positionals(values: string[], names: readonly string[]): string[
   return values;
 }
 
-/** JSON with payload bytes shown as UTF-8 text when they are valid UTF-8, else base64. */
+/** JSON with payload bytes shown as UTF-8 text when they are valid UTF-8, else `hex:…`. */
 export function toJson(value: unknown): string {
   return `${JSON.stringify(
     value,
-    (_key, v: unknown) => (v instanceof Uint8Array ? payloadText(v) : v),
+    // `this[key]` is the value before its toJSON (a Buffer would otherwise arrive as { type, data }).
+    function (this: Record<string, unknown>, key: string, v: unknown) {
+      const raw = this[key];
+      return raw instanceof Uint8Array ? payloadText(raw) : v;
+    },
     2,
   )}\n`;
 }
 
-/** A payload for display: UTF-8 text, or `base64:…` for binary payloads. */
+/** Bytes for display: UTF-8 text when they are valid UTF-8 without control characters (other than tab and newlines), else `hex:…`. */
 export function payloadText(payload: Uint8Array): string {
   const text = Buffer.from(payload).toString("utf8");
-  return Buffer.from(text, "utf8").equals(payload)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+  const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
+  return printable && Buffer.from(text, "utf8").equals(payload)
     ? text
-    : `base64:${Buffer.from(payload).toString("base64")}`;
+    : `hex:${Buffer.from(payload).toString("hex")}`;
 }

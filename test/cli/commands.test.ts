@@ -265,6 +265,56 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.equal(quickstart[2], DEFAULT_STORE_PATH);
   });
 
+  it("job <id> shows a job with its history, result and payload as text or hex", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", {
+      logger: silentLogger,
+      payloadOffloadBytes: 1_000,
+      defaultQueueConfig: { retryBackoffBaseMs: 0 },
+    });
+    const id = await queue.enqueue("emails", "hello ✓", { headers: { tenant: "acme" } });
+    await queue.nack((await queue.claim("emails"))!, "SMTP 451");
+    await queue.ack((await queue.claim("emails"))!, { result: new Uint8Array([0, 1, 254]) });
+    const binary = await queue.enqueue("emails", new Uint8Array([0xde, 0xad, 0x00, 0x0a]));
+    const large = await queue.enqueue("emails", "x".repeat(2_000));
+    await queue.close();
+    const store = ["--store", dir];
+
+    const out = await cli("job", id, ...store);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^status\s+done$/m);
+    assert.match(out.stdout, /^payload\s+hello ✓ \(9 bytes\)$/m);
+    assert.match(out.stdout, /^result\s+hex:0001fe \(3 bytes\)$/m);
+    assert.match(out.stdout, /^header\s+tenant=acme$/m);
+    assert.match(out.stdout, /#1 retried .* error "SMTP 451"$/m);
+    assert.match(out.stdout, /#2 completed /m);
+    assert.doesNotMatch(out.stdout, /"type":\s*"Buffer"|Buffer|\{"0":/);
+
+    const hex = await cli("job", binary, ...store);
+    assert.match(hex.stdout, /^payload\s+hex:dead000a \(4 bytes\)$/m);
+    assert.match(hex.stdout, /^history\s+none$/m);
+    const offloaded = await cli("job", large, ...store);
+    assert.match(offloaded.stdout, /^payload\s+x{2000} \(2000 bytes\)$/m);
+
+    const json = JSON.parse((await cli("job", id, "--json", ...store)).stdout) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(json.payload, "hello ✓");
+    assert.equal(json.result, "hex:0001fe");
+    assert.deepEqual(
+      (json.history as { outcome: string }[]).map((h) => h.outcome),
+      ["retried", "completed"],
+    );
+
+    const missing = await cli("job", "01JDZZZZZZZZZZZZZZZZZZZZZZ", ...store);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no job with id/);
+    const noId = await cli("job", ...store);
+    assert.equal(noId.code, 2);
+    assert.match(noId.stderr, /Expected <job-id>/);
+  });
+
   it("--version prints the version of package.json", async () => {
     const manifest = JSON.parse(
       await readFile(new URL("../../../package.json", import.meta.url), "utf8"),

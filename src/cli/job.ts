@@ -1,0 +1,75 @@
+/** `taquba job`: one job with its attempt history and result, read-only. */
+import type { JobAttempt, JobRecord } from "../queue/types.js";
+import { defineCommand } from "./args.js";
+import { CommandFailure } from "./io.js";
+import {
+  openReader,
+  payloadText,
+  positionals,
+  STORE_HELP,
+  STORE_OPTIONS,
+  toJson,
+} from "./store-args.js";
+
+const HELP = `Usage: taquba job <job-id> [options]
+
+One job: its fields, payload and result (as UTF-8 text, or hex:… when they
+are not text), and how each attempt ended. Read-only. Exits 1 when there is
+no such job.
+
+Options:
+${STORE_HELP}
+`;
+
+function time(ms: number | undefined): string {
+  return ms === undefined ? "-" : new Date(ms).toISOString();
+}
+
+function describeAttempt(a: JobAttempt): string {
+  const claimed = a.claimedAt === undefined ? "" : ` claimed ${time(a.claimedAt)}`;
+  const error = a.error === undefined ? "" : `  error ${JSON.stringify(a.error)}`;
+  return `  #${a.attempt} ${a.outcome.padEnd(13)} at ${time(a.recordedAt)}${claimed}${error}\n`;
+}
+
+function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[]): string {
+  const lines = [
+    `id           ${job.id}`,
+    `queue        ${job.queue}`,
+    `status       ${job.status}`,
+    `attempts     ${job.attempts}/${job.maxAttempts}`,
+    `priority     ${job.priority}`,
+    `enqueued     ${time(job.enqueuedAt)}`,
+  ];
+  if (job.runAt !== undefined) lines.push(`run at       ${time(job.runAt)}`);
+  if (job.claimedAt !== undefined) lines.push(`claimed      ${time(job.claimedAt)}`);
+  if (job.completedAt !== undefined) lines.push(`completed    ${time(job.completedAt)}`);
+  if (job.failedAt !== undefined) lines.push(`failed       ${time(job.failedAt)}`);
+  if (job.timeoutMs !== undefined) lines.push(`timeout      ${job.timeoutMs} ms`);
+  if (job.dedupKey !== undefined) lines.push(`dedup key    ${JSON.stringify(job.dedupKey)}`);
+  if (job.lastError !== undefined) lines.push(`last error   ${JSON.stringify(job.lastError)}`);
+  for (const [key, value] of Object.entries(job.headers))
+    lines.push(`header       ${key}=${value}`);
+  lines.push(`payload      ${payloadText(payload)} (${payload.byteLength} bytes)`);
+  if (job.result !== undefined)
+    lines.push(`result       ${payloadText(job.result)} (${job.result.byteLength} bytes)`);
+  lines.push(history.length === 0 ? "history      none" : "history");
+  return `${lines.join("\n")}\n${history.map(describeAttempt).join("")}`;
+}
+
+export const jobCommand = defineCommand({
+  name: "job",
+  summary: "show one job with its history and result (read-only)",
+  help: HELP,
+  options: STORE_OPTIONS,
+  async run(parsed, io) {
+    const [id] = positionals(parsed.positionals, ["job-id"]);
+    const reader = await openReader(parsed.values);
+    const job = reader.getJob(id!);
+    if (job === null) throw new CommandFailure(`no job with id ${JSON.stringify(id)}`);
+    const payload = await reader.loadPayload(job);
+    const history = reader.attemptHistory(id!);
+    if (parsed.values.json) io.out(toJson({ ...job, payload, history }));
+    else io.out(describeJob(job, payload, history));
+    return 0;
+  },
+});
