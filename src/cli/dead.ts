@@ -44,6 +44,8 @@ export const deadCommand = defineCommand({
       limit,
       ...(values.after === undefined ? {} : { after: values.after }),
     });
+    // Payloads stored as objects of their own are read from them.
+    for (const job of page) job.payload = await reader.loadPayload(job);
     if (values.json) io.out(toJson(page));
     else if (page.length === 0) io.out(`No dead jobs in "${queue}".\n`);
     else io.out(page.map(describeJob).join(""));
