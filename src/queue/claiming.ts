@@ -1,15 +1,17 @@
 /**
  * Claiming: taking pending jobs of a queue for claims in one durable write
- * and handing the claims out once that write is durable (leases start then);
+ * and handing the claims out once that write is durable (leases start then,
+ * offloaded payloads are read back);
  * and the entry of `Queue.claim` and `claimBatch` (claim at once, or wait).
  */
 import type { QueueCore } from "./core.js";
+import { decideNack } from "./decisions.js";
 import type { Lease } from "./leases.js";
 import type { ClaimOptions } from "./options.js";
 import { type ClaimRecord, Tag } from "./records.js";
 import type { QueueState } from "./state.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
-import { checkClaimOptions, checkQueueName } from "./validate.js";
+import { checkClaimOptions, checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "./validate.js";
 
 /**
  * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or
@@ -41,7 +43,7 @@ export function claimFrom(
   const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
   return written
     .then(() => handOut(core, leases, leaseMs))
-    .then((claims) => core.payloads.materialise(claims));
+    .then((claims) => withPayloads(core, claims));
 }
 
 /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */
@@ -56,6 +58,46 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
     claims.push(record);
   }
   return claims;
+}
+
+/**
+ * Reads the offloaded payloads of `claims`. A claim whose payload cannot be
+ * read (its object is gone, or the store keeps failing) is not handed out:
+ * its attempt fails with the reason (retried, or dead when out of
+ * attempts), so one such job never stops a worker.
+ */
+async function withPayloads(core: QueueCore, claims: Claim[]): Promise<Claim[]> {
+  if (!claims.some((c) => c.payloadRef !== undefined)) return claims;
+  const read = await Promise.allSettled(claims.map((claim) => core.payloads.materialise([claim])));
+  const handed: Claim[] = [];
+  for (const [i, outcome] of read.entries()) {
+    const claim = claims[i]!;
+    if (outcome.status === "fulfilled") {
+      handed.push(claim);
+      continue;
+    }
+    const lease = claim[CLAIM_TOKEN] as Lease;
+    const reason = truncateUtf8(
+      `payload unreadable: ${String((outcome.reason as Error)?.message ?? outcome.reason)}`,
+      MAX_MESSAGE_BYTES,
+    );
+    core.logger.warn(`job ${claim.id}: ${reason}; its attempt fails`, { jobId: claim.id });
+    if (core.closed || !core.leases.isLive(lease)) continue;
+    const record = decideNack(
+      core.state,
+      lease.job,
+      core.settings.configs.get(lease.queue),
+      core.now(),
+      reason,
+    );
+    core.leases.remove(lease);
+    core.commitInBackground([record]);
+    if (record.tag === Tag.Retry) {
+      if (record.runAt === undefined) core.dispatch(lease.queue);
+      else core.timers.scheduleAt(record.runAt);
+    }
+  }
+  return handed;
 }
 
 /** `Queue.claim` and `Queue.claimBatch` after `max` was checked: claim at once, or wait. */

@@ -184,6 +184,31 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     await queue.close();
   });
 
+  it("a payload object deleted behind the queue's back fails that attempt, not the claim or the worker", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", {
+      logger: silentLogger,
+      payloadOffloadBytes: 10,
+      defaultQueueConfig: { maxAttempts: 2, retryBackoffBaseMs: 0 },
+    });
+    const lost = await queue.enqueue("work", big(100));
+    const fine = await queue.enqueue("work", "small");
+    await store.delete((await queue.getJob(lost))!.payloadRef!);
+    const [key] = await payloadKeys(store);
+    assert.equal(key, undefined, "the object is gone");
+    const claims = await queue.claimBatch("work", 10);
+    assert.deepEqual(
+      claims.map((c) => c.id),
+      [fine],
+      "the unreadable job is not handed out",
+    );
+    await turns(5);
+    const history = await queue.attemptHistory(lost);
+    assert.equal(history[0]?.outcome, "retried");
+    assert.match(history[0]?.error ?? "", /payload unreadable: payload object .* is missing/);
+    await queue.close();
+  });
+
   it("an acknowledged enqueue's offloaded payload survives SIGKILL", async () => {
     const dir = await tempDir();
     const [said] = (await runAndKill(dir, "offload", 600 * KIB)) as { ids: string[] }[];
