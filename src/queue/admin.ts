@@ -2,7 +2,8 @@
  * Management operations of the public `Queue` that change jobs outside
  * their workers: cancelling a job, requeueing a dead one, waking a scheduled
  * one, pausing and resuming a queue, and the argument checks of the bulk
- * removals and requeues (carried out by `operations.ts`).
+ * removals and requeues (carried out by `operations.ts`); running the
+ * scheduler or reaper, or a flush, on demand.
  */
 import { JobNotFoundError } from "../errors.js";
 import {
@@ -111,4 +112,22 @@ export async function pauseOrResume(
 ): Promise<void> {
   core.check();
   await setPaused(core, checkQueueName(queue), paused);
+}
+
+/** `Queue.promoteScheduledNow`. */
+export async function promoteNow(core: QueueCore): Promise<void> {
+  core.check();
+  await core.promoteDue();
+}
+
+/** `Queue.reapNow`. */
+export async function reapNow(core: QueueCore): Promise<void> {
+  core.check();
+  await core.reap();
+}
+
+/** `Queue.flush`. */
+export async function flushNow(core: QueueCore): Promise<void> {
+  core.check();
+  await core.log.flush();
 }

@@ -71,5 +71,7 @@ export async function openCore(
       error,
     });
   });
+  // Commit the salvaged state now, so later opens start past the damaged objects.
+  if (recovered.recovery !== undefined) await core.log.checkpoint();
   return { core, recovery: recovered.recovery };
 }

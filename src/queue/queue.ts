@@ -1,18 +1,10 @@
 /**
- * The public `Queue`: the job API over one queue store.
- *
- * Every operation is check → decide → apply → append: its arguments are
- * checked (`validate.ts`); the record that expresses it is decided here, or
- * by `decisions.ts` where the caller did not spell the outcome out; the
- * core's `commit` applies it to the in-memory state through the one `apply`
- * and appends it to the log in the same synchronous step (`core.ts`). Claim
- * waiting lives in `waiters.ts`, the scheduler and reaper in `timers.ts`,
- * leases in `leases.ts`, settings in `config.ts`.
- *
- * This class owns the public surface (its TSDoc is the API reference) and
- * delegates by feature area: opening (`open-queue.ts`), producers
- * (`producers.ts`), claiming (`claiming.ts`), settling claims (`settle.ts`),
- * reads (`reads.ts`), management (`admin.ts`).
+ * The public `Queue`: the job API over one queue store. This class owns the
+ * public surface (its TSDoc is the API reference) and delegates by feature
+ * area: opening (`open-queue.ts`), producers (`producers.ts`, `enqueue.ts`),
+ * claiming (`claiming.ts`), settling claims (`settle.ts`), reads (`reads.ts`),
+ * waiting for jobs (`completions.ts`), management (`admin.ts`). Every change
+ * is check → decide → apply → append through the core's `commit` (`core.ts`).
  */
 import type { Clock } from "../clock.js";
 import type { Log, RecoveryReport } from "../log/index.js";
@@ -25,7 +17,7 @@ import { waitForCompletionOf } from "./completions.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
-import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
+import { installHooks } from "./hooks.js";
 import type { JobPage, ListJobsOptions } from "./listing.js";
 import { openCore } from "./open-queue.js";
 import type { RemovableStatus } from "./operations.js";
@@ -41,17 +33,9 @@ import {
   type RequeueDeadJobsOptions,
   type WaitForCompletionOptions,
 } from "./options.js";
-import { enqueueBatchOf, enqueueManyOf, enqueueOne } from "./producers.js";
-import {
-  listJobsOf,
-  queuesOf,
-  readAttemptHistory,
-  readDeadJobs,
-  readJob,
-  statsOf,
-} from "./reads.js";
+import * as producers from "./producers.js";
+import * as reads from "./reads.js";
 import * as settle from "./settle.js";
-import type { State } from "./state.js";
 import type {
   CancelOutcome,
   Claim,
@@ -64,13 +48,6 @@ import type {
   WakeOutcome,
 } from "./types.js";
 import { checkQueueName } from "./validate.js";
-
-/**
- * Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()`
- * returns the live state, for invariant audits. Installed on the prototype by
- * the static block below, so it is not part of the `Queue` type.
- */
-const INSPECT_STATE = Symbol.for("taquba.inspectState");
 
 /**
  * A durable job queue store. Open one per store path and share it between
@@ -87,21 +64,7 @@ const INSPECT_STATE = Symbol.for("taquba.inspectState");
  */
 export class Queue {
   static {
-    Object.defineProperty(Queue.prototype, INSPECT_STATE, {
-      value(this: Queue): State {
-        return this.#core.state;
-      },
-    });
-    Object.defineProperty(Queue.prototype, INSTRUMENTATION, {
-      get(this: Queue): Instrumentation | null {
-        return this.#core.instrumentation;
-      },
-    });
-    Object.defineProperty(Queue.prototype, settle.NACK_TIMED_OUT, {
-      value(this: Queue, claim: Claim, message: string): Promise<void> {
-        return settle.nackClaim(this.#core, claim, message, "timed_out");
-      },
-    });
+    installHooks(Queue.prototype, (queue) => (queue as Queue).#core);
   }
 
   readonly #core: QueueCore;
@@ -122,11 +85,7 @@ export class Queue {
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
     const { core, recovery } = await openCore(store, path, options);
     const queue = new Queue(core);
-    if (recovery !== undefined) {
-      queue.#recovery = recovery;
-      // Commit the salvaged state now, so later opens start past the damaged objects.
-      await core.log.checkpoint();
-    }
+    queue.#recovery = recovery ?? null;
     return queue;
   }
 
@@ -139,7 +98,7 @@ export class Queue {
    * rejects with `DuplicateJobIdError` and writes nothing.
    */
   enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
-    return enqueueOne(this.#core, queue, payload, options);
+    return producers.enqueueOne(this.#core, queue, payload, options);
   }
 
   /**
@@ -147,7 +106,7 @@ export class Queue {
    * defaults; resolves with their ids in input order once durable.
    */
   enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
-    return enqueueBatchOf(this.#core, queue, payloads);
+    return producers.enqueueBatchOf(this.#core, queue, payloads);
   }
 
   /**
@@ -162,7 +121,7 @@ export class Queue {
    * way nothing is written.
    */
   enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
-    return enqueueManyOf(this.#core, queue, jobs);
+    return producers.enqueueManyOf(this.#core, queue, jobs);
   }
 
   // ---- consumers -------------------------------------------------------------------------
@@ -290,7 +249,7 @@ export class Queue {
 
   /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
   getJob(id: string): Promise<JobRecord | null> {
-    return readJob(this.#core, id);
+    return reads.readJob(this.#core, id);
   }
 
   /**
@@ -315,7 +274,7 @@ export class Queue {
    * Empty for an unknown id; removed with the job.
    */
   attemptHistory(id: string): Promise<JobAttempt[]> {
-    return readAttemptHistory(this.#core, id);
+    return reads.readAttemptHistory(this.#core, id);
   }
 
   /**
@@ -329,17 +288,17 @@ export class Queue {
 
   /** Counters of one queue (zeros for a queue that never held a job). */
   stats(queue: string): Promise<QueueStats> {
-    return statsOf(this.#core, queue);
+    return reads.statsOf(this.#core, queue);
   }
 
   /** Every queue that ever held a job, sorted. */
   listQueues(): Promise<string[]> {
-    return queuesOf(this.#core);
+    return reads.queuesOf(this.#core);
   }
 
   /** A page of dead jobs of `queue` in id order, strictly after the `after` id. */
   deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
-    return readDeadJobs(this.#core, queue, options);
+    return reads.readDeadJobs(this.#core, queue, options);
   }
 
   /**
@@ -366,7 +325,7 @@ export class Queue {
     status: JobStatus,
     options: ListJobsOptions = {},
   ): Promise<JobPage<JobRecord>> {
-    return listJobsOf(this.#core, queue, status, options);
+    return reads.listJobsOf(this.#core, queue, status, options);
   }
 
   /**
@@ -423,21 +382,18 @@ export class Queue {
   }
 
   /** Promote every due scheduled job now. */
-  async promoteScheduledNow(): Promise<void> {
-    this.#core.check();
-    await this.#core.promoteDue();
+  promoteScheduledNow(): Promise<void> {
+    return admin.promoteNow(this.#core);
   }
 
   /** Run one reaper pass now: expire leases, then the retention sweeps. */
-  async reapNow(): Promise<void> {
-    this.#core.check();
-    await this.#core.reap();
+  reapNow(): Promise<void> {
+    return admin.reapNow(this.#core);
   }
 
   /** Resolve once everything logged so far is durable. */
-  async flush(): Promise<void> {
-    this.#core.check();
-    await this.#core.log.flush();
+  flush(): Promise<void> {
+    return admin.flushNow(this.#core);
   }
 
   /**

@@ -1,0 +1,34 @@
+/**
+ * The package-internal hooks on `Queue.prototype`, keyed by symbols so they
+ * are not part of the `Queue` type: the live state for invariant audits
+ * (`Symbol.for("taquba.inspectState")`, used by tests), the attached
+ * instrumentation (read by the worker) and the worker's way to fail an
+ * attempt as timed out (`settle.ts`).
+ */
+import type { QueueCore } from "./core.js";
+import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
+import { NACK_TIMED_OUT, nackClaim } from "./settle.js";
+import type { State } from "./state.js";
+import type { Claim } from "./types.js";
+
+/** Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()` returns the live state. */
+const INSPECT_STATE = Symbol.for("taquba.inspectState");
+
+/** Installs the hooks on `prototype`, reading each queue's core through `coreOf`. */
+export function installHooks(prototype: object, coreOf: (queue: object) => QueueCore): void {
+  Object.defineProperty(prototype, INSPECT_STATE, {
+    value(this: object): State {
+      return coreOf(this).state;
+    },
+  });
+  Object.defineProperty(prototype, INSTRUMENTATION, {
+    get(this: object): Instrumentation | null {
+      return coreOf(this).instrumentation;
+    },
+  });
+  Object.defineProperty(prototype, NACK_TIMED_OUT, {
+    value(this: object, claim: Claim, message: string): Promise<void> {
+      return nackClaim(coreOf(this), claim, message, "timed_out");
+    },
+  });
+}
