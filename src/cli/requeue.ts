@@ -1,29 +1,49 @@
-/** `taquba requeue`: a dead job back to pending, written as the store's writer (needs `--take-over`). */
-import { defineCommand } from "./args.js";
+/**
+ * `taquba requeue`: a dead job (or, with `--all`, every dead job of a queue)
+ * back to pending, written as the store's writer (needs `--take-over`).
+ */
+import { checkQueueName } from "../queue/validate.js";
+import { defineCommand, intFlag } from "./args.js";
+import { UsageError } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba requeue <job-id> --take-over [options]
+       taquba requeue --all <queue> --take-over [--limit n] [options]
 
-Moves a dead job back to pending (attempts reset, enqueue time kept).
+Moves a dead job back to pending (attempts reset, enqueue time kept); with
+--all, every dead job of the queue (oldest first, at most --limit).
 
 Options:
+  --all                  requeue the dead jobs of <queue> instead of one job
+  --limit <n>            with --all: at most this many (default all)
 ${WRITE_HELP}
 `;
 
 export const requeueCommand = defineCommand({
   name: "requeue",
-  summary: "move a dead job back to pending (takes the store over)",
+  summary: "move dead jobs back to pending (takes the store over)",
   help: HELP,
-  options: WRITE_OPTIONS,
+  options: { ...WRITE_OPTIONS, all: { type: "boolean" }, limit: { type: "string" } },
   async run(parsed, io) {
-    const [id] = positionals(parsed.positionals, ["job-id"]);
-    const queue = await openWriter(parsed.values);
+    const { values } = parsed;
+    const all = values.all === true;
+    const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
+    if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
+    const limit = intFlag(values.limit, "limit", 0);
+    if (all) checkQueueName(target, "<queue>");
+    const queue = await openWriter(values);
+    let count = 1;
     try {
-      await queue.requeueDeadJob(id!);
+      if (all) count = await queue.requeueDeadJobs(target!, limit === undefined ? {} : { limit });
+      else await queue.requeueDeadJob(target!);
     } finally {
       await queue.close();
     }
-    io.out(parsed.values.json ? `${JSON.stringify({ requeued: id })}\n` : `Requeued ${id}.\n`);
+    if (values.json)
+      io.out(
+        `${JSON.stringify(all ? { queue: target, requeued: count } : { requeued: target })}\n`,
+      );
+    else io.out(all ? `Requeued ${count} dead job(s) of "${target}".\n` : `Requeued ${target}.\n`);
     return 0;
   },
 });

@@ -10,6 +10,8 @@ import { enqueueCommand } from "./enqueue.js";
 import { inspectCommand } from "./inspect.js";
 import { type CliIO, type Command, CommandFailure, UsageError } from "./io.js";
 import { jobCommand } from "./job.js";
+import { jobsCommand } from "./jobs.js";
+import { pauseCommand, resumeCommand } from "./pause.js";
 import { queuesCommand } from "./queues.js";
 import { requeueCommand } from "./requeue.js";
 import { statsCommand } from "./stats.js";
@@ -21,8 +23,11 @@ const COMMANDS: readonly Command[] = [
   statsCommand,
   queuesCommand,
   deadCommand,
+  jobsCommand,
   jobCommand,
   requeueCommand,
+  pauseCommand,
+  resumeCommand,
   enqueueCommand,
   inspectCommand,
   dashboardCommand,

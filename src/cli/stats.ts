@@ -17,7 +17,10 @@ const COLUMNS = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 
 function table(rows: QueueStats[]): string {
   const header = ["queue", ...COLUMNS];
-  const cells = rows.map((r) => [r.queue, ...COLUMNS.map((c) => String(r[c]))]);
+  const cells = rows.map((r) => [
+    r.paused ? `${r.queue} (paused)` : r.queue,
+    ...COLUMNS.map((c) => String(r[c])),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
   const line = (row: string[]): string =>
     row

@@ -1,0 +1,75 @@
+/** `taquba jobs`: a page of one queue's jobs in one status, read-only. */
+import { DEFAULT_LIST_LIMIT, JOB_STATUSES, MAX_LIST_LIMIT } from "../queue/listing.js";
+import type { JobRecord, JobStatus } from "../queue/types.js";
+import { checkQueueName } from "../queue/validate.js";
+import { badFlag, defineCommand, intFlag } from "./args.js";
+import {
+  openReader,
+  payloadText,
+  positionals,
+  STORE_HELP,
+  STORE_OPTIONS,
+  toJson,
+} from "./store-args.js";
+
+const HELP = `Usage: taquba jobs <queue> --status <status> [options]
+
+One page of a queue's jobs in one status: pending in claim order, scheduled
+by run time, claimed and dead by id, done by completion time. Read-only.
+
+Options:
+  --status <status>      ${JOB_STATUSES.join(" | ")} (required)
+  --cursor <cursor>      continue after the previous page (its "next" line)
+  --limit <n>            jobs per page, 1-${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT})
+${STORE_HELP}
+`;
+
+function time(ms: number | undefined): string {
+  return ms === undefined ? "" : new Date(ms).toISOString();
+}
+
+function describeJob(job: JobRecord): string {
+  const when = time(
+    job.runAt ?? job.claimedAt ?? job.completedAt ?? job.failedAt ?? job.enqueuedAt,
+  );
+  const payload = payloadText(job.payload);
+  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
+  const error = job.lastError === undefined ? "" : `  error ${JSON.stringify(job.lastError)}`;
+  return `${job.id}  ${when}  attempts ${job.attempts}/${job.maxAttempts}  priority ${job.priority}${error}  payload ${JSON.stringify(shown)}\n`;
+}
+
+export const jobsCommand = defineCommand({
+  name: "jobs",
+  summary: "list a queue's jobs in one status (read-only)",
+  help: HELP,
+  options: {
+    ...STORE_OPTIONS,
+    status: { type: "string" },
+    cursor: { type: "string" },
+    limit: { type: "string" },
+  },
+  async run(parsed, io) {
+    const { values } = parsed;
+    const [queue] = positionals(parsed.positionals, ["queue"]);
+    const status = values.status;
+    if (status === undefined || !(JOB_STATUSES as readonly string[]).includes(status))
+      throw badFlag("status", `one of ${JOB_STATUSES.join(", ")}`, status ?? "");
+    const limit = intFlag(values.limit, "limit", 1, DEFAULT_LIST_LIMIT);
+    if (limit > MAX_LIST_LIMIT) throw badFlag("limit", `at most ${MAX_LIST_LIMIT}`, values.limit!);
+    checkQueueName(queue, "<queue>");
+    const reader = await openReader(values);
+    const page = reader.listJobs(queue!, status as JobStatus, {
+      limit,
+      ...(values.cursor === undefined ? {} : { cursor: values.cursor }),
+    });
+    // Payloads stored as objects of their own are read from them.
+    for (const job of page.jobs) job.payload = await reader.loadPayload(job);
+    if (values.json) io.out(toJson(page));
+    else {
+      if (page.jobs.length === 0) io.out(`No ${status} jobs in "${queue}".\n`);
+      else io.out(page.jobs.map(describeJob).join(""));
+      if (page.nextCursor !== undefined) io.out(`next: --cursor ${page.nextCursor}\n`);
+    }
+    return 0;
+  },
+});

@@ -1,0 +1,42 @@
+/** `taquba pause` / `taquba resume`: stop or restart claims from a queue, as the store's writer. */
+import { checkQueueName } from "../queue/validate.js";
+import { defineCommand } from "./args.js";
+import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+
+function pauseCommandOf(pause: boolean) {
+  const name = pause ? "pause" : "resume";
+  return defineCommand({
+    name,
+    summary: pause
+      ? "pause claims from a queue, durably (takes the store over)"
+      : "resume claims from a paused queue (takes the store over)",
+    help: `Usage: taquba ${name} <queue> --take-over [options]
+
+${pause ? "Pauses the queue: claims return nothing until it is resumed; enqueues still land. The pause is durable." : "Resumes a paused queue: claims hand out its jobs again."}
+
+Options:
+${WRITE_HELP}
+`,
+    options: WRITE_OPTIONS,
+    async run(parsed, io) {
+      const [queueName] = positionals(parsed.positionals, ["queue"]);
+      checkQueueName(queueName, "<queue>");
+      const queue = await openWriter(parsed.values);
+      try {
+        if (pause) await queue.pauseQueue(queueName!);
+        else await queue.resumeQueue(queueName!);
+      } finally {
+        await queue.close();
+      }
+      io.out(
+        parsed.values.json
+          ? `${JSON.stringify({ queue: queueName, paused: pause })}\n`
+          : `${pause ? "Paused" : "Resumed"} "${queueName}".\n`,
+      );
+      return 0;
+    },
+  });
+}
+
+export const pauseCommand = pauseCommandOf(true);
+export const resumeCommand = pauseCommandOf(false);
