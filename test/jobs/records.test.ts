@@ -32,7 +32,7 @@ const RECORDS: QueueRecord[] = [
     payload: new Uint8Array(0),
     payloadRef: { key: "q/payload/X", size: 1 << 20 },
   } as Partial<QueueRecord>),
-  enqueue(ids[2]!),
+  enqueue(ids[2]!, { jobId: "caller-2", timeoutMs: 200, dedupKey: "d" } as Partial<QueueRecord>),
   enqueue(ids[3]!),
   { tag: Tag.Claim, id: ids[0]!, at: T + 1 },
   {
@@ -97,6 +97,18 @@ describe("records and checkpoints of results, history, timeouts and offloaded pa
       encodeRecord({ tag: Tag.Retry, id: ids[0]!, runAt: undefined, error: "x" }),
     );
     assert.deepEqual(retry, { tag: Tag.Retry, id: ids[0]!, runAt: undefined, error: "x" });
+  });
+
+  it("the enqueue flags are a varint: below 128 the bytes of a one-byte flags field, unknown flags refused", () => {
+    // jobId (8) + timeoutMs (16) + payload object (32) + dedupKey (2) = 58: one byte, as before.
+    const bytes = encodeRecord(RECORDS[2]!);
+    const flagsAt = 1 + 16 + 1 + 1; // tag, id, queue name "q" (length + byte)
+    assert.equal(bytes[flagsAt], 2 | 8 | 16);
+    const refBytes = encodeRecord(RECORDS[1]!);
+    assert.equal(refBytes[flagsAt], 32);
+    const unknown = Uint8Array.from(bytes);
+    unknown[flagsAt] = 64 | 2 | 8 | 16;
+    assert.throws(() => decodeRecord(unknown), /unknown enqueue flags/);
   });
 
   it("a checkpoint carries results, histories, timeouts and payload references, and replay agrees with it", () => {

@@ -209,6 +209,39 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("takes a caller's jobId as well as the generated id, also after a reopen; removeJobs reads as cancelled", async () => {
+      const { queue, reopen } = await openOn(kind, {
+        defaultQueueConfig: { retryBackoffBaseMs: 0 },
+      });
+      const [mine] = await queue.enqueueMany("work", [
+        { payload: "x", options: { jobId: "order-17" } },
+        { payload: "y", options: { jobId: "order-18" } },
+      ]);
+      assert.deepEqual(mine, { id: "order-17", created: true });
+      const waiting = queue.waitForCompletion("order-17");
+      const removed = queue.waitForCompletion("order-18");
+      const first = await queue.claim("work");
+      assert.equal(first?.id, "order-17");
+      assert.equal(await queue.removeJobs("work", "pending", {}), 1, "order-18 removed");
+      await queue.nack(first!, "flaky");
+      assert.deepEqual(await removed, { status: "cancelled" });
+      await queue.ack((await queue.claim("work"))!, { result: "shipped" });
+      assert.deepEqual(await waiting, { status: "done", result: Buffer.from("shipped") });
+      assert.deepEqual(
+        (await queue.attemptHistory("order-17")).map((a) => a.outcome),
+        ["retried", "completed"],
+      );
+      assert.equal(text((await queue.getJob("order-17"))?.result), "shipped");
+      await queue.close();
+      const again = await reopen();
+      assert.deepEqual(await again.waitForCompletion("order-17"), {
+        status: "done",
+        result: Buffer.from("shipped"),
+      });
+      assert.equal((await again.attemptHistory("order-17")).length, 2);
+      await again.close();
+    });
+
     it("answers at once for a job that already ended, not_found for unknown ids", async () => {
       const { queue } = await openOn(kind);
       const id = await queue.enqueue("work", "a");
