@@ -14,6 +14,7 @@ import { jobsCommand } from "./jobs.js";
 import { pauseCommand, resumeCommand } from "./pause.js";
 import { queuesCommand } from "./queues.js";
 import { requeueCommand } from "./requeue.js";
+import { schedulesCommand } from "./schedules.js";
 import { statsCommand } from "./stats.js";
 import { packageVersion } from "./version.js";
 
@@ -25,6 +26,7 @@ const COMMANDS: readonly Command[] = [
   deadCommand,
   jobsCommand,
   jobCommand,
+  schedulesCommand,
   requeueCommand,
   pauseCommand,
   resumeCommand,

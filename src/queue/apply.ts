@@ -372,5 +372,42 @@ export function apply(state: State, rec: QueueRecord): void {
       if (qs !== undefined) sweep(state, qs.deadByTime, rec.before, limit);
       return;
     }
+    case Tag.ScheduleSet: {
+      const previous = state.schedules.get(rec.schedule.name);
+      // A replaced schedule never fires a time its predecessor accounted for.
+      const firedUpTo = Math.max(previous?.firedUpTo ?? 0, rec.schedule.setAt);
+      state.schedules.set(rec.schedule.name, { ...rec.schedule, firedUpTo });
+      return;
+    }
+    case Tag.Unschedule:
+      if (!state.schedules.delete(rec.name))
+        throw new ApplyError(`unschedule: no schedule ${JSON.stringify(rec.name)}`);
+      return;
+    case Tag.ScheduleFire: {
+      const schedule = state.schedules.get(rec.name);
+      if (schedule === undefined)
+        throw new ApplyError(`schedule fire: no schedule ${JSON.stringify(rec.name)}`);
+      if (rec.fireAt <= schedule.firedUpTo)
+        throw new ApplyError(
+          `schedule fire: ${JSON.stringify(rec.name)} at ${rec.fireAt} is not after its last fire ${schedule.firedUpTo}`,
+        );
+      if (rec.job !== undefined) enqueue(state, rec.job);
+      state.schedules.set(rec.name, { ...schedule, firedUpTo: rec.fireAt });
+      return;
+    }
+    case Tag.Replace: {
+      const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled], "replace");
+      unindex(state, h);
+      const page = state.table.write(h);
+      const i = slot(h);
+      state.arena.release(page.payloadSegment[i]!, page.payloadLength[i]!);
+      page.payloadSegment[i] = state.arena.write(rec.payload);
+      page.payloadOffset[i] = state.arena.offset;
+      page.payloadLength[i] = rec.payload.byteLength;
+      withExtras(state, h, { headers: rec.headers });
+      if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+      else place(state, h, Status.Scheduled, rec.runAt);
+      return;
+    }
   }
 }

@@ -39,6 +39,7 @@ import { jobBefore, Observers, type Transition, type TransitionCause } from "./o
 import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
 import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { ScheduleRunner } from "./schedules/runner.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
@@ -63,6 +64,8 @@ export class QueueCore {
   readonly leases = new LeaseTable();
   readonly waiters: ClaimWaiters;
   readonly timers: QueueTimers;
+  /** Fires the durable schedules. */
+  readonly schedules: ScheduleRunner;
   /** Told about every durable transition (events, metrics, traces). */
   readonly observers: Observers;
   /** The store as the log uses it, counting requests and bytes. */
@@ -106,6 +109,7 @@ export class QueueCore {
       promote: () => this.#background("scheduler", () => this.promoteDue()),
       reap: () => this.#background("reaper", () => this.reap()),
     });
+    this.schedules = new ScheduleRunner(this, this.#timed, this.settings.schedulerIntervalMs);
   }
 
   /**
@@ -139,6 +143,7 @@ export class QueueCore {
     }
     this.#rearmScheduler();
     this.timers.start();
+    this.schedules.start();
   }
 
   /**
@@ -379,6 +384,7 @@ export class QueueCore {
   #stop(reason: Error): void {
     this.timers.stop();
     this.completions.rejectAll(reason);
+    this.schedules.stop();
     this.waiters.releaseAll();
     this.leases.clear(reason);
   }

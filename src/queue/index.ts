@@ -44,6 +44,7 @@ export {
 } from "./options.js";
 export { Queue } from "./queue.js";
 export { QueueReader } from "./reader.js";
+export type { CatchUp, ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 export type {
   MeterProviderLike,
   TelemetryOptions,

@@ -155,13 +155,19 @@ export type LifecycleStep =
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];
   for (const { record, job, cause, at } of transitions) {
-    if (record.tag === Tag.Enqueue) {
+    const enqueue =
+      record.tag === Tag.Enqueue
+        ? record
+        : record.tag === Tag.ScheduleFire
+          ? record.job
+          : undefined;
+    if (enqueue !== undefined) {
       steps.push({
         kind: "enqueued",
-        id: record.jobId ?? record.id,
-        queue: record.queue,
+        id: enqueue.jobId ?? enqueue.id,
+        queue: enqueue.queue,
         at,
-        runAt: record.runAt,
+        runAt: enqueue.runAt,
       });
       continue;
     }

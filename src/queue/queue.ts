@@ -35,6 +35,8 @@ import {
 } from "./options.js";
 import * as producers from "./producers.js";
 import * as reads from "./reads.js";
+import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
+import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
 import type {
   CancelOutcome,
@@ -217,6 +219,43 @@ export class Queue {
    */
   claimSignal(claim: Claim): AbortSignal {
     return settle.signalOfClaim(this.#core, claim);
+  }
+
+  // ---- schedules -------------------------------------------------------------------------
+
+  /**
+   * Create or replace the durable schedule `name`: at every fire time of
+   * `spec.cron` (in `spec.timezone`) or every `spec.everyMs`, enqueue
+   * `spec.payload` into `spec.queue`. Resolves once it is durable.
+   *
+   * Exactly one job per fire time: a fire is one log record that enqueues the
+   * job and marks the time as fired, so restarts, takeovers and wall-clock
+   * steps never fire a time twice, and every fire time that comes while a
+   * process owns the store fires. Times missed while none did follow
+   * `spec.catchUp`. Replacing a schedule keeps the times it fired accounted
+   * for. A bad cron expression or time zone, both or neither of `cron` and
+   * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
+   * naming the field, and nothing is stored.
+   *
+   * @example
+   * ```ts
+   * await queue.schedule("nightly-report", {
+   *   cron: "0 3 * * *", timezone: "Europe/Paris", queue: "reports", payload: "{}",
+   * });
+   * ```
+   */
+  schedule(name: string, spec: ScheduleSpec): Promise<void> {
+    return setSchedule(this.#core, name, spec);
+  }
+
+  /** Remove schedule `name` (durably): `true`, or `false` when there was none. */
+  unschedule(name: string): Promise<boolean> {
+    return removeSchedule(this.#core, name);
+  }
+
+  /** Every schedule, by name, with its next fire time (`nextRunAt`, `null` when it ended). */
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return listSchedulesOf(this.#core);
   }
 
   // ---- events ----------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from 
 import type { DeadJobsOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
 import { restoreState } from "./restore.js";
+import type { ScheduleInfo } from "./schedules/types.js";
+import { listScheduleInfos } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
@@ -121,6 +123,11 @@ export class QueueReader {
   /** How each attempt at job `id` ended, oldest first (see `Queue.attemptHistory`); empty for an unknown id. */
   attemptHistory(id: string): JobAttempt[] {
     return attemptHistoryOf(this.#state, checkString(id, "id"));
+  }
+
+  /** Every schedule, by name, with its next fire time (as of the snapshot). */
+  listSchedules(): ScheduleInfo[] {
+    return listScheduleInfos(this.#state);
   }
 
   /** A page of dead jobs in id order, strictly after `options.after`. */

@@ -5,6 +5,8 @@
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { ID_BYTES, readIdBytes } from "./ids.js";
+import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
+import type { ScheduleDefinition } from "./schedules/types.js";
 import type { Headers } from "./state.js";
 import type { PayloadRef } from "./table.js";
 
@@ -32,6 +34,10 @@ export const Tag = {
   Wake: 16,
   PauseQueue: 17,
   Remove: 18,
+  ScheduleSet: 28,
+  Unschedule: 29,
+  ScheduleFire: 30,
+  Replace: 31,
 } as const;
 
 /**
@@ -227,6 +233,40 @@ export interface RemoveRecord {
   readonly id: string;
 }
 
+/** A schedule is created, or replaced (its fires so far stay accounted for). */
+export interface ScheduleSetRecord {
+  readonly tag: typeof Tag.ScheduleSet;
+  readonly schedule: ScheduleDefinition;
+}
+/** A schedule is removed. */
+export interface UnscheduleRecord {
+  readonly tag: typeof Tag.Unschedule;
+  readonly name: string;
+}
+/**
+ * One fire of schedule `name` at `fireAt`: enqueues `job` (none when the
+ * fire is skipped) and marks every fire time up to `fireAt` as accounted
+ * for, in one record, so a fire time is applied once or not at all.
+ */
+export interface ScheduleFireRecord {
+  readonly tag: typeof Tag.ScheduleFire;
+  readonly name: string;
+  readonly fireAt: number;
+  readonly job: EnqueueRecord | undefined;
+}
+/**
+ * A waiting (pending or scheduled) job's payload, headers and run time are
+ * replaced: a debounced enqueue (`dedupReplace`) hit it. No `runAt` makes it
+ * pending.
+ */
+export interface ReplaceRecord {
+  readonly tag: typeof Tag.Replace;
+  readonly id: string;
+  readonly payload: Uint8Array;
+  readonly headers: Headers | undefined;
+  readonly runAt: number | undefined;
+}
+
 export type QueueRecord =
   | EnqueueRecord
   | ClaimRecord
@@ -244,7 +284,11 @@ export type QueueRecord =
   | SweepSomeRecord
   | WakeRecord
   | PauseQueueRecord
-  | RemoveRecord;
+  | RemoveRecord
+  | ScheduleSetRecord
+  | UnscheduleRecord
+  | ScheduleFireRecord
+  | ReplaceRecord;
 
 const ENQ_SCHEDULED = 1;
 const ENQ_DEDUP = 2;
@@ -257,6 +301,8 @@ const ENQ_KNOWN =
   ENQ_SCHEDULED | ENQ_DEDUP | ENQ_HEADERS | ENQ_JOB_ID | ENQ_TIMEOUT | ENQ_PAYLOAD_REF;
 const ACK_KEEP = 1;
 const ACK_RESULT = 2;
+const REPLACE_RUN_AT = 1;
+const REPLACE_HEADERS = 2;
 const RETRY_RUN_AT = 1;
 const RETRY_ERROR = 2;
 const RETRY_CAUSE = 4;
@@ -385,6 +431,28 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       w.varint(rec.before);
       w.varint(rec.limit);
       return;
+    case Tag.ScheduleSet:
+      writeScheduleDefinition(w, rec.schedule);
+      return;
+    case Tag.Unschedule:
+      w.string(rec.name);
+      return;
+    case Tag.ScheduleFire:
+      w.string(rec.name);
+      w.varint(rec.fireAt);
+      w.u8(rec.job === undefined ? 0 : 1);
+      if (rec.job !== undefined) writeRecord(w, rec.job);
+      return;
+    case Tag.Replace:
+      writeId(w, rec.id);
+      w.u8(
+        (rec.runAt !== undefined ? REPLACE_RUN_AT : 0) |
+          (rec.headers !== undefined ? REPLACE_HEADERS : 0),
+      );
+      if (rec.runAt !== undefined) w.varint(rec.runAt);
+      if (rec.headers !== undefined) writeHeaders(w, rec.headers);
+      w.bytes(rec.payload);
+      return;
   }
 }
 
@@ -494,6 +562,30 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.SweepDoneSome:
     case Tag.SweepDeadSome:
       return { tag, queue: r.string(), before: r.varint(), limit: r.varint() };
+    case Tag.ScheduleSet:
+      return { tag, schedule: readScheduleDefinition(r) };
+    case Tag.Unschedule:
+      return { tag, name: r.string() };
+    case Tag.ScheduleFire: {
+      const name = r.string();
+      const fireAt = r.varint();
+      const hasJob = r.u8();
+      if (hasJob > 1) throw new DecodeError(`schedule fire job flag ${hasJob} is not 0 or 1`);
+      if (hasJob === 0) return { tag, name, fireAt, job: undefined };
+      const job = readRecord(r);
+      if (job.tag !== Tag.Enqueue)
+        throw new DecodeError(`schedule fire holds a record of tag ${job.tag}, not an enqueue`);
+      return { tag, name, fireAt, job };
+    }
+    case Tag.Replace: {
+      const id = readId(r);
+      const flags = r.u8();
+      if ((flags & ~(REPLACE_RUN_AT | REPLACE_HEADERS)) !== 0)
+        throw new DecodeError(`replace record has unknown flags ${flags}`);
+      const runAt = flags & REPLACE_RUN_AT ? r.varint() : undefined;
+      const headers = flags & REPLACE_HEADERS ? readHeaders(r) : undefined;
+      return { tag, id, payload: r.bytes(), headers, runAt };
+    }
     default:
       throw new DecodeError(`unknown record tag ${tag}`);
   }

@@ -30,6 +30,7 @@ import {
   swapBytes,
 } from "./snapshot-layout.js";
 import { copyPage, viewPage } from "./snapshot-pages.js";
+import { decodeSections } from "./snapshot-sections.js";
 import { State, Status } from "./state.js";
 import { ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 
@@ -70,6 +71,8 @@ export class SnapshotReader {
   readonly #extrasCount: number;
   readonly #offsets: number[] = [];
   readonly #lengths: number[] = [];
+  /** Where the regions end (sections follow). */
+  #regionsEnd = 0;
   readonly #budget: SliceBudget;
   readonly #pages: Page[] = [];
   /** Jobs per queue and status, from the columns (checked against the stored index lengths). */
@@ -123,6 +126,7 @@ export class SnapshotReader {
         throw new DecodeError(`snapshot region ${i} lies outside the snapshot`);
       this.#offsets.push(offset);
       this.#lengths.push(length);
+      this.#regionsEnd = Math.max(this.#regionsEnd, offset + length);
     }
     for (let c = 0; c < COLUMN_WIDTH.length; c++)
       if (this.#lengths[c] !== COLUMN_WIDTH[c]! * this.#jobs)
@@ -151,6 +155,7 @@ export class SnapshotReader {
           break;
         case Phase.Dedup:
           if (!this.#rebuildDedup()) return null;
+          decodeSections(this.#bytes.subarray(this.#regionsEnd), this.#state);
           return this.#state;
       }
       if (this.#budget.spent()) return null;

@@ -26,6 +26,7 @@ import {
   SNAPSHOT_VERSION,
   swapBytes,
 } from "./snapshot-layout.js";
+import { encodeSections } from "./snapshot-sections.js";
 import type { QueueState, State } from "./state.js";
 import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView } from "./table.js";
 
@@ -58,6 +59,8 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #lastId: string | null;
   readonly #nextSeq: number;
   readonly #budget: SliceBudget;
+  /** The sections after the regions (schedules), encoded at the cut. */
+  readonly #sections: Uint8Array;
   #released = false;
 
   #phase = Phase.Rank;
@@ -98,6 +101,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       ),
     }));
     this.#rank = new Int32Array(this.#table.pages.length * PAGE_SLOTS);
+    this.#sections = encodeSections(state);
   }
 
   step(): Uint8Array | null {
@@ -208,8 +212,9 @@ export class SnapshotWriter implements SnapshotEncoder {
       4 * (this.#queues.length * INDEXES_PER_QUEUE + indexEntries),
     ];
     const layout = layOut(headBytes.byteLength + REGION_TABLE_BYTES, lengths, this.#reserve);
-    const out = new Uint8Array(this.#reserve + layout.size);
+    const out = new Uint8Array(this.#reserve + layout.size + this.#sections.byteLength);
     out.set(headBytes, this.#reserve);
+    out.set(this.#sections, this.#reserve + layout.size);
     const table = new DataView(
       out.buffer,
       this.#reserve + headBytes.byteLength,

@@ -119,6 +119,10 @@ export function stateDigest(state: State): string {
     lines.push(`  done ${ids(qs.done.toArray())}`);
     lines.push(`  dead ${ids(qs.deadByTime.toArray())}`);
   }
+  for (const name of [...state.schedules.keys()].sort()) {
+    const { payload, ...s } = state.schedules.get(name)!;
+    lines.push(`schedule ${JSON.stringify(s)} payload=${Buffer.from(payload).toString("hex")}`);
+  }
   for (const j of rows(state)) {
     lines.push(
       JSON.stringify([

@@ -1,0 +1,46 @@
+/** `taquba schedules`: every durable schedule with its next fire time, read-only. */
+import type { ScheduleInfo } from "../queue/schedules/types.js";
+import { defineCommand } from "./args.js";
+import {
+  openReader,
+  payloadText,
+  positionals,
+  STORE_HELP,
+  STORE_OPTIONS,
+  toJson,
+} from "./store-args.js";
+
+const HELP = `Usage: taquba schedules [options]
+
+Every schedule by name: when it fires, into which queue, and its next fire time. Read-only.
+
+Options:
+${STORE_HELP}
+`;
+
+function iso(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? "-" : new Date(ms).toISOString();
+}
+
+function describeSchedule(s: ScheduleInfo): string {
+  const when =
+    s.cron === undefined ? `every ${s.everyMs}ms` : `cron ${JSON.stringify(s.cron)} ${s.timezone}`;
+  const payload = payloadText(s.payload);
+  const shown = payload.length > 40 ? `${payload.slice(0, 37)}...` : payload;
+  return `${s.name}  ${when}  queue ${JSON.stringify(s.queue)}  next ${iso(s.nextRunAt)}  catch-up ${s.catchUp}  payload ${JSON.stringify(shown)}\n`;
+}
+
+export const schedulesCommand = defineCommand({
+  name: "schedules",
+  summary: "list schedules and their next fire times (read-only)",
+  help: HELP,
+  options: STORE_OPTIONS,
+  async run(parsed, io) {
+    positionals(parsed.positionals, []);
+    const schedules = (await openReader(parsed.values)).listSchedules();
+    if (parsed.values.json) io.out(toJson(schedules));
+    else if (schedules.length === 0) io.out("No schedules.\n");
+    else io.out(schedules.map(describeSchedule).join(""));
+    return 0;
+  },
+});

@@ -1,0 +1,47 @@
+/**
+ * `Queue.schedule`, `unschedule` and `listSchedules` after the facade:
+ * check, write the record, and tell the runner to re-arm.
+ */
+import type { QueueCore } from "../core.js";
+import { Tag } from "../records.js";
+import type { ScheduleInfo, ScheduleSpec } from "./types.js";
+import { checkScheduleName, checkScheduleSpec } from "./validate.js";
+import { listScheduleInfos } from "./views.js";
+
+/** `Queue.schedule`: create or replace, durably. */
+export async function setSchedule(
+  core: QueueCore,
+  name: string,
+  spec: ScheduleSpec,
+): Promise<void> {
+  core.check();
+  const checked = checkScheduleSpec(name, spec, core.settings, core.now());
+  if (!core.log.isWritable()) await core.log.whenWritable();
+  core.check();
+  // Set at the time it is written (the wait above may have taken a while).
+  const written = core.commit({
+    tag: Tag.ScheduleSet,
+    schedule: { ...checked, setAt: core.now() },
+  });
+  core.schedules.changed();
+  await written;
+}
+
+/** `Queue.unschedule`: `true` once the removal is durable, `false` for an unknown name. */
+export async function removeSchedule(core: QueueCore, name: string): Promise<boolean> {
+  core.check();
+  const checked = checkScheduleName(name);
+  if (!core.log.isWritable()) await core.log.whenWritable();
+  core.check();
+  if (!core.state.schedules.has(checked)) return false;
+  const written = core.commit({ tag: Tag.Unschedule, name: checked });
+  core.schedules.changed();
+  await written;
+  return true;
+}
+
+/** `Queue.listSchedules`. */
+export async function listSchedulesOf(core: QueueCore): Promise<ScheduleInfo[]> {
+  core.check();
+  return listScheduleInfos(core.state, (s) => core.schedules.next(s));
+}

@@ -1,0 +1,116 @@
+/**
+ * The shapes of durable schedules: what a caller passes to `Queue.schedule`
+ * ({@link ScheduleSpec}), what `listSchedules` returns ({@link ScheduleInfo}),
+ * and the schedule as the state keeps it ({@link Schedule}).
+ */
+import type { EnqueueOptions } from "../options.js";
+import type { Payload } from "../types.js";
+
+/** What a schedule does with fire times missed while no process owned the store. */
+export type CatchUp = "none" | "latest" | "all";
+
+/** Catch-up policies as stored; never renumber one. */
+export const CATCH_UPS: readonly CatchUp[] = ["none", "latest", "all"];
+
+/**
+ * A durable schedule: enqueue `payload` into `queue` at every fire time of
+ * `cron` (in `timezone`) or every `everyMs`.
+ */
+export interface ScheduleSpec {
+  /**
+   * A cron expression (5 fields, or 6 with seconds first), as the `croner`
+   * package reads it, evaluated in `timezone`. Exactly one of `cron` and `everyMs`.
+   * @default none
+   */
+  cron?: string;
+  /**
+   * Fire every this many milliseconds (a positive integer), counted from
+   * `startAt` (which fires itself) or else from when the schedule was set
+   * (which does not). Exactly one of `cron` and `everyMs`.
+   * @default none
+   */
+  everyMs?: number;
+  /**
+   * IANA time zone `cron` is read in (`"Europe/Paris"`); daylight-saving
+   * changes follow croner: a wall time skipped by a spring-forward runs at the
+   * end of the gap for fixed-time expressions and is skipped for interval ones;
+   * a wall time that occurs twice runs once for fixed-time expressions, twice
+   * for interval ones.
+   * @default "UTC"
+   */
+  timezone?: string;
+  /** The queue each fire enqueues into. */
+  queue: string;
+  /** The payload of every job the schedule enqueues. */
+  payload: Payload;
+  /**
+   * Options of every job the schedule enqueues (not `runAt` or `jobId`; a
+   * `delayMs` runs each job that long after its fire). A fire whose
+   * `dedupKey` is held by a waiting job enqueues nothing.
+   * @default {}
+   */
+  options?: EnqueueOptions;
+  /**
+   * No fire before this time (epoch ms).
+   * @default when the schedule is set
+   */
+  startAt?: number;
+  /**
+   * No fire at or after this time (epoch ms); must be after `startAt`.
+   * @default none (fires forever)
+   */
+  endAt?: number;
+  /**
+   * Fire times missed while no process owned the store (it was closed, or
+   * being taken over): `"latest"` fires the last one missed, `"all"` every
+   * one, `"none"` skips them. Fires missed while a process owns the store
+   * (a stalled event loop, a wall-clock step forward) always all fire.
+   * @default "latest"
+   */
+  catchUp?: CatchUp;
+}
+
+/** A schedule as `listSchedules` reports it. */
+export interface ScheduleInfo {
+  name: string;
+  cron?: string;
+  everyMs?: number;
+  timezone: string;
+  queue: string;
+  payload: Uint8Array;
+  options?: EnqueueOptions;
+  startAt?: number;
+  endAt?: number;
+  catchUp: CatchUp;
+  /** The next fire time (epoch ms), or `null` when it will not fire again (past `endAt`). */
+  nextRunAt: number | null;
+  /** The newest fire time accounted for (fired, or skipped by `catchUp`), or when it was set. */
+  firedUpTo: number;
+}
+
+/** A schedule's definition as written by a `ScheduleSet` record. */
+export interface ScheduleDefinition {
+  readonly name: string;
+  /** Exactly one of `cron` and `everyMs` is set. */
+  readonly cron: string | undefined;
+  readonly everyMs: number | undefined;
+  readonly timezone: string;
+  readonly queue: string;
+  readonly payload: Uint8Array;
+  /** The job options as JSON (as given, checked), or `undefined` for none. */
+  readonly options: string | undefined;
+  readonly startAt: number | undefined;
+  readonly endAt: number | undefined;
+  readonly catchUp: CatchUp;
+  /** When it was set (created or replaced): `everyMs` counts from here without `startAt`. */
+  readonly setAt: number;
+}
+
+/** A schedule as the state keeps it (immutable: `apply` replaces the object). */
+export interface Schedule extends ScheduleDefinition {
+  /**
+   * Fire times up to this one are accounted for: fired, or skipped by a
+   * catch-up. A fire is only ever at a later time, so no time fires twice.
+   */
+  readonly firedUpTo: number;
+}

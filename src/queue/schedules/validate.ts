@@ -1,0 +1,147 @@
+/**
+ * Checking `Queue.schedule`'s arguments into a schedule definition. Every
+ * error is an `InvalidArgumentError` naming the field (`spec.cron`,
+ * `spec.timezone`, `spec.endAt`, …), thrown before anything is written.
+ */
+import {
+  checkOneOf,
+  checkOptionsObject,
+  checkPositiveDuration,
+  checkString,
+  invalidArgument,
+  invalidArgumentGot,
+} from "../../validate.js";
+import type { QueueSettings } from "../config.js";
+import type { EnqueueOptions } from "../options.js";
+import {
+  checkDedupKey,
+  checkEnqueueOptions,
+  checkPayload,
+  checkQueueName,
+  checkTimestamp,
+} from "../validate.js";
+import { parseCron } from "./timing.js";
+import { CATCH_UPS, type ScheduleDefinition, type ScheduleSpec } from "./types.js";
+
+/** Longest schedule name, in UTF-8 bytes. */
+export const MAX_SCHEDULE_NAME_BYTES = 255;
+
+/** A schedule name: 1–255 UTF-8 bytes of well-formed Unicode. */
+export function checkScheduleName(value: unknown, arg = "name"): string {
+  const name = checkDedupKey(checkString(value, arg), arg);
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes < 1 || bytes > MAX_SCHEDULE_NAME_BYTES)
+    throw invalidArgumentGot(
+      arg,
+      `a schedule name of 1–${MAX_SCHEDULE_NAME_BYTES} UTF-8 bytes`,
+      `${bytes} bytes`,
+    );
+  return name;
+}
+
+/** Whether `zone` is an IANA time zone this runtime knows. */
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The job options a schedule keeps, as JSON (the fields of `EnqueueOptions` it may use). */
+function storedOptions(options: EnqueueOptions, arg: string): string | undefined {
+  if (options.runAt !== undefined)
+    throw invalidArgument(
+      `${arg}.runAt`,
+      "absent (each fire sets its job's time; use delayMs to run it later)",
+      options.runAt,
+    );
+  if (options.jobId !== undefined)
+    throw invalidArgument(`${arg}.jobId`, "absent (every fire enqueues a new job)", options.jobId);
+  const kept: Record<string, unknown> = {};
+  for (const key of ["priority", "maxAttempts", "dedupKey", "headers", "delayMs"] as const)
+    if (options[key] !== undefined) kept[key] = options[key];
+  return Object.keys(kept).length === 0 ? undefined : JSON.stringify(kept);
+}
+
+/** The job options of a stored schedule. */
+export function scheduleOptions(json: string | undefined): EnqueueOptions {
+  return json === undefined ? {} : (JSON.parse(json) as EnqueueOptions);
+}
+
+/**
+ * Checks `Queue.schedule(name, spec)` and returns the definition to write,
+ * set at `now`. Throws `InvalidArgumentError` naming the first bad field.
+ */
+export function checkScheduleSpec(
+  nameArg: unknown,
+  specArg: unknown,
+  settings: QueueSettings,
+  now: number,
+): ScheduleDefinition {
+  const name = checkScheduleName(nameArg);
+  if (typeof specArg !== "object" || specArg === null || Array.isArray(specArg))
+    throw invalidArgument("spec", "a schedule spec object", specArg);
+  const spec = specArg as ScheduleSpec;
+  if (spec.cron !== undefined && spec.everyMs !== undefined)
+    throw invalidArgument(
+      "spec.everyMs",
+      "absent when `spec.cron` is given (exactly one)",
+      spec.everyMs,
+    );
+  if (spec.cron === undefined && spec.everyMs === undefined)
+    throw invalidArgumentGot(
+      "spec.cron",
+      "a cron expression, or `spec.everyMs` given (exactly one)",
+      "neither",
+    );
+  const timezone =
+    spec.timezone === undefined ? "UTC" : checkString(spec.timezone, "spec.timezone");
+  if (!knownTimeZone(timezone))
+    throw invalidArgument(
+      "spec.timezone",
+      'an IANA time zone name such as "Europe/Paris"',
+      timezone,
+    );
+  let cron: string | undefined;
+  let everyMs: number | undefined;
+  if (spec.cron !== undefined) {
+    cron = checkString(spec.cron, "spec.cron");
+    try {
+      parseCron(cron, timezone);
+    } catch (error) {
+      throw invalidArgumentGot(
+        "spec.cron",
+        "a cron expression of 5 fields (6 with seconds first)",
+        `${JSON.stringify(cron)} (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");
+  const queue = checkQueueName(spec.queue, "spec.queue");
+  const payload = checkPayload(spec.payload, settings.maxPayloadBytes, "spec.payload");
+  checkOptionsObject(spec.options, "spec.options");
+  const options = spec.options ?? {};
+  checkEnqueueOptions(options, settings.configs.get(queue), "spec.options");
+  const stored = storedOptions(options, "spec.options");
+  const startAt =
+    spec.startAt === undefined ? undefined : checkTimestamp(spec.startAt, "spec.startAt");
+  const endAt = spec.endAt === undefined ? undefined : checkTimestamp(spec.endAt, "spec.endAt");
+  if (endAt !== undefined && startAt !== undefined && endAt <= startAt)
+    throw invalidArgumentGot("spec.endAt", `after \`spec.startAt\` (${startAt})`, String(endAt));
+  const catchUp =
+    spec.catchUp === undefined ? "latest" : checkOneOf(spec.catchUp, "spec.catchUp", CATCH_UPS);
+  return {
+    name,
+    cron,
+    everyMs,
+    timezone,
+    queue,
+    payload,
+    options: stored,
+    startAt,
+    endAt,
+    catchUp,
+    setAt: now,
+  };
+}

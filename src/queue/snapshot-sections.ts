@@ -1,0 +1,70 @@
+/**
+ * Sections of a version-2 snapshot after its regions, for state beside the
+ * job table (schedules now; more kinds later). Each is
+ *
+ *     varint kind | varint length | bytes
+ *
+ * so a decoder that meets a kind it does not know refuses the snapshot
+ * (written by a newer release) instead of dropping state, and a snapshot
+ * written before sections existed (nothing after the regions) decodes as
+ * having none. Kinds are never renumbered: 28 = schedules.
+ */
+import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
+import type { State } from "./state.js";
+
+/** Section kinds. */
+export const Section = { Schedules: 28 } as const;
+
+/**
+ * The sections of `state` as of now (called at the snapshot's cut; they are
+ * small and copied whole).
+ */
+export function encodeSections(state: State): Uint8Array {
+  const out = new ByteWriter(64);
+  if (state.schedules.size > 0) {
+    const w = new ByteWriter(256);
+    w.varint(state.schedules.size);
+    for (const schedule of state.schedules.values()) {
+      writeScheduleDefinition(w, schedule);
+      w.varint(schedule.firedUpTo);
+    }
+    const bytes = w.finish();
+    out.varint(Section.Schedules);
+    out.bytes(bytes);
+  }
+  return out.finish();
+}
+
+/** Reads the sections in `bytes` into `state`. Throws `DecodeError`. */
+export function decodeSections(bytes: Uint8Array, state: State): void {
+  const r = new ByteReader(bytes);
+  const seen = new Set<number>();
+  while (r.remaining > 0) {
+    const kind = r.varint();
+    const body = new ByteReader(r.bytes());
+    if (seen.has(kind)) throw new DecodeError(`snapshot has section ${kind} twice`);
+    seen.add(kind);
+    switch (kind) {
+      case Section.Schedules: {
+        const count = body.varint();
+        for (let i = 0; i < count; i++) {
+          const definition = readScheduleDefinition(body);
+          const firedUpTo = body.varint();
+          if (state.schedules.has(definition.name))
+            throw new DecodeError(
+              `snapshot holds schedule ${JSON.stringify(definition.name)} twice`,
+            );
+          state.schedules.set(definition.name, { ...definition, firedUpTo });
+        }
+        break;
+      }
+      default:
+        throw new DecodeError(
+          `snapshot has an unknown section ${kind} (written by a newer release?)`,
+        );
+    }
+    if (body.remaining !== 0)
+      throw new DecodeError(`${body.remaining} bytes after snapshot section ${kind}`);
+  }
+}

@@ -1,0 +1,53 @@
+import { ManualClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/logger.js";
+import type { OpenOptions } from "../../../src/queue/options.js";
+import { Queue } from "../../../src/queue/queue.js";
+import type { ObjectStore } from "../../../src/store/types.js";
+
+/** Opens the queue store "q" of `store` with `clock` (quiet, no group-commit wait). */
+export function open(
+  store: ObjectStore,
+  clock: ManualClock,
+  options: OpenOptions = {},
+): Promise<Queue> {
+  return Queue.open(store, "q", { clock, logger: silentLogger, flushIntervalMs: 0, ...options });
+}
+
+/** A clock at the ISO time `iso`. */
+export function clockAt(iso: string): ManualClock {
+  return new ManualClock(Date.parse(iso));
+}
+
+/** Lets background fires (sliced over turns of the event loop) and their writes finish. */
+export async function settle(queue: Queue): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  await queue.flush();
+}
+
+/**
+ * Fire times of schedule `name` enqueued into `queue` so far (from the dedup
+ * keys of its waiting jobs), in job order.
+ */
+export async function firesOf(queue: Queue, queueName: string, name: string): Promise<number[]> {
+  const times: number[] = [];
+  for (const status of ["pending", "scheduled"] as const) {
+    let cursor: string | undefined;
+    do {
+      const page = await queue.listJobs(queueName, status, {
+        limit: 1000,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const job of page.jobs) {
+        const match = /^schedule:(.*):(\d+)$/.exec(job.dedupKey ?? "");
+        if (match !== null && match[1] === name) times.push(Number(match[2]));
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** ISO strings of epoch times, for readable assertions. */
+export function isos(times: readonly number[]): string[] {
+  return times.map((t) => new Date(t).toISOString());
+}

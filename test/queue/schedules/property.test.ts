@@ -1,0 +1,180 @@
+/**
+ * Property: over random schedules and random histories of clock moves, wall
+ * steps, restarts (close, time passes, reopen) and takeovers (a second
+ * process opens the store without the first closing), the durable fire
+ * times are exactly those of a model that fires every time due while a
+ * process owns the store and applies `catchUp` at each open: never a
+ * duplicate, never a miss.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import type { Queue } from "../../../src/queue/queue.js";
+import { QueueReader } from "../../../src/queue/reader.js";
+import { lastFireUpTo, nextFireAfter } from "../../../src/queue/schedules/timing.js";
+import type {
+  CatchUp,
+  ScheduleDefinition,
+  ScheduleSpec,
+} from "../../../src/queue/schedules/types.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { clockAt, open, settle } from "./helpers.js";
+
+const INTERVAL = 1_000;
+
+type Op =
+  | { kind: "advance"; ms: number }
+  | { kind: "step"; ms: number }
+  | { kind: "restart"; gapMs: number; stepMs: number }
+  | { kind: "takeover" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("advance" as const),
+      ms: fc.integer({ min: 0, max: 3 * 3_600_000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("step" as const),
+      ms: fc.integer({ min: -2 * 3_600_000, max: 2 * 3_600_000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("restart" as const),
+      gapMs: fc.integer({ min: 0, max: 5 * 3_600_000 }),
+      stepMs: fc.integer({ min: -3_600_000, max: 3_600_000 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "takeover" as const }) },
+);
+
+const timing: fc.Arbitrary<Pick<ScheduleSpec, "cron" | "everyMs" | "timezone">> = fc.oneof(
+  fc.record({ everyMs: fc.integer({ min: 60_000, max: 2 * 3_600_000 }) }),
+  fc.record({
+    cron: fc.constantFrom("*/7 * * * *", "0 * * * *", "30 2 * * *", "15,45 1-3 * * *", "0 0 L * *"),
+    timezone: fc.constantFrom("UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"),
+  }),
+);
+
+/** The model: fire every due time while owned, `catchUp` at each open. */
+class Model {
+  readonly fired: number[] = [];
+  #cursor: number;
+  constructor(
+    readonly s: ScheduleDefinition,
+    readonly catchUp: CatchUp,
+  ) {
+    this.#cursor = s.setAt;
+  }
+  /** Everything due at wall time `now` while owned. */
+  owned(now: number): void {
+    for (
+      let t = nextFireAfter(this.s, this.#cursor);
+      t !== null && t <= now;
+      t = nextFireAfter(this.s, t)
+    ) {
+      this.fired.push(t);
+      this.#cursor = t;
+    }
+  }
+  /** A process opens the store at wall time `now`. */
+  opened(now: number): void {
+    if (this.catchUp !== "all") {
+      const last = lastFireUpTo(this.s, this.#cursor, now);
+      if (last !== null) {
+        if (this.catchUp === "latest") this.fired.push(last);
+        this.#cursor = last;
+      }
+    }
+    this.owned(now);
+  }
+}
+
+describe("schedules: property", { timeout: 240_000 }, () => {
+  it("fires are never duplicated and none is missed while owned", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        timing,
+        fc.constantFrom<CatchUp>("none", "latest", "all"),
+        fc.date({
+          min: new Date("2026-01-01T00:00:00Z"),
+          max: new Date("2030-12-31T00:00:00Z"),
+          noInvalidDate: true,
+        }),
+        fc.array(op, { minLength: 1, maxLength: 12 }),
+        async (when, catchUp, start, ops) => {
+          const store = new MemoryStore();
+          const clock = clockAt(start.toISOString());
+          let queue: Queue = await open(store, clock, { schedulerIntervalMs: INTERVAL });
+          const older: Queue[] = [];
+          await queue.schedule("p", { ...when, queue: "jobs", payload: "", catchUp });
+          const [info] = await queue.listSchedules();
+          const definition: ScheduleDefinition = {
+            name: "p",
+            cron: when.cron,
+            everyMs: when.everyMs,
+            timezone: when.timezone ?? "UTC",
+            queue: "jobs",
+            payload: new Uint8Array(0),
+            options: undefined,
+            startAt: undefined,
+            endAt: undefined,
+            catchUp,
+            setAt: info!.firedUpTo,
+          };
+          const model = new Model(definition, catchUp);
+          for (const o of ops) {
+            switch (o.kind) {
+              case "advance":
+                clock.advance(o.ms + INTERVAL);
+                break;
+              case "step":
+                clock.stepWall(o.ms);
+                clock.advance(INTERVAL);
+                break;
+              case "restart":
+                await settle(queue);
+                await queue.close();
+                clock.advance(o.gapMs);
+                clock.stepWall(o.stepMs);
+                queue = await open(store, clock, { schedulerIntervalMs: INTERVAL });
+                model.opened(clock.now());
+                break;
+              case "takeover":
+                await settle(queue);
+                older.push(queue);
+                queue = await open(store, clock, { schedulerIntervalMs: INTERVAL });
+                model.opened(clock.now());
+                break;
+            }
+            if (o.kind === "advance" || o.kind === "step") model.owned(clock.now());
+            await settle(queue);
+          }
+          await queue.close();
+          for (const q of older) await q.close().catch(() => undefined);
+          const reader = await QueueReader.open(store, "q");
+          const durable: number[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = reader.listJobs("jobs", "pending", {
+              limit: 1000,
+              ...(cursor === undefined ? {} : { cursor }),
+            });
+            for (const job of page.jobs) durable.push(Number(/:(\d+)$/.exec(job.dedupKey!)![1]));
+            cursor = page.nextCursor;
+          } while (cursor !== undefined);
+          durable.sort((a, b) => a - b);
+          assert.equal(new Set(durable).size, durable.length, "a fire time was enqueued twice");
+          assert.deepEqual(durable, model.fired);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../../src/errors.js";
+import { QueueReader } from "../../../src/queue/reader.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { clockAt, firesOf, isos, open, settle } from "./helpers.js";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+describe("schedules", { timeout: 60_000 }, () => {
+  it("everyMs fires one job per fire time, on time, and lists its next fire", async () => {
+    const store = new MemoryStore();
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(store, clock);
+    await queue.schedule("tick", { everyMs: 10 * MINUTE, queue: "jobs", payload: "p" });
+    let [info] = await queue.listSchedules();
+    assert.equal(info!.name, "tick");
+    assert.equal(info!.everyMs, 10 * MINUTE);
+    assert.equal(info!.timezone, "UTC");
+    assert.equal(info!.catchUp, "latest");
+    assert.equal(info!.nextRunAt, t0 + 10 * MINUTE);
+    clock.advance(10 * MINUTE - 1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "tick"), []);
+    clock.advance(1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "tick"), [t0 + 10 * MINUTE]);
+    clock.advance(35 * MINUTE);
+    await settle(queue);
+    assert.deepEqual(
+      await firesOf(queue, "jobs", "tick"),
+      [1, 2, 3, 4].map((k) => t0 + k * 10 * MINUTE),
+    );
+    const job = await queue.claim("jobs");
+    assert.equal(Buffer.from(job!.payload).toString(), "p");
+    [info] = await queue.listSchedules();
+    assert.equal(info!.nextRunAt, t0 + 50 * MINUTE);
+    await queue.close();
+  });
+
+  it("refuses bad specs with InvalidArgumentError naming the field, storing nothing", async () => {
+    const store = new MemoryStore();
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const queue = await open(store, clock);
+    const base = { queue: "jobs", payload: "p" };
+    const cases: [unknown, RegExp][] = [
+      [{ ...base, cron: "61 * * * *" }, /`spec\.cron`/],
+      [{ ...base, cron: "not a cron" }, /`spec\.cron`/],
+      [{ ...base, cron: "* * * * *", timezone: "Mars/Olympus_Mons" }, /`spec\.timezone`/],
+      [{ ...base, cron: "* * * * *", everyMs: 1000 }, /`spec\.everyMs`/],
+      [{ ...base }, /`spec\.cron`.*neither/],
+      [{ ...base, everyMs: 0 }, /`spec\.everyMs`/],
+      [{ ...base, everyMs: 1000, startAt: 2000, endAt: 2000 }, /`spec\.endAt`/],
+      [{ ...base, everyMs: 1000, startAt: 3000, endAt: 2000 }, /`spec\.endAt`/],
+      [{ ...base, everyMs: 1000, catchUp: "some" }, /`spec\.catchUp`/],
+      [{ ...base, everyMs: 1000, queue: "" }, /`spec\.queue`/],
+      [{ ...base, everyMs: 1000, options: { runAt: 5 } }, /`spec\.options\.runAt`/],
+      [{ ...base, everyMs: 1000, options: { jobId: "x" } }, /`spec\.options\.jobId`/],
+      [{ ...base, everyMs: 1000, options: { priority: -1 } }, /`spec\.options\.priority`/],
+      [{ ...base, everyMs: 1000, payload: 5 }, /`spec\.payload`/],
+    ];
+    await queue.flush();
+    const before = queue.logStats().recordsWritten;
+    for (const [spec, message] of cases) {
+      await assert.rejects(
+        queue.schedule("s", spec as never),
+        (error: unknown) => error instanceof InvalidArgumentError && message.test(error.message),
+        JSON.stringify(spec),
+      );
+    }
+    await assert.rejects(queue.schedule("", { ...base, everyMs: 1000 }), /`name`/);
+    assert.deepEqual(await queue.listSchedules(), []);
+    await queue.flush();
+    assert.equal(queue.logStats().recordsWritten, before);
+    assert.equal(await queue.unschedule("s"), false);
+    await queue.close();
+  });
+
+  it("cron: month ends and the leap day", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock);
+    await queue.schedule("31st", { cron: "0 0 31 * *", queue: "jobs", payload: "" });
+    await queue.schedule("last", { cron: "0 12 L * *", queue: "jobs", payload: "" });
+    await queue.schedule("leap", { cron: "0 0 29 2 *", queue: "jobs", payload: "" });
+    for (let day = 0; day < 800; day++) clock.advance(DAY);
+    await settle(queue);
+    const thirtyFirsts = isos(await firesOf(queue, "jobs", "31st"));
+    // Seven months of 31 days a year, from January 2027 to early March 2029.
+    assert.equal(thirtyFirsts.length, 15, thirtyFirsts.join());
+    assert.ok(thirtyFirsts.every((t) => t.slice(8, 10) === "31"));
+    assert.deepEqual(isos(await firesOf(queue, "jobs", "last")).slice(0, 4), [
+      "2027-01-31T12:00:00.000Z",
+      "2027-02-28T12:00:00.000Z",
+      "2027-03-31T12:00:00.000Z",
+      "2027-04-30T12:00:00.000Z",
+    ]);
+    assert.ok(isos(await firesOf(queue, "jobs", "last")).includes("2028-02-29T12:00:00.000Z"));
+    assert.deepEqual(isos(await firesOf(queue, "jobs", "leap")), ["2028-02-29T00:00:00.000Z"]);
+    await queue.close();
+  });
+
+  it("cron: daylight-saving changes in America/New_York follow croner's rules", async () => {
+    const clock = clockAt("2027-03-13T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock);
+    const tz = "America/New_York";
+    // Spring forward on 2027-03-14: 02:30 does not exist and runs at 03:00 EDT.
+    await queue.schedule("spring", {
+      cron: "30 2 * * *",
+      timezone: tz,
+      queue: "jobs",
+      payload: "",
+    });
+    for (let h = 0; h < 72; h++) clock.advance(HOUR);
+    await settle(queue);
+    assert.deepEqual(isos(await firesOf(queue, "jobs", "spring")), [
+      "2027-03-13T07:30:00.000Z",
+      "2027-03-14T07:00:00.000Z",
+      "2027-03-15T06:30:00.000Z",
+    ]);
+    await queue.close();
+
+    const fall = clockAt("2027-11-06T00:00:00Z");
+    const q2 = await open(new MemoryStore(), fall);
+    // Fall back on 2027-11-07: 01:30 happens twice; a fixed time runs once, an interval on both.
+    await q2.schedule("fixed", { cron: "30 1 * * *", timezone: tz, queue: "jobs", payload: "" });
+    await q2.schedule("every30", {
+      cron: "*/30 1 * * *",
+      timezone: tz,
+      queue: "jobs",
+      payload: "",
+      startAt: Date.parse("2027-11-07T00:00:00Z"),
+      endAt: Date.parse("2027-11-07T12:00:00Z"),
+    });
+    for (let h = 0; h < 72; h++) fall.advance(HOUR);
+    await settle(q2);
+    assert.deepEqual(isos(await firesOf(q2, "jobs", "fixed")), [
+      "2027-11-06T05:30:00.000Z",
+      "2027-11-07T05:30:00.000Z",
+      "2027-11-08T06:30:00.000Z",
+    ]);
+    assert.deepEqual(isos(await firesOf(q2, "jobs", "every30")), [
+      "2027-11-07T05:00:00.000Z",
+      "2027-11-07T05:30:00.000Z",
+      "2027-11-07T06:00:00.000Z",
+      "2027-11-07T06:30:00.000Z",
+    ]);
+    const [, info] = await q2.listSchedules();
+    assert.equal(info!.name, "fixed");
+    await q2.close();
+  });
+
+  it("a wall-clock step back never fires a time twice; a step forward fires what became due", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: 1_000 });
+    await queue.schedule("m", { cron: "* * * * *", queue: "jobs", payload: "" });
+    clock.advance(MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "m"), [t0 + MINUTE]);
+    // Back 30 minutes: the fire at +1 min stays the last, no time fires again.
+    clock.stepWall(-30 * MINUTE);
+    for (let i = 0; i < 31; i++) clock.advance(MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "m"), [t0 + MINUTE, t0 + 2 * MINUTE]);
+    // Forward 10 minutes: the ten fire times jumped over fire within one scheduler interval.
+    clock.stepWall(10 * MINUTE);
+    clock.advance(1_000);
+    await settle(queue);
+    const fires = await firesOf(queue, "jobs", "m");
+    assert.deepEqual(
+      fires,
+      Array.from({ length: 12 }, (_, k) => t0 + (k + 1) * MINUTE),
+    );
+    assert.equal(new Set(fires).size, fires.length);
+    await queue.close();
+  });
+
+  for (const catchUp of ["none", "latest", "all"] as const) {
+    it(`restart between fires: catchUp "${catchUp}" decides the fires missed while closed`, async () => {
+      const store = new MemoryStore();
+      const clock = clockAt("2027-01-01T00:00:00Z");
+      const t0 = clock.now();
+      let queue = await open(store, clock);
+      await queue.schedule("h", { everyMs: HOUR, queue: "jobs", payload: "", catchUp });
+      clock.advance(HOUR);
+      await settle(queue);
+      await queue.close();
+      // Closed from +1h to +4h30: fires at +2h, +3h, +4h are missed.
+      clock.advance(3.5 * HOUR);
+      queue = await open(store, clock);
+      await settle(queue);
+      const missed = { none: [], latest: [4], all: [2, 3, 4] }[catchUp];
+      assert.deepEqual(
+        await firesOf(queue, "jobs", "h"),
+        [1, ...missed].map((k) => t0 + k * HOUR),
+      );
+      // And from now on every fire while owned.
+      clock.advance(HOUR);
+      await settle(queue);
+      assert.deepEqual(
+        await firesOf(queue, "jobs", "h"),
+        [1, ...missed, 5].map((k) => t0 + k * HOUR),
+      );
+      assert.equal((await queue.listSchedules())[0]!.nextRunAt, t0 + 6 * HOUR);
+      await queue.close();
+    });
+  }
+
+  it("takeover between fires: the new owner replays the fires and never repeats one", async () => {
+    const store = new MemoryStore();
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const a = await open(store, clock);
+    await a.schedule("t", { everyMs: MINUTE, queue: "jobs", payload: "", catchUp: "all" });
+    for (let i = 0; i < 3; i++) clock.advance(MINUTE);
+    await settle(a);
+    // B takes the store over without A closing (no final checkpoint: B replays A's records).
+    const b = await open(store, clock);
+    clock.advance(MINUTE);
+    await settle(b);
+    assert.deepEqual(
+      await firesOf(b, "jobs", "t"),
+      [1, 2, 3, 4].map((k) => t0 + k * MINUTE),
+    );
+    assert.ok(
+      a.closed ||
+        (await a.flush().then(
+          () => false,
+          () => true,
+        )),
+    );
+    await b.close();
+    await a.close().catch(() => undefined);
+    const reader = await QueueReader.open(store, "q");
+    const [info] = reader.listSchedules();
+    assert.equal(info!.firedUpTo, t0 + 4 * MINUTE);
+    assert.equal(info!.nextRunAt, t0 + 5 * MINUTE);
+  });
+
+  it("replace keeps the fired times; unschedule stops the fires; both survive a reopen", async () => {
+    const store = new MemoryStore();
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    let queue = await open(store, clock);
+    await queue.schedule("r", { everyMs: MINUTE, queue: "jobs", payload: "a" });
+    clock.advance(MINUTE);
+    await settle(queue);
+    // The clock steps back, then the schedule is replaced: no time up to +1 min fires again.
+    clock.stepWall(-10 * MINUTE);
+    await queue.schedule("r", {
+      cron: "* * * * *",
+      queue: "jobs",
+      payload: "b",
+      options: { priority: 5, headers: { k: "v" } },
+    });
+    for (let i = 0; i < 12; i++) clock.advance(MINUTE);
+    await settle(queue);
+    const fires = await firesOf(queue, "jobs", "r");
+    assert.deepEqual(fires, [t0 + MINUTE, t0 + 2 * MINUTE, t0 + 3 * MINUTE]);
+    const jobs = (await queue.listJobs("jobs", "pending")).jobs;
+    // The replacement's job comes first: its priority 5 is claimed before the default.
+    assert.equal(jobs[0]!.priority, 5);
+    assert.deepEqual(jobs[0]!.headers, { k: "v" });
+    assert.equal(Buffer.from(jobs[0]!.payload).toString(), "b");
+    await queue.close();
+    queue = await open(store, clock);
+    const [info] = await queue.listSchedules();
+    assert.equal(info!.cron, "* * * * *");
+    assert.deepEqual(info!.options, { priority: 5, headers: { k: "v" } });
+    assert.equal(Buffer.from(info!.payload).toString(), "b");
+    assert.equal(await queue.unschedule("r"), true);
+    clock.advance(10 * MINUTE);
+    await settle(queue);
+    assert.equal((await firesOf(queue, "jobs", "r")).length, 3);
+    await queue.close();
+    queue = await open(store, clock);
+    assert.deepEqual(await queue.listSchedules(), []);
+    await queue.close();
+  });
+
+  it("startAt, endAt and delayMs; a held dedupKey skips the fire", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock);
+    await queue.schedule("window", {
+      everyMs: MINUTE,
+      queue: "w",
+      payload: "",
+      startAt: t0 + 5 * MINUTE,
+      endAt: t0 + 8 * MINUTE,
+      options: { delayMs: 30_000 },
+    });
+    await queue.schedule("once-waiting", {
+      everyMs: MINUTE,
+      queue: "d",
+      payload: "",
+      options: { dedupKey: "only-one" },
+    });
+    assert.equal((await queue.listSchedules())[1]!.nextRunAt, t0 + 5 * MINUTE);
+    for (let i = 0; i < 10; i++) clock.advance(MINUTE);
+    await settle(queue);
+    assert.deepEqual(
+      await firesOf(queue, "w", "window"),
+      [5, 6, 7].map((k) => t0 + k * MINUTE),
+    );
+    assert.equal((await queue.stats("d")).pending, 1);
+    const [, windowInfo] = await queue.listSchedules();
+    assert.equal(windowInfo!.nextRunAt, null);
+    await queue.close();
+  });
+});
