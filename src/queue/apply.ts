@@ -404,7 +404,10 @@ export function apply(state: State, rec: QueueRecord): void {
       page.payloadSegment[i] = state.arena.write(rec.payload);
       page.payloadOffset[i] = state.arena.offset;
       page.payloadLength[i] = rec.payload.byteLength;
-      withExtras(state, h, { headers: rec.headers });
+      // An offloaded payload is replaced by the inline one: its object goes once this is durable.
+      const ref = state.table.extras(h)?.payloadRef;
+      if (ref !== undefined) state.payloadGarbage.push(ref.key);
+      withExtras(state, h, { headers: rec.headers, payloadRef: undefined });
       if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
       else place(state, h, Status.Scheduled, rec.runAt);
       return;

@@ -11,7 +11,7 @@ import { checkOptionsObject, invalidArgument } from "../validate.js";
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueOptions } from "./options.js";
-import { type EnqueueRecord, Tag } from "./records.js";
+import { type EnqueueRecord, type ReplaceRecord, Tag } from "./records.js";
 import type { PayloadRef } from "./table.js";
 import type { Payload } from "./types.js";
 import {
@@ -174,29 +174,50 @@ function commitJobs(
   const now = core.now();
   const qs = state.queues.get(queue);
   const results: EnqueueResult[] = [];
-  const records: EnqueueRecord[] = [];
+  const records: (EnqueueRecord | ReplaceRecord)[] = [];
   const unused: string[] = [];
-  /** Dedup keys taken by earlier jobs of this call → their public id. */
-  const claimedKeys = new Map<string, string>();
+  /** Dedup keys taken by earlier jobs of this call → their public id and record. */
+  const claimedKeys = new Map<string, { id: string; at: number }>();
   let earliestRunAt = Number.POSITIVE_INFINITY;
   let anyPending = false;
   let anyHit = false;
   for (const [i, { payload, options }] of jobs.entries()) {
     const { dedupKey, jobId, delayMs } = options;
     const payloadRef = refs[i];
+    const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
+    const scheduled = runAt !== undefined && runAt > now;
     if (dedupKey !== undefined) {
       const holder = qs?.dedup.get(dedupKey);
       const earlier = claimedKeys.get(dedupKey);
       if (holder !== undefined || earlier !== undefined) {
-        results.push({ id: earlier ?? state.publicIdOf(holder!), created: false });
-        if (payloadRef !== undefined) unused.push(payloadRef.key);
+        results.push({ id: earlier?.id ?? state.publicIdOf(holder!), created: false });
         anyHit = true;
+        if (!options.dedupReplace) {
+          if (payloadRef !== undefined) unused.push(payloadRef.key);
+          continue;
+        }
+        const change = { headers: options.headers, runAt: scheduled ? runAt : undefined };
+        // Debounce: the waiting job (or this call's earlier one) takes this enqueue's contents.
+        if (earlier !== undefined) {
+          const before = records[earlier.at] as EnqueueRecord;
+          if (before.payloadRef !== undefined) unused.push(before.payloadRef.key);
+          records[earlier.at] = {
+            ...before,
+            ...change,
+            payload: payloadRef === undefined ? payload : EMPTY,
+            payloadRef,
+          };
+        } else {
+          // A replacement's payload is kept inline (an offloaded one was written for nothing).
+          if (payloadRef !== undefined) unused.push(payloadRef.key);
+          records.push({ tag: Tag.Replace, id: state.idOf(holder!), payload, ...change });
+        }
+        if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
+        else anyPending = true;
         continue;
       }
     }
     const id = core.ids.next(now);
-    const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
-    const scheduled = runAt !== undefined && runAt > now;
     records.push({
       tag: Tag.Enqueue,
       id,
@@ -213,7 +234,7 @@ function commitJobs(
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
     const publicId = jobId ?? id;
-    if (dedupKey !== undefined) claimedKeys.set(dedupKey, publicId);
+    if (dedupKey !== undefined) claimedKeys.set(dedupKey, { id: publicId, at: records.length - 1 });
     results.push({ id: publicId, created: true });
     if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
     else anyPending = true;

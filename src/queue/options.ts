@@ -209,6 +209,14 @@ export interface EnqueueOptions {
    * @default none (no deadline)
    */
   timeoutMs?: number;
+  /**
+   * Debounce: when `dedupKey` hits a waiting (pending or scheduled) job, replace
+   * that job's payload, headers and run time with this enqueue's (with
+   * `delayMs`, each such enqueue pushes the run back) instead of leaving it
+   * as it was. The job keeps its id, priority and place. Needs `dedupKey`.
+   * @default false
+   */
+  dedupReplace?: boolean;
 }
 
 /** Options of `ack`. */

@@ -6,6 +6,7 @@
  * argument. Also used by the worker and the CLI (with flag names as `arg`).
  */
 import {
+  checkBoolean,
   checkDuration,
   checkInteger,
   checkOptionalSignal,
@@ -199,6 +200,8 @@ export interface CheckedEnqueueOptions {
   /** Run this long after the enqueue (decided when it is written). */
   delayMs: number | undefined;
   timeoutMs: number | undefined;
+  /** On a dedup hit, replace the waiting job's payload, headers and run time. */
+  dedupReplace: boolean;
 }
 
 /** What a caller-chosen job id may be: 1–128 of `A–Z a–z 0–9 _ -`. */
@@ -236,7 +239,20 @@ export function checkEnqueueOptions(
       o.timeoutMs === undefined
         ? undefined
         : checkPositiveDuration(o.timeoutMs, `${arg}.timeoutMs`),
+    dedupReplace: checkDedupReplace(o, arg),
   };
+}
+
+function checkDedupReplace(o: EnqueueOptions, arg: string): boolean {
+  if (o.dedupReplace === undefined) return false;
+  const replace = checkBoolean(o.dedupReplace, `${arg}.dedupReplace`);
+  if (replace && o.dedupKey === undefined)
+    throw invalidArgument(
+      `${arg}.dedupReplace`,
+      `true only with \`${arg}.dedupKey\` (it replaces the job holding that key)`,
+      o.dedupReplace,
+    );
+  return replace;
 }
 
 /** `claim` options, checked; the lease defaults to the queue's. */

@@ -208,6 +208,7 @@ export class ScheduleRunner {
       enqueuedAt: now,
       runAt,
       dedupKey,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     };
   }
 }

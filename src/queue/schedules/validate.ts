@@ -60,7 +60,14 @@ function storedOptions(options: EnqueueOptions, arg: string): string | undefined
   if (options.jobId !== undefined)
     throw invalidArgument(`${arg}.jobId`, "absent (every fire enqueues a new job)", options.jobId);
   const kept: Record<string, unknown> = {};
-  for (const key of ["priority", "maxAttempts", "dedupKey", "headers", "delayMs"] as const)
+  for (const key of [
+    "priority",
+    "maxAttempts",
+    "dedupKey",
+    "headers",
+    "delayMs",
+    "timeoutMs",
+  ] as const)
     if (options[key] !== undefined) kept[key] = options[key];
   return Object.keys(kept).length === 0 ? undefined : JSON.stringify(kept);
 }
