@@ -30,6 +30,9 @@ export function claimFrom(
   leaseMs: number,
 ): Promise<Claim[]> | null {
   if (qs.pending.size === 0 || qs.paused || max < 1) return null;
+  const limit = core.settings.configs.get(qs.name).rateLimit;
+  const allowed = Math.min(max, core.rateLimits.available(qs.name, limit));
+  if (allowed < 1) return null;
   const at = core.now();
   const records: ClaimRecord[] = [];
   const handles: number[] = [];
@@ -37,8 +40,9 @@ export function claimFrom(
   for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
     handles.push(h);
     records.push({ tag: Tag.Claim, id: core.state.idOf(h), at });
-    if (records.length === max) break;
+    if (records.length === allowed) break;
   }
+  core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);
   const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
   return written
@@ -118,5 +122,8 @@ export async function claimJobs(
     if (claims !== null) return claims;
   }
   if (waitMs === 0 || signal?.aborted) return [];
-  return core.waiters.wait(name, leaseMs, max, waitMs, signal);
+  const waiting = core.waiters.wait(name, leaseMs, max, waitMs, signal);
+  // Jobs are there but the rate window is full: be served when it opens.
+  if (qs !== undefined) core.dispatch(name);
+  return waiting;
 }

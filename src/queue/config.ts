@@ -24,6 +24,7 @@ import {
   type QueueConfig,
 } from "./options.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "./payloads.js";
+import { MAX_RATE_LIMIT } from "./rate-limit.js";
 import { type ResolvedTelemetry, resolveTelemetry } from "./telemetry/options.js";
 import { checkMaxAttempts, checkPriority } from "./validate.js";
 
@@ -52,7 +53,20 @@ export function mergeQueueConfig(
     c.deadRetentionMs = checkOptionalDuration(o.deadRetentionMs, `${arg}.deadRetentionMs`);
   if (o.resultRetentionMs !== undefined)
     c.resultRetentionMs = checkDuration(o.resultRetentionMs, `${arg}.resultRetentionMs`);
+  if (o.rateLimit !== undefined) c.rateLimit = checkRateLimit(o.rateLimit, `${arg}.rateLimit`);
   return Object.freeze(c);
+}
+
+/** `null`, or `{ max, perMs }` with `max` from 1 to {@link MAX_RATE_LIMIT} and `perMs` > 0. */
+function checkRateLimit(value: unknown, arg: string): QueueConfig["rateLimit"] {
+  if (value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value))
+    throw invalidArgument(arg, "null or an object { max, perMs }", value);
+  const { max, perMs } = value as { max?: unknown; perMs?: unknown };
+  return Object.freeze({
+    max: checkInteger(max, `${arg}.max`, 1, MAX_RATE_LIMIT),
+    perMs: checkPositiveDuration(perMs, `${arg}.perMs`),
+  });
 }
 
 /** Resolved configuration of every queue, validated once at open. */

@@ -38,6 +38,7 @@ import { Lease, LeaseTable } from "./leases.js";
 import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
 import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
+import { RateLimits } from "./rate-limit.js";
 import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { ScheduleRunner } from "./schedules/runner.js";
 import { snapshotEncoder } from "./snapshot.js";
@@ -66,6 +67,8 @@ export class QueueCore {
   readonly timers: QueueTimers;
   /** Fires the durable schedules. */
   readonly schedules: ScheduleRunner;
+  /** Claim rate windows of the rate-limited queues. */
+  readonly rateLimits: RateLimits;
   /** Told about every durable transition (events, metrics, traces). */
   readonly observers: Observers;
   /** The store as the log uses it, counting requests and bytes. */
@@ -110,6 +113,7 @@ export class QueueCore {
       reap: () => this.#background("reaper", () => this.reap()),
     });
     this.schedules = new ScheduleRunner(this, this.#timed, this.settings.schedulerIntervalMs);
+    this.rateLimits = new RateLimits(this.#timed);
   }
 
   /**
@@ -245,11 +249,15 @@ export class QueueCore {
     if (!this.waiters.has(queue)) return;
     const qs = this.state.queues.get(queue);
     if (qs === undefined) return;
+    const limit = this.settings.configs.get(queue).rateLimit;
     this.waiters.serve(
       queue,
-      () => qs.pending.size > 0 && !qs.paused,
+      () => qs.pending.size > 0 && !qs.paused && this.rateLimits.available(queue, limit) > 0,
       (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
     );
+    // Still waiting for the rate window: serve them, in order, once it has room again.
+    if (this.waiters.has(queue) && qs.pending.size > 0 && !qs.paused)
+      this.rateLimits.wake(queue, limit, () => this.dispatch(queue));
   }
 
   /** The handle of the job called `id`, or -1. */
@@ -385,6 +393,7 @@ export class QueueCore {
     this.timers.stop();
     this.completions.rejectAll(reason);
     this.schedules.stop();
+    this.rateLimits.stop();
     this.waiters.releaseAll();
     this.leases.clear(reason);
   }

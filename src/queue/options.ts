@@ -57,6 +57,14 @@ export interface QueueConfig {
    * @default 86_400_000 (24 hours)
    */
   resultRetentionMs: number;
+  /**
+   * At most `max` claims of the queue in any `perMs` window (monotonic time),
+   * shared by every claimer of the process. Claims that find the window full
+   * get fewer jobs or none; waiting ones (`waitMs`, `runWorker`) are served in
+   * order when it opens again. `max` from 1 to 1 000 000.
+   * @default null (no limit)
+   */
+  rateLimit: { max: number; perMs: number } | null;
 }
 
 /** Defaults of {@link QueueConfig}. */
@@ -69,6 +77,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   keepDoneJobsMs: null,
   deadRetentionMs: 7 * DAY_MS,
   resultRetentionMs: DAY_MS,
+  rateLimit: null,
 });
 
 /** Options of `Queue.open`. */
