@@ -94,6 +94,33 @@ describe("debounce: dedupReplace", { timeout: 30_000 }, () => {
     await reopened.close();
   });
 
+  it("an offloaded payload replaced by a debounce is deleted; the new one is read back", async () => {
+    const store = new MemoryStore();
+    const { queue } = await openTestQueue({ payloadOffloadBytes: 16 }, store);
+    const objects = async () => (await store.list("q/payload/")).objects.length;
+    const id = await queue.enqueue("q", "a".repeat(100), { dedupKey: "k" });
+    assert.equal(await objects(), 1);
+    await queue.enqueue("q", "b".repeat(100), { dedupKey: "k", dedupReplace: true });
+    await queue.flush();
+    for (let i = 0; i < 5 && (await objects()) > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await objects(), 0);
+    const claim = await queue.claim("q");
+    assert.equal(claim?.id, id);
+    assert.equal(text(claim!.payload), "b".repeat(100));
+    // Within one call, the later payload (offloaded too) replaces the earlier one's object.
+    const [first] = await queue.enqueueMany("q", [
+      { payload: "c".repeat(100), options: { dedupKey: "m" } },
+      { payload: "d".repeat(100), options: { dedupKey: "m", dedupReplace: true } },
+    ]);
+    for (let i = 0; i < 5 && (await objects()) > 1; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await objects(), 1);
+    assert.equal(text((await queue.claim("q"))!.payload), "d".repeat(100));
+    assert.equal((await queue.getJob(first!.id))?.status, "claimed");
+    await queue.close();
+  });
+
   it("dedupReplace needs a dedupKey and a boolean", async () => {
     const { queue } = await openTestQueue();
     await assert.rejects(
