@@ -88,6 +88,8 @@ export class QueueCore {
   readonly #reaping = new Pass();
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
+  /** Transitions of the newest log batch not yet durable, told to the observers together. */
+  #notifying: { written: Promise<void>; transitions: Transition[] } | null = null;
 
   constructor(
     log: Log,
@@ -213,18 +215,41 @@ export class QueueCore {
     records: QueueRecord | readonly QueueRecord[],
     cause: TransitionCause | undefined,
   ): Promise<void> {
-    const list: readonly QueueRecord[] = Array.isArray(records)
-      ? records
-      : [records as QueueRecord];
-    const encoded = list.map((r) => encodeRecord(r, sizeHint(r)));
     const at = this.now();
-    const transitions: Transition[] = [];
-    for (const record of list) {
-      transitions.push({ record, job: jobBefore(this.state, record), cause, at });
-      apply(this.state, record);
+    const state = this.state;
+    if (!Array.isArray(records)) {
+      const record = records as QueueRecord;
+      const bytes = encodeRecord(record, sizeHint(record));
+      const transition: Transition = { record, job: jobBefore(state, record), cause, at };
+      apply(state, record);
+      return this.#notifyWhenDurable(this.log.append(bytes), [transition]);
     }
-    const written = this.log.append(encoded.length === 1 ? encoded[0]! : encoded);
-    written.then(() => this.observers.notify(transitions), noop);
+    const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
+    const transitions: Transition[] = [];
+    for (const record of records) {
+      transitions.push({ record, job: jobBefore(state, record), cause, at });
+      apply(state, record);
+    }
+    return this.#notifyWhenDurable(this.log.append(encoded), transitions);
+  }
+
+  /**
+   * Tells the observers of `transitions` once `written` resolves. Calls that
+   * join one log batch get the same promise from the log, so the observers
+   * hear of a whole batch at once (one notification, not one per call).
+   */
+  #notifyWhenDurable(written: Promise<void>, transitions: Transition[]): Promise<void> {
+    const group = this.#notifying;
+    if (group !== null && group.written === written) {
+      for (const t of transitions) group.transitions.push(t);
+      return written;
+    }
+    const next = { written, transitions };
+    this.#notifying = next;
+    written.then(() => {
+      if (this.#notifying === next) this.#notifying = null;
+      this.observers.notify(next.transitions);
+    }, noop);
     return written;
   }
 

@@ -164,6 +164,35 @@ describe("queue events", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("calls that become durable in one log batch are told in call order, before their calls resolve", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(NO_BACKOFF, store);
+    const seen = recordAll(queue);
+    const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+    const resolvedWhenSeen: number[] = [];
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      queue.enqueue(i % 2 === 0 ? "even" : "odd", `${i}`).then((id) => {
+        resolvedWhenSeen.push(seen.length);
+        return id;
+      }),
+    );
+    await hold.whenHeld();
+    assert.equal(seen.length, 0);
+    hold.release();
+    const ids = await Promise.all(calls);
+    assert.deepEqual(
+      steps(seen),
+      ids.map((id) => `enqueued ${id}`),
+    );
+    assert.deepEqual(
+      seen.map(([, event]) => event.queue),
+      ids.map((_, i) => (i % 2 === 0 ? "even" : "odd")),
+    );
+    // Each call resolved only after its own event was delivered.
+    for (const [i, count] of resolvedWhenSeen.entries()) assert.ok(count > i, `${i}: ${count}`);
+    await queue.close();
+  });
+
   it("are never emitted for a transition that did not become durable", async () => {
     const store = new MemoryStore();
     const { queue } = await openTestQueue({}, store);

@@ -8,7 +8,9 @@ import {
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { mustClaim, openTestQueue } from "../queue/helpers.js";
 
 /** A reader the test collects from on demand. */
@@ -157,6 +159,54 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("calls that share a log batch are each counted once, the counter added once per queue and batch", async () => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const adds: [string, number][] = [];
+    const meterProvider = {
+      getMeter(name: string) {
+        const meter = provider.getMeter(name);
+        return new Proxy(meter, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (property !== "createCounter") return value;
+            return (counterName: string, options: unknown) => {
+              const counter = meter.createCounter(counterName, options as object);
+              return {
+                add(n: number, attributes: Record<string, string>) {
+                  adds.push([`${counterName} ${attributes.queue}`, n]);
+                  counter.add(n, attributes);
+                },
+              };
+            };
+          },
+        });
+      },
+    };
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } }, store);
+    // Hold the WAL: every enqueue below waits in the log, and they become durable together.
+    const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+    const enqueues = [
+      ...Array.from({ length: 30 }, (_, i) => queue.enqueue("a", `a${i}`)),
+      ...Array.from({ length: 20 }, (_, i) => queue.enqueue("b", `b${i}`)),
+    ];
+    await hold.whenHeld();
+    hold.release();
+    await Promise.all(enqueues);
+    const points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a" }), 30);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b" }), 20);
+    const enqueuedAdds = adds.filter(([key]) => key.startsWith("taquba.jobs.enqueued"));
+    assert.equal(
+      enqueuedAdds.reduce((sum, [, n]) => sum + n, 0),
+      50,
+    );
+    // One add per queue for each batch the 50 calls landed in (a handful), not one per job.
+    assert.ok(enqueuedAdds.length <= 8, JSON.stringify(enqueuedAdds));
+    await queue.close();
+  });
+
   it("the oldest pending job is found across priorities", async () => {
     const { queue, clock, reader } = await openMeasured();
     const t0 = clock.now();
@@ -229,6 +279,10 @@ describe("metrics", { timeout: 60_000 }, () => {
   it("rejects bad telemetry options, naming them, before touching the store", async () => {
     const cases: [unknown, RegExp][] = [
       [{ metrics: "yes" }, /Expected `options.telemetry.metrics` to be a boolean, got "yes"/],
+      [
+        { requireParentSpan: 1 },
+        /Expected `options.telemetry.requireParentSpan` to be a boolean, got 1/,
+      ],
       [
         { meterProvider: {} },
         /`options.telemetry.meterProvider` to be an object with a getMeter\(\) method/,

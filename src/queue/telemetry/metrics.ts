@@ -1,7 +1,8 @@
 /**
  * The queue's OpenTelemetry metrics. Job counters and the wait and duration
  * histograms observe the commit boundary (each durable transition counts
- * once, as its record says); gauges of queue depth and oldest pending age,
+ * once, as its record says; counters are added once per queue for a whole
+ * log batch, so recording costs little per job); gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
  */
@@ -17,7 +18,12 @@ import type { LogStats } from "../../log/index.js";
 import { type RequestPrices, requestCosts } from "../../store/request-prices.js";
 import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
-import { type CommitObserver, lifecycleOf, type Transition } from "../observe.js";
+import {
+  type CommitObserver,
+  type LifecycleStep,
+  lifecycleOf,
+  type Transition,
+} from "../observe.js";
 import type { QueueStats } from "../types.js";
 
 /** What the gauges read when the SDK collects. */
@@ -42,19 +48,51 @@ const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
 export const ALL_QUEUES = "*";
 
 type Outcome = "completed" | "retried" | "dead_lettered" | "expired";
+type StepKind = LifecycleStep["kind"];
+const STEP_KINDS: readonly StepKind[] = [
+  "enqueued",
+  "claimed",
+  "completed",
+  "retried",
+  "dead",
+  "expired",
+  "cancelled",
+  "released",
+];
+
+/** Steps of one queue counted in one committed batch. */
+interface Tally {
+  readonly queue: string;
+  readonly counts: Record<StepKind, number>;
+}
+
+function tallyOf(tallies: Map<string, Tally>, queue: string): Tally {
+  let tally = tallies.get(queue);
+  if (tally === undefined) {
+    tally = {
+      queue,
+      counts: {
+        enqueued: 0,
+        claimed: 0,
+        completed: 0,
+        retried: 0,
+        dead: 0,
+        expired: 0,
+        cancelled: 0,
+        released: 0,
+      },
+    };
+    tallies.set(queue, tally);
+  }
+  return tally;
+}
 
 export class QueueMetrics implements CommitObserver {
   readonly #meter: Meter;
   readonly #source: MetricsSource;
   readonly #prices: RequestPrices;
-  readonly #enqueued: Counter;
-  readonly #claimed: Counter;
-  readonly #completed: Counter;
-  readonly #retried: Counter;
-  readonly #deadLettered: Counter;
-  readonly #expired: Counter;
-  readonly #cancelled: Counter;
-  readonly #released: Counter;
+  /** The counter of each life-cycle step. */
+  readonly #counters: Record<StepKind, Counter>;
   readonly #wait: Histogram;
   readonly #duration: Histogram;
   readonly #observables: Observable[];
@@ -68,17 +106,16 @@ export class QueueMetrics implements CommitObserver {
     this.#prices = prices;
     const jobs = (name: string, description: string): Counter =>
       meter.createCounter(`taquba.jobs.${name}`, { description, unit: "{job}" });
-    this.#enqueued = jobs("enqueued", "Jobs enqueued (durable)");
-    this.#claimed = jobs("claimed", "Claims handed out (each attempt counts)");
-    this.#completed = jobs("completed", "Claimed jobs acked");
-    this.#retried = jobs("retried", "Failed deliveries requeued for another attempt");
-    this.#deadLettered = jobs("dead_lettered", "Jobs that became dead");
-    this.#expired = jobs("expired", "Claims whose lease ran out before they were settled");
-    this.#cancelled = jobs("cancelled", "Jobs removed by cancel");
-    this.#released = jobs(
-      "released",
-      "Claims given back before a handler ran (attempt not counted)",
-    );
+    this.#counters = {
+      enqueued: jobs("enqueued", "Jobs enqueued (durable)"),
+      claimed: jobs("claimed", "Claims handed out (each attempt counts)"),
+      completed: jobs("completed", "Claimed jobs acked"),
+      retried: jobs("retried", "Failed deliveries requeued for another attempt"),
+      dead: jobs("dead_lettered", "Jobs that became dead"),
+      expired: jobs("expired", "Claims whose lease ran out before they were settled"),
+      cancelled: jobs("cancelled", "Jobs removed by cancel"),
+      released: jobs("released", "Claims given back before a handler ran (attempt not counted)"),
+    };
     const advice = { explicitBucketBoundaries: SECONDS_BUCKETS };
     this.#wait = meter.createHistogram("taquba.job.wait", {
       description: "Time from enqueue to claim",
@@ -127,43 +164,43 @@ export class QueueMetrics implements CommitObserver {
   }
 
   committed(transitions: readonly Transition[]): void {
+    // Counters are added once per queue and kind for the whole batch (the SDK's
+    // `add` costs far more than counting here); histograms take every value.
+    const tallies = new Map<string, Tally>();
+    let last: Tally | undefined;
     let expired: string | undefined;
     for (const step of lifecycleOf(transitions)) {
-      const attributes = this.#queueAttributes(step.queue);
+      const tally =
+        last !== undefined && last.queue === step.queue ? last : tallyOf(tallies, step.queue);
+      last = tally;
+      tally.counts[step.kind]++;
       switch (step.kind) {
-        case "enqueued":
-          this.#enqueued.add(1, attributes);
-          break;
         case "claimed":
-          this.#claimed.add(1, attributes);
-          this.#wait.record(seconds(step.at - step.enqueuedAt), attributes);
+          this.#wait.record(seconds(step.at - step.enqueuedAt), this.#queueAttributes(step.queue));
           break;
         case "completed":
-          this.#completed.add(1, attributes);
           this.#recordDuration(step.queue, "completed", step.at, step.claimedAt);
           break;
         case "expired":
-          this.#expired.add(1, attributes);
           this.#recordDuration(step.queue, "expired", step.at, step.claimedAt);
           expired = step.id;
           break;
         case "retried":
-          this.#retried.add(1, attributes);
           // After an expiry the claim's duration was recorded as "expired".
           if (expired !== step.id)
             this.#recordDuration(step.queue, "retried", step.at, step.claimedAt);
           break;
         case "dead":
-          this.#deadLettered.add(1, attributes);
           if (expired !== step.id)
             this.#recordDuration(step.queue, "dead_lettered", step.at, step.claimedAt);
           break;
-        case "cancelled":
-          this.#cancelled.add(1, attributes);
-          break;
-        case "released":
-          this.#released.add(1, attributes);
-          break;
+      }
+    }
+    for (const tally of tallies.values()) {
+      const attributes = this.#queueAttributes(tally.queue);
+      for (const kind of STEP_KINDS) {
+        const n = tally.counts[kind];
+        if (n > 0) this.#counters[kind].add(n, attributes);
       }
     }
   }
