@@ -71,6 +71,25 @@ export class ByteWriter {
 
   /** Length-prefixed UTF-8. */
   string(value: string): void {
+    // Short ASCII strings (queue names, header names, a `traceparent`) are copied
+    // here: cheaper than the two native calls below.
+    const n = value.length;
+    if (n < 0x80) {
+      this.#ensure(n + 1);
+      const buf = this.#buf;
+      const at = this.#pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        buf[at - 1] = n;
+        this.#pos = at + n;
+        return;
+      }
+    }
     const max = Buffer.byteLength(value, "utf8");
     this.varint(max);
     this.#ensure(max);

@@ -74,6 +74,41 @@ describe("binary codec", { timeout: 60_000 }, () => {
     );
   });
 
+  it("strings round-trip as length-prefixed UTF-8, short ASCII and otherwise", () => {
+    const cases = [
+      "",
+      "q",
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      "a".repeat(127),
+      "a".repeat(128),
+      "ascii then é",
+      `${"x".repeat(100)}😀`,
+      "\u007f\u0080",
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...cases), fc.string({ unit: "binary" }))),
+        (strings) => {
+          const w = new ByteWriter(1);
+          for (const value of strings) w.string(value);
+          const bytes = w.finish();
+          const expected = Buffer.concat(
+            strings.map((value) => {
+              const utf8 = Buffer.from(value, "utf8");
+              const length = new ByteWriter(1);
+              length.varint(utf8.length);
+              return Buffer.concat([length.finish(), utf8]);
+            }),
+          );
+          assert.deepEqual(Buffer.from(bytes), expected);
+          const r = new ByteReader(bytes);
+          for (const value of strings) assert.equal(r.string(), value);
+          assert.equal(r.remaining, 0);
+        },
+      ),
+    );
+  });
+
   it("ids convert to 16 bytes and back, preserving order", () => {
     fc.assert(
       fc.property(arbId, arbId, (a, b) => {
