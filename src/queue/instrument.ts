@@ -20,8 +20,12 @@ export interface EnqueueTrace {
 
 /** Spans around the queue's operations. */
 export interface Tracing {
-  /** An enqueue of `count` jobs into `queue` begins (after its arguments were checked). */
-  enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace;
+  /**
+   * An enqueue of `count` jobs into `queue` begins (after its arguments were
+   * checked). `undefined` when it is not traced (no span started, or one that
+   * records nothing and adds no context): the enqueue goes on untouched.
+   */
+  enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace | undefined;
   /** Runs a handler on `claim`; resolves or rejects as `run` does. */
   handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown>;
 }

@@ -3,6 +3,7 @@ import { after, describe, it } from "node:test";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
+  AlwaysOffSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
@@ -158,6 +159,49 @@ describe("traces", { timeout: 60_000 }, () => {
     await work(queue, "q", 1, async () => {});
     const [run] = named(exporter.getFinishedSpans(), "process q");
     assert.equal(run?.links.length, 0);
+    await queue.close();
+  });
+
+  it("a sampled-out enqueue writes no traceparent, and its handler's span has no link", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({
+      sampler: new AlwaysOffSampler(),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const id = await queue.enqueue("q", "x", { headers: { tenant: "acme" } });
+    assert.deepEqual((await queue.getJob(id))?.headers, { tenant: "acme" });
+    await work(queue, "q", 1, async () => {});
+    assert.deepEqual(exporter.getFinishedSpans(), []);
+    await queue.close();
+  });
+
+  it("requireParentSpan: an enqueue is traced only inside a recording span", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider, metrics: false, requireParentSpan: true },
+    });
+    const alone = await queue.enqueue("q", "alone");
+    const inside = await tracer.startActiveSpan("POST /order", async (span) => {
+      const id = await queue.enqueue("q", "inside");
+      span.end();
+      return id;
+    });
+    assert.equal((await queue.getJob(alone))?.headers.traceparent, undefined);
+    const [enqueue, ...others] = named(exporter.getFinishedSpans(), "enqueue q");
+    assert.equal(others.length, 0, "no span for the enqueue outside a span");
+    assert.equal(enqueue?.attributes["messaging.message.id"], inside);
+    assert.equal(
+      (await queue.getJob(inside))?.headers.traceparent,
+      formatTraceParent(enqueue!.spanContext()),
+    );
+    await work(queue, "q", 2, async () => {});
+    const runs = named(exporter.getFinishedSpans(), "process q");
+    assert.equal(runs.length, 2, "handler runs are traced either way");
+    const linked = runs.find((r) => r.attributes["messaging.message.id"] === inside);
+    assert.equal(linked?.links[0]?.context.spanId, enqueue!.spanContext().spanId);
+    const unlinked = runs.find((r) => r.attributes["messaging.message.id"] === alone);
+    assert.equal(unlinked?.links.length, 0);
     await queue.close();
   });
 

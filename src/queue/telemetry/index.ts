@@ -55,6 +55,7 @@ export function startTelemetry(
               { error },
             );
         },
+        { requireParentSpan: options.requireParentSpan },
       )
     : null;
   return {

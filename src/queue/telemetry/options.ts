@@ -29,10 +29,19 @@ export interface TelemetryOptions {
    */
   metrics?: boolean;
   /**
-   * Record a span per enqueue and per handler run, the enqueue's context carried to the handler in the `traceparent` job header.
+   * Record a span per enqueue and per handler run, the enqueue's context carried to the handler in the `traceparent` job header
+   * (only when the SDK samples the enqueue's span: a sampled-out span is never exported, so its job carries no header).
    * @default true
    */
   traces?: boolean;
+  /**
+   * Start an enqueue's span only inside a recording span (say, a request
+   * being traced): an enqueue outside one then costs nothing, its job carries
+   * no trace context, and its handler's span has no link. Handler spans are
+   * started either way.
+   * @default false
+   */
+  requireParentSpan?: boolean;
   /**
    * Where meters come from.
    * @default the global provider of `@opentelemetry/api`
@@ -54,6 +63,7 @@ export interface TelemetryOptions {
 export interface ResolvedTelemetry {
   metrics: boolean;
   traces: boolean;
+  requireParentSpan: boolean;
   meterProvider: MeterProviderLike | undefined;
   tracerProvider: TracerProviderLike | undefined;
   requestPrices: RequestPrices;
@@ -88,6 +98,10 @@ export function resolveTelemetry(
   const resolved: ResolvedTelemetry = {
     metrics,
     traces,
+    requireParentSpan:
+      o.requireParentSpan === undefined
+        ? false
+        : checkBoolean(o.requireParentSpan, `${arg}.requireParentSpan`),
     meterProvider: checkProvider(o.meterProvider, `${arg}.meterProvider`, "getMeter"),
     tracerProvider: checkProvider(o.tracerProvider, `${arg}.tracerProvider`, "getTracer"),
     requestPrices: resolveRequestPrices(o.requestPrices, `${arg}.requestPrices`),

@@ -3,80 +3,146 @@
  * context is written into the job headers as W3C `traceparent` (and
  * `tracestate`), and a consumer span per handler run, linked to that producer
  * span and active while the handler runs, so the handler's own spans nest
- * under it.
+ * under it. An enqueue costs one span: its attributes are made once per
+ * queue, and a span the SDK samples out is neither annotated, ended, nor
+ * written into the job.
  */
 import type { Span, SpanContext, Tracer } from "@opentelemetry/api";
 import type { EnqueueTrace, Tracing } from "../instrument.js";
 import type { Headers } from "../state.js";
 import type { Claim } from "../types.js";
 import type { OtelApi } from "./load.js";
-import { formatTraceParent, parseTraceParent, TRACEPARENT, TRACESTATE } from "./traceparent.js";
+import {
+  formatTraceParent,
+  isValidTraceContext,
+  parseTraceParent,
+  TRACEPARENT,
+  TRACESTATE,
+} from "./traceparent.js";
 
 const SYSTEM = "taquba";
+/** The sampled bit of W3C trace flags (`TraceFlags.SAMPLED`). */
+const SAMPLED = 1;
 
 /** Reports a failure of the tracer (the application's SDK); the queue goes on without the span. */
 export type TracingFailure = (error: unknown) => void;
 
-/** What an enqueue does when its span could not be started: nothing. */
-function untraced(headers: Headers | undefined): EnqueueTrace {
-  return { headers, succeeded() {}, failed() {} };
+/** Attributes of an enqueue's span, made once per queue (the SDK copies them). */
+type EnqueueAttributes = Readonly<Record<string, string>>;
+
+/** The span name and attributes of enqueues into one queue. */
+interface EnqueueShape {
+  readonly name: string;
+  readonly attributes: EnqueueAttributes;
+}
+
+/** An enqueue whose span records nothing but whose context travels (a no-op tracer passing a sampled parent on). */
+class Untraced implements EnqueueTrace {
+  readonly headers: Headers | undefined;
+  constructor(headers: Headers | undefined) {
+    this.headers = headers;
+  }
+  succeeded(): void {}
+  failed(): void {}
+}
+
+/** An enqueue in a recording span, ended when the enqueue settles. */
+class EnqueueSpan implements EnqueueTrace {
+  readonly headers: Headers | undefined;
+  readonly #span: Span;
+  readonly #api: OtelApi;
+  readonly #report: TracingFailure;
+
+  constructor(headers: Headers | undefined, span: Span, api: OtelApi, report: TracingFailure) {
+    this.headers = headers;
+    this.#span = span;
+    this.#api = api;
+    this.#report = report;
+  }
+
+  succeeded(ids: readonly string[], created: boolean): void {
+    try {
+      if (ids.length === 1) this.#span.setAttribute("messaging.message.id", ids[0]!);
+      if (!created) this.#span.setAttribute("taquba.dedup_hit", true);
+      this.#span.end();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  failed(error: unknown): void {
+    try {
+      fail(this.#api, this.#span, error);
+      this.#span.end();
+    } catch (spanError) {
+      this.#report(spanError);
+    }
+  }
 }
 
 export class QueueTracing implements Tracing {
   readonly #api: OtelApi;
   readonly #tracer: Tracer;
   readonly #report: TracingFailure;
+  readonly #shapes = new Map<string, EnqueueShape>();
+  readonly #requireParentSpan: boolean;
 
-  constructor(api: OtelApi, tracer: Tracer, report: TracingFailure) {
+  constructor(
+    api: OtelApi,
+    tracer: Tracer,
+    report: TracingFailure,
+    options: { requireParentSpan: boolean },
+  ) {
     this.#api = api;
     this.#tracer = tracer;
     this.#report = report;
+    this.#requireParentSpan = options.requireParentSpan;
   }
 
-  enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace {
+  enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace | undefined {
     const api = this.#api;
-    const report = this.#report;
     let span: Span;
     let traced: Headers | undefined;
     try {
+      const parent = api.context.active();
+      if (this.#requireParentSpan && api.trace.getSpan(parent)?.isRecording() !== true)
+        return undefined;
+      const shape = this.#enqueueShape(queue);
       span = this.#tracer.startSpan(
-        `enqueue ${queue}`,
+        shape.name,
         {
           kind: api.SpanKind.PRODUCER,
-          attributes: {
-            "messaging.system": SYSTEM,
-            "messaging.operation.type": "send",
-            "messaging.destination.name": queue,
-            ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
-          },
+          attributes:
+            count === 1
+              ? shape.attributes
+              : { ...shape.attributes, "messaging.batch.message_count": count },
         },
-        api.context.active(),
+        parent,
       );
-      traced = withTraceContext(api, headers, span.spanContext());
+      traced = withTraceContext(headers, span.spanContext());
+      // A sampled-out span records nothing: there is nothing to annotate or end.
+      if (!span.isRecording()) return traced === headers ? undefined : new Untraced(traced);
     } catch (error) {
-      report(error);
-      return untraced(headers);
+      this.#report(error);
+      return undefined;
     }
-    return {
-      headers: traced,
-      succeeded(ids, created) {
-        try {
-          if (ids.length === 1) span.setAttribute("messaging.message.id", ids[0]!);
-          if (!created) span.setAttribute("taquba.dedup_hit", true);
-          span.end();
-        } catch (error) {
-          report(error);
-        }
-      },
-      failed(error) {
-        try {
-          fail(api, span, error);
-          span.end();
-        } catch (spanError) {
-          report(spanError);
-        }
-      },
-    };
+    return new EnqueueSpan(traced, span, api, this.#report);
+  }
+
+  #enqueueShape(queue: string): EnqueueShape {
+    let shape = this.#shapes.get(queue);
+    if (shape === undefined) {
+      shape = {
+        name: `enqueue ${queue}`,
+        attributes: Object.freeze({
+          "messaging.system": SYSTEM,
+          "messaging.operation.type": "send",
+          "messaging.destination.name": queue,
+        }),
+      };
+      this.#shapes.set(queue, shape);
+    }
+    return shape;
   }
 
   handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
@@ -134,15 +200,19 @@ export class QueueTracing implements Tracing {
   }
 }
 
-/** `headers` plus the span's context, when it has a valid one (a no-op tracer has none). */
-function withTraceContext(
-  api: OtelApi,
-  headers: Headers | undefined,
-  context: SpanContext,
-): Headers | undefined {
-  if (!api.trace.isSpanContextValid(context)) return headers;
-  const out: Record<string, string> = { ...headers, [TRACEPARENT]: formatTraceParent(context) };
+/**
+ * `headers` plus the span's context, when it is valid (a no-op tracer's is
+ * not) and sampled: a sampled-out span is never exported, so a link to it
+ * would lead nowhere, and its job is spared the header.
+ */
+function withTraceContext(headers: Headers | undefined, context: SpanContext): Headers | undefined {
+  if ((context.traceFlags & SAMPLED) === 0) return headers;
+  if (!isValidTraceContext(context)) return headers;
+  const parent = formatTraceParent(context);
   const state = context.traceState?.serialize();
+  if (headers === undefined)
+    return state ? { [TRACEPARENT]: parent, [TRACESTATE]: state } : { [TRACEPARENT]: parent };
+  const out: Record<string, string> = { ...headers, [TRACEPARENT]: parent };
   if (state) out[TRACESTATE] = state;
   else delete out[TRACESTATE];
   return out;
