@@ -2,7 +2,8 @@
  * OpenTelemetry SDKs for measuring the cost of `OpenOptions.telemetry`: a
  * meter provider whose reader is never collected (recording cost only, as
  * between two scrapes) and a tracer provider whose spans go through a batch
- * processor to an exporter that drops them (span creation and hand-off cost).
+ * processor to an exporter that drops them (span creation and hand-off cost),
+ * sampling every trace or a given share of them.
  */
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import {
@@ -10,6 +11,7 @@ import {
   BatchSpanProcessor,
   type ReadableSpan,
   type SpanExporter,
+  TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import type { TelemetryOptions } from "../../src/index.js";
 
@@ -36,14 +38,21 @@ class DroppingExporter implements SpanExporter {
   }
 }
 
-/** `OpenOptions.telemetry` for `mode`, and how to shut its SDKs down. */
-export function benchTelemetry(mode: TelemetryMode): {
+/**
+ * `OpenOptions.telemetry` for `mode`, and how to shut its SDKs down.
+ * `sampleRatio` is the share of traces the tracer samples (1: every span).
+ */
+export function benchTelemetry(
+  mode: TelemetryMode,
+  sampleRatio = 1,
+): {
   telemetry: TelemetryOptions | undefined;
   shutdown(): Promise<void>;
 } {
   if (mode === "off") return { telemetry: undefined, shutdown: () => Promise.resolve() };
   const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
   const tracerProvider = new BasicTracerProvider({
+    ...(sampleRatio === 1 ? {} : { sampler: new TraceIdRatioBasedSampler(sampleRatio) }),
     spanProcessors: [new BatchSpanProcessor(new DroppingExporter())],
   });
   return {

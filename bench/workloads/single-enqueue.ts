@@ -16,6 +16,12 @@ function telemetryArg(value: string): TelemetryMode {
   return mode;
 }
 
+function traceSampleArg(value: number): number {
+  if (!(value >= 0 && value <= 1))
+    throw new Error(`Expected \`--trace-sample\` to be a ratio from 0 to 1, got ${value}`);
+  return value;
+}
+
 export interface SingleEnqueueParams {
   jobs: number;
   /** Closed-loop producers, each awaiting its own `enqueue` before sending the next. */
@@ -26,6 +32,8 @@ export interface SingleEnqueueParams {
   flushMs?: number;
   /** OpenTelemetry on the queue (`off`, `metrics`, `traces`, `both`), to measure its cost. */
   telemetry: TelemetryMode;
+  /** Share of traces the tracer samples, 0 to 1 (with traces on). */
+  traceSample: number;
 }
 
 const QUEUE = "single";
@@ -46,11 +54,12 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     warmup: args.number("warmup", 20_000),
     flushMs: flushMsArg(args),
     telemetry: telemetryArg(args.string("telemetry", "off")),
+    traceSample: traceSampleArg(args.number("trace-sample", 1)),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const otel = benchTelemetry(params.telemetry);
+      const otel = benchTelemetry(params.telemetry, params.traceSample);
       const queue = await Queue.open(bench.store, "bench/single-enqueue", {
         ...openOptions(params.flushMs),
         ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
