@@ -40,11 +40,14 @@ class DroppingExporter implements SpanExporter {
 
 /**
  * `OpenOptions.telemetry` for `mode`, and how to shut its SDKs down.
- * `sampleRatio` is the share of traces the tracer samples (1: every span).
+ * `sampleRatio` is the share of traces the tracer samples (1: every span);
+ * `requireParentSpan` sets the option of that name (the bench's enqueues run
+ * outside any span).
  */
 export function benchTelemetry(
   mode: TelemetryMode,
   sampleRatio = 1,
+  requireParentSpan = false,
 ): {
   telemetry: TelemetryOptions | undefined;
   shutdown(): Promise<void>;
@@ -61,6 +64,7 @@ export function benchTelemetry(
       traces: mode !== "metrics",
       meterProvider,
       tracerProvider,
+      ...(requireParentSpan ? { requireParentSpan } : {}),
     },
     async shutdown() {
       await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);

@@ -34,6 +34,8 @@ export interface SingleEnqueueParams {
   telemetry: TelemetryMode;
   /** Share of traces the tracer samples, 0 to 1 (with traces on). */
   traceSample: number;
+  /** `telemetry.requireParentSpan` (no enqueue here runs inside a span). */
+  requireParent: boolean;
 }
 
 const QUEUE = "single";
@@ -55,11 +57,12 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     flushMs: flushMsArg(args),
     telemetry: telemetryArg(args.string("telemetry", "off")),
     traceSample: traceSampleArg(args.number("trace-sample", 1)),
+    requireParent: args.flag("require-parent"),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {
-      const otel = benchTelemetry(params.telemetry, params.traceSample);
+      const otel = benchTelemetry(params.telemetry, params.traceSample, params.requireParent);
       const queue = await Queue.open(bench.store, "bench/single-enqueue", {
         ...openOptions(params.flushMs),
         ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
