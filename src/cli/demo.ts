@@ -1,6 +1,7 @@
 /**
  * `taquba demo`: enqueues a mix of jobs on a local file store and processes
- * them with a concurrent worker, printing what it does and live progress;
+ * them with a concurrent worker, printing what it does and live progress
+ * (a bar on a terminal, plain lines otherwise: `progress.ts`);
  * a second run resumes what the first left unfinished.
  */
 import { silentLogger } from "../logger.js";
@@ -12,6 +13,7 @@ import { runWorker } from "../worker/run-worker.js";
 import { defineCommand, nonNegativeInt, positiveInt } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
 import type { CliIO } from "./io.js";
+import { Progress } from "./progress.js";
 
 const HELP = `Usage: taquba demo [options]
 
@@ -51,7 +53,8 @@ function describeMix(scheduleMs: number): string {
   return MIX.map((m) => `${m.percent}% ${m.does(scheduleMs)}`).join(", ");
 }
 
-interface Progress {
+/** Deliveries the demo's handler saw. */
+interface Deliveries {
   processed: number;
   failures: number;
 }
@@ -103,7 +106,7 @@ export const demoCommand = defineCommand({
       } else {
         io.out(`Enqueuing ${jobs} jobs on queue "${DEMO_QUEUE}": ${describeMix(scheduleMs)}.\n`);
         const started = performance.now();
-        await enqueueDemoJobs(queue, jobs, scheduleMs);
+        await enqueueDemoJobs(queue, jobs, scheduleMs, io);
         const seconds = (performance.now() - started) / 1000;
         io.out(
           `Enqueued ${jobs} jobs in ${seconds.toFixed(2)} s (${Math.round(jobs / seconds)} jobs/s).\n`,
@@ -112,7 +115,6 @@ export const demoCommand = defineCommand({
       io.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
       const result = await processAll(queue, concurrency, shutdown.signal, io);
       const final = await queue.stats(DEMO_QUEUE);
-      if (io.interactive) io.out("\n");
       io.out(`Final: ${formatStats(final)}\n`);
       io.out(
         `Processed ${result.progress.processed} deliveries (${result.progress.failures} failed) in ${result.seconds.toFixed(2)} s: ${Math.round(result.progress.processed / Math.max(result.seconds, 0.001))} deliveries/s.\n`,
@@ -128,8 +130,14 @@ export const demoCommand = defineCommand({
   },
 });
 
-async function enqueueDemoJobs(queue: Queue, count: number, scheduleMs: number): Promise<void> {
+async function enqueueDemoJobs(
+  queue: Queue,
+  count: number,
+  scheduleMs: number,
+  io: CliIO,
+): Promise<void> {
   const chunk = 1_000;
+  const progress = new Progress(io, { label: "Enqueuing", total: count });
   for (let start = 0; start < count; start += chunk) {
     const now = queue.clock.now();
     const writes: Promise<string>[] = [];
@@ -143,7 +151,9 @@ async function enqueueDemoJobs(queue: Queue, count: number, scheduleMs: number):
       );
     }
     await Promise.all(writes);
+    progress.update(Math.min(count, start + chunk));
   }
+  progress.finish(count);
 }
 
 async function processAll(
@@ -151,8 +161,8 @@ async function processAll(
   concurrency: number,
   shutdown: AbortSignal,
   io: CliIO,
-): Promise<{ progress: Progress; seconds: number }> {
-  const progress: Progress = { processed: 0, failures: 0 };
+): Promise<{ progress: Deliveries; seconds: number }> {
+  const progress: Deliveries = { processed: 0, failures: 0 };
   const started = performance.now();
   const stopWorker = new AbortController();
   const stop = (): void => stopWorker.abort();
@@ -179,23 +189,28 @@ async function processAll(
     logger: silentLogger,
   });
 
-  let lastLine = 0;
+  // Settled: done or dead. The bar runs to every job unfinished at the start.
+  const atStart = await queue.stats(DEMO_QUEUE);
+  const settledAtStart = atStart.done + atStart.dead;
+  const bar = new Progress(io, { label: "Processing", total: unfinished(atStart) });
   let lastTick = { at: started, processed: 0 };
+  let rate: number | undefined;
+  const show = (stats: QueueStats, final: boolean): void => {
+    // Rate over the last second or so, so the figure follows the work rather than averaging idle waits.
+    const now = performance.now();
+    if (now - lastTick.at >= 1_000) {
+      rate = Math.round(((progress.processed - lastTick.processed) * 1000) / (now - lastTick.at));
+      lastTick = { at: now, processed: progress.processed };
+    }
+    const settled = stats.done + stats.dead - settledAtStart;
+    const detail = `done ${stats.done}  dead ${stats.dead}  scheduled ${stats.scheduled}  failed ${progress.failures}${rate === undefined ? "" : `  ${rate} jobs/s`}`;
+    if (final) bar.finish(settled, detail);
+    else bar.update(settled, detail);
+  };
   const report = async (): Promise<void> => {
     const stats = await queue.stats(DEMO_QUEUE);
-    // Rate over the last tick, so the figure follows the work rather than averaging idle waits.
-    const now = performance.now();
-    const rate = Math.round(
-      ((progress.processed - lastTick.processed) * 1000) / Math.max(now - lastTick.at, 1),
-    );
-    lastTick = { at: now, processed: progress.processed };
-    const line = `${formatStats(stats)}  failed ${progress.failures}  ${rate} jobs/s`;
-    if (io.interactive) io.out(`\r${line}\u001b[K`);
-    else if (performance.now() - lastLine >= 1_000) {
-      io.out(`${line}\n`);
-      lastLine = performance.now();
-    }
     if (unfinished(stats) === 0) stopWorker.abort();
+    else show(stats, false);
   };
   const ticker = setInterval(() => void report().catch(stop), 250);
   try {
@@ -204,5 +219,6 @@ async function processAll(
     clearInterval(ticker);
     shutdown.removeEventListener("abort", stop);
   }
+  show(await queue.stats(DEMO_QUEUE), true);
   return { progress, seconds: (performance.now() - started) / 1000 };
 }

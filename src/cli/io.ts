@@ -5,12 +5,17 @@ export interface CliIO {
   err(text: string): void;
   /** Whether `out` is an interactive terminal (enables in-place progress lines). */
   readonly interactive: boolean;
+  /** Width of that terminal in characters, when known. */
+  readonly columns?: number | undefined;
 }
 
 export const processIO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   interactive: process.stdout.isTTY === true,
+  get columns() {
+    return process.stdout.columns;
+  },
 };
 
 /** One CLI command: `run` resolves with the process exit code. */

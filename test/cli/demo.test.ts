@@ -65,6 +65,38 @@ describe("taquba demo", { timeout: 60_000 }, () => {
     assert.match(second.stdout, /Final: done 193 {2}dead 10 {2}pending 0/);
   });
 
+  it("shows a live bar on a terminal and plain lines elsewhere", async () => {
+    const args = (dir: string) => ["demo", "--dir", dir, "--jobs", "3000", "--schedule-ms", "0"];
+    const plainDir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(plainDir);
+    const plain = capture();
+    assert.equal(await runCli(args(plainDir), plain), 0, plain.stderr);
+    for (const c of ["\r", "\u001b", "█"]) assert.ok(!plain.stdout.includes(c), JSON.stringify(c));
+    assert.match(plain.stdout, /^Enqueuing {2}100% {2}3000\/3000$/m);
+    assert.match(
+      plain.stdout,
+      /^Processing {2}100% {2}3000\/3000 {2}done 2850 {2}dead 150 {2}scheduled 0 {2}failed 450/m,
+    );
+
+    const ttyDir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(ttyDir);
+    const tty = Object.assign(capture(), { interactive: true, columns: 120 });
+    assert.equal(await runCli(args(ttyDir), tty), 0, tty.stderr);
+    // Control characters made visible, to match them.
+    const shown = tty.stdout.replaceAll("\r", "<CR>").replaceAll("\u001b", "<ESC>");
+    // Each bar is redrawn in place and its line ended once, before the next message.
+    assert.match(
+      shown,
+      /<CR>Enqueuing {2}█{30} {2}100% {2}3000\/3000<ESC>\[K\nEnqueued 3000 jobs/u,
+    );
+    assert.match(
+      shown,
+      /<CR>Processing {2}█{30} {2}100% {2}3000\/3000 {2}done 2850 {2}dead 150 [^\n<]*<ESC>\[K\nFinal: /u,
+    );
+    const processing = tty.stdout.slice(tty.stdout.indexOf("Processing with"));
+    assert.equal(processing.split("\n").length, 5, "one line each: header, bar, final, processed");
+  });
+
   it("reports usage errors with exit code 2", async () => {
     const io = capture();
     assert.equal(await runCli(["demo", "--jobs", "many"], io), 2);
