@@ -43,7 +43,8 @@ const CHECKPOINT_CRC_OFFSET = CHECKPOINT_HEADER_BYTES - 4;
 const CRC_BYTES = 4;
 /** Size of a (version 1) batch of no records: every WAL batch is at least this big. */
 export const MIN_WAL_BATCH_BYTES = WAL_V1_HEADER_BYTES + CRC_BYTES;
-const RECORD_LENGTH_BYTES = 4;
+/** Bytes of the length in front of each record of a batch (a big-endian u32). */
+export const RECORD_LENGTH_BYTES = 4;
 /**
  * Size of a fence: magic u32 | version u16 | epoch u64 | crc u32. Smaller than
  * any WAL batch, so a listing tells fences from batches by size alone, and a
@@ -140,6 +141,18 @@ export interface WalBatch {
   header: WalBatchHeader | null;
 }
 
+/**
+ * A verified WAL batch without its records taken apart: they are `count`
+ * length-prefixed records (u32 length, then the bytes) starting at byte
+ * `recordsAt` of `body`, every one checked to lie inside the batch.
+ */
+export interface VerifiedWalBatch {
+  body: Uint8Array;
+  header: WalBatchHeader | null;
+  recordsAt: number;
+  count: number;
+}
+
 /** Decodes and verifies a non-empty WAL batch stored at `key` for slot `walId`. */
 export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Uint8Array[] {
   return decodeWalBatchWithEpoch(key, walId, body).records;
@@ -147,6 +160,26 @@ export function decodeWalBatch(key: string, walId: number, body: Uint8Array): Ui
 
 /** {@link decodeWalBatch}, also telling which epoch wrote the batch. */
 export function decodeWalBatchWithEpoch(key: string, walId: number, body: Uint8Array): WalBatch {
+  const batch = verifyWalBatch(key, walId, body);
+  const records: Uint8Array[] = [];
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = batch.recordsAt;
+  for (let i = 0; i < batch.count; i++) {
+    const start = offset + RECORD_LENGTH_BYTES;
+    const end = start + view.getUint32(offset);
+    // Views, not copies: the caller decodes each record once and drops the batch.
+    records.push(body.subarray(start, end));
+    offset = end;
+  }
+  return { records, header: batch.header };
+}
+
+/**
+ * Verifies WAL batch `walId` stored at `key` — magic, version, checksum, slot,
+ * and that its records exactly fill it — without making an object per record.
+ * Throws {@link CorruptionError} naming `key` otherwise.
+ */
+export function verifyWalBatch(key: string, walId: number, body: Uint8Array): VerifiedWalBatch {
   if (body.byteLength < WAL_V1_HEADER_BYTES + CRC_BYTES) {
     throw new CorruptionError(
       key,
@@ -183,25 +216,21 @@ export function decodeWalBatchWithEpoch(key: string, walId: number, body: Uint8A
           epoch: Number(view.getBigUint64(WAL_EPOCH_OFFSET)),
           acknowledgedThrough: Number(view.getBigUint64(WAL_ACKNOWLEDGED_OFFSET)),
         };
-  const records: Uint8Array[] = [];
   let offset = headerBytes;
   for (let i = 0; i < count; i++) {
     if (offset + RECORD_LENGTH_BYTES > crcOffset) {
       throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
     }
-    const length = view.getUint32(offset);
-    const start = offset + RECORD_LENGTH_BYTES;
-    if (start + length > crcOffset) {
+    const end = offset + RECORD_LENGTH_BYTES + view.getUint32(offset);
+    if (end > crcOffset) {
       throw new CorruptionError(key, `WAL batch ends inside record ${i} of ${count}`);
     }
-    // Views, not copies: the caller decodes each record once and drops the batch.
-    records.push(body.subarray(start, start + length));
-    offset = start + length;
+    offset = end;
   }
   if (offset !== crcOffset) {
     throw new CorruptionError(key, `WAL batch has ${crcOffset - offset} unexpected trailing bytes`);
   }
-  return { records, header };
+  return { body, header, recordsAt: headerBytes, count };
 }
 
 export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Array {

@@ -6,6 +6,7 @@
 export { inspectLog, readLog } from "./inspect.js";
 export { openLog } from "./open.js";
 export type { LogOptions, ReadLogOptions, RetryOptions } from "./options.js";
+export { type WalCursor, WalTail } from "./tail.js";
 export type {
   Log,
   LogContents,

@@ -12,6 +12,7 @@ import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
 import { replay, tailDamage } from "./replay.js";
 import { LogStorage } from "./storage.js";
+import { WalTail, withRecords } from "./tail.js";
 import type { LogContents, LogInspection } from "./types.js";
 
 /** A running writer may checkpoint and collect garbage under us; retry a pass that raced it. */
@@ -80,15 +81,15 @@ async function consistently<T>(r: Reader, pass: () => Promise<T>): Promise<T> {
 
 async function readContents(r: Reader, info: LogInspection): Promise<LogContents> {
   const manifest = info.manifest;
-  if (manifest === null) return { checkpoint: null, records: [], info };
+  if (manifest === null) return withRecords({ checkpoint: null, tail: new WalTail([]), info });
   const to = manifest.replayAfter + 1 + info.wal.pendingObjects;
-  const { checkpoint, records } = await replay(
+  const { checkpoint, tail } = await replay(
     r.storage,
     r.keys,
     { manifestKey: manifest.key, ...manifest },
     to,
   );
-  return { checkpoint, records, info };
+  return withRecords({ checkpoint, tail, info });
 }
 
 async function inspectWith(r: Reader): Promise<LogInspection> {

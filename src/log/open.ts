@@ -18,6 +18,7 @@ import { type Replayed, replay } from "./replay.js";
 import { withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
+import { withRecords } from "./tail.js";
 import type { RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
@@ -94,7 +95,8 @@ export async function openLog(
     options: resolved,
     fence,
     nextWalId,
-    replayedWalBytes: recovered.bytes,
+    replayedWalBytes: recovered.tail.bytes,
+    replayedWalRecords: recovered.tail.count,
     describeLog,
   });
   const checkpointer = new Checkpointer({
@@ -108,8 +110,11 @@ export async function openLog(
     describeLog,
   });
   const log = new LogHandle(writer, fence, checkpointer);
-  const { checkpoint, records } = recovered;
-  return recovery === undefined
-    ? { log, checkpoint, records }
-    : { log, checkpoint, records, recovery };
+  const { checkpoint, tail } = recovered;
+  return withRecords({
+    log,
+    checkpoint,
+    tail,
+    ...(recovery === undefined ? {} : { recovery }),
+  });
 }

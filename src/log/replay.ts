@@ -9,12 +9,14 @@ import { nextTurn, SliceBudget } from "../util/slices.js";
 import {
   decodeCheckpointInSlices,
   decodeFence,
-  decodeWalBatchWithEpoch,
   isFenceSize,
+  type VerifiedWalBatch,
+  verifyWalBatch,
   WAL_WINDOW,
 } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { LogStorage } from "./storage.js";
+import { WalTail } from "./tail.js";
 
 /** WAL batches fetched in parallel during replay. */
 const REPLAY_CONCURRENCY = 16;
@@ -33,10 +35,8 @@ export interface Replayed {
   checkpoint: Uint8Array | null;
   /** Size of the checkpoint object (0 when none). */
   checkpointBytes: number;
-  /** Every record after the checkpoint, in append order. */
-  records: Uint8Array[];
-  /** Encoded size of the WAL batches replayed (fences excluded). */
-  bytes: number;
+  /** Every record after the checkpoint, in append order (and the size of their batches). */
+  tail: WalTail;
 }
 
 /**
@@ -63,8 +63,8 @@ export async function replay(
     checkpoint = loaded.snapshot;
     checkpointBytes = loaded.bytes;
   }
-  const { records, bytes } = await replayWal(storage, keys, start.replayAfter + 1, to);
-  return { checkpoint, checkpointBytes, records, bytes };
+  const tail = await replayWal(storage, keys, start.replayAfter + 1, to);
+  return { checkpoint, checkpointBytes, tail };
 }
 
 /**
@@ -102,21 +102,22 @@ export class WalScan {
   #epoch = 0;
 
   /**
-   * Verifies the WAL object in slot `id`: its records, or `null` for a fence
-   * or a dead batch. Throws {@link CorruptionError} when it is neither an
-   * intact batch nor a fence.
+   * Verifies the WAL object in slot `id`: the batch whose records count, or
+   * `null` for a fence or a dead batch. Throws {@link CorruptionError} when
+   * it is neither an intact batch nor a fence.
    */
-  read(keys: LogKeys, id: number, body: Uint8Array): Uint8Array[] | null {
+  read(keys: LogKeys, id: number, body: Uint8Array): VerifiedWalBatch | null {
     const key = keys.wal(id);
     if (isFenceSize(body.byteLength)) {
       this.#epoch = Math.max(this.#epoch, decodeFence(key, body));
       return null;
     }
-    const { records, header } = decodeWalBatchWithEpoch(key, id, body);
-    if (header === null) return records;
+    const batch = verifyWalBatch(key, id, body);
+    const { header } = batch;
+    if (header === null) return batch;
     if (header.epoch < this.#epoch) return null;
     this.#epoch = header.epoch;
-    return records;
+    return batch;
   }
 }
 
@@ -146,7 +147,7 @@ export async function tailDamage(
   for (const [index, body] of bodies.entries()) {
     const id = tail[index]!;
     if (body === null || isFenceSize(body.byteLength)) continue;
-    const { header } = decodeWalBatchWithEpoch(keys.wal(id), id, body);
+    const { header } = verifyWalBatch(keys.wal(id), id, body);
     if (header === null || header.acknowledgedThrough >= gap) {
       return new CorruptionError(
         keys.wal(gap),
@@ -163,7 +164,7 @@ export async function replayWal(
   keys: LogKeys,
   from: number,
   to: number,
-): Promise<{ records: Uint8Array[]; bytes: number }> {
+): Promise<WalTail> {
   const ids: number[] = [];
   for (let id = from; id < to; id++) ids.push(id);
   const bodies: Uint8Array[] = new Array(ids.length);
@@ -178,8 +179,7 @@ export async function replayWal(
     }
   };
   await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, fetchNext));
-  const records: Uint8Array[] = [];
-  let bytes = 0;
+  const batches: VerifiedWalBatch[] = [];
   const scan = new WalScan();
   // Verifying a long WAL is many checksums: give the event loop a turn between slices.
   const budget = new SliceBudget();
@@ -190,9 +190,7 @@ export async function replayWal(
       budget.start();
     }
     const batch = scan.read(keys, ids[index]!, body);
-    if (batch === null) continue;
-    for (const record of batch) records.push(record);
-    bytes += body.byteLength;
+    if (batch !== null) batches.push(batch);
   }
-  return { records, bytes };
+  return new WalTail(batches);
 }

@@ -7,11 +7,12 @@
  * caller checkpoints the salvaged state so later opens start past the damage.
  */
 import { CorruptionError } from "../errors.js";
-import { decodeWalBatch, isFenceSize } from "./codec.js";
+import { isFenceSize, type VerifiedWalBatch, verifyWalBatch } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
 import { type Replayed, readCheckpoint, WalScan } from "./replay.js";
 import type { LogStorage } from "./storage.js";
+import { WalTail } from "./tail.js";
 import type { RecoveryReport } from "./types.js";
 
 export interface Salvaged extends Replayed {
@@ -56,8 +57,7 @@ export async function salvage(
     }
   }
 
-  const records: Uint8Array[] = [];
-  let bytes = 0;
+  const batches: VerifiedWalBatch[] = [];
   let id = start.replayAfter + 1;
   const scan = new WalScan();
   for (; id < fenceId; id++) {
@@ -69,9 +69,7 @@ export async function salvage(
     }
     try {
       const batch = scan.read(keys, id, body);
-      if (batch === null) continue;
-      for (const record of batch) records.push(record);
-      bytes += body.byteLength;
+      if (batch !== null) batches.push(batch);
     } catch (error) {
       damaged.push({ key, reason: reasonOf(error) });
       break;
@@ -86,24 +84,24 @@ export async function salvage(
     const body = await storage.get(key);
     if (body === null || isFenceSize(body.byteLength)) continue;
     try {
-      const count = decodeWalBatch(key, id, body).length;
+      const { count } = verifyWalBatch(key, id, body);
       skipped.push({ key, records: count });
       lostRecords += count;
     } catch (error) {
       damaged.push({ key, reason: reasonOf(error) });
     }
   }
+  const tail = new WalTail(batches);
   return {
     checkpoint,
     checkpointBytes,
-    records,
-    bytes,
+    tail,
     report: {
       damaged,
       skipped,
       lostRecords,
       checkpoint: start.name,
-      recoveredRecords: records.length,
+      recoveredRecords: tail.count,
       resumeAfter: fenceId,
     },
   };

@@ -1,3 +1,5 @@
+import type { WalTail } from "./tail.js";
+
 /**
  * The log engine's public shapes: the {@link Log} a writer gets, what opening
  * recovers, its counters, and what the read-only tools report. (Options are
@@ -51,8 +53,13 @@ export interface RecoveredLog {
   log: Log;
   /** The newest checkpoint's caller bytes, or `null` for a new or never-checkpointed log. */
   checkpoint: Uint8Array | null;
-  /** Every record appended after that checkpoint, in append order. */
-  records: Uint8Array[];
+  /**
+   * Every record appended after that checkpoint, in append order, read with
+   * `tail.cursor()` (no object per record).
+   */
+  tail: WalTail;
+  /** The same records as an array of views, made on each read (for tests and small logs). */
+  readonly records: Uint8Array[];
   /**
    * Set only when `recoverCorruption: "skip"` had to skip damage: what was lost.
    * The caller should write a checkpoint (`log.checkpoint()`) once its state is
@@ -70,6 +77,8 @@ export interface LogStats {
   recordsWritten: number;
   bytesWritten: number;
   walBytesSinceCheckpoint: number;
+  /** Records written (or replayed at open) since the newest checkpoint's cut. */
+  walRecordsSinceCheckpoint: number;
   checkpointsWritten: number;
   lastCheckpointAt: number | null;
   unflushedBytes: number;
@@ -162,6 +171,9 @@ export interface LogInspection {
 /** Everything a read-only reader recovers from a log (what a writer would replay). */
 export interface LogContents {
   checkpoint: Uint8Array | null;
-  records: Uint8Array[];
+  /** The records after the checkpoint (see {@link RecoveredLog.tail}). */
+  tail: WalTail;
+  /** The same records as an array of views, made on each read. */
+  readonly records: Uint8Array[];
   info: LogInspection;
 }

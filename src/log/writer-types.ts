@@ -17,6 +17,8 @@ export interface WriterInit {
   nextWalId: number;
   /** Encoded bytes of the WAL replayed at open (they count towards the next checkpoint). */
   replayedWalBytes: number;
+  /** Records of the WAL replayed at open (they count towards the next checkpoint too). */
+  replayedWalRecords: number;
   describeLog: string;
 }
 
@@ -26,6 +28,8 @@ export interface Cut {
   walId: number;
   /** Encoded bytes of every batch up to `walId` (replayed ones included). */
   sealedBytes: number;
+  /** Records of every batch up to `walId` (replayed ones included). */
+  sealedRecords: number;
   /** Resolves once batch `walId` is durable; rejects if the log fails first. */
   durable: Promise<void>;
 }
@@ -38,5 +42,7 @@ export interface WriterStats {
   bytesWritten: number;
   /** Encoded bytes of every durable batch, replayed ones included. */
   durableBytes: number;
+  /** Records of every durable batch, replayed ones included. */
+  durableRecords: number;
   unflushedBytes: number;
 }

@@ -74,6 +74,8 @@ export class LogWriter {
 
   #sealedBytesTotal: number;
   #durableBytesTotal: number;
+  #sealedRecordsTotal: number;
+  #durableRecordsTotal: number;
   #batchesWritten = 0;
   #recordsWritten = 0;
   #bytesWritten = 0;
@@ -88,6 +90,8 @@ export class LogWriter {
     this.#durableWalId = init.nextWalId - 1;
     this.#sealedBytesTotal = init.replayedWalBytes;
     this.#durableBytesTotal = init.replayedWalBytes;
+    this.#sealedRecordsTotal = init.replayedWalRecords;
+    this.#durableRecordsTotal = init.replayedWalRecords;
     this.#backpressure = new Backpressure(init.options.maxUnflushedBytes);
     this.#sealTimer = new SealTimer(
       init.options.clock,
@@ -167,6 +171,7 @@ export class LogWriter {
     return {
       walId: this.#nextWalId - 1,
       sealedBytes: this.#sealedBytesTotal,
+      sealedRecords: this.#sealedRecordsTotal,
       durable: last === undefined ? Promise.resolve() : last.done.promise,
     };
   }
@@ -184,6 +189,7 @@ export class LogWriter {
       recordsWritten: this.#recordsWritten,
       bytesWritten: this.#bytesWritten,
       durableBytes: this.#durableBytesTotal,
+      durableRecords: this.#durableRecordsTotal,
       unflushedBytes: this.#backpressure.unflushedBytes,
     };
   }
@@ -273,6 +279,7 @@ export class LogWriter {
     const header = { epoch: this.#fence.epoch, acknowledgedThrough: this.#durableWalId };
     const body = encodeWalBatch(id, header, token, open.records);
     this.#sealedBytesTotal += body.byteLength;
+    this.#sealedRecordsTotal += open.records.length;
     this.#sealed.push({
       id,
       recordCount: open.records.length,
@@ -382,6 +389,7 @@ export class LogWriter {
     this.#recordsWritten += batch.recordCount;
     this.#bytesWritten += batch.body.byteLength;
     this.#durableBytesTotal += batch.body.byteLength;
+    this.#durableRecordsTotal += batch.recordCount;
     this.#backpressure.durable(batch.bytes);
     batch.done.resolve();
   }

@@ -126,6 +126,51 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
   });
 
+  it("checkpoints in the background once enough records piled up, counting those replayed at open", async () => {
+    const store = new MemoryStore();
+    const options = testOptions({ checkpointWalRecords: 10 });
+    const first = await openLog(store, "q", options);
+    const firstState = new ListState(first);
+    for (let i = 0; i < 2; i++) {
+      firstState.items.push(`a${i}`, `b${i}`, `c${i}`, `d${i}`);
+      await first.log.append([rec(`a${i}`), rec(`b${i}`), rec(`c${i}`), rec(`d${i}`)]);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(first.log.stats().checkpointsWritten, 0);
+    assert.equal(first.log.stats().walRecordsSinceCheckpoint, 8);
+
+    // A crash: the next writer replays the 8 records, and they count towards its threshold.
+    const second = await openLog(store, "q", options);
+    const state = new ListState(second);
+    assert.equal(second.log.stats().walRecordsSinceCheckpoint, 8);
+    await state.append(second.log, "e");
+    await state.append(second.log, "f");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(second.log.stats().checkpointsWritten, 0, "10 records are not more than 10");
+    await state.append(second.log, "g");
+    await waitFor(() => second.log.stats().checkpointsWritten === 1);
+    assert.equal(second.log.stats().walRecordsSinceCheckpoint, 0);
+    await second.log.close();
+    const third = await openLog(store, "q", options);
+    assert.equal(third.tail.count, 0);
+    assert.equal(new ListState(third).items.length, 11);
+    await third.log.close();
+  });
+
+  it("lets the record threshold grow with the checkpoint: its bytes ÷ 512", async () => {
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions({ checkpointWalRecords: 1 }));
+    // A snapshot of 20 × 512 bytes allows 20 records before the next checkpoint.
+    recovered.log.setSnapshotSource(() => new Uint8Array(20 * 512));
+    await recovered.log.checkpoint();
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    for (let i = 0; i < 20; i++) await recovered.log.append(rec(`r${i}`));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    await recovered.log.append(rec("r20"));
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+  });
+
   it("checkpoints in the background once the interval passed with writes", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();

@@ -9,8 +9,10 @@ import {
   encodeCheckpoint,
   encodeWalBatch,
   sealCheckpoint,
+  verifyWalBatch,
 } from "../../src/log/codec.js";
 import { decodeManifest, encodeManifest } from "../../src/log/manifest.js";
+import { WalTail } from "../../src/log/tail.js";
 import { BYTES_PER_SLICE } from "../../src/util/slices.js";
 
 const token = new Uint8Array(16).fill(7);
@@ -36,6 +38,39 @@ describe("log formats", { timeout: 60_000 }, () => {
             records,
           );
           assert.deepEqual(decodeWalBatch("k", id, body), records);
+        },
+      ),
+    );
+  });
+
+  it("a WAL tail's cursor walks the records of many batches in order, skipping empty batches", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }), { maxLength: 8 }),
+        (batches) => {
+          const verified = batches.map((records, id) =>
+            verifyWalBatch(
+              "k",
+              id,
+              encodeWalBatch(id, { epoch: 1, acknowledgedThrough: id - 1 }, token, records),
+            ),
+          );
+          const tail = new WalTail(verified);
+          const all = batches.flat();
+          assert.equal(tail.count, all.length);
+          assert.equal(
+            tail.bytes,
+            verified.reduce((sum, b) => sum + b.body.byteLength, 0),
+          );
+          const cursor = tail.cursor();
+          const seen: Uint8Array[] = [];
+          while (cursor.next()) {
+            assert.equal(cursor.index, seen.length);
+            seen.push(cursor.body.slice(cursor.start, cursor.end));
+          }
+          assert.equal(cursor.next(), false, "stays at the end");
+          assert.deepEqual(seen, all);
+          assert.deepEqual(tail.toArray(), all);
         },
       ),
     );
