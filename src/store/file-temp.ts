@@ -34,8 +34,13 @@ export class TempFiles {
     this.#ensureFolder = ensureFolder;
   }
 
-  /** Write `body` to a fresh temp file (fsynced when enabled); returns its path. */
-  async write(body: Uint8Array): Promise<string> {
+  /**
+   * Write `body` to a fresh temp file (fsynced when enabled). Resolves with
+   * its path once its bytes are durable; `closed` settles once its handle is
+   * closed, which the caller awaits alongside its next steps (a close after
+   * a successful fsync cannot lose data, so it need not delay the link).
+   */
+  async write(body: Uint8Array): Promise<{ path: string; closed: Promise<void> }> {
     await this.#ensureFolder();
     this.#swept ??= this.#sweep();
     await this.#swept;
@@ -43,7 +48,7 @@ export class TempFiles {
     if (!this.#fsync) {
       // One call instead of open/write/close round trips: measurably faster for small objects.
       await writeFile(temp, body, { flag: "wx" });
-      return temp;
+      return { path: temp, closed: Promise.resolve() };
     }
     const handle = await open(temp, "wx");
     try {
@@ -54,8 +59,8 @@ export class TempFiles {
       await unlink(temp).catch(() => {});
       throw err;
     }
-    await handle.close();
-    return temp;
+    // The descriptor is released whatever close reports; the bytes are durable already.
+    return { path: temp, closed: handle.close().catch(() => {}) };
   }
 
   /**

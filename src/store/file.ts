@@ -103,6 +103,8 @@ export class FileStore implements ObjectStore {
   readonly #dirs = new Map<string, Promise<void>>();
   /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
   readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+  /** Open handles of directories with fsyncs queued back to back (closed when the run ends). */
+  readonly #dirHandles = new Map<string, Promise<FileHandle>>();
   readonly #timeoutMs: number;
   readonly #temp: TempFiles;
 
@@ -177,26 +179,30 @@ export class FileStore implements ObjectStore {
 
   async #put(key: string, target: ObjectPath, body: Uint8Array, create: boolean): Promise<void> {
     let temp: string | undefined;
+    let closed: Promise<void> = Promise.resolve();
     try {
-      [temp] = await Promise.all([this.#temp.write(body), this.#ensureDir(target.dir)]);
-      const written = temp;
+      const [written] = await Promise.all([this.#temp.write(body), this.#ensureDir(target.dir)]);
+      temp = written.path;
+      closed = written.closed;
+      // The temp file's bytes are durable; closing it overlaps with the link.
       if (create) {
-        await link(written, target.file).catch((err: unknown) => {
+        await link(written.path, target.file).catch((err: unknown) => {
           throw errorCode(err) === "EEXIST" ? new ObjectExistsError(key) : err;
         });
       } else {
-        await rename(written, target.file);
+        await rename(written.path, target.file);
       }
       temp = undefined;
       // After a link the temp name remains; drop it while the directory syncs.
       await Promise.all([
         this.#syncDir(target.dir),
-        create ? unlink(written).catch(() => {}) : undefined,
+        create ? unlink(written.path).catch(() => {}) : undefined,
       ]);
     } catch (err) {
       if (err instanceof ObjectExistsError) throw err;
       throw fileStoreError(this.describe(), "put", key, err);
     } finally {
+      await closed;
       // Best effort: a leftover temp file is harmless (never listed).
       if (temp !== undefined) await unlink(temp).catch(() => {});
     }
@@ -396,12 +402,41 @@ export class FileStore implements ObjectStore {
 
   #startDirSync(dir: string): Promise<void> {
     const entry: { running: Promise<void>; next?: Promise<void> } = {
-      running: this.#fsyncPath(join(this.#root, dir)).finally(() => {
-        if (this.#dirSyncs.get(dir) === entry) this.#dirSyncs.delete(dir);
-      }),
+      running: Promise.resolve(),
     };
+    entry.running = this.#fsyncDir(dir, entry).finally(() => {
+      if (this.#dirSyncs.get(dir) === entry) this.#dirSyncs.delete(dir);
+    });
     this.#dirSyncs.set(dir, entry);
     return entry.running;
+  }
+
+  /**
+   * One fsync of directory `dir`. While writers keep the directory busy
+   * (another fsync is queued behind this one) its handle stays open for the
+   * next; the last fsync of a run closes it, so an idle store holds no
+   * descriptors.
+   */
+  async #fsyncDir(dir: string, entry: { next?: Promise<void> }): Promise<void> {
+    let opening = this.#dirHandles.get(dir);
+    if (opening === undefined) {
+      opening = open(join(this.#root, dir), "r");
+      this.#dirHandles.set(dir, opening);
+      opening.catch(() => {
+        if (this.#dirHandles.get(dir) === opening) this.#dirHandles.delete(dir);
+      });
+    }
+    const handle = await opening;
+    let failed = true;
+    try {
+      await handle.sync();
+      failed = false;
+    } finally {
+      if ((failed || entry.next === undefined) && this.#dirHandles.get(dir) === opening) {
+        this.#dirHandles.delete(dir);
+        await handle.close();
+      }
+    }
   }
 
   async #fsyncPath(path: string): Promise<void> {
