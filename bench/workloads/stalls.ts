@@ -165,16 +165,27 @@ export const stalls: Workload<StallParams> = {
       await traffic(first, params.trafficSeconds);
       await monitor.end("checkpoints + log GC under light traffic", first);
 
+      // Calls one after the other, as a host serving requests makes them: each awaited call
+      // is followed by a turn of the event loop (a loop of awaited calls that resolve at once
+      // never yields, and would measure the caller's loop rather than any one call).
       await monitor.begin(first);
-      for (let i = 0; i < 1_000; i++) await first.stats(LIVE);
+      for (let i = 0; i < 1_000; i++) {
+        await first.stats(LIVE);
+        await nextTurn();
+      }
       await first.listQueues();
       let after: string | undefined;
       for (let page = 0; page < 100; page++) {
         const jobs = await first.deadJobs(DEAD, after === undefined ? {} : { after });
         after = jobs.at(-1)?.id;
+        await nextTurn();
       }
       await first.deadJobs(DEAD, { limit: 10_000 });
-      for (const id of doneIds.slice(0, 1_000)) await first.getJob(id);
+      await nextTurn();
+      for (const id of doneIds.slice(0, 1_000)) {
+        await first.getJob(id);
+        await nextTurn();
+      }
       await monitor.end("stats, listQueues, deadJobs pages, getJob", first);
 
       await monitor.begin(first);
@@ -185,6 +196,7 @@ export const stalls: Workload<StallParams> = {
           ...(cursor === undefined ? {} : { cursor }),
         });
         cursor = listed.nextCursor;
+        await nextTurn();
       }
       await first.pauseQueue(LIVE);
       await first.resumeQueue(LIVE);
@@ -351,6 +363,10 @@ async function traffic(queue: Queue, seconds: number): Promise<void> {
     await Promise.all(batch);
     await sleep(10);
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function waitUntil(done: () => Promise<boolean>): Promise<void> {
