@@ -128,20 +128,29 @@ export class ByteWriter {
 }
 
 export class ByteReader {
-  readonly #buf: Buffer;
+  #buf: Buffer;
   #pos: number;
+  /** Where the bytes being read end (exclusive). */
+  #end: number;
   /** Scratch space for id strings (made on first use), so each id costs one string allocation. */
   #idChars: Buffer | null = null;
 
-  constructor(bytes: Uint8Array, offset = 0) {
-    this.#buf = Buffer.isBuffer(bytes)
-      ? bytes
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  /** Reads `bytes[offset..end)`. */
+  constructor(bytes: Uint8Array, offset = 0, end = bytes.byteLength) {
+    this.#buf = asBuffer(bytes);
     this.#pos = offset;
+    this.#end = end;
+  }
+
+  /** Reads `bytes[offset..end)` from now on (one reader for many records, no object per record). */
+  reset(bytes: Buffer, offset: number, end: number): void {
+    this.#buf = bytes;
+    this.#pos = offset;
+    this.#end = end;
   }
 
   get remaining(): number {
-    return this.#buf.length - this.#pos;
+    return this.#end - this.#pos;
   }
 
   /** The bytes being read (what {@link position} counts in). */
@@ -161,7 +170,7 @@ export class ByteReader {
   }
 
   #need(n: number): void {
-    if (this.#pos + n > this.#buf.length)
+    if (this.#pos + n > this.#end)
       throw new DecodeError(`truncated: need ${n} bytes at offset ${this.#pos}`);
   }
 
@@ -228,4 +237,11 @@ export class ByteReader {
     this.#pos += ID_BYTES;
     return latin1Slice(this.#idChars, 0, 26);
   }
+}
+
+/** `bytes` as a Buffer over the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -34,7 +34,7 @@ export async function openCore(
   let core: QueueCore;
   let attached: Instrumentation | null = null;
   try {
-    const state = await restoreState(path, recovered.checkpoint, recovered.records);
+    const state = await restoreState(path, recovered.checkpoint, recovered.tail);
     const payloads = new PayloadObjects(
       metered,
       path,

@@ -60,7 +60,7 @@ export class QueueReader {
       readHeartbeat(metered, path),
     ]);
     return new QueueReader(
-      await restoreState(path, contents.checkpoint, contents.records),
+      await restoreState(path, contents.checkpoint, contents.tail),
       contents.info,
       metered,
       heartbeat,

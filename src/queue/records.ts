@@ -3,7 +3,7 @@
  * encoding. Each record carries the outcome decided on the live path.
  * Decoded payloads are views into the bytes decoded (`apply` copies them).
  */
-import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { asBuffer, ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { ID_BYTES, readIdBytes } from "./ids.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { ScheduleDefinition } from "./schedules/types.js";
@@ -469,6 +469,31 @@ export function decodeRecord(bytes: Uint8Array): QueueRecord {
   const rec = readRecord(r);
   if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
   return rec;
+}
+
+/**
+ * Decodes records where they lie in larger buffers (the log's WAL batches at
+ * replay): one reader and one Buffer per batch reused for every record, so a
+ * record costs only the objects it decodes to. An enqueue's id and payload
+ * stay views of the batch (`DecodedEnqueue` offsets count from its start).
+ */
+export class RecordDecoder {
+  readonly #reader = new ByteReader(new Uint8Array(0));
+  #batch: Uint8Array | null = null;
+  #buffer: Buffer = Buffer.alloc(0);
+
+  /** Decodes the record at `batch[start..end)`. Throws {@link DecodeError} on malformed input. */
+  decode(batch: Uint8Array, start: number, end: number): QueueRecord {
+    if (batch !== this.#batch) {
+      this.#batch = batch;
+      this.#buffer = asBuffer(batch);
+    }
+    const r = this.#reader;
+    r.reset(this.#buffer, start, end);
+    const rec = readRecord(r);
+    if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
+    return rec;
+  }
 }
 
 function readRecord(r: ByteReader): QueueRecord {

@@ -5,10 +5,11 @@
  * large store does not block the process for long.
  */
 import { CorruptionError } from "../errors.js";
+import type { WalTail } from "../log/index.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
-import { decodeRecord } from "./records.js";
+import { RecordDecoder } from "./records.js";
 import { snapshotDecoder } from "./snapshot.js";
 import { State } from "./state.js";
 
@@ -17,12 +18,13 @@ const RECORDS_PER_CHECK = 256;
 
 /**
  * Rebuild the state from the newest checkpoint plus the records after it.
- * Takes the checkpoint's bytes over (the state keeps views of them).
+ * Takes the checkpoint's bytes over (the state keeps views of them). The
+ * records are decoded where they lie in the WAL batches, one at a time.
  */
 export async function restoreState(
   path: string,
   checkpoint: Uint8Array | null,
-  records: readonly Uint8Array[],
+  tail: WalTail,
 ): Promise<State> {
   let state: State;
   try {
@@ -36,21 +38,23 @@ export async function restoreState(
   }
   const budget = new SliceBudget();
   budget.start();
-  for (let i = 0; i < records.length; i++) {
+  const cursor = tail.cursor();
+  const decoder = new RecordDecoder();
+  while (cursor.next()) {
     try {
-      apply(state, decodeRecord(records[i]!));
+      apply(state, decoder.decode(cursor.body, cursor.start, cursor.end));
     } catch (error) {
       if (error instanceof DecodeError || error instanceof ApplyError)
         throw new CorruptionError(
           `${path}/wal`,
-          `record ${i} after the checkpoint: ${error.message}`,
+          `record ${cursor.index} after the checkpoint: ${error.message}`,
           {
             cause: error,
           },
         );
       throw error;
     }
-    if (i % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1 && budget.spent()) {
+    if (cursor.index % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1 && budget.spent()) {
       await nextTurn();
       budget.start();
     }
