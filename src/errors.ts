@@ -12,7 +12,8 @@ export type TaqubaErrorCode =
   | "STORAGE"
   | "CORRUPTION"
   | "UNSUPPORTED_STORE"
-  | "DUPLICATE_JOB_ID";
+  | "DUPLICATE_JOB_ID"
+  | "CONFLICT";
 
 const CODES: ReadonlySet<string> = new Set<TaqubaErrorCode>([
   "INVALID_ARGUMENT",
@@ -23,6 +24,8 @@ const CODES: ReadonlySet<string> = new Set<TaqubaErrorCode>([
   "STORAGE",
   "CORRUPTION",
   "UNSUPPORTED_STORE",
+  "DUPLICATE_JOB_ID",
+  "CONFLICT",
 ]);
 
 /**
@@ -55,6 +58,15 @@ export class InvalidArgumentError extends TaqubaError {
 /** An enqueue named a `jobId` that a job of this store already has. Nothing was written. */
 export class DuplicateJobIdError extends TaqubaError {
   readonly code = "DUPLICATE_JOB_ID" as const;
+}
+
+/**
+ * A transaction's `kvCheck` found a value other than the one expected (or a
+ * value where it expected none, or none where it expected one). Nothing of
+ * the transaction was written; read again and retry if that still makes sense.
+ */
+export class ConflictError extends TaqubaError {
+  readonly code = "CONFLICT" as const;
 }
 
 /** The job does not exist in the state the operation requires. */

@@ -5,6 +5,7 @@
  * nothing. Bulk records (promotion, sweeps) carry a limit, so one `apply`
  * never moves more than {@link BULK_RECORD_JOBS} jobs on the live path.
  */
+import { applyTransaction } from "./apply-tx.js";
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { EnqueueRecord, QueueRecord } from "./records.js";
 import { DecodedEnqueue, Tag } from "./records.js";
@@ -17,7 +18,7 @@ export class ApplyError extends Error {
   override name = "ApplyError";
 }
 
-const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
+export const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 const MAX_U32 = 2 ** 32 - 1;
 
 function jobIn(state: State, id: string, allowed: readonly StatusCode[], what: string): number {
@@ -164,7 +165,7 @@ function promote(state: State, qs: QueueState, upTo: number, limit: number): voi
  * Checks an enqueue; true when its id is newer than every id so far (then it
  * cannot be a duplicate, and no lookup is needed).
  */
-function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
+export function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
   let newest: boolean;
   if (rec instanceof DecodedEnqueue) {
     // Any 16 bytes are a job id; compared and looked up as bytes.
@@ -412,5 +413,14 @@ export function apply(state: State, rec: QueueRecord): void {
       else place(state, h, Status.Scheduled, rec.runAt);
       return;
     }
+    case Tag.KvPut:
+      state.kv.set(rec.key, rec.value);
+      return;
+    case Tag.KvDelete:
+      state.kv.delete(rec.key);
+      return;
+    case Tag.Transaction:
+      applyTransaction(state, rec, apply);
+      return;
   }
 }

@@ -220,14 +220,14 @@ export class QueueCore {
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = encodeRecord(record, sizeHint(record));
-      const transition: Transition = { record, job: jobBefore(state, record), cause, at };
+      const transitions = transitionsOf(state, record, cause, at);
       apply(state, record);
-      return this.#notifyWhenDurable(this.log.append(bytes), [transition]);
+      return this.#notifyWhenDurable(this.log.append(bytes), transitions);
     }
     const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
     const transitions: Transition[] = [];
     for (const record of records) {
-      transitions.push({ record, job: jobBefore(state, record), cause, at });
+      for (const t of transitionsOf(state, record, cause, at)) transitions.push(t);
       apply(state, record);
     }
     return this.#notifyWhenDurable(this.log.append(encoded), transitions);
@@ -434,7 +434,34 @@ export class QueueCore {
   }
 }
 
+/**
+ * The transitions `record` makes, noted before it applies: a transaction's
+ * are one per operation (its operations act on different jobs, so each one's
+ * job before the transaction is its job before the operation).
+ */
+function transitionsOf(
+  state: State,
+  record: QueueRecord,
+  cause: TransitionCause | undefined,
+  at: number,
+): Transition[] {
+  if (record.tag !== Tag.Transaction) return [{ record, job: jobBefore(state, record), cause, at }];
+  return record.ops.map((op) => ({ record: op, job: jobBefore(state, op), cause, at }));
+}
+
 /** Initial buffer size for encoding a record: payload plus headroom for an enqueue. */
 function sizeHint(record: QueueRecord): number {
-  return record.tag === Tag.Enqueue ? record.payload.length + 64 : 48;
+  switch (record.tag) {
+    case Tag.Enqueue:
+      return record.payload.length + 64;
+    case Tag.KvPut:
+      return record.value.length + record.key.length * 3 + 16;
+    case Tag.Transaction: {
+      let bytes = 16;
+      for (const op of record.ops) bytes += sizeHint(op);
+      return bytes;
+    }
+    default:
+      return 48;
+  }
 }

@@ -13,11 +13,20 @@ export {
 } from "./events.js";
 export type { WriterHeartbeat } from "./heartbeat.js";
 export {
+  DEFAULT_KV_SCAN_LIMIT,
+  type KvEntry,
+  type KvPage,
+  type KvScanOptions,
+  MAX_KV_SCAN_LIMIT,
+} from "./kv.js";
+export {
   MAX_DEDUP_KEY_BYTES,
   MAX_HEADER_KEY_BYTES,
   MAX_HEADER_VALUE_BYTES,
   MAX_HEADERS,
   MAX_HEADERS_BYTES,
+  MAX_KV_KEY_BYTES,
+  MAX_KV_VALUE_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_QUEUE_NAME_BYTES,
 } from "./limits.js";
@@ -50,6 +59,11 @@ export type {
   TelemetryOptions,
   TracerProviderLike,
 } from "./telemetry/options.js";
+export type {
+  Transaction,
+  TransactionAckOptions,
+  TransactionResult,
+} from "./transaction.js";
 export {
   type AttemptOutcome,
   type CancelOutcome,

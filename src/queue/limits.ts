@@ -23,3 +23,7 @@ export const MAX_HEADERS_BYTES = 16_384;
  * to this length (ending it with "…") rather than fail the settlement.
  */
 export const MAX_MESSAGE_BYTES = 8_192;
+/** Longest user KV key: 1 024 UTF-8 bytes (keys are at least 1 byte). */
+export const MAX_KV_KEY_BYTES = 1_024;
+/** Largest user KV value: 262 144 bytes (256 KiB). */
+export const MAX_KV_VALUE_BYTES = 262_144;

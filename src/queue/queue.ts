@@ -3,7 +3,8 @@
  * public surface (its TSDoc is the API reference) and delegates by feature
  * area: opening (`open-queue.ts`), producers (`producers.ts`, `enqueue.ts`),
  * claiming (`claiming.ts`), settling claims (`settle.ts`), reads (`reads.ts`),
- * waiting for jobs (`completions.ts`), management (`admin.ts`). Every change
+ * waiting for jobs (`completions.ts`), management (`admin.ts`), transactions
+ * (`transaction.ts`), the KV namespace (`kv.ts`). Every change
  * is check → decide → apply → append through the core's `commit` (`core.ts`).
  */
 import type { Clock } from "../clock.js";
@@ -18,6 +19,7 @@ import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
 import { installHooks } from "./hooks.js";
+import * as kv from "./kv.js";
 import type { JobPage, ListJobsOptions } from "./listing.js";
 import { openCore } from "./open-queue.js";
 import type { RemovableStatus } from "./operations.js";
@@ -38,6 +40,7 @@ import * as reads from "./reads.js";
 import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
+import { runTransaction, type Transaction, type TransactionResult } from "./transaction.js";
 import type {
   CancelOutcome,
   Claim,
@@ -256,6 +259,82 @@ export class Queue {
   /** Every schedule, by name, with its next fire time (`nextRunAt`, `null` when it ended). */
   listSchedules(): Promise<ScheduleInfo[]> {
     return listSchedulesOf(this.#core);
+  }
+
+  // ---- transactions and KV ---------------------------------------------------------------
+
+  /**
+   * Do several things atomically: `build` runs synchronously and adds
+   * operations to `tx` (enqueue, ack, nack, deadLetter, cancel, kvPut,
+   * kvDelete, kvCheck); they are checked together against the state, each
+   * seeing the ones before it, and committed as one log record, or none is.
+   * Resolves once durable with one `{ id, created }` per enqueue and one
+   * outcome per cancel.
+   *
+   * Any invalid operation rejects the whole call and changes nothing: a bad
+   * argument (`InvalidArgumentError`, also when `build` caught it), a claim
+   * that is not live (`ClaimLostError`), a `kvCheck` that does not hold
+   * (`ConflictError`), two operations on one job (`InvalidArgumentError`).
+   *
+   * An enqueue whose `jobId` a job of this store already has does not fail
+   * the transaction (unlike {@link enqueue}): it adds nothing and reports
+   * `created: false`. So running a transaction again after it committed does
+   * not add its jobs twice, as long as those jobs still exist; for a guard
+   * that outlives them, `kvCheck` a marker key and `kvPut` it in the same
+   * transaction (see the README, "Exactly-once effects").
+   *
+   * @example
+   * ```ts
+   * await queue.transaction((tx) => {
+   *   tx.ack(claim);
+   *   tx.enqueue("ship", order.id, { jobId: `ship-${order.id}` });
+   *   tx.kvPut(`order/${order.id}/status`, "charged");
+   * });
+   * ```
+   */
+  transaction(build: (tx: Transaction) => void): Promise<TransactionResult> {
+    return runTransaction(this.#core, build);
+  }
+
+  /**
+   * The value of the KV entry `key` (a copy), or `null`. Keys are strings of
+   * 1 to 1 024 UTF-8 bytes; the KV namespace is separate from jobs and kept
+   * in the store like them.
+   */
+  kvGet(key: string): Promise<Uint8Array | null> {
+    return kv.kvGet(this.#core, key);
+  }
+
+  /**
+   * Set the KV entry `key` to `value` (at most 256 KiB; a string is stored as
+   * UTF-8); resolves once durable. A key or value over its limit is an
+   * `InvalidArgumentError` and writes nothing.
+   */
+  kvPut(key: string, value: Payload): Promise<void> {
+    return kv.kvPut(this.#core, key, value);
+  }
+
+  /** Remove the KV entry `key`; resolves (once durable) with whether it was there. */
+  kvDelete(key: string): Promise<boolean> {
+    return kv.kvDelete(this.#core, key);
+  }
+
+  /**
+   * Set the KV entry `key` to `value` only if it holds `expected` now
+   * (`null`: only if it is absent); resolves with whether it did, once that
+   * is durable.
+   */
+  kvCompareAndSet(key: string, expected: Payload | null, value: Payload): Promise<boolean> {
+    return kv.kvCompareAndSet(this.#core, key, expected, value);
+  }
+
+  /**
+   * A page of the KV entries whose key starts with `prefix` (`""`: all), in
+   * key order (JavaScript string order). Pass `nextCursor` as
+   * `options.cursor` for the next page; it is absent on the last page.
+   */
+  kvScan(prefix: string, options: kv.KvScanOptions = {}): Promise<kv.KvPage> {
+    return kv.kvScan(this.#core, prefix, options);
   }
 
   // ---- events ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { checkString } from "../validate.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
+import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
@@ -90,6 +91,16 @@ export class QueueReader {
    */
   writerHeartbeat(): WriterHeartbeat | null {
     return this.#heartbeat === null ? null : { ...this.#heartbeat };
+  }
+
+  /** The value of the KV entry `key` (a copy), or `null` (see `Queue.kvGet`). */
+  kvGet(key: string): Uint8Array | null {
+    return kvGetFrom(this.#state.kv, key);
+  }
+
+  /** A page of the KV entries whose key starts with `prefix` (see `Queue.kvScan`). */
+  kvScan(prefix: string, options: KvScanOptions = {}): KvPage {
+    return kvScanFrom(this.#state.kv, prefix, options);
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */

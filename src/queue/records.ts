@@ -38,6 +38,9 @@ export const Tag = {
   Unschedule: 29,
   ScheduleFire: 30,
   Replace: 31,
+  KvPut: 21,
+  KvDelete: 22,
+  Transaction: 23,
 } as const;
 
 /**
@@ -267,7 +270,55 @@ export interface ReplaceRecord {
   readonly runAt: number | undefined;
 }
 
+/** The user KV entry `key` is set to `value` (a copy the state owns). */
+export interface KvPutRecord {
+  readonly tag: typeof Tag.KvPut;
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+/** The user KV entry `key` is removed (if it is there). */
+export interface KvDeleteRecord {
+  readonly tag: typeof Tag.KvDelete;
+  readonly key: string;
+}
+
+/** The records a transaction may hold. */
+export type TransactionOp =
+  | EnqueueRecord
+  | AckRecord
+  | RetryRecord
+  | DeadRecord
+  | CancelRecord
+  | CancelRequestRecord
+  | KvPutRecord
+  | KvDeleteRecord;
+
+/** Tags a transaction may hold (see {@link TransactionOp}). */
+export const TRANSACTION_OP_TAGS: ReadonlySet<number> = new Set([
+  Tag.Enqueue,
+  Tag.Ack,
+  Tag.Retry,
+  Tag.Dead,
+  Tag.Cancel,
+  Tag.CancelRequest,
+  Tag.KvPut,
+  Tag.KvDelete,
+]);
+
+/**
+ * Several records applied together or not at all (`Queue.transaction`): each
+ * acts on a different job, and `apply` checks every one against the state
+ * before it changes anything.
+ */
+export interface TransactionRecord {
+  readonly tag: typeof Tag.Transaction;
+  readonly ops: readonly TransactionOp[];
+}
+
 export type QueueRecord =
+  | KvPutRecord
+  | KvDeleteRecord
+  | TransactionRecord
   | EnqueueRecord
   | ClaimRecord
   | AckRecord
@@ -453,6 +504,21 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       if (rec.headers !== undefined) writeHeaders(w, rec.headers);
       w.bytes(rec.payload);
       return;
+    case Tag.KvPut:
+      w.string(rec.key);
+      w.bytes(rec.value);
+      return;
+    case Tag.KvDelete:
+      w.string(rec.key);
+      return;
+    case Tag.Transaction:
+      w.varint(rec.ops.length);
+      for (const op of rec.ops) {
+        if (!TRANSACTION_OP_TAGS.has(op.tag))
+          throw new Error(`a transaction cannot hold a record with tag ${op.tag}`);
+        writeRecord(w, op);
+      }
+      return;
   }
 }
 
@@ -610,6 +676,26 @@ function readRecord(r: ByteReader): QueueRecord {
       const runAt = flags & REPLACE_RUN_AT ? r.varint() : undefined;
       const headers = flags & REPLACE_HEADERS ? readHeaders(r) : undefined;
       return { tag, id, payload: r.bytes(), headers, runAt };
+    }
+    case Tag.KvPut: {
+      const key = r.string();
+      // A copy: the state keeps it, and must not pin the log batch it came in.
+      return { tag, key, value: r.bytes().slice() };
+    }
+    case Tag.KvDelete:
+      return { tag, key: r.string() };
+    case Tag.Transaction: {
+      const count = r.varint();
+      if (count > r.remaining)
+        throw new DecodeError(`transaction of ${count} records is truncated`);
+      const ops: TransactionOp[] = [];
+      for (let k = 0; k < count; k++) {
+        const op = readRecord(r);
+        if (!TRANSACTION_OP_TAGS.has(op.tag))
+          throw new DecodeError(`a transaction holds a record with tag ${op.tag}`);
+        ops.push(op as TransactionOp);
+      }
+      return { tag, ops };
     }
     default:
       throw new DecodeError(`unknown record tag ${tag}`);

@@ -17,6 +17,7 @@ import { readMoreExtras } from "./extras-codec.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
+import { KvSectionReader } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
   EXTRA_KNOWN,
@@ -46,6 +47,7 @@ enum Phase {
   Ids,
   Indexes,
   Dedup,
+  Sections,
 }
 
 /** Rows or entries handled between two budget checks. */
@@ -91,6 +93,8 @@ export class SnapshotReader {
   /** Where each stored list starts in `#entries` (queue-major). */
   #listStarts: number[] = [];
   #seen: Uint8Array | null = null;
+  /** The KV namespace's section, read in slices after the other sections. */
+  #kv: KvSectionReader | null = null;
 
   /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
   constructor(bytes: Uint8Array, budget = new SliceBudget()) {
@@ -155,8 +159,16 @@ export class SnapshotReader {
           break;
         case Phase.Dedup:
           if (!this.#rebuildDedup()) return null;
-          decodeSections(this.#bytes.subarray(this.#regionsEnd), this.#state);
+          this.#phase = Phase.Sections;
+          break;
+        case Phase.Sections: {
+          if (this.#kv === null) {
+            const { kv } = decodeSections(this.#bytes.subarray(this.#regionsEnd), this.#state);
+            this.#kv = new KvSectionReader(kv, this.#state.kv);
+          }
+          if (!this.#kv.step(this.#budget)) return null;
           return this.#state;
+        }
       }
       if (this.#budget.spent()) return null;
     }

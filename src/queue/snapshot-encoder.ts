@@ -13,6 +13,7 @@ import { ByteWriter } from "./binary.js";
 import { moreExtrasMask, writeMoreExtras } from "./extras-codec.js";
 import type { IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records.js";
+import { KvSectionWriter } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
   Extra,
@@ -44,6 +45,7 @@ enum Phase {
   Rank,
   Rows,
   Indexes,
+  Kv,
   Done,
 }
 
@@ -61,6 +63,8 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #budget: SliceBudget;
   /** The sections after the regions (schedules), encoded at the cut. */
   readonly #sections: Uint8Array;
+  /** The KV namespace's frozen view, written after the regions. */
+  readonly #kv: KvSectionWriter;
   #released = false;
 
   #phase = Phase.Rank;
@@ -91,6 +95,7 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#arena = state.arena.view();
     this.#lastId = state.lastId;
     this.#nextSeq = state.nextSeq;
+    this.#kv = new KvSectionWriter(state.kv.freeze());
     this.#queues = state.queueList.map((qs) => ({
       qs,
       name: qs.name,
@@ -121,6 +126,17 @@ export class SnapshotWriter implements SnapshotEncoder {
           break;
         case Phase.Indexes:
           if (!this.#writeIndexes()) return null;
+          this.#phase = Phase.Kv;
+          break;
+        case Phase.Kv:
+          if (
+            !this.#kv.step(
+              this.#out!,
+              this.#reserve + this.#layout!.size + this.#sections.byteLength,
+              this.#budget,
+            )
+          )
+            return null;
           this.#phase = Phase.Done;
           break;
         case Phase.Done: {
@@ -212,7 +228,9 @@ export class SnapshotWriter implements SnapshotEncoder {
       4 * (this.#queues.length * INDEXES_PER_QUEUE + indexEntries),
     ];
     const layout = layOut(headBytes.byteLength + REGION_TABLE_BYTES, lengths, this.#reserve);
-    const out = new Uint8Array(this.#reserve + layout.size + this.#sections.byteLength);
+    const out = new Uint8Array(
+      this.#reserve + layout.size + this.#sections.byteLength + this.#kv.bytes,
+    );
     out.set(headBytes, this.#reserve);
     out.set(this.#sections, this.#reserve + layout.size);
     const table = new DataView(

@@ -7,14 +7,15 @@
  * so a decoder that meets a kind it does not know refuses the snapshot
  * (written by a newer release) instead of dropping state, and a snapshot
  * written before sections existed (nothing after the regions) decodes as
- * having none. Kinds are never renumbered: 28 = schedules.
+ * having none. Kinds are never renumbered: 21 = the KV namespace (written last,
+ * in slices, by `snapshot-kv.ts`), 28 = schedules.
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
-export const Section = { Schedules: 28 } as const;
+export const Section = { Kv: 21, Schedules: 28 } as const;
 
 /**
  * The sections of `state` as of now (called at the snapshot's cut; they are
@@ -36,8 +37,12 @@ export function encodeSections(state: State): Uint8Array {
   return out.finish();
 }
 
-/** Reads the sections in `bytes` into `state`. Throws `DecodeError`. */
-export function decodeSections(bytes: Uint8Array, state: State): void {
+/**
+ * Reads the sections in `bytes` into `state`, but for the KV section, whose
+ * body comes back (a view) to be loaded in slices. Throws `DecodeError`.
+ */
+export function decodeSections(bytes: Uint8Array, state: State): { kv: Uint8Array | null } {
+  let kv: Uint8Array | null = null;
   const r = new ByteReader(bytes);
   const seen = new Set<number>();
   while (r.remaining > 0) {
@@ -46,6 +51,9 @@ export function decodeSections(bytes: Uint8Array, state: State): void {
     if (seen.has(kind)) throw new DecodeError(`snapshot has section ${kind} twice`);
     seen.add(kind);
     switch (kind) {
+      case Section.Kv:
+        kv = body.raw(body.remaining);
+        break;
       case Section.Schedules: {
         const count = body.varint();
         for (let i = 0; i < count; i++) {
@@ -67,4 +75,5 @@ export function decodeSections(bytes: Uint8Array, state: State): void {
     if (body.remaining !== 0)
       throw new DecodeError(`${body.remaining} bytes after snapshot section ${kind}`);
   }
+  return { kv };
 }

@@ -11,6 +11,7 @@ import { latin1Slice } from "./buffer-codecs.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
 import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
+import { KvMap } from "./kv-map.js";
 import type { Schedule } from "./schedules/types.js";
 import { FREE, ID_BYTES, JobTable, slot } from "./table.js";
 
@@ -138,6 +139,8 @@ export class State {
   readonly payloadGarbage: string[] = [];
   /** Durable schedules by name (immutable objects: `apply` replaces them). */
   readonly schedules = new Map<string, Schedule>();
+  /** The user KV namespace (`kvGet`, `kvPut`, …), apart from the jobs. */
+  readonly kv = new KvMap();
   /** Scratch space for converting an id string to its binary form. */
   readonly #key = new Uint8Array(ID_BYTES);
   readonly #chars = Buffer.alloc(26);

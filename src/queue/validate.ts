@@ -22,6 +22,8 @@ import {
   MAX_HEADER_VALUE_BYTES,
   MAX_HEADERS,
   MAX_HEADERS_BYTES,
+  MAX_KV_KEY_BYTES,
+  MAX_KV_VALUE_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_QUEUE_NAME_BYTES,
 } from "./limits.js";
@@ -187,6 +189,47 @@ export function checkPayload(value: unknown, maxBytes: number, arg = "payload"):
       `${bytes.byteLength} bytes`,
     );
   return bytes;
+}
+
+/** A user KV key: a well-formed string of 1 to {@link MAX_KV_KEY_BYTES} UTF-8 bytes. */
+export function checkKvKey(value: unknown, arg = "key"): string {
+  const key = checkString(value, arg);
+  if (key.length === 0) throw invalidArgumentGot(arg, "1 to 1024 UTF-8 bytes", "an empty string");
+  checkUtf8Bytes(key, arg, MAX_KV_KEY_BYTES, "MAX_KV_KEY_BYTES");
+  return checkWellFormed(key, arg);
+}
+
+/** A user KV key prefix: a well-formed string of 0 to {@link MAX_KV_KEY_BYTES} UTF-8 bytes. */
+export function checkKvPrefix(value: unknown, arg = "prefix"): string {
+  const prefix = checkString(value, arg);
+  checkUtf8Bytes(prefix, arg, MAX_KV_KEY_BYTES, "MAX_KV_KEY_BYTES");
+  return checkWellFormed(prefix, arg);
+}
+
+/**
+ * A user KV value as bytes of its own (a string as UTF-8, a `Uint8Array`
+ * copied) of at most {@link MAX_KV_VALUE_BYTES}.
+ */
+export function checkKvValue(value: unknown, arg = "value"): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof value === "string") bytes = Buffer.from(value, "utf8");
+  else if (value instanceof Uint8Array) bytes = value.slice();
+  else throw invalidArgument(arg, "a Uint8Array or a string", value);
+  if (bytes.byteLength > MAX_KV_VALUE_BYTES)
+    throw invalidArgumentGot(
+      arg,
+      `at most ${MAX_KV_VALUE_BYTES} bytes (MAX_KV_VALUE_BYTES)`,
+      `${bytes.byteLength} bytes`,
+    );
+  return bytes;
+}
+
+/** An expected KV value: `null` (meaning absent) or a value as {@link checkKvValue} takes it. */
+export function checkKvExpected(value: unknown, arg = "expected"): Uint8Array | null {
+  if (value === null) return null;
+  if (typeof value !== "string" && !(value instanceof Uint8Array))
+    throw invalidArgument(arg, "null (absent), a Uint8Array or a string", value);
+  return checkKvValue(value, arg);
 }
 
 /** `enqueue` options, checked and completed from the queue's configuration. */

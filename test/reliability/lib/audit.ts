@@ -148,6 +148,10 @@ export function stateDigest(state: State): string {
       ]),
     );
   }
+  for (const { key, value } of state.kv
+    .scan("", undefined, Number.POSITIVE_INFINITY)
+    .entries.map(([key, value]) => ({ key, value })))
+    lines.push(`kv ${JSON.stringify(key)} ${Buffer.from(value).toString("hex")}`);
   return lines.join("\n");
 }
 

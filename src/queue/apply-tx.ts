@@ -1,0 +1,99 @@
+/**
+ * `apply` of a transaction record: every operation is checked against the
+ * state first — each acts on a different job, each job is in a status its
+ * operation accepts, each enqueue fits — and only then applied, one after
+ * the other, by the one `apply`. So a transaction changes everything or,
+ * when some part does not fit (a damaged log, a bug), throws `ApplyError`
+ * having changed nothing: it never applies half.
+ *
+ * The checks here mirror the checks of the cases of `apply` they precede;
+ * a new check there on a record a transaction may hold belongs here too.
+ */
+import { ApplyError, checkEnqueue, STATUS_NAMES } from "./apply.js";
+import type { QueueRecord, TransactionRecord } from "./records.js";
+import { Tag } from "./records.js";
+import { type State, Status, type StatusCode } from "./state.js";
+
+const CLAIMED: readonly StatusCode[] = [Status.Claimed];
+const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
+
+function checkJob(
+  state: State,
+  id: string,
+  allowed: readonly StatusCode[],
+  touched: Set<string>,
+  what: string,
+): void {
+  if (touched.has(id)) throw new ApplyError(`transaction: job ${id} is acted on twice`);
+  touched.add(id);
+  const h = state.find(id);
+  if (h === -1) throw new ApplyError(`transaction ${what}: no job ${id}`);
+  const status = state.statusOf(h);
+  if (!allowed.includes(status))
+    throw new ApplyError(`transaction ${what}: job ${id} is ${STATUS_NAMES[status]}`);
+}
+
+/** Throws `ApplyError` (changing nothing) unless every operation of `rec` fits `state`. */
+export function checkTransaction(state: State, rec: TransactionRecord): void {
+  /** Jobs acted on or added by earlier operations (by log id). */
+  const touched = new Set<string>();
+  /** Dedup keys (queue, key) and caller ids taken by earlier enqueues. */
+  const dedupKeys = new Set<string>();
+  const jobIds = new Set<string>();
+  for (const op of rec.ops) {
+    switch (op.tag) {
+      case Tag.Enqueue: {
+        checkEnqueue(state, op);
+        if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
+        touched.add(op.id);
+        if (op.dedupKey !== undefined) {
+          const key = `${op.queue}\u0000${op.dedupKey}`;
+          if (dedupKeys.has(key))
+            throw new ApplyError(`transaction: dedup key of ${op.id} is held by an earlier job`);
+          dedupKeys.add(key);
+        }
+        if (op.jobId !== undefined) {
+          if (jobIds.has(op.jobId))
+            throw new ApplyError(`transaction: job id ${JSON.stringify(op.jobId)} twice`);
+          jobIds.add(op.jobId);
+        }
+        break;
+      }
+      case Tag.Ack:
+        checkJob(state, op.id, CLAIMED, touched, "ack");
+        break;
+      case Tag.Retry:
+        checkJob(state, op.id, CLAIMED, touched, "retry");
+        break;
+      case Tag.Dead:
+        checkJob(state, op.id, CLAIMED, touched, "dead");
+        break;
+      case Tag.CancelRequest:
+        checkJob(state, op.id, CLAIMED, touched, "cancel request");
+        break;
+      case Tag.Cancel:
+        checkJob(state, op.id, CANCELLABLE, touched, "cancel");
+        break;
+      case Tag.KvPut:
+      case Tag.KvDelete:
+        break;
+      default:
+        throw new ApplyError(
+          `transaction holds a record with tag ${(op as QueueRecord).tag}, which it cannot`,
+        );
+    }
+  }
+}
+
+/**
+ * Applies every operation of `rec` with `applyOne` after checking them all
+ * ({@link checkTransaction}); throws `ApplyError` having changed nothing.
+ */
+export function applyTransaction(
+  state: State,
+  rec: TransactionRecord,
+  applyOne: (state: State, rec: QueueRecord) => void,
+): void {
+  checkTransaction(state, rec);
+  for (const op of rec.ops) applyOne(state, op);
+}

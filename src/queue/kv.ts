@@ -1,0 +1,150 @@
+/**
+ * The user KV namespace of the public `Queue` and `QueueReader`: `kvGet`,
+ * `kvPut`, `kvDelete`, `kvCompareAndSet` and `kvScan`. Keys and values are
+ * checked (sizes included) before anything is written; a write is one record
+ * through the commit boundary and resolves once durable. Reads answer from
+ * the in-memory state; a read that decides "no change" (a delete of an
+ * absent key, a compare that fails) first waits for what was logged before
+ * it to be durable, so it never reports a value that a crash could still undo.
+ */
+import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import type { QueueCore } from "./core.js";
+import type { KvMap } from "./kv-map.js";
+import { Tag } from "./records.js";
+import { checkKvExpected, checkKvKey, checkKvPrefix, checkKvValue } from "./validate.js";
+
+/** Entries a `kvScan` returns when no `limit` is given. */
+export const DEFAULT_KV_SCAN_LIMIT = 100;
+/** Most entries one `kvScan` returns. */
+export const MAX_KV_SCAN_LIMIT = 1_000;
+
+/** Options of `kvScan`. */
+export interface KvScanOptions {
+  /**
+   * Where to continue: the `nextCursor` of the previous page of the same
+   * prefix. Absent: from the first key with the prefix.
+   */
+  cursor?: string;
+  /**
+   * Most entries on the page, 0 to {@link MAX_KV_SCAN_LIMIT}.
+   * @default 100
+   */
+  limit?: number;
+}
+
+/** One entry of a `kvScan` page. */
+export interface KvEntry {
+  key: string;
+  value: Uint8Array;
+}
+
+/** A page of `kvScan`: entries in key order; `nextCursor` only when more follow. */
+export interface KvPage {
+  entries: KvEntry[];
+  nextCursor?: string;
+}
+
+/** Whether two values hold the same bytes (`null` = absent). */
+export function sameValue(a: Uint8Array | null | undefined, b: Uint8Array | null): boolean {
+  if (a === undefined || a === null) return b === null;
+  if (b === null || a.byteLength !== b.byteLength) return false;
+  return Buffer.compare(a, b) === 0;
+}
+
+/** `kvGet` on a state: a copy of the value, or null. */
+export function kvGetFrom(kv: KvMap, key: unknown): Uint8Array | null {
+  const value = kv.get(checkKvKey(key));
+  return value === undefined ? null : Buffer.from(value);
+}
+
+/** `kvScan` on a state, arguments checked. */
+export function kvScanFrom(kv: KvMap, prefix: unknown, options: KvScanOptions = {}): KvPage {
+  const p = checkKvPrefix(prefix);
+  checkOptionsObject(options, "options");
+  const limit =
+    options.limit === undefined
+      ? DEFAULT_KV_SCAN_LIMIT
+      : checkInteger(options.limit, "options.limit", 0, MAX_KV_SCAN_LIMIT);
+  let after: string | undefined;
+  if (options.cursor !== undefined) {
+    after = checkString(options.cursor, "options.cursor");
+    if (!after.startsWith(p) || after.length === 0)
+      throw invalidArgument(
+        "options.cursor",
+        `a nextCursor of a kvScan of the prefix ${JSON.stringify(p)}`,
+        after,
+      );
+  }
+  const { entries, more } = kv.scan(p, after, limit);
+  const page: KvPage = {
+    entries: entries.map(([key, value]) => ({ key, value: Buffer.from(value) })),
+  };
+  if (more && entries.length > 0) page.nextCursor = entries[entries.length - 1]![0];
+  return page;
+}
+
+/** `Queue.kvGet`. */
+export async function kvGet(core: QueueCore, key: string): Promise<Uint8Array | null> {
+  core.check();
+  return kvGetFrom(core.state.kv, key);
+}
+
+/** `Queue.kvScan`. */
+export async function kvScan(
+  core: QueueCore,
+  prefix: string,
+  options: KvScanOptions | undefined,
+): Promise<KvPage> {
+  core.check();
+  return kvScanFrom(core.state.kv, prefix, options);
+}
+
+/** Resolves once the log takes writes and the queue is still open. */
+async function writable(core: QueueCore): Promise<void> {
+  core.check();
+  if (!core.log.isWritable()) await core.log.whenWritable();
+  core.check();
+}
+
+/** `Queue.kvPut`. */
+export async function kvPut(core: QueueCore, key: string, value: unknown): Promise<void> {
+  core.check();
+  const k = checkKvKey(key);
+  const v = checkKvValue(value);
+  await writable(core);
+  await core.commit({ tag: Tag.KvPut, key: k, value: v });
+}
+
+/** `Queue.kvDelete`: whether the key was there. */
+export async function kvDelete(core: QueueCore, key: string): Promise<boolean> {
+  core.check();
+  const k = checkKvKey(key);
+  await writable(core);
+  if (!core.state.kv.has(k)) {
+    // Its put may still be in flight: answer once everything before is durable.
+    await core.log.flush();
+    return false;
+  }
+  await core.commit({ tag: Tag.KvDelete, key: k });
+  return true;
+}
+
+/** `Queue.kvCompareAndSet`: whether `value` was written. */
+export async function kvCompareAndSet(
+  core: QueueCore,
+  key: string,
+  expected: unknown,
+  value: unknown,
+): Promise<boolean> {
+  core.check();
+  const k = checkKvKey(key);
+  const want = checkKvExpected(expected);
+  const v = checkKvValue(value);
+  await writable(core);
+  if (!sameValue(core.state.kv.get(k), want)) {
+    await core.log.flush();
+    return false;
+  }
+  await core.commit({ tag: Tag.KvPut, key: k, value: v });
+  return true;
+}

@@ -1,0 +1,417 @@
+/**
+ * `Queue.transaction`: operations collected by a synchronous `build`
+ * function (enqueue, ack, nack, deadLetter, cancel, kvPut, kvDelete,
+ * kvCheck), checked together against the state and committed as ONE log
+ * record, or not at all.
+ *
+ * Arguments are checked as each operation is added; a bad one throws inside
+ * `build` and rejects the whole call, even if `build` caught it. Then, in one
+ * synchronous step with the commit, every operation is checked against the
+ * state in order, each seeing the ones before it: a claim that is not live
+ * (`ClaimLostError`), a `kvCheck` that does not hold (`ConflictError`), two
+ * operations on one job (`InvalidArgumentError`). Any failure rejects the
+ * call with nothing written; otherwise `apply` applies the one record whole.
+ *
+ * An enqueue whose `jobId` a job of the store already has (or an earlier
+ * enqueue of the same transaction) is not an error here: it adds nothing and
+ * reports `created: false`, like a dedup hit. So a transaction that is run
+ * again after it committed (a retried handler, a retry after an in-doubt
+ * failure) does not add its jobs twice.
+ */
+import { ConflictError, InvalidArgumentError } from "../errors.js";
+import {
+  checkFunction,
+  checkOptionsObject,
+  checkString,
+  describeValue,
+  invalidArgument,
+} from "../validate.js";
+import type { QueueSettings } from "./config.js";
+import type { QueueCore } from "./core.js";
+import { decideNack } from "./decisions.js";
+import { type CheckedJob, checkJob, type EnqueueResult } from "./enqueue.js";
+import { sameValue } from "./kv.js";
+import type { Lease } from "./leases.js";
+import type { EnqueueOptions } from "./options.js";
+import { Tag, type TransactionOp } from "./records.js";
+import { Status } from "./state.js";
+import { Flag, slot } from "./table.js";
+import type { CancelOutcome, Claim, Payload } from "./types.js";
+import {
+  checkKvExpected,
+  checkKvKey,
+  checkKvValue,
+  checkMessage,
+  checkQueueName,
+  MAX_TIMESTAMP_MS,
+} from "./validate.js";
+
+/**
+ * The operations of one transaction, collected by its `build` function. Each
+ * call checks its arguments at once (throwing `InvalidArgumentError`); the
+ * state checks and the write happen after `build` returns.
+ */
+export interface Transaction {
+  /** Add a job (as `Queue.enqueue`; a taken `jobId` adds nothing and reports `created: false`). */
+  enqueue(queue: string, payload: Payload, options?: EnqueueOptions): void;
+  /** Complete a claimed job (as `Queue.ack`). */
+  ack(claim: Claim, options?: TransactionAckOptions): void;
+  /** Fail a delivery (as `Queue.nack`: retry after backoff, or dead when out of attempts). */
+  nack(claim: Claim, error: string): void;
+  /** Dead-letter a claimed job (as `Queue.deadLetter`). */
+  deadLetter(claim: Claim, reason: string): void;
+  /** Cancel a job (as `Queue.cancel`; its outcome is in the result's `cancelled`). */
+  cancel(id: string): void;
+  /** Set a KV entry. */
+  kvPut(key: string, value: Payload): void;
+  /** Remove a KV entry (nothing happens if it is absent). */
+  kvDelete(key: string): void;
+  /**
+   * Require the KV entry `key` to hold `expected` (`null`: to be absent) at
+   * this point of the transaction, or the whole transaction fails with
+   * `ConflictError`. Sees the transaction's own earlier `kvPut`s and `kvDelete`s.
+   */
+  kvCheck(key: string, expected: Payload | null): void;
+}
+
+/** Options of {@link Transaction.ack}. */
+export interface TransactionAckOptions {
+  /** The job's result (see `Queue.ack`). */
+  result?: Payload;
+}
+
+/** What a committed transaction did. */
+export interface TransactionResult {
+  /** One result per `enqueue`, in order (`created: false`: dedup hit or taken `jobId`). */
+  enqueued: EnqueueResult[];
+  /** One outcome per `cancel`, in order. */
+  cancelled: CancelOutcome[];
+}
+
+type Op =
+  | { kind: "enqueue"; queue: string; job: CheckedJob }
+  | { kind: "ack"; claim: Claim }
+  | { kind: "nack"; claim: Claim; error: string }
+  | { kind: "deadLetter"; claim: Claim; reason: string }
+  | { kind: "cancel"; id: string }
+  | { kind: "kvPut"; key: string; value: Uint8Array }
+  | { kind: "kvDelete"; key: string }
+  | { kind: "kvCheck"; key: string; expected: Uint8Array | null };
+
+/** Collects and checks the operations `build` adds. */
+class Builder implements Transaction {
+  readonly ops: Op[] = [];
+  /** The first error an operation threw (it fails the call even if `build` caught it). */
+  error: unknown;
+  #open = true;
+  readonly #settings: QueueSettings;
+
+  constructor(settings: QueueSettings) {
+    this.#settings = settings;
+  }
+
+  close(): void {
+    this.#open = false;
+  }
+
+  #add(make: () => Op): void {
+    if (!this.#open)
+      throw new InvalidArgumentError(
+        "Expected `tx` to be used while its build function runs, got a call after it returned",
+      );
+    try {
+      this.ops.push(make());
+    } catch (error) {
+      if (this.error === undefined) this.error = error;
+      throw error;
+    }
+  }
+
+  enqueue(queue: string, payload: Payload, options?: EnqueueOptions): void {
+    this.#add(() => {
+      const name = checkQueueName(queue, "tx.enqueue queue");
+      const job = checkJob(
+        this.#settings,
+        name,
+        payload,
+        options,
+        "tx.enqueue payload",
+        "tx.enqueue options",
+      );
+      return { kind: "enqueue", queue: name, job };
+    });
+  }
+
+  ack(claim: Claim, options?: TransactionAckOptions): void {
+    this.#add(() => {
+      checkOptionsObject(options, "tx.ack options");
+      return { kind: "ack", claim };
+    });
+  }
+
+  nack(claim: Claim, error: string): void {
+    this.#add(() => ({ kind: "nack", claim, error: checkMessage(error, "tx.nack error") }));
+  }
+
+  deadLetter(claim: Claim, reason: string): void {
+    this.#add(() => ({
+      kind: "deadLetter",
+      claim,
+      reason: checkMessage(reason, "tx.deadLetter reason"),
+    }));
+  }
+
+  cancel(id: string): void {
+    this.#add(() => ({ kind: "cancel", id: checkString(id, "tx.cancel id") }));
+  }
+
+  kvPut(key: string, value: Payload): void {
+    this.#add(() => ({
+      kind: "kvPut",
+      key: checkKvKey(key, "tx.kvPut key"),
+      value: checkKvValue(value, "tx.kvPut value"),
+    }));
+  }
+
+  kvDelete(key: string): void {
+    this.#add(() => ({ kind: "kvDelete", key: checkKvKey(key, "tx.kvDelete key") }));
+  }
+
+  kvCheck(key: string, expected: Payload | null): void {
+    this.#add(() => ({
+      kind: "kvCheck",
+      key: checkKvKey(key, "tx.kvCheck key"),
+      expected: checkKvExpected(expected, "tx.kvCheck expected"),
+    }));
+  }
+}
+
+/** The record and follow-up work a transaction's operations come to, decided against the state. */
+interface Decided {
+  ops: TransactionOp[];
+  result: TransactionResult;
+  /** Leases the transaction settles (removed when it commits). */
+  settled: Lease[];
+  /** Claimed jobs it requests cancellation of (their leases abort once it commits). */
+  cancelRequested: number[];
+  /** Queues that get pending jobs; the earliest `runAt` scheduled. */
+  dispatch: Set<string>;
+  earliestRunAt: number;
+  /** A dedup key or job id hit: its holder may still be in flight. */
+  hit: boolean;
+}
+
+function jobName(core: QueueCore, h: number): string {
+  return core.state.publicIdOf(h);
+}
+
+/**
+ * Checks `ops` in order against the state and decides the records; throws
+ * (deciding nothing that lasts) on the first that cannot be done.
+ */
+function decide(core: QueueCore, ops: readonly Op[]): Decided {
+  const state = core.state;
+  const now = core.now();
+  const decided: Decided = {
+    ops: [],
+    result: { enqueued: [], cancelled: [] },
+    settled: [],
+    cancelRequested: [],
+    dispatch: new Set(),
+    earliestRunAt: Number.POSITIVE_INFINITY,
+    hit: false,
+  };
+  /** Jobs acted on so far → the operation that did. */
+  const used = new Map<number, string>();
+  const use = (h: number, what: string): void => {
+    const earlier = used.get(h);
+    if (earlier !== undefined)
+      throw new InvalidArgumentError(
+        `Expected each job to be acted on once per transaction, got job ${jobName(core, h)} in ${earlier} and ${what}`,
+      );
+    used.set(h, what);
+  };
+  /** KV as the transaction's earlier operations left it (`null`: deleted). */
+  const kv = new Map<string, Uint8Array | null>();
+  const current = (key: string): Uint8Array | null =>
+    kv.has(key) ? kv.get(key)! : (state.kv.get(key) ?? null);
+  /** Caller ids and dedup keys (queue NUL key) taken by earlier enqueues → public id. */
+  const jobIds = new Set<string>();
+  const dedup = new Map<string, string>();
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const what = `operation ${n} (tx.${op.kind})`;
+    switch (op.kind) {
+      case "enqueue": {
+        const { payload, options, arg } = op.job;
+        const { dedupKey, jobId, delayMs } = options;
+        if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
+          decided.result.enqueued.push({ id: jobId, created: false });
+          decided.hit = true;
+          break;
+        }
+        if (dedupKey !== undefined) {
+          const key = `${op.queue}\u0000${dedupKey}`;
+          const holder = state.queues.get(op.queue)?.dedup.get(dedupKey);
+          const earlier = dedup.get(key);
+          if (holder !== undefined || earlier !== undefined) {
+            decided.result.enqueued.push({
+              id: earlier ?? state.publicIdOf(holder!),
+              created: false,
+            });
+            decided.hit = true;
+            break;
+          }
+        }
+        if (delayMs !== undefined && now + delayMs > MAX_TIMESTAMP_MS)
+          throw invalidArgument(
+            `${arg}.delayMs`,
+            `at most ${MAX_TIMESTAMP_MS - now} (the latest storable time, from now)`,
+            delayMs,
+          );
+        const id = core.ids.next(now);
+        const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
+        const scheduled = runAt !== undefined && runAt > now;
+        decided.ops.push({
+          tag: Tag.Enqueue,
+          id,
+          queue: op.queue,
+          payload,
+          headers: options.headers,
+          priority: options.priority,
+          maxAttempts: options.maxAttempts,
+          enqueuedAt: now,
+          runAt: scheduled ? runAt : undefined,
+          dedupKey,
+          ...(jobId === undefined ? {} : { jobId }),
+        });
+        const publicId = jobId ?? id;
+        if (jobId !== undefined) jobIds.add(jobId);
+        if (dedupKey !== undefined) dedup.set(`${op.queue}\u0000${dedupKey}`, publicId);
+        decided.result.enqueued.push({ id: publicId, created: true });
+        if (scheduled) decided.earliestRunAt = Math.min(decided.earliestRunAt, runAt);
+        else decided.dispatch.add(op.queue);
+        break;
+      }
+      case "ack":
+      case "nack":
+      case "deadLetter": {
+        const lease = core.liveLease(op.claim, `tx.${op.kind}`);
+        use(lease.job, what);
+        decided.settled.push(lease);
+        if (op.kind === "ack") {
+          const keep = core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
+          decided.ops.push({ tag: Tag.Ack, id: lease.id, keep, at: now });
+        } else if (op.kind === "deadLetter")
+          decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
+        else {
+          const record = decideNack(
+            state,
+            lease.job,
+            core.settings.configs.get(lease.queue),
+            now,
+            op.error,
+          );
+          decided.ops.push(record);
+          if (record.tag === Tag.Retry) {
+            if (record.runAt === undefined) decided.dispatch.add(lease.queue);
+            else decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
+          }
+        }
+        break;
+      }
+      case "cancel": {
+        const h = core.findJob(op.id);
+        const status = h === -1 ? null : state.statusOf(h);
+        if (status === null || status === Status.Done || status === Status.Dead) {
+          decided.result.cancelled.push("not_found");
+          break;
+        }
+        use(h, what);
+        const id = state.idOf(h);
+        if (status !== Status.Claimed) {
+          decided.ops.push({ tag: Tag.Cancel, id });
+          decided.result.cancelled.push("removed");
+          break;
+        }
+        if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
+          decided.ops.push({ tag: Tag.CancelRequest, id });
+          decided.cancelRequested.push(h);
+        }
+        decided.result.cancelled.push("requested");
+        break;
+      }
+      case "kvPut":
+        kv.set(op.key, op.value);
+        decided.ops.push({ tag: Tag.KvPut, key: op.key, value: op.value });
+        break;
+      case "kvDelete":
+        if (current(op.key) !== null) decided.ops.push({ tag: Tag.KvDelete, key: op.key });
+        kv.set(op.key, null);
+        break;
+      case "kvCheck": {
+        const found = current(op.key);
+        if (!sameValue(found, op.expected))
+          throw new ConflictError(
+            `transaction ${what}: key ${describeValue(op.key)} ${
+              found === null ? "is absent" : `holds ${found.byteLength} bytes`
+            }, expected ${op.expected === null ? "it absent" : `${op.expected.byteLength} bytes`}${
+              found !== null && op.expected !== null && found.byteLength === op.expected.byteLength
+                ? " (different bytes)"
+                : ""
+            }; nothing was written`,
+          );
+        break;
+      }
+    }
+  }
+  return decided;
+}
+
+/** Checks, decides and commits `ops` in one synchronous step; resolves once durable. */
+async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<TransactionResult> {
+  core.check();
+  const decided = decide(core, ops);
+  if (decided.ops.length > 0) {
+    for (const lease of decided.settled) core.leases.remove(lease);
+    const written = core.commit({ tag: Tag.Transaction, ops: decided.ops });
+    for (const h of decided.cancelRequested)
+      core.leases.get(h)?.abort(new Error(`job ${core.state.idOf(h)} was cancelled`));
+    if (decided.earliestRunAt !== Number.POSITIVE_INFINITY)
+      core.timers.scheduleAt(decided.earliestRunAt);
+    for (const queue of decided.dispatch) core.dispatch(queue);
+    await written;
+  }
+  // A dedup holder, a job id's job or a value checked may still be in flight.
+  if (decided.hit || decided.ops.length === 0) await core.log.flush();
+  return decided.result;
+}
+
+/** `Queue.transaction`. */
+export async function runTransaction(
+  core: QueueCore,
+  build: (tx: Transaction) => void,
+): Promise<TransactionResult> {
+  core.check();
+  checkFunction(build, "build", "a function (tx) => void");
+  const builder = new Builder(core.settings);
+  let returned: unknown;
+  try {
+    returned = build(builder);
+  } finally {
+    builder.close();
+  }
+  if (builder.error !== undefined) throw builder.error;
+  if (
+    typeof returned === "object" &&
+    returned !== null &&
+    typeof (returned as { then?: unknown }).then === "function"
+  ) {
+    (returned as Promise<unknown>).then(undefined, () => {});
+    throw new InvalidArgumentError(
+      "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
+    );
+  }
+  if (!core.log.isWritable()) await core.log.whenWritable();
+  return commitOps(core, builder.ops);
+}

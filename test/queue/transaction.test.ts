@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  ClaimLostError,
+  ConflictError,
+  InvalidArgumentError,
+  taqubaErrorCode,
+} from "../../src/errors.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { liveState, stateDigest } from "../reliability/lib/audit.js";
+
+import { mustClaim, NO_BACKOFF, openTestQueue, rejection, text } from "./helpers.js";
+
+describe("Queue.transaction", { timeout: 60_000 }, () => {
+  it("acks, enqueues follow-ups and writes KV as one record", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    await queue.enqueue("charge", "order-1");
+    await queue.kvPut("stale", "x");
+    const claim = await mustClaim(queue, "charge");
+    const before = queue.logStats().recordsWritten;
+    const result = await queue.transaction((tx) => {
+      tx.ack(claim);
+      tx.enqueue("ship", "order-1", { jobId: "ship-order-1" });
+      tx.enqueue("notify", "order-1", { delayMs: 1_000 });
+      tx.kvPut("order/1", "charged");
+      tx.kvDelete("stale");
+    });
+    assert.equal(queue.logStats().recordsWritten - before, 1);
+    assert.deepEqual(
+      result.enqueued.map((r) => r.created),
+      [true, true],
+    );
+    assert.equal(result.enqueued[0]!.id, "ship-order-1");
+    assert.deepEqual(result.cancelled, []);
+    assert.equal(await queue.getJob(claim.id), null);
+    assert.equal((await queue.getJob("ship-order-1"))?.status, "pending");
+    assert.equal((await queue.getJob(result.enqueued[1]!.id))?.status, "scheduled");
+    assert.equal(text((await queue.kvGet("order/1"))!), "charged");
+    assert.equal(await queue.kvGet("stale"), null);
+    assert.equal((await queue.stats("charge")).done, 1);
+    // Everything survives a crash (no close: replay from the log).
+    const digest = stateDigest(liveState(queue));
+    const crashed = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(stateDigest(liveState(crashed)), digest);
+    await crashed.close();
+  });
+
+  it("a lost claim anywhere rejects with ClaimLostError and changes nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueueBatch("q", ["a", "b"]);
+    const a = await mustClaim(queue, "q");
+    const b = await mustClaim(queue, "q");
+    await queue.ack(b);
+    const digest = stateDigest(liveState(queue));
+    const records = queue.logStats().recordsWritten;
+    const error = await rejection(
+      queue.transaction((tx) => {
+        tx.ack(a);
+        tx.enqueue("next", "x");
+        tx.kvPut("k", "v");
+        tx.ack(b);
+      }),
+    );
+    assert.ok(error instanceof ClaimLostError, String(error));
+    assert.equal(stateDigest(liveState(queue)), digest);
+    assert.equal(queue.logStats().recordsWritten, records);
+    // The live claim is still live: the transaction took nothing from it.
+    await queue.ack(a);
+    await queue.close();
+  });
+
+  it("a failed kvCheck rejects with ConflictError; checks see earlier writes of the transaction", async () => {
+    const { queue } = await openTestQueue();
+    await queue.kvPut("seat/1", "free");
+    const digest = stateDigest(liveState(queue));
+    const conflict = await rejection(
+      queue.transaction((tx) => {
+        tx.enqueue("q", "x");
+        tx.kvCheck("seat/1", "taken");
+      }),
+    );
+    assert.ok(conflict instanceof ConflictError, String(conflict));
+    assert.equal(conflict.code, "CONFLICT");
+    assert.equal(taqubaErrorCode(conflict), "CONFLICT");
+    assert.equal(stateDigest(liveState(queue)), digest);
+    await queue.transaction((tx) => {
+      tx.kvCheck("seat/1", "free");
+      tx.kvPut("seat/1", "taken");
+      tx.kvCheck("seat/1", "taken");
+      tx.kvDelete("seat/1");
+      tx.kvCheck("seat/1", null);
+      tx.kvCheck("never", null);
+      tx.kvPut("seat/2", new Uint8Array([1]));
+    });
+    assert.equal(await queue.kvGet("seat/1"), null);
+    assert.deepEqual([...(await queue.kvGet("seat/2"))!], [1]);
+    await queue.close();
+  });
+
+  it("bad input anywhere rejects with InvalidArgumentError, even when build caught it", async () => {
+    const { queue } = await openTestQueue();
+    const claimed = await queue.enqueue("q", "x").then(() => mustClaim(queue, "q"));
+    const digest = stateDigest(liveState(queue));
+    const cases: [(tx: Parameters<Parameters<typeof queue.transaction>[0]>[0]) => void, RegExp][] =
+      [
+        [(tx) => tx.enqueue("", "x"), /^Expected `tx.enqueue queue` to be/],
+        [(tx) => tx.enqueue("q", "x", { priority: -1 }), /^Expected `tx.enqueue options.priority`/],
+        [(tx) => tx.kvPut("", "x"), /^Expected `tx.kvPut key` to be 1 to 1024 UTF-8 bytes/],
+        [
+          (tx) => tx.kvPut("k", new Uint8Array(262_145)),
+          /^Expected `tx.kvPut value` to be at most 262144 bytes/,
+        ],
+        [
+          (tx) => tx.nack(claimed, 5 as unknown as string),
+          /^Expected `tx.nack error` to be a string/,
+        ],
+        [
+          (tx) => {
+            tx.ack(claimed);
+            tx.deadLetter(claimed, "twice");
+          },
+          /^Expected each job to be acted on once per transaction, got job .* in operation 0 \(tx.ack\) and operation 1 \(tx.deadLetter\)$/,
+        ],
+        [
+          (tx) => {
+            tx.ack(claimed);
+            tx.cancel(claimed.id);
+          },
+          /^Expected each job to be acted on once per transaction/,
+        ],
+        [
+          (tx) => {
+            tx.kvPut("ok", "fine");
+            try {
+              tx.kvDelete("");
+            } catch {
+              // swallowed: the transaction still fails
+            }
+          },
+          /^Expected `tx.kvDelete key`/,
+        ],
+      ];
+    for (const [build, message] of cases) {
+      const error = await rejection(queue.transaction(build));
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, message);
+      assert.equal(stateDigest(liveState(queue)), digest);
+    }
+    const notFn = await rejection(queue.transaction("nope" as never));
+    assert.match(notFn.message, /^Expected `build` to be a function/);
+    const asyncBuild = await rejection(
+      queue.transaction((async () => {}) as unknown as () => void),
+    );
+    assert.match(asyncBuild.message, /^Expected `build` to be a synchronous function/);
+    let leaked: Parameters<Parameters<typeof queue.transaction>[0]>[0] | undefined;
+    await queue.transaction((tx) => {
+      leaked = tx;
+    });
+    assert.throws(() => leaked!.kvPut("late", "x"), /used while its build function runs/);
+    const thrown = await rejection(
+      queue.transaction(() => {
+        throw new Error("build failed");
+      }),
+    );
+    assert.equal(thrown.message, "build failed");
+    assert.equal(stateDigest(liveState(queue)), digest);
+    await queue.ack(claimed);
+    await queue.close();
+  });
+
+  it("nacks and dead-letters inside a transaction; cancels report their outcome", async () => {
+    const { queue } = await openTestQueue(NO_BACKOFF);
+    await queue.enqueueBatch("q", ["retry", "dead", "claimed"]);
+    const pending = await queue.enqueue("other", "pending");
+    const retry = await mustClaim(queue, "q");
+    const dead = await mustClaim(queue, "q");
+    const claimed = await mustClaim(queue, "q");
+    const result = await queue.transaction((tx) => {
+      tx.nack(retry, "try again");
+      tx.deadLetter(dead, "bad");
+      tx.cancel(pending);
+      tx.cancel(claimed.id);
+      tx.cancel("no-such-job");
+    });
+    assert.deepEqual(result.cancelled, ["removed", "requested", "not_found"]);
+    const again = await queue.getJob(retry.id);
+    assert.deepEqual([again?.status, again?.lastError], ["pending", "try again"]);
+    const gone = await queue.getJob(dead.id);
+    assert.deepEqual([gone?.status, gone?.lastError], ["dead", "bad"]);
+    assert.equal(await queue.getJob(pending), null);
+    assert.equal(queue.claimSignal(claimed).aborted, true);
+    await queue.close();
+  });
+
+  it("an enqueue with a taken jobId adds nothing and says created: false (a retried transaction)", async () => {
+    const { queue } = await openTestQueue();
+    const run = () =>
+      queue.transaction((tx) => {
+        tx.enqueue("ship", "order-7", { jobId: "ship-order-7" });
+        tx.enqueue("ship", "order-7 again", { jobId: "ship-order-7" });
+        tx.kvPut("order/7", "shipping");
+      });
+    const first = await run();
+    assert.deepEqual(first.enqueued, [
+      { id: "ship-order-7", created: true },
+      { id: "ship-order-7", created: false },
+    ]);
+    const second = await run();
+    assert.deepEqual(second.enqueued, [
+      { id: "ship-order-7", created: false },
+      { id: "ship-order-7", created: false },
+    ]);
+    assert.equal((await queue.stats("ship")).pending, 1);
+    // A dedup hit works the same way.
+    await queue.enqueue("mail", "x", { dedupKey: "d" });
+    const hit = await queue.transaction((tx) => tx.enqueue("mail", "y", { dedupKey: "d" }));
+    assert.equal(hit.enqueued[0]!.created, false);
+    assert.equal((await queue.stats("mail")).pending, 1);
+    await queue.close();
+  });
+
+  it("an empty transaction writes nothing", async () => {
+    const { queue } = await openTestQueue();
+    const records = queue.logStats().recordsWritten;
+    assert.deepEqual(await queue.transaction(() => {}), { enqueued: [], cancelled: [] });
+    assert.equal(queue.logStats().recordsWritten, records);
+    await queue.close();
+  });
+
+  it("events follow each operation of a committed transaction", async () => {
+    const { queue } = await openTestQueue();
+    const seen: string[] = [];
+    for (const event of ["enqueued", "completed", "dead", "cancelled"] as const)
+      queue.on(event, (e) => seen.push(`${event}:${e.queue}`));
+    await queue.enqueueBatch("a", ["1", "2"]);
+    const one = await mustClaim(queue, "a");
+    const two = await mustClaim(queue, "a");
+    seen.length = 0;
+    await queue.transaction((tx) => {
+      tx.ack(one);
+      tx.deadLetter(two, "no");
+      tx.enqueue("b", "3");
+    });
+    assert.deepEqual(seen, ["completed:a", "dead:a", "enqueued:b"]);
+    await queue.close();
+  });
+});
