@@ -61,6 +61,8 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
       }
       case Tag.Ack:
         checkJob(state, op.id, CLAIMED, touched, "ack");
+        if (op.result !== undefined && !op.keep)
+          throw new ApplyError(`transaction ack: job ${op.id} has a result but is not kept`);
         break;
       case Tag.Retry:
         checkJob(state, op.id, CLAIMED, touched, "retry");

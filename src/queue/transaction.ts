@@ -35,6 +35,7 @@ import type { Lease } from "./leases.js";
 import type { EnqueueOptions } from "./options.js";
 import { Tag, type TransactionOp } from "./records.js";
 import { Status } from "./state.js";
+import type { PayloadRef } from "./table.js";
 import { Flag, slot } from "./table.js";
 import type { CancelOutcome, Claim, Payload } from "./types.js";
 import {
@@ -42,6 +43,7 @@ import {
   checkKvKey,
   checkKvValue,
   checkMessage,
+  checkPayload,
   checkQueueName,
   MAX_TIMESTAMP_MS,
 } from "./validate.js";
@@ -76,7 +78,7 @@ export interface Transaction {
 
 /** Options of {@link Transaction.ack}. */
 export interface TransactionAckOptions {
-  /** The job's result (see `Queue.ack`). */
+  /** The job's result, kept for the queue's `resultRetentionMs` (see `Queue.ack`). */
   result?: Payload;
 }
 
@@ -90,7 +92,7 @@ export interface TransactionResult {
 
 type Op =
   | { kind: "enqueue"; queue: string; job: CheckedJob }
-  | { kind: "ack"; claim: Claim }
+  | { kind: "ack"; claim: Claim; result: Uint8Array | undefined }
   | { kind: "nack"; claim: Claim; error: string }
   | { kind: "deadLetter"; claim: Claim; reason: string }
   | { kind: "cancel"; id: string }
@@ -145,7 +147,11 @@ class Builder implements Transaction {
   ack(claim: Claim, options?: TransactionAckOptions): void {
     this.#add(() => {
       checkOptionsObject(options, "tx.ack options");
-      return { kind: "ack", claim };
+      const result =
+        options?.result === undefined
+          ? undefined
+          : checkPayload(options.result, this.#settings.maxPayloadBytes, "tx.ack options.result");
+      return { kind: "ack", claim, result };
     });
   }
 
@@ -209,7 +215,7 @@ function jobName(core: QueueCore, h: number): string {
  * Checks `ops` in order against the state and decides the records; throws
  * (deciding nothing that lasts) on the first that cannot be done.
  */
-function decide(core: QueueCore, ops: readonly Op[]): Decided {
+function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRef>): Decided {
   const state = core.state;
   const now = core.now();
   const decided: Decided = {
@@ -272,11 +278,15 @@ function decide(core: QueueCore, ops: readonly Op[]): Decided {
         const id = core.ids.next(now);
         const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
         const scheduled = runAt !== undefined && runAt > now;
+        const payloadRef = refs.get(n);
+        if (payloadRef !== undefined) refs.delete(n); // used: not deleted below
         decided.ops.push({
           tag: Tag.Enqueue,
           id,
           queue: op.queue,
-          payload,
+          payload: payloadRef === undefined ? payload : EMPTY,
+          ...(payloadRef === undefined ? {} : { payloadRef }),
+          timeoutMs: options.timeoutMs,
           headers: options.headers,
           priority: options.priority,
           maxAttempts: options.maxAttempts,
@@ -300,8 +310,14 @@ function decide(core: QueueCore, ops: readonly Op[]): Decided {
         use(lease.job, what);
         decided.settled.push(lease);
         if (op.kind === "ack") {
-          const keep = core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
-          decided.ops.push({ tag: Tag.Ack, id: lease.id, keep, at: now });
+          const keep =
+            op.result !== undefined ||
+            core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
+          decided.ops.push(
+            op.result === undefined
+              ? { tag: Tag.Ack, id: lease.id, keep, at: now }
+              : { tag: Tag.Ack, id: lease.id, keep, at: now, result: op.result },
+          );
         } else if (op.kind === "deadLetter")
           decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
         else {
@@ -368,10 +384,58 @@ function decide(core: QueueCore, ops: readonly Op[]): Decided {
   return decided;
 }
 
-/** Checks, decides and commits `ops` in one synchronous step; resolves once durable. */
+/** The inline payload of a record whose payload is offloaded. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Writes the payloads of enqueues above the offload threshold as their own
+ * objects; their references by operation index. If a write fails, the
+ * objects already written are deleted and it throws.
+ */
+async function offload(
+  core: QueueCore,
+  ops: readonly Op[],
+  wanted: readonly number[],
+): Promise<Map<number, PayloadRef>> {
+  const refs = new Map<number, PayloadRef>();
+  const payloads = core.payloads;
+  const now = core.now();
+  const written = await Promise.allSettled(
+    wanted.map((n) => payloads.write((ops[n] as { job: CheckedJob }).job.payload, now)),
+  );
+  written.forEach((w, k) => {
+    if (w.status === "fulfilled") refs.set(wanted[k]!, w.value);
+  });
+  const failed = written.find((w) => w.status === "rejected");
+  if (failed !== undefined) {
+    payloads.delete([...refs.values()].map((ref) => ref.key));
+    throw failed.reason;
+  }
+  return refs;
+}
+
+/**
+ * Checks, decides and commits `ops` in one synchronous step (after writing
+ * offloaded payloads, deleted again unless a committed record uses them);
+ * resolves once durable.
+ */
 async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<TransactionResult> {
-  core.check();
-  const decided = decide(core, ops);
+  const wanted = ops.flatMap((op, n) =>
+    op.kind === "enqueue" && core.payloads.offloads(op.job.payload) ? [n] : [],
+  );
+  // Without objects to write, and with a writable log, the decision is made in
+  // the caller's synchronous step.
+  const refs =
+    wanted.length === 0 ? new Map<number, PayloadRef>() : await offload(core, ops, wanted);
+  let decided: Decided;
+  try {
+    if (!core.log.isWritable()) await core.log.whenWritable();
+    core.check();
+    decided = decide(core, ops, refs);
+  } finally {
+    // Objects no committed record uses: a failed transaction's, a dedup hit's.
+    core.payloads.delete([...refs.values()].map((ref) => ref.key));
+  }
   if (decided.ops.length > 0) {
     for (const lease of decided.settled) core.leases.remove(lease);
     const written = core.commit({ tag: Tag.Transaction, ops: decided.ops });
@@ -412,6 +476,5 @@ export async function runTransaction(
       "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
     );
   }
-  if (!core.log.isWritable()) await core.log.whenWritable();
   return commitOps(core, builder.ops);
 }

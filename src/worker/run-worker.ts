@@ -22,6 +22,7 @@ import {
   checkPositiveDuration,
 } from "../validate.js";
 import { startDeadline, timedOutMessage } from "./deadline.js";
+import { JobTransactions } from "./job-transactions.js";
 import { keepRenewing } from "./lease-renewal.js";
 import { resultBytes } from "./result.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
@@ -131,7 +132,9 @@ export async function runWorker(
         return signal;
       },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
+      transaction: (build) => transactions.run(build),
     };
+    const transactions = new JobTransactions(queue, claim);
     let outcome: Outcome;
     try {
       const value =
@@ -142,9 +145,11 @@ export async function runWorker(
     } catch (error) {
       outcome = { ok: false, error };
     }
+    // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
+    const settled = await transactions.settled();
     deadline?.cancel();
     held.stopRenewing();
-    if (!timedOut) settlements.settle(claim, outcome);
+    if (!timedOut && !settled) settlements.settle(claim, outcome);
   };
 
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */

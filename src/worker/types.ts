@@ -1,5 +1,6 @@
 /** The worker's public shapes: the handler, its context and the worker's options. */
 import type { Logger } from "../logger.js";
+import type { Transaction, TransactionResult } from "../queue/transaction.js";
 import type { Claim } from "../queue/types.js";
 
 /** What a handler gets besides the job. */
@@ -8,6 +9,15 @@ export interface JobContext {
   signal: AbortSignal;
   /** Extend the lease to `extensionMs` from now; resolves with the new expiry. */
   renewLease(extensionMs: number): Promise<number>;
+  /**
+   * `Queue.transaction` for this job: settle it together with follow-up
+   * work, e.g. `tx.ack(job)` with the next step's `tx.enqueue` and a
+   * `tx.kvPut`, all committed as one record or none. When the transaction
+   * acks, nacks or dead-letters this job, the worker does not settle it
+   * again (the handler's return value or error is then not used); otherwise
+   * the job is settled from the handler's outcome as usual.
+   */
+  transaction(build: (tx: Transaction) => void): Promise<TransactionResult>;
 }
 
 /**
