@@ -14,6 +14,8 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
+import { isWaitingParent } from "./flow-state.js";
+import { cancelTree } from "./flows.js";
 import {
   REMOVABLE_STATUSES,
   type RemovableStatus,
@@ -38,6 +40,15 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   const status = state.statusOf(h);
   if (status === Status.Done || status === Status.Dead) return "not_found";
   const jobId = state.idOf(h);
+  if (isWaitingParent(state, h)) {
+    // A flow parent: its children that have not ended go with it, atomically.
+    const { records, claimed } = cancelTree(state, h);
+    const written = core.commit({ tag: Tag.Transaction, ops: records });
+    for (const c of claimed)
+      core.leases.get(c)?.abort(new Error(`job ${state.idOf(c)} was cancelled with its flow`));
+    await written;
+    return "removed";
+  }
   if (status !== Status.Claimed) {
     await core.commit({ tag: Tag.Cancel, id: jobId });
     return "removed";

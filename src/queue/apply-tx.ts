@@ -40,10 +40,13 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
   /** Dedup keys (queue, key) and caller ids taken by earlier enqueues. */
   const dedupKeys = new Set<string>();
   const jobIds = new Set<string>();
+  /** Flow parents added by earlier enqueues: their children may follow. */
+  const parents = new Set<string>();
   for (const op of rec.ops) {
     switch (op.tag) {
       case Tag.Enqueue: {
-        checkEnqueue(state, op);
+        checkEnqueue(state, op, parents);
+        if (op.waitsForChildren === true) parents.add(op.id);
         if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
         touched.add(op.id);
         if (op.dedupKey !== undefined) {

@@ -6,6 +6,13 @@
  * never moves more than {@link BULK_RECORD_JOBS} jobs on the live path.
  */
 import { applyTransaction } from "./apply-tx.js";
+import {
+  addChild,
+  childEnded,
+  flowParentProblem,
+  isWaitingParent,
+  placeWaitingParent,
+} from "./flow-state.js";
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { EnqueueRecord, QueueRecord } from "./records.js";
 import { DecodedEnqueue, Tag } from "./records.js";
@@ -31,7 +38,7 @@ function jobIn(state: State, id: string, allowed: readonly StatusCode[], what: s
 }
 
 /** Take job `h` out of the index of its current status (its row is unchanged). */
-function unindex(state: State, h: number): void {
+export function unindex(state: State, h: number): void {
   const qs = state.queueOf(h);
   switch (state.statusOf(h)) {
     case Status.Pending:
@@ -54,7 +61,7 @@ function unindex(state: State, h: number): void {
 }
 
 /** Sets status and `at` of job `h` (already out of every index) and puts it in that status's index. */
-function place(state: State, h: number, status: StatusCode, at: number): void {
+export function place(state: State, h: number, status: StatusCode, at: number): void {
   const page = state.table.write(h);
   const i = slot(h);
   page.status[i] = status;
@@ -80,11 +87,11 @@ function place(state: State, h: number, status: StatusCode, at: number): void {
   }
 }
 
-function withExtras(state: State, h: number, change: JobExtras): void {
+export function withExtras(state: State, h: number, change: JobExtras): void {
   state.table.setExtras(h, { ...state.table.extras(h), ...change });
 }
 
-function releaseDedup(state: State, h: number): void {
+export function releaseDedup(state: State, h: number): void {
   const extras = state.table.extras(h);
   const key = extras?.dedupKey;
   if (key === undefined) return;
@@ -95,6 +102,7 @@ function releaseDedup(state: State, h: number): void {
 
 /** Removes job `h` from the state: indexes, dedup key, id index, payload bytes, row. */
 function remove(state: State, h: number): void {
+  childEnded(state, h, { kind: "removed" });
   const ref = state.table.extras(h)?.payloadRef;
   if (ref !== undefined) state.payloadGarbage.push(ref.key);
   unindex(state, h);
@@ -165,7 +173,12 @@ function promote(state: State, qs: QueueState, upTo: number, limit: number): voi
  * Checks an enqueue; true when its id is newer than every id so far (then it
  * cannot be a duplicate, and no lookup is needed).
  */
-export function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
+export function checkEnqueue(
+  state: State,
+  rec: EnqueueRecord,
+  /** Flow parents added earlier in the same transaction (not applied yet). */
+  newParents?: ReadonlySet<string>,
+): boolean {
   let newest: boolean;
   if (rec instanceof DecodedEnqueue) {
     // Any 16 bytes are a job id; compared and looked up as bytes.
@@ -185,6 +198,12 @@ export function checkEnqueue(state: State, rec: EnqueueRecord): boolean {
     throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
   if (rec.jobId !== undefined && state.jobIds.has(rec.jobId))
     throw new ApplyError(`enqueue: job id ${JSON.stringify(rec.jobId)} of ${rec.id} is taken`);
+  if (rec.flowParent !== undefined && newParents?.has(rec.flowParent) !== true) {
+    const problem = flowParentProblem(state, rec.flowParent);
+    if (problem !== null) throw new ApplyError(`enqueue: flow child ${rec.id}: ${problem}`);
+  }
+  if (rec.waitsForChildren === true && rec.runAt !== undefined)
+    throw new ApplyError(`enqueue: flow parent ${rec.id} has a runAt`);
   return newest;
 }
 
@@ -235,7 +254,9 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     else state.lastId = rec.id;
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
-  if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+  if (rec.flowParent !== undefined) addChild(state, h, rec.id, rec.jobId ?? rec.id, rec.flowParent);
+  if (rec.waitsForChildren === true) placeWaitingParent(state, h);
+  else if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
   else place(state, h, Status.Scheduled, rec.runAt);
 }
 
@@ -261,6 +282,7 @@ export function apply(state: State, rec: QueueRecord): void {
       const h = jobIn(state, rec.id, [Status.Claimed], "ack");
       if (rec.result !== undefined && !rec.keep)
         throw new ApplyError(`ack: job ${rec.id} has a result but is not kept`);
+      childEnded(state, h, { kind: "done", result: rec.result });
       state.queueOf(h).doneCount += 1;
       if (!rec.keep) {
         remove(state, h);
@@ -296,6 +318,7 @@ export function apply(state: State, rec: QueueRecord): void {
       unindex(state, h);
       withExtras(state, h, { lastError: rec.reason, history });
       place(state, h, Status.Dead, rec.at);
+      childEnded(state, h, { kind: "dead", reason: rec.reason, at: rec.at });
       return;
     }
     case Tag.Promote:
@@ -342,6 +365,8 @@ export function apply(state: State, rec: QueueRecord): void {
     }
     case Tag.Wake: {
       const h = jobIn(state, rec.id, [Status.Scheduled], "wake");
+      if (isWaitingParent(state, h))
+        throw new ApplyError(`wake: job ${rec.id} waits for its flow's children`);
       unindex(state, h);
       place(state, h, Status.Pending, 0);
       return;

@@ -9,6 +9,7 @@
  */
 import { nextTurn } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
+import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import { type QueueRecord, Tag } from "./records.js";
 import { Status } from "./state.js";
@@ -55,7 +56,9 @@ async function inSlices(
 export async function wakeScheduled(core: QueueCore, id: string): Promise<WakeOutcome> {
   const h = core.findJob(id);
   if (h === -1) return "not_found";
-  if (core.state.statusOf(h) !== Status.Scheduled) return "not_scheduled";
+  // A flow parent waiting for its children is not due by time: it is not woken.
+  if (core.state.statusOf(h) !== Status.Scheduled || isWaitingParent(core.state, h))
+    return "not_scheduled";
   const queue = core.state.queueOf(h).name;
   const written = core.commit({ tag: Tag.Wake, id: core.state.idOf(h) });
   core.dispatch(queue);

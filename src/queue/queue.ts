@@ -18,6 +18,7 @@ import { waitForCompletionOf } from "./completions.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
+import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import { installHooks } from "./hooks.js";
 import * as kv from "./kv.js";
 import type { JobPage, ListJobsOptions } from "./listing.js";
@@ -294,6 +295,44 @@ export class Queue {
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult> {
     return runTransaction(this.#core, build);
+  }
+
+  /**
+   * Add a flow: a job with children (each may have children of its own), as
+   * one atomic record. A job with children waits (it shows as `scheduled`
+   * with `waitingChildren`, and nothing claims it) until each of its
+   * children ended: acked, or cancelled; then it becomes pending, and its
+   * handler reads the children's results with {@link childResults}. A child
+   * that goes dead makes its waiting parent dead at once, its lastError
+   * naming the child (and so on up the flow). Cancelling a waiting parent
+   * cancels its children that have not ended.
+   *
+   * Resolves once durable with the ids in the flow's shape. A flow takes no
+   * `dedupKey`, and a job with children no `runAt`/`delayMs`
+   * (`InvalidArgumentError`); a `jobId` that is taken rejects the whole flow
+   * with `DuplicateJobIdError`. Nothing is written then.
+   *
+   * @example
+   * ```ts
+   * const flow = await queue.enqueueFlow({
+   *   queue: "notify", payload: "order-1",
+   *   children: [{ queue: "ship", payload: "order-1", children: [{ queue: "charge", payload: "order-1" }] }],
+   * });
+   * ```
+   */
+  enqueueFlow(flow: FlowJob): Promise<FlowResult> {
+    return enqueueFlow(this.#core, flow);
+  }
+
+  /**
+   * The results of the children of flow job `parentId`, by child id
+   * (`undefined` for a child that has not ended, ended without a result,
+   * was cancelled or went dead). Kept with the parent, however long the
+   * children themselves are kept. Empty for an unknown id or a job without
+   * children.
+   */
+  childResults(parentId: string): Promise<Record<string, Uint8Array | undefined>> {
+    return childResults(this.#core, parentId);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { checkString } from "../validate.js";
+import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
@@ -91,6 +92,11 @@ export class QueueReader {
    */
   writerHeartbeat(): WriterHeartbeat | null {
     return this.#heartbeat === null ? null : { ...this.#heartbeat };
+  }
+
+  /** The results of the children of flow job `parentId` (see `Queue.childResults`). */
+  childResults(parentId: string): Record<string, Uint8Array | undefined> {
+    return childResultsOf(this.#state, checkString(parentId, "parentId"));
   }
 
   /** The value of the KV entry `key` (a copy), or `null` (see `Queue.kvGet`). */

@@ -68,6 +68,10 @@ export interface EnqueueRecord {
   readonly timeoutMs?: number | undefined;
   /** The payload was offloaded to this object (`payload` is then empty). */
   readonly payloadRef?: PayloadRef | undefined;
+  /** A flow child: the log id of its parent (an earlier enqueue of the same transaction). */
+  readonly flowParent?: string | undefined;
+  /** A flow parent: it waits (scheduled, unclaimable) until its children ended. */
+  readonly waitsForChildren?: boolean | undefined;
 }
 /**
  * An enqueue record as decoded from the log: its id and payload stay in the
@@ -94,6 +98,8 @@ export class DecodedEnqueue implements EnqueueRecord {
     readonly jobId: string | undefined,
     readonly timeoutMs: number | undefined = undefined,
     readonly payloadRef: PayloadRef | undefined = undefined,
+    readonly flowParent: string | undefined = undefined,
+    readonly waitsForChildren: boolean | undefined = undefined,
   ) {}
 
   get id(): string {
@@ -122,6 +128,8 @@ export class DecodedEnqueue implements EnqueueRecord {
       ...(this.jobId === undefined ? {} : { jobId: this.jobId }),
       ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
       ...(this.payloadRef === undefined ? {} : { payloadRef: this.payloadRef }),
+      ...(this.flowParent === undefined ? {} : { flowParent: this.flowParent }),
+      ...(this.waitsForChildren === true ? { waitsForChildren: true } : {}),
     };
   }
 }
@@ -347,9 +355,18 @@ const ENQ_HEADERS = 4;
 const ENQ_JOB_ID = 8;
 const ENQ_TIMEOUT = 16;
 const ENQ_PAYLOAD_REF = 32;
+const ENQ_FLOW_PARENT = 256;
+const ENQ_WAITS_FOR_CHILDREN = 512;
 /** Every enqueue flag this version reads; a record with another is refused, not misread. */
 const ENQ_KNOWN =
-  ENQ_SCHEDULED | ENQ_DEDUP | ENQ_HEADERS | ENQ_JOB_ID | ENQ_TIMEOUT | ENQ_PAYLOAD_REF;
+  ENQ_SCHEDULED |
+  ENQ_DEDUP |
+  ENQ_HEADERS |
+  ENQ_JOB_ID |
+  ENQ_TIMEOUT |
+  ENQ_PAYLOAD_REF |
+  ENQ_FLOW_PARENT |
+  ENQ_WAITS_FOR_CHILDREN;
 const ACK_KEEP = 1;
 const ACK_RESULT = 2;
 const REPLACE_RUN_AT = 1;
@@ -402,7 +419,9 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
         (rec.headers !== undefined ? ENQ_HEADERS : 0) |
         (rec.jobId !== undefined ? ENQ_JOB_ID : 0) |
         (rec.timeoutMs !== undefined ? ENQ_TIMEOUT : 0) |
-        (rec.payloadRef !== undefined ? ENQ_PAYLOAD_REF : 0);
+        (rec.payloadRef !== undefined ? ENQ_PAYLOAD_REF : 0) |
+        (rec.flowParent !== undefined ? ENQ_FLOW_PARENT : 0) |
+        (rec.waitsForChildren === true ? ENQ_WAITS_FOR_CHILDREN : 0);
       w.varint(flags);
       w.varint(rec.priority);
       w.varint(rec.maxAttempts);
@@ -417,6 +436,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
         w.string(rec.payloadRef.key);
         w.varint(rec.payloadRef.size);
       }
+      if (rec.flowParent !== undefined) w.id(rec.flowParent);
       return;
     }
     case Tag.Claim:
@@ -584,6 +604,7 @@ function readRecord(r: ByteReader): QueueRecord {
       r.skip(payloadLength);
       const payloadRef =
         flags & ENQ_PAYLOAD_REF ? { key: r.string(), size: r.varint() } : undefined;
+      const flowParent = flags & ENQ_FLOW_PARENT ? r.id() : undefined;
       return new DecodedEnqueue(
         r.buffer,
         idAt,
@@ -599,6 +620,8 @@ function readRecord(r: ByteReader): QueueRecord {
         jobId,
         timeoutMs,
         payloadRef,
+        flowParent,
+        (flags & ENQ_WAITS_FOR_CHILDREN) !== 0 ? true : undefined,
       );
     }
     case Tag.Claim:

@@ -14,6 +14,7 @@
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
 import { readMoreExtras } from "./extras-codec.js";
+import { readFlowExtras } from "./flow-codec.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
@@ -253,6 +254,7 @@ export class SnapshotReader {
         this.#state.jobIds.set(jobId, h);
       }
       readMoreExtras(r, mask, extras);
+      readFlowExtras(r, mask, extras);
       table.setExtras(h, extras);
     }
     if (r.remaining !== 0)

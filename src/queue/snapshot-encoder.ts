@@ -11,6 +11,7 @@ import { SliceBudget } from "../util/slices.js";
 import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
 import { moreExtrasMask, writeMoreExtras } from "./extras-codec.js";
+import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
 import type { IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records.js";
 import { KvSectionWriter } from "./snapshot-kv.js";
@@ -179,7 +180,8 @@ export class SnapshotWriter implements SnapshotEncoder {
             (extras.lastError !== undefined ? Extra.LastError : 0) |
             (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
             (extras.jobId !== undefined ? Extra.JobId : 0) |
-            moreExtrasMask(extras);
+            moreExtrasMask(extras) |
+            flowExtrasMask(extras);
           if (mask === 0) continue;
           const w = this.#extras;
           w.varint(dense);
@@ -189,6 +191,7 @@ export class SnapshotWriter implements SnapshotEncoder {
           if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
           if (extras.jobId !== undefined) w.string(extras.jobId);
           writeMoreExtras(w, extras);
+          writeFlowExtras(w, extras);
           this.#extrasCount++;
         }
       }

@@ -56,6 +56,8 @@ export const Extra = {
   History: 32,
   Timeout: 64,
   PayloadRef: 128,
+  FlowParent: 256,
+  Flow: 512,
 } as const;
 /** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
 export const EXTRA_KNOWN =
@@ -66,7 +68,9 @@ export const EXTRA_KNOWN =
   Extra.Result |
   Extra.History |
   Extra.Timeout |
-  Extra.PayloadRef;
+  Extra.PayloadRef |
+  Extra.FlowParent |
+  Extra.Flow;
 
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;

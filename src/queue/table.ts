@@ -38,6 +38,8 @@ export const FREE = 255;
 export const Flag = {
   /** A cancel arrived while the job was claimed: a failed delivery removes it instead of retrying. */
   CancelRequested: 1,
+  /** A flow parent waiting for its children (kept as scheduled at `WAITING_AT`). */
+  WaitingChildren: 2,
 } as const;
 
 /** The rarely set fields of a job. Immutable: replaced as a whole when one changes. */
@@ -55,6 +57,29 @@ export interface JobExtras {
   readonly timeoutMs?: number;
   /** An offloaded payload: its object's key and size (the arena holds none of it). */
   readonly payloadRef?: PayloadRef;
+  /** A flow child: the log id of its parent, until the child is done, dead or removed. */
+  readonly flowParent?: string;
+  /** A flow parent: its children and how many it still waits for. */
+  readonly flow?: FlowChildren;
+}
+
+/** A flow parent's children (immutable: replaced as a whole when one ends). */
+export interface FlowChildren {
+  /** Children not yet done, dead or removed. */
+  readonly waiting: number;
+  readonly children: readonly FlowChild[];
+}
+
+/** One child of a flow parent. */
+export interface FlowChild {
+  /** Its log id. */
+  readonly id: string;
+  /** Its public id (its `jobId`, else its log id). */
+  readonly publicId: string;
+  /** Whether it ended (done, dead or removed). */
+  readonly ended: boolean;
+  /** Its result, when it was acked with one. */
+  readonly result?: Uint8Array;
 }
 
 /** Where an offloaded payload lives. */
@@ -219,7 +244,9 @@ export class JobTable {
         extras.result === undefined &&
         extras.history === undefined &&
         extras.timeoutMs === undefined &&
-        extras.payloadRef === undefined);
+        extras.payloadRef === undefined &&
+        extras.flowParent === undefined &&
+        extras.flow === undefined);
     if (empty) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();

@@ -18,7 +18,7 @@
  * again after it committed (a retried handler, a retry after an in-doubt
  * failure) does not add its jobs twice.
  */
-import { ConflictError, InvalidArgumentError } from "../errors.js";
+import { ConflictError, DuplicateJobIdError, InvalidArgumentError } from "../errors.js";
 import {
   checkFunction,
   checkOptionsObject,
@@ -90,8 +90,16 @@ export interface TransactionResult {
   cancelled: CancelOutcome[];
 }
 
-type Op =
-  | { kind: "enqueue"; queue: string; job: CheckedJob }
+/** Where a flow's enqueue sits in its flow (`enqueueFlow`). */
+export interface FlowLink {
+  /** Index (in the same operation list) of its parent's enqueue; undefined for the root. */
+  parent: number | undefined;
+  /** It has children: it waits for them. */
+  waits: boolean;
+}
+
+export type Op =
+  | { kind: "enqueue"; queue: string; job: CheckedJob; flow?: FlowLink }
   | { kind: "ack"; claim: Claim; result: Uint8Array | undefined }
   | { kind: "nack"; claim: Claim; error: string }
   | { kind: "deadLetter"; claim: Claim; reason: string }
@@ -244,6 +252,8 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
   /** Caller ids and dedup keys (queue NUL key) taken by earlier enqueues → public id. */
   const jobIds = new Set<string>();
   const dedup = new Map<string, string>();
+  /** Log ids of the enqueues decided so far, by operation index (flow parents). */
+  const logIds: string[] = [];
   for (let n = 0; n < ops.length; n++) {
     const op = ops[n]!;
     const what = `operation ${n} (tx.${op.kind})`;
@@ -252,6 +262,11 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
         const { payload, options, arg } = op.job;
         const { dedupKey, jobId, delayMs } = options;
         if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
+          // A flow is added whole or not at all: its jobs cannot be skipped.
+          if (op.flow !== undefined)
+            throw new DuplicateJobIdError(
+              `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${jobIds.has(jobId) ? " earlier in this flow" : ""})`,
+            );
           decided.result.enqueued.push({ id: jobId, created: false });
           decided.hit = true;
           break;
@@ -294,11 +309,15 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
           runAt: scheduled ? runAt : undefined,
           dedupKey,
           ...(jobId === undefined ? {} : { jobId }),
+          ...(op.flow?.parent === undefined ? {} : { flowParent: logIds[op.flow.parent]! }),
+          ...(op.flow?.waits === true ? { waitsForChildren: true } : {}),
         });
+        logIds[n] = id;
         const publicId = jobId ?? id;
         if (jobId !== undefined) jobIds.add(jobId);
         if (dedupKey !== undefined) dedup.set(`${op.queue}\u0000${dedupKey}`, publicId);
         decided.result.enqueued.push({ id: publicId, created: true });
+        if (op.flow?.waits === true) break;
         if (scheduled) decided.earliestRunAt = Math.min(decided.earliestRunAt, runAt);
         else decided.dispatch.add(op.queue);
         break;
@@ -419,7 +438,7 @@ async function offload(
  * offloaded payloads, deleted again unless a committed record uses them);
  * resolves once durable.
  */
-async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<TransactionResult> {
+export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<TransactionResult> {
   const wanted = ops.flatMap((op, n) =>
     op.kind === "enqueue" && core.payloads.offloads(op.job.payload) ? [n] : [],
   );

@@ -58,6 +58,12 @@ export interface JobRecord {
    * `reader.loadPayload(job)` reads it.
    */
   payloadRef?: string;
+  /**
+   * A flow parent still waiting for its children (`enqueueFlow`): how many
+   * have not ended. Such a job shows as `scheduled`, without a `runAt`, and
+   * becomes pending once this reaches 0.
+   */
+  waitingChildren?: number;
 }
 
 /** How one attempt at a job ended (or, for `requeued`, how the job came back). */

@@ -4,7 +4,7 @@
  * Public job records are materialised from the table's columns on demand.
  */
 import { type QueueState, type State, Status } from "./state.js";
-import { slot } from "./table.js";
+import { Flag, slot } from "./table.js";
 
 /** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
 const MAX_PRIORITY_GROUPS = 1_000;
@@ -37,7 +37,9 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
       if (leaseExpiresAt !== undefined) record.leaseExpiresAt = leaseExpiresAt;
       break;
     case Status.Scheduled:
-      record.runAt = at;
+      if (page.flags[i]! & Flag.WaitingChildren)
+        record.waitingChildren = extras?.flow?.waiting ?? 0;
+      else record.runAt = at;
       break;
     case Status.Done:
       record.completedAt = at;

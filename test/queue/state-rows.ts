@@ -39,6 +39,15 @@ export interface Row {
     | undefined;
   timeoutMs: number | undefined;
   payloadRef: { key: string; size: number } | undefined;
+  /** A flow child's parent (log id); a flow parent's children (result bytes as latin1). */
+  flowParent: string | undefined;
+  waitingChildren: boolean;
+  flow:
+    | {
+        waiting: number;
+        children: { id: string; publicId: string; ended: boolean; result: string | null }[];
+      }
+    | undefined;
 }
 
 /** Job `h` as a plain object. */
@@ -74,6 +83,20 @@ export function rowOf(state: State, h: number): Row {
     })),
     timeoutMs: extras?.timeoutMs,
     payloadRef: extras?.payloadRef === undefined ? undefined : { ...extras.payloadRef },
+    flowParent: extras?.flowParent,
+    waitingChildren: (page.flags[i]! & Flag.WaitingChildren) !== 0,
+    flow:
+      extras?.flow === undefined
+        ? undefined
+        : {
+            waiting: extras.flow.waiting,
+            children: extras.flow.children.map((c) => ({
+              id: c.id,
+              publicId: c.publicId,
+              ended: c.ended,
+              result: c.result === undefined ? null : Buffer.from(c.result).toString("latin1"),
+            })),
+          },
   };
 }
 

@@ -145,6 +145,9 @@ export function stateDigest(state: State): string {
         j.history ?? null,
         j.timeoutMs ?? null,
         j.payloadRef ?? null,
+        j.flowParent ?? null,
+        j.waitingChildren,
+        j.flow ?? null,
       ]),
     );
   }

@@ -1,0 +1,110 @@
+/**
+ * Flows in the state, for `apply`: a parent job waits — kept as scheduled at
+ * {@link WAITING_AT}, flagged `WaitingChildren`, so nothing claims or
+ * promotes it — until each of its children ended. Its children and their
+ * results live in the parent's extras (`flow`), each child names its parent
+ * (`flowParent`), so checkpoints carry flows with the rest of the table.
+ *
+ * A child that is acked ends with its result (copied to the parent, which
+ * keeps it however long the child itself is kept); one that is removed
+ * (cancelled) ends without one; once none is left the parent becomes pending.
+ * A child that goes dead makes a waiting parent dead at once, its lastError
+ * naming the child.
+ */
+import { place, releaseDedup, unindex, withExtras } from "./apply.js";
+import { type State, Status } from "./state.js";
+import { Flag, type FlowChild, slot } from "./table.js";
+
+/** The `at` of a waiting parent: past every storable time, so promotion never reaches it. */
+export const WAITING_AT = Number.MAX_SAFE_INTEGER;
+
+/** Whether job `h` is a flow parent still waiting for children. */
+export function isWaitingParent(state: State, h: number): boolean {
+  return (state.table.read(h).flags[slot(h)]! & Flag.WaitingChildren) !== 0;
+}
+
+/** Places new job `h` as a parent waiting for the children that follow it. */
+export function placeWaitingParent(state: State, h: number): void {
+  state.table.write(h).flags[slot(h)]! |= Flag.WaitingChildren;
+  withExtras(state, h, { flow: { waiting: 0, children: [] } });
+  place(state, h, Status.Scheduled, WAITING_AT);
+}
+
+/** Registers new job `h` (log id `id`, public id `publicId`) as a child of waiting parent `parentId`. */
+export function addChild(
+  state: State,
+  h: number,
+  id: string,
+  publicId: string,
+  parentId: string,
+): void {
+  const parent = state.find(parentId);
+  const flow = state.table.extras(parent)!.flow!;
+  withExtras(state, parent, {
+    flow: {
+      waiting: flow.waiting + 1,
+      children: [...flow.children, { id, publicId, ended: false }],
+    },
+  });
+  withExtras(state, h, { flowParent: parentId });
+}
+
+/** The parent log id of a child enqueue that cannot be added, or why; `null` when it fits. */
+export function flowParentProblem(state: State, parentId: string): string | null {
+  const parent = state.find(parentId);
+  if (parent === -1) return `no parent ${parentId}`;
+  if (!isWaitingParent(state, parent)) return `parent ${parentId} is not waiting for children`;
+  return null;
+}
+
+/**
+ * Child `h` ended: `done` (with its result, if any), `dead` (with `reason`,
+ * at `at`) or `removed`. Tells its parent, which may become pending or dead.
+ */
+export function childEnded(
+  state: State,
+  h: number,
+  outcome:
+    | { kind: "done"; result: Uint8Array | undefined }
+    | { kind: "dead"; reason: string; at: number }
+    | { kind: "removed" },
+): void {
+  const extras = state.table.extras(h);
+  const parentId = extras?.flowParent;
+  if (parentId === undefined) return;
+  withExtras(state, h, { flowParent: undefined });
+  const parent = state.find(parentId);
+  const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
+  if (flow === undefined) return;
+  const childId = state.idOf(h);
+  let publicId = childId;
+  const children = flow.children.map((child): FlowChild => {
+    if (child.id !== childId || child.ended) return child;
+    publicId = child.publicId;
+    const result = outcome.kind === "done" ? outcome.result : undefined;
+    return result === undefined
+      ? { id: child.id, publicId: child.publicId, ended: true }
+      : { id: child.id, publicId: child.publicId, ended: true, result: Buffer.from(result) };
+  });
+  const waiting = flow.waiting - 1;
+  withExtras(state, parent, { flow: { waiting, children } });
+  if (!isWaitingParent(state, parent)) return;
+  if (outcome.kind === "dead") {
+    unindex(state, parent);
+    releaseDedup(state, parent);
+    state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
+    withExtras(state, parent, { lastError: `child ${publicId} failed: ${outcome.reason}` });
+    place(state, parent, Status.Dead, outcome.at);
+    // A dead parent's end reaches its own parent too.
+    childEnded(state, parent, {
+      kind: "dead",
+      reason: `child ${publicId} failed: ${outcome.reason}`,
+      at: outcome.at,
+    });
+    return;
+  }
+  if (waiting > 0) return;
+  unindex(state, parent);
+  state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
+  place(state, parent, Status.Pending, 0);
+}

@@ -1,0 +1,152 @@
+/**
+ * Flows (`enqueueFlow`, `childResults`): a parent job with children, nested
+ * to any depth, added as one transaction record. A parent becomes claimable
+ * only once each of its children ended (see `flow-state.ts` for how `apply`
+ * keeps that); its handler reads their results with `childResults`.
+ * Cancelling a waiting parent cancels its children that have not ended
+ * (`cancelTree`).
+ */
+import { checkString, invalidArgument } from "../validate.js";
+import type { QueueCore } from "./core.js";
+import { type CheckedJob, checkJob } from "./enqueue.js";
+import { isWaitingParent } from "./flow-state.js";
+import type { EnqueueOptions } from "./options.js";
+import { type CancelRecord, type CancelRequestRecord, Tag } from "./records.js";
+import { type State, Status } from "./state.js";
+import { commitOps, type Op } from "./transaction.js";
+import type { Payload } from "./types.js";
+import { checkQueueName } from "./validate.js";
+
+/** Most jobs one flow may hold, parents and children at every depth together. */
+export const MAX_FLOW_JOBS = 10_000;
+
+/** A job of a flow, with the children it waits for. */
+export interface FlowJob {
+  queue: string;
+  payload: Payload;
+  /**
+   * As for `enqueue`, but a flow takes no `dedupKey`, and a job with
+   * children no `runAt` or `delayMs` (it runs once its children ended).
+   */
+  options?: EnqueueOptions;
+  /** Jobs to finish before this one becomes claimable. */
+  children?: FlowJob[];
+}
+
+/** The ids a flow's jobs got, in the flow's shape. */
+export interface FlowResult {
+  id: string;
+  children: FlowResult[];
+}
+
+/** Checks `flow` and lists its enqueues parent first (pre-order), with their links. */
+function flowOps(core: QueueCore, flow: unknown): Op[] {
+  const ops: Op[] = [];
+  const visit = (node: unknown, arg: string, parent: number | undefined): void => {
+    if (ops.length === MAX_FLOW_JOBS)
+      throw invalidArgument("flow", `a flow of at most ${MAX_FLOW_JOBS} jobs`, flow);
+    if (typeof node !== "object" || node === null || Array.isArray(node))
+      throw invalidArgument(arg, "an object { queue, payload, options?, children? }", node);
+    const { queue, payload, options, children } = node as Record<string, unknown>;
+    if (children !== undefined && !Array.isArray(children))
+      throw invalidArgument(`${arg}.children`, "an array of flow jobs", children);
+    const name = checkQueueName(queue, `${arg}.queue`);
+    const job: CheckedJob = checkJob(
+      core.settings,
+      name,
+      payload,
+      options,
+      `${arg}.payload`,
+      `${arg}.options`,
+    );
+    if (job.options.dedupKey !== undefined)
+      throw invalidArgument(
+        `${arg}.options.dedupKey`,
+        "absent (a flow is added whole; no job of it can be a dedup hit)",
+        job.options.dedupKey,
+      );
+    const waits = Array.isArray(children) && children.length > 0;
+    if (waits && (job.options.runAt !== undefined || job.options.delayMs !== undefined))
+      throw invalidArgument(
+        `${arg}.options.${job.options.runAt !== undefined ? "runAt" : "delayMs"}`,
+        "absent on a job with children (it runs once they ended)",
+        job.options.runAt ?? job.options.delayMs,
+      );
+    const index = ops.length;
+    ops.push({ kind: "enqueue", queue: name, job, flow: { parent, waits } });
+    if (waits)
+      for (const [i, child] of (children as unknown[]).entries())
+        visit(child, `${arg}.children[${i}]`, index);
+  };
+  visit(flow, "flow", undefined);
+  return ops;
+}
+
+/** `Queue.enqueueFlow`. */
+export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowResult> {
+  core.check();
+  const ops = flowOps(core, flow);
+  const { enqueued } = await commitOps(core, ops);
+  const results: FlowResult[] = enqueued.map((r) => ({ id: r.id, children: [] }));
+  ops.forEach((op, i) => {
+    const parent = op.kind === "enqueue" ? op.flow?.parent : undefined;
+    if (parent !== undefined) results[parent]!.children.push(results[i]!);
+  });
+  return results[0]!;
+}
+
+/** `Queue.childResults`. */
+export async function childResults(
+  core: QueueCore,
+  parentId: string,
+): Promise<Record<string, Uint8Array | undefined>> {
+  core.check();
+  return childResultsOf(core.state, checkString(parentId, "parentId"));
+}
+
+/**
+ * The results of the children of flow parent `id`, by child id: a child
+ * acked with a result has it, one that has not ended, ended without a
+ * result, was cancelled or went dead has `undefined`. Empty for an unknown
+ * id or a job without children.
+ */
+export function childResultsOf(state: State, id: string): Record<string, Uint8Array | undefined> {
+  const results: Record<string, Uint8Array | undefined> = {};
+  const h = state.findPublic(id);
+  const flow = h === -1 ? undefined : state.table.extras(h)?.flow;
+  if (flow === undefined) return results;
+  for (const child of flow.children)
+    results[child.publicId] = child.result === undefined ? undefined : Buffer.from(child.result);
+  return results;
+}
+
+/**
+ * The records that cancel waiting parent `h` and, below it, every child that
+ * has not ended: the parent first (so no child's end wakes it), then
+ * pending and scheduled children removed, claimed ones flagged. Handles of
+ * claimed children to abort come back too.
+ */
+export function cancelTree(
+  state: State,
+  h: number,
+): { records: (CancelRecord | CancelRequestRecord)[]; claimed: number[] } {
+  const records: (CancelRecord | CancelRequestRecord)[] = [{ tag: Tag.Cancel, id: state.idOf(h) }];
+  const claimed: number[] = [];
+  const visit = (parent: number): void => {
+    for (const child of state.table.extras(parent)?.flow?.children ?? []) {
+      if (child.ended) continue;
+      const c = state.find(child.id);
+      if (c === -1) continue;
+      const status = state.statusOf(c);
+      if (status === Status.Claimed) {
+        records.push({ tag: Tag.CancelRequest, id: child.id });
+        claimed.push(c);
+      } else if (status === Status.Pending || status === Status.Scheduled) {
+        records.push({ tag: Tag.Cancel, id: child.id });
+        if (isWaitingParent(state, c)) visit(c);
+      }
+    }
+  };
+  visit(h);
+  return { records, claimed };
+}

@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DuplicateJobIdError, InvalidArgumentError } from "../../src/errors.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
+import { mustClaim, openTestQueue, rejection, text } from "./helpers.js";
+
+const ORDER = {
+  queue: "notify",
+  payload: "order-1",
+  children: [
+    { queue: "ship", payload: "order-1", children: [{ queue: "charge", payload: "order-1" }] },
+    { queue: "invoice", payload: "order-1" },
+  ],
+};
+
+describe("flows", { timeout: 60_000 }, () => {
+  it("a parent is claimable only once its children are done; it reads their results", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    const flow = await queue.enqueueFlow(ORDER);
+    assert.equal(flow.children.length, 2);
+    const [ship, invoice] = flow.children;
+    const charge = ship!.children[0]!;
+    const parent = await queue.getJob(flow.id);
+    assert.deepEqual(
+      [parent?.status, parent?.runAt, parent?.waitingChildren],
+      ["scheduled", undefined, 2],
+    );
+    assert.equal(await queue.claim("notify"), null);
+    assert.equal(await queue.claim("ship"), null);
+    assert.equal(await queue.wakeScheduled(flow.id), "not_scheduled");
+    await queue.promoteScheduledNow();
+    assert.equal(await queue.claim("notify"), null);
+
+    const c = await mustClaim(queue, "charge");
+    assert.equal(c.id, charge.id);
+    await queue.ack(c, { result: "charged 42" });
+    const s = await mustClaim(queue, "ship");
+    assert.deepEqual(await queue.childResults(ship!.id), {
+      [charge.id]: Buffer.from("charged 42"),
+    });
+    await queue.ack(s, { result: "tracking 7" });
+    assert.equal(await queue.claim("notify"), null, "invoice is not done yet");
+    // Crash here and reopen from the log: the flow goes on where it was.
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal((await reopened.getJob(flow.id))?.waitingChildren, 1);
+    const i = await mustClaim(reopened, "invoice");
+    await reopened.ack(i);
+    const n = await mustClaim(reopened, "notify");
+    assert.equal(n.id, flow.id);
+    const results = await reopened.childResults(flow.id);
+    assert.deepEqual(Object.keys(results).sort(), [invoice!.id, ship!.id].sort());
+    assert.equal(text(results[ship!.id]!), "tracking 7");
+    assert.equal(results[invoice!.id], undefined);
+    await reopened.close();
+    // After a checkpoint too, and through a reader.
+    const reader = await QueueReader.open(store, "q");
+    assert.equal(text(reader.childResults(flow.id)[ship!.id]!), "tracking 7");
+  });
+
+  it("a dead child makes the parent dead (naming the child), up the flow", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const flow = await queue.enqueueFlow(ORDER);
+    const charge = flow.children[0]!.children[0]!;
+    const c = await mustClaim(queue, "charge");
+    await queue.nack(c, "card declined");
+    const ship = await queue.getJob(flow.children[0]!.id);
+    assert.equal(ship?.status, "dead");
+    assert.equal(ship?.lastError, `child ${charge.id} failed: card declined`);
+    const root = await queue.getJob(flow.id);
+    assert.equal(root?.status, "dead");
+    assert.equal(
+      root?.lastError,
+      `child ${flow.children[0]!.id} failed: child ${charge.id} failed: card declined`,
+    );
+    // The other child still runs; its end changes nothing for the dead parent.
+    await queue.ack(await mustClaim(queue, "invoice"));
+    assert.equal((await queue.getJob(flow.id))?.status, "dead");
+    assert.deepEqual(auditState(liveState(queue)), []);
+    // Flow extras (parents, children, results) round-trip through a checkpoint.
+    const live = liveState(queue);
+    assert.equal(stateDigest(decodeSnapshot(encodeSnapshot(live))), stateDigest(live));
+    await queue.close();
+  });
+
+  it("cancelling a waiting parent cancels its children that have not ended", async () => {
+    const { queue } = await openTestQueue();
+    const flow = await queue.enqueueFlow(ORDER);
+    await queue.ack(await mustClaim(queue, "invoice"));
+    const charge = await mustClaim(queue, "charge");
+    const signal = queue.claimSignal(charge);
+    assert.equal(await queue.cancel(flow.id), "removed");
+    assert.equal(await queue.getJob(flow.id), null);
+    assert.equal(await queue.getJob(flow.children[0]!.id), null);
+    assert.equal(signal.aborted, true);
+    assert.equal((await queue.getJob(charge.id))?.status, "claimed");
+    await queue.nack(charge, "cancelled");
+    assert.equal(await queue.getJob(charge.id), null);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+  });
+
+  it("a cancelled child counts as ended (no result): the parent goes on", async () => {
+    const { queue } = await openTestQueue();
+    const flow = await queue.enqueueFlow({
+      queue: "p",
+      payload: "x",
+      children: [
+        { queue: "c", payload: "1" },
+        { queue: "c", payload: "2", options: { jobId: "second" } },
+      ],
+    });
+    assert.equal(await queue.cancel("second"), "removed");
+    await queue.ack(await mustClaim(queue, "c"));
+    const parent = await mustClaim(queue, "p");
+    assert.deepEqual(await queue.childResults(parent.id), {
+      [flow.children[0]!.id]: undefined,
+      second: undefined,
+    });
+    await queue.close();
+  });
+
+  it("refuses bad flows with typed errors, writing nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("x", "taken", { jobId: "taken" });
+    const digest = stateDigest(liveState(queue));
+    const cases: [unknown, RegExp, typeof InvalidArgumentError | typeof DuplicateJobIdError][] = [
+      [null, /^Expected `flow` to be an object/, InvalidArgumentError],
+      [{ queue: "", payload: "x" }, /^Expected `flow.queue`/, InvalidArgumentError],
+      [
+        { queue: "a", payload: "x", children: [{ queue: "b", payload: 5 }] },
+        /^Expected `flow.children\[0\].payload`/,
+        InvalidArgumentError,
+      ],
+      [
+        { queue: "a", payload: "x", children: "no" },
+        /^Expected `flow.children` to be an array/,
+        InvalidArgumentError,
+      ],
+      [
+        { queue: "a", payload: "x", options: { dedupKey: "d" } },
+        /^Expected `flow.options.dedupKey` to be absent/,
+        InvalidArgumentError,
+      ],
+      [
+        {
+          queue: "a",
+          payload: "x",
+          options: { delayMs: 5 },
+          children: [{ queue: "b", payload: "y" }],
+        },
+        /^Expected `flow.options.delayMs` to be absent on a job with children/,
+        InvalidArgumentError,
+      ],
+      [
+        {
+          queue: "a",
+          payload: "x",
+          children: [{ queue: "b", payload: "y", options: { jobId: "taken" } }],
+        },
+        /jobId` to be an id no job has, got "taken"/,
+        DuplicateJobIdError,
+      ],
+      [
+        {
+          queue: "a",
+          payload: "x",
+          options: { jobId: "same" },
+          children: [{ queue: "b", payload: "y", options: { jobId: "same" } }],
+        },
+        /taken earlier in this flow/,
+        DuplicateJobIdError,
+      ],
+    ];
+    for (const [flow, message, type] of cases) {
+      const error = await rejection(queue.enqueueFlow(flow as never));
+      assert.ok(error instanceof type, String(error));
+      assert.match(error.message, message);
+      assert.equal(stateDigest(liveState(queue)), digest);
+    }
+    await queue.close();
+  });
+
+  it("a leaf flow is a plain job; results survive the children's retention", async () => {
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { resultRetentionMs: 1_000, keepDoneJobsMs: null },
+    });
+    const leaf = await queue.enqueueFlow({ queue: "a", payload: "x" });
+    assert.deepEqual(leaf.children, []);
+    assert.equal((await queue.getJob(leaf.id))?.status, "pending");
+    const flow = await queue.enqueueFlow({
+      queue: "p",
+      payload: "x",
+      children: [{ queue: "c", payload: "1" }],
+    });
+    await queue.ack(await mustClaim(queue, "c"), { result: "kept" });
+    clock.advance(10_000);
+    await queue.reapNow();
+    assert.equal(await queue.getJob(flow.children[0]!.id), null, "the child itself is gone");
+    const parent = await mustClaim(queue, "p");
+    assert.equal(text((await queue.childResults(parent.id))[flow.children[0]!.id]!), "kept");
+    assert.deepEqual(await queue.childResults("unknown"), {});
+    await queue.close();
+  });
+});
