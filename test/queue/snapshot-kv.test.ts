@@ -93,35 +93,28 @@ describe("snapshots of the KV namespace", { timeout: 120_000 }, () => {
           c[plainEnd] = 9;
           return undefined;
         }),
-        /unknown kind 9/,
+        /unknown section 9/,
       ],
-      [
-        damaged((c) => {
-          c[plainEnd + 1] = 2;
-          return undefined;
-        }),
-        /KV section has unknown version 2/,
-      ],
-      [damaged((c) => c.subarray(0, c.byteLength - 1)), /runs past|truncated|outside/],
+      [damaged((c) => c.subarray(0, c.byteLength - 1)), /truncated|past|outside|bytes/],
       [
         damaged((c) => {
           const longer = new Uint8Array(c.byteLength + 3);
           longer.set(c);
           return longer;
         }),
-        /section head truncated/,
+        /unknown section 0|truncated|past/,
       ],
     ];
     for (const [input, message] of cases)
       assert.throws(
         () => decodeSnapshot(input),
         (error: unknown) => error instanceof DecodeError && message.test(error.message),
+        String(message),
       );
-    // Keys out of order: swap the first two entries' keys by hand is hard; build one instead.
     const twice = new Uint8Array(bytes.byteLength + (bytes.byteLength - plainEnd));
     twice.set(bytes);
     twice.set(bytes.subarray(plainEnd), bytes.byteLength);
-    assert.throws(() => decodeSnapshot(twice), /two KV sections/);
+    assert.throws(() => decodeSnapshot(twice), /section 21 twice/);
   });
 
   it("each slice handles a bounded number of entries, however large the map", () => {
