@@ -95,6 +95,20 @@ export async function requeueDeadJobsOf(
   return requeueDeadJobs(core, name, limit);
 }
 
+/**
+ * `Queue.removeJob`: one `Remove` record (the record `removeJobs` writes per
+ * job), so a replay removes it the same way. A claimed job is left to `cancel`.
+ */
+export async function removeOne(core: QueueCore, job: JobRecord | string): Promise<boolean> {
+  core.check();
+  const id = checkString(typeof job === "string" ? job : job?.id, "job");
+  const state = core.state;
+  const h = core.findJob(id);
+  if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
+  await core.commit({ tag: Tag.Remove, id: state.idOf(h) });
+  return true;
+}
+
 /** `Queue.requeueDeadJob`. */
 export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
   core.check();

@@ -512,6 +512,18 @@ export class Queue {
   }
 
   /**
+   * Remove one job that is pending, scheduled, done or dead (by its id, or
+   * the caller's `jobId`): it is gone from every list, its dedup key and
+   * caller id are free again, and a `waitForCompletion` on it ends as
+   * cancelled. Resolves `true` once the removal is durable; `false` when no
+   * such job exists, or it is claimed right now (use {@link cancel} for a
+   * running job).
+   */
+  removeJob(job: JobRecord | string): Promise<boolean> {
+    return admin.removeOne(this.#core, job);
+  }
+
+  /**
    * Remove the jobs of `queue` in `status` (`"pending"`, `"scheduled"`,
    * `"done"` or `"dead"`; a claimed job is cancelled instead), or with
    * `olderThanMs` only those at least that old: by enqueue time for pending
