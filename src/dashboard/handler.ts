@@ -17,14 +17,16 @@ import { jobPage } from "./pages/job.js";
 import { type PageContext, page, STATES } from "./pages/layout.js";
 import { overviewPage } from "./pages/overview.js";
 import { queuePage } from "./pages/queue.js";
-import { crossSiteReason, hostAllowed, readForm, send, tokenMatches } from "./security.js";
+import { schedulesPage } from "./pages/schedules.js";
+import { type ActionTokens, crossSiteReason, hostAllowed, readForm, send } from "./security.js";
 import type { DashboardSource } from "./source.js";
 
 /** Everything a request is handled with. */
 export interface HandlerState {
   source: DashboardSource;
   history: History;
-  token: string;
+  /** Issues each page's action token and checks the tokens forms bring back. */
+  tokens: ActionTokens;
   notices: NoticeBoard;
   readOnly: boolean;
   basePath: string | undefined;
@@ -106,7 +108,7 @@ export async function handle(
     base,
     now: state.now(),
     writable,
-    token: state.token,
+    token: state.tokens.issue(),
     self: stripNotice(self),
     notice: noticeId === undefined ? undefined : state.notices.take(noticeId),
     refreshSeconds: state.refreshSeconds,
@@ -136,6 +138,8 @@ export async function handle(
       const { status, body } = await jobPage(ctx, state.source, one(query, "id", true));
       return send(res, status, body);
     }
+    case "/schedules":
+      return send(res, 200, await schedulesPage(ctx, state.source));
     case "/health":
       return send(res, 200, healthPage(ctx, state.source));
     default:
@@ -175,8 +179,14 @@ async function act(
   if (crossSite !== null) throw new HttpError(403, `Cross-site request refused (${crossSite})`);
   const form = await readForm(req);
   if (form === null) throw new HttpError(400, "Expected a small URL-encoded form");
-  if (!tokenMatches(state.token, form.get("token") ?? undefined))
-    throw new HttpError(403, "The form's token is missing or stale: reload the page and try again");
+  const token = state.tokens.check(form.get("token") ?? undefined);
+  if (token !== "valid")
+    throw new HttpError(
+      403,
+      token === "expired"
+        ? "The form's token has expired: reload the page and try again"
+        : "The form's token is missing or was not issued by this dashboard: reload the page and try again",
+    );
   const field = (name: string): string => {
     const value = form.get(name);
     if (value === null || value === "")
@@ -199,34 +209,19 @@ async function act(
     }
     case "requeue-all": {
       const name = field("queue");
-      let count = 0;
-      if (typeof queue.requeueDeadJobs === "function") count = await queue.requeueDeadJobs(name);
-      else {
-        let after: string | undefined;
-        for (;;) {
-          const page = await queue.deadJobs(
-            name,
-            after === undefined ? { limit: 500 } : { after, limit: 500 },
-          );
-          if (page.length === 0) break;
-          for (const job of page) {
-            await queue.requeueDeadJob(job.id).then(
-              () => count++,
-              (error: unknown) => {
-                if (!(error instanceof JobNotFoundError)) throw error;
-              },
-            );
-          }
-          after = page[page.length - 1]!.id;
-        }
-      }
+      const count = await queue.requeueDeadJobs(name);
       notice = `Requeued ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
+      break;
+    }
+    case "remove": {
+      const id = field("id");
+      notice = (await queue.removeJob(id))
+        ? `Job ${id} was removed.`
+        : `Job ${id} was not found, or is running (cancel it instead): nothing was removed.`;
       break;
     }
     case "remove-dead": {
       const name = field("queue");
-      if (typeof queue.removeJobs !== "function")
-        throw new HttpError(400, "Removing jobs is unavailable in this version of taquba");
       const count = await queue.removeJobs(name, "dead");
       notice = `Removed ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
       break;
@@ -245,8 +240,6 @@ async function act(
     case "pause":
     case "resume": {
       const name = field("queue");
-      if (typeof queue.pauseQueue !== "function" || typeof queue.resumeQueue !== "function")
-        throw new HttpError(400, "Pausing queues is unavailable in this version of taquba");
       if (action === "pause") await queue.pauseQueue(name);
       else await queue.resumeQueue(name);
       notice = `Queue ${name} is ${action === "pause" ? "paused" : "running again"}.`;

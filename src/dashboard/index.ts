@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, systemClock, withMonotonic } from "../clock.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
@@ -24,7 +24,7 @@ import {
 import { fail, type HandlerState, handle } from "./handler.js";
 import { History } from "./history.js";
 import { NoticeBoard } from "./notices.js";
-import { newToken } from "./security.js";
+import { ActionTokens } from "./security.js";
 import { DashboardSource } from "./source.js";
 
 /** Options of {@link dashboard}. */
@@ -85,7 +85,14 @@ export interface DashboardOptions {
    */
   autoRefreshSeconds?: number;
   /**
-   * Wall clock of the charts and ages.
+   * How long a page's action token stays valid: a form older than this asks
+   * for a reload instead of acting.
+   * @default 3_600_000 (an hour)
+   */
+  actionTokenTtlMs?: number;
+  /**
+   * Wall clock of the charts and ages (and, through its monotonic reading,
+   * of the action tokens' lifetime).
    * @default the queue's clock, or the system clock for a reader
    */
   clock?: Clock;
@@ -120,8 +127,8 @@ function checkHosts(value: unknown): string[] {
 
 /**
  * A request handler serving the dashboard of `source`: a live `Queue`
- * (actions allowed, protected by a same-origin check and a token every form
- * carries) or a read-only `QueueReader`. Call `close()` on it when done.
+ * (actions allowed, protected by a same-origin check and a token each page
+ * gets for its forms) or a read-only `QueueReader`. Call `close()` on it when done.
  */
 export function dashboard(
   source: Queue | QueueReader,
@@ -131,6 +138,7 @@ export function dashboard(
   const live = source instanceof Queue;
   const clock = options.clock ?? (live ? source.clock : systemClock);
   const now = (): number => clock.now();
+  const timed = withMonotonic(clock);
   const readOnly =
     options.readOnly === undefined ? false : checkBoolean(options.readOnly, "options.readOnly");
   const refreshMs =
@@ -142,6 +150,10 @@ export function dashboard(
       ? 60_000
       : checkPositiveDuration(options.bucketMs, "options.bucketMs");
   const size = checkInteger(options.buckets ?? 60, "options.buckets", 2, 10_000);
+  const tokenTtlMs =
+    options.actionTokenTtlMs === undefined
+      ? 3_600_000
+      : checkPositiveDuration(options.actionTokenTtlMs, "options.actionTokenTtlMs");
   const refreshSeconds = checkInteger(
     options.autoRefreshSeconds ?? 0,
     "options.autoRefreshSeconds",
@@ -217,7 +229,7 @@ export function dashboard(
   const state: HandlerState = {
     source: data,
     history,
-    token: newToken(),
+    tokens: new ActionTokens(() => timed.monotonicNow(), tokenTtlMs),
     notices: new NoticeBoard(),
     readOnly,
     basePath: options.basePath === undefined ? undefined : checkPath(options.basePath),

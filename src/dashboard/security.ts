@@ -1,10 +1,10 @@
 /**
- * The dashboard's protections: the per-dashboard action token (random, made
- * when the dashboard is created, carried by every form), the same-origin check
- * on state-changing requests, the response headers (a Content-Security-Policy
+ * The dashboard's protections: the action tokens (a fresh one for every page
+ * rendered, carried by its forms, signed with a key only this dashboard holds,
+ * valid for a while), the same-origin check on state-changing requests, the response headers (a Content-Security-Policy
  * that allows no script at all), and reading a small form body.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** Largest form body accepted (the forms carry an id, a queue name and the token). */
@@ -19,17 +19,48 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   "cache-control": "no-store",
 });
 
-/** A fresh action token. */
-export function newToken(): string {
-  return randomBytes(24).toString("base64url");
-}
+/** What a token a form brought back is. */
+export type TokenCheck = "valid" | "expired" | "invalid";
 
-/** Whether `given` is the token, compared in constant time. */
-export function tokenMatches(token: string, given: string | undefined): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(token);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Action tokens: each page gets its own, `<issued>.<nonce>.<mac>` where the
+ * MAC (HMAC-SHA256 under a random key made with the dashboard) covers the
+ * issue time and nonce. Nothing is stored per page; a token is accepted
+ * until `ttlMs` after it was issued (monotonic time), by this dashboard only.
+ */
+export class ActionTokens {
+  readonly #key = randomBytes(32);
+  readonly #now: () => number;
+  readonly #ttlMs: number;
+
+  constructor(now: () => number, ttlMs: number) {
+    this.#now = now;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** A new token for one page. */
+  issue(): string {
+    const body = `${Math.floor(this.#now()).toString(36)}.${randomBytes(12).toString("base64url")}`;
+    return `${body}.${this.#mac(body)}`;
+  }
+
+  check(token: string | undefined): TokenCheck {
+    if (token === undefined || token.length > 200) return "invalid";
+    const cut = token.lastIndexOf(".");
+    if (cut < 0) return "invalid";
+    const body = token.slice(0, cut);
+    const expected = Buffer.from(this.#mac(body));
+    const given = Buffer.from(token.slice(cut + 1));
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "invalid";
+    const issued = Number.parseInt(body.slice(0, body.indexOf(".")), 36);
+    const age = this.#now() - issued;
+    // A token from the future cannot be made without the key; refuse it anyway.
+    return age >= 0 && age <= this.#ttlMs ? "valid" : "expired";
+  }
+
+  #mac(body: string): string {
+    return createHmac("sha256", this.#key).update(body).digest("base64url");
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

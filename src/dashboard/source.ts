@@ -1,14 +1,15 @@
 /**
  * What the dashboard reads and does, over either a live `Queue` (reads and
  * actions) or a read-only `QueueReader` snapshot (reads only, re-opened on
- * demand when the dashboard was given a way to). Reads that this version of
- * the queue does not offer are reported as unavailable (`null`), never made up.
+ * demand when the dashboard was given a way to).
  */
 import type { Log } from "../log/index.js";
-import type { DeadJobsOptions } from "../queue/options.js";
+import type { WriterHeartbeat } from "../queue/heartbeat.js";
+import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
-import type { JobRecord, JobStatus, QueueStats } from "../queue/types.js";
+import type { ScheduleInfo } from "../queue/schedules/types.js";
+import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
 import {
   estimateRequestCost,
   type RequestPrices,
@@ -18,20 +19,8 @@ import {
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
 
-/** One attempt of a job, as the dashboard shows it. */
-export interface AttemptView {
-  attempt: number;
-  claimedAt?: number;
-  recordedAt: number;
-  error?: string;
-  outcome: string;
-}
-
 /** A page of jobs in one state. */
-export interface JobPage {
-  jobs: JobRecord[];
-  nextCursor?: string;
-}
+export type JobPage = ListedJobs<JobRecord>;
 
 /** Store health as the dashboard shows it; `null` fields are unknown to this source. */
 export interface Health {
@@ -46,10 +35,10 @@ export interface Health {
   snapshotAt: number | null;
   /**
    * The writer's last heartbeat: `null` when the writer beats not (no
-   * `heartbeatMs`), `undefined` when this version of taquba has no heartbeat.
-   * Writers: the dashboard runs in the writer, which is alive by definition.
+   * `heartbeatMs`), or for a live writer (the dashboard runs in the writer,
+   * which is alive by definition).
    */
-  heartbeat: HeartbeatView | null | undefined;
+  heartbeat: WriterHeartbeat | null;
   requests: RequestCounts;
   costs: Record<StoreOp, number>;
   cost: number;
@@ -57,44 +46,18 @@ export interface Health {
   details: [string, string][];
 }
 
-/** A writer's liveness beat as a reader sees it. */
-export interface HeartbeatView {
-  counter: number;
-  at: number;
-  intervalMs: number;
-  epoch: number;
-  closed: boolean;
-}
-
-/** The reads and actions newer versions add; each is used only when present. */
-interface Optional {
-  listJobs?(
-    queue: string,
-    status: JobStatus,
-    options?: { cursor?: string; limit?: number },
-  ): JobPage | Promise<JobPage>;
-  attemptHistory?(id: string): AttemptView[] | Promise<AttemptView[]>;
-  requeueDeadJobs?(queue: string, options?: { limit?: number }): Promise<number>;
-  removeJobs?(
-    queue: string,
-    status: "pending" | "scheduled" | "done" | "dead",
-    options?: { olderThanMs?: number },
-  ): Promise<number>;
-  pauseQueue?(queue: string): Promise<void>;
-  resumeQueue?(queue: string): Promise<void>;
-  writerHeartbeat?(): HeartbeatView | null;
-}
-
-type Readable = (Queue | QueueReader) & Optional;
-
-/** What the reads go through, whichever the source. */
+/** The reads both sources offer (a `Queue` answers with promises, a `QueueReader` at once). */
 interface Reads {
   listQueues(): string[] | Promise<string[]>;
-  stats(
-    queue: string,
-  ): (QueueStats & { paused?: boolean }) | Promise<QueueStats & { paused?: boolean }>;
+  stats(queue: string): QueueStats | Promise<QueueStats>;
   getJob(id: string): JobRecord | null | Promise<JobRecord | null>;
-  deadJobs(queue: string, options?: DeadJobsOptions): JobRecord[] | Promise<JobRecord[]>;
+  listJobs(
+    queue: string,
+    status: JobStatus,
+    options?: ListJobsOptions,
+  ): ListedJobs<JobRecord> | Promise<ListedJobs<JobRecord>>;
+  attemptHistory(id: string): JobAttempt[] | Promise<JobAttempt[]>;
+  listSchedules(): ScheduleInfo[] | Promise<ScheduleInfo[]>;
 }
 
 const ZERO: RequestCounts = {
@@ -127,7 +90,7 @@ export interface SourceOptions {
 }
 
 export class DashboardSource {
-  #current: Readable;
+  #current: Queue | QueueReader;
   readonly #options: SourceOptions;
   #refreshedAt: number;
   #refreshing: Promise<void> | null = null;
@@ -135,7 +98,7 @@ export class DashboardSource {
   #retired: RequestCounts = ZERO;
 
   constructor(source: Queue | QueueReader, options: SourceOptions) {
-    this.#current = source as Readable;
+    this.#current = source;
     this.#options = options;
     this.#refreshedAt = options.now();
   }
@@ -146,8 +109,8 @@ export class DashboardSource {
   }
 
   /** The live queue, or null for a reader. */
-  get queue(): (Queue & Optional) | null {
-    return this.#current instanceof Queue ? (this.#current as Queue & Optional) : null;
+  get queue(): Queue | null {
+    return this.#current instanceof Queue ? this.#current : null;
   }
 
   /** Re-open the reader snapshot when it is older than `refreshMs` (single flight). */
@@ -159,7 +122,7 @@ export class DashboardSource {
       try {
         const next = await reopen();
         this.#retired = addCounts(this.#retired, (this.#current as QueueReader).storeRequests());
-        this.#current = next as Readable;
+        this.#current = next;
         this.#refreshedAt = this.#options.now();
         this.#options.onSnapshot?.(await this.allStats());
       } finally {
@@ -170,18 +133,18 @@ export class DashboardSource {
   }
 
   get #reads(): Reads {
-    return this.#current as unknown as Reads;
+    return this.#current;
   }
 
   async listQueues(): Promise<string[]> {
     return await this.#reads.listQueues();
   }
 
-  async stats(queue: string): Promise<QueueStats & { paused?: boolean }> {
+  async stats(queue: string): Promise<QueueStats> {
     return await this.#reads.stats(queue);
   }
 
-  async allStats(): Promise<(QueueStats & { paused?: boolean })[]> {
+  async allStats(): Promise<QueueStats[]> {
     const names = await this.listQueues();
     return Promise.all(names.map((name) => this.stats(name)));
   }
@@ -190,50 +153,28 @@ export class DashboardSource {
     return await this.#reads.getJob(id);
   }
 
-  /** Whether jobs in `status` can be listed by this source. */
-  canList(status: JobStatus): boolean {
-    return typeof this.#current.listJobs === "function" || status === "dead";
-  }
-
-  /** A page of `queue`'s jobs in `status`, or null when this version cannot list them. */
+  /** A page of `queue`'s jobs in `status`. */
   async jobs(
     queue: string,
     status: JobStatus,
     cursor: string | undefined,
     limit: number,
-  ): Promise<JobPage | null> {
-    const source = this.#current;
-    if (typeof source.listJobs === "function")
-      return await source.listJobs(
-        queue,
-        status,
-        cursor === undefined ? { limit } : { cursor, limit },
-      );
-    if (status !== "dead") return null;
-    // Without listJobs, dead jobs page by id with an exclusive id cursor.
-    const jobs = await this.#reads.deadJobs(
+  ): Promise<JobPage> {
+    return await this.#reads.listJobs(
       queue,
-      cursor === undefined ? { limit } : { after: cursor, limit },
+      status,
+      cursor === undefined ? { limit } : { cursor, limit },
     );
-    return jobs.length === limit ? { jobs, nextCursor: jobs[jobs.length - 1]!.id } : { jobs };
   }
 
-  /** The attempts of job `id`, or null when this version keeps no history. */
-  async attempts(id: string): Promise<AttemptView[] | null> {
-    const source = this.#current;
-    if (typeof source.attemptHistory !== "function") return null;
-    return await source.attemptHistory(id);
+  /** How each attempt at job `id` ended, oldest first. */
+  async attempts(id: string): Promise<JobAttempt[]> {
+    return await this.#reads.attemptHistory(id);
   }
 
-  /** Whether the live queue can remove jobs in bulk. */
-  get canRemove(): boolean {
-    return typeof this.queue?.removeJobs === "function";
-  }
-
-  /** Whether the live queue can pause. */
-  get canPause(): boolean {
-    const q = this.queue;
-    return typeof q?.pauseQueue === "function" && typeof q.resumeQueue === "function";
+  /** Every schedule with its next run. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    return await this.#reads.listSchedules();
   }
 
   health(): Health {
@@ -261,7 +202,7 @@ export class DashboardSource {
         ],
       };
     }
-    const reader = this.#current as QueueReader & Optional;
+    const reader = this.#current;
     const info = reader.inspection;
     const requests = addCounts(this.#retired, reader.storeRequests());
     return {
@@ -271,8 +212,7 @@ export class DashboardSource {
       walBacklogObjects: info.wal.pendingObjects,
       checkpointAt: info.checkpoint?.createdAt ?? null,
       snapshotAt: this.#refreshedAt,
-      heartbeat:
-        typeof reader.writerHeartbeat === "function" ? reader.writerHeartbeat() : undefined,
+      heartbeat: reader.writerHeartbeat(),
       requests,
       costs: requestCosts(requests.counts, prices),
       cost: estimateRequestCost(requests.counts, prices),

@@ -1,6 +1,7 @@
 // The dashboard in a real browser: Debian's headless Chromium driven by playwright-core.
 // Loads every page, checks nothing outside the dashboard is requested and no script runs,
-// requeues a dead job by clicking its button and sees it pending, and takes screenshots.
+// requeues a dead job by clicking its button and sees it pending, removes another by
+// clicking its button and sees it gone, and takes screenshots.
 // TAQUBA_UPDATE_SCREENSHOTS=1 writes them to docs/images/ for the README.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -63,6 +64,12 @@ async function demoQueue(): Promise<{ queue: Queue; dead: string[]; served: Serv
   await queue.enqueue("reports", JSON.stringify({ month: "2026-11" }), {
     runAt: clock.now() + 3_600_000,
   });
+  await queue.schedule("nightly-report", {
+    cron: "0 3 * * *",
+    queue: "reports",
+    payload: JSON.stringify({ kind: "nightly" }),
+  });
+  await queue.schedule("cache-warmup", { everyMs: 900_000, queue: "thumbnails", payload: "{}" });
   const running = await queue.claim("thumbnails");
   assert.ok(running);
   await queue.flush();
@@ -149,6 +156,14 @@ describe("dashboard in Chromium", { timeout: 180_000, skip }, () => {
     );
     await job.close();
 
+    const schedules = await open("/schedules");
+    assert.equal(await schedules.locator("#schedules tbody tr").count(), 2);
+    assert.match(
+      (await schedules.locator('tr[data-schedule="nightly-report"] td.next').textContent()) ?? "",
+      /03:00:00 UTC \(in /,
+    );
+    await schedules.close();
+
     const health = await open("/health");
     assert.equal(await health.locator("#epoch b").textContent(), "1");
     assert.match((await health.locator("#cost b").textContent()) ?? "", /^\$/);
@@ -178,6 +193,25 @@ describe("dashboard in Chromium", { timeout: 180_000, skip }, () => {
     await page.goto(`${served.url}/job?id=${id}`);
     assert.equal(await page.locator("#job .badge").first().textContent(), "pending");
     await page.close();
+    assert.deepEqual(problems, []);
+  });
+
+  it("removes a dead job by clicking its Remove button, and the job is gone", async () => {
+    const id = dead[dead.length - 1]!;
+    const page = await open("/queue?name=emails&state=dead");
+    const before = await page.locator("tr[data-job]").count();
+    const row = page.locator(`tr[data-job="${id}"]`);
+    assert.equal(await row.count(), 1);
+    await Promise.all([
+      page.waitForURL(/notice=/),
+      row.locator('button[data-action="remove"]').click(),
+    ]);
+    assert.equal(await page.locator(".notice").textContent(), `Job ${id} was removed.`);
+    assert.equal(await page.locator(`tr[data-job="${id}"]`).count(), 0);
+    assert.equal(await page.locator("tr[data-job]").count(), before - 1);
+    assert.equal(await queue.getJob(id), null);
+    await page.close();
+    assert.equal((await http(`${served.url}/job?id=${id}`)).status, 404, "its page is gone");
     assert.deepEqual(problems, []);
   });
 });

@@ -188,7 +188,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
         done: 0,
         dead: 0,
         scheduled: 0,
-        ...("paused" in (await queue.stats("q")) ? { paused: false } : {}),
+        paused: false,
       });
       assert.match(
         (await http(`${served.url}${all.headers.location}`)).body,
@@ -196,13 +196,11 @@ describe("dashboard", { timeout: 60_000 }, () => {
       );
 
       const pendingPage = (await http(`${served.url}/queue?name=q&state=pending`)).body;
-      if (pendingPage.includes('data-action="cancel"')) {
-        const cancel = await http(`${served.url}/action`, {
-          form: formFields(pendingPage, "cancel", ["id", waiting]),
-        });
-        assert.equal(cancel.status, 303);
-        assert.equal(await queue.getJob(waiting), null);
-      } else assert.match(pendingPage, /Listing pending jobs is unavailable/);
+      const cancel = await http(`${served.url}/action`, {
+        form: formFields(pendingPage, "cancel", ["id", waiting]),
+      });
+      assert.equal(cancel.status, 303);
+      assert.equal(await queue.getJob(waiting), null);
     } finally {
       await served.close();
       await queue.close();
@@ -323,74 +321,175 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
-  it("uses the newer reads where this version has them, and says unavailable where not", async () => {
+  it("shows a job's result and attempt history, removes dead jobs one by one or all, and a reader's heartbeat", async () => {
     const clock = new ManualClock(1_780_000_000_000);
     const store = new MemoryStore();
     const queue = await Queue.open(store, "app", {
       clock,
       logger: silentLogger,
       defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2, keepDoneJobsMs: 60_000 },
-      ...({ heartbeatMs: 1_000 } as object),
+      heartbeatMs: 1_000,
     });
-    const optional = queue as unknown as {
-      listJobs?: unknown;
-      attemptHistory?: unknown;
-      removeJobs?: unknown;
-      ack(claim: unknown, options?: { result?: string }): Promise<void>;
-    };
     const waiting = await queue.enqueue("q", "waiting");
     const done = await queue.enqueue("q", "done");
     const dead = await queue.enqueue("q", "dead");
-    await queue.ack(await mustClaim(queue, "q")); // "waiting" is claimed first and acked:
+    const alsoDead = await queue.enqueue("q", "also dead", { maxAttempts: 1 });
+    await queue.ack(await mustClaim(queue, "q")); // "waiting" is claimed first and acked
     const doneClaim = await mustClaim(queue, "q");
     assert.equal(doneClaim.id, done);
-    await optional.ack(doneClaim, { result: "the result <b>" });
-    await queue.nack(await mustClaim(queue, "q"), "first failure");
-    await queue.nack(await mustClaim(queue, "q"), "second failure");
+    await queue.ack(doneClaim, { result: "the result <b>" });
+    for (let settled = 0; settled < 3; settled++) {
+      const claim = await mustClaim(queue, "q");
+      if (claim.id === alsoDead) await queue.deadLetter(claim, "broken");
+      else await queue.nack(claim, claim.attempts === 1 ? "first failure" : "second failure");
+    }
     assert.equal((await queue.getJob(dead))?.status, "dead");
+    assert.equal((await queue.getJob(alsoDead))?.status, "dead");
     const fresh = await queue.enqueue("q", "pending one");
     await queue.flush();
     const served = await serve(dashboard(queue));
     try {
       const pending = (await http(`${served.url}/queue?name=q&state=pending`)).body;
-      if (typeof optional.listJobs === "function")
-        assert.match(pending, new RegExp(`data-job="${fresh}"`));
-      else assert.match(pending, /Listing pending jobs is unavailable/);
+      assert.match(pending, new RegExp(`data-job="${fresh}"`));
 
       const deadJob = (await http(`${served.url}/job?id=${dead}`)).body;
-      if (typeof optional.attemptHistory === "function") {
-        assert.match(deadJob, /<table id="attempts">/);
-        assert.match(deadJob, /second failure/);
-      } else assert.match(deadJob, /The attempt history is unavailable/);
+      assert.match(deadJob, /<table id="attempts">/);
+      const outcomes = [...deadJob.matchAll(/<span class="badge s-([a-z_]+)">/g)].map((m) => m[1]);
+      assert.deepEqual(outcomes.slice(-2), ["retried", "dead_lettered"]);
+      assert.match(deadJob, /first failure[\s\S]*second failure/);
+      assert.match(deadJob, /data-action="requeue"/);
+      assert.match(deadJob, /data-action="remove"/);
 
-      const doneJob = await queue.getJob(done);
       const donePage = (await http(`${served.url}/job?id=${done}`)).body;
-      if ((doneJob as { result?: Uint8Array } | null)?.result !== undefined)
-        assert.match(donePage, /<pre>the result &lt;b&gt;<\/pre>/);
-      else assert.match(donePage, /No result\./);
+      assert.match(donePage, /<pre>the result &lt;b&gt;<\/pre>/);
+      assert.match(donePage, /<span class="badge s-completed">completed<\/span>/);
       assert.ok(waiting);
 
+      // One dead job removed from its row, then the rest with the bulk button.
       const deadPage = (await http(`${served.url}/queue?name=q&state=dead`)).body;
-      if (typeof optional.removeJobs === "function") {
-        const removed = await http(`${served.url}/action`, {
-          form: formFields(deadPage, "remove-dead"),
-        });
-        assert.equal(removed.status, 303);
-        assert.equal((await queue.stats("q")).dead, 0);
-      } else assert.doesNotMatch(deadPage, /data-action="remove-dead"/);
+      const one = await http(`${served.url}/action`, {
+        form: formFields(deadPage, "remove", ["id", alsoDead]),
+      });
+      assert.equal(one.status, 303);
+      assert.equal(await queue.getJob(alsoDead), null);
+      const after = (await http(`${served.url}${one.headers.location}`)).body;
+      assert.match(after, new RegExp(`Job ${alsoDead} was removed\\.`));
+      assert.doesNotMatch(after, new RegExp(`data-job="${alsoDead}"`));
+      assert.match(after, new RegExp(`data-job="${dead}"`));
+      const stale = await http(`${served.url}/action`, {
+        form: formFields(deadPage, "remove", ["id", alsoDead]),
+      });
+      assert.match(
+        (await http(`${served.url}${stale.headers.location}`)).body,
+        /was not found, or is running \(cancel it instead\): nothing was removed/,
+      );
+      const all = await http(`${served.url}/action`, { form: formFields(after, "remove-dead") });
+      assert.equal(all.status, 303);
+      assert.equal((await queue.stats("q")).dead, 0);
 
       const reader = await QueueReader.open(store, "app");
       const readOnly = await serve(dashboard(reader, { clock }));
       try {
         const health = (await http(`${readOnly.url}/health`)).body;
-        if (
-          typeof (reader as unknown as { writerHeartbeat?: unknown }).writerHeartbeat === "function"
-        )
-          assert.match(
-            health,
-            /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>[^<]+<\/b><span class="muted">live; beat #/,
-          );
-        else assert.match(health, /Writer heartbeat<\/span><b>unavailable<\/b>/);
+        assert.match(
+          health,
+          /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>[^<]+<\/b><span class="muted">live; beat #\d+ of epoch 1, every 1\.0 s/,
+        );
+      } finally {
+        await readOnly.close();
+      }
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("gives every page its own action token; refuses forged, foreign and expired ones", async () => {
+    const { queue, dead, clock } = await seeded();
+    const handler = dashboard(queue, { actionTokenTtlMs: 60_000 });
+    const served = await serve(handler);
+    const other = await serve(dashboard(queue));
+    try {
+      const pageA = (await http(`${served.url}/queue?name=emails&state=dead`)).body;
+      const pageB = (await http(`${served.url}/job?id=${dead}`)).body;
+      const a = formFields(pageA, "requeue", ["id", dead]);
+      const b = formFields(pageB, "requeue", ["id", dead]);
+      assert.notEqual(a.token, b.token, "one token per page");
+      const foreign = formFields(
+        (await http(`${other.url}/queue?name=emails&state=dead`)).body,
+        "requeue",
+        ["id", dead],
+      );
+      const [issued, nonce] = a.token!.split(".");
+      const refused = [
+        await http(`${served.url}/action`, { form: { ...a, token: foreign.token! } }),
+        await http(`${served.url}/action`, { form: { ...a, token: `${issued}.${nonce}.x` } }),
+        await http(`${served.url}/action`, {
+          form: {
+            ...a,
+            token: `${(Number.parseInt(issued!, 36) + 1).toString(36)}.${nonce}.${a.token!.split(".")[2]}`,
+          },
+        }),
+      ];
+      for (const reply of refused) {
+        assert.equal(reply.status, 403);
+        assert.match(reply.body, /missing or was not issued by this dashboard/);
+      }
+      clock.advance(60_001);
+      const expired = await http(`${served.url}/action`, { form: a });
+      assert.equal(expired.status, 403);
+      assert.match(expired.body, /token has expired: reload the page/);
+      assert.equal((await queue.getJob(dead))?.status, "dead", "nothing changed");
+      // A page loaded now carries a fresh token that works.
+      const fresh = formFields((await http(`${served.url}/job?id=${dead}`)).body, "requeue", [
+        "id",
+        dead,
+      ]);
+      assert.equal((await http(`${served.url}/action`, { form: fresh })).status, 303);
+      assert.equal((await queue.getJob(dead))?.status, "pending");
+    } finally {
+      await served.close();
+      await other.close();
+      await queue.close();
+    }
+  });
+
+  it("lists schedules with their next run, over a queue and a reader", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { clock, logger: silentLogger });
+    const served = await serve(dashboard(queue));
+    try {
+      assert.match((await http(`${served.url}/schedules`)).body, /id="no-schedules"/);
+      await queue.schedule("nightly <report>", {
+        cron: "0 3 * * *",
+        queue: "reports",
+        payload: '{"kind":"nightly"}',
+      });
+      await queue.schedule("heartbeat", { everyMs: 300_000, queue: "pings", payload: "ping" });
+      await queue.flush();
+      const body = (await http(`${served.url}/schedules`)).body;
+      assert.match(body, /<a href="\/schedules" class="on">Schedules<\/a>/);
+      assertNoMarkupInjected(body);
+      const row = (name: string) =>
+        new RegExp(`<tr data-schedule="${name}">[\\s\\S]*?</tr>`).exec(body)?.[0] ?? "";
+      const nightly = row("nightly &lt;report&gt;");
+      assert.match(nightly, /<code>0 3 \* \* \*<\/code> <span class="muted">UTC<\/span>/);
+      assert.match(
+        nightly,
+        /<td class="next">2026-12-03 03:00:00 UTC <span class="muted">\(in 19 h/,
+      );
+      assert.match(nightly, /&quot;kind&quot;:&quot;nightly&quot;/);
+      const ping = row("heartbeat");
+      assert.match(ping, /every 5 min 0 s/);
+      assert.match(ping, /<td class="next">2026-12-02 08:05:00 UTC/);
+
+      const reader = await QueueReader.open(store, "app");
+      const readOnly = await serve(dashboard(reader, { clock }));
+      try {
+        const fromReader = (await http(`${readOnly.url}/schedules`)).body;
+        assert.match(fromReader, /data-schedule="heartbeat"/);
+        assert.match(fromReader, /data-schedule="nightly &lt;report&gt;"/);
       } finally {
         await readOnly.close();
       }
@@ -408,6 +507,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
       [{ buckets: 1 }, /`options.buckets`/],
       [{ authorize: "yes" }, /`options.authorize` to be a function/],
       [{ allowedHosts: "x" }, /`options.allowedHosts` to be an array of host names/],
+      [{ actionTokenTtlMs: 0 }, /`options.actionTokenTtlMs`/],
     ];
     for (const [options, message] of cases)
       assert.throws(

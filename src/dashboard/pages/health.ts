@@ -22,8 +22,6 @@ function heartbeatCard(h: Health, now: number): SafeHtml {
   if (h.role === "writer")
     return card("heartbeat", title, "this process", "the dashboard runs in the writer");
   const beat = h.heartbeat;
-  if (beat === undefined)
-    return card("heartbeat", title, "unavailable", "this version of taquba writes no heartbeat");
   if (beat === null)
     return card("heartbeat", title, "none", "the writer does not beat (heartbeatMs unset)");
   const age = Math.max(0, now - beat.at);

@@ -1,12 +1,12 @@
 /**
  * One job: every field, the payload, headers, result and progress, and its
- * attempt history; requeue (dead) or cancel (waiting or running) when the
- * dashboard has a live queue.
+ * attempt history; requeue or remove (dead), remove (done) or cancel
+ * (waiting or running) when the dashboard has a live queue.
  */
-import type { JobRecord } from "../../queue/types.js";
+import type { JobAttempt, JobRecord } from "../../queue/types.js";
 import { json, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
-import type { AttemptView, DashboardSource } from "../source.js";
+import type { DashboardSource } from "../source.js";
 import {
   actionForm,
   bytesPreview,
@@ -14,14 +14,11 @@ import {
   page,
   queueLink,
   statusBadge,
-  unavailable,
 } from "./layout.js";
 
-/** The additions of newer versions, read when present. */
-interface JobExtras {
-  result?: Uint8Array;
+/** Progress a handler reported (`ctx.progress`), on versions that keep it. */
+interface WithProgress {
   progress?: unknown;
-  timeoutMs?: number;
 }
 
 function row(label: string, value: SafeHtml | string | number | undefined): SafeHtml {
@@ -34,7 +31,7 @@ function at(ctx: PageContext, ms: number | undefined): SafeHtml | undefined {
     : html`${time(ms)} <span class="muted">(${relative(ms, ctx.now)})</span>`;
 }
 
-function attemptsTable(ctx: PageContext, attempts: AttemptView[]): SafeHtml {
+function attemptsTable(ctx: PageContext, attempts: JobAttempt[]): SafeHtml {
   if (attempts.length === 0) return html`<p class="muted">No attempts yet.</p>`;
   return html`<table id="attempts"><thead><tr><th class="n">#</th><th>claimed</th><th>recorded</th><th>outcome</th><th>error</th></tr></thead><tbody>${attempts.map(
     (a) =>
@@ -47,18 +44,19 @@ export async function jobPage(
   source: DashboardSource,
   id: string,
 ): Promise<{ status: number; body: string }> {
-  const job = (await source.getJob(id)) as (JobRecord & JobExtras) | null;
+  const job = (await source.getJob(id)) as (JobRecord & WithProgress) | null;
   if (job === null) {
     const body = html`<h1>Job not found</h1><p>No job <code>${id}</code> in this store: it never existed, or it is gone (acked without being kept, or removed).</p>`;
     return { status: 404, body: page(ctx, "Job not found", "queues", body) };
   }
   const attempts = await source.attempts(id);
   const headers = Object.entries(job.headers);
+  const remove = actionForm(ctx, "remove", { id: job.id }, "Remove", { danger: true });
   const actions =
     job.status === "dead"
-      ? actionForm(ctx, "requeue", { id: job.id }, "Requeue")
+      ? html`${actionForm(ctx, "requeue", { id: job.id }, "Requeue")}${remove}`
       : job.status === "done"
-        ? html``
+        ? remove
         : actionForm(ctx, "cancel", { id: job.id }, "Cancel", { danger: true });
   const body = html`<p class="muted"><a href="${`${ctx.base}/`}">Queues</a> / ${queueLink(ctx, job.queue, job.status)} /</p>
 <h1>Job <code>${job.id}</code> ${statusBadge(job.status)}</h1>
@@ -90,6 +88,6 @@ ${
 <h2>Result</h2>
 ${job.result === undefined ? html`<p class="muted">No result.</p>` : bytesPreview(job.result, true)}
 <h2>Attempt history</h2>
-${attempts === null ? unavailable("The attempt history") : attemptsTable(ctx, attempts)}`;
+${attemptsTable(ctx, attempts)}`;
   return { status: 200, body: page(ctx, `Job ${job.id}`, "queues", body) };
 }

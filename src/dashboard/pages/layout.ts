@@ -36,10 +36,10 @@ table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(-
 th{background:#eef1f5;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.3px;color:var(--muted)}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 a{color:var(--accent)}code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}pre{margin:0;white-space:pre-wrap;word-break:break-all;background:#fff;border:1px solid var(--line);padding:8px;max-height:420px;overflow:auto}
 .preview{max-width:300px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;display:block}
-.muted{color:var(--muted)}.notice{background:#e8f3ec;border:1px solid #b8dcc6;padding:8px 12px;margin-bottom:12px}.unavailable{background:#fff8e6;border:1px solid #f0d9a0;padding:8px 12px}
+.muted{color:var(--muted)}.notice{background:#e8f3ec;border:1px solid #b8dcc6;padding:8px 12px;margin-bottom:12px}
 .tabs{display:flex;gap:4px;margin:8px 0}.tabs a{padding:4px 10px;border:1px solid var(--line);background:#fff;text-decoration:none;border-radius:4px}.tabs a.on{background:var(--accent);color:#fff;border-color:var(--accent)}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;background:#eef1f5}.s-dead{background:#fbe3e0;color:var(--bad)}.s-done{background:#e3f3e9;color:var(--ok)}.s-claimed{background:#fff1d6;color:var(--warn)}
-form.inline{display:inline}button{font:inherit;padding:3px 10px;border:1px solid var(--line);background:#fff;border-radius:4px;cursor:pointer}button.danger{color:var(--bad);border-color:#e6b8b2}
+form.inline{display:inline}form.inline+form.inline{margin-left:6px}td.actions{white-space:nowrap}button{font:inherit;padding:3px 10px;border:1px solid var(--line);background:#fff;border-radius:4px;cursor:pointer}button.danger{color:var(--bad);border-color:#e6b8b2}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:8px;margin:8px 0}.card{background:#fff;border:1px solid var(--line);padding:8px 12px}.card b{display:block;font-size:20px}
 dl{display:grid;grid-template-columns:200px 1fr;gap:4px 12px;background:#fff;border:1px solid var(--line);padding:10px 12px;margin:0}dt{color:var(--muted)}dd{margin:0}
 .chart{margin:0;background:#fff;border:1px solid var(--line);padding:8px}.chart svg text{font-size:10px;fill:var(--muted)}.c-grid{stroke:#e5e8ee}.c-done{fill:var(--ok)}.c-fail{fill:var(--bad)}.c-enq{stroke:var(--accent);stroke-width:1.5}.c-pending{stroke:var(--warn);stroke-width:1.5;stroke-dasharray:4 3}.chart svg text.c-axis-pending{fill:var(--warn)}
@@ -103,7 +103,7 @@ export function bytesPreview(bytes: Uint8Array | undefined, full: boolean): Safe
 export function page(
   ctx: PageContext,
   title: string,
-  nav: "queues" | "health",
+  nav: "queues" | "schedules" | "health",
   body: SafeHtml,
 ): string {
   const refresh =
@@ -111,12 +111,7 @@ export function page(
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">${refresh}
 <link rel="icon" href="data:,"><title>${title} · taquba</title><style>${STYLE}</style></head>
-<body><header><span class="brand">taquba</span><a href="${href(ctx, "/")}"${nav === "queues" ? trusted(' class="on"') : ""}>Queues</a><a href="${href(ctx, "/health")}"${nav === "health" ? trusted(' class="on"') : ""}>Store health</a><span class="mode">${ctx.writable ? "live queue" : "read-only"}</span></header>
+<body><header><span class="brand">taquba</span><a href="${href(ctx, "/")}"${nav === "queues" ? trusted(' class="on"') : ""}>Queues</a><a href="${href(ctx, "/schedules")}"${nav === "schedules" ? trusted(' class="on"') : ""}>Schedules</a><a href="${href(ctx, "/health")}"${nav === "health" ? trusted(' class="on"') : ""}>Store health</a><span class="mode">${ctx.writable ? "live queue" : "read-only"}</span></header>
 <main>${ctx.notice === undefined ? "" : html`<div class="notice" role="status">${ctx.notice}</div>`}${body}</main></body></html>
 `.value;
-}
-
-/** A section that this version of the queue cannot fill. */
-export function unavailable(what: string): SafeHtml {
-  return html`<div class="unavailable">${what} is unavailable: this version of taquba does not offer it.</div>`;
 }

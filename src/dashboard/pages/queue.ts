@@ -1,6 +1,6 @@
 /**
  * One queue: its counts, its throughput chart, and its jobs by state with a
- * payload preview; dead jobs with requeue (one or all) and remove.
+ * payload preview; dead jobs with requeue and remove (one or all).
  */
 import type { JobRecord, JobStatus } from "../../queue/types.js";
 import { throughputChart } from "../chart.js";
@@ -16,7 +16,6 @@ import {
   type PageContext,
   page,
   STATES,
-  unavailable,
 } from "./layout.js";
 
 /** Jobs per page. */
@@ -40,14 +39,14 @@ function when(ctx: PageContext, job: JobRecord, state: JobStatus): string {
 function jobRow(ctx: PageContext, job: JobRecord, state: JobStatus): SafeHtml {
   const actions =
     state === "dead"
-      ? actionForm(ctx, "requeue", { id: job.id }, "Requeue")
+      ? html`${actionForm(ctx, "requeue", { id: job.id }, "Requeue")}${actionForm(ctx, "remove", { id: job.id }, "Remove", { danger: true })}`
       : state === "pending" || state === "scheduled" || state === "claimed"
         ? actionForm(ctx, "cancel", { id: job.id }, "Cancel", { danger: true })
         : html``;
   return html`<tr data-job="${job.id}"><td>${jobLink(ctx, job.id)}</td><td>${bytesPreview(job.payload, false)}</td>
 <td class="n">${job.attempts}/${job.maxAttempts}</td><td>${when(ctx, job, state)}</td>
 <td>${job.lastError === undefined ? "" : html`<code class="preview" title="${job.lastError}">${job.lastError}</code>`}</td>
-${ctx.writable ? html`<td>${actions}</td>` : ""}</tr>`;
+${ctx.writable ? html`<td class="actions">${actions}</td>` : ""}</tr>`;
 }
 
 export async function queuePage(
@@ -65,9 +64,7 @@ export async function queuePage(
       html`<a href="${href(ctx, "/queue", { name, state: s })}"${s === state ? html` class="on"` : ""}>${s} (${stats[s]})</a>`,
   );
   let jobs: SafeHtml;
-  if (listed === null) jobs = unavailable(`Listing ${state} jobs`);
-  else if (listed.jobs.length === 0)
-    jobs = html`<p class="muted" id="no-jobs">No ${state} jobs.</p>`;
+  if (listed.jobs.length === 0) jobs = html`<p class="muted" id="no-jobs">No ${state} jobs.</p>`;
   else
     jobs = html`<table id="jobs"><thead><tr><th>id</th><th>payload</th><th class="n">attempts</th><th>when</th><th>last error</th>${ctx.writable ? html`<th></th>` : ""}</tr></thead>
 <tbody>${listed.jobs.map((job) => jobRow(ctx, job, state))}</tbody></table>
@@ -77,14 +74,13 @@ ${listed.nextCursor === undefined ? "" : html`<p><a href="${href(ctx, "/queue", 
     bulk.push(
       actionForm(ctx, "requeue-all", { queue: name }, `Requeue all ${stats.dead} dead jobs`),
     );
-    if (source.canRemove)
-      bulk.push(
-        actionForm(ctx, "remove-dead", { queue: name }, `Remove all ${stats.dead} dead jobs`, {
-          danger: true,
-        }),
-      );
+    bulk.push(
+      actionForm(ctx, "remove-dead", { queue: name }, `Remove all ${stats.dead} dead jobs`, {
+        danger: true,
+      }),
+    );
   }
-  if (source.canPause && ctx.writable)
+  if (ctx.writable)
     bulk.push(
       stats.paused === true
         ? actionForm(ctx, "resume", { queue: name }, "Resume queue")
