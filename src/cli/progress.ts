@@ -48,6 +48,8 @@ export class Progress {
   /** When the last output was written; `undefined` before the first. */
   #shownAt: number | undefined;
   #finished = false;
+  /** The line last written. */
+  #shown: string | undefined;
 
   constructor(io: CliIO, options: ProgressOptions) {
     this.#io = io;
@@ -86,8 +88,12 @@ export class Progress {
   }
 
   #show(): void {
-    if (this.#io.interactive) this.#io.out(`\r${this.#line(true)}${ERASE_TO_END}`);
-    else this.#io.out(`${this.#line(false)}\n`);
+    const line = this.#line(this.#io.interactive);
+    // The same line again (a finish right after the last update) adds nothing.
+    if (line === this.#shown) return;
+    this.#shown = line;
+    if (this.#io.interactive) this.#io.out(`\r${line}${ERASE_TO_END}`);
+    else this.#io.out(`${line}\n`);
   }
 
   /** The progress line: label, bar (on a terminal, when the total is known), percentage, count, detail. */

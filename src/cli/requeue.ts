@@ -1,10 +1,13 @@
 /**
  * `taquba requeue`: a dead job (or, with `--all`, every dead job of a queue)
- * back to pending, written as the store's writer (needs `--take-over`).
+ * back to pending, written as the store's writer (needs `--take-over`); the
+ * bulk form shows its progress (a bar on a terminal).
  */
+import type { Queue } from "../queue/queue.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, intFlag } from "./args.js";
-import { UsageError } from "./io.js";
+import { type CliIO, UsageError } from "./io.js";
+import { Progress } from "./progress.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba requeue <job-id> --take-over [options]
@@ -34,7 +37,7 @@ export const requeueCommand = defineCommand({
     const queue = await openWriter(values);
     let count = 1;
     try {
-      if (all) count = await queue.requeueDeadJobs(target!, limit === undefined ? {} : { limit });
+      if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);
       else await queue.requeueDeadJob(target!);
     } finally {
       await queue.close();
@@ -47,3 +50,37 @@ export const requeueCommand = defineCommand({
     return 0;
   },
 });
+
+/** Dead jobs requeued per call, so the progress moves on a large queue. */
+const CHUNK = 1_000;
+
+/**
+ * Requeues up to `limit` dead jobs of `name` in calls of {@link CHUNK}
+ * (each durable before the next), showing progress on `io` (none with `--json`).
+ */
+async function requeueAll(
+  queue: Queue,
+  name: string,
+  limit: number | undefined,
+  io: CliIO | null,
+): Promise<number> {
+  const max = limit ?? Number.POSITIVE_INFINITY;
+  const dead = (await queue.stats(name)).dead;
+  const progress =
+    io === null
+      ? null
+      : new Progress(io, {
+          label: `Requeueing dead jobs of "${name}"`,
+          total: Math.min(dead, max),
+        });
+  let count = 0;
+  while (count < max) {
+    const want = Math.min(CHUNK, max - count);
+    const done = await queue.requeueDeadJobs(name, { limit: want });
+    count += done;
+    progress?.update(count);
+    if (done < want) break;
+  }
+  progress?.finish(count);
+  return count;
+}

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { runCli } from "../../src/cli/run.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
-import { cli, tempDirs } from "./capture.js";
+import { capture, cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-jobs-");
 after(temp.removeAll);
@@ -95,12 +96,50 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.match(elsewhere.stderr, /no taquba queue store/);
   });
 
+  it("requeue --all shows a live bar on a terminal while it works through a large queue", async () => {
+    const dir = await temp.make();
+    const queue = await Queue.open(new FileStore(dir, { fsync: false }), "taquba", {
+      logger: silentLogger,
+      defaultQueueConfig: { maxAttempts: 1 },
+    });
+    await queue.enqueueBatch(
+      "big",
+      Array.from({ length: 2_500 }, (_, i) => `job ${i}`),
+    );
+    for (let left = 2_500; left > 0; ) {
+      const claims = await queue.claimBatch("big", 500);
+      await Promise.all(claims.map((c) => queue.deadLetter(c, "broken")));
+      left -= claims.length;
+    }
+    await queue.close();
+    // A fake terminal: the bar is drawn at the first chunk and at the end (in between at most every 100 ms).
+    const tty = Object.assign(capture(), { interactive: true, columns: 100 });
+    const args = ["requeue", "--all", "big", "--take-over", "--store", dir];
+    assert.equal(await runCli(args, tty), 0, tty.stderr);
+    const frames = tty.stdout.split("\r").slice(1);
+    assert.ok(frames.length >= 2, tty.stdout);
+    assert.equal(
+      frames[0],
+      `Requeueing dead jobs of "big"  ${"█".repeat(12)}${"░".repeat(18)}   40%  1000/2500\u001b[K`,
+    );
+    assert.equal(
+      frames[frames.length - 1],
+      `Requeueing dead jobs of "big"  ${"█".repeat(30)}  100%  2500/2500\u001b[K\nRequeued 2500 dead job(s) of "big".\n`,
+    );
+    const stats = (await QueueReader.open(new FileStore(dir), "taquba")).stats("big");
+    assert.equal(stats.dead, 0);
+    assert.equal(stats.pending, 2_500);
+  });
+
   it("requeue --all <queue> moves every dead job back, --limit caps it", async () => {
     const { dir } = await seeded();
     const store = ["--store", dir];
     const one = await cli("requeue", "--all", "mail", "--limit", "1", "--take-over", ...store);
     assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /Requeued 1 dead job\(s\) of "mail"/);
+    assert.equal(
+      one.stdout,
+      'Requeueing dead jobs of "mail"  100%  1/1\nRequeued 1 dead job(s) of "mail".\n',
+    );
     const rest = await cli("requeue", "--all", "mail", "--take-over", "--json", ...store);
     assert.deepEqual(JSON.parse(rest.stdout), { queue: "mail", requeued: 1 });
     const stats = (await QueueReader.open(new FileStore(dir), "taquba")).stats("mail");

@@ -66,6 +66,20 @@ describe("progress", { timeout: 10_000 }, () => {
     assert.ok(!io.stdout.includes("\r") && !io.stdout.includes("\u001b"));
   });
 
+  it("a finish that changes nothing writes nothing more (but ends a terminal's line)", () => {
+    const plain = capture();
+    const p = new Progress(plain, { label: "Requeueing", total: 1 });
+    p.update(1);
+    p.finish();
+    assert.equal(plain.stdout, "Requeueing  100%  1/1\n");
+    const tty = terminal(60);
+    const t = new Progress(tty, { label: "Requeueing", total: 1 });
+    t.update(1);
+    t.finish(1);
+    assert.equal(tty.stdout.split("\r").length, 2, "drawn once");
+    assert.ok(tty.stdout.endsWith("\u001b[K\n"));
+  });
+
   it("without a total: the count alone; a total may come later", () => {
     const io = capture();
     const progress = new Progress(io, { label: "Scanning", lineMs: 0 });
