@@ -13,6 +13,7 @@ import {
   isWaitingParent,
   placeWaitingParent,
 } from "./flow-state.js";
+import { buildGroupsNow, groupOf } from "./groups.js";
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { EnqueueRecord, QueueRecord } from "./records.js";
 import { DecodedEnqueue, Tag } from "./records.js";
@@ -43,12 +44,14 @@ export function unindex(state: State, h: number): void {
   switch (state.statusOf(h)) {
     case Status.Pending:
       qs.pending.delete(h);
+      qs.groups?.removePending(groupOf(state, h), h);
       return;
     case Status.Scheduled:
       qs.scheduled.delete(h);
       return;
     case Status.Claimed:
       qs.claimed.delete(h);
+      qs.groups?.removeClaimed(groupOf(state, h));
       return;
     case Status.Done:
       qs.done.delete(h);
@@ -67,15 +70,23 @@ export function place(state: State, h: number, status: StatusCode, at: number): 
   page.status[i] = status;
   page.at[i] = at;
   const qs = state.queueList[page.queue[i]!]!;
+  if (
+    qs.groups === null &&
+    (status === Status.Pending || status === Status.Claimed) &&
+    state.table.extras(h)?.groupKey !== undefined
+  )
+    buildGroupsNow(state, qs); // the queue's first grouped job: group what it holds
   switch (status) {
     case Status.Pending:
       qs.pending.insert(h);
+      qs.groups?.addPending(groupOf(state, h), h);
       return;
     case Status.Scheduled:
       qs.scheduled.insert(h);
       return;
     case Status.Claimed:
       qs.claimed.insert(h);
+      qs.groups?.addClaimed(groupOf(state, h));
       return;
     case Status.Done:
       qs.done.insert(h);
@@ -238,7 +249,8 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     rec.dedupKey !== undefined ||
     rec.jobId !== undefined ||
     rec.timeoutMs !== undefined ||
-    rec.payloadRef !== undefined
+    rec.payloadRef !== undefined ||
+    rec.groupKey !== undefined
   )
     state.table.setExtras(h, {
       headers: rec.headers,
@@ -246,6 +258,7 @@ function enqueue(state: State, rec: EnqueueRecord): void {
       ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
       timeoutMs: rec.timeoutMs,
       payloadRef: rec.payloadRef,
+      groupKey: rec.groupKey,
     });
   if (rec.jobId !== undefined) state.jobIds.set(rec.jobId, h);
   if (newest) {
@@ -276,6 +289,7 @@ export function apply(state: State, rec: QueueRecord): void {
       releaseDedup(state, h);
       state.table.write(h).attempts[slot(h)]! += 1;
       place(state, h, Status.Claimed, rec.at);
+      state.queueOf(h).groups?.served(groupOf(state, h));
       return;
     }
     case Tag.Ack: {

@@ -6,6 +6,8 @@
  */
 import type { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
+import { type Group, NO_GROUP } from "./groups.js";
+import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
 import type { ClaimOptions } from "./options.js";
 import { type ClaimRecord, Tag } from "./records.js";
@@ -33,21 +35,73 @@ export function claimFrom(
   const limit = core.settings.configs.get(qs.name).rateLimit;
   const allowed = Math.min(max, core.rateLimits.available(qs.name, limit));
   if (allowed < 1) return null;
+  const handles = pick(core, qs, allowed);
+  if (handles.length === 0) return null;
   const at = core.now();
-  const records: ClaimRecord[] = [];
-  const handles: number[] = [];
-  const position = qs.pending.seek(() => false);
-  for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
-    handles.push(h);
-    records.push({ tag: Tag.Claim, id: core.state.idOf(h), at });
-    if (records.length === allowed) break;
-  }
+  const records: ClaimRecord[] = handles.map((h) => ({
+    tag: Tag.Claim,
+    id: core.state.idOf(h),
+    at,
+  }));
   core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);
   const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
   return written
     .then(() => handOut(core, leases, leaseMs))
     .then((claims) => withPayloads(core, claims));
+}
+
+/**
+ * Up to `max` pending jobs of `qs` to claim, in claim order: the pending
+ * order, or — in a queue with fair groups — round-robin over the groups'
+ * rotation (one job per group per round, each group's jobs in claim order),
+ * skipping groups at the queue's `groupConcurrency`.
+ */
+function pick(core: QueueCore, qs: QueueState, max: number): number[] {
+  const handles: number[] = [];
+  const groups = qs.groups;
+  if (groups === null) {
+    const position = qs.pending.seek(() => false);
+    for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
+      handles.push(h);
+      if (handles.length === max) break;
+    }
+    return handles;
+  }
+  const cap = core.settings.configs.get(qs.name).groupConcurrency;
+  const positions = new Map<Group, IndexPosition>();
+  const taken = new Map<Group, number>();
+  for (;;) {
+    let progress = false;
+    for (const group of groups.rotation.values()) {
+      const count = taken.get(group) ?? 0;
+      if (cap !== null && group.key !== NO_GROUP && group.claimed + count >= cap) continue;
+      let position = positions.get(group);
+      if (position === undefined) {
+        position = group.pending.seek(() => false);
+        positions.set(group, position);
+      }
+      const h = group.pending.next(position);
+      if (h === -1) continue;
+      handles.push(h);
+      taken.set(group, count + 1);
+      progress = true;
+      if (handles.length === max) return handles;
+    }
+    if (!progress) return handles;
+  }
+}
+
+/** Whether a claim of `qs` would get a job now (pending, not paused, rate window and group caps allowing). */
+export function claimable(core: QueueCore, qs: QueueState): boolean {
+  if (qs.pending.size === 0 || qs.paused) return false;
+  const config = core.settings.configs.get(qs.name);
+  if (core.rateLimits.available(qs.name, config.rateLimit) < 1) return false;
+  const cap = config.groupConcurrency;
+  if (qs.groups === null || cap === null) return true;
+  for (const group of qs.groups.rotation.values())
+    if (group.key === NO_GROUP || group.claimed < cap) return true;
+  return false;
 }
 
 /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */

@@ -54,6 +54,11 @@ export function mergeQueueConfig(
   if (o.resultRetentionMs !== undefined)
     c.resultRetentionMs = checkDuration(o.resultRetentionMs, `${arg}.resultRetentionMs`);
   if (o.rateLimit !== undefined) c.rateLimit = checkRateLimit(o.rateLimit, `${arg}.rateLimit`);
+  if (o.groupConcurrency !== undefined)
+    c.groupConcurrency =
+      o.groupConcurrency === null
+        ? null
+        : checkInteger(o.groupConcurrency, `${arg}.groupConcurrency`, 1);
   return Object.freeze(c);
 }
 

@@ -20,7 +20,7 @@ import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
-import { claimFrom } from "./claiming.js";
+import { claimable, claimFrom } from "./claiming.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
 import {
@@ -277,7 +277,7 @@ export class QueueCore {
     const limit = this.settings.configs.get(queue).rateLimit;
     this.waiters.serve(
       queue,
-      () => qs.pending.size > 0 && !qs.paused && this.rateLimits.available(queue, limit) > 0,
+      () => claimable(this, qs),
       (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
     );
     // Still waiting for the rate window: serve them, in order, once it has room again.
@@ -350,7 +350,7 @@ export class QueueCore {
         const records = expired.map((lease) => {
           lease.abort(new ClaimLostError(`lease of job ${lease.id} expired`));
           const record = decideLeaseExpired(this.state, lease.job, now);
-          if (record.tag === Tag.Retry) requeued.add(lease.queue);
+          requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
           return record;
         });
         written.push(this.commitInBackground(records, "lease_expired"));

@@ -232,6 +232,7 @@ function commitJobs(
       dedupKey,
       ...(jobId === undefined ? {} : { jobId }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
     });
     const publicId = jobId ?? id;
     if (dedupKey !== undefined) claimedKeys.set(dedupKey, { id: publicId, at: records.length - 1 });

@@ -29,7 +29,8 @@ export function moreExtrasMask(extras: JobExtras): number {
     (extras.result !== undefined ? Extra.Result : 0) |
     (extras.history !== undefined ? Extra.History : 0) |
     (extras.timeoutMs !== undefined ? Extra.Timeout : 0) |
-    (extras.payloadRef !== undefined ? Extra.PayloadRef : 0)
+    (extras.payloadRef !== undefined ? Extra.PayloadRef : 0) |
+    (extras.groupKey !== undefined ? Extra.GroupKey : 0)
   );
 }
 
@@ -68,6 +69,7 @@ export function writeMoreExtras(w: ByteWriter, extras: JobExtras): void {
     w.string(extras.payloadRef.key);
     w.varint(extras.payloadRef.size);
   }
+  if (extras.groupKey !== undefined) w.string(extras.groupKey);
 }
 
 /** Reads what {@link writeMoreExtras} wrote for `mask` into `extras` (copying bytes). */
@@ -85,4 +87,5 @@ export function readMoreExtras(
   }
   if (mask & Extra.Timeout) extras.timeoutMs = r.varint();
   if (mask & Extra.PayloadRef) extras.payloadRef = { key: r.string(), size: r.varint() };
+  if (mask & Extra.GroupKey) extras.groupKey = r.string();
 }

@@ -65,6 +65,13 @@ export interface QueueConfig {
    * @default null (no limit)
    */
   rateLimit: { max: number; perMs: number } | null;
+  /**
+   * At most this many claimed jobs per `groupKey` at a time (jobs without a
+   * key are not capped). Claims rotate round-robin over the groups with
+   * pending jobs either way.
+   * @default null (no cap)
+   */
+  groupConcurrency: number | null;
 }
 
 /** Defaults of {@link QueueConfig}. */
@@ -78,6 +85,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   deadRetentionMs: 7 * DAY_MS,
   resultRetentionMs: DAY_MS,
   rateLimit: null,
+  groupConcurrency: null,
 });
 
 /** Options of `Queue.open`. */
@@ -226,6 +234,15 @@ export interface EnqueueOptions {
    * @default false
    */
   dedupReplace?: boolean;
+  /**
+   * The job's fairness group within its queue (a tenant, a customer): claims
+   * rotate round-robin over the groups that have pending jobs, so a group
+   * with many jobs delays another group's next job by at most one turn, and
+   * the queue's `groupConcurrency` caps each group's claimed jobs. 1–255
+   * UTF-8 bytes.
+   * @default none (the jobs without a key share one group)
+   */
+  groupKey?: string;
 }
 
 /** Options of `ack`. */

@@ -66,6 +66,8 @@ export interface EnqueueRecord {
   readonly jobId?: string;
   /** Handler deadline under `runWorker`. */
   readonly timeoutMs?: number | undefined;
+  /** The job's fairness group within its queue. */
+  readonly groupKey?: string | undefined;
   /** The payload was offloaded to this object (`payload` is then empty). */
   readonly payloadRef?: PayloadRef | undefined;
   /** A flow child: the log id of its parent (an earlier enqueue of the same transaction). */
@@ -100,6 +102,7 @@ export class DecodedEnqueue implements EnqueueRecord {
     readonly payloadRef: PayloadRef | undefined = undefined,
     readonly flowParent: string | undefined = undefined,
     readonly waitsForChildren: boolean | undefined = undefined,
+    readonly groupKey: string | undefined = undefined,
   ) {}
 
   get id(): string {
@@ -127,6 +130,7 @@ export class DecodedEnqueue implements EnqueueRecord {
       dedupKey: this.dedupKey,
       ...(this.jobId === undefined ? {} : { jobId: this.jobId }),
       ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+      ...(this.groupKey === undefined ? {} : { groupKey: this.groupKey }),
       ...(this.payloadRef === undefined ? {} : { payloadRef: this.payloadRef }),
       ...(this.flowParent === undefined ? {} : { flowParent: this.flowParent }),
       ...(this.waitsForChildren === true ? { waitsForChildren: true } : {}),
@@ -355,6 +359,7 @@ const ENQ_HEADERS = 4;
 const ENQ_JOB_ID = 8;
 const ENQ_TIMEOUT = 16;
 const ENQ_PAYLOAD_REF = 32;
+const ENQ_GROUP = 64;
 const ENQ_FLOW_PARENT = 256;
 const ENQ_WAITS_FOR_CHILDREN = 512;
 /** Every enqueue flag this version reads; a record with another is refused, not misread. */
@@ -365,6 +370,7 @@ const ENQ_KNOWN =
   ENQ_JOB_ID |
   ENQ_TIMEOUT |
   ENQ_PAYLOAD_REF |
+  ENQ_GROUP |
   ENQ_FLOW_PARENT |
   ENQ_WAITS_FOR_CHILDREN;
 const ACK_KEEP = 1;
@@ -421,7 +427,8 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
         (rec.timeoutMs !== undefined ? ENQ_TIMEOUT : 0) |
         (rec.payloadRef !== undefined ? ENQ_PAYLOAD_REF : 0) |
         (rec.flowParent !== undefined ? ENQ_FLOW_PARENT : 0) |
-        (rec.waitsForChildren === true ? ENQ_WAITS_FOR_CHILDREN : 0);
+        (rec.waitsForChildren === true ? ENQ_WAITS_FOR_CHILDREN : 0) |
+        (rec.groupKey !== undefined ? ENQ_GROUP : 0);
       w.varint(flags);
       w.varint(rec.priority);
       w.varint(rec.maxAttempts);
@@ -431,6 +438,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       if (rec.headers !== undefined) writeHeaders(w, rec.headers);
       if (rec.jobId !== undefined) w.string(rec.jobId);
       if (rec.timeoutMs !== undefined) w.varint(rec.timeoutMs);
+      if (rec.groupKey !== undefined) w.string(rec.groupKey);
       w.bytes(rec.payload);
       if (rec.payloadRef !== undefined) {
         w.string(rec.payloadRef.key);
@@ -599,6 +607,7 @@ function readRecord(r: ByteReader): QueueRecord {
       const headers = flags & ENQ_HEADERS ? readHeaders(r) : undefined;
       const jobId = flags & ENQ_JOB_ID ? r.string() : undefined;
       const timeoutMs = flags & ENQ_TIMEOUT ? r.varint() : undefined;
+      const groupKey = flags & ENQ_GROUP ? r.string() : undefined;
       const payloadLength = r.varint();
       const payloadAt = r.position;
       r.skip(payloadLength);
@@ -622,6 +631,7 @@ function readRecord(r: ByteReader): QueueRecord {
         payloadRef,
         flowParent,
         (flags & ENQ_WAITS_FOR_CHILDREN) !== 0 ? true : undefined,
+        groupKey,
       );
     }
     case Tag.Claim:

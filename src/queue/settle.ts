@@ -44,11 +44,13 @@ export async function ackClaim(core: QueueCore, claim: Claim, options: AckOption
     result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
   const at = core.now();
   core.leases.remove(lease);
-  await core.commit(
+  const written = core.commit(
     result === undefined
       ? { tag: Tag.Ack, id: lease.id, keep, at }
       : { tag: Tag.Ack, id: lease.id, keep, at, result },
   );
+  core.dispatch(lease.queue); // its group may be under its claim cap again
+  await written;
 }
 
 /** `Queue.nack`; `cause` `timed_out` when the worker's deadline failed the attempt. */
@@ -71,10 +73,8 @@ export async function nackClaim(
   );
   core.leases.remove(lease);
   const written = core.commit(record);
-  if (record.tag === Tag.Retry) {
-    if (record.runAt === undefined) core.dispatch(lease.queue);
-    else core.timers.scheduleAt(record.runAt);
-  }
+  if (record.tag === Tag.Retry && record.runAt !== undefined) core.timers.scheduleAt(record.runAt);
+  core.dispatch(lease.queue);
   return written;
 }
 
@@ -89,7 +89,9 @@ export async function deadLetterClaim(
   const lease = core.liveLease(claim, "deadLetter");
   const at = core.now();
   core.leases.remove(lease);
-  await core.commit({ tag: Tag.Dead, id: lease.id, at, reason: message });
+  const written = core.commit({ tag: Tag.Dead, id: lease.id, at, reason: message });
+  core.dispatch(lease.queue);
+  await written;
 }
 
 /** `Queue.release`. */
@@ -99,7 +101,7 @@ export async function releaseClaim(core: QueueCore, claim: Claim): Promise<void>
   const record = decideRelease(core.state, lease.job);
   core.leases.remove(lease);
   const written = core.commit(record);
-  if (record.tag === Tag.Release) core.dispatch(lease.queue);
+  core.dispatch(lease.queue);
   return written;
 }
 

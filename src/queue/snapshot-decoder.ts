@@ -15,6 +15,7 @@ import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
 import { readMoreExtras } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
+import { buildGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
@@ -48,6 +49,7 @@ enum Phase {
   Ids,
   Indexes,
   Dedup,
+  Groups,
   Sections,
 }
 
@@ -96,6 +98,10 @@ export class SnapshotReader {
   #seen: Uint8Array | null = null;
   /** The KV namespace's section, read in slices after the other sections. */
   #kv: KvSectionReader | null = null;
+  /** Queues (by index) with pending or claimed jobs that have a group key. */
+  readonly #grouped = new Set<number>();
+  /** The group build in progress. */
+  #building: Generator<void, void, void> | null = null;
 
   /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
   constructor(bytes: Uint8Array, budget = new SliceBudget()) {
@@ -160,6 +166,10 @@ export class SnapshotReader {
           break;
         case Phase.Dedup:
           if (!this.#rebuildDedup()) return null;
+          this.#phase = Phase.Groups;
+          break;
+        case Phase.Groups:
+          if (!this.#buildGroups()) return null;
           this.#phase = Phase.Sections;
           break;
         case Phase.Sections: {
@@ -406,6 +416,11 @@ export class SnapshotReader {
       for (const [i, extras] of page.extras) {
         const key = extras.dedupKey;
         const status = page.status[i]!;
+        if (
+          extras.groupKey !== undefined &&
+          (status === Status.Pending || status === Status.Claimed)
+        )
+          this.#grouped.add(page.queue[i]!);
         if (key === undefined || (status !== Status.Pending && status !== Status.Scheduled))
           continue;
         const qs = state.queueList[page.queue[i]!]!;
@@ -416,6 +431,20 @@ export class SnapshotReader {
       if (this.#budget.spent()) return this.#next === this.#pages.length;
     }
     return true;
+  }
+
+  /** The fair groups of the queues holding grouped jobs, a few thousand jobs per check. */
+  #buildGroups(): boolean {
+    for (;;) {
+      if (this.#building === null) {
+        const next = this.#grouped.values().next();
+        if (next.done === true) return true;
+        this.#grouped.delete(next.value);
+        this.#building = buildGroups(this.#state, this.#state.queueList[next.value]!);
+      }
+      while (!this.#building.next().done) if (this.#budget.spent()) return false;
+      this.#building = null;
+    }
   }
 
   #region(region: number): Uint8Array {

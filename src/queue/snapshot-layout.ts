@@ -58,6 +58,7 @@ export const Extra = {
   PayloadRef: 128,
   FlowParent: 256,
   Flow: 512,
+  GroupKey: 4096,
 } as const;
 /** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
 export const EXTRA_KNOWN =
@@ -70,7 +71,8 @@ export const EXTRA_KNOWN =
   Extra.Timeout |
   Extra.PayloadRef |
   Extra.FlowParent |
-  Extra.Flow;
+  Extra.Flow |
+  Extra.GroupKey;
 
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;

@@ -8,6 +8,7 @@
  */
 import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
+import type { QueueGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
 import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
@@ -96,6 +97,11 @@ export class QueueState {
   doneCount = 0;
   /** Paused by `pauseQueue`: claims hand out nothing until it is resumed. */
   paused = false;
+  /**
+   * The fair groups of its pending and claimed jobs, once it held a job with
+   * a `groupKey` (derived: rebuilt by a restore, not stored); `null` before.
+   */
+  groups: QueueGroups | null = null;
 
   constructor(
     /** Position in `State.queueList`: what the table's queue column holds. */

@@ -61,6 +61,8 @@ export interface JobExtras {
   readonly flowParent?: string;
   /** A flow parent: its children and how many it still waits for. */
   readonly flow?: FlowChildren;
+  /** The fairness group of the job within its queue (`EnqueueOptions.groupKey`). */
+  readonly groupKey?: string;
 }
 
 /** A flow parent's children (immutable: replaced as a whole when one ends). */
@@ -246,7 +248,8 @@ export class JobTable {
         extras.timeoutMs === undefined &&
         extras.payloadRef === undefined &&
         extras.flowParent === undefined &&
-        extras.flow === undefined);
+        extras.flow === undefined &&
+        extras.groupKey === undefined);
     if (empty) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();

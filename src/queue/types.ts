@@ -51,6 +51,8 @@ export interface JobRecord {
   result?: Uint8Array;
   /** The job's handler deadline under `runWorker` (`EnqueueOptions.timeoutMs`). */
   timeoutMs?: number;
+  /** The job's fairness group within its queue (`EnqueueOptions.groupKey`). */
+  groupKey?: string;
   /**
    * Set when the payload is stored as its own object (larger than
    * `payloadOffloadBytes`): that object's key. `Queue` methods return the

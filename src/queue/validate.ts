@@ -245,6 +245,8 @@ export interface CheckedEnqueueOptions {
   timeoutMs: number | undefined;
   /** On a dedup hit, replace the waiting job's payload, headers and run time. */
   dedupReplace: boolean;
+  /** Fairness group within the queue. */
+  groupKey: string | undefined;
 }
 
 /** What a caller-chosen job id may be: 1–128 of `A–Z a–z 0–9 _ -`. */
@@ -283,7 +285,20 @@ export function checkEnqueueOptions(
         ? undefined
         : checkPositiveDuration(o.timeoutMs, `${arg}.timeoutMs`),
     dedupReplace: checkDedupReplace(o, arg),
+    groupKey: o.groupKey === undefined ? undefined : checkGroupKey(o.groupKey, `${arg}.groupKey`),
   };
+}
+
+/** Longest `groupKey`, in UTF-8 bytes. */
+export const MAX_GROUP_KEY_BYTES = 255;
+
+/** A group key: 1–255 UTF-8 bytes of well-formed Unicode. */
+export function checkGroupKey(value: unknown, arg: string): string {
+  const key = checkString(value, arg);
+  const bytes = checkUtf8Bytes(key, arg, MAX_GROUP_KEY_BYTES, "MAX_GROUP_KEY_BYTES");
+  if (bytes === 0)
+    throw invalidArgumentGot(arg, "a group key of 1–255 UTF-8 bytes", "an empty string");
+  return checkWellFormed(key, arg);
 }
 
 function checkDedupReplace(o: EnqueueOptions, arg: string): boolean {

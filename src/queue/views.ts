@@ -52,6 +52,7 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
   if (extras?.dedupKey !== undefined) record.dedupKey = extras.dedupKey;
   if (extras?.result !== undefined) record.result = Buffer.from(extras.result);
   if (extras?.timeoutMs !== undefined) record.timeoutMs = extras.timeoutMs;
+  if (extras?.groupKey !== undefined) record.groupKey = extras.groupKey;
   if (extras?.payloadRef !== undefined) record.payloadRef = extras.payloadRef.key;
   return record;
 }

@@ -106,8 +106,12 @@ describe("records and checkpoints of results, history, timeouts and offloaded pa
     assert.equal(bytes[flagsAt], 2 | 8 | 16);
     const refBytes = encodeRecord(RECORDS[1]!);
     assert.equal(refBytes[flagsAt], 32);
-    const unknown = Uint8Array.from(bytes);
-    unknown[flagsAt] = 64 | 2 | 8 | 16;
+    // Flag 4096 (assigned to nothing): a two-byte varint, refused rather than misread.
+    const unknown = Buffer.concat([
+      bytes.subarray(0, flagsAt),
+      Uint8Array.from([0x80 | 2 | 8 | 16, 4096 >> 7]),
+      bytes.subarray(flagsAt + 1),
+    ]);
     assert.throws(() => decodeRecord(unknown), /unknown enqueue flags/);
   });
 

@@ -48,6 +48,7 @@ export interface Row {
         children: { id: string; publicId: string; ended: boolean; result: string | null }[];
       }
     | undefined;
+  groupKey: string | undefined;
 }
 
 /** Job `h` as a plain object. */
@@ -97,6 +98,7 @@ export function rowOf(state: State, h: number): Row {
               result: c.result === undefined ? null : Buffer.from(c.result).toString("latin1"),
             })),
           },
+    groupKey: extras?.groupKey,
   };
 }
 

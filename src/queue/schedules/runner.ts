@@ -209,6 +209,7 @@ export class ScheduleRunner {
       runAt,
       dedupKey,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
     };
   }
 }

@@ -67,6 +67,7 @@ function storedOptions(options: EnqueueOptions, arg: string): string | undefined
     "headers",
     "delayMs",
     "timeoutMs",
+    "groupKey",
   ] as const)
     if (options[key] !== undefined) kept[key] = options[key];
   return Object.keys(kept).length === 0 ? undefined : JSON.stringify(kept);

@@ -54,6 +54,35 @@ export function auditState(state: State): string[] {
     const listed = qs.deadBySeq.toArray();
     if (listed.length !== byTime.size || listed.some((h) => !byTime.has(h)))
       problems.push(`queue ${qs.name}: the two dead indexes hold different jobs`);
+    if (qs.groups !== null) {
+      // Fair groups: each pending job in its group's index, claimed counts per group, the
+      // rotation exactly the groups with pending jobs.
+      const expected = new Map<string, { pending: number[]; claimed: number }>();
+      const entry = (key: string) => {
+        let e = expected.get(key);
+        if (e === undefined) {
+          e = { pending: [], claimed: 0 };
+          expected.set(key, e);
+        }
+        return e;
+      };
+      for (const h of qs.pending.toArray()) entry(rowOf(state, h).groupKey ?? "").pending.push(h);
+      for (const h of qs.claimed.toArray()) entry(rowOf(state, h).groupKey ?? "").claimed++;
+      for (const [key, e] of expected) {
+        const group = qs.groups.byKey.get(key);
+        if (group === undefined) problems.push(`queue ${qs.name}: group ${key} missing`);
+        else if (
+          group.claimed !== e.claimed ||
+          group.pending.toArray().join() !== e.pending.join() ||
+          qs.groups.rotation.has(key) !== e.pending.length > 0
+        )
+          problems.push(`queue ${qs.name}: group ${JSON.stringify(key)} is out of step`);
+      }
+      if (qs.groups.byKey.size !== expected.size)
+        problems.push(
+          `queue ${qs.name}: ${qs.groups.byKey.size} groups, ${expected.size} expected`,
+        );
+    }
     for (const [key, h] of qs.dedup) {
       const job = rowOf(state, h);
       if (job.dedupKey !== key)
@@ -148,6 +177,7 @@ export function stateDigest(state: State): string {
         j.flowParent ?? null,
         j.waitingChildren,
         j.flow ?? null,
+        j.groupKey ?? null,
       ]),
     );
   }

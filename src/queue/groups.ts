@@ -1,0 +1,146 @@
+/**
+ * Fair groups within a queue (`EnqueueOptions.groupKey`): per group, its
+ * pending jobs in claim order and how many of its jobs are claimed, and the
+ * rotation of groups that have pending jobs. Claims take the group at the
+ * head of the rotation and move it to the tail, so a group with a million
+ * pending jobs delays another group's job by at most one turn of the
+ * rotation. Jobs without a key form one group of their own, `""`.
+ *
+ * Derived state: kept up to date by `apply` (through `place` and `unindex`)
+ * for queues that hold grouped jobs, never stored — a restore rebuilds it
+ * from the pending and claimed jobs ({@link buildGroups}), in slices.
+ */
+import { HandleIndex, type HandleOrder } from "./handle-index.js";
+import type { QueueState, State } from "./state.js";
+
+/** The group of jobs without a `groupKey` (a key is never empty). */
+export const NO_GROUP = "";
+
+export class Group {
+  /** Pending jobs of the group, in claim order (priority, then enqueue order). */
+  readonly pending: HandleIndex;
+  /** Jobs of the group claimed right now. */
+  claimed = 0;
+
+  constructor(
+    readonly key: string,
+    order: HandleOrder,
+    pending?: HandleIndex,
+  ) {
+    this.pending = pending ?? new HandleIndex(order);
+  }
+}
+
+/** The groups of one queue. */
+export class QueueGroups {
+  readonly #order: HandleOrder;
+  /** Every group with a pending or claimed job. */
+  readonly byKey = new Map<string, Group>();
+  /** Groups with pending jobs, in rotation order: the head is served next. */
+  readonly rotation = new Map<string, Group>();
+
+  constructor(order: HandleOrder) {
+    this.#order = order;
+  }
+
+  #group(key: string): Group {
+    let group = this.byKey.get(key);
+    if (group === undefined) {
+      group = new Group(key, this.#order);
+      this.byKey.set(key, group);
+    }
+    return group;
+  }
+
+  #dropIfIdle(group: Group): void {
+    if (group.pending.size === 0 && group.claimed === 0) this.byKey.delete(group.key);
+  }
+
+  addPending(key: string, h: number): void {
+    const group = this.#group(key);
+    group.pending.insert(h);
+    if (group.pending.size === 1) this.rotation.set(key, group);
+  }
+
+  removePending(key: string, h: number): void {
+    const group = this.byKey.get(key);
+    if (group === undefined || !group.pending.delete(h)) return;
+    if (group.pending.size === 0) {
+      this.rotation.delete(key);
+      this.#dropIfIdle(group);
+    }
+  }
+
+  addClaimed(key: string): void {
+    this.#group(key).claimed++;
+  }
+
+  removeClaimed(key: string): void {
+    const group = this.byKey.get(key);
+    if (group === undefined || group.claimed === 0) return;
+    group.claimed--;
+    this.#dropIfIdle(group);
+  }
+
+  /** A job of group `key` was claimed: the group goes to the tail of the rotation. */
+  served(key: string): void {
+    const group = this.rotation.get(key);
+    if (group === undefined) return;
+    this.rotation.delete(key);
+    this.rotation.set(key, group);
+  }
+
+  /** Installs a restored group (a restore, in rotation order). */
+  restore(group: Group): void {
+    this.byKey.set(group.key, group);
+    if (group.pending.size > 0) this.rotation.set(group.key, group);
+  }
+}
+
+/** The group key of job `h` (`""` for none). */
+export function groupOf(state: State, h: number): string {
+  return state.table.extras(h)?.groupKey ?? NO_GROUP;
+}
+
+/** Jobs looked at between two checks of the caller's budget. */
+const PER_STEP = 4_096;
+
+/**
+ * Builds the groups of `qs` from its pending and claimed jobs, yielding
+ * every few thousand jobs so the caller can spread the work over turns of
+ * the event loop; sets `qs.groups` at the end.
+ */
+export function* buildGroups(state: State, qs: QueueState): Generator<void, void, void> {
+  const pendingOf = new Map<string, number[]>();
+  let n = 0;
+  const position = qs.pending.seek(() => false);
+  for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
+    const key = groupOf(state, h);
+    let list = pendingOf.get(key);
+    if (list === undefined) {
+      list = [];
+      pendingOf.set(key, list);
+    }
+    list.push(h);
+    if (++n % PER_STEP === 0) yield;
+  }
+  const groups = new QueueGroups(state.orders.byPriority);
+  for (const [key, handles] of pendingOf)
+    groups.restore(
+      new Group(
+        key,
+        state.orders.byPriority,
+        HandleIndex.fromSorted(state.orders.byPriority, handles),
+      ),
+    );
+  for (const h of qs.claimed.toArray()) {
+    groups.addClaimed(groupOf(state, h));
+    if (++n % PER_STEP === 0) yield;
+  }
+  qs.groups = groups;
+}
+
+/** {@link buildGroups} at once (a queue's first grouped job, on the live path or in replay). */
+export function buildGroupsNow(state: State, qs: QueueState): void {
+  for (const _ of buildGroups(state, qs));
+}
