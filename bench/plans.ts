@@ -118,6 +118,15 @@ export function quickPlan(): BenchCase[] {
     ...onEach("end_to_end", (s) =>
       slow(s) ? ["--jobs=20000", "--concurrency=1024"] : ["--jobs=100000", "--concurrency=256"],
     ),
+    // Claims under a rate limit (achieved vs the limit), and a quiet tenant beside a noisy
+    // tenant's 1M-job backlog with and without fair groups.
+    {
+      workload: "rate_limit",
+      store: "memory",
+      args: ["--max=500", "--per-ms=1000", "--seconds=5"],
+    },
+    { workload: "rate_limit", store: "file", args: ["--max=200", "--per-ms=1000", "--seconds=5"] },
+    { workload: "fair_groups", store: "memory", args: ["--noisy=1000000", "--quiet=200"] },
     ...onRadosgw(10, 20_000),
   ];
 }

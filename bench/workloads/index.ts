@@ -4,9 +4,11 @@ import { claimBatch } from "./claim-batch.js";
 import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
+import { fairGroups } from "./fair-groups.js";
 import { opSlices } from "./op-slices.js";
 import { payloadOffload } from "./payload-offload.js";
 import { payloadSweep } from "./payload-sweep.js";
+import { rateLimit } from "./rate-limit.js";
 import { singleEnqueue } from "./single-enqueue.js";
 import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
@@ -24,6 +26,8 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(singleEnqueue),
   runnable(stalls),
   runnable(opSlices),
+  runnable(rateLimit),
+  runnable(fairGroups),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

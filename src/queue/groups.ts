@@ -25,9 +25,8 @@ export class Group {
   constructor(
     readonly key: string,
     order: HandleOrder,
-    pending?: HandleIndex,
   ) {
-    this.pending = pending ?? new HandleIndex(order);
+    this.pending = new HandleIndex(order);
   }
 }
 
@@ -89,12 +88,6 @@ export class QueueGroups {
     this.rotation.delete(key);
     this.rotation.set(key, group);
   }
-
-  /** Installs a restored group (a restore, in rotation order). */
-  restore(group: Group): void {
-    this.byKey.set(group.key, group);
-    if (group.pending.size > 0) this.rotation.set(group.key, group);
-  }
 }
 
 /** The group key of job `h` (`""` for none). */
@@ -111,28 +104,14 @@ const PER_STEP = 4_096;
  * the event loop; sets `qs.groups` at the end.
  */
 export function* buildGroups(state: State, qs: QueueState): Generator<void, void, void> {
-  const pendingOf = new Map<string, number[]>();
+  const groups = new QueueGroups(state.orders.byPriority);
   let n = 0;
+  // In claim order, so each group's index only ever appends.
   const position = qs.pending.seek(() => false);
   for (let h = qs.pending.next(position); h !== -1; h = qs.pending.next(position)) {
-    const key = groupOf(state, h);
-    let list = pendingOf.get(key);
-    if (list === undefined) {
-      list = [];
-      pendingOf.set(key, list);
-    }
-    list.push(h);
+    groups.addPending(groupOf(state, h), h);
     if (++n % PER_STEP === 0) yield;
   }
-  const groups = new QueueGroups(state.orders.byPriority);
-  for (const [key, handles] of pendingOf)
-    groups.restore(
-      new Group(
-        key,
-        state.orders.byPriority,
-        HandleIndex.fromSorted(state.orders.byPriority, handles),
-      ),
-    );
   for (const h of qs.claimed.toArray()) {
     groups.addClaimed(groupOf(state, h));
     if (++n % PER_STEP === 0) yield;

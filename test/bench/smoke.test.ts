@@ -74,6 +74,34 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
       assert.ok((r?.metrics[`${name}MedianMs`] ?? -1) >= 0, name);
   });
 
+  it("rate_limit holds the limit: no window over max, most of the limit achieved", async () => {
+    const [r] = await run("rate_limit", "memory", [
+      "--max=50",
+      "--per-ms=200",
+      "--seconds=1",
+      "--workers=2",
+      "--concurrency=4",
+    ]);
+    assert.ok((r?.metrics.busiestWindowClaims ?? 99) <= 50, "no window over the limit");
+    assert.ok((r?.metrics.achievedShare ?? 0) > 0.5, `achieved ${r?.metrics.achievedShare}`);
+  });
+
+  it("fair_groups serves the quiet tenant within a turn when grouped", async () => {
+    const [grouped] = await run("fair_groups", "memory", [
+      "--noisy=3000",
+      "--quiet=5",
+      "--quiet-every-ms=2",
+      "--concurrency=4",
+      "--max-wait-seconds=5",
+      "--modes=grouped",
+    ]);
+    assert.equal(grouped?.metrics.quietClaimed, 5);
+    assert.ok(
+      (grouped?.metrics.claimsAheadOfQuietMax ?? 99) <= 5,
+      "at most the in-flight claims and one turn ahead",
+    );
+  });
+
   it("steady_state completes what it offered at a low rate", async () => {
     const [r] = await run("steady_state", "memory", ["--rate=200", "--seconds=1", "--workers=4"]);
     assert.equal(r?.jobs, 200);

@@ -112,6 +112,14 @@ describe("README examples", { timeout: 120_000 }, () => {
     assert.equal(new Set(examples.map((e) => e.name)).size, examples.length);
   });
 
+  it("schedules, rate limits, fair groups and debounce each have a runnable example with its output", () => {
+    for (const name of ["schedules", "rate-limits", "fair-groups", "debounce"]) {
+      const example = examples.find((e) => e.name === name);
+      assert.ok(example, `README example ${name}`);
+      assert.ok(example.output !== undefined, `README example ${name} shows its output`);
+    }
+  });
+
   for (const example of examples) {
     it(`${example.name} (README line ${example.line}) runs${example.output === undefined ? "" : " and prints what the README says"}`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "taquba-readme-"));
