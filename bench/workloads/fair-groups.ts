@@ -3,7 +3,7 @@ import { Queue, runWorker, silentLogger } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
-import { createBenchStore, type StoreKind } from "../lib/stores.js";
+import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import type { Workload } from "../lib/workload.js";
 
 export interface FairGroupsParams {
@@ -98,6 +98,7 @@ async function runMode(
     let claims = 0;
     let quietClaimed = 0;
     const stop = new AbortController();
+    resetTraffic(bench);
     const start = performance.now();
     const worker = runWorker(
       queue,
@@ -137,6 +138,7 @@ async function runMode(
       jobsPerSec: claims / seconds,
       latencyKind: "quiet tenant: enqueue → claim",
       latency: latency.summary(),
+      traffic: trafficOf(bench, claims),
       peakRssMb: peakRssMb(),
       metrics: {
         quietClaimed,
