@@ -311,6 +311,7 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
           ...(jobId === undefined ? {} : { jobId }),
           ...(op.flow?.parent === undefined ? {} : { flowParent: logIds[op.flow.parent]! }),
           ...(op.flow?.waits === true ? { waitsForChildren: true } : {}),
+          ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
         });
         logIds[n] = id;
         const publicId = jobId ?? id;

@@ -28,6 +28,9 @@ describe("fair groups", { timeout: 60_000 }, () => {
     const next = [(await queue.claim("q"))!, (await queue.claim("q"))!].map((c) => text(c.payload));
     assert.ok(next.includes("quiet-1"), next.join());
     assert.equal((await queue.getJob((await queue.claim("q"))!.id))?.groupKey, "noisy");
+    // A transaction's enqueue joins its group too.
+    const { enqueued } = await queue.transaction((tx) => tx.enqueue("q", "tx", { groupKey: "tx" }));
+    assert.equal((await queue.getJob(enqueued[0]!.id))?.groupKey, "tx");
     assert.deepEqual(auditState(liveState(queue)), []);
     await queue.close();
   });
