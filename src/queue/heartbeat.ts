@@ -92,8 +92,10 @@ export class Heartbeat {
   #timer: TimerHandle | null = null;
   #stopped = false;
   #failing = false;
-  /** The beat in flight: beats never overlap, and close waits for it. */
+  /** The last beat written by the timer: beats never overlap, and close waits for it. */
   #writing: Promise<void> = Promise.resolve();
+  /** A beat is due but waits for the one being written. */
+  #waiting = false;
 
   constructor(options: {
     store: ObjectStore;
@@ -142,21 +144,31 @@ export class Heartbeat {
     this.#timer = startTimer(this.#clock, this.#intervalMs, () => {
       this.#timer = null;
       if (this.#stopped) return;
-      this.#writing = this.#beat(false).then(
-        () => {
-          if (this.#failing) this.#logger.warn("writer heartbeat recovered");
-          this.#failing = false;
-        },
-        (error: unknown) => {
-          if (!this.#failing)
-            this.#logger.warn(
-              `writer heartbeat failed; retrying every ${this.#intervalMs} ms: ${String(error)}`,
-              { error },
-            );
-          this.#failing = true;
-        },
-      );
-      this.#writing.finally(() => this.#arm());
+      // A fixed cadence: the next beat is due one interval after this one, however long
+      // this write takes. Beats never overlap: one due while a write is out follows it,
+      // and while one already waits behind a slow write, the next is skipped.
+      this.#arm();
+      if (this.#waiting) return;
+      this.#waiting = true;
+      this.#writing = this.#writing
+        .then(() => {
+          this.#waiting = false;
+          return this.#stopped ? undefined : this.#beat(false);
+        })
+        .then(
+          () => {
+            if (this.#failing) this.#logger.warn("writer heartbeat recovered");
+            this.#failing = false;
+          },
+          (error: unknown) => {
+            if (!this.#failing)
+              this.#logger.warn(
+                `writer heartbeat failed; retrying every ${this.#intervalMs} ms: ${String(error)}`,
+                { error },
+              );
+            this.#failing = true;
+          },
+        );
     });
   }
 
