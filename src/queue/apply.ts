@@ -307,6 +307,7 @@ export function apply(state: State, rec: QueueRecord): void {
       withExtras(state, h, {
         history,
         ...(rec.result === undefined ? {} : { result: Buffer.from(rec.result) }),
+        ...(rec.progress === undefined ? {} : { progress: rec.progress }),
       });
       place(state, h, Status.Done, rec.at);
       return;
@@ -321,6 +322,7 @@ export function apply(state: State, rec: QueueRecord): void {
       withExtras(state, h, {
         history,
         ...(rec.error === undefined ? {} : { lastError: rec.error }),
+        ...(rec.progress === undefined ? {} : { progress: rec.progress }),
       });
       if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
       else place(state, h, Status.Scheduled, rec.runAt);
@@ -330,7 +332,11 @@ export function apply(state: State, rec: QueueRecord): void {
       const h = jobIn(state, rec.id, [Status.Claimed], "dead");
       const history = attempted(state, h, "dead_lettered", rec.at, rec.reason);
       unindex(state, h);
-      withExtras(state, h, { lastError: rec.reason, history });
+      withExtras(state, h, {
+        lastError: rec.reason,
+        history,
+        ...(rec.progress === undefined ? {} : { progress: rec.progress }),
+      });
       place(state, h, Status.Dead, rec.at);
       childEnded(state, h, { kind: "dead", reason: rec.reason, at: rec.at });
       return;

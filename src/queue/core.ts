@@ -31,6 +31,7 @@ import {
   interruptedClaims,
   nextRunAt,
 } from "./decisions.js";
+import { QueueEvents } from "./events.js";
 import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
@@ -41,6 +42,7 @@ import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
 import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
 import { ScheduleRunner } from "./schedules/runner.js";
+import { withProgress } from "./settle.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
@@ -75,6 +77,8 @@ export class QueueCore {
   readonly store: MeteredStore;
   /** Telemetry attached at open, or `null`. */
   instrumentation: Instrumentation | null = null;
+  /** Listeners of `queue.on(...)`. */
+  readonly events: QueueEvents;
   /** Callers of `waitForCompletion`. */
   readonly completions: CompletionWaiters;
   /** Offloaded payload objects. */
@@ -107,6 +111,7 @@ export class QueueCore {
     this.#timed = withMonotonic(resolved.clock);
     this.logger = resolved.logger;
     this.observers = new Observers(resolved.logger);
+    this.events = new QueueEvents(this.observers, resolved.logger);
     this.completions = new CompletionWaiters(this.observers, this.#timed);
     this.ids = new IdGenerator(state.lastId, log.stats().epoch);
     this.waiters = new ClaimWaiters(this.#timed);
@@ -307,6 +312,7 @@ export class QueueCore {
       this.state,
       h,
       lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined,
+      lease?.progress,
     );
   }
 
@@ -349,7 +355,7 @@ export class QueueCore {
         const requeued = new Set<string>();
         const records = expired.map((lease) => {
           lease.abort(new ClaimLostError(`lease of job ${lease.id} expired`));
-          const record = decideLeaseExpired(this.state, lease.job, now);
+          const record = withProgress(decideLeaseExpired(this.state, lease.job, now), lease);
           requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
           return record;
         });

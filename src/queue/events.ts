@@ -2,7 +2,8 @@
  * `queue.on(event, listener)`: the job life-cycle events, their shapes, and
  * the hub that delivers them. The hub is an observer of the commit boundary
  * (`observe.ts`), registered only while someone listens, so an event is
- * emitted once its transition is durable, in commit order. A listener that
+ * emitted once its transition is durable, in commit order. `"progress"` is
+ * the exception: progress lives in memory and is emitted when reported. A listener that
  * throws (or rejects) is reported through the logger and changes nothing
  * else: the queue and the other listeners go on.
  */
@@ -104,6 +105,14 @@ export class QueueEvents implements CommitObserver {
     if (list === undefined || index < 0) return;
     list.splice(index, 1);
     if (--this.#count === 0) this.#observers.delete(this);
+  }
+
+  /** Emits `"progress"` at once: progress is in memory, not a durable transition. */
+  progress(id: string, queue: string, at: number, progress: unknown): void {
+    const list = this.#listeners.get("progress");
+    if (list === undefined || list.length === 0) return;
+    const event: QueueEventMap["progress"] = { id, queue, at, progress };
+    for (const listener of [...list]) this.#deliver("progress", listener, event);
   }
 
   committed(transitions: readonly Transition[]): void {

@@ -1,6 +1,6 @@
 /**
  * The binary form of the job extras added with results, attempt history,
- * per-job timeouts and offloaded payloads (shared by the checkpoint encoder
+ * per-job timeouts, offloaded payloads and progress (shared by the checkpoint encoder
  * and decoder), and the bit of each in an extras mask.
  */
 import { type ByteReader, type ByteWriter, DecodeError } from "./binary.js";
@@ -30,7 +30,8 @@ export function moreExtrasMask(extras: JobExtras): number {
     (extras.history !== undefined ? Extra.History : 0) |
     (extras.timeoutMs !== undefined ? Extra.Timeout : 0) |
     (extras.payloadRef !== undefined ? Extra.PayloadRef : 0) |
-    (extras.groupKey !== undefined ? Extra.GroupKey : 0)
+    (extras.groupKey !== undefined ? Extra.GroupKey : 0) |
+    (extras.progress !== undefined ? Extra.Progress : 0)
   );
 }
 
@@ -70,6 +71,20 @@ export function writeMoreExtras(w: ByteWriter, extras: JobExtras): void {
     w.varint(extras.payloadRef.size);
   }
   if (extras.groupKey !== undefined) w.string(extras.groupKey);
+}
+
+/** Writes the progress extra (its bit is above the flow extras', so it comes after them). */
+export function writeProgressExtra(w: ByteWriter, extras: JobExtras): void {
+  if (extras.progress !== undefined) w.string(extras.progress);
+}
+
+/** Reads what {@link writeProgressExtra} wrote for `mask`. */
+export function readProgressExtra(
+  r: ByteReader,
+  mask: number,
+  extras: { -readonly [K in keyof JobExtras]: JobExtras[K] },
+): void {
+  if (mask & Extra.Progress) extras.progress = r.string();
 }
 
 /** Reads what {@link writeMoreExtras} wrote for `mask` into `extras` (copying bytes). */

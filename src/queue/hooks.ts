@@ -2,12 +2,14 @@
  * The package-internal hooks on `Queue.prototype`, keyed by symbols so they
  * are not part of the `Queue` type: the live state for invariant audits
  * (`Symbol.for("taquba.inspectState")`, used by tests), the attached
- * instrumentation (read by the worker) and the worker's way to fail an
- * attempt as timed out (`settle.ts`).
+ * instrumentation (read by the worker), the worker's way to fail an attempt
+ * as timed out and to check a claim it held ready before starting it
+ * (`settle.ts`), and to report progress (`progress.ts`).
  */
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
-import { NACK_TIMED_OUT, nackClaim } from "./settle.js";
+import { REPORT_PROGRESS, recordProgress } from "./progress.js";
+import { CLAIM_STARTABLE, isStartable, NACK_TIMED_OUT, nackClaim } from "./settle.js";
 import type { State } from "./state.js";
 import type { Claim } from "./types.js";
 
@@ -24,6 +26,16 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, INSTRUMENTATION, {
     get(this: object): Instrumentation | null {
       return coreOf(this).instrumentation;
+    },
+  });
+  Object.defineProperty(prototype, REPORT_PROGRESS, {
+    value(this: object, claim: Claim, value: unknown): void {
+      recordProgress(coreOf(this), claim, value);
+    },
+  });
+  Object.defineProperty(prototype, CLAIM_STARTABLE, {
+    value(this: object, claim: Claim): boolean {
+      return isStartable(coreOf(this), claim);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

@@ -22,6 +22,8 @@ export class Lease implements ClaimToken {
   controller: AbortController | undefined = undefined;
   /** Monotonic time the lease runs out; +∞ until the claim is handed out. */
   expiresAt = Number.POSITIVE_INFINITY;
+  /** The handler's last progress as JSON text (`ctx.progress`), written with the settlement. */
+  progress: string | undefined = undefined;
 
   constructor(
     /** The claimed job's row in the job table. */

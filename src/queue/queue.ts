@@ -17,7 +17,7 @@ import { claimJobs } from "./claiming.js";
 import { waitForCompletionOf } from "./completions.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
-import { type QueueEventListener, type QueueEventName, QueueEvents } from "./events.js";
+import type { QueueEventListener, QueueEventName } from "./events.js";
 import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import { installHooks } from "./hooks.js";
 import * as kv from "./kv.js";
@@ -74,12 +74,10 @@ export class Queue {
   }
 
   readonly #core: QueueCore;
-  readonly #events: QueueEvents;
   #recovery: RecoveryReport | null = null;
 
   private constructor(core: QueueCore) {
     this.#core = core;
-    this.#events = new QueueEvents(core.observers, core.logger);
   }
 
   /**
@@ -392,13 +390,13 @@ export class Queue {
    * breaks nothing. Returns the queue.
    */
   on<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
-    this.#events.on(event, listener);
+    this.#core.events.on(event, listener);
     return this;
   }
 
   /** Remove a listener added with {@link on} (one registration of it). Returns the queue. */
   off<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
-    this.#events.off(event, listener);
+    this.#core.events.off(event, listener);
     return this;
   }
 

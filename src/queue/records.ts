@@ -34,6 +34,11 @@ export const Tag = {
   Wake: 16,
   PauseQueue: 17,
   Remove: 18,
+  /**
+   * A Dead record that carries progress (written under this tag so records
+   * without it keep their earlier encoding; decoded as `Dead`).
+   */
+  DeadWithProgress: 19,
   ScheduleSet: 28,
   Unschedule: 29,
   ScheduleFire: 30,
@@ -151,6 +156,8 @@ export interface AckRecord {
   readonly keep: boolean;
   readonly at: number;
   readonly result?: Uint8Array | undefined;
+  /** The handler's last progress (JSON text), kept with a kept done job. */
+  readonly progress?: string | undefined;
 }
 /** Why a claimed job is retried, when it is not a plain failure (nack). */
 export type RetryCause = "lease_expired" | "interrupted" | "timed_out";
@@ -166,6 +173,8 @@ export interface RetryRecord {
   readonly error: string | undefined;
   readonly cause?: RetryCause | undefined;
   readonly at?: number | undefined;
+  /** The handler's last progress (JSON text), kept with the job. */
+  readonly progress?: string | undefined;
 }
 /** Claimed → dead at `at` with `reason` as lastError. */
 export interface DeadRecord {
@@ -173,6 +182,8 @@ export interface DeadRecord {
   readonly id: string;
   readonly at: number;
   readonly reason: string;
+  /** The handler's last progress (JSON text), kept with the job. Records of earlier releases carry none. */
+  readonly progress?: string | undefined;
 }
 /** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. (Written by earlier versions.) */
 export interface PromoteRecord {
@@ -377,10 +388,12 @@ const ACK_KEEP = 1;
 const ACK_RESULT = 2;
 const REPLACE_RUN_AT = 1;
 const REPLACE_HEADERS = 2;
+const ACK_PROGRESS = 4;
 const RETRY_RUN_AT = 1;
 const RETRY_ERROR = 2;
 const RETRY_CAUSE = 4;
 const RETRY_AT = 8;
+const RETRY_PROGRESS = 16;
 /** Retry causes as stored; never renumber one. */
 const RETRY_CAUSES: readonly RetryCause[] = ["lease_expired", "interrupted", "timed_out"];
 
@@ -414,7 +427,7 @@ export function readHeaders(r: ByteReader): Headers {
 
 /** Append one record's encoding to `w`. */
 export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
-  w.u8(rec.tag);
+  w.u8(rec.tag === Tag.Dead && rec.progress !== undefined ? Tag.DeadWithProgress : rec.tag);
   switch (rec.tag) {
     case Tag.Enqueue: {
       writeId(w, rec.id);
@@ -453,9 +466,14 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       return;
     case Tag.Ack:
       writeId(w, rec.id);
-      w.u8((rec.keep ? ACK_KEEP : 0) | (rec.result !== undefined ? ACK_RESULT : 0));
+      w.u8(
+        (rec.keep ? ACK_KEEP : 0) |
+          (rec.result !== undefined ? ACK_RESULT : 0) |
+          (rec.progress !== undefined ? ACK_PROGRESS : 0),
+      );
       if (rec.keep) w.varint(rec.at);
       if (rec.result !== undefined) w.bytes(rec.result);
+      if (rec.progress !== undefined) w.string(rec.progress);
       return;
     case Tag.Retry:
       writeId(w, rec.id);
@@ -463,17 +481,20 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
         (rec.runAt !== undefined ? RETRY_RUN_AT : 0) |
           (rec.error !== undefined ? RETRY_ERROR : 0) |
           (rec.cause !== undefined ? RETRY_CAUSE : 0) |
-          (rec.at !== undefined ? RETRY_AT : 0),
+          (rec.at !== undefined ? RETRY_AT : 0) |
+          (rec.progress !== undefined ? RETRY_PROGRESS : 0),
       );
       if (rec.runAt !== undefined) w.varint(rec.runAt);
       if (rec.error !== undefined) w.string(rec.error);
       if (rec.cause !== undefined) w.u8(RETRY_CAUSES.indexOf(rec.cause));
       if (rec.at !== undefined) w.varint(rec.at);
+      if (rec.progress !== undefined) w.string(rec.progress);
       return;
     case Tag.Dead:
       writeId(w, rec.id);
       w.varint(rec.at);
       w.string(rec.reason);
+      if (rec.progress !== undefined) w.string(rec.progress); // under Tag.DeadWithProgress
       return;
     case Tag.Promote:
       w.varint(rec.upTo);
@@ -641,25 +662,45 @@ function readRecord(r: ByteReader): QueueRecord {
       const flags = r.u8();
       const keep = (flags & ACK_KEEP) !== 0;
       const at = keep ? r.varint() : 0;
-      if (flags & ACK_RESULT) return { tag, id, keep, at, result: r.bytes() };
-      return { tag, id, keep, at };
+      if ((flags & ~(ACK_KEEP | ACK_RESULT | ACK_PROGRESS)) !== 0)
+        throw new DecodeError(`unknown ack flags ${flags}`);
+      const result = flags & ACK_RESULT ? r.bytes() : undefined;
+      const progress = flags & ACK_PROGRESS ? r.string() : undefined;
+      return {
+        tag,
+        id,
+        keep,
+        at,
+        ...(result === undefined ? {} : { result }),
+        ...(progress === undefined ? {} : { progress }),
+      };
     }
     case Tag.Retry: {
       const id = readId(r);
       const flags = r.u8();
       const runAt = flags & RETRY_RUN_AT ? r.varint() : undefined;
       const error = flags & RETRY_ERROR ? r.string() : undefined;
-      if ((flags & (RETRY_CAUSE | RETRY_AT)) === 0) return { tag, id, runAt, error };
+      if ((flags & (RETRY_CAUSE | RETRY_AT | RETRY_PROGRESS)) === 0)
+        return { tag, id, runAt, error };
       let cause: RetryCause | undefined;
       if (flags & RETRY_CAUSE) {
         cause = RETRY_CAUSES[r.u8()];
         if (cause === undefined) throw new DecodeError("unknown retry cause");
       }
       const at = flags & RETRY_AT ? r.varint() : undefined;
-      return { tag, id, runAt, error, cause, at };
+      if ((flags & RETRY_PROGRESS) === 0) return { tag, id, runAt, error, cause, at };
+      return { tag, id, runAt, error, cause, at, progress: r.string() };
     }
     case Tag.Dead:
       return { tag, id: readId(r), at: r.varint(), reason: r.string() };
+    case Tag.DeadWithProgress:
+      return {
+        tag: Tag.Dead,
+        id: readId(r),
+        at: r.varint(),
+        reason: r.string(),
+        progress: r.string(),
+      };
     case Tag.Promote:
       return { tag, upTo: r.varint() };
     case Tag.Cancel:

@@ -6,7 +6,7 @@
 import { ClaimLostError } from "../errors.js";
 import { checkDuration, checkOptionsObject } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { decideNack, decideRelease } from "./decisions.js";
+import { decideNack, decideRelease, type FailedDeliveryRecord } from "./decisions.js";
 import { Lease } from "./leases.js";
 import type { AckOptions } from "./options.js";
 import { Tag } from "./records.js";
@@ -44,13 +44,23 @@ export async function ackClaim(core: QueueCore, claim: Claim, options: AckOption
     result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
   const at = core.now();
   core.leases.remove(lease);
-  const written = core.commit(
-    result === undefined
-      ? { tag: Tag.Ack, id: lease.id, keep, at }
-      : { tag: Tag.Ack, id: lease.id, keep, at, result },
-  );
+  const progress = keep ? lease.progress : undefined;
+  const written = core.commit({
+    tag: Tag.Ack,
+    id: lease.id,
+    keep,
+    at,
+    ...(result === undefined ? {} : { result }),
+    ...(progress === undefined ? {} : { progress }),
+  });
   core.dispatch(lease.queue); // its group may be under its claim cap again
   await written;
+}
+
+/** `record` with the lease's last progress, when it keeps the job (a retry or dead-letter). */
+export function withProgress(record: FailedDeliveryRecord, lease: Lease): FailedDeliveryRecord {
+  if (lease.progress === undefined || record.tag === Tag.Cancel) return record;
+  return { ...record, progress: lease.progress };
 }
 
 /** `Queue.nack`; `cause` `timed_out` when the worker's deadline failed the attempt. */
@@ -63,7 +73,7 @@ export async function nackClaim(
   core.check();
   const message = checkMessage(error, "error");
   const lease = core.liveLease(claim, "nack");
-  const record = decideNack(
+  const decided = decideNack(
     core.state,
     lease.job,
     core.settings.configs.get(lease.queue),
@@ -71,6 +81,7 @@ export async function nackClaim(
     message,
     cause,
   );
+  const record = withProgress(decided, lease);
   core.leases.remove(lease);
   const written = core.commit(record);
   if (record.tag === Tag.Retry && record.runAt !== undefined) core.timers.scheduleAt(record.runAt);
@@ -89,7 +100,14 @@ export async function deadLetterClaim(
   const lease = core.liveLease(claim, "deadLetter");
   const at = core.now();
   core.leases.remove(lease);
-  const written = core.commit({ tag: Tag.Dead, id: lease.id, at, reason: message });
+  const { progress } = lease;
+  const written = core.commit({
+    tag: Tag.Dead,
+    id: lease.id,
+    at,
+    reason: message,
+    ...(progress === undefined ? {} : { progress }),
+  });
   core.dispatch(lease.queue);
   await written;
 }
@@ -118,6 +136,22 @@ export async function renewClaimLease(
   core.leases.renew(lease, core.monotonicNow() + ms);
   claim.leaseExpiresAt = expiresAt;
   return expiresAt;
+}
+
+/** Registry key of the hook on `Queue.prototype` that {@link claimStartable} calls. */
+export const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
+
+/** Whether a handler may start on `claim`: its lease is live and its job's cancellation was not requested. */
+export function isStartable(core: QueueCore, claim: Claim): boolean {
+  const lease = claim?.[CLAIM_TOKEN];
+  if (core.closed || !(lease instanceof Lease) || !core.leases.isLive(lease)) return false;
+  return (core.state.table.read(lease.job).flags[slot(lease.job)]! & Flag.CancelRequested) === 0;
+}
+
+/** What `runWorker` asks before it starts a handler on a claim it held ready (see {@link isStartable}). */
+export function claimStartable(queue: object, claim: Claim): boolean {
+  const hook = (queue as Record<symbol, (c: Claim) => boolean>)[CLAIM_STARTABLE]!;
+  return hook.call(queue, claim);
 }
 
 /** `Queue.claimSignal`. */

@@ -13,7 +13,7 @@
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
-import { readMoreExtras } from "./extras-codec.js";
+import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
 import { buildGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
@@ -265,6 +265,7 @@ export class SnapshotReader {
       }
       readMoreExtras(r, mask, extras);
       readFlowExtras(r, mask, extras);
+      readProgressExtra(r, mask, extras);
       table.setExtras(h, extras);
     }
     if (r.remaining !== 0)

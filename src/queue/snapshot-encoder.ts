@@ -10,7 +10,7 @@ import type { SnapshotEncoder } from "../log/index.js";
 import { SliceBudget } from "../util/slices.js";
 import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
-import { moreExtrasMask, writeMoreExtras } from "./extras-codec.js";
+import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-codec.js";
 import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
 import type { IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records.js";
@@ -192,6 +192,7 @@ export class SnapshotWriter implements SnapshotEncoder {
           if (extras.jobId !== undefined) w.string(extras.jobId);
           writeMoreExtras(w, extras);
           writeFlowExtras(w, extras);
+          writeProgressExtra(w, extras);
           this.#extrasCount++;
         }
       }

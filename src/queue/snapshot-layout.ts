@@ -59,6 +59,8 @@ export const Extra = {
   FlowParent: 256,
   Flow: 512,
   GroupKey: 4096,
+  // Other bits up to 32768 are set aside for transactions, flows and schedules.
+  Progress: 65_536,
 } as const;
 /** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
 export const EXTRA_KNOWN =
@@ -72,7 +74,8 @@ export const EXTRA_KNOWN =
   Extra.PayloadRef |
   Extra.FlowParent |
   Extra.Flow |
-  Extra.GroupKey;
+  Extra.GroupKey |
+  Extra.Progress;
 
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;

@@ -63,6 +63,8 @@ export interface JobExtras {
   readonly flow?: FlowChildren;
   /** The fairness group of the job within its queue (`EnqueueOptions.groupKey`). */
   readonly groupKey?: string;
+  /** The handler's last reported progress, as JSON text, kept with its settlement. */
+  readonly progress?: string;
 }
 
 /** A flow parent's children (immutable: replaced as a whole when one ends). */
@@ -249,7 +251,8 @@ export class JobTable {
         extras.payloadRef === undefined &&
         extras.flowParent === undefined &&
         extras.flow === undefined &&
-        extras.groupKey === undefined);
+        extras.groupKey === undefined &&
+        extras.progress === undefined);
     if (empty) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();

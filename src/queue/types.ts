@@ -16,6 +16,15 @@ export type JobStatus = "pending" | "scheduled" | "claimed" | "done" | "dead";
 /** A job payload: bytes, or a string stored as UTF-8. */
 export type Payload = Uint8Array | string;
 
+/** A value JSON can hold: what `ctx.progress` takes and `JobRecord.progress` returns. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
 /** A snapshot of one job. Timestamps are milliseconds since the UNIX epoch. */
 export interface JobRecord {
   /** ULID, strictly increasing in enqueue order within a store. */
@@ -66,6 +75,11 @@ export interface JobRecord {
    * becomes pending once this reaches 0.
    */
   waitingChildren?: number;
+  /**
+   * The handler's last progress (`ctx.progress`): live while claimed, then
+   * kept with the settlement (a retry, dead-letter or kept done job).
+   */
+  progress?: JsonValue;
 }
 
 /** How one attempt at a job ended (or, for `requeued`, how the job came back). */

@@ -9,12 +9,27 @@ import { Flag, slot } from "./table.js";
 /** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
 const MAX_PRIORITY_GROUPS = 1_000;
 
-import type { Completion, JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
+import type {
+  Completion,
+  JobAttempt,
+  JobRecord,
+  JobStatus,
+  JsonValue,
+  QueueStats,
+} from "./types.js";
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
 
-/** The public record of job `h`. `leaseExpiresAt` comes from the writer's lease table. */
-export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): JobRecord {
+/**
+ * The public record of job `h`. `leaseExpiresAt` and the live `progress`
+ * (JSON text) come from the writer's lease table.
+ */
+export function jobToRecord(
+  state: State,
+  h: number,
+  leaseExpiresAt?: number,
+  progress?: string,
+): JobRecord {
   const page = state.table.read(h);
   const i = slot(h);
   const status = page.status[i]!;
@@ -53,6 +68,8 @@ export function jobToRecord(state: State, h: number, leaseExpiresAt?: number): J
   if (extras?.result !== undefined) record.result = Buffer.from(extras.result);
   if (extras?.timeoutMs !== undefined) record.timeoutMs = extras.timeoutMs;
   if (extras?.groupKey !== undefined) record.groupKey = extras.groupKey;
+  const json = progress ?? extras?.progress;
+  if (json !== undefined) record.progress = JSON.parse(json) as JsonValue;
   if (extras?.payloadRef !== undefined) record.payloadRef = extras.payloadRef.key;
   return record;
 }

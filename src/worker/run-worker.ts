@@ -9,7 +9,9 @@ import { ClosedError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
+import { reportProgress } from "../queue/progress.js";
 import type { Queue } from "../queue/queue.js";
+import { claimStartable } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import {
@@ -105,6 +107,13 @@ export async function runWorker(
 
   const run = async (held: Held): Promise<void> => {
     const { claim } = held;
+    if (!claimStartable(queue, claim)) {
+      // Cancelled (or its lease lost) while it waited ready: its handler never starts. A
+      // cancelled job is removed by the release; a lost claim's release fails with one line.
+      held.stopRenewing();
+      settlements.release(claim);
+      return;
+    }
     if (!autoRenew) {
       // Renewed while it waited ready; from here on the handler renews it itself.
       held.stopRenewing();
@@ -133,6 +142,7 @@ export async function runWorker(
       },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
       transaction: (build) => transactions.run(build),
+      progress: (value) => reportProgress(queue, claim, value),
     };
     const transactions = new JobTransactions(queue, claim);
     let outcome: Outcome;

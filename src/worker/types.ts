@@ -1,7 +1,7 @@
 /** The worker's public shapes: the handler, its context and the worker's options. */
 import type { Logger } from "../logger.js";
 import type { Transaction, TransactionResult } from "../queue/transaction.js";
-import type { Claim } from "../queue/types.js";
+import type { Claim, JsonValue } from "../queue/types.js";
 
 /** What a handler gets besides the job. */
 export interface JobContext {
@@ -18,6 +18,18 @@ export interface JobContext {
    * the job is settled from the handler's outcome as usual.
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult>;
+  /**
+   * Report the job's progress: any JSON value (at most 64 KiB as JSON text;
+   * anything else throws `InvalidArgumentError`). It is held in memory, shows
+   * in `getJob(id).progress` and the `"progress"` event at once, and the
+   * latest value is written with the job's settlement (kept with a retried,
+   * dead or kept done job). Does nothing once the claim is no longer live.
+   * @example
+   * ```ts
+   * ctx.progress({ done: 40, of: 100 });
+   * ```
+   */
+  progress(value: JsonValue): void;
 }
 
 /**

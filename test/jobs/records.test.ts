@@ -44,7 +44,14 @@ const RECORDS: QueueRecord[] = [
     at: T + 2,
   },
   { tag: Tag.Claim, id: ids[0]!, at: T + 3 },
-  { tag: Tag.Ack, id: ids[0]!, keep: true, at: T + 4, result: Buffer.from("the result") },
+  {
+    tag: Tag.Ack,
+    id: ids[0]!,
+    keep: true,
+    at: T + 4,
+    result: Buffer.from("the result"),
+    progress: '{"step":3}',
+  },
   { tag: Tag.Claim, id: ids[1]!, at: T + 5 },
   {
     tag: Tag.Retry,
@@ -53,9 +60,10 @@ const RECORDS: QueueRecord[] = [
     error: "lease expired",
     cause: "lease_expired",
     at: T + 6,
+    progress: '"half"',
   },
   { tag: Tag.Claim, id: ids[2]!, at: T + 7 },
-  { tag: Tag.Dead, id: ids[2]!, at: T + 8, reason: "bad" },
+  { tag: Tag.Dead, id: ids[2]!, at: T + 8, reason: "bad", progress: "[1,2]" },
   { tag: Tag.RequeueDead, id: ids[2]!, at: T + 9 },
   { tag: Tag.Claim, id: ids[3]!, at: T + 10 },
   {
@@ -97,6 +105,22 @@ describe("records and checkpoints of results, history, timeouts and offloaded pa
       encodeRecord({ tag: Tag.Retry, id: ids[0]!, runAt: undefined, error: "x" }),
     );
     assert.deepEqual(retry, { tag: Tag.Retry, id: ids[0]!, runAt: undefined, error: "x" });
+    const dead = decodeRecord(encodeRecord({ tag: Tag.Dead, id: ids[0]!, at: T, reason: "r" }));
+    assert.deepEqual(dead, { tag: Tag.Dead, id: ids[0]!, at: T, reason: "r" });
+    assert.equal(
+      encodeRecord({ tag: Tag.Dead, id: ids[0]!, at: T, reason: "r" })[0],
+      Tag.Dead,
+      "a dead record without progress keeps its earlier encoding",
+    );
+  });
+
+  it("a dead record with progress decodes inside a transaction, followed by more records", () => {
+    const ops = [
+      { tag: Tag.Dead, id: ids[0]!, at: T, reason: "r", progress: '{"p":1}' },
+      { tag: Tag.Cancel, id: ids[1]! },
+    ] as const;
+    const decoded = decodeRecord(encodeRecord({ tag: Tag.Transaction, ops: [...ops] }));
+    assert.deepEqual(decoded, { tag: Tag.Transaction, ops: [...ops] });
   });
 
   it("the enqueue flags are a varint: below 128 the bytes of a one-byte flags field, unknown flags refused", () => {
@@ -123,6 +147,8 @@ describe("records and checkpoints of results, history, timeouts and offloaded pa
     const byId = new Map(rows(live).map((r) => [r.id, r]));
     assert.equal(byId.get(ids[0]!)?.result, "the result");
     assert.equal(byId.get(ids[0]!)?.timeoutMs, 1_500);
+    assert.equal(byId.get(ids[0]!)?.progress, '{"step":3}');
+    assert.equal(byId.get(ids[1]!)?.progress, '"half"');
     assert.deepEqual(
       byId.get(ids[0]!)?.history?.map((e) => e.outcome),
       ["timed_out", "completed"],

@@ -49,6 +49,7 @@ export interface Row {
       }
     | undefined;
   groupKey: string | undefined;
+  progress: string | undefined;
 }
 
 /** Job `h` as a plain object. */
@@ -99,6 +100,7 @@ export function rowOf(state: State, h: number): Row {
             })),
           },
     groupKey: extras?.groupKey,
+    progress: extras?.progress,
   };
 }
 

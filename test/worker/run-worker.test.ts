@@ -325,6 +325,32 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await reopened.close();
   });
 
+  it("a prefetched claim whose job was cancelled while it waited ready never starts its handler", async () => {
+    const { queue } = await openTestQueue({});
+    const ids = await queue.enqueueBatch("q", ["1", "2", "3"]);
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        if (started.length === 1) await new Promise<void>((r) => gates.push(r));
+        else shutdown.abort();
+      },
+      { concurrency: 1, prefetch: 1, logger: silentLogger, signal: shutdown.signal },
+    );
+    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 2);
+    assert.equal((await queue.getJob(ids[1]!))?.status, "claimed", "held ready");
+    assert.equal(await queue.cancel(ids[1]!), "requested");
+    gates[0]!();
+    await worker;
+    assert.deepEqual(started, ["1", "3"], "job 2 was cancelled before its handler could start");
+    assert.equal(await queue.getJob(ids[1]!), null, "removed, as its cancellation asked");
+    await queue.close();
+  });
+
   it("a claim that lands after shutdown is released, never run", async () => {
     const faults = new FaultStore(new MemoryStore());
     const { queue } = await openTestQueue({}, faults);

@@ -178,6 +178,7 @@ export function stateDigest(state: State): string {
         j.waitingChildren,
         j.flow ?? null,
         j.groupKey ?? null,
+        j.progress ?? null,
       ]),
     );
   }
