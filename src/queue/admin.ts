@@ -55,7 +55,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   }
   if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
     const written = core.commit({ tag: Tag.CancelRequest, id: jobId });
-    core.leases.get(h)?.abort(new Error(`job ${jobId} was cancelled`));
+    core.leases.get(h)?.abort(new Error(`job ${state.publicIdOf(h)} was cancelled`));
     await written;
   }
   return "requested";

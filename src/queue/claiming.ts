@@ -45,7 +45,9 @@ export function claimFrom(
   }));
   core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);
-  const leases = handles.map((h, k) => core.leases.add(h, records[k]!.id, qs.name));
+  const leases = handles.map((h, k) =>
+    core.leases.add(h, records[k]!.id, qs.name, core.state.publicIdOf(h)),
+  );
   return written
     .then(() => handOut(core, leases, leaseMs))
     .then((claims) => withPayloads(core, claims));

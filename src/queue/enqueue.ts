@@ -7,10 +7,10 @@
  * `enqueue`, `enqueueBatch` and `enqueueMany`.
  */
 import { DuplicateJobIdError } from "../errors.js";
-import { checkOptionsObject, invalidArgument } from "../validate.js";
+import { checkOptionsObject, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
-import type { EnqueueOptions } from "./options.js";
+import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import { type EnqueueRecord, type ReplaceRecord, Tag } from "./records.js";
 import type { PayloadRef } from "./table.js";
 import type { Payload } from "./types.js";
@@ -65,6 +65,12 @@ export function checkJob(
 export function checkJobList(settings: QueueSettings, queue: string, jobs: unknown): CheckedJob[] {
   if (!Array.isArray(jobs))
     throw invalidArgument("jobs", "an array of { payload, options } objects", jobs);
+  if (jobs.length > MAX_ENQUEUE_MANY)
+    throw invalidArgumentGot(
+      "jobs",
+      `an array of at most ${MAX_ENQUEUE_MANY} jobs (MAX_ENQUEUE_MANY; split longer lists into several calls)`,
+      `${jobs.length} jobs`,
+    );
   return jobs.map((job: unknown, i) => {
     if (typeof job !== "object" || job === null || Array.isArray(job))
       throw invalidArgument(`jobs[${i}]`, "an object { payload, options }", job);

@@ -46,6 +46,7 @@ export {
   type DeadJobsOptions,
   type EnqueueOptions,
   MAX_CLAIM_BATCH,
+  MAX_ENQUEUE_MANY,
   type OpenOptions,
   type QueueConfig,
   type RemoveJobsOptions,

@@ -28,11 +28,13 @@ export class Lease implements ClaimToken {
   constructor(
     /** The claimed job's row in the job table. */
     readonly job: number,
-    /** The job's id. */
+    /** The job's id in the log. */
     readonly id: string,
     /** The claimed job's queue. */
     readonly queue: string,
     readonly seq: number,
+    /** The job's public id (a caller's `jobId`, else {@link id}), for messages. */
+    readonly publicId: string = id,
   ) {}
 
   /** Whether the claim was handed out (its record is durable) and the lease is running. */
@@ -56,8 +58,8 @@ export class LeaseTable {
   #seq = 0;
 
   /** A lease on `job` that holds it but does not run yet (see {@link activate}). */
-  add(job: number, id: string, queue: string): Lease {
-    const lease = new Lease(job, id, queue, this.#seq++);
+  add(job: number, id: string, queue: string, publicId: string = id): Lease {
+    const lease = new Lease(job, id, queue, this.#seq++, publicId);
     this.#byJob.set(job, lease);
     return lease;
   }

@@ -292,6 +292,13 @@ export interface ClaimOptions {
 /** Largest `max` of `claimBatch`: one batch is one log write and one synchronous step. */
 export const MAX_CLAIM_BATCH = 1_000;
 
+/**
+ * Most jobs one `enqueueMany` call takes: the call is one atomic log write
+ * and one synchronous step, so a longer list is refused
+ * (`InvalidArgumentError`); split it into several calls.
+ */
+export const MAX_ENQUEUE_MANY = 10_000;
+
 /** Options of `deadJobs`. */
 export interface DeadJobsOptions {
   /**

@@ -6,7 +6,7 @@
  * the claim writes the latest value into its record (`settle.ts`), so it is
  * kept with a retried, dead or kept done job and survives a restart.
  */
-import { invalidArgument } from "../validate.js";
+import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { Lease } from "./leases.js";
 import { CLAIM_TOKEN, type Claim, type JsonValue } from "./types.js";
@@ -46,7 +46,7 @@ export function checkProgress(value: unknown, arg: string): string {
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, "utf8");
   if (bytes > MAX_PROGRESS_BYTES)
-    throw invalidArgument(
+    throw invalidArgumentGot(
       arg,
       `a JSON value of at most ${MAX_PROGRESS_BYTES} bytes as JSON text`,
       `${bytes} bytes`,

@@ -121,7 +121,8 @@ export class Queue {
    * result has that job's id and `created: false`. A `jobId` that a job of
    * this store has, or that two jobs of the call share, rejects the whole
    * call with `DuplicateJobIdError`; any invalid job rejects it with
-   * `InvalidArgumentError` naming it (`jobs[3].options.priority`). Either
+   * `InvalidArgumentError` naming it (`jobs[3].options.priority`), and so
+   * does a list of more than {@link MAX_ENQUEUE_MANY} (10,000) jobs. Either
    * way nothing is written.
    */
   enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {

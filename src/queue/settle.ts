@@ -161,6 +161,6 @@ export function signalOfClaim(core: QueueCore, claim: Claim): AbortSignal {
     return AbortSignal.abort(new ClaimLostError(`claim on job ${claim?.id} is not live`));
   lease.controller ??= new AbortController();
   const flags = core.state.table.read(lease.job).flags[slot(lease.job)]!;
-  if (flags & Flag.CancelRequested) lease.abort(new Error(`job ${lease.id} was cancelled`));
+  if (flags & Flag.CancelRequested) lease.abort(new Error(`job ${lease.publicId} was cancelled`));
   return lease.controller.signal;
 }

@@ -4,13 +4,18 @@
  * becomes claimable wakes exactly one waiter (a batch waiter takes up to its
  * `max` of what is claimable at that moment; no thundering herd, no polling);
  * a waiter leaves empty-handed when its wait times out, its signal aborts, or
- * the queue stops. Knows nothing of jobs: `serve` is handed a way to claim.
+ * the queue stops. While anyone waits, the process is kept alive (the wait's
+ * timer itself is unref'd). Knows nothing of jobs: `serve` is handed a way
+ * to claim.
  */
 import { type Clock, startTimer, type TimerHandle } from "../clock.js";
+import { KeepAlive } from "../util/keep-alive.js";
 import type { Claim } from "./types.js";
 
 interface Waiter {
   readonly leaseMs: number;
+  /** Whether it still holds the process alive (until it is served or gives up). */
+  alive: boolean;
   /** Most jobs this waiter takes (1 for `claim`). */
   readonly max: number;
   readonly resolve: (claims: Promise<Claim[]> | null) => void;
@@ -24,6 +29,8 @@ export class ClaimWaiters {
   readonly #clock: Clock;
   /** Waiters per queue name, oldest first; a queue without waiters has no entry. */
   readonly #byQueue = new Map<string, Waiter[]>();
+  /** The process stays alive while anyone waits. */
+  readonly #keepAlive = new KeepAlive();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -50,17 +57,21 @@ export class ClaimWaiters {
       const stopWaiting = (): void => {
         this.#remove(queue, waiter);
         waiter.timer?.cancel();
+        this.#letGo(waiter);
         resolve([]);
       };
       const waiter: Waiter = {
         leaseMs,
+        alive: true,
         max,
         resolve: (claims) => {
           signal?.removeEventListener("abort", stopWaiting);
+          this.#letGo(waiter);
           resolve(claims ?? []);
         },
         timer: undefined,
       };
+      this.#keepAlive.acquire();
       let list = this.#byQueue.get(queue);
       if (list === undefined) {
         list = [];
@@ -100,6 +111,12 @@ export class ClaimWaiters {
       waiter.timer?.cancel();
       waiter.resolve(null);
     }
+  }
+
+  #letGo(waiter: Waiter): void {
+    if (!waiter.alive) return;
+    waiter.alive = false;
+    this.#keepAlive.release();
   }
 
   #remove(queue: string, waiter: Waiter): void {
