@@ -422,6 +422,7 @@ export class QueueCore {
   /** Stop timers, release waiters and leases. */
   #stop(reason: Error): void {
     this.timers.stop();
+    this.payloads.stop(reason);
     this.completions.rejectAll(reason);
     this.schedules.stop();
     this.rateLimits.stop();

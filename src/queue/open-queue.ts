@@ -6,6 +6,7 @@
  */
 import { withMonotonic } from "../clock.js";
 import { openLog, type RecoveryReport } from "../log/index.js";
+import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { resolveOpenOptions } from "./config.js";
@@ -39,7 +40,7 @@ export async function openCore(
       metered,
       path,
       resolved.settings.payloadOffloadBytes,
-      resolved.logger,
+      resolveReadOptions(resolved.log, "options.log"),
     );
     core = new QueueCore(recovered.log, state, resolved, metered, payloads);
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);

@@ -10,8 +10,11 @@
  * are older than {@link ORPHAN_MIN_AGE_MS}.
  */
 import { decodeTime, ulid } from "ulid";
+import type { MonotonicClock } from "../clock.js";
 import { StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
+import type { RetryPolicy } from "../log/options.js";
+import { isObjectExists, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import type { Logger } from "../logger.js";
 import { listAll, type ObjectStore } from "../store/types.js";
 import type { State } from "./state.js";
@@ -27,25 +30,44 @@ export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
  */
 export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
-const READ_ATTEMPTS = 4;
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** How payload requests retry transient store errors: the log's policy, on its clock. */
+export interface PayloadRetry {
+  clock: MonotonicClock;
+  logger: Logger;
+  retry: RetryPolicy;
 }
 
 export class PayloadObjects {
   readonly #store: ObjectStore;
   readonly #dir: string;
   readonly #logger: Logger;
+  readonly #retry: RetryContext;
+  readonly #sleeper: Sleeper;
+  /** Why retries stop (the queue closed or failed), or null while it runs. */
+  #stopped: Error | null = null;
   /** Payloads larger than this many bytes are offloaded; `null`: never. */
   readonly threshold: number | null;
   #deleteFailing = false;
 
-  constructor(store: ObjectStore, path: string, threshold: number | null, logger: Logger) {
+  constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
     this.#dir = `${normalizePrefix(path)}payload/`;
     this.threshold = threshold;
-    this.#logger = logger;
+    this.#logger = retry.logger;
+    this.#sleeper = new Sleeper(retry.clock);
+    this.#retry = {
+      clock: retry.clock,
+      policy: retry.retry,
+      logger: retry.logger,
+      sleeper: this.#sleeper,
+      stopReason: () => this.#stopped,
+    };
+  }
+
+  /** The queue closed or failed: requests retrying stop with `reason` (an unfinished delete leaves an orphan). */
+  stop(reason: Error): void {
+    this.#stopped ??= reason;
+    this.#sleeper.wakeAll();
   }
 
   /** Whether a payload of `bytes` is stored as its own object. */
@@ -53,31 +75,39 @@ export class PayloadObjects {
     return this.threshold !== null && bytes.byteLength > this.threshold;
   }
 
-  /** Writes `bytes` as a new object; resolves with its reference once it is stored. */
+  /**
+   * Writes `bytes` as a new object; resolves with its reference once it is
+   * stored. Transient store errors are retried with the log's policy; a
+   * failure that outlasts it is a `StorageError`.
+   */
   async write(bytes: Uint8Array, now: number): Promise<PayloadRef> {
     const key = this.#dir + ulid(now);
-    await this.#store.put(key, bytes, { ifNoneMatch: "*" });
+    let attempts = 0;
+    await withRetry(this.#retry, `writing payload object "${key}"`, async () => {
+      attempts++;
+      try {
+        await this.#store.put(key, bytes, { ifNoneMatch: "*" });
+      } catch (error) {
+        // The key is new and ours alone: a retry that finds it means an earlier attempt wrote it.
+        if (attempts > 1 && isObjectExists(error)) return;
+        throw error;
+      }
+    });
     return { key, size: bytes.byteLength };
   }
 
-  /** The bytes of payload object `key`. A transient failure is retried a few times. */
+  /** The bytes of payload object `key`. Transient failures are retried with the log's policy. */
   async read(key: string): Promise<Uint8Array> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const object = await this.#store.get(key);
-        if (object === null)
-          throw new StorageError(
-            `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
-            { permanent: true },
-          );
-        const body = object.body;
-        return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      } catch (error) {
-        const permanent = error instanceof StorageError && error.permanent;
-        if (permanent || attempt >= READ_ATTEMPTS) throw error;
-        await pause(25 * 2 ** attempt);
-      }
-    }
+    const object = await withRetry(this.#retry, `reading payload object "${key}"`, () =>
+      this.#store.get(key),
+    );
+    if (object === null)
+      throw new StorageError(
+        `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
+        { permanent: true },
+      );
+    const body = object.body;
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   }
 
   /** Fills in the payload of every record whose payload is offloaded (in place); resolves with them. */
@@ -93,7 +123,9 @@ export class PayloadObjects {
   /** Deletes objects whose jobs are gone (best-effort: a failure leaves an orphan for the collector). */
   delete(keys: readonly string[]): void {
     for (const key of keys)
-      this.#store.delete(key).then(
+      withRetry(this.#retry, `deleting payload object "${key}"`, () =>
+        this.#store.delete(key),
+      ).then(
         () => {
           this.#deleteFailing = false;
         },

@@ -4,6 +4,7 @@
  */
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
+import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
@@ -66,7 +67,12 @@ export class QueueReader {
       contents.info,
       metered,
       heartbeat,
-      new PayloadObjects(store, path, null, silentLogger),
+      new PayloadObjects(
+        metered,
+        path,
+        null,
+        resolveReadOptions({ logger: silentLogger, ...options }),
+      ),
     );
   }
 
