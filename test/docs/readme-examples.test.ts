@@ -1,11 +1,13 @@
 /**
  * Runs the README's runnable examples, so the documentation cannot rot. A
- * runnable example is a ```ts block right after a `<!-- example: name -->`
- * line; when a ```text block follows right after an `<!-- output -->` line,
- * the example must print exactly that. Each example is transpiled with
- * TypeScript, its `"taquba"` imports pointed at this build, and run in its own
- * Node process in a fresh directory: it passes when it exits 0 (and printed
- * what the README says it prints).
+ * runnable example is a ```ts (or ```sh) block right after a
+ * `<!-- example: name -->` line; when a ```text block follows right after an
+ * `<!-- output -->` line, the example must print exactly that. Each ts
+ * example is transpiled with TypeScript, its `"taquba"` imports pointed at
+ * this build, and run in its own Node process in a fresh directory: it passes
+ * when it exits 0 (and printed what the README says it prints). A sh example
+ * is a list of `npx taquba …` command lines, each run with this build's CLI,
+ * in order, in one fresh directory: each must exit 0.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -24,6 +26,8 @@ interface Example {
   line: number;
   code: string;
   output: string | undefined;
+  /** Present (true) for a ```sh example of CLI command lines. */
+  shell?: true;
 }
 
 /** The runnable examples of a Markdown text, in order. */
@@ -39,8 +43,10 @@ export function extractExamples(markdown: string): Example[] {
   for (let i = 0; i < lines.length; i++) {
     const marker = /^<!-- example: ([\w-]+) -->$/.exec(lines[i]!.trim());
     if (marker === null) continue;
-    const code = fence(i + 1, "ts");
-    if (code === null) throw new Error(`example ${marker[1]}: no \`\`\`ts block after its marker`);
+    const shellCode = fence(i + 1, "sh");
+    const code = shellCode ?? fence(i + 1, "ts");
+    if (code === null)
+      throw new Error(`example ${marker[1]}: no \`\`\`ts or \`\`\`sh block after its marker`);
     let output: string | undefined;
     if (lines[code.end + 1]?.trim() === "<!-- output -->") {
       const text = fence(code.end + 2, "text");
@@ -48,7 +54,13 @@ export function extractExamples(markdown: string): Example[] {
         throw new Error(`example ${marker[1]}: no \`\`\`text block after <!-- output -->`);
       output = text.body;
     }
-    examples.push({ name: marker[1]!, line: i + 1, code: code.body, output });
+    examples.push({
+      name: marker[1]!,
+      line: i + 1,
+      code: code.body,
+      output,
+      ...(shellCode === null ? {} : { shell: true as const }),
+    });
   }
   return examples;
 }
@@ -63,12 +75,39 @@ function runnableModule(code: string): string {
   });
 }
 
+/** The arguments of one shell command line: words split on blanks, "double-quoted" words kept whole. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const match of line.matchAll(/"([^"]*)"|(\S+)/g)) words.push(match[1] ?? match[2]!);
+  return words;
+}
+
+/** The CLI arguments of each `npx taquba …` line of a sh example (comments and blank lines skipped). */
+export function cliCommands(code: string): string[][] {
+  return code
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const words = shellWords(line);
+      if (words[0] !== "npx" || words[1] !== "taquba")
+        throw new Error(`a sh example runs only "npx taquba …" lines, got ${JSON.stringify(line)}`);
+      return words.slice(2);
+    });
+}
+
+const BUILT_CLI = fileURLToPath(new URL("cli/main.js", BUILT_SRC));
+
 function run(
   file: string,
   cwd: string,
+  args: readonly string[] = [],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [file, ...args], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -104,7 +143,22 @@ describe("README examples", { timeout: 120_000 }, () => {
       ].join("\n"),
     );
     assert.deepEqual(found, [{ name: "a", line: 1, code: "x();", output: "1" }]);
-    assert.throws(() => extractExamples("<!-- example: b -->\n```sh\nls\n```"), /no ```ts block/);
+    assert.throws(
+      () => extractExamples("<!-- example: b -->\n```py\nls\n```"),
+      /no ```ts or ```sh block/,
+    );
+    const [shell] = extractExamples("<!-- example: c -->\n```sh\nnpx taquba stats\n```");
+    assert.deepEqual(shell, {
+      name: "c",
+      line: 1,
+      code: "npx taquba stats",
+      output: undefined,
+      shell: true,
+    });
+    assert.deepEqual(cliCommands('# a comment\nnpx taquba enqueue q "a b" --take-over\n'), [
+      ["enqueue", "q", "a b", "--take-over"],
+    ]);
+    assert.throws(() => cliCommands("rm -rf /"), /only "npx taquba …" lines/);
   });
 
   it("the README has runnable examples, each with a unique name", () => {
@@ -124,12 +178,26 @@ describe("README examples", { timeout: 120_000 }, () => {
     it(`${example.name} (README line ${example.line}) runs${example.output === undefined ? "" : " and prints what the README says"}`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "taquba-readme-"));
       try {
-        const file = join(dir, `${example.name}.mjs`);
-        await writeFile(file, runnableModule(example.code));
-        const result = await run(pathToFileURL(file).pathname, dir);
-        assert.equal(result.code, 0, `example ${example.name} failed:\n${result.stderr}`);
-        if (example.output !== undefined)
-          assert.equal(result.stdout.trimEnd(), example.output.trimEnd());
+        let stdout = "";
+        if (example.shell) {
+          for (const args of cliCommands(example.code)) {
+            const result = await run(BUILT_CLI, dir, args);
+            const line = `npx taquba ${args.join(" ")}`;
+            assert.equal(
+              result.code,
+              0,
+              `example ${example.name}: ${line} failed:\n${result.stderr}`,
+            );
+            stdout += result.stdout;
+          }
+        } else {
+          const file = join(dir, `${example.name}.mjs`);
+          await writeFile(file, runnableModule(example.code));
+          const result = await run(pathToFileURL(file).pathname, dir);
+          assert.equal(result.code, 0, `example ${example.name} failed:\n${result.stderr}`);
+          stdout = result.stdout;
+        }
+        if (example.output !== undefined) assert.equal(stdout.trimEnd(), example.output.trimEnd());
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -3,7 +3,7 @@
  * acknowledged operations, and the checks that follow from it.
  */
 import type { Queue } from "../../../src/queue/queue.js";
-import type { Claim } from "../../../src/queue/types.js";
+import type { Claim, JobAttempt, JobRecord } from "../../../src/queue/types.js";
 
 interface ClaimSeen {
   seq: number;
@@ -97,6 +97,13 @@ export class SimModel {
     if (queue !== null) this.ackedDone.set(queue, (this.ackedDone.get(queue) ?? 0) + 1);
   }
 
+  /** A claim is released: the attempt it counted is given back (the lower bound drops with it). */
+  releasing(claim: Pick<Claim, "id" | "attempts">): void {
+    this.#claims = this.#claims.filter((c) => c.id !== claim.id);
+    const min = this.minAttempts.get(claim.id);
+    if (min !== undefined) this.minAttempts.set(claim.id, Math.min(min, claim.attempts - 1));
+  }
+
   requeueing(id: string): void {
     this.mustBeDead.delete(id);
     this.minAttempts.delete(id);
@@ -130,6 +137,12 @@ export class SimModel {
       if (job !== null && job.attempts < min)
         problems.push(`job ${id} has ${job.attempts} attempts, a durable claim saw ${min}`);
     }
+    for (const id of this.ids) {
+      const job = await queue.getJob(id);
+      if (job === null) continue;
+      const problem = historyProblem(id, job, await queue.attemptHistory(id));
+      if (problem !== null) problems.push(problem);
+    }
     for (const name of this.mustBePaused)
       if (!(await queue.stats(name)).paused)
         problems.push(`queue ${name} lost its acknowledged pause`);
@@ -140,4 +153,24 @@ export class SimModel {
     }
     return problems;
   }
+}
+
+/**
+ * What the attempt history of a job must look like: at most 100 entries; no
+ * entry counts more attempts than the job has had since its last requeue
+ * from dead; a dead job's newest entry is `dead_lettered`, a done job's
+ * `completed`.
+ */
+function historyProblem(id: string, job: JobRecord, history: JobAttempt[]): string | null {
+  if (history.length > 100) return `job ${id} has ${history.length} history entries`;
+  const sinceRequeue = history.slice(history.map((e) => e.outcome).lastIndexOf("requeued") + 1);
+  for (const entry of sinceRequeue)
+    if (entry.attempt > job.attempts || entry.attempt < 1)
+      return `job ${id} (${job.attempts} attempts) has a ${entry.outcome} entry for attempt ${entry.attempt}`;
+  const last = history.at(-1)?.outcome;
+  if (job.status === "dead" && last !== "dead_lettered")
+    return `dead job ${id} has ${last ?? "no"} history entry last`;
+  if (job.status === "done" && last !== "completed")
+    return `done job ${id} has ${last ?? "no"} history entry last`;
+  return null;
 }

@@ -24,7 +24,15 @@ export class ClockedLatencyStore implements ObjectStore {
     readonly maxListLatencyMs: number,
   ) {}
 
+  /**
+   * While set, reads go straight to this store, at once and without faults:
+   * the auditor reads offloaded payloads through the queue's read API while
+   * no simulated time passes.
+   */
+  readsDirect: ObjectStore | null = null;
+
   async get(key: string): Promise<StoredObject | null> {
+    if (this.readsDirect !== null) return this.readsDirect.get(key);
     await this.#delay(this.maxLatencyMs);
     return this.inner.get(key);
   }
