@@ -10,6 +10,8 @@
  * it saw, whatever is appended or released meanwhile.
  */
 
+const bufferCopy = Buffer.prototype.copy;
+
 /** Size of an ordinary segment. */
 export const SEGMENT_BYTES = 4 * 1024 * 1024;
 /** Payloads above this get a segment of their own. */
@@ -66,9 +68,8 @@ export class ByteArena {
       this.offset = this.#used;
       this.#used += length;
     }
-    const target = this.#segments[segment]!;
-    if (length <= 64) for (let i = 0; i < length; i++) target[this.offset + i] = bytes[from + i]!;
-    else target.set(bytes.subarray(from, to), this.offset);
+    // Buffer's copy is one native call with no view object (a byte loop is twice as slow at 64 bytes).
+    bufferCopy.call(bytes, this.#segments[segment]!, this.offset, from, to);
     this.#live[segment]! += length;
     this.#liveBytes += length;
     return segment;

@@ -127,6 +127,9 @@ export class ByteWriter {
   }
 }
 
+/** Strings longer than this are not kept by {@link ByteReader.repeatedString}. */
+const REPEATED_MAX_BYTES = 256;
+
 export class ByteReader {
   #buf: Buffer;
   #pos: number;
@@ -134,6 +137,9 @@ export class ByteReader {
   #end: number;
   /** Scratch space for id strings (made on first use), so each id costs one string allocation. */
   #idChars: Buffer | null = null;
+  /** The last {@link repeatedString} and its bytes (a copy). */
+  #lastBytes: Uint8Array = new Uint8Array(0);
+  #lastString: string | null = null;
 
   /** Reads `bytes[offset..end)`. */
   constructor(bytes: Uint8Array, offset = 0, end = bytes.byteLength) {
@@ -201,6 +207,36 @@ export class ByteReader {
     this.#need(len);
     const value = utf8Slice(this.#buf, this.#pos, this.#pos + len);
     this.#pos += len;
+    return value;
+  }
+
+  /**
+   * A string that tends to repeat from one read to the next (a queue name in
+   * a run of records): when its bytes equal the last one read this way, that
+   * same string is returned (no decoding, no new string, and maps keyed by it
+   * find its hash already computed).
+   */
+  repeatedString(): string {
+    const len = this.varint();
+    this.#need(len);
+    const last = this.#lastBytes;
+    const buf = this.#buf;
+    const at = this.#pos;
+    this.#pos += len;
+    if (last.length === len && this.#lastString !== null) {
+      let same = true;
+      for (let i = 0; i < len; i++)
+        if (last[i] !== buf[at + i]) {
+          same = false;
+          break;
+        }
+      if (same) return this.#lastString;
+    }
+    const value = utf8Slice(buf, at, at + len);
+    if (len <= REPEATED_MAX_BYTES) {
+      this.#lastBytes = new Uint8Array(buf.subarray(at, at + len));
+      this.#lastString = value;
+    }
     return value;
   }
 

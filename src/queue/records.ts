@@ -617,7 +617,7 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.Enqueue: {
       const idAt = r.position;
       r.skip(ID_BYTES);
-      const queue = r.string();
+      const queue = r.repeatedString();
       const flags = r.varint();
       if (flags & ~ENQ_KNOWN) throw new DecodeError(`unknown enqueue flags ${flags}`);
       const priority = r.varint();

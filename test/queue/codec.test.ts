@@ -5,7 +5,13 @@ import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { ByteReader, ByteWriter } from "../../src/queue/binary.js";
 import { IdGenerator, isUlid, readIdBytes, writeIdBytes } from "../../src/queue/ids.js";
-import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "../../src/queue/records.js";
+import {
+  decodeRecord,
+  encodeRecord,
+  type QueueRecord,
+  RecordDecoder,
+  Tag,
+} from "../../src/queue/records.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { State } from "../../src/queue/state.js";
 import { rows } from "./state-rows.js";
@@ -133,6 +139,40 @@ describe("binary codec", { timeout: 60_000 }, () => {
         assert.deepEqual(normalise(decoded), normalise(record));
       }),
     );
+  });
+
+  it("records decoded in place from one buffer, as replay does, equal the records encoded", () => {
+    fc.assert(
+      fc.property(fc.array(arbRecord, { maxLength: 12 }), fc.nat({ max: 7 }), (records, gap) => {
+        // Records side by side in one buffer with gaps between them (as in a WAL batch).
+        const encoded = records.map((record) => encodeRecord(record));
+        const buffer = new Uint8Array(encoded.reduce((n, e) => n + e.byteLength + gap, 0));
+        const ranges: [number, number][] = [];
+        let at = 0;
+        for (const e of encoded) {
+          at += gap;
+          buffer.set(e, at);
+          ranges.push([at, at + e.byteLength]);
+          at += e.byteLength;
+        }
+        const decoder = new RecordDecoder();
+        const decoded = ranges.map(([start, end]) => decoder.decode(buffer, start, end));
+        assert.deepEqual(decoded.map(normalise), records.map(normalise));
+      }),
+    );
+  });
+
+  it("a queue name repeated from record to record decodes to the same string, and a new one to itself", () => {
+    const r = new ByteReader(
+      (() => {
+        const w = new ByteWriter(64);
+        for (const name of ["jobs", "jobs", "jobz", "jöbs", "jöbs", "", "jobs"]) w.string(name);
+        return w.finish();
+      })(),
+    );
+    const names = Array.from({ length: 7 }, () => r.repeatedString());
+    assert.deepEqual(names, ["jobs", "jobs", "jobz", "jöbs", "jöbs", "", "jobs"]);
+    assert.equal(r.remaining, 0);
   });
 
   it("claim and ack records stay small", () => {
