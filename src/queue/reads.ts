@@ -10,13 +10,35 @@ import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
 import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
+/**
+ * `records` with their offloaded payloads read back, leaving out the jobs
+ * removed (and their objects deleted) while the payloads were being read: a
+ * read racing an ack or a removal answers as if it came just after it,
+ * rather than failing. A job still there whose object cannot be read fails
+ * the read.
+ */
+async function withPayloads(core: QueueCore, records: JobRecord[]): Promise<JobRecord[]> {
+  if (!records.some((r) => r.payloadRef !== undefined)) return records;
+  const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r])));
+  const kept: JobRecord[] = [];
+  for (const [i, outcome] of read.entries()) {
+    const record = records[i]!;
+    if (outcome.status === "fulfilled") kept.push(record);
+    else {
+      const h = core.findJob(record.id);
+      if (h !== -1 && core.toRecord(h).payloadRef === record.payloadRef) throw outcome.reason;
+    }
+  }
+  return kept;
+}
+
 /** `Queue.getJob`. */
 export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
   core.check();
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return null;
-  const [record] = await core.payloads.materialise([core.toRecord(h)]);
-  return record!;
+  const [record] = await withPayloads(core, [core.toRecord(h)]);
+  return record ?? null;
 }
 
 /** `Queue.attemptHistory`. */
@@ -36,7 +58,10 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
-  const jobs = await core.payloads.materialise(page.jobs.map((h) => core.toRecord(h)));
+  const jobs = await withPayloads(
+    core,
+    page.jobs.map((h) => core.toRecord(h)),
+  );
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 
@@ -49,7 +74,8 @@ export async function readDeadJobs(
   core.check();
   const name = checkQueueName(queue);
   const { after, limit } = checkDeadJobsOptions(options);
-  return core.payloads.materialise(
+  return withPayloads(
+    core,
     deadJobsPage(core.state, name, after, limit).map((h) => core.toRecord(h)),
   );
 }

@@ -200,6 +200,34 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     await queue.close();
   });
 
+  it("a read racing the removal of an offloaded job answers without it instead of failing", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const gone = await queue.enqueue("work", big(100, 1));
+    const stays = await queue.enqueue("work", big(100, 2));
+    const claims = await queue.claimBatch("work", 2);
+    assert.equal(claims.length, 2);
+    const held = faults.pause({ op: "get", keyPrefix: "q/payload/" });
+    const listing = queue.listJobs("work", "claimed");
+    const dead = queue.deadJobs("work");
+    const read = queue.getJob(gone);
+    await held.whenHeld(3);
+    // The ack removes the job; its object is deleted once that is durable.
+    await queue.ack(claims.find((c) => c.id === gone)!);
+    await eventually(faults, 1);
+    held.release();
+    const page = await listing;
+    assert.deepEqual(
+      page.jobs.map((j) => j.id),
+      [stays],
+      "the removed job is left out, the other keeps its payload",
+    );
+    assert.deepEqual(page.jobs[0]!.payload, Buffer.from(big(100, 2)));
+    assert.equal(await read, null, "getJob answers as after the removal");
+    assert.deepEqual(await dead, []);
+    await queue.close();
+  });
+
   it("a payload object deleted behind the queue's back fails that attempt, not the claim or the worker", async () => {
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", {
