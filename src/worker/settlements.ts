@@ -4,7 +4,13 @@
  * as — one line for a lost claim, nothing per job for a failure of the whole
  * queue (the worker ends with that failure instead).
  */
-import { ClaimLostError, ClosedError, FencedError, StorageError } from "../errors.js";
+import {
+  ClaimLostError,
+  ClosedError,
+  FencedError,
+  InvalidArgumentError,
+  StorageError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
 import { nackTimedOut } from "../queue/settle.js";
@@ -62,11 +68,18 @@ export class Settlements {
   /** Settle `claim` from its handler's outcome: success acks (with its result, if any). */
   settle(claim: Claim, outcome: Outcome): void {
     let settlement: Promise<void>;
-    if (outcome.ok)
+    if (outcome.ok) {
+      const { result } = outcome;
       settlement = settleSafely(() =>
-        this.#queue.ack(claim, outcome.result === undefined ? {} : { result: outcome.result }),
-      );
-    else {
+        this.#queue.ack(claim, result === undefined ? {} : { result }),
+      ).catch((error: unknown) => {
+        // A result the queue refuses (too large) leaves the claim live: fail the
+        // attempt with the reason now, rather than leave it to run out its lease.
+        if (result === undefined || !(error instanceof InvalidArgumentError)) throw error;
+        const message = `the handler's return value cannot be stored as its result: ${error.message}`;
+        return this.#queue.nack(claim, truncateUtf8(message, MAX_MESSAGE_BYTES));
+      });
+    } else {
       const message = truncateUtf8(messageOf(outcome.error), MAX_MESSAGE_BYTES);
       settlement =
         outcome.error instanceof PermanentFailure

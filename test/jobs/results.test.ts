@@ -125,6 +125,28 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("a return value too large for a result fails the attempt at once, not when its lease runs out", async () => {
+      const { queue } = await openOn(kind, {
+        maxPayloadBytes: 1_024,
+        defaultQueueConfig: { maxAttempts: 1 },
+      });
+      const id = await queue.enqueue("work", "x");
+      const stop = new AbortController();
+      await runWorker(
+        queue,
+        "work",
+        () => {
+          stop.abort();
+          return "r".repeat(2_000);
+        },
+        { signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+      );
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "dead", "not left claimed until its lease expires");
+      assert.match(job?.lastError ?? "", /cannot be stored as its result: .*at most 1024 bytes/);
+      await queue.close();
+    });
+
     it("with keepDoneJobsMs set, done jobs and their results follow keepDoneJobsMs", async () => {
       const { queue, clock } = await openOn(kind, {
         defaultQueueConfig: { keepDoneJobsMs: 1_000, resultRetentionMs: 50_000 },
