@@ -36,7 +36,13 @@ import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
-import { jobBefore, Observers, type Transition, type TransitionCause } from "./observe.js";
+import {
+  cascadedDeaths,
+  jobBefore,
+  Observers,
+  type Transition,
+  type TransitionCause,
+} from "./observe.js";
 import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
@@ -444,7 +450,8 @@ export class QueueCore {
 /**
  * The transitions `record` makes, noted before it applies: a transaction's
  * are one per operation (its operations act on different jobs, so each one's
- * job before the transaction is its job before the operation).
+ * job before the transaction is its job before the operation), and a
+ * dead-letter's include the flow parents it makes dead.
  */
 function transitionsOf(
   state: State,
@@ -452,8 +459,22 @@ function transitionsOf(
   cause: TransitionCause | undefined,
   at: number,
 ): Transition[] {
-  if (record.tag !== Tag.Transaction) return [{ record, job: jobBefore(state, record), cause, at }];
-  return record.ops.map((op) => ({ record: op, job: jobBefore(state, op), cause, at }));
+  const transitions: Transition[] = [];
+  /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */
+  let parentsDead: Set<string> | undefined;
+  for (const op of record.tag === Tag.Transaction ? record.ops : [record]) {
+    transitions.push({ record: op, job: jobBefore(state, op), cause, at });
+    // A dead-letter can take waiting flow parents with it.
+    if (op.tag !== Tag.Dead) continue;
+    for (const death of cascadedDeaths(state, op, at)) {
+      const id = death.job?.id ?? "";
+      parentsDead ??= new Set();
+      if (parentsDead.has(id)) continue;
+      parentsDead.add(id);
+      transitions.push(death);
+    }
+  }
+  return transitions;
 }
 
 /** Initial buffer size for encoding a record: payload plus headroom for an enqueue. */

@@ -14,7 +14,7 @@
 import type { Logger } from "../logger.js";
 import { type QueueRecord, Tag } from "./records.js";
 import { type State, Status } from "./state.js";
-import { slot } from "./table.js";
+import { Flag, slot } from "./table.js";
 import type { JobStatus } from "./types.js";
 
 /** Why the queue decided a record, where the record itself does not say. */
@@ -82,6 +82,32 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     default:
       return undefined;
   }
+}
+
+/**
+ * The waiting flow parents that dead-letter `record` makes dead with its job
+ * (`apply` does so in the same step, without a record of their own), each as
+ * the dead-letter transition it amounts to, nearest parent first: waiters,
+ * events and metrics hear of their end like any other. Empty for other records.
+ */
+export function cascadedDeaths(state: State, record: QueueRecord, at: number): Transition[] {
+  if (record.tag !== Tag.Dead) return [];
+  const deaths: Transition[] = [];
+  let reason = record.reason;
+  for (let h = state.find(record.id); h !== -1; ) {
+    const parentId = state.table.extras(h)?.flowParent;
+    const parent = parentId === undefined ? -1 : state.find(parentId);
+    if (
+      parent === -1 ||
+      (state.table.read(parent).flags[slot(parent)]! & Flag.WaitingChildren) === 0
+    )
+      break;
+    reason = `child ${state.publicIdOf(h)} failed: ${reason}`;
+    const death: QueueRecord = { tag: Tag.Dead, id: parentId!, at: record.at, reason };
+    deaths.push({ record: death, job: jobBefore(state, death), cause: undefined, at });
+    h = parent;
+  }
+  return deaths;
 }
 
 /** The registered observers, each guarded so one that throws cannot break the queue or the others. */

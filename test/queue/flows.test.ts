@@ -86,6 +86,32 @@ describe("flows", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a dead child ends the waits on its parents as dead and emits their dead events", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const flow = await queue.enqueueFlow(ORDER);
+    const ship = flow.children[0]!;
+    const charge = ship.children[0]!;
+    const dead: { id: string; queue: string; error: string }[] = [];
+    queue.on("dead", (e) => dead.push({ id: e.id, queue: e.queue, error: e.error }));
+    const rootWait = queue.waitForCompletion(flow.id);
+    const shipWait = queue.waitForCompletion(ship.id);
+    await queue.nack(await mustClaim(queue, "charge"), "card declined");
+    const shipError = `child ${charge.id} failed: card declined`;
+    const rootError = `child ${ship.id} failed: ${shipError}`;
+    const timeout = new Promise<string>((resolve) =>
+      setTimeout(() => resolve("still waiting"), 2_000),
+    );
+    assert.deepEqual(await Promise.race([shipWait, timeout]), { status: "dead", error: shipError });
+    assert.deepEqual(await Promise.race([rootWait, timeout]), { status: "dead", error: rootError });
+    assert.deepEqual(dead, [
+      { id: charge.id, queue: "charge", error: "card declined" },
+      { id: ship.id, queue: "ship", error: shipError },
+      { id: flow.id, queue: "notify", error: rootError },
+    ]);
+    assert.equal((await queue.getJob(flow.id))?.lastError, rootError, "as the state has it");
+    await queue.close();
+  });
+
   it("cancelling a waiting parent cancels its children that have not ended", async () => {
     const { queue } = await openTestQueue();
     const flow = await queue.enqueueFlow(ORDER);
