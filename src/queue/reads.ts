@@ -11,23 +11,29 @@ import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
 import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
 /**
- * `records` with their offloaded payloads read back, leaving out the jobs
- * removed (and their objects deleted) while the payloads were being read: a
- * read racing an ack or a removal answers as if it came just after it,
- * rather than failing. A job still there whose object cannot be read fails
- * the read.
+ * The records of jobs `handles` with their offloaded payloads read back. A
+ * read racing a change of the job answers as if it came just after it,
+ * rather than failing on the object the change deleted: a job removed
+ * meanwhile is left out, one whose payload was replaced is read again. A job
+ * whose object cannot be read though it still references it fails the read.
  */
-async function withPayloads(core: QueueCore, records: JobRecord[]): Promise<JobRecord[]> {
+async function withPayloads(core: QueueCore, handles: readonly number[]): Promise<JobRecord[]> {
+  const records = handles.map((h) => core.toRecord(h));
   if (!records.some((r) => r.payloadRef !== undefined)) return records;
+  // Log ids, not handles or public ids: a row or a caller's id may be reused once a job is gone.
+  const ids = handles.map((h) => core.state.idOf(h));
   const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r])));
   const kept: JobRecord[] = [];
   for (const [i, outcome] of read.entries()) {
-    const record = records[i]!;
-    if (outcome.status === "fulfilled") kept.push(record);
-    else {
-      const h = core.findJob(record.id);
-      if (h !== -1 && core.toRecord(h).payloadRef === record.payloadRef) throw outcome.reason;
+    if (outcome.status === "fulfilled") {
+      kept.push(records[i]!);
+      continue;
     }
+    const h = core.state.find(ids[i]!);
+    if (h === -1) continue;
+    const now = core.toRecord(h);
+    if (now.payloadRef === records[i]!.payloadRef) throw outcome.reason;
+    kept.push((await core.payloads.materialise([now]))[0]!);
   }
   return kept;
 }
@@ -37,7 +43,7 @@ export async function readJob(core: QueueCore, id: string): Promise<JobRecord | 
   core.check();
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return null;
-  const [record] = await withPayloads(core, [core.toRecord(h)]);
+  const [record] = await withPayloads(core, [h]);
   return record ?? null;
 }
 
@@ -58,10 +64,7 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
-  const jobs = await withPayloads(
-    core,
-    page.jobs.map((h) => core.toRecord(h)),
-  );
+  const jobs = await withPayloads(core, page.jobs);
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 
@@ -74,10 +77,7 @@ export async function readDeadJobs(
   core.check();
   const name = checkQueueName(queue);
   const { after, limit } = checkDeadJobsOptions(options);
-  return withPayloads(
-    core,
-    deadJobsPage(core.state, name, after, limit).map((h) => core.toRecord(h)),
-  );
+  return withPayloads(core, deadJobsPage(core.state, name, after, limit));
 }
 
 /** `Queue.stats`. */

@@ -10,7 +10,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runAndKill } from "./kill.js";
-import { openOn, STORES, tempDir, turns } from "./stores.js";
+import { openOn, STORES, tempDir, text, turns } from "./stores.js";
 
 const KIB = 1024;
 
@@ -225,6 +225,29 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     assert.deepEqual(page.jobs[0]!.payload, Buffer.from(big(100, 2)));
     assert.equal(await read, null, "getJob answers as after the removal");
     assert.deepEqual(await dead, []);
+    await queue.close();
+  });
+
+  it("a read racing a debounce that replaced an offloaded payload answers with the new payload", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const id = await queue.enqueue("work", big(100, 1), { dedupKey: "k" });
+    const held = faults.pause({ op: "get", keyPrefix: "q/payload/" });
+    const read = queue.getJob(id);
+    const listing = queue.listJobs("work", "pending");
+    await held.whenHeld(2);
+    await queue.enqueue("work", "new", { dedupKey: "k", dedupReplace: true });
+    await eventually(faults, 0);
+    held.release();
+    assert.equal(
+      text((await read)?.payload),
+      "new",
+      "the job is still there, with its new payload",
+    );
+    assert.deepEqual(
+      (await listing).jobs.map((j) => [j.id, text(j.payload)]),
+      [[id, "new"]],
+    );
     await queue.close();
   });
 
