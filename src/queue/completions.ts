@@ -7,6 +7,7 @@
  * and the entry of `Queue.waitForCompletion`.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import { KeepAlive } from "../util/keep-alive.js";
 import {
   checkDuration,
   checkOptionalSignal,
@@ -79,6 +80,8 @@ export class CompletionWaiters implements CommitObserver {
   readonly #waiting = new Map<string, Set<Waiter>>();
   readonly #observers: Observers;
   readonly #clock: MonotonicClock;
+  /** Holds the process open while anyone waits (the time-out timers are unref'd). */
+  readonly #keepAlive = new KeepAlive();
 
   constructor(observers: Observers, clock: MonotonicClock) {
     this.#observers = observers;
@@ -113,6 +116,7 @@ export class CompletionWaiters implements CommitObserver {
         this.#waiting.set(id, set);
       }
       set.add(waiter);
+      this.#keepAlive.acquire();
       this.#observers.add(this);
     });
   }
@@ -150,8 +154,8 @@ export class CompletionWaiters implements CommitObserver {
     waiter.timer?.cancel();
     if (waiter.onAbort !== null) waiter.signal?.removeEventListener("abort", waiter.onAbort);
     const set = this.#waiting.get(id);
-    if (set === undefined) return;
-    set.delete(waiter);
+    if (set === undefined || !set.delete(waiter)) return;
+    this.#keepAlive.release();
     if (set.size === 0) this.#waiting.delete(id);
     if (this.#waiting.size === 0) this.#observers.delete(this);
   }

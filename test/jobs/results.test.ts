@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ClosedError, type TaqubaError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -373,5 +375,23 @@ describe("results and SIGKILL", { timeout: 120_000 }, () => {
       ["done", "done"],
     );
     await queue.close();
+  });
+});
+
+describe("waitForCompletion in a script", { timeout: 60_000 }, () => {
+  it("a wait with a time-out holds the process open until it ends", async () => {
+    const script = fileURLToPath(new URL("./fixtures/wait-completion.js", import.meta.url));
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("exit", resolve);
+    });
+    clearTimeout(killer);
+    assert.deepEqual({ code, stdout }, { code: 0, stdout: "timeout\n" });
   });
 });
