@@ -8,6 +8,7 @@
 import { JobNotFoundError } from "../errors.js";
 import {
   checkDuration,
+  checkFunction,
   checkInteger,
   checkOneOf,
   checkOptionsObject,
@@ -61,6 +62,31 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   return "requested";
 }
 
+/**
+ * A bulk operation's `options.onProgress`, checked, and guarded: the first
+ * time it throws is logged (once) and it is not called again.
+ */
+function progressListener(core: QueueCore, value: unknown): ((count: number) => void) | undefined {
+  if (value === undefined) return undefined;
+  const listener = checkFunction(
+    value as (count: number) => void,
+    "options.onProgress",
+    "a function (count) => void",
+  );
+  let broken = false;
+  return (count) => {
+    if (broken) return;
+    try {
+      listener(count);
+    } catch (error) {
+      broken = true;
+      core.logger.error(`an onProgress listener threw, and is not called again: ${String(error)}`, {
+        error,
+      });
+    }
+  };
+}
+
 /** `Queue.removeJobs`: checks, then `removeJobs`. */
 export async function removeJobsOf(
   core: QueueCore,
@@ -76,7 +102,8 @@ export async function removeJobsOf(
     options.olderThanMs === undefined
       ? undefined
       : checkDuration(options.olderThanMs, "options.olderThanMs");
-  return removeJobs(core, name, which, olderThanMs);
+  const onProgress = progressListener(core, options.onProgress);
+  return removeJobs(core, name, which, olderThanMs, onProgress);
 }
 
 /** `Queue.requeueDeadJobs`: checks, then `requeueDeadJobs`. */
@@ -92,7 +119,7 @@ export async function requeueDeadJobsOf(
     options.limit === undefined
       ? Number.POSITIVE_INFINITY
       : checkInteger(options.limit, "options.limit", 0);
-  return requeueDeadJobs(core, name, limit);
+  return requeueDeadJobs(core, name, limit, progressListener(core, options.onProgress));
 }
 
 /**

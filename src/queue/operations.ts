@@ -89,6 +89,7 @@ export async function removeJobs(
   queue: string,
   status: RemovableStatus,
   olderThanMs: number | undefined,
+  onProgress?: (removed: number) => void,
 ): Promise<number> {
   const state = core.state;
   // Without olderThanMs, no time filter (a wall clock stepped back must not spare a job).
@@ -123,6 +124,7 @@ export async function removeJobs(
     if (records.length > 0) {
       written.push(core.commit(records));
       removed += records.length;
+      onProgress?.(removed);
     }
     return more;
   });
@@ -137,6 +139,7 @@ export async function requeueDeadJobs(
   core: QueueCore,
   queue: string,
   limit: number,
+  onProgress?: (requeued: number) => void,
 ): Promise<number> {
   const state = core.state;
   let from: WalkKey | null = null;
@@ -161,6 +164,7 @@ export async function requeueDeadJobs(
       written.push(core.commit(records));
       requeued += records.length;
       core.dispatch(queue);
+      onProgress?.(requeued);
     }
     return more && requeued < limit;
   });

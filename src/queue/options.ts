@@ -321,6 +321,13 @@ export interface RemoveJobsOptions {
    * @default none (every job in the status)
    */
   olderThanMs?: number;
+  /**
+   * Told how many jobs were removed so far after each of the operation's
+   * writes is decided (the call resolves once all of them are durable). One
+   * that throws is logged and stops nothing.
+   * @default none
+   */
+  onProgress?: (removed: number) => void;
 }
 
 /** Options of `requeueDeadJobs`. */
@@ -330,6 +337,13 @@ export interface RequeueDeadJobsOptions {
    * @default all of them
    */
   limit?: number;
+  /**
+   * Told how many jobs were requeued so far after each of the operation's
+   * writes is decided (the call resolves once all of them are durable). One
+   * that throws is logged and stops nothing.
+   * @default none
+   */
+  onProgress?: (requeued: number) => void;
 }
 
 /** Default of {@link DeadJobsOptions.limit}, shared with the CLI. */
