@@ -51,36 +51,21 @@ export const requeueCommand = defineCommand({
   },
 });
 
-/** Dead jobs requeued per call, so the progress moves on a large queue. */
-const CHUNK = 1_000;
-
-/**
- * Requeues up to `limit` dead jobs of `name` in calls of {@link CHUNK}
- * (each durable before the next), showing progress on `io` (none with `--json`).
- */
+/** Requeues up to `limit` dead jobs of `name`, showing progress on `io` (none with `--json`). */
 async function requeueAll(
   queue: Queue,
   name: string,
   limit: number | undefined,
   io: CliIO | null,
 ): Promise<number> {
-  const max = limit ?? Number.POSITIVE_INFINITY;
   const dead = (await queue.stats(name)).dead;
+  const total = limit === undefined ? dead : Math.min(dead, limit);
   const progress =
-    io === null
-      ? null
-      : new Progress(io, {
-          label: `Requeueing dead jobs of "${name}"`,
-          total: Math.min(dead, max),
-        });
-  let count = 0;
-  while (count < max) {
-    const want = Math.min(CHUNK, max - count);
-    const done = await queue.requeueDeadJobs(name, { limit: want });
-    count += done;
-    progress?.update(count);
-    if (done < want) break;
-  }
+    io === null ? null : new Progress(io, { label: `Requeueing dead jobs of "${name}"`, total });
+  const count = await queue.requeueDeadJobs(name, {
+    ...(limit === undefined ? {} : { limit }),
+    onProgress: (requeued) => progress?.update(requeued),
+  });
   progress?.finish(count);
   return count;
 }

@@ -13,6 +13,7 @@ import { jobCommand } from "./job.js";
 import { jobsCommand } from "./jobs.js";
 import { pauseCommand, resumeCommand } from "./pause.js";
 import { queuesCommand } from "./queues.js";
+import { removeCommand } from "./remove.js";
 import { requeueCommand } from "./requeue.js";
 import { schedulesCommand } from "./schedules.js";
 import { statsCommand } from "./stats.js";
@@ -28,6 +29,7 @@ const COMMANDS: readonly Command[] = [
   jobCommand,
   schedulesCommand,
   requeueCommand,
+  removeCommand,
   pauseCommand,
   resumeCommand,
   enqueueCommand,

@@ -1,6 +1,7 @@
 /**
- * Time flags of the CLI (`--run-at`): an ISO 8601 date-time, or a time
- * relative to now such as `+30s`, `+5m`, `+2h`, `+1d`. Anything else is a
+ * Time flags of the CLI: `--run-at`, an ISO 8601 date-time or a time
+ * relative to now such as `+30s`, `+5m`, `+2h`, `+1d`; and durations such as
+ * `--older-than 7d` (`30s`, `5m`, `2h`, `7d`). Anything else is a
  * usage error naming the flag; a calendar date that does not exist
  * (`2026-02-30`) is rejected rather than rolled over.
  */
@@ -43,4 +44,13 @@ export function timeFlag(value: string, name: string, now: number): number {
   const absolute = isoTime(value);
   if (absolute === null) throw badFlag(name, EXPECTED, value);
   return absolute;
+}
+
+const DURATION = /^(\d{1,15})(s|m|h|d)$/;
+
+/** Milliseconds for a duration flag such as `30s`, `5m`, `2h` or `7d`; a `UsageError` naming the flag otherwise. */
+export function durationFlag(value: string, name: string): number {
+  const match = DURATION.exec(value);
+  if (match === null) throw badFlag(name, "a duration such as 30s, 5m, 2h or 7d", value);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }

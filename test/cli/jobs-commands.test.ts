@@ -112,7 +112,8 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
       left -= claims.length;
     }
     await queue.close();
-    // A fake terminal: the bar is drawn at the first chunk and at the end (in between at most every 100 ms).
+    // A fake terminal: the bar is drawn after the first write of 512 jobs and at the end (in
+    // between at most every 100 ms).
     const tty = Object.assign(capture(), { interactive: true, columns: 100 });
     const args = ["requeue", "--all", "big", "--take-over", "--store", dir];
     assert.equal(await runCli(args, tty), 0, tty.stderr);
@@ -120,7 +121,7 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.ok(frames.length >= 2, tty.stdout);
     assert.equal(
       frames[0],
-      `Requeueing dead jobs of "big"  ${"█".repeat(12)}${"░".repeat(18)}   40%  1000/2500\u001b[K`,
+      `Requeueing dead jobs of "big"  ${"█".repeat(6)}${"░".repeat(24)}   20%  512/2500\u001b[K`,
     );
     assert.equal(
       frames[frames.length - 1],
@@ -129,6 +130,47 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     const stats = (await QueueReader.open(new FileStore(dir), "taquba")).stats("big");
     assert.equal(stats.dead, 0);
     assert.equal(stats.pending, 2_500);
+  });
+
+  it("remove <job-id> and remove --all <queue> --status [--older-than], with progress", async () => {
+    const { dir, ids } = await seeded();
+    const store = ["--store", dir, "--take-over"];
+    const one = await cli("remove", ids[0]!, ...store);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, `Removed ${ids[0]}.\n`);
+    const again = await cli("remove", ids[0]!, ...store);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /nothing was removed/);
+    const young = await cli(
+      "remove",
+      "--all",
+      "mail",
+      "--status",
+      "pending",
+      "--older-than",
+      "1d",
+      ...store,
+    );
+    assert.equal(young.code, 0, young.stderr);
+    assert.match(young.stdout, /Removed 0 pending job\(s\) of "mail"\.\n$/);
+    const pending = await cli("remove", "--all", "mail", "--status", "pending", ...store);
+    assert.equal(
+      pending.stdout,
+      'Removing pending jobs of "mail"  100%  3/3\nRemoved 3 pending job(s) of "mail".\n',
+    );
+    const dead = await cli("remove", "--all", "mail", "--status", "dead", "--json", ...store);
+    assert.deepEqual(JSON.parse(dead.stdout), { queue: "mail", status: "dead", removed: 1 });
+    const stats = (await QueueReader.open(new FileStore(dir), "taquba")).stats("mail");
+    assert.equal(stats.pending + stats.dead, 0);
+    for (const bad of [
+      ["remove", "--all", "mail", ...store],
+      ["remove", "--all", "mail", "--status", "claimed", ...store],
+      ["remove", "--all", "mail", "--status", "dead", "--older-than", "soon", ...store],
+      ["remove", ids[1]!, "--status", "dead", ...store],
+    ]) {
+      const misuse = await cli(...bad);
+      assert.equal(misuse.code, 2, `${bad.join(" ")}: ${misuse.stderr}`);
+    }
   });
 
   it("requeue --all <queue> moves every dead job back, --limit caps it", async () => {

@@ -1,0 +1,94 @@
+/**
+ * `taquba remove`: one job (any status but claimed), or with `--all` the
+ * jobs of a queue in one status (optionally only those older than a
+ * duration), written as the store's writer (needs `--take-over`); the bulk
+ * form shows its progress (a bar on a terminal).
+ */
+import type { RemovableStatus } from "../queue/operations.js";
+import { REMOVABLE_STATUSES } from "../queue/operations.js";
+import { checkQueueName } from "../queue/validate.js";
+import { badFlag, defineCommand } from "./args.js";
+import { CommandFailure, UsageError } from "./io.js";
+import { Progress } from "./progress.js";
+import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import { durationFlag } from "./time-flag.js";
+
+const HELP = `Usage: taquba remove <job-id> --take-over [options]
+       taquba remove --all <queue> --status <status> --take-over [--older-than 7d] [options]
+
+Removes one job that is pending, scheduled, done or dead (a running job is
+cancelled with the API instead); with --all, the jobs of <queue> in --status
+(${REMOVABLE_STATUSES.join(", ")}), or only those at least --older-than old
+(by enqueue, completion or failure time).
+
+Options:
+  --all                  remove jobs of <queue> instead of one job
+  --status <status>      with --all: which jobs (${REMOVABLE_STATUSES.join(", ")})
+  --older-than <d>       with --all: only jobs at least this old (30s, 5m, 2h, 7d)
+${WRITE_HELP}
+`;
+
+export const removeCommand = defineCommand({
+  name: "remove",
+  summary: "remove a job, or a queue's jobs in one status (takes the store over)",
+  help: HELP,
+  options: {
+    ...WRITE_OPTIONS,
+    all: { type: "boolean" },
+    status: { type: "string" },
+    "older-than": { type: "string" },
+  },
+  async run(parsed, io) {
+    const { values } = parsed;
+    const all = values.all === true;
+    const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
+    if (!all && (values.status !== undefined || values["older-than"] !== undefined))
+      throw new UsageError("--status and --older-than go with --all <queue>");
+    let status: RemovableStatus | undefined;
+    let olderThanMs: number | undefined;
+    if (all) {
+      checkQueueName(target, "<queue>");
+      const given = values.status;
+      if (given === undefined) throw new UsageError("--all needs --status <status>");
+      status = REMOVABLE_STATUSES.find((s) => s === given);
+      if (status === undefined)
+        throw badFlag("status", `one of ${REMOVABLE_STATUSES.join(", ")}`, given);
+      const older = values["older-than"];
+      olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
+    }
+    const queue = await openWriter(values);
+    let removed: number;
+    try {
+      if (status !== undefined) {
+        // Done jobs kept are not counted by stats (its done is every completion): no total then.
+        const total = status === "done" ? undefined : (await queue.stats(target!))[status];
+        const progress = values.json
+          ? null
+          : new Progress(io, {
+              label: `Removing ${status} jobs of "${target}"`,
+              ...(total === undefined || olderThanMs !== undefined ? {} : { total }),
+            });
+        removed = await queue.removeJobs(target!, status, {
+          ...(olderThanMs === undefined ? {} : { olderThanMs }),
+          onProgress: (count) => progress?.update(count),
+        });
+        progress?.finish(removed);
+      } else {
+        removed = (await queue.removeJob(target!)) ? 1 : 0;
+        if (removed === 0)
+          throw new CommandFailure(
+            `no job ${target} waiting, scheduled, done or dead: nothing was removed (a running job is cancelled instead)`,
+          );
+      }
+    } finally {
+      await queue.close();
+    }
+    if (values.json)
+      io.out(`${JSON.stringify(all ? { queue: target, status, removed } : { removed: target })}\n`);
+    else
+      io.out(
+        all ? `Removed ${removed} ${status} job(s) of "${target}".\n` : `Removed ${target}.\n`,
+      );
+    return 0;
+  },
+});
