@@ -13,7 +13,7 @@ import {
   isWaitingParent,
   placeWaitingParent,
 } from "./flow-state.js";
-import { buildGroupsNow, groupOf } from "./groups.js";
+import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { EnqueueRecord, QueueRecord } from "./records.js";
 import { DecodedEnqueue, Tag } from "./records.js";
@@ -244,14 +244,15 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     page.payloadLength[i] = rec.payload.byteLength;
   }
   page.payloadOffset[i] = state.arena.offset;
-  if (
-    rec.headers !== undefined ||
-    rec.dedupKey !== undefined ||
-    rec.jobId !== undefined ||
-    rec.timeoutMs !== undefined ||
-    rec.payloadRef !== undefined ||
-    rec.groupKey !== undefined
-  )
+  const onlyGroup =
+    rec.headers === undefined &&
+    rec.dedupKey === undefined &&
+    rec.jobId === undefined &&
+    rec.timeoutMs === undefined &&
+    rec.payloadRef === undefined;
+  if (onlyGroup && rec.groupKey !== undefined)
+    state.table.setExtras(h, groupOnlyExtras(state, rec.groupKey));
+  else if (!onlyGroup)
     state.table.setExtras(h, {
       headers: rec.headers,
       dedupKey: rec.dedupKey,

@@ -12,6 +12,7 @@
  */
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { QueueState, State } from "./state.js";
+import type { JobExtras } from "./table.js";
 
 /** The group of jobs without a `groupKey` (a key is never empty). */
 export const NO_GROUP = "";
@@ -88,6 +89,23 @@ export class QueueGroups {
     this.rotation.delete(key);
     this.rotation.set(key, group);
   }
+}
+
+/** Most distinct group keys whose key-only extras are shared (beyond it, each job has its own). */
+const SHARED_GROUP_EXTRAS = 10_000;
+
+/**
+ * The extras of a job whose only extra is its group key: one frozen object
+ * per key, shared by every such job (extras are replaced, never changed in
+ * place), so a million jobs of one group cost no object each.
+ */
+export function groupOnlyExtras(state: State, key: string): JobExtras {
+  let extras = state.groupExtras.get(key);
+  if (extras === undefined) {
+    extras = Object.freeze({ groupKey: key });
+    if (state.groupExtras.size < SHARED_GROUP_EXTRAS) state.groupExtras.set(key, extras);
+  }
+  return extras;
 }
 
 /** The group key of job `h` (`""` for none). */

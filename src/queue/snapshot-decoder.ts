@@ -15,7 +15,7 @@ import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
 import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
-import { buildGroups } from "./groups.js";
+import { buildGroups, groupOnlyExtras } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records.js";
@@ -266,7 +266,10 @@ export class SnapshotReader {
       readMoreExtras(r, mask, extras);
       readFlowExtras(r, mask, extras);
       readProgressExtra(r, mask, extras);
-      table.setExtras(h, extras);
+      table.setExtras(
+        h,
+        mask === Extra.GroupKey ? groupOnlyExtras(this.#state, extras.groupKey!) : extras,
+      );
     }
     if (r.remaining !== 0)
       throw new DecodeError(`${r.remaining} bytes after the snapshot's extras`);

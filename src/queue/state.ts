@@ -14,7 +14,7 @@ import { IdIndex } from "./id-index.js";
 import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
 import { KvMap } from "./kv-map.js";
 import type { Schedule } from "./schedules/types.js";
-import { FREE, ID_BYTES, JobTable, slot } from "./table.js";
+import { FREE, ID_BYTES, type JobExtras, JobTable, slot } from "./table.js";
 
 /** Job status as stored: small integers in the table's status column. */
 export const Status = {
@@ -143,6 +143,8 @@ export class State {
    * (and after a restart, the ones replay collected). Not part of a checkpoint.
    */
   readonly payloadGarbage: string[] = [];
+  /** Shared extras of jobs whose only extra is a group key, by key (see `groupOnlyExtras`). */
+  readonly groupExtras = new Map<string, JobExtras>();
   /** Durable schedules by name (immutable objects: `apply` replaces them). */
   readonly schedules = new Map<string, Schedule>();
   /** The user KV namespace (`kvGet`, `kvPut`, …), apart from the jobs. */
