@@ -1,4 +1,4 @@
-/** `taquba job`: one job with its attempt history and result, read-only. */
+/** `taquba job`: one job with its attempt history, result and progress, read-only. */
 import type { JobAttempt, JobRecord } from "../queue/types.js";
 import { defineCommand } from "./args.js";
 import { CommandFailure } from "./io.js";
@@ -45,6 +45,7 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
   if (job.completedAt !== undefined) lines.push(`completed    ${time(job.completedAt)}`);
   if (job.failedAt !== undefined) lines.push(`failed       ${time(job.failedAt)}`);
   if (job.timeoutMs !== undefined) lines.push(`timeout      ${job.timeoutMs} ms`);
+  if (job.progress !== undefined) lines.push(`progress     ${JSON.stringify(job.progress)}`);
   if (job.dedupKey !== undefined) lines.push(`dedup key    ${JSON.stringify(job.dedupKey)}`);
   if (job.lastError !== undefined) lines.push(`last error   ${JSON.stringify(job.lastError)}`);
   for (const [key, value] of Object.entries(job.headers))

@@ -53,6 +53,7 @@ export {
   type RequeueDeadJobsOptions,
   type WaitForCompletionOptions,
 } from "./options.js";
+export { MAX_PROGRESS_BYTES } from "./progress.js";
 export { Queue } from "./queue.js";
 export { QueueReader } from "./reader.js";
 export type { CatchUp, ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
@@ -74,6 +75,7 @@ export {
   type JobAttempt,
   type JobRecord,
   type JobStatus,
+  type JsonValue,
   type Payload,
   PRIORITY_HIGH,
   PRIORITY_LOW,

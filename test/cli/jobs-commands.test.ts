@@ -5,6 +5,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
+import { runWorker } from "../../src/worker/run-worker.js";
 import { capture, cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-jobs-");
@@ -75,6 +76,33 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     const page = JSON.parse(json.stdout) as { jobs: { payload: string; payloadRef?: string }[] };
     assert.equal(page.jobs[0]!.payload, "a payload longer than eight bytes");
     assert.ok(page.jobs[0]!.payloadRef);
+  });
+
+  it("job <id> shows the progress kept with the job's settlement", async () => {
+    const dir = await temp.make();
+    const queue = await Queue.open(new FileStore(dir), "taquba", {
+      logger: silentLogger,
+      defaultQueueConfig: { keepDoneJobsMs: 60_000 },
+    });
+    const id = await queue.enqueue("import", "rows.csv");
+    const stop = new AbortController();
+    await runWorker(
+      queue,
+      "import",
+      async (_job, ctx) => {
+        stop.abort();
+        ctx.progress({ row: 2, of: 2 });
+      },
+      { signal: stop.signal, logger: silentLogger },
+    );
+    await queue.close();
+    const out = await cli("job", id, "--store", dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^progress\s+\{"row":2,"of":2\}$/m);
+    const json = JSON.parse((await cli("job", id, "--json", "--store", dir)).stdout) as {
+      progress: unknown;
+    };
+    assert.deepEqual(json.progress, { row: 2, of: 2 });
   });
 
   it("pause and resume take the store over, are durable, and never create a store", async () => {
