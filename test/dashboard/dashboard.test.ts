@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { runWorker } from "../../src/worker/run-worker.js";
 import { mustClaim } from "../queue/helpers.js";
 import { formFields, http, serve } from "./helpers.js";
 
@@ -399,6 +400,59 @@ describe("dashboard", { timeout: 60_000 }, () => {
         await readOnly.close();
       }
     } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("shows a running job's progress live, and keeps it with the job after a retry", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      defaultQueueConfig: { retryBackoffBaseMs: 60_000, maxAttempts: 3 },
+    });
+    const id = await queue.enqueue("videos", "encode <movie>");
+    const served = await serve(dashboard(queue));
+    const stop = new AbortController();
+    let release = (): void => {};
+    let reportedProgress = (): void => {};
+    const reported = new Promise<void>((resolve) => {
+      reportedProgress = resolve;
+    });
+    const worker = runWorker(
+      queue,
+      "videos",
+      async (_job, ctx) => {
+        ctx.progress({ step: "<encode>", done: 40, of: 100 });
+        reportedProgress();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        throw new Error("encoder crashed");
+      },
+      { signal: stop.signal, pollIntervalMs: 5 },
+    );
+    try {
+      await reported;
+      const live = (await http(`${served.url}/job?id=${id}`)).body;
+      assert.match(live, /<span class="badge s-claimed">claimed<\/span>/);
+      assert.match(
+        live,
+        /<code id="progress">\{&quot;step&quot;:&quot;&lt;encode&gt;&quot;,&quot;done&quot;:40,&quot;of&quot;:100\}<\/code>/,
+      );
+      stop.abort();
+      release();
+      await worker; // resolves once the failed attempt's retry is durable
+      const kept = (await http(`${served.url}/job?id=${id}`)).body;
+      assert.match(kept, /<span class="badge s-scheduled">scheduled<\/span>/);
+      assert.match(
+        kept,
+        /<code id="progress">\{&quot;step&quot;:&quot;&lt;encode&gt;&quot;,&quot;done&quot;:40/,
+      );
+      assert.match(kept, /encoder crashed/);
+    } finally {
+      stop.abort();
+      release();
+      await worker;
       await served.close();
       await queue.close();
     }

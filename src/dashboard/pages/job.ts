@@ -3,7 +3,7 @@
  * attempt history; requeue or remove (dead), remove (done) or cancel
  * (waiting or running) when the dashboard has a live queue.
  */
-import type { JobAttempt, JobRecord } from "../../queue/types.js";
+import type { JobAttempt } from "../../queue/types.js";
 import { json, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
 import type { DashboardSource } from "../source.js";
@@ -15,11 +15,6 @@ import {
   queueLink,
   statusBadge,
 } from "./layout.js";
-
-/** Progress a handler reported (`ctx.progress`), on versions that keep it. */
-interface WithProgress {
-  progress?: unknown;
-}
 
 function row(label: string, value: SafeHtml | string | number | undefined): SafeHtml {
   return value === undefined ? html`` : html`<dt>${label}</dt><dd>${value}</dd>`;
@@ -44,7 +39,7 @@ export async function jobPage(
   source: DashboardSource,
   id: string,
 ): Promise<{ status: number; body: string }> {
-  const job = (await source.getJob(id)) as (JobRecord & WithProgress) | null;
+  const job = await source.getJob(id);
   if (job === null) {
     const body = html`<h1>Job not found</h1><p>No job <code>${id}</code> in this store: it never existed, or it is gone (acked without being kept, or removed).</p>`;
     return { status: 404, body: page(ctx, "Job not found", "queues", body) };
