@@ -107,6 +107,8 @@ function expect(model: Model, ops: Op[]): Expected {
               : job.cancelRequested
                 ? "gone"
                 : "pending";
+        // A job that is gone frees its caller id: a later enqueue may take it again.
+        if (job.status === "gone") next.jobIds.delete(job.id);
         break;
       }
       case "cancel": {
@@ -121,6 +123,7 @@ function expect(model: Model, ops: Op[]): Expected {
         used.add(op.job);
         if (job.status === "pending") {
           job.status = "gone";
+          next.jobIds.delete(job.id);
           cancelled.push("removed");
         } else {
           job.cancelRequested = true;
@@ -247,7 +250,9 @@ describe("transaction property: all or nothing against a model", { timeout: 120_
                 `ops ${JSON.stringify(ops)}`,
               );
               current = expected.next;
-              for (const job of current.jobs) {
+              for (const [index, job] of current.jobs.entries()) {
+                // A gone job's caller id may name a later job now; that one is checked instead.
+                if (current.jobs.slice(index + 1).some((later) => later.id === job.id)) continue;
                 const record = await queue.getJob(job.id);
                 assert.equal(
                   record?.status ?? "gone",
