@@ -15,8 +15,7 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { isWaitingParent } from "./flow-state.js";
-import { cancelTree } from "./flows.js";
+import { cancelTree, isWaitingParent } from "./flow-state.js";
 import {
   REMOVABLE_STATUSES,
   type RemovableStatus,

@@ -9,9 +9,11 @@
  * keeps it however long the child itself is kept); one that is removed
  * (cancelled) ends without one; once none is left the parent becomes pending.
  * A child that goes dead makes a waiting parent dead at once, its lastError
- * naming the child.
+ * naming the child. `cancelTree` decides the records that cancel a waiting
+ * parent with its children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { place, releaseDedup, unindex, withExtras } from "./apply.js";
+import { type CancelRecord, type CancelRequestRecord, Tag } from "./records.js";
 import { type State, Status } from "./state.js";
 import { Flag, type FlowChild, slot } from "./table.js";
 
@@ -107,4 +109,35 @@ export function childEnded(
   unindex(state, parent);
   state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
   place(state, parent, Status.Pending, 0);
+}
+
+/**
+ * The records that cancel waiting parent `h` and, below it, every child that
+ * has not ended: the parent first (so no child's end wakes it), then
+ * pending and scheduled children removed, claimed ones flagged. Handles of
+ * claimed children to abort come back too.
+ */
+export function cancelTree(
+  state: State,
+  h: number,
+): { records: (CancelRecord | CancelRequestRecord)[]; claimed: number[] } {
+  const records: (CancelRecord | CancelRequestRecord)[] = [{ tag: Tag.Cancel, id: state.idOf(h) }];
+  const claimed: number[] = [];
+  const visit = (parent: number): void => {
+    for (const child of state.table.extras(parent)?.flow?.children ?? []) {
+      if (child.ended) continue;
+      const c = state.find(child.id);
+      if (c === -1) continue;
+      const status = state.statusOf(c);
+      if (status === Status.Claimed) {
+        records.push({ tag: Tag.CancelRequest, id: child.id });
+        claimed.push(c);
+      } else if (status === Status.Pending || status === Status.Scheduled) {
+        records.push({ tag: Tag.Cancel, id: child.id });
+        if (isWaitingParent(state, c)) visit(c);
+      }
+    }
+  };
+  visit(h);
+  return { records, claimed };
 }

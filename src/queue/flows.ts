@@ -4,15 +4,13 @@
  * only once each of its children ended (see `flow-state.ts` for how `apply`
  * keeps that); its handler reads their results with `childResults`.
  * Cancelling a waiting parent cancels its children that have not ended
- * (`cancelTree`).
+ * (`cancelTree` in `flow-state.ts`).
  */
 import { checkString, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
-import { isWaitingParent } from "./flow-state.js";
 import type { EnqueueOptions } from "./options.js";
-import { type CancelRecord, type CancelRequestRecord, Tag } from "./records.js";
-import { type State, Status } from "./state.js";
+import type { State } from "./state.js";
 import { commitOps, type Op } from "./transaction.js";
 import type { Payload } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -118,35 +116,4 @@ export function childResultsOf(state: State, id: string): Record<string, Uint8Ar
   for (const child of flow.children)
     results[child.publicId] = child.result === undefined ? undefined : Buffer.from(child.result);
   return results;
-}
-
-/**
- * The records that cancel waiting parent `h` and, below it, every child that
- * has not ended: the parent first (so no child's end wakes it), then
- * pending and scheduled children removed, claimed ones flagged. Handles of
- * claimed children to abort come back too.
- */
-export function cancelTree(
-  state: State,
-  h: number,
-): { records: (CancelRecord | CancelRequestRecord)[]; claimed: number[] } {
-  const records: (CancelRecord | CancelRequestRecord)[] = [{ tag: Tag.Cancel, id: state.idOf(h) }];
-  const claimed: number[] = [];
-  const visit = (parent: number): void => {
-    for (const child of state.table.extras(parent)?.flow?.children ?? []) {
-      if (child.ended) continue;
-      const c = state.find(child.id);
-      if (c === -1) continue;
-      const status = state.statusOf(c);
-      if (status === Status.Claimed) {
-        records.push({ tag: Tag.CancelRequest, id: child.id });
-        claimed.push(c);
-      } else if (status === Status.Pending || status === Status.Scheduled) {
-        records.push({ tag: Tag.Cancel, id: child.id });
-        if (isWaitingParent(state, c)) visit(c);
-      }
-    }
-  };
-  visit(h);
-  return { records, claimed };
 }

@@ -30,6 +30,7 @@ import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
 import { type CheckedJob, checkJob, type EnqueueResult } from "./enqueue.js";
+import { cancelTree, isWaitingParent } from "./flow-state.js";
 import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
 import type { EnqueueOptions } from "./options.js";
@@ -365,6 +366,20 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
         }
         use(h, what);
         const id = state.idOf(h);
+        if (isWaitingParent(state, h)) {
+          // A flow parent: its children that have not ended go with it (as `Queue.cancel`);
+          // those this transaction settled already are left to that.
+          const tree = cancelTree(state, h);
+          for (const record of tree.records) {
+            const c = state.find(record.id);
+            if (c !== h && used.has(c)) continue;
+            if (c !== h) use(c, what);
+            decided.ops.push(record);
+            if (record.tag === Tag.CancelRequest) decided.cancelRequested.push(c);
+          }
+          decided.result.cancelled.push("removed");
+          break;
+        }
         if (status !== Status.Claimed) {
           decided.ops.push({ tag: Tag.Cancel, id });
           decided.result.cancelled.push("removed");

@@ -129,6 +129,48 @@ describe("flows", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("tx.cancel of a waiting parent cancels its children too, after a reopen as well", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    const flow = await queue.enqueueFlow(ORDER);
+    const [ship, invoice] = flow.children;
+    const charge = await mustClaim(queue, "charge");
+    const signal = queue.claimSignal(charge);
+    const result = await queue.transaction((tx) => tx.cancel(flow.id));
+    assert.deepEqual(result.cancelled, ["removed"]);
+    for (const id of [flow.id, ship!.id, invoice!.id]) assert.equal(await queue.getJob(id), null);
+    assert.equal(signal.aborted, true);
+    await queue.nack(charge, "cancelled");
+    assert.equal(await queue.getJob(charge.id), null);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    // A child the same transaction settles is left to that; acting on one afterwards is refused.
+    const again = await queue.enqueueFlow(ORDER);
+    const c2 = await mustClaim(queue, "charge");
+    await queue.transaction((tx) => {
+      tx.ack(c2);
+      tx.cancel(again.id);
+    });
+    assert.equal(await queue.getJob(again.id), null);
+    assert.equal(await queue.getJob(again.children[1]!.id), null);
+    const third = await queue.enqueueFlow(ORDER);
+    const c3 = await mustClaim(queue, "charge");
+    const refused = await rejection(
+      queue.transaction((tx) => {
+        tx.cancel(third.id);
+        tx.ack(c3);
+      }),
+    );
+    assert.ok(refused instanceof InvalidArgumentError);
+    assert.equal((await queue.getJob(third.id))?.status, "scheduled");
+    await queue.ack(c3);
+    const before = stateDigest(liveState(queue));
+    await queue.close();
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(stateDigest(liveState(reopened)), before);
+    assert.deepEqual(auditState(liveState(reopened)), []);
+    await reopened.close();
+  });
+
   it("a cancelled child counts as ended (no result): the parent goes on", async () => {
     const { queue } = await openTestQueue();
     const flow = await queue.enqueueFlow({
