@@ -292,7 +292,13 @@ export class QueueCore {
       (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
     );
     // Still waiting for the rate window: serve them, in order, once it has room again.
-    if (this.waiters.has(queue) && qs.pending.size > 0 && !qs.paused)
+    // (Waiting for a group under its claim cap instead: a settlement dispatches again.)
+    if (
+      this.waiters.has(queue) &&
+      qs.pending.size > 0 &&
+      !qs.paused &&
+      this.rateLimits.available(queue, limit) < 1
+    )
       this.rateLimits.wake(queue, limit, () => this.dispatch(queue));
   }
 

@@ -330,6 +330,8 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
         const lease = core.liveLease(op.claim, `tx.${op.kind}`);
         use(lease.job, what);
         decided.settled.push(lease);
+        // Its group may be under its claim cap again: claims waiting for that are served.
+        decided.dispatch.add(lease.queue);
         if (op.kind === "ack") {
           const keep =
             op.result !== undefined ||
@@ -350,10 +352,8 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
             op.error,
           );
           decided.ops.push(record);
-          if (record.tag === Tag.Retry) {
-            if (record.runAt === undefined) decided.dispatch.add(lease.queue);
-            else decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
-          }
+          if (record.tag === Tag.Retry && record.runAt !== undefined)
+            decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
         }
         break;
       }

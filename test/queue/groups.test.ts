@@ -82,6 +82,26 @@ describe("fair groups", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a transaction's settlement makes room for a waiting claim; a rate limit does not spin while a group is capped", async () => {
+    const { queue } = await openTestQueue({
+      queueConfigs: { q: { groupConcurrency: 1, rateLimit: { max: 100, perMs: 1_000 } } },
+    });
+    await queue.enqueue("q", "a0", { groupKey: "a" });
+    await queue.enqueue("q", "a1", { groupKey: "a" });
+    const a0 = (await queue.claim("q"))!;
+    let got: string | null = null;
+    const waiting = queue.claim("q", { waitMs: 60_000 }).then((c) => {
+      got = c === null ? "none" : text(c.payload);
+    });
+    // The window has room, the group has none: the waiter waits (the event loop keeps turning).
+    await turns();
+    assert.equal(got, null);
+    await queue.transaction((tx) => tx.ack(a0));
+    await waiting;
+    assert.equal(got, "a1");
+    await queue.close();
+  });
+
   it("groups are rebuilt after a restart and a takeover, from a checkpoint and from the log", async () => {
     const store = new MemoryStore();
     const { queue, clock } = await openTestQueue({}, store);
