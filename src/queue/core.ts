@@ -138,6 +138,7 @@ export class QueueCore {
     this.log.onFailure((error) => this.#fail(error));
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
+    this.state.flowWoken.clear(); // replayed: nobody waits yet
     const interrupted = interruptedClaims(this.state);
     if (interrupted.length > 0) {
       this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
@@ -209,7 +210,17 @@ export class QueueCore {
       written = this.log.append(encoded);
     }
     this.#collectPayloads(written);
+    this.#serveWokenParents();
     return written;
+  }
+
+  /** Flow parents the records made pending: their queues' waiting claims are served. */
+  #serveWokenParents(): void {
+    const woken = this.state.flowWoken;
+    if (woken.size === 0) return;
+    const names = [...woken];
+    woken.clear();
+    for (const name of names) this.dispatch(name);
   }
 
   /** Offloaded payloads of jobs the records just removed: deleted once the removal is durable. */

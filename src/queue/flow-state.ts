@@ -109,6 +109,7 @@ export function childEnded(
   unindex(state, parent);
   state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
   place(state, parent, Status.Pending, 0);
+  state.flowWoken.add(state.queueOf(parent).name);
 }
 
 /**

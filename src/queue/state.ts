@@ -145,6 +145,12 @@ export class State {
   readonly payloadGarbage: string[] = [];
   /** Shared extras of jobs whose only extra is a group key, by key (see `groupOnlyExtras`). */
   readonly groupExtras = new Map<string, JobExtras>();
+  /**
+   * Queues where `apply` made a waiting flow parent pending (its last child
+   * ended): the queue serves their waiting claims after the commit. Not part
+   * of a checkpoint.
+   */
+  readonly flowWoken = new Set<string>();
   /** Durable schedules by name (immutable objects: `apply` replaces them). */
   readonly schedules = new Map<string, Schedule>();
   /** The user KV namespace (`kvGet`, `kvPut`, …), apart from the jobs. */

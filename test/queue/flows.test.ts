@@ -171,6 +171,30 @@ describe("flows", { timeout: 60_000 }, () => {
     await reopened.close();
   });
 
+  it("a claim waiting on the parent's queue gets the parent once its last child ends", async () => {
+    const { queue } = await openTestQueue();
+    const flow = await queue.enqueueFlow({
+      queue: "parent",
+      payload: "p",
+      children: [
+        { queue: "child", payload: "1" },
+        { queue: "child", payload: "2", options: { jobId: "two" } },
+      ],
+    });
+    let got: string | null = null;
+    const waiting = queue.claim("parent", { waitMs: 60_000 }).then((c) => {
+      got = c === null ? "none" : c.id;
+    });
+    await queue.ack(await mustClaim(queue, "child"));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(got, null);
+    // The last child ends by a cancel: the parent is served at once.
+    assert.equal(await queue.cancel("two"), "removed");
+    await waiting;
+    assert.equal(got, flow.id);
+    await queue.close();
+  });
+
   it("a cancelled child counts as ended (no result): the parent goes on", async () => {
     const { queue } = await openTestQueue();
     const flow = await queue.enqueueFlow({
