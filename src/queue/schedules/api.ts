@@ -18,7 +18,12 @@ export async function setSchedule(
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
   if (!core.log.isWritable()) await core.log.whenWritable();
   core.check();
-  // Set at the time it is written (the wait above may have taken a while).
+  if (core.state.schedules.has(checked.name)) {
+    // Times the replaced definition owes by now fire first: a replace skips no due fire.
+    await core.schedules.fireDueNow();
+    core.check();
+  }
+  // Set at the time it is written (the waits above may have taken a while).
   const written = core.commit({
     tag: Tag.ScheduleSet,
     schedule: { ...checked, setAt: core.now() },

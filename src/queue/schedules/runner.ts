@@ -80,6 +80,20 @@ export class ScheduleRunner {
     return this.#entry(s).next;
   }
 
+  /**
+   * Fires everything due now, a turn's worth at a time, and resolves once
+   * nothing is: run before a schedule is replaced, so the times its old
+   * definition owes are never skipped. A failure is left to the timer's
+   * pass to report.
+   */
+  async fireDueNow(): Promise<void> {
+    try {
+      while (!this.#stopped && !this.#core.closed && this.#fireDue()) await nextTurn();
+    } catch {
+      // Reported by the next pass.
+    }
+  }
+
   /** A schedule was set or removed: re-arm for the new earliest fire. */
   changed(): void {
     if (!this.#continuing) this.#pass();

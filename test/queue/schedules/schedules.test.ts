@@ -281,6 +281,24 @@ describe("schedules", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a replace does not skip a fire that came due before it (the timer had not run yet)", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock);
+    await queue.schedule("r", { cron: "* * * * *", queue: "jobs", payload: "old" });
+    // +1 min is due (a wall step forward: the timer notices within a scheduler interval).
+    clock.stepWall(MINUTE + 1_000);
+    await queue.schedule("r", { cron: "* * * * *", queue: "jobs", payload: "new" });
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "r"), [t0 + MINUTE]);
+    const [job] = (await queue.listJobs("jobs", "pending")).jobs;
+    assert.equal(Buffer.from(job!.payload).toString(), "old");
+    clock.advance(MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "r"), [t0 + MINUTE, t0 + 2 * MINUTE]);
+    await queue.close();
+  });
+
   it("startAt, endAt and delayMs; a held dedupKey skips the fire", async () => {
     const clock = clockAt("2027-01-01T00:00:00Z");
     const t0 = clock.now();
