@@ -246,6 +246,20 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
       );
     used.set(h, what);
   };
+  /**
+   * Waiting flow parents an earlier dead-letter of this transaction makes
+   * dead (up the flow, as `apply` does): a later cancel finds them dead.
+   */
+  const deadParents = new Set<number>();
+  const diedAt = (h: number): void => {
+    for (let child = h; ; ) {
+      const parentId = state.table.extras(child)?.flowParent;
+      const parent = parentId === undefined ? -1 : state.find(parentId);
+      if (parent === -1 || !isWaitingParent(state, parent) || used.has(parent)) return;
+      deadParents.add(parent);
+      child = parent;
+    }
+  };
   /** KV as the transaction's earlier operations left it (`null`: deleted). */
   const kv = new Map<string, Uint8Array | null>();
   const current = (key: string): Uint8Array | null =>
@@ -341,9 +355,10 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
               ? { tag: Tag.Ack, id: lease.id, keep, at: now }
               : { tag: Tag.Ack, id: lease.id, keep, at: now, result: op.result },
           );
-        } else if (op.kind === "deadLetter")
+        } else if (op.kind === "deadLetter") {
           decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
-        else {
+          diedAt(lease.job);
+        } else {
           const record = decideNack(
             state,
             lease.job,
@@ -352,6 +367,7 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
             op.error,
           );
           decided.ops.push(record);
+          if (record.tag === Tag.Dead) diedAt(lease.job);
           if (record.tag === Tag.Retry && record.runAt !== undefined)
             decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
         }
@@ -360,7 +376,12 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
       case "cancel": {
         const h = core.findJob(op.id);
         const status = h === -1 ? null : state.statusOf(h);
-        if (status === null || status === Status.Done || status === Status.Dead) {
+        if (
+          status === null ||
+          status === Status.Done ||
+          status === Status.Dead ||
+          deadParents.has(h)
+        ) {
           decided.result.cancelled.push("not_found");
           break;
         }

@@ -195,6 +195,29 @@ describe("flows", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a transaction that dead-letters a child, then cancels its parent, applies whole", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    const flow = await queue.enqueueFlow(ORDER);
+    const charge = await mustClaim(queue, "charge");
+    // The dead charge takes ship and the root with it: the cancel finds the root dead.
+    const result = await queue.transaction((tx) => {
+      tx.deadLetter(charge, "declined");
+      tx.cancel(flow.id);
+      tx.kvPut("order-1", "failed");
+    });
+    assert.deepEqual(result.cancelled, ["not_found"]);
+    assert.equal((await queue.getJob(flow.id))?.status, "dead");
+    assert.equal((await queue.getJob(flow.children[0]!.id))?.status, "dead");
+    assert.equal(text((await queue.kvGet("order-1"))!), "failed");
+    const before = stateDigest(liveState(queue));
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(stateDigest(liveState(reopened)), before);
+    await reopened.close();
+  });
+
   it("a cancelled child counts as ended (no result): the parent goes on", async () => {
     const { queue } = await openTestQueue();
     const flow = await queue.enqueueFlow({
