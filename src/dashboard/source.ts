@@ -149,8 +149,12 @@ export class DashboardSource {
     return Promise.all(names.map((name) => this.stats(name)));
   }
 
+  /** Job `id`, its payload read back from its object when offloaded (a reader's records leave it empty). */
   async getJob(id: string): Promise<JobRecord | null> {
-    return await this.#reads.getJob(id);
+    const job = await this.#reads.getJob(id);
+    const reader = this.#current;
+    if (job === null || job.payloadRef === undefined || reader instanceof Queue) return job;
+    return { ...job, payload: await reader.loadPayload(job) };
   }
 
   /** A page of `queue`'s jobs in `status`. */

@@ -455,6 +455,21 @@ describe("dashboard", { timeout: 60_000 }, () => {
       await worker;
       await served.close();
       await queue.close();
+      }
+    });
+
+  it("a job page over a reader shows an offloaded payload, not an empty one", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { logger: silentLogger, payloadOffloadBytes: 16 });
+    const id = await queue.enqueue("big", `large payload ${"x".repeat(64)}`);
+    await queue.close();
+    const served = await serve(dashboard(await QueueReader.open(store, "app")));
+    try {
+      const body = (await http(`${served.url}/job?id=${id}`)).body;
+      assert.match(body, /large payload x{64}/);
+      assert.ok(!body.includes("(empty)"), "the payload was shown as empty");
+    } finally {
+      await served.close();
     }
   });
 
