@@ -127,6 +127,18 @@ export function quickPlan(): BenchCase[] {
     },
     { workload: "rate_limit", store: "file", args: ["--max=200", "--per-ms=1000", "--seconds=5"] },
     { workload: "fair_groups", store: "memory", args: ["--noisy=1000000", "--quiet=200"] },
+    // Pipeline steps: each job settled by 1 ack + 3 enqueues + 2 KV writes in one transaction.
+    {
+      workload: "transactions",
+      store: "file",
+      args: ["--jobs=20000", "--workers=64"],
+    },
+    {
+      workload: "transactions",
+      store: "s3like",
+      args: ["--jobs=10000", "--workers=512"],
+    },
+    { workload: "kv_slices", store: "memory", args: ["--keys=200000"] },
     ...onRadosgw(10, 20_000),
   ];
 }

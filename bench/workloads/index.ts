@@ -5,6 +5,7 @@ import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
 import { fairGroups } from "./fair-groups.js";
+import { kvSlices } from "./kv-slices.js";
 import { opSlices } from "./op-slices.js";
 import { payloadOffload } from "./payload-offload.js";
 import { payloadSweep } from "./payload-sweep.js";
@@ -12,6 +13,7 @@ import { rateLimit } from "./rate-limit.js";
 import { singleEnqueue } from "./single-enqueue.js";
 import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
+import { transactions } from "./transactions.js";
 
 /** Every taquba workload, by name. */
 export const WORKLOADS: readonly RunnableWorkload[] = [
@@ -28,6 +30,8 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(opSlices),
   runnable(rateLimit),
   runnable(fairGroups),
+  runnable(transactions),
+  runnable(kvSlices),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

@@ -55,6 +55,18 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.ok((r?.traffic?.walPutsPerJob ?? 0) > 0, "acks were written to the WAL");
   });
 
+  it("transactions settles every job, with one transaction or as separate calls", async () => {
+    for (const separate of ["0", "1"]) {
+      const [r] = await run("transactions", "memory", [
+        "--jobs=300",
+        "--workers=4",
+        `--separate=${separate}`,
+      ]);
+      assert.equal(r?.jobs, 300);
+      assert.ok((r?.traffic?.walPutsPerJob ?? 0) > 0, "transactions were written to the WAL");
+    }
+  });
+
   it("claim_batch drains every job in batches of at most --batch", async () => {
     const [r] = await run("claim_batch", "memory", ["--jobs=450", "--workers=2", "--batch=100"]);
     assert.equal(r?.jobs, 450);

@@ -174,6 +174,17 @@ describe("README examples", { timeout: 120_000 }, () => {
     }
   });
 
+  it("the README runs the order pipeline (a flow and a transaction) and the KV example", () => {
+    const names = examples.map((e) => e.name);
+    for (const name of ["order-pipeline", "kv"]) {
+      assert.ok(names.includes(name), `no runnable ${name} example`);
+      assert.notEqual(examples.find((e) => e.name === name)?.output, undefined);
+    }
+    const pipeline = examples.find((e) => e.name === "order-pipeline")!.code;
+    for (const call of ["enqueueFlow(", "ctx.transaction(", "childResults("])
+      assert.ok(pipeline.includes(call), `the order pipeline does not use ${call}`);
+  });
+
   for (const example of examples) {
     it(`${example.name} (README line ${example.line}) runs${example.output === undefined ? "" : " and prints what the README says"}`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "taquba-readme-"));

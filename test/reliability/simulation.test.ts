@@ -17,6 +17,10 @@ describe("deterministic simulation", { timeout: 180_000 }, () => {
         `seed ${seed} failed; replay with TAQUBA_SEED=${seed}\n${report.violations.join("\n")}`,
       );
       assert.ok(report.enqueued > 20, `seed ${seed} enqueued only ${report.enqueued} jobs`);
+      assert.ok(
+        report.transactions + report.refusedTransactions > 0,
+        `seed ${seed}: ${report.transactions} transactions, ${report.refusedTransactions} refused`,
+      );
     });
   }
 });

@@ -27,6 +27,14 @@ export class SimModel {
   /** Acknowledged acks per queue: the cumulative done counter is at least this. */
   readonly ackedDone = new Map<string, number>();
   readonly ids: string[] = [];
+  /** KV writes acknowledged (keys are written once), with no delete attempted since. */
+  readonly kvMustHave = new Map<string, string>();
+  /** KV keys a delete was attempted on. */
+  readonly kvTouched = new Set<string>();
+  /** KV keys that must be absent: deleted (acknowledged), or put by a transaction that was refused. */
+  readonly kvGone = new Set<string>();
+  /** Job ids of enqueues in transactions that were refused: they must never exist. */
+  readonly neverJobs = new Set<string>();
   #claims: ClaimSeen[] = [];
   #seq = 0;
 
@@ -104,6 +112,25 @@ export class SimModel {
     if (min !== undefined) this.minAttempts.set(claim.id, Math.min(min, claim.attempts - 1));
   }
 
+  kvPut(key: string, value: string): void {
+    if (!this.kvTouched.has(key)) this.kvMustHave.set(key, value);
+  }
+
+  kvDeleting(key: string): void {
+    this.kvTouched.add(key);
+    this.kvMustHave.delete(key);
+  }
+
+  kvDeleted(key: string): void {
+    this.kvGone.add(key);
+  }
+
+  /** A transaction was refused (nothing of it applied): its KV key and job ids never exist. */
+  neverApplied(key: string, jobIds: readonly string[]): void {
+    this.kvGone.add(key);
+    for (const id of jobIds) this.neverJobs.add(id);
+  }
+
   requeueing(id: string): void {
     this.mustBeDead.delete(id);
     this.minAttempts.delete(id);
@@ -143,6 +170,17 @@ export class SimModel {
       const problem = historyProblem(id, job, await queue.attemptHistory(id));
       if (problem !== null) problems.push(problem);
     }
+    for (const [key, value] of this.kvMustHave) {
+      const found = await queue.kvGet(key);
+      if (found === null || Buffer.from(found).toString() !== value)
+        problems.push(`acknowledged KV write of ${key} is ${found === null ? "lost" : "changed"}`);
+    }
+    for (const key of this.kvGone)
+      if ((await queue.kvGet(key)) !== null)
+        problems.push(`KV key ${key} exists after its delete or a refused transaction`);
+    for (const id of this.neverJobs)
+      if ((await queue.getJob(id)) !== null)
+        problems.push(`job ${id} of a refused transaction exists: it was applied in part`);
     for (const name of this.mustBePaused)
       if (!(await queue.stats(name)).paused)
         problems.push(`queue ${name} lost its acknowledged pause`);

@@ -62,6 +62,9 @@ export interface SimReport {
   released: number;
   /** Claims handed out whose payload was read from its own object. */
   offloadedClaims: number;
+  /** Transactions committed, and refused (a failing kvCheck or a lost claim: nothing applied). */
+  transactions: number;
+  refusedTransactions: number;
   violations: string[];
 }
 
@@ -126,6 +129,8 @@ class World {
       acked: 0,
       released: 0,
       offloadedClaims: 0,
+      transactions: 0,
+      refusedTransactions: 0,
       violations: this.violations,
     };
   }
@@ -263,7 +268,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
 
 async function randomStep(w: World): Promise<void> {
   const roll = w.random();
-  if (roll < 0.28) return enqueue(w);
+  if (roll < 0.24) return enqueue(w);
+  if (roll < 0.28) return transaction(w);
   if (roll < 0.33) return enqueueBatch(w);
   if (roll < 0.35) return burst(w);
   if (roll < 0.54) return claim(w);
@@ -301,6 +307,94 @@ function track<T>(w: World, what: string, start: () => Promise<T>, onOk: (value:
     (error: unknown) => {
       w.inFlight--;
       w.unexpected(what, error);
+    },
+  );
+}
+
+/**
+ * A KV write alone, or a transaction: maybe the ack of a live claim, one or
+ * two enqueues (with job ids, so a refused transaction's jobs can be looked
+ * for), a KV put of a fresh key, maybe a delete of a known key, and
+ * sometimes a kvCheck that fails. A refused transaction must leave no trace.
+ */
+function transaction(w: World): void {
+  const queue = w.queue!;
+  const kind = w.int(6);
+  const tag = `${w.report.steps}-${w.int(1_000_000)}`;
+  const key = `kv/${tag}`;
+  if (kind === 0) {
+    track(
+      w,
+      "kvPut",
+      () => queue.kvPut(key, tag),
+      () => w.model.kvPut(key, tag),
+    );
+    return;
+  }
+  const known = [...w.model.kvMustHave.keys()];
+  if (kind === 1) {
+    const old = w.pick(known);
+    if (old === undefined) return;
+    w.model.kvDeleting(old);
+    track(
+      w,
+      "kvDelete",
+      () => queue.kvDelete(old),
+      () => w.model.kvDeleted(old),
+    );
+    return;
+  }
+  const conflict = kind === 2;
+  const claim = w.int(2) === 0 ? w.pick(w.claims) : undefined;
+  if (claim !== undefined) {
+    w.claims.splice(w.claims.indexOf(claim), 1);
+    w.model.removing(claim.id);
+  }
+  const jobIds = Array.from({ length: 1 + w.int(2) }, (_, i) => `t${tag}-${i}`);
+  const old = w.int(3) === 0 ? w.pick(known) : undefined;
+  if (old !== undefined) w.model.kvDeleting(old);
+  const seq = w.model.nextSeq();
+  w.inFlight++;
+  let written: Promise<unknown>;
+  try {
+    written = queue.transaction((tx) => {
+      if (claim !== undefined) tx.ack(claim);
+      for (const id of jobIds) tx.enqueue(w.pick(QUEUES)!, `tx job ${id}`, { jobId: id });
+      tx.kvPut(key, tag);
+      if (old !== undefined) tx.kvDelete(old);
+      if (conflict) tx.kvCheck(`${key}/absent`, "present");
+    });
+  } catch (error) {
+    w.inFlight--;
+    w.unexpected("transaction", error);
+    return;
+  }
+  written.then(
+    () => {
+      w.inFlight--;
+      w.model.durableBefore(seq);
+      w.report.transactions++;
+      if (conflict) w.violations.push(`transaction ${tag} committed with a failing kvCheck`);
+      if (claim !== undefined) {
+        w.report.acked++;
+        w.model.removed(claim.id, claim.queue);
+      }
+      for (const id of jobIds) w.model.enqueued(id);
+      w.report.enqueued += jobIds.length;
+      w.model.kvPut(key, tag);
+      if (old !== undefined) w.model.kvDeleted(old);
+    },
+    (error: unknown) => {
+      w.inFlight--;
+      const code = error instanceof TaqubaError ? error.code : undefined;
+      if (code === "CONFLICT" || code === "CLAIM_LOST") {
+        if (code === "CONFLICT" && !conflict)
+          w.violations.push(`transaction ${tag} failed a kvCheck it did not have`);
+        w.report.refusedTransactions++;
+        w.model.neverApplied(key, jobIds);
+        return;
+      }
+      w.unexpected("transaction", error);
     },
   );
 }
