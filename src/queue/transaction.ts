@@ -55,7 +55,10 @@ import {
  * state checks and the write happen after `build` returns.
  */
 export interface Transaction {
-  /** Add a job (as `Queue.enqueue`; a taken `jobId` adds nothing and reports `created: false`). */
+  /**
+   * Add a job (as `Queue.enqueue`, without `dedupReplace`); a `jobId` that is
+   * taken, or a dedup hit, adds nothing and reports `created: false`.
+   */
   enqueue(queue: string, payload: Payload, options?: EnqueueOptions): void;
   /** Complete a claimed job (as `Queue.ack`). */
   ack(claim: Claim, options?: TransactionAckOptions): void;
@@ -149,6 +152,12 @@ class Builder implements Transaction {
         "tx.enqueue payload",
         "tx.enqueue options",
       );
+      if (job.options.dedupReplace)
+        throw invalidArgument(
+          "tx.enqueue options.dedupReplace",
+          "absent or false in a transaction (a dedup hit there adds nothing and replaces nothing)",
+          true,
+        );
       return { kind: "enqueue", queue: name, job };
     });
   }

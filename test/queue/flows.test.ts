@@ -61,6 +61,35 @@ describe("flows", { timeout: 60_000 }, () => {
     assert.equal(text(reader.childResults(flow.id)[ship!.id]!), "tracking 7");
   });
 
+  it("a takeover by another writer carries flows on; the fenced writer changes nothing", async () => {
+    const store = new MemoryStore();
+    const first = await openTestQueue({}, store);
+    const flow = await first.queue.enqueueFlow({
+      queue: "p",
+      payload: "x",
+      children: [
+        { queue: "c", payload: "1" },
+        { queue: "c", payload: "2" },
+      ],
+    });
+    await first.queue.ack(await mustClaim(first.queue, "c"), { result: "one" });
+    const stale = await mustClaim(first.queue, "c");
+    const second = await openTestQueue({}, store, first.clock);
+    const fenced = await rejection(first.queue.ack(stale, { result: "from the old writer" }));
+    assert.equal(fenced.code, "FENCED");
+    assert.equal((await second.queue.getJob(flow.id))?.waitingChildren, 1);
+    // The claim the fenced writer held was requeued by the takeover.
+    await second.queue.ack(await mustClaim(second.queue, "c"), { result: "two" });
+    const parent = await mustClaim(second.queue, "p");
+    assert.deepEqual(
+      Object.values(await second.queue.childResults(parent.id))
+        .map((r) => text(r!))
+        .sort(),
+      ["one", "two"],
+    );
+    await second.queue.close();
+  });
+
   it("a dead child makes the parent dead (naming the child), up the flow", async () => {
     const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
     const flow = await queue.enqueueFlow(ORDER);

@@ -108,6 +108,10 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
         [(tx) => tx.enqueue("q", "x", { priority: -1 }), /^Expected `tx.enqueue options.priority`/],
         [(tx) => tx.kvPut("", "x"), /^Expected `tx.kvPut key` to be 1 to 1024 UTF-8 bytes/],
         [
+          (tx) => tx.enqueue("q", "x", { dedupKey: "d", dedupReplace: true }),
+          /^Expected `tx.enqueue options.dedupReplace` to be absent or false in a transaction/,
+        ],
+        [
           (tx) => tx.kvPut("k", new Uint8Array(262_145)),
           /^Expected `tx.kvPut value` to be at most 262144 bytes/,
         ],
