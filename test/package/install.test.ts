@@ -67,6 +67,10 @@ const JOB_BODY = `
     },
     { signal: stop.signal },
   );
+  // Transactions and their error class work through this entry point too.
+  const conflict = await queue
+    .transaction((tx) => tx.kvCheck("k", "expected"))
+    .then(() => "committed", (error) => (error instanceof ConflictError ? error.code : String(error)));
   await queue.close();
   const reopened = await Queue.open(new FileStore(dir), "app", { logger: silentLogger });
   const stats = await reopened.stats("emails");
@@ -79,11 +83,11 @@ const JOB_BODY = `
       (error.message.includes("npm install @opentelemetry/api") ? " (says what to install)" : ""),
   );
   console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
-    testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry }));
+    testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry, conflict }));
 `;
 
 const CJS_JOB = `"use strict";
-const { FileStore, Queue, runWorker, silentLogger } = require("taquba");
+const { ConflictError, FileStore, Queue, runWorker, silentLogger } = require("taquba");
 const { FaultStore, ManualClock } = require("taquba/testing");
 const { dashboard } = require("taquba/dashboard");
 const resolved = require.resolve("taquba");
@@ -93,7 +97,7 @@ const resolved = require.resolve("taquba");
 });
 `;
 
-const ESM_JOB = `import { FileStore, Queue, runWorker, silentLogger } from "taquba";
+const ESM_JOB = `import { ConflictError, FileStore, Queue, runWorker, silentLogger } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
 import { dashboard } from "taquba/dashboard";
 import { fileURLToPath } from "node:url";
@@ -106,11 +110,15 @@ const TS_CONSUMER = `import {
   FileStore,
   GcsStore,
   type JobRecord,
+  type FlowJob,
+  type KvPage,
   type ObjectStore,
   Queue,
   runWorker,
   S3Store,
   type TelemetryOptions,
+  type Transaction,
+  type TransactionResult,
 } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
 import { type DashboardHandler, type DashboardOptions, dashboard } from "taquba/dashboard";
@@ -119,6 +127,15 @@ import { type DashboardHandler, type DashboardOptions, dashboard } from "taquba/
 export const dashboardOptions: DashboardOptions = { readOnly: true, basePath: "/admin/queues" };
 export function adminUi(queue: Queue): DashboardHandler {
   return dashboard(queue, dashboardOptions);
+}
+
+// Transactions, flows and KV pages have their types at the entry point.
+export const flow: FlowJob = { queue: "notify", payload: "x", children: [{ queue: "ship", payload: "x" }] };
+export function settle(queue: Queue, build: (tx: Transaction) => void): Promise<TransactionResult> {
+  return queue.transaction(build);
+}
+export function scan(queue: Queue): Promise<KvPage> {
+  return queue.kvScan("user/", { limit: 10 });
 }
 
 // Telemetry options type-check without @opentelemetry/api installed.
@@ -279,6 +296,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
           pending: 0,
           testing: ["function", "function", "function"],
           telemetry: "INVALID_ARGUMENT (says what to install)",
+          conflict: "CONFLICT",
         });
       }
     });
