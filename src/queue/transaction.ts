@@ -31,6 +31,7 @@ import type { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
 import { type CheckedJob, checkJob, type EnqueueResult } from "./enqueue.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
+import type { EnqueueTrace, Tracing } from "./instrument.js";
 import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
 import type { EnqueueOptions } from "./options.js";
@@ -541,5 +542,31 @@ export async function runTransaction(
       "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
     );
   }
-  return commitOps(core, builder.ops);
+  const tracing = core.instrumentation?.tracing;
+  if (tracing == null) return commitOps(core, builder.ops);
+  return commitTraced(core, builder.ops, tracing);
+}
+
+/** {@link commitOps} with a producer span per enqueue, its context in the job's headers. */
+async function commitTraced(
+  core: QueueCore,
+  ops: Op[],
+  tracing: Tracing,
+): Promise<TransactionResult> {
+  const traces: (EnqueueTrace | undefined)[] = [];
+  const traced = ops.map((op): Op => {
+    if (op.kind !== "enqueue") return op;
+    const trace = tracing.enqueue(op.queue, op.job.options.headers, 1);
+    traces.push(trace);
+    if (trace === undefined) return op;
+    return { ...op, job: { ...op.job, options: { ...op.job.options, headers: trace.headers } } };
+  });
+  try {
+    const result = await commitOps(core, traced);
+    for (const [i, r] of result.enqueued.entries()) traces[i]?.succeeded([r.id], r.created);
+    return result;
+  } catch (error) {
+    for (const trace of traces) trace?.failed(error);
+    throw error;
+  }
 }

@@ -58,6 +58,32 @@ async function work(
 }
 
 describe("traces", { timeout: 60_000 }, () => {
+  it("each enqueue of a transaction gets its producer span, its context in the job's headers", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const result = await tracer.startActiveSpan("POST /order", async (span) => {
+      const committed = await queue.transaction((tx) => {
+        tx.enqueue("ship", "a", { jobId: "ship-a", headers: { tenant: "acme" } });
+        tx.kvPut("order", "placed");
+        tx.enqueue("ship", "a again", { jobId: "ship-a" });
+      });
+      span.end();
+      return committed;
+    });
+    assert.deepEqual(
+      result.enqueued.map((r) => r.created),
+      [true, false],
+    );
+    const spans = named(exporter.getFinishedSpans(), "enqueue ship");
+    assert.equal(spans.length, 2);
+    const job = await queue.getJob("ship-a");
+    assert.equal(job?.headers.traceparent, formatTraceParent(spans[0]!.spanContext()));
+    assert.equal(job?.headers.tenant, "acme");
+    assert.equal(spans[0]!.attributes["messaging.message.id"], "ship-a");
+    assert.equal(spans[1]!.attributes["taquba.dedup_hit"], true);
+    await queue.close();
+  });
+
   it("a handler's span links to the span of the enqueue that produced the job", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
     const { queue } = await openTestQueue({
