@@ -268,7 +268,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
 
 async function randomStep(w: World): Promise<void> {
   const roll = w.random();
-  if (roll < 0.24) return enqueue(w);
+  if (roll < 0.21) return enqueue(w);
   if (roll < 0.28) return transaction(w);
   if (roll < 0.33) return enqueueBatch(w);
   if (roll < 0.35) return burst(w);
