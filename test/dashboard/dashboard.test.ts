@@ -455,8 +455,8 @@ describe("dashboard", { timeout: 60_000 }, () => {
       await worker;
       await served.close();
       await queue.close();
-      }
-    });
+    }
+  });
 
   it("a job page over a reader shows an offloaded payload, not an empty one", async () => {
     const store = new MemoryStore();
