@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { apply } from "../../src/queue/apply.js";
-import { Tag } from "../../src/queue/records.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State } from "../../src/queue/state.js";

@@ -25,7 +25,7 @@ import {
   wakeScheduled,
 } from "./operations.js";
 import type { RemoveJobsOptions, RequeueDeadJobsOptions } from "./options.js";
-import { Tag } from "./records.js";
+import { Tag } from "./records/tags.js";
 import { Status } from "./state.js";
 import { Flag, slot } from "./table.js";
 import type { CancelOutcome, JobRecord, WakeOutcome } from "./types.js";

@@ -10,8 +10,9 @@
  * a new check there on a record a transaction may hold belongs here too.
  */
 import { ApplyError, checkEnqueue, STATUS_NAMES } from "./apply.js";
-import type { QueueRecord, TransactionRecord } from "./records.js";
-import { Tag } from "./records.js";
+import type { QueueRecord } from "./records/codec.js";
+import { Tag } from "./records/tags.js";
+import type { TransactionRecord } from "./records/transaction.js";
 import { type State, Status, type StatusCode } from "./state.js";
 
 const CLAIMED: readonly StatusCode[] = [Status.Claimed];

@@ -15,8 +15,10 @@ import {
 } from "./flow-state.js";
 import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
 import { isUlid, writeIdBytes } from "./ids.js";
-import type { EnqueueRecord, QueueRecord } from "./records.js";
-import { DecodedEnqueue, Tag } from "./records.js";
+import type { QueueRecord } from "./records/codec.js";
+import type { EnqueueRecord } from "./records/enqueue.js";
+import { DecodedEnqueue } from "./records/enqueue.js";
+import { Tag } from "./records/tags.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";

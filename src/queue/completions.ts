@@ -17,7 +17,7 @@ import {
 import type { QueueCore } from "./core.js";
 import type { CommitObserver, Observers, Transition } from "./observe.js";
 import type { WaitForCompletionOptions } from "./options.js";
-import { Tag } from "./records.js";
+import { Tag } from "./records/tags.js";
 import type { Completion } from "./types.js";
 import { completionOfJob } from "./views.js";
 

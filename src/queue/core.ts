@@ -46,7 +46,9 @@ import {
 import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
-import { BULK_RECORD_JOBS, encodeRecord, type QueueRecord, Tag } from "./records.js";
+import { BULK_RECORD_JOBS } from "./records/bulk.js";
+import { encodeRecord, type QueueRecord } from "./records/codec.js";
+import { Tag } from "./records/tags.js";
 import { ScheduleRunner } from "./schedules/runner.js";
 import { withProgress } from "./settle.js";
 import { snapshotEncoder } from "./snapshot.js";

@@ -12,17 +12,10 @@
  */
 import type { QueueConfigs } from "./config.js";
 import type { QueueConfig } from "./options.js";
-import {
-  BULK_RECORD_JOBS,
-  type CancelRecord,
-  type DeadRecord,
-  type PromoteSomeRecord,
-  type QueueRecord,
-  type ReleaseRecord,
-  type RetryRecord,
-  type SweepSomeRecord,
-  Tag,
-} from "./records.js";
+import { BULK_RECORD_JOBS, type PromoteSomeRecord, type SweepSomeRecord } from "./records/bulk.js";
+import type { QueueRecord } from "./records/codec.js";
+import type { CancelRecord, DeadRecord, ReleaseRecord, RetryRecord } from "./records/job.js";
+import { Tag } from "./records/tags.js";
 import type { State } from "./state.js";
 import { Flag, slot } from "./table.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";

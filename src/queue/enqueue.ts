@@ -11,7 +11,8 @@ import { checkOptionsObject, invalidArgument, invalidArgumentGot } from "../vali
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
-import { type EnqueueRecord, type ReplaceRecord, Tag } from "./records.js";
+import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
+import { Tag } from "./records/tags.js";
 import type { PayloadRef } from "./table.js";
 import type { Payload } from "./types.js";
 import {

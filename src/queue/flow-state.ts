@@ -13,7 +13,8 @@
  * parent with its children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { place, releaseDedup, unindex, withExtras } from "./apply.js";
-import { type CancelRecord, type CancelRequestRecord, Tag } from "./records.js";
+import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
+import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, type FlowChild, slot } from "./table.js";
 

@@ -10,7 +10,7 @@
 import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { KvMap } from "./kv-map.js";
-import { Tag } from "./records.js";
+import { Tag } from "./records/tags.js";
 import { checkKvExpected, checkKvKey, checkKvPrefix, checkKvValue } from "./validate.js";
 
 /** Entries a `kvScan` returns when no `limit` is given. */

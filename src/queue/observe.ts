@@ -12,7 +12,8 @@
  * it acts on an existing job, in {@link jobBefore}).
  */
 import type { Logger } from "../logger.js";
-import { type QueueRecord, Tag } from "./records.js";
+import type { QueueRecord } from "./records/codec.js";
+import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
 import type { JobStatus } from "./types.js";

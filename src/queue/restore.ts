@@ -9,7 +9,7 @@ import type { WalTail } from "../log/index.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
-import { RecordDecoder } from "./records.js";
+import { RecordDecoder } from "./records/codec.js";
 import { snapshotDecoder } from "./snapshot.js";
 import { State } from "./state.js";
 

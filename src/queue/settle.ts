@@ -9,7 +9,7 @@ import type { QueueCore } from "./core.js";
 import { decideNack, decideRelease, type FailedDeliveryRecord } from "./decisions.js";
 import { Lease } from "./leases.js";
 import type { AckOptions } from "./options.js";
-import { Tag } from "./records.js";
+import { Tag } from "./records/tags.js";
 import { Flag, slot } from "./table.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
 import { checkMessage, checkPayload } from "./validate.js";

@@ -18,7 +18,7 @@ import { readFlowExtras } from "./flow-codec.js";
 import { buildGroups, groupOnlyExtras } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
-import { readHeaders } from "./records.js";
+import { readHeaders } from "./records/headers.js";
 import { KvSectionReader } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,

@@ -13,7 +13,7 @@ import { ByteWriter } from "./binary.js";
 import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-codec.js";
 import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
 import type { IndexView } from "./handle-index.js";
-import { writeHeaders } from "./records.js";
+import { writeHeaders } from "./records/headers.js";
 import { KvSectionWriter } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,

@@ -6,7 +6,7 @@
  */
 import { ByteReader, DecodeError } from "./binary.js";
 import { HandleIndex } from "./handle-index.js";
-import { readHeaders } from "./records.js";
+import { readHeaders } from "./records/headers.js";
 import { State, Status } from "./state.js";
 import { ID_BYTES, type JobExtras, slot } from "./table.js";
 

@@ -10,8 +10,8 @@ import {
   encodeRecord,
   type QueueRecord,
   RecordDecoder,
-  Tag,
-} from "../../src/queue/records.js";
+} from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { State } from "../../src/queue/state.js";
 import { rows } from "./state-rows.js";

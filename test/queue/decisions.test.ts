@@ -16,12 +16,10 @@ import {
   nextRunAt,
 } from "../../src/queue/decisions.js";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/queue/options.js";
-import {
-  BULK_RECORD_JOBS,
-  type EnqueueRecord,
-  type QueueRecord,
-  Tag,
-} from "../../src/queue/records.js";
+import { BULK_RECORD_JOBS } from "../../src/queue/records/bulk.js";
+import type { QueueRecord } from "../../src/queue/records/codec.js";
+import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { State } from "../../src/queue/state.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { row, rows } from "./state-rows.js";

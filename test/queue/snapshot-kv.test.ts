@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
 import { DecodeError } from "../../src/queue/binary.js";
 import { IdGenerator } from "../../src/queue/ids.js";
-import { Tag } from "../../src/queue/records.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";

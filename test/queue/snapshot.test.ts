@@ -7,14 +7,9 @@ import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import {
-  DecodedEnqueue,
-  decodeRecord,
-  type EnqueueRecord,
-  encodeRecord,
-  type QueueRecord,
-  Tag,
-} from "../../src/queue/records.js";
+import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
+import { DecodedEnqueue, type EnqueueRecord } from "../../src/queue/records/enqueue.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";

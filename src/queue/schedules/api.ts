@@ -3,7 +3,7 @@
  * check, write the record, and tell the runner to re-arm.
  */
 import type { QueueCore } from "../core.js";
-import { Tag } from "../records.js";
+import { Tag } from "../records/tags.js";
 import type { ScheduleInfo, ScheduleSpec } from "./types.js";
 import { checkScheduleName, checkScheduleSpec } from "./validate.js";
 import { listScheduleInfos } from "./views.js";

@@ -17,7 +17,9 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../../clock.js";
 import { nextTurn } from "../../util/slices.js";
 import type { QueueCore } from "../core.js";
-import { type EnqueueRecord, type ScheduleFireRecord, Tag } from "../records.js";
+import type { EnqueueRecord } from "../records/enqueue.js";
+import type { ScheduleFireRecord } from "../records/schedule.js";
+import { Tag } from "../records/tags.js";
 import { checkEnqueueOptions, MAX_TIMESTAMP_MS } from "../validate.js";
 import { type CronExpression, lastFireUpTo, nextFireAfter, parseCron } from "./timing.js";
 import type { Schedule } from "./types.js";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeRecord, encodeRecord, type QueueRecord, Tag } from "../../../src/queue/records.js";
+import { decodeRecord, encodeRecord, type QueueRecord } from "../../../src/queue/records/codec.js";
+import { Tag } from "../../../src/queue/records/tags.js";
 
 const ID = "01J0000000000000000000000A";
 const PARENT = "01J0000000000000000000000B";

@@ -7,7 +7,7 @@ import { readLog } from "../../../src/log/index.js";
 import { silentLogger } from "../../../src/logger.js";
 import { apply } from "../../../src/queue/apply.js";
 import type { Queue } from "../../../src/queue/queue.js";
-import { decodeRecord } from "../../../src/queue/records.js";
+import { decodeRecord } from "../../../src/queue/records/codec.js";
 import { decodeSnapshot } from "../../../src/queue/snapshot.js";
 import { State, Status } from "../../../src/queue/state.js";
 import type { ObjectStore } from "../../../src/store/types.js";

@@ -1,0 +1,283 @@
+/**
+ * The queue's log records as one union, and their binary encoding: a tag
+ * byte, then the record's body as its family's file writes it. Decoded
+ * payloads are views into the bytes decoded (`apply` copies them).
+ */
+import { asBuffer, ByteReader, ByteWriter, DecodeError } from "../binary.js";
+import { readScheduleDefinition, writeScheduleDefinition } from "../schedules/codec.js";
+import {
+  type PauseQueueRecord,
+  type PromoteRecord,
+  type PromoteSomeRecord,
+  readPauseQueue,
+  readPromoteSome,
+  readSweep,
+  readSweepSome,
+  type SweepDeadRecord,
+  type SweepDoneRecord,
+  type SweepSomeRecord,
+  writePauseQueue,
+  writePromoteSome,
+  writeSweep,
+  writeSweepSome,
+} from "./bulk.js";
+import {
+  type EnqueueRecord,
+  type ReplaceRecord,
+  readEnqueue,
+  readReplace,
+  writeEnqueue,
+  writeReplace,
+} from "./enqueue.js";
+import {
+  type AckRecord,
+  type CancelRecord,
+  type CancelRequestRecord,
+  type ClaimRecord,
+  type DeadRecord,
+  type ReleaseRecord,
+  type RemoveRecord,
+  type RequeueDeadRecord,
+  type RetryRecord,
+  readAck,
+  readClaim,
+  readDead,
+  readRequeueDead,
+  readRetry,
+  type WakeRecord,
+  writeAck,
+  writeClaim,
+  writeDead,
+  writeRequeueDead,
+  writeRetry,
+} from "./job.js";
+import type { ScheduleFireRecord, ScheduleSetRecord, UnscheduleRecord } from "./schedule.js";
+import { Tag } from "./tags.js";
+import {
+  type KvDeleteRecord,
+  type KvPutRecord,
+  readKvPut,
+  TRANSACTION_OP_TAGS,
+  type TransactionOp,
+  type TransactionRecord,
+  writeKvPut,
+} from "./transaction.js";
+
+/** Every record the queue's log holds. */
+export type QueueRecord =
+  | KvPutRecord
+  | KvDeleteRecord
+  | TransactionRecord
+  | EnqueueRecord
+  | ClaimRecord
+  | AckRecord
+  | RetryRecord
+  | DeadRecord
+  | PromoteRecord
+  | PromoteSomeRecord
+  | CancelRecord
+  | CancelRequestRecord
+  | RequeueDeadRecord
+  | SweepDoneRecord
+  | SweepDeadRecord
+  | ReleaseRecord
+  | SweepSomeRecord
+  | WakeRecord
+  | PauseQueueRecord
+  | RemoveRecord
+  | ScheduleSetRecord
+  | UnscheduleRecord
+  | ScheduleFireRecord
+  | ReplaceRecord;
+
+/** Append one record's encoding to `w`. */
+export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
+  w.u8(rec.tag === Tag.Dead && rec.progress !== undefined ? Tag.DeadWithProgress : rec.tag);
+  switch (rec.tag) {
+    case Tag.Enqueue:
+      writeEnqueue(w, rec);
+      return;
+    case Tag.Claim:
+      writeClaim(w, rec);
+      return;
+    case Tag.Ack:
+      writeAck(w, rec);
+      return;
+    case Tag.Retry:
+      writeRetry(w, rec);
+      return;
+    case Tag.Dead:
+      writeDead(w, rec); // under Tag.DeadWithProgress when it has progress
+      return;
+    case Tag.Promote:
+      w.varint(rec.upTo);
+      return;
+    case Tag.Cancel:
+    case Tag.CancelRequest:
+    case Tag.Release:
+    case Tag.Wake:
+    case Tag.Remove:
+      w.id(rec.id);
+      return;
+    case Tag.PauseQueue:
+      writePauseQueue(w, rec);
+      return;
+    case Tag.RequeueDead:
+      writeRequeueDead(w, rec);
+      return;
+    case Tag.SweepDone:
+    case Tag.SweepDead:
+      writeSweep(w, rec);
+      return;
+    case Tag.PromoteSome:
+      writePromoteSome(w, rec);
+      return;
+    case Tag.SweepDoneSome:
+    case Tag.SweepDeadSome:
+      writeSweepSome(w, rec);
+      return;
+    case Tag.ScheduleSet:
+      writeScheduleDefinition(w, rec.schedule);
+      return;
+    case Tag.Unschedule:
+      w.string(rec.name);
+      return;
+    case Tag.ScheduleFire:
+      w.string(rec.name);
+      w.varint(rec.fireAt);
+      w.u8(rec.job === undefined ? 0 : 1);
+      if (rec.job !== undefined) writeRecord(w, rec.job);
+      return;
+    case Tag.Replace:
+      writeReplace(w, rec);
+      return;
+    case Tag.KvPut:
+      writeKvPut(w, rec);
+      return;
+    case Tag.KvDelete:
+      w.string(rec.key);
+      return;
+    case Tag.Transaction:
+      w.varint(rec.ops.length);
+      for (const op of rec.ops) {
+        if (!TRANSACTION_OP_TAGS.has(op.tag))
+          throw new Error(`a transaction cannot hold a record with tag ${op.tag}`);
+        writeRecord(w, op);
+      }
+      return;
+  }
+}
+
+/** Encode one record as a standalone log record. */
+export function encodeRecord(rec: QueueRecord, sizeHint = 64): Uint8Array {
+  const w = new ByteWriter(sizeHint);
+  writeRecord(w, rec);
+  return w.finish();
+}
+
+/** Decode one log record. Throws {@link DecodeError} on malformed input. */
+export function decodeRecord(bytes: Uint8Array): QueueRecord {
+  const r = new ByteReader(bytes);
+  const rec = readRecord(r);
+  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
+  return rec;
+}
+
+/**
+ * Decodes records where they lie in larger buffers (the log's WAL batches at
+ * replay): one reader and one Buffer per batch reused for every record, so a
+ * record costs only the objects it decodes to. An enqueue's id and payload
+ * stay views of the batch (`DecodedEnqueue` offsets count from its start).
+ */
+export class RecordDecoder {
+  readonly #reader = new ByteReader(new Uint8Array(0));
+  #batch: Uint8Array | null = null;
+  #buffer: Buffer = Buffer.alloc(0);
+
+  /** Decodes the record at `batch[start..end)`. Throws {@link DecodeError} on malformed input. */
+  decode(batch: Uint8Array, start: number, end: number): QueueRecord {
+    if (batch !== this.#batch) {
+      this.#batch = batch;
+      this.#buffer = asBuffer(batch);
+    }
+    const r = this.#reader;
+    r.reset(this.#buffer, start, end);
+    const rec = readRecord(r);
+    if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
+    return rec;
+  }
+}
+
+function readRecord(r: ByteReader): QueueRecord {
+  const tag = r.u8();
+  switch (tag) {
+    case Tag.Enqueue:
+      return readEnqueue(r);
+    case Tag.Claim:
+      return readClaim(r);
+    case Tag.Ack:
+      return readAck(r);
+    case Tag.Retry:
+      return readRetry(r);
+    case Tag.Dead:
+      return readDead(r, false);
+    case Tag.DeadWithProgress:
+      return readDead(r, true);
+    case Tag.Promote:
+      return { tag, upTo: r.varint() };
+    case Tag.Cancel:
+    case Tag.CancelRequest:
+    case Tag.Release:
+    case Tag.Wake:
+    case Tag.Remove:
+      return { tag, id: r.id() };
+    case Tag.PauseQueue:
+      return readPauseQueue(r);
+    case Tag.RequeueDead:
+      return readRequeueDead(r);
+    case Tag.SweepDone:
+    case Tag.SweepDead:
+      return readSweep(r, tag);
+    case Tag.PromoteSome:
+      return readPromoteSome(r);
+    case Tag.SweepDoneSome:
+    case Tag.SweepDeadSome:
+      return readSweepSome(r, tag);
+    case Tag.ScheduleSet:
+      return { tag, schedule: readScheduleDefinition(r) };
+    case Tag.Unschedule:
+      return { tag, name: r.string() };
+    case Tag.ScheduleFire: {
+      const name = r.string();
+      const fireAt = r.varint();
+      const hasJob = r.u8();
+      if (hasJob > 1) throw new DecodeError(`schedule fire job flag ${hasJob} is not 0 or 1`);
+      if (hasJob === 0) return { tag, name, fireAt, job: undefined };
+      const job = readRecord(r);
+      if (job.tag !== Tag.Enqueue)
+        throw new DecodeError(`schedule fire holds a record of tag ${job.tag}, not an enqueue`);
+      return { tag, name, fireAt, job };
+    }
+    case Tag.Replace:
+      return readReplace(r);
+    case Tag.KvPut:
+      return readKvPut(r);
+    case Tag.KvDelete:
+      return { tag, key: r.string() };
+    case Tag.Transaction: {
+      const count = r.varint();
+      if (count > r.remaining)
+        throw new DecodeError(`transaction of ${count} records is truncated`);
+      const ops: TransactionOp[] = [];
+      for (let k = 0; k < count; k++) {
+        const op = readRecord(r);
+        if (!TRANSACTION_OP_TAGS.has(op.tag))
+          throw new DecodeError(`a transaction holds a record with tag ${op.tag}`);
+        ops.push(op as TransactionOp);
+      }
+      return { tag, ops };
+    }
+    default:
+      throw new DecodeError(`unknown record tag ${tag}`);
+  }
+}

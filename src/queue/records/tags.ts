@@ -1,0 +1,42 @@
+/**
+ * The number each log record is stored under. Numbers are never renumbered
+ * or reused: a log written by any earlier release reads back the same.
+ */
+
+/**
+ * The queue's log records. Each carries the outcome already decided on the
+ * live path (times, retry-or-dead, keep-or-delete), so replaying them never
+ * consults configuration or the clock.
+ */
+export const Tag = {
+  Enqueue: 1,
+  Claim: 2,
+  Ack: 3,
+  Retry: 4,
+  Dead: 5,
+  Promote: 6,
+  Cancel: 7,
+  CancelRequest: 8,
+  RequeueDead: 9,
+  SweepDone: 10,
+  SweepDead: 11,
+  Release: 12,
+  PromoteSome: 13,
+  SweepDoneSome: 14,
+  SweepDeadSome: 15,
+  Wake: 16,
+  PauseQueue: 17,
+  Remove: 18,
+  /**
+   * A Dead record that carries progress (written under this tag so records
+   * without it keep their earlier encoding; decoded as `Dead`).
+   */
+  DeadWithProgress: 19,
+  ScheduleSet: 28,
+  Unschedule: 29,
+  ScheduleFire: 30,
+  Replace: 31,
+  KvPut: 21,
+  KvDelete: 22,
+  Transaction: 23,
+} as const;
