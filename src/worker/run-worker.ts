@@ -4,6 +4,11 @@
  * durable write per batch), runs the handler on up to `concurrency` of
  * them at a time, keeps their leases renewed, and settles each from its
  * outcome, until shutdown or until the queue closes or fails.
+ *
+ * Settlements and claims share writes: the jobs that end in one turn of the
+ * event loop are settled in the next, together with the claim for the slots
+ * they freed, so one WAL write carries both (not one write for the acks
+ * and a second for the claims).
  */
 import { ClosedError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
@@ -102,8 +107,10 @@ export async function runWorker(
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
-  /** A claim request is scheduled for the next turn of the event loop. */
+  /** A turn is scheduled that settles `ended` and claims what is missing. */
   let requestQueued = false;
+  /** Jobs whose handler ended, to be settled in the next turn alongside the next claim. */
+  const ended: Array<{ claim: Claim; outcome: Outcome }> = [];
 
   const run = async (held: Held): Promise<void> => {
     const { claim } = held;
@@ -159,7 +166,7 @@ export async function runWorker(
     const settled = await transactions.settled();
     deadline?.cancel();
     held.stopRenewing();
-    if (!timedOut && !settled) settlements.settle(claim, outcome);
+    if (!timedOut && !settled) ended.push({ claim, outcome });
   };
 
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */
@@ -182,7 +189,8 @@ export async function runWorker(
       });
     }
     const wanted = concurrency + prefetch - running - ready.length;
-    if (!claimingStopped && !claiming && !requestQueued && wanted > 0) {
+    const claimWanted = !claimingStopped && !claiming && wanted > 0;
+    if (!requestQueued && (ended.length > 0 || claimWanted)) {
       requestQueued = true;
       setImmediate(requestClaims);
     }
@@ -191,12 +199,14 @@ export async function runWorker(
   };
 
   /**
-   * Claims what is missing, as one batch (one durable write), one turn of the
-   * event loop after it went missing: slots that free up together share a
-   * batch, and empty polls never spin on microtasks.
+   * Settles the jobs that ended, then claims what is missing as one batch,
+   * one turn of the event loop after it went missing: slots that free up
+   * together share a batch, their settlements go in the same write as that
+   * batch's claims, and empty polls never spin on microtasks.
    */
   const requestClaims = (): void => {
     requestQueued = false;
+    for (const { claim, outcome } of ended.splice(0)) settlements.settle(claim, outcome);
     const wanted = concurrency + prefetch - running - ready.length;
     if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
       pump();

@@ -41,9 +41,10 @@ export function messageOf(error: unknown): string {
 }
 
 /**
- * Settlements awaiting durability. A job's slot frees as soon as its
- * settlement is issued (the queue applies it at once), so throughput is not
- * capped at one job per slot and commit round-trip.
+ * Settlements awaiting durability. A job's slot frees when its handler ends;
+ * its settlement is issued in the next turn of the event loop (the queue
+ * applies it at once) and goes in the same write as the claim for the freed
+ * slots, so throughput is not capped at one job per slot and commit round-trip.
  */
 export class Settlements {
   readonly #queue: Queue;
