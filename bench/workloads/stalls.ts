@@ -9,6 +9,7 @@ import type { Args } from "../lib/args.js";
 import { sleep } from "../lib/process.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, type StoreKind } from "../lib/stores.js";
+import { TurnMeter } from "../lib/turns.js";
 import type { Workload } from "../lib/workload.js";
 
 export interface StallParams {
@@ -44,6 +45,15 @@ interface PhaseRow {
   p99Ms: number;
   /** Longest single garbage-collection pause (V8) during the phase. */
   gcMaxMs: number;
+  /** Longest on-CPU time of the main thread in one gap of the loop (NaN off Linux). */
+  cpuMaxMs: number;
+  /** The same less the GC pauses in that gap: the longest stretch of our code. */
+  ownMaxMs: number;
+  /** Gaps over 20 ms: all, while waiting for a core, made long by GC, by our code. */
+  gaps: number;
+  gapsWaited: number;
+  gapsGc: number;
+  gapsOurs: number;
   checkpoints: number;
 }
 
@@ -61,6 +71,7 @@ class SkewClock implements Clock {
 class PhaseMonitor {
   readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
   readonly #gc: PerformanceObserver;
+  readonly #turns = new TurnMeter(20);
   #gcMax = 0;
   #start = 0;
   #checkpointsAtStart = 0;
@@ -79,6 +90,7 @@ class PhaseMonitor {
     this.#delay.reset();
     await new Promise((resolve) => setImmediate(resolve));
     this.#gcMax = 0;
+    this.#turns.reset();
     this.#start = performance.now();
     this.#checkpointsAtStart = queue.logStats().checkpointsWritten;
   }
@@ -86,17 +98,31 @@ class PhaseMonitor {
   /** Ends a phase: waits for the monitor's timer to record a stall that just ended, then reads it. */
   async end(phase: string, queue: Queue): Promise<PhaseRow> {
     await sleep(25);
+    const turns = this.#turns.summary();
     const row: PhaseRow = {
       phase,
       seconds: (performance.now() - this.#start) / 1_000,
       maxMs: this.#delay.max / 1e6,
       p99Ms: this.#delay.percentile(99) / 1e6,
       gcMaxMs: this.#gcMax,
+      cpuMaxMs: turns.maxCpuMs,
+      ownMaxMs: turns.maxOwnMs,
+      gaps: turns.gaps,
+      gapsWaited: turns.waited,
+      gapsGc: turns.gc,
+      gapsOurs: turns.ours,
       checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
     };
     this.rows.push(row);
     process.stderr.write(
-      `  ${phase}: max ${row.maxMs.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gc max ${row.gcMaxMs.toFixed(1)} ms, ${row.checkpoints} checkpoints, ${row.seconds.toFixed(1)} s\n`,
+      `  ${phase}: max ${row.maxMs.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gc max ${row.gcMaxMs.toFixed(1)} ms, ${row.checkpoints} checkpoints, ${row.seconds.toFixed(1)} s\n` +
+        `    longest turn on CPU ${row.cpuMaxMs.toFixed(1)} ms (${row.ownMaxMs.toFixed(1)} ms without GC); gaps > 20 ms: ${row.gaps} (${row.gapsWaited} waiting for a core, ${row.gapsGc} GC, ${row.gapsOurs} ours)\n` +
+        turns.worst
+          .map(
+            (g) =>
+              `    gap ${g.wallMs.toFixed(1)} ms at ${g.fromUs} µs: on CPU ${g.cpuMs.toFixed(1)}, waiting ${g.waitMs.toFixed(1)}, GC ${g.gcMs.toFixed(1)}\n`,
+          )
+          .join(""),
     );
     return row;
   }
@@ -104,6 +130,7 @@ class PhaseMonitor {
   stop(): void {
     this.#delay.disable();
     this.#gc.disconnect();
+    this.#turns.stop();
   }
 }
 
@@ -285,6 +312,8 @@ export const stalls: Workload<StallParams> = {
         metrics: {
           maxStallMs: Math.max(...measured.map((r) => r.maxMs)),
           maxGcPauseMs: Math.max(...measured.map((r) => r.gcMaxMs)),
+          maxCpuTurnMs: Math.max(...measured.map((r) => r.cpuMaxMs)),
+          maxOwnTurnMs: Math.max(...measured.map((r) => r.ownMaxMs)),
         },
         windows: rows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
       },

@@ -28,7 +28,7 @@ import {
   decideLeaseExpired,
   decidePromotion,
   decideSweeps,
-  interruptedClaims,
+  type FailedDeliveryRecord,
   nextRunAt,
 } from "./decisions.js";
 import { QueueEvents } from "./events.js";
@@ -141,26 +141,33 @@ export class QueueCore {
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
     this.state.flowWoken.clear(); // replayed: nobody waits yet
-    const interrupted = interruptedClaims(this.state);
-    if (interrupted.length > 0) {
-      this.logger.info?.(`requeued ${interrupted.length} interrupted claims`);
-      // Groups of a few hundred records, as many per turn of the event loop as fit a slice.
-      const budget = new SliceBudget();
-      budget.start();
-      for (let from = 0; from < interrupted.length; from += INTERRUPTED_PER_COMMIT) {
+    // Groups of a few hundred records, as many per turn of the event loop as fit a slice,
+    // each taken from the front of a queue's claimed jobs (which the commit shrinks): no list
+    // of every claim is built at once.
+    const budget = new SliceBudget();
+    budget.start();
+    let requeued = 0;
+    for (const qs of this.state.queueList) {
+      while (qs.claimed.size > 0) {
         if (budget.spent()) {
           await nextTurn();
           budget.start();
         }
         if (this.closed) return;
         const now = this.now();
-        const slice = interrupted.slice(from, from + INTERRUPTED_PER_COMMIT);
-        this.commitInBackground(
-          slice.map((h) => decideInterruptedClaim(this.state, h, now)),
-          "interrupted",
-        );
+        const before = qs.claimed.size;
+        const position = qs.claimed.seek(() => false);
+        const records: FailedDeliveryRecord[] = [];
+        for (let h = qs.claimed.next(position); h !== -1; h = qs.claimed.next(position)) {
+          records.push(decideInterruptedClaim(this.state, h, now));
+          if (records.length === INTERRUPTED_PER_COMMIT) break;
+        }
+        this.commitInBackground(records, "interrupted");
+        requeued += records.length;
+        if (qs.claimed.size >= before) break; // nothing left that a commit can settle
       }
     }
+    if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
     this.#rearmScheduler();
     this.timers.start();
     this.schedules.start();

@@ -10,11 +10,27 @@ import { nextTurn, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
 import { RecordDecoder } from "./records/codec.js";
+import { Tag } from "./records/tags.js";
 import { snapshotDecoder } from "./snapshot.js";
 import { State } from "./state.js";
 
 /** Records applied between two budget checks. */
 const RECORDS_PER_CHECK = 256;
+/**
+ * Records that may act on many jobs (up to `BULK_RECORD_JOBS`, or every job
+ * of a queue for records of earlier releases): the budget is checked after
+ * each, so a run of them (a retention sweep, a promotion) does not become
+ * one long turn.
+ */
+const BULK_TAGS: ReadonlySet<number> = new Set([
+  Tag.Promote,
+  Tag.PromoteSome,
+  Tag.SweepDone,
+  Tag.SweepDead,
+  Tag.SweepDoneSome,
+  Tag.SweepDeadSome,
+  Tag.Transaction,
+]);
 
 /**
  * Rebuild the state from the newest checkpoint plus the records after it.
@@ -41,8 +57,11 @@ export async function restoreState(
   const cursor = tail.cursor();
   const decoder = new RecordDecoder();
   while (cursor.next()) {
+    let bulk: boolean;
     try {
-      apply(state, decoder.decode(cursor.body, cursor.start, cursor.end));
+      const record = decoder.decode(cursor.body, cursor.start, cursor.end);
+      apply(state, record);
+      bulk = BULK_TAGS.has(record.tag);
     } catch (error) {
       if (error instanceof DecodeError || error instanceof ApplyError)
         throw new CorruptionError(
@@ -54,7 +73,7 @@ export async function restoreState(
         );
       throw error;
     }
-    if (cursor.index % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1 && budget.spent()) {
+    if ((bulk || cursor.index % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1) && budget.spent()) {
       await nextTurn();
       budget.start();
     }

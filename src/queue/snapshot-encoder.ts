@@ -52,6 +52,12 @@ enum Phase {
 
 /** Index entries written between two budget checks. */
 const ENTRIES_PER_CHECK = 4_096;
+/**
+ * Rows of a page ranked or written between two budget checks: a row with
+ * extras costs a few microseconds to rank, so a whole page of them would
+ * overrun a slice many times over.
+ */
+const ROWS_PER_CHECK = 1_024;
 
 export class SnapshotWriter implements SnapshotEncoder {
   readonly #state: State;
@@ -71,6 +77,8 @@ export class SnapshotWriter implements SnapshotEncoder {
   #phase = Phase.Rank;
   /** Next page of the current row pass. */
   #page = 0;
+  /** Next row within that page. */
+  #row = 0;
   /** Dense position (in the snapshot) of each live row. */
   readonly #rank: Int32Array;
   #jobs = 0;
@@ -120,6 +128,7 @@ export class SnapshotWriter implements SnapshotEncoder {
           this.#start();
           this.#phase = Phase.Rows;
           this.#page = 0;
+          this.#row = 0;
           break;
         case Phase.Rows:
           if (!this.#writeRows()) return null;
@@ -161,14 +170,25 @@ export class SnapshotWriter implements SnapshotEncoder {
     }
   }
 
-  /** Pass 1: the dense position of every live row, payload bytes, extras. True when done. */
+  /**
+   * Pass 1: the dense position of every live row, payload bytes, extras. True
+   * when done. Resumes mid-page: a page of jobs that all carry extras (kept
+   * done or dead jobs with their attempt history) takes tens of milliseconds.
+   */
   #rankPages(): boolean {
     const pages = this.#table.pages;
     while (this.#page < pages.length) {
-      const p = this.#page++;
+      const p = this.#page;
       const page = pages[p]!;
       const base = p * PAGE_SLOTS;
-      for (let i = 0; i < PAGE_SLOTS; i++) {
+      const from = this.#row;
+      const to = Math.min(PAGE_SLOTS, from + ROWS_PER_CHECK);
+      this.#row = to;
+      if (to === PAGE_SLOTS) {
+        this.#page++;
+        this.#row = 0;
+      }
+      for (let i = from; i < to; i++) {
         if (page.status[i] === FREE) continue;
         const dense = this.#jobs++;
         this.#rank[base + i] = dense;
@@ -275,10 +295,12 @@ export class SnapshotWriter implements SnapshotEncoder {
     const seq = this.#f64(Region.Seq, n);
     const payloadLength = this.#u32(Region.PayloadLength, n);
     while (this.#page < pages.length) {
-      const p = this.#page++;
+      const p = this.#page;
       const page = pages[p]!;
       const base = p * PAGE_SLOTS;
-      for (let i = 0; i < PAGE_SLOTS; i++) {
+      const from = this.#row;
+      const to = Math.min(PAGE_SLOTS, from + ROWS_PER_CHECK);
+      for (let i = from; i < to; i++) {
         if (page.status[i] === FREE) continue;
         const d = this.#rank[base + i]!;
         const idFrom = i * ID_BYTES;
@@ -295,43 +317,48 @@ export class SnapshotWriter implements SnapshotEncoder {
         seq[d] = page.seq[i]!;
         payloadLength[d] = page.payloadLength[i]!;
       }
-      this.#copyPayloads(page);
-      this.#state.table.releasePage(page);
+      this.#copyPayloads(page, from, to);
+      if (to === PAGE_SLOTS) {
+        this.#state.table.releasePage(page);
+        this.#page++;
+        this.#row = 0;
+      } else this.#row = to;
       if (this.#budget.spent()) return this.#page === pages.length;
     }
     return true;
   }
 
-  /** Appends the payloads of `page`'s live rows, copying runs of adjacent bytes at once. */
-  #copyPayloads(page: Page): void {
-    const out = this.#out!;
+  /** Appends the payloads of rows `from..to` of `page` that are live, copying runs of adjacent bytes at once. */
+  #copyPayloads(page: Page, from: number, to: number): void {
     let runSegment = -1;
     let runFrom = 0;
     let runTo = 0;
-    const flush = (): void => {
-      if (runSegment === -1 || runTo === runFrom) return;
-      const segment = this.#arena[runSegment]!;
-      const length = runTo - runFrom;
-      if (length <= 64)
-        for (let k = 0; k < length; k++) out[this.#payloadAt + k] = segment[runFrom + k]!;
-      else out.set(segment.subarray(runFrom, runTo), this.#payloadAt);
-      this.#payloadAt += length;
-    };
-    for (let i = 0; i < PAGE_SLOTS; i++) {
+    for (let i = from; i < to; i++) {
       if (page.status[i] === FREE) continue;
       const length = page.payloadLength[i]!;
       if (length === 0) continue;
       const segment = page.payloadSegment[i]!;
-      const from = page.payloadOffset[i]!;
-      if (segment === runSegment && from === runTo) runTo += length;
+      const offset = page.payloadOffset[i]!;
+      if (segment === runSegment && offset === runTo) runTo += length;
       else {
-        flush();
+        if (runSegment !== -1) this.#copyRun(runSegment, runFrom, runTo);
         runSegment = segment;
-        runFrom = from;
-        runTo = from + length;
+        runFrom = offset;
+        runTo = offset + length;
       }
     }
-    flush();
+    if (runSegment !== -1) this.#copyRun(runSegment, runFrom, runTo);
+  }
+
+  /** Appends bytes `from..to` of arena segment `segment` to the payload region. */
+  #copyRun(segment: number, from: number, to: number): void {
+    const out = this.#out!;
+    const bytes = this.#arena[segment]!;
+    const length = to - from;
+    const at = this.#payloadAt;
+    if (length <= 64) for (let k = 0; k < length; k++) out[at + k] = bytes[from + k]!;
+    else out.set(bytes.subarray(from, to), at);
+    this.#payloadAt = at + length;
   }
 
   /** Pass 3: the order of every index, as dense positions. True when done. */
