@@ -14,6 +14,7 @@ import {
   placeWaitingParent,
 } from "./flow-state.js";
 import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
+import { appendAttempt, type EncodedHistory } from "./history.js";
 import { isUlid, writeIdBytes } from "./ids.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
@@ -22,6 +23,8 @@ import { Tag } from "./records/tags.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
+
+export { MAX_HISTORY } from "./history.js";
 
 /** A record that does not fit the state it is applied to (a bug, or a damaged log). */
 export class ApplyError extends Error {
@@ -129,20 +132,6 @@ function remove(state: State, h: number): void {
   state.table.release(h);
 }
 
-/**
- * Most attempts kept in a job's history: the newest, so a job retried
- * thousands of times costs bounded memory and checkpoint space.
- */
-export const MAX_HISTORY = 100;
-
-function appendAttempt(
-  history: readonly JobAttempt[] | undefined,
-  entry: JobAttempt,
-): readonly JobAttempt[] {
-  const list = history === undefined ? [entry] : [...history, entry];
-  return list.length > MAX_HISTORY ? list.slice(list.length - MAX_HISTORY) : list;
-}
-
 /** Job `h`'s history with the end of its current attempt (it is claimed) appended. */
 function attempted(
   state: State,
@@ -150,7 +139,7 @@ function attempted(
   outcome: AttemptOutcome,
   recordedAt: number,
   error: string | undefined,
-): readonly JobAttempt[] {
+): EncodedHistory {
   const page = state.table.read(h);
   const i = slot(h);
   const entry: JobAttempt = {

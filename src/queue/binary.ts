@@ -103,6 +103,12 @@ export class ByteWriter {
     this.#pos += this.#buf.write(value, this.#pos, value.length, "latin1");
   }
 
+  /** Raw bytes held as a latin1 ("binary") string, one char per byte, with no length prefix. */
+  latin1(value: string): void {
+    this.#ensure(value.length);
+    this.#pos += this.#buf.write(value, this.#pos, value.length, "latin1");
+  }
+
   /** Length-prefixed raw bytes. */
   bytes(value: Uint8Array): void {
     this.varint(value.byteLength);

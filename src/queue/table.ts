@@ -21,8 +21,8 @@
  * handle); a rare or variable one goes into the row's extras (progress,
  * result reference, caller-chosen id, attempt history).
  */
+import type { EncodedHistory } from "./history.js";
 import type { Headers } from "./state.js";
-import type { JobAttempt } from "./types.js";
 
 export const PAGE_BITS = 14;
 /** Rows per page. */
@@ -51,8 +51,8 @@ export interface JobExtras {
   readonly jobId?: string;
   /** A done job's result. */
   readonly result?: Uint8Array;
-  /** How earlier attempts ended, oldest first (at most `MAX_HISTORY`). */
-  readonly history?: readonly JobAttempt[];
+  /** How earlier attempts ended, oldest first (at most `MAX_HISTORY`), encoded (`history.ts`). */
+  readonly history?: EncodedHistory;
   /** Handler deadline under `runWorker`. */
   readonly timeoutMs?: number;
   /** An offloaded payload: its object's key and size (the arena holds none of it). */

@@ -3,6 +3,7 @@
  * read-only `QueueReader`, so both answer the same question the same way.
  * Public job records are materialised from the table's columns on demand.
  */
+import { decodeHistory } from "./history.js";
 import { type QueueState, type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
 
@@ -78,7 +79,8 @@ export function jobToRecord(
 export function attemptHistoryOf(state: State, id: string): JobAttempt[] {
   const h = state.findPublic(id);
   if (h === -1) return [];
-  return (state.table.extras(h)?.history ?? []).map((entry) => ({ ...entry }));
+  const history = state.table.extras(h)?.history;
+  return history === undefined ? [] : decodeHistory(history);
 }
 
 /** How job `id` ended if it did (done or dead), else `undefined` (also for an unknown id). */

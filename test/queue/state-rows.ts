@@ -2,6 +2,7 @@
  * Test helper: the jobs of a queue `State` as plain objects (materialised
  * from the job table), for assertions, audits and canonical dumps.
  */
+import { decodeHistory } from "../../src/queue/history.js";
 import { type State, Status, type StatusCode } from "../../src/queue/state.js";
 import { Flag, slot } from "../../src/queue/table.js";
 import type { JobAttempt } from "../../src/queue/types.js";
@@ -76,13 +77,15 @@ export function rowOf(state: State, h: number): Row {
     payload: Buffer.from(state.payloadOf(h)).toString("latin1"),
     result:
       extras?.result === undefined ? undefined : Buffer.from(extras.result).toString("latin1"),
-    history: extras?.history?.map((e) => ({
-      attempt: e.attempt,
-      claimedAt: e.claimedAt ?? null,
-      recordedAt: e.recordedAt,
-      outcome: e.outcome,
-      error: e.error ?? null,
-    })),
+    history: (extras?.history === undefined ? undefined : decodeHistory(extras.history))?.map(
+      (e) => ({
+        attempt: e.attempt,
+        claimedAt: e.claimedAt ?? null,
+        recordedAt: e.recordedAt,
+        outcome: e.outcome,
+        error: e.error ?? null,
+      }),
+    ),
     timeoutMs: extras?.timeoutMs,
     payloadRef: extras?.payloadRef === undefined ? undefined : { ...extras.payloadRef },
     flowParent: extras?.flowParent,

@@ -1,0 +1,117 @@
+/**
+ * A job's attempt history as the state holds it: its encoded bytes in a
+ * one-byte string (one char per byte), decoded only when read.
+ *
+ * Why: kept done jobs and dead jobs each carry a history. As an array of
+ * `JobAttempt` objects it cost five JS objects per job (the array, its
+ * backing store, the attempt, two heap numbers for its times), about
+ * 215 bytes of JS heap that every full garbage collection traces; a queue
+ * keeping a million done jobs held five million of them. As a string it is
+ * one object of about 40 bytes, which the collector does not look inside.
+ *
+ * The bytes are exactly those of the snapshot's `History` extra: a varint
+ * count, then each attempt as {@link writeAttempt} writes it. So a checkpoint
+ * copies them as they are, and a restore keeps the checkpoint's bytes
+ * (checked, not decoded into objects).
+ */
+import { asBuffer, ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { latin1Slice } from "./buffer-codecs.js";
+import type { AttemptOutcome, JobAttempt } from "./types.js";
+
+/** Outcome codes as stored; never renumber one. */
+export const OUTCOMES: readonly AttemptOutcome[] = [
+  "completed",
+  "retried",
+  "dead_lettered",
+  "lease_expired",
+  "interrupted",
+  "timed_out",
+  "requeued",
+  "cancelled",
+];
+
+const HAS_CLAIMED_AT = 1;
+const HAS_ERROR = 2;
+
+/** One attempt entry. */
+export function writeAttempt(w: ByteWriter, entry: JobAttempt): void {
+  w.u8(OUTCOMES.indexOf(entry.outcome));
+  w.u8(
+    (entry.claimedAt !== undefined ? HAS_CLAIMED_AT : 0) |
+      (entry.error !== undefined ? HAS_ERROR : 0),
+  );
+  w.varint(entry.attempt);
+  w.varint(entry.recordedAt);
+  if (entry.claimedAt !== undefined) w.varint(entry.claimedAt);
+  if (entry.error !== undefined) w.string(entry.error);
+}
+
+export function readAttempt(r: ByteReader): JobAttempt {
+  const outcome = OUTCOMES[r.u8()];
+  if (outcome === undefined) throw new DecodeError("unknown attempt outcome");
+  const flags = r.u8();
+  const entry: JobAttempt = { attempt: r.varint(), recordedAt: r.varint(), outcome };
+  if (flags & HAS_CLAIMED_AT) entry.claimedAt = r.varint();
+  if (flags & HAS_ERROR) entry.error = r.string();
+  return entry;
+}
+
+/** An encoded attempt history (see the module comment); build one with {@link appendAttempt}. */
+export type EncodedHistory = string & { readonly __encodedHistory: true };
+
+/**
+ * Most attempts kept in a job's history: the newest, so a job retried
+ * thousands of times costs bounded memory and checkpoint space.
+ */
+export const MAX_HISTORY = 100;
+
+/** `history` (or none) with `entry` appended, keeping the newest {@link MAX_HISTORY}. */
+export function appendAttempt(
+  history: EncodedHistory | undefined,
+  entry: JobAttempt,
+): EncodedHistory {
+  const list = history === undefined ? [] : decodeHistory(history);
+  list.push(entry);
+  const kept = list.length > MAX_HISTORY ? list.slice(list.length - MAX_HISTORY) : list;
+  const w = new ByteWriter(32 + 24 * kept.length);
+  w.varint(kept.length);
+  for (const attempt of kept) writeAttempt(w, attempt);
+  const bytes = w.finish();
+  return latin1Slice(asBuffer(bytes), 0, bytes.byteLength) as EncodedHistory;
+}
+
+/** The attempts of `history`, oldest first (fresh objects the caller may keep or change). */
+export function decodeHistory(history: EncodedHistory): JobAttempt[] {
+  const r = new ByteReader(Buffer.from(history, "latin1"));
+  const count = r.varint();
+  const list: JobAttempt[] = [];
+  for (let i = 0; i < count; i++) list.push(readAttempt(r));
+  return list;
+}
+
+/** Writes `history` as the snapshot's `History` extra (its bytes as they are). */
+export function writeHistory(w: ByteWriter, history: EncodedHistory): void {
+  w.latin1(history);
+}
+
+/**
+ * Reads a `History` extra written by {@link writeHistory} (or by earlier
+ * releases, which wrote the same bytes), checking every attempt without
+ * building objects for them.
+ */
+export function readHistory(r: ByteReader): EncodedHistory {
+  const from = r.position;
+  const count = r.varint();
+  for (let i = 0; i < count; i++) skipAttempt(r);
+  return latin1Slice(r.buffer, from, r.position) as EncodedHistory;
+}
+
+/** Reads past one attempt as {@link readAttempt} would, refusing what it refuses. */
+function skipAttempt(r: ByteReader): void {
+  if (OUTCOMES[r.u8()] === undefined) throw new DecodeError("unknown attempt outcome");
+  const flags = r.u8();
+  r.varint();
+  r.varint();
+  if (flags & HAS_CLAIMED_AT) r.varint();
+  if (flags & HAS_ERROR) r.skip(r.varint());
+}
