@@ -4,7 +4,11 @@
  * ages, byte sizes and money. Output is plain text; pages escape it.
  */
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Largest payload pretty-printed as JSON: parsing and re-serialising is linear
+ * in the payload, so a larger one is shown as its raw text, cut, like any text.
+ */
+export const MAX_PRETTY_JSON_BYTES = 65_536;
 
 /** A payload (or result) for display: its kind, and text cut to `maxChars`. */
 export interface Preview {
@@ -35,15 +39,32 @@ function hexDump(bytes: Uint8Array, max: number): string {
   return lines.join("\n");
 }
 
-/** `bytes` for display; `pretty` formats JSON over several lines. */
+/**
+ * The text of the first `bytes` of a payload, or `null` when they are not
+ * UTF-8. A character cut at the end of the prefix is left out, not an error.
+ */
+function decodePrefix(bytes: Uint8Array, whole: boolean): string | null {
+  try {
+    // A new decoder each time: streaming keeps a cut character's bytes between calls.
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: !whole });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `bytes` for display; `pretty` formats JSON over several lines (up to
+ * {@link MAX_PRETTY_JSON_BYTES}). Only as much of `bytes` as the preview
+ * shows is decoded and looked at, so its cost does not grow with the
+ * payload: a page of large payloads renders without stalling the queue.
+ */
 export function preview(bytes: Uint8Array, maxChars: number, pretty: boolean): Preview {
   if (bytes.length === 0) return { kind: "empty", text: "", bytes: 0, truncated: false };
-  let text: string | null = null;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    text = null;
-  }
+  const json = pretty && bytes.length <= MAX_PRETTY_JSON_BYTES;
+  // A UTF-8 character is at most 4 bytes: this prefix holds more than maxChars characters.
+  const whole = json || bytes.length <= maxChars * 4 + 4;
+  let text = decodePrefix(whole ? bytes : bytes.subarray(0, maxChars * 4 + 4), whole);
+  if (text !== null && !whole) text = text.slice(0, maxChars + 1);
   if (text === null || !printable(text)) {
     const max = Math.max(16, Math.floor(maxChars / 3));
     return {
@@ -55,16 +76,16 @@ export function preview(bytes: Uint8Array, maxChars: number, pretty: boolean): P
   }
   let kind: Preview["kind"] = "text";
   const trimmed = text.trimStart();
-  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+  if (json && (trimmed.startsWith("{") || trimmed.startsWith("["))) {
     try {
       const value: unknown = JSON.parse(text);
       kind = "json";
-      if (pretty) text = JSON.stringify(value, null, 2);
+      text = JSON.stringify(value, null, 2);
     } catch {
       // not JSON: shown as text
     }
   }
-  const truncated = text.length > maxChars;
+  const truncated = !whole || text.length > maxChars;
   return {
     kind,
     text: truncated ? `${text.slice(0, maxChars)}…` : text,
