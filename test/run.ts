@@ -16,9 +16,14 @@ interface Outcome {
   node: TestNode;
   files: number;
   counts: Record<string, number>;
+  /** Each failed test's `not ok` line with its diagnostics, as the TAP report gave them. */
+  failures: string[];
   exitCode: number;
   seconds: number;
 }
+
+/** Most diagnostic lines kept per failure: enough for the error, its location and stack top. */
+const FAILURE_LINES = 40;
 
 function testFilesUnder(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
@@ -38,6 +43,47 @@ function tapCounts(tap: string): Record<string, number> {
   for (const match of tap.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm))
     counts[match[1]!] = Number(match[2]);
   return counts;
+}
+
+/**
+ * The `not ok` entries of a TAP report that are tests, not the suites and files that
+ * fail because of them, each with its YAML block (error, location, stack), so the end
+ * of a long CI log says which test failed and why.
+ */
+function tapFailures(tap: string): string[] {
+  const lines = tap.split("\n");
+  const failures: string[] = [];
+  // The enclosing suites' names by depth (four spaces per level), from `# Subtest:` lines.
+  const suites: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (subtest) {
+      suites.length = subtest[1]!.length / 4;
+      suites.push(subtest[2]!);
+      continue;
+    }
+    const notOk = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+    if (!notOk) continue;
+    const depth = notOk[1]!.length / 4;
+    const block = [`not ok - ${[...suites.slice(0, depth), notOk[2]!].join(" > ")}`];
+    let j = i + 1;
+    if (lines[j]?.trim() === "---") {
+      for (j++; j < lines.length && lines[j]!.trim() !== "..."; j++) {
+        // Node's own frames say nothing about which test failed or why.
+        if (!lines[j]!.includes("node:internal") && !lines[j]!.includes("(<anonymous>)"))
+          block.push(lines[j]!.slice(notOk[1]!.length));
+      }
+    }
+    const text = block.join("\n");
+    // Suites fail because a test in them did; that test is reported on its own.
+    if (/^\s*type: 'suite'/m.test(text) || /^\s*failureType: 'subtestsFailed'/m.test(text))
+      continue;
+    const kept = block.slice(0, FAILURE_LINES);
+    if (block.length > FAILURE_LINES) kept.push(`  … ${block.length - FAILURE_LINES} more lines`);
+    failures.push(kept.join("\n"));
+  }
+  return failures;
 }
 
 function runOn(node: TestNode, files: string[], cwd: string): Promise<Outcome> {
@@ -60,8 +106,11 @@ function runOn(node: TestNode, files: string[], cwd: string): Promise<Outcome> {
     child.on("error", fail);
     child.on("exit", (code, signal) => {
       let counts: Record<string, number> = {};
+      let failures: string[] = [];
       try {
-        counts = tapCounts(readFileSync(tapFile, "utf8"));
+        const tap = readFileSync(tapFile, "utf8");
+        counts = tapCounts(tap);
+        failures = tapFailures(tap);
       } catch {
         // no report: the exit code says what happened
       }
@@ -70,6 +119,7 @@ function runOn(node: TestNode, files: string[], cwd: string): Promise<Outcome> {
         node,
         files: files.length,
         counts,
+        failures,
         exitCode: code ?? (signal === null ? 1 : 128),
         seconds: (performance.now() - started) / 1000,
       });
@@ -97,6 +147,11 @@ async function main(): Promise<number> {
     if (these.length === 0) continue;
     console.log(`\n# taquba: ${these.length} test files on Node ${node.version}\n`);
     outcomes.push(await runOn(node, these, root));
+  }
+  for (const { node, failures } of outcomes) {
+    if (failures.length === 0) continue;
+    console.log(`\n# taquba: ${failures.length} failed on Node ${node.version}`);
+    for (const failure of failures) console.log(`${failure}\n`);
   }
   console.log("\n# taquba: summary");
   for (const { node, files: n, counts, exitCode, seconds } of outcomes) {
