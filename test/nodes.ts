@@ -44,12 +44,16 @@ function describeNode(executable: string): TestNode {
 }
 
 /**
- * The Nodes to test on: this one first, then the bundled Node 22 unless this one is a 22.
- * Throws with install instructions when the Node 22 binary is missing.
+ * The Nodes to test on: this one first, then the bundled Node 22 unless this one is a 22
+ * or `TAQUBA_TEST_NODES=current` asks for this one only (a quicker run while developing;
+ * CI runs both). Throws with install instructions when the Node 22 binary is missing.
  */
 export function testNodes(): TestNode[] {
   const current = describeNode(process.execPath);
-  if (current.major === 22) return [current];
+  const only = process.env.TAQUBA_TEST_NODES;
+  if (only !== undefined && only !== "current" && only !== "all")
+    throw new Error(`Expected \`TAQUBA_TEST_NODES\` to be "current" or "all", got "${only}"`);
+  if (current.major === 22 || only === "current") return [current];
   const node22 = bundledNode22();
   if (node22 === undefined) throw new Error(`no Node 22 in test/node22: ${NODE22_INSTALL_HINT}`);
   return [current, describeNode(node22)];
