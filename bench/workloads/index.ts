@@ -10,6 +10,7 @@ import { opSlices } from "./op-slices.js";
 import { payloadOffload } from "./payload-offload.js";
 import { payloadSweep } from "./payload-sweep.js";
 import { rateLimit } from "./rate-limit.js";
+import { schedules } from "./schedules.js";
 import { singleEnqueue } from "./single-enqueue.js";
 import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
@@ -30,6 +31,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(opSlices),
   runnable(rateLimit),
   runnable(fairGroups),
+  runnable(schedules),
   runnable(transactions),
   runnable(kvSlices),
 ];

@@ -29,6 +29,8 @@ export async function openLog(
   options?: LogOptions,
   /** How `options` is named in error messages (the queue passes `options.log`). */
   optionsArg = "options",
+  /** Called once this writer's fence is placed, before replay: from then on it owns the log. */
+  onOwned?: () => void,
 ): Promise<RecoveredLog> {
   checkString(path, "path");
   const resolved = resolveLogOptions(options, optionsArg);
@@ -62,6 +64,7 @@ export async function openLog(
 
   const skipDamage = resolved.recoverCorruption === "skip";
   const { fenceId, nextWalId } = await fence.placeFence(skipDamage);
+  onOwned?.();
   const own = { id: fence.manifestId, manifest: fence.manifest };
 
   let recovered: Replayed;

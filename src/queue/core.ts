@@ -135,7 +135,7 @@ export class QueueCore {
    * Wires the log (snapshots, failure), settles the claims of the previous
    * process (in slices), and starts the timers.
    */
-  async start(): Promise<void> {
+  async start(ownedAt: number): Promise<void> {
     this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
     this.log.onFailure((error) => this.#fail(error));
     // Removals replayed from the log are durable: their payload objects can go.
@@ -170,7 +170,7 @@ export class QueueCore {
     if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
     this.#rearmScheduler();
     this.timers.start();
-    this.schedules.start();
+    this.schedules.start(ownedAt);
   }
 
   /**

@@ -31,7 +31,11 @@ export async function openCore(
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
   const telemetry = resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry);
   const metered = new MeteredStore(store);
-  const recovered = await openLog(metered, path, resolved.log, "options.log");
+  // Fire times of schedules that came due before this process owned the store follow their catch-up.
+  let ownedAt = 0;
+  const recovered = await openLog(metered, path, resolved.log, "options.log", () => {
+    ownedAt = wallTime(resolved.clock);
+  });
   let core: QueueCore;
   let attached: Instrumentation | null = null;
   try {
@@ -44,7 +48,7 @@ export async function openCore(
     );
     core = new QueueCore(recovered.log, state, resolved, metered, payloads);
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
-    await core.start();
+    await core.start(ownedAt);
   } catch (error) {
     attached?.close();
     await recovered.log.close().catch(noop);

@@ -96,7 +96,8 @@ export interface OpenOptions {
    */
   reaperIntervalMs?: number;
   /**
-   * Upper bound between scheduler passes (due jobs are promoted on time regardless).
+   * Upper bound between scheduler passes (due jobs are promoted and schedules
+   * fire on time regardless); also how soon a wall-clock step is noticed.
    * @default 1_000
    */
   schedulerIntervalMs?: number;

@@ -28,7 +28,7 @@ export async function setSchedule(
     tag: Tag.ScheduleSet,
     schedule: { ...checked, setAt: core.now() },
   });
-  core.schedules.changed();
+  core.schedules.changed(checked.name);
   await written;
 }
 
@@ -40,7 +40,7 @@ export async function removeSchedule(core: QueueCore, name: string): Promise<boo
   core.check();
   if (!core.state.schedules.has(checked)) return false;
   const written = core.commit({ tag: Tag.Unschedule, name: checked });
-  core.schedules.changed();
+  core.schedules.changed(checked);
   await written;
   return true;
 }

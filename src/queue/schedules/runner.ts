@@ -1,10 +1,17 @@
 /**
- * Firing schedules in the process that owns the store. One timer, through
- * the injected clock, aims at the earliest next fire time of any schedule:
- * the wall delay is turned into a monotonic deadline (never more than
- * `schedulerIntervalMs` ahead, so a wall-clock step is noticed within that
- * interval), and wall time is read again when it fires, so a step back
- * re-arms for what is left and never fires early.
+ * Firing schedules in the process that owns the store.
+ *
+ * Every schedule's next fire time sits in a min-heap ({@link FireHeap}); one
+ * timer, through the injected clock, is armed for the earliest. Fire times
+ * are wall times, timers run on monotonic time: arming turns the wall delay
+ * into a monotonic deadline and notes the offset between the two clocks. A
+ * coarse watch (every `schedulerIntervalMs`, O(1)) compares that offset with
+ * the current one and re-arms only when it moved, so a wall-clock step in
+ * either direction is noticed within one interval without looking at any
+ * schedule. When the timer fires, wall time is read again: after a step back
+ * it re-arms for what is left and never fires early. `schedule()` and
+ * `unschedule()` move one heap entry (O(log n)); a fire computes one next
+ * fire time.
  *
  * A fire is one `ScheduleFire` record that enqueues the job and moves the
  * schedule's `firedUpTo` to the fire time; `apply` refuses a fire at or before
@@ -12,23 +19,33 @@
  * cannot fire a time twice, and every fire time that comes due while this
  * process owns the store fires (at most {@link FIRES_PER_TURN} per turn of the
  * event loop). At open, fire times missed while no process owned the store
- * follow each schedule's `catchUp`.
+ * (up to the moment this one took it) follow each schedule's `catchUp`
+ * (`catch-up.ts`); planning and catching up run in slices of the event loop.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../../clock.js";
-import { nextTurn } from "../../util/slices.js";
+import { nextTurn, SliceBudget } from "../../util/slices.js";
 import type { QueueCore } from "../core.js";
 import type { EnqueueRecord } from "../records/enqueue.js";
 import type { ScheduleFireRecord } from "../records/schedule.js";
 import { Tag } from "../records/tags.js";
 import { checkEnqueueOptions, MAX_TIMESTAMP_MS } from "../validate.js";
-import { type CronExpression, lastFireUpTo, nextFireAfter, parseCron } from "./timing.js";
+import { catchUp } from "./catch-up.js";
+import { FireHeap } from "./fire-heap.js";
+import { type CronExpression, nextFireAfter, parseCron } from "./timing.js";
 import type { Schedule } from "./types.js";
 import { scheduleOptions } from "./validate.js";
 
 /** Most fires committed in one turn of the event loop. */
 export const FIRES_PER_TURN = 256;
 
-interface Cached {
+/**
+ * How far (ms) the offset between wall and monotonic time may drift before
+ * the watch re-arms the timer (the two clocks round differently).
+ */
+const STEP_TOLERANCE_MS = 1;
+
+/** What the runner knows of one schedule. */
+interface Plan {
   /** The schedule object this was computed for (`apply` replaces it on every change). */
   readonly schedule: Schedule;
   readonly cron: CronExpression | undefined;
@@ -39,9 +56,16 @@ export class ScheduleRunner {
   readonly #core: QueueCore;
   readonly #clock: MonotonicClock;
   readonly #intervalMs: number;
-  readonly #cache = new Map<string, Cached>();
+  readonly #plans = new Map<string, Plan>();
+  readonly #heap = new FireHeap();
   #timer: TimerHandle | null = null;
+  #watch: TimerHandle | null = null;
+  /** Wall minus monotonic time when the timer was armed. */
+  #offset = 0;
   #stopped = false;
+  /** Set once the schedules are planned and caught up: fires may run. */
+  #ready = false;
+  #prepared: Promise<void> = Promise.resolve();
   /** A pass continues on the next turn (too many fires for one). */
   #continuing = false;
   /** Message of the last failed pass, reported once until a pass succeeds. */
@@ -54,32 +78,50 @@ export class ScheduleRunner {
   }
 
   /**
-   * At open: each schedule's fire times missed while no process owned the
-   * store are handled per its `catchUp` ("all" leaves them to the first
-   * pass), then the first pass runs.
+   * At open: plans every schedule and handles the fire times it missed up to
+   * `ownedAt` (when this process took the store) per its `catchUp`, in slices
+   * of the event loop; then fires what is due and arms the timer.
    */
-  start(): void {
+  start(ownedAt: number): void {
+    this.#prepared = this.#prepare(ownedAt);
+  }
+
+  async #prepare(ownedAt: number): Promise<void> {
     const core = this.#core;
-    const now = core.now();
-    for (const s of [...core.state.schedules.values()]) {
-      if (s.catchUp === "all") continue;
+    const budget = new SliceBudget();
+    budget.start();
+    for (const name of [...core.state.schedules.keys()]) {
+      if (budget.spent()) {
+        await nextTurn();
+        budget.start();
+      }
+      if (this.#stopped || core.closed) return;
+      const s = core.state.schedules.get(name);
+      if (s === undefined) continue;
       try {
-        const last = lastFireUpTo(s, s.firedUpTo, now, this.#entry(s).cron);
-        if (last === null) continue;
-        if (s.catchUp === "latest") this.#fire(s, last, now);
-        else this.#commit({ tag: Tag.ScheduleFire, name: s.name, fireAt: last, job: undefined });
+        await catchUp(s, ownedAt, this.#cronOf(s), {
+          commit: (record) => this.#commit(record),
+          fire: (schedule, fireAt) => this.#fire(schedule, fireAt, core.now()),
+          current: () => core.state.schedules.get(name),
+          logger: core.logger,
+          budget,
+          stopped: () => this.#stopped || core.closed,
+        });
       } catch (error) {
         core.logger.error(
-          `schedule ${JSON.stringify(s.name)}: catching up failed: ${error instanceof Error ? error.message : String(error)}`,
+          `schedule ${JSON.stringify(name)}: catching up failed: ${error instanceof Error ? error.message : String(error)}`,
         );
       }
+      this.#plan(name);
     }
+    this.#ready = true;
     this.#pass();
   }
 
-  /** The next fire time of `s` (cached per schedule object), or `null`. */
+  /** The next fire time of `s`, or `null`. */
   next(s: Schedule): number | null {
-    return this.#entry(s).next;
+    if (this.#core.state.schedules.get(s.name) === s) return this.#plan(s.name)?.next ?? null;
+    return nextFireAfter(s, s.firedUpTo, this.#cronOf(s));
   }
 
   /**
@@ -89,6 +131,7 @@ export class ScheduleRunner {
    * pass to report.
    */
   async fireDueNow(): Promise<void> {
+    await this.#prepared;
     try {
       while (!this.#stopped && !this.#core.closed && this.#fireDue()) await nextTurn();
     } catch {
@@ -96,9 +139,11 @@ export class ScheduleRunner {
     }
   }
 
-  /** A schedule was set or removed: re-arm for the new earliest fire. */
-  changed(): void {
-    if (!this.#continuing) this.#pass();
+  /** Schedule `name` was set or removed: re-plan it, and re-arm for the earliest fire. */
+  changed(name: string): void {
+    if (this.#stopped) return;
+    this.#plan(name);
+    if (this.#ready && !this.#continuing) this.#pass();
   }
 
   /** Stops for good: no timer fires or arms again. */
@@ -106,26 +151,46 @@ export class ScheduleRunner {
     this.#stopped = true;
     this.#timer?.cancel();
     this.#timer = null;
-    this.#cache.clear();
+    this.#watch?.cancel();
+    this.#watch = null;
+    this.#plans.clear();
+    this.#heap.clear();
   }
 
-  #entry(s: Schedule): Cached {
-    const cached = this.#cache.get(s.name);
-    if (cached !== undefined && cached.schedule === s) return cached;
-    const sameCron =
-      cached !== undefined &&
-      cached.schedule.cron === s.cron &&
-      cached.schedule.timezone === s.timezone;
-    const cron =
-      s.cron === undefined ? undefined : sameCron ? cached.cron : parseCron(s.cron, s.timezone);
-    const entry = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron) };
-    this.#cache.set(s.name, entry);
-    return entry;
+  /** The parsed cron of `s` (reused from its plan while the expression is the same). */
+  #cronOf(s: Schedule): CronExpression | undefined {
+    if (s.cron === undefined) return undefined;
+    const plan = this.#plans.get(s.name);
+    if (
+      plan !== undefined &&
+      plan.schedule.cron === s.cron &&
+      plan.schedule.timezone === s.timezone
+    )
+      return plan.cron;
+    return parseCron(s.cron, s.timezone);
+  }
+
+  /** Brings the plan and heap entry of `name` up to date with the state; `undefined` once gone. */
+  #plan(name: string): Plan | undefined {
+    const s = this.#core.state.schedules.get(name);
+    if (s === undefined) {
+      this.#plans.delete(name);
+      this.#heap.delete(name);
+      return undefined;
+    }
+    const known = this.#plans.get(name);
+    if (known !== undefined && known.schedule === s) return known;
+    const cron = this.#cronOf(s);
+    const plan: Plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron) };
+    this.#plans.set(name, plan);
+    if (plan.next === null) this.#heap.delete(name);
+    else this.#heap.set(name, plan.next);
+    return plan;
   }
 
   /** Fires what is due (up to a turn's worth), then re-arms or continues next turn. */
   #pass(): void {
-    if (this.#stopped || this.#core.closed) return;
+    if (this.#stopped || this.#core.closed || !this.#ready) return;
     this.#timer?.cancel();
     this.#timer = null;
     try {
@@ -142,47 +207,67 @@ export class ScheduleRunner {
       const message = error instanceof Error ? error.message : String(error);
       if (this.#failure !== message) {
         this.#failure = message;
-        this.#core.logger.error(`schedule pass failed; retrying at its next tick: ${message}`);
+        this.#core.logger.error(
+          `schedule pass failed; retrying in ${this.#intervalMs} ms: ${message}`,
+        );
       }
+      this.#armIn(this.#intervalMs);
+      return;
     }
     this.#arm();
   }
 
-  /** Commits the fires due now, at most {@link FIRES_PER_TURN}; true when more are due. */
+  /** Commits the fires due now, at most a turn's worth; true when more are due. */
   #fireDue(): boolean {
     const core = this.#core;
     const now = core.now();
+    const budget = new SliceBudget();
+    budget.start();
     let fired = 0;
-    for (const name of [...core.state.schedules.keys()]) {
-      for (;;) {
-        if (core.closed) return false;
-        const s = core.state.schedules.get(name);
-        if (s === undefined) break;
-        const next = this.#entry(s).next;
-        if (next === null || next > now) break;
-        if (fired === FIRES_PER_TURN) return true;
-        this.#fire(s, next, now);
-        fired++;
-      }
+    for (;;) {
+      if (core.closed) return false;
+      const earliest = this.#heap.peek();
+      if (earliest === undefined || earliest.at > now) return false;
+      if (fired === FIRES_PER_TURN || (fired > 0 && budget.spent())) return true;
+      const plan = this.#plan(earliest.name);
+      // A stale entry (the state changed without a word) is re-planned: look again.
+      if (plan === undefined || plan.next === null || plan.next > now) continue;
+      this.#fire(plan.schedule, plan.next, now);
+      fired++;
+      this.#plan(earliest.name);
     }
-    for (const name of this.#cache.keys())
-      if (!core.state.schedules.has(name)) this.#cache.delete(name);
-    return false;
   }
 
-  /** Arms the timer for the earliest next fire (within one scheduler interval). */
+  /** Arms the timer for the earliest next fire, and the clock-step watch. */
   #arm(): void {
-    if (this.#stopped) return;
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const s of this.#core.state.schedules.values()) {
-      const next = this.#entry(s).next;
-      if (next !== null && next < earliest) earliest = next;
+    const earliest = this.#heap.peek();
+    if (earliest === undefined) {
+      this.#watch?.cancel();
+      this.#watch = null;
+      return;
     }
-    if (earliest === Number.POSITIVE_INFINITY) return;
-    const delay = Math.max(0, Math.min(earliest - this.#clock.now(), this.#intervalMs));
-    this.#timer = startTimer(this.#clock, delay, () => {
+    this.#armIn(Math.max(0, earliest.at - this.#clock.now()));
+  }
+
+  #armIn(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer?.cancel();
+    this.#offset = this.#clock.now() - this.#clock.monotonicNow();
+    this.#timer = startTimer(this.#clock, delayMs, () => {
       this.#timer = null;
       this.#pass();
+    });
+    if (this.#watch === null) this.#armWatch();
+  }
+
+  /** Every interval: re-arms when the wall clock stepped since the timer was armed. O(1). */
+  #armWatch(): void {
+    this.#watch = startTimer(this.#clock, this.#intervalMs, () => {
+      this.#watch = null;
+      if (this.#stopped || this.#heap.size === 0) return;
+      const offset = this.#clock.now() - this.#clock.monotonicNow();
+      if (Math.abs(offset - this.#offset) > STEP_TOLERANCE_MS && !this.#continuing) this.#pass();
+      if (this.#watch === null && !this.#stopped) this.#armWatch();
     });
   }
 

@@ -15,7 +15,8 @@ export type CronExpression = Cron;
 
 /** Parses `cron` for `timezone`; throws croner's error for a bad expression or zone. */
 export function parseCron(cron: string, timezone: string): CronExpression {
-  const expression = new Cron(cron, { timezone });
+  // UTC by offset: the same times, without a time-zone lookup per step (several times faster).
+  const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
   // An unknown zone surfaces only when a time is computed: ask once now.
   expression.nextRun(new Date(0));
   return expression;

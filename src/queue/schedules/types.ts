@@ -62,9 +62,12 @@ export interface ScheduleSpec {
   endAt?: number;
   /**
    * Fire times missed while no process owned the store (it was closed, or
-   * being taken over): `"latest"` fires the last one missed, `"all"` every
-   * one, `"none"` skips them. Fires missed while a process owns the store
-   * (a stalled event loop, a wall-clock step forward) always all fire.
+   * being taken over), up to the moment the opening process took it:
+   * `"latest"` fires the last one missed, `"all"` every one (at most the
+   * newest 1 000, `MAX_CATCH_UP_FIRES`: older ones are skipped, with a
+   * warning in the log), `"none"` skips them. Fire times that come due once a
+   * process owns the store (while it replays the log, a stalled event loop, a
+   * wall-clock step forward) always all fire.
    * @default "latest"
    */
   catchUp?: CatchUp;

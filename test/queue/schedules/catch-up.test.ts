@@ -1,0 +1,91 @@
+/**
+ * `catchUp` at open: it decides only the fire times missed while no process
+ * owned the store (up to the moment the opening process took it); times that
+ * come due while the opener replays the log are its own and fire. `"all"`
+ * fires at most `MAX_CATCH_UP_FIRES` missed times, the newest.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ManualClock } from "../../../src/clock.js";
+import type { Logger } from "../../../src/logger.js";
+import { MAX_CATCH_UP_FIRES } from "../../../src/queue/schedules/catch-up.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import type { StoredObject } from "../../../src/store/types.js";
+import { clockAt, firesOf, open, settle } from "./helpers.js";
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+/** A store whose reads of the checkpoint (replay, after the fence) take `ms` of the clock. */
+class SlowReplayStore extends MemoryStore {
+  slowMs = 0;
+  constructor(readonly clock: ManualClock) {
+    super();
+  }
+  override async get(key: string): Promise<StoredObject | null> {
+    if (this.slowMs > 0 && (key.startsWith("q/checkpoint/") || key.startsWith("q/wal/"))) {
+      this.clock.advance(this.slowMs);
+      this.slowMs = 0;
+    }
+    return super.get(key);
+  }
+}
+
+describe("schedules: catch-up at open", () => {
+  for (const catchUp of ["none", "latest", "all"] as const) {
+    it(`catchUp "${catchUp}": a fire time that comes due during the replay fires`, async () => {
+      const clock = clockAt("2027-01-01T00:00:00Z");
+      const t0 = clock.now();
+      const store = new SlowReplayStore(clock);
+      let queue = await open(store, clock);
+      await queue.schedule("h", { everyMs: HOUR, queue: "jobs", payload: "", catchUp });
+      clock.advance(HOUR);
+      await settle(queue);
+      await queue.close();
+      // Closed from +1h to +4h30 (+2h, +3h, +4h missed); the replay then takes until +5h30.
+      clock.advance(3.5 * HOUR);
+      store.slowMs = HOUR;
+      queue = await open(store, clock);
+      await settle(queue);
+      assert.equal(store.slowMs, 0, "the replay read the store");
+      const missed = { none: [], latest: [4], all: [2, 3, 4] }[catchUp];
+      assert.deepEqual(
+        await firesOf(queue, "jobs", "h"),
+        [1, ...missed, 5].map((k) => t0 + k * HOUR),
+      );
+      await queue.close();
+    });
+  }
+
+  for (const timing of [{ everyMs: MINUTE }, { cron: "* * * * *", timezone: "Europe/Paris" }]) {
+    it(`catchUp "all" fires at most ${MAX_CATCH_UP_FIRES} missed times, the newest (${JSON.stringify(timing)})`, async () => {
+      const clock = clockAt("2027-01-01T00:00:00Z");
+      const t0 = clock.now();
+      const warnings: string[] = [];
+      const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+      const store = new MemoryStore();
+      let queue = await open(store, clock);
+      await queue.schedule("m", { ...timing, queue: "jobs", payload: "", catchUp: "all" });
+      await queue.close();
+      clock.advance(1_500 * MINUTE + 30_000);
+      queue = await open(store, clock, { logger });
+      for (let i = 0; i < 20; i++) await settle(queue);
+      const fires = await firesOf(queue, "jobs", "m");
+      assert.deepEqual(
+        fires,
+        Array.from({ length: MAX_CATCH_UP_FIRES }, (_, k) => t0 + (501 + k) * MINUTE),
+      );
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /catchUp "all" fires the newest 1000/);
+      // Exactly the cap missed: all fire, nothing is said.
+      await queue.close();
+      warnings.length = 0;
+      clock.advance(MAX_CATCH_UP_FIRES * MINUTE);
+      queue = await open(store, clock, { logger });
+      for (let i = 0; i < 20; i++) await settle(queue);
+      assert.equal((await firesOf(queue, "jobs", "m")).length, 2 * MAX_CATCH_UP_FIRES);
+      assert.deepEqual(warnings, []);
+      await queue.close();
+    });
+  }
+});

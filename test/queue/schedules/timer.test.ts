@@ -1,0 +1,98 @@
+/**
+ * The scheduler's timer: armed for the earliest next fire of all schedules
+ * (not on a fixed tick), re-armed when schedules change, and re-planned when
+ * the wall clock steps (noticed within one scheduler interval).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { clockAt, firesOf, open, settle } from "./helpers.js";
+
+const SECOND = 1_000;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+describe("schedules: timer", () => {
+  it("fires at its time, even when the scheduler interval is far longer", async () => {
+    const clock = clockAt("2027-03-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: HOUR });
+    await queue.schedule("ten", { everyMs: 10 * SECOND, queue: "jobs", payload: "" });
+    clock.advance(10 * SECOND - 1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "ten"), []);
+    clock.advance(1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "ten"), [t0 + 10 * SECOND]);
+    await queue.close();
+  });
+
+  it("re-arms for the next earliest when the earliest is removed or replaced", async () => {
+    const clock = clockAt("2027-03-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: HOUR });
+    await queue.schedule("soon", { everyMs: MINUTE, queue: "jobs", payload: "" });
+    await queue.schedule("later", { everyMs: 5 * MINUTE, queue: "jobs", payload: "" });
+    await queue.schedule("moved", { everyMs: 20 * MINUTE, queue: "jobs", payload: "" });
+    assert.equal(await queue.unschedule("soon"), true);
+    // Replaced: now the earliest of all (setAt stays t0: no time passed).
+    await queue.schedule("moved", { everyMs: 2 * MINUTE, queue: "jobs", payload: "" });
+    clock.advance(2 * MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "soon"), []);
+    assert.deepEqual(await firesOf(queue, "jobs", "moved"), [t0 + 2 * MINUTE]);
+    clock.advance(3 * MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "later"), [t0 + 5 * MINUTE]);
+    assert.deepEqual(
+      await firesOf(queue, "jobs", "moved"),
+      [2, 4].map((k) => t0 + k * MINUTE),
+    );
+    const listed = await queue.listSchedules();
+    assert.deepEqual(
+      listed.map((s) => [s.name, s.nextRunAt]),
+      [
+        ["later", t0 + 10 * MINUTE],
+        ["moved", t0 + 6 * MINUTE],
+      ],
+    );
+    await queue.close();
+  });
+
+  it("a wall step forward is noticed within one scheduler interval, with the next fire hours away", async () => {
+    const clock = clockAt("2027-03-01T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: SECOND });
+    await queue.schedule("daily", { cron: "0 3 * * *", queue: "jobs", payload: "" });
+    clock.stepWall(4 * HOUR);
+    clock.advance(SECOND - 1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), []);
+    clock.advance(1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), [Date.parse("2027-03-01T03:00:00Z")]);
+    await queue.close();
+  });
+
+  it("a wall step back re-plans: the fire waits for its wall time, once", async () => {
+    const clock = clockAt("2027-03-01T02:59:00Z");
+    const fireAt = Date.parse("2027-03-01T03:00:00Z");
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: SECOND });
+    await queue.schedule("daily", { cron: "0 3 * * *", queue: "jobs", payload: "" });
+    clock.advance(30 * SECOND);
+    clock.stepWall(-HOUR);
+    // The timer armed for 03:00 runs out on monotonic time at 02:00 wall: nothing fires.
+    clock.advance(30 * SECOND);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), []);
+    clock.advance(HOUR - 1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), []);
+    clock.advance(1);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), [fireAt]);
+    clock.advance(HOUR);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "daily"), [fireAt]);
+    await queue.close();
+  });
+});
