@@ -51,3 +51,18 @@ export async function firesOf(queue: Queue, queueName: string, name: string): Pr
 export function isos(times: readonly number[]): string[] {
   return times.map((t) => new Date(t).toISOString());
 }
+
+/**
+ * Lets background fires run until no schedule of `queue` is due at `now`
+ * (many fires take many turns of the event loop).
+ */
+export async function settleFires(queue: Queue, now: number): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    await settle(queue);
+    const due = (await queue.listSchedules()).some(
+      (s) => s.nextRunAt !== null && s.nextRunAt <= now,
+    );
+    if (!due) return;
+  }
+  throw new Error("schedules still due after 10 000 turns");
+}
