@@ -20,6 +20,7 @@ import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import { DecodedEnqueue } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
+import { bury, firedUpToOnSet } from "./schedules/tombstones.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
@@ -411,16 +412,22 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.ScheduleSet: {
-      const previous = state.schedules.get(rec.schedule.name);
-      // A replaced schedule never fires a time its predecessor accounted for.
-      const firedUpTo = Math.max(previous?.firedUpTo ?? 0, rec.schedule.setAt);
-      state.schedules.set(rec.schedule.name, { ...rec.schedule, firedUpTo });
+      const { name, setAt } = rec.schedule;
+      // A replaced (or removed and created again) schedule never fires a time its
+      // predecessor accounted for.
+      const previous = state.schedules.get(name);
+      const firedUpTo = firedUpToOnSet(state.scheduleTombstones, previous, name, setAt);
+      state.schedules.set(name, { ...rec.schedule, firedUpTo });
       return;
     }
-    case Tag.Unschedule:
-      if (!state.schedules.delete(rec.name))
+    case Tag.Unschedule: {
+      const schedule = state.schedules.get(rec.name);
+      if (schedule === undefined)
         throw new ApplyError(`unschedule: no schedule ${JSON.stringify(rec.name)}`);
+      state.schedules.delete(rec.name);
+      bury(state.scheduleTombstones, schedule);
       return;
+    }
     case Tag.ScheduleFire: {
       const schedule = state.schedules.get(rec.name);
       if (schedule === undefined)

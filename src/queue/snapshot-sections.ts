@@ -8,14 +8,15 @@
  * (written by a newer release) instead of dropping state, and a snapshot
  * written before sections existed (nothing after the regions) decodes as
  * having none. Kinds are never renumbered: 21 = the KV namespace (written last,
- * in slices, by `snapshot-kv.ts`), 28 = schedules.
+ * in slices, by `snapshot-kv.ts`), 28 = schedules, 29 = tombstones of removed
+ * schedules (name and `firedUpTo`, oldest removal first).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
-export const Section = { Kv: 21, Schedules: 28 } as const;
+export const Section = { Kv: 21, Schedules: 28, ScheduleTombstones: 29 } as const;
 
 /**
  * The sections of `state` as of now (called at the snapshot's cut; they are
@@ -33,6 +34,16 @@ export function encodeSections(state: State): Uint8Array {
     const bytes = w.finish();
     out.varint(Section.Schedules);
     out.bytes(bytes);
+  }
+  if (state.scheduleTombstones.size > 0) {
+    const w = new ByteWriter(256);
+    w.varint(state.scheduleTombstones.size);
+    for (const [name, firedUpTo] of state.scheduleTombstones) {
+      w.string(name);
+      w.varint(firedUpTo);
+    }
+    out.varint(Section.ScheduleTombstones);
+    out.bytes(w.finish());
   }
   return out.finish();
 }
@@ -64,6 +75,17 @@ export function decodeSections(bytes: Uint8Array, state: State): { kv: Uint8Arra
               `snapshot holds schedule ${JSON.stringify(definition.name)} twice`,
             );
           state.schedules.set(definition.name, { ...definition, firedUpTo });
+        }
+        break;
+      }
+      case Section.ScheduleTombstones: {
+        const count = body.varint();
+        for (let i = 0; i < count; i++) {
+          const name = body.string();
+          const firedUpTo = body.varint();
+          if (state.scheduleTombstones.has(name))
+            throw new DecodeError(`snapshot holds the tombstone of ${JSON.stringify(name)} twice`);
+          state.scheduleTombstones.set(name, firedUpTo);
         }
         break;
       }

@@ -13,6 +13,7 @@ import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
 import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
 import { KvMap } from "./kv-map.js";
+import type { ScheduleTombstones } from "./schedules/tombstones.js";
 import type { Schedule } from "./schedules/types.js";
 import { FREE, ID_BYTES, type JobExtras, JobTable, slot } from "./table.js";
 
@@ -153,6 +154,8 @@ export class State {
   readonly flowWoken = new Set<string>();
   /** Durable schedules by name (immutable objects: `apply` replaces them). */
   readonly schedules = new Map<string, Schedule>();
+  /** `firedUpTo` of removed schedules by name, oldest removal first (`schedules/tombstones.ts`). */
+  readonly scheduleTombstones: ScheduleTombstones = new Map();
   /** The user KV namespace (`kvGet`, `kvPut`, …), apart from the jobs. */
   readonly kv = new KvMap();
   /** Scratch space for converting an id string to its binary form. */

@@ -4,6 +4,7 @@ import { ApplyError, apply } from "../../../src/queue/apply.js";
 import { DecodeError } from "../../../src/queue/binary.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
+import { MAX_SCHEDULE_TOMBSTONES } from "../../../src/queue/schedules/tombstones.js";
 import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import { decodeSnapshot, encodeSnapshot } from "../../../src/queue/snapshot.js";
 import { State } from "../../../src/queue/state.js";
@@ -101,6 +102,49 @@ describe("schedule records", { timeout: 30_000 }, () => {
       () => apply(state, { ...fire(definition.setAt + 20), name: "other" } as QueueRecord),
       ApplyError,
     );
+  });
+
+  it("a removed schedule leaves a tombstone: created again, it starts after the removed one's last fire", () => {
+    const state = new State();
+    apply(state, { tag: Tag.ScheduleSet, schedule: definition });
+    apply(state, fire(definition.setAt + 10, ID));
+    apply(state, { tag: Tag.Unschedule, name: "nightly" });
+    assert.deepEqual([...state.scheduleTombstones], [["nightly", definition.setAt + 10]]);
+    // Created again at an earlier wall time (the clock stepped back): the tombstone holds.
+    apply(state, {
+      tag: Tag.ScheduleSet,
+      schedule: { ...definition, setAt: definition.setAt - 5 },
+    });
+    assert.equal(state.schedules.get("nightly")!.firedUpTo, definition.setAt + 10);
+    assert.equal(state.scheduleTombstones.size, 0);
+    assert.throws(() => apply(state, fire(definition.setAt + 10)), ApplyError);
+    // Created later than the tombstone: it starts at its own set time.
+    apply(state, { tag: Tag.Unschedule, name: "nightly" });
+    apply(state, {
+      tag: Tag.ScheduleSet,
+      schedule: { ...definition, setAt: definition.setAt + 99 },
+    });
+    assert.equal(state.schedules.get("nightly")!.firedUpTo, definition.setAt + 99);
+  });
+
+  it(`tombstones beyond ${MAX_SCHEDULE_TOMBSTONES} drop the oldest removal's; a checkpoint keeps them in order`, () => {
+    const state = new State();
+    for (let i = 0; i <= MAX_SCHEDULE_TOMBSTONES; i++) {
+      const name = `s${i}`;
+      apply(state, { tag: Tag.ScheduleSet, schedule: { ...definition, name, setAt: 1_000 + i } });
+      apply(state, { tag: Tag.Unschedule, name });
+    }
+    // The oldest removal (s0) went; s1 created and removed again becomes the newest.
+    assert.equal(state.scheduleTombstones.size, MAX_SCHEDULE_TOMBSTONES);
+    assert.equal(state.scheduleTombstones.has("s0"), false);
+    assert.equal(state.scheduleTombstones.get("s1"), 1_001);
+    apply(state, { tag: Tag.ScheduleSet, schedule: { ...definition, name: "s1", setAt: 5 } });
+    apply(state, { tag: Tag.Unschedule, name: "s1" });
+    assert.equal([...state.scheduleTombstones.keys()].at(-1), "s1");
+    assert.equal(state.scheduleTombstones.get("s1"), 1_001);
+    const restored = decodeSnapshot(encodeSnapshot(state).slice());
+    assert.deepEqual([...restored.scheduleTombstones], [...state.scheduleTombstones]);
+    assert.equal(stateDigest(restored), stateDigest(state));
   });
 
   it("a checkpoint keeps the schedules; an unknown section is refused", () => {

@@ -152,6 +152,9 @@ export function stateDigest(state: State): string {
     const { payload, ...s } = state.schedules.get(name)!;
     lines.push(`schedule ${JSON.stringify(s)} payload=${Buffer.from(payload).toString("hex")}`);
   }
+  // In removal order: the order decides which tombstone goes first at the cap.
+  for (const [name, firedUpTo] of state.scheduleTombstones)
+    lines.push(`tombstone ${JSON.stringify(name)} ${firedUpTo}`);
   for (const j of rows(state)) {
     lines.push(
       JSON.stringify([
