@@ -121,7 +121,11 @@ export class ScheduleRunner {
   /** The next fire time of `s`, or `null`. */
   next(s: Schedule): number | null {
     if (this.#core.state.schedules.get(s.name) === s) return this.#plan(s.name)?.next ?? null;
-    return nextFireAfter(s, s.firedUpTo, this.#cronOf(s));
+    try {
+      return nextFireAfter(s, s.firedUpTo, this.#cronOf(s));
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -180,8 +184,18 @@ export class ScheduleRunner {
     }
     const known = this.#plans.get(name);
     if (known !== undefined && known.schedule === s) return known;
-    const cron = this.#cronOf(s);
-    const plan: Plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron) };
+    let plan: Plan;
+    try {
+      const cron = this.#cronOf(s);
+      plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron) };
+    } catch (error) {
+      // A stored expression this runtime cannot evaluate (a time zone unknown to its
+      // tz data, say): the schedule stays, unfired, and the others go on.
+      plan = { schedule: s, cron: undefined, next: null };
+      this.#core.logger.error(
+        `schedule ${JSON.stringify(name)} cannot be planned and does not fire: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     this.#plans.set(name, plan);
     if (plan.next === null) this.#heap.delete(name);
     else this.#heap.set(name, plan.next);
