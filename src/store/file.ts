@@ -107,6 +107,13 @@ export class FileStore implements ObjectStore {
   readonly #dirHandles = new Map<string, Promise<FileHandle>>();
   readonly #timeoutMs: number;
   readonly #temp: TempFiles;
+  /**
+   * Object files linked or renamed into place whose directory fsync has not
+   * succeeded yet (it is running, or it failed or timed out), each with its
+   * directory. Reading one back (a get, a head, a create that finds it) first
+   * fsyncs its directory: an object this store reports is durable.
+   */
+  readonly #unsynced = new Map<string, { dir: string }>();
 
   constructor(directory: string, options: FileStoreOptions = {}) {
     if (typeof directory !== "string" || directory === "")
@@ -138,6 +145,7 @@ export class FileStore implements ObjectStore {
   async #get(key: string, file: string): Promise<StoredObject | null> {
     let handle: FileHandle;
     try {
+      await this.#settle(file);
       handle = await open(file, "r");
     } catch (err) {
       if (MISSING.has(errorCode(err) ?? "")) return null;
@@ -160,6 +168,7 @@ export class FileStore implements ObjectStore {
     const { file } = this.#pathOf(key);
     return this.#call("head", key, async () => {
       try {
+        await this.#settle(file);
         const info = await stat(file, { bigint: true });
         return { key, size: Number(info.size), etag: etagOf(info) };
       } catch (err) {
@@ -180,24 +189,35 @@ export class FileStore implements ObjectStore {
   async #put(key: string, target: ObjectPath, body: Uint8Array, create: boolean): Promise<void> {
     let temp: string | undefined;
     let closed: Promise<void> = Promise.resolve();
+    const placed = { dir: target.dir };
     try {
       const [written] = await Promise.all([this.#temp.write(body), this.#ensureDir(target.dir)]);
       temp = written.path;
       closed = written.closed;
       // The temp file's bytes are durable; closing it overlaps with the link.
       if (create) {
+        let exists = false;
         await link(written.path, target.file).catch((err: unknown) => {
-          throw errorCode(err) === "EEXIST" ? new ObjectExistsError(key) : err;
+          if (errorCode(err) !== "EEXIST") throw err;
+          exists = true;
         });
+        if (exists) {
+          // Maybe our own earlier create whose directory fsync failed or timed out: the
+          // caller may take "exists" (with its write token) as written, so make it durable.
+          await this.#settle(target.file);
+          throw new ObjectExistsError(key);
+        }
       } else {
         await rename(written.path, target.file);
       }
       temp = undefined;
+      if (this.#fsync) this.#unsynced.set(target.file, placed);
       // After a link the temp name remains; drop it while the directory syncs.
       await Promise.all([
         this.#syncDir(target.dir),
         create ? unlink(written.path).catch(() => {}) : undefined,
       ]);
+      if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
     } catch (err) {
       if (err instanceof ObjectExistsError) throw err;
       throw fileStoreError(this.describe(), "put", key, err);
@@ -216,6 +236,7 @@ export class FileStore implements ObjectStore {
   async #delete(key: string, target: ObjectPath): Promise<void> {
     try {
       await unlink(target.file);
+      this.#unsynced.delete(target.file);
     } catch (err) {
       if (MISSING.has(errorCode(err) ?? "")) return;
       throw fileStoreError(this.describe(), "delete", key, err);
@@ -382,6 +403,17 @@ export class FileStore implements ObjectStore {
     // Forget failures so a later call retries.
     creation.catch(() => this.#dirs.delete(dir));
     return creation;
+  }
+
+  /**
+   * Makes `file` durable if a put placed it and its directory fsync has not
+   * succeeded since: fsyncs its directory now (rejects if that fails).
+   */
+  async #settle(file: string): Promise<void> {
+    const placed = this.#unsynced.get(file);
+    if (placed === undefined) return;
+    await this.#syncDir(placed.dir);
+    if (this.#unsynced.get(file) === placed) this.#unsynced.delete(file);
   }
 
   /**

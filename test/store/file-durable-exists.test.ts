@@ -1,0 +1,158 @@
+/**
+ * A create-if-absent that finds its key taken reports an object that is
+ * durable. The WAL resolves an ambiguous create by creating again and reading
+ * the slot back: "exists, with our write token" counts as written. After a
+ * create whose directory fsync failed (or timed out), the link is in place but
+ * not yet durable, so the create that finds it must fsync the directory
+ * before it answers, or a write could be acknowledged that a power cut undoes.
+ */
+import assert from "node:assert/strict";
+import { type FileHandle, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { StorageError } from "../../src/errors.js";
+import { openLog } from "../../src/log/index.js";
+import { FileStore } from "../../src/store/file.js";
+import { encodeDirectory } from "../../src/store/file-keys.js";
+import { ObjectExistsError } from "../../src/store/types.js";
+import { rec, testOptions, texts } from "../log/helpers.js";
+
+/**
+ * Watches fsyncs of one directory (by inode) through every file handle of the
+ * process: counts the ones that succeed and fails the next `failures` with EIO.
+ */
+class DirectorySyncs {
+  readonly #proto: { sync: (this: FileHandle) => Promise<void> };
+  readonly #sync: (this: FileHandle) => Promise<void>;
+  #ino: bigint | null = null;
+  failures = 0;
+  succeeded = 0;
+  failed = 0;
+
+  constructor(proto: { sync: (this: FileHandle) => Promise<void> }) {
+    this.#proto = proto;
+    this.#sync = proto.sync;
+    const watcher = this;
+    const real = this.#sync;
+    proto.sync = async function (this: FileHandle): Promise<void> {
+      const info = await this.stat({ bigint: true });
+      if (watcher.#ino === null || !info.isDirectory() || info.ino !== watcher.#ino)
+        return real.call(this);
+      if (watcher.failures > 0) {
+        watcher.failures--;
+        watcher.failed++;
+        throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO", syscall: "fsync" });
+      }
+      await real.call(this);
+      watcher.succeeded++;
+    };
+  }
+
+  static async install(): Promise<DirectorySyncs> {
+    const handle = await open(tmpdir(), "r");
+    const proto = Object.getPrototypeOf(handle) as { sync: (this: FileHandle) => Promise<void> };
+    await handle.close();
+    return new DirectorySyncs(proto);
+  }
+
+  async watch(path: string): Promise<void> {
+    this.#ino = (await stat(path, { bigint: true })).ino;
+  }
+
+  uninstall(): void {
+    this.#proto.sync = this.#sync;
+  }
+}
+
+describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
+  let dir: string;
+  let syncs: DirectorySyncs;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "taquba-exists-"));
+    syncs = await DirectorySyncs.install();
+  });
+  after(async () => {
+    syncs.uninstall();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a create that finds the object a failed create linked fsyncs its directory before answering", async () => {
+    const store = new FileStore(join(dir, "store"));
+    await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+    await syncs.watch(join(dir, "store", encodeDirectory("wal")));
+    syncs.failures = 1;
+    const body = new Uint8Array([1, 2, 3]);
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false, "an I/O error is retried");
+      return true;
+    });
+    assert.equal(syncs.failed, 1);
+    // The link took effect, but nothing made its directory entry durable.
+    let before = syncs.succeeded;
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+    assert.ok(
+      syncs.succeeded > before,
+      "the directory was fsynced before the create reported the object as existing",
+    );
+    // Made durable once: later answers need no fsync.
+    before = syncs.succeeded;
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+    assert.deepEqual((await store.get("wal/b"))?.body, body);
+    assert.equal(syncs.succeeded, before);
+  });
+
+  it("a get or head of an object whose directory fsync failed fsyncs it first, and fails if that fails", async () => {
+    const store = new FileStore(join(dir, "reads"));
+    await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+    await syncs.watch(join(dir, "reads", encodeDirectory("wal")));
+    syncs.failed = 0;
+    syncs.failures = 1;
+    const body = new Uint8Array([4, 5]);
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), StorageError);
+    assert.equal(syncs.failed, 1);
+    // The read-back of an ambiguous create must not report an object that may not survive.
+    syncs.failures = 1;
+    await assert.rejects(store.get("wal/b"), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false);
+      return true;
+    });
+    syncs.failures = 1;
+    await assert.rejects(store.head("wal/b"), StorageError);
+    const before = syncs.succeeded;
+    assert.deepEqual((await store.get("wal/b"))?.body, body);
+    assert.equal(syncs.succeeded, before + 1, "fsynced before it was read");
+    assert.equal((await store.head("wal/b"))?.size, 2);
+    assert.equal(syncs.succeeded, before + 1, "once");
+    // An untouched object is read without an fsync.
+    assert.deepEqual((await store.get("wal/a"))?.body, new Uint8Array([0]));
+    assert.equal(syncs.succeeded, before + 1);
+  });
+
+  it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
+    const root = join(dir, "log");
+    const store = new FileStore(root);
+    const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+    await log.append(rec("first"));
+    await syncs.watch(join(root, encodeDirectory("q"), encodeDirectory("wal")));
+    syncs.failed = 0;
+    syncs.failures = 1;
+    let syncedAfterFailure = -1;
+    const appended = log.append(rec("second")).then(() => {
+      syncedAfterFailure = syncs.succeeded;
+    });
+    const before = syncs.succeeded;
+    await appended;
+    assert.equal(syncs.failed, 1, "the directory fsync of the append failed once");
+    assert.ok(
+      syncedAfterFailure > before,
+      "acknowledged only after a later fsync of the WAL directory succeeded",
+    );
+    await log.close();
+    const reopened = await openLog(new FileStore(root), "q", testOptions());
+    assert.deepEqual(texts(reopened.records), ["first", "second"]);
+    await reopened.log.close();
+  });
+});
