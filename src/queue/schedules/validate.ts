@@ -59,6 +59,12 @@ function storedOptions(options: EnqueueOptions, arg: string): string | undefined
     );
   if (options.jobId !== undefined)
     throw invalidArgument(`${arg}.jobId`, "absent (every fire enqueues a new job)", options.jobId);
+  if (options.dedupReplace === true)
+    throw invalidArgument(
+      `${arg}.dedupReplace`,
+      "absent or false (a fire whose dedup key is held enqueues nothing and replaces nothing)",
+      options.dedupReplace,
+    );
   const kept: Record<string, unknown> = {};
   for (const key of [
     "priority",
@@ -128,6 +134,15 @@ export function checkScheduleSpec(
   } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");
   const queue = checkQueueName(spec.queue, "spec.queue");
   const payload = checkPayload(spec.payload, settings.maxPayloadBytes, "spec.payload");
+  // The payload is kept in the definition and copied into every fire's job
+  // record: it must be small enough to stay inline (never offloaded).
+  const inlineMax = settings.payloadOffloadBytes;
+  if (inlineMax !== null && payload.byteLength > inlineMax)
+    throw invalidArgumentGot(
+      "spec.payload",
+      `at most ${inlineMax} bytes (payloadOffloadBytes: a schedule's payload is kept inline, in the schedule and in each fire's job)`,
+      `${payload.byteLength} bytes`,
+    );
   checkOptionsObject(spec.options, "spec.options");
   const options = spec.options ?? {};
   checkEnqueueOptions(options, settings.configs.get(queue), "spec.options");
