@@ -4,7 +4,7 @@
  * 127.0.0.1 unless told otherwise, until interrupted.
  */
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
 import { QueueReader } from "../queue/reader.js";
 import { defineCommand, intFlag, positiveInt } from "./args.js";
@@ -19,11 +19,17 @@ disturbed. Stops on Ctrl-C.
 Options:
   --port <n>             port to listen on (default 3000; 0 picks a free one)
   --host <address>       address to bind (default 127.0.0.1: this machine only)
+  --allowed-hosts <list> host names to answer besides loopback names and IP
+                         addresses, comma-separated (name or name:port; a guard
+                         against DNS rebinding)
   --refresh-ms <ms>      minimum time between two reads of the store (default 2000)
 ${STORE_HELP}
 `;
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+/** An address as a `Host` header names it (IPv6 in brackets). */
+function shownHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
 
 export const dashboardCommand = defineCommand({
   name: "dashboard",
@@ -34,6 +40,7 @@ export const dashboardCommand = defineCommand({
     port: { type: "string" },
     host: { type: "string" },
     "refresh-ms": { type: "string" },
+    "allowed-hosts": { type: "string" },
   },
   async run({ values, positionals: args }, io) {
     positionals(args, []);
@@ -48,11 +55,16 @@ export const dashboardCommand = defineCommand({
       server.listen(port, host, () => resolve());
     });
     const bound = (server.address() as AddressInfo).port;
-    const shown = host.includes(":") ? `[${host}]` : host;
-    // On a loopback address, answer only to loopback host names (a guard against DNS rebinding).
-    const allowedHosts = LOOPBACK.has(host)
-      ? ["127.0.0.1", "localhost", "[::1]"].map((h) => `${h}:${bound}`)
-      : undefined;
+    const shown = shownHost(host);
+    // Loopback names and IP literals always; names the user lists besides.
+    const extra = (values["allowed-hosts"] ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== "");
+    const allowedHosts =
+      extra.length === 0
+        ? undefined
+        : [...extra, "localhost", "127.0.0.1", "[::1]", ...(isIP(host) ? [shownHost(host)] : [])];
     const handler = dashboard(reader, {
       reopen: () => QueueReader.open(store, path),
       refreshMs,

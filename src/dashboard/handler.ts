@@ -89,7 +89,10 @@ export async function handle(
 ): Promise<void> {
   const { base, path, query } = locate(req, state.basePath);
   if (!hostAllowed(req, state.allowedHosts))
-    throw new HttpError(403, "This host name is not allowed");
+    throw new HttpError(
+      403,
+      `Host ${JSON.stringify(req.headers.host ?? "")} is not allowed: the dashboard answers loopback names and IP addresses unless its allowedHosts option lists more`,
+    );
   if (state.authorize !== undefined && !(await state.authorize(req)))
     throw new HttpError(403, "Not authorized");
   const method = req.method ?? "GET";

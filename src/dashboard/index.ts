@@ -73,10 +73,19 @@ export interface DashboardOptions {
    */
   requestPrices?: Partial<RequestPrices>;
   /**
-   * Host names (with port, as browsers send them in `Host`) the dashboard
-   * answers; others get 403. Guards a dashboard on a loopback address
-   * against DNS rebinding.
-   * @default any host
+   * The `Host` names the dashboard answers; others get 403 (a guard against
+   * DNS rebinding, where another site's page reaches a dashboard on this
+   * machine or network under that site's own host name). An entry is a name
+   * (any port) or `name:port`, IPv6 addresses in brackets (`[::1]:3000`);
+   * `"*"` answers any host (only behind a proxy that checks it). Set it to
+   * the names users type when the dashboard is reached by a domain name,
+   * e.g. `["queues.example.com"]`.
+   * @default loopback names (`localhost`, `*.localhost`, `127.x.x.x`,
+   * `[::1]`) and the IP address the request arrived on
+   * @example
+   * ```ts
+   * app.use("/admin/queues", dashboard(queue, { allowedHosts: ["ops.example.com", "localhost"] }));
+   * ```
    */
   allowedHosts?: string[];
   /**

@@ -91,11 +91,59 @@ export function crossSiteReason(req: IncomingMessage): string | null {
   return null;
 }
 
-/** Whether the request's Host is one of `allowed` (no list: any host). */
+/** Splits a `Host` header into its lower-case name (IPv6 without brackets) and port ("" when none). */
+export function splitHost(host: string): { name: string; port: string } {
+  const value = host.trim().toLowerCase();
+  if (value.startsWith("[")) {
+    const end = value.indexOf("]");
+    if (end < 0) return { name: value, port: "" };
+    const rest = value.slice(end + 1);
+    return { name: value.slice(1, end), port: rest.startsWith(":") ? rest.slice(1) : "" };
+  }
+  const colon = value.lastIndexOf(":");
+  // More than one colon without brackets: a bare IPv6 address, no port.
+  if (colon < 0 || value.indexOf(":") !== colon) return { name: value, port: "" };
+  return { name: value.slice(0, colon), port: value.slice(colon + 1) };
+}
+
+/** Whether `name` (as {@link splitHost} gives it) is this machine's loopback. */
+function isLoopbackName(name: string): boolean {
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  if (name === "::1" || name === "0:0:0:0:0:0:0:1") return true;
+  const v4 = name.startsWith("::ffff:") ? name.slice(7) : name;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+/** An address as `splitHost` names it: IPv4-mapped IPv6 as plain IPv4, lower case. */
+function addressName(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  const lower = address.toLowerCase();
+  return lower.startsWith("::ffff:") && lower.includes(".") ? lower.slice(7) : lower;
+}
+
+/**
+ * Whether the request's `Host` may be answered. With `allowed` (entries as
+ * `name` for any port or `name:port`, IPv6 in brackets; `"*"` for any host):
+ * only those. Without: a loopback name (`localhost`, `*.localhost`,
+ * `127.x.x.x`, `[::1]`) or the address the request arrived on, as an IP
+ * literal. A DNS-rebinding page reaches the dashboard under the attacker's
+ * own host name, which neither list holds.
+ */
 export function hostAllowed(req: IncomingMessage, allowed: readonly string[] | undefined): boolean {
-  if (allowed === undefined) return true;
-  const host = header(req, "host")?.toLowerCase();
-  return host !== undefined && allowed.includes(host);
+  const host = header(req, "host");
+  if (host === undefined || host === "") return false;
+  const { name, port } = splitHost(host);
+  if (allowed !== undefined) {
+    for (const entry of allowed) {
+      if (entry === "*") return true;
+      const want = splitHost(entry);
+      if (want.name === name && (want.port === "" || want.port === port)) return true;
+    }
+    return false;
+  }
+  if (isLoopbackName(name)) return true;
+  const local = addressName(req.socket?.localAddress);
+  return local !== undefined && local === addressName(name);
 }
 
 /** The URL-encoded form in the request body, or null when it is too large or not a form. */

@@ -24,7 +24,18 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
     await writer.enqueue("emails", "hello <world>");
     const child = spawn(
       process.execPath,
-      [CLI, "dashboard", "--store", dir, "--port", "0", "--refresh-ms", "1"],
+      [
+        CLI,
+        "dashboard",
+        "--store",
+        dir,
+        "--port",
+        "0",
+        "--refresh-ms",
+        "1",
+        "--allowed-hosts",
+        "ops.example",
+      ],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -59,13 +70,18 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
       assert.match(again.body, /reports/);
       assert.equal(writer.closed, false);
 
-      // Bound to loopback, it answers only loopback host names (DNS rebinding).
+      // It answers loopback names and the names listed, no other (DNS rebinding).
       const port = new URL(url).port;
       assert.equal(
         (await http(`${url}/`, { headers: { host: `evil.example:${port}` } })).status,
         403,
       );
       assert.equal((await http(`${url}/`, { headers: { host: `localhost:${port}` } })).status, 200);
+      assert.equal(
+        (await http(`${url}/`, { headers: { host: `ops.example:${port}` } })).status,
+        200,
+        "--allowed-hosts adds names",
+      );
       const post = await http(`${url}/action`, { form: { action: "requeue", id: "x" } });
       assert.equal(post.status, 403);
 

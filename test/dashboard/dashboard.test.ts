@@ -290,6 +290,24 @@ describe("dashboard", { timeout: 60_000 }, () => {
       const ok = await http(`${direct.url}/ops/health`, { headers: { host: "ops.example:80" } });
       assert.equal(ok.status, 200);
       assert.match(ok.body, /href="\/ops\/"/);
+
+      // No allowedHosts: loopback names and IP literals only (DNS rebinding).
+      for (const host of [`localhost:${mounted.port}`, `127.0.0.1:${mounted.port}`])
+        assert.equal(
+          (await http(`${mounted.url}/admin/queues/`, { headers: { host } })).status,
+          200,
+          host,
+        );
+      const rebound = await http(`${mounted.url}/admin/queues/`, {
+        headers: { host: `attacker.example:${mounted.port}` },
+      });
+      assert.equal(rebound.status, 403);
+      assert.match(rebound.body, /attacker\.example.*is not allowed.*allowedHosts/);
+      const action = await http(`${mounted.url}/admin/queues/action`, {
+        form,
+        headers: { host: `attacker.example:${mounted.port}` },
+      });
+      assert.equal(action.status, 403);
     } finally {
       await mounted.close();
       await direct.close();
