@@ -236,6 +236,10 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     page.payloadLength[i] = rec.payload.byteLength;
   }
   page.payloadOffset[i] = state.arena.offset;
+  // A released row has no trace context left: only a traced job sets one.
+  if (decoded !== null) {
+    if (decoded.traceAt >= 0) state.table.setTraceBytes(h, decoded.bytes, decoded.traceAt);
+  } else if (rec.trace !== undefined) state.table.setTrace(h, rec.trace);
   const onlyGroup =
     rec.headers === undefined &&
     rec.dedupKey === undefined &&

@@ -119,6 +119,29 @@ export class ByteWriter {
     this.#pos += value.byteLength;
   }
 
+  /**
+   * Makes room for `n` bytes, which the caller then fills in at the returned
+   * offset of {@link buffer} (read it after this call: it may have grown).
+   */
+  reserve(n: number): number {
+    this.#ensure(n);
+    const at = this.#pos;
+    this.#pos += n;
+    return at;
+  }
+
+  /** The buffer written into (see {@link reserve}). */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** `length` bytes of `source` from `from`, as they are (no length prefix). */
+  fixed(source: Uint8Array, from: number, length: number): void {
+    this.#ensure(length);
+    for (let i = 0; i < length; i++) this.#buf[this.#pos + i] = source[from + i]!;
+    this.#pos += length;
+  }
+
   /** A canonical ULID as 16 bytes. */
   id(id: string): void {
     this.#ensure(ID_BYTES);

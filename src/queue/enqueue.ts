@@ -14,6 +14,7 @@ import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { PayloadRef } from "./table.js";
+import type { TraceContext } from "./trace-context.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
@@ -42,6 +43,8 @@ export interface CheckedJob {
   options: CheckedEnqueueOptions;
   /** Argument name of its options, for messages decided later (`options`, `jobs[3].options`). */
   arg: string;
+  /** The producer span's context, when the enqueue is traced. */
+  trace?: TraceContext | undefined;
 }
 
 /** Checks one job's payload and options for `queue`. */
@@ -188,7 +191,7 @@ function commitJobs(
   let earliestRunAt = Number.POSITIVE_INFINITY;
   let anyPending = false;
   let anyHit = false;
-  for (const [i, { payload, options }] of jobs.entries()) {
+  for (const [i, { payload, options, trace }] of jobs.entries()) {
     const { dedupKey, jobId, delayMs } = options;
     const payloadRef = refs[i];
     const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
@@ -232,6 +235,7 @@ function commitJobs(
       payload: payloadRef === undefined ? payload : EMPTY,
       ...(payloadRef === undefined ? {} : { payloadRef }),
       headers: options.headers,
+      trace,
       priority: options.priority,
       maxAttempts: options.maxAttempts,
       enqueuedAt: now,

@@ -6,12 +6,18 @@
  * Defined here, without any OpenTelemetry type, so the core never loads it.
  */
 import type { Headers } from "./state.js";
+import type { TraceContext } from "./trace-context.js";
 import type { Claim } from "./types.js";
 
 /** An enqueue in progress, as the instrumentation tracks it. */
 export interface EnqueueTrace {
-  /** The job headers to store: the caller's, plus the trace context. */
+  /**
+   * The job headers to store: the caller's (the same object when unchanged),
+   * plus `tracestate` when the span carries vendor state.
+   */
   readonly headers: Headers | undefined;
+  /** The producer span's context, stored with each job (binary), or undefined. */
+  readonly context: TraceContext | undefined;
   /** The enqueue resolved: with these ids, `created` false for a dedup hit. */
   succeeded(ids: readonly string[], created: boolean): void;
   /** The enqueue failed with `error`. */

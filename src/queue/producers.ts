@@ -13,6 +13,7 @@ import {
   enqueueJobs,
   type JobInput,
 } from "./enqueue.js";
+import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
 import type { Payload } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -30,15 +31,29 @@ export async function enqueueOne(
   const trace = core.instrumentation?.tracing?.enqueue(name, job.options.headers, 1);
   if (trace === undefined) return (await enqueueWhenWritable(core, name, [job]))[0]!.id;
   try {
-    const [result] = await enqueueWhenWritable(core, name, [
-      { ...job, options: { ...job.options, headers: trace.headers } },
-    ]);
+    const [result] = await enqueueWhenWritable(core, name, [traced(job, trace)]);
     trace.succeeded([result!.id], result!.created);
     return result!.id;
   } catch (error) {
     trace.failed(error);
     throw error;
   }
+}
+
+/**
+ * `job` (checked for this call, so it is changed in place) carrying the
+ * enqueue's trace context, and its headers when the trace added some
+ * (`tracestate`): to the job's own with `merge`, else instead of the call's.
+ */
+export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): CheckedJob {
+  job.trace = trace.context;
+  const headers = trace.headers;
+  if (headers === undefined || headers === job.options.headers) return job;
+  job.options = {
+    ...job.options,
+    headers: merge ? { ...job.options.headers, ...headers } : headers,
+  };
+  return job;
 }
 
 /** Adds checked jobs once the log takes writes (see {@link enqueueJobs}). */
@@ -68,11 +83,13 @@ export async function enqueueBatchOf(
   const trace = core.instrumentation?.tracing?.enqueue(name, undefined, jobs.length);
   if (trace === undefined) return (await enqueueWhenWritable(core, name, jobs)).map((r) => r.id);
   try {
-    const traced = jobs.map((job) => ({
-      ...job,
-      options: { ...job.options, headers: trace.headers },
-    }));
-    const ids = (await enqueueWhenWritable(core, name, traced)).map((r) => r.id);
+    const ids = (
+      await enqueueWhenWritable(
+        core,
+        name,
+        jobs.map((job) => traced(job, trace)),
+      )
+    ).map((r) => r.id);
     trace.succeeded(ids, true);
     return ids;
   } catch (error) {
@@ -94,11 +111,11 @@ export async function enqueueManyOf(
   const trace = core.instrumentation?.tracing?.enqueue(name, undefined, checked.length);
   if (trace === undefined) return enqueueWhenWritable(core, name, checked);
   try {
-    const traced = checked.map((job) => ({
-      ...job,
-      options: { ...job.options, headers: { ...job.options.headers, ...trace.headers } },
-    }));
-    const results = await enqueueWhenWritable(core, name, traced);
+    const results = await enqueueWhenWritable(
+      core,
+      name,
+      checked.map((job) => traced(job, trace, true)),
+    );
     trace.succeeded(
       results.map((r) => r.id),
       results.some((r) => r.created),

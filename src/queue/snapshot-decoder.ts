@@ -36,6 +36,7 @@ import { copyPage, viewPage } from "./snapshot-pages.js";
 import { decodeSections } from "./snapshot-sections.js";
 import { State, Status } from "./state.js";
 import { ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
+import { TRACE_BYTES } from "./trace-context.js";
 
 interface QueueHead {
   name: string;
@@ -266,9 +267,16 @@ export class SnapshotReader {
       readMoreExtras(r, mask, extras);
       readFlowExtras(r, mask, extras);
       readProgressExtra(r, mask, extras);
+      if (mask & Extra.Trace) {
+        const at = r.position;
+        r.skip(TRACE_BYTES);
+        table.setTraceBytes(h, r.buffer, at);
+      }
       table.setExtras(
         h,
-        mask === Extra.GroupKey ? groupOnlyExtras(this.#state, extras.groupKey!) : extras,
+        (mask & ~Extra.Trace) === Extra.GroupKey
+          ? groupOnlyExtras(this.#state, extras.groupKey!)
+          : extras,
       );
     }
     if (r.remaining !== 0)

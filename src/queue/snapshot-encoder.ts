@@ -30,7 +30,8 @@ import {
 } from "./snapshot-layout.js";
 import { encodeSections } from "./snapshot-sections.js";
 import type { QueueState, State } from "./state.js";
-import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView } from "./table.js";
+import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView, TRACE_STRIDE } from "./table.js";
+import { TRACE_BYTES } from "./trace-context.js";
 
 interface QueueView {
   qs: QueueState;
@@ -194,25 +195,31 @@ export class SnapshotWriter implements SnapshotEncoder {
         this.#rank[base + i] = dense;
         this.#payloadBytes += page.payloadLength[i]!;
         const extras = page.extras?.get(i);
-        if (extras !== undefined) {
+        const traced = page.trace !== null && page.trace[i * TRACE_STRIDE] === 1;
+        if (extras !== undefined || traced) {
           const mask =
-            (extras.headers !== undefined ? Extra.Headers : 0) |
-            (extras.lastError !== undefined ? Extra.LastError : 0) |
-            (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
-            (extras.jobId !== undefined ? Extra.JobId : 0) |
-            moreExtrasMask(extras) |
-            flowExtrasMask(extras);
+            (extras === undefined
+              ? 0
+              : (extras.headers !== undefined ? Extra.Headers : 0) |
+                (extras.lastError !== undefined ? Extra.LastError : 0) |
+                (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
+                (extras.jobId !== undefined ? Extra.JobId : 0) |
+                moreExtrasMask(extras) |
+                flowExtrasMask(extras)) | (traced ? Extra.Trace : 0);
           if (mask === 0) continue;
           const w = this.#extras;
           w.varint(dense);
           w.varint(mask);
-          if (extras.headers !== undefined) writeHeaders(w, extras.headers);
-          if (extras.lastError !== undefined) w.string(extras.lastError);
-          if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
-          if (extras.jobId !== undefined) w.string(extras.jobId);
-          writeMoreExtras(w, extras);
-          writeFlowExtras(w, extras);
-          writeProgressExtra(w, extras);
+          if (extras !== undefined) {
+            if (extras.headers !== undefined) writeHeaders(w, extras.headers);
+            if (extras.lastError !== undefined) w.string(extras.lastError);
+            if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
+            if (extras.jobId !== undefined) w.string(extras.jobId);
+            writeMoreExtras(w, extras);
+            writeFlowExtras(w, extras);
+            writeProgressExtra(w, extras);
+          }
+          if (traced) w.fixed(page.trace!, i * TRACE_STRIDE + 1, TRACE_BYTES);
           this.#extrasCount++;
         }
       }

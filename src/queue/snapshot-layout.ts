@@ -61,6 +61,8 @@ export const Extra = {
   GroupKey: 4096,
   // Other bits up to 32768 are set aside for transactions, flows and schedules.
   Progress: 65_536,
+  /** The producer's trace context: {@link TRACE_BYTES} bytes (not part of `JobExtras`: the table's trace column). */
+  Trace: 131_072,
 } as const;
 /** Every bit of {@link Extra}: a decoder refuses others (written by a newer release). */
 export const EXTRA_KNOWN =
@@ -75,7 +77,8 @@ export const EXTRA_KNOWN =
   Extra.FlowParent |
   Extra.Flow |
   Extra.GroupKey |
-  Extra.Progress;
+  Extra.Progress |
+  Extra.Trace;
 
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;

@@ -23,6 +23,7 @@
  */
 import type { EncodedHistory } from "./history.js";
 import type { Headers } from "./state.js";
+import { TRACE_BYTES, type TraceContext, writeTraceBytes } from "./trace-context.js";
 
 export const PAGE_BITS = 14;
 /** Rows per page. */
@@ -30,6 +31,9 @@ export const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
 /** Bytes of a job id (a ULID in binary) in the id column. */
 export const ID_BYTES = 16;
+
+/** Bytes per row of a page's trace column: a presence byte and the context. */
+export const TRACE_STRIDE = 1 + TRACE_BYTES;
 
 /** Status of a row that holds no job. */
 export const FREE = 255;
@@ -122,6 +126,12 @@ export class Page {
     readonly id: Uint8Array,
     /** Extras by slot; null while no row of the page has any. */
     public extras: Map<number, JobExtras> | null,
+    /**
+     * {@link TRACE_STRIDE} bytes per row: a presence byte (1: the row has a
+     * trace context), then the context's {@link TRACE_BYTES}; null while no
+     * row of the page has one (a traced job costs no object of its own).
+     */
+    public trace: Uint8Array | null = null,
   ) {}
 
   /** A page of free rows. */
@@ -162,6 +172,7 @@ export class Page {
       this.payloadOffset.slice(),
       this.id.slice(),
       this.extras === null ? null : new Map(this.extras),
+      this.trace === null ? null : this.trace.slice(),
     );
   }
 }
@@ -227,8 +238,50 @@ export class JobTable {
     page.status[i] = FREE;
     page.flags[i] = 0;
     page.extras?.delete(i);
+    if (page.trace !== null) page.trace[i * TRACE_STRIDE] = 0;
     this.#free.push(h);
     this.#rows--;
+  }
+
+  /**
+   * The trace column of row `h`'s page and the row's offset in it, when the
+   * row has a trace context (its bytes at `offset + 1 ..`), else null.
+   */
+  traceOf(h: number): { bytes: Uint8Array; at: number } | null {
+    const column = this.read(h).trace;
+    const at = slot(h) * TRACE_STRIDE;
+    return column !== null && column[at] === 1 ? { bytes: column, at: at + 1 } : null;
+  }
+
+  /** Whether row `h` has a trace context. */
+  hasTrace(h: number): boolean {
+    const column = this.read(h).trace;
+    return column !== null && column[slot(h) * TRACE_STRIDE] === 1;
+  }
+
+  /**
+   * Row `h`'s trace context is the {@link TRACE_BYTES} at `bytes[at..]`, or
+   * none with `bytes` null.
+   */
+  setTraceBytes(h: number, bytes: Uint8Array | null, at = 0): void {
+    const page = this.write(h);
+    const i = slot(h) * TRACE_STRIDE;
+    if (bytes === null) {
+      if (page.trace !== null) page.trace[i] = 0;
+      return;
+    }
+    page.trace ??= new Uint8Array(PAGE_SLOTS * TRACE_STRIDE);
+    page.trace[i] = 1;
+    for (let k = 0; k < TRACE_BYTES; k++) page.trace[i + 1 + k] = bytes[at + k]!;
+  }
+
+  /** Row `h`'s trace context is `context` (a valid one: see `writeTraceBytes`). */
+  setTrace(h: number, context: TraceContext): void {
+    const page = this.write(h);
+    const i = slot(h) * TRACE_STRIDE;
+    page.trace ??= new Uint8Array(PAGE_SLOTS * TRACE_STRIDE);
+    writeTraceBytes(context, page.trace, i + 1);
+    page.trace[i] = 1;
   }
 
   /** The extras of row `h`, or undefined. */

@@ -35,6 +35,7 @@ import type { EnqueueTrace, Tracing } from "./instrument.js";
 import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
 import type { EnqueueOptions } from "./options.js";
+import { traced as withTrace } from "./producers.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionOp } from "./records/transaction.js";
 import { Status } from "./state.js";
@@ -329,6 +330,7 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
           ...(payloadRef === undefined ? {} : { payloadRef }),
           timeoutMs: options.timeoutMs,
           headers: options.headers,
+          trace: op.job.trace,
           priority: options.priority,
           maxAttempts: options.maxAttempts,
           enqueuedAt: now,
@@ -548,7 +550,7 @@ export async function runTransaction(
   return commitTraced(core, builder.ops, tracing);
 }
 
-/** {@link commitOps} with a producer span per enqueue, its context in the job's headers. */
+/** {@link commitOps} with a producer span per enqueue, its context stored with the job. */
 async function commitTraced(
   core: QueueCore,
   ops: Op[],
@@ -560,7 +562,7 @@ async function commitTraced(
     const trace = tracing.enqueue(op.queue, op.job.options.headers, 1);
     traces.push(trace);
     if (trace === undefined) return op;
-    return { ...op, job: { ...op.job, options: { ...op.job.options, headers: trace.headers } } };
+    return { ...op, job: withTrace({ ...op.job }, trace) };
   });
   try {
     const result = await commitOps(core, traced);

@@ -4,8 +4,9 @@
  * Public job records are materialised from the table's columns on demand.
  */
 import { decodeHistory } from "./history.js";
-import { type QueueState, type State, Status } from "./state.js";
-import { Flag, slot } from "./table.js";
+import { type Headers, type QueueState, type State, Status } from "./state.js";
+import { Flag, type Page, slot, TRACE_STRIDE } from "./table.js";
+import { TRACEPARENT, traceParentOf } from "./trace-context.js";
 
 /** Priority groups of the pending index walked to find the oldest pending job (each step O(log n)). */
 const MAX_PRIORITY_GROUPS = 1_000;
@@ -18,6 +19,20 @@ import type {
   JsonValue,
   QueueStats,
 } from "./types.js";
+
+/**
+ * A copy of a job's headers, with the `traceparent` of its stored trace
+ * context (made now, from its bytes) unless the headers carry one already
+ * (a job written by an earlier release kept it as a header).
+ */
+function headersOf(page: Page, i: number, headers: Headers | undefined): Record<string, string> {
+  const out: Record<string, string> = headers === undefined ? {} : { ...headers };
+  const column = page.trace;
+  const at = i * TRACE_STRIDE;
+  if (column !== null && column[at] === 1 && out[TRACEPARENT] === undefined)
+    out[TRACEPARENT] = traceParentOf(column, at + 1);
+  return out;
+}
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
 
@@ -40,7 +55,7 @@ export function jobToRecord(
     id: extras?.jobId ?? state.idOf(h),
     queue: state.queueList[page.queue[i]!]!.name,
     payload: state.payloadOf(h),
-    headers: extras?.headers === undefined ? {} : { ...extras.headers },
+    headers: headersOf(page, i, extras?.headers),
     status: STATUS_NAMES[status]!,
     attempts: page.attempts[i]!,
     maxAttempts: page.maxAttempts[i]!,
@@ -71,7 +86,10 @@ export function jobToRecord(
   if (extras?.groupKey !== undefined) record.groupKey = extras.groupKey;
   const json = progress ?? extras?.progress;
   if (json !== undefined) record.progress = JSON.parse(json) as JsonValue;
-  if (extras?.payloadRef !== undefined) record.payloadRef = extras.payloadRef.key;
+  if (extras?.payloadRef !== undefined) {
+    record.payloadRef = extras.payloadRef.key;
+    record.payloadSize = extras.payloadRef.size;
+  }
   return record;
 }
 

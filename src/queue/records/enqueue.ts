@@ -6,6 +6,12 @@ import { type ByteReader, type ByteWriter, DecodeError } from "../binary.js";
 import { ID_BYTES, readIdBytes } from "../ids.js";
 import type { Headers } from "../state.js";
 import type { PayloadRef } from "../table.js";
+import {
+  readTraceBytes,
+  TRACE_BYTES,
+  type TraceContext,
+  writeTraceBytes,
+} from "../trace-context.js";
 import { readHeaders, writeHeaders } from "./headers.js";
 import { Tag } from "./tags.js";
 
@@ -16,6 +22,11 @@ export interface EnqueueRecord {
   readonly queue: string;
   readonly payload: Uint8Array;
   readonly headers: Headers | undefined;
+  /**
+   * The producer span's context, valid (`isValidTraceContext`), stored as
+   * bytes; its `traceparent` header is made when the job is read.
+   */
+  readonly trace?: TraceContext | undefined;
   readonly priority: number;
   readonly maxAttempts: number;
   readonly enqueuedAt: number;
@@ -63,7 +74,13 @@ export class DecodedEnqueue implements EnqueueRecord {
     readonly flowParent: string | undefined = undefined,
     readonly waitsForChildren: boolean | undefined = undefined,
     readonly groupKey: string | undefined = undefined,
+    /** Where the trace context's {@link TRACE_BYTES} start in `bytes`, or -1 when it has none. */
+    readonly traceAt: number = -1,
   ) {}
+
+  get trace(): TraceContext | undefined {
+    return this.traceAt < 0 ? undefined : readTraceBytes(this.bytes, this.traceAt);
+  }
 
   get id(): string {
     this.#id ??= readIdBytes(this.bytes, this.idAt);
@@ -94,6 +111,7 @@ export class DecodedEnqueue implements EnqueueRecord {
       ...(this.payloadRef === undefined ? {} : { payloadRef: this.payloadRef }),
       ...(this.flowParent === undefined ? {} : { flowParent: this.flowParent }),
       ...(this.waitsForChildren === true ? { waitsForChildren: true } : {}),
+      ...(this.traceAt < 0 ? {} : { trace: this.trace }),
     };
   }
 }
@@ -120,6 +138,8 @@ const ENQ_PAYLOAD_REF = 32;
 const ENQ_GROUP = 64;
 const ENQ_FLOW_PARENT = 256;
 const ENQ_WAITS_FOR_CHILDREN = 512;
+/** The producer's trace context: {@link TRACE_BYTES} bytes after every other field. */
+const ENQ_TRACE = 1024;
 /** Every enqueue flag this version reads; a record with another is refused, not misread. */
 const ENQ_KNOWN =
   ENQ_SCHEDULED |
@@ -130,7 +150,8 @@ const ENQ_KNOWN =
   ENQ_PAYLOAD_REF |
   ENQ_GROUP |
   ENQ_FLOW_PARENT |
-  ENQ_WAITS_FOR_CHILDREN;
+  ENQ_WAITS_FOR_CHILDREN |
+  ENQ_TRACE;
 const REPLACE_RUN_AT = 1;
 const REPLACE_HEADERS = 2;
 
@@ -138,6 +159,7 @@ const REPLACE_HEADERS = 2;
 export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
   w.id(rec.id);
   w.string(rec.queue);
+  const trace = rec.trace ?? null;
   const flags =
     (rec.runAt !== undefined ? ENQ_SCHEDULED : 0) |
     (rec.dedupKey !== undefined ? ENQ_DEDUP : 0) |
@@ -147,7 +169,8 @@ export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
     (rec.payloadRef !== undefined ? ENQ_PAYLOAD_REF : 0) |
     (rec.flowParent !== undefined ? ENQ_FLOW_PARENT : 0) |
     (rec.waitsForChildren === true ? ENQ_WAITS_FOR_CHILDREN : 0) |
-    (rec.groupKey !== undefined ? ENQ_GROUP : 0);
+    (rec.groupKey !== undefined ? ENQ_GROUP : 0) |
+    (trace !== null ? ENQ_TRACE : 0);
   w.varint(flags);
   w.varint(rec.priority);
   w.varint(rec.maxAttempts);
@@ -164,6 +187,10 @@ export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
     w.varint(rec.payloadRef.size);
   }
   if (rec.flowParent !== undefined) w.id(rec.flowParent);
+  if (trace !== null) {
+    const at = w.reserve(TRACE_BYTES);
+    writeTraceBytes(trace, w.buffer, at);
+  }
 }
 
 /** An enqueue record's body: id and payload stay views of the reader's buffer. */
@@ -187,6 +214,8 @@ export function readEnqueue(r: ByteReader): DecodedEnqueue {
   r.skip(payloadLength);
   const payloadRef = flags & ENQ_PAYLOAD_REF ? { key: r.string(), size: r.varint() } : undefined;
   const flowParent = flags & ENQ_FLOW_PARENT ? r.id() : undefined;
+  const traceAt = flags & ENQ_TRACE ? r.position : -1;
+  if (traceAt >= 0) r.skip(TRACE_BYTES);
   return new DecodedEnqueue(
     r.buffer,
     idAt,
@@ -205,6 +234,7 @@ export function readEnqueue(r: ByteReader): DecodedEnqueue {
     flowParent,
     (flags & ENQ_WAITS_FOR_CHILDREN) !== 0 ? true : undefined,
     groupKey,
+    traceAt,
   );
 }
 

@@ -7,18 +7,13 @@
  * queue, and a span the SDK samples out is neither annotated, ended, nor
  * written into the job.
  */
-import type { Span, SpanContext, Tracer } from "@opentelemetry/api";
+import type { Span, SpanContext, SpanOptions, Tracer } from "@opentelemetry/api";
 import type { EnqueueTrace, Tracing } from "../instrument.js";
 import type { Headers } from "../state.js";
+import { isValidTraceContext, type TraceContext } from "../trace-context.js";
 import type { Claim } from "../types.js";
 import type { OtelApi } from "./load.js";
-import {
-  formatTraceParent,
-  isValidTraceContext,
-  parseTraceParent,
-  TRACEPARENT,
-  TRACESTATE,
-} from "./traceparent.js";
+import { parseTraceParent, TRACEPARENT, TRACESTATE } from "./traceparent.js";
 
 const SYSTEM = "taquba";
 /** The sampled bit of W3C trace flags (`TraceFlags.SAMPLED`). */
@@ -27,20 +22,22 @@ const SAMPLED = 1;
 /** Reports a failure of the tracer (the application's SDK); the queue goes on without the span. */
 export type TracingFailure = (error: unknown) => void;
 
-/** Attributes of an enqueue's span, made once per queue (the SDK copies them). */
-type EnqueueAttributes = Readonly<Record<string, string>>;
-
-/** The span name and attributes of enqueues into one queue. */
+/** The span name and options of enqueues into one queue, made once (the SDK copies them). */
 interface EnqueueShape {
   readonly name: string;
-  readonly attributes: EnqueueAttributes;
+  /** Options of a one-job enqueue's span. */
+  readonly options: SpanOptions;
+  /** Options of a batch's span. */
+  batch(count: number): SpanOptions;
 }
 
 /** An enqueue whose span records nothing but whose context travels (a no-op tracer passing a sampled parent on). */
 class Untraced implements EnqueueTrace {
   readonly headers: Headers | undefined;
-  constructor(headers: Headers | undefined) {
+  readonly context: TraceContext;
+  constructor(headers: Headers | undefined, context: TraceContext) {
     this.headers = headers;
+    this.context = context;
   }
   succeeded(): void {}
   failed(): void {}
@@ -49,12 +46,20 @@ class Untraced implements EnqueueTrace {
 /** An enqueue in a recording span, ended when the enqueue settles. */
 class EnqueueSpan implements EnqueueTrace {
   readonly headers: Headers | undefined;
+  readonly context: TraceContext | undefined;
   readonly #span: Span;
   readonly #api: OtelApi;
   readonly #report: TracingFailure;
 
-  constructor(headers: Headers | undefined, span: Span, api: OtelApi, report: TracingFailure) {
+  constructor(
+    headers: Headers | undefined,
+    context: TraceContext | undefined,
+    span: Span,
+    api: OtelApi,
+    report: TracingFailure,
+  ) {
     this.headers = headers;
+    this.context = context;
     this.#span = span;
     this.#api = api;
     this.#report = report;
@@ -102,7 +107,8 @@ export class QueueTracing implements Tracing {
   enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace | undefined {
     const api = this.#api;
     let span: Span;
-    let traced: Headers | undefined;
+    let context: SpanContext | undefined;
+    let traced: Headers | undefined = headers;
     try {
       const parent = api.context.active();
       if (this.#requireParentSpan && api.trace.getSpan(parent)?.isRecording() !== true)
@@ -110,34 +116,43 @@ export class QueueTracing implements Tracing {
       const shape = this.#enqueueShape(queue);
       span = this.#tracer.startSpan(
         shape.name,
-        {
-          kind: api.SpanKind.PRODUCER,
-          attributes:
-            count === 1
-              ? shape.attributes
-              : { ...shape.attributes, "messaging.batch.message_count": count },
-        },
+        count === 1 ? shape.options : shape.batch(count),
         parent,
       );
-      traced = withTraceContext(headers, span.spanContext());
+      context = span.spanContext();
+      // Only a sampled span's context travels: a sampled-out one is never
+      // exported, so a link to it would lead nowhere (and its job is spared it).
+      if ((context.traceFlags & SAMPLED) === 0 || !isValidTraceContext(context))
+        context = undefined;
+      else {
+        const state = context.traceState?.serialize();
+        if (state) traced = { ...headers, [TRACESTATE]: state };
+      }
       // A sampled-out span records nothing: there is nothing to annotate or end.
-      if (!span.isRecording()) return traced === headers ? undefined : new Untraced(traced);
+      if (!span.isRecording())
+        return context === undefined ? undefined : new Untraced(traced, context);
     } catch (error) {
       this.#report(error);
       return undefined;
     }
-    return new EnqueueSpan(traced, span, api, this.#report);
+    return new EnqueueSpan(traced, context, span, api, this.#report);
   }
 
   #enqueueShape(queue: string): EnqueueShape {
     let shape = this.#shapes.get(queue);
     if (shape === undefined) {
+      const attributes = Object.freeze({
+        "messaging.system": SYSTEM,
+        "messaging.operation.type": "send",
+        "messaging.destination.name": queue,
+      });
+      const kind = this.#api.SpanKind.PRODUCER;
       shape = {
         name: `enqueue ${queue}`,
-        attributes: Object.freeze({
-          "messaging.system": SYSTEM,
-          "messaging.operation.type": "send",
-          "messaging.destination.name": queue,
+        options: Object.freeze({ kind, attributes }),
+        batch: (count) => ({
+          kind,
+          attributes: { ...attributes, "messaging.batch.message_count": count },
         }),
       };
       this.#shapes.set(queue, shape);
@@ -198,24 +213,6 @@ export class QueueTracing implements Tracing {
       },
     );
   }
-}
-
-/**
- * `headers` plus the span's context, when it is valid (a no-op tracer's is
- * not) and sampled: a sampled-out span is never exported, so a link to it
- * would lead nowhere, and its job is spared the header.
- */
-function withTraceContext(headers: Headers | undefined, context: SpanContext): Headers | undefined {
-  if ((context.traceFlags & SAMPLED) === 0) return headers;
-  if (!isValidTraceContext(context)) return headers;
-  const parent = formatTraceParent(context);
-  const state = context.traceState?.serialize();
-  if (headers === undefined)
-    return state ? { [TRACEPARENT]: parent, [TRACESTATE]: state } : { [TRACEPARENT]: parent };
-  const out: Record<string, string> = { ...headers, [TRACEPARENT]: parent };
-  if (state) out[TRACESTATE] = state;
-  else delete out[TRACESTATE];
-  return out;
 }
 
 /** The producer's span context from a job's headers, or undefined. */

@@ -53,6 +53,27 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     "010190000000000000000000000000000a01710000010000",
   ],
   [
+    "enqueue, trace context (flag 1024: trace id, span id, flags after every other field)",
+    {
+      tag: Tag.Enqueue,
+      id: ID,
+      queue: "q",
+      payload: Buffer.from(""),
+      headers: undefined,
+      trace: {
+        traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+        spanId: "00f067aa0ba902b7",
+        traceFlags: 1,
+      },
+      priority: 0,
+      maxAttempts: 1,
+      enqueuedAt: 0,
+      runAt: undefined,
+      dedupKey: undefined,
+    },
+    "010190000000000000000000000000000a01718008000100004bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b701",
+  ],
+  [
     "claim",
     { tag: Tag.Claim, id: ID, at: 1_700_000_000_123 },
     "020190000000000000000000000000000afbd095ffbc31",
