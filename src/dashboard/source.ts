@@ -164,10 +164,13 @@ export class DashboardSource {
     cursor: string | undefined,
     limit: number,
   ): Promise<JobPage> {
+    // Offloaded payloads stay in their objects: the list shows their size, the job page the payload.
     return await this.#reads.listJobs(
       queue,
       status,
-      cursor === undefined ? { limit } : { cursor, limit },
+      cursor === undefined
+        ? { limit, loadPayloads: false }
+        : { cursor, limit, loadPayloads: false },
     );
   }
 

@@ -11,7 +11,13 @@
  * exactly after that key: no job is returned twice while it keeps its key,
  * and none that stayed in the status all along is skipped.
  */
-import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import {
+  checkBoolean,
+  checkInteger,
+  checkOptionsObject,
+  checkString,
+  invalidArgument,
+} from "../validate.js";
 import type { QueueState, State } from "./state.js";
 import { slot } from "./table.js";
 import type { JobStatus } from "./types.js";
@@ -28,6 +34,19 @@ export interface ListJobsOptions {
    * @default 100
    */
   limit?: number;
+  /**
+   * Read offloaded payloads back from their objects (`Queue` only: a
+   * `QueueReader` never does). With `false` an offloaded job's `payload` is
+   * empty and `payloadRef` and `payloadSize` say where it is and how large:
+   * a listing costs no store read.
+   * @default true
+   * @example
+   * ```ts
+   * const { jobs } = await queue.listJobs("reports", "dead", { loadPayloads: false });
+   * for (const job of jobs) console.log(job.id, job.payloadSize ?? job.payload.byteLength);
+   * ```
+   */
+  loadPayloads?: boolean;
 }
 
 /** A page of `listJobs`. */
@@ -119,7 +138,7 @@ function encodeCursor(status: JobStatus, key: WalkKey): string {
 export function checkListJobs(
   status: unknown,
   options: ListJobsOptions,
-): { status: JobStatus; from: WalkKey | null; limit: number } {
+): { status: JobStatus; from: WalkKey | null; limit: number; loadPayloads: boolean } {
   if (typeof status !== "string" || !(JOB_STATUSES as readonly string[]).includes(status))
     throw invalidArgument(
       "status",
@@ -131,7 +150,12 @@ export function checkListJobs(
     options.limit === undefined
       ? DEFAULT_LIST_LIMIT
       : checkInteger(options.limit, "options.limit", 1, MAX_LIST_LIMIT);
-  if (options.cursor === undefined) return { status: status as JobStatus, from: null, limit };
+  const loadPayloads =
+    options.loadPayloads === undefined
+      ? true
+      : checkBoolean(options.loadPayloads, "options.loadPayloads");
+  if (options.cursor === undefined)
+    return { status: status as JobStatus, from: null, limit, loadPayloads };
   const cursor = checkString(options.cursor, "options.cursor");
   const match = CURSOR.exec(cursor);
   const key: WalkKey | null = match === null ? null : [Number(match[2]), Number(match[3])];
@@ -146,7 +170,7 @@ export function checkListJobs(
       `a nextCursor of listJobs for "${status}" jobs`,
       cursor,
     );
-  return { status: status as JobStatus, from: key, limit };
+  return { status: status as JobStatus, from: key, limit, loadPayloads };
 }
 
 /** One page of `listJobs`: the handles, and the cursor of the next page when more follow. */

@@ -64,7 +64,9 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
-  const jobs = await withPayloads(core, page.jobs);
+  const jobs = checked.loadPayloads
+    ? await withPayloads(core, page.jobs)
+    : page.jobs.map((h) => core.toRecord(h));
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 

@@ -69,6 +69,8 @@ export interface JobRecord {
    * `reader.loadPayload(job)` reads it.
    */
   payloadRef?: string;
+  /** With `payloadRef`: the offloaded payload's size in bytes. */
+  payloadSize?: number;
   /**
    * A flow parent still waiting for its children (`enqueueFlow`): how many
    * have not ended. Such a job shows as `scheduled`, without a `runAt`, and

@@ -43,7 +43,11 @@ function jobRow(ctx: PageContext, job: JobRecord, state: JobStatus): SafeHtml {
       : state === "pending" || state === "scheduled" || state === "claimed"
         ? actionForm(ctx, "cancel", { id: job.id }, "Cancel", { danger: true })
         : html``;
-  return html`<tr data-job="${job.id}"><td>${jobLink(ctx, job.id)}</td><td>${bytesPreview(job.payload, false)}</td>
+  const payload =
+    job.payloadRef === undefined
+      ? bytesPreview(job.payload, false)
+      : html`<a class="muted offloaded" href="${href(ctx, "/job", { id: job.id })}">offloaded, ${job.payloadSize ?? "?"} bytes</a>`;
+  return html`<tr data-job="${job.id}"><td>${jobLink(ctx, job.id)}</td><td>${payload}</td>
 <td class="n">${job.attempts}/${job.maxAttempts}</td><td>${when(ctx, job, state)}</td>
 <td>${job.lastError === undefined ? "" : html`<code class="preview" title="${job.lastError}">${job.lastError}</code>`}</td>
 ${ctx.writable ? html`<td class="actions">${actions}</td>` : ""}</tr>`;
