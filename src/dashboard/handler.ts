@@ -18,8 +18,10 @@ import { type PageContext, page, STATES } from "./pages/layout.js";
 import { overviewPage } from "./pages/overview.js";
 import { queuePage } from "./pages/queue.js";
 import { schedulesPage } from "./pages/schedules.js";
+import { taskPage } from "./pages/task.js";
 import { type ActionTokens, crossSiteReason, hostAllowed, readForm, send } from "./security.js";
 import type { DashboardSource } from "./source.js";
+import type { TaskBoard } from "./tasks.js";
 
 /** Everything a request is handled with. */
 export interface HandlerState {
@@ -28,6 +30,8 @@ export interface HandlerState {
   /** Issues each page's action token and checks the tokens forms bring back. */
   tokens: ActionTokens;
   notices: NoticeBoard;
+  /** Bulk actions running or recently ended. */
+  tasks: TaskBoard;
   readOnly: boolean;
   basePath: string | undefined;
   allowedHosts: readonly string[] | undefined;
@@ -145,6 +149,15 @@ export async function handle(
       return send(res, 200, await schedulesPage(ctx, state.source));
     case "/health":
       return send(res, 200, healthPage(ctx, state.source));
+    case "/task": {
+      const task = state.tasks.get(one(query, "id", true));
+      if (task === undefined)
+        throw new HttpError(
+          404,
+          "No such bulk action: they are kept in memory while the dashboard runs, and the oldest are forgotten",
+        );
+      return send(res, 200, taskPage(ctx, task));
+    }
     default:
       throw new HttpError(404, "No such page");
   }
@@ -210,23 +223,42 @@ async function act(
       }
       break;
     }
-    case "requeue-all": {
+    case "requeue-all":
+    case "remove-dead": {
+      // Runs on after this answer; its page shows the progress, then the outcome.
       const name = field("queue");
-      const count = await queue.requeueDeadJobs(name);
-      notice = `Requeued ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
-      break;
+      const total = (await queue.stats(name)).dead;
+      const requeue = action === "requeue-all";
+      const task = state.tasks.start(
+        `${requeue ? "Requeue" : "Remove"} the dead jobs of ${name}`,
+        name,
+        total,
+        async (onProgress) => {
+          const count = requeue
+            ? await queue.requeueDeadJobs(name, { onProgress })
+            : await queue.removeJobs(name, "dead", { onProgress });
+          return `${requeue ? "Requeued" : "Removed"} ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
+        },
+        (error) => {
+          if (!(error instanceof TaqubaError))
+            state.logger.error(`dashboard: ${action} of ${name} failed: ${String(error)}`, {
+              error,
+            });
+          return `Stopped by an error: ${error instanceof Error ? error.message : String(error)} (jobs done before it stay done).`;
+        },
+      );
+      res.writeHead(303, {
+        location: `${base}/task?id=${encodeURIComponent(task.id)}`,
+        "cache-control": "no-store",
+      });
+      res.end();
+      return;
     }
     case "remove": {
       const id = field("id");
       notice = (await queue.removeJob(id))
         ? `Job ${id} was removed.`
         : `Job ${id} was not found, or is running (cancel it instead): nothing was removed.`;
-      break;
-    }
-    case "remove-dead": {
-      const name = field("queue");
-      const count = await queue.removeJobs(name, "dead");
-      notice = `Removed ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
       break;
     }
     case "cancel": {

@@ -26,6 +26,7 @@ import { History } from "./history.js";
 import { NoticeBoard } from "./notices.js";
 import { ActionTokens } from "./security.js";
 import { DashboardSource } from "./source.js";
+import { TaskBoard } from "./tasks.js";
 
 /** Options of {@link dashboard}. */
 export interface DashboardOptions {
@@ -240,6 +241,7 @@ export function dashboard(
     history,
     tokens: new ActionTokens(() => timed.monotonicNow(), tokenTtlMs),
     notices: new NoticeBoard(),
+    tasks: new TaskBoard(),
     readOnly,
     basePath: options.basePath === undefined ? undefined : checkPath(options.basePath),
     allowedHosts: options.allowedHosts === undefined ? undefined : checkHosts(options.allowedHosts),

@@ -214,4 +214,27 @@ describe("dashboard in Chromium", { timeout: 180_000, skip }, () => {
     assert.equal((await http(`${served.url}/job?id=${id}`)).status, 404, "its page is gone");
     assert.deepEqual(problems, []);
   });
+
+  it("requeues every dead job with one button: its page shows progress, then the outcome", async () => {
+    const count = (await queue.stats("emails")).dead;
+    assert.ok(count > 0);
+    const page = await open("/queue?name=emails&state=dead");
+    await Promise.all([
+      page.waitForURL(/\/task\?id=/),
+      page.locator('button[data-action="requeue-all"]').click(),
+    ]);
+    assert.equal(await page.locator("h1").textContent(), "Requeue the dead jobs of emails");
+    // Running: a progress bar and a refresh; ended: the outcome (the page reloads itself until then).
+    await page.locator("#task-outcome").waitFor({ timeout: 30_000 });
+    assert.equal(
+      await page.locator("#task-outcome").textContent(),
+      `Requeued ${count} dead ${count === 1 ? "job" : "jobs"} of emails.`,
+    );
+    assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0);
+    await Promise.all([page.waitForURL(/state=dead/), page.locator("#task-back").click()]);
+    assert.equal(await page.locator("tr[data-job]").count(), 0, "no dead job left");
+    assert.equal((await queue.stats("emails")).dead, 0);
+    await page.close();
+    assert.deepEqual(problems, []);
+  });
 });

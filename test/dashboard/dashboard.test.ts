@@ -8,6 +8,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import { GatedStore } from "../log/gated.js";
 import { mustClaim } from "../queue/helpers.js";
 import { formFields, http, serve } from "./helpers.js";
 
@@ -29,6 +30,21 @@ async function seeded(store = new MemoryStore(), clock = new ManualClock(1_780_0
   assert.equal(c3.id, dead);
   await queue.deadLetter(c3, `bad ${EVIL}`);
   return { queue, clock, store, dead, evil, evilQueue };
+}
+
+/** The outcome shown by a bulk action's page, asking again (as its refresh does) until it ended. */
+async function taskOutcome(url: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const reply = await http(url);
+    assert.equal(reply.status, 200);
+    const outcome = /<div id="task-outcome"[^>]*>([^<]*)<\/div>/.exec(reply.body);
+    if (outcome !== null) {
+      assert.doesNotMatch(reply.body, /http-equiv="refresh"/, "an ended task stops refreshing");
+      return `${outcome[1]} ${reply.body}`;
+    }
+    assert.match(reply.body, /<meta http-equiv="refresh" content="1">/);
+  }
+  assert.fail(`${url} never showed an outcome`);
 }
 
 function assertNoMarkupInjected(body: string): void {
@@ -182,6 +198,10 @@ describe("dashboard", { timeout: 60_000 }, () => {
       const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
       const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
       assert.equal(all.status, 303);
+      assert.match(String(all.headers.location), /^\/task\?id=[\w-]+$/);
+      const outcome = await taskOutcome(`${served.url}${all.headers.location}`);
+      assert.match(outcome, /Requeued 3 dead jobs of q\./);
+      assert.match(outcome, /<a id="task-back" href="\/queue\?name=q&amp;state=dead">/);
       assert.deepEqual(await queue.stats("q"), {
         queue: "q",
         pending: 4,
@@ -191,10 +211,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
         scheduled: 0,
         paused: false,
       });
-      assert.match(
-        (await http(`${served.url}${all.headers.location}`)).body,
-        /Requeued 3 dead jobs of q\./,
-      );
+      assert.equal((await http(`${served.url}/task?id=nope`)).status, 404);
 
       const pendingPage = (await http(`${served.url}/queue?name=q&state=pending`)).body;
       const cancel = await http(`${served.url}/action`, {
@@ -404,6 +421,10 @@ describe("dashboard", { timeout: 60_000 }, () => {
       );
       const all = await http(`${served.url}/action`, { form: formFields(after, "remove-dead") });
       assert.equal(all.status, 303);
+      assert.match(
+        await taskOutcome(`${served.url}${all.headers.location}`),
+        /Removed 1 dead job of q\./,
+      );
       assert.equal((await queue.stats("q")).dead, 0);
 
       const reader = await QueueReader.open(store, "app");
@@ -471,6 +492,86 @@ describe("dashboard", { timeout: 60_000 }, () => {
       stop.abort();
       release();
       await worker;
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("a bulk action's page shows its progress while its writes wait, then its outcome", async () => {
+    const store = new GatedStore();
+    store.gating = false;
+    const queue = await Queue.open(store, "app", { logger: silentLogger, flushIntervalMs: 0 });
+    for (let i = 0; i < 3; i++) {
+      await queue.enqueue("q", `job ${i}`, { maxAttempts: 1 });
+      await queue.deadLetter(await mustClaim(queue, "q"), "boom");
+    }
+    const served = await serve(dashboard(queue));
+    try {
+      const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
+      store.gating = true;
+      const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
+      assert.equal(all.status, 303, "answered before the requeue is durable");
+      await store.whenHeld(1);
+      const running = (await http(`${served.url}${all.headers.location}`)).body;
+      assert.match(running, /<h1>Requeue the dead jobs of q<\/h1>/);
+      assert.match(running, /<progress value="\d" max="3">/);
+      assert.match(running, /\d of 3 jobs done…/);
+      assert.match(running, /<meta http-equiv="refresh" content="1">/);
+      assert.equal((await queue.stats("q")).dead, 0, "decided, not yet durable");
+      store.gating = false;
+      for (const slot of store.held()) store.release(slot);
+      assert.match(
+        await taskOutcome(`${served.url}${all.headers.location}`),
+        /Requeued 3 dead jobs of q\./,
+      );
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("lists offloaded payloads by their size without reading their objects; the job page reads it", async () => {
+    let payloadGets = 0;
+    const store = new (class extends MemoryStore {
+      override async get(key: string) {
+        if (key.includes("/payload/")) payloadGets++;
+        return super.get(key);
+      }
+    })();
+    const queue = await Queue.open(store, "app", { logger: silentLogger, payloadOffloadBytes: 16 });
+    const big = `large payload ${"x".repeat(64)}`;
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await queue.enqueue("big", big));
+    const small = await queue.enqueue("big", "tiny");
+    const served = await serve(dashboard(queue));
+    try {
+      const list = (await http(`${served.url}/queue?name=big&state=pending`)).body;
+      assert.equal(payloadGets, 0, "listing read no payload object");
+      for (const id of ids)
+        assert.match(
+          list,
+          new RegExp(
+            `<tr data-job="${id}">.*?<a class="muted offloaded" href="/job\\?id=${id}">offloaded, ${Buffer.byteLength(big)} bytes</a>`,
+            "s",
+          ),
+        );
+      assert.match(list, new RegExp(`<tr data-job="${small}">.*?tiny`, "s"));
+      assert.ok(!list.includes("x".repeat(64)), "no offloaded payload text in the list");
+      const page = (await http(`${served.url}/job?id=${ids[0]}`)).body;
+      assert.match(page, /large payload x{64}/);
+      assert.equal(payloadGets, 1, "the job page read its payload");
+      // The public option behind it.
+      const listed = await queue.listJobs("big", "pending", { loadPayloads: false });
+      assert.equal(listed.jobs[0]?.payload.byteLength, 0);
+      assert.equal(listed.jobs[0]?.payloadSize, Buffer.byteLength(big));
+      assert.equal(payloadGets, 1);
+      const loaded = await queue.listJobs("big", "pending");
+      assert.equal(Buffer.from(loaded.jobs[0]!.payload).toString(), big);
+      await assert.rejects(
+        queue.listJobs("big", "pending", { loadPayloads: "no" as unknown as boolean }),
+        /Expected `options.loadPayloads` to be a boolean/,
+      );
+    } finally {
       await served.close();
       await queue.close();
     }

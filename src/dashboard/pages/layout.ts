@@ -36,7 +36,7 @@ table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(-
 th{background:#eef1f5;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.3px;color:var(--muted)}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 a{color:var(--accent)}code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}pre{margin:0;white-space:pre-wrap;word-break:break-all;background:#fff;border:1px solid var(--line);padding:8px;max-height:420px;overflow:auto}
 .preview{max-width:300px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;display:block}
-.muted{color:var(--muted)}.notice{background:#e8f3ec;border:1px solid #b8dcc6;padding:8px 12px;margin-bottom:12px}
+.muted{color:var(--muted)}.notice{background:#e8f3ec;border:1px solid #b8dcc6;padding:8px 12px;margin-bottom:12px}.notice.failed{background:#fbe3e0;border-color:#e6b8b2}progress{width:240px;vertical-align:middle}
 .tabs{display:flex;gap:4px;margin:8px 0}.tabs a{padding:4px 10px;border:1px solid var(--line);background:#fff;text-decoration:none;border-radius:4px}.tabs a.on{background:var(--accent);color:#fff;border-color:var(--accent)}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;background:#eef1f5}.s-dead{background:#fbe3e0;color:var(--bad)}.s-done{background:#e3f3e9;color:var(--ok)}.s-claimed{background:#fff1d6;color:var(--warn)}
 form.inline{display:inline}form.inline+form.inline{margin-left:6px}td.actions{white-space:nowrap}button{font:inherit;padding:3px 10px;border:1px solid var(--line);background:#fff;border-radius:4px;cursor:pointer}button.danger{color:var(--bad);border-color:#e6b8b2}
