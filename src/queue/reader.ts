@@ -18,7 +18,7 @@ import type { DeadJobsOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import type { ScheduleInfo } from "./schedules/types.js";
-import { listScheduleInfos } from "./schedules/views.js";
+import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
@@ -150,7 +150,7 @@ export class QueueReader {
 
   /** Every schedule, by name, with its next fire time (as of the snapshot). */
   listSchedules(): ScheduleInfo[] {
-    return listScheduleInfos(this.#state);
+    return listScheduleInfosNow(this.#state);
   }
 
   /** A page of dead jobs in id order, strictly after `options.after`. */

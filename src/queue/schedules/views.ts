@@ -1,4 +1,5 @@
 /** Schedules as `listSchedules` reports them (the writer's and the reader's). */
+import { nextTurn, SliceBudget } from "../../util/slices.js";
 import type { State } from "../state.js";
 import { nextFireAfter } from "./timing.js";
 import type { Schedule, ScheduleInfo } from "./types.js";
@@ -25,12 +26,36 @@ export function scheduleInfo(
   return info;
 }
 
-/** Every schedule of `state`, by name. */
-export function listScheduleInfos(
-  state: State,
-  nextOf: (s: Schedule) => number | null = (s) => nextFireAfter(s, s.firedUpTo),
-): ScheduleInfo[] {
+/** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
+export function listScheduleInfosNow(state: State): ScheduleInfo[] {
   return [...state.schedules.values()]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((s) => scheduleInfo(s, nextOf(s)));
+    .map((s) => scheduleInfo(s));
+}
+
+/**
+ * Every schedule of `state`, by name, as they were when called. Working out
+ * a cron schedule's next fire time costs the parser real time, so the list
+ * is built in slices of the event loop: thousands of schedules never stall
+ * the queue (or the dashboard page that lists them).
+ */
+export async function listScheduleInfos(
+  state: State,
+  nextOf: (s: Schedule) => number | null = (s) => nextFireAfter(s, s.firedUpTo),
+): Promise<ScheduleInfo[]> {
+  // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
+  const schedules = [...state.schedules.values()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  const infos: ScheduleInfo[] = [];
+  const budget = new SliceBudget();
+  budget.start();
+  for (const s of schedules) {
+    if (budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
+    infos.push(scheduleInfo(s, nextOf(s)));
+  }
+  return infos;
 }

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { apply } from "../../../src/queue/apply.js";
+import { Tag } from "../../../src/queue/records/tags.js";
+import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
+import { State } from "../../../src/queue/state.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { clockAt, open } from "./helpers.js";
+
+/** A state holding `names` as every-minute schedules, set in the given order. */
+function stateWith(names: readonly string[]): State {
+  const state = new State();
+  for (const name of names)
+    apply(state, {
+      tag: Tag.ScheduleSet,
+      schedule: {
+        name,
+        cron: undefined,
+        everyMs: 60_000,
+        timezone: "UTC",
+        queue: "x",
+        payload: Buffer.from(name),
+        options: undefined,
+        startAt: undefined,
+        endAt: undefined,
+        catchUp: "latest",
+        setAt: 1_700_000_000_000,
+      },
+    });
+  return state;
+}
+
+describe("listing schedules", () => {
+  it("gives the event loop turns while working out next fire times, so thousands of schedules never stall the queue", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `s${String(i).padStart(2, "0")}`);
+    const state = stateWith([...names].reverse());
+    let computed = 0;
+    let computedAtFirstTurn: number | undefined;
+    setImmediate(() => {
+      computedAtFirstTurn = computed;
+    });
+    const listed = await listScheduleInfos(state, (s) => {
+      // Each next fire time costs 1 ms (a zoned cron costs the parser about that on a slow core).
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      computed++;
+      return s.firedUpTo + 60_000;
+    });
+    assert.deepEqual(
+      listed.map((s) => s.name),
+      names,
+    );
+    assert.ok(
+      computedAtFirstTurn !== undefined && computedAtFirstTurn < names.length,
+      `the loop had a turn after ${computedAtFirstTurn} of ${names.length} schedules`,
+    );
+    // A reader lists the same, at once.
+    assert.deepEqual(
+      listScheduleInfosNow(state).map((s) => [s.name, s.nextRunAt]),
+      listed.map((s) => [s.name, 1_700_000_060_000]),
+    );
+  });
+
+  it("over a live queue lists every schedule by name with its next run", async () => {
+    const clock = clockAt("2026-03-01T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock);
+    try {
+      for (const name of ["c", "a", "b"])
+        await queue.schedule(name, { queue: "x", payload: name, everyMs: 60_000 });
+      const listed = await queue.listSchedules();
+      assert.deepEqual(
+        listed.map((s) => [s.name, s.nextRunAt]),
+        ["a", "b", "c"].map((name) => [name, clock.now() + 60_000]),
+      );
+    } finally {
+      await queue.close();
+    }
+  });
+});
