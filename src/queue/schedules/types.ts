@@ -89,6 +89,12 @@ export interface ScheduleInfo {
   nextRunAt: number | null;
   /** The newest fire time accounted for (fired, or skipped by `catchUp`), or when it was set. */
   firedUpTo: number;
+  /**
+   * Set when this process cannot compute the schedule's fire times: its time
+   * zone or cron expression is unknown to this runtime (a store written by a
+   * host with newer time-zone data). `nextRunAt` is then `null`. Absent otherwise.
+   */
+  error?: string;
 }
 
 /** A schedule's definition as written by a `ScheduleSet` record. */

@@ -26,11 +26,31 @@ export function scheduleInfo(
   return info;
 }
 
+/**
+ * One schedule as listed. A schedule whose fire times cannot be computed here
+ * (a time zone or cron expression this host's runtime does not know, e.g. a
+ * store written where the time-zone data is newer) is listed with
+ * `nextRunAt: null` and its `error`, not thrown for the whole list.
+ */
+function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): ScheduleInfo {
+  let next: number | null;
+  try {
+    next = nextOf(s);
+  } catch (error) {
+    const info = scheduleInfo(s, null);
+    info.error = error instanceof Error ? error.message : String(error);
+    return info;
+  }
+  return scheduleInfo(s, next);
+}
+
+const nextOfStored = (s: Schedule): number | null => nextFireAfter(s, s.firedUpTo);
+
 /** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
 export function listScheduleInfosNow(state: State): ScheduleInfo[] {
   return [...state.schedules.values()]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((s) => scheduleInfo(s));
+    .map((s) => listedInfo(s, nextOfStored));
 }
 
 /**
@@ -41,7 +61,7 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
  */
 export async function listScheduleInfos(
   state: State,
-  nextOf: (s: Schedule) => number | null = (s) => nextFireAfter(s, s.firedUpTo),
+  nextOf: (s: Schedule) => number | null = nextOfStored,
 ): Promise<ScheduleInfo[]> {
   // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
   const schedules = [...state.schedules.values()].sort((a, b) =>
@@ -55,7 +75,7 @@ export async function listScheduleInfos(
       await nextTurn();
       budget.start();
     }
-    infos.push(scheduleInfo(s, nextOf(s)));
+    infos.push(listedInfo(s, nextOf));
   }
   return infos;
 }

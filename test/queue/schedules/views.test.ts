@@ -6,6 +6,11 @@ import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/sche
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { clockAt, open } from "./helpers.js";
+import { openLog } from "../../../src/log/index.js";
+import { QueueReader } from "../../../src/queue/reader.js";
+import { encodeRecord } from "../../../src/queue/records/codec.js";
+import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
+import { testOptions } from "../../log/helpers.js";
 
 /** A state holding `names` as every-minute schedules, set in the given order. */
 function stateWith(names: readonly string[]): State {
@@ -75,5 +80,66 @@ describe("listing schedules", () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+const SET_AT = Date.parse("2026-01-01T00:00:00Z");
+
+function definition(name: string, timezone: string): ScheduleDefinition {
+  return {
+    name,
+    cron: "0 3 * * *",
+    everyMs: undefined,
+    timezone,
+    queue: "reports",
+    payload: Buffer.from("{}"),
+    options: undefined,
+    startAt: undefined,
+    endAt: undefined,
+    catchUp: "latest",
+    setAt: SET_AT,
+  };
+}
+
+/**
+ * A store whose log holds a schedule in a time zone this runtime does not
+ * know (as a store written by a host with newer time-zone data would), between
+ * two it knows. `Queue.schedule` refuses such a zone, so the records are
+ * written to the log directly.
+ */
+async function storeWithUnknownZone(): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const { log } = await openLog(store, "q", testOptions());
+  await log.append(
+    ["a-paris", "b-mars", "c-utc"].map((name) =>
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition(
+          name,
+          name === "b-mars" ? "Mars/Olympus_Mons" : name === "a-paris" ? "Europe/Paris" : "UTC",
+        ),
+      }),
+    ),
+  );
+  await log.close();
+  return store;
+}
+
+describe("schedule listing", { timeout: 30_000 }, () => {
+  it("a reader lists a schedule whose time zone it does not know with its error, and the others as usual", async () => {
+    const reader = await QueueReader.open(await storeWithUnknownZone(), "q");
+    const infos = reader.listSchedules();
+    assert.deepEqual(
+      infos.map((s) => s.name),
+      ["a-paris", "b-mars", "c-utc"],
+    );
+    const [paris, mars, utc] = infos;
+    assert.equal(paris!.nextRunAt, Date.parse("2026-01-01T02:00:00Z"));
+    assert.equal(paris!.error, undefined);
+    assert.equal(utc!.nextRunAt, Date.parse("2026-01-01T03:00:00Z"));
+    assert.equal(utc!.error, undefined);
+    assert.equal(mars!.nextRunAt, null);
+    assert.match(mars!.error ?? "", /Mars\/Olympus_Mons|time ?zone/i);
+    assert.equal(mars!.timezone, "Mars/Olympus_Mons");
   });
 });
