@@ -65,12 +65,11 @@ export const jobCommand = defineCommand({
   async run(parsed, io) {
     const [id] = positionals(parsed.positionals, ["job-id"]);
     const reader = await openReader(parsed.values);
-    const job = reader.getJob(id!);
+    const job = await reader.loadJob(id!);
     if (job === null) throw new CommandFailure(`no job with id ${JSON.stringify(id)}`);
-    const payload = await reader.loadPayload(job);
     const history = reader.attemptHistory(id!);
-    if (parsed.values.json) io.out(toJson({ ...job, payload, history }));
-    else io.out(describeJob(job, payload, history));
+    if (parsed.values.json) io.out(toJson({ ...job, history }));
+    else io.out(describeJob(job, job.payload, history));
     return 0;
   },
 });

@@ -125,15 +125,38 @@ export class QueueReader {
     return queueNames(this.#state);
   }
 
-  /** A job by id, or `null`. */
+  /**
+   * A job by id, or `null`. An offloaded payload (`payloadRef` set, its size
+   * in `payloadSize`) is left out: `payload` is empty until
+   * {@link loadPayload} reads it, or use {@link loadJob}.
+   */
   getJob(id: string): JobRecord | null {
     const h = this.#state.findPublic(checkString(id, "id"));
     return h === -1 ? null : jobToRecord(this.#state, h);
   }
 
   /**
+   * A job by id with its payload, as `Queue.getJob` answers: an offloaded
+   * payload is read from its object. `null` for an unknown id. Rejects with
+   * a `StorageError` if the object cannot be read (the job was removed
+   * since the reader was opened, and its object with it).
+   * @example
+   * ```ts
+   * const job = await reader.loadJob(id);
+   * if (job) console.log(job.payload.byteLength);
+   * ```
+   */
+  async loadJob(id: string): Promise<JobRecord | null> {
+    const job = this.getJob(id);
+    if (job === null || job.payloadRef === undefined) return job;
+    return { ...job, payload: await this.loadPayload(job) };
+  }
+
+  /**
    * A page of the jobs of `queue` in `status`, in the order and with the
    * cursors of `Queue.listJobs` (a cursor from the writer works here too).
+   * Offloaded payloads are not read (a listing would read one object per
+   * job): such jobs have an empty `payload`, `payloadRef` and `payloadSize`.
    */
   listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
     const name = checkQueueName(queue);
@@ -153,7 +176,10 @@ export class QueueReader {
     return listScheduleInfosNow(this.#state);
   }
 
-  /** A page of dead jobs in id order, strictly after `options.after`. */
+  /**
+   * A page of dead jobs in id order, strictly after `options.after`.
+   * Offloaded payloads are left out, as in {@link listJobs}.
+   */
   deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
     const name = checkQueueName(queue);
     const { after, limit } = checkDeadJobsOptions(options);

@@ -66,10 +66,16 @@ export interface JobRecord {
    * Set when the payload is stored as its own object (larger than
    * `payloadOffloadBytes`): that object's key. `Queue` methods return the
    * payload itself; `QueueReader` leaves it out (empty) until
-   * `reader.loadPayload(job)` reads it.
+   * `reader.loadPayload(job)` (or `reader.loadJob(id)`) reads it.
    */
   payloadRef?: string;
   /** With `payloadRef`: the offloaded payload's size in bytes. */
+  payloadSize?: number;
+  /**
+   * Set with `payloadRef`: the offloaded payload's size in bytes, so a
+   * `QueueReader` listing (which leaves such payloads out) still tells an
+   * offloaded payload from an empty one, and how large it is.
+   */
   payloadSize?: number;
   /**
    * A flow parent still waiting for its children (`enqueueFlow`): how many

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { MemoryStore } from "../../src/store/memory.js";
+
+const KIB = 1024;
+
+function big(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  return bytes;
+}
+
+describe("QueueReader and offloaded payloads", { timeout: 30_000 }, () => {
+  it("loadJob reads an offloaded payload as Queue.getJob does; getJob and listings mark it with its size instead of reading it", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", {
+      logger: silentLogger,
+      payloadOffloadBytes: 4 * KIB,
+      defaultQueueConfig: { maxAttempts: 1 },
+    });
+    const payload = big(10 * KIB);
+    const pending = await queue.enqueue("work", payload);
+    const empty = await queue.enqueue("work", new Uint8Array(0));
+    const dead = await queue.enqueue("other", big(5 * KIB));
+    const claim = await queue.claim("other");
+    await queue.deadLetter(claim!, "no");
+    const fromQueue = await queue.getJob(pending);
+    await queue.close();
+
+    const reader = await QueueReader.open(store, "q");
+    const seen = reader.getJob(pending)!;
+    assert.equal(seen.payload.byteLength, 0);
+    assert.equal(seen.payloadRef, fromQueue!.payloadRef);
+    assert.equal(seen.payloadSize, payload.byteLength);
+    assert.equal(fromQueue!.payloadSize, payload.byteLength);
+    const plain = reader.getJob(empty)!;
+    assert.equal(plain.payloadRef, undefined);
+    assert.equal(plain.payloadSize, undefined, "a truly empty payload is not marked");
+
+    const loaded = await reader.loadJob(pending);
+    assert.deepEqual(loaded, fromQueue);
+    assert.deepEqual(await reader.loadJob(empty), plain);
+    assert.equal(await reader.loadJob("01J0000000000000000000000A"), null);
+
+    const listed = reader.listJobs("work", "pending").jobs;
+    assert.deepEqual(
+      listed.map((j) => [j.id, j.payload.byteLength, j.payloadSize]),
+      [
+        [pending, 0, payload.byteLength],
+        [empty, 0, undefined],
+      ],
+    );
+    const deadJobs = reader.deadJobs("other");
+    assert.deepEqual(
+      deadJobs.map((j) => [j.id, j.payloadSize, j.payloadRef !== undefined]),
+      [[dead, 5 * KIB, true]],
+    );
+  });
+});
