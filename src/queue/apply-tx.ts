@@ -9,7 +9,8 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
-import { ApplyError, checkEnqueue, STATUS_NAMES } from "./apply.js";
+import { ApplyError, checkEnqueue, enqueue, STATUS_NAMES } from "./apply.js";
+import { addChildren, type NewChild } from "./flow-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";
@@ -101,5 +102,20 @@ export function applyTransaction(
   applyOne: (state: State, rec: QueueRecord) => void,
 ): void {
   checkTransaction(state, rec);
-  for (const op of rec.ops) applyOne(state, op);
+  /** Flow children of the current run of enqueues, by parent log id. */
+  const children = new Map<string, NewChild[]>();
+  const addBatch = (): void => {
+    for (const [parentId, list] of children) addChildren(state, parentId, list);
+    children.clear();
+  };
+  for (const op of rec.ops) {
+    if (op.tag === Tag.Enqueue) {
+      enqueue(state, op, children);
+      continue;
+    }
+    // Anything else may read a parent's children: they are all added by then.
+    addBatch();
+    applyOne(state, op);
+  }
+  addBatch();
 }

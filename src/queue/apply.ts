@@ -11,6 +11,7 @@ import {
   childEnded,
   flowParentProblem,
   isWaitingParent,
+  type NewChild,
   placeWaitingParent,
 } from "./flow-state.js";
 import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
@@ -210,7 +211,16 @@ export function checkEnqueue(
   return newest;
 }
 
-function enqueue(state: State, rec: EnqueueRecord): void {
+/**
+ * Applies an enqueue. Given `children`, a flow child is registered with its
+ * parent only when the caller adds the batch (`addChildren`): a transaction
+ * does so for its run of enqueues, in one step per parent.
+ */
+export function enqueue(
+  state: State,
+  rec: EnqueueRecord,
+  children?: Map<string, NewChild[]>,
+): void {
   const newest = checkEnqueue(state, rec);
   const qs = state.queue(rec.queue);
   const h = state.table.allocate();
@@ -264,7 +274,8 @@ function enqueue(state: State, rec: EnqueueRecord): void {
     else state.lastId = rec.id;
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
-  if (rec.flowParent !== undefined) addChild(state, h, rec.id, rec.jobId ?? rec.id, rec.flowParent);
+  if (rec.flowParent !== undefined)
+    addChild(state, { h, id: rec.id, publicId: rec.jobId ?? rec.id }, rec.flowParent, children);
   if (rec.waitsForChildren === true) placeWaitingParent(state, h);
   else if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
   else place(state, h, Status.Scheduled, rec.runAt);

@@ -33,23 +33,42 @@ export function placeWaitingParent(state: State, h: number): void {
   place(state, h, Status.Scheduled, WAITING_AT);
 }
 
-/** Registers new job `h` (log id `id`, public id `publicId`) as a child of waiting parent `parentId`. */
+/** A new child job of a flow: its handle, log id and public id. */
+export interface NewChild {
+  readonly h: number;
+  readonly id: string;
+  readonly publicId: string;
+}
+
+/**
+ * Registers new job `child` as a child of waiting parent `parentId` now, or,
+ * given `batch`, once the batch is added ({@link addChildren}): a
+ * transaction adds a flow's children to each parent in one step, so a flow
+ * of n children costs O(n), not the O(n²) of copying the parent's list per child.
+ */
 export function addChild(
   state: State,
-  h: number,
-  id: string,
-  publicId: string,
+  child: NewChild,
   parentId: string,
+  batch?: Map<string, NewChild[]>,
 ): void {
+  withExtras(state, child.h, { flowParent: parentId });
+  if (batch === undefined) {
+    addChildren(state, parentId, [child]);
+    return;
+  }
+  const list = batch.get(parentId);
+  if (list === undefined) batch.set(parentId, [child]);
+  else list.push(child);
+}
+
+/** Appends `children` to waiting parent `parentId`'s list (one copy of it, whatever their number). */
+export function addChildren(state: State, parentId: string, children: readonly NewChild[]): void {
   const parent = state.find(parentId);
   const flow = state.table.extras(parent)!.flow!;
-  withExtras(state, parent, {
-    flow: {
-      waiting: flow.waiting + 1,
-      children: [...flow.children, { id, publicId, ended: false }],
-    },
-  });
-  withExtras(state, h, { flowParent: parentId });
+  const list = flow.children.slice();
+  for (const { id, publicId } of children) list.push({ id, publicId, ended: false });
+  withExtras(state, parent, { flow: { waiting: flow.waiting + children.length, children: list } });
 }
 
 /** The parent log id of a child enqueue that cannot be added, or why; `null` when it fits. */
