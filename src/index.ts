@@ -60,6 +60,7 @@ export {
   MAX_PROGRESS_BYTES,
   MAX_QUEUE_NAME_BYTES,
   MAX_TIMESTAMP_MS,
+  MAX_TRANSACTION_OPS,
   type MeterProviderLike,
   type OpenOptions,
   type Payload,

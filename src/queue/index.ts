@@ -47,6 +47,7 @@ export {
   type EnqueueOptions,
   MAX_CLAIM_BATCH,
   MAX_ENQUEUE_MANY,
+  MAX_TRANSACTION_OPS,
   type OpenOptions,
   type QueueConfig,
   type RemoveJobsOptions,

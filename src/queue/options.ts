@@ -300,6 +300,15 @@ export const MAX_CLAIM_BATCH = 1_000;
  */
 export const MAX_ENQUEUE_MANY = 10_000;
 
+/**
+ * Most operations one `transaction` may hold (enqueues, settlements, cancels,
+ * KV writes and checks together): a transaction is checked, decided and
+ * applied in one synchronous step, which this keeps short (a few
+ * milliseconds). A build that adds more is refused (`InvalidArgumentError`),
+ * nothing written; use `enqueueMany` for bulk enqueues.
+ */
+export const MAX_TRANSACTION_OPS = 1_000;
+
 /** Options of `deadJobs`. */
 export interface DeadJobsOptions {
   /**

@@ -274,7 +274,8 @@ export class Queue {
    * Any invalid operation rejects the whole call and changes nothing: a bad
    * argument (`InvalidArgumentError`, also when `build` caught it), a claim
    * that is not live (`ClaimLostError`), a `kvCheck` that does not hold
-   * (`ConflictError`), two operations on one job (`InvalidArgumentError`).
+   * (`ConflictError`), two operations on one job (`InvalidArgumentError`),
+   * more than {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`).
    *
    * An enqueue whose `jobId` a job of this store already has does not fail
    * the transaction (unlike {@link enqueue}): it adds nothing and reports

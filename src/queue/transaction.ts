@@ -34,7 +34,7 @@ import { cancelTree, isWaitingParent } from "./flow-state.js";
 import type { EnqueueTrace, Tracing } from "./instrument.js";
 import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
-import type { EnqueueOptions } from "./options.js";
+import { type EnqueueOptions, MAX_TRANSACTION_OPS } from "./options.js";
 import { traced as withTrace } from "./producers.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionOp } from "./records/transaction.js";
@@ -535,6 +535,10 @@ export async function runTransaction(
     builder.close();
   }
   if (builder.error !== undefined) throw builder.error;
+  if (builder.ops.length > MAX_TRANSACTION_OPS)
+    throw new InvalidArgumentError(
+      `Expected \`build\` to add at most ${MAX_TRANSACTION_OPS} operations (MAX_TRANSACTION_OPS; use enqueueMany for bulk enqueues), got ${builder.ops.length}; nothing was written`,
+    );
   if (
     typeof returned === "object" &&
     returned !== null &&
