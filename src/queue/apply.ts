@@ -338,7 +338,7 @@ export function apply(state: State, rec: QueueRecord): void {
     }
     case Tag.Dead: {
       const h = jobIn(state, rec.id, [Status.Claimed], "dead");
-      const history = attempted(state, h, "dead_lettered", rec.at, rec.reason);
+      const history = attempted(state, h, rec.cause ?? "dead_lettered", rec.at, rec.reason);
       unindex(state, h);
       withExtras(state, h, {
         lastError: rec.reason,

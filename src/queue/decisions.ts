@@ -55,7 +55,11 @@ function endDelivery(
   const i = slot(h);
   const id = state.idOf(h);
   if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id };
-  if (page.attempts[i]! >= page.maxAttempts[i]!) return { tag: Tag.Dead, id, at: now, reason };
+  if (page.attempts[i]! >= page.maxAttempts[i]!)
+    // The history records how the last attempt really ended.
+    return retry.cause === undefined
+      ? { tag: Tag.Dead, id, at: now, reason }
+      : { tag: Tag.Dead, id, at: now, reason, cause: retry.cause };
   const record: RetryRecord = {
     tag: Tag.Retry,
     id,

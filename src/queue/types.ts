@@ -90,7 +90,12 @@ export interface JobRecord {
   progress?: JsonValue;
 }
 
-/** How one attempt at a job ended (or, for `requeued`, how the job came back). */
+/**
+ * How one attempt at a job ended (or, for `requeued`, how the job came back).
+ * An attempt whose lease expired, whose process went away or that timed out
+ * is recorded as such whether the job is retried or, out of attempts, goes
+ * dead; `dead_lettered` is a dead-letter or a failure that left no attempts.
+ */
 export type AttemptOutcome =
   | "completed"
   | "retried"

@@ -81,7 +81,7 @@ for (const kind of STORES) {
       const history = await queue.attemptHistory(id);
       assert.deepEqual(outcomes(history), [
         [1, "lease_expired", "lease expired"],
-        [2, "dead_lettered", "lease expired"],
+        [2, "lease_expired", "lease expired"], // the last attempt: dead, by its real cause
         [0, "requeued", undefined],
         [1, "dead_lettered", "permanent"],
       ]);

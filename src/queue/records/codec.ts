@@ -35,6 +35,7 @@ import {
   type CancelRequestRecord,
   type ClaimRecord,
   type DeadRecord,
+  deadTag,
   type ReleaseRecord,
   type RemoveRecord,
   type RequeueDeadRecord,
@@ -42,6 +43,7 @@ import {
   readAck,
   readClaim,
   readDead,
+  readDeadWithCause,
   readRequeueDead,
   readRetry,
   type WakeRecord,
@@ -92,7 +94,7 @@ export type QueueRecord =
 
 /** Append one record's encoding to `w`. */
 export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
-  w.u8(rec.tag === Tag.Dead && rec.progress !== undefined ? Tag.DeadWithProgress : rec.tag);
+  w.u8(rec.tag === Tag.Dead ? deadTag(rec) : rec.tag);
   switch (rec.tag) {
     case Tag.Enqueue:
       writeEnqueue(w, rec);
@@ -107,7 +109,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       writeRetry(w, rec);
       return;
     case Tag.Dead:
-      writeDead(w, rec); // under Tag.DeadWithProgress when it has progress
+      writeDead(w, rec); // under Tag.DeadWithCause or DeadWithProgress when it has those
       return;
     case Tag.Promote:
       w.varint(rec.upTo);
@@ -223,6 +225,8 @@ function readRecord(r: ByteReader): QueueRecord {
       return readDead(r, false);
     case Tag.DeadWithProgress:
       return readDead(r, true);
+    case Tag.DeadWithCause:
+      return readDeadWithCause(r);
     case Tag.Promote:
       return { tag, upTo: r.varint() };
     case Tag.Cancel:

@@ -47,6 +47,12 @@ export interface DeadRecord {
   readonly reason: string;
   /** The handler's last progress (JSON text), kept with the job. Records of earlier releases carry none. */
   readonly progress?: string | undefined;
+  /**
+   * How the last attempt ended when it was not a plain failure (its lease
+   * expired, its process went away, it timed out): the attempt history's
+   * outcome then. Absent for a dead-letter or a failure (`dead_lettered`).
+   */
+  readonly cause?: RetryCause | undefined;
 }
 /** Pending, scheduled or claimed → removed. */
 export interface CancelRecord {
@@ -168,12 +174,37 @@ export function readRetry(r: ByteReader): RetryRecord {
   return { tag, id, runAt, error, cause, at, progress: r.string() };
 }
 
-/** A dead record's body; its progress, if any, goes under `Tag.DeadWithProgress`. */
+/** The tag a dead record is stored under: with a cause, with progress, or plain. */
+export function deadTag(rec: DeadRecord): number {
+  if (rec.cause !== undefined) return Tag.DeadWithCause;
+  return rec.progress !== undefined ? Tag.DeadWithProgress : Tag.Dead;
+}
+
+const DEAD_PROGRESS = 1;
+
+/** A dead record's body, for the tag {@link deadTag} gives it. */
 export function writeDead(w: ByteWriter, rec: DeadRecord): void {
   w.id(rec.id);
   w.varint(rec.at);
   w.string(rec.reason);
+  if (rec.cause !== undefined) {
+    w.u8(rec.progress !== undefined ? DEAD_PROGRESS : 0);
+    w.u8(RETRY_CAUSES.indexOf(rec.cause));
+  }
   if (rec.progress !== undefined) w.string(rec.progress);
+}
+
+/** The body of a dead record stored under `Tag.DeadWithCause`. */
+export function readDeadWithCause(r: ByteReader): DeadRecord {
+  const id = r.id();
+  const at = r.varint();
+  const reason = r.string();
+  const flags = r.u8();
+  if ((flags & ~DEAD_PROGRESS) !== 0) throw new DecodeError(`unknown dead record flags ${flags}`);
+  const cause = RETRY_CAUSES[r.u8()];
+  if (cause === undefined) throw new DecodeError("unknown dead record cause");
+  if ((flags & DEAD_PROGRESS) === 0) return { tag: Tag.Dead, id, at, reason, cause };
+  return { tag: Tag.Dead, id, at, reason, cause, progress: r.string() };
 }
 
 /** A dead record's body, with progress when it was stored as `Tag.DeadWithProgress`. */

@@ -32,6 +32,12 @@ export const Tag = {
    * without it keep their earlier encoding; decoded as `Dead`).
    */
   DeadWithProgress: 19,
+  /**
+   * A Dead record whose last attempt ended by a lease expiry, an
+   * interruption or a time-out (its `cause`, for the attempt history), with
+   * its progress if any; decoded as `Dead`.
+   */
+  DeadWithCause: 35,
   ScheduleSet: 28,
   Unschedule: 29,
   ScheduleFire: 30,

@@ -133,6 +133,29 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     { tag: Tag.Dead, id: ID, at: 1_700_000_002_000, reason: "gave up", progress: "{}" },
     "130190000000000000000000000000000ad0df95ffbc310767617665207570027b7d",
   ],
+  [
+    "dead, its lease expired",
+    {
+      tag: Tag.Dead,
+      id: ID,
+      at: 1_700_000_002_000,
+      reason: "lease expired",
+      cause: "lease_expired",
+    },
+    "230190000000000000000000000000000ad0df95ffbc310d6c6561736520657870697265640000",
+  ],
+  [
+    "dead, timed out, with progress",
+    {
+      tag: Tag.Dead,
+      id: ID,
+      at: 1_700_000_002_000,
+      reason: "timed out after 50 ms",
+      cause: "timed_out",
+      progress: "{}",
+    },
+    "230190000000000000000000000000000ad0df95ffbc311574696d6564206f7574206166746572203530206d730102027b7d",
+  ],
   ["promote", { tag: Tag.Promote, upTo: 1_700_000_000_000 }, "0680d095ffbc31"],
   [
     "promote some",
@@ -336,6 +359,7 @@ describe("record wire format", () => {
       PauseQueue: 17,
       Remove: 18,
       DeadWithProgress: 19,
+      DeadWithCause: 35,
       ScheduleSet: 28,
       Unschedule: 29,
       ScheduleFire: 30,

@@ -196,9 +196,17 @@ export class SimModel {
 /**
  * What the attempt history of a job must look like: at most 100 entries; no
  * entry counts more attempts than the job has had since its last requeue
- * from dead; a dead job's newest entry is `dead_lettered`, a done job's
+ * from dead; a dead job's newest entry is `dead_lettered` (or how its last
+ * attempt ended: `lease_expired`, `interrupted`, `timed_out`), a done job's
  * `completed`.
  */
+const DEAD_OUTCOMES: ReadonlySet<string> = new Set([
+  "dead_lettered",
+  "lease_expired",
+  "interrupted",
+  "timed_out",
+]);
+
 function historyProblem(id: string, job: JobRecord, history: JobAttempt[]): string | null {
   if (history.length > 100) return `job ${id} has ${history.length} history entries`;
   const sinceRequeue = history.slice(history.map((e) => e.outcome).lastIndexOf("requeued") + 1);
@@ -206,7 +214,7 @@ function historyProblem(id: string, job: JobRecord, history: JobAttempt[]): stri
     if (entry.attempt > job.attempts || entry.attempt < 1)
       return `job ${id} (${job.attempts} attempts) has a ${entry.outcome} entry for attempt ${entry.attempt}`;
   const last = history.at(-1)?.outcome;
-  if (job.status === "dead" && last !== "dead_lettered")
+  if (job.status === "dead" && !DEAD_OUTCOMES.has(last ?? ""))
     return `dead job ${id} has ${last ?? "no"} history entry last`;
   if (job.status === "done" && last !== "completed")
     return `done job ${id} has ${last ?? "no"} history entry last`;
