@@ -69,8 +69,6 @@ export interface JobRecord {
    * `reader.loadPayload(job)` (or `reader.loadJob(id)`) reads it.
    */
   payloadRef?: string;
-  /** With `payloadRef`: the offloaded payload's size in bytes. */
-  payloadSize?: number;
   /**
    * Set with `payloadRef`: the offloaded payload's size in bytes, so a
    * `QueueReader` listing (which leaves such payloads out) still tells an
