@@ -1,10 +1,11 @@
 /**
  * Property: over random schedules and random histories of clock moves, wall
- * steps, restarts (close, time passes, reopen) and takeovers (a second
- * process opens the store without the first closing), the durable fire
- * times are exactly those of a model that fires every time due while a
- * process owns the store and applies `catchUp` at each open: never a
- * duplicate, never a miss.
+ * steps, restarts (close, time passes, reopen), takeovers (a second process
+ * opens the store without the first closing), replacements (the same name
+ * with a new spec), removals and re-creations, the durable fire times are
+ * exactly those of a model that fires every time due while a process owns
+ * the store and applies `catchUp` at each open: never a duplicate, never a
+ * miss.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -22,11 +23,25 @@ import { clockAt, open, settle } from "./helpers.js";
 
 const INTERVAL = 1_000;
 
+type Timing = Pick<ScheduleSpec, "cron" | "everyMs" | "timezone">;
+
 type Op =
   | { kind: "advance"; ms: number }
   | { kind: "step"; ms: number }
   | { kind: "restart"; gapMs: number; stepMs: number }
-  | { kind: "takeover" };
+  | { kind: "takeover" }
+  | { kind: "set"; timing: Timing; catchUp: CatchUp }
+  | { kind: "unschedule" };
+
+const timing: fc.Arbitrary<Timing> = fc.oneof(
+  fc.record({ everyMs: fc.integer({ min: 60_000, max: 2 * 3_600_000 }) }),
+  fc.record({
+    cron: fc.constantFrom("*/7 * * * *", "0 * * * *", "30 2 * * *", "15,45 1-3 * * *", "0 0 L * *"),
+    timezone: fc.constantFrom("UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"),
+  }),
+);
+
+const catchUps = fc.constantFrom<CatchUp>("none", "latest", "all");
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -52,47 +67,74 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "takeover" as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("set" as const), timing, catchUp: catchUps }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "unschedule" as const }) },
 );
 
-const timing: fc.Arbitrary<Pick<ScheduleSpec, "cron" | "everyMs" | "timezone">> = fc.oneof(
-  fc.record({ everyMs: fc.integer({ min: 60_000, max: 2 * 3_600_000 }) }),
-  fc.record({
-    cron: fc.constantFrom("*/7 * * * *", "0 * * * *", "30 2 * * *", "15,45 1-3 * * *", "0 0 L * *"),
-    timezone: fc.constantFrom("UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"),
-  }),
-);
+/** The definition `Queue.schedule("p", …)` writes at wall time `setAt`. */
+function definitionOf(when: Timing, catchUp: CatchUp, setAt: number): ScheduleDefinition {
+  return {
+    name: "p",
+    cron: when.cron,
+    everyMs: when.everyMs,
+    timezone: when.timezone ?? "UTC",
+    queue: "jobs",
+    payload: new Uint8Array(0),
+    options: undefined,
+    startAt: undefined,
+    endAt: undefined,
+    catchUp,
+    setAt,
+  };
+}
 
-/** The model: fire every due time while owned, `catchUp` at each open. */
+/**
+ * The model: fire every due time while owned, `catchUp` at each open. The
+ * cursor (the last time accounted for) outlives a removal: a schedule set
+ * again under the name starts after it, or after its own set time if later.
+ */
 class Model {
   readonly fired: number[] = [];
+  /** The current definition, `null` while removed. */
+  s: ScheduleDefinition | null;
   #cursor: number;
-  constructor(
-    readonly s: ScheduleDefinition,
-    readonly catchUp: CatchUp,
-  ) {
+  constructor(s: ScheduleDefinition) {
+    this.s = s;
     this.#cursor = s.setAt;
   }
   /** Everything due at wall time `now` while owned. */
   owned(now: number): void {
-    for (
-      let t = nextFireAfter(this.s, this.#cursor);
-      t !== null && t <= now;
-      t = nextFireAfter(this.s, t)
-    ) {
+    const s = this.s;
+    if (s === null) return;
+    for (let t = nextFireAfter(s, this.#cursor); t !== null && t <= now; t = nextFireAfter(s, t)) {
       this.fired.push(t);
       this.#cursor = t;
     }
   }
   /** A process opens the store at wall time `now`. */
   opened(now: number): void {
-    if (this.catchUp !== "all") {
-      const last = lastFireUpTo(this.s, this.#cursor, now);
+    const s = this.s;
+    if (s === null) return;
+    if (s.catchUp !== "all") {
+      const last = lastFireUpTo(s, this.#cursor, now);
       if (last !== null) {
-        if (this.catchUp === "latest") this.fired.push(last);
+        if (s.catchUp === "latest") this.fired.push(last);
         this.#cursor = last;
       }
     }
     this.owned(now);
+  }
+  /** `schedule("p", …)` at wall time `now`: a replacement first fires what the old one owes. */
+  set(s: ScheduleDefinition, now: number): void {
+    this.owned(now);
+    this.s = s;
+    this.#cursor = Math.max(this.#cursor, now);
+  }
+  unschedule(): void {
+    this.s = null;
   }
 }
 
@@ -101,13 +143,13 @@ describe("schedules: property", { timeout: 240_000 }, () => {
     await fc.assert(
       fc.asyncProperty(
         timing,
-        fc.constantFrom<CatchUp>("none", "latest", "all"),
+        catchUps,
         fc.date({
           min: new Date("2026-01-01T00:00:00Z"),
           max: new Date("2030-12-31T00:00:00Z"),
           noInvalidDate: true,
         }),
-        fc.array(op, { minLength: 1, maxLength: 12 }),
+        fc.array(op, { minLength: 1, maxLength: 14 }),
         async (when, catchUp, start, ops) => {
           const store = new MemoryStore();
           const clock = clockAt(start.toISOString());
@@ -128,20 +170,7 @@ describe("schedules: property", { timeout: 240_000 }, () => {
           };
           await queue.schedule("p", { ...when, queue: "jobs", payload: "", catchUp });
           const [info] = await queue.listSchedules();
-          const definition: ScheduleDefinition = {
-            name: "p",
-            cron: when.cron,
-            everyMs: when.everyMs,
-            timezone: when.timezone ?? "UTC",
-            queue: "jobs",
-            payload: new Uint8Array(0),
-            options: undefined,
-            startAt: undefined,
-            endAt: undefined,
-            catchUp,
-            setAt: info!.firedUpTo,
-          };
-          const model = new Model(definition, catchUp);
+          const model = new Model(definitionOf(when, catchUp, info!.firedUpTo));
           for (const o of ops) {
             switch (o.kind) {
               case "advance":
@@ -164,6 +193,19 @@ describe("schedules: property", { timeout: 240_000 }, () => {
                 older.push(queue);
                 queue = await open(store, clock, { schedulerIntervalMs: INTERVAL });
                 model.opened(clock.now());
+                break;
+              case "set":
+                await queue.schedule("p", {
+                  ...o.timing,
+                  queue: "jobs",
+                  payload: "",
+                  catchUp: o.catchUp,
+                });
+                model.set(definitionOf(o.timing, o.catchUp, clock.now()), clock.now());
+                break;
+              case "unschedule":
+                assert.equal(await queue.unschedule("p"), model.s !== null);
+                model.unschedule();
                 break;
             }
             if (o.kind === "advance" || o.kind === "step") model.owned(clock.now());
