@@ -48,5 +48,9 @@ export async function removeSchedule(core: QueueCore, name: string): Promise<boo
 /** `Queue.listSchedules`. */
 export async function listSchedulesOf(core: QueueCore): Promise<ScheduleInfo[]> {
   core.check();
+  // Right after an open, the next fire times are still being planned in slices: wait for
+  // them rather than compute every one in this call (one event-loop stall).
+  await core.schedules.planned();
+  core.check();
   return listScheduleInfos(core.state, (s) => core.schedules.next(s));
 }

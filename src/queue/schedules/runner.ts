@@ -118,6 +118,11 @@ export class ScheduleRunner {
     this.#pass();
   }
 
+  /** Resolves once every schedule is planned (at open, planning runs in slices). */
+  planned(): Promise<void> {
+    return this.#prepared;
+  }
+
   /** The next fire time of `s`, or `null`. */
   next(s: Schedule): number | null {
     if (this.#core.state.schedules.get(s.name) === s) return this.#plan(s.name)?.next ?? null;
