@@ -149,6 +149,7 @@ describe("decisions", { timeout: 60_000 }, () => {
       id: spent.id,
       at: NOW,
       reason: LEASE_EXPIRED,
+      cause: "lease_expired",
     });
   });
 
@@ -169,7 +170,7 @@ describe("decisions", { timeout: 60_000 }, () => {
         at: NOW,
         cause: "interrupted",
       },
-      { tag: Tag.Dead, id: spent.id, at: NOW, reason: CLAIM_INTERRUPTED },
+      { tag: Tag.Dead, id: spent.id, at: NOW, reason: CLAIM_INTERRUPTED, cause: "interrupted" },
     ]);
     applies(state, records);
     assert.equal(row(state, retried.id)?.lastError, "earlier");
