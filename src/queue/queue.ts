@@ -606,10 +606,18 @@ export class Queue {
   }
 
   /**
-   * Stop timers, end waiting claims (they resolve `null`), flush and write a
-   * final checkpoint. Idempotent; later calls reject with `ClosedError`.
+   * Fire the schedules already due, stop timers, end waiting claims (they
+   * resolve `null`), flush and write a final checkpoint. Idempotent; later
+   * calls reject with `ClosedError`.
    */
-  close(): Promise<void> {
-    return this.#core.close();
+  async close(): Promise<void> {
+    // A fire due while this process owns the store is this process's to make:
+    // the next owner's catch-up counts whatever it finds unfired as missed while
+    // no process owned the store (and `catchUp: "none"` skips it).
+    try {
+      if (!this.#core.closed) await this.#core.schedules.fireDueNow();
+    } finally {
+      await this.#core.close();
+    }
   }
 }

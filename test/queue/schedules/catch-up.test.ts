@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import type { ManualClock } from "../../../src/clock.js";
 import type { Logger } from "../../../src/logger.js";
 import { MAX_CATCH_UP_FIRES } from "../../../src/queue/schedules/catch-up.js";
+import { FIRES_PER_TURN } from "../../../src/queue/schedules/runner.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import type { StoredObject } from "../../../src/store/types.js";
 import { clockAt, firesOf, open, settle, settleFires } from "./helpers.js";
@@ -88,4 +89,21 @@ describe("schedules: catch-up at open", () => {
       await queue.close();
     });
   }
+
+  it("a close fires what is already due first, so catchUp none at the next open skips nothing the closed process owed", async () => {
+    const clock = clockAt("2027-03-13T12:00:00Z");
+    const store = new MemoryStore();
+    let queue = await open(store, clock);
+    await queue.schedule("ping", { everyMs: MINUTE, queue: "pings", payload: "", catchUp: "none" });
+    // 300 minutes pass in one synchronous step while this process owns the store; it
+    // closes before the fires (at most FIRES_PER_TURN per turn of the event loop) are made.
+    assert.ok(FIRES_PER_TURN < 300);
+    clock.advance(300 * MINUTE);
+    await queue.close();
+    clock.advance(3 * HOUR); // no process owns the store: these three are skipped
+    queue = await open(store, clock);
+    await settle(queue);
+    assert.equal((await queue.stats("pings")).pending, 300);
+    await queue.close();
+  });
 });
