@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { openLog } from "../../../src/log/index.js";
 import { apply } from "../../../src/queue/apply.js";
+import { QueueReader } from "../../../src/queue/reader.js";
+import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
+import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
-import { clockAt, open } from "./helpers.js";
-import { openLog } from "../../../src/log/index.js";
-import { QueueReader } from "../../../src/queue/reader.js";
-import { encodeRecord } from "../../../src/queue/records/codec.js";
-import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import { testOptions } from "../../log/helpers.js";
+import { clockAt, open } from "./helpers.js";
 
 /** A state holding `names` as every-minute schedules, set in the given order. */
 function stateWith(names: readonly string[]): State {
