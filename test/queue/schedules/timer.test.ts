@@ -95,4 +95,35 @@ describe("schedules: timer", () => {
     assert.deepEqual(await firesOf(queue, "jobs", "daily"), [fireAt]);
     await queue.close();
   });
+
+  it("fires brought due by one clock step commit within that step, even when every slice budget is spent", async () => {
+    const clock = clockAt("2027-03-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock);
+    await queue.schedule("a", { everyMs: HOUR, queue: "jobs", payload: "" });
+    await queue.schedule("b", { everyMs: HOUR, queue: "jobs", payload: "" });
+    await settle(queue);
+    // A descheduled process: every reading of the process clock is 10 ms after the last.
+    const realNow = performance.now.bind(performance);
+    let skew = 0;
+    performance.now = () => {
+      skew += 10;
+      return realNow() + skew;
+    };
+    let fires: number[];
+    try {
+      for (let hour = 0; hour < 3; hour++) clock.advance(HOUR);
+      // Read in this turn's microtasks, before a continuation in a later turn could fire.
+      fires = (await queue.listJobs("jobs", "pending")).jobs.map((job) =>
+        Number(job.dedupKey?.split(":").at(-1)),
+      );
+    } finally {
+      performance.now = realNow;
+    }
+    assert.deepEqual(
+      fires.sort((x, y) => x - y),
+      [1, 2, 3].flatMap((h) => [t0 + h * HOUR, t0 + h * HOUR]),
+    );
+    await queue.close();
+  });
 });
