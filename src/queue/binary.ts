@@ -25,19 +25,27 @@ const TWO_POW_32 = 2 ** 32;
 export class ByteWriter {
   #buf: Buffer;
   #pos = 0;
+  /** Where the bytes not yet taken start (see {@link take}); 0 for a one-shot writer. */
+  #start = 0;
+  readonly #initialSize: number;
 
   constructor(initialSize = 256) {
+    this.#initialSize = initialSize;
     this.#buf = Buffer.allocUnsafe(initialSize);
   }
 
   #ensure(extra: number): void {
     const need = this.#pos + extra;
     if (need <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < need) size *= 2;
+    // Only the bytes not yet taken move: views handed out by `take` keep the old buffer.
+    const used = this.#pos - this.#start;
+    let size = this.#start === 0 ? this.#buf.length * 2 : this.#initialSize;
+    while (size < used + extra) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf.copy(next, 0, this.#start, this.#pos);
     this.#buf = next;
+    this.#pos = used;
+    this.#start = 0;
   }
 
   /** One byte; throws unless `value` is an integer in [0, 255]. */
@@ -147,6 +155,31 @@ export class ByteWriter {
     this.#ensure(ID_BYTES);
     writeIdBytes(id, this.#buf, this.#pos);
     this.#pos += ID_BYTES;
+  }
+
+  /**
+   * The bytes written since the last `take` (a view), leaving the writer to
+   * write the next ones after them: many small encodings share one buffer,
+   * whose bytes once taken are never written again. A buffer grown past the
+   * initial size for a big encoding is let go, not kept for the next ones.
+   */
+  take(): Uint8Array {
+    const view = new Uint8Array(
+      this.#buf.buffer,
+      this.#buf.byteOffset + this.#start,
+      this.#pos - this.#start,
+    );
+    if (this.#buf.length > this.#initialSize) {
+      this.#buf = Buffer.allocUnsafe(this.#initialSize);
+      this.#pos = 0;
+    }
+    this.#start = this.#pos;
+    return view;
+  }
+
+  /** Drops the bytes written since the last `take` (an encoding that failed halfway). */
+  discard(): void {
+    this.#pos = this.#start;
   }
 
   /** The bytes written so far (a view; the writer must not be used afterwards). */

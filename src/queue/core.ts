@@ -47,7 +47,7 @@ import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
 import { BULK_RECORD_JOBS } from "./records/bulk.js";
-import { encodeRecord, type QueueRecord } from "./records/codec.js";
+import { type QueueRecord, RecordEncoder } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { ScheduleRunner } from "./schedules/runner.js";
 import { withProgress } from "./settle.js";
@@ -102,6 +102,8 @@ export class QueueCore {
   #heartbeat: Heartbeat | null = null;
   /** Transitions of the newest log batch not yet durable, told to the observers together. */
   #notifying: { written: Promise<void>; transitions: Transition[] } | null = null;
+  /** Encodes committed records into shared buffers (one view per record). */
+  readonly #encoder = new RecordEncoder();
 
   constructor(
     log: Log,
@@ -210,11 +212,11 @@ export class QueueCore {
     if (this.observers.active) written = this.#commitObserved(records, cause);
     else if (!Array.isArray(records)) {
       const record = records as QueueRecord;
-      const bytes = encodeRecord(record, sizeHint(record));
+      const bytes = this.#encoder.encode(record);
       apply(this.state, record);
       written = this.log.append(bytes);
     } else {
-      const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
+      const encoded = records.map((r) => this.#encoder.encode(r));
       for (const record of records) apply(this.state, record);
       written = this.log.append(encoded);
     }
@@ -250,12 +252,12 @@ export class QueueCore {
     const state = this.state;
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
-      const bytes = encodeRecord(record, sizeHint(record));
+      const bytes = this.#encoder.encode(record);
       const transitions = transitionsOf(state, record, cause, at);
       apply(state, record);
       return this.#notifyWhenDurable(this.log.append(bytes), transitions);
     }
-    const encoded = records.map((r) => encodeRecord(r, sizeHint(r)));
+    const encoded = records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
     for (const record of records) {
       for (const t of transitionsOf(state, record, cause, at)) transitions.push(t);
@@ -501,21 +503,4 @@ function transitionsOf(
     }
   }
   return transitions;
-}
-
-/** Initial buffer size for encoding a record: payload plus headroom for an enqueue. */
-function sizeHint(record: QueueRecord): number {
-  switch (record.tag) {
-    case Tag.Enqueue:
-      return record.payload.length + 64;
-    case Tag.KvPut:
-      return record.value.length + record.key.length * 3 + 16;
-    case Tag.Transaction: {
-      let bytes = 16;
-      for (const op of record.ops) bytes += sizeHint(op);
-      return bytes;
-    }
-    default:
-      return 48;
-  }
 }

@@ -3,7 +3,7 @@
  * `enqueueMany` after their checks, with enqueue traces, once the log takes
  * writes (the records themselves are decided by `enqueue.ts`).
  */
-import { invalidArgument } from "../validate.js";
+import { checkOptionsObject, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import {
   type CheckedJob,
@@ -15,20 +15,99 @@ import {
 } from "./enqueue.js";
 import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
+import { Tag } from "./records/tags.js";
 import type { Payload } from "./types.js";
-import { checkQueueName } from "./validate.js";
+import {
+  type CheckedEnqueueOptions,
+  checkEnqueueOptions,
+  checkPayload,
+  checkQueueName,
+} from "./validate.js";
 
-/** `Queue.enqueue`. */
-export async function enqueueOne(
+/**
+ * `Queue.enqueue`. A plain job — no `jobId`, dedup key, delay, run time,
+ * offloaded payload or trace, while the log takes writes — is decided,
+ * applied and appended before the call returns (see {@link commitPlain});
+ * any other goes through {@link enqueueJobs}.
+ */
+export function enqueueOne(
   core: QueueCore,
   queue: string,
   payload: Payload,
   options: EnqueueOptions,
 ): Promise<string> {
-  core.check();
-  const name = checkQueueName(queue);
-  const job = checkJob(core.settings, name, payload, options, "payload", "options");
-  const trace = core.instrumentation?.tracing?.enqueue(name, job.options.headers, 1);
+  let name: string;
+  let job: CheckedJob;
+  let trace: EnqueueTrace | undefined;
+  try {
+    core.check();
+    name = checkQueueName(queue);
+    const opts = options ?? {};
+    // The same checks, in the same order, as `checkJob`; the payload is copied only if needed.
+    const bytes = checkPayload(payload, core.settings.maxPayloadBytes, "payload", false);
+    checkOptionsObject(opts, "options");
+    const checked = checkEnqueueOptions(opts, core.settings.configs.get(name), "options");
+    trace = core.instrumentation?.tracing?.enqueue(name, checked.headers, 1);
+    if (
+      trace === undefined &&
+      checked.jobId === undefined &&
+      checked.dedupKey === undefined &&
+      checked.delayMs === undefined &&
+      checked.runAt === undefined &&
+      !core.payloads.offloads(bytes) &&
+      core.log.isWritable()
+    ) {
+      // Observers keep the record until it is durable: then its payload must be a copy.
+      const own = bytes === payload && core.observers.active ? bytes.slice() : bytes;
+      return commitPlain(core, name, own, checked);
+    }
+    job = { payload: bytes === payload ? bytes.slice() : bytes, options: checked, arg: "options" };
+  } catch (error) {
+    trace?.failed(error);
+    return Promise.reject(error);
+  }
+  return enqueueChecked(core, name, job, trace);
+}
+
+/**
+ * Commits a plain job (see {@link enqueueOne}) in the caller's turn: its
+ * record is encoded and applied before this returns, so `payload` may be the
+ * caller's own bytes. Resolves with its id once durable.
+ */
+function commitPlain(
+  core: QueueCore,
+  queue: string,
+  payload: Uint8Array,
+  options: CheckedEnqueueOptions,
+): Promise<string> {
+  const now = core.now();
+  const id = core.ids.next(now);
+  const written = core.commit({
+    tag: Tag.Enqueue,
+    id,
+    queue,
+    payload,
+    headers: options.headers,
+    trace: undefined,
+    priority: options.priority,
+    maxAttempts: options.maxAttempts,
+    enqueuedAt: now,
+    runAt: undefined,
+    dedupKey: undefined,
+    timeoutMs: options.timeoutMs,
+    groupKey: options.groupKey,
+  });
+  core.dispatch(queue);
+  return written.then(() => id);
+}
+
+/** `Queue.enqueue` of a checked job that is not plain (traced, offloaded, deduplicated, …). */
+async function enqueueChecked(
+  core: QueueCore,
+  name: string,
+  job: CheckedJob,
+  trace: EnqueueTrace | undefined,
+): Promise<string> {
   if (trace === undefined) return (await enqueueWhenWritable(core, name, [job]))[0]!.id;
   try {
     const [result] = await enqueueWhenWritable(core, name, [traced(job, trace)]);

@@ -175,12 +175,18 @@ export function checkHeaders(value: unknown, arg: string): Headers | undefined {
 /**
  * A payload as bytes of its own, size-checked: a string as its UTF-8
  * encoding, a `Uint8Array` copied (the caller may reuse its buffer as soon as
- * the call returns, before the job is recorded).
+ * the call returns, before the job is recorded) — or, with `copy` false, the
+ * caller's own bytes, for a job recorded before the call returns.
  */
-export function checkPayload(value: unknown, maxBytes: number, arg = "payload"): Uint8Array {
+export function checkPayload(
+  value: unknown,
+  maxBytes: number,
+  arg = "payload",
+  copy = true,
+): Uint8Array {
   let bytes: Uint8Array;
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array) bytes = value.slice();
+  else if (value instanceof Uint8Array) bytes = copy ? value.slice() : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
     throw invalidArgumentGot(

@@ -177,6 +177,29 @@ export function encodeRecord(rec: QueueRecord, sizeHint = 64): Uint8Array {
   return w.finish();
 }
 
+/** Bytes of each buffer a {@link RecordEncoder} encodes records into. */
+const ENCODER_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Encodes records one after another into shared buffers: each record is a
+ * view of its bytes, with no buffer or writer of its own. Bytes once handed
+ * out are never written again (a view stays valid for as long as it is held).
+ */
+export class RecordEncoder {
+  readonly #w = new ByteWriter(ENCODER_CHUNK_BYTES);
+
+  /** One record's encoding; throws (keeping nothing of it) when it cannot be stored. */
+  encode(rec: QueueRecord): Uint8Array {
+    try {
+      writeRecord(this.#w, rec);
+    } catch (error) {
+      this.#w.discard();
+      throw error;
+    }
+    return this.#w.take();
+  }
+}
+
 /** Decode one log record. Throws {@link DecodeError} on malformed input. */
 export function decodeRecord(bytes: Uint8Array): QueueRecord {
   const r = new ByteReader(bytes);

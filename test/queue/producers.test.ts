@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import type { EnqueueOptions, OpenOptions } from "../../src/queue/options.js";
+import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { openTestQueue, rejection, text } from "./helpers.js";
+
+const WAL = /\/wal\//;
+/** The log gives up on a failing store within a few real milliseconds. */
+const FAIL_FAST: OpenOptions = {
+  log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
+};
+
+/** Lets pending promise reactions and I/O callbacks run. */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Tracks whether a promise settled, without handling its rejection for the caller. */
+function watch<T>(promise: Promise<T>): { settled: () => boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return { settled: () => settled };
+}
+
+describe("enqueue of a plain job", { timeout: 60_000 }, () => {
+  it("keeps the payload as given when the caller reuses its buffer right after the call", async () => {
+    const cases: Array<{ what: string; options: OpenOptions; listen: boolean; jobId?: string }> = [
+      { what: "plain", options: {}, listen: false },
+      { what: "with an event listener", options: {}, listen: true },
+      { what: "offloaded", options: { payloadOffloadBytes: 4 }, listen: false },
+      { what: "with a jobId", options: {}, listen: false, jobId: "mine" },
+    ];
+    for (const { what, options, listen, jobId } of cases) {
+      const { queue, store } = await openTestQueue(options);
+      const seen: string[] = [];
+      if (listen) queue.on("enqueued", (event) => seen.push(event.id));
+      const buffer = new TextEncoder().encode("original");
+      const pending = queue.enqueue("q", buffer, jobId === undefined ? {} : { jobId });
+      buffer.fill(0x78); // the caller reuses its buffer at once
+      const id = await pending;
+      assert.equal(text((await queue.getJob(id))!.payload), "original", what);
+      const claim = await queue.claim("q");
+      assert.equal(text(claim!.payload), "original", what);
+      if (listen) assert.deepEqual(seen, [id], what);
+      await queue.close();
+      const reopened = await Queue.open(store, "q", { logger: silentLogger });
+      assert.equal(text((await reopened.getJob(id))!.payload), "original", `${what}, reopened`);
+      await reopened.close();
+    }
+  });
+
+  it("resolves only once its record is durable, and a failed write is never acknowledged", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const first = queue.enqueue("q", "x");
+    const state = watch(first);
+    await hold.whenHeld();
+    await turns();
+    assert.equal(state.settled(), false, "the enqueue must wait for its record");
+    hold.release();
+    const id = await first;
+    assert.equal((await queue.getJob(id))?.status, "pending");
+
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const failed = await rejection(queue.enqueue("q", "lost"));
+    assert.equal(failed.code, "STORAGE");
+    assert.equal(queue.closed, true);
+    faults.clearRules();
+    const after = await Queue.open(faults, "q", { logger: silentLogger });
+    assert.equal((await after.stats("q")).pending, 1, "only the acknowledged job is there");
+    await after.close();
+  });
+
+  it("rejects (never throws) bad arguments and calls on a closed queue, changing nothing", async () => {
+    const { queue } = await openTestQueue();
+    const bad = [
+      () => queue.enqueue("", "x"),
+      () => queue.enqueue("q", 42 as unknown as string),
+      () => queue.enqueue("q", "x", { priority: -1 }),
+      () => queue.enqueue("q", "x", "fast" as unknown as EnqueueOptions),
+    ];
+    for (const call of bad) {
+      let promise: Promise<string> | undefined;
+      assert.doesNotThrow(() => {
+        promise = call();
+      });
+      assert.equal((await rejection(promise!)).code, "INVALID_ARGUMENT");
+    }
+    assert.equal((await queue.stats("q")).pending, 0);
+    await queue.close();
+    let closed: Promise<string> | undefined;
+    assert.doesNotThrow(() => {
+      closed = queue.enqueue("q", "x");
+    });
+    assert.equal((await rejection(closed!)).code, "CLOSED");
+  });
+});
