@@ -487,6 +487,9 @@ function transitionsOf(
   cause: TransitionCause | undefined,
   at: number,
 ): Transition[] {
+  // Most records are one transition of their own (an enqueue, a claim, an ack).
+  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead)
+    return [{ record, job: jobBefore(state, record), cause, at }];
   const transitions: Transition[] = [];
   /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */
   let parentsDead: Set<string> | undefined;

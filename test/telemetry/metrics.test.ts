@@ -159,7 +159,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("calls that share a log batch are each counted once, the counter added once per queue and batch", async () => {
+  it("steps are each counted once, added to the SDK's counter once per queue when it collects", async () => {
     const reader = new TestReader();
     const provider = new MeterProvider({ readers: [reader] });
     const adds: [string, number][] = [];
@@ -202,8 +202,54 @@ describe("metrics", { timeout: 60_000 }, () => {
       enqueuedAdds.reduce((sum, [, n]) => sum + n, 0),
       50,
     );
-    // One add per queue for each batch the 50 calls landed in (a handful), not one per job.
-    assert.ok(enqueuedAdds.length <= 8, JSON.stringify(enqueuedAdds));
+    // No SDK call per job, nor per log batch: one add per queue, when the SDK collected.
+    assert.deepEqual(enqueuedAdds, [
+      ["taquba.jobs.enqueued a", 30],
+      ["taquba.jobs.enqueued b", 20],
+    ]);
+    // Nothing new: a second collection adds nothing and reads the same totals.
+    const again = await collect(reader);
+    assert.equal(adds.filter(([key]) => key.startsWith("taquba.jobs.enqueued")).length, 2);
+    assert.equal(valueAt(again, "taquba.jobs.enqueued", { queue: "a" }), 30);
+    // Steps after a collection are in the next one, on top of the earlier ones.
+    await queue.enqueueBatch("a", ["x", "y"]);
+    const c = await mustClaim(queue, "a");
+    await queue.ack(c);
+    const later = await collect(reader);
+    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "a" }), 32);
+    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "b" }), 20);
+    assert.equal(valueAt(later, "taquba.jobs.claimed", { queue: "a" }), 1);
+    assert.equal(valueAt(later, "taquba.jobs.completed", { queue: "a" }), 1);
+    await queue.close();
+  });
+
+  it("steps not yet collected reach the counters when the queue closes", async () => {
+    const { queue, reader } = await openMeasured();
+    await queue.enqueueBatch("q", ["a", "b", "c"]);
+    await queue.enqueue("r", "d");
+    await queue.ack(await mustClaim(queue, "q"));
+    await queue.close();
+    // The collection callback is gone with the queue; the counts it owed are in the counters.
+    const points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q" }), 3);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "r" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "q" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "q" }), 1);
+    assert.equal(points.get("taquba.queue.depth"), undefined);
+  });
+
+  it("a schedule's fires count as enqueues of its queue", async () => {
+    const { queue, clock, reader } = await openMeasured();
+    await queue.schedule("tick", { everyMs: 60_000, queue: "ticks", payload: "" });
+    await queue.enqueue("ticks", "by hand");
+    for (let fire = 0; fire < 3; fire++) {
+      clock.advance(60_000);
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      await queue.flush();
+    }
+    assert.equal((await queue.stats("ticks")).pending, 4);
+    const points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "ticks" }), 4);
     await queue.close();
   });
 

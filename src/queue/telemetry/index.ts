@@ -63,7 +63,11 @@ export function startTelemetry(
     close() {
       if (metrics === null) return;
       target.unobserve(metrics);
-      metrics.close();
+      try {
+        metrics.close();
+      } catch (error) {
+        target.logger.error(`telemetry: the meter threw at close (${String(error)})`, { error });
+      }
     },
   };
 }

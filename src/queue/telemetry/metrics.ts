@@ -1,8 +1,12 @@
 /**
  * The queue's OpenTelemetry metrics. Job counters and the wait and duration
  * histograms observe the commit boundary (each durable transition counts
- * once, as its record says; counters are added once per queue for a whole
- * log batch, so recording costs little per job); gauges of queue depth and oldest pending age,
+ * once, as its record says). The counters cost no SDK call per job: steps are
+ * counted in plain numbers per queue, and the counts are added to the SDK's
+ * counters when it collects (and when the queue closes), so a collection sees
+ * every durable step exactly. Enqueues, most of the traffic, are counted
+ * straight from their records. Histograms record every value, with attribute
+ * objects made once per queue. Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
  */
@@ -24,6 +28,7 @@ import {
   lifecycleOf,
   type Transition,
 } from "../observe.js";
+import { Tag } from "../records/tags.js";
 import type { QueueStats } from "../types.js";
 
 /** What the gauges read when the SDK collects. */
@@ -60,31 +65,14 @@ const STEP_KINDS: readonly StepKind[] = [
   "released",
 ];
 
-/** Steps of one queue counted in one committed batch. */
+/** Steps of one queue counted since the SDK last collected, and its attributes. */
 interface Tally {
   readonly queue: string;
+  /** `{ queue }`, made once: recording allocates nothing. */
+  readonly attributes: Attributes;
   readonly counts: Record<StepKind, number>;
-}
-
-function tallyOf(tallies: Map<string, Tally>, queue: string): Tally {
-  let tally = tallies.get(queue);
-  if (tally === undefined) {
-    tally = {
-      queue,
-      counts: {
-        enqueued: 0,
-        claimed: 0,
-        completed: 0,
-        retried: 0,
-        dead: 0,
-        expired: 0,
-        cancelled: 0,
-        released: 0,
-      },
-    };
-    tallies.set(queue, tally);
-  }
-  return tally;
+  /** Whether any count is above zero. */
+  dirty: boolean;
 }
 
 export class QueueMetrics implements CommitObserver {
@@ -97,8 +85,10 @@ export class QueueMetrics implements CommitObserver {
   readonly #duration: Histogram;
   readonly #observables: Observable[];
   readonly #callback = (result: BatchObservableResult): void => this.#collect(result);
-  /** Attribute objects by queue (and outcome), made once: recording allocates nothing. */
+  /** Attribute objects by queue and outcome, made once: recording allocates nothing. */
   readonly #attributes = new Map<string, Attributes>();
+  /** Steps not yet added to the SDK's counters, by queue. */
+  readonly #tallies = new Map<string, Tally>();
 
   constructor(meter: Meter, source: MetricsSource, prices: RequestPrices) {
     this.#meter = meter;
@@ -164,19 +154,42 @@ export class QueueMetrics implements CommitObserver {
   }
 
   committed(transitions: readonly Transition[]): void {
-    // Counters are added once per queue and kind for the whole batch (the SDK's
-    // `add` costs far more than counting here); histograms take every value.
-    const tallies = new Map<string, Tally>();
+    // Enqueues (most transitions) are counted from their records, with no
+    // step made; the rest go through the life-cycle steps.
+    let rest: Transition[] | undefined;
+    let last: Tally | undefined;
+    for (const transition of transitions) {
+      const record = transition.record;
+      const queue =
+        record.tag === Tag.Enqueue
+          ? record.queue
+          : record.tag === Tag.ScheduleFire
+            ? record.job?.queue
+            : undefined;
+      if (queue === undefined) {
+        rest ??= [];
+        rest.push(transition);
+        continue;
+      }
+      if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+      last.counts.enqueued++;
+      last.dirty = true;
+    }
+    if (rest !== undefined) this.#count(lifecycleOf(rest));
+  }
+
+  #count(steps: readonly LifecycleStep[]): void {
     let last: Tally | undefined;
     let expired: string | undefined;
-    for (const step of lifecycleOf(transitions)) {
+    for (const step of steps) {
       const tally =
-        last !== undefined && last.queue === step.queue ? last : tallyOf(tallies, step.queue);
+        last !== undefined && last.queue === step.queue ? last : this.#tallyOf(step.queue);
       last = tally;
       tally.counts[step.kind]++;
+      tally.dirty = true;
       switch (step.kind) {
         case "claimed":
-          this.#wait.record(seconds(step.at - step.enqueuedAt), this.#queueAttributes(step.queue));
+          this.#wait.record(seconds(step.at - step.enqueuedAt), tally.attributes);
           break;
         case "completed":
           this.#recordDuration(step.queue, "completed", step.at, step.claimedAt);
@@ -196,18 +209,29 @@ export class QueueMetrics implements CommitObserver {
           break;
       }
     }
-    for (const tally of tallies.values()) {
-      const attributes = this.#queueAttributes(tally.queue);
+  }
+
+  /** Adds the steps counted since the last call to the SDK's counters: one `add` per queue and kind. */
+  #flush(): void {
+    for (const tally of this.#tallies.values()) {
+      if (!tally.dirty) continue;
+      tally.dirty = false;
       for (const kind of STEP_KINDS) {
         const n = tally.counts[kind];
-        if (n > 0) this.#counters[kind].add(n, attributes);
+        if (n === 0) continue;
+        tally.counts[kind] = 0;
+        this.#counters[kind].add(n, tally.attributes);
       }
     }
   }
 
-  /** Stop observing (the queue closed). */
+  /** Stop observing (the queue closed); the steps counted so far reach the counters. */
   close(): void {
-    this.#meter.removeBatchObservableCallback(this.#callback, this.#observables);
+    try {
+      this.#flush();
+    } finally {
+      this.#meter.removeBatchObservableCallback(this.#callback, this.#observables);
+    }
   }
 
   #recordDuration(
@@ -220,13 +244,27 @@ export class QueueMetrics implements CommitObserver {
     this.#duration.record(seconds(at - claimedAt), this.#attributes1(queue, outcome));
   }
 
-  #queueAttributes(queue: string): Attributes {
-    let attributes = this.#attributes.get(queue);
-    if (attributes === undefined) {
-      attributes = Object.freeze({ queue });
-      this.#attributes.set(queue, attributes);
+  #tallyOf(queue: string): Tally {
+    let tally = this.#tallies.get(queue);
+    if (tally === undefined) {
+      tally = {
+        queue,
+        attributes: Object.freeze({ queue }),
+        counts: {
+          enqueued: 0,
+          claimed: 0,
+          completed: 0,
+          retried: 0,
+          dead: 0,
+          expired: 0,
+          cancelled: 0,
+          released: 0,
+        },
+        dirty: false,
+      };
+      this.#tallies.set(queue, tally);
     }
-    return attributes;
+    return tally;
   }
 
   #attributes1(queue: string, outcome: Outcome): Attributes {
@@ -240,6 +278,9 @@ export class QueueMetrics implements CommitObserver {
   }
 
   #collect(result: BatchObservableResult): void {
+    // The SDK calls observable callbacks before it reads its synchronous
+    // instruments: counts added here are in this very collection.
+    this.#flush();
     const [depth, oldest, requests, bytes, cost, epoch, backlog, checkpointAge] = this
       .#observables as [Observable, ...Observable[]];
     const source = this.#source;
