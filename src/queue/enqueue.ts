@@ -62,6 +62,8 @@ export function checkJob(
     payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg),
     options: checkEnqueueOptions(opts as EnqueueOptions, settings.configs.get(queue), optionsArg),
     arg: optionsArg,
+    // Always present: traced and untraced jobs share one shape.
+    trace: undefined,
   };
 }
 

@@ -14,7 +14,14 @@ import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { decodeRecord, encodeRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { formatTraceParent, isValidTraceContext } from "../../src/queue/trace-context.js";
+import {
+  encodeTraceContext,
+  formatTraceParent,
+  isValidTraceContext,
+  readTraceBytes,
+  TRACE_BYTES,
+  writeTraceBytes,
+} from "../../src/queue/trace-context.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { mustClaim } from "../queue/helpers.js";
@@ -176,5 +183,64 @@ describe("stored trace context", { timeout: 60_000 }, () => {
       { ...trace, traceId: `${trace.traceId.slice(0, 31)}g` },
     ])
       assert.equal(isValidTraceContext(bad), false, JSON.stringify(bad));
+  });
+
+  it("is checked and encoded once, in one pass, with the same bytes and verdict as the hex path", () => {
+    const trace = {
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: 1,
+    };
+    const encoded = encodeTraceContext(trace);
+    assert.ok(encoded?.bytes !== undefined);
+    assert.equal(encoded.bytes.byteLength, TRACE_BYTES);
+    const fromHex = new Uint8Array(TRACE_BYTES + 2);
+    const fromBytes = new Uint8Array(TRACE_BYTES + 2);
+    writeTraceBytes(trace, fromHex, 1);
+    writeTraceBytes(encoded, fromBytes, 1);
+    assert.deepEqual(fromBytes, fromHex);
+    assert.deepEqual(readTraceBytes(fromBytes, 1), trace);
+    // Records written from the encoded context are the records written from the hex.
+    const base = {
+      tag: Tag.Enqueue,
+      id: "01JD0000000000000000000000",
+      queue: "q",
+      payload: new Uint8Array([1]),
+      headers: undefined,
+      priority: 0,
+      maxAttempts: 3,
+      enqueuedAt: 1_780_000_000_000,
+      runAt: undefined,
+      dedupKey: undefined,
+    } as const;
+    assert.deepEqual(encodeRecord({ ...base, trace: encoded }), encodeRecord({ ...base, trace }));
+    // Every id the hex check rejects, the one-pass encoder rejects; random ids agree too.
+    const bad = [
+      { ...trace, spanId: "0".repeat(16) },
+      { ...trace, traceId: "0".repeat(32) },
+      { ...trace, traceId: trace.traceId.toUpperCase() },
+      { ...trace, spanId: `${trace.spanId}0` },
+      { ...trace, spanId: trace.spanId.slice(1) },
+      { ...trace, traceId: `${trace.traceId.slice(0, 31)}g` },
+      { ...trace, traceId: `${trace.traceId.slice(0, 31)}-` },
+      // Non-ASCII codes whose low 7 bits are hex digits ("a" + 0x80, "1" + 0x100).
+      { ...trace, traceId: `${trace.traceId.slice(0, 31)}\u00e1` },
+      { ...trace, spanId: `${trace.spanId.slice(0, 15)}\u0131` },
+    ];
+    for (const context of bad) {
+      assert.equal(isValidTraceContext(context), false, JSON.stringify(context));
+      assert.equal(encodeTraceContext(context), undefined, JSON.stringify(context));
+    }
+    const hex = "0123456789abcdefABCDEFg";
+    for (let n = 0; n < 2_000; n++) {
+      const id = (length: number) =>
+        Array.from(
+          { length },
+          () => hex[Math.floor(Math.random() * (n % 2 ? 16 : hex.length))],
+        ).join("");
+      const context = { traceId: id(32), spanId: id(16), traceFlags: n & 0xff };
+      const valid = isValidTraceContext(context);
+      assert.equal(encodeTraceContext(context) !== undefined, valid, JSON.stringify(context));
+    }
   });
 });

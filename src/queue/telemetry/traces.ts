@@ -10,7 +10,7 @@
 import type { Span, SpanContext, SpanOptions, Tracer } from "@opentelemetry/api";
 import type { EnqueueTrace, Tracing } from "../instrument.js";
 import type { Headers } from "../state.js";
-import { isValidTraceContext, type TraceContext } from "../trace-context.js";
+import { encodeTraceContext, type TraceContext } from "../trace-context.js";
 import type { Claim } from "../types.js";
 import type { OtelApi } from "./load.js";
 import { parseTraceParent, TRACEPARENT, TRACESTATE } from "./traceparent.js";
@@ -107,7 +107,7 @@ export class QueueTracing implements Tracing {
   enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace | undefined {
     const api = this.#api;
     let span: Span;
-    let context: SpanContext | undefined;
+    let context: TraceContext | undefined;
     let traced: Headers | undefined = headers;
     try {
       const parent = api.context.active();
@@ -119,13 +119,14 @@ export class QueueTracing implements Tracing {
         count === 1 ? shape.options : shape.batch(count),
         parent,
       );
-      context = span.spanContext();
+      const spanContext = span.spanContext();
       // Only a sampled span's context travels: a sampled-out one is never
       // exported, so a link to it would lead nowhere (and its job is spared it).
-      if ((context.traceFlags & SAMPLED) === 0 || !isValidTraceContext(context))
-        context = undefined;
-      else {
-        const state = context.traceState?.serialize();
+      // The context is checked and encoded as the job's bytes once, here.
+      context =
+        (spanContext.traceFlags & SAMPLED) === 0 ? undefined : encodeTraceContext(spanContext);
+      if (context !== undefined) {
+        const state = spanContext.traceState?.serialize();
         if (state) traced = { ...headers, [TRACESTATE]: state };
       }
       // A sampled-out span records nothing: there is nothing to annotate or end.
