@@ -121,9 +121,8 @@ export class ByteWriter {
   bytes(value: Uint8Array): void {
     this.varint(value.byteLength);
     this.#ensure(value.byteLength);
-    if (value.byteLength <= 64)
-      for (let i = 0; i < value.byteLength; i++) this.#buf[this.#pos + i] = value[i]!;
-    else this.#buf.set(value, this.#pos);
+    // One native copy: a byte loop over these fields is several times slower, even at 64 bytes.
+    this.#buf.set(value, this.#pos);
     this.#pos += value.byteLength;
   }
 
@@ -146,8 +145,10 @@ export class ByteWriter {
   /** `length` bytes of `source` from `from`, as they are (no length prefix). */
   fixed(source: Uint8Array, from: number, length: number): void {
     this.#ensure(length);
-    for (let i = 0; i < length; i++) this.#buf[this.#pos + i] = source[from + i]!;
-    this.#pos += length;
+    const buf = this.#buf;
+    const at = this.#pos;
+    for (let i = 0; i < length; i++) buf[at + i] = source[from + i]!;
+    this.#pos = at + length;
   }
 
   /** A canonical ULID as 16 bytes. */
