@@ -121,24 +121,27 @@ export class LogWriter {
   }
 
   append(records: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const list: readonly Uint8Array[] = records instanceof Uint8Array ? [records] : records;
-    if (!Array.isArray(list) || !list.every((r) => r instanceof Uint8Array)) {
+    // One record (the common case) needs no list of its own.
+    const one = records instanceof Uint8Array ? records : null;
+    if (one === null && (!Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)))
       return Promise.reject(
         invalidArgument("records", "a Uint8Array or an array of Uint8Arrays", records),
       );
-    }
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
-    if (list.length === 0) return this.#barrier();
+    const list = records as readonly Uint8Array[];
+    if (one === null && list.length === 0) return this.#barrier();
 
     let bytes = 0;
-    for (const record of list) bytes += encodedRecordBytes(record);
+    if (one !== null) bytes = encodedRecordBytes(one);
+    else for (const record of list) bytes += encodedRecordBytes(record);
     // All records of one call share a batch, so start a new one rather than overflow.
     if (this.#open !== null && this.#open.bytes + bytes > this.#options.maxBatchBytes) this.#seal();
     this.#open ??= { records: [], bytes: 0, done: deferred() };
     if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
-    for (const record of list) open.records.push(record);
+    if (one !== null) open.records.push(one);
+    else for (const record of list) open.records.push(record);
     open.bytes += bytes;
     this.#backpressure.appended(bytes);
 

@@ -16,7 +16,7 @@ import {
 } from "./flow-state.js";
 import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
-import { isUlid, writeIdBytes } from "./ids.js";
+import { isUlid } from "./ids.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import { DecodedEnqueue } from "./records/enqueue.js";
@@ -191,9 +191,10 @@ export function checkEnqueue(
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   } else {
     if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
-    const last = state.lastId;
-    newest = last === null || rec.id > last;
-    if (!newest && state.find(rec.id) !== -1)
+    // Compared as bytes (the order of canonical ULIDs), like a decoded record's.
+    const key = state.idKey(rec.id);
+    newest = state.isNewestId(key, 0);
+    if (!newest && state.ids.find(key, 0) !== -1)
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   }
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
@@ -229,7 +230,7 @@ export function enqueue(
   const decoded = rec instanceof DecodedEnqueue ? rec : null;
   if (decoded !== null)
     page.id.set(decoded.bytes.subarray(decoded.idAt, decoded.idAt + ID_BYTES), i * ID_BYTES);
-  else writeIdBytes(rec.id, page.id, i * ID_BYTES);
+  else page.id.set(state.idKey(rec.id), i * ID_BYTES);
   page.flags[i] = 0;
   page.queue[i] = qs.index;
   page.attempts[i] = 0;
@@ -270,8 +271,7 @@ export function enqueue(
   if (rec.jobId !== undefined) state.jobIds.set(rec.jobId, h);
   if (newest) {
     state.ids.addNew(h);
-    if (decoded !== null) state.setLastIdBytes(decoded.bytes, decoded.idAt);
-    else state.lastId = rec.id;
+    state.setLastIdBytes(page.id, i * ID_BYTES);
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
   if (rec.flowParent !== undefined)

@@ -16,12 +16,14 @@ import {
 import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
+import type { Headers } from "./state.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
   checkEnqueueOptions,
   checkPayload,
   checkQueueName,
+  setsNoEnqueueOption,
 } from "./validate.js";
 
 /**
@@ -46,27 +48,51 @@ export function enqueueOne(
     // The same checks, in the same order, as `checkJob`; the payload is copied only if needed.
     const bytes = checkPayload(payload, core.settings.maxPayloadBytes, "payload", false);
     checkOptionsObject(opts, "options");
-    const checked = checkEnqueueOptions(opts, core.settings.configs.get(name), "options");
-    trace = core.instrumentation?.tracing?.enqueue(name, checked.headers, 1);
+    const config = core.settings.configs.get(name);
+    // No options (the common call): the queue's defaults, with no checked copy to make.
+    const checked = setsNoEnqueueOption(opts) ? null : checkEnqueueOptions(opts, config, "options");
+    trace = core.instrumentation?.tracing?.enqueue(name, checked?.headers, 1);
     if (
       trace === undefined &&
-      checked.jobId === undefined &&
-      checked.dedupKey === undefined &&
-      checked.delayMs === undefined &&
-      checked.runAt === undefined &&
+      (checked === null || isPlain(checked)) &&
       !core.payloads.offloads(bytes) &&
       core.log.isWritable()
     ) {
       // Observers keep the record until it is durable: then its payload must be a copy.
       const own = bytes === payload && core.observers.active ? bytes.slice() : bytes;
-      return commitPlain(core, name, own, checked);
+      return checked === null
+        ? commitPlain(core, name, own, config.defaultPriority, config.maxAttempts)
+        : commitPlain(
+            core,
+            name,
+            own,
+            checked.priority,
+            checked.maxAttempts,
+            checked.headers,
+            checked.timeoutMs,
+            checked.groupKey,
+          );
     }
-    job = { payload: bytes === payload ? bytes.slice() : bytes, options: checked, arg: "options" };
+    job = {
+      payload: bytes === payload ? bytes.slice() : bytes,
+      options: checked ?? checkEnqueueOptions(opts, config, "options"),
+      arg: "options",
+    };
   } catch (error) {
     trace?.failed(error);
     return Promise.reject(error);
   }
   return enqueueChecked(core, name, job, trace);
+}
+
+/** Whether checked options leave a job plain: no id of the caller's, dedup key, delay or run time. */
+function isPlain(options: CheckedEnqueueOptions): boolean {
+  return (
+    options.jobId === undefined &&
+    options.dedupKey === undefined &&
+    options.delayMs === undefined &&
+    options.runAt === undefined
+  );
 }
 
 /**
@@ -78,7 +104,11 @@ function commitPlain(
   core: QueueCore,
   queue: string,
   payload: Uint8Array,
-  options: CheckedEnqueueOptions,
+  priority: number,
+  maxAttempts: number,
+  headers?: Headers,
+  timeoutMs?: number,
+  groupKey?: string,
 ): Promise<string> {
   const now = core.now();
   const id = core.ids.next(now);
@@ -87,15 +117,15 @@ function commitPlain(
     id,
     queue,
     payload,
-    headers: options.headers,
+    headers,
     trace: undefined,
-    priority: options.priority,
-    maxAttempts: options.maxAttempts,
+    priority,
+    maxAttempts,
     enqueuedAt: now,
     runAt: undefined,
     dedupKey: undefined,
-    timeoutMs: options.timeoutMs,
-    groupKey: options.groupKey,
+    timeoutMs,
+    groupKey,
   });
   core.dispatch(queue);
   return written.then(() => id);

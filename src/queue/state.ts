@@ -160,6 +160,8 @@ export class State {
   readonly kv = new KvMap();
   /** Scratch space for converting an id string to its binary form. */
   readonly #key = new Uint8Array(ID_BYTES);
+  /** The id whose bytes {@link #key} holds, or null. */
+  #keyOf: string | null = null;
   readonly #chars = Buffer.alloc(26);
 
   /** Newest id ever issued (seeds the id generator after a restart). */
@@ -228,8 +230,19 @@ export class State {
   /** The handle of the job with id `id`, or -1 (also for a string that is no job id). */
   find(id: string): number {
     if (!isUlid(id)) return -1;
-    writeIdBytes(id, this.#key, 0);
-    return this.ids.find(this.#key);
+    return this.ids.find(this.idKey(id));
+  }
+
+  /**
+   * The 16 bytes of the canonical ULID `id` (the caller checked `isUlid`), in
+   * a scratch buffer that the next call (or `find`) overwrites.
+   */
+  idKey(id: string): Uint8Array {
+    if (this.#keyOf !== id) {
+      writeIdBytes(id, this.#key, 0);
+      this.#keyOf = id;
+    }
+    return this.#key;
   }
 
   /**

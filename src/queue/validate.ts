@@ -295,6 +295,27 @@ export function checkEnqueueOptions(
   };
 }
 
+/**
+ * Whether `options` sets none of the enqueue options (each is `undefined`):
+ * then {@link checkEnqueueOptions} would give the queue's defaults. Reads
+ * the same fields it does; keep the two in step.
+ */
+export function setsNoEnqueueOption(options: EnqueueOptions): boolean {
+  const o = options;
+  return (
+    o.jobId === undefined &&
+    o.delayMs === undefined &&
+    o.priority === undefined &&
+    o.maxAttempts === undefined &&
+    o.runAt === undefined &&
+    o.dedupKey === undefined &&
+    o.headers === undefined &&
+    o.timeoutMs === undefined &&
+    o.dedupReplace === undefined &&
+    o.groupKey === undefined
+  );
+}
+
 /** Longest `groupKey`, in UTF-8 bytes. */
 export const MAX_GROUP_KEY_BYTES = 255;
 

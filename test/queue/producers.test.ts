@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import type { EnqueueOptions, OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
+import { setsNoEnqueueOption } from "../../src/queue/validate.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { openTestQueue, rejection, text } from "./helpers.js";
@@ -104,5 +105,32 @@ describe("enqueue of a plain job", { timeout: 60_000 }, () => {
       closed = queue.enqueue("q", "x");
     });
     assert.equal((await rejection(closed!)).code, "CLOSED");
+  });
+
+  it("takes the queue's defaults only when no option is set", async () => {
+    // Every option (the type makes this list complete): each one alone is noticed.
+    const every: Required<EnqueueOptions> = {
+      jobId: "a",
+      delayMs: 1,
+      priority: 1,
+      maxAttempts: 1,
+      runAt: 1,
+      dedupKey: "k",
+      headers: {},
+      timeoutMs: 1,
+      dedupReplace: false,
+      groupKey: "g",
+    };
+    for (const [key, value] of Object.entries(every))
+      assert.equal(setsNoEnqueueOption({ [key]: value }), false, key);
+    assert.equal(setsNoEnqueueOption({}), true);
+    assert.equal(setsNoEnqueueOption({ priority: undefined }), true);
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 7 } });
+    const plain = await queue.enqueue("q", "x");
+    const set = await queue.enqueue("q", "x", { priority: 3, maxAttempts: 2, headers: { h: "v" } });
+    assert.equal((await queue.getJob(plain))?.maxAttempts, 7);
+    const job = await queue.getJob(set);
+    assert.deepEqual([job?.priority, job?.maxAttempts, job?.headers], [3, 2, { h: "v" }]);
+    await queue.close();
   });
 });
