@@ -24,6 +24,7 @@ export type TracingFailure = (error: unknown) => void;
 
 /** The span name and options of enqueues into one queue, made once (the SDK copies them). */
 interface EnqueueShape {
+  readonly queue: string;
   readonly name: string;
   /** Options of a one-job enqueue's span. */
   readonly options: SpanOptions;
@@ -90,6 +91,7 @@ export class QueueTracing implements Tracing {
   readonly #tracer: Tracer;
   readonly #report: TracingFailure;
   readonly #shapes = new Map<string, EnqueueShape>();
+  #last: EnqueueShape | undefined;
   readonly #requireParentSpan: boolean;
 
   constructor(
@@ -140,6 +142,9 @@ export class QueueTracing implements Tracing {
   }
 
   #enqueueShape(queue: string): EnqueueShape {
+    // Enqueues come in runs into one queue: the last shape is the likely one.
+    const last = this.#last;
+    if (last !== undefined && last.queue === queue) return last;
     let shape = this.#shapes.get(queue);
     if (shape === undefined) {
       const attributes = Object.freeze({
@@ -149,6 +154,7 @@ export class QueueTracing implements Tracing {
       });
       const kind = this.#api.SpanKind.PRODUCER;
       shape = {
+        queue,
         name: `enqueue ${queue}`,
         options: Object.freeze({ kind, attributes }),
         batch: (count) => ({
@@ -158,6 +164,7 @@ export class QueueTracing implements Tracing {
       };
       this.#shapes.set(queue, shape);
     }
+    this.#last = shape;
     return shape;
   }
 
