@@ -3,12 +3,15 @@
  * meter provider whose reader is never collected (recording cost only, as
  * between two scrapes) and a tracer provider whose spans go through a batch
  * processor to an exporter that drops them (span creation and hand-off cost),
- * sampling every trace or a given share of them.
+ * sampling every trace or a given share of them (`ParentBased(TraceIdRatio)`,
+ * the sampler production set-ups use; the bench's spans are roots, so the
+ * ratio decides).
  */
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
+  ParentBasedSampler,
   type ReadableSpan,
   type SpanExporter,
   TraceIdRatioBasedSampler,
@@ -39,6 +42,22 @@ class DroppingExporter implements SpanExporter {
 }
 
 /**
+ * A tracer provider as the bench uses it: spans to a batch processor whose
+ * exporter drops them; every span recorded (`sampleRatio` 1, the SDK's
+ * default `ParentBased(AlwaysOn)`) or `ParentBased(TraceIdRatio(sampleRatio))`.
+ */
+export function benchTracerProvider(sampleRatio: number): BasicTracerProvider {
+  return new BasicTracerProvider({
+    ...(sampleRatio === 1
+      ? {}
+      : {
+          sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampleRatio) }),
+        }),
+    spanProcessors: [new BatchSpanProcessor(new DroppingExporter())],
+  });
+}
+
+/**
  * `OpenOptions.telemetry` for `mode`, and how to shut its SDKs down.
  * `sampleRatio` is the share of traces the tracer samples (1: every span);
  * `requireParentSpan` sets the option of that name (the bench's enqueues run
@@ -54,10 +73,7 @@ export function benchTelemetry(
 } {
   if (mode === "off") return { telemetry: undefined, shutdown: () => Promise.resolve() };
   const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
-  const tracerProvider = new BasicTracerProvider({
-    ...(sampleRatio === 1 ? {} : { sampler: new TraceIdRatioBasedSampler(sampleRatio) }),
-    spanProcessors: [new BatchSpanProcessor(new DroppingExporter())],
-  });
+  const tracerProvider = benchTracerProvider(sampleRatio);
   return {
     telemetry: {
       metrics: mode !== "traces",

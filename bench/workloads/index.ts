@@ -12,6 +12,7 @@ import { payloadSweep } from "./payload-sweep.js";
 import { rateLimit } from "./rate-limit.js";
 import { schedules } from "./schedules.js";
 import { singleEnqueue } from "./single-enqueue.js";
+import { spanCost } from "./span-cost.js";
 import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
 import { transactions } from "./transactions.js";
@@ -27,6 +28,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(payloadOffload),
   runnable(endToEnd),
   runnable(singleEnqueue),
+  runnable(spanCost),
   runnable(stalls),
   runnable(opSlices),
   runnable(rateLimit),
