@@ -27,8 +27,8 @@ import {
 } from "./validate.js";
 
 /**
- * `Queue.enqueue`. A plain job — no `jobId`, dedup key, delay, run time,
- * offloaded payload or trace, while the log takes writes — is decided,
+ * `Queue.enqueue`. A plain job — no `jobId`, dedup key, delay, run time or
+ * offloaded payload, while the log takes writes; traced or not — is decided,
  * applied and appended before the call returns (see {@link commitPlain});
  * any other goes through {@link enqueueJobs}.
  */
@@ -53,7 +53,6 @@ export function enqueueOne(
     const checked = setsNoEnqueueOption(opts) ? null : checkEnqueueOptions(opts, config, "options");
     trace = core.instrumentation?.tracing?.enqueue(name, checked?.headers, 1);
     if (
-      trace === undefined &&
       (checked === null || isPlain(checked)) &&
       !core.payloads.offloads(bytes) &&
       core.log.isWritable()
@@ -61,11 +60,12 @@ export function enqueueOne(
       // Observers keep the record until it is durable: then its payload must be a copy.
       const own = bytes === payload && core.observers.active ? bytes.slice() : bytes;
       return checked === null
-        ? commitPlain(core, name, own, config.defaultPriority, config.maxAttempts)
+        ? commitPlain(core, name, own, trace, config.defaultPriority, config.maxAttempts)
         : commitPlain(
             core,
             name,
             own,
+            trace,
             checked.priority,
             checked.maxAttempts,
             checked.headers,
@@ -104,6 +104,7 @@ function commitPlain(
   core: QueueCore,
   queue: string,
   payload: Uint8Array,
+  trace: EnqueueTrace | undefined,
   priority: number,
   maxAttempts: number,
   headers?: Headers,
@@ -117,8 +118,9 @@ function commitPlain(
     id,
     queue,
     payload,
-    headers,
-    trace: undefined,
+    // A trace's headers are the call's own, or those plus `tracestate`.
+    headers: trace === undefined ? headers : trace.headers,
+    trace: trace?.context,
     priority,
     maxAttempts,
     enqueuedAt: now,
@@ -128,7 +130,17 @@ function commitPlain(
     groupKey,
   });
   core.dispatch(queue);
-  return written.then(() => id);
+  if (trace === undefined) return written.then(() => id);
+  return written.then(
+    () => {
+      trace.succeeded([id], true);
+      return id;
+    },
+    (error: unknown) => {
+      trace.failed(error);
+      throw error;
+    },
+  );
 }
 
 /** `Queue.enqueue` of a checked job that is not plain (traced, offloaded, deduplicated, …). */

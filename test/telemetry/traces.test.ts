@@ -7,10 +7,15 @@ import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { silentLogger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { formatTraceParent, parseTraceParent } from "../../src/queue/telemetry/traceparent.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue } from "../queue/helpers.js";
@@ -171,6 +176,87 @@ describe("traces", { timeout: 60_000 }, () => {
     await assert.rejects(queue.enqueue("b", "late"));
     // A call refused before it starts (closed queue) makes no span.
     assert.equal(named(exporter.getFinishedSpans(), "enqueue b").length, 3);
+  });
+
+  it("a traced enqueue's span ends once its job is durable; a failed write ends it as an error", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(
+      {
+        telemetry: { tracerProvider, metrics: false },
+        log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
+      },
+      faults,
+    );
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const pending = queue.enqueue("t", "x", { headers: { tenant: "acme" } });
+    await hold.whenHeld();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(named(exporter.getFinishedSpans(), "enqueue t"), [], "not durable yet");
+    hold.release();
+    const id = await pending;
+    const [span] = named(exporter.getFinishedSpans(), "enqueue t");
+    assert.equal(span?.attributes["messaging.message.id"], id);
+    assert.equal(span?.status.code, SpanStatusCode.UNSET);
+    const job = await queue.getJob(id);
+    assert.deepEqual(job?.headers, {
+      tenant: "acme",
+      traceparent: formatTraceParent(span!.spanContext()),
+    });
+
+    faults.addRule({ op: "put", keyPattern: /\/wal\//, mode: "before" });
+    await assert.rejects(queue.enqueue("t", "lost"), { code: "STORAGE" });
+    const failed = named(exporter.getFinishedSpans(), "enqueue t")[1];
+    assert.equal(failed?.status.code, SpanStatusCode.ERROR);
+    assert.equal(failed?.attributes["messaging.message.id"], undefined);
+    await queue.close().catch(() => {});
+  });
+
+  it("with a ratio of traces sampled, only sampled enqueues carry a context and link their handler's span", async () => {
+    const exporter = new InMemorySpanExporter();
+    // Samples every other new trace (a stand-in for TraceIdRatio: which trace ids it keeps does not matter here).
+    let roots = 0;
+    const sampler: Sampler = {
+      shouldSample: () => ({
+        decision:
+          roots++ % 2 === 0 ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD,
+      }),
+      toString: () => "every other",
+    };
+    const tracerProvider = new BasicTracerProvider({
+      sampler,
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await queue.enqueue("r", `job ${i}`));
+    const enqueues = named(exporter.getFinishedSpans(), "enqueue r");
+    assert.equal(enqueues.length, 3);
+    const sampledIds = enqueues.map((span) => span.attributes["messaging.message.id"]);
+    assert.deepEqual(sampledIds, [ids[0], ids[2], ids[4]]);
+    for (const [i, id] of ids.entries()) {
+      const headers = (await queue.getJob(id))?.headers;
+      const span = enqueues.find((s) => s.attributes["messaging.message.id"] === id);
+      assert.deepEqual(
+        headers,
+        span === undefined ? {} : { traceparent: formatTraceParent(span.spanContext()) },
+        `job ${i}`,
+      );
+    }
+    await work(queue, "r", 6, async () => {});
+    // Handler spans are sampled by the same sampler: check the links of those recorded.
+    const runs = named(exporter.getFinishedSpans(), "process r");
+    assert.ok(runs.length > 0);
+    for (const run of runs) {
+      const producer = enqueues.find(
+        (s) => s.attributes["messaging.message.id"] === run.attributes["messaging.message.id"],
+      );
+      assert.deepEqual(
+        run.links.map((link) => link.context.spanId),
+        producer === undefined ? [] : [producer.spanContext().spanId],
+      );
+    }
+    await queue.close();
   });
 
   it("a job enqueued without tracing is processed in a span with no link", async () => {
