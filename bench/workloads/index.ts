@@ -15,6 +15,7 @@ import { singleEnqueue } from "./single-enqueue.js";
 import { spanCost } from "./span-cost.js";
 import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
+import { telemetryOverhead } from "./telemetry-overhead.js";
 import { transactions } from "./transactions.js";
 
 /** Every taquba workload, by name. */
@@ -29,6 +30,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(endToEnd),
   runnable(singleEnqueue),
   runnable(spanCost),
+  runnable(telemetryOverhead),
   runnable(stalls),
   runnable(opSlices),
   runnable(rateLimit),

@@ -1,0 +1,141 @@
+import { performance } from "node:perf_hooks";
+import { Queue } from "../../src/index.js";
+import type { Args } from "../lib/args.js";
+import { LatencyRecorder } from "../lib/latency.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { type BenchStore, createBenchStore, type StoreKind } from "../lib/stores.js";
+import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
+import type { Workload } from "../lib/workload.js";
+
+export interface TelemetryOverheadParams {
+  /** Jobs per mode in the measured phase. */
+  jobs: number;
+  /** Jobs per mode per turn: the modes take turns in chunks of this size. */
+  chunk: number;
+  producers: number;
+  payloadBytes: number;
+  /** Jobs each queue enqueues before the measured phase (JIT warm-up). */
+  warmup: number;
+  /** Comma-separated modes: `off`, `metrics`, `traces`, `both`, each optionally `:<sample ratio>`. */
+  modes: string;
+}
+
+interface Mode {
+  label: string;
+  telemetry: TelemetryMode;
+  sample: number;
+}
+
+function parseModes(raw: string): Mode[] {
+  return raw.split(",").map((label) => {
+    const [name, ratio] = label.split(":");
+    const telemetry = TELEMETRY_MODES.find((m) => m === name);
+    const sample = ratio === undefined ? 1 : Number(ratio);
+    if (telemetry === undefined || !(sample >= 0 && sample <= 1))
+      throw new Error(`Expected \`--modes\` items like off, metrics, traces:0.01; got "${label}"`);
+    return { label, telemetry, sample };
+  });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const QUEUE = "single";
+
+/**
+ * The single-enqueue workload (P producers each awaiting its own enqueue)
+ * run on one queue per telemetry mode, each on its own store, in one
+ * process: the modes take turns in chunks (in a rotating order), so that
+ * changes in the machine's load fall on every mode alike. Reports each
+ * mode's CPU per job and its overhead against `off`: the median, over turns,
+ * of the mode's CPU per job in that turn divided by `off`'s in the same turn.
+ */
+export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
+  name: "telemetry_overhead",
+  describe: "single_enqueue per telemetry mode, interleaved in one process: CPU per job vs off",
+  params: (args: Args) => ({
+    jobs: args.number("jobs", 300_000),
+    chunk: args.number("chunk", 10_000),
+    producers: args.number("producers", 64),
+    payloadBytes: args.number("payload", 64),
+    warmup: args.number("warmup", 20_000),
+    modes: args.string("modes", "off,metrics,traces,traces:0.1,traces:0.01"),
+  }),
+  async run(kind: StoreKind, params: TelemetryOverheadParams): Promise<BenchResult[]> {
+    const modes = parseModes(params.modes);
+    const baseline = modes.findIndex((m) => m.telemetry === "off");
+    if (baseline < 0) throw new Error("`--modes` must include off (the baseline)");
+    const stores: BenchStore[] = [];
+    const otels: ReturnType<typeof benchTelemetry>[] = [];
+    const queues: Queue[] = [];
+    const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+    const produce = async (queue: Queue, name: string, count: number) => {
+      let sent = 0;
+      const producer = async (): Promise<void> => {
+        while (sent < count) {
+          sent++;
+          await queue.enqueue(name, payload);
+        }
+      };
+      await Promise.all(Array.from({ length: params.producers }, producer));
+    };
+    try {
+      for (const [i, mode] of modes.entries()) {
+        const bench = await createBenchStore(kind);
+        stores.push(bench);
+        const otel = benchTelemetry(mode.telemetry, mode.sample);
+        otels.push(otel);
+        queues.push(
+          await Queue.open(bench.store, `bench/telemetry-overhead-${i}`, {
+            ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
+          }),
+        );
+      }
+      for (const queue of queues) await produce(queue, "warmup", params.warmup);
+      const cpu = modes.map(() => 0);
+      const wall = modes.map(() => 0);
+      const ratios: number[][] = modes.map(() => []);
+      const turns = Math.ceil(params.jobs / params.chunk);
+      const t0 = performance.now();
+      for (let turn = 0; turn < turns; turn++) {
+        const turnCpu = modes.map(() => 0);
+        for (let k = 0; k < modes.length; k++) {
+          const m = (k + turn) % modes.length;
+          const c0 = process.cpuUsage();
+          const w0 = performance.now();
+          await produce(queues[m]!, QUEUE, params.chunk);
+          const c = process.cpuUsage(c0);
+          turnCpu[m] = c.user + c.system;
+          cpu[m]! += turnCpu[m]!;
+          wall[m]! += performance.now() - w0;
+        }
+        for (let m = 0; m < modes.length; m++) ratios[m]!.push(turnCpu[m]! / turnCpu[baseline]!);
+      }
+      const seconds = (performance.now() - t0) / 1_000;
+      const jobs = turns * params.chunk;
+      for (const queue of queues) await queue.close();
+      return modes.map((mode, m) => ({
+        workload: "telemetry_overhead",
+        target: kind,
+        params: paramsOf(params, { mode: mode.label }),
+        jobs,
+        seconds,
+        jobsPerSec: jobs / (wall[m]! / 1_000),
+        latencyKind: "none",
+        latency: new LatencyRecorder().summary(),
+        peakRssMb: peakRssMb(),
+        metrics: {
+          cpuMicrosPerJob: cpu[m]! / jobs,
+          overheadVsOffPct: (median(ratios[m]!) - 1) * 100,
+          overheadVsOffTotalPct: (cpu[m]! / cpu[baseline]! - 1) * 100,
+        },
+      }));
+    } finally {
+      for (const otel of otels) await otel.shutdown();
+      for (const bench of stores) await bench.cleanup();
+    }
+  },
+};
