@@ -248,15 +248,21 @@ export class QueueCore {
     records: QueueRecord | readonly QueueRecord[],
     cause: TransitionCause | undefined,
   ): Promise<void> {
-    const at = this.now();
     const state = this.state;
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = this.#encoder.encode(record);
-      const transitions = transitionsOf(state, record, cause, at);
+      if (record.tag === Tag.Enqueue) {
+        // The commonest commit: one transition, at the job's enqueue time (this very step's wall time).
+        const transition: Transition = { record, job: undefined, cause, at: record.enqueuedAt };
+        apply(state, record);
+        return this.#notifyWhenDurable(this.log.append(bytes), transition);
+      }
+      const transitions = transitionsOf(state, record, cause, this.now());
       apply(state, record);
       return this.#notifyWhenDurable(this.log.append(bytes), transitions);
     }
+    const at = this.now();
     const encoded = records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
     for (const record of records) {
@@ -271,13 +277,17 @@ export class QueueCore {
    * join one log batch get the same promise from the log, so the observers
    * hear of a whole batch at once (one notification, not one per call).
    */
-  #notifyWhenDurable(written: Promise<void>, transitions: Transition[]): Promise<void> {
+  #notifyWhenDurable(
+    written: Promise<void>,
+    transitions: Transition[] | Transition,
+  ): Promise<void> {
     const group = this.#notifying;
     if (group !== null && group.written === written) {
-      for (const t of transitions) group.transitions.push(t);
+      if (!Array.isArray(transitions)) group.transitions.push(transitions);
+      else for (const t of transitions) group.transitions.push(t);
       return written;
     }
-    const next = { written, transitions };
+    const next = { written, transitions: Array.isArray(transitions) ? transitions : [transitions] };
     this.#notifying = next;
     written.then(() => {
       if (this.#notifying === next) this.#notifying = null;
