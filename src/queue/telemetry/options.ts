@@ -24,12 +24,12 @@ export interface TracerProviderLike {
  *
  * What it costs (BENCHMARKS.md, "Telemetry overhead"): metrics make no SDK
  * call per enqueue (job counts are added to the SDK's counters when it
- * collects), a few per cent of an enqueue's CPU at most. A span per enqueue
- * costs what the SDK's `startSpan` and `end` cost (microseconds each, more
- * than taquba's own enqueue in memory): sample traces (a
- * `ParentBased(TraceIdRatioBased(…))` sampler) and set
+ * collects); what is left is the commit boundary's bookkeeping, single-digit
+ * per cent. A span per enqueue costs what the SDK's `startSpan` and `end`
+ * cost, sampled or not (3–4 µs on the bench machine, a third to a half of an
+ * in-memory enqueue): sample traces with a parent-based sampler and set
  * {@link TelemetryOptions.requireParentSpan} so that only enqueues inside a
- * sampled request start a recorded span.
+ * sampled request start a span.
  *
  * @example
  * ```ts
