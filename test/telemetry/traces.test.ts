@@ -317,6 +317,26 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("requireParentSpan: inside a request the sampler left out, an enqueue starts no span", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider, metrics: false, requireParentSpan: true },
+    });
+    // What a parent-based sampler leaves of an unsampled request: a span that records nothing.
+    const unsampled = trace.wrapSpanContext({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: 0,
+    });
+    assert.equal(unsampled.isRecording(), false);
+    const id = await context.with(trace.setSpan(context.active(), unsampled), () =>
+      queue.enqueue("q", "in an unsampled request", { headers: { tenant: "acme" } }),
+    );
+    assert.deepEqual((await queue.getJob(id))?.headers, { tenant: "acme" });
+    assert.deepEqual(named(exporter.getFinishedSpans(), "enqueue q"), []);
+    await queue.close();
+  });
+
   it("with no tracer provider registered, spans are no-ops and no traceparent is written", async () => {
     trace.disable();
     const { queue } = await openTestQueue({ telemetry: { metrics: false } });
