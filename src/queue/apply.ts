@@ -16,7 +16,6 @@ import {
 } from "./flow-state.js";
 import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
-import { isUlid } from "./ids.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import { DecodedEnqueue } from "./records/enqueue.js";
@@ -190,9 +189,9 @@ export function checkEnqueue(
     if (!newest && state.ids.find(rec.bytes, rec.idAt) !== -1)
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   } else {
-    if (!isUlid(rec.id)) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
     // Compared as bytes (the order of canonical ULIDs), like a decoded record's.
-    const key = state.idKey(rec.id);
+    const key = state.idKeyIfUlid(rec.id);
+    if (key === null) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
     newest = state.isNewestId(key, 0);
     if (!newest && state.ids.find(key, 0) !== -1)
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
@@ -230,7 +229,7 @@ export function enqueue(
   const decoded = rec instanceof DecodedEnqueue ? rec : null;
   if (decoded !== null)
     page.id.set(decoded.bytes.subarray(decoded.idAt, decoded.idAt + ID_BYTES), i * ID_BYTES);
-  else page.id.set(state.idKey(rec.id), i * ID_BYTES);
+  else page.id.set(state.idKeyIfUlid(rec.id)!, i * ID_BYTES); // checked above
   page.flags[i] = 0;
   page.queue[i] = qs.index;
   page.attempts[i] = 0;

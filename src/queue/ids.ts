@@ -43,6 +43,31 @@ export function writeIdBytes(id: string, out: Uint8Array, offset: number): void 
   }
 }
 
+/**
+ * {@link writeIdBytes} of `id` if it is a canonical ULID (checked in the same
+ * pass, as {@link isUlid} does); false, with `out` partly written, if not.
+ */
+export function writeIdBytesIfUlid(id: string, out: Uint8Array, offset: number): boolean {
+  if (id.length !== 26) return false;
+  const first = id.charCodeAt(0);
+  let acc = first < 128 ? DIGITS[first]! : -1;
+  if (acc < 0 || acc > 7) return false;
+  let bits = 3;
+  let pos = offset;
+  for (let i = 1; i < 26; i++) {
+    const code = id.charCodeAt(i);
+    const digit = code < 128 ? DIGITS[code]! : -1;
+    if (digit < 0) return false;
+    acc = ((acc << 5) | digit) & 0x1fff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[pos++] = (acc >> bits) & 0xff;
+    }
+  }
+  return true;
+}
+
 /** Char codes of the base32 digits. */
 const ALPHABET_CODES: readonly number[] = Array.from(ALPHABET, (c) => c.charCodeAt(0));
 

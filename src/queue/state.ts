@@ -11,7 +11,7 @@ import { latin1Slice } from "./buffer-codecs.js";
 import type { QueueGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
-import { idCharsInto, isUlid, readIdBytes, writeIdBytes } from "./ids.js";
+import { idCharsInto, readIdBytes, writeIdBytes, writeIdBytesIfUlid } from "./ids.js";
 import { KvMap } from "./kv-map.js";
 import type { ScheduleTombstones } from "./schedules/tombstones.js";
 import type { Schedule } from "./schedules/types.js";
@@ -229,17 +229,18 @@ export class State {
 
   /** The handle of the job with id `id`, or -1 (also for a string that is no job id). */
   find(id: string): number {
-    if (!isUlid(id)) return -1;
-    return this.ids.find(this.idKey(id));
+    const key = this.idKeyIfUlid(id);
+    return key === null ? -1 : this.ids.find(key);
   }
 
   /**
-   * The 16 bytes of the canonical ULID `id` (the caller checked `isUlid`), in
-   * a scratch buffer that the next call (or `find`) overwrites.
+   * The 16 bytes of `id` if it is a canonical ULID, else null; in a scratch
+   * buffer that the next call (or `find`) overwrites.
    */
-  idKey(id: string): Uint8Array {
+  idKeyIfUlid(id: string): Uint8Array | null {
     if (this.#keyOf !== id) {
-      writeIdBytes(id, this.#key, 0);
+      this.#keyOf = null;
+      if (!writeIdBytesIfUlid(id, this.#key, 0)) return null;
       this.#keyOf = id;
     }
     return this.#key;

@@ -4,7 +4,13 @@ import fc from "fast-check";
 import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { ByteReader, ByteWriter } from "../../src/queue/binary.js";
-import { IdGenerator, isUlid, readIdBytes, writeIdBytes } from "../../src/queue/ids.js";
+import {
+  IdGenerator,
+  isUlid,
+  readIdBytes,
+  writeIdBytes,
+  writeIdBytesIfUlid,
+} from "../../src/queue/ids.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -130,6 +136,32 @@ describe("binary codec", { timeout: 60_000 }, () => {
     assert.equal(isUlid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"), true);
     assert.equal(isUlid("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"), false);
     assert.equal(isUlid("01ARZ3NDEKTSV4RRFFQ69G5FAU"), false);
+  });
+
+  it("checking and converting an id in one pass agrees with isUlid and writeIdBytes", () => {
+    // Near-ULIDs: 26 characters mostly from the alphabet, sometimes one that is not.
+    const near = fc
+      .array(
+        fc.constantFrom(..."0123456789ABCDEFGHJKMNPQRSTVWXYZIilLoOu\u00e9\u{1F600}".split("")),
+        {
+          minLength: 25,
+          maxLength: 27,
+        },
+      )
+      .map((chars) => chars.join(""));
+    fc.assert(
+      fc.property(fc.oneof(arbId, near, fc.string()), (id) => {
+        const one = new Uint8Array(16);
+        const two = new Uint8Array(16);
+        const ok = writeIdBytesIfUlid(id, one, 0);
+        assert.equal(ok, isUlid(id), id);
+        if (ok) {
+          writeIdBytes(id, two, 0);
+          assert.deepEqual(one, two);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("every record round-trips through its binary encoding", () => {
