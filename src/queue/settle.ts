@@ -31,30 +31,34 @@ export function nackTimedOut(queue: object, claim: Claim, message: string): Prom
   return method.call(queue, claim, message);
 }
 
-/** `Queue.ack`. */
-export async function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Promise<void> {
-  core.check();
-  checkOptionsObject(options, "options");
-  const result =
-    options.result === undefined
-      ? undefined
-      : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result");
-  const lease = core.liveLease(claim, "ack");
-  const keep =
-    result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
-  const at = core.now();
-  core.leases.remove(lease);
-  const progress = keep ? lease.progress : undefined;
-  const written = core.commit({
-    tag: Tag.Ack,
-    id: lease.id,
-    keep,
-    at,
-    ...(result === undefined ? {} : { result }),
-    ...(progress === undefined ? {} : { progress }),
-  });
-  core.dispatch(lease.queue); // its group may be under its claim cap again
-  await written;
+/** `Queue.ack` (a bad argument or a lost claim rejects, as from an async function). */
+export function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Promise<void> {
+  try {
+    core.check();
+    checkOptionsObject(options, "options");
+    const result =
+      options.result === undefined
+        ? undefined
+        : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result");
+    const lease = core.liveLease(claim, "ack");
+    const keep =
+      result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
+    const at = core.now();
+    core.leases.remove(lease);
+    const progress = keep ? lease.progress : undefined;
+    const written = core.commit({
+      tag: Tag.Ack,
+      id: lease.id,
+      keep,
+      at,
+      ...(result === undefined ? {} : { result }),
+      ...(progress === undefined ? {} : { progress }),
+    });
+    core.dispatch(lease.queue); // its group may be under its claim cap again
+    return written;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** `record` with the lease's last progress, when it keeps the job (a retry or dead-letter). */

@@ -55,6 +55,11 @@ export class JobTransactions {
     return written;
   }
 
+  /** Whether a transaction that settles the claim was issued (see {@link settled}). */
+  get settling(): boolean {
+    return this.#settling.length > 0;
+  }
+
   /** Whether a transaction settled the claim (waiting for those still in flight). */
   async settled(): Promise<boolean> {
     if (this.#settling.length === 0) return false;

@@ -148,10 +148,13 @@ export async function runWorker(
         return signal;
       },
       renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
-      transaction: (build) => transactions.run(build),
+      transaction: (build) => {
+        transactions ??= new JobTransactions(queue, claim);
+        return transactions.run(build);
+      },
       progress: (value) => reportProgress(queue, claim, value),
     };
-    const transactions = new JobTransactions(queue, claim);
+    let transactions: JobTransactions | null = null;
     let outcome: Outcome;
     try {
       const value =
@@ -163,7 +166,9 @@ export async function runWorker(
       outcome = { ok: false, error };
     }
     // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
-    const settled = await transactions.settled();
+    // (Set by `ctx.transaction`, which TypeScript cannot see from here.)
+    const issued = transactions as JobTransactions | null;
+    const settled = issued?.settling === true && (await issued.settled());
     deadline?.cancel();
     held.stopRenewing();
     if (!timedOut && !settled) ended.push({ claim, outcome });

@@ -26,6 +26,9 @@ export type Outcome =
   | { ok: true; result: Uint8Array | string | undefined }
   | { ok: false; error: unknown };
 
+/** The options of an ack without a result (never changed). */
+const NO_OPTIONS = Object.freeze({});
+
 /** Runs a settlement call; a synchronous throw becomes a rejection. */
 function settleSafely(settle: () => Promise<void>): Promise<void> {
   try {
@@ -69,17 +72,23 @@ export class Settlements {
   /** Settle `claim` from its handler's outcome: success acks (with its result, if any). */
   settle(claim: Claim, outcome: Outcome): void {
     let settlement: Promise<void>;
-    if (outcome.ok) {
+    if (outcome.ok && outcome.result === undefined) {
+      try {
+        settlement = this.#queue.ack(claim, NO_OPTIONS);
+      } catch (error) {
+        settlement = Promise.reject(error);
+      }
+    } else if (outcome.ok) {
       const { result } = outcome;
-      settlement = settleSafely(() =>
-        this.#queue.ack(claim, result === undefined ? {} : { result }),
-      ).catch((error: unknown) => {
-        // A result the queue refuses (too large) leaves the claim live: fail the
-        // attempt with the reason now, rather than leave it to run out its lease.
-        if (result === undefined || !(error instanceof InvalidArgumentError)) throw error;
-        const message = `the handler's return value cannot be stored as its result: ${error.message}`;
-        return this.#queue.nack(claim, truncateUtf8(message, MAX_MESSAGE_BYTES));
-      });
+      settlement = settleSafely(() => this.#queue.ack(claim, { result })).catch(
+        (error: unknown) => {
+          // A result the queue refuses (too large) leaves the claim live: fail the
+          // attempt with the reason now, rather than leave it to run out its lease.
+          if (!(error instanceof InvalidArgumentError)) throw error;
+          const message = `the handler's return value cannot be stored as its result: ${error.message}`;
+          return this.#queue.nack(claim, truncateUtf8(message, MAX_MESSAGE_BYTES));
+        },
+      );
     } else {
       const message = truncateUtf8(messageOf(outcome.error), MAX_MESSAGE_BYTES);
       settlement =
