@@ -77,6 +77,7 @@ export function enqueueOne(
       payload: bytes === payload ? bytes.slice() : bytes,
       options: checked ?? checkEnqueueOptions(opts, config, "options"),
       arg: "options",
+      trace: undefined, // the shape of every checked job (see `checkJob`)
     };
   } catch (error) {
     trace?.failed(error);
