@@ -93,6 +93,8 @@ export class QueueCore {
   readonly payloads: PayloadObjects;
   readonly logger: Logger;
   #failure: Error | null = null;
+  /** Whether the instrumentation's `close` ran (it reports until the log is closed). */
+  #telemetryStopped = false;
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
   #passFailure: string | null = null;
   #closing: Promise<void> | null = null;
@@ -422,21 +424,24 @@ export class QueueCore {
   /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
   close(): Promise<void> {
     if (this.#closing === null) {
-      this.instrumentation?.close();
       this.#stop(new ClosedError("queue closed"));
       const heartbeat = this.#heartbeat;
+      // Telemetry stops once the log is closed: the observers still hear of
+      // the transitions the closing flush makes durable (acknowledged enqueues).
       this.#closing =
         this.#failure === null
           ? this.log.close().then(
               async () => {
+                this.#stopTelemetry();
                 await heartbeat?.stop(true);
               },
               (error: unknown) => {
+                this.#stopTelemetry();
                 heartbeat?.stop(false);
                 throw error;
               },
             )
-          : this.log.close().catch(noop);
+          : this.log.close().then(() => this.#stopTelemetry(), noop);
     }
     return this.#closing;
   }
@@ -481,7 +486,16 @@ export class QueueCore {
     this.#heartbeat?.stop(false);
     this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
     this.#stop(error);
+    // Nothing becomes durable after a failure: telemetry stops now.
+    this.#stopTelemetry();
     if (this.#closing === null) this.#closing = this.log.close().catch(noop);
+  }
+
+  /** Stops the telemetry's reporting (its metrics observer and collection callback), once. */
+  #stopTelemetry(): void {
+    if (this.#telemetryStopped) return;
+    this.#telemetryStopped = true;
+    this.instrumentation?.close();
   }
 }
 

@@ -238,6 +238,20 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.equal(points.get("taquba.queue.depth"), undefined);
   });
 
+  it("enqueues that the closing flush makes durable are counted", async () => {
+    const { queue, reader } = await openMeasured();
+    await queue.enqueue("q", "a");
+    // Not awaited: these become durable (and are acknowledged) during close.
+    const late = [
+      queue.enqueue("q", "b"),
+      queue.enqueueMany("q", [{ payload: "c" }, { payload: "d", options: { jobId: "d" } }]),
+    ];
+    await queue.close();
+    await Promise.all(late);
+    const points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q" }), 4);
+  });
+
   it("a schedule's fires count as enqueues of its queue", async () => {
     const { queue, clock, reader } = await openMeasured();
     await queue.schedule("tick", { everyMs: 60_000, queue: "ticks", payload: "" });
