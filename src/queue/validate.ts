@@ -176,7 +176,10 @@ export function checkHeaders(value: unknown, arg: string): Headers | undefined {
  * A payload as bytes of its own, size-checked: a string as its UTF-8
  * encoding, a `Uint8Array` copied (the caller may reuse its buffer as soon as
  * the call returns, before the job is recorded) — or, with `copy` false, the
- * caller's own bytes, for a job recorded before the call returns.
+ * caller's own bytes, for a job recorded before the call returns. Bytes in
+ * memory shared with other threads or in a resizable buffer are copied
+ * either way: they could change (in length too) between this check and the
+ * record, or between the record's encoding and its apply.
  */
 export function checkPayload(
   value: unknown,
@@ -186,7 +189,8 @@ export function checkPayload(
 ): Uint8Array {
   let bytes: Uint8Array;
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array) bytes = copy ? value.slice() : value;
+  else if (value instanceof Uint8Array)
+    bytes = copy || !inFixedBuffer(value) ? value.slice() : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
     throw invalidArgumentGot(
@@ -195,6 +199,12 @@ export function checkPayload(
       `${bytes.byteLength} bytes`,
     );
   return bytes;
+}
+
+/** Whether `bytes` lie in an `ArrayBuffer` of this thread whose length cannot change. */
+function inFixedBuffer(bytes: Uint8Array): boolean {
+  const buffer = bytes.buffer;
+  return buffer instanceof ArrayBuffer && (buffer as { resizable?: boolean }).resizable !== true;
 }
 
 /** A user KV key: a well-formed string of 1 to {@link MAX_KV_KEY_BYTES} UTF-8 bytes. */

@@ -60,6 +60,30 @@ describe("enqueue of a plain job", { timeout: 60_000 }, () => {
     }
   });
 
+  it("keeps the bytes it checked when the caller's buffer changes size during the call", async () => {
+    const { queue, store } = await openTestQueue({ maxPayloadBytes: 64 });
+    // A resizable buffer grown (past the limit) by an options getter that runs after the check.
+    const Resizable = ArrayBuffer as unknown as new (
+      length: number,
+      options: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(length: number): void };
+    const growing = new Resizable(8, { maxByteLength: 4096 });
+    const payload = new Uint8Array(growing); // tracks the buffer's length
+    payload.set(new TextEncoder().encode("original"));
+    const options = {
+      get priority() {
+        growing.resize(1000);
+        return undefined;
+      },
+    };
+    const grown = await queue.enqueue("q", payload, options);
+    assert.equal(text((await queue.getJob(grown))!.payload), "original");
+    await queue.close();
+    const reopened = await Queue.open(store, "q", { logger: silentLogger });
+    assert.equal(text((await reopened.getJob(grown))!.payload), "original");
+    await reopened.close();
+  });
+
   it("resolves only once its record is durable, and a failed write is never acknowledged", async () => {
     const faults = new FaultStore(new MemoryStore());
     const { queue } = await openTestQueue(FAIL_FAST, faults);
