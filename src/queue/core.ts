@@ -104,6 +104,12 @@ export class QueueCore {
   #heartbeat: Heartbeat | null = null;
   /** Transitions of the newest log batch not yet durable, told to the observers together. */
   #notifying: { written: Promise<void>; transitions: Transition[] } | null = null;
+  /**
+   * Enqueue calls on the general path (`enqueueJobs`) not yet committed:
+   * while any is, a plain enqueue takes that path too, so that jobs are
+   * added in the order of the calls.
+   */
+  enqueuesUncommitted = 0;
   /** Encodes committed records into shared buffers (one view per record). */
   readonly #encoder = new RecordEncoder();
 

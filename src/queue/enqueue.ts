@@ -99,16 +99,22 @@ const EMPTY = new Uint8Array(0);
  * and committed. If that fails before the commit (a write failed, the queue
  * closed, a `jobId` was taken meanwhile), the objects are deleted again; a
  * job that turns out to be a dedup hit has its object deleted at once. Once
- * committed, an object is deleted only after its job is gone.
+ * committed, an object is deleted only after its job is gone. `committed`
+ * is called once the records are committed (applied and appended).
  */
 export async function enqueueJobs(
   core: QueueCore,
   queue: string,
   jobs: readonly CheckedJob[],
+  committed?: () => void,
 ): Promise<EnqueueResult[]> {
   checkIds(core, jobs, core.now());
   const refs = await offload(core, queue, jobs);
-  if (refs.length === 0) return commitJobs(core, queue, jobs, refs);
+  if (refs.length === 0) {
+    const results = commitJobs(core, queue, jobs, refs);
+    committed?.();
+    return results;
+  }
   let results: Promise<EnqueueResult[]>;
   try {
     core.check();
@@ -118,6 +124,7 @@ export async function enqueueJobs(
     core.payloads.delete(refs.flatMap((ref) => (ref === undefined ? [] : [ref.key])));
     throw error;
   }
+  committed?.();
   return results;
 }
 

@@ -55,7 +55,9 @@ export function enqueueOne(
     if (
       (checked === null || isPlain(checked)) &&
       !core.payloads.offloads(bytes) &&
-      core.log.isWritable()
+      core.log.isWritable() &&
+      // An earlier enqueue call still on its way to its commit goes first (call order).
+      core.enqueuesUncommitted === 0
     ) {
       // Observers keep the record until it is durable: then its payload must be a copy.
       const own = bytes === payload && core.observers.active ? bytes.slice() : bytes;
@@ -178,15 +180,31 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
   return job;
 }
 
-/** Adds checked jobs once the log takes writes (see {@link enqueueJobs}). */
-async function enqueueWhenWritable(
+/**
+ * Adds checked jobs once the log takes writes (see {@link enqueueJobs}).
+ * Counted in `core.enqueuesUncommitted` from this call until its records are
+ * committed (or it fails): meanwhile a plain enqueue does not commit in its
+ * caller's turn, ahead of it, but follows the same path.
+ */
+function enqueueWhenWritable(
   core: QueueCore,
   name: string,
   jobs: CheckedJob[],
 ): Promise<EnqueueResult[]> {
-  if (!core.log.isWritable()) await core.log.whenWritable();
-  core.check();
-  return enqueueJobs(core, name, jobs);
+  core.enqueuesUncommitted++;
+  let counted = true;
+  const committed = (): void => {
+    if (!counted) return;
+    counted = false;
+    core.enqueuesUncommitted--;
+  };
+  const added = (async () => {
+    if (!core.log.isWritable()) await core.log.whenWritable();
+    core.check();
+    return enqueueJobs(core, name, jobs, committed);
+  })();
+  added.then(committed, committed);
+  return added;
 }
 
 /** `Queue.enqueueBatch`. */

@@ -6,6 +6,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { setsNoEnqueueOption } from "../../src/queue/validate.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { liveState } from "../reliability/lib/audit.js";
 import { openTestQueue, rejection, text } from "./helpers.js";
 
 const WAL = /\/wal\//;
@@ -105,6 +106,43 @@ describe("enqueue of a plain job", { timeout: 60_000 }, () => {
     const after = await Queue.open(faults, "q", { logger: silentLogger });
     assert.equal((await after.stats("q")).pending, 1, "only the acknowledged job is there");
     await after.close();
+  });
+
+  it("is added after the enqueue calls made before it that are still on their way", async () => {
+    const earlier: Array<[string, (queue: Queue) => Promise<unknown>]> = [
+      ["a jobId", (queue) => queue.enqueue("q", "first", { jobId: "one" })],
+      ["a dedup key", (queue) => queue.enqueue("q", "first", { dedupKey: "k" })],
+      ["a delay of 0", (queue) => queue.enqueue("q", "first", { delayMs: 0 })],
+      ["enqueueBatch", (queue) => queue.enqueueBatch("q", ["first"])],
+      ["enqueueMany", (queue) => queue.enqueueMany("q", [{ payload: "first" }])],
+    ];
+    for (const [what, first] of earlier) {
+      const { queue } = await openTestQueue();
+      const calls = [first(queue), queue.enqueue("q", "second"), queue.enqueue("q", "third")];
+      await Promise.all(calls);
+      const order: string[] = [];
+      for (let claim = await queue.claim("q"); claim !== null; claim = await queue.claim("q"))
+        order.push(text(claim.payload));
+      assert.deepEqual(order, ["first", "second", "third"], what);
+      // Nothing on its way any more: a plain enqueue is applied in the caller's turn again.
+      const pending = liveState(queue).queues.get("q")!.pending;
+      const plain = queue.enqueue("q", "fourth");
+      assert.equal(pending.size, 1, what);
+      await plain;
+      await queue.close();
+    }
+    // An earlier call that fails is not waited for either.
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x", { jobId: "taken" });
+    assert.equal(
+      (await rejection(queue.enqueue("q", "y", { jobId: "taken" }))).code,
+      "DUPLICATE_JOB_ID",
+    );
+    const pending = liveState(queue).queues.get("q")!.pending;
+    const plain = queue.enqueue("q", "z");
+    assert.equal(pending.size, 2);
+    await plain;
+    await queue.close();
   });
 
   it("rejects (never throws) bad arguments and calls on a closed queue, changing nothing", async () => {
