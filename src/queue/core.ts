@@ -9,16 +9,18 @@
  * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`.
  *
  * Bulk work (requeueing the claims a crashed process left, promoting a
- * cohort of due jobs, expiring many leases, retention sweeps) runs in slices:
- * records of at most {@link BULK_RECORD_JOBS} jobs, committed one slice per
- * turn of the event loop, so no transition blocks the process for long.
+ * cohort of due jobs, expiring many leases, retention sweeps) runs in slices
+ * of a few milliseconds, one per turn of the event loop: a slice commits
+ * records sized to the time it has left (a {@link StepSizer} per kind of
+ * work, at most {@link BULK_RECORD_JOBS} jobs each) until its budget is
+ * spent, so no transition blocks the process for long on a slow or loaded core.
  */
 import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
-import { nextTurn, SliceBudget } from "../util/slices.js";
+import { nextTurn, SLICE_MS, SliceBudget, StepSizer } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom } from "./claiming.js";
 import { CompletionWaiters } from "./completions.js";
@@ -46,7 +48,7 @@ import {
 import { Pass } from "./pass.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
-import { BULK_RECORD_JOBS } from "./records/bulk.js";
+import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "./records/bulk.js";
 import { type QueueRecord, RecordEncoder } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { ScheduleRunner } from "./schedules/runner.js";
@@ -63,6 +65,8 @@ function noop(): void {}
 
 /** Requeues of interrupted claims committed together at open. */
 const INTERRUPTED_PER_COMMIT = 256;
+/** First estimate of the cost of moving one job in a bulk record (ms). */
+const BULK_STEP_MS_PER_JOB = 0.004;
 
 export class QueueCore {
   readonly log: Log;
@@ -112,6 +116,11 @@ export class QueueCore {
   enqueuesUncommitted = 0;
   /** Encodes committed records into shared buffers (one view per record). */
   readonly #encoder = new RecordEncoder();
+  /** How long one slice of bulk work runs before the event loop gets a turn (ms). */
+  sliceMs = SLICE_MS;
+  readonly #promotionSteps = bulkSteps();
+  readonly #expirySteps = bulkSteps();
+  readonly #sweepSteps = bulkSteps();
 
   constructor(
     log: Log,
@@ -154,8 +163,7 @@ export class QueueCore {
     // Groups of a few hundred records, as many per turn of the event loop as fit a slice,
     // each taken from the front of a queue's claimed jobs (which the commit shrinks): no list
     // of every claim is built at once.
-    const budget = new SliceBudget();
-    budget.start();
+    const budget = this.sliceBudget();
     let requeued = 0;
     for (const qs of this.state.queueList) {
       while (qs.claimed.size > 0) {
@@ -195,6 +203,13 @@ export class QueueCore {
   /** Monotonic time in milliseconds (arbitrary origin): what leases and timers run on. */
   monotonicNow(): number {
     return this.#timed.monotonicNow();
+  }
+
+  /** A slice of bulk work starting now, {@link sliceMs} long. */
+  sliceBudget(): SliceBudget {
+    const budget = new SliceBudget(this.sliceMs);
+    budget.start();
+    return budget;
   }
 
   /** Throws unless the queue is open: its failure, or `ClosedError`. */
@@ -376,17 +391,30 @@ export class QueueCore {
   }
 
   /**
-   * The scheduler's pass: promote every due scheduled job, one bounded record
-   * per turn of the event loop (the first at once), waking waiters; then
-   * re-arm. Resolves once its records are durable.
+   * The scheduler's pass: promote every due scheduled job, in records sized
+   * to a slice, one slice per turn of the event loop (the first at once),
+   * waking waiters; then re-arm. Resolves once its records are durable.
    */
   promoteDue(): Promise<void> {
     return this.#promotion.run((written) => {
-      const record = this.closed ? undefined : decidePromotion(this.state, this.now())[0];
-      if (record !== undefined) {
+      const budget = this.sliceBudget();
+      const steps = this.#promotionSteps;
+      for (;;) {
+        const limit = steps.size(budget);
+        const record = this.closed ? undefined : decidePromotion(this.state, this.now(), limit)[0];
+        if (record === undefined) break;
+        const qs = this.state.queues.get(record.queue)!;
+        const before = qs.scheduled.size;
+        steps.begin();
         written.push(this.commitInBackground([record]));
+        const promoted = before - qs.scheduled.size;
+        steps.end(promoted);
         this.dispatch(record.queue);
-        if (decidePromotion(this.state, this.now()).length > 0) return true;
+        if (
+          (promoted === 0 || budget.spent()) &&
+          decidePromotion(this.state, this.now(), 1).length > 0
+        )
+          return true;
       }
       this.#rearmScheduler();
       return false;
@@ -395,30 +423,45 @@ export class QueueCore {
 
   /**
    * The reaper's pass: expire due leases, then age out done and dead jobs per
-   * their queue's retention; one bounded slice per turn of the event loop
-   * (the first at once). Resolves once its records are durable.
+   * their queue's retention; in records sized to a slice, one slice per turn
+   * of the event loop (the first at once). Resolves once its records are durable.
    */
   reap(): Promise<void> {
     return this.#reaping.run((written) => {
-      if (this.closed) return false;
-      const now = this.now();
-      const expired = this.leases.takeExpired(this.monotonicNow(), BULK_RECORD_JOBS);
-      if (expired.length > 0) {
-        const requeued = new Set<string>();
-        const records = expired.map((lease) => {
-          lease.abort(new ClaimLostError(`lease of job ${lease.publicId} expired`));
-          const record = withProgress(decideLeaseExpired(this.state, lease.job, now), lease);
-          requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
-          return record;
-        });
-        written.push(this.commitInBackground(records, "lease_expired"));
-        for (const name of requeued) this.dispatch(name);
-        return true;
+      const budget = this.sliceBudget();
+      for (;;) {
+        if (this.closed) return false;
+        const now = this.now();
+        const expiry = this.#expirySteps;
+        expiry.begin();
+        const expired = this.leases.takeExpired(this.monotonicNow(), expiry.size(budget));
+        if (expired.length > 0) {
+          const requeued = new Set<string>();
+          const records = expired.map((lease) => {
+            lease.abort(new ClaimLostError(`lease of job ${lease.publicId} expired`));
+            const record = withProgress(decideLeaseExpired(this.state, lease.job, now), lease);
+            requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
+            return record;
+          });
+          written.push(this.commitInBackground(records, "lease_expired"));
+          expiry.end(expired.length);
+          for (const name of requeued) this.dispatch(name);
+          if (budget.spent()) return true;
+          continue;
+        }
+        const configs = this.settings.configs;
+        const steps = this.#sweepSteps;
+        const sweep = decideSweeps(this.state, configs, now, steps.size(budget))[0];
+        if (sweep === undefined) return false;
+        const qs = this.state.queues.get(sweep.queue)!;
+        const before = qs.done.size + qs.deadByTime.size;
+        steps.begin();
+        written.push(this.commitInBackground([sweep]));
+        const swept = before - qs.done.size - qs.deadByTime.size;
+        steps.end(swept);
+        if (swept === 0 || budget.spent())
+          return decideSweeps(this.state, configs, now, 1).length > 0;
       }
-      const sweep = decideSweeps(this.state, this.settings.configs, now)[0];
-      if (sweep === undefined) return false;
-      written.push(this.commitInBackground([sweep]));
-      return decideSweeps(this.state, this.settings.configs, now).length > 0;
     });
   }
 
@@ -536,4 +579,9 @@ function transitionsOf(
     }
   }
   return transitions;
+}
+
+/** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */
+function bulkSteps(): StepSizer {
+  return new StepSizer(BULK_RECORD_MIN_JOBS, BULK_RECORD_JOBS, BULK_STEP_MS_PER_JOB);
 }

@@ -13,7 +13,6 @@
 import type { QueueConfigs } from "./config.js";
 import type { QueueConfig } from "./options.js";
 import { BULK_RECORD_JOBS, type PromoteSomeRecord, type SweepSomeRecord } from "./records/bulk.js";
-import type { QueueRecord } from "./records/codec.js";
 import type { CancelRecord, DeadRecord, ReleaseRecord, RetryRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { State } from "./state.js";
@@ -129,15 +128,21 @@ export function decideInterruptedClaim(state: State, h: number, now: number): Fa
 
 /**
  * The next slice of promotion at `now`: for each queue with a scheduled job
- * due, a record promoting up to {@link BULK_RECORD_JOBS} of them. Empty when
- * none is due; call again after applying them while queues still have due jobs.
+ * due, a record promoting up to `limit` of them (at most
+ * {@link BULK_RECORD_JOBS}). Empty when none is due; call again after
+ * applying them while queues still have due jobs.
  */
-export function decidePromotion(state: State, now: number): PromoteSomeRecord[] {
+export function decidePromotion(
+  state: State,
+  now: number,
+  limit = BULK_RECORD_JOBS,
+): PromoteSomeRecord[] {
+  const most = Math.min(limit, BULK_RECORD_JOBS);
   const records: PromoteSomeRecord[] = [];
   for (const qs of state.queueList) {
     const first = qs.scheduled.min();
     if (first !== -1 && state.table.read(first).at[slot(first)]! <= now)
-      records.push({ tag: Tag.PromoteSome, queue: qs.name, upTo: now, limit: BULK_RECORD_JOBS });
+      records.push({ tag: Tag.PromoteSome, queue: qs.name, upTo: now, limit: most });
   }
   return records;
 }
@@ -156,10 +161,17 @@ export function nextRunAt(state: State): number | undefined {
 
 /**
  * The next slice of retention sweeps due at `now`: kept done jobs and dead
- * jobs older than their queue keeps them, at most {@link BULK_RECORD_JOBS}
- * per record. Empty when nothing is due; call again after applying them.
+ * jobs older than their queue keeps them, at most `limit` (and at most
+ * {@link BULK_RECORD_JOBS}) per record. Empty when nothing is due; call again
+ * after applying them.
  */
-export function decideSweeps(state: State, configs: QueueConfigs, now: number): QueueRecord[] {
+export function decideSweeps(
+  state: State,
+  configs: QueueConfigs,
+  now: number,
+  limit = BULK_RECORD_JOBS,
+): SweepSomeRecord[] {
+  const most = Math.min(limit, BULK_RECORD_JOBS);
   const records: SweepSomeRecord[] = [];
   const olderThan = (h: number, before: number) =>
     h !== -1 && state.table.read(h).at[slot(h)]! < before;
@@ -170,12 +182,12 @@ export function decideSweeps(state: State, configs: QueueConfigs, now: number): 
     {
       const before = now - keepDoneMs;
       if (olderThan(qs.done.min(), before))
-        records.push({ tag: Tag.SweepDoneSome, queue: qs.name, before, limit: BULK_RECORD_JOBS });
+        records.push({ tag: Tag.SweepDoneSome, queue: qs.name, before, limit: most });
     }
     if (config.deadRetentionMs !== null) {
       const before = now - config.deadRetentionMs;
       if (olderThan(qs.deadByTime.min(), before))
-        records.push({ tag: Tag.SweepDeadSome, queue: qs.name, before, limit: BULK_RECORD_JOBS });
+        records.push({ tag: Tag.SweepDeadSome, queue: qs.name, before, limit: most });
     }
   }
   return records;

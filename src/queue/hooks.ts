@@ -1,7 +1,9 @@
 /**
  * The package-internal hooks on `Queue.prototype`, keyed by symbols so they
  * are not part of the `Queue` type: the live state for invariant audits
- * (`Symbol.for("taquba.inspectState")`, used by tests), the attached
+ * (`Symbol.for("taquba.inspectState")`, used by tests), the length of a
+ * slice of bulk work (`Symbol.for("taquba.setSliceMs")`: tests shorten it
+ * to force many slices), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
  * as timed out and to check a claim it held ready before starting it
  * (`settle.ts`), and to report progress (`progress.ts`).
@@ -16,11 +18,19 @@ import type { Claim } from "./types.js";
 /** Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()` returns the live state. */
 const INSPECT_STATE = Symbol.for("taquba.inspectState");
 
+/** Registry key of the test-only slice hook: `queue[SET_SLICE_MS](ms)` sets how long a slice of bulk work runs. */
+const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
+
 /** Installs the hooks on `prototype`, reading each queue's core through `coreOf`. */
 export function installHooks(prototype: object, coreOf: (queue: object) => QueueCore): void {
   Object.defineProperty(prototype, INSPECT_STATE, {
     value(this: object): State {
       return coreOf(this).state;
+    },
+  });
+  Object.defineProperty(prototype, SET_SLICE_MS, {
+    value(this: object, ms: number): void {
+      coreOf(this).sliceMs = ms;
     },
   });
   Object.defineProperty(prototype, INSTRUMENTATION, {

@@ -2,12 +2,13 @@
  * The queue operations an operator reaches for: waking a scheduled job,
  * pausing and resuming a queue, removing jobs of a status in bulk and
  * requeueing dead jobs in bulk. Each single-job or single-queue operation is
- * one record; a bulk one is a series of atomic commits of at most
- * {@link BULK_OPERATION_JOBS} records, one per turn of the event loop
- * after a scan of bounded length, so none holds the event loop for long
- * however many jobs the queue has. Arguments are checked by the caller.
+ * one record; a bulk one is a series of atomic commits, each of one record
+ * per job, run in slices of a few milliseconds (one per turn of the event
+ * loop): a slice scans and commits groups sized to the time it has left,
+ * so none holds the event loop for long however many jobs the queue has or
+ * however loaded the core is. Arguments are checked by the caller.
  */
-import { nextTurn } from "../util/slices.js";
+import { nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
@@ -17,13 +18,18 @@ import { Status } from "./state.js";
 import { slot } from "./table.js";
 import type { WakeOutcome } from "./types.js";
 
-/** Jobs one slice of a bulk operation looks at, at most (matching or not). */
-export const BULK_SCAN_JOBS = 16_384;
+/** Jobs one slice of a bulk operation's scan looks at between two checks of its budget. */
+export const BULK_SCAN_CHECK = 256;
 /**
- * Jobs one slice of a bulk operation acts on, at most: one record per job
- * (each encoded, looked up and applied), a few milliseconds' work in all.
+ * Records one commit of a bulk operation holds, at most: one record per job
+ * (each encoded, looked up and applied). The number per commit follows the
+ * time left in the slice, from {@link BULK_STEP_MIN} up to this.
  */
 export const BULK_OPERATION_JOBS = 512;
+/** Fewest records per commit of a bulk operation (progress however slow the core). */
+export const BULK_STEP_MIN = 8;
+/** First estimate of the cost of one record of a bulk operation (ms). */
+const BULK_STEP_MS_PER_JOB = 0.01;
 
 /** Statuses `removeJobs` accepts: every status but claimed (a claimed job is cancelled instead). */
 export const REMOVABLE_STATUSES = ["pending", "scheduled", "done", "dead"] as const;
@@ -32,25 +38,30 @@ export type RemovableStatus = (typeof REMOVABLE_STATUSES)[number];
 function noop(): void {}
 
 /**
- * Runs `slice` (one bounded, synchronous step that commits what it decided
- * into `written` and tells whether work remains) at once and then once per
- * turn of the event loop; resolves once every commit is durable.
+ * Runs `slice` (one synchronous step within the slice's `budget` that
+ * commits what it decided into `written` and tells whether work remains) at
+ * once and then once per turn of the event loop; resolves once every commit
+ * is durable.
  */
 async function inSlices(
   core: QueueCore,
-  slice: (written: Promise<void>[]) => boolean,
+  slice: (written: Promise<void>[], budget: SliceBudget) => boolean,
 ): Promise<void> {
   const written: Promise<void>[] = [];
   try {
     for (;;) {
       core.check();
-      if (!slice(written)) break;
+      if (!slice(written, core.sliceBudget())) break;
       await nextTurn();
     }
   } finally {
     for (const w of written) w.catch(noop);
   }
   await Promise.all(written);
+}
+
+function operationSteps(): StepSizer {
+  return new StepSizer(BULK_STEP_MIN, BULK_OPERATION_JOBS, BULK_STEP_MS_PER_JOB);
 }
 
 /** One scheduled job → pending now. */
@@ -100,34 +111,40 @@ export async function removeJobs(
   const byEnqueue = status === "pending" || status === "scheduled";
   let from: WalkKey | null = null;
   let removed = 0;
-  await inSlices(core, (written) => {
-    const qs = state.queues.get(queue);
-    if (qs === undefined) return false;
-    const records: QueueRecord[] = [];
-    let scanned = 0;
-    let more = false;
-    walk(state, qs, status, from, (h, key) => {
-      if (records.length === BULK_OPERATION_JOBS || scanned === BULK_SCAN_JOBS) {
-        more = true;
-        return false;
+  const steps = operationSteps();
+  await inSlices(core, (written, budget) => {
+    for (;;) {
+      const qs = state.queues.get(queue);
+      if (qs === undefined) return false;
+      const records: QueueRecord[] = [];
+      const take = steps.size(budget);
+      let scanned = 0;
+      let more = false;
+      walk(state, qs, status, from, (h, key) => {
+        if (records.length === take || (++scanned % BULK_SCAN_CHECK === 0 && budget.spent())) {
+          more = true;
+          return false;
+        }
+        const page = state.table.read(h);
+        const i = slot(h);
+        const time = byEnqueue ? page.enqueuedAt[i]! : page.at[i]!;
+        // Done jobs are walked in completion order: nothing after this one is old enough.
+        if (status === "done" && time > cutoff) return false;
+        from = key;
+        if (time <= cutoff && page.seq[i]! < seqLimit)
+          records.push({ tag: Tag.Remove, id: state.idOf(h) });
+        return true;
+      });
+      if (records.length > 0) {
+        steps.begin();
+        written.push(core.commit(records));
+        steps.end(records.length);
+        removed += records.length;
+        onProgress?.(removed);
       }
-      scanned++;
-      const page = state.table.read(h);
-      const i = slot(h);
-      const time = byEnqueue ? page.enqueuedAt[i]! : page.at[i]!;
-      // Done jobs are walked in completion order: nothing after this one is old enough.
-      if (status === "done" && time > cutoff) return false;
-      from = key;
-      if (time <= cutoff && page.seq[i]! < seqLimit)
-        records.push({ tag: Tag.Remove, id: state.idOf(h) });
-      return true;
-    });
-    if (records.length > 0) {
-      written.push(core.commit(records));
-      removed += records.length;
-      onProgress?.(removed);
+      if (!more) return false;
+      if (budget.spent()) return true;
     }
-    return more;
   });
   return removed;
 }
@@ -145,29 +162,35 @@ export async function requeueDeadJobs(
   const state = core.state;
   let from: WalkKey | null = null;
   let requeued = 0;
-  await inSlices(core, (written) => {
-    const qs = state.queues.get(queue);
-    if (qs === undefined || requeued >= limit) return false;
-    const take = Math.min(BULK_OPERATION_JOBS, limit - requeued);
-    const records: QueueRecord[] = [];
-    let more = false;
-    const at = core.now();
-    walk(state, qs, "dead", from, (h, key) => {
-      if (records.length === take) {
-        more = true;
-        return false;
+  const steps = operationSteps();
+  await inSlices(core, (written, budget) => {
+    for (;;) {
+      const qs = state.queues.get(queue);
+      if (qs === undefined || requeued >= limit) return false;
+      const take = Math.min(steps.size(budget), limit - requeued);
+      const records: QueueRecord[] = [];
+      let more = false;
+      const at = core.now();
+      walk(state, qs, "dead", from, (h, key) => {
+        if (records.length === take) {
+          more = true;
+          return false;
+        }
+        from = key;
+        records.push({ tag: Tag.RequeueDead, id: state.idOf(h), at });
+        return true;
+      });
+      if (records.length > 0) {
+        steps.begin();
+        written.push(core.commit(records));
+        steps.end(records.length);
+        requeued += records.length;
+        core.dispatch(queue);
+        onProgress?.(requeued);
       }
-      from = key;
-      records.push({ tag: Tag.RequeueDead, id: state.idOf(h), at });
-      return true;
-    });
-    if (records.length > 0) {
-      written.push(core.commit(records));
-      requeued += records.length;
-      core.dispatch(queue);
-      onProgress?.(requeued);
+      if (!more || requeued >= limit) return false;
+      if (budget.spent()) return true;
     }
-    return more && requeued < limit;
   });
   return requeued;
 }

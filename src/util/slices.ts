@@ -34,6 +34,57 @@ export class SliceBudget {
   spent(): boolean {
     return performance.now() >= this.#deadline;
   }
+
+  /** Milliseconds left in the current slice (0 once spent). */
+  remainingMs(): number {
+    return Math.max(0, this.#deadline - performance.now());
+  }
+}
+
+/** The lowest cost per item a {@link StepSizer} assumes (a nanosecond). */
+const MIN_MS_PER_ITEM = 1e-6;
+
+/**
+ * Sizes the steps of bulk work (records of many jobs, groups of records) to
+ * the time left in a slice rather than to a fixed count: it times each step
+ * and keeps an estimate of the cost per item, which follows a slower step at
+ * once and a faster one by halves, so a loaded machine gets smaller steps.
+ * Fixed costs per step are folded into the per-item estimate, which makes a
+ * step of `size` items take about the time it was given.
+ */
+export class StepSizer {
+  readonly #min: number;
+  readonly #max: number;
+  #msPerItem: number;
+  #started = 0;
+
+  /**
+   * `min` items per step at least (progress on any machine), `max` at most
+   * (what one record may hold), `msPerItem` the first estimate.
+   */
+  constructor(min: number, max: number, msPerItem: number) {
+    this.#min = min;
+    this.#max = max;
+    this.#msPerItem = msPerItem;
+  }
+
+  /** Items that fit in what is left of `budget`'s slice, from `min` to `max`. */
+  size(budget: SliceBudget): number {
+    const fit = Math.floor(budget.remainingMs() / this.#msPerItem);
+    return Math.min(this.#max, Math.max(this.#min, fit));
+  }
+
+  /** A timed step starts. */
+  begin(): void {
+    this.#started = performance.now();
+  }
+
+  /** The step started by {@link begin} handled `items` items. */
+  end(items: number): void {
+    if (items <= 0) return;
+    const perItem = Math.max(MIN_MS_PER_ITEM, (performance.now() - this.#started) / items);
+    this.#msPerItem = perItem >= this.#msPerItem ? perItem : Math.max(perItem, this.#msPerItem / 2);
+  }
 }
 
 /** Bytes checksummed (or copied) per slice: a few milliseconds on a slow core. */

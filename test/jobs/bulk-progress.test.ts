@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Logger } from "../../src/logger.js";
+import { BULK_STEP_MIN } from "../../src/queue/operations.js";
 import type { Queue } from "../../src/queue/queue.js";
-import { rejection } from "../queue/helpers.js";
+import { rejection, setSliceMs } from "../queue/helpers.js";
 import { openOn, STORES } from "./stores.js";
 
 /** `count` dead jobs in `name`. */
@@ -21,9 +22,11 @@ async function makeDead(queue: Queue, name: string, count: number): Promise<void
 describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, () => {
   const kind = STORES[0]!;
 
-  it("is told the running count after each write of 512 jobs", async () => {
+  it("is told the running count after each write of up to 512 jobs", async () => {
     const { queue } = await openOn(kind, { defaultQueueConfig: { maxAttempts: 1 } });
     await makeDead(queue, "q", 1_300);
+    // A slice long enough for every write: each one holds its most, 512 jobs.
+    setSliceMs(queue, 60_000);
     const requeued: number[] = [];
     assert.equal(
       await queue.requeueDeadJobs("q", { limit: 1_100, onProgress: (n) => requeued.push(n) }),
@@ -36,6 +39,26 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
     const none: number[] = [];
     assert.equal(await queue.removeJobs("q", "dead", { onProgress: (n) => none.push(n) }), 0);
     assert.deepEqual(none, [], "nothing written, nothing told");
+    await queue.close();
+  });
+
+  it("with a short slice, many small writes: the count after each, the same outcome", async () => {
+    const { queue } = await openOn(kind, { defaultQueueConfig: { maxAttempts: 1 } });
+    await makeDead(queue, "q", 300);
+    setSliceMs(queue, 0);
+    const requeued: number[] = [];
+    assert.equal(
+      await queue.requeueDeadJobs("q", { limit: 250, onProgress: (n) => requeued.push(n) }),
+      250,
+    );
+    const step = BULK_STEP_MIN;
+    assert.deepEqual(
+      requeued,
+      Array.from({ length: Math.ceil(250 / step) }, (_, i) => Math.min(250, (i + 1) * step)),
+    );
+    const stats = await queue.stats("q");
+    assert.equal(stats.pending, 250);
+    assert.equal(stats.dead, 50);
     await queue.close();
   });
 

@@ -3,13 +3,13 @@ import { describe, it } from "node:test";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
-import { BULK_RECORD_JOBS } from "../../src/queue/records/bulk.js";
+import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "../../src/queue/records/bulk.js";
 import { decodeRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState } from "../reliability/lib/audit.js";
-import { openTestQueue } from "./helpers.js";
+import { openTestQueue, setSliceMs } from "./helpers.js";
 
 const COHORT = 2 * BULK_RECORD_JOBS + 17;
 
@@ -120,5 +120,95 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
     assert.equal(requeued.length, COHORT);
     assert.deepEqual(auditState(liveState(next)), []);
     await next.close();
+  });
+
+  it("a slice with no time to spare promotes in the smallest records; the outcome is the one-shot one", async () => {
+    const count = 20 * BULK_RECORD_MIN_JOBS + 3;
+    /** Pending jobs (id, priority) after promoting a cohort with slices of `sliceMs`. */
+    const promoted = async (sliceMs: number) => {
+      const { queue, clock, store } = await openTestQueue();
+      setSliceMs(queue, sliceMs);
+      const runAt = clock.now() + 60_000;
+      for (let i = 0; i < count; i++)
+        await queue.enqueue("s", `j${i}`, { runAt: runAt - (i % 5), priority: i % 3 });
+      clock.advance(60_000);
+      await queue.promoteScheduledNow();
+      await queue.flush(); // the timer may have promoted them as the clock moved
+      const { jobs } = await queue.listJobs("s", "pending", { limit: 1_000 });
+      const records = await recordsOf(store as MemoryStore, [Tag.PromoteSome]);
+      assert.deepEqual(auditState(liveState(queue)), []);
+      await queue.close();
+      return { order: jobs.map((j) => `${j.payload}/${j.priority}`), records };
+    };
+    const sliced = await promoted(0);
+    const oneShot = await promoted(60_000);
+    assert.equal(sliced.order.length, count);
+    assert.deepEqual(sliced.order, oneShot.order, "the same jobs pending, in the same claim order");
+    assert.equal(oneShot.records.length, 1, "a long slice: one record");
+    assert.equal(sliced.records.length, Math.ceil(count / BULK_RECORD_MIN_JOBS));
+    for (const record of sliced.records)
+      assert.ok(record.tag === Tag.PromoteSome && record.limit === BULK_RECORD_MIN_JOBS);
+  });
+
+  it("enqueues and claims between the slices of a promotion stay correct", async () => {
+    const { queue, clock } = await openTestQueue();
+    setSliceMs(queue, 0);
+    const count = 10 * BULK_RECORD_MIN_JOBS;
+    const runAt = clock.now() + 60_000;
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => queue.enqueue("s", `due${i}`, { runAt })),
+    );
+    clock.advance(60_000);
+    const promoting = queue.promoteScheduledNow();
+    const claimed: string[] = [];
+    let enqueued = 0;
+    for (let turn = 0; turn < 5; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await queue.enqueue("s", `new${enqueued++}`);
+      await queue.enqueue("s", `later${turn}`, { runAt: clock.now() + 60_000 });
+      for (const claim of await queue.claimBatch("s", 3)) claimed.push(claim.id);
+    }
+    await promoting;
+    const stats = await queue.stats("s");
+    assert.equal(new Set(claimed).size, claimed.length, "no job claimed twice");
+    assert.equal(stats.claimed, claimed.length);
+    assert.equal(stats.pending + stats.claimed, count + enqueued, "every due and new job, once");
+    assert.equal(stats.scheduled, 5, "jobs not yet due stay scheduled");
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+  });
+
+  it("a slice with no time to spare sweeps and expires in the smallest records, acks in between kept", async () => {
+    const { queue, clock, store } = await openTestQueue({
+      queueConfigs: { k: { keepDoneJobsMs: 1_000, leaseMs: 5_000 } },
+    });
+    setSliceMs(queue, 0);
+    const count = 6 * BULK_RECORD_MIN_JOBS;
+    await queue.enqueueBatch(
+      "k",
+      Array.from({ length: 2 * count + 10 }, (_, i) => `j${i}`),
+    );
+    const claims = await claimMany(queue, "k", 2 * count);
+    await Promise.all(claims.slice(0, count).map((c) => queue.ack(c)));
+    clock.advance(5_000);
+    const reaping = queue.reapNow();
+    // Between slices: a fresh claim and its ack, which the sweep's cutoff leaves alone.
+    await new Promise((resolve) => setImmediate(resolve));
+    const fresh = await queue.claimBatch("k", 10);
+    await Promise.all(fresh.map((c) => queue.ack(c)));
+    await reaping;
+    const stats = await queue.stats("k");
+    assert.equal(stats.claimed, 0);
+    assert.equal(stats.pending, count, "every expired lease was requeued");
+    for (const claim of claims.slice(0, count))
+      assert.equal(await queue.getJob(claim.id), null, "every old kept done job was swept");
+    for (const claim of fresh)
+      assert.equal((await queue.getJob(claim.id))?.status, "done", "a fresh ack is kept");
+    const sweeps = await recordsOf(store as MemoryStore, [Tag.SweepDoneSome]);
+    assert.equal(sweeps.length, count / BULK_RECORD_MIN_JOBS);
+    const retries = await recordsOf(store as MemoryStore, [Tag.Retry]);
+    assert.equal(retries.length, count);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
   });
 });

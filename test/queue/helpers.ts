@@ -52,3 +52,11 @@ export function text(bytes: Uint8Array): string {
 
 /** No-backoff config so nacks requeue at once. */
 export const NO_BACKOFF = { defaultQueueConfig: { retryBackoffBaseMs: 0 } } as const;
+
+/**
+ * Sets how long one slice of `queue`'s bulk work runs (through the test-only
+ * hook): 0 makes every slice do its smallest step, then yield.
+ */
+export function setSliceMs(queue: Queue, ms: number): void {
+  (queue as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(ms);
+}

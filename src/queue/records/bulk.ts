@@ -12,6 +12,12 @@ import { Tag } from "./tags.js";
  * one per turn of the event loop, so no single `apply` runs long.
  */
 export const BULK_RECORD_JOBS = 2_048;
+/**
+ * Fewest jobs the live path puts in one bulk record when more are due: a
+ * record is sized to the time left in its slice, but never below this, so
+ * the work progresses however slow the core.
+ */
+export const BULK_RECORD_MIN_JOBS = 16;
 
 /** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. (Written by earlier versions.) */
 export interface PromoteRecord {
