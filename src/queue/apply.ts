@@ -14,7 +14,7 @@ import {
   type NewChild,
   placeWaitingParent,
 } from "./flow-state.js";
-import { buildGroupsNow, groupOf, groupOnlyExtras } from "./groups.js";
+import { groupOf, groupOnlyExtras, groupUngrouped } from "./groups.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
@@ -81,7 +81,7 @@ export function place(state: State, h: number, status: StatusCode, at: number): 
     (status === Status.Pending || status === Status.Claimed) &&
     state.table.extras(h)?.groupKey !== undefined
   )
-    buildGroupsNow(state, qs); // the queue's first grouped job: group what it holds
+    groupUngrouped(state, qs); // the queue's first grouped job: what it holds has no group
   switch (status) {
     case Status.Pending:
       qs.pending.insert(h);

@@ -26,8 +26,9 @@ export class Group {
   constructor(
     readonly key: string,
     order: HandleOrder,
+    pending?: HandleIndex,
   ) {
-    this.pending = new HandleIndex(order);
+    this.pending = pending ?? new HandleIndex(order);
   }
 }
 
@@ -54,6 +55,18 @@ export class QueueGroups {
 
   #dropIfIdle(group: Group): void {
     if (group.pending.size === 0 && group.claimed === 0) this.byKey.delete(group.key);
+  }
+
+  /**
+   * Takes in, as group `key` (of no group yet), `pending` (its pending jobs,
+   * already in claim order) and `claimed` claimed jobs.
+   */
+  adopt(key: string, pending: HandleIndex, claimed: number): void {
+    const group = new Group(key, this.#order, pending);
+    group.claimed = claimed;
+    if (pending.size === 0 && claimed === 0) return;
+    this.byKey.set(key, group);
+    if (pending.size > 0) this.rotation.set(key, group);
   }
 
   addPending(key: string, h: number): void {
@@ -137,7 +150,17 @@ export function* buildGroups(state: State, qs: QueueState): Generator<void, void
   qs.groups = groups;
 }
 
-/** {@link buildGroups} at once (a queue's first grouped job, on the live path or in replay). */
-export function buildGroupsNow(state: State, qs: QueueState): void {
-  for (const _ of buildGroups(state, qs));
+/**
+ * The groups of `qs` when it gets its first grouped job (on the live path or
+ * in replay): until then none of its pending or claimed jobs has a group key
+ * (`apply` builds the groups as the first one arrives, a restore from the
+ * jobs it holds), so they all form the group of no key. Its pending index is
+ * a copy of the queue's (same order): a copy of chunks of small integers, not
+ * one insert per job, so a queue holding a million jobs gets its groups in a
+ * few milliseconds.
+ */
+export function groupUngrouped(state: State, qs: QueueState): void {
+  const groups = new QueueGroups(state.orders.byPriority);
+  groups.adopt(NO_GROUP, qs.pending.copy(state.orders.byPriority), qs.claimed.size);
+  qs.groups = groups;
 }

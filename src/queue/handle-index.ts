@@ -81,6 +81,19 @@ export class HandleIndex {
     return index;
   }
 
+  /**
+   * A separate index holding the same handles in the same order, under
+   * `compare` (which must order them the same way): a copy of the chunks,
+   * no comparisons.
+   */
+  copy(compare: HandleOrder = this.#compare): HandleIndex {
+    const index = new HandleIndex(compare);
+    index.#chunks = this.#chunks.map((chunk) => chunk.slice());
+    index.#maxes = this.#maxes.slice();
+    index.#size = this.#size;
+    return index;
+  }
+
   get size(): number {
     return this.#size;
   }

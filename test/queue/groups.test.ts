@@ -135,6 +135,40 @@ describe("fair groups", { timeout: 60_000 }, () => {
     await reopened.close();
   });
 
+  it("a queue's first grouped job groups the jobs it held (pending and claimed) as of no key, live and in replay", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    await queue.enqueueMany(
+      "q",
+      Array.from({ length: 1_500 }, (_, i) => ({
+        payload: `plain-${i}`,
+        options: { priority: i % 3 === 0 ? 10 : 1_000 },
+      })),
+    );
+    const held = await queue.claimBatch("q", 7);
+    await queue.enqueue("q", "first", { groupKey: "g" });
+    assert.deepEqual(auditState(liveState(queue)), []);
+    const ungrouped = liveState(queue).queues.get("q")!.groups!.byKey.get("")!;
+    assert.equal(ungrouped.claimed, 7);
+    assert.equal(ungrouped.pending.size, 1_500 - 7);
+    const order = (await queue.claimBatch("q", 3)).map((c) => text(c.payload));
+    assert.deepEqual(
+      order,
+      ["plain-21", "first", "plain-24"],
+      "round-robin from the first group on",
+    );
+    await Promise.all(held.map((c) => queue.ack(c)));
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.flush();
+    // Replayed from the log by a second writer (no checkpoint of this yet), which then requeues
+    // the three claims the first one left: groups in step throughout.
+    const { queue: taken } = await openTestQueue({}, store, clock);
+    assert.deepEqual(auditState(liveState(taken)), []);
+    assert.equal(liveState(taken).queues.get("q")!.groups!.byKey.get("")!.pending.size, 1_500 - 7);
+    await taken.close();
+    await queue.close().catch(() => undefined);
+  });
+
   it("a bad groupKey or groupConcurrency is refused, naming it", async () => {
     const { queue } = await openTestQueue();
     await assert.rejects(
