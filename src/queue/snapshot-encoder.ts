@@ -3,7 +3,8 @@
  * `snapshot-layout.ts` for the format). The consistent view is taken in the
  * constructor, synchronously at the log's cut: the table's pages, the index
  * orders and the arena's segments are frozen (copy-on-write, so freezing
- * copies nothing), the small per-queue values are copied. `step()` then
+ * copies nothing), the small per-queue values and the lists of schedules
+ * (immutable objects) and their tombstones are copied. `step()` then
  * encodes a few milliseconds' worth at a time while the live state moves on.
  */
 import type { SnapshotEncoder } from "../log/index.js";
@@ -28,7 +29,7 @@ import {
   SNAPSHOT_VERSION,
   swapBytes,
 } from "./snapshot-layout.js";
-import { encodeSections } from "./snapshot-sections.js";
+import { SectionsWriter } from "./snapshot-sections.js";
 import type { QueueState, State } from "./state.js";
 import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView, TRACE_STRIDE } from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
@@ -44,6 +45,7 @@ interface QueueView {
 }
 
 enum Phase {
+  Sections,
   Rank,
   Rows,
   Indexes,
@@ -69,13 +71,15 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #lastId: string | null;
   readonly #nextSeq: number;
   readonly #budget: SliceBudget;
-  /** The sections after the regions (schedules), encoded at the cut. */
-  readonly #sections: Uint8Array;
+  /** The sections after the regions (schedules), as of the cut. */
+  readonly #sectionsWriter: SectionsWriter;
+  /** Their bytes, once encoded (the first phase). */
+  #sections: Uint8Array = new Uint8Array(0);
   /** The KV namespace's frozen view, written after the regions. */
   readonly #kv: KvSectionWriter;
   #released = false;
 
-  #phase = Phase.Rank;
+  #phase = Phase.Sections;
   /** Next page of the current row pass. */
   #page = 0;
   /** Next row within that page. */
@@ -116,7 +120,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       ),
     }));
     this.#rank = new Int32Array(this.#table.pages.length * PAGE_SLOTS);
-    this.#sections = encodeSections(state);
+    this.#sectionsWriter = new SectionsWriter(state);
   }
 
   step(): Uint8Array | null {
@@ -124,6 +128,13 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#budget.start();
     for (;;) {
       switch (this.#phase) {
+        case Phase.Sections: {
+          const sections = this.#sectionsWriter.step(this.#budget);
+          if (sections === null) return null;
+          this.#sections = sections;
+          this.#phase = Phase.Rank;
+          break;
+        }
         case Phase.Rank:
           if (!this.#rankPages()) return null;
           this.#start();

@@ -13,39 +13,78 @@
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
+import type { Schedule } from "./schedules/types.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
 export const Section = { Kv: 21, Schedules: 28, ScheduleTombstones: 29 } as const;
 
+/** Schedules (or tombstones) encoded between two checks of the budget. */
+const SCHEDULES_PER_CHECK = 64;
+
 /**
- * The sections of `state` as of now (called at the snapshot's cut; they are
- * small and copied whole).
+ * Encodes the sections of `state` as of its construction (the snapshot's
+ * cut), a few milliseconds per {@link step}: the cut copies only the lists
+ * of schedule objects (immutable: `apply` replaces them) and of tombstones,
+ * so a state with a hundred thousand schedules costs no long step.
  */
+export class SectionsWriter {
+  readonly #schedules: Schedule[];
+  readonly #tombstoneNames: string[];
+  readonly #tombstoneTimes: number[];
+  readonly #scheduleBytes = new ByteWriter(256);
+  readonly #tombstoneBytes = new ByteWriter(256);
+  #schedule = 0;
+  #tombstone = 0;
+
+  constructor(state: State) {
+    this.#schedules = Array.from(state.schedules.values());
+    this.#tombstoneNames = Array.from(state.scheduleTombstones.keys());
+    this.#tombstoneTimes = Array.from(state.scheduleTombstones.values());
+    this.#scheduleBytes.varint(this.#schedules.length);
+    this.#tombstoneBytes.varint(this.#tombstoneNames.length);
+  }
+
+  /**
+   * Encodes until `budget` is spent (checked every few dozen entries); the
+   * sections' bytes once all are encoded, `null` before.
+   */
+  step(budget: { spent(): boolean }): Uint8Array | null {
+    const schedules = this.#schedules;
+    while (this.#schedule < schedules.length) {
+      const end = Math.min(schedules.length, this.#schedule + SCHEDULES_PER_CHECK);
+      for (; this.#schedule < end; this.#schedule++) {
+        const schedule = schedules[this.#schedule]!;
+        writeScheduleDefinition(this.#scheduleBytes, schedule);
+        this.#scheduleBytes.varint(schedule.firedUpTo);
+      }
+      if (budget.spent()) return null;
+    }
+    const names = this.#tombstoneNames;
+    while (this.#tombstone < names.length) {
+      const end = Math.min(names.length, this.#tombstone + SCHEDULES_PER_CHECK);
+      for (; this.#tombstone < end; this.#tombstone++) {
+        this.#tombstoneBytes.string(names[this.#tombstone]!);
+        this.#tombstoneBytes.varint(this.#tombstoneTimes[this.#tombstone]!);
+      }
+      if (budget.spent()) return null;
+    }
+    const out = new ByteWriter(64);
+    if (schedules.length > 0) {
+      out.varint(Section.Schedules);
+      out.bytes(this.#scheduleBytes.finish());
+    }
+    if (names.length > 0) {
+      out.varint(Section.ScheduleTombstones);
+      out.bytes(this.#tombstoneBytes.finish());
+    }
+    return out.finish();
+  }
+}
+
+/** The sections of `state` as of now, in one step. */
 export function encodeSections(state: State): Uint8Array {
-  const out = new ByteWriter(64);
-  if (state.schedules.size > 0) {
-    const w = new ByteWriter(256);
-    w.varint(state.schedules.size);
-    for (const schedule of state.schedules.values()) {
-      writeScheduleDefinition(w, schedule);
-      w.varint(schedule.firedUpTo);
-    }
-    const bytes = w.finish();
-    out.varint(Section.Schedules);
-    out.bytes(bytes);
-  }
-  if (state.scheduleTombstones.size > 0) {
-    const w = new ByteWriter(256);
-    w.varint(state.scheduleTombstones.size);
-    for (const [name, firedUpTo] of state.scheduleTombstones) {
-      w.string(name);
-      w.varint(firedUpTo);
-    }
-    out.varint(Section.ScheduleTombstones);
-    out.bytes(w.finish());
-  }
-  return out.finish();
+  return new SectionsWriter(state).step({ spent: () => false })!;
 }
 
 /**
