@@ -33,7 +33,7 @@ import {
   swapBytes,
 } from "./snapshot-layout.js";
 import { copyPage, viewPage } from "./snapshot-pages.js";
-import { decodeSections } from "./snapshot-sections.js";
+import { SectionsReader } from "./snapshot-sections.js";
 import { State, Status } from "./state.js";
 import { ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
@@ -98,6 +98,8 @@ export class SnapshotReader {
   #listStarts: number[] = [];
   #seen: Uint8Array | null = null;
   /** The KV namespace's section, read in slices after the other sections. */
+  /** The sections after the regions (schedules), read in slices. */
+  #sections: SectionsReader | null = null;
   #kv: KvSectionReader | null = null;
   /** Queues (by index) with pending or claimed jobs that have a group key. */
   readonly #grouped = new Set<number>();
@@ -175,8 +177,13 @@ export class SnapshotReader {
           break;
         case Phase.Sections: {
           if (this.#kv === null) {
-            const { kv } = decodeSections(this.#bytes.subarray(this.#regionsEnd), this.#state);
-            this.#kv = new KvSectionReader(kv, this.#state.kv);
+            this.#sections ??= new SectionsReader(
+              this.#bytes.subarray(this.#regionsEnd),
+              this.#state,
+            );
+            const read = this.#sections.step(this.#budget);
+            if (read === null) return null;
+            this.#kv = new KvSectionReader(read.kv, this.#state.kv);
           }
           if (!this.#kv.step(this.#budget)) return null;
           return this.#state;

@@ -87,54 +87,84 @@ export function encodeSections(state: State): Uint8Array {
   return new SectionsWriter(state).step({ spent: () => false })!;
 }
 
+/** A section being read: its kind, its body, and how many entries are left. */
+interface OpenSection {
+  kind: number;
+  body: ByteReader;
+  left: number;
+}
+
 /**
- * Reads the sections in `bytes` into `state`, but for the KV section, whose
- * body comes back (a view) to be loaded in slices. Throws `DecodeError`.
+ * Reads the sections in `bytes` into `state` a few milliseconds per
+ * {@link step} (schedules and tombstones a few dozen between budget checks),
+ * but for the KV section, whose body comes back (a view) to be loaded in
+ * slices by its own reader. Throws `DecodeError`.
  */
-export function decodeSections(bytes: Uint8Array, state: State): { kv: Uint8Array | null } {
-  let kv: Uint8Array | null = null;
-  const r = new ByteReader(bytes);
-  const seen = new Set<number>();
-  while (r.remaining > 0) {
-    const kind = r.varint();
-    const body = new ByteReader(r.bytes());
-    if (seen.has(kind)) throw new DecodeError(`snapshot has section ${kind} twice`);
-    seen.add(kind);
+export class SectionsReader {
+  readonly #reader: ByteReader;
+  readonly #state: State;
+  readonly #seen = new Set<number>();
+  #open: OpenSection | null = null;
+  #kv: Uint8Array | null = null;
+
+  constructor(bytes: Uint8Array, state: State) {
+    this.#reader = new ByteReader(bytes);
+    this.#state = state;
+  }
+
+  /** Reads until `budget` is spent; `{ kv }` once every section is read, `null` before. */
+  step(budget: { spent(): boolean }): { kv: Uint8Array | null } | null {
+    const r = this.#reader;
+    for (;;) {
+      if (this.#open === null) {
+        if (r.remaining === 0) return { kv: this.#kv };
+        this.#open = this.#begin(r.varint(), new ByteReader(r.bytes()));
+      }
+      const open = this.#open;
+      const end = Math.max(0, open.left - SCHEDULES_PER_CHECK);
+      if (open.kind === Section.Schedules)
+        for (; open.left > end; open.left--) this.#schedule(open.body);
+      else if (open.kind === Section.ScheduleTombstones)
+        for (; open.left > end; open.left--) this.#tombstone(open.body);
+      if (open.left === 0) {
+        if (open.body.remaining !== 0)
+          throw new DecodeError(`${open.body.remaining} bytes after snapshot section ${open.kind}`);
+        this.#open = null;
+      }
+      if (budget.spent()) return null;
+    }
+  }
+
+  #begin(kind: number, body: ByteReader): OpenSection {
+    if (this.#seen.has(kind)) throw new DecodeError(`snapshot has section ${kind} twice`);
+    this.#seen.add(kind);
     switch (kind) {
       case Section.Kv:
-        kv = body.raw(body.remaining);
-        break;
-      case Section.Schedules: {
-        const count = body.varint();
-        for (let i = 0; i < count; i++) {
-          const definition = readScheduleDefinition(body);
-          const firedUpTo = body.varint();
-          if (state.schedules.has(definition.name))
-            throw new DecodeError(
-              `snapshot holds schedule ${JSON.stringify(definition.name)} twice`,
-            );
-          state.schedules.set(definition.name, { ...definition, firedUpTo });
-        }
-        break;
-      }
-      case Section.ScheduleTombstones: {
-        const count = body.varint();
-        for (let i = 0; i < count; i++) {
-          const name = body.string();
-          const firedUpTo = body.varint();
-          if (state.scheduleTombstones.has(name))
-            throw new DecodeError(`snapshot holds the tombstone of ${JSON.stringify(name)} twice`);
-          state.scheduleTombstones.set(name, firedUpTo);
-        }
-        break;
-      }
+        this.#kv = body.raw(body.remaining);
+        return { kind, body, left: 0 };
+      case Section.Schedules:
+      case Section.ScheduleTombstones:
+        return { kind, body, left: body.varint() };
       default:
         throw new DecodeError(
           `snapshot has an unknown section ${kind} (written by a newer release?)`,
         );
     }
-    if (body.remaining !== 0)
-      throw new DecodeError(`${body.remaining} bytes after snapshot section ${kind}`);
   }
-  return { kv };
+
+  #schedule(body: ByteReader): void {
+    const definition = readScheduleDefinition(body);
+    const firedUpTo = body.varint();
+    if (this.#state.schedules.has(definition.name))
+      throw new DecodeError(`snapshot holds schedule ${JSON.stringify(definition.name)} twice`);
+    this.#state.schedules.set(definition.name, { ...definition, firedUpTo });
+  }
+
+  #tombstone(body: ByteReader): void {
+    const name = body.string();
+    const firedUpTo = body.varint();
+    if (this.#state.scheduleTombstones.has(name))
+      throw new DecodeError(`snapshot holds the tombstone of ${JSON.stringify(name)} twice`);
+    this.#state.scheduleTombstones.set(name, firedUpTo);
+  }
 }

@@ -140,6 +140,18 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
     }
     assert.deepEqual(Buffer.from(bytes), Buffer.from(oneStep));
     assert.equal(stateDigest(decodeSnapshot(bytes)), frozen);
+    // Read back in slices too: a few dozen schedules per step.
+    const stepsToRead = (snapshot: Uint8Array) => {
+      const reader = new SnapshotReader(snapshot, oneUnit());
+      let restored: State | null = null;
+      let steps = 0;
+      for (; restored === null; steps++) restored = reader.step();
+      return { restored, steps };
+    };
+    const { restored, steps } = stepsToRead(bytes);
+    const withoutSchedules = stepsToRead(encodeSnapshot(bigState(1_000).state)).steps;
+    assert.ok(steps >= withoutSchedules + 600 / 64, `${steps} steps, ${withoutSchedules} without`);
+    assert.equal(stateDigest(restored), frozen);
   });
 
   it("decoding in slices, with views of the bytes, gives the same state as replaying", () => {
