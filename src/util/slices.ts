@@ -89,3 +89,55 @@ export class StepSizer {
 
 /** Bytes checksummed (or copied) per slice: a few milliseconds on a slow core. */
 export const BYTES_PER_SLICE = 4 * 1024 * 1024;
+
+/** Items sorted with the built-in sort as one run, before runs are merged. */
+const SORT_RUN = 512;
+/** Items merged between two checks of the budget. */
+const MERGE_PER_CHECK = 1_024;
+
+/**
+ * `items` sorted by `compare` (a new array; `items` is left alone), in slices
+ * of the event loop: runs of a few hundred sorted at once, then merged
+ * bottom-up with a budget check every thousand items. For lists long enough
+ * that one `sort` would hold the loop (tens of thousands of strings).
+ */
+export async function sortInSlices<T>(
+  items: readonly T[],
+  compare: (a: T, b: T) => number,
+  budget: SliceBudget = new SliceBudget(),
+): Promise<T[]> {
+  const n = items.length;
+  let from: T[] = [];
+  budget.start();
+  for (let lo = 0; lo < n; lo += SORT_RUN) {
+    for (const item of items.slice(lo, lo + SORT_RUN).sort(compare)) from.push(item);
+    if (budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
+  }
+  let to: T[] = new Array<T>(n);
+  for (let width = SORT_RUN; width < n; width *= 2) {
+    let out = 0;
+    let sinceCheck = 0;
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width);
+      const hi = Math.min(n, lo + 2 * width);
+      let i = lo;
+      let j = mid;
+      while (i < mid || j < hi) {
+        to[out++] =
+          j >= hi || (i < mid && compare(from[i]!, from[j]!) <= 0) ? from[i++]! : from[j++]!;
+        if (++sinceCheck === MERGE_PER_CHECK) {
+          sinceCheck = 0;
+          if (budget.spent()) {
+            await nextTurn();
+            budget.start();
+          }
+        }
+      }
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}

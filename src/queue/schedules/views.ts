@@ -1,5 +1,5 @@
 /** Schedules as `listSchedules` reports them (the writer's and the reader's). */
-import { nextTurn, SliceBudget } from "../../util/slices.js";
+import { nextTurn, SliceBudget, sortInSlices } from "../../util/slices.js";
 import type { State } from "../state.js";
 import { nextFireAfter } from "./timing.js";
 import type { Schedule, ScheduleInfo } from "./types.js";
@@ -46,11 +46,12 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
 
 const nextOfStored = (s: Schedule): number | null => nextFireAfter(s, s.firedUpTo);
 
+const byName = (a: Schedule, b: Schedule): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+
 /** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
 export function listScheduleInfosNow(state: State): ScheduleInfo[] {
-  return [...state.schedules.values()]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((s) => listedInfo(s, nextOfStored));
+  return [...state.schedules.values()].sort(byName).map((s) => listedInfo(s, nextOfStored));
 }
 
 /**
@@ -64,11 +65,9 @@ export async function listScheduleInfos(
   nextOf: (s: Schedule) => number | null = nextOfStored,
 ): Promise<ScheduleInfo[]> {
   // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
-  const schedules = [...state.schedules.values()].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  );
-  const infos: ScheduleInfo[] = [];
   const budget = new SliceBudget();
+  const schedules = await sortInSlices([...state.schedules.values()], byName, budget);
+  const infos: ScheduleInfo[] = [];
   budget.start();
   for (const s of schedules) {
     if (budget.spent()) {
