@@ -2,13 +2,24 @@
  * Reads of the public `Queue`: a job and its attempt history, pages of jobs
  * by status and of dead jobs, a queue's counters and the list of queues.
  */
+import { nextTurn } from "../util/slices.js";
 import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
+import { slot } from "./table.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
-import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
+import {
+  attemptHistoryOf,
+  deadJobsPage,
+  deadJobsPageAfterSeq,
+  queueNames,
+  queueStats,
+} from "./views.js";
+
+/** Dead jobs a long `deadJobs` page reads between two checks of its slice's budget. */
+const DEAD_JOBS_PER_STEP = 256;
 
 /**
  * The records of jobs `handles` with their offloaded payloads read back. A
@@ -79,7 +90,30 @@ export async function readDeadJobs(
   core.check();
   const name = checkQueueName(queue);
   const { after, limit } = checkDeadJobsOptions(options);
-  return withPayloads(core, deadJobsPage(core.state, name, after, limit));
+  // A long page is read a few hundred jobs at a time, a slice's worth per turn of the event
+  // loop, each step going on after the enqueue order of the last job listed.
+  const state = core.state;
+  const jobs: JobRecord[] = [];
+  const budget = core.sliceBudget();
+  let lastSeq = -1;
+  while (jobs.length < limit) {
+    const step = Math.min(DEAD_JOBS_PER_STEP, limit - jobs.length);
+    const page =
+      lastSeq === -1
+        ? deadJobsPage(state, name, after, step)
+        : deadJobsPageAfterSeq(state, name, lastSeq, step);
+    if (page.length === 0) break;
+    const last = page[page.length - 1]!;
+    lastSeq = state.table.read(last).seq[slot(last)]!;
+    for (const job of await withPayloads(core, page)) jobs.push(job);
+    if (page.length < step) break;
+    if (budget.spent()) {
+      await nextTurn();
+      core.check();
+      budget.start();
+    }
+  }
+  return jobs;
 }
 
 /** `Queue.stats`. */

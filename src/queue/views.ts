@@ -150,12 +150,37 @@ export function deadJobsPage(
   limit: number,
 ): number[] {
   const qs = state.queues.get(name);
-  const page: number[] = [];
-  if (qs === undefined || limit === 0) return page;
+  if (qs === undefined || limit === 0) return [];
   const position =
     after === undefined ? { chunk: 0, offset: 0 } : seekAfter(state, qs.deadBySeq, after);
+  return pageFrom(qs.deadBySeq, position, limit);
+}
+
+/**
+ * Up to `limit` dead jobs of `name` in id order after the job of enqueue
+ * order `seq` (which may be gone by now): how a long listing goes on after
+ * the event loop had a turn.
+ */
+export function deadJobsPageAfterSeq(
+  state: State,
+  name: string,
+  seq: number,
+  limit: number,
+): number[] {
+  const qs = state.queues.get(name);
+  if (qs === undefined || limit === 0) return [];
+  const position = qs.deadBySeq.seek((h) => state.table.read(h).seq[slot(h)]! <= seq);
+  return pageFrom(qs.deadBySeq, position, limit);
+}
+
+function pageFrom(
+  index: QueueState["deadBySeq"],
+  position: ReturnType<QueueState["deadBySeq"]["seek"]>,
+  limit: number,
+): number[] {
+  const page: number[] = [];
   while (page.length < limit) {
-    const h = qs.deadBySeq.next(position);
+    const h = index.next(position);
     if (h === -1) break;
     page.push(h);
   }

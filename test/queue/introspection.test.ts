@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
-import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
+import { mustClaim, NO_BACKOFF, openTestQueue, rejection, setSliceMs } from "./helpers.js";
 
 describe("stats and introspection", { timeout: 60_000 }, () => {
   it("counters follow enqueue → claim → ack", async () => {
@@ -144,6 +144,39 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     );
     assert.deepEqual(await queue.deadJobs("q", { limit: 0 }), []);
     assert.deepEqual(await queue.deadJobs("other"), []);
+    await queue.close();
+  });
+
+  it("a long deadJobs page is read in slices: the one-shot page, and jobs changed meanwhile as they are then", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const ids = await queue.enqueueBatch(
+      "q",
+      Array.from({ length: 1_200 }, (_, i) => `job ${i}`),
+    );
+    while ((await queue.stats("q")).pending > 0)
+      await Promise.all((await queue.claimBatch("q", 500)).map((c) => queue.deadLetter(c, "dead")));
+    setSliceMs(queue, 60_000);
+    const oneShot = await queue.deadJobs("q", { limit: 2_000 });
+    assert.deepEqual(
+      oneShot.map((j) => j.id),
+      ids,
+    );
+    setSliceMs(queue, 0);
+    assert.deepEqual(await queue.deadJobs("q", { limit: 2_000 }), oneShot);
+    assert.deepEqual(
+      (await queue.deadJobs("q", { limit: 700, after: ids[99]! })).map((j) => j.id),
+      ids.slice(100, 800),
+    );
+    // Between slices: a job not reached yet is requeued, another removed, and the listed
+    // jobs come once each, in id order, without them.
+    const reading = queue.deadJobs("q", { limit: 2_000 });
+    await queue.requeueDeadJob(ids[1_000]!);
+    assert.equal(await queue.removeJob(ids[1_100]!), true);
+    const listed = (await reading).map((j) => j.id);
+    assert.deepEqual(
+      listed,
+      ids.filter((id) => id !== ids[1_000] && id !== ids[1_100]),
+    );
     await queue.close();
   });
 });
