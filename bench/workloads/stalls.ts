@@ -1,15 +1,10 @@
-import {
-  type IntervalHistogram,
-  monitorEventLoopDelay,
-  PerformanceObserver,
-  performance,
-} from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import { type Claim, type Clock, Queue, silentLogger } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
+import { PhaseMonitor } from "../lib/phase-monitor.js";
 import { sleep } from "../lib/process.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, type StoreKind } from "../lib/stores.js";
-import { TurnMeter } from "../lib/turns.js";
 import type { Workload } from "../lib/workload.js";
 
 export interface StallParams {
@@ -24,6 +19,8 @@ export interface StallParams {
   dead: number;
   /** Claims a crashed writer leaves behind, requeued when the next one opens. */
   claimed: number;
+  /** Durable schedules the state holds (in every checkpoint), none due during the run. */
+  schedules: number;
   /** Length of the light-traffic phase during which background checkpoints run. */
   trafficSeconds: number;
   checkpointIntervalMs: number;
@@ -35,27 +32,8 @@ const KEPT = "kept";
 const DEAD = "dl";
 const TRAFFIC = "traffic";
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const PATH = "bench/stalls";
-
-/** One measured phase: the worst event-loop delay seen while it ran. */
-interface PhaseRow {
-  phase: string;
-  seconds: number;
-  maxMs: number;
-  p99Ms: number;
-  /** Longest single garbage-collection pause (V8) during the phase. */
-  gcMaxMs: number;
-  /** Longest on-CPU time of the main thread in one gap of the loop (NaN off Linux). */
-  cpuMaxMs: number;
-  /** The same less the GC pauses in that gap: the longest stretch of our code. */
-  ownMaxMs: number;
-  /** Gaps over 20 ms: all, while waiting for a core, made long by GC, by our code. */
-  gaps: number;
-  gapsWaited: number;
-  gapsGc: number;
-  gapsOurs: number;
-  checkpoints: number;
-}
 
 /**
  * Wall time that the workload can move forward at once (job time only: it
@@ -65,72 +43,6 @@ class SkewClock implements Clock {
   skewMs = 0;
   now(): number {
     return Date.now() + this.skewMs;
-  }
-}
-
-class PhaseMonitor {
-  readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
-  readonly #gc: PerformanceObserver;
-  readonly #turns = new TurnMeter(20);
-  #gcMax = 0;
-  #start = 0;
-  #checkpointsAtStart = 0;
-  readonly rows: PhaseRow[] = [];
-
-  constructor() {
-    this.#gc = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) this.#gcMax = Math.max(this.#gcMax, entry.duration);
-    });
-    this.#gc.observe({ entryTypes: ["gc"] });
-    this.#delay.enable();
-  }
-
-  /** Starts a phase (after one turn of the loop: a stall right after a reset would go unseen). */
-  async begin(queue: Queue): Promise<void> {
-    this.#delay.reset();
-    await new Promise((resolve) => setImmediate(resolve));
-    this.#gcMax = 0;
-    this.#turns.reset();
-    this.#start = performance.now();
-    this.#checkpointsAtStart = queue.logStats().checkpointsWritten;
-  }
-
-  /** Ends a phase: waits for the monitor's timer to record a stall that just ended, then reads it. */
-  async end(phase: string, queue: Queue): Promise<PhaseRow> {
-    await sleep(25);
-    const turns = this.#turns.summary();
-    const row: PhaseRow = {
-      phase,
-      seconds: (performance.now() - this.#start) / 1_000,
-      maxMs: this.#delay.max / 1e6,
-      p99Ms: this.#delay.percentile(99) / 1e6,
-      gcMaxMs: this.#gcMax,
-      cpuMaxMs: turns.maxCpuMs,
-      ownMaxMs: turns.maxOwnMs,
-      gaps: turns.gaps,
-      gapsWaited: turns.waited,
-      gapsGc: turns.gc,
-      gapsOurs: turns.ours,
-      checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
-    };
-    this.rows.push(row);
-    process.stderr.write(
-      `  ${phase}: max ${row.maxMs.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gc max ${row.gcMaxMs.toFixed(1)} ms, ${row.checkpoints} checkpoints, ${row.seconds.toFixed(1)} s\n` +
-        `    longest turn on CPU ${row.cpuMaxMs.toFixed(1)} ms (${row.ownMaxMs.toFixed(1)} ms without GC); gaps > 20 ms: ${row.gaps} (${row.gapsWaited} waiting for a core, ${row.gapsGc} GC, ${row.gapsOurs} ours)\n` +
-        turns.worst
-          .map(
-            (g) =>
-              `    gap ${g.wallMs.toFixed(1)} ms at ${g.fromUs} µs: on CPU ${g.cpuMs.toFixed(1)}, waiting ${g.waitMs.toFixed(1)}, GC ${g.gcMs.toFixed(1)}\n`,
-          )
-          .join(""),
-    );
-    return row;
-  }
-
-  stop(): void {
-    this.#delay.disable();
-    this.#gc.disconnect();
-    this.#turns.stop();
   }
 }
 
@@ -154,6 +66,7 @@ export const stalls: Workload<StallParams> = {
     done: args.number("done", 100_000),
     dead: args.number("dead", 100_000),
     claimed: args.number("claimed", 100_000),
+    schedules: args.number("schedules", 10_000),
     trafficSeconds: args.number("traffic-seconds", 8),
     checkpointIntervalMs: args.number("checkpoint-interval-ms", 2_000),
   }),
@@ -189,6 +102,10 @@ export const stalls: Workload<StallParams> = {
       await monitor.end("setup: dead and kept done jobs", first);
 
       await monitor.begin(first);
+      await setSchedules(first, params.schedules, payload);
+      await monitor.end(`setup: ${params.schedules} schedules`, first);
+
+      await monitor.begin(first);
       await traffic(first, params.trafficSeconds);
       await monitor.end("checkpoints + log GC under light traffic", first);
 
@@ -201,19 +118,25 @@ export const stalls: Workload<StallParams> = {
         await nextTurn();
       }
       await first.listQueues();
+      await nextTurn();
+      await first.listSchedules();
+      await nextTurn();
       let after: string | undefined;
       for (let page = 0; page < 100; page++) {
         const jobs = await first.deadJobs(DEAD, after === undefined ? {} : { after });
         after = jobs.at(-1)?.id;
         await nextTurn();
       }
-      await first.deadJobs(DEAD, { limit: 10_000 });
-      await nextTurn();
       for (const id of doneIds.slice(0, 1_000)) {
         await first.getJob(id);
         await nextTurn();
       }
-      await monitor.end("stats, listQueues, deadJobs pages, getJob", first);
+      await monitor.end("stats, listQueues, listSchedules, deadJobs pages, getJob", first);
+
+      await monitor.begin(first);
+      await first.deadJobs(DEAD, { limit: 10_000 });
+      await nextTurn();
+      await monitor.end("deadJobs: one page of 10 000", first);
 
       await monitor.begin(first);
       let cursor: string | undefined;
@@ -225,9 +148,23 @@ export const stalls: Workload<StallParams> = {
         cursor = listed.nextCursor;
         await nextTurn();
       }
+      for (const status of ["done", "dead"] as const) {
+        cursor = undefined;
+        for (let page = 0; page < 20; page++) {
+          const listed = await first.listJobs(status === "done" ? KEPT : DEAD, status, {
+            limit: 1_000,
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          cursor = listed.nextCursor;
+          await nextTurn();
+        }
+      }
       await first.pauseQueue(LIVE);
       await first.resumeQueue(LIVE);
-      await monitor.end("listJobs: 100 pages of 1 000 pending jobs; pause + resume", first);
+      await monitor.end(
+        "listJobs: 100 pages of 1 000 pending, 20 of done, 20 of dead; pause + resume",
+        first,
+      );
 
       await monitor.begin(first);
       // Scans every live job and removes none: the scan itself must be sliced.
@@ -281,6 +218,14 @@ export const stalls: Workload<StallParams> = {
       await second.flush();
       await monitor.end(`requeue of ${claims.length} interrupted claims`, second);
       await first.close().catch(() => {});
+
+      await monitor.begin(second);
+      // The queue's first grouped job: every job it holds joins the group of no key.
+      await second.enqueue(LIVE, payload, { groupKey: "tenant-1" });
+      await nextTurn();
+      for (const claim of await second.claimBatch(LIVE, 100)) await second.ack(claim);
+      await second.flush();
+      await monitor.end(`first grouped job on a queue of ${params.live} pending jobs`, second);
 
       await monitor.begin(second);
       await second.close();
@@ -354,6 +299,23 @@ async function enqueueScheduled(
     while (sent < count) {
       sent++;
       await queue.enqueue(LATER, payload, { runAt });
+    }
+  };
+  await Promise.all(Array.from({ length: 256 }, lane));
+}
+
+/** `count` schedules, every day from a day on (none fires during the run), 256 set at a time. */
+async function setSchedules(queue: Queue, count: number, payload: Uint8Array): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await queue.schedule(`nightly-${i}`, {
+        everyMs: DAY,
+        startAt: Date.now() + DAY,
+        queue: TRAFFIC,
+        payload,
+      });
     }
   };
   await Promise.all(Array.from({ length: 256 }, lane));

@@ -1,0 +1,136 @@
+/**
+ * Measures the phases of a benchmark for stalls of the event loop: the worst
+ * delay (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution) and its 99th
+ * percentile, the V8 garbage-collection pauses (a `gc` PerformanceObserver:
+ * longest, count and total, major and minor apart), and the attribution of
+ * each gap over 20 ms to our code, GC or waiting for a core ({@link TurnMeter}).
+ */
+import {
+  constants,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  performance,
+} from "node:perf_hooks";
+import { sleep } from "./process.js";
+import { TurnMeter } from "./turns.js";
+
+/** Anything whose checkpoints a phase counts. */
+export interface CheckpointSource {
+  logStats(): { checkpointsWritten: number };
+}
+
+/** One measured phase: the worst event-loop delay seen while it ran. */
+export interface PhaseRow {
+  phase: string;
+  seconds: number;
+  maxMs: number;
+  p99Ms: number;
+  /** Longest single garbage-collection pause (V8) during the phase. */
+  gcMaxMs: number;
+  /** Longest major (mark-compact) and minor (scavenge) pause. */
+  gcMajorMaxMs: number;
+  gcMinorMaxMs: number;
+  /** GC pauses in the phase and their total length. */
+  gcCount: number;
+  gcTotalMs: number;
+  /** Longest on-CPU time of the main thread in one gap of the loop (NaN off Linux). */
+  cpuMaxMs: number;
+  /** The same less the GC pauses in that gap: the longest stretch of our code. */
+  ownMaxMs: number;
+  /** Gaps over 20 ms: all, while waiting for a core, made long by GC, by our code. */
+  gaps: number;
+  gapsWaited: number;
+  gapsGc: number;
+  gapsOurs: number;
+  checkpoints: number;
+}
+
+export class PhaseMonitor {
+  readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+  readonly #gc: PerformanceObserver;
+  readonly #turns = new TurnMeter(20);
+  #gcMax = 0;
+  #gcMajorMax = 0;
+  #gcMinorMax = 0;
+  #gcCount = 0;
+  #gcTotal = 0;
+  #start = 0;
+  #checkpointsAtStart = 0;
+  readonly rows: PhaseRow[] = [];
+
+  constructor() {
+    this.#gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const ms = entry.duration;
+        this.#gcMax = Math.max(this.#gcMax, ms);
+        this.#gcCount++;
+        this.#gcTotal += ms;
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+          this.#gcMajorMax = Math.max(this.#gcMajorMax, ms);
+        else if (kind === constants.NODE_PERFORMANCE_GC_MINOR)
+          this.#gcMinorMax = Math.max(this.#gcMinorMax, ms);
+      }
+    });
+    this.#gc.observe({ entryTypes: ["gc"] });
+    this.#delay.enable();
+  }
+
+  /** Starts a phase (after one turn of the loop: a stall right after a reset would go unseen). */
+  async begin(queue: CheckpointSource): Promise<void> {
+    this.#delay.reset();
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#gcMax = 0;
+    this.#gcMajorMax = 0;
+    this.#gcMinorMax = 0;
+    this.#gcCount = 0;
+    this.#gcTotal = 0;
+    this.#turns.reset();
+    this.#start = performance.now();
+    this.#checkpointsAtStart = queue.logStats().checkpointsWritten;
+  }
+
+  /** Ends a phase: waits for the monitor's timer to record a stall that just ended, then reads it. */
+  async end(phase: string, queue: CheckpointSource): Promise<PhaseRow> {
+    await sleep(25);
+    const turns = this.#turns.summary();
+    const row: PhaseRow = {
+      phase,
+      seconds: (performance.now() - this.#start) / 1_000,
+      maxMs: this.#delay.max / 1e6,
+      p99Ms: this.#delay.percentile(99) / 1e6,
+      gcMaxMs: this.#gcMax,
+      gcMajorMaxMs: this.#gcMajorMax,
+      gcMinorMaxMs: this.#gcMinorMax,
+      gcCount: this.#gcCount,
+      gcTotalMs: this.#gcTotal,
+      cpuMaxMs: turns.maxCpuMs,
+      ownMaxMs: turns.maxOwnMs,
+      gaps: turns.gaps,
+      gapsWaited: turns.waited,
+      gapsGc: turns.gc,
+      gapsOurs: turns.ours,
+      checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
+    };
+    this.rows.push(row);
+    process.stderr.write(
+      `  ${phase}: max ${row.maxMs.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gc max ${row.gcMaxMs.toFixed(1)} ms, ${row.checkpoints} checkpoints, ${row.seconds.toFixed(1)} s\n` +
+        `    GC: ${row.gcCount} pauses, ${row.gcTotalMs.toFixed(0)} ms in all, longest major ${row.gcMajorMaxMs.toFixed(1)} ms, minor ${row.gcMinorMaxMs.toFixed(1)} ms\n` +
+        `    longest turn on CPU ${row.cpuMaxMs.toFixed(1)} ms (${row.ownMaxMs.toFixed(1)} ms without GC); gaps > 20 ms: ${row.gaps} (${row.gapsWaited} waiting for a core, ${row.gapsGc} GC, ${row.gapsOurs} ours)\n` +
+        turns.worst
+          .map(
+            (g) =>
+              `    gap ${g.wallMs.toFixed(1)} ms at ${g.fromUs} µs: on CPU ${g.cpuMs.toFixed(1)}, waiting ${g.waitMs.toFixed(1)}, GC ${g.gcMs.toFixed(1)}\n`,
+          )
+          .join(""),
+    );
+    return row;
+  }
+
+  stop(): void {
+    this.#delay.disable();
+    this.#gc.disconnect();
+    this.#turns.stop();
+  }
+}
