@@ -47,12 +47,15 @@ interface QueueView {
 enum Phase {
   Sections,
   Rank,
+  Extras,
   Rows,
   Indexes,
   Kv,
   Done,
 }
 
+/** Bytes of the extras region copied between two budget checks (fresh pages fault in as they are written). */
+const EXTRAS_BYTES_PER_CHECK = 1 << 20;
 /** Index entries written between two budget checks. */
 const ENTRIES_PER_CHECK = 4_096;
 /**
@@ -90,6 +93,9 @@ export class SnapshotWriter implements SnapshotEncoder {
   #payloadBytes = 0;
   readonly #extras = new ByteWriter(256);
   #extrasCount = 0;
+  /** The extras region's bytes (from the rank pass), copied into the output in slices. */
+  #extrasBytes: Uint8Array = new Uint8Array(0);
+  #extrasCopied = 0;
 
   #out: Uint8Array | null = null;
   #layout: Layout | null = null;
@@ -138,6 +144,10 @@ export class SnapshotWriter implements SnapshotEncoder {
         case Phase.Rank:
           if (!this.#rankPages()) return null;
           this.#start();
+          this.#phase = Phase.Extras;
+          break;
+        case Phase.Extras:
+          if (!this.#copyExtras()) return null;
           this.#phase = Phase.Rows;
           this.#page = 0;
           this.#row = 0;
@@ -284,7 +294,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       table.setBigUint64(r * 16, BigInt(layout.offsets[r]!), true);
       table.setBigUint64(r * 16 + 8, BigInt(lengths[r]!), true);
     }
-    out.set(extras, this.#reserve + layout.offsets[Region.Extras]!);
+    this.#extrasBytes = extras;
     this.#out = out;
     this.#layout = layout;
     this.#payloadAt = this.#reserve + layout.offsets[Region.Payload]!;
@@ -293,6 +303,21 @@ export class SnapshotWriter implements SnapshotEncoder {
     let c = 0;
     for (const q of this.#queues) for (const view of q.indexes) counts[c++] = view.size;
     this.#entryAt = this.#queues.length * INDEXES_PER_QUEUE;
+  }
+
+  /** The extras encoded by the rank pass into their region, a megabyte per budget check. True when done. */
+  #copyExtras(): boolean {
+    const extras = this.#extrasBytes;
+    const at = this.#reserve + this.#layout!.offsets[Region.Extras]!;
+    while (this.#extrasCopied < extras.byteLength) {
+      const from = this.#extrasCopied;
+      const to = Math.min(extras.byteLength, from + EXTRAS_BYTES_PER_CHECK);
+      this.#out!.set(extras.subarray(from, to), at + from);
+      this.#extrasCopied = to;
+      if (to < extras.byteLength && this.#budget.spent()) return false;
+    }
+    this.#extrasBytes = new Uint8Array(0);
+    return true;
   }
 
   /** Pass 2: every live row's columns and payload, page by page. True when done. */
