@@ -2,7 +2,7 @@
  * The `op_slices` workload: how long the synchronous steps of the operator
  * calls take with N live jobs — one page of `listJobs`, one slice of
  * `removeJobs` that scans without removing, one slice of `removeJobs` and
- * of `requeueDeadJobs` that act on their full 512 jobs. Each step is timed
+ * of `requeueDeadJobs` that act on their most jobs (256). Each step is timed
  * from the call to its return (the first slice runs inside the call; the
  * rest run one per turn of the event loop and cost the same). Reported as
  * min / median / max over the repetitions; the median is the step's cost,

@@ -25,7 +25,7 @@ export const BULK_SCAN_CHECK = 256;
  * (each encoded, looked up and applied). The number per commit follows the
  * time left in the slice, from {@link BULK_STEP_MIN} up to this.
  */
-export const BULK_OPERATION_JOBS = 512;
+export const BULK_OPERATION_JOBS = 256;
 /** Fewest records per commit of a bulk operation (progress however slow the core). */
 export const BULK_STEP_MIN = 8;
 /** First estimate of the cost of one record of a bulk operation (ms). */

@@ -534,7 +534,7 @@ export class Queue {
    * `olderThanMs` only those at least that old: by enqueue time for pending
    * and scheduled jobs, completion time for done ones, failure time for dead
    * ones. Jobs that arrive meanwhile are left alone. Runs as a series of
-   * atomic writes of at most 512 jobs each, a few milliseconds' worth per
+   * atomic writes of at most 256 jobs each, a few milliseconds' worth per
    * turn of the event loop; resolves with how many jobs it removed once
    * that is durable.
    */
@@ -549,7 +549,7 @@ export class Queue {
   /**
    * Put the dead jobs of `queue` back to pending, oldest id first, up to
    * `options.limit` of them (default: all), each like {@link requeueDeadJob}.
-   * Runs as a series of atomic writes of at most 512 jobs each, a few
+   * Runs as a series of atomic writes of at most 256 jobs each, a few
    * milliseconds' worth per turn of the event loop; resolves with how many
    * it requeued once that is durable.
    */
