@@ -1,10 +1,17 @@
 import { performance } from "node:perf_hooks";
+import { type Context, context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { Queue } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { type BenchStore, createBenchStore, type StoreKind } from "../lib/stores.js";
-import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
+import {
+  benchTelemetry,
+  benchTracerProvider,
+  TELEMETRY_MODES,
+  type TelemetryMode,
+} from "../lib/telemetry.js";
 import type { Workload } from "../lib/workload.js";
 
 export interface TelemetryOverheadParams {
@@ -16,24 +23,41 @@ export interface TelemetryOverheadParams {
   payloadBytes: number;
   /** Jobs each queue enqueues before the measured phase (JIT warm-up). */
   warmup: number;
-  /** Comma-separated modes: `off`, `metrics`, `traces`, `both`, each optionally `:<sample ratio>`. */
+  /**
+   * Comma-separated modes: `off`, `metrics`, `traces`, `both`, each optionally
+   * `:<sample ratio>` and then `:parent` (`requireParentSpan: true`).
+   */
   modes: string;
+  /**
+   * When above 0, every enqueue (in every mode alike) runs inside a request's
+   * context, as in a traced web app: this share of requests has a recording
+   * (sampled) span, the others an unsampled, non-recording one; an
+   * AsyncLocalStorage context manager is registered. 0: no context at all.
+   */
+  requests: number;
 }
 
 interface Mode {
   label: string;
   telemetry: TelemetryMode;
   sample: number;
+  requireParentSpan: boolean;
 }
 
 function parseModes(raw: string): Mode[] {
   return raw.split(",").map((label) => {
-    const [name, ratio] = label.split(":");
+    const [name, ratio, parent] = label.split(":");
     const telemetry = TELEMETRY_MODES.find((m) => m === name);
     const sample = ratio === undefined ? 1 : Number(ratio);
-    if (telemetry === undefined || !(sample >= 0 && sample <= 1))
-      throw new Error(`Expected \`--modes\` items like off, metrics, traces:0.01; got "${label}"`);
-    return { label, telemetry, sample };
+    if (
+      telemetry === undefined ||
+      !(sample >= 0 && sample <= 1) ||
+      (parent !== undefined && parent !== "parent")
+    )
+      throw new Error(
+        `Expected \`--modes\` items like off, metrics, traces:0.01, traces:0.01:parent; got "${label}"`,
+      );
+    return { label, telemetry, sample, requireParentSpan: parent === "parent" };
   });
 }
 
@@ -63,6 +87,7 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     payloadBytes: args.number("payload", 64),
     warmup: args.number("warmup", 20_000),
     modes: args.string("modes", "off,metrics,traces,traces:0.1,traces:0.01"),
+    requests: args.number("requests", 0),
   }),
   async run(kind: StoreKind, params: TelemetryOverheadParams): Promise<BenchResult[]> {
     const modes = parseModes(params.modes);
@@ -72,12 +97,15 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     const otels: ReturnType<typeof benchTelemetry>[] = [];
     const queues: Queue[] = [];
     const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+    const requests = requestContexts(params.requests);
+    let sentAll = 0;
     const produce = async (queue: Queue, name: string, count: number) => {
       let sent = 0;
       const producer = async (): Promise<void> => {
         while (sent < count) {
           sent++;
-          await queue.enqueue(name, payload);
+          if (requests === undefined) await queue.enqueue(name, payload);
+          else await context.with(requests.of(sentAll++), () => queue.enqueue(name, payload));
         }
       };
       await Promise.all(Array.from({ length: params.producers }, producer));
@@ -86,7 +114,7 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
       for (const [i, mode] of modes.entries()) {
         const bench = await createBenchStore(kind);
         stores.push(bench);
-        const otel = benchTelemetry(mode.telemetry, mode.sample);
+        const otel = benchTelemetry(mode.telemetry, mode.sample, mode.requireParentSpan);
         otels.push(otel);
         queues.push(
           await Queue.open(bench.store, `bench/telemetry-overhead-${i}`, {
@@ -134,8 +162,45 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
         },
       }));
     } finally {
+      await requests?.shutdown();
       for (const otel of otels) await otel.shutdown();
       for (const bench of stores) await bench.cleanup();
     }
   },
 };
+
+/**
+ * Request contexts as a traced web app hands them to its code: one request in
+ * `1 / share` carries a recording span (started once, from its own always-on
+ * provider, so its cost is in no mode), the rest an unsampled non-recording
+ * span, as a parent-based sampler leaves them.
+ */
+function requestContexts(
+  share: number,
+): { of(request: number): Context; shutdown(): Promise<void> } | undefined {
+  if (share <= 0) return undefined;
+  if (!(share <= 1))
+    throw new Error(`Expected \`--requests\` to be a share in [0, 1], got ${share}`);
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  const provider = benchTracerProvider(1);
+  const recording = provider.getTracer("bench-requests").startSpan("request");
+  const sampled = trace.setSpan(ROOT_CONTEXT, recording);
+  const unsampled = trace.setSpan(
+    ROOT_CONTEXT,
+    trace.wrapSpanContext({
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      traceFlags: TraceFlags.NONE,
+    }),
+  );
+  const every = Math.max(1, Math.round(1 / share));
+  return {
+    of: (request) => (request % every === 0 ? sampled : unsampled),
+    async shutdown() {
+      recording.end();
+      await provider.shutdown();
+      context.disable();
+    },
+  };
+}
