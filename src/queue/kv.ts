@@ -10,6 +10,7 @@
 import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { KvMap } from "./kv-map.js";
+import { durableRead } from "./reads.js";
 import { Tag } from "./records/tags.js";
 import { checkKvExpected, checkKvKey, checkKvPrefix, checkKvValue } from "./validate.js";
 
@@ -86,7 +87,7 @@ export function kvScanFrom(kv: KvMap, prefix: unknown, options: KvScanOptions = 
 /** `Queue.kvGet`. */
 export async function kvGet(core: QueueCore, key: string): Promise<Uint8Array | null> {
   core.check();
-  return kvGetFrom(core.state.kv, key);
+  return durableRead(core, kvGetFrom(core.state.kv, key));
 }
 
 /** `Queue.kvScan`. */
@@ -96,7 +97,7 @@ export async function kvScan(
   options: KvScanOptions | undefined,
 ): Promise<KvPage> {
   core.check();
-  return kvScanFrom(core.state.kv, prefix, options);
+  return durableRead(core, kvScanFrom(core.state.kv, prefix, options));
 }
 
 /** Resolves once the log takes writes and the queue is still open. */

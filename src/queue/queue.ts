@@ -338,7 +338,9 @@ export class Queue {
   /**
    * The value of the KV entry `key` (a copy), or `null`. Keys are strings of
    * 1 to 1 024 UTF-8 bytes; the KV namespace is separate from jobs and kept
-   * in the store like them.
+   * in the store like them. Like every read, it answers only durable state:
+   * a value written just before (by this process) is returned once its write
+   * is durable, never before.
    */
   kvGet(key: string): Promise<Uint8Array | null> {
     return kv.kvGet(this.#core, key);
@@ -404,7 +406,12 @@ export class Queue {
 
   // ---- management ------------------------------------------------------------------------
 
-  /** A snapshot of the job, or `null` if it does not exist (never existed, or was removed). */
+  /**
+   * A snapshot of the job, or `null` if it does not exist (never existed, or
+   * was removed). Answered once every change logged before the call is
+   * durable, so it never shows a state that a crash could still undo (the
+   * same holds for `attemptHistory`, `listJobs`, `deadJobs`, `kvGet` and `kvScan`).
+   */
   getJob(id: string): Promise<JobRecord | null> {
     return reads.readJob(this.#core, id);
   }

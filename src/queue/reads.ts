@@ -22,6 +22,18 @@ import {
 const DEAD_JOBS_PER_STEP = 256;
 
 /**
+ * `answer` (read from the state as of now) once every record applied so far
+ * is durable: a read never reports a job or value whose record a crash could
+ * still undo (a write acknowledged only once durable, read the same way).
+ * Costs nothing when no write is in flight; never seals the open log batch
+ * early, so reads do not shrink group commits. Rejects when the log failed.
+ */
+export async function durableRead<T>(core: QueueCore, answer: T): Promise<T> {
+  await core.log.append([]);
+  return answer;
+}
+
+/**
  * The records of jobs `handles` with their offloaded payloads read back. A
  * read racing a change of the job answers as if it came just after it,
  * rather than failing on the object the change deleted: a job removed
@@ -53,15 +65,15 @@ async function withPayloads(core: QueueCore, handles: readonly number[]): Promis
 export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
   core.check();
   const h = core.findJob(checkString(id, "id"));
-  if (h === -1) return null;
-  const [record] = await withPayloads(core, [h]);
+  if (h === -1) return durableRead(core, null);
+  const [record] = await durableRead(core, await withPayloads(core, [h]));
   return record ?? null;
 }
 
 /** `Queue.attemptHistory`. */
 export async function readAttemptHistory(core: QueueCore, id: string): Promise<JobAttempt[]> {
   core.check();
-  return attemptHistoryOf(core.state, checkString(id, "id"));
+  return durableRead(core, attemptHistoryOf(core.state, checkString(id, "id")));
 }
 
 /** `Queue.listJobs`. */
@@ -75,9 +87,12 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
-  const jobs = checked.loadPayloads
-    ? await withPayloads(core, page.jobs)
-    : page.jobs.map((h) => core.toRecord(h));
+  const jobs = await durableRead(
+    core,
+    checked.loadPayloads
+      ? await withPayloads(core, page.jobs)
+      : page.jobs.map((h) => core.toRecord(h)),
+  );
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 
@@ -113,7 +128,8 @@ export async function readDeadJobs(
       budget.start();
     }
   }
-  return jobs;
+  // Answered once every record applied so far (including those seen by earlier steps) is durable.
+  return durableRead(core, jobs);
 }
 
 /** `Queue.stats`. */

@@ -48,8 +48,10 @@ describe("claims are handed out only once durable", { timeout: 60_000 }, () => {
     await turns();
     assert.equal(firstState.settled(), false, "the claim must wait for its record");
     assert.equal(await queue.claim("q"), null, "the job must not go to a second claimer");
-    assert.equal((await queue.getJob(id))?.status, "claimed");
+    // A read answers once the claim is durable.
+    const read = queue.getJob(id);
     hold.release();
+    assert.equal((await read)?.status, "claimed");
     const claim = await first;
     assert.equal(claim?.id, id);
     assert.equal(claim?.attempts, 1);

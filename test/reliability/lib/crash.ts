@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
 import { Queue } from "../../../src/queue/queue.js";
 import { FileStore } from "../../../src/store/file.js";
@@ -92,10 +93,14 @@ export async function runCrashRounds(
     }
     // Claims seen durable before the kill were promoted as lines arrived; drop the rest.
     model.forgetPendingClaims();
+    // A clock that stands still: no timer changes the state while the audit reads it.
     const queue = await Queue.open(new FileStore(storeDir, { fsync: false }), "q", {
       logger: silentLogger,
+      clock: new ManualClock(Date.now()),
     });
     try {
+      // Reads answer once the writes before them are durable: let the open's writes land.
+      await queue.flush();
       for (const p of auditState(liveState(queue))) violation(round, `state: ${p}`);
       for (const p of await auditPublicApi(queue)) violation(round, `api: ${p}`);
       for (const p of await model.check(queue, false)) violation(round, p);

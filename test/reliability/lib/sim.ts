@@ -531,6 +531,8 @@ async function claimThenCrash(w: World): Promise<void> {
   handedOut(w, claim, 200);
   w.report.claimCrashesAfter++;
   await restart(w, "crash");
+  // Reads answer once what is in flight is durable: let the open's writes land first.
+  if (!(await quiesce(w))) return;
   const job = await w.quietly(() => w.queue!.getJob(claim.id));
   if (w.model.removalAttempted.has(claim.id) || job === null) return; // cancelled, or gone by a checked path
   if (job.attempts < claim.attempts)
@@ -847,8 +849,26 @@ async function checkRecovered(w: World): Promise<void> {
     const stats = await w.settle(w.queue!.stats(name));
     if (stats.ok && stats.value.paused) w.paused.add(name);
   }
+  if (!(await quiesce(w))) return;
   const problems = await w.quietly(() => w.model.check(w.queue!, w.keepsDone));
   for (const p of problems) w.violations.push(`after reopen: ${p}`);
+}
+
+/**
+ * Lets the simulation run until nothing logged is in flight, so the reads
+ * that follow (which answer only once the writes before them are durable)
+ * answer without simulated time passing. False when the queue closed or
+ * writes kept coming.
+ */
+async function quiesce(w: World): Promise<boolean> {
+  const queue = w.queue!;
+  for (let i = 0; i < 10; i++) {
+    if (queue.closed) return false;
+    if (queue.logStats().unflushedBytes === 0) return true;
+    const flushed = await w.settle(queue.flush());
+    if (!flushed.ok) return false;
+  }
+  return !queue.closed && queue.logStats().unflushedBytes === 0;
 }
 
 async function audit(w: World, deep: boolean): Promise<void> {
@@ -857,15 +877,13 @@ async function audit(w: World, deep: boolean): Promise<void> {
   if (queue.closed) return;
   // Checked against the state as it stands now, before the reads below let time pass.
   for (const p of await payloadObjectsPresent(w)) w.violations.push(p);
+  // Reads answer only durable state: once nothing is in flight, they answer at once.
+  if (!(await quiesce(w))) return;
   for (const p of await w.quietly(() => w.model.check(queue, w.keepsDone))) w.violations.push(p);
   if (!deep || queue.closed) return;
   for (const p of await w.quietly(() => auditPublicApi(queue))) w.violations.push(`api: ${p}`);
   // Once everything is durable, a fresh replay of the store must rebuild the live state.
-  for (let i = 0; i < 10; i++) {
-    const flushed = await w.settle(queue.flush());
-    if (!flushed.ok || queue.closed) return;
-    if (queue.logStats().unflushedBytes === 0) break;
-  }
+  if (!(await quiesce(w))) return;
   const live = stateDigest(liveState(queue));
   const replayed = stateDigest(await replayedState(w.memory, PATH));
   if (live !== replayed)
