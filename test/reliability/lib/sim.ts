@@ -65,6 +65,9 @@ export interface SimReport {
   /** Transactions committed, and refused (a failing kvCheck or a lost claim: nothing applied). */
   transactions: number;
   refusedTransactions: number;
+  /** Audits that checked the model against the queue, and audits that found writes in flight and skipped it. */
+  modelChecks: number;
+  modelChecksSkipped: number;
   violations: string[];
 }
 
@@ -131,6 +134,8 @@ class World {
       offloadedClaims: 0,
       transactions: 0,
       refusedTransactions: 0,
+      modelChecks: 0,
+      modelChecksSkipped: 0,
       violations: this.violations,
     };
   }
@@ -703,9 +708,11 @@ async function operation(w: World): Promise<void> {
     return;
   }
   if (kind === 2 || kind === 3) {
-    // Learn what the call will act on: both read the state at once, with nothing in between.
+    // Learn what the call will act on: both read the state at once, with nothing in between
+    // (ids only: a listing that reads offloaded payloads back waits for them, and drops a
+    // job the call removed meanwhile).
     const status = kind === 2 ? w.pick(["pending", "scheduled", "dead"] as const)! : "dead";
-    const listing = queue.listJobs(name, status, { limit: 1_000 });
+    const listing = queue.listJobs(name, status, { limit: 1_000, loadPayloads: false });
     const call = kind === 2 ? queue.removeJobs(name, status) : queue.requeueDeadJobs(name);
     call.catch(() => {});
     const listed = await w.settle(listing);
@@ -880,9 +887,11 @@ async function audit(w: World, deep: boolean): Promise<void> {
   // Reads answer only durable state, so they answer at once only while nothing is in
   // flight: a deep audit waits for that; a light one checks the model only when it is
   // so already (most steps), rather than letting simulated time pass on every step.
-  if (deep) {
-    if (!(await quiesce(w))) return;
-  } else if (queue.logStats().unflushedBytes > 0) return;
+  if (deep ? !(await quiesce(w)) : queue.logStats().unflushedBytes > 0) {
+    w.report.modelChecksSkipped++;
+    return;
+  }
+  w.report.modelChecks++;
   for (const p of await w.quietly(() => w.model.check(queue, w.keepsDone))) w.violations.push(p);
   if (!deep || queue.closed) return;
   for (const p of await w.quietly(() => auditPublicApi(queue))) w.violations.push(`api: ${p}`);
