@@ -279,6 +279,13 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
   /** Caller ids and dedup keys (queue NUL key) taken by earlier enqueues → public id. */
   const jobIds = new Set<string>();
   const dedup = new Map<string, string>();
+  /**
+   * Jobs an earlier cancel of this transaction removes. Their caller id and
+   * dedup key are taken until the transaction commits (a transaction record
+   * is checked whole against the state before it), so an enqueue that would
+   * reuse them is refused rather than answered with a job about to be gone.
+   */
+  const removed = new Set<number>();
   /** Log ids of the enqueues decided so far, by operation index (flow parents). */
   const logIds: string[] = [];
   for (let n = 0; n < ops.length; n++) {
@@ -288,6 +295,13 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
       case "enqueue": {
         const { payload, options, arg } = op.job;
         const { dedupKey, jobId, delayMs } = options;
+        const idHolder = jobId === undefined ? -1 : state.findPublic(jobId);
+        const keyHolder =
+          dedupKey === undefined ? undefined : state.queues.get(op.queue)?.dedup.get(dedupKey);
+        if (removed.has(idHolder) || (keyHolder !== undefined && removed.has(keyHolder)))
+          throw new InvalidArgumentError(
+            `Expected ${what} to use a ${removed.has(idHolder) ? "jobId" : "dedupKey"} no job of this transaction cancels, got ${JSON.stringify(removed.has(idHolder) ? jobId : dedupKey)} (cancel in one transaction, enqueue in the next)`,
+          );
         if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
           // A flow is added whole or not at all: its jobs cannot be skipped.
           if (op.flow !== undefined)
@@ -410,12 +424,14 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
             if (c !== h) use(c, what);
             decided.ops.push(record);
             if (record.tag === Tag.CancelRequest) decided.cancelRequested.push(c);
+            else removed.add(c);
           }
           decided.result.cancelled.push("removed");
           break;
         }
         if (status !== Status.Claimed) {
           decided.ops.push({ tag: Tag.Cancel, id });
+          removed.add(h);
           decided.result.cancelled.push("removed");
           break;
         }

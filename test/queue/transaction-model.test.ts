@@ -76,9 +76,13 @@ function expect(model: Model, ops: Op[]): Expected {
   const used = new Set<number>();
   const created: boolean[] = [];
   const cancelled: string[] = [];
+  /** Caller ids of jobs a cancel in this transaction removes: not reusable before it commits. */
+  const cancelledIds = new Set<string>();
   for (const op of ops) {
     switch (op.k) {
       case "enqueue": {
+        if (op.jobId !== undefined && cancelledIds.has(op.jobId))
+          return { ok: false, code: "INVALID_ARGUMENT" };
         if (op.jobId !== undefined && next.jobIds.has(op.jobId)) {
           created.push(false);
           break;
@@ -124,6 +128,7 @@ function expect(model: Model, ops: Op[]): Expected {
         if (job.status === "pending") {
           job.status = "gone";
           next.jobIds.delete(job.id);
+          cancelledIds.add(job.id);
           cancelled.push("removed");
         } else {
           job.cancelRequested = true;

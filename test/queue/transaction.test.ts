@@ -249,4 +249,34 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     assert.deepEqual(seen, ["completed:a", "dead:a", "enqueued:b"]);
     await queue.close();
   });
+
+  it("refuses to reuse, in the same transaction, a jobId or dedupKey that one of its cancels frees", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("a", "first", { jobId: "order-1" });
+    await queue.enqueue("a", "second", { dedupKey: "k" });
+    const keyHolder = (await queue.listJobs("a", "pending")).jobs[1]!.id;
+    const before = stateDigest(liveState(queue));
+    const byId = await rejection(
+      queue.transaction((tx) => {
+        tx.cancel("order-1");
+        tx.enqueue("a", "again", { jobId: "order-1" });
+      }),
+    );
+    assert.equal(byId.code, "INVALID_ARGUMENT");
+    assert.match(byId.message, /jobId .*"order-1"/);
+    const byKey = await rejection(
+      queue.transaction((tx) => {
+        tx.cancel(keyHolder);
+        tx.enqueue("a", "again", { dedupKey: "k" });
+      }),
+    );
+    assert.equal(byKey.code, "INVALID_ARGUMENT");
+    assert.equal(stateDigest(liveState(queue)), before);
+    // In the next transaction the id is free again.
+    await queue.transaction((tx) => tx.cancel("order-1"));
+    const result = await queue.transaction((tx) => tx.enqueue("a", "again", { jobId: "order-1" }));
+    assert.deepEqual(result.enqueued, [{ id: "order-1", created: true }]);
+    assert.equal(text((await queue.getJob("order-1"))!.payload), "again");
+    await queue.close();
+  });
 });
