@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
-import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -9,32 +8,7 @@ import { listAll } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { openTestQueue, rejection } from "./helpers.js";
-
-const WAL = /\/wal\//;
-/** The log gives up on a failing store within a few real milliseconds. */
-const FAIL_FAST: OpenOptions = {
-  log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
-};
-
-/** Lets pending promise reactions and I/O callbacks run. */
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Tracks whether a promise settled, without handling its rejection for the caller. */
-function watch<T>(promise: Promise<T>): { settled: () => boolean } {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return { settled: () => settled };
-}
+import { FAIL_FAST, openTestQueue, rejection, turns, WAL, watch } from "./helpers.js";
 
 describe("claims are handed out only once durable", { timeout: 60_000 }, () => {
   it("claim() resolves after its record lands; meanwhile nobody else gets the job", async () => {

@@ -60,3 +60,29 @@ export const NO_BACKOFF = { defaultQueueConfig: { retryBackoffBaseMs: 0 } } as c
 export function setSliceMs(queue: Queue, ms: number): void {
   (queue as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(ms);
 }
+
+/** Keys of WAL objects (for holding or failing their writes). */
+export const WAL = /\/wal\//;
+/** The log gives up on a failing store within a few real milliseconds. */
+export const FAIL_FAST: OpenOptions = {
+  log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
+};
+
+/** Lets pending promise reactions and I/O callbacks run. */
+export async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Tracks whether a promise settled, without handling its rejection for the caller. */
+export function watch<T>(promise: Promise<T>): { settled: () => boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return { settled: () => settled };
+}

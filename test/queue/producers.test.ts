@@ -7,32 +7,7 @@ import { setsNoEnqueueOption } from "../../src/queue/validate.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { liveState } from "../reliability/lib/audit.js";
-import { openTestQueue, rejection, text } from "./helpers.js";
-
-const WAL = /\/wal\//;
-/** The log gives up on a failing store within a few real milliseconds. */
-const FAIL_FAST: OpenOptions = {
-  log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20 } },
-};
-
-/** Lets pending promise reactions and I/O callbacks run. */
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Tracks whether a promise settled, without handling its rejection for the caller. */
-function watch<T>(promise: Promise<T>): { settled: () => boolean } {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return { settled: () => settled };
-}
+import { FAIL_FAST, openTestQueue, rejection, text, turns, WAL, watch } from "./helpers.js";
 
 describe("enqueue of a plain job", { timeout: 60_000 }, () => {
   it("keeps the payload as given when the caller reuses its buffer right after the call", async () => {
