@@ -226,6 +226,8 @@ interface Decided {
   earliestRunAt: number;
   /** A dedup key or job id hit: its holder may still be in flight. */
   hit: boolean;
+  /** Operation indexes whose offloaded payload object a decided record references. */
+  offloaded: Set<number>;
 }
 
 function jobName(core: QueueCore, h: number): string {
@@ -236,7 +238,11 @@ function jobName(core: QueueCore, h: number): string {
  * Checks `ops` in order against the state and decides the records; throws
  * (deciding nothing that lasts) on the first that cannot be done.
  */
-function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRef>): Decided {
+function decide(
+  core: QueueCore,
+  ops: readonly Op[],
+  refs: ReadonlyMap<number, PayloadRef>,
+): Decided {
   const state = core.state;
   const now = core.now();
   const decided: Decided = {
@@ -247,6 +253,7 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
     dispatch: new Set(),
     earliestRunAt: Number.POSITIVE_INFINITY,
     hit: false,
+    offloaded: new Set(),
   };
   /** Jobs acted on so far → the operation that did. */
   const used = new Map<number, string>();
@@ -335,7 +342,8 @@ function decide(core: QueueCore, ops: readonly Op[], refs: Map<number, PayloadRe
         const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
         const scheduled = runAt !== undefined && runAt > now;
         const payloadRef = refs.get(n);
-        if (payloadRef !== undefined) refs.delete(n); // used: not deleted below
+        // Used only if the whole transaction is decided: a later operation may still throw.
+        if (payloadRef !== undefined) decided.offloaded.add(n);
         decided.ops.push({
           tag: Tag.Enqueue,
           id,
@@ -517,10 +525,15 @@ export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<Tr
     if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
     decided = decide(core, ops, refs);
-  } finally {
-    // Objects no committed record uses: a failed transaction's, a dedup hit's.
+  } catch (error) {
+    // Nothing commits: every object written for it is unused.
     core.payloads.delete([...refs.values()].map((ref) => ref.key));
+    throw error;
   }
+  // Objects no committed record uses: a dedup or job id hit's.
+  core.payloads.delete(
+    [...refs].flatMap(([n, ref]) => (decided.offloaded.has(n) ? [] : [ref.key])),
+  );
   if (decided.ops.length > 0) {
     for (const lease of decided.settled) core.leases.remove(lease);
     const written = core.commit({ tag: Tag.Transaction, ops: decided.ops });

@@ -123,6 +123,55 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("a transaction or flow that fails after offloading deletes every object it wrote", async () => {
+      const { queue, store } = await openOn(kind, { payloadOffloadBytes: 100 });
+      await queue.kvPut("k", "v");
+      await queue.enqueue("work", "small", { jobId: "taken" });
+      // The offloaded enqueue is decided before the operation that fails.
+      await assert.rejects(
+        queue.transaction((tx) => {
+          tx.enqueue("work", big(200));
+          tx.kvCheck("k", "other");
+        }),
+        { code: "CONFLICT" },
+      );
+      assert.deepEqual(await eventually(store, 0), [], "a conflict's object");
+      await assert.rejects(
+        queue.enqueueFlow({
+          queue: "parent",
+          payload: big(300),
+          children: [{ queue: "work", payload: "child", options: { jobId: "taken" } }],
+        }),
+        { code: "DUPLICATE_JOB_ID" },
+      );
+      assert.deepEqual(await eventually(store, 0), [], "a refused flow's object");
+      const claim = (await queue.claim("work"))!;
+      await queue.ack(claim);
+      await assert.rejects(
+        queue.transaction((tx) => {
+          tx.enqueue("work", big(400));
+          tx.ack(claim);
+        }),
+        { code: "CLAIM_LOST" },
+      );
+      assert.deepEqual(await eventually(store, 0), [], "a lost claim's transaction's object");
+
+      // A committed transaction keeps the objects its jobs use, and only those.
+      const first = await queue.enqueue("work", big(200, 1), { dedupKey: "d" });
+      const { enqueued } = await queue.transaction((tx) => {
+        tx.enqueue("work", big(200, 2));
+        tx.enqueue("work", big(200, 3), { dedupKey: "d" }); // a hit: its object goes
+      });
+      assert.deepEqual(
+        enqueued.map((e) => e.created),
+        [true, false],
+      );
+      assert.equal((await eventually(store, 2)).length, 2);
+      assert.deepEqual((await queue.getJob(first))?.payload, Buffer.from(big(200, 1)));
+      assert.deepEqual((await queue.getJob(enqueued[0]!.id))?.payload, Buffer.from(big(200, 2)));
+      await queue.close();
+    });
+
     it("rejects a bad payloadOffloadBytes before touching the store", async () => {
       const store = await kind.make();
       for (const bad of [-1, 1.5, "1", Number.NaN]) {
