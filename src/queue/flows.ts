@@ -10,6 +10,7 @@ import { checkString, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
 import type { EnqueueOptions } from "./options.js";
+import { traced } from "./producers.js";
 import type { State } from "./state.js";
 import { commitOps, type Op } from "./transaction.js";
 import type { Payload } from "./types.js";
@@ -84,13 +85,44 @@ function flowOps(core: QueueCore, flow: unknown): Op[] {
 export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowResult> {
   core.check();
   const ops = flowOps(core, flow);
-  const { enqueued } = await commitOps(core, ops);
+  const { enqueued } = await commitFlow(core, ops);
   const results: FlowResult[] = enqueued.map((r) => ({ id: r.id, children: [] }));
   ops.forEach((op, i) => {
     const parent = op.kind === "enqueue" ? op.flow?.parent : undefined;
     if (parent !== undefined) results[parent]!.children.push(results[i]!);
   });
   return results[0]!;
+}
+
+/**
+ * Commits a flow's enqueues; with tracing, under one producer span for the
+ * whole flow (as `enqueueMany`), whose context every job of it carries, so
+ * each handler's span links to it.
+ */
+async function commitFlow(core: QueueCore, ops: Op[]): Promise<{ enqueued: { id: string }[] }> {
+  const first = ops[0]!;
+  const trace = core.instrumentation?.tracing?.enqueue(
+    first.kind === "enqueue" ? first.queue : "",
+    undefined,
+    ops.length,
+  );
+  if (trace === undefined) return commitOps(core, ops);
+  try {
+    const result = await commitOps(
+      core,
+      ops.map((op) =>
+        op.kind === "enqueue" ? { ...op, job: traced({ ...op.job }, trace, true) } : op,
+      ),
+    );
+    trace.succeeded(
+      result.enqueued.map((r) => r.id),
+      true,
+    );
+    return result;
+  } catch (error) {
+    trace.failed(error);
+    throw error;
+  }
 }
 
 /** `Queue.childResults`. */

@@ -178,6 +178,35 @@ describe("traces", { timeout: 60_000 }, () => {
     assert.equal(named(exporter.getFinishedSpans(), "enqueue b").length, 3);
   });
 
+  it("a flow is one producer span whose context every job of it carries, so each handler's span links to it", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const flow = await tracer.startActiveSpan("POST /order", async (span) => {
+      const result = await queue.enqueueFlow({
+        queue: "ship",
+        payload: "parent",
+        children: [{ queue: "charge", payload: "child", options: { headers: { tenant: "acme" } } }],
+      });
+      span.end();
+      return result;
+    });
+    const [producer, ...others] = named(exporter.getFinishedSpans(), "enqueue ship");
+    assert.equal(others.length, 0);
+    assert.equal(producer?.kind, SpanKind.PRODUCER);
+    assert.equal(producer.attributes["messaging.batch.message_count"], 2);
+    const child = await queue.getJob(flow.children[0]!.id);
+    for (const job of [await queue.getJob(flow.id), child])
+      assert.equal(job?.headers.traceparent, formatTraceParent(producer.spanContext()));
+    assert.equal(child?.headers.tenant, "acme");
+    await work(queue, "charge", 1, async () => {});
+    await work(queue, "ship", 1, async () => {});
+    for (const name of ["process charge", "process ship"]) {
+      const [run] = named(exporter.getFinishedSpans(), name);
+      assert.equal(run?.links[0]?.context.spanId, producer.spanContext().spanId, name);
+    }
+    await queue.close();
+  });
+
   it("a traced enqueue's span ends once its job is durable; a failed write ends it as an error", async () => {
     const { exporter, tracerProvider } = tracing();
     const faults = new FaultStore(new MemoryStore());
