@@ -55,7 +55,10 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     );
     const missing = await cli("jobs", "mail", ...store);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /--status/);
+    assert.match(
+      missing.stderr,
+      /--status is required: one of pending, scheduled, claimed, done, dead/,
+    );
   });
 
   it("jobs shows offloaded payloads read from their objects", async () => {
