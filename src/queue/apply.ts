@@ -6,6 +6,7 @@
  * never moves more than {@link BULK_RECORD_JOBS} jobs on the live path.
  */
 import { applyTransaction } from "./apply-tx.js";
+import { doneIndexOf, oldestDone } from "./done-order.js";
 import {
   addChild,
   childEnded,
@@ -15,6 +16,7 @@ import {
   placeWaitingParent,
 } from "./flow-state.js";
 import { groupOf, groupOnlyExtras, groupUngrouped } from "./groups.js";
+import type { HandleIndex } from "./handle-index.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
@@ -60,7 +62,7 @@ export function unindex(state: State, h: number): void {
       qs.groups?.removeClaimed(groupOf(state, h));
       return;
     case Status.Done:
-      qs.done.delete(h);
+      doneIndexOf(state, qs, h).delete(h);
       return;
     case Status.Dead:
       qs.deadBySeq.delete(h);
@@ -95,7 +97,7 @@ export function place(state: State, h: number, status: StatusCode, at: number): 
       qs.groups?.addClaimed(groupOf(state, h));
       return;
     case Status.Done:
-      qs.done.insert(h);
+      doneIndexOf(state, qs, h).insert(h);
       return;
     case Status.Dead:
       qs.deadBySeq.insert(h);
@@ -154,9 +156,21 @@ function attempted(
 }
 
 /** Remove, oldest first, up to `limit` jobs of `index` (ordered by `at`) whose `at` is below `before`. */
-function sweep(state: State, index: QueueState["done"], before: number, limit: number): void {
+function sweep(state: State, index: HandleIndex, before: number, limit: number): void {
   for (let n = 0; n < limit; n++) {
     const oldest = index.min();
+    if (oldest === -1 || state.table.read(oldest).at[slot(oldest)]! >= before) return;
+    remove(state, oldest);
+  }
+}
+
+/**
+ * Remove, oldest first, up to `limit` kept done jobs of `qs` (with a result
+ * or without, in one completion order) that completed before `before`.
+ */
+function sweepAllDone(state: State, qs: QueueState, before: number, limit: number): void {
+  for (let n = 0; n < limit; n++) {
+    const oldest = oldestDone(state, qs);
     if (oldest === -1 || state.table.read(oldest).at[slot(oldest)]! >= before) return;
     remove(state, oldest);
   }
@@ -415,7 +429,12 @@ export function apply(state: State, rec: QueueRecord): void {
     case Tag.SweepDoneSome: {
       const qs = state.queues.get(rec.queue);
       const limit = rec.tag === Tag.SweepDone ? Number.POSITIVE_INFINITY : rec.limit;
-      if (qs !== undefined) sweep(state, qs.done, rec.before, limit);
+      if (qs !== undefined) sweepAllDone(state, qs, rec.before, limit);
+      return;
+    }
+    case Tag.SweepDoneNoResultSome: {
+      const qs = state.queues.get(rec.queue);
+      if (qs !== undefined) sweep(state, qs.doneNoResult, rec.before, rec.limit);
       return;
     }
     case Tag.SweepDead:

@@ -454,10 +454,10 @@ export class QueueCore {
         const sweep = decideSweeps(this.state, configs, now, steps.size(budget))[0];
         if (sweep === undefined) return false;
         const qs = this.state.queues.get(sweep.queue)!;
-        const before = qs.done.size + qs.deadByTime.size;
+        const before = qs.doneKept + qs.deadByTime.size;
         steps.begin();
         written.push(this.commitInBackground([sweep]));
-        const swept = before - qs.done.size - qs.deadByTime.size;
+        const swept = before - qs.doneKept - qs.deadByTime.size;
         steps.end(swept);
         if (swept === 0 || budget.spent())
           return decideSweeps(this.state, configs, now, 1).length > 0;

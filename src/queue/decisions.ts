@@ -11,6 +11,7 @@
  * logs what they return; replay never calls them (records carry the outcome).
  */
 import type { QueueConfigs } from "./config.js";
+import { oldestDone } from "./done-order.js";
 import type { QueueConfig } from "./options.js";
 import { BULK_RECORD_JOBS, type PromoteSomeRecord, type SweepSomeRecord } from "./records/bulk.js";
 import type { CancelRecord, DeadRecord, ReleaseRecord, RetryRecord } from "./records/job.js";
@@ -164,6 +165,15 @@ export function nextRunAt(state: State): number | undefined {
  * jobs older than their queue keeps them, at most `limit` (and at most
  * {@link BULK_RECORD_JOBS}) per record. Empty when nothing is due; call again
  * after applying them.
+ *
+ * Done jobs without a result are kept for `keepDoneJobsMs`; a done job holding
+ * a result for the longer of that and `resultRetentionMs` (without
+ * `keepDoneJobsMs` only jobs acked with a result are kept as done, and any
+ * kept without one from an earlier configuration age out with them). When
+ * the two ages are equal one `SweepDoneSome` takes both kinds, as earlier
+ * releases did; when results outlive the rest, `SweepDoneNoResultSome` takes
+ * the jobs without one at the shorter age and `SweepDoneSome` the rest at
+ * the longer.
  */
 export function decideSweeps(
   state: State,
@@ -177,11 +187,17 @@ export function decideSweeps(
     h !== -1 && state.table.read(h).at[slot(h)]! < before;
   for (const qs of state.queueList) {
     const config = configs.get(qs.name);
-    // Without keepDoneJobsMs only jobs acked with a result are kept as done, for resultRetentionMs.
-    const keepDoneMs = config.keepDoneJobsMs ?? config.resultRetentionMs;
+    const { keepDoneJobsMs, resultRetentionMs } = config;
+    const withResultMs = Math.max(keepDoneJobsMs ?? 0, resultRetentionMs);
+    const noResultMs = keepDoneJobsMs ?? resultRetentionMs;
+    if (noResultMs < withResultMs) {
+      const before = now - noResultMs;
+      if (olderThan(qs.doneNoResult.min(), before))
+        records.push({ tag: Tag.SweepDoneNoResultSome, queue: qs.name, before, limit: most });
+    }
     {
-      const before = now - keepDoneMs;
-      if (olderThan(qs.done.min(), before))
+      const before = now - withResultMs;
+      if (olderThan(oldestDone(state, qs), before))
         records.push({ tag: Tag.SweepDoneSome, queue: qs.name, before, limit: most });
     }
     if (config.deadRetentionMs !== null) {

@@ -72,9 +72,12 @@ export type WalkKey = readonly [number, number];
 
 type Index = QueueState["pending"];
 
-/** The index a status is walked on, and each job's key in it. */
+/**
+ * The indexes a status is walked on (more than one are merged by key), and
+ * each job's key in them.
+ */
 interface StatusOrder {
-  index(qs: QueueState): Index;
+  indexes(qs: QueueState): readonly Index[];
   key(state: State, h: number): WalkKey;
 }
 
@@ -86,16 +89,17 @@ const byAt = (state: State, h: number): WalkKey => {
 
 const ORDERS: Record<JobStatus, StatusOrder> = {
   pending: {
-    index: (qs) => qs.pending,
+    indexes: (qs) => [qs.pending],
     key: (state, h) => {
       const page = state.table.read(h);
       return [page.priority[slot(h)]!, page.seq[slot(h)]!];
     },
   },
-  scheduled: { index: (qs) => qs.scheduled, key: byAt },
-  claimed: { index: (qs) => qs.claimed, key: bySeq },
-  done: { index: (qs) => qs.done, key: byAt },
-  dead: { index: (qs) => qs.deadBySeq, key: bySeq },
+  scheduled: { indexes: (qs) => [qs.scheduled], key: byAt },
+  claimed: { indexes: (qs) => [qs.claimed], key: bySeq },
+  // Done jobs with a result and without are kept apart (`done-order.ts`); both by completion.
+  done: { indexes: (qs) => [qs.doneNoResult, qs.doneWithResult], key: byAt },
+  dead: { indexes: (qs) => [qs.deadBySeq], key: bySeq },
 };
 
 function compareKeys(a: WalkKey, b: WalkKey): number {
@@ -114,13 +118,27 @@ export function walk(
   visit: (h: number, key: WalkKey) => boolean,
 ): void {
   const order = ORDERS[status];
-  const index = order.index(qs);
-  const position =
+  const indexes = order.indexes(qs);
+  const positions = indexes.map((index) =>
     from === null
       ? { chunk: 0, offset: 0 }
-      : index.seek((h) => compareKeys(order.key(state, h), from) <= 0);
-  for (let h = index.next(position); h !== -1; h = index.next(position))
-    if (!visit(h, order.key(state, h))) return;
+      : index.seek((h) => compareKeys(order.key(state, h), from) <= 0),
+  );
+  // The next job of each index and its key (-1 once that index is walked to its end).
+  const heads = indexes.map((index, k) => index.next(positions[k]!));
+  const keys = heads.map((h) => (h === -1 ? null : order.key(state, h)));
+  for (;;) {
+    let k = -1;
+    for (let j = 0; j < heads.length; j++)
+      if (keys[j] !== null && (k === -1 || compareKeys(keys[j]!, keys[k]!) < 0)) k = j;
+    if (k === -1) return;
+    const h = heads[k]!;
+    const key = keys[k]!;
+    const next = indexes[k]!.next(positions[k]!);
+    heads[k] = next;
+    keys[k] = next === -1 ? null : order.key(state, next);
+    if (!visit(h, key)) return;
+  }
 }
 
 /** The key of job `h` in `status`'s order. */

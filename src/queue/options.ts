@@ -52,8 +52,8 @@ export interface QueueConfig {
    * How long an acked job that has a result (the handler's return value, or
    * `ack(claim, { result })`) is kept as "done" with it, so `getJob(id).result`
    * and `waitForCompletion` can read it, when the queue does not keep done jobs
-   * anyway. With `keepDoneJobsMs` set, done jobs (and their results) are kept
-   * for `keepDoneJobsMs` instead.
+   * anyway. With `keepDoneJobsMs` set, a done job holding a result is kept
+   * for the longer of the two, one without a result for `keepDoneJobsMs`.
    * @default 86_400_000 (24 hours)
    */
   resultRetentionMs: number;

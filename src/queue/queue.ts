@@ -167,8 +167,8 @@ export class Queue {
   /**
    * Complete a claimed job: delete it, or keep it as done when the queue keeps
    * done jobs. With `options.result`, the done job is kept with its result
-   * (for the queue's `resultRetentionMs`, or `keepDoneJobsMs` when set), read
-   * by `getJob(id).result` and `waitForCompletion`.
+   * (for the queue's `resultRetentionMs`, or `keepDoneJobsMs` when that is
+   * longer), read by `getJob(id).result` and `waitForCompletion`.
    */
   ack(claim: Claim, options: AckOptions = {}): Promise<void> {
     return settle.ackClaim(this.#core, claim, options);

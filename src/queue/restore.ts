@@ -28,6 +28,7 @@ const BULK_TAGS: ReadonlySet<number> = new Set([
   Tag.SweepDone,
   Tag.SweepDead,
   Tag.SweepDoneSome,
+  Tag.SweepDoneNoResultSome,
   Tag.SweepDeadSome,
   Tag.Transaction,
 ]);

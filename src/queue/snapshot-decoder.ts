@@ -13,6 +13,7 @@
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
+import { holdsResult } from "./done-order.js";
 import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
 import { buildGroups, groupOnlyExtras } from "./groups.js";
@@ -97,6 +98,12 @@ export class SnapshotReader {
   /** Where each stored list starts in `#entries` (queue-major). */
   #listStarts: number[] = [];
   #seen: Uint8Array | null = null;
+  /**
+   * The current queue's stored done list split by whether each job holds a
+   * result (the two done indexes, `done-order.ts`), in completion order.
+   */
+  #doneNoResult: number[] = [];
+  #doneWithResult: number[] = [];
   /** The KV namespace's section, read in slices after the other sections. */
   /** The sections after the regions (schedules), read in slices. */
   #sections: SectionsReader | null = null;
@@ -390,6 +397,8 @@ export class SnapshotReader {
             throw new DecodeError(
               `snapshot index of queue ${this.#queues[q]!.name} is out of order`,
             );
+          if (status === Status.Done)
+            (holdsResult(this.#state, h) ? this.#doneWithResult : this.#doneNoResult).push(h);
         }
         this.#entry = end;
         if (this.#budget.spent()) return false;
@@ -417,10 +426,13 @@ export class SnapshotReader {
       pending: list(0, orders.byPriority),
       scheduled: list(1, orders.byTime),
       claimed: list(2, orders.bySeq),
-      done: list(3, orders.byTime),
+      doneNoResult: HandleIndex.fromSorted(orders.byTime, this.#doneNoResult),
+      doneWithResult: HandleIndex.fromSorted(orders.byTime, this.#doneWithResult),
       deadByTime: list(4, orders.byTime),
       deadBySeq: list(5, orders.bySeq),
     });
+    this.#doneNoResult = [];
+    this.#doneWithResult = [];
     qs.doneCount = this.#queues[q]!.doneCount;
     qs.paused = (this.#queues[q]!.flags & QueueFlag.Paused) !== 0;
   }

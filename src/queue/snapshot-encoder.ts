@@ -13,7 +13,7 @@ import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
 import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-codec.js";
 import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
-import type { IndexView } from "./handle-index.js";
+import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records/headers.js";
 import { KvSectionWriter } from "./snapshot-kv.js";
 import {
@@ -31,7 +31,16 @@ import {
 } from "./snapshot-layout.js";
 import { SectionsWriter } from "./snapshot-sections.js";
 import type { QueueState, State } from "./state.js";
-import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView, TRACE_STRIDE } from "./table.js";
+import {
+  FREE,
+  ID_BYTES,
+  PAGE_BITS,
+  PAGE_SLOTS,
+  type Page,
+  slot,
+  type TableView,
+  TRACE_STRIDE,
+} from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
 
 interface QueueView {
@@ -40,8 +49,30 @@ interface QueueView {
   doneCount: number;
   /** Queue flags (see `QueueFlag` in the layout). */
   flags: number;
-  /** pending, scheduled, claimed, done, deadByTime, deadBySeq. */
+  /**
+   * pending, scheduled, claimed, done without a result, deadByTime,
+   * deadBySeq, then done with a result: the stored lists in their order,
+   * except that the done list is the merge of the two done views.
+   */
   indexes: IndexView[];
+}
+
+/** The stored list that merges the two done indexes (see `done-order.ts`). */
+const DONE_LIST = 3;
+/** Where the view of done jobs holding a result sits in {@link QueueView.indexes}. */
+const DONE_WITH_RESULT = INDEXES_PER_QUEUE;
+
+/** The index views of `qs`, in {@link QueueView.indexes} order. */
+function liveIndexes(qs: QueueState): HandleIndex[] {
+  return [
+    qs.pending,
+    qs.scheduled,
+    qs.claimed,
+    qs.doneNoResult,
+    qs.deadByTime,
+    qs.deadBySeq,
+    qs.doneWithResult,
+  ];
 }
 
 enum Phase {
@@ -105,6 +136,11 @@ export class SnapshotWriter implements SnapshotEncoder {
   #index = 0;
   #chunk = 0;
   #entryAt = 0;
+  /** Merging the done lists: where each of the two views is (chunk, offset). */
+  readonly #merge = [
+    { chunk: 0, offset: 0 },
+    { chunk: 0, offset: 0 },
+  ];
 
   /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
   constructor(state: State, reserve: number, budget = new SliceBudget()) {
@@ -121,9 +157,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       name: qs.name,
       doneCount: qs.doneCount,
       flags: qs.paused ? QueueFlag.Paused : 0,
-      indexes: [qs.pending, qs.scheduled, qs.claimed, qs.done, qs.deadByTime, qs.deadBySeq].map(
-        (index) => index.freeze(),
-      ),
+      indexes: liveIndexes(qs).map((index) => index.freeze()),
     }));
     this.#rank = new Int32Array(this.#table.pages.length * PAGE_SLOTS);
     this.#sectionsWriter = new SectionsWriter(state);
@@ -187,7 +221,7 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#released = true;
     this.#state.table.thaw(this.#table);
     for (const { qs, indexes } of this.#queues) {
-      const live = [qs.pending, qs.scheduled, qs.claimed, qs.done, qs.deadByTime, qs.deadBySeq];
+      const live = liveIndexes(qs);
       for (let i = 0; i < live.length; i++) live[i]!.thaw(indexes[i]!);
     }
   }
@@ -301,7 +335,10 @@ export class SnapshotWriter implements SnapshotEncoder {
     // Counts of the index lists, in front of their entries.
     const counts = this.#u32(Region.Indexes, this.#queues.length * INDEXES_PER_QUEUE);
     let c = 0;
-    for (const q of this.#queues) for (const view of q.indexes) counts[c++] = view.size;
+    for (const q of this.#queues)
+      for (let l = 0; l < INDEXES_PER_QUEUE; l++)
+        counts[c++] =
+          q.indexes[l]!.size + (l === DONE_LIST ? q.indexes[DONE_WITH_RESULT]!.size : 0);
     this.#entryAt = this.#queues.length * INDEXES_PER_QUEUE;
   }
 
@@ -411,14 +448,21 @@ export class SnapshotWriter implements SnapshotEncoder {
     while (this.#queue < this.#queues.length) {
       const views = this.#queues[this.#queue]!.indexes;
       while (this.#index < INDEXES_PER_QUEUE) {
-        const chunks = views[this.#index]!.chunks;
-        while (this.#chunk < chunks.length) {
-          const chunk = chunks[this.#chunk++]!;
-          for (let k = 0; k < chunk.length; k++) entries[this.#entryAt++] = this.#rank[chunk[k]!]!;
-          since += chunk.length;
-          if (since >= ENTRIES_PER_CHECK) {
-            since = 0;
-            if (this.#budget.spent()) return false;
+        if (this.#index === DONE_LIST) {
+          if (!this.#writeMerged(entries, views[DONE_LIST]!, views[DONE_WITH_RESULT]!))
+            return false;
+          since = 0;
+        } else {
+          const chunks = views[this.#index]!.chunks;
+          while (this.#chunk < chunks.length) {
+            const chunk = chunks[this.#chunk++]!;
+            for (let k = 0; k < chunk.length; k++)
+              entries[this.#entryAt++] = this.#rank[chunk[k]!]!;
+            since += chunk.length;
+            if (since >= ENTRIES_PER_CHECK) {
+              since = 0;
+              if (this.#budget.spent()) return false;
+            }
           }
         }
         this.#index++;
@@ -426,6 +470,52 @@ export class SnapshotWriter implements SnapshotEncoder {
       }
       this.#queue++;
       this.#index = 0;
+    }
+    return true;
+  }
+
+  /**
+   * The done list: the two done views merged into one completion order
+   * (`at`, then `seq`, as of the cut), resuming where the last slice stopped.
+   * True when both are written.
+   */
+  #writeMerged(entries: Uint32Array, a: IndexView, b: IndexView): boolean {
+    const pages = this.#table.pages;
+    const [pa, pb] = this.#merge as [IndexPosition, IndexPosition];
+    const head = (view: IndexView, p: IndexPosition): number => {
+      const chunk = view.chunks[p.chunk];
+      return chunk === undefined ? -1 : chunk[p.offset]!;
+    };
+    const advance = (view: IndexView, p: IndexPosition): void => {
+      if (++p.offset === view.chunks[p.chunk]!.length) {
+        p.chunk++;
+        p.offset = 0;
+      }
+    };
+    let since = 0;
+    for (;;) {
+      const ha = head(a, pa);
+      const hb = head(b, pb);
+      if (ha === -1 && hb === -1) break;
+      let takeA = hb === -1;
+      if (ha !== -1 && hb !== -1) {
+        const rowA = pages[ha >>> PAGE_BITS]!;
+        const rowB = pages[hb >>> PAGE_BITS]!;
+        const ia = slot(ha);
+        const ib = slot(hb);
+        takeA = (rowA.at[ia]! - rowB.at[ib]! || rowA.seq[ia]! - rowB.seq[ib]!) < 0;
+      }
+      if (takeA) advance(a, pa);
+      else advance(b, pb);
+      entries[this.#entryAt++] = this.#rank[takeA ? ha : hb]!;
+      if (++since >= ENTRIES_PER_CHECK) {
+        since = 0;
+        if (this.#budget.spent()) return false;
+      }
+    }
+    for (const p of this.#merge) {
+      p.chunk = 0;
+      p.offset = 0;
     }
     return true;
   }

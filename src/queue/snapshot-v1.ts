@@ -5,6 +5,7 @@
  * opens through this once; its next checkpoint is version 2.
  */
 import { ByteReader, DecodeError } from "./binary.js";
+import { holdsResult } from "./done-order.js";
 import { HandleIndex } from "./handle-index.js";
 import { readHeaders } from "./records/headers.js";
 import { State, Status } from "./state.js";
@@ -82,7 +83,18 @@ export function decodeSnapshotV1(bytes: Uint8Array): State {
       pending: sorted(Status.Pending, orders.byPriority),
       scheduled: sorted(Status.Scheduled, orders.byTime),
       claimed: HandleIndex.fromSorted(orders.bySeq, of(Status.Claimed)),
-      done: sorted(Status.Done, orders.byTime),
+      doneNoResult: HandleIndex.fromSorted(
+        orders.byTime,
+        of(Status.Done)
+          .filter((h) => !holdsResult(state, h))
+          .sort(orders.byTime),
+      ),
+      doneWithResult: HandleIndex.fromSorted(
+        orders.byTime,
+        of(Status.Done)
+          .filter((h) => holdsResult(state, h))
+          .sort(orders.byTime),
+      ),
       deadByTime: sorted(Status.Dead, orders.byTime),
       deadBySeq: HandleIndex.fromSorted(orders.bySeq, of(Status.Dead)),
     });

@@ -70,7 +70,8 @@ export interface QueueIndexes {
   pending: HandleIndex;
   scheduled: HandleIndex;
   claimed: HandleIndex;
-  done: HandleIndex;
+  doneNoResult: HandleIndex;
+  doneWithResult: HandleIndex;
   deadByTime: HandleIndex;
   deadBySeq: HandleIndex;
 }
@@ -86,8 +87,16 @@ export class QueueState {
   /** Promotion order (`at` = runAt). */
   scheduled: HandleIndex;
   claimed: HandleIndex;
-  /** Kept done jobs in retention order (`at` = completedAt). */
-  done: HandleIndex;
+  /**
+   * Kept done jobs without a result, in completion order (`at` = completedAt).
+   * Done jobs are split by whether they hold a result because the two age out
+   * at different times (`keepDoneJobsMs`, and at least `resultRetentionMs` for
+   * a result): each retention sweep then takes the oldest of one index and
+   * never steps over jobs it keeps. Listings merge the two (`done-order.ts`).
+   */
+  doneNoResult: HandleIndex;
+  /** Kept done jobs holding a result, in completion order (`at` = completedAt). */
+  doneWithResult: HandleIndex;
   /** Retention order (`at` = failedAt). */
   deadByTime: HandleIndex;
   /** Listing order (enqueue order, which is id order). */
@@ -114,9 +123,15 @@ export class QueueState {
     this.pending = indexes?.pending ?? new HandleIndex(orders.byPriority);
     this.scheduled = indexes?.scheduled ?? new HandleIndex(orders.byTime);
     this.claimed = indexes?.claimed ?? new HandleIndex(orders.bySeq);
-    this.done = indexes?.done ?? new HandleIndex(orders.byTime);
+    this.doneNoResult = indexes?.doneNoResult ?? new HandleIndex(orders.byTime);
+    this.doneWithResult = indexes?.doneWithResult ?? new HandleIndex(orders.byTime);
     this.deadByTime = indexes?.deadByTime ?? new HandleIndex(orders.byTime);
     this.deadBySeq = indexes?.deadBySeq ?? new HandleIndex(orders.bySeq);
+  }
+
+  /** Kept done jobs, with a result or without. */
+  get doneKept(): number {
+    return this.doneNoResult.size + this.doneWithResult.size;
   }
 }
 

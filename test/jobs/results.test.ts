@@ -149,16 +149,19 @@ for (const kind of STORES) {
       await queue.close();
     });
 
-    it("with keepDoneJobsMs set, done jobs and their results follow keepDoneJobsMs", async () => {
+    it("with keepDoneJobsMs set, a result is kept for the longer of keepDoneJobsMs and resultRetentionMs", async () => {
       const { queue, clock } = await openOn(kind, {
         defaultQueueConfig: { keepDoneJobsMs: 1_000, resultRetentionMs: 50_000 },
       });
       const id = await queue.enqueue("work", "x");
       await queue.ack((await queue.claim("work"))!, { result: "r" });
-      clock.advance(999);
+      clock.advance(1_001);
+      await queue.reapNow();
+      assert.equal(text((await queue.getJob(id))?.result), "r", "past keepDoneJobsMs");
+      clock.advance(50_000 - 1_001);
       await queue.reapNow();
       assert.equal(text((await queue.getJob(id))?.result), "r");
-      clock.advance(2);
+      clock.advance(1);
       await queue.reapNow();
       assert.equal(await queue.getJob(id), null);
       await queue.close();

@@ -291,7 +291,8 @@ function dump(state: State): unknown {
     claimed: ids(q.claimed.toArray()),
     dead: ids(q.deadBySeq.toArray()),
     deadByTime: ids(q.deadByTime.toArray()),
-    done: ids(q.done.toArray()),
+    doneNoResult: ids(q.doneNoResult.toArray()),
+    doneWithResult: ids(q.doneWithResult.toArray()),
     dedup: [...q.dedup.entries()].map(([k, h]) => [k, state.idOf(h)]).sort(),
   }));
   return { lastId: state.lastId, jobs, queues };
@@ -343,7 +344,13 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
       }
       case 3: {
         const job = pick(2);
-        if (job) record = { tag: Tag.Ack, id: job.id, keep: rand(2) === 0, at: now };
+        const keep = rand(2) === 0;
+        // Kept done jobs with a result and without sit in separate indexes.
+        if (job)
+          record =
+            keep && rand(2) === 0
+              ? { tag: Tag.Ack, id: job.id, keep, at: now, result: Buffer.from(`r${i}`) }
+              : { tag: Tag.Ack, id: job.id, keep, at: now };
         break;
       }
       case 4: {
@@ -383,16 +390,12 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
       case 8: {
         const queue = ["a", "b", "a:b"][rand(3)]!;
         const before = now - rand(100);
-        const done = rand(2) === 0;
+        const kind = rand(3);
+        const someTags = [Tag.SweepDoneSome, Tag.SweepDeadSome, Tag.SweepDoneNoResultSome] as const;
         record =
-          rand(2) === 0
-            ? { tag: done ? Tag.SweepDone : Tag.SweepDead, queue, before }
-            : {
-                tag: done ? Tag.SweepDoneSome : Tag.SweepDeadSome,
-                queue,
-                before,
-                limit: 1 + rand(3),
-              };
+          rand(2) === 0 && kind < 2
+            ? { tag: kind === 0 ? Tag.SweepDone : Tag.SweepDead, queue, before }
+            : { tag: someTags[kind]!, queue, before, limit: 1 + rand(3) };
         break;
       }
     }

@@ -225,17 +225,84 @@ describe("decisions", { timeout: 60_000 }, () => {
     assert.deepEqual(decideSweeps(state, configs, NOW + 1_000), []);
     const limit = BULK_RECORD_JOBS;
     assert.deepEqual(decideSweeps(state, configs, NOW + 1_001), [
-      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 1, limit },
+      { tag: Tag.SweepDoneNoResultSome, queue: "q", before: NOW + 1, limit },
     ]);
     const records = decideSweeps(state, configs, NOW + 5_001);
     assert.deepEqual(records, [
-      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 4_001, limit },
+      { tag: Tag.SweepDoneNoResultSome, queue: "q", before: NOW + 4_001, limit },
       { tag: Tag.SweepDeadSome, queue: "q", before: NOW + 1, limit },
     ]);
     applies(state, records);
     assert.equal(state.size, 0);
     const forever = new QueueConfigs({ keepDoneJobsMs: null, deadRetentionMs: null }, undefined);
     assert.deepEqual(decideSweeps(state, forever, Number.MAX_SAFE_INTEGER), []);
+  });
+
+  it("sweeps: a done job holding a result is kept for the longer of keepDoneJobsMs and resultRetentionMs", () => {
+    const state = new State();
+    const plain = claimed(state, 1);
+    apply(state, { tag: Tag.Ack, id: plain.id, keep: true, at: NOW });
+    const withResult = claimed(state, 1);
+    const result = Buffer.from("r");
+    apply(state, { tag: Tag.Ack, id: withResult.id, keep: true, at: NOW + 10, result });
+    const limit = BULK_RECORD_JOBS;
+    const sweeps = (keepDoneJobsMs: number | null, resultRetentionMs: number, at: number) =>
+      decideSweeps(state, new QueueConfigs({ keepDoneJobsMs, resultRetentionMs }, undefined), at);
+
+    // Results outlive the rest: jobs without one go at keepDoneJobsMs on their own record.
+    assert.deepEqual(sweeps(1_000, 60_000, NOW + 1_011), [
+      { tag: Tag.SweepDoneNoResultSome, queue: "q", before: NOW + 11, limit },
+    ]);
+    assert.deepEqual(sweeps(1_000, 60_000, NOW + 60_011), [
+      { tag: Tag.SweepDoneNoResultSome, queue: "q", before: NOW + 59_011, limit },
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 11, limit },
+    ]);
+    // keepDoneJobsMs at least resultRetentionMs, or null: one record for both kinds at the
+    // longer age, as earlier releases decided.
+    assert.deepEqual(sweeps(60_000, 1_000, NOW + 1_011), []);
+    assert.deepEqual(sweeps(60_000, 1_000, NOW + 60_001), [
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 1, limit },
+    ]);
+    assert.deepEqual(sweeps(5_000, 5_000, NOW + 5_001), [
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 1, limit },
+    ]);
+    assert.deepEqual(sweeps(null, 5_000, NOW + 5_000), []);
+    assert.deepEqual(sweeps(null, 5_000, NOW + 5_001), [
+      { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 1, limit },
+    ]);
+
+    applies(state, sweeps(1_000, 60_000, NOW + 1_011));
+    assert.equal(state.find(plain.id), -1);
+    assert.deepEqual(state.table.extras(state.find(withResult.id))?.result, result);
+    applies(state, sweeps(1_000, 60_000, NOW + 60_011));
+    assert.equal(state.size, 0);
+  });
+
+  it("apply: SweepDoneSome (as earlier releases wrote it) takes done jobs of both kinds, oldest first", () => {
+    const state = new State();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const job = claimed(state, 1);
+      const result = i % 2 === 0 ? { result: Buffer.from(`r${i}`) } : {};
+      apply(state, { tag: Tag.Ack, id: job.id, keep: true, at: NOW + i, ...result });
+      ids.push(job.id);
+    }
+    const left = () => ids.filter((id) => state.find(id) !== -1);
+    apply(state, { tag: Tag.SweepDoneSome, queue: "q", before: NOW + 5, limit: 3 });
+    assert.deepEqual(left(), ids.slice(3), "the three oldest, with a result or without");
+    apply(state, { tag: Tag.SweepDone, queue: "q", before: NOW + 5 });
+    assert.deepEqual(left(), ids.slice(5));
+    // The new record leaves results alone, whatever their age.
+    const keep = claimed(state, 1);
+    apply(state, { tag: Tag.Ack, id: keep.id, keep: true, at: NOW + 6, result: Buffer.from("k") });
+    apply(state, {
+      tag: Tag.SweepDoneNoResultSome,
+      queue: "q",
+      before: Number.MAX_SAFE_INTEGER,
+      limit: 10,
+    });
+    assert.deepEqual(left(), [], "the last one, without a result, is gone");
+    assert.notEqual(state.find(keep.id), -1, "the one holding a result is kept");
   });
 
   it("decisions read the state, never change it", () => {

@@ -50,7 +50,9 @@ function bigState(count: number): { state: State; ids: string[]; gen: IdGenerato
     const id = ids[i]!;
     if (state.statusOf(state.find(id)) !== Status.Pending) continue;
     apply(state, { tag: Tag.Claim, id, at: NOW + i });
-    if (i % 3 === 0) apply(state, { tag: Tag.Ack, id, keep: true, at: NOW + 2 * i });
+    // Every other done job holds a result: the two done indexes interleave in time.
+    const result = i % 2 === 0 ? { result: Buffer.from(`r${i}`) } : {};
+    if (i % 3 === 0) apply(state, { tag: Tag.Ack, id, keep: true, at: NOW + 2 * i, ...result });
     else if (i % 3 === 1) apply(state, { tag: Tag.Dead, id, at: NOW + i, reason: `r${i}` });
   }
   return { state, ids, gen };
@@ -80,7 +82,7 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
         else if (status === Status.Dead) records.push({ tag: Tag.RequeueDead, id });
         else if (status === Status.Done)
           records.push({
-            tag: Tag.SweepDoneSome,
+            tag: k % 2 === 0 ? Tag.SweepDoneSome : Tag.SweepDoneNoResultSome,
             queue: state.queueOf(h).name,
             before: NOW * 2,
             limit: 3,
@@ -152,6 +154,60 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
     const withoutSchedules = stepsToRead(encodeSnapshot(bigState(1_000).state)).steps;
     assert.ok(steps >= withoutSchedules + 600 / 64, `${steps} steps, ${withoutSchedules} without`);
     assert.equal(stateDigest(restored), frozen);
+  });
+
+  it("done jobs with a result and without are stored as one completion order, merged in slices, and split again", () => {
+    const state = new State();
+    const gen = new IdGenerator(null, 1);
+    const count = 12_345; // several budget checks' worth of entries in the one merged list
+    const ack = (i: number, at: number, withResult: boolean) => {
+      const id = gen.next(NOW + i);
+      apply(state, {
+        tag: Tag.Enqueue,
+        id,
+        queue: "q",
+        payload: Buffer.from("x"),
+        headers: undefined,
+        priority: 0,
+        maxAttempts: 1,
+        enqueuedAt: NOW,
+        runAt: undefined,
+        dedupKey: undefined,
+      });
+      apply(state, { tag: Tag.Claim, id, at });
+      const result = withResult ? { result: Buffer.from(`r${i}`) } : {};
+      apply(state, { tag: Tag.Ack, id, keep: true, at, ...result });
+    };
+    // Runs of each kind of uneven length, some completing at the same time.
+    for (let i = 0; i < count; i++) ack(i, NOW + Math.floor(i / 3), (i * 7) % 11 < 5);
+    const frozen = stateDigest(state);
+    const merged = (s: State) => {
+      const qs = s.queues.get("q")!;
+      return [...qs.doneNoResult.toArray(), ...qs.doneWithResult.toArray()]
+        .sort(s.orders.byTime)
+        .map((h) => s.idOf(h));
+    };
+    const order = merged(state);
+    const encoder = new SnapshotWriter(state, 0, oneUnit());
+    let bytes: Uint8Array | null = null;
+    for (let i = count; bytes === null; i++) {
+      bytes = encoder.step();
+      // Between slices both indexes change: new acks of each kind, and sweeps.
+      ack(i, NOW + i, i % 2 === 0);
+      apply(state, {
+        tag: i % 2 === 0 ? Tag.SweepDoneSome : Tag.SweepDoneNoResultSome,
+        queue: "q",
+        before: NOW + 1_000_000,
+        limit: 2,
+      });
+    }
+    const reader = new SnapshotReader(bytes, oneUnit());
+    let restored: State | null = null;
+    while (restored === null) restored = reader.step();
+    assert.equal(stateDigest(restored), frozen);
+    assert.deepEqual(merged(restored), order);
+    assert.deepEqual(auditState(restored), []);
+    assert.deepEqual(auditState(state), []);
   });
 
   it("decoding in slices, with views of the bytes, gives the same state as replaying", () => {

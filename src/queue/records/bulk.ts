@@ -19,6 +19,12 @@ export const BULK_RECORD_JOBS = 2_048;
  */
 export const BULK_RECORD_MIN_JOBS = 16;
 
+/** The tags of the bounded retention sweeps (one encoding). */
+export type SweepSomeTag =
+  | typeof Tag.SweepDoneSome
+  | typeof Tag.SweepDoneNoResultSome
+  | typeof Tag.SweepDeadSome;
+
 /** Every scheduled job (all queues) with runAt ≤ `upTo` → pending. (Written by earlier versions.) */
 export interface PromoteRecord {
   readonly tag: typeof Tag.Promote;
@@ -43,9 +49,13 @@ export interface SweepDeadRecord {
   readonly queue: string;
   readonly before: number;
 }
-/** Up to `limit` kept done (SweepDoneSome) or dead (SweepDeadSome) jobs of `queue` from before `before`, oldest first, are deleted. */
+/**
+ * Up to `limit` kept done (SweepDoneSome: with a result or without;
+ * SweepDoneNoResultSome: without a result only) or dead (SweepDeadSome) jobs
+ * of `queue` from before `before`, oldest first, are deleted.
+ */
 export interface SweepSomeRecord {
-  readonly tag: typeof Tag.SweepDoneSome | typeof Tag.SweepDeadSome;
+  readonly tag: SweepSomeTag;
   readonly queue: string;
   readonly before: number;
   readonly limit: number;
@@ -85,10 +95,7 @@ export function writeSweepSome(w: ByteWriter, rec: SweepSomeRecord): void {
   w.varint(rec.limit);
 }
 
-export function readSweepSome(
-  r: ByteReader,
-  tag: typeof Tag.SweepDoneSome | typeof Tag.SweepDeadSome,
-): SweepSomeRecord {
+export function readSweepSome(r: ByteReader, tag: SweepSomeTag): SweepSomeRecord {
   return { tag, queue: r.string(), before: r.varint(), limit: r.varint() };
 }
 

@@ -135,6 +135,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       writePromoteSome(w, rec);
       return;
     case Tag.SweepDoneSome:
+    case Tag.SweepDoneNoResultSome:
     case Tag.SweepDeadSome:
       writeSweepSome(w, rec);
       return;
@@ -268,6 +269,7 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.PromoteSome:
       return readPromoteSome(r);
     case Tag.SweepDoneSome:
+    case Tag.SweepDoneNoResultSome:
     case Tag.SweepDeadSome:
       return readSweepSome(r, tag);
     case Tag.ScheduleSet:

@@ -24,6 +24,13 @@ export const Tag = {
   PromoteSome: 13,
   SweepDoneSome: 14,
   SweepDeadSome: 15,
+  /**
+   * Up to `limit` kept done jobs of a queue that hold no result and completed
+   * before `before`, oldest first, are deleted (done jobs holding a result
+   * are left alone: they are kept for at least `resultRetentionMs`).
+   * `SweepDoneSome` deletes done jobs of both kinds.
+   */
+  SweepDoneNoResultSome: 38,
   Wake: 16,
   PauseQueue: 17,
   Remove: 18,

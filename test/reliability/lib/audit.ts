@@ -31,7 +31,8 @@ export function auditState(state: State): string[] {
       ["pending", qs.pending, Status.Pending],
       ["scheduled", qs.scheduled, Status.Scheduled],
       ["claimed", qs.claimed, Status.Claimed],
-      ["done", qs.done, Status.Done],
+      ["done without result", qs.doneNoResult, Status.Done],
+      ["done with result", qs.doneWithResult, Status.Done],
       ["dead", qs.deadByTime, Status.Dead],
     ] as const;
     for (const [index, handles, status] of placements) {
@@ -48,6 +49,12 @@ export function auditState(state: State): string[] {
           problems.push(`job ${job.id} is indexed but the id index does not give it`);
       }
     }
+    for (const h of qs.doneNoResult.toArray())
+      if (state.table.extras(h)?.result !== undefined)
+        problems.push(`job ${state.idOf(h)} holds a result but is indexed as done without one`);
+    for (const h of qs.doneWithResult.toArray())
+      if (state.table.extras(h)?.result === undefined)
+        problems.push(`job ${state.idOf(h)} holds no result but is indexed as done with one`);
     const bySeq = qs.deadBySeq.problems();
     if (bySeq !== null) problems.push(`queue ${qs.name}: dead listing index: ${bySeq}`);
     const byTime = new Set(qs.deadByTime.toArray());
@@ -145,7 +152,8 @@ export function stateDigest(state: State): string {
     const ids = (handles: number[]) => handles.map((h) => state.idOf(h)).join(",");
     lines.push(`  pending ${ids(qs.pending.toArray())}`);
     lines.push(`  scheduled ${ids(qs.scheduled.toArray())}`);
-    lines.push(`  done ${ids(qs.done.toArray())}`);
+    lines.push(`  done ${ids(qs.doneNoResult.toArray())}`);
+    lines.push(`  done with result ${ids(qs.doneWithResult.toArray())}`);
     lines.push(`  dead ${ids(qs.deadByTime.toArray())}`);
   }
   for (const name of [...state.schedules.keys()].sort()) {

@@ -103,7 +103,7 @@ export async function runCrashRounds(
       await queue.flush();
       for (const p of auditState(liveState(queue))) violation(round, `state: ${p}`);
       for (const p of await auditPublicApi(queue)) violation(round, `api: ${p}`);
-      for (const p of await model.check(queue, false)) violation(round, p);
+      for (const p of await model.check(queue, false, false)) violation(round, p);
       for (const [id, { attempts, maxAttempts }] of poison) {
         const job = await queue.getJob(id);
         if (attempts >= maxAttempts && job !== null && job.status !== "dead")

@@ -138,7 +138,7 @@ export class SimModel {
   }
 
   /** Checks the facts against a live queue; one message per violation. */
-  async check(queue: Queue, keepsDone: boolean): Promise<string[]> {
+  async check(queue: Queue, keepsDone: boolean, resultsKept: boolean): Promise<string[]> {
     const problems: string[] = [];
     for (const id of this.mustExist) {
       if ((await queue.getJob(id)) === null) problems.push(`acknowledged job ${id} is lost`);
@@ -150,7 +150,11 @@ export class SimModel {
     }
     for (const [id, result] of this.results) {
       const job = await queue.getJob(id);
-      if (job === null) continue; // past its retention
+      if (job === null) {
+        if (resultsKept)
+          problems.push(`job ${id} acked with a result is gone before its retention`);
+        continue; // past its retention
+      }
       if (job.status !== "done" || Buffer.from(job.result ?? []).toString() !== result)
         problems.push(`job ${id} acked with a result is ${job.status} with ${String(job.result)}`);
     }

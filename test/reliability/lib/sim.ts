@@ -90,6 +90,8 @@ class World {
   readonly model = new SimModel();
   readonly violations: string[] = [];
   readonly keepsDone: boolean;
+  /** The earliest wall-clock reading so far (no job completed before it). */
+  minWall = this.clock.now();
   /** Group-commit window: 0 seals at once, otherwise the simulated clock must pass it. */
   readonly flushIntervalMs: number;
   readonly maxWritesInFlight: number;
@@ -162,7 +164,14 @@ class World {
         leaseMs: 200,
         retryBackoffBaseMs: this.int(2) * 20,
         retryBackoffMaxMs: 100,
-        keepDoneJobsMs: this.keepsDone ? 10_000_000 : null,
+        // Half the runs that keep done jobs sweep those without a result within the run
+        // (picked without drawing from the random stream, so seeds replay as before);
+        // results are kept for resultRetentionMs (24 h) either way.
+        keepDoneJobsMs: this.keepsDone
+          ? this.maxWritesInFlight % 2 === 0
+            ? 1_000
+            : 10_000_000
+          : null,
         deadRetentionMs: null,
       },
       log: {
@@ -550,10 +559,20 @@ async function claimThenCrash(w: World): Promise<void> {
     );
 }
 
+/**
+ * Whether every result acked so far must still be kept: none is older than
+ * resultRetentionMs (24 h, the default) on the wall clock, whatever
+ * keepDoneJobsMs does to done jobs without one.
+ */
+function resultsKept(w: World): boolean {
+  return w.clock.now() < w.minWall + 86_400_000;
+}
+
 /** The wall clock steps back or forward by up to 20 s; no time passes. */
 function clockStep(w: World): void {
   const ms = (1 + w.int(20_000)) * (w.int(2) === 0 ? -1 : 1);
   w.clock.stepWall(ms);
+  w.minWall = Math.min(w.minWall, w.clock.now());
   w.report.clockSteps++;
 }
 
@@ -857,7 +876,7 @@ async function checkRecovered(w: World): Promise<void> {
     if (stats.ok && stats.value.paused) w.paused.add(name);
   }
   if (!(await quiesce(w))) return;
-  const problems = await w.quietly(() => w.model.check(w.queue!, w.keepsDone));
+  const problems = await w.quietly(() => w.model.check(w.queue!, w.keepsDone, resultsKept(w)));
   for (const p of problems) w.violations.push(`after reopen: ${p}`);
 }
 
@@ -892,7 +911,8 @@ async function audit(w: World, deep: boolean): Promise<void> {
     return;
   }
   w.report.modelChecks++;
-  for (const p of await w.quietly(() => w.model.check(queue, w.keepsDone))) w.violations.push(p);
+  for (const p of await w.quietly(() => w.model.check(queue, w.keepsDone, resultsKept(w))))
+    w.violations.push(p);
   if (!deep || queue.closed) return;
   for (const p of await w.quietly(() => auditPublicApi(queue))) w.violations.push(`api: ${p}`);
   // Once everything is durable, a fresh replay of the store must rebuild the live state.
