@@ -18,10 +18,21 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { TelemetryOptions } from "../../src/index.js";
 
-/** Which telemetry a run turns on. */
-export type TelemetryMode = "off" | "metrics" | "traces" | "both";
+/**
+ * Which telemetry a run turns on. `off` is `telemetry: false`; `default`
+ * leaves the option out, so the queue records into whatever global providers
+ * are registered (the bench registers none: the cost of an installed API with
+ * no SDK set up).
+ */
+export type TelemetryMode = "off" | "default" | "metrics" | "traces" | "both";
 
-export const TELEMETRY_MODES: readonly TelemetryMode[] = ["off", "metrics", "traces", "both"];
+export const TELEMETRY_MODES: readonly TelemetryMode[] = [
+  "off",
+  "default",
+  "metrics",
+  "traces",
+  "both",
+];
 
 class IdleReader extends MetricReader {
   protected override onForceFlush(): Promise<void> {
@@ -68,10 +79,11 @@ export function benchTelemetry(
   sampleRatio = 1,
   requireParentSpan = false,
 ): {
-  telemetry: TelemetryOptions | undefined;
+  telemetry: TelemetryOptions | false | undefined;
   shutdown(): Promise<void>;
 } {
-  if (mode === "off") return { telemetry: undefined, shutdown: () => Promise.resolve() };
+  if (mode === "off") return { telemetry: false, shutdown: () => Promise.resolve() };
+  if (mode === "default") return { telemetry: undefined, shutdown: () => Promise.resolve() };
   const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
   const tracerProvider = benchTracerProvider(sampleRatio);
   return {

@@ -24,7 +24,8 @@ export interface TelemetryOverheadParams {
   /** Jobs each queue enqueues before the measured phase (JIT warm-up). */
   warmup: number;
   /**
-   * Comma-separated modes: `off`, `metrics`, `traces`, `both`, each optionally
+   * Comma-separated modes: `off`, `default` (the option left out; the bench
+   * registers no provider), `metrics`, `traces`, `both`, each optionally
    * `:<sample ratio>` and then `:parent` (`requireParentSpan: true`).
    */
   modes: string;

@@ -29,7 +29,8 @@ export async function openCore(
 ): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
   const resolved = resolveOpenOptions(options);
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
-  const telemetry = resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry);
+  const telemetry =
+    resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry, resolved.logger);
   const metered = new MeteredStore(store);
   // Fire times of schedules that came due before this process owned the store follow their catch-up.
   let ownedAt = 0;

@@ -159,10 +159,33 @@ export interface OpenOptions {
    */
   log?: LogOptions;
   /**
-   * OpenTelemetry metrics and traces: `true` for both with the global
-   * providers, or options. Needs the optional package `@opentelemetry/api`,
-   * which is loaded only when this is set.
-   * @default false (no telemetry; nothing of OpenTelemetry is loaded)
+   * OpenTelemetry metrics and traces, following the OpenTelemetry convention
+   * for instrumented libraries when left out: the queue records metrics when
+   * the application has registered a global `MeterProvider` (an SDK), and
+   * spans (with `traceparent` in the job headers) when it has registered a
+   * global `TracerProvider`. The providers are looked up once, when the queue
+   * opens: register the SDK before `Queue.open` (a provider registered later
+   * is not used by a queue already open). With no provider registered nothing
+   * of OpenTelemetry is loaded and nothing is added to an enqueue.
+   *
+   * `false` turns both off whatever is registered. `true`, or an options
+   * object, asks for them explicitly (both on unless turned off there; the
+   * global providers unless others are passed): this needs the optional
+   * package `@opentelemetry/api` (opening fails with `InvalidArgumentError`
+   * when it is not installed), and a `traces` tracer taken from the global
+   * provider follows a `TracerProvider` registered after the open (each
+   * enqueue then pays a no-op span until there is one).
+   * @default undefined (metrics and traces for whichever global providers are registered when the queue opens; nothing without them)
+   * @example
+   * ```ts
+   * // Set up the OpenTelemetry SDK first (it registers the global providers)...
+   * const sdk = new NodeSDK({ metricReader, traceExporter });
+   * sdk.start();
+   * // ...then open the queue: its metrics and spans go to that SDK.
+   * const queue = await Queue.open(store, "app");
+   * // Or keep telemetry off for this queue, SDK or not:
+   * const quiet = await Queue.open(store, "other", { telemetry: false });
+   * ```
    */
   telemetry?: boolean | TelemetryOptions;
 }

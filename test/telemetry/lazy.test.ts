@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 const FIXTURE = new URL("./fixtures/without-otel.js", import.meta.url);
 
 describe("@opentelemetry/api is optional", { timeout: 60_000 }, () => {
-  it("nothing tries to load it unless telemetry is asked for; then the error says what to install and nothing is fenced", async () => {
+  it("nothing tries to load it unless telemetry is asked for or a provider is registered; then the error says what to install and nothing is fenced", async () => {
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, [FIXTURE.pathname], { timeout: 50_000 }, (error, out, err) =>
         error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
@@ -13,12 +13,21 @@ describe("@opentelemetry/api is optional", { timeout: 60_000 }, () => {
     );
     const result = JSON.parse(stdout) as {
       without: { attempts: string[]; completed: number; done: number };
+      registeredElsewhere: { attempts: string[]; warnings: string[] };
       withTelemetry: string[];
       telemetryError: string;
       fenced: boolean;
     };
     // A whole life (open, events, enqueue, worker, close, reader) without it...
     assert.deepEqual(result.without, { attempts: [], completed: 1, done: 1 });
+    // With the option left out, only a registered provider makes it try, and then a missing
+    // package is one warning, not an error.
+    assert.deepEqual(result.registeredElsewhere.attempts, ["@opentelemetry/api"]);
+    assert.equal(result.registeredElsewhere.warnings.length, 1);
+    assert.match(
+      result.registeredElsewhere.warnings[0]!,
+      /^telemetry: an OpenTelemetry provider is registered but taquba cannot load "@opentelemetry\/api"/,
+    );
     // ...while asking for telemetry does try (so the hook would have seen any attempt).
     assert.deepEqual(result.withTelemetry, ["@opentelemetry/api"]);
     assert.match(

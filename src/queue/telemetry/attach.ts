@@ -3,18 +3,36 @@
  * through them, `@opentelemetry/api` (only now, and before the store is
  * touched, so a missing package fences nobody), then what the metrics read
  * from the core (the state's views, the metered store, the log's counters).
+ * With the option left out, only what the application's global providers
+ * call for is started (`detect.ts`), and nothing is loaded without them.
  */
+import type { Logger } from "../../logger.js";
 import type { QueueCore } from "../core.js";
 import type { Instrumentation } from "../instrument.js";
 import { oldestPendingEnqueuedAt, queueNames, queueStats } from "../views.js";
+import { detectTelemetry } from "./detect.js";
+import { loadOtelApi, type OtelApi } from "./load.js";
 import type { ResolvedTelemetry } from "./options.js";
 
 /** Starts telemetry on an open queue's core. */
 export type AttachTelemetry = (core: QueueCore, path: string) => Instrumentation;
 
-export async function loadTelemetry(options: ResolvedTelemetry): Promise<AttachTelemetry> {
-  const { loadOtelApi, startTelemetry } = await import("./index.js");
-  const api = await loadOtelApi("options.telemetry");
+/**
+ * What starts the telemetry `options` ask for, or `null` when there is none
+ * to start (the option left out and no global provider registered).
+ */
+export async function loadTelemetry(
+  resolved: ResolvedTelemetry,
+  logger: Logger,
+): Promise<AttachTelemetry | null> {
+  let api: OtelApi;
+  let options = resolved;
+  if (resolved.auto) {
+    const detected = await detectTelemetry(resolved, logger);
+    if (detected === null) return null;
+    ({ api, options } = detected);
+  } else api = await loadOtelApi("options.telemetry");
+  const { startTelemetry } = await import("./index.js");
   return (core, path) =>
     startTelemetry(
       api,

@@ -2,7 +2,8 @@
  * OpenTelemetry for one open queue: wires the metrics observer into the
  * commit boundary and hands the queue its tracing. Imported lazily (with
  * `load.ts`, the one place that imports `@opentelemetry/api`) by
- * `attach.ts`, only when `options.telemetry` asks for it.
+ * `attach.ts`, only when there is telemetry to start (`options.telemetry`, or
+ * a global provider the application registered).
  */
 export { loadOtelApi } from "./load.js";
 

@@ -1,7 +1,8 @@
 /**
  * Loading `@opentelemetry/api`, the optional peer dependency, on first use:
- * only a queue opened with `telemetry` imports it. When it is not installed
- * the error says what to install.
+ * only a queue opened with `telemetry`, or without the option while the
+ * application has registered an OpenTelemetry provider, imports it. When it
+ * is not installed the error says what to install.
  */
 import { InvalidArgumentError } from "../../errors.js";
 

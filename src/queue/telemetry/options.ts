@@ -18,9 +18,11 @@ export interface TracerProviderLike {
 }
 
 /**
- * OpenTelemetry metrics and traces for a queue. Needs the optional package
- * `@opentelemetry/api` (a peer dependency, loaded only when this is set) and,
- * as with any OpenTelemetry instrumentation, an SDK the application sets up.
+ * OpenTelemetry metrics and traces for a queue, asked for explicitly. Needs
+ * the optional package `@opentelemetry/api` (a peer dependency) and, as with
+ * any OpenTelemetry instrumentation, an SDK the application sets up. Left
+ * out, `OpenOptions.telemetry` already records into the global providers the
+ * SDK registered before the queue opened (and loads nothing without them).
  *
  * What it costs (BENCHMARKS.md, "Telemetry overhead"): metrics make no SDK
  * call per enqueue (job counts are added to the SDK's counters when it
@@ -85,6 +87,12 @@ export interface TelemetryOptions {
 
 /** Telemetry options, checked; `null` when telemetry is off. */
 export interface ResolvedTelemetry {
+  /**
+   * The option was left out: `metrics` and `traces` apply only where the
+   * application registered a global provider (decided when the queue opens),
+   * and a missing `@opentelemetry/api` is no error.
+   */
+  auto: boolean;
   metrics: boolean;
   traces: boolean;
   requireParentSpan: boolean;
@@ -109,17 +117,22 @@ function checkProvider<T>(value: unknown, arg: string, method: string): T | unde
   return value as T;
 }
 
-/** `options.telemetry` checked: `true` means every default, `false`/absent turns telemetry off. */
+/**
+ * `options.telemetry` checked: `true` means every default, `false` turns
+ * telemetry off, absent means on for the global providers registered when the
+ * queue opens (`auto`).
+ */
 export function resolveTelemetry(
   value: boolean | TelemetryOptions | undefined,
   arg = "options.telemetry",
 ): ResolvedTelemetry | null {
-  if (value === undefined || value === false) return null;
-  const o: TelemetryOptions = value === true ? {} : value;
-  if (value !== true) checkOptionsObject(value, arg);
+  if (value === false) return null;
+  const o: TelemetryOptions = value === true || value === undefined ? {} : value;
+  if (value !== true && value !== undefined) checkOptionsObject(value, arg);
   const metrics = o.metrics === undefined ? true : checkBoolean(o.metrics, `${arg}.metrics`);
   const traces = o.traces === undefined ? true : checkBoolean(o.traces, `${arg}.traces`);
   const resolved: ResolvedTelemetry = {
+    auto: value === undefined,
     metrics,
     traces,
     requireParentSpan:
