@@ -165,16 +165,22 @@ export async function pauseOrResume(
   await setPaused(core, checkQueueName(queue), paused);
 }
 
-/** `Queue.promoteScheduledNow`. */
+/**
+ * `Queue.promoteScheduledNow`. A promotion the scheduler's timer started may
+ * still be writing when this pass finds nothing left to do: resolve only once
+ * every write in flight is durable, so the promotion this call observed is.
+ */
 export async function promoteNow(core: QueueCore): Promise<void> {
   core.check();
   await core.promoteDue();
+  await core.log.append([]);
 }
 
-/** `Queue.reapNow`. */
+/** `Queue.reapNow`; durable on return like {@link promoteNow}. */
 export async function reapNow(core: QueueCore): Promise<void> {
   core.check();
   await core.reap();
+  await core.log.append([]);
 }
 
 /** `Queue.flush`. */

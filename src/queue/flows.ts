@@ -11,6 +11,7 @@ import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
 import type { EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
+import { durableRead } from "./reads.js";
 import type { State } from "./state.js";
 import { commitOps, type Op } from "./transaction.js";
 import type { Payload } from "./types.js";
@@ -131,7 +132,7 @@ export async function childResults(
   parentId: string,
 ): Promise<Record<string, Uint8Array | undefined>> {
   core.check();
-  return childResultsOf(core.state, checkString(parentId, "parentId"));
+  return durableRead(core, childResultsOf(core.state, checkString(parentId, "parentId")));
 }
 
 /**

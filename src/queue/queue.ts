@@ -410,7 +410,9 @@ export class Queue {
    * A snapshot of the job, or `null` if it does not exist (never existed, or
    * was removed). Answered once every change logged before the call is
    * durable, so it never shows a state that a crash could still undo (the
-   * same holds for `attemptHistory`, `listJobs`, `deadJobs`, `kvGet` and `kvScan`).
+   * same holds for `attemptHistory`, `listJobs`, `deadJobs`,
+   * `childResults`, `listSchedules`, `kvGet` and `kvScan`; not for `stats`,
+   * whose counters answer at once, also while the store is failing).
    */
   getJob(id: string): Promise<JobRecord | null> {
     return reads.readJob(this.#core, id);

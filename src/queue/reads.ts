@@ -135,6 +135,8 @@ export async function readDeadJobs(
 /** `Queue.stats`. */
 export async function statsOf(core: QueueCore, queue: string): Promise<QueueStats> {
   core.check();
+  // Counters as applied, writes in flight included: monitoring must answer during a store
+  // outage, when a durable read would wait for the outage to end.
   return queueStats(core.state, checkQueueName(queue));
 }
 

@@ -9,13 +9,18 @@ import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { STORES, turns } from "../jobs/stores.js";
+import { STORES } from "../jobs/stores.js";
+import { turns, watch } from "./helpers.js";
 
 const WAL = /\/wal\//;
 
-async function open(faults: FaultStore, failFast = false): Promise<Queue> {
+async function open(
+  faults: FaultStore,
+  failFast = false,
+  clock = new ManualClock(1_700_000_000_000),
+): Promise<Queue> {
   return Queue.open(faults, "q", {
-    clock: new ManualClock(1_700_000_000_000),
+    clock,
     logger: silentLogger,
     flushIntervalMs: 0,
     ...(failFast
@@ -28,17 +33,9 @@ async function open(faults: FaultStore, failFast = false): Promise<Queue> {
 
 /** Whether `promise` settled within a few turns (it must not while its write is held). */
 async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
+  const watched = watch(promise);
   await turns(10);
-  return settled;
+  return watched.settled();
 }
 
 for (const kind of STORES) {
@@ -101,6 +98,53 @@ for (const kind of STORES) {
       await acked;
       assert.equal(await job, null, "acked without keeping: gone");
       assert.deepEqual(await history, []);
+      await queue.close();
+    });
+
+    it("promoteScheduledNow waits for a promotion its timer started", async () => {
+      const faults = new FaultStore(await kind.make());
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = await open(faults, false, clock);
+      await queue.enqueue("q", "later", { delayMs: 1_000 });
+      const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      clock.advance(1_000); // the scheduler's timer promotes the job; its write is held
+      await hold.whenHeld();
+      const promoted = queue.promoteScheduledNow();
+      assert.equal(await settledSoon(promoted), false, "must wait for the timer's promotion");
+      hold.release();
+      await promoted;
+      assert.equal((await queue.stats("q")).pending, 1);
+      await queue.close();
+    });
+
+    it("childResults and listSchedules wait for the write in flight; stats does not", async () => {
+      const faults = new FaultStore(await kind.make());
+      const queue = await open(faults);
+      const flow = await queue.enqueueFlow({
+        queue: "parents",
+        payload: "p",
+        children: [{ queue: "kids", payload: "c" }],
+      });
+      const child = (await queue.claim("kids"))!;
+      const second = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const acked = queue.ack(child, { result: "done" });
+      const scheduled = queue.schedule("tick", { everyMs: 60_000, queue: "ticks", payload: "t" });
+      await second.whenHeld();
+      // Counters answer at once, so monitoring works while writes are stuck.
+      assert.equal(await settledSoon(queue.stats("kids")), true, "stats must not wait");
+      const results = queue.childResults(flow.id);
+      const schedules = queue.listSchedules();
+      assert.equal(await settledSoon(results), false, "childResults must wait for the ack");
+      assert.equal(await settledSoon(schedules), false, "listSchedules must wait for the schedule");
+      second.release();
+      await acked;
+      await scheduled;
+      const childId = flow.children[0]!.id;
+      assert.equal(Buffer.from((await results)[childId]!).toString(), "done");
+      assert.deepEqual(
+        (await schedules).map((s) => s.name),
+        ["tick"],
+      );
       await queue.close();
     });
   });

@@ -3,6 +3,7 @@
  * check, write the record, and tell the runner to re-arm.
  */
 import type { QueueCore } from "../core.js";
+import { durableRead } from "../reads.js";
 import { Tag } from "../records/tags.js";
 import type { ScheduleInfo, ScheduleSpec } from "./types.js";
 import { checkScheduleName, checkScheduleSpec } from "./validate.js";
@@ -52,5 +53,5 @@ export async function listSchedulesOf(core: QueueCore): Promise<ScheduleInfo[]> 
   // them rather than compute every one in this call (one event-loop stall).
   await core.schedules.planned();
   core.check();
-  return listScheduleInfos(core.state, (s) => core.schedules.next(s));
+  return durableRead(core, await listScheduleInfos(core.state, (s) => core.schedules.next(s)));
 }
