@@ -42,7 +42,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   const jobId = state.idOf(h);
   if (isWaitingParent(state, h)) {
     // A flow parent: its children that have not ended go with it, atomically.
-    const { records, claimed } = cancelTree(state, h);
+    const { records, claimed } = cancelTree(state, h, core.now());
     const written = core.commit({ tag: Tag.Transaction, ops: records });
     for (const c of claimed)
       core.leases.get(c)?.abort(new Error(`job ${state.idOf(c)} was cancelled with its flow`));
@@ -50,7 +50,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
     return "removed";
   }
   if (status !== Status.Claimed) {
-    await core.commit({ tag: Tag.Cancel, id: jobId });
+    await core.commit({ tag: Tag.Cancel, id: jobId, at: core.now() });
     return "removed";
   }
   if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {

@@ -155,6 +155,19 @@ function attempted(
   return appendAttempt(state.table.extras(h)?.history, entry);
 }
 
+/**
+ * Leaves the tombstone of job `h`, cancelled at `at`: its history ends with
+ * the cancel (as an attempt of the claim it ended, when it was claimed).
+ */
+function leaveTombstone(state: State, h: number, at: number): void {
+  const page = state.table.read(h);
+  const i = slot(h);
+  const entry: JobAttempt = { attempt: page.attempts[i]!, recordedAt: at, outcome: "cancelled" };
+  if (page.status[i] === Status.Claimed) entry.claimedAt = page.at[i]!;
+  const history = appendAttempt(state.table.extras(h)?.history, entry);
+  state.cancelled.add(state.publicIdOf(h), page.queue[i]!, at, history);
+}
+
 /** Remove, oldest first, up to `limit` jobs of `index` (ordered by `at`) whose `at` is below `before`. */
 function sweep(state: State, index: HandleIndex, before: number, limit: number): void {
   for (let n = 0; n < limit; n++) {
@@ -281,7 +294,11 @@ export function enqueue(
       payloadRef: rec.payloadRef,
       groupKey: rec.groupKey,
     });
-  if (rec.jobId !== undefined) state.jobIds.set(rec.jobId, h);
+  if (rec.jobId !== undefined) {
+    state.jobIds.set(rec.jobId, h);
+    // The id names this job now: a cancelled job's tombstone under it is forgotten.
+    if (state.cancelled.size > 0) state.cancelled.delete(rec.jobId);
+  }
   if (newest) {
     state.ids.addNew(h);
     state.setLastIdBytes(page.id, i * ID_BYTES);
@@ -372,6 +389,8 @@ export function apply(state: State, rec: QueueRecord): void {
     }
     case Tag.Cancel: {
       const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled, Status.Claimed], "cancel");
+      // A cancel of an earlier release carries no time: it leaves no tombstone.
+      if (rec.at !== undefined) leaveTombstone(state, h, rec.at);
       remove(state, h);
       return;
     }
@@ -442,6 +461,11 @@ export function apply(state: State, rec: QueueRecord): void {
       const qs = state.queues.get(rec.queue);
       const limit = rec.tag === Tag.SweepDead ? Number.POSITIVE_INFINITY : rec.limit;
       if (qs !== undefined) sweep(state, qs.deadByTime, rec.before, limit);
+      return;
+    }
+    case Tag.SweepCancelledSome: {
+      const qs = state.queues.get(rec.queue);
+      if (qs !== undefined) state.cancelled.sweep(qs.index, rec.before, rec.limit);
       return;
     }
     case Tag.ScheduleSet: {

@@ -37,14 +37,14 @@ export async function waitForCompletionOf(
   const signal = checkOptionalSignal(options.signal, "options.signal");
   signal?.throwIfAborted();
   const state = core.state;
-  const h = state.findPublic(publicId);
-  if (h === -1) return { status: "not_found" };
   const ended = completionOfJob(state, publicId);
   if (ended !== undefined) {
     // Its final record may still be in flight: answer once it is durable.
     await core.log.flush();
     return ended;
   }
+  const h = state.findPublic(publicId);
+  if (h === -1) return { status: "not_found" };
   // Records name the job by its log id.
   return core.completions.wait(state.idOf(h), timeoutMs, signal);
 }

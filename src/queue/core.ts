@@ -26,6 +26,7 @@ import { claimable, claimFrom } from "./claiming.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
 import {
+  decideCancelledSweeps,
   decideInterruptedClaim,
   decideLeaseExpired,
   decidePromotion,
@@ -121,6 +122,7 @@ export class QueueCore {
   readonly #promotionSteps = bulkSteps();
   readonly #expirySteps = bulkSteps();
   readonly #sweepSteps = bulkSteps();
+  readonly #tombstoneSteps = bulkSteps();
 
   constructor(
     log: Log,
@@ -447,6 +449,23 @@ export class QueueCore {
           expiry.end(expired.length);
           for (const name of requeued) this.dispatch(name);
           if (budget.spent()) return true;
+          continue;
+        }
+        // Tombstones of cancelled jobs past their queue's resultRetentionMs.
+        const dropping = this.#tombstoneSteps;
+        const drop = decideCancelledSweeps(
+          this.state,
+          this.settings.configs,
+          now,
+          dropping.size(budget),
+        )[0];
+        if (drop !== undefined) {
+          const before = this.state.cancelled.size;
+          dropping.begin();
+          written.push(this.commitInBackground([drop]));
+          const dropped = before - this.state.cancelled.size;
+          dropping.end(dropped);
+          if (dropped === 0 || budget.spent()) return dropped > 0;
           continue;
         }
         const configs = this.settings.configs;

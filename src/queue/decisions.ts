@@ -2,9 +2,10 @@
  * The queue's decisions: which record ends a situation that the caller did
  * not spell out. A failed delivery (nack) is retried after the backoff,
  * dead-lettered when out of attempts, or removed when its cancellation was
- * requested; an expired lease and a claim interrupted by a process exit end
+ * requested (leaving a tombstone); an expired lease and a claim interrupted by a process exit end
  * the same way without backoff; due scheduled jobs are promoted; done and
- * dead jobs past their retention are swept.
+ * dead jobs past their retention are swept, and so are the tombstones of
+ * cancelled jobs.
  *
  * Pure functions of the state, the configuration and `now`: they read, never
  * change anything, and are unit-tested like `apply`. The queue applies and
@@ -13,7 +14,12 @@
 import type { QueueConfigs } from "./config.js";
 import { oldestDone } from "./done-order.js";
 import type { QueueConfig } from "./options.js";
-import { BULK_RECORD_JOBS, type PromoteSomeRecord, type SweepSomeRecord } from "./records/bulk.js";
+import {
+  BULK_RECORD_JOBS,
+  type PromoteSomeRecord,
+  type SweepCancelledRecord,
+  type SweepSomeRecord,
+} from "./records/bulk.js";
 import type { CancelRecord, DeadRecord, ReleaseRecord, RetryRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { State } from "./state.js";
@@ -54,7 +60,7 @@ function endDelivery(
   const page = state.table.read(h);
   const i = slot(h);
   const id = state.idOf(h);
-  if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id };
+  if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id, at: now };
   if (page.attempts[i]! >= page.maxAttempts[i]!)
     // The history records how the last attempt really ended.
     return retry.cause === undefined
@@ -87,12 +93,13 @@ export function decideNack(
 
 /**
  * A claim given back before any handler ran on it: pending again at once with
- * its attempt given back, or removed when its cancellation was requested.
+ * its attempt given back, or removed (cancelled at `now`) when its
+ * cancellation was requested.
  */
-export function decideRelease(state: State, h: number): CancelRecord | ReleaseRecord {
+export function decideRelease(state: State, h: number, now: number): CancelRecord | ReleaseRecord {
   const id = state.idOf(h);
   if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) !== 0)
-    return { tag: Tag.Cancel, id };
+    return { tag: Tag.Cancel, id, at: now };
   return { tag: Tag.Release, id };
 }
 
@@ -205,6 +212,31 @@ export function decideSweeps(
       if (olderThan(qs.deadByTime.min(), before))
         records.push({ tag: Tag.SweepDeadSome, queue: qs.name, before, limit: most });
     }
+  }
+  return records;
+}
+
+/**
+ * The next slice of tombstone sweeps due at `now`: for each queue whose
+ * oldest cancelled job was cancelled more than its `resultRetentionMs` ago, a
+ * record dropping up to `limit` (at most {@link BULK_RECORD_JOBS}) of its
+ * tombstones. Empty when none is due; call again after applying them.
+ */
+export function decideCancelledSweeps(
+  state: State,
+  configs: QueueConfigs,
+  now: number,
+  limit = BULK_RECORD_JOBS,
+): SweepCancelledRecord[] {
+  const records: SweepCancelledRecord[] = [];
+  if (state.cancelled.size === 0) return records;
+  const most = Math.min(limit, BULK_RECORD_JOBS);
+  for (const qs of state.queueList) {
+    const oldest = state.cancelled.oldestAt(qs.index);
+    if (oldest === undefined) continue;
+    const before = now - configs.get(qs.name).resultRetentionMs;
+    if (oldest < before)
+      records.push({ tag: Tag.SweepCancelledSome, queue: qs.name, before, limit: most });
   }
   return records;
 }

@@ -135,14 +135,17 @@ export function childEnded(
 /**
  * The records that cancel waiting parent `h` and, below it, every child that
  * has not ended: the parent first (so no child's end wakes it), then
- * pending and scheduled children removed, claimed ones flagged. Handles of
- * claimed children to abort come back too.
+ * pending and scheduled children removed (cancelled at `at`), claimed ones
+ * flagged. Handles of claimed children to abort come back too.
  */
 export function cancelTree(
   state: State,
   h: number,
+  at: number,
 ): { records: (CancelRecord | CancelRequestRecord)[]; claimed: number[] } {
-  const records: (CancelRecord | CancelRequestRecord)[] = [{ tag: Tag.Cancel, id: state.idOf(h) }];
+  const records: (CancelRecord | CancelRequestRecord)[] = [
+    { tag: Tag.Cancel, id: state.idOf(h), at },
+  ];
   const claimed: number[] = [];
   const visit = (parent: number): void => {
     for (const child of state.table.extras(parent)?.flow?.children ?? []) {
@@ -154,7 +157,7 @@ export function cancelTree(
         records.push({ tag: Tag.CancelRequest, id: child.id });
         claimed.push(c);
       } else if (status === Status.Pending || status === Status.Scheduled) {
-        records.push({ tag: Tag.Cancel, id: child.id });
+        records.push({ tag: Tag.Cancel, id: child.id, at });
         if (isWaitingParent(state, c)) visit(c);
       }
     }

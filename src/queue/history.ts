@@ -101,9 +101,14 @@ export function writeHistory(w: ByteWriter, history: EncodedHistory): void {
  */
 export function readHistory(r: ByteReader): EncodedHistory {
   const from = r.position;
+  skipHistory(r);
+  return latin1Slice(r.buffer, from, r.position) as EncodedHistory;
+}
+
+/** Reads past a history as {@link readHistory} would, refusing what it refuses. */
+export function skipHistory(r: ByteReader): void {
   const count = r.varint();
   for (let i = 0; i < count; i++) skipAttempt(r);
-  return latin1Slice(r.buffer, from, r.position) as EncodedHistory;
 }
 
 /** Reads past one attempt as {@link readAttempt} would, refusing what it refuses. */

@@ -423,8 +423,10 @@ export class Queue {
    * is acked, `{ status: "dead", error }` once dead-lettered, `{ status:
    * "cancelled" }` once cancelled — each once that is durable — or `{ status:
    * "timeout" }` when `options.timeoutMs` passes first. A job that already
-   * ended (and is still kept) answers at once; an unknown id, or a job gone
-   * past its retention, is `{ status: "not_found" }`. No polling: the wait is
+   * ended (and is still kept) answers at once — a cancelled one with
+   * `"cancelled"` for its queue's `resultRetentionMs` after the cancel, from
+   * its tombstone; an unknown id, or a job gone past its retention, is
+   * `{ status: "not_found" }`. No polling: the wait is
    * woken by the transition itself, also for a job enqueued before a restart.
    * Rejects with `options.signal`'s reason when it aborts, and with
    * `ClosedError` (or the queue's failure) when the queue closes first.
@@ -437,7 +439,9 @@ export class Queue {
    * How each attempt at job `id` ended, oldest first: completed, retried,
    * dead-lettered, lease expired, interrupted (its process went away),
    * timed out, requeued (from dead), cancelled. At most the newest 100.
-   * Empty for an unknown id; removed with the job.
+   * Empty for an unknown id; removed with the job, but for a cancelled job,
+   * whose history (ending with the cancel) is kept for its queue's
+   * `resultRetentionMs`, or until a new job takes its `jobId`.
    */
   attemptHistory(id: string): Promise<JobAttempt[]> {
     return reads.readAttemptHistory(this.#core, id);
@@ -446,7 +450,9 @@ export class Queue {
   /**
    * Cancel a job: a pending or scheduled one is removed; a claimed one is
    * flagged (its worker's signal aborts; if the delivery fails or expires the
-   * job is removed rather than retried; an ack still completes it).
+   * job is removed rather than retried; an ack still completes it). A removed
+   * job leaves a tombstone: `waitForCompletion` answers `"cancelled"` and
+   * `attemptHistory` shows its history for the queue's `resultRetentionMs`.
    */
   cancel(id: string): Promise<CancelOutcome> {
     return admin.cancelJob(this.#core, id);

@@ -166,7 +166,11 @@ export class QueueReader {
     return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
   }
 
-  /** How each attempt at job `id` ended, oldest first (see `Queue.attemptHistory`); empty for an unknown id. */
+  /**
+   * How each attempt at job `id` ended, oldest first (see
+   * `Queue.attemptHistory`; a cancelled job's from its tombstone); empty for
+   * an unknown id.
+   */
   attemptHistory(id: string): JobAttempt[] {
     return attemptHistoryOf(this.#state, checkString(id, "id"));
   }

@@ -30,6 +30,7 @@ const BULK_TAGS: ReadonlySet<number> = new Set([
   Tag.SweepDoneSome,
   Tag.SweepDoneNoResultSome,
   Tag.SweepDeadSome,
+  Tag.SweepCancelledSome,
   Tag.Transaction,
 ]);
 

@@ -120,7 +120,7 @@ export async function deadLetterClaim(
 export async function releaseClaim(core: QueueCore, claim: Claim): Promise<void> {
   core.check();
   const lease = core.liveLease(claim, "release");
-  const record = decideRelease(core.state, lease.job);
+  const record = decideRelease(core.state, lease.job, core.now());
   core.leases.remove(lease);
   const written = core.commit(record);
   core.dispatch(lease.queue);

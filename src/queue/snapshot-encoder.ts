@@ -2,9 +2,10 @@
  * Encoding a version-2 snapshot of a {@link State} in slices (see
  * `snapshot-layout.ts` for the format). The consistent view is taken in the
  * constructor, synchronously at the log's cut: the table's pages, the index
- * orders and the arena's segments are frozen (copy-on-write, so freezing
- * copies nothing), the small per-queue values and the lists of schedules
- * (immutable objects) and their tombstones are copied. `step()` then
+ * orders, the arena's segments, the tombstones of cancelled jobs and the KV
+ * namespace are frozen (copy-on-write, so freezing copies nothing); the
+ * small per-queue values and the lists of schedules (immutable objects) and
+ * their tombstones are copied. `step()` then
  * encodes a few milliseconds' worth at a time while the live state moves on.
  */
 import type { SnapshotEncoder } from "../log/index.js";
@@ -15,6 +16,7 @@ import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-co
 import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
 import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records/headers.js";
+import { CancelledSectionWriter } from "./snapshot-cancelled.js";
 import { KvSectionWriter } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
@@ -81,6 +83,7 @@ enum Phase {
   Extras,
   Rows,
   Indexes,
+  Cancelled,
   Kv,
   Done,
 }
@@ -109,6 +112,8 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #sectionsWriter: SectionsWriter;
   /** Their bytes, once encoded (the first phase). */
   #sections: Uint8Array = new Uint8Array(0);
+  /** The tombstones of cancelled jobs, frozen at the cut, written after the sections. */
+  readonly #cancelled: CancelledSectionWriter;
   /** The KV namespace's frozen view, written after the regions. */
   readonly #kv: KvSectionWriter;
   #released = false;
@@ -151,6 +156,7 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#arena = state.arena.view();
     this.#lastId = state.lastId;
     this.#nextSeq = state.nextSeq;
+    this.#cancelled = new CancelledSectionWriter(state.cancelled.freeze());
     this.#kv = new KvSectionWriter(state.kv.freeze());
     this.#queues = state.queueList.map((qs) => ({
       qs,
@@ -192,13 +198,27 @@ export class SnapshotWriter implements SnapshotEncoder {
           break;
         case Phase.Indexes:
           if (!this.#writeIndexes()) return null;
+          this.#phase = Phase.Cancelled;
+          break;
+        case Phase.Cancelled:
+          if (
+            !this.#cancelled.step(
+              this.#out!,
+              this.#reserve + this.#layout!.size + this.#sections.byteLength,
+              this.#budget,
+            )
+          )
+            return null;
           this.#phase = Phase.Kv;
           break;
         case Phase.Kv:
           if (
             !this.#kv.step(
               this.#out!,
-              this.#reserve + this.#layout!.size + this.#sections.byteLength,
+              this.#reserve +
+                this.#layout!.size +
+                this.#sections.byteLength +
+                this.#cancelled.bytes,
               this.#budget,
             )
           )
@@ -315,7 +335,11 @@ export class SnapshotWriter implements SnapshotEncoder {
     ];
     const layout = layOut(headBytes.byteLength + REGION_TABLE_BYTES, lengths, this.#reserve);
     const out = new Uint8Array(
-      this.#reserve + layout.size + this.#sections.byteLength + this.#kv.bytes,
+      this.#reserve +
+        layout.size +
+        this.#sections.byteLength +
+        this.#cancelled.bytes +
+        this.#kv.bytes,
     );
     out.set(headBytes, this.#reserve);
     out.set(this.#sections, this.#reserve + layout.size);

@@ -9,15 +9,22 @@
  * written before sections existed (nothing after the regions) decodes as
  * having none. Kinds are never renumbered: 21 = the KV namespace (written last,
  * in slices, by `snapshot-kv.ts`), 28 = schedules, 29 = tombstones of removed
- * schedules (name and `firedUpTo`, oldest removal first).
+ * schedules (name and `firedUpTo`, oldest removal first), 36 = tombstones of
+ * cancelled jobs (written in slices by `snapshot-cancelled.ts`, read here).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { Schedule } from "./schedules/types.js";
+import { CANCELLED_SECTION } from "./snapshot-cancelled.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
-export const Section = { Kv: 21, Schedules: 28, ScheduleTombstones: 29 } as const;
+export const Section = {
+  Kv: 21,
+  Schedules: 28,
+  ScheduleTombstones: 29,
+  CancelledJobs: CANCELLED_SECTION,
+} as const;
 
 /** Schedules (or tombstones) encoded between two checks of the budget. */
 const SCHEDULES_PER_CHECK = 64;
@@ -126,6 +133,9 @@ export class SectionsReader {
         for (; open.left > end; open.left--) this.#schedule(open.body);
       else if (open.kind === Section.ScheduleTombstones)
         for (; open.left > end; open.left--) this.#tombstone(open.body);
+      else if (open.kind === Section.CancelledJobs)
+        for (; open.left > end; open.left--)
+          this.#state.cancelled.restore(open.body, this.#state.queueList.length);
       if (open.left === 0) {
         if (open.body.remaining !== 0)
           throw new DecodeError(`${open.body.remaining} bytes after snapshot section ${open.kind}`);
@@ -144,6 +154,7 @@ export class SectionsReader {
         return { kind, body, left: 0 };
       case Section.Schedules:
       case Section.ScheduleTombstones:
+      case Section.CancelledJobs:
         return { kind, body, left: body.varint() };
       default:
         throw new DecodeError(

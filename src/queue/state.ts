@@ -8,6 +8,7 @@
  */
 import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
+import { CancelledJobs } from "./cancelled.js";
 import type { QueueGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
@@ -171,6 +172,8 @@ export class State {
   readonly schedules = new Map<string, Schedule>();
   /** `firedUpTo` of removed schedules by name, oldest removal first (`schedules/tombstones.ts`). */
   readonly scheduleTombstones: ScheduleTombstones = new Map();
+  /** Tombstones of cancelled jobs by public id, until their queue's `resultRetentionMs` passes. */
+  readonly cancelled = new CancelledJobs();
   /** The user KV namespace (`kvGet`, `kvPut`, …), apart from the jobs. */
   readonly kv = new KvMap();
   /** Scratch space for converting an id string to its binary form. */

@@ -425,7 +425,7 @@ function decide(
         if (isWaitingParent(state, h)) {
           // A flow parent: its children that have not ended go with it (as `Queue.cancel`);
           // those this transaction settled already are left to that.
-          const tree = cancelTree(state, h);
+          const tree = cancelTree(state, h, now);
           for (const record of tree.records) {
             const c = state.find(record.id);
             if (c !== h && used.has(c)) continue;
@@ -438,7 +438,7 @@ function decide(
           break;
         }
         if (status !== Status.Claimed) {
-          decided.ops.push({ tag: Tag.Cancel, id });
+          decided.ops.push({ tag: Tag.Cancel, id, at: now });
           removed.add(h);
           decided.result.cancelled.push("removed");
           break;

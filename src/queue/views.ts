@@ -93,18 +93,24 @@ export function jobToRecord(
   return record;
 }
 
-/** How the attempts at job `id` ended, oldest first; empty for an unknown id. */
+/**
+ * How the attempts at job `id` ended, oldest first (a cancelled job's, from
+ * its tombstone, end with the cancel); empty for an unknown id.
+ */
 export function attemptHistoryOf(state: State, id: string): JobAttempt[] {
   const h = state.findPublic(id);
-  if (h === -1) return [];
+  if (h === -1) return state.cancelled.get(id)?.history ?? [];
   const history = state.table.extras(h)?.history;
   return history === undefined ? [] : decodeHistory(history);
 }
 
-/** How job `id` ended if it did (done or dead), else `undefined` (also for an unknown id). */
+/**
+ * How job `id` ended if it did (done, dead, or cancelled and still
+ * remembered by its tombstone), else `undefined` (also for an unknown id).
+ */
 export function completionOfJob(state: State, id: string): Completion | undefined {
   const h = state.findPublic(id);
-  if (h === -1) return undefined;
+  if (h === -1) return state.cancelled.has(id) ? { status: "cancelled" } : undefined;
   const extras = state.table.extras(h);
   switch (state.statusOf(h)) {
     case Status.Done:

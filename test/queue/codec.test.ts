@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { ByteReader, ByteWriter } from "../../src/queue/binary.js";
+import { decodeTombstone } from "../../src/queue/cancelled.js";
 import {
   IdGenerator,
   isUlid,
@@ -295,7 +296,8 @@ function dump(state: State): unknown {
     doneWithResult: ids(q.doneWithResult.toArray()),
     dedup: [...q.dedup.entries()].map(([k, h]) => [k, state.idOf(h)]).sort(),
   }));
-  return { lastId: state.lastId, jobs, queues };
+  const cancelled = [...state.cancelled.freeze().entries()].map(decodeTombstone);
+  return { lastId: state.lastId, jobs, queues, cancelled };
 }
 
 /** Random valid histories: each step picks an operation valid in the current state. */
@@ -379,7 +381,9 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
           record =
             job.status === 2 && rand(2) === 0
               ? { tag: Tag.CancelRequest, id: job.id }
-              : { tag: Tag.Cancel, id: job.id };
+              : rand(2) === 0
+                ? { tag: Tag.Cancel, id: job.id }
+                : { tag: Tag.Cancel, id: job.id, at: now };
         break;
       }
       case 7: {
@@ -393,9 +397,11 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
         const kind = rand(3);
         const someTags = [Tag.SweepDoneSome, Tag.SweepDeadSome, Tag.SweepDoneNoResultSome] as const;
         record =
-          rand(2) === 0 && kind < 2
-            ? { tag: kind === 0 ? Tag.SweepDone : Tag.SweepDead, queue, before }
-            : { tag: someTags[kind]!, queue, before, limit: 1 + rand(3) };
+          rand(4) === 0
+            ? { tag: Tag.SweepCancelledSome, queue, before, limit: 1 + rand(3) }
+            : rand(2) === 0 && kind < 2
+              ? { tag: kind === 0 ? Tag.SweepDone : Tag.SweepDead, queue, before }
+              : { tag: someTags[kind]!, queue, before, limit: 1 + rand(3) };
         break;
       }
     }

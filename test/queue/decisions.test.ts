@@ -125,7 +125,7 @@ describe("decisions", { timeout: 60_000 }, () => {
       const state = new State();
       const job = claimed(state, attempts, 3);
       apply(state, { tag: Tag.CancelRequest, id: job.id });
-      const cancel = { tag: Tag.Cancel, id: job.id };
+      const cancel = { tag: Tag.Cancel, id: job.id, at: NOW };
       assert.deepEqual(decideNack(state, job.h, config(), NOW, "boom"), cancel);
       assert.deepEqual(decideLeaseExpired(state, job.h, NOW), cancel);
       assert.deepEqual(decideInterruptedClaims(state, NOW), [cancel]);

@@ -58,18 +58,28 @@ function change(state: State, ids: string[], rnd: () => number, i: number): Queu
   if (roll < 0.08) return [{ tag: Tag.KvDelete, key: `k${Math.floor(rnd() * 50)}` }];
   if (roll < 0.1)
     return [{ tag: Tag.PauseQueue, queue: ["a", "b", "c"][i % 3]!, paused: rnd() < 0.5 }];
+  if (roll < 0.11)
+    return [
+      {
+        tag: Tag.SweepCancelledSome,
+        queue: ["a", "b", "c"][i % 3]!,
+        before: NOW + 1_000 + i - 5_000,
+        limit: 1 + Math.floor(rnd() * 20),
+      },
+    ];
   const id = ids[Math.floor(rnd() * ids.length)]!;
   const h = state.find(id);
   if (h === -1) return [];
   const at = NOW + 1_000 + i;
   switch (state.statusOf(h)) {
     case Status.Pending:
-      return [{ tag: Tag.Claim, id, at }];
+      // Cancelled jobs leave tombstones that the sweeps above drop again.
+      return rnd() < 0.1 ? [{ tag: Tag.Cancel, id, at }] : [{ tag: Tag.Claim, id, at }];
     case Status.Scheduled:
       return [{ tag: Tag.Wake, id }];
     case Status.Claimed: {
       const page = state.table.read(h);
-      if ((page.flags[slot(h)]! & Flag.CancelRequested) !== 0) return [{ tag: Tag.Cancel, id }];
+      if ((page.flags[slot(h)]! & Flag.CancelRequested) !== 0) return [{ tag: Tag.Cancel, id, at }];
       const r = rnd();
       if (r < 0.2) return [{ tag: Tag.CancelRequest, id }];
       if (r < 0.5 && page.attempts[slot(h)]! < page.maxAttempts[slot(h)]!)

@@ -264,6 +264,15 @@ describe("transaction property: all or nothing against a model", { timeout: 120_
                   job.status,
                   `job ${job.id} after ${JSON.stringify(ops)}`,
                 );
+                // Every job gone here was cancelled (at once, or by the nack of its requested
+                // cancel): its tombstone answers for it.
+                if (job.status !== "gone") continue;
+                assert.deepEqual(
+                  await queue.waitForCompletion(job.id, { timeoutMs: 0 }),
+                  { status: "cancelled" },
+                  `cancelled job ${job.id} after ${JSON.stringify(ops)}`,
+                );
+                assert.equal((await queue.attemptHistory(job.id)).at(-1)?.outcome, "cancelled");
               }
               const kv = (await queue.kvScan("")).entries.map((e) => [e.key, text(e.value)]);
               assert.deepEqual(

@@ -60,6 +60,16 @@ export interface SweepSomeRecord {
   readonly before: number;
   readonly limit: number;
 }
+/**
+ * Up to `limit` tombstones of jobs of `queue` cancelled before `before`,
+ * oldest first, are dropped (encoded as {@link SweepSomeRecord}).
+ */
+export interface SweepCancelledRecord {
+  readonly tag: typeof Tag.SweepCancelledSome;
+  readonly queue: string;
+  readonly before: number;
+  readonly limit: number;
+}
 /** `queue` is paused (claims hand out nothing) or resumed. */
 export interface PauseQueueRecord {
   readonly tag: typeof Tag.PauseQueue;
@@ -89,13 +99,16 @@ export function readSweep<T extends typeof Tag.SweepDone | typeof Tag.SweepDead>
   return { tag, queue: r.string(), before: r.varint() };
 }
 
-export function writeSweepSome(w: ByteWriter, rec: SweepSomeRecord): void {
+export function writeSweepSome(w: ByteWriter, rec: SweepSomeRecord | SweepCancelledRecord): void {
   w.string(rec.queue);
   w.varint(rec.before);
   w.varint(rec.limit);
 }
 
-export function readSweepSome(r: ByteReader, tag: SweepSomeTag): SweepSomeRecord {
+export function readSweepSome<T extends SweepSomeTag | typeof Tag.SweepCancelledSome>(
+  r: ByteReader,
+  tag: T,
+): { tag: T; queue: string; before: number; limit: number } {
   return { tag, queue: r.string(), before: r.varint(), limit: r.varint() };
 }
 

@@ -13,6 +13,7 @@ import {
   readPromoteSome,
   readSweep,
   readSweepSome,
+  type SweepCancelledRecord,
   type SweepDeadRecord,
   type SweepDoneRecord,
   type SweepSomeRecord,
@@ -34,6 +35,7 @@ import {
   type CancelRecord,
   type CancelRequestRecord,
   type ClaimRecord,
+  cancelTag,
   type DeadRecord,
   deadTag,
   type ReleaseRecord,
@@ -41,6 +43,7 @@ import {
   type RequeueDeadRecord,
   type RetryRecord,
   readAck,
+  readCancelAt,
   readClaim,
   readDead,
   readDeadWithCause,
@@ -48,6 +51,7 @@ import {
   readRetry,
   type WakeRecord,
   writeAck,
+  writeCancel,
   writeClaim,
   writeDead,
   writeRequeueDead,
@@ -84,6 +88,7 @@ export type QueueRecord =
   | SweepDeadRecord
   | ReleaseRecord
   | SweepSomeRecord
+  | SweepCancelledRecord
   | WakeRecord
   | PauseQueueRecord
   | RemoveRecord
@@ -94,7 +99,7 @@ export type QueueRecord =
 
 /** Append one record's encoding to `w`. */
 export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
-  w.u8(rec.tag === Tag.Dead ? deadTag(rec) : rec.tag);
+  w.u8(rec.tag === Tag.Dead ? deadTag(rec) : rec.tag === Tag.Cancel ? cancelTag(rec) : rec.tag);
   switch (rec.tag) {
     case Tag.Enqueue:
       writeEnqueue(w, rec);
@@ -115,6 +120,8 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       w.varint(rec.upTo);
       return;
     case Tag.Cancel:
+      writeCancel(w, rec); // under Tag.CancelAt when it carries its time
+      return;
     case Tag.CancelRequest:
     case Tag.Release:
     case Tag.Wake:
@@ -137,6 +144,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
     case Tag.SweepDoneSome:
     case Tag.SweepDoneNoResultSome:
     case Tag.SweepDeadSome:
+    case Tag.SweepCancelledSome:
       writeSweepSome(w, rec);
       return;
     case Tag.ScheduleSet:
@@ -253,6 +261,8 @@ function readRecord(r: ByteReader): QueueRecord {
       return readDeadWithCause(r);
     case Tag.Promote:
       return { tag, upTo: r.varint() };
+    case Tag.CancelAt:
+      return readCancelAt(r);
     case Tag.Cancel:
     case Tag.CancelRequest:
     case Tag.Release:
@@ -271,6 +281,7 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.SweepDoneSome:
     case Tag.SweepDoneNoResultSome:
     case Tag.SweepDeadSome:
+    case Tag.SweepCancelledSome:
       return readSweepSome(r, tag);
     case Tag.ScheduleSet:
       return { tag, schedule: readScheduleDefinition(r) };

@@ -54,10 +54,15 @@ export interface DeadRecord {
    */
   readonly cause?: RetryCause | undefined;
 }
-/** Pending, scheduled or claimed → removed. */
+/**
+ * Pending, scheduled or claimed → removed. With `at` (when it was cancelled)
+ * the job leaves a tombstone with its attempt history; records of earlier
+ * releases carry no time and leave none.
+ */
 export interface CancelRecord {
   readonly tag: typeof Tag.Cancel;
   readonly id: string;
+  readonly at?: number | undefined;
 }
 /** A claimed job is flagged for cancellation. */
 export interface CancelRequestRecord {
@@ -100,6 +105,22 @@ const RETRY_AT = 8;
 const RETRY_PROGRESS = 16;
 /** Retry causes as stored; never renumber one. */
 const RETRY_CAUSES: readonly RetryCause[] = ["lease_expired", "interrupted", "timed_out"];
+
+/** The tag a cancel is stored under: `CancelAt` when it carries its time. */
+export function cancelTag(rec: CancelRecord): number {
+  return rec.at === undefined ? Tag.Cancel : Tag.CancelAt;
+}
+
+/** A cancel's body, under {@link cancelTag}. */
+export function writeCancel(w: ByteWriter, rec: CancelRecord): void {
+  w.id(rec.id);
+  if (rec.at !== undefined) w.varint(rec.at);
+}
+
+/** A cancel stored under `Tag.CancelAt` (a plain `Tag.Cancel` body is the id alone). */
+export function readCancelAt(r: ByteReader): CancelRecord {
+  return { tag: Tag.Cancel, id: r.id(), at: r.varint() };
+}
 
 export function writeClaim(w: ByteWriter, rec: ClaimRecord): void {
   w.id(rec.id);

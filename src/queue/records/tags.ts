@@ -45,6 +45,15 @@ export const Tag = {
    * its progress if any; decoded as `Dead`.
    */
   DeadWithCause: 35,
+  /**
+   * A Cancel record that carries its time (`at`): the cancelled job leaves a
+   * tombstone (`cancelled.ts`) that `waitForCompletion` and `attemptHistory`
+   * read. Decoded as `Cancel`; one under the plain tag (earlier releases)
+   * removes the job without a tombstone.
+   */
+  CancelAt: 36,
+  /** Up to `limit` tombstones of cancelled jobs of a queue from before `before`, oldest first, are dropped. */
+  SweepCancelledSome: 37,
   ScheduleSet: 28,
   Unschedule: 29,
   ScheduleFire: 30,

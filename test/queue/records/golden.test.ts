@@ -163,6 +163,11 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     "0d017180d095ffbc318010",
   ],
   ["cancel", { tag: Tag.Cancel, id: ID }, "070190000000000000000000000000000a"],
+  [
+    "cancel, at (under CancelAt: leaves a tombstone)",
+    { tag: Tag.Cancel, id: ID, at: 1_700_000_004_000 },
+    "240190000000000000000000000000000aa0ef95ffbc31",
+  ],
   ["cancel request", { tag: Tag.CancelRequest, id: ID }, "080190000000000000000000000000000a"],
   ["requeue dead", { tag: Tag.RequeueDead, id: ID }, "090190000000000000000000000000000a"],
   [
@@ -195,6 +200,11 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     "sweep done without a result, some",
     { tag: Tag.SweepDoneNoResultSome, queue: "q", before: 1_600_000_000_000, limit: 100 },
     "2601718080babbc82e64",
+  ],
+  [
+    "sweep cancelled some",
+    { tag: Tag.SweepCancelledSome, queue: "q", before: 1_600_000_000_000, limit: 100 },
+    "2501718080babbc82e64",
   ],
   ["wake", { tag: Tag.Wake, id: ID }, "100190000000000000000000000000000a"],
   ["pause", { tag: Tag.PauseQueue, queue: "q", paused: true }, "11017101"],
@@ -283,6 +293,17 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     "1506637572736f7204000102ff",
   ],
   ["kv delete", { tag: Tag.KvDelete, key: "cursor" }, "1606637572736f72"],
+  [
+    "transaction, cancel at",
+    {
+      tag: Tag.Transaction,
+      ops: [
+        { tag: Tag.Cancel, id: ID, at: 9 },
+        { tag: Tag.CancelRequest, id: ID },
+      ],
+    },
+    "1702240190000000000000000000000000000a09080190000000000000000000000000000a",
+  ],
   [
     "transaction",
     {

@@ -6,6 +6,7 @@
 import { readLog } from "../../../src/log/index.js";
 import { silentLogger } from "../../../src/logger.js";
 import { apply } from "../../../src/queue/apply.js";
+import { decodeTombstone } from "../../../src/queue/cancelled.js";
 import type { Queue } from "../../../src/queue/queue.js";
 import { decodeRecord } from "../../../src/queue/records/codec.js";
 import { decodeSnapshot } from "../../../src/queue/snapshot.js";
@@ -163,6 +164,9 @@ export function stateDigest(state: State): string {
   // In removal order: the order decides which tombstone goes first at the cap.
   for (const [name, firedUpTo] of state.scheduleTombstones)
     lines.push(`tombstone ${JSON.stringify(name)} ${firedUpTo}`);
+  // Tombstones of cancelled jobs, queue by queue, in the order they expire.
+  for (const entry of state.cancelled.freeze().entries())
+    lines.push(`cancelled ${JSON.stringify(decodeTombstone(entry))}`);
   for (const j of rows(state)) {
     lines.push(
       JSON.stringify([

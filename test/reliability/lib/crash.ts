@@ -157,7 +157,7 @@ function apply(model: SimModel, poison: Map<string, Poison>, line: string): stri
       model.removing(id);
       return null;
     case "cancel":
-      if (rest[0] === "removed") model.removed(id, null);
+      if (rest[0] === "removed") model.cancelledJob(id);
       return null;
     default:
       return null;

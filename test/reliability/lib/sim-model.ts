@@ -105,6 +105,19 @@ export class SimModel {
     if (queue !== null) this.ackedDone.set(queue, (this.ackedDone.get(queue) ?? 0) + 1);
   }
 
+  /**
+   * Cancels acknowledged as "removed": the job's tombstone answers
+   * `waitForCompletion` with "cancelled" and keeps its history, ending with
+   * the cancel. (Runs use the default resultRetentionMs of a day, which no
+   * run lasts, and never reuse an id.)
+   */
+  readonly cancelled = new Set<string>();
+
+  cancelledJob(id: string): void {
+    this.removed(id, null);
+    this.cancelled.add(id);
+  }
+
   /** A claim is released: the attempt it counted is given back (the lower bound drops with it). */
   releasing(claim: Pick<Claim, "id" | "attempts">): void {
     this.#claims = this.#claims.filter((c) => c.id !== claim.id);
@@ -147,6 +160,15 @@ export class SimModel {
       const job = await queue.getJob(id);
       if (job !== null && !(keepsDone && job.status === "done"))
         problems.push(`job ${id} is back as ${job.status} after its ack/cancel was acknowledged`);
+    }
+    for (const id of this.cancelled) {
+      // A tombstone answers at once (timeoutMs 0 only bounds a wait for a job that exists).
+      const completion = await queue.waitForCompletion(id, { timeoutMs: 0 });
+      if (completion.status !== "cancelled")
+        problems.push(`cancelled job ${id} answers ${completion.status}`);
+      const last = (await queue.attemptHistory(id)).at(-1);
+      if (last?.outcome !== "cancelled")
+        problems.push(`cancelled job ${id} has ${last?.outcome ?? "no"} history entry last`);
     }
     for (const [id, result] of this.results) {
       const job = await queue.getJob(id);

@@ -639,7 +639,7 @@ function cancel(w: World): void {
   w.model.removing(id);
   queue.cancel(id).then(
     (outcome) => {
-      if (outcome === "removed") w.model.removed(id, null);
+      if (outcome === "removed") w.model.cancelledJob(id);
     },
     (error: unknown) => w.unexpected("cancel", error),
   );
