@@ -1,4 +1,5 @@
 import { type RunnableWorkload, runnable } from "../lib/workload.js";
+import { cancelledSlices } from "./cancelled-slices.js";
 import { ceiling } from "./ceiling.js";
 import { claimBatch } from "./claim-batch.js";
 import { claimDrain } from "./claim-drain.js";
@@ -38,6 +39,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(schedules),
   runnable(transactions),
   runnable(kvSlices),
+  runnable(cancelledSlices),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

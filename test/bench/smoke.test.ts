@@ -86,6 +86,15 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
       assert.ok((r?.metrics[`${name}MedianMs`] ?? -1) >= 0, name);
   });
 
+  it("cancelled_slices encodes, decodes and sweeps every tombstone", async () => {
+    const w = findWorkload("cancelled_slices");
+    assert.ok(w);
+    const [r] = await w.runWithArgs(parseStoreKind("memory"), new Args(["--tombstones=3000"]));
+    assert.equal(r?.jobs, 3_000);
+    for (const name of ["cutMs", "encodeMaxCpuMs", "decodeMaxCpuMs", "sweepMaxCpuMs"])
+      assert.ok((r?.metrics[name] ?? -1) >= 0, name);
+  });
+
   it("rate_limit holds the limit: no window over max, most of the limit achieved", async () => {
     const [r] = await run("rate_limit", "memory", [
       "--max=50",
