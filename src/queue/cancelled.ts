@@ -45,6 +45,8 @@ export interface CancelledView {
 }
 
 const TIME_BYTES = 8;
+/** Maps the ids are spread over (a power of two). */
+const ID_SHARDS = 64;
 const TWO_32 = 2 ** 32;
 
 function compareEntries(a: string, b: string): number {
@@ -137,24 +139,29 @@ function keyOf(entry: string): { queue: number; id: string } {
 }
 
 export class CancelledJobs {
-  /** Public id → encoded tombstone. */
-  readonly #byId = new Map<string, string>();
+  /**
+   * Public id → encoded tombstone, in {@link ID_SHARDS} maps by a hash of
+   * the id: a map rehashes all its entries at once when it grows, which at
+   * a million entries is one step of tens of milliseconds.
+   */
+  readonly #byId: Map<string, string>[] = Array.from({ length: ID_SHARDS }, () => new Map());
+  #size = 0;
   /** Per queue index, its tombstones as keys, oldest cancel first. */
   readonly #byQueue = new Map<number, BTree<string, undefined>>();
   #encodedBytes = 0;
 
   get size(): number {
-    return this.#byId.size;
+    return this.#size;
   }
 
   /** Whether a job with public id `id` was cancelled (and is remembered). */
   has(id: string): boolean {
-    return this.#byId.has(id);
+    return this.#shard(id).has(id);
   }
 
   /** The tombstone of public id `id`, decoded, or undefined. */
   get(id: string): Tombstone | undefined {
-    const entry = this.#byId.get(id);
+    const entry = this.#shard(id).get(id);
     return entry === undefined ? undefined : decodeTombstone(entry);
   }
 
@@ -166,9 +173,11 @@ export class CancelledJobs {
 
   /** Forgets the tombstone of `id` (its id is in use again); whether there was one. */
   delete(id: string): boolean {
-    const entry = this.#byId.get(id);
+    const shard = this.#shard(id);
+    const entry = shard.get(id);
     if (entry === undefined) return false;
-    this.#byId.delete(id);
+    shard.delete(id);
+    this.#size--;
     this.#byQueue.get(keyOf(entry).queue)?.delete(entry);
     this.#encodedBytes -= entryBytes(entry);
     return true;
@@ -188,7 +197,9 @@ export class CancelledJobs {
       const first = tree.minKey();
       if (first === undefined || timeOf(first) >= before) return;
       tree.delete(first);
-      this.#byId.delete(keyOf(first).id);
+      const { id } = keyOf(first);
+      this.#shard(id).delete(id);
+      this.#size--;
       this.#encodedBytes -= entryBytes(first);
     }
   }
@@ -228,13 +239,20 @@ export class CancelledJobs {
     const entry = latin1Slice(r.buffer, from, from + length);
     if (queue >= queues)
       throw new DecodeError(`cancelled-job tombstone names queue ${queue} of ${queues}`);
-    if (this.#byId.has(id))
+    if (this.#shard(id).has(id))
       throw new DecodeError(`snapshot holds the tombstone of job ${JSON.stringify(id)} twice`);
     this.#insert(id, queue, entry);
   }
 
+  #shard(id: string): Map<string, string> {
+    let hash = 0;
+    for (let k = 0; k < id.length; k++) hash = (hash * 31 + id.charCodeAt(k)) | 0;
+    return this.#byId[(hash ^ (hash >>> 16)) & (ID_SHARDS - 1)]!;
+  }
+
   #insert(id: string, queue: number, entry: string): void {
-    this.#byId.set(id, entry);
+    this.#shard(id).set(id, entry);
+    this.#size++;
     let tree = this.#byQueue.get(queue);
     if (tree === undefined) {
       tree = new BTree<string, undefined>(undefined, compareEntries);
