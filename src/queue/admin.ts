@@ -15,6 +15,7 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
+import { abortRemovedClaims, removalRecords, requeueRecords } from "./flow-admin.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
 import {
   REMOVABLE_STATUSES,
@@ -122,8 +123,10 @@ export async function requeueDeadJobsOf(
 }
 
 /**
- * `Queue.removeJob`: one `Remove` record (the record `removeJobs` writes per
- * job), so a replay removes it the same way. A claimed job is left to `cancel`.
+ * `Queue.removeJob`: a `Remove` record (the record `removeJobs` writes per
+ * job), so a replay removes it the same way, with those of the flow
+ * children it takes along (`removalRecords`), in one commit. A claimed job
+ * is left to `cancel`.
  */
 export async function removeOne(core: QueueCore, job: JobRecord | string): Promise<boolean> {
   core.check();
@@ -131,11 +134,17 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
   const state = core.state;
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
-  await core.commit({ tag: Tag.Remove, id: state.idOf(h) });
+  const { records, claimed } = removalRecords(state, h, core.now());
+  const written = core.commit(records.length === 1 ? records[0]! : records);
+  abortRemovedClaims(core, claimed);
+  await written;
   return true;
 }
 
-/** `Queue.requeueDeadJob`. */
+/**
+ * `Queue.requeueDeadJob`: with the dead part of its flow, if any
+ * (`requeueRecords`), in one commit.
+ */
 export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
   core.check();
   const id = checkString(typeof job === "string" ? job : job?.id, "job");
@@ -143,9 +152,10 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) !== Status.Dead)
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-  const name = state.queueOf(h).name;
-  const written = core.commit({ tag: Tag.RequeueDead, id: state.idOf(h), at: core.now() });
-  core.dispatch(name);
+  const records = requeueRecords(state, h, core.now());
+  const queues = new Set(records.map((r) => state.queueOf(state.find(r.id)).name));
+  const written = core.commit(records.length === 1 ? records[0]! : records);
+  for (const name of queues) core.dispatch(name);
   await written;
 }
 

@@ -9,11 +9,15 @@ import { applyTransaction } from "./apply-tx.js";
 import { doneIndexOf, oldestDone } from "./done-order.js";
 import {
   addChild,
+  type ChildOutcome,
   childEnded,
   flowParentProblem,
   isWaitingParent,
   type NewChild,
   placeWaitingParent,
+  requeuedInFlow,
+  unlinkChildren,
+  WAITING_AT,
 } from "./flow-state.js";
 import { groupOf, groupOnlyExtras, groupUngrouped } from "./groups.js";
 import type { HandleIndex } from "./handle-index.js";
@@ -119,9 +123,14 @@ export function releaseDedup(state: State, h: number): void {
   withExtras(state, h, { dedupKey: undefined });
 }
 
-/** Removes job `h` from the state: indexes, dedup key, id index, payload bytes, row. */
-function remove(state: State, h: number): void {
-  childEnded(state, h, { kind: "removed" });
+/**
+ * Removes job `h` from the state: indexes, dedup key, id index, payload
+ * bytes, row. A flow parent hears of it as `ending` (a cancel unless said);
+ * children that still name `h` lose the link.
+ */
+function remove(state: State, h: number, ending: ChildOutcome = { kind: "cancelled" }): void {
+  childEnded(state, h, ending);
+  unlinkChildren(state, h);
   const ref = state.table.extras(h)?.payloadRef;
   if (ref !== undefined) state.payloadGarbage.push(ref.key);
   unindex(state, h);
@@ -412,7 +421,9 @@ export function apply(state: State, rec: QueueRecord): void {
         outcome: "requeued",
       });
       withExtras(state, h, { lastError: undefined, history });
-      place(state, h, Status.Pending, 0);
+      // A flow's job rejoins its flow; a parent with open children waits for them again.
+      if (requeuedInFlow(state, h)) place(state, h, Status.Scheduled, WAITING_AT);
+      else place(state, h, Status.Pending, 0);
       return;
     }
     case Tag.Release: {
@@ -441,7 +452,8 @@ export function apply(state: State, rec: QueueRecord): void {
         [Status.Pending, Status.Scheduled, Status.Done, Status.Dead],
         "remove",
       );
-      remove(state, h);
+      // A waiting flow parent goes dead with its removed child (at the removal, when known).
+      remove(state, h, { kind: "removed", at: rec.at ?? state.table.read(h).enqueuedAt[slot(h)]! });
       return;
     }
     case Tag.SweepDone:

@@ -580,15 +580,15 @@ function transitionsOf(
   at: number,
 ): Transition[] {
   // Most records are one transition of their own (an enqueue, a claim, an ack).
-  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead)
+  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead && record.tag !== Tag.Remove)
     return [{ record, job: jobBefore(state, record), cause, at }];
   const transitions: Transition[] = [];
   /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */
   let parentsDead: Set<string> | undefined;
   for (const op of record.tag === Tag.Transaction ? record.ops : [record]) {
     transitions.push({ record: op, job: jobBefore(state, op), cause, at });
-    // A dead-letter can take waiting flow parents with it.
-    if (op.tag !== Tag.Dead) continue;
+    // A dead-letter (or a removal) can take waiting flow parents with it.
+    if (op.tag !== Tag.Dead && op.tag !== Tag.Remove) continue;
     for (const death of cascadedDeaths(state, op, at)) {
       const id = death.job?.id ?? "";
       parentsDead ??= new Set();

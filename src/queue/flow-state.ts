@@ -6,11 +6,14 @@
  * (`flowParent`), so checkpoints carry flows with the rest of the table.
  *
  * A child that is acked ends with its result (copied to the parent, which
- * keeps it however long the child itself is kept); one that is removed
- * (cancelled) ends without one; once none is left the parent becomes pending.
- * A child that goes dead makes a waiting parent dead at once, its lastError
- * naming the child. `cancelTree` decides the records that cancel a waiting
- * parent with its children (for `Queue.cancel` and `tx.cancel` alike).
+ * keeps it however long the child itself is kept); one that is cancelled
+ * ends without one; once none is left the parent becomes pending.
+ * A child that goes dead, or is removed (`removeJob`, `removeJobs`), makes a
+ * waiting parent dead at once, its lastError naming the child. A dead child
+ * stays linked to its parent (so requeueing either brings the flow back,
+ * `flow-admin.ts`); a removed job unlinks the children that still name it.
+ * `cancelTree` decides the records that cancel a waiting parent with its
+ * children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { place, releaseDedup, unindex, withExtras } from "./apply.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
@@ -79,27 +82,31 @@ export function flowParentProblem(state: State, parentId: string): string | null
   return null;
 }
 
+/** How a flow child ended, for {@link childEnded}. */
+export type ChildOutcome =
+  | { kind: "done"; result: Uint8Array | undefined }
+  | { kind: "dead"; reason: string; at: number }
+  /** Cancelled: the parent goes on without it. */
+  | { kind: "cancelled" }
+  /** Removed by an operator (`Remove`): a waiting parent goes dead at `at`. */
+  | { kind: "removed"; at: number };
+
 /**
- * Child `h` ended: `done` (with its result, if any), `dead` (with `reason`,
- * at `at`) or `removed`. Tells its parent, which may become pending or dead.
+ * Child `h` ended: done (with its result, if any), dead (with `reason`, at
+ * `at`), cancelled or removed. Tells its parent, which may become pending or
+ * dead. A dead child keeps its link (its parent's entry is ended); a child
+ * whose entry ended already (a dead one now removed) only loses the link.
  */
-export function childEnded(
-  state: State,
-  h: number,
-  outcome:
-    | { kind: "done"; result: Uint8Array | undefined }
-    | { kind: "dead"; reason: string; at: number }
-    | { kind: "removed" },
-): void {
+export function childEnded(state: State, h: number, outcome: ChildOutcome): void {
   const extras = state.table.extras(h);
   const parentId = extras?.flowParent;
   if (parentId === undefined) return;
-  withExtras(state, h, { flowParent: undefined });
+  if (outcome.kind !== "dead") withExtras(state, h, { flowParent: undefined });
   const parent = state.find(parentId);
   const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
   if (flow === undefined) return;
   const childId = state.idOf(h);
-  let publicId = childId;
+  let publicId: string | null = null;
   const children = flow.children.map((child): FlowChild => {
     if (child.id !== childId || child.ended) return child;
     publicId = child.publicId;
@@ -108,21 +115,22 @@ export function childEnded(
       ? { id: child.id, publicId: child.publicId, ended: true }
       : { id: child.id, publicId: child.publicId, ended: true, result: Buffer.from(result) };
   });
+  if (publicId === null) return; // its entry ended before (it went dead earlier)
   const waiting = flow.waiting - 1;
   withExtras(state, parent, { flow: { waiting, children } });
   if (!isWaitingParent(state, parent)) return;
-  if (outcome.kind === "dead") {
+  if (outcome.kind === "dead" || outcome.kind === "removed") {
+    const reason =
+      outcome.kind === "dead"
+        ? `child ${publicId} failed: ${outcome.reason}`
+        : `child ${publicId} was removed`;
     unindex(state, parent);
     releaseDedup(state, parent);
     state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
-    withExtras(state, parent, { lastError: `child ${publicId} failed: ${outcome.reason}` });
+    withExtras(state, parent, { lastError: reason });
     place(state, parent, Status.Dead, outcome.at);
     // A dead parent's end reaches its own parent too.
-    childEnded(state, parent, {
-      kind: "dead",
-      reason: `child ${publicId} failed: ${outcome.reason}`,
-      at: outcome.at,
-    });
+    childEnded(state, parent, { kind: "dead", reason, at: outcome.at });
     return;
   }
   if (waiting > 0) return;
@@ -130,6 +138,22 @@ export function childEnded(
   state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;
   place(state, parent, Status.Pending, 0);
   state.flowWoken.add(state.queueOf(parent).name);
+}
+
+/**
+ * Job `h` is being removed: the children that still name it as their
+ * parent (dead ones, or ones a dead or done parent no longer waits for)
+ * lose the link, so no job is left pointing at a missing one.
+ */
+export function unlinkChildren(state: State, h: number): void {
+  const flow = state.table.extras(h)?.flow;
+  if (flow === undefined) return;
+  const id = state.idOf(h);
+  for (const child of flow.children) {
+    const c = state.find(child.id);
+    if (c !== -1 && state.table.extras(c)?.flowParent === id)
+      withExtras(state, c, { flowParent: undefined });
+  }
 }
 
 /**
@@ -164,4 +188,36 @@ export function cancelTree(
   };
   visit(h);
   return { records, claimed };
+}
+
+/**
+ * Dead job `h` is requeued (`RequeueDead`): a child rejoins the flow of a
+ * parent that is dead or waiting (its entry open again, waited for once
+ * more), else loses its link; a parent with children it still waits for
+ * goes back to waiting for them. `flow-admin.ts` requeues a dead flow
+ * children first, so each parent finds its requeued children open. Returns
+ * whether `h` waits for children (else it becomes pending).
+ */
+export function requeuedInFlow(state: State, h: number): boolean {
+  const parentId = state.table.extras(h)?.flowParent;
+  if (parentId !== undefined) {
+    const parent = state.find(parentId);
+    const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
+    const childId = state.idOf(h);
+    const entry = flow?.children.find((c) => c.id === childId);
+    const status = parent === -1 ? null : state.statusOf(parent);
+    if (
+      flow !== undefined &&
+      entry?.ended === true &&
+      (status === Status.Dead || isWaitingParent(state, parent))
+    ) {
+      const children = flow.children.map(
+        (c): FlowChild => (c === entry ? { id: c.id, publicId: c.publicId, ended: false } : c),
+      );
+      withExtras(state, parent, { flow: { waiting: flow.waiting + 1, children } });
+    } else withExtras(state, h, { flowParent: undefined });
+  }
+  const waits = (state.table.extras(h)?.flow?.waiting ?? 0) > 0;
+  if (waits) state.table.write(h).flags[slot(h)]! |= Flag.WaitingChildren;
+  return waits;
 }

@@ -86,16 +86,24 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
 }
 
 /**
- * The waiting flow parents that dead-letter `record` makes dead with its job
- * (`apply` does so in the same step, without a record of their own), each as
- * the dead-letter transition it amounts to, nearest parent first: waiters,
- * events and metrics hear of their end like any other. Empty for other records.
+ * The waiting flow parents that dead-letter or removal `record` makes dead
+ * with its job (`apply` does so in the same step, without a record of their
+ * own), each as the dead-letter transition it amounts to, nearest parent
+ * first: waiters, events and metrics hear of their end like any other.
+ * Empty for other records.
  */
 export function cascadedDeaths(state: State, record: QueueRecord, at: number): Transition[] {
-  if (record.tag !== Tag.Dead) return [];
+  if (record.tag !== Tag.Dead && record.tag !== Tag.Remove) return [];
   const deaths: Transition[] = [];
-  let reason = record.reason;
-  for (let h = state.find(record.id); h !== -1; ) {
+  const first = state.find(record.id);
+  if (first === -1) return deaths;
+  // As `apply` has it: a removal without a time (an earlier release's) counts from the enqueue.
+  const diedAt =
+    record.tag === Tag.Dead
+      ? record.at
+      : (record.at ?? state.table.read(first).enqueuedAt[slot(first)]!);
+  let reason: string | null = record.tag === Tag.Dead ? record.reason : null;
+  for (let h = first; h !== -1; ) {
     const parentId = state.table.extras(h)?.flowParent;
     const parent = parentId === undefined ? -1 : state.find(parentId);
     if (
@@ -103,8 +111,11 @@ export function cascadedDeaths(state: State, record: QueueRecord, at: number): T
       (state.table.read(parent).flags[slot(parent)]! & Flag.WaitingChildren) === 0
     )
       break;
-    reason = `child ${state.publicIdOf(h)} failed: ${reason}`;
-    const death: QueueRecord = { tag: Tag.Dead, id: parentId!, at: record.at, reason };
+    reason =
+      reason === null
+        ? `child ${state.publicIdOf(h)} was removed`
+        : `child ${state.publicIdOf(h)} failed: ${reason}`;
+    const death: QueueRecord = { tag: Tag.Dead, id: parentId!, at: diedAt, reason };
     deaths.push({ record: death, job: jobBefore(state, death), cause: undefined, at });
     h = parent;
   }

@@ -10,6 +10,7 @@
  */
 import { nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
+import { abortRemovedClaims, removalRecords, requeueRecords } from "./flow-admin.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -120,6 +121,11 @@ export async function removeJobs(
       const take = steps.size(budget);
       let scanned = 0;
       let more = false;
+      /** Jobs this commit acts on (flow children come along with their parents). */
+      const covered = new Set<number>();
+      const claimed: number[] = [];
+      let count = 0;
+      const at = core.now();
       walk(state, qs, status, from, (h, key) => {
         if (records.length === take || (++scanned % BULK_SCAN_CHECK === 0 && budget.spent())) {
           more = true;
@@ -130,16 +136,28 @@ export async function removeJobs(
         const time = byEnqueue ? page.enqueuedAt[i]! : page.at[i]!;
         // Done jobs are walked in completion order: nothing after this one is old enough.
         if (status === "done" && time > cutoff) return false;
+        // A flow's job goes with its open children (covered by an earlier one's, it is gone already).
+        if (time > cutoff || page.seq[i]! >= seqLimit || covered.has(h)) {
+          from = key;
+          return true;
+        }
+        const removal = removalRecords(state, h, at, covered);
+        if (records.length > 0 && records.length + removal.records.length > take) {
+          more = true;
+          return false;
+        }
         from = key;
-        if (time <= cutoff && page.seq[i]! < seqLimit)
-          records.push({ tag: Tag.Remove, id: state.idOf(h) });
+        for (const r of removal.records) records.push(r);
+        for (const c of removal.claimed) claimed.push(c);
+        count += removal.removed;
         return true;
       });
       if (records.length > 0) {
         steps.begin();
         written.push(core.commit(records));
         steps.end(records.length);
-        removed += records.length;
+        abortRemovedClaims(core, claimed);
+        removed += count;
         onProgress?.(removed);
       }
       if (!more) return false;
@@ -171,13 +189,24 @@ export async function requeueDeadJobs(
       const records: QueueRecord[] = [];
       let more = false;
       const at = core.now();
+      /** Jobs this commit requeues (a flow's dead jobs come together), and their queues. */
+      const covered = new Set<number>();
+      const queues = new Set<string>([queue]);
       walk(state, qs, "dead", from, (h, key) => {
-        if (records.length === take) {
+        if (records.length >= take) {
+          more = true;
+          return false;
+        }
+        const flow = requeueRecords(state, h, at, covered);
+        if (records.length > 0 && records.length + flow.length > take) {
           more = true;
           return false;
         }
         from = key;
-        records.push({ tag: Tag.RequeueDead, id: state.idOf(h), at });
+        for (const r of flow) {
+          records.push(r);
+          queues.add(state.queueOf(state.find(r.id)).name);
+        }
         return true;
       });
       if (records.length > 0) {
@@ -185,7 +214,7 @@ export async function requeueDeadJobs(
         written.push(core.commit(records));
         steps.end(records.length);
         requeued += records.length;
-        core.dispatch(queue);
+        for (const name of queues) core.dispatch(name);
         onProgress?.(requeued);
       }
       if (!more || requeued >= limit) return false;

@@ -47,6 +47,7 @@ import {
   readClaim,
   readDead,
   readDeadWithCause,
+  readRemove,
   readRequeueDead,
   readRetry,
   type WakeRecord,
@@ -54,6 +55,7 @@ import {
   writeCancel,
   writeClaim,
   writeDead,
+  writeRemove,
   writeRequeueDead,
   writeRetry,
 } from "./job.js";
@@ -125,8 +127,10 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
     case Tag.CancelRequest:
     case Tag.Release:
     case Tag.Wake:
-    case Tag.Remove:
       w.id(rec.id);
+      return;
+    case Tag.Remove:
+      writeRemove(w, rec);
       return;
     case Tag.PauseQueue:
       writePauseQueue(w, rec);
@@ -267,8 +271,9 @@ function readRecord(r: ByteReader): QueueRecord {
     case Tag.CancelRequest:
     case Tag.Release:
     case Tag.Wake:
-    case Tag.Remove:
       return { tag, id: r.id() };
+    case Tag.Remove:
+      return readRemove(r);
     case Tag.PauseQueue:
       return readPauseQueue(r);
     case Tag.RequeueDead:

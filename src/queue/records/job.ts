@@ -93,6 +93,11 @@ export interface WakeRecord {
 export interface RemoveRecord {
   readonly tag: typeof Tag.Remove;
   readonly id: string;
+  /**
+   * When (set for a flow's job: a waiting parent goes dead then); records
+   * of earlier releases carry none.
+   */
+  readonly at?: number | undefined;
 }
 
 const ACK_KEEP = 1;
@@ -245,4 +250,15 @@ export function readRequeueDead(r: ByteReader): RequeueDeadRecord {
   return r.remaining > 0
     ? { tag: Tag.RequeueDead, id, at: r.varint() }
     : { tag: Tag.RequeueDead, id };
+}
+
+export function writeRemove(w: ByteWriter, rec: RemoveRecord): void {
+  w.id(rec.id);
+  // Optional trailing field: earlier releases wrote the id alone.
+  if (rec.at !== undefined) w.varint(rec.at);
+}
+
+export function readRemove(r: ByteReader): RemoveRecord {
+  const id = r.id();
+  return r.remaining > 0 ? { tag: Tag.Remove, id, at: r.varint() } : { tag: Tag.Remove, id };
 }

@@ -211,6 +211,11 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
   ["resume", { tag: Tag.PauseQueue, queue: "q", paused: false }, "11017100"],
   ["remove", { tag: Tag.Remove, id: ID }, "120190000000000000000000000000000a"],
   [
+    "remove, at",
+    { tag: Tag.Remove, id: ID, at: 1_700_000_003_000 },
+    "120190000000000000000000000000000ab8e795ffbc31",
+  ],
+  [
     "schedule set, cron",
     {
       tag: Tag.ScheduleSet,

@@ -11,6 +11,7 @@ import type { Queue } from "../../../src/queue/queue.js";
 import { decodeRecord } from "../../../src/queue/records/codec.js";
 import { decodeSnapshot } from "../../../src/queue/snapshot.js";
 import { State, Status } from "../../../src/queue/state.js";
+import { Flag, slot } from "../../../src/queue/table.js";
 import type { ObjectStore } from "../../../src/store/types.js";
 import { rowOf, rows, STATUS_NAMES } from "../../queue/state-rows.js";
 
@@ -141,6 +142,78 @@ export function auditState(state: State): string[] {
     problems.push(`id index holds ${state.ids.size} jobs, the table ${state.size}`);
   if (state.arena.liveBytes !== payloadBytes)
     problems.push(`arena counts ${state.arena.liveBytes} live bytes, jobs hold ${payloadBytes}`);
+  for (const problem of auditFlows(state, seen)) problems.push(problem);
+  return problems;
+}
+
+/** Every job of `state`, by its status indexes. */
+function allHandles(state: State): number[] {
+  const handles: number[] = [];
+  for (const qs of state.queues.values())
+    for (const index of [
+      qs.pending,
+      qs.scheduled,
+      qs.claimed,
+      qs.doneNoResult,
+      qs.doneWithResult,
+      qs.deadByTime,
+    ])
+      for (const h of index.toArray()) handles.push(h);
+  return handles;
+}
+
+/**
+ * Flow links: every job naming a parent is listed by it (open while the
+ * job runs, ended once it is dead, when only a dead parent keeps it), every
+ * open child names its parent and has not ended, a parent's count matches
+ * its open children, and a parent waits exactly while it is flagged so.
+ */
+export function auditFlows(state: State, handles: Iterable<number> = allHandles(state)): string[] {
+  const problems: string[] = [];
+  const running = (status: number) =>
+    status === Status.Pending || status === Status.Scheduled || status === Status.Claimed;
+  for (const h of handles) {
+    const id = state.idOf(h);
+    const extras = state.table.extras(h);
+    const status = state.statusOf(h);
+    const parentId = extras?.flowParent;
+    if (parentId !== undefined) {
+      const parent = state.find(parentId);
+      const entry =
+        parent === -1
+          ? undefined
+          : state.table.extras(parent)?.flow?.children.find((c) => c.id === id);
+      if (parent === -1) problems.push(`flow child ${id} names missing parent ${parentId}`);
+      else if (entry === undefined) problems.push(`flow child ${id} is not listed by ${parentId}`);
+      else if (running(status) ? entry.ended : !entry.ended || status !== Status.Dead)
+        problems.push(
+          `flow child ${id} is ${STATUS_NAMES[status]}, its entry ${entry.ended ? "ended" : "open"}`,
+        );
+      else if (status === Status.Dead && state.statusOf(parent) !== Status.Dead)
+        problems.push(`dead flow child ${id} has a ${STATUS_NAMES[state.statusOf(parent)]} parent`);
+    }
+    const flow = extras?.flow;
+    const waiting = (state.table.read(h).flags[slot(h)]! & Flag.WaitingChildren) !== 0;
+    if (flow === undefined) {
+      if (waiting) problems.push(`job ${id} waits for children it does not have`);
+      continue;
+    }
+    let open = 0;
+    for (const child of flow.children) {
+      if (child.ended) continue;
+      open++;
+      const c = state.find(child.id);
+      if (c === -1) problems.push(`flow parent ${id} waits for missing child ${child.id}`);
+      else if (state.table.extras(c)?.flowParent !== id || !running(state.statusOf(c)))
+        problems.push(`flow parent ${id} lists open child ${child.id}, which does not run for it`);
+    }
+    if (open !== flow.waiting)
+      problems.push(`flow parent ${id} counts ${flow.waiting} open of ${open}`);
+    if (waiting !== (status === Status.Scheduled && open > 0))
+      problems.push(
+        `flow parent ${id} is ${STATUS_NAMES[status]} with ${open} open, flagged ${waiting}`,
+      );
+  }
   return problems;
 }
 

@@ -1,0 +1,121 @@
+/**
+ * The records that remove or requeue a job of a flow with the rest of its
+ * flow that depends on it (for `removeJob`, `removeJobs`, `requeueDeadJob`
+ * and `requeueDeadJobs`). They are committed together, as one log batch, so
+ * they become durable, and replay, together; `apply` does the linking
+ * (`flow-state.ts`).
+ *
+ * Removing a job removes its children that have not ended, at every depth
+ * (claimed ones are flagged for cancellation, like a cancel's), the job
+ * first so none of their ends reaches it. Requeueing a dead job of a flow
+ * requeues the whole dead part of that flow: up through its dead parents
+ * (a child's death made them dead), then every dead job below the topmost
+ * one, children before their parents, so each parent finds them open again
+ * and goes back to waiting.
+ */
+import type { QueueCore } from "./core.js";
+import type { QueueRecord } from "./records/codec.js";
+import type { RequeueDeadRecord } from "./records/job.js";
+import { Tag } from "./records/tags.js";
+import { type State, Status } from "./state.js";
+import { Flag, slot } from "./table.js";
+
+/** What removing one job takes with it. */
+export interface Removal {
+  /** The records, the job's first. */
+  readonly records: QueueRecord[];
+  /** Jobs the records remove (the job and its open children). */
+  readonly removed: number;
+  /** Claimed children flagged for cancellation: their claims are to be aborted. */
+  readonly claimed: number[];
+}
+
+/**
+ * The records that remove job `h` (not claimed) at `at` with its children
+ * that have not ended. Jobs in `covered` are left out (decided already by
+ * another removal of the same commit); every job acted on is added to it.
+ */
+export function removalRecords(
+  state: State,
+  h: number,
+  at: number,
+  covered: Set<number> = new Set(),
+): Removal {
+  const id = state.idOf(h);
+  // The time matters only when a waiting parent goes dead with it: only a flow's job carries it.
+  const inFlow = state.table.extras(h)?.flowParent !== undefined;
+  const records: QueueRecord[] = [inFlow ? { tag: Tag.Remove, id, at } : { tag: Tag.Remove, id }];
+  covered.add(h);
+  const claimed: number[] = [];
+  let removed = 1;
+  const visit = (parent: number): void => {
+    for (const child of state.table.extras(parent)?.flow?.children ?? []) {
+      if (child.ended) continue;
+      const c = state.find(child.id);
+      if (c === -1 || covered.has(c)) continue;
+      covered.add(c);
+      const status = state.statusOf(c);
+      if (status === Status.Claimed) {
+        if ((state.table.read(c).flags[slot(c)]! & Flag.CancelRequested) === 0)
+          records.push({ tag: Tag.CancelRequest, id: child.id });
+        claimed.push(c);
+      } else if (status === Status.Pending || status === Status.Scheduled) {
+        records.push({ tag: Tag.Remove, id: child.id });
+        removed++;
+        visit(c);
+      }
+    }
+  };
+  visit(h);
+  return { records, removed, claimed };
+}
+
+/**
+ * The records that requeue dead job `h` at `at` with the dead part of its
+ * flow (see the file's comment), children before parents; empty when `h`'s
+ * flow was decided already (in `covered`). Every job acted on is added to
+ * `covered`.
+ */
+export function requeueRecords(
+  state: State,
+  h: number,
+  at: number,
+  covered: Set<number> = new Set(),
+): RequeueDeadRecord[] {
+  let top = h;
+  for (;;) {
+    const parentId = state.table.extras(top)?.flowParent;
+    const parent = parentId === undefined ? -1 : state.find(parentId);
+    if (parent === -1 || state.statusOf(parent) !== Status.Dead) break;
+    top = parent;
+  }
+  const records: RequeueDeadRecord[] = [];
+  if (covered.has(top)) return records;
+  const visit = (job: number): void => {
+    covered.add(job);
+    const id = state.idOf(job);
+    for (const child of state.table.extras(job)?.flow?.children ?? []) {
+      const c = state.find(child.id);
+      if (
+        c !== -1 &&
+        !covered.has(c) &&
+        state.statusOf(c) === Status.Dead &&
+        state.table.extras(c)?.flowParent === id
+      )
+        visit(c);
+    }
+    records.push({ tag: Tag.RequeueDead, id, at });
+  };
+  visit(top);
+  return records;
+}
+
+/** Aborts the claims of flow children removed with their parent (flagged for cancellation). */
+export function abortRemovedClaims(core: QueueCore, claimed: readonly number[]): void {
+  for (const c of claimed)
+    core.leases
+      .get(c)
+      ?.abort(
+        new Error(`job ${core.state.publicIdOf(c)} was cancelled: its flow parent was removed`),
+      );
+}

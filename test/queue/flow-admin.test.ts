@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import type { OpenOptions } from "../../src/queue/options.js";
+import type { Queue } from "../../src/queue/queue.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
+import type { Completion } from "../../src/queue/types.js";
+import { FileStore } from "../../src/store/file.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
+import { mustClaim, openTestQueue, text } from "./helpers.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const STORES: [string, () => Promise<ObjectStore>][] = [
+  ["MemoryStore", async () => new MemoryStore()],
+  [
+    "FileStore",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "taquba-flows-"));
+      dirs.push(dir);
+      return new FileStore(dir);
+    },
+  ],
+];
+
+/** notify ← ship ← charge, notify ← invoice. */
+const ORDER = {
+  queue: "notify",
+  payload: "order-1",
+  children: [
+    { queue: "ship", payload: "order-1", children: [{ queue: "charge", payload: "order-1" }] },
+    { queue: "invoice", payload: "order-1" },
+  ],
+};
+
+const ONE_ATTEMPT: OpenOptions = { defaultQueueConfig: { maxAttempts: 1 } };
+
+/** The state is sound, flow links included, and a checkpoint of it decodes to the same. */
+function assertSound(queue: Queue): void {
+  const state = liveState(queue);
+  assert.deepEqual(auditState(state), []);
+  assert.equal(stateDigest(decodeSnapshot(encodeSnapshot(state))), stateDigest(state));
+}
+
+/**
+ * Reopens `queue`'s store twice: once by a takeover that replays the log
+ * (as after a crash), once after a clean close (from its checkpoint); each
+ * time the state must be the one the live queue had.
+ */
+async function reopened(
+  queue: Queue,
+  store: ObjectStore,
+  clock: ManualClock,
+  options: OpenOptions = {},
+): Promise<Queue> {
+  const before = stateDigest(liveState(queue));
+  const takeover = (await openTestQueue(options, store, clock)).queue;
+  assert.equal(stateDigest(liveState(takeover)), before, "replayed after a takeover");
+  await takeover.close();
+  await queue.close().catch(() => {}); // fenced by the takeover
+  const again = (await openTestQueue(options, store, clock)).queue;
+  assert.equal(stateDigest(liveState(again)), before, "reopened from a checkpoint");
+  assertSound(again);
+  return again;
+}
+
+for (const [storeName, makeStore] of STORES) {
+  describe(`flow removal and requeue (${storeName})`, { timeout: 60_000 }, () => {
+    it("removing a waiting parent removes its open children at every depth; a claimed one is flagged", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const flow = await queue.enqueueFlow(ORDER);
+      const [ship, invoice] = flow.children;
+      const charge = await mustClaim(queue, "charge");
+      const signal = queue.claimSignal(charge);
+      assert.equal(await queue.removeJob(flow.id), true);
+      for (const id of [flow.id, ship!.id, invoice!.id])
+        assert.equal(await queue.getJob(id), null, `${id} is removed`);
+      assert.equal(signal.aborted, true, "the claimed grandchild is told to stop");
+      assert.equal((await queue.getJob(charge.id))?.status, "claimed");
+      assertSound(queue);
+      // The claimed child, now on its own, ends as a cancelled job does.
+      await queue.nack(charge, "stopped");
+      assert.equal(await queue.getJob(charge.id), null);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("removeJobs of waiting parents takes their children along, in the same or other queues", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const a = await queue.enqueueFlow(ORDER);
+      // Children in the parent's own status and queue: walked too, but removed once.
+      const b = await queue.enqueueFlow({
+        queue: "notify",
+        payload: "b",
+        children: [
+          {
+            queue: "notify",
+            payload: "b1",
+            children: [{ queue: "notify", payload: "b11", options: { delayMs: 5 } }],
+          },
+          { queue: "notify", payload: "b2", options: { delayMs: 1 } },
+        ],
+      });
+      const plain = await queue.enqueue("notify", "plain", { delayMs: 10 });
+      const removed = await queue.removeJobs("notify", "scheduled");
+      assert.equal(removed, 4 + 4 + 1);
+      for (const id of [a.id, a.children[0]!.children[0]!.id, b.id, b.children[0]!.id, plain])
+        assert.equal(await queue.getJob(id), null);
+      const stats = await queue.stats("notify");
+      assert.deepEqual([stats.pending, stats.scheduled, stats.claimed], [0, 0, 0]);
+      assertSound(queue);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("removing a child its parent waits for makes the parent dead, naming the child, up the flow", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const flow = await queue.enqueueFlow(ORDER);
+      const [ship, invoice] = flow.children;
+      const charge = ship!.children[0]!;
+      const dead: string[] = [];
+      queue.on("dead", (e) => dead.push(`${e.id}: ${e.error}`));
+      const rootWait = queue.waitForCompletion(flow.id);
+      clock.advance(1_000);
+      assert.equal(await queue.removeJob(charge.id), true);
+      const shipError = `child ${charge.id} was removed`;
+      const rootError = `child ${ship!.id} failed: ${shipError}`;
+      const shipJob = await queue.getJob(ship!.id);
+      assert.deepEqual([shipJob?.status, shipJob?.lastError], ["dead", shipError]);
+      const root = await queue.getJob(flow.id);
+      assert.deepEqual(
+        [root?.status, root?.lastError, root?.failedAt],
+        ["dead", rootError, clock.now()],
+      );
+      assert.deepEqual(await rootWait, { status: "dead", error: rootError } satisfies Completion);
+      assert.deepEqual(dead, [`${ship!.id}: ${shipError}`, `${flow.id}: ${rootError}`]);
+      // removeJobs does the same: the other child, in its own queue.
+      const other = await queue.enqueueFlow(ORDER);
+      assert.equal(await queue.removeJobs("invoice", "pending"), 2);
+      assert.equal(
+        await queue.getJob(invoice!.id),
+        null,
+        "the dead root's open child, pending there too",
+      );
+      assert.equal(
+        (await queue.getJob(other.id))?.lastError,
+        `child ${other.children[1]!.id} was removed`,
+      );
+      // Requeued, that parent waits for the children left (ship), not for the removed one.
+      await queue.requeueDeadJob(other.id);
+      const back = await queue.getJob(other.id);
+      assert.deepEqual([back?.status, back?.waitingChildren], ["scheduled", 1]);
+      assertSound(queue);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("removing a dead parent removes its open children and unlinks its dead ones", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
+      const flow = await queue.enqueueFlow(ORDER);
+      await queue.nack(await mustClaim(queue, "charge"), "declined");
+      assert.equal((await queue.getJob(flow.id))?.status, "dead");
+      assert.equal(await queue.removeJobs("notify", "dead"), 2, "the root and its open invoice");
+      assert.equal(await queue.getJob(flow.children[1]!.id), null);
+      assert.equal((await queue.getJob(flow.children[0]!.id))?.status, "dead", "ship stays");
+      assertSound(queue);
+      // Unlinked, ship and charge are a dead flow of their own: requeueing it still works.
+      await queue.requeueDeadJob(flow.children[0]!.id);
+      assert.equal((await queue.getJob(flow.children[0]!.id))?.status, "scheduled");
+      assert.equal((await queue.getJob(flow.children[0]!.children[0]!.id))?.status, "pending");
+      assertSound(queue);
+      (await reopened(queue, store, clock, ONE_ATTEMPT)).close();
+    });
+
+    for (const which of ["parent", "child"] as const)
+      it(`requeueDeadJob of the dead ${which} brings the whole dead flow back; it then completes`, async () => {
+        const store = await makeStore();
+        const clock = new ManualClock();
+        const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
+        const flow = await queue.enqueueFlow(ORDER);
+        const [ship, invoice] = flow.children;
+        const charge = ship!.children[0]!;
+        await queue.nack(await mustClaim(queue, "charge"), "declined");
+        for (const id of [charge.id, ship!.id, flow.id])
+          assert.equal((await queue.getJob(id))?.status, "dead");
+        assertSound(queue);
+        clock.advance(1_000);
+        await queue.requeueDeadJob(which === "parent" ? flow.id : charge.id);
+        const root = await queue.getJob(flow.id);
+        assert.deepEqual(
+          [root?.status, root?.waitingChildren, root?.lastError],
+          ["scheduled", 2, undefined],
+        );
+        assert.equal((await queue.getJob(ship!.id))?.waitingChildren, 1);
+        assert.equal(await queue.claim("notify"), null, "the root waits for its children again");
+        assert.equal(await queue.claim("ship"), null);
+        assert.equal((await queue.attemptHistory(flow.id)).at(-1)?.outcome, "requeued");
+        assertSound(queue);
+        const q = await reopened(queue, store, clock, ONE_ATTEMPT);
+        await q.ack(await mustClaim(q, "charge"), { result: "charged" });
+        await q.ack(await mustClaim(q, "ship"), { result: "shipped" });
+        assert.equal(await q.claim("notify"), null, "invoice has not ended");
+        await q.ack(await mustClaim(q, "invoice"));
+        const n = await mustClaim(q, "notify");
+        assert.equal(n.id, flow.id);
+        assert.equal(text((await q.childResults(flow.id))[ship!.id]!), "shipped");
+        assert.equal(text((await q.childResults(ship!.id))[charge.id]!), "charged");
+        assert.deepEqual(
+          Object.keys(await q.childResults(flow.id)).sort(),
+          [ship!.id, invoice!.id].sort(),
+        );
+        await q.ack(n);
+        assertSound(q);
+        await q.close();
+      });
+
+    it("a second dead child comes back with the first: the parent does not run without it", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
+      const flow = await queue.enqueueFlow({
+        queue: "p",
+        payload: "p",
+        children: [
+          { queue: "c", payload: "1" },
+          { queue: "c", payload: "2" },
+          { queue: "d", payload: "3" },
+        ],
+      });
+      const [one, two, three] = flow.children;
+      await queue.ack(await mustClaim(queue, "d"), { result: "three" });
+      await queue.nack(await mustClaim(queue, "c"), "first");
+      await queue.nack(await mustClaim(queue, "c"), "second");
+      assertSound(queue);
+      await queue.requeueDeadJob(two!.id);
+      assert.equal((await queue.getJob(one!.id))?.status, "pending");
+      assert.equal((await queue.getJob(two!.id))?.status, "pending");
+      assert.equal((await queue.getJob(flow.id))?.waitingChildren, 2);
+      assert.equal(text((await queue.childResults(flow.id))[three!.id]!), "three", "kept");
+      assertSound(queue);
+      const q = await reopened(queue, store, clock, ONE_ATTEMPT);
+      await q.ack(await mustClaim(q, "c"));
+      assert.equal(await q.claim("p"), null);
+      await q.ack(await mustClaim(q, "c"));
+      assert.equal((await mustClaim(q, "p")).id, flow.id);
+      await q.close();
+    });
+
+    it("requeueDeadJobs requeues each dead flow once, whichever of its queues is asked", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
+      const flows = [];
+      for (let i = 0; i < 3; i++) flows.push(await queue.enqueueFlow(ORDER));
+      for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "declined");
+      const plain = await queue.enqueue("ship", "plain");
+      await queue.nack(await mustClaim(queue, "ship"), "failed");
+      // Each flow's charge, ship and root come back together; the plain job is one.
+      assert.equal(await queue.requeueDeadJobs("ship"), 3 * 3 + 1);
+      for (const flow of flows) {
+        assert.equal((await queue.getJob(flow.id))?.waitingChildren, 2);
+        assert.equal((await queue.getJob(flow.children[0]!.children[0]!.id))?.status, "pending");
+      }
+      assert.equal((await queue.getJob(plain))?.status, "pending");
+      assertSound(queue);
+      for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "again");
+      assert.equal(await queue.requeueDeadJobs("notify", { limit: 1 }), 3, "one flow, whole");
+      assert.equal(await queue.requeueDeadJobs("charge"), 6);
+      assert.equal((await queue.stats("notify")).dead, 0);
+      assertSound(queue);
+      (await reopened(queue, store, clock, ONE_ATTEMPT)).close();
+    });
+  });
+}
