@@ -4,7 +4,8 @@
  * flows until it is killed at a random moment; then the store is reopened and
  * checked. No transaction is applied in part, none that was acknowledged is
  * lost, and every flow is there whole, its parent waiting for exactly the
- * children that have not ended.
+ * children that have not ended — also flows whose jobs die, are requeued
+ * with the dead part of their flow, or are removed with their open children.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -47,6 +48,10 @@ interface Promised {
   counted: number;
   flows: Map<string, string[]>;
   ackedChildren: Set<string>;
+  /** Failing flows (their parents), and those whose removal began or was acknowledged. */
+  failing: Set<string>;
+  removing: Set<string>;
+  removed: Set<string>;
 }
 
 async function check(queue: Queue, promised: Promised): Promise<string[]> {
@@ -124,6 +129,16 @@ async function check(queue: Queue, promised: Promised): Promise<string[]> {
       if (promised.ackedChildren.has(child) && results[child] === undefined)
         problems.push(`flow ${parent}: acknowledged child ${child} has no result`);
   }
+  // Failing flows, requeued and removed (their links are checked by the state audit above):
+  // a removal acknowledged is there, and no other parent is lost (acked parents are kept).
+  for (const parent of promised.failing) {
+    const job = await queue.getJob(parent);
+    if (promised.removed.has(parent)) {
+      if (job !== null)
+        problems.push(`failing flow ${parent}: acknowledged removal lost (it is ${job.status})`);
+    } else if (job === null && !promised.removing.has(parent))
+      problems.push(`failing flow ${parent}: acknowledged flow lost`);
+  }
   return problems;
 }
 
@@ -139,6 +154,9 @@ describe("crash: SIGKILL during transactions and flows", { timeout: 240_000 }, (
         counted: 0,
         flows: new Map(),
         ackedChildren: new Set(),
+        failing: new Set(),
+        removing: new Set(),
+        removed: new Set(),
       };
       let acknowledged = 0;
       try {
@@ -157,6 +175,9 @@ describe("crash: SIGKILL during transactions and flows", { timeout: 240_000 }, (
             else if (kind === "inc") promised.counted = Math.max(promised.counted, Number(rest[0]));
             else if (kind === "flow") promised.flows.set(rest[0]!, rest.slice(1));
             else if (kind === "child") promised.ackedChildren.add(rest[0]!);
+            else if (kind === "gflow") promised.failing.add(rest[0]!);
+            else if (kind === "gremoving") promised.removing.add(rest[0]!);
+            else if (kind === "gremoved") promised.removed.add(rest[0]!);
           }
           const queue = await Queue.open(new FileStore(storeDir, { fsync: false }), "q", {
             logger: silentLogger,
@@ -174,6 +195,7 @@ describe("crash: SIGKILL during transactions and flows", { timeout: 240_000 }, (
         }
         assert.ok(promised.transacted.size > 0, "no transaction was acknowledged");
         assert.ok(promised.flows.size > 0, "no flow was acknowledged");
+        assert.ok(promised.removed.size > 0, "no flow removal was acknowledged");
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
