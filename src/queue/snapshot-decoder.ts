@@ -16,6 +16,7 @@ import { ByteReader, DecodeError } from "./binary.js";
 import { holdsResult } from "./done-order.js";
 import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
+import { WAITING_AT } from "./flow-state.js";
 import { buildGroups, groupOnlyExtras } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
@@ -36,7 +37,7 @@ import {
 import { copyPage, viewPage } from "./snapshot-pages.js";
 import { SectionsReader } from "./snapshot-sections.js";
 import { State, Status } from "./state.js";
-import { ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
+import { Flag, ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
 
 interface QueueHead {
@@ -244,6 +245,15 @@ export class SnapshotReader {
       const seq = page.seq[i]!;
       if (!(seq >= 0 && seq < nextSeq && Number.isInteger(seq)))
         throw new DecodeError(`snapshot job ${from + i} has enqueue order ${seq} past ${nextSeq}`);
+      const flags = page.flags[i]!;
+      if ((flags & ~(Flag.CancelRequested | Flag.WaitingChildren)) !== 0)
+        throw new DecodeError(`snapshot job ${from + i} has unknown flags ${flags}`);
+      // A parent waiting for its children is scheduled where promotion never reaches it.
+      if (
+        flags & Flag.WaitingChildren &&
+        (status !== Status.Scheduled || page.at[i] !== WAITING_AT)
+      )
+        throw new DecodeError(`snapshot job ${from + i} waits for children but is not held back`);
       this.#counts[queue * 5 + status]!++;
       page.payloadOffset[i] = this.#payloadAt;
       this.#payloadAt += page.payloadLength[i]!;
