@@ -15,7 +15,7 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { abortRemovedClaims, removalRecords, requeueRecords } from "./flow-admin.js";
+import { abortRemovedClaims, removalRecords, requeueRecord } from "./flow-admin.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
 import {
   REMOVABLE_STATUSES,
@@ -142,8 +142,9 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
 }
 
 /**
- * `Queue.requeueDeadJob`: with the dead part of its flow, if any
- * (`requeueRecords`), in one commit.
+ * `Queue.requeueDeadJob`: one `RequeueDead` record, of the topmost dead job
+ * of its flow when it has one (`requeueRecord`), which brings the dead part
+ * of the flow back with it.
  */
 export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
   core.check();
@@ -152,9 +153,9 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) !== Status.Dead)
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-  const records = requeueRecords(state, h, core.now());
-  const queues = new Set(records.map((r) => state.queueOf(state.find(r.id)).name));
-  const written = core.commit(records.length === 1 ? records[0]! : records);
+  const { record, jobs } = requeueRecord(state, h, core.now());
+  const queues = new Set(jobs.map((j) => state.queueOf(j).name));
+  const written = core.commit(record!);
   for (const name of queues) core.dispatch(name);
   await written;
 }

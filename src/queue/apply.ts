@@ -14,10 +14,11 @@ import {
   flowParentProblem,
   isWaitingParent,
   type NewChild,
+  placeRequeued,
   placeWaitingParent,
-  requeuedInFlow,
+  rejoinFlow,
+  reopenDeadChildren,
   unlinkChildren,
-  WAITING_AT,
 } from "./flow-state.js";
 import { groupOf, groupOnlyExtras, groupUngrouped } from "./groups.js";
 import type { HandleIndex } from "./handle-index.js";
@@ -142,6 +143,27 @@ function remove(state: State, h: number, ending: ChildOutcome = { kind: "cancell
   const i = slot(h);
   state.arena.release(page.payloadSegment[i]!, page.payloadLength[i]!);
   state.table.release(h);
+}
+
+/**
+ * Dead job `h` → pending (attempts 0, lastError cleared), or, a flow parent
+ * with children open, waiting for them; its dead children, which made it
+ * dead, are requeued with it (at every depth), so the flow can complete.
+ */
+function requeue(state: State, h: number, at: number | undefined): void {
+  unindex(state, h);
+  const page = state.table.write(h);
+  const failedAt = page.at[slot(h)]!;
+  page.attempts[slot(h)] = 0;
+  page.flags[slot(h)] = 0;
+  const history = appendAttempt(state.table.extras(h)?.history, {
+    attempt: 0,
+    recordedAt: at ?? failedAt,
+    outcome: "requeued",
+  });
+  withExtras(state, h, { lastError: undefined, history });
+  for (const child of reopenDeadChildren(state, h)) requeue(state, child, at);
+  placeRequeued(state, h);
 }
 
 /** Job `h`'s history with the end of its current attempt (it is claimed) appended. */
@@ -410,20 +432,9 @@ export function apply(state: State, rec: QueueRecord): void {
     }
     case Tag.RequeueDead: {
       const h = jobIn(state, rec.id, [Status.Dead], "requeue");
-      unindex(state, h);
-      const page = state.table.write(h);
-      const failedAt = page.at[slot(h)]!;
-      page.attempts[slot(h)] = 0;
-      page.flags[slot(h)] = 0;
-      const history = appendAttempt(state.table.extras(h)?.history, {
-        attempt: 0,
-        recordedAt: rec.at ?? failedAt,
-        outcome: "requeued",
-      });
-      withExtras(state, h, { lastError: undefined, history });
-      // A flow's job rejoins its flow; a parent with open children waits for them again.
-      if (requeuedInFlow(state, h)) place(state, h, Status.Scheduled, WAITING_AT);
-      else place(state, h, Status.Pending, 0);
+      // A flow's job rejoins its flow, and brings its dead children back with it.
+      rejoinFlow(state, h);
+      requeue(state, h, rec.at);
       return;
     }
     case Tag.Release: {

@@ -1,17 +1,17 @@
 /**
  * The records that remove or requeue a job of a flow with the rest of its
  * flow that depends on it (for `removeJob`, `removeJobs`, `requeueDeadJob`
- * and `requeueDeadJobs`). They are committed together, as one log batch, so
- * they become durable, and replay, together; `apply` does the linking
- * (`flow-state.ts`).
+ * and `requeueDeadJobs`). A removal's records are committed together, as
+ * one log batch, so they become durable, and replay, together; `apply` does
+ * the linking (`flow-state.ts`).
  *
  * Removing a job removes its children that have not ended, at every depth
  * (claimed ones are flagged for cancellation, like a cancel's), the job
  * first so none of their ends reaches it. Requeueing a dead job of a flow
- * requeues the whole dead part of that flow: up through its dead parents
- * (a child's death made them dead), then every dead job below the topmost
- * one, children before their parents, so each parent finds them open again
- * and goes back to waiting.
+ * requeues the whole dead part of that flow: it goes up through the job's
+ * dead parents (a child's death made them dead) and requeues the topmost
+ * one, which `apply` carries down to every dead job below it, so each
+ * parent waits again for its children.
  */
 import type { QueueCore } from "./core.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -70,18 +70,27 @@ export function removalRecords(
   return { records, removed, claimed };
 }
 
+/** What requeueing one dead job takes with it. */
+export interface Requeue {
+  /** The record: a `RequeueDead` of the topmost dead job of the flow (`null`: decided already). */
+  readonly record: RequeueDeadRecord | null;
+  /** Every job it requeues (`apply` brings each dead parent's dead children with it). */
+  readonly jobs: number[];
+}
+
 /**
- * The records that requeue dead job `h` at `at` with the dead part of its
- * flow (see the file's comment), children before parents; empty when `h`'s
- * flow was decided already (in `covered`). Every job acted on is added to
- * `covered`.
+ * The record that requeues dead job `h` at `at` with the dead part of its
+ * flow (see the file's comment), and the jobs that takes: the topmost dead
+ * job, whose requeue `apply` carries down to every dead job below it. None
+ * when that job is in `covered` (decided already by another requeue of the
+ * same commit); every job requeued is added to it.
  */
-export function requeueRecords(
+export function requeueRecord(
   state: State,
   h: number,
   at: number,
   covered: Set<number> = new Set(),
-): RequeueDeadRecord[] {
+): Requeue {
   let top = h;
   for (;;) {
     const parentId = state.table.extras(top)?.flowParent;
@@ -89,25 +98,22 @@ export function requeueRecords(
     if (parent === -1 || state.statusOf(parent) !== Status.Dead) break;
     top = parent;
   }
-  const records: RequeueDeadRecord[] = [];
-  if (covered.has(top)) return records;
+  const jobs: number[] = [];
+  if (covered.has(top)) return { record: null, jobs };
+  // As `apply` walks it: each dead child still linked to its dead parent.
   const visit = (job: number): void => {
     covered.add(job);
+    jobs.push(job);
     const id = state.idOf(job);
     for (const child of state.table.extras(job)?.flow?.children ?? []) {
+      if (!child.ended) continue;
       const c = state.find(child.id);
-      if (
-        c !== -1 &&
-        !covered.has(c) &&
-        state.statusOf(c) === Status.Dead &&
-        state.table.extras(c)?.flowParent === id
-      )
+      if (c !== -1 && state.statusOf(c) === Status.Dead && state.table.extras(c)?.flowParent === id)
         visit(c);
     }
-    records.push({ tag: Tag.RequeueDead, id, at });
   };
   visit(top);
-  return records;
+  return { record: { tag: Tag.RequeueDead, id: state.idOf(top), at }, jobs };
 }
 
 /** Aborts the claims of flow children removed with their parent (flagged for cancellation). */

@@ -191,33 +191,65 @@ export function cancelTree(
 }
 
 /**
- * Dead job `h` is requeued (`RequeueDead`): a child rejoins the flow of a
- * parent that is dead or waiting (its entry open again, waited for once
- * more), else loses its link; a parent with children it still waits for
- * goes back to waiting for them. `flow-admin.ts` requeues a dead flow
- * children first, so each parent finds its requeued children open. Returns
- * whether `h` waits for children (else it becomes pending).
+ * Dead job `h` is requeued on its own account (`RequeueDead`): a child
+ * rejoins the flow of a parent that is dead or waiting (its entry open
+ * again, waited for once more), else loses its link.
  */
-export function requeuedInFlow(state: State, h: number): boolean {
+export function rejoinFlow(state: State, h: number): void {
   const parentId = state.table.extras(h)?.flowParent;
-  if (parentId !== undefined) {
-    const parent = state.find(parentId);
-    const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
-    const childId = state.idOf(h);
-    const entry = flow?.children.find((c) => c.id === childId);
-    const status = parent === -1 ? null : state.statusOf(parent);
-    if (
-      flow !== undefined &&
-      entry?.ended === true &&
-      (status === Status.Dead || isWaitingParent(state, parent))
-    ) {
-      const children = flow.children.map(
-        (c): FlowChild => (c === entry ? { id: c.id, publicId: c.publicId, ended: false } : c),
-      );
-      withExtras(state, parent, { flow: { waiting: flow.waiting + 1, children } });
-    } else withExtras(state, h, { flowParent: undefined });
+  if (parentId === undefined) return;
+  const parent = state.find(parentId);
+  const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
+  const childId = state.idOf(h);
+  const entry = flow?.children.find((c) => c.id === childId);
+  const status = parent === -1 ? null : state.statusOf(parent);
+  if (
+    flow === undefined ||
+    entry?.ended !== true ||
+    (status !== Status.Dead && !isWaitingParent(state, parent))
+  ) {
+    withExtras(state, h, { flowParent: undefined });
+    return;
   }
-  const waits = (state.table.extras(h)?.flow?.waiting ?? 0) > 0;
-  if (waits) state.table.write(h).flags[slot(h)]! |= Flag.WaitingChildren;
-  return waits;
+  const children = flow.children.map(
+    (c): FlowChild => (c === entry ? { id: c.id, publicId: c.publicId, ended: false } : c),
+  );
+  withExtras(state, parent, { flow: { waiting: flow.waiting + 1, children } });
+}
+
+/**
+ * Dead parent `h` is requeued: its dead children (still linked to it) are
+ * waited for again — their entries opened in one copy of its list, however
+ * many — and returned, for the caller to requeue the same way.
+ */
+export function reopenDeadChildren(state: State, h: number): number[] {
+  const flow = state.table.extras(h)?.flow;
+  const dead: number[] = [];
+  if (flow === undefined) return dead;
+  const id = state.idOf(h);
+  const children = flow.children.map((c): FlowChild => {
+    if (!c.ended) return c;
+    const child = state.find(c.id);
+    if (
+      child === -1 ||
+      state.statusOf(child) !== Status.Dead ||
+      state.table.extras(child)?.flowParent !== id
+    )
+      return c;
+    dead.push(child);
+    return { id: c.id, publicId: c.publicId, ended: false };
+  });
+  if (dead.length > 0)
+    withExtras(state, h, { flow: { waiting: flow.waiting + dead.length, children } });
+  return dead;
+}
+
+/** Places requeued job `h`: waiting for its children while any is open, else pending. */
+export function placeRequeued(state: State, h: number): void {
+  if ((state.table.extras(h)?.flow?.waiting ?? 0) === 0) {
+    place(state, h, Status.Pending, 0);
+    return;
+  }
+  state.table.write(h).flags[slot(h)]! |= Flag.WaitingChildren;
+  place(state, h, Status.Scheduled, WAITING_AT);
 }

@@ -10,7 +10,7 @@
  */
 import { nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
-import { abortRemovedClaims, removalRecords, requeueRecords } from "./flow-admin.js";
+import { abortRemovedClaims, removalRecords, requeueRecord } from "./flow-admin.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -169,7 +169,9 @@ export async function removeJobs(
 
 /**
  * Puts up to `limit` dead jobs of `queue` back to pending (oldest id first),
- * like `requeueDeadJob` each. Resolves with how many, once that is durable.
+ * like `requeueDeadJob` each: a dead flow comes back whole, so the count
+ * (of every job requeued, in any queue) may pass `limit` by the rest of one
+ * flow. Resolves with how many, once that is durable.
  */
 export async function requeueDeadJobs(
   core: QueueCore,
@@ -192,28 +194,29 @@ export async function requeueDeadJobs(
       /** Jobs this commit requeues (a flow's dead jobs come together), and their queues. */
       const covered = new Set<number>();
       const queues = new Set<string>([queue]);
+      /** Jobs those records requeue (a flow's dead jobs come along with its topmost one). */
+      let count = 0;
       walk(state, qs, "dead", from, (h, key) => {
-        if (records.length >= take) {
+        if (count >= take) {
           more = true;
           return false;
         }
-        const flow = requeueRecords(state, h, at, covered);
-        if (records.length > 0 && records.length + flow.length > take) {
+        const flow = requeueRecord(state, h, at, covered);
+        if (count > 0 && count + flow.jobs.length > take) {
           more = true;
           return false;
         }
         from = key;
-        for (const r of flow) {
-          records.push(r);
-          queues.add(state.queueOf(state.find(r.id)).name);
-        }
+        if (flow.record !== null) records.push(flow.record);
+        count += flow.jobs.length;
+        for (const j of flow.jobs) queues.add(state.queueOf(j).name);
         return true;
       });
       if (records.length > 0) {
         steps.begin();
         written.push(core.commit(records));
-        steps.end(records.length);
-        requeued += records.length;
+        steps.end(count);
+        requeued += count;
         for (const name of queues) core.dispatch(name);
         onProgress?.(requeued);
       }

@@ -4,7 +4,7 @@ import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { State } from "../../src/queue/state.js";
+import { State, Status } from "../../src/queue/state.js";
 
 function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
   return {
@@ -61,5 +61,35 @@ describe("flow state", { timeout: 30_000 }, () => {
     assert.equal(flowOf(middle).waiting, 300);
     for (const id of grandchildren)
       assert.equal(state.table.extras(state.find(id))?.flowParent, middle);
+  });
+
+  it("requeueing a dead parent opens its dead children in one step, not one copy of its list per child", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    const parent = ids.next(1_000);
+    const children = Array.from({ length: 500 }, () => ids.next(1_000));
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [
+        job(parent, { waitsForChildren: true }),
+        ...children.map((id) => job(id, { flowParent: parent })),
+      ],
+    });
+    for (const id of children) {
+      apply(state, { tag: Tag.Claim, id, at: 2_000 });
+      apply(state, { tag: Tag.Dead, id, at: 3_000, reason: "failed" });
+    }
+    assert.equal(state.statusOf(state.find(parent)), Status.Dead);
+    const table = state.table;
+    const setExtras = table.setExtras.bind(table);
+    let parentWrites = 0;
+    table.setExtras = (h, extras) => {
+      if (state.idOf(h) === parent) parentWrites++;
+      setExtras(h, extras);
+    };
+    apply(state, { tag: Tag.RequeueDead, id: parent, at: 4_000 });
+    assert.ok(parentWrites <= 3, `parent written ${parentWrites} times`);
+    assert.equal(state.table.extras(state.find(parent))!.flow!.waiting, 500);
+    for (const id of children) assert.equal(state.statusOf(state.find(id)), Status.Pending);
   });
 });
