@@ -50,6 +50,11 @@ export async function replay(
   start: ReplayStart,
   to: number,
 ): Promise<Replayed> {
+  // The WAL batches are fetched while the checkpoint is read and verified: an open waits for
+  // the slower of the two reads, not their sum. They are verified (and any error of theirs
+  // reported) only after the checkpoint, as before.
+  const fetched = fetchWal(storage, keys, start.replayAfter + 1, to);
+  fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   let checkpoint: Uint8Array | null = null;
   let checkpointBytes = 0;
   if (start.checkpoint !== null) {
@@ -63,7 +68,7 @@ export async function replay(
     checkpoint = loaded.snapshot;
     checkpointBytes = loaded.bytes;
   }
-  const tail = await replayWal(storage, keys, start.replayAfter + 1, to);
+  const tail = await scanWal(keys, start.replayAfter + 1, await fetched);
   return { checkpoint, checkpointBytes, tail };
 }
 
@@ -158,27 +163,31 @@ export async function tailDamage(
   return null;
 }
 
-/** Reads WAL batches `from..to-1` in order, skipping fences and dead batches. Every slot must exist. */
-export async function replayWal(
+/** The bodies of WAL objects `from..to-1`, {@link REPLAY_CONCURRENCY} requests at a time. Every slot must exist. */
+async function fetchWal(
   storage: LogStorage,
   keys: LogKeys,
   from: number,
   to: number,
-): Promise<WalTail> {
-  const ids: number[] = [];
-  for (let id = from; id < to; id++) ids.push(id);
-  const bodies: Uint8Array[] = new Array(ids.length);
+): Promise<Uint8Array[]> {
+  const count = Math.max(0, to - from);
+  const bodies: Uint8Array[] = new Array(count);
   let next = 0;
   const fetchNext = async (): Promise<void> => {
-    while (next < ids.length) {
+    while (next < count) {
       const index = next++;
-      const key = keys.wal(ids[index]!);
+      const key = keys.wal(from + index);
       const body = await storage.get(key);
       if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
       bodies[index] = body;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, fetchNext));
+  await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, count) }, fetchNext));
+  return bodies;
+}
+
+/** Verifies the WAL objects read from slot `from` on, in order, keeping the batches whose records count. */
+async function scanWal(keys: LogKeys, from: number, bodies: Uint8Array[]): Promise<WalTail> {
   const batches: VerifiedWalBatch[] = [];
   const scan = new WalScan();
   // Verifying a long WAL is many checksums: give the event loop a turn between slices.
@@ -189,7 +198,7 @@ export async function replayWal(
       await nextTurn();
       budget.start();
     }
-    const batch = scan.read(keys, ids[index]!, body);
+    const batch = scan.read(keys, from + index, body);
     if (batch !== null) batches.push(batch);
   }
   return new WalTail(batches);

@@ -3,10 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { CorruptionError } from "../../src/errors.js";
 import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 describe("log replay", { timeout: 60_000 }, () => {
@@ -113,5 +115,55 @@ describe("log replay", { timeout: 60_000 }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("reads the WAL after the checkpoint while the checkpoint is still being read", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    await first.log.append(rec("before"));
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    await first.log.checkpoint();
+    for (let i = 0; i < 5; i++) await first.log.append(rec(`after ${i}`));
+    // No close: a crash leaves the five batches after the checkpoint to replay.
+    const requested: string[] = [];
+    const faults = new (class extends FaultStore {
+      override get(key: string) {
+        requested.push(key);
+        return super.get(key);
+      }
+    })(store);
+    const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
+    const opening = openLog(faults, "q", testOptions());
+    await held.whenHeld();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const walReads = requested.filter((key) => key.startsWith("q/wal/"));
+    assert.ok(walReads.length >= 5, `WAL reads while the checkpoint is held: ${walReads.length}`);
+    held.release();
+    const second = await opening;
+    assert.deepEqual(texts([second.checkpoint!]), ["snapshot"]);
+    assert.deepEqual(
+      texts(second.records),
+      Array.from({ length: 5 }, (_, i) => `after ${i}`),
+    );
+    await second.log.close();
+  });
+
+  it("reports a missing checkpoint first, whatever else of the tail is missing", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    await first.log.append(rec("before"));
+    await first.log.checkpoint();
+    for (let i = 0; i < 3; i++) await first.log.append(rec(`after ${i}`));
+    const [checkpoint] = await keysUnder(store, "q/checkpoint/");
+    const wal = await keysUnder(store, "q/wal/");
+    await store.delete(checkpoint!);
+    await store.delete(wal.at(-1)!);
+    const error = await openLog(store, "q", testOptions()).then(
+      () => assert.fail("opened a log without its checkpoint"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof CorruptionError);
+    assert.equal(error.objectKey, checkpoint);
   });
 });
