@@ -57,7 +57,8 @@ export async function restoreState(
   const budget = new SliceBudget();
   budget.start();
   const cursor = tail.cursor();
-  const decoder = new RecordDecoder();
+  // `apply` keeps nothing of a record object, so one enqueue object serves every record.
+  const decoder = new RecordDecoder({ reuseEnqueues: true });
   while (cursor.next()) {
     let bulk: boolean;
     try {

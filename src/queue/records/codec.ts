@@ -23,6 +23,7 @@ import {
   writeSweepSome,
 } from "./bulk.js";
 import {
+  DecodedEnqueue,
   type EnqueueRecord,
   type ReplaceRecord,
   readEnqueue,
@@ -226,11 +227,23 @@ export function decodeRecord(bytes: Uint8Array): QueueRecord {
  * replay): one reader and one Buffer per batch reused for every record, so a
  * record costs only the objects it decodes to. An enqueue's id and payload
  * stay views of the batch (`DecodedEnqueue` offsets count from its start).
+ *
+ * With `reuseEnqueues`, every top-level enqueue is decoded into the same
+ * {@link DecodedEnqueue}, refilled per record, so the commonest record of a
+ * replay makes no object at all. A caller that asks for it must be done with
+ * a decoded enqueue before it decodes the next record (a replay hands each to
+ * `apply`, which keeps nothing of the record object itself). Enqueues inside
+ * a transaction or a schedule fire are new objects each.
  */
 export class RecordDecoder {
   readonly #reader = new ByteReader(new Uint8Array(0));
   #batch: Uint8Array | null = null;
   #buffer: Buffer = Buffer.alloc(0);
+  readonly #enqueue: DecodedEnqueue | undefined;
+
+  constructor(options: { reuseEnqueues?: boolean } = {}) {
+    this.#enqueue = options.reuseEnqueues === true ? new DecodedEnqueue() : undefined;
+  }
 
   /** Decodes the record at `batch[start..end)`. Throws {@link DecodeError} on malformed input. */
   decode(batch: Uint8Array, start: number, end: number): QueueRecord {
@@ -240,14 +253,22 @@ export class RecordDecoder {
     }
     const r = this.#reader;
     r.reset(this.#buffer, start, end);
-    const rec = readRecord(r);
+    const tag = r.u8();
+    const rec =
+      tag === Tag.Enqueue && this.#enqueue !== undefined
+        ? readEnqueue(r, this.#enqueue)
+        : readBody(r, tag);
     if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after record`);
     return rec;
   }
 }
 
 function readRecord(r: ByteReader): QueueRecord {
-  const tag = r.u8();
+  return readBody(r, r.u8());
+}
+
+/** A record's body, after its tag byte. */
+function readBody(r: ByteReader, tag: number): QueueRecord {
   switch (tag) {
     case Tag.Enqueue:
       return readEnqueue(r);

@@ -15,6 +15,8 @@ import {
 import { readHeaders, writeHeaders } from "./headers.js";
 import { Tag } from "./tags.js";
 
+const EMPTY = new Uint8Array(0);
+
 /** A new job: pending, or scheduled when `runAt` is set. */
 export interface EnqueueRecord {
   readonly tag: typeof Tag.Enqueue;
@@ -49,34 +51,38 @@ export interface EnqueueRecord {
 /**
  * An enqueue record as decoded from the log: its id and payload stay in the
  * record's bytes until asked for, so a replay copies them straight into the
- * job table (no id string, no payload view per job).
+ * job table (no id string, no payload view per job). A replay decodes every
+ * top-level enqueue into one such object, refilled record after record (see
+ * `RecordDecoder`): it is valid until the next record is decoded.
  */
 export class DecodedEnqueue implements EnqueueRecord {
   readonly tag: typeof Tag.Enqueue = Tag.Enqueue;
-  #id: string | undefined;
+  #id: string | undefined = undefined;
+  /** The record's bytes: the id is `bytes[idAt..idAt+16)`, the payload `bytes[payloadAt..+payloadLength)`. */
+  bytes: Uint8Array = EMPTY;
+  idAt = 0;
+  payloadAt = 0;
+  payloadLength = 0;
+  queue = "";
+  headers: Headers | undefined = undefined;
+  priority = 0;
+  maxAttempts = 1;
+  enqueuedAt = 0;
+  runAt: number | undefined = undefined;
+  dedupKey: string | undefined = undefined;
+  jobId: string | undefined = undefined;
+  timeoutMs: number | undefined = undefined;
+  payloadRef: PayloadRef | undefined = undefined;
+  flowParent: string | undefined = undefined;
+  waitsForChildren: boolean | undefined = undefined;
+  groupKey: string | undefined = undefined;
+  /** Where the trace context's {@link TRACE_BYTES} start in `bytes`, or -1 when it has none. */
+  traceAt = -1;
 
-  constructor(
-    /** The record's bytes: the id is `bytes[idAt..idAt+16)`, the payload `bytes[payloadAt..+payloadLength)`. */
-    readonly bytes: Uint8Array,
-    readonly idAt: number,
-    readonly payloadAt: number,
-    readonly payloadLength: number,
-    readonly queue: string,
-    readonly headers: Headers | undefined,
-    readonly priority: number,
-    readonly maxAttempts: number,
-    readonly enqueuedAt: number,
-    readonly runAt: number | undefined,
-    readonly dedupKey: string | undefined,
-    readonly jobId: string | undefined,
-    readonly timeoutMs: number | undefined = undefined,
-    readonly payloadRef: PayloadRef | undefined = undefined,
-    readonly flowParent: string | undefined = undefined,
-    readonly waitsForChildren: boolean | undefined = undefined,
-    readonly groupKey: string | undefined = undefined,
-    /** Where the trace context's {@link TRACE_BYTES} start in `bytes`, or -1 when it has none. */
-    readonly traceAt: number = -1,
-  ) {}
+  /** Forgets what was derived from the previous record's bytes (before a refill). */
+  clearDerived(): void {
+    this.#id = undefined;
+  }
 
   get trace(): TraceContext | undefined {
     return this.traceAt < 0 ? undefined : readTraceBytes(this.bytes, this.traceAt);
@@ -193,8 +199,11 @@ export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
   }
 }
 
-/** An enqueue record's body: id and payload stay views of the reader's buffer. */
-export function readEnqueue(r: ByteReader): DecodedEnqueue {
+/**
+ * An enqueue record's body: id and payload stay views of the reader's buffer.
+ * Given `into`, it is refilled (and returned) instead of a new record made.
+ */
+export function readEnqueue(r: ByteReader, into?: DecodedEnqueue): DecodedEnqueue {
   const idAt = r.position;
   r.skip(ID_BYTES);
   const queue = r.repeatedString();
@@ -216,26 +225,28 @@ export function readEnqueue(r: ByteReader): DecodedEnqueue {
   const flowParent = flags & ENQ_FLOW_PARENT ? r.id() : undefined;
   const traceAt = flags & ENQ_TRACE ? r.position : -1;
   if (traceAt >= 0) r.skip(TRACE_BYTES);
-  return new DecodedEnqueue(
-    r.buffer,
-    idAt,
-    payloadAt,
-    payloadLength,
-    queue,
-    headers,
-    priority,
-    maxAttempts,
-    enqueuedAt,
-    runAt,
-    dedupKey,
-    jobId,
-    timeoutMs,
-    payloadRef,
-    flowParent,
-    (flags & ENQ_WAITS_FOR_CHILDREN) !== 0 ? true : undefined,
-    groupKey,
-    traceAt,
-  );
+  // Filled only once the whole body decoded: a malformed record leaves `into` as it was.
+  const rec = into ?? new DecodedEnqueue();
+  rec.clearDerived();
+  rec.bytes = r.buffer;
+  rec.idAt = idAt;
+  rec.payloadAt = payloadAt;
+  rec.payloadLength = payloadLength;
+  rec.queue = queue;
+  rec.headers = headers;
+  rec.priority = priority;
+  rec.maxAttempts = maxAttempts;
+  rec.enqueuedAt = enqueuedAt;
+  rec.runAt = runAt;
+  rec.dedupKey = dedupKey;
+  rec.jobId = jobId;
+  rec.timeoutMs = timeoutMs;
+  rec.payloadRef = payloadRef;
+  rec.flowParent = flowParent;
+  rec.waitsForChildren = (flags & ENQ_WAITS_FOR_CHILDREN) !== 0 ? true : undefined;
+  rec.groupKey = groupKey;
+  rec.traceAt = traceAt;
+  return rec;
 }
 
 /** A replace record's body (after its tag byte). */
