@@ -157,11 +157,11 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await third.log.close();
   });
 
-  it("lets the record threshold grow with the checkpoint: its bytes ÷ 512", async () => {
+  it("lets the record threshold grow with the checkpoint: its bytes ÷ 1024", async () => {
     const store = new MemoryStore();
     const recovered = await openLog(store, "q", testOptions({ checkpointWalRecords: 1 }));
-    // A snapshot of 20 × 512 bytes allows 20 records before the next checkpoint.
-    recovered.log.setSnapshotSource(() => new Uint8Array(20 * 512));
+    // A snapshot of 20 × 1024 bytes allows 20 records before the next checkpoint.
+    recovered.log.setSnapshotSource(() => new Uint8Array(20 * 1024));
     await recovered.log.checkpoint();
     assert.equal(recovered.log.stats().checkpointsWritten, 1);
     for (let i = 0; i < 20; i++) await recovered.log.append(rec(`r${i}`));
