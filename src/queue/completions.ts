@@ -77,6 +77,8 @@ export function completionOf(transition: Transition): Completion | undefined {
 
 /** Waiters by job id. */
 export class CompletionWaiters implements CommitObserver {
+  /** An enqueue ends no job. */
+  readonly eachEnqueue = false;
   readonly #waiting = new Map<string, Set<Waiter>>();
   readonly #observers: Observers;
   readonly #clock: MonotonicClock;

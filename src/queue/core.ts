@@ -41,6 +41,7 @@ import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
 import {
   cascadedDeaths,
+  EnqueueCounts,
   jobBefore,
   Observers,
   type Transition,
@@ -63,6 +64,21 @@ import { jobToRecord } from "./views.js";
 import { ClaimWaiters } from "./waiters.js";
 
 function noop(): void {}
+
+/** What the observers hear of one log batch once it is durable. */
+interface DurableBatch {
+  readonly written: Promise<void>;
+  /** In commit order. */
+  readonly transitions: Transition[];
+  /** Enqueues counted instead of kept as transitions (no observer needs each); null until the first. */
+  enqueued: EnqueueCounts | null;
+}
+
+/** The enqueue counts of `batch`, made with its first counted enqueue. */
+function enqueueCountsOf(batch: DurableBatch): EnqueueCounts {
+  if (batch.enqueued === null) batch.enqueued = new EnqueueCounts();
+  return batch.enqueued;
+}
 
 /** Requeues of interrupted claims committed together at open. */
 const INTERRUPTED_PER_COMMIT = 256;
@@ -107,8 +123,8 @@ export class QueueCore {
   readonly #reaping = new Pass();
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
-  /** Transitions of the newest log batch not yet durable, told to the observers together. */
-  #notifying: { written: Promise<void>; transitions: Transition[] } | null = null;
+  /** The newest log batch not yet durable, told to the observers together. */
+  #notifying: DurableBatch | null = null;
   /**
    * Enqueue calls on the general path (`enqueueJobs`) not yet committed:
    * while any is, a plain enqueue takes that path too, so that jobs are
@@ -268,57 +284,75 @@ export class QueueCore {
     written.then(() => this.payloads.delete(keys), noop);
   }
 
-  /** {@link commit} while observers listen: notes each job as it was before its record applies. */
+  /**
+   * {@link commit} while observers listen: notes each job as it was before its
+   * record applies. Enqueues are only counted by queue unless an observer
+   * needs each one (no transition made, no record kept until durable).
+   */
   #commitObserved(
     records: QueueRecord | readonly QueueRecord[],
     cause: TransitionCause | undefined,
   ): Promise<void> {
     const state = this.state;
+    const counted = !this.observers.eachEnqueue;
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = this.#encoder.encode(record);
       if (record.tag === Tag.Enqueue) {
-        // The commonest commit: one transition, at the job's enqueue time (this very step's wall time).
-        const transition: Transition = { record, job: undefined, cause, at: record.enqueuedAt };
+        // The commonest commit: counted, or one transition at the job's enqueue time (this very step's wall time).
         apply(state, record);
-        return this.#notifyWhenDurable(this.log.append(bytes), transition);
+        const batch = this.#batchOf(this.log.append(bytes));
+        if (counted) enqueueCountsOf(batch).add(record.queue);
+        else batch.transitions.push({ record, job: undefined, cause, at: record.enqueuedAt });
+        return batch.written;
       }
-      const transitions = transitionsOf(state, record, cause, this.now());
+      const transitions: Transition[] = [];
+      const queues: string[] | null = counted ? [] : null;
+      transitionsOf(state, record, cause, this.now(), transitions, queues);
       apply(state, record);
-      return this.#notifyWhenDurable(this.log.append(bytes), transitions);
+      return this.#notifyWhenDurable(this.log.append(bytes), transitions, queues);
     }
     const at = this.now();
     const encoded = records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
+    const queues: string[] | null = counted ? [] : null;
     for (const record of records) {
-      for (const t of transitionsOf(state, record, cause, at)) transitions.push(t);
+      transitionsOf(state, record, cause, at, transitions, queues);
       apply(state, record);
     }
-    return this.#notifyWhenDurable(this.log.append(encoded), transitions);
+    return this.#notifyWhenDurable(this.log.append(encoded), transitions, queues);
+  }
+
+  /** Tells the observers of `transitions` and of enqueues into `queues` (one per job) once `written` resolves. */
+  #notifyWhenDurable(
+    written: Promise<void>,
+    transitions: readonly Transition[],
+    queues: readonly string[] | null,
+  ): Promise<void> {
+    const batch = this.#batchOf(written);
+    for (const t of transitions) batch.transitions.push(t);
+    if (queues !== null && queues.length > 0) {
+      const enqueued = enqueueCountsOf(batch);
+      for (const queue of queues) enqueued.add(queue);
+    }
+    return written;
   }
 
   /**
-   * Tells the observers of `transitions` once `written` resolves. Calls that
-   * join one log batch get the same promise from the log, so the observers
-   * hear of a whole batch at once (one notification, not one per call).
+   * What the observers will hear once `written` resolves. Calls that join one
+   * log batch get the same promise from the log, so the observers hear of a
+   * whole batch at once (one notification, not one per call).
    */
-  #notifyWhenDurable(
-    written: Promise<void>,
-    transitions: Transition[] | Transition,
-  ): Promise<void> {
-    const group = this.#notifying;
-    if (group !== null && group.written === written) {
-      if (!Array.isArray(transitions)) group.transitions.push(transitions);
-      else for (const t of transitions) group.transitions.push(t);
-      return written;
-    }
-    const next = { written, transitions: Array.isArray(transitions) ? transitions : [transitions] };
+  #batchOf(written: Promise<void>): DurableBatch {
+    const current = this.#notifying;
+    if (current !== null && current.written === written) return current;
+    const next: DurableBatch = { written, transitions: [], enqueued: null };
     this.#notifying = next;
     written.then(() => {
       if (this.#notifying === next) this.#notifying = null;
-      this.observers.notify(next.transitions);
+      this.observers.notify(next.transitions, next.enqueued ?? undefined);
     }, noop);
-    return written;
+    return next;
   }
 
   /** A background {@link commit}: failures surface through the log's failure handler. */
@@ -568,25 +602,35 @@ export class QueueCore {
 }
 
 /**
- * The transitions `record` makes, noted before it applies: a transaction's
- * are one per operation (its operations act on different jobs, so each one's
- * job before the transaction is its job before the operation), and a
- * dead-letter's include the flow parents it makes dead.
+ * Adds the transitions `record` makes to `into`, noted before it applies: a
+ * transaction's are one per operation (its operations act on different jobs,
+ * so each one's job before the transaction is its job before the operation),
+ * and a dead-letter's include the flow parents it makes dead. With `queues`,
+ * an enqueue (also one in a transaction) is counted there by its queue
+ * instead of made a transition.
  */
 function transitionsOf(
   state: State,
   record: QueueRecord,
   cause: TransitionCause | undefined,
   at: number,
-): Transition[] {
+  into: Transition[],
+  queues: string[] | null,
+): void {
   // Most records are one transition of their own (an enqueue, a claim, an ack).
-  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead && record.tag !== Tag.Remove)
-    return [{ record, job: jobBefore(state, record), cause, at }];
-  const transitions: Transition[] = [];
+  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead && record.tag !== Tag.Remove) {
+    if (queues !== null && record.tag === Tag.Enqueue) queues.push(record.queue);
+    else into.push({ record, job: jobBefore(state, record), cause, at });
+    return;
+  }
   /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */
   let parentsDead: Set<string> | undefined;
   for (const op of record.tag === Tag.Transaction ? record.ops : [record]) {
-    transitions.push({ record: op, job: jobBefore(state, op), cause, at });
+    if (queues !== null && op.tag === Tag.Enqueue) {
+      queues.push(op.queue);
+      continue;
+    }
+    into.push({ record: op, job: jobBefore(state, op), cause, at });
     // A dead-letter (or a removal) can take waiting flow parents with it.
     if (op.tag !== Tag.Dead && op.tag !== Tag.Remove) continue;
     for (const death of cascadedDeaths(state, op, at)) {
@@ -594,10 +638,9 @@ function transitionsOf(
       parentsDead ??= new Set();
       if (parentsDead.has(id)) continue;
       parentsDead.add(id);
-      transitions.push(death);
+      into.push(death);
     }
   }
-  return transitions;
 }
 
 /** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */

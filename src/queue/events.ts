@@ -79,6 +79,8 @@ type AnyListener = (event: QueueEventBase) => unknown;
 
 /** Listeners by event, delivered from the commit boundary. */
 export class QueueEvents implements CommitObserver {
+  /** Every enqueue is an `"enqueued"` event (in commit order with the rest). */
+  readonly eachEnqueue = true;
   readonly #listeners = new Map<QueueEventName, AnyListener[]>();
   readonly #observers: Observers;
   readonly #logger: Logger;

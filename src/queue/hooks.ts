@@ -3,13 +3,15 @@
  * are not part of the `Queue` type: the live state for invariant audits
  * (`Symbol.for("taquba.inspectState")`, used by tests), the length of a
  * slice of bulk work (`Symbol.for("taquba.setSliceMs")`: tests shorten it
- * to force many slices), the attached
+ * to force many slices), the commit boundary's observers
+ * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
  * as timed out and to check a claim it held ready before starting it
  * (`settle.ts`), and to report progress (`progress.ts`).
  */
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
+import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import { CLAIM_STARTABLE, isStartable, NACK_TIMED_OUT, nackClaim } from "./settle.js";
 import type { State } from "./state.js";
@@ -21,6 +23,9 @@ const INSPECT_STATE = Symbol.for("taquba.inspectState");
 /** Registry key of the test-only slice hook: `queue[SET_SLICE_MS](ms)` sets how long a slice of bulk work runs. */
 const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
 
+/** Registry key of the test-only observers hook: `queue[OBSERVERS]()` returns the commit boundary's observers. */
+const OBSERVERS = Symbol.for("taquba.observers");
+
 /** Installs the hooks on `prototype`, reading each queue's core through `coreOf`. */
 export function installHooks(prototype: object, coreOf: (queue: object) => QueueCore): void {
   Object.defineProperty(prototype, INSPECT_STATE, {
@@ -31,6 +36,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, SET_SLICE_MS, {
     value(this: object, ms: number): void {
       coreOf(this).sliceMs = ms;
+    },
+  });
+  Object.defineProperty(prototype, OBSERVERS, {
+    value(this: object): Observers {
+      return coreOf(this).observers;
     },
   });
   Object.defineProperty(prototype, INSTRUMENTATION, {

@@ -7,6 +7,15 @@
  * Events, metrics and traces are observers: they read the applied record,
  * never re-derive a transition.
  *
+ * Enqueues are most of the traffic. When no observer asks for a transition
+ * per enqueue ({@link CommitObserver.eachEnqueue}), the commit boundary keeps
+ * no record of them: it counts them by queue ({@link EnqueueCounts}), and the
+ * observers get the counts with the batch's other transitions.
+ *
+ * Observers never read an enqueue record's payload: it may be the caller's
+ * own bytes (a plain enqueue does not copy them), which the caller is free to
+ * change once the call returns.
+ *
  * {@link lifecycleOf} turns transitions into the job life-cycle steps that
  * events and metrics share. A new record kind adds its case there (and, when
  * it acts on an existing job, in {@link jobBefore}).
@@ -46,9 +55,52 @@ export interface Transition {
   readonly at: number;
 }
 
+/** Enqueues of one log batch counted by queue, not kept as transitions. */
+export class EnqueueCounts {
+  readonly #counts = new Map<string, number>();
+  /** The current run of enqueues into one queue (enqueues come in runs): not yet in the map. */
+  #queue: string | undefined = undefined;
+  #run = 0;
+
+  /** One more durable enqueue into `queue`. */
+  add(queue: string): void {
+    if (queue === this.#queue) {
+      this.#run++;
+      return;
+    }
+    this.#settle();
+    this.#queue = queue;
+    this.#run = 1;
+  }
+
+  /** The count of each queue. */
+  byQueue(): ReadonlyMap<string, number> {
+    this.#settle();
+    return this.#counts;
+  }
+
+  #settle(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    this.#counts.set(queue, (this.#counts.get(queue) ?? 0) + this.#run);
+    this.#queue = undefined;
+    this.#run = 0;
+  }
+}
+
 /** Told about every transition once it is durable, in commit order. */
 export interface CommitObserver {
-  committed(transitions: readonly Transition[]): void;
+  /**
+   * `true` when it needs a transition for every enqueue (events); otherwise
+   * a batch's enqueues may come as `enqueued` counts instead. Read when the
+   * observer is added.
+   */
+  readonly eachEnqueue: boolean;
+  /**
+   * A durable batch: its transitions in commit order, and, when the commit
+   * boundary counted them instead, its enqueues by queue (not among `transitions`).
+   */
+  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void;
 }
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
@@ -126,6 +178,7 @@ export function cascadedDeaths(state: State, record: QueueRecord, at: number): T
 export class Observers {
   readonly #list: CommitObserver[] = [];
   readonly #logger: Logger;
+  #eachEnqueue = false;
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -136,19 +189,28 @@ export class Observers {
     return this.#list.length > 0;
   }
 
+  /** Whether an observer needs a transition per enqueue (else enqueues are only counted). */
+  get eachEnqueue(): boolean {
+    return this.#eachEnqueue;
+  }
+
   add(observer: CommitObserver): void {
-    if (!this.#list.includes(observer)) this.#list.push(observer);
+    if (this.#list.includes(observer)) return;
+    this.#list.push(observer);
+    this.#eachEnqueue ||= observer.eachEnqueue;
   }
 
   delete(observer: CommitObserver): void {
     const index = this.#list.indexOf(observer);
-    if (index >= 0) this.#list.splice(index, 1);
+    if (index < 0) return;
+    this.#list.splice(index, 1);
+    this.#eachEnqueue = this.#list.some((o) => o.eachEnqueue);
   }
 
-  notify(transitions: readonly Transition[]): void {
+  notify(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
     for (const observer of [...this.#list]) {
       try {
-        observer.committed(transitions);
+        observer.committed(transitions, enqueued);
       } catch (error) {
         this.#logger.error(`an observer of committed transitions threw: ${String(error)}`, {
           error,

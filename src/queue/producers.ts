@@ -59,14 +59,14 @@ export function enqueueOne(
       // An earlier enqueue call still on its way to its commit goes first (call order).
       core.enqueuesUncommitted === 0
     ) {
-      // Observers keep the record until it is durable: then its payload must be a copy.
-      const own = bytes === payload && core.observers.active ? bytes.slice() : bytes;
+      // Encoded and applied within this call: the caller's own bytes do (no observer reads an
+      // enqueue's payload, see `observe.ts`).
       return checked === null
-        ? commitPlain(core, name, own, trace, config.defaultPriority, config.maxAttempts)
+        ? commitPlain(core, name, bytes, trace, config.defaultPriority, config.maxAttempts)
         : commitPlain(
             core,
             name,
-            own,
+            bytes,
             trace,
             checked.priority,
             checked.maxAttempts,

@@ -223,6 +223,48 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  for (const listening of [false, true])
+    it(`enqueues on every path in held WAL writes are counted exactly (${listening ? "with" : "without"} an event listener)`, async () => {
+      const reader = new TestReader();
+      const meterProvider = new MeterProvider({ readers: [reader] });
+      const store = new FaultStore(new MemoryStore());
+      const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } }, store);
+      // An event listener needs a transition per enqueue; without one, enqueues are only counted.
+      const heard: string[] = [];
+      if (listening) queue.on("enqueued", (event) => heard.push(event.queue));
+      await queue.enqueue("c", "to ack");
+      const claim = await mustClaim(queue, "c");
+      const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+      const calls: Promise<unknown>[] = [
+        queue.enqueue("a", "plain"),
+        queue.enqueue("a", "general", { jobId: "j", delayMs: 10 }),
+        queue.enqueue("b", "behind the general one"),
+        queue.enqueueBatch("a", ["x", "y"]),
+        queue.enqueueMany("b", [
+          { payload: "1", options: { dedupKey: "k" } },
+          { payload: "2", options: { dedupKey: "k" } }, // a hit: not counted
+        ]),
+      ];
+      await hold.whenHeld();
+      calls.push(
+        queue.transaction((tx) => {
+          tx.enqueue("a", "in a transaction");
+          tx.ack(claim);
+        }),
+        queue.enqueue("a", "plain again"),
+      );
+      hold.release();
+      await Promise.all(calls);
+      await queue.flush();
+      const points = await collect(reader);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a" }), 6);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b" }), 2);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "c" }), 1);
+      assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "c" }), 1);
+      assert.equal(heard.length, listening ? 9 : 0);
+      await queue.close();
+    });
+
   it("steps not yet collected reach the counters when the queue closes", async () => {
     const { queue, reader } = await openMeasured();
     await queue.enqueueBatch("q", ["a", "b", "c"]);

@@ -4,8 +4,8 @@
  * once, as its record says). The counters cost no SDK call per job: steps are
  * counted in plain numbers per queue, and the counts are added to the SDK's
  * counters when it collects (and when the queue closes), so a collection sees
- * every durable step exactly. Enqueues, most of the traffic, are counted
- * straight from their records. Histograms record every value, with attribute
+ * every durable step exactly. Enqueues, most of the traffic, come counted
+ * by queue from the commit boundary (or are counted from their records). Histograms record every value, with attribute
  * objects made once per queue. Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
@@ -24,6 +24,7 @@ import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
 import {
   type CommitObserver,
+  type EnqueueCounts,
   type LifecycleStep,
   lifecycleOf,
   type Transition,
@@ -153,11 +154,21 @@ export class QueueMetrics implements CommitObserver {
     meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
-  committed(transitions: readonly Transition[]): void {
-    // Enqueues (most transitions) are counted from their records, with no
-    // step made; the rest go through the life-cycle steps.
-    let rest: Transition[] | undefined;
+  /** Enqueues need no transition each: the commit boundary may count them by queue. */
+  readonly eachEnqueue = false;
+
+  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
+    // Enqueues (most transitions) are counted by queue at the commit
+    // boundary, or here from their records, with no step made; the rest go
+    // through the life-cycle steps.
     let last: Tally | undefined;
+    if (enqueued !== undefined)
+      for (const [queue, n] of enqueued.byQueue()) {
+        last = this.#tallyOf(queue);
+        last.counts.enqueued += n;
+        last.dirty = true;
+      }
+    let rest: Transition[] | undefined;
     for (const transition of transitions) {
       const record = transition.record;
       const queue =

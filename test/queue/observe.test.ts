@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type {
+  CommitObserver,
+  EnqueueCounts,
+  Observers,
+  Transition,
+} from "../../src/queue/observe.js";
+import type { Queue } from "../../src/queue/queue.js";
+import { Tag } from "../../src/queue/records/tags.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { FAIL_FAST, mustClaim, openTestQueue, WAL } from "./helpers.js";
+
+/** The commit boundary's observers, through the test-only hook. */
+function observersOf(queue: Queue): Observers {
+  return (queue as unknown as Record<symbol, () => Observers>)[Symbol.for("taquba.observers")]!();
+}
+
+/** An observer that notes what it is told: transitions by tag, and counted enqueues by queue. */
+class Recorder implements CommitObserver {
+  readonly eachEnqueue: boolean;
+  readonly tags: number[] = [];
+  readonly enqueuedIds: string[] = [];
+  readonly counted = new Map<string, number>();
+  batches = 0;
+
+  constructor(eachEnqueue: boolean) {
+    this.eachEnqueue = eachEnqueue;
+  }
+
+  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
+    this.batches++;
+    for (const { record } of transitions) {
+      this.tags.push(record.tag);
+      if (record.tag === Tag.Enqueue) this.enqueuedIds.push(record.jobId ?? record.id);
+    }
+    for (const [queue, n] of enqueued?.byQueue() ?? [])
+      this.counted.set(queue, (this.counted.get(queue) ?? 0) + n);
+  }
+
+  /** Enqueues heard of by queue, counted or as transitions. */
+  total(queue: string): number {
+    return this.counted.get(queue) ?? 0;
+  }
+}
+
+/**
+ * Enqueues on every path — plain calls (committed in the caller's turn), a
+ * call with a `jobId` (the general path, which plain calls then queue behind),
+ * `enqueueBatch`, `enqueueMany` with a dedup hit, and a transaction that also
+ * acks — while the WAL is held, so they become durable in as few writes as
+ * the log makes. 8 jobs into "a", 6 into "b", 1 into "c"; one ack.
+ */
+async function mixedEnqueues(queue: Queue, store: FaultStore): Promise<void> {
+  await queue.enqueue("c", "to ack");
+  const claim = await mustClaim(queue, "c");
+  const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+  const calls: Promise<unknown>[] = [
+    queue.enqueue("a", "1"),
+    queue.enqueue("b", "2"),
+    queue.enqueue("a", "3", { jobId: "general" }),
+    queue.enqueue("a", "4"),
+    queue.enqueueBatch("b", ["5", "6"]),
+    queue.enqueueMany("a", [
+      { payload: "7", options: { dedupKey: "k" } },
+      { payload: "8", options: { dedupKey: "k" } }, // a hit: adds nothing
+      { payload: "9", options: { priority: 3 } },
+    ]),
+  ];
+  await hold.whenHeld();
+  calls.push(
+    queue.transaction((tx) => {
+      tx.enqueue("a", "10");
+      tx.enqueue("b", "11");
+      tx.ack(claim);
+    }),
+    queue.enqueue("a", "12"),
+    queue.enqueue("b", "13"),
+    queue.enqueue("a", "14"),
+    queue.enqueue("b", "15"),
+  );
+  hold.release();
+  await Promise.all(calls);
+  await queue.flush();
+}
+
+describe("commit observers", { timeout: 60_000 }, () => {
+  it("an observer that needs no transition per enqueue is told enqueues as counts by queue", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, store);
+    const recorder = new Recorder(false);
+    observersOf(queue).add(recorder);
+    await mixedEnqueues(queue, store);
+    assert.equal(recorder.total("a"), 8);
+    assert.equal(recorder.total("b"), 6);
+    assert.equal(recorder.total("c"), 1);
+    // No enqueue (plain, general, batch, many, or in a transaction) became a transition;
+    // the claim and the transaction's ack did.
+    assert.deepEqual(recorder.enqueuedIds, []);
+    assert.deepEqual(recorder.tags, [Tag.Claim, Tag.Ack]);
+    await queue.close();
+  });
+
+  it("while any observer needs each enqueue, every observer hears each as a transition, in commit order", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({}, store);
+    const counting = new Recorder(false);
+    const each = new Recorder(true);
+    observersOf(queue).add(counting);
+    observersOf(queue).add(each);
+    await mixedEnqueues(queue, store);
+    for (const recorder of [counting, each]) {
+      assert.equal(recorder.counted.size, 0);
+      assert.equal(recorder.enqueuedIds.length, 15);
+      assert.equal(recorder.tags.filter((t) => t === Tag.Ack).length, 1);
+    }
+    assert.ok(each.enqueuedIds.includes("general"));
+    // Once it is gone, enqueues are counted again.
+    observersOf(queue).delete(each);
+    await queue.enqueue("a", "later");
+    assert.equal(counting.total("a"), 1);
+    assert.equal(counting.enqueuedIds.length, 15);
+    await queue.close();
+  });
+
+  it("enqueues that do not become durable are never told", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, store);
+    const recorder = new Recorder(false);
+    observersOf(queue).add(recorder);
+    store.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const results = await Promise.allSettled([queue.enqueue("a", "1"), queue.enqueue("a", "2")]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["rejected", "rejected"],
+    );
+    assert.equal(recorder.total("a"), 0);
+    assert.equal(recorder.batches, 0);
+    await queue.close().catch(() => {});
+  });
+});
