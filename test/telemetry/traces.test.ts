@@ -387,6 +387,8 @@ describe("traceparent", { timeout: 10_000 }, () => {
     assert.equal(header, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     assert.deepEqual(parseTraceParent(header), parent);
     assert.deepEqual(parseTraceParent(`01${header.slice(2)}-future`), parent);
+    assert.deepEqual(parseTraceParent(` ${header}\t`), parent);
+    assert.deepEqual(parseTraceParent(`${header.slice(0, 53)}ff`), { ...parent, traceFlags: 255 });
     for (const bad of [
       undefined,
       "",
@@ -396,6 +398,9 @@ describe("traceparent", { timeout: 10_000 }, () => {
       "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
       "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
       "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
     ])
       assert.equal(parseTraceParent(bad), undefined, String(bad));
   });

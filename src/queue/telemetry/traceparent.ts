@@ -4,6 +4,8 @@
  * through), independent of any propagator the application configured.
  */
 
+import { isValidTraceContext } from "../trace-context.js";
+
 export { formatTraceParent, isValidTraceContext, TRACEPARENT } from "../trace-context.js";
 
 /** The job header that carries vendor trace state, when the producer's span has one. */
@@ -27,10 +29,45 @@ const INVALID_SPAN_ID = "0".repeat(16);
  */
 export function parseTraceParent(value: string | undefined): TraceParent | undefined {
   if (value === undefined) return undefined;
+  // What taquba writes (version 00, nothing around it), read without the regular expression.
+  const written = parseWritten(value);
+  if (written !== undefined) return written;
   const match = PARENT.exec(value.trim());
   if (match === null) return undefined;
   const [, version, traceId, spanId, flags, rest] = match;
   if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
   if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined;
   return { traceId: traceId!, spanId: spanId!, traceFlags: Number.parseInt(flags!, 16) };
+}
+
+/** The value of a lower-case hex digit, -1 for any other code. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * A version-00 `traceparent` exactly as formatted (55 characters, lower-case
+ * hex, valid ids), or `undefined` for anything else (left to the full parse).
+ */
+function parseWritten(value: string): TraceParent | undefined {
+  if (
+    value.length !== 55 ||
+    value.charCodeAt(0) !== 0x30 ||
+    value.charCodeAt(1) !== 0x30 ||
+    value.charCodeAt(2) !== 0x2d ||
+    value.charCodeAt(35) !== 0x2d ||
+    value.charCodeAt(52) !== 0x2d
+  )
+    return undefined;
+  const high = hexDigit(value.charCodeAt(53));
+  const low = hexDigit(value.charCodeAt(54));
+  if (high < 0 || low < 0) return undefined;
+  const parent = {
+    traceId: value.slice(3, 35),
+    spanId: value.slice(36, 52),
+    traceFlags: (high << 4) | low,
+  };
+  return isValidTraceContext(parent) ? parent : undefined;
 }

@@ -228,11 +228,14 @@ function producerContext(api: OtelApi, headers: Headers): SpanContext | undefine
   const parent = parseTraceParent(headers[TRACEPARENT]);
   if (parent === undefined) return undefined;
   const state = headers[TRACESTATE];
-  return {
-    ...parent,
+  const context: SpanContext = {
+    traceId: parent.traceId,
+    spanId: parent.spanId,
+    traceFlags: parent.traceFlags,
     isRemote: true,
-    ...(state === undefined ? {} : { traceState: api.createTraceState(state) }),
   };
+  if (state !== undefined) context.traceState = api.createTraceState(state);
+  return context;
 }
 
 function fail(api: OtelApi, span: Span, error: unknown): void {
