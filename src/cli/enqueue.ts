@@ -1,4 +1,4 @@
-/** `taquba enqueue`: one job, written as the store's writer (needs `--take-over`). */
+/** `taquba enqueue`: one job, written as the store's writer. */
 import { DEFAULT_MAX_PAYLOAD_BYTES, type EnqueueOptions } from "../queue/options.js";
 import {
   checkDedupKey,
@@ -16,10 +16,11 @@ import {
   intFlag,
   type ParsedCommandArgs,
 } from "./args.js";
+import { nowOf } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 import { timeFlag } from "./time-flag.js";
 
-const HELP = `Usage: taquba enqueue <queue> <payload> --take-over [options]
+const HELP = `Usage: taquba enqueue <queue> <payload> [options]
 
 Enqueues one job whose payload is the given text and prints its id.
 
@@ -33,9 +34,9 @@ Options:
 ${WRITE_HELP}
 `;
 
-function runAt(value: string | undefined): number | undefined {
+function runAt(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined;
-  return checkTimestamp(timeFlag(value, "run-at", Date.now()), "--run-at");
+  return checkTimestamp(timeFlag(value, "run-at", now), "--run-at");
 }
 
 function headers(values: string[] | undefined): Record<string, string> | undefined {
@@ -61,6 +62,7 @@ const ENQUEUE_OPTIONS = {
 /** The job's options from the flags, checked under the flags' names before anything is opened. */
 function enqueueOptions(
   values: ParsedCommandArgs<typeof ENQUEUE_OPTIONS>["values"],
+  now: number,
 ): EnqueueOptions {
   const options: EnqueueOptions = {};
   const priority = intFlag(values.priority, "priority", -Infinity);
@@ -68,7 +70,7 @@ function enqueueOptions(
   const maxAttempts = intFlag(values["max-attempts"], "max-attempts", -Infinity);
   if (maxAttempts !== undefined)
     options.maxAttempts = checkMaxAttempts(maxAttempts, "--max-attempts");
-  const at = runAt(values["run-at"]);
+  const at = runAt(values["run-at"], now);
   if (at !== undefined) options.runAt = at;
   const dedupKey = values["dedup-key"];
   if (dedupKey !== undefined) options.dedupKey = checkDedupKey(dedupKey, "--dedup-key");
@@ -79,17 +81,17 @@ function enqueueOptions(
 
 export const enqueueCommand = defineCommand({
   name: "enqueue",
-  summary: "enqueue one job (takes the store over)",
+  summary: "enqueue one job (opens the store as writer)",
   help: HELP,
   options: ENQUEUE_OPTIONS,
   async run(parsed, io) {
     const { values } = parsed;
     const [name, payload] = positionals(parsed.positionals, ["queue", "payload"]);
-    const options = enqueueOptions(values);
+    const options = enqueueOptions(values, nowOf(io));
     checkQueueName(name, "<queue>");
     checkPayload(payload, DEFAULT_MAX_PAYLOAD_BYTES, "<payload>");
 
-    const queue = await openWriter(values);
+    const queue = await openWriter(values, io, "enqueue");
     let id: string;
     try {
       id = await queue.enqueue(name!, payload!, options);

@@ -2,12 +2,15 @@
 import type { LogInspection } from "../log/index.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import { defineCommand } from "./args.js";
+import { nowOf } from "./io.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+import { type WriterState, writerState } from "./writer-check.js";
 
 const HELP = `Usage: taquba inspect [options]
 
 The objects behind a queue store: manifest and writer epoch, WAL batches
-waiting to be replayed, the checkpoint and its age, live job counts.
+waiting to be replayed, the checkpoint and its age, the writer's heartbeat
+and whether a writing command would find a live writer, live job counts.
 Read-only.
 
 Options:
@@ -33,7 +36,7 @@ function describe(info: LogInspection): string {
   lines.push(
     m === null
       ? "manifest    none (nobody has opened this queue store yet)"
-      : `manifest    #${m.id}, writer epoch ${m.epoch}, written ${new Date(m.createdAt).toISOString()}`,
+      : `manifest    #${m.id}, writer epoch ${m.epoch}, written ${new Date(m.createdAt).toISOString()}${m.closed ? " by a clean close" : ""}`,
   );
   lines.push(
     `wal         ${info.wal.objects} objects (${bytes(info.wal.bytes)}), ${info.wal.fences} fences; ` +
@@ -48,13 +51,24 @@ function describe(info: LogInspection): string {
   return `${lines.join("\n")}\n`;
 }
 
-function describeBeat(beat: WriterHeartbeat | null): string {
+function describeBeat(beat: WriterHeartbeat | null, now: number): string {
   if (beat === null)
     return "heartbeat   none (the writer does not beat: OpenOptions.heartbeatMs)\n";
   const state = beat.closed
     ? "closed cleanly"
-    : `${age(Date.now() - beat.at)}, every ${beat.intervalMs} ms`;
+    : `${age(now - beat.at)}, every ${beat.intervalMs} ms`;
   return `heartbeat   #${beat.counter} of writer epoch ${beat.epoch} at ${new Date(beat.at).toISOString()} (${state})\n`;
+}
+
+/** What a writing command would make of the newest writer. */
+function describeWriter(state: WriterState): string {
+  const what = {
+    closed: "closed cleanly",
+    live: "live: writing commands need --take-over",
+    stale: "heartbeat stale: gone or stalled",
+    silent: "no heartbeat, not closed cleanly: crashed, or running without a heartbeat",
+  }[state.kind];
+  return `writer      epoch ${state.epoch}, ${what}\n`;
 }
 
 export const inspectCommand = defineCommand({
@@ -67,11 +81,14 @@ export const inspectCommand = defineCommand({
     const reader = await openReader(parsed.values);
     const queues = reader.listQueues().map((name) => reader.stats(name));
     const heartbeat = reader.writerHeartbeat();
-    if (parsed.values.json) io.out(toJson({ log: reader.inspection, heartbeat, queues }));
+    const now = nowOf(io);
+    const manifest = reader.inspection.manifest;
+    const writer = manifest === null ? null : writerState(manifest, heartbeat, now);
+    if (parsed.values.json) io.out(toJson({ log: reader.inspection, heartbeat, writer, queues }));
     else {
       const live = queues.reduce((n, q) => n + q.pending + q.scheduled + q.claimed, 0);
       io.out(
-        `${describe(reader.inspection)}${describeBeat(heartbeat)}jobs        ${live} live in ${queues.length} queue(s)\n`,
+        `${describe(reader.inspection)}${describeBeat(heartbeat, now)}${writer === null ? "" : describeWriter(writer)}jobs        ${live} live in ${queues.length} queue(s)\n`,
       );
     }
     return 0;

@@ -1,4 +1,6 @@
-/** The CLI's seams: where commands write (`CliIO`), what a command is, and the usage error. */
+/** The CLI's seams: where commands write and read the time (`CliIO`), what a command is, and the usage error. */
+import { type Clock, systemClock } from "../clock.js";
+
 /** Where a command writes. Commands never touch `process.stdout` directly, so tests can capture them. */
 export interface CliIO {
   out(text: string): void;
@@ -7,12 +9,20 @@ export interface CliIO {
   readonly interactive: boolean;
   /** Width of that terminal in characters, when known. */
   readonly columns?: number | undefined;
+  /** The time commands judge ages and relative times by; the system clock when absent. */
+  readonly clock?: Clock | undefined;
+}
+
+/** Now, by `io`'s clock. */
+export function nowOf(io: CliIO): number {
+  return (io.clock ?? systemClock).now();
 }
 
 export const processIO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   interactive: process.stdout.isTTY === true,
+  clock: systemClock,
   get columns() {
     return process.stdout.columns;
   },

@@ -8,9 +8,9 @@ function pauseCommandOf(pause: boolean) {
   return defineCommand({
     name,
     summary: pause
-      ? "pause claims from a queue, durably (takes the store over)"
-      : "resume claims from a paused queue (takes the store over)",
-    help: `Usage: taquba ${name} <queue> --take-over [options]
+      ? "pause claims from a queue, durably (opens the store as writer)"
+      : "resume claims from a paused queue (opens the store as writer)",
+    help: `Usage: taquba ${name} <queue> [options]
 
 ${pause ? "Pauses the queue: claims return nothing until it is resumed; enqueues still land. The pause is durable." : "Resumes a paused queue: claims hand out its jobs again."}
 
@@ -21,7 +21,7 @@ ${WRITE_HELP}
     async run(parsed, io) {
       const [queueName] = positionals(parsed.positionals, ["queue"]);
       checkQueueName(queueName, "<queue>");
-      const queue = await openWriter(parsed.values);
+      const queue = await openWriter(parsed.values, io, name);
       try {
         if (pause) await queue.pauseQueue(queueName!);
         else await queue.resumeQueue(queueName!);

@@ -1,8 +1,8 @@
 /**
  * `taquba remove`: one job (any status but claimed), or with `--all` the
  * jobs of a queue in one status (optionally only those older than a
- * duration), written as the store's writer (needs `--take-over`); the bulk
- * form shows its progress (a bar on a terminal).
+ * duration), written as the store's writer; the bulk form shows its
+ * progress (a bar on a terminal).
  */
 import type { RemovableStatus } from "../queue/operations.js";
 import { REMOVABLE_STATUSES } from "../queue/operations.js";
@@ -13,8 +13,8 @@ import { Progress } from "./progress.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 import { durationFlag } from "./time-flag.js";
 
-const HELP = `Usage: taquba remove <job-id> --take-over [options]
-       taquba remove --all <queue> --status <status> --take-over [--older-than 7d] [options]
+const HELP = `Usage: taquba remove <job-id> [options]
+       taquba remove --all <queue> --status <status> [--older-than 7d] [options]
 
 Removes one job that is pending, scheduled, done or dead (a running job is
 cancelled with the API instead); with --all, the jobs of <queue> in --status
@@ -30,7 +30,7 @@ ${WRITE_HELP}
 
 export const removeCommand = defineCommand({
   name: "remove",
-  summary: "remove a job, or a queue's jobs in one status (takes the store over)",
+  summary: "remove a job, or a queue's jobs in one status (opens the store as writer)",
   help: HELP,
   options: {
     ...WRITE_OPTIONS,
@@ -56,7 +56,7 @@ export const removeCommand = defineCommand({
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
-    const queue = await openWriter(values);
+    const queue = await openWriter(values, io, "remove");
     let removed: number;
     try {
       if (status !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * `taquba requeue`: a dead job (or, with `--all`, every dead job of a queue)
- * back to pending, written as the store's writer (needs `--take-over`); the
- * bulk form shows its progress (a bar on a terminal).
+ * back to pending, written as the store's writer; the bulk form shows its
+ * progress (a bar on a terminal).
  */
 import type { Queue } from "../queue/queue.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -10,8 +10,8 @@ import { type CliIO, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 
-const HELP = `Usage: taquba requeue <job-id> --take-over [options]
-       taquba requeue --all <queue> --take-over [--limit n] [options]
+const HELP = `Usage: taquba requeue <job-id> [options]
+       taquba requeue --all <queue> [--limit n] [options]
 
 Moves a dead job back to pending (attempts reset, enqueue time kept); with
 --all, every dead job of the queue (oldest first, at most --limit).
@@ -24,7 +24,7 @@ ${WRITE_HELP}
 
 export const requeueCommand = defineCommand({
   name: "requeue",
-  summary: "move dead jobs back to pending (takes the store over)",
+  summary: "move dead jobs back to pending (opens the store as writer)",
   help: HELP,
   options: { ...WRITE_OPTIONS, all: { type: "boolean" }, limit: { type: "string" } },
   async run(parsed, io) {
@@ -34,7 +34,7 @@ export const requeueCommand = defineCommand({
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
     const limit = intFlag(values.limit, "limit", 0);
     if (all) checkQueueName(target, "<queue>");
-    const queue = await openWriter(values);
+    const queue = await openWriter(values, io, "requeue");
     let count = 1;
     try {
       if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);

@@ -1,12 +1,13 @@
 /**
  * The flags and helpers every store command shares: `--store`/`--path`/`--json`,
- * opening a read-only reader or (after `--take-over`) a writer of an existing
- * queue store (a new one only with `--create`), positional arguments, and
- * JSON output of payloads.
+ * opening a read-only reader or a writer of an existing queue store (refused
+ * while another writer is live unless `--take-over`; a new store only with
+ * `--create`), positional arguments, and JSON output of payloads.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
+import { readHeartbeat } from "../queue/heartbeat.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import { openStore, redactUrl } from "../store/open-store.js";
@@ -14,7 +15,8 @@ import type { ObjectStore } from "../store/types.js";
 import { expectationMessage } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
-import { CommandFailure, UsageError } from "./io.js";
+import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
+import { liveWriterMessage, openedMessage, STALE_INTERVALS, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
 export const STORE_OPTIONS = {
@@ -30,7 +32,7 @@ export const STORE_HELP = `  --store <url>          store URL: a directory, file
   --json                 print JSON instead of text
   -h, --help             show this help`;
 
-/** Options of commands that write: they must take the store over. */
+/** Options of commands that write: they open the store as its writer. */
 export const WRITE_OPTIONS = {
   ...STORE_OPTIONS,
   "take-over": { type: "boolean" },
@@ -38,10 +40,19 @@ export const WRITE_OPTIONS = {
 } as const satisfies CommandOptions;
 
 export const WRITE_HELP = `${STORE_HELP}
-  --take-over            required: writing opens the store as its writer, which
-                         fences (stops) any process that has it open
+  --take-over            write even when a writer is live (see below), fencing it:
+                         it fails on its next write
   --create               create the queue store if there is none at --store/--path
-                         (without it, a writing command never creates one)`;
+                         (without it, a writing command never creates one)
+
+Writing opens the store as its writer, which fences (stops) any process that
+has it open. So without --take-over the command first checks, reading only,
+that no writer is known to be live, and refuses (writing nothing) if one is:
+the store's newest manifest was not written by a clean close, and the
+heartbeat of that writer epoch (OpenOptions.heartbeatMs) is not marked closed
+and is at most ${STALE_INTERVALS} of its beat intervals old. A writer without a heartbeat
+cannot be told from one that crashed, so it is fenced like a stale one.
+stderr says which writer epoch was opened and which was fenced, and why.`;
 
 export interface StoreValues {
   store?: string | undefined;
@@ -99,23 +110,28 @@ export async function openReader(values: StoreValues): Promise<QueueReader> {
 }
 
 /**
- * Open the store as its writer, after the caller confirmed with
- * `--take-over`. Creates a new queue store only with `--create`.
+ * Open the store as its writer: refused (a {@link CommandFailure}, nothing
+ * written) while a writer is known to be live, unless `--take-over`; a new
+ * queue store only with `--create`. Says on `io.err` which writer it fenced.
  */
 export async function openWriter(
   values: StoreValues & {
     "take-over"?: boolean | undefined;
     create?: boolean | undefined;
   },
+  io: CliIO,
+  command: string,
 ): Promise<Queue> {
-  if (values["take-over"] !== true)
-    throw new UsageError(
-      "this command writes, so it opens the store as its writer and fences any process that has it open; pass --take-over to confirm",
-    );
   const { store, path, where } = await resolveStore(values);
-  if (values.create !== true && (await inspectLog(store, path)).manifest === null)
+  const [info, beat] = await Promise.all([inspectLog(store, path), readHeartbeat(store, path)]);
+  if (values.create !== true && info.manifest === null)
     throw noStore(where, ", or pass --create to create one");
-  return Queue.open(store, path, { logger: silentLogger });
+  const before = info.manifest === null ? null : writerState(info.manifest, beat, nowOf(io));
+  if (before?.kind === "live" && values["take-over"] !== true)
+    throw new CommandFailure(liveWriterMessage(before));
+  const queue = await Queue.open(store, path, { logger: silentLogger });
+  io.err(`taquba ${command}: ${openedMessage(queue.logStats().epoch, before)}\n`);
+  return queue;
 }
 
 /** Exactly the positional arguments `names`, named in the error. */

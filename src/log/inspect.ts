@@ -159,6 +159,7 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
             replayAfter: newest.manifest.replayAfter,
             checkpoint: newest.manifest.checkpoint,
             createdAt: newest.manifest.createdAt,
+            closed: newest.manifest.closed,
           },
     wal: {
       objects: walIds.length,

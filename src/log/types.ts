@@ -142,6 +142,8 @@ export interface LogInspection {
     replayAfter: number;
     checkpoint: string | null;
     createdAt: number;
+    /** Written by a writer's clean close: nobody has opened the log as writer since. */
+    closed: boolean;
   } | null;
   wal: {
     /** WAL objects, fences included. */

@@ -59,7 +59,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("requeue and enqueue need --take-over, then write through a writer of their own", async () => {
+  it("requeue and enqueue open a store whose writer closed as writer, and say so on stderr", async () => {
     const dir = await storeDir();
     const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
     await queue.enqueue("jobs", "x", { maxAttempts: 1 });
@@ -69,17 +69,14 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     await queue.close();
     const store = ["--store", dir];
 
-    const refused = await cli("requeue", claim.id, ...store);
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /--take-over/);
-    assert.equal(
-      (await QueueReader.open(new FileStore(dir), "taquba")).stats("jobs").dead,
-      1,
-      "nothing written",
-    );
-
-    const requeued = await cli("requeue", claim.id, "--take-over", ...store);
+    const requeued = await cli("requeue", claim.id, ...store);
     assert.equal(requeued.code, 0, requeued.stderr);
+    assert.equal(
+      requeued.stderr,
+      "taquba requeue: opened the queue store as its writer (epoch 2); writer epoch 1 had closed cleanly\n",
+    );
+    assert.equal(requeued.stdout, `Requeued ${claim.id}.\n`);
+    // --take-over is accepted when nobody is live too.
     const missing = await cli("requeue", claim.id, "--take-over", ...store);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /JOB_NOT_FOUND/);
@@ -88,7 +85,6 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       "enqueue",
       "jobs",
       "payload text",
-      "--take-over",
       "--priority",
       "100",
       "--header",
@@ -183,7 +179,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
 
   it("writing commands never create a queue store unless --create is given", async () => {
     const dir = await storeDir();
-    const refused = await cli("enqueue", "q", "p", "--take-over", "--store", dir);
+    const refused = await cli("enqueue", "q", "p", "--store", dir);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /no taquba queue store at .*pass --create to create one/);
     const requeue = await cli(
@@ -197,9 +193,13 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.match(requeue.stderr, /--create/);
     assert.deepEqual(await new FileStore(dir).list(""), { objects: [] }, "nothing written");
 
-    const created = await cli("enqueue", "q", "p", "--take-over", "--create", "--store", dir);
+    const created = await cli("enqueue", "q", "p", "--create", "--store", dir);
     assert.equal(created.code, 0, created.stderr);
-    const again = await cli("enqueue", "q", "p2", "--take-over", "--store", dir);
+    assert.equal(
+      created.stderr,
+      "taquba enqueue: created a new queue store and opened it as its writer (epoch 1)\n",
+    );
+    const again = await cli("enqueue", "q", "p2", "--store", dir);
     assert.equal(again.code, 0, again.stderr);
     assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).stats("q").pending, 2);
   });

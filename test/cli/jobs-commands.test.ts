@@ -108,21 +108,20 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.deepEqual(json.progress, { row: 2, of: 2 });
   });
 
-  it("pause and resume take the store over, are durable, and never create a store", async () => {
+  it("pause and resume open the store as writer, are durable, and never create a store", async () => {
     const { dir } = await seeded();
     const store = ["--store", dir];
-    assert.equal((await cli("pause", "mail", ...store)).code, 2, "needs --take-over");
-    const paused = await cli("pause", "mail", "--take-over", ...store);
+    const paused = await cli("pause", "mail", ...store);
     assert.equal(paused.code, 0, paused.stderr);
     assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).stats("mail").paused, true);
     assert.match((await cli("stats", "mail", ...store)).stdout, /paused/);
-    const resumed = await cli("resume", "mail", "--take-over", ...store);
+    const resumed = await cli("resume", "mail", ...store);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(
       (await QueueReader.open(new FileStore(dir), "taquba")).stats("mail").paused,
       false,
     );
-    const elsewhere = await cli("pause", "mail", "--take-over", "--path", "nowhere", ...store);
+    const elsewhere = await cli("pause", "mail", "--path", "nowhere", ...store);
     assert.equal(elsewhere.code, 1);
     assert.match(elsewhere.stderr, /no taquba queue store/);
   });
