@@ -1,12 +1,13 @@
 /**
  * Flows (`enqueueFlow`, `childResults`): a parent job with children, nested
- * to any depth, added as one transaction record. A parent becomes claimable
- * only once each of its children ended (see `flow-state.ts` for how `apply`
- * keeps that); its handler reads their results with `childResults`.
+ * up to `MAX_FLOW_DEPTH` levels, added as one transaction record. A parent
+ * becomes claimable only once each of its children ended (see
+ * `flow-state.ts` for how `apply` keeps that); its handler reads their
+ * results with `childResults`.
  * Cancelling a waiting parent cancels its children that have not ended
  * (`cancelTree` in `flow-state.ts`).
  */
-import { checkString, invalidArgument } from "../validate.js";
+import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
 import type { EnqueueOptions } from "./options.js";
@@ -19,6 +20,15 @@ import { checkQueueName } from "./validate.js";
 
 /** Most jobs one flow may hold, parents and children at every depth together. */
 export const MAX_FLOW_JOBS = 10_000;
+
+/**
+ * Most levels one flow may nest (the root is level 1). Checking a flow, and
+ * `apply` following its links (a dead child's end up to the root, a requeue or
+ * a cancel down to the leaves), take one stack frame per level: this keeps a
+ * chain of them well inside the default stack, so a deeper one is refused with
+ * a typed error rather than overflowing the stack.
+ */
+export const MAX_FLOW_DEPTH = 1_000;
 
 /** A job of a flow, with the children it waits for. */
 export interface FlowJob {
@@ -42,9 +52,15 @@ export interface FlowResult {
 /** Checks `flow` and lists its enqueues parent first (pre-order), with their links. */
 function flowOps(core: QueueCore, flow: unknown): Op[] {
   const ops: Op[] = [];
-  const visit = (node: unknown, arg: string, parent: number | undefined): void => {
+  const visit = (node: unknown, arg: string, parent: number | undefined, depth: number): void => {
     if (ops.length === MAX_FLOW_JOBS)
       throw invalidArgument("flow", `a flow of at most ${MAX_FLOW_JOBS} jobs`, flow);
+    if (depth > MAX_FLOW_DEPTH)
+      throw invalidArgumentGot(
+        "flow",
+        `a flow nested at most ${MAX_FLOW_DEPTH} levels deep (MAX_FLOW_DEPTH)`,
+        `more than ${MAX_FLOW_DEPTH} levels`,
+      );
     if (typeof node !== "object" || node === null || Array.isArray(node))
       throw invalidArgument(arg, "an object { queue, payload, options?, children? }", node);
     const { queue, payload, options, children } = node as Record<string, unknown>;
@@ -76,9 +92,9 @@ function flowOps(core: QueueCore, flow: unknown): Op[] {
     ops.push({ kind: "enqueue", queue: name, job, flow: { parent, waits } });
     if (waits)
       for (const [i, child] of (children as unknown[]).entries())
-        visit(child, `${arg}.children[${i}]`, index);
+        visit(child, `${arg}.children[${i}]`, index, depth + 1);
   };
-  visit(flow, "flow", undefined);
+  visit(flow, "flow", undefined, 1);
   return ops;
 }
 

@@ -11,7 +11,7 @@ export {
   type QueueEventMap,
   type QueueEventName,
 } from "./events.js";
-export { type FlowJob, type FlowResult, MAX_FLOW_JOBS } from "./flows.js";
+export { type FlowJob, type FlowResult, MAX_FLOW_DEPTH, MAX_FLOW_JOBS } from "./flows.js";
 export type { WriterHeartbeat } from "./heartbeat.js";
 export {
   DEFAULT_KV_SCAN_LIMIT,
