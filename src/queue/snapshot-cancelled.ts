@@ -17,6 +17,11 @@ import type { CancelledView } from "./cancelled.js";
 
 /** Tombstones written between two budget checks. */
 const TOMBSTONES_PER_CHECK = 256;
+/**
+ * Bytes after which a slice checks its budget before {@link TOMBSTONES_PER_CHECK}:
+ * a tombstone keeps a whole attempt history (up to 100 errors of 8 KiB).
+ */
+const BYTES_PER_CHECK = 1 << 20;
 
 /** Section kind (never renumbered; see `snapshot-sections.ts`). */
 export const CANCELLED_SECTION = 36;
@@ -71,13 +76,15 @@ export class CancelledSectionWriter {
     for (;;) {
       const w = new ByteWriter(16 * 1024);
       let done = false;
-      for (let n = 0; n < TOMBSTONES_PER_CHECK; n++) {
+      let bytes = 0;
+      for (let n = 0; n < TOMBSTONES_PER_CHECK && bytes < BYTES_PER_CHECK; n++) {
         const next = this.#entries.next();
         if (next.done === true) {
           done = true;
           break;
         }
         w.binaryString(next.value);
+        bytes += next.value.length;
       }
       const chunk = w.finish();
       if (this.#at + chunk.byteLength > this.#end)

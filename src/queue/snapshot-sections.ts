@@ -28,6 +28,8 @@ export const Section = {
 
 /** Schedules (or tombstones) encoded between two checks of the budget. */
 const SCHEDULES_PER_CHECK = 64;
+/** Bytes of entries read after which a slice checks its budget, whatever their count. */
+const SECTION_BYTES_PER_CHECK = 1 << 20;
 
 /**
  * Encodes the sections of `state` as of its construction (the snapshot's
@@ -129,12 +131,15 @@ export class SectionsReader {
       }
       const open = this.#open;
       const end = Math.max(0, open.left - SCHEDULES_PER_CHECK);
-      if (open.kind === Section.Schedules)
-        for (; open.left > end; open.left--) this.#schedule(open.body);
+      // Entries may be large (a schedule's payload, a tombstone's history): bytes bound a slice too.
+      const from = open.body.position;
+      const more = (): boolean =>
+        open.left > end && open.body.position - from < SECTION_BYTES_PER_CHECK;
+      if (open.kind === Section.Schedules) for (; more(); open.left--) this.#schedule(open.body);
       else if (open.kind === Section.ScheduleTombstones)
-        for (; open.left > end; open.left--) this.#tombstone(open.body);
+        for (; more(); open.left--) this.#tombstone(open.body);
       else if (open.kind === Section.CancelledJobs)
-        for (; open.left > end; open.left--)
+        for (; more(); open.left--)
           this.#state.cancelled.restore(open.body, this.#state.queueList.length);
       if (open.left === 0) {
         if (open.body.remaining !== 0)
