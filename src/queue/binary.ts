@@ -137,6 +137,11 @@ export class ByteWriter {
     return at;
   }
 
+  /** Bytes written since the last {@link take} (all of them for a one-shot writer). */
+  get length(): number {
+    return this.#pos - this.#start;
+  }
+
   /** The buffer written into (see {@link reserve}). */
   get buffer(): Uint8Array {
     return this.#buf;

@@ -58,6 +58,8 @@ enum Phase {
 
 /** Rows or entries handled between two budget checks. */
 const PER_CHECK = 4_096;
+/** Bytes of extras read after which the budget is checked, however few jobs they are. */
+const EXTRAS_BYTES_PER_CHECK = 1 << 20;
 
 /** Whether the id at `id[at..at+16)` sorts after `last` (ids compare as big-endian bytes). */
 function newerThan(id: Uint8Array, at: number, last: Uint8Array): boolean {
@@ -263,10 +265,13 @@ export class SnapshotReader {
   #readExtras(): boolean {
     const r = this.#extras!;
     const table = this.#state.table;
+    // Extras may be large (results, histories): a megabyte of them is a check too.
+    let checkedAt = r.position;
     for (let k = 0; this.#extrasLeft > 0; k++) {
-      if (k === PER_CHECK) {
+      if (k === PER_CHECK || r.position - checkedAt >= EXTRAS_BYTES_PER_CHECK) {
         if (this.#budget.spent()) return false;
         k = 0;
+        checkedAt = r.position;
       }
       this.#extrasLeft--;
       const h = r.varint();

@@ -88,7 +88,10 @@ enum Phase {
   Done,
 }
 
-/** Bytes of the extras region copied between two budget checks (fresh pages fault in as they are written). */
+/**
+ * Bytes of the extras region encoded, or copied, between two budget checks
+ * (fresh pages fault in as they are written; a done job's result may be megabytes).
+ */
 const EXTRAS_BYTES_PER_CHECK = 1 << 20;
 /** Index entries written between two budget checks. */
 const ENTRIES_PER_CHECK = 4_096;
@@ -258,12 +261,9 @@ export class SnapshotWriter implements SnapshotEncoder {
       const page = pages[p]!;
       const base = p * PAGE_SLOTS;
       const from = this.#row;
-      const to = Math.min(PAGE_SLOTS, from + ROWS_PER_CHECK);
-      this.#row = to;
-      if (to === PAGE_SLOTS) {
-        this.#page++;
-        this.#row = 0;
-      }
+      let to = Math.min(PAGE_SLOTS, from + ROWS_PER_CHECK);
+      // Extras may be large (results, histories): a megabyte of them ends the slice's rows too.
+      const extrasFrom = this.#extras.length;
       for (let i = from; i < to; i++) {
         if (page.status[i] === FREE) continue;
         const dense = this.#jobs++;
@@ -296,7 +296,13 @@ export class SnapshotWriter implements SnapshotEncoder {
           }
           if (traced) w.fixed(page.trace!, i * TRACE_STRIDE + 1, TRACE_BYTES);
           this.#extrasCount++;
+          if (w.length - extrasFrom >= EXTRAS_BYTES_PER_CHECK) to = i + 1;
         }
+      }
+      this.#row = to;
+      if (to === PAGE_SLOTS) {
+        this.#page++;
+        this.#row = 0;
       }
       if (this.#budget.spent()) return this.#page === pages.length;
     }
