@@ -1,7 +1,9 @@
 import { performance } from "node:perf_hooks";
+import { context } from "@opentelemetry/api";
 import { Queue } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
+import { requestContexts } from "../lib/request-contexts.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
 import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
@@ -34,8 +36,16 @@ export interface SingleEnqueueParams {
   telemetry: TelemetryMode;
   /** Share of traces the tracer samples, 0 to 1 (with traces on). */
   traceSample: number;
-  /** `telemetry.requireParentSpan` (no enqueue here runs inside a span). */
+  /** `telemetry.requireParentSpan`. */
   requireParent: boolean;
+  /**
+   * When above 0, every enqueue runs inside a request's context, as in a
+   * traced web app: this share of requests has a recording (sampled) span,
+   * the others an unsampled, non-recording one (what a parent-based sampler
+   * leaves them); an AsyncLocalStorage context manager is registered. 0: no
+   * context at all (then no enqueue has a parent span).
+   */
+  requests: number;
 }
 
 const QUEUE = "single";
@@ -58,9 +68,11 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     telemetry: telemetryArg(args.string("telemetry", "off")),
     traceSample: traceSampleArg(args.number("trace-sample", 1)),
     requireParent: args.flag("require-parent"),
+    requests: args.number("requests", 0),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
+    const requests = requestContexts(params.requests);
     try {
       const otel = benchTelemetry(params.telemetry, params.traceSample, params.requireParent);
       const queue = await Queue.open(bench.store, "bench/single-enqueue", {
@@ -68,13 +80,15 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
         ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
       });
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+      let sentAll = 0;
       const produce = async (name: string, count: number, latency?: LatencyRecorder) => {
         let sent = 0;
         const producer = async (): Promise<void> => {
           while (sent < count) {
             sent++;
             const t0 = performance.now();
-            await queue.enqueue(name, payload);
+            if (requests === undefined) await queue.enqueue(name, payload);
+            else await context.with(requests.of(sentAll++), () => queue.enqueue(name, payload));
             latency?.record(performance.now() - t0);
           }
         };
@@ -111,6 +125,7 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
         },
       ];
     } finally {
+      await requests?.shutdown();
       await bench.cleanup();
     }
   },

@@ -1,17 +1,12 @@
 import { performance } from "node:perf_hooks";
-import { type Context, context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { context } from "@opentelemetry/api";
 import { Queue } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
+import { requestContexts } from "../lib/request-contexts.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { type BenchStore, createBenchStore, type StoreKind } from "../lib/stores.js";
-import {
-  benchTelemetry,
-  benchTracerProvider,
-  TELEMETRY_MODES,
-  type TelemetryMode,
-} from "../lib/telemetry.js";
+import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
 import type { Workload } from "../lib/workload.js";
 
 export interface TelemetryOverheadParams {
@@ -169,39 +164,3 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     }
   },
 };
-
-/**
- * Request contexts as a traced web app hands them to its code: one request in
- * `1 / share` carries a recording span (started once, from its own always-on
- * provider, so its cost is in no mode), the rest an unsampled non-recording
- * span, as a parent-based sampler leaves them.
- */
-function requestContexts(
-  share: number,
-): { of(request: number): Context; shutdown(): Promise<void> } | undefined {
-  if (share <= 0) return undefined;
-  if (!(share <= 1))
-    throw new Error(`Expected \`--requests\` to be a share in [0, 1], got ${share}`);
-  const manager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(manager);
-  const provider = benchTracerProvider(1);
-  const recording = provider.getTracer("bench-requests").startSpan("request");
-  const sampled = trace.setSpan(ROOT_CONTEXT, recording);
-  const unsampled = trace.setSpan(
-    ROOT_CONTEXT,
-    trace.wrapSpanContext({
-      traceId: "0af7651916cd43dd8448eb211c80319c",
-      spanId: "b7ad6b7169203331",
-      traceFlags: TraceFlags.NONE,
-    }),
-  );
-  const every = Math.max(1, Math.round(1 / share));
-  return {
-    of: (request) => (request % every === 0 ? sampled : unsampled),
-    async shutdown() {
-      recording.end();
-      await provider.shutdown();
-      context.disable();
-    },
-  };
-}
