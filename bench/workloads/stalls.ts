@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { type Claim, type Clock, Queue, silentLogger } from "../../src/index.js";
+import { type Claim, type Clock, type FlowJob, Queue, silentLogger } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
 import { PhaseMonitor } from "../lib/phase-monitor.js";
 import { sleep } from "../lib/process.js";
@@ -21,6 +21,17 @@ export interface StallParams {
   claimed: number;
   /** Durable schedules the state holds (in every checkpoint), none due during the run. */
   schedules: number;
+  /**
+   * Done jobs of a queue whose results outlive the rest: this many acked with
+   * a result and as many without, swept at their two ages.
+   */
+  results: number;
+  /** Cancelled jobs whose tombstones the state holds (in every checkpoint), then swept at once. */
+  cancelled: number;
+  /** Jobs of one flow (a root and its children), removed with its root. */
+  flowJobs: number;
+  /** Remove every live job at the end, after the close (on a third writer). */
+  removeAll: boolean;
   /** Length of the light-traffic phase during which background checkpoints run. */
   trafficSeconds: number;
   checkpointIntervalMs: number;
@@ -30,6 +41,9 @@ const LIVE = "live";
 const LATER = "later";
 const KEPT = "kept";
 const DEAD = "dl";
+const RESULTS = "res";
+const CANCELLED = "cx";
+const FLOW = "flow";
 const TRAFFIC = "traffic";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -67,6 +81,10 @@ export const stalls: Workload<StallParams> = {
     dead: args.number("dead", 100_000),
     claimed: args.number("claimed", 100_000),
     schedules: args.number("schedules", 10_000),
+    results: args.number("results", 100_000),
+    cancelled: args.number("cancelled", 100_000),
+    flowJobs: args.number("flow-jobs", 10_000),
+    removeAll: args.number("remove-all", 1) !== 0,
     trafficSeconds: args.number("traffic-seconds", 8),
     checkpointIntervalMs: args.number("checkpoint-interval-ms", 2_000),
   }),
@@ -80,6 +98,10 @@ export const stalls: Workload<StallParams> = {
       queueConfigs: {
         [KEPT]: { keepDoneJobsMs: 3 * HOUR },
         [DEAD]: { maxAttempts: 1, deadRetentionMs: 3 * HOUR },
+        // Swept after the kept and dead jobs (4 h on): those without a result at 6 h, the rest at 8 h.
+        [RESULTS]: { keepDoneJobsMs: 5 * HOUR, resultRetentionMs: 7 * HOUR },
+        // Tombstones swept at 10 h.
+        [CANCELLED]: { resultRetentionMs: 9 * HOUR },
       },
       log: { checkpointIntervalMs: params.checkpointIntervalMs },
     };
@@ -102,8 +124,25 @@ export const stalls: Workload<StallParams> = {
       await monitor.end("setup: dead and kept done jobs", first);
 
       await monitor.begin(first);
+      await enqueueMany(first, RESULTS, 2 * params.results, payload);
+      const withResult = await drain(first, RESULTS, params.results, (claim) =>
+        first.ack(claim, { result: payload }),
+      );
+      const noResult = await drain(first, RESULTS, params.results, (claim) => first.ack(claim));
+      await monitor.end("setup: done jobs with and without a result", first);
+
+      await monitor.begin(first);
+      const lastCancelled = await cancelMany(first, params.cancelled, payload);
+      await monitor.end(`setup: ${params.cancelled} cancelled jobs (tombstones)`, first);
+
+      await monitor.begin(first);
       await setSchedules(first, params.schedules, payload);
       await monitor.end(`setup: ${params.schedules} schedules`, first);
+
+      await monitor.begin(first);
+      const flow = await first.enqueueFlow(wideFlow(params.flowJobs, payload));
+      await nextTurn();
+      await monitor.end(`enqueueFlow of ${params.flowJobs} jobs (one record)`, first);
 
       await monitor.begin(first);
       await traffic(first, params.trafficSeconds);
@@ -159,12 +198,42 @@ export const stalls: Workload<StallParams> = {
           await nextTurn();
         }
       }
+      for (const queue of [RESULTS, CANCELLED]) {
+        cursor = undefined;
+        for (let page = 0; page < 20; page++) {
+          const listed = await first.listJobs(queue, "done", {
+            limit: 1_000,
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          cursor = listed.nextCursor;
+          await nextTurn();
+        }
+      }
       await first.pauseQueue(LIVE);
       await first.resumeQueue(LIVE);
       await monitor.end(
-        "listJobs: 100 pages of 1 000 pending, 20 of done, 20 of dead; pause + resume",
+        "listJobs: 100 pages of 1 000 pending, 20 of done, 20 of dead, 20 of done with results; pause + resume",
         first,
       );
+
+      await monitor.begin(first);
+      for (const id of withResult.slice(0, 1_000)) {
+        await first.getJob(id);
+        await nextTurn();
+      }
+      for (const id of noResult.slice(0, 1_000)) {
+        await first.waitForCompletion(id, { timeoutMs: 0 });
+        await nextTurn();
+      }
+      await monitor.end(
+        "getJob of 1 000 done jobs with a result, waitForCompletion of 1 000",
+        first,
+      );
+
+      await monitor.begin(first);
+      await first.removeJob(flow.id);
+      await first.flush();
+      await monitor.end(`removeJob of the root of a flow of ${params.flowJobs} jobs`, first);
 
       await monitor.begin(first);
       // Scans every live job and removes none: the scan itself must be sliced.
@@ -199,6 +268,41 @@ export const stalls: Workload<StallParams> = {
       await monitor.end(`retention sweep of ${params.done} done + ${params.dead} dead jobs`, first);
 
       await monitor.begin(first);
+      clock.skewMs += 2 * HOUR;
+      const lastNoResult = noResult.at(-1);
+      await waitUntil(
+        async () => lastNoResult === undefined || (await first.getJob(lastNoResult)) === null,
+      );
+      await first.flush();
+      await monitor.end(
+        `retention sweep of ${params.results} done jobs without a result (kept ${params.results} with one)`,
+        first,
+      );
+
+      await monitor.begin(first);
+      clock.skewMs += 2 * HOUR;
+      const lastWithResult = withResult.at(-1);
+      await waitUntil(
+        async () => lastWithResult === undefined || (await first.getJob(lastWithResult)) === null,
+      );
+      await first.flush();
+      await monitor.end(`retention sweep of ${params.results} done jobs with a result`, first);
+
+      await monitor.begin(first);
+      clock.skewMs += 2 * HOUR;
+      await waitUntil(
+        async () =>
+          lastCancelled === undefined ||
+          (await first.waitForCompletion(lastCancelled, { timeoutMs: 0 })).status === "not_found",
+      );
+      await first.flush();
+      await monitor.end(`sweep of ${params.cancelled} cancelled-job tombstones`, first);
+
+      await monitor.begin(first);
+      const gcMs = forcedGc();
+      await monitor.end(`gc: forced full GC (--expose-gc): ${gcMs.toFixed(1)} ms`, first);
+
+      await monitor.begin(first);
       const claims: Claim[] = [];
       while (claims.length < params.claimed) {
         const batch = await first.claimBatch(LIVE, Math.min(1_000, params.claimed - claims.length));
@@ -230,12 +334,26 @@ export const stalls: Workload<StallParams> = {
       await monitor.begin(second);
       await second.close();
       await monitor.end("close (final checkpoint)", second);
+
+      if (params.removeAll) {
+        await monitor.begin(second);
+        const third = await Queue.open(bench.store, PATH, options);
+        await monitor.end("setup: open of a third writer", third);
+        await monitor.begin(third);
+        const all = await third.removeJobs(LIVE, "pending");
+        await third.flush();
+        await monitor.end(`removeJobs of all ${all} pending jobs`, third);
+        await monitor.begin(third);
+        await third.close();
+        await monitor.end("setup: close of the third writer", third);
+      }
     } finally {
       monitor.stop();
       await bench.cleanup();
     }
     const rows = monitor.rows;
-    const measured = rows.filter((r) => !r.phase.startsWith("setup"));
+    // Setup is the benchmark's own bulk work; a forced GC measures the heap, not a turn of ours.
+    const measured = rows.filter((r) => !r.phase.startsWith("setup") && !r.phase.startsWith("gc:"));
     return [
       {
         workload: "stalls",
@@ -354,6 +472,53 @@ async function traffic(queue: Queue, seconds: number): Promise<void> {
     await Promise.all(batch);
     await sleep(10);
   }
+}
+
+/**
+ * `count` jobs enqueued then cancelled (1 000 per transaction): each leaves a
+ * tombstone. Returns the id cancelled last.
+ */
+async function cancelMany(
+  queue: Queue,
+  count: number,
+  payload: Uint8Array,
+): Promise<string | undefined> {
+  let sent = 0;
+  let last: string | undefined;
+  const lane = async (): Promise<void> => {
+    while (sent < count) {
+      const n = Math.min(BATCH, count - sent);
+      sent += n;
+      const ids = await queue.enqueueBatch(
+        CANCELLED,
+        Array.from({ length: n }, () => payload),
+      );
+      await queue.transaction((tx) => {
+        for (const id of ids) tx.cancel(id);
+      });
+      last = ids.at(-1);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+  return last;
+}
+
+/** A flow of `jobs` jobs: one root waiting for `jobs - 1` children. */
+function wideFlow(jobs: number, payload: Uint8Array): FlowJob {
+  return {
+    queue: FLOW,
+    payload,
+    children: Array.from({ length: Math.max(0, jobs - 1) }, () => ({ queue: FLOW, payload })),
+  };
+}
+
+/** A full GC forced by the benchmark (`--expose-gc`): its length, or NaN without the flag. */
+function forcedGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return Number.NaN;
+  const start = performance.now();
+  gc();
+  return performance.now() - start;
 }
 
 function nextTurn(): Promise<void> {
