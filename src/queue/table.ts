@@ -21,6 +21,7 @@
  * handle); a rare or variable one goes into the row's extras (progress,
  * result reference, caller-chosen id, attempt history).
  */
+import { FreeRows } from "./free-rows.js";
 import type { EncodedHistory } from "./history.js";
 import type { Headers } from "./state.js";
 import { TRACE_BYTES, type TraceContext, writeTraceBytes } from "./trace-context.js";
@@ -192,7 +193,7 @@ export class JobTable {
   /** Rows never handed out start here. */
   #next = 0;
   /** Rows handed back, reused last-in first-out. */
-  readonly #free: number[] = [];
+  readonly #free = new FreeRows();
   #rows = 0;
 
   /** Rows in use (live jobs). */
