@@ -210,6 +210,52 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
     assert.deepEqual(auditState(state), []);
   });
 
+  it("extras of many pieces (long errors and results) are encoded in slices to the bytes of one step", () => {
+    const state = new State();
+    const gen = new IdGenerator(null, 1);
+    // About 4 MB of extras: many times the piece the writer takes off at once.
+    for (let i = 0; i < 4_000; i++) {
+      const id = gen.next(NOW + i);
+      apply(state, {
+        tag: Tag.Enqueue,
+        id,
+        queue: "q",
+        payload: Buffer.from("x"),
+        headers: undefined,
+        priority: 0,
+        maxAttempts: 1,
+        enqueuedAt: NOW,
+        runAt: undefined,
+        dedupKey: undefined,
+      });
+      apply(state, { tag: Tag.Claim, id, at: NOW + i });
+      if (i % 2 === 0)
+        apply(state, {
+          tag: Tag.Dead,
+          id,
+          at: NOW + i,
+          reason: `e${i}`.padEnd(700 + (i % 300), "!"),
+        });
+      else
+        apply(state, {
+          tag: Tag.Ack,
+          id,
+          keep: true,
+          at: NOW + i,
+          result: Buffer.alloc(1_000 + (i % 500), i % 251),
+        });
+    }
+    const whole = encodeSnapshot(state);
+    const encoder = new SnapshotWriter(state, 0, oneUnit());
+    let sliced: Uint8Array | null = null;
+    while (sliced === null) sliced = encoder.step();
+    assert.ok(whole.byteLength > 4_000_000, `${whole.byteLength} bytes`);
+    assert.ok(Buffer.from(sliced).equals(Buffer.from(whole)));
+    const restored = decodeSnapshot(sliced);
+    assert.equal(stateDigest(restored), stateDigest(state));
+    assert.deepEqual(auditState(restored), []);
+  });
+
   it("decoding in slices, with views of the bytes, gives the same state as replaying", () => {
     const { state } = bigState(PAGE_SLOTS + 123);
     const bytes = encodeSnapshot(state);
