@@ -22,6 +22,21 @@ export class EncodeError extends Error {
 
 const TWO_POW_32 = 2 ** 32;
 
+/** Bytes of `n` as an unsigned varint, as {@link ByteWriter.varint} writes it. */
+export function varintBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** Bytes of a length-prefixed run of `n` bytes: its varint length, then the bytes. */
+export function prefixedBytes(n: number): number {
+  return varintBytes(n) + n;
+}
+
 export class ByteWriter {
   #buf: Buffer;
   #pos = 0;

@@ -18,8 +18,8 @@
  * the frozen list a checkpoint encodes in slices. A map from public id to the
  * string finds one by id.
  */
-import { BTree } from "../util/btree.js";
-import { asBuffer, ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { BTree, compareStrings } from "../util/btree.js";
+import { asBuffer, ByteReader, ByteWriter, DecodeError, prefixedBytes } from "./binary.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { decodeHistory, type EncodedHistory, readHistory, skipHistory } from "./history.js";
 import type { JobAttempt } from "./types.js";
@@ -49,22 +49,9 @@ const TIME_BYTES = 8;
 const ID_SHARDS = 64;
 const TWO_32 = 2 ** 32;
 
-function compareEntries(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
 /** Bytes one entry takes in a checkpoint: length-prefixed. */
 function entryBytes(entry: string): number {
-  return varintBytes(entry.length) + entry.length;
+  return prefixedBytes(entry.length);
 }
 
 /** The cancel time of an encoded tombstone (its first 8 bytes, big-endian). */
@@ -255,7 +242,7 @@ export class CancelledJobs {
     this.#size++;
     let tree = this.#byQueue.get(queue);
     if (tree === undefined) {
-      tree = new BTree<string, undefined>(undefined, compareEntries);
+      tree = new BTree<string, undefined>(undefined, compareStrings);
       this.#byQueue.set(queue, tree);
     }
     tree.set(entry, undefined, true);

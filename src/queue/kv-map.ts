@@ -9,26 +9,12 @@
  * encodes in slices while the live map keeps changing (the live map copies a
  * shared node before its first write; the view never changes).
  */
-import { BTree } from "../util/btree.js";
-
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** A varint's length in bytes (as `ByteWriter.varint` writes it). */
-function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    bytes++;
-  }
-  return bytes;
-}
+import { BTree, compareStrings } from "../util/btree.js";
+import { prefixedBytes } from "./binary.js";
 
 /** Bytes one entry takes in a checkpoint's KV section: key and value, each length-prefixed. */
 export function kvEntryBytes(key: string, value: Uint8Array): number {
-  const keyBytes = Buffer.byteLength(key, "utf8");
-  return varintBytes(keyBytes) + keyBytes + varintBytes(value.byteLength) + value.byteLength;
+  return prefixedBytes(Buffer.byteLength(key, "utf8")) + prefixedBytes(value.byteLength);
 }
 
 /** A frozen copy of the map, as a checkpoint encodes it. */
@@ -41,7 +27,7 @@ export interface KvView {
 }
 
 export class KvMap {
-  #tree = new BTree<string, Uint8Array>(undefined, compareKeys);
+  #tree = new BTree<string, Uint8Array>(undefined, compareStrings);
   #encodedBytes = 0;
 
   get size(): number {
@@ -115,7 +101,7 @@ export class KvMap {
    */
   append(key: string, value: Uint8Array): boolean {
     const last = this.#tree.maxKey();
-    if (last !== undefined && compareKeys(last, key) >= 0) return false;
+    if (last !== undefined && compareStrings(last, key) >= 0) return false;
     this.set(key, value);
     return true;
   }

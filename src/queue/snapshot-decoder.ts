@@ -21,7 +21,8 @@ import { buildGroups, groupOnlyExtras } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records/headers.js";
-import { KvSectionReader } from "./snapshot-kv.js";
+import { cancelledSectionReader } from "./snapshot-cancelled.js";
+import { kvSectionReader } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
   EXTRA_KNOWN,
@@ -36,6 +37,7 @@ import {
 } from "./snapshot-layout.js";
 import { copyPage, viewPage } from "./snapshot-pages.js";
 import { SectionsReader } from "./snapshot-sections.js";
+import type { SlicedSectionReader } from "./snapshot-sliced.js";
 import { State, Status } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
@@ -107,10 +109,10 @@ export class SnapshotReader {
    */
   #doneNoResult: number[] = [];
   #doneWithResult: number[] = [];
-  /** The KV namespace's section, read in slices after the other sections. */
   /** The sections after the regions (schedules), read in slices. */
   #sections: SectionsReader | null = null;
-  #kv: KvSectionReader | null = null;
+  /** Then the sections read in slices by their own readers: cancelled-job tombstones, then KV. */
+  #sliced: SlicedSectionReader[] | null = null;
   /** Queues (by index) with pending or claimed jobs that have a group key. */
   readonly #grouped = new Set<number>();
   /** The group build in progress. */
@@ -186,16 +188,19 @@ export class SnapshotReader {
           this.#phase = Phase.Sections;
           break;
         case Phase.Sections: {
-          if (this.#kv === null) {
+          if (this.#sliced === null) {
             this.#sections ??= new SectionsReader(
               this.#bytes.subarray(this.#regionsEnd),
               this.#state,
             );
             const read = this.#sections.step(this.#budget);
             if (read === null) return null;
-            this.#kv = new KvSectionReader(read.kv, this.#state.kv);
+            this.#sliced = [
+              cancelledSectionReader(read.cancelled, this.#state),
+              kvSectionReader(read.kv, this.#state.kv),
+            ];
           }
-          if (!this.#kv.step(this.#budget)) return null;
+          for (const section of this.#sliced) if (!section.step(this.#budget)) return null;
           return this.#state;
         }
       }

@@ -16,8 +16,8 @@ import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-co
 import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
 import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
 import { writeHeaders } from "./records/headers.js";
-import { CancelledSectionWriter } from "./snapshot-cancelled.js";
-import { KvSectionWriter } from "./snapshot-kv.js";
+import { cancelledSectionWriter } from "./snapshot-cancelled.js";
+import { kvSectionWriter } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
   Extra,
@@ -32,6 +32,7 @@ import {
   swapBytes,
 } from "./snapshot-layout.js";
 import { SectionsWriter } from "./snapshot-sections.js";
+import type { SlicedSectionSteps } from "./snapshot-sliced.js";
 import type { QueueState, State } from "./state.js";
 import {
   FREE,
@@ -83,8 +84,7 @@ enum Phase {
   Extras,
   Rows,
   Indexes,
-  Cancelled,
-  Kv,
+  Sliced,
   Done,
 }
 
@@ -122,10 +122,13 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #sectionsWriter: SectionsWriter;
   /** Their bytes, once encoded (the first phase). */
   #sections: Uint8Array = new Uint8Array(0);
-  /** The tombstones of cancelled jobs, frozen at the cut, written after the sections. */
-  readonly #cancelled: CancelledSectionWriter;
-  /** The KV namespace's frozen view, written after the regions. */
-  readonly #kv: KvSectionWriter;
+  /**
+   * The sections written in slices after the others, from views frozen at
+   * the cut: the tombstones of cancelled jobs, then the KV namespace.
+   */
+  readonly #sliced: SlicedSectionSteps[];
+  /** The sliced section being written. */
+  #slicedAt = 0;
   #released = false;
 
   #phase = Phase.Sections;
@@ -170,8 +173,10 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#arena = state.arena.view();
     this.#lastId = state.lastId;
     this.#nextSeq = state.nextSeq;
-    this.#cancelled = new CancelledSectionWriter(state.cancelled.freeze());
-    this.#kv = new KvSectionWriter(state.kv.freeze());
+    this.#sliced = [
+      cancelledSectionWriter(state.cancelled.freeze()),
+      kvSectionWriter(state.kv.freeze()),
+    ];
     this.#queues = state.queueList.map((qs) => ({
       qs,
       name: qs.name,
@@ -212,33 +217,20 @@ export class SnapshotWriter implements SnapshotEncoder {
           break;
         case Phase.Indexes:
           if (!this.#writeIndexes()) return null;
-          this.#phase = Phase.Cancelled;
+          this.#phase = Phase.Sliced;
+          this.#slicedAt = this.#reserve + this.#layout!.size + this.#sections.byteLength;
           break;
-        case Phase.Cancelled:
-          if (
-            !this.#cancelled.step(
-              this.#out!,
-              this.#reserve + this.#layout!.size + this.#sections.byteLength,
-              this.#budget,
-            )
-          )
-            return null;
-          this.#phase = Phase.Kv;
+        case Phase.Sliced: {
+          const section = this.#sliced[0];
+          if (section === undefined) {
+            this.#phase = Phase.Done;
+            break;
+          }
+          if (!section.step(this.#out!, this.#slicedAt, this.#budget)) return null;
+          this.#slicedAt += section.bytes;
+          this.#sliced.shift();
           break;
-        case Phase.Kv:
-          if (
-            !this.#kv.step(
-              this.#out!,
-              this.#reserve +
-                this.#layout!.size +
-                this.#sections.byteLength +
-                this.#cancelled.bytes,
-              this.#budget,
-            )
-          )
-            return null;
-          this.#phase = Phase.Done;
-          break;
+        }
         case Phase.Done: {
           const out = this.#out!;
           if (!LITTLE_ENDIAN) this.#swapColumns(out);
@@ -366,8 +358,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       this.#reserve +
         layout.size +
         this.#sections.byteLength +
-        this.#cancelled.bytes +
-        this.#kv.bytes,
+        this.#sliced.reduce((sum, section) => sum + section.bytes, 0),
     );
     out.set(headBytes, this.#reserve);
     out.set(this.#sections, this.#reserve + layout.size);

@@ -10,12 +10,11 @@
  * having none. Kinds are never renumbered: 21 = the KV namespace (written last,
  * in slices, by `snapshot-kv.ts`), 28 = schedules, 29 = tombstones of removed
  * schedules (name and `firedUpTo`, oldest removal first), 36 = tombstones of
- * cancelled jobs (written in slices by `snapshot-cancelled.ts`, read here).
+ * cancelled jobs (written and read in slices by `snapshot-cancelled.ts`).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { Schedule } from "./schedules/types.js";
-import { CANCELLED_SECTION } from "./snapshot-cancelled.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
@@ -23,7 +22,7 @@ export const Section = {
   Kv: 21,
   Schedules: 28,
   ScheduleTombstones: 29,
-  CancelledJobs: CANCELLED_SECTION,
+  CancelledJobs: 36,
 } as const;
 
 /** Schedules (or tombstones) encoded between two checks of the budget. */
@@ -103,30 +102,36 @@ interface OpenSection {
   left: number;
 }
 
+/** The bodies of the sections read in slices by their own readers (null: absent). */
+export interface SlicedBodies {
+  cancelled: Uint8Array | null;
+  kv: Uint8Array | null;
+}
+
 /**
  * Reads the sections in `bytes` into `state` a few milliseconds per
  * {@link step} (schedules and tombstones a few dozen between budget checks),
- * but for the KV section, whose body comes back (a view) to be loaded in
- * slices by its own reader. Throws `DecodeError`.
+ * but for the KV and cancelled-job sections, whose bodies come back (views)
+ * to be loaded in slices by their own readers. Throws `DecodeError`.
  */
 export class SectionsReader {
   readonly #reader: ByteReader;
   readonly #state: State;
   readonly #seen = new Set<number>();
   #open: OpenSection | null = null;
-  #kv: Uint8Array | null = null;
+  readonly #sliced: SlicedBodies = { cancelled: null, kv: null };
 
   constructor(bytes: Uint8Array, state: State) {
     this.#reader = new ByteReader(bytes);
     this.#state = state;
   }
 
-  /** Reads until `budget` is spent; `{ kv }` once every section is read, `null` before. */
-  step(budget: { spent(): boolean }): { kv: Uint8Array | null } | null {
+  /** Reads until `budget` is spent; the sliced sections' bodies once every section is read, `null` before. */
+  step(budget: { spent(): boolean }): SlicedBodies | null {
     const r = this.#reader;
     for (;;) {
       if (this.#open === null) {
-        if (r.remaining === 0) return { kv: this.#kv };
+        if (r.remaining === 0) return this.#sliced;
         this.#open = this.#begin(r.varint(), new ByteReader(r.bytes()));
       }
       const open = this.#open;
@@ -138,9 +143,6 @@ export class SectionsReader {
       if (open.kind === Section.Schedules) for (; more(); open.left--) this.#schedule(open.body);
       else if (open.kind === Section.ScheduleTombstones)
         for (; more(); open.left--) this.#tombstone(open.body);
-      else if (open.kind === Section.CancelledJobs)
-        for (; more(); open.left--)
-          this.#state.cancelled.restore(open.body, this.#state.queueList.length);
       if (open.left === 0) {
         if (open.body.remaining !== 0)
           throw new DecodeError(`${open.body.remaining} bytes after snapshot section ${open.kind}`);
@@ -155,11 +157,13 @@ export class SectionsReader {
     this.#seen.add(kind);
     switch (kind) {
       case Section.Kv:
-        this.#kv = body.raw(body.remaining);
+        this.#sliced.kv = body.raw(body.remaining);
+        return { kind, body, left: 0 };
+      case Section.CancelledJobs:
+        this.#sliced.cancelled = body.raw(body.remaining);
         return { kind, body, left: 0 };
       case Section.Schedules:
       case Section.ScheduleTombstones:
-      case Section.CancelledJobs:
         return { kind, body, left: body.varint() };
       default:
         throw new DecodeError(

@@ -17,3 +17,8 @@ function unwrapDefault<T>(imported: T): Unwrapped<T> {
 
 /** An ordered map (B+ tree) with a custom comparator. */
 export const BTree = unwrapDefault(sortedBtree);
+
+/** Strings in the order JavaScript compares them (UTF-16 code units), for string-keyed trees. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

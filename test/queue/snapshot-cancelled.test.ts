@@ -10,12 +10,15 @@ import { describe, it } from "node:test";
 import { CancelledJobs } from "../../src/queue/cancelled.js";
 import { appendAttempt, type EncodedHistory, MAX_HISTORY } from "../../src/queue/history.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
-import { CancelledSectionWriter } from "../../src/queue/snapshot-cancelled.js";
+import {
+  cancelledSectionReader,
+  cancelledSectionWriter,
+} from "../../src/queue/snapshot-cancelled.js";
 import { SectionsReader } from "../../src/queue/snapshot-sections.js";
 import { State } from "../../src/queue/state.js";
 
 const NOW = 1_700_000_000_000;
-/** The bytes of tombstones one slice writes or reads before it checks its budget. */
+/** The bytes of tombstones one slice writes or reads before it checks its budget (at most). */
 const SLICE_BYTES = 1 << 20;
 const SPENT = { spent: () => true };
 
@@ -44,7 +47,7 @@ function bigTombstones(count: number): CancelledJobs {
 describe("the tombstones section of a checkpoint", () => {
   const count = 8;
   const jobs = bigTombstones(count);
-  const full = new CancelledSectionWriter(jobs.freeze());
+  const full = cancelledSectionWriter(jobs.freeze());
   const out = new Uint8Array(full.bytes);
   assert.ok(full.step(out, 0, { spent: () => false }), "one step without a budget");
   const entryBytes = Math.ceil(out.byteLength / count);
@@ -53,7 +56,7 @@ describe("the tombstones section of a checkpoint", () => {
 
   it("is written a bounded number of bytes per budget check, not every tombstone at once", () => {
     assert.ok(entryBytes > 500_000, `a tombstone of ${entryBytes} bytes`);
-    const writer = new CancelledSectionWriter(jobs.freeze());
+    const writer = cancelledSectionWriter(jobs.freeze());
     const sliced = new Uint8Array(writer.bytes);
     let steps = 1;
     while (!writer.step(sliced, 0, SPENT)) steps++;
@@ -64,7 +67,10 @@ describe("the tombstones section of a checkpoint", () => {
   it("is read back a bounded number of bytes per budget check", () => {
     const state = new State();
     state.queue("q");
-    const reader = new SectionsReader(out, state);
+    const sections = new SectionsReader(out, state);
+    const bodies = sections.step({ spent: () => false });
+    assert.ok(bodies !== null && bodies.cancelled !== null, "the section's body");
+    const reader = cancelledSectionReader(bodies.cancelled, state);
     let steps = 0;
     let previous = 0;
     for (;;) {
@@ -73,7 +79,7 @@ describe("the tombstones section of a checkpoint", () => {
       const read = state.cancelled.size - previous;
       assert.ok(read <= perSlice, `step ${steps} read ${read} tombstones of ${entryBytes} bytes`);
       previous = state.cancelled.size;
-      if (done !== null) break;
+      if (done) break;
     }
     assert.equal(state.cancelled.size, count);
     assert.deepEqual(state.cancelled.get("job-3"), jobs.get("job-3"));
