@@ -5,18 +5,16 @@
  * the longest retention-sweep record (at the most jobs one record holds),
  * and the heap each tombstone costs, in wall and CPU time like `kv_slices`.
  */
-import { performance } from "node:perf_hooks";
 import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { CancelledJobs } from "../../src/queue/cancelled.js";
 import { appendAttempt } from "../../src/queue/history.js";
 import { BULK_RECORD_JOBS } from "../../src/queue/records/bulk.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
-import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State } from "../../src/queue/state.js";
 import type { Args } from "../lib/args.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { p99, sliceLatency, sliceMetrics, sum, timeCheckpoint, timeSteps } from "../lib/slices.js";
 import type { StoreKind } from "../lib/stores.js";
 import type { Workload } from "../lib/workload.js";
 
@@ -25,30 +23,6 @@ export interface CancelledSlicesParams {
 }
 
 const T0 = 1_700_000_000_000;
-
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1_000;
-}
-
-function p99(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
-}
-
-/** Runs `step` until it returns non-null; each call's wall and CPU time. */
-function timeSteps<T>(step: () => T | null): { result: T; wall: number[]; cpu: number[] } {
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (;;) {
-    const w = performance.now();
-    const c = cpuMs();
-    const result = step();
-    cpu.push(cpuMs() - c);
-    wall.push(performance.now() - w);
-    if (result !== null) return { result, wall, cpu };
-  }
-}
 
 function heapAfterGc(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -108,12 +82,7 @@ export const cancelledSlices: Workload<CancelledSlicesParams> = {
       apply(state, { tag: Tag.Cancel, id, at: T0 + i });
     }
     if (state.cancelled.size !== n) throw new Error("tombstones lost");
-    const cutStarted = performance.now();
-    const encoder = new SnapshotWriter(state, 0);
-    const cutMs = performance.now() - cutStarted;
-    const encoded = timeSteps(() => encoder.step());
-    const reader = new SnapshotReader(encoded.result);
-    const decoded = timeSteps(() => reader.step());
+    const { cutMs, encoded, decoded } = timeCheckpoint(state);
     if (decoded.result.cancelled.size !== n) throw new Error("checkpoint lost tombstones");
     // Retention sweeps, one record of the most jobs a record holds per step, until none is left.
     let queue = 0;
@@ -126,7 +95,6 @@ export const cancelledSlices: Workload<CancelledSlicesParams> = {
       });
       return state.cancelled.size === 0 ? true : null;
     });
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     return [
       {
         workload: "cancelled_slices",
@@ -136,31 +104,14 @@ export const cancelledSlices: Workload<CancelledSlicesParams> = {
         seconds: (sum(encoded.wall) + sum(decoded.wall)) / 1_000,
         jobsPerSec: n / (sum(encoded.wall) / 1_000),
         latencyKind: "slice",
-        latency: {
-          count: encoded.wall.length,
-          p50: 0,
-          p95: 0,
-          p99: p99(encoded.wall),
-          max: Math.max(...encoded.wall),
-          mean: sum(encoded.wall) / encoded.wall.length,
-        },
+        latency: sliceLatency(encoded),
         peakRssMb: peakRssMb(),
         metrics: {
           ...(Number.isNaN(perTombstone) ? {} : { heapBytesPerTombstone: perTombstone }),
           snapshotMb: encoded.result.byteLength / 1_048_576,
           cutMs,
-          encodeSlices: encoded.wall.length,
-          encodeTotalMs: sum(encoded.wall),
-          encodeMaxWallMs: Math.max(...encoded.wall),
-          encodeP99WallMs: p99(encoded.wall),
-          encodeMaxCpuMs: Math.max(...encoded.cpu),
-          encodeP99CpuMs: p99(encoded.cpu),
-          decodeSlices: decoded.wall.length,
-          decodeTotalMs: sum(decoded.wall),
-          decodeMaxWallMs: Math.max(...decoded.wall),
-          decodeP99WallMs: p99(decoded.wall),
-          decodeMaxCpuMs: Math.max(...decoded.cpu),
-          decodeP99CpuMs: p99(decoded.cpu),
+          ...sliceMetrics("encode", encoded),
+          ...sliceMetrics("decode", decoded),
           sweepRecordJobs: BULK_RECORD_JOBS,
           sweepMaxWallMs: Math.max(...sweeps.wall),
           sweepP99WallMs: p99(sweeps.wall),
