@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { CancelledJobs, decodeTombstone, encodeTombstone } from "../../src/queue/cancelled.js";
 import { QueueConfigs } from "../../src/queue/config.js";
 import { decideCancelledSweeps, decideNack, decideRelease } from "../../src/queue/decisions.js";
 import { appendAttempt } from "../../src/queue/history.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
-import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
@@ -16,27 +14,9 @@ import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { attemptHistoryOf, completionOfJob } from "../../src/queue/views.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
+import { enqueuer, NOW } from "./state-jobs.js";
 
-const NOW = 1_700_000_000_000;
-let tick = 0;
-
-function enqueue(state: State, fields: Partial<EnqueueRecord> = {}): string {
-  const record: EnqueueRecord = {
-    tag: Tag.Enqueue,
-    id: ulid(NOW + tick++),
-    queue: "q",
-    payload: Buffer.from("payload"),
-    headers: undefined,
-    priority: 0,
-    maxAttempts: 3,
-    enqueuedAt: NOW,
-    runAt: undefined,
-    dedupKey: undefined,
-    ...fields,
-  };
-  apply(state, record);
-  return record.id;
-}
+const enqueue = enqueuer({ payload: Buffer.from("payload") });
 
 const HISTORY = appendAttempt(undefined, { attempt: 0, recordedAt: 5, outcome: "requeued" });
 

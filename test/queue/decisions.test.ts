@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { QueueConfigs } from "../../src/queue/config.js";
 import {
@@ -22,6 +21,7 @@ import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { State } from "../../src/queue/state.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
+import { enqueuer, NOW } from "./state-jobs.js";
 import { row, rows } from "./state-rows.js";
 
 /** A job in a test state: its handle and id. */
@@ -35,25 +35,11 @@ function decideInterruptedClaims(state: State, now: number): QueueRecord[] {
   return interruptedClaims(state).map((h) => decideInterruptedClaim(state, h, now));
 }
 
-const NOW = 1_700_000_000_000;
-let tick = 0;
+const enqueueId = enqueuer({ priority: 1_000 });
 
 function enqueue(state: State, fields: Partial<EnqueueRecord> = {}): Job {
-  const record: EnqueueRecord = {
-    tag: Tag.Enqueue,
-    id: ulid(NOW + tick++),
-    queue: "q",
-    payload: Buffer.from("x"),
-    headers: undefined,
-    priority: 1_000,
-    maxAttempts: 3,
-    enqueuedAt: NOW,
-    runAt: undefined,
-    dedupKey: undefined,
-    ...fields,
-  };
-  apply(state, record);
-  return { h: state.find(record.id), id: record.id };
+  const id = enqueueId(state, fields);
+  return { h: state.find(id), id };
 }
 
 /** A claimed job with `attempts` claims so far. */

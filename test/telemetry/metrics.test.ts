@@ -1,41 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  type CollectionResult,
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
-} from "@opentelemetry/sdk-metrics";
+import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { mustClaim, openTestQueue } from "../queue/helpers.js";
-
-/** A reader the test collects from on demand. */
-class TestReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-type Points = Map<string, DataPoint<unknown>[]>;
-
-async function collect(reader: TestReader): Promise<Points> {
-  const { resourceMetrics, errors }: CollectionResult = await reader.collect();
-  assert.deepEqual(errors, []);
-  const points: Points = new Map();
-  for (const scope of resourceMetrics.scopeMetrics) {
-    assert.equal(scope.scope.name, "taquba");
-    for (const metric of scope.metrics)
-      points.set(metric.descriptor.name, metric.dataPoints as DataPoint<unknown>[]);
-  }
-  return points;
-}
+import { collect, type Points, TestReader } from "./sdk.js";
 
 /** The value of `name` at exactly these attributes (undefined when not reported). */
 function valueAt(points: Points, name: string, attributes: Record<string, unknown>): unknown {
