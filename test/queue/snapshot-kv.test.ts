@@ -117,6 +117,30 @@ describe("snapshots of the KV namespace", { timeout: 120_000 }, () => {
     assert.throws(() => decodeSnapshot(twice), /section 21 twice/);
   });
 
+  it("each slice handles a bounded number of bytes, however few the entries", () => {
+    /** Encode and decode steps of a state holding only `keys` KV entries of `bytes` each. */
+    const steps = (keys: number, bytes: number): { encode: number; decode: number } => {
+      const state = new State();
+      for (let i = 0; i < keys; i++)
+        apply(state, { tag: Tag.KvPut, key: `k${i}`, value: new Uint8Array(bytes).fill(i) });
+      const encoder = new SnapshotWriter(state, 0, oneUnit());
+      let encoded: Uint8Array | null = null;
+      let encode = 0;
+      for (; encoded === null; encode++) encoded = encoder.step();
+      const reader = new SnapshotReader(encoded, oneUnit());
+      let restored: State | null = null;
+      let decode = 0;
+      for (; restored === null; decode++) restored = reader.step();
+      assert.ok(Buffer.from(restored.kv.get("k7")!).equals(Buffer.alloc(bytes, 7)));
+      return { encode, decode };
+    };
+    const small = steps(64, 1);
+    const large = steps(64, 100_000);
+    // 64 entries fit one budget check by count; at 100 kB each, every entry needs its own.
+    assert.ok(large.encode >= small.encode + 60, `${large.encode} vs ${small.encode} encode steps`);
+    assert.ok(large.decode >= small.decode + 60, `${large.decode} vs ${small.decode} decode steps`);
+  });
+
   it("each slice handles a bounded number of entries, however large the map", () => {
     const state = kvState(50_000, 0);
     // A zero budget: every step stops at its first budget check.
