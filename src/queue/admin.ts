@@ -32,6 +32,11 @@ import { Flag, slot } from "./table.js";
 import type { CancelOutcome, JobRecord, WakeOutcome } from "./types.js";
 import { checkQueueName } from "./validate.js";
 
+/** The id of `job` (a `JobRecord` or an id); anything else as it is, for the check to name. */
+function jobIdOf(job: unknown): unknown {
+  return typeof job === "object" && job !== null ? (job as { id?: unknown }).id : job;
+}
+
 /** `Queue.cancel`. */
 export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutcome> {
   core.check();
@@ -130,7 +135,7 @@ export async function requeueDeadJobsOf(
  */
 export async function removeOne(core: QueueCore, job: JobRecord | string): Promise<boolean> {
   core.check();
-  const id = checkString(typeof job === "string" ? job : job?.id, "job");
+  const id = checkString(jobIdOf(job), "job");
   const state = core.state;
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
@@ -144,16 +149,21 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
 /**
  * `Queue.requeueDeadJob`: one `RequeueDead` record, of the topmost dead job
  * of its flow when it has one (`requeueRecord`), which brings the dead part
- * of the flow back with it.
+ * of the flow back with it. A flow that lost a child to a removal is refused
+ * with `JobNotFoundError` (no dead job that can run again), naming the child.
  */
 export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
   core.check();
-  const id = checkString(typeof job === "string" ? job : job?.id, "job");
+  const id = checkString(jobIdOf(job), "job");
   const state = core.state;
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) !== Status.Dead)
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-  const { record, jobs } = requeueRecord(state, h, core.now());
+  const { record, jobs, refused } = requeueRecord(state, h, core.now());
+  if (refused !== null)
+    throw new JobNotFoundError(
+      `requeueDeadJob: the flow of dead job ${id} cannot run again: ${refused} (remove its dead jobs, or enqueue the flow again)`,
+    );
   const queues = new Set(jobs.map((j) => state.queueOf(j).name));
   const written = core.commit(record!);
   for (const name of queues) core.dispatch(name);

@@ -12,6 +12,7 @@ import {
   type ChildOutcome,
   childEnded,
   flowParentProblem,
+  forgetRemovedChildren,
   isWaitingParent,
   type NewChild,
   placeRequeued,
@@ -162,6 +163,7 @@ function requeue(state: State, h: number, at: number | undefined): void {
     outcome: "requeued",
   });
   withExtras(state, h, { lastError: undefined, history });
+  forgetRemovedChildren(state, h);
   for (const child of reopenDeadChildren(state, h)) requeue(state, child, at);
   placeRequeued(state, h);
 }

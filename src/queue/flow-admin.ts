@@ -11,9 +11,12 @@
  * requeues the whole dead part of that flow: it goes up through the job's
  * dead parents (a child's death made them dead) and requeues the topmost
  * one, which `apply` carries down to every dead job below it, so each
- * parent waits again for its children.
+ * parent waits again for its children. A flow whose dead part holds a parent
+ * with a child removed before it ended is not requeued: that parent would
+ * run without the removed child's input (`removedChild`).
  */
 import type { QueueCore } from "./core.js";
+import { removedChild } from "./flow-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { RequeueDeadRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
@@ -72,10 +75,19 @@ export function removalRecords(
 
 /** What requeueing one dead job takes with it. */
 export interface Requeue {
-  /** The record: a `RequeueDead` of the topmost dead job of the flow (`null`: decided already). */
+  /**
+   * The record: a `RequeueDead` of the topmost dead job of the flow
+   * (`null`: decided already, or refused, see `refused`).
+   */
   readonly record: RequeueDeadRecord | null;
   /** Every job it requeues (`apply` brings each dead parent's dead children with it). */
   readonly jobs: number[];
+  /**
+   * Why the flow cannot be requeued, when it cannot: a parent in its dead
+   * part had a child removed before that child ended, so it would run on a
+   * missing input. `null` when it can.
+   */
+  readonly refused: string | null;
 }
 
 /**
@@ -99,11 +111,15 @@ export function requeueRecord(
     top = parent;
   }
   const jobs: number[] = [];
-  if (covered.has(top)) return { record: null, jobs };
+  if (covered.has(top)) return { record: null, jobs, refused: null };
+  let refused: string | null = null;
   // As `apply` walks it: each dead child still linked to its dead parent.
   const visit = (job: number): void => {
     covered.add(job);
     jobs.push(job);
+    const removed = removedChild(state, job);
+    if (removed !== null && refused === null)
+      refused = `child ${removed} of job ${state.publicIdOf(job)} was removed`;
     const id = state.idOf(job);
     for (const child of state.table.extras(job)?.flow?.children ?? []) {
       if (!child.ended) continue;
@@ -113,7 +129,8 @@ export function requeueRecord(
     }
   };
   visit(top);
-  return { record: { tag: Tag.RequeueDead, id: state.idOf(top), at }, jobs };
+  if (refused !== null) return { record: null, jobs: [], refused };
+  return { record: { tag: Tag.RequeueDead, id: state.idOf(top), at }, jobs, refused: null };
 }
 
 /** Aborts the claims of flow children removed with their parent (flagged for cancellation). */

@@ -9,6 +9,8 @@ import type { FlowChild, JobExtras } from "./table.js";
 
 const CHILD_ENDED = 1;
 const CHILD_RESULT = 2;
+/** Removed before it ended (`FlowChild.removed`); checkpoints from before it never set the bit. */
+const CHILD_REMOVED = 4;
 
 /** The mask bits of the flow extras of `extras`. */
 export function flowExtrasMask(extras: JobExtras): number {
@@ -27,7 +29,11 @@ export function writeFlowExtras(w: ByteWriter, extras: JobExtras): void {
     for (const child of extras.flow.children) {
       w.id(child.id);
       w.string(child.publicId);
-      w.u8((child.ended ? CHILD_ENDED : 0) | (child.result !== undefined ? CHILD_RESULT : 0));
+      w.u8(
+        (child.ended ? CHILD_ENDED : 0) |
+          (child.result !== undefined ? CHILD_RESULT : 0) |
+          (child.removed === true ? CHILD_REMOVED : 0),
+      );
       if (child.result !== undefined) w.bytes(child.result);
     }
   }
@@ -50,14 +56,20 @@ export function readFlowExtras(
       const id = r.id();
       const publicId = r.string();
       const flags = r.u8();
-      if (flags & ~(CHILD_ENDED | CHILD_RESULT)) throw new DecodeError("unknown flow child flags");
+      if (flags & ~(CHILD_ENDED | CHILD_RESULT | CHILD_REMOVED))
+        throw new DecodeError("unknown flow child flags");
       const ended = (flags & CHILD_ENDED) !== 0;
       if (!ended) open++;
-      children.push(
-        flags & CHILD_RESULT
-          ? { id, publicId, ended, result: Buffer.from(r.bytes()) }
-          : { id, publicId, ended },
-      );
+      if (flags & CHILD_REMOVED) {
+        if (!ended || flags & CHILD_RESULT)
+          throw new DecodeError(`removed flow child ${id} is open or has a result`);
+        children.push({ id, publicId, ended, removed: true });
+      } else
+        children.push(
+          flags & CHILD_RESULT
+            ? { id, publicId, ended, result: Buffer.from(r.bytes()) }
+            : { id, publicId, ended },
+        );
     }
     if (open !== waiting)
       throw new DecodeError(`flow waits for ${waiting} children, ${open} have not ended`);

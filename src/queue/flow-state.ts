@@ -9,7 +9,9 @@
  * keeps it however long the child itself is kept); one that is cancelled
  * ends without one; once none is left the parent becomes pending.
  * A child that goes dead, or is removed (`removeJob`, `removeJobs`), makes a
- * waiting parent dead at once, its lastError naming the child. A dead child
+ * waiting parent dead at once, its lastError naming the child. A child
+ * removed before it ended keeps a `removed` entry: its parent never runs
+ * without it (`removedChild`), whether it was waiting or dead already. A dead child
  * stays linked to its parent (so requeueing either brings the flow back,
  * `flow-admin.ts`); a removed job unlinks the children that still name it.
  * `cancelTree` decides the records that cancel a waiting parent with its
@@ -110,6 +112,8 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
   const children = flow.children.map((child): FlowChild => {
     if (child.id !== childId || child.ended) return child;
     publicId = child.publicId;
+    if (outcome.kind === "removed")
+      return { id: child.id, publicId: child.publicId, ended: true, removed: true };
     const result = outcome.kind === "done" ? outcome.result : undefined;
     return result === undefined
       ? { id: child.id, publicId: child.publicId, ended: true }
@@ -118,7 +122,13 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
   if (publicId === null) return; // its entry ended before (it went dead earlier)
   const waiting = flow.waiting - 1;
   withExtras(state, parent, { flow: { waiting, children } });
-  if (!isWaitingParent(state, parent)) return;
+  if (!isWaitingParent(state, parent)) {
+    // A parent dead already (another child failed) now lacks this input too:
+    // its lastError says so, and the mark keeps its flow from being requeued.
+    if (outcome.kind === "removed" && state.statusOf(parent) === Status.Dead)
+      withExtras(state, parent, { lastError: `child ${publicId} was removed` });
+    return;
+  }
   if (outcome.kind === "dead" || outcome.kind === "removed") {
     const reason =
       outcome.kind === "dead"
@@ -242,6 +252,31 @@ export function reopenDeadChildren(state: State, h: number): number[] {
   if (dead.length > 0)
     withExtras(state, h, { flow: { waiting: flow.waiting + dead.length, children } });
   return dead;
+}
+
+/**
+ * The public id of a child of `h` that was removed before it ended, or
+ * `null`: such a parent can never get all its inputs, so its flow is not
+ * requeued (`flow-admin.ts`).
+ */
+export function removedChild(state: State, h: number): string | null {
+  for (const child of state.table.extras(h)?.flow?.children ?? [])
+    if (child.removed === true) return child.publicId;
+  return null;
+}
+
+/**
+ * Requeued parent `h` forgets its removed children: only a log written
+ * before the mark existed requeues such a parent, which then ran without
+ * them, and so does a replay of it.
+ */
+export function forgetRemovedChildren(state: State, h: number): void {
+  const flow = state.table.extras(h)?.flow;
+  if (flow === undefined || !flow.children.some((c) => c.removed === true)) return;
+  const children = flow.children.map(
+    (c): FlowChild => (c.removed === true ? { id: c.id, publicId: c.publicId, ended: true } : c),
+  );
+  withExtras(state, h, { flow: { waiting: flow.waiting, children } });
 }
 
 /** Places requeued job `h`: waiting for its children while any is open, else pending. */

@@ -480,7 +480,9 @@ export class Queue {
 
   /**
    * Put a dead job back to pending with attempts 0 and lastError/failedAt
-   * cleared (enqueuedAt kept). `JobNotFoundError` unless it is dead right now.
+   * cleared (enqueuedAt kept). `JobNotFoundError` unless it is dead right now,
+   * or when it belongs to a dead flow that lost a child to a removal (the
+   * message names the child): such a parent never runs without that input.
    */
   requeueDeadJob(job: JobRecord | string): Promise<void> {
     return admin.requeueDead(this.#core, job);

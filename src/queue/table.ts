@@ -87,6 +87,12 @@ export interface FlowChild {
   readonly publicId: string;
   /** Whether it ended (done, dead or removed). */
   readonly ended: boolean;
+  /**
+   * It was removed before it ended: the parent never got its input, so it
+   * does not run (`requeueDeadJob` refuses its flow). Absent in checkpoints
+   * written before the mark existed: not removed.
+   */
+  readonly removed?: true;
   /** Its result, when it was acked with one. */
   readonly result?: Uint8Array;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { JobNotFoundError } from "../../src/errors.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
@@ -158,10 +159,15 @@ for (const [storeName, makeStore] of STORES) {
         (await queue.getJob(other.id))?.lastError,
         `child ${other.children[1]!.id} was removed`,
       );
-      // Requeued, that parent waits for the children left (ship), not for the removed one.
-      await queue.requeueDeadJob(other.id);
+      // That parent never runs without the removed child: requeueing it is refused, naming it.
+      await assert.rejects(
+        queue.requeueDeadJob(other.id),
+        (e: unknown) =>
+          e instanceof JobNotFoundError &&
+          e.message.includes(`child ${other.children[1]!.id} of job ${other.id} was removed`),
+      );
       const back = await queue.getJob(other.id);
-      assert.deepEqual([back?.status, back?.waitingChildren], ["scheduled", 1]);
+      assert.equal(back?.status, "dead");
       assertSound(queue);
       (await reopened(queue, store, clock)).close();
     });
