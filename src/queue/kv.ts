@@ -27,7 +27,8 @@ export interface KvScanOptions {
    */
   cursor?: string;
   /**
-   * Most entries on the page, 0 to {@link MAX_KV_SCAN_LIMIT}.
+   * Most entries on the page, 1 to {@link MAX_KV_SCAN_LIMIT}. (0 is
+   * refused: an empty page could not say whether entries follow.)
    * @default 100
    */
   limit?: number;
@@ -65,7 +66,7 @@ export function kvScanFrom(kv: KvMap, prefix: unknown, options: KvScanOptions = 
   const limit =
     options.limit === undefined
       ? DEFAULT_KV_SCAN_LIMIT
-      : checkInteger(options.limit, "options.limit", 0, MAX_KV_SCAN_LIMIT);
+      : checkInteger(options.limit, "options.limit", 1, MAX_KV_SCAN_LIMIT);
   let after: string | undefined;
   if (options.cursor !== undefined) {
     after = checkString(options.cursor, "options.cursor");

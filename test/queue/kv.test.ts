@@ -68,7 +68,10 @@ describe("KV namespace", { timeout: 60_000 }, () => {
       [...keys].sort(),
     );
     assert.deepEqual(await queue.kvScan("nothing"), { entries: [] });
-    assert.deepEqual(await queue.kvScan("user/", { limit: 0 }), { entries: [] });
+    // An empty page could not say whether entries follow: limit 0 is refused.
+    const zero = await rejection(queue.kvScan("user/", { limit: 0 }));
+    assert.ok(zero instanceof InvalidArgumentError);
+    assert.match(zero.message, /^Expected `options\.limit` to be .*1 to 1000.*, got 0/);
     // The last page has no cursor, also when it is exactly full.
     const exact = await queue.kvScan("order/", { limit: 1 });
     assert.equal(exact.entries.length, 1);
@@ -110,7 +113,7 @@ describe("KV namespace", { timeout: 60_000 }, () => {
       ],
       [
         queue.kvScan("p", { limit: 1001 }),
-        /^Expected `options.limit` to be an integer from 0 to 1000, got 1001$/,
+        /^Expected `options.limit` to be an integer from 1 to 1000, got 1001$/,
       ],
     ];
     for (const [call, message] of cases) {
