@@ -46,7 +46,13 @@ export interface Row {
   flow:
     | {
         waiting: number;
-        children: { id: string; publicId: string; ended: boolean; result: string | null }[];
+        children: {
+          id: string;
+          publicId: string;
+          ended: boolean;
+          removed: boolean;
+          result: string | null;
+        }[];
       }
     | undefined;
   groupKey: string | undefined;
@@ -99,6 +105,7 @@ export function rowOf(state: State, h: number): Row {
               id: c.id,
               publicId: c.publicId,
               ended: c.ended,
+              removed: c.removed === true,
               result: c.result === undefined ? null : Buffer.from(c.result).toString("latin1"),
             })),
           },
