@@ -7,7 +7,9 @@
  *
  * A child that is acked ends with its result (copied to the parent, which
  * keeps it however long the child itself is kept); one that is cancelled
- * ends without one; once none is left the parent becomes pending.
+ * ends without one; once none is left the parent becomes pending. A child's
+ * end writes its entry in place, in O(1) (`flow-list.ts`), so ending every
+ * child of a large flow costs O(children), not O(children²).
  * A child that goes dead, or is removed (`removeJob`, `removeJobs`), makes a
  * waiting parent dead at once, its lastError naming the child. A child
  * removed before it ended keeps a `removed` entry: its parent never runs
@@ -18,6 +20,7 @@
  * children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { place, releaseDedup, unindex, withExtras } from "./apply.js";
+import { asFlowList, writable } from "./flow-list.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
@@ -107,21 +110,27 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
   const parent = state.find(parentId);
   const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
   if (flow === undefined) return;
-  const childId = state.idOf(h);
-  let publicId: string | null = null;
-  const children = flow.children.map((child): FlowChild => {
-    if (child.id !== childId || child.ended) return child;
-    publicId = child.publicId;
-    if (outcome.kind === "removed")
-      return { id: child.id, publicId: child.publicId, ended: true, removed: true };
-    const result = outcome.kind === "done" ? outcome.result : undefined;
-    return result === undefined
-      ? { id: child.id, publicId: child.publicId, ended: true }
-      : { id: child.id, publicId: child.publicId, ended: true, result: Buffer.from(result) };
-  });
-  if (publicId === null) return; // its entry ended before (it went dead earlier)
-  const waiting = flow.waiting - 1;
-  withExtras(state, parent, { flow: { waiting, children } });
+  const found = asFlowList(state.table, flow);
+  const i = found.indexOf(state.idOf(h));
+  const child = i === -1 ? undefined : found.children[i]!;
+  if (child === undefined || child.ended) {
+    // Its entry ended before (it went dead earlier); keep the list found by id.
+    if (found !== flow) withExtras(state, parent, { flow: found });
+    return;
+  }
+  const list = writable(state.table, found);
+  const publicId = child.publicId;
+  const result = outcome.kind === "done" ? outcome.result : undefined;
+  list.children[i] =
+    outcome.kind === "removed"
+      ? { id: child.id, publicId, ended: true, removed: true }
+      : result === undefined
+        ? { id: child.id, publicId, ended: true }
+        : { id: child.id, publicId, ended: true, result: Buffer.from(result) };
+  list.waiting--;
+  const waiting = list.waiting;
+  // A list written in place is the parent's already; a new one replaces it (once per checkpoint).
+  if (list !== flow) withExtras(state, parent, { flow: list });
   if (!isWaitingParent(state, parent)) {
     // A parent dead already (another child failed) now lacks this input too:
     // its lastError says so, and the mark keeps its flow from being requeued.

@@ -72,7 +72,11 @@ export interface JobExtras {
   readonly progress?: string;
 }
 
-/** A flow parent's children (immutable: replaced as a whole when one ends). */
+/**
+ * A flow parent's children. Replaced as a whole when children are added or
+ * reopened; a child's end writes its entry in place when no checkpoint view
+ * can see the list (`flow-list.ts`).
+ */
 export interface FlowChildren {
   /** Children not yet done, dead or removed. */
   readonly waiting: number;
@@ -196,6 +200,8 @@ export class JobTable {
   /** Pages some open view still reads: copied before their first write. */
   #frozen: Set<Page> | null = null;
   #views = 0;
+  /** How many times the table was frozen: what a `FlowList` was made after (`flow-list.ts`). */
+  #generation = 0;
   /** Rows never handed out start here. */
   #next = 0;
   /** Rows handed back, reused last-in first-out. */
@@ -325,10 +331,16 @@ export class JobTable {
    * before the first write after this (the view keeps the original).
    */
   freeze(): TableView {
+    this.#generation++;
     this.#frozen ??= new Set();
     for (const page of this.#pages) this.#frozen.add(page);
     this.#views++;
     return { pages: this.#pages.slice(), rows: this.#rows };
+  }
+
+  /** Counts {@link freeze} calls: extras made in the current generation are seen by no view. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /**

@@ -4,7 +4,10 @@ import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
+import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
+import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State, Status } from "../../src/queue/state.js";
+import { stateDigest } from "../reliability/lib/audit.js";
 
 function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
   return {
@@ -91,5 +94,64 @@ describe("flow state", { timeout: 30_000 }, () => {
     assert.ok(parentWrites <= 3, `parent written ${parentWrites} times`);
     assert.equal(state.table.extras(state.find(parent))!.flow!.waiting, 500);
     for (const id of children) assert.equal(state.statusOf(state.find(id)), Status.Pending);
+  });
+
+  it("a child's end writes its parent's entry in place, not a copy of the list per child", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    const parent = ids.next(1_000);
+    const children = Array.from({ length: 500 }, () => ids.next(1_000));
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [
+        job(parent, { waitsForChildren: true }),
+        ...children.map((id) => job(id, { flowParent: parent })),
+      ],
+    });
+    const lists = new Set<unknown>();
+    for (const id of children) {
+      apply(state, { tag: Tag.Claim, id, at: 2_000 });
+      apply(state, { tag: Tag.Ack, id, keep: true, at: 3_000, result: Buffer.from(id) });
+      lists.add(state.table.extras(state.find(parent))!.flow!.children);
+    }
+    assert.ok(lists.size <= 2, `${lists.size} lists of children for ${children.length} ends`);
+    assert.equal(state.statusOf(state.find(parent)), Status.Pending);
+  });
+
+  it("a checkpoint cut before children end encodes them as they were at the cut", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    const parent = ids.next(1_000);
+    const children = Array.from({ length: 300 }, () => ids.next(1_000));
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [
+        job(parent, { waitsForChildren: true }),
+        ...children.map((id) => job(id, { flowParent: parent })),
+      ],
+    });
+    const end = (id: string, i: number): void => {
+      if (i % 3 === 2) apply(state, { tag: Tag.Remove, id, at: 3_000 });
+      else {
+        apply(state, { tag: Tag.Claim, id, at: 2_000 });
+        apply(state, { tag: Tag.Ack, id, keep: true, at: 3_000, result: Buffer.from(id) });
+      }
+    };
+    // Some children end before each cut (so the list is a writable one), more between its steps.
+    let next = 0;
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 50; k++, next++) end(children[next]!, next);
+      const atCut = stateDigest(state);
+      const writer = new SnapshotWriter(state, 0);
+      let encoded: Uint8Array | null = null;
+      for (let k = 0; encoded === null; k++) {
+        if (k < 50 && next < children.length) end(children[next]!, next++);
+        encoded = writer.step();
+      }
+      const reader = new SnapshotReader(encoded);
+      let decoded: State | null = null;
+      while (decoded === null) decoded = reader.step();
+      assert.equal(stateDigest(decoded), atCut, `checkpoint ${round}`);
+    }
   });
 });
