@@ -6,6 +6,7 @@ import { claimDrain } from "./claim-drain.js";
 import { coldStart } from "./cold-start.js";
 import { endToEnd } from "./end-to-end.js";
 import { fairGroups } from "./fair-groups.js";
+import { flowAdmin } from "./flow-admin.js";
 import { kvSlices } from "./kv-slices.js";
 import { opSlices } from "./op-slices.js";
 import { payloadOffload } from "./payload-offload.js";
@@ -40,6 +41,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(transactions),
   runnable(kvSlices),
   runnable(cancelledSlices),
+  runnable(flowAdmin),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {
