@@ -154,4 +154,36 @@ describe("flow state", { timeout: 30_000 }, () => {
       assert.equal(stateDigest(decoded), atCut, `checkpoint ${round}`);
     }
   });
+
+  it("a RequeueDead of a parent with a removed child, from an older log, still applies as written", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    const [parent, a, b] = [ids.next(1_000), ids.next(1_000), ids.next(1_000)];
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [
+        job(parent, { waitsForChildren: true }),
+        job(a, { flowParent: parent }),
+        job(b, { flowParent: parent }),
+      ],
+    });
+    apply(state, { tag: Tag.Claim, id: a, at: 2_000 });
+    apply(state, { tag: Tag.Dead, id: a, at: 3_000, reason: "boom" });
+    apply(state, { tag: Tag.Remove, id: b, at: 4_000 });
+    const flow = () => state.table.extras(state.find(parent))!.flow!;
+    assert.deepEqual(
+      flow().children.map((c) => c.removed === true),
+      [false, true],
+    );
+    assert.equal(state.table.extras(state.find(parent))?.lastError, `child ${b} was removed`);
+    // Writers before the mark requeued such a flow; replaying their log must not fail.
+    apply(state, { tag: Tag.RequeueDead, id: parent, at: 5_000 });
+    assert.deepEqual(
+      flow().children.map((c) => c.removed === true),
+      [false, false],
+    );
+    apply(state, { tag: Tag.Claim, id: a, at: 6_000 });
+    apply(state, { tag: Tag.Ack, id: a, keep: false, at: 7_000 });
+    assert.equal(state.statusOf(state.find(parent)), Status.Pending);
+  });
 });
