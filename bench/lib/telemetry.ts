@@ -7,6 +7,7 @@
  * the sampler production set-ups use; the bench's spans are roots, so the
  * ratio decides).
  */
+import { metrics, trace } from "@opentelemetry/api";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import {
   BasicTracerProvider,
@@ -22,12 +23,16 @@ import type { TelemetryOptions } from "../../src/index.js";
  * Which telemetry a run turns on. `off` is `telemetry: false`; `default`
  * leaves the option out, so the queue records into whatever global providers
  * are registered (the bench registers none: the cost of an installed API with
- * no SDK set up).
+ * no SDK set up). `sdk` is `telemetry: false` with the same meter and tracer
+ * providers as the other modes built and registered globally: the baseline of
+ * an application that runs the OpenTelemetry SDK whether or not the queue
+ * reports to it, so what remains against it is the queue's own telemetry.
  */
-export type TelemetryMode = "off" | "default" | "metrics" | "traces" | "both";
+export type TelemetryMode = "off" | "sdk" | "default" | "metrics" | "traces" | "both";
 
 export const TELEMETRY_MODES: readonly TelemetryMode[] = [
   "off",
+  "sdk",
   "default",
   "metrics",
   "traces",
@@ -86,6 +91,18 @@ export function benchTelemetry(
   if (mode === "default") return { telemetry: undefined, shutdown: () => Promise.resolve() };
   const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
   const tracerProvider = benchTracerProvider(sampleRatio);
+  if (mode === "sdk") {
+    metrics.setGlobalMeterProvider(meterProvider);
+    trace.setGlobalTracerProvider(tracerProvider);
+    return {
+      telemetry: false,
+      async shutdown() {
+        await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
+        metrics.disable();
+        trace.disable();
+      },
+    };
+  }
   return {
     telemetry: {
       metrics: mode !== "traces",
