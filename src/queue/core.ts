@@ -6,7 +6,9 @@
  * the queue's life cycle (start, close, failure). The public `Queue` checks
  * arguments and decides records; this core carries them out.
  *
- * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`.
+ * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`, the
+ * scheduler's and reaper's passes in `timer-passes.ts`, and the commit path
+ * while observers listen in `commit-observed.ts`.
  *
  * Bulk work (requeueing the claims a crashed process left, promoting a
  * cohort of due jobs, expiring many leases, retention sweeps) runs in slices
@@ -20,44 +22,27 @@ import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
-import { nextTurn, SLICE_MS, SliceBudget, StepSizer } from "../util/slices.js";
+import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom } from "./claiming.js";
+import { ObservedCommits } from "./commit-observed.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
-import {
-  decideCancelledSweeps,
-  decideInterruptedClaim,
-  decideLeaseExpired,
-  decidePromotion,
-  decideSweeps,
-  type FailedDeliveryRecord,
-  nextRunAt,
-} from "./decisions.js";
+import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
 import { QueueEvents } from "./events.js";
 import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
 import { Lease, LeaseTable } from "./leases.js";
-import {
-  cascadedDeaths,
-  EnqueueCounts,
-  jobBefore,
-  Observers,
-  type Transition,
-  type TransitionCause,
-} from "./observe.js";
-import { Pass } from "./pass.js";
+import { Observers, type TransitionCause } from "./observe.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
-import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "./records/bulk.js";
 import { type QueueRecord, RecordEncoder } from "./records/codec.js";
-import { Tag } from "./records/tags.js";
 import { ScheduleRunner } from "./schedules/runner.js";
-import { withProgress } from "./settle.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
 import { wallTime } from "./time.js";
+import { TimerPasses } from "./timer-passes.js";
 import { QueueTimers } from "./timers.js";
 import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
 import { jobToRecord } from "./views.js";
@@ -65,25 +50,8 @@ import { ClaimWaiters } from "./waiters.js";
 
 function noop(): void {}
 
-/** What the observers hear of one log batch once it is durable. */
-interface DurableBatch {
-  readonly written: Promise<void>;
-  /** In commit order. */
-  readonly transitions: Transition[];
-  /** Enqueues counted instead of kept as transitions (no observer needs each); null until the first. */
-  enqueued: EnqueueCounts | null;
-}
-
-/** The enqueue counts of `batch`, made with its first counted enqueue. */
-function enqueueCountsOf(batch: DurableBatch): EnqueueCounts {
-  if (batch.enqueued === null) batch.enqueued = new EnqueueCounts();
-  return batch.enqueued;
-}
-
 /** Requeues of interrupted claims committed together at open. */
 const INTERRUPTED_PER_COMMIT = 256;
-/** First estimate of the cost of moving one job in a bulk record (ms). */
-const BULK_STEP_MS_PER_JOB = 0.004;
 
 export class QueueCore {
   readonly log: Log;
@@ -119,12 +87,8 @@ export class QueueCore {
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
   #passFailure: string | null = null;
   #closing: Promise<void> | null = null;
-  readonly #promotion = new Pass();
-  readonly #reaping = new Pass();
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
-  /** The newest log batch not yet durable, told to the observers together. */
-  #notifying: DurableBatch | null = null;
   /**
    * Enqueue calls on the general path (`enqueueJobs`) not yet committed:
    * while any is, a plain enqueue takes that path too, so that jobs are
@@ -133,12 +97,12 @@ export class QueueCore {
   enqueuesUncommitted = 0;
   /** Encodes committed records into shared buffers (one view per record). */
   readonly #encoder = new RecordEncoder();
+  /** The commit boundary's path while observers listen. */
+  readonly #observed: ObservedCommits;
   /** How long one slice of bulk work runs before the event loop gets a turn (ms). */
   sliceMs = SLICE_MS;
-  readonly #promotionSteps = bulkSteps();
-  readonly #expirySteps = bulkSteps();
-  readonly #sweepSteps = bulkSteps();
-  readonly #tombstoneSteps = bulkSteps();
+  /** The scheduler's and the reaper's passes. */
+  readonly #passes = new TimerPasses(this);
 
   constructor(
     log: Log,
@@ -166,6 +130,9 @@ export class QueueCore {
     });
     this.schedules = new ScheduleRunner(this, this.#timed, this.settings.schedulerIntervalMs);
     this.rateLimits = new RateLimits(this.#timed);
+    this.#observed = new ObservedCommits(state, log, this.observers, this.#encoder, () =>
+      this.now(),
+    );
   }
 
   /**
@@ -204,7 +171,7 @@ export class QueueCore {
       }
     }
     if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
-    this.#rearmScheduler();
+    this.#passes.rearmScheduler();
     this.timers.start();
     this.schedules.start(ownedAt);
   }
@@ -250,7 +217,7 @@ export class QueueCore {
    */
   commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     let written: Promise<void>;
-    if (this.observers.active) written = this.#commitObserved(records, cause);
+    if (this.observers.active) written = this.#observed.commit(records, cause);
     else if (!Array.isArray(records)) {
       const record = records as QueueRecord;
       const bytes = this.#encoder.encode(record);
@@ -283,78 +250,6 @@ export class QueueCore {
     // A removal that never became durable may still be replayed: its object stays (an orphan at worst).
     written.then(() => this.payloads.delete(keys), noop);
   }
-
-  /**
-   * {@link commit} while observers listen: notes each job as it was before its
-   * record applies. Enqueues are only counted by queue unless an observer
-   * needs each one (no transition made, no record kept until durable).
-   */
-  #commitObserved(
-    records: QueueRecord | readonly QueueRecord[],
-    cause: TransitionCause | undefined,
-  ): Promise<void> {
-    const state = this.state;
-    const counted = !this.observers.eachEnqueue;
-    if (!Array.isArray(records)) {
-      const record = records as QueueRecord;
-      const bytes = this.#encoder.encode(record);
-      if (record.tag === Tag.Enqueue) {
-        // The commonest commit: counted, or one transition at the job's enqueue time (this very step's wall time).
-        apply(state, record);
-        const batch = this.#batchOf(this.log.append(bytes));
-        if (counted) enqueueCountsOf(batch).add(record.queue);
-        else batch.transitions.push({ record, job: undefined, cause, at: record.enqueuedAt });
-        return batch.written;
-      }
-      const transitions: Transition[] = [];
-      const queues: string[] | null = counted ? [] : null;
-      transitionsOf(state, record, cause, this.now(), transitions, queues);
-      apply(state, record);
-      return this.#notifyWhenDurable(this.log.append(bytes), transitions, queues);
-    }
-    const at = this.now();
-    const encoded = records.map((r) => this.#encoder.encode(r));
-    const transitions: Transition[] = [];
-    const queues: string[] | null = counted ? [] : null;
-    for (const record of records) {
-      transitionsOf(state, record, cause, at, transitions, queues);
-      apply(state, record);
-    }
-    return this.#notifyWhenDurable(this.log.append(encoded), transitions, queues);
-  }
-
-  /** Tells the observers of `transitions` and of enqueues into `queues` (one per job) once `written` resolves. */
-  #notifyWhenDurable(
-    written: Promise<void>,
-    transitions: readonly Transition[],
-    queues: readonly string[] | null,
-  ): Promise<void> {
-    const batch = this.#batchOf(written);
-    for (const t of transitions) batch.transitions.push(t);
-    if (queues !== null && queues.length > 0) {
-      const enqueued = enqueueCountsOf(batch);
-      for (const queue of queues) enqueued.add(queue);
-    }
-    return written;
-  }
-
-  /**
-   * What the observers will hear once `written` resolves. Calls that join one
-   * log batch get the same promise from the log, so the observers hear of a
-   * whole batch at once (one notification, not one per call).
-   */
-  #batchOf(written: Promise<void>): DurableBatch {
-    const current = this.#notifying;
-    if (current !== null && current.written === written) return current;
-    const next: DurableBatch = { written, transitions: [], enqueued: null };
-    this.#notifying = next;
-    written.then(() => {
-      if (this.#notifying === next) this.#notifying = null;
-      this.observers.notify(next.transitions, next.enqueued ?? undefined);
-    }, noop);
-    return next;
-  }
-
   /** A background {@link commit}: failures surface through the log's failure handler. */
   commitInBackground(records: readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     if (records.length === 0) return Promise.resolve();
@@ -427,95 +322,19 @@ export class QueueCore {
   }
 
   /**
-   * The scheduler's pass: promote every due scheduled job, in records sized
-   * to a slice, one slice per turn of the event loop (the first at once),
-   * waking waiters; then re-arm. Resolves once its records are durable.
+   * The scheduler's pass: promote every due scheduled job (see {@link TimerPasses.promoteDue}).
+   * Resolves once its records are durable.
    */
   promoteDue(): Promise<void> {
-    return this.#promotion.run((written) => {
-      const budget = this.sliceBudget();
-      const steps = this.#promotionSteps;
-      for (;;) {
-        const limit = steps.size(budget);
-        const record = this.closed ? undefined : decidePromotion(this.state, this.now(), limit)[0];
-        if (record === undefined) break;
-        const qs = this.state.queues.get(record.queue)!;
-        const before = qs.scheduled.size;
-        steps.begin();
-        written.push(this.commitInBackground([record]));
-        const promoted = before - qs.scheduled.size;
-        steps.end(promoted);
-        this.dispatch(record.queue);
-        if (
-          (promoted === 0 || budget.spent()) &&
-          decidePromotion(this.state, this.now(), 1).length > 0
-        )
-          return true;
-      }
-      this.#rearmScheduler();
-      return false;
-    });
+    return this.#passes.promoteDue();
   }
 
   /**
-   * The reaper's pass: expire due leases, then age out done and dead jobs per
-   * their queue's retention; in records sized to a slice, one slice per turn
-   * of the event loop (the first at once). Resolves once its records are durable.
+   * The reaper's pass: expire due leases, then age out done and dead jobs
+   * (see {@link TimerPasses.reap}). Resolves once its records are durable.
    */
   reap(): Promise<void> {
-    return this.#reaping.run((written) => {
-      const budget = this.sliceBudget();
-      for (;;) {
-        if (this.closed) return false;
-        const now = this.now();
-        const expiry = this.#expirySteps;
-        expiry.begin();
-        const expired = this.leases.takeExpired(this.monotonicNow(), expiry.size(budget));
-        if (expired.length > 0) {
-          const requeued = new Set<string>();
-          const records = expired.map((lease) => {
-            lease.abort(new ClaimLostError(`lease of job ${lease.publicId} expired`));
-            const record = withProgress(decideLeaseExpired(this.state, lease.job, now), lease);
-            requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
-            return record;
-          });
-          written.push(this.commitInBackground(records, "lease_expired"));
-          expiry.end(expired.length);
-          for (const name of requeued) this.dispatch(name);
-          if (budget.spent()) return true;
-          continue;
-        }
-        // Tombstones of cancelled jobs past their queue's resultRetentionMs.
-        const dropping = this.#tombstoneSteps;
-        const drop = decideCancelledSweeps(
-          this.state,
-          this.settings.configs,
-          now,
-          dropping.size(budget),
-        )[0];
-        if (drop !== undefined) {
-          const before = this.state.cancelled.size;
-          dropping.begin();
-          written.push(this.commitInBackground([drop]));
-          const dropped = before - this.state.cancelled.size;
-          dropping.end(dropped);
-          if (dropped === 0 || budget.spent()) return dropped > 0;
-          continue;
-        }
-        const configs = this.settings.configs;
-        const steps = this.#sweepSteps;
-        const sweep = decideSweeps(this.state, configs, now, steps.size(budget))[0];
-        if (sweep === undefined) return false;
-        const qs = this.state.queues.get(sweep.queue)!;
-        const before = qs.doneKept + qs.deadByTime.size;
-        steps.begin();
-        written.push(this.commitInBackground([sweep]));
-        const swept = before - qs.doneKept - qs.deadByTime.size;
-        steps.end(swept);
-        if (swept === 0 || budget.spent())
-          return decideSweeps(this.state, configs, now, 1).length > 0;
-      }
-    });
+    return this.#passes.reap();
   }
 
   /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
@@ -564,12 +383,6 @@ export class QueueCore {
       this.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);
     }
   }
-
-  #rearmScheduler(): void {
-    const runAt = nextRunAt(this.state);
-    if (runAt !== undefined) this.timers.scheduleAt(runAt);
-  }
-
   /** Stop timers, release waiters and leases. */
   #stop(reason: Error): void {
     this.timers.stop();
@@ -599,51 +412,4 @@ export class QueueCore {
     this.#telemetryStopped = true;
     this.instrumentation?.close();
   }
-}
-
-/**
- * Adds the transitions `record` makes to `into`, noted before it applies: a
- * transaction's are one per operation (its operations act on different jobs,
- * so each one's job before the transaction is its job before the operation),
- * and a dead-letter's include the flow parents it makes dead. With `queues`,
- * an enqueue (also one in a transaction) is counted there by its queue
- * instead of made a transition.
- */
-function transitionsOf(
-  state: State,
-  record: QueueRecord,
-  cause: TransitionCause | undefined,
-  at: number,
-  into: Transition[],
-  queues: string[] | null,
-): void {
-  // Most records are one transition of their own (an enqueue, a claim, an ack).
-  if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead && record.tag !== Tag.Remove) {
-    if (queues !== null && record.tag === Tag.Enqueue) queues.push(record.queue);
-    else into.push({ record, job: jobBefore(state, record), cause, at });
-    return;
-  }
-  /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */
-  let parentsDead: Set<string> | undefined;
-  for (const op of record.tag === Tag.Transaction ? record.ops : [record]) {
-    if (queues !== null && op.tag === Tag.Enqueue) {
-      queues.push(op.queue);
-      continue;
-    }
-    into.push({ record: op, job: jobBefore(state, op), cause, at });
-    // A dead-letter (or a removal) can take waiting flow parents with it.
-    if (op.tag !== Tag.Dead && op.tag !== Tag.Remove) continue;
-    for (const death of cascadedDeaths(state, op, at)) {
-      const id = death.job?.id ?? "";
-      parentsDead ??= new Set();
-      if (parentsDead.has(id)) continue;
-      parentsDead.add(id);
-      into.push(death);
-    }
-  }
-}
-
-/** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */
-function bulkSteps(): StepSizer {
-  return new StepSizer(BULK_RECORD_MIN_JOBS, BULK_RECORD_JOBS, BULK_STEP_MS_PER_JOB);
 }

@@ -1,0 +1,138 @@
+/** The scheduler's and the reaper's passes over an open queue: bulk records sized to slices, one slice per turn of the event loop. */
+import { ClaimLostError } from "../errors.js";
+import { StepSizer } from "../util/slices.js";
+import type { QueueCore } from "./core.js";
+import {
+  decideCancelledSweeps,
+  decideLeaseExpired,
+  decidePromotion,
+  decideSweeps,
+  nextRunAt,
+} from "./decisions.js";
+import { Pass } from "./pass.js";
+import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "./records/bulk.js";
+import { withProgress } from "./settle.js";
+
+/** First estimate of the cost of moving one job in a bulk record (ms). */
+const BULK_STEP_MS_PER_JOB = 0.004;
+
+/** The timer passes of one queue, each run one at a time, with the step sizes they learned. */
+export class TimerPasses {
+  readonly #core: QueueCore;
+  readonly #promotion = new Pass();
+  readonly #reaping = new Pass();
+  readonly #promotionSteps = bulkSteps();
+  readonly #expirySteps = bulkSteps();
+  readonly #sweepSteps = bulkSteps();
+  readonly #tombstoneSteps = bulkSteps();
+
+  constructor(core: QueueCore) {
+    this.#core = core;
+  }
+
+  /**
+   * The scheduler's pass: promote every due scheduled job, in records sized
+   * to a slice, one slice per turn of the event loop (the first at once),
+   * waking waiters; then re-arm. Resolves once its records are durable.
+   */
+  promoteDue(): Promise<void> {
+    const core = this.#core;
+    return this.#promotion.run((written) => {
+      const budget = core.sliceBudget();
+      const steps = this.#promotionSteps;
+      for (;;) {
+        const limit = steps.size(budget);
+        const record = core.closed ? undefined : decidePromotion(core.state, core.now(), limit)[0];
+        if (record === undefined) break;
+        const qs = core.state.queues.get(record.queue)!;
+        const before = qs.scheduled.size;
+        steps.begin();
+        written.push(core.commitInBackground([record]));
+        const promoted = before - qs.scheduled.size;
+        steps.end(promoted);
+        core.dispatch(record.queue);
+        if (
+          (promoted === 0 || budget.spent()) &&
+          decidePromotion(core.state, core.now(), 1).length > 0
+        )
+          return true;
+      }
+      this.rearmScheduler();
+      return false;
+    });
+  }
+
+  /**
+   * The reaper's pass: expire due leases, then age out done and dead jobs per
+   * their queue's retention; in records sized to a slice, one slice per turn
+   * of the event loop (the first at once). Resolves once its records are durable.
+   */
+  reap(): Promise<void> {
+    const core = this.#core;
+    return this.#reaping.run((written) => {
+      const budget = core.sliceBudget();
+      for (;;) {
+        if (core.closed) return false;
+        const now = core.now();
+        const expiry = this.#expirySteps;
+        expiry.begin();
+        const expired = core.leases.takeExpired(core.monotonicNow(), expiry.size(budget));
+        if (expired.length > 0) {
+          const requeued = new Set<string>();
+          const records = expired.map((lease) => {
+            lease.abort(new ClaimLostError(`lease of job ${lease.publicId} expired`));
+            const record = withProgress(decideLeaseExpired(core.state, lease.job, now), lease);
+            requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
+            return record;
+          });
+          written.push(core.commitInBackground(records, "lease_expired"));
+          expiry.end(expired.length);
+          for (const name of requeued) core.dispatch(name);
+          if (budget.spent()) return true;
+          continue;
+        }
+        // Tombstones of cancelled jobs past their queue's resultRetentionMs.
+        const dropping = this.#tombstoneSteps;
+        const drop = decideCancelledSweeps(
+          core.state,
+          core.settings.configs,
+          now,
+          dropping.size(budget),
+        )[0];
+        if (drop !== undefined) {
+          const before = core.state.cancelled.size;
+          dropping.begin();
+          written.push(core.commitInBackground([drop]));
+          const dropped = before - core.state.cancelled.size;
+          dropping.end(dropped);
+          if (dropped === 0 || budget.spent()) return dropped > 0;
+          continue;
+        }
+        const configs = core.settings.configs;
+        const steps = this.#sweepSteps;
+        const sweep = decideSweeps(core.state, configs, now, steps.size(budget))[0];
+        if (sweep === undefined) return false;
+        const qs = core.state.queues.get(sweep.queue)!;
+        const before = qs.doneKept + qs.deadByTime.size;
+        steps.begin();
+        written.push(core.commitInBackground([sweep]));
+        const swept = before - qs.doneKept - qs.deadByTime.size;
+        steps.end(swept);
+        if (swept === 0 || budget.spent())
+          return decideSweeps(core.state, configs, now, 1).length > 0;
+      }
+    });
+  }
+
+  /** Arms the scheduler's timer for the next due job, if any. */
+  rearmScheduler(): void {
+    const core = this.#core;
+    const runAt = nextRunAt(core.state);
+    if (runAt !== undefined) core.timers.scheduleAt(runAt);
+  }
+}
+
+/** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */
+function bulkSteps(): StepSizer {
+  return new StepSizer(BULK_RECORD_MIN_JOBS, BULK_RECORD_JOBS, BULK_STEP_MS_PER_JOB);
+}
