@@ -1,0 +1,282 @@
+/** A transaction's operations checked in order against the state and decided into the records of one transaction record. */
+import { ConflictError, DuplicateJobIdError, InvalidArgumentError } from "../errors.js";
+import { describeValue, invalidArgument } from "../validate.js";
+import type { QueueCore } from "./core.js";
+import { decideNack } from "./decisions.js";
+import { cancelTree, isWaitingParent } from "./flow-state.js";
+import { sameValue } from "./kv.js";
+import type { Lease } from "./leases.js";
+import { Tag } from "./records/tags.js";
+import type { TransactionOp } from "./records/transaction.js";
+import { Status } from "./state.js";
+import type { PayloadRef } from "./table.js";
+import { Flag, slot } from "./table.js";
+import type { Op, TransactionResult } from "./transaction-builder.js";
+import { MAX_TIMESTAMP_MS } from "./validate.js";
+
+/** The inline payload of a record whose payload is offloaded. */
+const EMPTY = new Uint8Array(0);
+
+/** The record and follow-up work a transaction's operations come to, decided against the state. */
+export interface Decided {
+  ops: TransactionOp[];
+  result: TransactionResult;
+  /** Leases the transaction settles (removed when it commits). */
+  settled: Lease[];
+  /** Claimed jobs it requests cancellation of (their leases abort once it commits). */
+  cancelRequested: number[];
+  /** Queues that get pending jobs; the earliest `runAt` scheduled. */
+  dispatch: Set<string>;
+  earliestRunAt: number;
+  /** A dedup key or job id hit: its holder may still be in flight. */
+  hit: boolean;
+  /** Operation indexes whose offloaded payload object a decided record references. */
+  offloaded: Set<number>;
+}
+
+function jobName(core: QueueCore, h: number): string {
+  return core.state.publicIdOf(h);
+}
+
+/**
+ * Checks `ops` in order against the state and decides the records; throws
+ * (deciding nothing that lasts) on the first that cannot be done.
+ */
+export function decide(
+  core: QueueCore,
+  ops: readonly Op[],
+  refs: ReadonlyMap<number, PayloadRef>,
+): Decided {
+  const state = core.state;
+  const now = core.now();
+  const decided: Decided = {
+    ops: [],
+    result: { enqueued: [], cancelled: [] },
+    settled: [],
+    cancelRequested: [],
+    dispatch: new Set(),
+    earliestRunAt: Number.POSITIVE_INFINITY,
+    hit: false,
+    offloaded: new Set(),
+  };
+  /** Jobs acted on so far → the operation that did. */
+  const used = new Map<number, string>();
+  const use = (h: number, what: string): void => {
+    const earlier = used.get(h);
+    if (earlier !== undefined)
+      throw new InvalidArgumentError(
+        `Expected each job to be acted on once per transaction, got job ${jobName(core, h)} in ${earlier} and ${what}`,
+      );
+    used.set(h, what);
+  };
+  /**
+   * Waiting flow parents an earlier dead-letter of this transaction makes
+   * dead (up the flow, as `apply` does): a later cancel finds them dead.
+   */
+  const deadParents = new Set<number>();
+  const diedAt = (h: number): void => {
+    for (let child = h; ; ) {
+      const parentId = state.table.extras(child)?.flowParent;
+      const parent = parentId === undefined ? -1 : state.find(parentId);
+      if (parent === -1 || !isWaitingParent(state, parent) || used.has(parent)) return;
+      deadParents.add(parent);
+      child = parent;
+    }
+  };
+  /** KV as the transaction's earlier operations left it (`null`: deleted). */
+  const kv = new Map<string, Uint8Array | null>();
+  const current = (key: string): Uint8Array | null =>
+    kv.has(key) ? kv.get(key)! : (state.kv.get(key) ?? null);
+  /** Caller ids and dedup keys (queue NUL key) taken by earlier enqueues → public id. */
+  const jobIds = new Set<string>();
+  const dedup = new Map<string, string>();
+  /**
+   * Jobs an earlier cancel of this transaction removes. Their caller id and
+   * dedup key are taken until the transaction commits (a transaction record
+   * is checked whole against the state before it), so an enqueue that would
+   * reuse them is refused rather than answered with a job about to be gone.
+   */
+  const removed = new Set<number>();
+  /** Log ids of the enqueues decided so far, by operation index (flow parents). */
+  const logIds: string[] = [];
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const what = `operation ${n} (tx.${op.kind})`;
+    switch (op.kind) {
+      case "enqueue": {
+        const { payload, options, arg } = op.job;
+        const { dedupKey, jobId, delayMs } = options;
+        const idHolder = jobId === undefined ? -1 : state.findPublic(jobId);
+        const keyHolder =
+          dedupKey === undefined ? undefined : state.queues.get(op.queue)?.dedup.get(dedupKey);
+        if (removed.has(idHolder) || (keyHolder !== undefined && removed.has(keyHolder)))
+          throw new InvalidArgumentError(
+            `Expected ${what} to use a ${removed.has(idHolder) ? "jobId" : "dedupKey"} no job of this transaction cancels, got ${JSON.stringify(removed.has(idHolder) ? jobId : dedupKey)} (cancel in one transaction, enqueue in the next)`,
+          );
+        if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
+          // A flow is added whole or not at all: its jobs cannot be skipped.
+          if (op.flow !== undefined)
+            throw new DuplicateJobIdError(
+              `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${jobIds.has(jobId) ? " earlier in this flow" : ""})`,
+            );
+          decided.result.enqueued.push({ id: jobId, created: false });
+          decided.hit = true;
+          break;
+        }
+        if (dedupKey !== undefined) {
+          const key = `${op.queue}\u0000${dedupKey}`;
+          const holder = state.queues.get(op.queue)?.dedup.get(dedupKey);
+          const earlier = dedup.get(key);
+          if (holder !== undefined || earlier !== undefined) {
+            decided.result.enqueued.push({
+              id: earlier ?? state.publicIdOf(holder!),
+              created: false,
+            });
+            decided.hit = true;
+            break;
+          }
+        }
+        if (delayMs !== undefined && now + delayMs > MAX_TIMESTAMP_MS)
+          throw invalidArgument(
+            `${arg}.delayMs`,
+            `at most ${MAX_TIMESTAMP_MS - now} (the latest storable time, from now)`,
+            delayMs,
+          );
+        const id = core.ids.next(now);
+        const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
+        const scheduled = runAt !== undefined && runAt > now;
+        const payloadRef = refs.get(n);
+        // Used only if the whole transaction is decided: a later operation may still throw.
+        if (payloadRef !== undefined) decided.offloaded.add(n);
+        decided.ops.push({
+          tag: Tag.Enqueue,
+          id,
+          queue: op.queue,
+          payload: payloadRef === undefined ? payload : EMPTY,
+          ...(payloadRef === undefined ? {} : { payloadRef }),
+          timeoutMs: options.timeoutMs,
+          headers: options.headers,
+          trace: op.job.trace,
+          priority: options.priority,
+          maxAttempts: options.maxAttempts,
+          enqueuedAt: now,
+          runAt: scheduled ? runAt : undefined,
+          dedupKey,
+          ...(jobId === undefined ? {} : { jobId }),
+          ...(op.flow?.parent === undefined ? {} : { flowParent: logIds[op.flow.parent]! }),
+          ...(op.flow?.waits === true ? { waitsForChildren: true } : {}),
+          ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
+        });
+        logIds[n] = id;
+        const publicId = jobId ?? id;
+        if (jobId !== undefined) jobIds.add(jobId);
+        if (dedupKey !== undefined) dedup.set(`${op.queue}\u0000${dedupKey}`, publicId);
+        decided.result.enqueued.push({ id: publicId, created: true });
+        if (op.flow?.waits === true) break;
+        if (scheduled) decided.earliestRunAt = Math.min(decided.earliestRunAt, runAt);
+        else decided.dispatch.add(op.queue);
+        break;
+      }
+      case "ack":
+      case "nack":
+      case "deadLetter": {
+        const lease = core.liveLease(op.claim, `tx.${op.kind}`);
+        use(lease.job, what);
+        decided.settled.push(lease);
+        // Its group may be under its claim cap again: claims waiting for that are served.
+        decided.dispatch.add(lease.queue);
+        if (op.kind === "ack") {
+          const keep =
+            op.result !== undefined ||
+            core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
+          decided.ops.push(
+            op.result === undefined
+              ? { tag: Tag.Ack, id: lease.id, keep, at: now }
+              : { tag: Tag.Ack, id: lease.id, keep, at: now, result: op.result },
+          );
+        } else if (op.kind === "deadLetter") {
+          decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
+          diedAt(lease.job);
+        } else {
+          const record = decideNack(
+            state,
+            lease.job,
+            core.settings.configs.get(lease.queue),
+            now,
+            op.error,
+          );
+          decided.ops.push(record);
+          if (record.tag === Tag.Dead) diedAt(lease.job);
+          if (record.tag === Tag.Retry && record.runAt !== undefined)
+            decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
+        }
+        break;
+      }
+      case "cancel": {
+        const h = core.findJob(op.id);
+        const status = h === -1 ? null : state.statusOf(h);
+        if (
+          status === null ||
+          status === Status.Done ||
+          status === Status.Dead ||
+          deadParents.has(h)
+        ) {
+          decided.result.cancelled.push("not_found");
+          break;
+        }
+        use(h, what);
+        const id = state.idOf(h);
+        if (isWaitingParent(state, h)) {
+          // A flow parent: its children that have not ended go with it (as `Queue.cancel`);
+          // those this transaction settled already are left to that.
+          const tree = cancelTree(state, h, now);
+          for (const record of tree.records) {
+            const c = state.find(record.id);
+            if (c !== h && used.has(c)) continue;
+            if (c !== h) use(c, what);
+            decided.ops.push(record);
+            if (record.tag === Tag.CancelRequest) decided.cancelRequested.push(c);
+            else removed.add(c);
+          }
+          decided.result.cancelled.push("removed");
+          break;
+        }
+        if (status !== Status.Claimed) {
+          decided.ops.push({ tag: Tag.Cancel, id, at: now });
+          removed.add(h);
+          decided.result.cancelled.push("removed");
+          break;
+        }
+        if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) === 0) {
+          decided.ops.push({ tag: Tag.CancelRequest, id });
+          decided.cancelRequested.push(h);
+        }
+        decided.result.cancelled.push("requested");
+        break;
+      }
+      case "kvPut":
+        kv.set(op.key, op.value);
+        decided.ops.push({ tag: Tag.KvPut, key: op.key, value: op.value });
+        break;
+      case "kvDelete":
+        if (current(op.key) !== null) decided.ops.push({ tag: Tag.KvDelete, key: op.key });
+        kv.set(op.key, null);
+        break;
+      case "kvCheck": {
+        const found = current(op.key);
+        if (!sameValue(found, op.expected))
+          throw new ConflictError(
+            `transaction ${what}: key ${describeValue(op.key)} ${
+              found === null ? "is absent" : `holds ${found.byteLength} bytes`
+            }, expected ${op.expected === null ? "it absent" : `${op.expected.byteLength} bytes`}${
+              found !== null && op.expected !== null && found.byteLength === op.expected.byteLength
+                ? " (different bytes)"
+                : ""
+            }; nothing was written`,
+          );
+        break;
+      }
+    }
+  }
+  return decided;
+}
