@@ -4,9 +4,12 @@
  * a record that does not fit the state is an {@link ApplyError} and changes
  * nothing. Bulk records (promotion, sweeps) carry a limit, so one `apply`
  * never moves more than {@link BULK_RECORD_JOBS} jobs on the live path.
+ *
+ * Transactions are applied in `apply-tx.ts`; where a job sits in its
+ * status indexes is kept by `placement.ts`.
  */
 import { applyTransaction } from "./apply-tx.js";
-import { doneIndexOf, oldestDone } from "./done-order.js";
+import { oldestDone } from "./done-order.js";
 import {
   addChild,
   type ChildOutcome,
@@ -21,109 +24,23 @@ import {
   reopenDeadChildren,
   unlinkChildren,
 } from "./flow-state.js";
-import { groupOf, groupOnlyExtras, groupUngrouped } from "./groups.js";
+import { groupOf, groupOnlyExtras } from "./groups.js";
 import type { HandleIndex } from "./handle-index.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
+import { ApplyError, jobIn, place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import { DecodedEnqueue } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import { bury, firedUpToOnSet } from "./schedules/tombstones.js";
-import { type QueueState, type State, Status, type StatusCode } from "./state.js";
-import { Flag, ID_BYTES, type JobExtras, slot } from "./table.js";
+import { type QueueState, type State, Status } from "./state.js";
+import { Flag, ID_BYTES, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
 
 export { MAX_HISTORY } from "./history.js";
+export { ApplyError, place, releaseDedup, STATUS_NAMES, unindex, withExtras } from "./placement.js";
 
-/** A record that does not fit the state it is applied to (a bug, or a damaged log). */
-export class ApplyError extends Error {
-  override name = "ApplyError";
-}
-
-export const STATUS_NAMES = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 const MAX_U32 = 2 ** 32 - 1;
-
-function jobIn(state: State, id: string, allowed: readonly StatusCode[], what: string): number {
-  const h = state.find(id);
-  if (h === -1) throw new ApplyError(`${what}: no job ${id}`);
-  const status = state.statusOf(h);
-  if (!allowed.includes(status))
-    throw new ApplyError(`${what}: job ${id} is ${STATUS_NAMES[status]}`);
-  return h;
-}
-
-/** Take job `h` out of the index of its current status (its row is unchanged). */
-export function unindex(state: State, h: number): void {
-  const qs = state.queueOf(h);
-  switch (state.statusOf(h)) {
-    case Status.Pending:
-      qs.pending.delete(h);
-      qs.groups?.removePending(groupOf(state, h), h);
-      return;
-    case Status.Scheduled:
-      qs.scheduled.delete(h);
-      return;
-    case Status.Claimed:
-      qs.claimed.delete(h);
-      qs.groups?.removeClaimed(groupOf(state, h));
-      return;
-    case Status.Done:
-      doneIndexOf(state, qs, h).delete(h);
-      return;
-    case Status.Dead:
-      qs.deadBySeq.delete(h);
-      qs.deadByTime.delete(h);
-      return;
-  }
-}
-
-/** Sets status and `at` of job `h` (already out of every index) and puts it in that status's index. */
-export function place(state: State, h: number, status: StatusCode, at: number): void {
-  const page = state.table.write(h);
-  const i = slot(h);
-  page.status[i] = status;
-  page.at[i] = at;
-  const qs = state.queueList[page.queue[i]!]!;
-  if (
-    qs.groups === null &&
-    (status === Status.Pending || status === Status.Claimed) &&
-    state.table.extras(h)?.groupKey !== undefined
-  )
-    groupUngrouped(state, qs); // the queue's first grouped job: what it holds has no group
-  switch (status) {
-    case Status.Pending:
-      qs.pending.insert(h);
-      qs.groups?.addPending(groupOf(state, h), h);
-      return;
-    case Status.Scheduled:
-      qs.scheduled.insert(h);
-      return;
-    case Status.Claimed:
-      qs.claimed.insert(h);
-      qs.groups?.addClaimed(groupOf(state, h));
-      return;
-    case Status.Done:
-      doneIndexOf(state, qs, h).insert(h);
-      return;
-    case Status.Dead:
-      qs.deadBySeq.insert(h);
-      qs.deadByTime.insert(h);
-      return;
-  }
-}
-
-export function withExtras(state: State, h: number, change: JobExtras): void {
-  state.table.setExtras(h, { ...state.table.extras(h), ...change });
-}
-
-export function releaseDedup(state: State, h: number): void {
-  const extras = state.table.extras(h);
-  const key = extras?.dedupKey;
-  if (key === undefined) return;
-  const qs = state.queueOf(h);
-  if (qs.dedup.get(key) === h) qs.dedup.delete(key);
-  withExtras(state, h, { dedupKey: undefined });
-}
 
 /**
  * Removes job `h` from the state: indexes, dedup key, id index, payload
