@@ -2,24 +2,17 @@
  * `FileStore`: the object store in a local directory — atomic creates and
  * overwrites, listing in key order, durable directories. Temp files live in
  * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`,
- * creating the root directory in `file-root.ts`.
+ * creating the root directory in `file-root.ts`, creating and fsyncing
+ * directories in `file-dirs.ts`.
  */
 import type { Dirent } from "node:fs";
-import {
-  type FileHandle,
-  link,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  stat,
-  unlink,
-} from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { type FileHandle, link, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
 import { mapLimited } from "../util/limited.js";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import {
   decodeEntryName,
@@ -28,7 +21,6 @@ import {
   isValidSegment,
   keySegments,
 } from "./file-keys.js";
-import { createRoot } from "./file-root.js";
 import { TEMP_FOLDER, TempFiles } from "./file-temp.js";
 import { compareKeys } from "./key-order.js";
 import {
@@ -102,12 +94,8 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
 export class FileStore implements ObjectStore {
   readonly #root: string;
   readonly #fsync: boolean;
-  /** Directories (relative to the root) known to exist, or being created. */
-  readonly #dirs = new Map<string, Promise<void>>();
-  /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
-  readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
-  /** Open handles of directories with fsyncs queued back to back (closed when the run ends). */
-  readonly #dirHandles = new Map<string, Promise<FileHandle>>();
+  /** Its directories: created with their parents synced, fsyncs shared. */
+  readonly #dirs: FileDirs;
   readonly #timeoutMs: number;
   readonly #temp: TempFiles;
   /**
@@ -137,7 +125,8 @@ export class FileStore implements ObjectStore {
         `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`,
       );
     this.#timeoutMs = timeoutMs;
-    this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#ensureDir(TEMP_FOLDER));
+    this.#dirs = new FileDirs(this.#root, this.#fsync);
+    this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#dirs.ensureDir(TEMP_FOLDER));
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -194,7 +183,10 @@ export class FileStore implements ObjectStore {
     let closed: Promise<void> = Promise.resolve();
     const placed = { dir: target.dir };
     try {
-      const [written] = await Promise.all([this.#temp.write(body), this.#ensureDir(target.dir)]);
+      const [written] = await Promise.all([
+        this.#temp.write(body),
+        this.#dirs.ensureDir(target.dir),
+      ]);
       temp = written.path;
       closed = written.closed;
       // The temp file's bytes are durable; closing it overlaps with the link.
@@ -217,7 +209,7 @@ export class FileStore implements ObjectStore {
       if (this.#fsync) this.#unsynced.set(target.file, placed);
       // After a link the temp name remains; drop it while the directory syncs.
       await Promise.all([
-        this.#syncDir(target.dir),
+        this.#dirs.syncDir(target.dir),
         create ? unlink(written.path).catch(() => {}) : undefined,
       ]);
       if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
@@ -245,7 +237,7 @@ export class FileStore implements ObjectStore {
       throw fileStoreError(this.describe(), "delete", key, err);
     }
     try {
-      await this.#syncDir(target.dir);
+      await this.#dirs.syncDir(target.dir);
     } catch (err) {
       throw fileStoreError(this.describe(), "delete", key, err);
     }
@@ -374,116 +366,13 @@ export class FileStore implements ObjectStore {
   }
 
   /**
-   * Make sure `dir` (relative; "" is the root) exists, creating missing
-   * levels one at a time and fsyncing the parent of each new one, so a
-   * write acknowledged inside it cannot lose its directory in a crash.
-   * Concurrent callers share one creation per directory.
-   */
-  #ensureDir(dir: string): Promise<void> {
-    const known = this.#dirs.get(dir);
-    if (known !== undefined) return known;
-    const creation = (async () => {
-      if (dir === "") {
-        // `created` is the topmost new level; each new level's parent must be synced.
-        const created = await createRoot(this.#root);
-        if (created === undefined || !this.#fsync) return;
-        const parents: string[] = [];
-        for (let level = this.#root; ; level = dirname(level)) {
-          parents.push(dirname(level));
-          if (level === created || level === dirname(level)) break;
-        }
-        await Promise.all(parents.map((parent) => this.#fsyncPath(parent)));
-        return;
-      }
-      const slash = dir.lastIndexOf("/");
-      const parent = slash < 0 ? "" : dir.slice(0, slash);
-      await this.#ensureDir(parent);
-      try {
-        await mkdir(join(this.#root, dir));
-      } catch (err) {
-        if (errorCode(err) === "EEXIST") return;
-        throw err;
-      }
-      await this.#syncDir(parent);
-    })();
-    this.#dirs.set(dir, creation);
-    // Forget failures so a later call retries.
-    creation.catch(() => this.#dirs.delete(dir));
-    return creation;
-  }
-
-  /**
    * Makes `file` durable if a put placed it and its directory fsync has not
    * succeeded since: fsyncs its directory now (rejects if that fails).
    */
   async #settle(file: string): Promise<void> {
     const placed = this.#unsynced.get(file);
     if (placed === undefined) return;
-    await this.#syncDir(placed.dir);
+    await this.#dirs.syncDir(placed.dir);
     if (this.#unsynced.get(file) === placed) this.#unsynced.delete(file);
-  }
-
-  /**
-   * fsync a directory (relative to the root). A caller needs an fsync that
-   * starts after its change: if one is already running it may have started
-   * too early, so callers arriving meanwhile share a single follow-up fsync.
-   */
-  #syncDir(dir: string): Promise<void> {
-    if (!this.#fsync) return Promise.resolve();
-    const inFlight = this.#dirSyncs.get(dir);
-    if (inFlight === undefined) return this.#startDirSync(dir);
-    inFlight.next ??= inFlight.running.then(
-      () => this.#startDirSync(dir),
-      () => this.#startDirSync(dir),
-    );
-    return inFlight.next;
-  }
-
-  #startDirSync(dir: string): Promise<void> {
-    const entry: { running: Promise<void>; next?: Promise<void> } = {
-      running: Promise.resolve(),
-    };
-    entry.running = this.#fsyncDir(dir, entry).finally(() => {
-      if (this.#dirSyncs.get(dir) === entry) this.#dirSyncs.delete(dir);
-    });
-    this.#dirSyncs.set(dir, entry);
-    return entry.running;
-  }
-
-  /**
-   * One fsync of directory `dir`. While writers keep the directory busy
-   * (another fsync is queued behind this one) its handle stays open for the
-   * next; the last fsync of a run closes it, so an idle store holds no
-   * descriptors.
-   */
-  async #fsyncDir(dir: string, entry: { next?: Promise<void> }): Promise<void> {
-    let opening = this.#dirHandles.get(dir);
-    if (opening === undefined) {
-      opening = open(join(this.#root, dir), "r");
-      this.#dirHandles.set(dir, opening);
-      opening.catch(() => {
-        if (this.#dirHandles.get(dir) === opening) this.#dirHandles.delete(dir);
-      });
-    }
-    const handle = await opening;
-    let failed = true;
-    try {
-      await handle.sync();
-      failed = false;
-    } finally {
-      if ((failed || entry.next === undefined) && this.#dirHandles.get(dir) === opening) {
-        this.#dirHandles.delete(dir);
-        await handle.close();
-      }
-    }
-  }
-
-  async #fsyncPath(path: string): Promise<void> {
-    const handle = await open(path, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
   }
 }

@@ -1,0 +1,125 @@
+/** The directories of a `FileStore`: each created once with its new levels' parents fsynced, and directory fsyncs shared between concurrent writers. */
+import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { errorCode } from "./file-errors.js";
+import { createRoot } from "./file-root.js";
+
+/** The directories under one `FileStore` root. */
+export class FileDirs {
+  readonly #root: string;
+  readonly #fsync: boolean;
+  /** Directories (relative to the root) known to exist, or being created. */
+  readonly #dirs = new Map<string, Promise<void>>();
+  /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
+  readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+  /** Open handles of directories with fsyncs queued back to back (closed when the run ends). */
+  readonly #dirHandles = new Map<string, Promise<FileHandle>>();
+
+  constructor(root: string, fsync: boolean) {
+    this.#root = root;
+    this.#fsync = fsync;
+  }
+
+  /**
+   * Make sure `dir` (relative; "" is the root) exists, creating missing
+   * levels one at a time and fsyncing the parent of each new one, so a
+   * write acknowledged inside it cannot lose its directory in a crash.
+   * Concurrent callers share one creation per directory.
+   */
+  ensureDir(dir: string): Promise<void> {
+    const known = this.#dirs.get(dir);
+    if (known !== undefined) return known;
+    const creation = (async () => {
+      if (dir === "") {
+        // `created` is the topmost new level; each new level's parent must be synced.
+        const created = await createRoot(this.#root);
+        if (created === undefined || !this.#fsync) return;
+        const parents: string[] = [];
+        for (let level = this.#root; ; level = dirname(level)) {
+          parents.push(dirname(level));
+          if (level === created || level === dirname(level)) break;
+        }
+        await Promise.all(parents.map((parent) => this.#fsyncPath(parent)));
+        return;
+      }
+      const slash = dir.lastIndexOf("/");
+      const parent = slash < 0 ? "" : dir.slice(0, slash);
+      await this.ensureDir(parent);
+      try {
+        await mkdir(join(this.#root, dir));
+      } catch (err) {
+        if (errorCode(err) === "EEXIST") return;
+        throw err;
+      }
+      await this.syncDir(parent);
+    })();
+    this.#dirs.set(dir, creation);
+    // Forget failures so a later call retries.
+    creation.catch(() => this.#dirs.delete(dir));
+    return creation;
+  }
+
+  /**
+   * fsync a directory (relative to the root). A caller needs an fsync that
+   * starts after its change: if one is already running it may have started
+   * too early, so callers arriving meanwhile share a single follow-up fsync.
+   */
+  syncDir(dir: string): Promise<void> {
+    if (!this.#fsync) return Promise.resolve();
+    const inFlight = this.#dirSyncs.get(dir);
+    if (inFlight === undefined) return this.#startDirSync(dir);
+    inFlight.next ??= inFlight.running.then(
+      () => this.#startDirSync(dir),
+      () => this.#startDirSync(dir),
+    );
+    return inFlight.next;
+  }
+
+  #startDirSync(dir: string): Promise<void> {
+    const entry: { running: Promise<void>; next?: Promise<void> } = {
+      running: Promise.resolve(),
+    };
+    entry.running = this.#fsyncDir(dir, entry).finally(() => {
+      if (this.#dirSyncs.get(dir) === entry) this.#dirSyncs.delete(dir);
+    });
+    this.#dirSyncs.set(dir, entry);
+    return entry.running;
+  }
+
+  /**
+   * One fsync of directory `dir`. While writers keep the directory busy
+   * (another fsync is queued behind this one) its handle stays open for the
+   * next; the last fsync of a run closes it, so an idle store holds no
+   * descriptors.
+   */
+  async #fsyncDir(dir: string, entry: { next?: Promise<void> }): Promise<void> {
+    let opening = this.#dirHandles.get(dir);
+    if (opening === undefined) {
+      opening = open(join(this.#root, dir), "r");
+      this.#dirHandles.set(dir, opening);
+      opening.catch(() => {
+        if (this.#dirHandles.get(dir) === opening) this.#dirHandles.delete(dir);
+      });
+    }
+    const handle = await opening;
+    let failed = true;
+    try {
+      await handle.sync();
+      failed = false;
+    } finally {
+      if ((failed || entry.next === undefined) && this.#dirHandles.get(dir) === opening) {
+        this.#dirHandles.delete(dir);
+        await handle.close();
+      }
+    }
+  }
+
+  async #fsyncPath(path: string): Promise<void> {
+    const handle = await open(path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
