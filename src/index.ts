@@ -20,6 +20,7 @@ export { consoleLogger, type Logger, silentLogger } from "./logger.js";
 export {
   type AckOptions,
   type AttemptOutcome,
+  type CancelledJobInfo,
   type CancelOutcome,
   type CatchUp,
   type Claim,

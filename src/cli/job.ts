@@ -1,5 +1,6 @@
 /** `taquba job`: one job with its attempt history, result and progress, read-only. */
 import type { JobAttempt, JobRecord } from "../queue/types.js";
+import type { CancelledJobInfo } from "../queue/views.js";
 import { defineCommand } from "./args.js";
 import { CommandFailure } from "./io.js";
 import {
@@ -14,8 +15,9 @@ import {
 const HELP = `Usage: taquba job <job-id> [options]
 
 One job: its fields, payload and result (as UTF-8 text, or hex:… when they
-are not text), and how each attempt ended. Read-only. Exits 1 when there is
-no such job.
+are not text), and how each attempt ended. A cancelled job is shown from
+what its cancel left (queue, cancel time, history) for the queue's result
+retention. Read-only. Exits 1 when there is no such job.
 
 Options:
 ${STORE_HELP}
@@ -57,6 +59,17 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
   return `${lines.join("\n")}\n${history.map(describeAttempt).join("")}`;
 }
 
+function describeCancelled(job: CancelledJobInfo): string {
+  const lines = [
+    `id           ${job.id}`,
+    `queue        ${job.queue}`,
+    "status       cancelled",
+    `cancelled    ${time(job.cancelledAt)}`,
+    "history",
+  ];
+  return `${lines.join("\n")}\n${job.history.map(describeAttempt).join("")}`;
+}
+
 export const jobCommand = defineCommand({
   name: "job",
   summary: "show one job with its history and result (read-only)",
@@ -66,7 +79,13 @@ export const jobCommand = defineCommand({
     const [id] = positionals(parsed.positionals, ["job-id"]);
     const reader = await openReader(parsed.values);
     const job = await reader.loadJob(id!);
-    if (job === null) throw new CommandFailure(`no job with id ${JSON.stringify(id)}`);
+    if (job === null) {
+      const cancelled = reader.cancelledJob(id!);
+      if (cancelled === null) throw new CommandFailure(`no job with id ${JSON.stringify(id)}`);
+      if (parsed.values.json) io.out(toJson({ ...cancelled, status: "cancelled" }));
+      else io.out(describeCancelled(cancelled));
+      return 0;
+    }
     const history = reader.attemptHistory(id!);
     if (parsed.values.json) io.out(toJson({ ...job, history }));
     else io.out(describeJob(job, job.payload, history));

@@ -85,3 +85,4 @@ export {
   type WakeOutcome,
 } from "./types.js";
 export { MAX_TIMESTAMP_MS } from "./validate.js";
+export type { CancelledJobInfo } from "./views.js";

@@ -22,7 +22,15 @@ import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
-import { attemptHistoryOf, deadJobsPage, jobToRecord, queueNames, queueStats } from "./views.js";
+import {
+  attemptHistoryOf,
+  type CancelledJobInfo,
+  cancelledJobOf,
+  deadJobsPage,
+  jobToRecord,
+  queueNames,
+  queueStats,
+} from "./views.js";
 
 /**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
@@ -173,6 +181,21 @@ export class QueueReader {
    */
   attemptHistory(id: string): JobAttempt[] {
     return attemptHistoryOf(this.#state, checkString(id, "id"));
+  }
+
+  /**
+   * What is left of job `id` after a cancel (its queue, cancel time and
+   * attempt history ending with `cancelled`), kept for its queue's
+   * `resultRetentionMs`; `null` when the id is unknown, not cancelled, or in
+   * use again.
+   * @example
+   * ```ts
+   * const gone = reader.getJob(id) === null ? reader.cancelledJob(id) : null;
+   * if (gone) console.log(`cancelled at ${new Date(gone.cancelledAt).toISOString()}`);
+   * ```
+   */
+  cancelledJob(id: string): CancelledJobInfo | null {
+    return cancelledJobOf(this.#state, checkString(id, "id")) ?? null;
   }
 
   /** Every schedule, by name, with its next fire time (as of the snapshot). */

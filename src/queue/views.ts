@@ -104,6 +104,32 @@ export function attemptHistoryOf(state: State, id: string): JobAttempt[] {
   return history === undefined ? [] : decodeHistory(history);
 }
 
+/** What is left of a cancelled job (its tombstone), as `QueueReader.cancelledJob` shows it. */
+export interface CancelledJobInfo {
+  readonly id: string;
+  readonly queue: string;
+  /** When it was cancelled (wall time of the cancel record). */
+  readonly cancelledAt: number;
+  /** How its attempts ended, oldest first, ending with `cancelled`. */
+  readonly history: JobAttempt[];
+}
+
+/**
+ * The tombstone of job `id` if it was cancelled and is still remembered
+ * (for its queue's `resultRetentionMs`) and the id is not in use again.
+ */
+export function cancelledJobOf(state: State, id: string): CancelledJobInfo | undefined {
+  if (state.findPublic(id) !== -1) return undefined;
+  const tombstone = state.cancelled.get(id);
+  if (tombstone === undefined) return undefined;
+  return {
+    id: tombstone.id,
+    queue: state.queueList[tombstone.queue]!.name,
+    cancelledAt: tombstone.at,
+    history: tombstone.history,
+  };
+}
+
 /**
  * How job `id` ended if it did (done, dead, or cancelled and still
  * remembered by its tombstone), else `undefined` (also for an unknown id).

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { runCli } from "../../src/cli/run.js";
+import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
@@ -106,6 +107,41 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
       progress: unknown;
     };
     assert.deepEqual(json.progress, { row: 2, of: 2 });
+  });
+
+  it("job <id> of a cancelled job shows its tombstone: queue, cancel time and history", async () => {
+    const dir = await temp.make();
+    // Recent enough that reopening does not sweep the tombstone away.
+    const clock = new ManualClock(Math.floor(Date.now() / 1_000) * 1_000 - 60_000);
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger, clock });
+    const id = await queue.enqueue("mail", "x");
+    clock.advance(1_000);
+    const at = new Date(clock.now()).toISOString().replaceAll(".", "\\.");
+    assert.equal(await queue.cancel(id), "removed");
+    await queue.close();
+    const out = await cli("job", id, "--store", dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, new RegExp(`^id +${id}$`, "m"));
+    assert.match(out.stdout, /^queue +mail$/m);
+    assert.match(out.stdout, /^status +cancelled$/m);
+    assert.match(out.stdout, new RegExp(`^cancelled +${at}$`, "m"));
+    assert.match(out.stdout, new RegExp(`^ +#0 cancelled +at ${at}$`, "m"));
+    const json = JSON.parse((await cli("job", id, "--json", "--store", dir)).stdout) as {
+      status: string;
+      queue: string;
+      cancelledAt: number;
+      history: { outcome: string }[];
+    };
+    assert.equal(json.status, "cancelled");
+    assert.equal(json.queue, "mail");
+    assert.equal(json.cancelledAt, clock.now());
+    assert.deepEqual(
+      json.history.map((a) => a.outcome),
+      ["cancelled"],
+    );
+    const missing = await cli("job", "nope", "--store", dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no job with id "nope"/);
   });
 
   it("pause and resume open the store as writer, are durable, and never create a store", async () => {
