@@ -1,4 +1,5 @@
 import { type RunnableWorkload, runnable } from "../lib/workload.js";
+import { cancelCost } from "./cancel-cost.js";
 import { cancelledSlices } from "./cancelled-slices.js";
 import { ceiling } from "./ceiling.js";
 import { claimBatch } from "./claim-batch.js";
@@ -42,6 +43,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(kvSlices),
   runnable(cancelledSlices),
   runnable(flowAdmin),
+  runnable(cancelCost),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

@@ -21,7 +21,13 @@
 import { BTree, compareStrings } from "../util/btree.js";
 import { asBuffer, ByteReader, ByteWriter, DecodeError, prefixedBytes } from "./binary.js";
 import { latin1Slice } from "./buffer-codecs.js";
-import { decodeHistory, type EncodedHistory, readHistory, skipHistory } from "./history.js";
+import {
+  decodeHistory,
+  type EncodedHistory,
+  readHistory,
+  skipHistory,
+  varintChars,
+} from "./history.js";
 import type { JobAttempt } from "./types.js";
 
 /** A cancelled job as its tombstone keeps it. */
@@ -67,6 +73,13 @@ function readerOf(entry: string): ByteReader {
   return new ByteReader(Buffer.from(entry, "latin1"), TIME_BYTES);
 }
 
+/** Whether `id` is ASCII and under 128 chars: its UTF-8 bytes are its chars, its length one varint byte. */
+function isShortAscii(id: string): boolean {
+  if (id.length >= 0x80) return false;
+  for (let k = 0; k < id.length; k++) if (id.charCodeAt(k) >= 0x80) return false;
+  return true;
+}
+
 /** Encodes a tombstone (see the module comment). */
 export function encodeTombstone(
   id: string,
@@ -74,6 +87,23 @@ export function encodeTombstone(
   at: number,
   history: EncodedHistory,
 ): string {
+  if (isShortAscii(id)) {
+    // Built as a string directly: the history already is one (latin1), and
+    // a round trip through a buffer would copy it twice more.
+    const high = Math.floor(at / TWO_32);
+    const low = at - high * TWO_32;
+    const time = String.fromCharCode(
+      high >>> 24,
+      (high >>> 16) & 0xff,
+      (high >>> 8) & 0xff,
+      high & 0xff,
+      low >>> 24,
+      (low >>> 16) & 0xff,
+      (low >>> 8) & 0xff,
+      low & 0xff,
+    );
+    return time + varintChars(queue) + String.fromCharCode(id.length) + id + history;
+  }
   const w = new ByteWriter(TIME_BYTES + 40 + history.length);
   const high = Math.floor(at / TWO_32);
   const low = at - high * TWO_32;
@@ -154,8 +184,11 @@ export class CancelledJobs {
 
   /** Remembers the cancel of job `id` of queue `queue` at `at`, replacing any tombstone of that id. */
   add(id: string, queue: number, at: number, history: EncodedHistory): void {
-    this.delete(id);
-    this.#insert(id, queue, encodeTombstone(id, queue, at, history));
+    // One hash of the id for the lookup of an older tombstone and the insert.
+    const shard = this.#shard(id);
+    const old = shard.get(id);
+    if (old !== undefined) this.#forget(shard, id, old);
+    this.#insert(shard, id, queue, encodeTombstone(id, queue, at, history));
   }
 
   /** Forgets the tombstone of `id` (its id is in use again); whether there was one. */
@@ -163,11 +196,15 @@ export class CancelledJobs {
     const shard = this.#shard(id);
     const entry = shard.get(id);
     if (entry === undefined) return false;
+    this.#forget(shard, id, entry);
+    return true;
+  }
+
+  #forget(shard: Map<string, string>, id: string, entry: string): void {
     shard.delete(id);
     this.#size--;
     this.#byQueue.get(keyOf(entry).queue)?.delete(entry);
     this.#encodedBytes -= entryBytes(entry);
-    return true;
   }
 
   /** Cancel time of the oldest tombstone of queue `queue`, or undefined when it has none. */
@@ -226,9 +263,10 @@ export class CancelledJobs {
     const entry = latin1Slice(r.buffer, from, from + length);
     if (queue >= queues)
       throw new DecodeError(`cancelled-job tombstone names queue ${queue} of ${queues}`);
-    if (this.#shard(id).has(id))
+    const shard = this.#shard(id);
+    if (shard.has(id))
       throw new DecodeError(`snapshot holds the tombstone of job ${JSON.stringify(id)} twice`);
-    this.#insert(id, queue, entry);
+    this.#insert(shard, id, queue, entry);
   }
 
   #shard(id: string): Map<string, string> {
@@ -237,8 +275,8 @@ export class CancelledJobs {
     return this.#byId[(hash ^ (hash >>> 16)) & (ID_SHARDS - 1)]!;
   }
 
-  #insert(id: string, queue: number, entry: string): void {
-    this.#shard(id).set(id, entry);
+  #insert(shard: Map<string, string>, id: string, queue: number, entry: string): void {
+    shard.set(id, entry);
     this.#size++;
     let tree = this.#byQueue.get(queue);
     if (tree === undefined) {

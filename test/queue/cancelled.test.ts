@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
+import { ByteWriter } from "../../src/queue/binary.js";
 import { CancelledJobs, decodeTombstone, encodeTombstone } from "../../src/queue/cancelled.js";
 import { QueueConfigs } from "../../src/queue/config.js";
 import { decideCancelledSweeps, decideNack, decideRelease } from "../../src/queue/decisions.js";
@@ -39,6 +40,31 @@ describe("tombstones of cancelled jobs", () => {
       sorted.map((entry) => decodeTombstone(entry).at),
       [...times].sort((a, b) => a - b),
     );
+  });
+
+  it("are exactly the bytes a checkpoint stores, whatever the id, queue index and time", () => {
+    const ids = [
+      "01J0000000000000000000000A",
+      "",
+      "ünï©ødé ✓ id",
+      "x".repeat(127),
+      "y".repeat(200),
+    ];
+    for (const at of [0, 255, 2 ** 32 - 1, 2 ** 32, NOW, MAX_TIMESTAMP_MS])
+      for (const id of ids)
+        for (const queue of [0, 127, 128, 70_000]) {
+          const w = new ByteWriter();
+          const time = Buffer.alloc(8);
+          time.writeBigUInt64BE(BigInt(at));
+          w.latin1(time.toString("latin1"));
+          w.varint(queue);
+          w.string(id);
+          w.latin1(HISTORY);
+          assert.equal(
+            encodeTombstone(id, queue, at, HISTORY),
+            Buffer.from(w.finish()).toString("latin1"),
+          );
+        }
   });
 
   it("are found by id, swept per queue oldest first whatever order they came in, and forgotten by id", () => {
