@@ -74,6 +74,23 @@ export class JobNotFoundError extends TaqubaError {
   readonly code = "JOB_NOT_FOUND" as const;
 }
 
+/**
+ * `requeueDeadJob` of a dead job whose flow lost a child to a removal: the
+ * job exists and is dead, but its flow cannot run again, because a parent
+ * would run without that child's input. A {@link JobNotFoundError} (no dead
+ * job that can run again) so existing handlers keep working; `removedChild`
+ * names the child. Remove the flow's dead jobs, or enqueue the flow again.
+ */
+export class FlowNotRequeueableError extends JobNotFoundError {
+  /** Public id of the removed child that keeps the flow from running again. */
+  readonly removedChild: string;
+
+  constructor(message: string, removedChild: string) {
+    super(message);
+    this.removedChild = removedChild;
+  }
+}
+
 /** Settling or renewing a claim that is no longer live (reaped, already settled, or not a claim). */
 export class ClaimLostError extends TaqubaError {
   readonly code = "CLAIM_LOST" as const;

@@ -7,6 +7,7 @@ export {
   CorruptionError,
   DuplicateJobIdError,
   FencedError,
+  FlowNotRequeueableError,
   InvalidArgumentError,
   JobNotFoundError,
   StorageError,

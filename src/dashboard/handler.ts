@@ -6,7 +6,12 @@
  * page they return to.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidArgumentError, JobNotFoundError, TaqubaError } from "../errors.js";
+import {
+  FlowNotRequeueableError,
+  InvalidArgumentError,
+  JobNotFoundError,
+  TaqubaError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { JobStatus } from "../queue/types.js";
 import type { History } from "./history.js";
@@ -218,8 +223,11 @@ async function act(
         await queue.requeueDeadJob(id);
         notice = `Job ${id} was requeued: it is pending again.`;
       } catch (error) {
-        if (!(error instanceof JobNotFoundError)) throw error;
-        notice = `Job ${id} is not dead (any more): nothing was requeued.`;
+        if (error instanceof FlowNotRequeueableError)
+          notice = `Job ${id} stays dead: its flow lost child ${error.removedChild} to a removal, so it cannot run again. Remove its dead jobs, or enqueue the flow again.`;
+        else if (error instanceof JobNotFoundError)
+          notice = `Job ${id} is not dead (any more): nothing was requeued.`;
+        else throw error;
       }
       break;
     }

@@ -5,7 +5,7 @@
  * removals and requeues (carried out by `operations.ts`); running the
  * scheduler or reaper, or a flush, on demand.
  */
-import { JobNotFoundError } from "../errors.js";
+import { FlowNotRequeueableError, JobNotFoundError } from "../errors.js";
 import {
   checkDuration,
   checkFunction,
@@ -150,7 +150,8 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
  * `Queue.requeueDeadJob`: one `RequeueDead` record, of the topmost dead job
  * of its flow when it has one (`requeueRecord`), which brings the dead part
  * of the flow back with it. A flow that lost a child to a removal is refused
- * with `JobNotFoundError` (no dead job that can run again), naming the child.
+ * with `FlowNotRequeueableError` (a `JobNotFoundError`: no dead job that can
+ * run again), naming the child.
  */
 export async function requeueDead(core: QueueCore, job: JobRecord | string): Promise<void> {
   core.check();
@@ -159,10 +160,11 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) !== Status.Dead)
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
-  const { record, jobs, refused } = requeueRecord(state, h, core.now());
+  const { record, jobs, refused, removedChild } = requeueRecord(state, h, core.now());
   if (refused !== null)
-    throw new JobNotFoundError(
+    throw new FlowNotRequeueableError(
       `requeueDeadJob: the flow of dead job ${id} cannot run again: ${refused} (remove its dead jobs, or enqueue the flow again)`,
+      removedChild!,
     );
   const queues = new Set(jobs.map((j) => state.queueOf(j).name));
   const written = core.commit(record!);

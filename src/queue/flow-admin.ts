@@ -88,6 +88,8 @@ export interface Requeue {
    * missing input. `null` when it can.
    */
   readonly refused: string | null;
+  /** Public id of that removed child (`null` when not refused). */
+  readonly removedChild: string | null;
 }
 
 /**
@@ -111,15 +113,18 @@ export function requeueRecord(
     top = parent;
   }
   const jobs: number[] = [];
-  if (covered.has(top)) return { record: null, jobs, refused: null };
+  if (covered.has(top)) return { record: null, jobs, refused: null, removedChild: null };
   let refused: string | null = null;
+  let removedId: string | null = null;
   // As `apply` walks it: each dead child still linked to its dead parent.
   const visit = (job: number): void => {
     covered.add(job);
     jobs.push(job);
     const removed = removedChild(state, job);
-    if (removed !== null && refused === null)
+    if (removed !== null && refused === null) {
       refused = `child ${removed} of job ${state.publicIdOf(job)} was removed`;
+      removedId = removed;
+    }
     const id = state.idOf(job);
     for (const child of state.table.extras(job)?.flow?.children ?? []) {
       if (!child.ended) continue;
@@ -129,8 +134,13 @@ export function requeueRecord(
     }
   };
   visit(top);
-  if (refused !== null) return { record: null, jobs: [], refused };
-  return { record: { tag: Tag.RequeueDead, id: state.idOf(top), at }, jobs, refused: null };
+  if (refused !== null) return { record: null, jobs: [], refused, removedChild: removedId };
+  return {
+    record: { tag: Tag.RequeueDead, id: state.idOf(top), at },
+    jobs,
+    refused: null,
+    removedChild: null,
+  };
 }
 
 /** Aborts the claims of flow children removed with their parent (flagged for cancellation). */

@@ -196,11 +196,14 @@ export async function requeueDeadJobs(
       const queues = new Set<string>([queue]);
       /** Jobs those records requeue (a flow's dead jobs come along with its topmost one). */
       let count = 0;
+      /** Dead jobs looked at: a refused flow requeues nothing but still costs its visit. */
+      let visited = 0;
       walk(state, qs, "dead", from, (h, key) => {
-        if (count >= take) {
+        if (count >= take || visited >= take) {
           more = true;
           return false;
         }
+        visited++;
         const flow = requeueRecord(state, h, at, covered);
         if (count > 0 && count + flow.jobs.length > take) {
           more = true;

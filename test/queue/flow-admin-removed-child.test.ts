@@ -14,7 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { InvalidArgumentError, JobNotFoundError } from "../../src/errors.js";
+import {
+  FlowNotRequeueableError,
+  InvalidArgumentError,
+  JobNotFoundError,
+} from "../../src/errors.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
@@ -90,7 +94,10 @@ for (const [storeName, makeStore] of STORES)
         await assert.rejects(
           q.requeueDeadJob(id),
           (e: unknown) =>
+            e instanceof FlowNotRequeueableError &&
             e instanceof JobNotFoundError &&
+            e.code === "JOB_NOT_FOUND" &&
+            e.removedChild === b!.id &&
             e.message.includes(`child ${b!.id} of job ${flow.id} was removed`),
         );
       assert.equal(await q.requeueDeadJobs("a"), 0, "the bulk requeue leaves that flow dead");
