@@ -1,36 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { JobNotFoundError } from "../../src/errors.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import type { Completion } from "../../src/queue/types.js";
-import { FileStore } from "../../src/store/file.js";
-import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
-import { mustClaim, openTestQueue, text } from "./helpers.js";
+import { memoryAndFileStores, mustClaim, openTestQueue, text } from "./helpers.js";
 
-const dirs: string[] = [];
-after(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-
-const STORES: [string, () => Promise<ObjectStore>][] = [
-  ["MemoryStore", async () => new MemoryStore()],
-  [
-    "FileStore",
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), "taquba-flows-"));
-      dirs.push(dir);
-      return new FileStore(dir);
-    },
-  ],
-];
+const STORES = memoryAndFileStores("taquba-flows-");
 
 /** notify ← ship ← charge, notify ← invoice. */
 const ORDER = {

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import type { TaqubaError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
+import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 
@@ -85,4 +90,27 @@ export function watch<T>(promise: Promise<T>): { settled: () => boolean } {
     },
   );
   return { settled: () => settled };
+}
+
+/**
+ * A MemoryStore and a FileStore (each in a fresh directory under the system's
+ * temp directory, removed after the file's tests), by name, for tests that
+ * run against both.
+ */
+export function memoryAndFileStores(prefix: string): [string, () => Promise<ObjectStore>][] {
+  const dirs: string[] = [];
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+  return [
+    ["MemoryStore", async () => new MemoryStore()],
+    [
+      "FileStore",
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), prefix));
+        dirs.push(dir);
+        return new FileStore(dir);
+      },
+    ],
+  ];
 }
