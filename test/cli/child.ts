@@ -23,9 +23,20 @@ function start(args: readonly string[], cwd: string | undefined): ChildProcessWi
 
 /** Runs `taquba <args>` in a child process until it exits (killed after 30 s). */
 export function runBuiltCli(args: readonly string[], cwd?: string): Promise<ChildResult> {
+  return runNodeScript(BUILT_CLI, args, cwd);
+}
+
+/** Runs `node <file> <args>` (stdin empty) until it exits (killed after 30 s). */
+export function runNodeScript(
+  file: string,
+  args: readonly string[] = [],
+  cwd?: string,
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = start(args, cwd);
-    child.stdin.end();
+    const child = spawn(process.execPath, [file, ...args], {
+      ...(cwd === undefined ? {} : { cwd }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {

@@ -10,13 +10,13 @@
  * in order, in one fresh directory: each must exit 0.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
+import { runBuiltCli, runNodeScript } from "../cli/child.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUILT_SRC = new URL("../../src/", import.meta.url);
@@ -96,35 +96,6 @@ export function cliCommands(code: string): string[][] {
     });
 }
 
-const BUILT_CLI = fileURLToPath(new URL("cli/main.js", BUILT_SRC));
-
-function run(
-  file: string,
-  cwd: string,
-  args: readonly string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], {
-      cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const readme = await readFile(join(ROOT, "README.md"), "utf8");
 const examples = extractExamples(readme);
 
@@ -192,7 +163,7 @@ describe("README examples", { timeout: 120_000 }, () => {
         let stdout = "";
         if (example.shell) {
           for (const args of cliCommands(example.code)) {
-            const result = await run(BUILT_CLI, dir, args);
+            const result = await runBuiltCli(args, dir);
             const line = `npx taquba ${args.join(" ")}`;
             assert.equal(
               result.code,
@@ -204,7 +175,7 @@ describe("README examples", { timeout: 120_000 }, () => {
         } else {
           const file = join(dir, `${example.name}.mjs`);
           await writeFile(file, runnableModule(example.code));
-          const result = await run(pathToFileURL(file).pathname, dir);
+          const result = await runNodeScript(pathToFileURL(file).pathname, [], dir);
           assert.equal(result.code, 0, `example ${example.name} failed:\n${result.stderr}`);
           stdout = result.stdout;
         }

@@ -25,6 +25,22 @@ function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
   };
 }
 
+/** A state holding one flow: a parent waiting for 500 pending children. */
+function flowOf500(): { state: State; parent: string; children: string[] } {
+  const state = new State();
+  const ids = new IdGenerator(null, 1);
+  const parent = ids.next(1_000);
+  const children = Array.from({ length: 500 }, () => ids.next(1_000));
+  apply(state, {
+    tag: Tag.Transaction,
+    ops: [
+      job(parent, { waitsForChildren: true }),
+      ...children.map((id) => job(id, { flowParent: parent })),
+    ],
+  });
+  return { state, parent, children };
+}
+
 describe("flow state", { timeout: 30_000 }, () => {
   it("a flow's children are added to their parent in one step per parent, not one copy of its list per child", () => {
     const state = new State();
@@ -67,17 +83,7 @@ describe("flow state", { timeout: 30_000 }, () => {
   });
 
   it("requeueing a dead parent opens its dead children in one step, not one copy of its list per child", () => {
-    const state = new State();
-    const ids = new IdGenerator(null, 1);
-    const parent = ids.next(1_000);
-    const children = Array.from({ length: 500 }, () => ids.next(1_000));
-    apply(state, {
-      tag: Tag.Transaction,
-      ops: [
-        job(parent, { waitsForChildren: true }),
-        ...children.map((id) => job(id, { flowParent: parent })),
-      ],
-    });
+    const { state, parent, children } = flowOf500();
     for (const id of children) {
       apply(state, { tag: Tag.Claim, id, at: 2_000 });
       apply(state, { tag: Tag.Dead, id, at: 3_000, reason: "failed" });
@@ -97,17 +103,7 @@ describe("flow state", { timeout: 30_000 }, () => {
   });
 
   it("a child's end writes its parent's entry in place, not a copy of the list per child", () => {
-    const state = new State();
-    const ids = new IdGenerator(null, 1);
-    const parent = ids.next(1_000);
-    const children = Array.from({ length: 500 }, () => ids.next(1_000));
-    apply(state, {
-      tag: Tag.Transaction,
-      ops: [
-        job(parent, { waitsForChildren: true }),
-        ...children.map((id) => job(id, { flowParent: parent })),
-      ],
-    });
+    const { state, parent, children } = flowOf500();
     const lists = new Set<unknown>();
     for (const id of children) {
       apply(state, { tag: Tag.Claim, id, at: 2_000 });

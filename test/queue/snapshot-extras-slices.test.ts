@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
@@ -15,8 +14,8 @@ import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State } from "../../src/queue/state.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { stateDigest } from "../reliability/lib/audit.js";
+import { enqueuer, NOW } from "./state-jobs.js";
 
-const NOW = 1_700_000_000_000;
 /** Bytes of extras after which a slice checks its budget. */
 const SLICE_BYTES = 1 << 20;
 
@@ -24,20 +23,9 @@ const SLICE_BYTES = 1 << 20;
 function doneWithResults(count: number, resultBytes: number): State {
   const state = new State();
   const result = Buffer.alloc(resultBytes, 7);
+  const enqueue = enqueuer({ payload: Buffer.from("p") });
   for (let i = 0; i < count; i++) {
-    const id = ulid(NOW + i);
-    apply(state, {
-      tag: Tag.Enqueue,
-      id,
-      queue: "q",
-      payload: Buffer.from("p"),
-      headers: undefined,
-      priority: 0,
-      maxAttempts: 3,
-      enqueuedAt: NOW,
-      runAt: undefined,
-      dedupKey: undefined,
-    });
+    const id = enqueue(state);
     apply(state, { tag: Tag.Claim, id, at: NOW + i });
     apply(state, { tag: Tag.Ack, id, keep: true, at: NOW + i + 1, result });
   }
