@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
-import { readHeartbeat } from "../queue/heartbeat.js";
+import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import { openStore, redactUrl } from "../store/open-store.js";
@@ -16,7 +16,7 @@ import { expectationMessage } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
-import { liveWriterMessage, openedMessage, STALE_INTERVALS, writerState } from "./writer-check.js";
+import { liveWriterMessage, openedMessage, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
 export const STORE_OPTIONS = {

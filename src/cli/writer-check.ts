@@ -6,10 +6,7 @@
  * (`OpenOptions.heartbeatMs`).
  */
 import type { LogInspection } from "../log/index.js";
-import type { WriterHeartbeat } from "../queue/heartbeat.js";
-
-/** A beat older than this many of its writer's intervals means the writer is gone or stalled. */
-export const STALE_INTERVALS = 3;
+import { isStaleBeat, type WriterHeartbeat } from "../queue/heartbeat.js";
 
 /** What the store says about the writer that opened it last. */
 export type WriterState =
@@ -17,7 +14,7 @@ export type WriterState =
   | { kind: "closed"; epoch: number }
   /** It beats, and its newest beat is fresh: it is running. */
   | { kind: "live"; epoch: number; beatAgeMs: number; intervalMs: number }
-  /** It beat, but not for more than {@link STALE_INTERVALS} intervals: crashed or stalled. */
+  /** It beat, but its newest beat is stale ({@link isStaleBeat}): crashed or stalled. */
   | { kind: "stale"; epoch: number; beatAgeMs: number; intervalMs: number }
   /**
    * It does not beat and did not close cleanly: it crashed, or it is still
@@ -46,7 +43,7 @@ export function writerState(
   if (own.closed) return { kind: "closed", epoch: own.epoch };
   // A beat from the future (clocks apart) counts as just written.
   const beatAgeMs = Math.max(0, now - own.at);
-  const kind = beatAgeMs > STALE_INTERVALS * own.intervalMs ? "stale" : "live";
+  const kind = isStaleBeat(own, beatAgeMs) ? "stale" : "live";
   return { kind, epoch: own.epoch, beatAgeMs, intervalMs: own.intervalMs };
 }
 

@@ -34,6 +34,14 @@ export interface WriterHeartbeat {
   closed: boolean;
 }
 
+/** A beat older than this many of its writer's intervals means the writer is gone or stalled. */
+export const STALE_INTERVALS = 3;
+
+/** Whether `beat`, `ageMs` old, is stale: its writer stopped beating ({@link STALE_INTERVALS}). */
+export function isStaleBeat(beat: WriterHeartbeat, ageMs: number): boolean {
+  return ageMs > STALE_INTERVALS * beat.intervalMs;
+}
+
 const FORMAT = 1;
 
 function heartbeatDir(path: string): string {

@@ -2,6 +2,7 @@
  * Store health: writer epoch, heartbeat, WAL backlog, checkpoint age, and
  * the store requests made with their estimated cost, by kind.
  */
+import { isStaleBeat } from "../../queue/heartbeat.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
 import { bytes, duration, money, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
@@ -14,9 +15,6 @@ function card(id: string, label: string, value: string, note: SafeHtml | string 
   return html`<div class="card" id="${id}"><span class="muted">${label}</span><b>${value}</b><span class="muted">${note}</span></div>`;
 }
 
-/** Beats older than this many intervals mean the writer is gone or stalled. */
-const STALE_INTERVALS = 3;
-
 function heartbeatCard(h: Health, now: number): SafeHtml {
   const title = "Writer heartbeat";
   if (h.role === "writer")
@@ -27,7 +25,7 @@ function heartbeatCard(h: Health, now: number): SafeHtml {
   const age = Math.max(0, now - beat.at);
   const state = beat.closed
     ? "closed cleanly"
-    : age > STALE_INTERVALS * beat.intervalMs
+    : isStaleBeat(beat, age)
       ? `stale: no beat for ${duration(age)}, writer gone or stalled`
       : "live";
   return card(
