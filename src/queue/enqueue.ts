@@ -10,6 +10,7 @@ import { DuplicateJobIdError } from "../errors.js";
 import { checkOptionsObject, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
+import { enqueueRecordOf, inlinePayload, scheduledRunAt } from "./enqueue-record.js";
 import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
@@ -84,9 +85,6 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
     return checkJob(settings, queue, payload, options, `jobs[${i}].payload`, `jobs[${i}].options`);
   });
 }
-
-/** The inline payload of a record whose payload is offloaded. */
-const EMPTY = new Uint8Array(0);
 
 /**
  * Decides and commits the enqueue records of `jobs` into `queue` in one
@@ -200,11 +198,10 @@ function commitJobs(
   let earliestRunAt = Number.POSITIVE_INFINITY;
   let anyPending = false;
   let anyHit = false;
-  for (const [i, { payload, options, trace }] of jobs.entries()) {
-    const { dedupKey, jobId, delayMs } = options;
+  for (const [i, job] of jobs.entries()) {
+    const { payload, options } = job;
+    const { dedupKey, jobId } = options;
     const payloadRef = refs[i];
-    const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
-    const scheduled = runAt !== undefined && runAt > now;
     if (dedupKey !== undefined) {
       const holder = qs?.dedup.get(dedupKey);
       const earlier = claimedKeys.get(dedupKey);
@@ -215,7 +212,8 @@ function commitJobs(
           if (payloadRef !== undefined) unused.push(payloadRef.key);
           continue;
         }
-        const change = { headers: options.headers, runAt: scheduled ? runAt : undefined };
+        const runAt = scheduledRunAt(options, now);
+        const change = { headers: options.headers, runAt };
         // Debounce: the waiting job (or this call's earlier one) takes this enqueue's contents.
         if (earlier !== undefined) {
           const before = records[earlier.at] as EnqueueRecord;
@@ -223,7 +221,7 @@ function commitJobs(
           records[earlier.at] = {
             ...before,
             ...change,
-            payload: payloadRef === undefined ? payload : EMPTY,
+            payload: inlinePayload(payload, payloadRef),
             payloadRef,
           };
         } else {
@@ -231,33 +229,18 @@ function commitJobs(
           if (payloadRef !== undefined) unused.push(payloadRef.key);
           records.push({ tag: Tag.Replace, id: state.idOf(holder!), payload, ...change });
         }
-        if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
+        if (runAt !== undefined) earliestRunAt = Math.min(earliestRunAt, runAt);
         else anyPending = true;
         continue;
       }
     }
     const id = core.ids.next(now);
-    records.push({
-      tag: Tag.Enqueue,
-      id,
-      queue,
-      payload: payloadRef === undefined ? payload : EMPTY,
-      ...(payloadRef === undefined ? {} : { payloadRef }),
-      headers: options.headers,
-      trace,
-      priority: options.priority,
-      maxAttempts: options.maxAttempts,
-      enqueuedAt: now,
-      runAt: scheduled ? runAt : undefined,
-      dedupKey,
-      ...(jobId === undefined ? {} : { jobId }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
-    });
+    const record = enqueueRecordOf(id, queue, job, payloadRef, now);
+    records.push(record);
     const publicId = jobId ?? id;
     if (dedupKey !== undefined) claimedKeys.set(dedupKey, { id: publicId, at: records.length - 1 });
     results.push({ id: publicId, created: true });
-    if (scheduled) earliestRunAt = Math.min(earliestRunAt, runAt);
+    if (record.runAt !== undefined) earliestRunAt = Math.min(earliestRunAt, record.runAt);
     else anyPending = true;
   }
   let written: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import { ConflictError, DuplicateJobIdError, InvalidArgumentError } from "../err
 import { describeValue, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
+import { enqueueRecordOf } from "./enqueue-record.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
 import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
@@ -13,9 +14,6 @@ import type { PayloadRef } from "./table.js";
 import { Flag, slot } from "./table.js";
 import type { Op, TransactionResult } from "./transaction-builder.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
-
-/** The inline payload of a record whose payload is offloaded. */
-const EMPTY = new Uint8Array(0);
 
 /** The record and follow-up work a transaction's operations come to, decided against the state. */
 export interface Decided {
@@ -104,7 +102,7 @@ export function decide(
     const what = `operation ${n} (tx.${op.kind})`;
     switch (op.kind) {
       case "enqueue": {
-        const { payload, options, arg } = op.job;
+        const { options, arg } = op.job;
         const { dedupKey, jobId, delayMs } = options;
         const idHolder = jobId === undefined ? -1 : state.findPublic(jobId);
         const keyHolder =
@@ -143,37 +141,21 @@ export function decide(
             delayMs,
           );
         const id = core.ids.next(now);
-        const runAt = delayMs !== undefined ? now + delayMs : options.runAt;
-        const scheduled = runAt !== undefined && runAt > now;
         const payloadRef = refs.get(n);
         // Used only if the whole transaction is decided: a later operation may still throw.
         if (payloadRef !== undefined) decided.offloaded.add(n);
-        decided.ops.push({
-          tag: Tag.Enqueue,
-          id,
-          queue: op.queue,
-          payload: payloadRef === undefined ? payload : EMPTY,
-          ...(payloadRef === undefined ? {} : { payloadRef }),
-          timeoutMs: options.timeoutMs,
-          headers: options.headers,
-          trace: op.job.trace,
-          priority: options.priority,
-          maxAttempts: options.maxAttempts,
-          enqueuedAt: now,
-          runAt: scheduled ? runAt : undefined,
-          dedupKey,
-          ...(jobId === undefined ? {} : { jobId }),
-          ...(op.flow?.parent === undefined ? {} : { flowParent: logIds[op.flow.parent]! }),
-          ...(op.flow?.waits === true ? { waitsForChildren: true } : {}),
-          ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
-        });
+        const flowParent = op.flow?.parent === undefined ? undefined : logIds[op.flow.parent]!;
+        const waits = op.flow?.waits === true;
+        const record = enqueueRecordOf(id, op.queue, op.job, payloadRef, now, flowParent, waits);
+        decided.ops.push(record);
         logIds[n] = id;
         const publicId = jobId ?? id;
         if (jobId !== undefined) jobIds.add(jobId);
         if (dedupKey !== undefined) dedup.set(`${op.queue}\u0000${dedupKey}`, publicId);
         decided.result.enqueued.push({ id: publicId, created: true });
-        if (op.flow?.waits === true) break;
-        if (scheduled) decided.earliestRunAt = Math.min(decided.earliestRunAt, runAt);
+        if (waits) break;
+        if (record.runAt !== undefined)
+          decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
         else decided.dispatch.add(op.queue);
         break;
       }
