@@ -9,8 +9,9 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
-import { ApplyError, checkEnqueue, enqueue, STATUS_NAMES } from "./apply.js";
+import { checkEnqueue, enqueue } from "./apply-enqueue.js";
 import { addChildren, type NewChild } from "./flow-state.js";
+import { ApplyError, STATUS_NAMES } from "./placement.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";

@@ -19,8 +19,8 @@
  * `cancelTree` decides the records that cancel a waiting parent with its
  * children (for `Queue.cancel` and `tx.cancel` alike).
  */
-import { place, releaseDedup, unindex, withExtras } from "./apply.js";
 import { asFlowList, writable } from "./flow-list.js";
+import { place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";

@@ -1,0 +1,129 @@
+/**
+ * `apply` of an enqueue record: the checks that it fits the state, and the
+ * new job's row, indexes and flow link. Used by `apply` (an enqueue, a
+ * schedule's fire) and by `apply-tx.ts` (the enqueues of a transaction).
+ */
+import { addChild, flowParentProblem, type NewChild, placeWaitingParent } from "./flow-state.js";
+import { groupOnlyExtras } from "./groups.js";
+import { ApplyError, place } from "./placement.js";
+import { DecodedEnqueue, type EnqueueRecord } from "./records/enqueue.js";
+import { type State, Status } from "./state.js";
+import { ID_BYTES, slot } from "./table.js";
+
+const MAX_U32 = 2 ** 32 - 1;
+
+/**
+ * Checks an enqueue; true when its id is newer than every id so far (then it
+ * cannot be a duplicate, and no lookup is needed).
+ */
+export function checkEnqueue(
+  state: State,
+  rec: EnqueueRecord,
+  /** Flow parents added earlier in the same transaction (not applied yet). */
+  newParents?: ReadonlySet<string>,
+): boolean {
+  let newest: boolean;
+  if (rec instanceof DecodedEnqueue) {
+    // Any 16 bytes are a job id; compared and looked up as bytes.
+    newest = state.isNewestId(rec.bytes, rec.idAt);
+    if (!newest && state.ids.find(rec.bytes, rec.idAt) !== -1)
+      throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  } else {
+    // Compared as bytes (the order of canonical ULIDs), like a decoded record's.
+    const key = state.idKeyIfUlid(rec.id);
+    if (key === null) throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
+    newest = state.isNewestId(key, 0);
+    if (!newest && state.ids.find(key, 0) !== -1)
+      throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
+  }
+  if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
+    throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
+  if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
+    throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
+  if (rec.jobId !== undefined && state.jobIds.has(rec.jobId))
+    throw new ApplyError(`enqueue: job id ${JSON.stringify(rec.jobId)} of ${rec.id} is taken`);
+  if (rec.flowParent !== undefined && newParents?.has(rec.flowParent) !== true) {
+    const problem = flowParentProblem(state, rec.flowParent);
+    if (problem !== null) throw new ApplyError(`enqueue: flow child ${rec.id}: ${problem}`);
+  }
+  if (rec.waitsForChildren === true && rec.runAt !== undefined)
+    throw new ApplyError(`enqueue: flow parent ${rec.id} has a runAt`);
+  return newest;
+}
+
+/**
+ * Applies an enqueue. Given `children`, a flow child is registered with its
+ * parent only when the caller adds the batch (`addChildren`): a transaction
+ * does so for its run of enqueues, in one step per parent.
+ */
+export function enqueue(
+  state: State,
+  rec: EnqueueRecord,
+  children?: Map<string, NewChild[]>,
+): void {
+  const newest = checkEnqueue(state, rec);
+  const qs = state.queue(rec.queue);
+  const h = state.table.allocate();
+  const page = state.table.write(h);
+  const i = slot(h);
+  const decoded = rec instanceof DecodedEnqueue ? rec : null;
+  if (decoded !== null) {
+    // Sixteen bytes: a loop costs less than the view (a Buffer, at replay) that `set` would need.
+    const { bytes, idAt } = decoded;
+    const id = page.id;
+    const at = i * ID_BYTES;
+    for (let k = 0; k < ID_BYTES; k++) id[at + k] = bytes[idAt + k]!;
+  } else page.id.set(state.idKeyIfUlid(rec.id)!, i * ID_BYTES); // checked above
+  page.flags[i] = 0;
+  page.queue[i] = qs.index;
+  page.attempts[i] = 0;
+  page.maxAttempts[i] = rec.maxAttempts;
+  page.priority[i] = rec.priority;
+  page.enqueuedAt[i] = rec.enqueuedAt;
+  page.seq[i] = state.nextSeq++;
+  if (decoded !== null) {
+    const from = decoded.payloadAt;
+    page.payloadSegment[i] = state.arena.write(decoded.bytes, from, from + decoded.payloadLength);
+    page.payloadLength[i] = decoded.payloadLength;
+  } else {
+    page.payloadSegment[i] = state.arena.write(rec.payload);
+    page.payloadLength[i] = rec.payload.byteLength;
+  }
+  page.payloadOffset[i] = state.arena.offset;
+  // A released row has no trace context left: only a traced job sets one.
+  if (decoded !== null) {
+    if (decoded.traceAt >= 0) state.table.setTraceBytes(h, decoded.bytes, decoded.traceAt);
+  } else if (rec.trace !== undefined) state.table.setTrace(h, rec.trace);
+  const onlyGroup =
+    rec.headers === undefined &&
+    rec.dedupKey === undefined &&
+    rec.jobId === undefined &&
+    rec.timeoutMs === undefined &&
+    rec.payloadRef === undefined;
+  if (onlyGroup && rec.groupKey !== undefined)
+    state.table.setExtras(h, groupOnlyExtras(state, rec.groupKey));
+  else if (!onlyGroup)
+    state.table.setExtras(h, {
+      headers: rec.headers,
+      dedupKey: rec.dedupKey,
+      ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
+      timeoutMs: rec.timeoutMs,
+      payloadRef: rec.payloadRef,
+      groupKey: rec.groupKey,
+    });
+  if (rec.jobId !== undefined) {
+    state.jobIds.set(rec.jobId, h);
+    // The id names this job now: a cancelled job's tombstone under it is forgotten.
+    if (state.cancelled.size > 0) state.cancelled.delete(rec.jobId);
+  }
+  if (newest) {
+    state.ids.addNew(h);
+    state.setLastIdBytes(page.id, i * ID_BYTES);
+  } else state.ids.add(h);
+  if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
+  if (rec.flowParent !== undefined)
+    addChild(state, { h, id: rec.id, publicId: rec.jobId ?? rec.id }, rec.flowParent, children);
+  if (rec.waitsForChildren === true) placeWaitingParent(state, h);
+  else if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+  else place(state, h, Status.Scheduled, rec.runAt);
+}
