@@ -7,21 +7,21 @@
  * small per-queue values and the lists of schedules (immutable objects) and
  * their tombstones are copied. `step()` then
  * encodes a few milliseconds' worth at a time while the live state moves on.
+ *
+ * The extras region is written by `snapshot-extras-writer.ts`, the index
+ * region by `snapshot-index-writer.ts`.
  */
 import type { SnapshotEncoder } from "../log/index.js";
 import { SliceBudget } from "../util/slices.js";
 import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
-import { moreExtrasMask, writeMoreExtras, writeProgressExtra } from "./extras-codec.js";
-import { flowExtrasMask, writeFlowExtras } from "./flow-codec.js";
-import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
-import { writeHeaders } from "./records/headers.js";
+import type { IndexView } from "./handle-index.js";
 import { cancelledSectionWriter } from "./snapshot-cancelled.js";
+import { EXTRAS_BYTES_PER_CHECK, ExtrasRegionWriter } from "./snapshot-extras-writer.js";
+import { IndexRegionWriter, indexRegionWords, liveIndexes } from "./snapshot-index-writer.js";
 import { kvSectionWriter } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
-  Extra,
-  INDEXES_PER_QUEUE,
   type Layout,
   LITTLE_ENDIAN,
   layOut,
@@ -34,17 +34,7 @@ import {
 import { SectionsWriter } from "./snapshot-sections.js";
 import type { SlicedSectionSteps } from "./snapshot-sliced.js";
 import type { QueueState, State } from "./state.js";
-import {
-  FREE,
-  ID_BYTES,
-  PAGE_BITS,
-  PAGE_SLOTS,
-  type Page,
-  slot,
-  type TableView,
-  TRACE_STRIDE,
-} from "./table.js";
-import { TRACE_BYTES } from "./trace-context.js";
+import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView, TRACE_STRIDE } from "./table.js";
 
 interface QueueView {
   qs: QueueState;
@@ -52,30 +42,8 @@ interface QueueView {
   doneCount: number;
   /** Queue flags (see `QueueFlag` in the layout). */
   flags: number;
-  /**
-   * pending, scheduled, claimed, done without a result, deadByTime,
-   * deadBySeq, then done with a result: the stored lists in their order,
-   * except that the done list is the merge of the two done views.
-   */
+  /** Its index views as of the cut, in `liveIndexes` order. */
   indexes: IndexView[];
-}
-
-/** The stored list that merges the two done indexes (see `done-order.ts`). */
-const DONE_LIST = 3;
-/** Where the view of done jobs holding a result sits in {@link QueueView.indexes}. */
-const DONE_WITH_RESULT = INDEXES_PER_QUEUE;
-
-/** The index views of `qs`, in {@link QueueView.indexes} order. */
-function liveIndexes(qs: QueueState): HandleIndex[] {
-  return [
-    qs.pending,
-    qs.scheduled,
-    qs.claimed,
-    qs.doneNoResult,
-    qs.deadByTime,
-    qs.deadBySeq,
-    qs.doneWithResult,
-  ];
 }
 
 enum Phase {
@@ -88,20 +56,6 @@ enum Phase {
   Done,
 }
 
-/**
- * Bytes of the extras region encoded, or copied, between two budget checks
- * (fresh pages fault in as they are written; a done job's result may be megabytes).
- */
-const EXTRAS_BYTES_PER_CHECK = 1 << 20;
-/**
- * Bytes of encoded extras taken off the writer as one piece. A writer that
- * doubled its buffer instead would copy everything written so far at each
- * growth: tens of megabytes at once (a single 25–35 ms turn) when 100,000s of
- * kept jobs carry a history or a result.
- */
-const EXTRAS_PIECE_BYTES = 256 * 1024;
-/** Index entries written between two budget checks. */
-const ENTRIES_PER_CHECK = 4_096;
 /**
  * Rows of a page ranked or written between two budget checks: a row with
  * extras costs a few microseconds to rank, so a whole page of them would
@@ -140,29 +94,14 @@ export class SnapshotWriter implements SnapshotEncoder {
   readonly #rank: Int32Array;
   #jobs = 0;
   #payloadBytes = 0;
-  /** Encodes the extras; its bytes are taken off in pieces of about {@link EXTRAS_PIECE_BYTES}. */
-  readonly #extras = new ByteWriter(2 * EXTRAS_PIECE_BYTES);
-  #extrasCount = 0;
-  /** The extras region's bytes (from the rank pass), in pieces copied into the output in slices. */
-  #extrasPieces: Uint8Array[] = [];
-  #extrasBytes = 0;
-  /** Next piece to copy, and bytes of the region copied so far. */
-  #extrasPiece = 0;
-  #extrasCopied = 0;
+  /** The extras region: encoded by the rank pass, copied into the output in slices. */
+  readonly #extras = new ExtrasRegionWriter();
 
   #out: Uint8Array | null = null;
   #layout: Layout | null = null;
   #payloadAt = 0;
-  /** Index pass: queue, index within it, chunk, offset, next entry's position in the region. */
-  #queue = 0;
-  #index = 0;
-  #chunk = 0;
-  #entryAt = 0;
-  /** Merging the done lists: where each of the two views is (chunk, offset). */
-  readonly #merge = [
-    { chunk: 0, offset: 0 },
-    { chunk: 0, offset: 0 },
-  ];
+  /** The index region (its list counts written once the snapshot is laid out). */
+  #indexes: IndexRegionWriter | null = null;
 
   /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
   constructor(state: State, reserve: number, budget = new SliceBudget()) {
@@ -205,18 +144,20 @@ export class SnapshotWriter implements SnapshotEncoder {
           this.#start();
           this.#phase = Phase.Extras;
           break;
-        case Phase.Extras:
-          if (!this.#copyExtras()) return null;
+        case Phase.Extras: {
+          const at = this.#reserve + this.#layout!.offsets[Region.Extras]!;
+          if (!this.#extras.copy(this.#out!, at, this.#budget)) return null;
           this.#phase = Phase.Rows;
           this.#page = 0;
           this.#row = 0;
           break;
+        }
         case Phase.Rows:
           if (!this.#writeRows()) return null;
           this.#phase = Phase.Indexes;
           break;
         case Phase.Indexes:
-          if (!this.#writeIndexes()) return null;
+          if (!this.#indexes!.step(this.#budget)) return null;
           this.#phase = Phase.Sliced;
           this.#slicedAt = this.#reserve + this.#layout!.size + this.#sections.byteLength;
           break;
@@ -275,33 +216,7 @@ export class SnapshotWriter implements SnapshotEncoder {
         const extras = page.extras?.get(i);
         const traced = page.trace !== null && page.trace[i * TRACE_STRIDE] === 1;
         if (extras !== undefined || traced) {
-          const mask =
-            (extras === undefined
-              ? 0
-              : (extras.headers !== undefined ? Extra.Headers : 0) |
-                (extras.lastError !== undefined ? Extra.LastError : 0) |
-                (extras.dedupKey !== undefined ? Extra.DedupKey : 0) |
-                (extras.jobId !== undefined ? Extra.JobId : 0) |
-                moreExtrasMask(extras) |
-                flowExtrasMask(extras)) | (traced ? Extra.Trace : 0);
-          if (mask === 0) continue;
-          const w = this.#extras;
-          const extrasAt = w.length;
-          w.varint(dense);
-          w.varint(mask);
-          if (extras !== undefined) {
-            if (extras.headers !== undefined) writeHeaders(w, extras.headers);
-            if (extras.lastError !== undefined) w.string(extras.lastError);
-            if (extras.dedupKey !== undefined) w.string(extras.dedupKey);
-            if (extras.jobId !== undefined) w.string(extras.jobId);
-            writeMoreExtras(w, extras);
-            writeFlowExtras(w, extras);
-            writeProgressExtra(w, extras);
-          }
-          if (traced) w.fixed(page.trace!, i * TRACE_STRIDE + 1, TRACE_BYTES);
-          this.#extrasCount++;
-          sliceExtras += w.length - extrasAt;
-          if (w.length >= EXTRAS_PIECE_BYTES) this.#takeExtras();
+          sliceExtras += this.#extras.add(dense, extras, traced ? page.trace : null, i);
           if (sliceExtras >= EXTRAS_BYTES_PER_CHECK) to = i + 1;
         }
       }
@@ -313,14 +228,6 @@ export class SnapshotWriter implements SnapshotEncoder {
       if (this.#budget.spent()) return this.#page === pages.length;
     }
     return true;
-  }
-
-  /** Takes the extras written since the last piece off the writer. */
-  #takeExtras(): void {
-    const piece = this.#extras.take();
-    if (piece.byteLength === 0) return;
-    this.#extrasPieces.push(piece);
-    this.#extrasBytes += piece.byteLength;
   }
 
   /** Lays the snapshot out, allocates it and writes the head and region table. */
@@ -341,17 +248,17 @@ export class SnapshotWriter implements SnapshotEncoder {
       head.varint(q.flags);
     }
     head.varint(this.#jobs);
-    head.varint(this.#extrasCount);
+    head.varint(this.#extras.count);
     const headBytes = head.finish();
     const n = this.#jobs;
-    let indexEntries = 0;
-    for (const q of this.#queues) for (const view of q.indexes) indexEntries += view.size;
-    this.#takeExtras();
+    const views = this.#queues.map((q) => q.indexes);
+    const indexWords = indexRegionWords(views);
+    this.#extras.take();
     const lengths = [
       ...COLUMN_WIDTH.map((width) => width * n),
       this.#payloadBytes,
-      this.#extrasBytes,
-      4 * (this.#queues.length * INDEXES_PER_QUEUE + indexEntries),
+      this.#extras.bytes,
+      4 * indexWords,
     ];
     const layout = layOut(headBytes.byteLength + REGION_TABLE_BYTES, lengths, this.#reserve);
     const out = new Uint8Array(
@@ -374,33 +281,8 @@ export class SnapshotWriter implements SnapshotEncoder {
     this.#out = out;
     this.#layout = layout;
     this.#payloadAt = this.#reserve + layout.offsets[Region.Payload]!;
-    // Counts of the index lists, in front of their entries.
-    const counts = this.#u32(Region.Indexes, this.#queues.length * INDEXES_PER_QUEUE);
-    let c = 0;
-    for (const q of this.#queues)
-      for (let l = 0; l < INDEXES_PER_QUEUE; l++)
-        counts[c++] =
-          q.indexes[l]!.size + (l === DONE_LIST ? q.indexes[DONE_WITH_RESULT]!.size : 0);
-    this.#entryAt = this.#queues.length * INDEXES_PER_QUEUE;
-  }
-
-  /** The extras encoded by the rank pass into their region, a megabyte per budget check. True when done. */
-  #copyExtras(): boolean {
-    const pieces = this.#extrasPieces;
-    const at = this.#reserve + this.#layout!.offsets[Region.Extras]!;
-    let since = 0;
-    while (this.#extrasPiece < pieces.length) {
-      const piece = pieces[this.#extrasPiece++]!;
-      this.#out!.set(piece, at + this.#extrasCopied);
-      this.#extrasCopied += piece.byteLength;
-      since += piece.byteLength;
-      if (since >= EXTRAS_BYTES_PER_CHECK) {
-        since = 0;
-        if (this.#extrasPiece < pieces.length && this.#budget.spent()) return false;
-      }
-    }
-    this.#extrasPieces = [];
-    return true;
+    const entries = this.#u32(Region.Indexes, indexWords);
+    this.#indexes = new IndexRegionWriter(views, this.#table.pages, this.#rank, entries);
   }
 
   /** Pass 2: every live row's columns and payload, page by page. True when done. */
@@ -485,85 +367,6 @@ export class SnapshotWriter implements SnapshotEncoder {
     if (length <= 64) for (let k = 0; k < length; k++) out[at + k] = bytes[from + k]!;
     else out.set(bytes.subarray(from, to), at);
     this.#payloadAt = at + length;
-  }
-
-  /** Pass 3: the order of every index, as dense positions. True when done. */
-  #writeIndexes(): boolean {
-    const entries = this.#u32(Region.Indexes, this.#layout!.lengths[Region.Indexes]! / 4);
-    let since = 0;
-    while (this.#queue < this.#queues.length) {
-      const views = this.#queues[this.#queue]!.indexes;
-      while (this.#index < INDEXES_PER_QUEUE) {
-        if (this.#index === DONE_LIST) {
-          if (!this.#writeMerged(entries, views[DONE_LIST]!, views[DONE_WITH_RESULT]!))
-            return false;
-          since = 0;
-        } else {
-          const chunks = views[this.#index]!.chunks;
-          while (this.#chunk < chunks.length) {
-            const chunk = chunks[this.#chunk++]!;
-            for (let k = 0; k < chunk.length; k++)
-              entries[this.#entryAt++] = this.#rank[chunk[k]!]!;
-            since += chunk.length;
-            if (since >= ENTRIES_PER_CHECK) {
-              since = 0;
-              if (this.#budget.spent()) return false;
-            }
-          }
-        }
-        this.#index++;
-        this.#chunk = 0;
-      }
-      this.#queue++;
-      this.#index = 0;
-    }
-    return true;
-  }
-
-  /**
-   * The done list: the two done views merged into one completion order
-   * (`at`, then `seq`, as of the cut), resuming where the last slice stopped.
-   * True when both are written.
-   */
-  #writeMerged(entries: Uint32Array, a: IndexView, b: IndexView): boolean {
-    const pages = this.#table.pages;
-    const [pa, pb] = this.#merge as [IndexPosition, IndexPosition];
-    const head = (view: IndexView, p: IndexPosition): number => {
-      const chunk = view.chunks[p.chunk];
-      return chunk === undefined ? -1 : chunk[p.offset]!;
-    };
-    const advance = (view: IndexView, p: IndexPosition): void => {
-      if (++p.offset === view.chunks[p.chunk]!.length) {
-        p.chunk++;
-        p.offset = 0;
-      }
-    };
-    let since = 0;
-    for (;;) {
-      const ha = head(a, pa);
-      const hb = head(b, pb);
-      if (ha === -1 && hb === -1) break;
-      let takeA = hb === -1;
-      if (ha !== -1 && hb !== -1) {
-        const rowA = pages[ha >>> PAGE_BITS]!;
-        const rowB = pages[hb >>> PAGE_BITS]!;
-        const ia = slot(ha);
-        const ib = slot(hb);
-        takeA = (rowA.at[ia]! - rowB.at[ib]! || rowA.seq[ia]! - rowB.seq[ib]!) < 0;
-      }
-      if (takeA) advance(a, pa);
-      else advance(b, pb);
-      entries[this.#entryAt++] = this.#rank[takeA ? ha : hb]!;
-      if (++since >= ENTRIES_PER_CHECK) {
-        since = 0;
-        if (this.#budget.spent()) return false;
-      }
-    }
-    for (const p of this.#merge) {
-      p.chunk = 0;
-      p.offset = 0;
-    }
-    return true;
   }
 
   #u32(region: number, count: number): Uint32Array {
