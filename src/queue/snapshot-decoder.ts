@@ -9,31 +9,29 @@
  * that breaks later.
  *
  * The decoder takes the bytes over: the state it builds keeps and writes
- * into them. Turning the stored columns into table pages is `snapshot-pages.ts`.
+ * into them. Turning the stored columns into table pages is `snapshot-pages.ts`;
+ * checking and loading the stored index lists is `snapshot-index-reader.ts`.
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
-import { holdsResult } from "./done-order.js";
 import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
 import { WAITING_AT } from "./flow-state.js";
 import { buildGroups, groupOnlyExtras } from "./groups.js";
-import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import type { IdIndexLoader } from "./id-index.js";
 import { readHeaders } from "./records/headers.js";
 import { cancelledSectionReader } from "./snapshot-cancelled.js";
+import { IndexRegionReader } from "./snapshot-index-reader.js";
 import { kvSectionReader } from "./snapshot-kv.js";
 import {
   COLUMN_WIDTH,
   EXTRA_KNOWN,
   Extra,
-  INDEXES_PER_QUEUE,
-  LITTLE_ENDIAN,
   QueueFlag,
+  type QueueHead,
   REGION_COUNT,
   Region,
   SNAPSHOT_VERSION,
-  swapBytes,
 } from "./snapshot-layout.js";
 import { copyPage, viewPage } from "./snapshot-pages.js";
 import { SectionsReader } from "./snapshot-sections.js";
@@ -41,12 +39,6 @@ import type { SlicedSectionReader } from "./snapshot-sliced.js";
 import { State, Status } from "./state.js";
 import { Flag, ID_BYTES, type JobExtras, PAGE_SLOTS, type Page } from "./table.js";
 import { TRACE_BYTES } from "./trace-context.js";
-
-interface QueueHead {
-  name: string;
-  doneCount: number;
-  flags: number;
-}
 
 enum Phase {
   Pages,
@@ -95,20 +87,8 @@ export class SnapshotReader {
   #extras: ByteReader | null = null;
   #extrasLeft = 0;
   #lastExtra = -1;
-  /** Index pass: the list being checked, and how far. */
-  #queue = 0;
-  #list = 0;
-  #entry = 0;
-  #entries: Uint32Array | null = null;
-  /** Where each stored list starts in `#entries` (queue-major). */
-  #listStarts: number[] = [];
-  #seen: Uint8Array | null = null;
-  /**
-   * The current queue's stored done list split by whether each job holds a
-   * result (the two done indexes, `done-order.ts`), in completion order.
-   */
-  #doneNoResult: number[] = [];
-  #doneWithResult: number[] = [];
+  /** The index pass, once the ids are indexed. */
+  #indexes: IndexRegionReader | null = null;
   /** The sections after the regions (schedules), read in slices. */
   #sections: SectionsReader | null = null;
   /** Then the sections read in slices by their own readers: cancelled-job tombstones, then KV. */
@@ -177,7 +157,9 @@ export class SnapshotReader {
           if (!this.#indexIds()) return null;
           break;
         case Phase.Indexes:
-          if (!this.#readIndexes()) return null;
+          if (!this.#indexes!.step(this.#budget)) return null;
+          this.#phase = Phase.Dedup;
+          this.#next = 0;
           break;
         case Phase.Dedup:
           if (!this.#rebuildDedup()) return null;
@@ -340,121 +322,14 @@ export class SnapshotReader {
     );
     if (!done) return false;
     this.#phase = Phase.Indexes;
-    this.#startIndexes();
+    this.#indexes = new IndexRegionReader(
+      this.#region(Region.Indexes),
+      this.#state,
+      this.#queues,
+      this.#counts,
+      this.#jobs,
+    );
     return true;
-  }
-
-  #startIndexes(): void {
-    const region = this.#region(Region.Indexes);
-    const lists = this.#queues.length * INDEXES_PER_QUEUE;
-    if (region.byteLength % 4 !== 0 || region.byteLength < lists * 4)
-      throw new DecodeError("snapshot index region is malformed");
-    const words = region.byteLength / 4;
-    const entries = new Uint32Array(words);
-    new Uint8Array(entries.buffer).set(region);
-    if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(entries.buffer), 4);
-    let total = 0;
-    for (let l = 0; l < lists; l++) total += entries[l]!;
-    if (lists + total !== words)
-      throw new DecodeError(
-        `snapshot index lists hold ${words - lists} entries, counts say ${total}`,
-      );
-    this.#entries = entries;
-    this.#entry = lists;
-    this.#seen = new Uint8Array(this.#jobs);
-    let at = lists;
-    for (let l = 0; l < lists; l++) {
-      this.#listStarts.push(at);
-      at += entries[l]!;
-    }
-  }
-
-  /** Checks every stored index order and loads the queues' indexes from it. */
-  #readIndexes(): boolean {
-    const entries = this.#entries!;
-    const { orders, table } = this.#state;
-    const listOrders: HandleOrder[] = [
-      orders.byPriority,
-      orders.byTime,
-      orders.bySeq,
-      orders.byTime,
-      orders.byTime,
-      orders.bySeq,
-    ];
-    const listStatus = [
-      Status.Pending,
-      Status.Scheduled,
-      Status.Claimed,
-      Status.Done,
-      Status.Dead,
-      Status.Dead,
-    ];
-    while (this.#queue < this.#queues.length) {
-      const q = this.#queue;
-      const count = entries[q * INDEXES_PER_QUEUE + this.#list]!;
-      const start = this.#listStarts[q * INDEXES_PER_QUEUE + this.#list]!;
-      const status = listStatus[this.#list]!;
-      if (count !== this.#counts[q * 5 + status])
-        throw new DecodeError(
-          `snapshot queue ${this.#queues[q]!.name}: index ${this.#list} holds ${count} jobs, the table ${this.#counts[q * 5 + status]}`,
-        );
-      const order = listOrders[this.#list]!;
-      // The second dead list covers the same jobs as the first: marks alternate.
-      const mark = this.#list === 5 ? 2 : 1;
-      while (this.#entry < start + count) {
-        const end = Math.min(start + count, this.#entry + PER_CHECK);
-        for (let e = this.#entry; e < end; e++) {
-          const h = entries[e]!;
-          if (h >= this.#jobs) throw new DecodeError(`snapshot index entry ${h} out of range`);
-          const page = table.read(h);
-          const i = h % PAGE_SLOTS;
-          if (page.status[i] !== status || page.queue[i] !== q || (this.#seen![h]! & mark) !== 0)
-            throw new DecodeError(
-              `snapshot index of queue ${this.#queues[q]!.name} lists job ${h} wrongly`,
-            );
-          this.#seen![h]! |= mark;
-          if (e > start && order(entries[e - 1]!, h) >= 0)
-            throw new DecodeError(
-              `snapshot index of queue ${this.#queues[q]!.name} is out of order`,
-            );
-          if (status === Status.Done)
-            (holdsResult(this.#state, h) ? this.#doneWithResult : this.#doneNoResult).push(h);
-        }
-        this.#entry = end;
-        if (this.#budget.spent()) return false;
-      }
-      this.#list++;
-      if (this.#list === INDEXES_PER_QUEUE) {
-        this.#addQueue(q);
-        this.#queue++;
-        this.#list = 0;
-      }
-    }
-    this.#phase = Phase.Dedup;
-    this.#next = 0;
-    return true;
-  }
-
-  #addQueue(q: number): void {
-    const { orders } = this.#state;
-    const list = (l: number, order: HandleOrder) => {
-      const start = this.#listStarts[q * INDEXES_PER_QUEUE + l]!;
-      const count = this.#entries![q * INDEXES_PER_QUEUE + l]!;
-      return HandleIndex.fromSorted(order, this.#entries!, start, start + count);
-    };
-    const qs = this.#state.restoreQueue(this.#queues[q]!.name, {
-      pending: list(0, orders.byPriority),
-      scheduled: list(1, orders.byTime),
-      claimed: list(2, orders.bySeq),
-      doneNoResult: HandleIndex.fromSorted(orders.byTime, this.#doneNoResult),
-      doneWithResult: HandleIndex.fromSorted(orders.byTime, this.#doneWithResult),
-      deadByTime: list(4, orders.byTime),
-      deadBySeq: list(5, orders.bySeq),
-    });
-    this.#doneNoResult = [];
-    this.#doneWithResult = [];
-    qs.doneCount = this.#queues[q]!.doneCount;
-    qs.paused = (this.#queues[q]!.flags & QueueFlag.Paused) !== 0;
   }
 
   /** Dedup keys of pending and scheduled jobs, page by page. True when done. */

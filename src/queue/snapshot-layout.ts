@@ -83,6 +83,14 @@ export const EXTRA_KNOWN =
 /** Per-queue flags in the head. */
 export const QueueFlag = { Paused: 1 } as const;
 
+/** A queue as the head lists it. */
+export interface QueueHead {
+  name: string;
+  doneCount: number;
+  /** See {@link QueueFlag}. */
+  flags: number;
+}
+
 /** Whether this machine stores typed-array numbers little-endian (every common one does). */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
