@@ -141,15 +141,22 @@ export class Checkpointer {
       sinceLast >= o.checkpointIntervalMs;
     if (!due) return;
     this.#backgroundCheckpoint = true;
-    this.#exclusive(() => this.#write())
-      .catch((error: unknown) => {
+    this.#exclusive(() => this.#write()).then(
+      () => {
+        this.#backgroundCheckpoint = false;
+        // Batches that became durable while it ran asked while it ran, and were
+        // told no; if they made the next one due, it starts now rather than after
+        // a further batch that may never come. (A failure is retried only after
+        // the next batch, so that a refusing store is not asked in a loop.)
+        this.maybeCheckpoint();
+      },
+      (error: unknown) => {
+        this.#backgroundCheckpoint = false;
         if (this.#writer.failure === null) {
           this.#options.logger.warn("background checkpoint failed", { error: String(error) });
         }
-      })
-      .finally(() => {
-        this.#backgroundCheckpoint = false;
-      });
+      },
+    );
   }
 
   stats(): CheckpointStats {

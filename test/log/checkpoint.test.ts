@@ -206,6 +206,25 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.deepEqual(new ListState(reopened).items, ["before", "during"]);
   });
 
+  it("a checkpoint made due while another was written starts when that one ends, with no further batch", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const recovered = await openLog(faults, "q", testOptions({ checkpointWalRecords: 5 }));
+    const state = new ListState(recovered);
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await state.append(recovered.log, `a${i}`);
+    await stall.whenHeld();
+    // Durable while the first checkpoint is stuck: past the bound again, but one runs already.
+    for (let i = 0; i < 6; i++) await state.append(recovered.log, `b${i}`);
+    stall.release();
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+    assert.equal(recovered.log.stats().walRecordsSinceCheckpoint, 0);
+    await recovered.log.close();
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.equal(reopened.tail.count, 0, "nothing left to replay");
+    assert.deepEqual(new ListState(reopened).items, state.items);
+  });
+
   it("checkpoints taken amid appends cover exactly the records before them", async () => {
     const store = new MemoryStore();
     const recovered = await openLog(store, "q", testOptions());
