@@ -101,13 +101,15 @@ function attempted(
 
 /**
  * Leaves the tombstone of job `h`, cancelled at `at`: its history ends with
- * the cancel (as an attempt of the claim it ended, when it was claimed).
+ * the cancel (as an attempt of the claim it ended, when it was claimed, with
+ * that attempt's `error` when it failed).
  */
-function leaveTombstone(state: State, h: number, at: number): void {
+function leaveTombstone(state: State, h: number, at: number, error: string | undefined): void {
   const page = state.table.read(h);
   const i = slot(h);
   const entry: JobAttempt = { attempt: page.attempts[i]!, recordedAt: at, outcome: "cancelled" };
   if (page.status[i] === Status.Claimed) entry.claimedAt = page.at[i]!;
+  if (error !== undefined) entry.error = error;
   const history = appendAttempt(state.table.extras(h)?.history, entry);
   state.cancelled.add(state.publicIdOf(h), page.queue[i]!, at, history);
 }
@@ -222,7 +224,7 @@ export function apply(state: State, rec: QueueRecord): void {
     case Tag.Cancel: {
       const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled, Status.Claimed], "cancel");
       // A cancel of an earlier release carries no time: it leaves no tombstone.
-      if (rec.at !== undefined) leaveTombstone(state, h, rec.at);
+      if (rec.at !== undefined) leaveTombstone(state, h, rec.at, rec.error);
       remove(state, h);
       return;
     }

@@ -60,7 +60,11 @@ function endDelivery(
   const page = state.table.read(h);
   const i = slot(h);
   const id = state.idOf(h);
-  if (page.flags[i]! & Flag.CancelRequested) return { tag: Tag.Cancel, id, at: now };
+  // The failed attempt's error stays in the cancelled job's history.
+  if (page.flags[i]! & Flag.CancelRequested)
+    return retry.error === undefined
+      ? { tag: Tag.Cancel, id, at: now }
+      : { tag: Tag.Cancel, id, at: now, error: retry.error };
   if (page.attempts[i]! >= page.maxAttempts[i]!)
     // The history records how the last attempt really ended.
     return retry.cause === undefined

@@ -171,7 +171,16 @@ export async function runWorker(
     const settled = issued?.settling === true && (await issued.settled());
     deadline?.cancel();
     held.stopRenewing();
-    if (!timedOut && !settled) ended.push({ claim, outcome });
+    if (timedOut || settled) return;
+    if (!outcome.ok && signal?.aborted === true && outcome.error === signal.reason) {
+      if (!claimStartable(queue, claim)) {
+        // The handler gave up because the job was cancelled (or its claim lost): the
+        // attempt did not fail, so no error of its own goes into the job's history.
+        settlements.release(claim);
+        return;
+      }
+    }
+    ended.push({ claim, outcome });
   };
 
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */

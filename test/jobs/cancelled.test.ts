@@ -72,6 +72,39 @@ for (const kind of STORES) {
       await queue.close().catch(() => {});
     });
 
+    it("a claim nacked after its cancel was requested keeps the nack's error in its history, across reopens", async () => {
+      const { queue, clock, reopen, store } = await openOn(kind);
+      const id = await queue.enqueue("work", "a", { jobId: "job-n" });
+      const [claim] = await queue.claimBatch("work", 1);
+      assert.ok(claim !== undefined);
+      clock.advance(2);
+      assert.equal(await queue.cancel(id), "requested");
+      clock.advance(3);
+      await queue.nack(claim, "upstream said 503");
+      const expected: JobAttempt[] = [
+        {
+          attempt: 1,
+          claimedAt: T0,
+          recordedAt: T0 + 5,
+          error: "upstream said 503",
+          outcome: "cancelled",
+        },
+      ];
+      assert.deepEqual(await queue.waitForCompletion(id), { status: "cancelled" });
+      assert.deepEqual(await queue.attemptHistory("job-n"), expected);
+      // Not closed: the next writer replays the WAL record.
+      const second = await reopen();
+      assert.deepEqual(await second.attemptHistory("job-n"), expected);
+      await second.close();
+      // Closed: the checkpoint's tombstone holds it.
+      const third = await reopen();
+      assert.deepEqual(await third.attemptHistory("job-n"), expected);
+      const reader = await QueueReader.open(store, "q");
+      assert.deepEqual(reader.attemptHistory("job-n"), expected);
+      await third.close();
+      await queue.close().catch(() => {});
+    });
+
     it("a claimed job cancelled while its runWorker handler runs answers cancelled, with the attempt's claimedAt", async () => {
       const { queue, clock } = await openOn(kind, {
         defaultQueueConfig: { retryBackoffBaseMs: 0 },
@@ -111,6 +144,45 @@ for (const kind of STORES) {
       assert.deepEqual(await queue.attemptHistory(id), [
         { attempt: 1, claimedAt: T0, recordedAt: T0 + 3, outcome: "cancelled" },
       ]);
+      await queue.close();
+    });
+
+    it("a runWorker handler that fails with its own error after a cancel keeps that error; one that rethrows the cancel does not", async () => {
+      const { queue, clock } = await openOn(kind);
+      const own = await queue.enqueue("work", "own");
+      const rethrown = await queue.enqueue("work", "rethrow");
+      let started = 0;
+      const shutdown = new AbortController();
+      const worker = runWorker(
+        queue,
+        "work",
+        async (job, ctx) => {
+          started++;
+          await new Promise<void>((resolve) =>
+            ctx.signal.addEventListener("abort", () => resolve()),
+          );
+          if (Buffer.from(job.payload).toString() === "own") throw new Error("rollback failed");
+          throw ctx.signal.reason;
+        },
+        { signal: shutdown.signal, concurrency: 2 },
+      );
+      await until(() => started === 2);
+      clock.advance(4);
+      assert.equal(await queue.cancel(own), "requested");
+      assert.equal(await queue.cancel(rethrown), "requested");
+      await until(
+        async () => (await queue.getJob(own)) === null && (await queue.getJob(rethrown)) === null,
+      );
+      shutdown.abort();
+      await worker;
+      const ended = {
+        attempt: 1,
+        claimedAt: T0,
+        recordedAt: T0 + 4,
+        outcome: "cancelled" as const,
+      };
+      assert.deepEqual(await queue.attemptHistory(own), [{ ...ended, error: "rollback failed" }]);
+      assert.deepEqual(await queue.attemptHistory(rethrown), [ended]);
       await queue.close();
     });
 

@@ -118,7 +118,7 @@ describe("apply of cancels", () => {
     apply(state, { tag: Tag.CancelRequest, id: claimed });
     const h = state.find(claimed);
     const record = decideNack(state, h, DEFAULT_QUEUE_CONFIG, NOW + 3, "stopped");
-    assert.deepEqual(record, { tag: Tag.Cancel, id: claimed, at: NOW + 3 });
+    assert.deepEqual(record, { tag: Tag.Cancel, id: claimed, at: NOW + 3, error: "stopped" });
     apply(state, record);
     assert.equal(state.size, 0);
     assert.equal(state.findPublic("mine"), -1);
@@ -127,7 +127,13 @@ describe("apply of cancels", () => {
     ]);
     assert.deepEqual(attemptHistoryOf(state, pending), [], "named by its caller id only");
     assert.deepEqual(attemptHistoryOf(state, claimed), [
-      { attempt: 1, claimedAt: NOW + 1, recordedAt: NOW + 3, outcome: "cancelled" },
+      {
+        attempt: 1,
+        claimedAt: NOW + 1,
+        recordedAt: NOW + 3,
+        error: "stopped",
+        outcome: "cancelled",
+      },
     ]);
     assert.deepEqual(completionOfJob(state, claimed), { status: "cancelled" });
     assert.deepEqual(state.cancelled.get("mine")?.queue, state.queues.get("q")!.index);

@@ -112,8 +112,12 @@ describe("decisions", { timeout: 60_000 }, () => {
       const job = claimed(state, attempts, 3);
       apply(state, { tag: Tag.CancelRequest, id: job.id });
       const cancel = { tag: Tag.Cancel, id: job.id, at: NOW };
-      assert.deepEqual(decideNack(state, job.h, config(), NOW, "boom"), cancel);
-      assert.deepEqual(decideLeaseExpired(state, job.h, NOW), cancel);
+      // The failed attempt's error is kept in the tombstone's history; an interruption has none.
+      assert.deepEqual(decideNack(state, job.h, config(), NOW, "boom"), {
+        ...cancel,
+        error: "boom",
+      });
+      assert.deepEqual(decideLeaseExpired(state, job.h, NOW), { ...cancel, error: LEASE_EXPIRED });
       assert.deepEqual(decideInterruptedClaims(state, NOW), [cancel]);
     }
   });

@@ -45,6 +45,7 @@ import {
   type RetryRecord,
   readAck,
   readCancelAt,
+  readCancelWithError,
   readClaim,
   readDead,
   readDeadWithCause,
@@ -123,7 +124,7 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       w.varint(rec.upTo);
       return;
     case Tag.Cancel:
-      writeCancel(w, rec); // under Tag.CancelAt when it carries its time
+      writeCancel(w, rec); // under Tag.CancelAt / CancelWithError when it carries its time
       return;
     case Tag.CancelRequest:
     case Tag.Release:
@@ -288,6 +289,8 @@ function readBody(r: ByteReader, tag: number): QueueRecord {
       return { tag, upTo: r.varint() };
     case Tag.CancelAt:
       return readCancelAt(r);
+    case Tag.CancelWithError:
+      return readCancelWithError(r);
     case Tag.Cancel:
     case Tag.CancelRequest:
     case Tag.Release:

@@ -63,6 +63,8 @@ export interface CancelRecord {
   readonly tag: typeof Tag.Cancel;
   readonly id: string;
   readonly at?: number | undefined;
+  /** The error of the attempt the cancel ended (only with `at`). */
+  readonly error?: string | undefined;
 }
 /** A claimed job is flagged for cancellation. */
 export interface CancelRequestRecord {
@@ -111,20 +113,31 @@ const RETRY_PROGRESS = 16;
 /** Retry causes as stored; never renumber one. */
 const RETRY_CAUSES: readonly RetryCause[] = ["lease_expired", "interrupted", "timed_out"];
 
-/** The tag a cancel is stored under: `CancelAt` when it carries its time. */
+/**
+ * The tag a cancel is stored under: `CancelAt` when it carries its time,
+ * `CancelWithError` when it also carries the ended attempt's error.
+ */
 export function cancelTag(rec: CancelRecord): number {
-  return rec.at === undefined ? Tag.Cancel : Tag.CancelAt;
+  if (rec.at === undefined) return Tag.Cancel;
+  return rec.error === undefined ? Tag.CancelAt : Tag.CancelWithError;
 }
 
 /** A cancel's body, under {@link cancelTag}. */
 export function writeCancel(w: ByteWriter, rec: CancelRecord): void {
   w.id(rec.id);
-  if (rec.at !== undefined) w.varint(rec.at);
+  if (rec.at === undefined) return;
+  w.varint(rec.at);
+  if (rec.error !== undefined) w.string(rec.error);
 }
 
 /** A cancel stored under `Tag.CancelAt` (a plain `Tag.Cancel` body is the id alone). */
 export function readCancelAt(r: ByteReader): CancelRecord {
   return { tag: Tag.Cancel, id: r.id(), at: r.varint() };
+}
+
+/** A cancel stored under `Tag.CancelWithError`. */
+export function readCancelWithError(r: ByteReader): CancelRecord {
+  return { tag: Tag.Cancel, id: r.id(), at: r.varint(), error: r.string() };
 }
 
 export function writeClaim(w: ByteWriter, rec: ClaimRecord): void {

@@ -52,6 +52,12 @@ export const Tag = {
    * removes the job without a tombstone.
    */
   CancelAt: 36,
+  /**
+   * A Cancel record with its time and the error of the attempt it ended (a
+   * nack, time-out or lease expiry of a job whose cancellation was requested),
+   * kept in the tombstone's attempt history. Decoded as `Cancel`.
+   */
+  CancelWithError: 39,
   /** Up to `limit` tombstones of cancelled jobs of a queue from before `before`, oldest first, are dropped. */
   SweepCancelledSome: 37,
   ScheduleSet: 28,

@@ -168,6 +168,11 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     { tag: Tag.Cancel, id: ID, at: 1_700_000_004_000 },
     "240190000000000000000000000000000aa0ef95ffbc31",
   ],
+  [
+    "cancel, at and the ended attempt's error (under CancelWithError)",
+    { tag: Tag.Cancel, id: ID, at: 1_700_000_004_000, error: "boom" },
+    "270190000000000000000000000000000aa0ef95ffbc3104626f6f6d",
+  ],
   ["cancel request", { tag: Tag.CancelRequest, id: ID }, "080190000000000000000000000000000a"],
   ["requeue dead", { tag: Tag.RequeueDead, id: ID }, "090190000000000000000000000000000a"],
   [
@@ -391,7 +396,10 @@ describe("record wire format", () => {
       Remove: 18,
       DeadWithProgress: 19,
       DeadWithCause: 35,
+      CancelAt: 36,
+      SweepCancelledSome: 37,
       SweepDoneNoResultSome: 38,
+      CancelWithError: 39,
       ScheduleSet: 28,
       Unschedule: 29,
       ScheduleFire: 30,
