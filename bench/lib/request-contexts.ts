@@ -2,20 +2,51 @@
  * Request contexts for enqueues, as a traced web app hands them to its code
  * (an AsyncLocalStorage context manager registered globally).
  */
-import { type Context, context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import {
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  TraceFlags,
+  trace,
+} from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { benchTracerProvider } from "./telemetry.js";
+
+/** The request contexts of a run, and how a request runs in one. */
+export interface RequestContexts {
+  /** The context request number `request` runs in. */
+  of(request: number): Context;
+  /**
+   * Runs `handle` as request number `request`: inside a server span started
+   * under the request's context and ended when `handle` settles (see
+   * {@link requestContexts}'s `serverSpans`). Only with `serverSpans`; without
+   * it, callers run `handle` in `context.with(of(request), handle)`.
+   */
+  serve<T>(request: number, handle: () => Promise<T>): Promise<T>;
+  shutdown(): Promise<void>;
+}
 
 /**
  * Request contexts as a traced web app hands them to its code: one request in
  * `1 / share` carries a recording span (started once, from its own always-on
  * provider, so its cost is in no mode), the rest an unsampled non-recording
  * span, as a parent-based sampler leaves them.
+ *
+ * With `serverSpans`, {@link RequestContexts.serve} also does what an HTTP
+ * instrumentation does around every request: a SERVER span started under the
+ * request's context (recorded for the sampled share, non-recording for the
+ * rest: a second provider with `ParentBased(TraceIdRatio(share))`), the
+ * handler run inside it, the span ended after. That is the baseline of an
+ * application that traces its requests: the SDK runs for every request, and
+ * an enqueue's span in a sampled request is not the only span of it.
  */
-export function requestContexts(
-  share: number,
-): { of(request: number): Context; shutdown(): Promise<void> } | undefined {
-  if (share <= 0) return undefined;
+export function requestContexts(share: number, serverSpans = false): RequestContexts | undefined {
+  if (share <= 0) {
+    if (serverSpans)
+      throw new Error("Expected `--request-spans` with `--requests` above 0, got `--requests` 0");
+    return undefined;
+  }
   if (!(share <= 1))
     throw new Error(`Expected \`--requests\` to be a share in [0, 1], got ${share}`);
   const manager = new AsyncLocalStorageContextManager().enable();
@@ -32,11 +63,24 @@ export function requestContexts(
     }),
   );
   const every = Math.max(1, Math.round(1 / share));
+  const of = (request: number): Context => (request % every === 0 ? sampled : unsampled);
+  const servers = serverSpans ? benchTracerProvider(share) : undefined;
+  const server = servers?.getTracer("bench-http");
   return {
-    of: (request) => (request % every === 0 ? sampled : unsampled),
+    of,
+    async serve(request, handle) {
+      if (server === undefined) throw new Error("`serve` needs request contexts with server spans");
+      const parent = of(request);
+      const span = server.startSpan("POST /jobs", { kind: SpanKind.SERVER }, parent);
+      try {
+        return await context.with(trace.setSpan(parent, span), handle);
+      } finally {
+        span.end();
+      }
+    },
     async shutdown() {
       recording.end();
-      await provider.shutdown();
+      await Promise.all([provider.shutdown(), servers?.shutdown()]);
       context.disable();
     },
   };

@@ -46,6 +46,13 @@ export interface SingleEnqueueParams {
    * context at all (then no enqueue has a parent span).
    */
   requests: number;
+  /**
+   * With `requests`: each request also runs inside a server span started and
+   * ended around it, as an HTTP instrumentation does (recorded for the
+   * sampled share, non-recording for the rest): the baseline of an
+   * application that traces its requests.
+   */
+  requestSpans: boolean;
 }
 
 const QUEUE = "single";
@@ -69,10 +76,11 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     traceSample: traceSampleArg(args.number("trace-sample", 1)),
     requireParent: args.flag("require-parent"),
     requests: args.number("requests", 0),
+    requestSpans: args.flag("request-spans"),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
-    const requests = requestContexts(params.requests);
+    const requests = requestContexts(params.requests, params.requestSpans);
     try {
       const otel = benchTelemetry(params.telemetry, params.traceSample, params.requireParent);
       const queue = await Queue.open(bench.store, "bench/single-enqueue", {
@@ -88,6 +96,8 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
             sent++;
             const t0 = performance.now();
             if (requests === undefined) await queue.enqueue(name, payload);
+            else if (params.requestSpans)
+              await requests.serve(sentAll++, () => queue.enqueue(name, payload));
             else await context.with(requests.of(sentAll++), () => queue.enqueue(name, payload));
             latency?.record(performance.now() - t0);
           }

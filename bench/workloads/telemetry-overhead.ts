@@ -31,6 +31,13 @@ export interface TelemetryOverheadParams {
    * AsyncLocalStorage context manager is registered. 0: no context at all.
    */
   requests: number;
+  /**
+   * With `requests`: each request also runs inside a server span started and
+   * ended around it, as an HTTP instrumentation does (recorded for the
+   * sampled share, non-recording for the rest): the baseline of an
+   * application that traces its requests.
+   */
+  requestSpans: boolean;
 }
 
 interface Mode {
@@ -84,6 +91,7 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     warmup: args.number("warmup", 20_000),
     modes: args.string("modes", "off,metrics,traces,traces:0.1,traces:0.01"),
     requests: args.number("requests", 0),
+    requestSpans: args.flag("request-spans"),
   }),
   async run(kind: StoreKind, params: TelemetryOverheadParams): Promise<BenchResult[]> {
     const modes = parseModes(params.modes);
@@ -93,7 +101,7 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     const otels: ReturnType<typeof benchTelemetry>[] = [];
     const queues: Queue[] = [];
     const payload = new Uint8Array(params.payloadBytes).fill(0x61);
-    const requests = requestContexts(params.requests);
+    const requests = requestContexts(params.requests, params.requestSpans);
     let sentAll = 0;
     const produce = async (queue: Queue, name: string, count: number) => {
       let sent = 0;
@@ -101,6 +109,8 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
         while (sent < count) {
           sent++;
           if (requests === undefined) await queue.enqueue(name, payload);
+          else if (params.requestSpans)
+            await requests.serve(sentAll++, () => queue.enqueue(name, payload));
           else await context.with(requests.of(sentAll++), () => queue.enqueue(name, payload));
         }
       };

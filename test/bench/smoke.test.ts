@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { Args, parseCount } from "../../bench/lib/args.js";
 import { LatencyRecorder } from "../../bench/lib/latency.js";
 import { markdownReport } from "../../bench/lib/markdown.js";
+import { requestContexts } from "../../bench/lib/request-contexts.js";
 import { type BenchResult, parseResults, RESULT_PREFIX } from "../../bench/lib/result.js";
 import { ArrivalSchedule, parseSchedule } from "../../bench/lib/schedule.js";
 import { parseStoreKind } from "../../bench/lib/stores.js";
@@ -211,9 +213,53 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.match(report, /### end_to_end/);
     assert.match(report, /\| memory \| 500 \| 8 \|/);
   });
+
+  it("single_enqueue runs each request in a server span with --request-spans", async () => {
+    const [r] = await run("single_enqueue", "memory", [
+      "--jobs=400",
+      "--warmup=100",
+      "--requests=0.5",
+      "--request-spans",
+      "--telemetry=traces",
+      "--require-parent",
+    ]);
+    assert.equal(r?.jobs, 400);
+    assert.equal(r?.params.requestSpans, true);
+    await assert.rejects(
+      run("single_enqueue", "memory", ["--jobs=10", "--warmup=0", "--request-spans"]),
+      /Expected `--request-spans` with `--requests` above 0/,
+    );
+  });
 });
 
 describe("bench helpers", { timeout: 180_000 }, () => {
+  it("serves a request inside a server span: recorded for the sampled share, ended after", async () => {
+    const requests = requestContexts(0.5, true);
+    assert.ok(requests);
+    try {
+      const seen: { span: Span | undefined; parent: Span | undefined }[] = [];
+      for (const request of [0, 1]) {
+        const result: number = await requests.serve<number>(request, async () => {
+          seen.push({
+            span: trace.getSpan(context.active()),
+            parent: trace.getSpan(requests.of(request)),
+          });
+          return request;
+        });
+        assert.equal(result, request, "serve resolves with the handler's value");
+      }
+      const [sampled, unsampled] = seen;
+      assert.ok(sampled?.span && sampled.span !== sampled.parent, "a span of its own");
+      assert.equal(sampled.span.spanContext().traceId, sampled.parent?.spanContext().traceId);
+      assert.equal((sampled.span as unknown as { kind: SpanKind }).kind, SpanKind.SERVER);
+      assert.equal(sampled.span.isRecording(), false, "ended once the handler settled");
+      assert.ok(unsampled?.span && unsampled.span !== unsampled.parent);
+      assert.equal(unsampled.span.spanContext().traceFlags & 1, 0, "not sampled");
+    } finally {
+      await requests.shutdown();
+    }
+  });
+
   it("parses counts with suffixes and rejects junk", () => {
     assert.equal(parseCount("100k"), 100_000);
     assert.equal(parseCount("1m"), 1_000_000);
