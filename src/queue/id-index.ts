@@ -144,10 +144,20 @@ export class IdIndex {
    * ids are hashed in row order, sorted by shard (counting sort), then each
    * shard is filled while it sits in the cache. `spent()` is asked between
    * units of work; returns the loader to continue with, or a duplicate row.
+   * `more`: ids expected to be added after these (the WAL tail's enqueues),
+   * room for which is made now: growing a shard later rehashes all its ids.
    */
-  loader(count: number): IdIndexLoader {
-    this.#reserve(count);
+  loader(count: number, more = 0): IdIndexLoader {
+    this.#reserve(count + more);
     return new IdIndexLoader(this, this.#table, count);
+  }
+
+  /**
+   * Sizes an empty index for about `jobs` ids, so adding them never grows a
+   * shard (a replay that knows how many records follow).
+   */
+  reserve(jobs: number): void {
+    this.#reserve(jobs);
   }
 
   /** Adds row `h` whose id hashes to `hash`; false when its id is indexed already. @internal */

@@ -14,6 +14,13 @@ import { Tag } from "./records/tags.js";
 import { snapshotDecoder } from "./snapshot.js";
 import { State } from "./state.js";
 
+/**
+ * At most this many of the tail's records are expected to be enqueues when
+ * sizing the id index ahead of the replay (a tail of millions of claims and
+ * acks should not reserve room for millions of ids).
+ */
+const MAX_RESERVED_TAIL_IDS = 1 << 21;
+
 /** Records applied between two budget checks. */
 const RECORDS_PER_CHECK = 256;
 /**
@@ -45,8 +52,14 @@ export async function restoreState(
   tail: WalTail,
 ): Promise<State> {
   let state: State;
+  // Room in the id index for the tail's enqueues: growing it during the replay rehashes every id
+  // loaded so far (a tail that is mostly enqueues, the expensive case, adds that many ids).
+  const moreJobs = Math.min(tail.count, MAX_RESERVED_TAIL_IDS);
   try {
-    state = checkpoint === null ? new State() : await decodeInSlices(checkpoint);
+    if (checkpoint === null) {
+      state = new State();
+      state.ids.reserve(moreJobs);
+    } else state = await decodeInSlices(checkpoint, moreJobs);
   } catch (error) {
     if (error instanceof DecodeError)
       throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
@@ -84,8 +97,8 @@ export async function restoreState(
   return state;
 }
 
-async function decodeInSlices(bytes: Uint8Array): Promise<State> {
-  const decoder = snapshotDecoder(bytes);
+async function decodeInSlices(bytes: Uint8Array, moreJobs: number): Promise<State> {
+  const decoder = snapshotDecoder(bytes, moreJobs);
   for (;;) {
     const state = decoder.step();
     if (state !== null) return state;

@@ -78,6 +78,7 @@ export class SnapshotReader {
   /** Where the regions end (sections follow). */
   #regionsEnd = 0;
   readonly #budget: SliceBudget;
+  readonly #moreJobs: number;
   readonly #pages: Page[] = [];
   /** Jobs per queue and status, from the columns (checked against the stored index lengths). */
   readonly #counts: number[];
@@ -98,10 +99,16 @@ export class SnapshotReader {
   /** The group build in progress. */
   #building: Generator<void, void, void> | null = null;
 
-  /** `budget`: how long one step may run (tests pass a zero budget: one unit of work per step). */
-  constructor(bytes: Uint8Array, budget = new SliceBudget()) {
+  /**
+   * `budget`: how long one step may run (tests pass a zero budget: one unit
+   * of work per step). `moreJobs`: about how many jobs the caller will add
+   * once the state is decoded (the records of a WAL tail), so the id index
+   * is sized for them up front.
+   */
+  constructor(bytes: Uint8Array, budget = new SliceBudget(), moreJobs = 0) {
     this.#bytes = bytes;
     this.#budget = budget;
+    this.#moreJobs = moreJobs;
     const r = new ByteReader(bytes);
     const version = r.u8();
     if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unknown snapshot version ${version}`);
@@ -315,7 +322,7 @@ export class SnapshotReader {
       this.#next = end;
       if (this.#next < this.#jobs && this.#budget.spent()) return false;
     }
-    this.#ids ??= ids.loader(this.#jobs);
+    this.#ids ??= ids.loader(this.#jobs, this.#moreJobs);
     const done = this.#ids.step(
       () => this.#budget.spent(),
       (h) => new DecodeError(`snapshot holds job ${this.#state.idOf(h)} twice`),

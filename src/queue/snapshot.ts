@@ -30,15 +30,16 @@ export function encodeSnapshot(state: State): Uint8Array {
 /**
  * A decoder of `bytes` (any supported version): `step()` returns the state
  * once complete, else null. Takes the bytes over (the state may keep views of
- * them). Throws `DecodeError` on malformed input.
+ * them). Throws `DecodeError` on malformed input. `moreJobs`: about how many
+ * jobs will be added after it (see {@link SnapshotReader}).
  */
-export function snapshotDecoder(bytes: Uint8Array): { step(): State | null } {
+export function snapshotDecoder(bytes: Uint8Array, moreJobs = 0): { step(): State | null } {
   if (bytes.byteLength === 0) throw new DecodeError("empty snapshot");
   if (bytes[0] === 1) {
     const state = decodeSnapshotV1(bytes);
     return { step: () => state };
   }
-  return new SnapshotReader(bytes);
+  return new SnapshotReader(bytes, undefined, moreJobs);
 }
 
 /** Rebuild a state from a snapshot at once (tests and tools). Throws `DecodeError`. */
