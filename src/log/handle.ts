@@ -31,11 +31,12 @@ export class LogHandle implements Log {
   }
 
   isWritable(): boolean {
-    return this.#writer.isWritable();
+    return this.#writer.isWritable() && this.#checkpointer.lagAllows();
   }
 
-  whenWritable(): Promise<void> {
-    return this.#writer.whenWritable();
+  async whenWritable(): Promise<void> {
+    await this.#writer.whenWritable();
+    await this.#checkpointer.whenLagAllows();
   }
 
   flush(): Promise<void> {

@@ -98,12 +98,18 @@ export interface Log {
    */
   append(records: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /**
-   * Whether an append may go ahead now without waiting: the log works and
-   * holds at most `maxUnflushedBytes` not yet durable. When `false`, await
-   * {@link whenWritable} (which also reports a failed log).
+   * Whether an append may go ahead now without waiting: the log works,
+   * holds at most `maxUnflushedBytes` not yet durable, and (while a
+   * checkpoint is being written) the WAL since the newest committed
+   * checkpoint is within twice the checkpoint's record bound. When `false`,
+   * await {@link whenWritable} (which also reports a failed log).
    */
   isWritable(): boolean;
-  /** Resolves immediately when below `maxUnflushedBytes`, else once enough is durable. */
+  /**
+   * Resolves immediately when writable, else once enough is durable and the
+   * checkpoint being written (if the WAL since the last one is past its
+   * bound) has ended.
+   */
   whenWritable(): Promise<void>;
   /** Seal the open batch now and resolve once everything appended so far is durable. */
   flush(): Promise<void>;

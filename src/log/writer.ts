@@ -105,6 +105,11 @@ export class LogWriter {
     return this.#failure;
   }
 
+  /** Records appended so far (cumulative, counting those replayed at open), durable or not. */
+  get appendedRecords(): number {
+    return this.#sealedRecordsTotal + (this.#open?.records.length ?? 0);
+  }
+
   /** Whether close has begun: appends are refused from then on. */
   get closing(): boolean {
     return this.#closing;

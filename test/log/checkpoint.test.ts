@@ -225,6 +225,58 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.deepEqual(new ListState(reopened).items, state.items);
   });
 
+  it("holds producers while a checkpoint is written and the WAL since the last one is past twice the record bound", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const recovered = await openLog(faults, "q", testOptions({ checkpointWalRecords: 5 }));
+    const state = new ListState(recovered);
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    // Six records pass the bound of five: a checkpoint starts and sticks at its put.
+    for (let i = 0; i < 6; i++) await state.append(recovered.log, `a${i}`);
+    await stall.whenHeld();
+    for (let i = 0; i < 4; i++) await state.append(recovered.log, `b${i}`);
+    assert.equal(recovered.log.isWritable(), true, "10 records a crash would replay: within 2 × 5");
+    await state.append(recovered.log, "c"); // appends themselves are never refused
+    assert.equal(recovered.log.isWritable(), false, "11 records a crash would replay: held");
+    let writable = false;
+    const waiting = recovered.log.whenWritable().then(() => {
+      writable = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(writable, false, "held until the checkpoint is committed");
+
+    stall.release();
+    await waiting;
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    assert.equal(recovered.log.isWritable(), true);
+    // The checkpoint covers the six records at its cut; the five after it count towards the next.
+    assert.equal(recovered.log.stats().walRecordsSinceCheckpoint, 5);
+    const reopened = await openLog(inner, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, state.items);
+  });
+
+  it("a checkpoint that fails lets the producers it held go ahead", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const options = testOptions({
+      checkpointWalRecords: 5,
+      retry: { baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 50 },
+    });
+    const recovered = await openLog(faults, "q", options);
+    const state = new ListState(recovered);
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await state.append(recovered.log, `a${i}`);
+    await stall.whenHeld();
+    for (let i = 0; i < 5; i++) await state.append(recovered.log, `b${i}`);
+    assert.equal(recovered.log.isWritable(), false);
+    const waiting = recovered.log.whenWritable();
+    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    stall.release();
+    await waiting; // resolves (the failed checkpoint is retried after the next durable batch)
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    assert.equal(recovered.log.isWritable(), true);
+    assert.equal(recovered.log.stats().walRecordsSinceCheckpoint, 11);
+  });
+
   it("checkpoints taken amid appends cover exactly the records before them", async () => {
     const store = new MemoryStore();
     const recovered = await openLog(store, "q", testOptions());
