@@ -163,7 +163,14 @@ export async function tailDamage(
   return null;
 }
 
-/** The bodies of WAL objects `from..to-1`, {@link REPLAY_CONCURRENCY} requests at a time. Every slot must exist. */
+/**
+ * The bodies of WAL objects `from..to-1`, {@link REPLAY_CONCURRENCY} requests
+ * at a time. Every slot must exist. A store whose reads complete without I/O
+ * (the memory store, a cache) resolves them in microtasks, which would run
+ * the whole fetch (and its copies) in one turn of the event loop: 20–30 ms
+ * for a tail of a million-job state. So the fetch gives the loop a turn once
+ * a slice's budget is spent.
+ */
 async function fetchWal(
   storage: LogStorage,
   keys: LogKeys,
@@ -173,8 +180,21 @@ async function fetchWal(
   const count = Math.max(0, to - from);
   const bodies: Uint8Array[] = new Array(count);
   let next = 0;
+  const budget = new SliceBudget();
+  budget.start();
+  // One turn shared by every request lane: each lane waiting for a turn of its own would run
+  // its slice right after the others', all before any I/O or timer.
+  let turn: Promise<void> | null = null;
   const fetchNext = async (): Promise<void> => {
     while (next < count) {
+      if (budget.spent()) {
+        turn ??= nextTurn().then(() => {
+          turn = null;
+          budget.start();
+        });
+        await turn;
+        continue;
+      }
       const index = next++;
       const key = keys.wal(from + index);
       const body = await storage.get(key);

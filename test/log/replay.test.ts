@@ -8,8 +8,26 @@ import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { StoredObject } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
+
+/** A memory store whose WAL reads each take a millisecond of this thread (and no I/O) when `slow`. */
+class SlowWalReads extends MemoryStore {
+  slow = false;
+  /** How many turns of the event loop the ticker had seen at each slow read. */
+  readonly turnsAtRead: number[] = [];
+  turns = 0;
+
+  override get(key: string): Promise<StoredObject | null> {
+    if (this.slow && key.includes("/wal/")) {
+      const until = performance.now() + 1;
+      while (performance.now() < until) {}
+      this.turnsAtRead.push(this.turns);
+    }
+    return super.get(key);
+  }
+}
 
 describe("log replay", { timeout: 60_000 }, () => {
   it("opens an empty log with nothing to replay", async () => {
@@ -115,6 +133,35 @@ describe("log replay", { timeout: 60_000 }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("gives the event loop turns while fetching a long WAL from a store that answers without I/O", async () => {
+    const store = new SlowWalReads();
+    const first = await openLog(store, "q", testOptions());
+    for (let i = 0; i < 60; i++) await first.log.append(rec(`r${i}`));
+    await first.log.close(); // no snapshot source: the 60 batches stay to be replayed
+
+    store.slow = true;
+    let ticking = true;
+    const tick = (): void => {
+      store.turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const second = await openLog(store, "q", testOptions());
+    ticking = false;
+    assert.deepEqual(
+      texts(second.records),
+      Array.from({ length: 60 }, (_, i) => `r${i}`),
+    );
+    const reads = store.turnsAtRead;
+    assert.ok(reads.length >= 60, `${reads.length} WAL reads`);
+    // 60 ms of reads: without turns in between they would all happen in one turn.
+    assert.ok(
+      reads.at(-1)! - reads[0]! >= 5,
+      `the loop turned ${reads.at(-1)! - reads[0]!} times during the reads`,
+    );
+    await second.log.close();
   });
 
   it("reads the WAL after the checkpoint while the checkpoint is still being read", async () => {
