@@ -16,6 +16,7 @@
  * acknowledged record depends on a checkpoint (the WAL still holds everything).
  */
 import { ulid } from "ulid";
+import { startTimer, type TimerHandle } from "../clock.js";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
@@ -48,6 +49,19 @@ const CHECKPOINT_BYTES_PER_RECORD = 1024;
  * of 125,000) for the next open to replay.
  */
 const LAG_BOUNDS = 2;
+
+/**
+ * How long one checkpoint may hold producers: twice the newest committed
+ * checkpoint's duration (encode, seal, put, commit), within these limits. A
+ * checkpoint that takes longer than that is late (a slow or retrying store,
+ * whose retry window is up to two minutes by default), and holding producers
+ * for it would stop the write path for no durability gain: producers then go
+ * ahead and the tail grows past the bound until it ends. The floor covers
+ * the first checkpoint of a process (no duration known) and noise at small
+ * states; the ceiling keeps one slow checkpoint from raising the next hold.
+ */
+const MIN_HOLD_MS = 1_000;
+const MAX_HOLD_MS = 10_000;
 
 export interface CheckpointerInit {
   storage: LogStorage;
@@ -97,6 +111,18 @@ export class Checkpointer {
   #writing = false;
   /** Producers held back by {@link lagAllows} until the checkpoint being written ends. */
   #lagWaiters: Deferred<void>[] = [];
+  /**
+   * A checkpoint failed and none committed since: producers are not held
+   * (the coverage does not move, so every attempt would hold them for the
+   * store's retry window).
+   */
+  #holdSuspended = false;
+  /** Ends the current hold after its longest allowed duration (null: not holding). */
+  #holdTimer: TimerHandle | null = null;
+  /** The checkpoint being written held producers for as long as one may: they go ahead. */
+  #holdExpired = false;
+  /** How long (ms) the newest committed checkpoint took, or null before the first. */
+  #lastCheckpointMs: number | null = null;
   /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
   readonly #firstSeen = new Map<string, number>();
 
@@ -122,12 +148,40 @@ export class Checkpointer {
    * Whether a producer may append now as far as the checkpoint lag goes:
    * always, unless a checkpoint is being written and the records appended
    * since the newest committed one exceed {@link LAG_BOUNDS} times the
-   * record bound. Claims and settlements are not held (they do not ask).
+   * record bound. Not after a failed checkpoint until one commits, nor once
+   * the checkpoint being written has held producers for as long as one may
+   * (see {@link MIN_HOLD_MS}). Claims and settlements are not held (they do
+   * not ask).
    */
   lagAllows(): boolean {
-    if (!this.#writing || this.#writer.closing) return true;
+    if (!this.#writing || this.#writer.closing || this.#holdSuspended || this.#holdExpired)
+      return true;
     const lag = this.#writer.appendedRecords - this.#coveredRecords;
-    return lag <= LAG_BOUNDS * this.#recordBound();
+    if (lag <= LAG_BOUNDS * this.#recordBound()) return true;
+    if (this.#holdTimer === null) {
+      const limit = this.#holdLimitMs();
+      this.#holdTimer = startTimer(this.#options.clock, limit, () => {
+        this.#holdTimer = null;
+        this.#holdExpired = true;
+        this.#options.logger.warn("checkpoint is late: producers are no longer held for it", {
+          log: this.#describe,
+          heldMs: limit,
+        });
+        this.#releaseHeld();
+      });
+    }
+    return false;
+  }
+
+  /** The longest a checkpoint may hold producers (see {@link MIN_HOLD_MS}). */
+  #holdLimitMs(): number {
+    const last = this.#lastCheckpointMs ?? 0;
+    return Math.min(MAX_HOLD_MS, Math.max(MIN_HOLD_MS, 2 * last));
+  }
+
+  /** Ends the current hold: producers held go ahead. */
+  #releaseHeld(): void {
+    for (const waiter of this.#lagWaiters.splice(0)) waiter.resolve();
   }
 
   /** Resolves once {@link lagAllows} (the checkpoint being written ended); rejects if the log fails. */
@@ -245,7 +299,9 @@ export class Checkpointer {
       return this.#fence.commit({ checkpoint, replayAfter, closed: true });
     }
     this.#writing = true;
+    const started = this.#options.clock.monotonicNow();
     let body: Uint8Array;
+    let committed = false;
     try {
       // Synchronously after the cut: the snapshot is the state as of batch `cut.walId`.
       const snapshot = source(CHECKPOINT_HEADER_BYTES);
@@ -259,11 +315,9 @@ export class Checkpointer {
       await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId, closed: closing });
       this.#coveredBytes = cut.sealedBytes;
       this.#coveredRecords = cut.sealedRecords;
+      committed = true;
     } finally {
-      // Committed or not, producers held by the lag go ahead (a failed checkpoint is retried
-      // after the next durable batch, which they are needed to write).
-      this.#writing = false;
-      for (const waiter of this.#lagWaiters.splice(0)) waiter.resolve();
+      this.#endWrite(committed, started);
     }
     const { clock } = this.#options;
     this.#lastCheckpointBytes = body.byteLength;
@@ -280,6 +334,31 @@ export class Checkpointer {
         error: String(error),
       });
     }
+  }
+
+  /**
+   * A checkpoint being written ended: producers held by the lag go ahead,
+   * committed or not. A failed one is retried after the next durable batch,
+   * which they are needed to write, and would hold them again for as long as
+   * the store keeps refusing: so after a failure producers are not held
+   * until a checkpoint commits.
+   */
+  #endWrite(committed: boolean, started: number): void {
+    this.#writing = false;
+    this.#holdTimer?.cancel();
+    this.#holdTimer = null;
+    this.#holdExpired = false;
+    if (committed) {
+      this.#lastCheckpointMs = this.#options.clock.monotonicNow() - started;
+      this.#holdSuspended = false;
+    } else if (!this.#holdSuspended && this.#writer.failure === null) {
+      this.#holdSuspended = true;
+      this.#options.logger.warn(
+        "checkpoint failed: producers are not held for checkpoints until one commits",
+        { log: this.#describe },
+      );
+    }
+    this.#releaseHeld();
   }
 
   /**

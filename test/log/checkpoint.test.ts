@@ -4,6 +4,7 @@ import { ManualClock } from "../../src/clock.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
+import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
@@ -32,6 +33,16 @@ async function walObjects(store: MemoryStore): Promise<{ id: number; size: numbe
     id: Number(o.key.slice("q/wal/".length)),
     size: o.size,
   }));
+}
+
+function warningsLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
+}
+
+/** Lets pending promise callbacks and immediate timers run (no time passes on a manual clock). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {
@@ -275,6 +286,89 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(recovered.log.stats().checkpointsWritten, 0);
     assert.equal(recovered.log.isWritable(), true);
     assert.equal(recovered.log.stats().walRecordsSinceCheckpoint, 11);
+  });
+
+  it("after a failed checkpoint, producers are not held until one commits again (one warning)", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const logger = warningsLogger();
+    const recovered = await openLog(
+      faults,
+      "q",
+      testOptions({
+        checkpointWalRecords: 5,
+        logger,
+        retry: { baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 20 },
+      }),
+    );
+    const { log } = recovered;
+    const state = new ListState(recovered);
+    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    for (let i = 0; i < 6; i++) await state.append(log, `a${i}`);
+    // Queued behind the background attempt the sixth record started: both fail.
+    await assert.rejects(log.checkpoint());
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    await state.append(log, "b"); // seven past the checkpoint: another attempt starts, and sticks
+    await stall.whenHeld();
+    for (let i = 0; i < 5; i++) await state.append(log, `c${i}`);
+    assert.equal(log.stats().walRecordsSinceCheckpoint, 12);
+    assert.equal(log.isWritable(), true, "past 2 × 5 during a retried checkpoint: not held");
+    const suspended = logger.warnings.filter((w) => w.includes("producers are not held"));
+    assert.equal(suspended.length, 1, logger.warnings.join("; "));
+
+    // Once a checkpoint commits, producers are held again while the next one is written.
+    faults.clearRules();
+    stall.release();
+    await log.checkpoint();
+    assert.ok(log.stats().checkpointsWritten >= 1);
+    const again = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await state.append(log, `d${i}`);
+    await again.whenHeld();
+    for (let i = 0; i < 5; i++) await state.append(log, `e${i}`);
+    assert.equal(log.isWritable(), false, "held again after a committed checkpoint");
+    again.release();
+    await log.whenWritable();
+    await log.close();
+  });
+
+  it("a checkpoint holds producers for at most twice the last one's duration (at least a second)", async () => {
+    const clock = new ManualClock();
+    const faults = new FaultStore(new MemoryStore());
+    const logger = warningsLogger();
+    const recovered = await openLog(
+      faults,
+      "q",
+      testOptions({ checkpointWalRecords: 5, clock, logger, flushIntervalMs: 0 }),
+    );
+    const { log } = recovered;
+    const state = new ListState(recovered);
+    const holdOnce = async (label: string, stallMs: number, limitMs: number): Promise<void> => {
+      const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+      for (let i = 0; i < 6; i++) await state.append(log, `${label}a${i}`);
+      await stall.whenHeld();
+      for (let i = 0; i < 5; i++) await state.append(log, `${label}b${i}`);
+      assert.equal(log.isWritable(), false, `${label}: held`);
+      let released = false;
+      const waiting = log.whenWritable().then(() => {
+        released = true;
+      });
+      clock.advance(limitMs - 1);
+      await settle();
+      assert.equal(released, false, `${label}: still held just before the limit`);
+      clock.advance(1);
+      await waiting;
+      assert.equal(log.isWritable(), true, `${label}: the late checkpoint holds no one`);
+      clock.advance(stallMs - limitMs);
+      const written = log.stats().checkpointsWritten;
+      stall.release();
+      // The background one commits, having taken `stallMs` of the clock.
+      await waitFor(() => log.stats().checkpointsWritten > written);
+    };
+    // No checkpoint committed yet: the floor, a second. That one took 1.5 s (of the clock).
+    await holdOnce("first", 1_500, 1_000);
+    assert.equal(logger.warnings.filter((w) => w.includes("checkpoint is late")).length, 1);
+    // Twice the 1.5 s the last one took.
+    await holdOnce("second", 3_000, 3_000);
+    await log.close();
   });
 
   it("checkpoints taken amid appends cover exactly the records before them", async () => {
