@@ -73,6 +73,11 @@ async function offload(
   return refs;
 }
 
+/** Whether `ops` add to the state (an enqueue or a KV write), as a producer does. */
+function produces(ops: readonly Op[]): boolean {
+  return ops.some((op) => op.kind === "enqueue" || op.kind === "kvPut" || op.kind === "kvDelete");
+}
+
 /**
  * Checks, decides and commits `ops` in one synchronous step (after writing
  * offloaded payloads, deleted again unless a committed record uses them);
@@ -88,7 +93,10 @@ export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<Tr
     wanted.length === 0 ? new Map<number, PayloadRef>() : await offload(core, ops, wanted);
   let decided: Decided;
   try {
-    if (!core.log.isWritable()) await core.log.whenWritable();
+    // Producers wait while the log is not writable (backpressure, a checkpoint falling behind);
+    // a transaction that only settles claims (a handler's ctx.transaction), cancels or checks
+    // does not, like a plain ack: holding it could outlast its lease.
+    if (produces(ops) && !core.log.isWritable()) await core.log.whenWritable();
     core.check();
     decided = decide(core, ops, refs);
   } catch (error) {

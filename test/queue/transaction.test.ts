@@ -7,6 +7,7 @@ import {
   taqubaErrorCode,
 } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { liveState, stateDigest } from "../reliability/lib/audit.js";
 
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection, text } from "./helpers.js";
@@ -195,6 +196,55 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     assert.equal(await queue.getJob(pending), null);
     assert.equal(queue.claimSignal(claimed).aborted, true);
     await queue.close();
+  });
+
+  it("settles claims while producers are held behind a checkpoint; a transaction that enqueues waits", async () => {
+    const store = new MemoryStore();
+    const faults = new FaultStore(store);
+    const { queue, clock } = await openTestQueue(
+      { ...NO_BACKOFF, log: { checkpointWalRecords: 5 } },
+      faults,
+    );
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await queue.enqueue("q", `job-${i}`);
+    await stall.whenHeld(); // the sixth record started a checkpoint, which sticks at its put
+    const claims = [await mustClaim(queue, "q"), await mustClaim(queue, "q")];
+    const third = await mustClaim(queue, "q");
+    for (let i = 0; i < 2; i++) await queue.enqueue("q", `more-${i}`);
+    // Eleven records since the last checkpoint, past twice the bound of five: producers wait.
+    let enqueued = false;
+    const producer = queue.enqueue("q", "held").then(() => {
+      enqueued = true;
+    });
+    let txEnqueued = false;
+    const producingTx = queue
+      .transaction((tx) => {
+        tx.ack(third);
+        tx.enqueue("next", "follow-up");
+      })
+      .then(() => {
+        txEnqueued = true;
+      });
+    const settling = queue.transaction((tx) => {
+      tx.ack(claims[0]!);
+      tx.nack(claims[1]!, "again");
+      tx.cancel("job-5");
+    });
+    const outcome = await Promise.race([
+      settling.then(() => "committed"),
+      new Promise((r) => setTimeout(() => r("held"), 2_000)),
+    ]);
+    assert.equal(outcome, "committed");
+    assert.equal(await queue.getJob(claims[0]!.id), null);
+    assert.equal((await queue.getJob(claims[1]!.id))?.status, "pending");
+    assert.deepEqual([enqueued, txEnqueued], [false, false], "producers still held");
+    stall.release();
+    await Promise.all([producer, producingTx]);
+    const digest = stateDigest(liveState(queue));
+    await queue.close();
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(stateDigest(liveState(reopened)), digest);
+    await reopened.close();
   });
 
   it("an enqueue with a taken jobId adds nothing and says created: false (a retried transaction)", async () => {
