@@ -180,17 +180,31 @@ async function fetchWal(
   const count = Math.max(0, to - from);
   const bodies: Uint8Array[] = new Array(count);
   let next = 0;
+  // The budget counts time spent within one turn of the event loop: a lane that resumes
+  // after I/O, in a later turn, starts a new one (otherwise the waits for the store would
+  // count, and every lane would yield a turn before each read of a store with latency).
   const budget = new SliceBudget();
-  budget.start();
+  let budgetTurn = 0;
+  let endedTurn = 0;
+  const startBudget = (): void => {
+    budget.start();
+    const started = ++budgetTurn;
+    // Runs once the turn that started the budget (and its microtasks) is over.
+    setImmediate(() => {
+      if (budgetTurn === started) endedTurn = started;
+    });
+  };
+  startBudget();
   // One turn shared by every request lane: each lane waiting for a turn of its own would run
   // its slice right after the others', all before any I/O or timer.
   let turn: Promise<void> | null = null;
   const fetchNext = async (): Promise<void> => {
     while (next < count) {
-      if (budget.spent()) {
+      if (endedTurn === budgetTurn) startBudget();
+      else if (budget.spent()) {
         turn ??= nextTurn().then(() => {
           turn = null;
-          budget.start();
+          startBudget();
         });
         await turn;
         continue;

@@ -29,6 +29,30 @@ class SlowWalReads extends MemoryStore {
   }
 }
 
+/**
+ * A memory store whose WAL reads answer after a real timer (like a store with latency) when
+ * `slow`, noting for each read whether it was asked in the turn of an earlier answer.
+ */
+class LatentWalReads extends MemoryStore {
+  slow = false;
+  /** Reads asked in the turn of an answer (a lane going on at once) and after a turn (yielded). */
+  readonly asked = { inAnswerTurn: 0, later: 0 };
+  #answering = false;
+
+  override async get(key: string): Promise<StoredObject | null> {
+    if (!this.slow || !key.includes("/wal/")) return super.get(key);
+    if (this.#answering) this.asked.inAnswerTurn++;
+    else this.asked.later++;
+    const value = await super.get(key);
+    await new Promise((r) => setTimeout(r, 2));
+    this.#answering = true;
+    setImmediate(() => {
+      this.#answering = false;
+    });
+    return value;
+  }
+}
+
 describe("log replay", { timeout: 60_000 }, () => {
   it("opens an empty log with nothing to replay", async () => {
     const store = new MemoryStore();
@@ -161,6 +185,22 @@ describe("log replay", { timeout: 60_000 }, () => {
       reads.at(-1)! - reads[0]! >= 5,
       `the loop turned ${reads.at(-1)! - reads[0]!} times during the reads`,
     );
+    await second.log.close();
+  });
+
+  it("a WAL fetch from a store with latency does not yield a turn before each read", async () => {
+    const store = new LatentWalReads();
+    const first = await openLog(store, "q", testOptions());
+    for (let i = 0; i < 200; i++) await first.log.append(rec(`r${i}`));
+    await first.log.close(); // no snapshot source: the 200 batches stay to be replayed
+
+    store.slow = true;
+    const second = await openLog(store, "q", testOptions());
+    assert.equal(second.records.length, 200);
+    // 16 lanes, 2 ms a read: the fetch takes over 25 ms, far past a slice's budget, but
+    // nearly all of it waiting; a lane asks its next read as soon as an answer comes.
+    const { inAnswerTurn, later } = store.asked;
+    assert.ok(inAnswerTurn >= 180, `${inAnswerTurn} reads asked at once, ${later} after a turn`);
     await second.log.close();
   });
 
