@@ -75,6 +75,17 @@ export interface LogOptions {
    * costs about as much as loading three or four jobs from a checkpoint, so
    * the WAL tail stays about half the checkpoint's load time (about 0.2 s at
    * a million live jobs) while a large state is not rewritten too often.
+   *
+   * It also bounds what a crash during a checkpoint leaves: while a
+   * checkpoint is being written, producers (`whenWritable`: enqueues, KV
+   * writes, transactions that do either) are held once the records since
+   * the newest committed checkpoint exceed twice this bound (or twice the
+   * size-based one), until that checkpoint ends. Claims and settlements are
+   * not held. They are not held after a checkpoint failed, until one commits
+   * again, nor for longer than twice the newest committed checkpoint's
+   * duration (1–10 s), so a failing or slow store never stops appends.
+   * Records are counted, not bytes: a bulk operation that is one record
+   * counts as one.
    * @default 125_000
    */
   checkpointWalRecords?: number;
