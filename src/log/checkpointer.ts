@@ -59,6 +59,8 @@ const LAG_BOUNDS = 2;
  * ahead and the tail grows past the bound until it ends. The floor covers
  * the first checkpoint of a process (no duration known) and noise at small
  * states; the ceiling keeps one slow checkpoint from raising the next hold.
+ * Once a committed checkpoint took the ceiling or longer, producers are not
+ * held at all until one is faster: a hold could not cover such a checkpoint.
  */
 const MIN_HOLD_MS = 1_000;
 const MAX_HOLD_MS = 10_000;
@@ -123,6 +125,10 @@ export class Checkpointer {
   #holdExpired = false;
   /** How long (ms) the newest committed checkpoint took, or null before the first. */
   #lastCheckpointMs: number | null = null;
+  /** A "late" warning was logged and no checkpoint has since ended within its hold limit. */
+  #lateWarned = false;
+  /** A background attempt's failure was logged and no checkpoint has committed since. */
+  #failureWarned = false;
   /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
   readonly #firstSeen = new Map<string, number>();
 
@@ -156,6 +162,8 @@ export class Checkpointer {
   lagAllows(): boolean {
     if (!this.#writing || this.#writer.closing || this.#holdSuspended || this.#holdExpired)
       return true;
+    // Checkpoints that take longer than any hold may last: holding for one buys no bound.
+    if (this.#lastCheckpointMs !== null && this.#lastCheckpointMs >= MAX_HOLD_MS) return true;
     const lag = this.#writer.appendedRecords - this.#coveredRecords;
     if (lag <= LAG_BOUNDS * this.#recordBound()) return true;
     if (this.#holdTimer === null) {
@@ -163,10 +171,14 @@ export class Checkpointer {
       this.#holdTimer = startTimer(this.#options.clock, limit, () => {
         this.#holdTimer = null;
         this.#holdExpired = true;
-        this.#options.logger.warn("checkpoint is late: producers are no longer held for it", {
-          log: this.#describe,
-          heldMs: limit,
-        });
+        // One line per run of late checkpoints, not one per checkpoint.
+        if (!this.#lateWarned) {
+          this.#lateWarned = true;
+          this.#options.logger.warn("checkpoint is late: producers are no longer held for it", {
+            log: this.#describe,
+            heldMs: limit,
+          });
+        }
         this.#releaseHeld();
       });
     }
@@ -245,8 +257,13 @@ export class Checkpointer {
       },
       (error: unknown) => {
         this.#backgroundCheckpoint = false;
-        if (this.#writer.failure === null) {
-          this.#options.logger.warn("background checkpoint failed", { error: String(error) });
+        // One line per run of failures: a refusing store fails every attempt.
+        if (this.#writer.failure === null && !this.#failureWarned) {
+          this.#failureWarned = true;
+          this.#options.logger.warn(
+            "background checkpoint failed; retried after later batches, logged again once one commits",
+            { log: this.#describe, error: String(error) },
+          );
         }
       },
     );
@@ -302,6 +319,7 @@ export class Checkpointer {
     const started = this.#options.clock.monotonicNow();
     let body: Uint8Array;
     let committed = false;
+    let fenced = false;
     try {
       // Synchronously after the cut: the snapshot is the state as of batch `cut.walId`.
       const snapshot = source(CHECKPOINT_HEADER_BYTES);
@@ -316,8 +334,11 @@ export class Checkpointer {
       this.#coveredBytes = cut.sealedBytes;
       this.#coveredRecords = cut.sealedRecords;
       committed = true;
+    } catch (error) {
+      fenced = error instanceof FencedError;
+      throw error;
     } finally {
-      this.#endWrite(committed, started);
+      this.#endWrite(committed, fenced, started);
     }
     const { clock } = this.#options;
     this.#lastCheckpointBytes = body.byteLength;
@@ -343,21 +364,23 @@ export class Checkpointer {
    * the store keeps refusing: so after a failure producers are not held
    * until a checkpoint commits.
    */
-  #endWrite(committed: boolean, started: number): void {
+  #endWrite(committed: boolean, fenced: boolean, started: number): void {
     this.#writing = false;
     this.#holdTimer?.cancel();
     this.#holdTimer = null;
-    this.#holdExpired = false;
     if (committed) {
       this.#lastCheckpointMs = this.#options.clock.monotonicNow() - started;
       this.#holdSuspended = false;
-    } else if (!this.#holdSuspended && this.#writer.failure === null) {
+      this.#failureWarned = false;
+      if (!this.#holdExpired) this.#lateWarned = false;
+    } else if (!fenced && !this.#holdSuspended && this.#writer.failure === null) {
       this.#holdSuspended = true;
       this.#options.logger.warn(
         "checkpoint failed: producers are not held for checkpoints until one commits",
         { log: this.#describe },
       );
     }
+    this.#holdExpired = false;
     this.#releaseHeld();
   }
 

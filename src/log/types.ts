@@ -101,14 +101,17 @@ export interface Log {
    * Whether an append may go ahead now without waiting: the log works,
    * holds at most `maxUnflushedBytes` not yet durable, and (while a
    * checkpoint is being written) the WAL since the newest committed
-   * checkpoint is within twice the checkpoint's record bound. When `false`,
-   * await {@link whenWritable} (which also reports a failed log).
+   * checkpoint is within twice the checkpoint's record bound. A checkpoint
+   * holds producers for at most twice the last one's duration (1–10 s), and
+   * not at all after a failed checkpoint (until one commits) or once one took
+   * 10 s or more. When `false`, await {@link whenWritable} (which also
+   * reports a failed log).
    */
   isWritable(): boolean;
   /**
    * Resolves immediately when writable, else once enough is durable and the
    * checkpoint being written (if the WAL since the last one is past its
-   * bound) has ended.
+   * bound) has ended or has held producers for as long as it may.
    */
   whenWritable(): Promise<void>;
   /** Seal the open batch now and resolve once everything appended so far is durable. */

@@ -368,6 +368,57 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(logger.warnings.filter((w) => w.includes("checkpoint is late")).length, 1);
     // Twice the 1.5 s the last one took.
     await holdOnce("second", 3_000, 3_000);
+    // A run of late checkpoints logs one line, not one each.
+    assert.equal(logger.warnings.filter((w) => w.includes("checkpoint is late")).length, 1);
+    await log.close();
+  });
+
+  it("once a checkpoint took the longest a hold may last (10 s), producers are not held for the next", async () => {
+    const clock = new ManualClock();
+    const faults = new FaultStore(new MemoryStore());
+    const recovered = await openLog(
+      faults,
+      "q",
+      testOptions({ checkpointWalRecords: 5, clock, flushIntervalMs: 0 }),
+    );
+    const { log } = recovered;
+    const state = new ListState(recovered);
+    const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await state.append(log, `a${i}`);
+    await stall.whenHeld();
+    clock.advance(12_000); // the first checkpoint takes 12 s of the clock
+    stall.release();
+    await waitFor(() => log.stats().checkpointsWritten === 1);
+    const next = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    for (let i = 0; i < 6; i++) await state.append(log, `b${i}`);
+    await next.whenHeld();
+    for (let i = 0; i < 6; i++) await state.append(log, `c${i}`);
+    assert.equal(log.isWritable(), true, "a hold of at most 10 s cannot cover a 12 s checkpoint");
+    next.release();
+    await waitFor(() => log.stats().checkpointsWritten >= 2);
+    await log.close();
+  });
+
+  it("a checkpoint refused every time logs one warning for the run of failures", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const logger = warningsLogger();
+    const recovered = await openLog(
+      faults,
+      "q",
+      testOptions({
+        checkpointWalRecords: 2,
+        logger,
+        retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 5 },
+      }),
+    );
+    const { log } = recovered;
+    const state = new ListState(recovered);
+    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    for (let i = 0; i < 40; i++) await state.append(log, `a${i}`);
+    await new Promise((r) => setTimeout(r, 50));
+    const failed = logger.warnings.filter((w) => w.includes("background checkpoint failed"));
+    assert.equal(failed.length, 1, logger.warnings.join("; "));
+    faults.clearRules();
     await log.close();
   });
 
