@@ -136,11 +136,10 @@ export class QueueCore {
   }
 
   /**
-   * Wires the log (snapshots, failure), settles the claims of the previous
-   * process (in slices), and starts the timers.
+   * Wires the log (failure, then snapshots), settles the claims of the
+   * previous process (in slices), and starts the timers.
    */
   async start(ownedAt: number): Promise<void> {
-    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
     this.log.onFailure((error) => this.#fail(error));
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
@@ -171,6 +170,11 @@ export class QueueCore {
       }
     }
     if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
+    // Checkpoints start only now: one encoded (and stored) while the claims were requeued
+    // would share every turn of the event loop with that requeue (at a million jobs, turns
+    // of 25–35 ms at the open of a second writer), and would leave most of the requeue's
+    // records for the next open to replay. The WAL holds them meanwhile.
+    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
     this.#passes.rearmScheduler();
     this.timers.start();
     this.schedules.start(ownedAt);
