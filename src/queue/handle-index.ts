@@ -70,15 +70,35 @@ export class HandleIndex {
     to = handles.length,
   ): HandleIndex {
     const index = new HandleIndex(compare);
-    for (let start = from; start < to; start += CHUNK_BUILD) {
-      const end = Math.min(to, start + CHUNK_BUILD);
-      const chunk: Chunk = new Array(end - start);
-      for (let i = start; i < end; i++) chunk[i - start] = handles[i]!;
-      index.#chunks.push(chunk);
-      index.#maxes.push(chunk[chunk.length - 1]!);
-    }
-    index.#size = Math.max(0, to - from);
+    index.appendSorted(handles, from, to);
     return index;
+  }
+
+  /**
+   * Appends `handles[from..to)`, which must follow every handle in the index
+   * and be in the comparator's order (checked by the caller if it matters).
+   * No comparisons. The chunks come out as {@link fromSorted} makes them
+   * however the list is split into calls, so a restore can build a long
+   * index a piece per slice of the event loop. Not on a frozen index.
+   */
+  appendSorted(handles: ArrayLike<number>, from = 0, to = handles.length): void {
+    if (this.#views > 0) throw new Error("appendSorted on a frozen index");
+    let at = from;
+    const last = this.#chunks.at(-1);
+    if (last !== undefined && last.length < CHUNK_BUILD && at < to) {
+      const end = Math.min(to, at + CHUNK_BUILD - last.length);
+      for (; at < end; at++) last.push(handles[at]!);
+      this.#maxes[this.#maxes.length - 1] = last[last.length - 1]!;
+    }
+    for (; at < to; ) {
+      const end = Math.min(to, at + CHUNK_BUILD);
+      const chunk: Chunk = new Array(end - at);
+      for (let i = at; i < end; i++) chunk[i - at] = handles[i]!;
+      this.#chunks.push(chunk);
+      this.#maxes.push(chunk[chunk.length - 1]!);
+      at = end;
+    }
+    this.#size += Math.max(0, to - from);
   }
 
   /**

@@ -148,8 +148,7 @@ export class IdIndex {
    * room for which is made now: growing a shard later rehashes all its ids.
    */
   loader(count: number, more = 0): IdIndexLoader {
-    this.#reserve(count + more);
-    return new IdIndexLoader(this, this.#table, count);
+    return new IdIndexLoader(this, this.#table, count, count + more);
   }
 
   /**
@@ -183,11 +182,20 @@ export class IdIndex {
 
   /** Makes room for about `jobs` ids in all, so adding them never grows a shard. */
   #reserve(jobs: number): void {
+    this.reserveShards(jobs, 0, SHARDS);
+  }
+
+  /**
+   * {@link reserve} for shards `from..to` only: at a million jobs the whole
+   * index is 16 MiB of fresh memory, whose allocation took 8–22 ms in one
+   * step, so the loader makes it a few shards at a time. @internal
+   */
+  reserveShards(jobs: number, from: number, to: number): void {
     const perShard = Math.ceil(jobs / SHARDS);
     let slots = INITIAL_SHARD_SLOTS;
     // Up to 3/4 full, with room for the shards that get more than their share.
     while (slots * 3 < (perShard + 4 * Math.sqrt(perShard) + 1) * 4) slots *= 2;
-    for (let s = 0; s < SHARDS; s++)
+    for (let s = from; s < Math.min(to, SHARDS); s++)
       if (this.#shards[s]!.length < 2 * slots && this.#counts[s] === 0)
         this.#shards[s] = new Uint32Array(2 * slots);
   }
@@ -224,6 +232,8 @@ export class IdIndex {
 
 /** Rows hashed or inserted between two budget checks. */
 const PER_CHECK = 8_192;
+/** Shards sized between two budget checks while the loader makes room (1 MiB at a million jobs). */
+const SHARDS_PER_CHECK = 16;
 
 /** Bulk indexing of restored rows, in bounded steps (see {@link IdIndex.loader}). */
 export class IdIndexLoader {
@@ -236,13 +246,18 @@ export class IdIndexLoader {
   /** Next free position of each shard in {@link #byShard} while placing. */
   #fill: Uint32Array | null = null;
   readonly #starts = new Uint32Array(SHARDS + 1);
+  /** Ids the index is sized for: these rows and the ones expected after them. */
+  readonly #room: number;
+  /** Shards sized so far (phase 0 waits for all of them). */
+  #reserved = 0;
   #next = 0;
   #phase = 0;
 
-  constructor(index: IdIndex, table: JobTable, count: number) {
+  constructor(index: IdIndex, table: JobTable, count: number, room = count) {
     this.#index = index;
     this.#table = table;
     this.#count = count;
+    this.#room = room;
     this.#hashes = new Uint32Array(count);
   }
 
@@ -252,6 +267,12 @@ export class IdIndexLoader {
    */
   step(spent: () => boolean, duplicate: (h: number) => Error): boolean {
     const n = this.#count;
+    while (this.#reserved < SHARDS) {
+      const end = Math.min(SHARDS, this.#reserved + SHARDS_PER_CHECK);
+      this.#index.reserveShards(this.#room, this.#reserved, end);
+      this.#reserved = end;
+      if (spent()) return false;
+    }
     if (this.#phase === 0) {
       while (this.#next < n) {
         const end = Math.min(n, this.#next + PER_CHECK);
