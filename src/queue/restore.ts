@@ -17,9 +17,10 @@ import { State } from "./state.js";
 /**
  * At most this many of the tail's records are expected to be enqueues when
  * sizing the id index ahead of the replay (a tail of millions of claims and
- * acks should not reserve room for millions of ids). Reserving is one
- * synchronous allocation: 3–7 ms for 2^19 ids, 12–35 ms for 2^21, which would
- * be a turn of the event loop over 20 ms at open. A longer tail of enqueues
+ * acks should not reserve room for millions of ids). Without a checkpoint,
+ * reserving is one synchronous allocation: 3–7 ms for 2^19 ids, 12–35 ms for
+ * 2^21, which would be a turn of the event loop over 20 ms at open (the
+ * checkpoint's decoder makes its room in slices). A longer tail of enqueues
  * grows the index shard by shard as it replays (each growth one shard's).
  * The count of enqueues itself is not known before the records are decoded.
  */
