@@ -190,7 +190,7 @@ export function checkPayload(
   let bytes: Uint8Array;
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
   else if (value instanceof Uint8Array)
-    bytes = copy || !inFixedBuffer(value) ? value.slice() : value;
+    bytes = copy || !inFixedBuffer(value) ? copyBytes(value) : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
     throw invalidArgumentGot(
@@ -199,6 +199,16 @@ export function checkPayload(
       `${bytes.byteLength} bytes`,
     );
   return bytes;
+}
+
+/**
+ * A copy of `bytes` in memory of its own, of the same kind (a `Buffer` stays
+ * a `Buffer`). Not `bytes.slice()`: on a `Buffer` that is a view of the
+ * caller's memory, which the caller may write again before the job is
+ * recorded (or between its record's encoding and its apply).
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes);
 }
 
 /** Whether `bytes` lie in an `ArrayBuffer` of this thread whose length cannot change. */
@@ -229,7 +239,7 @@ export function checkKvPrefix(value: unknown, arg = "prefix"): string {
 export function checkKvValue(value: unknown, arg = "value"): Uint8Array {
   let bytes: Uint8Array;
   if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array) bytes = value.slice();
+  else if (value instanceof Uint8Array) bytes = copyBytes(value);
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > MAX_KV_VALUE_BYTES)
     throw invalidArgumentGot(

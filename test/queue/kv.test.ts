@@ -35,6 +35,24 @@ describe("KV namespace", { timeout: 60_000 }, () => {
     await reopened.close();
   });
 
+  it("a value put from a Buffer the caller writes again keeps the bytes put, live and at replay", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    const buf = Buffer.from("original");
+    const put = queue.kvPut("a", buf);
+    buf.write("MUTATED!");
+    await put;
+    buf.write("AGAIN!!!");
+    assert.equal(text((await queue.kvGet("a"))!), "original");
+    assert.equal(await queue.kvCompareAndSet("a", "original", buf), true);
+    buf.write("THIRD!!!");
+    assert.equal(text((await queue.kvGet("a"))!), "AGAIN!!!");
+    await queue.close();
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(text((await reopened.kvGet("a"))!), "AGAIN!!!");
+    await reopened.close();
+  });
+
   it("keeps KV apart from jobs: no key shows as a job, no job as a key", async () => {
     const { queue } = await openTestQueue();
     const id = await queue.enqueue("q", "job");
