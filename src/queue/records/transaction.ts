@@ -66,6 +66,7 @@ export function writeKvPut(w: ByteWriter, rec: KvPutRecord): void {
 
 export function readKvPut(r: ByteReader): KvPutRecord {
   const key = r.string();
-  // A copy: the state keeps it, and must not pin the log batch it came in.
-  return { tag: Tag.KvPut, key, value: r.bytes().slice() };
+  // A copy: the state keeps it, and must not pin the log batch it came in. Not
+  // `.slice()`: on a Buffer (a batch read from a store) that is a view of it.
+  return { tag: Tag.KvPut, key, value: Uint8Array.prototype.slice.call(r.bytes()) };
 }

@@ -413,3 +413,16 @@ describe("record wire format", () => {
     }
   });
 });
+
+describe("decoded records own their bytes", () => {
+  it("a KV value decoded from a Buffer is a copy, not a view that pins the log batch", () => {
+    const encoded = encodeRecord({ tag: Tag.KvPut, key: "k", value: Buffer.from("value") });
+    const batch = Buffer.concat([Buffer.alloc(64), Buffer.from(encoded)]).subarray(64);
+    const decoded = decodeRecord(batch);
+    assert.ok(decoded.tag === Tag.KvPut);
+    assert.equal(Buffer.from(decoded.value).toString(), "value");
+    assert.notEqual(decoded.value.buffer, batch.buffer, "its own memory");
+    batch.fill(0);
+    assert.equal(Buffer.from(decoded.value).toString(), "value");
+  });
+});
