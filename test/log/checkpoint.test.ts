@@ -50,6 +50,23 @@ async function waitFor(condition: () => boolean): Promise<void> {
   assert.ok(condition(), "condition reached in time");
 }
 
+/** A log whose checkpoint puts the store refuses, with `bound` records per checkpoint and a short retry window. */
+async function openRefusingCheckpoints(bound: number, retryMs: number) {
+  const faults = new FaultStore(new MemoryStore());
+  const logger = warningsLogger();
+  const recovered = await openLog(
+    faults,
+    "q",
+    testOptions({
+      checkpointWalRecords: bound,
+      logger,
+      retry: { baseDelayMs: 1, maxDelayMs: Math.min(5, retryMs), maxElapsedMs: retryMs },
+    }),
+  );
+  faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+  return { faults, logger, log: recovered.log, state: new ListState(recovered) };
+}
+
 describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   it("after many appends, checkpoints and reopens, GC keeps exactly what recovery needs", async () => {
     const store = new MemoryStore();
@@ -289,20 +306,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   });
 
   it("after a failed checkpoint, producers are not held until one commits again (one warning)", async () => {
-    const faults = new FaultStore(new MemoryStore());
-    const logger = warningsLogger();
-    const recovered = await openLog(
-      faults,
-      "q",
-      testOptions({
-        checkpointWalRecords: 5,
-        logger,
-        retry: { baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 20 },
-      }),
-    );
-    const { log } = recovered;
-    const state = new ListState(recovered);
-    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    const { faults, logger, log, state } = await openRefusingCheckpoints(5, 20);
     for (let i = 0; i < 6; i++) await state.append(log, `a${i}`);
     // Queued behind the background attempt the sixth record started: both fail.
     await assert.rejects(log.checkpoint());
@@ -400,20 +404,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   });
 
   it("a checkpoint refused every time logs one warning for the run of failures", async () => {
-    const faults = new FaultStore(new MemoryStore());
-    const logger = warningsLogger();
-    const recovered = await openLog(
-      faults,
-      "q",
-      testOptions({
-        checkpointWalRecords: 2,
-        logger,
-        retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 5 },
-      }),
-    );
-    const { log } = recovered;
-    const state = new ListState(recovered);
-    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    const { faults, logger, log, state } = await openRefusingCheckpoints(2, 5);
     for (let i = 0; i < 40; i++) await state.append(log, `a${i}`);
     await new Promise((r) => setTimeout(r, 50));
     const failed = logger.warnings.filter((w) => w.includes("background checkpoint failed"));
