@@ -14,6 +14,7 @@
  * Options: --workloads=batch,single
  *          --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000 (batch workload)
  *          --single-jobs=20000 --producers=64 --single-concurrency=64 (single workload)
+ *          --taquba-prefetch=N (adds a taquba file-store row whose runWorker holds N claims ready)
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
  *          --run-timeout=600 (seconds per run)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
@@ -79,6 +80,8 @@ const plannedRuns: Run[] = [
 ];
 const repeat = Math.max(1, args.number("repeat", 1));
 const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
+/** `runWorker` `prefetch` for an extra taquba file-store row; 0 (the default) adds none. */
+const taqubaPrefetch = args.number("taquba-prefetch", 0);
 /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
 const runTimeoutMs = args.number("run-timeout", 600) * 1_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -147,6 +150,15 @@ try {
         args: ["end_to_end", `--store=${store}`, ...common(run)],
       }),
     })),
+    {
+      // The file store again with claims held ready (`runWorker`'s opt-in `prefetch`), when asked for.
+      name: `taquba/file prefetch=${taqubaPrefetch}`,
+      enabled: only.includes("taquba") && taqubaPrefetch > 0,
+      command: (run: Run) => ({
+        script: here("./run-one.js"),
+        args: ["end_to_end", "--store=file", ...common(run), `--prefetch=${taqubaPrefetch}`],
+      }),
+    },
     {
       name: "bullmq",
       enabled: redis !== undefined,

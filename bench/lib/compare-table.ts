@@ -10,16 +10,28 @@ export interface SystemRuns {
   median: BenchResult;
 }
 
+const TAQUBA_STORES = ["file", "memory", "s3like", "radosgw"];
+
+/** A taquba target is a store kind, optionally followed by ` prefetch=N` (claims held ready). */
+function taqubaTarget(target: string): { store: string; prefetch?: string } | undefined {
+  const [store = "", option] = target.split(" ");
+  if (!TAQUBA_STORES.includes(store)) return undefined;
+  return { store, prefetch: option?.replace("prefetch=", "") };
+}
+
 function displayName(target: string): string {
-  return target === "file" || target === "memory" || target === "s3like" || target === "radosgw"
-    ? `taquba (${target} store)`
-    : target;
+  const taquba = taqubaTarget(target);
+  if (taquba === undefined) return target;
+  return taquba.prefetch === undefined
+    ? `taquba (${taquba.store} store)`
+    : `taquba (${taquba.store} store, \`prefetch: ${taquba.prefetch}\`)`;
 }
 
 /** What an acknowledged enqueue survives, per system (as the comparison runs them). */
 export function durabilityOf(target: string): string {
-  if (target === "file") return "fsync before ack";
-  if (target === "memory") return "none (in memory)";
+  const store = taqubaTarget(target)?.store;
+  if (store === "file") return "fsync before ack";
+  if (store === "memory") return "none (in memory)";
   if (target.startsWith("bullmq")) return "AOF, appendfsync everysec (≤ 1 s lost on power loss)";
   if (target.startsWith("pg-boss") || target.startsWith("graphile"))
     return "fsync on, synchronous_commit on";

@@ -20,6 +20,8 @@ export interface EndToEndParams {
   producers: number;
   /** taquba's group-commit window; default the library's (peers ignore it). */
   flushMs?: number;
+  /** taquba's `runWorker` `prefetch` (claims held ready); 0, the default, holds none (peers ignore it). */
+  prefetch: number;
 }
 
 export function endToEndParams(args: Args): EndToEndParams {
@@ -30,6 +32,7 @@ export function endToEndParams(args: Args): EndToEndParams {
     batch: args.number("batch", 1_000),
     producers: args.number("producers", 0),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
+    prefetch: args.number("prefetch", 0),
   };
 }
 

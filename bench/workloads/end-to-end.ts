@@ -50,7 +50,7 @@ export const endToEnd: Workload<EndToEndParams> = {
         () => {
           if (++handled === params.jobs) controller.abort();
         },
-        { concurrency: params.concurrency, signal: controller.signal },
+        { concurrency: params.concurrency, prefetch: params.prefetch, signal: controller.signal },
       );
       // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
       await queue.flush();
@@ -62,7 +62,8 @@ export const endToEnd: Workload<EndToEndParams> = {
       return [
         {
           workload: "end_to_end",
-          target: kind,
+          // A run with claims held ready is its own row in the comparison.
+          target: params.prefetch > 0 ? `${kind} prefetch=${params.prefetch}` : kind,
           params: paramsOf(params),
           jobs: handled,
           seconds: enqueueSeconds + processSeconds,
