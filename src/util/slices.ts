@@ -16,28 +16,35 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A monotonic clock in milliseconds; `performance.now()` unless a test drives time by hand. */
+export type MonotonicNow = () => number;
+
+const processNow: MonotonicNow = () => performance.now();
+
 /** The time budget of one slice: started, then asked whether it ran out. */
 export class SliceBudget {
   readonly #ms: number;
+  readonly #now: MonotonicNow;
   #deadline = 0;
 
-  constructor(ms = SLICE_MS) {
+  constructor(ms = SLICE_MS, now: MonotonicNow = processNow) {
     this.#ms = ms;
+    this.#now = now;
   }
 
   /** Starts a new slice. */
   start(): void {
-    this.#deadline = performance.now() + this.#ms;
+    this.#deadline = this.#now() + this.#ms;
   }
 
   /** Whether the current slice used up its budget. */
   spent(): boolean {
-    return performance.now() >= this.#deadline;
+    return this.#now() >= this.#deadline;
   }
 
   /** Milliseconds left in the current slice (0 once spent). */
   remainingMs(): number {
-    return Math.max(0, this.#deadline - performance.now());
+    return Math.max(0, this.#deadline - this.#now());
   }
 }
 
@@ -55,6 +62,7 @@ const MIN_MS_PER_ITEM = 1e-6;
 export class StepSizer {
   readonly #min: number;
   readonly #max: number;
+  readonly #now: MonotonicNow;
   #msPerItem: number;
   #started = 0;
 
@@ -62,10 +70,11 @@ export class StepSizer {
    * `min` items per step at least (progress on any machine), `max` at most
    * (what one record may hold), `msPerItem` the first estimate.
    */
-  constructor(min: number, max: number, msPerItem: number) {
+  constructor(min: number, max: number, msPerItem: number, now: MonotonicNow = processNow) {
     this.#min = min;
     this.#max = max;
     this.#msPerItem = msPerItem;
+    this.#now = now;
   }
 
   /** Items that fit in what is left of `budget`'s slice, from `min` to `max`. */
@@ -76,13 +85,13 @@ export class StepSizer {
 
   /** A timed step starts. */
   begin(): void {
-    this.#started = performance.now();
+    this.#started = this.#now();
   }
 
   /** The step started by {@link begin} handled `items` items. */
   end(items: number): void {
     if (items <= 0) return;
-    const perItem = Math.max(MIN_MS_PER_ITEM, (performance.now() - this.#started) / items);
+    const perItem = Math.max(MIN_MS_PER_ITEM, (this.#now() - this.#started) / items);
     this.#msPerItem = perItem >= this.#msPerItem ? perItem : Math.max(perItem, this.#msPerItem / 2);
   }
 }

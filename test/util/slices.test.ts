@@ -1,53 +1,74 @@
 import assert from "node:assert/strict";
-import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
 import { SliceBudget, StepSizer, sortInSlices } from "../../src/util/slices.js";
 
-/** Runs the CPU for at least `ms` milliseconds (a step that costs that much). */
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
+/** A monotonic clock the test moves by hand, so sizes do not depend on the machine's speed or load. */
+function manualClock(): { now: () => number; advance: (ms: number) => void } {
+  let t = 1_000;
+  return { now: () => t, advance: (ms) => (t += ms) };
 }
+
+describe("SliceBudget", () => {
+  it("is spent once its milliseconds have passed, and a new start gives them back", () => {
+    const clock = manualClock();
+    const budget = new SliceBudget(4, clock.now);
+    budget.start();
+    assert.equal(budget.spent(), false);
+    assert.equal(budget.remainingMs(), 4);
+    clock.advance(3);
+    assert.equal(budget.remainingMs(), 1);
+    clock.advance(1);
+    assert.equal(budget.spent(), true);
+    clock.advance(10);
+    assert.equal(budget.remainingMs(), 0, "never negative");
+    budget.start();
+    assert.equal(budget.spent(), false);
+    assert.equal(budget.remainingMs(), 4);
+  });
+});
 
 describe("StepSizer", () => {
   it("gives the smallest step when the slice has no time left, the largest when it has plenty", () => {
-    const sizer = new StepSizer(16, 2_048, 0.004);
-    const spent = new SliceBudget(0);
+    const clock = manualClock();
+    const sizer = new StepSizer(16, 2_048, 0.004, clock.now);
+    const spent = new SliceBudget(0, clock.now);
     spent.start();
     assert.equal(sizer.size(spent), 16);
-    const long = new SliceBudget(60_000);
+    const long = new SliceBudget(60_000, clock.now);
     long.start();
     assert.equal(sizer.size(long), 2_048);
   });
 
   it("follows a slower step at once and a faster one by halves", () => {
-    const sizer = new StepSizer(1, 10_000, 0.001);
-    const budget = new SliceBudget(4);
+    const clock = manualClock();
+    const sizer = new StepSizer(1, 10_000, 0.001, clock.now);
+    const budget = new SliceBudget(4, clock.now);
     sizer.begin();
-    spin(2);
-    sizer.end(10); // at least 0.2 ms per item
+    clock.advance(2);
+    sizer.end(10); // 0.2 ms per item: the estimate follows at once
     budget.start();
-    const slow = sizer.size(budget);
-    assert.ok(slow <= 20, `${slow} items of at least 0.2 ms each in a 4 ms slice`);
+    assert.equal(sizer.size(budget), 20, "20 items of 0.2 ms in a 4 ms slice");
     sizer.begin();
-    sizer.end(1_000_000); // a step that took next to nothing per item
+    sizer.end(1_000_000); // a step that took no time: the estimate halves, no more
     budget.start();
-    const faster = sizer.size(budget);
-    assert.ok(
-      faster > slow && faster <= 40,
-      `${faster}: at most twice as many after one fast step`,
-    );
+    assert.equal(sizer.size(budget), 40, "twice as many after one fast step");
+    sizer.begin();
+    sizer.end(1_000_000);
+    budget.start();
+    assert.equal(sizer.size(budget), 80, "and twice again after another");
+    clock.advance(3);
+    assert.equal(sizer.size(budget), 20, "sized to what is left of the slice");
   });
 
   it("a step of no items teaches it nothing", () => {
-    const sizer = new StepSizer(1, 10_000, 1);
+    const clock = manualClock();
+    const sizer = new StepSizer(1, 10_000, 1, clock.now);
     sizer.begin();
-    spin(1);
+    clock.advance(1);
     sizer.end(0);
-    const budget = new SliceBudget(1_000);
+    const budget = new SliceBudget(1_000, clock.now);
     budget.start();
-    const size = sizer.size(budget);
-    assert.ok(size >= 990 && size <= 1_000, `${size}: still 1 ms per item`);
+    assert.equal(sizer.size(budget), 1_000, "still 1 ms per item");
   });
 });
 
