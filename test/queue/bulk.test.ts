@@ -49,22 +49,53 @@ async function recordsOf(store: MemoryStore, tags: number[]) {
 
 describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
   it("a cohort of scheduled jobs due at once is promoted in bounded records, the loop turning between", async () => {
-    const { queue, clock, store } = await openTestQueue();
-    const runAt = clock.now() + 60_000;
-    await Promise.all(
-      Array.from({ length: COHORT }, (_, i) => queue.enqueue("s", `j${i}`, { runAt })),
-    );
-    const turns = turnCounter();
-    clock.advance(60_000);
-    await queue.promoteScheduledNow();
-    assert.ok(turns.stop() >= 2, "the event loop turned while promoting");
-    assert.equal((await queue.stats("s")).pending, COHORT);
-    const promotions = await recordsOf(store as MemoryStore, [Tag.PromoteSome]);
-    assert.ok(promotions.length >= 3, `${promotions.length} promotion records`);
-    for (const record of promotions)
+    /**
+     * Promotes a cohort due at once with slices of `sliceMs` (the test-only
+     * hook: how long a slice runs is the machine's business, so the test fixes
+     * it) and samples, at every turn of the event loop while it runs, how many
+     * jobs are still scheduled: a sample strictly between none and all of them
+     * is a turn the host got while promotion was partway.
+     */
+    const promote = async (sliceMs: number) => {
+      const { queue, clock, store } = await openTestQueue();
+      setSliceMs(queue, sliceMs);
+      const runAt = clock.now() + 60_000;
+      await Promise.all(
+        Array.from({ length: COHORT }, (_, i) => queue.enqueue("s", `j${i}`, { runAt })),
+      );
+      const scheduled = () => liveState(queue).queues.get("s")!.scheduled.size;
+      const partway = new Set<number>();
+      let running = true;
+      const sample = () => {
+        const left = scheduled();
+        if (left > 0 && left < COHORT) partway.add(left);
+        if (running) setImmediate(sample);
+      };
+      setImmediate(sample);
+      clock.advance(60_000);
+      await queue.promoteScheduledNow();
+      running = false;
+      assert.equal((await queue.stats("s")).pending, COHORT);
+      const promotions = await recordsOf(store as MemoryStore, [Tag.PromoteSome]);
+      assert.deepEqual(auditState(liveState(queue)), []);
+      await queue.close();
+      return { promotions, partway: partway.size };
+    };
+    // All the time in the world for one slice: records still hold at most BULK_RECORD_JOBS.
+    const long = await promote(60_000);
+    assert.equal(long.promotions.length, Math.ceil(COHORT / BULK_RECORD_JOBS));
+    for (const record of long.promotions)
+      assert.ok(record.tag === Tag.PromoteSome && record.limit === BULK_RECORD_JOBS);
+    // A slice spent after every record: the loop turns between every two of them.
+    const short = await promote(0);
+    assert.equal(short.promotions.length, Math.ceil(COHORT / BULK_RECORD_MIN_JOBS));
+    for (const record of short.promotions)
       assert.ok(record.tag === Tag.PromoteSome && record.limit <= BULK_RECORD_JOBS);
-    assert.deepEqual(auditState(liveState(queue)), []);
-    await queue.close();
+    assert.equal(
+      short.partway,
+      short.promotions.length - 1,
+      "the event loop turned between every two promotion records",
+    );
   });
 
   it("expired leases and retention sweeps of many jobs come in bounded slices", async () => {
