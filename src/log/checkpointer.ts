@@ -5,7 +5,9 @@
  * records or batches since the last one, or time), writing one (snapshot at a cut of the
  * WAL, checkpoint object, manifest commit through the {@link WriterFence}),
  * the serialisation of every maintenance task (checkpoints and GC run one at
- * a time), and GC after each checkpoint.
+ * a time), and GC after each checkpoint. It tells the {@link ProducerHold}
+ * when a checkpoint starts, commits or fails; the hold decides whether
+ * producers wait for it.
  *
  * A checkpoint never blocks the write path, nor the event loop for long: the
  * snapshot's consistent view is taken synchronously at the cut; encoding it
@@ -16,16 +18,15 @@
  * acknowledged record depends on a checkpoint (the WAL still holds everything).
  */
 import { ulid } from "ulid";
-import { startTimer, type TimerHandle } from "../clock.js";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
-import { type Deferred, deferred } from "./deferred.js";
 import type { WriterFence } from "./fencing.js";
 import { collectGarbage } from "./gc.js";
 import { checkpointName, type LogKeys } from "./keys.js";
 import type { ManifestReader } from "./manifest.js";
 import type { ResolvedLogOptions } from "./options.js";
+import { ProducerHold } from "./producer-hold.js";
 import type { LogStorage } from "./storage.js";
 import type { SnapshotEncoder, SnapshotSource } from "./types.js";
 import type { LogWriter } from "./writer.js";
@@ -38,32 +39,6 @@ import type { LogWriter } from "./writer.js";
  * checkpoint's load time (at ÷ 512 it took as long as the load itself).
  */
 const CHECKPOINT_BYTES_PER_RECORD = 1024;
-
-/**
- * While a checkpoint is being written, the WAL since the newest committed
- * one may reach this many times the record bound; producers waiting on
- * `whenWritable` are held past it until the checkpoint ends. Without it, a
- * crash during a checkpoint of a large state under a bulk load left the
- * bound plus everything appended while the checkpoint was encoded and
- * written (288,000–408,000 records at a million live jobs, against a bound
- * of 125,000) for the next open to replay.
- */
-const LAG_BOUNDS = 2;
-
-/**
- * How long one checkpoint may hold producers: twice the newest committed
- * checkpoint's duration (encode, seal, put, commit), within these limits. A
- * checkpoint that takes longer than that is late (a slow or retrying store,
- * whose retry window is up to two minutes by default), and holding producers
- * for it would stop the write path for no durability gain: producers then go
- * ahead and the tail grows past the bound until it ends. The floor covers
- * the first checkpoint of a process (no duration known) and noise at small
- * states; the ceiling keeps one slow checkpoint from raising the next hold.
- * Once a committed checkpoint took the ceiling or longer, producers are not
- * held at all until one is faster: a hold could not cover such a checkpoint.
- */
-const MIN_HOLD_MS = 1_000;
-const MAX_HOLD_MS = 10_000;
 
 export interface CheckpointerInit {
   storage: LogStorage;
@@ -109,24 +84,8 @@ export class Checkpointer {
   /** Wall time of the newest checkpoint, for stats. */
   #lastCheckpointAt: number | null = null;
   #checkpointsWritten = 0;
-  /** A checkpoint is being written: the WAL since the committed one is what a crash would leave. */
-  #writing = false;
-  /** Producers held back by {@link lagAllows} until the checkpoint being written ends. */
-  #lagWaiters: Deferred<void>[] = [];
-  /**
-   * A checkpoint failed and none committed since: producers are not held
-   * (the coverage does not move, so every attempt would hold them for the
-   * store's retry window).
-   */
-  #holdSuspended = false;
-  /** Ends the current hold after its longest allowed duration (null: not holding). */
-  #holdTimer: TimerHandle | null = null;
-  /** The checkpoint being written held producers for as long as one may: they go ahead. */
-  #holdExpired = false;
-  /** How long (ms) the newest committed checkpoint took, or null before the first. */
-  #lastCheckpointMs: number | null = null;
-  /** A "late" warning was logged and no checkpoint has since ended within its hold limit. */
-  #lateWarned = false;
+  /** Holds producers while a checkpoint is written and the WAL is far past the last one. */
+  readonly #hold: ProducerHold;
   /** A background attempt's failure was logged and no checkpoint has committed since. */
   #failureWarned = false;
   /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
@@ -145,64 +104,33 @@ export class Checkpointer {
     // Our own fences were written during the open, so they are at least this old.
     for (const slot of init.fence.ownFences)
       this.#firstSeen.set(init.keys.wal(slot), this.#lastCheckpointMono);
-    init.writer.onFailure((error) => {
-      for (const waiter of this.#lagWaiters.splice(0)) waiter.reject(error);
+    const writer = init.writer;
+    this.#hold = new ProducerHold({
+      clock: init.options.clock,
+      logger: init.options.logger,
+      describeLog: init.describeLog,
+      log: {
+        recordsPastCheckpoint: () => writer.appendedRecords - this.#coveredRecords,
+        recordBound: () => this.#recordBound(),
+        closing: () => writer.closing,
+      },
     });
+    writer.onFailure((error) => this.#hold.fail(error));
   }
 
   /**
-   * Whether a producer may append now as far as the checkpoint lag goes:
-   * always, unless a checkpoint is being written and the records appended
-   * since the newest committed one exceed {@link LAG_BOUNDS} times the
-   * record bound. Not after a failed checkpoint until one commits, nor once
-   * the checkpoint being written has held producers for as long as one may
-   * (see {@link MIN_HOLD_MS}). Claims and settlements are not held (they do
-   * not ask).
+   * Whether a producer may append now as far as the checkpoint lag goes
+   * (see {@link ProducerHold.allows}). Claims and settlements are not held
+   * (they do not ask).
    */
   lagAllows(): boolean {
-    if (!this.#writing || this.#writer.closing || this.#holdSuspended || this.#holdExpired)
-      return true;
-    // Checkpoints that take longer than any hold may last: holding for one buys no bound.
-    if (this.#lastCheckpointMs !== null && this.#lastCheckpointMs >= MAX_HOLD_MS) return true;
-    const lag = this.#writer.appendedRecords - this.#coveredRecords;
-    if (lag <= LAG_BOUNDS * this.#recordBound()) return true;
-    if (this.#holdTimer === null) {
-      const limit = this.#holdLimitMs();
-      this.#holdTimer = startTimer(this.#options.clock, limit, () => {
-        this.#holdTimer = null;
-        this.#holdExpired = true;
-        // One line per run of late checkpoints, not one per checkpoint.
-        if (!this.#lateWarned) {
-          this.#lateWarned = true;
-          this.#options.logger.warn("checkpoint is late: producers are no longer held for it", {
-            log: this.#describe,
-            heldMs: limit,
-          });
-        }
-        this.#releaseHeld();
-      });
-    }
-    return false;
-  }
-
-  /** The longest a checkpoint may hold producers (see {@link MIN_HOLD_MS}). */
-  #holdLimitMs(): number {
-    const last = this.#lastCheckpointMs ?? 0;
-    return Math.min(MAX_HOLD_MS, Math.max(MIN_HOLD_MS, 2 * last));
-  }
-
-  /** Ends the current hold: producers held go ahead. */
-  #releaseHeld(): void {
-    for (const waiter of this.#lagWaiters.splice(0)) waiter.resolve();
+    return this.#hold.allows();
   }
 
   /** Resolves once {@link lagAllows} (the checkpoint being written ended); rejects if the log fails. */
   whenLagAllows(): Promise<void> {
     if (this.#writer.failure !== null) return Promise.reject(this.#writer.failure);
-    if (this.lagAllows()) return Promise.resolve();
-    const waiter = deferred<void>();
-    this.#lagWaiters.push(waiter);
-    return waiter.promise;
+    return this.#hold.whenAllows();
   }
 
   /** Registers the state snapshot that checkpoints serialise. */
@@ -315,8 +243,7 @@ export class Checkpointer {
       const { checkpoint, replayAfter } = manifest;
       return this.#fence.commit({ checkpoint, replayAfter, closed: true });
     }
-    this.#writing = true;
-    const started = this.#options.clock.monotonicNow();
+    this.#hold.checkpointStarted();
     let body: Uint8Array;
     let committed = false;
     let fenced = false;
@@ -338,7 +265,7 @@ export class Checkpointer {
       fenced = error instanceof FencedError;
       throw error;
     } finally {
-      this.#endWrite(committed, fenced, started);
+      this.#endWrite(committed, fenced);
     }
     const { clock } = this.#options;
     this.#lastCheckpointBytes = body.byteLength;
@@ -358,30 +285,16 @@ export class Checkpointer {
   }
 
   /**
-   * A checkpoint being written ended: producers held by the lag go ahead,
-   * committed or not. A failed one is retried after the next durable batch,
-   * which they are needed to write, and would hold them again for as long as
-   * the store keeps refusing: so after a failure producers are not held
-   * until a checkpoint commits.
+   * A checkpoint being written ended: the hold is told how. A failure of a
+   * log that goes on makes the hold give way until one commits; being
+   * fenced, or the log failing, ends the log's writes anyway.
    */
-  #endWrite(committed: boolean, fenced: boolean, started: number): void {
-    this.#writing = false;
-    this.#holdTimer?.cancel();
-    this.#holdTimer = null;
+  #endWrite(committed: boolean, fenced: boolean): void {
     if (committed) {
-      this.#lastCheckpointMs = this.#options.clock.monotonicNow() - started;
-      this.#holdSuspended = false;
       this.#failureWarned = false;
-      if (!this.#holdExpired) this.#lateWarned = false;
-    } else if (!fenced && !this.#holdSuspended && this.#writer.failure === null) {
-      this.#holdSuspended = true;
-      this.#options.logger.warn(
-        "checkpoint failed: producers are not held for checkpoints until one commits",
-        { log: this.#describe },
-      );
-    }
-    this.#holdExpired = false;
-    this.#releaseHeld();
+      this.#hold.checkpointCommitted();
+    } else if (fenced || this.#writer.failure !== null) this.#hold.checkpointAbandoned();
+    else this.#hold.checkpointFailed();
   }
 
   /**
