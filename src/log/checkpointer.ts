@@ -5,7 +5,8 @@
  * records or batches since the last one, or time), writing one (snapshot at a cut of the
  * WAL, checkpoint object, manifest commit through the {@link WriterFence}),
  * the serialisation of every maintenance task (checkpoints and GC run one at
- * a time), and GC after each checkpoint. It tells the {@link ProducerHold}
+ * a time), and GC after each checkpoint. Background checkpoints that fail
+ * are retried after a {@link CheckpointBackoff}. It tells the {@link ProducerHold}
  * when a checkpoint starts, commits or fails; the hold decides whether
  * producers wait for it.
  *
@@ -20,6 +21,7 @@
 import { ulid } from "ulid";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
+import { CheckpointBackoff } from "./checkpoint-backoff.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { collectGarbage } from "./gc.js";
@@ -86,8 +88,8 @@ export class Checkpointer {
   #checkpointsWritten = 0;
   /** Holds producers while a checkpoint is written and the WAL is far past the last one. */
   readonly #hold: ProducerHold;
-  /** A background attempt's failure was logged and no checkpoint has committed since. */
-  #failureWarned = false;
+  /** Spaces out background attempts while they fail. */
+  readonly #backoff: CheckpointBackoff;
   /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
   readonly #firstSeen = new Map<string, number>();
 
@@ -105,6 +107,11 @@ export class Checkpointer {
     for (const slot of init.fence.ownFences)
       this.#firstSeen.set(init.keys.wal(slot), this.#lastCheckpointMono);
     const writer = init.writer;
+    this.#backoff = new CheckpointBackoff({
+      clock: init.options.clock,
+      logger: init.options.logger,
+      describeLog: init.describeLog,
+    });
     this.#hold = new ProducerHold({
       clock: init.options.clock,
       logger: init.options.logger,
@@ -158,9 +165,13 @@ export class Checkpointer {
     return this.#exclusive(() => this.#write(true));
   }
 
-  /** The checkpoint policy, asked after every durable batch: starts one in the background when due. */
+  /**
+   * The checkpoint policy, asked after every durable batch: starts one in the
+   * background when due, unless one failed and its backoff has not run out.
+   */
   maybeCheckpoint(): void {
     if (this.#source === null || this.#backgroundCheckpoint || this.#writer.closing) return;
+    if (!this.#backoff.allows()) return;
     const o = this.#options;
     const { durableBytes, durableRecords, durableWalId } = this.#writer.stats();
     const walBytes = durableBytes - this.#coveredBytes;
@@ -179,20 +190,13 @@ export class Checkpointer {
         this.#backgroundCheckpoint = false;
         // Batches that became durable while it ran asked while it ran, and were
         // told no; if they made the next one due, it starts now rather than after
-        // a further batch that may never come. (A failure is retried only after
-        // the next batch, so that a refusing store is not asked in a loop.)
+        // a further batch that may never come. (A failure is retried at a batch
+        // after its backoff, so that a refusing store is not asked in a loop.)
         this.maybeCheckpoint();
       },
       (error: unknown) => {
         this.#backgroundCheckpoint = false;
-        // One line per run of failures: a refusing store fails every attempt.
-        if (this.#writer.failure === null && !this.#failureWarned) {
-          this.#failureWarned = true;
-          this.#options.logger.warn(
-            "background checkpoint failed; retried after later batches, logged again once one commits",
-            { log: this.#describe, error: String(error) },
-          );
-        }
+        if (this.#writer.failure === null) this.#backoff.failed(error);
       },
     );
   }
@@ -291,7 +295,7 @@ export class Checkpointer {
    */
   #endWrite(committed: boolean, fenced: boolean): void {
     if (committed) {
-      this.#failureWarned = false;
+      this.#backoff.committed();
       this.#hold.checkpointCommitted();
     } else if (fenced || this.#writer.failure !== null) this.#hold.checkpointAbandoned();
     else this.#hold.checkpointFailed();

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import {
+  FIRST_CHECKPOINT_BACKOFF_MS,
+  MAX_CHECKPOINT_BACKOFF_MS,
+} from "../../src/log/checkpoint-backoff.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
@@ -50,9 +54,15 @@ async function waitFor(condition: () => boolean): Promise<void> {
   assert.ok(condition(), "condition reached in time");
 }
 
-/** A log whose checkpoint puts the store refuses, with `bound` records per checkpoint and a short retry window. */
-async function openRefusingCheckpoints(bound: number, retryMs: number) {
-  const faults = new FaultStore(new MemoryStore());
+/**
+ * A log whose checkpoint puts the store refuses, with `bound` records per
+ * checkpoint and a short retry window (0: a refused put fails at once); on
+ * `clock` when given (then with no batching window, which only its
+ * `advance` would end).
+ */
+async function openRefusingCheckpoints(bound: number, retryMs: number, clock?: ManualClock) {
+  const store = new MemoryStore();
+  const faults = new FaultStore(store);
   const logger = warningsLogger();
   const recovered = await openLog(
     faults,
@@ -60,11 +70,16 @@ async function openRefusingCheckpoints(bound: number, retryMs: number) {
     testOptions({
       checkpointWalRecords: bound,
       logger,
-      retry: { baseDelayMs: 1, maxDelayMs: Math.min(5, retryMs), maxElapsedMs: retryMs },
+      retry: {
+        baseDelayMs: 1,
+        maxDelayMs: Math.max(1, Math.min(5, retryMs)),
+        maxElapsedMs: retryMs,
+      },
+      ...(clock === undefined ? {} : { clock, flushIntervalMs: 0 }),
     }),
   );
   faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
-  return { faults, logger, log: recovered.log, state: new ListState(recovered) };
+  return { faults, logger, log: recovered.log, state: new ListState(recovered), store };
 }
 
 describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
@@ -306,11 +321,13 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   });
 
   it("after a failed checkpoint, producers are not held until one commits again (one warning)", async () => {
-    const { faults, logger, log, state } = await openRefusingCheckpoints(5, 20);
+    const clock = new ManualClock();
+    const { faults, logger, log, state } = await openRefusingCheckpoints(5, 0, clock);
     for (let i = 0; i < 6; i++) await state.append(log, `a${i}`);
     // Queued behind the background attempt the sixth record started: both fail.
     await assert.rejects(log.checkpoint());
     const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+    clock.advance(FIRST_CHECKPOINT_BACKOFF_MS); // the failed background attempt's backoff
     await state.append(log, "b"); // seven past the checkpoint: another attempt starts, and sticks
     await stall.whenHeld();
     for (let i = 0; i < 5; i++) await state.append(log, `c${i}`);
@@ -411,6 +428,72 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(failed.length, 1, logger.warnings.join("; "));
     faults.clearRules();
     await log.close();
+  });
+
+  it("a refused background checkpoint is retried after a backoff on the clock, not after every batch", async () => {
+    const clock = new ManualClock();
+    const { faults, logger, log, state, store } = await openRefusingCheckpoints(2, 0, clock);
+    let snapshots = 0;
+    log.setSnapshotSource(() => {
+      snapshots++;
+      return rec(JSON.stringify(state.items));
+    });
+    /** Appends `n` records, each its own durable batch (each asks the checkpoint policy). */
+    const batches = async (label: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        await state.append(log, `${label}${i}`);
+        // Maintenance runs one task at a time: a background attempt the batch started has ended.
+        await log.collectGarbage();
+      }
+    };
+    await batches("a", 3); // past the bound of two: the first attempt, refused
+    assert.equal(snapshots, 1);
+    await batches("b", 20);
+    assert.equal(snapshots, 1, "twenty batches within the backoff: no further snapshot");
+    assert.equal(faults.injectedCount, 1, "nor a further put");
+    clock.advance(FIRST_CHECKPOINT_BACKOFF_MS - 1);
+    await batches("c", 1);
+    assert.equal(snapshots, 1, "just before the backoff ends");
+    clock.advance(1);
+    await batches("d", 3);
+    assert.equal(snapshots, 2, "once it ended: one more attempt, refused");
+    // The backoff doubles with each failure of the run, up to a minute.
+    for (let wait = 2 * FIRST_CHECKPOINT_BACKOFF_MS, n = 3; n <= 10; n++) {
+      clock.advance(wait - 1);
+      await batches(`e${n}`, 2);
+      assert.equal(snapshots, n - 1, `${n - 1} attempts: still within a wait of ${wait} ms`);
+      clock.advance(1);
+      await batches(`f${n}`, 2);
+      assert.equal(snapshots, n, `the attempt after a wait of ${wait} ms`);
+      wait = Math.min(MAX_CHECKPOINT_BACKOFF_MS, 2 * wait);
+    }
+    assert.equal(log.stats().checkpointsWritten, 0);
+    const failed = () => logger.warnings.filter((w) => w.includes("background checkpoint failed"));
+    assert.equal(failed().length, 1, "one line for the run of failures");
+
+    // The store takes checkpoints again: the next attempt, after the current wait, commits.
+    faults.clearRules();
+    clock.advance(MAX_CHECKPOINT_BACKOFF_MS);
+    await batches("g", 1);
+    await waitFor(() => log.stats().checkpointsWritten === 1);
+    assert.equal(log.stats().walRecordsSinceCheckpoint, 0);
+    // The usual cadence again: a checkpoint as soon as the bound is passed, no clock needed.
+    await batches("h", 3);
+    await waitFor(() => log.stats().checkpointsWritten === 2);
+    // And a new run of failures starts again from the first, shortest wait.
+    faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
+    const before = snapshots;
+    await batches("i", 3);
+    assert.equal(snapshots, before + 1);
+    assert.equal(failed().length, 2, "a new run of failures: a new line");
+    clock.advance(FIRST_CHECKPOINT_BACKOFF_MS);
+    await batches("j", 1);
+    assert.equal(snapshots, before + 2, "the backoff restarted at a second");
+    faults.clearRules();
+    await log.close();
+    // The WAL took every record throughout: a reopen has them all.
+    const reopened = await openLog(store, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, state.items);
   });
 
   it("checkpoints taken amid appends cover exactly the records before them", async () => {
