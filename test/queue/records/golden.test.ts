@@ -425,4 +425,23 @@ describe("decoded records own their bytes", () => {
     batch.fill(0);
     assert.equal(Buffer.from(decoded.value).toString(), "value");
   });
+
+  it("a KV value in a transaction decoded from a Buffer is a copy, not a view that pins the log batch", () => {
+    const encoded = encodeRecord({
+      tag: Tag.Transaction,
+      ops: [
+        { tag: Tag.KvDelete, key: "gone" },
+        { tag: Tag.KvPut, key: "k", value: Buffer.from("value") },
+      ],
+    });
+    const batch = Buffer.concat([Buffer.alloc(64), Buffer.from(encoded)]).subarray(64);
+    const decoded = decodeRecord(batch);
+    assert.ok(decoded.tag === Tag.Transaction);
+    const put = decoded.ops[1]!;
+    assert.ok(put.tag === Tag.KvPut);
+    assert.equal(Buffer.from(put.value).toString(), "value");
+    assert.notEqual(put.value.buffer, batch.buffer, "its own memory");
+    batch.fill(0);
+    assert.equal(Buffer.from(put.value).toString(), "value", "unchanged by the batch's reuse");
+  });
 });
