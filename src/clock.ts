@@ -11,6 +11,8 @@
  * clock then moves no timer and stalls no write.
  */
 
+import { invalidArgument } from "./validate.js";
+
 /**
  * Source of time. Injected everywhere time is read.
  *
@@ -68,7 +70,10 @@ export class ManualClock implements MonotonicClock {
   #monotonicMs = 0;
   readonly #listeners = new Set<() => void>();
 
+  /** @param startMs the starting wall time (a finite number of epoch milliseconds). */
   constructor(startMs = 1_700_000_000_000) {
+    if (typeof startMs !== "number" || !Number.isFinite(startMs))
+      throw invalidArgument("startMs", "a finite number of epoch milliseconds", startMs);
     this.#wallMs = startMs;
   }
 
@@ -83,8 +88,8 @@ export class ManualClock implements MonotonicClock {
 
   /** Move time forward by `ms` (must be ≥ 0), both readings, and let waiting timers fire. */
   advance(ms: number): void {
-    if (!(ms >= 0) || !Number.isFinite(ms))
-      throw new RangeError(`advance(ms): expected a finite ms >= 0, got ${ms}`);
+    if (typeof ms !== "number" || !(ms >= 0) || !Number.isFinite(ms))
+      throw invalidArgument("ms", "a finite number of milliseconds ≥ 0", ms);
     this.#wallMs += ms;
     this.#monotonicMs += ms;
     for (const listener of [...this.#listeners]) listener();
@@ -95,12 +100,15 @@ export class ManualClock implements MonotonicClock {
    * monotonic time and therefore every timer stay where they are.
    */
   stepWall(ms: number): void {
-    if (!Number.isFinite(ms)) throw new RangeError(`stepWall(ms): expected a finite ms, got ${ms}`);
+    if (typeof ms !== "number" || !Number.isFinite(ms))
+      throw invalidArgument("ms", "a finite number of milliseconds", ms);
     this.#wallMs += ms;
   }
 
   /** Set the absolute wall time (never backwards; time passes to get there). */
   set(ms: number): void {
+    if (typeof ms !== "number" || !Number.isFinite(ms))
+      throw invalidArgument("ms", "a finite number of epoch milliseconds", ms);
     this.advance(Math.max(0, ms - this.#wallMs));
   }
 

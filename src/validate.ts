@@ -9,7 +9,10 @@
  * callers validate and read in one expression. Queue-specific checks (queue
  * names, payloads, headers) live in `queue/validate.ts` and build on these.
  */
+import type { Clock } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import type { ObjectStore } from "./store/types.js";
 
 /** A short, safe description of a value for an error message. */
 export function describeValue(value: unknown): string {
@@ -166,4 +169,52 @@ export function checkOptionalSignal(value: unknown, arg: string): AbortSignal | 
   if (value !== undefined && !(value instanceof AbortSignal))
     throw invalidArgument(arg, "an AbortSignal", value);
   return value;
+}
+
+/**
+ * Whether `value` is an object whose `methods` are all functions (`optional`
+ * ones may be absent). Checks by shape rather than `instanceof`: an
+ * application that loads both the ESM and the CommonJS build has two copies
+ * of each class, and an object of one works with the functions of the other.
+ */
+export function hasMethods(
+  value: unknown,
+  methods: readonly string[],
+  optional: readonly string[] = [],
+): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    methods.every((name) => typeof record[name] === "function") &&
+    optional.every((name) => record[name] === undefined || typeof record[name] === "function")
+  );
+}
+
+/**
+ * An {@link ObjectStore}: checked before the store is first used, so a
+ * missing or wrong store is an `InvalidArgumentError` naming the argument
+ * instead of a `TypeError` from deep inside the first request.
+ */
+export function checkObjectStore(value: unknown, arg: string): ObjectStore {
+  if (!hasMethods(value, ["get", "put", "delete", "list", "describe"], ["head"]))
+    throw invalidArgument(
+      arg,
+      "an ObjectStore (an object with get, put, delete, list and describe methods)",
+      value,
+    );
+  return value as ObjectStore;
+}
+
+/** A {@link Clock}: `now()`, and `monotonicNow()` when present. */
+export function checkClock(value: unknown, arg: string): Clock {
+  if (!hasMethods(value, ["now"], ["monotonicNow"]))
+    throw invalidArgument(arg, "a Clock (an object with a now() method)", value);
+  return value as Clock;
+}
+
+/** A {@link Logger}: `warn` and `error`, and `debug`/`info` when present. */
+export function checkLogger(value: unknown, arg: string): Logger {
+  if (!hasMethods(value, ["warn", "error"], ["debug", "info"]))
+    throw invalidArgument(arg, "a Logger (an object with warn and error methods)", value);
+  return value as Logger;
 }

@@ -15,10 +15,13 @@ import type { QueueReader } from "../queue/reader.js";
 import { type RequestPrices, resolveRequestPrices } from "../store/request-prices.js";
 import {
   checkBoolean,
+  checkClock,
   checkFunction,
   checkInteger,
+  checkLogger,
   checkOptionsObject,
   checkPositiveDuration,
+  hasMethods,
   invalidArgument,
 } from "../validate.js";
 import { fail, type HandlerState, handle } from "./handler.js";
@@ -144,9 +147,19 @@ export function dashboard(
   source: Queue | QueueReader,
   options: DashboardOptions = {},
 ): DashboardHandler {
+  // By shape: the other build's Queue (ESM vs CommonJS) is shown as it was before this check.
+  if (!hasMethods(source, ["listQueues", "stats", "getJob", "listJobs"]))
+    throw invalidArgument("source", "a Queue or a QueueReader", source);
   checkOptionsObject(options, "options");
   const live = source instanceof Queue;
-  const clock = options.clock ?? (live ? source.clock : systemClock);
+  const clock =
+    options.clock === undefined
+      ? live
+        ? source.clock
+        : systemClock
+      : checkClock(options.clock, "options.clock");
+  const logger =
+    options.logger === undefined ? consoleLogger : checkLogger(options.logger, "options.logger");
   const now = (): number => clock.now();
   const timed = withMonotonic(clock);
   const readOnly =
@@ -249,7 +262,7 @@ export function dashboard(
     refreshSeconds,
     now,
     sample,
-    logger: options.logger ?? consoleLogger,
+    logger,
   };
   const handler = ((req: IncomingMessage, res: ServerResponse): void => {
     handle(state, req, res).catch((error: unknown) => fail(state, req, res, error));

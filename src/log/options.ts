@@ -5,8 +5,10 @@
 import { type Clock, type MonotonicClock, systemClock, withMonotonic } from "../clock.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import {
+  checkClock,
   checkDuration,
   checkInteger,
+  checkLogger,
   checkOneOf,
   checkOptionsObject,
   checkPositiveBytes,
@@ -301,8 +303,11 @@ export function resolveReadOptions(
   checkOptionsObject(retry, `${arg}.retry`);
   const name = (field: string): string => `${arg}.retry.${field}`;
   return {
-    clock: withMonotonic(options.clock ?? systemClock),
-    logger: options.logger ?? consoleLogger,
+    clock: withMonotonic(
+      options.clock === undefined ? systemClock : checkClock(options.clock, `${arg}.clock`),
+    ),
+    logger:
+      options.logger === undefined ? consoleLogger : checkLogger(options.logger, `${arg}.logger`),
     retry: {
       baseDelayMs: optional(retry.baseDelayMs, DEFAULT_RETRY.baseDelayMs, (v) =>
         checkDuration(v, name("baseDelayMs")),

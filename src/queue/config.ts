@@ -8,8 +8,10 @@ import { type Clock, systemClock } from "../clock.js";
 import type { LogOptions } from "../log/index.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import {
+  checkClock,
   checkDuration,
   checkInteger,
+  checkLogger,
   checkOptionalDuration,
   checkOptionsObject,
   checkPositiveDuration,
@@ -130,7 +132,10 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
     options.maxPayloadBytes === undefined
       ? DEFAULT_MAX_PAYLOAD_BYTES
       : checkInteger(options.maxPayloadBytes, "options.maxPayloadBytes", 0, Infinity);
-  const logger = options.logger ?? consoleLogger;
+  const logger =
+    options.logger === undefined ? consoleLogger : checkLogger(options.logger, "options.logger");
+  const clock =
+    options.clock === undefined ? systemClock : checkClock(options.clock, "options.clock");
   const settings: QueueSettings = {
     configs: new QueueConfigs(options.defaultQueueConfig, options.queueConfigs),
     maxPayloadBytes,
@@ -160,5 +165,5 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
   if (options.flushIntervalMs !== undefined)
     log.flushIntervalMs = checkDuration(options.flushIntervalMs, "options.flushIntervalMs");
   const telemetry = resolveTelemetry(options.telemetry);
-  return { settings, clock: options.clock ?? systemClock, logger, log, telemetry };
+  return { settings, clock, logger, log, telemetry };
 }

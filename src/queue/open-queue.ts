@@ -9,6 +9,7 @@ import { openLog, type RecoveryReport } from "../log/index.js";
 import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
+import { checkObjectStore } from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -27,6 +28,7 @@ export async function openCore(
   path: string,
   options: OpenOptions,
 ): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
+  checkObjectStore(store, "store");
   const resolved = resolveOpenOptions(options);
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
   const telemetry =

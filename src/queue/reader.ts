@@ -9,7 +9,7 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { checkString } from "../validate.js";
+import { checkObjectStore, checkString } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
@@ -65,6 +65,7 @@ export class QueueReader {
     path: string,
     options: ReadLogOptions = {},
   ): Promise<QueueReader> {
+    checkObjectStore(store, "store");
     const metered = new MeteredStore(store);
     const [contents, heartbeat] = await Promise.all([
       readLog(metered, path, options),

@@ -27,6 +27,8 @@ import {
   checkOptionalSignal,
   checkOptionsObject,
   checkPositiveDuration,
+  hasMethods,
+  invalidArgument,
 } from "../validate.js";
 import { startDeadline, timedOutMessage } from "./deadline.js";
 import { JobTransactions } from "./job-transactions.js";
@@ -66,6 +68,8 @@ export async function runWorker(
   handler: Handler,
   options: WorkerOptions = {},
 ): Promise<void> {
+  if (!hasMethods(queue, ["queueConfig", "claimBatch", "ack", "nack", "renewLease"]))
+    throw invalidArgument("queue", "a Queue (from Queue.open)", queue);
   checkQueueName(queueName, "queueName");
   checkFunction(handler, "handler", "a function (job, ctx) => unknown");
   checkOptionsObject(options, "options");

@@ -9,7 +9,7 @@ import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
-import { mustClaim } from "../queue/helpers.js";
+import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
 import { formFields, http, serve } from "./helpers.js";
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
@@ -696,6 +696,8 @@ describe("dashboard", { timeout: 60_000 }, () => {
       [{ authorize: "yes" }, /`options.authorize` to be a function/],
       [{ allowedHosts: "x" }, /`options.allowedHosts` to be an array of host names/],
       [{ actionTokenTtlMs: 0 }, /`options.actionTokenTtlMs`/],
+      [{ clock: {} }, /`options.clock` to be a Clock/],
+      [{ logger: "console" }, /`options.logger` to be a Logger/],
     ];
     for (const [options, message] of cases)
       assert.throws(
@@ -703,5 +705,21 @@ describe("dashboard", { timeout: 60_000 }, () => {
         (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
       );
     await queue.close();
+  });
+
+  it("takes a Queue of the other build (ESM vs CommonJS): the source is checked by shape", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
+    dashboard(otherBuildsQueue(queue)).close();
+    await queue.close();
+  });
+
+  it("refuses a source that is neither a Queue nor a QueueReader when called, not on a request", () => {
+    for (const source of [null, undefined, {}, "queue"])
+      assert.throws(
+        () => dashboard(source as never),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError &&
+          /^Expected `source` to be a Queue or a QueueReader/.test(e.message),
+      );
   });
 });

@@ -114,3 +114,22 @@ export function memoryAndFileStores(prefix: string): [string, () => Promise<Obje
     ],
   ];
 }
+
+/**
+ * `queue` as an application that loads both the ESM and the CommonJS build
+ * hands it to the other build's functions: the same methods and accessors,
+ * but not an instance of this build's `Queue` class.
+ */
+export function otherBuildsQueue(queue: Queue): Queue {
+  const copy: Record<string | symbol, unknown> = {};
+  // Symbol keys too: internal hooks are registered under `Symbol.for` names so both builds find them.
+  for (const name of Reflect.ownKeys(Queue.prototype)) {
+    if (name === "constructor") continue;
+    const descriptor = Object.getOwnPropertyDescriptor(Queue.prototype, name);
+    const getter = descriptor?.get;
+    if (getter !== undefined) Object.defineProperty(copy, name, { get: () => getter.call(queue) });
+    else if (typeof descriptor?.value === "function") copy[name] = descriptor.value.bind(queue);
+  }
+  assert.ok(!(copy instanceof Queue));
+  return copy as unknown as Queue;
+}

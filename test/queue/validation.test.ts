@@ -4,6 +4,7 @@ import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import type { EnqueueOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
@@ -118,6 +119,35 @@ describe("validation", { timeout: 60_000 }, () => {
     ];
     for (const [options, argument] of bad)
       await expectInvalid(Queue.open(store, "q", { clock, ...options }), argument);
+    assert.equal((await store.list("")).objects.length, 0);
+  });
+
+  it("a missing or wrong store, clock or logger rejects INVALID_ARGUMENT, not a TypeError", async () => {
+    const store = new MemoryStore();
+    for (const notAStore of [null, undefined, {}, "memory://"]) {
+      await expectInvalid(
+        Queue.open(notAStore as never, "q"),
+        /^Expected `store` to be an ObjectStore/,
+      );
+      await expectInvalid(
+        QueueReader.open(notAStore as never, "q"),
+        /^Expected `store` to be an ObjectStore/,
+      );
+    }
+    const bad: Array<[Loose, RegExp]> = [
+      [{ clock: {} }, /`options\.clock` to be a Clock/],
+      [{ clock: { now: 5 } }, /`options\.clock` to be a Clock/],
+      [{ clock: { now: () => 0, monotonicNow: 1 } }, /`options\.clock` to be a Clock/],
+      [{ logger: "console" }, /`options\.logger` to be a Logger/],
+      [{ logger: { warn: () => {} } }, /`options\.logger` to be a Logger/],
+      [{ log: { clock: null } }, /`options\.log\.clock` to be a Clock/],
+    ];
+    for (const [options, argument] of bad)
+      await expectInvalid(Queue.open(store, "q", options), argument);
+    await expectInvalid(
+      QueueReader.open(store, "q", { clock: {} } as Loose),
+      /`options\.clock` to be a Clock/,
+    );
     assert.equal((await store.list("")).objects.length, 0);
   });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import type { Claim } from "../../src/queue/types.js";
@@ -7,7 +8,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { NO_BACKOFF, openTestQueue, rejection } from "../queue/helpers.js";
+import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection } from "../queue/helpers.js";
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -637,5 +638,32 @@ describe("runWorker", { timeout: 60_000 }, () => {
     );
     assert.equal((await queue.stats("q")).pending, 1);
     await queue.close();
+  });
+
+  it("rejects something other than a Queue with INVALID_ARGUMENT, not a TypeError", async () => {
+    for (const notAQueue of [null, undefined, {}, "q"]) {
+      const error = await rejection(runWorker(notAQueue as never, "q", () => {}));
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, /^Expected `queue` to be a Queue/);
+    }
+  });
+
+  it("works with a Queue of the other build (ESM vs CommonJS): the check is by shape, not instanceof", async () => {
+    const { queue } = await openTestQueue();
+    const shutdown = new AbortController();
+    try {
+      const id = await queue.enqueue("q", "x");
+      const worker = runWorker(otherBuildsQueue(queue), "q", () => "ok", {
+        signal: shutdown.signal,
+      });
+      // A worker that refused the queue rejects at once instead of leaving the wait hanging.
+      const completion = await Promise.race([queue.waitForCompletion(id), worker]);
+      shutdown.abort();
+      await worker;
+      assert.equal(completion?.status, "done");
+    } finally {
+      shutdown.abort();
+      await queue.close();
+    }
   });
 });
