@@ -28,7 +28,7 @@ import {
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "./payloads.js";
 import { MAX_RATE_LIMIT } from "./rate-limit.js";
 import { type ResolvedTelemetry, resolveTelemetry } from "./telemetry/options.js";
-import { checkMaxAttempts, checkPriority } from "./validate.js";
+import { checkMaxAttempts, checkPriority, checkQueueName } from "./validate.js";
 
 /** Merge `override` over `base`, validating every field that is set. */
 export function mergeQueueConfig(
@@ -89,11 +89,14 @@ export class QueueConfigs {
     if (perQueue !== undefined) {
       if (typeof perQueue !== "object" || perQueue === null)
         throw invalidArgument("options.queueConfigs", "an object keyed by queue name", perQueue);
-      for (const [name, override] of Object.entries(perQueue))
+      for (const [name, override] of Object.entries(perQueue)) {
+        // A key that is no queue name would be a setting that silently never applies.
+        checkQueueName(name, "options.queueConfigs key");
         this.#perQueue.set(
           name,
           mergeQueueConfig(this.#default, override, `options.queueConfigs["${name}"]`),
         );
+      }
     }
   }
 

@@ -11,6 +11,7 @@ import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
 import { mapLimited } from "../util/limited.js";
+import { describeValue } from "../validate.js";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
@@ -109,7 +110,15 @@ export class FileStore implements ObjectStore {
   constructor(directory: string, options: FileStoreOptions = {}) {
     if (typeof directory !== "string" || directory === "")
       throw new InvalidArgumentError(
-        `FileStore: directory must be a non-empty path, got ${JSON.stringify(directory)}`,
+        `Expected \`directory\` of FileStore to be a non-empty path, got ${describeValue(directory)}`,
+      );
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError(
+        `Expected \`options\` of FileStore to be an options object, got ${describeValue(options)}`,
+      );
+    if (options.fsync !== undefined && typeof options.fsync !== "boolean")
+      throw new InvalidArgumentError(
+        `Expected \`options.fsync\` of FileStore to be a boolean, got ${describeValue(options.fsync)}`,
       );
     this.#root = resolve(directory);
     // Checked here: a too-long name in the path would otherwise be blamed on an object key.

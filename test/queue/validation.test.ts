@@ -116,6 +116,12 @@ describe("validation", { timeout: 60_000 }, () => {
       [{ log: { checkpointWalBytes: -1 } }, /`options\.log\.checkpointWalBytes`/],
       [{ log: { retry: { maxDelayMs: "x" } } }, /`options\.log\.retry\.maxDelayMs`/],
       [{ log: { recoverCorruption: "maybe" } }, /`options\.log\.recoverCorruption`.*"skip"/],
+      // A key that is no queue name is a setting that could never apply.
+      [{ queueConfigs: { "": { leaseMs: 5 } } }, /`options\.queueConfigs key` to be a queue name/],
+      [
+        { queueConfigs: { ["x".repeat(256)]: {} } },
+        /`options\.queueConfigs key` to be a queue name/,
+      ],
     ];
     for (const [options, argument] of bad)
       await expectInvalid(Queue.open(store, "q", { clock, ...options }), argument);

@@ -130,6 +130,38 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     );
   });
 
+  it("a bad directory or options: InvalidArgumentError naming it, in the library's message style", () => {
+    const cases: Array<[() => unknown, RegExp]> = [
+      [
+        () => new FileStore(""),
+        /^Expected `directory` of FileStore to be a non-empty path, got ""$/,
+      ],
+      [
+        () => new FileStore(42 as never),
+        /^Expected `directory` of FileStore to be a non-empty path, got 42$/,
+      ],
+      [
+        () => new FileStore(dir, null as never),
+        /^Expected `options` of FileStore to be an options object, got null$/,
+      ],
+      // A string would have been taken as "on", so "false" silently meant fsync.
+      [
+        () => new FileStore(dir, { fsync: "false" as never }),
+        /^Expected `options.fsync` of FileStore to be a boolean, got "false"$/,
+      ],
+      [
+        () => new FileStore(dir, { fsync: 0 as never }),
+        /^Expected `options.fsync` of FileStore to be a boolean, got 0$/,
+      ],
+    ];
+    for (const [make, message] of cases)
+      assert.throws(make, (err) => {
+        assert.ok(err instanceof InvalidArgumentError, String(err));
+        assert.match(err.message, message);
+        return true;
+      });
+  });
+
   it("stores opened side by side create one fresh nested directory without tripping over each other", async () => {
     const root = join(dir, "race", "x", "y", "z");
     const stores = Array.from({ length: 8 }, () => new FileStore(root));
