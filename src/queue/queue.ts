@@ -426,7 +426,10 @@ export class Queue {
    * ended (and is still kept) answers at once — a cancelled one with
    * `"cancelled"` for its queue's `resultRetentionMs` after the cancel, from
    * its tombstone; an unknown id, or a job gone past its retention, is
-   * `{ status: "not_found" }`. No polling: the wait is
+   * `{ status: "not_found" }` — which is also what a job acked without a
+   * result answers once it finished, unless its queue keeps done jobs
+   * (`keepDoneJobsMs`; by default it is deleted at the ack), so start waiting
+   * before it can finish. No polling: the wait is
    * woken by the transition itself, also for a job enqueued before a restart.
    * Rejects with `options.signal`'s reason when it aborts, and with
    * `ClosedError` (or the queue's failure) when the queue closes first.
