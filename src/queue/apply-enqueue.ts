@@ -51,6 +51,12 @@ export function checkEnqueue(
   return newest;
 }
 
+/** Whether the id of enqueue `rec` (a checked one) is newer than every id so far. */
+function isNewest(state: State, rec: EnqueueRecord): boolean {
+  if (rec instanceof DecodedEnqueue) return state.isNewestId(rec.bytes, rec.idAt);
+  return state.isNewestId(state.idKeyIfUlid(rec.id)!, 0);
+}
+
 /**
  * Applies an enqueue. Given `children`, a flow child is registered with its
  * parent only when the caller adds the batch (`addChildren`): a transaction
@@ -60,8 +66,14 @@ export function enqueue(
   state: State,
   rec: EnqueueRecord,
   children?: Map<string, NewChild[]>,
+  /**
+   * `checkEnqueue` passed for it in the same step, with nothing applied since
+   * that could change its outcome (a transaction checks all its operations
+   * first): only whether its id is the newest is left to see.
+   */
+  checked = false,
 ): void {
-  const newest = checkEnqueue(state, rec);
+  const newest = checked ? isNewest(state, rec) : checkEnqueue(state, rec);
   const qs = state.queue(rec.queue);
   const h = state.table.allocate();
   const page = state.table.write(h);

@@ -111,7 +111,8 @@ export function applyTransaction(
   };
   for (const op of rec.ops) {
     if (op.tag === Tag.Enqueue) {
-      enqueue(state, op, children);
+      // Checked above; the transaction's earlier operations only free ids, keys and parents.
+      enqueue(state, op, children, true);
       continue;
     }
     // Anything else may read a parent's children: they are all added by then.
