@@ -237,6 +237,21 @@ export class QueueCore {
     return written;
   }
 
+  /**
+   * {@link commit} of one record already encoded as `bytes` (a flow's
+   * transaction, encoded in slices before the turn that commits it): the
+   * same apply and append, without the encoding in this step. With
+   * observers, as `commit` (which encodes it again).
+   */
+  commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
+    if (this.observers.active) return this.commit(record);
+    apply(this.state, record);
+    const written = this.log.append(bytes);
+    this.#collectPayloads(written);
+    this.#serveWokenParents();
+    return written;
+  }
+
   /** Flow parents the records made pending: their queues' waiting claims are served. */
   #serveWokenParents(): void {
     const woken = this.state.flowWoken;

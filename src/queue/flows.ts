@@ -7,14 +7,16 @@
  * Cancelling a waiting parent cancels its children that have not ended
  * (`cancelTree` in `flow-state.ts`).
  */
+import { nextTurn, type SliceBudget } from "../util/slices.js";
 import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
+import { commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
 import type { EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
 import { durableRead } from "./reads.js";
 import type { State } from "./state.js";
-import { commitOps, type Op } from "./transaction.js";
+import { commitOps } from "./transaction.js";
 import type { Payload } from "./types.js";
 import { checkQueueName } from "./validate.js";
 
@@ -49,10 +51,35 @@ export interface FlowResult {
   children: FlowResult[];
 }
 
-/** Checks `flow` and lists its enqueues parent first (pre-order), with their links. */
-function flowOps(core: QueueCore, flow: unknown): Op[] {
-  const ops: Op[] = [];
-  const visit = (node: unknown, arg: string, parent: number | undefined, depth: number): void => {
+/** Flow jobs checked between two looks at the slice's budget. */
+const JOBS_PER_CHECK = 64;
+
+/**
+ * Checks `flow` and lists its enqueues parent first (pre-order), with their
+ * links. The checks here are of the arguments only (nothing of the state), so
+ * they run in slices of the event loop, yielding whenever `budget` is spent:
+ * a 10,000-job flow does not hold the loop while it is checked. What depends
+ * on the state (a taken `jobId`, the time a `delayMs` runs to) is decided in
+ * the turn that commits (`decide`), so a job added meanwhile still counts.
+ */
+async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Promise<FlowOp[]> {
+  const ops: FlowOp[] = [];
+  /**
+   * The lists of children being walked, the innermost last (an explicit
+   * stack, so the walk can yield), each with the next child to check.
+   */
+  const stack: {
+    list: readonly unknown[];
+    next: number;
+    arg: string;
+    parent: number;
+    depth: number;
+  }[] = [];
+  let node: unknown = flow;
+  let arg = "flow";
+  let parent: number | undefined;
+  let depth = 1;
+  for (;;) {
     if (ops.length === MAX_FLOW_JOBS)
       throw invalidArgument("flow", `a flow of at most ${MAX_FLOW_JOBS} jobs`, flow);
     if (depth > MAX_FLOW_DEPTH)
@@ -90,22 +117,37 @@ function flowOps(core: QueueCore, flow: unknown): Op[] {
       );
     const index = ops.length;
     ops.push({ kind: "enqueue", queue: name, job, flow: { parent, waits } });
-    if (waits)
-      for (const [i, child] of (children as unknown[]).entries())
-        visit(child, `${arg}.children[${i}]`, index, depth + 1);
-  };
-  visit(flow, "flow", undefined, 1);
+    if (waits) stack.push({ list: children as unknown[], next: 0, arg, parent: index, depth });
+    if (ops.length % JOBS_PER_CHECK === 0 && budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
+    // The next job in pre-order: the next child of the innermost list not walked to its end.
+    let top = stack[stack.length - 1];
+    while (top !== undefined && top.next === top.list.length) {
+      stack.pop();
+      top = stack[stack.length - 1];
+    }
+    if (top === undefined) break;
+    const i = top.next++;
+    node = top.list[i];
+    arg = `${top.arg}.children[${i}]`;
+    parent = top.parent;
+    depth = top.depth + 1;
+  }
   return ops;
 }
 
 /** `Queue.enqueueFlow`. */
 export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowResult> {
   core.check();
-  const ops = flowOps(core, flow);
-  const { enqueued } = await commitFlow(core, ops);
-  const results: FlowResult[] = enqueued.map((r) => ({ id: r.id, children: [] }));
+  // One budget from the checks to the commit: its slices run on from one step to the next.
+  const budget = core.sliceBudget();
+  const ops = await flowOps(core, flow, budget);
+  const ids = await commitFlow(core, ops, budget);
+  const results: FlowResult[] = ids.map((id) => ({ id, children: [] }));
   ops.forEach((op, i) => {
-    const parent = op.kind === "enqueue" ? op.flow?.parent : undefined;
+    const parent = op.flow?.parent;
     if (parent !== undefined) results[parent]!.children.push(results[i]!);
   });
   return results[0]!;
@@ -114,32 +156,42 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
 /**
  * Commits a flow's enqueues; with tracing, under one producer span for the
  * whole flow (as `enqueueMany`), whose context every job of it carries, so
- * each handler's span links to it.
+ * each handler's span links to it. Resolves with the jobs' ids.
  */
-async function commitFlow(core: QueueCore, ops: Op[]): Promise<{ enqueued: { id: string }[] }> {
-  const first = ops[0]!;
-  const trace = core.instrumentation?.tracing?.enqueue(
-    first.kind === "enqueue" ? first.queue : "",
-    undefined,
-    ops.length,
-  );
-  if (trace === undefined) return commitOps(core, ops);
+async function commitFlow(core: QueueCore, ops: FlowOp[], budget: SliceBudget): Promise<string[]> {
+  const trace = core.instrumentation?.tracing?.enqueue(ops[0]!.queue, undefined, ops.length);
+  if (trace === undefined) return commitFlowOps(core, ops, budget);
   try {
-    const result = await commitOps(
+    const ids = await commitFlowOps(
       core,
-      ops.map((op) =>
-        op.kind === "enqueue" ? { ...op, job: traced({ ...op.job }, trace, true) } : op,
-      ),
+      ops.map((op) => ({ ...op, job: traced({ ...op.job }, trace, true) })),
+      budget,
     );
-    trace.succeeded(
-      result.enqueued.map((r) => r.id),
-      true,
-    );
-    return result;
+    trace.succeeded(ids, true);
+    return ids;
   } catch (error) {
     trace.failed(error);
     throw error;
   }
+}
+
+/**
+ * Commits a flow's enqueues as one transaction record: decided and encoded
+ * in slices before the turn that commits it (`flow-commit.ts`), or, when a
+ * payload is to be offloaded, as any transaction (its objects written first).
+ */
+async function commitFlowOps(
+  core: QueueCore,
+  ops: readonly FlowOp[],
+  budget: SliceBudget,
+): Promise<string[]> {
+  if (ops.some((op) => core.payloads.offloads(op.job.payload)))
+    return (await commitOps(core, ops)).enqueued.map((r) => r.id);
+  const prepared = await prepareFlow(core, ops, budget);
+  while (!core.log.isWritable()) await core.log.whenWritable();
+  core.check();
+  await commitPrepared(core, prepared);
+  return [...prepared.ids];
 }
 
 /** `Queue.childResults`. */

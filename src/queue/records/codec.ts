@@ -176,13 +176,27 @@ export function writeRecord(w: ByteWriter, rec: QueueRecord): void {
       return;
     case Tag.Transaction:
       w.varint(rec.ops.length);
-      for (const op of rec.ops) {
-        if (!TRANSACTION_OP_TAGS.has(op.tag))
-          throw new Error(`a transaction cannot hold a record with tag ${op.tag}`);
-        writeRecord(w, op);
-      }
+      for (const op of rec.ops) writeTransactionOp(w, op);
       return;
   }
+}
+
+/**
+ * Appends the start of a transaction record of `count` operations to `w`:
+ * with each operation's {@link writeTransactionOp} after it, the bytes of
+ * `writeRecord` for the whole record, written a part at a time (a large
+ * flow's record is encoded in slices of the event loop before its commit).
+ */
+export function writeTransactionHead(w: ByteWriter, count: number): void {
+  w.u8(Tag.Transaction);
+  w.varint(count);
+}
+
+/** Appends one operation of a transaction record to `w` (see {@link writeTransactionHead}). */
+export function writeTransactionOp(w: ByteWriter, op: TransactionOp): void {
+  if (!TRANSACTION_OP_TAGS.has(op.tag))
+    throw new Error(`a transaction cannot hold a record with tag ${op.tag}`);
+  writeRecord(w, op);
 }
 
 /** Encode one record as a standalone log record. */
