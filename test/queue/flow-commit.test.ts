@@ -16,6 +16,7 @@ import {
 } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import type { TransactionRecord } from "../../src/queue/records/transaction.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import { memoryAndFileStores, mustClaim, openTestQueue, setSliceMs } from "./helpers.js";
 
@@ -122,6 +123,26 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
       await third.close();
     });
   }
+
+  it("with listeners, a flow prepared in slices is heard as one enqueue per job", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    setSliceMs(queue, 0);
+    const heard: string[] = [];
+    queue.on("enqueued", (event) => {
+      heard.push(event.id);
+    });
+    const result = await queue.enqueueFlow(bigFlow(2, 70));
+    await queue.flush();
+    const ids = [
+      result.id,
+      ...result.children.flatMap((m) => [m.id, ...m.children.map((c) => c.id)]),
+    ];
+    assert.deepEqual(heard.slice().sort(), ids.slice().sort());
+    const live = stateDigest(liveState(queue));
+    await queue.close();
+    assert.equal(stateDigest(liveState((await openTestQueue({}, store, clock)).queue)), live);
+  });
 
   it("a transaction record written a part at a time has the bytes of writeRecord", () => {
     const ops = Array.from({ length: 3 }, (_, i) => ({
