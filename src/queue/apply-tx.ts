@@ -45,10 +45,22 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
   const jobIds = new Set<string>();
   /** Flow parents added by earlier enqueues: their children may follow. */
   const parents = new Set<string>();
+  /**
+   * Whether an earlier operation may have ended or woken a flow parent the
+   * state has: an ack, dead-letter or cancel, of it or of a child of it.
+   * A child of such a parent after it is refused: checked against the state
+   * before the transaction, it would be added to a parent that is no longer
+   * waiting. (No queue call writes one; a damaged or hand-made record may.)
+   */
+  let parentsMayEnd = false;
   for (const op of rec.ops) {
     switch (op.tag) {
       case Tag.Enqueue: {
         checkEnqueue(state, op, parents);
+        if (op.flowParent !== undefined && !parents.has(op.flowParent) && parentsMayEnd)
+          throw new ApplyError(
+            `transaction: flow child ${op.id} of ${op.flowParent} follows an operation that may end its parent`,
+          );
         if (op.waitsForChildren === true) parents.add(op.id);
         if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
         touched.add(op.id);
@@ -67,6 +79,7 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
       }
       case Tag.Ack:
         checkJob(state, op.id, CLAIMED, touched, "ack");
+        parentsMayEnd = true;
         if (op.result !== undefined && !op.keep)
           throw new ApplyError(`transaction ack: job ${op.id} has a result but is not kept`);
         break;
@@ -75,12 +88,14 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
         break;
       case Tag.Dead:
         checkJob(state, op.id, CLAIMED, touched, "dead");
+        parentsMayEnd = true;
         break;
       case Tag.CancelRequest:
         checkJob(state, op.id, CLAIMED, touched, "cancel request");
         break;
       case Tag.Cancel:
         checkJob(state, op.id, CANCELLABLE, touched, "cancel");
+        parentsMayEnd = true;
         break;
       case Tag.KvPut:
       case Tag.KvDelete:
@@ -111,7 +126,9 @@ export function applyTransaction(
   };
   for (const op of rec.ops) {
     if (op.tag === Tag.Enqueue) {
-      // Checked above; the transaction's earlier operations only free ids, keys and parents.
+      // Checked above against the state before the transaction. Its earlier operations
+      // can free ids and dedup keys (never take one), and end or wake a parent the
+      // state has only if no child of such a parent follows (refused above).
       enqueue(state, op, children, true);
       continue;
     }

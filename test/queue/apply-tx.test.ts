@@ -1,0 +1,58 @@
+/**
+ * `apply` of a transaction refuses, with `ApplyError` and nothing changed, a
+ * flow child that follows an operation that may end its (existing) parent:
+ * no queue call writes one, but a damaged or hand-made record may.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { apply } from "../../src/queue/apply.js";
+import { IdGenerator } from "../../src/queue/ids.js";
+import { ApplyError } from "../../src/queue/placement.js";
+import type { QueueRecord } from "../../src/queue/records/codec.js";
+import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
+import { Tag } from "../../src/queue/records/tags.js";
+import { State } from "../../src/queue/state.js";
+import { stateDigest } from "../reliability/lib/audit.js";
+
+function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
+  return {
+    tag: Tag.Enqueue,
+    id,
+    queue: "q",
+    payload: Buffer.from("x"),
+    headers: undefined,
+    priority: 0,
+    maxAttempts: 3,
+    enqueuedAt: 1,
+    runAt: undefined,
+    dedupKey: undefined,
+    ...extra,
+  };
+}
+
+describe("apply of a transaction with flow children", () => {
+  it("refuses a child of a waiting parent that an earlier operation cancels", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    const parent = ids.next(1_000);
+    const child = ids.next(1_000);
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [job(parent, { waitsForChildren: true }), job(child, { flowParent: parent })],
+    });
+    const before = stateDigest(state);
+    const late = ids.next(1_000);
+    const record = {
+      tag: Tag.Transaction,
+      ops: [{ tag: Tag.Cancel, id: parent, at: 2 }, job(late, { flowParent: parent })],
+    } as QueueRecord;
+    assert.throws(() => apply(state, record), ApplyError);
+    assert.equal(stateDigest(state), before);
+    // The same child before the cancel is added, then cancelled with its parent.
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [job(late, { flowParent: parent }), { tag: Tag.Cancel, id: parent, at: 2 }],
+    } as QueueRecord);
+    assert.notEqual(stateDigest(state), before);
+  });
+});
