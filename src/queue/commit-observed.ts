@@ -59,16 +59,19 @@ export class ObservedCommits {
    * The core's commit while observers listen: notes each job as it was before its
    * record applies. Enqueues are only counted by queue unless an observer
    * needs each one (no transition made, no record kept until durable).
+   * `encoded` is the encoding of a single record already made (a flow's,
+   * encoded in slices before this step), not made again.
    */
   commit(
     records: QueueRecord | readonly QueueRecord[],
     cause: TransitionCause | undefined,
+    encoded?: Uint8Array,
   ): Promise<void> {
     const state = this.#state;
     const counted = !this.#observers.eachEnqueue;
     if (!Array.isArray(records)) {
       const record = records as QueueRecord;
-      const bytes = this.#encoder.encode(record);
+      const bytes = encoded ?? this.#encoder.encode(record);
       if (record.tag === Tag.Enqueue) {
         // The commonest commit: counted, or one transition at the job's enqueue time (this very step's wall time).
         apply(state, record);
@@ -84,14 +87,14 @@ export class ObservedCommits {
       return this.#notifyWhenDurable(this.#log.append(bytes), transitions, queues);
     }
     const at = this.#now();
-    const encoded = records.map((r) => this.#encoder.encode(r));
+    const encodings = records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
     const queues: string[] | null = counted ? [] : null;
     for (const record of records) {
       transitionsOf(state, record, cause, at, transitions, queues);
       apply(state, record);
     }
-    return this.#notifyWhenDurable(this.#log.append(encoded), transitions, queues);
+    return this.#notifyWhenDurable(this.#log.append(encodings), transitions, queues);
   }
 
   /** Tells the observers of `transitions` and of enqueues into `queues` (one per job) once `written` resolves. */

@@ -30,6 +30,7 @@ import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
 import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
 import { QueueEvents } from "./events.js";
+import { PendingFlowJobIds } from "./flow-job-ids.js";
 import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
@@ -61,6 +62,8 @@ export class QueueCore {
   /** The same clock with a monotonic reading (derived from `now()` when it has none). */
   readonly #timed: MonotonicClock;
   readonly ids: IdGenerator;
+  /** The caller's `jobId`s of flows called and not committed yet (see `flow-job-ids.ts`). */
+  readonly flowJobIds = new PendingFlowJobIds();
   readonly leases = new LeaseTable();
   readonly waiters: ClaimWaiters;
   readonly timers: QueueTimers;
@@ -240,13 +243,16 @@ export class QueueCore {
   /**
    * {@link commit} of one record already encoded as `bytes` (a flow's
    * transaction, encoded in slices before the turn that commits it): the
-   * same apply and append, without the encoding in this step. With
-   * observers, as `commit` (which encodes it again).
+   * same apply and append, and the same notes for observers, without the
+   * encoding in this step.
    */
   commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
-    if (this.observers.active) return this.commit(record);
-    apply(this.state, record);
-    const written = this.log.append(bytes);
+    let written: Promise<void>;
+    if (this.observers.active) written = this.#observed.commit(record, undefined, bytes);
+    else {
+      apply(this.state, record);
+      written = this.log.append(bytes);
+    }
     this.#collectPayloads(written);
     this.#serveWokenParents();
     return written;

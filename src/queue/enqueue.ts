@@ -56,11 +56,13 @@ export function checkJob(
   options: unknown,
   payloadArg: string,
   optionsArg: string,
+  /** False for bytes already the queue's own (a flow's private copy): not copied again. */
+  copyPayload = true,
 ): CheckedJob {
   const opts = options ?? {};
   checkOptionsObject(opts, optionsArg);
   return {
-    payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg),
+    payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg, copyPayload),
     options: checkEnqueueOptions(opts as EnqueueOptions, settings.configs.get(queue), optionsArg),
     arg: optionsArg,
     // Always present: traced and untraced jobs share one shape.
@@ -133,7 +135,8 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
   for (const { options, arg } of jobs) {
     const { jobId, delayMs } = options;
     if (jobId !== undefined) {
-      if (taken.has(jobId) || state.findPublic(jobId) !== -1)
+      // A flow called earlier and not committed yet holds its jobIds already.
+      if (taken.has(jobId) || state.findPublic(jobId) !== -1 || core.flowJobIds.has(jobId))
         throw new DuplicateJobIdError(
           `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${taken.has(jobId) ? " earlier in this call" : ""})`,
         );

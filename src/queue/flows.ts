@@ -11,7 +11,8 @@ import { nextTurn, type SliceBudget } from "../util/slices.js";
 import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
-import { commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
+import { checkLostJobIds, commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
+import { copyFlow } from "./flow-copy.js";
 import type { EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
 import { durableRead } from "./reads.js";
@@ -55,12 +56,13 @@ export interface FlowResult {
 const JOBS_PER_CHECK = 64;
 
 /**
- * Checks `flow` and lists its enqueues parent first (pre-order), with their
- * links. The checks here are of the arguments only (nothing of the state), so
- * they run in slices of the event loop, yielding whenever `budget` is spent:
- * a 10,000-job flow does not hold the loop while it is checked. What depends
- * on the state (a taken `jobId`, the time a `delayMs` runs to) is decided in
- * the turn that commits (`decide`), so a job added meanwhile still counts.
+ * Checks `flow` (the queue's private copy of the caller's, `flow-copy.ts`)
+ * and lists its enqueues parent first (pre-order), with their links. The
+ * checks here are of the arguments only (nothing of the state), so they run
+ * in slices of the event loop, yielding whenever `budget` is spent: a
+ * 10,000-job flow does not hold the loop while it is checked. What depends
+ * on the state (a taken `jobId`, the time a `delayMs` runs to) is decided
+ * after, in `prepareFlow` and the turn that commits (`flow-commit.ts`).
  */
 async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Promise<FlowOp[]> {
   const ops: FlowOp[] = [];
@@ -101,6 +103,7 @@ async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Pro
       options,
       `${arg}.payload`,
       `${arg}.options`,
+      false, // the copy's bytes are the queue's own already
     );
     if (job.options.dedupKey !== undefined)
       throw invalidArgument(
@@ -120,6 +123,7 @@ async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Pro
     if (waits) stack.push({ list: children as unknown[], next: 0, arg, parent: index, depth });
     if (ops.length % JOBS_PER_CHECK === 0 && budget.spent()) {
       await nextTurn();
+      core.check(); // a queue closed meanwhile: stop here
       budget.start();
     }
     // The next job in pre-order: the next child of the innermost list not walked to its end.
@@ -138,13 +142,28 @@ async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Pro
   return ops;
 }
 
-/** `Queue.enqueueFlow`. */
+/**
+ * `Queue.enqueueFlow`. In the call's own turn, the flow is copied (the
+ * caller may change its objects once the call returns, while the flow is
+ * still checked and encoded in later turns) and its `jobId`s are held, so a
+ * later call cannot take them first.
+ */
 export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowResult> {
   core.check();
-  // One budget from the checks to the commit: its slices run on from one step to the next.
+  // One budget from the copy to the commit: its slices run on from one step to the next.
   const budget = core.sliceBudget();
-  const ops = await flowOps(core, flow, budget);
-  const ids = await commitFlow(core, ops, budget);
+  const copy = copyFlow(flow, MAX_FLOW_JOBS, MAX_FLOW_DEPTH);
+  const holder = {};
+  const lost = core.flowJobIds.hold(holder, copy.jobIds, core.state);
+  let ids: string[];
+  let ops: FlowOp[];
+  try {
+    ops = await flowOps(core, copy.root, budget);
+    checkLostJobIds(ops, lost);
+    ids = await commitFlow(core, ops, budget);
+  } finally {
+    core.flowJobIds.release(holder, copy.jobIds);
+  }
   const results: FlowResult[] = ids.map((id) => ({ id, children: [] }));
   ops.forEach((op, i) => {
     const parent = op.flow?.parent;
@@ -190,8 +209,9 @@ async function commitFlowOps(
   const prepared = await prepareFlow(core, ops, budget);
   while (!core.log.isWritable()) await core.log.whenWritable();
   core.check();
-  await commitPrepared(core, prepared);
-  return [...prepared.ids];
+  const { ids, written } = commitPrepared(core, prepared);
+  await written;
+  return ids;
 }
 
 /** `Queue.childResults`. */

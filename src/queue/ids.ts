@@ -149,6 +149,7 @@ export class IdGenerator {
   /** Random bytes for counter starts, drawn 64 starts at a time (one system call per 64 milliseconds). */
   #random: Buffer = Buffer.alloc(0);
   #randomOffset = 0;
+  #issued = 0;
 
   constructor(lastId: string | null, epoch: number) {
     if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_ID_EPOCH)
@@ -184,7 +185,17 @@ export class IdGenerator {
     this.#randomOffset += 5;
   }
 
+  /**
+   * How many ids this generator issued so far: unchanged between two looks
+   * means no id was issued in between (ids taken ahead of their commit are
+   * then still the newest).
+   */
+  get issued(): number {
+    return this.#issued;
+  }
+
   next(nowMs: number): string {
+    this.#issued++;
     const now = Math.min(Math.max(0, Math.floor(nowMs)), MAX_TIME);
     if (now > this.#time) this.#start(now);
     else if (this.#high === this.#epoch) {

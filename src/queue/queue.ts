@@ -310,7 +310,11 @@ export class Queue {
    * Resolves once durable with the ids in the flow's shape. A flow takes no
    * `dedupKey`, and a job with children no `runAt`/`delayMs`
    * (`InvalidArgumentError`); a `jobId` that is taken rejects the whole flow
-   * with `DuplicateJobIdError`. Nothing is written then.
+   * with `DuplicateJobIdError`. Nothing is written then. The flow is read
+   * (copied) during the call: changing its objects or reusing its payload
+   * buffers once the call returned changes nothing enqueued. Its `jobId`s
+   * are the flow's from the call on: an enqueue or flow made afterwards,
+   * before the flow is durable, finds them taken.
    *
    * @example
    * ```ts

@@ -7,9 +7,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DuplicateJobIdError } from "../../src/errors.js";
+import { readLog } from "../../src/log/index.js";
+import { silentLogger } from "../../src/logger.js";
 import { ByteWriter } from "../../src/queue/binary.js";
 import type { FlowJob } from "../../src/queue/flows.js";
 import {
+  decodeRecord,
   encodeRecord,
   writeTransactionHead,
   writeTransactionOp,
@@ -17,8 +20,18 @@ import {
 import { Tag } from "../../src/queue/records/tags.js";
 import type { TransactionRecord } from "../../src/queue/records/transaction.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
-import { memoryAndFileStores, mustClaim, openTestQueue, setSliceMs } from "./helpers.js";
+import {
+  memoryAndFileStores,
+  mustClaim,
+  openTestQueue,
+  rejection,
+  setSliceMs,
+  text,
+  turns,
+  watch,
+} from "./helpers.js";
 
 /** A root with `parents` parents of `children` children each: 1 + parents × (1 + children) jobs. */
 function bigFlow(parents: number, children: number, rootJobId?: string): FlowJob {
@@ -37,43 +50,37 @@ function bigFlow(parents: number, children: number, rootJobId?: string): FlowJob
   };
 }
 
-/** Resolves after `n` turns of the event loop. */
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+/** The ids of the jobs enqueued in the log of "q" in `store`, in the log's order. */
+async function enqueuedIds(store: ObjectStore): Promise<string[]> {
+  const { records } = await readLog(store, "q", { logger: silentLogger });
+  const ids: string[] = [];
+  for (const bytes of records) {
+    const record = decodeRecord(bytes);
+    for (const op of record.tag === Tag.Transaction ? record.ops : [record])
+      if (op.tag === Tag.Enqueue) ids.push(op.id);
+  }
+  return ids;
 }
 
 describe("flow commit in slices", { timeout: 120_000 }, () => {
   for (const [name, makeStore] of memoryAndFileStores("taquba-flow-commit-")) {
-    it(`${name}: a jobId taken by a job added while the flow is prepared refuses the flow, writing nothing`, async () => {
-      // The colliding enqueue lands k turns after the call: before the checks, between the
-      // preparation's own check and the commit, or after the commit. Exactly one of the two
-      // gets the id, and a refused flow leaves nothing behind.
-      let refusedFlows = 0;
+    it(`${name}: a jobId goes to the earlier call: the flow's, over an enqueue made while it is prepared`, async () => {
+      // The colliding enqueue is made k turns after the call: while the flow is checked,
+      // prepared, or after it committed. The flow was called first: it gets the id each time.
       for (let k = 0; k < 40; k++) {
         const store = await makeStore();
         const { queue, clock } = await openTestQueue({}, store);
         setSliceMs(queue, 0); // every budget check yields
         const flow = queue.enqueueFlow(bigFlow(3, 100, "the-id"));
-        flow.catch(() => {});
+        const settled = watch(flow);
         await turns(k);
-        const single = queue.enqueue("other", "x", { jobId: "the-id" });
-        single.catch(() => {});
-        const [f, s] = await Promise.allSettled([flow, single]);
-        if (f.status === "rejected") {
-          refusedFlows++;
-          assert.ok(f.reason instanceof DuplicateJobIdError, `k=${k}: ${String(f.reason)}`);
-          assert.match(f.reason.message, /Expected `flow\.options\.jobId` to be an id no job has/);
-          assert.equal(s.status, "fulfilled", `k=${k}`);
-          for (const q of ["root", "mid", "leaf"]) {
-            const stats = await queue.stats(q);
-            assert.equal(stats.pending + stats.scheduled, 0, `k=${k}: ${q} holds nothing`);
-          }
-          assert.equal((await queue.getJob("the-id"))?.queue, "other");
-        } else {
-          assert.ok(s.status === "rejected" && s.reason instanceof DuplicateJobIdError, `k=${k}`);
-          assert.equal((await queue.getJob("the-id"))?.queue, "root");
-          assert.equal((await queue.stats("leaf")).pending, 300);
-        }
+        const committedBefore = settled.settled();
+        const single = await rejection(queue.enqueue("other", "x", { jobId: "the-id" }));
+        assert.ok(single instanceof DuplicateJobIdError, `k=${k}: ${String(single)}`);
+        assert.equal((await flow).id, "the-id");
+        assert.equal((await queue.getJob("the-id"))?.queue, "root");
+        assert.equal((await queue.stats("leaf")).pending, 300);
+        assert.equal((await queue.stats("other")).pending, 0);
         assert.deepEqual(auditState(liveState(queue)), []);
         const live = stateDigest(liveState(queue));
         assert.equal(stateDigest(await replayedState(store, "q")), live, `k=${k}: replay`);
@@ -81,10 +88,73 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
         const reopened = (await openTestQueue({}, store, clock)).queue;
         assert.equal(stateDigest(liveState(reopened)), live, `k=${k}: checkpoint`);
         await reopened.close();
-        if (f.status === "fulfilled" && k > 0) break;
+        if (committedBefore) break;
       }
-      // The call's own turn and the next ones only check and prepare: the single enqueue wins.
-      assert.ok(refusedFlows >= 2, `refused ${refusedFlows}`);
+    });
+
+    it(`${name}: a jobId goes to the earlier call: an enqueue's, or an earlier flow's, over a flow's`, async () => {
+      const store = await makeStore();
+      const { queue } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      await queue.enqueue("other", "x", { jobId: "the-id" });
+      const refused = await rejection(queue.enqueueFlow(bigFlow(2, 50, "the-id")));
+      assert.ok(refused instanceof DuplicateJobIdError, String(refused));
+      assert.match(refused.message, /Expected `flow\.options\.jobId` to be an id no job has/);
+      // Two flows with one jobId, called one after the other: the first gets it.
+      const first = queue.enqueueFlow(bigFlow(2, 100, "shared"));
+      const second = rejection(queue.enqueueFlow(bigFlow(2, 100, "shared")));
+      assert.equal((await first).id, "shared");
+      assert.ok((await second) instanceof DuplicateJobIdError);
+      // A transaction made while a flow holds the id finds it taken, as after the commit.
+      const third = queue.enqueueFlow(bigFlow(2, 100, "third"));
+      const tx = await queue.transaction((t) => {
+        t.enqueue("other", "y", { jobId: "third" });
+      });
+      assert.deepEqual(tx.enqueued, [{ id: "third", created: false }]);
+      assert.equal((await third).id, "third");
+      // A flow refused lets its ids go.
+      const bad = bigFlow(1, 100, "freed");
+      (bad.children![0]!.children![99] as { queue: unknown }).queue = 42;
+      await rejection(queue.enqueueFlow(bad));
+      assert.equal(typeof (await queue.enqueue("other", "z", { jobId: "freed" })), "string");
+      assert.equal((await queue.stats("leaf")).pending, 400);
+      assert.deepEqual(auditState(liveState(queue)), []);
+      assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(liveState(queue)));
+      await queue.close();
+    });
+
+    it(`${name}: job ids increase in the log's order, with enqueues made while a flow is prepared`, async () => {
+      let beforeTheFlow = 0;
+      for (let k = 0; k < 40; k++) {
+        const store = await makeStore();
+        const { queue, clock } = await openTestQueue({}, store);
+        setSliceMs(queue, 0);
+        const flow = queue.enqueueFlow(bigFlow(2, 100));
+        const settled = watch(flow);
+        await turns(k);
+        const durable = settled.settled();
+        const single = await queue.enqueue("leaf", "single");
+        const result = await flow;
+        await queue.flush();
+        const ids = await enqueuedIds(store);
+        assert.equal(ids.length, 1 + 2 + 200 + 1, `k=${k}`);
+        for (let i = 1; i < ids.length; i++)
+          assert.ok(ids[i - 1]! < ids[i]!, `k=${k}: ids ${i - 1} and ${i} of the log`);
+        const first = ids[0] === single;
+        if (first) beforeTheFlow++;
+        assert.equal(first ? ids[1] : ids[0], result.id, `k=${k}`);
+        const live = stateDigest(liveState(queue));
+        assert.equal(stateDigest(await replayedState(store, "q")), live, `k=${k}: replay`);
+        await queue.close();
+        const reopened = (await openTestQueue({}, store, clock)).queue;
+        assert.equal(stateDigest(liveState(reopened)), live, `k=${k}: checkpoint`);
+        // Pending jobs are served in that order (by id): the job committed first comes first.
+        assert.equal(text((await mustClaim(reopened, "leaf")).payload), first ? "single" : "l0.0");
+        await reopened.close();
+        if (durable) break;
+      }
+      // While the flow is checked and prepared, the single enqueue commits first.
+      assert.ok(beforeTheFlow >= 2, `committed before the flow: ${beforeTheFlow}`);
     });
 
     it(`${name}: a flow prepared across turns of other enqueues commits whole and replays the same`, async () => {

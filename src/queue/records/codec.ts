@@ -24,6 +24,7 @@ import {
 } from "./bulk.js";
 import {
   DecodedEnqueue,
+  type EnqueueIdSlots,
   type EnqueueRecord,
   type ReplaceRecord,
   readEnqueue,
@@ -192,11 +193,20 @@ export function writeTransactionHead(w: ByteWriter, count: number): void {
   w.varint(count);
 }
 
-/** Appends one operation of a transaction record to `w` (see {@link writeTransactionHead}). */
-export function writeTransactionOp(w: ByteWriter, op: TransactionOp): void {
+/**
+ * Appends one operation of a transaction record to `w` (see
+ * {@link writeTransactionHead}); given `slots`, an enqueue notes there where
+ * its ids went (offsets into the writer's bytes).
+ */
+export function writeTransactionOp(w: ByteWriter, op: TransactionOp, slots?: EnqueueIdSlots): void {
   if (!TRANSACTION_OP_TAGS.has(op.tag))
     throw new Error(`a transaction cannot hold a record with tag ${op.tag}`);
-  writeRecord(w, op);
+  if (slots === undefined || op.tag !== Tag.Enqueue) {
+    writeRecord(w, op);
+    return;
+  }
+  w.u8(Tag.Enqueue);
+  writeEnqueue(w, op, slots);
 }
 
 /** Encode one record as a standalone log record. */

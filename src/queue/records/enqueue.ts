@@ -162,7 +162,20 @@ const REPLACE_RUN_AT = 1;
 const REPLACE_HEADERS = 2;
 
 /** An enqueue record's body (after its tag byte). */
-export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
+/**
+ * Where {@link writeEnqueue} put an enqueue's ids in its writer: the bytes
+ * of a record encoded ahead of its commit get the ids taken at the commit
+ * written over them (a flow's jobs, see `flow-commit.ts`).
+ */
+export interface EnqueueIdSlots {
+  /** Offset of the 16 bytes of `id`. */
+  id: number;
+  /** Offset of the 16 bytes of `flowParent`; -1 without one. */
+  flowParent: number;
+}
+
+export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord, slots?: EnqueueIdSlots): void {
+  if (slots !== undefined) slots.id = w.length;
   w.id(rec.id);
   w.string(rec.queue);
   const trace = rec.trace ?? null;
@@ -192,7 +205,10 @@ export function writeEnqueue(w: ByteWriter, rec: EnqueueRecord): void {
     w.string(rec.payloadRef.key);
     w.varint(rec.payloadRef.size);
   }
-  if (rec.flowParent !== undefined) w.id(rec.flowParent);
+  if (rec.flowParent !== undefined) {
+    if (slots !== undefined) slots.flowParent = w.length;
+    w.id(rec.flowParent);
+  } else if (slots !== undefined) slots.flowParent = -1;
   if (trace !== null) {
     const at = w.reserve(TRACE_BYTES);
     writeTraceBytes(trace, w.buffer, at);

@@ -1,0 +1,85 @@
+/**
+ * A flow's tree as `enqueueFlow` was called with it, copied in the call's
+ * own turn. The flow is checked, decided and encoded in later turns of the
+ * event loop (see `flows.ts`, `flow-commit.ts`), and the caller may change
+ * or reuse its objects and buffers as soon as the call returns: those turns
+ * read this copy instead, so what is enqueued is what was passed.
+ *
+ * The copy is shallow but complete for what a flow reads: each job object,
+ * its payload bytes, its options and headers objects, a `runAt` date and
+ * its list of children. Values of the wrong type are kept as they are, for
+ * the checks to refuse. It stops where the checks would (past
+ * `MAX_FLOW_JOBS` jobs, below `MAX_FLOW_DEPTH` levels), so even a huge or
+ * cyclic tree costs the call's turn a bounded walk.
+ */
+import { copyBytes } from "./validate.js";
+
+/** What a copy found besides the tree: the caller's `jobId`s (strings), to hold from the call on. */
+export interface CopiedFlow {
+  readonly root: unknown;
+  readonly jobIds: string[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The enqueue options a flow job's checks read (`checkEnqueueOptions`), copied. */
+function copyOptions(options: unknown): unknown {
+  if (!isObject(options)) return options;
+  const { headers, runAt } = options;
+  return {
+    jobId: options.jobId,
+    delayMs: options.delayMs,
+    priority: options.priority,
+    maxAttempts: options.maxAttempts,
+    runAt: runAt instanceof Date ? new Date(runAt.getTime()) : runAt,
+    dedupKey: options.dedupKey,
+    headers: isObject(headers) ? { ...headers } : headers,
+    timeoutMs: options.timeoutMs,
+    dedupReplace: options.dedupReplace,
+    groupKey: options.groupKey,
+  };
+}
+
+/**
+ * Copies the flow `flow` for jobs up to `maxJobs + 1` in pre-order (the
+ * order the checks walk it in) and down to `maxDepth + 1` levels.
+ */
+export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): CopiedFlow {
+  const jobIds: string[] = [];
+  let jobs = 0;
+  const copyJob = (node: unknown): unknown => {
+    jobs++;
+    if (!isObject(node)) return node;
+    const { queue, payload, options, children } = node;
+    const copied = copyOptions(options);
+    if (isObject(copied) && typeof copied.jobId === "string") jobIds.push(copied.jobId);
+    return {
+      queue,
+      payload: payload instanceof Uint8Array ? copyBytes(payload) : payload,
+      options: copied,
+      children: Array.isArray(children) ? [...children] : children,
+    };
+  };
+  const root = copyJob(flow);
+  // Pre-order with an explicit stack: each entry a copied list of children, the next to copy.
+  const stack: { list: unknown[]; next: number }[] = [];
+  const push = (job: unknown): void => {
+    if (!isObject(job) || !Array.isArray(job.children) || stack.length + 1 >= maxDepth + 1) return;
+    stack.push({ list: job.children as unknown[], next: 0 });
+  };
+  push(root);
+  while (stack.length > 0 && jobs <= maxJobs) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    const job = copyJob(top.list[i]);
+    top.list[i] = job;
+    push(job);
+  }
+  return { root, jobIds };
+}
