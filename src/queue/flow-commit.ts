@@ -16,7 +16,7 @@
  * the commit unless the queue issued others meanwhile (a job enqueued while
  * the flow was prepared, which commits first); then the commit turn takes
  * fresh ones and writes them over the encoded ones (each op's id and
- * `flowParent` have a known place in the bytes), about 0.2 µs a job.
+ * `flowParent` have a known place in the bytes), under 0.5 µs a job.
  *
  * A flow's `enqueuedAt`, and the `runAt` a `delayMs` gives, are the time
  * its preparation started: they are varints in the record, so they cannot
@@ -29,7 +29,7 @@ import { invalidArgument } from "../validate.js";
 import { ByteWriter } from "./binary.js";
 import type { QueueCore } from "./core.js";
 import { enqueueRecordOf } from "./enqueue-record.js";
-import { writeIdBytes } from "./ids.js";
+import { ID_BYTES, writeIdBytes } from "./ids.js";
 import { writeTransactionHead, writeTransactionOp } from "./records/codec.js";
 import type { EnqueueIdSlots, EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
@@ -189,7 +189,9 @@ function renewIds(core: QueueCore, prepared: PreparedFlow): void {
     const parent = parentOf[n]!;
     if (parent === -1) continue;
     record.flowParent = records[parent]!.id;
-    writeIdBytes(record.flowParent, bytes, parentAt[n]!);
+    // The parent's id bytes, written just above: copied, not parsed again.
+    const from = idAt[parent]!;
+    bytes.copyWithin(parentAt[n]!, from, from + ID_BYTES);
   }
 }
 
