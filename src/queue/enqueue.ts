@@ -135,8 +135,8 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
   for (const { options, arg } of jobs) {
     const { jobId, delayMs } = options;
     if (jobId !== undefined) {
-      // A flow called earlier and not committed yet holds its jobIds already.
-      if (taken.has(jobId) || state.findPublic(jobId) !== -1 || core.flowJobIds.has(jobId))
+      // Against the state only: a flow holding the id was waited for (`enqueueWhenWritable`).
+      if (taken.has(jobId) || state.findPublic(jobId) !== -1)
         throw new DuplicateJobIdError(
           `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${taken.has(jobId) ? " earlier in this call" : ""})`,
         );

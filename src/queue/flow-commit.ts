@@ -8,8 +8,9 @@
  *
  * What a flow's outcome depends on in the state is only whether a caller's
  * `jobId` is taken: a flow takes no `dedupKey` and its parents are its own
- * jobs. Its `jobId`s are held from the call on (`flow-job-ids.ts`), so no
- * later call takes them; the commit turn still rechecks them.
+ * jobs. Its `jobId`s are held from the call on (`flow-job-ids.ts`), so a
+ * later call with one of them waits for it to settle; an earlier call may
+ * still take one meanwhile, so the commit turn rechecks them.
  *
  * Job ids are strictly increasing in the order jobs are committed, which
  * orders pending jobs: the ids taken during preparation are the newest at
@@ -75,8 +76,8 @@ function taken(jobId: string, arg: string, inFlow: boolean): DuplicateJobIdError
 
 /**
  * Throws `DuplicateJobIdError` for the first op of `ops` whose `jobId` is
- * in `lost`: ids a job or an earlier flow already had when the flow was
- * called (`PendingFlowJobIds.hold`).
+ * in `lost`: ids a job already had when the flow was called
+ * (`PendingFlowJobIds.holdFlow`).
  */
 export function checkLostJobIds(ops: readonly FlowOp[], lost: ReadonlySet<string>): void {
   if (lost.size === 0) return;

@@ -1,39 +1,127 @@
 /**
- * The caller's `jobId`s of flows called but not committed yet. A big flow
- * is checked and encoded over several turns of the event loop before the
- * turn that commits it; its `jobId`s are held here from the call on, so a
- * job id goes to the earlier call: an `enqueue`, `enqueueMany` or
- * transaction made meanwhile finds the id taken (as if the flow had
- * committed), and so does a later flow. A flow that fails lets its ids go.
+ * The caller's `jobId`s of flows called but not settled yet (committed or
+ * failed). A big flow is checked and encoded over several turns of the event
+ * loop before the turn that commits it; its `jobId`s are held here from the
+ * call on, so that a job id goes to the earlier call.
+ *
+ * A hold never answers for the flow: whether it will commit is not known
+ * until it settled, and a flow that fails (a bad argument found in a later
+ * slice, `close()`, a fence) adds no job. So a call made meanwhile with one
+ * of those ids — an `enqueue`, `enqueueMany`, a transaction's `tx.enqueue`,
+ * another flow — waits for every call holding it to settle, then decides
+ * against the state: taken if the flow committed, free if it failed. While it
+ * waits it holds its own ids the same way, so a call after it waits for it
+ * in turn: ids go in the order of the calls.
+ *
+ * A call waits only for holds taken before its own, which settle without
+ * waiting for any later call: waits cannot form a cycle.
  */
 import type { State } from "./state.js";
 
-export class PendingFlowJobIds {
-  /** Each held id, with the flow (its token) holding it. */
-  readonly #holders = new Map<string, object>();
+/** The ids one call holds until it settles. */
+export class JobIdHold {
+  readonly ids: readonly string[];
+  /** Resolves once the call settled (its jobs committed, or it failed) and let go of its ids. */
+  readonly settled: Promise<void>;
+  readonly #resolve: () => void;
 
-  /** Whether a flow not committed yet holds `jobId`. */
-  has(jobId: string): boolean {
-    return this.#holders.has(jobId);
+  constructor(ids: readonly string[]) {
+    this.ids = ids;
+    let resolve!: () => void;
+    this.settled = new Promise((r) => {
+      resolve = r;
+    });
+    this.#resolve = resolve;
+  }
+
+  /** Called once, by {@link PendingFlowJobIds.release}. */
+  settle(): void {
+    this.#resolve();
+  }
+}
+
+/** A hold taken by a call, with the earlier holds of its ids to wait for (`undefined`: none). */
+export interface TakenHold {
+  readonly hold: JobIdHold;
+  readonly earlier: Promise<void> | undefined;
+}
+
+export class PendingFlowJobIds {
+  /** Each held id, with the calls holding it, earliest first. */
+  readonly #holders = new Map<string, JobIdHold[]>();
+
+  /** How many ids are held: 0 on the common path, where no call needs to look further. */
+  get size(): number {
+    return this.#holders.size;
   }
 
   /**
-   * Holds `jobIds` for the flow `owner` (from its call's own turn); returns
-   * the ones it cannot have, as a job of `state` or another flow holds them.
+   * Holds the `jobIds` of a flow (from its call's own turn), after the
+   * calls holding them already. `taken`: the ids a job of `state` has (not
+   * held: the flow fails on them). `earlier`: settles once every earlier
+   * call holding one of the others settled; the flow decides those only
+   * then.
    */
-  hold(owner: object, jobIds: readonly string[], state: State): Set<string> {
-    const lost = new Set<string>();
+  holdFlow(jobIds: readonly string[], state: State): TakenHold & { taken: Set<string> } {
+    const taken = new Set<string>();
+    const free: string[] = [];
     for (const jobId of jobIds) {
-      const holder = this.#holders.get(jobId);
-      if (holder === owner) continue;
-      if (holder !== undefined || state.findPublic(jobId) !== -1) lost.add(jobId);
-      else this.#holders.set(jobId, owner);
+      if (state.findPublic(jobId) !== -1) taken.add(jobId);
+      else free.push(jobId);
     }
-    return lost;
+    return { ...this.#hold(free), taken };
   }
 
-  /** Lets go of the ids of `jobIds` that `owner` holds (its flow committed or failed). */
-  release(owner: object, jobIds: readonly string[]): void {
-    for (const jobId of jobIds) if (this.#holders.get(jobId) === owner) this.#holders.delete(jobId);
+  /**
+   * For a call (`enqueue`, `enqueueMany`, a transaction) with caller ids
+   * `jobIds`: `undefined` when no call holds any of them (the call decides
+   * at once), else a hold of all of them taken now, and the earlier holds to
+   * wait for before deciding. Release the hold once the call settled.
+   */
+  holdIfHeld(jobIds: readonly string[]): TakenHold | undefined {
+    if (this.#holders.size === 0) return undefined;
+    if (!jobIds.some((jobId) => this.#holders.has(jobId))) return undefined;
+    return this.#hold(jobIds);
   }
+
+  /** Lets go of the ids of `hold` (its call settled) and wakes the calls waiting for it. */
+  release(hold: JobIdHold): void {
+    for (const jobId of hold.ids) {
+      const list = this.#holders.get(jobId);
+      if (list === undefined) continue;
+      const at = list.indexOf(hold);
+      if (at === -1) continue;
+      if (list.length === 1) this.#holders.delete(jobId);
+      else list.splice(at, 1);
+    }
+    hold.settle();
+  }
+
+  #hold(jobIds: readonly string[]): TakenHold {
+    const hold = new JobIdHold(jobIds);
+    const earlier = new Set<Promise<void>>();
+    for (const jobId of jobIds) {
+      const list = this.#holders.get(jobId);
+      if (list === undefined) {
+        this.#holders.set(jobId, [hold]);
+        continue;
+      }
+      if (list[list.length - 1] === hold) continue; // an id twice in one call
+      for (const other of list) earlier.add(other.settled);
+      list.push(hold);
+    }
+    return {
+      hold,
+      earlier: earlier.size === 0 ? undefined : Promise.all(earlier).then(() => undefined),
+    };
+  }
+}
+
+/** The caller's `jobId`s of checked jobs (empty for most calls). */
+export function callerJobIds(
+  jobs: readonly { options: { jobId?: string | undefined } }[],
+): string[] {
+  const ids: string[] = [];
+  for (const { options } of jobs) if (options.jobId !== undefined) ids.push(options.jobId);
+  return ids;
 }

@@ -146,23 +146,29 @@ async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Pro
  * `Queue.enqueueFlow`. In the call's own turn, the flow is copied (the
  * caller may change its objects once the call returns, while the flow is
  * still checked and encoded in later turns) and its `jobId`s are held, so a
- * later call cannot take them first.
+ * later call with one of them waits for it to settle (`flow-job-ids.ts`).
  */
 export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowResult> {
   core.check();
   // One budget from the copy to the commit: its slices run on from one step to the next.
   const budget = core.sliceBudget();
   const copy = copyFlow(flow, MAX_FLOW_JOBS, MAX_FLOW_DEPTH);
-  const holder = {};
-  const lost = core.flowJobIds.hold(holder, copy.jobIds, core.state);
+  const { hold, taken, earlier } = core.flowJobIds.holdFlow(copy.jobIds, core.state);
   let ids: string[];
   let ops: FlowOp[];
   try {
     ops = await flowOps(core, copy.root, budget);
-    checkLostJobIds(ops, lost);
+    checkLostJobIds(ops, taken);
+    if (earlier !== undefined) {
+      // An earlier call (a flow, or a call waiting for one) holds some of its ids: whether
+      // they are taken is known once it settled; `prepareFlow` decides them after that.
+      await earlier;
+      core.check();
+      budget.start();
+    }
     ids = await commitFlow(core, ops, budget);
   } finally {
-    core.flowJobIds.release(holder, copy.jobIds);
+    core.flowJobIds.release(hold);
   }
   const results: FlowResult[] = ids.map((id) => ({ id, children: [] }));
   ops.forEach((op, i) => {

@@ -13,6 +13,7 @@ import {
   enqueueJobs,
   type JobInput,
 } from "./enqueue.js";
+import { callerJobIds } from "./flow-job-ids.js";
 import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
@@ -184,7 +185,10 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
  * Adds checked jobs once the log takes writes (see {@link enqueueJobs}).
  * Counted in `core.enqueuesUncommitted` from this call until its records are
  * committed (or it fails): meanwhile a plain enqueue does not commit in its
- * caller's turn, ahead of it, but follows the same path.
+ * caller's turn, ahead of it, but follows the same path. A call with a
+ * `jobId` that a flow not settled yet holds waits for the flow (see
+ * `flow-job-ids.ts`): calls after it that do not wait may commit first, as
+ * they may ahead of a call whose payload is offloaded.
  */
 function enqueueWhenWritable(
   core: QueueCore,
@@ -198,11 +202,27 @@ function enqueueWhenWritable(
     counted = false;
     core.enqueuesUncommitted--;
   };
-  const added = (async () => {
-    if (!core.log.isWritable()) await core.log.whenWritable();
-    core.check();
-    return enqueueJobs(core, name, jobs, committed);
-  })();
+  // A caller's `jobId` a flow not settled yet holds: decided once it settled (taken
+  // meanwhile in this call's name, so later calls wait for this one in turn).
+  const behind =
+    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(callerJobIds(jobs));
+  const added =
+    behind === undefined
+      ? (async () => {
+          if (!core.log.isWritable()) await core.log.whenWritable();
+          core.check();
+          return enqueueJobs(core, name, jobs, committed);
+        })()
+      : (async () => {
+          try {
+            await behind.earlier;
+            if (!core.log.isWritable()) await core.log.whenWritable();
+            core.check();
+            return await enqueueJobs(core, name, jobs, committed);
+          } finally {
+            core.flowJobIds.release(behind.hold);
+          }
+        })();
   added.then(committed, committed);
   return added;
 }

@@ -111,14 +111,9 @@ export function decide(
           throw new InvalidArgumentError(
             `Expected ${what} to use a ${removed.has(idHolder) ? "jobId" : "dedupKey"} no job of this transaction cancels, got ${JSON.stringify(removed.has(idHolder) ? jobId : dedupKey)} (cancel in one transaction, enqueue in the next)`,
           );
-        // A flow called earlier and not committed yet holds its jobIds already (as if
-        // committed); a flow's own jobs were checked against those when it was called.
-        if (
-          jobId !== undefined &&
-          (jobIds.has(jobId) ||
-            state.findPublic(jobId) !== -1 ||
-            (op.flow === undefined && core.flowJobIds.has(jobId)))
-        ) {
+        // Decided against the state only: a call holding the id (a flow not settled yet)
+        // was waited for before (`flow-job-ids.ts`), and a hold says nothing of the outcome.
+        if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
           // A flow is added whole or not at all: its jobs cannot be skipped.
           if (op.flow !== undefined)
             throw new DuplicateJobIdError(

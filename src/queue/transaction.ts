@@ -16,7 +16,9 @@
  * enqueue of the same transaction) is not an error here: it adds nothing and
  * reports `created: false`, like a dedup hit. So a transaction that is run
  * again after it committed (a retried handler, a retry after an in-doubt
- * failure) does not add its jobs twice.
+ * failure) does not add its jobs twice. A `jobId` that a flow called earlier
+ * and not settled yet holds is decided once the flow settled (taken if it
+ * committed, free if it failed; `flow-job-ids.ts`).
  *
  * The builder is in `transaction-builder.ts`, the checks against the state in
  * `transaction-decide.ts`; this file offloads payloads and commits.
@@ -152,9 +154,33 @@ export async function runTransaction(
       "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
     );
   }
+  // A caller's `jobId` a flow not settled yet holds: decided once it settled (held meanwhile
+  // in this call's name, so later calls wait for this one in turn). Only enqueues with a
+  // `jobId` ever wait: a transaction that only settles claims is never held up here.
+  const behind =
+    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(txJobIds(builder.ops));
+  if (behind === undefined) return commit(core, builder.ops);
+  try {
+    await behind.earlier;
+    return await commit(core, builder.ops);
+  } finally {
+    core.flowJobIds.release(behind.hold);
+  }
+}
+
+/** {@link commitOps}, traced when the queue traces. */
+function commit(core: QueueCore, ops: Op[]): Promise<TransactionResult> {
   const tracing = core.instrumentation?.tracing;
-  if (tracing == null) return commitOps(core, builder.ops);
-  return commitTraced(core, builder.ops, tracing);
+  if (tracing == null) return commitOps(core, ops);
+  return commitTraced(core, ops, tracing);
+}
+
+/** The caller's `jobId`s of a transaction's enqueues. */
+function txJobIds(ops: readonly Op[]): string[] {
+  const ids: string[] = [];
+  for (const op of ops)
+    if (op.kind === "enqueue" && op.job.options.jobId !== undefined) ids.push(op.job.options.jobId);
+  return ids;
 }
 
 /** {@link commitOps} with a producer span per enqueue, its context stored with the job. */

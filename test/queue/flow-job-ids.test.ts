@@ -1,0 +1,225 @@
+/**
+ * A flow holds its caller `jobId`s from its call until it settles, but a
+ * hold never answers for it: a call made meanwhile with one of those ids
+ * (a transaction, `enqueue`, `enqueueMany`, a later flow) waits for the flow
+ * to settle and then decides — taken if the flow committed, free if it
+ * failed — so no caller is told of a job that never exists.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ClosedError, DuplicateJobIdError } from "../../src/errors.js";
+import { PendingFlowJobIds } from "../../src/queue/flow-job-ids.js";
+import type { FlowJob } from "../../src/queue/flows.js";
+import { State } from "../../src/queue/state.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import {
+  memoryAndFileStores,
+  openTestQueue,
+  rejection,
+  setSliceMs,
+  turns,
+  watch,
+} from "./helpers.js";
+
+/** A root with `parents` parents of `children` children each. */
+function bigFlow(parents: number, children: number, rootJobId?: string): FlowJob {
+  return {
+    queue: "root",
+    payload: "r",
+    ...(rootJobId === undefined ? {} : { options: { jobId: rootJobId } }),
+    children: Array.from({ length: parents }, (_, p) => ({
+      queue: "mid",
+      payload: `m${p}`,
+      children: Array.from({ length: children }, (_, c) => ({
+        queue: "leaf",
+        payload: `l${p}.${c}`,
+      })),
+    })),
+  };
+}
+
+/** `bigFlow` with an invalid queue name on its last leaf: refused only once its check reaches it. */
+function failingFlow(parents: number, children: number, rootJobId: string): FlowJob {
+  const flow = bigFlow(parents, children, rootJobId);
+  (flow.children![parents - 1]!.children![children - 1] as { queue: unknown }).queue = 42;
+  return flow;
+}
+
+/** Live state sound, replay and a reopen (after a checkpoint at close) equal to it. */
+async function assertDurable(
+  queue: Awaited<ReturnType<typeof openTestQueue>>["queue"],
+  store: ObjectStore,
+  clock: Awaited<ReturnType<typeof openTestQueue>>["clock"],
+): Promise<void> {
+  assert.deepEqual(auditState(liveState(queue)), []);
+  const live = stateDigest(liveState(queue));
+  assert.equal(stateDigest(await replayedState(store, "q")), live, "replay");
+  await queue.close();
+  const reopened = (await openTestQueue({}, store, clock)).queue;
+  assert.equal(stateDigest(liveState(reopened)), live, "reopen");
+  await reopened.close();
+}
+
+describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
+  for (const [name, makeStore] of memoryAndFileStores("taquba-flow-job-ids-")) {
+    it(`${name}: a transaction waits for a flow that fails, then creates the job`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(failingFlow(2, 200, "held")));
+      const tx = queue.transaction((t) => {
+        t.enqueue("other", "mine", { jobId: "held" });
+      });
+      const txSettled = watch(tx);
+      await turns(3);
+      assert.equal(txSettled.settled(), false, "waits while the flow is prepared");
+      assert.equal((await flow).code, "INVALID_ARGUMENT");
+      assert.deepEqual((await tx).enqueued, [{ id: "held", created: true }]);
+      assert.equal((await queue.getJob("held"))?.queue, "other");
+      assert.equal((await queue.stats("leaf")).pending, 0);
+      await assertDurable(queue, store, clock);
+    });
+
+    it(`${name}: enqueue and enqueueMany wait for a flow that fails, then add their jobs`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(failingFlow(2, 200, "a")));
+      const other = rejection(queue.enqueueFlow(failingFlow(2, 200, "b")));
+      const one = queue.enqueue("other", "1", { jobId: "a" });
+      const many = queue.enqueueMany("other", [
+        { payload: "2", options: { jobId: "b" } },
+        { payload: "3" },
+      ]);
+      assert.equal((await flow).code, "INVALID_ARGUMENT");
+      assert.equal((await other).code, "INVALID_ARGUMENT");
+      assert.equal(await one, "a");
+      assert.equal((await many)[0]!.id, "b");
+      assert.equal((await queue.getJob("a"))?.queue, "other");
+      assert.equal((await queue.getJob("b"))?.queue, "other");
+      assert.equal((await queue.stats("other")).pending, 3);
+      await assertDurable(queue, store, clock);
+    });
+
+    it(`${name}: after a flow that commits, the waiting calls find the id taken`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      const flow = queue.enqueueFlow(bigFlow(2, 200, "won"));
+      const tx = queue.transaction((t) => {
+        t.enqueue("other", "x", { jobId: "won" });
+        t.enqueue("other", "y", { jobId: "free" });
+      });
+      const one = rejection(queue.enqueue("other", "z", { jobId: "won" }));
+      const many = rejection(
+        queue.enqueueMany("other", [{ payload: "w", options: { jobId: "won" } }]),
+      );
+      const later = rejection(queue.enqueueFlow(bigFlow(1, 10, "won")));
+      assert.equal((await flow).id, "won");
+      assert.deepEqual((await tx).enqueued, [
+        { id: "won", created: false },
+        { id: "free", created: true },
+      ]);
+      assert.ok((await one) instanceof DuplicateJobIdError);
+      assert.ok((await many) instanceof DuplicateJobIdError);
+      assert.ok((await later) instanceof DuplicateJobIdError);
+      assert.equal((await queue.getJob("won"))?.queue, "root");
+      assert.equal((await queue.stats("other")).pending, 1);
+      await assertDurable(queue, store, clock);
+    });
+
+    it(`${name}: ids go in call order across flows that fail and flows and calls that wait`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      // A (long, fails late) holds x; B (short, fails at once) holds x; C, a flow after
+      // them, waits for both and gets x; D, a transaction after C, finds x taken by C.
+      const a = rejection(queue.enqueueFlow(failingFlow(3, 200, "x")));
+      const b = rejection(queue.enqueueFlow(failingFlow(1, 1, "x")));
+      const c = queue.enqueueFlow(bigFlow(1, 5, "x"));
+      const d = queue.transaction((t) => {
+        t.enqueue("other", "d", { jobId: "x" });
+      });
+      assert.equal((await b).code, "INVALID_ARGUMENT");
+      await turns(3);
+      assert.equal(watch(d).settled(), false, "D still waits for A (and C)");
+      assert.equal((await a).code, "INVALID_ARGUMENT");
+      assert.equal((await c).id, "x");
+      assert.deepEqual((await d).enqueued, [{ id: "x", created: false }]);
+      // A transaction waiting for a flow holds its ids for later calls too.
+      const e = rejection(queue.enqueueFlow(failingFlow(2, 200, "y")));
+      const f = queue.transaction((t) => {
+        t.enqueue("other", "f", { jobId: "y" });
+      });
+      const g = rejection(queue.enqueue("other", "g", { jobId: "y" }));
+      assert.equal((await e).code, "INVALID_ARGUMENT");
+      assert.deepEqual((await f).enqueued, [{ id: "y", created: true }]);
+      assert.ok((await g) instanceof DuplicateJobIdError);
+      assert.equal((await queue.getJob("y"))?.payload.toString(), "f");
+      await assertDurable(queue, store, clock);
+    });
+
+    it(`${name}: a flow failing at close rejects the calls waiting for it; no job is acknowledged`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(bigFlow(2, 300, "held2")));
+      const tx = rejection(
+        queue.transaction((t) => {
+          t.enqueue("other", "mine", { jobId: "held2" });
+        }),
+      );
+      const one = rejection(queue.enqueue("other", "1", { jobId: "held2" }));
+      await turns(2);
+      await queue.close();
+      assert.ok((await flow) instanceof ClosedError, String(await flow));
+      assert.ok((await tx) instanceof ClosedError, String(await tx));
+      assert.ok((await one) instanceof ClosedError, String(await one));
+      const reopened = (await openTestQueue({}, store, clock)).queue;
+      assert.equal(await reopened.getJob("held2"), null);
+      assert.equal((await reopened.stats("leaf")).pending, 0);
+      await reopened.close();
+    });
+
+    it(`${name}: a flow failing by a takeover rejects the calls waiting for it`, async () => {
+      const store = await makeStore();
+      const first = await openTestQueue({}, store);
+      setSliceMs(first.queue, 0);
+      // Large enough to be still prepared once the second writer opened (on a FileStore too).
+      const flow = rejection(first.queue.enqueueFlow(bigFlow(8, 1200, "held3")));
+      const tx = rejection(
+        first.queue.transaction((t) => {
+          t.enqueue("other", "mine", { jobId: "held3" });
+        }),
+      );
+      const second = await openTestQueue({}, store, first.clock);
+      const flowError = await flow;
+      const txError = await tx;
+      assert.equal(flowError.code, "FENCED", String(flowError));
+      assert.equal(txError.code, "FENCED", String(txError));
+      assert.equal(await second.queue.getJob("held3"), null);
+      assert.equal(
+        stateDigest(await replayedState(store, "q")),
+        stateDigest(liveState(second.queue)),
+      );
+      await first.queue.close().catch(() => {});
+      await second.queue.close();
+    });
+  }
+
+  it("a call with no caller jobId, or none held, takes no hold", () => {
+    const held = new PendingFlowJobIds();
+    assert.equal(held.holdIfHeld(["a"]), undefined);
+    const flow = held.holdFlow(["a", "b", "a"], new State());
+    assert.equal(flow.earlier, undefined);
+    assert.equal(held.size, 2);
+    assert.equal(held.holdIfHeld([]), undefined);
+    assert.equal(held.holdIfHeld(["c"]), undefined);
+    const waiting = held.holdIfHeld(["c", "a"]);
+    assert.ok(waiting?.earlier !== undefined);
+    held.release(flow.hold);
+    held.release(waiting.hold);
+    assert.equal(held.size, 0);
+  });
+});
