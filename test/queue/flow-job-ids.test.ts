@@ -15,6 +15,7 @@ import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import {
   memoryAndFileStores,
+  mustClaim,
   openTestQueue,
   rejection,
   setSliceMs,
@@ -157,6 +158,33 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       assert.deepEqual((await f).enqueued, [{ id: "y", created: true }]);
       assert.ok((await g) instanceof DuplicateJobIdError);
       assert.equal((await queue.getJob("y"))?.payload.toString(), "f");
+      await assertDurable(queue, store, clock);
+    });
+
+    it(`${name}: a transaction settling a claim waits only when it enqueues a held id`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      await queue.enqueue("work", "a");
+      await queue.enqueue("work", "b");
+      const first = await mustClaim(queue, "work");
+      const second = await mustClaim(queue, "work");
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(failingFlow(2, 200, "z")));
+      const flowSettled = watch(flow);
+      // An ack in a transaction with no held id commits while the flow is still prepared
+      // (on a MemoryStore, whose writes take no time; a FileStore's fsync may outlast it).
+      await queue.transaction((t) => {
+        t.ack(first);
+        t.enqueue("other", "free", { jobId: "not-held" });
+      });
+      if (name === "MemoryStore") assert.equal(flowSettled.settled(), false);
+      const tx = await queue.transaction((t) => {
+        t.ack(second);
+        t.enqueue("other", "z", { jobId: "z" });
+      });
+      assert.equal((await flow).code, "INVALID_ARGUMENT");
+      assert.deepEqual(tx.enqueued, [{ id: "z", created: true }]);
+      assert.equal((await queue.stats("work")).claimed, 0);
       await assertDurable(queue, store, clock);
     });
 
