@@ -46,9 +46,23 @@ export interface TakenHold {
   readonly earlier: Promise<void> | undefined;
 }
 
+/** The calls holding one id, and a promise that settles once all of them settled. */
+interface Holders {
+  readonly holds: Set<JobIdHold>;
+  /**
+   * Settles once every hold of this id taken so far settled: each hold
+   * chains its own `settled` on the one before, so a new hold waits on one
+   * promise per id, however many calls hold it (a producer retrying an id
+   * while a big flow holds it may make thousands). Not just the last hold's
+   * `settled`: a hold may settle before the holds it waited for (a flow
+   * failing on a bad argument does not wait for them).
+   */
+  tail: Promise<unknown>;
+}
+
 export class PendingFlowJobIds {
-  /** Each held id, with the calls holding it, earliest first. */
-  readonly #holders = new Map<string, JobIdHold[]>();
+  /** Each held id, with the calls holding it. */
+  readonly #holders = new Map<string, Holders>();
 
   /** How many ids are held: 0 on the common path, where no call needs to look further. */
   get size(): number {
@@ -87,35 +101,40 @@ export class PendingFlowJobIds {
   /** Lets go of the ids of `hold` (its call settled) and wakes the calls waiting for it. */
   release(hold: JobIdHold): void {
     for (const jobId of hold.ids) {
-      const list = this.#holders.get(jobId);
-      if (list === undefined) continue;
-      const at = list.indexOf(hold);
-      if (at === -1) continue;
-      if (list.length === 1) this.#holders.delete(jobId);
-      else list.splice(at, 1);
+      const holders = this.#holders.get(jobId);
+      // No call holds it any more: the next call to hold it waits for none.
+      if (holders?.holds.delete(hold) === true && holders.holds.size === 0)
+        this.#holders.delete(jobId);
     }
     hold.settle();
   }
 
+  /** O(1) per id: one tail to wait on, one chained on it (see {@link Holders.tail}). */
   #hold(jobIds: readonly string[]): TakenHold {
     const hold = new JobIdHold(jobIds);
-    const earlier = new Set<Promise<void>>();
+    const earlier: Promise<unknown>[] = [];
     for (const jobId of jobIds) {
-      const list = this.#holders.get(jobId);
-      if (list === undefined) {
-        this.#holders.set(jobId, [hold]);
+      const holders = this.#holders.get(jobId);
+      if (holders === undefined) {
+        this.#holders.set(jobId, { holds: new Set([hold]), tail: hold.settled });
         continue;
       }
-      if (list[list.length - 1] === hold) continue; // an id twice in one call
-      for (const other of list) earlier.add(other.settled);
-      list.push(hold);
+      if (holders.holds.has(hold)) continue; // an id twice in one call
+      earlier.push(holders.tail);
+      holders.holds.add(hold);
+      holders.tail = Promise.all([holders.tail, hold.settled]);
     }
-    return {
-      hold,
-      earlier: earlier.size === 0 ? undefined : Promise.all(earlier).then(() => undefined),
-    };
+    return { hold, earlier: waitAll(earlier) };
   }
 }
+
+/** Settles once all of `promises` did; `undefined` for none. */
+function waitAll(promises: readonly Promise<unknown>[]): Promise<void> | undefined {
+  if (promises.length === 0) return undefined;
+  return (promises.length === 1 ? promises[0]! : Promise.all(promises)).then(noop);
+}
+
+function noop(): void {}
 
 /** The caller's `jobId`s of checked jobs (empty for most calls). */
 export function callerJobIds(

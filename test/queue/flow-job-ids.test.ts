@@ -6,6 +6,7 @@
  * failed — so no caller is told of a job that never exists.
  */
 import assert from "node:assert/strict";
+import { createHook } from "node:async_hooks";
 import { describe, it } from "node:test";
 import { ClosedError, DuplicateJobIdError } from "../../src/errors.js";
 import { PendingFlowJobIds } from "../../src/queue/flow-job-ids.js";
@@ -45,6 +46,23 @@ function failingFlow(parents: number, children: number, rootJobId: string): Flow
   const flow = bigFlow(parents, children, rootJobId);
   (flow.children![parents - 1]!.children![children - 1] as { queue: unknown }).queue = 42;
   return flow;
+}
+
+/** How many promises `fn` made: a count of the work it did, not its time on this machine. */
+function promisesMadeBy(fn: () => void): number {
+  let made = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === "PROMISE") made++;
+    },
+  });
+  hook.enable();
+  try {
+    fn();
+  } finally {
+    hook.disable();
+  }
+  return made;
 }
 
 /** Live state sound, replay and a reopen (after a checkpoint at close) equal to it. */
@@ -235,6 +253,81 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       await second.queue.close();
     });
   }
+
+  it("thousands of calls waiting on one held id: each costs the same few promises", async () => {
+    const { queue, clock, store } = await openTestQueue();
+    setSliceMs(queue, 0);
+    const flow = rejection(queue.enqueueFlow(failingFlow(4, 500, "a")));
+    const k = 3000;
+    const calls: Promise<string | Error>[] = [];
+    // A producer retrying `enqueue(…, { jobId })` while the flow holds it. Each call's hold
+    // waits on one promise per id, not on every call before it (k²/2 promises: 4.5 million).
+    const made = promisesMadeBy(() => {
+      for (let i = 0; i < k; i++)
+        calls.push(
+          queue.enqueue("other", `${i}`, { jobId: "a" }).then(
+            (id) => id,
+            (error: Error) => error,
+          ),
+        );
+    });
+    assert.ok(made < 40 * k, `${made} promises for ${k} calls`);
+    assert.equal((await flow).code, "INVALID_ARGUMENT");
+    const settled = await Promise.all(calls);
+    assert.equal(settled[0], "a");
+    for (const result of settled.slice(1)) assert.ok(result instanceof DuplicateJobIdError);
+    assert.equal((await queue.getJob("a"))?.payload.toString(), "0");
+    await assertDurable(queue, store, clock);
+  });
+
+  it("a hold waits for every earlier hold of its ids, also one that settles after a later one", async () => {
+    const held = new PendingFlowJobIds();
+    const state = new State();
+    const a = held.holdFlow(["x"], state); // a long flow
+    const b = held.holdFlow(["x", "y"], state); // a flow that fails at once: settles before `a`
+    assert.ok(b.earlier !== undefined);
+    held.release(b.hold);
+    const c = held.holdIfHeld(["y", "x"]);
+    assert.ok(c?.earlier !== undefined);
+    const cWoke = watch(c.earlier);
+    await turns(2);
+    assert.equal(cWoke.settled(), false, "`a` still holds x");
+    held.release(a.hold);
+    await c.earlier;
+    const d = held.holdIfHeld(["x"]);
+    assert.ok(d?.earlier !== undefined, "`c` holds x until it settles");
+    held.release(c.hold);
+    await d.earlier;
+    held.release(d.hold);
+    assert.equal(held.size, 0);
+  });
+
+  it("holds of one id: O(1) promises each, and each wakes once the ones before it settled", async () => {
+    const held = new PendingFlowJobIds();
+    const flow = held.holdFlow(["a"], new State());
+    const k = 2000;
+    const waiting: NonNullable<ReturnType<PendingFlowJobIds["holdIfHeld"]>>[] = [];
+    const made = promisesMadeBy(() => {
+      for (let i = 0; i < k; i++) waiting.push(held.holdIfHeld(["a"])!);
+    });
+    assert.ok(made <= 8 * k, `${made} promises for ${k} holds`);
+    const woke: number[] = [];
+    waiting.forEach((w, i) => {
+      void w.earlier!.then(() => {
+        woke.push(i);
+        held.release(w.hold);
+      });
+    });
+    await turns(2);
+    assert.deepEqual(woke, []);
+    held.release(flow.hold);
+    await waiting[k - 1]!.hold.settled;
+    assert.deepEqual(
+      woke,
+      Array.from({ length: k }, (_, i) => i),
+    );
+    assert.equal(held.size, 0);
+  });
 
   it("a call with no caller jobId, or none held, takes no hold", () => {
     const held = new PendingFlowJobIds();
