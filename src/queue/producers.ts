@@ -182,15 +182,40 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
 }
 
 /**
- * Adds checked jobs once the log takes writes (see {@link enqueueJobs}).
- * Counted in `core.enqueuesUncommitted` from this call until its records are
- * committed (or it fails): meanwhile a plain enqueue does not commit in its
- * caller's turn, ahead of it, but follows the same path. A call with a
- * `jobId` that a flow not settled yet holds waits for the flow (see
- * `flow-job-ids.ts`): calls after it that do not wait may commit first, as
- * they may ahead of a call whose payload is offloaded.
+ * Adds checked jobs once the log takes writes (see {@link enqueueJobs}). A
+ * call with a `jobId` that a flow not settled yet holds first waits for the
+ * flow (see `flow-job-ids.ts`): calls after it that do not wait may commit
+ * first, as they may ahead of a call whose payload is offloaded.
  */
 function enqueueWhenWritable(
+  core: QueueCore,
+  name: string,
+  jobs: CheckedJob[],
+): Promise<EnqueueResult[]> {
+  // A caller's `jobId` a flow not settled yet holds: decided once it settled (taken
+  // meanwhile in this call's name, so later calls wait for this one in turn).
+  const behind =
+    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(callerJobIds(jobs));
+  if (behind === undefined) return addWhenWritable(core, name, jobs);
+  return (async () => {
+    try {
+      await behind.earlier;
+      return await addWhenWritable(core, name, jobs);
+    } finally {
+      core.flowJobIds.release(behind.hold);
+    }
+  })();
+}
+
+/**
+ * {@link enqueueWhenWritable} once no flow holds its ids. Counted in
+ * `core.enqueuesUncommitted` from here until its records are committed (or
+ * it fails): meanwhile a plain enqueue does not commit in its caller's turn,
+ * ahead of it, but follows the same path. Not while it waits for a flow: that
+ * wait orders nothing against calls without its ids, and would keep every
+ * plain enqueue off its fast path for as long as the flow takes.
+ */
+function addWhenWritable(
   core: QueueCore,
   name: string,
   jobs: CheckedJob[],
@@ -202,27 +227,11 @@ function enqueueWhenWritable(
     counted = false;
     core.enqueuesUncommitted--;
   };
-  // A caller's `jobId` a flow not settled yet holds: decided once it settled (taken
-  // meanwhile in this call's name, so later calls wait for this one in turn).
-  const behind =
-    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(callerJobIds(jobs));
-  const added =
-    behind === undefined
-      ? (async () => {
-          if (!core.log.isWritable()) await core.log.whenWritable();
-          core.check();
-          return enqueueJobs(core, name, jobs, committed);
-        })()
-      : (async () => {
-          try {
-            await behind.earlier;
-            if (!core.log.isWritable()) await core.log.whenWritable();
-            core.check();
-            return await enqueueJobs(core, name, jobs, committed);
-          } finally {
-            core.flowJobIds.release(behind.hold);
-          }
-        })();
+  const added = (async () => {
+    if (!core.log.isWritable()) await core.log.whenWritable();
+    core.check();
+    return enqueueJobs(core, name, jobs, committed);
+  })();
   added.then(committed, committed);
   return added;
 }

@@ -179,6 +179,44 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       await assertDurable(queue, store, clock);
     });
 
+    it(`${name}: a call waiting on a held id keeps no plain enqueue from committing in its own turn`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      await queue.enqueue("plain", "0");
+      const pending = liveState(queue).queues.get("plain")!.pending;
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(failingFlow(2, 200, "a")));
+      const one = queue.enqueue("other", "1", { jobId: "a" });
+      const many = queue.enqueueMany("other", [{ payload: "2", options: { jobId: "a" } }]);
+      const oneSettled = watch(one);
+      await turns(2);
+      assert.equal(oneSettled.settled(), false, "waits while the flow is prepared");
+      const plain = queue.enqueue("plain", "1");
+      assert.equal(pending.size, 2, "applied in the caller's turn");
+      await plain;
+      assert.equal((await flow).code, "INVALID_ARGUMENT");
+      assert.equal(await one, "a");
+      assert.ok((await rejection(many)) instanceof DuplicateJobIdError);
+      // Woken and on its way to its commit, a call still goes before the plain calls after it.
+      const flow2 = rejection(queue.enqueueFlow(failingFlow(1, 200, "b")));
+      const two = queue.enqueue("plain", "2", { jobId: "b" });
+      assert.equal((await flow2).code, "INVALID_ARGUMENT");
+      const three = queue.enqueue("plain", "3");
+      assert.equal(await two, "b");
+      await three;
+      const order: string[] = [];
+      for (
+        let claim = await queue.claim("plain");
+        claim !== null;
+        claim = await queue.claim("plain")
+      ) {
+        order.push(claim.payload.toString());
+        await queue.ack(claim);
+      }
+      assert.deepEqual(order, ["0", "1", "2", "3"]);
+      await assertDurable(queue, store, clock);
+    });
+
     it(`${name}: a transaction settling a claim waits only when it enqueues a held id`, async () => {
       const store = await makeStore();
       const { queue, clock } = await openTestQueue({}, store);
