@@ -16,6 +16,13 @@ export interface JobContext {
    * acks, nacks or dead-letters this job, the worker does not settle it
    * again (the handler's return value or error is then not used); otherwise
    * the job is settled from the handler's outcome as usual.
+   *
+   * A `tx.enqueue` with a `jobId` that a flow not settled yet holds makes
+   * the transaction wait for the flow, however long the flow takes: the
+   * wait may outlast the job's lease, and the transaction then rejects with
+   * `ClaimLostError`, writing nothing (the job is claimed again). Renew the
+   * lease first, or keep such ids out of handlers' transactions, when a
+   * big flow may hold them.
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult>;
   /**

@@ -244,6 +244,32 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       await assertDurable(queue, store, clock);
     });
 
+    it(`${name}: a transaction settling a claim that waits on a held id past the lease writes nothing`, async () => {
+      const store = await makeStore();
+      const { queue, clock } = await openTestQueue({}, store);
+      await queue.enqueue("work", "a");
+      const claim = await mustClaim(queue, "work", 1000);
+      setSliceMs(queue, 0);
+      const flow = rejection(queue.enqueueFlow(failingFlow(8, 500, "z")));
+      const flowSettled = watch(flow);
+      const tx = rejection(
+        queue.transaction((t) => {
+          t.ack(claim);
+          t.enqueue("other", "z", { jobId: "z" });
+        }),
+      );
+      await turns(2);
+      assert.equal(flowSettled.settled(), false, "the transaction still waits");
+      clock.advance(5000); // the wait has no bound against the lease: it ends meanwhile
+      const again = await mustClaim(queue, "work", 1000);
+      assert.equal(again.id, claim.id);
+      assert.equal((await flow).code, "INVALID_ARGUMENT");
+      assert.equal((await tx).code, "CLAIM_LOST");
+      assert.equal(await queue.getJob("z"), null);
+      await queue.ack(again);
+      await assertDurable(queue, store, clock);
+    });
+
     it(`${name}: a flow failing at close rejects the calls waiting for it; no job is acknowledged`, async () => {
       const store = await makeStore();
       const { queue, clock } = await openTestQueue({}, store);
