@@ -24,6 +24,7 @@ import {
   checkEnqueueOptions,
   checkPayload,
   checkQueueName,
+  copyBytes,
   setsNoEnqueueOption,
 } from "./validate.js";
 
@@ -77,7 +78,8 @@ export function enqueueOne(
           );
     }
     job = {
-      payload: bytes === payload ? bytes.slice() : bytes,
+      // Not `bytes.slice()`: a Buffer's is a view of the caller's memory.
+      payload: bytes === payload ? copyBytes(bytes) : bytes,
       options: checked ?? checkEnqueueOptions(opts, config, "options"),
       arg: "options",
       trace: undefined, // the shape of every checked job (see `checkJob`)

@@ -11,29 +11,42 @@ import { FAIL_FAST, openTestQueue, rejection, text, turns, WAL, watch } from "./
 
 describe("enqueue of a plain job", { timeout: 60_000 }, () => {
   it("keeps the payload as given when the caller reuses its buffer right after the call", async () => {
-    const cases: Array<{ what: string; options: OpenOptions; listen: boolean; jobId?: string }> = [
+    const cases: Array<{
+      what: string;
+      options: OpenOptions;
+      listen: boolean;
+      call?: EnqueueOptions;
+    }> = [
       { what: "plain", options: {}, listen: false },
       { what: "with an event listener", options: {}, listen: true },
       { what: "offloaded", options: { payloadOffloadBytes: 4 }, listen: false },
-      { what: "with a jobId", options: {}, listen: false, jobId: "mine" },
+      { what: "with a jobId", options: {}, listen: false, call: { jobId: "mine" } },
+      { what: "with a delay", options: {}, listen: false, call: { delayMs: 0 } },
     ];
-    for (const { what, options, listen, jobId } of cases) {
-      const { queue, store } = await openTestQueue(options);
-      const seen: string[] = [];
-      if (listen) queue.on("enqueued", (event) => seen.push(event.id));
-      const buffer = new TextEncoder().encode("original");
-      const pending = queue.enqueue("q", buffer, jobId === undefined ? {} : { jobId });
-      buffer.fill(0x78); // the caller reuses its buffer at once
-      const id = await pending;
-      assert.equal(text((await queue.getJob(id))!.payload), "original", what);
-      const claim = await queue.claim("q");
-      assert.equal(text(claim!.payload), "original", what);
-      if (listen) assert.deepEqual(seen, [id], what);
-      await queue.close();
-      const reopened = await Queue.open(store, "q", { logger: silentLogger });
-      assert.equal(text((await reopened.getJob(id))!.payload), "original", `${what}, reopened`);
-      await reopened.close();
-    }
+    // A Buffer too: its `slice()` is a view of the caller's memory, not a copy.
+    const kinds = [
+      (s: string): Uint8Array => new TextEncoder().encode(s),
+      (s: string): Uint8Array => Buffer.from(s),
+    ];
+    for (const [k, make] of kinds.entries())
+      for (const { what: name, options, listen, call } of cases) {
+        const what = `${name}, ${k === 0 ? "Uint8Array" : "Buffer"}`;
+        const { queue, store } = await openTestQueue(options);
+        const seen: string[] = [];
+        if (listen) queue.on("enqueued", (event) => seen.push(event.id));
+        const buffer = make("original");
+        const pending = queue.enqueue("q", buffer, call ?? {});
+        buffer.fill(0x78); // the caller reuses its buffer at once
+        const id = await pending;
+        assert.equal(text((await queue.getJob(id))!.payload), "original", what);
+        const claim = await queue.claim("q");
+        assert.equal(text(claim!.payload), "original", what);
+        if (listen) assert.deepEqual(seen, [id], what);
+        await queue.close();
+        const reopened = await Queue.open(store, "q", { logger: silentLogger });
+        assert.equal(text((await reopened.getJob(id))!.payload), "original", `${what}, reopened`);
+        await reopened.close();
+      }
   });
 
   it("keeps the bytes it checked when the caller's buffer changes size during the call", async () => {
