@@ -62,7 +62,7 @@ export class QueueCore {
   /** The same clock with a monotonic reading (derived from `now()` when it has none). */
   readonly #timed: MonotonicClock;
   readonly ids: IdGenerator;
-  /** The caller's `jobId`s of flows called and not committed yet (see `flow-job-ids.ts`). */
+  /** The caller's `jobId`s of flows and other calls not settled yet (see `flow-job-ids.ts`). */
   readonly flowJobIds = new PendingFlowJobIds();
   readonly leases = new LeaseTable();
   readonly waiters: ClaimWaiters;

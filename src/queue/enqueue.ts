@@ -93,6 +93,8 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
  * atomic write (call once the log is writable); resolves with one result per
  * job, in order, once they are durable. Throws (writing nothing) when a
  * `jobId` is taken or repeated, or a `delayMs` runs past the storable range.
+ * With no payload to offload, the records are decided and committed within
+ * this call (no call made after it can take a `jobId` of it first).
  *
  * Payloads above the offload threshold are first written as their own
  * objects (in parallel), then the records that reference them are decided
@@ -102,22 +104,35 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
  * committed, an object is deleted only after its job is gone. `committed`
  * is called once the records are committed (applied and appended).
  */
-export async function enqueueJobs(
+export function enqueueJobs(
   core: QueueCore,
   queue: string,
   jobs: readonly CheckedJob[],
   committed?: () => void,
 ): Promise<EnqueueResult[]> {
   checkIds(core, jobs, core.now());
-  const refs = await offload(core, queue, jobs);
-  if (refs.length === 0) {
-    const results = commitJobs(core, queue, jobs, refs);
+  const wanted = offloadWanted(core, queue, jobs);
+  if (wanted === undefined) {
+    const results = commitJobs(core, queue, jobs, []);
     committed?.();
     return results;
   }
+  return offloadAndCommit(core, queue, jobs, wanted, committed);
+}
+
+/** {@link enqueueJobs} of jobs with payloads to offload (`wanted`, by index). */
+async function offloadAndCommit(
+  core: QueueCore,
+  queue: string,
+  jobs: readonly CheckedJob[],
+  wanted: readonly boolean[],
+  committed?: () => void,
+): Promise<EnqueueResult[]> {
+  const refs = await offload(core, jobs, wanted);
   let results: Promise<EnqueueResult[]>;
   try {
     core.check();
+    // Taken meanwhile, by a call that did not wait for this one (see `flow-job-ids.ts`)?
     checkIds(core, jobs, core.now());
     results = commitJobs(core, queue, jobs, refs);
   } catch (error) {
@@ -152,16 +167,14 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
 }
 
 /**
- * Writes the payloads of `jobs` above the offload threshold as their own
- * objects (leaving out jobs whose dedup key is held right now); their
- * references by index, `[]` when none is offloaded. If a write fails, the
- * objects already written are deleted and it throws.
+ * Which jobs' payloads are above the offload threshold (leaving out jobs
+ * whose dedup key is held right now), by index; `undefined` when none is.
  */
-async function offload(
+export function offloadWanted(
   core: QueueCore,
   queue: string,
   jobs: readonly CheckedJob[],
-): Promise<(PayloadRef | undefined)[]> {
+): boolean[] | undefined {
   const payloads = core.payloads;
   const dedup = core.state.queues.get(queue)?.dedup;
   const wanted = jobs.map(
@@ -169,7 +182,20 @@ async function offload(
       payloads.offloads(job.payload) &&
       (job.options.dedupKey === undefined || dedup?.get(job.options.dedupKey) === undefined),
   );
-  if (!wanted.includes(true)) return [];
+  return wanted.includes(true) ? wanted : undefined;
+}
+
+/**
+ * Writes the `wanted` payloads of `jobs` as their own objects; their
+ * references by index. If a write fails, the objects already written are
+ * deleted and it throws.
+ */
+async function offload(
+  core: QueueCore,
+  jobs: readonly CheckedJob[],
+  wanted: readonly boolean[],
+): Promise<(PayloadRef | undefined)[]> {
+  const payloads = core.payloads;
   const now = core.now();
   const written = await Promise.allSettled(
     jobs.map((job, i) => (wanted[i] ? payloads.write(job.payload, now) : undefined)),

@@ -1,17 +1,22 @@
 /**
- * The caller's `jobId`s of flows called but not settled yet (committed or
- * failed). A big flow is checked and encoded over several turns of the event
- * loop before the turn that commits it; its `jobId`s are held here from the
- * call on, so that a job id goes to the earlier call.
+ * The caller's `jobId`s of calls made but not settled yet (committed or
+ * failed) that decide them after their own call returned. A big flow is
+ * checked and encoded over several turns of the event loop before the turn
+ * that commits it; an `enqueue`, `enqueueMany` or transaction may first
+ * write its offloaded payloads, or wait for the log to take writes. Their
+ * `jobId`s are held here from the call on, so that a job id goes to the
+ * earlier call. (A call that decides within its own call holds nothing:
+ * no later call can come first.)
  *
- * A hold never answers for the flow: whether it will commit is not known
- * until it settled, and a flow that fails (a bad argument found in a later
- * slice, `close()`, a fence) adds no job. So a call made meanwhile with one
- * of those ids — an `enqueue`, `enqueueMany`, a transaction's `tx.enqueue`,
- * another flow — waits for every call holding it to settle, then decides
- * against the state: taken if the flow committed, free if it failed. While it
- * waits it holds its own ids the same way, so a call after it waits for it
- * in turn: ids go in the order of the calls.
+ * A hold never answers for its call: whether it will commit is not known
+ * until it settled, and a call that fails (a bad argument found in a later
+ * slice of a flow, a payload write failing, `close()`, a fence) adds no job.
+ * So a call made meanwhile with one of those ids — an `enqueue`,
+ * `enqueueMany`, a transaction's `tx.enqueue`, a flow — waits for every call
+ * holding it to settle, then decides against the state: taken if the
+ * earlier call committed, free if it failed. While it waits it holds its own
+ * ids the same way, so a call after it waits for it in turn: ids go in the
+ * order of the calls.
  *
  * A call waits only for holds taken before its own, which settle without
  * waiting for any later call: waits cannot form a cycle.
@@ -95,6 +100,16 @@ export class PendingFlowJobIds {
   holdIfHeld(jobIds: readonly string[]): TakenHold | undefined {
     if (this.#holders.size === 0) return undefined;
     if (!jobIds.some((jobId) => this.#holders.has(jobId))) return undefined;
+    return this.#hold(jobIds);
+  }
+
+  /**
+   * Holds `jobIds` for a call that does not commit within its own call
+   * (its payloads are written first, or the log does not take writes) and
+   * that no earlier call holds them for (see {@link holdIfHeld}): a later
+   * call with one of them waits for it. Release the hold once it settled.
+   */
+  hold(jobIds: readonly string[]): TakenHold {
     return this.#hold(jobIds);
   }
 

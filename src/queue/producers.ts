@@ -12,6 +12,7 @@ import {
   type EnqueueResult,
   enqueueJobs,
   type JobInput,
+  offloadWanted,
 } from "./enqueue.js";
 import { callerJobIds } from "./flow-job-ids.js";
 import type { EnqueueTrace } from "./instrument.js";
@@ -185,37 +186,44 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
 
 /**
  * Adds checked jobs once the log takes writes (see {@link enqueueJobs}). A
- * call with a `jobId` that a flow not settled yet holds first waits for the
- * flow (see `flow-job-ids.ts`): calls after it that do not wait may commit
- * first, as they may ahead of a call whose payload is offloaded.
+ * call with a `jobId` that an earlier call not settled yet holds (a flow, or
+ * a call that did not commit within its own call) first waits for it (see
+ * `flow-job-ids.ts`): calls after it without its ids may commit first.
  */
 function enqueueWhenWritable(
   core: QueueCore,
   name: string,
   jobs: CheckedJob[],
 ): Promise<EnqueueResult[]> {
-  // A caller's `jobId` a flow not settled yet holds: decided once it settled (taken
-  // meanwhile in this call's name, so later calls wait for this one in turn).
-  const behind =
-    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(callerJobIds(jobs));
-  if (behind === undefined) return addWhenWritable(core, name, jobs);
+  const ids = callerJobIds(jobs);
+  if (ids.length === 0) return addWhenWritable(core, name, jobs);
+  // A `jobId` an earlier call holds: decided once that call settled. Or this call does not
+  // commit within the call (the log does not take writes, or payloads are written first):
+  // its ids are held till it settled. Either way later calls with one of them wait for it.
+  const held =
+    core.flowJobIds.holdIfHeld(ids) ??
+    (core.log.isWritable() && offloadWanted(core, name, jobs) === undefined
+      ? undefined
+      : core.flowJobIds.hold(ids));
+  if (held === undefined) return addWhenWritable(core, name, jobs);
   return (async () => {
     try {
-      await behind.earlier;
+      if (held.earlier !== undefined) await held.earlier;
       return await addWhenWritable(core, name, jobs);
     } finally {
-      core.flowJobIds.release(behind.hold);
+      core.flowJobIds.release(held.hold);
     }
   })();
 }
 
 /**
- * {@link enqueueWhenWritable} once no flow holds its ids. Counted in
+ * {@link enqueueWhenWritable} once no earlier call holds its ids. Counted in
  * `core.enqueuesUncommitted` from here until its records are committed (or
  * it fails): meanwhile a plain enqueue does not commit in its caller's turn,
- * ahead of it, but follows the same path. Not while it waits for a flow: that
- * wait orders nothing against calls without its ids, and would keep every
- * plain enqueue off its fast path for as long as the flow takes.
+ * ahead of it, but follows the same path. Not while it waits for an earlier
+ * call holding its ids: that wait orders nothing against calls without them,
+ * and would keep every plain enqueue off its fast path for as long as a flow
+ * takes.
  */
 function addWhenWritable(
   core: QueueCore,

@@ -284,12 +284,13 @@ export class Queue {
    * that outlives them, `kvCheck` a marker key and `kvPut` it in the same
    * transaction (see the README, "Exactly-once effects").
    *
-   * An enqueue whose `jobId` an {@link enqueueFlow} called earlier and not
-   * settled yet holds makes the whole transaction wait for that flow, then
-   * decide (`created: false` if the flow committed). That wait has no bound
-   * against the lease of a claim the transaction settles: if the lease ends
-   * meanwhile, the transaction rejects with `ClaimLostError` and writes
-   * nothing. A transaction with no such `jobId` never waits for a flow.
+   * An enqueue whose `jobId` an earlier call not settled yet holds (an
+   * {@link enqueueFlow}, or a call still writing its offloaded payloads)
+   * makes the whole transaction wait for that call, then decide
+   * (`created: false` if it committed). That wait has no bound against the
+   * lease of a claim the transaction settles: if the lease ends meanwhile,
+   * the transaction rejects with `ClaimLostError` and writes nothing. A
+   * transaction with no such `jobId` never waits for another call.
    *
    * @example
    * ```ts

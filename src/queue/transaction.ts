@@ -16,9 +16,9 @@
  * enqueue of the same transaction) is not an error here: it adds nothing and
  * reports `created: false`, like a dedup hit. So a transaction that is run
  * again after it committed (a retried handler, a retry after an in-doubt
- * failure) does not add its jobs twice. A `jobId` that a flow called earlier
- * and not settled yet holds is decided once the flow settled (taken if it
- * committed, free if it failed; `flow-job-ids.ts`).
+ * failure) does not add its jobs twice. A `jobId` that an earlier call not
+ * settled yet holds (a flow, or a call that did not commit within its own
+ * call) is decided once that call settled (`flow-job-ids.ts`).
  *
  * The builder is in `transaction-builder.ts`, the checks against the state in
  * `transaction-decide.ts`; this file offloads payloads and commits.
@@ -179,18 +179,30 @@ export async function runTransaction(
       "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
     );
   }
-  // A caller's `jobId` a flow not settled yet holds: decided once it settled (held meanwhile
-  // in this call's name, so later calls wait for this one in turn). Only enqueues with a
-  // `jobId` ever wait: a transaction that only settles claims is never held up here.
-  const behind =
-    core.flowJobIds.size === 0 ? undefined : core.flowJobIds.holdIfHeld(txJobIds(builder.ops));
-  if (behind === undefined) return commit(core, builder.ops);
+  // Only enqueues with a `jobId` ever wait here: a transaction that only settles claims is
+  // never held up by other calls.
+  const ids = txJobIds(builder.ops);
+  if (ids.length === 0) return commit(core, builder.ops);
+  // A `jobId` an earlier call holds (a flow, or a call that did not commit within its own
+  // call): decided once that call settled. Or this one does not commit within the call
+  // (payloads are written first, or the log does not take writes): its ids are held till it
+  // settled. Either way later calls with one of them wait for it.
+  const held =
+    core.flowJobIds.holdIfHeld(ids) ??
+    (commitsAtOnce(core, builder.ops) ? undefined : core.flowJobIds.hold(ids));
+  if (held === undefined) return commit(core, builder.ops);
   try {
-    await behind.earlier;
+    if (held.earlier !== undefined) await held.earlier;
     return await commit(core, builder.ops);
   } finally {
-    core.flowJobIds.release(behind.hold);
+    core.flowJobIds.release(held.hold);
   }
+}
+
+/** Whether {@link commitOps} of `ops` decides and commits within the call: nothing to wait for first. */
+function commitsAtOnce(core: QueueCore, ops: readonly Op[]): boolean {
+  if (produces(ops) && !core.log.isWritable()) return false;
+  return !ops.some((op) => op.kind === "enqueue" && core.payloads.offloads(op.job.payload));
 }
 
 /** {@link commitOps}, traced when the queue traces. */
