@@ -13,6 +13,7 @@ import { PendingFlowJobIds } from "../../src/queue/flow-job-ids.js";
 import type { FlowJob } from "../../src/queue/flows.js";
 import { State } from "../../src/queue/state.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import {
   memoryAndFileStores,
@@ -294,16 +295,22 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
 
     it(`${name}: a flow failing by a takeover rejects the calls waiting for it`, async () => {
       const store = await makeStore();
-      const first = await openTestQueue({}, store);
+      const faults = new FaultStore(store);
+      const first = await openTestQueue({}, faults);
       setSliceMs(first.queue, 0);
-      // Large enough to be still prepared once the second writer opened (on a FileStore too).
-      const flow = rejection(first.queue.enqueueFlow(bigFlow(8, 1200, "held3")));
+      // The flow's record is held on its way to the store until the second writer opened:
+      // the flow cannot be durable before the takeover, however fast it is prepared.
+      const walWrite = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const flow = rejection(first.queue.enqueueFlow(bigFlow(2, 200, "held3")));
       const tx = rejection(
         first.queue.transaction((t) => {
           t.enqueue("other", "mine", { jobId: "held3" });
         }),
       );
+      await turns(2);
+      assert.equal(watch(tx).settled(), false, "the transaction waits for the flow");
       const second = await openTestQueue({}, store, first.clock);
+      walWrite.release();
       const flowError = await flow;
       const txError = await tx;
       assert.equal(flowError.code, "FENCED", String(flowError));
