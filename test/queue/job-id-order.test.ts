@@ -99,6 +99,25 @@ describe("a caller's jobId goes to the earliest call", { timeout: 120_000 }, () 
           }
     });
 
+    it(`${name}: a later call in the same step finds the id taken, and none of its jobs is applied`, async () => {
+      const store = await makeStore();
+      const { queue } = await openTestQueue({}, store);
+      // The earlier call decides and commits within its call: the later one, checked against
+      // the state before the earlier one committed, used to fail in apply after applying "b".
+      const first = queue.enqueue("q", "first", { jobId: "id" });
+      const second = rejection(
+        queue.enqueueMany("q", [
+          { payload: "b", options: { jobId: "b" } },
+          { payload: "second", options: { jobId: "id" } },
+        ]),
+      );
+      assert.equal(await first, "id");
+      assert.ok((await second) instanceof DuplicateJobIdError, String(await second));
+      assert.equal(liveState(queue).findPublic("b"), -1);
+      await assertReplays(queue, store);
+      await queue.close();
+    });
+
     it(`${name}: a call that fails to write its payload lets the later call take the id`, async () => {
       const faults = new FaultStore(await makeStore());
       const { queue } = await openTestQueue({ ...FAIL_FAST, payloadOffloadBytes: OFFLOAD }, faults);
