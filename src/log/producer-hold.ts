@@ -94,6 +94,8 @@ export class ProducerHold {
   #lastCheckpointMs: number | null = null;
   /** A "late" warning was logged and no checkpoint has since ended within its hold limit. */
   #lateWarned = false;
+  /** The log failed (fenced, say): nothing is held any more, and waiting rejects with this. */
+  #failure: Error | null = null;
 
   constructor(init: ProducerHoldInit) {
     this.#clock = init.clock;
@@ -109,6 +111,7 @@ export class ProducerHold {
    * starts the hold's timer (see {@link MIN_HOLD_MS}).
    */
   allows(): boolean {
+    if (this.#failure !== null) return true; // the log refuses writes itself; no hold to time
     if (!this.#writing || this.#log.closing() || this.#suspended || this.#expired) return true;
     // Checkpoints that take longer than any hold may last: holding for one buys no bound.
     if (this.#lastCheckpointMs !== null && this.#lastCheckpointMs >= MAX_HOLD_MS) return true;
@@ -132,8 +135,12 @@ export class ProducerHold {
     return false;
   }
 
-  /** Resolves once {@link allows} (the checkpoint being written ended, or the hold timed out). */
+  /**
+   * Resolves once {@link allows} (the checkpoint being written ended, or the
+   * hold timed out); rejects once the log failed.
+   */
   whenAllows(): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.allows()) return Promise.resolve();
     const waiter = deferred<void>();
     this.#waiters.push(waiter);
@@ -182,8 +189,14 @@ export class ProducerHold {
     this.#end();
   }
 
-  /** The log failed: every held producer rejects with `error`. */
+  /**
+   * The log failed: every held producer rejects with `error`, and the hold's
+   * timer stops (a checkpoint of a failed log is not late, it is abandoned).
+   */
   fail(error: Error): void {
+    this.#failure ??= error;
+    this.#timer?.cancel();
+    this.#timer = null;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 

@@ -191,4 +191,43 @@ describe("producer hold", () => {
     hold.fail(new Error("fenced"));
     await assert.rejects(waiting, /fenced/);
   });
+
+  it("a failed log ends the hold: its timer never reports a late checkpoint, and nothing waits", async () => {
+    const { clock, hold, startOverBound, warnings } = setup();
+    startOverBound();
+    const waiting = hold.whenAllows(); // starts the hold's timer
+    hold.fail(new Error("fenced"));
+    await assert.rejects(waiting, /fenced/);
+    clock.advance(MAX_HOLD_MS);
+    assert.deepEqual(warnings, [], "a checkpoint of a failed log is abandoned, not late");
+    assert.equal(hold.allows(), true, "no new hold (nor timer) on a failed log");
+    await assert.rejects(hold.whenAllows(), /fenced/, "later waiters reject too");
+    clock.advance(MAX_HOLD_MS);
+    assert.deepEqual(warnings, []);
+    hold.checkpointAbandoned(); // the hung checkpoint ends at last
+    assert.deepEqual(warnings, []);
+  });
+
+  it("measures checkpoints and holds in monotonic time: wall clock steps change nothing", async () => {
+    const { clock, hold, startOverBound } = setup();
+    // A checkpoint during which the wall clock jumps ahead took no time.
+    hold.checkpointStarted();
+    clock.stepWall(60_000);
+    hold.checkpointCommitted();
+    assert.equal(hold.limitMs(), MIN_HOLD_MS, "not a minute-long checkpoint");
+    // One of 1.5 s during which the wall clock steps back took 1.5 s.
+    hold.checkpointStarted();
+    clock.advance(1_500);
+    clock.stepWall(-60_000);
+    hold.checkpointCommitted();
+    assert.equal(hold.limitMs(), 3_000, "twice 1.5 s, not a negative duration");
+    // A hold ends after its limit of elapsed time, whatever the wall clock does.
+    startOverBound();
+    const waiting = hold.whenAllows();
+    clock.stepWall(MAX_HOLD_MS);
+    assert.equal(await state(waiting), "pending", "a wall step forward does not end it");
+    clock.stepWall(-10 * MAX_HOLD_MS);
+    clock.advance(3_000);
+    assert.equal(await state(waiting), "resolved", "a wall step back does not extend it");
+  });
 });
