@@ -167,13 +167,14 @@ export class Checkpointer {
 
   /**
    * The checkpoint policy, asked after every durable batch: starts one in the
-   * background when due, unless one failed and its backoff has not run out.
+   * background when due, unless one failed and its backoff (a wait, or the
+   * records since, see {@link CheckpointBackoff}) has not run out.
    */
   maybeCheckpoint(): void {
     if (this.#source === null || this.#backgroundCheckpoint || this.#writer.closing) return;
-    if (!this.#backoff.allows()) return;
-    const o = this.#options;
     const { durableBytes, durableRecords, durableWalId } = this.#writer.stats();
+    if (!this.#backoff.allows(durableRecords)) return;
+    const o = this.#options;
     const walBytes = durableBytes - this.#coveredBytes;
     const walRecords = durableRecords - this.#coveredRecords;
     const sinceLast = o.clock.monotonicNow() - this.#lastCheckpointMono;
@@ -196,7 +197,8 @@ export class Checkpointer {
       },
       (error: unknown) => {
         this.#backgroundCheckpoint = false;
-        if (this.#writer.failure === null) this.#backoff.failed(error);
+        if (this.#writer.failure === null)
+          this.#backoff.failed(error, this.#writer.stats().durableRecords, this.#recordBound());
       },
     );
   }

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { FencedError } from "../../src/errors.js";
 import {
   FIRST_CHECKPOINT_BACKOFF_MS,
+  MAX_CHECKPOINT_BACKOFF_BOUNDS,
   MAX_CHECKPOINT_BACKOFF_MS,
 } from "../../src/log/checkpoint-backoff.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
+import { MAX_HOLD_MS } from "../../src/log/producer-hold.js";
 import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll } from "../../src/store/types.js";
@@ -80,6 +83,63 @@ async function openRefusingCheckpoints(bound: number, retryMs: number, clock?: M
   );
   faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
   return { faults, logger, log: recovered.log, state: new ListState(recovered), store };
+}
+
+/**
+ * Appends records to `log`, each its own durable batch (each asks the
+ * checkpoint policy), and waits for a background checkpoint a batch started.
+ */
+function batchesOf(log: Log, state: ListState) {
+  return async (label: string, n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      await state.append(log, `${label}${i}`);
+      // Maintenance runs one task at a time: a background attempt the batch started has ended.
+      await log.collectGarbage();
+    }
+  };
+}
+
+/** How a promise settled so far. */
+function outcomeOf(promise: Promise<unknown>): { state: string; error: unknown } {
+  const outcome: { state: string; error: unknown } = { state: "pending", error: null };
+  promise.then(
+    () => {
+      outcome.state = "resolved";
+    },
+    (error: unknown) => {
+      outcome.state = "rejected";
+      outcome.error = error;
+    },
+  );
+  return outcome;
+}
+
+/**
+ * A log (bound 5, on a manual clock) whose first checkpoint committed and
+ * whose second hangs at its put while producers are held: 12 records past
+ * the committed one, over twice the bound.
+ */
+async function openHeldOnCheckpoint() {
+  const clock = new ManualClock();
+  const store = new MemoryStore();
+  const faults = new FaultStore(store);
+  const logger = warningsLogger();
+  const recovered = await openLog(
+    faults,
+    "q",
+    testOptions({ checkpointWalRecords: 5, clock, logger, flushIntervalMs: 0 }),
+  );
+  const { log } = recovered;
+  const state = new ListState(recovered);
+  for (let i = 0; i < 6; i++) await state.append(log, `a${i}`);
+  await log.collectGarbage();
+  assert.equal(log.stats().checkpointsWritten, 1);
+  const stall = faults.pause({ op: "put", keyPrefix: "q/checkpoint/" });
+  for (let i = 0; i < 6; i++) await state.append(log, `b${i}`);
+  await stall.whenHeld();
+  for (let i = 0; i < 6; i++) await state.append(log, `c${i}`);
+  assert.equal(log.isWritable(), false, "held");
+  return { clock, logger, log, stall, state, store };
 }
 
 describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
@@ -320,6 +380,41 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(recovered.log.stats().walRecordsSinceCheckpoint, 11);
   });
 
+  it("a writer fenced while its checkpoint holds producers lets them go without calling it a failed checkpoint", async () => {
+    const { logger, log, stall, state, store } = await openHeldOnCheckpoint();
+    const held = outcomeOf(log.whenWritable());
+    const successor = await openLog(store, "q", testOptions()); // fences this writer
+    stall.release();
+    await log.collectGarbage().catch(() => {}); // queued behind the checkpoint: it ended
+    await settle();
+    assert.notEqual(held.state, "pending", "the held producer is not left waiting");
+    assert.deepEqual(
+      logger.warnings.filter((w) => w.includes("checkpoint failed")),
+      [],
+      "being fenced is not a failed checkpoint: no warning, no suspended hold",
+    );
+    await assert.rejects(state.append(log, "late"), FencedError);
+    await successor.log.close();
+  });
+
+  it("held producers reject as soon as the log fails, while the checkpoint still hangs", async () => {
+    const { clock, logger, log, stall, store } = await openHeldOnCheckpoint();
+    const held = outcomeOf(log.whenWritable());
+    const successor = await openLog(store, "q", testOptions());
+    // An append that is not held (as a claim's): its WAL write is fenced and fails the log.
+    await assert.rejects(log.append(rec("claim")), FencedError);
+    await settle();
+    assert.equal(held.state, "rejected", "rejected at once, not when the checkpoint ends");
+    assert.ok(held.error instanceof FencedError);
+    // The hold of a failed log is over: its timer does not go off later as a late checkpoint.
+    clock.advance(MAX_HOLD_MS);
+    await settle();
+    assert.deepEqual(logger.warnings, []);
+    stall.release();
+    await log.collectGarbage().catch(() => {});
+    await successor.log.close();
+  });
+
   it("after a failed checkpoint, producers are not held until one commits again (one warning)", async () => {
     const clock = new ManualClock();
     const { faults, logger, log, state } = await openRefusingCheckpoints(5, 0, clock);
@@ -432,21 +527,16 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
 
   it("a refused background checkpoint is retried after a backoff on the clock, not after every batch", async () => {
     const clock = new ManualClock();
-    const { faults, logger, log, state, store } = await openRefusingCheckpoints(2, 0, clock);
+    // A bound no round below reaches: only the clock ends these waits.
+    const bound = 50;
+    const { faults, logger, log, state, store } = await openRefusingCheckpoints(bound, 0, clock);
     let snapshots = 0;
     log.setSnapshotSource(() => {
       snapshots++;
       return rec(JSON.stringify(state.items));
     });
-    /** Appends `n` records, each its own durable batch (each asks the checkpoint policy). */
-    const batches = async (label: string, n: number) => {
-      for (let i = 0; i < n; i++) {
-        await state.append(log, `${label}${i}`);
-        // Maintenance runs one task at a time: a background attempt the batch started has ended.
-        await log.collectGarbage();
-      }
-    };
-    await batches("a", 3); // past the bound of two: the first attempt, refused
+    const batches = batchesOf(log, state);
+    await batches("a", bound + 1); // past the bound: the first attempt, refused
     assert.equal(snapshots, 1);
     await batches("b", 20);
     assert.equal(snapshots, 1, "twenty batches within the backoff: no further snapshot");
@@ -478,12 +568,12 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await waitFor(() => log.stats().checkpointsWritten === 1);
     assert.equal(log.stats().walRecordsSinceCheckpoint, 0);
     // The usual cadence again: a checkpoint as soon as the bound is passed, no clock needed.
-    await batches("h", 3);
+    await batches("h", bound + 1);
     await waitFor(() => log.stats().checkpointsWritten === 2);
     // And a new run of failures starts again from the first, shortest wait.
     faults.addRule({ op: "put", keyPattern: /\/checkpoint\//, mode: "before" });
     const before = snapshots;
-    await batches("i", 3);
+    await batches("i", bound + 1);
     assert.equal(snapshots, before + 1);
     assert.equal(failed().length, 2, "a new run of failures: a new line");
     clock.advance(FIRST_CHECKPOINT_BACKOFF_MS);
@@ -492,6 +582,92 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     faults.clearRules();
     await log.close();
     // The WAL took every record throughout: a reopen has them all.
+    const reopened = await openLog(store, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, state.items);
+  });
+
+  it("a refusing store is asked again after the record bound, then twice that after each failure, up to 8 bounds", async () => {
+    const clock = new ManualClock(); // never advanced: only records end the waits
+    const bound = 5;
+    const { log, state } = await openRefusingCheckpoints(bound, 0, clock);
+    const attemptsAt: number[] = [];
+    log.setSnapshotSource(() => {
+      attemptsAt.push(state.items.length);
+      return rec(JSON.stringify(state.items));
+    });
+    await batchesOf(log, state)("a", 1_000);
+    // The first past the bound (6); then each one more than the last failure plus
+    // 1, 2, 4, then 8 bounds of records: 12, 23, 44, 85, then 41 apart.
+    const expected = [bound + 1];
+    for (let bounds = 1; ; bounds = Math.min(MAX_CHECKPOINT_BACKOFF_BOUNDS, 2 * bounds)) {
+      const next = expected[expected.length - 1]! + bounds * bound + 1;
+      if (next > 1_000) break;
+      expected.push(next);
+    }
+    assert.equal(expected.length, 27);
+    assert.deepEqual(expected.slice(0, 7), [6, 12, 23, 44, 85, 126, 167]);
+    assert.deepEqual(attemptsAt, expected, "27 snapshots for a thousand batches, not one each");
+    assert.equal(log.stats().checkpointsWritten, 0);
+  });
+
+  it("a store that recovers during a long backoff gets a checkpoint within 8 record bounds, not a minute later", async () => {
+    const clock = new ManualClock();
+    const bound = 5;
+    const { faults, log, state, store } = await openRefusingCheckpoints(bound, 0, clock);
+    let snapshots = 0;
+    log.setSnapshotSource(() => {
+      snapshots++;
+      return rec(JSON.stringify(state.items));
+    });
+    const batches = batchesOf(log, state);
+    await batches("a", bound + 1); // the first attempt, refused
+    // Ten more, each started by the clock with one batch: the wait is at its minute.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(MAX_CHECKPOINT_BACKOFF_MS);
+      await batches(`r${i}`, 1);
+    }
+    assert.equal(snapshots, 11);
+    faults.clearRules(); // the store takes checkpoints again, early in a minute's wait
+    // Full ingest, no time passing: up to 8 bounds past the last failure, no attempt.
+    await batches("h", MAX_CHECKPOINT_BACKOFF_BOUNDS * bound);
+    assert.equal(snapshots, 11);
+    assert.equal(log.stats().checkpointsWritten, 0);
+    assert.equal(log.stats().walRecordsSinceCheckpoint, 16 + MAX_CHECKPOINT_BACKOFF_BOUNDS * bound);
+    await batches("x", 1); // past it: the retry, which commits
+    assert.equal(snapshots, 12);
+    assert.equal(log.stats().checkpointsWritten, 1);
+    assert.equal(log.stats().walRecordsSinceCheckpoint, 0);
+    // The usual cadence again, still without the clock.
+    await batches("y", bound + 1);
+    assert.equal(log.stats().checkpointsWritten, 2);
+    await log.close();
+    const reopened = await openLog(store, "q", testOptions());
+    assert.deepEqual(new ListState(reopened).items, state.items);
+  });
+
+  it("an explicit checkpoint() during the backoff commits, and ends the run", async () => {
+    const clock = new ManualClock();
+    const bound = 5;
+    const { faults, log, state, store } = await openRefusingCheckpoints(bound, 0, clock);
+    let snapshots = 0;
+    log.setSnapshotSource(() => {
+      snapshots++;
+      return rec(JSON.stringify(state.items));
+    });
+    const batches = batchesOf(log, state);
+    await batches("a", bound + 3); // one attempt, refused; two records within the threshold
+    assert.equal(snapshots, 1);
+    faults.clearRules();
+    await log.checkpoint(); // no clock advance: the backoff is still running
+    assert.equal(snapshots, 2);
+    assert.equal(log.stats().checkpointsWritten, 1);
+    assert.equal(log.stats().walRecordsSinceCheckpoint, 0);
+    // The run ended: the next background one is due at the bound alone.
+    await batches("b", bound);
+    assert.equal(log.stats().checkpointsWritten, 1);
+    await batches("c", 1);
+    assert.equal(log.stats().checkpointsWritten, 2);
+    await log.close();
     const reopened = await openLog(store, "q", testOptions());
     assert.deepEqual(new ListState(reopened).items, state.items);
   });
