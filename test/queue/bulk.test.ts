@@ -73,8 +73,12 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
       };
       setImmediate(sample);
       clock.advance(60_000);
-      await queue.promoteScheduledNow();
-      running = false;
+      try {
+        await queue.promoteScheduledNow();
+      } finally {
+        // A failed promotion must fail the test, not leave the sampler looping until the timeout.
+        running = false;
+      }
       assert.equal((await queue.stats("s")).pending, COHORT);
       const promotions = await recordsOf(store as MemoryStore, [Tag.PromoteSome]);
       assert.deepEqual(auditState(liveState(queue)), []);
