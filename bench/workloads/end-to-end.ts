@@ -15,6 +15,8 @@ import { openOptions, type Workload } from "../lib/workload.js";
 
 const QUEUE = "e2e";
 
+const cpuMicros = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+
 /** The comparison workload (same as the peers run): enqueue N in batches, process with C. */
 export const endToEnd: Workload<EndToEndParams> = {
   name: "end_to_end",
@@ -28,6 +30,7 @@ export const endToEnd: Workload<EndToEndParams> = {
       resetTraffic(bench);
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
       const batchLatency = new LatencyRecorder();
+      const enqueueCpu0 = process.cpuUsage();
       const enqueueStart = performance.now();
       await enqueuePhase(
         params,
@@ -41,6 +44,8 @@ export const endToEnd: Workload<EndToEndParams> = {
         },
         batchLatency,
       );
+      const enqueueCpu = process.cpuUsage(enqueueCpu0);
+      const processCpu0 = process.cpuUsage();
       const processStart = performance.now();
       let handled = 0;
       const controller = new AbortController();
@@ -55,6 +60,7 @@ export const endToEnd: Workload<EndToEndParams> = {
       // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
       await queue.flush();
       const end = performance.now();
+      const processCpu = process.cpuUsage(processCpu0);
       const traffic = trafficOf(bench, params.jobs);
       await queue.close();
       const enqueueSeconds = (processStart - enqueueStart) / 1_000;
@@ -72,7 +78,12 @@ export const endToEnd: Workload<EndToEndParams> = {
           latency: batchLatency.summary(),
           traffic,
           peakRssMb: peakRssMb(),
-          metrics: endToEndMetrics(params, enqueueSeconds, processSeconds),
+          metrics: {
+            ...endToEndMetrics(params, enqueueSeconds, processSeconds),
+            // The process's CPU (user + system, all threads) per job in each phase.
+            enqueueCpuMicrosPerJob: cpuMicros(enqueueCpu) / params.jobs,
+            processCpuMicrosPerJob: cpuMicros(processCpu) / params.jobs,
+          },
         },
       ];
     } finally {

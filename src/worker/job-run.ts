@@ -1,0 +1,180 @@
+/**
+ * One run of a handler under `runWorker`: the job's context (`ctx`), its
+ * deadline, and what happens when the handler ends. One object per job and
+ * nothing else in the common case (a handler that returns at once and never
+ * looks at `ctx`): short jobs are bound by the CPU the worker spends around
+ * them, much of it allocation and garbage collection, so the context's
+ * functions and signal are made on first use, and a handler that returns a
+ * plain value ends within the call that started it, with no promise made.
+ */
+
+import type { Tracing } from "../queue/instrument.js";
+import { reportProgress } from "../queue/progress.js";
+import type { Queue } from "../queue/queue.js";
+import { claimStartable } from "../queue/settle.js";
+import type { Transaction, TransactionResult } from "../queue/transaction.js";
+import type { Claim, JsonValue } from "../queue/types.js";
+import { type Deadline, startDeadline, timedOutMessage } from "./deadline.js";
+import { JobTransactions } from "./job-transactions.js";
+import type { BatchRenewal } from "./lease-renewal.js";
+import { resultBytes } from "./result.js";
+import type { Outcome } from "./settlements.js";
+import type { Handler, JobContext } from "./types.js";
+
+/** What a run reports to its worker. */
+export interface RunOwner {
+  readonly queue: Queue;
+  readonly handler: Handler;
+  /** Spans around handler runs, when the queue was opened with telemetry. */
+  readonly tracing: Tracing | null;
+  /** The handler ended with `outcome`: settle the job (in the worker's next turn). */
+  ended(claim: Claim, outcome: Outcome): void;
+  /** Give back `claim`: its handler gave up because the job was cancelled (or the claim lost). */
+  release(claim: Claim): void;
+  /** The job passed its `timeoutMs`: fail its attempt as timed out now. */
+  timedOut(claim: Claim, message: string): void;
+  /** The run is over: its slot is free (called exactly once, after any of the above). */
+  done(): void;
+}
+
+/** The outcome of a handler that returned nothing (the common case: no object per job). */
+const RETURNED_NOTHING: Outcome = Object.freeze({ ok: true, result: undefined });
+
+/** How a handler that returned `value` ended (`resultBytes` may throw: the attempt then fails). */
+function outcomeOf(value: unknown): Outcome {
+  try {
+    return value === undefined ? RETURNED_NOTHING : { ok: true, result: resultBytes(value) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** Whether `await value` could wait (an object or function may be a thenable); primitives never do. */
+function mayBeThenable(value: unknown): boolean {
+  return (typeof value === "object" && value !== null) || typeof value === "function";
+}
+
+/**
+ * The run of the handler on one claim, and the `ctx` the handler gets. Its
+ * state is private, so the handler sees only the {@link JobContext} members;
+ * those are getters on the prototype that make their function (or signal)
+ * once, on first use, so destructuring `ctx` works as with plain properties.
+ */
+export class JobRun implements JobContext {
+  readonly #owner: RunOwner;
+  readonly #claim: Claim;
+  readonly #renewal: BatchRenewal;
+  /** The claim's number in its renewal batch. */
+  readonly #index: number;
+  readonly #deadline: Deadline | null;
+  #timedOut = false;
+  #signal: AbortSignal | undefined = undefined;
+  #transactions: JobTransactions | null = null;
+  #renewLease: ((extensionMs: number) => Promise<number>) | null = null;
+  #transaction: ((build: (tx: Transaction) => void) => Promise<TransactionResult>) | null = null;
+  #progress: ((value: JsonValue) => void) | null = null;
+
+  /**
+   * Starts the handler on `claim` (number `index` of the batch `renewal`
+   * renews): at the job's deadline, if it has one, the attempt fails as
+   * timed out at once and the handler's own outcome, whenever it comes, is
+   * ignored (its slot stays taken until it returns).
+   */
+  static start(owner: RunOwner, claim: Claim, renewal: BatchRenewal, index: number): void {
+    new JobRun(owner, claim, renewal, index).#start();
+  }
+
+  private constructor(owner: RunOwner, claim: Claim, renewal: BatchRenewal, index: number) {
+    this.#owner = owner;
+    this.#claim = claim;
+    this.#renewal = renewal;
+    this.#index = index;
+    this.#deadline =
+      claim.timeoutMs === undefined
+        ? null
+        : startDeadline(owner.queue.clock, claim.timeoutMs, () => {
+            this.#timedOut = true;
+            renewal.stop(index);
+            owner.timedOut(claim, timedOutMessage(claim.timeoutMs!));
+          });
+  }
+
+  /** Aborts when the job is cancelled, its lease is lost, its deadline passes, or the queue closes. */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      const claimSignal = this.#owner.queue.claimSignal(this.#claim);
+      this.#signal =
+        this.#deadline === null
+          ? claimSignal
+          : AbortSignal.any([claimSignal, this.#deadline.signal]);
+    }
+    return this.#signal;
+  }
+
+  get renewLease(): (extensionMs: number) => Promise<number> {
+    this.#renewLease ??= (extensionMs) => this.#owner.queue.renewLease(this.#claim, extensionMs);
+    return this.#renewLease;
+  }
+
+  get transaction(): (build: (tx: Transaction) => void) => Promise<TransactionResult> {
+    this.#transaction ??= (build) => {
+      this.#transactions ??= new JobTransactions(this.#owner.queue, this.#claim);
+      return this.#transactions.run(build);
+    };
+    return this.#transaction;
+  }
+
+  get progress(): (value: JsonValue) => void {
+    this.#progress ??= (value) => reportProgress(this.#owner.queue, this.#claim, value);
+    return this.#progress;
+  }
+
+  #start(): void {
+    const { handler, tracing } = this.#owner;
+    const claim = this.#claim;
+    let value: unknown;
+    try {
+      value =
+        tracing === null
+          ? handler(claim, this)
+          : tracing.handle(claim, async () => handler(claim, this));
+    } catch (error) {
+      this.#returned({ ok: false, error });
+      return;
+    }
+    if (mayBeThenable(value))
+      Promise.resolve(value).then(
+        (resolved) => this.#returned(outcomeOf(resolved)),
+        (error: unknown) => this.#returned({ ok: false, error }),
+      );
+    else this.#returned(outcomeOf(value));
+  }
+
+  #returned(outcome: Outcome): void {
+    // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
+    const issued = this.#transactions;
+    if (issued?.settling === true)
+      void issued.settled().then((settled) => this.#end(outcome, settled));
+    else this.#end(outcome, false);
+  }
+
+  #end(outcome: Outcome, settled: boolean): void {
+    this.#deadline?.cancel();
+    this.#renewal.stop(this.#index);
+    const owner = this.#owner;
+    if (!this.#timedOut && !settled) {
+      const signal = this.#signal;
+      if (
+        !outcome.ok &&
+        signal?.aborted === true &&
+        outcome.error === signal.reason &&
+        !claimStartable(owner.queue, this.#claim)
+      )
+        // The handler gave up because the job was cancelled (or its claim lost): the
+        // attempt did not fail, so no error of its own goes into the job's history.
+        owner.release(this.#claim);
+      else owner.ended(this.#claim, outcome);
+    }
+    owner.done();
+  }
+}
