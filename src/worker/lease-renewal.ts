@@ -1,43 +1,68 @@
 /**
- * Automatic lease renewal for a running handler: renews the claim's lease
- * every third of the lease, so a handler may run far longer than `leaseMs`
- * while a crashed process's jobs still come back within one lease. Timers
- * follow the queue's clock, on monotonic time.
+ * Automatic lease renewal for the claims a worker holds: renews each claim's
+ * lease every third of the lease, so a handler may run far longer than
+ * `leaseMs` while a crashed process's jobs still come back within one lease.
+ * Timers follow the queue's clock, on monotonic time.
+ *
+ * The claims of one `claimBatch` are handed out together, with the same
+ * lease, so they share one timer: renewing a batch costs one timer, not one
+ * per claim (a timer set and cleared per job was a large share of the
+ * worker's CPU on short jobs).
  */
 import { startTimer, type TimerHandle } from "../clock.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
 
 /**
- * Renews `claim` to `leaseMs` from now every `leaseMs / 3` until the returned
- * function is called. Stops by itself when a renewal fails: the lease is then
- * lost (reaped, settled, or the queue closed), and the queue has already
- * aborted the claim's signal.
+ * Renews the leases of one batch of claims, handed out at the same time, to
+ * `leaseMs` from now every `leaseMs / 3` until each is stopped with
+ * {@link stop}. A claim whose renewal fails is renewed no more: its lease is
+ * then lost (reaped, settled, or the queue closed), and the queue has already
+ * aborted its signal. The timer is cancelled once every claim is stopped.
  */
-export function keepRenewing(queue: Queue, claim: Claim, leaseMs: number): () => void {
-  const clock = queue.clock;
-  const periodMs = Math.max(1, Math.floor(leaseMs / 3));
-  let timer: TimerHandle | null = null;
-  let stopped = false;
-  const arm = (): void => {
-    timer = startTimer(clock, periodMs, renew);
-  };
-  const renew = (): void => {
-    timer = null;
-    if (stopped) return;
-    queue.renewLease(claim, leaseMs).then(
-      () => {
-        if (!stopped) arm();
-      },
-      () => {
-        stopped = true;
-      },
-    );
-  };
-  arm();
-  return () => {
-    stopped = true;
-    timer?.cancel();
-    timer = null;
-  };
+export class BatchRenewal {
+  readonly #queue: Queue;
+  readonly #claims: Claim[];
+  readonly #leaseMs: number;
+  readonly #periodMs: number;
+  /** `stopped[i]`: claim `i` is no longer renewed. */
+  readonly #stopped: Uint8Array;
+  #live: number;
+  #timer: TimerHandle | null = null;
+
+  constructor(queue: Queue, claims: Claim[], leaseMs: number) {
+    this.#queue = queue;
+    this.#claims = claims;
+    this.#leaseMs = leaseMs;
+    this.#periodMs = Math.max(1, Math.floor(leaseMs / 3));
+    this.#stopped = new Uint8Array(claims.length);
+    this.#live = claims.length;
+    if (this.#live > 0) this.#arm();
+  }
+
+  /** Stops renewing claim `index` of the batch (idempotent). */
+  stop(index: number): void {
+    if (this.#stopped[index] === 1) return;
+    this.#stopped[index] = 1;
+    if (--this.#live === 0) {
+      this.#timer?.cancel();
+      this.#timer = null;
+    }
+  }
+
+  #arm(): void {
+    this.#timer = startTimer(this.#queue.clock, this.#periodMs, () => this.#renew());
+  }
+
+  #renew(): void {
+    this.#timer = null;
+    if (this.#live === 0) return;
+    const claims = this.#claims;
+    for (let i = 0; i < claims.length; i++) {
+      if (this.#stopped[i] === 1) continue;
+      this.#queue.renewLease(claims[i]!, this.#leaseMs).catch(() => this.stop(i));
+    }
+    // Renewals of live leases succeed at once; a failed one stops only its claim.
+    this.#arm();
+  }
 }

@@ -14,7 +14,6 @@ import { ClosedError } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
-import { reportProgress } from "../queue/progress.js";
 import type { Queue } from "../queue/queue.js";
 import { claimStartable } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
@@ -30,19 +29,23 @@ import {
   hasMethods,
   invalidArgument,
 } from "../validate.js";
-import { startDeadline, timedOutMessage } from "./deadline.js";
-import { JobTransactions } from "./job-transactions.js";
-import { keepRenewing } from "./lease-renewal.js";
-import { resultBytes } from "./result.js";
+import { JobRun, type RunOwner } from "./job-run.js";
+import { BatchRenewal } from "./lease-renewal.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
-import type { Handler, JobContext, WorkerOptions } from "./types.js";
+import type { Handler, WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 
 /** A claim handed to the worker: durable, its lease renewed while it waits (and, with `autoRenew`, while it runs). */
 interface Held {
   claim: Claim;
-  stopRenewing: () => void;
+  /** Renews the leases of the claim's batch; the claim is number `index` in it. */
+  renewal: BatchRenewal;
+  index: number;
+}
+
+function stopRenewing(held: Held): void {
+  held.renewal.stop(held.index);
 }
 
 /**
@@ -97,15 +100,14 @@ export async function runWorker(
     waitMs: pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
-  // Spans around handler runs, when the queue was opened with telemetry.
-  const tracing = tracingOf(queue);
-
   let failure: unknown = null;
   /** The queue closed or failed: claim no more, drop what is held but not started. */
   let stopped = false;
   /** A claimBatch request is out. */
   let claiming = false;
   let running = 0;
+  /** Inside pump's loop that starts handlers. */
+  let pumping = false;
   const ready: Held[] = [];
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => {
@@ -116,75 +118,42 @@ export async function runWorker(
   /** Jobs whose handler ended, to be settled in the next turn alongside the next claim. */
   const ended: Array<{ claim: Claim; outcome: Outcome }> = [];
 
-  const run = async (held: Held): Promise<void> => {
+  /** A handler ended (or never started): its slot is free again. */
+  const slotFreed = (): void => {
+    running--;
+    // Inside pump's loop (a handler that returned at once) the loop itself goes on.
+    if (!pumping) pump();
+  };
+
+  const owner: RunOwner = {
+    queue,
+    handler,
+    tracing: tracingOf(queue),
+    ended: (claim, outcome) => {
+      ended.push({ claim, outcome });
+    },
+    release: (claim) => settlements.release(claim),
+    timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
+    done: slotFreed,
+  };
+
+  /** Runs the handler on `held`; its slot frees when the run is over. */
+  const run = (held: Held): void => {
     const { claim } = held;
     if (!claimStartable(queue, claim)) {
       // Cancelled (or its lease lost) while it waited ready: its handler never starts. A
       // cancelled job is removed by the release; a lost claim's release fails with one line.
-      held.stopRenewing();
+      stopRenewing(held);
       settlements.release(claim);
+      slotFreed();
       return;
     }
     if (!autoRenew) {
       // Renewed while it waited ready; from here on the handler renews it itself.
-      held.stopRenewing();
+      stopRenewing(held);
       queue.renewLease(claim, leaseMs).catch(() => {}); // a lost lease shows in ctx.signal
     }
-    // At the job's deadline the attempt fails as timed out at once; the handler's
-    // own outcome, whenever it comes, is then ignored (its slot stays taken until it returns).
-    let timedOut = false;
-    const deadline =
-      claim.timeoutMs === undefined
-        ? null
-        : startDeadline(queue.clock, claim.timeoutMs, () => {
-            timedOut = true;
-            held.stopRenewing();
-            settlements.settleTimedOut(claim, timedOutMessage(claim.timeoutMs!));
-          });
-    let signal: AbortSignal | undefined;
-    const ctx: JobContext = {
-      // Created on first use: most handlers never look, and signals are not free.
-      get signal() {
-        signal ??=
-          deadline === null
-            ? queue.claimSignal(claim)
-            : AbortSignal.any([queue.claimSignal(claim), deadline.signal]);
-        return signal;
-      },
-      renewLease: (extensionMs) => queue.renewLease(claim, extensionMs),
-      transaction: (build) => {
-        transactions ??= new JobTransactions(queue, claim);
-        return transactions.run(build);
-      },
-      progress: (value) => reportProgress(queue, claim, value),
-    };
-    let transactions: JobTransactions | null = null;
-    let outcome: Outcome;
-    try {
-      const value =
-        tracing === null
-          ? await handler(claim, ctx)
-          : await tracing.handle(claim, async () => handler(claim, ctx));
-      outcome = { ok: true, result: resultBytes(value) };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
-    // (Set by `ctx.transaction`, which TypeScript cannot see from here.)
-    const issued = transactions as JobTransactions | null;
-    const settled = issued?.settling === true && (await issued.settled());
-    deadline?.cancel();
-    held.stopRenewing();
-    if (timedOut || settled) return;
-    if (!outcome.ok && signal?.aborted === true && outcome.error === signal.reason) {
-      if (!claimStartable(queue, claim)) {
-        // The handler gave up because the job was cancelled (or its claim lost): the
-        // attempt did not fail, so no error of its own goes into the job's history.
-        settlements.release(claim);
-        return;
-      }
-    }
-    ended.push({ claim, outcome });
+    JobRun.start(owner, claim, held.renewal, held.index);
   };
 
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */
@@ -196,16 +165,16 @@ export async function runWorker(
     // queue closed or failed they cannot be: the next open requeues them.
     if (claimingStopped)
       for (const held of ready.splice(0)) {
-        held.stopRenewing();
+        stopRenewing(held);
         if (!stopped) settlements.release(held.claim);
       }
+    const nested = pumping;
+    pumping = true;
     while (running < concurrency && ready.length > 0) {
       running++;
-      void run(ready.shift()!).finally(() => {
-        running--;
-        pump();
-      });
+      run(ready.shift()!);
     }
+    pumping = nested;
     const wanted = concurrency + prefetch - running - ready.length;
     const claimWanted = !claimingStopped && !claiming && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
@@ -224,7 +193,8 @@ export async function runWorker(
    */
   const requestClaims = (): void => {
     requestQueued = false;
-    for (const { claim, outcome } of ended.splice(0)) settlements.settle(claim, outcome);
+    for (const { claim, outcome } of ended) settlements.settle(claim, outcome);
+    ended.length = 0;
     const wanted = concurrency + prefetch - running - ready.length;
     if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
       pump();
@@ -240,8 +210,12 @@ export async function runWorker(
   const claimed = (claims: Claim[]): void => {
     claiming = false;
     if (claims.length === 0 && queue.closed) stopped = true;
-    for (const claim of claims)
-      ready.push({ claim, stopRenewing: keepRenewing(queue, claim, leaseMs) });
+    if (claims.length > 0) {
+      // One renewal timer for the batch: its claims were handed out together.
+      const renewal = new BatchRenewal(queue, claims, leaseMs);
+      for (let index = 0; index < claims.length; index++)
+        ready.push({ claim: claims[index]!, renewal, index });
+    }
     pump();
   };
 

@@ -53,7 +53,10 @@ export class Settlements {
   readonly #queue: Queue;
   readonly #logger: Logger;
   readonly #onSettled: () => void;
-  readonly #pending = new Set<Promise<void>>();
+  /** Settlements issued and not yet ended. */
+  #pending = 0;
+  /** Resolves {@link drain} once `#pending` is back at 0. */
+  #drained: (() => void) | null = null;
   /** The first failure of the whole queue a settlement met (`FencedError`, `StorageError`). */
   failure: unknown = null;
   /** Settlements refused because the queue closed under the worker. */
@@ -66,7 +69,7 @@ export class Settlements {
   }
 
   get size(): number {
-    return this.#pending.size;
+    return this.#pending;
   }
 
   /** Settle `claim` from its handler's outcome: success acks (with its result, if any). */
@@ -113,18 +116,41 @@ export class Settlements {
   }
 
   #track(claim: Claim, settlement: Promise<void>): void {
-    const tracked: Promise<void> = settlement
-      .catch((error: unknown) => this.#failed(claim, error))
-      .finally(() => {
-        this.#pending.delete(tracked);
-        this.#onSettled();
-      });
-    this.#pending.add(tracked);
+    // One reaction per settlement (not a catch and a finally, each a promise of its own).
+    this.#pending++;
+    settlement.then(
+      () => this.#ended(),
+      (error: unknown) => {
+        try {
+          this.#failed(claim, error);
+        } finally {
+          this.#ended();
+        }
+      },
+    );
+  }
+
+  #ended(): void {
+    if (--this.#pending === 0 && this.#drained !== null) {
+      this.#drained();
+      this.#drained = null;
+    }
+    this.#onSettled();
   }
 
   /** Resolves once every settlement issued so far ended. */
-  async drain(): Promise<void> {
-    await Promise.allSettled(this.#pending);
+  drain(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.#drained;
+      this.#drained =
+        before === null
+          ? resolve
+          : () => {
+              before();
+              resolve();
+            };
+    });
   }
 
   #failed(claim: Claim, error: unknown): void {
