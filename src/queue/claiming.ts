@@ -39,16 +39,18 @@ export function claimFrom(
   const handles = pick(core, qs, allowed);
   if (handles.length === 0) return null;
   const at = core.now();
-  const records: ClaimRecord[] = handles.map((h) => ({
-    tag: Tag.Claim,
-    id: core.state.idOf(h),
-    at,
-  }));
+  const state = core.state;
+  const records: ClaimRecord[] = handles.map((h) => {
+    state.expect(h); // apply finds the row without probing the id index
+    return { tag: Tag.Claim, id: state.idOf(h), at };
+  });
   core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);
-  const leases = handles.map((h, k) =>
-    core.leases.add(h, records[k]!.id, qs.name, core.state.publicIdOf(h)),
-  );
+  const leases = handles.map((h, k) => {
+    const id = records[k]!.id;
+    // The id string made for the record serves as the public id unless the caller chose one.
+    return core.leases.add(h, id, qs.name, state.table.extras(h)?.jobId ?? id);
+  });
   return written
     .then(() => handOut(core, leases, leaseMs))
     .then((claims) => withPayloads(core, claims));
@@ -114,7 +116,7 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
   for (const lease of leases) {
     if (!core.leases.isLive(lease)) continue;
     core.leases.activate(lease, expiresAt);
-    const record = core.toRecord(lease.job) as Claim & { [CLAIM_TOKEN]: Lease };
+    const record = core.toRecord(lease.job, lease.id) as Claim & { [CLAIM_TOKEN]: Lease };
     record[CLAIM_TOKEN] = lease;
     claims.push(record);
   }

@@ -224,16 +224,21 @@ export class QueueCore {
    */
   commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     let written: Promise<void>;
-    if (this.observers.active) written = this.#observed.commit(records, cause);
-    else if (!Array.isArray(records)) {
-      const record = records as QueueRecord;
-      const bytes = this.#encoder.encode(record);
-      apply(this.state, record);
-      written = this.log.append(bytes);
-    } else {
-      const encoded = records.map((r) => this.#encoder.encode(r));
-      for (const record of records) apply(this.state, record);
-      written = this.log.append(encoded);
+    try {
+      if (this.observers.active) written = this.#observed.commit(records, cause);
+      else if (!Array.isArray(records)) {
+        const record = records as QueueRecord;
+        const bytes = this.#encoder.encode(record);
+        apply(this.state, record);
+        written = this.log.append(bytes);
+      } else {
+        const encoded = records.map((r) => this.#encoder.encode(r));
+        for (const record of records) apply(this.state, record);
+        written = this.log.append(encoded);
+      }
+    } finally {
+      // Hints of `state.expect` are for these records only.
+      this.state.forgetExpected();
     }
     this.#collectPayloads(written);
     this.#serveWokenParents();
@@ -328,14 +333,18 @@ export class QueueCore {
     return lease;
   }
 
-  /** The public record of job `h`, with its lease expiry (as wall time) while claimed. */
-  toRecord(h: number): JobRecord {
+  /**
+   * The public record of job `h`, with its lease expiry (as wall time) while
+   * claimed; `id`, when the caller has it, is the job's generated id as a string.
+   */
+  toRecord(h: number, id?: string): JobRecord {
     const lease = this.leases.get(h);
     return jobToRecord(
       this.state,
       h,
       lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined,
       lease?.progress,
+      id,
     );
   }
 

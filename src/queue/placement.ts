@@ -18,7 +18,7 @@ export function jobIn(
   allowed: readonly StatusCode[],
   what: string,
 ): number {
-  const h = state.find(id);
+  const h = state.findNamed(id);
   if (h === -1) throw new ApplyError(`${what}: no job ${id}`);
   const status = state.statusOf(h);
   if (!allowed.includes(status))

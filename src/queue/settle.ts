@@ -46,6 +46,7 @@ export function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Pr
     const at = core.now();
     core.leases.remove(lease);
     const progress = keep ? lease.progress : undefined;
+    core.state.expect(lease.job); // apply finds the row without probing the id index
     const written = core.commit({
       tag: Tag.Ack,
       id: lease.id,

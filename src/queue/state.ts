@@ -252,6 +252,53 @@ export class State {
   }
 
   /**
+   * Rows the live path expects the records it is about to apply to name, in
+   * record order (see {@link expect}); not part of the state.
+   */
+  readonly #expected: number[] = [];
+  #expectedNext = 0;
+
+  /**
+   * Notes that the next record applied that names a job names row `h`: the
+   * claim and ack paths know the row, and {@link findNamed} then checks it
+   * instead of probing the id index (cache misses at a million jobs). Only
+   * a hint: `findNamed` checks the row's id, so a wrong or stale hint costs
+   * that check and changes no outcome.
+   */
+  expect(h: number): void {
+    this.#expected.push(h);
+  }
+
+  /** Drops the hints of {@link expect} (after the records were applied). */
+  forgetExpected(): void {
+    this.#expected.length = 0;
+    this.#expectedNext = 0;
+  }
+
+  /** {@link find} for the job a record names: the next expected row if it holds `id`. */
+  findNamed(id: string): number {
+    const key = this.idKeyIfUlid(id);
+    if (key === null) return -1;
+    if (this.#expectedNext < this.#expected.length) {
+      const h = this.#expected[this.#expectedNext++]!;
+      if (this.#rowHasId(h, key)) return h;
+    }
+    return this.ids.find(key);
+  }
+
+  /** Whether row `h` holds a live job whose id is the 16 bytes `key`. */
+  #rowHasId(h: number, key: Uint8Array): boolean {
+    if (!(h >= 0 && h < this.table.capacity)) return false;
+    const page = this.table.read(h);
+    const i = slot(h);
+    if (page.status[i] === FREE) return false;
+    const id = page.id;
+    const at = i * ID_BYTES;
+    for (let k = 0; k < ID_BYTES; k++) if (id[at + k] !== key[k]) return false;
+    return true;
+  }
+
+  /**
    * The 16 bytes of `id` if it is a canonical ULID, else null; in a scratch
    * buffer that the next call (or `find`) overwrites.
    */

@@ -38,13 +38,15 @@ const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "
 
 /**
  * The public record of job `h`. `leaseExpiresAt` and the live `progress`
- * (JSON text) come from the writer's lease table.
+ * (JSON text) come from the writer's lease table. `id` is the job's
+ * generated id as a string, when the caller made it already.
  */
 export function jobToRecord(
   state: State,
   h: number,
   leaseExpiresAt?: number,
   progress?: string,
+  id?: string,
 ): JobRecord {
   const page = state.table.read(h);
   const i = slot(h);
@@ -52,7 +54,7 @@ export function jobToRecord(
   const at = page.at[i]!;
   const extras = page.extras?.get(i);
   const record: JobRecord = {
-    id: extras?.jobId ?? state.idOf(h),
+    id: extras?.jobId ?? id ?? state.idOf(h),
     queue: state.queueList[page.queue[i]!]!.name,
     payload: state.payloadOf(h),
     headers: headersOf(page, i, extras?.headers),
