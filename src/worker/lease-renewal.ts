@@ -22,7 +22,8 @@ import type { Claim } from "../queue/types.js";
  */
 export class BatchRenewal {
   readonly #queue: Queue;
-  readonly #claims: Claim[];
+  /** The batch's claims; a stopped one is dropped so its payload can be collected. */
+  readonly #claims: (Claim | undefined)[];
   readonly #leaseMs: number;
   readonly #periodMs: number;
   /** `stopped[i]`: claim `i` is no longer renewed. */
@@ -30,7 +31,8 @@ export class BatchRenewal {
   #live: number;
   #timer: TimerHandle | null = null;
 
-  constructor(queue: Queue, claims: Claim[], leaseMs: number) {
+  /** Takes `claims` over: each entry is cleared when its claim stops. */
+  constructor(queue: Queue, claims: (Claim | undefined)[], leaseMs: number) {
     this.#queue = queue;
     this.#claims = claims;
     this.#leaseMs = leaseMs;
@@ -44,10 +46,19 @@ export class BatchRenewal {
   stop(index: number): void {
     if (this.#stopped[index] === 1) return;
     this.#stopped[index] = 1;
+    // A long handler keeps its batch's renewal alive: hold only the claims still renewed.
+    this.#claims[index] = undefined;
     if (--this.#live === 0) {
       this.#timer?.cancel();
       this.#timer = null;
     }
+  }
+
+  /** @internal How many claims the batch still holds (for tests: stopped ones are let go). */
+  get held(): number {
+    let held = 0;
+    for (const claim of this.#claims) if (claim !== undefined) held++;
+    return held;
   }
 
   #arm(): void {

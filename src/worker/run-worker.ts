@@ -170,11 +170,15 @@ export async function runWorker(
       }
     const nested = pumping;
     pumping = true;
-    while (running < concurrency && ready.length > 0) {
-      running++;
-      run(ready.shift()!);
+    try {
+      while (running < concurrency && ready.length > 0) {
+        running++;
+        run(ready.shift()!);
+      }
+    } finally {
+      // A throw must never leave the loop marked as pumping: no slot would pump again.
+      pumping = nested;
     }
-    pumping = nested;
     const wanted = concurrency + prefetch - running - ready.length;
     const claimWanted = !claimingStopped && !claiming && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
@@ -193,8 +197,8 @@ export async function runWorker(
    */
   const requestClaims = (): void => {
     requestQueued = false;
-    for (const { claim, outcome } of ended) settlements.settle(claim, outcome);
-    ended.length = 0;
+    // Taken before settling: an entry that throws is not settled again on every pump.
+    for (const { claim, outcome } of ended.splice(0)) settlements.settle(claim, outcome);
     const wanted = concurrency + prefetch - running - ready.length;
     if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
       pump();

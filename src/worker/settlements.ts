@@ -38,9 +38,22 @@ function settleSafely(settle: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * The message a failed attempt records for `error`. Never throws: a handler
+ * may throw anything, including a value `String` refuses (an object without a
+ * prototype, a throwing `toString`), and that must still fail the attempt.
+ */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
+  try {
+    if (error instanceof Error) return String(error.message || error.name);
+    return String(error);
+  } catch {
+    try {
+      return `${Object.prototype.toString.call(error)} (thrown value cannot be turned into a string)`;
+    } catch {
+      return "[unprintable thrown value]";
+    }
+  }
 }
 
 /**

@@ -5,7 +5,12 @@ import type { Claim, JsonValue } from "../queue/types.js";
 
 /** What a handler gets besides the job. */
 export interface JobContext {
-  /** Aborts when the job is cancelled, its lease is lost, or the queue closes. */
+  /**
+   * Aborts when the job is cancelled, its lease is lost, or the queue closes.
+   * It is made on first read, so it is not an own property of `ctx`: a copy
+   * such as `{ ...ctx }` or `Object.assign({}, ctx)` has the functions but
+   * not `signal` (read `ctx.signal`, or destructure it, instead).
+   */
   signal: AbortSignal;
   /** Extend the lease to `extensionMs` from now; resolves with the new expiry. */
   renewLease(extensionMs: number): Promise<number>;

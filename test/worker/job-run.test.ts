@@ -89,6 +89,126 @@ for (const kind of ["memory", "file"] as const) {
       if (dir !== null) await rm(dir, { recursive: true, force: true });
     });
 
+    it("a returned promise with a throwing constructor getter or an own then is awaited as by await, and the worker goes on", async () => {
+      const { queue, dir } = await open();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      const cases: Array<() => unknown> = [
+        () => "before",
+        () => {
+          const promise = Promise.resolve("x");
+          Object.defineProperty(promise, "constructor", {
+            get(): never {
+              throw new Error("constructor getter");
+            },
+          });
+          return promise;
+        },
+        () => {
+          const promise = Promise.resolve("own then ignored");
+          // biome-ignore lint/suspicious/noThenProperty: the point of the test
+          promise.then = (): never => {
+            throw new Error("own then");
+          };
+          return promise;
+        },
+        () => "after",
+      ];
+      const ids = await queue.enqueueBatch(
+        "work",
+        cases.map((_, i) => String(i)),
+      );
+      const stop = new AbortController();
+      let handled = 0;
+      try {
+        await runWorker(
+          queue,
+          "work",
+          (job) => {
+            if (++handled === cases.length) stop.abort();
+            return cases[Number(text(job.payload))]!();
+          },
+          { concurrency: 4, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+      const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+      assert.equal(text(jobs[0]?.result), "before");
+      assert.deepEqual([jobs[1]?.status, jobs[1]?.lastError], ["dead", "constructor getter"]);
+      assert.equal(text(jobs[2]?.result), "own then ignored");
+      assert.equal(text(jobs[3]?.result), "after");
+      assert.deepEqual(unhandled, []);
+      await queue.close();
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+    });
+
+    it("a thrown value that cannot become a string fails the attempt with a readable error, and the worker goes on", async () => {
+      const { queue, dir } = await open();
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on("uncaughtException", onUncaught);
+      const ids = await queue.enqueueBatch("work", ["bad", "bad", "good"]);
+      const stop = new AbortController();
+      let handled = 0;
+      try {
+        await runWorker(
+          queue,
+          "work",
+          (job) => {
+            if (++handled === 3) stop.abort();
+            if (text(job.payload) === "bad") throw Object.create(null);
+            return "good";
+          },
+          { concurrency: 2, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+        );
+      } finally {
+        process.off("uncaughtException", onUncaught);
+      }
+      const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+      for (const job of jobs.slice(0, 2)) {
+        assert.equal(job?.status, "dead");
+        assert.match(job?.lastError ?? "", /\[object Object\]/);
+      }
+      assert.equal(text(jobs[2]?.result), "good");
+      assert.deepEqual(uncaught, []);
+      await queue.close();
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+    });
+
+    it("ctx functions are own properties: a spread or Object.assign copy keeps them working", async () => {
+      const { queue, dir } = await open();
+      const id = await queue.enqueue("work", "x");
+      const stop = new AbortController();
+      let keys: string[] = [];
+      await runWorker(
+        queue,
+        "work",
+        async (_job, ctx: JobContext) => {
+          try {
+            keys = Object.keys(ctx);
+            const copy = { ...ctx, extra: 1 };
+            await copy.renewLease(60_000);
+            Object.assign({}, ctx).progress({ step: 2 });
+            await copy.transaction((tx) => tx.kvPut("k", "spread"));
+            return "ok";
+          } finally {
+            stop.abort();
+          }
+        },
+        { signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+      );
+      assert.deepEqual(keys.sort(), ["progress", "renewLease", "transaction"]);
+      const job = await queue.getJob(id);
+      assert.equal(text(job?.result), "ok");
+      assert.deepEqual(job?.progress, { step: 2 });
+      assert.equal(text(await queue.kvGet("k")), "spread");
+      await queue.close();
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+    });
+
     it("ctx members work when destructured", async () => {
       const { queue, dir } = await open();
       const id = await queue.enqueue("work", "x");
@@ -119,3 +239,61 @@ for (const kind of ["memory", "file"] as const) {
     });
   });
 }
+
+describe("runWorker: a run's lease renewal", { timeout: 30_000 }, () => {
+  it("a job that finished is renewed no more while the rest of its batch runs on", async () => {
+    const { queue, clock } = await openTestQueue();
+    const [quick, slow] = await queue.enqueueBatch("work", ["quick", "slow"]);
+    const renewed: string[] = [];
+    const renewLease = queue.renewLease.bind(queue);
+    queue.renewLease = (claim, extensionMs) => {
+      renewed.push(claim.id);
+      return renewLease(claim, extensionMs);
+    };
+    let release!: () => void;
+    const slowRuns = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let slowStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      slowStarted = resolve;
+    });
+    const stop = new AbortController();
+    const worker = runWorker(
+      queue,
+      "work",
+      async (job) => {
+        if (text(job.payload) === "quick") return "done";
+        slowStarted();
+        await slowRuns;
+        return "slow done";
+      },
+      {
+        concurrency: 2,
+        leaseMs: 900,
+        signal: stop.signal,
+        pollIntervalMs: 0,
+        logger: silentLogger,
+      },
+    );
+    await started;
+    // The quick job is acked (its record kept as done or deleted) before time moves.
+    for (let i = 0; i < 50 && (await queue.getJob(quick!))?.status === "claimed"; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    assert.notEqual((await queue.getJob(quick!))?.status, "claimed");
+    for (let i = 0; i < 3; i++) {
+      clock.advance(300);
+      for (let t = 0; t < 3; t++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(renewed.filter((id) => id === slow).length, 3, "the running job is renewed");
+    assert.deepEqual(
+      renewed.filter((id) => id === quick),
+      [],
+      "the finished job is not",
+    );
+    stop.abort();
+    release();
+    await worker;
+    await queue.close();
+  });
+});

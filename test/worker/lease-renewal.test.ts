@@ -19,7 +19,7 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     await queue.enqueueBatch("q", ["a", "b", "c"]);
     const claims = await queue.claimBatch("q", 3, { leaseMs: 900 });
     assert.equal(claims.length, 3);
-    const renewal = new BatchRenewal(queue, claims, 900);
+    const renewal = new BatchRenewal(queue, [...claims], 900);
     const start = clock.now();
     renewal.stop(1);
     clock.advance(300);
@@ -48,7 +48,7 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b"]);
     const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
-    const renewal = new BatchRenewal(queue, claims, 900);
+    const renewal = new BatchRenewal(queue, [...claims], 900);
     const start = clock.now();
     await queue.ack(claims[0]!);
     clock.advance(300);
@@ -57,6 +57,78 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     await turns();
     assert.equal(claims[1]!.leaseExpiresAt, start + 600 + 900);
     renewal.stop(1);
+    await queue.close();
+  });
+});
+
+describe("BatchRenewal: what it lets go", { timeout: 30_000 }, () => {
+  it("a stopped claim is no longer held (its payload can be collected while the batch runs on)", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueueBatch("q", ["a", "b", "c"]);
+    const renewal = new BatchRenewal(queue, await queue.claimBatch("q", 3, { leaseMs: 900 }), 900);
+    assert.equal(renewal.held, 3);
+    renewal.stop(0);
+    renewal.stop(2);
+    assert.equal(renewal.held, 1);
+    renewal.stop(1);
+    assert.equal(renewal.held, 0);
+    await queue.close();
+  });
+
+  it("a claim whose renewal failed is not tried again", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueueBatch("q", ["a", "b"]);
+    const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
+    const tried: string[] = [];
+    const renewLease = queue.renewLease.bind(queue);
+    queue.renewLease = (claim, extensionMs) => {
+      tried.push(claim.id);
+      return renewLease(claim, extensionMs);
+    };
+    const renewal = new BatchRenewal(queue, [...claims], 900);
+    await queue.ack(claims[0]!);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(300);
+      await turns();
+    }
+    assert.deepEqual(
+      tried.filter((id) => id === claims[0]!.id).length,
+      1,
+      "the settled claim's renewal failed once and was dropped",
+    );
+    assert.equal(tried.filter((id) => id === claims[1]!.id).length, 3);
+    renewal.stop(1);
+    await queue.close();
+  });
+
+  it("cancels its timer once the last claim stops", async () => {
+    const { queue, clock } = await openTestQueue();
+    let timers = 0;
+    const onAdvance = clock.onAdvance.bind(clock);
+    clock.onAdvance = (listener) => {
+      timers++;
+      const unsubscribe = onAdvance(listener);
+      let done = false;
+      return () => {
+        if (!done) {
+          done = true;
+          timers--;
+        }
+        unsubscribe();
+      };
+    };
+    await queue.enqueueBatch("q", ["a", "b"]);
+    const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
+    const before = timers;
+    const renewal = new BatchRenewal(queue, [...claims], 900);
+    assert.equal(timers, before + 1, "one timer for the batch");
+    clock.advance(300);
+    await turns();
+    assert.equal(timers, before + 1, "re-armed after renewing");
+    renewal.stop(0);
+    assert.equal(timers, before + 1, "a claim is still renewed");
+    renewal.stop(1);
+    assert.equal(timers, before, "no timer left once every claim stopped");
     await queue.close();
   });
 });
