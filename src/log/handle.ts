@@ -34,6 +34,10 @@ export class LogHandle implements Log {
     return this.#writer.isWritable() && this.#checkpointer.lagAllows();
   }
 
+  refusal(): Error | null {
+    return this.#writer.refusal();
+  }
+
   async whenWritable(): Promise<void> {
     await this.#writer.whenWritable();
     await this.#checkpointer.whenLagAllows();

@@ -109,6 +109,13 @@ export interface Log {
    */
   isWritable(): boolean;
   /**
+   * The error an {@link append} made now would reject with (the log's
+   * failure, or `ClosedError` once close began), or `null` when it would
+   * take it. A caller that changes state along with an append asks first,
+   * so that nothing it refuses is kept.
+   */
+  refusal(): Error | null;
+  /**
    * Resolves immediately when writable, else once enough is durable and the
    * checkpoint being written (if the WAL since the last one is past its
    * bound) has ended or has held producers for as long as it may.

@@ -221,8 +221,15 @@ export class QueueCore {
    * transition passes here; the promise resolves once they are durable, and
    * then the observers hear of them (`cause` says why the queue decided them
    * where the records do not).
+   *
+   * A log that refuses appends (closed or closing, failed, fenced) is asked
+   * first: the records are then not applied, and the promise rejects with
+   * its error. Applied but refused, they would stay in the state, and the
+   * closing checkpoint would write what the caller was told failed.
    */
   commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
+    const refused = this.log.refusal();
+    if (refused !== null) return Promise.reject(refused);
     let written: Promise<void>;
     try {
       if (this.observers.active) written = this.#observed.commit(records, cause);
@@ -249,9 +256,11 @@ export class QueueCore {
    * {@link commit} of one record already encoded as `bytes` (a flow's
    * transaction, encoded in slices before the turn that commits it): the
    * same apply and append, and the same notes for observers, without the
-   * encoding in this step.
+   * encoding in this step; refused the same way.
    */
   commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
+    const refused = this.log.refusal();
+    if (refused !== null) return Promise.reject(refused);
     let written: Promise<void>;
     if (this.observers.active) written = this.#observed.commit(record, undefined, bytes);
     else {
