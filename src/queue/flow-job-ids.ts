@@ -18,6 +18,13 @@
  * ids the same way, so a call after it waits for it in turn: ids go in the
  * order of the calls.
  *
+ * A flow lets go once its record is durable. An `enqueue`, `enqueueMany` or
+ * transaction lets go once its decision is applied to the state (or it
+ * failed), before its record is durable, so that calls waiting on one id do
+ * not each wait for a log write in turn. A call that then finds the id
+ * taken answers (`DuplicateJobIdError`, `created: false`) only once the log
+ * is durable up to its decision: log writes are acknowledged in order.
+ *
  * A call waits only for holds taken before its own, which settle without
  * waiting for any later call: waits cannot form a cycle.
  */
@@ -26,9 +33,10 @@ import type { State } from "./state.js";
 /** The ids one call holds until it settles. */
 export class JobIdHold {
   readonly ids: readonly string[];
-  /** Resolves once the call settled (its jobs committed, or it failed) and let go of its ids. */
+  /** Resolves once the call let go of its ids (its decision applied or durable, or it failed). */
   readonly settled: Promise<void>;
   readonly #resolve: () => void;
+  #released = false;
 
   constructor(ids: readonly string[]) {
     this.ids = ids;
@@ -39,9 +47,12 @@ export class JobIdHold {
     this.#resolve = resolve;
   }
 
-  /** Called once, by {@link PendingFlowJobIds.release}. */
-  settle(): void {
+  /** Called by {@link PendingFlowJobIds.release}: `false` when it was already let go. */
+  settle(): boolean {
+    if (this.#released) return false;
+    this.#released = true;
     this.#resolve();
+    return true;
   }
 }
 
@@ -113,15 +124,19 @@ export class PendingFlowJobIds {
     return this.#hold(jobIds);
   }
 
-  /** Lets go of the ids of `hold` (its call settled) and wakes the calls waiting for it. */
+  /**
+   * Lets go of the ids of `hold` and wakes the calls waiting for it: once
+   * its call's decision is in the state (a later call then decides against
+   * it), or once the call failed. A second release of a hold does nothing.
+   */
   release(hold: JobIdHold): void {
+    if (!hold.settle()) return;
     for (const jobId of hold.ids) {
       const holders = this.#holders.get(jobId);
       // No call holds it any more: the next call to hold it waits for none.
       if (holders?.holds.delete(hold) === true && holders.holds.size === 0)
         this.#holders.delete(jobId);
     }
-    hold.settle();
   }
 
   /** O(1) per id: one tail to wait on, one chained on it (see {@link Holders.tail}). */

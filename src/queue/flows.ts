@@ -7,6 +7,7 @@
  * Cancelling a waiting parent cancels its children that have not ended
  * (`cancelTree` in `flow-state.ts`).
  */
+import { DuplicateJobIdError } from "../errors.js";
 import { nextTurn, type SliceBudget } from "../util/slices.js";
 import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
@@ -167,6 +168,13 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
       budget.start();
     }
     ids = await commitFlow(core, ops, budget);
+  } catch (error) {
+    // Taken by an earlier call that let go before its record was durable: answer once it is.
+    if (earlier !== undefined && error instanceof DuplicateJobIdError) {
+      core.flowJobIds.release(hold);
+      await core.log.flush();
+    }
+    throw error;
   } finally {
     core.flowJobIds.release(hold);
   }

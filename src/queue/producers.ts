@@ -3,6 +3,7 @@
  * `enqueueMany` after their checks, with enqueue traces, once the log takes
  * writes (the records themselves are decided by `enqueue.ts`).
  */
+import { DuplicateJobIdError } from "../errors.js";
 import { checkOptionsObject, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import {
@@ -206,12 +207,21 @@ function enqueueWhenWritable(
       ? undefined
       : core.flowJobIds.hold(ids));
   if (held === undefined) return addWhenWritable(core, name, jobs);
+  // Let go once committed, not once durable (see `flow-job-ids.ts`).
+  const release = (): void => core.flowJobIds.release(held.hold);
   return (async () => {
     try {
       if (held.earlier !== undefined) await held.earlier;
-      return await addWhenWritable(core, name, jobs);
+      return await addWhenWritable(core, name, jobs, release);
+    } catch (error) {
+      // Taken by an earlier call that let go before its record was durable: answer once it is.
+      if (held.earlier !== undefined && error instanceof DuplicateJobIdError) {
+        release();
+        await core.log.flush();
+      }
+      throw error;
     } finally {
-      core.flowJobIds.release(held.hold);
+      release();
     }
   })();
 }
@@ -223,12 +233,14 @@ function enqueueWhenWritable(
  * ahead of it, but follows the same path. Not while it waits for an earlier
  * call holding its ids: that wait orders nothing against calls without them,
  * and would keep every plain enqueue off its fast path for as long as a flow
- * takes.
+ * takes. `onCommitted` is called once its records are committed (or it
+ * failed).
  */
 function addWhenWritable(
   core: QueueCore,
   name: string,
   jobs: CheckedJob[],
+  onCommitted?: () => void,
 ): Promise<EnqueueResult[]> {
   core.enqueuesUncommitted++;
   let counted = true;
@@ -236,6 +248,7 @@ function addWhenWritable(
     if (!counted) return;
     counted = false;
     core.enqueuesUncommitted--;
+    onCommitted?.();
   };
   const added = (async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();

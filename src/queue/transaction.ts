@@ -108,9 +108,15 @@ function unknownKind(op: never): never {
 /**
  * Checks, decides and commits `ops` in one synchronous step (after writing
  * offloaded payloads, deleted again unless a committed record uses them);
- * resolves once durable.
+ * resolves once durable. `decided` is called once the decision is applied
+ * to the state (committed, or nothing to commit), before the wait for
+ * durability; not when it throws first.
  */
-export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<TransactionResult> {
+export async function commitOps(
+  core: QueueCore,
+  ops: readonly Op[],
+  decided?: () => void,
+): Promise<TransactionResult> {
   const wanted = ops.flatMap((op, n) =>
     op.kind === "enqueue" && core.payloads.offloads(op.job.payload) ? [n] : [],
   );
@@ -118,14 +124,14 @@ export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<Tr
   // the caller's synchronous step.
   const refs =
     wanted.length === 0 ? new Map<number, PayloadRef>() : await offload(core, ops, wanted);
-  let decided: Decided;
+  let outcome: Decided;
   try {
     // Producers wait while the log is not writable (backpressure, a checkpoint falling behind);
     // a transaction that only settles claims (a handler's ctx.transaction), cancels or checks
     // does not, like a plain ack: holding it could outlast its lease.
     if (produces(ops) && !core.log.isWritable()) await core.log.whenWritable();
     core.check();
-    decided = decide(core, ops, refs);
+    outcome = decide(core, ops, refs);
   } catch (error) {
     // Nothing commits: every object written for it is unused.
     core.payloads.delete([...refs.values()].map((ref) => ref.key));
@@ -133,21 +139,23 @@ export async function commitOps(core: QueueCore, ops: readonly Op[]): Promise<Tr
   }
   // Objects no committed record uses: a dedup or job id hit's.
   core.payloads.delete(
-    [...refs].flatMap(([n, ref]) => (decided.offloaded.has(n) ? [] : [ref.key])),
+    [...refs].flatMap(([n, ref]) => (outcome.offloaded.has(n) ? [] : [ref.key])),
   );
-  if (decided.ops.length > 0) {
-    for (const lease of decided.settled) core.leases.remove(lease);
-    const written = core.commit({ tag: Tag.Transaction, ops: decided.ops });
-    for (const h of decided.cancelRequested)
+  let written: Promise<void> | undefined;
+  if (outcome.ops.length > 0) {
+    for (const lease of outcome.settled) core.leases.remove(lease);
+    written = core.commit({ tag: Tag.Transaction, ops: outcome.ops });
+    for (const h of outcome.cancelRequested)
       core.leases.get(h)?.abort(new Error(`job ${core.state.idOf(h)} was cancelled`));
-    if (decided.earliestRunAt !== Number.POSITIVE_INFINITY)
-      core.timers.scheduleAt(decided.earliestRunAt);
-    for (const queue of decided.dispatch) core.dispatch(queue);
-    await written;
+    if (outcome.earliestRunAt !== Number.POSITIVE_INFINITY)
+      core.timers.scheduleAt(outcome.earliestRunAt);
+    for (const queue of outcome.dispatch) core.dispatch(queue);
   }
+  decided?.();
+  await written;
   // A dedup holder, a job id's job or a value checked may still be in flight.
-  if (decided.hit || decided.ops.length === 0) await core.log.flush();
-  return decided.result;
+  if (outcome.hit || outcome.ops.length === 0) await core.log.flush();
+  return outcome.result;
 }
 
 /** `Queue.transaction`. */
@@ -191,11 +199,17 @@ export async function runTransaction(
     core.flowJobIds.holdIfHeld(ids) ??
     (commitsAtOnce(core, builder.ops) ? undefined : core.flowJobIds.hold(ids));
   if (held === undefined) return commit(core, builder.ops);
+  // Let go once the decision is in the state, not once it is durable: a later call with one
+  // of the ids then decides against that state, and waits for durability itself (a hit
+  // flushes), so calls waiting on one id share their log writes rather than queueing one
+  // write each behind the other. Log writes are acknowledged in order: the later call's
+  // being durable implies this one's.
+  const release = (): void => core.flowJobIds.release(held.hold);
   try {
     if (held.earlier !== undefined) await held.earlier;
-    return await commit(core, builder.ops);
+    return await commit(core, builder.ops, release);
   } finally {
-    core.flowJobIds.release(held.hold);
+    release();
   }
 }
 
@@ -206,10 +220,10 @@ function commitsAtOnce(core: QueueCore, ops: readonly Op[]): boolean {
 }
 
 /** {@link commitOps}, traced when the queue traces. */
-function commit(core: QueueCore, ops: Op[]): Promise<TransactionResult> {
+function commit(core: QueueCore, ops: Op[], decided?: () => void): Promise<TransactionResult> {
   const tracing = core.instrumentation?.tracing;
-  if (tracing == null) return commitOps(core, ops);
-  return commitTraced(core, ops, tracing);
+  if (tracing == null) return commitOps(core, ops, decided);
+  return commitTraced(core, ops, tracing, decided);
 }
 
 /** The caller's `jobId`s of a transaction's enqueues. */
@@ -225,6 +239,7 @@ async function commitTraced(
   core: QueueCore,
   ops: Op[],
   tracing: Tracing,
+  decided?: () => void,
 ): Promise<TransactionResult> {
   const traces: (EnqueueTrace | undefined)[] = [];
   const traced = ops.map((op): Op => {
@@ -235,7 +250,7 @@ async function commitTraced(
     return { ...op, job: withTrace({ ...op.job }, trace) };
   });
   try {
-    const result = await commitOps(core, traced);
+    const result = await commitOps(core, traced, decided);
     for (const [i, r] of result.enqueued.entries()) traces[i]?.succeeded([r.id], r.created);
     return result;
   } catch (error) {
