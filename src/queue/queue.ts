@@ -321,8 +321,9 @@ export class Queue {
    * with `DuplicateJobIdError`. Nothing is written then. The flow is read
    * (copied) during the call: changing its objects or reusing its payload
    * buffers once the call returned changes nothing enqueued. Its `jobId`s
-   * are the flow's from the call on: an enqueue or flow made afterwards,
-   * before the flow is durable, finds them taken.
+   * are the flow's from the call on: an enqueue, transaction or flow made
+   * afterwards with one of them, before the flow settled, waits for it,
+   * then finds the id taken if the flow committed, or free if it failed.
    *
    * @example
    * ```ts
