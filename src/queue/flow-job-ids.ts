@@ -21,9 +21,11 @@
  * A flow lets go once its record is durable. An `enqueue`, `enqueueMany` or
  * transaction lets go once its decision is applied to the state (or it
  * failed), before its record is durable, so that calls waiting on one id do
- * not each wait for a log write in turn. A call that then finds the id
- * taken answers (`DuplicateJobIdError`, `created: false`) only once the log
- * is durable up to its decision: log writes are acknowledged in order.
+ * not each wait for a log write in turn. So any call that finds an id taken
+ * — having waited or not, at its call or later — answers
+ * (`DuplicateJobIdError`, `created: false`) only once the log is durable up
+ * to that moment (log writes are acknowledged in order), or with the log's
+ * failure if it is not: the taking job may be applied but never durable.
  *
  * A call waits only for holds taken before its own, which settle without
  * waiting for any later call: waits cannot form a cycle.

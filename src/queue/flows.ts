@@ -169,8 +169,9 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
     }
     ids = await commitFlow(core, ops, budget);
   } catch (error) {
-    // Taken by an earlier call that let go before its record was durable: answer once it is.
-    if (earlier !== undefined && error instanceof DuplicateJobIdError) {
+    // Taken (at the call or since) by a job that may be applied but not durable yet (its write
+    // may still fail): answer once the log is durable up to it, or with the log's failure.
+    if (error instanceof DuplicateJobIdError) {
       core.flowJobIds.release(hold);
       await core.log.flush();
     }

@@ -213,13 +213,6 @@ function enqueueWhenWritable(
     try {
       if (held.earlier !== undefined) await held.earlier;
       return await addWhenWritable(core, name, jobs, release);
-    } catch (error) {
-      // Taken by an earlier call that let go before its record was durable: answer once it is.
-      if (held.earlier !== undefined && error instanceof DuplicateJobIdError) {
-        release();
-        await core.log.flush();
-      }
-      throw error;
     } finally {
       release();
     }
@@ -253,7 +246,17 @@ function addWhenWritable(
   const added = (async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
-    return enqueueJobs(core, name, jobs, committed);
+    try {
+      return await enqueueJobs(core, name, jobs, committed);
+    } catch (error) {
+      // The id's job may be applied but not durable yet (its write may still fail): answer
+      // once the log is durable up to it, or with the log's failure.
+      if (error instanceof DuplicateJobIdError) {
+        committed();
+        await core.log.flush();
+      }
+      throw error;
+    }
   })();
   added.then(committed, committed);
   return added;
