@@ -150,8 +150,10 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
   for (const { options, arg } of jobs) {
     const { jobId, delayMs } = options;
     if (jobId !== undefined) {
-      // Against the state only: a flow holding the id was waited for (`enqueueWhenWritable`),
-      // which also flushes before answering, since the id's job may not be durable yet.
+      // Against the state only: a call holding the id was waited for, and the caller
+      // (`addWhenWritable`) flushes the log before passing this error on, since the id's
+      // job may not be durable yet. A duplicate within this call is flushed for too: one
+      // rule for every DuplicateJobIdError, at the cost of a flush on an input error.
       if (taken.has(jobId) || state.findPublic(jobId) !== -1)
         throw new DuplicateJobIdError(
           `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${taken.has(jobId) ? " earlier in this call" : ""})`,
