@@ -10,7 +10,6 @@ import { DuplicateJobIdError } from "../../src/errors.js";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { ByteWriter } from "../../src/queue/binary.js";
-import type { FlowJob } from "../../src/queue/flows.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -22,6 +21,7 @@ import type { TransactionRecord } from "../../src/queue/records/transaction.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import { bigFlow } from "./flow-fixtures.js";
 import {
   memoryAndFileStores,
   mustClaim,
@@ -32,23 +32,6 @@ import {
   turns,
   watch,
 } from "./helpers.js";
-
-/** A root with `parents` parents of `children` children each: 1 + parents × (1 + children) jobs. */
-function bigFlow(parents: number, children: number, rootJobId?: string): FlowJob {
-  return {
-    queue: "root",
-    payload: "r",
-    ...(rootJobId === undefined ? {} : { options: { jobId: rootJobId } }),
-    children: Array.from({ length: parents }, (_, p) => ({
-      queue: "mid",
-      payload: `m${p}`,
-      children: Array.from({ length: children }, (_, c) => ({
-        queue: "leaf",
-        payload: `l${p}.${c}`,
-      })),
-    })),
-  };
-}
 
 /** The ids of the jobs enqueued in the log of "q" in `store`, in the log's order. */
 async function enqueuedIds(store: ObjectStore): Promise<string[]> {

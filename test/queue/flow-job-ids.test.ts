@@ -15,6 +15,7 @@ import { State } from "../../src/queue/state.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import { bigFlow } from "./flow-fixtures.js";
 import {
   memoryAndFileStores,
   mustClaim,
@@ -24,23 +25,6 @@ import {
   turns,
   watch,
 } from "./helpers.js";
-
-/** A root with `parents` parents of `children` children each. */
-function bigFlow(parents: number, children: number, rootJobId?: string): FlowJob {
-  return {
-    queue: "root",
-    payload: "r",
-    ...(rootJobId === undefined ? {} : { options: { jobId: rootJobId } }),
-    children: Array.from({ length: parents }, (_, p) => ({
-      queue: "mid",
-      payload: `m${p}`,
-      children: Array.from({ length: children }, (_, c) => ({
-        queue: "leaf",
-        payload: `l${p}.${c}`,
-      })),
-    })),
-  };
-}
 
 /** `bigFlow` with an invalid queue name on its last leaf: refused only once its check reaches it. */
 function failingFlow(parents: number, children: number, rootJobId: string): FlowJob {

@@ -10,10 +10,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
-import type { FlowJob } from "../../src/queue/flows.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { liveState } from "../reliability/lib/audit.js";
+import { flowOf } from "./flow-fixtures.js";
 import {
   FAIL_FAST,
   memoryAndFileStores,
@@ -22,19 +22,6 @@ import {
   turns,
   watch,
 } from "./helpers.js";
-
-/** A flow of `children` leaves under a root holding `jobId`; a bad queue name on the last leaf fails it once its check reaches it. */
-function flowOf(jobId: string, children: number, fails = false): FlowJob {
-  return {
-    queue: "root",
-    payload: "r",
-    options: { jobId },
-    children: Array.from({ length: children }, (_, i) => ({
-      queue: fails && i === children - 1 ? (42 as unknown as string) : "leaf",
-      payload: `l${i}`,
-    })),
-  };
-}
 
 const OFFLOAD = 1024;
 const KINDS = ["enqueue", "enqueueMany", "offloaded enqueue", "enqueueFlow"] as const;

@@ -8,25 +8,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DuplicateJobIdError } from "../../src/errors.js";
-import type { FlowJob } from "../../src/queue/flows.js";
 import type { Queue } from "../../src/queue/queue.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import { flowOf } from "./flow-fixtures.js";
 import { memoryAndFileStores, openTestQueue, rejection, turns, watch } from "./helpers.js";
-
-/** A flow of `children` leaves under a root holding `jobId`; a bad queue name on the last leaf fails it once its check reaches it. */
-function flowOf(jobId: string, children: number, fails = false): FlowJob {
-  return {
-    queue: "root",
-    payload: "r",
-    options: { jobId },
-    children: Array.from({ length: children }, (_, i) => ({
-      queue: fails && i === children - 1 ? (42 as unknown as string) : "leaf",
-      payload: `l${i}`,
-    })),
-  };
-}
 
 async function assertReplays(queue: Queue, store: ObjectStore): Promise<void> {
   assert.deepEqual(auditState(liveState(queue)), []);
