@@ -24,6 +24,13 @@ export interface RequestContexts {
    * it, callers run `handle` in `context.with(of(request), handle)`.
    */
   serve<T>(request: number, handle: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `handle` as request number `request` the way this run's requests
+   * run: {@link serve} with server spans, else inside `of(request)`.
+   */
+  run<T>(request: number, handle: () => Promise<T>): Promise<T>;
+  /** Whether request number `request` is one the parent-based sampler records (its context's span is sampled). */
+  sampled(request: number): boolean;
   shutdown(): Promise<void>;
 }
 
@@ -66,18 +73,21 @@ export function requestContexts(share: number, serverSpans = false): RequestCont
   const of = (request: number): Context => (request % every === 0 ? sampled : unsampled);
   const servers = serverSpans ? benchTracerProvider(share) : undefined;
   const server = servers?.getTracer("bench-http");
+  const serve = async <T>(request: number, handle: () => Promise<T>): Promise<T> => {
+    if (server === undefined) throw new Error("`serve` needs request contexts with server spans");
+    const parent = of(request);
+    const span = server.startSpan("POST /jobs", { kind: SpanKind.SERVER }, parent);
+    try {
+      return await context.with(trace.setSpan(parent, span), handle);
+    } finally {
+      span.end();
+    }
+  };
   return {
     of,
-    async serve(request, handle) {
-      if (server === undefined) throw new Error("`serve` needs request contexts with server spans");
-      const parent = of(request);
-      const span = server.startSpan("POST /jobs", { kind: SpanKind.SERVER }, parent);
-      try {
-        return await context.with(trace.setSpan(parent, span), handle);
-      } finally {
-        span.end();
-      }
-    },
+    serve,
+    run: server === undefined ? (request, handle) => context.with(of(request), handle) : serve,
+    sampled: (request) => request % every === 0,
     async shutdown() {
       recording.end();
       await Promise.all([provider.shutdown(), servers?.shutdown()]);

@@ -9,39 +9,88 @@ import {
   enqueuePhase,
 } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
+import { requestContexts } from "../lib/request-contexts.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
+import { benchTelemetry, type TelemetryParams, telemetryParams } from "../lib/telemetry.js";
+import { assertTelemetry, type ExpectedEnqueueSpans } from "../lib/telemetry-check.js";
 import { openOptions, type Workload } from "../lib/workload.js";
 
 const QUEUE = "e2e";
 
 const cpuMicros = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
 
+/** How handler runs' spans are sampled (they have no parent span in a worker). */
+type HandlerSampling = "linked" | "ratio";
+
+export interface TaqubaEndToEndParams extends EndToEndParams, TelemetryParams {
+  /**
+   * With traces: `linked` records the handler span of exactly the jobs whose
+   * enqueue span was sampled (a root sampler that follows the span's link to
+   * its enqueue); `ratio` leaves handler spans to `ParentBased(TraceIdRatio)`
+   * alone, so a random share of them is recorded, mostly of jobs whose
+   * enqueue was not traced.
+   */
+  handlerSampling: HandlerSampling;
+}
+
+function handlerSamplingArg(value: string): HandlerSampling {
+  if (value !== "linked" && value !== "ratio")
+    throw new Error(`Expected \`--handler-sampling\` to be linked or ratio, got "${value}"`);
+  return value;
+}
+
+/** Jobs of enqueue call number `call` (one per call from producers, else batches in order). */
+function jobsOfCall(params: EndToEndParams, call: number): number {
+  return params.producers > 0 ? 1 : Math.min(params.batch, params.jobs - call * params.batch);
+}
+
 /** The comparison workload (same as the peers run): enqueue N in batches, process with C. */
-export const endToEnd: Workload<EndToEndParams> = {
+export const endToEnd: Workload<TaqubaEndToEndParams> = {
   name: "end_to_end",
   describe:
     "enqueue N in batches (or one per call from --producers=P), then process with concurrency C (the peer comparison workload)",
-  params: (args: Args) => endToEndParams(args),
-  async run(kind: StoreKind, params: EndToEndParams): Promise<BenchResult[]> {
+  params: (args: Args) => ({
+    ...endToEndParams(args),
+    ...telemetryParams(args),
+    handlerSampling: handlerSamplingArg(args.string("handler-sampling", "linked")),
+  }),
+  async run(kind: StoreKind, params: TaqubaEndToEndParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
+    const requests = requestContexts(params.requests, params.requestSpans);
     try {
-      const queue = await Queue.open(bench.store, "bench/end-to-end", openOptions(params.flushMs));
+      const otel = benchTelemetry(
+        params.telemetry,
+        params.traceSample,
+        params.requireParent,
+        params.handlerSampling === "linked",
+      );
+      const queue = await Queue.open(bench.store, "bench/end-to-end", {
+        ...openOptions(params.flushMs),
+        ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
+      });
       resetTraffic(bench);
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
+      const one = () => queue.enqueue(QUEUE, payload);
+      const many = (n: number) =>
+        queue.enqueueBatch(
+          QUEUE,
+          Array.from({ length: n }, () => payload),
+        );
+      // Each enqueue call is one request of a traced application, numbered in
+      // the order the calls start.
+      let calls = 0;
       const batchLatency = new LatencyRecorder();
       const enqueueCpu0 = process.cpuUsage();
       const enqueueStart = performance.now();
       await enqueuePhase(
         params,
-        {
-          one: () => queue.enqueue(QUEUE, payload),
-          many: (n) =>
-            queue.enqueueBatch(
-              QUEUE,
-              Array.from({ length: n }, () => payload),
-            ),
-        },
+        requests === undefined
+          ? { one, many }
+          : {
+              one: () => requests.run(calls++, one),
+              many: (n) => requests.run(calls++, () => many(n)),
+            },
         batchLatency,
       );
       const enqueueCpu = process.cpuUsage(enqueueCpu0);
@@ -63,6 +112,17 @@ export const endToEnd: Workload<EndToEndParams> = {
       const processCpu = process.cpuUsage(processCpu0);
       const traffic = trafficOf(bench, params.jobs);
       await queue.close();
+      // After close: the queue's job counters are flushed into the SDK's.
+      const observed = await otel.observe();
+      await otel.shutdown();
+      assertTelemetry(observed, {
+        jobs: params.jobs,
+        metrics: params.telemetry === "metrics" || params.telemetry === "both",
+        traces: params.telemetry === "traces" || params.telemetry === "both",
+        enqueueSpans: expectedEnqueueSpans(params, requests?.sampled),
+        handlerSpans:
+          params.handlerSampling === "linked" ? "linked" : { ratio: params.traceSample },
+      });
       const enqueueSeconds = (processStart - enqueueStart) / 1_000;
       const processSeconds = (end - processStart) / 1_000;
       return [
@@ -83,11 +143,37 @@ export const endToEnd: Workload<EndToEndParams> = {
             // The process's CPU (user + system, all threads) per job in each phase.
             enqueueCpuMicrosPerJob: cpuMicros(enqueueCpu) / params.jobs,
             processCpuMicrosPerJob: cpuMicros(processCpu) / params.jobs,
+            // What the telemetry reported (checked above against the set-up).
+            enqueueSpans: observed.spans.producer,
+            handlerSpans: observed.spans.consumer,
+            linkedHandlerSpans: observed.spans.linkedToExported,
+            metricPoints: observed.metrics.points,
           },
         },
       ];
     } finally {
+      await requests?.shutdown();
       await bench.cleanup();
     }
   },
 };
+
+/** Enqueue spans the set-up implies: those of sampled requests, none, or a ratio of root spans. */
+function expectedEnqueueSpans(
+  params: TaqubaEndToEndParams,
+  sampled: ((request: number) => boolean) | undefined,
+): ExpectedEnqueueSpans {
+  const calls = params.producers > 0 ? params.jobs : Math.ceil(params.jobs / params.batch);
+  if (sampled === undefined)
+    return params.requireParent ? { exact: 0, jobs: 0 } : { ratio: params.traceSample, calls };
+  // A sampled request's enqueue records its span whatever the ratio (parent-based); an
+  // unsampled one's is sampled out, or not started with requireParentSpan.
+  let exact = 0;
+  let jobs = 0;
+  for (let call = 0; call < calls; call++)
+    if (sampled(call)) {
+      exact++;
+      jobs += jobsOfCall(params, call);
+    }
+  return { exact, jobs };
+}

@@ -6,25 +6,10 @@ import { LatencyRecorder } from "../lib/latency.js";
 import { requestContexts } from "../lib/request-contexts.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
 import { createBenchStore, resetTraffic, type StoreKind, trafficOf } from "../lib/stores.js";
-import { benchTelemetry, TELEMETRY_MODES, type TelemetryMode } from "../lib/telemetry.js";
+import { benchTelemetry, type TelemetryParams, telemetryParams } from "../lib/telemetry.js";
 import { flushMsArg, openOptions, type Workload } from "../lib/workload.js";
 
-function telemetryArg(value: string): TelemetryMode {
-  const mode = TELEMETRY_MODES.find((m) => m === value);
-  if (mode === undefined)
-    throw new Error(
-      `Expected \`--telemetry\` to be one of ${TELEMETRY_MODES.join(", ")}, got "${value}"`,
-    );
-  return mode;
-}
-
-function traceSampleArg(value: number): number {
-  if (!(value >= 0 && value <= 1))
-    throw new Error(`Expected \`--trace-sample\` to be a ratio from 0 to 1, got ${value}`);
-  return value;
-}
-
-export interface SingleEnqueueParams {
+export interface SingleEnqueueParams extends TelemetryParams {
   jobs: number;
   /** Closed-loop producers, each awaiting its own `enqueue` before sending the next. */
   producers: number;
@@ -32,27 +17,6 @@ export interface SingleEnqueueParams {
   /** Jobs enqueued before the measured phase (JIT warm-up), into another queue. */
   warmup: number;
   flushMs?: number;
-  /** OpenTelemetry on the queue (`off`, `metrics`, `traces`, `both`), to measure its cost. */
-  telemetry: TelemetryMode;
-  /** Share of traces the tracer samples, 0 to 1 (with traces on). */
-  traceSample: number;
-  /** `telemetry.requireParentSpan`. */
-  requireParent: boolean;
-  /**
-   * When above 0, every enqueue runs inside a request's context, as in a
-   * traced web app: this share of requests has a recording (sampled) span,
-   * the others an unsampled, non-recording one (what a parent-based sampler
-   * leaves them); an AsyncLocalStorage context manager is registered. 0: no
-   * context at all (then no enqueue has a parent span).
-   */
-  requests: number;
-  /**
-   * With `requests`: each request also runs inside a server span started and
-   * ended around it, as an HTTP instrumentation does (recorded for the
-   * sampled share, non-recording for the rest): the baseline of an
-   * application that traces its requests.
-   */
-  requestSpans: boolean;
 }
 
 const QUEUE = "single";
@@ -72,11 +36,7 @@ export const singleEnqueue: Workload<SingleEnqueueParams> = {
     payloadBytes: args.number("payload", 64),
     warmup: args.number("warmup", 20_000),
     flushMs: flushMsArg(args),
-    telemetry: telemetryArg(args.string("telemetry", "off")),
-    traceSample: traceSampleArg(args.number("trace-sample", 1)),
-    requireParent: args.flag("require-parent"),
-    requests: args.number("requests", 0),
-    requestSpans: args.flag("request-spans"),
+    ...telemetryParams(args),
   }),
   async run(kind: StoreKind, params: SingleEnqueueParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

@@ -13,6 +13,11 @@ import { requestContexts } from "../../bench/lib/request-contexts.js";
 import { type BenchResult, parseResults, RESULT_PREFIX } from "../../bench/lib/result.js";
 import { ArrivalSchedule, parseSchedule } from "../../bench/lib/schedule.js";
 import { parseStoreKind } from "../../bench/lib/stores.js";
+import {
+  assertTelemetry,
+  type ExpectedTelemetry,
+  telemetryMismatches,
+} from "../../bench/lib/telemetry-check.js";
 import { findWorkload } from "../../bench/workloads/index.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { radosgwAvailability } from "../servers/radosgw.js";
@@ -214,6 +219,42 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.match(report, /\| memory \| 500 \| 8 \|/);
   });
 
+  it("end_to_end traces a sampled request's jobs through to their handlers and counts every job", async () => {
+    const [r] = await run("end_to_end", "memory", [
+      "--jobs=400",
+      "--producers=8",
+      "--concurrency=8",
+      "--telemetry=both",
+      "--trace-sample=0.1",
+      "--require-parent",
+      "--requests=0.1",
+      "--request-spans",
+    ]);
+    assert.equal(r?.jobs, 400);
+    // One request in 10 is sampled: its enqueue and its handler run are recorded, linked.
+    assert.equal(r?.metrics.enqueueSpans, 40);
+    assert.equal(r?.metrics.handlerSpans, 40);
+    assert.equal(r?.metrics.linkedHandlerSpans, 40);
+    // enqueued, claimed, completed, wait and duration: one point each for the one queue.
+    assert.equal(r?.metrics.metricPoints, 5);
+    assert.ok((r?.metrics.processCpuMicrosPerJob ?? 0) > 0);
+    const [off] = await run("end_to_end", "memory", ["--jobs=100", "--producers=4"]);
+    assert.equal(off?.metrics.enqueueSpans, 0);
+    assert.equal(off?.metrics.metricPoints, 0);
+  });
+
+  it("end_to_end leaves handler spans to the ratio with --handler-sampling=ratio", async () => {
+    const [r] = await run("end_to_end", "memory", [
+      "--jobs=300",
+      "--producers=4",
+      "--telemetry=traces",
+      "--handler-sampling=ratio",
+    ]);
+    assert.equal(r?.metrics.enqueueSpans, 300, "every enqueue traced at ratio 1");
+    assert.equal(r?.metrics.handlerSpans, 300);
+    assert.equal(r?.metrics.metricPoints, 0, "metrics off");
+  });
+
   it("single_enqueue runs each request in a server span with --request-spans", async () => {
     const [r] = await run("single_enqueue", "memory", [
       "--jobs=400",
@@ -258,6 +299,52 @@ describe("bench helpers", { timeout: 180_000 }, () => {
     } finally {
       await requests.shutdown();
     }
+  });
+
+  it("finds telemetry that did not report what its set-up implies", () => {
+    const expected: ExpectedTelemetry = {
+      jobs: 100,
+      metrics: true,
+      traces: true,
+      enqueueSpans: { exact: 10, jobs: 10 },
+      handlerSpans: "linked",
+    };
+    const totals = new Map([
+      ["taquba.jobs.enqueued", 100],
+      ["taquba.jobs.claimed", 100],
+      ["taquba.jobs.completed", 100],
+      ["taquba.job.wait", 100],
+      ["taquba.job.duration", 100],
+    ]);
+    const spans = {
+      producer: 10,
+      producerJobs: 10,
+      consumer: 10,
+      linkedToExported: 10,
+      linkedElsewhere: 0,
+      other: 0,
+    };
+    assert.deepEqual(telemetryMismatches({ spans, metrics: { points: 5, totals } }, expected), []);
+    const short = {
+      spans: { ...spans, consumer: 9, linkedToExported: 9 },
+      metrics: { points: 5, totals },
+    };
+    assert.deepEqual(telemetryMismatches(short, expected), [
+      "9 handler spans, expected one per traced job (10)",
+    ]);
+    assert.throws(() => assertTelemetry(short, expected), /did not report what the set-up implies/);
+    const uncounted = new Map(totals).set("taquba.jobs.completed", 99);
+    assert.deepEqual(
+      telemetryMismatches({ spans, metrics: { points: 5, totals: uncounted } }, expected),
+      ["taquba.jobs.completed: 99, expected 100"],
+    );
+    assert.deepEqual(
+      telemetryMismatches(
+        { spans, metrics: { points: 5, totals } },
+        { ...expected, metrics: false, traces: false },
+      ),
+      ["5 metric points with metrics off", "20 spans with traces off"],
+    );
   });
 
   it("parses counts with suffixes and rejects junk", () => {
