@@ -13,7 +13,11 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { silentLogger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
-import { formatTraceParent, parseTraceParent } from "../../src/queue/telemetry/traceparent.js";
+import {
+  formatTraceParent,
+  isSampledTraceParent,
+  parseTraceParent,
+} from "../../src/queue/telemetry/traceparent.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
@@ -337,12 +341,84 @@ describe("traces", { timeout: 60_000 }, () => {
       formatTraceParent(enqueue!.spanContext()),
     );
     await work(queue, "q", 2, async () => {});
+    // Only the traced job's run has a span (its producer's context is sampled), linked to the enqueue's.
     const runs = named(exporter.getFinishedSpans(), "process q");
-    assert.equal(runs.length, 2, "handler runs are traced either way");
-    const linked = runs.find((r) => r.attributes["messaging.message.id"] === inside);
-    assert.equal(linked?.links[0]?.context.spanId, enqueue!.spanContext().spanId);
-    const unlinked = runs.find((r) => r.attributes["messaging.message.id"] === alone);
-    assert.equal(unlinked?.links.length, 0);
+    assert.deepEqual(
+      runs.map((r) => r.attributes["messaging.message.id"]),
+      [inside],
+    );
+    assert.equal(runs[0]!.links.length, 1);
+    assert.equal(runs[0]!.links[0]!.context.traceId, enqueue!.spanContext().traceId);
+    assert.equal(runs[0]!.links[0]!.context.spanId, enqueue!.spanContext().spanId);
+    await queue.close();
+  });
+
+  it("requireParentSpan: a handler run starts a span only for a job whose traceparent is sampled", async () => {
+    const { exporter, tracerProvider } = tracing();
+    // Counts the handler spans started, recorded or not.
+    const started: string[] = [];
+    const counting = {
+      getTracer(name: string, version?: string, options?: object) {
+        const tracer = tracerProvider.getTracer(name, version, options);
+        return {
+          startSpan: (...args: Parameters<typeof tracer.startSpan>) => {
+            started.push(args[0]);
+            return tracer.startSpan(...args);
+          },
+          startActiveSpan: tracer.startActiveSpan.bind(tracer),
+        };
+      },
+    };
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider: counting, metrics: false, requireParentSpan: true },
+    });
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const sampledParent = { traceId, spanId: "00f067aa0ba902b7", traceFlags: 1 };
+    const unsampledParent = { traceId, spanId: "00f067aa0ba902b8", traceFlags: 0 };
+    // Contexts from another producer, as headers: enqueues outside a span start no span of their own.
+    const sampled = await queue.enqueue("q", "sampled", {
+      headers: { traceparent: formatTraceParent(sampledParent) },
+    });
+    await queue.enqueue("q", "unsampled", {
+      headers: { traceparent: formatTraceParent(unsampledParent) },
+    });
+    // Another version's form with more fields, unsampled: parsed, still no span.
+    await queue.enqueue("q", "unsampled, later version", {
+      headers: { traceparent: `cc-${traceId}-00f067aa0ba902b9-00-more` },
+    });
+    await queue.enqueue("q", "without context");
+    assert.deepEqual(started, []);
+    await work(queue, "q", 4, async () => {});
+    assert.deepEqual(started, ["process q"], "one handler span started, for the sampled job");
+    const runs = named(exporter.getFinishedSpans(), "process q");
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.attributes["messaging.message.id"], sampled);
+    assert.deepEqual(
+      runs[0]!.links.map((link) => [link.context.traceId, link.context.spanId]),
+      [[traceId, sampledParent.spanId]],
+    );
+    assert.deepEqual(named(exporter.getFinishedSpans(), "enqueue q"), []);
+    await queue.close();
+  });
+
+  it("without requireParentSpan, every handler run starts a span, with or without a context", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const unsampled = await queue.enqueue("q", "unsampled", {
+      headers: {
+        traceparent: formatTraceParent({
+          traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+          spanId: "00f067aa0ba902b7",
+          traceFlags: 0,
+        }),
+      },
+    });
+    await work(queue, "q", 1, async () => {});
+    const runs = named(exporter.getFinishedSpans(), "process q");
+    assert.deepEqual(
+      runs.map((r) => r.attributes["messaging.message.id"]),
+      [unsampled],
+    );
     await queue.close();
   });
 
@@ -403,5 +479,25 @@ describe("traceparent", { timeout: 10_000 }, () => {
       "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
     ])
       assert.equal(parseTraceParent(bad), undefined, String(bad));
+  });
+
+  it("tells a sampled context from an unsampled or invalid one", () => {
+    const header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (const sampled of [
+      header,
+      `${header.slice(0, 53)}ff`,
+      ` ${header}\t`,
+      `01${header.slice(2)}-x`,
+    ])
+      assert.equal(isSampledTraceParent(sampled), true, sampled);
+    for (const not of [
+      `${header.slice(0, 53)}00`,
+      `${header.slice(0, 53)}fe`,
+      `01${header.slice(2, 53)}00-x`,
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      `${header.slice(0, 53)}0A`,
+      "garbage",
+    ])
+      assert.equal(isSampledTraceParent(not), false, not);
   });
 });

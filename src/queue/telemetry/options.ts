@@ -31,7 +31,7 @@ export interface TracerProviderLike {
  * cost, sampled or not (3–4 µs on the bench machine, a third to a half of an
  * in-memory enqueue): sample traces with a parent-based sampler and set
  * {@link TelemetryOptions.requireParentSpan} so that only enqueues inside a
- * sampled request start a span.
+ * sampled request, and the handler runs of their jobs, start a span.
  *
  * @example
  * ```ts
@@ -55,12 +55,16 @@ export interface TelemetryOptions {
    */
   traces?: boolean;
   /**
-   * Start an enqueue's span only inside a recording span (say, a request
-   * being traced): an enqueue outside one then costs nothing, its job carries
-   * no trace context, and its handler's span has no link. Handler spans are
-   * started either way. With a parent-based sampler this keeps the span cost
-   * to the enqueues of sampled requests: an unsampled request's span does not
-   * record, so its enqueues start none.
+   * Start spans only inside a sampled trace: an enqueue's span only inside a
+   * recording span (say, a request being traced), and a handler run's span
+   * only when its job carries a `traceparent` with the sampled flag (its
+   * producer's span was sampled). An enqueue outside a recording span then
+   * costs nothing and its job carries no trace context, so its handler run
+   * starts no span either (one header lookup). With a parent-based sampler
+   * this keeps the span cost to the enqueues of sampled requests and the
+   * handler runs of their jobs: an unsampled request's span does not record,
+   * so its enqueues start none. Without it every handler run starts a span
+   * (whether the SDK samples it is the SDK's decision).
    * @default false
    * @example
    * ```ts

@@ -71,3 +71,17 @@ function parseWritten(value: string): TraceParent | undefined {
   };
   return isValidTraceContext(parent) ? parent : undefined;
 }
+
+/**
+ * Whether `value` is a valid `traceparent` with the sampled flag set. What
+ * taquba writes is answered from its flags digit before anything is sliced
+ * (an unsampled context costs no parse); anything else is parsed.
+ */
+export function isSampledTraceParent(value: string): boolean {
+  if (value.length === 55 && value.charCodeAt(52) === 0x2d) {
+    const low = hexDigit(value.charCodeAt(54));
+    if (low >= 0 && (low & 1) === 0) return false;
+  }
+  const parent = parseTraceParent(value);
+  return parent !== undefined && (parent.traceFlags & 1) === 1;
+}

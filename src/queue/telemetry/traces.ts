@@ -5,7 +5,9 @@
  * span and active while the handler runs, so the handler's own spans nest
  * under it. An enqueue costs one span: its attributes are made once per
  * queue, and a span the SDK samples out is neither annotated, ended, nor
- * written into the job.
+ * written into the job. With `requireParentSpan` both ends start a span only
+ * inside a sampled trace: an enqueue inside a recording span, a handler run
+ * of a job whose `traceparent` is sampled.
  */
 import type { Span, SpanContext, SpanOptions, Tracer } from "@opentelemetry/api";
 import type { EnqueueTrace, Tracing } from "../instrument.js";
@@ -13,7 +15,7 @@ import type { Headers } from "../state.js";
 import { encodeTraceContext, type TraceContext } from "../trace-context.js";
 import type { Claim } from "../types.js";
 import type { OtelApi } from "./load.js";
-import { parseTraceParent, TRACEPARENT, TRACESTATE } from "./traceparent.js";
+import { isSampledTraceParent, parseTraceParent, TRACEPARENT, TRACESTATE } from "./traceparent.js";
 
 const SYSTEM = "taquba";
 /** The sampled bit of W3C trace flags (`TraceFlags.SAMPLED`). */
@@ -169,6 +171,13 @@ export class QueueTracing implements Tracing {
   }
 
   handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
+    // The mirror of the enqueue rule: with `requireParentSpan`, only a job
+    // whose producer's context was sampled gets a span. Most jobs carry no
+    // context: one header lookup and the handler runs untouched.
+    if (this.#requireParentSpan) {
+      const traceparent = claim.headers[TRACEPARENT];
+      if (traceparent === undefined || !isSampledTraceParent(traceparent)) return run();
+    }
     const api = this.#api;
     const report = this.#report;
     let span: Span;
