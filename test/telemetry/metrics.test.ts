@@ -2,11 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { lifecycleOf, type Observers, type Transition } from "../../src/queue/observe.js";
+import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { mustClaim, openTestQueue } from "../queue/helpers.js";
 import { collect, type Points, TestReader } from "./sdk.js";
+
+/** The commit boundary's observers, through the test-only hook. */
+function observersOf(queue: Queue): Observers {
+  return (queue as unknown as Record<symbol, () => Observers>)[Symbol.for("taquba.observers")]!();
+}
 
 /** The value of `name` at exactly these attributes (undefined when not reported). */
 function valueAt(points: Points, name: string, attributes: Record<string, unknown>): unknown {
@@ -127,6 +134,169 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.ok(estimateRequestCost(requests.counts) > 0);
     assert.equal(valueAt(points, "taquba.log.epoch", { queue: "*", path: "q" }), 1);
     assert.ok((valueAt(points, "taquba.log.wal_backlog", { queue: "*", path: "q" }) as number) > 0);
+    await queue.close();
+  });
+
+  it("counting from transitions gives what lifecycleOf's steps give, expiries then their outcomes included", async () => {
+    const store = new FaultStore(new MemoryStore());
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const { queue, clock } = await openTestQueue(
+      {
+        defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2 },
+        telemetry: { meterProvider, traces: false },
+      },
+      store,
+    );
+    // Hears what the metrics hear, batch by batch.
+    const batches: { transitions: readonly Transition[]; enqueued: Map<string, number> }[] = [];
+    observersOf(queue).add({
+      eachEnqueue: false,
+      committed(transitions, enqueued) {
+        batches.push({ transitions: [...transitions], enqueued: new Map(enqueued?.byQueue()) });
+      },
+    });
+    const [a, , , d] = await queue.enqueueBatch("work", ["a", "b", "c", "d", "e", "f"]);
+    await queue.enqueueMany("other", [{ payload: "x" }, { payload: "y" }, { payload: "z" }]);
+    clock.advance(1_500);
+    const a1 = await mustClaim(queue, "work", 1_000);
+    assert.equal(a1.id, a);
+    // b: fails once, then its last attempt's lease runs out: expired, then dead.
+    const b1 = await mustClaim(queue, "work");
+    clock.advance(200);
+    await queue.nack(b1, "once");
+    const b2 = await mustClaim(queue, "work", 1_000);
+    assert.equal(b2.id, b1.id);
+    const c1 = await mustClaim(queue, "work");
+    clock.advance(300);
+    await queue.ack(c1);
+    assert.equal(await queue.cancel(d!), "removed");
+    clock.advance(800);
+    // a's lease (first attempt) and b's (last attempt) run out in one pass: retried and dead.
+    await queue.reapNow();
+    assert.equal((await queue.getJob(b1.id))?.status, "dead");
+    clock.advance(50);
+    const a2 = await mustClaim(queue, "work");
+    assert.equal(a2.id, a);
+    const x = await mustClaim(queue, "other");
+    const y = await mustClaim(queue, "other");
+    const z = await mustClaim(queue, "other", 1_000);
+    clock.advance(400);
+    // Settled together, in one log batch: an ack, a dead-letter, a release, a transaction's ack.
+    const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+    const settled = [
+      queue.ack(a2),
+      queue.deadLetter(x, "poison"),
+      queue.release(y),
+      queue.transaction((tx) => {
+        tx.ack(z);
+        tx.enqueue("other", "w");
+      }),
+    ];
+    await hold.whenHeld();
+    hold.release();
+    await Promise.all(settled);
+    // e: its first attempt's lease runs out alone: expired, then retried; f: given back unrun.
+    const e1 = await mustClaim(queue, "work", 100);
+    clock.advance(150);
+    await queue.reapNow();
+    await queue.release(await mustClaim(queue, "work"));
+    await queue.flush();
+    assert.ok(
+      batches.some(({ transitions }) => transitions.length >= 4),
+      "some batch holds several settlements",
+    );
+    assert.equal((await queue.getJob(e1.id))?.status, "pending");
+
+    // What the metrics counted before this change: lifecycleOf's steps of each batch.
+    const counters = new Map<string, number>();
+    const count = (name: string, queueName: string, n = 1) => {
+      const key = `${name} ${queueName}`;
+      counters.set(key, (counters.get(key) ?? 0) + n);
+    };
+    const values = new Map<string, number[]>();
+    const record = (name: string, attributes: Record<string, string>, ms: number) => {
+      const key = `${name} ${JSON.stringify(sorted(attributes))}`;
+      values.set(key, [...(values.get(key) ?? []), ms / 1_000]);
+    };
+    const names: Record<string, string> = { dead: "dead_lettered" };
+    const kinds = [
+      "enqueued",
+      "claimed",
+      "completed",
+      "retried",
+      "dead",
+      "expired",
+      "cancelled",
+      "released",
+    ];
+    for (const batch of batches) {
+      for (const [queueName, n] of batch.enqueued) count("enqueued", queueName, n);
+      let expired: string | undefined;
+      for (const step of lifecycleOf(batch.transitions)) {
+        // Steps the metrics have no counter for (if any) are left out.
+        if (!kinds.includes(step.kind)) continue;
+        count(names[step.kind] ?? step.kind, step.queue);
+        const duration = (outcome: string, claimedAt: number | undefined) => {
+          if (claimedAt !== undefined)
+            record("taquba.job.duration", { queue: step.queue, outcome }, step.at - claimedAt);
+        };
+        switch (step.kind) {
+          case "claimed":
+            record("taquba.job.wait", { queue: step.queue }, step.at - step.enqueuedAt);
+            break;
+          case "completed":
+            duration("completed", step.claimedAt);
+            break;
+          case "expired":
+            duration("expired", step.claimedAt);
+            expired = step.id;
+            break;
+          case "retried":
+            if (expired !== step.id) duration("retried", step.claimedAt);
+            break;
+          case "dead":
+            if (expired !== step.id) duration("dead_lettered", step.claimedAt);
+            break;
+        }
+      }
+    }
+    // The workload covers each counter and outcome.
+    for (const kind of ["claimed", "completed", "retried", "dead_lettered", "expired"])
+      assert.ok(
+        [...counters.keys()].some((k) => k.startsWith(`${kind} `)),
+        kind,
+      );
+    assert.equal(counters.get("expired work"), 3);
+    assert.equal(counters.get("dead_lettered work"), 1);
+    assert.equal(counters.get("cancelled work"), 1);
+    assert.equal(counters.get("released other"), 1);
+
+    const points = await collect(reader);
+    for (const [key, n] of counters) {
+      const [name, queueName] = key.split(" ") as [string, string];
+      assert.equal(valueAt(points, `taquba.jobs.${name}`, { queue: queueName }), n, key);
+    }
+    let reported = 0;
+    for (const name of ["taquba.jobs.enqueued", "taquba.jobs.claimed", "taquba.jobs.completed"])
+      reported += (points.get(name) ?? []).length;
+    assert.equal(
+      reported,
+      [...counters.keys()].filter((k) => /^(enqueued|claimed|completed) /.test(k)).length,
+    );
+    for (const [key, seconds] of values) {
+      const [name, json] = [key.slice(0, key.indexOf(" ")), key.slice(key.indexOf(" ") + 1)];
+      const attributes = Object.fromEntries(JSON.parse(json) as [string, string][]);
+      const h = histogram(points, name, attributes);
+      assert.equal(h.count, seconds.length, key);
+      assert.ok(Math.abs(h.sum! - seconds.reduce((x, y) => x + y, 0)) < 1e-9, key);
+      assert.equal(h.min, Math.min(...seconds), key);
+      assert.equal(h.max, Math.max(...seconds), key);
+    }
+    const histograms = ["taquba.job.wait", "taquba.job.duration"].flatMap(
+      (name) => points.get(name) ?? [],
+    );
+    assert.equal(histograms.length, values.size);
     await queue.close();
   });
 

@@ -5,8 +5,10 @@
  * counted in plain numbers per queue, and the counts are added to the SDK's
  * counters when it collects (and when the queue closes), so a collection sees
  * every durable step exactly. Enqueues, most of the traffic, come counted
- * by queue from the commit boundary (or are counted from their records). Histograms record every value, with attribute
- * objects made once per queue. Gauges of queue depth and oldest pending age,
+ * by queue from the commit boundary (or are counted from their records); the
+ * other steps are counted from their transitions, with no object made per
+ * job. Histograms record every value, with attribute objects made once per
+ * queue (and outcome). Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
  */
@@ -22,13 +24,7 @@ import type { LogStats } from "../../log/index.js";
 import { type RequestPrices, requestCosts } from "../../store/request-prices.js";
 import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
-import {
-  type CommitObserver,
-  type EnqueueCounts,
-  type LifecycleStep,
-  lifecycleOf,
-  type Transition,
-} from "../observe.js";
+import type { CommitObserver, EnqueueCounts, JobBefore, Transition } from "../observe.js";
 import { Tag } from "../records/tags.js";
 import type { QueueStats } from "../types.js";
 
@@ -54,7 +50,16 @@ const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
 export const ALL_QUEUES = "*";
 
 type Outcome = "completed" | "retried" | "dead_lettered" | "expired";
-type StepKind = LifecycleStep["kind"];
+/** The life-cycle steps counted (as `lifecycleOf` names them), one counter each. */
+type StepKind =
+  | "enqueued"
+  | "claimed"
+  | "completed"
+  | "retried"
+  | "dead"
+  | "expired"
+  | "cancelled"
+  | "released";
 const STEP_KINDS: readonly StepKind[] = [
   "enqueued",
   "claimed",
@@ -71,6 +76,8 @@ interface Tally {
   readonly queue: string;
   /** `{ queue }`, made once: recording allocates nothing. */
   readonly attributes: Attributes;
+  /** `{ queue, outcome }` of the duration histogram, made once. */
+  readonly outcomes: Readonly<Record<Outcome, Attributes>>;
   readonly counts: Record<StepKind, number>;
   /** Whether any count is above zero. */
   dirty: boolean;
@@ -86,8 +93,6 @@ export class QueueMetrics implements CommitObserver {
   readonly #duration: Histogram;
   readonly #observables: Observable[];
   readonly #callback = (result: BatchObservableResult): void => this.#collect(result);
-  /** Attribute objects by queue and outcome, made once: recording allocates nothing. */
-  readonly #attributes = new Map<string, Attributes>();
   /** Steps not yet added to the SDK's counters, by queue. */
   readonly #tallies = new Map<string, Tally>();
 
@@ -158,9 +163,10 @@ export class QueueMetrics implements CommitObserver {
   readonly eachEnqueue = false;
 
   committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
-    // Enqueues (most transitions) are counted by queue at the commit
-    // boundary, or here from their records, with no step made; the rest go
-    // through the life-cycle steps.
+    // Enqueues (most transitions) come counted by queue from the commit
+    // boundary, or are counted here from their records. Every other step is
+    // counted straight from its transition, as `lifecycleOf` would make it,
+    // without a step object per job: this runs for every claim and ack.
     let last: Tally | undefined;
     if (enqueued !== undefined)
       for (const [queue, n] of enqueued.byQueue()) {
@@ -168,7 +174,6 @@ export class QueueMetrics implements CommitObserver {
         last.counts.enqueued += n;
         last.dirty = true;
       }
-    let rest: Transition[] | undefined;
     for (const transition of transitions) {
       const record = transition.record;
       const queue =
@@ -177,49 +182,62 @@ export class QueueMetrics implements CommitObserver {
           : record.tag === Tag.ScheduleFire
             ? record.job?.queue
             : undefined;
-      if (queue === undefined) {
-        rest ??= [];
-        rest.push(transition);
+      if (queue !== undefined) {
+        if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+        last.counts.enqueued++;
+        last.dirty = true;
         continue;
       }
-      if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
-      last.counts.enqueued++;
-      last.dirty = true;
+      const job = transition.job;
+      if (job === undefined) continue;
+      if (last === undefined || last.queue !== job.queue) last = this.#tallyOf(job.queue);
+      this.#countStep(last, transition, job);
     }
-    if (rest !== undefined) this.#count(lifecycleOf(rest));
   }
 
-  #count(steps: readonly LifecycleStep[]): void {
-    let last: Tally | undefined;
-    let expired: string | undefined;
-    for (const step of steps) {
-      const tally =
-        last !== undefined && last.queue === step.queue ? last : this.#tallyOf(step.queue);
-      last = tally;
-      tally.counts[step.kind]++;
+  /**
+   * Counts the steps of one transition on a job (not an enqueue), as
+   * `lifecycleOf` makes them: a lease expiry is an `expired` step (its
+   * duration recorded as "expired") followed by its outcome, whose own
+   * duration is then not recorded again.
+   */
+  #countStep(tally: Tally, transition: Transition, job: JobBefore): void {
+    const { at } = transition;
+    const counts = tally.counts;
+    const { claimedAt } = job;
+    const expired = transition.cause === "lease_expired" && job.status === "claimed";
+    if (expired) {
+      counts.expired++;
       tally.dirty = true;
-      switch (step.kind) {
-        case "claimed":
-          this.#wait.record(seconds(step.at - step.enqueuedAt), tally.attributes);
-          break;
-        case "completed":
-          this.#recordDuration(step.queue, "completed", step.at, step.claimedAt);
-          break;
-        case "expired":
-          this.#recordDuration(step.queue, "expired", step.at, step.claimedAt);
-          expired = step.id;
-          break;
-        case "retried":
-          // After an expiry the claim's duration was recorded as "expired".
-          if (expired !== step.id)
-            this.#recordDuration(step.queue, "retried", step.at, step.claimedAt);
-          break;
-        case "dead":
-          if (expired !== step.id)
-            this.#recordDuration(step.queue, "dead_lettered", step.at, step.claimedAt);
-          break;
-      }
+      this.#recordDuration(tally.outcomes.expired, at, claimedAt);
     }
+    switch (transition.record.tag) {
+      case Tag.Claim:
+        counts.claimed++;
+        this.#wait.record(seconds(at - job.enqueuedAt), tally.attributes);
+        break;
+      case Tag.Ack:
+        counts.completed++;
+        this.#recordDuration(tally.outcomes.completed, at, claimedAt);
+        break;
+      case Tag.Retry:
+        counts.retried++;
+        if (!expired) this.#recordDuration(tally.outcomes.retried, at, claimedAt);
+        break;
+      case Tag.Dead:
+        counts.dead++;
+        if (!expired) this.#recordDuration(tally.outcomes.dead_lettered, at, claimedAt);
+        break;
+      case Tag.Cancel:
+        counts.cancelled++;
+        break;
+      case Tag.Release:
+        counts.released++;
+        break;
+      default:
+        return;
+    }
+    tally.dirty = true;
   }
 
   /** Adds the steps counted since the last call to the SDK's counters: one `add` per queue and kind. */
@@ -245,14 +263,9 @@ export class QueueMetrics implements CommitObserver {
     }
   }
 
-  #recordDuration(
-    queue: string,
-    outcome: Outcome,
-    at: number,
-    claimedAt: number | undefined,
-  ): void {
+  #recordDuration(attributes: Attributes, at: number, claimedAt: number | undefined): void {
     if (claimedAt === undefined) return;
-    this.#duration.record(seconds(at - claimedAt), this.#attributes1(queue, outcome));
+    this.#duration.record(seconds(at - claimedAt), attributes);
   }
 
   #tallyOf(queue: string): Tally {
@@ -261,6 +274,12 @@ export class QueueMetrics implements CommitObserver {
       tally = {
         queue,
         attributes: Object.freeze({ queue }),
+        outcomes: {
+          completed: Object.freeze({ queue, outcome: "completed" }),
+          retried: Object.freeze({ queue, outcome: "retried" }),
+          dead_lettered: Object.freeze({ queue, outcome: "dead_lettered" }),
+          expired: Object.freeze({ queue, outcome: "expired" }),
+        },
         counts: {
           enqueued: 0,
           claimed: 0,
@@ -276,16 +295,6 @@ export class QueueMetrics implements CommitObserver {
       this.#tallies.set(queue, tally);
     }
     return tally;
-  }
-
-  #attributes1(queue: string, outcome: Outcome): Attributes {
-    const key = `${outcome}\u0000${queue}`;
-    let attributes = this.#attributes.get(key);
-    if (attributes === undefined) {
-      attributes = Object.freeze({ queue, outcome });
-      this.#attributes.set(key, attributes);
-    }
-    return attributes;
   }
 
   #collect(result: BatchObservableResult): void {
