@@ -124,7 +124,9 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
       const i = slot(h);
       const status = page.status[i]!;
       return {
-        id: state.publicIdOf(h),
+        // `find` matched the id only if it is the job's canonical generated id: its
+        // string is at hand (no need to make it again from the row, as `publicIdOf` would).
+        id: state.table.extras(h)?.jobId ?? record.id,
         queue: state.queueOf(h).name,
         status: STATUS_NAMES[status]!,
         attempts: page.attempts[i]!,

@@ -105,6 +105,37 @@ describe("queue events", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a job enqueued with a jobId is named by it in every step", async () => {
+    const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const seen = recordAll(queue);
+    const plain = await queue.enqueue("q", "plain");
+    assert.equal(await queue.enqueue("q", "named", { jobId: "order-7" }), "order-7");
+    const first = await mustClaim(queue, "q");
+    assert.equal(first.id, plain);
+    await queue.ack(first);
+    const named = await mustClaim(queue, "q", 1_000);
+    assert.equal(named.id, "order-7");
+    clock.advance(1_001);
+    await queue.reapNow();
+    await queue.enqueue("q", "ok", { jobId: "order-8" });
+    await queue.release(await mustClaim(queue, "q"));
+    assert.equal(await queue.cancel("order-8"), "removed");
+    assert.deepEqual(steps(seen), [
+      `enqueued ${plain}`,
+      "enqueued order-7",
+      `claimed ${plain}`,
+      `completed ${plain}`,
+      "claimed order-7",
+      "expired order-7",
+      "dead order-7",
+      "enqueued order-8",
+      "claimed order-8",
+      "released order-8",
+      "cancelled order-8",
+    ]);
+    await queue.close();
+  });
+
   it("a released claim emits released with the attempt it gives back; the next claim counts it again", async () => {
     const { queue } = await openTestQueue();
     const seen = recordAll(queue);
