@@ -16,6 +16,7 @@ import {
   type Observers,
   type Transition,
 } from "./observe.js";
+import type { JobStatus } from "./types.js";
 
 /** What every event carries. */
 export interface QueueEventBase {
@@ -54,6 +55,17 @@ export interface QueueEventMap {
    * the attempt that claim counted, is given back.
    */
   released: QueueEventBase & { attempt: number };
+  /**
+   * A job was removed by `removeJob` or `removeJobs` (the dashboard's remove
+   * actions among them), or with the flow job whose removal took it along:
+   * each job removed gets its own event. `state` is the status the job had
+   * when removed: `"pending"`, `"scheduled"` (a flow parent waiting for its
+   * children among them), `"done"` or `"dead"` (a claimed job is not removed
+   * but cancelled, and its end is a `"cancelled"` event). Its waiters answer
+   * `cancelled`. A waiting flow parent that goes dead with a removed child
+   * is a `"dead"` event after the child's.
+   */
+  removed: QueueEventBase & { state: JobStatus };
 }
 
 /** An event name of `queue.on(...)`. */
@@ -73,6 +85,7 @@ export const QUEUE_EVENT_NAMES = [
   "dead",
   "cancelled",
   "released",
+  "removed",
 ] as const satisfies readonly QueueEventName[];
 
 type AnyListener = (event: QueueEventBase) => unknown;
@@ -179,5 +192,7 @@ function toEvent(step: LifecycleStep): QueueEventMap[QueueEventName] {
       return { ...base, attempt: step.attempt, error: step.error };
     case "cancelled":
       return base;
+    case "removed":
+      return { ...base, state: step.state };
   }
 }

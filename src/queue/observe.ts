@@ -245,14 +245,16 @@ export type LifecycleStep =
   | (StepBase & { kind: "dead"; attempt: number; error: string; claimedAt: number | undefined })
   | (StepBase & { kind: "cancelled" })
   | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined })
-  | (StepBase & { kind: "released"; attempt: number });
+  | (StepBase & { kind: "released"; attempt: number })
+  | (StepBase & { kind: "removed"; state: JobStatus });
 
 /**
  * The life-cycle steps of `transitions`, in order. A lease expiry is an
  * `expired` step followed by its outcome (`retried`, `dead` or `cancelled`).
  * A release of an unrun claim is a `released` step (`attempt` is the one
- * given back). Promotions, sweeps, cancel requests and dead-job requeues are
- * no steps.
+ * given back). A removal (`removeJob`, `removeJobs`, and each flow job a
+ * removal takes along) is a `removed` step with the status the job had.
+ * Promotions, sweeps, cancel requests and dead-job requeues are no steps.
  */
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];
@@ -309,6 +311,9 @@ export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[]
         break;
       case Tag.Release:
         steps.push({ ...base, kind: "released", attempt });
+        break;
+      case Tag.Remove:
+        steps.push({ ...base, kind: "removed", state: job.status });
         break;
     }
   }

@@ -225,6 +225,35 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("its remove actions emit one removed event per job, with the status it had", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
+    const dead: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      dead.push(await queue.enqueue("q", `job ${i}`, { maxAttempts: 1 }));
+      await queue.deadLetter(await mustClaim(queue, "q"), "boom");
+    }
+    const removed: string[] = [];
+    queue.on("removed", (event) => void removed.push(`${event.id} ${event.state}`));
+    const served = await serve(dashboard(queue));
+    try {
+      const deadPage = (await http(`${served.url}/queue?name=q&state=dead`)).body;
+      const one = await http(`${served.url}/action`, {
+        form: formFields(deadPage, "remove", ["id", dead[1]!]),
+      });
+      assert.equal(one.status, 303);
+      assert.deepEqual(removed, [`${dead[1]} dead`]);
+      const all = await http(`${served.url}/action`, { form: formFields(deadPage, "remove-dead") });
+      assert.match(
+        await taskOutcome(`${served.url}${all.headers.location}`),
+        /Removed 2 dead jobs of q\./,
+      );
+      assert.deepEqual(removed.slice(1), [`${dead[0]} dead`, `${dead[2]} dead`]);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
   it("over a reader is read-only, and shows new snapshots at most every refreshMs", async () => {
     const { queue, store, dead } = await seeded();
     await queue.flush();
