@@ -97,9 +97,18 @@ export function truncateUtf8(value: string, maxBytes: number): string {
   return `${bytes.toString("utf8", 0, end)}…`;
 }
 
-/** A dedup key: well-formed Unicode of at most {@link MAX_DEDUP_KEY_BYTES}. */
+/**
+ * A dedup key: well-formed Unicode of 1 to {@link MAX_DEDUP_KEY_BYTES} UTF-8
+ * bytes (an empty one is refused, as an empty `jobId` or `groupKey` is).
+ */
 export function checkDedupKey(value: unknown, arg: string): string {
   const key = checkString(value, arg);
+  if (key.length === 0)
+    throw invalidArgumentGot(
+      arg,
+      `a non-empty string of at most ${MAX_DEDUP_KEY_BYTES} UTF-8 bytes`,
+      "an empty string",
+    );
   checkUtf8Bytes(key, arg, MAX_DEDUP_KEY_BYTES, "MAX_DEDUP_KEY_BYTES");
   return checkWellFormed(key, arg);
 }

@@ -69,6 +69,60 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("an empty dedupKey is refused by every call that takes one, as an empty jobId or groupKey is, writing nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "ok", { dedupKey: "k" });
+    const records = queue.logStats().recordsWritten;
+    const empty = (arg: string): RegExp =>
+      new RegExp(
+        `^Expected \`${arg.replace(/[.[\]]/g, "\\$&")}\` to be a non-empty string of at most 1024 UTF-8 bytes, got an empty string$`,
+      );
+    await expectInvalid(queue.enqueue("q", "x", { dedupKey: "" }), empty("options.dedupKey"));
+    await expectInvalid(
+      queue.enqueue("q", "x", { dedupKey: "", dedupReplace: true }),
+      empty("options.dedupKey"),
+    );
+    await expectInvalid(
+      queue.enqueueMany("q", [
+        { payload: "a", options: { dedupKey: "a" } },
+        { payload: "b", options: { dedupKey: "" } },
+      ]),
+      empty("jobs[1].options.dedupKey"),
+    );
+    await expectInvalid(
+      queue.transaction((tx) => {
+        tx.enqueue("q", "a");
+        tx.enqueue("other", "b", { dedupKey: "" });
+      }),
+      /dedupKey` to be a non-empty string of at most 1024 UTF-8 bytes, got an empty string$/,
+    );
+    // A flow takes no dedup key at all.
+    await expectInvalid(
+      queue.enqueueFlow({
+        queue: "root",
+        payload: "r",
+        children: [{ queue: "leaf", payload: "l", options: { dedupKey: "" } }],
+      }),
+      /children\[0\]\.options\.dedupKey/,
+    );
+    await expectInvalid(
+      queue.schedule("s", { everyMs: 1_000, queue: "q", payload: "x", options: { dedupKey: "" } }),
+      empty("spec.options.dedupKey"),
+    );
+    // As empty job ids and group keys are.
+    await expectInvalid(queue.enqueue("q", "x", { jobId: "" }), /options\.jobId/);
+    await expectInvalid(
+      queue.enqueue("q", "x", { groupKey: "" }),
+      /options\.groupKey.*empty string/,
+    );
+    await queue.flush();
+    assert.equal(queue.logStats().recordsWritten, records);
+    assert.deepEqual(await queue.listQueues(), ["q"]);
+    assert.equal((await queue.stats("q")).pending, 1);
+    assert.deepEqual(await queue.listSchedules(), []);
+    await queue.close();
+  });
+
   it("the payload limit is inclusive and counts UTF-8 bytes of strings", async () => {
     const { queue } = await openTestQueue({ maxPayloadBytes: 4 });
     await queue.enqueue("q", "éé");

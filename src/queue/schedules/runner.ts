@@ -315,12 +315,16 @@ export class ScheduleRunner {
   /** The job a fire of `s` at `fireAt` enqueues, or `undefined` when its dedup key is held. */
   #job(s: Schedule, fireAt: number, now: number): EnqueueRecord | undefined {
     const core = this.#core;
+    const stored = scheduleOptions(s.options);
+    // An empty dedup key, refused since, may be stored with a schedule set before: it keeps firing with it.
+    const emptyKey = stored.dedupKey === "";
+    if (emptyKey) delete stored.dedupKey;
     const options = checkEnqueueOptions(
-      scheduleOptions(s.options),
+      stored,
       core.settings.configs.get(s.queue),
       `schedule ${JSON.stringify(s.name)} options`,
     );
-    const dedupKey = options.dedupKey ?? `schedule:${s.name}:${fireAt}`;
+    const dedupKey = emptyKey ? "" : (options.dedupKey ?? `schedule:${s.name}:${fireAt}`);
     if (core.state.queues.get(s.queue)?.dedup.has(dedupKey)) return undefined;
     const runAt =
       options.delayMs === undefined || options.delayMs === 0

@@ -28,7 +28,7 @@ export const MAX_SCHEDULE_NAME_BYTES = 255;
 
 /** A schedule name: 1–255 UTF-8 bytes of well-formed Unicode. */
 export function checkScheduleName(value: unknown, arg = "name"): string {
-  const name = checkDedupKey(checkString(value, arg), arg);
+  const name = checkString(value, arg);
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes < 1 || bytes > MAX_SCHEDULE_NAME_BYTES)
     throw invalidArgumentGot(
@@ -36,7 +36,8 @@ export function checkScheduleName(value: unknown, arg = "name"): string {
       `a schedule name of 1–${MAX_SCHEDULE_NAME_BYTES} UTF-8 bytes`,
       `${bytes} bytes`,
     );
-  return name;
+  // Well-formed as a dedup key is: every fire's default key holds the name.
+  return checkDedupKey(name, arg);
 }
 
 /** Whether `zone` is an IANA time zone this runtime knows. */

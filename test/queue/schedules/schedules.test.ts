@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import { QueueReader } from "../../../src/queue/reader.js";
 import { MemoryStore } from "../../../src/store/memory.js";
+import { liveState } from "../../reliability/lib/audit.js";
 import { clockAt, firesOf, isos, open, settle } from "./helpers.js";
 
 const MINUTE = 60_000;
@@ -278,6 +279,31 @@ describe("schedules", { timeout: 60_000 }, () => {
     await queue.close();
     queue = await open(store, clock);
     assert.deepEqual(await queue.listSchedules(), []);
+    await queue.close();
+  });
+
+  it("a schedule stored with an empty dedupKey (refused since) still fires, deduplicated on it", async () => {
+    const store = new MemoryStore();
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    let queue = await open(store, clock);
+    await queue.schedule("legacy", { everyMs: MINUTE, queue: "jobs", payload: "p" });
+    // As a store written before empty dedup keys were refused holds it (kept by the close's checkpoint).
+    const schedules = liveState(queue).schedules;
+    schedules.set("legacy", {
+      ...schedules.get("legacy")!,
+      options: JSON.stringify({ dedupKey: "" }),
+    });
+    await queue.close();
+    queue = await open(store, clock);
+    clock.advance(MINUTE);
+    await settle(queue);
+    const [job] = (await queue.listJobs("jobs", "pending")).jobs;
+    assert.equal(job?.dedupKey, "");
+    // The next fire finds the key held by the waiting job: it enqueues nothing.
+    clock.advance(MINUTE);
+    await settle(queue);
+    assert.equal((await queue.stats("jobs")).pending, 1);
+    assert.equal((await queue.listSchedules())[0]!.nextRunAt, clock.now() + MINUTE);
     await queue.close();
   });
 
