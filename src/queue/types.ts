@@ -13,7 +13,7 @@ export const PRIORITY_LOW = 10_000;
 /** Where a job is in its life cycle. */
 export type JobStatus = "pending" | "scheduled" | "claimed" | "done" | "dead";
 
-/** A job payload: bytes, or a string stored as UTF-8. */
+/** A job payload: bytes, or a well-formed Unicode string (no lone surrogates) stored as UTF-8. */
 export type Payload = Uint8Array | string;
 
 /** A value JSON can hold: what `ctx.progress` takes and `JobRecord.progress` returns. */

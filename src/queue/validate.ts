@@ -181,8 +181,28 @@ export function checkHeaders(value: unknown, arg: string): Headers | undefined {
   return copy;
 }
 
+/** `String.prototype.isWellFormed` (every Node this package supports has it; the ES2022 lib it compiles against does not). */
+type WellFormedCheck = string & { isWellFormed(): boolean };
+
 /**
- * A payload as bytes of its own, size-checked: a string as its UTF-8
+ * A string payload is stored as its UTF-8 encoding, where a lone surrogate
+ * would become U+FFFD: the job would not get the payload it was given, so
+ * such a string is refused, naming where the surrogate is. (A JSON text made
+ * by `JSON.stringify` has none: it escapes lone surrogates as `\udxxx`.)
+ */
+function checkWellFormedPayload(value: string, arg: string): void {
+  if ((value as WellFormedCheck).isWellFormed()) return;
+  const at = LONE_SURROGATE.exec(value)?.index ?? 0;
+  const unit = value.charCodeAt(at).toString(16).toUpperCase();
+  throw invalidArgumentGot(
+    arg,
+    "a Uint8Array or a well-formed Unicode string (a string is stored as UTF-8)",
+    `a string with a lone surrogate U+${unit} at index ${at}`,
+  );
+}
+
+/**
+ * A payload as bytes of its own, size-checked: a well-formed string as its UTF-8
  * encoding, a `Uint8Array` copied (the caller may reuse its buffer as soon as
  * the call returns, before the job is recorded) — or, with `copy` false, the
  * caller's own bytes, for a job recorded before the call returns. Bytes in
@@ -197,8 +217,10 @@ export function checkPayload(
   copy = true,
 ): Uint8Array {
   let bytes: Uint8Array;
-  if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array)
+  if (typeof value === "string") {
+    checkWellFormedPayload(value, arg);
+    bytes = Buffer.from(value, "utf8");
+  } else if (value instanceof Uint8Array)
     bytes = copy || !inFixedBuffer(value) ? copyBytes(value) : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
@@ -247,8 +269,10 @@ export function checkKvPrefix(value: unknown, arg = "prefix"): string {
  */
 export function checkKvValue(value: unknown, arg = "value"): Uint8Array {
   let bytes: Uint8Array;
-  if (typeof value === "string") bytes = Buffer.from(value, "utf8");
-  else if (value instanceof Uint8Array) bytes = copyBytes(value);
+  if (typeof value === "string") {
+    checkWellFormedPayload(value, arg);
+    bytes = Buffer.from(value, "utf8");
+  } else if (value instanceof Uint8Array) bytes = copyBytes(value);
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > MAX_KV_VALUE_BYTES)
     throw invalidArgumentGot(
