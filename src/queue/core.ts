@@ -385,7 +385,11 @@ export class QueueCore {
     this.#heartbeat = heartbeat;
   }
 
-  /** Stops timers, ends waits and leases, then flushes and closes the log. Idempotent. */
+  /**
+   * Stops timers, ends waits and leases, then flushes and closes the log, and
+   * resolves once the listeners have been told every event still queued
+   * (all of it durable). Idempotent.
+   */
   close(): Promise<void> {
     if (this.#closing === null) {
       this.#stop(new ClosedError("queue closed"));
@@ -398,6 +402,7 @@ export class QueueCore {
               async () => {
                 this.#stopTelemetry();
                 await heartbeat?.stop(true);
+                await this.events.drained();
               },
               (error: unknown) => {
                 this.#stopTelemetry();

@@ -6,14 +6,23 @@
  * the exception: progress lives in memory and is emitted when reported. A listener that
  * throws (or rejects) is reported through the logger and changes nothing
  * else: the queue and the other listeners go on.
+ *
+ * Delivery is bounded per turn of the event loop: a durable batch can hold
+ * tens of thousands of transitions (a bulk enqueue or removal), and telling
+ * them all at once would hold the loop for as long as the listeners take.
+ * The hub keeps one queue of what is still to be told (batches, and progress
+ * reported while anything waits) and tells at most {@link EVENTS_PER_TURN}
+ * listener calls per turn; the rest follows on the next turns, in the same
+ * order.
  */
+
 import type { Logger } from "../logger.js";
 import { checkFunction, checkOneOf } from "../validate.js";
 import {
   type CommitObserver,
   type LifecycleStep,
-  lifecycleOf,
   type Observers,
+  stepsOf,
   type Transition,
 } from "./observe.js";
 import type { JobStatus } from "./types.js";
@@ -90,14 +99,51 @@ export const QUEUE_EVENT_NAMES = [
 
 type AnyListener = (event: QueueEventBase) => unknown;
 
-/** Listeners by event, delivered from the commit boundary. */
+/**
+ * Listener calls told in one turn of the event loop at most (a few hundred
+ * nanoseconds each with a cheap listener: well under a millisecond a turn).
+ * A count, not a time budget: a commit of fewer events is told in the turn
+ * it became durable however loaded the machine is; a listener's own cost is
+ * its to keep short.
+ */
+export const EVENTS_PER_TURN = 1_000;
+
+/** One `on()`: told of what was queued from `from` on, until `off()`. */
+interface Registration {
+  readonly fn: AnyListener;
+  /** The sequence number of the first entry it is told of. */
+  readonly from: number;
+  active: boolean;
+}
+
+/** What is still to be told: a durable batch's transitions from `next` on, or one progress event. */
+type Entry =
+  | { readonly seq: number; readonly transitions: readonly Transition[]; next: number }
+  | { readonly seq: number; readonly progress: QueueEventMap["progress"] };
+
+/** Listeners by event, delivered from the commit boundary, a bounded number per turn. */
 export class QueueEvents implements CommitObserver {
   /** Every enqueue is an `"enqueued"` event (in commit order with the rest). */
   readonly eachEnqueue = true;
-  readonly #listeners = new Map<QueueEventName, AnyListener[]>();
+  readonly #listeners = new Map<QueueEventName, Registration[]>();
   readonly #observers: Observers;
   readonly #logger: Logger;
   #count = 0;
+  /** Entries in the order they are told; those before `#head` are told. */
+  #backlog: Entry[] = [];
+  #head = 0;
+  /** The sequence number of the next entry. */
+  #seq = 0;
+  /** Whether this turn's budget is in use (its end is scheduled). */
+  #turnOpen = false;
+  /** Listener calls this turn. */
+  #calls = 0;
+  /** A delivery is running (a listener reported progress, say): it tells what is added meanwhile. */
+  #delivering = false;
+  /** Callers of {@link drained}. */
+  #drainedWaiters: (() => void)[] = [];
+  /** Steps of one transition (reused). */
+  readonly #steps: LifecycleStep[] = [];
 
   constructor(observers: Observers, logger: Logger) {
     this.#observers = observers;
@@ -108,7 +154,8 @@ export class QueueEvents implements CommitObserver {
     const name = checkOneOf(event, "event", QUEUE_EVENT_NAMES);
     const fn = checkFunction(listener, "listener", "a function (event) => void") as AnyListener;
     const list = this.#listeners.get(name) ?? [];
-    list.push(fn);
+    // Told only of what becomes durable from now on, not of a backlog queued before.
+    list.push({ fn, from: this.#seq, active: true });
     this.#listeners.set(name, list);
     if (this.#count++ === 0) this.#observers.add(this);
   }
@@ -116,30 +163,116 @@ export class QueueEvents implements CommitObserver {
   off(event: unknown, listener: unknown): void {
     const name = checkOneOf(event, "event", QUEUE_EVENT_NAMES);
     const list = this.#listeners.get(name);
-    const index = list?.indexOf(listener as AnyListener) ?? -1;
+    const index = list?.findIndex((r) => r.fn === listener) ?? -1;
     if (list === undefined || index < 0) return;
+    // Also out of a delivery under way: not told another event, not even the current one.
+    list[index]!.active = false;
     list.splice(index, 1);
-    if (--this.#count === 0) this.#observers.delete(this);
+    if (--this.#count > 0) return;
+    this.#observers.delete(this);
+    // Nobody is left to tell, and a later listener is not told of the backlog.
+    this.#backlog = [];
+    this.#head = 0;
+    this.#settleDrained();
   }
 
-  /** Emits `"progress"` at once: progress is in memory, not a durable transition. */
+  /**
+   * Emits `"progress"`: progress is in memory, not a durable transition, so
+   * at once, unless earlier events still wait: then after them, so that a
+   * job's events keep their order.
+   */
   progress(id: string, queue: string, at: number, progress: unknown): void {
     const list = this.#listeners.get("progress");
     if (list === undefined || list.length === 0) return;
-    const event: QueueEventMap["progress"] = { id, queue, at, progress };
-    for (const listener of [...list]) this.#deliver("progress", listener, event);
+    this.#backlog.push({ seq: this.#seq++, progress: { id, queue, at, progress } });
+    this.#deliver();
   }
 
   committed(transitions: readonly Transition[]): void {
-    for (const step of lifecycleOf(transitions)) {
-      const list = this.#listeners.get(step.kind);
-      if (list === undefined || list.length === 0) continue;
-      const event = toEvent(step);
-      for (const listener of [...list]) this.#deliver(step.kind, listener, event);
+    if (transitions.length === 0) return;
+    this.#backlog.push({ seq: this.#seq++, transitions, next: 0 });
+    this.#deliver();
+  }
+
+  /** Resolves once every event queued so far has been told (`close` waits for it). */
+  drained(): Promise<void> {
+    if (this.#head === this.#backlog.length) return Promise.resolve();
+    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+  }
+
+  /** Tells the backlog in order until it is empty or this turn's budget is spent. */
+  #deliver(): void {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      const backlog = this.#backlog;
+      while (this.#head < backlog.length) {
+        if (!this.#turnOpen) this.#openTurn();
+        else if (this.#calls >= EVENTS_PER_TURN) break;
+        const entry = backlog[this.#head]!;
+        if ("progress" in entry) {
+          this.#head++;
+          this.#tell("progress", entry.seq, entry.progress, undefined);
+          continue;
+        }
+        if (entry.next === entry.transitions.length) {
+          this.#head++;
+          continue;
+        }
+        const steps = this.#steps;
+        steps.length = 0;
+        stepsOf(entry.transitions[entry.next++]!, steps);
+        for (const step of steps) this.#tell(step.kind, entry.seq, undefined, step);
+      }
+    } finally {
+      this.#delivering = false;
+    }
+    if (this.#head === this.#backlog.length) {
+      this.#backlog = [];
+      this.#head = 0;
+      this.#settleDrained();
+    } else if (this.#head >= EVENTS_PER_TURN && this.#head * 2 >= this.#backlog.length) {
+      this.#backlog = this.#backlog.slice(this.#head);
+      this.#head = 0;
     }
   }
 
-  #deliver(name: QueueEventName, listener: AnyListener, event: QueueEventBase): void {
+  /** Starts a turn's budget; the next turn starts a new one and tells what is left. */
+  #openTurn(): void {
+    this.#turnOpen = true;
+    this.#calls = 0;
+    setImmediate(() => {
+      this.#turnOpen = false;
+      this.#deliver();
+    });
+  }
+
+  /** Calls each listener of `name` registered by entry `seq`: `event`, or the event of `step`. */
+  #tell(
+    name: QueueEventName,
+    seq: number,
+    event: QueueEventBase | undefined,
+    step: LifecycleStep | undefined,
+  ): void {
+    const list = this.#listeners.get(name);
+    if (list === undefined || list.length === 0) return;
+    // A copy: a listener may add or remove listeners.
+    for (const registration of [...list]) {
+      if (!registration.active || registration.from > seq) continue;
+      event ??= toEvent(step!);
+      this.#calls++;
+      this.#call(name, registration.fn, event);
+    }
+  }
+
+  #settleDrained(): void {
+    const waiters = this.#drainedWaiters;
+    if (waiters.length === 0) return;
+    this.#drainedWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #call(name: QueueEventName, listener: AnyListener, event: QueueEventBase): void {
     try {
       const result = listener(event);
       if (isThenable(result)) result.then(undefined, (error) => this.#report(name, event, error));

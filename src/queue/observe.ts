@@ -258,64 +258,64 @@ export type LifecycleStep =
  */
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];
-  for (const { record, job, cause, at } of transitions) {
-    const enqueue =
-      record.tag === Tag.Enqueue
-        ? record
-        : record.tag === Tag.ScheduleFire
-          ? record.job
-          : undefined;
-    if (enqueue !== undefined) {
-      steps.push({
-        kind: "enqueued",
-        id: enqueue.jobId ?? enqueue.id,
-        queue: enqueue.queue,
-        at,
-        runAt: enqueue.runAt,
-      });
-      continue;
-    }
-    if (job === undefined) continue;
-    const base = { id: job.id, queue: job.queue, at };
-    const attempt = job.attempts;
-    const { claimedAt } = job;
-    if (cause === "lease_expired" && job.status === "claimed")
-      steps.push({ ...base, kind: "expired", attempt, claimedAt });
-    switch (record.tag) {
-      case Tag.Claim:
-        steps.push({
-          ...base,
-          kind: "claimed",
-          attempt: attempt + 1,
-          enqueuedAt: job.enqueuedAt,
-        });
-        break;
-      case Tag.Ack:
-        steps.push({ ...base, kind: "completed", attempt, claimedAt });
-        break;
-      case Tag.Retry:
-        steps.push({
-          ...base,
-          kind: "retried",
-          attempt,
-          error: record.error,
-          runAt: record.runAt,
-          claimedAt,
-        });
-        break;
-      case Tag.Dead:
-        steps.push({ ...base, kind: "dead", attempt, error: record.reason, claimedAt });
-        break;
-      case Tag.Cancel:
-        steps.push({ ...base, kind: "cancelled" });
-        break;
-      case Tag.Release:
-        steps.push({ ...base, kind: "released", attempt });
-        break;
-      case Tag.Remove:
-        steps.push({ ...base, kind: "removed", state: job.status });
-        break;
-    }
-  }
+  for (const transition of transitions) stepsOf(transition, steps);
   return steps;
+}
+
+/** Adds the life-cycle steps of one transition to `steps` (see {@link lifecycleOf}). */
+export function stepsOf(transition: Transition, steps: LifecycleStep[]): void {
+  const { record, job, cause, at } = transition;
+  const enqueue =
+    record.tag === Tag.Enqueue ? record : record.tag === Tag.ScheduleFire ? record.job : undefined;
+  if (enqueue !== undefined) {
+    steps.push({
+      kind: "enqueued",
+      id: enqueue.jobId ?? enqueue.id,
+      queue: enqueue.queue,
+      at,
+      runAt: enqueue.runAt,
+    });
+    return;
+  }
+  if (job === undefined) return;
+  const base = { id: job.id, queue: job.queue, at };
+  const attempt = job.attempts;
+  const { claimedAt } = job;
+  if (cause === "lease_expired" && job.status === "claimed")
+    steps.push({ ...base, kind: "expired", attempt, claimedAt });
+  switch (record.tag) {
+    case Tag.Claim:
+      steps.push({
+        ...base,
+        kind: "claimed",
+        attempt: attempt + 1,
+        enqueuedAt: job.enqueuedAt,
+      });
+      break;
+    case Tag.Ack:
+      steps.push({ ...base, kind: "completed", attempt, claimedAt });
+      break;
+    case Tag.Retry:
+      steps.push({
+        ...base,
+        kind: "retried",
+        attempt,
+        error: record.error,
+        runAt: record.runAt,
+        claimedAt,
+      });
+      break;
+    case Tag.Dead:
+      steps.push({ ...base, kind: "dead", attempt, error: record.reason, claimedAt });
+      break;
+    case Tag.Cancel:
+      steps.push({ ...base, kind: "cancelled" });
+      break;
+    case Tag.Release:
+      steps.push({ ...base, kind: "released", attempt });
+      break;
+    case Tag.Remove:
+      steps.push({ ...base, kind: "removed", state: job.status });
+      break;
+  }
 }

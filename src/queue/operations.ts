@@ -43,27 +43,16 @@ function noop(): void {}
  * commits what it decided into `written` and tells whether work remains) at
  * once and then once per turn of the event loop; resolves once every commit
  * is durable.
- *
- * `paced`: while observers listen, a slice waits until the slice two before
- * it is durable. Observers hear of a whole log batch in one turn, and a slow
- * write lets a batch gather many slices; paced, a batch holds about one
- * slice of the operation, so telling its transitions costs a turn about what
- * the slice did.
  */
 async function inSlices(
   core: QueueCore,
-  paced: boolean,
   slice: (written: Promise<void>[], budget: SliceBudget) => boolean,
 ): Promise<void> {
   const written: Promise<void>[] = [];
-  /** How many commits `written` held when the slice before the last one ended. */
-  let earlierSlices = 0;
   try {
     for (;;) {
       core.check();
       if (!slice(written, core.sliceBudget())) break;
-      if (paced && core.observers.active && earlierSlices > 0) await written[earlierSlices - 1];
-      earlierSlices = written.length;
       await nextTurn();
     }
   } finally {
@@ -124,7 +113,7 @@ export async function removeJobs(
   let from: WalkKey | null = null;
   let removed = 0;
   const steps = operationSteps();
-  await inSlices(core, true, (written, budget) => {
+  await inSlices(core, (written, budget) => {
     for (;;) {
       const qs = state.queues.get(queue);
       if (qs === undefined) return false;
@@ -194,7 +183,7 @@ export async function requeueDeadJobs(
   let from: WalkKey | null = null;
   let requeued = 0;
   const steps = operationSteps();
-  await inSlices(core, false, (written, budget) => {
+  await inSlices(core, (written, budget) => {
     for (;;) {
       const qs = state.queues.get(queue);
       if (qs === undefined || requeued >= limit) return false;

@@ -405,6 +405,14 @@ export class Queue {
    * job's next step. Listeners run synchronously on the event loop (keep them
    * short); one that throws or rejects is reported through the logger and
    * breaks nothing. Returns the queue.
+   *
+   * At most about a thousand listener calls are made per turn of the event
+   * loop: the events of a large commit (a bulk enqueue or removal) arrive
+   * over several turns, possibly after the call that made them resolved,
+   * still in order. A `"progress"` reported while earlier events wait comes
+   * after them. A listener is told of what becomes durable after `on`, and
+   * no more after `off`, even of a batch already being told. `close`
+   * resolves once every queued event has been told.
    */
   on<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
     this.#core.events.on(event, listener);
@@ -647,8 +655,9 @@ export class Queue {
 
   /**
    * Fire the schedules already due, stop timers, end waiting claims (they
-   * resolve `null`), flush and write a final checkpoint. Idempotent; later
-   * calls reject with `ClosedError`.
+   * resolve `null`), flush and write a final checkpoint, and tell the
+   * listeners of `on` every event still queued. Idempotent; later calls
+   * reject with `ClosedError`.
    */
   async close(): Promise<void> {
     // A fire due while this process owns the store is this process's to make:
