@@ -25,7 +25,7 @@ import {
   stepsOf,
   type Transition,
 } from "./observe.js";
-import type { JobStatus } from "./types.js";
+import type { RemovableStatus } from "./operations.js";
 
 /** What every event carries. */
 export interface QueueEventBase {
@@ -68,13 +68,14 @@ export interface QueueEventMap {
    * A job was removed by `removeJob` or `removeJobs` (the dashboard's remove
    * actions among them), or with the flow job whose removal took it along:
    * each job removed gets its own event. `state` is the status the job had
-   * when removed: `"pending"`, `"scheduled"` (a flow parent waiting for its
-   * children among them), `"done"` or `"dead"` (a claimed job is not removed
-   * but cancelled, and its end is a `"cancelled"` event). Its waiters answer
-   * `cancelled`. A waiting flow parent that goes dead with a removed child
-   * is a `"dead"` event after the child's.
+   * when removed, one of {@link RemovableStatus}: `"pending"`, `"scheduled"`
+   * (a flow parent waiting for its children among them), `"done"` or
+   * `"dead"`, never `"claimed"` (a claimed job is not removed but cancelled,
+   * and its end is a `"cancelled"` event). Its waiters answer `cancelled`. A
+   * waiting flow parent that goes dead with a removed child is a `"dead"`
+   * event after the child's.
    */
-  removed: QueueEventBase & { state: JobStatus };
+  removed: QueueEventBase & { state: RemovableStatus };
 }
 
 /** An event name of `queue.on(...)`. */

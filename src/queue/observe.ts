@@ -21,6 +21,7 @@
  * it acts on an existing job, in {@link jobBefore}).
  */
 import type { Logger } from "../logger.js";
+import type { RemovableStatus } from "./operations.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
@@ -246,7 +247,7 @@ export type LifecycleStep =
   | (StepBase & { kind: "cancelled" })
   | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined })
   | (StepBase & { kind: "released"; attempt: number })
-  | (StepBase & { kind: "removed"; state: JobStatus });
+  | (StepBase & { kind: "removed"; state: RemovableStatus });
 
 /**
  * The life-cycle steps of `transitions`, in order. A lease expiry is an
@@ -315,7 +316,8 @@ export function stepsOf(transition: Transition, steps: LifecycleStep[]): void {
       steps.push({ ...base, kind: "released", attempt });
       break;
     case Tag.Remove:
-      steps.push({ ...base, kind: "removed", state: job.status });
+      // `apply` never removes a claimed job (it is cancelled instead).
+      if (job.status !== "claimed") steps.push({ ...base, kind: "removed", state: job.status });
       break;
   }
 }

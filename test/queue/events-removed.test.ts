@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import type { Logger } from "../../src/logger.js";
 import type { QueueEventMap } from "../../src/queue/events.js";
+import type { RemovableStatus } from "../../src/queue/operations.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -19,6 +20,12 @@ import {
 } from "./helpers.js";
 
 const STORES = memoryAndFileStores("taquba-events-removed-");
+
+/** `true` when `A` and `B` are the same type. */
+type Same<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+// A compile-time check: `state` is one of the statuses a removal can see, not any status ("claimed").
+const stateIsRemovable: Same<QueueEventMap["removed"]["state"], RemovableStatus> = true;
 
 /** Done jobs are kept, a failure is final: every removable status can be reached. */
 const KEEP: OpenOptions = { defaultQueueConfig: { keepDoneJobsMs: 60_000, maxAttempts: 1 } };
@@ -57,6 +64,7 @@ function recordingLogger(): Logger & { errors: string[] } {
 for (const [storeName, makeStore] of STORES) {
   describe(`the removed event (${storeName})`, { timeout: 60_000 }, () => {
     it("removeJob emits one removed per job, with the status it had and the removal's time", async () => {
+      assert.ok(stateIsRemovable);
       const clock = new ManualClock();
       const { queue } = await openTestQueue(KEEP, await makeStore(), clock);
       const jobs = await oneOfEach(queue, clock);
