@@ -361,8 +361,8 @@ export class Queue {
 
   /**
    * Set the KV entry `key` to `value` (at most 256 KiB; a string is stored as
-   * UTF-8); resolves once durable. A key or value over its limit is an
-   * `InvalidArgumentError` and writes nothing.
+   * UTF-8); resolves once durable. A key or value over its limit, or a string
+   * value with a lone surrogate, is an `InvalidArgumentError` and writes nothing.
    */
   kvPut(key: string, value: Payload): Promise<void> {
     return kv.kvPut(this.#core, key, value);
@@ -376,7 +376,8 @@ export class Queue {
   /**
    * Set the KV entry `key` to `value` only if it holds `expected` now
    * (`null`: only if it is absent); resolves with whether it did, once that
-   * is durable.
+   * is durable. A string `expected` or `value` with a lone surrogate is an
+   * `InvalidArgumentError` (no stored value can equal such an `expected`).
    */
   kvCompareAndSet(key: string, expected: Payload | null, value: Payload): Promise<boolean> {
     return kv.kvCompareAndSet(this.#core, key, expected, value);

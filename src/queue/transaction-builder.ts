@@ -33,7 +33,7 @@ export interface Transaction {
   deadLetter(claim: Claim, reason: string): void;
   /** Cancel a job (as `Queue.cancel`; its outcome is in the result's `cancelled`). */
   cancel(id: string): void;
-  /** Set a KV entry. */
+  /** Set a KV entry (a string value with a lone surrogate is an `InvalidArgumentError`). */
   kvPut(key: string, value: Payload): void;
   /** Remove a KV entry (nothing happens if it is absent). */
   kvDelete(key: string): void;
@@ -41,6 +41,8 @@ export interface Transaction {
    * Require the KV entry `key` to hold `expected` (`null`: to be absent) at
    * this point of the transaction, or the whole transaction fails with
    * `ConflictError`. Sees the transaction's own earlier `kvPut`s and `kvDelete`s.
+   * A string `expected` with a lone surrogate is an `InvalidArgumentError`
+   * (no stored value can equal it), not a `ConflictError`.
    */
   kvCheck(key: string, expected: Payload | null): void;
 }

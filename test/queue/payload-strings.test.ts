@@ -132,6 +132,47 @@ for (const [storeName, makeStore] of STORES) {
       await reopened.close();
     });
 
+    it("a KV value or expected value with a lone surrogate is refused; nothing is written", async () => {
+      const { queue } = await openTestQueue({}, await makeStore());
+      await queue.kvPut("k", "v");
+      await queue.flush();
+      const records = queue.logStats().recordsWritten;
+      await expectRefused(queue.kvPut("k", "v\uD800"), loneSurrogate("value", "D800", 1));
+      await expectRefused(queue.kvPut("new", "\uDC00"), loneSurrogate("value", "DC00", 0));
+      // The expected value too: refused, not answered `false`.
+      await expectRefused(
+        queue.kvCompareAndSet("k", "v\uD800", "w"),
+        loneSurrogate("expected", "D800", 1),
+      );
+      await expectRefused(
+        queue.kvCompareAndSet("k", "v", "w\uDBFF"),
+        loneSurrogate("value", "DBFF", 1),
+      );
+      await expectRefused(
+        queue.transaction((tx) => {
+          tx.kvPut("other", "ok");
+          tx.kvPut("k", "x\uDFFF");
+        }),
+        loneSurrogate("tx.kvPut value", "DFFF", 1),
+      );
+      // A transaction's kvCheck: an InvalidArgumentError, not a ConflictError.
+      await expectRefused(
+        queue.transaction((tx) => {
+          tx.kvCheck("k", "v\uD800");
+          tx.kvPut("other", "ok");
+        }),
+        loneSurrogate("tx.kvCheck expected", "D800", 1),
+      );
+      await queue.flush();
+      assert.equal(queue.logStats().recordsWritten, records);
+      const page = await queue.kvScan("");
+      assert.deepEqual(
+        page.entries.map((e) => [e.key, text(e.value)]),
+        [["k", "v"]],
+      );
+      await queue.close();
+    });
+
     it("a string result with a lone surrogate is refused and leaves the claim live", async () => {
       const { queue } = await openTestQueue({}, await makeStore());
       const id = await queue.enqueue("q", "x");
