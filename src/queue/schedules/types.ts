@@ -81,6 +81,11 @@ export interface ScheduleInfo {
   timezone: string;
   queue: string;
   payload: Uint8Array;
+  /**
+   * As set. A schedule stored before an empty `dedupKey` was refused shows
+   * `{ dedupKey: "" }` (it still fires, deduplicated on `""`); to pass such
+   * options back to `schedule`, leave `dedupKey` out or give it a name.
+   */
   options?: EnqueueOptions;
   startAt?: number;
   endAt?: number;

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from "../../../src/errors.js";
 import { QueueReader } from "../../../src/queue/reader.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { liveState } from "../../reliability/lib/audit.js";
+import { mustClaim } from "../helpers.js";
 import { clockAt, firesOf, isos, open, settle } from "./helpers.js";
 
 const MINUTE = 60_000;
@@ -304,6 +305,26 @@ describe("schedules", { timeout: 60_000 }, () => {
     await settle(queue);
     assert.equal((await queue.stats("jobs")).pending, 1);
     assert.equal((await queue.listSchedules())[0]!.nextRunAt, clock.now() + MINUTE);
+    // After a fire, the close's checkpoint and a reopen: the next fire still deduplicates on "".
+    await queue.close();
+    queue = await open(store, clock);
+    clock.advance(MINUTE);
+    await settle(queue);
+    const jobs = (await queue.listJobs("jobs", "pending")).jobs;
+    assert.deepEqual(
+      jobs.map((j) => [j.id, j.dedupKey]),
+      [[job!.id, ""]],
+    );
+    const [info] = await queue.listSchedules();
+    assert.deepEqual(info!.options, { dedupKey: "" });
+    assert.equal(info!.nextRunAt, clock.now() + MINUTE);
+    // Once the waiting job is done, the key is free: the next fire enqueues again.
+    await queue.ack(await mustClaim(queue, "jobs"));
+    clock.advance(MINUTE);
+    await settle(queue);
+    const [next] = (await queue.listJobs("jobs", "pending")).jobs;
+    assert.equal(next?.dedupKey, "");
+    assert.notEqual(next?.id, job!.id);
     await queue.close();
   });
 
