@@ -172,6 +172,11 @@ export class QueueEvents implements CommitObserver {
     if (--this.#count > 0) return;
     this.#observers.delete(this);
     // Nobody is left to tell, and a later listener is not told of the backlog.
+    this.#head = this.#backlog.length;
+    // Called by a listener (one that removes itself once told): the running
+    // delivery walks this array, so it is not replaced here; that delivery's
+    // loop ends at once and empties it and settles `drained()` after it.
+    if (this.#delivering) return;
     this.#backlog = [];
     this.#head = 0;
     this.#settleDrained();

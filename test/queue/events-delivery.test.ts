@@ -7,7 +7,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { liveState } from "../reliability/lib/audit.js";
-import { memoryAndFileStores, mustClaim, openTestQueue, turns } from "./helpers.js";
+import { memoryAndFileStores, mustClaim, openTestQueue, turns, watch } from "./helpers.js";
 
 const STORES = memoryAndFileStores("taquba-events-delivery-");
 
@@ -71,6 +71,14 @@ async function heldThenReleased<T>(
   await until(() => pendingInMemory(queue, name) >= jobs);
   hold.release();
   return { first: await first, result };
+}
+
+/** Closes `queue`, failing (instead of hanging) when `close()` does not resolve. */
+async function closes(queue: Queue): Promise<void> {
+  const closing = queue.close();
+  const { settled } = watch(closing);
+  await until(settled);
+  await closing;
 }
 
 function recordingLogger(): Logger & { errors: string[] } {
@@ -178,6 +186,71 @@ describe("event delivery with a backlog", { timeout: 120_000 }, () => {
     assert.deepEqual(added, []);
     await queue.close();
   });
+
+  it("a sole listener that removes itself when first told: close() resolves", async () => {
+    const { queue } = await openTestQueue({}, new MemoryStore());
+    const told: string[] = [];
+    const once = (event: { id: string }): void => {
+      told.push(event.id);
+      queue.off("completed", once);
+    };
+    queue.on("completed", once);
+    const job = await queue.enqueue("q", "a");
+    await queue.ack(await mustClaim(queue, "q"));
+    await queue.enqueue("q", "b");
+    await queue.ack(await mustClaim(queue, "q"));
+    await closes(queue);
+    assert.deepEqual(told, [job]);
+  });
+
+  it("after a sole listener removed itself when first told, a listener added later is told the next event", async () => {
+    const { queue } = await openTestQueue({}, new MemoryStore());
+    const told: string[] = [];
+    const once = (event: { id: string }): void => {
+      told.push(event.id);
+      queue.off("enqueued", once);
+    };
+    queue.on("enqueued", once);
+    const ids = await queue.enqueueBatch("q", ["1", "2", "3"]);
+    await turns();
+    assert.deepEqual(told, [ids[0]]);
+    const later: string[] = [];
+    queue.on("enqueued", (event) => void later.push(event.id));
+    const next = await queue.enqueue("q", "4");
+    await turns();
+    assert.deepEqual(later, [next]);
+    await closes(queue);
+  });
+
+  // Told first in the turn the batch became durable, or in a later turn of its backlog.
+  for (const stopAt of [1, 1_500]) {
+    it(`a sole listener that removes itself at call ${stopAt} of a 5,000-event backlog: close() resolves, a later listener is told the next event`, async () => {
+      const store = new FaultStore(new MemoryStore());
+      const { queue } = await openTestQueue({}, store);
+      const told: string[] = [];
+      const stopping = (event: { id: string }): void => {
+        told.push(event.id);
+        if (told.length === stopAt) queue.off("enqueued", stopping);
+      };
+      queue.on("enqueued", stopping);
+      const payloads = Array.from({ length: 5_000 }, (_, i) => `${i}`);
+      const { first, result } = await heldThenReleased(queue, store, "q", 5_000, () =>
+        queue.enqueueBatch("q", payloads),
+      );
+      const ids = await result;
+      await until(() => told.length === stopAt);
+      await turns();
+      assert.deepEqual(told, [first, ...ids].slice(0, stopAt));
+      // Not told of the rest of the backlog: only of what becomes durable after on().
+      const later: string[] = [];
+      queue.on("enqueued", (event) => void later.push(event.id));
+      const next = await queue.enqueue("q", "next");
+      await turns();
+      assert.deepEqual(later, [next]);
+      await closes(queue);
+      assert.equal(told.length, stopAt);
+    });
+  }
 
   it("five concurrent enqueueMany of 10,000 reach a listener at most 1,000 per turn, each call's jobs in order", async () => {
     const store = new LatencyStore(new MemoryStore(), { latencyMs: 5 });
