@@ -3,10 +3,11 @@
  * overwrites, listing in key order, durable directories. Temp files live in
  * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`,
  * creating the root directory in `file-root.ts`, creating and fsyncing
- * directories in `file-dirs.ts`.
+ * directories in `file-dirs.ts`, the writer thread that makes each put's and
+ * delete's system calls in `file-writer.ts`.
  */
 import type { Dirent } from "node:fs";
-import { type FileHandle, link, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
@@ -23,6 +24,7 @@ import {
   keySegments,
 } from "./file-keys.js";
 import { TEMP_FOLDER, TempFiles } from "./file-temp.js";
+import { FileWriter, type WriteResult } from "./file-writer.js";
 import { compareKeys } from "./key-order.js";
 import {
   type ListOptions,
@@ -47,7 +49,9 @@ export interface FileStoreOptions {
    * filesystem that stalls (an unreachable network share) makes the call
    * reject with a transient `StorageError`, which the queue retries with
    * backoff. The stalled system call itself cannot be cancelled; it is
-   * abandoned.
+   * abandoned. Puts and deletes run one after another on the store's writer
+   * thread, so while a write's system call stalls, the writes queued behind
+   * it time out too, until it returns.
    * @default 30_000
    */
   timeoutMs?: number;
@@ -80,6 +84,8 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * fsynced and then renamed (overwrite) or hard-linked (create-if-absent, which
  * fails atomically when the name exists) into place, and the directory is
  * fsynced, so an object is either absent or complete, even after a crash.
+ * A put or delete makes all of its system calls on a thread of the store's
+ * own, in one hand-off (see `file-writer.ts`).
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
@@ -99,6 +105,8 @@ export class FileStore implements ObjectStore {
   readonly #dirs: FileDirs;
   readonly #timeoutMs: number;
   readonly #temp: TempFiles;
+  /** The thread that makes each put's and delete's system calls in one hand-off. */
+  readonly #writer = new FileWriter();
   /**
    * Object files linked or renamed into place whose directory fsync has not
    * succeeded yet (it is running, or it failed or timed out), each with its
@@ -135,7 +143,7 @@ export class FileStore implements ObjectStore {
       );
     this.#timeoutMs = timeoutMs;
     this.#dirs = new FileDirs(this.#root, this.#fsync);
-    this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#dirs.ensureDir(TEMP_FOLDER));
+    this.#temp = new TempFiles(this.#root, () => this.#dirs.ensureDir(TEMP_FOLDER));
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -184,72 +192,91 @@ export class FileStore implements ObjectStore {
     if (!(body instanceof Uint8Array))
       throw new InvalidArgumentError(`put "${key}": body must be a Uint8Array`);
     const create = options?.ifNoneMatch === "*";
-    await this.#call("put", key, () => this.#put(key, target, body, create));
+    await this.#call("put", key, (signal) => this.#put(key, target, body, create, signal));
   }
 
-  async #put(key: string, target: ObjectPath, body: Uint8Array, create: boolean): Promise<void> {
-    let temp: string | undefined;
-    let closed: Promise<void> = Promise.resolve();
-    const placed = { dir: target.dir };
+  async #put(
+    key: string,
+    target: ObjectPath,
+    body: Uint8Array,
+    create: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
-      const [written] = await Promise.all([
-        this.#temp.write(body),
-        this.#dirs.ensureDir(target.dir),
-      ]);
-      temp = written.path;
-      closed = written.closed;
-      // The temp file's bytes are durable; closing it overlaps with the link.
-      if (create) {
-        let exists = false;
-        await link(written.path, target.file).catch((err: unknown) => {
-          if (errorCode(err) !== "EEXIST") throw err;
-          exists = true;
-        });
-        if (exists) {
-          // Maybe our own earlier create whose directory fsync failed or timed out: the
-          // caller may take "exists" (with its write token) as written, so make it durable.
-          await this.#settle(target.file);
-          throw new ObjectExistsError(key);
-        }
-      } else {
-        await rename(written.path, target.file);
-      }
-      temp = undefined;
-      if (this.#fsync) this.#unsynced.set(target.file, placed);
-      // After a link the temp name remains; drop it while the directory syncs.
-      await Promise.all([
-        this.#dirs.syncDir(target.dir),
-        create ? unlink(written.path).catch(() => {}) : undefined,
-      ]);
-      if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
+      await Promise.all([this.#temp.ready(), this.#dirs.ensureDir(target.dir)]);
     } catch (err) {
-      if (err instanceof ObjectExistsError) throw err;
       throw fileStoreError(this.describe(), "put", key, err);
-    } finally {
-      await closed;
-      // Best effort: a leftover temp file is harmless (never listed).
-      if (temp !== undefined) await unlink(temp).catch(() => {});
     }
+    // Counted as placed but not yet synced from the hand-off on: the thread links or renames
+    // it at a moment this side does not see, and if the thread dies or the deadline passes
+    // it may have. A read meanwhile fsyncs the directory once more, which is harmless.
+    const placed = { dir: target.dir };
+    const previous = this.#unsynced.get(target.file);
+    if (this.#fsync) this.#unsynced.set(target.file, placed);
+    /** This put left the file as it was: the entry it replaced applies again. */
+    const unchanged = () => {
+      if (this.#unsynced.get(target.file) !== placed) return;
+      if (previous === undefined) this.#unsynced.delete(target.file);
+      else this.#unsynced.set(target.file, previous);
+    };
+    let result: WriteResult;
+    try {
+      result = await this.#writer.write(
+        {
+          op: "put",
+          temp: this.#temp.newPath(),
+          file: target.file,
+          dir: join(this.#root, target.dir),
+          create,
+          fsync: this.#fsync,
+          body,
+        },
+        signal,
+      );
+    } catch (err) {
+      // The thread died (or the deadline passed) with the write in flight: whether it took
+      // effect is unknown, so the file stays counted as unsynced.
+      throw fileStoreError(this.describe(), "put", key, err);
+    }
+    if (result.outcome === "exists") {
+      unchanged();
+      try {
+        // Maybe our own earlier create whose directory fsync failed or timed out: the
+        // caller may take "exists" (with its write token) as written, so make it durable.
+        await this.#settle(target.file);
+      } catch (err) {
+        throw fileStoreError(this.describe(), "put", key, err);
+      }
+      throw new ObjectExistsError(key);
+    }
+    if (result.error !== undefined) {
+      // Failed before the link or rename: nothing changed. After it, only the directory
+      // fsync failed: the file stays counted as unsynced.
+      if (!result.changed) unchanged();
+      throw fileStoreError(this.describe(), "put", key, result.error);
+    }
+    if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
   }
 
   async delete(key: string): Promise<void> {
     const target = this.#pathOf(key);
-    await this.#call("delete", key, () => this.#delete(key, target));
+    await this.#call("delete", key, (signal) => this.#delete(key, target, signal));
   }
 
-  async #delete(key: string, target: ObjectPath): Promise<void> {
+  async #delete(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
+    let result: WriteResult;
     try {
-      await unlink(target.file);
-      this.#unsynced.delete(target.file);
-    } catch (err) {
-      if (MISSING.has(errorCode(err) ?? "")) return;
-      throw fileStoreError(this.describe(), "delete", key, err);
-    }
-    try {
-      await this.#dirs.syncDir(target.dir);
+      result = await this.#writer.write(
+        { op: "delete", file: target.file, dir: join(this.#root, target.dir), fsync: this.#fsync },
+        signal,
+      );
     } catch (err) {
       throw fileStoreError(this.describe(), "delete", key, err);
     }
+    if (result.outcome === "missing") return;
+    if (result.changed) this.#unsynced.delete(target.file);
+    if (result.error !== undefined)
+      throw fileStoreError(this.describe(), "delete", key, result.error);
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -370,7 +397,7 @@ export class FileStore implements ObjectStore {
   }
 
   /** One store call, within the time limit. */
-  #call<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
+  #call<T>(op: string, key: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
   }
 

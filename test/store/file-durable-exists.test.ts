@@ -11,6 +11,7 @@ import { type FileHandle, mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { Worker } from "node:worker_threads";
 import { StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
@@ -20,7 +21,10 @@ import { rec, testOptions, texts } from "../log/helpers.js";
 
 /**
  * Watches fsyncs of one directory (by inode) through every file handle of the
- * process: counts the ones that succeed and fails the next `failures` with EIO.
+ * process's main thread: counts the ones that succeed and fails the next
+ * `failures` with EIO. Those are the fsyncs that reads and creates finding a
+ * key taken make; a write's own directory fsync runs on the store's writer
+ * thread (see {@link failWriterDirSync}).
  */
 class DirectorySyncs {
   readonly #proto: { sync: (this: FileHandle) => Promise<void> };
@@ -65,6 +69,20 @@ class DirectorySyncs {
   }
 }
 
+/** The next thread this process starts: a FileStore starts its writer thread on its first write. */
+function nextThread(): Promise<Worker> {
+  return new Promise((resolve) => process.once("worker", resolve));
+}
+
+/**
+ * Fails with EIO the next directory fsync of `path` that the writer thread
+ * `thread` makes: the one after a put's link. The thread takes this
+ * fault-injection message in order with the writes sent after it.
+ */
+function failWriterDirSync(thread: Worker, path: string): void {
+  thread.postMessage({ id: 0, op: "failDirSyncs", dir: path, count: 1 });
+}
+
 describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   let dir: string;
   let syncs: DirectorySyncs;
@@ -79,16 +97,18 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
 
   it("a create that finds the object a failed create linked fsyncs its directory before answering", async () => {
     const store = new FileStore(join(dir, "store"));
+    const thread = nextThread();
     await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
-    await syncs.watch(join(dir, "store", encodeDirectory("wal")));
-    syncs.failures = 1;
+    const wal = join(dir, "store", encodeDirectory("wal"));
+    await syncs.watch(wal);
+    failWriterDirSync(await thread, wal);
     const body = new Uint8Array([1, 2, 3]);
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), (err) => {
       assert.ok(err instanceof StorageError, String(err));
+      assert.match(err.message, /EIO: i\/o error, fsync/);
       assert.equal(err.permanent, false, "an I/O error is retried");
       return true;
     });
-    assert.equal(syncs.failed, 1);
     // The link took effect, but nothing made its directory entry durable.
     let before = syncs.succeeded;
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
@@ -105,13 +125,13 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
 
   it("a get or head of an object whose directory fsync failed fsyncs it first, and fails if that fails", async () => {
     const store = new FileStore(join(dir, "reads"));
+    const thread = nextThread();
     await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
-    await syncs.watch(join(dir, "reads", encodeDirectory("wal")));
-    syncs.failed = 0;
-    syncs.failures = 1;
+    const wal = join(dir, "reads", encodeDirectory("wal"));
+    await syncs.watch(wal);
+    failWriterDirSync(await thread, wal);
     const body = new Uint8Array([4, 5]);
-    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), StorageError);
-    assert.equal(syncs.failed, 1);
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), /EIO: i\/o error, fsync/);
     // The read-back of an ambiguous create must not report an object that may not survive.
     syncs.failures = 1;
     await assert.rejects(store.get("wal/b"), (err) => {
@@ -134,18 +154,20 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
     const root = join(dir, "log");
     const store = new FileStore(root);
+    const thread = nextThread();
     const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
     await log.append(rec("first"));
-    await syncs.watch(join(root, encodeDirectory("q"), encodeDirectory("wal")));
-    syncs.failed = 0;
-    syncs.failures = 1;
+    const wal = join(root, encodeDirectory("q"), encodeDirectory("wal"));
+    await syncs.watch(wal);
+    failWriterDirSync(await thread, wal);
     let syncedAfterFailure = -1;
     const appended = log.append(rec("second")).then(() => {
       syncedAfterFailure = syncs.succeeded;
     });
     const before = syncs.succeeded;
     await appended;
-    assert.equal(syncs.failed, 1, "the directory fsync of the append failed once");
+    // Appends fsync the WAL directory on the writer thread; this side fsyncs it only to make
+    // a create found taken durable, which the failed fsync made necessary.
     assert.ok(
       syncedAfterFailure > before,
       "acknowledged only after a later fsync of the WAL directory succeeded",

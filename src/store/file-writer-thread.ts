@@ -1,0 +1,211 @@
+/**
+ * The body of a {@link FileStore}'s writer thread, and the messages it
+ * exchanges with the store. The thread makes each write's system calls
+ * synchronously, one after the other, so a put costs the store one hand-off
+ * to the thread and one back instead of a thread-pool round trip per call
+ * (open, write, fsync, close, link, directory open, fsync, close, unlink).
+ *
+ * {@link writerThread} is started from its own source text
+ * (`new Worker(source, { eval: true })`, see `file-writer.ts`), not from a
+ * script file: the ESM and the CommonJS builds of the package then start the
+ * same code without having to find a file next to themselves, which differs
+ * between the two (`import.meta.url` exists in one, `__dirname` in the other).
+ * So the function must not use anything from outside its own body: no
+ * imports (it gets Node's modules through `load`, see `file-writer.ts`), no
+ * module-level values, no helpers the compiler might emit.
+ */
+
+/** A write handed to the thread. Paths are absolute. */
+export type WriteRequest =
+  | {
+      id: number;
+      op: "put";
+      /** The fresh temp file to write (created exclusively), then link or rename. */
+      temp: string;
+      /** Where the object goes. */
+      file: string;
+      /** The directory holding `file`, fsynced after the link or rename when `fsync`. */
+      dir: string;
+      /** Link (fails with EEXIST when `file` exists) instead of rename (replaces it). */
+      create: boolean;
+      fsync: boolean;
+      /** A copy of the caller's body, transferred to the thread. */
+      body: Uint8Array;
+    }
+  | { id: number; op: "delete"; file: string; dir: string; fsync: boolean }
+  /**
+   * Fail the next `count` directory fsyncs of `dir` with EIO (fault injection
+   * for tests: the store never sends it).
+   */
+  | { id: number; op: "failDirSyncs"; dir: string; count: number };
+
+/** A system call's error as the thread saw it, rebuilt on the store's side. */
+export interface ThreadError {
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  dest?: string;
+}
+
+/** What became of one {@link WriteRequest}. */
+export interface WriteReply {
+  id: number;
+  /**
+   * `done`: written (or deleted) and, with fsync, its directory fsynced.
+   * `exists`: a create found the name taken. `missing`: a delete found no file.
+   * `failed`: see `error`.
+   */
+  outcome: "done" | "exists" | "missing" | "failed";
+  /**
+   * Whether the directory entry changed: the file was linked or renamed into
+   * place (put) or unlinked (delete). True with `failed` means only the
+   * directory fsync failed.
+   */
+  changed: boolean;
+  error?: ThreadError;
+}
+
+/**
+ * The thread's whole program. Requests that arrive together (while it was
+ * busy) are run as one batch: each one's file is written, fsynced and placed,
+ * then every directory the batch changed is fsynced once for all of its
+ * requests, and all replies go back in one message.
+ */
+export function writerThread(load: (id: string) => unknown): void {
+  const fs = load("node:fs") as typeof import("node:fs");
+  const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
+  const port = parentPort!;
+  const queued: WriteRequest[] = [];
+  /** Directory fsyncs to fail (fault injection), by directory. */
+  const faults = new Map<string, number>();
+  let scheduled = false;
+
+  function describe(err: unknown): ThreadError {
+    if (!(err instanceof Error)) return { message: String(err) };
+    const { code, errno, syscall, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
+    return { message: err.message, code, errno, syscall, path, dest };
+  }
+
+  function quietly(call: () => void): void {
+    try {
+      call();
+    } catch {
+      // best effort: a leftover temp file is harmless (never listed, swept later)
+    }
+  }
+
+  function fsyncDir(dir: string): void {
+    const failures = faults.get(dir) ?? 0;
+    if (failures > 0) {
+      faults.set(dir, failures - 1);
+      throw Object.assign(new Error(`EIO: i/o error, fsync '${dir}'`), {
+        code: "EIO",
+        syscall: "fsync",
+        path: dir,
+      });
+    }
+    const fd = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      quietly(() => fs.closeSync(fd));
+    }
+  }
+
+  /** Write and place one object; undefined when it waits for its directory's fsync. */
+  function put(request: Extract<WriteRequest, { op: "put" }>): WriteReply | undefined {
+    const { id, temp, body } = request;
+    let fd = -1;
+    try {
+      fd = fs.openSync(temp, "wx");
+      for (let offset = 0; offset < body.byteLength; )
+        offset += fs.writeSync(fd, body, offset, body.byteLength - offset);
+      if (request.fsync) fs.fsyncSync(fd);
+      const closing = fd;
+      fd = -1;
+      // After a successful fsync a failed close cannot lose the bytes; without fsync it may.
+      if (request.fsync) quietly(() => fs.closeSync(closing));
+      else fs.closeSync(closing);
+      if (request.create) {
+        try {
+          fs.linkSync(temp, request.file);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+          quietly(() => fs.unlinkSync(temp));
+          return { id, outcome: "exists", changed: false };
+        }
+        // The object is in place under its own name; the temp name is no longer needed.
+        quietly(() => fs.unlinkSync(temp));
+      } else {
+        fs.renameSync(temp, request.file);
+      }
+    } catch (err) {
+      if (fd >= 0) quietly(() => fs.closeSync(fd));
+      quietly(() => fs.unlinkSync(temp));
+      return { id, outcome: "failed", changed: false, error: describe(err) };
+    }
+    return request.fsync ? undefined : { id, outcome: "done", changed: true };
+  }
+
+  function remove(request: Extract<WriteRequest, { op: "delete" }>): WriteReply | undefined {
+    const { id } = request;
+    try {
+      fs.unlinkSync(request.file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR")
+        return { id, outcome: "missing", changed: false };
+      return { id, outcome: "failed", changed: false, error: describe(err) };
+    }
+    return request.fsync ? undefined : { id, outcome: "done", changed: true };
+  }
+
+  function run(): void {
+    scheduled = false;
+    const batch = queued.splice(0);
+    const replies: WriteReply[] = [];
+    /** Requests waiting for the fsync of their directory, by directory. */
+    const syncs = new Map<string, number[]>();
+    for (const request of batch) {
+      if (request.op === "failDirSyncs") {
+        faults.set(request.dir, request.count);
+        continue;
+      }
+      const reply = request.op === "put" ? put(request) : remove(request);
+      if (reply !== undefined) replies.push(reply);
+      else {
+        const waiting = syncs.get(request.dir);
+        if (waiting === undefined) syncs.set(request.dir, [request.id]);
+        else waiting.push(request.id);
+      }
+    }
+    // One fsync per directory covers every change the batch made in it.
+    for (const [dir, ids] of syncs) {
+      let error: ThreadError | undefined;
+      try {
+        fsyncDir(dir);
+      } catch (err) {
+        error = describe(err);
+      }
+      for (const id of ids)
+        replies.push(
+          error === undefined
+            ? { id, outcome: "done", changed: true }
+            : { id, outcome: "failed", changed: true, error },
+        );
+    }
+    if (replies.length > 0) port.postMessage(replies);
+  }
+
+  port.on("message", (request: WriteRequest) => {
+    queued.push(request);
+    // Requests delivered in the same turn (they queued up while the thread was busy) run as
+    // one batch, sharing their directory fsyncs.
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(run);
+    }
+  });
+}
