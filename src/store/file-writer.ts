@@ -6,16 +6,20 @@
  * The thread starts on the first write. It never holds the process open by
  * itself: it is unref'd whenever no write is pending (a pending write keeps the
  * process alive, as a pending thread-pool call would), and it is ended after
- * {@link IDLE_MS} without writes, so a store that is dropped or rarely writes
- * holds no thread. If the thread dies, the writes it had pending reject and the
- * next write starts a new one.
+ * {@link IDLE_MS} without writes, so a store that is dropped holds no thread
+ * for long. If the thread dies, the writes it had pending reject and the next
+ * write starts a new one.
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
 import { writerThread } from "./file-writer-thread.js";
 
-/** How long the thread stays up without writes (starting one takes a few tens of ms). */
-const IDLE_MS = 10_000;
+/**
+ * How long the thread stays up without writes. Starting one delays the first
+ * write by a few tens of ms, so the idle time is far longer than the quiet
+ * spells of a service with sporadic traffic; an idle thread costs only memory.
+ */
+const IDLE_MS = 300_000;
 
 /**
  * The thread's source. A function's own text, run as an eval'd script, is the

@@ -159,7 +159,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const idle = await runChild(join(dir, "idle-child"), "idle");
     assert.equal(idle.code, 0);
     assert.equal(idle.stdout, "written\n");
-    // Far less than the thread's idle time (10 s): the idle thread does not hold the process.
+    // Far less than the thread's idle time (5 min): the idle thread does not hold the process.
     assert.ok(idle.ms < 8_000, `exited after ${idle.ms} ms`);
     const written = new FileStore(join(dir, "idle-child"));
     assert.ok((await written.get("jobs/0")) !== null);
