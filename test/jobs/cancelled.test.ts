@@ -6,20 +6,12 @@ import { QueueReader } from "../../src/queue/reader.js";
 import type { JobAttempt } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import { until } from "../until.js";
 import { runAndKill } from "./kill.js";
 import { openOn, STORES, tempDir, turns } from "./stores.js";
 
 const T0 = 1_700_000_000_000;
 const DAY_MS = 86_400_000;
-
-/** Resolves once `condition()` holds, checking after every turn of the event loop. */
-async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  assert.fail("condition never held");
-}
 
 /** The cancelled pending job's history as the tests leave it: cancelled at `at`, never claimed. */
 function cancelledAt(at: number, attempt = 0): JobAttempt[] {

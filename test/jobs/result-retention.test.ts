@@ -11,7 +11,8 @@ import { silentLogger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { type Opened, openOn, STORES, text, turns } from "./stores.js";
+import { until } from "../until.js";
+import { type Opened, openOn, STORES, text } from "./stores.js";
 
 const KEEP_DONE_MS = 1_000;
 const RESULT_MS = 60_000;
@@ -26,11 +27,7 @@ const REOPENS: readonly Reopen[] = ["none", "replay", "close", "checkpoint then 
 /** Waits until `queue` wrote a checkpoint after the ones it had written before. */
 async function checkpointed(queue: Queue, before: number): Promise<void> {
   await queue.flush();
-  for (let i = 0; i < 10_000; i++) {
-    if (queue.logStats().checkpointsWritten > before) return;
-    await turns(1);
-  }
-  assert.fail("no checkpoint was written");
+  await until(() => queue.logStats().checkpointsWritten > before, "a new checkpoint");
 }
 
 /** `queue` reopened as `how` says (the old one is closed or dropped). */

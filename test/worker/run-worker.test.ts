@@ -9,6 +9,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection } from "../queue/helpers.js";
+import { until } from "../until.js";
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -21,15 +22,6 @@ function deferred<T = void>() {
 /** Lets pending promise reactions and I/O callbacks run. */
 async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Resolves once `condition()` holds, checking after every turn of the event loop. */
-async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  assert.fail("condition never held");
 }
 
 function capturingLogger(): Logger & { warnings: string[]; fields: unknown[] } {

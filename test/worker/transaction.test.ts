@@ -3,15 +3,7 @@ import { describe, it } from "node:test";
 import type { Logger } from "../../src/logger.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { NO_BACKOFF, openTestQueue, text } from "../queue/helpers.js";
-
-/** Resolves once `condition()` holds, checking after every turn of the event loop. */
-async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  assert.fail("condition never held");
-}
+import { until } from "../until.js";
 
 function capturingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
