@@ -1,11 +1,13 @@
 /**
  * The temp files of a {@link FileStore}: every write first goes to a fresh
  * temp file in the store's `.tmp/` folder, named `<pid>.<host tag>.<uuid>.tmp`
- * so a sweep can tell whose it is (the writer thread writes it, see
- * `file-writer-thread.ts`). The first write sweeps the files left by writers that died mid-write.
+ * so a sweep can tell whose it is, and fsynced when the store fsyncs (here
+ * for writes through the thread pool, by the writer thread for the others,
+ * see `file-writer-thread.ts`). The first write sweeps the files left by
+ * writers that died mid-write.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { readdir, rm, stat } from "node:fs/promises";
+import { open, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -22,13 +24,15 @@ const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 
 
 export class TempFiles {
   readonly #folder: string;
+  readonly #fsync: boolean;
   /** Creates the temp folder (durably) if it is missing. */
   readonly #ensureFolder: () => Promise<void>;
   /** The sweep of stale temp files, run once before the first write. */
   #swept: Promise<void> | undefined;
 
-  constructor(root: string, ensureFolder: () => Promise<void>) {
+  constructor(root: string, fsync: boolean, ensureFolder: () => Promise<void>) {
     this.#folder = join(root, TEMP_FOLDER);
+    this.#fsync = fsync;
     this.#ensureFolder = ensureFolder;
   }
 
@@ -45,6 +49,34 @@ export class TempFiles {
   /** A fresh temp file name, which a write creates exclusively. */
   newPath(): string {
     return join(this.#folder, `${process.pid}.${HOST_TAG}.${randomUUID()}.tmp`);
+  }
+
+  /**
+   * Write `body` to a fresh temp file through the thread pool (fsynced when
+   * enabled), after {@link ready}. Resolves with its path once its bytes are
+   * durable; `closed` settles once its handle is closed, which the caller
+   * awaits alongside its next steps (a close after a successful fsync cannot
+   * lose data, so it need not delay the link).
+   */
+  async write(body: Uint8Array): Promise<{ path: string; closed: Promise<void> }> {
+    await this.ready();
+    const temp = this.newPath();
+    if (!this.#fsync) {
+      // One call instead of open/write/close round trips: measurably faster for small objects.
+      await writeFile(temp, body, { flag: "wx" });
+      return { path: temp, closed: Promise.resolve() };
+    }
+    const handle = await open(temp, "wx");
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    // The descriptor is released whatever close reports; the bytes are durable already.
+    return { path: temp, closed: handle.close().catch(() => {}) };
   }
 
   /**

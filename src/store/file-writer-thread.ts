@@ -34,10 +34,16 @@ export type WriteRequest =
     }
   | { id: number; op: "delete"; file: string; dir: string; fsync: boolean }
   /**
-   * Fail the next `count` directory fsyncs of `dir` with EIO (fault injection
-   * for tests: the store never sends it).
+   * Fail the next `count` directory fsyncs of `dir` with EIO. Fault injection
+   * for tests: honoured only by a thread started with `faultInjection` (which
+   * the store never does), ignored otherwise.
    */
-  | { id: number; op: "failDirSyncs"; dir: string; count: number };
+  | { id: number; op: "failDirSyncs"; dir: string; count: number }
+  /**
+   * Block the thread until `until[0]` is no longer 0 (fault injection for
+   * tests, as above: a system call that takes long).
+   */
+  | { id: number; op: "hold"; until: Int32Array };
 
 /** A system call's error as the thread saw it, rebuilt on the store's side. */
 export interface ThreadError {
@@ -68,12 +74,15 @@ export interface WriteReply {
 }
 
 /**
- * The thread's whole program. Requests that arrive together (while it was
- * busy) are run as one batch: each one's file is written, fsynced and placed,
- * then every directory the batch changed is fsynced once for all of its
- * requests, and all replies go back in one message.
+ * The thread's whole program. It first posts an empty batch of replies: the
+ * store learns that the thread is up and has run none of its requests yet.
+ * Requests that arrive together (while it was busy) are run as one batch:
+ * each one's file is written, fsynced and placed, then every directory the
+ * batch changed is fsynced once for all of its requests, and all replies go
+ * back in one message. `faultInjection` (tests only) makes it honour
+ * `failDirSyncs` requests.
  */
-export function writerThread(load: (id: string) => unknown): void {
+export function writerThread(load: (id: string) => unknown, faultInjection: boolean): void {
   const fs = load("node:fs") as typeof import("node:fs");
   const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
   const port = parentPort!;
@@ -170,7 +179,11 @@ export function writerThread(load: (id: string) => unknown): void {
     const syncs = new Map<string, number[]>();
     for (const request of batch) {
       if (request.op === "failDirSyncs") {
-        faults.set(request.dir, request.count);
+        if (faultInjection) faults.set(request.dir, request.count);
+        continue;
+      }
+      if (request.op === "hold") {
+        if (faultInjection) Atomics.wait(request.until, 0, 0);
         continue;
       }
       const reply = request.op === "put" ? put(request) : remove(request);
@@ -199,6 +212,7 @@ export function writerThread(load: (id: string) => unknown): void {
     if (replies.length > 0) port.postMessage(replies);
   }
 
+  port.postMessage([]);
   port.on("message", (request: WriteRequest) => {
     queued.push(request);
     // Requests delivered in the same turn (they queued up while the thread was busy) run as

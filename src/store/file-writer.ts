@@ -1,39 +1,80 @@
 /**
- * A {@link FileStore}'s writer thread, seen from the store: hands each put or
- * delete to the thread in one message and resolves with its reply. The
+ * A {@link FileStore}'s writer thread, seen from the store: hands each small
+ * put or delete to the thread in one message and resolves with its reply. The
  * thread's program is in `file-writer-thread.ts`.
  *
- * The thread starts on the first write. It never holds the process open by
- * itself: it is unref'd whenever no write is pending (a pending write keeps the
- * process alive, as a pending thread-pool call would), and it is ended after
- * {@link IDLE_MS} without writes, so a store that is dropped holds no thread
- * for long. If the thread dies, the writes it had pending reject and the next
- * write starts a new one.
+ * The store uses the thread only for writes it {@link FileWriter.accepts}:
+ * bodies up to {@link THREAD_MAX_BODY}, once the thread is up. Everything
+ * else (large bodies, the writes before the thread is up, every write of a
+ * store whose thread cannot start) takes the thread pool through
+ * `fs/promises`, with the same system calls and outcomes.
+ *
+ * The thread is started in the background once the store has made
+ * {@link START_AFTER} writes, so a store that writes rarely never holds one,
+ * and no write waits for a thread to start. It never holds the process open
+ * by itself: it is unref'd whenever no write is pending (a pending write keeps
+ * the process alive, as a pending thread-pool call would), and it is ended
+ * after {@link IDLE_MS} without writes. If it dies once up, the writes it had
+ * pending reject (their outcome is unknown) and a new one is started later.
+ * If it cannot be started, or fails before it is up (a runtime that forbids
+ * threads, a bundler that rewrote its source), the store warns once and
+ * uses the thread pool for the rest of its life.
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
 import { writerThread } from "./file-writer-thread.js";
 
 /**
- * How long the thread stays up without writes. Starting one delays the first
- * write by a few tens of ms, so the idle time is far longer than the quiet
- * spells of a service with sporadic traffic; an idle thread costs only memory.
+ * Largest body handed to the thread. The thread saves a put's thread-pool
+ * round trips, about 0.3 ms, which matters for the small creates of the log
+ * and is noise beside the write and fsync of a megabyte. A larger body would
+ * cost a copy on the event loop (the caller's buffer cannot be taken) and
+ * hold up the small writes queued behind it on the one thread; on the pool
+ * it is written from the caller's buffer, beside the thread.
  */
-const IDLE_MS = 300_000;
-
+export const THREAD_MAX_BODY = 1 << 20;
 /**
- * The thread's source. A function's own text, run as an eval'd script, is the
- * same in the ESM and the CommonJS builds and needs no file path (see
- * `file-writer-thread.ts`). An eval'd thread is a CommonJS script with
- * `require`, since it is started without the process's `execArgv`; should it
- * still run as a module, `process.getBuiltinModule` (Node 20.16+) loads Node's
- * modules instead.
+ * Bytes of bodies copied for the thread per turn of the event loop; the rest
+ * are posted on later turns. Copying is a few GB/s at best (the copy's pages
+ * are fresh), so this keeps a burst of puts to a few milliseconds per turn.
  */
-const SOURCE = `"use strict";
+const COPY_PER_TURN = 4 << 20;
+/** Writes a store makes through the thread pool before it starts its thread. */
+const START_AFTER = 32;
+/**
+ * How long the thread stays up without writes. An idle thread holds about
+ * 8 MB of resident memory; a store that writes again after this long uses
+ * the pool until its thread is back up.
+ */
+const IDLE_MS = 60_000;
+
+/** The thread's source; `faultInjection` only for tests. See `file-writer-thread.ts` for why a function's text. */
+function source(faultInjection: boolean): string {
+  // A bundler that keeps function names (esbuild `--keep-names`) wraps functions in
+  // `__name(fn, "name")`, a helper defined outside this text: an identity stands in for it.
+  return `"use strict";
+var __name = (target) => target;
 (${writerThread.toString()})(
   typeof require === "function" ? require : (id) => process.getBuiltinModule(id),
+  ${faultInjection},
 );
 `;
+}
+
+/**
+ * Starts a writer thread. Only tests pass `faultInjection`, which makes the
+ * thread honour `failDirSyncs` requests.
+ */
+export function startWriterThread(faultInjection = false): Worker {
+  // Without the process's execArgv: `--input-type=module` would make the source a module
+  // (no `require`). NODE_OPTIONS still applies to the thread, so `--import`/`--require`
+  // preloads given there run in it too (their cost is paid once per thread start).
+  return new Worker(source(faultInjection), {
+    eval: true,
+    execArgv: [],
+    name: "taquba FileStore writer",
+  });
+}
 
 /** What a write needs to say; the id is added here. */
 type Request = WriteRequest extends infer R
@@ -45,6 +86,8 @@ type Request = WriteRequest extends infer R
 interface Pending {
   resolve: (reply: WriteReply) => void;
   reject: (err: unknown) => void;
+  /** Its caller's deadline passed: it no longer keeps the process alive. */
+  abandoned: boolean;
 }
 
 /** A write's outcome with its error rebuilt as a Node.js system error. */
@@ -54,27 +97,88 @@ export interface WriteResult {
   error?: Error;
 }
 
+/** Options of {@link FileWriter}, for tests. */
+export interface FileWriterOptions {
+  /** Starts the thread (default {@link startWriterThread}). */
+  start?: () => Worker;
+  /** Writes through the pool before the thread is started (default {@link START_AFTER}). */
+  startAfter?: number;
+}
+
 export class FileWriter {
+  readonly #start: () => Worker;
+  readonly #startAfter: number;
   #worker: Worker | undefined;
+  /** The thread has posted its first message: it runs requests. */
+  #up = false;
+  /** Why the thread cannot be used; set once, for the store's life. */
+  #unavailable: string | undefined;
+  /** Writes seen since the thread last ended (or since the store was made). */
+  #seen = 0;
+  /** Resolve when the thread is up or unavailable. */
+  #upWaiters: Array<() => void> = [];
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  /** Pending writes not abandoned: while there are any, the thread keeps the process alive. */
+  #awaited = 0;
   #idle: NodeJS.Timeout | undefined;
+  /** Requests not yet posted because this turn's copying budget is spent, in order. */
+  readonly #outbox: Array<() => void> = [];
+  #copied = 0;
+  #turnScheduled = false;
+
+  constructor(options: FileWriterOptions = {}) {
+    this.#start = options.start ?? (() => startWriterThread());
+    this.#startAfter = options.startAfter ?? START_AFTER;
+  }
 
   /**
-   * Hand one write to the thread. Resolves with what became of it; rejects if
-   * the thread cannot be started or dies first, or when `signal` aborts (the
-   * write is then abandoned: it may still take effect).
+   * Whether a write of `bodyBytes` (0 for a delete) should go to the thread
+   * now. Counts the write, and starts the thread in the background once
+   * enough writes were seen.
    */
-  async write(request: Request, signal?: AbortSignal): Promise<WriteResult> {
-    signal?.throwIfAborted();
-    const worker = this.#thread();
+  accepts(bodyBytes: number): boolean {
+    if (this.#unavailable !== undefined) return false;
+    if (this.#up) return bodyBytes <= THREAD_MAX_BODY;
+    if (this.#worker === undefined && ++this.#seen >= this.#startAfter) this.#launch();
+    return false;
+  }
+
+  /** Starts the thread now if needed; resolves with whether it is up (false: unavailable). */
+  async started(): Promise<boolean> {
+    if (this.#unavailable === undefined && !this.#up) {
+      if (this.#worker === undefined) this.#launch();
+      const worker = this.#worker;
+      if (worker !== undefined) {
+        // Waiting for it keeps the process alive, as a pending write does.
+        worker.ref();
+        await new Promise<void>((resolve) => this.#upWaiters.push(resolve));
+        if (this.#awaited === 0) worker.unref();
+      }
+    }
+    return this.#up;
+  }
+
+  /** The thread, for tests (fault injection); undefined when none runs. */
+  get thread(): Worker | undefined {
+    return this.#worker;
+  }
+
+  /**
+   * Hand one write to the thread (only after {@link accepts} said yes).
+   * Resolves with what became of it, whenever that is: `signal` aborting (the
+   * caller's deadline) only stops it keeping the process alive. Rejects if
+   * the thread dies first (the write may or may not have taken effect).
+   * `posted` runs when the request is actually sent to the thread.
+   */
+  write(request: Request, signal?: AbortSignal, posted?: () => void): Promise<WriteResult> {
+    const worker = this.#worker;
+    if (worker === undefined || !this.#up)
+      return Promise.reject(new Error("the FileStore writer thread is not running"));
     const id = this.#nextId++;
-    const reply = await new Promise<WriteReply>((resolve, reject) => {
-      const onAbort = () => {
-        if (this.#pending.delete(id)) this.#settled();
-        reject(signal?.reason);
-      };
-      this.#pending.set(id, {
+    const reply = new Promise<WriteReply>((resolve, reject) => {
+      const entry: Pending = {
+        abandoned: false,
         resolve: (reply) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(reply);
@@ -83,13 +187,30 @@ export class FileWriter {
           signal?.removeEventListener("abort", onAbort);
           reject(err);
         },
-      });
+      };
+      const onAbort = () => {
+        if (entry.abandoned || !this.#pending.has(id)) return;
+        entry.abandoned = true;
+        this.#release();
+      };
+      this.#pending.set(id, entry);
+      if (this.#awaited++ === 0) worker.ref();
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.#pending.size === 1) {
-        clearTimeout(this.#idle);
-        worker.ref();
-      }
       const message = { ...request, id } as WriteRequest;
+      this.#post(worker, message, posted);
+    });
+    return reply.then((reply) =>
+      reply.error === undefined
+        ? { outcome: reply.outcome, changed: reply.changed }
+        : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
+    );
+  }
+
+  /** Posts now, or on a later turn if this turn's copying budget is spent (keeping order). */
+  #post(worker: Worker, message: WriteRequest, posted: (() => void) | undefined): void {
+    const bytes = message.op === "put" ? message.body.byteLength : 0;
+    const send = () => {
+      if (this.#worker !== worker) return; // died meanwhile: its pending writes were rejected
       if (message.op === "put") {
         // The thread gets its own copy: the caller's buffer is never detached or shared.
         const body = new Uint8Array(message.body);
@@ -98,66 +219,139 @@ export class FileWriter {
       } else {
         worker.postMessage(message);
       }
-    });
-    return reply.error === undefined
-      ? { outcome: reply.outcome, changed: reply.changed }
-      : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) };
+      posted?.();
+    };
+    if (
+      this.#outbox.length === 0 &&
+      (this.#copied === 0 || this.#copied + bytes <= COPY_PER_TURN)
+    ) {
+      this.#copied += bytes;
+      send();
+    } else {
+      this.#outbox.push(() => {
+        this.#copied += bytes;
+        send();
+      });
+    }
+    if (!this.#turnScheduled && this.#copied > 0) {
+      this.#turnScheduled = true;
+      setImmediate(() => this.#nextTurn());
+    }
   }
 
-  /** The running thread, started if there is none. */
-  #thread(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
-    // Without the process's execArgv: `--input-type=module` would make the source a module
-    // (no `require`), and `--import`/`--require` hooks (loaders, instrumentation) have nothing
-    // to do in a thread that only makes file system calls, and would slow its start.
-    const worker = new Worker(SOURCE, {
-      eval: true,
-      execArgv: [],
-      name: "taquba FileStore writer",
-    });
-    worker.unref();
+  /** A new turn: a fresh copying budget for what waits in the outbox. */
+  #nextTurn(): void {
+    this.#turnScheduled = false;
+    this.#copied = 0;
+    while (this.#outbox.length > 0 && this.#copied < COPY_PER_TURN) this.#outbox.shift()!();
+    if (this.#outbox.length > 0 || this.#copied > 0) {
+      this.#turnScheduled = true;
+      setImmediate(() => this.#nextTurn());
+    }
+  }
+
+  /** Starts the thread in the background; writes use the pool until it says it is up. */
+  #launch(): void {
+    let worker: Worker;
+    try {
+      worker = this.#start();
+    } catch (err) {
+      this.#giveUp(err);
+      return;
+    }
     worker.on("message", (replies: WriteReply[]) => {
+      if (this.#worker !== worker) return;
+      if (!this.#up) {
+        this.#up = true;
+        this.#wakeUpWaiters();
+      }
       for (const reply of replies) {
         const pending = this.#pending.get(reply.id);
-        if (pending === undefined) continue; // abandoned after its deadline
+        if (pending === undefined) continue;
         this.#pending.delete(reply.id);
+        if (!pending.abandoned) this.#release();
         pending.resolve(reply);
       }
-      this.#settled();
+      this.#idle?.refresh();
     });
     worker.on("error", (err) => this.#lost(worker, err));
     worker.on("messageerror", (err) => this.#lost(worker, err));
     worker.on("exit", (code) =>
       this.#lost(worker, new Error(`the FileStore writer thread exited with code ${code}`)),
     );
+    // After the listeners, which would ref it again.
+    worker.unref();
     this.#worker = worker;
-    return worker;
+    if (this.#idle === undefined) {
+      this.#idle = setTimeout(() => this.#idleOut(), IDLE_MS);
+      this.#idle.unref();
+    } else {
+      this.#idle.refresh();
+    }
   }
 
-  /** After replies or an abandoned write: with nothing pending, let the process exit and the thread idle out. */
-  #settled(): void {
-    if (this.#pending.size > 0) return;
+  /** A pending write was answered or abandoned. */
+  #release(): void {
+    if (--this.#awaited === 0) {
+      this.#worker?.unref();
+      this.#idle?.refresh();
+    }
+  }
+
+  #idleOut(): void {
     const worker = this.#worker;
     if (worker === undefined) return;
-    worker.unref();
-    clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => {
-      if (this.#worker !== worker || this.#pending.size > 0) return;
-      this.#worker = undefined;
-      void worker.terminate();
-    }, IDLE_MS);
-    this.#idle.unref();
+    // Still busy (or a stalled write never returned): check again after another idle spell.
+    if (this.#pending.size > 0 || this.#outbox.length > 0) {
+      this.#idle?.refresh();
+      return;
+    }
+    this.#ended();
+    void worker.terminate();
   }
 
-  /** The thread died: its pending writes fail (their outcome is unknown); the next write starts a new one. */
+  /** The thread is gone (idle, or died): the next {@link START_AFTER} writes use the pool. */
+  #ended(): void {
+    this.#worker = undefined;
+    this.#up = false;
+    this.#seen = 0;
+    this.#awaited = 0;
+    this.#outbox.length = 0;
+  }
+
+  /** The thread died or failed. Before it was up: never use one again. After: its pending writes fail. */
   #lost(worker: Worker, err: unknown): void {
     if (this.#worker !== worker) return;
-    this.#worker = undefined;
-    clearTimeout(this.#idle);
+    const wasUp = this.#up;
+    this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const { reject } of pending) reject(err);
-    void worker.terminate();
+    if (!wasUp) this.#giveUp(err);
+    // Answered once the thread has stopped: none of their system calls can land after that,
+    // so the store may then fsync on its side whatever they may have placed.
+    void worker
+      .terminate()
+      .catch(() => {})
+      .then(() => {
+        for (const { reject } of pending) reject(err);
+      });
+  }
+
+  /** The thread cannot be used: warn once, and leave every write to the pool. */
+  #giveUp(err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#unavailable = reason;
+    process.emitWarning(
+      `taquba FileStore: the writer thread could not start (${reason}); writes use the thread pool instead`,
+      { code: "TAQUBA_FILESTORE_WRITER" },
+    );
+    this.#wakeUpWaiters();
+  }
+
+  #wakeUpWaiters(): void {
+    const waiters = this.#upWaiters;
+    this.#upWaiters = [];
+    for (const wake of waiters) wake();
   }
 }
 

@@ -3,11 +3,11 @@
  * overwrites, listing in key order, durable directories. Temp files live in
  * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in `file-errors.ts`,
  * creating the root directory in `file-root.ts`, creating and fsyncing
- * directories in `file-dirs.ts`, the writer thread that makes each put's and
- * delete's system calls in `file-writer.ts`.
+ * directories in `file-dirs.ts`, the writer thread that makes a small put's
+ * or a delete's system calls in `file-writer.ts` (see docs/file-store.md).
  */
 import type { Dirent } from "node:fs";
-import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { type FileHandle, link, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
@@ -49,9 +49,9 @@ export interface FileStoreOptions {
    * filesystem that stalls (an unreachable network share) makes the call
    * reject with a transient `StorageError`, which the queue retries with
    * backoff. The stalled system call itself cannot be cancelled; it is
-   * abandoned. Puts and deletes run one after another on the store's writer
-   * thread, so while a write's system call stalls, the writes queued behind
-   * it time out too, until it returns.
+   * abandoned. Small puts and deletes run one after another on the store's
+   * writer thread, so while one of their system calls stalls, the writes
+   * queued behind it time out too, until it returns.
    * @default 30_000
    */
   timeoutMs?: number;
@@ -84,8 +84,11 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * fsynced and then renamed (overwrite) or hard-linked (create-if-absent, which
  * fails atomically when the name exists) into place, and the directory is
  * fsynced, so an object is either absent or complete, even after a crash.
- * A put or delete makes all of its system calls on a thread of the store's
- * own, in one hand-off (see `file-writer.ts`).
+ * Once the store has made a few writes, a put of up to 1 MiB or a delete
+ * makes all of its system calls on a thread of the store's own, in one
+ * hand-off (see `file-writer.ts`); larger puts, and every write if the
+ * thread cannot start, go through the thread pool. The thread holds about
+ * 8 MB of memory and ends after a minute without writes.
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
@@ -105,8 +108,8 @@ export class FileStore implements ObjectStore {
   readonly #dirs: FileDirs;
   readonly #timeoutMs: number;
   readonly #temp: TempFiles;
-  /** The thread that makes each put's and delete's system calls in one hand-off. */
-  readonly #writer = new FileWriter();
+  /** The thread that makes a small put's or a delete's system calls in one hand-off. */
+  readonly #writer: FileWriter;
   /**
    * Object files linked or renamed into place whose directory fsync has not
    * succeeded yet (it is running, or it failed or timed out), each with its
@@ -114,8 +117,22 @@ export class FileStore implements ObjectStore {
    * fsyncs its directory: an object this store reports is durable.
    */
   readonly #unsynced = new Map<string, { dir: string }>();
+  /**
+   * Puts on the writer thread not answered yet, by file. Such a put counts its
+   * file as unsynced before the thread links it, so a directory fsync made
+   * meanwhile may precede the link: {@link #settle} waits for them first.
+   */
+  readonly #onThread = new Map<string, Set<Promise<void>>>();
 
-  constructor(directory: string, options: FileStoreOptions = {}) {
+  /**
+   * @param writer - internal, for tests: the writer thread's handle (how it is
+   *   started, fault injection).
+   */
+  constructor(
+    directory: string,
+    options: FileStoreOptions = {},
+    /** @internal */ writer: FileWriter = new FileWriter(),
+  ) {
     if (typeof directory !== "string" || directory === "")
       throw new InvalidArgumentError(
         `Expected \`directory\` of FileStore to be a non-empty path, got ${describeValue(directory)}`,
@@ -143,7 +160,8 @@ export class FileStore implements ObjectStore {
       );
     this.#timeoutMs = timeoutMs;
     this.#dirs = new FileDirs(this.#root, this.#fsync);
-    this.#temp = new TempFiles(this.#root, () => this.#dirs.ensureDir(TEMP_FOLDER));
+    this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#dirs.ensureDir(TEMP_FOLDER));
+    this.#writer = writer;
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -207,18 +225,29 @@ export class FileStore implements ObjectStore {
     } catch (err) {
       throw fileStoreError(this.describe(), "put", key, err);
     }
-    // Counted as placed but not yet synced from the hand-off on: the thread links or renames
-    // it at a moment this side does not see, and if the thread dies or the deadline passes
-    // it may have. A read meanwhile fsyncs the directory once more, which is harmless.
+    if (this.#writer.accepts(body.byteLength))
+      await this.#putOnThread(key, target, body, create, signal);
+    else await this.#putOnPool(key, target, body, create);
+  }
+
+  /** A put through the writer thread: one hand-off for all of its system calls. */
+  async #putOnThread(
+    key: string,
+    target: ObjectPath,
+    body: Uint8Array,
+    create: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
     const placed = { dir: target.dir };
-    const previous = this.#unsynced.get(target.file);
-    if (this.#fsync) this.#unsynced.set(target.file, placed);
+    let previous: { dir: string } | undefined;
+    let marked = false;
     /** This put left the file as it was: the entry it replaced applies again. */
     const unchanged = () => {
-      if (this.#unsynced.get(target.file) !== placed) return;
+      if (!marked || this.#unsynced.get(target.file) !== placed) return;
       if (previous === undefined) this.#unsynced.delete(target.file);
       else this.#unsynced.set(target.file, previous);
     };
+    const answered = this.#trackOnThread(target.file);
     let result: WriteResult;
     try {
       result = await this.#writer.write(
@@ -232,12 +261,22 @@ export class FileStore implements ObjectStore {
           body,
         },
         signal,
+        () => {
+          // Counted as placed but not yet synced once posted: the thread links or renames it
+          // at a moment this side does not see, and if the thread dies it may have.
+          if (!this.#fsync) return;
+          previous = this.#unsynced.get(target.file);
+          this.#unsynced.set(target.file, placed);
+          marked = true;
+        },
       );
     } catch (err) {
-      // The thread died (or the deadline passed) with the write in flight: whether it took
-      // effect is unknown, so the file stays counted as unsynced.
+      // The thread died with the write in flight: whether it took effect is unknown, so
+      // the file stays counted as unsynced.
+      answered();
       throw fileStoreError(this.describe(), "put", key, err);
     }
+    answered();
     if (result.outcome === "exists") {
       unchanged();
       try {
@@ -258,25 +297,105 @@ export class FileStore implements ObjectStore {
     if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
   }
 
-  async delete(key: string): Promise<void> {
-    const target = this.#pathOf(key);
-    await this.#call("delete", key, (signal) => this.#delete(key, target, signal));
+  /**
+   * A put through the thread pool (large bodies, and every put while the
+   * thread is not up): the same system calls and outcomes as on the thread,
+   * written from the caller's buffer without a copy.
+   */
+  async #putOnPool(
+    key: string,
+    target: ObjectPath,
+    body: Uint8Array,
+    create: boolean,
+  ): Promise<void> {
+    let temp: string | undefined;
+    let closed: Promise<void> = Promise.resolve();
+    const placed = { dir: target.dir };
+    try {
+      const written = await this.#temp.write(body);
+      temp = written.path;
+      closed = written.closed;
+      // The temp file's bytes are durable; closing it overlaps with the link.
+      if (create) {
+        let exists = false;
+        await link(written.path, target.file).catch((err: unknown) => {
+          if (errorCode(err) !== "EEXIST") throw err;
+          exists = true;
+        });
+        if (exists) {
+          // Maybe our own earlier create whose directory fsync failed or timed out: the
+          // caller may take "exists" (with its write token) as written, so make it durable.
+          await this.#settle(target.file);
+          throw new ObjectExistsError(key);
+        }
+      } else {
+        await rename(written.path, target.file);
+      }
+      temp = undefined;
+      if (this.#fsync) this.#unsynced.set(target.file, placed);
+      // After a link the temp name remains; drop it while the directory syncs.
+      await Promise.all([
+        this.#dirs.syncDir(target.dir),
+        create ? unlink(written.path).catch(() => {}) : undefined,
+      ]);
+      if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw err;
+      throw fileStoreError(this.describe(), "put", key, err);
+    } finally {
+      await closed;
+      // Best effort: a leftover temp file is harmless (never listed).
+      if (temp !== undefined) await unlink(temp).catch(() => {});
+    }
   }
 
-  async #delete(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
+  async delete(key: string): Promise<void> {
+    const target = this.#pathOf(key);
+    await this.#call("delete", key, (signal) =>
+      this.#writer.accepts(0)
+        ? this.#deleteOnThread(key, target, signal)
+        : this.#deleteOnPool(key, target),
+    );
+  }
+
+  async #deleteOnThread(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
+    /** The file's unsynced entry when the delete was posted: the one its unlink removes. */
+    let seen: { dir: string } | undefined;
     let result: WriteResult;
     try {
       result = await this.#writer.write(
         { op: "delete", file: target.file, dir: join(this.#root, target.dir), fsync: this.#fsync },
         signal,
+        () => {
+          seen = this.#unsynced.get(target.file);
+        },
       );
     } catch (err) {
       throw fileStoreError(this.describe(), "delete", key, err);
     }
     if (result.outcome === "missing") return;
-    if (result.changed) this.#unsynced.delete(target.file);
+    // Only the entry it unlinked: a put posted after it has placed a new file meanwhile.
+    if (result.changed && seen !== undefined && this.#unsynced.get(target.file) === seen)
+      this.#unsynced.delete(target.file);
     if (result.error !== undefined)
       throw fileStoreError(this.describe(), "delete", key, result.error);
+  }
+
+  async #deleteOnPool(key: string, target: ObjectPath): Promise<void> {
+    const seen = this.#unsynced.get(target.file);
+    try {
+      await unlink(target.file);
+      if (seen !== undefined && this.#unsynced.get(target.file) === seen)
+        this.#unsynced.delete(target.file);
+    } catch (err) {
+      if (MISSING.has(errorCode(err) ?? "")) return;
+      throw fileStoreError(this.describe(), "delete", key, err);
+    }
+    try {
+      await this.#dirs.syncDir(target.dir);
+    } catch (err) {
+      throw fileStoreError(this.describe(), "delete", key, err);
+    }
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -401,11 +520,31 @@ export class FileStore implements ObjectStore {
     return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
   }
 
+  /** Counts a put of `file` on the thread until the returned function is called (its answer is in). */
+  #trackOnThread(file: string): () => void {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const puts = this.#onThread.get(file) ?? new Set<Promise<void>>();
+    this.#onThread.set(file, puts);
+    puts.add(answered);
+    return () => {
+      if (puts.delete(answered) && puts.size === 0 && this.#onThread.get(file) === puts)
+        this.#onThread.delete(file);
+      answer();
+    };
+  }
+
   /**
    * Makes `file` durable if a put placed it and its directory fsync has not
-   * succeeded since: fsyncs its directory now (rejects if that fails).
+   * succeeded since: fsyncs its directory now (rejects if that fails). First
+   * waits for the answers of its puts on the writer thread: one may be linked
+   * after an fsync started now.
    */
   async #settle(file: string): Promise<void> {
+    for (let puts = this.#onThread.get(file); puts !== undefined; puts = this.#onThread.get(file))
+      await Promise.all(puts);
     const placed = this.#unsynced.get(file);
     if (placed === undefined) return;
     await this.#dirs.syncDir(placed.dir);

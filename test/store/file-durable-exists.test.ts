@@ -11,13 +11,14 @@ import { type FileHandle, mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Worker } from "node:worker_threads";
+import { setTimeout as delay } from "node:timers/promises";
 import { StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { rec, testOptions, texts } from "../log/helpers.js";
+import { failWriterDirSync, holdWriter, storeOnThread } from "./writer-thread.js";
 
 /**
  * Watches fsyncs of one directory (by inode) through every file handle of the
@@ -69,20 +70,6 @@ class DirectorySyncs {
   }
 }
 
-/** The next thread this process starts: a FileStore starts its writer thread on its first write. */
-function nextThread(): Promise<Worker> {
-  return new Promise((resolve) => process.once("worker", resolve));
-}
-
-/**
- * Fails with EIO the next directory fsync of `path` that the writer thread
- * `thread` makes: the one after a put's link. The thread takes this
- * fault-injection message in order with the writes sent after it.
- */
-function failWriterDirSync(thread: Worker, path: string): void {
-  thread.postMessage({ id: 0, op: "failDirSyncs", dir: path, count: 1 });
-}
-
 describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   let dir: string;
   let syncs: DirectorySyncs;
@@ -96,12 +83,11 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   });
 
   it("a create that finds the object a failed create linked fsyncs its directory before answering", async () => {
-    const store = new FileStore(join(dir, "store"));
-    const thread = nextThread();
+    const { store, writer } = await storeOnThread(join(dir, "store"), {}, true);
     await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
     const wal = join(dir, "store", encodeDirectory("wal"));
     await syncs.watch(wal);
-    failWriterDirSync(await thread, wal);
+    failWriterDirSync(writer, wal);
     const body = new Uint8Array([1, 2, 3]);
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), (err) => {
       assert.ok(err instanceof StorageError, String(err));
@@ -124,12 +110,11 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   });
 
   it("a get or head of an object whose directory fsync failed fsyncs it first, and fails if that fails", async () => {
-    const store = new FileStore(join(dir, "reads"));
-    const thread = nextThread();
+    const { store, writer } = await storeOnThread(join(dir, "reads"), {}, true);
     await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
     const wal = join(dir, "reads", encodeDirectory("wal"));
     await syncs.watch(wal);
-    failWriterDirSync(await thread, wal);
+    failWriterDirSync(writer, wal);
     const body = new Uint8Array([4, 5]);
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), /EIO: i\/o error, fsync/);
     // The read-back of an ambiguous create must not report an object that may not survive.
@@ -153,13 +138,12 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
 
   it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
     const root = join(dir, "log");
-    const store = new FileStore(root);
-    const thread = nextThread();
+    const { store, writer } = await storeOnThread(root, {}, true);
     const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
     await log.append(rec("first"));
     const wal = join(root, encodeDirectory("q"), encodeDirectory("wal"));
     await syncs.watch(wal);
-    failWriterDirSync(await thread, wal);
+    failWriterDirSync(writer, wal);
     let syncedAfterFailure = -1;
     const appended = log.append(rec("second")).then(() => {
       syncedAfterFailure = syncs.succeeded;
@@ -176,5 +160,58 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     const reopened = await openLog(new FileStore(root), "q", testOptions());
     assert.deepEqual(texts(reopened.records), ["first", "second"]);
     await reopened.log.close();
+  });
+
+  it("a read while a put of its key is on the writer thread fsyncs after the put's failed directory fsync, not before", async () => {
+    const root = join(dir, "settle");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+    const wal = join(root, encodeDirectory("wal"));
+    await syncs.watch(wal);
+    // The thread is held before the put's link, as a slow write ahead of it would.
+    const release = holdWriter(writer);
+    failWriterDirSync(writer, wal);
+    const body = new Uint8Array([7, 7, 7]);
+    let syncedAtFailure = -1;
+    const put = store.put("wal/b", body, { ifNoneMatch: "*" }).then(
+      () => assert.fail("the directory fsync after the link fails"),
+      (err: unknown) => {
+        syncedAtFailure = syncs.succeeded;
+        assert.match(String(err), /EIO: i\/o error, fsync/);
+      },
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    // A read issued while the put is held on the thread must not count a directory fsync
+    // made before the link as making the object durable. (Without the fix it answers at
+    // once; the pause only gives it the time to.)
+    const head = store.head("wal/b");
+    await Promise.race([head, delay(100)]);
+    release();
+    await put;
+    assert.equal((await head)?.size, 3, "the read waited for the put");
+    assert.deepEqual((await store.get("wal/b"))?.body, body);
+    assert.ok(
+      syncs.succeeded > syncedAtFailure,
+      "the directory was fsynced after the link's own fsync failed, before the object was reported",
+    );
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+  });
+
+  it("a delete's answer does not count a put of the same key posted after it as durable", async () => {
+    const root = join(dir, "delete-race");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/c", new Uint8Array([0]));
+    const wal = join(root, encodeDirectory("wal"));
+    await syncs.watch(wal);
+    // The directory fsyncs after the unlink and after the new file's rename both fail (in one
+    // batch of the thread or in two). The put is posted before the delete's answer is back.
+    failWriterDirSync(writer, wal, 2);
+    const deleted = store.delete("wal/c").catch((err: unknown) => err);
+    const put = store.put("wal/c", new Uint8Array([1, 2, 3])).catch((err: unknown) => err);
+    assert.match(String(await deleted), /EIO/);
+    assert.match(String(await put), /EIO/);
+    const before = syncs.succeeded;
+    assert.deepEqual((await store.get("wal/c"))?.body, new Uint8Array([1, 2, 3]));
+    assert.equal(syncs.succeeded, before + 1, "the get fsynced the put's directory first");
   });
 });

@@ -2,7 +2,8 @@
  * FileStore's writer thread: the thread that makes a put's or delete's system
  * calls in one hand-off. It may die and is replaced; two stores on one
  * directory still race for a key through the link; it never holds the
- * process open while idle; the caller's buffer is copied, not taken.
+ * process open while idle; the caller's buffer is copied, not taken; a store
+ * whose thread cannot start writes through the thread pool instead.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,20 +12,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import { StorageError } from "../../src/errors.js";
 import { FileStore } from "../../src/store/file.js";
+import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
+import { storeOnThread } from "./writer-thread.js";
 
 const IDLE_WRITER = fileURLToPath(new URL("./fixtures/idle-writer.js", import.meta.url));
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
-
-/** The next thread this process starts: a FileStore starts its writer thread on its first write. */
-function nextThread(): Promise<Worker> {
-  return new Promise((resolve) => process.once("worker", resolve));
-}
 
 /** Runs the idle-writer fixture; resolves with its exit code, stdout and how long it ran. */
 function runChild(
@@ -56,10 +54,9 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it("a thread that dies fails its pending writes as transient, and the next write starts a new one", async () => {
-    const store = new FileStore(join(dir, "dies"));
-    const thread = nextThread();
+    const { store, writer } = await storeOnThread(join(dir, "dies"));
     await store.put("jobs/first", bytes("first"), { ifNoneMatch: "*" });
-    const first = await thread;
+    const first = writer.thread!;
     // Many writes in flight, then the thread is killed under them.
     const writes = Array.from({ length: 200 }, (_, i) =>
       store.put(`jobs/${i}`, bytes(`body ${i}`), { ifNoneMatch: "*" }).then(
@@ -67,7 +64,6 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
         (err: unknown) => err,
       ),
     );
-    const replacement = nextThread();
     await first.terminate();
     const outcomes = await Promise.all(writes);
     const failures = outcomes.filter((outcome) => outcome !== "written");
@@ -77,9 +73,11 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
       assert.equal(err.permanent, false, "retried like any transient failure");
       assert.match(err.message, /put "jobs\/\d+" failed: .*writer thread exited/);
     }
-    // The next write starts another thread and works, and so do retries of the failed ones.
+    // The next writes work (through the pool until another thread is up), and so do retries
+    // of the failed ones.
     await store.put("jobs/after", bytes("after"), { ifNoneMatch: "*" });
-    assert.notEqual(await replacement, first);
+    assert.equal(await writer.started(), true, "another thread starts");
+    assert.notEqual(writer.thread, first);
     assert.equal(text((await store.get("jobs/after"))?.body), "after");
     for (let i = 0; i < outcomes.length; i++) {
       if (outcomes[i] === "written") {
@@ -98,7 +96,8 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
 
   it("two stores on one directory creating the same keys at once: exactly one create of each wins", async () => {
     const root = join(dir, "race");
-    const left = new FileStore(root);
+    // One through its thread, one through the pool.
+    const { store: left } = await storeOnThread(root);
     const right = new FileStore(root);
     const keys = Array.from({ length: 100 }, (_, i) => `wal/${String(i).padStart(4, "0")}`);
     const attempt = (store: FileStore, side: string, key: string) =>
@@ -129,7 +128,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
   });
 
   it("without fsync: creates, overwrites and deletes, with the same answers", async () => {
-    const store = new FileStore(join(dir, "nosync"), { fsync: false });
+    const { store } = await storeOnThread(join(dir, "nosync"), { fsync: false });
     await store.put("a/b", bytes("one"), { ifNoneMatch: "*" });
     await assert.rejects(store.put("a/b", bytes("two"), { ifNoneMatch: "*" }), ObjectExistsError);
     assert.equal(text((await store.get("a/b"))?.body), "one");
@@ -142,7 +141,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
   });
 
   it("copies the caller's body: its buffer is never detached, and only the body's bytes are written", async () => {
-    const store = new FileStore(join(dir, "copies"));
+    const { store } = await storeOnThread(join(dir, "copies"));
     const whole = Buffer.from("xxhello worldxx");
     const body = whole.subarray(2, 13);
     await store.put("k", body);
@@ -159,7 +158,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const idle = await runChild(join(dir, "idle-child"), "idle");
     assert.equal(idle.code, 0);
     assert.equal(idle.stdout, "written\n");
-    // Far less than the thread's idle time (5 min): the idle thread does not hold the process.
+    // Far less than the thread's idle time (1 min): the idle thread does not hold the process.
     assert.ok(idle.ms < 8_000, `exited after ${idle.ms} ms`);
     const written = new FileStore(join(dir, "idle-child"));
     assert.ok((await written.get("jobs/0")) !== null);
@@ -167,5 +166,105 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const pending = await runChild(join(dir, "pending-child"), "pending");
     assert.equal(pending.code, 0);
     assert.equal(pending.stdout, "written\n", "the process waited for its pending put");
+  });
+
+  /** Collects the process warnings emitted while `run` runs. */
+  async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
+    const seen: string[] = [];
+    const listener = (warning: Error) => seen.push(warning.message);
+    process.on("warning", listener);
+    try {
+      await run();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", listener);
+    }
+    return seen;
+  }
+
+  /** A store's whole repertoire, checked. */
+  async function exercise(store: FileStore): Promise<void> {
+    await store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+    await assert.rejects(store.put("wal/1", bytes("two"), { ifNoneMatch: "*" }), ObjectExistsError);
+    await store.put("cp/1", new Uint8Array(2 << 20).fill(9));
+    assert.equal((await store.head("cp/1"))?.size, 2 << 20);
+    for (let i = 0; i < 40; i++) await store.put(`jobs/${i}`, bytes(`job ${i}`));
+    await store.delete("jobs/0");
+    assert.equal(await store.get("jobs/0"), null);
+    assert.equal(text((await store.get("jobs/39"))?.body), "job 39");
+    assert.equal(text((await store.get("wal/1"))?.body), "one");
+  }
+
+  it("a thread that cannot be started (threads forbidden): one warning, and writes use the pool", async () => {
+    let starts = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        throw Object.assign(new Error("Access to this API has been restricted"), {
+          code: "ERR_ACCESS_DENIED",
+        });
+      },
+      startAfter: 1,
+    });
+    const store = new FileStore(join(dir, "forbidden"), {}, writer);
+    const warnings = await warningsDuring(() => exercise(store));
+    assert.equal(starts, 1, "tried once, for the store's life");
+    assert.equal(writer.thread, undefined);
+    assert.equal(await writer.started(), false);
+    assert.deepEqual(warnings, [
+      "taquba FileStore: the writer thread could not start (Access to this API has been restricted); writes use the thread pool instead",
+    ]);
+  });
+
+  it("a thread that fails before its first answer (a rewritten source): one warning, and writes use the pool", async () => {
+    let starts = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        // What a bundler's helper missing from the thread's source does.
+        return new Worker("__name(function f() {});", { eval: true, execArgv: [] });
+      },
+      startAfter: 1,
+    });
+    const store = new FileStore(join(dir, "rewritten"), {}, writer);
+    const warnings = await warningsDuring(async () => {
+      assert.equal(await writer.started(), false, "the thread never came up");
+      await exercise(store);
+    });
+    assert.equal(starts, 1, "tried once, for the store's life");
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /writer thread could not start \(__name is not defined\); writes use the thread pool/,
+    );
+  });
+
+  it("a store's writes start its thread only after a few, and then bodies over 1 MiB still use the pool", async () => {
+    const starts: Worker[] = [];
+    const writer = new FileWriter({
+      start: () => {
+        const thread = startWriterThread();
+        starts.push(thread);
+        return thread;
+      },
+    });
+    const store = new FileStore(join(dir, "lazy"), {}, writer);
+    for (let i = 0; i < 8; i++) await store.put(`jobs/${i}`, bytes(`job ${i}`));
+    assert.equal(starts.length, 0, "a store that writes rarely holds no thread");
+    await exercise(store);
+    assert.equal(starts.length, 1);
+    assert.equal(await writer.started(), true);
+    // A body over the limit is not handed (copied) to the thread: it is written as is.
+    const posted: unknown[] = [];
+    const post = starts[0]!.postMessage.bind(starts[0]);
+    starts[0]!.postMessage = (...args: Parameters<Worker["postMessage"]>) => {
+      posted.push(args[0]);
+      post(...args);
+    };
+    await store.put("cp/2", new Uint8Array((1 << 20) + 1).fill(3));
+    await store.put("wal/2", bytes("small"), { ifNoneMatch: "*" });
+    assert.equal(posted.length, 1, "only the small put went to the thread");
+    assert.equal((await store.get("cp/2"))?.body.byteLength, (1 << 20) + 1);
   });
 });

@@ -8,6 +8,7 @@ import { FileStore } from "../../src/store/file.js";
 import { decodeEntryName, encodeDirectory, encodeSegment } from "../../src/store/file-keys.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
 import { runStoreConformance, UNUSUAL_KEY_SEGMENTS } from "./conformance.js";
+import { storeOnThread } from "./writer-thread.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -20,6 +21,12 @@ async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }>
 runStoreConformance("FileStore", async () => {
   const { dir, cleanup } = await tempDir();
   return { store: new FileStore(join(dir, "not", "yet", "created")), cleanup };
+});
+
+runStoreConformance("FileStore (writer thread up)", async () => {
+  const { dir, cleanup } = await tempDir();
+  const { store } = await storeOnThread(join(dir, "not", "yet", "created"));
+  return { store, cleanup };
 });
 
 runStoreConformance("FileStore (fsync off)", async () => {

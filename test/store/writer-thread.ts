@@ -1,0 +1,46 @@
+/**
+ * Test helpers for FileStore's writer thread: a store whose thread is up
+ * before its first write (a store otherwise starts it after a few writes),
+ * optionally with fault injection.
+ */
+import assert from "node:assert/strict";
+import type { Worker } from "node:worker_threads";
+import { FileStore, type FileStoreOptions } from "../../src/store/file.js";
+import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
+
+/** A FileStore whose writer thread is up; `faults` lets tests fail its directory fsyncs. */
+export async function storeOnThread(
+  directory: string,
+  options: FileStoreOptions = {},
+  faults = false,
+): Promise<{ store: FileStore; writer: FileWriter }> {
+  const writer = new FileWriter({ start: () => startWriterThread(faults) });
+  assert.equal(await writer.started(), true, "the writer thread is up");
+  return { store: new FileStore(directory, options, writer), writer };
+}
+
+/**
+ * Fails with EIO the next `count` directory fsyncs of `path` that the writer
+ * thread makes (one started with `faults`): the one after a put's link. The
+ * thread takes this message in order with the writes posted after it.
+ */
+export function failWriterDirSync(writer: FileWriter, path: string, count = 1): void {
+  const thread: Worker | undefined = writer.thread;
+  assert.ok(thread !== undefined, "the writer thread runs");
+  thread.postMessage({ id: 0, op: "failDirSyncs", dir: path, count });
+}
+
+/**
+ * Blocks the writer thread (one started with `faults`) before the writes
+ * posted after this call, until the returned function is called.
+ */
+export function holdWriter(writer: FileWriter): () => void {
+  const thread: Worker | undefined = writer.thread;
+  assert.ok(thread !== undefined, "the writer thread runs");
+  const until = new Int32Array(new SharedArrayBuffer(4));
+  thread.postMessage({ id: 0, op: "hold", until });
+  return () => {
+    Atomics.store(until, 0, 1);
+    Atomics.notify(until, 0);
+  };
+}
