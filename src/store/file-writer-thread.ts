@@ -43,7 +43,12 @@ export type WriteRequest =
    * Block the thread until `until[0]` is no longer 0 (fault injection for
    * tests, as above: a system call that takes long).
    */
-  | { id: number; op: "hold"; until: Int32Array };
+  | { id: number; op: "hold"; until: Int32Array }
+  /**
+   * Crash the thread with an uncaught exception, where it is in its batch
+   * (fault injection for tests, as above: a bug or a fatal error in the thread).
+   */
+  | { id: number; op: "crash" };
 
 /** A system call's error as the thread saw it, rebuilt on the store's side. */
 export interface ThreadError {
@@ -80,7 +85,7 @@ export interface WriteReply {
  * each one's file is written, fsynced and placed, then every directory the
  * batch changed is fsynced once for all of its requests, and all replies go
  * back in one message. `faultInjection` (tests only) makes it honour
- * `failDirSyncs` requests.
+ * `failDirSyncs`, `hold` and `crash` requests.
  */
 export function writerThread(load: (id: string) => unknown, faultInjection: boolean): void {
   const fs = load("node:fs") as typeof import("node:fs");
@@ -184,6 +189,10 @@ export function writerThread(load: (id: string) => unknown, faultInjection: bool
       }
       if (request.op === "hold") {
         if (faultInjection) Atomics.wait(request.until, 0, 0);
+        continue;
+      }
+      if (request.op === "crash") {
+        if (faultInjection) throw new Error("the writer thread crashed (injected)");
         continue;
       }
       const reply = request.op === "put" ? put(request) : remove(request);

@@ -63,7 +63,7 @@ var __name = (target) => target;
 
 /**
  * Starts a writer thread. Only tests pass `faultInjection`, which makes the
- * thread honour `failDirSyncs` requests.
+ * thread honour its fault-injection requests (`failDirSyncs`, `hold`, `crash`).
  */
 export function startWriterThread(faultInjection = false): Worker {
   // Without the process's execArgv: `--input-type=module` would make the source a module

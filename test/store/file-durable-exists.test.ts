@@ -18,7 +18,14 @@ import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { rec, testOptions, texts } from "../log/helpers.js";
-import { failWriterDirSync, holdWriter, storeOnThread } from "./writer-thread.js";
+import { until } from "../until.js";
+import {
+  crashWriter,
+  failWriterDirSync,
+  holdWriter,
+  postedPuts,
+  storeOnThread,
+} from "./writer-thread.js";
 
 /**
  * Watches fsyncs of one directory (by inode) through every file handle of the
@@ -213,5 +220,37 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     const before = syncs.succeeded;
     assert.deepEqual((await store.get("wal/c"))?.body, new Uint8Array([1, 2, 3]));
     assert.equal(syncs.succeeded, before + 1, "the get fsynced the put's directory first");
+  });
+  it("a create whose writer thread crashed after its link is made durable before it is reported", async () => {
+    const root = join(dir, "crash");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+    const wal = join(root, encodeDirectory("wal"));
+    await syncs.watch(wal);
+    // The put and the crash reach the held thread together, as one batch: the put is linked,
+    // then the thread dies before the batch's directory fsync and before it answers.
+    const release = holdWriter(writer);
+    const posted = postedPuts(writer);
+    const body = new Uint8Array([5, 5, 5]);
+    const put = store.put("wal/b", body, { ifNoneMatch: "*" }).then(
+      () => assert.fail("the thread crashed before it answered"),
+      (err: unknown) => err,
+    );
+    await until(() => posted.length === 1, "the put posted to the thread");
+    crashWriter(writer);
+    release();
+    const err = await put;
+    assert.ok(err instanceof StorageError, String(err));
+    assert.equal(err.permanent, false, "its outcome is unknown: retried");
+    assert.match(err.message, /put "wal\/b" failed: the writer thread crashed \(injected\)/);
+    assert.equal((await stat(posted[0]!)).size, 3, "the thread linked it before it crashed");
+    // Nothing has fsynced the directory since the link: a read must, before it reports it.
+    const before = syncs.succeeded;
+    assert.deepEqual((await store.get("wal/b"))?.body, body);
+    assert.equal(syncs.succeeded, before + 1, "the get fsynced the directory first");
+    // The log's retry finds it; later writes work.
+    await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+    await store.put("wal/c", body, { ifNoneMatch: "*" });
+    assert.deepEqual((await store.get("wal/c"))?.body, body);
   });
 });

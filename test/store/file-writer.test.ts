@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +17,8 @@ import { StorageError } from "../../src/errors.js";
 import { FileStore } from "../../src/store/file.js";
 import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
-import { storeOnThread } from "./writer-thread.js";
+import { until } from "../until.js";
+import { holdWriter, postedPuts, storeOnThread } from "./writer-thread.js";
 
 const IDLE_WRITER = fileURLToPath(new URL("./fixtures/idle-writer.js", import.meta.url));
 
@@ -92,6 +93,55 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     }
     await store.delete("jobs/after");
     assert.equal(await store.get("jobs/after"), null);
+  });
+
+  it("a thread terminated in the middle of a batch fails every write it had, and later writes work", async () => {
+    const { store, writer } = await storeOnThread(join(dir, "mid-batch"), {}, true);
+    await store.put("jobs/first", bytes("first"), { ifNoneMatch: "*" });
+    const first = writer.thread!;
+    // While the thread is held, ten puts, a second hold and ten more queue up; released, it
+    // runs them as one batch and stops at the second hold, as at a slow system call, with
+    // the first ten placed and not answered.
+    const releaseFirst = holdWriter(writer);
+    const posted = postedPuts(writer);
+    const put = (i: number) =>
+      store.put(`jobs/${i}`, bytes(`body ${i}`), { ifNoneMatch: "*" }).then(
+        () => assert.fail(`jobs/${i} answered although the thread never finished its batch`),
+        (err: unknown) => err,
+      );
+    const placed = Array.from({ length: 10 }, (_, i) => put(i));
+    await until(() => posted.length === 10, "the first ten puts posted");
+    holdWriter(writer);
+    const queued = Array.from({ length: 10 }, (_, i) => put(10 + i));
+    await until(() => posted.length === 20, "all twenty puts posted");
+    releaseFirst();
+    await until(
+      () =>
+        stat(posted[9]!).then(
+          () => true,
+          () => false,
+        ),
+      "the first ten puts placed",
+    );
+    await first.terminate();
+    for (const err of await Promise.all([...placed, ...queued])) {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false, "its outcome is unknown: retried");
+      assert.match(err.message, /put "jobs\/\d+" failed: .*writer thread exited/);
+    }
+    for (let i = 0; i < 20; i++) {
+      const found = text((await store.get(`jobs/${i}`))?.body);
+      assert.equal(found, i < 10 ? `body ${i}` : "", `jobs/${i}`);
+    }
+    // Later writes go through the pool, then through a new thread.
+    await store.put("jobs/after", bytes("after"), { ifNoneMatch: "*" });
+    assert.equal(await writer.started(), true, "another thread starts");
+    assert.notEqual(writer.thread, first);
+    const again = postedPuts(writer);
+    await store.put("jobs/10", bytes("body 10"), { ifNoneMatch: "*" });
+    assert.equal(again.length, 1, "written by the new thread");
+    assert.equal(text((await store.get("jobs/10"))?.body), "body 10");
+    assert.equal(text((await store.get("jobs/after"))?.body), "after");
   });
 
   it("two stores on one directory creating the same keys at once: exactly one create of each wins", async () => {

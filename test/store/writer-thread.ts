@@ -44,3 +44,28 @@ export function holdWriter(writer: FileWriter): () => void {
     Atomics.notify(until, 0);
   };
 }
+
+/**
+ * Crashes the writer thread (one started with `faults`) with an uncaught
+ * exception once it reaches this message, after the writes posted before it
+ * in the same batch have been placed and before their directory fsync.
+ */
+export function crashWriter(writer: FileWriter): void {
+  const thread: Worker | undefined = writer.thread;
+  assert.ok(thread !== undefined, "the writer thread runs");
+  thread.postMessage({ id: 0, op: "crash" });
+}
+
+/** The keys' files of the puts the store posts to `writer`'s current thread from now on. */
+export function postedPuts(writer: FileWriter): string[] {
+  const thread: Worker | undefined = writer.thread;
+  assert.ok(thread !== undefined, "the writer thread runs");
+  const files: string[] = [];
+  const post = thread.postMessage.bind(thread);
+  thread.postMessage = (...args: Parameters<Worker["postMessage"]>) => {
+    const message = args[0] as { op?: string; file?: string };
+    if (message.op === "put" && message.file !== undefined) files.push(message.file);
+    post(...args);
+  };
+  return files;
+}
