@@ -4,10 +4,11 @@
  * thread's program is in `file-writer-thread.ts`.
  *
  * The store uses the thread only for writes it {@link FileWriter.accepts}:
- * bodies up to {@link THREAD_MAX_BODY}, once the thread is up. Everything
- * else (large bodies, the writes before the thread is up, every write of a
- * store whose thread cannot start) takes the thread pool through
- * `fs/promises`, with the same system calls and outcomes.
+ * bodies up to {@link THREAD_MAX_BODY}, once the thread is up, while fewer
+ * than {@link THREAD_MAX_PENDING} writes are on it. Everything else (large
+ * bodies, the writes of a burst beyond those, the writes before the thread
+ * is up, every write of a store whose thread cannot start) takes the thread
+ * pool through `fs/promises`, with the same system calls and outcomes.
  *
  * The thread is started in the background once the store has made
  * {@link START_AFTER} writes, so a store that writes rarely never holds one,
@@ -27,18 +28,23 @@ import { writerThread } from "./file-writer-thread.js";
 /**
  * Largest body handed to the thread. The thread saves a put's thread-pool
  * round trips, about 0.3 ms, which matters for the small creates of the log
- * and is noise beside the write and fsync of a megabyte. A larger body would
- * cost a copy on the event loop (the caller's buffer cannot be taken) and
- * hold up the small writes queued behind it on the one thread; on the pool
- * it is written from the caller's buffer, beside the thread.
+ * and is noise beside the write and fsync of a larger body. A larger body
+ * would cost a copy on the event loop (the caller's buffer cannot be taken)
+ * and hold up the log's small creates queued behind its write and fsync on
+ * the one thread; on the pool it is written from the caller's buffer, beside
+ * the thread. Below the queue's payload offload threshold (256 KiB), so
+ * offloaded payloads and checkpoints take the pool.
  */
-export const THREAD_MAX_BODY = 1 << 20;
+export const THREAD_MAX_BODY = 64 << 10;
 /**
- * Bytes of bodies copied for the thread per turn of the event loop; the rest
- * are posted on later turns. Copying is a few GB/s at best (the copy's pages
- * are fresh), so this keeps a burst of puts to a few milliseconds per turn.
+ * Most writes on the thread at once; a write beyond them takes the pool. The
+ * thread makes its writes' fsyncs one after another, where the pool makes
+ * four at once (which the filesystem folds into fewer journal commits), so a
+ * burst of writes (payload deletes, many producers) is faster on the pool;
+ * the log's sequential creates keep the thread. It also bounds a batch, so
+ * the thread's answers are resolved a few per turn of the event loop.
  */
-const COPY_PER_TURN = 4 << 20;
+export const THREAD_MAX_PENDING = 4;
 /** Writes a store makes through the thread pool before it starts its thread. */
 const START_AFTER = 32;
 /**
@@ -122,10 +128,6 @@ export class FileWriter {
   /** Pending writes not abandoned: while there are any, the thread keeps the process alive. */
   #awaited = 0;
   #idle: NodeJS.Timeout | undefined;
-  /** Requests not yet posted because this turn's copying budget is spent, in order. */
-  readonly #outbox: Array<() => void> = [];
-  #copied = 0;
-  #turnScheduled = false;
 
   constructor(options: FileWriterOptions = {}) {
     this.#start = options.start ?? (() => startWriterThread());
@@ -135,11 +137,12 @@ export class FileWriter {
   /**
    * Whether a write of `bodyBytes` (0 for a delete) should go to the thread
    * now. Counts the write, and starts the thread in the background once
-   * enough writes were seen.
+   * enough writes were seen. A yes holds only until the caller's next await:
+   * it must call {@link write} at once.
    */
   accepts(bodyBytes: number): boolean {
     if (this.#unavailable !== undefined) return false;
-    if (this.#up) return bodyBytes <= THREAD_MAX_BODY;
+    if (this.#up) return bodyBytes <= THREAD_MAX_BODY && this.#pending.size < THREAD_MAX_PENDING;
     if (this.#worker === undefined && ++this.#seen >= this.#startAfter) this.#launch();
     return false;
   }
@@ -197,20 +200,6 @@ export class FileWriter {
       if (this.#awaited++ === 0) worker.ref();
       signal?.addEventListener("abort", onAbort, { once: true });
       const message = { ...request, id } as WriteRequest;
-      this.#post(worker, message, posted);
-    });
-    return reply.then((reply) =>
-      reply.error === undefined
-        ? { outcome: reply.outcome, changed: reply.changed }
-        : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
-    );
-  }
-
-  /** Posts now, or on a later turn if this turn's copying budget is spent (keeping order). */
-  #post(worker: Worker, message: WriteRequest, posted: (() => void) | undefined): void {
-    const bytes = message.op === "put" ? message.body.byteLength : 0;
-    const send = () => {
-      if (this.#worker !== worker) return; // died meanwhile: its pending writes were rejected
       if (message.op === "put") {
         // The thread gets its own copy: the caller's buffer is never detached or shared.
         const body = new Uint8Array(message.body);
@@ -220,34 +209,12 @@ export class FileWriter {
         worker.postMessage(message);
       }
       posted?.();
-    };
-    if (
-      this.#outbox.length === 0 &&
-      (this.#copied === 0 || this.#copied + bytes <= COPY_PER_TURN)
-    ) {
-      this.#copied += bytes;
-      send();
-    } else {
-      this.#outbox.push(() => {
-        this.#copied += bytes;
-        send();
-      });
-    }
-    if (!this.#turnScheduled && this.#copied > 0) {
-      this.#turnScheduled = true;
-      setImmediate(() => this.#nextTurn());
-    }
-  }
-
-  /** A new turn: a fresh copying budget for what waits in the outbox. */
-  #nextTurn(): void {
-    this.#turnScheduled = false;
-    this.#copied = 0;
-    while (this.#outbox.length > 0 && this.#copied < COPY_PER_TURN) this.#outbox.shift()!();
-    if (this.#outbox.length > 0 || this.#copied > 0) {
-      this.#turnScheduled = true;
-      setImmediate(() => this.#nextTurn());
-    }
+    });
+    return reply.then((reply) =>
+      reply.error === undefined
+        ? { outcome: reply.outcome, changed: reply.changed }
+        : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
+    );
   }
 
   /** Starts the thread in the background; writes use the pool until it says it is up. */
@@ -302,7 +269,7 @@ export class FileWriter {
     const worker = this.#worker;
     if (worker === undefined) return;
     // Still busy (or a stalled write never returned): check again after another idle spell.
-    if (this.#pending.size > 0 || this.#outbox.length > 0) {
+    if (this.#pending.size > 0) {
       this.#idle?.refresh();
       return;
     }
@@ -316,7 +283,6 @@ export class FileWriter {
     this.#up = false;
     this.#seen = 0;
     this.#awaited = 0;
-    this.#outbox.length = 0;
   }
 
   /** The thread died or failed. Before it was up: never use one again. After: its pending writes fail. */

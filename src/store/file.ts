@@ -50,8 +50,8 @@ export interface FileStoreOptions {
    * reject with a transient `StorageError`, which the queue retries with
    * backoff. The stalled system call itself cannot be cancelled; it is
    * abandoned. Small puts and deletes run one after another on the store's
-   * writer thread, so while one of their system calls stalls, the writes
-   * queued behind it time out too, until it returns.
+   * writer thread, so while one of their system calls stalls, the (at most
+   * three) writes queued behind it on the thread time out too.
    * @default 30_000
    */
   timeoutMs?: number;
@@ -84,10 +84,10 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * fsynced and then renamed (overwrite) or hard-linked (create-if-absent, which
  * fails atomically when the name exists) into place, and the directory is
  * fsynced, so an object is either absent or complete, even after a crash.
- * Once the store has made a few writes, a put of up to 1 MiB or a delete
+ * Once the store has made a few writes, a put of up to 64 KiB or a delete
  * makes all of its system calls on a thread of the store's own, in one
- * hand-off (see `file-writer.ts`); larger puts, and every write if the
- * thread cannot start, go through the thread pool. The thread holds about
+ * hand-off (see `file-writer.ts`); larger puts, writes beyond four at once,
+ * and every write if the thread cannot start, go through the thread pool. The thread holds about
  * 8 MB of memory and ends after a minute without writes.
  *
  * Key segments become nested directories; see `file-keys.ts` for the name

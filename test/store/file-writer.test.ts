@@ -14,8 +14,14 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { StorageError } from "../../src/errors.js";
+import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "../../src/queue/payloads.js";
 import { FileStore } from "../../src/store/file.js";
-import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
+import {
+  FileWriter,
+  startWriterThread,
+  THREAD_MAX_BODY,
+  THREAD_MAX_PENDING,
+} from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
 import { holdWriter, postedPuts, storeOnThread } from "./writer-thread.js";
@@ -99,9 +105,10 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const { store, writer } = await storeOnThread(join(dir, "mid-batch"), {}, true);
     await store.put("jobs/first", bytes("first"), { ifNoneMatch: "*" });
     const first = writer.thread!;
-    // While the thread is held, ten puts, a second hold and ten more queue up; released, it
-    // runs them as one batch and stops at the second hold, as at a slow system call, with
-    // the first ten placed and not answered.
+    // While the thread is held, two puts, a second hold and two more queue up (as many
+    // writes as it takes at once); released, it runs them as one batch and stops at the
+    // second hold, as at a slow system call, with the first two placed and not answered.
+    assert.equal(THREAD_MAX_PENDING, 4);
     const releaseFirst = holdWriter(writer);
     const posted = postedPuts(writer);
     const put = (i: number) =>
@@ -109,19 +116,19 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
         () => assert.fail(`jobs/${i} answered although the thread never finished its batch`),
         (err: unknown) => err,
       );
-    const placed = Array.from({ length: 10 }, (_, i) => put(i));
-    await until(() => posted.length === 10, "the first ten puts posted");
+    const placed = [put(0), put(1)];
+    await until(() => posted.length === 2, "the first two puts posted");
     holdWriter(writer);
-    const queued = Array.from({ length: 10 }, (_, i) => put(10 + i));
-    await until(() => posted.length === 20, "all twenty puts posted");
+    const queued = [put(2), put(3)];
+    await until(() => posted.length === 4, "all four puts posted");
     releaseFirst();
     await until(
       () =>
-        stat(posted[9]!).then(
+        stat(posted[1]!).then(
           () => true,
           () => false,
         ),
-      "the first ten puts placed",
+      "the first two puts placed",
     );
     await first.terminate();
     for (const err of await Promise.all([...placed, ...queued])) {
@@ -129,18 +136,18 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
       assert.equal(err.permanent, false, "its outcome is unknown: retried");
       assert.match(err.message, /put "jobs\/\d+" failed: .*writer thread exited/);
     }
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 4; i++) {
       const found = text((await store.get(`jobs/${i}`))?.body);
-      assert.equal(found, i < 10 ? `body ${i}` : "", `jobs/${i}`);
+      assert.equal(found, i < 2 ? `body ${i}` : "", `jobs/${i}`);
     }
     // Later writes go through the pool, then through a new thread.
     await store.put("jobs/after", bytes("after"), { ifNoneMatch: "*" });
     assert.equal(await writer.started(), true, "another thread starts");
     assert.notEqual(writer.thread, first);
     const again = postedPuts(writer);
-    await store.put("jobs/10", bytes("body 10"), { ifNoneMatch: "*" });
+    await store.put("jobs/3", bytes("body 3"), { ifNoneMatch: "*" });
     assert.equal(again.length, 1, "written by the new thread");
-    assert.equal(text((await store.get("jobs/10"))?.body), "body 10");
+    assert.equal(text((await store.get("jobs/3"))?.body), "body 3");
     assert.equal(text((await store.get("jobs/after"))?.body), "after");
   });
 
@@ -290,7 +297,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     );
   });
 
-  it("a store's writes start its thread only after a few, and then bodies over 1 MiB still use the pool", async () => {
+  it("a store's writes start its thread only after a few, and then bodies over 64 KiB (offloaded payloads) use the pool", async () => {
     const starts: Worker[] = [];
     const writer = new FileWriter({
       start: () => {
@@ -305,16 +312,50 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     await exercise(store);
     assert.equal(starts.length, 1);
     assert.equal(await writer.started(), true);
-    // A body over the limit is not handed (copied) to the thread: it is written as is.
-    const posted: unknown[] = [];
-    const post = starts[0]!.postMessage.bind(starts[0]);
-    starts[0]!.postMessage = (...args: Parameters<Worker["postMessage"]>) => {
-      posted.push(args[0]);
-      post(...args);
-    };
-    await store.put("cp/2", new Uint8Array((1 << 20) + 1).fill(3));
-    await store.put("wal/2", bytes("small"), { ifNoneMatch: "*" });
-    assert.equal(posted.length, 1, "only the small put went to the thread");
-    assert.equal((await store.get("cp/2"))?.body.byteLength, (1 << 20) + 1);
+    // A body over the limit is not handed (copied) to the thread, where the log's small
+    // creates would wait behind its write and fsync: it is written as is, on the pool. The
+    // smallest payload the queue offloads is over the limit.
+    const posted = postedPuts(writer);
+    await store.put("payloads/1", new Uint8Array(DEFAULT_PAYLOAD_OFFLOAD_BYTES).fill(2));
+    await store.put("cp/2", new Uint8Array(THREAD_MAX_BODY + 1).fill(3));
+    await store.put("wal/2", new Uint8Array(THREAD_MAX_BODY).fill(4), { ifNoneMatch: "*" });
+    assert.equal(posted.length, 1, "only the put of at most 64 KiB went to the thread");
+    assert.match(posted[0]!, /wal[^/]*\/2$/);
+    assert.equal((await store.get("payloads/1"))?.body.byteLength, DEFAULT_PAYLOAD_OFFLOAD_BYTES);
+    assert.equal((await store.get("cp/2"))?.body.byteLength, THREAD_MAX_BODY + 1);
+    assert.deepEqual((await store.get("wal/2"))?.body, new Uint8Array(THREAD_MAX_BODY).fill(4));
+  });
+
+  it("a burst of writes beyond the few on the thread takes the pool, and the thread answers a few at a time", async () => {
+    const { store, writer } = await storeOnThread(join(dir, "burst"), {}, true);
+    await store.put("jobs/first", bytes("first"), { ifNoneMatch: "*" });
+    const thread = writer.thread!;
+    let mostInOneAnswer = 0;
+    thread.prependListener("message", (replies: unknown[]) => {
+      mostInOneAnswer = Math.max(mostInOneAnswer, replies.length);
+    });
+    for (let i = 0; i < 20; i++) await store.put(`old/${i}`, bytes(`old ${i}`));
+    // The thread is held (a slow fsync): what it has stays unanswered; the rest of the
+    // burst must not wait behind it.
+    assert.equal(THREAD_MAX_PENDING, 4);
+    const release = holdWriter(writer);
+    let written = 0;
+    const writes = [
+      ...Array.from({ length: 40 }, (_, i) =>
+        store.put(`jobs/${i}`, bytes(`body ${i}`), { ifNoneMatch: "*" }),
+      ),
+      ...Array.from({ length: 20 }, (_, i) => store.delete(`old/${i}`)),
+    ].map((write) =>
+      write.then(() => {
+        written++;
+      }),
+    );
+    await until(() => written === 60 - THREAD_MAX_PENDING, "the rest of the burst written", 10_000);
+    release();
+    await Promise.all(writes);
+    assert.ok(mostInOneAnswer <= THREAD_MAX_PENDING, `${mostInOneAnswer} answers in one message`);
+    for (let i = 0; i < 40; i++)
+      assert.equal(text((await store.get(`jobs/${i}`))?.body), `body ${i}`);
+    for (let i = 0; i < 20; i++) assert.equal(await store.get(`old/${i}`), null);
   });
 });
