@@ -16,6 +16,7 @@ import { StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
+import { THREAD_MAX_BODY } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { rec, testOptions, texts } from "../log/helpers.js";
 import { until } from "../until.js";
@@ -24,6 +25,7 @@ import {
   failWriterDirSync,
   holdWriter,
   postedPuts,
+  storeOnPool,
   storeOnThread,
 } from "./writer-thread.js";
 
@@ -252,5 +254,104 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
     await store.put("wal/c", body, { ifNoneMatch: "*" });
     assert.deepEqual((await store.get("wal/c"))?.body, body);
+  });
+  // The same rules on the thread pool's path, which the writes before the thread is up,
+  // bodies over its limit and every write of a store whose thread cannot start take.
+  describe("through the thread pool", () => {
+    it("a create that finds the object a failed create linked fsyncs its directory before answering", async () => {
+      const store = storeOnPool(join(dir, "pool-store"));
+      await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+      await syncs.watch(join(dir, "pool-store", encodeDirectory("wal")));
+      syncs.failed = 0;
+      syncs.failures = 1;
+      const body = new Uint8Array([1, 2, 3]);
+      await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, false, "an I/O error is retried");
+        return true;
+      });
+      assert.equal(syncs.failed, 1);
+      // The link took effect, but nothing made its directory entry durable.
+      let before = syncs.succeeded;
+      await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+      assert.ok(
+        syncs.succeeded > before,
+        "the directory was fsynced before the create reported the object as existing",
+      );
+      // Made durable once: later answers need no fsync.
+      before = syncs.succeeded;
+      await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+      assert.deepEqual((await store.get("wal/b"))?.body, body);
+      assert.equal(syncs.succeeded, before);
+    });
+
+    it("a body over the thread's limit, on a store whose thread is up, follows the same rule", async () => {
+      const { store } = await storeOnThread(join(dir, "pool-large"));
+      await store.put("cp/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+      await syncs.watch(join(dir, "pool-large", encodeDirectory("cp")));
+      syncs.failed = 0;
+      syncs.failures = 1;
+      const body = new Uint8Array(THREAD_MAX_BODY + 1).fill(6);
+      await assert.rejects(store.put("cp/b", body, { ifNoneMatch: "*" }), StorageError);
+      assert.equal(syncs.failed, 1, "its directory fsync was made here, on the pool");
+      const before = syncs.succeeded;
+      await assert.rejects(store.put("cp/b", body, { ifNoneMatch: "*" }), ObjectExistsError);
+      assert.equal(syncs.succeeded, before + 1, "fsynced before it was reported as existing");
+      assert.deepEqual((await store.get("cp/b"))?.body, body);
+      assert.equal(syncs.succeeded, before + 1, "once");
+    });
+
+    it("a get or head of an object whose directory fsync failed fsyncs it first, and fails if that fails", async () => {
+      const store = storeOnPool(join(dir, "pool-reads"));
+      await store.put("wal/a", new Uint8Array([0]), { ifNoneMatch: "*" });
+      await syncs.watch(join(dir, "pool-reads", encodeDirectory("wal")));
+      syncs.failed = 0;
+      syncs.failures = 1;
+      const body = new Uint8Array([4, 5]);
+      await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), StorageError);
+      assert.equal(syncs.failed, 1);
+      // The read-back of an ambiguous create must not report an object that may not survive.
+      syncs.failures = 1;
+      await assert.rejects(store.get("wal/b"), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, false);
+        return true;
+      });
+      syncs.failures = 1;
+      await assert.rejects(store.head("wal/b"), StorageError);
+      const before = syncs.succeeded;
+      assert.deepEqual((await store.get("wal/b"))?.body, body);
+      assert.equal(syncs.succeeded, before + 1, "fsynced before it was read");
+      assert.equal((await store.head("wal/b"))?.size, 2);
+      assert.equal(syncs.succeeded, before + 1, "once");
+      // An untouched object is read without an fsync.
+      assert.deepEqual((await store.get("wal/a"))?.body, new Uint8Array([0]));
+      assert.equal(syncs.succeeded, before + 1);
+    });
+
+    it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
+      const root = join(dir, "pool-log");
+      const store = storeOnPool(root);
+      const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+      await log.append(rec("first"));
+      await syncs.watch(join(root, encodeDirectory("q"), encodeDirectory("wal")));
+      syncs.failed = 0;
+      syncs.failures = 1;
+      let syncedAfterFailure = -1;
+      const appended = log.append(rec("second")).then(() => {
+        syncedAfterFailure = syncs.succeeded;
+      });
+      const before = syncs.succeeded;
+      await appended;
+      assert.equal(syncs.failed, 1, "the directory fsync of the append failed once");
+      assert.ok(
+        syncedAfterFailure > before,
+        "acknowledged only after a later fsync of the WAL directory succeeded",
+      );
+      await log.close();
+      const reopened = await openLog(storeOnPool(root), "q", testOptions());
+      assert.deepEqual(texts(reopened.records), ["first", "second"]);
+      await reopened.log.close();
+    });
   });
 });

@@ -69,3 +69,16 @@ export function postedPuts(writer: FileWriter): string[] {
   };
   return files;
 }
+
+/**
+ * A FileStore that never starts its writer thread: every write takes the
+ * thread pool, as the writes before the thread is up, bodies over the
+ * thread's limit and every write of a store whose thread cannot start do.
+ */
+export function storeOnPool(directory: string, options: FileStoreOptions = {}): FileStore {
+  return new FileStore(
+    directory,
+    options,
+    new FileWriter({ startAfter: Number.POSITIVE_INFINITY }),
+  );
+}
