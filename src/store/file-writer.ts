@@ -49,10 +49,13 @@ export const THREAD_MAX_PENDING = 4;
 const START_AFTER = 32;
 /**
  * How long the thread stays up without writes. An idle thread holds about
- * 8 MB of resident memory; a store that writes again after this long uses
- * the pool until its thread is back up.
+ * 8 MB of resident memory, and a store has no close: a queue closed (or a
+ * store dropped) gives its thread back this long after its last write. The
+ * thread only pays off under a steady stream of writes; a store that writes
+ * again after this long uses the pool until its thread is back up (a
+ * restart is a few milliseconds of another core's time).
  */
-const IDLE_MS = 60_000;
+export const IDLE_MS = 2_000;
 
 /** The thread's source; `faultInjection` only for tests. See `file-writer-thread.ts` for why a function's text. */
 function source(faultInjection: boolean): string {
@@ -109,11 +112,14 @@ export interface FileWriterOptions {
   start?: () => Worker;
   /** Writes through the pool before the thread is started (default {@link START_AFTER}). */
   startAfter?: number;
+  /** How long the thread stays up without writes (default {@link IDLE_MS}). */
+  idleMs?: number;
 }
 
 export class FileWriter {
   readonly #start: () => Worker;
   readonly #startAfter: number;
+  readonly #idleMs: number;
   #worker: Worker | undefined;
   /** The thread has posted its first message: it runs requests. */
   #up = false;
@@ -132,6 +138,7 @@ export class FileWriter {
   constructor(options: FileWriterOptions = {}) {
     this.#start = options.start ?? (() => startWriterThread());
     this.#startAfter = options.startAfter ?? START_AFTER;
+    this.#idleMs = options.idleMs ?? IDLE_MS;
   }
 
   /**
@@ -250,7 +257,7 @@ export class FileWriter {
     worker.unref();
     this.#worker = worker;
     if (this.#idle === undefined) {
-      this.#idle = setTimeout(() => this.#idleOut(), IDLE_MS);
+      this.#idle = setTimeout(() => this.#idleOut(), this.#idleMs);
       this.#idle.unref();
     } else {
       this.#idle.refresh();

@@ -88,7 +88,7 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * makes all of its system calls on a thread of the store's own, in one
  * hand-off (see `file-writer.ts`); larger puts, writes beyond four at once,
  * and every write if the thread cannot start, go through the thread pool. The thread holds about
- * 8 MB of memory and ends after a minute without writes.
+ * 8 MB of memory and ends after 2 s without writes.
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,

@@ -18,6 +18,7 @@ import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "../../src/queue/payloads.js";
 import { FileStore } from "../../src/store/file.js";
 import {
   FileWriter,
+  IDLE_MS,
   startWriterThread,
   THREAD_MAX_BODY,
   THREAD_MAX_PENDING,
@@ -215,7 +216,8 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const idle = await runChild(join(dir, "idle-child"), "idle");
     assert.equal(idle.code, 0);
     assert.equal(idle.stdout, "written\n");
-    // Far less than the thread's idle time (1 min): the idle thread does not hold the process.
+    // Far less than the fixture thread's idle time (10 min): the idle thread does not hold
+    // the process.
     assert.ok(idle.ms < 8_000, `exited after ${idle.ms} ms`);
     const written = new FileStore(join(dir, "idle-child"));
     assert.ok((await written.get("jobs/0")) !== null);
@@ -223,6 +225,23 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const pending = await runChild(join(dir, "pending-child"), "pending");
     assert.equal(pending.code, 0);
     assert.equal(pending.stdout, "written\n", "the process waited for its pending put");
+  });
+
+  it("a store that stops writing (its queue closed) ends its thread within seconds", async () => {
+    // The store's own idle time, as every store has.
+    const writer = new FileWriter();
+    assert.equal(await writer.started(), true);
+    const store = new FileStore(join(dir, "idle-out"), {}, writer);
+    await store.put("jobs/1", bytes("one"), { ifNoneMatch: "*" });
+    const thread = writer.thread!;
+    const exited = new Promise((resolve) => thread.once("exit", resolve));
+    const idleFrom = performance.now();
+    await until(() => writer.thread === undefined, "the idle thread ended", 10_000);
+    await exited;
+    assert.ok(performance.now() - idleFrom >= IDLE_MS - 50, "not before its idle time");
+    // The store still writes: on the pool, then on a new thread.
+    await store.put("jobs/2", bytes("two"), { ifNoneMatch: "*" });
+    assert.equal(text((await store.get("jobs/2"))?.body), "two");
   });
 
   /** Collects the process warnings emitted while `run` runs. */

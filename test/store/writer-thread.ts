@@ -8,13 +8,17 @@ import type { Worker } from "node:worker_threads";
 import { FileStore, type FileStoreOptions } from "../../src/store/file.js";
 import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
 
-/** A FileStore whose writer thread is up; `faults` lets tests fail its directory fsyncs. */
+/**
+ * A FileStore whose writer thread is up; `faults` lets tests fail its directory
+ * fsyncs. Its thread stays up through any pause of a loaded machine (a store's
+ * own ends after a short idle time).
+ */
 export async function storeOnThread(
   directory: string,
   options: FileStoreOptions = {},
   faults = false,
 ): Promise<{ store: FileStore; writer: FileWriter }> {
-  const writer = new FileWriter({ start: () => startWriterThread(faults) });
+  const writer = new FileWriter({ start: () => startWriterThread(faults), idleMs: 600_000 });
   assert.equal(await writer.started(), true, "the writer thread is up");
   return { store: new FileStore(directory, options, writer), writer };
 }
