@@ -1,8 +1,8 @@
 /**
  * Waiting in tests for something the queue does in the background (a
- * checkpoint, a settlement). Checked after every turn of the event loop; the
- * bound is wall time, not a count of turns, because the store's I/O runs on
- * other threads and an idle loop turns thousands of times while it waits.
+ * checkpoint, a settlement). Checked every millisecond (not after every turn,
+ * which would spin a core while the store's I/O runs on other threads); the
+ * bound is wall time, not a count of turns.
  */
 import assert from "node:assert/strict";
 
@@ -15,7 +15,7 @@ export async function until(
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (await condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
   assert.fail(`${what} never held within ${timeoutMs} ms`);
 }

@@ -154,7 +154,10 @@ export class FileWriter {
     return false;
   }
 
-  /** Starts the thread now if needed; resolves with whether it is up (false: unavailable). */
+  /**
+   * Starts the thread now if needed; resolves with whether it is up (false:
+   * unavailable, or it did not come up within the idle time).
+   */
   async started(): Promise<boolean> {
     if (this.#unavailable === undefined && !this.#up) {
       if (this.#worker === undefined) this.#launch();
@@ -185,6 +188,8 @@ export class FileWriter {
     const worker = this.#worker;
     if (worker === undefined || !this.#up)
       return Promise.reject(new Error("the FileStore writer thread is not running"));
+    // Its caller already gave up (its deadline passed before it got here): nothing is posted.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
     const reply = new Promise<WriteReply>((resolve, reject) => {
       const entry: Pending = {
@@ -282,6 +287,9 @@ export class FileWriter {
     }
     this.#ended();
     void worker.terminate();
+    // Never came up (a preload that hangs, say): whoever waits for it learns it is not up; a
+    // new thread is tried after more writes.
+    this.#wakeUpWaiters();
   }
 
   /** The thread is gone (idle, or died): the next {@link START_AFTER} writes use the pool. */

@@ -244,6 +244,49 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.equal(text((await store.get("jobs/2"))?.body), "two");
   });
 
+  it("a write whose caller's deadline passed before it reached the thread is not posted", async () => {
+    const { writer } = await storeOnThread(join(dir, "late"));
+    const posted = postedPuts(writer);
+    const late = new Error("timed out before it was posted");
+    const file = join(dir, "late", "late-object");
+    const request = {
+      op: "put" as const,
+      temp: join(dir, "late", "late.tmp"),
+      file,
+      dir: join(dir, "late"),
+      create: true,
+      fsync: true,
+      body: bytes("late"),
+    };
+    await assert.rejects(writer.write(request, AbortSignal.abort(late)), (err) => err === late);
+    assert.equal(posted.length, 0);
+    await assert.rejects(stat(file), { code: "ENOENT" });
+  });
+
+  it("a thread that never comes up: whoever waits for it learns so after the idle time", async () => {
+    let starts = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        // A thread stuck before its first message, as under a preload that hangs.
+        return new Worker("setInterval(() => {}, 1000);", { eval: true, execArgv: [] });
+      },
+      idleMs: 100,
+    });
+    let up: boolean | undefined;
+    void writer.started().then((result) => {
+      up = result;
+    });
+    await until(() => up !== undefined, "started() settled", 10_000);
+    assert.equal(up, false);
+    assert.equal(writer.thread, undefined, "the stuck thread was ended");
+    // Writes use the pool meanwhile.
+    const store = new FileStore(join(dir, "never-up"), {}, writer);
+    await store.put("a", bytes("a"), { ifNoneMatch: "*" });
+    assert.equal(text((await store.get("a"))?.body), "a");
+    assert.equal(starts, 1);
+  });
+
   /** Collects the process warnings emitted while `run` runs. */
   async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
     const seen: string[] = [];
