@@ -40,8 +40,9 @@ export type WriteRequest =
    */
   | { id: number; op: "failDirSyncs"; dir: string; count: number }
   /**
-   * Block the thread until `until[0]` is no longer 0 (fault injection for
-   * tests, as above: a system call that takes long).
+   * Block the thread until `until[0]` is no longer 0, setting `until[1]` to 1
+   * once blocked (fault injection for tests, as above: a system call that
+   * takes long).
    */
   | { id: number; op: "hold"; until: Int32Array }
   /**
@@ -188,7 +189,10 @@ export function writerThread(load: (id: string) => unknown, faultInjection: bool
         continue;
       }
       if (request.op === "hold") {
-        if (faultInjection) Atomics.wait(request.until, 0, 0);
+        if (faultInjection) {
+          Atomics.store(request.until, 1, 1);
+          Atomics.wait(request.until, 0, 0);
+        }
         continue;
       }
       if (request.op === "crash") {

@@ -178,7 +178,7 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     const wal = join(root, encodeDirectory("wal"));
     await syncs.watch(wal);
     // The thread is held before the put's link, as a slow write ahead of it would.
-    const release = holdWriter(writer);
+    const release = await holdWriter(writer);
     failWriterDirSync(writer, wal);
     const body = new Uint8Array([7, 7, 7]);
     let syncedAtFailure = -1;
@@ -231,7 +231,7 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     await syncs.watch(wal);
     // The put and the crash reach the held thread together, as one batch: the put is linked,
     // then the thread dies before the batch's directory fsync and before it answers.
-    const release = holdWriter(writer);
+    const release = await holdWriter(writer);
     const posted = postedPuts(writer);
     const body = new Uint8Array([5, 5, 5]);
     const put = store.put("wal/b", body, { ifNoneMatch: "*" }).then(

@@ -25,7 +25,7 @@ import {
 } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
-import { holdWriter, postedPuts, storeOnThread } from "./writer-thread.js";
+import { holdWriter, postedPuts, queueHold, storeOnThread } from "./writer-thread.js";
 
 const IDLE_WRITER = fileURLToPath(new URL("./fixtures/idle-writer.js", import.meta.url));
 
@@ -110,7 +110,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     // writes as it takes at once); released, it runs them as one batch and stops at the
     // second hold, as at a slow system call, with the first two placed and not answered.
     assert.equal(THREAD_MAX_PENDING, 4);
-    const releaseFirst = holdWriter(writer);
+    const releaseFirst = await holdWriter(writer);
     const posted = postedPuts(writer);
     const put = (i: number) =>
       store.put(`jobs/${i}`, bytes(`body ${i}`), { ifNoneMatch: "*" }).then(
@@ -119,7 +119,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
       );
     const placed = [put(0), put(1)];
     await until(() => posted.length === 2, "the first two puts posted");
-    holdWriter(writer);
+    queueHold(writer);
     const queued = [put(2), put(3)];
     await until(() => posted.length === 4, "all four puts posted");
     releaseFirst();
@@ -400,7 +400,7 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     // The thread is held (a slow fsync): what it has stays unanswered; the rest of the
     // burst must not wait behind it.
     assert.equal(THREAD_MAX_PENDING, 4);
-    const release = holdWriter(writer);
+    const release = await holdWriter(writer);
     let written = 0;
     const writes = [
       ...Array.from({ length: 40 }, (_, i) =>

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { Worker } from "node:worker_threads";
 import { FileStore, type FileStoreOptions } from "../../src/store/file.js";
 import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
+import { until } from "../until.js";
 
 /**
  * A FileStore whose writer thread is up; `faults` lets tests fail its directory
@@ -36,16 +37,32 @@ export function failWriterDirSync(writer: FileWriter, path: string, count = 1): 
 
 /**
  * Blocks the writer thread (one started with `faults`) before the writes
- * posted after this call, until the returned function is called.
+ * posted after this call, until the returned function is called. Resolves
+ * once the thread is blocked: the writes posted from then on reach it
+ * together, as one batch, when it is released.
  */
-export function holdWriter(writer: FileWriter): () => void {
+export async function holdWriter(writer: FileWriter): Promise<() => void> {
+  const hold = queueHold(writer);
+  await until(hold.held, "the writer thread held", 10_000);
+  return hold.release;
+}
+
+/**
+ * Queues a hold of the writer thread (one started with `faults`) after the
+ * writes posted before it, without waiting for the thread to reach it: it
+ * stops there, inside the batch it is in.
+ */
+export function queueHold(writer: FileWriter): { held: () => boolean; release: () => void } {
   const thread: Worker | undefined = writer.thread;
   assert.ok(thread !== undefined, "the writer thread runs");
-  const until = new Int32Array(new SharedArrayBuffer(4));
-  thread.postMessage({ id: 0, op: "hold", until });
-  return () => {
-    Atomics.store(until, 0, 1);
-    Atomics.notify(until, 0);
+  const state = new Int32Array(new SharedArrayBuffer(8));
+  thread.postMessage({ id: 0, op: "hold", until: state });
+  return {
+    held: () => Atomics.load(state, 1) === 1,
+    release: () => {
+      Atomics.store(state, 0, 1);
+      Atomics.notify(state, 0);
+    },
   };
 }
 
