@@ -191,6 +191,18 @@ export class FileWriter {
     // Its caller already gave up (its deadline passed before it got here): nothing is posted.
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
+    let body: ReturnType<typeof copyOf> | undefined;
+    try {
+      // The thread gets its own copy: the caller's buffer is never detached or shared. Made
+      // before the write counts as pending: a body the caller detached throws here, and only
+      // this write fails.
+      if (request.op === "put") body = copyOf(request.body);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const message = (
+      body === undefined ? { ...request, id } : { ...request, id, body }
+    ) as WriteRequest;
     const reply = new Promise<WriteReply>((resolve, reject) => {
       const entry: Pending = {
         abandoned: false,
@@ -211,14 +223,15 @@ export class FileWriter {
       this.#pending.set(id, entry);
       if (this.#awaited++ === 0) worker.ref();
       signal?.addEventListener("abort", onAbort, { once: true });
-      const message = { ...request, id } as WriteRequest;
-      if (message.op === "put") {
-        // The thread gets its own copy: the caller's buffer is never detached or shared.
-        const body = new Uint8Array(message.body);
-        message.body = body;
-        worker.postMessage(message, [body.buffer]);
-      } else {
-        worker.postMessage(message);
+      try {
+        if (body !== undefined) worker.postMessage(message, [body.buffer]);
+        else worker.postMessage(message);
+      } catch (err) {
+        // Not posted (a value that cannot be sent): only this write fails.
+        this.#pending.delete(id);
+        this.#release();
+        entry.reject(err);
+        return;
       }
       posted?.();
     });
@@ -334,6 +347,11 @@ export class FileWriter {
     this.#upWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** A copy of `body` in a buffer of its own, which can be transferred to the thread. */
+function copyOf(body: Uint8Array) {
+  return new Uint8Array(body);
 }
 
 /** The thread's error as the Node.js system error the same call would have thrown here. */

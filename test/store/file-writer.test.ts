@@ -287,6 +287,26 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.equal(starts, 1);
   });
 
+  it("a body whose buffer the caller detached fails that put only; nothing of it stays pending", async () => {
+    const writer = new FileWriter({ idleMs: 200 });
+    assert.equal(await writer.started(), true);
+    const store = new FileStore(join(dir, "detached"), {}, writer);
+    await store.put("a", bytes("a"));
+    const buffer = new ArrayBuffer(8);
+    const body = new Uint8Array(buffer);
+    structuredClone(buffer, { transfer: [buffer] });
+    await assert.rejects(store.put("b", body), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.match(err.message, /detached/);
+      return true;
+    });
+    await store.put("c", bytes("c"));
+    assert.equal(text((await store.get("c"))?.body), "c");
+    assert.equal(await store.get("b"), null);
+    // A write left pending would keep the thread (and the process) up.
+    await until(() => writer.thread === undefined, "the idle thread ended", 10_000);
+  });
+
   /** Collects the process warnings emitted while `run` runs. */
   async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
     const seen: string[] = [];
