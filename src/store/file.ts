@@ -272,7 +272,9 @@ export class FileStore implements ObjectStore {
       );
     } catch (err) {
       // The thread died with the write in flight: whether it took effect is unknown, so
-      // the file stays counted as unsynced.
+      // the file is counted as unsynced (again: a put on the pool meanwhile may have
+      // dropped the entry when its own fsync succeeded, before this one's rename).
+      if (marked) this.#unsynced.set(target.file, placed);
       answered();
       throw fileStoreError(this.describe(), "put", key, err);
     }
@@ -290,8 +292,9 @@ export class FileStore implements ObjectStore {
     }
     if (result.error !== undefined) {
       // Failed before the link or rename: nothing changed. After it, only the directory
-      // fsync failed: the file stays counted as unsynced.
+      // fsync failed: the file is counted as unsynced (again, as above).
       if (!result.changed) unchanged();
+      else if (this.#fsync) this.#unsynced.set(target.file, placed);
       throw fileStoreError(this.describe(), "put", key, result.error);
     }
     if (this.#unsynced.get(target.file) === placed) this.#unsynced.delete(target.file);

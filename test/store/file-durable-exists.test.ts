@@ -79,6 +79,9 @@ class DirectorySyncs {
   }
 }
 
+const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
+const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
 describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   let dir: string;
   let syncs: DirectorySyncs;
@@ -255,6 +258,34 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     await store.put("wal/c", body, { ifNoneMatch: "*" });
     assert.deepEqual((await store.get("wal/c"))?.body, body);
   });
+  for (const fault of ["its directory fsync fails", "the thread dies"] as const) {
+    it(`a thread overwrite whose pool overwrite of the same key came first stays unsynced when ${fault}`, async () => {
+      const root = join(dir, `mixed-${fault.split(" ")[1]}`);
+      const { store, writer } = await storeOnThread(root, {}, true);
+      await store.put("hb/1", bytes("first"));
+      const hb = join(root, encodeDirectory("hb"));
+      await syncs.watch(hb);
+      // The thread's overwrite waits behind a hold while the pool's overwrite (a body over
+      // the thread's limit) places its own object, fsyncs and drops its entry.
+      const releaseThread = await holdWriter(writer);
+      if (fault === "its directory fsync fails") failWriterDirSync(writer, hb);
+      const posted = postedPuts(writer);
+      const small = store.put("hb/1", bytes("small")).then(
+        () => assert.fail(`${fault}`),
+        (err: unknown) => err,
+      );
+      await until(() => posted.length === 1, "the small overwrite posted");
+      if (fault === "the thread dies") crashWriter(writer);
+      await store.put("hb/1", new Uint8Array(THREAD_MAX_BODY + 1));
+      releaseThread();
+      assert.ok((await small) instanceof StorageError);
+      // The small object is in place; nothing fsynced its directory since.
+      const before = syncs.succeeded;
+      assert.equal(text((await store.get("hb/1"))?.body), "small");
+      assert.equal(syncs.succeeded, before + 1, "the get fsynced the directory first");
+    });
+  }
+
   // The same rules on the thread pool's path, which the writes before the thread is up,
   // bodies over its limit and every write of a store whose thread cannot start take.
   describe("through the thread pool", () => {
