@@ -118,11 +118,13 @@ export class FileStore implements ObjectStore {
    */
   readonly #unsynced = new Map<string, { dir: string }>();
   /**
-   * Puts on the writer thread not answered yet, by file. Such a put counts its
-   * file as unsynced before the thread links it, so a directory fsync made
-   * meanwhile may precede the link: {@link #settle} waits for them first.
+   * Puts not answered yet (on either path), by file, counted from the moment
+   * they are called. Such a put may place its file after a read's directory
+   * fsync and before the read opens it (the thread at a moment this side does
+   * not see, the pool beside the read), so {@link #settle} waits for them
+   * first, and then finds the file in {@link #unsynced} if it is not durable.
    */
-  readonly #onThread = new Map<string, Set<Promise<void>>>();
+  readonly #inFlight = new Map<string, Set<Promise<void>>>();
 
   /**
    * @param writer - internal, for tests: the writer thread's handle (how it is
@@ -220,23 +222,34 @@ export class FileStore implements ObjectStore {
     create: boolean,
     signal: AbortSignal,
   ): Promise<void> {
+    // Before any await: a read called after this put waits for it.
+    const answered = this.#track(target.file);
     try {
-      await Promise.all([this.#temp.ready(), this.#dirs.ensureDir(target.dir)]);
-    } catch (err) {
-      throw fileStoreError(this.describe(), "put", key, err);
+      try {
+        await Promise.all([this.#temp.ready(), this.#dirs.ensureDir(target.dir)]);
+      } catch (err) {
+        throw fileStoreError(this.describe(), "put", key, err);
+      }
+      if (this.#writer.accepts(body.byteLength))
+        await this.#putOnThread(key, target, body, create, signal, answered);
+      else await this.#putOnPool(key, target, body, create, answered);
+    } finally {
+      answered();
     }
-    if (this.#writer.accepts(body.byteLength))
-      await this.#putOnThread(key, target, body, create, signal);
-    else await this.#putOnPool(key, target, body, create);
   }
 
-  /** A put through the writer thread: one hand-off for all of its system calls. */
+  /**
+   * A put through the writer thread: one hand-off for all of its system calls.
+   * `answered` ends its count in {@link #inFlight} (before it settles a file
+   * it found taken, which would otherwise wait for itself).
+   */
   async #putOnThread(
     key: string,
     target: ObjectPath,
     body: Uint8Array,
     create: boolean,
     signal: AbortSignal,
+    answered: () => void,
   ): Promise<void> {
     const placed = { dir: target.dir };
     let previous: { dir: string } | undefined;
@@ -247,7 +260,6 @@ export class FileStore implements ObjectStore {
       if (previous === undefined) this.#unsynced.delete(target.file);
       else this.#unsynced.set(target.file, previous);
     };
-    const answered = this.#trackOnThread(target.file);
     let result: WriteResult;
     try {
       result = await this.#writer.write(
@@ -310,6 +322,7 @@ export class FileStore implements ObjectStore {
     target: ObjectPath,
     body: Uint8Array,
     create: boolean,
+    answered: () => void,
   ): Promise<void> {
     let temp: string | undefined;
     let closed: Promise<void> = Promise.resolve();
@@ -328,6 +341,7 @@ export class FileStore implements ObjectStore {
         if (exists) {
           // Maybe our own earlier create whose directory fsync failed or timed out: the
           // caller may take "exists" (with its write token) as written, so make it durable.
+          answered();
           await this.#settle(target.file);
           throw new ObjectExistsError(key);
         }
@@ -523,18 +537,18 @@ export class FileStore implements ObjectStore {
     return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
   }
 
-  /** Counts a put of `file` on the thread until the returned function is called (its answer is in). */
-  #trackOnThread(file: string): () => void {
+  /** Counts a put of `file` in {@link #inFlight} until the returned function is called. */
+  #track(file: string): () => void {
     let answer!: () => void;
     const answered = new Promise<void>((resolve) => {
       answer = resolve;
     });
-    const puts = this.#onThread.get(file) ?? new Set<Promise<void>>();
-    this.#onThread.set(file, puts);
+    const puts = this.#inFlight.get(file) ?? new Set<Promise<void>>();
+    this.#inFlight.set(file, puts);
     puts.add(answered);
     return () => {
-      if (puts.delete(answered) && puts.size === 0 && this.#onThread.get(file) === puts)
-        this.#onThread.delete(file);
+      if (puts.delete(answered) && puts.size === 0 && this.#inFlight.get(file) === puts)
+        this.#inFlight.delete(file);
       answer();
     };
   }
@@ -542,11 +556,11 @@ export class FileStore implements ObjectStore {
   /**
    * Makes `file` durable if a put placed it and its directory fsync has not
    * succeeded since: fsyncs its directory now (rejects if that fails). First
-   * waits for the answers of its puts on the writer thread: one may be linked
-   * after an fsync started now.
+   * waits for the puts of it in flight: one may place it after an fsync
+   * started now.
    */
   async #settle(file: string): Promise<void> {
-    for (let puts = this.#onThread.get(file); puts !== undefined; puts = this.#onThread.get(file))
+    for (let puts = this.#inFlight.get(file); puts !== undefined; puts = this.#inFlight.get(file))
       await Promise.all(puts);
     const placed = this.#unsynced.get(file);
     if (placed === undefined) return;

@@ -7,7 +7,9 @@
  * before it answers, or a write could be acknowledged that a power cut undoes.
  */
 import assert from "node:assert/strict";
-import { type FileHandle, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { type FileHandle, mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -81,6 +83,24 @@ class DirectorySyncs {
 
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
+/**
+ * Keeps every thread of libuv's pool busy opening a FIFO that nobody writes,
+ * so the pool's calls queue; the returned function lets them go.
+ */
+async function occupyThreadPool(folder: string): Promise<() => Promise<void>> {
+  await mkdir(folder, { recursive: true });
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const fifos = Array.from({ length: size }, (_, i) => join(folder, `fifo-${i}`));
+  for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
+  const readers = fifos.map((fifo) => open(fifo, "r"));
+  return async () => {
+    // A writer opening each FIFO completes its reader's open.
+    for (const fifo of fifos) closeSync(openSync(fifo, "w"));
+    for (const reader of readers) await (await reader).close();
+    await rm(folder, { recursive: true, force: true });
+  };
+}
 
 describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
   let dir: string;
@@ -258,6 +278,32 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     await store.put("wal/c", body, { ifNoneMatch: "*" });
     assert.deepEqual((await store.get("wal/c"))?.body, body);
   });
+  it("a get called right after a put of its key waits for it, and reports its object only once durable", async () => {
+    const root = join(dir, "read-after-put");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/1", bytes("old"));
+    const wal = join(root, encodeDirectory("wal"));
+    await syncs.watch(wal);
+    failWriterDirSync(writer, wal);
+    // Every thread of the pool busy (opening FIFOs nobody writes yet), so the get's own
+    // calls wait while the thread places the new object and fails its directory fsync.
+    const release = await occupyThreadPool(join(dir, "fifos"));
+    const put = store.put("wal/1", bytes("new")).then(
+      () => assert.fail("its directory fsync fails"),
+      (err: unknown) => err,
+    );
+    let syncedAtAnswer = -1;
+    const got = store.get("wal/1").then((object) => {
+      syncedAtAnswer = syncs.succeeded;
+      return object;
+    });
+    assert.match(String(await put), /EIO: i\/o error, fsync/);
+    const before = syncs.succeeded;
+    await release();
+    assert.equal(text((await got)?.body), "new");
+    assert.ok(syncedAtAnswer > before, "the directory was fsynced before the get answered");
+  });
+
   for (const fault of ["its directory fsync fails", "the thread dies"] as const) {
     it(`a thread overwrite whose pool overwrite of the same key came first stays unsynced when ${fault}`, async () => {
       const root = join(dir, `mixed-${fault.split(" ")[1]}`);
