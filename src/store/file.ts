@@ -74,6 +74,22 @@ interface Candidate {
   file: string;
 }
 
+/**
+ * A body whose buffer was transferred (or otherwise detached) reads as empty
+ * and cannot be copied: a caller's mistake, which no retry mends. (Checked by
+ * slicing the buffer, which throws when detached: Node 20 has no
+ * `ArrayBuffer.prototype.detached`.)
+ */
+function isDetached(body: Uint8Array): boolean {
+  if (body.byteLength !== 0) return false;
+  try {
+    body.buffer.slice(0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
   // Every put writes a fresh file (new inode), so the triple changes on every write.
   return `"${info.ino.toString(36)}-${info.mtimeNs.toString(36)}-${info.size.toString(36)}"`;
@@ -174,8 +190,13 @@ export class FileStore implements ObjectStore {
   async #get(key: string, file: string): Promise<StoredObject | null> {
     let handle: FileHandle;
     try {
+      // Settled before and after the open: see {@link #settle}.
       await this.#settle(file);
       handle = await open(file, "r");
+      await this.#settle(file).catch(async (err: unknown) => {
+        await handle.close().catch(() => {});
+        throw err;
+      });
     } catch (err) {
       if (MISSING.has(errorCode(err) ?? "")) return null;
       throw fileStoreError(this.describe(), "get", key, err);
@@ -199,6 +220,7 @@ export class FileStore implements ObjectStore {
       try {
         await this.#settle(file);
         const info = await stat(file, { bigint: true });
+        await this.#settle(file);
         return { key, size: Number(info.size), etag: etagOf(info) };
       } catch (err) {
         if (MISSING.has(errorCode(err) ?? "")) return null;
@@ -211,6 +233,10 @@ export class FileStore implements ObjectStore {
     const target = this.#pathOf(key);
     if (!(body instanceof Uint8Array))
       throw new InvalidArgumentError(`put "${key}": body must be a Uint8Array`);
+    if (isDetached(body))
+      throw new InvalidArgumentError(
+        `Expected \`body\` of put "${key}" to be a Uint8Array with an attached buffer, got one whose buffer was transferred or detached`,
+      );
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, (signal) => this.#put(key, target, body, create, signal));
   }
@@ -556,12 +582,20 @@ export class FileStore implements ObjectStore {
   /**
    * Makes `file` durable if a put placed it and its directory fsync has not
    * succeeded since: fsyncs its directory now (rejects if that fails). First
-   * waits for the puts of it in flight: one may place it after an fsync
+   * waits for the puts of it in flight now: one may place it after an fsync
    * started now.
+   *
+   * A read calls it before and after its open (or stat). Before: it waits for
+   * the puts called before it. After: the put that placed the file it opened
+   * had either answered by then (a failed directory fsync left its mark in
+   * {@link #unsynced}) or was in flight, so waited for here; a put called
+   * after that cannot have placed it. Only the puts in flight at the call are
+   * waited for, not later ones, or a key overwritten without pause would keep
+   * its reads waiting until they time out.
    */
   async #settle(file: string): Promise<void> {
-    for (let puts = this.#inFlight.get(file); puts !== undefined; puts = this.#inFlight.get(file))
-      await Promise.all(puts);
+    const puts = this.#inFlight.get(file);
+    if (puts !== undefined) await Promise.all([...puts]);
     const placed = this.#unsynced.get(file);
     if (placed === undefined) return;
     await this.#dirs.syncDir(placed.dir);

@@ -304,6 +304,66 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     assert.ok(syncedAtAnswer > before, "the directory was fsynced before the get answered");
   });
 
+  it("a get called right before a put of its key reports the put's object only once durable", async () => {
+    const root = join(dir, "read-before-put");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/1", bytes("old"));
+    const wal = join(root, encodeDirectory("wal"));
+    await syncs.watch(wal);
+    failWriterDirSync(writer, wal);
+    // The get's open waits for a thread of the pool while the writer thread places the new
+    // object and fails its directory fsync: the get opens a file no fsync has made durable.
+    const release = await occupyThreadPool(join(dir, "fifos-before"));
+    let syncedAtAnswer = -1;
+    const got = store.get("wal/1").then((object) => {
+      syncedAtAnswer = syncs.succeeded;
+      return object;
+    });
+    const put = store.put("wal/1", bytes("new")).then(
+      () => assert.fail("its directory fsync fails"),
+      (err: unknown) => err,
+    );
+    assert.match(String(await put), /EIO: i\/o error, fsync/);
+    const before = syncs.succeeded;
+    await release();
+    const answer = text((await got)?.body);
+    if (answer === "new")
+      assert.ok(syncedAtAnswer > before, "the directory was fsynced before the get answered");
+    else assert.equal(answer, "old");
+  });
+
+  for (const path of ["thread", "pool"] as const) {
+    it(`a get of a key overwritten without pause answers (puts on the ${path})`, async () => {
+      const root = join(dir, `hot-${path}`);
+      const timeoutMs = 10_000;
+      const store =
+        path === "thread"
+          ? (await storeOnThread(root, { timeoutMs })).store
+          : storeOnPool(root, { timeoutMs });
+      await store.put("hb/1", bytes("first"));
+      // 16 writers, each overwriting the key again as soon as its last put is answered: a
+      // put of it is always in flight. A read waits for the ones in flight when it is called,
+      // not for every later one, or it never answers.
+      let stop = false;
+      let puts = 0;
+      const overwrite = async (): Promise<void> => {
+        while (!stop) {
+          await store.put("hb/1", new Uint8Array(100));
+          puts++;
+        }
+      };
+      const writers = Array.from({ length: 16 }, overwrite);
+      try {
+        await until(() => puts >= 32, "the overwrites running", 10_000);
+        const object = await store.get("hb/1");
+        assert.equal(object?.body.byteLength, 100);
+      } finally {
+        stop = true;
+        await Promise.all(writers);
+      }
+    });
+  }
+
   for (const fault of ["its directory fsync fails", "the thread dies"] as const) {
     it(`a thread overwrite whose pool overwrite of the same key came first stays unsynced when ${fault}`, async () => {
       const root = join(dir, `mixed-${fault.split(" ")[1]}`);

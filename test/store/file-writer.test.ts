@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "../../src/queue/payloads.js";
 import { FileStore } from "../../src/store/file.js";
 import {
@@ -25,7 +25,7 @@ import {
 } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
-import { holdWriter, postedPuts, queueHold, storeOnThread } from "./writer-thread.js";
+import { holdWriter, postedPuts, queueHold, storeOnPool, storeOnThread } from "./writer-thread.js";
 
 const IDLE_WRITER = fileURLToPath(new URL("./fixtures/idle-writer.js", import.meta.url));
 
@@ -295,14 +295,22 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const buffer = new ArrayBuffer(8);
     const body = new Uint8Array(buffer);
     structuredClone(buffer, { transfer: [buffer] });
+    // A caller's mistake, not a storage failure that a retry could mend.
     await assert.rejects(store.put("b", body), (err) => {
-      assert.ok(err instanceof StorageError, String(err));
-      assert.match(err.message, /detached/);
+      assert.ok(err instanceof InvalidArgumentError, String(err));
+      assert.match(
+        err.message,
+        /Expected `body` of put "b" to be .* got one whose buffer was .*detached/,
+      );
       return true;
     });
     await store.put("c", bytes("c"));
     assert.equal(text((await store.get("c"))?.body), "c");
     assert.equal(await store.get("b"), null);
+    // The same on the thread pool's path.
+    const onPool = storeOnPool(join(dir, "detached-pool"));
+    await assert.rejects(onPool.put("b", body), InvalidArgumentError);
+    assert.equal(await onPool.get("b"), null);
     // A write left pending would keep the thread (and the process) up.
     await until(() => writer.thread === undefined, "the idle thread ended", 10_000);
   });
