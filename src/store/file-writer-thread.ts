@@ -4,6 +4,9 @@
  * synchronously, one after the other, so a put costs the store one hand-off
  * to the thread and one back instead of a thread-pool round trip per call
  * (open, write, fsync, close, link, directory open, fsync, close, unlink).
+ * It also creates the next put's temp file ahead of time, after answering a
+ * batch (see {@link writerThread}), so a put does not wait for the file
+ * system to allocate one.
  *
  * {@link writerThread} is started from its own source text
  * (`new Worker(source, { eval: true })`, see `file-writer.ts`), not from a
@@ -31,6 +34,12 @@ export type WriteRequest =
       fsync: boolean;
       /** A copy of the caller's body, transferred to the thread. */
       body: Uint8Array;
+      /**
+       * A fresh temp file name (like `temp`) that the thread may create ahead of
+       * time, once this request's batch is answered, and write a later put into
+       * instead of that put's own `temp`.
+       */
+      spare?: string;
     }
   | { id: number; op: "delete"; file: string; dir: string; fsync: boolean }
   /**
@@ -87,8 +96,21 @@ export interface WriteReply {
  * batch changed is fsynced once for all of its requests, and all replies go
  * back in one message. `faultInjection` (tests only) makes it honour
  * `failDirSyncs`, `hold` and `crash` requests.
+ *
+ * Once a batch is answered, the thread creates a spare temp file (under the
+ * newest `spare` name a put offered) while the store handles the replies;
+ * the next put writes into it instead of creating its own: creating the
+ * file was 0.4–0.9 ms of a 1.3–1.7 ms create on ext4 under a steady stream
+ * of creates, and a put now waits only for its write, fsyncs and link. The spare is removed after `spareIdleMs` without puts, so an idle
+ * store holds no temp file; one left by a process that exited (or by a
+ * thread that died) is empty and swept like any temp file of a writer that
+ * is gone.
  */
-export function writerThread(load: (id: string) => unknown, faultInjection: boolean): void {
+export function writerThread(
+  load: (id: string) => unknown,
+  faultInjection: boolean,
+  spareIdleMs: number,
+): void {
   const fs = load("node:fs") as typeof import("node:fs");
   const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
   const port = parentPort!;
@@ -96,6 +118,12 @@ export function writerThread(load: (id: string) => unknown, faultInjection: bool
   /** Directory fsyncs to fail (fault injection), by directory. */
   const faults = new Map<string, number>();
   let scheduled = false;
+  /** The temp file created ahead for the next put, open for writing. */
+  let spare: { path: string; fd: number } | null = null;
+  /** The newest spare name a put offered, not yet used. */
+  let offered: string | undefined;
+  /** Removes the spare once no put came for `spareIdleMs`. */
+  let spareTimer: ReturnType<typeof setTimeout> | undefined;
 
   function describe(err: unknown): ThreadError {
     if (!(err instanceof Error)) return { message: String(err) };
@@ -129,12 +157,43 @@ export function writerThread(load: (id: string) => unknown, faultInjection: bool
     }
   }
 
+  /** Creates the spare temp file under the newest offered name (no spare if that fails). */
+  function makeSpare(): void {
+    const path = offered;
+    offered = undefined;
+    if (spare !== null || path === undefined) return;
+    try {
+      spare = { path, fd: fs.openSync(path, "wx") };
+    } catch {
+      return; // the next put creates its own temp file, and reports what fails then
+    }
+    if (spareTimer === undefined) spareTimer = setTimeout(dropSpare, spareIdleMs);
+    else spareTimer.refresh();
+  }
+
+  /** Removes the spare temp file, if any. */
+  function dropSpare(): void {
+    const held = spare;
+    spare = null;
+    if (held === null) return;
+    quietly(() => fs.closeSync(held.fd));
+    quietly(() => fs.unlinkSync(held.path));
+  }
+
   /** Write and place one object; undefined when it waits for its directory's fsync. */
   function put(request: Extract<WriteRequest, { op: "put" }>): WriteReply | undefined {
-    const { id, temp, body } = request;
+    const { id, body } = request;
+    if (request.spare !== undefined) offered = request.spare;
+    // The spare, when there is one, takes the place of this put's own temp file.
+    let temp = request.temp;
     let fd = -1;
     try {
-      fd = fs.openSync(temp, "wx");
+      if (spare !== null) {
+        ({ path: temp, fd } = spare);
+        spare = null;
+      } else {
+        fd = fs.openSync(temp, "wx");
+      }
       for (let offset = 0; offset < body.byteLength; )
         offset += fs.writeSync(fd, body, offset, body.byteLength - offset);
       if (request.fsync) fs.fsyncSync(fd);
@@ -223,6 +282,8 @@ export function writerThread(load: (id: string) => unknown, faultInjection: bool
         );
     }
     if (replies.length > 0) port.postMessage(replies);
+    // While the store handles the replies: the next put's temp file.
+    makeSpare();
   }
 
   port.postMessage([]);

@@ -56,9 +56,16 @@ const START_AFTER = 32;
  * restart is a few milliseconds of another core's time).
  */
 export const IDLE_MS = 2_000;
+/**
+ * How long the thread keeps the temp file it made ahead for the next put
+ * when no put comes (see `writerThread`): long enough to span the gaps of a
+ * store that keeps writing, and well within {@link IDLE_MS}, so the thread
+ * has removed it before it is ended for being idle.
+ */
+export const SPARE_IDLE_MS = IDLE_MS / 2;
 
 /** The thread's source; `faultInjection` only for tests. See `file-writer-thread.ts` for why a function's text. */
-function source(faultInjection: boolean): string {
+function source(faultInjection: boolean, spareIdleMs: number): string {
   // A bundler that keeps function names (esbuild `--keep-names`) wraps functions in
   // `__name(fn, "name")`, a helper defined outside this text: an identity stands in for it.
   return `"use strict";
@@ -66,19 +73,21 @@ var __name = (target) => target;
 (${writerThread.toString()})(
   typeof require === "function" ? require : (id) => process.getBuiltinModule(id),
   ${faultInjection},
+  ${spareIdleMs},
 );
 `;
 }
 
 /**
  * Starts a writer thread. Only tests pass `faultInjection`, which makes the
- * thread honour its fault-injection requests (`failDirSyncs`, `hold`, `crash`).
+ * thread honour its fault-injection requests (`failDirSyncs`, `hold`, `crash`),
+ * and a shorter `spareIdleMs`.
  */
-export function startWriterThread(faultInjection = false): Worker {
+export function startWriterThread(faultInjection = false, spareIdleMs = SPARE_IDLE_MS): Worker {
   // Without the process's execArgv: `--input-type=module` would make the source a module
   // (no `require`). NODE_OPTIONS still applies to the thread, so `--import`/`--require`
   // preloads given there run in it too (their cost is paid once per thread start).
-  return new Worker(source(faultInjection), {
+  return new Worker(source(faultInjection, spareIdleMs), {
     eval: true,
     execArgv: [],
     name: "taquba FileStore writer",
@@ -136,7 +145,9 @@ export class FileWriter {
   #idle: NodeJS.Timeout | undefined;
 
   constructor(options: FileWriterOptions = {}) {
-    this.#start = options.start ?? (() => startWriterThread());
+    // The spare temp file goes before the thread is ended for being idle.
+    this.#start =
+      options.start ?? (() => startWriterThread(false, Math.min(SPARE_IDLE_MS, this.#idleMs / 2)));
     this.#startAfter = options.startAfter ?? START_AFTER;
     this.#idleMs = options.idleMs ?? IDLE_MS;
   }

@@ -297,6 +297,8 @@ export class FileStore implements ObjectStore {
           create,
           fsync: this.#fsync,
           body,
+          // A name for the temp file the thread makes ahead for a later put.
+          spare: this.#temp.newPath(),
         },
         signal,
         () => {

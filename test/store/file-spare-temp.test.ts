@@ -1,0 +1,95 @@
+/**
+ * FileStore's writer thread makes the next put's temp file ahead of time,
+ * once it has answered a batch, and the next put writes into it instead of
+ * creating one while its caller waits. The spare is an empty temp file of
+ * this process, removed once the store stops writing.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { FileStore } from "../../src/store/file.js";
+import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
+import { ObjectExistsError } from "../../src/store/types.js";
+import { until } from "../until.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
+/** A FileStore whose writer thread is up, keeping its spare for `spareIdleMs` without puts. */
+async function storeWithSpare(directory: string, spareIdleMs: number): Promise<FileStore> {
+  const writer = new FileWriter({ start: () => startWriterThread(false, spareIdleMs) });
+  assert.equal(await writer.started(), true, "the writer thread is up");
+  return new FileStore(directory, {}, writer);
+}
+
+const temps = (root: string): Promise<string[]> =>
+  readdir(join(root, ".tmp")).catch(() => [] as string[]);
+
+/** Waits for the thread's spare: the one temp file, empty, named as this process's. */
+async function spareOf(root: string): Promise<string> {
+  await until(async () => (await temps(root)).length === 1, "a spare temp file", 5_000);
+  const [name] = await temps(root);
+  assert.ok(name!.startsWith(`${process.pid}.`), `a temp file of this process: ${name}`);
+  const path = join(root, ".tmp", name!);
+  assert.equal((await stat(path)).size, 0, "the spare is empty");
+  return path;
+}
+
+describe("FileStore writer thread: the next put's temp file is made ahead", {
+  timeout: 30_000,
+}, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "taquba-spare-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("after a put the thread holds a spare temp file, and the next put's object is that file", async () => {
+    const root = join(dir, "ahead");
+    const store = await storeWithSpare(root, 60_000);
+    await store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+    const first = await spareOf(root);
+    const { ino } = await stat(first);
+
+    // A create: written into the spare, linked to its name, the temp name removed.
+    await store.put("wal/2", bytes("two"), { ifNoneMatch: "*" });
+    assert.equal((await stat(join(root, "wal%2F", "2"))).ino, ino, "wal/2 is the spare's file");
+    assert.equal(text((await store.get("wal/2"))?.body), "two");
+    const second = await spareOf(root);
+    assert.notEqual(second, first, "a new spare for the put after");
+
+    // An overwrite uses it too (renamed into place).
+    const { ino: next } = await stat(second);
+    await store.put("state/current", bytes("three"));
+    assert.equal((await stat(join(root, "state%2F", "current"))).ino, next);
+    assert.equal(text((await store.get("state/current"))?.body), "three");
+    await spareOf(root);
+  });
+
+  it("a create that finds its key taken removes the spare it wrote, and the next one gets a new spare", async () => {
+    const root = join(dir, "taken");
+    const store = await storeWithSpare(root, 60_000);
+    await store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+    const spare = await spareOf(root);
+    await assert.rejects(
+      store.put("wal/1", bytes("again"), { ifNoneMatch: "*" }),
+      ObjectExistsError,
+    );
+    assert.equal(text((await store.get("wal/1"))?.body), "one", "the object is unchanged");
+    const fresh = await spareOf(root);
+    assert.notEqual(fresh, spare);
+  });
+
+  it("the spare is removed once no put comes for the idle time", async () => {
+    const root = join(dir, "idle");
+    const store = await storeWithSpare(root, 200);
+    for (let i = 0; i < 5; i++) await store.put(`wal/${i}`, bytes(`${i}`), { ifNoneMatch: "*" });
+    await until(async () => (await temps(root)).length === 0, "no temp file left", 5_000);
+    for (let i = 0; i < 5; i++) assert.equal(text((await store.get(`wal/${i}`))?.body), `${i}`);
+    // Writing again makes a new one.
+    await store.put("wal/5", bytes("5"), { ifNoneMatch: "*" });
+    await spareOf(root);
+  });
+});
