@@ -101,7 +101,11 @@ export interface WriteReply {
  * newest `spare` name a put offered) while the store handles the replies;
  * the next put writes into it instead of creating its own: creating the
  * file was 0.4–0.9 ms of a 1.3–1.7 ms create on ext4 under a steady stream
- * of creates, and a put now waits only for its write, fsyncs and link. The spare is removed after `spareIdleMs` without puts, so an idle
+ * of creates, and a put now waits only for its write, fsyncs and link. The
+ * spare's descriptor stays open until the put has written it, and its name is
+ * linked or renamed into place only if it is still that file (see
+ * `isOpenAs`); otherwise the put writes its own temp file. The spare is
+ * removed after `spareIdleMs` without puts, so an idle
  * store holds no temp file; one left by a process that exited (or by a
  * thread that died) is empty and swept like any temp file of a writer that
  * is gone.
@@ -180,6 +184,30 @@ export function writerThread(
     quietly(() => fs.unlinkSync(held.path));
   }
 
+  /**
+   * Whether `path` is still the file open as `fd`: a regular file (not a
+   * symlink) with the same device and inode. The spare is made ahead and used
+   * by its name later, so whoever can write in the temp folder could have
+   * replaced it meanwhile; its name is only linked or renamed into place once
+   * this holds.
+   */
+  function isOpenAs(fd: number, path: string): boolean {
+    try {
+      const open = fs.fstatSync(fd, { bigint: true });
+      const named = fs.lstatSync(path, { bigint: true });
+      return named.isFile() && named.dev === open.dev && named.ino === open.ino;
+    } catch {
+      return false; // removed (ENOENT), or cannot be checked: not trusted
+    }
+  }
+
+  /** Writes all of `body` to `fd`, and fsyncs it when asked. */
+  function writeAll(fd: number, body: Uint8Array, fsync: boolean): void {
+    for (let offset = 0; offset < body.byteLength; )
+      offset += fs.writeSync(fd, body, offset, body.byteLength - offset);
+    if (fsync) fs.fsyncSync(fd);
+  }
+
   /** Write and place one object; undefined when it waits for its directory's fsync. */
   function put(request: Extract<WriteRequest, { op: "put" }>): WriteReply | undefined {
     const { id, body } = request;
@@ -187,16 +215,30 @@ export function writerThread(
     // The spare, when there is one, takes the place of this put's own temp file.
     let temp = request.temp;
     let fd = -1;
+    /** `temp` is the spare's name, not yet checked to still be the spare's file. */
+    let unchecked = false;
     try {
       if (spare !== null) {
         ({ path: temp, fd } = spare);
         spare = null;
+        unchecked = true;
       } else {
         fd = fs.openSync(temp, "wx");
       }
-      for (let offset = 0; offset < body.byteLength; )
-        offset += fs.writeSync(fd, body, offset, body.byteLength - offset);
-      if (request.fsync) fs.fsyncSync(fd);
+      writeAll(fd, body, request.fsync);
+      if (unchecked) {
+        if (!isOpenAs(fd, temp)) {
+          // Replaced or removed since it was made: whatever is at its name now is not this
+          // put's, so it is neither linked nor removed. The put goes to its own temp file.
+          const orphan = fd;
+          fd = -1;
+          quietly(() => fs.closeSync(orphan));
+          temp = request.temp;
+          fd = fs.openSync(temp, "wx");
+          writeAll(fd, body, request.fsync);
+        }
+        unchecked = false;
+      }
       const closing = fd;
       fd = -1;
       // After a successful fsync a failed close cannot lose the bytes; without fsync it may.
@@ -216,8 +258,10 @@ export function writerThread(
         fs.renameSync(temp, request.file);
       }
     } catch (err) {
+      // An unchecked spare's name is removed only if it is still the spare.
+      const ours = !unchecked || (fd >= 0 && isOpenAs(fd, temp));
       if (fd >= 0) quietly(() => fs.closeSync(fd));
-      quietly(() => fs.unlinkSync(temp));
+      if (ours) quietly(() => fs.unlinkSync(temp));
       return { id, outcome: "failed", changed: false, error: describe(err) };
     }
     return request.fsync ? undefined : { id, outcome: "done", changed: true };

@@ -5,7 +5,7 @@
  * this process, removed once the store stops writing.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -92,4 +92,36 @@ describe("FileStore writer thread: the next put's temp file is made ahead", {
     await store.put("wal/5", bytes("5"), { ifNoneMatch: "*" });
     await spareOf(root);
   });
+  for (const swap of ["replaced by another file", "replaced by a symlink", "removed"] as const)
+    it(`a spare ${swap} after it was made is not used: the put places its own bytes`, async () => {
+      const root = join(dir, `swap-${swap.split(" ").at(-1)}`);
+      const store = await storeWithSpare(root, 60_000);
+      await store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+      const spare = await spareOf(root);
+      const elsewhere = join(root, "elsewhere");
+      await writeFile(elsewhere, "not this put's");
+      await rm(spare);
+      if (swap === "replaced by another file") await writeFile(spare, "not this put's");
+      if (swap === "replaced by a symlink") await symlink(elsewhere, spare);
+
+      // A create (linked into place) and an overwrite (renamed), each finding its spare swapped.
+      await store.put("wal/2", bytes("two"), { ifNoneMatch: "*" });
+      const object = join(root, "wal%2F", "2");
+      assert.ok((await lstat(object)).isFile(), "the object is a regular file, not a symlink");
+      assert.equal(await readFile(object, "utf8"), "two");
+      assert.equal(text((await store.get("wal/2"))?.body), "two");
+      if (swap !== "removed") {
+        assert.equal(await readFile(spare, "utf8"), "not this put's", "never written into");
+        await rm(spare);
+      }
+      const next = await spareOf(root);
+      await rm(next);
+      await writeFile(next, "not this put's");
+      await store.put("state/current", bytes("three"));
+      const current = join(root, "state%2F", "current");
+      assert.ok((await lstat(current)).isFile());
+      assert.equal(await readFile(current, "utf8"), "three");
+      assert.equal(await readFile(next, "utf8"), "not this put's", "never written into");
+      assert.equal(await readFile(elsewhere, "utf8"), "not this put's");
+    });
 });
