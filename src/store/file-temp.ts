@@ -19,6 +19,12 @@ export const TEMP_FOLDER = ".tmp";
  * writer's put abandons its temp file long before).
  */
 const STALE_TEMP_MS = 60 * 60 * 1000;
+/**
+ * How much older than this process's start a temp file named with its pid
+ * must be to count as an earlier process's: covers the file system's
+ * timestamp granularity and small clock adjustments.
+ */
+const START_MARGIN_MS = 2_000;
 /** Names temp files `<pid>.<host tag>.<uuid>.tmp`, so a sweep can tell whose they are. */
 const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 12);
 
@@ -81,8 +87,10 @@ export class TempFiles {
 
   /**
    * Delete temp files whose writer is gone: one of a process on this host
-   * that has exited, or any not modified for {@link STALE_TEMP_MS}. Never one
-   * of this process, nor a fresh one of a live process (it may be mid-write).
+   * that has exited, one named with this process's pid but last modified
+   * before it started (an earlier process's, with the same pid), or any not
+   * modified for {@link STALE_TEMP_MS}. Never one of this process, nor a fresh
+   * one of a live process (it may be mid-write).
    * Best effort: a file that cannot be removed now is left for the next sweep.
    */
   async #sweep(): Promise<void> {
@@ -95,9 +103,16 @@ export class TempFiles {
     await Promise.all(
       names.map(async (name) => {
         const owner = tempOwner(name);
-        if (owner?.pid === process.pid && owner.host === HOST_TAG) return;
         const path = join(this.#folder, name);
         try {
+          if (owner?.pid === process.pid && owner.host === HOST_TAG) {
+            // Our pid: a file of this process (another store's, or the writer thread's spare)
+            // unless it predates this process's start, when it was left by an earlier process
+            // with the same pid (a container's pid 1 restarted on the same volume).
+            if ((await stat(path)).mtimeMs >= startedAt() - START_MARGIN_MS) return;
+            await rm(path, { force: true, recursive: true });
+            return;
+          }
           const ownerGone = owner !== undefined && owner.host === HOST_TAG && !isAlive(owner.pid);
           if (!ownerGone && Date.now() - (await stat(path)).mtimeMs < STALE_TEMP_MS) return;
           await rm(path, { force: true, recursive: true });
@@ -107,6 +122,11 @@ export class TempFiles {
       }),
     );
   }
+}
+
+/** When this process started, in wall-clock milliseconds (as file times are). */
+function startedAt(): number {
+  return Date.now() - process.uptime() * 1000;
 }
 
 /** The owner encoded in a temp file's name, if it has one. */

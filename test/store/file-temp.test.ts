@@ -99,16 +99,24 @@ describe("FileStore temp files", { timeout: 120_000 }, () => {
     await exited(live);
   });
 
-  it("never removes a temp file of this process, however old (another store may be writing it)", async () => {
+  it("never removes a temp file of this process; one with its pid from before its start was an earlier process's", async () => {
     const store = join(dir, "own");
     await mkdir(join(store, ".tmp"), { recursive: true });
     const hostTag = createHash("sha256").update(hostname()).digest("hex").slice(0, 12);
+    // Made by this process (or another of its stores) a moment ago, and one that was last
+    // written before this process started: left by an earlier process with the same pid (a
+    // container's pid 1 restarted on the same volume), which no live process can be writing.
     const own = `${process.pid}.${hostTag}.00000000-0000-4000-8000-000000000004.tmp`;
+    const earlier = `${process.pid}.${hostTag}.00000000-0000-4000-8000-000000000006.tmp`;
     const dead = `999999999.${hostTag}.00000000-0000-4000-8000-000000000005.tmp`;
-    for (const name of [own, dead]) await writeFile(join(store, ".tmp", name), "partial");
-    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
-    await utimes(join(store, ".tmp", own), twoHoursAgo, twoHoursAgo);
+    for (const name of [own, earlier, dead]) await writeFile(join(store, ".tmp", name), "partial");
+    const beforeStart = new Date(Date.now() - process.uptime() * 1000 - 60_000);
+    await utimes(join(store, ".tmp", earlier), beforeStart, beforeStart);
     await new FileStore(store).put("x", new Uint8Array([2]));
-    assert.deepEqual(await tempFiles(store), [own], "the dead pid's fresh file went, ours stayed");
+    assert.deepEqual(
+      await tempFiles(store),
+      [own],
+      "the dead pid's and the earlier process's files went, ours stayed",
+    );
   });
 });
