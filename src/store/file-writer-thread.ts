@@ -104,7 +104,9 @@ export interface WriteReply {
  * of creates, and a put now waits only for its write, fsyncs and link. The
  * spare's descriptor stays open until the put has written it, and its name is
  * linked or renamed into place only if it is still that file (see
- * `isOpenAs`); otherwise the put writes its own temp file. The spare is
+ * `isOpenAs`), and only by a put of the store whose temp folder it is in
+ * (a put of another store sharing the thread drops it); otherwise the put
+ * writes its own temp file. The spare is
  * removed after `spareIdleMs` without puts, so an idle
  * store holds no temp file; one left by a process that exited (or by a
  * thread that died) is empty and swept like any temp file of a writer that
@@ -116,6 +118,7 @@ export function writerThread(
   spareIdleMs: number,
 ): void {
   const fs = load("node:fs") as typeof import("node:fs");
+  const { dirname } = load("node:path") as typeof import("node:path");
   const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
   const port = parentPort!;
   const queued: WriteRequest[] = [];
@@ -212,6 +215,9 @@ export function writerThread(
   function put(request: Extract<WriteRequest, { op: "put" }>): WriteReply | undefined {
     const { id, body } = request;
     if (request.spare !== undefined) offered = request.spare;
+    // A spare made in another store's temp folder (stores sharing a thread) is not this put's
+    // to use: the link would cross stores, or fail across mounts.
+    if (spare !== null && dirname(spare.path) !== dirname(request.temp)) dropSpare();
     // The spare, when there is one, takes the place of this put's own temp file.
     let temp = request.temp;
     let fd = -1;

@@ -5,7 +5,17 @@
  * this process, removed once the store stops writing.
  */
 import assert from "node:assert/strict";
-import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import {
+  link,
+  lstat,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -124,4 +134,24 @@ describe("FileStore writer thread: the next put's temp file is made ahead", {
       assert.equal(await readFile(next, "utf8"), "not this put's", "never written into");
       assert.equal(await readFile(elsewhere, "utf8"), "not this put's");
     });
+  it("two stores sharing a thread: a put never uses the spare made in the other store's folder", async () => {
+    const writer = new FileWriter({ start: () => startWriterThread(false, 60_000) });
+    assert.equal(await writer.started(), true, "the writer thread is up");
+    const left = new FileStore(join(dir, "shared-left"), {}, writer);
+    const right = new FileStore(join(dir, "shared-right"), {}, writer);
+    await left.put("wal/1", bytes("left"), { ifNoneMatch: "*" });
+    const spare = await spareOf(join(dir, "shared-left"));
+    // A second name for the spare's file keeps its inode (and what is written to it) in view.
+    const witness = join(dir, "shared-left", "witness");
+    await link(spare, witness);
+    await right.put("wal/1", bytes("right"), { ifNoneMatch: "*" });
+    const object = join(dir, "shared-right", "wal%2F", "1");
+    assert.notEqual((await stat(object)).ino, (await stat(witness)).ino, "not the other's spare");
+    assert.equal((await stat(witness)).size, 0, "the other store's spare was not written");
+    assert.equal(text((await right.get("wal/1"))?.body), "right");
+    assert.deepEqual(await temps(join(dir, "shared-left")), [], "the other store's spare is gone");
+    await spareOf(join(dir, "shared-right"));
+    await left.put("wal/2", bytes("left 2"), { ifNoneMatch: "*" });
+    assert.equal(text((await left.get("wal/2"))?.body), "left 2");
+  });
 });
