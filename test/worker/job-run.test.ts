@@ -29,6 +29,29 @@ function thenable(value: unknown): PromiseLike<unknown> {
   } as PromiseLike<unknown>;
 }
 
+/**
+ * Runs a worker on queue "work" until it has handed `count` jobs to `handler`,
+ * which gets each job as runWorker gives it (its return value is not wrapped).
+ */
+async function handleJobs(
+  queue: Parameters<typeof runWorker>[0],
+  count: number,
+  concurrency: number,
+  handler: (job: Claim) => unknown,
+): Promise<void> {
+  const stop = new AbortController();
+  let handled = 0;
+  await runWorker(
+    queue,
+    "work",
+    (job) => {
+      if (++handled === count) stop.abort();
+      return handler(job);
+    },
+    { concurrency, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+  );
+}
+
 for (const kind of ["memory", "file"] as const) {
   describe(`runWorker: how a handler ends (${kind} store)`, { timeout: 60_000 }, () => {
     const open = async () => {
@@ -64,17 +87,7 @@ for (const kind of ["memory", "file"] as const) {
         "work",
         cases.map((_, i) => String(i)),
       );
-      const stop = new AbortController();
-      let handled = 0;
-      await runWorker(
-        queue,
-        "work",
-        (job) => {
-          if (++handled === cases.length) stop.abort();
-          return cases[Number(text(job.payload))]!(job);
-        },
-        { concurrency: 4, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
-      );
+      await handleJobs(queue, cases.length, 4, (job) => cases[Number(text(job.payload))]!(job));
       const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
       assert.equal(text(jobs[0]?.result), "plain");
       assert.equal(text(jobs[1]?.result), "promised");
@@ -119,18 +132,8 @@ for (const kind of ["memory", "file"] as const) {
         "work",
         cases.map((_, i) => String(i)),
       );
-      const stop = new AbortController();
-      let handled = 0;
       try {
-        await runWorker(
-          queue,
-          "work",
-          (job) => {
-            if (++handled === cases.length) stop.abort();
-            return cases[Number(text(job.payload))]!();
-          },
-          { concurrency: 4, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
-        );
+        await handleJobs(queue, cases.length, 4, (job) => cases[Number(text(job.payload))]!());
         await new Promise((resolve) => setImmediate(resolve));
       } finally {
         process.off("unhandledRejection", onUnhandled);
@@ -151,19 +154,11 @@ for (const kind of ["memory", "file"] as const) {
       const onUncaught = (error: unknown) => uncaught.push(error);
       process.on("uncaughtException", onUncaught);
       const ids = await queue.enqueueBatch("work", ["bad", "bad", "good"]);
-      const stop = new AbortController();
-      let handled = 0;
       try {
-        await runWorker(
-          queue,
-          "work",
-          (job) => {
-            if (++handled === 3) stop.abort();
-            if (text(job.payload) === "bad") throw Object.create(null);
-            return "good";
-          },
-          { concurrency: 2, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
-        );
+        await handleJobs(queue, 3, 2, (job) => {
+          if (text(job.payload) === "bad") throw Object.create(null);
+          return "good";
+        });
       } finally {
         process.off("uncaughtException", onUncaught);
       }
