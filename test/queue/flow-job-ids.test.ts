@@ -172,7 +172,9 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       setSliceMs(queue, 0);
       const flow = rejection(queue.enqueueFlow(failingFlow(2, 200, "a")));
       const one = queue.enqueue("other", "1", { jobId: "a" });
-      const many = queue.enqueueMany("other", [{ payload: "2", options: { jobId: "a" } }]);
+      const many = rejection(
+        queue.enqueueMany("other", [{ payload: "2", options: { jobId: "a" } }]),
+      );
       const oneSettled = watch(one);
       await turns(2);
       assert.equal(oneSettled.settled(), false, "waits while the flow is prepared");
@@ -181,7 +183,7 @@ describe("jobIds held by a flow not settled yet", { timeout: 120_000 }, () => {
       await plain;
       assert.equal((await flow).code, "INVALID_ARGUMENT");
       assert.equal(await one, "a");
-      assert.ok((await rejection(many)) instanceof DuplicateJobIdError);
+      assert.ok((await many) instanceof DuplicateJobIdError);
       // Woken and on its way to its commit, a call still goes before the plain calls after it.
       const flow2 = rejection(queue.enqueueFlow(failingFlow(1, 200, "b")));
       const two = queue.enqueue("plain", "2", { jobId: "b" });

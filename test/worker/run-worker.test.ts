@@ -601,13 +601,16 @@ describe("runWorker", { timeout: 60_000 }, () => {
 
   it("rejects with FencedError once another process took the store", async () => {
     const { queue, store, clock } = await openTestQueue();
-    const worker = runWorker(queue, "q", () => {}, {
-      pollIntervalMs: 60_000,
-      logger: capturingLogger(),
-    });
+    // Handled from the start: the worker may stop while the enqueue's refusal is awaited.
+    const worker = rejection(
+      runWorker(queue, "q", () => {}, {
+        pollIntervalMs: 60_000,
+        logger: capturingLogger(),
+      }),
+    );
     const { queue: successor } = await openTestQueue({}, store, clock);
     assert.equal((await rejection(queue.enqueue("q", "x"))).code, "FENCED");
-    assert.equal((await rejection(worker)).code, "FENCED");
+    assert.equal((await worker).code, "FENCED");
     await successor.close();
   });
 
