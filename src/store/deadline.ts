@@ -41,15 +41,16 @@ export interface CallDescription {
  * eventual outcome is dropped; a write may still land, which the log's
  * read-back of ambiguous creates handles).
  */
-export async function withDeadline<T>(
+export function withDeadline<T>(
   timeoutMs: number,
   what: CallDescription,
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  // One promise settled by whichever comes first (no race of two, no async frame): this
+  // wraps every store call, the log's WAL creates among them.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       const cause = new StoreTimeoutError(timeoutMs);
       controller.abort(cause);
       reject(
@@ -60,10 +61,23 @@ export async function withDeadline<T>(
         ),
       );
     }, timeoutMs);
+    let running: Promise<T>;
+    try {
+      running = call(controller.signal);
+    } catch (err) {
+      clearTimeout(timer);
+      reject(err);
+      return;
+    }
+    running.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  try {
-    return await Promise.race([call(controller.signal), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -10,6 +10,8 @@ export class FileDirs {
   readonly #fsync: boolean;
   /** Directories (relative to the root) known to exist, or being created. */
   readonly #dirs = new Map<string, Promise<void>>();
+  /** Directories whose creation (or check) has succeeded: a write there need not wait. */
+  readonly #made = new Set<string>();
   /** Directory fsyncs in flight, so concurrent writers to one directory share them. */
   readonly #dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
   /** Open handles of directories with fsyncs queued back to back (closed when the run ends). */
@@ -55,8 +57,16 @@ export class FileDirs {
     })();
     this.#dirs.set(dir, creation);
     // Forget failures so a later call retries.
-    creation.catch(() => this.#dirs.delete(dir));
+    creation.then(
+      () => this.#made.add(dir),
+      () => this.#dirs.delete(dir),
+    );
     return creation;
+  }
+
+  /** Whether `dir` is known to exist (and durably so): {@link ensureDir} has succeeded for it. */
+  exists(dir: string): boolean {
+    return this.#made.has(dir);
   }
 
   /**

@@ -50,14 +50,20 @@ export function keySegments(key: string): string[] {
       `object key "${key}" must be relative (no leading "/"), e.g. "jobs/1"`,
     );
   const segments = key.split("/");
-  for (const segment of segments) {
-    const problem = segmentProblem(segment);
-    if (problem !== undefined)
-      throw new InvalidArgumentError(
-        `object key ${JSON.stringify(key)} contains ${problem}; expected "/"-separated non-empty segments without "." or "..", NUL or backslash`,
-      );
-  }
+  for (const segment of segments) checkSegment(key, segment);
   return segments;
+}
+
+/**
+ * Throws {@link InvalidArgumentError} as {@link keySegments} would for `key`
+ * if `segment`, one of its segments, is not allowed.
+ */
+export function checkSegment(key: string, segment: string): void {
+  const problem = segmentProblem(segment);
+  if (problem !== undefined)
+    throw new InvalidArgumentError(
+      `object key ${JSON.stringify(key)} contains ${problem}; expected "/"-separated non-empty segments without "." or "..", NUL or backslash`,
+    );
 }
 
 /** Whether `segment` would be accepted inside a key (used to prune list prefixes). */

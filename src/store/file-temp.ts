@@ -1,10 +1,11 @@
 /**
  * The temp files of a {@link FileStore}: every write first goes to a fresh
- * temp file in the store's `.tmp/` folder, named `<pid>.<host tag>.<uuid>.tmp`
- * so a sweep can tell whose it is, and fsynced when the store fsyncs (here
- * for writes through the thread pool, by the writer thread for the others,
- * see `file-writer-thread.ts`). The first write sweeps the files left by
- * writers that died mid-write.
+ * temp file in the store's `.tmp/` folder, named
+ * `<pid>.<host tag>.<uuid>-<n>.tmp` (a uuid per store, a counter per file) so
+ * a sweep can tell whose it is, and fsynced when the store fsyncs (here for
+ * writes through the thread pool, by the writer thread for the others, see
+ * `file-writer-thread.ts`). The first write sweeps the files left by writers
+ * that died mid-write.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { open, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
@@ -25,7 +26,7 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  * timestamp granularity and small clock adjustments.
  */
 const START_MARGIN_MS = 2_000;
-/** Names temp files `<pid>.<host tag>.<uuid>.tmp`, so a sweep can tell whose they are. */
+/** Names temp files `<pid>.<host tag>.<uuid>-<n>.tmp`, so a sweep can tell whose they are. */
 const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 12);
 
 export class TempFiles {
@@ -35,11 +36,21 @@ export class TempFiles {
   readonly #ensureFolder: () => Promise<void>;
   /** The sweep of stale temp files, run once before the first write. */
   #swept: Promise<void> | undefined;
+  /** {@link ready} has resolved once: the folder exists and was swept. */
+  #ready = false;
+  /**
+   * The start of this store's temp file names: `<folder>/<pid>.<host tag>.<uuid>-`, a
+   * random uuid per store, followed by a counter: as unique as a uuid per file, and a
+   * put does not pay for one (nor for joining paths).
+   */
+  readonly #prefix: string;
+  #count = 0;
 
   constructor(root: string, fsync: boolean, ensureFolder: () => Promise<void>) {
     this.#folder = join(root, TEMP_FOLDER);
     this.#fsync = fsync;
     this.#ensureFolder = ensureFolder;
+    this.#prefix = join(this.#folder, `${process.pid}.${HOST_TAG}.${randomUUID()}-`);
   }
 
   /**
@@ -50,11 +61,17 @@ export class TempFiles {
     await this.#ensureFolder();
     this.#swept ??= this.#sweep();
     await this.#swept;
+    this.#ready = true;
+  }
+
+  /** Whether {@link ready} has resolved before: a write may skip waiting for it. */
+  get isReady(): boolean {
+    return this.#ready;
   }
 
   /** A fresh temp file name, which a write creates exclusively. */
   newPath(): string {
-    return join(this.#folder, `${process.pid}.${HOST_TAG}.${randomUUID()}.tmp`);
+    return `${this.#prefix}${(++this.#count).toString(16)}.tmp`;
   }
 
   /**

@@ -119,12 +119,13 @@ export function writerThread(
 ): void {
   const fs = load("node:fs") as typeof import("node:fs");
   const { dirname } = load("node:path") as typeof import("node:path");
-  const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
+  const { parentPort, receiveMessageOnPort } = load(
+    "node:worker_threads",
+  ) as typeof import("node:worker_threads");
   const port = parentPort!;
   const queued: WriteRequest[] = [];
   /** Directory fsyncs to fail (fault injection), by directory. */
   const faults = new Map<string, number>();
-  let scheduled = false;
   /** The temp file created ahead for the next put, open for writing. */
   let spare: { path: string; fd: number } | null = null;
   /** The newest spare name a put offered, not yet used. */
@@ -286,8 +287,17 @@ export function writerThread(
     return request.fsync ? undefined : { id, outcome: "done", changed: true };
   }
 
+  /** Takes the requests that have reached the thread and are not delivered yet. */
+  function drain(): void {
+    for (
+      let next = receiveMessageOnPort(port);
+      next !== undefined;
+      next = receiveMessageOnPort(port)
+    )
+      queued.push(next.message as WriteRequest);
+  }
+
   function run(): void {
-    scheduled = false;
     const batch = queued.splice(0);
     const replies: WriteReply[] = [];
     /** Requests waiting for the fsync of their directory, by directory. */
@@ -339,11 +349,9 @@ export function writerThread(
   port.postMessage([]);
   port.on("message", (request: WriteRequest) => {
     queued.push(request);
-    // Requests delivered in the same turn (they queued up while the thread was busy) run as
-    // one batch, sharing their directory fsyncs.
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(run);
-    }
+    // The requests that queued up while the thread was busy run as one batch, sharing their
+    // directory fsyncs. They are taken from the port at once, not after another turn of the
+    // event loop, and so are those that come while a batch runs.
+    for (drain(); queued.length > 0; drain()) run();
   });
 }

@@ -102,7 +102,7 @@ type Request = WriteRequest extends infer R
   : never;
 
 interface Pending {
-  resolve: (reply: WriteReply) => void;
+  resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
   /** Its caller's deadline passed: it no longer keeps the process alive. */
   abandoned: boolean;
@@ -214,12 +214,12 @@ export class FileWriter {
     const message = (
       body === undefined ? { ...request, id } : { ...request, id, body }
     ) as WriteRequest;
-    const reply = new Promise<WriteReply>((resolve, reject) => {
+    return new Promise<WriteResult>((resolve, reject) => {
       const entry: Pending = {
         abandoned: false,
-        resolve: (reply) => {
+        resolve: (result) => {
           signal?.removeEventListener("abort", onAbort);
-          resolve(reply);
+          resolve(result);
         },
         reject: (err) => {
           signal?.removeEventListener("abort", onAbort);
@@ -246,11 +246,6 @@ export class FileWriter {
       }
       posted?.();
     });
-    return reply.then((reply) =>
-      reply.error === undefined
-        ? { outcome: reply.outcome, changed: reply.changed }
-        : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
-    );
   }
 
   /** Starts the thread in the background; writes use the pool until it says it is up. */
@@ -273,7 +268,11 @@ export class FileWriter {
         if (pending === undefined) continue;
         this.#pending.delete(reply.id);
         if (!pending.abandoned) this.#release();
-        pending.resolve(reply);
+        pending.resolve(
+          reply.error === undefined
+            ? { outcome: reply.outcome, changed: reply.changed }
+            : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
+        );
       }
       this.#idle?.refresh();
     });

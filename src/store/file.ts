@@ -17,6 +17,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js"
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import {
+  checkSegment,
   decodeEntryName,
   encodeDirectory,
   encodeSegment,
@@ -65,13 +66,29 @@ const MAX_NAME_BYTES = 255;
 interface ObjectPath {
   /** Directory holding the object file, relative to the root ("" for the root). */
   dir: string;
+  /** Absolute path of that directory. */
+  absoluteDir: string;
   /** Absolute path of the object file. */
   file: string;
 }
 
+/** Where the keys under one directory part of a key (`a/b` of `a/b/c`) go, once checked. */
+interface KeyDirectory {
+  dir: string;
+  absoluteDir: string;
+}
+
+/** Directory parts of keys kept mapped (the log writes under a handful); forgotten when full. */
+const KEY_DIRECTORIES_KEPT = 256;
+
 interface Candidate {
   key: string;
   file: string;
+}
+
+/** A put counted in `#inFlight`: the reads waiting for it to be answered. */
+interface PutInFlight {
+  waiters: Array<() => void> | undefined;
 }
 
 /**
@@ -119,6 +136,8 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  */
 export class FileStore implements ObjectStore {
   readonly #root: string;
+  /** {@link describe}'s answer, made once: every call names its store. */
+  readonly #described: string;
   readonly #fsync: boolean;
   /** Its directories: created with their parents synced, fsyncs shared. */
   readonly #dirs: FileDirs;
@@ -140,7 +159,9 @@ export class FileStore implements ObjectStore {
    * not see, the pool beside the read), so {@link #settle} waits for them
    * first, and then finds the file in {@link #unsynced} if it is not durable.
    */
-  readonly #inFlight = new Map<string, Set<Promise<void>>>();
+  readonly #inFlight = new Map<string, Set<PutInFlight>>();
+  /** Checked and encoded directory parts of keys: a key under one needs only its last segment done. */
+  readonly #keyDirectories = new Map<string, KeyDirectory>();
 
   /**
    * @param writer - internal, for tests: the writer thread's handle (how it is
@@ -164,6 +185,7 @@ export class FileStore implements ObjectStore {
         `Expected \`options.fsync\` of FileStore to be a boolean, got ${describeValue(options.fsync)}`,
       );
     this.#root = resolve(directory);
+    this.#described = pathToFileURL(this.#root).href;
     // Checked here: a too-long name in the path would otherwise be blamed on an object key.
     for (const name of this.#root.split(sep))
       if (Buffer.byteLength(name) > MAX_NAME_BYTES)
@@ -251,11 +273,14 @@ export class FileStore implements ObjectStore {
     // Before any await: a read called after this put waits for it.
     const answered = this.#track(target.file);
     try {
-      try {
-        await Promise.all([this.#temp.ready(), this.#dirs.ensureDir(target.dir)]);
-      } catch (err) {
-        throw fileStoreError(this.describe(), "put", key, err);
-      }
+      // Once both are known to be there (every put but a store's first few) the put goes on
+      // without waiting a turn for them.
+      if (!(this.#temp.isReady && this.#dirs.exists(target.dir)))
+        try {
+          await Promise.all([this.#temp.ready(), this.#dirs.ensureDir(target.dir)]);
+        } catch (err) {
+          throw fileStoreError(this.describe(), "put", key, err);
+        }
       if (this.#writer.accepts(body.byteLength))
         await this.#putOnThread(key, target, body, create, signal, answered);
       else await this.#putOnPool(key, target, body, create, answered);
@@ -293,7 +318,7 @@ export class FileStore implements ObjectStore {
           op: "put",
           temp: this.#temp.newPath(),
           file: target.file,
-          dir: join(this.#root, target.dir),
+          dir: target.absoluteDir,
           create,
           fsync: this.#fsync,
           body,
@@ -409,7 +434,7 @@ export class FileStore implements ObjectStore {
     let result: WriteResult;
     try {
       result = await this.#writer.write(
-        { op: "delete", file: target.file, dir: join(this.#root, target.dir), fsync: this.#fsync },
+        { op: "delete", file: target.file, dir: target.absoluteDir, fsync: this.#fsync },
         signal,
         () => {
           seen = this.#unsynced.get(target.file);
@@ -475,22 +500,46 @@ export class FileStore implements ObjectStore {
   }
 
   describe(): string {
-    return pathToFileURL(this.#root).href;
+    return this.#described;
   }
 
   /** Map a key to its file, validating it. */
   #pathOf(key: string): ObjectPath {
+    // A key under a directory part seen before: only its last segment is checked and encoded.
+    const slash = typeof key === "string" ? key.lastIndexOf("/") : -1;
+    const known = slash > 0 ? this.#keyDirectories.get(key.slice(0, slash)) : undefined;
+    if (known !== undefined) {
+      const segment = key.slice(slash + 1);
+      checkSegment(key, segment);
+      const name = this.#fileName(key, encodeSegment(segment));
+      return {
+        dir: known.dir,
+        absoluteDir: known.absoluteDir,
+        file: known.absoluteDir + sep + name,
+      };
+    }
     const segments = keySegments(key);
     const name = encodeSegment(segments.pop()!);
     const dirNames = segments.map(encodeDirectory);
     // Checked up front so that a rejected key creates no directories.
-    for (const encoded of [...dirNames, name])
-      if (encoded.length > MAX_NAME_BYTES)
-        throw new InvalidArgumentError(
-          `object key ${JSON.stringify(key)} has a segment that encodes to ${encoded.length} bytes; file names allow at most ${MAX_NAME_BYTES}`,
-        );
+    for (const encoded of dirNames) this.#fileName(key, encoded);
+    this.#fileName(key, name);
     const dir = dirNames.join("/");
-    return { dir, file: join(this.#root, dir, name) };
+    const absoluteDir = join(this.#root, dir);
+    if (slash > 0) {
+      if (this.#keyDirectories.size >= KEY_DIRECTORIES_KEPT) this.#keyDirectories.clear();
+      this.#keyDirectories.set(key.slice(0, slash), { dir, absoluteDir });
+    }
+    return { dir, absoluteDir, file: join(absoluteDir, name) };
+  }
+
+  /** `encoded`, one name of `key`'s path, if it is not too long for a file name. */
+  #fileName(key: string, encoded: string): string {
+    if (encoded.length > MAX_NAME_BYTES)
+      throw new InvalidArgumentError(
+        `object key ${JSON.stringify(key)} has a segment that encodes to ${encoded.length} bytes; file names allow at most ${MAX_NAME_BYTES}`,
+      );
+    return encoded;
   }
 
   /** The deepest directory that can hold every key starting with `prefix`; undefined when none can. */
@@ -565,19 +614,23 @@ export class FileStore implements ObjectStore {
     return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
   }
 
-  /** Counts a put of `file` in {@link #inFlight} until the returned function is called. */
+  /**
+   * Counts a put of `file` in {@link #inFlight} until the returned function is
+   * called (again later: no effect). No promise is made unless a read waits.
+   */
   #track(file: string): () => void {
-    let answer!: () => void;
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve;
-    });
-    const puts = this.#inFlight.get(file) ?? new Set<Promise<void>>();
-    this.#inFlight.set(file, puts);
-    puts.add(answered);
+    const put: PutInFlight = { waiters: undefined };
+    let puts = this.#inFlight.get(file);
+    if (puts === undefined) {
+      puts = new Set();
+      this.#inFlight.set(file, puts);
+    }
+    puts.add(put);
+    const tracked = puts;
     return () => {
-      if (puts.delete(answered) && puts.size === 0 && this.#inFlight.get(file) === puts)
-        this.#inFlight.delete(file);
-      answer();
+      if (!tracked.delete(put)) return;
+      if (tracked.size === 0 && this.#inFlight.get(file) === tracked) this.#inFlight.delete(file);
+      if (put.waiters !== undefined) for (const wake of put.waiters) wake();
     };
   }
 
@@ -597,7 +650,17 @@ export class FileStore implements ObjectStore {
    */
   async #settle(file: string): Promise<void> {
     const puts = this.#inFlight.get(file);
-    if (puts !== undefined) await Promise.all([...puts]);
+    if (puts !== undefined)
+      await Promise.all(
+        Array.from(
+          puts,
+          (put) =>
+            new Promise<void>((wake) => {
+              put.waiters ??= [];
+              put.waiters.push(wake);
+            }),
+        ),
+      );
     const placed = this.#unsynced.get(file);
     if (placed === undefined) return;
     await this.#dirs.syncDir(placed.dir);

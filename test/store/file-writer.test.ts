@@ -63,10 +63,12 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it("a thread that dies fails its pending writes as transient, and the next write starts a new one", async () => {
-    const { store, writer } = await storeOnThread(join(dir, "dies"));
+    const { store, writer } = await storeOnThread(join(dir, "dies"), {}, true);
     await store.put("jobs/first", bytes("first"), { ifNoneMatch: "*" });
     const first = writer.thread!;
-    // Many writes in flight, then the thread is killed under them.
+    // Many writes in flight (those on the thread held there: a put reaches the thread within
+    // its call), then the thread is killed under them.
+    await holdWriter(writer);
     const writes = Array.from({ length: 200 }, (_, i) =>
       store.put(`jobs/${i}`, bytes(`body ${i}`), { ifNoneMatch: "*" }).then(
         () => "written" as const,
@@ -251,6 +253,24 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     // The store still writes: on the pool, then on a new thread.
     await store.put("jobs/2", bytes("two"), { ifNoneMatch: "*" });
     assert.equal(text((await store.get("jobs/2"))?.body), "two");
+  });
+
+  it("a put under a directory the store knows reaches the thread within its call", async () => {
+    // Once the temp folder and the object's directory are known to be there, nothing is
+    // awaited before the hand-off: the thread starts on the put while its caller goes on.
+    const { store, writer } = await storeOnThread(join(dir, "within-call"));
+    const posted = postedPuts(writer);
+    const first = store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+    assert.equal(posted.length, 0, "the first put of a store waits for its folders");
+    await first;
+    const second = store.put("wal/2", bytes("two"), { ifNoneMatch: "*" });
+    assert.equal(posted.length, 2, "posted before the call returned");
+    const elsewhere = store.put("other/1", bytes("three"), { ifNoneMatch: "*" });
+    assert.equal(posted.length, 2, "a put in a new directory waits for it to be made");
+    await Promise.all([second, elsewhere]);
+    assert.equal(posted.length, 3);
+    assert.equal(text((await store.get("wal/2"))?.body), "two");
+    assert.equal(text((await store.get("other/1"))?.body), "three");
   });
 
   it("a write whose caller's deadline passed before it reached the thread is not posted", async () => {

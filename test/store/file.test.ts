@@ -78,6 +78,35 @@ describe("FileStore", { timeout: 60_000 }, () => {
     await new FileStore(join(dir, "long")).put(longest, bytes("fits"));
   });
 
+  it("checks and places a key under a directory part seen before as it did the first", async () => {
+    // The directory part of a key is checked and encoded once, then remembered: only the last
+    // segment of a later key under it is. That one is still refused as a whole key would be.
+    const root = join(dir, "known-dirs");
+    const store = new FileStore(root);
+    await store.put("d/e/first", bytes("first"));
+    for (const key of ["d/e/..", "d/e/.", "d/e/", "d/e/nul\0byte", "d/e/back\\slash"])
+      await assert.rejects(store.put(key, bytes("x")), (err: unknown) => {
+        assert.ok(err instanceof InvalidArgumentError, `${JSON.stringify(key)}: ${err}`);
+        assert.ok(err.message.includes(JSON.stringify(key)), err.message);
+        return true;
+      });
+    await assert.rejects(store.put(`d/e/${"x".repeat(256)}`, bytes("x")), /at most 255/);
+    for (const key of ["d/e/.hidden", "d/e/a:b", "d/e/second"]) await store.put(key, bytes(key));
+    assert.deepEqual((await readdir(join(root, "d%2F", "e%2F"))).sort(), [
+      "%2Ehidden",
+      "a%3Ab",
+      "first",
+      "second",
+    ]);
+    assert.deepEqual(
+      (await listAll(store, "d/")).map((o) => o.key),
+      ["d/e/.hidden", "d/e/a:b", "d/e/first", "d/e/second"],
+    );
+    // A key whose directory part only starts like a known one is checked whole.
+    await assert.rejects(store.put("d/e/../x", bytes("x")), InvalidArgumentError);
+    await assert.rejects(store.put("/d/e/x", bytes("x")), InvalidArgumentError);
+  });
+
   it("stores keys with leading dots and reserved names inside its directory", async () => {
     const root = join(dir, "dots");
     const store = new FileStore(root);
