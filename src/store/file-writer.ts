@@ -11,8 +11,9 @@
  * pool through `fs/promises`, with the same system calls and outcomes.
  *
  * The thread is started in the background once the store has made
- * {@link START_AFTER} writes, so a store that writes rarely never holds one,
- * and no write waits for a thread to start. It never holds the process open
+ * {@link START_AFTER} writes in a row, each within {@link IDLE_MS} of the
+ * one before, so a store that writes rarely never holds one, and no write
+ * waits for a thread to start. It never holds the process open
  * by itself: it is unref'd whenever no write is pending (a pending write keeps
  * the process alive, as a pending thread-pool call would), and it is ended
  * after {@link IDLE_MS} without writes. If it dies once up, the writes it had
@@ -45,8 +46,16 @@ export const THREAD_MAX_BODY = 64 << 10;
  * the thread's answers are resolved a few per turn of the event loop.
  */
 export const THREAD_MAX_PENDING = 4;
-/** Writes a store makes through the thread pool before it starts its thread. */
-const START_AFTER = 32;
+/**
+ * Writes a store makes through the thread pool, each within {@link IDLE_MS}
+ * of the one before, before it starts its thread. Few, so a store that starts
+ * writing steadily (a queue taking traffic) has its thread within its first
+ * few log writes instead of spending its first hundreds of milliseconds on
+ * the pool; the gap rule keeps a store that writes now and then (fewer writes
+ * than this in any {@link IDLE_MS}) on the pool, never starting a thread it
+ * would end again before its next write.
+ */
+const START_AFTER = 4;
 /**
  * How long the thread stays up without writes. An idle thread holds about
  * 8 MB of resident memory, and a store has no close: a queue closed (or a
@@ -123,19 +132,24 @@ export interface FileWriterOptions {
   startAfter?: number;
   /** How long the thread stays up without writes (default {@link IDLE_MS}). */
   idleMs?: number;
+  /** Monotonic time in milliseconds (default `performance.now`). */
+  now?: () => number;
 }
 
 export class FileWriter {
   readonly #start: () => Worker;
   readonly #startAfter: number;
   readonly #idleMs: number;
+  readonly #now: () => number;
   #worker: Worker | undefined;
   /** The thread has posted its first message: it runs requests. */
   #up = false;
   /** Why the thread cannot be used; set once, for the store's life. */
   #unavailable: string | undefined;
-  /** Writes seen since the thread last ended (or since the store was made). */
+  /** Writes seen in a row, each within {@link IDLE_MS} of the one before, while no thread runs. */
   #seen = 0;
+  /** When the last write was seen while no thread runs ({@link #now}). */
+  #lastSeenAt = Number.NEGATIVE_INFINITY;
   /** Resolve when the thread is up or unavailable. */
   #upWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -150,6 +164,7 @@ export class FileWriter {
       options.start ?? (() => startWriterThread(false, Math.min(SPARE_IDLE_MS, this.#idleMs / 2)));
     this.#startAfter = options.startAfter ?? START_AFTER;
     this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -161,7 +176,13 @@ export class FileWriter {
   accepts(bodyBytes: number): boolean {
     if (this.#unavailable !== undefined) return false;
     if (this.#up) return bodyBytes <= THREAD_MAX_BODY && this.#pending.size < THREAD_MAX_PENDING;
-    if (this.#worker === undefined && ++this.#seen >= this.#startAfter) this.#launch();
+    if (this.#worker === undefined) {
+      // A gap as long as a thread would stay idle: the writes before it do not count.
+      const now = this.#now();
+      if (now - this.#lastSeenAt > this.#idleMs) this.#seen = 0;
+      this.#lastSeenAt = now;
+      if (++this.#seen >= this.#startAfter) this.#launch();
+    }
     return false;
   }
 
@@ -315,7 +336,7 @@ export class FileWriter {
     this.#wakeUpWaiters();
   }
 
-  /** The thread is gone (idle, or died): the next {@link START_AFTER} writes use the pool. */
+  /** The thread is gone (idle, or died): the next {@link START_AFTER} writes (in a row) use the pool. */
   #ended(): void {
     this.#worker = undefined;
     this.#up = false;

@@ -418,18 +418,31 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     );
   });
 
-  it("a store's writes start its thread only after a few, and then bodies over 64 KiB (offloaded payloads) use the pool", async () => {
+  it("a store's writes start its thread only after a few in a row, and then bodies over 64 KiB (offloaded payloads) use the pool", async () => {
     const starts: Worker[] = [];
+    let now = 0;
     const writer = new FileWriter({
       start: () => {
         const thread = startWriterThread();
         starts.push(thread);
         return thread;
       },
+      now: () => now,
     });
     const store = new FileStore(join(dir, "lazy"), {}, writer);
-    for (let i = 0; i < 8; i++) await store.put(`jobs/${i}`, bytes(`job ${i}`));
+    // Each write further from the one before than a thread would stay idle: none starts it.
+    for (let i = 0; i < 8; i++) {
+      await store.put(`jobs/${i}`, bytes(`job ${i}`));
+      now += IDLE_MS + 1;
+    }
     assert.equal(starts.length, 0, "a store that writes rarely holds no thread");
+    for (let i = 0; i < 3; i++) {
+      await store.put(`burst/${i}`, bytes(`burst ${i}`));
+      now += IDLE_MS;
+    }
+    assert.equal(starts.length, 0, "three writes in a row are not enough");
+    await store.put("burst/3", bytes("burst 3"));
+    assert.equal(starts.length, 1, "the fourth write in a row starts it");
     await exercise(store);
     assert.equal(starts.length, 1);
     assert.equal(await writer.started(), true);
