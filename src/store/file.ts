@@ -80,6 +80,12 @@ interface KeyDirectory {
 
 /** Directory parts of keys kept mapped (the log writes under a handful); forgotten when full. */
 const KEY_DIRECTORIES_KEPT = 256;
+/**
+ * The longest directory part of a key that is kept (the log's are a few dozen
+ * characters): with the count above, this bounds the memory of the mapping,
+ * which a caller's keys could otherwise make as large as they are.
+ */
+const KEY_DIRECTORY_MAX_LENGTH = 512;
 
 interface Candidate {
   key: string;
@@ -261,6 +267,7 @@ export class FileStore implements ObjectStore {
       );
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, (signal) => this.#put(key, target, body, create, signal));
+    this.#keepDirectory(key, target);
   }
 
   async #put(
@@ -426,6 +433,7 @@ export class FileStore implements ObjectStore {
         ? this.#deleteOnThread(key, target, signal)
         : this.#deleteOnPool(key, target),
     );
+    this.#keepDirectory(key, target);
   }
 
   async #deleteOnThread(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
@@ -503,11 +511,20 @@ export class FileStore implements ObjectStore {
     return this.#described;
   }
 
+  /** @internal For tests: how many directory parts of keys the store keeps mapped. */
+  get keyDirectoriesKept(): number {
+    return this.#keyDirectories.size;
+  }
+
   /** Map a key to its file, validating it. */
   #pathOf(key: string): ObjectPath {
-    // A key under a directory part seen before: only its last segment is checked and encoded.
+    // A key under a directory part kept (see {@link #keepDirectory}): only its last segment
+    // is checked and encoded.
     const slash = typeof key === "string" ? key.lastIndexOf("/") : -1;
-    const known = slash > 0 ? this.#keyDirectories.get(key.slice(0, slash)) : undefined;
+    const known =
+      slash > 0 && slash <= KEY_DIRECTORY_MAX_LENGTH
+        ? this.#keyDirectories.get(key.slice(0, slash))
+        : undefined;
     if (known !== undefined) {
       const segment = key.slice(slash + 1);
       checkSegment(key, segment);
@@ -526,11 +543,21 @@ export class FileStore implements ObjectStore {
     this.#fileName(key, name);
     const dir = dirNames.join("/");
     const absoluteDir = join(this.#root, dir);
-    if (slash > 0) {
-      if (this.#keyDirectories.size >= KEY_DIRECTORIES_KEPT) this.#keyDirectories.clear();
-      this.#keyDirectories.set(key.slice(0, slash), { dir, absoluteDir });
-    }
     return { dir, absoluteDir, file: join(absoluteDir, name) };
+  }
+
+  /**
+   * Keeps the directory part of `key` (a put or delete of it has succeeded)
+   * mapped to `target`'s directory, unless it is long. Only keys written or
+   * deleted are kept, not the keys of reads, which may never be stored.
+   */
+  #keepDirectory(key: string, target: ObjectPath): void {
+    const slash = key.lastIndexOf("/");
+    if (slash <= 0 || slash > KEY_DIRECTORY_MAX_LENGTH) return;
+    const part = key.slice(0, slash);
+    if (this.#keyDirectories.has(part)) return;
+    if (this.#keyDirectories.size >= KEY_DIRECTORIES_KEPT) this.#keyDirectories.clear();
+    this.#keyDirectories.set(part, { dir: target.dir, absoluteDir: target.absoluteDir });
   }
 
   /** `encoded`, one name of `key`'s path, if it is not too long for a file name. */
