@@ -63,7 +63,8 @@ export function withDeadline<T>(
     }, timeoutMs);
     let running: Promise<T>;
     try {
-      running = call(controller.signal);
+      // Wrapped: a call that returns a plain value (untyped code) still clears the timer.
+      running = Promise.resolve(call(controller.signal));
     } catch (err) {
       clearTimeout(timer);
       reject(err);
