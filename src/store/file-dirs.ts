@@ -24,9 +24,10 @@ export class FileDirs {
 
   /**
    * Make sure `dir` (relative; "" is the root) exists, creating missing
-   * levels one at a time and fsyncing the parent of each new one, so a
-   * write acknowledged inside it cannot lose its directory in a crash.
-   * Concurrent callers share one creation per directory.
+   * levels one at a time and fsyncing the parent of each level, new or found
+   * (once per store), so a write acknowledged inside it cannot lose its
+   * directory in a crash. Concurrent callers share one creation per directory.
+   * The root's own parents are fsynced only for the levels this store created.
    */
   ensureDir(dir: string): Promise<void> {
     const known = this.#dirs.get(dir);
@@ -50,8 +51,10 @@ export class FileDirs {
       try {
         await mkdir(join(this.#root, dir));
       } catch (err) {
-        if (errorCode(err) === "EEXIST") return;
-        throw err;
+        if (errorCode(err) !== "EEXIST") throw err;
+        // Made by an earlier store or process, which may have died before it fsynced the
+        // parent: fsynced here too (once per store), or a write acknowledged inside it
+        // could lose its directory, and itself, in a power cut.
       }
       await this.syncDir(parent);
     })();
@@ -64,7 +67,10 @@ export class FileDirs {
     return creation;
   }
 
-  /** Whether `dir` is known to exist (and durably so): {@link ensureDir} has succeeded for it. */
+  /**
+   * Whether `dir` is known to exist, durably below the root: {@link ensureDir}
+   * has succeeded for it.
+   */
   exists(dir: string): boolean {
     return this.#made.has(dir);
   }

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { type FileHandle, mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +22,7 @@ import { THREAD_MAX_BODY } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { rec, testOptions, texts } from "../log/helpers.js";
 import { until } from "../until.js";
+import { DirectorySyncs } from "./directory-syncs.js";
 import {
   crashWriter,
   failWriterDirSync,
@@ -30,56 +31,6 @@ import {
   storeOnPool,
   storeOnThread,
 } from "./writer-thread.js";
-
-/**
- * Watches fsyncs of one directory (by inode) through every file handle of the
- * process's main thread: counts the ones that succeed and fails the next
- * `failures` with EIO. Those are the fsyncs that reads and creates finding a
- * key taken make; a write's own directory fsync runs on the store's writer
- * thread (see {@link failWriterDirSync}).
- */
-class DirectorySyncs {
-  readonly #proto: { sync: (this: FileHandle) => Promise<void> };
-  readonly #sync: (this: FileHandle) => Promise<void>;
-  #ino: bigint | null = null;
-  failures = 0;
-  succeeded = 0;
-  failed = 0;
-
-  constructor(proto: { sync: (this: FileHandle) => Promise<void> }) {
-    this.#proto = proto;
-    this.#sync = proto.sync;
-    const watcher = this;
-    const real = this.#sync;
-    proto.sync = async function (this: FileHandle): Promise<void> {
-      const info = await this.stat({ bigint: true });
-      if (watcher.#ino === null || !info.isDirectory() || info.ino !== watcher.#ino)
-        return real.call(this);
-      if (watcher.failures > 0) {
-        watcher.failures--;
-        watcher.failed++;
-        throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO", syscall: "fsync" });
-      }
-      await real.call(this);
-      watcher.succeeded++;
-    };
-  }
-
-  static async install(): Promise<DirectorySyncs> {
-    const handle = await open(tmpdir(), "r");
-    const proto = Object.getPrototypeOf(handle) as { sync: (this: FileHandle) => Promise<void> };
-    await handle.close();
-    return new DirectorySyncs(proto);
-  }
-
-  async watch(path: string): Promise<void> {
-    this.#ino = (await stat(path, { bigint: true })).ino;
-  }
-
-  uninstall(): void {
-    this.#proto.sync = this.#sync;
-  }
-}
 
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
