@@ -51,11 +51,13 @@ export const THREAD_MAX_PENDING = 4;
  * of the one before, before it starts its thread. Few, so a store that starts
  * writing steadily (a queue taking traffic) has its thread within its first
  * few log writes instead of spending its first hundreds of milliseconds on
- * the pool; the gap rule keeps a store that writes now and then (fewer writes
- * than this in any {@link IDLE_MS}) on the pool, never starting a thread it
- * would end again before its next write.
+ * the pool; more than opening and closing a queue make (4 and 2), so a queue
+ * opened, used for a job and closed starts none; and the gap rule keeps a
+ * store that writes now and then (fewer writes than this in any
+ * {@link IDLE_MS}) on the pool, never starting a thread it would end again
+ * before its next write.
  */
-const START_AFTER = 4;
+const START_AFTER = 8;
 /**
  * How long the thread stays up without writes. An idle thread holds about
  * 8 MB of resident memory, and a store has no close: a queue closed (or a

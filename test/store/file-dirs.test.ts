@@ -10,10 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StorageError } from "../../src/errors.js";
-import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
 import { DirectorySyncs } from "./directory-syncs.js";
-import { storeOnThread } from "./writer-thread.js";
+import { storeOnPool, storeOnThread } from "./writer-thread.js";
 
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -31,7 +30,7 @@ describe("FileStore: directories found made", { timeout: 30_000 }, () => {
   });
 
   const opens = {
-    pool: async (root: string) => new FileStore(root),
+    pool: async (root: string) => storeOnPool(root),
     thread: async (root: string) => (await storeOnThread(root)).store,
   };
   for (const [path, open] of Object.entries(opens)) {

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "../../src/queue/payloads.js";
+import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import {
   FileWriter,
@@ -436,13 +437,13 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
       now += IDLE_MS + 1;
     }
     assert.equal(starts.length, 0, "a store that writes rarely holds no thread");
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 7; i++) {
       await store.put(`burst/${i}`, bytes(`burst ${i}`));
       now += IDLE_MS;
     }
-    assert.equal(starts.length, 0, "three writes in a row are not enough");
-    await store.put("burst/3", bytes("burst 3"));
-    assert.equal(starts.length, 1, "the fourth write in a row starts it");
+    assert.equal(starts.length, 0, "seven writes in a row are not enough");
+    await store.put("burst/7", bytes("burst 7"));
+    assert.equal(starts.length, 1, "the eighth write in a row starts it");
     await exercise(store);
     assert.equal(starts.length, 1);
     assert.equal(await writer.started(), true);
@@ -458,6 +459,21 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.equal((await store.get("payloads/1"))?.body.byteLength, DEFAULT_PAYLOAD_OFFLOAD_BYTES);
     assert.equal((await store.get("cp/2"))?.body.byteLength, THREAD_MAX_BODY + 1);
     assert.deepEqual((await store.get("wal/2"))?.body, new Uint8Array(THREAD_MAX_BODY).fill(4));
+  });
+
+  it("a queue opened, given a job and closed starts no thread (its writes are fewer than the threshold)", async () => {
+    let starts = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        return startWriterThread();
+      },
+    });
+    const store = new FileStore(join(dir, "open-close"), {}, writer);
+    const queue = await Queue.open(store, "q");
+    await queue.enqueue("jobs", "one");
+    await queue.close();
+    assert.equal(starts, 0);
   });
 
   it("a burst of writes beyond the few on the thread takes the pool, and the thread answers a few at a time", async () => {
