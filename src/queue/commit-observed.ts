@@ -2,14 +2,18 @@
 import type { Log } from "../log/index.js";
 import { apply } from "./apply.js";
 import {
+  ClaimAckTimes,
   cascadedDeaths,
   EnqueueCounts,
+  elapsedMs,
   jobBefore,
   type Observers,
   type Transition,
   type TransitionCause,
 } from "./observe.js";
 import type { QueueRecord, RecordEncoder } from "./records/codec.js";
+import type { EnqueueRecord } from "./records/enqueue.js";
+import type { AckRecord, ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { State } from "./state.js";
 
@@ -22,12 +26,28 @@ interface DurableBatch {
   readonly transitions: Transition[];
   /** Enqueues counted instead of kept as transitions (no observer needs each); null until the first. */
   enqueued: EnqueueCounts | null;
+  /** Claims and acks kept as times instead of transitions (no observer needs each); null until the first. */
+  times: ClaimAckTimes | null;
 }
 
 /** The enqueue counts of `batch`, made with its first counted enqueue. */
 function enqueueCountsOf(batch: DurableBatch): EnqueueCounts {
   if (batch.enqueued === null) batch.enqueued = new EnqueueCounts();
   return batch.enqueued;
+}
+
+/** The claim and ack times of `batch`, made with its first. */
+function timesOf(batch: DurableBatch): ClaimAckTimes {
+  if (batch.times === null) batch.times = new ClaimAckTimes();
+  return batch.times;
+}
+
+/** Whether `record` may be kept as times when no observer needs a transition per claim and ack. */
+function plainClaimOrAck(
+  record: QueueRecord,
+  cause: TransitionCause | undefined,
+): record is ClaimRecord | AckRecord {
+  return cause === undefined && (record.tag === Tag.Claim || record.tag === Tag.Ack);
 }
 
 /** The observed path of the core's commit boundary, and the batch the observers will hear of next. */
@@ -58,7 +78,9 @@ export class ObservedCommits {
   /**
    * The core's commit while observers listen: notes each job as it was before its
    * record applies. Enqueues are only counted by queue unless an observer
-   * needs each one (no transition made, no record kept until durable).
+   * needs each one (no transition made, no record kept until durable);
+   * plain claims and acks are only kept as their queues and times unless an
+   * observer needs each one.
    * `encoded` is the encoding of a single record already made (a flow's,
    * encoded in slices before this step), not made again.
    */
@@ -67,47 +89,93 @@ export class ObservedCommits {
     cause: TransitionCause | undefined,
     encoded?: Uint8Array,
   ): Promise<void> {
-    const state = this.#state;
-    const counted = !this.#observers.eachEnqueue;
-    if (!Array.isArray(records)) {
-      const record = records as QueueRecord;
-      const bytes = encoded ?? this.#encoder.encode(record);
-      if (record.tag === Tag.Enqueue) {
-        // The commonest commit: counted, or one transition at the job's enqueue time (this very step's wall time).
-        apply(state, record);
-        const batch = this.#batchOf(this.#log.append(bytes));
-        if (counted) enqueueCountsOf(batch).add(record.queue);
-        else batch.transitions.push({ record, job: undefined, cause, at: record.enqueuedAt });
-        return batch.written;
-      }
-      const transitions: Transition[] = [];
-      const queues: string[] | null = counted ? [] : null;
-      transitionsOf(state, record, cause, this.#now(), transitions, queues);
-      apply(state, record);
-      return this.#notifyWhenDurable(this.#log.append(bytes), transitions, queues);
-    }
-    const at = this.#now();
-    const encodings = records.map((r) => this.#encoder.encode(r));
+    // Each kind of commit has a method of its own: the code optimized for
+    // the enqueues a process starts with is not thrown away (and compiled
+    // again, larger) when its first claims and acks come.
+    if (Array.isArray(records)) return this.#commitMany(records, cause);
+    const record = records as QueueRecord;
+    const bytes = encoded ?? this.#encoder.encode(record);
+    if (record.tag === Tag.Enqueue) return this.#commitEnqueue(record, cause, bytes);
+    // Plain claims and acks as times (no transition, no clock read) when no observer needs each.
+    if (!this.#observers.eachClaimAndAck && plainClaimOrAck(record, cause))
+      return this.#commitTimed(record, bytes);
     const transitions: Transition[] = [];
-    const queues: string[] | null = counted ? [] : null;
-    for (const record of records) {
-      transitionsOf(state, record, cause, at, transitions, queues);
-      apply(state, record);
-    }
-    return this.#notifyWhenDurable(this.#log.append(encodings), transitions, queues);
+    const queues: string[] | null = this.#observers.eachEnqueue ? null : [];
+    transitionsOf(this.#state, record, cause, this.#now(), transitions, queues);
+    apply(this.#state, record);
+    return this.#notifyWhenDurable(this.#log.append(bytes), transitions, queues, null);
   }
 
-  /** Tells the observers of `transitions` and of enqueues into `queues` (one per job) once `written` resolves. */
+  /** The commonest commit: counted, or one transition at the job's enqueue time (this very step's wall time). */
+  #commitEnqueue(
+    record: EnqueueRecord,
+    cause: TransitionCause | undefined,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    apply(this.#state, record);
+    const batch = this.#batchOf(this.#log.append(bytes));
+    if (!this.#observers.eachEnqueue) enqueueCountsOf(batch).add(record.queue);
+    else batch.transitions.push({ record, job: undefined, cause, at: record.enqueuedAt });
+    return batch.written;
+  }
+
+  /** The next commonest (an ack, or a claim of one job): noted before it applies, kept once applied. */
+  #commitTimed(record: ClaimRecord | AckRecord, bytes: Uint8Array): Promise<void> {
+    const state = this.#state;
+    const h = state.peekNamed(record.id);
+    const queue = h === -1 ? "" : state.queueOf(h).name;
+    const ms = h === -1 ? 0 : elapsedMs(state, h, record);
+    apply(state, record); // refuses a record naming no job
+    const batch = this.#batchOf(this.#log.append(bytes));
+    if (h !== -1) timesOf(batch).add(record.tag, queue, ms);
+    return batch.written;
+  }
+
+  /** Records committed together (a batch of claims, a bulk step): in one log append. */
+  #commitMany(records: readonly QueueRecord[], cause: TransitionCause | undefined): Promise<void> {
+    const state = this.#state;
+    const timed = !this.#observers.eachClaimAndAck;
+    // The commit's wall time, read only when a record becomes a transition (a batch of claims needs none).
+    const at = timed && records.every((r) => plainClaimOrAck(r, cause)) ? Number.NaN : this.#now();
+    const encodings = records.map((r) => this.#encoder.encode(r));
+    const transitions: Transition[] = [];
+    const queues: string[] | null = this.#observers.eachEnqueue ? null : [];
+    let times: ClaimAckTimes | null = null;
+    for (const record of records) {
+      if (timed && plainClaimOrAck(record, cause)) {
+        const h = state.peekNamed(record.id);
+        if (h !== -1) {
+          times ??= new ClaimAckTimes();
+          times.add(record.tag, state.queueOf(h).name, elapsedMs(state, h, record));
+        }
+      } else transitionsOf(state, record, cause, at, transitions, queues);
+      apply(state, record);
+    }
+    return this.#notifyWhenDurable(this.#log.append(encodings), transitions, queues, times);
+  }
+
+  /**
+   * Tells the observers of `transitions`, of enqueues into `queues` (one per
+   * job) and of claims and acks in `times` once `written` resolves.
+   */
   #notifyWhenDurable(
     written: Promise<void>,
     transitions: readonly Transition[],
     queues: readonly string[] | null,
+    times: ClaimAckTimes | null,
   ): Promise<void> {
     const batch = this.#batchOf(written);
     for (const t of transitions) batch.transitions.push(t);
     if (queues !== null && queues.length > 0) {
       const enqueued = enqueueCountsOf(batch);
       for (const queue of queues) enqueued.add(queue);
+    }
+    if (times !== null) {
+      const into = timesOf(batch);
+      for (let i = 0; i < times.claimQueues.length; i++)
+        into.add(Tag.Claim, times.claimQueues[i]!, times.waitsMs[i]!);
+      for (let i = 0; i < times.ackQueues.length; i++)
+        into.add(Tag.Ack, times.ackQueues[i]!, times.durationsMs[i]!);
     }
     return written;
   }
@@ -120,11 +188,11 @@ export class ObservedCommits {
   #batchOf(written: Promise<void>): DurableBatch {
     const current = this.#notifying;
     if (current !== null && current.written === written) return current;
-    const next: DurableBatch = { written, transitions: [], enqueued: null };
+    const next: DurableBatch = { written, transitions: [], enqueued: null, times: null };
     this.#notifying = next;
     written.then(() => {
       if (this.#notifying === next) this.#notifying = null;
-      this.#observers.notify(next.transitions, next.enqueued ?? undefined);
+      this.#observers.notify(next.transitions, next.enqueued ?? undefined, next.times ?? undefined);
     }, noop);
     return next;
   }

@@ -79,6 +79,8 @@ export function completionOf(transition: Transition): Completion | undefined {
 export class CompletionWaiters implements CommitObserver {
   /** An enqueue ends no job. */
   readonly eachEnqueue = false;
+  /** An ack ends a job: its waiters need its record. */
+  readonly eachClaimAndAck = true;
   readonly #waiting = new Map<string, Set<Waiter>>();
   readonly #observers: Observers;
   readonly #clock: MonotonicClock;

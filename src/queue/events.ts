@@ -126,6 +126,8 @@ type Entry =
 export class QueueEvents implements CommitObserver {
   /** Every enqueue is an `"enqueued"` event (in commit order with the rest). */
   readonly eachEnqueue = true;
+  /** Every claim and ack is an event too. */
+  readonly eachClaimAndAck = true;
   readonly #listeners = new Map<QueueEventName, Registration[]>();
   readonly #observers: Observers;
   readonly #logger: Logger;

@@ -12,6 +12,13 @@
  * no record of them: it counts them by queue ({@link EnqueueCounts}), and the
  * observers get the counts with the batch's other transitions.
  *
+ * Claims and acks are most of the rest. When no observer asks for a
+ * transition per claim and ack ({@link CommitObserver.eachClaimAndAck}: the
+ * metrics only need how long each waited or ran), the commit boundary keeps
+ * them as a queue name and a time each ({@link ClaimAckTimes}): no object per
+ * job, no second look-up of the job, no clock read (the records carry their
+ * time).
+ *
  * Observers never read an enqueue record's payload: it may be the caller's
  * own bytes (a plain enqueue does not copy them), which the caller is free to
  * change once the call returns.
@@ -23,6 +30,7 @@
 import type { Logger } from "../logger.js";
 import type { RemovableStatus } from "./operations.js";
 import type { QueueRecord } from "./records/codec.js";
+import type { AckRecord, ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
@@ -89,6 +97,47 @@ export class EnqueueCounts {
   }
 }
 
+/**
+ * Claims and acks of one log batch kept as numbers, not as transitions (no
+ * observer needs each): for each, its queue and how long it took, read from
+ * the job's row just before the record applied and from the record's time
+ * ({@link elapsedMs}). Claims and acks with a cause, and those in
+ * transactions, are transitions still.
+ */
+export class ClaimAckTimes {
+  /** The queue of each claim. */
+  readonly claimQueues: string[] = [];
+  /** Each claim's wait (ms from the job's enqueue), at the same index as its queue. */
+  readonly waitsMs: number[] = [];
+  /** The queue of each ack. */
+  readonly ackQueues: string[] = [];
+  /** Each ack's duration (ms from the claim), at the same index as its queue. */
+  readonly durationsMs: number[] = [];
+
+  /** One more claim (`tag` {@link Tag.Claim}) or ack into `queue` that took `ms`. */
+  add(tag: typeof Tag.Claim | typeof Tag.Ack, queue: string, ms: number): void {
+    if (tag === Tag.Claim) {
+      this.claimQueues.push(queue);
+      this.waitsMs.push(ms);
+    } else {
+      this.ackQueues.push(queue);
+      this.durationsMs.push(ms);
+    }
+  }
+}
+
+/**
+ * How long the claim or ack `record` of the job in row `h` took, read before
+ * the record applies: a claim's wait from the job's enqueue, an ack's
+ * duration from its claim (`apply` acks only a claimed job, whose row's time
+ * is its claim's), each to the record's own time.
+ */
+export function elapsedMs(state: State, h: number, record: ClaimRecord | AckRecord): number {
+  const page = state.table.read(h);
+  const i = slot(h);
+  return record.at - (record.tag === Tag.Claim ? page.enqueuedAt[i]! : page.at[i]!);
+}
+
 /** Told about every transition once it is durable, in commit order. */
 export interface CommitObserver {
   /**
@@ -98,10 +147,21 @@ export interface CommitObserver {
    */
   readonly eachEnqueue: boolean;
   /**
-   * A durable batch: its transitions in commit order, and, when the commit
-   * boundary counted them instead, its enqueues by queue (not among `transitions`).
+   * `true` when it needs a transition for every claim and ack (events,
+   * completion waiters); otherwise a batch's plain claims and acks may come
+   * as `times` instead. Read when the observer is added.
    */
-  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void;
+  readonly eachClaimAndAck: boolean;
+  /**
+   * A durable batch: its transitions in commit order, and, when the commit
+   * boundary kept them so instead (not among `transitions`), its enqueues
+   * counted by queue and its claims' and acks' times.
+   */
+  committed(
+    transitions: readonly Transition[],
+    enqueued: EnqueueCounts | undefined,
+    times: ClaimAckTimes | undefined,
+  ): void;
 }
 
 const STATUS_NAMES: readonly JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
@@ -119,7 +179,8 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     case Tag.Release:
     case Tag.Wake:
     case Tag.Remove: {
-      const h = state.find(record.id);
+      // The row the claim and ack paths told `state.expect`, checked; else a look-up.
+      const h = state.peekNamed(record.id);
       if (h === -1) return undefined;
       const page = state.table.read(h);
       const i = slot(h);
@@ -182,6 +243,7 @@ export class Observers {
   readonly #list: CommitObserver[] = [];
   readonly #logger: Logger;
   #eachEnqueue = false;
+  #eachClaimAndAck = false;
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -197,10 +259,16 @@ export class Observers {
     return this.#eachEnqueue;
   }
 
+  /** Whether an observer needs a transition per claim and ack (else they may come as times). */
+  get eachClaimAndAck(): boolean {
+    return this.#eachClaimAndAck;
+  }
+
   add(observer: CommitObserver): void {
     if (this.#list.includes(observer)) return;
     this.#list.push(observer);
     this.#eachEnqueue ||= observer.eachEnqueue;
+    this.#eachClaimAndAck ||= observer.eachClaimAndAck;
   }
 
   delete(observer: CommitObserver): void {
@@ -208,12 +276,17 @@ export class Observers {
     if (index < 0) return;
     this.#list.splice(index, 1);
     this.#eachEnqueue = this.#list.some((o) => o.eachEnqueue);
+    this.#eachClaimAndAck = this.#list.some((o) => o.eachClaimAndAck);
   }
 
-  notify(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
+  notify(
+    transitions: readonly Transition[],
+    enqueued: EnqueueCounts | undefined,
+    times: ClaimAckTimes | undefined,
+  ): void {
     for (const observer of [...this.#list]) {
       try {
-        observer.committed(transitions, enqueued);
+        observer.committed(transitions, enqueued, times);
       } catch (error) {
         this.#logger.error(`an observer of committed transitions threw: ${String(error)}`, {
           error,

@@ -286,6 +286,20 @@ export class State {
     return this.ids.find(key);
   }
 
+  /**
+   * {@link findNamed} without using up the hint: what the observers read of
+   * the job a record names just before `apply` finds it (by the same hint).
+   */
+  peekNamed(id: string): number {
+    const key = this.idKeyIfUlid(id);
+    if (key === null) return -1;
+    if (this.#expectedNext < this.#expected.length) {
+      const h = this.#expected[this.#expectedNext]!;
+      if (this.#rowHasId(h, key)) return h;
+    }
+    return this.ids.find(key);
+  }
+
   /** Whether row `h` holds a live job whose id is the 16 bytes `key`. */
   #rowHasId(h: number, key: Uint8Array): boolean {
     if (!(h >= 0 && h < this.table.capacity)) return false;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import type {
+  ClaimAckTimes,
   CommitObserver,
   EnqueueCounts,
   Observers,
@@ -10,26 +12,46 @@ import type { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { FAIL_FAST, mustClaim, openTestQueue, WAL } from "./helpers.js";
+import { FAIL_FAST, mustClaim, NO_BACKOFF, openTestQueue, WAL } from "./helpers.js";
+
+/** A manual clock that counts its wall-time reads. */
+class CountingClock extends ManualClock {
+  reads = 0;
+
+  override now(): number {
+    this.reads++;
+    return super.now();
+  }
+}
 
 /** The commit boundary's observers, through the test-only hook. */
 function observersOf(queue: Queue): Observers {
   return (queue as unknown as Record<symbol, () => Observers>)[Symbol.for("taquba.observers")]!();
 }
 
-/** An observer that notes what it is told: transitions by tag, and counted enqueues by queue. */
+/**
+ * An observer that notes what it is told: transitions by tag, counted
+ * enqueues by queue, and claims and acks told as times (`claim <queue> <ms>`).
+ */
 class Recorder implements CommitObserver {
   readonly eachEnqueue: boolean;
+  readonly eachClaimAndAck: boolean;
   readonly tags: number[] = [];
   readonly enqueuedIds: string[] = [];
   readonly counted = new Map<string, number>();
+  readonly times: string[] = [];
   batches = 0;
 
-  constructor(eachEnqueue: boolean) {
+  constructor(eachEnqueue: boolean, eachClaimAndAck = true) {
     this.eachEnqueue = eachEnqueue;
+    this.eachClaimAndAck = eachClaimAndAck;
   }
 
-  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
+  committed(
+    transitions: readonly Transition[],
+    enqueued: EnqueueCounts | undefined,
+    times: ClaimAckTimes | undefined,
+  ): void {
     this.batches++;
     for (const { record } of transitions) {
       this.tags.push(record.tag);
@@ -37,6 +59,11 @@ class Recorder implements CommitObserver {
     }
     for (const [queue, n] of enqueued?.byQueue() ?? [])
       this.counted.set(queue, (this.counted.get(queue) ?? 0) + n);
+    if (times === undefined) return;
+    for (const [i, queue] of times.claimQueues.entries())
+      this.times.push(`claim ${queue} ${times.waitsMs[i]}`);
+    for (const [i, queue] of times.ackQueues.entries())
+      this.times.push(`ack ${queue} ${times.durationsMs[i]}`);
   }
 
   /** Enqueues heard of by queue, counted or as transitions. */
@@ -121,6 +148,84 @@ describe("commit observers", { timeout: 60_000 }, () => {
     await queue.enqueue("a", "later");
     assert.equal(counting.total("a"), 1);
     assert.equal(counting.enqueuedIds.length, 15);
+    await queue.close();
+  });
+
+  it("an observer that needs no transition per claim and ack is told plain ones as times; the rest stay transitions", async () => {
+    const { queue, clock } = await openTestQueue(NO_BACKOFF);
+    const recorder = new Recorder(false, false);
+    observersOf(queue).add(recorder);
+    await queue.enqueueBatch("a", ["1", "2", "3"]);
+    await queue.enqueue("b", "4");
+    clock.advance(1_000);
+    const [one, two] = await queue.claimBatch("a", 2); // one commit of two claims
+    clock.advance(250);
+    const three = await mustClaim(queue, "a", 1_000);
+    const four = await mustClaim(queue, "b");
+    clock.advance(500);
+    await queue.ack(one!);
+    await queue.nack(two!, "again");
+    await queue.transaction((tx) => tx.ack(four));
+    clock.advance(1_000);
+    await queue.reapNow(); // three's lease ran out
+    await queue.flush();
+    assert.deepEqual(recorder.times, [
+      "claim a 1000",
+      "claim a 1000",
+      "claim a 1250",
+      "claim b 1250",
+      "ack a 750",
+    ]);
+    // A nack, an ack in a transaction and an expiry are transitions (with their jobs as they were).
+    assert.deepEqual(recorder.tags, [Tag.Retry, Tag.Ack, Tag.Retry]);
+    assert.equal((await queue.getJob(three.id))?.status, "pending");
+
+    // While any observer needs each claim and ack, every observer hears each as a transition.
+    const each = new Recorder(false, true);
+    observersOf(queue).add(each);
+    const [again] = await queue.claimBatch("a", 1);
+    await queue.ack(again!);
+    await queue.flush();
+    for (const recorder_ of [recorder, each])
+      assert.deepEqual(recorder_.tags.slice(-2), [Tag.Claim, Tag.Ack]);
+    assert.equal(recorder.times.length, 5);
+    // Once it is gone, they are times again.
+    observersOf(queue).delete(each);
+    await queue.ack(await mustClaim(queue, "a"));
+    assert.deepEqual(recorder.times.slice(5), ["claim a 2750", "ack a 0"]);
+    await queue.close();
+  });
+
+  it("claims and acks told as times cost no clock read and no transition", async () => {
+    const clock = new CountingClock();
+    const { queue } = await openTestQueue({}, new MemoryStore(), clock);
+    await queue.enqueueBatch(
+      "a",
+      Array.from({ length: 12 }, (_, i) => String(i)),
+    );
+    /** Clock reads of a claim of one job, its ack, and a claim of two (one commit). */
+    const reads = async (): Promise<number[]> => {
+      let before = clock.reads;
+      const claim = await mustClaim(queue, "a");
+      const claimed = clock.reads - before;
+      before = clock.reads;
+      await queue.ack(claim);
+      const acked = clock.reads - before;
+      before = clock.reads;
+      assert.equal((await queue.claimBatch("a", 2)).length, 2);
+      return [claimed, acked, clock.reads - before];
+    };
+    const unobserved = await reads();
+    const timed = new Recorder(false, false);
+    observersOf(queue).add(timed);
+    assert.deepEqual(await reads(), unobserved);
+    assert.equal(timed.times.length, 4);
+    assert.deepEqual(timed.tags, []);
+    // An observer that needs each: the commit's time is read for their transitions.
+    observersOf(queue).add(new Recorder(false, true));
+    const each = await reads();
+    for (let i = 0; i < each.length; i++)
+      assert.ok(each[i]! > unobserved[i]!, `${each} vs ${unobserved}`);
     await queue.close();
   });
 

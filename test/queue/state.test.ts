@@ -40,6 +40,42 @@ describe("State.findNamed", () => {
     state.forgetExpected();
   });
 
+  it("peekNamed reads the expected row without using up its hint, and checks it the same way", () => {
+    const state = new State();
+    const enqueue = enqueuer();
+    const a = enqueue(state);
+    const b = enqueue(state);
+    const ha = state.find(a);
+    const hb = state.find(b);
+    // Look-ups in the id index, the cost a hint saves.
+    let lookups = 0;
+    const find = state.ids.find.bind(state.ids);
+    state.ids.find = (key, offset) => {
+      lookups++;
+      return find(key, offset);
+    };
+    state.expect(ha);
+    state.expect(hb);
+    // Peeked as often as wanted, the hint stays for findNamed: no look-up for either record.
+    assert.equal(state.peekNamed(a), ha);
+    assert.equal(state.peekNamed(a), ha);
+    assert.equal(state.findNamed(a), ha);
+    assert.equal(state.peekNamed(b), hb);
+    assert.equal(state.findNamed(b), hb);
+    assert.equal(lookups, 0);
+    // A wrong hint: the id decides (a look-up), and the hint is left for the record it names.
+    state.forgetExpected();
+    state.expect(hb);
+    assert.equal(state.peekNamed(a), ha);
+    assert.equal(lookups, 1);
+    assert.equal(state.findNamed(b), hb);
+    assert.equal(lookups, 1);
+    state.forgetExpected();
+    assert.equal(state.peekNamed(b), hb, "no hint: a look-up");
+    assert.equal(lookups, 2);
+    assert.equal(state.peekNamed("not an id"), -1);
+  });
+
   it("a hinted claim and ack apply to the job the record names", () => {
     const state = new State();
     const enqueue = enqueuer();

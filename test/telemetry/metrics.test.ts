@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
+import type { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { lifecycleOf, type Observers, type Transition } from "../../src/queue/observe.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { mustClaim, openTestQueue } from "../queue/helpers.js";
+import { memoryAndFileStores, mustClaim, openTestQueue } from "../queue/helpers.js";
 import { collect, type Points, TestReader } from "./sdk.js";
 
 /** The commit boundary's observers, through the test-only hook. */
@@ -47,7 +48,145 @@ async function openMeasured(options: { metrics?: boolean } = {}) {
   return { ...opened, reader, meterProvider };
 }
 
+/**
+ * Every kind of step the metrics count, into "work", "other", "spare",
+ * "root" and "leaf": claims one at a time and in one commit, an ack, nacks,
+ * dead-letters (one making its flow parent dead with it), lease expiries
+ * (retried, and dead on the last attempt), a cancel, a release, and, in one
+ * log batch, an ack, a dead-letter, a release and a transaction's ack.
+ * `maxAttempts` 2, no backoff; the clock moves as the comments say.
+ */
+async function everyStep(queue: Queue, clock: ManualClock, store: FaultStore): Promise<void> {
+  const [a, , , d] = await queue.enqueueBatch("work", ["a", "b", "c", "d", "e"]);
+  await queue.enqueueMany("other", [{ payload: "x" }, { payload: "y" }, { payload: "z" }]);
+  await queue.enqueueFlow({
+    queue: "root",
+    payload: "r",
+    children: [{ queue: "leaf", payload: "l" }],
+  });
+  clock.advance(1_500);
+  const [a1, b1, c1] = await queue.claimBatch("work", 3, { leaseMs: 1_000 });
+  assert.equal(a1!.id, a);
+  clock.advance(200);
+  await queue.ack(a1!);
+  await queue.nack(b1!, "once");
+  await queue.deadLetter(await mustClaim(queue, "leaf"), "poison"); // its parent too
+  const b2 = await mustClaim(queue, "work", 500); // b's last attempt
+  assert.equal(b2.id, b1!.id);
+  clock.advance(1_100);
+  await queue.reapNow(); // c: expired, retried; b: expired, dead
+  assert.equal(await queue.cancel(d!), "removed");
+  clock.advance(50);
+  const [c2, e1] = await queue.claimBatch("work", 2);
+  assert.equal(c2!.id, c1!.id);
+  const [x, y, z] = await queue.claimBatch("other", 3);
+  clock.advance(400);
+  const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+  const settled = [
+    queue.ack(c2!),
+    queue.deadLetter(x!, "poison"),
+    queue.release(y!),
+    queue.transaction((tx) => {
+      tx.ack(z!);
+      tx.enqueue("other", "w");
+    }),
+    queue.ack(e1!),
+  ];
+  await hold.whenHeld();
+  hold.release();
+  await Promise.all(settled);
+  await queue.enqueue("spare", "s");
+  await queue.release(await mustClaim(queue, "spare"));
+  await queue.flush();
+}
+
+/** The job counters' and histograms' points: by metric and attributes, their values. */
+function jobPoints(points: Points): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const [name, list] of points) {
+    if (!name.startsWith("taquba.job")) continue;
+    for (const point of list)
+      values.set(`${name} ${JSON.stringify(sorted(point.attributes))}`, point.value);
+  }
+  return values;
+}
+
 describe("metrics", { timeout: 60_000 }, () => {
+  for (const [storeName, makeStore] of memoryAndFileStores("taquba-metrics-"))
+    it(`count the same whether claims and acks reach them as times or as transitions (${storeName})`, async () => {
+      const runs: Map<string, unknown>[] = [];
+      for (const listening of [false, true]) {
+        const reader = new TestReader();
+        const meterProvider = new MeterProvider({ readers: [reader] });
+        const store = new FaultStore(await makeStore());
+        const { queue, clock } = await openTestQueue(
+          {
+            defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2 },
+            telemetry: { meterProvider, traces: false },
+          },
+          store,
+        );
+        // An event listener needs each claim and ack as a transition; the metrics alone do not.
+        const heard: string[] = [];
+        if (listening) queue.on("completed", (event) => heard.push(event.id));
+        assert.equal(observersOf(queue).eachClaimAndAck, listening);
+        await everyStep(queue, clock, store);
+        assert.equal(heard.length, listening ? 4 : 0);
+        runs.push(jobPoints(await collect(reader)));
+        await queue.close();
+      }
+      const [timed, transitions] = runs as [Map<string, unknown>, Map<string, unknown>];
+      assert.deepEqual([...timed.keys()].sort(), [...transitions.keys()].sort());
+      for (const [key, value] of timed) {
+        const other = transitions.get(key);
+        if (typeof value === "number") {
+          assert.equal(value, other, key);
+          continue;
+        }
+        // Histograms: the same values, maybe added in another order (the sum to rounding).
+        const h = value as Histogram;
+        const o = other as Histogram;
+        assert.deepEqual(
+          [h.count, h.min, h.max, h.buckets],
+          [o.count, o.min, o.max, o.buckets],
+          key,
+        );
+        assert.ok(Math.abs(h.sum! - o.sum!) < 1e-9, key);
+      }
+      // What the workload's steps add up to (each path could be wrong the same way).
+      const at = (name: string, attributes: Record<string, string>) =>
+        timed.get(`taquba.${name} ${JSON.stringify(sorted(attributes))}`);
+      const counters: [string, string, number][] = [
+        ["enqueued", "work", 5],
+        ["claimed", "work", 6],
+        ["completed", "work", 3],
+        ["retried", "work", 2],
+        ["expired", "work", 2],
+        ["dead_lettered", "work", 1],
+        ["cancelled", "work", 1],
+        ["enqueued", "other", 4],
+        ["claimed", "other", 3],
+        ["completed", "other", 1],
+        ["dead_lettered", "other", 1],
+        ["released", "other", 1],
+        ["released", "spare", 1],
+        ["dead_lettered", "leaf", 1],
+        ["dead_lettered", "root", 1],
+      ];
+      for (const [name, queueName, n] of counters)
+        assert.equal(at(`jobs.${name}`, { queue: queueName }), n, `${name} ${queueName}`);
+      const wait = at("job.wait", { queue: "work" }) as Histogram;
+      // a, b, c at 1.5 s; b again at 1.7 s; c and e at 2.85 s.
+      assert.equal(wait.count, 6);
+      assert.ok(Math.abs(wait.sum! - (1.5 * 3 + 1.7 + 2.85 * 2)) < 1e-9, String(wait.sum));
+      const completed = at("job.duration", { queue: "work", outcome: "completed" }) as Histogram;
+      // a after 0.2 s; c and e after 0.4 s.
+      assert.equal(completed.count, 3);
+      assert.ok(Math.abs(completed.sum! - 1) < 1e-9, String(completed.sum));
+      const expired = at("job.duration", { queue: "work", outcome: "expired" }) as Histogram;
+      assert.deepEqual([expired.count, expired.min, expired.max], [2, 1.1, 1.3]);
+    });
+
   it("count a known workload's jobs, waits and durations by queue", async () => {
     const { queue, clock, reader } = await openMeasured();
     const t0 = clock.now();
@@ -152,6 +291,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     const batches: { transitions: readonly Transition[]; enqueued: Map<string, number> }[] = [];
     observersOf(queue).add({
       eachEnqueue: false,
+      eachClaimAndAck: true,
       committed(transitions, enqueued) {
         batches.push({ transitions: [...transitions], enqueued: new Map(enqueued?.byQueue()) });
       },

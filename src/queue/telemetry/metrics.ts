@@ -5,9 +5,11 @@
  * counted in plain numbers per queue, and the counts are added to the SDK's
  * counters when it collects (and when the queue closes), so a collection sees
  * every durable step exactly. Enqueues, most of the traffic, come counted
- * by queue from the commit boundary (or are counted from their records); the
- * other steps are counted from their transitions, with no object made per
- * job. Histograms record every value, with attribute objects made once per
+ * by queue from the commit boundary (or are counted from their records);
+ * plain claims and acks come as their queues and times (or are counted from
+ * their transitions); the other steps are counted from their transitions,
+ * with no object made per job. Waits and durations are measured to the
+ * claim's and ack's own recorded time, whichever way they come. Histograms record every value, with attribute objects made once per
  * queue (and outcome). Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
@@ -24,7 +26,13 @@ import type { LogStats } from "../../log/index.js";
 import { type RequestPrices, requestCosts } from "../../store/request-prices.js";
 import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
-import type { CommitObserver, EnqueueCounts, JobBefore, Transition } from "../observe.js";
+import type {
+  ClaimAckTimes,
+  CommitObserver,
+  EnqueueCounts,
+  JobBefore,
+  Transition,
+} from "../observe.js";
 import { Tag } from "../records/tags.js";
 import type { QueueStats } from "../types.js";
 
@@ -161,12 +169,19 @@ export class QueueMetrics implements CommitObserver {
 
   /** Enqueues need no transition each: the commit boundary may count them by queue. */
   readonly eachEnqueue = false;
+  /** Plain claims and acks need no transition each: the commit boundary may keep their times. */
+  readonly eachClaimAndAck = false;
 
-  committed(transitions: readonly Transition[], enqueued: EnqueueCounts | undefined): void {
+  committed(
+    transitions: readonly Transition[],
+    enqueued: EnqueueCounts | undefined,
+    times: ClaimAckTimes | undefined,
+  ): void {
     // Enqueues (most transitions) come counted by queue from the commit
-    // boundary, or are counted here from their records. Every other step is
-    // counted straight from its transition, as `lifecycleOf` would make it,
-    // without a step object per job: this runs for every claim and ack.
+    // boundary, or are counted here from their records; claims and acks
+    // (most of the rest) come as their times, or are counted from their
+    // transitions. Every other step is counted straight from its transition,
+    // as `lifecycleOf` would make it, without a step object per job.
     let last: Tally | undefined;
     if (enqueued !== undefined)
       for (const [queue, n] of enqueued.byQueue()) {
@@ -174,6 +189,7 @@ export class QueueMetrics implements CommitObserver {
         last.counts.enqueued += n;
         last.dirty = true;
       }
+    if (times !== undefined) last = this.#countTimes(times, last);
     for (const transition of transitions) {
       const record = transition.record;
       const queue =
@@ -196,6 +212,43 @@ export class QueueMetrics implements CommitObserver {
   }
 
   /**
+   * Counts the claims and acks kept as times, and records their waits and
+   * durations, as {@link #countStep} does from their transitions. Returns
+   * the tally last used. (Claims and acks in methods of their own: the
+   * first batches of a process are mostly claims, and code optimized for
+   * those alone would be thrown away at the first acks.)
+   */
+  #countTimes(times: ClaimAckTimes, last: Tally | undefined): Tally | undefined {
+    if (times.claimQueues.length > 0)
+      last = this.#countClaims(times.claimQueues, times.waitsMs, last);
+    if (times.ackQueues.length > 0)
+      last = this.#countAcks(times.ackQueues, times.durationsMs, last);
+    return last;
+  }
+
+  #countClaims(queues: string[], waitsMs: number[], last: Tally | undefined): Tally | undefined {
+    for (let i = 0; i < queues.length; i++) {
+      const queue = queues[i]!;
+      if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+      last.counts.claimed++;
+      last.dirty = true;
+      this.#wait.record(seconds(waitsMs[i]!), last.attributes);
+    }
+    return last;
+  }
+
+  #countAcks(queues: string[], durationsMs: number[], last: Tally | undefined): Tally | undefined {
+    for (let i = 0; i < queues.length; i++) {
+      const queue = queues[i]!;
+      if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+      last.counts.completed++;
+      last.dirty = true;
+      this.#duration.record(seconds(durationsMs[i]!), last.outcomes.completed);
+    }
+    return last;
+  }
+
+  /**
    * Counts the steps of one transition on a job (not an enqueue), as
    * `lifecycleOf` makes them: a lease expiry is an `expired` step (its
    * duration recorded as "expired") followed by its outcome, whose own
@@ -211,14 +264,16 @@ export class QueueMetrics implements CommitObserver {
       tally.dirty = true;
       this.#recordDuration(tally.outcomes.expired, at, claimedAt);
     }
-    switch (transition.record.tag) {
+    const record = transition.record;
+    switch (record.tag) {
+      // A claim and an ack carry their time: as when the commit boundary keeps them as times.
       case Tag.Claim:
         counts.claimed++;
-        this.#wait.record(seconds(at - job.enqueuedAt), tally.attributes);
+        this.#wait.record(seconds(record.at - job.enqueuedAt), tally.attributes);
         break;
       case Tag.Ack:
         counts.completed++;
-        this.#recordDuration(tally.outcomes.completed, at, claimedAt);
+        this.#recordDuration(tally.outcomes.completed, record.at, claimedAt);
         break;
       case Tag.Retry:
         counts.retried++;
