@@ -10,6 +10,7 @@
 import {
   type Attributes,
   type Context,
+  createNoopMeter,
   type Link,
   metrics,
   SpanKind,
@@ -40,14 +41,25 @@ import type { Args } from "./args.js";
  * providers as the other modes built and registered globally: the baseline of
  * an application that runs the OpenTelemetry SDK whether or not the queue
  * reports to it, so what remains against it is the queue's own telemetry.
+ * `metrics-noop` is the queue's metrics recorded into the API's no-op meter:
+ * the queue's own cost of metrics (its commit boundary, its counting) without
+ * the SDK's (which `metrics` adds).
  */
-export type TelemetryMode = "off" | "sdk" | "default" | "metrics" | "traces" | "both";
+export type TelemetryMode =
+  | "off"
+  | "sdk"
+  | "default"
+  | "metrics"
+  | "metrics-noop"
+  | "traces"
+  | "both";
 
 export const TELEMETRY_MODES: readonly TelemetryMode[] = [
   "off",
   "sdk",
   "default",
   "metrics",
+  "metrics-noop",
   "traces",
   "both",
 ];
@@ -313,6 +325,14 @@ export function benchTelemetry(
   if (mode === "off") return { telemetry: false, observe: none, shutdown: () => Promise.resolve() };
   if (mode === "default")
     return { telemetry: undefined, observe: none, shutdown: () => Promise.resolve() };
+  if (mode === "metrics-noop") {
+    const meter = createNoopMeter();
+    return {
+      telemetry: { metrics: true, traces: false, meterProvider: { getMeter: () => meter } },
+      observe: none,
+      shutdown: () => Promise.resolve(),
+    };
+  }
   const reader = new IdleReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const tracing = countingTracerProvider(sampleRatio, followLinks);
