@@ -127,7 +127,9 @@ export class ObservedCommits {
     const ms = h === -1 ? 0 : elapsedMs(state, h, record);
     apply(state, record); // refuses a record naming no job
     const batch = this.#batchOf(this.#log.append(bytes));
-    if (h !== -1) timesOf(batch).add(record.tag, queue, ms);
+    if (h === -1) return batch.written;
+    if (record.tag === Tag.Claim) timesOf(batch).addClaim(queue, ms);
+    else timesOf(batch).addAck(record, queue, ms, batch.transitions.length);
     return batch.written;
   }
 
@@ -135,8 +137,9 @@ export class ObservedCommits {
   #commitMany(records: readonly QueueRecord[], cause: TransitionCause | undefined): Promise<void> {
     const state = this.#state;
     const timed = !this.#observers.eachClaimAndAck;
-    // The commit's wall time, read only when a record becomes a transition (a batch of claims needs none).
-    const at = timed && records.every((r) => plainClaimOrAck(r, cause)) ? Number.NaN : this.#now();
+    // The commit's wall time, read with the first record that becomes a
+    // transition (a batch of claims kept as times needs none), the same for the rest.
+    let at: number | undefined;
     const encodings = records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
     const queues: string[] | null = this.#observers.eachEnqueue ? null : [];
@@ -146,9 +149,15 @@ export class ObservedCommits {
         const h = state.peekNamed(record.id);
         if (h !== -1) {
           times ??= new ClaimAckTimes();
-          times.add(record.tag, state.queueOf(h).name, elapsedMs(state, h, record));
+          const queue = state.queueOf(h).name;
+          const ms = elapsedMs(state, h, record);
+          if (record.tag === Tag.Claim) times.addClaim(queue, ms);
+          else times.addAck(record, queue, ms, transitions.length);
         }
-      } else transitionsOf(state, record, cause, at, transitions, queues);
+      } else {
+        at ??= this.#now();
+        transitionsOf(state, record, cause, at, transitions, queues);
+      }
       apply(state, record);
     }
     return this.#notifyWhenDurable(this.#log.append(encodings), transitions, queues, times);
@@ -165,6 +174,8 @@ export class ObservedCommits {
     times: ClaimAckTimes | null,
   ): Promise<void> {
     const batch = this.#batchOf(written);
+    // The acks' places among this commit's transitions, after the batch's earlier ones.
+    const before = batch.transitions.length;
     for (const t of transitions) batch.transitions.push(t);
     if (queues !== null && queues.length > 0) {
       const enqueued = enqueueCountsOf(batch);
@@ -173,9 +184,14 @@ export class ObservedCommits {
     if (times !== null) {
       const into = timesOf(batch);
       for (let i = 0; i < times.claimQueues.length; i++)
-        into.add(Tag.Claim, times.claimQueues[i]!, times.waitsMs[i]!);
+        into.addClaim(times.claimQueues[i]!, times.waitsMs[i]!);
       for (let i = 0; i < times.ackQueues.length; i++)
-        into.add(Tag.Ack, times.ackQueues[i]!, times.durationsMs[i]!);
+        into.addAck(
+          times.acks[i]!,
+          times.ackQueues[i]!,
+          times.durationsMs[i]!,
+          before + times.acksAfter[i]!,
+        );
     }
     return written;
   }

@@ -15,8 +15,9 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import type { CommitObserver, Observers, Transition } from "./observe.js";
+import type { ClaimAckTimes, CommitObserver, Observers, Transition } from "./observe.js";
 import type { WaitForCompletionOptions } from "./options.js";
+import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import type { Completion } from "./types.js";
 import { completionOfJob } from "./views.js";
@@ -57,9 +58,8 @@ interface Waiter {
   onAbort: (() => void) | null;
 }
 
-/** How `transition` ends its job, or `undefined` when it does not. */
-export function completionOf(transition: Transition): Completion | undefined {
-  const { record } = transition;
+/** How `record` ends its job, or `undefined` when it does not. */
+export function completionOf(record: QueueRecord): Completion | undefined {
   switch (record.tag) {
     case Tag.Ack:
       return record.result === undefined
@@ -79,8 +79,11 @@ export function completionOf(transition: Transition): Completion | undefined {
 export class CompletionWaiters implements CommitObserver {
   /** An enqueue ends no job. */
   readonly eachEnqueue = false;
-  /** An ack ends a job: its waiters need its record. */
-  readonly eachClaimAndAck = true;
+  /**
+   * A claim ends no job, and an ack's record comes with the times
+   * (`ClaimAckTimes.acks`): a waiter makes no transition per claim and ack.
+   */
+  readonly eachClaimAndAck = false;
   readonly #waiting = new Map<string, Set<Waiter>>();
   readonly #observers: Observers;
   readonly #clock: MonotonicClock;
@@ -125,14 +128,33 @@ export class CompletionWaiters implements CommitObserver {
     });
   }
 
-  committed(transitions: readonly Transition[]): void {
-    for (const transition of transitions) {
-      const id = "id" in transition.record ? transition.record.id : undefined;
-      if (id === undefined || !this.#waiting.has(id)) continue;
-      const completion = completionOf(transition);
-      if (completion === undefined) continue;
-      for (const waiter of [...this.#waiting.get(id)!]) this.#settle(id, waiter, completion);
+  committed(
+    transitions: readonly Transition[],
+    _enqueued: unknown,
+    times: ClaimAckTimes | undefined,
+  ): void {
+    // In commit order: the acks kept as times go between the transitions
+    // they were committed among, so a job that ends twice in one batch (a
+    // dead job requeued and acked, a kept done job removed) answers its first end.
+    const acks = times?.acks;
+    const after = times?.acksAfter;
+    let a = 0;
+    for (let i = 0; i < transitions.length; i++) {
+      if (acks !== undefined) for (; a < acks.length && after![a]! <= i; a++) this.#ended(acks[a]!);
+      this.#ended(transitions[i]!.record);
     }
+    if (acks !== undefined) for (; a < acks.length; a++) this.#ended(acks[a]!);
+  }
+
+  /** Settles the waiters of the job `record` names, if it ends the job. */
+  #ended(record: QueueRecord): void {
+    const id = "id" in record ? record.id : undefined;
+    if (id === undefined) return;
+    const waiters = this.#waiting.get(id);
+    if (waiters === undefined) return;
+    const completion = completionOf(record);
+    if (completion === undefined) return;
+    for (const waiter of [...waiters]) this.#settle(id, waiter, completion);
   }
 
   /** Ends every wait with `error` (the queue closed or failed). */

@@ -15,9 +15,9 @@
  * Claims and acks are most of the rest. When no observer asks for a
  * transition per claim and ack ({@link CommitObserver.eachClaimAndAck}: the
  * metrics only need how long each waited or ran), the commit boundary keeps
- * them as a queue name and a time each ({@link ClaimAckTimes}): no object per
- * job, no second look-up of the job, no clock read (the records carry their
- * time).
+ * them as a queue name and a time each ({@link ClaimAckTimes}; an ack also
+ * as its record, for completion waiters): no object per job, no second
+ * look-up of the job, no clock read (the records carry their time).
  *
  * Observers never read an enqueue record's payload: it may be the caller's
  * own bytes (a plain enqueue does not copy them), which the caller is free to
@@ -101,8 +101,10 @@ export class EnqueueCounts {
  * Claims and acks of one log batch kept as numbers, not as transitions (no
  * observer needs each): for each, its queue and how long it took, read from
  * the job's row just before the record applied and from the record's time
- * ({@link elapsedMs}). Claims and acks with a cause, and those in
- * transactions, are transitions still.
+ * ({@link elapsedMs}); for each ack also its record (the job's id and result,
+ * which completion waiters read) and its place among the batch's
+ * transitions. Claims and acks with a cause, and those in transactions, are
+ * transitions still.
  */
 export class ClaimAckTimes {
   /** The queue of each claim. */
@@ -113,16 +115,27 @@ export class ClaimAckTimes {
   readonly ackQueues: string[] = [];
   /** Each ack's duration (ms from the claim), at the same index as its queue. */
   readonly durationsMs: number[] = [];
+  /** Each ack's record (already made: kept, not copied), at the same index as its queue. */
+  readonly acks: AckRecord[] = [];
+  /**
+   * How many of the batch's transitions were committed before each ack, at
+   * the same index: its place in commit order, so that an observer can tell
+   * the acks and the transitions in the order they happened.
+   */
+  readonly acksAfter: number[] = [];
 
-  /** One more claim (`tag` {@link Tag.Claim}) or ack into `queue` that took `ms`. */
-  add(tag: typeof Tag.Claim | typeof Tag.Ack, queue: string, ms: number): void {
-    if (tag === Tag.Claim) {
-      this.claimQueues.push(queue);
-      this.waitsMs.push(ms);
-    } else {
-      this.ackQueues.push(queue);
-      this.durationsMs.push(ms);
-    }
+  /** One more claim into `queue` that waited `ms`. */
+  addClaim(queue: string, ms: number): void {
+    this.claimQueues.push(queue);
+    this.waitsMs.push(ms);
+  }
+
+  /** One more ack, `record`, into `queue` that ran `ms`, committed after `after` of the batch's transitions. */
+  addAck(record: AckRecord, queue: string, ms: number, after: number): void {
+    this.ackQueues.push(queue);
+    this.durationsMs.push(ms);
+    this.acks.push(record);
+    this.acksAfter.push(after);
   }
 }
 
@@ -147,9 +160,10 @@ export interface CommitObserver {
    */
   readonly eachEnqueue: boolean;
   /**
-   * `true` when it needs a transition for every claim and ack (events,
-   * completion waiters); otherwise a batch's plain claims and acks may come
-   * as `times` instead. Read when the observer is added.
+   * `true` when it needs a transition for every claim and ack (events);
+   * otherwise a batch's plain claims and acks may come as `times` instead
+   * (completion waiters read the acks' records there). Read when the
+   * observer is added.
    */
   readonly eachClaimAndAck: boolean;
   /**

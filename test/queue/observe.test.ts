@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
 import type {
   ClaimAckTimes,
@@ -12,7 +13,15 @@ import type { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { FAIL_FAST, mustClaim, NO_BACKOFF, openTestQueue, WAL } from "./helpers.js";
+import {
+  FAIL_FAST,
+  memoryAndFileStores,
+  mustClaim,
+  NO_BACKOFF,
+  openTestQueue,
+  text,
+  WAL,
+} from "./helpers.js";
 
 /** A manual clock that counts its wall-time reads. */
 class CountingClock extends ManualClock {
@@ -228,6 +237,58 @@ describe("commit observers", { timeout: 60_000 }, () => {
       assert.ok(each[i]! > unobserved[i]!, `${each} vs ${unobserved}`);
     await queue.close();
   });
+
+  for (const [storeName, makeStore] of memoryAndFileStores("taquba-observe-"))
+    it(`completion waiters read acks from the times: claims and acks stay times while someone waits (${storeName})`, async () => {
+      const store = new FaultStore(await makeStore());
+      const meterProvider = new MeterProvider({ readers: [] });
+      const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } }, store);
+      const recorder = new Recorder(false, false);
+      observersOf(queue).add(recorder);
+      const [one, two, three] = await queue.enqueueBatch("a", ["1", "2", "3"]);
+      // A waiter of a job that never runs stays pending throughout.
+      const parked = await queue.enqueue("other", "never run");
+      let parkedSettled = false;
+      const parkedWait = queue.waitForCompletion(parked).finally(() => {
+        parkedSettled = true;
+      });
+      parkedWait.catch(() => {});
+      const waitOne = queue.waitForCompletion(one!);
+      assert.equal(observersOf(queue).eachClaimAndAck, false);
+      const c1 = await mustClaim(queue, "a");
+      await queue.ack(c1, { result: "r1" });
+      assert.deepEqual(await waitOne, { status: "done", result: Buffer.from("r1") });
+
+      // An ack and a removal of the same (kept) job in one batch: the first end, in commit order, answers.
+      const waitTwo = queue.waitForCompletion(two!);
+      const [c2, c3] = await queue.claimBatch("a", 2);
+      const waitThree = queue.waitForCompletion(three!);
+      // One write held: what is committed meanwhile goes into the next log batch, together.
+      const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+      const first = queue.enqueue("first", "held");
+      await hold.whenHeld();
+      const acked = queue.ack(c2!, { result: "r2" });
+      const removed = queue.removeJob(two!);
+      const dead = queue.deadLetter(c3!, "poison");
+      hold.release();
+      await Promise.all([first, acked, dead]);
+      assert.equal(await removed, true);
+      const [doneTwo, deadThree] = await Promise.all([waitTwo, waitThree]);
+      assert.equal(doneTwo.status, "done");
+      assert.equal(text((doneTwo as { result: Uint8Array }).result), "r2");
+      assert.deepEqual(deadThree, { status: "dead", error: "poison" });
+      await queue.flush();
+
+      // Every claim and ack came as times; only the removal and the dead-letter were transitions.
+      assert.deepEqual(
+        recorder.times.map((t) => t.split(" ").slice(0, 2).join(" ")),
+        ["claim a", "ack a", "claim a", "claim a", "ack a"],
+      );
+      assert.deepEqual(recorder.tags.sort(), [Tag.Dead, Tag.Remove].sort());
+      assert.equal(parkedSettled, false);
+      await queue.close();
+      await assert.rejects(parkedWait);
+    });
 
   it("enqueues that do not become durable are never told", async () => {
     const store = new FaultStore(new MemoryStore());
