@@ -157,7 +157,9 @@ export class QueueEvents implements CommitObserver {
     const name = checkOneOf(event, "event", QUEUE_EVENT_NAMES);
     const fn = checkFunction(listener, "listener", "a function (event) => void") as AnyListener;
     const list = this.#listeners.get(name) ?? [];
-    // Told only of what becomes durable from now on, not of a backlog queued before.
+    // Told of the batches queued from now on, not of a backlog queued before:
+    // of every step committed from now on, and maybe not of one committed
+    // before (not kept as a transition when no listener needed it).
     list.push({ fn, from: this.#seq, active: true });
     this.#listeners.set(name, list);
     if (this.#count++ === 0) this.#observers.add(this);

@@ -411,9 +411,12 @@ export class Queue {
    * loop: the events of a large commit (a bulk enqueue or removal) arrive
    * over several turns, possibly after the call that made them resolved,
    * still in order. A `"progress"` reported while earlier events wait comes
-   * after them. A listener is told of what becomes durable after `on`, and
-   * no more after `off`, even of a batch already being told. `close`
-   * resolves once every queued event has been told.
+   * after them. A listener is told of every step committed after `on`,
+   * once it is durable; of a step committed before `on` and not yet
+   * durable it may or may not be told (when only metrics observe, claims,
+   * acks and enqueues are not kept for it). It is told no more after `off`,
+   * even of a batch already being told. `close` resolves once every queued
+   * event has been told.
    */
   on<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
     this.#core.events.on(event, listener);

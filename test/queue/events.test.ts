@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { FencedError, InvalidArgumentError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import {
@@ -10,7 +11,7 @@ import {
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
+import { memoryAndFileStores, mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
 type Seen = [QueueEventName, QueueEventBase & Record<string, unknown>];
 
@@ -235,6 +236,46 @@ describe("queue events", { timeout: 60_000 }, () => {
     assert.deepEqual(seen, []);
     await usurper.close();
   });
+
+  for (const metrics of [false, true])
+    for (const [storeName, makeStore] of memoryAndFileStores("taquba-events-"))
+      it(`a listener hears the steps committed after its on, not a claim and an ack committed before it and durable after (${metrics ? "metrics on" : "no metrics"}, ${storeName})`, async () => {
+        for (const early of [true, false]) {
+          const store = new FaultStore(await makeStore());
+          const telemetry = metrics
+            ? { meterProvider: new MeterProvider({ readers: [] }), traces: false }
+            : (false as const);
+          const { queue } = await openTestQueue({ telemetry }, store);
+          const [one, two, three] = await queue.enqueueBatch("a", ["1", "2", "3"]);
+          const c1 = await mustClaim(queue, "a");
+          let seen: Seen[] = early ? recordAll(queue) : [];
+          // A claim and an ack committed while the log's write is held: not durable yet.
+          const hold = store.pause({ op: "put", keyPrefix: "q/wal/" });
+          const claimed = queue.claim("a");
+          const acked = queue.ack(c1);
+          await hold.whenHeld();
+          const { pending, claimed: claimedNow, done } = await queue.stats("a");
+          assert.deepEqual(
+            [pending, claimedNow, done],
+            [1, 1, 1],
+            "the claim and the ack are committed",
+          );
+          if (!early) seen = recordAll(queue);
+          hold.release();
+          const c2 = await claimed;
+          await acked;
+          assert.equal(c2?.id, two);
+          // Committed after either listener's on.
+          await queue.ack(await mustClaim(queue, "a"));
+          await queue.flush();
+          await queue.close();
+          assert.deepEqual(steps(seen), [
+            ...(early ? [`claimed ${two}`, `completed ${one}`] : []),
+            `claimed ${three}`,
+            `completed ${three}`,
+          ]);
+        }
+      });
 
   it("a listener that throws or rejects is logged and breaks neither the queue nor other listeners", async () => {
     const logger = recordingLogger();
