@@ -229,7 +229,11 @@ export class QueueCore {
    */
   commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     const refused = this.log.refusal();
-    if (refused !== null) return Promise.reject(refused);
+    if (refused !== null) {
+      // Hints of `state.expect` are for these records only, applied or not.
+      this.state.forgetExpected();
+      return Promise.reject(refused);
+    }
     let written: Promise<void>;
     try {
       if (this.observers.active) written = this.#observed.commit(records, cause);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { ManualClock } from "../../src/clock.js";
+import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { lifecycleOf, type Observers, type Transition } from "../../src/queue/observe.js";
 import type { Queue } from "../../src/queue/queue.js";
@@ -273,6 +273,62 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.ok(estimateRequestCost(requests.counts) > 0);
     assert.equal(valueAt(points, "taquba.log.epoch", { queue: "*", path: "q" }), 1);
     assert.ok((valueAt(points, "taquba.log.wal_backlog", { queue: "*", path: "q" }) as number) > 0);
+    await queue.close();
+  });
+
+  it("measure every duration to its record's own time, as the attempt history does", async () => {
+    /** Wall time that moves 1 ms at every read: a record's time and a later read differ. */
+    class TickingClock extends ManualClock {
+      #ticks = 0;
+      override now(): number {
+        return super.now() + this.#ticks++;
+      }
+    }
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const clock = new TickingClock();
+    const { queue } = await openTestQueue(
+      {
+        defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 2 },
+        telemetry: { meterProvider, traces: false },
+      },
+      new MemoryStore(),
+      clock,
+    );
+    // One job at a time, so that each claim takes the job named.
+    const a = await queue.enqueue("work", "a");
+    clock.advance(100);
+    await queue.nack(await mustClaim(queue, "work"), "again"); // a: retried
+    const a2 = await mustClaim(queue, "work");
+    clock.advance(100);
+    await queue.ack(a2, { result: "r" }); // a: completed (kept, with its history, for its result)
+    const b = await queue.enqueue("work", "b");
+    await mustClaim(queue, "work", 1_000);
+    clock.advance(2_000);
+    await queue.reapNow(); // b: expired (and retried)
+    await queue.deadLetter(await mustClaim(queue, "work"), "poison"); // b: dead
+    assert.deepEqual([a2.id], [a]);
+    await queue.flush();
+
+    const expected = new Map<string, number>();
+    for (const id of [a, b])
+      for (const attempt of await queue.attemptHistory(id)) {
+        const outcome = attempt.outcome === "lease_expired" ? "expired" : attempt.outcome;
+        const ms = attempt.recordedAt - attempt.claimedAt!;
+        expected.set(outcome, (expected.get(outcome) ?? 0) + ms);
+      }
+    assert.deepEqual([...expected.keys()].sort(), [
+      "completed",
+      "dead_lettered",
+      "expired",
+      "retried",
+    ]);
+    const points = await collect(reader);
+    for (const [outcome, ms] of expected) {
+      const h = histogram(points, "taquba.job.duration", { queue: "work", outcome });
+      assert.equal(h.count, 1, outcome);
+      assert.ok(Math.abs(h.sum! - ms / 1_000) < 1e-9, `${outcome}: ${h.sum} s, history ${ms} ms`);
+    }
     await queue.close();
   });
 

@@ -9,8 +9,10 @@
  * plain claims and acks come as their queues and times (or are counted from
  * their transitions); the other steps are counted from their transitions,
  * with no object made per job. Waits and durations are measured to the
- * claim's and ack's own recorded time, whichever way they come. Histograms record every value, with attribute objects made once per
- * queue (and outcome). Gauges of queue depth and oldest pending age,
+ * step's own recorded time (a claim's, an ack's, a retry's or a
+ * dead-letter's; the commit's for an old record without one), whichever way
+ * they come. Histograms record every value, with attribute objects made
+ * once per queue (and outcome). Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
  */
@@ -255,7 +257,10 @@ export class QueueMetrics implements CommitObserver {
    * duration is then not recorded again.
    */
   #countStep(tally: Tally, transition: Transition, job: JobBefore): void {
-    const { at } = transition;
+    const record = transition.record;
+    // Measured to the record's own time (as claims and acks kept as times
+    // are), or to the commit's for a record without one (an old release's retry).
+    const at = "at" in record ? (record.at ?? transition.at) : transition.at;
     const counts = tally.counts;
     const { claimedAt } = job;
     const expired = transition.cause === "lease_expired" && job.status === "claimed";
@@ -264,16 +269,14 @@ export class QueueMetrics implements CommitObserver {
       tally.dirty = true;
       this.#recordDuration(tally.outcomes.expired, at, claimedAt);
     }
-    const record = transition.record;
     switch (record.tag) {
-      // A claim and an ack carry their time: as when the commit boundary keeps them as times.
       case Tag.Claim:
         counts.claimed++;
-        this.#wait.record(seconds(record.at - job.enqueuedAt), tally.attributes);
+        this.#wait.record(seconds(at - job.enqueuedAt), tally.attributes);
         break;
       case Tag.Ack:
         counts.completed++;
-        this.#recordDuration(tally.outcomes.completed, record.at, claimedAt);
+        this.#recordDuration(tally.outcomes.completed, at, claimedAt);
         break;
       case Tag.Retry:
         counts.retried++;
