@@ -10,14 +10,18 @@ import { Tag } from "../../src/queue/records/tags.js";
 import { State } from "../../src/queue/state.js";
 import { enqueuer, NOW } from "./state-jobs.js";
 
+/** A state with two pending jobs, their ids and rows, and the enqueuer that made them. */
+function twoJobs() {
+  const state = new State();
+  const enqueue = enqueuer();
+  const a = enqueue(state);
+  const b = enqueue(state);
+  return { state, enqueue, a, b, ha: state.find(a), hb: state.find(b) };
+}
+
 describe("State.findNamed", () => {
   it("uses the expected row when it holds the id, and finds the right job when it does not", () => {
-    const state = new State();
-    const enqueue = enqueuer();
-    const a = enqueue(state);
-    const b = enqueue(state);
-    const ha = state.find(a);
-    const hb = state.find(b);
+    const { state, enqueue, a, b, ha, hb } = twoJobs();
     assert.notEqual(ha, hb);
 
     state.expect(ha);
@@ -41,12 +45,7 @@ describe("State.findNamed", () => {
   });
 
   it("peekNamed reads the expected row without using up its hint, and checks it the same way", () => {
-    const state = new State();
-    const enqueue = enqueuer();
-    const a = enqueue(state);
-    const b = enqueue(state);
-    const ha = state.find(a);
-    const hb = state.find(b);
+    const { state, a, b, ha, hb } = twoJobs();
     // Look-ups in the id index, the cost a hint saves.
     let lookups = 0;
     const find = state.ids.find.bind(state.ids);
