@@ -81,6 +81,17 @@ async function closes(queue: Queue): Promise<void> {
   await closing;
 }
 
+/** The ids told to a listener of `event` that removes itself when first told. */
+function toldOnce(queue: Queue, event: "completed" | "enqueued"): string[] {
+  const told: string[] = [];
+  const once = (e: { id: string }): void => {
+    told.push(e.id);
+    queue.off(event, once);
+  };
+  queue.on(event, once);
+  return told;
+}
+
 function recordingLogger(): Logger & { errors: string[] } {
   const errors: string[] = [];
   return { errors, warn: () => {}, error: (message) => errors.push(message) };
@@ -189,12 +200,7 @@ describe("event delivery with a backlog", { timeout: 120_000 }, () => {
 
   it("a sole listener that removes itself when first told: close() resolves", async () => {
     const { queue } = await openTestQueue({}, new MemoryStore());
-    const told: string[] = [];
-    const once = (event: { id: string }): void => {
-      told.push(event.id);
-      queue.off("completed", once);
-    };
-    queue.on("completed", once);
+    const told = toldOnce(queue, "completed");
     const job = await queue.enqueue("q", "a");
     await queue.ack(await mustClaim(queue, "q"));
     await queue.enqueue("q", "b");
@@ -205,12 +211,7 @@ describe("event delivery with a backlog", { timeout: 120_000 }, () => {
 
   it("after a sole listener removed itself when first told, a listener added later is told the next event", async () => {
     const { queue } = await openTestQueue({}, new MemoryStore());
-    const told: string[] = [];
-    const once = (event: { id: string }): void => {
-      told.push(event.id);
-      queue.off("enqueued", once);
-    };
-    queue.on("enqueued", once);
+    const told = toldOnce(queue, "enqueued");
     const ids = await queue.enqueueBatch("q", ["1", "2", "3"]);
     await turns();
     assert.deepEqual(told, [ids[0]]);
