@@ -15,6 +15,8 @@
  *          --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000 (batch workload)
  *          --single-jobs=20000 --producers=64 --single-concurrency=64 (single workload)
  *          --taquba-prefetch=N (adds a taquba file-store row whose runWorker holds N claims ready)
+ *          --warmup=0 (jobs every system first runs through both phases unmeasured, in a
+ *          queue of its own, so the measured phases time warmed-up code, not V8 tiering up)
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
  *          --run-timeout=600 (seconds per run)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
@@ -99,6 +101,7 @@ const common = (run: Run) => [
   `--payload=${base.payloadBytes}`,
   `--batch=${base.batch}`,
   `--producers=${run.producers}`,
+  `--warmup=${base.warmup}`,
   ...(base.flushMs === undefined ? [] : [`--flush-ms=${base.flushMs}`]),
 ];
 
@@ -206,7 +209,8 @@ try {
         );
         if (result === undefined) throw new Error(`${system.name} printed no result`);
         log(
-          `[${i + 1}/${repeat}] ${system.name} ${run.workload} c=${run.concurrency}: ` +
+          `[${i + 1}/${repeat}] ${system.name} ${run.workload} c=${run.concurrency}` +
+            `${base.warmup > 0 ? ` warm-up ${base.warmup}` : ""}: ` +
             `${fmt(result.metrics.enqueuePerSec)} enqueues/s, ${fmt(result.jobsPerSec)} jobs/s end-to-end ` +
             `(load ${fmt(result.loadAvg1m)})`,
         );

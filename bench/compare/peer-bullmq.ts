@@ -2,10 +2,12 @@
  * BullMQ on Redis running the end-to-end workload:
  *   node build/bench/compare/peer-bullmq.js --url=redis://127.0.0.1:6390 --jobs=N --concurrency=C
  * Completed jobs are removed (`removeOnComplete`), matching taquba's ack.
+ * With `--warmup=W`, W jobs first run the same way through a queue of their
+ * own, which is then removed (see `warmUp`).
  */
 import { performance } from "node:perf_hooks";
 import { Args } from "../lib/args.js";
-import { endToEndParams, enqueuePhase, peerPayload } from "../lib/e2e.js";
+import { type EnqueueOps, endToEndParams, enqueuePhase, peerPayload, warmUp } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { emitResult } from "../lib/result.js";
 import { importPeer, peerVersion } from "./peer-module.js";
@@ -54,37 +56,54 @@ const queue = new Queue(name, { connection });
 await queue.obliterate({ force: true });
 const data = { payload: peerPayload(params.payloadBytes) };
 
-const batchLatency = new LatencyRecorder();
-const enqueueSeconds = await enqueuePhase(
-  params,
-  {
-    one: () => queue.add("noop", data, { removeOnComplete: true }),
-    many: (n) =>
-      queue.addBulk(
-        Array.from({ length: n }, () => ({ name: "noop", data, opts: { removeOnComplete: true } })),
-      ),
-  },
-  batchLatency,
-);
+/** Adds to `into` as the run does: completed jobs removed. */
+const enqueueOps = (into: BullQueue): EnqueueOps => ({
+  one: () => into.add("noop", data, { removeOnComplete: true }),
+  many: (n) =>
+    into.addBulk(
+      Array.from({ length: n }, () => ({ name: "noop", data, opts: { removeOnComplete: true } })),
+    ),
+});
 
-const worker = new Worker(name, async () => {}, {
-  connection,
-  concurrency: params.concurrency,
-  autorun: false,
-});
-await worker.waitUntilReady();
-let completed = 0;
-const allDone = new Promise<void>((resolve, reject) => {
-  worker.on("completed", () => {
-    if (++completed === params.jobs) resolve();
+/** Works queue `queueName` with concurrency C until `jobs` jobs completed; the seconds from the worker's start. */
+async function processAll(queueName: string, jobs: number): Promise<number> {
+  const worker = new Worker(queueName, async () => {}, {
+    connection,
+    concurrency: params.concurrency,
+    autorun: false,
   });
-  worker.on("failed", (_job, error) => reject(error));
+  await worker.waitUntilReady();
+  let completed = 0;
+  const allDone = new Promise<void>((resolve, reject) => {
+    worker.on("completed", () => {
+      if (++completed === jobs) resolve();
+    });
+    worker.on("failed", (_job, error) => reject(error));
+  });
+  const start = performance.now();
+  void worker.run();
+  await allDone;
+  const seconds = (performance.now() - start) / 1_000;
+  await worker.close();
+  return seconds;
+}
+
+await warmUp(params, () => {
+  const warmupName = `${name}-warmup`;
+  const warmupQueue = new Queue(warmupName, { connection });
+  return {
+    ...enqueueOps(warmupQueue),
+    process: (jobs) => processAll(warmupName, jobs),
+    async cleanup() {
+      await warmupQueue.obliterate({ force: true });
+      await warmupQueue.close();
+    },
+  };
 });
-const processStart = performance.now();
-void worker.run();
-await allDone;
-const processSeconds = (performance.now() - processStart) / 1_000;
-await worker.close();
+
+const batchLatency = new LatencyRecorder();
+const enqueueSeconds = await enqueuePhase(params, enqueueOps(queue), batchLatency);
+const processSeconds = await processAll(name, params.jobs);
 await queue.obliterate({ force: true });
 await queue.close();
 emitResult(

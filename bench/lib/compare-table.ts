@@ -61,12 +61,14 @@ export function groupRuns(runs: readonly BenchResult[]): SystemRuns[] {
 /**
  * One table: every system's best run (the one least disturbed by other load on
  * a shared machine) and median, and taquba's (file store) rate over each.
+ * "warm-up jobs" is what each run first ran unmeasured ("–": results from
+ * before the option, which had none).
  */
 export function comparisonTable(runs: readonly BenchResult[]): string {
   const groups = groupRuns(runs);
   const lines = [
-    "| system | durability | concurrency | runs | end-to-end jobs/s (best) | end-to-end jobs/s (median) | enqueue jobs/s | process jobs/s | taquba file ÷ system, end-to-end | taquba file ÷ system, enqueue | peak RSS MiB | load avg |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| system | durability | concurrency | runs | warm-up jobs | end-to-end jobs/s (best) | end-to-end jobs/s (median) | enqueue jobs/s | process jobs/s | taquba file ÷ system, end-to-end | taquba file ÷ system, enqueue | peak RSS MiB | load avg |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   const concurrencies = [...new Set(groups.map((g) => g.concurrency))];
   for (const c of concurrencies) {
@@ -79,7 +81,7 @@ export function comparisonTable(runs: readonly BenchResult[]): string {
           ? "–"
           : `${(mine / theirs).toFixed(2)}×`;
       lines.push(
-        `| ${g.name} | ${durabilityOf(r.target)} | ${c} | ${g.runs.length} | ${fmt(r.jobsPerSec)} | ${fmt(g.median.jobsPerSec)} | ` +
+        `| ${g.name} | ${durabilityOf(r.target)} | ${c} | ${g.runs.length} | ${fmt(r.params.warmup)} | ${fmt(r.jobsPerSec)} | ${fmt(g.median.jobsPerSec)} | ` +
           `${fmt(r.metrics.enqueuePerSec)} | ${fmt(r.metrics.processPerSec)} | ` +
           `${ratio(ours?.jobsPerSec, r.jobsPerSec)} | ` +
           `${ratio(ours?.metrics.enqueuePerSec, r.metrics.enqueuePerSec)} | ` +

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Args } from "./args.js";
-import type { LatencyRecorder } from "./latency.js";
+import { LatencyRecorder } from "./latency.js";
 
 /**
  * The workload every system in the comparison runs: enqueue N jobs — in
@@ -8,7 +8,8 @@ import type { LatencyRecorder } from "./latency.js";
  * producers that each await their own enqueue, the usual pattern in a web
  * app — then process them with concurrency C and a no-op handler. Two
  * phases, so enqueue and processing rates can be told apart; the headline
- * end-to-end rate is N over both phases.
+ * end-to-end rate is N over both phases. With `warmup` W > 0, W jobs first go
+ * through both phases unmeasured, on a queue of their own (see {@link warmUp}).
  */
 export interface EndToEndParams {
   jobs: number;
@@ -22,6 +23,8 @@ export interface EndToEndParams {
   flushMs?: number;
   /** taquba's `runWorker` `prefetch` (claims held ready); 0, the default, holds none (peers ignore it). */
   prefetch: number;
+  /** Jobs run through both phases, unmeasured, before the measured run (0: none). */
+  warmup: number;
 }
 
 export function endToEndParams(args: Args): EndToEndParams {
@@ -33,6 +36,7 @@ export function endToEndParams(args: Args): EndToEndParams {
     producers: args.number("producers", 0),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
     prefetch: args.number("prefetch", 0),
+    warmup: args.number("warmup", 0),
   };
 }
 
@@ -95,4 +99,36 @@ export async function enqueuePhase(
     }
   }
   return (performance.now() - start) / 1_000;
+}
+
+/** What a system supplies for the warm-up: enqueues into its warm-up queue, and the rest. */
+export interface WarmupOps extends EnqueueOps {
+  /** Processes `jobs` jobs of the warm-up queue as the measured run processes; resolves when all are done. */
+  process(jobs: number): Promise<unknown>;
+  /** Removes what the warm-up left behind (its queue), where the system keeps anything. */
+  cleanup?(): Promise<unknown>;
+}
+
+/**
+ * Runs `params.warmup` jobs through both phases, unmeasured, before the
+ * measured run: enqueued into a queue of their own exactly as the measured
+ * enqueue phase enqueues (same producers or batches; latencies dropped), then
+ * all processed with the measured run's concurrency, then cleaned up. In a
+ * fresh process the first few thousand jobs of each phase run at a fraction
+ * of the later rate while V8 compiles the hot paths; without a warm-up a
+ * short run measures that tier-up as much as the system. Every system in the
+ * comparison warms up through this one function, so they are warmed alike.
+ * Call it before the measured phases and before any traffic or CPU counter
+ * is reset. `open` sets up the warm-up queue and is called only when
+ * `warmup` is above 0; otherwise nothing runs.
+ */
+export async function warmUp(
+  params: EndToEndParams,
+  open: () => WarmupOps | Promise<WarmupOps>,
+): Promise<void> {
+  if (params.warmup <= 0) return;
+  const ops = await open();
+  await enqueuePhase({ ...params, jobs: params.warmup }, ops, new LatencyRecorder());
+  await ops.process(params.warmup);
+  await ops.cleanup?.();
 }

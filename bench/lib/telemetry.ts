@@ -141,16 +141,27 @@ export interface ExportedSpans {
   other: number;
 }
 
-/** Drops the spans it gets after counting them (and keeping the producer spans' ids, to check links). */
+/**
+ * Drops the spans it gets after counting them (and keeping the producer spans' ids, to check links).
+ * Given a `queue`, it counts only the spans of that named queue and leaves out another queue's.
+ */
 class CountingExporter implements SpanExporter {
+  readonly #queue: string | undefined;
   readonly #producers = new Set<string>();
   readonly #links: string[] = [];
   #producerJobs = 0;
   #consumer = 0;
   #other = 0;
 
+  constructor(queue?: string) {
+    this.#queue = queue;
+  }
+
   export(spans: ReadableSpan[], done: (result: { code: 0 }) => void): void {
     for (const span of spans) {
+      const destination = span.attributes["messaging.destination.name"];
+      if (this.#queue !== undefined && destination !== undefined && destination !== this.#queue)
+        continue;
       if (span.kind === SpanKind.PRODUCER) {
         this.#producers.add(span.spanContext().spanId);
         const batch = span.attributes["messaging.batch.message_count"];
@@ -230,12 +241,14 @@ export interface BenchTracerProvider {
  * SDK's default `ParentBased(AlwaysOn)`) or `ParentBased(TraceIdRatio(sampleRatio))`.
  * With `followLinks`, the root sampler records a handler run's span exactly
  * when its job's enqueue span was sampled ({@link LinkedConsumerSampler}).
+ * With `queue`, only the spans of that named queue are counted.
  */
 export function countingTracerProvider(
   sampleRatio: number,
   followLinks = false,
+  queue?: string,
 ): BenchTracerProvider {
-  const exporter = new CountingExporter();
+  const exporter = new CountingExporter(queue);
   const ratio =
     sampleRatio === 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(sampleRatio);
   const root = followLinks ? new LinkedConsumerSampler(ratio) : ratio;
@@ -263,7 +276,11 @@ export interface CollectedMetrics {
   totals: Map<string, number>;
 }
 
-async function collectTaquba(reader: MetricReader): Promise<CollectedMetrics> {
+/**
+ * taquba's metrics in one collection; with `queue`, only that named queue's
+ * series and the whole store's (`queue` "*"), leaving out another queue's.
+ */
+async function collectTaquba(reader: MetricReader, queue?: string): Promise<CollectedMetrics> {
   const { resourceMetrics } = await reader.collect();
   const totals = new Map<string, number>();
   let points = 0;
@@ -272,6 +289,8 @@ async function collectTaquba(reader: MetricReader): Promise<CollectedMetrics> {
       if (!metric.descriptor.name.startsWith("taquba.")) continue;
       let total = 0;
       for (const point of metric.dataPoints) {
+        const of = point.attributes.queue;
+        if (queue !== undefined && of !== undefined && of !== queue && of !== "*") continue;
         points++;
         const value: unknown = point.value;
         if (metric.dataPointType === DataPointType.HISTOGRAM)
@@ -306,47 +325,53 @@ const NOTHING: ObservedTelemetry = {
  * `sampleRatio` is the share of traces the tracer samples (1: every span);
  * `requireParentSpan` sets the option of that name (the bench's enqueues run
  * outside any span); `followLinks` records handler spans of the jobs whose
- * enqueue span was sampled (see {@link countingTracerProvider}).
+ * enqueue span was sampled (see {@link countingTracerProvider}); `queue`
+ * restricts what `observe()` reports to that named queue's spans and metric
+ * series (and the whole store's series), so jobs run through another queue of
+ * the same `Queue` — a warm-up — are left out of it.
  * `observe()`, after the measured phases (and after the queue closed, so
  * that its counters are flushed), exports the spans held and collects the
- * metrics once.
+ * metrics once. `flush()` exports the spans held, so that spans of work done
+ * before the measured phases (a warm-up) are not exported during them.
  */
 export function benchTelemetry(
   mode: TelemetryMode,
   sampleRatio = 1,
   requireParentSpan = false,
   followLinks = false,
+  queue?: string,
 ): {
   telemetry: TelemetryOptions | false | undefined;
   observe(): Promise<ObservedTelemetry>;
+  flush(): Promise<void>;
   shutdown(): Promise<void>;
 } {
-  const none = () => Promise.resolve(NOTHING);
-  if (mode === "off") return { telemetry: false, observe: none, shutdown: () => Promise.resolve() };
-  if (mode === "default")
-    return { telemetry: undefined, observe: none, shutdown: () => Promise.resolve() };
+  const nothing = { observe: () => Promise.resolve(NOTHING), flush: resolved, shutdown: resolved };
+  if (mode === "off") return { telemetry: false, ...nothing };
+  if (mode === "default") return { telemetry: undefined, ...nothing };
   if (mode === "metrics-noop") {
     const meter = createNoopMeter();
     return {
       telemetry: { metrics: true, traces: false, meterProvider: { getMeter: () => meter } },
-      observe: none,
-      shutdown: () => Promise.resolve(),
+      ...nothing,
     };
   }
   const reader = new IdleReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
-  const tracing = countingTracerProvider(sampleRatio, followLinks);
+  const tracing = countingTracerProvider(sampleRatio, followLinks, queue);
   const tracerProvider = tracing.provider;
   const observe = async (): Promise<ObservedTelemetry> => ({
     spans: await tracing.exported(),
-    metrics: await collectTaquba(reader),
+    metrics: await collectTaquba(reader, queue),
   });
+  const flush = () => tracerProvider.forceFlush();
   if (mode === "sdk") {
     metrics.setGlobalMeterProvider(meterProvider);
     trace.setGlobalTracerProvider(tracerProvider);
     return {
       telemetry: false,
       observe,
+      flush,
       async shutdown() {
         await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
         metrics.disable();
@@ -363,8 +388,13 @@ export function benchTelemetry(
       ...(requireParentSpan ? { requireParentSpan } : {}),
     },
     observe,
+    flush,
     async shutdown() {
       await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
     },
   };
+}
+
+function resolved(): Promise<void> {
+  return Promise.resolve();
 }

@@ -7,6 +7,7 @@ import {
   endToEndParams,
   enqueueLatencyKind,
   enqueuePhase,
+  warmUp,
 } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { requestContexts } from "../lib/request-contexts.js";
@@ -17,6 +18,8 @@ import { assertTelemetry, type ExpectedEnqueueSpans } from "../lib/telemetry-che
 import { openOptions, type Workload } from "../lib/workload.js";
 
 const QUEUE = "e2e";
+/** The warm-up's own queue (see `warmUp`): the measured queue starts empty, its telemetry the measured jobs' alone. */
+const WARMUP_QUEUE = "e2e-warmup";
 
 const cpuMicros = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
 
@@ -59,55 +62,69 @@ export const endToEnd: Workload<TaqubaEndToEndParams> = {
     const bench = await createBenchStore(kind);
     const requests = requestContexts(params.requests, params.requestSpans);
     try {
+      // The warm-up runs with the measured run's telemetry on, so that its
+      // code is warmed too; what is observed and checked is the measured
+      // queue's telemetry alone (`QUEUE`), so the checks below expect exactly
+      // the measured run's jobs and spans, as without a warm-up.
       const otel = benchTelemetry(
         params.telemetry,
         params.traceSample,
         params.requireParent,
         params.handlerSampling === "linked",
+        QUEUE,
       );
       const queue = await Queue.open(bench.store, "bench/end-to-end", {
         ...openOptions(params.flushMs),
         ...(otel.telemetry === undefined ? {} : { telemetry: otel.telemetry }),
       });
-      resetTraffic(bench);
       const payload = new Uint8Array(params.payloadBytes).fill(0x61);
-      const one = () => queue.enqueue(QUEUE, payload);
-      const many = (n: number) =>
-        queue.enqueueBatch(
-          QUEUE,
-          Array.from({ length: n }, () => payload),
-        );
-      // Each enqueue call is one request of a traced application, numbered in
-      // the order the calls start.
-      let calls = 0;
-      const batchLatency = new LatencyRecorder();
-      const enqueueCpu0 = process.cpuUsage();
-      const enqueueStart = performance.now();
-      await enqueuePhase(
-        params,
-        requests === undefined
+      /** Enqueues into `name` as the run does: in request contexts numbered from 0 in call order, if any. */
+      const enqueueOps = (name: string) => {
+        const one = () => queue.enqueue(name, payload);
+        const many = (n: number) =>
+          queue.enqueueBatch(
+            name,
+            Array.from({ length: n }, () => payload),
+          );
+        let calls = 0;
+        return requests === undefined
           ? { one, many }
           : {
               one: () => requests.run(calls++, one),
-              many: (n) => requests.run(calls++, () => many(n)),
-            },
-        batchLatency,
-      );
+              many: (n: number) => requests.run(calls++, () => many(n)),
+            };
+      };
+      /** Processes `jobs` jobs of `name` with the run's worker options; resolves once their acks are durable. */
+      const processAll = async (name: string, jobs: number): Promise<number> => {
+        let handled = 0;
+        const controller = new AbortController();
+        await runWorker(
+          queue,
+          name,
+          () => {
+            if (++handled === jobs) controller.abort();
+          },
+          { concurrency: params.concurrency, prefetch: params.prefetch, signal: controller.signal },
+        );
+        // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
+        await queue.flush();
+        return handled;
+      };
+      await warmUp(params, () => ({
+        ...enqueueOps(WARMUP_QUEUE),
+        process: (jobs) => processAll(WARMUP_QUEUE, jobs),
+        // The warm-up's spans are exported now, not by the batch processor during the run.
+        cleanup: () => otel.flush(),
+      }));
+      resetTraffic(bench);
+      const batchLatency = new LatencyRecorder();
+      const enqueueCpu0 = process.cpuUsage();
+      const enqueueStart = performance.now();
+      await enqueuePhase(params, enqueueOps(QUEUE), batchLatency);
       const enqueueCpu = process.cpuUsage(enqueueCpu0);
       const processCpu0 = process.cpuUsage();
       const processStart = performance.now();
-      let handled = 0;
-      const controller = new AbortController();
-      await runWorker(
-        queue,
-        QUEUE,
-        () => {
-          if (++handled === params.jobs) controller.abort();
-        },
-        { concurrency: params.concurrency, prefetch: params.prefetch, signal: controller.signal },
-      );
-      // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
-      await queue.flush();
+      const handled = await processAll(QUEUE, params.jobs);
       const end = performance.now();
       const processCpu = process.cpuUsage(processCpu0);
       const traffic = trafficOf(bench, params.jobs);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { Args, parseCount } from "../../bench/lib/args.js";
+import { endToEndParams, warmUp } from "../../bench/lib/e2e.js";
 import { LatencyRecorder } from "../../bench/lib/latency.js";
 import { markdownReport } from "../../bench/lib/markdown.js";
 import { requestContexts } from "../../bench/lib/request-contexts.js";
@@ -243,6 +244,27 @@ describe("bench harness smoke run", { timeout: 180_000 }, () => {
     assert.equal(off?.metrics.metricPoints, 0);
   });
 
+  it("end_to_end with --warmup checks and reports the measured queue's telemetry alone", async () => {
+    const [r] = await run("end_to_end", "memory", [
+      "--jobs=400",
+      "--warmup=200",
+      "--producers=8",
+      "--concurrency=8",
+      "--telemetry=both",
+      "--trace-sample=0.1",
+      "--require-parent",
+      "--requests=0.1",
+    ]);
+    assert.equal(r?.params.warmup, 200);
+    assert.equal(r?.jobs, 400);
+    assert.equal(r?.latency.count, 400, "warm-up enqueues are not sampled");
+    // The warm-up's 200 jobs ran with the same telemetry, in their own queue: left out.
+    assert.equal(r?.metrics.enqueueSpans, 40);
+    assert.equal(r?.metrics.handlerSpans, 40);
+    assert.equal(r?.metrics.linkedHandlerSpans, 40);
+    assert.equal(r?.metrics.metricPoints, 5);
+  });
+
   it("end_to_end leaves handler spans to the ratio with --handler-sampling=ratio", async () => {
     const [r] = await run("end_to_end", "memory", [
       "--jobs=300",
@@ -345,6 +367,37 @@ describe("bench helpers", { timeout: 180_000 }, () => {
       ),
       ["5 metric points with metrics off", "20 spans with traces off"],
     );
+  });
+
+  it("parses --warmup for the end-to-end workload (default none)", () => {
+    assert.equal(endToEndParams(new Args([])).warmup, 0);
+    assert.equal(endToEndParams(new Args(["--warmup=5k"])).warmup, 5_000);
+    assert.throws(() => endToEndParams(new Args(["--warmup=some"])), InvalidArgumentError);
+  });
+
+  it("warms up like the measured run: the same enqueue calls, then processing, then cleanup", async () => {
+    const params = endToEndParams(new Args(["--jobs=10", "--batch=40", "--warmup=100"]));
+    const calls: string[] = [];
+    await warmUp(params, () => ({
+      one: async () => calls.push("one"),
+      many: async (n) => calls.push(`many ${n}`),
+      process: async (jobs) => calls.push(`process ${jobs}`),
+      cleanup: async () => calls.push("cleanup"),
+    }));
+    assert.deepEqual(calls, ["many 40", "many 40", "many 20", "process 100", "cleanup"]);
+    calls.length = 0;
+    await warmUp({ ...params, producers: 3, warmup: 5 }, () => ({
+      one: async () => calls.push("one"),
+      many: async (n) => calls.push(`many ${n}`),
+      process: async (jobs) => calls.push(`process ${jobs}`),
+    }));
+    assert.deepEqual(calls, ["one", "one", "one", "one", "one", "process 5"]);
+    let opened = false;
+    await warmUp({ ...params, warmup: 0 }, () => {
+      opened = true;
+      return { one: async () => {}, many: async () => {}, process: async () => {} };
+    });
+    assert.equal(opened, false, "no warm-up queue is set up without a warm-up");
   });
 
   it("parses counts with suffixes and rejects junk", () => {
