@@ -2,10 +2,11 @@
  * A directory the store finds already made (by an earlier store or process,
  * which may have died between its mkdir and the fsync of the parent) has its
  * parent fsynced before the first write in it is acknowledged, once per store,
- * as a directory the store makes does.
+ * as a directory the store makes does; so does one the store made itself
+ * whose parent's fsync failed, when a put in it is retried.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +18,9 @@ import { storeOnPool, storeOnThread } from "./writer-thread.js";
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
 
-describe("FileStore: directories found made", { timeout: 30_000 }, () => {
+describe("FileStore: directories found made or made without their parent's fsync", {
+  timeout: 30_000,
+}, () => {
   let dir: string;
   let syncs: DirectorySyncs;
   before(async () => {
@@ -62,6 +65,34 @@ describe("FileStore: directories found made", { timeout: 30_000 }, () => {
       const next = await open(root);
       await next.put("d/z", bytes("4"));
       assert.equal(syncs.succeeded, before + 3, "the root, for the temp folder and for d");
+    });
+
+    it(`a directory the store made whose parent's fsync failed: the put fails, and its retry fsyncs the parent before it is acknowledged (puts on the ${path})`, async () => {
+      const root = join(dir, `made-${path}`);
+      const store = await open(root);
+      // The temp folder and a directory of its own first: only the root's fsyncs for "d" count.
+      await store.put("other/x", bytes("other"));
+      await syncs.watch(root);
+      const failed = syncs.failed;
+      syncs.failures = 1;
+      await assert.rejects(store.put("d/x", bytes("1"), { ifNoneMatch: "*" }), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.match(err.message, /EIO: i\/o error, fsync/);
+        return true;
+      });
+      assert.equal(syncs.failed, failed + 1);
+      assert.ok(
+        (await stat(join(root, encodeDirectory("d")))).isDirectory(),
+        "the mkdir succeeded: only the parent's fsync failed",
+      );
+      assert.equal(await store.get("d/x"), null, "not placed: the put was not acknowledged");
+      // The retry finds the directory there (EEXIST) but cannot know it is durable.
+      const before = syncs.succeeded;
+      await store.put("d/x", bytes("2"), { ifNoneMatch: "*" });
+      assert.equal(syncs.succeeded, before + 1, "the root was fsynced before the put answered");
+      await store.put("d/y", bytes("3"));
+      assert.equal(syncs.succeeded, before + 1, "once per directory");
+      assert.equal(text((await store.get("d/x"))?.body), "2");
     });
   }
 });
