@@ -16,11 +16,26 @@
  * waits for a thread to start. It never holds the process open
  * by itself: it is unref'd whenever no write is pending (a pending write keeps
  * the process alive, as a pending thread-pool call would), and it is ended
- * after {@link IDLE_MS} without writes. If it dies once up, the writes it had
- * pending reject (their outcome is unknown) and a new one is started later.
- * If it cannot be started, or fails before it is up (a runtime that forbids
- * threads, a bundler that rewrote its source), the store warns once and
- * uses the thread pool for the rest of its life.
+ * after {@link IDLE_MS} without writes. If it cannot be started, or fails
+ * before it is up (a runtime that forbids threads, a bundler that rewrote its
+ * source), the store warns once and uses the thread pool for the rest of its
+ * life.
+ *
+ * If it dies once up (a crash, an out-of-memory, a resource limit), the
+ * writes it had pending reject (their outcome is unknown, and each costs the
+ * caller a retry: the log sees a failed create) and a new thread is started
+ * later, but not in a loop. Deaths in a row back off: after the first, no
+ * new thread starts for {@link RESTART_DELAY_MS}, after the second for twice
+ * that (a condition that passes, such as a short memory squeeze, has time to
+ * clear; the writes meanwhile take the pool), and the {@link MAX_DEATHS}th
+ * gives up as a thread that cannot start does: one warning, and the pool for
+ * the store's life. At most that many deaths, each failing at most
+ * {@link THREAD_MAX_PENDING} writes, then. A thread that is ended for being
+ * idle, or that dies after it has been up for {@link HEALTHY_MS}, has served
+ * its store: the deaths before it no longer count, so a thread that dies now
+ * and then (once a day, say) is always replaced. The warning comes once, when
+ * the store gives up; a death that is retried is not logged (each shows as
+ * the failed writes it had pending).
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
@@ -74,6 +89,26 @@ export const IDLE_MS = 2_000;
  * has removed it before it is ended for being idle.
  */
 export const SPARE_IDLE_MS = IDLE_MS / 2;
+/**
+ * How long no new thread is started after a thread died once up, doubled
+ * for each further death in a row. Long enough for a passing condition to
+ * clear, short enough that a thread that died once (a fluke) is back within
+ * a second of steady writes.
+ */
+export const RESTART_DELAY_MS = 1_000;
+/**
+ * Deaths in a row after which the store uses the pool for good: a thread
+ * that keeps dying has a cause that will not go away by itself, and each of
+ * its deaths fails the writes it had pending.
+ */
+export const MAX_DEATHS = 3;
+/**
+ * How long a thread must have been up for its death not to count with the
+ * ones before it: by then it has served many writes (it is ended after
+ * {@link IDLE_MS} without any), and its death is a new problem, not the same
+ * one again.
+ */
+export const HEALTHY_MS = 30_000;
 
 /** The thread's source; `faultInjection` only for tests. See `file-writer-thread.ts` for why a function's text. */
 function source(faultInjection: boolean, spareIdleMs: number): string {
@@ -152,6 +187,12 @@ export class FileWriter {
   #seen = 0;
   /** When the last write was seen while no thread runs ({@link #now}). */
   #lastSeenAt = Number.NEGATIVE_INFINITY;
+  /** When the thread came up ({@link #now}). */
+  #upAt = 0;
+  /** Threads in a row that died after they were up; see {@link MAX_DEATHS}. */
+  #deaths = 0;
+  /** No new thread is started before this time ({@link #now}): the backoff after a death. */
+  #restartAt = Number.NEGATIVE_INFINITY;
   /** Resolve when the thread is up or unavailable. */
   #upWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -183,13 +224,16 @@ export class FileWriter {
       const now = this.#now();
       if (now - this.#lastSeenAt > this.#idleMs) this.#seen = 0;
       this.#lastSeenAt = now;
-      if (++this.#seen >= this.#startAfter) this.#launch();
+      // During the backoff after a death the writes still count: the thread starts at the
+      // first write after it if they came in a row.
+      if (++this.#seen >= this.#startAfter && now >= this.#restartAt) this.#launch();
     }
     return false;
   }
 
   /**
-   * Starts the thread now if needed; resolves with whether it is up (false:
+   * Starts the thread now if needed, even during the backoff after a death
+   * (not after the store gave up); resolves with whether it is up (false:
    * unavailable, or it did not come up within the idle time).
    */
   async started(): Promise<boolean> {
@@ -277,13 +321,14 @@ export class FileWriter {
     try {
       worker = this.#start();
     } catch (err) {
-      this.#giveUp(err);
+      this.#giveUp(`could not start (${reasonOf(err)})`);
       return;
     }
     worker.on("message", (replies: WriteReply[]) => {
       if (this.#worker !== worker) return;
       if (!this.#up) {
         this.#up = true;
+        this.#upAt = this.#now();
         this.#wakeUpWaiters();
       }
       for (const reply of replies) {
@@ -331,6 +376,8 @@ export class FileWriter {
       this.#idle?.refresh();
       return;
     }
+    // Up and idle: it served its store, the deaths before it no longer count.
+    if (this.#up) this.#deaths = 0;
     this.#ended();
     void worker.terminate();
     // Never came up (a preload that hangs, say): whoever waits for it learns it is not up; a
@@ -346,14 +393,24 @@ export class FileWriter {
     this.#awaited = 0;
   }
 
-  /** The thread died or failed. Before it was up: never use one again. After: its pending writes fail. */
+  /**
+   * The thread died or failed: its pending writes fail. Before it was up:
+   * never use one again. After: back off, or give up after
+   * {@link MAX_DEATHS} in a row.
+   */
   #lost(worker: Worker, err: unknown): void {
     if (this.#worker !== worker) return;
     const wasUp = this.#up;
+    const now = this.#now();
+    // Up long enough to have served its store: this death starts a new count.
+    if (wasUp && now - this.#upAt >= HEALTHY_MS) this.#deaths = 0;
     this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    if (!wasUp) this.#giveUp(err);
+    if (!wasUp) this.#giveUp(`could not start (${reasonOf(err)})`);
+    else if (++this.#deaths >= MAX_DEATHS)
+      this.#giveUp(`died ${this.#deaths} times in a row (${reasonOf(err)})`);
+    else this.#restartAt = now + RESTART_DELAY_MS * 2 ** (this.#deaths - 1);
     // Answered once the thread has stopped: none of their system calls can land after that,
     // so the store may then fsync on its side whatever they may have placed.
     void worker
@@ -364,12 +421,11 @@ export class FileWriter {
       });
   }
 
-  /** The thread cannot be used: warn once, and leave every write to the pool. */
-  #giveUp(err: unknown): void {
-    const reason = err instanceof Error ? err.message : String(err);
-    this.#unavailable = reason;
+  /** The thread cannot be used (`what` it did, for the warning): warn once, and leave every write to the pool. */
+  #giveUp(what: string): void {
+    this.#unavailable = what;
     process.emitWarning(
-      `taquba FileStore: the writer thread could not start (${reason}); writes use the thread pool instead`,
+      `taquba FileStore: the writer thread ${what}; writes use the thread pool instead`,
       { code: "TAQUBA_FILESTORE_WRITER" },
     );
     this.#wakeUpWaiters();
@@ -380,6 +436,11 @@ export class FileWriter {
     this.#upWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** An error's message, for a warning. */
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** A copy of `body` in a buffer of its own, which can be transferred to the thread. */

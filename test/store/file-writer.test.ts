@@ -27,7 +27,14 @@ import {
 } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
-import { holdWriter, postedPuts, queueHold, storeOnPool, storeOnThread } from "./writer-thread.js";
+import {
+  holdWriter,
+  postedPuts,
+  queueHold,
+  storeOnPool,
+  storeOnThread,
+  warningsDuring,
+} from "./writer-thread.js";
 
 const IDLE_WRITER = fileURLToPath(new URL("./fixtures/idle-writer.js", import.meta.url));
 
@@ -346,21 +353,6 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     // A write left pending would keep the thread (and the process) up.
     await until(() => writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
   });
-
-  /** Collects the process warnings emitted while `run` runs. */
-  async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
-    const seen: string[] = [];
-    const listener = (warning: Error) => seen.push(warning.message);
-    process.on("warning", listener);
-    try {
-      await run();
-      // Warnings are emitted on the next tick.
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off("warning", listener);
-    }
-    return seen;
-  }
 
   /** A store's whole repertoire, checked. */
   async function exercise(store: FileStore): Promise<void> {

@@ -103,3 +103,18 @@ export function storeOnPool(directory: string, options: FileStoreOptions = {}): 
     new FileWriter({ startAfter: Number.POSITIVE_INFINITY }),
   );
 }
+
+/** Collects the process warnings emitted while `run` runs. */
+export async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (warning: Error) => seen.push(warning.message);
+  process.on("warning", listener);
+  try {
+    await run();
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off("warning", listener);
+  }
+  return seen;
+}

@@ -1,0 +1,208 @@
+/**
+ * FileStore's writer thread dying after it came up: each death fails the
+ * writes it had pending, and a new thread is started after a delay that
+ * doubles with each death in a row; the third death in a row makes the store
+ * warn once and write on the thread pool for good. A thread that works for a
+ * while, or is ended for being idle, clears the count, so one that dies now
+ * and then is always replaced.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import { StorageError } from "../../src/errors.js";
+import { FileStore } from "../../src/store/file.js";
+import {
+  FileWriter,
+  HEALTHY_MS,
+  IDLE_MS,
+  MAX_DEATHS,
+  RESTART_DELAY_MS,
+  startWriterThread,
+} from "../../src/store/file-writer.js";
+import { until } from "../until.js";
+import { crashWriter, postedPuts, warningsDuring } from "./writer-thread.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+
+/**
+ * A thread that comes up and exits (code 7) at its first request, before
+ * doing anything of it, as one that runs out of memory or hits a resource
+ * limit would.
+ */
+function dyingThread(): Worker {
+  return new Worker(
+    `const { parentPort } = require("node:worker_threads");
+parentPort.postMessage([]);
+parentPort.on("message", () => process.exit(7));`,
+    { eval: true, execArgv: [] },
+  );
+}
+
+/**
+ * A store on a writer whose clock the test moves. `threads(i)` starts the
+ * writer's i-th thread (from 0). `idleMs` long by default: the thread stays
+ * up through any pause of a loaded machine.
+ */
+function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_000) {
+  const clock = { now: 0 };
+  const started: Worker[] = [];
+  const writer = new FileWriter({
+    start: () => {
+      const thread = threads(started.length);
+      started.push(thread);
+      return thread;
+    },
+    idleMs,
+    now: () => clock.now,
+  });
+  const store = new FileStore(root, {}, writer);
+  /** Keys of the puts made by `onPool`, all acknowledged. */
+  const keys: string[] = [];
+  /** One put made while no thread is up (so on the pool), `step` ms after the one before. */
+  const onPool = async (step: number): Promise<void> => {
+    clock.now += step;
+    const key = `jobs/${keys.length}`;
+    await store.put(key, bytes(key), { ifNoneMatch: "*" });
+    keys.push(key);
+  };
+  /** Writes in a row on the pool until they start a thread, which comes up. */
+  const startsOne = async (): Promise<void> => {
+    const before = started.length;
+    while (started.length === before) await onPool(1);
+    assert.equal(await writer.started(), true, "it came up");
+  };
+  /**
+   * The thread just died: the writes in the `delay` after its death stay on
+   * the pool and start no thread, however many; the first one after it
+   * starts one, which comes up. Keeps each write within the writer's idle
+   * time of the one before (`delay` at most that).
+   */
+  const restartsAfter = async (delay: number): Promise<void> => {
+    const died = clock.now;
+    const before = started.length;
+    // More writes in a row than start a thread otherwise.
+    for (let i = 0; i < 10; i++) await onPool(1);
+    clock.now = died + delay - 1;
+    await onPool(0);
+    assert.equal(started.length, before, `no thread within ${delay} ms of the death`);
+    clock.now = died + delay;
+    await onPool(0);
+    assert.equal(started.length, before + 1, `a thread ${delay} ms after the death`);
+    assert.equal(await writer.started(), true, "it came up");
+  };
+  /** The thread dies (after `kill`, if given) with a put pending: the put fails, as transient. */
+  const dies = async (reason: RegExp, kill?: () => void): Promise<void> => {
+    assert.ok(writer.thread !== undefined, "a thread runs");
+    kill?.();
+    await assert.rejects(store.put("jobs/lost", bytes("lost")), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false, "its outcome is unknown: retried");
+      assert.match(err.message, reason);
+      return true;
+    });
+    assert.equal(writer.thread, undefined, "the dead thread is gone");
+  };
+  /** 20 puts, each `step` ms after the one before, all on the thread. */
+  const onThread = async (step: number): Promise<void> => {
+    const posted = postedPuts(writer);
+    for (let i = 0; i < 20; i++) {
+      clock.now += step;
+      await store.put(`thread/${clock.now}`, bytes("on the thread"), { ifNoneMatch: "*" });
+    }
+    assert.equal(posted.length, 20, "every put went to the thread");
+  };
+  return { clock, started, writer, store, keys, onPool, startsOne, restartsAfter, dies, onThread };
+}
+
+const EXITED = /writer thread exited with code 7/;
+const CRASHED = /writer thread crashed/;
+
+describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "taquba-writer-deaths-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("a thread that keeps dying is restarted after 1 s, then 2 s, and its third death in a row leaves the store on the pool with one warning", async () => {
+    assert.equal(MAX_DEATHS, 3);
+    const s = storeWith(join(dir, "keeps-dying"), dyingThread);
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await s.dies(EXITED);
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.dies(EXITED);
+      // Given up: every later write is on the pool and succeeds, however many in a row and
+      // however long after; no thread is started again.
+      for (let i = 0; i < 20; i++) await s.onPool(1);
+      for (let i = 0; i < 10; i++) await s.onPool(HEALTHY_MS);
+      await s.store.put("jobs/lost", bytes("found"));
+      await s.store.delete(s.keys[0]!);
+      assert.equal(s.started.length, 3);
+      assert.equal(s.writer.thread, undefined);
+      assert.equal(await s.writer.started(), false, "no thread for the store's life");
+    });
+    assert.deepEqual(warnings, [
+      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
+    ]);
+    for (const key of s.keys.slice(1)) assert.equal(text((await s.store.get(key))?.body), key);
+    assert.equal(await s.store.get(s.keys[0]!), null);
+    assert.equal(text((await s.store.get("jobs/lost"))?.body), "found");
+  });
+
+  it("a thread that died once and then works keeps being used, and deaths far apart are each followed by a new thread", async () => {
+    // The first thread dies at its first write; the next ones work (and can be crashed).
+    const s = storeWith(join(dir, "died-once"), (i) =>
+      i === 0 ? dyingThread() : startWriterThread(true),
+    );
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await s.onThread(1);
+      // It keeps serving for a while: its death is a new problem, not the second in a row,
+      // and the next thread comes after the first delay again.
+      await s.onThread(HEALTHY_MS / 20);
+      await s.dies(CRASHED, () => crashWriter(s.writer));
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await s.onThread(HEALTHY_MS / 20);
+      await s.dies(CRASHED, () => crashWriter(s.writer));
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await s.onThread(1);
+    });
+    assert.deepEqual(warnings, [], "no warning: the store did not give up");
+    assert.equal(s.started.length, 4);
+    for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
+  });
+
+  it("a thread ended for being idle clears the count: the next death is the first in a row", async () => {
+    // Two threads die, the third works until it is ended for being idle (the store's own idle
+    // time, in wall time), the fourth dies.
+    const s = storeWith(
+      join(dir, "idle-clears"),
+      (i) => (i === 2 ? startWriterThread() : dyingThread()),
+      IDLE_MS,
+    );
+    assert.ok(2 * RESTART_DELAY_MS <= IDLE_MS, "the backoff's writes stay in a row");
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await s.dies(EXITED);
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.onThread(1);
+      await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+    });
+    assert.deepEqual(warnings, [], "no warning: three deaths, but not in a row");
+    assert.equal(s.started.length, 5);
+  });
+});
