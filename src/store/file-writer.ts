@@ -30,12 +30,12 @@
  * clear; the writes meanwhile take the pool), and the {@link MAX_DEATHS}th
  * gives up as a thread that cannot start does: one warning, and the pool for
  * the store's life. At most that many deaths, each failing at most
- * {@link THREAD_MAX_PENDING} writes, then. A thread that is ended for being
- * idle, or that dies after it has been up for {@link HEALTHY_MS}, has served
- * its store: the deaths before it no longer count, so a thread that dies now
- * and then (once a day, say) is always replaced. The warning comes once, when
- * the store gives up; a death that is retried is not logged (each shows as
- * the failed writes it had pending).
+ * {@link THREAD_MAX_PENDING} writes, then. A thread that answered writes
+ * and is then ended for being idle, or that dies after it has been up for
+ * {@link HEALTHY_MS}, has served its store: the deaths before it no longer
+ * count, so a thread that dies now and then (once a day, say) is always
+ * replaced. The warning comes once, when the store gives up; a death that is
+ * retried is not logged (each shows as the failed writes it had pending).
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
@@ -189,6 +189,8 @@ export class FileWriter {
   #lastSeenAt = Number.NEGATIVE_INFINITY;
   /** When the thread came up ({@link #now}). */
   #upAt = 0;
+  /** The thread has answered at least one write: see {@link #idleOut}. */
+  #served = false;
   /** Threads in a row that died after they were up; see {@link MAX_DEATHS}. */
   #deaths = 0;
   /** No new thread is started before this time ({@link #now}): the backoff after a death. */
@@ -335,6 +337,7 @@ export class FileWriter {
         const pending = this.#pending.get(reply.id);
         if (pending === undefined) continue;
         this.#pending.delete(reply.id);
+        this.#served = true;
         if (!pending.abandoned) this.#release();
         pending.resolve(
           reply.error === undefined
@@ -376,8 +379,11 @@ export class FileWriter {
       this.#idle?.refresh();
       return;
     }
-    // Up and idle: it served its store, the deaths before it no longer count.
-    if (this.#up) this.#deaths = 0;
+    // It answered writes, then had none: it served its store, the deaths before it no longer
+    // count. One that came up and was never given a write proves nothing (it may be one that
+    // dies at its first): clearing the count for it would let a store whose bursts alternate
+    // such threads with ones that die restart a dying thread forever.
+    if (this.#served) this.#deaths = 0;
     this.#ended();
     void worker.terminate();
     // Never came up (a preload that hangs, say): whoever waits for it learns it is not up; a
@@ -389,6 +395,7 @@ export class FileWriter {
   #ended(): void {
     this.#worker = undefined;
     this.#up = false;
+    this.#served = false;
     this.#seen = 0;
     this.#awaited = 0;
   }

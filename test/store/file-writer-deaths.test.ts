@@ -3,8 +3,8 @@
  * writes it had pending, and a new thread is started after a delay that
  * doubles with each death in a row; the third death in a row makes the store
  * warn once and write on the thread pool for good. A thread that works for a
- * while, or is ended for being idle, clears the count, so one that dies now
- * and then is always replaced.
+ * while, or answers writes and is then ended for being idle, clears the
+ * count, so one that dies now and then is always replaced.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -204,5 +204,28 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     });
     assert.deepEqual(warnings, [], "no warning: three deaths, but not in a row");
     assert.equal(s.started.length, 5);
+  });
+
+  it("a thread ended for being idle that never answered a write does not clear the count", async () => {
+    // Every thread dies at its first write. The second comes up after the writes that started
+    // it and gets none (a burst that ended before it was up): it proves nothing about the
+    // threads, and the deaths around it are in a row.
+    const s = storeWith(join(dir, "idle-unserved"), dyingThread, IDLE_MS);
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.dies(EXITED);
+      for (let i = 0; i < 20; i++) await s.onPool(1);
+    });
+    assert.deepEqual(warnings, [
+      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
+    ]);
+    assert.equal(s.started.length, 4);
+    assert.equal(await s.writer.started(), false, "no thread for the store's life");
   });
 });
