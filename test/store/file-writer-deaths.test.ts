@@ -48,7 +48,9 @@ parentPort.on("message", () => process.exit(7));`,
  * up through any pause of a loaded machine.
  */
 function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_000) {
-  const clock = { now: 0 };
+  // Far from 0, as the monotonic clock of a process that has run for a while: a thread's
+  // time up counts from when it came up, not from the clock's origin.
+  const clock = { now: 10 * HEALTHY_MS };
   const started: Worker[] = [];
   const writer = new FileWriter({
     start: () => {
@@ -179,6 +181,32 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.deepEqual(warnings, [], "no warning: the store did not give up");
     assert.equal(s.started.length, 4);
     for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
+  });
+
+  it("a death HEALTHY_MS - 1 after its thread came up counts with the ones before it; one HEALTHY_MS after is a first death again", async () => {
+    const s = storeWith(join(dir, "healthy-boundary"), dyingThread);
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS);
+      // The thread came up at the clock's time now (it does not move while it starts).
+      s.clock.now += HEALTHY_MS - 1;
+      await s.dies(EXITED);
+      // The second in a row: the longer backoff.
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      s.clock.now += HEALTHY_MS;
+      await s.dies(EXITED);
+      // A first death: the first backoff, and two more in a row to give up.
+      await s.restartsAfter(RESTART_DELAY_MS);
+      s.clock.now += HEALTHY_MS - 1;
+      await s.dies(EXITED);
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.dies(EXITED);
+    });
+    assert.deepEqual(warnings, [
+      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
+    ]);
+    assert.equal(s.started.length, 5);
   });
 
   it("a thread ended for being idle clears the count: the next death is the first in a row", async () => {
