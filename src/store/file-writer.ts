@@ -16,26 +16,30 @@
  * waits for a thread to start. It never holds the process open
  * by itself: it is unref'd whenever no write is pending (a pending write keeps
  * the process alive, as a pending thread-pool call would), and it is ended
- * after {@link IDLE_MS} without writes. If it cannot be started, or fails
- * before it is up (a runtime that forbids threads, a bundler that rewrote its
- * source), the store warns once and uses the thread pool for the rest of its
- * life.
+ * after {@link IDLE_MS} without writes. If the store's first thread cannot be
+ * started, or fails before it is up (a runtime that forbids threads, a
+ * bundler that rewrote its source: causes that do not pass), the store warns
+ * once and uses the thread pool for the rest of its life.
  *
  * If it dies once up (a crash, an out-of-memory, a resource limit), the
  * writes it had pending reject (their outcome is unknown, and each costs the
  * caller a retry: the log sees a failed create) and a new thread is started
- * later, but not in a loop. Deaths in a row back off: after the first, no
- * new thread starts for {@link RESTART_DELAY_MS}, after the second for twice
- * that (a condition that passes, such as a short memory squeeze, has time to
- * clear; the writes meanwhile take the pool), and the {@link MAX_DEATHS}th
- * gives up as a thread that cannot start does: one warning, and the pool for
- * the store's life. At most that many deaths, each failing at most
- * {@link THREAD_MAX_PENDING} writes, then. A thread that answered writes
- * and is then ended for being idle, or that dies after it has been up for
- * {@link HEALTHY_MS}, has served its store: the deaths before it no longer
- * count, so a thread that dies now and then (once a day, say) is always
- * replaced. The warning comes once, when the store gives up; a death that is
- * retried is not logged (each shows as the failed writes it had pending).
+ * later, but not in a loop. A later thread that fails at its start counts as
+ * a death too: once one of the store's threads has come up, the causes that
+ * do not pass are ruled out, and what is left (a memory squeeze, a resource
+ * limit) is what kills a thread that is up. Deaths in a row back off: after
+ * the first, no new thread starts for {@link RESTART_DELAY_MS}, after the
+ * second for twice that (a condition that passes, such as a short memory
+ * squeeze, has time to clear; the writes meanwhile take the pool), and the
+ * {@link MAX_DEATHS}th gives up as a first thread that cannot start does: one
+ * warning, and the pool for the store's life. At most that many deaths, each
+ * failing at most {@link THREAD_MAX_PENDING} writes, then. A thread that
+ * answered writes and is then ended for being idle, or that dies after it has
+ * been up for {@link HEALTHY_MS}, has served its store: the deaths before it
+ * no longer count, so a thread that dies now and then (once a day, say) is
+ * always replaced. The warning comes once, when the store gives up; a death
+ * that is retried is not logged (each shows as the failed writes it had
+ * pending).
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
@@ -191,7 +195,12 @@ export class FileWriter {
   #upAt = 0;
   /** The thread has answered at least one write: see {@link #idleOut}. */
   #served = false;
-  /** Threads in a row that died after they were up; see {@link MAX_DEATHS}. */
+  /** A thread of this store has come up: see {@link #failed}. */
+  #everUp = false;
+  /**
+   * Threads in a row that died, or that failed to start once one had been
+   * up; see {@link MAX_DEATHS}.
+   */
   #deaths = 0;
   /** No new thread is started before this time ({@link #now}): the backoff after a death. */
   #restartAt = Number.NEGATIVE_INFINITY;
@@ -323,13 +332,16 @@ export class FileWriter {
     try {
       worker = this.#start();
     } catch (err) {
-      this.#giveUp(`could not start (${reasonOf(err)})`);
+      // As a thread that failed before it was up: the next needs more writes in a row.
+      this.#seen = 0;
+      this.#failed(err, this.#now());
       return;
     }
     worker.on("message", (replies: WriteReply[]) => {
       if (this.#worker !== worker) return;
       if (!this.#up) {
         this.#up = true;
+        this.#everUp = true;
         this.#upAt = this.#now();
         this.#wakeUpWaiters();
       }
@@ -400,11 +412,7 @@ export class FileWriter {
     this.#awaited = 0;
   }
 
-  /**
-   * The thread died or failed: its pending writes fail. Before it was up:
-   * never use one again. After: back off, or give up after
-   * {@link MAX_DEATHS} in a row.
-   */
+  /** The thread died or failed, before it was up or after: its pending writes fail. */
   #lost(worker: Worker, err: unknown): void {
     if (this.#worker !== worker) return;
     const wasUp = this.#up;
@@ -414,10 +422,7 @@ export class FileWriter {
     this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    if (!wasUp) this.#giveUp(`could not start (${reasonOf(err)})`);
-    else if (++this.#deaths >= MAX_DEATHS)
-      this.#giveUp(`died ${this.#deaths} times in a row (${reasonOf(err)})`);
-    else this.#restartAt = now + RESTART_DELAY_MS * 2 ** (this.#deaths - 1);
+    this.#failed(err, now);
     // Answered once the thread has stopped: none of their system calls can land after that,
     // so the store may then fsync on its side whatever they may have placed.
     void worker
@@ -426,6 +431,26 @@ export class FileWriter {
       .then(() => {
         for (const { reject } of pending) reject(err);
       });
+  }
+
+  /**
+   * A thread died, or could not start or failed before it was up. While no
+   * thread of this store has come up, the cause is one that does not pass
+   * (threads forbidden, a rewritten source): give up at once. Once one has,
+   * those are ruled out, and a thread that fails at its start has the passing
+   * kind of cause a death has (a memory squeeze, a resource limit): it counts
+   * as a death, backed off, given up on after {@link MAX_DEATHS} in a row.
+   */
+  #failed(err: unknown, now: number): void {
+    if (!this.#everUp) {
+      this.#giveUp(`could not start (${reasonOf(err)})`);
+    } else if (++this.#deaths >= MAX_DEATHS) {
+      this.#giveUp(`died ${this.#deaths} times in a row (${reasonOf(err)})`);
+    } else {
+      this.#restartAt = now + RESTART_DELAY_MS * 2 ** (this.#deaths - 1);
+      // One that failed before it was up: whoever waits for it learns it is not.
+      this.#wakeUpWaiters();
+    }
   }
 
   /** The thread cannot be used (`what` it did, for the warning): warn once, and leave every write to the pool. */

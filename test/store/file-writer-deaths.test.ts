@@ -4,7 +4,8 @@
  * doubles with each death in a row; the third death in a row makes the store
  * warn once and write on the thread pool for good. A thread that works for a
  * while, or answers writes and is then ended for being idle, clears the
- * count, so one that dies now and then is always replaced.
+ * count, so one that dies now and then is always replaced. Once a thread
+ * has come up, a later one that fails before it is up counts as a death.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -43,21 +44,30 @@ parentPort.on("message", () => process.exit(7));`,
 }
 
 /**
+ * A thread that fails before its first message, as one that cannot get the
+ * memory it needs to start would.
+ */
+function failingThread(): Worker {
+  return new Worker(`throw new Error("simulated: out of memory at start")`, {
+    eval: true,
+    execArgv: [],
+  });
+}
+
+/**
  * A store on a writer whose clock the test moves. `threads(i)` starts the
- * writer's i-th thread (from 0). `idleMs` long by default: the thread stays
- * up through any pause of a loaded machine.
+ * writer's i-th thread (from 0), or throws as a start that fails does.
+ * `idleMs` long by default: the thread stays up through any pause of a
+ * loaded machine.
  */
 function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_000) {
   // Far from 0, as the monotonic clock of a process that has run for a while: a thread's
   // time up counts from when it came up, not from the clock's origin.
   const clock = { now: 10 * HEALTHY_MS };
-  const started: Worker[] = [];
+  /** Threads the writer tried to start, whether or not `threads` threw. */
+  let starts = 0;
   const writer = new FileWriter({
-    start: () => {
-      const thread = threads(started.length);
-      started.push(thread);
-      return thread;
-    },
+    start: () => threads(starts++),
     idleMs,
     now: () => clock.now,
   });
@@ -73,28 +83,31 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
   };
   /** Writes in a row on the pool until they start a thread, which comes up. */
   const startsOne = async (): Promise<void> => {
-    const before = started.length;
-    while (started.length === before) await onPool(1);
+    const before = starts;
+    while (starts === before) await onPool(1);
     assert.equal(await writer.started(), true, "it came up");
   };
   /**
    * The thread just died: the writes in the `delay` after its death stay on
    * the pool and start no thread, however many; the first one after it
-   * starts one, which comes up. Keeps each write within the writer's idle
-   * time of the one before (`delay` at most that).
+   * starts one, which comes up (or, if not `comesUp`, fails before it is up).
+   * Keeps each write within the writer's idle time of the one before
+   * (`delay` at most that).
    */
-  const restartsAfter = async (delay: number): Promise<void> => {
+  const restartsAfter = async (delay: number, comesUp = true): Promise<void> => {
     const died = clock.now;
-    const before = started.length;
+    const before = starts;
     // More writes in a row than start a thread otherwise.
     for (let i = 0; i < 10; i++) await onPool(1);
     clock.now = died + delay - 1;
     await onPool(0);
-    assert.equal(started.length, before, `no thread within ${delay} ms of the death`);
+    assert.equal(starts, before, `no thread within ${delay} ms of the death`);
     clock.now = died + delay;
     await onPool(0);
-    assert.equal(started.length, before + 1, `a thread ${delay} ms after the death`);
-    assert.equal(await writer.started(), true, "it came up");
+    assert.equal(starts, before + 1, `a thread ${delay} ms after the death`);
+    if (comesUp) assert.equal(await writer.started(), true, "it came up");
+    // Not `started()`, which would start another at once if this one already failed.
+    else await until(() => writer.thread === undefined, "it failed before it was up", 10_000);
   };
   /** The thread dies (after `kill`, if given) with a put pending: the put fails, as transient. */
   const dies = async (reason: RegExp, kill?: () => void): Promise<void> => {
@@ -117,7 +130,18 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
     }
     assert.equal(posted.length, 20, "every put went to the thread");
   };
-  return { clock, started, writer, store, keys, onPool, startsOne, restartsAfter, dies, onThread };
+  return {
+    clock,
+    starts: () => starts,
+    writer,
+    store,
+    keys,
+    onPool,
+    startsOne,
+    restartsAfter,
+    dies,
+    onThread,
+  };
 }
 
 const EXITED = /writer thread exited with code 7/;
@@ -146,7 +170,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       for (let i = 0; i < 10; i++) await s.onPool(HEALTHY_MS);
       await s.store.put("jobs/lost", bytes("found"));
       await s.store.delete(s.keys[0]!);
-      assert.equal(s.started.length, 3);
+      assert.equal(s.starts(), 3);
       assert.equal(s.writer.thread, undefined);
       assert.equal(await s.writer.started(), false, "no thread for the store's life");
     });
@@ -179,7 +203,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.onThread(1);
     });
     assert.deepEqual(warnings, [], "no warning: the store did not give up");
-    assert.equal(s.started.length, 4);
+    assert.equal(s.starts(), 4);
     for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
   });
 
@@ -206,7 +230,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.deepEqual(warnings, [
       "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
     ]);
-    assert.equal(s.started.length, 5);
+    assert.equal(s.starts(), 5);
   });
 
   it("a thread ended for being idle clears the count: the next death is the first in a row", async () => {
@@ -231,7 +255,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.restartsAfter(RESTART_DELAY_MS);
     });
     assert.deepEqual(warnings, [], "no warning: three deaths, but not in a row");
-    assert.equal(s.started.length, 5);
+    assert.equal(s.starts(), 5);
   });
 
   it("a thread ended for being idle that never answered a write does not clear the count", async () => {
@@ -253,7 +277,47 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.deepEqual(warnings, [
       "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
     ]);
-    assert.equal(s.started.length, 4);
+    assert.equal(s.starts(), 4);
     assert.equal(await s.writer.started(), false, "no thread for the store's life");
+  });
+
+  it("a later thread that fails before it is up counts as a death in a row: backed off, and one that comes up after it is used", async () => {
+    // The first thread comes up and dies at its first write; the second fails before it is up
+    // (the memory squeeze goes on); the third works.
+    const s = storeWith(join(dir, "restart-fails"), (i) =>
+      i === 0 ? dyingThread() : i === 1 ? failingThread() : startWriterThread(),
+    );
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS, false);
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.onThread(1);
+    });
+    assert.deepEqual(warnings, [], "no warning: the store did not give up");
+    assert.equal(s.starts(), 3);
+    for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
+  });
+
+  it("later threads that fail at their start, in the thread or as it is made, give up at the third death in a row, with one warning", async () => {
+    const s = storeWith(join(dir, "restarts-fail"), (i) => {
+      if (i === 0) return dyingThread();
+      if (i === 1) return failingThread();
+      throw new Error("simulated: resource limit at start");
+    });
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      await s.restartsAfter(RESTART_DELAY_MS, false);
+      await s.restartsAfter(2 * RESTART_DELAY_MS, false);
+      for (let i = 0; i < 20; i++) await s.onPool(1);
+      for (let i = 0; i < 10; i++) await s.onPool(HEALTHY_MS);
+    });
+    assert.deepEqual(warnings, [
+      "taquba FileStore: the writer thread died 3 times in a row (simulated: resource limit at start); writes use the thread pool instead",
+    ]);
+    assert.equal(s.starts(), 3);
+    assert.equal(await s.writer.started(), false, "no thread for the store's life");
+    for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
   });
 });
