@@ -32,14 +32,14 @@
  * second for twice that (a condition that passes, such as a short memory
  * squeeze, has time to clear; the writes meanwhile take the pool), and the
  * {@link MAX_DEATHS}th gives up as a first thread that cannot start does: one
- * warning, and the pool for the store's life. At most that many deaths, each
- * failing at most {@link THREAD_MAX_PENDING} writes, then. A thread that
- * answered writes and is then ended for being idle, or that dies after it has
- * been up for {@link HEALTHY_MS}, has served its store: the deaths before it
- * no longer count, so a thread that dies now and then (once a day, say) is
- * always replaced. The warning comes once, when the store gives up; a death
- * that is retried is not logged (each shows as the failed writes it had
- * pending).
+ * warning, and the pool for the store's life. So at most {@link MAX_DEATHS}
+ * deaths in a row, each failing at most {@link THREAD_MAX_PENDING} writes. A
+ * thread that answered writes and is then ended for being idle, or that dies
+ * after it has been up for {@link HEALTHY_MS}, has served its store: the
+ * deaths before it no longer count (a new run starts), so a thread that dies
+ * now and then (once a day, say) is always replaced. The warning comes once,
+ * when the store gives up; a death that is retried is not logged (each shows
+ * as the failed writes it had pending).
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
@@ -243,9 +243,11 @@ export class FileWriter {
   }
 
   /**
-   * Starts the thread now if needed, even during the backoff after a death
-   * (not after the store gave up); resolves with whether it is up (false:
-   * unavailable, or it did not come up within the idle time).
+   * For tests only: starts the thread now if needed, skipping the backoff
+   * after a death (not after the store gave up); resolves with whether it is
+   * up (false: unavailable, failed before it was up, or did not come up
+   * within the idle time). The store never calls it: a caller that did on
+   * each write would restart a dying thread in a loop.
    */
   async started(): Promise<boolean> {
     if (this.#unavailable === undefined && !this.#up) {
