@@ -43,6 +43,12 @@ parentPort.on("message", () => process.exit(7));`,
   );
 }
 
+const EXITED = /writer thread exited with code 7/;
+const CRASHED = /writer thread crashed/;
+/** The warning of a store whose {@link dyingThread}s died 3 times in a row. */
+const GAVE_UP_EXITED =
+  "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead";
+
 /**
  * A thread that fails before its first message, as one that cannot get the
  * memory it needs to start would.
@@ -121,6 +127,18 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
     });
     assert.equal(writer.thread, undefined, "the dead thread is gone");
   };
+  /**
+   * The first two threads die at their first write ({@link dyingThread}):
+   * one is started and dies, the next after the first backoff and dies too,
+   * and the third, after the second backoff, is up.
+   */
+  const diesTwice = async (): Promise<void> => {
+    await startsOne();
+    await dies(EXITED);
+    await restartsAfter(RESTART_DELAY_MS);
+    await dies(EXITED);
+    await restartsAfter(2 * RESTART_DELAY_MS);
+  };
   /** 20 puts, each `step` ms after the one before, all on the thread. */
   const onThread = async (step: number): Promise<void> => {
     const posted = postedPuts(writer);
@@ -140,12 +158,10 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
     startsOne,
     restartsAfter,
     dies,
+    diesTwice,
     onThread,
   };
 }
-
-const EXITED = /writer thread exited with code 7/;
-const CRASHED = /writer thread crashed/;
 
 describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () => {
   let dir: string;
@@ -158,11 +174,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.equal(MAX_DEATHS, 3);
     const s = storeWith(join(dir, "keeps-dying"), dyingThread);
     const warnings = await warningsDuring(async () => {
-      await s.startsOne();
-      await s.dies(EXITED);
-      await s.restartsAfter(RESTART_DELAY_MS);
-      await s.dies(EXITED);
-      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.diesTwice();
       await s.dies(EXITED);
       // Given up: every later write is on the pool and succeeds, however many in a row and
       // however long after; no thread is started again.
@@ -174,9 +186,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       assert.equal(s.writer.thread, undefined);
       assert.equal(await s.writer.started(), false, "no thread for the store's life");
     });
-    assert.deepEqual(warnings, [
-      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
-    ]);
+    assert.deepEqual(warnings, [GAVE_UP_EXITED]);
     for (const key of s.keys.slice(1)) assert.equal(text((await s.store.get(key))?.body), key);
     assert.equal(await s.store.get(s.keys[0]!), null);
     assert.equal(text((await s.store.get("jobs/lost"))?.body), "found");
@@ -227,9 +237,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.restartsAfter(2 * RESTART_DELAY_MS);
       await s.dies(EXITED);
     });
-    assert.deepEqual(warnings, [
-      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
-    ]);
+    assert.deepEqual(warnings, [GAVE_UP_EXITED]);
     assert.equal(s.starts(), 5);
   });
 
@@ -243,11 +251,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     );
     assert.ok(2 * RESTART_DELAY_MS <= IDLE_MS, "the backoff's writes stay in a row");
     const warnings = await warningsDuring(async () => {
-      await s.startsOne();
-      await s.dies(EXITED);
-      await s.restartsAfter(RESTART_DELAY_MS);
-      await s.dies(EXITED);
-      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.diesTwice();
       await s.onThread(1);
       await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
       await s.startsOne();
@@ -274,9 +278,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.dies(EXITED);
       for (let i = 0; i < 20; i++) await s.onPool(1);
     });
-    assert.deepEqual(warnings, [
-      "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead",
-    ]);
+    assert.deepEqual(warnings, [GAVE_UP_EXITED]);
     assert.equal(s.starts(), 4);
     assert.equal(await s.writer.started(), false, "no thread for the store's life");
   });
