@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StorageError } from "../../src/errors.js";
+import type { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
 import { DirectorySyncs } from "./directory-syncs.js";
 import { storeOnPool, storeOnThread } from "./writer-thread.js";
@@ -32,6 +33,26 @@ describe("FileStore: directories found made or made without their parent's fsync
     await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * After a put that makes the temp folder and a directory of its own (so
+   * that only the root's fsyncs for "d" count from here), a create of `d/x`
+   * whose fsync of the root fails: it fails with the fsync's error and is not
+   * placed.
+   */
+  const failsItsParentSync = async (store: FileStore, root: string): Promise<void> => {
+    await store.put("other/x", bytes("other"));
+    await syncs.watch(root);
+    const failed = syncs.failed;
+    syncs.failures = 1;
+    await assert.rejects(store.put("d/x", bytes("1"), { ifNoneMatch: "*" }), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.match(err.message, /EIO: i\/o error, fsync/);
+      return true;
+    });
+    assert.equal(syncs.failed, failed + 1);
+    assert.equal(await store.get("d/x"), null, "not placed: the put was not acknowledged");
+  };
+
   const opens = {
     pool: async (root: string) => storeOnPool(root),
     thread: async (root: string) => (await storeOnThread(root)).store,
@@ -42,18 +63,7 @@ describe("FileStore: directories found made or made without their parent's fsync
       // As a store that died between its mkdir and the fsync of the root would leave it.
       await mkdir(join(root, encodeDirectory("d")), { recursive: true });
       const store = await open(root);
-      // The temp folder and a directory of its own first: only the root's fsyncs for "d" count.
-      await store.put("other/x", bytes("other"));
-      await syncs.watch(root);
-      const failed = syncs.failed;
-      syncs.failures = 1;
-      await assert.rejects(store.put("d/x", bytes("1"), { ifNoneMatch: "*" }), (err) => {
-        assert.ok(err instanceof StorageError, String(err));
-        assert.match(err.message, /EIO: i\/o error, fsync/);
-        return true;
-      });
-      assert.equal(syncs.failed, failed + 1);
-      assert.equal(await store.get("d/x"), null, "not placed: the put was not acknowledged");
+      await failsItsParentSync(store, root);
       const before = syncs.succeeded;
       await store.put("d/x", bytes("2"), { ifNoneMatch: "*" });
       assert.equal(syncs.succeeded, before + 1, "the root was fsynced before the put answered");
@@ -70,22 +80,11 @@ describe("FileStore: directories found made or made without their parent's fsync
     it(`a directory the store made whose parent's fsync failed: the put fails, and its retry fsyncs the parent before it is acknowledged (puts on the ${path})`, async () => {
       const root = join(dir, `made-${path}`);
       const store = await open(root);
-      // The temp folder and a directory of its own first: only the root's fsyncs for "d" count.
-      await store.put("other/x", bytes("other"));
-      await syncs.watch(root);
-      const failed = syncs.failed;
-      syncs.failures = 1;
-      await assert.rejects(store.put("d/x", bytes("1"), { ifNoneMatch: "*" }), (err) => {
-        assert.ok(err instanceof StorageError, String(err));
-        assert.match(err.message, /EIO: i\/o error, fsync/);
-        return true;
-      });
-      assert.equal(syncs.failed, failed + 1);
+      await failsItsParentSync(store, root);
       assert.ok(
         (await stat(join(root, encodeDirectory("d")))).isDirectory(),
         "the mkdir succeeded: only the parent's fsync failed",
       );
-      assert.equal(await store.get("d/x"), null, "not placed: the put was not acknowledged");
       // The retry finds the directory there (EEXIST) but cannot know it is durable.
       const before = syncs.succeeded;
       await store.put("d/x", bytes("2"), { ifNoneMatch: "*" });
