@@ -34,12 +34,12 @@
  * {@link MAX_DEATHS}th gives up as a first thread that cannot start does: one
  * warning, and the pool for the store's life. So at most {@link MAX_DEATHS}
  * deaths in a row, each failing at most {@link THREAD_MAX_PENDING} writes. A
- * thread that answered writes and is then ended for being idle, or that dies
- * after it has been up for {@link HEALTHY_MS}, has served its store: the
- * deaths before it no longer count (a new run starts), so a thread that dies
- * now and then (once a day, say) is always replaced. The warning comes once,
- * when the store gives up; a death that is retried is not logged (each shows
- * as the failed writes it had pending).
+ * thread that answered writes and is then ended for being idle, or that
+ * answered writes and dies after it has been up for {@link HEALTHY_MS}, has
+ * served its store: the deaths before it no longer count (a new run starts),
+ * so a thread that dies now and then (once a day, say) is always replaced.
+ * The warning comes once, when the store gives up; a death that is retried
+ * is not logged (each shows as the failed writes it had pending).
  */
 import { Worker } from "node:worker_threads";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
@@ -107,10 +107,11 @@ export const RESTART_DELAY_MS = 1_000;
  */
 export const MAX_DEATHS = 3;
 /**
- * How long a thread must have been up for its death not to count with the
- * ones before it: by then it has served many writes (it is ended after
- * {@link IDLE_MS} without any), and its death is a new problem, not the same
- * one again.
+ * How long a thread that answered writes must have been up for its death not
+ * to count with the ones before it: by then it has served many writes (it is
+ * ended after {@link IDLE_MS} without any), and its death is a new problem,
+ * not the same one again. One that answered none was kept up by a write that
+ * stalled, not by serving: its death counts.
  */
 export const HEALTHY_MS = 30_000;
 
@@ -419,8 +420,10 @@ export class FileWriter {
     if (this.#worker !== worker) return;
     const wasUp = this.#up;
     const now = this.#now();
-    // Up long enough to have served its store: this death starts a new count.
-    if (wasUp && now - this.#upAt >= HEALTHY_MS) this.#deaths = 0;
+    // Up long enough, and answered writes, so it served its store: this death starts a new
+    // count. One that answered none (a write that stalled from the start kept it up) proves
+    // nothing. Read before #ended clears it.
+    if (wasUp && this.#served && now - this.#upAt >= HEALTHY_MS) this.#deaths = 0;
     this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();

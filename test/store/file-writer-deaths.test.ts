@@ -2,8 +2,8 @@
  * FileStore's writer thread dying after it came up: each death fails the
  * writes it had pending, and a new thread is started after a delay that
  * doubles with each death in a row; the third death in a row makes the store
- * warn once and write on the thread pool for good. A thread that works for a
- * while, or answers writes and is then ended for being idle, clears the
+ * warn once and write on the thread pool for good. A thread that answers
+ * writes and then works for a while, or is ended for being idle, clears the
  * count, so one that dies now and then is always replaced. Once a thread
  * has come up, a later one that fails before it is up counts as a death.
  */
@@ -43,11 +43,30 @@ parentPort.on("message", () => process.exit(7));`,
   );
 }
 
+/**
+ * A thread that comes up and never answers its first request (a write that
+ * stalls: the thread stays up with it pending), and exits (code 7) at its
+ * second.
+ */
+function stallingThread(): Worker {
+  return new Worker(
+    `const { parentPort } = require("node:worker_threads");
+let requests = 0;
+parentPort.postMessage([]);
+parentPort.on("message", () => { if (++requests > 1) process.exit(7); });`,
+    { eval: true, execArgv: [] },
+  );
+}
+
 const EXITED = /writer thread exited with code 7/;
 const CRASHED = /writer thread crashed/;
 /** The warning of a store whose {@link dyingThread}s died 3 times in a row. */
 const GAVE_UP_EXITED =
   "taquba FileStore: the writer thread died 3 times in a row (the FileStore writer thread exited with code 7); writes use the thread pool instead";
+
+/** The warning of a store whose fault-injection threads were crashed 3 times in a row. */
+const GAVE_UP_CRASHED =
+  "taquba FileStore: the writer thread died 3 times in a row (the writer thread crashed (injected)); writes use the thread pool instead";
 
 /**
  * A thread that fails before its first message, as one that cannot get the
@@ -218,27 +237,61 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
   });
 
   it("a death HEALTHY_MS - 1 after its thread came up counts with the ones before it; one HEALTHY_MS after is a first death again", async () => {
-    const s = storeWith(join(dir, "healthy-boundary"), dyingThread);
+    // Every thread answers a write, and is crashed `upFor` ms after it came up (at the clock's
+    // time when it is up: the clock does not move while it starts or answers).
+    const s = storeWith(join(dir, "healthy-boundary"), () => startWriterThread(true));
+    let served = 0;
+    const servesAndDies = async (upFor: number): Promise<void> => {
+      const posted = postedPuts(s.writer);
+      await s.store.put(`served/${served++}`, bytes("served"));
+      assert.equal(posted.length, 1, "the put went to the thread");
+      s.clock.now += upFor;
+      await s.dies(CRASHED, () => crashWriter(s.writer));
+    };
     const warnings = await warningsDuring(async () => {
       await s.startsOne();
-      await s.dies(EXITED);
+      await servesAndDies(0);
       await s.restartsAfter(RESTART_DELAY_MS);
-      // The thread came up at the clock's time now (it does not move while it starts).
-      s.clock.now += HEALTHY_MS - 1;
-      await s.dies(EXITED);
+      await servesAndDies(HEALTHY_MS - 1);
       // The second in a row: the longer backoff.
       await s.restartsAfter(2 * RESTART_DELAY_MS);
-      s.clock.now += HEALTHY_MS;
-      await s.dies(EXITED);
+      await servesAndDies(HEALTHY_MS);
       // A first death: the first backoff, and two more in a row to give up.
       await s.restartsAfter(RESTART_DELAY_MS);
-      s.clock.now += HEALTHY_MS - 1;
-      await s.dies(EXITED);
+      await servesAndDies(HEALTHY_MS - 1);
       await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await servesAndDies(0);
+    });
+    assert.deepEqual(warnings, [GAVE_UP_CRASHED]);
+    assert.equal(s.starts(), 5);
+  });
+
+  it("a thread up for HEALTHY_MS that never answered a write (its first one stalled) does not clear the count when it dies", async () => {
+    const s = storeWith(join(dir, "stalled-healthy"), stallingThread);
+    /** A put stalls on the thread, which stays up HEALTHY_MS with it and dies at the next put. */
+    const stallsAndDies = async (): Promise<void> => {
+      const posted = postedPuts(s.writer);
+      const stalled = assert.rejects(s.store.put("jobs/stalled", bytes("stalled")), EXITED);
+      await until(() => posted.length === 1, "the stalled put reached the thread", 10_000);
+      s.clock.now += HEALTHY_MS;
       await s.dies(EXITED);
+      await stalled;
+    };
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await stallsAndDies();
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await stallsAndDies();
+      // The second in a row: the longer backoff.
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await stallsAndDies();
+      for (let i = 0; i < 20; i++) await s.onPool(1);
     });
     assert.deepEqual(warnings, [GAVE_UP_EXITED]);
-    assert.equal(s.starts(), 5);
+    assert.equal(s.starts(), 3);
+    assert.equal(s.writer.thread, undefined);
+    assert.equal(await s.writer.started(), false, "no thread for the store's life");
+    for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
   });
 
   it("a thread ended for being idle clears the count: the next death is the first in a row", async () => {
