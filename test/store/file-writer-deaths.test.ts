@@ -354,6 +354,34 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
   });
 
+  it("started() on a restart that fails before it is up resolves to false, and the failure is the second death in a row", async () => {
+    // The first thread comes up and dies at its first write; the second fails before it is up;
+    // the third works.
+    const s = storeWith(join(dir, "started-restart-fails"), (i) =>
+      i === 0 ? dyingThread() : i === 1 ? failingThread() : startWriterThread(),
+    );
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.dies(EXITED);
+      // Starts the second thread at once (skipping the backoff) and waits for it: the wait
+      // ends when it fails. Bounded here, so a wait that never ends fails the test.
+      let up: boolean | undefined;
+      void s.writer.started().then((result) => {
+        up = result;
+      });
+      await until(() => up !== undefined, "started() resolved", 10_000);
+      assert.equal(up, false, "the restart is not up");
+      assert.equal(s.starts(), 2);
+      assert.equal(s.writer.thread, undefined, "the failed thread is gone");
+      // The second death in a row: the longer backoff, then a thread that works.
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.onThread(1);
+    });
+    assert.deepEqual(warnings, [], "no warning: the store did not give up");
+    assert.equal(s.starts(), 3);
+    for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
+  });
+
   it("later threads that fail at their start, in the thread or as it is made, give up at the third death in a row, with one warning", async () => {
     const s = storeWith(join(dir, "restarts-fail"), (i) => {
       if (i === 0) return dyingThread();
