@@ -336,6 +336,33 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.equal(await s.writer.started(), false, "no thread for the store's life");
   });
 
+  it("a thread that answered writes and died does not make the next, which idles out unused, clear the count", async () => {
+    // The first thread answers writes and is crashed. The second comes up after the writes that
+    // started it and gets none, so it is ended for being idle (the store's own idle time, in
+    // wall time) having answered nothing. The ones after it die at their first write.
+    const s = storeWith(
+      join(dir, "served-then-unused"),
+      (i) => (i === 0 ? startWriterThread(true) : dyingThread()),
+      IDLE_MS,
+    );
+    const warnings = await warningsDuring(async () => {
+      await s.startsOne();
+      await s.onThread(1);
+      await s.dies(CRASHED, () => crashWriter(s.writer));
+      await s.restartsAfter(RESTART_DELAY_MS);
+      await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
+      await s.startsOne();
+      await s.dies(EXITED);
+      // The second death in a row: the longer backoff.
+      await s.restartsAfter(2 * RESTART_DELAY_MS);
+      await s.dies(EXITED);
+      for (let i = 0; i < 20; i++) await s.onPool(1);
+    });
+    assert.deepEqual(warnings, [GAVE_UP_EXITED]);
+    assert.equal(s.starts(), 4);
+    assert.equal(await s.writer.started(), false, "no thread for the store's life");
+  });
+
   it("a later thread that fails before it is up counts as a death in a row: backed off, and one that comes up after it is used", async () => {
     // The first thread comes up and dies at its first write; the second fails before it is up
     // (the memory squeeze goes on); the third works.
