@@ -158,6 +158,20 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
     await dies(EXITED);
     await restartsAfter(2 * RESTART_DELAY_MS);
   };
+  /**
+   * The thread just started goes unused until it is ended for being idle
+   * (the writer's own idle time, in wall time); the next one dies at its first
+   * write (a second death in a row, so the longer backoff follows), and so
+   * does the one after; then 20 puts, all on the pool.
+   */
+  const idlesOutThenDiesTwiceMore = async (): Promise<void> => {
+    await until(() => writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
+    await startsOne();
+    await dies(EXITED);
+    await restartsAfter(2 * RESTART_DELAY_MS);
+    await dies(EXITED);
+    for (let i = 0; i < 20; i++) await onPool(1);
+  };
   /** 20 puts, each `step` ms after the one before, all on the thread. */
   const onThread = async (step: number): Promise<void> => {
     const posted = postedPuts(writer);
@@ -178,6 +192,7 @@ function storeWith(root: string, threads: (i: number) => Worker, idleMs = 600_00
     restartsAfter,
     dies,
     diesTwice,
+    idlesOutThenDiesTwiceMore,
     onThread,
   };
 }
@@ -324,12 +339,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.startsOne();
       await s.dies(EXITED);
       await s.restartsAfter(RESTART_DELAY_MS);
-      await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
-      await s.startsOne();
-      await s.dies(EXITED);
-      await s.restartsAfter(2 * RESTART_DELAY_MS);
-      await s.dies(EXITED);
-      for (let i = 0; i < 20; i++) await s.onPool(1);
+      await s.idlesOutThenDiesTwiceMore();
     });
     assert.deepEqual(warnings, [GAVE_UP_EXITED]);
     assert.equal(s.starts(), 4);
@@ -350,13 +360,7 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
       await s.onThread(1);
       await s.dies(CRASHED, () => crashWriter(s.writer));
       await s.restartsAfter(RESTART_DELAY_MS);
-      await until(() => s.writer.thread === undefined, "the idle thread ended", IDLE_MS + 10_000);
-      await s.startsOne();
-      await s.dies(EXITED);
-      // The second death in a row: the longer backoff.
-      await s.restartsAfter(2 * RESTART_DELAY_MS);
-      await s.dies(EXITED);
-      for (let i = 0; i < 20; i++) await s.onPool(1);
+      await s.idlesOutThenDiesTwiceMore();
     });
     assert.deepEqual(warnings, [GAVE_UP_EXITED]);
     assert.equal(s.starts(), 4);
