@@ -236,7 +236,9 @@ export class Queue {
    * steps never fire a time twice, and every fire time that comes while a
    * process owns the store fires. Times missed while none did follow
    * `spec.catchUp`. Replacing a schedule keeps the times it fired accounted
-   * for. A bad cron expression or time zone, both or neither of `cron` and
+   * for; setting one again exactly as it is changes and writes nothing (so an
+   * application may declare its schedules at every start without restarting
+   * an `everyMs` count). A bad cron expression or time zone, both or neither of `cron` and
    * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
    * naming the field, and nothing is stored.
    *

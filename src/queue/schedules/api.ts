@@ -5,7 +5,7 @@
 import type { QueueCore } from "../core.js";
 import { durableRead } from "../reads.js";
 import { Tag } from "../records/tags.js";
-import type { ScheduleInfo, ScheduleSpec } from "./types.js";
+import type { ScheduleDefinition, ScheduleInfo, ScheduleSpec } from "./types.js";
 import { checkScheduleName, checkScheduleSpec } from "./validate.js";
 import { listScheduleInfos } from "./views.js";
 
@@ -19,7 +19,14 @@ export async function setSchedule(
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
   if (!core.log.isWritable()) await core.log.whenWritable();
   core.check();
-  if (core.state.schedules.has(checked.name)) {
+  const existing = core.state.schedules.get(checked.name);
+  if (existing !== undefined && sameDefinition(existing, checked)) {
+    // Declared again as it is (an application that sets its schedules at every start):
+    // a replace would restart an `everyMs` count, and one restarted more often than
+    // `everyMs` would never fire. Keep it; answer once the stored one is durable.
+    return durableRead(core, undefined);
+  }
+  if (existing !== undefined) {
     // Times the replaced definition owes by now fire first: a replace skips no due fire.
     await core.schedules.fireDueNow();
     core.check();
@@ -31,6 +38,21 @@ export async function setSchedule(
   });
   core.schedules.changed(checked.name);
   await written;
+}
+
+/** Do `a` and `b` define the same schedule (every field but when it was set)? */
+function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
+  return (
+    a.cron === b.cron &&
+    a.everyMs === b.everyMs &&
+    a.timezone === b.timezone &&
+    a.queue === b.queue &&
+    Buffer.compare(a.payload, b.payload) === 0 &&
+    a.options === b.options &&
+    a.startAt === b.startAt &&
+    a.endAt === b.endAt &&
+    a.catchUp === b.catchUp
+  );
 }
 
 /** `Queue.unschedule`: `true` once the removal is durable, `false` for an unknown name. */

@@ -26,7 +26,8 @@ export interface ScheduleSpec {
   /**
    * Fire every this many milliseconds (a positive integer), counted from
    * `startAt` (which fires itself) or else from when the schedule was set
-   * (which does not). Exactly one of `cron` and `everyMs`.
+   * (which does not; setting the same spec again keeps that count, a changed
+   * spec starts a new one). Exactly one of `cron` and `everyMs`.
    * @default none
    */
   everyMs?: number;
