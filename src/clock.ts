@@ -60,12 +60,32 @@ export function withMonotonic(clock: Clock): MonotonicClock {
 }
 
 /**
+ * Marks a `ManualClock` of either build of the package (ESM or CommonJS): a
+ * test may hand one build's clock to the other build's queue, and
+ * `instanceof` does not recognise it there.
+ */
+const MANUAL_CLOCK = Symbol.for("taquba.manualClock");
+
+/** A clock whose timers move only on `advance()`: a {@link ManualClock} of either build. */
+interface AdvancedByHand extends MonotonicClock {
+  onAdvance(listener: () => void): () => void;
+}
+
+function isManualClock(clock: Clock): clock is AdvancedByHand {
+  return (clock as { [MANUAL_CLOCK]?: unknown })[MANUAL_CLOCK] === true;
+}
+
+/**
  * A clock that only moves when told to. Timers scheduled by taquba against a
  * `ManualClock` fire when `advance()` passes their deadline, so tests advance
  * time instead of sleeping. `stepWall()` moves the wall reading alone, as a
  * clock step (NTP, a VM resume, an operator) would.
  */
 export class ManualClock implements MonotonicClock {
+  static {
+    Object.defineProperty(ManualClock.prototype, MANUAL_CLOCK, { value: true });
+  }
+
   #wallMs: number;
   #monotonicMs = 0;
   readonly #listeners = new Set<() => void>();
@@ -132,7 +152,7 @@ export interface TimerHandle {
 export function startTimer(clock: Clock, delayMs: number, fn: () => void): TimerHandle {
   const timed = withMonotonic(clock);
   const deadline = timed.monotonicNow() + Math.max(0, delayMs);
-  if (clock instanceof ManualClock) {
+  if (isManualClock(clock)) {
     let done = false;
     const check = (): void => {
       if (done || clock.monotonicNow() < deadline) return;

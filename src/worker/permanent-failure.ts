@@ -1,10 +1,30 @@
 /**
+ * Marks a `PermanentFailure` of either build of the package (ESM or
+ * CommonJS): a process can load both, and a handler may throw the other
+ * build's class, which `instanceof` does not recognise.
+ */
+const PERMANENT_FAILURE = Symbol.for("taquba.permanentFailure");
+
+/**
  * Thrown by a worker handler to dead-letter the job at once (no retry), with
  * the message as the job's `lastError`.
  */
 export class PermanentFailure extends Error {
+  static {
+    Object.defineProperty(PermanentFailure.prototype, PERMANENT_FAILURE, { value: true });
+  }
+
   constructor(reason: string, options?: { cause?: unknown }) {
     super(reason, options);
     this.name = "PermanentFailure";
   }
+}
+
+/** Is `error` a {@link PermanentFailure} (or a subclass) of either build of the package? */
+export function isPermanentFailure(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as { [PERMANENT_FAILURE]?: unknown })[PERMANENT_FAILURE] === true
+  );
 }

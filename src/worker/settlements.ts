@@ -4,19 +4,13 @@
  * as — one line for a lost claim, nothing per job for a failure of the whole
  * queue (the worker ends with that failure instead).
  */
-import {
-  ClaimLostError,
-  ClosedError,
-  FencedError,
-  InvalidArgumentError,
-  StorageError,
-} from "../errors.js";
+import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
 import { nackTimedOut } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
-import { PermanentFailure } from "./permanent-failure.js";
+import { isPermanentFailure } from "./permanent-failure.js";
 
 /** Issued but not yet durable settlements before the worker stops claiming. */
 export const MAX_UNSETTLED = 4_096;
@@ -100,17 +94,16 @@ export class Settlements {
         (error: unknown) => {
           // A result the queue refuses (too large) leaves the claim live: fail the
           // attempt with the reason now, rather than leave it to run out its lease.
-          if (!(error instanceof InvalidArgumentError)) throw error;
-          const message = `the handler's return value cannot be stored as its result: ${error.message}`;
+          if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") throw error;
+          const message = `the handler's return value cannot be stored as its result: ${(error as Error).message}`;
           return this.#queue.nack(claim, truncateUtf8(message, MAX_MESSAGE_BYTES));
         },
       );
     } else {
       const message = truncateUtf8(messageOf(outcome.error), MAX_MESSAGE_BYTES);
-      settlement =
-        outcome.error instanceof PermanentFailure
-          ? this.#queue.deadLetter(claim, message)
-          : this.#queue.nack(claim, message);
+      settlement = isPermanentFailure(outcome.error)
+        ? this.#queue.deadLetter(claim, message)
+        : this.#queue.nack(claim, message);
     }
     this.#track(claim, settlement);
   }
@@ -167,14 +160,16 @@ export class Settlements {
   }
 
   #failed(claim: Claim, error: unknown): void {
-    if (error instanceof ClaimLostError) {
+    // By code, not instanceof: the queue may be of the package's other build.
+    const code = taqubaErrorCode(error);
+    if (code === "CLAIM_LOST") {
       this.#logger.warn(
         `worker: job ${claim.id} of queue "${claim.queue}" lost its claim before it was settled ` +
           "(its lease ran out or it was cancelled); the queue retries or removes it as for an expired lease",
         { jobId: claim.id, queue: claim.queue },
       );
-    } else if (error instanceof ClosedError) this.refusedByClose++;
-    else if (error instanceof FencedError || error instanceof StorageError) this.failure ??= error;
+    } else if (code === "CLOSED") this.refusedByClose++;
+    else if (code === "FENCED" || code === "STORAGE") this.failure ??= error;
     else
       this.#logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
         jobId: claim.id,
