@@ -10,7 +10,7 @@
  * they freed, so one WAL write carries both (not one write for the acks
  * and a second for the claims).
  */
-import { ClosedError } from "../errors.js";
+import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
@@ -225,7 +225,8 @@ export async function runWorker(
 
   const claimFailed = (error: unknown): void => {
     claiming = false;
-    if (!(error instanceof ClosedError)) failure ??= error;
+    // By code, not instanceof: the queue may be of the package's other build.
+    if (taqubaErrorCode(error) !== "CLOSED") failure ??= error;
     stopped = true;
     pump();
   };
