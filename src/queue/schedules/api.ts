@@ -19,17 +19,19 @@ export async function setSchedule(
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
   if (!core.log.isWritable()) await core.log.whenWritable();
   core.check();
+  if (core.state.schedules.has(checked.name)) {
+    // Times the replaced definition owes by now fire first: a replace skips no due fire.
+    // Waited for before comparing too: an earlier call for this name still waiting here
+    // writes first, so an identical declaration cannot overtake it (calls land in order).
+    await core.schedules.fireDueNow();
+    core.check();
+  }
   const existing = core.state.schedules.get(checked.name);
   if (existing !== undefined && sameDefinition(existing, checked)) {
     // Declared again as it is (an application that sets its schedules at every start):
     // a replace would restart an `everyMs` count, and one restarted more often than
     // `everyMs` would never fire. Keep it; answer once the stored one is durable.
     return durableRead(core, undefined);
-  }
-  if (existing !== undefined) {
-    // Times the replaced definition owes by now fire first: a replace skips no due fire.
-    await core.schedules.fireDueNow();
-    core.check();
   }
   // Set at the time it is written (the waits above may have taken a while).
   const written = core.commit({

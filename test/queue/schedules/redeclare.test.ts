@@ -55,5 +55,26 @@ describe("schedules: declared again at every start", () => {
       assert.equal(Buffer.from(info!.payload).toString(), "b");
       await queue.close();
     });
+
+    it(`${storeName}: a replace not yet written is not overtaken by a later identical call`, async () => {
+      const clock = clockAt("2027-01-01T00:00:00Z");
+      const store = await makeStore();
+      const queue = await open(store, clock);
+      const x = { everyMs: MINUTE, queue: "jobs", payload: "x" } as const;
+      const y = { everyMs: MINUTE, queue: "jobs", payload: "y" } as const;
+      await queue.schedule("s", x);
+      clock.advance(30 * SECOND);
+      // Called in this order: y, then x (as stored). The last call wins, as for any two calls.
+      const replacing = queue.schedule("s", y);
+      await queue.schedule("s", x);
+      await replacing;
+      const [info] = await queue.listSchedules();
+      assert.equal(Buffer.from(info!.payload).toString(), "x");
+      await queue.close();
+      const reopened = await open(store, clock);
+      const [after] = await reopened.listSchedules();
+      assert.equal(Buffer.from(after!.payload).toString(), "x", "x is the one stored");
+      await reopened.close();
+    });
   }
 });
