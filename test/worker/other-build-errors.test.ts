@@ -8,8 +8,15 @@ import { describe, it } from "node:test";
 import { taqubaErrorCode } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
+import type { Claim } from "../../src/queue/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { openTestQueue, otherBuildsQueue } from "../queue/helpers.js";
+import {
+  memoryAndFileStores,
+  openTestQueue,
+  otherBuildsQueue,
+  rejection,
+} from "../queue/helpers.js";
+import { until } from "../until.js";
 
 /** The other build's form of a taquba error: no class of this build, the same code. */
 function asOtherBuilds(error: unknown): unknown {
@@ -46,25 +53,109 @@ function capturingLogger(): Logger & { warnings: string[] } {
   return { warnings, warn: record, error: record };
 }
 
-describe("runWorker with the other build's errors", () => {
-  it("a queue closed under the worker ends it normally (CLOSED by code)", async () => {
-    const { queue } = await openTestQueue();
-    await queue.enqueueBatch(
-      "q",
-      Array.from({ length: 50 }, (_, i) => String(i)),
-    );
-    const logger = capturingLogger();
-    let handled = 0;
-    let closing: Promise<void> | undefined;
-    await runWorker(
-      otherBuildsErrors(queue),
-      "q",
-      () => {
-        if (++handled === 10) closing = queue.close();
-      },
-      { pollIntervalMs: 10, logger },
-    );
-    await closing;
-    assert.ok(handled >= 10);
-  });
+describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
+  for (const [storeName, makeStore] of memoryAndFileStores("taquba-other-build-errors-")) {
+    it(`${storeName}: a queue closed under the worker ends it normally, its refused settlements counted (CLOSED)`, async () => {
+      const { queue } = await openTestQueue({}, await makeStore());
+      await queue.enqueueBatch(
+        "q",
+        Array.from({ length: 50 }, (_, i) => String(i)),
+      );
+      const logger = capturingLogger();
+      let handled = 0;
+      let closing: Promise<void> | undefined;
+      await runWorker(
+        otherBuildsErrors(queue),
+        "q",
+        () => {
+          if (++handled === 10) closing = queue.close();
+        },
+        { pollIntervalMs: 10, logger },
+      );
+      await closing;
+      assert.ok(handled >= 10);
+      assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
+      assert.match(logger.warnings[0]!, /refused because the queue closed/);
+    });
+
+    it(`${storeName}: a result the queue refuses fails the attempt at once (INVALID_ARGUMENT)`, async () => {
+      const { queue } = await openTestQueue(
+        { maxPayloadBytes: 1_024, defaultQueueConfig: { maxAttempts: 1 } },
+        await makeStore(),
+      );
+      const id = await queue.enqueue("q", "x");
+      const stop = new AbortController();
+      const logger = capturingLogger();
+      await runWorker(
+        otherBuildsErrors(queue),
+        "q",
+        () => {
+          stop.abort();
+          return "r".repeat(2_000);
+        },
+        { signal: stop.signal, pollIntervalMs: 0, logger },
+      );
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "dead", "not left claimed until its lease expires");
+      assert.match(job?.lastError ?? "", /cannot be stored as its result: .*at most 1024 bytes/);
+      assert.deepEqual(logger.warnings, []);
+      await queue.close();
+    });
+
+    it(`${storeName}: an ack that lost its claim is one log line and the loop goes on (CLAIM_LOST)`, async () => {
+      const { queue, clock } = await openTestQueue({}, await makeStore());
+      await queue.enqueue("q", "slow");
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const logger = capturingLogger();
+      const processed: string[] = [];
+      const shutdown = new AbortController();
+      const worker = runWorker(
+        otherBuildsErrors(queue),
+        "q",
+        async (job: Claim) => {
+          processed.push(`#${job.attempts}`);
+          if (job.attempts === 1) {
+            started();
+            await released;
+          }
+        },
+        { signal: shutdown.signal, leaseMs: 1_000, logger, autoRenew: false },
+      );
+      await running;
+      clock.advance(1_000);
+      await queue.reapNow(); // the lease is lost: the job is pending again
+      release(); // the handler returns; its ack fails with CLAIM_LOST
+      await until(async () => (await queue.stats("q")).done === 1);
+      shutdown.abort();
+      await worker;
+      assert.deepEqual(processed, ["#1", "#2"]);
+      assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
+      assert.match(logger.warnings[0]!, /lost its claim/);
+      await queue.close();
+    });
+
+    it(`${storeName}: a settlement that meets a failed store ends the worker with it (STORAGE)`, async () => {
+      const { queue } = await openTestQueue({}, await makeStore());
+      await queue.enqueue("q", "x");
+      const other = otherBuildsErrors(queue);
+      other.ack = () =>
+        Promise.reject(Object.assign(new Error("store failed"), { code: "STORAGE" }));
+      const logger = capturingLogger();
+      // A real failed store fails the claims too; here only the ack fails, so shut down.
+      const stop = new AbortController();
+      const error = await rejection(
+        runWorker(other, "q", () => stop.abort(), { logger, signal: stop.signal }),
+      );
+      assert.equal(error.code, "STORAGE");
+      assert.deepEqual(logger.warnings, []);
+      await queue.close();
+    });
+  }
 });
