@@ -42,18 +42,36 @@ export async function setSchedule(
   await written;
 }
 
+/** Strict equality, for the fields compared as they are. */
+const same = (a: unknown, b: unknown): boolean => a === b;
+
+/**
+ * How each field of a definition compares, but its key and when it was set. The
+ * type asks for every field: one added to `ScheduleDefinition` later does not
+ * compile until it is compared here (rather than silently count as the same).
+ */
+const SAME_FIELD: {
+  readonly [K in Exclude<keyof ScheduleDefinition, "name" | "setAt">]: (
+    a: ScheduleDefinition[K],
+    b: ScheduleDefinition[K],
+  ) => boolean;
+} = {
+  cron: same,
+  everyMs: same,
+  timezone: same,
+  queue: same,
+  payload: (a, b) => Buffer.compare(a, b) === 0,
+  options: same,
+  startAt: same,
+  endAt: same,
+  catchUp: same,
+};
+const COMPARED = Object.keys(SAME_FIELD) as (keyof typeof SAME_FIELD)[];
+
 /** Do `a` and `b` define the same schedule (every field but when it was set)? */
 function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
-  return (
-    a.cron === b.cron &&
-    a.everyMs === b.everyMs &&
-    a.timezone === b.timezone &&
-    a.queue === b.queue &&
-    Buffer.compare(a.payload, b.payload) === 0 &&
-    a.options === b.options &&
-    a.startAt === b.startAt &&
-    a.endAt === b.endAt &&
-    a.catchUp === b.catchUp
+  return COMPARED.every((key) =>
+    (SAME_FIELD[key] as (x: unknown, y: unknown) => boolean)(a[key], b[key]),
   );
 }
 
