@@ -101,10 +101,15 @@ export async function kvScan(
   return durableRead(core, kvScanFrom(core.state.kv, prefix, options));
 }
 
-/** Resolves once the log takes writes and the queue is still open. */
+/**
+ * Resolves once the log takes writes and the queue is still open. Called only
+ * when the log does not take writes now: a write to a writable log decides
+ * and commits in the caller's synchronous step, as `enqueue` and
+ * `transaction` do, so calls made one after another commit in that order
+ * (an awaited turn here would let a later call's write land first).
+ */
 async function writable(core: QueueCore): Promise<void> {
-  core.check();
-  if (!core.log.isWritable()) await core.log.whenWritable();
+  await core.log.whenWritable();
   core.check();
 }
 
@@ -113,7 +118,7 @@ export async function kvPut(core: QueueCore, key: string, value: unknown): Promi
   core.check();
   const k = checkKvKey(key);
   const v = checkKvValue(value);
-  await writable(core);
+  if (!core.log.isWritable()) await writable(core);
   await core.commit({ tag: Tag.KvPut, key: k, value: v });
 }
 
@@ -121,7 +126,7 @@ export async function kvPut(core: QueueCore, key: string, value: unknown): Promi
 export async function kvDelete(core: QueueCore, key: string): Promise<boolean> {
   core.check();
   const k = checkKvKey(key);
-  await writable(core);
+  if (!core.log.isWritable()) await writable(core);
   if (!core.state.kv.has(k)) {
     // Its put may still be in flight: answer once everything before is durable.
     await core.log.flush();
@@ -142,7 +147,7 @@ export async function kvCompareAndSet(
   const k = checkKvKey(key);
   const want = checkKvExpected(expected);
   const v = checkKvValue(value);
-  await writable(core);
+  if (!core.log.isWritable()) await writable(core);
   if (!sameValue(core.state.kv.get(k), want)) {
     await core.log.flush();
     return false;
