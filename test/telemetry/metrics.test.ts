@@ -250,7 +250,8 @@ describe("metrics", { timeout: 60_000 }, () => {
       valueAt(points, "taquba.queue.oldest_pending_age", work),
       (clock.now() - t0) / 1_000,
     );
-    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "other" }), undefined);
+    // Nothing of "other" is pending (its job is scheduled): age 0.
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "other" }), 0);
 
     // Store requests and their estimated cost match the queue's own counters.
     const requests = queue.storeRequests();
@@ -659,6 +660,23 @@ describe("metrics", { timeout: 60_000 }, () => {
       valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }),
       (clock.now() - t0) / 1_000,
     );
+    await queue.close();
+  });
+
+  it("the oldest pending age of a queue that drained is 0, not the age it last had", async () => {
+    const { queue, clock, reader } = await openMeasured();
+    await queue.enqueue("p", "waits");
+    clock.advance(5_000);
+    let points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 5);
+    await queue.ack(await mustClaim(queue, "p"));
+    clock.advance(60_000);
+    points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 0);
+    await queue.enqueue("p", "new");
+    clock.advance(2_000);
+    points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 2);
     await queue.close();
   });
 

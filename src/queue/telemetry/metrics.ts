@@ -139,7 +139,7 @@ export class QueueMetrics implements CommitObserver {
         unit: "{job}",
       }),
       meter.createObservableGauge("taquba.queue.oldest_pending_age", {
-        description: "Age of the oldest pending job (since its enqueue)",
+        description: "Age of the oldest pending job (since its enqueue); 0 when none is pending",
         unit: "s",
       }),
       meter.createObservableCounter("taquba.store.requests", {
@@ -366,9 +366,11 @@ export class QueueMetrics implements CommitObserver {
     for (const stats of source.queues()) {
       for (const state of DEPTH_STATES)
         result.observe(depth, stats[state], { queue: stats.queue, state });
+      // 0 for a queue with nothing pending, not no point: the SDK keeps reporting the last
+      // value of an attribute set no longer observed, which would freeze a drained queue's age.
       const enqueuedAt = source.oldestPendingEnqueuedAt(stats.queue);
-      if (enqueuedAt !== undefined)
-        result.observe(oldest!, seconds(Math.max(0, now - enqueuedAt)), { queue: stats.queue });
+      const age = enqueuedAt === undefined ? 0 : seconds(Math.max(0, now - enqueuedAt));
+      result.observe(oldest!, age, { queue: stats.queue });
     }
     // Store and log metrics belong to the whole queue store, not to one named queue: their
     // `queue` attribute is "*" (all queues of the store at `path`).
