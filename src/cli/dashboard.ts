@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
 import { QueueReader } from "../queue/reader.js";
-import { defineCommand, intFlag, positiveInt } from "./args.js";
+import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
 import { positionals, resolveStore, STORE_HELP, STORE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba dashboard [options]
@@ -25,6 +25,9 @@ Options:
   --refresh-ms <ms>      minimum time between two reads of the store (default 2000)
 ${STORE_HELP}
 `;
+
+/** The highest TCP port. */
+const MAX_PORT = 65_535;
 
 /** An address as a `Host` header names it (IPv6 in brackets). */
 function shownHost(host: string): string {
@@ -45,6 +48,8 @@ export const dashboardCommand = defineCommand({
   async run({ values, positionals: args }, io) {
     positionals(args, []);
     const port = intFlag(values.port, "port", 0, 3_000);
+    // Checked here, not by listen(), whose RangeError would end the command with a stack trace.
+    if (port > MAX_PORT) throw badFlag("port", `an integer from 0 to ${MAX_PORT}`, values.port!);
     const host = values.host ?? "127.0.0.1";
     const refreshMs = positiveInt(values["refresh-ms"], "refresh-ms", 2_000);
     const { store, path } = await resolveStore(values);

@@ -93,16 +93,23 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
     }
   });
 
-  it("rejects a bad --port as a usage error", async () => {
-    const child = spawn(process.execPath, [CLI, "dashboard", "--port", "ten"], {
-      stdio: ["ignore", "ignore", "pipe"],
+  for (const [port, expected] of [
+    ["ten", /Expected `--port` to be an integer/],
+    [
+      "65536",
+      /^taquba dashboard: Expected `--port` to be an integer from 0 to 65535, got "65536"\n$/,
+    ],
+  ] as const)
+    it(`rejects --port ${port} as a usage error`, async () => {
+      const child = spawn(process.execPath, [CLI, "dashboard", "--port", port], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 2, err);
+      assert.match(err, expected);
     });
-    let err = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    assert.equal(code, 2);
-    assert.match(err, /Expected `--port` to be an integer/);
-  });
 });
