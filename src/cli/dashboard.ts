@@ -8,6 +8,7 @@ import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
 import { QueueReader } from "../queue/reader.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
+import { CommandFailure } from "./io.js";
 import { positionals, resolveStore, STORE_HELP, STORE_OPTIONS } from "./store-args.js";
 
 const HELP = `Usage: taquba dashboard [options]
@@ -55,10 +56,17 @@ export const dashboardCommand = defineCommand({
     const { store, path } = await resolveStore(values);
     const reader = await QueueReader.open(store, path);
     const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+      });
+    } catch (error) {
+      // A port in use or an address not on this machine is the user's to fix: one line, exit 1.
+      throw new CommandFailure(
+        `cannot serve on ${shownHost(host)}:${port}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     const bound = (server.address() as AddressInfo).port;
     const shown = shownHost(host);
     // Loopback names and IP literals always; names the user lists besides.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -112,4 +113,33 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
       assert.equal(code, 2, err);
       assert.match(err, expected);
     });
+
+  it("a port in use is one line on stderr and exit code 1, not a stack trace", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    const dir = await mkdtemp(join(tmpdir(), "taquba-dashboard-cli-"));
+    dirs.push(dir);
+    try {
+      const child = spawn(
+        process.execPath,
+        [CLI, "dashboard", "--store", dir, "--port", String(port)],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 1, err);
+      assert.match(
+        err,
+        new RegExp(
+          `^taquba dashboard: cannot serve on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n$`,
+        ),
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 });
