@@ -17,6 +17,7 @@
  */
 
 import type { Logger } from "../logger.js";
+import { messageOf } from "../util/message.js";
 import { checkFunction, checkOneOf } from "../validate.js";
 import {
   type CommitObserver,
@@ -292,8 +293,8 @@ export class QueueEvents implements CommitObserver {
   }
 
   #report(name: QueueEventName, event: QueueEventBase, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.#logger.error(`a "${name}" listener failed on job ${event.id}: ${message}`, {
+    // A listener may throw anything: a value String() refuses must not stop the delivery.
+    this.#logger.error(`a "${name}" listener failed on job ${event.id}: ${messageOf(error)}`, {
       event: name,
       jobId: event.id,
       queue: event.queue,

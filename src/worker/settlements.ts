@@ -10,6 +10,7 @@ import type { Queue } from "../queue/queue.js";
 import { nackTimedOut } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
+import { messageOf } from "../util/message.js";
 import { isPermanentFailure } from "./permanent-failure.js";
 
 /** Issued but not yet durable settlements before the worker stops claiming. */
@@ -29,24 +30,6 @@ function settleSafely(settle: () => Promise<void>): Promise<void> {
     return settle();
   } catch (error) {
     return Promise.reject(error);
-  }
-}
-
-/**
- * The message a failed attempt records for `error`. Never throws: a handler
- * may throw anything, including a value `String` refuses (an object without a
- * prototype, a throwing `toString`), and that must still fail the attempt.
- */
-export function messageOf(error: unknown): string {
-  try {
-    if (error instanceof Error) return String(error.message || error.name);
-    return String(error);
-  } catch {
-    try {
-      return `${Object.prototype.toString.call(error)} (thrown value cannot be turned into a string)`;
-    } catch {
-      return "[unprintable thrown value]";
-    }
   }
 }
 

@@ -303,6 +303,38 @@ describe("queue events", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a listener that throws a value String() refuses stops neither the batch nor other listeners", async () => {
+    const logger = recordingLogger();
+    const { queue } = await openTestQueue({ logger });
+    const after: string[] = [];
+    queue.on("enqueued", () => {
+      throw Object.create(null);
+    });
+    queue.on("enqueued", () => {
+      throw {
+        toString() {
+          throw new Error("no string for you");
+        },
+      };
+    });
+    queue.on("enqueued", () => Promise.reject(Object.create(null)));
+    queue.on("enqueued", (event) => {
+      after.push(event.id);
+    });
+    const ids = (await queue.enqueueMany("q", [{ payload: "a" }, { payload: "b" }])).map(
+      (r) => r.id,
+    );
+    const last = await queue.enqueue("q", "c");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(after, [...ids, last]);
+    assert.equal(logger.errors.length, 9);
+    assert.equal(
+      logger.errors[0],
+      `a "enqueued" listener failed on job ${ids[0]}: [object Object] (thrown value cannot be turned into a string)`,
+    );
+    await queue.close();
+  });
+
   it("off removes one registration; the queue returns itself for chaining", async () => {
     const { queue } = await openTestQueue();
     const calls: string[] = [];
