@@ -159,6 +159,27 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler that throws a value String() refuses still ends its span, as an error", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    const id = await queue.enqueue("odd", "x");
+    await work(queue, "odd", 1, async () => {
+      throw Object.create(null);
+    });
+    const [run] = named(exporter.getFinishedSpans(), "process odd");
+    assert.ok(run, "the handler's span ended");
+    assert.equal(run.status.code, SpanStatusCode.ERROR);
+    assert.equal(
+      run.status.message,
+      "[object Object] (thrown value cannot be turned into a string)",
+    );
+    assert.equal((await queue.getJob(id))?.status, "dead");
+    await queue.close();
+  });
+
   it("a batch is one span whose context every job carries; dedup hits and failures are marked", async () => {
     const { exporter, tracerProvider } = tracing();
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });

@@ -10,6 +10,7 @@
  * of a job whose `traceparent` is sampled.
  */
 import type { Span, SpanContext, SpanOptions, Tracer } from "@opentelemetry/api";
+import { messageOf } from "../../util/message.js";
 import type { EnqueueTrace, Tracing } from "../instrument.js";
 import type { Headers } from "../state.js";
 import { encodeTraceContext, type TraceContext } from "../trace-context.js";
@@ -248,10 +249,9 @@ function producerContext(api: OtelApi, headers: Headers): SpanContext | undefine
 }
 
 function fail(api: OtelApi, span: Span, error: unknown): void {
+  // A handler may throw anything; String() of some values throws, which would leave the span unended.
+  const message = messageOf(error);
   if (error instanceof Error) span.recordException(error);
-  else span.recordException(String(error));
-  span.setStatus({
-    code: api.SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
-  });
+  else span.recordException(message);
+  span.setStatus({ code: api.SpanStatusCode.ERROR, message });
 }
