@@ -6,6 +6,7 @@
  * scheduler or reaper, or a flush, on demand.
  */
 import { FlowNotRequeueableError, JobNotFoundError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import {
   checkDuration,
   checkFunction,
@@ -85,7 +86,14 @@ function progressListener(core: QueueCore, value: unknown): ((count: number) => 
       listener(count);
     } catch (error) {
       broken = true;
-      core.logger.error(`an onProgress listener threw, and is not called again: ${String(error)}`, {
+      // String() of some thrown values throws: that must not end the bulk operation half done.
+      let text: string;
+      try {
+        text = String(error);
+      } catch {
+        text = messageOf(error);
+      }
+      core.logger.error(`an onProgress listener threw, and is not called again: ${text}`, {
         error,
       });
     }

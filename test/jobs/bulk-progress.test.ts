@@ -87,4 +87,25 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
     assert.match(error.message, /`options.onProgress` to be a function \(count\) => void, got 5/);
     await queue.close();
   });
+
+  it("a listener throwing a value String() refuses is logged once too, and the operation completes", async () => {
+    const errors: string[] = [];
+    const logger: Logger = { warn: () => {}, error: (m) => errors.push(m) };
+    const { queue } = await openOn(kind, { logger });
+    await queue.enqueueBatch(
+      "p",
+      Array.from({ length: 1_000 }, (_, i) => `job ${i}`),
+    );
+    const count = await queue.removeJobs("p", "pending", {
+      onProgress: () => {
+        throw Object.create(null);
+      },
+    });
+    assert.equal(count, 1_000);
+    assert.equal((await queue.stats("p")).pending, 0);
+    assert.deepEqual(errors, [
+      "an onProgress listener threw, and is not called again: [object Object] (thrown value cannot be turned into a string)",
+    ]);
+    await queue.close();
+  });
 });
