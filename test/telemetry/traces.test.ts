@@ -12,6 +12,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { silentLogger } from "../../src/logger.js";
+import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import {
   formatTraceParent,
@@ -178,6 +179,39 @@ describe("traces", { timeout: 60_000 }, () => {
     );
     assert.equal((await queue.getJob(id))?.status, "dead");
     await queue.close();
+  });
+
+  it("a handler error whose message getter throws still ends its span and records the same error", async () => {
+    // The tracing SDK reads the error's message, which rethrows here; that must neither leave the
+    // span unended nor replace the error the job records.
+    const throwing = (): Error => {
+      const error = new Error("x");
+      Object.defineProperty(error, "message", {
+        get() {
+          throw Object.create(null);
+        },
+      });
+      return error;
+    };
+    const recorded = async (telemetry: OpenOptions["telemetry"]) => {
+      const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 }, telemetry });
+      const id = await queue.enqueue("odd", "x");
+      await work(queue, "odd", 1, async () => {
+        throw throwing();
+      });
+      const job = await queue.getJob(id);
+      await queue.close();
+      return job;
+    };
+    const untraced = await recorded(false);
+    const { exporter, tracerProvider } = tracing();
+    const traced = await recorded({ tracerProvider, metrics: false });
+    assert.equal(untraced?.status, "dead");
+    assert.equal(traced?.status, "dead");
+    assert.equal(traced?.lastError, untraced?.lastError);
+    const [run] = named(exporter.getFinishedSpans(), "process odd");
+    assert.ok(run, "the handler's span ended");
+    assert.equal(run.status.code, SpanStatusCode.ERROR);
   });
 
   it("a batch is one span whose context every job carries; dedup hits and failures are marked", async () => {

@@ -8,6 +8,7 @@
 export { loadOtelApi } from "./load.js";
 
 import type { Logger } from "../../logger.js";
+import { messageOf } from "../../util/message.js";
 import type { Instrumentation } from "../instrument.js";
 import type { OtelApi } from "./load.js";
 import { type MetricsSource, QueueMetrics } from "./metrics.js";
@@ -52,7 +53,7 @@ export function startTelemetry(
           // One line for the problem, not one per job.
           if (tracerFailures++ === 0)
             target.logger.error(
-              `telemetry: the tracer threw (${String(error)}); jobs go on without the spans it could not make`,
+              `telemetry: the tracer threw (${messageOf(error)}); jobs go on without the spans it could not make`,
               { error },
             );
         },
@@ -67,7 +68,7 @@ export function startTelemetry(
       try {
         metrics.close();
       } catch (error) {
-        target.logger.error(`telemetry: the meter threw at close (${String(error)})`, { error });
+        target.logger.error(`telemetry: the meter threw at close (${messageOf(error)})`, { error });
       }
     },
   };

@@ -81,10 +81,15 @@ class EnqueueSpan implements EnqueueTrace {
 
   failed(error: unknown): void {
     try {
-      fail(this.#api, this.#span, error);
-      this.#span.end();
+      fail(this.#api, this.#span, error, this.#report);
     } catch (spanError) {
       this.#report(spanError);
+    } finally {
+      try {
+        this.#span.end();
+      } catch (spanError) {
+        this.#report(spanError);
+      }
     }
   }
 }
@@ -207,10 +212,16 @@ export class QueueTracing implements Tracing {
     }
     const end = (error?: unknown): void => {
       try {
-        if (error !== undefined) fail(api, span, error);
-        span.end();
+        if (error !== undefined) fail(api, span, error, report);
       } catch (spanError) {
         report(spanError);
+      } finally {
+        // An unended span is never exported, so marking it failed must not stop it ending.
+        try {
+          span.end();
+        } catch (spanError) {
+          report(spanError);
+        }
       }
     };
     let running: Promise<unknown>;
@@ -248,10 +259,19 @@ function producerContext(api: OtelApi, headers: Headers): SpanContext | undefine
   return context;
 }
 
-function fail(api: OtelApi, span: Span, error: unknown): void {
+function fail(api: OtelApi, span: Span, error: unknown, report: (error: unknown) => void): void {
   // A handler may throw anything; String() of some values throws, which would leave the span unended.
   const message = messageOf(error);
-  if (error instanceof Error) span.recordException(error);
-  else span.recordException(message);
+  try {
+    span.recordException(error instanceof Error ? error : message);
+  } catch {
+    // The SDK reads the Error's fields, and a getter of the handler's own error may throw:
+    // that is the handler's doing, not the tracer's, so record the text instead.
+    try {
+      span.recordException(message);
+    } catch (spanError) {
+      report(spanError);
+    }
+  }
   span.setStatus({ code: api.SpanStatusCode.ERROR, message });
 }
