@@ -105,8 +105,14 @@ export async function kvScan(
  * Resolves once the log takes writes and the queue is still open. Called only
  * when the log does not take writes now: a write to a writable log decides
  * and commits in the caller's synchronous step, as `enqueue` and
- * `transaction` do, so calls made one after another commit in that order
- * (an awaited turn here would let a later call's write land first).
+ * `transaction` do, so while the log takes writes, calls made one after
+ * another commit in that order (an awaited turn here would let a later call's
+ * write land first). Not while it refuses them (backpressure past
+ * `maxUnflushedBytes`, or a checkpoint falling behind): a write waiting here
+ * may be overtaken by a later call that resumes first, or by a transaction
+ * that does not wait (one with no enqueue, kvPut or kvDelete, such as
+ * `kvCheck`s with settles), since KV keys are not held the way the `jobId`s
+ * of a waiting enqueue are.
  */
 async function writable(core: QueueCore): Promise<void> {
   await core.log.whenWritable();

@@ -6,9 +6,10 @@ import { memoryAndFileStores, openTestQueue, text } from "./helpers.js";
  * A KV write to a writable log is decided and committed in the caller's
  * synchronous step, as `enqueue` and `transaction` are: calls made one after
  * another, without awaiting, commit in call order, and a read issued after a
- * write sees it.
+ * write sees it. This holds while the log takes writes; under backpressure a
+ * waiting KV write may be overtaken (see `writable` in `src/queue/kv.ts`).
  */
-describe("KV writes commit in call order", { timeout: 60_000 }, () => {
+describe("KV writes commit in call order while the log takes writes", { timeout: 60_000 }, () => {
   for (const [storeName, makeStore] of memoryAndFileStores("taquba-kv-order-")) {
     describe(storeName, () => {
       it("a kvPut is not overtaken by a transaction called after it", async () => {
