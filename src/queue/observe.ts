@@ -28,6 +28,7 @@
  * it acts on an existing job, in {@link jobBefore}).
  */
 import type { Logger } from "../logger.js";
+import { messageOf } from "../util/message.js";
 import type { RemovableStatus } from "./operations.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { AckRecord, ClaimRecord } from "./records/job.js";
@@ -302,7 +303,7 @@ export class Observers {
       try {
         observer.committed(transitions, enqueued, times);
       } catch (error) {
-        this.#logger.error(`an observer of committed transitions threw: ${String(error)}`, {
+        this.#logger.error(`an observer of committed transitions threw: ${messageOf(error)}`, {
           error,
         });
       }

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
-import type {
-  ClaimAckTimes,
-  CommitObserver,
-  EnqueueCounts,
+import {
+  type ClaimAckTimes,
+  type CommitObserver,
+  type EnqueueCounts,
   Observers,
-  Transition,
+  type Transition,
 } from "../../src/queue/observe.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
@@ -122,6 +122,26 @@ async function mixedEnqueues(queue: Queue, store: FaultStore): Promise<void> {
 }
 
 describe("commit observers", { timeout: 60_000 }, () => {
+  it("an observer throwing a value String() refuses is logged, and the next is still told", () => {
+    const logged: string[] = [];
+    const observers = new Observers({ warn: () => {}, error: (message) => logged.push(message) });
+    const throwing: CommitObserver = {
+      eachEnqueue: false,
+      eachClaimAndAck: false,
+      committed() {
+        throw Object.create(null);
+      },
+    };
+    const recorder = new Recorder(false, false);
+    observers.add(throwing);
+    observers.add(recorder);
+    observers.notify([], undefined, undefined);
+    assert.equal(recorder.batches, 1);
+    assert.deepEqual(logged, [
+      "an observer of committed transitions threw: [object Object] (thrown value cannot be turned into a string)",
+    ]);
+  });
+
   it("an observer that needs no transition per enqueue is told enqueues as counts by queue", async () => {
     const store = new FaultStore(new MemoryStore());
     const { queue } = await openTestQueue({}, store);
