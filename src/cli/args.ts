@@ -5,6 +5,7 @@
  * ("Expected `--jobs` to be a positive integer, got "ten"").
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { messageOf } from "../util/message.js";
 import { expectationMessage, integerRange } from "../validate.js";
 import { type CliIO, type Command, UsageError } from "./io.js";
 
@@ -70,7 +71,7 @@ function flagName(arg: string, options: CommandOptions): string | undefined {
 /** A `util.parseArgs` error as a message in the CLI's style, naming the flag. */
 function usageOf(error: unknown, args: readonly string[], options: CommandOptions): UsageError {
   const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? "";
   const known = Object.entries(options)
     .map(([name, o]) => `--${name}${o.type === "string" ? " <value>" : ""}`)

@@ -7,6 +7,7 @@ import { createServer } from "node:http";
 import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
 import { QueueReader } from "../queue/reader.js";
+import { messageOf } from "../util/message.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
 import { CommandFailure } from "./io.js";
 import { positionals, resolveStore, STORE_HELP, STORE_OPTIONS } from "./store-args.js";
@@ -63,9 +64,7 @@ export const dashboardCommand = defineCommand({
       });
     } catch (error) {
       // A port in use or an address not on this machine is the user's to fix: one line, exit 1.
-      throw new CommandFailure(
-        `cannot serve on ${shownHost(host)}:${port}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new CommandFailure(`cannot serve on ${shownHost(host)}:${port}: ${messageOf(error)}`);
     }
     const bound = (server.address() as AddressInfo).port;
     const shown = shownHost(host);

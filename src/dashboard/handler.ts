@@ -14,6 +14,7 @@ import {
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { JobStatus } from "../queue/types.js";
+import { messageOf } from "../util/message.js";
 import type { History } from "./history.js";
 import { html } from "./html.js";
 import type { NoticeBoard } from "./notices.js";
@@ -252,7 +253,7 @@ async function act(
             state.logger.error(`dashboard: ${action} of ${name} failed: ${String(error)}`, {
               error,
             });
-          return `Stopped by an error: ${error instanceof Error ? error.message : String(error)} (jobs done before it stay done).`;
+          return `Stopped by an error: ${messageOf(error)} (jobs done before it stay done).`;
         },
       );
       res.writeHead(303, {

@@ -6,6 +6,7 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { StorageError, taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { messageOf } from "../util/message.js";
 import type { RetryPolicy } from "./options.js";
 
 /** Whether a store error means "the key exists" (not transient: the create lost). */
@@ -94,7 +95,7 @@ export async function withRetry<T>(
       const elapsed = Math.round(ctx.clock.monotonicNow() - started);
       if (elapsed + delay > ctx.policy.maxElapsedMs) {
         throw new StorageError(
-          `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${describe(error)}`,
+          `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${messageOf(error)}`,
           { cause: error },
         );
       }
@@ -102,7 +103,7 @@ export async function withRetry<T>(
         ctx.logger.warn("store request failed; retrying with backoff", {
           what,
           retryForMs: ctx.policy.maxElapsedMs,
-          error: describe(error),
+          error: messageOf(error),
         });
       await ctx.sleeper.sleep(delay);
     }
@@ -114,8 +115,4 @@ export function backoffDelay(policy: RetryPolicy, attempt: number): number {
   const exponential = policy.baseDelayMs * 2 ** Math.min(attempt, 30);
   // Jitter keeps several processes retrying against one store from moving in lockstep.
   return Math.min(policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -9,8 +9,9 @@
  * as in doubt).
  */
 import { StorageError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
-import { describe, isObjectExists, isPermanent, isTransient } from "./retry.js";
+import { isObjectExists, isPermanent, isTransient } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What became of one create. */
@@ -72,7 +73,7 @@ export async function createWalObject(
       retry.logger.warn("store request failed; retrying with backoff", {
         what: `create ${key}`,
         retryForMs: retry.policy.maxElapsedMs,
-        error: describe(error),
+        error: messageOf(error),
       });
     await retry.sleeper.sleep(delay);
   }
@@ -81,7 +82,7 @@ export async function createWalObject(
 function exhausted(key: string, attempt: number, elapsed: number, error: unknown): StorageError {
   if (isPermanent(error)) return error;
   return new StorageError(
-    `create ${key} failed after ${attempt + 1} attempt(s) over ${Math.round(elapsed)} ms: ${describe(error)}`,
+    `create ${key} failed after ${attempt + 1} attempt(s) over ${Math.round(elapsed)} ms: ${messageOf(error)}`,
     { cause: error },
   );
 }

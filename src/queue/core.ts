@@ -22,6 +22,7 @@ import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
+import { messageOf } from "../util/message.js";
 import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom } from "./claiming.js";
@@ -429,7 +430,7 @@ export class QueueCore {
       pass().catch(noop);
       this.#passFailure = null;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       if (this.#passFailure === message) return;
       this.#passFailure = message;
       this.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);

@@ -6,6 +6,7 @@ import type {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import {
   baseVerdict,
   errorCodeOf,
@@ -394,7 +395,7 @@ function narrowFrom(text: string, start: number): boolean {
 /** Which Azure failures are permanent, and what to tell the operator about them. */
 function azureVerdict(err: unknown, container: string): Verdict {
   const code = errorCodeOf(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   // Azurite answers a bad signature with AuthorizationFailure ("failed to authenticate").
   const authentication = /failed to authenticate/i.test(message);
   switch (authentication ? "AuthenticationFailed" : code) {

@@ -5,6 +5,7 @@
  * other failure becomes (a transient `StorageError`).
  */
 import { InvalidArgumentError, StorageError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 export const MISSING = new Set(["ENOENT", "ENOTDIR"]);
@@ -40,7 +41,7 @@ export function fileStoreError(store: string, op: string, key: string, err: unkn
       cause: err,
     });
   if (err instanceof StorageError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = messageOf(err);
   const hint =
     err instanceof UnusableDirectoryError ? err.hint : PERMANENT.get(errorCode(err) ?? "");
   return new StorageError(

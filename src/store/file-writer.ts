@@ -42,6 +42,7 @@
  * is not logged (each shows as the failed writes it had pending).
  */
 import { Worker } from "node:worker_threads";
+import { messageOf } from "../util/message.js";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
 import { writerThread } from "./file-writer-thread.js";
 
@@ -448,9 +449,9 @@ export class FileWriter {
    */
   #failed(err: unknown, now: number): void {
     if (!this.#everUp) {
-      this.#giveUp(`could not start (${reasonOf(err)})`);
+      this.#giveUp(`could not start (${messageOf(err)})`);
     } else if (++this.#deaths >= MAX_DEATHS) {
-      this.#giveUp(`died ${this.#deaths} times in a row (${reasonOf(err)})`);
+      this.#giveUp(`died ${this.#deaths} times in a row (${messageOf(err)})`);
     } else {
       this.#restartAt = now + RESTART_DELAY_MS * 2 ** (this.#deaths - 1);
       // One that failed before it was up: whoever waits for it learns it is not.
@@ -473,11 +474,6 @@ export class FileWriter {
     this.#upWaiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-/** An error's message, for a warning. */
-function reasonOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** A copy of `body` in a buffer of its own, which can be transferred to the thread. */

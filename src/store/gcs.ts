@@ -1,5 +1,6 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { InvalidArgumentError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
 import {
   checkInteger,
@@ -259,14 +260,14 @@ export class GcsStore implements ObjectStore {
  */
 function isMissingObject(err: unknown): boolean {
   if (httpStatusOf(err) !== 404) return false;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return !/bucket does not exist/i.test(message);
 }
 
 /** Which GCS failures are permanent, and what to tell the operator about them. */
 function gcsVerdict(err: unknown, bucket: string): Verdict {
   const status = httpStatusOf(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   if (status === 404)
     return {
       permanent: true,

@@ -11,6 +11,7 @@ import {
   taqubaErrorCode,
   UnsupportedStoreError,
 } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import { isObjectExistsError, type ObjectExistsError, type ObjectStore } from "./types.js";
 
 /**
@@ -59,7 +60,7 @@ async function attempt(store: ObjectStore, key: string, op: () => Promise<void>)
 
 function storageFailure(store: ObjectStore, key: string, err: unknown): TaqubaError {
   if (taqubaErrorCode(err) !== undefined) return err as TaqubaError;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = messageOf(err);
   return new StorageError(
     `${store.describe()}: conditional-write probe on "${key}" failed: ${reason}`,
     { cause: err },

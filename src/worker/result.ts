@@ -1,3 +1,4 @@
+import { messageOf } from "../util/message.js";
 /**
  * A handler's return value as the job's result: bytes and strings as they
  * are (a string as UTF-8), `undefined` as no result, anything else as JSON.
@@ -12,7 +13,7 @@ export function resultBytes(value: unknown): Uint8Array | string | undefined {
     json = JSON.stringify(value);
   } catch (error) {
     throw new Error(
-      `the handler's return value cannot be stored as its result: ${error instanceof Error ? error.message : String(error)}`,
+      `the handler's return value cannot be stored as its result: ${messageOf(error)}`,
     );
   }
   // JSON has no form for a function or a symbol: such a return value is no result.

@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { systemClock } from "../../src/clock.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
+import { type RetryContext, Sleeper, withRetry } from "../../src/log/retry.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -214,5 +216,27 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
     });
     assert.ok(performance.now() - started < 1_000);
     assert.deepEqual(logger.warnings, []);
+  });
+});
+
+describe("retry outcomes of unusual thrown values", () => {
+  it("a store failing with a value String() refuses still ends as a StorageError that says so", async () => {
+    // An object without a prototype: String() of it throws a TypeError.
+    const thrown = Object.create(null) as object;
+    const logger = warningsLogger();
+    const ctx: RetryContext = {
+      clock: systemClock,
+      policy: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 0 },
+      logger,
+      sleeper: new Sleeper(systemClock),
+      stopReason: () => null,
+    };
+    const error = await rejection(withRetry(ctx, "put x", () => Promise.reject(thrown)));
+    assert.ok(error instanceof StorageError, String(error?.constructor?.name));
+    assert.match(
+      error.message,
+      /^put x failed after 1 attempt\(s\) over \d+ ms: \[object Object\]/,
+    );
+    assert.equal(error.cause, thrown);
   });
 });

@@ -23,6 +23,7 @@
  * (`catch-up.ts`); planning and catching up run in slices of the event loop.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../../clock.js";
+import { messageOf } from "../../util/message.js";
 import { nextTurn, SliceBudget } from "../../util/slices.js";
 import type { QueueCore } from "../core.js";
 import type { EnqueueRecord } from "../records/enqueue.js";
@@ -118,7 +119,7 @@ export class ScheduleRunner {
         });
       } catch (error) {
         core.logger.error(
-          `schedule ${JSON.stringify(name)}: catching up failed: ${error instanceof Error ? error.message : String(error)}`,
+          `schedule ${JSON.stringify(name)}: catching up failed: ${messageOf(error)}`,
         );
       }
       this.#plan(name);
@@ -207,7 +208,7 @@ export class ScheduleRunner {
       // tz data, say): the schedule stays, unfired, and the others go on.
       plan = { schedule: s, cron: undefined, next: null };
       this.#core.logger.error(
-        `schedule ${JSON.stringify(name)} cannot be planned and does not fire: ${error instanceof Error ? error.message : String(error)}`,
+        `schedule ${JSON.stringify(name)} cannot be planned and does not fire: ${messageOf(error)}`,
       );
     }
     this.#plans.set(name, plan);
@@ -232,7 +233,7 @@ export class ScheduleRunner {
       }
       this.#failure = null;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       if (this.#failure !== message) {
         this.#failure = message;
         this.#core.logger.error(

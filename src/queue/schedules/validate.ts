@@ -3,6 +3,8 @@
  * error is an `InvalidArgumentError` naming the field (`spec.cron`,
  * `spec.timezone`, `spec.endAt`, …), thrown before anything is written.
  */
+
+import { messageOf } from "../../util/message.js";
 import {
   checkOneOf,
   checkOptionsObject,
@@ -129,7 +131,7 @@ export function checkScheduleSpec(
       throw invalidArgumentGot(
         "spec.cron",
         "a cron expression of 5 fields (6 with seconds first)",
-        `${JSON.stringify(cron)} (${error instanceof Error ? error.message : String(error)})`,
+        `${JSON.stringify(cron)} (${messageOf(error)})`,
       );
     }
   } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");

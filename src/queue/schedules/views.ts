@@ -1,4 +1,6 @@
 /** Schedules as `listSchedules` reports them (the writer's and the reader's). */
+
+import { messageOf } from "../../util/message.js";
 import { nextTurn, SliceBudget, sortInSlices } from "../../util/slices.js";
 import type { State } from "../state.js";
 import { nextFireAfter } from "./timing.js";
@@ -38,7 +40,7 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
     next = nextOf(s);
   } catch (error) {
     const info = scheduleInfo(s, null);
-    info.error = error instanceof Error ? error.message : String(error);
+    info.error = messageOf(error);
     return info;
   }
   return scheduleInfo(s, next);

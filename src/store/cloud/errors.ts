@@ -1,5 +1,6 @@
 /** Cloud SDK errors: redacting secrets from them and classifying them (exists, missing, transient, permanent) as `StorageError`s. */
 import { StorageError } from "../../errors.js";
+import { messageOf } from "../../util/message.js";
 
 /**
  * Patterns that may carry secrets in SDK error messages, URLs or connection
@@ -32,7 +33,7 @@ export class CloudRequestError extends Error {
 
   constructor(original: unknown) {
     const source = (original ?? {}) as Record<string, unknown>;
-    const message = original instanceof Error ? original.message : String(original);
+    const message = messageOf(original);
     super(redactSecrets(message));
     this.name = typeof source.name === "string" ? source.name : "Error";
     const code = source.code ?? source.Code;
