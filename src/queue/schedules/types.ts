@@ -19,7 +19,9 @@ export const CATCH_UPS: readonly CatchUp[] = ["none", "latest", "all"];
 export interface ScheduleSpec {
   /**
    * A cron expression (5 fields, or 6 with seconds first), as the `croner`
-   * package reads it, evaluated in `timezone`. Exactly one of `cron` and `everyMs`.
+   * package reads it, evaluated in `timezone`; any other number of fields
+   * (such as croner's optional seventh, the year) is an `InvalidArgumentError`.
+   * Exactly one of `cron` and `everyMs`.
    * @default none
    */
   cron?: string;

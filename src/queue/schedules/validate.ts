@@ -52,6 +52,28 @@ function knownTimeZone(zone: string): boolean {
   }
 }
 
+/** What `spec.cron` must be, in messages. */
+const CRON_EXPECTED = "a cron expression of 5 fields (6 with seconds first)";
+
+/**
+ * A cron expression has 5 fields, or 6 with seconds first, or is one of
+ * croner's nicknames (`@daily`, ...). croner itself also reads a seventh field
+ * (years), which the schedule's documented syntax does not have: such an
+ * expression is refused here, naming the count, rather than read with a
+ * meaning the caller may not intend. (Only new specs are checked: a stored
+ * schedule is read as it was stored.)
+ */
+function checkCronFieldCount(cron: string): void {
+  const fields = cron.match(/\S+/g)?.length ?? 0;
+  const nickname = fields === 1 && cron.trim().startsWith("@");
+  if (!nickname && fields !== 5 && fields !== 6)
+    throw invalidArgumentGot(
+      "spec.cron",
+      CRON_EXPECTED,
+      `${JSON.stringify(cron)} (${fields} field${fields === 1 ? "" : "s"})`,
+    );
+}
+
 /** The job options a schedule keeps, as JSON (the fields of `EnqueueOptions` it may use). */
 function storedOptions(options: EnqueueOptions, arg: string): string | undefined {
   if (options.runAt !== undefined)
@@ -125,12 +147,13 @@ export function checkScheduleSpec(
   let everyMs: number | undefined;
   if (spec.cron !== undefined) {
     cron = checkString(spec.cron, "spec.cron");
+    checkCronFieldCount(cron);
     try {
       parseCron(cron, timezone);
     } catch (error) {
       throw invalidArgumentGot(
         "spec.cron",
-        "a cron expression of 5 fields (6 with seconds first)",
+        CRON_EXPECTED,
         `${JSON.stringify(cron)} (${messageOf(error)})`,
       );
     }

@@ -74,4 +74,40 @@ describe("schedule specs that could not be kept as given", () => {
       await queue.close();
     }
   });
+
+  it("refuse a cron expression of any field count but 5 or 6 (croner's year field too), naming both counts, storing nothing", async () => {
+    const clock = clockAt("2026-03-01T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock);
+    try {
+      await queue.flush();
+      const before = queue.logStats().recordsWritten;
+      for (const [cron, fields] of [
+        ["0 0 12 * * * 2030", 7],
+        ["0 12 * * * 2030 1", 7],
+        ["* * * *", 4],
+        ["", 0],
+      ] as const) {
+        await assert.rejects(
+          queue.schedule("c", { queue: "x", payload: "p", cron }),
+          (error: unknown) =>
+            error instanceof InvalidArgumentError &&
+            error.message ===
+              `Expected \`spec.cron\` to be a cron expression of 5 fields (6 with seconds first), got ${JSON.stringify(cron)} (${fields} fields)`,
+          cron,
+        );
+      }
+      assert.deepEqual(await queue.listSchedules(), []);
+      assert.equal(queue.logStats().recordsWritten, before);
+      // 5 and 6 fields, and a nickname, are taken.
+      await queue.schedule("five", { queue: "x", payload: "p", cron: "0 12 * * *" });
+      await queue.schedule("six", { queue: "x", payload: "p", cron: "30 0 12 * * *" });
+      await queue.schedule("nick", { queue: "x", payload: "p", cron: "@daily" });
+      assert.deepEqual(
+        (await queue.listSchedules()).map((s) => s.name),
+        ["five", "nick", "six"],
+      );
+    } finally {
+      await queue.close();
+    }
+  });
 });
