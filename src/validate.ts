@@ -154,6 +154,31 @@ export function checkOptionsObject(value: unknown, arg: string): void {
     throw invalidArgument(arg, "an options object", value);
 }
 
+/**
+ * An options object (or `undefined`) with no own keys but `keys`, else
+ * {@link InvalidArgumentError}:
+ *
+ *     Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan`
+ *
+ * Only for options that choose which jobs or entries a call touches or
+ * lists (the filters of bulk removals and requeues, listing cursors and
+ * limits), where a misspelt key, ignored, would silently widen a destructive
+ * call to every job of the status, or page from the start. Other options
+ * objects (`Queue.open`, `runWorker`, `enqueue`, ...) keep ignoring keys they
+ * do not know, so options written for a newer version of the package still
+ * work with an older one.
+ */
+export function checkOnlyKeys(value: unknown, arg: string, keys: readonly string[]): void {
+  if (value === undefined || value === null || typeof value !== "object") return;
+  const unknown = Object.keys(value).filter((key) => !keys.includes(key));
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(
+      `Expected \`${arg}\` to have only the keys ${keys.join(", ")}; got ${unknown
+        .map((key) => `\`${key.length > 40 ? `${key.slice(0, 40)}…` : key}\``)
+        .join(", ")}`,
+    );
+}
+
 export function checkFunction<T>(value: T, arg: string, expected = "a function"): T {
   if (typeof value !== "function") throw invalidArgument(arg, expected, value);
   return value;

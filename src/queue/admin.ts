@@ -12,6 +12,7 @@ import {
   checkFunction,
   checkInteger,
   checkOneOf,
+  checkOnlyKeys,
   checkOptionsObject,
   checkString,
 } from "../validate.js";
@@ -26,7 +27,12 @@ import {
   setPaused,
   wakeScheduled,
 } from "./operations.js";
-import type { RemoveJobsOptions, RequeueDeadJobsOptions } from "./options.js";
+import {
+  REMOVE_JOBS_KEYS,
+  REQUEUE_DEAD_JOBS_KEYS,
+  type RemoveJobsOptions,
+  type RequeueDeadJobsOptions,
+} from "./options.js";
 import { Tag } from "./records/tags.js";
 import { Status } from "./state.js";
 import { Flag, slot } from "./table.js";
@@ -111,6 +117,7 @@ export async function removeJobsOf(
   const name = checkQueueName(queue);
   const which = checkOneOf(status, "status", REMOVABLE_STATUSES);
   checkOptionsObject(options, "options");
+  checkOnlyKeys(options, "options", REMOVE_JOBS_KEYS);
   const olderThanMs =
     options.olderThanMs === undefined
       ? undefined
@@ -128,6 +135,7 @@ export async function requeueDeadJobsOf(
   core.check();
   const name = checkQueueName(queue);
   checkOptionsObject(options, "options");
+  checkOnlyKeys(options, "options", REQUEUE_DEAD_JOBS_KEYS);
   const limit =
     options.limit === undefined
       ? Number.POSITIVE_INFINITY

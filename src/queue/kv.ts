@@ -7,7 +7,13 @@
  * absent key, a compare that fails) first waits for what was logged before
  * it to be durable, so it never reports a value that a crash could still undo.
  */
-import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
+import {
+  checkInteger,
+  checkOnlyKeys,
+  checkOptionsObject,
+  checkString,
+  invalidArgument,
+} from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { KvMap } from "./kv-map.js";
 import { durableRead } from "./reads.js";
@@ -19,7 +25,10 @@ export const DEFAULT_KV_SCAN_LIMIT = 100;
 /** Most entries one `kvScan` returns. */
 export const MAX_KV_SCAN_LIMIT = 1_000;
 
-/** Options of `kvScan`. */
+/**
+ * Options of `kvScan`. A key not declared here is refused
+ * (`InvalidArgumentError`): a misspelt cursor would scan from the first key.
+ */
 export interface KvScanOptions {
   /**
    * Where to continue: the `nextCursor` of the previous page of the same
@@ -33,6 +42,9 @@ export interface KvScanOptions {
    */
   limit?: number;
 }
+
+/** The keys of {@link KvScanOptions}: any other is refused. */
+const KV_SCAN_KEYS = ["cursor", "limit"] as const satisfies readonly (keyof KvScanOptions)[];
 
 /** One entry of a `kvScan` page. */
 export interface KvEntry {
@@ -63,6 +75,7 @@ export function kvGetFrom(kv: KvMap, key: unknown): Uint8Array | null {
 export function kvScanFrom(kv: KvMap, prefix: unknown, options: KvScanOptions = {}): KvPage {
   const p = checkKvPrefix(prefix);
   checkOptionsObject(options, "options");
+  checkOnlyKeys(options, "options", KV_SCAN_KEYS);
   const limit =
     options.limit === undefined
       ? DEFAULT_KV_SCAN_LIMIT

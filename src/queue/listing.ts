@@ -14,6 +14,7 @@
 import {
   checkBoolean,
   checkInteger,
+  checkOnlyKeys,
   checkOptionsObject,
   checkString,
   invalidArgument,
@@ -22,7 +23,10 @@ import type { QueueState, State } from "./state.js";
 import { slot } from "./table.js";
 import type { JobStatus } from "./types.js";
 
-/** Options of `listJobs`. */
+/**
+ * Options of `listJobs`. A key not declared here is refused
+ * (`InvalidArgumentError`): a misspelt cursor would list from the first job.
+ */
 export interface ListJobsOptions {
   /**
    * Where to go on: the `nextCursor` of the previous page (same queue and status).
@@ -48,6 +52,13 @@ export interface ListJobsOptions {
    */
   loadPayloads?: boolean;
 }
+
+/** The keys of {@link ListJobsOptions}: any other is refused. */
+const LIST_JOBS_KEYS = [
+  "cursor",
+  "limit",
+  "loadPayloads",
+] as const satisfies readonly (keyof ListJobsOptions)[];
 
 /** A page of `listJobs`. */
 export interface JobPage<J> {
@@ -164,6 +175,7 @@ export function checkListJobs(
       status,
     );
   checkOptionsObject(options, "options");
+  checkOnlyKeys(options, "options", LIST_JOBS_KEYS);
   const limit =
     options.limit === undefined
       ? DEFAULT_LIST_LIMIT

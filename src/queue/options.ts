@@ -332,7 +332,10 @@ export const MAX_ENQUEUE_MANY = 10_000;
  */
 export const MAX_TRANSACTION_OPS = 1_000;
 
-/** Options of `deadJobs`. */
+/**
+ * Options of `deadJobs`. A key not declared here is refused
+ * (`InvalidArgumentError`): a misspelt cursor would list from the first job.
+ */
 export interface DeadJobsOptions {
   /**
    * Exclusive id cursor: list dead jobs after this id.
@@ -346,7 +349,11 @@ export interface DeadJobsOptions {
   limit?: number;
 }
 
-/** Options of `removeJobs`. */
+/**
+ * Options of `removeJobs`. A key not declared here is refused
+ * (`InvalidArgumentError`), nothing removed: a misspelt filter must not
+ * widen the removal to every job of the status.
+ */
 export interface RemoveJobsOptions {
   /**
    * Remove only jobs at least this old, in milliseconds: by enqueue time
@@ -363,7 +370,11 @@ export interface RemoveJobsOptions {
   onProgress?: (removed: number) => void;
 }
 
-/** Options of `requeueDeadJobs`. */
+/**
+ * Options of `requeueDeadJobs`. A key not declared here is refused
+ * (`InvalidArgumentError`), nothing requeued: a misspelt `limit` must not
+ * requeue every dead job.
+ */
 export interface RequeueDeadJobsOptions {
   /**
    * Requeue at most this many dead jobs (oldest id first), an integer ≥ 0.
@@ -378,6 +389,22 @@ export interface RequeueDeadJobsOptions {
    */
   onProgress?: (requeued: number) => void;
 }
+
+/** The keys of {@link DeadJobsOptions}: any other is refused. */
+export const DEAD_JOBS_KEYS = [
+  "after",
+  "limit",
+] as const satisfies readonly (keyof DeadJobsOptions)[];
+/** The keys of {@link RemoveJobsOptions}: any other is refused. */
+export const REMOVE_JOBS_KEYS = [
+  "olderThanMs",
+  "onProgress",
+] as const satisfies readonly (keyof RemoveJobsOptions)[];
+/** The keys of {@link RequeueDeadJobsOptions}: any other is refused. */
+export const REQUEUE_DEAD_JOBS_KEYS = [
+  "limit",
+  "onProgress",
+] as const satisfies readonly (keyof RequeueDeadJobsOptions)[];
 
 /** Default of {@link DeadJobsOptions.limit}, shared with the CLI. */
 export const DEFAULT_DEAD_JOBS_LIMIT = 100;

@@ -9,6 +9,7 @@ import {
   checkBoolean,
   checkDuration,
   checkInteger,
+  checkOnlyKeys,
   checkOptionalSignal,
   checkOptionsObject,
   checkPositiveDuration,
@@ -29,6 +30,7 @@ import {
 } from "./limits.js";
 import {
   type ClaimOptions,
+  DEAD_JOBS_KEYS,
   DEFAULT_DEAD_JOBS_LIMIT,
   type DeadJobsOptions,
   type EnqueueOptions,
@@ -415,6 +417,7 @@ export function checkDeadJobsOptions(options: DeadJobsOptions): {
   limit: number;
 } {
   checkOptionsObject(options, "options");
+  checkOnlyKeys(options, "options", DEAD_JOBS_KEYS);
   const { after, limit = DEFAULT_DEAD_JOBS_LIMIT } = options;
   const page = checkInteger(limit, "options.limit", 0, Infinity);
   return {

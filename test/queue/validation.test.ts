@@ -152,6 +152,79 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a filter or listing option with an unknown key (a typo) is refused, nothing removed or requeued", async () => {
+    const { queue, store } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    await queue.enqueueBatch("q", ["a", "b", "c"]);
+    await queue.enqueue("q", "later", { delayMs: 60_000 });
+    await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    await queue.kvPut("k1", "v");
+    await queue.flush();
+    const records = queue.logStats().recordsWritten;
+    const stats = await queue.stats("q");
+    const cases: [string, () => Promise<unknown>, string][] = [
+      [
+        "removeJobs",
+        () => queue.removeJobs("q", "pending", { olderThan: 60_000 } as Loose),
+        "Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan`",
+      ],
+      [
+        "removeJobs (undefined value, and two unknown keys)",
+        () => queue.removeJobs("q", "scheduled", { quue: "x", olderThanMS: undefined } as Loose),
+        "Expected `options` to have only the keys olderThanMs, onProgress; got `quue`, `olderThanMS`",
+      ],
+      [
+        "requeueDeadJobs",
+        () => queue.requeueDeadJobs("q", { limt: 1 } as Loose),
+        "Expected `options` to have only the keys limit, onProgress; got `limt`",
+      ],
+      [
+        "listJobs",
+        () => queue.listJobs("q", "pending", { cursr: "pending:1.1" } as Loose),
+        "Expected `options` to have only the keys cursor, limit, loadPayloads; got `cursr`",
+      ],
+      [
+        "deadJobs",
+        () => queue.deadJobs("q", { afer: "x" } as Loose),
+        "Expected `options` to have only the keys after, limit; got `afer`",
+      ],
+      [
+        "kvScan",
+        () => queue.kvScan("k", { cursur: "k1" } as Loose),
+        "Expected `options` to have only the keys cursor, limit; got `cursur`",
+      ],
+    ];
+    for (const [what, call, message] of cases) {
+      const error = await rejection(call());
+      assert.ok(error instanceof InvalidArgumentError, what);
+      assert.equal(error.message, message, what);
+    }
+    assert.equal(queue.logStats().recordsWritten, records);
+    assert.deepEqual(await queue.stats("q"), stats);
+    await queue.close();
+    // A reader refuses them alike.
+    const reader = await QueueReader.open(store, "q");
+    assert.throws(() => reader.listJobs("q", "dead", { limi: 5 } as Loose), {
+      code: "INVALID_ARGUMENT",
+      message: "Expected `options` to have only the keys cursor, limit, loadPayloads; got `limi`",
+    });
+    assert.throws(() => reader.deadJobs("q", { Limit: 5 } as Loose), {
+      code: "INVALID_ARGUMENT",
+      message: "Expected `options` to have only the keys after, limit; got `Limit`",
+    });
+    assert.throws(() => reader.kvScan("k", { limits: 5 } as Loose), {
+      code: "INVALID_ARGUMENT",
+    });
+  });
+
+  it("other options objects ignore keys they do not know (options of a newer version still work)", async () => {
+    const { queue } = await openTestQueue({ someFutureOption: true } as Loose);
+    const id = await queue.enqueue("q", "x", { someFutureOption: 1 } as Loose);
+    const claim = await queue.claim("q", { someFutureOption: 1 } as Loose);
+    assert.equal(claim?.id, id);
+    await queue.ack(claim!, { someFutureOption: 1 } as Loose);
+    await queue.close();
+  });
+
   it("bad open options reject INVALID_ARGUMENT before touching the store", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
