@@ -8,6 +8,7 @@ import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { runWorker } from "../../src/worker/run-worker.js";
 import { memoryAndFileStores, mustClaim, openTestQueue } from "../queue/helpers.js";
 import { collect, type Points, TestReader } from "./sdk.js";
 
@@ -602,6 +603,41 @@ describe("metrics", { timeout: 60_000 }, () => {
       assert.equal(heard.length, listening ? 9 : 0);
       await queue.close();
     });
+
+  it("a collection made at once after a worker's run sees every count and every wait and duration, and so does one after close", async () => {
+    const { queue, reader, clock } = await openMeasured();
+    const run = async (jobs: number): Promise<void> => {
+      await queue.enqueueBatch(
+        "q",
+        Array.from({ length: jobs }, (_, i) => `job ${i}`),
+      );
+      clock.advance(100);
+      let handled = 0;
+      const controller = new AbortController();
+      await runWorker(
+        queue,
+        "q",
+        () => {
+          if (++handled === jobs) controller.abort();
+        },
+        { concurrency: 8, signal: controller.signal },
+      );
+      await queue.flush();
+    };
+    const counted = (points: Points): number[] => [
+      valueAt(points, "taquba.jobs.enqueued", { queue: "q" }) as number,
+      valueAt(points, "taquba.jobs.claimed", { queue: "q" }) as number,
+      valueAt(points, "taquba.jobs.completed", { queue: "q" }) as number,
+      histogram(points, "taquba.job.wait", { queue: "q" }).count,
+      histogram(points, "taquba.job.duration", { queue: "q", outcome: "completed" }).count,
+    ];
+    await run(40);
+    // No turn of the event loop between the last acks becoming durable and the collection.
+    assert.deepEqual(counted(await collect(reader)), [40, 40, 40, 40, 40]);
+    await run(24);
+    await queue.close();
+    assert.deepEqual(counted(await collect(reader)), [64, 64, 64, 64, 64]);
+  });
 
   it("steps not yet collected reach the counters when the queue closes", async () => {
     const { queue, reader } = await openMeasured();
