@@ -11,6 +11,7 @@ import {
   mkdtemp,
   readdir,
   readFile,
+  readlink,
   rm,
   stat,
   symlink,
@@ -23,6 +24,7 @@ import { FileStore } from "../../src/store/file.js";
 import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
+import { crashWriter, holdWriter, storeOnThread } from "./writer-thread.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -37,14 +39,25 @@ async function storeWithSpare(directory: string, spareIdleMs: number): Promise<F
 const temps = (root: string): Promise<string[]> =>
   readdir(join(root, ".tmp")).catch(() => [] as string[]);
 
-/** Waits for the thread's spare: the one temp file, empty, named as this process's. */
+/**
+ * Waits for the thread's spare: the one temp file, empty, named as this
+ * process's. A put's own temp name is removed after its answer, so until then
+ * the one temp file may be that one (not empty).
+ */
 async function spareOf(root: string): Promise<string> {
-  await until(async () => (await temps(root)).length === 1, "a spare temp file", 5_000);
+  const emptyAlone = async (): Promise<boolean> => {
+    const names = await temps(root);
+    if (names.length !== 1) return false;
+    const size = await stat(join(root, ".tmp", names[0]!)).then(
+      (info) => info.size,
+      () => -1,
+    );
+    return size === 0;
+  };
+  await until(emptyAlone, "a spare temp file", 5_000);
   const [name] = await temps(root);
   assert.ok(name!.startsWith(`${process.pid}.`), `a temp file of this process: ${name}`);
-  const path = join(root, ".tmp", name!);
-  assert.equal((await stat(path)).size, 0, "the spare is empty");
-  return path;
+  return join(root, ".tmp", name!);
 }
 
 describe("FileStore writer thread: the next put's temp file is made ahead", {
@@ -134,6 +147,31 @@ describe("FileStore writer thread: the next put's temp file is made ahead", {
       assert.equal(await readFile(next, "utf8"), "not this put's", "never written into");
       assert.equal(await readFile(elsewhere, "utf8"), "not this put's");
     });
+  it("a thread that dies mid-batch still removes its creates' temp names and closes their files", async () => {
+    const root = join(dir, "dies");
+    const { store, writer } = await storeOnThread(root, {}, true);
+    await store.put("wal/1", bytes("one"), { ifNoneMatch: "*" });
+    await spareOf(root);
+    // The next create and a crash reach the thread as one batch: the create is written,
+    // fsynced and linked (into the spare), then the thread dies before answering it.
+    const release = await holdWriter(writer);
+    const put = store.put("wal/2", bytes("two"), { ifNoneMatch: "*" });
+    crashWriter(writer);
+    release();
+    await assert.rejects(put, /crashed/);
+    assert.equal(text((await store.get("wal/2"))?.body), "two", "it was placed");
+    assert.deepEqual(await temps(root), [], "no temp name left for it");
+    if (process.platform !== "linux") return; // open descriptors are listed through Linux's /proc
+    const open: string[] = [];
+    for (const fd of await readdir("/proc/self/fd"))
+      open.push(await readlink(`/proc/self/fd/${fd}`).catch(() => ""));
+    assert.deepEqual(
+      open.filter((path) => path.startsWith(root)),
+      [],
+      "no file of the store left open",
+    );
+  });
+
   it("two stores sharing a thread: a put never uses the spare made in the other store's folder", async () => {
     const writer = new FileWriter({ start: () => startWriterThread(false, 60_000) });
     assert.equal(await writer.started(), true, "the writer thread is up");
