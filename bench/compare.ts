@@ -19,11 +19,13 @@
  *          queue of its own, so the measured phases time warmed-up code, not V8 tiering up)
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
  *          --run-timeout=600 (seconds per run)
+ *          --data-dir=<os temp dir> (where the comparison's own data directory goes; every
+ *          run's file store stays in it until the comparison ends, then it is removed)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
  */
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PEERS_DIR } from "./compare/peer-module.js";
@@ -40,6 +42,7 @@ import { endToEndParams } from "./lib/e2e.js";
 import { fmt } from "./lib/markdown.js";
 import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
+import { KEEP_DATA_ENV } from "./lib/stores.js";
 
 const REPO_ROOT = repoRoot();
 const here = (file: string) => new URL(file, import.meta.url);
@@ -110,6 +113,8 @@ const passThrough = (ours: string, theirs: string): string[] =>
   args.has(ours) ? [`--${theirs}=${args.string(ours, "")}`] : [];
 
 const servers: RunningServer[] = [];
+/** The comparison's data directory (every run's file store), removed at the end. */
+let dataRoot: string | undefined;
 let stopping: Promise<void> | undefined;
 /** Stop every server once; later callers (signal handler, finally) wait for the same stop. */
 const stopServers = (): Promise<void> => {
@@ -199,13 +204,17 @@ try {
 
   // Repeats go round all systems in turn, so a burst of load from elsewhere on
   // the machine hits every system alike; the table shows each one's best and median run.
+  // The runs' file stores go in a directory of the comparison's own and stay until it ends
+  // (see KEEP_DATA_ENV): no run creates its files next to the ones a previous run just removed.
+  dataRoot = await mkdtemp(join(args.string("data-dir", tmpdir()), "taquba-compare-"));
+  const runEnv: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dataRoot, [KEEP_DATA_ENV]: "1" };
   const allRuns: BenchResult[] = [];
   for (let i = 0; i < repeat; i++) {
     for (const run of plannedRuns) {
       for (const system of systems.filter((s) => s.enabled)) {
         const { script, args: runArgs } = system.command(run);
         const [result] = parseResults(
-          await runNode(script, runArgs, ["--expose-gc"], runTimeoutMs),
+          await runNode(script, runArgs, ["--expose-gc"], runTimeoutMs, runEnv),
         );
         if (result === undefined) throw new Error(`${system.name} printed no result`);
         log(
@@ -239,4 +248,5 @@ try {
     process.stdout.write(`Single enqueues from many producers:\n\n${comparisonTable(single)}\n`);
 } finally {
   await stopServers();
+  if (dataRoot !== undefined) await rm(dataRoot, { recursive: true, force: true });
 }

@@ -7,9 +7,11 @@ export function spawnNode(
   script: URL,
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, fileURLToPath(script), ...args], {
     stdio: ["ignore", "pipe", "inherit"],
+    env,
   });
 }
 
@@ -38,8 +40,9 @@ export async function runNode(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
   timeoutMs = 0,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
-  const child = spawnNode(script, args, nodeArgs);
+  const child = spawnNode(script, args, nodeArgs, env);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");

@@ -45,6 +45,16 @@ export function parseStoreKind(raw: string): StoreKind {
   return kind;
 }
 
+/**
+ * Set to "1" (by `compare`) to leave a file store's directory in place at
+ * cleanup: the comparison removes all of its runs' data at its end instead.
+ * On a file system that is slow to create files next to ones just deleted
+ * (ext4 without a journal passes over recently freed inodes one by one), a
+ * run's removal of its WAL objects would slow the next run's creates: a cost
+ * of the harness, not of the system measured.
+ */
+export const KEEP_DATA_ENV = "TAQUBA_BENCH_KEEP_DATA";
+
 export interface BenchStoreOptions {
   /** Parent directory for file stores; default the OS temp dir. */
   baseDir?: string;
@@ -108,7 +118,8 @@ export async function createBenchStore(
       classes,
       directory,
       cleanup: async () => {
-        if (owned) await rm(directory, { recursive: true, force: true });
+        if (owned && process.env[KEEP_DATA_ENV] !== "1")
+          await rm(directory, { recursive: true, force: true });
       },
     };
   }
