@@ -20,10 +20,12 @@
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
  *          --run-timeout=600 (seconds per run)
  *          --data-dir=<os temp dir> (where the comparison's own data directory goes; every
- *          run's file store stays in it until the comparison ends, then it is removed)
+ *          run's taquba file store stays in it until the comparison ends, then it is
+ *          removed; the peers' servers keep their data where they always do)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
  */
 import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -125,7 +127,11 @@ const stopServers = (): Promise<void> => {
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    void stopServers().finally(() => process.exit(130));
+    void stopServers().finally(() => {
+      // process.exit skips the main `finally`: the runs' data goes here too.
+      if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 

@@ -8,8 +8,11 @@
  * `runAt`, claimed and dead by id (enqueue order), done by completion time;
  * ties in time fall back to enqueue order. A position is the key of the last
  * job seen, not a place in an index, so a walk resumed after changes goes on
- * exactly after that key: no job is returned twice while it keeps its key,
- * and none that stayed in the status all along is skipped.
+ * exactly after that key: no job is returned twice, and none is skipped, while
+ * it keeps its key. A job whose key changes within its status (a scheduled job
+ * that `dedupReplace` gives a new `runAt`) is listed where it is when the walk
+ * gets there: again if it moved past the walk's position, not at all if it
+ * moved before it unseen.
  */
 import {
   checkBoolean,
