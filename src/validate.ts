@@ -148,19 +148,13 @@ export function checkOneOf<const T extends readonly unknown[]>(
   return value as T[number];
 }
 
-/** `undefined` or an object (an options bag). */
-export function checkOptionsObject(value: unknown, arg: string): void {
-  if (value !== undefined && (typeof value !== "object" || value === null))
-    throw invalidArgument(arg, "an options object", value);
-}
-
 /**
- * An options object (or `undefined`) with no own keys but `keys`, else
- * {@link InvalidArgumentError}:
+ * `undefined` or an object (an options bag), else {@link InvalidArgumentError}.
+ * With `keys`, also no own key but those:
  *
  *     Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan`
  *
- * Only for options that choose which jobs or entries a call touches or
+ * `keys` is for options that choose which jobs or entries a call touches or
  * lists (the filters of bulk removals and requeues, listing cursors and
  * limits), where a misspelt key, ignored, would silently widen a destructive
  * call to every job of the status, or page from the start. Other options
@@ -168,8 +162,11 @@ export function checkOptionsObject(value: unknown, arg: string): void {
  * do not know, so options written for a newer version of the package still
  * work with an older one.
  */
-export function checkOnlyKeys(value: unknown, arg: string, keys: readonly string[]): void {
-  if (value === undefined || value === null || typeof value !== "object") return;
+export function checkOptionsObject(value: unknown, arg: string, keys?: readonly string[]): void {
+  if (value === undefined) return;
+  if (typeof value !== "object" || value === null)
+    throw invalidArgument(arg, "an options object", value);
+  if (keys === undefined) return;
   const unknown = Object.keys(value).filter((key) => !keys.includes(key));
   if (unknown.length > 0)
     throw new InvalidArgumentError(

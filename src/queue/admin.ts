@@ -12,7 +12,6 @@ import {
   checkFunction,
   checkInteger,
   checkOneOf,
-  checkOnlyKeys,
   checkOptionsObject,
   checkString,
 } from "../validate.js";
@@ -116,8 +115,7 @@ export async function removeJobsOf(
   core.check();
   const name = checkQueueName(queue);
   const which = checkOneOf(status, "status", REMOVABLE_STATUSES);
-  checkOptionsObject(options, "options");
-  checkOnlyKeys(options, "options", REMOVE_JOBS_KEYS);
+  checkOptionsObject(options, "options", REMOVE_JOBS_KEYS);
   const olderThanMs =
     options.olderThanMs === undefined
       ? undefined
@@ -134,8 +132,7 @@ export async function requeueDeadJobsOf(
 ): Promise<number> {
   core.check();
   const name = checkQueueName(queue);
-  checkOptionsObject(options, "options");
-  checkOnlyKeys(options, "options", REQUEUE_DEAD_JOBS_KEYS);
+  checkOptionsObject(options, "options", REQUEUE_DEAD_JOBS_KEYS);
   const limit =
     options.limit === undefined
       ? Number.POSITIVE_INFINITY

@@ -7,13 +7,7 @@
  * absent key, a compare that fails) first waits for what was logged before
  * it to be durable, so it never reports a value that a crash could still undo.
  */
-import {
-  checkInteger,
-  checkOnlyKeys,
-  checkOptionsObject,
-  checkString,
-  invalidArgument,
-} from "../validate.js";
+import { checkInteger, checkOptionsObject, checkString, invalidArgument } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { KvMap } from "./kv-map.js";
 import { durableRead } from "./reads.js";
@@ -74,8 +68,7 @@ export function kvGetFrom(kv: KvMap, key: unknown): Uint8Array | null {
 /** `kvScan` on a state, arguments checked. */
 export function kvScanFrom(kv: KvMap, prefix: unknown, options: KvScanOptions = {}): KvPage {
   const p = checkKvPrefix(prefix);
-  checkOptionsObject(options, "options");
-  checkOnlyKeys(options, "options", KV_SCAN_KEYS);
+  checkOptionsObject(options, "options", KV_SCAN_KEYS);
   const limit =
     options.limit === undefined
       ? DEFAULT_KV_SCAN_LIMIT

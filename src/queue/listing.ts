@@ -17,7 +17,6 @@
 import {
   checkBoolean,
   checkInteger,
-  checkOnlyKeys,
   checkOptionsObject,
   checkString,
   invalidArgument,
@@ -177,8 +176,7 @@ export function checkListJobs(
       `one of ${JOB_STATUSES.map((s) => `"${s}"`).join(", ")}`,
       status,
     );
-  checkOptionsObject(options, "options");
-  checkOnlyKeys(options, "options", LIST_JOBS_KEYS);
+  checkOptionsObject(options, "options", LIST_JOBS_KEYS);
   const limit =
     options.limit === undefined
       ? DEFAULT_LIST_LIMIT

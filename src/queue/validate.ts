@@ -9,7 +9,6 @@ import {
   checkBoolean,
   checkDuration,
   checkInteger,
-  checkOnlyKeys,
   checkOptionalSignal,
   checkOptionsObject,
   checkPositiveDuration,
@@ -416,8 +415,7 @@ export function checkDeadJobsOptions(options: DeadJobsOptions): {
   after: string | undefined;
   limit: number;
 } {
-  checkOptionsObject(options, "options");
-  checkOnlyKeys(options, "options", DEAD_JOBS_KEYS);
+  checkOptionsObject(options, "options", DEAD_JOBS_KEYS);
   const { after, limit = DEFAULT_DEAD_JOBS_LIMIT } = options;
   const page = checkInteger(limit, "options.limit", 0, Infinity);
   return {
