@@ -20,6 +20,7 @@ import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import type { Headers } from "./state.js";
+import { TRACEPARENT } from "./trace-context.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
@@ -178,6 +179,9 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
   job.trace = trace.context;
   const headers = trace.headers;
   if (headers === undefined || headers === job.options.headers) return job;
+  // A job of a batch with a `traceparent` of its own keeps it and its `tracestate` (its
+  // creation context, read in place of the batch span's): no state of another span beside it.
+  if (merge && job.options.headers?.[TRACEPARENT] !== undefined) return job;
   job.options = {
     ...job.options,
     headers: merge ? { ...job.options.headers, ...headers } : headers,

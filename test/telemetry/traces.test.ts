@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  context,
+  createTraceState,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   AlwaysOffSampler,
@@ -453,6 +460,110 @@ describe("traces", { timeout: 60_000 }, () => {
       [[traceId, sampledParent.spanId]],
     );
     assert.deepEqual(named(exporter.getFinishedSpans(), "enqueue q"), []);
+    await queue.close();
+  });
+
+  it("a caller's traceparent is the job's creation context: kept as given, linked from the enqueue and the handler", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    // The SDK's spans carry vendor state: the caller's must not be replaced by it.
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const upstream = {
+      traceId: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      spanId: "bbbbbbbbbbbbbbbb",
+      traceFlags: 1,
+    };
+    const relayed = { traceparent: formatTraceParent(upstream), tracestate: "up=1" };
+    const outside = await queue.enqueue("q", "outside", { headers: relayed });
+    let request: Span | undefined;
+    const [inside, injected] = await tracer.startActiveSpan("request", async (span) => {
+      request = span;
+      const ids = [
+        await queue.enqueue("q", "inside", { headers: relayed }),
+        // The active context itself, injected into the headers: the span's parent, not a link.
+        await queue.enqueue("q", "injected", {
+          headers: { traceparent: formatTraceParent(span.spanContext()) },
+        }),
+      ];
+      span.end();
+      return ids;
+    });
+    const invalid = await queue.enqueue("q", "invalid", { headers: { traceparent: "garbage" } });
+
+    for (const id of [outside, inside]) {
+      const job = await queue.getJob(id!);
+      assert.equal(job?.headers.traceparent, relayed.traceparent, "kept as given");
+      assert.equal(job?.headers.tracestate, "up=1");
+    }
+    const enqueues = new Map(
+      named(exporter.getFinishedSpans(), "enqueue q").map((s) => [
+        s.attributes["messaging.message.id"],
+        s,
+      ]),
+    );
+    const linksOf = (span: ReadableSpan | undefined) =>
+      span!.links.map((l) => [l.context.traceId, l.context.spanId]);
+    const up = [[upstream.traceId, upstream.spanId]];
+    assert.deepEqual(linksOf(enqueues.get(outside)), up);
+    assert.equal(enqueues.get(outside)!.parentSpanContext, undefined, "a root: no active span");
+    assert.deepEqual(linksOf(enqueues.get(inside)), up);
+    assert.equal(
+      enqueues.get(inside)!.parentSpanContext?.spanId,
+      request!.spanContext().spanId,
+      "the active span stays the parent",
+    );
+    assert.deepEqual(linksOf(enqueues.get(injected)), []);
+    assert.deepEqual(linksOf(enqueues.get(invalid)), []);
+
+    await work(queue, "q", 4, async () => {});
+    const runs = new Map(
+      named(exporter.getFinishedSpans(), "process q").map((s) => [
+        s.attributes["messaging.message.id"],
+        s,
+      ]),
+    );
+    assert.deepEqual(linksOf(runs.get(outside)), up);
+    assert.deepEqual(linksOf(runs.get(inside)), up);
+    assert.deepEqual(linksOf(runs.get(injected)), [
+      [request!.spanContext().traceId, request!.spanContext().spanId],
+    ]);
+    assert.deepEqual(linksOf(runs.get(invalid)), [], "an invalid traceparent links to nothing");
+    await queue.close();
+  });
+
+  it("a span's vendor state does not replace the tracestate that goes with a caller's traceparent", async () => {
+    const exporter = new InMemorySpanExporter();
+    const stating: Sampler = {
+      shouldSample: () => ({
+        decision: SamplingDecision.RECORD_AND_SAMPLED,
+        traceState: createTraceState("ours=1"),
+      }),
+      toString: () => "stating",
+    };
+    const tracerProvider = new BasicTracerProvider({
+      sampler: stating,
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const relayed = {
+      traceparent: formatTraceParent({
+        traceId: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        spanId: "bbbbbbbbbbbbbbbb",
+        traceFlags: 1,
+      }),
+    };
+    const single = await queue.enqueue("q", "single", { headers: relayed });
+    const [own, plain] = await queue.enqueueMany("q", [
+      { payload: "own", options: { headers: { ...relayed, tenant: "acme" } } },
+      { payload: "plain", options: { headers: { tenant: "acme" } } },
+    ]);
+    // The caller's context stands alone (no state of another span beside it) …
+    assert.deepEqual((await queue.getJob(single))!.headers, relayed);
+    assert.deepEqual((await queue.getJob(own!.id))!.headers, { ...relayed, tenant: "acme" });
+    // … and a job without one carries its enqueue span's context and state.
+    const headers = (await queue.getJob(plain!.id))!.headers;
+    assert.equal(headers.tracestate, "ours=1");
+    assert.equal(headers.tenant, "acme");
+    assert.notEqual(headers.traceparent, undefined);
     await queue.close();
   });
 

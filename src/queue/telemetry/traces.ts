@@ -7,7 +7,11 @@
  * queue, and a span the SDK samples out is neither annotated, ended, nor
  * written into the job. With `requireParentSpan` both ends start a span only
  * inside a sampled trace: an enqueue inside a recording span, a handler run
- * of a job whose `traceparent` is sampled.
+ * of a job whose `traceparent` is sampled. A `traceparent` the caller gives
+ * in a single enqueue's headers (a message relayed from another system) is
+ * that job's creation context, as the OpenTelemetry messaging conventions
+ * have it: kept as given (the handler's span links to it), and linked from
+ * the enqueue span, whose parent is still the active span.
  */
 import type { Span, SpanContext, SpanOptions, Tracer } from "@opentelemetry/api";
 import { messageOf } from "../../util/message.js";
@@ -124,9 +128,16 @@ export class QueueTracing implements Tracing {
       if (this.#requireParentSpan && api.trace.getSpan(parent)?.isRecording() !== true)
         return undefined;
       const shape = this.#enqueueShape(queue);
+      const options = count === 1 ? shape.options : shape.batch(count);
+      // A `traceparent` the caller put in the job's own headers (a message relayed
+      // from another system) is the job's creation context: the job keeps it as
+      // given, and the enqueue span links to it. One lookup when there are headers.
+      const given = headers === undefined ? undefined : headers[TRACEPARENT];
+      const link =
+        given === undefined ? undefined : callerContext(api, given, headers![TRACESTATE], parent);
       span = this.#tracer.startSpan(
         shape.name,
-        count === 1 ? shape.options : shape.batch(count),
+        link === undefined ? options : { ...options, links: [{ context: link }] },
         parent,
       );
       const spanContext = span.spanContext();
@@ -135,7 +146,9 @@ export class QueueTracing implements Tracing {
       // The context is checked and encoded as the job's bytes once, here.
       context =
         (spanContext.traceFlags & SAMPLED) === 0 ? undefined : encodeTraceContext(spanContext);
-      if (context !== undefined) {
+      // The span's vendor state travels with its context, unless the caller's
+      // `traceparent` is the job's (its `tracestate`, if any, goes with it).
+      if (context !== undefined && given === undefined) {
         const state = spanContext.traceState?.serialize();
         if (state) traced = { ...headers, [TRACESTATE]: state };
       }
@@ -246,17 +259,47 @@ export class QueueTracing implements Tracing {
 
 /** The producer's span context from a job's headers, or undefined. */
 function producerContext(api: OtelApi, headers: Headers): SpanContext | undefined {
-  const parent = parseTraceParent(headers[TRACEPARENT]);
+  return remoteContext(api, headers[TRACEPARENT], headers[TRACESTATE]);
+}
+
+/** The span context a W3C `traceparent` (and `tracestate`) name, or undefined when it is invalid. */
+function remoteContext(
+  api: OtelApi,
+  traceparent: string | undefined,
+  tracestate: string | undefined,
+): SpanContext | undefined {
+  const parent = parseTraceParent(traceparent);
   if (parent === undefined) return undefined;
-  const state = headers[TRACESTATE];
   const context: SpanContext = {
     traceId: parent.traceId,
     spanId: parent.spanId,
     traceFlags: parent.traceFlags,
     isRemote: true,
   };
-  if (state !== undefined) context.traceState = api.createTraceState(state);
+  if (tracestate !== undefined) context.traceState = api.createTraceState(tracestate);
   return context;
+}
+
+/**
+ * The context of an enqueue caller's `traceparent` for the enqueue span to
+ * link to: undefined when it is invalid, or when it names the active span
+ * (the span's parent already, as when the caller injected the active
+ * context into the headers).
+ */
+function callerContext(
+  api: OtelApi,
+  traceparent: string,
+  tracestate: string | undefined,
+  active: ReturnType<OtelApi["context"]["active"]>,
+): SpanContext | undefined {
+  const caller = remoteContext(api, traceparent, tracestate);
+  if (caller === undefined) return undefined;
+  const parent = api.trace.getSpanContext(active);
+  return parent !== undefined &&
+    parent.traceId === caller.traceId &&
+    parent.spanId === caller.spanId
+    ? undefined
+    : caller;
 }
 
 function fail(api: OtelApi, span: Span, error: unknown, report: (error: unknown) => void): void {
