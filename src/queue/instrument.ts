@@ -32,7 +32,16 @@ export interface Tracing {
    * records nothing and adds no context): the enqueue goes on untouched.
    */
   enqueue(queue: string, headers: Headers | undefined, count: number): EnqueueTrace | undefined;
-  /** Runs a handler on `claim`; resolves or rejects as `run` does. */
+  /**
+   * Whether a run of `claim`'s handler gets a span. When it does not, the
+   * worker calls the handler itself, as with tracing off: no wrapper and no
+   * promise of its own per job.
+   */
+  tracesRun(claim: Claim): boolean;
+  /**
+   * Runs a handler on `claim` in its span (for a claim {@link tracesRun}
+   * accepts); resolves or rejects as `run` does.
+   */
   handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown>;
 }
 

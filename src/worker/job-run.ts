@@ -130,10 +130,15 @@ export class JobRun implements JobContext {
     const claim = this.#claim;
     let value: unknown;
     try {
+      // A run without a span (tracing off, or a job tracing leaves out) calls the
+      // handler directly: a wrapper would cost every job a promise of its own
+      // (and, under a context manager, its async hooks). A traced run awaits the
+      // handler's value inside its span as `#awaited` does (a promise's own
+      // `then` is not called), so its outcome is the one it has untraced.
       value =
-        tracing === null
+        tracing === null || !tracing.tracesRun(claim)
           ? handler(claim, this)
-          : tracing.handle(claim, async () => handler(claim, this));
+          : tracing.handle(claim, async () => await handler(claim, this));
     } catch (error) {
       this.#returned({ ok: false, error });
       return;

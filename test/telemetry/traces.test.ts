@@ -19,6 +19,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { silentLogger } from "../../src/logger.js";
+import { tracingOf } from "../../src/queue/instrument.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import {
@@ -564,6 +565,70 @@ describe("traces", { timeout: 60_000 }, () => {
     assert.equal(headers.tracestate, "ours=1");
     assert.equal(headers.tenant, "acme");
     assert.notEqual(headers.traceparent, undefined);
+    await queue.close();
+  });
+
+  it("requireParentSpan: a job left out runs its handler as with tracing off, a traced one in its span", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider, metrics: false, requireParentSpan: true },
+    });
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const sampled = formatTraceParent({ traceId, spanId: "00f067aa0ba902b7", traceFlags: 1 });
+    const unsampled = formatTraceParent({ traceId, spanId: "00f067aa0ba902b8", traceFlags: 0 });
+    await queue.enqueue("q", "sampled", { headers: { traceparent: sampled } });
+    await queue.enqueue("q", "unsampled", { headers: { traceparent: unsampled } });
+    await queue.enqueue("q", "without context");
+    const queueTracing = tracingOf(queue)!;
+    const decided: [string, boolean][] = [];
+    for (let i = 0; i < 3; i++) {
+      const claim = (await queue.claim("q"))!;
+      decided.push([Buffer.from(claim.payload).toString(), queueTracing.tracesRun(claim)]);
+      await queue.ack(claim);
+    }
+    assert.deepEqual(decided, [
+      ["sampled", true],
+      ["unsampled", false],
+      ["without context", false],
+    ]);
+    // A handler's native promise with a `then` of its own: the worker waits for it as
+    // `await` does (its own `then` is never called) whether the run is traced or not,
+    // and whether the handler returns it synchronously or not.
+    const traced = await queue.enqueue("q", "traced", { headers: { traceparent: sampled } });
+    const untraced = await queue.enqueue("q", "untraced");
+    const stop = new AbortController();
+    let handled = 0;
+    let activeInTraced: boolean | undefined;
+    await runWorker(
+      queue,
+      "q",
+      (job) => {
+        if (++handled === 2) stop.abort();
+        if (job.id === traced) activeInTraced = trace.getActiveSpan() !== undefined;
+        const value = Promise.resolve(`kept ${Buffer.from(job.payload).toString()}`);
+        // biome-ignore lint/suspicious/noThenProperty: the point of the test
+        value.then = () => {
+          throw new Error("own then called");
+        };
+        return value;
+      },
+      { concurrency: 1, signal: stop.signal, pollIntervalMs: 10 },
+    );
+    for (const [id, text] of [
+      [traced, "kept traced"],
+      [untraced, "kept untraced"],
+    ] as const) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "done", `${text}: ${JSON.stringify(job?.attempts)}`);
+      assert.equal(Buffer.from(job!.result!).toString(), text);
+    }
+    assert.equal(activeInTraced, true, "the traced run's handler runs inside its span");
+    assert.deepEqual(
+      named(exporter.getFinishedSpans(), "process q").map(
+        (s) => s.attributes["messaging.message.id"],
+      ),
+      [traced],
+    );
     await queue.close();
   });
 

@@ -189,14 +189,16 @@ export class QueueTracing implements Tracing {
     return shape;
   }
 
-  handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
+  tracesRun(claim: Claim): boolean {
     // The mirror of the enqueue rule: with `requireParentSpan`, only a job
     // whose producer's context was sampled gets a span. Most jobs carry no
     // context: one header lookup and the handler runs untouched.
-    if (this.#requireParentSpan) {
-      const traceparent = claim.headers[TRACEPARENT];
-      if (traceparent === undefined || !isSampledTraceParent(traceparent)) return run();
-    }
+    if (!this.#requireParentSpan) return true;
+    const traceparent = claim.headers[TRACEPARENT];
+    return traceparent !== undefined && isSampledTraceParent(traceparent);
+  }
+
+  handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
     const api = this.#api;
     const report = this.#report;
     let span: Span;
