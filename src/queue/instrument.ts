@@ -13,7 +13,8 @@ import type { Claim } from "./types.js";
 export interface EnqueueTrace {
   /**
    * The job headers to store: the caller's (the same object when unchanged),
-   * plus `tracestate` when the span carries vendor state.
+   * plus `tracestate` when the span carries vendor state and the caller gave
+   * no `traceparent` (one the caller gave stays the job's, with its state).
    */
   readonly headers: Headers | undefined;
   /** The producer span's context, stored with each job (binary), or undefined. */

@@ -239,7 +239,10 @@ export interface EnqueueOptions {
    * String headers kept with the job: at most `MAX_HEADERS` (64), names up to
    * `MAX_HEADER_KEY_BYTES` (256) UTF-8 bytes, values up to
    * `MAX_HEADER_VALUE_BYTES` (8 192), all together up to `MAX_HEADERS_BYTES`
-   * (16 384).
+   * (16 384). A W3C `traceparent` (and `tracestate`) given here, say of a
+   * message relayed from another system, is the job's trace context: kept as
+   * given, linked from the enqueue's span, and linked to by its handler's
+   * span (see the README, "Traces").
    * @default {}
    */
   headers?: Record<string, string>;

@@ -173,7 +173,9 @@ async function enqueueChecked(
 /**
  * `job` (checked for this call, so it is changed in place) carrying the
  * enqueue's trace context, and its headers when the trace added some
- * (`tracestate`): to the job's own with `merge`, else instead of the call's.
+ * (`tracestate`): to the job's own with `merge` (unless the job has a
+ * `traceparent` of its own, which stays with its own state), else instead
+ * of the call's.
  */
 export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): CheckedJob {
   job.trace = trace.context;

@@ -69,7 +69,7 @@ function linkOf(spans: ReadableSpan[], id: string) {
   return run.links[0]?.context;
 }
 
-/** Runs one claim of `name` through the queue's tracing (as `runWorker` does) and acks it. */
+/** Runs one claim of `name` through the queue's tracing (as `runWorker` does for a traced run) and acks it. */
 async function handleOne(queue: Queue, name: string): Promise<string> {
   const { tracingOf } = await import("../../src/queue/instrument.js");
   const claim = await mustClaim(queue, name);

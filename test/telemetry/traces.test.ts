@@ -531,6 +531,50 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a relayed context survives a dedupReplace, a jobId and a transaction: kept as given, linked from the handler", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const upstream = {
+      traceId: "cccccccccccccccccccccccccccccccc",
+      spanId: "dddddddddddddddd",
+      traceFlags: 1,
+    };
+    const relayed = { traceparent: formatTraceParent(upstream) };
+    // Debounced: the first enqueue (traced, inside a span) is replaced by a relayed one.
+    const debounced = await tracer.startActiveSpan("request", async (span) => {
+      const id = await queue.enqueue("q", "first", { dedupKey: "k", delayMs: 60_000 });
+      span.end();
+      return id;
+    });
+    assert.equal(
+      await queue.enqueue("q", "second", {
+        dedupKey: "k",
+        dedupReplace: true,
+        delayMs: 0,
+        headers: relayed,
+      }),
+      debounced,
+    );
+    const named_ = await queue.enqueue("q", "named", { jobId: "relayed-1", headers: relayed });
+    const committed = await queue.transaction((tx) => {
+      tx.enqueue("q", "in a transaction", { headers: relayed });
+    });
+    const inTransaction = committed.enqueued[0]!.id;
+    for (const id of [debounced, named_, inTransaction])
+      assert.equal((await queue.getJob(id))?.headers.traceparent, relayed.traceparent, id);
+    await queue.wakeScheduled(debounced);
+    await work(queue, "q", 3, async () => {});
+    const links = new Map(
+      named(exporter.getFinishedSpans(), "process q").map((s) => [
+        s.attributes["messaging.message.id"],
+        s.links.map((l) => [l.context.traceId, l.context.spanId]),
+      ]),
+    );
+    for (const id of [debounced, named_, inTransaction])
+      assert.deepEqual(links.get(id), [[upstream.traceId, upstream.spanId]], id);
+    await queue.close();
+  });
+
   it("a span's vendor state does not replace the tracestate that goes with a caller's traceparent", async () => {
     const exporter = new InMemorySpanExporter();
     const stating: Sampler = {
@@ -592,8 +636,7 @@ describe("traces", { timeout: 60_000 }, () => {
       ["without context", false],
     ]);
     // A handler's native promise with a `then` of its own: the worker waits for it as
-    // `await` does (its own `then` is never called) whether the run is traced or not,
-    // and whether the handler returns it synchronously or not.
+    // `await` does (its own `then` is never called) whether the run is traced or not.
     const traced = await queue.enqueue("q", "traced", { headers: { traceparent: sampled } });
     const untraced = await queue.enqueue("q", "untraced");
     const stop = new AbortController();
