@@ -52,6 +52,19 @@ function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((s) => s.name === name);
 }
 
+/** The finished spans called `name`, by the job id they carry. */
+function byJob(exporter: InMemorySpanExporter, name: string): Map<unknown, ReadableSpan> {
+  return new Map(
+    named(exporter.getFinishedSpans(), name).map((s) => [s.attributes["messaging.message.id"], s]),
+  );
+}
+
+/** A span's links as [traceId, spanId] pairs. */
+function linksOf(span: ReadableSpan | undefined): string[][] {
+  assert.ok(span !== undefined, "no such span");
+  return span.links.map((l) => [l.context.traceId, l.context.spanId]);
+}
+
 /** Runs a worker on `name` until `count` jobs were handled. */
 async function work(
   queue: Queue,
@@ -466,7 +479,6 @@ describe("traces", { timeout: 60_000 }, () => {
 
   it("a caller's traceparent is the job's creation context: kept as given, linked from the enqueue and the handler", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
-    // The SDK's spans carry vendor state: the caller's must not be replaced by it.
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
     const upstream = {
       traceId: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -495,14 +507,7 @@ describe("traces", { timeout: 60_000 }, () => {
       assert.equal(job?.headers.traceparent, relayed.traceparent, "kept as given");
       assert.equal(job?.headers.tracestate, "up=1");
     }
-    const enqueues = new Map(
-      named(exporter.getFinishedSpans(), "enqueue q").map((s) => [
-        s.attributes["messaging.message.id"],
-        s,
-      ]),
-    );
-    const linksOf = (span: ReadableSpan | undefined) =>
-      span!.links.map((l) => [l.context.traceId, l.context.spanId]);
+    const enqueues = byJob(exporter, "enqueue q");
     const up = [[upstream.traceId, upstream.spanId]];
     assert.deepEqual(linksOf(enqueues.get(outside)), up);
     assert.equal(enqueues.get(outside)!.parentSpanContext, undefined, "a root: no active span");
@@ -516,12 +521,7 @@ describe("traces", { timeout: 60_000 }, () => {
     assert.deepEqual(linksOf(enqueues.get(invalid)), []);
 
     await work(queue, "q", 4, async () => {});
-    const runs = new Map(
-      named(exporter.getFinishedSpans(), "process q").map((s) => [
-        s.attributes["messaging.message.id"],
-        s,
-      ]),
-    );
+    const runs = byJob(exporter, "process q");
     assert.deepEqual(linksOf(runs.get(outside)), up);
     assert.deepEqual(linksOf(runs.get(inside)), up);
     assert.deepEqual(linksOf(runs.get(injected)), [
@@ -564,14 +564,9 @@ describe("traces", { timeout: 60_000 }, () => {
       assert.equal((await queue.getJob(id))?.headers.traceparent, relayed.traceparent, id);
     await queue.wakeScheduled(debounced);
     await work(queue, "q", 3, async () => {});
-    const links = new Map(
-      named(exporter.getFinishedSpans(), "process q").map((s) => [
-        s.attributes["messaging.message.id"],
-        s.links.map((l) => [l.context.traceId, l.context.spanId]),
-      ]),
-    );
+    const runs = byJob(exporter, "process q");
     for (const id of [debounced, named_, inTransaction])
-      assert.deepEqual(links.get(id), [[upstream.traceId, upstream.spanId]], id);
+      assert.deepEqual(linksOf(runs.get(id)), [[upstream.traceId, upstream.spanId]], id);
     await queue.close();
   });
 
