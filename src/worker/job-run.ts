@@ -149,8 +149,9 @@ export class JobRun implements JobContext {
 
   /**
    * Waits for a returned object as `await` does: a native promise's own `then`
-   * is never called (its `constructor` is read, as `await` reads it), and whatever the wait throws
-   * fails the attempt rather than escaping the worker.
+   * is never called (its `constructor` is read, as `await` reads it), and
+   * whatever the wait throws fails the attempt rather than escaping the
+   * worker.
    */
   async #awaited(value: unknown): Promise<void> {
     let outcome: Outcome;

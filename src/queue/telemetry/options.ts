@@ -62,11 +62,12 @@ export interface TelemetryOptions {
    * costs nothing and its job carries no trace context of taquba's, so its
    * handler run starts no span either (one header lookup) — unless the caller
    * gave the job a `traceparent` of its own (a relayed message's): the job
-   * keeps it, and its handler run starts a span when that one is sampled. With a parent-based sampler
-   * this keeps the span cost to the enqueues of sampled requests and the
-   * handler runs of their jobs: an unsampled request's span does not record,
-   * so its enqueues start none. Without it every handler run starts a span
-   * (whether the SDK samples it is the SDK's decision).
+   * keeps it, and its handler run starts a span when that one is sampled.
+   * With a parent-based sampler this keeps the span cost to the enqueues of
+   * sampled requests and the handler runs of their jobs: an unsampled
+   * request's span does not record, so its enqueues start none. Without it
+   * every handler run starts a span (whether the SDK samples it is the SDK's
+   * decision).
    * @default false
    * @example
    * ```ts
