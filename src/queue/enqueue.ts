@@ -14,8 +14,9 @@ import { enqueueRecordOf, inlinePayload, scheduledRunAt } from "./enqueue-record
 import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
+import type { Headers } from "./state.js";
 import type { PayloadRef } from "./table.js";
-import type { TraceContext } from "./trace-context.js";
+import { formatTraceParent, TRACEPARENT, type TraceContext } from "./trace-context.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
@@ -245,21 +246,27 @@ function commitJobs(
           continue;
         }
         const runAt = scheduledRunAt(options, now);
-        const change = { headers: options.headers, runAt };
         // Debounce: the waiting job (or this call's earlier one) takes this enqueue's contents.
         if (earlier !== undefined) {
           const before = records[earlier.at] as EnqueueRecord;
           if (before.payloadRef !== undefined) unused.push(before.payloadRef.key);
           records[earlier.at] = {
             ...before,
-            ...change,
+            headers: options.headers,
+            runAt,
             payload: inlinePayload(payload, payloadRef),
             payloadRef,
           };
         } else {
           // A replacement's payload is kept inline (an offloaded one was written for nothing).
           if (payloadRef !== undefined) unused.push(payloadRef.key);
-          records.push({ tag: Tag.Replace, id: state.idOf(holder!), payload, ...change });
+          records.push({
+            tag: Tag.Replace,
+            id: state.idOf(holder!),
+            payload,
+            headers: replacingHeaders(job),
+            runAt,
+          });
         }
         if (runAt !== undefined) earliestRunAt = Math.min(earliestRunAt, runAt);
         else anyPending = true;
@@ -295,4 +302,17 @@ async function settled(
   // A dedup holder's own enqueue may still be in flight: answer once it is durable.
   if (anyHit) await core.log.flush();
   return results;
+}
+
+/**
+ * The headers a debounce puts on the waiting job: the replacing enqueue's,
+ * with its trace context as a `traceparent` header when it was traced and
+ * the caller gave none. A replacement keeps the job's stored context (the
+ * first enqueue's), and a header is read in its place: so the job's handler
+ * links to the enqueue that last shaped it.
+ */
+function replacingHeaders(job: CheckedJob): Headers | undefined {
+  const headers = job.options.headers;
+  if (job.trace === undefined || headers?.[TRACEPARENT] !== undefined) return headers;
+  return { ...headers, [TRACEPARENT]: formatTraceParent(job.trace) };
 }

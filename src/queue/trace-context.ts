@@ -2,8 +2,10 @@
  * A producer's trace context as a job carries it: the W3C trace id, span id
  * and trace flags, stored as 25 bytes (in the enqueue record, the job
  * table's trace column and the checkpoint) instead of a `traceparent`
- * header string. The header is made from these bytes only when a job's
- * headers are read. Independent of OpenTelemetry: the core never loads it.
+ * header string. The header is made from these bytes when a job's headers
+ * are read (a traced debounce's replacement, which has no such field, carries
+ * its context as the header itself). Independent of OpenTelemetry: the core
+ * never loads it.
  */
 
 /** A span's context (the fields of OpenTelemetry's `SpanContext` a job keeps). */

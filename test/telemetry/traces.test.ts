@@ -570,6 +570,36 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a traced dedupReplace makes the job carry the replacing enqueue's context, so its handler links to that enqueue", async () => {
+    const { exporter, tracerProvider, tracer } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const enqueueIn = (name: string, payload: string, replace: boolean) =>
+      tracer.startActiveSpan(name, async (span) => {
+        const id = await queue.enqueue("q", payload, {
+          dedupKey: "k",
+          dedupReplace: replace,
+          delayMs: 60_000,
+        });
+        span.end();
+        return id;
+      });
+    const id = await enqueueIn("first request", "first", false);
+    assert.equal(await enqueueIn("second request", "second", true), id);
+    const enqueues = named(exporter.getFinishedSpans(), "enqueue q");
+    assert.equal(enqueues.length, 2, "each call is a span, replaced or not");
+    const second = enqueues[1]!;
+    assert.equal(
+      (await queue.getJob(id))?.headers.traceparent,
+      formatTraceParent(second.spanContext()),
+    );
+    await queue.wakeScheduled(id);
+    await work(queue, "q", 1, async () => {});
+    assert.deepEqual(linksOf(byJob(exporter, "process q").get(id)), [
+      [second.spanContext().traceId, second.spanContext().spanId],
+    ]);
+    await queue.close();
+  });
+
   it("a span's vendor state does not replace the tracestate that goes with a caller's traceparent", async () => {
     const exporter = new InMemorySpanExporter();
     const stating: Sampler = {
