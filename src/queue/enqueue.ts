@@ -309,7 +309,8 @@ async function settled(
  * with its trace context as a `traceparent` header when it was traced and
  * the caller gave none. A replacement keeps the job's stored context (the
  * first enqueue's), and a header is read in its place: so the job's handler
- * links to the enqueue that last shaped it.
+ * links to the replacing enqueue. An untraced replace after it leaves no
+ * such header, and the job falls back to its first enqueue's context.
  */
 function replacingHeaders(job: CheckedJob): Headers | undefined {
   const headers = job.options.headers;
