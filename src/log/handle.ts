@@ -47,6 +47,10 @@ export class LogHandle implements Log {
     return this.#writer.flush();
   }
 
+  afterSend(callback: () => void): void {
+    this.#writer.afterSend(callback);
+  }
+
   setSnapshotSource(source: SnapshotSource): void {
     if (typeof source !== "function") throw invalidArgument("source", "a function", source);
     this.#checkpointer.setSource(source);

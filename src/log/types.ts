@@ -123,6 +123,16 @@ export interface Log {
   whenWritable(): Promise<void>;
   /** Seal the open batch now and resolve once everything appended so far is durable. */
   flush(): Promise<void>;
+  /**
+   * Calls `callback` once, right after the log next sends a batch to the
+   * store (or when it fails or stops, if sooner; at once once it has). Work that need not delay
+   * the next write (such as bookkeeping for a batch just made durable) runs
+   * there, while that write is in flight, rather than between one write's
+   * end and the next one's start. Nothing is sent while nothing is
+   * appended: work that must not wait for the next append does not belong
+   * here.
+   */
+  afterSend(callback: () => void): void;
   /** Register the state snapshot used by checkpoints. */
   setSnapshotSource(source: SnapshotSource): void;
   /** Write a checkpoint now (no-op without a snapshot source). */

@@ -66,11 +66,15 @@ export class LogWriter {
   readonly #tokens = new WriteTokens();
   readonly #backpressure: Backpressure;
   #afterDurable: () => void = () => {};
+  /** Called once the next batch is sent (or the log fails or stops), in the order asked. */
+  #afterSend: Array<() => void> = [];
 
   #failure: Error | null = null;
   readonly #failedTail = new FailedTail();
   readonly #failureListeners: Array<(error: Error) => void> = [];
   #closing = false;
+  /** Set by {@link stop}: nothing is sent from then on. */
+  #stopped = false;
 
   #sealedBytesTotal: number;
   #durableBytesTotal: number;
@@ -202,6 +206,27 @@ export class LogWriter {
     };
   }
 
+  /** See {@link Log.afterSend}. */
+  afterSend(callback: () => void): void {
+    this.#afterSend.push(callback);
+    // A failed or stopped log sends nothing more: the work runs now.
+    if (this.#failure !== null || this.#stopped) this.#runAfterSend();
+  }
+
+  /** Runs the work waiting for a batch to be sent (see {@link Log.afterSend}). */
+  #runAfterSend(): void {
+    const callbacks = this.#afterSend;
+    if (callbacks.length === 0) return;
+    this.#afterSend = [];
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (error) {
+        this.#options.logger.error("an afterSend callback threw", { error: String(error) });
+      }
+    }
+  }
+
   /** Refuses appends from now on (flush and checkpoints still run). */
   beginClose(): void {
     this.#closing = true;
@@ -209,7 +234,9 @@ export class LogWriter {
 
   /** Stops the flush timer, cuts retry sleeps short and lets the process exit. */
   stop(): void {
+    this.#stopped = true;
     this.#sealTimer.cancel();
+    this.#runAfterSend();
     this.#storage.retry.sleeper.wakeAll();
     this.#keepAlive.stop();
   }
@@ -242,6 +269,7 @@ export class LogWriter {
       }
     }
     queueMicrotask(() => this.#settle());
+    this.#runAfterSend();
   }
 
   /** Arranges for the open batch to be sealed when due (see the module comment). */
@@ -302,15 +330,20 @@ export class LogWriter {
   }
 
   #pump(): void {
+    let sent = false;
     while (this.#failure === null && this.#issued < this.#options.maxWritesInFlight) {
       const batch = this.#sealed[this.#issued];
-      if (batch === undefined) return;
+      if (batch === undefined) break;
       this.#issued++;
       // Keep the acknowledgement rule satisfied without waiting: look for a newer epoch
       // alongside the create when the last look is getting old.
       if (this.#fence.confirmationAging) this.#validate().catch(() => {});
       void this.#write(batch);
+      sent = true;
     }
+    // The create is on its way (its request made before `#write` first
+    // awaits): the work waiting for it runs during the write, not before it.
+    if (sent) this.#runAfterSend();
   }
 
   async #write(batch: SealedBatch): Promise<void> {

@@ -7,6 +7,7 @@
  * call for is started (`detect.ts`), and nothing is loaded without them.
  */
 import type { Logger } from "../../logger.js";
+import { messageOf } from "../../util/message.js";
 import type { QueueCore } from "../core.js";
 import type { Instrumentation } from "../instrument.js";
 import { oldestPendingEnqueuedAt, queueNames, queueStats } from "../views.js";
@@ -44,6 +45,14 @@ export async function loadTelemetry(
         oldestPendingEnqueuedAt: (queue) => oldestPendingEnqueuedAt(core.state, queue),
         requests: () => core.store.snapshot(),
         logStats: () => core.log.stats(),
+        afterLogSend: (callback) =>
+          core.log.afterSend(() => {
+            try {
+              callback();
+            } catch (error) {
+              core.logger.error(`telemetry: the meter threw (${messageOf(error)})`, { error });
+            }
+          }),
         observe: (metrics) => core.observers.add(metrics),
         unobserve: (metrics) => core.observers.delete(metrics),
       },

@@ -12,7 +12,9 @@
  * step's own recorded time (a claim's, an ack's, a retry's or a
  * dead-letter's; the commit's for an old record without one), whichever way
  * they come. Histograms record every value, with attribute objects made
- * once per queue (and outcome). Gauges of queue depth and oldest pending age,
+ * once per queue (and outcome); the values of claims and acks kept as times
+ * are recorded right after the log sends its next batch, while that write
+ * is in flight (and before any collection). Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
  * state when the SDK collects.
  */
@@ -48,6 +50,8 @@ export interface MetricsSource {
   oldestPendingEnqueuedAt(queue: string): number | undefined;
   requests(): RequestCounts;
   logStats(): LogStats;
+  /** Calls `callback` once, right after the log next sends a batch to the store (see `Log.afterSend`). */
+  afterLogSend(callback: () => void): void;
 }
 
 /** Bucket bounds (seconds) for waits and handler durations: 5 ms to an hour. */
@@ -105,6 +109,9 @@ export class QueueMetrics implements CommitObserver {
   readonly #callback = (result: BatchObservableResult): void => this.#collect(result);
   /** Steps not yet added to the SDK's counters, by queue. */
   readonly #tallies = new Map<string, Tally>();
+  /** Claim and ack times of durable batches whose waits and durations are not yet recorded, in commit order. */
+  #unrecorded: ClaimAckTimes[] = [];
+  readonly #recordLater = (): void => this.#recordTimes();
 
   constructor(meter: Meter, source: MetricsSource, prices: RequestPrices) {
     this.#meter = meter;
@@ -221,33 +228,55 @@ export class QueueMetrics implements CommitObserver {
    * those alone would be thrown away at the first acks.)
    */
   #countTimes(times: ClaimAckTimes, last: Tally | undefined): Tally | undefined {
-    if (times.claimQueues.length > 0)
-      last = this.#countClaims(times.claimQueues, times.waitsMs, last);
-    if (times.ackQueues.length > 0)
-      last = this.#countAcks(times.ackQueues, times.durationsMs, last);
+    if (times.claimQueues.length > 0) last = this.#countClaims(times.claimQueues, last);
+    if (times.ackQueues.length > 0) last = this.#countAcks(times.ackQueues, last);
+    // Their waits and durations (the SDK's `record`, ~0.4–0.8 µs a value,
+    // nearly all of it hashing the attributes) are recorded once the log
+    // has sent what the woken producers and workers append next: while that
+    // write is in flight, not between this batch's end and its start.
+    if (this.#unrecorded.length === 0) this.#source.afterLogSend(this.#recordLater);
+    this.#unrecorded.push(times);
     return last;
   }
 
-  #countClaims(queues: string[], waitsMs: number[], last: Tally | undefined): Tally | undefined {
+  #countClaims(queues: string[], last: Tally | undefined): Tally | undefined {
     for (let i = 0; i < queues.length; i++) {
       const queue = queues[i]!;
       if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
       last.counts.claimed++;
       last.dirty = true;
-      this.#wait.record(seconds(waitsMs[i]!), last.attributes);
     }
     return last;
   }
 
-  #countAcks(queues: string[], durationsMs: number[], last: Tally | undefined): Tally | undefined {
+  #countAcks(queues: string[], last: Tally | undefined): Tally | undefined {
     for (let i = 0; i < queues.length; i++) {
       const queue = queues[i]!;
       if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
       last.counts.completed++;
       last.dirty = true;
-      this.#duration.record(seconds(durationsMs[i]!), last.outcomes.completed);
     }
     return last;
+  }
+
+  /** Records the waits and durations of the claims and acks counted but not yet recorded. */
+  #recordTimes(): void {
+    const batches = this.#unrecorded;
+    if (batches.length === 0) return;
+    this.#unrecorded = [];
+    let last: Tally | undefined;
+    for (const { claimQueues, waitsMs, ackQueues, durationsMs } of batches) {
+      for (let i = 0; i < claimQueues.length; i++) {
+        const queue = claimQueues[i]!;
+        if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+        this.#wait.record(seconds(waitsMs[i]!), last.attributes);
+      }
+      for (let i = 0; i < ackQueues.length; i++) {
+        const queue = ackQueues[i]!;
+        if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
+        this.#duration.record(seconds(durationsMs[i]!), last.outcomes.completed);
+      }
+    }
   }
 
   /**
@@ -298,8 +327,13 @@ export class QueueMetrics implements CommitObserver {
     tally.dirty = true;
   }
 
-  /** Adds the steps counted since the last call to the SDK's counters: one `add` per queue and kind. */
+  /**
+   * Records the waits and durations not yet recorded, and adds the steps
+   * counted since the last call to the SDK's counters (one `add` per queue
+   * and kind).
+   */
   #flush(): void {
+    this.#recordTimes();
     for (const tally of this.#tallies.values()) {
       if (!tally.dirty) continue;
       tally.dirty = false;
