@@ -125,10 +125,14 @@ export interface Log {
   flush(): Promise<void>;
   /**
    * Calls `callback` once, right after the log next sends a batch to the
-   * store (or when it fails or stops, if sooner; at once once it has). Work that need not delay
-   * the next write (such as bookkeeping for a batch just made durable) runs
+   * store (its request made, not yet answered). Work that need not delay the
+   * next write (such as bookkeeping for a batch just made durable) runs
    * there, while that write is in flight, rather than between one write's
-   * end and the next one's start. Nothing is sent while nothing is
+   * end and the next one's start. Callbacks run in the order asked, inside
+   * whichever log call sends (an append, a flush, a timer), so they must not
+   * call back into the log; one that throws is logged and the others still
+   * run. When the log fails or stops, what waits runs then, and what is asked
+   * afterwards runs in a microtask. Nothing is sent while nothing is
    * appended: work that must not wait for the next append does not belong
    * here.
    */

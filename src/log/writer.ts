@@ -27,6 +27,7 @@
  * (`seal-timer.ts`), the writer's shapes (`writer-types.ts`).
  */
 import { ClosedError, FencedError, StorageError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import { invalidArgument } from "../validate.js";
 import { Backpressure } from "./backpressure.js";
 import { isBig, type OpenBatch, type SealedBatch } from "./batch.js";
@@ -209,8 +210,10 @@ export class LogWriter {
   /** See {@link Log.afterSend}. */
   afterSend(callback: () => void): void {
     this.#afterSend.push(callback);
-    // A failed or stopped log sends nothing more: the work runs now.
-    if (this.#failure !== null || this.#stopped) this.#runAfterSend();
+    // A failed or stopped log sends nothing more: the work runs soon (not
+    // inside this call, so that work asking again does not recurse).
+    if ((this.#failure !== null || this.#stopped) && this.#afterSend.length === 1)
+      queueMicrotask(() => this.#runAfterSend());
   }
 
   /** Runs the work waiting for a batch to be sent (see {@link Log.afterSend}). */
@@ -222,7 +225,12 @@ export class LogWriter {
       try {
         callback();
       } catch (error) {
-        this.#options.logger.error("an afterSend callback threw", { error: String(error) });
+        this.#options.logger.error(
+          `${this.#describe}: work run after a send threw: ${messageOf(error)}`,
+          {
+            error,
+          },
+        );
       }
     }
   }

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type {
+  MeterProvider as ApiMeterProvider,
+  Attributes,
+  MetricOptions,
+} from "@opentelemetry/api";
 import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
@@ -637,6 +642,57 @@ describe("metrics", { timeout: 60_000 }, () => {
     await run(24);
     await queue.close();
     assert.deepEqual(counted(await collect(reader)), [64, 64, 64, 64, 64]);
+  });
+
+  it("a claim's wait and an ack's duration are recorded once the next batch is sent; a collection before that has them, once", async () => {
+    const reader = new TestReader();
+    const sdk = new MeterProvider({ readers: [reader] });
+    const recorded: string[] = [];
+    const meterProvider: ApiMeterProvider = {
+      getMeter: (name, version, options) => {
+        const meter = sdk.getMeter(name, version, options);
+        return new Proxy(meter, {
+          get(target, key) {
+            if (key !== "createHistogram") return Reflect.get(target, key);
+            return (histogramName: string, histogramOptions?: MetricOptions) => {
+              const inner = target.createHistogram(histogramName, histogramOptions);
+              return {
+                record(value: number, attributes?: Attributes) {
+                  recorded.push(histogramName);
+                  inner.record(value, attributes);
+                },
+              };
+            };
+          },
+        });
+      },
+    };
+    const store = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } }, store);
+    await queue.enqueue("work", "a");
+    const claim = await mustClaim(queue, "work");
+    assert.deepEqual(recorded, [], "the claim is durable, but nothing was sent since");
+    await queue.ack(claim); // sends the ack: the claim's wait is recorded with it
+    assert.deepEqual(recorded, ["taquba.job.wait"]);
+    const paused = store.pause({ op: "put" });
+    const held = queue.enqueue("work", "b");
+    await paused.whenHeld();
+    assert.deepEqual(recorded, ["taquba.job.wait", "taquba.job.duration"], "while the put is held");
+    paused.release();
+    await held;
+
+    // A collection takes what waits for a send, and a later send records nothing twice.
+    await queue.ack(await mustClaim(queue, "work"));
+    assert.equal(recorded.length, 3);
+    const points = await collect(reader);
+    assert.equal(recorded.length, 4);
+    assert.equal(histogram(points, "taquba.job.wait", { queue: "work" }).count, 2);
+    const completed = { queue: "work", outcome: "completed" };
+    assert.equal(histogram(points, "taquba.job.duration", completed).count, 2);
+    await queue.enqueue("work", "c");
+    assert.equal(recorded.length, 4);
+    assert.equal(histogram(await collect(reader), "taquba.job.duration", completed).count, 2);
+    await queue.close();
   });
 
   it("steps not yet collected reach the counters when the queue closes", async () => {

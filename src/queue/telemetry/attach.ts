@@ -34,8 +34,9 @@ export async function loadTelemetry(
     ({ api, options } = detected);
   } else api = await loadOtelApi("options.telemetry");
   const { startTelemetry } = await import("./index.js");
-  return (core, path) =>
-    startTelemetry(
+  return (core, path) => {
+    let meterFailures = 0;
+    return startTelemetry(
       api,
       {
         path,
@@ -50,7 +51,12 @@ export async function loadTelemetry(
             try {
               callback();
             } catch (error) {
-              core.logger.error(`telemetry: the meter threw (${messageOf(error)})`, { error });
+              // One line for the problem, not one per batch.
+              if (meterFailures++ === 0)
+                core.logger.error(
+                  `telemetry: the meter threw (${messageOf(error)}); job waits and durations it could not take are not recorded`,
+                  { error },
+                );
             }
           }),
         observe: (metrics) => core.observers.add(metrics),
@@ -58,4 +64,5 @@ export async function loadTelemetry(
       },
       options,
     );
+  };
 }

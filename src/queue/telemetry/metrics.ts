@@ -111,7 +111,12 @@ export class QueueMetrics implements CommitObserver {
   readonly #tallies = new Map<string, Tally>();
   /** Claim and ack times of durable batches whose waits and durations are not yet recorded, in commit order. */
   #unrecorded: ClaimAckTimes[] = [];
-  readonly #recordLater = (): void => this.#recordTimes();
+  /** Whether a recording of {@link #unrecorded} waits for the log's next send. */
+  #recordingAsked = false;
+  readonly #recordLater = (): void => {
+    this.#recordingAsked = false;
+    this.#recordTimes();
+  };
 
   constructor(meter: Meter, source: MetricsSource, prices: RequestPrices) {
     this.#meter = meter;
@@ -234,8 +239,11 @@ export class QueueMetrics implements CommitObserver {
     // nearly all of it hashing the attributes) are recorded once the log
     // has sent what the woken producers and workers append next: while that
     // write is in flight, not between this batch's end and its start.
-    if (this.#unrecorded.length === 0) this.#source.afterLogSend(this.#recordLater);
     this.#unrecorded.push(times);
+    if (!this.#recordingAsked) {
+      this.#recordingAsked = true;
+      this.#source.afterLogSend(this.#recordLater);
+    }
     return last;
   }
 
@@ -328,12 +336,11 @@ export class QueueMetrics implements CommitObserver {
   }
 
   /**
-   * Records the waits and durations not yet recorded, and adds the steps
-   * counted since the last call to the SDK's counters (one `add` per queue
-   * and kind).
+   * Adds the steps counted since the last call to the SDK's counters (one
+   * `add` per queue and kind), and records the waits and durations not yet
+   * recorded.
    */
   #flush(): void {
-    this.#recordTimes();
     for (const tally of this.#tallies.values()) {
       if (!tally.dirty) continue;
       tally.dirty = false;
@@ -344,6 +351,7 @@ export class QueueMetrics implements CommitObserver {
         this.#counters[kind].add(n, tally.attributes);
       }
     }
+    this.#recordTimes();
   }
 
   /** Stop observing (the queue closed); the steps counted so far reach the counters. */
