@@ -3,7 +3,10 @@
  * read-only `QueueReader`, so both answer the same question the same way.
  * Public job records are materialised from the table's columns on demand.
  */
+
+import { invalidArgumentGot } from "../validate.js";
 import { decodeHistory } from "./history.js";
+import { isUlid } from "./ids.js";
 import { type Headers, type QueueState, type State, Status } from "./state.js";
 import { Flag, type Page, slot, TRACE_STRIDE } from "./table.js";
 import { TRACEPARENT, traceParentOf } from "./trace-context.js";
@@ -176,6 +179,8 @@ export function queueNames(state: State): string[] {
 /**
  * Up to `limit` dead jobs of `name` in id order, strictly after the id
  * `after`. (Dead jobs are indexed in enqueue order, which is id order.)
+ * Refuses an `after` that names no job and is not a generated id: see
+ * `DeadJobsOptions.after`.
  */
 export function deadJobsPage(
   state: State,
@@ -252,7 +257,17 @@ function seekAfter(
   after: string,
 ): ReturnType<QueueState["deadBySeq"]["seek"]> {
   const known = state.findPublic(after);
-  if (known === -1) return index.seek((h) => state.idOf(h) <= after);
+  if (known === -1) {
+    // A generated id that is gone still says where it was: ids grow in enqueue order.
+    if (isUlid(after)) return index.seek((h) => state.idOf(h) <= after);
+    // A job's own id (`jobId`) says nothing of its place once the job is gone: going on
+    // from the first or past the last job would skip or repeat a page without a word.
+    throw invalidArgumentGot(
+      "options.after",
+      'the id of a job the store holds, or a generated id (to page past jobs removed meanwhile, use listJobs(queue, "dead", { cursor }))',
+      `"${after}" (no job has that id now)`,
+    );
+  }
   const seq = state.table.read(known).seq[slot(known)]!;
   return index.seek((h) => state.table.read(h).seq[slot(h)]! <= seq);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection, setSliceMs } from "./helpers.js";
 
@@ -144,6 +145,41 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     );
     assert.deepEqual(await queue.deadJobs("q", { limit: 0 }), []);
     assert.deepEqual(await queue.deadJobs("other"), []);
+    await queue.close();
+  });
+
+  it("deadJobs after a removed job: a generated id still marks its place, a job's own id is refused", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const ids = [
+      await queue.enqueue("q", "a"),
+      await queue.enqueue("q", "b", { jobId: "order-17" }),
+      await queue.enqueue("q", "c"),
+      await queue.enqueue("q", "d", { jobId: "-first" }),
+      await queue.enqueue("q", "e"),
+    ];
+    for (let i = 0; i < 5; i++) await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    const listed = async (after: string) => (await queue.deadJobs("q", { after })).map((j) => j.id);
+    // Paging while removing each page's last job: generated ids go on after their place.
+    assert.equal(await queue.removeJob(ids[0]!), true);
+    assert.deepEqual(await listed(ids[0]!), ids.slice(1));
+    assert.equal(await queue.removeJob(ids[2]!), true);
+    assert.deepEqual(await listed(ids[2]!), [ids[3], ids[4]]);
+    // A job's own id that is still there marks its place, dead or not.
+    assert.deepEqual(await listed("order-17"), [ids[3], ids[4]]);
+    // Gone, it marks none: refused, not every job (before "0…") or none (after "Z…").
+    assert.equal(await queue.removeJob("order-17"), true);
+    assert.equal(await queue.removeJob("-first"), true);
+    for (const own of ["order-17", "-first", "never-was"]) {
+      const error = await rejection(queue.deadJobs("q", { after: own }));
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(
+        error.message,
+        /Expected `options\.after` to be the id of a job the store holds/,
+      );
+      assert.match(error.message, new RegExp(`got "${own}"`));
+      assert.match(error.message, /listJobs\(queue, "dead", \{ cursor \}\)/);
+    }
+    assert.deepEqual(await listed(ids[2]!), [ids[4]], "nothing changed");
     await queue.close();
   });
 
