@@ -21,6 +21,11 @@
  * every later one are rejected; creates still in flight are resolved first
  * (`failed-tail.ts`).
  *
+ * After a send. Work asked with `afterSend` runs right after the next create
+ * is issued, while it is in flight (or when the log fails or stops): the
+ * callers' bookkeeping for a batch that became durable then does not stand
+ * between that batch's end and the next one's start.
+ *
  * Elsewhere: the batches themselves (`batch.ts`), backpressure
  * (`backpressure.ts`), write tokens (`write-tokens.ts`), keeping the process
  * alive while appends wait (`keep-alive.ts`), the sealing timers
@@ -225,12 +230,8 @@ export class LogWriter {
       try {
         callback();
       } catch (error) {
-        this.#options.logger.error(
-          `${this.#describe}: work run after a send threw: ${messageOf(error)}`,
-          {
-            error,
-          },
-        );
+        const message = `${this.#describe}: work run after a send threw: ${messageOf(error)}`;
+        this.#options.logger.error(message, { error });
       }
     }
   }
