@@ -499,10 +499,12 @@ export class Queue {
   }
 
   /**
-   * A page of dead jobs of `queue` in id order, strictly after the `after`
-   * id. A long page is read a few hundred jobs at a time, a few
-   * milliseconds per turn of the event loop: a job that changes meanwhile is
-   * listed as it is when the read reaches it (left out once no longer dead).
+   * A page of dead jobs of `queue` in enqueue order, strictly after the job
+   * `after`; rejects with `InvalidArgumentError` for an `after` no job has
+   * that does not mark a place (see {@link DeadJobsOptions.after}). A long
+   * page is read a few hundred jobs at a time, a few milliseconds per turn of
+   * the event loop: a job that changes meanwhile is listed as it is when the
+   * read reaches it (left out once no longer dead).
    */
   deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
     return reads.readDeadJobs(this.#core, queue, options);

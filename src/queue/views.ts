@@ -4,7 +4,7 @@
  * Public job records are materialised from the table's columns on demand.
  */
 
-import { invalidArgumentGot } from "../validate.js";
+import { describeValue, invalidArgumentGot } from "../validate.js";
 import { decodeHistory } from "./history.js";
 import { isUlid } from "./ids.js";
 import { type Headers, type QueueState, type State, Status } from "./state.js";
@@ -177,8 +177,8 @@ export function queueNames(state: State): string[] {
 }
 
 /**
- * Up to `limit` dead jobs of `name` in id order, strictly after the id
- * `after`. (Dead jobs are indexed in enqueue order, which is id order.)
+ * Up to `limit` dead jobs of `name` in enqueue order, strictly after the
+ * job `after`. (Generated ids grow in enqueue order.)
  * Refuses an `after` that names no job and is not a generated id: see
  * `DeadJobsOptions.after`.
  */
@@ -258,14 +258,17 @@ function seekAfter(
 ): ReturnType<QueueState["deadBySeq"]["seek"]> {
   const known = state.findPublic(after);
   if (known === -1) {
-    // A generated id that is gone still says where it was: ids grow in enqueue order.
-    if (isUlid(after)) return index.seek((h) => state.idOf(h) <= after);
+    // A generated id that is gone still says where it was: ids grow in enqueue order. (A
+    // job's own id shaped like one is taken as one, unless it is past every id issued.)
+    const lastId = state.lastId;
+    if (isUlid(after) && lastId !== null && after <= lastId)
+      return index.seek((h) => state.idOf(h) <= after);
     // A job's own id (`jobId`) says nothing of its place once the job is gone: going on
     // from the first or past the last job would skip or repeat a page without a word.
     throw invalidArgumentGot(
       "options.after",
       'the id of a job the store holds, or a generated id (to page past jobs removed meanwhile, use listJobs(queue, "dead", { cursor }))',
-      `"${after}" (no job has that id now)`,
+      `${describeValue(after)} (no job has that id now)`,
     );
   }
   const seq = state.table.read(known).seq[slot(known)]!;

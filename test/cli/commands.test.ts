@@ -47,6 +47,15 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       (await cli("dead", "reports", "--after", claim.id, ...store)).stdout,
       'No dead jobs in "reports".\n',
     );
+    // A removed job's own id marks no place: a usage error in the CLI's words.
+    await queue.enqueue("reports", "r2", { jobId: "report-2" });
+    await queue.deadLetter((await queue.claim("reports"))!, "bad input");
+    assert.equal(await queue.removeJob("report-2"), true);
+    const refused = await cli("dead", "reports", "--after", "report-2", ...store);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /Expected `--after` to be the id of a job the store holds/);
+    assert.match(refused.stderr, /got "report-2"/);
+    assert.match(refused.stderr, /taquba jobs reports --status dead --cursor/);
 
     const inspect = await cli("inspect", ...store);
     assert.equal(inspect.code, 0, inspect.stderr);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
+import { QueueReader } from "../../src/queue/reader.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection, setSliceMs } from "./helpers.js";
 
 describe("stats and introspection", { timeout: 60_000 }, () => {
@@ -180,7 +181,45 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
       assert.match(error.message, /listJobs\(queue, "dead", \{ cursor \}\)/);
     }
     assert.deepEqual(await listed(ids[2]!), [ids[4]], "nothing changed");
+    // A generated id requeued since still marks its place, as does a job's own id held but not dead.
+    await queue.requeueDeadJob(ids[4]!);
+    assert.deepEqual(await listed(ids[4]!), []);
+    await queue.enqueue("q", "f", { jobId: "pending-own" });
+    assert.deepEqual(await listed("pending-own"), []);
     await queue.close();
+  });
+
+  it("deadJobs after a removed own id shaped like a generated id: taken as a place, unless past every id issued", async () => {
+    const { queue, store, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const early = "01ARZ3NDEKTSV4RRFFQ69G5FAV"; // before any id the queue generated
+    const late = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"; // past every id it will ever generate
+    const ids = [
+      await queue.enqueue("q", "a"),
+      await queue.enqueue("q", "b", { jobId: early }),
+      await queue.enqueue("q", "c"),
+      await queue.enqueue("q", "d", { jobId: late }),
+      await queue.enqueue("q", "e"),
+    ];
+    for (let i = 0; i < 5; i++) await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    assert.equal(await queue.removeJob(early), true);
+    assert.equal(await queue.removeJob(late), true);
+    // Indistinguishable from a generated id: read as a place in enqueue order (documented).
+    assert.deepEqual(
+      (await queue.deadJobs("q", { after: early })).map((j) => j.id),
+      [ids[0], ids[2], ids[4]],
+    );
+    const error = await rejection(queue.deadJobs("q", { after: late }));
+    assert.ok(error instanceof InvalidArgumentError, String(error));
+    await queue.close();
+
+    // The reader answers the same, throwing at once.
+    const reader = await QueueReader.open(store, "q", { clock });
+    assert.throws(() => reader.deadJobs("q", { after: late }), InvalidArgumentError);
+    assert.throws(() => reader.deadJobs("q", { after: "never-was" }), /no job has that id now/);
+    assert.deepEqual(
+      reader.deadJobs("q", { after: ids[0]! }).map((j) => j.id),
+      [ids[2], ids[4]],
+    );
   });
 
   it("a long deadJobs page is read in slices: the one-shot page, and jobs changed meanwhile as they are then", async () => {
