@@ -190,8 +190,11 @@ export function deadJobsPage(
 ): number[] {
   const qs = state.queues.get(name);
   if (qs === undefined || limit === 0) return [];
+  // An empty `after` lists from the first job, as no `after` does (and as it always did).
   const position =
-    after === undefined ? { chunk: 0, offset: 0 } : seekAfter(state, qs.deadBySeq, after);
+    after === undefined || after === ""
+      ? { chunk: 0, offset: 0 }
+      : seekAfter(state, qs.deadBySeq, after);
   return pageFrom(qs.deadBySeq, position, limit);
 }
 

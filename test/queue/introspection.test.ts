@@ -181,6 +181,7 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
       assert.match(error.message, /listJobs\(queue, "dead", \{ cursor \}\)/);
     }
     assert.deepEqual(await listed(ids[2]!), [ids[4]], "nothing changed");
+    assert.deepEqual(await listed(""), [ids[4]], "an empty after: from the first");
     // A generated id requeued since still marks its place, as does a job's own id held but not dead.
     await queue.requeueDeadJob(ids[4]!);
     assert.deepEqual(await listed(ids[4]!), []);
