@@ -14,7 +14,9 @@
  *
  * A mode is a `--telemetry` value, optionally with a trace sample ratio and
  * `parent` (`--require-parent`): `traces:0.01:parent` is the recommended
- * tracing set-up. Example (the file-store series of BENCHMARKS.md):
+ * tracing set-up; `off,off@2` is an A/A series (what the noise alone gives).
+ * The order of the modes rotates from round to round and reverses every
+ * other round, so that no mode always follows the same one. Example (the file-store series of BENCHMARKS.md):
  *
  *   node build/bench/series.js --rounds=12 -- --store=file --jobs=100000 \
  *     --producers=64 --concurrency=64 --warmup=20000 --requests=0.01
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
   const own = new Args(split < 0 ? argv : argv.slice(0, split));
   const passed = split < 0 ? [] : argv.slice(split + 1);
   const rounds = own.number("rounds", 12);
+  if (!(Number.isInteger(rounds) && rounds >= 1))
+    throw new Error(`Expected \`--rounds\` to be an integer of at least 1, got ${rounds}`);
   const modes = parseSeriesModes(own.string("modes", "off,metrics,traces:0.01:parent"));
   const baseline = own.string("baseline", modes[0]!.label);
   if (!modes.some((m) => m.label === baseline))
@@ -64,6 +68,13 @@ async function main(): Promise<void> {
   const out = own.string("out", join(REPO_ROOT, ".tmp", "bench", `series-${stamp}.jsonl`));
   mkdirSync(dirname(out), { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "taquba-series-"));
+  // Interrupted, the series still removes its data (gigabytes, for long runs).
+  const interrupted = (signal: NodeJS.Signals): void => {
+    rmSync(dataDir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   const env = { ...process.env, TMPDIR: dataDir, [KEEP_DATA_ENV]: "1" };
   const byMode = new Map<string, BenchResult[]>(modes.map((m) => [m.label, []]));
   const perRound: Array<Map<string, BenchResult>> = [];
@@ -75,7 +86,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       const results = new Map<string, BenchResult>();
       for (let k = 0; k < modes.length; k++) {
-        const mode = modes[(k + round) % modes.length]!;
+        const turn = round % 2 === 0 ? k : modes.length - 1 - k;
+        const mode = modes[(turn + round) % modes.length]!;
         const output = await runNode(RUN_ONE, ["end_to_end", ...passed, ...mode.args], [], 0, env);
         const [result] = parseResults(output);
         if (result === undefined) throw new Error(`run-one printed no result for ${mode.label}`);
@@ -94,6 +106,10 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   process.stdout.write(`\nraw results: ${out}\n`);
+  if (rounds < 6)
+    process.stdout.write(
+      `(${rounds} rounds: the intervals below mean little; series of record use 12 or more)\n`,
+    );
   for (const mode of modes) {
     const results = byMode.get(mode.label)!;
     const gaps = results

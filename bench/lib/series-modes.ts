@@ -7,23 +7,39 @@ export interface SeriesMode {
   args: string[];
 }
 
-/** `--modes` items like `off`, `metrics`, `traces:0.01:parent`, checked. */
+/**
+ * `--modes` items like `off`, `metrics`, `traces:0.01:parent`, checked. A
+ * suffix `@tag` runs a set-up again under a label of its own (`off,off@2`:
+ * an A/A series); each label must be unique.
+ */
 export function parseSeriesModes(raw: string): SeriesMode[] {
-  return raw.split(",").map((label) => {
-    const [telemetry, ratio, parent, ...rest] = label.split(":");
+  const modes = raw.split(",").map((label) => {
+    const [spec = "", tag, ...extra] = label.split("@");
+    const [telemetry, ratio, parent, ...rest] = spec.split(":");
     const sample = ratio === undefined ? undefined : Number(ratio);
     if (
       !TELEMETRY_MODES.some((m) => m === telemetry) ||
       (sample !== undefined && !(sample >= 0 && sample <= 1)) ||
       (parent !== undefined && parent !== "parent") ||
-      rest.length > 0
+      rest.length > 0 ||
+      tag === "" ||
+      extra.length > 0
     )
       throw new Error(
-        `Expected \`--modes\` items like off, metrics, traces:0.01:parent, got "${label}"`,
+        `Expected \`--modes\` items like off, metrics, traces:0.01:parent, off@2, got "${label}"`,
       );
     const args = [`--telemetry=${telemetry}`];
     if (sample !== undefined) args.push(`--trace-sample=${sample}`);
     if (parent !== undefined) args.push("--require-parent");
     return { label, args };
   });
+  const seen = new Set<string>();
+  for (const { label } of modes) {
+    if (seen.has(label))
+      throw new Error(
+        `Expected \`--modes\` to name each mode once (add @tag to run one again, e.g. off,off@2), got "${label}" twice`,
+      );
+    seen.add(label);
+  }
+  return modes;
 }

@@ -52,8 +52,24 @@ describe("benchmark series", { timeout: 120_000 }, () => {
         args: ["--telemetry=traces", "--trace-sample=0.01", "--require-parent"],
       },
     ]);
-    for (const bad of ["trace", "traces:2", "traces:0.1:child", "metrics:1:parent:x"])
+    for (const bad of [
+      "trace",
+      "traces:2",
+      "traces:0.1:child",
+      "metrics:1:parent:x",
+      "off@",
+      "off@a@b",
+    ])
       assert.throws(() => parseSeriesModes(bad), new RegExp(`got "${bad}"`));
+    // An A/A series: the same set-up twice, under labels of their own.
+    assert.deepEqual(parseSeriesModes("off,off@2"), [
+      { label: "off", args: ["--telemetry=off"] },
+      { label: "off@2", args: ["--telemetry=off"] },
+    ]);
+    assert.throws(
+      () => parseSeriesModes("off,metrics,off"),
+      /name each mode once.*got "off" twice/,
+    );
   });
 
   it("a tiny series on the memory store prints every mode against the baseline and keeps the raw results", async () => {
@@ -74,6 +90,7 @@ describe("benchmark series", { timeout: 120_000 }, () => {
         "--concurrency=4",
       ]);
       assert.match(stdout, /^round 1\/2: (off|metrics) \d+\/s, (off|metrics) \d+\/s$/m);
+      assert.match(stdout, /^\(2 rounds: the intervals below mean little/m);
       assert.match(stdout, /^off: end to end \d+ jobs\/s \(median\)/m);
       assert.match(
         stdout,
