@@ -5,6 +5,7 @@
  * with a bootstrap 95 % interval. The resampling is seeded: the same rounds
  * always give the same interval.
  */
+import { seededRandom } from "../../src/util/random.js";
 
 /** The median of `values` (the mean of the two middle ones for an even count). */
 export function median(values: readonly number[]): number {
@@ -14,25 +15,13 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** A small seeded generator (mulberry32): uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The median of `values` and a bootstrap 95 % interval of it (`resamples` draws, seeded). */
 export function medianWithInterval(
   values: readonly number[],
   resamples = 5_000,
   seed = 1,
 ): { median: number; low: number; high: number } {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const medians: number[] = [];
   const draw = new Array<number>(values.length);
   for (let r = 0; r < resamples; r++) {
