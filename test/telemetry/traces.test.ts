@@ -52,6 +52,11 @@ function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((s) => s.name === name);
 }
 
+/** An upstream system's sampled span context, its ids made of one hex digit each (`traceparent` material). */
+function sampled(traceDigit: string, spanDigit: string) {
+  return { traceId: traceDigit.repeat(32), spanId: spanDigit.repeat(16), traceFlags: 1 };
+}
+
 /** The finished spans called `name`, by the job id they carry. */
 function byJob(exporter: InMemorySpanExporter, name: string): Map<unknown, ReadableSpan> {
   return new Map(
@@ -480,11 +485,7 @@ describe("traces", { timeout: 60_000 }, () => {
   it("a caller's traceparent is the job's creation context: kept as given, linked from the enqueue and the handler", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
-    const upstream = {
-      traceId: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-      spanId: "bbbbbbbbbbbbbbbb",
-      traceFlags: 1,
-    };
+    const upstream = sampled("a", "b");
     const relayed = { traceparent: formatTraceParent(upstream), tracestate: "up=1" };
     const outside = await queue.enqueue("q", "outside", { headers: relayed });
     let request: Span | undefined;
@@ -534,11 +535,7 @@ describe("traces", { timeout: 60_000 }, () => {
   it("a relayed context survives a dedupReplace, a jobId and a transaction: kept as given, linked from the handler", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
-    const upstream = {
-      traceId: "cccccccccccccccccccccccccccccccc",
-      spanId: "dddddddddddddddd",
-      traceFlags: 1,
-    };
+    const upstream = sampled("c", "d");
     const relayed = { traceparent: formatTraceParent(upstream) };
     // Debounced: the first enqueue (traced, inside a span) is replaced by a relayed one.
     const debounced = await tracer.startActiveSpan("request", async (span) => {
