@@ -14,7 +14,8 @@
  * Options: --workloads=batch,single
  *          --jobs=50000 --concurrency=32,256 --payload=64 --batch=1000 (batch workload)
  *          --single-jobs=20000 --producers=64 --single-concurrency=64 (single workload)
- *          --taquba-prefetch=N (adds a taquba file-store row whose runWorker holds N claims ready)
+ *          --taquba-prefetch=N|auto (adds a taquba file-store row whose runWorker holds N
+ *          claims ready, or as many as `prefetch: "auto"` measures, instead of none)
  *          --warmup=0 (jobs every system first runs through both phases unmeasured, in a
  *          queue of its own, so the measured phases time warmed-up code, not V8 tiering up)
  *          --repeat=1 (median of R runs) --skip-install --only=taquba,bullmq,pg-boss,graphile
@@ -40,7 +41,7 @@ import {
 import { Args } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { comparisonTable } from "./lib/compare-table.js";
-import { endToEndParams } from "./lib/e2e.js";
+import { endToEndParams, prefetchArg } from "./lib/e2e.js";
 import { fmt } from "./lib/markdown.js";
 import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
@@ -87,8 +88,10 @@ const plannedRuns: Run[] = [
 ];
 const repeat = Math.max(1, args.number("repeat", 1));
 const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
-/** `runWorker` `prefetch` for an extra taquba file-store row; 0 (the default) adds none. */
-const taqubaPrefetch = args.number("taquba-prefetch", 0);
+/** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
+const taqubaPrefetch = args.has("taquba-prefetch")
+  ? prefetchArg(args.string("taquba-prefetch", ""))
+  : undefined;
 /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
 const runTimeoutMs = args.number("run-timeout", 600) * 1_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -167,7 +170,7 @@ try {
     {
       // The file store again with claims held ready (`runWorker`'s opt-in `prefetch`), when asked for.
       name: `taquba/file prefetch=${taqubaPrefetch}`,
-      enabled: only.includes("taquba") && taqubaPrefetch > 0,
+      enabled: only.includes("taquba") && taqubaPrefetch !== undefined,
       command: (run: Run) => ({
         script: here("./run-one.js"),
         args: ["end_to_end", "--store=file", ...common(run), `--prefetch=${taqubaPrefetch}`],

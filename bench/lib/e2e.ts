@@ -21,8 +21,11 @@ export interface EndToEndParams {
   producers: number;
   /** taquba's group-commit window; default the library's (peers ignore it). */
   flushMs?: number;
-  /** taquba's `runWorker` `prefetch` (claims held ready); 0, the default, holds none (peers ignore it). */
-  prefetch: number;
+  /**
+   * taquba's `runWorker` `prefetch` (claims held ready): a number or
+   * `"auto"`; absent, the library's default (peers ignore it).
+   */
+  prefetch?: number | "auto";
   /** Jobs run through both phases, unmeasured, before the measured run (0: none). */
   warmup: number;
 }
@@ -35,7 +38,7 @@ export function endToEndParams(args: Args): EndToEndParams {
     batch: args.number("batch", 1_000),
     producers: args.number("producers", 0),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
-    prefetch: args.number("prefetch", 0),
+    prefetch: args.has("prefetch") ? prefetchArg(args.string("prefetch", "")) : undefined,
     warmup: args.number("warmup", 0),
   };
 }
@@ -131,4 +134,13 @@ export async function warmUp(
   await enqueuePhase({ ...params, jobs: params.warmup }, ops, new LatencyRecorder());
   await ops.process(params.warmup);
   await ops.cleanup?.();
+}
+
+/** `--prefetch`: `auto` or a count of claims held ready. */
+export function prefetchArg(value: string): number | "auto" {
+  if (value === "auto") return value;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`Expected \`--prefetch\` to be auto or an integer ≥ 0, got "${value}"`);
+  return count;
 }

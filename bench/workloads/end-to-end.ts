@@ -104,7 +104,11 @@ export const endToEnd: Workload<TaqubaEndToEndParams> = {
           () => {
             if (++handled === jobs) controller.abort();
           },
-          { concurrency: params.concurrency, prefetch: params.prefetch, signal: controller.signal },
+          {
+            concurrency: params.concurrency,
+            ...(params.prefetch === undefined ? {} : { prefetch: params.prefetch }),
+            signal: controller.signal,
+          },
         );
         // runWorker resolves once in-flight jobs are settled; flush proves the acks are durable.
         await queue.flush();
@@ -146,7 +150,7 @@ export const endToEnd: Workload<TaqubaEndToEndParams> = {
         {
           workload: "end_to_end",
           // A run with claims held ready is its own row in the comparison.
-          target: params.prefetch > 0 ? `${kind} prefetch=${params.prefetch}` : kind,
+          target: params.prefetch === undefined ? kind : `${kind} prefetch=${params.prefetch}`,
           params: paramsOf(params),
           jobs: handled,
           seconds: enqueueSeconds + processSeconds,

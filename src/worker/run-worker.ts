@@ -3,13 +3,22 @@
  * what is missing (up to `concurrency` running plus `prefetch` ready, one
  * durable write per batch), runs the handler on up to `concurrency` of
  * them at a time, keeps their leases renewed, and settles each from its
- * outcome, until shutdown or until the queue closes or fails.
+ * outcome, until shutdown or until the queue closes or fails. Under
+ * `prefetch: "auto"` the claims held ready follow the measured rate at which
+ * slots free and the commit round-trip (see `ready-target.ts`).
+ *
+ * A claim for free slots waits for jobs (up to `pollIntervalMs`); one for
+ * ready claims alone (every slot taken) does not, and once one comes back
+ * short no more are asked for until a slot frees: a job that arrives while
+ * every slot is busy is left for a worker with a free slot, not held behind
+ * a running handler.
  *
  * Settlements and claims share writes: the jobs that end in one turn of the
  * event loop are settled in the next, together with the claim for the slots
  * they freed, so one WAL write carries both (not one write for the acks
  * and a second for the claims).
  */
+import { withMonotonic } from "../clock.js";
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
@@ -27,10 +36,12 @@ import {
   checkOptionsObject,
   checkPositiveDuration,
   hasMethods,
+  integerRange,
   invalidArgument,
 } from "../validate.js";
 import { JobRun, type RunOwner } from "./job-run.js";
 import { BatchRenewal } from "./lease-renewal.js";
+import { ReadyTarget } from "./ready-target.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
 import type { Handler, WorkerOptions } from "./types.js";
 
@@ -53,8 +64,9 @@ function stopRenewing(held: Held): void {
  * a time. Returning acks the job, throwing nacks it with the error's message
  * (cut to `MAX_MESSAGE_BYTES`), throwing `PermanentFailure`
  * dead-letters it. A handler starts only once its claim is durable; to keep
- * slots busy across that commit round-trip the worker can hold up to
- * `prefetch` (default 0) more claims ready. While a claim is held its lease is renewed every third
+ * slots busy across that commit round-trip the worker can hold claims ready
+ * (`prefetch`, default 0; `"auto"` holds about as many as its slots free in
+ * one round-trip). While a claim is held its lease is renewed every third
  * of the lease (`autoRenew`); if the lease is lost anyway (the job was
  * cancelled, or the process stalled past the lease), `ctx.signal` aborts and
  * the failed settlement is logged as one line. The loop goes on after a
@@ -80,7 +92,9 @@ export async function runWorker(
   const prefetch =
     options.prefetch === undefined
       ? 0
-      : checkInteger(options.prefetch, "options.prefetch", 0, Infinity);
+      : options.prefetch === "auto"
+        ? "auto"
+        : checkPrefetch(options.prefetch);
   const pollIntervalMs =
     options.pollIntervalMs === undefined
       ? DEFAULT_POLL_INTERVAL_MS
@@ -95,16 +109,31 @@ export async function runWorker(
   const logger = options.logger ?? consoleLogger;
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
 
+  const clock = withMonotonic(queue.clock);
+  /** Claims to hold ready, when measured (`prefetch: "auto"`). */
+  const readyTarget = prefetch === "auto" ? new ReadyTarget(concurrency) : null;
+  const fixedPrefetch = prefetch === "auto" ? 0 : prefetch;
+  /** Claims wanted beyond the running handlers and those held ready. */
+  const missing = (): number =>
+    concurrency + (readyDry ? 0 : (readyTarget?.value ?? fixedPrefetch)) - running - ready.length;
+
   const claimOptions: ClaimOptions = {
     leaseMs,
     waitMs: pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
+  /** A claim for ready claims alone (every slot taken) takes what is there now. */
+  const readyClaimOptions: ClaimOptions = { ...claimOptions, waitMs: 0 };
   let failure: unknown = null;
   /** The queue closed or failed: claim no more, drop what is held but not started. */
   let stopped = false;
   /** A claimBatch request is out. */
   let claiming = false;
+  /** How many claims the request out asked for, and whether only for ready ones. */
+  let claimAskedFor = 0;
+  let claimAskedReadyOnly = false;
+  /** A claim for ready claims alone came back short: ask for none until a slot frees. */
+  let readyDry = false;
   let running = 0;
   /** Inside pump's loop that starts handlers. */
   let pumping = false;
@@ -118,9 +147,11 @@ export async function runWorker(
   /** Jobs whose handler ended, to be settled in the next turn alongside the next claim. */
   const ended: Array<{ claim: Claim; outcome: Outcome }> = [];
 
-  /** A handler ended (or never started): its slot is free again. */
-  const slotFreed = (): void => {
+  /** A handler ended (or never `started`): its slot is free again. */
+  const slotFreed = (started: boolean): void => {
     running--;
+    readyDry = false;
+    if (readyTarget !== null && started) readyTarget.slotFreed(clock.monotonicNow());
     // Inside pump's loop (a handler that returned at once) the loop itself goes on.
     if (!pumping) pump();
   };
@@ -134,7 +165,7 @@ export async function runWorker(
     },
     release: (claim) => settlements.release(claim),
     timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
-    done: slotFreed,
+    done: () => slotFreed(true),
   };
 
   /** Runs the handler on `held`; its slot frees when the run is over. */
@@ -145,7 +176,7 @@ export async function runWorker(
       // cancelled job is removed by the release; a lost claim's release fails with one line.
       stopRenewing(held);
       settlements.release(claim);
-      slotFreed();
+      slotFreed(false);
       return;
     }
     if (!autoRenew) {
@@ -179,7 +210,7 @@ export async function runWorker(
       // A throw must never leave the loop marked as pumping: no slot would pump again.
       pumping = nested;
     }
-    const wanted = concurrency + prefetch - running - ready.length;
+    const wanted = missing();
     const claimWanted = !claimingStopped && !claiming && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
       requestQueued = true;
@@ -198,21 +229,36 @@ export async function runWorker(
   const requestClaims = (): void => {
     requestQueued = false;
     // Taken before settling: an entry that throws is not settled again on every pump.
-    for (const { claim, outcome } of ended.splice(0)) settlements.settle(claim, outcome);
-    const wanted = concurrency + prefetch - running - ready.length;
+    const endedNow = ended.splice(0);
+    for (let i = 0; i < endedNow.length; i++) {
+      const { claim, outcome } = endedNow[i]!;
+      const settlement = settlements.settle(claim, outcome);
+      // One round-trip measured per write: the first settlement of the turn.
+      if (i === 0 && readyTarget !== null) {
+        const issuedAt = clock.monotonicNow();
+        settlement.then(
+          () => readyTarget.settled(clock.monotonicNow() - issuedAt),
+          () => {},
+        );
+      }
+    }
+    const wanted = missing();
     if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
       pump();
       return;
     }
     if (settlements.size >= MAX_UNSETTLED) return; // a settlement that lands pumps again
     claiming = true;
+    claimAskedFor = Math.min(wanted, MAX_CLAIM_BATCH);
+    claimAskedReadyOnly = running + ready.length >= concurrency;
     queue
-      .claimBatch(queueName, Math.min(wanted, MAX_CLAIM_BATCH), claimOptions)
+      .claimBatch(queueName, claimAskedFor, claimAskedReadyOnly ? readyClaimOptions : claimOptions)
       .then(claimed, claimFailed);
   };
 
   const claimed = (claims: Claim[]): void => {
     claiming = false;
+    if (claimAskedReadyOnly && claims.length < claimAskedFor) readyDry = true;
     if (claims.length === 0 && queue.closed) stopped = true;
     if (claims.length > 0) {
       // One renewal timer for the batch: its claims were handed out together.
@@ -251,4 +297,11 @@ export async function runWorker(
         "those jobs are requeued when the store is opened again",
     );
   if (failure !== null) throw failure;
+}
+
+/** `prefetch` given as a number: claims held ready beyond the running handlers. */
+function checkPrefetch(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
+    throw invalidArgument("options.prefetch", `"auto" or ${integerRange(0)}`, value);
+  return value;
 }

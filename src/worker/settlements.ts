@@ -62,8 +62,12 @@ export class Settlements {
     return this.#pending;
   }
 
-  /** Settle `claim` from its handler's outcome: success acks (with its result, if any). */
-  settle(claim: Claim, outcome: Outcome): void {
+  /**
+   * Settle `claim` from its handler's outcome: success acks (with its result,
+   * if any). Resolves once the settlement is durable; rejects if it fails
+   * (which is already reported: a caller only uses it for timing).
+   */
+  settle(claim: Claim, outcome: Outcome): Promise<void> {
     let settlement: Promise<void>;
     if (outcome.ok && outcome.result === undefined) {
       try {
@@ -89,6 +93,7 @@ export class Settlements {
         : this.#queue.nack(claim, message);
     }
     this.#track(claim, settlement);
+    return settlement;
   }
 
   /** Fail `claim`'s attempt as timed out (its handler passed the job's `timeoutMs`). */

@@ -59,14 +59,25 @@ export interface WorkerOptions {
    */
   concurrency?: number;
   /**
-   * Claims held ready beyond the running handlers (0 or more). A claim is
-   * handed out only once it is durable, one commit round-trip after it is
-   * asked for; ready claims let a slot that frees start its next job at once,
-   * so throughput is not capped at `concurrency` jobs per round-trip.
+   * Claims held ready beyond the running handlers: a number (0 or more), or
+   * `"auto"`. A claim is handed out only once it is durable, one commit
+   * round-trip after it is asked for; ready claims let a slot that frees
+   * start its next job at once, so throughput is not capped at `concurrency`
+   * jobs per round-trip.
    *
-   * A ready claim is a real claim: its job shows as claimed, its lease is
-   * renewed until its handler starts (even with `autoRenew: false`, since no
-   * handler could renew it), and other workers cannot take it. On shutdown
+   * `"auto"` holds about as many as the slots free during one round-trip:
+   * the rate at which the worker's slots free times the round-trip of its
+   * settlements (both measured as it goes), rounded down, at most
+   * `concurrency`, and none until both are measured. Jobs far shorter than a
+   * round-trip get one ready claim per slot; slow ones get few or none.
+   *
+   * A ready claim is a real claim: its job shows as claimed (`cancel` answers
+   * `"requested"`, events and metrics count the claim), its lease is renewed
+   * until its handler starts (even with `autoRenew: false`, since no handler
+   * could renew it), and other workers cannot take it; a job enqueued later
+   * waits behind it, whatever its priority or group. While every slot is
+   * busy the worker only takes ready claims of jobs already there (no wait),
+   * and after finding none asks again only once a slot frees. On shutdown
    * (`signal` aborts) ready claims are not started: they are released
    * (`Queue.release`: pending again at once, their attempt not counted) and
    * that is durable before the worker resolves. If the process dies or the
@@ -82,9 +93,11 @@ export interface WorkerOptions {
    * ```ts
    * // 4 handlers at a time, 8 more claims kept ready to start at once
    * await runWorker(queue, "thumbnails", handler, { concurrency: 4, prefetch: 8, signal });
+   * // as many ready as the slots free in one commit round-trip
+   * await runWorker(queue, "pings", handler, { concurrency: 64, prefetch: "auto", signal });
    * ```
    */
-  prefetch?: number;
+  prefetch?: number | "auto";
   /**
    * Longest idle wait for a job before claiming again, in milliseconds.
    * @default 1_000

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
+import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
@@ -167,6 +170,156 @@ describe("runWorker", { timeout: 60_000 }, () => {
     shutdown.abort();
     await worker;
     assert.equal(peak, 3);
+    await queue.close();
+  });
+
+  /** A memory store each of whose writes takes `writeMs` on `clock` (it moves the clock on). */
+  function slowWrites(clock: ManualClock, writeMs: number): ObjectStore {
+    const inner = new MemoryStore();
+    return {
+      get: (key) => inner.get(key),
+      put: async (key, body, options) => {
+        await inner.put(key, body, options);
+        clock.advance(writeMs);
+      },
+      delete: (key) => inner.delete(key),
+      list: (prefix, options) => inner.list(prefix, options),
+      describe: () => "memory (slow writes)",
+    };
+  }
+
+  /** Records the size of each claim batch the worker asks `queue` for. */
+  function recordClaims(queue: Queue): number[] {
+    const asked: number[] = [];
+    const claimBatch = queue.claimBatch.bind(queue);
+    queue.claimBatch = (name, max, options) => {
+      asked.push(max);
+      return claimBatch(name, max, options);
+    };
+    return asked;
+  }
+
+  for (const { prefetch, handlerMs, batches, why } of [
+    {
+      prefetch: "auto" as const,
+      handlerMs: 0,
+      batches: [4, 4, 8, 8],
+      why: "one ready claim per slot, once a write's round-trip was measured",
+    },
+    {
+      prefetch: "auto" as const,
+      handlerMs: 100,
+      batches: [4, 4, 4, 4],
+      why: "none: slots free far more slowly than a round-trip",
+    },
+    { prefetch: undefined, handlerMs: 0, batches: [4, 4, 4, 4], why: "the default holds none" },
+  ])
+    it(`prefetch ${prefetch ?? "by default"}, 10 ms writes, ${handlerMs} ms handlers: ${why}`, async () => {
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, slowWrites(clock, 10), clock);
+      await queue.enqueueBatch(
+        "q",
+        Array.from({ length: 40 }, (_, i) => String(i)),
+      );
+      const asked = recordClaims(queue);
+      const shutdown = new AbortController();
+      const worker = runWorker(queue, "q", () => clock.advance(handlerMs), {
+        concurrency: 4,
+        signal: shutdown.signal,
+        ...(prefetch === undefined ? {} : { prefetch }),
+      });
+      await until(async () => (await queue.stats("q")).done === 40);
+      assert.deepEqual(asked.slice(0, 4), batches, why);
+      shutdown.abort();
+      await worker;
+      await queue.close();
+    });
+
+  it('prefetch "auto": claims held ready are released on shutdown, pending again, their attempt not counted', async () => {
+    const clock = new ManualClock();
+    const { queue } = await openTestQueue({}, slowWrites(clock, 10), clock);
+    const ids = await queue.enqueueBatch("q", [
+      "fast",
+      "fast",
+      "slow",
+      "slow",
+      "slow",
+      "slow",
+      "x",
+      "x",
+    ]);
+    const gates: Array<() => void> = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        if (Buffer.from(job.payload).toString() === "fast") return;
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { concurrency: 2, prefetch: "auto", signal: shutdown.signal },
+    );
+    // The two fast jobs freed their slots at once: 2 running, 2 held ready.
+    await until(async () => gates.length === 2 && (await queue.stats("q")).claimed === 4);
+    await turns(20);
+    assert.equal((await queue.stats("q")).claimed, 4, "2 running + 2 ready, no more");
+    shutdown.abort();
+    for (const open of gates.splice(0)) open();
+    await worker;
+    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+    assert.deepEqual(
+      jobs.map((job) => job?.status ?? "acked and removed"),
+      [...Array(4).fill("acked and removed"), ...["pending", "pending", "pending", "pending"]],
+    );
+    assert.deepEqual(
+      jobs.slice(4).map((job) => job?.attempts),
+      [0, 0, 0, 0],
+      "the ready claims were given back without spending an attempt",
+    );
+    await queue.close();
+  });
+
+  it("with every slot busy, claims for ready ones take what is there: a job that comes later is left for a free worker", async () => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "slow");
+    const gates: Array<() => void> = [];
+    const ran: string[] = [];
+    const shutdown = new AbortController();
+    const busy = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        ran.push(`busy:${Buffer.from(job.payload).toString()}`);
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { concurrency: 1, prefetch: 2, signal: shutdown.signal },
+    );
+    await until(() => gates.length === 1);
+    await turns(20);
+    await queue.enqueue("q", "later");
+    // Past the poll interval: a claim still waiting for jobs would have taken it by now.
+    clock.advance(1_500);
+    await turns(20);
+    const stats = await queue.stats("q");
+    assert.deepEqual(
+      [stats.claimed, stats.pending],
+      [1, 1],
+      "the busy worker holds no ready claim of the job that came later",
+    );
+    const free = runWorker(
+      queue,
+      "q",
+      (job) => {
+        ran.push(`free:${Buffer.from(job.payload).toString()}`);
+      },
+      { concurrency: 1, signal: shutdown.signal },
+    );
+    await until(() => ran.includes("free:later"));
+    gates.shift()?.();
+    await until(async () => (await queue.stats("q")).done === 2);
+    assert.deepEqual(ran, ["busy:slow", "free:later"]);
+    shutdown.abort();
+    await Promise.all([busy, free]);
     await queue.close();
   });
 
@@ -622,6 +775,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
       { concurrency: 1.5 },
       { pollIntervalMs: -1 },
       { prefetch: -1 },
+      { prefetch: "fast" as unknown as number },
       { autoRenew: "yes" as unknown as boolean },
     ]) {
       const error = await rejection(runWorker(queue, "q", () => {}, options));
@@ -630,6 +784,11 @@ describe("runWorker", { timeout: 60_000 }, () => {
     assert.equal(
       (await rejection(runWorker(queue, "q", "nope" as unknown as () => void))).code,
       "INVALID_ARGUMENT",
+    );
+    assert.equal(
+      (await rejection(runWorker(queue, "q", () => {}, { prefetch: "fast" as unknown as number })))
+        .message,
+      'Expected `options.prefetch` to be "auto" or an integer ≥ 0, got "fast"',
     );
     assert.equal((await queue.stats("q")).pending, 1);
     await queue.close();
