@@ -10,7 +10,11 @@
  * at which slots free times the round-trip, rounded down, at most
  * `concurrency`. Short handlers get up to one ready claim per slot; slow
  * ones (or slots held by handlers that do not end) free slots rarely and get
- * few or none.
+ * few or none. One slot alone never gets any: without a ready claim its
+ * frees are at least one write apart, the write that its settlement took.
+ * The rate follows the last frees, so a change from short jobs to long ones
+ * shows only as the long ones end: claims taken ready just before then wait
+ * for them.
  *
  * Both are measured, on the queue's monotonic clock:
  * - the round-trip, as the shortest of the last {@link ROUND_TRIPS_KEPT}
@@ -18,11 +22,15 @@
  *   as a claim may; the shortest is the write itself, not a wait behind a
  *   checkpoint or a busy store);
  * - the rate at which slots free, over the last `2 × concurrency` frees (at
- *   most {@link FREES_KEPT}) of handlers that ran.
+ *   most {@link FREES_KEPT}) of handlers that ran. Frees that old are not
+ *   what the slots do now once no slot freed for {@link STALE_AFTER} times
+ *   the window's span (or the round-trip, if longer): the target is then 0
+ *   (after a quiet spell, say, whatever the next jobs are).
  *
  * Until both have been measured the target is 0, and so it is while the
  * round-trip measures 0 (a clock that does not move, such as a `ManualClock`
- * not advanced while a settlement is written).
+ * not advanced while a settlement is written; one advanced only while a
+ * write is out makes the round-trip that advance).
  */
 export class ReadyTarget {
   readonly #concurrency: number;
@@ -34,23 +42,16 @@ export class ReadyTarget {
   #nextRoundTrip = 0;
   /** The shortest of {@link #roundTrips}; -1 before the first. */
   #roundTripMs = -1;
-  #value = 0;
 
   constructor(concurrency: number) {
     this.#concurrency = concurrency;
     this.#frees = new Float64Array(Math.max(2, Math.min(2 * concurrency, FREES_KEPT)));
   }
 
-  /** Claims to hold ready beyond the running handlers (0 to `concurrency`). */
-  get value(): number {
-    return this.#value;
-  }
-
   /** A handler ended at `at` (monotonic ms), freeing its slot. */
   slotFreed(at: number): void {
     this.#frees[this.#freesSeen % this.#frees.length] = at;
     this.#freesSeen++;
-    this.#update();
   }
 
   /** A settlement became durable `elapsedMs` after it was issued. */
@@ -59,29 +60,34 @@ export class ReadyTarget {
     else this.#roundTrips[this.#nextRoundTrip] = elapsedMs;
     this.#nextRoundTrip = (this.#nextRoundTrip + 1) % ROUND_TRIPS_KEPT;
     this.#roundTripMs = Math.min(...this.#roundTrips);
-    this.#update();
   }
 
-  #update(): void {
+  /** Claims to hold ready beyond the running handlers at `now` (monotonic ms): 0 to `concurrency`. */
+  valueAt(now: number): number {
     const roundTrip = this.#roundTripMs;
     const kept = Math.min(this.#freesSeen, this.#frees.length);
-    if (!(roundTrip > 0) || kept < 2) {
-      this.#value = 0;
-      return;
-    }
+    if (!(roundTrip > 0) || kept < 2) return 0;
     const newest = this.#frees[(this.#freesSeen - 1) % this.#frees.length]!;
     const oldest = this.#frees[(this.#freesSeen - kept) % this.#frees.length]!;
     const span = newest - oldest;
-    // Frees at one instant (handlers that ended in the same turn): faster than any round-trip.
-    this.#value =
-      span > 0
-        ? Math.min(this.#concurrency, Math.floor(((kept - 1) / span) * roundTrip))
-        : this.#concurrency;
+    const sinceNewest = now - newest;
+    // A clock that went back (or gave no number), or frees too old to tell what the slots do now.
+    if (!(sinceNewest >= 0) || sinceNewest > STALE_AFTER * Math.max(span, roundTrip)) return 0;
+    // Frees in one instant (handlers that ended in the same turn): faster than any round-trip.
+    if (span === 0) return this.#concurrency;
+    return Math.min(this.#concurrency, Math.floor(((kept - 1) / span) * roundTrip));
   }
 }
 
 /** Settlement round-trips kept: a few slow writes (a checkpoint beside them) do not raise the estimate. */
 export const ROUND_TRIPS_KEPT = 8;
+
+/**
+ * The kept frees are stale once no slot freed for this many times their span
+ * (or the round-trip, if longer): far longer than the gaps between bursts of
+ * frees of a busy worker, far shorter than a quiet spell.
+ */
+export const STALE_AFTER = 4;
 
 /** Most slot frees the rate is measured over (`2 × concurrency` below it). */
 export const FREES_KEPT = 256;

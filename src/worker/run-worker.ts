@@ -9,9 +9,9 @@
  *
  * A claim for free slots waits for jobs (up to `pollIntervalMs`); one for
  * ready claims alone (every slot taken) does not, and once one comes back
- * short no more are asked for until a slot frees: a job that arrives while
- * every slot is busy is left for a worker with a free slot, not held behind
- * a running handler.
+ * short (and no slot freed meanwhile) no more are asked for until a slot
+ * frees: a job that arrives while every slot is busy is left for a worker
+ * with a free slot, not held behind a running handler.
  *
  * Settlements and claims share writes: the jobs that end in one turn of the
  * event loop are settled in the next, together with the claim for the slots
@@ -115,7 +115,10 @@ export async function runWorker(
   const fixedPrefetch = prefetch === "auto" ? 0 : prefetch;
   /** Claims wanted beyond the running handlers and those held ready. */
   const missing = (): number =>
-    concurrency + (readyDry ? 0 : (readyTarget?.value ?? fixedPrefetch)) - running - ready.length;
+    concurrency + (readyDry ? 0 : prefetchNow()) - running - ready.length;
+  /** Claims to hold ready now. */
+  const prefetchNow = (): number =>
+    readyTarget === null ? fixedPrefetch : readyTarget.valueAt(clock.monotonicNow());
 
   const claimOptions: ClaimOptions = {
     leaseMs,
@@ -134,6 +137,9 @@ export async function runWorker(
   let claimAskedReadyOnly = false;
   /** A claim for ready claims alone came back short: ask for none until a slot frees. */
   let readyDry = false;
+  /** Slots freed so far; a short ready-only claim sets {@link readyDry} only if none freed while it was out. */
+  let slotsFreed = 0;
+  let slotsFreedWhenAsked = 0;
   let running = 0;
   /** Inside pump's loop that starts handlers. */
   let pumping = false;
@@ -150,6 +156,7 @@ export async function runWorker(
   /** A handler ended (or never `started`): its slot is free again. */
   const slotFreed = (started: boolean): void => {
     running--;
+    slotsFreed++;
     readyDry = false;
     if (readyTarget !== null && started) readyTarget.slotFreed(clock.monotonicNow());
     // Inside pump's loop (a handler that returned at once) the loop itself goes on.
@@ -237,7 +244,10 @@ export async function runWorker(
       if (i === 0 && readyTarget !== null) {
         const issuedAt = clock.monotonicNow();
         settlement.then(
-          () => readyTarget.settled(clock.monotonicNow() - issuedAt),
+          () => {
+            readyTarget.settled(clock.monotonicNow() - issuedAt);
+            pump(); // the target may have risen
+          },
           () => {},
         );
       }
@@ -251,6 +261,7 @@ export async function runWorker(
     claiming = true;
     claimAskedFor = Math.min(wanted, MAX_CLAIM_BATCH);
     claimAskedReadyOnly = running + ready.length >= concurrency;
+    slotsFreedWhenAsked = slotsFreed;
     queue
       .claimBatch(queueName, claimAskedFor, claimAskedReadyOnly ? readyClaimOptions : claimOptions)
       .then(claimed, claimFailed);
@@ -258,7 +269,8 @@ export async function runWorker(
 
   const claimed = (claims: Claim[]): void => {
     claiming = false;
-    if (claimAskedReadyOnly && claims.length < claimAskedFor) readyDry = true;
+    if (claimAskedReadyOnly && claims.length < claimAskedFor && slotsFreed === slotsFreedWhenAsked)
+      readyDry = true;
     if (claims.length === 0 && queue.closed) stopped = true;
     if (claims.length > 0) {
       // One renewal timer for the batch: its claims were handed out together.

@@ -69,15 +69,19 @@ export interface WorkerOptions {
    * the rate at which the worker's slots free times the round-trip of its
    * settlements (both measured as it goes), rounded down, at most
    * `concurrency`, and none until both are measured. Jobs far shorter than a
-   * round-trip get one ready claim per slot; slow ones get few or none.
+   * round-trip get up to one ready claim per slot; slow ones get few or none,
+   * and so does one slot alone (`concurrency: 1`): without a ready claim it
+   * cannot free faster than a round-trip. When jobs turn from short to long,
+   * the claims taken ready just before wait for the long ones.
    *
    * A ready claim is a real claim: its job shows as claimed (`cancel` answers
-   * `"requested"`, events and metrics count the claim), its lease is renewed
+   * `"requested"`, events and metrics count the claim, `taquba.job.duration`
+   * includes its wait), its lease is renewed
    * until its handler starts (even with `autoRenew: false`, since no handler
    * could renew it), and other workers cannot take it; a job enqueued later
    * waits behind it, whatever its priority or group. While every slot is
    * busy the worker only takes ready claims of jobs already there (no wait),
-   * and after finding none asks again only once a slot frees. On shutdown
+   * and after such a claim comes back short asks again only once a slot frees. On shutdown
    * (`signal` aborts) ready claims are not started: they are released
    * (`Queue.release`: pending again at once, their attempt not counted) and
    * that is durable before the worker resolves. If the process dies or the

@@ -199,22 +199,37 @@ describe("runWorker", { timeout: 60_000 }, () => {
     return asked;
   }
 
-  for (const { prefetch, handlerMs, batches, why } of [
+  for (const { prefetch, concurrency, handlerMs, batches, why } of [
     {
       prefetch: "auto" as const,
+      concurrency: 4,
       handlerMs: 0,
       batches: [4, 4, 8, 8],
       why: "one ready claim per slot, once a write's round-trip was measured",
     },
     {
       prefetch: "auto" as const,
+      concurrency: 4,
       handlerMs: 100,
       batches: [4, 4, 4, 4],
       why: "none: slots free far more slowly than a round-trip",
     },
-    { prefetch: undefined, handlerMs: 0, batches: [4, 4, 4, 4], why: "the default holds none" },
+    {
+      prefetch: "auto" as const,
+      concurrency: 1,
+      handlerMs: 1,
+      batches: [1, 1, 1, 1],
+      why: "none for one slot alone: its frees are more than a write apart",
+    },
+    {
+      prefetch: undefined,
+      concurrency: 4,
+      handlerMs: 0,
+      batches: [4, 4, 4, 4],
+      why: "the default holds none",
+    },
   ])
-    it(`prefetch ${prefetch ?? "by default"}, 10 ms writes, ${handlerMs} ms handlers: ${why}`, async () => {
+    it(`prefetch ${prefetch ?? "by default"}, concurrency ${concurrency}, 10 ms writes, ${handlerMs} ms handlers: ${why}`, async () => {
       const clock = new ManualClock();
       const { queue } = await openTestQueue({}, slowWrites(clock, 10), clock);
       await queue.enqueueBatch(
@@ -224,7 +239,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
       const asked = recordClaims(queue);
       const shutdown = new AbortController();
       const worker = runWorker(queue, "q", () => clock.advance(handlerMs), {
-        concurrency: 4,
+        concurrency,
         signal: shutdown.signal,
         ...(prefetch === undefined ? {} : { prefetch }),
       });
@@ -276,6 +291,49 @@ describe("runWorker", { timeout: 60_000 }, () => {
       [0, 0, 0, 0],
       "the ready claims were given back without spending an attempt",
     );
+    await queue.close();
+  });
+
+  it("after a ready-only claim found none, a slot that frees asks for ready claims again", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "a");
+    const asked: Array<[number, number | undefined]> = [];
+    const claimBatch = queue.claimBatch.bind(queue);
+    queue.claimBatch = (name, max, options) => {
+      asked.push([max, options?.waitMs]);
+      return claimBatch(name, max, options);
+    };
+    const gates: Array<() => void> = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(queue, "q", () => new Promise<void>((r) => gates.push(r)), {
+      concurrency: 1,
+      prefetch: 1,
+      signal: shutdown.signal,
+    });
+    await until(() => gates.length === 1);
+    await turns(20);
+    assert.deepEqual(
+      asked,
+      [
+        [2, 1_000],
+        [1, 0],
+      ],
+      "a claim for the slot (waiting for jobs), then one for a ready claim alone (not waiting) that found none",
+    );
+    await queue.enqueueBatch("q", ["b", "c"]);
+    await turns(20);
+    assert.equal(asked.length, 2, "nothing asked while the slot is busy after finding none");
+    gates.shift()?.();
+    await until(() => gates.length === 1);
+    await turns(20);
+    assert.deepEqual(asked[2], [2, 1_000], "the freed slot asks for its next job and a ready one");
+    assert.equal((await queue.stats("q")).claimed, 2, "b running, c held ready");
+    shutdown.abort();
+    while (gates.length > 0) {
+      gates.shift()?.();
+      await turns();
+    }
+    await worker;
     await queue.close();
   });
 
