@@ -72,7 +72,8 @@ export class ReadyTarget {
     const span = newest - oldest;
     const sinceNewest = now - newest;
     // A clock that went back (or gave no number), or frees too old to tell what the slots do now.
-    if (!(sinceNewest >= 0) || sinceNewest > STALE_AFTER * Math.max(span, roundTrip)) return 0;
+    if (!(span >= 0) || !(sinceNewest >= 0)) return 0;
+    if (sinceNewest > STALE_AFTER * Math.max(span, roundTrip)) return 0;
     // Frees in one instant (handlers that ended in the same turn): faster than any round-trip.
     if (span === 0) return this.#concurrency;
     return Math.min(this.#concurrency, Math.floor(((kept - 1) / span) * roundTrip));

@@ -7,11 +7,13 @@
  * `prefetch: "auto"` the claims held ready follow the measured rate at which
  * slots free and the commit round-trip (see `ready-target.ts`).
  *
- * A claim for free slots waits for jobs (up to `pollIntervalMs`); one for
- * ready claims alone (every slot taken) does not, and once one comes back
- * short (and no slot freed meanwhile) no more are asked for until a slot
- * frees: a job that arrives while every slot is busy is left for a worker
- * with a free slot, not held behind a running handler.
+ * Only a claim for free slots alone waits for jobs (up to `pollIntervalMs`).
+ * One that also asks for ready claims takes what is there now, and once one
+ * comes back short (and no slot freed meanwhile) no ready claims are asked
+ * for until a slot frees: a job that arrives while every slot is busy is
+ * left for a worker with a free slot, not held behind a running handler, and
+ * jobs that arrive after a quiet spell are claimed for free slots only, not
+ * by the number of ready claims from before it.
  *
  * Settlements and claims share writes: the jobs that end in one turn of the
  * event loop are settled in the next, together with the claim for the slots
@@ -125,19 +127,19 @@ export async function runWorker(
     waitMs: pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
-  /** A claim for ready claims alone (every slot taken) takes what is there now. */
+  /** A claim that also asks for ready claims takes what is there now. */
   const readyClaimOptions: ClaimOptions = { ...claimOptions, waitMs: 0 };
   let failure: unknown = null;
   /** The queue closed or failed: claim no more, drop what is held but not started. */
   let stopped = false;
   /** A claimBatch request is out. */
   let claiming = false;
-  /** How many claims the request out asked for, and whether only for ready ones. */
+  /** How many claims the request out asked for, and whether for ready ones too. */
   let claimAskedFor = 0;
-  let claimAskedReadyOnly = false;
-  /** A claim for ready claims alone came back short: ask for none until a slot frees. */
+  let claimAskedWithReady = false;
+  /** A claim that asked for ready claims came back short: ask for none until a slot frees. */
   let readyDry = false;
-  /** Slots freed so far; a short ready-only claim sets {@link readyDry} only if none freed while it was out. */
+  /** Slots freed so far; a short claim sets {@link readyDry} only if none freed while it was out. */
   let slotsFreed = 0;
   let slotsFreedWhenAsked = 0;
   let running = 0;
@@ -260,16 +262,16 @@ export async function runWorker(
     if (settlements.size >= MAX_UNSETTLED) return; // a settlement that lands pumps again
     claiming = true;
     claimAskedFor = Math.min(wanted, MAX_CLAIM_BATCH);
-    claimAskedReadyOnly = running + ready.length >= concurrency;
+    claimAskedWithReady = claimAskedFor > concurrency - running - ready.length;
     slotsFreedWhenAsked = slotsFreed;
     queue
-      .claimBatch(queueName, claimAskedFor, claimAskedReadyOnly ? readyClaimOptions : claimOptions)
+      .claimBatch(queueName, claimAskedFor, claimAskedWithReady ? readyClaimOptions : claimOptions)
       .then(claimed, claimFailed);
   };
 
   const claimed = (claims: Claim[]): void => {
     claiming = false;
-    if (claimAskedReadyOnly && claims.length < claimAskedFor && slotsFreed === slotsFreedWhenAsked)
+    if (claimAskedWithReady && claims.length < claimAskedFor && slotsFreed === slotsFreedWhenAsked)
       readyDry = true;
     if (claims.length === 0 && queue.closed) stopped = true;
     if (claims.length > 0) {

@@ -79,9 +79,10 @@ export interface WorkerOptions {
    * includes its wait), its lease is renewed
    * until its handler starts (even with `autoRenew: false`, since no handler
    * could renew it), and other workers cannot take it; a job enqueued later
-   * waits behind it, whatever its priority or group. While every slot is
-   * busy the worker only takes ready claims of jobs already there (no wait),
-   * and after such a claim comes back short asks again only once a slot frees. On shutdown
+   * waits behind it, whatever its priority or group. A claim that also asks
+   * for ready claims takes the jobs already there (only one for free slots
+   * alone waits for jobs), and after one comes back short the worker asks
+   * for no ready claims until a slot frees. On shutdown
    * (`signal` aborts) ready claims are not started: they are released
    * (`Queue.release`: pending again at once, their attempt not counted) and
    * that is durable before the worker resolves. If the process dies or the

@@ -81,6 +81,11 @@ describe("ReadyTarget", () => {
     freeSlots(back, 8, 1, 100);
     assert.equal(back.valueAt(50), 0, "now before the frees");
     assert.equal(back.valueAt(Number.NaN), 0);
+    const frees = new ReadyTarget(1);
+    frees.settled(1);
+    frees.slotFreed(10);
+    frees.slotFreed(9);
+    assert.equal(frees.valueAt(10), 0, "frees that went back");
   });
 
   it("takes the shortest of the last round-trips: one slow write does not raise it, an old fast one is forgotten", () => {

@@ -294,7 +294,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("after a ready-only claim found none, a slot that frees asks for ready claims again", async () => {
+  it("a claim that asks for ready claims too never waits; after one came back short, a slot that frees asks for ready claims again", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "a");
     const asked: Array<[number, number | undefined]> = [];
@@ -312,22 +312,25 @@ describe("runWorker", { timeout: 60_000 }, () => {
     });
     await until(() => gates.length === 1);
     await turns(20);
-    assert.deepEqual(
-      asked,
-      [
-        [2, 1_000],
-        [1, 0],
-      ],
-      "a claim for the slot (waiting for jobs), then one for a ready claim alone (not waiting) that found none",
-    );
+    assert.deepEqual(asked, [[2, 0]], "a claim for the slot and a ready claim, not waiting, short");
     await queue.enqueueBatch("q", ["b", "c"]);
     await turns(20);
-    assert.equal(asked.length, 2, "nothing asked while the slot is busy after finding none");
+    assert.equal(asked.length, 1, "nothing asked while the slot is busy after a short claim");
     gates.shift()?.();
     await until(() => gates.length === 1);
     await turns(20);
-    assert.deepEqual(asked[2], [2, 1_000], "the freed slot asks for its next job and a ready one");
+    assert.deepEqual(asked[1], [2, 0], "the freed slot asks for its next job and a ready one");
     assert.equal((await queue.stats("q")).claimed, 2, "b running, c held ready");
+    // The queue empties: the next claim for the free slot alone waits for jobs, and jobs that
+    // come then are claimed for the slot only, not for ready claims as well.
+    gates.shift()?.();
+    await until(() => gates.length === 1); // c runs
+    gates.shift()?.();
+    await until(() => asked.some(([max, waitMs]) => max === 1 && waitMs === 1_000));
+    await queue.enqueueBatch("q", ["d", "e"]);
+    await until(() => gates.length === 1);
+    await turns(20);
+    assert.equal((await queue.stats("q")).claimed, 1, "d running, e left pending");
     shutdown.abort();
     while (gates.length > 0) {
       gates.shift()?.();
