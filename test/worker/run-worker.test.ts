@@ -188,12 +188,12 @@ describe("runWorker", { timeout: 60_000 }, () => {
     };
   }
 
-  /** Records the size of each claim batch the worker asks `queue` for. */
-  function recordClaims(queue: Queue): number[] {
-    const asked: number[] = [];
+  /** Records each claim batch the worker asks `queue` for: its size and how long it may wait for jobs. */
+  function recordClaims(queue: Queue): Array<[max: number, waitMs: number | undefined]> {
+    const asked: Array<[number, number | undefined]> = [];
     const claimBatch = queue.claimBatch.bind(queue);
     queue.claimBatch = (name, max, options) => {
-      asked.push(max);
+      asked.push([max, options?.waitMs]);
       return claimBatch(name, max, options);
     };
     return asked;
@@ -244,7 +244,11 @@ describe("runWorker", { timeout: 60_000 }, () => {
         ...(prefetch === undefined ? {} : { prefetch }),
       });
       await until(async () => (await queue.stats("q")).done === 40);
-      assert.deepEqual(asked.slice(0, 4), batches, why);
+      assert.deepEqual(
+        asked.slice(0, 4).map(([max]) => max),
+        batches,
+        why,
+      );
       shutdown.abort();
       await worker;
       await queue.close();
@@ -297,12 +301,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("a claim that asks for ready claims too never waits; after one came back short, a slot that frees asks for ready claims again", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "a");
-    const asked: Array<[number, number | undefined]> = [];
-    const claimBatch = queue.claimBatch.bind(queue);
-    queue.claimBatch = (name, max, options) => {
-      asked.push([max, options?.waitMs]);
-      return claimBatch(name, max, options);
-    };
+    const asked = recordClaims(queue);
     const gates: Array<() => void> = [];
     const shutdown = new AbortController();
     const worker = runWorker(queue, "q", () => new Promise<void>((r) => gates.push(r)), {
@@ -387,12 +386,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("holds `prefetch` claims ready beyond the running handlers, their leases renewed while they wait", async () => {
     const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
     const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6"]);
-    const asked: number[] = [];
-    const claimBatch = queue.claimBatch.bind(queue);
-    queue.claimBatch = (name, max, options) => {
-      asked.push(max);
-      return claimBatch(name, max, options);
-    };
+    const asked = recordClaims(queue);
     const gates: Array<() => void> = [];
     const started: string[] = [];
     const logger = capturingLogger();
@@ -411,7 +405,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     assert.equal((await queue.stats("q")).claimed, 4, "2 running + 2 ready, no more");
     assert.deepEqual(started, ["1", "2"]);
     assert.deepEqual(
-      asked,
+      asked.map(([max]) => max),
       [4],
       "one batch (one durable write) for the slots and the ready claims",
     );

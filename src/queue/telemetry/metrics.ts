@@ -233,8 +233,8 @@ export class QueueMetrics implements CommitObserver {
    * those alone would be thrown away at the first acks.)
    */
   #countTimes(times: ClaimAckTimes, last: Tally | undefined): Tally | undefined {
-    if (times.claimQueues.length > 0) last = this.#countClaims(times.claimQueues, last);
-    if (times.ackQueues.length > 0) last = this.#countAcks(times.ackQueues, last);
+    if (times.claimQueues.length > 0) last = this.#countEach(times.claimQueues, "claimed", last);
+    if (times.ackQueues.length > 0) last = this.#countEach(times.ackQueues, "completed", last);
     // Their waits and durations (the SDK's `record`, ~0.4–0.8 µs a value,
     // nearly all of it hashing the attributes) are recorded once the log
     // has sent what the woken producers and workers append next: while that
@@ -247,21 +247,16 @@ export class QueueMetrics implements CommitObserver {
     return last;
   }
 
-  #countClaims(queues: string[], last: Tally | undefined): Tally | undefined {
+  /** Counts one `step` for each queue of `queues` (a batch's claims or acks, in order). */
+  #countEach(
+    queues: string[],
+    step: "claimed" | "completed",
+    last: Tally | undefined,
+  ): Tally | undefined {
     for (let i = 0; i < queues.length; i++) {
       const queue = queues[i]!;
       if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
-      last.counts.claimed++;
-      last.dirty = true;
-    }
-    return last;
-  }
-
-  #countAcks(queues: string[], last: Tally | undefined): Tally | undefined {
-    for (let i = 0; i < queues.length; i++) {
-      const queue = queues[i]!;
-      if (last === undefined || last.queue !== queue) last = this.#tallyOf(queue);
-      last.counts.completed++;
+      last.counts[step]++;
       last.dirty = true;
     }
     return last;
