@@ -268,16 +268,25 @@ export class Queue {
   /**
    * Do several things atomically: `build` runs synchronously and adds
    * operations to `tx` (enqueue, ack, nack, deadLetter, cancel, kvPut,
-   * kvDelete, kvCheck); they are checked together against the state, each
-   * seeing the ones before it, and committed as one log record, or none is.
-   * Resolves once durable with one `{ id, created }` per enqueue and one
-   * outcome per cancel.
+   * kvDelete, kvCheck); they are checked together against the state and
+   * committed as one log record, or none is. Claims and job statuses are
+   * checked as they were before the transaction; a `kvCheck` sees the
+   * transaction's own earlier KV writes. Resolves once durable with one
+   * `{ id, created }` per enqueue and one outcome per cancel.
    *
    * Any invalid operation rejects the whole call and changes nothing: a bad
    * argument (`InvalidArgumentError`, also when `build` caught it), a claim
    * that is not live (`ClaimLostError`), a `kvCheck` that does not hold
-   * (`ConflictError`), two operations on one job (`InvalidArgumentError`),
-   * more than {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`).
+   * (`ConflictError`), two operations on one job (`InvalidArgumentError`
+   * naming both, whatever their order), more than
+   * {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`).
+   * Two operations are on one job when they name the same id (a cancel's,
+   * a claim's job, an enqueue's `jobId`; also an id no job has, so an id is
+   * cancelled once, and never both enqueued and cancelled), when an
+   * enqueue's `dedupKey` hits a job another operation acts on, or when a
+   * cancel of a waiting flow parent would also cancel a child another
+   * operation acts on. Only enqueues share a job: a later one with the same
+   * `jobId` or `dedupKey` reports `created: false`.
    *
    * An enqueue whose `jobId` a job of this store already has does not fail
    * the transaction (unlike {@link enqueue}): it adds nothing and reports

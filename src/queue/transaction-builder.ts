@@ -22,7 +22,9 @@ import {
 export interface Transaction {
   /**
    * Add a job (as `Queue.enqueue`, without `dedupReplace`); a `jobId` that is
-   * taken, or a dedup hit, adds nothing and reports `created: false`.
+   * taken, or a dedup hit, adds nothing and reports `created: false`. Its job
+   * (by `jobId`, or the dedup hit's) may be another enqueue's, but no other
+   * operation of the transaction may act on it (`InvalidArgumentError`).
    */
   enqueue(queue: string, payload: Payload, options?: EnqueueOptions): void;
   /** Complete a claimed job (as `Queue.ack`). */
@@ -31,7 +33,12 @@ export interface Transaction {
   nack(claim: Claim, error: string): void;
   /** Dead-letter a claimed job (as `Queue.deadLetter`). */
   deadLetter(claim: Claim, reason: string): void;
-  /** Cancel a job (as `Queue.cancel`; its outcome is in the result's `cancelled`). */
+  /**
+   * Cancel a job (as `Queue.cancel`; its outcome is in the result's
+   * `cancelled`). The id is the cancel's alone in the transaction, whether a
+   * job has it or not; a waiting flow parent's children that have not ended
+   * are cancelled with it, and no other operation may act on them either.
+   */
   cancel(id: string): void;
   /** Set a KV entry (a string value with a lone surrogate is an `InvalidArgumentError`). */
   kvPut(key: string, value: Payload): void;

@@ -32,10 +32,6 @@ export interface Decided {
   offloaded: Set<number>;
 }
 
-function jobName(core: QueueCore, h: number): string {
-  return core.state.publicIdOf(h);
-}
-
 /**
  * Checks `ops` in order against the state and decides the records; throws
  * (deciding nothing that lasts) on the first that cannot be done.
@@ -57,30 +53,31 @@ export function decide(
     hit: false,
     offloaded: new Set(),
   };
-  /** Jobs acted on so far → the operation that did. */
-  const used = new Map<number, string>();
-  const use = (h: number, what: string): void => {
-    const earlier = used.get(h);
-    if (earlier !== undefined)
-      throw new InvalidArgumentError(
-        `Expected each job to be acted on once per transaction, got job ${jobName(core, h)} in ${earlier} and ${what}`,
-      );
-    used.set(h, what);
-  };
   /**
-   * Waiting flow parents an earlier dead-letter of this transaction makes
-   * dead (up the flow, as `apply` does): a later cancel finds them dead.
+   * Jobs acted on so far, by public id → the operation that did. A job is
+   * named by its id even where no job has it (a cancel of an unknown id, a new
+   * job's `jobId`): whether two operations meet on one job does not depend on
+   * their order, nor on whether the job exists yet. Enqueues meet on one job
+   * freely (a later one with its `jobId` or `dedupKey` reports `created: false`,
+   * as a retried transaction does); any other pair is refused: with every job
+   * acted on once, each operation is decided against the state before the
+   * transaction, and what `apply` does to the state after one of them is
+   * never seen by another.
    */
-  const deadParents = new Set<number>();
-  const diedAt = (h: number): void => {
-    for (let child = h; ; ) {
-      const parentId = state.table.extras(child)?.flowParent;
-      const parent = parentId === undefined ? -1 : state.find(parentId);
-      if (parent === -1 || !isWaitingParent(state, parent) || used.has(parent)) return;
-      deadParents.add(parent);
-      child = parent;
-    }
+  const used = new Map<string, { what: string; enqueues: boolean }>();
+  const use = (id: string, what: string, enqueues = false): void => {
+    const earlier = used.get(id);
+    if (earlier === undefined) used.set(id, { what, enqueues });
+    else if (!earlier.enqueues || !enqueues)
+      throw new InvalidArgumentError(
+        `Expected each job to be acted on once per transaction, got job ${id} in ${earlier.what} and ${what}`,
+      );
   };
+  /** Whether an enqueue's job can meet another operation's: not in a flow, which only enqueues. */
+  const settlesOrCancels = ops.some(
+    (op) =>
+      op.kind === "ack" || op.kind === "nack" || op.kind === "deadLetter" || op.kind === "cancel",
+  );
   /** KV as the transaction's earlier operations left it (`null`: deleted). */
   const kv = new Map<string, Uint8Array | null>();
   const current = (key: string): Uint8Array | null =>
@@ -88,13 +85,6 @@ export function decide(
   /** Caller ids and dedup keys (queue NUL key) taken by earlier enqueues → public id. */
   const jobIds = new Set<string>();
   const dedup = new Map<string, string>();
-  /**
-   * Jobs an earlier cancel of this transaction removes. Their caller id and
-   * dedup key are taken until the transaction commits (a transaction record
-   * is checked whole against the state before it), so an enqueue that would
-   * reuse them is refused rather than answered with a job about to be gone.
-   */
-  const removed = new Set<number>();
   /** Log ids of the enqueues decided so far, by operation index (flow parents). */
   const logIds: string[] = [];
   for (let n = 0; n < ops.length; n++) {
@@ -104,13 +94,7 @@ export function decide(
       case "enqueue": {
         const { options, arg } = op.job;
         const { dedupKey, jobId, delayMs } = options;
-        const idHolder = jobId === undefined ? -1 : state.findPublic(jobId);
-        const keyHolder =
-          dedupKey === undefined ? undefined : state.queues.get(op.queue)?.dedup.get(dedupKey);
-        if (removed.has(idHolder) || (keyHolder !== undefined && removed.has(keyHolder)))
-          throw new InvalidArgumentError(
-            `Expected ${what} to use a ${removed.has(idHolder) ? "jobId" : "dedupKey"} no job of this transaction cancels, got ${JSON.stringify(removed.has(idHolder) ? jobId : dedupKey)} (cancel in one transaction, enqueue in the next)`,
-          );
+        if (settlesOrCancels && jobId !== undefined) use(jobId, what, true);
         // Decided against the state only: a call holding the id (a flow not settled yet)
         // was waited for before (`flow-job-ids.ts`), and a hold says nothing of the outcome.
         if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
@@ -128,10 +112,10 @@ export function decide(
           const holder = state.queues.get(op.queue)?.dedup.get(dedupKey);
           const earlier = dedup.get(key);
           if (holder !== undefined || earlier !== undefined) {
-            decided.result.enqueued.push({
-              id: earlier ?? state.publicIdOf(holder!),
-              created: false,
-            });
+            const id = earlier ?? state.publicIdOf(holder!);
+            if (settlesOrCancels && id !== jobId)
+              use(id, `operation ${n} (tx.enqueue, a hit on its dedupKey)`, true);
+            decided.result.enqueued.push({ id, created: false });
             decided.hit = true;
             break;
           }
@@ -165,7 +149,7 @@ export function decide(
       case "nack":
       case "deadLetter": {
         const lease = core.liveLease(op.claim, `tx.${op.kind}`);
-        use(lease.job, what);
+        use(state.publicIdOf(lease.job), what);
         decided.settled.push(lease);
         // Its group may be under its claim cap again: claims waiting for that are served.
         decided.dispatch.add(lease.queue);
@@ -180,7 +164,6 @@ export function decide(
           );
         } else if (op.kind === "deadLetter") {
           decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
-          diedAt(lease.job);
         } else {
           const record = decideNack(
             state,
@@ -190,44 +173,43 @@ export function decide(
             op.error,
           );
           decided.ops.push(record);
-          if (record.tag === Tag.Dead) diedAt(lease.job);
           if (record.tag === Tag.Retry && record.runAt !== undefined)
             decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
         }
         break;
       }
       case "cancel": {
+        // Named even if no job has the id: one cancel per id, and an enqueue of it is refused.
+        use(op.id, what);
         const h = core.findJob(op.id);
         const status = h === -1 ? null : state.statusOf(h);
-        if (
-          status === null ||
-          status === Status.Done ||
-          status === Status.Dead ||
-          deadParents.has(h)
-        ) {
+        if (status === null || status === Status.Done || status === Status.Dead) {
           decided.result.cancelled.push("not_found");
           break;
         }
-        use(h, what);
         const id = state.idOf(h);
         if (isWaitingParent(state, h)) {
-          // A flow parent: its children that have not ended go with it (as `Queue.cancel`);
-          // those this transaction settled already are left to that.
-          const tree = cancelTree(state, h, now);
-          for (const record of tree.records) {
+          // A flow parent: its children that have not ended go with it (as `Queue.cancel`), so
+          // the cancel acts on each of them too. (Were one settled by another operation, the
+          // outcome would depend on which `apply` met first: a child's end can wake the parent
+          // or make it dead.)
+          for (const record of cancelTree(state, h, now).records) {
             const c = state.find(record.id);
-            if (c !== h && used.has(c)) continue;
-            if (c !== h) use(c, what);
+            if (c !== h) {
+              const child = state.publicIdOf(c);
+              use(
+                child,
+                `operation ${n} (tx.cancel of flow parent ${op.id}, which would also cancel ${child})`,
+              );
+            }
             decided.ops.push(record);
             if (record.tag === Tag.CancelRequest) decided.cancelRequested.push(c);
-            else removed.add(c);
           }
           decided.result.cancelled.push("removed");
           break;
         }
         if (status !== Status.Claimed) {
           decided.ops.push({ tag: Tag.Cancel, id, at: now });
-          removed.add(h);
           decided.result.cancelled.push("removed");
           break;
         }

@@ -7,10 +7,13 @@
  * Arguments are checked as each operation is added; a bad one throws inside
  * `build` and rejects the whole call, even if `build` caught it. Then, in one
  * synchronous step with the commit, every operation is checked against the
- * state in order, each seeing the ones before it: a claim that is not live
- * (`ClaimLostError`), a `kvCheck` that does not hold (`ConflictError`), two
- * operations on one job (`InvalidArgumentError`). Any failure rejects the
- * call with nothing written; otherwise `apply` applies the one record whole.
+ * state in order: a claim that is not live (`ClaimLostError`), a `kvCheck`
+ * that does not hold (`ConflictError`; it sees the transaction's earlier KV
+ * writes), two operations on one job (`InvalidArgumentError`, in either
+ * order). As no job is acted on twice (but by enqueues, which share one as
+ * a dedup hit), each job operation is decided against the state before the
+ * transaction. Any failure rejects the call with nothing written; otherwise
+ * `apply` applies the one record whole.
  *
  * An enqueue whose `jobId` a job of the store already has (or an earlier
  * enqueue of the same transaction) is not an error here: it adds nothing and

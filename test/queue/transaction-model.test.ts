@@ -73,15 +73,22 @@ function expect(model: Model, ops: Op[]): Expected {
       return { ok: false, code: "INVALID_ARGUMENT" };
   }
   const next = clone(model);
-  const used = new Set<number>();
+  /**
+   * Job ids named so far → whether only by enqueues. Two operations naming one id are
+   * refused whatever their order (and whether a job has it), unless both enqueue.
+   */
+  const named = new Map<string, boolean>();
+  const name = (id: string, enqueues: boolean): boolean => {
+    const earlier = named.get(id);
+    if (earlier === undefined) named.set(id, enqueues);
+    return earlier === undefined || (earlier && enqueues);
+  };
   const created: boolean[] = [];
   const cancelled: string[] = [];
-  /** Caller ids of jobs a cancel in this transaction removes: not reusable before it commits. */
-  const cancelledIds = new Set<string>();
   for (const op of ops) {
     switch (op.k) {
       case "enqueue": {
-        if (op.jobId !== undefined && cancelledIds.has(op.jobId))
+        if (op.jobId !== undefined && !name(op.jobId, true))
           return { ok: false, code: "INVALID_ARGUMENT" };
         if (op.jobId !== undefined && next.jobIds.has(op.jobId)) {
           created.push(false);
@@ -90,17 +97,15 @@ function expect(model: Model, ops: Op[]): Expected {
         if (op.jobId !== undefined) next.jobIds.add(op.jobId);
         created.push(true);
         next.jobs.push({ id: op.jobId ?? "?", status: "pending", cancelRequested: false });
-        used.add(next.jobs.length - 1);
         break;
       }
       case "ack":
       case "nack":
       case "dead": {
         const c = next.claims[op.claim]!;
-        // Liveness as before the transaction; a claim used earlier in it is "acted on twice".
+        // Liveness as before the transaction; a job named earlier in it is "acted on twice".
         if (!model.claims[op.claim]!.live) return { ok: false, code: "CLAIM_LOST" };
-        if (used.has(c.job)) return { ok: false, code: "INVALID_ARGUMENT" };
-        used.add(c.job);
+        if (!name(model.jobs[c.job]!.id, false)) return { ok: false, code: "INVALID_ARGUMENT" };
         c.live = false;
         const job = next.jobs[c.job]!;
         job.status =
@@ -111,24 +116,25 @@ function expect(model: Model, ops: Op[]): Expected {
               : job.cancelRequested
                 ? "gone"
                 : "pending";
-        // A job that is gone frees its caller id: a later enqueue may take it again.
+        // A job that is gone frees its caller id: a later transaction may take it again.
         if (job.status === "gone") next.jobIds.delete(job.id);
         break;
       }
       case "cancel": {
-        // The build names jobs known before the transaction (a job it adds is not found yet).
-        const job = op.job < model.jobs.length ? next.jobs[op.job] : undefined;
-        // Its status as before the transaction; one acted on earlier in it is "acted on twice".
-        if (job === undefined || !["pending", "claimed"].includes(model.jobs[op.job]!.status)) {
+        const id = model.jobs[op.job]?.id ?? "unknown";
+        if (!name(id, false)) return { ok: false, code: "INVALID_ARGUMENT" };
+        // The build names jobs known before the transaction (a job it adds is not found yet),
+        // by id: the latest job with it. Its status as before the transaction.
+        let index = -1;
+        for (const [i, job] of model.jobs.entries()) if (job.id === id) index = i;
+        const job = index === -1 ? undefined : next.jobs[index]!;
+        if (job === undefined || !["pending", "claimed"].includes(model.jobs[index]!.status)) {
           cancelled.push("not_found");
           break;
         }
-        if (used.has(op.job)) return { ok: false, code: "INVALID_ARGUMENT" };
-        used.add(op.job);
         if (job.status === "pending") {
           job.status = "gone";
           next.jobIds.delete(job.id);
-          cancelledIds.add(job.id);
           cancelled.push("removed");
         } else {
           job.cancelRequested = true;

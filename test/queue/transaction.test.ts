@@ -300,28 +300,80 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("refuses to reuse, in the same transaction, a jobId or dedupKey that one of its cancels frees", async () => {
+  it("refuses two operations on one job in either order: by jobId, by a dedup hit, an id no job has", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("a", "first", { jobId: "order-1" });
-    await queue.enqueue("a", "second", { dedupKey: "k" });
-    const keyHolder = (await queue.listJobs("a", "pending")).jobs[1]!.id;
+    const keyHolder = await queue.enqueue("a", "second", { dedupKey: "k" });
+    await queue.enqueue("c", "claimed", { jobId: "claimed-1" });
+    const claim = await mustClaim(queue, "c");
+    type Build = (tx: Parameters<Parameters<typeof queue.transaction>[0]>[0]) => void;
+    const pairs: [string, Build, string, Build, string][] = [
+      // A job the enqueue adds: the cancel would not find it, the caller's intent lost.
+      [
+        "new-1",
+        (tx) => tx.enqueue("a", "x", { jobId: "new-1" }),
+        "tx.enqueue",
+        (tx) => tx.cancel("new-1"),
+        "tx.cancel",
+      ],
+      // A job that exists: "created: false" for a job the same transaction removes.
+      [
+        "order-1",
+        (tx) => tx.enqueue("a", "x", { jobId: "order-1" }),
+        "tx.enqueue",
+        (tx) => tx.cancel("order-1"),
+        "tx.cancel",
+      ],
+      [
+        keyHolder,
+        (tx) => tx.enqueue("a", "x", { dedupKey: "k" }),
+        "tx.enqueue, a hit on its dedupKey",
+        (tx) => tx.cancel(keyHolder),
+        "tx.cancel",
+      ],
+      [
+        "claimed-1",
+        (tx) => tx.enqueue("a", "x", { jobId: "claimed-1" }),
+        "tx.enqueue",
+        (tx) => tx.ack(claim),
+        "tx.ack",
+      ],
+      // An id no job has, cancelled twice: refused as for a job that exists.
+      ["ghost", (tx) => tx.cancel("ghost"), "tx.cancel", (tx) => tx.cancel("ghost"), "tx.cancel"],
+    ];
     const before = stateDigest(liveState(queue));
-    const byId = await rejection(
-      queue.transaction((tx) => {
-        tx.cancel("order-1");
-        tx.enqueue("a", "again", { jobId: "order-1" });
-      }),
-    );
-    assert.equal(byId.code, "INVALID_ARGUMENT");
-    assert.match(byId.message, /jobId .*"order-1"/);
-    const byKey = await rejection(
-      queue.transaction((tx) => {
-        tx.cancel(keyHolder);
-        tx.enqueue("a", "again", { dedupKey: "k" });
-      }),
-    );
-    assert.equal(byKey.code, "INVALID_ARGUMENT");
-    assert.equal(stateDigest(liveState(queue)), before);
+    for (const [id, one, oneName, other, otherName] of pairs) {
+      for (const [first, second, firstName, secondName] of [
+        [one, other, oneName, otherName],
+        [other, one, otherName, oneName],
+      ] as const) {
+        const error = await rejection(
+          queue.transaction((tx) => {
+            tx.kvPut("written", "no");
+            first(tx);
+            second(tx);
+          }),
+        );
+        assert.ok(error instanceof InvalidArgumentError, String(error));
+        assert.equal(
+          error.message,
+          `Expected each job to be acted on once per transaction, got job ${id} in operation 1 (${firstName}) and operation 2 (${secondName})`,
+        );
+        assert.equal(stateDigest(liveState(queue)), before);
+      }
+    }
+    // Enqueues share a job: the later one is a hit.
+    const twice = await queue.transaction((tx) => {
+      tx.enqueue("a", "x", { jobId: "order-1" });
+      tx.enqueue("a", "y", { dedupKey: "k" });
+      tx.enqueue("a", "z", { jobId: keyHolder });
+      tx.ack(claim);
+    });
+    assert.deepEqual(twice.enqueued, [
+      { id: "order-1", created: false },
+      { id: keyHolder, created: false },
+      { id: keyHolder, created: false },
+    ]);
     // In the next transaction the id is free again.
     await queue.transaction((tx) => tx.cancel("order-1"));
     const result = await queue.transaction((tx) => tx.enqueue("a", "again", { jobId: "order-1" }));
