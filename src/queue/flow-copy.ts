@@ -10,8 +10,11 @@
  * its list of children. Values of the wrong type are kept as they are, for
  * the checks to refuse. It stops where the checks would (past
  * `MAX_FLOW_JOBS` jobs, below `MAX_FLOW_DEPTH` levels), so even a huge or
- * cyclic tree costs the call's turn a bounded walk.
+ * cyclic tree costs the call's turn a bounded walk. A job object inside
+ * itself (a cycle) is refused here, where the caller's objects are seen: the
+ * copy of a cycle is a tree that would only be found too deep.
  */
+import { invalidArgumentGot } from "../validate.js";
 import { copyBytes } from "./validate.js";
 
 /** What a copy found besides the tree: the caller's `jobId`s (strings), to hold from the call on. */
@@ -44,7 +47,8 @@ function copyOptions(options: unknown): unknown {
 
 /**
  * Copies the flow `flow` for jobs up to `maxJobs + 1` in pre-order (the
- * order the checks walk it in) and down to `maxDepth + 1` levels.
+ * order the checks walk it in) and down to `maxDepth + 1` levels. Throws
+ * `InvalidArgumentError` for a job that is one of its own ancestors.
  */
 export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): CopiedFlow {
   const jobIds: string[] = [];
@@ -63,23 +67,40 @@ export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): Copi
     };
   };
   const root = copyJob(flow);
-  // Pre-order with an explicit stack: each entry a copied list of children, the next to copy.
-  const stack: { list: unknown[]; next: number }[] = [];
-  const push = (job: unknown): void => {
+  /**
+   * Pre-order with an explicit stack: each entry a job whose copied list of
+   * children is being walked (the caller's object, named as the checks name
+   * it), the next to copy. The stack is the path from the root.
+   */
+  const stack: { list: unknown[]; next: number; job: object; arg: string }[] = [];
+  /** The caller's job objects on the path, by the name of the first. */
+  const path = new Map<object, string>();
+  const push = (original: unknown, job: unknown, arg: string): void => {
     if (!isObject(job) || !Array.isArray(job.children) || stack.length + 1 >= maxDepth + 1) return;
-    stack.push({ list: job.children as unknown[], next: 0 });
+    stack.push({ list: job.children as unknown[], next: 0, job: original as object, arg });
+    path.set(original as object, arg);
   };
-  push(root);
+  push(flow, root, "flow");
   while (stack.length > 0 && jobs <= maxJobs) {
     const top = stack[stack.length - 1]!;
     if (top.next === top.list.length) {
       stack.pop();
+      path.delete(top.job);
       continue;
     }
     const i = top.next++;
-    const job = copyJob(top.list[i]);
+    const original = top.list[i];
+    const arg = `${top.arg}.children[${i}]`;
+    const ancestor = isObject(original) ? path.get(original) : undefined;
+    if (ancestor !== undefined)
+      throw invalidArgumentGot(
+        arg,
+        "a flow job that is not one of its own ancestors (a flow is a tree)",
+        `the job \`${ancestor}\` again (a cycle)`,
+      );
+    const job = copyJob(original);
     top.list[i] = job;
-    push(job);
+    push(original, job, arg);
   }
   return { root, jobIds };
 }

@@ -39,8 +39,14 @@ export interface FlowJob {
   queue: string;
   payload: Payload;
   /**
-   * As for `enqueue`, but a flow takes no `dedupKey`, and a job with
-   * children no `runAt` or `delayMs` (it runs once its children ended).
+   * As for `enqueue`, but (each refused with `InvalidArgumentError`):
+   * - a job with children takes no `runAt` or `delayMs`: it runs once its
+   *   last child ended and has no time of its own (to hold it until a time
+   *   too, give it a child with that `runAt`);
+   * - no job of a flow takes a `dedupKey`: a flow is added whole, and a
+   *   dedup hit adds nothing, which would leave a parent waiting on a job
+   *   outside its flow (`jobId`s make a flow's enqueue idempotent instead:
+   *   a taken one rejects the whole flow with `DuplicateJobIdError`).
    */
   options?: EnqueueOptions;
   /** Jobs to finish before this one becomes claimable. */
@@ -83,8 +89,13 @@ async function flowOps(core: QueueCore, flow: unknown, budget: SliceBudget): Pro
   let parent: number | undefined;
   let depth = 1;
   for (;;) {
+    // Counted (and copied) only up to one job past the limit.
     if (ops.length === MAX_FLOW_JOBS)
-      throw invalidArgument("flow", `a flow of at most ${MAX_FLOW_JOBS} jobs`, flow);
+      throw invalidArgumentGot(
+        "flow",
+        `a flow of at most ${MAX_FLOW_JOBS} jobs (MAX_FLOW_JOBS)`,
+        `more than ${MAX_FLOW_JOBS} jobs`,
+      );
     if (depth > MAX_FLOW_DEPTH)
       throw invalidArgumentGot(
         "flow",
