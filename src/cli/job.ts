@@ -43,6 +43,11 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
     `enqueued     ${time(job.enqueuedAt)}`,
   ];
   if (job.runAt !== undefined) lines.push(`run at       ${time(job.runAt)}`);
+  // A flow parent waiting for its children is scheduled with no time of its own.
+  if (job.waitingChildren !== undefined)
+    lines.push(
+      `waits for    ${job.waitingChildren} ${job.waitingChildren === 1 ? "child" : "children"} (a flow parent runs once each has ended)`,
+    );
   if (job.claimedAt !== undefined) lines.push(`claimed      ${time(job.claimedAt)}`);
   if (job.completedAt !== undefined) lines.push(`completed    ${time(job.completedAt)}`);
   if (job.failedAt !== undefined) lines.push(`failed       ${time(job.failedAt)}`);

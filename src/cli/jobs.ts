@@ -36,7 +36,12 @@ function describeJob(job: JobRecord): string {
   const payload = payloadText(job.payload);
   const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
   const error = job.lastError === undefined ? "" : `  error ${JSON.stringify(job.lastError)}`;
-  return `${job.id}  ${when}  attempts ${job.attempts}/${job.maxAttempts}  priority ${job.priority}${error}  payload ${JSON.stringify(shown)}\n`;
+  // A flow parent waiting for its children: scheduled with no run time (its time is its enqueue).
+  const waits =
+    job.waitingChildren === undefined
+      ? ""
+      : `  waits for ${job.waitingChildren} ${job.waitingChildren === 1 ? "child" : "children"}`;
+  return `${job.id}  ${when}${waits}  attempts ${job.attempts}/${job.maxAttempts}  priority ${job.priority}${error}  payload ${JSON.stringify(shown)}\n`;
 }
 
 export const jobsCommand = defineCommand({

@@ -148,3 +148,12 @@ export function json(value: unknown, maxChars: number): string {
   }
   return text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
 }
+
+/**
+ * A flow parent's children not ended yet (`JobRecord.waitingChildren`), as
+ * "1 child" or "3 children": such a job is scheduled with no run time, so the
+ * pages say what it waits for instead.
+ */
+export function childCount(n: number): string {
+  return n === 1 ? "1 child" : `${n} children`;
+}

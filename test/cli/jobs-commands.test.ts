@@ -109,6 +109,39 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.deepEqual(json.progress, { row: 2, of: 2 });
   });
 
+  it("job <id> and jobs --status scheduled show a flow parent waiting for its children", async () => {
+    const dir = await temp.make();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    const flow = await queue.enqueueFlow({
+      queue: "report",
+      payload: "r",
+      children: [
+        { queue: "part", payload: "a" },
+        { queue: "part", payload: "b" },
+      ],
+    });
+    const one = await queue.enqueueFlow({
+      queue: "report",
+      payload: "s",
+      children: [{ queue: "part", payload: "c" }],
+    });
+    await queue.close();
+    const out = await cli("job", flow.id, "--store", dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^status +scheduled$/m);
+    assert.match(out.stdout, /^waits for +2 children \(a flow parent runs once each has ended\)$/m);
+    assert.doesNotMatch(out.stdout, /^run at/m);
+    assert.match((await cli("job", one.id, "--store", dir)).stdout, /^waits for +1 child /m);
+    const json = JSON.parse((await cli("job", flow.id, "--json", "--store", dir)).stdout) as {
+      waitingChildren: number;
+    };
+    assert.equal(json.waitingChildren, 2);
+    const list = await cli("jobs", "report", "--status", "scheduled", "--store", dir);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${flow.id} .*  waits for 2 children  attempts`, "m"));
+    assert.match(list.stdout, new RegExp(`^${one.id} .*  waits for 1 child  attempts`, "m"));
+  });
+
   it("job <id> of a cancelled job shows its tombstone: queue, cancel time and history", async () => {
     const dir = await temp.make();
     // Recent enough that reopening does not sweep the tombstone away.

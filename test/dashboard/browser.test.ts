@@ -237,4 +237,31 @@ describe("dashboard in Chromium", { timeout: 180_000, skip }, () => {
     await page.close();
     assert.deepEqual(problems, []);
   });
+
+  it("shows a flow parent waiting for its children on its page and in the scheduled list", async () => {
+    const flow = await queue.enqueueFlow({
+      queue: "reports",
+      payload: JSON.stringify({ month: "2026-12" }),
+      children: [
+        { queue: "thumbnails", payload: "{}" },
+        { queue: "thumbnails", payload: "{}" },
+      ],
+    });
+    const page = await open(`/job?id=${flow.id}`);
+    const fields = page.locator("#job");
+    assert.equal(await fields.locator(".badge").first().textContent(), "scheduled");
+    assert.match(
+      (await fields.textContent()) ?? "",
+      /Waits forits 2 children \(a flow parent runs once each has ended\)/,
+    );
+    assert.doesNotMatch((await fields.textContent()) ?? "", /Runs at/);
+    await page.goto(`${served.url}/queue?name=reports&state=scheduled`);
+    assert.equal(
+      await page.locator(`tr[data-job="${flow.id}"] td`).nth(3).textContent(),
+      "waits for 2 children",
+    );
+    await page.close();
+    await queue.removeJob(flow.id);
+    assert.deepEqual(problems, []);
+  });
 });

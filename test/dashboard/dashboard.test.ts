@@ -302,6 +302,52 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("shows a flow parent as waiting for its children, not as a job with no run time", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(1_780_000_000_000);
+    const queue = await Queue.open(store, "app", { clock, logger: silentLogger });
+    const flow = await queue.enqueueFlow({
+      queue: "report",
+      payload: "r",
+      children: [
+        { queue: "part", payload: "a" },
+        { queue: "part", payload: "b" },
+      ],
+    });
+    const timed = await queue.enqueue("report", "later", { runAt: clock.now() + 60_000 });
+    await queue.flush();
+    const live = await serve(dashboard(queue));
+    const read = await serve(dashboard(await QueueReader.open(store, "app")));
+    try {
+      for (const served of [live, read]) {
+        const job = await http(`${served.url}/job?id=${flow.id}`);
+        assert.equal(job.status, 200);
+        assert.match(job.body, /<dt>Status<\/dt><dd><span class="badge s-scheduled">scheduled</);
+        assert.match(
+          job.body,
+          /<dt>Waits for<\/dt><dd>its 2 children \(a flow parent runs once each has ended\)<\/dd>/,
+        );
+        assert.doesNotMatch(job.body, /<dt>Runs at<\/dt>/);
+        const list = (await http(`${served.url}/queue?name=report&state=scheduled`)).body;
+        // Within the job's row.
+        const row = (id: string, cell: string) =>
+          new RegExp(`data-job="${id}">(?:(?!</tr>)[^])*<td>${cell}</td>`);
+        assert.match(list, row(flow.id, "waits for 2 children"));
+        assert.match(list, row(timed, "runs [^<]+"));
+      }
+      // One child ended: one left.
+      await queue.ack(await mustClaim(queue, "part"));
+      const job = await http(`${live.url}/job?id=${flow.id}`);
+      assert.match(job.body, /<dd>its 1 child \(a flow parent/);
+      const timedJob = await http(`${live.url}/job?id=${timed}`);
+      assert.doesNotMatch(timedJob.body, /Waits for/);
+    } finally {
+      await live.close();
+      await read.close();
+      await queue.close();
+    }
+  });
+
   it("finds its mount path, asks authorize first, and answers only allowed hosts", async () => {
     const { queue, dead } = await seeded();
     let allow = true;

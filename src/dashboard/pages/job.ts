@@ -4,7 +4,7 @@
  * (waiting or running) when the dashboard has a live queue.
  */
 import type { JobAttempt } from "../../queue/types.js";
-import { json, relative, time } from "../format.js";
+import { childCount, json, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
 import type { DashboardSource } from "../source.js";
 import {
@@ -63,6 +63,7 @@ ${row("Attempts", `${job.attempts} of ${job.maxAttempts}`)}
 ${row("Priority", job.priority)}
 ${row("Enqueued", at(ctx, job.enqueuedAt))}
 ${row("Runs at", at(ctx, job.runAt))}
+${row("Waits for", job.waitingChildren === undefined ? undefined : `its ${childCount(job.waitingChildren)} (a flow parent runs once each has ended)`)}
 ${row("Claimed", at(ctx, job.claimedAt))}
 ${row("Lease expires", at(ctx, job.leaseExpiresAt))}
 ${row("Completed", at(ctx, job.completedAt))}

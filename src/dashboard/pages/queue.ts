@@ -4,7 +4,7 @@
  */
 import type { JobRecord, JobStatus } from "../../queue/types.js";
 import { throughputChart } from "../chart.js";
-import { relative } from "../format.js";
+import { childCount, relative } from "../format.js";
 import type { History } from "../history.js";
 import { html, type SafeHtml } from "../html.js";
 import type { DashboardSource } from "../source.js";
@@ -24,7 +24,9 @@ export const PAGE_SIZE = 50;
 function when(ctx: PageContext, job: JobRecord, state: JobStatus): string {
   switch (state) {
     case "scheduled":
-      return `runs ${relative(job.runAt, ctx.now)}`;
+      return job.waitingChildren === undefined
+        ? `runs ${relative(job.runAt, ctx.now)}`
+        : `waits for ${childCount(job.waitingChildren)}`;
     case "claimed":
       return `claimed ${relative(job.claimedAt, ctx.now)}`;
     case "done":
