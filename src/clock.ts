@@ -1,7 +1,7 @@
 /**
  * Time: the injectable `Clock` (wall time plus an optional monotonic
  * reading), the system clock, the `ManualClock` tests drive by hand, and the
- * one-shot timers that follow either.
+ * one-shot timers that follow any of them.
  *
  * Two kinds of time. Wall time (`now()`, ms since the UNIX epoch) is for what
  * users see and what is stored: `runAt`, timestamps, retention cut-offs.
@@ -9,6 +9,11 @@
  * every interval this process measures: group-commit windows, retry backoff,
  * epoch checks, checkpoint intervals, leases and timers. A step of the wall
  * clock then moves no timer and stalls no write.
+ *
+ * Timers know when two clocks move: the system clock only as real time
+ * passes (one real timer per delay), a `ManualClock` on `advance()`. Any
+ * other clock may jump without a word, so a timer on it re-reads it every
+ * {@link withMonotonic | recheck interval} of real time.
  */
 
 import { invalidArgument } from "./validate.js";
@@ -18,8 +23,16 @@ import { invalidArgument } from "./validate.js";
  *
  * A clock without `monotonicNow` still works: taquba then derives monotonic
  * time from `now()` by adding up only its forward movements, so a wall step
- * back stalls nothing (a step forward, which cannot be told from time passing,
- * fires due timers early).
+ * back stalls nothing, and a step forward, which cannot be told from time
+ * passing, counts as time passing.
+ *
+ * taquba sees the system clock and a `ManualClock` move: a timer on them
+ * wakes only when due. Any other clock (with `monotonicNow` or without) may
+ * move without a word, so while a timer waits on it, taquba re-reads it every
+ * `schedulerIntervalMs` of real time (every second for the log's own timers
+ * under `log.clock`): the schedules, delayed jobs, rate-limited claims, claim
+ * waits and job timeouts a step forward makes due go ahead within that
+ * interval, and the leases it ends expire at the reaper's next pass.
  */
 export interface Clock {
   /** Wall time: milliseconds since the UNIX epoch. */
@@ -33,38 +46,35 @@ export interface MonotonicClock extends Clock {
   monotonicNow(): number;
 }
 
-/** The real clock: `Date.now()` for wall time, `performance.now()` for monotonic time. */
-export const systemClock: MonotonicClock = {
-  now: () => Date.now(),
-  monotonicNow: () => performance.now(),
-};
-
-/**
- * `clock` itself when it has `monotonicNow`; otherwise a clock whose
- * monotonic reading adds up the forward movements of `clock.now()` (a step
- * back counts as no time passing). Each call makes an independent reading.
- */
-export function withMonotonic(clock: Clock): MonotonicClock {
-  if (typeof clock.monotonicNow === "function") return clock as MonotonicClock;
-  let lastWall = clock.now();
-  let elapsed = 0;
-  return {
-    now: () => clock.now(),
-    monotonicNow: () => {
-      const wall = clock.now();
-      if (wall > lastWall) elapsed += wall - lastWall;
-      lastWall = wall;
-      return elapsed;
-    },
-  };
-}
-
 /**
  * Marks a `ManualClock` of either build of the package (ESM or CommonJS): a
  * test may hand one build's clock to the other build's queue, and
  * `instanceof` does not recognise it there.
  */
 const MANUAL_CLOCK = Symbol.for("taquba.manualClock");
+
+/** Marks the system clock of either build, as {@link MANUAL_CLOCK} marks a `ManualClock`. */
+const SYSTEM_CLOCK = Symbol.for("taquba.systemClock");
+
+/**
+ * How often (ms of real time) a timer re-reads a clock it cannot see move,
+ * on a clock given none by {@link withMonotonic}. A registry key, so one
+ * build's timers read what the other build's queue set.
+ */
+const RECHECK_MS = Symbol.for("taquba.clockRecheckMs");
+
+/** Re-reading of a clock that was given no recheck interval: the default `schedulerIntervalMs`. */
+export const DEFAULT_RECHECK_MS = 1_000;
+
+/** Longest delay `setTimeout` takes (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** The real clock: `Date.now()` for wall time, `performance.now()` for monotonic time. */
+export const systemClock: MonotonicClock = Object.defineProperty(
+  { now: () => Date.now(), monotonicNow: () => performance.now() },
+  SYSTEM_CLOCK,
+  { value: true },
+);
 
 /** A clock whose timers move only on `advance()`: a {@link ManualClock} of either build. */
 interface AdvancedByHand extends MonotonicClock {
@@ -73,6 +83,50 @@ interface AdvancedByHand extends MonotonicClock {
 
 function isManualClock(clock: Clock): clock is AdvancedByHand {
   return (clock as { [MANUAL_CLOCK]?: unknown })[MANUAL_CLOCK] === true;
+}
+
+function isSystemClock(clock: Clock): boolean {
+  return clock === systemClock || (clock as { [SYSTEM_CLOCK]?: unknown })[SYSTEM_CLOCK] === true;
+}
+
+/**
+ * `clock` with a monotonic reading: `clock` itself when it has
+ * `monotonicNow` (and no `recheckMs` is asked for, or it is the system clock
+ * or a `ManualClock`, which timers see move); otherwise a clock that reads
+ * `clock`, and whose monotonic reading, when `clock` has none, adds up the
+ * forward movements of `clock.now()` (a step back counts as no time passing).
+ * `recheckMs` sets how often (real ms) timers on the result re-read a clock
+ * they cannot see move ({@link DEFAULT_RECHECK_MS} when not given). Each call
+ * makes an independent reading.
+ */
+export function withMonotonic(clock: Clock, recheckMs?: number): MonotonicClock {
+  const hasMonotonic = typeof clock.monotonicNow === "function";
+  if (hasMonotonic && (recheckMs === undefined || isSystemClock(clock) || isManualClock(clock)))
+    return clock as MonotonicClock;
+  const timed: MonotonicClock = {
+    now: () => clock.now(),
+    monotonicNow: hasMonotonic ? () => clock.monotonicNow!() : forwardMovements(clock),
+  };
+  if (recheckMs !== undefined) Object.defineProperty(timed, RECHECK_MS, { value: recheckMs });
+  return timed;
+}
+
+/** A monotonic reading that adds up the forward movements of `clock.now()`. */
+function forwardMovements(clock: Clock): () => number {
+  let lastWall = clock.now();
+  let elapsed = 0;
+  return () => {
+    const wall = clock.now();
+    if (wall > lastWall) elapsed += wall - lastWall;
+    lastWall = wall;
+    return elapsed;
+  };
+}
+
+/** How often (real ms) a timer re-reads `clock`, which it cannot see move. */
+function recheckMsOf(clock: Clock): number {
+  const ms = (clock as { [RECHECK_MS]?: unknown })[RECHECK_MS];
+  return typeof ms === "number" && ms > 0 ? ms : DEFAULT_RECHECK_MS;
 }
 
 /**
@@ -146,8 +200,10 @@ export interface TimerHandle {
 
 /**
  * Run `fn` once `delayMs` of monotonic time has passed. With the system clock
- * this is a real (unref'd) timer; with a {@link ManualClock} it fires on
- * `advance()`. Timers never keep the process alive.
+ * this is one real (unref'd) timer; with a {@link ManualClock} it fires on
+ * `advance()`; with any other clock, which may jump without a word, a real
+ * timer re-reads the clock every recheck interval (see {@link withMonotonic})
+ * and fires once the deadline is reached. Timers never keep the process alive.
  */
 export function startTimer(clock: Clock, delayMs: number, fn: () => void): TimerHandle {
   const timed = withMonotonic(clock);
@@ -170,10 +226,15 @@ export function startTimer(clock: Clock, delayMs: number, fn: () => void): Timer
       },
     };
   }
+  // The system clock moves only as real time passes: one real timer for the whole delay.
+  const longest = isSystemClock(clock)
+    ? MAX_TIMEOUT_MS
+    : Math.min(recheckMsOf(timed), MAX_TIMEOUT_MS);
   let handle: NodeJS.Timeout | undefined;
   const arm = (): void => {
-    // setTimeout caps at ~24.8 days; re-arm until the deadline really passed.
-    const delay = Math.max(0, Math.min(deadline - timed.monotonicNow(), 2_147_483_647));
+    // Re-arm until the deadline really passed (setTimeout caps at ~24.8 days; a clock
+    // taquba cannot see move is re-read every `longest`).
+    const delay = Math.max(0, Math.min(deadline - timed.monotonicNow(), longest));
     handle = setTimeout(() => (timed.monotonicNow() >= deadline ? fn() : arm()), delay);
     handle.unref();
   };

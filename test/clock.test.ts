@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ManualClock } from "../src/clock.js";
+import {
+  type Clock,
+  DEFAULT_RECHECK_MS,
+  ManualClock,
+  startTimer,
+  systemClock,
+  type TimerHandle,
+  withMonotonic,
+} from "../src/clock.js";
 import { InvalidArgumentError, TaqubaError } from "../src/errors.js";
+import { until } from "./until.js";
 
 /** A bad argument to the public `ManualClock` is a typed error in the library's one message style. */
 function assertInvalid(fn: () => unknown, argument: string): void {
@@ -37,5 +46,58 @@ describe("ManualClock", { timeout: 10_000 }, () => {
     clock.stepWall(-10);
     assert.equal(clock.now(), -5_007.5);
     assert.equal(clock.monotonicNow(), 2.5);
+  });
+});
+
+/** The delays of the real timers `fn` arms (calls of the global `setTimeout`). */
+function realTimersOf(fn: () => void): number[] {
+  const delays: number[] = [];
+  const real = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
+    delays.push(delay ?? 0);
+    return real(handler, delay);
+  }) as typeof setTimeout;
+  try {
+    fn();
+  } finally {
+    globalThis.setTimeout = real;
+  }
+  return delays;
+}
+
+describe("timers", { timeout: 10_000 }, () => {
+  it("on the system clock, one real timer for the whole delay; on a ManualClock, none", () => {
+    const timers: TimerHandle[] = [];
+    const system = realTimersOf(() => timers.push(startTimer(systemClock, 600_000, () => {})));
+    for (const timer of timers) timer.cancel();
+    assert.equal(system.length, 1);
+    assert.ok(system[0]! > 599_000, `armed for ${system[0]} ms`);
+    const manual = realTimersOf(() => startTimer(new ManualClock(), 600_000, () => {}).cancel());
+    assert.deepEqual(manual, []);
+    assert.equal(withMonotonic(systemClock, 50), systemClock);
+  });
+
+  it("on any other clock, re-reads it every recheck interval: a step forward fires what is due", async () => {
+    let offset = 0;
+    const clocks: [string, Clock][] = [
+      ["now() only", { now: () => Date.now() + offset }],
+      [
+        "both readings",
+        { now: () => Date.now() + offset, monotonicNow: () => performance.now() + offset },
+      ],
+    ];
+    for (const [kind, clock] of clocks) {
+      const timed = withMonotonic(clock, 20);
+      let fired = 0;
+      const delays = realTimersOf(() => startTimer(timed, 600_000, () => fired++));
+      assert.deepEqual(delays, [20], kind);
+      offset += 600_000;
+      await until(() => fired === 1, `${kind}: the timer fired`, 300);
+    }
+    // A clock given no interval is re-read at the default one.
+    const plain = realTimersOf(() =>
+      startTimer({ now: () => Date.now() }, 600_000, () => {}).cancel(),
+    );
+    assert.deepEqual(plain, [DEFAULT_RECHECK_MS]);
   });
 });

@@ -60,8 +60,12 @@ export class QueueCore {
   readonly state: State;
   readonly settings: QueueSettings;
   readonly clock: Clock;
-  /** The same clock with a monotonic reading (derived from `now()` when it has none). */
-  readonly #timed: MonotonicClock;
+  /**
+   * The same clock with a monotonic reading (derived from `now()` when it has
+   * none): what the queue's timers run on. Timers re-read a clock they cannot
+   * see move every `schedulerIntervalMs`.
+   */
+  readonly timed: MonotonicClock;
   readonly ids: IdGenerator;
   /** The caller's `jobId`s of flows and other calls not settled yet (see `flow-job-ids.ts`). */
   readonly flowJobIds = new PendingFlowJobIds();
@@ -121,19 +125,19 @@ export class QueueCore {
     this.state = state;
     this.settings = resolved.settings;
     this.clock = resolved.clock;
-    this.#timed = withMonotonic(resolved.clock);
+    this.timed = withMonotonic(resolved.clock, this.settings.schedulerIntervalMs);
     this.logger = resolved.logger;
     this.observers = new Observers(resolved.logger);
     this.events = new QueueEvents(this.observers, resolved.logger);
-    this.completions = new CompletionWaiters(this.observers, this.#timed);
+    this.completions = new CompletionWaiters(this.observers, this.timed);
     this.ids = new IdGenerator(state.lastId, log.stats().epoch);
-    this.waiters = new ClaimWaiters(this.#timed);
-    this.timers = new QueueTimers(this.#timed, this.settings, {
+    this.waiters = new ClaimWaiters(this.timed);
+    this.timers = new QueueTimers(this.timed, this.settings, {
       promote: () => this.#background("scheduler", () => this.promoteDue()),
       reap: () => this.#background("reaper", () => this.reap()),
     });
-    this.schedules = new ScheduleRunner(this, this.#timed, this.settings.schedulerIntervalMs);
-    this.rateLimits = new RateLimits(this.#timed);
+    this.schedules = new ScheduleRunner(this, this.timed, this.settings.schedulerIntervalMs);
+    this.rateLimits = new RateLimits(this.timed);
     this.#observed = new ObservedCommits(state, log, this.observers, this.#encoder, () =>
       this.now(),
     );
@@ -195,7 +199,7 @@ export class QueueCore {
 
   /** Monotonic time in milliseconds (arbitrary origin): what leases and timers run on. */
   monotonicNow(): number {
-    return this.#timed.monotonicNow();
+    return this.timed.monotonicNow();
   }
 
   /** A slice of bulk work starting now, {@link sliceMs} long. */
@@ -365,7 +369,7 @@ export class QueueCore {
   /** The wall time a monotonic deadline falls on, as seen now: wallNow + (deadline − monoNow). */
   #wallTimeOf(monotonicDeadline: number): number {
     return Math.ceil(
-      Math.floor(this.clock.now()) + (monotonicDeadline - this.#timed.monotonicNow()),
+      Math.floor(this.clock.now()) + (monotonicDeadline - this.timed.monotonicNow()),
     );
   }
 

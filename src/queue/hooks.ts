@@ -7,14 +7,17 @@
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
  * as timed out and to check a claim it held ready before starting it
- * (`settle.ts`), and to report progress (`progress.ts`).
+ * (`settle.ts`), to report progress (`progress.ts`), and the clock its timers
+ * run on (`time.ts`).
  */
+import type { MonotonicClock } from "../clock.js";
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import { CLAIM_STARTABLE, isStartable, NACK_TIMED_OUT, nackClaim } from "./settle.js";
 import type { State } from "./state.js";
+import { TIMER_CLOCK } from "./time.js";
 import type { Claim } from "./types.js";
 
 /** Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()` returns the live state. */
@@ -46,6 +49,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, INSTRUMENTATION, {
     get(this: object): Instrumentation | null {
       return coreOf(this).instrumentation;
+    },
+  });
+  Object.defineProperty(prototype, TIMER_CLOCK, {
+    get(this: object): MonotonicClock {
+      return coreOf(this).timed;
     },
   });
   Object.defineProperty(prototype, REPORT_PROGRESS, {

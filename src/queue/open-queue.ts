@@ -4,7 +4,6 @@
  * configured) the writer's heartbeat; collect orphaned payload objects in
  * the background. `Queue.open` wraps the core.
  */
-import { withMonotonic } from "../clock.js";
 import { openLog, type RecoveryReport } from "../log/index.js";
 import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
@@ -63,7 +62,7 @@ export async function openCore(
       path,
       epoch: recovered.log.stats().epoch,
       intervalMs: resolved.settings.heartbeatMs,
-      clock: withMonotonic(resolved.clock),
+      clock: core.timed,
       now: () => core.now(),
       logger: resolved.logger,
     });

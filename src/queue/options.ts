@@ -97,7 +97,9 @@ export interface OpenOptions {
   reaperIntervalMs?: number;
   /**
    * Upper bound between scheduler passes (due jobs are promoted and schedules
-   * fire on time regardless); also how soon a wall-clock step is noticed.
+   * fire on time regardless); also how soon a wall-clock step is noticed, and
+   * how often timers re-read a `clock` that is neither the system clock nor
+   * a `ManualClock` (see `Clock`).
    * @default 1_000
    */
   schedulerIntervalMs?: number;
@@ -120,7 +122,10 @@ export interface OpenOptions {
    * Time source: wall time (`now()`) for job timestamps and `runAt`, monotonic
    * time (`monotonicNow()`, derived from forward movements of `now()` when the
    * clock has none) for leases, claim waits, the scheduler's and the reaper's
-   * timers. A reading before 1970 is refused (`InvalidArgumentError`).
+   * timers. A clock other than the system clock or a `ManualClock` is re-read
+   * every `schedulerIntervalMs` while a timer waits on it, so a step forward
+   * is noticed within that interval. A reading before 1970 is refused
+   * (`InvalidArgumentError`).
    * @default the system clock
    */
   clock?: Clock;
@@ -267,7 +272,7 @@ export interface EnqueueOptions {
    * with many jobs delays another group's next job by at most one turn, and
    * the queue's `groupConcurrency` caps each group's claimed jobs. 1–255
    * UTF-8 bytes.
-   * @default none (the jobs without a key share one group)
+   * @default none (the jobs without a key share one turn of the rotation, not capped)
    */
   groupKey?: string;
 }

@@ -678,8 +678,8 @@ export class Queue {
    */
   async close(): Promise<void> {
     // A fire due while this process owns the store is this process's to make:
-    // the next owner's catch-up counts whatever it finds unfired as missed while
-    // no process owned the store (and `catchUp: "none"` skips it).
+    // the next owner's catch-up counts whatever it finds unfired as missed
+    // before it took the store (and `catchUp: "none"` skips it).
     try {
       if (!this.#core.closed) await this.#core.schedules.fireDueNow();
     } finally {

@@ -2,9 +2,10 @@
  * Reading the queue's clock. Wall time is what jobs store (`enqueuedAt`,
  * `runAt`, `claimedAt`, …), so a reading is checked before it can reach a
  * record: a clock before 1970 or past the storable range fails clearly
- * instead of being stored as some other time.
+ * instead of being stored as some other time. The worker's timers run on
+ * the queue's own timer clock ({@link timerClockOf}).
  */
-import type { Clock } from "../clock.js";
+import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import { describeValue, invalidArgumentGot } from "../validate.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
 
@@ -23,4 +24,20 @@ export function wallTime(clock: Clock): number {
       describeValue(reading),
     );
   return ms;
+}
+
+/**
+ * Registry key of the hook on `Queue.prototype` that {@link timerClockOf}
+ * reads: the clock the queue's timers run on.
+ */
+export const TIMER_CLOCK = Symbol.for("taquba.timerClock");
+
+/**
+ * The clock `queue`'s timers run on (its clock with a monotonic reading, re-read
+ * every `schedulerIntervalMs` when timers cannot see it move): the worker's
+ * timers run on it too, and measure what the queue measures.
+ */
+export function timerClockOf(queue: { readonly clock: Clock }): MonotonicClock {
+  const timed = (queue as { [TIMER_CLOCK]?: MonotonicClock })[TIMER_CLOCK];
+  return timed ?? withMonotonic(queue.clock);
 }

@@ -8,6 +8,7 @@
  * plain value ends within the call that started it, with no promise made.
  */
 
+import type { MonotonicClock } from "../clock.js";
 import type { Tracing } from "../queue/instrument.js";
 import { reportProgress } from "../queue/progress.js";
 import type { Queue } from "../queue/queue.js";
@@ -24,6 +25,8 @@ import type { Handler, JobContext } from "./types.js";
 /** What a run reports to its worker. */
 export interface RunOwner {
   readonly queue: Queue;
+  /** The clock of the queue's timers: the job's deadline runs on it. */
+  readonly clock: MonotonicClock;
   readonly handler: Handler;
   /** Spans around handler runs, when the queue was opened with telemetry. */
   readonly tracing: Tracing | null;
@@ -90,7 +93,7 @@ export class JobRun implements JobContext {
     this.#deadline =
       claim.timeoutMs === undefined
         ? null
-        : startDeadline(owner.queue.clock, claim.timeoutMs, () => {
+        : startDeadline(owner.clock, claim.timeoutMs, () => {
             this.#timedOut = true;
             renewal.stop(index);
             owner.timedOut(claim, timedOutMessage(claim.timeoutMs!));

@@ -9,7 +9,7 @@
  * per claim (a timer set and cleared per job was a large share of the
  * worker's CPU on short jobs).
  */
-import { startTimer, type TimerHandle } from "../clock.js";
+import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim } from "../queue/types.js";
 
@@ -22,6 +22,7 @@ import type { Claim } from "../queue/types.js";
  */
 export class BatchRenewal {
   readonly #queue: Queue;
+  readonly #clock: MonotonicClock;
   /** The batch's claims; a stopped one is dropped so its payload can be collected. */
   readonly #claims: (Claim | undefined)[];
   readonly #leaseMs: number;
@@ -31,9 +32,13 @@ export class BatchRenewal {
   #live: number;
   #timer: TimerHandle | null = null;
 
-  /** Takes `claims` over: each entry is cleared when its claim stops. */
-  constructor(queue: Queue, claims: (Claim | undefined)[], leaseMs: number) {
+  /**
+   * Takes `claims` over: each entry is cleared when its claim stops. `clock`
+   * is the one the queue's timers run on.
+   */
+  constructor(queue: Queue, clock: MonotonicClock, claims: (Claim | undefined)[], leaseMs: number) {
     this.#queue = queue;
+    this.#clock = clock;
     this.#claims = claims;
     this.#leaseMs = leaseMs;
     this.#periodMs = Math.max(1, Math.floor(leaseMs / 3));
@@ -62,7 +67,7 @@ export class BatchRenewal {
   }
 
   #arm(): void {
-    this.#timer = startTimer(this.#queue.clock, this.#periodMs, () => this.#renew());
+    this.#timer = startTimer(this.#clock, this.#periodMs, () => this.#renew());
   }
 
   #renew(): void {

@@ -20,13 +20,13 @@
  * they freed, so one WAL write carries both (not one write for the acks
  * and a second for the claims).
  */
-import { withMonotonic } from "../clock.js";
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import { claimStartable } from "../queue/settle.js";
+import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import {
@@ -111,7 +111,7 @@ export async function runWorker(
   const logger = options.logger ?? consoleLogger;
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
 
-  const clock = withMonotonic(queue.clock);
+  const clock = timerClockOf(queue);
   /** Claims to hold ready, when measured (`prefetch: "auto"`). */
   const readyTarget = prefetch === "auto" ? new ReadyTarget(concurrency) : null;
   const fixedPrefetch = prefetch === "auto" ? 0 : prefetch;
@@ -167,6 +167,7 @@ export async function runWorker(
 
   const owner: RunOwner = {
     queue,
+    clock,
     handler,
     tracing: tracingOf(queue),
     ended: (claim, outcome) => {
@@ -276,7 +277,7 @@ export async function runWorker(
     if (claims.length === 0 && queue.closed) stopped = true;
     if (claims.length > 0) {
       // One renewal timer for the batch: its claims were handed out together.
-      const renewal = new BatchRenewal(queue, claims, leaseMs);
+      const renewal = new BatchRenewal(queue, clock, claims, leaseMs);
       for (let index = 0; index < claims.length; index++)
         ready.push({ claim: claims[index]!, renewal, index });
     }

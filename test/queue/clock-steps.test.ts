@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ManualClock } from "../../src/clock.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { mustClaim, openTestQueue } from "./helpers.js";
+import { until } from "../until.js";
+import { mustClaim, openTestQueue, steppedClocks } from "./helpers.js";
 
 /** Lets timers, promise callbacks and I/O run without moving the clock. */
 async function turns(n = 5): Promise<void> {
@@ -116,4 +120,57 @@ describe("wall-clock steps", { timeout: 60_000 }, () => {
     assert.equal((await queue.stats("q")).done, 1);
     await queue.close();
   });
+
+  for (const { kind, clock, step } of steppedClocks()) {
+    it(`a step forward of a clock taquba cannot see move (${kind}) expires the leases and times out the jobs it ends within one scheduler interval`, async () => {
+      // Such a clock runs on real time: the interval is short, and so is the wait.
+      const queue = await Queue.open(new MemoryStore(), "q", {
+        clock,
+        logger: silentLogger,
+        flushIntervalMs: 0,
+        schedulerIntervalMs: 50,
+        reaperIntervalMs: 60_000,
+      });
+      const abandoned = await queue.enqueue("q", "abandoned");
+      await mustClaim(queue, "q", 30_000);
+      const slow = await queue.enqueue("w", "slow", { timeoutMs: 60_000, maxAttempts: 1 });
+      const shutdown = new AbortController();
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const worker = runWorker(
+        queue,
+        "w",
+        (_job, ctx) => {
+          started();
+          return new Promise<void>((resolve) =>
+            ctx.signal.addEventListener("abort", () => resolve()),
+          );
+        },
+        { leaseMs: 3_600_000, signal: shutdown.signal },
+      );
+      try {
+        await running; // its deadline is armed
+        step(120_000);
+        // Without re-reading the clock, the reaper and the deadline wait the real minute they were armed for.
+        await until(
+          async () => (await queue.getJob(abandoned))?.status === "pending",
+          "the abandoned lease expired",
+          500,
+        );
+        assert.equal((await queue.getJob(abandoned))?.lastError, "lease expired");
+        await until(
+          async () => (await queue.getJob(slow))?.status === "dead",
+          "the slow job timed out",
+          500,
+        );
+        assert.equal((await queue.getJob(slow))?.lastError, "timed out after 60000 ms");
+      } finally {
+        shutdown.abort();
+        await worker;
+        await queue.close();
+      }
+    });
+  }
 });

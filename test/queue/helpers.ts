@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import { ManualClock } from "../../src/clock.js";
+import { type Clock, ManualClock } from "../../src/clock.js";
 import type { TaqubaError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
@@ -132,4 +132,44 @@ export function otherBuildsQueue(queue: Queue): Queue {
   }
   assert.ok(!(copy instanceof Queue));
   return copy as unknown as Queue;
+}
+
+/** A clock taquba cannot see move (neither the system clock nor a `ManualClock`) that a test steps forward. */
+export interface SteppedClock {
+  readonly kind: string;
+  readonly clock: Clock;
+  /** Moves the clock forward by `ms` at once, without a word to taquba. */
+  step(ms: number): void;
+}
+
+/**
+ * One clock of each kind taquba cannot see move: `now()` only (API's
+ * `Clock`), both readings stepping together, and `now()` only over a
+ * `ManualClock` (a test's wrapper). Timers re-read such clocks on real time.
+ */
+export function steppedClocks(): SteppedClock[] {
+  let nowOnly = 0;
+  let both = 0;
+  const manual = new ManualClock(Date.now());
+  return [
+    {
+      kind: "now() only",
+      clock: { now: () => Date.now() + nowOnly },
+      step: (ms) => {
+        nowOnly += ms;
+      },
+    },
+    {
+      kind: "now() and monotonicNow() stepping together",
+      clock: { now: () => Date.now() + both, monotonicNow: () => performance.now() + both },
+      step: (ms) => {
+        both += ms;
+      },
+    },
+    {
+      kind: "now() only, over a ManualClock",
+      clock: { now: () => manual.now() },
+      step: (ms) => manual.advance(ms),
+    },
+  ];
 }

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
 import { RateWindow } from "../../src/queue/rate-limit.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { openTestQueue } from "./helpers.js";
+import { until } from "../until.js";
+import { openTestQueue, steppedClocks, watch } from "./helpers.js";
 
 const limited = (max: number, perMs: number) => ({
   queueConfigs: { q: { rateLimit: { max, perMs } } },
@@ -62,6 +66,31 @@ describe("rate limits", { timeout: 30_000 }, () => {
     assert.deepEqual(order, ["w1:c", "w2:d", "w3:e"]);
     await queue.close();
   });
+
+  for (const { kind, clock, step } of steppedClocks()) {
+    it(`a step forward of a clock taquba cannot see move (${kind}) serves a waiting claim within one scheduler interval`, async () => {
+      // Such a clock runs on real time: the interval is short, and so is the wait.
+      const queue = await Queue.open(new MemoryStore(), "q", {
+        clock,
+        logger: silentLogger,
+        flushIntervalMs: 0,
+        schedulerIntervalMs: 50,
+        ...limited(1, 60_000),
+      });
+      await queue.enqueueBatch("q", ["a", "b"]);
+      assert.ok(await queue.claim("q", { leaseMs: 600_000 }));
+      const waiting = queue.claim("q", { waitMs: 600_000 });
+      const served = watch(waiting);
+      await turns();
+      assert.equal(served.settled(), false);
+      step(61_000);
+      // Without re-reading the clock, the window's timer armed before the step waits a real minute.
+      await until(served.settled, "the waiting claim served", 500);
+      const claim = await waiting;
+      assert.equal(claim === null ? null : Buffer.from(claim.payload).toString(), "b");
+      await queue.close();
+    });
+  }
 
   it("runWorker workers share the limit: no window ever holds more than max claims", async () => {
     const { queue, clock } = await openTestQueue(limited(5, 1_000));

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { timerClockOf } from "../../src/queue/time.js";
 import { BatchRenewal } from "../../src/worker/lease-renewal.js";
 import { openTestQueue } from "../queue/helpers.js";
 
@@ -19,7 +20,7 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     await queue.enqueueBatch("q", ["a", "b", "c"]);
     const claims = await queue.claimBatch("q", 3, { leaseMs: 900 });
     assert.equal(claims.length, 3);
-    const renewal = new BatchRenewal(queue, [...claims], 900);
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
     const start = clock.now();
     renewal.stop(1);
     clock.advance(300);
@@ -48,7 +49,7 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b"]);
     const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
-    const renewal = new BatchRenewal(queue, [...claims], 900);
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
     const start = clock.now();
     await queue.ack(claims[0]!);
     clock.advance(300);
@@ -65,7 +66,12 @@ describe("BatchRenewal: what it lets go", { timeout: 30_000 }, () => {
   it("a stopped claim is no longer held (its payload can be collected while the batch runs on)", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b", "c"]);
-    const renewal = new BatchRenewal(queue, await queue.claimBatch("q", 3, { leaseMs: 900 }), 900);
+    const renewal = new BatchRenewal(
+      queue,
+      timerClockOf(queue),
+      await queue.claimBatch("q", 3, { leaseMs: 900 }),
+      900,
+    );
     assert.equal(renewal.held, 3);
     renewal.stop(0);
     renewal.stop(2);
@@ -85,7 +91,7 @@ describe("BatchRenewal: what it lets go", { timeout: 30_000 }, () => {
       tried.push(claim.id);
       return renewLease(claim, extensionMs);
     };
-    const renewal = new BatchRenewal(queue, [...claims], 900);
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
     await queue.ack(claims[0]!);
     for (let i = 0; i < 3; i++) {
       clock.advance(300);
@@ -120,7 +126,7 @@ describe("BatchRenewal: what it lets go", { timeout: 30_000 }, () => {
     await queue.enqueueBatch("q", ["a", "b"]);
     const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
     const before = timers;
-    const renewal = new BatchRenewal(queue, [...claims], 900);
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
     assert.equal(timers, before + 1, "one timer for the batch");
     clock.advance(300);
     await turns();

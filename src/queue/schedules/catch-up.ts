@@ -1,7 +1,9 @@
 /**
- * At open, the fire times a schedule missed while no process owned the
- * store (after its `firedUpTo`, up to the moment this process took the
- * store), handled per its `catchUp`: `"none"` skips them (one fire record
+ * At open, the fire times a schedule missed before this process took the
+ * store (after its `firedUpTo`, up to that moment: while no process owned
+ * it, or while a previous owner, frozen or stalled, still held it without
+ * firing them; a taker cannot tell that owner from a crashed one), handled
+ * per its `catchUp`: `"none"` skips them (one fire record
  * without a job), `"latest"` fires the newest, `"all"` leaves them to the
  * runner's passes, at most {@link MAX_CATCH_UP_FIRES} of them: older ones are
  * skipped, with a warning. Fire times after that moment are this process's

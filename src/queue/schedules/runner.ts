@@ -8,8 +8,11 @@
  * coarse watch (every `schedulerIntervalMs`, O(1)) compares that offset with
  * the current one and re-arms only when it moved, so a wall-clock step in
  * either direction is noticed within one interval without looking at any
- * schedule. When the timer fires, wall time is read again: after a step back
- * it re-arms for what is left and never fires early. `schedule()` and
+ * schedule. A step that moves monotonic time too (a clock with no monotonic
+ * reading of its own, or one that steps both) leaves the offset alone: the
+ * timer itself notices it, as it re-reads such a clock every interval
+ * (`clock.ts`). When the timer fires, wall time is read again: after a step
+ * back it re-arms for what is left and never fires early. `schedule()` and
  * `unschedule()` move one heap entry (O(log n)); a fire computes one next
  * fire time.
  *
@@ -18,9 +21,11 @@
  * `firedUpTo`. Replay, restarts, takeovers and wall-clock steps therefore
  * cannot fire a time twice, and every fire time that comes due while this
  * process owns the store fires (at most {@link FIRES_PER_TURN} per turn of the
- * event loop). At open, fire times missed while no process owned the store
- * (up to the moment this one took it) follow each schedule's `catchUp`
- * (`catch-up.ts`); planning and catching up run in slices of the event loop.
+ * event loop). At open, fire times after the last recorded fire, up to the
+ * moment this process took the store (missed while no process owned it, or
+ * left unfired by a frozen owner, which a taker cannot tell from a crashed
+ * one), follow each schedule's `catchUp` (`catch-up.ts`); planning and
+ * catching up run in slices of the event loop.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../../clock.js";
 import { messageOf } from "../../util/message.js";

@@ -6,7 +6,7 @@
 import type { EnqueueOptions } from "../options.js";
 import type { Payload } from "../types.js";
 
-/** What a schedule does with fire times missed while no process owned the store. */
+/** What a schedule does with the fire times a process finds unfired when it takes the store. */
 export type CatchUp = "none" | "latest" | "all";
 
 /** Catch-up policies as stored; never renumber one. */
@@ -64,13 +64,15 @@ export interface ScheduleSpec {
    */
   endAt?: number;
   /**
-   * Fire times missed while no process owned the store (it was closed, or
-   * being taken over), up to the moment the opening process took it:
-   * `"latest"` fires the last one missed, `"all"` every one (at most the
-   * newest 1 000, `MAX_CATCH_UP_FIRES`: older ones are skipped, with a
-   * warning in the log), `"none"` skips them. Fire times that come due once a
-   * process owns the store (while it replays the log, a stalled event loop, a
-   * wall-clock step forward) always all fire.
+   * Fire times after the last recorded fire, up to the moment the opening
+   * process took the store: those missed while no process owned it (it was
+   * closed, or being taken over), and those a previous owner still holding
+   * it had not fired (it was frozen or stalled; a taker cannot tell it from a
+   * crashed one). `"latest"` fires the last one missed, `"all"` every one (at
+   * most the newest 1 000, `MAX_CATCH_UP_FIRES`: older ones are skipped, with
+   * a warning in the log), `"none"` skips them. Fire times that come due once
+   * a process owns the store (while it replays the log, a stalled event loop
+   * it keeps the store through, a wall-clock step forward) always all fire.
    * @default "latest"
    */
   catchUp?: CatchUp;

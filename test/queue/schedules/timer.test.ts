@@ -1,11 +1,16 @@
 /**
  * The scheduler's timer: armed for the earliest next fire of all schedules
  * (not on a fixed tick), re-armed when schedules change, and re-planned when
- * the wall clock steps (noticed within one scheduler interval).
+ * the wall clock steps (noticed within one scheduler interval), on a
+ * `ManualClock` and on clocks taquba cannot see move.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { silentLogger } from "../../../src/logger.js";
+import { Queue } from "../../../src/queue/queue.js";
 import { MemoryStore } from "../../../src/store/memory.js";
+import { until } from "../../until.js";
+import { steppedClocks } from "../helpers.js";
 import { clockAt, firesOf, open, settle } from "./helpers.js";
 
 const SECOND = 1_000;
@@ -72,6 +77,43 @@ describe("schedules: timer", () => {
     assert.deepEqual(await firesOf(queue, "jobs", "daily"), [Date.parse("2027-03-01T03:00:00Z")]);
     await queue.close();
   });
+
+  for (const { kind, clock, step } of steppedClocks()) {
+    it(`a step forward of a clock taquba cannot see move (${kind}) fires what is due within one scheduler interval`, async () => {
+      // Such a clock runs on real time: the interval is short, and so is the wait.
+      const queue = await Queue.open(new MemoryStore(), "q", {
+        clock,
+        logger: silentLogger,
+        flushIntervalMs: 0,
+        schedulerIntervalMs: 50,
+      });
+      await queue.schedule("minutely", { everyMs: MINUTE, queue: "jobs", payload: "" });
+      await queue.schedule("hourly", { cron: "0 * * * *", queue: "jobs", payload: "" });
+      await queue.enqueue("later", "", { delayMs: HOUR });
+      const next = new Map((await queue.listSchedules()).map((s) => [s.name, s.nextRunAt!]));
+      const firstMinute = next.get("minutely")!;
+      const firstHour = next.get("hourly")!;
+      step(2 * HOUR + 30 * SECOND);
+      // Without re-reading the clock, the timers armed before the step wait a real minute.
+      await until(
+        async () => (await firesOf(queue, "jobs", "minutely")).length >= 120,
+        "the minutely fires the step made due",
+        500,
+      );
+      await until(
+        async () => (await firesOf(queue, "jobs", "hourly")).length >= 2,
+        "the hourly fires the step made due",
+        500,
+      );
+      await until(async () => (await queue.stats("later")).pending === 1, "the delayed job", 500);
+      assert.deepEqual(
+        await firesOf(queue, "jobs", "minutely"),
+        Array.from({ length: 120 }, (_, k) => firstMinute + k * MINUTE),
+      );
+      assert.deepEqual(await firesOf(queue, "jobs", "hourly"), [firstHour, firstHour + HOUR]);
+      await queue.close();
+    });
+  }
 
   it("a wall step back re-plans: the fire waits for its wall time, once", async () => {
     const clock = clockAt("2027-03-01T02:59:00Z");
