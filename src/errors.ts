@@ -91,7 +91,12 @@ export class FlowNotRequeueableError extends JobNotFoundError {
   }
 }
 
-/** Settling or renewing a claim that is no longer live (reaped, already settled, or not a claim). */
+/**
+ * Settling or renewing a claim that is no longer live (reaped, already
+ * settled, from before a reopen, of another queue, or a `getJob` record). A
+ * value that is not a claim or job record at all (`null`, a string, `{ id }`)
+ * is an `InvalidArgumentError` instead.
+ */
 export class ClaimLostError extends TaqubaError {
   readonly code = "CLAIM_LOST" as const;
 }

@@ -153,7 +153,7 @@ async function withPayloads(core: QueueCore, claims: Claim[]): Promise<Claim[]> 
       core.now(),
       reason,
     );
-    core.leases.remove(lease);
+    core.leases.settle(lease);
     core.commitInBackground([record]);
     if (record.tag === Tag.Retry) {
       if (record.runAt === undefined) core.dispatch(lease.queue);

@@ -24,6 +24,7 @@ import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { messageOf } from "../util/message.js";
 import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
+import { invalidArgument } from "../validate.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom } from "./claiming.js";
 import { ObservedCommits } from "./commit-observed.js";
@@ -43,7 +44,7 @@ import { type QueueRecord, RecordEncoder } from "./records/codec.js";
 import { ScheduleRunner } from "./schedules/runner.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
-import { wallTime } from "./time.js";
+import { leaseEndOf, wallTime } from "./time.js";
 import { TimerPasses } from "./timer-passes.js";
 import { QueueTimers } from "./timers.js";
 import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
@@ -341,14 +342,19 @@ export class QueueCore {
     return this.state.findPublic(id);
   }
 
-  /** The live lease of `claim`, or `ClaimLostError` naming `operation`. */
-  liveLease(claim: Claim, operation: string): Lease {
+  /**
+   * The live lease of `claim`, or `ClaimLostError` naming `operation`; a value
+   * that is not a claim or job record at all (`null`, a string, `{ id }`) is
+   * `InvalidArgumentError` naming `arg`. Only a failure looks at the value's shape.
+   */
+  liveLease(claim: Claim, operation: string, arg = "claim"): Lease {
     const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
-    if (!(lease instanceof Lease) || !this.leases.isLive(lease))
-      throw new ClaimLostError(
-        `${operation}: the claim on job ${String(claim?.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
-      );
-    return lease;
+    if (lease instanceof Lease && this.leases.isLive(lease)) return lease;
+    if (!(lease instanceof Lease) && !isJobRecord(claim))
+      throw invalidArgument(arg, "a claim from claim()/claimBatch()", claim);
+    throw new ClaimLostError(
+      `${operation}: the claim on job ${String(claim.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
+    );
   }
 
   /**
@@ -366,10 +372,14 @@ export class QueueCore {
     );
   }
 
-  /** The wall time a monotonic deadline falls on, as seen now: wallNow + (deadline − monoNow). */
+  /**
+   * The wall time a lease's monotonic deadline falls on, as seen now:
+   * wallNow + (deadline − monoNow), at most {@link MAX_TIMESTAMP_MS} (see
+   * {@link leaseEndOf}).
+   */
   #wallTimeOf(monotonicDeadline: number): number {
-    return Math.ceil(
-      Math.floor(this.clock.now()) + (monotonicDeadline - this.timed.monotonicNow()),
+    return leaseEndOf(
+      Math.ceil(Math.floor(this.clock.now()) + (monotonicDeadline - this.timed.monotonicNow())),
     );
   }
 
@@ -469,4 +479,15 @@ export class QueueCore {
     this.#telemetryStopped = true;
     this.instrumentation?.close();
   }
+}
+
+/**
+ * Whether `value` has a job record's shape (string `id`, `queue` and
+ * `status`): a claim of another queue or build, or a `getJob` record, whose
+ * claim is not live here; anything else is not a claim at all.
+ */
+function isJobRecord(value: unknown): value is JobRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { id, queue, status } = value as Partial<JobRecord>;
+  return typeof id === "string" && typeof queue === "string" && typeof status === "string";
 }

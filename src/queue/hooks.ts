@@ -6,16 +6,23 @@
  * to force many slices), the commit boundary's observers
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
- * as timed out and to check a claim it held ready before starting it
- * (`settle.ts`), to report progress (`progress.ts`), and the clock its timers
- * run on (`time.ts`).
+ * as timed out, to check a claim it held ready before starting it and to
+ * tell a claim settled already from a lost one (`settle.ts`), to report
+ * progress (`progress.ts`), and the clock its timers run on (`time.ts`).
  */
 import type { MonotonicClock } from "../clock.js";
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
-import { CLAIM_STARTABLE, isStartable, NACK_TIMED_OUT, nackClaim } from "./settle.js";
+import {
+  CLAIM_SETTLED,
+  CLAIM_STARTABLE,
+  isStartable,
+  NACK_TIMED_OUT,
+  nackClaim,
+  wasSettled,
+} from "./settle.js";
 import type { State } from "./state.js";
 import { TIMER_CLOCK } from "./time.js";
 import type { Claim } from "./types.js";
@@ -64,6 +71,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, CLAIM_STARTABLE, {
     value(this: object, claim: Claim): boolean {
       return isStartable(coreOf(this), claim);
+    },
+  });
+  Object.defineProperty(prototype, CLAIM_SETTLED, {
+    value(this: object, claim: Claim): boolean {
+      return wasSettled(claim);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

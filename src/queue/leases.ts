@@ -24,6 +24,8 @@ export class Lease implements ClaimToken {
   expiresAt = Number.POSITIVE_INFINITY;
   /** The handler's last progress as JSON text (`ctx.progress`), written with the settlement. */
   progress: string | undefined = undefined;
+  /** Ended by a settlement (ack, nack, deadLetter, release, a transaction's), not by expiry or close. */
+  settled = false;
 
   constructor(
     /** The claimed job's row in the job table. */
@@ -81,6 +83,12 @@ export class LeaseTable {
     if (lease.active) this.#byExpiry.delete(lease);
     lease.expiresAt = expiresAt;
     this.#byExpiry.set(lease, undefined);
+  }
+
+  /** Ends the live `lease` by a settlement of its claim (see {@link Lease.settled}). */
+  settle(lease: Lease): void {
+    lease.settled = true;
+    this.remove(lease);
   }
 
   remove(lease: Lease): void {

@@ -241,7 +241,8 @@ export interface EnqueueOptions {
    */
   dedupKey?: string;
   /**
-   * String headers kept with the job: at most `MAX_HEADERS` (64), names up to
+   * String headers kept with the job, as a plain object (a `Map` or another
+   * class's instance is refused): at most `MAX_HEADERS` (64), names up to
    * `MAX_HEADER_KEY_BYTES` (256) UTF-8 bytes, values up to
    * `MAX_HEADER_VALUE_BYTES` (8 192), all together up to `MAX_HEADERS_BYTES`
    * (16 384). A W3C `traceparent` (and `tracestate`) given here, say of a

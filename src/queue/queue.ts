@@ -210,7 +210,8 @@ export class Queue {
   /**
    * Set the claim's lease to expire `extensionMs` from now (in memory only;
    * nothing is written). The lease runs on monotonic time; the wall time it
-   * expires at is set as `claim.leaseExpiresAt` and returned.
+   * expires at is set as `claim.leaseExpiresAt` and returned (at most
+   * `MAX_TIMESTAMP_MS`, the end of the `Date` range, for a longer lease).
    */
   renewLease(claim: Claim, extensionMs: number): Promise<number> {
     return settle.renewClaimLease(this.#core, claim, extensionMs);

@@ -11,6 +11,7 @@ import { Lease } from "./leases.js";
 import type { AckOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import { Flag, slot } from "./table.js";
+import { leaseEndOf } from "./time.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
 import { checkMessage, checkPayload } from "./validate.js";
 
@@ -44,7 +45,7 @@ export function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Pr
     const keep =
       result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
     const at = core.now();
-    core.leases.remove(lease);
+    core.leases.settle(lease);
     const progress = keep ? lease.progress : undefined;
     core.state.expect(lease.job); // apply finds the row without probing the id index
     const written = core.commit({
@@ -87,7 +88,7 @@ export async function nackClaim(
     cause,
   );
   const record = withProgress(decided, lease);
-  core.leases.remove(lease);
+  core.leases.settle(lease);
   const written = core.commit(record);
   if (record.tag === Tag.Retry && record.runAt !== undefined) core.timers.scheduleAt(record.runAt);
   core.dispatch(lease.queue);
@@ -104,7 +105,7 @@ export async function deadLetterClaim(
   const message = checkMessage(reason, "reason");
   const lease = core.liveLease(claim, "deadLetter");
   const at = core.now();
-  core.leases.remove(lease);
+  core.leases.settle(lease);
   const { progress } = lease;
   const written = core.commit({
     tag: Tag.Dead,
@@ -122,7 +123,7 @@ export async function releaseClaim(core: QueueCore, claim: Claim): Promise<void>
   core.check();
   const lease = core.liveLease(claim, "release");
   const record = decideRelease(core.state, lease.job, core.now());
-  core.leases.remove(lease);
+  core.leases.settle(lease);
   const written = core.commit(record);
   core.dispatch(lease.queue);
   return written;
@@ -137,7 +138,7 @@ export async function renewClaimLease(
   core.check();
   const ms = checkDuration(extensionMs, "extensionMs");
   const lease = core.liveLease(claim, "renewLease");
-  const expiresAt = core.now() + ms;
+  const expiresAt = leaseEndOf(core.now() + ms);
   core.leases.renew(lease, core.monotonicNow() + ms);
   claim.leaseExpiresAt = expiresAt;
   return expiresAt;
@@ -157,6 +158,29 @@ export function isStartable(core: QueueCore, claim: Claim): boolean {
 export function claimStartable(queue: object, claim: Claim): boolean {
   const hook = (queue as Record<symbol, (c: Claim) => boolean>)[CLAIM_STARTABLE]!;
   return hook.call(queue, claim);
+}
+
+/** Registry key of the hook on `Queue.prototype` that {@link claimSettledAlready} calls. */
+export const CLAIM_SETTLED = Symbol.for("taquba.claimSettled");
+
+/**
+ * Whether `claim`'s lease ended because the claim was settled (`ack`,
+ * `nack`, `deadLetter`, `release` or a transaction's), rather than by running
+ * out, a cancellation or the queue closing.
+ */
+export function wasSettled(claim: Claim): boolean {
+  const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
+  return lease instanceof Lease && lease.settled;
+}
+
+/**
+ * What `runWorker` asks when its settlement of a claim found it not live:
+ * whether it was settled already (see {@link wasSettled}); `false` from a
+ * queue without the hook.
+ */
+export function claimSettledAlready(queue: object, claim: Claim): boolean {
+  const hook = (queue as Record<symbol, ((c: Claim) => boolean) | undefined>)[CLAIM_SETTLED];
+  return typeof hook === "function" && hook.call(queue, claim);
 }
 
 /** `Queue.claimSignal`. */

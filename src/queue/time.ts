@@ -41,3 +41,15 @@ export function timerClockOf(queue: { readonly clock: Clock }): MonotonicClock {
   const timed = (queue as { [TIMER_CLOCK]?: MonotonicClock })[TIMER_CLOCK];
   return timed ?? withMonotonic(queue.clock);
 }
+
+/**
+ * The wall time a lease ends, as reported (`leaseExpiresAt`): `expiresAt`,
+ * or {@link MAX_TIMESTAMP_MS} for a lease that runs past the end of the
+ * `Date` range, as a nack's backoff is. A lease is never stored, so its
+ * length is not refused the way a stored time past the range is: a queue's
+ * `leaseMs` may be `Number.MAX_SAFE_INTEGER` for "as good as never", and
+ * only the reported end is cut to a time a `Date` can hold.
+ */
+export function leaseEndOf(expiresAt: number): number {
+  return Math.min(expiresAt, MAX_TIMESTAMP_MS);
+}

@@ -148,7 +148,7 @@ export function decide(
       case "ack":
       case "nack":
       case "deadLetter": {
-        const lease = core.liveLease(op.claim, `tx.${op.kind}`);
+        const lease = core.liveLease(op.claim, `tx.${op.kind}`, `tx.${op.kind} claim`);
         use(state.publicIdOf(lease.job), what);
         decided.settled.push(lease);
         // Its group may be under its claim cap again: claims waiting for that are served.

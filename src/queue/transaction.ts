@@ -146,7 +146,7 @@ export async function commitOps(
   );
   let written: Promise<void> | undefined;
   if (outcome.ops.length > 0) {
-    for (const lease of outcome.settled) core.leases.remove(lease);
+    for (const lease of outcome.settled) core.leases.settle(lease);
     written = core.commit({ tag: Tag.Transaction, ops: outcome.ops });
     for (const h of outcome.cancelRequested)
       core.leases.get(h)?.abort(new Error(`job ${core.state.idOf(h)} was cancelled`));

@@ -40,7 +40,7 @@ export interface JobRecord {
   enqueuedAt: number;
   /** Time of the current claim (only while claimed). */
   claimedAt?: number;
-  /** Only while claimed. */
+  /** Only while claimed; at most `MAX_TIMESTAMP_MS` (a longer lease reports the end of the `Date` range). */
   leaseExpiresAt?: number;
   /** Only while scheduled. */
   runAt?: number;

@@ -149,15 +149,21 @@ export function checkTimestamp(value: unknown, arg: string): number {
 }
 
 /**
- * Headers: an object of string → string, at most {@link MAX_HEADERS} of them,
- * names up to {@link MAX_HEADER_KEY_BYTES}, values up to
- * {@link MAX_HEADER_VALUE_BYTES}, all together up to {@link MAX_HEADERS_BYTES}.
- * Returns a copy (or `undefined` for none).
+ * Headers: a plain object (or one without a prototype) of string → string,
+ * at most {@link MAX_HEADERS} of them, names up to {@link MAX_HEADER_KEY_BYTES},
+ * values up to {@link MAX_HEADER_VALUE_BYTES}, all together up to
+ * {@link MAX_HEADERS_BYTES}. Returns a copy (or `undefined` for none). Any
+ * other object (a `Map`, a `Date`, a class instance) is refused: its entries
+ * are not its own properties, so a copy would silently drop them.
  */
 export function checkHeaders(value: unknown, arg: string): Headers | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw invalidArgument(arg, "an object of string → string", value);
+    throw invalidArgument(arg, HEADERS_EXPECTED, value);
+  const proto = Object.getPrototypeOf(value) as object | null;
+  // Object.prototype of any realm (its own prototype is null), or none.
+  if (proto !== null && Object.getPrototypeOf(proto) !== null)
+    throw invalidArgumentGot(arg, HEADERS_EXPECTED, instanceKind(proto));
   const keys = Object.keys(value);
   if (keys.length === 0) return undefined;
   if (keys.length > MAX_HEADERS)
@@ -180,6 +186,14 @@ export function checkHeaders(value: unknown, arg: string): Headers | undefined {
       `${total} bytes`,
     );
   return copy;
+}
+
+const HEADERS_EXPECTED = "a plain object of string → string";
+
+/** What an object with prototype `proto` is, for a message: "an instance of Map", or "an object". */
+function instanceKind(proto: object): string {
+  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object";
 }
 
 /** `String.prototype.isWellFormed` (every Node this package supports has it; the ES2022 lib it compiles against does not). */

@@ -7,7 +7,8 @@
  * `prefetch: "auto"` the claims held ready follow the measured rate at which
  * slots free and the commit round-trip (see `ready-target.ts`).
  *
- * Only a claim for free slots alone waits for jobs (up to `pollIntervalMs`).
+ * Only a claim for free slots alone waits for jobs (up to `pollIntervalMs`,
+ * or for a wake-up alone when it is 0).
  * One that also asks for ready claims takes what is there now, and once one
  * comes back short (and no slot freed meanwhile) no ready claims are asked
  * for until a slot frees: a job that arrives while every slot is busy is
@@ -48,6 +49,12 @@ import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
 import type { Handler, WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/**
+ * How long a claim waits under `pollIntervalMs: 0`: for a wake-up alone. The
+ * queue wakes a waiting claim as soon as a job is claimable, so no timed
+ * re-poll is needed; a wait of 0 would claim in a loop, a core busy while idle.
+ */
+const WAIT_FOR_WAKE_UP_MS = Number.MAX_SAFE_INTEGER;
 
 /** A claim handed to the worker: durable, its lease renewed while it waits (and, with `autoRenew`, while it runs). */
 interface Held {
@@ -70,7 +77,8 @@ function stopRenewing(held: Held): void {
  * (`prefetch`, default 0; `"auto"` holds about as many as its slots free in
  * one round-trip). While a claim is held its lease is renewed every third
  * of the lease (`autoRenew`); if the lease is lost anyway (the job was
- * cancelled, or the process stalled past the lease), `ctx.signal` aborts and
+ * cancelled, or the event loop stalled for two thirds of the lease or more,
+ * see `WorkerOptions.autoRenew`), `ctx.signal` aborts and
  * the failed settlement is logged as one line. The loop goes on after a
  * failed settlement.
  *
@@ -124,7 +132,7 @@ export async function runWorker(
 
   const claimOptions: ClaimOptions = {
     leaseMs,
-    waitMs: pollIntervalMs,
+    waitMs: pollIntervalMs === 0 ? WAIT_FOR_WAKE_UP_MS : pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
   /** A claim that also asks for ready claims takes what is there now. */

@@ -1,13 +1,14 @@
 /**
  * Settling the jobs a worker ran: ack, nack or dead-letter from the handler's
  * outcome (or a release of a claim it did not start), tracked until durable, and what a failed settlement is reported
- * as — one line for a lost claim, nothing per job for a failure of the whole
- * queue (the worker ends with that failure instead).
+ * as — one line for a lost claim, nothing for a claim the handler settled
+ * itself, nothing per job for a failure of the whole queue (the worker ends
+ * with that failure instead).
  */
 import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { nackTimedOut } from "../queue/settle.js";
+import { claimSettledAlready, nackTimedOut } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
 import { messageOf } from "../util/message.js";
@@ -151,6 +152,8 @@ export class Settlements {
     // By code, not instanceof: the queue may be of the package's other build.
     const code = taqubaErrorCode(error);
     if (code === "CLAIM_LOST") {
+      // The handler settled its own job (`queue.ack(job)` and the like): nothing was lost.
+      if (claimSettledAlready(this.#queue, claim)) return;
       this.#logger.warn(
         `worker: job ${claim.id} of queue "${claim.queue}" lost its claim before it was settled ` +
           "(its lease ran out or it was cancelled); the queue retries or removes it as for an expired lease",

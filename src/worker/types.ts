@@ -104,7 +104,14 @@ export interface WorkerOptions {
    */
   prefetch?: number | "auto";
   /**
-   * Longest idle wait for a job before claiming again, in milliseconds.
+   * Longest idle wait for a job before claiming again, in milliseconds. It is
+   * a safety net only: the queue wakes a waiting claim as soon as a job is
+   * claimable (enqueued, promoted at its `runAt`, retried, requeued by the
+   * reaper, released, resumed, or let through once the rate window or its
+   * group's cap has room), so a longer interval does not delay jobs. `0`
+   * turns the re-poll off: an idle worker waits for those wake-ups alone
+   * (it does not claim in a loop). Either way the wait ends at once when
+   * `signal` aborts or the queue closes.
    * @default 1_000
    */
   pollIntervalMs?: number;
@@ -115,10 +122,16 @@ export interface WorkerOptions {
   leaseMs?: number;
   /**
    * Renew each claim's lease while its handler runs (every third of the
-   * lease), so `leaseMs` bounds how fast a crashed process's jobs come back,
-   * not how long a handler may run. If a lease is lost anyway (the job was
-   * cancelled, or the process stalled for longer than the lease), `ctx.signal`
-   * aborts and the job's settlement fails with one logged line.
+   * lease, to `leaseMs` from then), so `leaseMs` bounds how fast a crashed
+   * process's jobs come back, not how long a handler may run. Renewing needs
+   * the event loop: a lease has at least two thirds of `leaseMs` left at any
+   * moment, so a stall of the event loop (synchronous work, a long garbage
+   * collection) shorter than that never loses it. A longer stall can: the
+   * lease runs out during it, and a reaper pass that runs before the overdue
+   * renewal takes the job back (it runs again). Keep `leaseMs` above one and
+   * a half times the longest stall the process may have. If a lease is lost
+   * (that way, or the job was cancelled), `ctx.signal` aborts and the job's
+   * settlement fails with one logged line.
    * @default true
    */
   autoRenew?: boolean;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClaimLostError } from "../../src/errors.js";
+import { ClaimLostError, InvalidArgumentError } from "../../src/errors.js";
+import type { Claim } from "../../src/queue/types.js";
+import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
 describe("leases and the reaper", { timeout: 60_000 }, () => {
@@ -120,6 +122,67 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     assert.deepEqual(await queue.stats("q"), before);
     assert.equal((await queue.getJob(fresh.id))?.attempts, 2);
     await queue.ack(fresh);
+    await queue.close();
+  });
+
+  it("a lease running past the end of the Date range reports that end as leaseExpiresAt, and still holds", async () => {
+    const { queue, clock } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", Number.MAX_SAFE_INTEGER);
+    assert.equal(claim.leaseExpiresAt, MAX_TIMESTAMP_MS);
+    assert.equal((await queue.getJob(id))?.leaseExpiresAt, MAX_TIMESTAMP_MS);
+    assert.equal(await queue.renewLease(claim, Number.MAX_SAFE_INTEGER), MAX_TIMESTAMP_MS);
+    assert.equal(claim.leaseExpiresAt, MAX_TIMESTAMP_MS);
+    assert.ok(!Number.isNaN(new Date(claim.leaseExpiresAt).getTime()));
+    // A lease short of the end reports its own end.
+    assert.equal(await queue.renewLease(claim, 1_000), clock.now() + 1_000);
+    await queue.renewLease(claim, Number.MAX_SAFE_INTEGER);
+    clock.advance(365 * 24 * 3_600_000);
+    await queue.reapNow();
+    assert.equal((await queue.getJob(id))?.status, "claimed");
+    await queue.ack(claim);
+    await queue.close();
+  });
+
+  it("settling something that is not a claim at all is InvalidArgument; a job record without a live claim stays ClaimLost", async () => {
+    const { queue } = await openTestQueue();
+    const id = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q");
+    const record = await queue.getJob(id);
+    const before = await queue.stats("q");
+    const settlers: Array<[string, (c: Claim) => Promise<unknown>]> = [
+      ["ack", (c) => queue.ack(c)],
+      ["nack", (c) => queue.nack(c, "e")],
+      ["deadLetter", (c) => queue.deadLetter(c, "r")],
+      ["release", (c) => queue.release(c)],
+      ["renewLease", (c) => queue.renewLease(c, 1_000)],
+      ["tx.ack", (c) => queue.transaction((tx) => tx.ack(c))],
+      ["tx.nack", (c) => queue.transaction((tx) => tx.nack(c, "e"))],
+      ["tx.deadLetter", (c) => queue.transaction((tx) => tx.deadLetter(c, "r"))],
+    ];
+    for (const [name, settle] of settlers) {
+      const arg = name.startsWith("tx.") ? `${name} claim` : "claim";
+      for (const [value, got] of [
+        [null, "null"],
+        [undefined, "undefined"],
+        ["abc", '"abc"'],
+        [{ id }, "an object"],
+        [42, "42"],
+      ] as const) {
+        const error = await rejection(settle(value as unknown as Claim));
+        assert.ok(error instanceof InvalidArgumentError, `${name}(${got}): ${error.message}`);
+        assert.equal(
+          error.message,
+          `Expected \`${arg}\` to be a claim from claim()/claimBatch(), got ${got}`,
+        );
+      }
+      // A job record is a claim whose claim is not live here (getJob's, or another queue's).
+      const lost = await rejection(settle(record as Claim));
+      assert.ok(lost instanceof ClaimLostError, `${name}(getJob record): ${lost.message}`);
+      assert.match(lost.message, new RegExp(`the claim on job ${id} is not live`));
+    }
+    assert.deepEqual(await queue.stats("q"), before, "nothing changed");
+    await queue.ack(claim);
     await queue.close();
   });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { runInNewContext } from "node:vm";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import type { EnqueueOptions } from "../../src/queue/options.js";
@@ -45,6 +46,27 @@ describe("validation", { timeout: 60_000 }, () => {
       ["q", "x", { runAt: "tomorrow" }, /options\.runAt/],
       ["q", "x", { headers: { a: 1 } }, /options\.headers\["a"\]/],
       ["q", "x", { headers: "a=1" }, /options\.headers/],
+      // Entries that are not own properties would be dropped: refused, not stored as {}.
+      [
+        "q",
+        "x",
+        { headers: new Map([["a", "b"]]) },
+        /^Expected `options\.headers` to be a plain object of string → string, got an instance of Map$/,
+      ],
+      ["q", "x", { headers: new Set(["a"]) }, /options\.headers.*got an instance of Set$/],
+      ["q", "x", { headers: new Date(0) }, /options\.headers.*got an instance of Date$/],
+      [
+        "q",
+        "x",
+        { headers: new (class Headers {})() },
+        /options\.headers.*got an instance of Headers$/,
+      ],
+      [
+        "q",
+        "x",
+        { headers: new URLSearchParams("a=b") },
+        /options\.headers.*got an instance of URLSearchParams$/,
+      ],
       ["q", "x", { dedupKey: 5 }, /options\.dedupKey/],
     ];
     for (const [name, payload, opts, argument] of cases)
@@ -66,6 +88,21 @@ describe("validation", { timeout: 60_000 }, () => {
       paused: false,
     });
     assert.deepEqual(await queue.listQueues(), ["q"]);
+    await queue.close();
+  });
+
+  it("headers as a plain object, one without a prototype, or one from another realm are accepted and kept", async () => {
+    const { queue } = await openTestQueue();
+    const bare = Object.assign(Object.create(null) as Record<string, string>, { a: "1" });
+    const otherRealm = runInNewContext('({ c: "3" })') as Record<string, string>;
+    for (const [headers, expected] of [
+      [{ b: "2" }, { b: "2" }],
+      [bare, { a: "1" }],
+      [otherRealm, { c: "3" }],
+    ] as const) {
+      const id = await queue.enqueue("q", "x", { headers });
+      assert.deepEqual({ ...(await queue.getJob(id))?.headers }, expected);
+    }
     await queue.close();
   });
 

@@ -670,6 +670,46 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler that settles its own job itself: the worker's settlement finds it settled and logs nothing", async () => {
+    const { queue } = await openTestQueue(NO_BACKOFF);
+    const ids = await queue.enqueueBatch("q", ["ack", "nack", "deadLetter", "release"]);
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    let handled = 0;
+    const settledItself = new Set<string>();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job: Claim) => {
+        const how = Buffer.from(job.payload).toString();
+        const first = !settledItself.has(how);
+        settledItself.add(how);
+        if (first) {
+          if (how === "ack") await queue.ack(job);
+          else if (how === "nack") await queue.nack(job, "nacked by the handler");
+          else if (how === "deadLetter") await queue.deadLetter(job, "dead by the handler");
+          else await queue.release(job);
+        }
+        handled++;
+        // The worker's own settlement of the nacked job fails as well: the error goes nowhere.
+        if (how === "nack" && first) throw new Error("after its own nack");
+      },
+      { signal: shutdown.signal, logger },
+    );
+    // ack, nack (then its retry), deadLetter, release (then its run again).
+    await until(() => handled === 6);
+    shutdown.abort();
+    await worker;
+    assert.deepEqual(logger.warnings, [], "no line: nothing was lost");
+    const [acked, nacked, dead] = await Promise.all(ids.slice(0, 3).map((id) => queue.getJob(id)));
+    assert.equal(acked, null, "done and deleted, once");
+    assert.equal(nacked, null, "retried once, then done");
+    assert.equal(dead?.status, "dead");
+    assert.equal(dead?.lastError, "dead by the handler");
+    assert.equal((await queue.stats("q")).done, 3);
+    await queue.close();
+  });
+
   it("ctx.renewLease keeps a long job's claim alive through reaper passes", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "long");
