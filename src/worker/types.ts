@@ -125,7 +125,8 @@ export interface WorkerOptions {
    * lease, to `leaseMs` from then), so `leaseMs` bounds how fast a crashed
    * process's jobs come back, not how long a handler may run. Renewing needs
    * the event loop: a lease has at least two thirds of `leaseMs` left at any
-   * moment, so a stall of the event loop (synchronous work, a long garbage
+   * moment (until its first renewal, less the time an offloaded payload took
+   * to read), so a stall of the event loop (synchronous work, a long garbage
    * collection) shorter than that never loses it. A longer stall can: the
    * lease runs out during it, and a reaper pass that runs before the overdue
    * renewal takes the job back (it runs again). Keep `leaseMs` above one and
