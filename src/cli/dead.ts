@@ -1,12 +1,8 @@
 /** `taquba dead`: a page of a queue's dead-lettered jobs, read-only. */
-import { taqubaErrorCode } from "../errors.js";
 import { DEFAULT_DEAD_JOBS_LIMIT } from "../queue/options.js";
-import type { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
-import { describeValue } from "../validate.js";
 import { defineCommand, nonNegativeInt } from "./args.js";
-import { UsageError } from "./io.js";
 import {
   openReader,
   payloadText,
@@ -18,12 +14,11 @@ import {
 
 const HELP = `Usage: taquba dead <queue> [options]
 
-Dead-lettered jobs of a queue in enqueue order. Read-only.
+Dead-lettered jobs of a queue in id order. Read-only.
 
 Options:
-  --after <id>           start after this job (the last id of the previous page);
-                         a removed job with an id of its own marks no place: page
-                         with \`taquba jobs <queue> --status dead --cursor\` instead
+  --after <id>           list the jobs whose ids sort after this one (the last id
+                         of the previous page; any id, of a job still there or not)
   --limit <n>            jobs per page (default ${DEFAULT_DEAD_JOBS_LIMIT})
 ${STORE_HELP}
 `;
@@ -33,24 +28,6 @@ function describeJob(job: JobRecord): string {
   const payload = payloadText(job.payload);
   const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
   return `${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
-}
-
-/** A page of dead jobs; an `--after` that marks no place is a usage error in the CLI's words. */
-function deadJobsPage(
-  reader: QueueReader,
-  queue: string,
-  after: string | undefined,
-  limit: number,
-): JobRecord[] {
-  if (after === undefined) return reader.deadJobs(queue, { limit });
-  try {
-    return reader.deadJobs(queue, { after, limit });
-  } catch (error) {
-    if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") throw error;
-    throw new UsageError(
-      `Expected \`--after\` to be the id of a job the store holds, or a generated id, got ${describeValue(after)} (no job has that id now); to page past removed jobs use \`taquba jobs ${queue} --status dead --cursor <next>\``,
-    );
-  }
 }
 
 export const deadCommand = defineCommand({
@@ -64,7 +41,10 @@ export const deadCommand = defineCommand({
     const limit = nonNegativeInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
     checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
-    const page = deadJobsPage(reader, queue!, values.after, limit);
+    const page = reader.deadJobs(queue!, {
+      limit,
+      ...(values.after === undefined ? {} : { after: values.after }),
+    });
     // Payloads stored as objects of their own are read from them.
     for (const job of page) job.payload = await reader.loadPayload(job);
     if (values.json) io.out(toJson(page));

@@ -167,12 +167,9 @@ export class QueueCore {
         if (this.closed) return;
         const now = this.now();
         const before = qs.claimed.size;
-        const position = qs.claimed.seek(() => false);
         const records: FailedDeliveryRecord[] = [];
-        for (let h = qs.claimed.next(position); h !== -1; h = qs.claimed.next(position)) {
+        for (const h of qs.claimed.first(INTERRUPTED_PER_COMMIT))
           records.push(decideInterruptedClaim(this.state, h, now));
-          if (records.length === INTERRUPTED_PER_COMMIT) break;
-        }
         this.commitInBackground(records, "interrupted");
         requeued += records.length;
         if (qs.claimed.size >= before) break; // nothing left that a commit can settle

@@ -5,12 +5,14 @@
  * resumable scans. Owns the orders' keys and the cursor format.
  *
  * Orders: pending in claim order (priority, then enqueue order), scheduled by
- * `runAt`, claimed and dead by id (enqueue order), done by completion time;
- * ties in time fall back to enqueue order. A position is the key of the last
- * job seen, not a place in an index, so a walk resumed after changes goes on
- * exactly after that key: no job is returned twice, and none is skipped, while
- * it keeps its key. A job whose key changes within its status (a scheduled job
- * that `dedupReplace` gives a new `runAt`) is listed where it is when the walk
+ * `runAt`, claimed and dead by public id (see `jobs-by-id.ts`), done by
+ * completion time; ties in time fall back to enqueue order. The bulk
+ * operations walk claimed and dead jobs in enqueue order instead ({@link walk}).
+ * A position is the key of the last job seen (for an id order, the id), not a
+ * place in an index, so a walk resumed after changes goes on exactly after
+ * that key: no job is returned twice, and none is skipped, while it keeps its
+ * key. A job whose key changes within its status (a scheduled job that
+ * `dedupReplace` gives a new `runAt`) is listed where it is when the walk
  * gets there: again if it moved past the walk's position, not at all if it
  * moved before it unseen.
  */
@@ -19,8 +21,11 @@ import {
   checkInteger,
   checkOptionsObject,
   checkString,
+  describeValue,
   invalidArgument,
+  invalidArgumentGot,
 } from "../validate.js";
+import type { JobsById } from "./jobs-by-id.js";
 import type { QueueState, State } from "./state.js";
 import { slot } from "./table.js";
 import type { JobStatus } from "./types.js";
@@ -31,7 +36,10 @@ import type { JobStatus } from "./types.js";
  */
 export interface ListJobsOptions {
   /**
-   * Where to go on: the `nextCursor` of the previous page (same queue and status).
+   * Where to go on: the `nextCursor` of the previous page (same queue and
+   * status). For claimed and dead jobs it holds the last job's id; one of
+   * an earlier release, which listed them in enqueue order, is refused
+   * (`InvalidArgumentError`): list again from the first page.
    * @default none (from the first job)
    */
   cursor?: string;
@@ -83,6 +91,15 @@ export const JOB_STATUSES: readonly JobStatus[] = [
 /** A position in a walk: the key of the last job seen (two numbers; the second is `seq`). */
 export type WalkKey = readonly [number, number];
 
+/**
+ * Where a `listJobs` page starts: after a key of {@link walk}, or (claimed
+ * and dead jobs) after an id; `null` from the first job.
+ */
+export type ListPosition = WalkKey | string | null;
+
+/** The statuses `listJobs` lists by public id. */
+const BY_ID: ReadonlySet<JobStatus> = new Set<JobStatus>(["claimed", "dead"]);
+
 type Index = QueueState["pending"];
 
 /**
@@ -109,10 +126,11 @@ const ORDERS: Record<JobStatus, StatusOrder> = {
     },
   },
   scheduled: { indexes: (qs) => [qs.scheduled], key: byAt },
-  claimed: { indexes: (qs) => [qs.claimed], key: bySeq },
+  // Enqueue order: the jobs with generated ids and those with their own (`jobs-by-id.ts`).
+  claimed: { indexes: (qs) => [qs.claimed.generated, qs.claimed.ownBySeq], key: bySeq },
   // Done jobs with a result and without are kept apart (`done-order.ts`); both by completion.
   done: { indexes: (qs) => [qs.doneNoResult, qs.doneWithResult], key: byAt },
-  dead: { indexes: (qs) => [qs.deadBySeq], key: bySeq },
+  dead: { indexes: (qs) => [qs.deadById.generated, qs.deadById.ownBySeq], key: bySeq },
 };
 
 function compareKeys(a: WalkKey, b: WalkKey): number {
@@ -121,7 +139,9 @@ function compareKeys(a: WalkKey, b: WalkKey): number {
 
 /**
  * Calls `visit(h, key)` for the jobs of `qs` in `status` after `from` (from
- * the first when `null`), in order, while it returns true.
+ * the first when `null`), in order, while it returns true. Claimed and dead
+ * jobs come in enqueue order here (the bulk operations' scans); listings
+ * take them by id ({@link walkById}).
  */
 export function walk(
   state: State,
@@ -154,22 +174,63 @@ export function walk(
   }
 }
 
+/**
+ * Calls `visit(h, id)` for the jobs of `jobs` whose public id sorts after
+ * `after` (all when `null`), in id order, while it returns true. `after` is
+ * a plain exclusive bound: any string, the id of a job or not. The jobs with
+ * generated ids are in enqueue order, which is the order of those ids, so
+ * both of its indexes are sought by id and merged by id.
+ */
+export function walkById(
+  state: State,
+  jobs: JobsById,
+  after: string | null,
+  visit: (h: number, id: string) => boolean,
+): void {
+  const ownIdOf = state.orders.ownIdOf;
+  const generated = jobs.generated;
+  const own = jobs.ownById;
+  const atGenerated =
+    after === null ? { chunk: 0, offset: 0 } : generated.seek((h) => state.idOf(h) <= after);
+  const atOwn = after === null ? { chunk: 0, offset: 0 } : own.seek((h) => ownIdOf(h)! <= after);
+  let g = generated.next(atGenerated);
+  let gid = g === -1 ? "" : state.idOf(g);
+  let o = own.next(atOwn);
+  let oid = o === -1 ? "" : ownIdOf(o)!;
+  for (;;) {
+    if (g === -1 && o === -1) return;
+    // Ties (a `jobId` spelt like another job's generated id) go to the generated one.
+    if (o === -1 || (g !== -1 && gid <= oid)) {
+      if (!visit(g, gid)) return;
+      g = generated.next(atGenerated);
+      gid = g === -1 ? "" : state.idOf(g);
+    } else {
+      if (!visit(o, oid)) return;
+      o = own.next(atOwn);
+      oid = o === -1 ? "" : ownIdOf(o)!;
+    }
+  }
+}
+
 /** The key of job `h` in `status`'s order. */
 export function keyOf(state: State, h: number, status: JobStatus): WalkKey {
   return ORDERS[status].key(state, h);
 }
 
+/** A cursor of a status listed by key: `<status>:<number>.<number>` (the walk key). */
 const CURSOR = /^(pending|scheduled|claimed|done|dead):(\d{1,16})\.(\d{1,16})$/;
+/** A cursor of a status listed by id: `<status>:<id>` (the last job's public id). */
+const ID_CURSOR = /^(claimed|dead):([A-Za-z0-9_-]{1,128})$/;
 
-function encodeCursor(status: JobStatus, key: WalkKey): string {
-  return `${status}:${key[0]}.${key[1]}`;
+function encodeCursor(status: JobStatus, key: WalkKey | string): string {
+  return typeof key === "string" ? `${status}:${key}` : `${status}:${key[0]}.${key[1]}`;
 }
 
 /** Checked `listJobs` arguments: the status, where to start, and the page size. */
 export function checkListJobs(
   status: unknown,
   options: ListJobsOptions,
-): { status: JobStatus; from: WalkKey | null; limit: number; loadPayloads: boolean } {
+): { status: JobStatus; from: ListPosition; limit: number; loadPayloads: boolean } {
   if (typeof status !== "string" || !(JOB_STATUSES as readonly string[]).includes(status))
     throw invalidArgument(
       "status",
@@ -188,6 +249,20 @@ export function checkListJobs(
   if (options.cursor === undefined)
     return { status: status as JobStatus, from: null, limit, loadPayloads };
   const cursor = checkString(options.cursor, "options.cursor");
+  const expected = `a nextCursor of listJobs for "${status}" jobs`;
+  if (BY_ID.has(status as JobStatus)) {
+    const byId = ID_CURSOR.exec(cursor);
+    if (byId !== null && byId[1] === status)
+      return { status: status as JobStatus, from: byId[2]!, limit, loadPayloads };
+    // Earlier releases listed these jobs in enqueue order, and their cursors hold no id.
+    if (CURSOR.exec(cursor)?.[1] === status)
+      throw invalidArgumentGot(
+        "options.cursor",
+        expected,
+        `${describeValue(cursor)} (a cursor of an earlier release, which listed ${status} jobs in enqueue order: list again from the first page)`,
+      );
+    throw invalidArgument("options.cursor", expected, cursor);
+  }
   const match = CURSOR.exec(cursor);
   const key: WalkKey | null = match === null ? null : [Number(match[2]), Number(match[3])];
   if (
@@ -196,11 +271,7 @@ export function checkListJobs(
     !Number.isSafeInteger(key![0]) ||
     !Number.isSafeInteger(key![1])
   )
-    throw invalidArgument(
-      "options.cursor",
-      `a nextCursor of listJobs for "${status}" jobs`,
-      cursor,
-    );
+    throw invalidArgument("options.cursor", expected, cursor);
   return { status: status as JobStatus, from: key, limit, loadPayloads };
 }
 
@@ -209,15 +280,15 @@ export function listJobsPage(
   state: State,
   queue: string,
   status: JobStatus,
-  from: WalkKey | null,
+  from: ListPosition,
   limit: number,
 ): JobPage<number> {
   const qs = state.queues.get(queue);
   const jobs: number[] = [];
   if (qs === undefined) return { jobs };
-  let last: WalkKey | null = null;
+  let last: WalkKey | string | null = null;
   let more = false;
-  walk(state, qs, status, from, (h, key) => {
+  const take = (h: number, key: WalkKey | string): boolean => {
     if (jobs.length === limit) {
       more = true;
       return false;
@@ -225,6 +296,10 @@ export function listJobsPage(
     jobs.push(h);
     last = key;
     return true;
-  });
+  };
+  if (BY_ID.has(status)) {
+    const byId = status === "claimed" ? qs.claimed : qs.deadById;
+    walkById(state, byId, typeof from === "string" ? from : null, take);
+  } else walk(state, qs, status, typeof from === "string" ? null : from, take);
   return more && last !== null ? { jobs, nextCursor: encodeCursor(status, last) } : { jobs };
 }

@@ -168,7 +168,7 @@ export async function removeJobs(
 }
 
 /**
- * Puts up to `limit` dead jobs of `queue` back to pending (oldest id first),
+ * Puts up to `limit` dead jobs of `queue` back to pending (oldest first: enqueue order),
  * like `requeueDeadJob` each: a dead flow comes back whole, so the count
  * (of every job requeued, in any queue) may pass `limit` by the rest of one
  * flow. Resolves with how many, once that is durable.

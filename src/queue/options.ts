@@ -347,15 +347,13 @@ export const MAX_TRANSACTION_OPS = 1_000;
  */
 export interface DeadJobsOptions {
   /**
-   * Exclusive id cursor: list dead jobs after this job (the last one of the
-   * previous page). A job the store still holds marks its place, dead or
-   * not; so does a removed one whose id the queue generated. A removed job
-   * enqueued with its own `jobId` marks none, and such an `after` is refused
-   * (`InvalidArgumentError`) rather than listing from the first job or past
-   * the last; one shaped like a generated id (a ULID) cannot be told from one
-   * and is taken as a place in enqueue order. To page while removing jobs
-   * given their own ids, use `listJobs(queue, "dead", { cursor })`, whose
-   * cursor survives removals.
+   * Exclusive id bound: list the dead jobs whose ids sort after this one
+   * (pass the last id of the previous page). Any string: the id of a job
+   * that was removed or requeued meanwhile, or of none, bounds the page the
+   * same way; an empty string lists from the first job. Ids are compared as
+   * JavaScript compares strings (UTF-16 code units; job ids are ASCII, so
+   * this is also byte order). A value that is not a string is refused
+   * (`InvalidArgumentError`).
    * @default none (from the first)
    * @example
    * ```ts
@@ -399,7 +397,7 @@ export interface RemoveJobsOptions {
  */
 export interface RequeueDeadJobsOptions {
   /**
-   * Requeue at most this many dead jobs (oldest id first), an integer ≥ 0.
+   * Requeue at most this many dead jobs (oldest first, by enqueue), an integer ≥ 0.
    * @default all of them
    */
   limit?: number;

@@ -45,7 +45,7 @@ export function unindex(state: State, h: number): void {
       doneIndexOf(state, qs, h).delete(h);
       return;
     case Status.Dead:
-      qs.deadBySeq.delete(h);
+      qs.deadById.delete(h);
       qs.deadByTime.delete(h);
       return;
   }
@@ -80,7 +80,7 @@ export function place(state: State, h: number, status: StatusCode, at: number): 
       doneIndexOf(state, qs, h).insert(h);
       return;
     case Status.Dead:
-      qs.deadBySeq.insert(h);
+      qs.deadById.insert(h);
       qs.deadByTime.insert(h);
       return;
   }

@@ -509,9 +509,9 @@ export class Queue {
   }
 
   /**
-   * A page of dead jobs of `queue` in enqueue order, strictly after the job
-   * `after`; rejects with `InvalidArgumentError` for an `after` no job has
-   * that does not mark a place (see {@link DeadJobsOptions.after}). A long
+   * A page of dead jobs of `queue` in id order (the caller's `jobId`, else
+   * the generated id), those whose ids sort after `options.after`, a plain
+   * exclusive bound (see {@link DeadJobsOptions.after}). A long
    * page is read a few hundred jobs at a time, a few milliseconds per turn of
    * the event loop: a job that changes meanwhile is listed as it is when the
    * read reaches it (left out once no longer dead).
@@ -606,7 +606,7 @@ export class Queue {
   }
 
   /**
-   * Put the dead jobs of `queue` back to pending, oldest id first, up to
+   * Put the dead jobs of `queue` back to pending, oldest first (by enqueue), up to
    * `options.limit` of them (default: all), each like {@link requeueDeadJob}.
    * Runs as a series of atomic writes of at most 256 jobs each, a few
    * milliseconds' worth per turn of the event loop; resolves with how many

@@ -205,10 +205,10 @@ export class QueueReader {
   }
 
   /**
-   * A page of dead jobs in enqueue order, strictly after the job
-   * `options.after`; throws `InvalidArgumentError` for an `after` no job has
-   * that does not mark a place (see `DeadJobsOptions.after`). Offloaded
-   * payloads are left out, as in {@link listJobs}.
+   * A page of dead jobs in id order, those whose ids sort after
+   * `options.after` (a plain exclusive bound, see `DeadJobsOptions.after`),
+   * as `Queue.deadJobs` lists them. Offloaded payloads are left out, as in
+   * {@link listJobs}.
    */
   deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
     const name = checkQueueName(queue);

@@ -7,16 +7,9 @@ import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
-import { slot } from "./table.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
-import {
-  attemptHistoryOf,
-  deadJobsPage,
-  deadJobsPageAfterSeq,
-  queueNames,
-  queueStats,
-} from "./views.js";
+import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
 /** Dead jobs a long `deadJobs` page reads between two checks of its slice's budget. */
 const DEAD_JOBS_PER_STEP = 256;
@@ -106,20 +99,16 @@ export async function readDeadJobs(
   const name = checkQueueName(queue);
   const { after, limit } = checkDeadJobsOptions(options);
   // A long page is read a few hundred jobs at a time, a slice's worth per turn of the event
-  // loop, each step going on after the enqueue order of the last job listed.
+  // loop, each step going on after the id of the last job listed.
   const state = core.state;
   const jobs: JobRecord[] = [];
   const budget = core.sliceBudget();
-  let lastSeq = -1;
+  let from = after;
   while (jobs.length < limit) {
     const step = Math.min(DEAD_JOBS_PER_STEP, limit - jobs.length);
-    const page =
-      lastSeq === -1
-        ? deadJobsPage(state, name, after, step)
-        : deadJobsPageAfterSeq(state, name, lastSeq, step);
+    const page = deadJobsPage(state, name, from, step);
     if (page.length === 0) break;
-    const last = page[page.length - 1]!;
-    lastSeq = state.table.read(last).seq[slot(last)]!;
+    from = state.publicIdOf(page[page.length - 1]!);
     for (const job of await withPayloads(core, page)) jobs.push(job);
     if (page.length < step) break;
     if (budget.spent()) {

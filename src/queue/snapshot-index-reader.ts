@@ -3,12 +3,15 @@
  * in slices: every stored list is checked — each entry a job of the list's
  * queue and status, listed once, in the index's order, as many as the table
  * holds — and loaded into its queue's indexes, the stored done list split
- * into the two done indexes (see `done-order.ts`).
+ * into the two done indexes (see `done-order.ts`), the claimed and dead
+ * lists (enqueue order) into the jobs with generated ids and those with
+ * their own, which are also indexed by that id (see `jobs-by-id.ts`).
  */
 import type { SliceBudget } from "../util/slices.js";
 import { DecodeError } from "./binary.js";
 import { holdsResult } from "./done-order.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
+import { JobsByIdBuilder } from "./jobs-by-id.js";
 import {
   INDEXES_PER_QUEUE,
   LITTLE_ENDIAN,
@@ -43,6 +46,8 @@ export class IndexRegionReader {
    * a result into the two done indexes (`done-order.ts`), in completion order.
    */
   #built: HandleIndex[] = [];
+  /** The current queue's claimed (list 2) and dead (list 5) jobs, as built so far. */
+  #byId = new Map<number, JobsByIdBuilder>();
   #doneNoResult: number[] = [];
   #doneWithResult: number[] = [];
 
@@ -117,7 +122,8 @@ export class IndexRegionReader {
       const order = listOrders[this.#list]!;
       // The second dead list covers the same jobs as the first: marks alternate.
       const mark = this.#list === 5 ? 2 : 1;
-      const built = status === Status.Done ? null : this.#index(this.#list, order);
+      const byId = this.#list === 2 || this.#list === 5 ? this.#byIdBuilder(this.#list) : null;
+      const built = status === Status.Done || byId !== null ? null : this.#index(this.#list, order);
       while (this.#entry < start + count) {
         const end = Math.min(start + count, this.#entry + PER_CHECK);
         for (let e = this.#entry; e < end; e++) {
@@ -138,6 +144,7 @@ export class IndexRegionReader {
             (holdsResult(this.#state, h) ? this.#doneWithResult : this.#doneNoResult).push(h);
         }
         if (built !== null) built.appendSorted(entries, this.#entry, end);
+        else if (byId !== null) byId.append(entries, this.#entry, end);
         else {
           this.#doneIndex(0).appendSorted(this.#doneNoResult);
           this.#doneIndex(1).appendSorted(this.#doneWithResult);
@@ -167,6 +174,16 @@ export class IndexRegionReader {
     return index;
   }
 
+  /** The current queue's claimed (2) or dead (5) jobs by id, as built so far. */
+  #byIdBuilder(list: number): JobsByIdBuilder {
+    let builder = this.#byId.get(list);
+    if (builder === undefined) {
+      builder = new JobsByIdBuilder(this.#state.orders);
+      this.#byId.set(list, builder);
+    }
+    return builder;
+  }
+
   /** The current queue's done index without (0) or with (1) results, as built so far. */
   #doneIndex(which: 0 | 1): HandleIndex {
     return this.#index(INDEXES_PER_QUEUE + which, this.#state.orders.byTime);
@@ -177,13 +194,14 @@ export class IndexRegionReader {
     const qs = this.#state.restoreQueue(this.#queues[q]!.name, {
       pending: built[0]!,
       scheduled: built[1]!,
-      claimed: built[2]!,
+      claimed: this.#byIdBuilder(2).finish(),
       doneNoResult: this.#doneIndex(0),
       doneWithResult: this.#doneIndex(1),
       deadByTime: built[4]!,
-      deadBySeq: built[5]!,
+      deadById: this.#byIdBuilder(5).finish(),
     });
     this.#built = [];
+    this.#byId = new Map();
     qs.doneCount = this.#queues[q]!.doneCount;
     qs.paused = (this.#queues[q]!.flags & QueueFlag.Paused) !== 0;
   }

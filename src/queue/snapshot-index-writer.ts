@@ -1,8 +1,11 @@
 /**
  * The index region of a version-2 snapshot (see `snapshot-layout.ts`): the
  * length of each stored list, then its entries as dense positions, written
- * in slices from the index views frozen at the cut. The stored done list is
- * the merge of the two done indexes (see `done-order.ts`).
+ * in slices from the index views frozen at the cut. A stored list that a
+ * queue keeps in two indexes is their merge: the done list, of the two done
+ * indexes (see `done-order.ts`, completion order); the claimed and the dead
+ * list, of the jobs with generated ids and those with their own (see
+ * `jobs-by-id.ts`, enqueue order).
  */
 import type { SliceBudget } from "../util/slices.js";
 import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
@@ -10,27 +13,36 @@ import { INDEXES_PER_QUEUE } from "./snapshot-layout.js";
 import type { QueueState } from "./state.js";
 import { PAGE_BITS, type Page, slot } from "./table.js";
 
-/** The stored list that merges the two done indexes (see `done-order.ts`). */
-const DONE_LIST = 3;
-/** Where the view of done jobs holding a result sits in a queue's views (see {@link liveIndexes}). */
-const DONE_WITH_RESULT = INDEXES_PER_QUEUE;
+/**
+ * The stored lists that merge two views, each with where its second view
+ * sits in a queue's views (see {@link liveIndexes}) and whether the merge
+ * is by completion time (else by enqueue order).
+ */
+const MERGED: ReadonlyMap<number, { second: number; byTime: boolean }> = new Map([
+  [2, { second: INDEXES_PER_QUEUE + 1, byTime: false }],
+  [3, { second: INDEXES_PER_QUEUE, byTime: true }],
+  [5, { second: INDEXES_PER_QUEUE + 2, byTime: false }],
+]);
 /** Index entries written between two budget checks. */
 const ENTRIES_PER_CHECK = 4_096;
 
 /**
  * The indexes of `qs` in the order a snapshot stores them: pending,
- * scheduled, claimed, done without a result, deadByTime, deadBySeq, then
- * done with a result, which the stored done list merges in.
+ * scheduled, claimed (with generated ids), done without a result,
+ * deadByTime, dead (with generated ids); then the second index of each
+ * merged list: done with a result, claimed and dead with their own ids.
  */
 export function liveIndexes(qs: QueueState): HandleIndex[] {
   return [
     qs.pending,
     qs.scheduled,
-    qs.claimed,
+    qs.claimed.generated,
     qs.doneNoResult,
     qs.deadByTime,
-    qs.deadBySeq,
+    qs.deadById.generated,
     qs.doneWithResult,
+    qs.claimed.ownBySeq,
+    qs.deadById.ownBySeq,
   ];
 }
 
@@ -53,7 +65,7 @@ export class IndexRegionWriter {
   #index = 0;
   #chunk = 0;
   #entryAt: number;
-  /** Merging the done lists: where each of the two views is (chunk, offset). */
+  /** Merging two views into a list: where each of the two is (chunk, offset). */
   readonly #merge = [
     { chunk: 0, offset: 0 },
     { chunk: 0, offset: 0 },
@@ -77,7 +89,7 @@ export class IndexRegionWriter {
     let c = 0;
     for (const views of queues)
       for (let l = 0; l < INDEXES_PER_QUEUE; l++)
-        entries[c++] = views[l]!.size + (l === DONE_LIST ? views[DONE_WITH_RESULT]!.size : 0);
+        entries[c++] = views[l]!.size + (views[MERGED.get(l)?.second ?? -1]?.size ?? 0);
     this.#entryAt = queues.length * INDEXES_PER_QUEUE;
   }
 
@@ -88,8 +100,11 @@ export class IndexRegionWriter {
     while (this.#queue < this.#queues.length) {
       const views = this.#queues[this.#queue]!;
       while (this.#index < INDEXES_PER_QUEUE) {
-        if (this.#index === DONE_LIST) {
-          if (!this.#writeMerged(entries, views[DONE_LIST]!, views[DONE_WITH_RESULT]!, budget))
+        const merged = MERGED.get(this.#index);
+        // A list whose second view is empty is the first view as it is (a plain copy).
+        if (merged !== undefined && views[merged.second]!.size > 0) {
+          const first = views[this.#index]!;
+          if (!this.#writeMerged(entries, first, views[merged.second]!, merged.byTime, budget))
             return false;
           since = 0;
         } else {
@@ -115,11 +130,17 @@ export class IndexRegionWriter {
   }
 
   /**
-   * The done list: the two done views merged into one completion order
-   * (`at`, then `seq`, as of the cut), resuming where the last slice stopped.
-   * True when both are written.
+   * A list of two views merged into one order (`byTime`: completion order,
+   * `at` then `seq`; else enqueue order, `seq`; as of the cut), resuming
+   * where the last slice stopped. True when both are written.
    */
-  #writeMerged(entries: Uint32Array, a: IndexView, b: IndexView, budget: SliceBudget): boolean {
+  #writeMerged(
+    entries: Uint32Array,
+    a: IndexView,
+    b: IndexView,
+    byTime: boolean,
+    budget: SliceBudget,
+  ): boolean {
     const pages = this.#pages;
     const [pa, pb] = this.#merge as [IndexPosition, IndexPosition];
     const head = (view: IndexView, p: IndexPosition): number => {
@@ -143,7 +164,8 @@ export class IndexRegionWriter {
         const rowB = pages[hb >>> PAGE_BITS]!;
         const ia = slot(ha);
         const ib = slot(hb);
-        takeA = (rowA.at[ia]! - rowB.at[ib]! || rowA.seq[ia]! - rowB.seq[ib]!) < 0;
+        const byAt = byTime ? rowA.at[ia]! - rowB.at[ib]! : 0;
+        takeA = (byAt || rowA.seq[ia]! - rowB.seq[ib]!) < 0;
       }
       if (takeA) advance(a, pa);
       else advance(b, pb);

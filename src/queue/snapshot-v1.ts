@@ -7,6 +7,7 @@
 import { ByteReader, DecodeError } from "./binary.js";
 import { holdsResult } from "./done-order.js";
 import { HandleIndex } from "./handle-index.js";
+import { JobsByIdBuilder } from "./jobs-by-id.js";
 import { readHeaders } from "./records/headers.js";
 import { State, Status } from "./state.js";
 import { ID_BYTES, type JobExtras, slot } from "./table.js";
@@ -77,12 +78,17 @@ export function decodeSnapshotV1(bytes: Uint8Array): State {
   const { orders } = state;
   for (let q = 0; q < queueCount; q++) {
     const of = (status: number) => lists[q * 5 + status]!;
+    const byId = (handles: number[]) => {
+      const builder = new JobsByIdBuilder(orders);
+      builder.append(handles);
+      return builder.finish();
+    };
     const sorted = (status: number, order: (a: number, b: number) => number) =>
       HandleIndex.fromSorted(order, of(status).slice().sort(order));
     const qs = state.restoreQueue(names[q]!, {
       pending: sorted(Status.Pending, orders.byPriority),
       scheduled: sorted(Status.Scheduled, orders.byTime),
-      claimed: HandleIndex.fromSorted(orders.bySeq, of(Status.Claimed)),
+      claimed: byId(of(Status.Claimed)),
       doneNoResult: HandleIndex.fromSorted(
         orders.byTime,
         of(Status.Done)
@@ -96,7 +102,7 @@ export function decodeSnapshotV1(bytes: Uint8Array): State {
           .sort(orders.byTime),
       ),
       deadByTime: sorted(Status.Dead, orders.byTime),
-      deadBySeq: HandleIndex.fromSorted(orders.bySeq, of(Status.Dead)),
+      deadById: byId(of(Status.Dead)),
     });
     qs.doneCount = doneCounts[q]!;
     for (const status of [Status.Pending, Status.Scheduled])

@@ -13,6 +13,7 @@ import type { QueueGroups } from "./groups.js";
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
 import { idCharsInto, readIdBytes, writeIdBytes, writeIdBytesIfUlid } from "./ids.js";
+import { JobsById } from "./jobs-by-id.js";
 import { KvMap } from "./kv-map.js";
 import type { ScheduleTombstones } from "./schedules/tombstones.js";
 import type { Schedule } from "./schedules/types.js";
@@ -33,15 +34,19 @@ export type Headers = Readonly<Record<string, string>>;
 
 /**
  * The orders of the per-queue indexes, over the table's columns. Every order
- * ends on `seq` (enqueue order, unique), so it is total.
+ * ends on `seq` (enqueue order, unique), or is by a unique key, so it is total.
  */
 export interface Orders {
   /** Claim order: priority, then enqueue order. */
   readonly byPriority: HandleOrder;
   /** Promotion and retention order: `at`, then enqueue order. */
   readonly byTime: HandleOrder;
-  /** Enqueue order (= id order for generated ids): claimed jobs, dead listing. */
+  /** Enqueue order (= id order for generated ids): claimed and dead jobs (`jobs-by-id.ts`). */
   readonly bySeq: HandleOrder;
+  /** By the caller's `jobId` (unique): claimed and dead jobs that have one. */
+  readonly byOwnId: HandleOrder;
+  /** The caller's `jobId` of job `h`, or undefined (its public id is its generated id). */
+  readonly ownIdOf: (h: number) => string | undefined;
 }
 
 function ordersOf(table: JobTable): Orders {
@@ -63,6 +68,14 @@ function ordersOf(table: JobTable): Orders {
     bySeq(a, b) {
       return table.read(a).seq[slot(a)]! - table.read(b).seq[slot(b)]!;
     },
+    byOwnId(a, b) {
+      const ia = table.extras(a)!.jobId!;
+      const ib = table.extras(b)!.jobId!;
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    },
+    ownIdOf(h) {
+      return table.read(h).extras?.get(slot(h))?.jobId;
+    },
   };
 }
 
@@ -70,11 +83,11 @@ function ordersOf(table: JobTable): Orders {
 export interface QueueIndexes {
   pending: HandleIndex;
   scheduled: HandleIndex;
-  claimed: HandleIndex;
+  claimed: JobsById;
   doneNoResult: HandleIndex;
   doneWithResult: HandleIndex;
   deadByTime: HandleIndex;
-  deadBySeq: HandleIndex;
+  deadById: JobsById;
 }
 
 /**
@@ -87,7 +100,8 @@ export class QueueState {
   pending: HandleIndex;
   /** Promotion order (`at` = runAt). */
   scheduled: HandleIndex;
-  claimed: HandleIndex;
+  /** Listing order (by id, see `jobs-by-id.ts`). */
+  claimed: JobsById;
   /**
    * Kept done jobs without a result, in completion order (`at` = completedAt).
    * Done jobs are split by whether they hold a result because the two age out
@@ -100,8 +114,8 @@ export class QueueState {
   doneWithResult: HandleIndex;
   /** Retention order (`at` = failedAt). */
   deadByTime: HandleIndex;
-  /** Listing order (enqueue order, which is id order). */
-  deadBySeq: HandleIndex;
+  /** Listing order (by id, see `jobs-by-id.ts`). */
+  deadById: JobsById;
   /** dedupKey → the pending or scheduled job holding it. */
   readonly dedup = new Map<string, number>();
   /** Cumulative acks. */
@@ -123,11 +137,11 @@ export class QueueState {
   ) {
     this.pending = indexes?.pending ?? new HandleIndex(orders.byPriority);
     this.scheduled = indexes?.scheduled ?? new HandleIndex(orders.byTime);
-    this.claimed = indexes?.claimed ?? new HandleIndex(orders.bySeq);
+    this.claimed = indexes?.claimed ?? new JobsById(orders);
     this.doneNoResult = indexes?.doneNoResult ?? new HandleIndex(orders.byTime);
     this.doneWithResult = indexes?.doneWithResult ?? new HandleIndex(orders.byTime);
     this.deadByTime = indexes?.deadByTime ?? new HandleIndex(orders.byTime);
-    this.deadBySeq = indexes?.deadBySeq ?? new HandleIndex(orders.bySeq);
+    this.deadById = indexes?.deadById ?? new JobsById(orders);
   }
 
   /** Kept done jobs, with a result or without. */

@@ -4,10 +4,9 @@
  * Public job records are materialised from the table's columns on demand.
  */
 
-import { describeValue, invalidArgumentGot } from "../validate.js";
 import { decodeHistory } from "./history.js";
-import { isUlid } from "./ids.js";
-import { type Headers, type QueueState, type State, Status } from "./state.js";
+import { walkById } from "./listing.js";
+import { type Headers, type State, Status } from "./state.js";
 import { Flag, type Page, slot, TRACE_STRIDE } from "./table.js";
 import { TRACEPARENT, traceParentOf } from "./trace-context.js";
 
@@ -165,7 +164,7 @@ export function queueStats(state: State, name: string): QueueStats {
     pending: qs.pending.size,
     claimed: qs.claimed.size,
     done: qs.doneCount,
-    dead: qs.deadBySeq.size,
+    dead: qs.deadById.size,
     scheduled: qs.scheduled.size,
     paused: qs.paused,
   };
@@ -177,10 +176,11 @@ export function queueNames(state: State): string[] {
 }
 
 /**
- * Up to `limit` dead jobs of `name` in enqueue order, strictly after the
- * job `after`. (Generated ids grow in enqueue order.)
- * Refuses an `after` that names no job and is not a generated id: see
- * `DeadJobsOptions.after`.
+ * Up to `limit` dead jobs of `name` in id order (see `jobs-by-id.ts`) whose
+ * public id sorts after `after`: a plain exclusive bound, any string (the
+ * id of a job the store holds, of one removed meanwhile, or none); an empty
+ * one, like none, lists from the first. A long listing goes on after the
+ * last id it listed.
  */
 export function deadJobsPage(
   state: State,
@@ -189,43 +189,12 @@ export function deadJobsPage(
   limit: number,
 ): number[] {
   const qs = state.queues.get(name);
-  if (qs === undefined || limit === 0) return [];
-  // An empty `after` lists from the first job, as no `after` does (and as it always did).
-  const position =
-    after === undefined || after === ""
-      ? { chunk: 0, offset: 0 }
-      : seekAfter(state, qs.deadBySeq, after);
-  return pageFrom(qs.deadBySeq, position, limit);
-}
-
-/**
- * Up to `limit` dead jobs of `name` in id order after the job of enqueue
- * order `seq` (which may be gone by now): how a long listing goes on after
- * the event loop had a turn.
- */
-export function deadJobsPageAfterSeq(
-  state: State,
-  name: string,
-  seq: number,
-  limit: number,
-): number[] {
-  const qs = state.queues.get(name);
-  if (qs === undefined || limit === 0) return [];
-  const position = qs.deadBySeq.seek((h) => state.table.read(h).seq[slot(h)]! <= seq);
-  return pageFrom(qs.deadBySeq, position, limit);
-}
-
-function pageFrom(
-  index: QueueState["deadBySeq"],
-  position: ReturnType<QueueState["deadBySeq"]["seek"]>,
-  limit: number,
-): number[] {
   const page: number[] = [];
-  while (page.length < limit) {
-    const h = index.next(position);
-    if (h === -1) break;
+  if (qs === undefined || limit === 0) return page;
+  walkById(state, qs.deadById, after === undefined || after === "" ? null : after, (h) => {
     page.push(h);
-  }
+    return page.length < limit;
+  });
   return page;
 }
 
@@ -251,29 +220,4 @@ export function oldestPendingEnqueuedAt(state: State, name: string): number | un
     oldest = Math.min(oldest, enqueuedAt(h));
   }
   return oldest;
-}
-
-/** The position after the job called `after` in an index in enqueue order (by generated id when no job has that id). */
-function seekAfter(
-  state: State,
-  index: QueueState["deadBySeq"],
-  after: string,
-): ReturnType<QueueState["deadBySeq"]["seek"]> {
-  const known = state.findPublic(after);
-  if (known === -1) {
-    // A generated id that is gone still says where it was: ids grow in enqueue order. (A
-    // job's own id shaped like one is taken as one, unless it is past every id issued.)
-    const lastId = state.lastId;
-    if (isUlid(after) && lastId !== null && after <= lastId)
-      return index.seek((h) => state.idOf(h) <= after);
-    // A job's own id (`jobId`) says nothing of its place once the job is gone: going on
-    // from the first or past the last job would skip or repeat a page without a word.
-    throw invalidArgumentGot(
-      "options.after",
-      'the id of a job the store holds, or a generated id (to page past jobs removed meanwhile, use listJobs(queue, "dead", { cursor }))',
-      `${describeValue(after)} (no job has that id now)`,
-    );
-  }
-  const seq = state.table.read(known).seq[slot(known)]!;
-  return index.seek((h) => state.table.read(h).seq[slot(h)]! <= seq);
 }

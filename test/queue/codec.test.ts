@@ -290,7 +290,10 @@ function dump(state: State): unknown {
     pending: ids(q.pending.toArray()),
     scheduled: ids(q.scheduled.toArray()),
     claimed: ids(q.claimed.toArray()),
-    dead: ids(q.deadBySeq.toArray()),
+    claimedByOwnId: ids(q.claimed.ownById.toArray()),
+    dead: ids(q.deadById.toArray()),
+    deadByOwnId: ids(q.deadById.ownById.toArray()),
+    problems: [q.claimed.problems(), q.deadById.problems()],
     deadByTime: ids(q.deadByTime.toArray()),
     doneNoResult: ids(q.doneNoResult.toArray()),
     doneWithResult: ids(q.doneWithResult.toArray()),
@@ -336,6 +339,10 @@ function randomHistory(seed: number, steps: number): QueueRecord[] {
           enqueuedAt: now,
           runAt: rand(3) === 0 ? now + rand(200) : undefined,
           dedupKey,
+          // Some with their own ids, sorting before, among and after the generated ones.
+          ...(rand(3) === 0
+            ? { jobId: `${["-", "0", "Z", "z"][rand(4)]}${rand(1_000)}-${i}` }
+            : {}),
         };
         break;
       }
@@ -422,6 +429,8 @@ describe("apply, replay and snapshots", { timeout: 60_000 }, () => {
           const records = randomHistory(seed, 300);
           const live = new State();
           for (const r of records) apply(live, r);
+          for (const q of live.queues.values())
+            assert.equal(q.claimed.problems() ?? q.deadById.problems(), null);
 
           const replayed = new State();
           for (const r of records) apply(replayed, decodeRecord(encodeRecord(r)));

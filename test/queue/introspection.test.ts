@@ -132,7 +132,7 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("deadJobs pages in enqueue order with an exclusive id cursor; limit 0 is empty", async () => {
+  it("deadJobs pages in id order with an exclusive id cursor; limit 0 is empty", async () => {
     const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await queue.enqueue("q", `job ${i}`));
@@ -149,7 +149,7 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("deadJobs after a removed job: a generated id still marks its place, a job's own id is refused", async () => {
+  it("deadJobs lists by id, own ids among generated ones; `after` is a plain exclusive bound, a removed job's id or none", async () => {
     const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
     const ids = [
       await queue.enqueue("q", "a"),
@@ -159,41 +159,40 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
       await queue.enqueue("q", "e"),
     ];
     for (let i = 0; i < 5; i++) await queue.deadLetter(await mustClaim(queue, "q"), "dead");
-    const listed = async (after: string) => (await queue.deadJobs("q", { after })).map((j) => j.id);
-    // Paging while removing each page's last job: generated ids go on after their place.
-    assert.equal(await queue.removeJob(ids[0]!), true);
-    assert.deepEqual(await listed(ids[0]!), ids.slice(1));
-    assert.equal(await queue.removeJob(ids[2]!), true);
-    assert.deepEqual(await listed(ids[2]!), [ids[3], ids[4]]);
-    // A job's own id that is still there marks its place, dead or not.
-    assert.deepEqual(await listed("order-17"), [ids[3], ids[4]]);
-    // Gone, it marks none: refused, not every job (before "0…") or none (after "Z…").
-    assert.equal(await queue.removeJob("order-17"), true);
+    const listed = async (after?: string) =>
+      (await queue.deadJobs("q", after === undefined ? {} : { after })).map((j) => j.id);
+    // "-" sorts before digits, lower case after every generated id (digits and capitals).
+    assert.deepEqual(await listed(), ["-first", ids[0], ids[2], ids[4], "order-17"]);
+    assert.deepEqual(await listed(), [...ids].sort());
+    // Removed jobs still bound a page by their ids, whoever chose them.
     assert.equal(await queue.removeJob("-first"), true);
-    for (const own of ["order-17", "-first", "never-was"]) {
-      const error = await rejection(queue.deadJobs("q", { after: own }));
+    assert.deepEqual(await listed("-first"), [ids[0], ids[2], ids[4], "order-17"]);
+    assert.equal(await queue.removeJob(ids[2]!), true);
+    assert.deepEqual(await listed(ids[2]!), [ids[4], "order-17"]);
+    assert.equal(await queue.removeJob("order-17"), true);
+    assert.deepEqual(await listed("order-17"), []);
+    // Any string: one that no job ever had, between ids, before all, after all.
+    assert.deepEqual(await listed("never-was"), []);
+    assert.deepEqual(await listed("-"), [ids[0], ids[4]]);
+    assert.deepEqual(await listed("0"), [ids[0], ids[4]]);
+    assert.deepEqual(await listed("~"), []);
+    assert.deepEqual(await listed("é ü"), []);
+    assert.deepEqual(await listed(""), [ids[0], ids[4]], "an empty after: from the first");
+    // A job that left the status since still bounds the page by its id.
+    await queue.requeueDeadJob(ids[0]!);
+    assert.deepEqual(await listed(ids[0]!), [ids[4]]);
+    // Not a string: refused, nothing listed.
+    for (const bad of [17, null, {}]) {
+      const error = await rejection(queue.deadJobs("q", { after: bad as unknown as string }));
       assert.ok(error instanceof InvalidArgumentError, String(error));
-      assert.match(
-        error.message,
-        /Expected `options\.after` to be the id of a job the store holds/,
-      );
-      assert.match(error.message, new RegExp(`got "${own}"`));
-      assert.match(error.message, /listJobs\(queue, "dead", \{ cursor \}\)/);
     }
-    assert.deepEqual(await listed(ids[2]!), [ids[4]], "nothing changed");
-    assert.deepEqual(await listed(""), [ids[4]], "an empty after: from the first");
-    // A generated id requeued since still marks its place, as does a job's own id held but not dead.
-    await queue.requeueDeadJob(ids[4]!);
-    assert.deepEqual(await listed(ids[4]!), []);
-    await queue.enqueue("q", "f", { jobId: "pending-own" });
-    assert.deepEqual(await listed("pending-own"), []);
     await queue.close();
   });
 
-  it("deadJobs after a removed own id shaped like a generated id: taken as a place, unless past every id issued", async () => {
+  it("deadJobs `after` a removed own id shaped like a generated id, and the reader, answer by id", async () => {
     const { queue, store, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
-    const early = "01ARZ3NDEKTSV4RRFFQ69G5FAV"; // before any id the queue generated
-    const late = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"; // past every id it will ever generate
+    const early = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    const late = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"; // past every id the queue will ever generate
     const ids = [
       await queue.enqueue("q", "a"),
       await queue.enqueue("q", "b", { jobId: early }),
@@ -202,24 +201,31 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
       await queue.enqueue("q", "e"),
     ];
     for (let i = 0; i < 5; i++) await queue.deadLetter(await mustClaim(queue, "q"), "dead");
+    const sorted = [...ids].sort();
+    assert.deepEqual(
+      (await queue.deadJobs("q")).map((j) => j.id),
+      sorted,
+    );
     assert.equal(await queue.removeJob(early), true);
     assert.equal(await queue.removeJob(late), true);
-    // Indistinguishable from a generated id: read as a place in enqueue order (documented).
+    const left = sorted.filter((id) => id !== early && id !== late);
     assert.deepEqual(
       (await queue.deadJobs("q", { after: early })).map((j) => j.id),
-      [ids[0], ids[2], ids[4]],
+      left.filter((id) => id > early),
     );
-    const error = await rejection(queue.deadJobs("q", { after: late }));
-    assert.ok(error instanceof InvalidArgumentError, String(error));
+    assert.deepEqual(
+      (await queue.deadJobs("q", { after: late })).map((j) => j.id),
+      [],
+    );
     await queue.close();
 
-    // The reader answers the same, throwing at once.
+    // The reader answers the same.
     const reader = await QueueReader.open(store, "q", { clock });
-    assert.throws(() => reader.deadJobs("q", { after: late }), InvalidArgumentError);
-    assert.throws(() => reader.deadJobs("q", { after: "never-was" }), /no job has that id now/);
+    assert.deepEqual(reader.deadJobs("q", { after: late }), []);
+    assert.deepEqual(reader.deadJobs("q", { after: "never-was" }), []);
     assert.deepEqual(
       reader.deadJobs("q", { after: ids[0]! }).map((j) => j.id),
-      [ids[2], ids[4]],
+      left.filter((id) => id > ids[0]!),
     );
   });
 

@@ -32,7 +32,8 @@ export function auditState(state: State): string[] {
     const placements = [
       ["pending", qs.pending, Status.Pending],
       ["scheduled", qs.scheduled, Status.Scheduled],
-      ["claimed", qs.claimed, Status.Claimed],
+      ["claimed", qs.claimed.generated, Status.Claimed],
+      ["claimed with own ids", qs.claimed.ownBySeq, Status.Claimed],
       ["done without result", qs.doneNoResult, Status.Done],
       ["done with result", qs.doneWithResult, Status.Done],
       ["dead", qs.deadByTime, Status.Dead],
@@ -57,10 +58,12 @@ export function auditState(state: State): string[] {
     for (const h of qs.doneWithResult.toArray())
       if (state.table.extras(h)?.result === undefined)
         problems.push(`job ${state.idOf(h)} holds no result but is indexed as done with one`);
-    const bySeq = qs.deadBySeq.problems();
-    if (bySeq !== null) problems.push(`queue ${qs.name}: dead listing index: ${bySeq}`);
+    const claimedById = qs.claimed.problems();
+    if (claimedById !== null) problems.push(`queue ${qs.name}: claimed index: ${claimedById}`);
+    const byId = qs.deadById.problems();
+    if (byId !== null) problems.push(`queue ${qs.name}: dead listing index: ${byId}`);
     const byTime = new Set(qs.deadByTime.toArray());
-    const listed = qs.deadBySeq.toArray();
+    const listed = qs.deadById.toArray();
     if (listed.length !== byTime.size || listed.some((h) => !byTime.has(h)))
       problems.push(`queue ${qs.name}: the two dead indexes hold different jobs`);
     if (qs.groups !== null) {
