@@ -332,10 +332,11 @@ export function apply(state: State, rec: QueueRecord): void {
       page.payloadSegment[i] = state.arena.write(rec.payload);
       page.payloadOffset[i] = state.arena.offset;
       page.payloadLength[i] = rec.payload.byteLength;
-      // An offloaded payload is replaced by the inline one: its object goes once this is durable.
+      // The replaced payload's object, if it had one, goes once this is durable; an
+      // offloaded replacement's own object is what the job references from now on.
       const ref = state.table.extras(h)?.payloadRef;
-      if (ref !== undefined) state.payloadGarbage.push(ref.key);
-      withExtras(state, h, { headers: rec.headers, payloadRef: undefined });
+      if (ref !== undefined && ref.key !== rec.payloadRef?.key) state.payloadGarbage.push(ref.key);
+      withExtras(state, h, { headers: rec.headers, payloadRef: rec.payloadRef });
       if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
       else place(state, h, Status.Scheduled, rec.runAt);
       return;

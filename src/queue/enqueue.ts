@@ -98,12 +98,16 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
  * this call (no call made after it can take a `jobId` of it first).
  *
  * Payloads above the offload threshold are first written as their own
- * objects (in parallel), then the records that reference them are decided
- * and committed. If that fails before the commit (a write failed, the queue
- * closed, a `jobId` was taken meanwhile), the objects are deleted again; a
- * job that turns out to be a dedup hit has its object deleted at once. Once
- * committed, an object is deleted only after its job is gone. `committed`
- * is called once the records are committed (applied and appended).
+ * objects (in parallel, a bounded number at a time), then the records that
+ * reference them are decided and committed; a debounce (`dedupReplace`)
+ * writes its payload too, for its replace record to reference. If that fails
+ * before the commit (a write failed, the queue closed, a `jobId` was taken
+ * meanwhile), or the commit's log write certainly failed (not when it is in
+ * doubt), the objects are deleted again; a job that turns out to be a dedup
+ * hit without replacing has its object deleted at once. Once committed, an
+ * object is deleted only after its job is gone or its payload was replaced.
+ * `committed` is called once the records are committed (applied and
+ * appended).
  */
 export function enqueueJobs(
   core: QueueCore,
@@ -129,15 +133,23 @@ async function offloadAndCommit(
   wanted: readonly boolean[],
   committed?: () => void,
 ): Promise<EnqueueResult[]> {
-  const refs = await offload(core, jobs, wanted);
+  const refs: (PayloadRef | undefined)[] = new Array(jobs.length).fill(undefined);
   let results: Promise<EnqueueResult[]>;
   try {
+    await offload(core, jobs, wanted, refs);
+    // A dedup key let go meanwhile turns a hit into a job of its own: its payload is written
+    // too. Each round writes at least one more, so this ends.
+    for (;;) {
+      const more = stillWanted(core, queue, jobs, refs);
+      if (more === undefined) break;
+      await offload(core, jobs, more, refs);
+    }
     core.check();
     // Taken meanwhile, by a call that did not wait for this one (see `flow-job-ids.ts`)?
     checkIds(core, jobs, core.now());
     results = commitJobs(core, queue, jobs, refs);
   } catch (error) {
-    core.payloads.delete(refs.flatMap((ref) => (ref === undefined ? [] : [ref.key])));
+    core.payloads.delete(keysOf(refs));
     throw error;
   }
   committed?.();
@@ -172,45 +184,62 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
 
 /**
  * Which jobs' payloads are above the offload threshold (leaving out jobs
- * whose dedup key is held right now), by index; `undefined` when none is.
+ * whose dedup key is held right now, unless they replace its holder's
+ * payload), by index; `undefined` when none is.
  */
 export function offloadWanted(
   core: QueueCore,
   queue: string,
   jobs: readonly CheckedJob[],
 ): boolean[] | undefined {
+  return stillWanted(core, queue, jobs, []);
+}
+
+/** {@link offloadWanted} of the jobs that have no object among `refs` (by index) yet. */
+function stillWanted(
+  core: QueueCore,
+  queue: string,
+  jobs: readonly CheckedJob[],
+  refs: readonly (PayloadRef | undefined)[],
+): boolean[] | undefined {
   const payloads = core.payloads;
   const dedup = core.state.queues.get(queue)?.dedup;
   const wanted = jobs.map(
-    (job) =>
-      payloads.offloads(job.payload) &&
-      (job.options.dedupKey === undefined || dedup?.get(job.options.dedupKey) === undefined),
+    ({ payload, options: { dedupKey, dedupReplace } }, i) =>
+      refs[i] === undefined &&
+      payloads.offloads(payload) &&
+      (dedupKey === undefined || dedupReplace || dedup?.get(dedupKey) === undefined),
   );
   return wanted.includes(true) ? wanted : undefined;
 }
 
 /**
- * Writes the `wanted` payloads of `jobs` as their own objects; their
- * references by index. If a write fails, the objects already written are
- * deleted and it throws.
+ * Writes the `wanted` payloads of `jobs` as their own objects, setting their
+ * references in `refs` (by index). If a write fails, it throws (the caller
+ * deletes the objects of `refs`).
  */
 async function offload(
   core: QueueCore,
   jobs: readonly CheckedJob[],
   wanted: readonly boolean[],
-): Promise<(PayloadRef | undefined)[]> {
+  refs: (PayloadRef | undefined)[],
+): Promise<void> {
   const payloads = core.payloads;
   const now = core.now();
   const written = await Promise.allSettled(
     jobs.map((job, i) => (wanted[i] ? payloads.write(job.payload, now) : undefined)),
   );
-  const refs = written.map((w) => (w.status === "fulfilled" ? w.value : undefined));
-  const failed = written.find((w) => w.status === "rejected");
-  if (failed !== undefined) {
-    payloads.delete(refs.flatMap((ref) => (ref === undefined ? [] : [ref.key])));
-    throw failed.reason;
+  let failure: PromiseRejectedResult | undefined;
+  for (const [i, w] of written.entries()) {
+    if (w.status === "rejected") failure ??= w;
+    else if (w.value !== undefined) refs[i] = w.value;
   }
-  return refs;
+  if (failure !== undefined) throw failure.reason;
+}
+
+/** The object keys of `refs`. */
+function keysOf(refs: readonly (PayloadRef | undefined)[]): string[] {
+  return refs.flatMap((ref) => (ref === undefined ? [] : [ref.key]));
 }
 
 /** The synchronous decision and commit of {@link enqueueJobs}, after the checks and offloading. */
@@ -258,14 +287,14 @@ function commitJobs(
             payloadRef,
           };
         } else {
-          // A replacement's payload is kept inline (an offloaded one was written for nothing).
-          if (payloadRef !== undefined) unused.push(payloadRef.key);
+          // The holder's offloaded payload, if any, is deleted once this is durable (`apply`).
           records.push({
             tag: Tag.Replace,
             id: state.idOf(holder!),
-            payload,
+            payload: inlinePayload(payload, payloadRef),
             headers: replacingHeaders(job),
             runAt,
+            ...(payloadRef === undefined ? {} : { payloadRef }),
           });
         }
         if (runAt !== undefined) earliestRunAt = Math.min(earliestRunAt, runAt);
@@ -289,6 +318,8 @@ function commitJobs(
     if (anyPending) core.dispatch(queue);
   }
   core.payloads.delete(unused);
+  if (written !== undefined && refs.length > 0)
+    core.payloads.deleteIfNotCommitted(written, keysOf(records.map((r) => r.payloadRef)));
   return settled(core, written, anyHit, results);
 }
 

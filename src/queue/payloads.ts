@@ -1,22 +1,26 @@
 /**
  * Offloaded payloads (`OpenOptions.payloadOffloadBytes`): a payload above the
  * threshold is written once, create-if-absent, as its own object
- * `{path}/payload/<ulid>` before the job's record, which then carries only
- * the object's key and size; the state and checkpoints never hold the bytes.
- * Owns those objects: writing them, reading them back for claims and reads,
- * deleting them once the record that removed their job is durable, and
+ * `{path}/payload/<ulid>` before the job's record (an enqueue, a debounce's
+ * replace, a transaction), which then carries only the object's key and
+ * size; the state and checkpoints never hold the bytes. Owns those objects:
+ * writing them and reading them back for claims and reads (a bounded number
+ * at a time), deleting them once the record that removed their job (or
+ * replaced its payload) is durable or once the record that would have
+ * referenced them certainly failed, and
  * collecting orphans (objects no job references, left by a crash between
  * the write and the record, or between the record and the delete) once they
  * are older than {@link ORPHAN_MIN_AGE_MS}.
  */
 import { decodeTime, ulid } from "ulid";
 import type { MonotonicClock } from "../clock.js";
-import { StorageError } from "../errors.js";
+import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
 import type { RetryPolicy } from "../log/options.js";
 import { isObjectExists, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import type { Logger } from "../logger.js";
 import { listAll, type ObjectStore } from "../store/types.js";
+import { ConcurrencyLimit } from "../util/limited.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
@@ -29,6 +33,21 @@ export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
  * enqueue may still be about to commit. Far above any write's time limit.
  */
 export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * How many payload object writes, and separately reads, one queue has in
+ * flight at most; more wait their turn. Unbounded, an `enqueueMany` of
+ * 10,000 offloaded jobs opened 10,000 files at once and a `FileStore` at the
+ * usual limit of 1,024 descriptors answered thousands of them with `EMFILE`
+ * (each a retry sequence and a warning). 64 writes and 64 reads stay far
+ * below that limit next to the log's own files, and are about as many
+ * requests as a cloud SDK's connection pool runs at once (50 sockets by
+ * default in the AWS SDK), so a cloud store loses no parallelism it had. A
+ * call with fewer payloads than this (the common case) starts them all at
+ * once, as before. Reads have their own bound so that a producer's large
+ * batch never delays a claim's payload.
+ */
+export const PAYLOAD_REQUESTS_IN_FLIGHT = 64;
 
 /** How payload requests retry transient store errors: the log's policy, on its clock. */
 export interface PayloadRetry {
@@ -48,6 +67,8 @@ export class PayloadObjects {
   /** Payloads larger than this many bytes are offloaded; `null`: never. */
   readonly threshold: number | null;
   #deleteFailing = false;
+  readonly #writes = new ConcurrencyLimit(PAYLOAD_REQUESTS_IN_FLIGHT);
+  readonly #reads = new ConcurrencyLimit(PAYLOAD_REQUESTS_IN_FLIGHT);
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
@@ -78,10 +99,15 @@ export class PayloadObjects {
   /**
    * Writes `bytes` as a new object; resolves with its reference once it is
    * stored. Transient store errors are retried with the log's policy; a
-   * failure that outlasts it is a `StorageError`.
+   * failure that outlasts it is a `StorageError`. At most
+   * {@link PAYLOAD_REQUESTS_IN_FLIGHT} writes run at once.
    */
-  async write(bytes: Uint8Array, now: number): Promise<PayloadRef> {
+  write(bytes: Uint8Array, now: number): Promise<PayloadRef> {
     const key = this.#dir + ulid(now);
+    return this.#writes.run(() => this.#write(key, bytes));
+  }
+
+  async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
     let attempts = 0;
     await withRetry(this.#retry, `writing payload object "${key}"`, async () => {
       attempts++;
@@ -96,10 +122,13 @@ export class PayloadObjects {
     return { key, size: bytes.byteLength };
   }
 
-  /** The bytes of payload object `key`. Transient failures are retried with the log's policy. */
+  /**
+   * The bytes of payload object `key`. Transient failures are retried with
+   * the log's policy. At most {@link PAYLOAD_REQUESTS_IN_FLIGHT} reads run at once.
+   */
   async read(key: string): Promise<Uint8Array> {
-    const object = await withRetry(this.#retry, `reading payload object "${key}"`, () =>
-      this.#store.get(key),
+    const object = await this.#reads.run(() =>
+      withRetry(this.#retry, `reading payload object "${key}"`, () => this.#store.get(key)),
     );
     if (object === null)
       throw new StorageError(
@@ -120,12 +149,14 @@ export class PayloadObjects {
     return records;
   }
 
-  /** Deletes objects whose jobs are gone (best-effort: a failure leaves an orphan for the collector). */
+  /**
+   * Deletes objects whose jobs are gone, or that no committed record
+   * references (best-effort: a failure leaves an orphan for the collector,
+   * and one warning for a run of failures).
+   */
   delete(keys: readonly string[]): void {
     for (const key of keys)
-      withRetry(this.#retry, `deleting payload object "${key}"`, () =>
-        this.#store.delete(key),
-      ).then(
+      this.#deleteOne(key).then(
         () => {
           this.#deleteFailing = false;
         },
@@ -137,6 +168,29 @@ export class PayloadObjects {
             );
           this.#deleteFailing = true;
         },
+      );
+  }
+
+  /**
+   * Deletes `keys`, the objects of the records `written` commits, if that
+   * commit certainly did not happen (a log failure not in doubt, or a
+   * refused append); never when it may have been applied, since a replay
+   * would then reference them.
+   */
+  deleteIfNotCommitted(written: Promise<unknown>, keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    written.catch((error: unknown) => {
+      if (notCommitted(error)) this.delete(keys);
+    });
+  }
+
+  async #deleteOne(key: string): Promise<void> {
+    // Stopped (closed, or the log failed): no retries, but one try. The objects of an
+    // enqueue that failed with the log are deleted only after that failure stopped us.
+    if (this.#stopped !== null) await this.#store.delete(key);
+    else
+      await withRetry(this.#retry, `deleting payload object "${key}"`, () =>
+        this.#store.delete(key),
       );
   }
 
@@ -164,6 +218,16 @@ export class PayloadObjects {
     }
     return deleted;
   }
+}
+
+/**
+ * Whether `error`, from a commit, says its records were certainly not
+ * written: a log failure with `inDoubt: false`, or an append refused
+ * because the log was closed.
+ */
+function notCommitted(error: unknown): boolean {
+  if (error instanceof StorageError || error instanceof FencedError) return !error.inDoubt;
+  return error instanceof ClosedError;
 }
 
 /** Every payload object key the jobs of `state` reference. */

@@ -148,6 +148,10 @@ export async function commitOps(
   if (outcome.ops.length > 0) {
     for (const lease of outcome.settled) core.leases.settle(lease);
     written = core.commit({ tag: Tag.Transaction, ops: outcome.ops });
+    core.payloads.deleteIfNotCommitted(
+      written,
+      [...refs].flatMap(([n, ref]) => (outcome.offloaded.has(n) ? [ref.key] : [])),
+    );
     for (const h of outcome.cancelRequested)
       core.leases.get(h)?.abort(new Error(`job ${core.state.idOf(h)} was cancelled`));
     if (outcome.earliestRunAt !== Number.POSITIVE_INFINITY)

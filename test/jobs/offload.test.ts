@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ulid } from "ulid";
+import { StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
-import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
+import { ORPHAN_MIN_AGE_MS, PAYLOAD_REQUESTS_IN_FLIGHT } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { rejection } from "../log/helpers.js";
 import { runAndKill } from "./kill.js";
 import { openOn, STORES, tempDir, text, turns } from "./stores.js";
 
@@ -172,6 +174,81 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("a debounce's payload above the threshold stays offloaded: a new object the job references, through replay, checkpoint and orphan collection", async () => {
+      const { queue, store, clock, reopen } = await openOn(kind, { payloadOffloadBytes: 100 });
+      const id = await queue.enqueue("work", big(200, 1), { dedupKey: "k", delayMs: 60_000 });
+      const [first] = await payloadKeys(store);
+      const before = queue.logStats().bytesWritten;
+      const replacing = { dedupKey: "k", dedupReplace: true, delayMs: 60_000 };
+      assert.equal(await queue.enqueue("work", big(64 * KIB, 2), replacing), id);
+      const logged = queue.logStats().bytesWritten - before;
+      assert.ok(logged < KIB, `the log got ${logged} bytes: a reference, not the payload`);
+      const ref = (await queue.getJob(id))?.payloadRef;
+      assert.ok(ref !== undefined && ref !== first, "the job references a new object");
+      assert.deepEqual(await eventually(store, 1), [ref], "the replaced object is deleted");
+      assert.deepEqual((await queue.getJob(id))?.payload, Buffer.from(big(64 * KIB, 2)));
+
+      // A second process takes over: it replays the replace record.
+      const taken = await reopen();
+      assert.equal((await taken.getJob(id))?.payloadRef, ref);
+      assert.deepEqual((await taken.getJob(id))?.payload, Buffer.from(big(64 * KIB, 2)));
+      await taken.close();
+      await queue.close().catch(() => undefined);
+      const info = (await QueueReader.open(store, "q")).inspection;
+      assert.ok(
+        (info.checkpoint?.bytes ?? 0) < 2 * KIB,
+        `checkpoint of ${info.checkpoint?.bytes} bytes holds a reference only`,
+      );
+
+      // Much later, a reopen collects orphans: the job's object is not one.
+      clock.advance(ORPHAN_MIN_AGE_MS + 60_000);
+      const orphan = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 1_000)}`;
+      await store.put(orphan, big(20));
+      const reopened = await reopen();
+      assert.deepEqual(
+        await eventually(store, 1),
+        [ref],
+        "the orphan goes, the job's object stays",
+      );
+      await reopened.promoteScheduledNow();
+      const claim = await reopened.claim("work");
+      assert.equal(claim?.id, id);
+      assert.deepEqual(claim?.payload, Buffer.from(big(64 * KIB, 2)));
+      await reopened.ack(claim!);
+      assert.deepEqual(await eventually(store, 0), []);
+      await reopened.close();
+    });
+
+    it("debounces within one enqueueMany keep the last payload offloaded and one object per job", async () => {
+      const { queue, store } = await openOn(kind, { payloadOffloadBytes: 100 });
+      const held = await queue.enqueue("work", big(200, 1), { dedupKey: "k" });
+      const replace = (dedupKey: string) => ({ dedupKey, dedupReplace: true });
+      const results = await queue.enqueueMany("work", [
+        { payload: big(300, 2), options: replace("k") },
+        { payload: big(400, 3), options: replace("k") },
+        { payload: big(500, 4), options: replace("n") },
+        { payload: big(600, 5), options: replace("n") },
+      ]);
+      const fresh = results[2]!.id;
+      assert.deepEqual(
+        results.map((r) => [r.id, r.created]),
+        [
+          [held, false],
+          [held, false],
+          [fresh, true],
+          [fresh, false],
+        ],
+      );
+      const refs = [
+        (await queue.getJob(held))?.payloadRef,
+        (await queue.getJob(fresh))?.payloadRef,
+      ];
+      assert.deepEqual(await eventually(store, 2), [...refs].sort());
+      assert.deepEqual((await queue.getJob(held))?.payload, Buffer.from(big(400, 3)));
+      assert.deepEqual((await queue.getJob(fresh))?.payload, Buffer.from(big(600, 5)));
+      await queue.close();
+    });
+
     it("rejects a bad payloadOffloadBytes before touching the store", async () => {
       const store = await kind.make();
       for (const bad of [-1, 1.5, "1", Number.NaN]) {
@@ -212,6 +289,98 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     assert.equal((await payloadKeys(faults)).length, 2);
     assert.equal((await queue.getJob(id))?.payload.byteLength, 100);
     assert.equal((await queue.getJob(other))?.payload.byteLength, 120);
+    await queue.close();
+  });
+
+  it("an enqueue whose log write certainly failed deletes the objects it wrote; one in doubt keeps them", async () => {
+    const refused = () => new StorageError("refused for good", { permanent: true });
+    const calls: [string, (queue: Queue) => Promise<unknown>][] = [
+      ["enqueue", (queue) => queue.enqueue("work", big(100))],
+      [
+        "enqueueMany",
+        (queue) => queue.enqueueMany("work", [{ payload: big(100) }, { payload: big(5) }]),
+      ],
+      ["transaction", (queue) => queue.transaction((tx) => tx.enqueue("work", big(100)))],
+      [
+        "flow",
+        (queue) =>
+          queue.enqueueFlow({
+            queue: "parent",
+            payload: big(100),
+            children: [{ queue: "work", payload: big(110) }],
+          }),
+      ],
+      [
+        "debounce",
+        (queue) => queue.enqueue("work", big(100, 2), { dedupKey: "k", dedupReplace: true }),
+      ],
+    ];
+    for (const [what, call] of calls) {
+      for (const certain of [true, false]) {
+        const faults = new FaultStore(new MemoryStore());
+        const queue = await Queue.open(faults, "q", {
+          logger: silentLogger,
+          payloadOffloadBytes: 10,
+          log: SHORT_RETRY,
+        });
+        // The job a debounce replaces: its object must stay while the replacement is not durable.
+        const holder = await queue.enqueue("work", big(100, 1), { dedupKey: "k" });
+        const kept = (await queue.getJob(holder))?.payloadRef;
+        faults.addRule({
+          op: "put",
+          keyPrefix: "q/wal/",
+          mode: "before",
+          ...(certain ? { error: refused } : {}),
+        });
+        const error = await rejection(call(queue));
+        assert.equal(error.code, "STORAGE", what);
+        assert.equal((error as StorageError).inDoubt, !certain, what);
+        if (certain)
+          assert.deepEqual(
+            await eventually(faults, 1),
+            [kept],
+            `${what}: only the holder's object is left`,
+          );
+        else {
+          await turns(20);
+          assert.ok((await payloadKeys(faults)).length > 1, `${what}: in doubt, its objects stay`);
+        }
+        await queue.close().catch(() => undefined);
+      }
+    }
+  });
+
+  it("writes and reads at most PAYLOAD_REQUESTS_IN_FLIGHT payload objects at once; fewer start at once", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const jobs = Array.from({ length: 3 * PAYLOAD_REQUESTS_IN_FLIGHT }, (_, i) => ({
+      payload: big(100, i),
+    }));
+    const puts = faults.pause({ op: "put", keyPrefix: "q/payload/" });
+    const added = queue.enqueueMany("work", jobs);
+    await puts.whenHeld(PAYLOAD_REQUESTS_IN_FLIGHT);
+    await turns(20);
+    assert.equal(puts.held(), PAYLOAD_REQUESTS_IN_FLIGHT);
+    puts.release();
+    assert.equal((await added).length, jobs.length);
+
+    const gets = faults.pause({ op: "get", keyPrefix: "q/payload/" });
+    const claimed = queue.claimBatch("work", jobs.length);
+    await gets.whenHeld(PAYLOAD_REQUESTS_IN_FLIGHT);
+    await turns(20);
+    assert.equal(gets.held(), PAYLOAD_REQUESTS_IN_FLIGHT);
+    gets.release();
+    const claims = await claimed;
+    assert.deepEqual(
+      claims.map((c) => c.payload),
+      jobs.map((j) => Buffer.from(j.payload)),
+    );
+
+    const few = faults.pause({ op: "put", keyPrefix: "q/payload/" });
+    const small = queue.enqueueMany("work", jobs.slice(0, 10));
+    await few.whenHeld(10);
+    few.release();
+    assert.equal((await small).length, 10);
     await queue.close();
   });
 

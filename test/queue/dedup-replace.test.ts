@@ -94,17 +94,22 @@ describe("debounce: dedupReplace", { timeout: 30_000 }, () => {
     await reopened.close();
   });
 
-  it("an offloaded payload replaced by a debounce is deleted; the new one is read back", async () => {
+  it("a debounce keeps an offloaded payload offloaded: the job takes the new object, the old one is deleted", async () => {
     const store = new MemoryStore();
     const { queue } = await openTestQueue({ payloadOffloadBytes: 16 }, store);
-    const objects = async () => (await store.list("q/payload/")).objects.length;
+    const keys = async () => (await store.list("q/payload/")).objects.map((o) => o.key);
+    const settle = async (count: number) => {
+      for (let i = 0; i < 5 && (await keys()).length !== count; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      return keys();
+    };
     const id = await queue.enqueue("q", "a".repeat(100), { dedupKey: "k" });
-    assert.equal(await objects(), 1);
+    const [old] = await keys();
     await queue.enqueue("q", "b".repeat(100), { dedupKey: "k", dedupReplace: true });
     await queue.flush();
-    for (let i = 0; i < 5 && (await objects()) > 0; i++)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(await objects(), 0);
+    const ref = (await queue.getJob(id))?.payloadRef;
+    assert.ok(ref !== undefined && ref !== old, "the job references a new object");
+    assert.deepEqual(await settle(1), [ref], "the replaced payload's object is gone");
     const claim = await queue.claim("q");
     assert.equal(claim?.id, id);
     assert.equal(text(claim!.payload), "b".repeat(100));
@@ -113,11 +118,15 @@ describe("debounce: dedupReplace", { timeout: 30_000 }, () => {
       { payload: "c".repeat(100), options: { dedupKey: "m" } },
       { payload: "d".repeat(100), options: { dedupKey: "m", dedupReplace: true } },
     ]);
-    for (let i = 0; i < 5 && (await objects()) > 1; i++)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(await objects(), 1);
+    assert.equal((await settle(2)).length, 2, "the claimed job's and the new job's");
     assert.equal(text((await queue.claim("q"))!.payload), "d".repeat(100));
     assert.equal((await queue.getJob(first!.id))?.status, "claimed");
+    // A small replacement goes inline, and the object it replaced goes.
+    const small = await queue.enqueue("q", "e".repeat(100), { dedupKey: "s" });
+    await queue.enqueue("q", "tiny", { dedupKey: "s", dedupReplace: true });
+    assert.equal((await queue.getJob(small))?.payloadRef, undefined);
+    assert.equal((await settle(2)).length, 2);
+    assert.equal(text((await queue.getJob(small))!.payload), "tiny");
     await queue.close();
   });
 

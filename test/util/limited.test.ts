@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mapLimited } from "../../src/util/limited.js";
+import { ConcurrencyLimit, mapLimited } from "../../src/util/limited.js";
 
 describe("mapLimited", () => {
   it("keeps at most `limit` calls in flight and returns results in input order", async () => {
@@ -41,5 +41,54 @@ describe("mapLimited", () => {
   it("handles no items, and fewer items than the limit", async () => {
     assert.deepEqual(await mapLimited([], 4, async (x: number) => x), []);
     assert.deepEqual(await mapLimited([1, 2], 32, async (x) => x + 1), [2, 3]);
+  });
+});
+
+describe("ConcurrencyLimit", () => {
+  it("runs at most `limit` calls at once, the others in call order, and frees a slot on failure", async () => {
+    const limit = new ConcurrencyLimit(3);
+    let inFlight = 0;
+    let most = 0;
+    const started: number[] = [];
+    const calls = Array.from({ length: 20 }, (_, i) =>
+      limit.run(async () => {
+        started.push(i);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        if (i % 4 === 0) throw new Error(`call ${i}`);
+        return i;
+      }),
+    );
+    const outcomes = await Promise.allSettled(calls);
+    assert.equal(most, 3);
+    assert.deepEqual(
+      started,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === "fulfilled" ? o.value : "failed")),
+      Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? "failed" : i)),
+    );
+  });
+
+  it("starts calls below the limit in the caller's turn", () => {
+    const limit = new ConcurrencyLimit(2);
+    let started = 0;
+    const never = new Promise<void>(() => undefined);
+    void limit.run(() => {
+      started++;
+      return never;
+    });
+    void limit.run(() => {
+      started++;
+      return never;
+    });
+    void limit.run(() => {
+      started++;
+      return never;
+    });
+    assert.equal(started, 2);
   });
 });

@@ -133,6 +133,8 @@ export interface ReplaceRecord {
   readonly payload: Uint8Array;
   readonly headers: Headers | undefined;
   readonly runAt: number | undefined;
+  /** The new payload was offloaded to this object (`payload` is then empty). */
+  readonly payloadRef?: PayloadRef | undefined;
 }
 
 const ENQ_SCHEDULED = 1;
@@ -160,6 +162,13 @@ const ENQ_KNOWN =
   ENQ_TRACE;
 const REPLACE_RUN_AT = 1;
 const REPLACE_HEADERS = 2;
+/**
+ * An offloaded replacement payload: its object's key and size after the
+ * (empty) payload. Set only on such records, so a replace without one is
+ * written as before; releases without this flag refuse the record.
+ */
+const REPLACE_PAYLOAD_REF = 4;
+const REPLACE_KNOWN = REPLACE_RUN_AT | REPLACE_HEADERS | REPLACE_PAYLOAD_REF;
 
 /** An enqueue record's body (after its tag byte). */
 /**
@@ -270,19 +279,27 @@ export function writeReplace(w: ByteWriter, rec: ReplaceRecord): void {
   w.id(rec.id);
   w.u8(
     (rec.runAt !== undefined ? REPLACE_RUN_AT : 0) |
-      (rec.headers !== undefined ? REPLACE_HEADERS : 0),
+      (rec.headers !== undefined ? REPLACE_HEADERS : 0) |
+      (rec.payloadRef !== undefined ? REPLACE_PAYLOAD_REF : 0),
   );
   if (rec.runAt !== undefined) w.varint(rec.runAt);
   if (rec.headers !== undefined) writeHeaders(w, rec.headers);
   w.bytes(rec.payload);
+  if (rec.payloadRef !== undefined) {
+    w.string(rec.payloadRef.key);
+    w.varint(rec.payloadRef.size);
+  }
 }
 
 export function readReplace(r: ByteReader): ReplaceRecord {
   const id = r.id();
   const flags = r.u8();
-  if ((flags & ~(REPLACE_RUN_AT | REPLACE_HEADERS)) !== 0)
+  if ((flags & ~REPLACE_KNOWN) !== 0)
     throw new DecodeError(`replace record has unknown flags ${flags}`);
   const runAt = flags & REPLACE_RUN_AT ? r.varint() : undefined;
   const headers = flags & REPLACE_HEADERS ? readHeaders(r) : undefined;
-  return { tag: Tag.Replace, id, payload: r.bytes(), headers, runAt };
+  const payload = r.bytes();
+  if ((flags & REPLACE_PAYLOAD_REF) === 0) return { tag: Tag.Replace, id, payload, headers, runAt };
+  const payloadRef = { key: r.string(), size: r.varint() };
+  return { tag: Tag.Replace, id, payload, headers, runAt, payloadRef };
 }

@@ -293,6 +293,18 @@ const GOLDEN: readonly (readonly [string, QueueRecord, string])[] = [
     "1f0190000000000000000000000000000a03050101610162036e6577",
   ],
   [
+    "replace, offloaded",
+    {
+      tag: Tag.Replace,
+      id: ID,
+      payload: Buffer.from(""),
+      headers: { a: "b" },
+      runAt: 5,
+      payloadRef: { key: "p/01J0000000000000000000000A", size: 1_048_576 },
+    },
+    "1f0190000000000000000000000000000a07050101610162001c702f30314a3030303030303030303030303030303030303030303041808040",
+  ],
+  [
     "replace, bare",
     { tag: Tag.Replace, id: ID, payload: Buffer.from(""), headers: undefined, runAt: undefined },
     "1f0190000000000000000000000000000a0000",

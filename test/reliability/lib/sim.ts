@@ -421,7 +421,10 @@ function enqueue(w: World): void {
     priority: w.pick([100, 1_000, 10_000])!,
     maxAttempts: 1 + w.int(3),
     ...(delay > 0 ? { runAt: w.clock.now() + delay } : {}),
-    ...(w.int(5) === 0 ? { dedupKey: `k${w.int(4)}` } : {}),
+    // A debounce half the time: its payload (offloaded when big) replaces the holder's.
+    ...(w.int(5) === 0
+      ? { dedupKey: `k${w.int(4)}`, ...(w.int(2) === 0 ? { dedupReplace: true } : {}) }
+      : {}),
     ...(w.int(4) === 0 ? { headers: { step: String(w.report.steps) } } : {}),
     ...(w.int(6) === 0 ? { timeoutMs: 1 + w.int(10_000) } : {}),
   };
