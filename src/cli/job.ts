@@ -15,7 +15,7 @@ import {
 const HELP = `Usage: taquba job <job-id> [options]
 
 One job: its fields, payload and result (as UTF-8 text, or hex:… when they
-are not text), and how each attempt ended. A cancelled job is shown from
+are not text or are text starting with "hex:"), and how each attempt ended. A cancelled job is shown from
 what its cancel left (queue, cancel time, history) for the queue's result
 retention. Read-only. Exits 1 when there is no such job.
 

@@ -1,4 +1,5 @@
 /** `taquba jobs`: a page of one queue's jobs in one status, read-only. */
+import { taqubaErrorCode } from "../errors.js";
 import { DEFAULT_LIST_LIMIT, JOB_STATUSES, MAX_LIST_LIMIT } from "../queue/listing.js";
 import type { JobRecord, JobStatus } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -66,10 +67,22 @@ export const jobsCommand = defineCommand({
     if (limit > MAX_LIST_LIMIT) throw badFlag("limit", `at most ${MAX_LIST_LIMIT}`, values.limit!);
     checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
-    const page = reader.listJobs(queue!, status as JobStatus, {
-      limit,
-      ...(values.cursor === undefined ? {} : { cursor: values.cursor }),
-    });
+    let page: ReturnType<typeof reader.listJobs>;
+    try {
+      page = reader.listJobs(queue!, status as JobStatus, {
+        limit,
+        ...(values.cursor === undefined ? {} : { cursor: values.cursor }),
+      });
+    } catch (error) {
+      // The only argument listJobs can refuse here is the cursor: name the flag, not the option.
+      if (values.cursor !== undefined && taqubaErrorCode(error) === "INVALID_ARGUMENT")
+        throw badFlag(
+          "cursor",
+          `the value after "next: --cursor" of a previous \`taquba jobs ${queue} --status ${status}\``,
+          values.cursor,
+        );
+      throw error;
+    }
     // Payloads stored as objects of their own are read from them.
     for (const job of page.jobs) job.payload = await reader.loadPayload(job);
     if (values.json) io.out(toJson(page));

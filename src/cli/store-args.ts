@@ -156,12 +156,17 @@ export function toJson(value: unknown): string {
   )}\n`;
 }
 
-/** Bytes for display: UTF-8 text when they are valid UTF-8 without control characters (other than tab and newlines), else `hex:…`. */
+/**
+ * Bytes for display: UTF-8 text when they are valid UTF-8 without control
+ * characters (other than tab and newlines), else `hex:…`. Text that itself
+ * starts with `hex:` is shown as hex too, so a reader of the output can always
+ * tell which bytes were stored.
+ */
 export function payloadText(payload: Uint8Array): string {
   const text = Buffer.from(payload).toString("utf8");
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
   const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
-  return printable && Buffer.from(text, "utf8").equals(payload)
+  return printable && !text.startsWith("hex:") && Buffer.from(text, "utf8").equals(payload)
     ? text
     : `hex:${Buffer.from(payload).toString("hex")}`;
 }

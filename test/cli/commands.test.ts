@@ -295,6 +295,8 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     await queue.ack((await queue.claim("emails"))!, { result: new Uint8Array([0, 1, 254]) });
     const binary = await queue.enqueue("emails", new Uint8Array([0xde, 0xad, 0x00, 0x0a]));
     const large = await queue.enqueue("emails", "x".repeat(2_000));
+    // Text that looks like the hex form must not print as the bytes it spells.
+    const looksHex = await queue.enqueue("emails", "hex:dead000a");
     await queue.close();
     const store = ["--store", dir];
 
@@ -313,6 +315,10 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.match(hex.stdout, /^history\s+none$/m);
     const offloaded = await cli("job", large, ...store);
     assert.match(offloaded.stdout, /^payload\s+x{2000} \(2000 bytes\)$/m);
+    const text = JSON.parse((await cli("job", looksHex, "--json", ...store)).stdout) as {
+      payload: string;
+    };
+    assert.equal(text.payload, `hex:${Buffer.from("hex:dead000a").toString("hex")}`);
 
     const json = JSON.parse((await cli("job", id, "--json", ...store)).stdout) as Record<
       string,

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { cli, tempDirs } from "./capture.js";
 
@@ -63,6 +65,20 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
       /Expected <queue>, got 2 argument/,
     );
     assert.deepEqual(await new FileStore(dir).list(""), { objects: [] }, "nothing written");
+  });
+
+  it("a cursor that is not one taquba jobs printed is named as --cursor, not as the API's option", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("q", "a");
+    await queue.close();
+    const before = await new FileStore(dir).list("");
+    assertUsage(
+      await cli("jobs", "q", "--status", "pending", "--cursor", "bogus", "--store", dir),
+      "jobs",
+      /^taquba jobs: Expected `--cursor` to be the value after "next: --cursor" of a previous `taquba jobs q --status pending`, got "bogus"$/m,
+    );
+    assert.deepEqual(await new FileStore(dir).list(""), before, "nothing written");
   });
 
   it("parse errors name the flag in the common style", async () => {
