@@ -16,8 +16,10 @@ import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import {
+  CLAIM_QUEUE_PAUSED,
   CLAIM_SETTLED,
   CLAIM_STARTABLE,
+  isClaimQueuePaused,
   isStartable,
   NACK_TIMED_OUT,
   nackClaim,
@@ -76,6 +78,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, CLAIM_SETTLED, {
     value(this: object, claim: Claim): boolean {
       return wasSettled(claim);
+    },
+  });
+  Object.defineProperty(prototype, CLAIM_QUEUE_PAUSED, {
+    value(this: object, claim: Claim): boolean {
+      return isClaimQueuePaused(coreOf(this), claim);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

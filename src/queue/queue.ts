@@ -552,7 +552,9 @@ export class Queue {
   /**
    * Make one scheduled job due now (it becomes pending and claimable at
    * once). Resolves `"woken"` once that is durable, `"not_scheduled"` for a
-   * job in another status, `"not_found"` for an unknown id.
+   * job in another status or for a flow parent still waiting for its children
+   * (it reads as `scheduled` but runs only once they ended), `"not_found"` for
+   * an unknown id.
    */
   wakeScheduled(id: string): Promise<WakeOutcome> {
     return admin.wakeJob(this.#core, id);

@@ -183,6 +183,23 @@ export function claimSettledAlready(queue: object, claim: Claim): boolean {
   return typeof hook === "function" && hook.call(queue, claim);
 }
 
+/** Registry key of the hook on `Queue.prototype` that {@link claimQueuePaused} calls. */
+export const CLAIM_QUEUE_PAUSED = Symbol.for("taquba.claimQueuePaused");
+
+/** Whether the queue `claim` came from is paused now. */
+export function isClaimQueuePaused(core: QueueCore, claim: Claim): boolean {
+  return core.state.queues.get(claim.queue)?.paused === true;
+}
+
+/**
+ * What `runWorker` asks before it starts a handler on a claim: a queue paused
+ * since the claim was handed out starts no handler on it (see {@link isClaimQueuePaused}).
+ */
+export function claimQueuePaused(queue: object, claim: Claim): boolean {
+  const hook = (queue as Record<symbol, ((c: Claim) => boolean) | undefined>)[CLAIM_QUEUE_PAUSED];
+  return typeof hook === "function" && hook.call(queue, claim);
+}
+
 /** `Queue.claimSignal`. */
 export function signalOfClaim(core: QueueCore, claim: Claim): AbortSignal {
   const lease = claim?.[CLAIM_TOKEN];

@@ -26,7 +26,7 @@ import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import { claimStartable } from "../queue/settle.js";
+import { claimQueuePaused, claimStartable } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -189,9 +189,11 @@ export async function runWorker(
   /** Runs the handler on `held`; its slot frees when the run is over. */
   const run = (held: Held): void => {
     const { claim } = held;
-    if (!claimStartable(queue, claim)) {
-      // Cancelled (or its lease lost) while it waited ready: its handler never starts. A
-      // cancelled job is removed by the release; a lost claim's release fails with one line.
+    if (!claimStartable(queue, claim) || claimQueuePaused(queue, claim)) {
+      // Cancelled (or its lease lost) while it waited ready, or its queue paused since it
+      // was handed out: its handler never starts. The release makes a paused queue's job
+      // pending again (its attempt not counted) and removes a cancelled one; a lost
+      // claim's release fails with one line.
       stopRenewing(held);
       settlements.release(claim);
       slotFreed(false);

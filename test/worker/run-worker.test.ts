@@ -552,6 +552,40 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("claims held ready when their queue is paused are released, pending again, their attempts not counted", async () => {
+    const { queue } = await openTestQueue({});
+    const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4"]);
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        if (started.length === 1) await new Promise<void>((r) => gates.push(r));
+      },
+      { concurrency: 1, prefetch: 2, logger: silentLogger, signal: shutdown.signal },
+    );
+    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 3);
+    await queue.pauseQueue("q");
+    gates[0]!();
+    await until(async () => (await queue.stats("q")).claimed === 0);
+    await turns();
+    assert.deepEqual(started, ["1"], "no handler starts on a paused queue's ready claims");
+    for (const id of ids.slice(1)) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "pending", `${id} released`);
+      assert.equal(job?.attempts, 0, `${id}: its attempt is not counted`);
+    }
+    await queue.resumeQueue("q");
+    await until(() => started.length === 4);
+    shutdown.abort();
+    await worker;
+    assert.deepEqual(started.slice(1).sort(), ["2", "3", "4"]);
+    await queue.close();
+  });
+
   it("a claim that lands after shutdown is released, never run", async () => {
     const faults = new FaultStore(new MemoryStore());
     const { queue } = await openTestQueue({}, faults);
