@@ -143,7 +143,7 @@ export function positionals(values: string[], names: readonly string[]): string[
   return values;
 }
 
-/** JSON with payload bytes shown as UTF-8 text when they are valid UTF-8, else `hex:…`. */
+/** JSON with payload bytes shown as by {@link payloadText}: UTF-8 text, else (or for text starting with `hex:`) `hex:…`. */
 export function toJson(value: unknown): string {
   return `${JSON.stringify(
     value,

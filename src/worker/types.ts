@@ -87,7 +87,8 @@ export interface WorkerOptions {
    * (`Queue.release`: pending again at once, their attempt not counted) and
    * that is durable before the worker resolves. The same holds for a claim
    * whose queue was paused (`pauseQueue`) after it was handed out: no
-   * handler starts on it; it is released and waits for `resumeQueue`. If the process dies or the
+   * handler starts on it; when its turn to start comes it is released and
+   * waits for `resumeQueue`. If the process dies or the
    * queue closes while claims are ready, the next open requeues them like any
    * interrupted claim (counting the attempt). That is why prefetching is off
    * by default: a handler that kills its process would otherwise also spend
