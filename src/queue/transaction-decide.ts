@@ -73,6 +73,15 @@ export function decide(
         `Expected each job to be acted on once per transaction, got job ${id} in ${earlier.what} and ${what}`,
       );
   };
+  /**
+   * The public id of the job `id` names (a job with its own `jobId` is also
+   * found by its generated id), or `id` itself when no job has it: two
+   * operations naming one job by its two ids meet on it.
+   */
+  const publicIdOf = (id: string): string => {
+    const h = core.findJob(id);
+    return h === -1 ? id : state.publicIdOf(h);
+  };
   /** Whether an enqueue's job can meet another operation's: not in a flow, which only enqueues. */
   const settlesOrCancels = ops.some(
     (op) =>
@@ -94,7 +103,7 @@ export function decide(
       case "enqueue": {
         const { options, arg } = op.job;
         const { dedupKey, jobId, delayMs } = options;
-        if (settlesOrCancels && jobId !== undefined) use(jobId, what, true);
+        if (settlesOrCancels && jobId !== undefined) use(publicIdOf(jobId), what, true);
         // Decided against the state only: a call holding the id (a flow not settled yet)
         // was waited for before (`flow-job-ids.ts`), and a hold says nothing of the outcome.
         if (jobId !== undefined && (jobIds.has(jobId) || state.findPublic(jobId) !== -1)) {
@@ -180,7 +189,7 @@ export function decide(
       }
       case "cancel": {
         // Named even if no job has the id: one cancel per id, and an enqueue of it is refused.
-        use(op.id, what);
+        use(publicIdOf(op.id), what);
         const h = core.findJob(op.id);
         const status = h === -1 ? null : state.statusOf(h);
         if (status === null || status === Status.Done || status === Status.Dead) {

@@ -306,6 +306,8 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     const keyHolder = await queue.enqueue("a", "second", { dedupKey: "k" });
     await queue.enqueue("c", "claimed", { jobId: "claimed-1" });
     const claim = await mustClaim(queue, "c");
+    const generated = liveState(queue).idOf(liveState(queue).findPublic("claimed-1"));
+    assert.notEqual(generated, "claimed-1");
     type Build = (tx: Parameters<Parameters<typeof queue.transaction>[0]>[0]) => void;
     const pairs: [string, Build, string, Build, string][] = [
       // A job the enqueue adds: the cancel would not find it, the caller's intent lost.
@@ -340,6 +342,22 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
       ],
       // An id no job has, cancelled twice: refused as for a job that exists.
       ["ghost", (tx) => tx.cancel("ghost"), "tx.cancel", (tx) => tx.cancel("ghost"), "tx.cancel"],
+      // A job with its own id named by its generated id too: the same job.
+      ["claimed-1", (tx) => tx.ack(claim), "tx.ack", (tx) => tx.cancel(generated), "tx.cancel"],
+      [
+        "claimed-1",
+        (tx) => tx.cancel("claimed-1"),
+        "tx.cancel",
+        (tx) => tx.cancel(generated),
+        "tx.cancel",
+      ],
+      [
+        "claimed-1",
+        (tx) => tx.ack(claim),
+        "tx.ack",
+        (tx) => tx.enqueue("a", "x", { jobId: generated }),
+        "tx.enqueue",
+      ],
     ];
     const before = stateDigest(liveState(queue));
     for (const [id, one, oneName, other, otherName] of pairs) {
