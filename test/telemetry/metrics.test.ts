@@ -8,8 +8,9 @@ import type {
 import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
 import { lifecycleOf, type Observers, type Transition } from "../../src/queue/observe.js";
-import type { Queue } from "../../src/queue/queue.js";
+import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
@@ -180,16 +181,28 @@ describe("metrics", { timeout: 60_000 }, () => {
         ["dead_lettered", "root", 1],
       ];
       for (const [name, queueName, n] of counters)
-        assert.equal(at(`jobs.${name}`, { queue: queueName }), n, `${name} ${queueName}`);
-      const wait = at("job.wait", { queue: "work" }) as Histogram;
+        assert.equal(
+          at(`jobs.${name}`, { queue: queueName, path: "q" }),
+          n,
+          `${name} ${queueName}`,
+        );
+      const wait = at("job.wait", { queue: "work", path: "q" }) as Histogram;
       // a, b, c at 1.5 s; b again at 1.7 s; c and e at 2.85 s.
       assert.equal(wait.count, 6);
       assert.ok(Math.abs(wait.sum! - (1.5 * 3 + 1.7 + 2.85 * 2)) < 1e-9, String(wait.sum));
-      const completed = at("job.duration", { queue: "work", outcome: "completed" }) as Histogram;
+      const completed = at("job.duration", {
+        queue: "work",
+        path: "q",
+        outcome: "completed",
+      }) as Histogram;
       // a after 0.2 s; c and e after 0.4 s.
       assert.equal(completed.count, 3);
       assert.ok(Math.abs(completed.sum! - 1) < 1e-9, String(completed.sum));
-      const expired = at("job.duration", { queue: "work", outcome: "expired" }) as Histogram;
+      const expired = at("job.duration", {
+        queue: "work",
+        path: "q",
+        outcome: "expired",
+      }) as Histogram;
       assert.deepEqual([expired.count, expired.min, expired.max], [2, 1.1, 1.3]);
     });
 
@@ -218,7 +231,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.flush();
 
     const points = await collect(reader);
-    const work = { queue: "work" };
+    const work = { queue: "work", path: "q" };
     const counters = {
       enqueued: 4,
       claimed: 4,
@@ -230,9 +243,9 @@ describe("metrics", { timeout: 60_000 }, () => {
     };
     for (const [name, value] of Object.entries(counters))
       assert.equal(valueAt(points, `taquba.jobs.${name}`, work), value, name);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "other" }), 1);
-    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "other" }), undefined);
-    assert.equal(valueAt(points, "taquba.jobs.released", { queue: "spare" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "other", path: "q" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "other", path: "q" }), undefined);
+    assert.equal(valueAt(points, "taquba.jobs.released", { queue: "spare", path: "q" }), 1);
     assert.equal(valueAt(points, "taquba.jobs.released", work), undefined);
 
     const wait = histogram(points, "taquba.job.wait", work);
@@ -242,7 +255,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.equal(wait.max, 2.6);
     const durations = { completed: 0.5, retried: 0.1, dead_lettered: 0, expired: 1.001 };
     for (const [outcome, seconds] of Object.entries(durations)) {
-      const h = histogram(points, "taquba.job.duration", { queue: "work", outcome });
+      const h = histogram(points, "taquba.job.duration", { queue: "work", path: "q", outcome });
       assert.equal(h.count, 1, outcome);
       assert.ok(Math.abs(h.sum! - seconds) < 1e-9, `${outcome}: ${h.sum}`);
     }
@@ -250,14 +263,24 @@ describe("metrics", { timeout: 60_000 }, () => {
     // Gauges read the state as it is now: c pending again, b dead, x scheduled.
     const depth = { pending: 1, scheduled: 0, claimed: 0, dead: 1 };
     for (const [state, value] of Object.entries(depth))
-      assert.equal(valueAt(points, "taquba.queue.depth", { queue: "work", state }), value, state);
-    assert.equal(valueAt(points, "taquba.queue.depth", { queue: "other", state: "scheduled" }), 1);
+      assert.equal(
+        valueAt(points, "taquba.queue.depth", { queue: "work", path: "q", state }),
+        value,
+        state,
+      );
+    assert.equal(
+      valueAt(points, "taquba.queue.depth", { queue: "other", path: "q", state: "scheduled" }),
+      1,
+    );
     assert.equal(
       valueAt(points, "taquba.queue.oldest_pending_age", work),
       (clock.now() - t0) / 1_000,
     );
     // Nothing of "other" is pending (its job is scheduled): age 0.
-    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "other" }), 0);
+    assert.equal(
+      valueAt(points, "taquba.queue.oldest_pending_age", { queue: "other", path: "q" }),
+      0,
+    );
 
     // Store requests and their estimated cost match the queue's own counters.
     const requests = queue.storeRequests();
@@ -281,6 +304,47 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.equal(valueAt(points, "taquba.log.epoch", { queue: "*", path: "q" }), 1);
     assert.ok((valueAt(points, "taquba.log.wal_backlog", { queue: "*", path: "q" }) as number) > 0);
     await queue.close();
+  });
+
+  it("tell apart the queues of two stores of one process by their path", async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const store = new MemoryStore();
+    const telemetry = { meterProvider, traces: false };
+    const orders = await Queue.open(store, "orders", { logger: silentLogger, telemetry });
+    const emails = await Queue.open(store, "emails", { logger: silentLogger, telemetry });
+    try {
+      await orders.enqueueBatch("default", ["a", "b", "c", "d", "e"]);
+      await emails.enqueueBatch("default", ["a", "b"]);
+      await orders.ack(await mustClaim(orders, "default"));
+      await Promise.all([orders.flush(), emails.flush()]);
+      const points = await collect(reader);
+      for (const [path, enqueued, pending, completed] of [
+        ["orders", 5, 4, 1],
+        ["emails", 2, 2, undefined],
+      ] as const) {
+        const at = { queue: "default", path };
+        assert.equal(valueAt(points, "taquba.jobs.enqueued", at), enqueued, path);
+        assert.equal(valueAt(points, "taquba.jobs.completed", at), completed, path);
+        assert.equal(
+          valueAt(points, "taquba.queue.depth", { ...at, state: "pending" }),
+          pending,
+          path,
+        );
+        assert.ok(valueAt(points, "taquba.queue.oldest_pending_age", at) !== undefined, path);
+      }
+      assert.equal(
+        histogram(points, "taquba.job.wait", { queue: "default", path: "orders" }).count,
+        1,
+      );
+      assert.equal(
+        valueAt(points, "taquba.job.wait", { queue: "default", path: "emails" }),
+        undefined,
+      );
+    } finally {
+      await orders.close();
+      await emails.close();
+    }
   });
 
   it("measure every duration to its record's own time, as the attempt history does", async () => {
@@ -332,7 +396,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     ]);
     const points = await collect(reader);
     for (const [outcome, ms] of expected) {
-      const h = histogram(points, "taquba.job.duration", { queue: "work", outcome });
+      const h = histogram(points, "taquba.job.duration", { queue: "work", path: "q", outcome });
       assert.equal(h.count, 1, outcome);
       assert.ok(Math.abs(h.sum! - ms / 1_000) < 1e-9, `${outcome}: ${h.sum} s, history ${ms} ms`);
     }
@@ -442,11 +506,15 @@ describe("metrics", { timeout: 60_000 }, () => {
         count(names[step.kind] ?? step.kind, step.queue);
         const duration = (outcome: string, claimedAt: number | undefined) => {
           if (claimedAt !== undefined)
-            record("taquba.job.duration", { queue: step.queue, outcome }, step.at - claimedAt);
+            record(
+              "taquba.job.duration",
+              { queue: step.queue, path: "q", outcome },
+              step.at - claimedAt,
+            );
         };
         switch (step.kind) {
           case "claimed":
-            record("taquba.job.wait", { queue: step.queue }, step.at - step.enqueuedAt);
+            record("taquba.job.wait", { queue: step.queue, path: "q" }, step.at - step.enqueuedAt);
             break;
           case "completed":
             duration("completed", step.claimedAt);
@@ -478,7 +546,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     const points = await collect(reader);
     for (const [key, n] of counters) {
       const [name, queueName] = key.split(" ") as [string, string];
-      assert.equal(valueAt(points, `taquba.jobs.${name}`, { queue: queueName }), n, key);
+      assert.equal(valueAt(points, `taquba.jobs.${name}`, { queue: queueName, path: "q" }), n, key);
     }
     let reported = 0;
     for (const name of ["taquba.jobs.enqueued", "taquba.jobs.claimed", "taquba.jobs.completed"])
@@ -539,8 +607,8 @@ describe("metrics", { timeout: 60_000 }, () => {
     hold.release();
     await Promise.all(enqueues);
     const points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a" }), 30);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b" }), 20);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a", path: "q" }), 30);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b", path: "q" }), 20);
     const enqueuedAdds = adds.filter(([key]) => key.startsWith("taquba.jobs.enqueued"));
     assert.equal(
       enqueuedAdds.reduce((sum, [, n]) => sum + n, 0),
@@ -554,16 +622,16 @@ describe("metrics", { timeout: 60_000 }, () => {
     // Nothing new: a second collection adds nothing and reads the same totals.
     const again = await collect(reader);
     assert.equal(adds.filter(([key]) => key.startsWith("taquba.jobs.enqueued")).length, 2);
-    assert.equal(valueAt(again, "taquba.jobs.enqueued", { queue: "a" }), 30);
+    assert.equal(valueAt(again, "taquba.jobs.enqueued", { queue: "a", path: "q" }), 30);
     // Steps after a collection are in the next one, on top of the earlier ones.
     await queue.enqueueBatch("a", ["x", "y"]);
     const c = await mustClaim(queue, "a");
     await queue.ack(c);
     const later = await collect(reader);
-    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "a" }), 32);
-    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "b" }), 20);
-    assert.equal(valueAt(later, "taquba.jobs.claimed", { queue: "a" }), 1);
-    assert.equal(valueAt(later, "taquba.jobs.completed", { queue: "a" }), 1);
+    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "a", path: "q" }), 32);
+    assert.equal(valueAt(later, "taquba.jobs.enqueued", { queue: "b", path: "q" }), 20);
+    assert.equal(valueAt(later, "taquba.jobs.claimed", { queue: "a", path: "q" }), 1);
+    assert.equal(valueAt(later, "taquba.jobs.completed", { queue: "a", path: "q" }), 1);
     await queue.close();
   });
 
@@ -601,10 +669,10 @@ describe("metrics", { timeout: 60_000 }, () => {
       await Promise.all(calls);
       await queue.flush();
       const points = await collect(reader);
-      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a" }), 6);
-      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b" }), 2);
-      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "c" }), 1);
-      assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "c" }), 1);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "a", path: "q" }), 6);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "b", path: "q" }), 2);
+      assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "c", path: "q" }), 1);
+      assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "c", path: "q" }), 1);
       assert.equal(heard.length, listening ? 9 : 0);
       await queue.close();
     });
@@ -630,11 +698,12 @@ describe("metrics", { timeout: 60_000 }, () => {
       await queue.flush();
     };
     const counted = (points: Points): number[] => [
-      valueAt(points, "taquba.jobs.enqueued", { queue: "q" }) as number,
-      valueAt(points, "taquba.jobs.claimed", { queue: "q" }) as number,
-      valueAt(points, "taquba.jobs.completed", { queue: "q" }) as number,
-      histogram(points, "taquba.job.wait", { queue: "q" }).count,
-      histogram(points, "taquba.job.duration", { queue: "q", outcome: "completed" }).count,
+      valueAt(points, "taquba.jobs.enqueued", { queue: "q", path: "q" }) as number,
+      valueAt(points, "taquba.jobs.claimed", { queue: "q", path: "q" }) as number,
+      valueAt(points, "taquba.jobs.completed", { queue: "q", path: "q" }) as number,
+      histogram(points, "taquba.job.wait", { queue: "q", path: "q" }).count,
+      histogram(points, "taquba.job.duration", { queue: "q", path: "q", outcome: "completed" })
+        .count,
     ];
     await run(40);
     // No turn of the event loop between the last acks becoming durable and the collection.
@@ -686,8 +755,8 @@ describe("metrics", { timeout: 60_000 }, () => {
     assert.equal(recorded.length, 3);
     const points = await collect(reader);
     assert.equal(recorded.length, 4);
-    assert.equal(histogram(points, "taquba.job.wait", { queue: "work" }).count, 2);
-    const completed = { queue: "work", outcome: "completed" };
+    assert.equal(histogram(points, "taquba.job.wait", { queue: "work", path: "q" }).count, 2);
+    const completed = { queue: "work", path: "q", outcome: "completed" };
     assert.equal(histogram(points, "taquba.job.duration", completed).count, 2);
     await queue.enqueue("work", "c");
     assert.equal(recorded.length, 4);
@@ -703,10 +772,10 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
     // The collection callback is gone with the queue; the counts it owed are in the counters.
     const points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q" }), 3);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "r" }), 1);
-    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "q" }), 1);
-    assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "q" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q", path: "q" }), 3);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "r", path: "q" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.claimed", { queue: "q", path: "q" }), 1);
+    assert.equal(valueAt(points, "taquba.jobs.completed", { queue: "q", path: "q" }), 1);
     assert.equal(points.get("taquba.queue.depth"), undefined);
   });
 
@@ -721,7 +790,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
     await Promise.all(late);
     const points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q" }), 4);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "q", path: "q" }), 4);
   });
 
   it("a schedule's fires count as enqueues of its queue", async () => {
@@ -735,7 +804,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     }
     assert.equal((await queue.stats("ticks")).pending, 4);
     const points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "ticks" }), 4);
+    assert.equal(valueAt(points, "taquba.jobs.enqueued", { queue: "ticks", path: "q" }), 4);
     await queue.close();
   });
 
@@ -749,7 +818,7 @@ describe("metrics", { timeout: 60_000 }, () => {
     clock.advance(1_000);
     const points = await collect(reader);
     assert.equal(
-      valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }),
+      valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p", path: "q" }),
       (clock.now() - t0) / 1_000,
     );
     await queue.close();
@@ -760,15 +829,15 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.enqueue("p", "waits");
     clock.advance(5_000);
     let points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 5);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p", path: "q" }), 5);
     await queue.ack(await mustClaim(queue, "p"));
     clock.advance(60_000);
     points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 0);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p", path: "q" }), 0);
     await queue.enqueue("p", "new");
     clock.advance(2_000);
     points = await collect(reader);
-    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p" }), 2);
+    assert.equal(valueAt(points, "taquba.queue.oldest_pending_age", { queue: "p", path: "q" }), 2);
     await queue.close();
   });
 

@@ -16,14 +16,20 @@ describe("the Prometheus example", { timeout: 60_000 }, () => {
         assert.ok(line !== undefined, `no ${name}{${labels}...} in:\n${text}`);
         return Number(line.slice(line.lastIndexOf(" ") + 1));
       };
-      assert.equal(sample("taquba_jobs_enqueued_total", 'queue="emails"'), 10);
-      assert.equal(sample("taquba_jobs_claimed_total", 'queue="emails"'), 10);
-      assert.equal(sample("taquba_jobs_completed_total", 'queue="emails"'), 9);
-      assert.equal(sample("taquba_jobs_dead_lettered_total", 'queue="emails"'), 1);
-      assert.equal(sample("taquba_job_wait_count", 'queue="emails"'), 10);
-      assert.equal(sample("taquba_job_duration_count", 'queue="emails",outcome="completed"'), 9);
-      assert.equal(sample("taquba_queue_depth", 'queue="emails",state="dead"'), 1);
-      assert.equal(sample("taquba_queue_depth", 'queue="emails",state="pending"'), 0);
+      assert.equal(sample("taquba_jobs_enqueued_total", 'queue="emails",path="example"'), 10);
+      assert.equal(sample("taquba_jobs_claimed_total", 'queue="emails",path="example"'), 10);
+      assert.equal(sample("taquba_jobs_completed_total", 'queue="emails",path="example"'), 9);
+      assert.equal(sample("taquba_jobs_dead_lettered_total", 'queue="emails",path="example"'), 1);
+      assert.equal(sample("taquba_job_wait_count", 'queue="emails",path="example"'), 10);
+      assert.equal(
+        sample("taquba_job_duration_count", 'queue="emails",path="example",outcome="completed"'),
+        9,
+      );
+      assert.equal(sample("taquba_queue_depth", 'queue="emails",path="example",state="dead"'), 1);
+      assert.equal(
+        sample("taquba_queue_depth", 'queue="emails",path="example",state="pending"'),
+        0,
+      );
       const puts = example.queue.storeRequests().counts.put;
       assert.equal(
         sample("taquba_store_requests_total", 'queue="*",path="example",kind="put"'),

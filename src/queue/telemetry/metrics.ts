@@ -42,7 +42,7 @@ import type { QueueStats } from "../types.js";
 
 /** What the gauges read when the SDK collects. */
 export interface MetricsSource {
-  /** The queue store's path (the `path` attribute of store and log metrics). */
+  /** The queue store's path (the `path` attribute of every series). */
   readonly path: string;
   now(): number;
   queues(): QueueStats[];
@@ -88,10 +88,12 @@ const STEP_KINDS: readonly StepKind[] = [
 /** Steps of one queue counted since the SDK last collected, and its attributes. */
 interface Tally {
   readonly queue: string;
-  /** `{ queue }`, made once: recording allocates nothing. */
+  /** `{ queue, path }`, made once: recording allocates nothing. */
   readonly attributes: Attributes;
-  /** `{ queue, outcome }` of the duration histogram, made once. */
+  /** `{ queue, path, outcome }` of the duration histogram, made once. */
   readonly outcomes: Readonly<Record<Outcome, Attributes>>;
+  /** `{ queue, path, state }` of the depth gauge, made once. */
+  readonly depths: Readonly<Record<(typeof DEPTH_STATES)[number], Attributes>>;
   readonly counts: Record<StepKind, number>;
   /** Whether any count is above zero. */
   dirty: boolean;
@@ -366,14 +368,23 @@ export class QueueMetrics implements CommitObserver {
   #tallyOf(queue: string): Tally {
     let tally = this.#tallies.get(queue);
     if (tally === undefined) {
+      // Every series carries the store's `path`: two queue stores of one process
+      // may each have a queue of the same name, and their series must not merge.
+      const path = this.#source.path;
       tally = {
         queue,
-        attributes: Object.freeze({ queue }),
+        attributes: Object.freeze({ queue, path }),
         outcomes: {
-          completed: Object.freeze({ queue, outcome: "completed" }),
-          retried: Object.freeze({ queue, outcome: "retried" }),
-          dead_lettered: Object.freeze({ queue, outcome: "dead_lettered" }),
-          expired: Object.freeze({ queue, outcome: "expired" }),
+          completed: Object.freeze({ queue, path, outcome: "completed" }),
+          retried: Object.freeze({ queue, path, outcome: "retried" }),
+          dead_lettered: Object.freeze({ queue, path, outcome: "dead_lettered" }),
+          expired: Object.freeze({ queue, path, outcome: "expired" }),
+        },
+        depths: {
+          pending: Object.freeze({ queue, path, state: "pending" }),
+          scheduled: Object.freeze({ queue, path, state: "scheduled" }),
+          claimed: Object.freeze({ queue, path, state: "claimed" }),
+          dead: Object.freeze({ queue, path, state: "dead" }),
         },
         counts: {
           enqueued: 0,
@@ -401,13 +412,13 @@ export class QueueMetrics implements CommitObserver {
     const source = this.#source;
     const now = source.now();
     for (const stats of source.queues()) {
-      for (const state of DEPTH_STATES)
-        result.observe(depth, stats[state], { queue: stats.queue, state });
+      const tally = this.#tallyOf(stats.queue);
+      for (const state of DEPTH_STATES) result.observe(depth, stats[state], tally.depths[state]);
       // 0 for a queue with nothing pending, not no point: the SDK keeps reporting the last
       // value of an attribute set no longer observed, which would freeze a drained queue's age.
       const enqueuedAt = source.oldestPendingEnqueuedAt(stats.queue);
       const age = enqueuedAt === undefined ? 0 : seconds(Math.max(0, now - enqueuedAt));
-      result.observe(oldest!, age, { queue: stats.queue });
+      result.observe(oldest!, age, tally.attributes);
     }
     // Store and log metrics belong to the whole queue store, not to one named queue: their
     // `queue` attribute is "*" (all queues of the store at `path`).
