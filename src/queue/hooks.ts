@@ -6,9 +6,10 @@
  * to force many slices), the commit boundary's observers
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
- * as timed out, to check a claim it held ready before starting it and to
- * tell a claim settled already from a lost one (`settle.ts`), to report
- * progress (`progress.ts`), and the clock its timers run on (`time.ts`).
+ * as timed out, to check a claim it held ready before starting it, to
+ * tell a claim settled already from a lost one and to ask whether a claim
+ * was lost under a running handler (`settle.ts`), to report progress
+ * (`progress.ts`), and the clock its timers run on (`time.ts`).
  */
 import type { MonotonicClock } from "../clock.js";
 import type { QueueCore } from "./core.js";
@@ -16,11 +17,13 @@ import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import {
+  CLAIM_LOST_REASON,
   CLAIM_QUEUE_PAUSED,
   CLAIM_SETTLED,
   CLAIM_STARTABLE,
   isClaimQueuePaused,
   isStartable,
+  lostReasonOf,
   NACK_TIMED_OUT,
   nackClaim,
   wasSettled,
@@ -83,6 +86,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, CLAIM_QUEUE_PAUSED, {
     value(this: object, claim: Claim): boolean {
       return isClaimQueuePaused(coreOf(this), claim);
+    },
+  });
+  Object.defineProperty(prototype, CLAIM_LOST_REASON, {
+    value(this: object, claim: Claim): Error | undefined {
+      return lostReasonOf(coreOf(this), claim);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

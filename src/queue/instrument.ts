@@ -41,9 +41,16 @@ export interface Tracing {
   tracesRun(claim: Claim): boolean;
   /**
    * Runs a handler on `claim` in its span (for a claim {@link tracesRun}
-   * accepts); resolves or rejects as `run` does.
+   * accepts); resolves or rejects as `run` does. A handler that throws
+   * fails its span; one that returns still fails it when `failure()`, asked
+   * then, gives why its attempt failed anyway (its deadline passed, its
+   * claim was lost).
    */
-  handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown>;
+  handle(
+    claim: Claim,
+    run: () => Promise<unknown>,
+    failure: () => unknown | undefined,
+  ): Promise<unknown>;
 }
 
 /** What telemetry attached to an open queue. */

@@ -26,6 +26,8 @@ export class Lease implements ClaimToken {
   progress: string | undefined = undefined;
   /** Ended by a settlement (ack, nack, deadLetter, release, a transaction's), not by expiry or close. */
   settled = false;
+  /** Why the claim was lost while held (its lease expired, the queue stopped); set by {@link lose}. */
+  lostBecause: Error | undefined = undefined;
 
   constructor(
     /** The claimed job's row in the job table. */
@@ -46,6 +48,12 @@ export class Lease implements ClaimToken {
 
   abort(reason: Error): void {
     this.controller?.abort(reason);
+  }
+
+  /** The claim is lost (not settled by its holder): abort its signal, and keep why. */
+  lose(reason: Error): void {
+    this.lostBecause = reason;
+    this.abort(reason);
   }
 }
 
@@ -111,7 +119,7 @@ export class LeaseTable {
 
   /** Remove every lease, aborting their signals with `reason`. */
   clear(reason: Error): void {
-    for (const lease of this.#byJob.values()) lease.abort(reason);
+    for (const lease of this.#byJob.values()) lease.lose(reason);
     this.#byJob.clear();
     this.#byExpiry.clear();
   }

@@ -144,6 +144,26 @@ export async function renewClaimLease(
   return expiresAt;
 }
 
+/**
+ * Why `claim` was lost while its holder had it (its lease expired and was
+ * reaped, or the queue stopped), as the error its signal aborted with; or
+ * `undefined` while it is live (or when it was settled).
+ */
+export function lostReasonOf(core: QueueCore, claim: Claim): Error | undefined {
+  const lease = claim?.[CLAIM_TOKEN];
+  if (!(lease instanceof Lease) || core.leases.isLive(lease)) return undefined;
+  return lease.lostBecause;
+}
+
+/** Registry key of the hook on `Queue.prototype` that {@link claimLostReason} calls. */
+export const CLAIM_LOST_REASON = Symbol.for("taquba.claimLostReason");
+
+/** What `runWorker` asks when a handler returned: whether (and why) its claim was lost meanwhile (see {@link lostReasonOf}). */
+export function claimLostReason(queue: object, claim: Claim): Error | undefined {
+  const hook = (queue as Record<symbol, (c: Claim) => Error | undefined>)[CLAIM_LOST_REASON]!;
+  return hook.call(queue, claim);
+}
+
 /** Registry key of the hook on `Queue.prototype` that {@link claimStartable} calls. */
 export const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
 

@@ -80,7 +80,7 @@ export class TimerPasses {
         if (expired.length > 0) {
           const requeued = new Set<string>();
           const records = expired.map((lease) => {
-            lease.abort(new ClaimLostError(`lease of job ${lease.publicId} expired`));
+            lease.lose(new ClaimLostError(`lease of job ${lease.publicId} expired`));
             const record = withProgress(decideLeaseExpired(core.state, lease.job, now), lease);
             requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
             return record;

@@ -12,7 +12,7 @@ import type { MonotonicClock } from "../clock.js";
 import type { Tracing } from "../queue/instrument.js";
 import { reportProgress } from "../queue/progress.js";
 import type { Queue } from "../queue/queue.js";
-import { claimStartable } from "../queue/settle.js";
+import { claimLostReason, claimStartable } from "../queue/settle.js";
 import type { Transaction, TransactionResult } from "../queue/transaction.js";
 import type { Claim, JsonValue } from "../queue/types.js";
 import { type Deadline, startDeadline, timedOutMessage } from "./deadline.js";
@@ -141,13 +141,30 @@ export class JobRun implements JobContext {
       value =
         tracing === null || !tracing.tracesRun(claim)
           ? handler(claim, this)
-          : tracing.handle(claim, async () => await handler(claim, this));
+          : tracing.handle(
+              claim,
+              async () => await handler(claim, this),
+              () => this.#failure(),
+            );
     } catch (error) {
       this.#returned({ ok: false, error });
       return;
     }
     if (mayBeThenable(value)) void this.#awaited(value);
     else this.#returned(outcomeOf(value));
+  }
+
+  /**
+   * Why this run's attempt failed although its handler returned (asked for
+   * its span when it returns): its deadline passed (the timed-out attempt
+   * already failed), or its claim was lost meanwhile (its lease expired and
+   * the reaper took the job back, or the queue stopped). The error is the
+   * one `ctx.signal` aborted with, so a handler that ignores the signal
+   * fails its span as one that honours it does. `undefined` otherwise.
+   */
+  #failure(): unknown {
+    if (this.#timedOut) return this.#deadline!.signal.reason;
+    return claimLostReason(this.#owner.queue, this.#claim);
   }
 
   /**

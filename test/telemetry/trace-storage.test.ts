@@ -73,7 +73,11 @@ function linkOf(spans: ReadableSpan[], id: string) {
 async function handleOne(queue: Queue, name: string): Promise<string> {
   const { tracingOf } = await import("../../src/queue/instrument.js");
   const claim = await mustClaim(queue, name);
-  await tracingOf(queue)!.handle(claim, async () => {});
+  await tracingOf(queue)!.handle(
+    claim,
+    async () => {},
+    () => undefined,
+  );
   await queue.ack(claim);
   return claim.id;
 }

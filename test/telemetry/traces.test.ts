@@ -186,6 +186,71 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler that returns after its deadline or after losing its claim fails its span, as one honouring ctx.signal would", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    // Each handler ignores ctx.signal: it returns when the test lets it.
+    for (const [name, enqueueOptions, workerOptions, failAttempt] of [
+      ["late", { timeoutMs: 50 }, {}, () => clock.advance(50)],
+      [
+        "lost",
+        {},
+        { leaseMs: 40, autoRenew: false },
+        async () => {
+          clock.advance(40);
+          await queue.reapNow();
+        },
+      ],
+    ] as const) {
+      const id = await queue.enqueue(name, "x", enqueueOptions);
+      const stop = new AbortController();
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const worker = runWorker(
+        queue,
+        name,
+        async () => {
+          started();
+          await finished;
+          stop.abort();
+        },
+        { ...workerOptions, signal: stop.signal, logger: silentLogger },
+      );
+      await running;
+      await failAttempt();
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "dead", name);
+      finish();
+      await worker;
+      const run = byJob(exporter, `process ${name}`).get(id);
+      assert.ok(run !== undefined, `${name}: the handler's span ended`);
+      assert.equal(run.status.code, SpanStatusCode.ERROR, name);
+      assert.equal(
+        run.status.message,
+        name === "late" ? "timed out after 50 ms" : `lease of job ${id} expired`,
+      );
+      assert.equal(run.events[0]?.name, "exception", name);
+      assert.match(
+        job!.lastError ?? "",
+        name === "late" ? /timed out after 50 ms/ : /lease expired/,
+      );
+    }
+    // A handler that returns in time still ends its span unset.
+    const id = await queue.enqueue("fine", "x", { timeoutMs: 50 });
+    await work(queue, "fine", 1, async () => {});
+    assert.equal(byJob(exporter, "process fine").get(id)?.status.code, SpanStatusCode.UNSET);
+    await queue.close();
+  });
+
   it("a handler that throws a value String() refuses still ends its span, as an error", async () => {
     const { exporter, tracerProvider } = tracing();
     const { queue } = await openTestQueue({

@@ -198,7 +198,11 @@ export class QueueTracing implements Tracing {
     return traceparent !== undefined && isSampledTraceParent(traceparent);
   }
 
-  handle(claim: Claim, run: () => Promise<unknown>): Promise<unknown> {
+  handle(
+    claim: Claim,
+    run: () => Promise<unknown>,
+    failure: () => unknown | undefined,
+  ): Promise<unknown> {
     const api = this.#api;
     const report = this.#report;
     let span: Span;
@@ -248,7 +252,15 @@ export class QueueTracing implements Tracing {
     }
     return running.then(
       (value) => {
-        end();
+        // A handler that returned after its deadline, or after its claim was lost,
+        // did not complete its attempt: its span fails as a throwing one's would.
+        let error: unknown;
+        try {
+          error = failure();
+        } catch (failureError) {
+          report(failureError);
+        }
+        end(error);
         return value;
       },
       (error: unknown) => {
