@@ -10,7 +10,13 @@ import { QueueReader } from "../queue/reader.js";
 import { messageOf } from "../util/message.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
 import { CommandFailure } from "./io.js";
-import { positionals, resolveStore, STORE_HELP, STORE_OPTIONS } from "./store-args.js";
+import {
+  openReaderAt,
+  positionals,
+  resolveStore,
+  STORE_HELP,
+  STORE_OPTIONS,
+} from "./store-args.js";
 
 const HELP = `Usage: taquba dashboard [options]
 
@@ -54,8 +60,10 @@ export const dashboardCommand = defineCommand({
     if (port > MAX_PORT) throw badFlag("port", `an integer from 0 to ${MAX_PORT}`, values.port!);
     const host = values.host ?? "127.0.0.1";
     const refreshMs = positiveInt(values["refresh-ms"], "refresh-ms", 2_000);
-    const { store, path } = await resolveStore(values);
-    const reader = await QueueReader.open(store, path);
+    const resolved = await resolveStore(values);
+    const { store, path } = resolved;
+    // A mistyped --store or --path is not an empty store: exit 1 as the other read commands do.
+    const reader = await openReaderAt(resolved);
     const server = createServer();
     try {
       await new Promise<void>((resolve, reject) => {

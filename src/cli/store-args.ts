@@ -103,7 +103,11 @@ function noStore(where: string, hint: string): CommandFailure {
  * writer. A place that holds no queue store is a {@link CommandFailure}.
  */
 export async function openReader(values: StoreValues): Promise<QueueReader> {
-  const { store, path, where } = await resolveStore(values);
+  return openReaderAt(await resolveStore(values));
+}
+
+/** {@link openReader} on a store already resolved (a command that reopens it later keeps it). */
+export async function openReaderAt({ store, path, where }: ResolvedStore): Promise<QueueReader> {
   const reader = await QueueReader.open(store, path);
   if (reader.inspection.manifest === null) throw noStore(where, "");
   return reader;

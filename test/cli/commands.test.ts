@@ -178,15 +178,20 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       ["dead", "q"],
       ["inspect"],
       ["stats", "--path", "elsewhere"],
+      // The dashboard too: not an empty dashboard served for a mistyped place.
+      ["dashboard", "--port", "0"],
+      ["dashboard", "--port", "0", "--path", "elsewhere"],
     ]) {
       const out = await cli(...args, "--store", dir);
       assert.equal(out.code, 1, args.join(" "));
       assert.match(out.stderr, /no taquba queue store at --path "(taquba|elsewhere)" in --store/);
       assert.equal(out.stdout, "");
     }
-    const missingDir = await cli("stats", "--store", join(dir, "does-not-exist"));
-    assert.equal(missingDir.code, 1, missingDir.stderr);
-    assert.match(missingDir.stderr, /no taquba queue store/);
+    for (const command of [["stats"], ["dashboard", "--port", "0"]]) {
+      const missingDir = await cli(...command, "--store", join(dir, "does-not-exist"));
+      assert.equal(missingDir.code, 1, missingDir.stderr);
+      assert.match(missingDir.stderr, /no taquba queue store/);
+    }
     // A store at one path is not found under another.
     const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
     await queue.enqueue("q", "x");

@@ -120,6 +120,7 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
     const port = (taken.address() as { port: number }).port;
     const dir = await mkdtemp(join(tmpdir(), "taquba-dashboard-cli-"));
     dirs.push(dir);
+    await (await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger })).close();
     try {
       const child = spawn(
         process.execPath,
