@@ -51,6 +51,8 @@ export interface CheckpointerInit {
   writer: LogWriter;
   /** Size of the checkpoint object loaded at open (0 when none). */
   checkpointBytes: number;
+  /** When the checkpoint loaded at open was written (wall time), or `null` when none was. */
+  checkpointAt: number | null;
   describeLog: string;
 }
 
@@ -83,8 +85,8 @@ export class Checkpointer {
   #lastCheckpointBytes: number;
   /** Monotonic time of the newest checkpoint (of the open, before the first). */
   #lastCheckpointMono: number;
-  /** Wall time of the newest checkpoint, for stats. */
-  #lastCheckpointAt: number | null = null;
+  /** Wall time of the newest checkpoint (of the open's until this writer writes one), for stats. */
+  #lastCheckpointAt: number | null;
   #checkpointsWritten = 0;
   /** Holds producers while a checkpoint is written and the WAL is far past the last one. */
   readonly #hold: ProducerHold;
@@ -102,6 +104,7 @@ export class Checkpointer {
     this.#writer = init.writer;
     this.#describe = init.describeLog;
     this.#lastCheckpointBytes = init.checkpointBytes;
+    this.#lastCheckpointAt = init.checkpointAt;
     this.#lastCheckpointMono = init.options.clock.monotonicNow();
     // Our own fences were written during the open, so they are at least this old.
     for (const slot of init.fence.ownFences)

@@ -11,7 +11,7 @@ import { checkString } from "../validate.js";
 import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
-import { LogKeys, normalizePrefix } from "./keys.js";
+import { checkpointCreatedAt, LogKeys, normalizePrefix } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type LogOptions, resolveLogOptions } from "./options.js";
 import { type Replayed, replay } from "./replay.js";
@@ -110,6 +110,8 @@ export async function openLog(
     fence,
     writer,
     checkpointBytes: recovered.checkpointBytes,
+    checkpointAt:
+      recovered.checkpointName === null ? null : checkpointCreatedAt(recovered.checkpointName),
     describeLog,
   });
   const log = new LogHandle(writer, fence, checkpointer);

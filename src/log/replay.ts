@@ -35,6 +35,8 @@ export interface Replayed {
   checkpoint: Uint8Array | null;
   /** Size of the checkpoint object (0 when none). */
   checkpointBytes: number;
+  /** The name of the checkpoint loaded, or `null` when none was. */
+  checkpointName: string | null;
   /** Every record after the checkpoint, in append order (and the size of their batches). */
   tail: WalTail;
 }
@@ -69,7 +71,7 @@ export async function replay(
     checkpointBytes = loaded.bytes;
   }
   const tail = await scanWal(keys, start.replayAfter + 1, await fetched);
-  return { checkpoint, checkpointBytes, tail };
+  return { checkpoint, checkpointBytes, checkpointName: start.checkpoint, tail };
 }
 
 /**

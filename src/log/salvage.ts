@@ -95,6 +95,7 @@ export async function salvage(
   return {
     checkpoint,
     checkpointBytes,
+    checkpointName: checkpoint === null ? null : start.name,
     tail,
     report: {
       damaged,

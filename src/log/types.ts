@@ -79,7 +79,14 @@ export interface LogStats {
   walBytesSinceCheckpoint: number;
   /** Records written (or replayed at open) since the newest checkpoint's cut. */
   walRecordsSinceCheckpoint: number;
+  /** Checkpoints this writer wrote (not counting the one it opened from). */
   checkpointsWritten: number;
+  /**
+   * When the store's newest checkpoint was written (wall time, ms since the
+   * UNIX epoch): the one the writer opened from until it writes its own,
+   * so its age is the store's, as a reader sees it. `null` while the store
+   * has none.
+   */
   lastCheckpointAt: number | null;
   unflushedBytes: number;
 }

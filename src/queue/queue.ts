@@ -668,7 +668,13 @@ export class Queue {
     return this.#core.store.snapshot();
   }
 
-  /** Log counters (batches, bytes written, checkpoints). */
+  /**
+   * Log counters: what this writer wrote (batches, records, bytes,
+   * checkpoints), the WAL written since the newest checkpoint (what a
+   * reopen replays), and when that checkpoint was written
+   * (`lastCheckpointAt`: the store's checkpoint this queue opened from,
+   * until it writes its own; `null` while the store has none).
+   */
   logStats(): ReturnType<Log["stats"]> {
     return this.#core.log.stats();
   }

@@ -288,6 +288,30 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(recovered.log.stats().lastCheckpointAt, clock.now());
   });
 
+  it("a reopened log reports the time of the checkpoint it opened from until it writes its own", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({ clock, flushIntervalMs: 0 });
+    const first = await openLog(store, "q", options);
+    assert.equal(first.log.stats().lastCheckpointAt, null, "a new store has none");
+    first.log.setSnapshotSource(() => new Uint8Array(8));
+    await first.log.append(rec("a"));
+    clock.advance(1_000);
+    const checkpointedAt = clock.now();
+    await first.log.close(); // writes a final checkpoint
+    clock.advance(5_000);
+    const second = await openLog(store, "q", options);
+    assert.equal(second.log.stats().lastCheckpointAt, checkpointedAt);
+    assert.equal(second.log.stats().checkpointsWritten, 0, "written by this writer");
+    assert.equal((await inspectLog(store, "q")).checkpoint?.createdAt, checkpointedAt);
+    second.log.setSnapshotSource(() => new Uint8Array(8));
+    await second.log.append(rec("b"));
+    clock.advance(1_000);
+    await second.log.checkpoint();
+    assert.equal(second.log.stats().lastCheckpointAt, clock.now());
+    await second.log.close();
+  });
+
   it("a slow checkpoint does not block appends, and only one runs at a time", async () => {
     const inner = new MemoryStore();
     const faults = new FaultStore(inner);

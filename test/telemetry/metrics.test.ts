@@ -306,6 +306,30 @@ describe("metrics", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("report the age of the checkpoint a reopened queue opened from, as a reader does", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    // The log's clock too: it names the checkpoint with the time it is written.
+    const log = { clock, flushIntervalMs: 0 };
+    const first = await openTestQueue({ telemetry: false, log }, store, clock);
+    await first.queue.enqueue("work", "x");
+    const closedAt = clock.now();
+    await first.queue.close(); // writes a final checkpoint
+    clock.advance(2_500);
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const { queue } = await openTestQueue(
+      { telemetry: { meterProvider, traces: false }, log },
+      store,
+      clock,
+    );
+    assert.equal(queue.logStats().lastCheckpointAt, closedAt);
+    assert.equal(queue.logStats().checkpointsWritten, 0);
+    const points = await collect(reader);
+    assert.equal(valueAt(points, "taquba.log.checkpoint_age", { queue: "*", path: "q" }), 2.5);
+    await queue.close();
+  });
+
   it("tell apart the queues of two stores of one process by their path", async () => {
     const reader = new TestReader();
     const meterProvider = new MeterProvider({ readers: [reader] });

@@ -176,7 +176,8 @@ export class QueueMetrics implements CommitObserver {
         unit: "By",
       }),
       meter.createObservableGauge("taquba.log.checkpoint_age", {
-        description: "Time since this writer's last checkpoint",
+        description:
+          "Time since the store's newest checkpoint was written (the one opened from, until this writer writes one)",
         unit: "s",
       }),
     ];
