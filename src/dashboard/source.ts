@@ -11,10 +11,10 @@ import type { QueueReader } from "../queue/reader.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
 import {
-  estimateRequestCost,
+  costsOf,
   type RequestPrices,
-  requestCosts,
   S3_STANDARD_REQUEST_PRICES,
+  totalCostOf,
 } from "../store/request-prices.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
@@ -198,8 +198,8 @@ export class DashboardSource {
         snapshotAt: null,
         heartbeat: null,
         requests,
-        costs: requestCosts(requests.counts, prices),
-        cost: estimateRequestCost(requests.counts, prices),
+        costs: costsOf(requests.counts, prices),
+        cost: totalCostOf(requests.counts, prices),
         details: [
           ["Durable WAL id", String(stats.durableWalId)],
           ["Batches written", String(stats.batchesWritten)],
@@ -221,8 +221,8 @@ export class DashboardSource {
       snapshotAt: this.#refreshedAt,
       heartbeat: reader.writerHeartbeat(),
       requests,
-      costs: requestCosts(requests.counts, prices),
-      cost: estimateRequestCost(requests.counts, prices),
+      costs: costsOf(requests.counts, prices),
+      cost: totalCostOf(requests.counts, prices),
       details: [
         ["Objects", `${info.objects} (${info.bytes} B)`],
         ["WAL objects", `${info.wal.objects} (${info.wal.bytes} B, ${info.wal.fences} fences)`],

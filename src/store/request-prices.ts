@@ -40,10 +40,34 @@ export function resolveRequestPrices(
   return Object.freeze(resolved);
 }
 
-/** The estimated cost of `counts` at `prices`, per request kind. */
-export function requestCosts(
+const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
+
+/**
+ * The request counts of `counts`, checked: `queue.storeRequests()` as it
+ * is, or its `counts` (a count of each request kind, a finite number ≥ 0).
+ */
+function checkCounts(
+  counts: RequestCounts | RequestCounts["counts"],
+  arg: string,
+): RequestCounts["counts"] {
+  if (typeof counts !== "object" || counts === null)
+    throw invalidArgument(arg, "request counts (`queue.storeRequests()` or its `counts`)", counts);
+  // The whole `storeRequests()` result carries the counts by kind in `counts`.
+  const inner = (counts as Partial<RequestCounts>).counts;
+  const byKind = typeof inner === "object" && inner !== null ? inner : counts;
+  const where = byKind === counts ? arg : `${arg}.counts`;
+  for (const op of STORE_OPS) {
+    const n = (byKind as Partial<Record<StoreOp, unknown>>)[op];
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0)
+      throw invalidArgument(`${where}.${op}`, "a count ≥ 0", n);
+  }
+  return byKind as RequestCounts["counts"];
+}
+
+/** The cost of `counts` at `prices` per request kind, unchecked (both are the queue's own). */
+export function costsOf(
   counts: RequestCounts["counts"],
-  prices: RequestPrices = S3_STANDARD_REQUEST_PRICES,
+  prices: RequestPrices,
 ): Record<StoreOp, number> {
   return {
     get: counts.get * prices.get,
@@ -54,11 +78,37 @@ export function requestCosts(
   };
 }
 
-/** The estimated total cost of `counts` at `prices`. */
-export function estimateRequestCost(
-  counts: RequestCounts["counts"],
-  prices: RequestPrices = S3_STANDARD_REQUEST_PRICES,
-): number {
-  const costs = requestCosts(counts, prices);
+/** The total of {@link costsOf}. */
+export function totalCostOf(counts: RequestCounts["counts"], prices: RequestPrices): number {
+  const costs = costsOf(counts, prices);
   return costs.get + costs.put + costs.delete + costs.list + costs.head;
+}
+
+/**
+ * The estimated cost of `counts` at `prices`, per request kind. `counts` is
+ * `queue.storeRequests()` (or a reader's) or its `counts`; `prices` may
+ * give some kinds only, the others are S3 Standard's (as the telemetry and
+ * dashboard options take them).
+ *
+ * @throws InvalidArgumentError when a count or price is not a finite number ≥ 0.
+ */
+export function requestCosts(
+  counts: RequestCounts | RequestCounts["counts"],
+  prices?: Partial<RequestPrices>,
+): Record<StoreOp, number> {
+  return costsOf(checkCounts(counts, "counts"), resolveRequestPrices(prices, "prices"));
+}
+
+/**
+ * The estimated total cost of `counts` at `prices` (see {@link requestCosts}):
+ * `estimateRequestCost(queue.storeRequests())` prices a queue's requests at
+ * S3 Standard's list prices.
+ *
+ * @throws InvalidArgumentError when a count or price is not a finite number ≥ 0.
+ */
+export function estimateRequestCost(
+  counts: RequestCounts | RequestCounts["counts"],
+  prices?: Partial<RequestPrices>,
+): number {
+  return totalCostOf(checkCounts(counts, "counts"), resolveRequestPrices(prices, "prices"));
 }

@@ -27,7 +27,7 @@ import type {
   Observable,
 } from "@opentelemetry/api";
 import type { LogStats } from "../../log/index.js";
-import { type RequestPrices, requestCosts } from "../../store/request-prices.js";
+import { costsOf, type RequestPrices } from "../../store/request-prices.js";
 import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
 import type {
@@ -426,7 +426,7 @@ export class QueueMetrics implements CommitObserver {
     const path = source.path;
     const queue = ALL_QUEUES;
     const counts = source.requests();
-    const costs = requestCosts(counts.counts, this.#prices);
+    const costs = costsOf(counts.counts, this.#prices);
     for (const kind of STORE_OPS) {
       result.observe(requests!, counts.counts[kind], { queue, path, kind });
       result.observe(cost!, costs[kind], { queue, path, kind });
