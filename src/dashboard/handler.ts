@@ -324,7 +324,8 @@ export function fail(
   const ctx: PageContext = {
     base,
     now: state.now(),
-    writable: false,
+    // The header's badge says what the dashboard is; an error page has no forms to offer.
+    writable: state.source.writable && !state.readOnly,
     token: "",
     self: `${base}/`,
     notice: undefined,

@@ -133,6 +133,34 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("error pages carry the dashboard's own badge: live queue or read-only", async () => {
+    const { queue, store } = await seeded();
+    const reader = await QueueReader.open(store, "app");
+    const mode = (body: string) => /<span class="mode">([^<]*)<\/span>/.exec(body)?.[1];
+    for (const [handler, expected] of [
+      [dashboard(queue), "live queue"],
+      [dashboard(queue, { readOnly: true }), "read-only"],
+      [dashboard(reader), "read-only"],
+    ] as const) {
+      const served = await serve(handler);
+      try {
+        for (const [path, status] of [
+          ["/", 200],
+          ["/nothing", 404],
+          ["/queue", 400],
+          ["/job?id=01NOPE", 404],
+        ] as const) {
+          const reply = await http(`${served.url}${path}`);
+          assert.equal(reply.status, status, path);
+          assert.equal(mode(reply.body), expected, `${expected}: ${path}`);
+        }
+      } finally {
+        await served.close();
+      }
+    }
+    await queue.close();
+  });
+
   it("requeues a dead job with the page's token; refuses cross-site requests and missing tokens", async () => {
     const { queue, dead } = await seeded();
     const served = await serve(dashboard(queue));
