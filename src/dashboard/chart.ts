@@ -2,7 +2,9 @@
  * The throughput chart as inline SVG, rendered on the server: stacked bars of
  * completed and failed jobs per time bucket, a line of enqueued jobs and a
  * line of pending depth. Every bar has a title, so hovering shows its numbers
- * without any script.
+ * without any script. A read-only dashboard knows completions only (from the
+ * growth of each queue's done counter): its chart has no failed or enqueued
+ * series rather than zeros it cannot vouch for.
  */
 import type { Series } from "./history.js";
 import { html, type SafeHtml } from "./html.js";
@@ -29,8 +31,12 @@ function minutes(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
 }
 
-/** The chart of `series`; `label` names it for screen readers. */
-export function throughputChart(series: Series, label: string): SafeHtml {
+/**
+ * The chart of `series`; `label` names it for screen readers. With
+ * `completionsOnly` (a reader's series) only completions and pending depth
+ * are drawn, in the bars, their titles and the legend.
+ */
+export function throughputChart(series: Series, label: string, completionsOnly: boolean): SafeHtml {
   const { buckets, bucketMs } = series;
   const n = buckets.length;
   const plotW = WIDTH - LEFT - RIGHT;
@@ -47,8 +53,14 @@ export function throughputChart(series: Series, label: string): SafeHtml {
     const doneTop = y(b.completed);
     const failTop = y(b.completed + b.failed);
     const when = new Date(b.start).toISOString().slice(11, 19);
-    const title = `${when} UTC: ${b.completed} completed, ${b.failed} failed, ${b.enqueued} enqueued${b.depth === undefined ? "" : `, ${b.depth.pending} pending`}`;
-    return html`<g><title>${title}</title><rect x="${fixed(x)}" y="${fixed(doneTop)}" width="${fixed(w)}" height="${fixed(TOP + plotH - doneTop)}" class="c-done"/><rect x="${fixed(x)}" y="${fixed(failTop)}" width="${fixed(w)}" height="${fixed(doneTop - failTop)}" class="c-fail"/></g>`;
+    const counted = completionsOnly
+      ? `${b.completed} completed`
+      : `${b.completed} completed, ${b.failed} failed, ${b.enqueued} enqueued`;
+    const title = `${when} UTC: ${counted}${b.depth === undefined ? "" : `, ${b.depth.pending} pending`}`;
+    const done = html`<rect x="${fixed(x)}" y="${fixed(doneTop)}" width="${fixed(w)}" height="${fixed(TOP + plotH - doneTop)}" class="c-done"/>`;
+    return completionsOnly
+      ? html`<g><title>${title}</title>${done}</g>`
+      : html`<g><title>${title}</title>${done}<rect x="${fixed(x)}" y="${fixed(failTop)}" width="${fixed(w)}" height="${fixed(doneTop - failTop)}" class="c-fail"/></g>`;
   });
   const yDepth = (v: number): number => TOP + plotH - (v / depthMax) * plotH;
   const line = (values: (number | undefined)[], cls: string, scale = y): SafeHtml => {
@@ -64,10 +76,12 @@ export function throughputChart(series: Series, label: string): SafeHtml {
     (f) =>
       html`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${fixed(y(max * f))}" y2="${fixed(y(max * f))}" class="c-grid"/><text x="${LEFT - 4}" y="${fixed(y(max * f) + 4)}" text-anchor="end">${max * f}</text><text x="${WIDTH - RIGHT + 4}" y="${fixed(y(max * f) + 4)}" class="c-axis-pending">${depthMax * f}</text>`,
   );
-  const enqueuedLine = line(
-    buckets.map((b) => b.enqueued),
-    "c-enq",
-  );
+  const enqueuedLine = completionsOnly
+    ? html``
+    : line(
+        buckets.map((b) => b.enqueued),
+        "c-enq",
+      );
   const pendingLine = line(
     buckets.map((b) => b.depth?.pending),
     "c-pending",
@@ -76,5 +90,5 @@ export function throughputChart(series: Series, label: string): SafeHtml {
   return html`<figure class="chart"><svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="100%" role="img" aria-label="${label}" xmlns="http://www.w3.org/2000/svg">
 ${grid}${bars}${enqueuedLine}${pendingLine}
 <text x="${LEFT}" y="${HEIGHT - 6}">−${minutes(n * bucketMs)}</text><text x="${WIDTH - RIGHT}" y="${HEIGHT - 6}" text-anchor="end">now</text>
-</svg><figcaption><span class="k k-done"></span>completed <span class="k k-fail"></span>failed (retried or dead) <span class="k k-enq"></span>enqueued <span class="k k-pending"></span>pending (right axis) — jobs per ${minutes(bucketMs)}</figcaption></figure>`;
+</svg><figcaption><span class="k k-done"></span>completed ${completionsOnly ? "" : html`<span class="k k-fail"></span>failed (retried or dead) <span class="k k-enq"></span>enqueued `}<span class="k k-pending"></span>pending (right axis) — jobs per ${minutes(bucketMs)}${completionsOnly ? " (read-only: failures and enqueues are not known from snapshots)" : ""}</figcaption></figure>`;
 }

@@ -460,6 +460,35 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("over a reader charts completions and depth only: no failed or enqueued series it cannot know", async () => {
+    const store = new MemoryStore();
+    const writer = await Queue.open(store, "app", { logger: silentLogger, flushIntervalMs: 0 });
+    await writer.enqueueBatch("t", ["a", "b", "c", "d", "e"]);
+    const clock = new ManualClock(1_780_000_000_000);
+    const reopen = () => QueueReader.open(store, "app");
+    const served = await serve(
+      dashboard(await reopen(), { reopen, refreshMs: 1_000, clock, bucketMs: 60_000 }),
+    );
+    try {
+      assert.equal((await http(`${served.url}/`)).status, 200); // the first snapshot
+      for (let i = 0; i < 2; i++) await writer.ack(await mustClaim(writer, "t"));
+      await writer.nack(await mustClaim(writer, "t"), "again"); // scheduled for its retry
+      await writer.enqueue("t", "f");
+      await writer.flush();
+      clock.advance(1_000);
+      for (const path of ["/", "/queue?name=t"]) {
+        const body = (await http(`${served.url}${path}`)).body;
+        assert.match(body, /<title>[0-9:]+ UTC: 2 completed, 3 pending<\/title>/, path);
+        assert.doesNotMatch(body, /failed \(retried or dead\)|class="c-fail"|class="c-enq"/, path);
+        assert.doesNotMatch(body, /\d+ enqueued/, path);
+        assert.match(body, /<figcaption>.*completed .*pending \(right axis\)/, path);
+      }
+    } finally {
+      await served.close();
+      await writer.close();
+    }
+  });
+
   it("shows a job's result and attempt history, removes dead jobs one by one or all, and a reader's heartbeat", async () => {
     const clock = new ManualClock(1_780_000_000_000);
     const store = new MemoryStore();

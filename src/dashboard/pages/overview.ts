@@ -25,7 +25,7 @@ export async function overviewPage(
   const body = html`<h1>Queues</h1>
 <div class="grid">${(Object.keys(totals) as (keyof typeof totals)[]).map((k) => html`<div class="card"><span class="muted">${k}</span><b>${totals[k]}</b></div>`)}</div>
 <h2>Throughput, all queues</h2>
-${throughputChart(history.series(null, ctx.now), "Jobs per interval, all queues")}
+${throughputChart(history.series(null, ctx.now), "Jobs per interval, all queues", !source.writable)}
 <h2>${stats.length} ${stats.length === 1 ? "queue" : "queues"}</h2>
 ${
   stats.length === 0

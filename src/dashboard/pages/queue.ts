@@ -94,7 +94,7 @@ ${listed.nextCursor === undefined ? "" : html`<p><a href="${href(ctx, "/queue", 
     );
   const body = html`<p class="muted"><a href="${href(ctx, "/")}">Queues</a> /</p>
 <h1>${name}${stats.paused === true ? html` <span class="badge">paused</span>` : ""}</h1>
-${throughputChart(history.series(name, ctx.now), `Jobs per interval in queue ${name}`)}
+${throughputChart(history.series(name, ctx.now), `Jobs per interval in queue ${name}`, !source.writable)}
 <nav class="tabs" aria-label="Job states">${tabs}</nav>
 ${bulk.length === 0 ? "" : html`<p>${bulk}</p>`}
 ${jobs}`;
