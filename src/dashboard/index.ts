@@ -139,6 +139,27 @@ function checkHosts(value: unknown): string[] {
 }
 
 /**
+ * Every option's name: a misspelt one (`readonly` for `readOnly`) would
+ * otherwise be ignored, leaving actions on. Typed so the list cannot drift
+ * from {@link DashboardOptions}.
+ */
+const OPTION_KEYS = Object.keys({
+  basePath: true,
+  readOnly: true,
+  authorize: true,
+  reopen: true,
+  refreshMs: true,
+  bucketMs: true,
+  buckets: true,
+  requestPrices: true,
+  allowedHosts: true,
+  autoRefreshSeconds: true,
+  actionTokenTtlMs: true,
+  clock: true,
+  logger: true,
+} satisfies Record<keyof DashboardOptions, true>);
+
+/**
  * A request handler serving the dashboard of `source`: a live `Queue`
  * (actions allowed, protected by a same-origin check and a token each page
  * gets for its forms) or a read-only `QueueReader`. Call `close()` on it when done.
@@ -150,7 +171,7 @@ export function dashboard(
   // By shape: the other build's Queue (ESM vs CommonJS) is shown as it was before this check.
   if (!hasMethods(source, ["listQueues", "stats", "getJob", "listJobs"]))
     throw invalidArgument("source", "a Queue or a QueueReader", source);
-  checkOptionsObject(options, "options");
+  checkOptionsObject(options, "options", OPTION_KEYS);
   const live = source instanceof Queue;
   const clock =
     options.clock === undefined

@@ -830,6 +830,11 @@ describe("dashboard", { timeout: 60_000 }, () => {
       [{ actionTokenTtlMs: 0 }, /`options.actionTokenTtlMs`/],
       [{ clock: {} }, /`options.clock` to be a Clock/],
       [{ logger: "console" }, /`options.logger` to be a Logger/],
+      // A misspelt security option is refused, not ignored with actions left on.
+      [
+        { readonly: true },
+        /^Expected `options` to have only the keys basePath, readOnly, .*logger; got `readonly`$/,
+      ],
     ];
     for (const [options, message] of cases)
       assert.throws(
