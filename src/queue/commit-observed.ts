@@ -8,6 +8,7 @@ import {
   elapsedMs,
   jobBefore,
   type Observers,
+  requeuedWith,
   type Transition,
   type TransitionCause,
 } from "./observe.js";
@@ -234,6 +235,8 @@ function transitionsOf(
   if (record.tag !== Tag.Transaction && record.tag !== Tag.Dead && record.tag !== Tag.Remove) {
     if (queues !== null && record.tag === Tag.Enqueue) queues.push(record.queue);
     else into.push({ record, job: jobBefore(state, record), cause, at });
+    // A dead flow job's requeue brings its dead children back with it.
+    if (record.tag === Tag.RequeueDead) into.push(...requeuedWith(state, record, at));
     return;
   }
   /** Flow parents already dead in this record (two children of one parent dead-lettered in one transaction). */

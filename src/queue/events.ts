@@ -77,6 +77,15 @@ export interface QueueEventMap {
    * event after the child's.
    */
   removed: QueueEventBase & { state: RemovableStatus };
+  /**
+   * A dead job was requeued (`requeueDeadJob`, `requeueDeadJobs`, the
+   * dashboard's requeue actions): it is pending again with its attempts
+   * reset (a flow parent waits for its requeued children again). Each dead
+   * flow job requeued with it gets its own event.
+   */
+  requeued: QueueEventBase;
+  /** A scheduled job was made due at once by `wakeScheduled`: it is pending. */
+  woken: QueueEventBase;
 }
 
 /** An event name of `queue.on(...)`. */
@@ -97,6 +106,8 @@ export const QUEUE_EVENT_NAMES = [
   "cancelled",
   "released",
   "removed",
+  "requeued",
+  "woken",
 ] as const satisfies readonly QueueEventName[];
 
 type AnyListener = (event: QueueEventBase) => unknown;
@@ -335,6 +346,8 @@ function toEvent(step: LifecycleStep): QueueEventMap[QueueEventName] {
     case "dead":
       return { ...base, attempt: step.attempt, error: step.error };
     case "cancelled":
+    case "requeued":
+    case "woken":
       return base;
     case "removed":
       return { ...base, state: step.state };

@@ -253,6 +253,36 @@ export function cascadedDeaths(state: State, record: QueueRecord, at: number): T
   return deaths;
 }
 
+/**
+ * The dead flow children that requeue `record` brings back with its job
+ * (`apply` requeues them in the same step, without records of their own),
+ * each as the requeue transition it amounts to, parents before their
+ * children: waiters and events hear of them like any other. Empty for other
+ * records.
+ */
+export function requeuedWith(state: State, record: QueueRecord, at: number): Transition[] {
+  if (record.tag !== Tag.RequeueDead) return [];
+  const requeued: Transition[] = [];
+  // As `reopenDeadChildren` picks them: dead, ended in the list, still linked to the parent.
+  const visit = (h: number): void => {
+    const flow = state.table.extras(h)?.flow;
+    if (flow === undefined) return;
+    const id = state.idOf(h);
+    for (const child of flow.children) {
+      if (!child.ended) continue;
+      const c = state.find(child.id);
+      if (c === -1 || state.statusOf(c) !== Status.Dead || state.table.extras(c)?.flowParent !== id)
+        continue;
+      const requeue: QueueRecord = { tag: Tag.RequeueDead, id: child.id, at: record.at };
+      requeued.push({ record: requeue, job: jobBefore(state, requeue), cause: undefined, at });
+      visit(c);
+    }
+  };
+  const top = state.find(record.id);
+  if (top !== -1) visit(top);
+  return requeued;
+}
+
 /** The registered observers, each guarded so one that throws cannot break the queue or the others. */
 export class Observers {
   readonly #list: CommitObserver[] = [];
@@ -335,15 +365,19 @@ export type LifecycleStep =
   | (StepBase & { kind: "cancelled" })
   | (StepBase & { kind: "expired"; attempt: number; claimedAt: number | undefined })
   | (StepBase & { kind: "released"; attempt: number })
-  | (StepBase & { kind: "removed"; state: RemovableStatus });
+  | (StepBase & { kind: "removed"; state: RemovableStatus })
+  | (StepBase & { kind: "requeued" })
+  | (StepBase & { kind: "woken" });
 
 /**
  * The life-cycle steps of `transitions`, in order. A lease expiry is an
  * `expired` step followed by its outcome (`retried`, `dead` or `cancelled`).
  * A release of an unrun claim is a `released` step (`attempt` is the one
  * given back). A removal (`removeJob`, `removeJobs`, and each flow job a
- * removal takes along) is a `removed` step with the status the job had.
- * Promotions, sweeps, cancel requests and dead-job requeues are no steps.
+ * removal takes along) is a `removed` step with the status the job had. A
+ * dead job's requeue (and each dead flow job requeued with it) is a
+ * `requeued` step, a scheduled job made due by `wakeScheduled` a `woken`
+ * one. Promotions, sweeps and cancel requests are no steps.
  */
 export function lifecycleOf(transitions: readonly Transition[]): LifecycleStep[] {
   const steps: LifecycleStep[] = [];
@@ -406,6 +440,12 @@ export function stepsOf(transition: Transition, steps: LifecycleStep[]): void {
     case Tag.Remove:
       // `apply` never removes a claimed job (it is cancelled instead).
       if (job.status !== "claimed") steps.push({ ...base, kind: "removed", state: job.status });
+      break;
+    case Tag.RequeueDead:
+      steps.push({ ...base, kind: "requeued" });
+      break;
+    case Tag.Wake:
+      steps.push({ ...base, kind: "woken" });
       break;
   }
 }

@@ -409,8 +409,9 @@ export class Queue {
   /**
    * Call `listener` on every `event` of a job's life: `"enqueued"`,
    * `"claimed"`, `"progress"`, `"completed"`, `"retried"`, `"expired"`,
-   * `"dead"`, `"cancelled"`, `"released"`, `"removed"`. Each event carries
-   * the job id and queue.
+   * `"dead"`, `"cancelled"`, `"released"`, `"removed"`, `"requeued"` (a
+   * dead job back to pending), `"woken"` (`wakeScheduled`). Each event
+   * carries the job id and queue.
    *
    * Events follow durability: a transition's event is emitted once it is
    * durable, in the order the transitions happened, and never for one that
