@@ -5,7 +5,7 @@ import type {
   Attributes,
   MetricOptions,
 } from "@opentelemetry/api";
-import { type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, type Histogram, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
@@ -328,6 +328,29 @@ describe("metrics", { timeout: 60_000 }, () => {
     const points = await collect(reader);
     assert.equal(valueAt(points, "taquba.log.checkpoint_age", { queue: "*", path: "q" }), 2.5);
     await queue.close();
+  });
+
+  it("stop observing at close: a delta reader exports nothing more of the closed queue", async () => {
+    const reader = new TestReader({
+      aggregationTemporalitySelector: () => AggregationTemporality.DELTA,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const { queue } = await openTestQueue({ telemetry: { meterProvider, traces: false } });
+    await queue.enqueueBatch("a", ["x", "y", "z"]);
+    const open = await collect(reader);
+    assert.equal(
+      valueAt(open, "taquba.queue.depth", { queue: "a", path: "q", state: "pending" }),
+      3,
+    );
+    assert.ok(valueAt(open, "taquba.log.wal_backlog", { queue: "*", path: "q" }) !== undefined);
+    await queue.close();
+    // Each collection reports what was observed in it: the queue's callbacks are gone.
+    // (A cumulative reader, the SDK's default, keeps repeating the last values it saw.)
+    for (const round of [1, 2]) {
+      const points = await collect(reader);
+      const left = [...points].filter(([, list]) => list.length > 0).map(([name]) => name);
+      assert.deepEqual(left, [], `collection ${round} after close`);
+    }
   });
 
   it("tell apart the queues of two stores of one process by their path", async () => {

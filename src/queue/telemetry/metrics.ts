@@ -352,7 +352,12 @@ export class QueueMetrics implements CommitObserver {
     this.#recordTimes();
   }
 
-  /** Stop observing (the queue closed); the steps counted so far reach the counters. */
+  /**
+   * Stop observing (the queue closed); the steps counted so far reach the
+   * counters. The callback goes: no collection reads this queue again (a
+   * cumulative reader of the SDK still repeats the last values it saw, which
+   * no observation can take back; the README says so).
+   */
   close(): void {
     try {
       this.#flush();
