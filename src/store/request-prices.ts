@@ -22,12 +22,15 @@ export const S3_STANDARD_REQUEST_PRICES: RequestPrices = Object.freeze({
   delete: 0,
 });
 
-/** `prices` over the S3 Standard defaults, each a finite number ≥ 0. */
+const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
+
+/** `prices` over the S3 Standard defaults, each a finite number ≥ 0; a key that is no request kind is refused. */
 export function resolveRequestPrices(
   prices: Partial<RequestPrices> | undefined,
   arg: string,
 ): RequestPrices {
-  checkOptionsObject(prices, arg);
+  // A misspelt kind (`PUT`) would leave that kind at the default price unnoticed.
+  checkOptionsObject(prices, arg, STORE_OPS);
   if (prices === undefined) return S3_STANDARD_REQUEST_PRICES;
   const resolved = { ...S3_STANDARD_REQUEST_PRICES };
   for (const op of Object.keys(resolved) as StoreOp[]) {
@@ -39,8 +42,6 @@ export function resolveRequestPrices(
   }
   return Object.freeze(resolved);
 }
-
-const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
 
 /**
  * The request counts of `counts`, checked: `queue.storeRequests()` as it

@@ -48,6 +48,12 @@ describe("estimateRequestCost", { timeout: 10_000 }, () => {
       ],
       [requests, { put: -1 }, /^Expected `prices\.put` to be a finite price ≥ 0, got -1/],
       [requests, "cheap", /^Expected `prices` to be an options object/],
+      // A misspelt kind would silently keep the default price of the kind meant.
+      [
+        requests,
+        { PUT: 0 },
+        /^Expected `prices` to have only the keys get, put, delete, list, head; got `PUT`/,
+      ],
     ] as const)
       for (const price of [estimateRequestCost, requestCosts])
         assert.throws(
