@@ -131,7 +131,10 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
  */
 async function withPayloads(core: QueueCore, claims: Claim[]): Promise<Claim[]> {
   if (!claims.some((c) => c.payloadRef !== undefined)) return claims;
-  const read = await Promise.allSettled(claims.map((claim) => core.payloads.materialise([claim])));
+  const limit = core.payloads.callLimit();
+  const read = await Promise.allSettled(
+    claims.map((claim) => core.payloads.materialise([claim], limit)),
+  );
   const handed: Claim[] = [];
   for (const [i, outcome] of read.entries()) {
     const claim = claims[i]!;

@@ -292,9 +292,7 @@ export class QueueCore {
   #collectPayloads(written: Promise<void>): void {
     const garbage = this.state.payloadGarbage;
     if (garbage.length === 0) return;
-    const keys = garbage.splice(0);
-    // A removal that never became durable may still be replayed: its object stays (an orphan at worst).
-    written.then(() => this.payloads.delete(keys), noop);
+    this.payloads.deleteWhenDurable(written, garbage.splice(0));
   }
   /** A background {@link commit}: failures surface through the log's failure handler. */
   commitInBackground(records: readonly QueueRecord[], cause?: TransitionCause): Promise<void> {

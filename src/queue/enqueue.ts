@@ -98,7 +98,7 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
  * this call (no call made after it can take a `jobId` of it first).
  *
  * Payloads above the offload threshold are first written as their own
- * objects (in parallel, a bounded number at a time), then the records that
+ * objects (in parallel, a bounded number of this call's at a time), then the records that
  * reference them are decided and committed; a debounce (`dedupReplace`)
  * writes its payload too, for its replace record to reference. If that fails
  * before the commit (a write failed, the queue closed, a `jobId` was taken
@@ -203,6 +203,7 @@ function stillWanted(
   refs: readonly (PayloadRef | undefined)[],
 ): boolean[] | undefined {
   const payloads = core.payloads;
+  if (!jobs.some((job) => payloads.offloads(job.payload))) return undefined;
   const dedup = core.state.queues.get(queue)?.dedup;
   const wanted = jobs.map(
     ({ payload, options: { dedupKey, dedupReplace } }, i) =>
@@ -226,8 +227,9 @@ async function offload(
 ): Promise<void> {
   const payloads = core.payloads;
   const now = core.now();
+  const limit = payloads.callLimit();
   const written = await Promise.allSettled(
-    jobs.map((job, i) => (wanted[i] ? payloads.write(job.payload, now) : undefined)),
+    jobs.map((job, i) => (wanted[i] ? payloads.write(job.payload, now, limit) : undefined)),
   );
   let failure: PromiseRejectedResult | undefined;
   for (const [i, w] of written.entries()) {

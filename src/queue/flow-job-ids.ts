@@ -29,6 +29,12 @@
  *
  * A call waits only for holds taken before its own, which settle without
  * waiting for any later call: waits cannot form a cycle.
+ *
+ * An `enqueue` or `enqueueMany` holds its dedup keys the same way (keyed
+ * apart from job ids, see {@link dedupHoldKey}): a debounce whose payload is
+ * written as an object first commits after its call returned, and a later
+ * call with its key, which might commit at once, waits for it instead, so
+ * the last debounce's payload wins.
  */
 import type { State } from "./state.js";
 
@@ -168,11 +174,27 @@ function waitAll(promises: readonly Promise<unknown>[]): Promise<void> | undefin
 
 function noop(): void {}
 
-/** The caller's `jobId`s of checked jobs (empty for most calls). */
-export function callerJobIds(
-  jobs: readonly { options: { jobId?: string | undefined } }[],
+/**
+ * What an enqueue call of checked jobs into `queue` holds (empty for most
+ * calls): its caller's `jobId`s, and its dedup keys (see {@link dedupHoldKey}),
+ * so that calls with one dedup key, debounces above all, decide in call order.
+ */
+export function heldKeysOf(
+  queue: string,
+  jobs: readonly { options: { jobId?: string | undefined; dedupKey?: string | undefined } }[],
 ): string[] {
-  const ids: string[] = [];
-  for (const { options } of jobs) if (options.jobId !== undefined) ids.push(options.jobId);
-  return ids;
+  const keys: string[] = [];
+  for (const { options } of jobs) {
+    if (options.jobId !== undefined) keys.push(options.jobId);
+    if (options.dedupKey !== undefined) keys.push(dedupHoldKey(queue, options.dedupKey));
+  }
+  return keys;
+}
+
+/**
+ * The key a dedup key of `queue` is held under, next to job ids: never a
+ * job id (those have no `:`), and one per (queue, dedup key).
+ */
+export function dedupHoldKey(queue: string, dedupKey: string): string {
+  return `${queue.length}:${queue}:${dedupKey}`;
 }

@@ -5,7 +5,7 @@
  * replace, a transaction), which then carries only the object's key and
  * size; the state and checkpoints never hold the bytes. Owns those objects:
  * writing them and reading them back for claims and reads (a bounded number
- * at a time), deleting them once the record that removed their job (or
+ * at a time per call), deleting them once the record that removed their job (or
  * replaced its payload) is durable or once the record that would have
  * referenced them certainly failed, and
  * collecting orphans (objects no job references, left by a crash between
@@ -35,17 +35,19 @@ export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
 export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
 /**
- * How many payload object writes, and separately reads, one queue has in
- * flight at most; more wait their turn. Unbounded, an `enqueueMany` of
- * 10,000 offloaded jobs opened 10,000 files at once and a `FileStore` at the
- * usual limit of 1,024 descriptors answered thousands of them with `EMFILE`
- * (each a retry sequence and a warning). 64 writes and 64 reads stay far
- * below that limit next to the log's own files, and are about as many
- * requests as a cloud SDK's connection pool runs at once (50 sockets by
- * default in the AWS SDK), so a cloud store loses no parallelism it had. A
- * call with fewer payloads than this (the common case) starts them all at
- * once, as before. Reads have their own bound so that a producer's large
- * batch never delays a claim's payload.
+ * How many payload object writes or reads one call (an `enqueueMany`, a
+ * transaction, a `claimBatch`, a `getJob`…) has in flight at most; its
+ * others wait their turn. Unbounded, an `enqueueMany` of 10,000 offloaded
+ * jobs opened 10,000 files at once and a `FileStore` at the usual limit of
+ * 1,024 descriptors answered thousands of them with `EMFILE` (each a retry
+ * sequence and a warning). 64 stays far below that limit next to the log's
+ * own files, and is about as many requests as a cloud SDK's connection pool
+ * runs at once (50 sockets by default in the AWS SDK), so one call loses
+ * little parallelism it had. A call with fewer payloads than this (the
+ * common case) starts them all at once, as before. The bound is per call,
+ * not per queue: a call never waits for another call's requests (a
+ * handler's transaction or a `getJob` behind a large `enqueueMany` or
+ * `claimBatch`), so only calls running together, each large, add up.
  */
 export const PAYLOAD_REQUESTS_IN_FLIGHT = 64;
 
@@ -67,8 +69,8 @@ export class PayloadObjects {
   /** Payloads larger than this many bytes are offloaded; `null`: never. */
   readonly threshold: number | null;
   #deleteFailing = false;
-  readonly #writes = new ConcurrencyLimit(PAYLOAD_REQUESTS_IN_FLIGHT);
-  readonly #reads = new ConcurrencyLimit(PAYLOAD_REQUESTS_IN_FLIGHT);
+  /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
+  readonly #removing = new Set<string>();
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
@@ -97,14 +99,22 @@ export class PayloadObjects {
   }
 
   /**
+   * The bound of one call's payload requests: at most
+   * {@link PAYLOAD_REQUESTS_IN_FLIGHT} of the writes or reads given it run at once.
+   */
+  callLimit(): ConcurrencyLimit {
+    return new ConcurrencyLimit(PAYLOAD_REQUESTS_IN_FLIGHT);
+  }
+
+  /**
    * Writes `bytes` as a new object; resolves with its reference once it is
    * stored. Transient store errors are retried with the log's policy; a
-   * failure that outlasts it is a `StorageError`. At most
-   * {@link PAYLOAD_REQUESTS_IN_FLIGHT} writes run at once.
+   * failure that outlasts it is a `StorageError`. Runs within `limit`, the
+   * call's bound (see {@link callLimit}), or at once without one.
    */
-  write(bytes: Uint8Array, now: number): Promise<PayloadRef> {
+  write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
     const key = this.#dir + ulid(now);
-    return this.#writes.run(() => this.#write(key, bytes));
+    return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
 
   async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
@@ -124,12 +134,13 @@ export class PayloadObjects {
 
   /**
    * The bytes of payload object `key`. Transient failures are retried with
-   * the log's policy. At most {@link PAYLOAD_REQUESTS_IN_FLIGHT} reads run at once.
+   * the log's policy. Runs within `limit`, the call's bound (see
+   * {@link callLimit}), or at once without one.
    */
-  async read(key: string): Promise<Uint8Array> {
-    const object = await this.#reads.run(() =>
-      withRetry(this.#retry, `reading payload object "${key}"`, () => this.#store.get(key)),
-    );
+  async read(key: string, limit?: ConcurrencyLimit): Promise<Uint8Array> {
+    const get = () =>
+      withRetry(this.#retry, `reading payload object "${key}"`, () => this.#store.get(key));
+    const object = await (limit === undefined ? get() : limit.run(get));
     if (object === null)
       throw new StorageError(
         `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
@@ -139,11 +150,15 @@ export class PayloadObjects {
     return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   }
 
-  /** Fills in the payload of every record whose payload is offloaded (in place); resolves with them. */
-  async materialise<T extends JobRecord>(records: T[]): Promise<T[]> {
+  /**
+   * Fills in the payload of every record whose payload is offloaded (in
+   * place), reading within `limit` (see {@link read}); resolves with them.
+   */
+  async materialise<T extends JobRecord>(records: T[], limit?: ConcurrencyLimit): Promise<T[]> {
     await Promise.all(
       records.map(async (record) => {
-        if (record.payloadRef !== undefined) record.payload = await this.read(record.payloadRef);
+        if (record.payloadRef !== undefined)
+          record.payload = await this.read(record.payloadRef, limit);
       }),
     );
     return records;
@@ -169,6 +184,21 @@ export class PayloadObjects {
           this.#deleteFailing = true;
         },
       );
+  }
+
+  /**
+   * Deletes `keys`, the objects of jobs that records just removed (or whose
+   * payloads they replaced), once `written`, their log write, is durable.
+   * Until then the orphan collector leaves them alone, though the state no
+   * longer references them; and for good if the write failed: it may still
+   * be replayed, or the log still references them (an orphan at worst).
+   */
+  deleteWhenDurable(written: Promise<unknown>, keys: readonly string[]): void {
+    for (const key of keys) this.#removing.add(key);
+    written.then(() => {
+      for (const key of keys) this.#removing.delete(key);
+      this.delete(keys);
+    }, noop);
   }
 
   /**
@@ -205,7 +235,11 @@ export class PayloadObjects {
     const referenced = referencedKeys(state);
     let deleted = 0;
     for (const { key } of objects) {
-      if (referenced.has(key)) continue;
+      // A removal not durable yet is not in `referenced`, but the log may still reference its
+      // object (checked at each delete: removals go on meanwhile). Once the queue stopped, a
+      // failed removal's record may be replayed: nothing more is deleted.
+      if (this.#stopped !== null) break;
+      if (referenced.has(key) || this.#removing.has(key)) continue;
       let writtenAt: number;
       try {
         writtenAt = decodeTime(key.slice(this.#dir.length));
@@ -241,3 +275,5 @@ export function referencedKeys(state: State): Set<string> {
   }
   return keys;
 }
+
+function noop(): void {}

@@ -15,7 +15,7 @@ import {
   type JobInput,
   offloadWanted,
 } from "./enqueue.js";
-import { callerJobIds } from "./flow-job-ids.js";
+import { heldKeysOf } from "./flow-job-ids.js";
 import type { EnqueueTrace } from "./instrument.js";
 import type { EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
@@ -193,20 +193,23 @@ export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): Che
 
 /**
  * Adds checked jobs once the log takes writes (see {@link enqueueJobs}). A
- * call with a `jobId` that an earlier call not settled yet holds (a flow, or
- * a call that did not commit within its own call) first waits for it (see
- * `flow-job-ids.ts`): calls after it without its ids may commit first.
+ * call with a `jobId` or dedup key that an earlier call not settled yet holds
+ * (a flow, or a call that did not commit within its own call) first waits
+ * for it (see `flow-job-ids.ts`): calls after it without its ids or keys may
+ * commit first. So debounces of one key commit in call order, and the last
+ * call's payload wins, even when an earlier one writes its payload first.
  */
 function enqueueWhenWritable(
   core: QueueCore,
   name: string,
   jobs: CheckedJob[],
 ): Promise<EnqueueResult[]> {
-  const ids = callerJobIds(jobs);
+  const ids = heldKeysOf(name, jobs);
   if (ids.length === 0) return addWhenWritable(core, name, jobs);
-  // A `jobId` an earlier call holds: decided once that call settled. Or this call does not
-  // commit within the call (the log does not take writes, or payloads are written first):
-  // its ids are held till it settled. Either way later calls with one of them wait for it.
+  // A `jobId` or dedup key an earlier call holds: decided once that call settled. Or this
+  // call does not commit within the call (the log does not take writes, or payloads are
+  // written first): its ids and keys are held till it settled. Either way later calls with
+  // one of them wait for it.
   const held =
     core.flowJobIds.holdIfHeld(ids) ??
     (core.log.isWritable() && offloadWanted(core, name, jobs) === undefined

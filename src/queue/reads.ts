@@ -38,7 +38,8 @@ async function withPayloads(core: QueueCore, handles: readonly number[]): Promis
   if (!records.some((r) => r.payloadRef !== undefined)) return records;
   // Log ids, not handles or public ids: a row or a caller's id may be reused once a job is gone.
   const ids = handles.map((h) => core.state.idOf(h));
-  const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r])));
+  const limit = core.payloads.callLimit();
+  const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r], limit)));
   const kept: JobRecord[] = [];
   for (const [i, outcome] of read.entries()) {
     if (outcome.status === "fulfilled") {

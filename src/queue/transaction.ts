@@ -64,8 +64,9 @@ async function offload(
   const refs = new Map<number, PayloadRef>();
   const payloads = core.payloads;
   const now = core.now();
+  const limit = payloads.callLimit();
   const written = await Promise.allSettled(
-    wanted.map((n) => payloads.write((ops[n] as { job: CheckedJob }).job.payload, now)),
+    wanted.map((n) => payloads.write((ops[n] as { job: CheckedJob }).job.payload, now, limit)),
   );
   written.forEach((w, k) => {
     if (w.status === "fulfilled") refs.set(wanted[k]!, w.value);

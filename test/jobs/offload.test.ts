@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ulid } from "ulid";
+import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { ORPHAN_MIN_AGE_MS, PAYLOAD_REQUESTS_IN_FLIGHT } from "../../src/queue/payloads.js";
@@ -8,7 +9,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ObjectStore } from "../../src/store/types.js";
+import type { ObjectStore, PutOptions } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rejection } from "../log/helpers.js";
 import { runAndKill } from "./kill.js";
@@ -249,6 +250,30 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("debounces of one key not awaited, offloaded or not, end with the last call's payload", async () => {
+      const { queue, store } = await openOn(kind, { payloadOffloadBytes: 1000 });
+      const opts = { dedupKey: "doc", dedupReplace: true, delayMs: 60_000 };
+      const id = await queue.enqueue("work", "v0", opts);
+      const payloadOf = async () => text((await queue.getJob(id))?.payload)?.replace(/x+$/, "");
+      // A small one called after a big one, whose object is still being written.
+      const pair = [
+        queue.enqueue("work", "big".padEnd(5000, "x"), opts),
+        queue.enqueue("work", "small", opts),
+      ];
+      assert.deepEqual(await Promise.all(pair), [id, id]);
+      assert.equal(await payloadOf(), "small");
+      // A burst alternating small and big (of growing sizes: later writes take longer).
+      const burst: Promise<string>[] = [];
+      for (let i = 0; i < 200; i++)
+        burst.push(
+          queue.enqueue("work", i % 2 === 0 ? `v${i}` : `v${i}`.padEnd(2000 + i * 1500, "x"), opts),
+        );
+      assert.ok((await Promise.all(burst)).every((got) => got === id));
+      assert.equal(await payloadOf(), "v199");
+      assert.equal((await eventually(store, 1)).length, 1);
+      await queue.close();
+    });
+
     it("rejects a bad payloadOffloadBytes before touching the store", async () => {
       const store = await kind.make();
       for (const bad of [-1, 1.5, "1", Number.NaN]) {
@@ -384,6 +409,79 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     await queue.close();
   });
 
+  it("bounds each call's payload requests apart: a small call never waits behind a large enqueueMany or claimBatch", async () => {
+    // Holds the payload puts of 200-byte payloads, and the payload gets of any key but `free`.
+    const inner = new MemoryStore();
+    let release!: () => void;
+    let gate!: Promise<void>;
+    const closeGate = () => {
+      gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    closeGate();
+    let holdGets = false;
+    let free = "";
+    let held = 0;
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === "put")
+          return async (key: string, body: Uint8Array, options?: PutOptions) => {
+            if (key.startsWith("q/payload/") && body.byteLength === 200) {
+              held++;
+              await gate;
+            }
+            return target.put(key, body, options);
+          };
+        if (prop === "get")
+          return async (key: string) => {
+            if (holdGets && key.startsWith("q/payload/") && key !== free) {
+              held++;
+              await gate;
+            }
+            return target.get(key);
+          };
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const queue = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
+    const settledSoon = async (call: Promise<unknown>) => {
+      for (let i = 0; i < 200; i++) {
+        if (await Promise.race([call.then(() => true), turns(1).then(() => false)])) return true;
+      }
+      return false;
+    };
+    const many = Array.from({ length: 3 * PAYLOAD_REQUESTS_IN_FLIGHT }, (_, i) => ({
+      payload: big(200, i),
+    }));
+    const added = queue.enqueueMany("work", many);
+    while (held < PAYLOAD_REQUESTS_IN_FLIGHT) await turns(1);
+    // Another call's write while the big call's first 64 are held and 128 wait their turn.
+    const enqueued = queue.enqueue("other", big(100));
+    assert.ok(await settledSoon(enqueued), "enqueue did not wait behind the enqueueMany's writes");
+    const id = await enqueued;
+    assert.ok(await settledSoon(queue.transaction((tx) => tx.enqueue("other", big(100)))));
+    assert.equal(held, PAYLOAD_REQUESTS_IN_FLIGHT, "the big call's writes are still held");
+    release();
+    assert.equal((await added).length, many.length);
+
+    free = (await queue.getJob(id))!.payloadRef!;
+    closeGate();
+    held = 0;
+    holdGets = true;
+    const claimed = queue.claimBatch("work", many.length);
+    while (held < PAYLOAD_REQUESTS_IN_FLIGHT) await turns(1);
+    const read = queue.getJob(id);
+    assert.ok(await settledSoon(read), "getJob did not wait behind the claimBatch's reads");
+    assert.deepEqual((await read)?.payload, Buffer.from(big(100)));
+    assert.equal(held, PAYLOAD_REQUESTS_IN_FLIGHT);
+    holdGets = false;
+    release();
+    assert.equal((await claimed).length, many.length);
+    await queue.close();
+  });
+
   it("orphans older than the minimum age are collected at open; young and referenced objects stay", async () => {
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: 10 });
@@ -400,6 +498,48 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     assert.ok(keys.includes(young), "a young one may belong to an enqueue in flight");
     assert.equal((await again.getJob(id))?.payload.byteLength, 100);
     await again.close();
+  });
+
+  it("the orphan collector leaves the object of a removal whose log write is not durable yet (it may fail)", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const clock = new ManualClock(1_700_000_000_000);
+    const opts = {
+      clock,
+      logger: silentLogger,
+      payloadOffloadBytes: 10,
+      flushIntervalMs: 0,
+      log: { retry: { baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 50 } },
+    };
+    const first = await Queue.open(faults, "q", opts);
+    const id = await first.enqueue("work", big(100, 1), { dedupKey: "k", delayMs: 3_600_000 });
+    await first.close();
+    clock.advance(ORPHAN_MIN_AGE_MS + 60_000); // the holder's object is old enough to collect
+    const listing = faults.pause({ op: "list", keyPrefix: "q/payload/" });
+    const queue = await Queue.open(faults, "q", opts);
+    await listing.whenHeld(1);
+    // A debounce replaces the holder's payload in the state; its log write is held.
+    const wal = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const debounce = rejection(
+      queue.enqueue("work", big(100, 2), { dedupKey: "k", dedupReplace: true }),
+    );
+    await wal.whenHeld(1);
+    listing.release();
+    await turns(20); // the collector runs meanwhile
+    faults.addRule({
+      op: "put",
+      keyPrefix: "q/wal/",
+      mode: "before",
+      error: () => new StorageError("refused", { permanent: true }),
+    });
+    wal.release();
+    const error = (await debounce) as StorageError;
+    assert.equal(error.inDoubt, false, "the replace was certainly not written");
+    faults.clearRules();
+    await queue.close().catch(() => {});
+    const reopened = await Queue.open(inner, "q", opts);
+    assert.deepEqual((await reopened.getJob(id))?.payload, Buffer.from(big(100, 1)));
+    await reopened.close();
   });
 
   it("a failed delete leaves the object for the collector, never a job without its payload", async () => {
