@@ -13,6 +13,8 @@
  * stores one enqueue-ordered list of each status, as it always did, so the
  * format is unchanged and the by-id index is rebuilt by a restore).
  */
+
+import type { SliceBudget } from "../util/slices.js";
 import { HandleIndex, type IndexPosition } from "./handle-index.js";
 import type { Orders } from "./state.js";
 
@@ -95,23 +97,36 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `a` and `b` merged by id. */
-function mergeRuns(a: Run, b: Run): Run {
-  const ids: string[] = [];
-  const handles: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.ids.length || j < b.ids.length) {
+/** Elements a merge, or the build of the by-id index, advances between two budget checks. */
+const PER_CHECK = 4_096;
+
+/** A merge by id of two adjacent runs, `a` before `b`, under way: `i` and `j` taken so far. */
+interface Merge {
+  readonly a: Run;
+  readonly b: Run;
+  i: number;
+  j: number;
+  readonly out: Run;
+}
+
+/** Advances `m` by up to `steps` elements; true when it is done. Ties go to `b`. */
+function advanceMerge(m: Merge, steps: number): boolean {
+  const { a, b, out } = m;
+  let { i, j } = m;
+  const end = Math.min(a.ids.length + b.ids.length, i + j + steps);
+  while (i + j < end) {
     const takeA = j === b.ids.length || (i < a.ids.length && a.ids[i]! < b.ids[j]!);
     if (takeA) {
-      ids.push(a.ids[i]!);
-      handles.push(a.handles[i++]!);
+      out.ids.push(a.ids[i]!);
+      out.handles.push(a.handles[i++]!);
     } else {
-      ids.push(b.ids[j]!);
-      handles.push(b.handles[j++]!);
+      out.ids.push(b.ids[j]!);
+      out.handles.push(b.handles[j++]!);
     }
   }
-  return { ids, handles };
+  m.i = i;
+  m.j = j;
+  return i === a.ids.length && j === b.ids.length;
 }
 
 /**
@@ -120,8 +135,14 @@ function mergeRuns(a: Run, b: Run): Run {
  * The by-id order of the jobs with their own ids is made by sorting each
  * piece and merging the sorted runs as a binary counter does (two runs are
  * merged once they are as long as each other), with their ids read once:
- * about a third of the cost of inserting each job into the index, and no
- * piece's step does more than one merge pass over the jobs so far.
+ * about a third of the cost of inserting each job into the index.
+ *
+ * A merge is O(jobs so far) and the last ones O(all jobs), a stall of
+ * hundreds of milliseconds at a million jobs in one step, so the merges
+ * and the build of the index are resumable: {@link settle} and
+ * {@link complete} advance them a bounded number of elements between checks
+ * of a slice budget. The runs are merged in the same order however the
+ * work is sliced, so the result is too.
  */
 export class JobsByIdBuilder {
   readonly #orders: Orders;
@@ -129,6 +150,12 @@ export class JobsByIdBuilder {
   readonly #ownBySeq: HandleIndex;
   /** Sorted runs, longest first. */
   readonly #runs: Run[] = [];
+  /** The merge of the last two runs, taken off `#runs`, under way. */
+  #merge: Merge | null = null;
+  /** Once {@link complete} merged every run: the by-id index, and how much of the run it holds. */
+  #ownById: HandleIndex | null = null;
+  #indexed = 0;
+  #done = false;
 
   constructor(orders: Orders) {
     this.#orders = orders;
@@ -136,8 +163,15 @@ export class JobsByIdBuilder {
     this.#ownBySeq = new HandleIndex(orders.bySeq);
   }
 
-  /** Adds `handles[from..to)`, in enqueue order and after every job added so far. */
+  /**
+   * Adds `handles[from..to)`, in enqueue order and after every job added so
+   * far. Sorts the piece; merging is left to {@link settle}, which must
+   * have returned true since the last append (else the runs would be merged
+   * in another order).
+   */
   append(handles: ArrayLike<number>, from = 0, to = handles.length): void {
+    if (this.#merge !== null || this.#ownById !== null)
+      throw new Error("JobsByIdBuilder.append before its merges settled");
     const generated: number[] = [];
     const own: number[] = [];
     const ids: string[] = [];
@@ -155,18 +189,70 @@ export class JobsByIdBuilder {
     if (own.length === 0) return;
     const order = own.map((_, k) => k).sort((x, y) => compareStrings(ids[x]!, ids[y]!));
     this.#runs.push({ ids: order.map((k) => ids[k]!), handles: order.map((k) => own[k]!) });
-    const runs = this.#runs;
-    while (runs.length >= 2 && runs.at(-2)!.ids.length <= runs.at(-1)!.ids.length)
-      runs.push(mergeRuns(runs.splice(-2, 1)[0]!, runs.pop()!));
   }
 
-  finish(): JobsById {
-    let all: Run = { ids: [], handles: [] };
-    while (this.#runs.length > 0) all = mergeRuns(this.#runs.pop()!, all);
+  /**
+   * Merges the runs that are as long as each other (the binary counter),
+   * until `budget` is spent (never, without one). True when none is left:
+   * then the next piece may be appended.
+   */
+  settle(budget?: SliceBudget): boolean {
+    return this.#work(false, budget);
+  }
+
+  /**
+   * Merges every run and builds the by-id index, until `budget` is spent
+   * (never, without one). True when done: then {@link result} gives it.
+   */
+  complete(budget?: SliceBudget): boolean {
+    return this.#work(true, budget);
+  }
+
+  /** The jobs, once {@link complete} returned true. */
+  result(): JobsById {
+    if (!this.#done) throw new Error("JobsByIdBuilder.result before complete");
     return new JobsById(this.#orders, {
       generated: this.#generated,
       ownBySeq: this.#ownBySeq,
-      ownById: HandleIndex.fromSorted(this.#orders.byOwnId, all.handles),
+      ownById: this.#ownById!,
     });
+  }
+
+  /** {@link complete} in one step: for lists read in one go. */
+  finish(): JobsById {
+    this.complete();
+    return this.result();
+  }
+
+  /** Merges (all of them, or those the binary counter calls for), then builds the index if `all`. */
+  #work(all: boolean, budget: SliceBudget | undefined): boolean {
+    const runs = this.#runs;
+    while (!this.#done) {
+      if (this.#merge !== null) {
+        if (advanceMerge(this.#merge, PER_CHECK)) {
+          runs.push(this.#merge.out);
+          this.#merge = null;
+        }
+      } else if (runs.length >= 2 && (all || runs.at(-2)!.ids.length <= runs.at(-1)!.ids.length)) {
+        const b = runs.pop()!;
+        const a = runs.pop()!;
+        this.#merge = { a, b, i: 0, j: 0, out: { ids: [], handles: [] } };
+        continue;
+      } else if (!all) return true;
+      else {
+        this.#ownById ??= new HandleIndex(this.#orders.byOwnId);
+        const handles = runs[0]?.handles ?? [];
+        const to = Math.min(handles.length, this.#indexed + PER_CHECK);
+        this.#ownById.appendSorted(handles, this.#indexed, to);
+        this.#indexed = to;
+        if (to === handles.length) {
+          this.#done = true;
+          runs.length = 0;
+          return true;
+        }
+      }
+      if (budget?.spent()) return false;
+    }
+    return true;
   }
 }

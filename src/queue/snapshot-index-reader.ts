@@ -46,7 +46,10 @@ export class IndexRegionReader {
    * a result into the two done indexes (`done-order.ts`), in completion order.
    */
   #built: HandleIndex[] = [];
-  /** The current queue's claimed (list 2) and dead (list 5) jobs, as built so far. */
+  /**
+   * The current queue's claimed (list 2) and dead (list 5) jobs, as built so
+   * far: their by-id merges and index go in budgeted steps too (see `jobs-by-id.ts`).
+   */
   #byId = new Map<number, JobsByIdBuilder>();
   #doneNoResult: number[] = [];
   #doneWithResult: number[] = [];
@@ -125,6 +128,8 @@ export class IndexRegionReader {
       const byId = this.#list === 2 || this.#list === 5 ? this.#byIdBuilder(this.#list) : null;
       const built = status === Status.Done || byId !== null ? null : this.#index(this.#list, order);
       while (this.#entry < start + count) {
+        // The merges of the pieces so far go in slices of their own (one is O(jobs so far)).
+        if (byId !== null && !byId.settle(budget)) return false;
         const end = Math.min(start + count, this.#entry + PER_CHECK);
         for (let e = this.#entry; e < end; e++) {
           const h = entries[e]!;
@@ -154,6 +159,7 @@ export class IndexRegionReader {
         this.#entry = end;
         if (budget.spent()) return false;
       }
+      if (byId !== null && !byId.complete(budget)) return false;
       this.#list++;
       if (this.#list === INDEXES_PER_QUEUE) {
         this.#addQueue(q);
@@ -194,11 +200,11 @@ export class IndexRegionReader {
     const qs = this.#state.restoreQueue(this.#queues[q]!.name, {
       pending: built[0]!,
       scheduled: built[1]!,
-      claimed: this.#byIdBuilder(2).finish(),
+      claimed: this.#byIdBuilder(2).result(),
       doneNoResult: this.#doneIndex(0),
       doneWithResult: this.#doneIndex(1),
       deadByTime: built[4]!,
-      deadById: this.#byIdBuilder(5).finish(),
+      deadById: this.#byIdBuilder(5).result(),
     });
     this.#built = [];
     this.#byId = new Map();

@@ -8,6 +8,7 @@ import { Tag } from "../../src/queue/records/tags.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { State } from "../../src/queue/state.js";
 import { deadJobsPage } from "../../src/queue/views.js";
+import { SliceBudget } from "../../src/util/slices.js";
 
 /** Own ids out of enqueue order, before ("-", "0…"), among and after the generated ones. */
 const OWN = ["job-b", "job-a", undefined, "-first", undefined, "Zed", undefined, "000", "job-c"];
@@ -50,6 +51,45 @@ function listed(state: State, status: "claimed" | "dead", after: string | null):
     return true;
   });
   return out;
+}
+
+/** `n` enqueued jobs in queue "q", about two in three with their own ids; their handles in enqueue order. */
+function ownIdJobs(n: number): { state: State; handles: number[]; rand: (n: number) => number } {
+  const state = new State();
+  const gen = new IdGenerator(null, 1);
+  let x = 7;
+  const rand = (n: number) => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x % n;
+  };
+  const handles: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = gen.next(1_000 + i);
+    const jobId = rand(3) === 0 ? undefined : `${"-0Zz"[rand(4)]}${rand(100_000)}-${i}`;
+    apply(state, {
+      tag: Tag.Enqueue,
+      id,
+      queue: "q",
+      payload: Buffer.from("x"),
+      headers: undefined,
+      runAt: undefined,
+      dedupKey: undefined,
+      priority: 0,
+      maxAttempts: 1,
+      enqueuedAt: 1,
+      ...(jobId === undefined ? {} : { jobId }),
+    });
+    handles.push(state.find(id));
+  }
+  return { state, handles, rand };
+}
+
+/** The own ids of `handles`, sorted. */
+function sortedOwnIds(state: State, handles: readonly number[]): string[] {
+  return handles
+    .map((h) => state.orders.ownIdOf(h))
+    .filter((id) => id !== undefined)
+    .sort();
 }
 
 describe("claimed and dead jobs by id", () => {
@@ -119,36 +159,8 @@ describe("claimed and dead jobs by id", () => {
   });
 
   it("a restore's builder gives the by-id order whatever pieces the enqueue-ordered list comes in", () => {
-    const state = new State();
-    const gen = new IdGenerator(null, 1);
-    let x = 7;
-    const rand = (n: number) => {
-      x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
-      return x % n;
-    };
-    const handles: number[] = [];
-    for (let i = 0; i < 3_000; i++) {
-      const id = gen.next(1_000 + i);
-      const jobId = rand(3) === 0 ? undefined : `${"-0Zz"[rand(4)]}${rand(100_000)}-${i}`;
-      apply(state, {
-        tag: Tag.Enqueue,
-        id,
-        queue: "q",
-        payload: Buffer.from("x"),
-        headers: undefined,
-        runAt: undefined,
-        dedupKey: undefined,
-        priority: 0,
-        maxAttempts: 1,
-        enqueuedAt: 1,
-        ...(jobId === undefined ? {} : { jobId }),
-      });
-      handles.push(state.find(id));
-    }
-    const expected = handles
-      .map((h) => state.orders.ownIdOf(h))
-      .filter((id) => id !== undefined)
-      .sort();
+    const { state, handles, rand } = ownIdJobs(3_000);
+    const expected = sortedOwnIds(state, handles);
     for (const maxPiece of [1, 7, 300, 5_000]) {
       const builder = new JobsByIdBuilder(state.orders);
       for (let at = 0; at < handles.length; ) {
@@ -163,6 +175,39 @@ describe("claimed and dead jobs by id", () => {
         expected,
       );
       assert.deepEqual(built.toArray().sort(), [...handles].sort());
+    }
+  });
+
+  it("a restore's builder merges and builds in bounded steps under a slice budget, to the same result", () => {
+    // Enough own ids that the last merges and the index build take several steps each.
+    const { state, handles, rand } = ownIdJobs(30_000);
+    const expected = sortedOwnIds(state, handles);
+    // Spent at once: every call does one bounded step and returns.
+    const budget = new SliceBudget(0, () => 0);
+    budget.start();
+    for (const maxPiece of [1, 300, 4_096, 40_000]) {
+      const sliced = new JobsByIdBuilder(state.orders);
+      const whole = new JobsByIdBuilder(state.orders);
+      let calls = 0;
+      for (let at = 0; at < handles.length; ) {
+        const to = Math.min(handles.length, at + 1 + rand(maxPiece));
+        while (!sliced.settle(budget)) calls++;
+        sliced.append(handles, at, to);
+        whole.append(handles, at, to);
+        at = to;
+      }
+      while (!sliced.complete(budget)) calls++;
+      const built = sliced.result();
+      assert.ok(calls > 3, `pieces up to ${maxPiece}: ${calls} unfinished steps`);
+      assert.equal(built.problems(), null, `pieces up to ${maxPiece}`);
+      assert.deepEqual(
+        built.ownById.toArray().map((h) => state.orders.ownIdOf(h)),
+        expected,
+      );
+      const once = whole.finish();
+      assert.deepEqual(built.ownById.toArray(), once.ownById.toArray());
+      assert.deepEqual(built.ownBySeq.toArray(), once.ownBySeq.toArray());
+      assert.deepEqual(built.toArray(), once.toArray());
     }
   });
 
