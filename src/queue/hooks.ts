@@ -73,26 +73,19 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
       recordProgress(coreOf(this), claim, value);
     },
   });
-  Object.defineProperty(prototype, CLAIM_STARTABLE, {
-    value(this: object, claim: Claim): boolean {
-      return isStartable(coreOf(this), claim);
-    },
-  });
-  Object.defineProperty(prototype, CLAIM_SETTLED, {
-    value(this: object, claim: Claim): boolean {
-      return wasSettled(claim);
-    },
-  });
-  Object.defineProperty(prototype, CLAIM_QUEUE_PAUSED, {
-    value(this: object, claim: Claim): boolean {
-      return isClaimQueuePaused(coreOf(this), claim);
-    },
-  });
-  Object.defineProperty(prototype, CLAIM_LOST_REASON, {
-    value(this: object, claim: Claim): Error | undefined {
-      return lostReasonOf(coreOf(this), claim);
-    },
-  });
+  // What the worker asks about a claim (see `settle.ts`): each a question to the queue's core.
+  const claimQuestions: [symbol, (core: QueueCore, claim: Claim) => unknown][] = [
+    [CLAIM_STARTABLE, isStartable],
+    [CLAIM_SETTLED, (_core, claim) => wasSettled(claim)],
+    [CLAIM_QUEUE_PAUSED, isClaimQueuePaused],
+    [CLAIM_LOST_REASON, lostReasonOf],
+  ];
+  for (const [key, ask] of claimQuestions)
+    Object.defineProperty(prototype, key, {
+      value(this: object, claim: Claim): unknown {
+        return ask(coreOf(this), claim);
+      },
+    });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {
     value(this: object, claim: Claim, message: string): Promise<void> {
       return nackClaim(coreOf(this), claim, message, "timed_out");

@@ -155,13 +155,22 @@ export function lostReasonOf(core: QueueCore, claim: Claim): Error | undefined {
   return lease.lostBecause;
 }
 
+/**
+ * What the claim hook `key` of `queue` (installed on `Queue.prototype` by
+ * `hooks.ts`) answers for `claim`; `absent` from a queue without it (one of
+ * another release of the package), the answer that changes nothing.
+ */
+function askQueue<T>(queue: object, key: symbol, claim: Claim, absent: T): T {
+  const hook = (queue as Record<symbol, ((c: Claim) => T) | undefined>)[key];
+  return typeof hook === "function" ? hook.call(queue, claim) : absent;
+}
+
 /** Registry key of the hook on `Queue.prototype` that {@link claimLostReason} calls. */
 export const CLAIM_LOST_REASON = Symbol.for("taquba.claimLostReason");
 
 /** What `runWorker` asks when a handler returned: whether (and why) its claim was lost meanwhile (see {@link lostReasonOf}). */
 export function claimLostReason(queue: object, claim: Claim): Error | undefined {
-  const hook = (queue as Record<symbol, (c: Claim) => Error | undefined>)[CLAIM_LOST_REASON]!;
-  return hook.call(queue, claim);
+  return askQueue<Error | undefined>(queue, CLAIM_LOST_REASON, claim, undefined);
 }
 
 /** Registry key of the hook on `Queue.prototype` that {@link claimStartable} calls. */
@@ -176,8 +185,7 @@ export function isStartable(core: QueueCore, claim: Claim): boolean {
 
 /** What `runWorker` asks before it starts a handler on a claim it held ready (see {@link isStartable}). */
 export function claimStartable(queue: object, claim: Claim): boolean {
-  const hook = (queue as Record<symbol, (c: Claim) => boolean>)[CLAIM_STARTABLE]!;
-  return hook.call(queue, claim);
+  return askQueue(queue, CLAIM_STARTABLE, claim, true);
 }
 
 /** Registry key of the hook on `Queue.prototype` that {@link claimSettledAlready} calls. */
@@ -199,8 +207,7 @@ export function wasSettled(claim: Claim): boolean {
  * queue without the hook.
  */
 export function claimSettledAlready(queue: object, claim: Claim): boolean {
-  const hook = (queue as Record<symbol, ((c: Claim) => boolean) | undefined>)[CLAIM_SETTLED];
-  return typeof hook === "function" && hook.call(queue, claim);
+  return askQueue(queue, CLAIM_SETTLED, claim, false);
 }
 
 /** Registry key of the hook on `Queue.prototype` that {@link claimQueuePaused} calls. */
@@ -216,8 +223,7 @@ export function isClaimQueuePaused(core: QueueCore, claim: Claim): boolean {
  * since the claim was handed out starts no handler on it (see {@link isClaimQueuePaused}).
  */
 export function claimQueuePaused(queue: object, claim: Claim): boolean {
-  const hook = (queue as Record<symbol, ((c: Claim) => boolean) | undefined>)[CLAIM_QUEUE_PAUSED];
-  return typeof hook === "function" && hook.call(queue, claim);
+  return askQueue(queue, CLAIM_QUEUE_PAUSED, claim, false);
 }
 
 /** `Queue.claimSignal`. */
