@@ -11,26 +11,10 @@ import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { ApplyError } from "../../src/queue/placement.js";
 import type { QueueRecord } from "../../src/queue/records/codec.js";
-import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { State, Status } from "../../src/queue/state.js";
 import { stateDigest } from "../reliability/lib/audit.js";
-
-function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
-  return {
-    tag: Tag.Enqueue,
-    id,
-    queue: "q",
-    payload: Buffer.from("x"),
-    headers: undefined,
-    priority: 0,
-    maxAttempts: 3,
-    enqueuedAt: 1,
-    runAt: undefined,
-    dedupKey: undefined,
-    ...extra,
-  };
-}
+import { enqueueRecord as job } from "./helpers.js";
 
 describe("apply of a transaction with flow children", () => {
   it("refuses a child of a waiting parent that an earlier operation cancels", () => {

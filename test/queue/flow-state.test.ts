@@ -8,22 +8,7 @@ import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State, Status } from "../../src/queue/state.js";
 import { stateDigest } from "../reliability/lib/audit.js";
-
-function job(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
-  return {
-    tag: Tag.Enqueue,
-    id,
-    queue: "q",
-    payload: Buffer.from("x"),
-    headers: undefined,
-    priority: 0,
-    maxAttempts: 3,
-    enqueuedAt: 1,
-    runAt: undefined,
-    dedupKey: undefined,
-    ...extra,
-  };
-}
+import { enqueueRecord as job } from "./helpers.js";
 
 /** A state holding one flow: a parent waiting for 500 pending children. */
 function flowOf500(): { state: State; parent: string; children: string[] } {

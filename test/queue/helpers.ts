@@ -8,6 +8,8 @@ import type { TaqubaError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
+import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import type { Claim } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -172,4 +174,21 @@ export function steppedClocks(): SteppedClock[] {
       step: (ms) => manual.advance(ms),
     },
   ];
+}
+
+/** An enqueue record of job `id` in queue "q" (one 1-byte payload, 3 attempts), with `extra` over it. */
+export function enqueueRecord(id: string, extra: Partial<EnqueueRecord> = {}): EnqueueRecord {
+  return {
+    tag: Tag.Enqueue,
+    id,
+    queue: "q",
+    payload: Buffer.from("x"),
+    headers: undefined,
+    priority: 0,
+    maxAttempts: 3,
+    enqueuedAt: 1,
+    runAt: undefined,
+    dedupKey: undefined,
+    ...extra,
+  };
 }

@@ -9,6 +9,7 @@ import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { State } from "../../src/queue/state.js";
 import { deadJobsPage } from "../../src/queue/views.js";
 import { SliceBudget } from "../../src/util/slices.js";
+import { enqueueRecord } from "./helpers.js";
 
 /** Own ids out of enqueue order, before ("-", "0…"), among and after the generated ones. */
 const OWN = ["job-b", "job-a", undefined, "-first", undefined, "Zed", undefined, "000", "job-c"];
@@ -24,19 +25,14 @@ function claimedState(): { state: State; ids: string[]; generated: string[] } {
     const id = gen.next(now++);
     generated.push(id);
     ids.push(jobId ?? id);
-    apply(state, {
-      tag: Tag.Enqueue,
-      id,
-      queue: "q",
-      payload: Buffer.from("x"),
-      headers: undefined,
-      runAt: undefined,
-      dedupKey: undefined,
-      priority: 0,
-      maxAttempts: 1,
-      enqueuedAt: now,
-      ...(jobId === undefined ? {} : { jobId }),
-    });
+    apply(
+      state,
+      enqueueRecord(id, {
+        maxAttempts: 1,
+        enqueuedAt: now,
+        ...(jobId === undefined ? {} : { jobId }),
+      }),
+    );
   }
   for (const id of generated) apply(state, { tag: Tag.Claim, id, at: now++ });
   return { state, ids, generated };
@@ -66,19 +62,7 @@ function ownIdJobs(n: number): { state: State; handles: number[]; rand: (n: numb
   for (let i = 0; i < n; i++) {
     const id = gen.next(1_000 + i);
     const jobId = rand(3) === 0 ? undefined : `${"-0Zz"[rand(4)]}${rand(100_000)}-${i}`;
-    apply(state, {
-      tag: Tag.Enqueue,
-      id,
-      queue: "q",
-      payload: Buffer.from("x"),
-      headers: undefined,
-      runAt: undefined,
-      dedupKey: undefined,
-      priority: 0,
-      maxAttempts: 1,
-      enqueuedAt: 1,
-      ...(jobId === undefined ? {} : { jobId }),
-    });
+    apply(state, enqueueRecord(id, { maxAttempts: 1, ...(jobId === undefined ? {} : { jobId }) }));
     handles.push(state.find(id));
   }
   return { state, handles, rand };

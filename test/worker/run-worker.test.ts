@@ -27,6 +27,37 @@ async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * A worker of queue "q" at concurrency 1 holding `prefetch` claims ready, whose
+ * first handler waits until `release()`; each later one calls `later`.
+ */
+function workerHoldingFirstJob(
+  queue: Queue,
+  prefetch: number,
+  later: (shutdown: AbortController) => void = () => {},
+) {
+  const gates: (() => void)[] = [];
+  const started: string[] = [];
+  const shutdown = new AbortController();
+  const worker = runWorker(
+    queue,
+    "q",
+    async (job) => {
+      started.push(Buffer.from(job.payload).toString());
+      if (started.length === 1) await new Promise<void>((r) => gates.push(r));
+      else later(shutdown);
+    },
+    { concurrency: 1, prefetch, logger: silentLogger, signal: shutdown.signal },
+  );
+  return {
+    started,
+    shutdown,
+    worker,
+    firstRunning: () => gates.length === 1,
+    release: () => gates[0]!(),
+  };
+}
+
 function capturingLogger(): Logger & { warnings: string[]; fields: unknown[] } {
   const warnings: string[] = [];
   const fields: unknown[] = [];
@@ -529,23 +560,13 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("a prefetched claim whose job was cancelled while it waited ready never starts its handler", async () => {
     const { queue } = await openTestQueue({});
     const ids = await queue.enqueueBatch("q", ["1", "2", "3"]);
-    const gates: (() => void)[] = [];
-    const started: string[] = [];
-    const shutdown = new AbortController();
-    const worker = runWorker(
-      queue,
-      "q",
-      async (job) => {
-        started.push(Buffer.from(job.payload).toString());
-        if (started.length === 1) await new Promise<void>((r) => gates.push(r));
-        else shutdown.abort();
-      },
-      { concurrency: 1, prefetch: 1, logger: silentLogger, signal: shutdown.signal },
+    const { started, worker, firstRunning, release } = workerHoldingFirstJob(queue, 1, (stop) =>
+      stop.abort(),
     );
-    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 2);
+    await until(async () => firstRunning() && (await queue.stats("q")).claimed === 2);
     assert.equal((await queue.getJob(ids[1]!))?.status, "claimed", "held ready");
     assert.equal(await queue.cancel(ids[1]!), "requested");
-    gates[0]!();
+    release();
     await worker;
     assert.deepEqual(started, ["1", "3"], "job 2 was cancelled before its handler could start");
     assert.equal(await queue.getJob(ids[1]!), null, "removed, as its cancellation asked");
@@ -555,21 +576,10 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("claims held ready when their queue is paused are released, pending again, their attempts not counted", async () => {
     const { queue } = await openTestQueue({});
     const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4"]);
-    const gates: (() => void)[] = [];
-    const started: string[] = [];
-    const shutdown = new AbortController();
-    const worker = runWorker(
-      queue,
-      "q",
-      async (job) => {
-        started.push(Buffer.from(job.payload).toString());
-        if (started.length === 1) await new Promise<void>((r) => gates.push(r));
-      },
-      { concurrency: 1, prefetch: 2, logger: silentLogger, signal: shutdown.signal },
-    );
-    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 3);
+    const { started, shutdown, worker, firstRunning, release } = workerHoldingFirstJob(queue, 2);
+    await until(async () => firstRunning() && (await queue.stats("q")).claimed === 3);
     await queue.pauseQueue("q");
-    gates[0]!();
+    release();
     await until(async () => (await queue.stats("q")).claimed === 0);
     await turns();
     assert.deepEqual(started, ["1"], "no handler starts on a paused queue's ready claims");
