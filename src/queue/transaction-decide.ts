@@ -188,9 +188,9 @@ export function decide(
         break;
       }
       case "cancel": {
-        // Named even if no job has the id: one cancel per id, and an enqueue of it is refused.
-        use(publicIdOf(op.id), what);
         const h = core.findJob(op.id);
+        // Named even if no job has the id: one cancel per id, and an enqueue of it is refused.
+        use(h === -1 ? op.id : state.publicIdOf(h), what);
         const status = h === -1 ? null : state.statusOf(h);
         if (status === null || status === Status.Done || status === Status.Dead) {
           decided.result.cancelled.push("not_found");
