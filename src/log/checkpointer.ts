@@ -151,7 +151,9 @@ export class Checkpointer {
   /** Writes a checkpoint now (after any running maintenance); no-op without a source. */
   checkpoint(): Promise<void> {
     if (this.#source === null) return Promise.resolve();
-    return this.#exclusive(() => this.#write());
+    return this.#exclusive(async () => {
+      await this.#write();
+    });
   }
 
   /** Runs one GC pass now (after any running maintenance). */
@@ -165,7 +167,9 @@ export class Checkpointer {
    * next opener need not fence it out.
    */
   finish(): Promise<void> {
-    return this.#exclusive(() => this.#write(true));
+    return this.#exclusive(async () => {
+      await this.#write(true);
+    });
   }
 
   /**
@@ -182,6 +186,9 @@ export class Checkpointer {
     const walRecords = durableRecords - this.#coveredRecords;
     const sinceLast = o.clock.monotonicNow() - this.#lastCheckpointMono;
     const walBatches = durableWalId - this.#fence.manifest.replayAfter;
+    // Nothing written since the last checkpoint: none is due, however long ago
+    // it was ("at least this often while records are written").
+    if (walBatches <= 0) return;
     const due =
       walBytes > Math.max(o.checkpointWalBytes, this.#lastCheckpointBytes) ||
       walRecords > this.#recordBound() ||
@@ -190,13 +197,16 @@ export class Checkpointer {
     if (!due) return;
     this.#backgroundCheckpoint = true;
     this.#exclusive(() => this.#write()).then(
-      () => {
+      (wrote) => {
         this.#backgroundCheckpoint = false;
         // Batches that became durable while it ran asked while it ran, and were
         // told no; if they made the next one due, it starts now rather than after
-        // a further batch that may never come. (A failure is retried at a batch
-        // after its backoff, so that a refusing store is not asked in a loop.)
-        this.maybeCheckpoint();
+        // a further batch that may never come. Only after a checkpoint was
+        // written: one that found nothing to write asks again at the next batch,
+        // never in a loop of promises that starves the event loop. (A failure is
+        // retried at a batch after its backoff, so that a refusing store is not
+        // asked in a loop either.)
+        if (wrote) this.maybeCheckpoint();
       },
       (error: unknown) => {
         this.#backgroundCheckpoint = false;
@@ -227,30 +237,35 @@ export class Checkpointer {
    * Runs `task` after every earlier maintenance task. Being fenced fails the
    * log; any other error goes to the caller only.
    */
-  #exclusive(task: () => Promise<void>): Promise<void> {
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#maintenance.then(async () => {
       if (this.#writer.failure !== null) throw this.#writer.failure;
       try {
-        await task();
+        return await task();
       } catch (error) {
         if (error instanceof FencedError) this.#writer.fail(error);
         throw this.#writer.failure ?? error;
       }
     });
-    this.#maintenance = run.catch(() => {});
+    this.#maintenance = run.then(
+      () => {},
+      () => {},
+    );
     return run;
   }
 
-  async #write(closing = false): Promise<void> {
+  /** Writes a checkpoint of everything appended so far; false when there was nothing new to write. */
+  async #write(closing = false): Promise<boolean> {
     const source = this.#source;
     const cut = this.#writer.cut();
     const { manifest } = this.#fence;
     if (source === null || (cut.walId === manifest.replayAfter && manifest.checkpoint !== null)) {
-      if (!closing || manifest.closed) return;
+      if (!closing || manifest.closed) return false;
       await cut.durable;
       if (this.#writer.failure !== null) throw this.#writer.failure;
       const { checkpoint, replayAfter } = manifest;
-      return this.#fence.commit({ checkpoint, replayAfter, closed: true });
+      await this.#fence.commit({ checkpoint, replayAfter, closed: true });
+      return false;
     }
     this.#hold.checkpointStarted();
     let body: Uint8Array;
@@ -291,6 +306,7 @@ export class Checkpointer {
         error: String(error),
       });
     }
+    return true;
   }
 
   /**

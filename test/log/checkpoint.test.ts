@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { ManualClock } from "../../src/clock.js";
 import { FencedError } from "../../src/errors.js";
 import {
@@ -286,6 +290,24 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await state.append(recovered.log, "late");
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
     assert.equal(recovered.log.stats().lastCheckpointAt, clock.now());
+  });
+
+  it("a checkpoint whose cleanup outlasts checkpointIntervalMs leaves the event loop running", async () => {
+    // In a thread of its own: a loop of promises there cannot starve this test's timers.
+    const fixture = fileURLToPath(new URL("./fixtures/slow-gc-checkpoint.js", import.meta.url));
+    const worker = new Worker(fixture);
+    const deadline = new AbortController();
+    const reply = await Promise.race([
+      once(worker, "message").then(([message]) => message as unknown),
+      once(worker, "error").then(([error]) => ({ error: String(error) })),
+      sleep(20_000, undefined, { signal: deadline.signal }).then(
+        () => "no reply in 20 s: the thread's event loop is starved",
+        () => "",
+      ),
+    ]);
+    deadline.abort();
+    await worker.terminate();
+    assert.deepEqual(reply, { afterCleanup: 1, checkpointsWritten: 2 });
   });
 
   it("a reopened log reports the time of the checkpoint it opened from until it writes its own", async () => {
