@@ -105,7 +105,9 @@ export interface OpenOptions {
   schedulerIntervalMs?: number;
   /**
    * Group-commit window of the log; takes precedence over `log.flushIntervalMs`.
-   * @default 2 (the log's default)
+   * `0`: no window (a lone producer waits one store round trip per enqueue;
+   * under load, records still share batches).
+   * @default 0 (the log's default)
    */
   flushIntervalMs?: number;
   /**
@@ -125,7 +127,8 @@ export interface OpenOptions {
    * timers. A clock other than the system clock or a `ManualClock` is re-read
    * every `schedulerIntervalMs` while a timer waits on it, so a step forward
    * is noticed within that interval. A reading before 1970 is refused
-   * (`InvalidArgumentError`).
+   * (`InvalidArgumentError`). The log (group commit, retries, checkpoint
+   * intervals) keeps the system clock unless `log.clock` is given too.
    * @default the system clock
    */
   clock?: Clock;
