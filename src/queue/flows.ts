@@ -166,6 +166,8 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
   const budget = core.sliceBudget();
   const copy = copyFlow(flow, MAX_FLOW_JOBS, MAX_FLOW_DEPTH);
   const { hold, taken, earlier } = core.flowJobIds.holdFlow(copy.jobIds, core.state);
+  // From the call on, no job gets one of them as its generated id (see `IdGenerator`).
+  for (const id of copy.jobIds) core.ids.reserve(id);
   let ids: string[];
   let ops: FlowOp[];
   try {

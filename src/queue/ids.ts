@@ -138,6 +138,12 @@ export const MAX_ID_EPOCH = TWO_POW_40 - 1;
  * sorts after it. Seeded with the newest id the store holds, the generator
  * never returns an id ≤ that one, even if the clock stands still or goes back.
  * Each id is built in a scratch buffer so it is one flat string.
+ *
+ * A caller's `jobId` may be spelt like an id this generator has yet to issue
+ * (the id after one an enqueue returned, in the same millisecond): such ids
+ * are {@link reserve}d when their call is made and skipped when their turn
+ * comes, so no generated id is ever a caller's. Skipping keeps ids
+ * increasing (listings rely on generated ids growing in enqueue order).
  */
 export class IdGenerator {
   readonly #chars = Buffer.alloc(26);
@@ -150,6 +156,14 @@ export class IdGenerator {
   #random: Buffer = Buffer.alloc(0);
   #randomOffset = 0;
   #issued = 0;
+  /** The 8 base32 digits of this writer's epoch: an id's chars 10..17 when this generator could issue it. */
+  readonly #epochCodes: readonly number[];
+  /**
+   * Caller ids this generator could still issue ({@link reserve}), ascending,
+   * from {@link #reservedFrom} on (those before it were passed).
+   */
+  #reserved: string[] = [];
+  #reservedFrom = 0;
 
   constructor(lastId: string | null, epoch: number) {
     if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_ID_EPOCH)
@@ -157,11 +171,17 @@ export class IdGenerator {
         `writer epoch ${epoch} does not fit in a job id (at most ${MAX_ID_EPOCH})`,
       );
     this.#epoch = epoch;
+    const digits = Buffer.alloc(8);
+    put40(epoch, digits, 0);
+    this.#epochCodes = Array.from(digits);
     if (lastId === null) return;
     if (!isUlid(lastId)) throw new DecodeError(`not a ULID: ${JSON.stringify(lastId)}`);
     this.#setTime(decodeTime(lastId));
     this.#high = get40(lastId, 10);
     this.#low = get40(lastId, 18);
+    // The scratch buffer holds the newest id whole: `reserve` compares with it.
+    put40(this.#high, this.#chars, 10);
+    put40(this.#low, this.#chars, 18);
   }
 
   #setTime(time: number): void {
@@ -194,9 +214,68 @@ export class IdGenerator {
     return this.#issued;
   }
 
+  /**
+   * Never issue `id` (a caller's `jobId`, from its call on): a no-op unless
+   * it is an id this generator could still issue, a canonical ULID carrying
+   * this writer's epoch that sorts after the newest id issued. So ULIDs made
+   * elsewhere, whose middle digits are random, and every other id cost a
+   * look at a few chars and are not kept.
+   */
+  reserve(id: string): void {
+    if (id.length !== 26) return;
+    const codes = this.#epochCodes;
+    for (let i = 0; i < 8; i++) if (id.charCodeAt(10 + i) !== codes[i]) return;
+    if (!isUlid(id) || (this.#time >= 0 && id <= latin1Slice(this.#chars, 0, 26))) return;
+    const reserved = this.#reserved;
+    // Binary search among those not passed yet; ids reserved in increasing order append.
+    let lo = this.#reservedFrom;
+    let hi = reserved.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (reserved[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (reserved[lo] === id) return;
+    if (lo === reserved.length) reserved.push(id);
+    else reserved.splice(lo, 0, id);
+  }
+
+  /** How many reserved ids are not passed yet (tests). */
+  get reservedCount(): number {
+    return this.#reserved.length - this.#reservedFrom;
+  }
+
   next(nowMs: number): string {
     this.#issued++;
-    const now = Math.min(Math.max(0, Math.floor(nowMs)), MAX_TIME);
+    this.#advance(Math.min(Math.max(0, Math.floor(nowMs)), MAX_TIME));
+    const id = latin1Slice(this.#chars, 0, 26);
+    return this.#reservedFrom === this.#reserved.length ? id : this.#unreserved(id);
+  }
+
+  /** `id`, just made, or if a caller reserved it the next id that no caller did; drops the reserved ids passed. */
+  #unreserved(id: string): string {
+    const reserved = this.#reserved;
+    let from = this.#reservedFrom;
+    for (;;) {
+      while (from < reserved.length && reserved[from]! < id) from++;
+      if (from === reserved.length || reserved[from] !== id) break;
+      // Issued ids carry this writer's epoch from here on: count up (or move on a millisecond).
+      from++;
+      this.#advance(this.#time);
+      id = latin1Slice(this.#chars, 0, 26);
+    }
+    if (from === reserved.length) {
+      this.#reserved = [];
+      this.#reservedFrom = 0;
+    } else if (from > 1_024 && from * 2 > reserved.length) {
+      this.#reserved = reserved.slice(from);
+      this.#reservedFrom = 0;
+    } else this.#reservedFrom = from;
+    return id;
+  }
+
+  /** Moves the scratch buffer on to the next id at `now` (a clamped millisecond). */
+  #advance(now: number): void {
     if (now > this.#time) this.#start(now);
     else if (this.#high === this.#epoch) {
       // Our own millisecond: count up; a full counter moves on to the next millisecond.
@@ -210,6 +289,5 @@ export class IdGenerator {
     }
     put40(this.#high, this.#chars, 10);
     put40(this.#low, this.#chars, 18);
-    return latin1Slice(this.#chars, 0, 26);
   }
 }

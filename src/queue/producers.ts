@@ -206,6 +206,8 @@ function enqueueWhenWritable(
 ): Promise<EnqueueResult[]> {
   const ids = heldKeysOf(name, jobs);
   if (ids.length === 0) return addWhenWritable(core, name, jobs);
+  // From the call on, no job gets one of its `jobId`s as its generated id (see `IdGenerator`).
+  for (const { options } of jobs) if (options.jobId !== undefined) core.ids.reserve(options.jobId);
   // A `jobId` or dedup key an earlier call holds: decided once that call settled. Or this
   // call does not commit within the call (the log does not take writes, or payloads are
   // written first): its ids and keys are held till it settled. Either way later calls with

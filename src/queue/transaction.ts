@@ -199,6 +199,8 @@ export async function runTransaction(
   // never held up by other calls.
   const ids = txJobIds(builder.ops);
   if (ids.length === 0) return commit(core, builder.ops);
+  // From the call on, no job gets one of them as its generated id (see `IdGenerator`).
+  for (const id of ids) core.ids.reserve(id);
   // A `jobId` an earlier call holds (a flow, or a call that did not commit within its own
   // call): decided once that call settled. Or this one does not commit within the call
   // (payloads are written first, or the log does not take writes): its ids are held till it

@@ -5,7 +5,7 @@ import { QueueReader } from "../../src/queue/reader.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
-import { mustClaim, openTestQueue, rejection, text } from "./helpers.js";
+import { followingId, mustClaim, openTestQueue, rejection, text } from "./helpers.js";
 
 const ORDER = {
   queue: "notify",
@@ -370,6 +370,27 @@ describe("flows", { timeout: 60_000 }, () => {
     const parent = await mustClaim(queue, "p");
     assert.equal(text((await queue.childResults(parent.id))[flow.children[0]!.id]!), "kept");
     assert.deepEqual(await queue.childResults("unknown"), {});
+    await queue.close();
+  });
+});
+
+describe("flows and a jobId spelt like an id the generator has yet to issue", () => {
+  it("a parent added before its child does not get the child's jobId generated", async () => {
+    const { queue } = await openTestQueue();
+    const a = await queue.enqueue("q", "first");
+    const taken = followingId(a);
+    const flow = await queue.enqueueFlow({
+      queue: "q",
+      payload: "parent",
+      children: [{ queue: "q", payload: "child", options: { jobId: taken } }],
+    });
+    assert.equal(flow.children[0]!.id, taken);
+    assert.notEqual(flow.id, taken);
+    assert.equal(text((await queue.getJob(flow.id))!.payload), "parent");
+    assert.equal(text((await queue.getJob(taken))!.payload), "child");
+    assert.equal(text((await mustClaim(queue, "q")).payload), "first");
+    assert.equal(text((await mustClaim(queue, "q")).payload), "child");
+    assert.deepEqual(auditState(liveState(queue)), []);
     await queue.close();
   });
 });

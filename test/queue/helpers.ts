@@ -192,3 +192,23 @@ export function enqueueRecord(id: string, extra: Partial<EnqueueRecord> = {}): E
     ...extra,
   };
 }
+
+const ULID_DIGITS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * The id a queue's generator issues after `id` when the clock has not moved:
+ * its last 8 digits (the counter) plus one. What a caller can compute from
+ * an id an enqueue returned.
+ */
+export function followingId(id: string): string {
+  const digits = [...id];
+  for (let i = 25; i >= 18; i--) {
+    const d = ULID_DIGITS.indexOf(digits[i]!);
+    if (d < 31) {
+      digits[i] = ULID_DIGITS[d + 1]!;
+      return digits.join("");
+    }
+    digits[i] = "0";
+  }
+  throw new Error(`the counter of ${id} is full`);
+}

@@ -6,8 +6,18 @@ import { Queue } from "../../src/queue/queue.js";
 import { setsNoEnqueueOption } from "../../src/queue/validate.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { liveState } from "../reliability/lib/audit.js";
-import { FAIL_FAST, openTestQueue, rejection, text, turns, WAL, watch } from "./helpers.js";
+import { auditState, liveState } from "../reliability/lib/audit.js";
+import {
+  FAIL_FAST,
+  followingId,
+  mustClaim,
+  openTestQueue,
+  rejection,
+  text,
+  turns,
+  WAL,
+  watch,
+} from "./helpers.js";
 
 describe("enqueue of a plain job", { timeout: 60_000 }, () => {
   it("keeps the payload as given when the caller reuses its buffer right after the call", async () => {
@@ -181,6 +191,100 @@ describe("enqueue of a plain job", { timeout: 60_000 }, () => {
     assert.equal((await queue.getJob(plain))?.maxAttempts, 7);
     const job = await queue.getJob(set);
     assert.deepEqual([job?.priority, job?.maxAttempts, job?.headers], [3, 2, { h: "v" }]);
+    await queue.close();
+  });
+});
+
+/** Every page of `list` (one job each), as ids; a page gives the cursor of the next (`undefined`: none). */
+async function allPages(
+  list: (cursor: string | undefined) => Promise<{ ids: string[]; next: string | undefined }>,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let cursor: string | undefined; ; ) {
+    const page = await list(cursor);
+    ids.push(...page.ids);
+    if (page.ids.length === 0 || page.next === undefined) return ids;
+    cursor = page.next;
+  }
+}
+
+/**
+ * The next id the generator would issue is computable from the last one an
+ * enqueue returned (same millisecond: counter + 1). A caller that takes it
+ * as its `jobId` must not share it with a job that gets it generated.
+ */
+describe("a jobId spelt like an id the generator has yet to issue", { timeout: 60_000 }, () => {
+  it("enqueue: the next generated id skips it; getJob, listings and their pages see two jobs", async () => {
+    const { queue } = await openTestQueue();
+    const a = await queue.enqueue("q", "first");
+    // The enqueue with the jobId takes the id after `a` for its log record: the one after that.
+    const taken = followingId(followingId(a));
+    assert.equal(await queue.enqueue("q", "caller", { jobId: taken }), taken);
+    const c = await queue.enqueue("q", "generated");
+    assert.notEqual(c, taken);
+    assert.ok(c > a, "generated ids still grow");
+    assert.equal(text((await queue.getJob(taken))!.payload), "caller");
+    assert.equal(text((await queue.getJob(c))!.payload), "generated");
+
+    const claims = [
+      await mustClaim(queue, "q"),
+      await mustClaim(queue, "q"),
+      await mustClaim(queue, "q"),
+    ];
+    const all = [a, taken, c].sort();
+    assert.deepEqual(claims.map((cl) => cl.id).sort(), all);
+    const claimed = await allPages(async (cursor) => {
+      const page = await queue.listJobs("q", "claimed", {
+        limit: 1,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      return { ids: page.jobs.map((j) => j.id), next: page.nextCursor };
+    });
+    assert.deepEqual(claimed, all);
+    for (const claim of claims) await queue.deadLetter(claim, "dead");
+    const dead = await allPages(async (after) => {
+      const ids = (
+        await queue.deadJobs("q", { limit: 1, ...(after === undefined ? {} : { after }) })
+      ).map((j) => j.id);
+      return { ids, next: ids.at(-1) };
+    });
+    assert.deepEqual(dead, all);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+  });
+
+  it("enqueueMany: a generated id earlier in the same call skips a later job's jobId (with a dedupKey too)", async () => {
+    const { queue } = await openTestQueue();
+    const a = await queue.enqueue("q", "first");
+    const taken = followingId(a);
+    const results = await queue.enqueueMany("q", [
+      { payload: "generated", options: { dedupKey: "k" } },
+      { payload: "caller", options: { jobId: taken } },
+      { payload: "generated too" },
+    ]);
+    const ids = results.map((r) => r.id);
+    assert.equal(ids[1], taken);
+    assert.equal(new Set(ids).size, 3, `ids ${ids.join(", ")}`);
+    assert.equal(text((await queue.getJob(taken))!.payload), "caller");
+    assert.equal(text((await queue.getJob(ids[0]!))!.payload), "generated");
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+  });
+
+  it("an enqueue still writing its payload holds its jobId against ids generated meanwhile", async () => {
+    const { queue } = await openTestQueue({ payloadOffloadBytes: 16 });
+    const a = await queue.enqueue("q", "first");
+    const taken = followingId(a);
+    // Written as an object first: decided after the plain enqueue below.
+    const held = queue.enqueue("q", "a payload above the offload threshold", { jobId: taken });
+    const c = await queue.enqueue("q", "plain");
+    assert.equal(await held, taken);
+    assert.notEqual(c, taken);
+    assert.equal(text((await queue.getJob(c))!.payload), "plain");
+    assert.equal(
+      text((await queue.getJob(taken))!.payload),
+      "a payload above the offload threshold",
+    );
     await queue.close();
   });
 });

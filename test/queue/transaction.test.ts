@@ -8,9 +8,9 @@ import {
 } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { liveState, stateDigest } from "../reliability/lib/audit.js";
+import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
 
-import { mustClaim, NO_BACKOFF, openTestQueue, rejection, text } from "./helpers.js";
+import { followingId, mustClaim, NO_BACKOFF, openTestQueue, rejection, text } from "./helpers.js";
 
 describe("Queue.transaction", { timeout: 60_000 }, () => {
   it("acks, enqueues follow-ups and writes KV as one record", async () => {
@@ -397,6 +397,31 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     const result = await queue.transaction((tx) => tx.enqueue("a", "again", { jobId: "order-1" }));
     assert.deepEqual(result.enqueued, [{ id: "order-1", created: true }]);
     assert.equal(text((await queue.getJob("order-1"))!.payload), "again");
+    await queue.close();
+  });
+});
+
+describe("transactions and a jobId spelt like an id the generator has yet to issue", () => {
+  it("an earlier enqueue of the transaction, and enqueues after it, get other ids", async () => {
+    const { queue } = await openTestQueue();
+    const a = await queue.enqueue("q", "first");
+    const taken = followingId(a);
+    const { enqueued } = await queue.transaction((tx) => {
+      tx.enqueue("q", "generated");
+      tx.enqueue("q", "caller", { jobId: taken });
+    });
+    assert.equal(enqueued[1]!.id, taken);
+    assert.notEqual(enqueued[0]!.id, taken);
+    assert.equal(text((await queue.getJob(enqueued[0]!.id))!.payload), "generated");
+    assert.equal(text((await queue.getJob(taken))!.payload), "caller");
+
+    const b = await queue.enqueue("q", "second");
+    const next = followingId(followingId(b)); // the transaction's record takes the id after `b`
+    await queue.transaction((tx) => tx.enqueue("q", "caller 2", { jobId: next }));
+    const c = await queue.enqueue("q", "generated 2");
+    assert.notEqual(c, next);
+    assert.equal(text((await queue.getJob(next))!.payload), "caller 2");
+    assert.deepEqual(auditState(liveState(queue)), []);
     await queue.close();
   });
 });
