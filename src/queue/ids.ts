@@ -216,16 +216,21 @@ export class IdGenerator {
 
   /**
    * Never issue `id` (a caller's `jobId`, from its call on): a no-op unless
-   * it is an id this generator could still issue, a canonical ULID carrying
-   * this writer's epoch that sorts after the newest id issued. So ULIDs made
-   * elsewhere, whose middle digits are random, and every other id cost a
-   * look at a few chars and are not kept.
+   * it is an id this generator could still issue in its current millisecond,
+   * a canonical ULID carrying this writer's epoch and the time of the newest
+   * id issued, sorting after it. Ids of later milliseconds are not kept: a
+   * new millisecond's counter starts at a random value, so they cannot be
+   * predicted, and keeping them would let callers grow the list without
+   * bound. ULIDs made elsewhere, whose middle digits are random, and every
+   * other id cost a look at a few chars and are not kept.
    */
   reserve(id: string): void {
     if (id.length !== 26) return;
     const codes = this.#epochCodes;
     for (let i = 0; i < 8; i++) if (id.charCodeAt(10 + i) !== codes[i]) return;
-    if (!isUlid(id) || (this.#time >= 0 && id <= latin1Slice(this.#chars, 0, 26))) return;
+    if (this.#time < 0) return;
+    for (let i = 0; i < 10; i++) if (id.charCodeAt(i) !== this.#chars[i]) return;
+    if (!isUlid(id) || id <= latin1Slice(this.#chars, 0, 26)) return;
     const reserved = this.#reserved;
     // Binary search among those not passed yet; ids reserved in increasing order append.
     let lo = this.#reservedFrom;
