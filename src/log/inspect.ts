@@ -5,9 +5,8 @@
  */
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
-import { checkString } from "../validate.js";
 import { isFenceSize } from "./codec.js";
-import { checkpointCreatedAt, LogKeys, normalizePrefix } from "./keys.js";
+import { checkedLogPrefix, checkpointCreatedAt, LogKeys } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
 import { replay, tailDamage } from "./replay.js";
@@ -26,9 +25,9 @@ interface Reader {
 }
 
 function reader(store: ObjectStore, path: string, options: ReadLogOptions = {}): Reader {
-  checkString(path, "path");
+  const prefix = checkedLogPrefix(path, "path");
   const resolved = resolveReadOptions(options);
-  const keys = new LogKeys(normalizePrefix(path));
+  const keys = new LogKeys(prefix);
   const storage = LogStorage.create(store, resolved);
   return {
     storage,

@@ -4,10 +4,33 @@
  * so that the lexicographic order of a listing is the numeric order.
  */
 import { decodeTime } from "ulid";
+import { segmentProblem } from "../store/key-rules.js";
+import { checkString, invalidArgument } from "../validate.js";
 
 const ID_DIGITS = 20;
 const ID_PATTERN = /^\d{20}$/;
 const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
+
+/**
+ * The key prefix of the log at `path` (see {@link normalizePrefix}), or an
+ * `InvalidArgumentError` naming `arg` when `path` is not a string or has a
+ * piece no store takes in a key (checked here, so the error names the
+ * argument rather than one of the log's object keys).
+ */
+export function checkedLogPrefix(path: unknown, arg: string): string {
+  const prefix = normalizePrefix(checkString(path, arg));
+  const segments = prefix === "" ? [] : prefix.slice(0, -1).split("/");
+  for (const segment of segments) {
+    const problem = segmentProblem(segment);
+    if (problem !== undefined)
+      throw invalidArgument(
+        arg,
+        `"/"-separated names without empty, "." or ".." segments, NUL or backslash (it has ${problem})`,
+        path,
+      );
+  }
+  return prefix;
+}
 
 /** `path` and `path/` (and `/path`) name the same log; `""` is the store's root. */
 export function normalizePrefix(path: string): string {

@@ -7,11 +7,10 @@
 import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
-import { checkString } from "../validate.js";
 import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
-import { checkpointCreatedAt, LogKeys, normalizePrefix } from "./keys.js";
+import { checkedLogPrefix, checkpointCreatedAt, LogKeys } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type LogOptions, resolveLogOptions } from "./options.js";
 import { type Replayed, replay } from "./replay.js";
@@ -32,9 +31,9 @@ export async function openLog(
   /** Called once this writer's fence is placed, before replay: from then on it owns the log. */
   onOwned?: () => void,
 ): Promise<RecoveredLog> {
-  checkString(path, "path");
+  const prefix = checkedLogPrefix(path, "path");
   const resolved = resolveLogOptions(options, optionsArg);
-  const keys = new LogKeys(normalizePrefix(path));
+  const keys = new LogKeys(prefix);
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
   const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null);
@@ -45,7 +44,12 @@ export async function openLog(
     ? Promise.resolve()
     : // Its StorageError is transient like any other store failure: retry it, don't fail the open.
       withRetry(storage.retry, `probe ${keys.prefix}probe/`, () =>
-        probeConditionalWrites(store, keys.prefix, resolved.clock.now()),
+        probeConditionalWrites(
+          store,
+          keys.prefix,
+          resolved.clock.now(),
+          `${optionsArg}.allowUnsafeStore`,
+        ),
       );
   probed.catch(() => {}); // awaited in claim; a rejection meanwhile is not unhandled
   const fence = await WriterFence.claim(

@@ -162,6 +162,13 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
           : checkInteger(options.payloadOffloadBytes, "options.payloadOffloadBytes", 0, Infinity),
   };
   checkOptionsObject(options.log, "options.log");
+  // The probe's refusal tells people to set this; in the wrong place it would be silently ignored.
+  if (Object.hasOwn(options, "allowUnsafeStore"))
+    throw invalidArgument(
+      "options.allowUnsafeStore",
+      "absent (it belongs in `options.log`: `{ log: { allowUnsafeStore: true } }`)",
+      (options as { allowUnsafeStore?: unknown }).allowUnsafeStore,
+    );
   // The log keeps real time unless told otherwise: its group-commit window must
   // elapse even while a test holds the queue's clock still.
   const log: LogOptions = { logger, ...options.log };

@@ -4,6 +4,7 @@
  */
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
+import { checkedLogPrefix } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
@@ -66,6 +67,8 @@ export class QueueReader {
     options: ReadLogOptions = {},
   ): Promise<QueueReader> {
     checkObjectStore(store, "store");
+    // Before any read: the heartbeat's and payloads' keys are built from it too.
+    checkedLogPrefix(path, "path");
     const metered = new MeteredStore(store);
     const [contents, heartbeat] = await Promise.all([
       readLog(metered, path, options),

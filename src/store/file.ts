@@ -16,17 +16,11 @@ import { describeValue } from "../validate.js";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
-import {
-  checkSegment,
-  decodeEntryName,
-  encodeDirectory,
-  encodeSegment,
-  isValidSegment,
-  keySegments,
-} from "./file-keys.js";
+import { decodeEntryName, encodeDirectory, encodeSegment } from "./file-keys.js";
 import { TEMP_FOLDER, TempFiles } from "./file-temp.js";
 import { FileWriter, type WriteResult } from "./file-writer.js";
 import { compareKeys } from "./key-order.js";
+import { checkSegment, isValidSegment, keySegments } from "./key-rules.js";
 import {
   type ListOptions,
   type ListPage,

@@ -2,6 +2,7 @@
 import { BTree } from "../util/btree.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { compareKeys } from "./key-order.js";
+import { checkObjectKey } from "./key-rules.js";
 import {
   type ListOptions,
   type ListPage,
@@ -45,13 +46,16 @@ async function copyInSlices(body: Uint8Array): Promise<Uint8Array> {
 
 /**
  * An in-process object store for tests and ephemeral queues. Bodies are copied
- * on the way in and out, so callers cannot mutate stored objects.
+ * on the way in and out, so callers cannot mutate stored objects. It refuses
+ * the keys `FileStore` refuses (empty, absolute, `.` or `..` segments,
+ * NUL, backslash), with the same `InvalidArgumentError`.
  */
 export class MemoryStore implements ObjectStore {
   readonly #objects = new BTree<string, { body: Uint8Array; etag: string }>(undefined, compareKeys);
   #etagCounter = 0;
 
   async get(key: string): Promise<StoredObject | null> {
+    checkObjectKey(key);
     const entry = this.#objects.get(key);
     if (entry === undefined) return null;
     const { body, etag } = entry;
@@ -62,6 +66,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    checkObjectKey(key);
     if (options?.ifNoneMatch === "*" && this.#objects.has(key)) throw new ObjectExistsError(key);
     const large = body.byteLength > COPY_PIECE_BYTES;
     const copy = large ? await copyInSlices(body) : new Uint8Array(body);
@@ -72,10 +77,12 @@ export class MemoryStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    checkObjectKey(key);
     this.#objects.delete(key);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
+    checkObjectKey(key);
     const entry = this.#objects.get(key);
     return entry === undefined ? null : { key, size: entry.body.byteLength, etag: entry.etag };
   }

@@ -27,6 +27,8 @@ export async function probeConditionalWrites(
   store: ObjectStore,
   prefix: string,
   now: number = Date.now(),
+  /** Where the caller's opt-out lives, named in the message (`Queue.open` passes `options.log.allowUnsafeStore`). */
+  optOutOption = "options.allowUnsafeStore",
 ): Promise<void> {
   const key = `${prefix}probe/${ulid(now)}`;
   const body = new TextEncoder().encode("taquba conditional-write probe\n");
@@ -43,7 +45,7 @@ export async function probeConditionalWrites(
       throw new UnsupportedStoreError(
         `${store.describe()} ignored a conditional create (If-None-Match: *): writing "${key}" a second time succeeded instead of failing. ` +
           "Fencing out a second writer would be unsafe on this store. " +
-          "Use a store that supports conditional writes, or pass `allowUnsafeStore: true` to opt out of this check at your own risk.",
+          `Use a store that supports conditional writes${optOutAdvice(optOutOption)}.`,
       );
   } finally {
     await store.delete(key).catch(() => {});
@@ -65,4 +67,22 @@ function storageFailure(store: ObjectStore, key: string, err: unknown): TaqubaEr
     `${store.describe()}: conditional-write probe on "${key}" failed: ${reason}`,
     { cause: err },
   );
+}
+
+/**
+ * The end of the refusal's advice naming the opt-out at `optionPath` (a CLI,
+ * which has no such option, replaces it).
+ */
+export function optOutAdvice(optionPath: string): string {
+  return `, or, at your own risk, opt out of this check by setting \`${optionPath}\` to true (${optionLiteral(optionPath)})`;
+}
+
+/**
+ * The options literal that sets `optionPath` (`options.log.allowUnsafeStore`)
+ * to true: `{ log: { allowUnsafeStore: true } }`.
+ */
+function optionLiteral(optionPath: string): string {
+  const names = optionPath.split(".").slice(1);
+  const literal = names.reduceRight((inner, name) => `{ ${name}: ${inner} }`, "true");
+  return `\`${literal}\``;
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
 import { ManualClock } from "../../src/clock.js";
@@ -7,6 +10,7 @@ import type { EnqueueOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import type { Claim } from "../../src/queue/types.js";
+import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
 
@@ -319,6 +323,37 @@ describe("validation", { timeout: 60_000 }, () => {
       /`options\.clock` to be a Clock/,
     );
     assert.equal((await store.list("")).objects.length, 0);
+  });
+
+  it("a bad path is named as `path`, not as one of the log's object keys, on every store", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-bad-path-"));
+    try {
+      for (const store of [new MemoryStore(), new FileStore(dir)]) {
+        const bad: Array<[unknown, RegExp]> = [
+          ["../escape", /has a "\.\." path segment\), got "\.\.\/escape"$/],
+          ["a/../../b", /has a "\.\." path segment/],
+          ["a//b", /has an empty path segment/],
+          ["a/./b", /has a "\." path segment/],
+          ["a\\b", /has a backslash/],
+          [5, /^Expected `path` to be a string, got 5$/],
+        ];
+        for (const [path, message] of bad) {
+          for (const open of [
+            () => Queue.open(store, path as string),
+            () => QueueReader.open(store, path as string),
+          ]) {
+            const error = await rejection(open());
+            assert.ok(error instanceof InvalidArgumentError, String(error));
+            assert.match(error.message, /^Expected `path` to be /);
+            assert.match(error.message, message);
+            assert.doesNotMatch(error.message, /object key|probe/);
+          }
+        }
+        assert.deepEqual(await store.list(""), { objects: [] }, "nothing written");
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("calls after close reject CLOSED; close is idempotent", async () => {

@@ -1,6 +1,11 @@
 // The conformance suite carries its own timeout (see conformance.ts), so a hang fails.
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runStoreConformance } from "./conformance.js";
 
@@ -28,5 +33,47 @@ describe("MemoryStore copies of large bodies", () => {
     assert.equal(got?.body.length, body.length);
     body[0] = 0;
     assert.ok(Buffer.from(got!.body).equals(Buffer.from(body)));
+  });
+});
+
+describe("MemoryStore keys", () => {
+  it("refuses the keys FileStore refuses, with the same message, and stores nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-memory-keys-"));
+    try {
+      const file = new FileStore(dir);
+      const memory = new MemoryStore();
+      const body = new Uint8Array([1]);
+      const bad = ["", "/abs", "../x", "a/../b", "a/./b", "a//b", "a/", "a\\b", "a\0b", "\ud800"];
+      for (const key of bad) {
+        const calls = (store: FileStore | MemoryStore) => [
+          () => store.put(key, body),
+          () => store.put(key, body, { ifNoneMatch: "*" }),
+          () => store.get(key),
+          () => store.head(key),
+          () => store.delete(key),
+        ];
+        const fileCalls = calls(file);
+        const memoryCalls = calls(memory);
+        for (let i = 0; i < fileCalls.length; i++) {
+          let fileMessage = "";
+          await assert.rejects(fileCalls[i]!(), (err: unknown) => {
+            assert.ok(err instanceof InvalidArgumentError, `FileStore, key ${JSON.stringify(key)}`);
+            fileMessage = err.message;
+            return true;
+          });
+          await assert.rejects(memoryCalls[i]!(), (err: unknown) => {
+            assert.ok(
+              err instanceof InvalidArgumentError,
+              `MemoryStore, key ${JSON.stringify(key)}`,
+            );
+            assert.equal(err.message, fileMessage);
+            return true;
+          });
+        }
+      }
+      assert.equal(memory.size, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

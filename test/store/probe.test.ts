@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StorageError, UnsupportedStoreError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import {
@@ -59,6 +61,37 @@ describe("probeConditionalWrites", { timeout: 60_000 }, () => {
       },
     );
     assert.equal(inner.size, 0, "the probe object is deleted");
+  });
+
+  it("Queue.open's refusal names the opt-out's place in its options, and that place works", async () => {
+    const store = new IgnoresConditionsStore(new MemoryStore());
+    await assert.rejects(Queue.open(store, "q", { logger: silentLogger }), (err: unknown) => {
+      assert.ok(err instanceof UnsupportedStoreError);
+      assert.match(err.message, /setting `options\.log\.allowUnsafeStore` to true/);
+      assert.match(err.message, /`\{ log: \{ allowUnsafeStore: true \} \}`/);
+      return true;
+    });
+    const queue = await Queue.open(store, "q", {
+      logger: silentLogger,
+      log: { allowUnsafeStore: true },
+    });
+    await queue.close();
+  });
+
+  it("Queue.open refuses allowUnsafeStore outside `log`, where it would be ignored", async () => {
+    const store = new IgnoresConditionsStore(new MemoryStore());
+    const misplaced = { logger: silentLogger, allowUnsafeStore: true } as Parameters<
+      typeof Queue.open
+    >[2];
+    await assert.rejects(Queue.open(store, "q", misplaced), (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.match(
+        err.message,
+        /^Expected `options\.allowUnsafeStore` to be absent \(it belongs in `options\.log`: `\{ log: \{ allowUnsafeStore: true \} \}`\), got true$/,
+      );
+      return true;
+    });
+    assert.equal((store.inner as MemoryStore).size, 0, "nothing written");
   });
 
   it("reports store failures as StorageError with the cause", async () => {
