@@ -7,7 +7,7 @@
 import { invalidArgument } from "../validate.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { WriterFence } from "./fencing.js";
-import type { Log, LogStats, SnapshotSource } from "./types.js";
+import type { FailureListenerOptions, Log, LogStats, SnapshotSource } from "./types.js";
 import type { LogWriter } from "./writer.js";
 
 export class LogHandle implements Log {
@@ -66,8 +66,8 @@ export class LogHandle implements Log {
     return refused !== null ? Promise.reject(refused) : this.#checkpointer.collectGarbage();
   }
 
-  onFailure(listener: (error: Error) => void): void {
-    this.#writer.onFailure(listener);
+  onFailure(listener: (error: Error) => void, options?: FailureListenerOptions): void {
+    this.#writer.onFailure(listener, options);
   }
 
   stats(): LogStats {

@@ -150,8 +150,12 @@ export interface Log {
   checkpoint(): Promise<void>;
   /** Run one garbage-collection pass now. */
   collectGarbage(): Promise<void>;
-  /** Called once if the log fails for good (fenced, or storage retries exhausted). */
-  onFailure(listener: (error: Error) => void): void;
+  /**
+   * Called once if the log fails for good (fenced, or storage retries
+   * exhausted). The log logs the failure itself unless a listener registered
+   * with `logsIt: true` says it does (one line per failure).
+   */
+  onFailure(listener: (error: Error) => void, options?: FailureListenerOptions): void;
   stats(): LogStats;
   /**
    * Flush, write a final checkpoint (when a snapshot source is set), stop
@@ -215,4 +219,10 @@ export interface LogContents {
   /** The same records as an array of views, made on each read. */
   readonly records: Uint8Array[];
   info: LogInspection;
+}
+
+/** How a failure listener of a log takes part in reporting the failure. */
+export interface FailureListenerOptions {
+  /** This listener writes the failure's log line, so the log writes none. */
+  logsIt?: boolean;
 }

@@ -45,6 +45,7 @@ import type { LogKeys } from "./keys.js";
 import type { ResolvedLogOptions } from "./options.js";
 import { SealTimer } from "./seal-timer.js";
 import type { LogStorage } from "./storage.js";
+import type { FailureListenerOptions } from "./types.js";
 import { createWalObject } from "./wal-create.js";
 import { WriteTokens } from "./write-tokens.js";
 import type { Cut, WriterInit, WriterStats } from "./writer-types.js";
@@ -78,6 +79,8 @@ export class LogWriter {
   #failure: Error | null = null;
   readonly #failedTail = new FailedTail();
   readonly #failureListeners: Array<(error: Error) => void> = [];
+  /** Whether a failure listener writes the failure's log line (then the log writes none). */
+  #failureLoggedByListener = false;
   #closing = false;
   /** Set by {@link stop}: nothing is sent from then on. */
   #stopped = false;
@@ -194,10 +197,13 @@ export class LogWriter {
     };
   }
 
-  onFailure(listener: (error: Error) => void): void {
+  onFailure(listener: (error: Error) => void, options?: FailureListenerOptions): void {
     const failure = this.#failure;
     if (failure !== null) queueMicrotask(() => listener(failure));
-    else this.#failureListeners.push(listener);
+    else {
+      this.#failureListeners.push(listener);
+      if (options?.logsIt === true) this.#failureLoggedByListener = true;
+    }
   }
 
   stats(): WriterStats {
@@ -269,7 +275,9 @@ export class LogWriter {
     this.#open = null;
     for (const done of unwritten) done.reject(error);
     this.#backpressure.failAll(error);
-    this.#options.logger.error("log failed", { log: this.#describe, error: error.message });
+    // One line per failure: a listener that logs it (the queue) says more than this would.
+    if (!this.#failureLoggedByListener)
+      this.#options.logger.error("log failed", { log: this.#describe, error: error.message });
     for (const listener of this.#failureListeners.splice(0)) {
       try {
         listener(error);

@@ -149,7 +149,7 @@ export class QueueCore {
    * previous process (in slices), and starts the timers.
    */
   async start(ownedAt: number): Promise<void> {
-    this.log.onFailure((error) => this.#fail(error));
+    this.log.onFailure((error) => this.#fail(error), { logsIt: true });
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
     this.state.flowWoken.clear(); // replayed: nobody waits yet

@@ -166,6 +166,37 @@ describe("durability", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a queue that fails (fenced, or a store failure that cannot heal) writes one error line", async () => {
+    const errorsOf = () => {
+      const lines: string[] = [];
+      const logger = { warn() {}, error: (message: string) => void lines.push(message) };
+      return { lines, logger };
+    };
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const fenced = errorsOf();
+    const first = await Queue.open(store, "jobs", { ...options(clock), logger: fenced.logger });
+    const second = await Queue.open(store, "jobs", options(clock));
+    assert.equal((await rejection(first.enqueue("q", "zombie"))).code, "FENCED");
+    await first.close();
+    await second.close();
+    assert.equal(fenced.lines.length, 1, fenced.lines.join("\n"));
+    assert.match(fenced.lines[0]!, /^queue closed after a log failure: /);
+
+    const faults = new FaultStore(new MemoryStore());
+    const broken = errorsOf();
+    const queue = await Queue.open(faults, "jobs", { ...options(clock), logger: broken.logger });
+    faults.addRule({
+      op: "put",
+      mode: "before",
+      error: () => new StorageError("the bucket is gone", { permanent: true }),
+    });
+    assert.equal((await rejection(queue.enqueue("q", "lost"))).code, "STORAGE");
+    await queue.close();
+    assert.equal(broken.lines.length, 1, broken.lines.join("\n"));
+    assert.match(broken.lines[0]!, /^queue closed after a log failure: .*the bucket is gone/);
+  });
+
   it("a corrupted checkpoint makes open reject with CORRUPTION naming the object", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
