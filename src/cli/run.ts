@@ -11,6 +11,7 @@ import { inspectCommand } from "./inspect.js";
 import { type CliIO, type Command, CommandFailure, UsageError } from "./io.js";
 import { jobCommand } from "./job.js";
 import { jobsCommand } from "./jobs.js";
+import { forCliUser } from "./library-advice.js";
 import { pauseCommand, resumeCommand } from "./pause.js";
 import { queuesCommand } from "./queues.js";
 import { removeCommand } from "./remove.js";
@@ -65,7 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     // Bad input to the library (a queue name, a flag's value checked under the flag's name) is
     // bad usage too: the same message style, no error code in front.
     if (error instanceof UsageError || error instanceof InvalidArgumentError) {
-      io.err(`taquba ${name}: ${error.message}\n`);
+      io.err(`taquba ${name}: ${forCliUser(error.message)}\n`);
       return 2;
     }
     if (error instanceof CommandFailure) {
@@ -73,7 +74,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       return 1;
     }
     if (error instanceof TaqubaError) {
-      io.err(`taquba ${name}: ${error.code}: ${error.message}\n`);
+      io.err(`taquba ${name}: ${error.code}: ${forCliUser(error.message)}\n`);
       return 1;
     }
     throw error;

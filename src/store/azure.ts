@@ -418,6 +418,12 @@ function azureVerdict(err: unknown, container: string): Verdict {
         permanent: true,
         hint: `Not allowed: give this credential read, write, delete and list on container "${container}"`,
       };
+    case "ResourceNotFound":
+      // What an unknown account (or a wrong URL path) gets, where a missing container gets ContainerNotFound.
+      return {
+        permanent: true,
+        hint: `The service found no such account or resource (container "${container}"): check the account name in the connection string or \`accountUrl\`, and that the endpoint is the account's blob endpoint`,
+      };
     case "CredentialUnavailableError":
       return {
         permanent: true,

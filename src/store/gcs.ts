@@ -37,7 +37,7 @@ export interface GcsFile {
     data: Uint8Array,
     options: { resumable: boolean; preconditionOpts?: { ifGenerationMatch: number } },
   ): Promise<void>;
-  delete(options: { ignoreNotFound: boolean }): Promise<unknown>;
+  delete(options?: object): Promise<unknown>;
   getMetadata(): Promise<[GcsObjectMetadata, ...unknown[]]>;
 }
 
@@ -164,7 +164,12 @@ export class GcsStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     checkKey(key);
     await this.#call("delete", key, async (bucket) => {
-      await bucket.file(this.#prefix + key).delete({ ignoreNotFound: true });
+      try {
+        // Not the client's `ignoreNotFound`: it swallows every 404, a missing bucket's too.
+        await bucket.file(this.#prefix + key).delete();
+      } catch (err) {
+        if (!isMissingObject(err)) throw err;
+      }
     });
   }
 
@@ -264,6 +269,12 @@ function isMissingObject(err: unknown): boolean {
   return !/bucket does not exist/i.test(message);
 }
 
+/**
+ * The end of the no-credentials advice that only code can follow (the CLI
+ * drops it: its user gives credentials through the environment).
+ */
+export const GCS_CREDENTIALS_OPTION = ", or pass `keyFilename` or `credentials` to GcsStore";
+
 /** Which GCS failures are permanent, and what to tell the operator about them. */
 function gcsVerdict(err: unknown, bucket: string): Verdict {
   const status = httpStatusOf(err);
@@ -283,9 +294,7 @@ function gcsVerdict(err: unknown, bucket: string): Verdict {
   if (status === undefined && /could not load the default credentials/i.test(message))
     return {
       permanent: true,
-      hint:
-        "No Google Cloud credentials found: pass `keyFilename` or `credentials`, or set " +
-        "GOOGLE_APPLICATION_CREDENTIALS",
+      hint: `No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply${GCS_CREDENTIALS_OPTION}`,
     };
   return baseVerdict(err);
 }

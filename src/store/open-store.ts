@@ -24,6 +24,10 @@ export interface OpenStoreOptions {
   gcs?: Omit<GcsStoreOptions, "bucket" | "prefix">;
 }
 
+/** The end of the missing-connection-string advice that only code can follow (a CLI drops it). */
+export const AZURE_CONNECTION_OPTION =
+  " or pass { azure: { connectionString } } (or { azure: { accountUrl, credential } })";
+
 const EXPECTED_FORMS =
   '"memory://", "file:///absolute/dir", a plain directory path, ' +
   '"s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=true", ' +
@@ -100,8 +104,7 @@ function openAzure(url: string, options: OpenStoreOptions): AzureBlobStore {
   if (!connectionString && azure.client === undefined && azure.accountUrl === undefined)
     throw invalid(
       url,
-      "az:// needs a connection string: set AZURE_STORAGE_CONNECTION_STRING or pass " +
-        "{ azure: { connectionString } } (or { azure: { accountUrl, credential } })",
+      `az:// needs a connection string: set AZURE_STORAGE_CONNECTION_STRING${AZURE_CONNECTION_OPTION}`,
     );
   return new AzureBlobStore({
     ...azure,

@@ -4,8 +4,10 @@ import { InvalidArgumentError } from "../errors.js";
 import {
   baseVerdict,
   errorCodeOf,
+  hasNoServiceCode,
   httpStatusOf,
   redactSecrets,
+  serverHeaderOf,
   toStorageError,
   type Verdict,
 } from "./cloud/errors.js";
@@ -260,7 +262,13 @@ export class S3Store implements ObjectStore {
         return await run(sdk, signal);
       } catch (err) {
         if (err instanceof ObjectExistsError) throw err;
-        throw toStorageError(this.describe(), op, key, err, s3Verdict(err, this.#bucket));
+        const endpoint = this.#options.endpoint;
+        const verdict = s3Verdict(
+          err,
+          this.#bucket,
+          endpoint === undefined ? undefined : redactEndpoint(endpoint),
+        );
+        throw toStorageError(this.describe(), op, key, err, verdict);
       }
     });
   }
@@ -325,8 +333,14 @@ function noSuchBucket(err: unknown): Error {
   });
 }
 
+/**
+ * The end of the no-credentials advice that only code can follow (the CLI
+ * drops it: its user gives credentials through the environment).
+ */
+export const S3_CREDENTIALS_OPTION = ", or pass `credentials` to S3Store";
+
 /** Which S3 failures are permanent, and what to tell the operator about them. */
-function s3Verdict(err: unknown, bucket: string): Verdict {
+function s3Verdict(err: unknown, bucket: string, endpoint: string | undefined): Verdict {
   const code = errorCodeOf(err);
   switch (code) {
     case "NoSuchBucket":
@@ -354,8 +368,8 @@ function s3Verdict(err: unknown, bucket: string): Verdict {
       return {
         permanent: true,
         hint:
-          "No AWS credentials found: pass `credentials`, or set AWS_ACCESS_KEY_ID and " +
-          "AWS_SECRET_ACCESS_KEY, a profile or an instance role",
+          "No AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+          `(or AWS_PROFILE), or run with an instance role${S3_CREDENTIALS_OPTION}`,
       };
     case "ExpiredToken":
     case "InvalidToken":
@@ -377,11 +391,23 @@ function s3Verdict(err: unknown, bucket: string): Verdict {
       return { permanent: true, hint: `"${bucket}" is not a valid bucket name` };
   }
   const verdict = baseVerdict(err);
-  if (verdict.permanent && verdict.hint === undefined && httpStatusOf(err) === 403)
+  const status = httpStatusOf(err);
+  if (verdict.permanent && verdict.hint === undefined && status === 403)
     return {
       permanent: true,
       hint: "Access denied: check the credentials and that they may use this bucket",
     };
+  if (verdict.permanent && verdict.hint === undefined && hasNoServiceCode(err)) {
+    // An answer without an S3 error code: whatever answered is not speaking S3.
+    const server = serverHeaderOf(err);
+    return {
+      permanent: true,
+      hint:
+        `The server${endpoint === undefined ? "" : ` at ${endpoint}`} answered HTTP ${status} ` +
+        `without an S3 error code${server === undefined ? "" : ` (its Server header: "${server}")`}: ` +
+        "check that the endpoint is an S3-compatible service (not an Azure or GCS one, say) and the bucket name",
+    };
+  }
   return verdict;
 }
 

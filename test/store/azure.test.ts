@@ -145,6 +145,14 @@ describe("AzureBlobStore on Azurite", { timeout: 180_000 }, () => {
         /container "no-such-container" does not exist: create it/,
       ],
       [
+        "unknown account",
+        new AzureBlobStore({
+          container: "jobs",
+          connectionString: server.connectionString.replace(/taquba/g, "nobody"),
+        }),
+        /no such account or resource \(container "jobs"\): check the account name/,
+      ],
+      [
         "wrong key",
         new AzureBlobStore({
           container: "jobs",

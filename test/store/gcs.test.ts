@@ -151,10 +151,33 @@ describe("GcsStore request building and error mapping (injected client)", {
     assert.equal(await store.head("gone"), null);
   });
 
-  it("delete ignores missing objects through the client's ignoreNotFound", async () => {
-    const { client, calls } = scriptedClient({ delete: () => [{}] });
-    await new GcsStore({ bucket: "b", prefix: "q", client }).delete("k");
-    assert.deepEqual(calls, [{ method: "delete", file: "q/k", args: [{ ignoreNotFound: true }] }]);
+  it("delete of a missing object resolves; a missing bucket is a permanent StorageError", async () => {
+    const { client, calls } = scriptedClient({
+      delete: (file) => {
+        if (file === "q/gone") throw apiError(404, "No such object: b/q/gone");
+        return [{}];
+      },
+    });
+    const store = new GcsStore({ bucket: "b", prefix: "q", client });
+    await store.delete("k");
+    await store.delete("gone");
+    assert.deepEqual(
+      calls.map((c) => c.file),
+      ["q/k", "q/gone"],
+    );
+    const missingBucket = scriptedClient({
+      delete: () => {
+        throw apiError(404, "The specified bucket does not exist.");
+      },
+    });
+    await assert.rejects(
+      new GcsStore({ bucket: "nope", client: missingBucket.client }).delete("k"),
+      {
+        code: "STORAGE",
+        permanent: true,
+        message: /bucket "nope" does not exist: create it/,
+      },
+    );
   });
 
   it("list asks for one page from startOffset, drops the cursor itself, and sets nextStartAfter", async () => {
@@ -230,7 +253,7 @@ describe("GcsStore error classification (injected client)", { timeout: 60_000 },
       [
         new Error("Could not load the default credentials. Browse to https://cloud.google.com"),
         true,
-        /No Google Cloud credentials found: pass `keyFilename`/,
+        /No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS.*, or pass `keyFilename` or `credentials` to GcsStore/,
       ],
       [apiError(400, "Invalid argument"), true, /HTTP 400/],
       [apiError(503, "backend unavailable"), false, /HTTP 503/],

@@ -188,7 +188,7 @@ describe("S3Store request building and error mapping (injected client)", {
           });
         },
         true,
-        /No AWS credentials found: pass `credentials`/,
+        /No AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*, or pass `credentials` to S3Store$/,
       ],
       [s3Error("InternalError", 500), false, /HTTP 500/],
       [s3Error("SlowDown", 503), false, /HTTP 503/],
@@ -211,6 +211,48 @@ describe("S3Store request building and error mapping (injected client)", {
         return true;
       });
     }
+  });
+
+  it("an answer without an S3 error code or message says what answered, not the SDK's placeholders", async () => {
+    const answer = (name: string, status: number, server?: string) => (): never => {
+      // What the SDK makes of an answer without <Code> / <Message>.
+      throw Object.assign(new Error("UnknownError"), {
+        name,
+        $metadata: { httpStatusCode: status },
+        $response: { headers: server === undefined ? {} : { server } },
+      });
+    };
+    const put = async (store: S3Store): Promise<Error> => {
+      try {
+        await store.put("k", bytes("x"));
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error("the put succeeded");
+    };
+    // radosgw sends a code but no message.
+    const radosgw = await put(
+      new S3Store({ bucket: "b", client: scriptedClient([answer("NoSuchBucket", 404)]).client }),
+    );
+    assert.match(
+      radosgw.message,
+      /^put "k" on s3:\/\/b\/ failed \(HTTP 404\): NoSuchBucket\. The bucket "b" does not exist/,
+    );
+    // An endpoint that is no S3 server (here Azurite) sends neither.
+    const notS3 = await put(
+      new S3Store({
+        bucket: "b",
+        endpoint: "http://127.0.0.1:10000",
+        client: scriptedClient([answer("Unknown", 400, "Azurite-Blob/3.37.0")]).client,
+      }),
+    );
+    assert.ok(notS3 instanceof StorageError);
+    assert.equal(notS3.permanent, true);
+    assert.match(
+      notS3.message,
+      /failed \(HTTP 400\)\. The server at http:\/\/127\.0\.0\.1:10000 answered HTTP 400 without an S3 error code \(its Server header: "Azurite-Blob\/3\.37\.0"\): check that the endpoint is an S3-compatible service/,
+    );
+    for (const error of [radosgw, notS3]) assert.doesNotMatch(error.message, /Unknown/);
   });
 
   it("head on a missing bucket throws a permanent StorageError, never null", async () => {

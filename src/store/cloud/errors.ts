@@ -136,8 +136,39 @@ export function toStorageError(
   const cause = new CloudRequestError(err);
   const status = cause.statusCode === undefined ? "" : ` (HTTP ${cause.statusCode})`;
   const hint = verdict.permanent && verdict.hint !== undefined ? `. ${verdict.hint}` : "";
+  const said = [cause.name, cause.message].filter((part) => !PLACEHOLDERS.has(part));
+  const what = said.length === 0 ? "" : `: ${said.join(": ")}`;
   return new StorageError(
-    `${operation} "${key}" on ${storeDescription} failed${status}: ${cause.name}: ${cause.message}${hint}`,
+    `${operation} "${key}" on ${storeDescription} failed${status}${what}${hint}`,
     { cause, permanent: verdict.permanent },
   );
+}
+
+/**
+ * What an SDK puts in an error's name or message when the answer carried
+ * none (radosgw sends no message; a server that is not S3 sends no code):
+ * they would read like a second, unexplained failure.
+ */
+const PLACEHOLDERS: ReadonlySet<string> = new Set(["", "Unknown", "UnknownError"]);
+
+/** Whether the service's answer named no error of its own (its SDK filled in a placeholder). */
+export function hasNoServiceCode(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return code === undefined || PLACEHOLDERS.has(code);
+}
+
+/** The `Server` header of the answer an SDK error came from, when the SDK kept it. */
+export function serverHeaderOf(err: unknown): string | undefined {
+  const source = (err ?? {}) as {
+    $response?: { headers?: Record<string, unknown> };
+    response?: { headers?: { get?: (name: string) => unknown } | Record<string, unknown> };
+  };
+  const fromS3 = source.$response?.headers?.server;
+  if (typeof fromS3 === "string") return redactSecrets(fromS3);
+  const headers = source.response?.headers;
+  const fromAzure =
+    headers !== undefined && typeof headers.get === "function"
+      ? headers.get("server")
+      : (headers as Record<string, unknown> | undefined)?.server;
+  return typeof fromAzure === "string" ? redactSecrets(fromAzure) : undefined;
 }

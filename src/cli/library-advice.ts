@@ -1,0 +1,24 @@
+/**
+ * Advice in the library's error messages that only code can follow (pass an
+ * option), and what a CLI user can do instead: the CLI takes credentials from
+ * the environment and has no option to skip the store probe.
+ */
+
+import { GCS_CREDENTIALS_OPTION } from "../store/gcs.js";
+import { AZURE_CONNECTION_OPTION } from "../store/open-store.js";
+import { optOutAdvice } from "../store/probe.js";
+import { S3_CREDENTIALS_OPTION } from "../store/s3.js";
+
+const REWRITES: ReadonlyArray<readonly [string, string]> = [
+  [S3_CREDENTIALS_OPTION, ""],
+  [GCS_CREDENTIALS_OPTION, ""],
+  [AZURE_CONNECTION_OPTION, ""],
+  [optOutAdvice("options.log.allowUnsafeStore"), " (the CLI has no way to skip this check)"],
+];
+
+/** `message` with the library-only advice replaced by what a CLI user can do. */
+export function forCliUser(message: string): string {
+  let out = message;
+  for (const [library, cli] of REWRITES) out = out.replace(library, cli);
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * The CLI never tells its user to pass a library option: errors that advise
+ * one (credentials, a connection string, the store probe's opt-out) say what
+ * a CLI user can do instead.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { forCliUser } from "../../src/cli/library-advice.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { type GcsClient, GcsStore } from "../../src/store/gcs.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { S3Store } from "../../src/store/s3.js";
+import type { ObjectStore, PutOptions } from "../../src/store/types.js";
+import { cli } from "./capture.js";
+
+async function messageOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected a rejection");
+}
+
+const noCredentials = (): never => {
+  throw Object.assign(new Error("Could not load credentials from any providers"), {
+    name: "CredentialsProviderError",
+  });
+};
+
+/** A store that drops `ifNoneMatch`, so the probe refuses it. */
+function ignoringConditions(): ObjectStore {
+  const inner = new MemoryStore();
+  return {
+    get: (key) => inner.get(key),
+    put: (key, body, _options?: PutOptions) => inner.put(key, body),
+    delete: (key) => inner.delete(key),
+    list: (prefix, options) => inner.list(prefix, options),
+    describe: () => "lax://",
+  };
+}
+
+describe("CLI wording of library advice", { timeout: 60_000 }, () => {
+  it("no-credentials errors keep the environment variables and drop the store options", async () => {
+    const s3 = await messageOf(
+      new S3Store({ bucket: "b", client: { send: noCredentials } as never }).get("k"),
+    );
+    assert.match(s3, /pass `credentials`/);
+    assert.match(
+      forCliUser(s3),
+      /set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \(or AWS_PROFILE\), or run with an instance role$/,
+    );
+
+    const noGoogleCredentials = (): never => {
+      throw new Error("Could not load the default credentials. Browse to https://cloud.google.com");
+    };
+    const gcsClient: GcsClient = {
+      bucket: () => ({ file: noGoogleCredentials, getFiles: noGoogleCredentials }),
+    };
+    const gcs = await messageOf(new GcsStore({ bucket: "b", client: gcsClient }).get("k"));
+    assert.match(gcs, /pass `keyFilename` or `credentials`/);
+    assert.match(
+      forCliUser(gcs),
+      /set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply$/,
+    );
+    for (const message of [forCliUser(s3), forCliUser(gcs)]) assert.doesNotMatch(message, /pass/);
+  });
+
+  it("the store probe's refusal does not offer an option the CLI does not have", async () => {
+    const message = await messageOf(
+      Queue.open(ignoringConditions(), "q", { logger: silentLogger }),
+    );
+    assert.match(message, /allowUnsafeStore/);
+    const cliMessage = forCliUser(message);
+    assert.doesNotMatch(cliMessage, /allowUnsafeStore|options/);
+    assert.match(
+      cliMessage,
+      /Use a store that supports conditional writes \(the CLI has no way to skip this check\)\.$/,
+    );
+  });
+
+  it("az:// without a connection string names the environment variable only", async () => {
+    const saved = process.env.AZURE_STORAGE_CONNECTION_STRING;
+    delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+    try {
+      const out = await cli("stats", "--store", "az://jobs/q");
+      assert.equal(out.code, 2, out.stderr);
+      assert.match(
+        out.stderr,
+        /needs a connection string: set AZURE_STORAGE_CONNECTION_STRING\. Supported forms/,
+      );
+      assert.doesNotMatch(out.stderr, /pass|\{ azure/);
+    } finally {
+      if (saved !== undefined) process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
+    }
+  });
+});
