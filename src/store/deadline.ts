@@ -31,6 +31,12 @@ export interface CallDescription {
   store: string;
   op: string;
   key: string;
+  /**
+   * The last failed answer the client got during this call, if it kept
+   * retrying past the limit (e.g. "HTTP 503: Backend Error"): then the
+   * service did answer, and the message says so instead of "without an answer".
+   */
+  lastAnswer?: () => string | undefined;
 }
 
 /**
@@ -53,9 +59,14 @@ export function withDeadline<T>(
     const timer = setTimeout(() => {
       const cause = new StoreTimeoutError(timeoutMs);
       controller.abort(cause);
+      const answered = what.lastAnswer?.();
+      const how =
+        answered === undefined
+          ? "without an answer"
+          : `while the client library retried; the last answer was ${answered}`;
       reject(
         new StorageError(
-          `${what.op} "${what.key}" on ${what.store} timed out after ${timeoutMs} ms without an answer ` +
+          `${what.op} "${what.key}" on ${what.store} timed out after ${timeoutMs} ms ${how} ` +
             "(it may still take effect)",
           { cause },
         ),

@@ -1,7 +1,14 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { InvalidArgumentError } from "../errors.js";
 import { messageOf } from "../util/message.js";
-import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
+import {
+  baseVerdict,
+  httpStatusOf,
+  redactSecrets,
+  toStorageError,
+  type Verdict,
+} from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -111,6 +118,12 @@ export class GcsStore implements ObjectStore {
   readonly #prefix: string;
   readonly #options: GcsStoreOptions;
   #bucket: Promise<GcsBucket> | undefined;
+  /**
+   * The failed answers the client library retried during the current call
+   * (the library reports each to its retry check, which runs in the call's
+   * async context), so a call that runs out of time can say what it got.
+   */
+  readonly #retried = new AsyncLocalStorage<{ last?: unknown }>();
 
   constructor(options: GcsStoreOptions) {
     if (options === null || typeof options !== "object")
@@ -217,15 +230,20 @@ export class GcsStore implements ObjectStore {
    */
   async #call<T>(op: string, key: string, run: (bucket: GcsBucket) => Promise<T>): Promise<T> {
     const timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const retried: { last?: unknown } = {};
+    const lastAnswer = (): string | undefined =>
+      retried.last === undefined ? undefined : describeAnswer(retried.last);
     // The client library takes no abort signal: a call past its limit is abandoned.
-    return withDeadline(timeoutMs, { store: this.describe(), op, key }, async () => {
-      try {
-        return await run(await this.#gcsBucket());
-      } catch (err) {
-        if (err instanceof ObjectExistsError) throw err;
-        throw toStorageError(this.describe(), op, key, err, gcsVerdict(err, this.#bucketName));
-      }
-    });
+    return withDeadline(timeoutMs, { store: this.describe(), op, key, lastAnswer }, () =>
+      this.#retried.run(retried, async () => {
+        try {
+          return await run(await this.#gcsBucket());
+        } catch (err) {
+          if (err instanceof ObjectExistsError) throw err;
+          throw toStorageError(this.describe(), op, key, err, gcsVerdict(err, this.#bucketName));
+        }
+      }),
+    );
   }
 
   #gcsBucket(): Promise<GcsBucket> {
@@ -247,8 +265,18 @@ export class GcsStore implements ObjectStore {
       () => import("@google-cloud/storage"),
       "GcsStore",
     );
+    const retryable = sdk.RETRYABLE_ERR_FN_DEFAULT;
     return new sdk.Storage({
-      retryOptions: { autoRetry: true, maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES },
+      retryOptions: {
+        autoRetry: true,
+        maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+        retryableErrorFn: (err) => {
+          const retrying = retryable(err);
+          const call = this.#retried.getStore();
+          if (retrying && call !== undefined) call.last = err;
+          return retrying;
+        },
+      },
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
       ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
@@ -297,6 +325,30 @@ function gcsVerdict(err: unknown, bucket: string): Verdict {
       hint: `No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply${GCS_CREDENTIALS_OPTION}`,
     };
   return baseVerdict(err);
+}
+
+/**
+ * A failed answer as the timeout message quotes it: "HTTP 503: Backend Error".
+ * The library's retry check gets the error before the body is read, whose
+ * message lists several lines ("Multiple errors occurred…"): then the
+ * status line's text says it.
+ */
+function describeAnswer(err: unknown): string {
+  const status = httpStatusOf(err);
+  const source = (err ?? {}) as {
+    errors?: Array<{ message?: unknown }>;
+    response?: { statusMessage?: unknown };
+  };
+  const first = source.errors?.[0]?.message;
+  const statusText = source.response?.statusMessage;
+  const said =
+    typeof first === "string"
+      ? first
+      : typeof statusText === "string"
+        ? statusText
+        : (messageOf(err).split("\n")[0] ?? "");
+  const message = redactSecrets(said.trim());
+  return status === undefined ? message : `HTTP ${status}: ${message}`;
 }
 
 function toInfo(key: string, metadata: GcsObjectMetadata): ObjectInfo {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
@@ -315,5 +317,51 @@ describe("GcsStore options", { timeout: 60_000 }, () => {
       client: realClientFits,
     });
     assert.equal(store.describe(), "gs://jobs/a/b/");
+  });
+});
+
+describe("GcsStore with the client library, on a local server", { timeout: 60_000 }, () => {
+  it("a service answering 503 or 429 at once is reported with that status when the time runs out", async () => {
+    for (const [status, message, statusText] of [
+      [503, "Backend Error", "Service Unavailable"],
+      [429, "The rate of change requests exceeded", "Too Many Requests"],
+    ] as const) {
+      let requests = 0;
+      const server = createServer((_req, res) => {
+        requests++;
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { code: status, message, errors: [{ message }] } }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        // The client library backs off a second or more before its first retry: the limit falls inside.
+        const store = new GcsStore({
+          bucket: "b",
+          apiEndpoint: `http://127.0.0.1:${port}`,
+          projectId: "offline",
+          timeoutMs: 500,
+          // One retry: the abandoned calls' backoff then ends soon after the test.
+          maxRetries: 1,
+        });
+        for (const call of [() => store.get("k"), () => store.list("q/")])
+          await assert.rejects(call(), (err) => {
+            assert.ok(err instanceof StorageError, String(err));
+            assert.equal(err.permanent, false);
+            assert.match(
+              err.message,
+              new RegExp(
+                `timed out after 500 ms while the client library retried; the last answer was HTTP ${status}: ${statusText} \\(it may`,
+              ),
+            );
+            assert.doesNotMatch(err.message, /without an answer|\n/);
+            return true;
+          });
+        assert.ok(requests >= 2, String(requests));
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
   });
 });
