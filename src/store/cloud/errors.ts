@@ -137,7 +137,9 @@ export function toStorageError(
   const status = cause.statusCode === undefined ? "" : ` (HTTP ${cause.statusCode})`;
   const hint = verdict.permanent && verdict.hint !== undefined ? `. ${verdict.hint}` : "";
   const said = [cause.name, cause.message].filter((part) => !PLACEHOLDERS.has(part));
-  const what = said.length === 0 ? "" : `: ${said.join(": ")}`;
+  // "does not exist." then ". Create it…" would read "exist.. Create".
+  const what =
+    said.length === 0 ? "" : `: ${said.join(": ")}`.replace(/\.$/, hint === "" ? "." : "");
   return new StorageError(
     `${operation} "${key}" on ${storeDescription} failed${status}${what}${hint}`,
     { cause, permanent: verdict.permanent },
