@@ -6,7 +6,7 @@
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
 import { isFenceSize } from "./codec.js";
-import { checkedLogPrefix, checkpointCreatedAt, LogKeys } from "./keys.js";
+import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
 import { replay, tailDamage } from "./replay.js";
@@ -37,14 +37,20 @@ function reader(store: ObjectStore, path: string, options: ReadLogOptions = {}):
   };
 }
 
-/** Describes the log's objects: manifest epoch, WAL size, checkpoint name/size/age. */
+/**
+ * Describes the log's objects: manifest epoch, WAL size, checkpoint
+ * name/size/age. `path` as for `openLog`: a store's refusal of a key under it
+ * rejects as a bad `path`.
+ */
 export async function inspectLog(
   store: ObjectStore,
   path: string,
   options?: ReadLogOptions,
 ): Promise<LogInspection> {
   const r = reader(store, path, options);
-  return consistently(r, () => inspectWith(r));
+  return consistently(r, () => inspectWith(r)).catch((error: unknown) => {
+    throw pathRefusal(error, store, path, "path");
+  });
 }
 
 /**
@@ -57,7 +63,11 @@ export async function readLog(
   options?: ReadLogOptions,
 ): Promise<LogContents> {
   const r = reader(store, path, options);
-  return consistently(r, async () => readContents(r, await inspectWith(r)));
+  return consistently(r, async () => readContents(r, await inspectWith(r))).catch(
+    (error: unknown) => {
+      throw pathRefusal(error, store, path, "path");
+    },
+  );
 }
 
 /**

@@ -4,7 +4,8 @@
  * so that the lexicographic order of a listing is the numeric order.
  */
 import { decodeTime } from "ulid";
-import { segmentProblem } from "../store/key-rules.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { ObjectStore } from "../store/types.js";
 import { checkString, invalidArgument } from "../validate.js";
 
 const ID_DIGITS = 20;
@@ -13,23 +14,34 @@ const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
 
 /**
  * The key prefix of the log at `path` (see {@link normalizePrefix}), or an
- * `InvalidArgumentError` naming `arg` when `path` is not a string or has a
- * piece no store takes in a key (checked here, so the error names the
- * argument rather than one of the log's object keys).
+ * `InvalidArgumentError` naming `arg` when `path` is not a string. Which
+ * names a key may hold is up to the store (an S3 bucket takes `a//b`, a
+ * `FileStore` does not), so nothing else is refused here: a store's refusal
+ * of a key under the prefix is reported as a bad `path` by
+ * {@link pathRefusal}.
  */
 export function checkedLogPrefix(path: unknown, arg: string): string {
-  const prefix = normalizePrefix(checkString(path, arg));
-  const segments = prefix === "" ? [] : prefix.slice(0, -1).split("/");
-  for (const segment of segments) {
-    const problem = segmentProblem(segment);
-    if (problem !== undefined)
-      throw invalidArgument(
-        arg,
-        `"/"-separated names without empty, "." or ".." segments, NUL or backslash (it has ${problem})`,
-        path,
-      );
-  }
-  return prefix;
+  return normalizePrefix(checkString(path, arg));
+}
+
+/**
+ * `error` as a refusal of `path` (named `arg`) when it is a store's
+ * `InvalidArgumentError` for one of the keys under it: the names a log or
+ * queue adds after its prefix are ones every store takes, so `path` is what
+ * the store refused. Any other error is returned as is.
+ */
+export function pathRefusal(
+  error: unknown,
+  store: ObjectStore,
+  path: string,
+  arg: string,
+): unknown {
+  if (!(error instanceof InvalidArgumentError)) return error;
+  return invalidArgument(
+    arg,
+    `a path ${store.describe()} takes in its object keys (it refused one under it: ${error.message})`,
+    path,
+  );
 }
 
 /** `path` and `path/` (and `/path`) name the same log; `""` is the store's root. */

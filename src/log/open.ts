@@ -10,9 +10,9 @@ import type { ObjectStore } from "../store/types.js";
 import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
-import { checkedLogPrefix, checkpointCreatedAt, LogKeys } from "./keys.js";
+import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
-import { type LogOptions, resolveLogOptions } from "./options.js";
+import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from "./options.js";
 import { type Replayed, replay } from "./replay.js";
 import { withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
@@ -21,7 +21,12 @@ import { withRecords } from "./tail.js";
 import type { RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
-/** Opens (and fences) the log under `path` as its only writer, recovering its contents. */
+/**
+ * Opens (and fences) the log under `path` as its only writer, recovering its
+ * contents. `path` may be any string the store takes in its object keys; a
+ * store's refusal of a key under it rejects as a bad `path` with the store's
+ * reason (see `Queue.open`).
+ */
 export async function openLog(
   store: ObjectStore,
   path: string,
@@ -33,7 +38,20 @@ export async function openLog(
 ): Promise<RecoveredLog> {
   const prefix = checkedLogPrefix(path, "path");
   const resolved = resolveLogOptions(options, optionsArg);
-  const keys = new LogKeys(prefix);
+  try {
+    return await openResolved(store, new LogKeys(prefix), resolved, optionsArg, onOwned);
+  } catch (error) {
+    throw pathRefusal(error, store, path, "path");
+  }
+}
+
+async function openResolved(
+  store: ObjectStore,
+  keys: LogKeys,
+  resolved: ResolvedLogOptions,
+  optionsArg: string,
+  onOwned: (() => void) | undefined,
+): Promise<RecoveredLog> {
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
   const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null);

@@ -85,6 +85,16 @@ export class Queue {
    * other live `Queue` on the same path. Jobs that were claimed when the
    * previous owner stopped are requeued at once (attempts kept) or, when out
    * of attempts, dead-lettered.
+   *
+   * @param path Where in `store` the queue store lives: its objects' keys
+   *   start with `path` and "/" (a leading or trailing "/" is dropped; `""` is
+   *   the store's root). Any string the store takes in its object keys:
+   *   taquba refuses only a non-string itself. When the store refuses a key
+   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments,
+   *   NUL, backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".."
+   *   segments and backslash), this rejects with an `InvalidArgumentError`
+   *   naming `path` and giving the store's reason. S3Store and GcsStore
+   *   take any path; one without those pieces works on every store.
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
     const { core, recovery } = await openCore(store, path, options);

@@ -4,7 +4,7 @@
  */
 import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { readLog } from "../log/index.js";
-import { checkedLogPrefix } from "../log/keys.js";
+import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
@@ -60,7 +60,20 @@ export class QueueReader {
     this.#payloads = payloads;
   }
 
-  /** Read the queue store at `path` in `store` without taking it over. */
+  /**
+   * Read the queue store at `path` in `store` without taking it over.
+   *
+   * @param path Where in `store` the queue store lives: its objects' keys
+   *   start with `path` and "/" (a leading or trailing "/" is dropped; `""` is
+   *   the store's root). Any string the store takes in its object keys:
+   *   taquba refuses only a non-string itself. When the store refuses a key
+   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments,
+   *   NUL, backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".."
+   *   segments and backslash), this rejects with an `InvalidArgumentError`
+   *   naming `path` and giving the store's reason. S3Store and GcsStore
+   *   take any path; one without those pieces works on every store.
+   *   A path under which the store holds nothing reads as an empty store.
+   */
   static async open(
     store: ObjectStore,
     path: string,
@@ -73,7 +86,9 @@ export class QueueReader {
     const [contents, heartbeat] = await Promise.all([
       readLog(metered, path, options),
       readHeartbeat(metered, path),
-    ]);
+    ]).catch((error: unknown) => {
+      throw pathRefusal(error, store, path, "path");
+    });
     return new QueueReader(
       await restoreState(path, contents.checkpoint, contents.tail),
       contents.info,

@@ -6,13 +6,56 @@ import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { inspectLog } from "../../src/log/inspect.js";
+import { silentLogger } from "../../src/logger.js";
 import type { EnqueueOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import type { Claim } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import {
+  type ListOptions,
+  type ListPage,
+  ObjectExistsError,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from "../../src/store/types.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Takes any key, as S3Store and GcsStore do (MemoryStore and FileStore refuse some). */
+class AnyKeyStore implements ObjectStore {
+  readonly #objects = new Map<string, Uint8Array>();
+
+  async get(key: string): Promise<StoredObject | null> {
+    const body = this.#objects.get(key);
+    return body === undefined ? null : { body: body.slice() };
+  }
+
+  async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    if (options?.ifNoneMatch === "*" && this.#objects.has(key)) throw new ObjectExistsError(key);
+    this.#objects.set(key, body.slice());
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#objects.delete(key);
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const after = options.startAfter;
+    const keys = [...this.#objects.keys()]
+      .filter((key) => key.startsWith(prefix) && (after === undefined || key > after))
+      .sort();
+    return { objects: keys.map((key) => ({ key, size: this.#objects.get(key)!.length })) };
+  }
+
+  describe(): string {
+    return "AnyKeyStore";
+  }
+}
 
 // Bad values typed loosely on purpose: callers from JavaScript can pass anything.
 type Loose = Record<string, unknown>;
@@ -325,34 +368,59 @@ describe("validation", { timeout: 60_000 }, () => {
     assert.equal((await store.list("")).objects.length, 0);
   });
 
-  it("a bad path is named as `path`, not as one of the log's object keys, on every store", async () => {
+  it("a path the store refuses keys under is named as `path`, with the store's reason", async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-bad-path-"));
     try {
       for (const store of [new MemoryStore(), new FileStore(dir)]) {
-        const bad: Array<[unknown, RegExp]> = [
-          ["../escape", /has a "\.\." path segment\), got "\.\.\/escape"$/],
-          ["a/../../b", /has a "\.\." path segment/],
-          ["a//b", /has an empty path segment/],
-          ["a/./b", /has a "\." path segment/],
-          ["a\\b", /has a backslash/],
-          [5, /^Expected `path` to be a string, got 5$/],
+        const bad: Array<[string, RegExp]> = [
+          ["../escape", /contains a "\.\." path segment.*\), got "\.\.\/escape"$/],
+          ["a/../../b", /contains a "\.\." path segment/],
+          ["a//b", /contains an empty path segment/],
+          ["a/./b", /contains a "\." path segment/],
+          ["a\\b", /contains a backslash/],
         ];
         for (const [path, message] of bad) {
-          for (const open of [
-            () => Queue.open(store, path as string),
-            () => QueueReader.open(store, path as string),
-          ]) {
-            const error = await rejection(open());
-            assert.ok(error instanceof InvalidArgumentError, String(error));
-            assert.match(error.message, /^Expected `path` to be /);
-            assert.match(error.message, message);
-            assert.doesNotMatch(error.message, /object key|probe/);
-          }
+          const error = await rejection(Queue.open(store, path, { logger: silentLogger }));
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.match(
+            error.message,
+            new RegExp(`^Expected \`path\` to be a path ${escapeRegExp(store.describe())} takes`),
+          );
+          assert.match(error.message, message);
+          // Nothing under such a path can exist, so reading it finds an empty store, as before.
+          const reader = await QueueReader.open(store, path);
+          assert.equal(reader.inspection.manifest, null);
         }
+        for (const open of [
+          () => Queue.open(store, 5 as unknown as string),
+          () => QueueReader.open(store, 5 as unknown as string),
+        ])
+          assert.match(
+            (await rejection(open())).message,
+            /^Expected `path` to be a string, got 5$/,
+          );
         assert.deepEqual(await store.list(""), { objects: [] }, "nothing written");
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a store that takes any key (as S3 and GCS do) holds queues at any path", async () => {
+    const clock = new ManualClock();
+    const store = new AnyKeyStore();
+    const paths = ["a//b", "a/./b", ".", "..", "a/../b", "tenant\\q", "a\0b", "q/\uD800"];
+    for (const path of paths) {
+      const queue = await Queue.open(store, path, { clock, logger: silentLogger });
+      await queue.enqueue("q", JSON.stringify(path));
+      await queue.close();
+      const reader = await QueueReader.open(store, path);
+      assert.equal(reader.listJobs("q", "pending").jobs.length, 1, JSON.stringify(path));
+      assert.equal((await inspectLog(store, path)).manifest?.epoch, 1);
+      const reopened = await Queue.open(store, path, { clock, logger: silentLogger });
+      const claim = await mustClaim(reopened, "q");
+      assert.equal(new TextDecoder().decode(claim.payload), JSON.stringify(path));
+      await reopened.close();
     }
   });
 
