@@ -90,6 +90,8 @@ export class QueueCore {
   /** Offloaded payload objects. */
   readonly payloads: PayloadObjects;
   readonly logger: Logger;
+  /** Whether the log reports to {@link logger} too (then its "log failed" line would repeat ours). */
+  readonly #logLogsToQueueLogger: boolean;
   #failure: Error | null = null;
   /** Whether the instrumentation's `close` ran (it reports until the log is closed). */
   #telemetryStopped = false;
@@ -116,7 +118,12 @@ export class QueueCore {
   constructor(
     log: Log,
     state: State,
-    resolved: { settings: QueueSettings; clock: Clock; logger: Logger },
+    resolved: {
+      settings: QueueSettings;
+      clock: Clock;
+      logger: Logger;
+      log: { readonly logger?: Logger | undefined };
+    },
     store: MeteredStore,
     payloads: PayloadObjects,
   ) {
@@ -128,6 +135,7 @@ export class QueueCore {
     this.clock = resolved.clock;
     this.timed = withMonotonic(resolved.clock, this.settings.schedulerIntervalMs);
     this.logger = resolved.logger;
+    this.#logLogsToQueueLogger = resolved.log.logger === resolved.logger;
     this.observers = new Observers(resolved.logger);
     this.events = new QueueEvents(this.observers, resolved.logger);
     this.completions = new CompletionWaiters(this.observers, this.timed);
@@ -149,7 +157,8 @@ export class QueueCore {
    * previous process (in slices), and starts the timers.
    */
   async start(ownedAt: number): Promise<void> {
-    this.log.onFailure((error) => this.#fail(error), { logsIt: true });
+    // Our line replaces the log's only where it would land: a separate `log.logger` still gets its own.
+    this.log.onFailure((error) => this.#fail(error), { logsIt: this.#logLogsToQueueLogger });
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
     this.state.flowWoken.clear(); // replayed: nobody waits yet

@@ -197,6 +197,31 @@ describe("durability", { timeout: 60_000 }, () => {
     assert.match(broken.lines[0]!, /^queue closed after a log failure: .*the bucket is gone/);
   });
 
+  it("a queue whose log has its own logger: the log failure is written there too", async () => {
+    const linesOf = () => {
+      const lines: string[] = [];
+      return { lines, logger: { warn() {}, error: (message: string) => void lines.push(message) } };
+    };
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const queueLog = linesOf();
+    const logLog = linesOf();
+    const first = await Queue.open(store, "jobs", {
+      ...options(clock),
+      logger: queueLog.logger,
+      log: { logger: logLog.logger },
+    });
+    const second = await Queue.open(store, "jobs", options(clock));
+    assert.equal((await rejection(first.enqueue("q", "zombie"))).code, "FENCED");
+    await first.close();
+    await second.close();
+    assert.deepEqual(
+      queueLog.lines.map((line) => line.replace(/:.*/s, "")),
+      ["queue closed after a log failure"],
+    );
+    assert.deepEqual(logLog.lines, ["log failed"]);
+  });
+
   it("a corrupted checkpoint makes open reject with CORRUPTION naming the object", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
