@@ -44,7 +44,13 @@ function scriptedClient(script: Partial<Record<string, (file: string) => unknown
     metadata,
     download: (...args) => answer("download", name, args),
     save: (...args) => answer("save", name, args),
-    delete: (...args) => answer("delete", name, args),
+    // Like the client library: `ignoreNotFound` swallows every 404, a missing bucket's included.
+    delete: (...args) =>
+      answer("delete", name, args).catch((error: unknown) => {
+        const ignoring = (args[0] as { ignoreNotFound?: boolean } | undefined)?.ignoreNotFound;
+        if (ignoring === true && (error as { code?: unknown }).code === 404) return [{}];
+        throw error;
+      }),
     getMetadata: (...args) => answer("getMetadata", name, args),
   });
   const buckets: string[] = [];
