@@ -1,11 +1,13 @@
 /**
  * Advice in the library's error messages that only code can follow (pass an
  * option), and what a CLI user can do instead: the CLI takes credentials from
- * the environment and has no option to skip the store probe.
+ * the environment and has no option to skip the store probe. Also names the
+ * `path` argument as the `--path` flag it comes from.
  */
 
+import { AZURE_ACCOUNT_URL_OPTION } from "../store/azure.js";
 import { GCS_CREDENTIALS_OPTION } from "../store/gcs.js";
-import { AZURE_CONNECTION_OPTION } from "../store/open-store.js";
+import { AZURE_CONNECTION_OPTION, OPEN_STORE_CREDENTIALS_OPTION } from "../store/open-store.js";
 import { optOutAdvice } from "../store/probe.js";
 import { S3_CREDENTIALS_OPTION } from "../store/s3.js";
 
@@ -13,6 +15,10 @@ const REWRITES: ReadonlyArray<readonly [string, string]> = [
   [S3_CREDENTIALS_OPTION, ""],
   [GCS_CREDENTIALS_OPTION, ""],
   [AZURE_CONNECTION_OPTION, ""],
+  [OPEN_STORE_CREDENTIALS_OPTION, ""],
+  [AZURE_ACCOUNT_URL_OPTION, ""],
+  // The queue's `path` argument is the CLI's `--path` flag.
+  ["Expected `path` ", "Expected `--path` "],
   [optOutAdvice("options.log.allowUnsafeStore"), " (the CLI has no way to skip this check)"],
 ];
 

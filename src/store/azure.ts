@@ -393,6 +393,9 @@ function narrowFrom(text: string, start: number): boolean {
 }
 
 /** Which Azure failures are permanent, and what to tell the operator about them. */
+/** The code-only place for an account name in the unknown-account hint (the CLI drops it). */
+export const AZURE_ACCOUNT_URL_OPTION = " or `accountUrl`";
+
 function azureVerdict(err: unknown, container: string): Verdict {
   const code = errorCodeOf(err);
   const message = messageOf(err);
@@ -422,7 +425,7 @@ function azureVerdict(err: unknown, container: string): Verdict {
       // What an unknown account (or a wrong URL path) gets, where a missing container gets ContainerNotFound.
       return {
         permanent: true,
-        hint: `The service found no such account or resource (container "${container}"): check the account name in the connection string or \`accountUrl\`, and that the endpoint is the account's blob endpoint`,
+        hint: `The service found no such account or resource (container "${container}"): check the account name in the connection string${AZURE_ACCOUNT_URL_OPTION}, and that the endpoint is the account's blob endpoint`,
       };
     case "CredentialUnavailableError":
       return {

@@ -25,6 +25,8 @@ export interface OpenStoreOptions {
 }
 
 /** The end of the missing-connection-string advice that only code can follow (a CLI drops it). */
+/** The code-only place for credentials in the refusal of a store URL that carries them (the CLI drops it). */
+export const OPEN_STORE_CREDENTIALS_OPTION = " or openStore options";
 export const AZURE_CONNECTION_OPTION =
   " or pass { azure: { connectionString } } (or { azure: { accountUrl, credential } })";
 
@@ -143,7 +145,7 @@ function parseBucketUrl(url: string, form: string): BucketUrl {
   if (parsed.username !== "" || parsed.password !== "")
     throw invalid(
       url,
-      `credentials are not accepted in a store URL; expected "${form}" with credentials from the environment or openStore options`,
+      `credentials are not accepted in a store URL; expected "${form}" with credentials from the environment${OPEN_STORE_CREDENTIALS_OPTION}`,
     );
   if (parsed.port !== "") throw invalid(url, `expected "${form}" (a bucket name, not host:port)`);
   if (!url.includes("//") || parsed.hostname === "")

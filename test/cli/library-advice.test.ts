@@ -4,10 +4,14 @@
  * a CLI user can do instead.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { forCliUser } from "../../src/cli/library-advice.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { AZURE_ACCOUNT_URL_OPTION } from "../../src/store/azure.js";
 import { type GcsClient, GcsStore } from "../../src/store/gcs.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { S3Store } from "../../src/store/s3.js";
@@ -78,6 +82,31 @@ describe("CLI wording of library advice", { timeout: 60_000 }, () => {
       cliMessage,
       /Use a store that supports conditional writes \(the CLI has no way to skip this check\)\.$/,
     );
+  });
+
+  it("a store URL with credentials in it, and an unknown Azure account, get no code-only advice", async () => {
+    const out = await cli("stats", "--store", "s3://AKIAX:sekrit@bkt/x");
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(out.stderr, /with credentials from the environment/);
+    assert.doesNotMatch(out.stderr, /openStore|sekrit/);
+    const azureHint = `check the account name in the connection string${AZURE_ACCOUNT_URL_OPTION}, and`;
+    assert.equal(forCliUser(azureHint), "check the account name in the connection string, and");
+  });
+
+  it("a path the store refuses is named as the `--path` flag", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-cli-path-"));
+    try {
+      const out = await cli("enqueue", "q", "p", "--create", "--store", dir, "--path", "a//b");
+      assert.notEqual(out.code, 0, out.stderr);
+      assert.match(
+        out.stderr,
+        /Expected `--path` to be a path file:\/\/.* takes in its object keys/,
+      );
+      assert.match(out.stderr, /empty path segment/);
+      assert.doesNotMatch(out.stderr, /`path`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("az:// without a connection string names the environment variable only", async () => {
