@@ -163,7 +163,7 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
   };
   checkOptionsObject(options.log, "options.log");
   // The probe's refusal tells people to set this; in the wrong place it would be silently ignored.
-  if (Object.hasOwn(options, "allowUnsafeStore"))
+  if ((options as { allowUnsafeStore?: unknown }).allowUnsafeStore !== undefined)
     throw invalidArgument(
       "options.allowUnsafeStore",
       "absent (it belongs in `options.log`: `{ log: { allowUnsafeStore: true } }`)",

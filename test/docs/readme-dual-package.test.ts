@@ -18,6 +18,10 @@ describe("README: dual package", () => {
     assert.ok(start > 0, "the README explains the dual package");
     const paragraph = readme.slice(start, readme.indexOf("\n\n", start));
     assert.match(paragraph, /`error instanceof FencedError` is false/);
+    // Errors a store call can throw that are not TaqubaErrors: the paragraph must not say "every error".
+    assert.doesNotMatch(paragraph, /every error taquba throws/);
+    for (const code of ["OBJECT_EXISTS", "INJECTED_FAULT"])
+      assert.ok(paragraph.includes(`\`${code}\``), `${code} is mentioned`);
     const listed = new Set([...paragraph.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]));
     type ErrorClass = new (message: string) => taquba.TaqubaError;
     const errorClasses = (Object.values(taquba) as unknown[]).filter(

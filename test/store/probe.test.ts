@@ -92,6 +92,12 @@ describe("probeConditionalWrites", { timeout: 60_000 }, () => {
       return true;
     });
     assert.equal((store.inner as MemoryStore).size, 0, "nothing written");
+    // Absent like any other option when undefined (a spread config with the key unset).
+    const unset = { logger: silentLogger, allowUnsafeStore: undefined } as Parameters<
+      typeof Queue.open
+    >[2];
+    const queue = await Queue.open(new MemoryStore(), "q", unset);
+    await queue.close();
   });
 
   it("reports store failures as StorageError with the cause", async () => {
