@@ -43,15 +43,19 @@ export interface LogOptions {
    * appended together share it), and a lone producer waits one store round
    * trip per append. While writes are in flight, records accumulate and the
    * next batch is sealed the moment the last of them completes, or sooner as
-   * one more write in flight once it is big enough.
+   * one more write in flight once it is big enough (see `maxWritesInFlight`).
    * @default 0
    */
   flushIntervalMs?: number;
   /**
    * WAL writes (creates) kept in flight at once. Batches are still
    * acknowledged strictly in WAL order; more writes in flight raise
-   * throughput on a store with slow requests. At most 8 (a constant of the
-   * storage protocol).
+   * throughput on a store with slow requests. A batch goes out alongside
+   * those in flight when one append brings at least 32 records or 256 KiB by
+   * itself, or when the batch holds that much and twice as much as the
+   * newest write in flight: big appends and a load that grows are
+   * pipelined, while a steady stream keeps to about one write
+   * per store round trip. At most 8 (a constant of the storage protocol).
    * @default 4
    */
   maxWritesInFlight?: number;

@@ -11,8 +11,13 @@
  * it), or after `flushIntervalMs` when that is set: a lone producer waits one
  * store round trip, not a window. While creates are in flight, records
  * accumulate; the open batch is sealed when the last create completes, or
- * earlier — as one more create in flight — once it is big enough to be worth
- * its own request ({@link PIPELINE_MIN_RECORDS}, {@link PIPELINE_MIN_BYTES}).
+ * earlier — as one more create in flight — once one append brought
+ * {@link PIPELINE_MIN_RECORDS} or {@link PIPELINE_MIN_BYTES} by itself, or
+ * once the batch holds that minimum and twice as much as the newest batch in
+ * flight (`isBig`). A steady stream gathers about one batch in flight's worth
+ * per round trip, so it goes out as one create per round trip instead of
+ * being split over several; big appends, and a load that doubles within a
+ * round trip, are pipelined.
  *
  * Order. Batch ids are dense and creates are issued in id order, at most
  * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
@@ -35,7 +40,7 @@ import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { invalidArgument } from "../validate.js";
 import { Backpressure } from "./backpressure.js";
-import { isBig, type OpenBatch, type SealedBatch } from "./batch.js";
+import { isBig, isBigAppend, type OpenBatch, type SealedBatch } from "./batch.js";
 import { encodedRecordBytes, encodeWalBatch } from "./codec.js";
 import { deferred } from "./deferred.js";
 import { FailedTail, withDoubt } from "./failed-tail.js";
@@ -155,12 +160,13 @@ export class LogWriter {
     else for (const record of list) bytes += encodedRecordBytes(record);
     // All records of one call share a batch, so start a new one rather than overflow.
     if (this.#open !== null && this.#open.bytes + bytes > this.#options.maxBatchBytes) this.#seal();
-    this.#open ??= { records: [], bytes: 0, done: deferred() };
+    this.#open ??= { records: [], bytes: 0, bigAppend: false, done: deferred() };
     if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
     if (one !== null) open.records.push(one);
     else for (const record of list) open.records.push(record);
     open.bytes += bytes;
+    if (isBigAppend(one === null ? list.length : 1, bytes)) open.bigAppend = true;
     this.#backpressure.appended(bytes);
 
     if (open.bytes >= this.#options.maxBatchBytes) this.#seal();
@@ -298,7 +304,7 @@ export class LogWriter {
         this.#sealTimer.openWindow(flushIntervalMs);
         return;
       }
-    } else if (!(this.#roomInFlight() && isBig(open))) {
+    } else if (!(this.#roomInFlight() && isBig(open, this.#sealed.at(-1)))) {
       return; // sealed when a create completes
     }
     this.#sealTimer.afterTurn();
@@ -312,7 +318,8 @@ export class LogWriter {
   #sealIfDue(): void {
     const open = this.#open;
     if (open === null || this.#failure !== null || this.#sealTimer.windowOpen) return;
-    if (this.#issued === 0 || (this.#roomInFlight() && isBig(open))) this.#seal();
+    if (this.#issued === 0 || (this.#roomInFlight() && isBig(open, this.#sealed.at(-1))))
+      this.#seal();
   }
 
   /** Resolves once everything appended so far is durable. */

@@ -85,6 +85,30 @@ describe("log pipelined WAL writes", { timeout: 30_000 }, () => {
     assert.equal(e.state(), "resolved");
   });
 
+  it("a steady stream does not split: records appended one by one go alongside only at twice the newest in flight", async () => {
+    const store = new GatedStore();
+    const { log } = await openLog(store, "q", testOptions({ maxWritesInFlight: 4 }));
+    const appends = [log.append(Array.from({ length: 40 }, (_, i) => rec(`a${i}`)))];
+    await store.whenHeld(1); // 40 records in flight
+    // Past the minimum of 32, even past the batch in flight: it waits for that batch.
+    for (let i = 0; i < 79; i++) {
+      appends.push(log.append(rec(`b${i}`)));
+      await turns();
+    }
+    assert.deepEqual(store.held(), [1]);
+    // Twice the batch in flight: the load grew, one more create.
+    appends.push(log.append(rec("b79")));
+    await store.whenHeld(2);
+    assert.deepEqual(store.held(), [1, 2]);
+    // One append of the minimum goes alongside at once, however big the batches in flight.
+    appends.push(log.append(big("c")));
+    await store.whenHeld(3);
+    assert.deepEqual(store.held(), [1, 2, 3]);
+    for (const slot of [1, 2, 3]) store.release(slot);
+    await Promise.all(appends);
+    assert.equal(log.stats().durableWalId, 3);
+  });
+
   it("never issues a create more than maxWritesInFlight past the last acknowledged batch", async () => {
     const store = new GatedStore();
     const { log } = await openLog(store, "q", testOptions({ maxWritesInFlight: 2 }));
