@@ -17,7 +17,9 @@
  * flight (`isBig`). A steady stream gathers about one batch in flight's worth
  * per round trip, so it goes out as one create per round trip instead of
  * being split over several; big appends, and a load that doubles within a
- * round trip, are pipelined.
+ * round trip, are pipelined. So is any batch while producers wait for
+ * backpressure (`maxUnflushedBytes`): holding it back would halve what gets
+ * through.
  *
  * Order. Batch ids are dense and creates are issued in id order, at most
  * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
@@ -304,7 +306,7 @@ export class LogWriter {
         this.#sealTimer.openWindow(flushIntervalMs);
         return;
       }
-    } else if (!(this.#roomInFlight() && isBig(open, this.#sealed.at(-1)))) {
+    } else if (!this.#goesAlongside(open)) {
       return; // sealed when a create completes
     }
     this.#sealTimer.afterTurn();
@@ -318,8 +320,20 @@ export class LogWriter {
   #sealIfDue(): void {
     const open = this.#open;
     if (open === null || this.#failure !== null || this.#sealTimer.windowOpen) return;
-    if (this.#issued === 0 || (this.#roomInFlight() && isBig(open, this.#sealed.at(-1))))
-      this.#seal();
+    if (this.#issued === 0 || this.#goesAlongside(open)) this.#seal();
+  }
+
+  /**
+   * Whether the open batch goes out beside the creates in flight: when it is
+   * big (see the module comment), or when producers wait for backpressure:
+   * holding their bytes back for a round trip would then halve what one
+   * create in flight lets through.
+   */
+  #goesAlongside(open: OpenBatch): boolean {
+    return (
+      this.#roomInFlight() &&
+      (isBig(open, this.#sealed.at(-1)) || !this.#backpressure.allows(this.#closing))
+    );
   }
 
   /** Resolves once everything appended so far is durable. */

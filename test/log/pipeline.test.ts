@@ -109,6 +109,30 @@ describe("log pipelined WAL writes", { timeout: 30_000 }, () => {
     assert.equal(log.stats().durableWalId, 3);
   });
 
+  it("a batch that backpressure holds producers for goes alongside, however small", async () => {
+    const store = new GatedStore();
+    const { log } = await openLog(
+      store,
+      "q",
+      testOptions({ maxWritesInFlight: 4, maxUnflushedBytes: 2_000 }),
+    );
+    const appends = [log.append(rec("x".repeat(100)))];
+    await store.whenHeld(1);
+    // Well below the pipelining minimum of 32 records: it waits while producers may go on.
+    while (log.isWritable()) {
+      appends.push(log.append(rec("x".repeat(100))));
+      await turns();
+    }
+    assert.ok(appends.length < 32, `${appends.length} appends`);
+    // Producers now wait for bytes to become durable: holding this batch back a round trip
+    // would halve what gets through, so it goes out beside the one in flight.
+    await store.whenHeld(2);
+    assert.deepEqual(store.held(), [1, 2]);
+    for (const slot of [1, 2]) store.release(slot);
+    await Promise.all(appends);
+    assert.equal(log.stats().durableWalId, 2);
+  });
+
   it("never issues a create more than maxWritesInFlight past the last acknowledged batch", async () => {
     const store = new GatedStore();
     const { log } = await openLog(store, "q", testOptions({ maxWritesInFlight: 2 }));
