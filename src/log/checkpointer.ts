@@ -5,7 +5,8 @@
  * records or batches since the last one, or time), writing one (snapshot at a cut of the
  * WAL, checkpoint object, manifest commit through the {@link WriterFence}),
  * the serialisation of every maintenance task (checkpoints and GC run one at
- * a time), and GC after each checkpoint. Background checkpoints that fail
+ * a time), and GC after checkpoints (spaced out after background ones, see
+ * {@link GC_PASSES_PER_MIN_AGE}). Background checkpoints that fail
  * are retried after a {@link CheckpointBackoff}. It tells the {@link ProducerHold}
  * when a checkpoint starts, commits or fails; the hold decides whether
  * producers wait for it.
@@ -41,6 +42,31 @@ import type { LogWriter } from "./writer.js";
  * checkpoint's load time (at ÷ 512 it took as long as the load itself).
  */
 const CHECKPOINT_BYTES_PER_RECORD = 1024;
+
+/**
+ * The WAL batches allowed to pile up with a small state, whatever the
+ * checkpoint's size: an open reads one object per batch, so this bounds its
+ * GETs (four rounds of the replay's parallel reads).
+ */
+export const MIN_CHECKPOINT_WAL_BATCHES = 256;
+
+/**
+ * The WAL batches allowed to grow with the state: batches since the last
+ * checkpoint may reach its size in bytes ÷ this (up to `checkpointWalBatches`).
+ * An open reads the checkpoint in one GET and the batches a few dozen at a
+ * time, so a tail of this many batches costs about what the checkpoint's read
+ * does, and a state of 64 MiB or more (a million live jobs is about 100 MB)
+ * keeps the full `checkpointWalBatches`.
+ */
+export const CHECKPOINT_BYTES_PER_WAL_BATCH = 16 * 1024;
+
+/**
+ * After a background checkpoint, GC runs only once this fraction of
+ * `gcMinAgeMs` has passed since the last pass started: nothing younger than
+ * `gcMinAgeMs` is deleted anyway, and with a small state checkpoints come every
+ * few hundred batches, each pass listing the whole WAL kept (a minute of it).
+ */
+const GC_PASSES_PER_MIN_AGE = 4;
 
 export interface CheckpointerInit {
   storage: LogStorage;
@@ -88,6 +114,8 @@ export class Checkpointer {
   /** Wall time of the newest checkpoint (of the open's until this writer writes one), for stats. */
   #lastCheckpointAt: number | null;
   #checkpointsWritten = 0;
+  /** Monotonic time the newest GC pass started, or `null` before the first. */
+  #lastGcMono: number | null = null;
   /** Holds producers while a checkpoint is written and the WAL is far past the last one. */
   readonly #hold: ProducerHold;
   /** Spaces out background attempts while they fail. */
@@ -152,7 +180,7 @@ export class Checkpointer {
   checkpoint(): Promise<void> {
     if (this.#source === null) return Promise.resolve();
     return this.#exclusive(async () => {
-      await this.#write();
+      await this.#write("always");
     });
   }
 
@@ -168,7 +196,7 @@ export class Checkpointer {
    */
   finish(): Promise<void> {
     return this.#exclusive(async () => {
-      await this.#write(true);
+      await this.#write("always", true);
     });
   }
 
@@ -192,11 +220,11 @@ export class Checkpointer {
     const due =
       walBytes > Math.max(o.checkpointWalBytes, this.#lastCheckpointBytes) ||
       walRecords > this.#recordBound() ||
-      walBatches > o.checkpointWalBatches ||
+      walBatches > this.#batchBound() ||
       sinceLast >= o.checkpointIntervalMs;
     if (!due) return;
     this.#backgroundCheckpoint = true;
-    this.#exclusive(() => this.#write()).then(
+    this.#exclusive(() => this.#write("spaced")).then(
       (wrote) => {
         this.#backgroundCheckpoint = false;
         // Batches that became durable while it ran asked while it ran, and were
@@ -221,6 +249,22 @@ export class Checkpointer {
     return Math.max(
       this.#options.checkpointWalRecords,
       this.#lastCheckpointBytes / CHECKPOINT_BYTES_PER_RECORD,
+    );
+  }
+
+  /**
+   * WAL batches since the last checkpoint past which the next one is due:
+   * `checkpointWalBatches`, or fewer with a small state, so that the GETs of a
+   * reopen (after a crash, or a takeover of a busy writer) stay in proportion
+   * to the checkpoint's own read rather than to how long the writer has run.
+   */
+  #batchBound(): number {
+    return Math.min(
+      this.#options.checkpointWalBatches,
+      Math.max(
+        MIN_CHECKPOINT_WAL_BATCHES,
+        this.#lastCheckpointBytes / CHECKPOINT_BYTES_PER_WAL_BATCH,
+      ),
     );
   }
 
@@ -254,8 +298,12 @@ export class Checkpointer {
     return run;
   }
 
-  /** Writes a checkpoint of everything appended so far; false when there was nothing new to write. */
-  async #write(closing = false): Promise<boolean> {
+  /**
+   * Writes a checkpoint of everything appended so far; false when there was
+   * nothing new to write. `gc`: whether GC follows always, or (for background
+   * checkpoints) only when the last pass is old enough ({@link GC_PASSES_PER_MIN_AGE}).
+   */
+  async #write(gc: "always" | "spaced", closing = false): Promise<boolean> {
     const source = this.#source;
     const cut = this.#writer.cut();
     const { manifest } = this.#fence;
@@ -296,6 +344,7 @@ export class Checkpointer {
     this.#lastCheckpointAt = clock.now();
     this.#lastCheckpointMono = clock.monotonicNow();
     this.#checkpointsWritten++;
+    if (gc === "spaced" && !this.#gcDue()) return true;
     try {
       await this.#collectGarbage();
     } catch (error) {
@@ -347,7 +396,15 @@ export class Checkpointer {
     }
   }
 
+  /** Whether a background checkpoint's GC pass is due (see {@link GC_PASSES_PER_MIN_AGE}). */
+  #gcDue(): boolean {
+    if (this.#lastGcMono === null) return true;
+    const since = this.#options.clock.monotonicNow() - this.#lastGcMono;
+    return since >= this.#options.gcMinAgeMs / GC_PASSES_PER_MIN_AGE;
+  }
+
   async #collectGarbage(): Promise<void> {
+    this.#lastGcMono = this.#options.clock.monotonicNow();
     const result = await collectGarbage({
       storage: this.#storage,
       keys: this.#keys,

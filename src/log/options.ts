@@ -102,13 +102,20 @@ export interface LogOptions {
   checkpointIntervalMs?: number;
   /**
    * Checkpoint once this many WAL batches were written since the last
-   * checkpoint: recovery reads one object per batch, so this bounds its
-   * request count even when batches are small.
+   * checkpoint, or fewer with a small state: once they exceed the last
+   * checkpoint's size in bytes ÷ 16 KiB, or 256 if that is more. Recovery
+   * (a reopen after a crash, or a takeover of a busy writer) reads one object
+   * per batch, so this bounds its request count even when batches are small,
+   * and keeps it in proportion to the checkpoint's own read rather than to how
+   * long the writer ran. A state of 64 MiB or more (a million live jobs is
+   * about 100 MB) is checkpointed after this many batches, as before.
    * @default 4096
    */
   checkpointWalBatches?: number;
   /**
-   * Objects younger than this are never garbage-collected.
+   * Objects younger than this are never garbage-collected. GC runs after
+   * checkpoints; after one started in the background, only when a quarter
+   * of this has passed since the last pass.
    * @default 60_000
    */
   gcMinAgeMs?: number;

@@ -11,13 +11,17 @@ import {
   MAX_CHECKPOINT_BACKOFF_BOUNDS,
   MAX_CHECKPOINT_BACKOFF_MS,
 } from "../../src/log/checkpoint-backoff.js";
+import {
+  CHECKPOINT_BYTES_PER_WAL_BATCH,
+  MIN_CHECKPOINT_WAL_BATCHES,
+} from "../../src/log/checkpointer.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
 import { MAX_HOLD_MS } from "../../src/log/producer-hold.js";
 import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { listAll } from "../../src/store/types.js";
+import { type ListOptions, type ListPage, listAll } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
@@ -49,6 +53,16 @@ async function walObjects(store: MemoryStore): Promise<{ id: number; size: numbe
 function warningsLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
   return { warnings, debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
+}
+
+/** Counts the listings of the WAL (one per GC pass once the log is open). */
+class WalListingStore extends MemoryStore {
+  walLists = 0;
+
+  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    if (prefix === "q/wal/") this.walLists++;
+    return super.list(prefix, options);
+  }
 }
 
 /** Lets pending promise callbacks and immediate timers run (no time passes on a manual clock). */
@@ -231,6 +245,51 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(recovered.log.stats().checkpointsWritten, 0);
     await state.append(recovered.log, "b5");
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+  });
+
+  it("with a small state, checkpoints after 256 WAL batches however high checkpointWalBatches is", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({ clock, flushIntervalMs: 0, checkpointWalBatches: 4096 });
+    const recovered = await openLog(store, "q", options);
+    const state = new ListState(recovered);
+    for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES; i++) await state.append(recovered.log, `b${i}`);
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    await state.append(recovered.log, "one more");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+    // A crash now leaves a tail of at most that many batches for the next open to read.
+    await recovered.log.append(rec("after"));
+    const reopened = await openLog(store, "q", options);
+    assert.equal(reopened.tail.count, 1);
+    await reopened.log.close();
+  });
+
+  it("lets the WAL batch threshold grow with the checkpoint, up to checkpointWalBatches", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const bound = 2 * MIN_CHECKPOINT_WAL_BATCHES;
+    const options = testOptions({ clock, flushIntervalMs: 0, checkpointWalBatches: 4096 });
+    const recovered = await openLog(store, "q", options);
+    // A snapshot of 512 × 16 KiB allows 512 batches before the next checkpoint.
+    recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
+    await recovered.log.checkpoint();
+    for (let i = 0; i < bound; i++) await recovered.log.append(rec(`b${i}`));
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    await recovered.log.append(rec("one more"));
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+    await recovered.log.close();
+
+    // checkpointWalBatches still caps it.
+    const capped = await openLog(store, "q", { ...options, checkpointWalBatches: 300 });
+    capped.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
+    for (let i = 0; i < 300; i++) await capped.log.append(rec(`c${i}`));
+    await settle();
+    assert.equal(capped.log.stats().checkpointsWritten, 0);
+    await capped.log.append(rec("one more"));
+    await waitFor(() => capped.log.stats().checkpointsWritten === 1);
+    await capped.log.close();
   });
 
   it("checkpoints in the background once enough records piled up, counting those replayed at open", async () => {
@@ -835,6 +894,38 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     }));
     assert.equal(await rejectionCode(first.log.checkpoint()), "FENCED");
     assert.equal(abandoned, 1);
+  });
+
+  it("after background checkpoints, GC runs at most every quarter of gcMinAgeMs; explicit ones always collect", async () => {
+    const clock = new ManualClock();
+    const store = new WalListingStore();
+    const options = testOptions({
+      clock,
+      flushIntervalMs: 0,
+      gcMinAgeMs: 4_000,
+      checkpointWalBatches: 2,
+    });
+    const recovered = await openLog(store, "q", options);
+    const state = new ListState(recovered);
+    const checkpointAfterBatches = async (n: number): Promise<void> => {
+      const before = recovered.log.stats().checkpointsWritten;
+      for (let i = 0; i < 3; i++) await state.append(recovered.log, `${n}-${i}`);
+      await waitFor(() => recovered.log.stats().checkpointsWritten === before + 1);
+      await settle();
+    };
+    store.walLists = 0;
+    await checkpointAfterBatches(1);
+    assert.equal(store.walLists, 1, "the first background checkpoint collects");
+    clock.advance(999);
+    await checkpointAfterBatches(2);
+    assert.equal(store.walLists, 1, "not again within a quarter of gcMinAgeMs");
+    clock.advance(1);
+    await checkpointAfterBatches(3);
+    assert.equal(store.walLists, 2, "a quarter of gcMinAgeMs later, it does");
+    await state.append(recovered.log, "explicit");
+    await recovered.log.checkpoint();
+    assert.equal(store.walLists, 3, "an explicit checkpoint collects at once");
+    await recovered.log.close();
   });
 
   it("GC leaves objects younger than gcMinAgeMs alone", async () => {

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { CorruptionError } from "../../src/errors.js";
 import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
+import { REPLAY_CONCURRENCY } from "../../src/log/replay.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { StoredObject } from "../../src/store/types.js";
@@ -191,18 +192,22 @@ describe("log replay", { timeout: 60_000 }, () => {
   it("a WAL fetch from a store with latency does not yield a turn before each read", async () => {
     const store = new LatentWalReads();
     const first = await openLog(store, "q", testOptions());
-    for (let i = 0; i < 200; i++) await first.log.append(rec(`r${i}`));
-    await first.log.close(); // no snapshot source: the 200 batches stay to be replayed
+    for (let i = 0; i < 400; i++) await first.log.append(rec(`r${i}`));
+    await first.log.close(); // no snapshot source: the 400 batches stay to be replayed
 
     store.slow = true;
     const second = await openLog(store, "q", testOptions());
-    assert.equal(second.records.length, 200);
-    // 16 lanes, 2 ms a read: the fetch takes over 25 ms, far past a slice's budget, but
-    // nearly all of it waiting; a lane asks its next read as soon as an answer comes (the
-    // first 16 reads, and a few after a slice spent on a loaded machine, come after a turn).
-    // Counting the waits, every lane yielded before each read once 4 ms had passed.
+    assert.equal(second.records.length, 400);
+    // REPLAY_CONCURRENCY lanes, 2 ms a read: the fetch takes over 12 ms, past a slice's
+    // budget, but nearly all of it waiting; a lane asks its next read as soon as an answer
+    // comes (the first read of each lane, and a few after a slice spent on a loaded machine,
+    // come after a turn). Counting the waits, every lane yielded before each read once 4 ms
+    // had passed.
     const { inAnswerTurn, later } = store.asked;
-    assert.ok(later <= 60, `${inAnswerTurn} reads asked at once, ${later} after a turn`);
+    assert.ok(
+      later <= REPLAY_CONCURRENCY + 44,
+      `${inAnswerTurn} reads asked at once, ${later} after a turn`,
+    );
     await second.log.close();
   });
 
