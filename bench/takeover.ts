@@ -5,7 +5,14 @@
  * requests the opener made, on Ceph radosgw (S3) and Azurite (Azure), both
  * started on 127.0.0.1 for the run.
  *
- * Options: --stores=radosgw,azurite --rounds=10 --warmup-acks=300
+ * Each round takes over a fresh queue path, so every round's old writer starts
+ * from an empty state. `--warmup-acks` is how many enqueues the old writer has
+ * acknowledged when the takeover starts (a list runs each in turn): the longer
+ * it ran, the more WAL it wrote since its last checkpoint for the opener to
+ * replay. `--in-flight` is the old writer's enqueues in flight (fewer make
+ * smaller, more numerous WAL batches).
+ *
+ * Options: --stores=radosgw,azurite --rounds=10 --warmup-acks=300,5000 --in-flight=64
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -83,8 +90,8 @@ interface Writer {
   exited: Promise<number>;
 }
 
-function startWriter(target: Target): Writer {
-  const child = spawn(process.execPath, [WRITER, target.url], {
+function startWriter(target: Target, path: string, inFlight: number): Writer {
+  const child = spawn(process.execPath, [WRITER, target.url, path, String(inFlight)], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, ...target.env },
   });
@@ -122,8 +129,13 @@ function startWriter(target: Target): Writer {
   };
 }
 
-async function round(target: Target, warmupAcks: number): Promise<Round> {
-  const writer = startWriter(target);
+async function round(
+  target: Target,
+  path: string,
+  warmupAcks: number,
+  inFlight: number,
+): Promise<Round> {
+  const writer = startWriter(target, path, inFlight);
   if ((await writer.waitFor(/^opened$/)) !== "opened")
     throw new Error(`the busy writer did not open: ${writer.lines.join(" | ")}`);
   await writer.waitFor(new RegExp(`^acked ${warmupAcks}$`));
@@ -131,7 +143,7 @@ async function round(target: Target, warmupAcks: number): Promise<Round> {
   Object.assign(process.env, target.env);
   const store = new CountingStore(await openStore(target.url));
   const started = performance.now();
-  const queue = await Queue.open(store, "q", { logger: silentLogger });
+  const queue = await Queue.open(store, path, { logger: silentLogger });
   const openMs = performance.now() - started;
   const counts = store.snapshot().counts;
   const ended = await Promise.race([
@@ -160,31 +172,43 @@ async function main(): Promise<void> {
   const args = new Args(process.argv.slice(2));
   const stores = args.list("stores", ["radosgw", "azurite"]);
   const rounds = args.number("rounds", 10);
-  const warmupAcks = args.number("warmup-acks", 300);
+  const warmupAcks = args.list("warmup-acks", ["300"]).map(Number);
+  const inFlight = args.number("in-flight", 64);
   console.log(
-    `# takeover under a busy writer: ${rounds} rounds per store, load ${loadavg()[0]?.toFixed(2)}`,
+    `# takeover under a busy writer (${inFlight} enqueues in flight): ${rounds} rounds per store and acknowledged count, load ${loadavg()[0]?.toFixed(2)}`,
   );
-  console.log(
-    "| store | Queue.open median | max | old writer stopped (median) | opener requests (median PUT/GET/LIST) | old writer ended |",
-  );
-  console.log("|---|---|---|---|---|---|");
+  const rows: string[] = [];
   for (const name of stores) {
     const target =
       name === "radosgw" ? await radosgwTarget("takeover") : await azuriteTarget("takeover");
     try {
-      const results: Round[] = [];
-      for (let i = 0; i < rounds; i++) results.push(await round(target, warmupAcks));
-      const ms = (v: number) => `${Math.round(v)} ms`;
-      const ended = [...new Set(results.map((r) => r.writerEnded))].join(", ");
-      console.log(
-        `| ${target.version} | ${ms(median(results.map((r) => r.openMs)))} | ${ms(Math.max(...results.map((r) => r.openMs)))} | ` +
-          `${ms(median(results.map((r) => r.writerStoppedMs)))} | ` +
-          `${median(results.map((r) => r.puts))}/${median(results.map((r) => r.gets))}/${median(results.map((r) => r.lists))} | ${ended} |`,
-      );
+      for (const acks of warmupAcks) {
+        const results: Round[] = [];
+        for (let i = 0; i < rounds; i++) {
+          const result = await round(target, `a${acks}-r${i}-${Date.now()}`, acks, inFlight);
+          results.push(result);
+          console.log(
+            `# ${target.name} ${acks} acked, round ${i + 1}: open ${Math.round(result.openMs)} ms, ` +
+              `${result.gets} GETs, old writer stopped ${Math.round(result.writerStoppedMs)} ms, load ${loadavg()[0]?.toFixed(2)}`,
+          );
+        }
+        const ms = (v: number) => `${Math.round(v)} ms`;
+        const ended = [...new Set(results.map((r) => r.writerEnded))].join(", ");
+        rows.push(
+          `| ${target.version} | ${acks} | ${ms(median(results.map((r) => r.openMs)))} | ${ms(Math.max(...results.map((r) => r.openMs)))} | ` +
+            `${ms(median(results.map((r) => r.writerStoppedMs)))} | ` +
+            `${median(results.map((r) => r.puts))}/${median(results.map((r) => r.gets))}/${median(results.map((r) => r.lists))} | ${ended} |`,
+        );
+      }
     } finally {
       await target.stop();
     }
   }
+  console.log(
+    "| store | acknowledged before the takeover | Queue.open median | max | old writer stopped (median) | opener requests (median PUT/GET/LIST) | old writer ended |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const row of rows) console.log(row);
   console.log(`# load after: ${loadavg()[0]?.toFixed(2)}`);
 }
 

@@ -3,16 +3,15 @@
  * as it can (many enqueues in flight, so every WAL slot fills as soon as the
  * store allows) until a write fails, then prints "failed <code>" and exits.
  * Prints "opened" once writing, and "acked <n>" every 100 acknowledgements.
- * Usage: busy-writer <store url>   (credentials from the environment)
+ * Usage: busy-writer <store url> <queue path> <enqueues in flight>
+ * (credentials from the environment)
  */
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { openStore } from "../../src/store/open-store.js";
 
-const IN_FLIGHT = 64;
-
-async function main(url: string): Promise<void> {
-  const queue = await Queue.open(await openStore(url), "q", { logger: silentLogger });
+async function main(url: string, path: string, inFlight: number): Promise<void> {
+  const queue = await Queue.open(await openStore(url), path, { logger: silentLogger });
   process.stdout.write("opened\n");
   let acked = 0;
   const produce = async (): Promise<void> => {
@@ -21,14 +20,14 @@ async function main(url: string): Promise<void> {
       if (++acked % 100 === 0) process.stdout.write(`acked ${acked}\n`);
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, produce));
+  await Promise.all(Array.from({ length: inFlight }, produce));
 }
 
-const url = process.argv[2];
+const [url, path = "q", inFlight = "64"] = process.argv.slice(2);
 if (url !== undefined) {
   process.stdin.on("end", () => process.exit(2));
   process.stdin.resume();
-  main(url).catch((error: unknown) => {
+  main(url, path, Number(inFlight)).catch((error: unknown) => {
     // Exit once the line is written: exiting at once drops it when the pipe is full.
     const line = `failed ${(error as { code?: string }).code ?? String(error)}\n`;
     process.stdout.write(line, () => process.exit(0));
