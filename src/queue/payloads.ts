@@ -12,9 +12,10 @@
  * the write and the record, or between the record and the delete) once they
  * are older than {@link ORPHAN_MIN_AGE_MS}.
  */
+import { crc32 } from "node:zlib";
 import { decodeTime, ulid } from "ulid";
 import type { MonotonicClock } from "../clock.js";
-import { ClosedError, FencedError, StorageError } from "../errors.js";
+import { ClosedError, CorruptionError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
 import type { RetryPolicy } from "../log/options.js";
 import { isObjectExists, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
@@ -50,6 +51,59 @@ export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
  * `claimBatch`), so only calls running together, each large, add up.
  */
 export const PAYLOAD_REQUESTS_IN_FLIGHT = 64;
+
+/**
+ * What follows the payload's bytes in its object: a magic number and the
+ * CRC32 of the bytes (both big-endian u32), so a damaged object is detected
+ * on read instead of handed out. Objects written before the trailer existed
+ * are exactly the payload's size (which every record carries) and are read
+ * as they are: no record or log format changed.
+ */
+const PAYLOAD_TRAILER_MAGIC = 0x54515031; // "TQP1"
+export const PAYLOAD_TRAILER_BYTES = 8;
+
+/** The object body of `bytes`: the bytes, then the trailer. */
+export function encodePayloadObject(bytes: Uint8Array): Uint8Array {
+  const body = new Uint8Array(bytes.byteLength + PAYLOAD_TRAILER_BYTES);
+  body.set(bytes);
+  const view = new DataView(body.buffer, body.byteOffset + bytes.byteLength, PAYLOAD_TRAILER_BYTES);
+  view.setUint32(0, PAYLOAD_TRAILER_MAGIC);
+  view.setUint32(4, crc32(bytes));
+  return body;
+}
+
+/**
+ * The payload in object `key`'s `body`, checked against `size`, the size the
+ * job's record knows (`undefined`: unknown, then only the checksum is
+ * checked). Throws {@link CorruptionError} naming the object when the body
+ * is neither the payload with an intact trailer nor, from before the
+ * trailer, exactly `size` bytes.
+ */
+export function decodePayloadObject(
+  key: string,
+  body: Uint8Array,
+  size: number | undefined,
+): Uint8Array {
+  // Written before payload checksums (or with the trailer cut off, the bytes whole).
+  if (body.byteLength === size) return body;
+  const length = body.byteLength - PAYLOAD_TRAILER_BYTES;
+  if (length < 0 || (size !== undefined && length !== size)) {
+    throw new CorruptionError(
+      key,
+      `payload object is ${body.byteLength} bytes, expected ${size} + ${PAYLOAD_TRAILER_BYTES} ` +
+        `(the job's ${size}-byte payload and its checksum): it is truncated or overwritten`,
+    );
+  }
+  const view = new DataView(body.buffer, body.byteOffset + length, PAYLOAD_TRAILER_BYTES);
+  if (view.getUint32(0) !== PAYLOAD_TRAILER_MAGIC) {
+    if (size === undefined) return body; // no size to check it against: read as it is
+    throw new CorruptionError(key, "payload object's checksum trailer is damaged");
+  }
+  const bytes = body.subarray(0, length);
+  if (view.getUint32(4) !== crc32(bytes))
+    throw new CorruptionError(key, "payload object checksum mismatch");
+  return bytes;
+}
 
 /** How payload requests retry transient store errors: the log's policy, on its clock. */
 export interface PayloadRetry {
@@ -118,11 +172,12 @@ export class PayloadObjects {
   }
 
   async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
+    const body = encodePayloadObject(bytes);
     let attempts = 0;
     await withRetry(this.#retry, `writing payload object "${key}"`, async () => {
       attempts++;
       try {
-        await this.#store.put(key, bytes, { ifNoneMatch: "*" });
+        await this.#store.put(key, body, { ifNoneMatch: "*" });
       } catch (error) {
         // The key is new and ours alone: a retry that finds it means an earlier attempt wrote it.
         if (attempts > 1 && isObjectExists(error)) return;
@@ -133,11 +188,13 @@ export class PayloadObjects {
   }
 
   /**
-   * The bytes of payload object `key`. Transient failures are retried with
-   * the log's policy. Runs within `limit`, the call's bound (see
+   * The bytes of payload object `key`, checked against `size` (the size the
+   * job's record knows) and the object's checksum: {@link CorruptionError}
+   * naming the object when it is damaged. Transient failures are retried
+   * with the log's policy. Runs within `limit`, the call's bound (see
    * {@link callLimit}), or at once without one.
    */
-  async read(key: string, limit?: ConcurrencyLimit): Promise<Uint8Array> {
+  async read(key: string, size: number | undefined, limit?: ConcurrencyLimit): Promise<Uint8Array> {
     const get = () =>
       withRetry(this.#retry, `reading payload object "${key}"`, () => this.#store.get(key));
     const object = await (limit === undefined ? get() : limit.run(get));
@@ -146,8 +203,8 @@ export class PayloadObjects {
         `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
         { permanent: true },
       );
-    const body = object.body;
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const bytes = decodePayloadObject(key, object.body, size);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /**
@@ -158,7 +215,7 @@ export class PayloadObjects {
     await Promise.all(
       records.map(async (record) => {
         if (record.payloadRef !== undefined)
-          record.payload = await this.read(record.payloadRef, limit);
+          record.payload = await this.read(record.payloadRef, record.payloadSize, limit);
       }),
     );
     return records;

@@ -112,10 +112,13 @@ export class QueueReader {
    * The payload of `job`: as is, or read from its object when it is stored
    * as one (`job.payloadRef`; the reader's records leave such payloads empty).
    * Rejects with a `StorageError` if the job was removed meanwhile and its
-   * object with it.
+   * object with it, and with a `CorruptionError` naming the object if it is
+   * damaged (its size or checksum is wrong).
    */
   async loadPayload(job: JobRecord): Promise<Uint8Array> {
-    return job.payloadRef === undefined ? job.payload : this.#payloads.read(job.payloadRef);
+    return job.payloadRef === undefined
+      ? job.payload
+      : this.#payloads.read(job.payloadRef, job.payloadSize);
   }
 
   /**

@@ -4,7 +4,11 @@ import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
-import { ORPHAN_MIN_AGE_MS, PAYLOAD_REQUESTS_IN_FLIGHT } from "../../src/queue/payloads.js";
+import {
+  ORPHAN_MIN_AGE_MS,
+  PAYLOAD_REQUESTS_IN_FLIGHT,
+  PAYLOAD_TRAILER_BYTES,
+} from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
@@ -427,7 +431,7 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
       get(target, prop) {
         if (prop === "put")
           return async (key: string, body: Uint8Array, options?: PutOptions) => {
-            if (key.startsWith("q/payload/") && body.byteLength === 200) {
+            if (key.startsWith("q/payload/") && body.byteLength === 200 + PAYLOAD_TRAILER_BYTES) {
               held++;
               await gate;
             }

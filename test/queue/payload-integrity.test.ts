@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CorruptionError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { rejection, turns } from "./helpers.js";
+
+function bytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+async function body(store: ObjectStore, key: string): Promise<Uint8Array> {
+  const object = await store.get(key);
+  assert.ok(object !== null, `object "${key}" exists`);
+  return Uint8Array.from(object.body);
+}
+
+const OPTIONS = {
+  logger: silentLogger,
+  payloadOffloadBytes: 10,
+  defaultQueueConfig: { maxAttempts: 2, retryBackoffBaseMs: 0 },
+} as const;
+
+describe("offloaded payload integrity", () => {
+  it("a payload object is the payload and a checksum trailer; a bit flip, a truncation or a damaged trailer is a CorruptionError naming the object", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", OPTIONS);
+    const ids = {
+      flipped: await queue.enqueue("work", bytes(1000, 1), { jobId: "flipped" }),
+      truncated: await queue.enqueue("work", bytes(1000, 2), { jobId: "truncated" }),
+      trailer: await queue.enqueue("work", bytes(1000, 3), { jobId: "trailer" }),
+      intact: await queue.enqueue("work", bytes(1000, 4), { jobId: "intact" }),
+    };
+    const keyOf = async (id: string) => (await queue.getJob(id))!.payloadRef!;
+    const intact = await body(store, await keyOf(ids.intact));
+    assert.equal(intact.byteLength, 1000 + PAYLOAD_TRAILER_BYTES);
+    assert.deepEqual(intact.subarray(0, 1000), bytes(1000, 4));
+
+    const flippedKey = await keyOf(ids.flipped);
+    const flipped = await body(store, flippedKey);
+    flipped[500]! ^= 0x01;
+    await store.put(flippedKey, flipped);
+    const truncatedKey = await keyOf(ids.truncated);
+    await store.put(truncatedKey, (await body(store, truncatedKey)).subarray(0, 10));
+    const trailerKey = await keyOf(ids.trailer);
+    const trailer = await body(store, trailerKey);
+    trailer[1000]! ^= 0xff; // the magic number
+    await store.put(trailerKey, trailer);
+
+    for (const [id, key, reason] of [
+      [ids.flipped, flippedKey, /checksum mismatch/],
+      [ids.truncated, truncatedKey, /is 10 bytes, expected 1000 \+ 8/],
+      [ids.trailer, trailerKey, /trailer is damaged/],
+    ] as const) {
+      const error = await rejection(queue.getJob(id));
+      assert.ok(error instanceof CorruptionError, `${id}: ${String(error)}`);
+      assert.equal(error.objectKey, key);
+      assert.match(error.message, reason);
+    }
+    assert.deepEqual((await queue.getJob(ids.intact))?.payload, Buffer.from(bytes(1000, 4)));
+
+    // A claim hands out only the intact job; the others fail their attempt, as a missing object does.
+    const claims = await queue.claimBatch("work", 10);
+    assert.deepEqual(
+      claims.map((c) => c.id),
+      [ids.intact],
+    );
+    assert.deepEqual(claims[0]?.payload, Buffer.from(bytes(1000, 4)));
+    await turns(5);
+    const history = await queue.attemptHistory(ids.flipped);
+    assert.equal(history[0]?.outcome, "retried");
+    assert.match(
+      history[0]?.error ?? "",
+      /payload unreadable: corrupt object ".*": payload object checksum mismatch/,
+    );
+    await queue.close();
+
+    const reader = await QueueReader.open(store, "q");
+    const job = reader.getJob(ids.flipped)!;
+    assert.ok((await rejection(reader.loadPayload(job))) instanceof CorruptionError);
+    assert.deepEqual((await reader.loadJob(ids.intact))?.payload, Buffer.from(bytes(1000, 4)));
+  });
+
+  it("an object written before payload checksums (exactly the payload's size) reads as it is", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", OPTIONS);
+    const id = await queue.enqueue("work", bytes(1000, 5));
+    const key = (await queue.getJob(id))!.payloadRef!;
+    // What an older version wrote: the bytes alone.
+    await store.put(key, (await body(store, key)).subarray(0, 1000));
+    await queue.close();
+
+    const reopened = await Queue.open(store, "q", OPTIONS);
+    assert.deepEqual((await reopened.getJob(id))?.payload, Buffer.from(bytes(1000, 5)));
+    assert.deepEqual((await reopened.claim("work"))?.payload, Buffer.from(bytes(1000, 5)));
+    await reopened.close();
+  });
+});
