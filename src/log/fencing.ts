@@ -94,7 +94,12 @@ export class WriterFence {
    * epoch bumped; a lost race re-reads and tries again. Nothing is written
    * before `ready` (the store probe) resolves.
    */
-  static async claim(ctx: FenceContext, ready: Promise<void>): Promise<WriterFence> {
+  static async claim(
+    ctx: FenceContext,
+    ready: Promise<void>,
+    /** Reads the newest manifest (a recovering opener passes one that reads past damage). */
+    readNewest: () => Promise<ManifestEntry | null> = () => ctx.manifests.newest(),
+  ): Promise<WriterFence> {
     const writer = randomBytes(16).toString("hex");
     // A lost race means the next listing shows the winner's manifest. One that does not
     // (the store lists a stale view, or another key took the id's place) would send this
@@ -102,7 +107,7 @@ export class WriterFence {
     let taken = 0;
     let unlisted = 0;
     for (;;) {
-      const newest = await ctx.manifests.newest();
+      const newest = await readNewest();
       if ((newest?.id ?? 0) < taken) {
         if (unlisted === UNLISTED_RETRIES) throw unlistedManifest(ctx, taken, unlisted);
         if (unlisted === 0)

@@ -8,12 +8,13 @@ import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
 import { Checkpointer } from "./checkpointer.js";
+import { WAL_WINDOW } from "./codec.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
-import { ManifestReader } from "./manifest.js";
+import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from "./options.js";
-import { type Replayed, replay } from "./replay.js";
+import { type Preread, preread, type Replayed, replay } from "./replay.js";
 import { withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
@@ -21,25 +22,44 @@ import { withRecords } from "./tail.js";
 import type { RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
+/** What the layer above tells {@link openLog} about itself. */
+export interface OpenLogContext {
+  /** How `options` is named in error messages (the queue passes `options.log`). */
+  optionsArg?: string;
+  /** Called once this writer's fence is placed, before replay: from then on it owns the log. */
+  onOwned?: () => void;
+  /**
+   * Folders under the log's prefix (`"payload/"`) that the layer above only
+   * writes once the log exists: an object there in a log without manifests
+   * is damage, as one in `wal/` or `checkpoint/` is.
+   */
+  ownedDirs?: readonly string[];
+}
+
 /**
  * Opens (and fences) the log under `path` as its only writer, recovering its
  * contents. `path` may be any string the store takes in its object keys; a
  * store's refusal of a key under it rejects as a bad `path` with the store's
  * reason (see `Queue.open`).
+ *
+ * Damage that can be seen before the log is taken over (a damaged newest
+ * manifest, the checkpoint it names, the WAL after it as listed then, or a
+ * log whose manifests are gone while its other objects remain) fails the
+ * open with {@link CorruptionError} having written nothing. Damage found
+ * after (in WAL batches a live writer wrote meanwhile) fails it once this
+ * opener has created its manifest and fenced the WAL: the previous writer is
+ * fenced out, nothing else changed.
  */
 export async function openLog(
   store: ObjectStore,
   path: string,
   options?: LogOptions,
-  /** How `options` is named in error messages (the queue passes `options.log`). */
-  optionsArg = "options",
-  /** Called once this writer's fence is placed, before replay: from then on it owns the log. */
-  onOwned?: () => void,
+  context: OpenLogContext = {},
 ): Promise<RecoveredLog> {
   const prefix = checkedLogPrefix(path, "path");
-  const resolved = resolveLogOptions(options, optionsArg);
+  const resolved = resolveLogOptions(options, context.optionsArg ?? "options");
   try {
-    return await openResolved(store, new LogKeys(prefix), resolved, optionsArg, onOwned);
+    return await openResolved(store, new LogKeys(prefix), resolved, context);
   } catch (error) {
     throw pathRefusal(error, store, path, "path");
   }
@@ -49,9 +69,9 @@ async function openResolved(
   store: ObjectStore,
   keys: LogKeys,
   resolved: ResolvedLogOptions,
-  optionsArg: string,
-  onOwned: (() => void) | undefined,
+  context: OpenLogContext,
 ): Promise<RecoveredLog> {
+  const { optionsArg = "options", onOwned, ownedDirs = [] } = context;
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
   const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null);
@@ -70,6 +90,27 @@ async function openResolved(
         ),
       );
   probed.catch(() => {}); // awaited in claim; a rejection meanwhile is not unhandled
+
+  const skipDamage = resolved.recoverCorruption === "skip";
+  // With "skip", a damaged newest manifest is read past (reported as damaged).
+  let damagedManifests: RecoveryReport["damaged"] = [];
+  const readNewest = skipDamage
+    ? async () => {
+        const read = await manifests.newestOrStandIn(WAL_WINDOW);
+        damagedManifests = read.damaged;
+        return read.newest;
+      }
+    : () => manifests.newest();
+  const checked = await checkBeforeClaim(storage, keys, manifests, readNewest, {
+    skipDamage,
+    ownedDirs: ownedDirs.map((dir) => keys.prefix + dir),
+  }).catch(async (error: unknown) => {
+    await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
+    throw error;
+  });
+  let first: Promise<ManifestEntry | null> | null = checked.read
+    ? Promise.resolve(checked.newest)
+    : null;
   const fence = await WriterFence.claim(
     {
       storage,
@@ -82,12 +123,20 @@ async function openResolved(
       describeLog,
     },
     probed,
+    () => {
+      const read = first ?? readNewest();
+      first = null;
+      return read;
+    },
   );
 
-  const skipDamage = resolved.recoverCorruption === "skip";
   const { fenceId, nextWalId } = await fence.placeFence(skipDamage);
   onOwned?.();
   const own = { id: fence.manifestId, manifest: fence.manifest };
+  // What was read ahead holds while the manifest this writer's follows is the one it read.
+  const { ahead } = checked;
+  const aheadHolds =
+    ahead !== null && fence.manifestId === (checked.newest?.id ?? 0) + 1 && ahead.next <= fenceId;
 
   let recovered: Replayed;
   let recovery: RecoveryReport | undefined;
@@ -97,7 +146,22 @@ async function openResolved(
       keys,
       { manifestKey: keys.manifest(own.id), ...own.manifest },
       fenceId,
+      aheadHolds ? ahead : undefined,
     );
+    if (damagedManifests.length > 0) {
+      recovery = {
+        damaged: damagedManifests,
+        skipped: [],
+        lostRecords: 0,
+        checkpoint: recovered.checkpointName,
+        recoveredRecords: recovered.tail.count,
+        resumeAfter: fenceId,
+      };
+      resolved.logger.warn("recovered a damaged log by skipping objects", {
+        log: describeLog,
+        ...recovery,
+      });
+    }
   } catch (error) {
     // A newer writer may have checkpointed and collected what we were reading: that is
     // being fenced, not damage.
@@ -106,10 +170,10 @@ async function openResolved(
     if (!skipDamage) throw error;
     const salvaged = await salvage(storage, keys, manifests, own, fenceId);
     recovered = salvaged;
-    recovery = salvaged.report;
+    recovery = { ...salvaged.report, damaged: [...damagedManifests, ...salvaged.report.damaged] };
     resolved.logger.warn("recovered a damaged log by skipping objects", {
       log: describeLog,
-      ...salvaged.report,
+      ...recovery,
     });
   }
   await fence.confirmNewest();
@@ -144,4 +208,84 @@ async function openResolved(
     tail,
     ...(recovery === undefined ? {} : { recovery }),
   });
+}
+
+/**
+ * What an opener reads before it takes the log over: the newest manifest
+ * (`read`: this is the one the claim starts from) and, read ahead and
+ * verified, what its replay needs (`ahead`, null when not read).
+ */
+interface CheckedBeforeClaim {
+  read: boolean;
+  newest: ManifestEntry | null;
+  ahead: Preread | null;
+}
+
+/**
+ * Verifies what can be verified before this opener writes anything, so that
+ * damage fails the open with the store unchanged (a supervisor that restarts
+ * a failing process then neither fences a live writer nor adds objects each
+ * time): the newest manifest, its checkpoint and the WAL after it as far as
+ * it is listed now ({@link preread}), or, in a log without manifests, that
+ * nothing else is there. With `skipDamage`, damage is left for recovery to
+ * report. Damage seen while another writer moved the log on (a checkpoint
+ * and GC of what was being read) is not damage: the claim reads afresh.
+ */
+async function checkBeforeClaim(
+  storage: LogStorage,
+  keys: LogKeys,
+  manifests: ManifestReader,
+  readNewest: () => Promise<ManifestEntry | null>,
+  options: { skipDamage: boolean; ownedDirs: readonly string[] },
+): Promise<CheckedBeforeClaim> {
+  const newest = await readNewest();
+  if (newest === null) {
+    await refuseLostManifests(storage, keys, manifests, options.ownedDirs);
+    return { read: true, newest, ahead: null };
+  }
+  const start = {
+    manifestKey: keys.manifest(newest.id),
+    checkpoint: newest.manifest.checkpoint,
+    replayAfter: newest.manifest.replayAfter,
+  };
+  try {
+    return { read: true, newest, ahead: await preread(storage, keys, start) };
+  } catch (error) {
+    if (!(error instanceof CorruptionError)) throw error;
+    if ((await manifests.listIds()).at(-1) !== newest.id)
+      return { read: false, newest: null, ahead: null };
+    if (options.skipDamage) return { read: true, newest, ahead: null };
+    throw error;
+  }
+}
+
+/**
+ * A log without manifests is new, or was opened by a process that died
+ * before its first manifest (the store probe writes only under `probe/`).
+ * Any object in its `wal/`, `checkpoint/` or `ownedDirs` means its
+ * manifests were lost: starting an empty log there would drop that data,
+ * and its garbage collection would delete it.
+ */
+async function refuseLostManifests(
+  storage: LogStorage,
+  keys: LogKeys,
+  manifests: ManifestReader,
+  ownedDirs: readonly string[],
+): Promise<void> {
+  const dirs = [keys.checkpointDir, keys.walDir, ...ownedDirs];
+  const found = (await Promise.all(dirs.map((dir) => storage.first(dir)))).find(
+    (key) => key !== null,
+  );
+  if (found === undefined) return;
+  // A writer that created the log since the manifests were listed wrote them first.
+  if ((await manifests.listIds()).length > 0) return;
+  // A listing that does not show a manifest that is there (it lags, or keys alias): the
+  // claim rides a lag out or names the store's fault.
+  if ((await storage.get(keys.manifest(1))) !== null) return;
+  throw new CorruptionError(
+    keys.manifestDir,
+    `no manifest under "${keys.manifestDir}", but "${found}" exists: the log's manifests ` +
+      "were deleted or lost, and opening it as a new log would drop (and later collect) its data. " +
+      "Restore the manifests from a backup, or move the log's objects aside to start an empty log",
+  );
 }

@@ -47,36 +47,107 @@ export interface Replayed {
 }
 
 /**
+ * What a replay read and verified ahead, before its end was known: the
+ * checkpoint of `start` and the unbroken run of WAL batches after it that a
+ * listing showed (see {@link preread}).
+ */
+export interface Preread {
+  start: ReplayStart;
+  checkpoint: { snapshot: Uint8Array; bytes: number } | null;
+  /** The verified batches of slots `replayAfter+1 .. next-1` whose records count. */
+  batches: VerifiedWalBatch[];
+  /** The first slot not read. */
+  next: number;
+  /** The scan of those slots, continued by the replay. */
+  scan: WalScan;
+}
+
+/**
+ * Reads and verifies what a replay from `start` will need, as far as the
+ * store shows it now: the checkpoint, the unbroken run of WAL objects after
+ * `replayAfter`, and the objects past a gap in it (which must be a crashed
+ * writer's tail, see {@link tailDamage}). Throws {@link CorruptionError}
+ * naming the first damaged or missing object. Reads only: an opener runs it
+ * before it takes the log over, so that damage it can see fails the open
+ * before anything is written.
+ */
+export async function preread(
+  storage: LogStorage,
+  keys: LogKeys,
+  start: ReplayStart,
+): Promise<Preread> {
+  const from = start.replayAfter + 1;
+  // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
+  const fetched = (async () => {
+    let next = from;
+    const tail: number[] = [];
+    for (const { key } of await storage.list(keys.walDir, keys.wal(start.replayAfter))) {
+      const id = keys.idOf(keys.walDir, key);
+      if (id === null) continue;
+      if (id === next && tail.length === 0) next++;
+      else tail.push(id);
+    }
+    return { next, tail, bodies: await fetchWal(storage, keys, from, next) };
+  })();
+  fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
+  const checkpoint = await loadCheckpoint(storage, keys, start);
+  const { next, tail, bodies } = await fetched;
+  const scan = new WalScan();
+  const { batches } = await scanWal(keys, from, bodies, scan);
+  if (tail.length > 0) {
+    const damage = await tailDamage(storage, keys, next, tail);
+    if (damage !== null) throw damage;
+  }
+  return { start, checkpoint, batches, next, scan };
+}
+
+/**
  * Loads the checkpoint of `start` and the WAL batches `replayAfter+1 .. to-1`
  * after it. Every object must exist and be intact ({@link CorruptionError}
- * otherwise).
+ * otherwise). With `ahead` (a {@link preread} of the same `start`), only the
+ * slots it did not read are read.
  */
 export async function replay(
   storage: LogStorage,
   keys: LogKeys,
   start: ReplayStart,
   to: number,
+  ahead?: Preread,
 ): Promise<Replayed> {
+  const from = Math.min(ahead?.next ?? start.replayAfter + 1, to);
   // The WAL batches are fetched while the checkpoint is read and verified: an open waits for
   // the slower of the two reads, not their sum. They are verified (and any error of theirs
   // reported) only after the checkpoint, as before.
-  const fetched = fetchWal(storage, keys, start.replayAfter + 1, to);
+  const fetched = fetchWal(storage, keys, from, to);
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
-  let checkpoint: Uint8Array | null = null;
-  let checkpointBytes = 0;
-  if (start.checkpoint !== null) {
-    const loaded = await readCheckpoint(storage, keys, start.checkpoint, start.replayAfter);
-    if (loaded === null) {
-      throw new CorruptionError(
-        keys.checkpoint(start.checkpoint),
-        `checkpoint referenced by ${start.manifestKey} is missing`,
-      );
-    }
-    checkpoint = loaded.snapshot;
-    checkpointBytes = loaded.bytes;
+  const loaded =
+    ahead === undefined ? await loadCheckpoint(storage, keys, start) : ahead.checkpoint;
+  const { batches } = await scanWal(keys, from, await fetched, ahead?.scan ?? new WalScan(), [
+    ...(ahead?.batches ?? []),
+  ]);
+  return {
+    checkpoint: loaded?.snapshot ?? null,
+    checkpointBytes: loaded?.bytes ?? 0,
+    checkpointName: start.checkpoint,
+    tail: new WalTail(batches),
+  };
+}
+
+/** The checkpoint `start` names, verified (`null` when it names none). */
+async function loadCheckpoint(
+  storage: LogStorage,
+  keys: LogKeys,
+  start: ReplayStart,
+): Promise<{ snapshot: Uint8Array; bytes: number } | null> {
+  if (start.checkpoint === null) return null;
+  const loaded = await readCheckpoint(storage, keys, start.checkpoint, start.replayAfter);
+  if (loaded === null) {
+    throw new CorruptionError(
+      keys.checkpoint(start.checkpoint),
+      `checkpoint referenced by ${start.manifestKey} is missing`,
+    );
   }
-  const tail = await scanWal(keys, start.replayAfter + 1, await fetched);
-  return { checkpoint, checkpointBytes, checkpointName: start.checkpoint, tail };
+  return loaded;
 }
 
 /**
@@ -227,10 +298,18 @@ async function fetchWal(
   return bodies;
 }
 
-/** Verifies the WAL objects read from slot `from` on, in order, keeping the batches whose records count. */
-async function scanWal(keys: LogKeys, from: number, bodies: Uint8Array[]): Promise<WalTail> {
-  const batches: VerifiedWalBatch[] = [];
-  const scan = new WalScan();
+/**
+ * Verifies the WAL objects read from slot `from` on, in order, with `scan`
+ * (which may have read the slots before), adding the batches whose records
+ * count to `batches`.
+ */
+async function scanWal(
+  keys: LogKeys,
+  from: number,
+  bodies: Uint8Array[],
+  scan: WalScan,
+  batches: VerifiedWalBatch[] = [],
+): Promise<{ batches: VerifiedWalBatch[] }> {
   // Verifying a long WAL is many checksums: give the event loop a turn between slices.
   const budget = new SliceBudget();
   budget.start();
@@ -242,5 +321,5 @@ async function scanWal(keys: LogKeys, from: number, bodies: Uint8Array[]): Promi
     const batch = scan.read(keys, from + index, body);
     if (batch !== null) batches.push(batch);
   }
-  return new WalTail(batches);
+  return { batches };
 }

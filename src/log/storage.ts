@@ -57,6 +57,14 @@ export class LogStorage {
     return listAll(retrying, prefix, startAfter);
   }
 
+  /** The first key under `prefix`, or null when there is none (one request, retried). */
+  async first(prefix: string): Promise<string | null> {
+    const page = await withRetry(this.retry, `LIST ${prefix}`, () =>
+      this.store.list(prefix, { limit: 1 }),
+    );
+    return page.objects[0]?.key ?? null;
+  }
+
   /**
    * Atomic create. A create that failed transiently may still have taken
    * effect, so when the key turns out to exist its content decides: `isOurs`

@@ -14,7 +14,7 @@ import { QueueCore } from "./core.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { Instrumentation } from "./instrument.js";
 import type { OpenOptions } from "./options.js";
-import { PayloadObjects } from "./payloads.js";
+import { PAYLOAD_DIR, PayloadObjects } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
@@ -35,8 +35,12 @@ export async function openCore(
   const metered = new MeteredStore(store);
   // Fire times of schedules that came due before this process owned the store follow their catch-up.
   let ownedAt = 0;
-  const recovered = await openLog(metered, path, resolved.log, "options.log", () => {
-    ownedAt = wallTime(resolved.clock);
+  const recovered = await openLog(metered, path, resolved.log, {
+    optionsArg: "options.log",
+    onOwned: () => {
+      ownedAt = wallTime(resolved.clock);
+    },
+    ownedDirs: [PAYLOAD_DIR],
   });
   let core: QueueCore;
   let attached: Instrumentation | null = null;

@@ -26,6 +26,9 @@ import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
 
+/** The folder of payload objects under the queue store's path. */
+export const PAYLOAD_DIR = "payload/";
+
 /** Default of `OpenOptions.payloadOffloadBytes`. */
 export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
 
@@ -128,7 +131,7 @@ export class PayloadObjects {
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
-    this.#dir = `${normalizePrefix(path)}payload/`;
+    this.#dir = normalizePrefix(path) + PAYLOAD_DIR;
     this.threshold = threshold;
     this.#logger = retry.logger;
     this.#sleeper = new Sleeper(retry.clock);

@@ -95,6 +95,13 @@ export class Queue {
    *   segments and backslash), this rejects with an `InvalidArgumentError`
    *   naming `path` and giving the store's reason. S3Store and GcsStore
    *   take any path; one without those pieces works on every store.
+   *
+   * Rejects with `CorruptionError` naming the object when the store is
+   * damaged (see `log.recoverCorruption`). Damage visible before this call
+   * takes the store over (the newest manifest, its checkpoint, the WAL after
+   * it as then listed, lost manifests) leaves the store unchanged; damage
+   * found after (in batches a live writer wrote meanwhile) leaves this
+   * opener's manifest and WAL fence behind, so that writer is fenced out.
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
     const { core, recovery } = await openCore(store, path, options);

@@ -67,7 +67,7 @@ describe("log fencing", { timeout: 60_000 }, () => {
     assert.equal((await rejection(zombie.log.append(rec("after")))).code, "FENCED");
   });
 
-  it("an opener whose replay a newer writer collected ends FENCED, not CORRUPTION", async () => {
+  it("an opener whose read-ahead a newer writer collected reads afresh and opens, not CORRUPTION", async () => {
     const inner = new MemoryStore();
     const first = await openLog(inner, "q", testOptions());
     await first.log.append(rec("a"));
@@ -75,6 +75,30 @@ describe("log fencing", { timeout: 60_000 }, () => {
     const slow = new FaultStore(inner);
     const stall = slow.pause({ op: "get", keyPrefix: "q/wal/" });
     const opening = openLog(slow, "q", testOptions());
+    await stall.whenHeld();
+    const newer = await openLog(inner, "q", testOptions());
+    newer.log.setSnapshotSource(() => rec("a+b"));
+    await newer.log.checkpoint(); // collects the batches the slow opener is reading
+    stall.release();
+    const opened = await opening;
+    assert.deepEqual(texts([opened.checkpoint!]), ["a+b"]);
+    assert.deepEqual(opened.records, []);
+    assert.equal((await rejection(newer.log.append(rec("c")))).code, "FENCED");
+    await opened.log.close();
+  });
+
+  it("an opener whose replay a newer writer collected after it claimed ends FENCED, not CORRUPTION", async () => {
+    const inner = new MemoryStore();
+    const first = await openLog(inner, "q", testOptions());
+    await first.log.append(rec("a"));
+    const slow = new FaultStore(inner);
+    // Held after its manifest: the WAL it then reads for replay is past what it read ahead.
+    const claimed = slow.pause({ op: "put", keyPrefix: "q/manifest/", mode: "after" });
+    const opening = openLog(slow, "q", testOptions());
+    await claimed.whenHeld();
+    await first.log.append(rec("b")).catch(() => {}); // lands in a slot the opener did not read ahead
+    const stall = slow.pause({ op: "get", keyPrefix: "q/wal/" });
+    claimed.release();
     await stall.whenHeld();
     const newer = await openLog(inner, "q", testOptions());
     newer.log.setSnapshotSource(() => rec("a+b"));

@@ -43,12 +43,16 @@ describe("log takeover of a busy writer", { timeout: 30_000 }, () => {
     const { log: busy } = await openLog(memory, "q", options);
     for (let i = 0; i < 5; i++) await busy.append(rec(`early ${i}`));
 
-    // The opener's first WAL listing lands, but its answer is held while the old writer
-    // fills 50 more slots: every slot the listing called free is taken by the time it tries.
+    // The opener's WAL listing for its fence (after its manifest, not the one it reads ahead
+    // before) lands, but its answer is held while the old writer fills 50 more slots: every
+    // slot the listing called free is taken by the time it tries.
     const faults = new FaultStore(memory);
-    const held = faults.pause({ op: "list", keyPrefix: "q/wal/", mode: "after" });
+    const claimed = faults.pause({ op: "put", keyPrefix: "q/manifest/", mode: "after" });
     const opener = recording(faults);
     const opening = openLog(opener.store, "q", options);
+    await claimed.whenHeld();
+    const held = faults.pause({ op: "list", keyPrefix: "q/wal/", mode: "after" });
+    claimed.release();
     await held.whenHeld();
     for (let i = 0; i < 50; i++) await busy.append(rec(`late ${i}`));
     held.release();
@@ -71,7 +75,7 @@ describe("log takeover of a busy writer", { timeout: 30_000 }, () => {
       5 + 50 + 1,
       "the fence follows the 55 batches (a new log has no fence)",
     );
-    // Slots are read once, by replay; a taken fence slot is never read back.
+    // Slots are read once, ahead or by replay; a taken fence slot is never read back.
     assert.equal(new Set(opener.walGets).size, opener.walGets.length, opener.walGets.join(", "));
     await assert.rejects(busy.append(rec("zombie")), { code: "FENCED" });
     await log.close();

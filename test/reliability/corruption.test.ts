@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -293,5 +294,202 @@ describe("corruption: a WAL batch truncated to nothing", { timeout: 180_000 }, (
     await queue.close(); // checkpoint + GC: the batches go, the fences stay
     const left = await listAll(s.store, "q/wal/");
     assert.deepEqual(left, fences);
+  });
+});
+
+/** Every object under `q/` and a digest of its body: equal before and after means nothing was written. */
+async function contents(store: FileStore): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const { key } of await listAll(store, "q/")) {
+    const object = await store.get(key);
+    out.set(key, object === null ? "gone" : createHash("sha256").update(object.body).digest("hex"));
+  }
+  return out;
+}
+
+describe("corruption: a log whose manifests are gone", { timeout: 180_000 }, () => {
+  it("open refuses, naming the manifest folder and an object that remains; with skip too; nothing is written", async () => {
+    const s = await seeded();
+    for (const { key } of await listAll(s.store, "q/manifest/")) await s.store.delete(key);
+    const before = await contents(s.store);
+    for (const options of [QUIET, SKIP]) {
+      await assert.rejects(Queue.open(s.store, "q", options), (error: unknown) => {
+        assert.ok(error instanceof CorruptionError, String(error));
+        assert.equal(error.objectKey, "q/manifest/");
+        assert.match(
+          error.message,
+          /no manifest under "q\/manifest\/", but "q\/checkpoint\/\d{20}-/,
+        );
+        return true;
+      });
+    }
+    assert.deepEqual(await contents(s.store), before, "the failed opens wrote and deleted nothing");
+  });
+
+  it("a WAL batch or a payload object alone is enough to refuse", async () => {
+    const s = await seeded();
+    for (const { key } of await listAll(s.store, "q/manifest/")) await s.store.delete(key);
+    for (const { key } of await listAll(s.store, "q/checkpoint/")) await s.store.delete(key);
+    await assert.rejects(Queue.open(s.store, "q", QUIET), /but "q\/wal\/\d{20}" exists/);
+    for (const { key } of await listAll(s.store, "q/wal/")) await s.store.delete(key);
+    await s.store.put("q/payload/01JEXAMPLE0000000000000000", new Uint8Array(300));
+    await assert.rejects(Queue.open(s.store, "q", QUIET), /but "q\/payload\/01JEXAMPLE0+" exists/);
+  });
+
+  it("a new path, and one whose first open died after its store probe, open as new logs", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
+    dirs.push(dir);
+    const store = new FileStore(dir, { fsync: false });
+    // What a first open killed before its first manifest leaves: at most a probe object.
+    await store.put("q/probe/01JEXAMPLE0000000000000000", new Uint8Array(8));
+    const queue = await Queue.open(store, "q", QUIET);
+    const id = await queue.enqueue("jobs", "x");
+    await queue.close();
+    const again = await Queue.open(store, "q", QUIET);
+    assert.ok(await again.getJob(id));
+    await again.close();
+    const fresh = await Queue.open(store, "other", QUIET);
+    await fresh.close();
+  });
+});
+
+describe("corruption: a failed open changes nothing", { timeout: 180_000 }, () => {
+  it("a damaged checkpoint, WAL batch, gap or missing checkpoint: no manifest, fence or other object is added, however often it is retried", async () => {
+    const newestManifest = async (s: Seeded) => (await listAll(s.store, "q/manifest/")).at(-1)!.key;
+    /** Each damages a seeded store and names the object its open must report. */
+    const damages: [string, (s: Seeded) => Promise<string>][] = [
+      [
+        "checkpoint",
+        async (s) => {
+          await rewrite(
+            s,
+            s.checkpoint,
+            flipByte((n) => n - 2),
+          );
+          return s.checkpoint;
+        },
+      ],
+      [
+        "missing checkpoint",
+        async (s) => {
+          await s.store.delete(s.checkpoint);
+          return s.checkpoint;
+        },
+      ],
+      [
+        "WAL batch",
+        async (s) => {
+          await rewrite(
+            s,
+            s.batches[2]!,
+            flipByte((n) => n - 8),
+          );
+          return s.batches[2]!;
+        },
+      ],
+      [
+        "gap",
+        async (s) => {
+          await s.store.delete(s.batches[1]!);
+          return s.batches[1]!;
+        },
+      ],
+      [
+        "newest manifest",
+        async (s) => {
+          const newest = await newestManifest(s);
+          await rewrite(
+            s,
+            newest,
+            flipByte(() => 10),
+          );
+          return newest;
+        },
+      ],
+    ];
+    for (const [name, damage] of damages) {
+      const s = await seeded();
+      const key = await damage(s);
+      const before = await contents(s.store);
+      for (let attempt = 0; attempt < 3; attempt++) await expectCorruption(s, key);
+      assert.deepEqual(
+        await contents(s.store),
+        before,
+        `${name}: the failed opens changed the store`,
+      );
+    }
+  });
+
+  it("an open that finds a live writer's WAL damaged fails without fencing it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
+    dirs.push(dir);
+    const store = new FileStore(dir, { fsync: false });
+    const live = await Queue.open(store, "q", QUIET);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await live.enqueue("jobs", `job ${i}`));
+    const batches = (await listAll(store, "q/wal/")).filter((o) => !isFenceSize(o.size));
+    const damaged = batches[1]!.key;
+    const object = await store.get(damaged);
+    const body = Uint8Array.from(object!.body);
+    body[body.byteLength - 8]! ^= 0x01;
+    await store.put(damaged, body);
+    await assert.rejects(Queue.open(store, "q", QUIET), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError, String(error));
+      assert.equal(error.objectKey, damaged);
+      return true;
+    });
+    // The live writer still owns the store: it was told nothing, but it was not fenced either.
+    await live.enqueue("jobs", "after the failed open");
+    await live.close();
+  });
+});
+
+describe('corruption: a damaged newest manifest under recoverCorruption "skip"', {
+  timeout: 180_000,
+}, () => {
+  it("opens from the newest intact manifest, reports the damaged one, and later plain opens work", async () => {
+    for (const damage of [empty, flipByte(() => 10)]) {
+      const s = await seeded();
+      const newest = (await listAll(s.store, "q/manifest/")).at(-1)!.key;
+      await rewrite(s, newest, damage);
+      const queue = await Queue.open(s.store, "q", SKIP);
+      const report = queue.recovery;
+      assert.ok(report !== null);
+      assert.deepEqual(
+        report.damaged.map((d) => d.key),
+        [newest],
+      );
+      assert.equal(report.lostRecords, 0);
+      for (const id of [...s.before, ...s.afterIds]) assert.ok(await queue.getJob(id), id);
+      const digest = stateDigest(liveState(queue));
+      await queue.close();
+      const again = await Queue.open(s.store, "q", QUIET);
+      assert.equal(again.recovery, null);
+      assert.equal(stateDigest(liveState(again)), digest);
+      await again.close();
+    }
+  });
+
+  it("a writer of the damaged manifest's epoch is fenced by the recovering open", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
+    dirs.push(dir);
+    const store = new FileStore(dir, { fsync: false });
+    for (let i = 0; i < 3; i++) await (await Queue.open(store, "q", QUIET)).close();
+    const live = await Queue.open(store, "q", QUIET);
+    const id = await live.enqueue("jobs", "live");
+    const newest = (await listAll(store, "q/manifest/")).at(-1)!.key;
+    const object = await store.get(newest);
+    const body = Uint8Array.from(object!.body);
+    body[10]! ^= 0x01;
+    await store.put(newest, body);
+    const recovering = await Queue.open(store, "q", SKIP);
+    assert.deepEqual(
+      recovering.recovery?.damaged.map((d) => d.key),
+      [newest],
+    );
+    assert.ok(await recovering.getJob(id), "the live writer's acknowledged job is replayed");
+    await assert.rejects(live.enqueue("jobs", "zombie"), { code: "FENCED" });
+    await recovering.close();
+    await live.close();
   });
 });
