@@ -79,6 +79,12 @@ export interface CheckpointerInit {
   checkpointBytes: number;
   /** When the checkpoint loaded at open was written (wall time), or `null` when none was. */
   checkpointAt: number | null;
+  /**
+   * Whether the state was recovered from something other than the
+   * manifest's checkpoint (recovery skipped a damaged or missing one): the
+   * manifest does not describe the state even when no batch was written since.
+   */
+  recoveredElsewhere: boolean;
   describeLog: string;
 }
 
@@ -116,6 +122,8 @@ export class Checkpointer {
   #checkpointsWritten = 0;
   /** Monotonic time the newest GC pass started, or `null` before the first. */
   #lastGcMono: number | null = null;
+  /** The manifest's checkpoint is not the state (see {@link CheckpointerInit.recoveredElsewhere}) until one is written. */
+  #manifestStale: boolean;
   /** Holds producers while a checkpoint is written and the WAL is far past the last one. */
   readonly #hold: ProducerHold;
   /** Spaces out background attempts while they fail. */
@@ -133,6 +141,7 @@ export class Checkpointer {
     this.#describe = init.describeLog;
     this.#lastCheckpointBytes = init.checkpointBytes;
     this.#lastCheckpointAt = init.checkpointAt;
+    this.#manifestStale = init.recoveredElsewhere;
     this.#lastCheckpointMono = init.options.clock.monotonicNow();
     // Our own fences were written during the open, so they are at least this old.
     for (const slot of init.fence.ownFences)
@@ -307,7 +316,9 @@ export class Checkpointer {
     const source = this.#source;
     const cut = this.#writer.cut();
     const { manifest } = this.#fence;
-    if (source === null || (cut.walId === manifest.replayAfter && manifest.checkpoint !== null)) {
+    const upToDate =
+      cut.walId === manifest.replayAfter && manifest.checkpoint !== null && !this.#manifestStale;
+    if (source === null || upToDate) {
       if (!closing || manifest.closed) return false;
       await cut.durable;
       if (this.#writer.failure !== null) throw this.#writer.failure;
@@ -330,6 +341,7 @@ export class Checkpointer {
       body = await sealCheckpoint(cut.walId, encoded, nextTurn);
       await this.#storage.put(this.#keys.checkpoint(name), body);
       await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId, closed: closing });
+      this.#manifestStale = false;
       this.#coveredBytes = cut.sealedBytes;
       this.#coveredRecords = cut.sealedRecords;
       committed = true;

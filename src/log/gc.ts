@@ -20,6 +20,7 @@
  * errs towards "younger", i.e. towards keeping.
  */
 import type { MonotonicClock } from "../clock.js";
+import { CorruptionError } from "../errors.js";
 import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { checkpointCreatedAt, type LogKeys, probeCreatedAt } from "./keys.js";
@@ -74,7 +75,16 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
 
   const retainedIds = ids.slice(-(ctx.manifestHistory + 1));
   const retained: Manifest[] = [];
-  for (const id of retainedIds) retained.push(await ctx.manifests.read(id));
+  for (const id of retainedIds) {
+    try {
+      retained.push(await ctx.manifests.read(id));
+    } catch (error) {
+      // A damaged manifest older than ours (recovery read past it, or it was damaged since):
+      // the state no longer depends on it, and it protects nothing anyone could read. Failing
+      // here would stop collection until it left the history.
+      if (!(error instanceof CorruptionError) || id === ownId) throw error;
+    }
+  }
   const newest = retained.at(-1)!;
   const now = ctx.clock.now();
   const oldEnough = (createdAt: number): boolean => now - createdAt >= ctx.minAgeMs;

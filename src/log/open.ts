@@ -198,6 +198,7 @@ async function openResolved(
     checkpointBytes: recovered.checkpointBytes,
     checkpointAt:
       recovered.checkpointName === null ? null : checkpointCreatedAt(recovered.checkpointName),
+    recoveredElsewhere: recovered.checkpointName !== own.manifest.checkpoint,
     describeLog,
   });
   const log = new LogHandle(writer, fence, checkpointer);

@@ -150,3 +150,45 @@ describe("log corruption is reported, never skipped", { timeout: 60_000 }, () =>
     assert.equal((error as CorruptionError).objectKey, WAL_1);
   });
 });
+
+describe('a damaged newest manifest under recoverCorruption "skip"', () => {
+  it("opens from the newest intact one, reports it, and garbage collection goes on past it", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions({ gcMinAgeMs: 3_600_000 }));
+    await first.log.append([rec("first"), rec("second")]);
+    await first.log.append(rec("third"));
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    await first.log.checkpoint(); // manifest 2; the WAL it covers is too young to collect
+    const manifests = await keysUnder(store, "q/manifest/");
+    const newest = manifests.at(-1)!;
+    await mutate(
+      store,
+      newest,
+      flipBit(() => 12),
+    );
+    assert.equal((await rejection(openLog(store, "q", testOptions()))).code, "CORRUPTION");
+
+    const { log, checkpoint, records, recovery } = await openLog(
+      store,
+      "q",
+      testOptions({ recoverCorruption: "skip" }),
+    );
+    assert.deepEqual(
+      recovery?.damaged.map((d) => d.key),
+      [newest],
+    );
+    // The intact manifest before it has no checkpoint: the WAL rebuilds everything.
+    assert.equal(checkpoint, null);
+    assert.deepEqual(
+      records.map((r) => Buffer.from(r).toString()),
+      ["first", "second", "third"],
+    );
+    log.setSnapshotSource(() => rec("rebuilt"));
+    await log.append(rec("fourth"));
+    await log.checkpoint();
+    await log.collectGarbage(); // reads the retained manifests, the damaged one among them
+    const wal = await keysUnder(store, "q/wal/");
+    assert.ok(!wal.includes(WAL_1), `the checkpoint's WAL was collected: ${wal.join(", ")}`);
+    await log.close();
+  });
+});

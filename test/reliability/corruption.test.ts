@@ -493,3 +493,37 @@ describe('corruption: a damaged newest manifest under recoverCorruption "skip"',
     await live.close();
   });
 });
+
+describe('corruption: "skip" recovery of a cleanly closed store sticks', {
+  timeout: 180_000,
+}, () => {
+  it("a damaged or missing checkpoint with no WAL after it: the rebuilt state is checkpointed, so a plain open works", async () => {
+    for (const damage of ["missing", "flipped"] as const) {
+      const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
+      dirs.push(dir);
+      const store = new FileStore(dir, { fsync: false });
+      const first = await Queue.open(store, "q", QUIET);
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push(await first.enqueue("jobs", `job ${i}`));
+      await first.close(); // a checkpoint, and no WAL batch after it
+      const [checkpoint] = (await listAll(store, "q/checkpoint/")).map((o) => o.key);
+      if (damage === "missing") await store.delete(checkpoint!);
+      else {
+        const body = Uint8Array.from((await store.get(checkpoint!))!.body);
+        body[body.byteLength - 2]! ^= 0x01;
+        await store.put(checkpoint!, body);
+      }
+      const recovering = await Queue.open(store, "q", SKIP);
+      assert.deepEqual(
+        recovering.recovery?.damaged.map((d) => d.key),
+        [checkpoint],
+      );
+      for (const id of ids) assert.ok(await recovering.getJob(id), `${damage}: ${id}`);
+      await recovering.close();
+      const plain = await Queue.open(store, "q", QUIET);
+      assert.equal(plain.recovery, null);
+      for (const id of ids) assert.ok(await plain.getJob(id), `${damage}: ${id} after reopening`);
+      await plain.close();
+    }
+  });
+});
