@@ -1,8 +1,10 @@
 /**
- * Opening a log as its writer, step by step: probe the store, claim the next
- * epoch and fence the WAL ({@link WriterFence}), recover the checkpoint and
- * the WAL after it (`replay.ts`, or `salvage.ts` when asked to skip damage),
- * prove nobody fenced us meanwhile, then hand over a running {@link LogHandle}.
+ * Opening a log as its writer, step by step: probe the store while reading
+ * and verifying what recovery will need (nothing is written if that finds
+ * damage), claim the next epoch and fence the WAL ({@link WriterFence}),
+ * recover the checkpoint and the WAL after it (`replay.ts`, or `salvage.ts`
+ * when asked to skip damage), prove nobody fenced us meanwhile, then hand
+ * over a running {@link LogHandle}.
  */
 import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
@@ -77,7 +79,7 @@ async function openResolved(
   const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null);
   const manifests = new ManifestReader(storage, keys);
 
-  // The probe's requests overlap with reading the newest manifest; nothing is written before it passed.
+  // The probe's requests overlap with reading ahead; nothing is written before it passed.
   const probed = resolved.allowUnsafeStore
     ? Promise.resolve()
     : // Its StorageError is transient like any other store failure: retry it, don't fail the open.
