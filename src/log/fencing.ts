@@ -97,7 +97,7 @@ export class WriterFence {
   static async claim(
     ctx: FenceContext,
     ready: Promise<void>,
-    /** Reads the newest manifest (a recovering opener passes one that reads past damage). */
+    /** Reads the newest manifest (the opener passes the one it has just read first). */
     readNewest: () => Promise<ManifestEntry | null> = () => ctx.manifests.newest(),
   ): Promise<WriterFence> {
     const writer = randomBytes(16).toString("hex");

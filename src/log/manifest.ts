@@ -139,40 +139,4 @@ export class ManifestReader {
     const id = ids.at(-1);
     return id === undefined ? null : { id, manifest: await this.read(id) };
   }
-
-  /**
-   * For recovery from damage (`recoverCorruption: "skip"`): the newest
-   * manifest, or when it is damaged, a stand-in for it built from the newest
-   * intact one (`null`: none is intact) with the damaged ones reported. The
-   * stand-in keeps the damaged manifest's id, so the next manifest is
-   * created after it, and an epoch no damaged manifest can exceed (a
-   * manifest's epoch is at most its predecessor's plus one), so an opener
-   * that claims the next epoch fences any writer of theirs; it says that
-   * writer did not close and may have kept the most creates in flight.
-   */
-  async newestOrStandIn(walWindow: number): Promise<{
-    newest: ManifestEntry | null;
-    damaged: Array<{ key: string; reason: string }>;
-  }> {
-    const ids = await this.listIds();
-    const damaged: Array<{ key: string; reason: string }> = [];
-    const top = ids.at(-1);
-    if (top === undefined) return { newest: null, damaged };
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const id = ids[i]!;
-      let manifest: Manifest;
-      try {
-        manifest = await this.read(id);
-      } catch (error) {
-        if (!(error instanceof CorruptionError)) throw error;
-        damaged.push({ key: error.objectKey, reason: error.message });
-        continue;
-      }
-      if (id === top) return { newest: { id, manifest }, damaged };
-      const standIn = { ...manifest, epoch: manifest.epoch + (top - id), closed: false, walWindow };
-      return { newest: { id: top, manifest: standIn }, damaged };
-    }
-    const empty = { epoch: top, checkpoint: null, replayAfter: 0, writer: "", createdAt: 0 };
-    return { newest: { id: top, manifest: { ...empty, closed: false, walWindow } }, damaged };
-  }
 }

@@ -10,7 +10,6 @@ import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
 import { Checkpointer } from "./checkpointer.js";
-import { WAL_WINDOW } from "./codec.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
@@ -24,6 +23,14 @@ import { withRecords } from "./tail.js";
 import type { RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
+/** A folder the layer above writes under the log's prefix. */
+export interface OwnedDir {
+  /** Relative to the log's prefix, ending in "/". */
+  dir: string;
+  /** Whether a name in `dir` (the key after it) is one of the objects written there. */
+  isObject: (name: string) => boolean;
+}
+
 /** What the layer above tells {@link openLog} about itself. */
 export interface OpenLogContext {
   /** How `options` is named in error messages (the queue passes `options.log`). */
@@ -32,10 +39,12 @@ export interface OpenLogContext {
   onOwned?: () => void;
   /**
    * Folders under the log's prefix (`"payload/"`) that the layer above only
-   * writes once the log exists: an object there in a log without manifests
-   * is damage, as one in `wal/` or `checkpoint/` is.
+   * writes once the log exists, each with how its objects are named: such an
+   * object in a log without manifests is damage, as a WAL batch or a
+   * checkpoint is. Other keys there (another log nested under this prefix)
+   * are not.
    */
-  ownedDirs?: readonly string[];
+  ownedDirs?: readonly OwnedDir[];
 }
 
 /**
@@ -94,18 +103,9 @@ async function openResolved(
   probed.catch(() => {}); // awaited in claim; a rejection meanwhile is not unhandled
 
   const skipDamage = resolved.recoverCorruption === "skip";
-  // With "skip", a damaged newest manifest is read past (reported as damaged).
-  let damagedManifests: RecoveryReport["damaged"] = [];
-  const readNewest = skipDamage
-    ? async () => {
-        const read = await manifests.newestOrStandIn(WAL_WINDOW);
-        damagedManifests = read.damaged;
-        return read.newest;
-      }
-    : () => manifests.newest();
-  const checked = await checkBeforeClaim(storage, keys, manifests, readNewest, {
+  const checked = await checkBeforeClaim(storage, keys, manifests, {
     skipDamage,
-    ownedDirs: ownedDirs.map((dir) => keys.prefix + dir),
+    ownedDirs: ownedDirs.map(({ dir, isObject }) => ({ dir: keys.prefix + dir, isObject })),
   }).catch(async (error: unknown) => {
     await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
     throw error;
@@ -126,7 +126,7 @@ async function openResolved(
     },
     probed,
     () => {
-      const read = first ?? readNewest();
+      const read = first ?? manifests.newest();
       first = null;
       return read;
     },
@@ -150,20 +150,6 @@ async function openResolved(
       fenceId,
       aheadHolds ? ahead : undefined,
     );
-    if (damagedManifests.length > 0) {
-      recovery = {
-        damaged: damagedManifests,
-        skipped: [],
-        lostRecords: 0,
-        checkpoint: recovered.checkpointName,
-        recoveredRecords: recovered.tail.count,
-        resumeAfter: fenceId,
-      };
-      resolved.logger.warn("recovered a damaged log by skipping objects", {
-        log: describeLog,
-        ...recovery,
-      });
-    }
   } catch (error) {
     // A newer writer may have checkpointed and collected what we were reading: that is
     // being fenced, not damage.
@@ -172,7 +158,7 @@ async function openResolved(
     if (!skipDamage) throw error;
     const salvaged = await salvage(storage, keys, manifests, own, fenceId);
     recovered = salvaged;
-    recovery = { ...salvaged.report, damaged: [...damagedManifests, ...salvaged.report.damaged] };
+    recovery = salvaged.report;
     resolved.logger.warn("recovered a damaged log by skipping objects", {
       log: describeLog,
       ...recovery,
@@ -238,10 +224,11 @@ async function checkBeforeClaim(
   storage: LogStorage,
   keys: LogKeys,
   manifests: ManifestReader,
-  readNewest: () => Promise<ManifestEntry | null>,
-  options: { skipDamage: boolean; ownedDirs: readonly string[] },
+  options: { skipDamage: boolean; ownedDirs: readonly OwnedDir[] },
 ): Promise<CheckedBeforeClaim> {
-  const newest = await readNewest();
+  // A damaged newest manifest fails the open, with "skip" too: what it named is unknown, so
+  // an older manifest cannot stand in for it without silently rolling the log back.
+  const newest = await manifests.newest();
   if (newest === null) {
     await refuseLostManifests(storage, keys, manifests, options.ownedDirs);
     return { read: true, newest, ahead: null };
@@ -265,18 +252,23 @@ async function checkBeforeClaim(
 /**
  * A log without manifests is new, or was opened by a process that died
  * before its first manifest (the store probe writes only under `probe/`).
- * Any object in its `wal/`, `checkpoint/` or `ownedDirs` means its
+ * Any of its WAL batches, checkpoints or `ownedDirs` objects means its
  * manifests were lost: starting an empty log there would drop that data,
- * and its garbage collection would delete it.
+ * and its garbage collection would delete it. Only keys named as this log
+ * names its objects count: a log nested at `<prefix>wal/…` is not damage.
  */
 async function refuseLostManifests(
   storage: LogStorage,
   keys: LogKeys,
   manifests: ManifestReader,
-  ownedDirs: readonly string[],
+  ownedDirs: readonly OwnedDir[],
 ): Promise<void> {
-  const dirs = [keys.checkpointDir, keys.walDir, ...ownedDirs];
-  const found = (await Promise.all(dirs.map((dir) => storage.first(dir)))).find(
+  const dirs: OwnedDir[] = [
+    { dir: keys.checkpointDir, isObject: (name) => checkpointCreatedAt(name) !== null },
+    { dir: keys.walDir, isObject: (name) => keys.idOf(keys.walDir, keys.walDir + name) !== null },
+    ...ownedDirs,
+  ];
+  const found = (await Promise.all(dirs.map((owned) => firstObject(storage, owned)))).find(
     (key) => key !== null,
   );
   if (found === undefined) return;
@@ -291,4 +283,18 @@ async function refuseLostManifests(
       "were deleted or lost, and opening it as a new log would drop (and later collect) its data. " +
       "Restore the manifests from a backup, or move the log's objects aside to start an empty log",
   );
+}
+
+/** The first key in `owned.dir` named as one of its objects (a direct child), or null. */
+async function firstObject(storage: LogStorage, owned: OwnedDir): Promise<string | null> {
+  let startAfter: string | undefined;
+  for (;;) {
+    const page = await storage.page(owned.dir, startAfter);
+    for (const { key } of page.objects) {
+      const name = key.slice(owned.dir.length);
+      if (!name.includes("/") && owned.isObject(name)) return key;
+    }
+    if (page.nextStartAfter === undefined) return null;
+    startAfter = page.nextStartAfter;
+  }
 }

@@ -139,12 +139,12 @@ export interface LogOptions {
    * What opening does with a damaged log (a corrupt, truncated or missing
    * manifest, checkpoint or WAL batch, or a gap in the WAL). `"fail"`:
    * reject with `CorruptionError` naming the object. `"skip"`: recover the
-   * last consistent state — from the newest intact manifest, the newest
-   * intact checkpoint plus the unbroken run of intact batches after it — and
-   * describe what was lost in `RecoveredLog.recovery`. Records after the
-   * damage are lost even when their batches are intact. A log whose
-   * manifests are all gone while its other objects remain is refused either
-   * way. Use only after copying the damaged objects aside.
+   * last consistent state — the newest intact checkpoint plus the unbroken
+   * run of intact batches after it — and describe what was lost in
+   * `RecoveredLog.recovery`. Records after the damage are lost even when
+   * their batches are intact. A damaged newest manifest, and a log whose
+   * manifests are all gone while its other objects remain, are refused
+   * either way. Use only after copying the damaged objects aside.
    * @default "fail"
    */
   recoverCorruption?: "fail" | "skip";

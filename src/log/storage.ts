@@ -4,7 +4,7 @@
  */
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import { listAll, type ObjectInfo, type ObjectStore } from "../store/types.js";
+import { type ListPage, listAll, type ObjectInfo, type ObjectStore } from "../store/types.js";
 import type { RetryPolicy } from "./options.js";
 import { isObjectExists, type RetryContext, Sleeper, withRetry } from "./retry.js";
 
@@ -57,12 +57,11 @@ export class LogStorage {
     return listAll(retrying, prefix, startAfter);
   }
 
-  /** The first key under `prefix`, or null when there is none (one request, retried). */
-  async first(prefix: string): Promise<string | null> {
-    const page = await withRetry(this.retry, `LIST ${prefix}`, () =>
-      this.store.list(prefix, { limit: 1 }),
+  /** One page of the keys under `prefix` (strictly after `startAfter`), retried. */
+  page(prefix: string, startAfter?: string): Promise<ListPage> {
+    return withRetry(this.retry, `LIST ${prefix}`, () =>
+      this.store.list(prefix, startAfter === undefined ? {} : { startAfter }),
     );
-    return page.objects[0]?.key ?? null;
   }
 
   /**

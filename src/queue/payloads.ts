@@ -29,6 +29,11 @@ import type { JobRecord } from "./types.js";
 /** The folder of payload objects under the queue store's path. */
 export const PAYLOAD_DIR = "payload/";
 
+/** Whether a name under {@link PAYLOAD_DIR} is one a payload object is written as (a ULID). */
+export function isPayloadName(name: string): boolean {
+  return /^[0-9A-Z]{26}$/.test(name);
+}
+
 /** Default of `OpenOptions.payloadOffloadBytes`. */
 export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
 
@@ -77,10 +82,12 @@ export function encodePayloadObject(bytes: Uint8Array): Uint8Array {
 
 /**
  * The payload in object `key`'s `body`, checked against `size`, the size the
- * job's record knows (`undefined`: unknown, then only the checksum is
- * checked). Throws {@link CorruptionError} naming the object when the body
- * is neither the payload with an intact trailer nor, from before the
- * trailer, exactly `size` bytes.
+ * job's record knows. Throws {@link CorruptionError} naming the object when
+ * the body is neither the payload with an intact trailer nor, from before
+ * the trailer, exactly `size` bytes. With `size` unknown (`undefined`: a
+ * record not written by the queue) the body is returned as it is: without
+ * the size, an old object whose last bytes happen to look like a trailer
+ * cannot be told from a new one.
  */
 export function decodePayloadObject(
   key: string,
@@ -88,9 +95,9 @@ export function decodePayloadObject(
   size: number | undefined,
 ): Uint8Array {
   // Written before payload checksums (or with the trailer cut off, the bytes whole).
-  if (body.byteLength === size) return body;
+  if (size === undefined || body.byteLength === size) return body;
   const length = body.byteLength - PAYLOAD_TRAILER_BYTES;
-  if (length < 0 || (size !== undefined && length !== size)) {
+  if (length !== size) {
     throw new CorruptionError(
       key,
       `payload object is ${body.byteLength} bytes, expected ${size} + ${PAYLOAD_TRAILER_BYTES} ` +
@@ -99,7 +106,6 @@ export function decodePayloadObject(
   }
   const view = new DataView(body.buffer, body.byteOffset + length, PAYLOAD_TRAILER_BYTES);
   if (view.getUint32(0) !== PAYLOAD_TRAILER_MAGIC) {
-    if (size === undefined) return body; // no size to check it against: read as it is
     throw new CorruptionError(key, "payload object's checksum trailer is damaged");
   }
   const bytes = body.subarray(0, length);

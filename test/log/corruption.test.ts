@@ -151,42 +151,70 @@ describe("log corruption is reported, never skipped", { timeout: 60_000 }, () =>
   });
 });
 
+/** Every object in the store and its bytes: equal before and after means nothing was written or deleted. */
+async function contents(store: MemoryStore): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const key of await keysUnder(store, "")) {
+    const object = await store.get(key);
+    out.set(key, object === null ? "gone" : Buffer.from(object.body).toString("hex"));
+  }
+  return out;
+}
+
 describe('a damaged newest manifest under recoverCorruption "skip"', () => {
-  it("opens from the newest intact one, reports it, and garbage collection goes on past it", async () => {
+  for (const manifestHistory of [undefined, 0]) {
+    it(`fails like a plain open, naming it, and changes nothing (manifestHistory ${manifestHistory ?? "default"})`, async () => {
+      // gcMinAgeMs 0 stands for collecting more than its default age later.
+      const options = testOptions({
+        gcMinAgeMs: 0,
+        ...(manifestHistory === undefined ? {} : { manifestHistory }),
+      });
+      const store = new MemoryStore();
+      const { log } = await openLog(store, "q", options);
+      for (const text of ["one", "two", "three"]) {
+        await log.append(rec(text));
+        log.setSnapshotSource(() => rec(`state after ${text}`));
+        await log.checkpoint();
+        await log.collectGarbage();
+      }
+      // No close: the writer crashed. Its newest manifest names the only state with "three".
+      const newest = (await keysUnder(store, "q/manifest/")).at(-1)!;
+      await mutate(
+        store,
+        newest,
+        flipBit(() => 12),
+      );
+      const before = await contents(store);
+      for (const recoverCorruption of ["skip", "fail"] as const) {
+        const error = await rejection(openLog(store, "q", { ...options, recoverCorruption }));
+        assert.ok(error instanceof CorruptionError, `${recoverCorruption}: ${error.message}`);
+        assert.equal(error.objectKey, newest);
+      }
+      assert.deepEqual(
+        await contents(store),
+        before,
+        "the failed opens wrote or deleted an object",
+      );
+    });
+  }
+});
+
+describe("garbage collection reads past a damaged older manifest", () => {
+  it("still collects the WAL its own manifest covers", async () => {
     const store = new MemoryStore();
-    const first = await openLog(store, "q", testOptions({ gcMinAgeMs: 3_600_000 }));
-    await first.log.append([rec("first"), rec("second")]);
-    await first.log.append(rec("third"));
-    first.log.setSnapshotSource(() => rec("snapshot"));
-    await first.log.checkpoint(); // manifest 2; the WAL it covers is too young to collect
-    const manifests = await keysUnder(store, "q/manifest/");
-    const newest = manifests.at(-1)!;
+    const { log } = await openLog(store, "q", testOptions({ gcMinAgeMs: 0 }));
+    await log.append(rec("first"));
+    log.setSnapshotSource(() => rec("snapshot"));
+    await log.checkpoint();
+    const older = (await keysUnder(store, "q/manifest/")).at(-1)!;
+    await log.append(rec("second"));
+    await log.checkpoint();
     await mutate(
       store,
-      newest,
+      older,
       flipBit(() => 12),
     );
-    assert.equal((await rejection(openLog(store, "q", testOptions()))).code, "CORRUPTION");
-
-    const { log, checkpoint, records, recovery } = await openLog(
-      store,
-      "q",
-      testOptions({ recoverCorruption: "skip" }),
-    );
-    assert.deepEqual(
-      recovery?.damaged.map((d) => d.key),
-      [newest],
-    );
-    // The intact manifest before it has no checkpoint: the WAL rebuilds everything.
-    assert.equal(checkpoint, null);
-    assert.deepEqual(
-      records.map((r) => Buffer.from(r).toString()),
-      ["first", "second", "third"],
-    );
-    log.setSnapshotSource(() => rec("rebuilt"));
-    await log.append(rec("fourth"));
-    await log.checkpoint();
-    await log.collectGarbage(); // reads the retained manifests, the damaged one among them
+    await log.collectGarbage();
     const wal = await keysUnder(store, "q/wal/");
     assert.ok(!wal.includes(WAL_1), `the checkpoint's WAL was collected: ${wal.join(", ")}`);
     await log.close();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import { CorruptionError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
@@ -100,5 +101,26 @@ describe("offloaded payload integrity", () => {
     assert.deepEqual((await reopened.getJob(id))?.payload, Buffer.from(bytes(1000, 5)));
     assert.deepEqual((await reopened.claim("work"))?.payload, Buffer.from(bytes(1000, 5)));
     await reopened.close();
+  });
+
+  it("with the size unknown (a record without payloadSize), an old object whose last bytes look like a trailer reads whole", async () => {
+    // An old object (the payload alone) that happens to end in the trailer magic and
+    // the CRC32 of the bytes before it: only the size can tell it from a new one.
+    const payload = bytes(5000, 6);
+    const view = new DataView(payload.buffer, payload.byteLength - PAYLOAD_TRAILER_BYTES);
+    view.setUint32(0, 0x54515031); // "TQP1"
+    view.setUint32(4, crc32(payload.subarray(0, payload.byteLength - PAYLOAD_TRAILER_BYTES)));
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", OPTIONS);
+    const id = await queue.enqueue("work", payload);
+    const key = (await queue.getJob(id))!.payloadRef!;
+    await store.put(key, payload);
+    await queue.close();
+
+    const reader = await QueueReader.open(store, "q");
+    const job = reader.getJob(id)!;
+    assert.deepEqual(await reader.loadPayload(job), Buffer.from(payload));
+    const { payloadSize: _size, ...withoutSize } = job;
+    assert.deepEqual(await reader.loadPayload(withoutSize), Buffer.from(payload));
   });
 });

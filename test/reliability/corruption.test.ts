@@ -10,6 +10,7 @@ import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { listAll } from "../../src/store/types.js";
 import { liveState, stateDigest } from "./lib/audit.js";
 
@@ -336,6 +337,20 @@ describe("corruption: a log whose manifests are gone", { timeout: 180_000 }, () 
     await assert.rejects(Queue.open(s.store, "q", QUIET), /but "q\/payload\/01JEXAMPLE0+" exists/);
   });
 
+  it("a queue nested under a folder of a new one (tenants/wal, …) is not its data: the parent opens", async () => {
+    for (const child of ["tenants/wal", "tenants/payload", "tenants/checkpoint"]) {
+      const store = new MemoryStore();
+      const nested = await Queue.open(store, child, { ...QUIET, payloadOffloadBytes: 10 });
+      await nested.enqueue("jobs", new Uint8Array(100));
+      await nested.close();
+      const parent = await Queue.open(store, "tenants", QUIET);
+      await parent.close();
+      const again = await Queue.open(store, child, QUIET);
+      assert.equal((await again.stats("jobs")).pending, 1, child);
+      await again.close();
+    }
+  });
+
   it("a new path, and one whose first open died after its store probe, open as new logs", async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
     dirs.push(dir);
@@ -447,49 +462,36 @@ describe("corruption: a failed open changes nothing", { timeout: 180_000 }, () =
 describe('corruption: a damaged newest manifest under recoverCorruption "skip"', {
   timeout: 180_000,
 }, () => {
-  it("opens from the newest intact manifest, reports the damaged one, and later plain opens work", async () => {
+  it("is not skipped: open fails naming it, the store unchanged, as without skip", async () => {
     for (const damage of [empty, flipByte(() => 10)]) {
       const s = await seeded();
       const newest = (await listAll(s.store, "q/manifest/")).at(-1)!.key;
       await rewrite(s, newest, damage);
-      const queue = await Queue.open(s.store, "q", SKIP);
-      const report = queue.recovery;
-      assert.ok(report !== null);
-      assert.deepEqual(
-        report.damaged.map((d) => d.key),
-        [newest],
-      );
-      assert.equal(report.lostRecords, 0);
-      for (const id of [...s.before, ...s.afterIds]) assert.ok(await queue.getJob(id), id);
-      const digest = stateDigest(liveState(queue));
-      await queue.close();
-      const again = await Queue.open(s.store, "q", QUIET);
-      assert.equal(again.recovery, null);
-      assert.equal(stateDigest(liveState(again)), digest);
-      await again.close();
+      const before = await contents(s.store);
+      for (const options of [SKIP, QUIET]) {
+        await assert.rejects(Queue.open(s.store, "q", options), (error: unknown) => {
+          assert.ok(error instanceof CorruptionError, String(error));
+          assert.equal(error.objectKey, newest);
+          return true;
+        });
+      }
+      assert.deepEqual(await contents(s.store), before, "the failed opens changed the store");
     }
   });
 
-  it("a writer of the damaged manifest's epoch is fenced by the recovering open", async () => {
+  it("the failed open does not fence a writer of the damaged manifest's epoch", async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-corrupt-"));
     dirs.push(dir);
     const store = new FileStore(dir, { fsync: false });
-    for (let i = 0; i < 3; i++) await (await Queue.open(store, "q", QUIET)).close();
     const live = await Queue.open(store, "q", QUIET);
-    const id = await live.enqueue("jobs", "live");
+    await live.enqueue("jobs", "live");
     const newest = (await listAll(store, "q/manifest/")).at(-1)!.key;
     const object = await store.get(newest);
     const body = Uint8Array.from(object!.body);
     body[10]! ^= 0x01;
     await store.put(newest, body);
-    const recovering = await Queue.open(store, "q", SKIP);
-    assert.deepEqual(
-      recovering.recovery?.damaged.map((d) => d.key),
-      [newest],
-    );
-    assert.ok(await recovering.getJob(id), "the live writer's acknowledged job is replayed");
-    await assert.rejects(live.enqueue("jobs", "zombie"), { code: "FENCED" });
-    await recovering.close();
+    await assert.rejects(Queue.open(store, "q", SKIP), { code: "CORRUPTION" });
+    await live.enqueue("jobs", "after the failed open");
     await live.close();
   });
 });
