@@ -11,13 +11,17 @@
  *   by a crash or by a probe create whose outcome was lost (by the time in
  *   their names; names without one, once this process has seen them that long);
  * - checkpoints no retained manifest references;
- * - manifests older than the retained history.
+ * - manifests older than the retained history, each once its successor is
+ *   older than the minimum age (a reader that took it for the newest did so
+ *   before its successor existed).
  *
  * Object stores give no reliable creation time, so ages come from names and
  * manifests: a checkpoint's name carries a ULID minted at creation; a WAL
- * batch is no younger than the first manifest whose `replayAfter` covers it;
- * an old manifest is no younger than the oldest retained one. Each estimate
- * errs towards "younger", i.e. towards keeping.
+ * batch is no younger than the first listed manifest whose `replayAfter`
+ * covers it, expired ones included (were only the retained ones consulted, a
+ * writer checkpointing more often than `manifestHistory + 1` times per minimum
+ * age would never delete a batch). Each estimate errs towards "younger", i.e.
+ * towards keeping.
  */
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError } from "../errors.js";
@@ -54,6 +58,13 @@ export const PROBE_MIN_AGE_MS = 600_000;
 
 const DELETE_CONCURRENCY = 8;
 
+/**
+ * At most this many expired manifests not in the reader's cache (an earlier
+ * writer's) are read in one pass, so a long backlog is worked off over several
+ * passes instead of holding up the checkpoint that runs this one.
+ */
+export const MAX_MANIFEST_READS_PER_PASS = 256;
+
 export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const result: GcResult = {
     deletedWal: 0,
@@ -89,15 +100,38 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const now = ctx.clock.now();
   const oldEnough = (createdAt: number): boolean => now - createdAt >= ctx.minAgeMs;
 
-  // Manifests beyond the history.
-  const expiredManifests = ids.slice(0, ids.length - retainedIds.length);
-  if (expiredManifests.length > 0 && oldEnough(retained[0]!.createdAt)) {
-    await forEachLimit(expiredManifests, async (id) => {
-      await ctx.storage.delete(ctx.keys.manifest(id));
-      ctx.manifests.forget(id);
-    });
-    result.deletedManifests = expiredManifests.length;
+  // The oldest listed manifests, read in order up to the first one younger than the minimum
+  // age: they age the WAL batches they cover and their predecessors. A damaged one is
+  // skipped (it ages nothing, so what it covers is aged by a later, younger one).
+  const expiredIds = ids.slice(0, ids.length - retainedIds.length);
+  const oldest: Array<{ id: number; manifest: Manifest | null }> = [];
+  let uncachedReads = 0;
+  for (const id of ids) {
+    if (!ctx.manifests.isCached(id) && ++uncachedReads > MAX_MANIFEST_READS_PER_PASS) break;
+    let manifest: Manifest | null = null;
+    try {
+      manifest = await ctx.manifests.read(id);
+    } catch (error) {
+      if (!(error instanceof CorruptionError) || id === ownId) throw error;
+    }
+    oldest.push({ id, manifest });
+    if (manifest !== null && !oldEnough(manifest.createdAt)) break;
   }
+
+  // Manifests beyond the history, oldest first, each once the next intact one is old enough.
+  const expiredManifests: number[] = [];
+  for (let i = 0; i < oldest.length && i < expiredIds.length; i++) {
+    const successor =
+      oldest.slice(i + 1).find((entry) => entry.manifest !== null)?.manifest ?? null;
+    if (successor === null || !oldEnough(successor.createdAt)) break;
+    expiredManifests.push(oldest[i]!.id);
+  }
+  await forEachLimit(expiredManifests, async (id) => {
+    await ctx.storage.delete(ctx.keys.manifest(id));
+    ctx.manifests.forget(id);
+  });
+  result.deletedManifests = expiredManifests.length;
+  const coverers = [...oldest.flatMap((entry) => entry.manifest ?? []), ...retained];
 
   // Checkpoints nothing retained refers to.
   const referenced = new Set(retained.map((m) => m.checkpoint).filter((name) => name !== null));
@@ -133,7 +167,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (id > newest.replayAfter) return false;
     // Anything else too small to be a batch stays: it may once have been one.
     if (size < MIN_WAL_BATCH_BYTES) return false;
-    const coveredBy = retained.find((m) => m.replayAfter >= id)!;
+    const coveredBy = coverers.find((m) => m.replayAfter >= id)!;
     return oldEnough(coveredBy.createdAt);
   });
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));

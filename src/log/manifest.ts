@@ -130,6 +130,11 @@ export class ManifestReader {
     this.#cache.set(id, manifest);
   }
 
+  /** Whether {@link read} would answer without a GET. */
+  isCached(id: number): boolean {
+    return this.#cache.has(id);
+  }
+
   forget(id: number): void {
     this.#cache.delete(id);
   }

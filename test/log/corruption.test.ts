@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import { CorruptionError } from "../../src/errors.js";
 import { openLog, readLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -218,5 +219,48 @@ describe("garbage collection reads past a damaged older manifest", () => {
     const wal = await keysUnder(store, "q/wal/");
     assert.ok(!wal.includes(WAL_1), `the checkpoint's WAL was collected: ${wal.join(", ")}`);
     await log.close();
+  });
+});
+
+describe("an earlier writer's expired manifests", () => {
+  it("are read (not cached here), a damaged one among them, and collected with the WAL they cover", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({
+      clock,
+      flushIntervalMs: 0,
+      gcMinAgeMs: 60_000,
+      manifestHistory: 2,
+    });
+    const first = await openLog(store, "q", options);
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 6; i++) {
+      await first.log.append(rec(`r${i}`));
+      await first.log.checkpoint(); // everything is too young to collect
+      clock.advance(1_000);
+    }
+    await first.log.close();
+    const damaged = (await keysUnder(store, "q/manifest/"))[2]!;
+    await mutate(
+      store,
+      damaged,
+      flipBit(() => 12),
+    );
+    const walBefore = await keysUnder(store, "q/wal/");
+
+    const second = await openLog(store, "q", options);
+    second.log.setSnapshotSource(() => rec("snapshot"));
+    clock.advance(120_000);
+    await second.log.append(rec("later"));
+    await second.log.checkpoint();
+    const manifests = await keysUnder(store, "q/manifest/");
+    assert.equal(manifests.length, 3, manifests.join(", "));
+    assert.ok(!manifests.includes(damaged));
+    const wal = new Set(await keysUnder(store, "q/wal/"));
+    assert.ok(
+      walBefore.every((key) => !wal.has(key)),
+      `the first writer's WAL was collected: ${[...wal].join(", ")}`,
+    );
+    await second.log.close();
   });
 });
