@@ -109,6 +109,11 @@ export interface LogOptions {
    * and keeps it in proportion to the checkpoint's own read rather than to how
    * long the writer ran. A state of 64 MiB or more (a million live jobs is
    * about 100 MB) is checkpointed after this many batches, as before.
+   *
+   * The cost is checkpoint bytes: for a state of 4–64 MiB, checkpoints write
+   * up to 16 KiB per WAL batch whatever the batch size (on a 200,000-job run,
+   * 11 checkpoints and 100 MB against 4 and 60 MB with the fixed 4096-batch
+   * bound). That is the price of the bounded takeover tail.
    * @default 4096
    */
   checkpointWalBatches?: number;
