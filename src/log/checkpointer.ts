@@ -268,6 +268,7 @@ export class Checkpointer {
    * to the checkpoint's own read rather than to how long the writer has run.
    */
   #batchBound(): number {
+    if (this.#options.checkpointWalBatchesGiven) return this.#options.checkpointWalBatches;
     return Math.min(
       this.#options.checkpointWalBatches,
       Math.max(

@@ -114,7 +114,10 @@ export interface LogOptions {
    * up to 16 KiB per WAL batch whatever the batch size (on a 200,000-job run,
    * 11 checkpoints and 100 MB against 4 and 60 MB with the fixed 4096-batch
    * bound). That is the price of the bounded takeover tail.
-   * @default 4096
+   *
+   * Set explicitly, it is the bound whatever the state's size (the smaller
+   * bound for a small state applies to the default only).
+   * @default 4096 (fewer with a small state, as above)
    */
   checkpointWalBatches?: number;
   /**
@@ -236,6 +239,8 @@ export interface ResolvedLogOptions {
   checkpointWalBytes: number;
   checkpointIntervalMs: number;
   checkpointWalBatches: number;
+  /** Whether `checkpointWalBatches` was given: then it is the bound, whatever the state's size. */
+  checkpointWalBatchesGiven: boolean;
   checkpointWalRecords: number;
   gcMinAgeMs: number;
   manifestHistory: number;
@@ -291,6 +296,7 @@ export function resolveLogOptions(options: LogOptions = {}, arg = "options"): Re
     checkpointIntervalMs: optional(o.checkpointIntervalMs, 600_000, (v) =>
       checkPositiveDuration(v, name("checkpointIntervalMs")),
     ),
+    checkpointWalBatchesGiven: o.checkpointWalBatches !== undefined,
     checkpointWalBatches: optional(o.checkpointWalBatches, 4096, (v) =>
       checkInteger(v, name("checkpointWalBatches"), 1),
     ),

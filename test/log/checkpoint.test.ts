@@ -247,10 +247,10 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
   });
 
-  it("with a small state, checkpoints after 256 WAL batches however high checkpointWalBatches is", async () => {
+  it("with a small state, checkpoints after 256 WAL batches by default", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
-    const options = testOptions({ clock, flushIntervalMs: 0, checkpointWalBatches: 4096 });
+    const options = testOptions({ clock, flushIntervalMs: 0 });
     const recovered = await openLog(store, "q", options);
     const state = new ListState(recovered);
     for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES; i++) await state.append(recovered.log, `b${i}`);
@@ -265,11 +265,11 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await reopened.log.close();
   });
 
-  it("lets the WAL batch threshold grow with the checkpoint, up to checkpointWalBatches", async () => {
+  it("lets the WAL batch threshold grow with the checkpoint by default; a given checkpointWalBatches is the bound", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
     const bound = 2 * MIN_CHECKPOINT_WAL_BATCHES;
-    const options = testOptions({ clock, flushIntervalMs: 0, checkpointWalBatches: 4096 });
+    const options = testOptions({ clock, flushIntervalMs: 0 });
     const recovered = await openLog(store, "q", options);
     // A snapshot of 512 × 16 KiB allows 512 batches before the next checkpoint.
     recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
@@ -281,7 +281,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
     await recovered.log.close();
 
-    // checkpointWalBatches still caps it.
+    // Given, checkpointWalBatches is the bound, below or above the size-based one.
     const capped = await openLog(store, "q", { ...options, checkpointWalBatches: 300 });
     capped.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
     for (let i = 0; i < 300; i++) await capped.log.append(rec(`c${i}`));
@@ -290,6 +290,15 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await capped.log.append(rec("one more"));
     await waitFor(() => capped.log.stats().checkpointsWritten === 1);
     await capped.log.close();
+
+    const small = await openLog(new MemoryStore(), "q", { ...options, checkpointWalBatches: 600 });
+    small.log.setSnapshotSource(() => new Uint8Array(8)); // a small state: 256 by default
+    for (let i = 0; i < 600; i++) await small.log.append(rec(`d${i}`));
+    await settle();
+    assert.equal(small.log.stats().checkpointsWritten, 0);
+    await small.log.append(rec("one more"));
+    await waitFor(() => small.log.stats().checkpointsWritten === 1);
+    await small.log.close();
   });
 
   it("checkpoints in the background once enough records piled up, counting those replayed at open", async () => {

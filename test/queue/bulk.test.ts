@@ -57,7 +57,10 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
      * is a turn the host got while promotion was partway.
      */
     const promote = async (sliceMs: number) => {
-      const { queue, clock, store } = await openTestQueue();
+      // Every record stays in the WAL for the count below: no checkpoint during the run.
+      const { queue, clock, store } = await openTestQueue({
+        log: { checkpointWalBatches: 100_000 },
+      });
       setSliceMs(queue, sliceMs);
       const runAt = clock.now() + 60_000;
       await Promise.all(
@@ -162,7 +165,10 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
     const count = 20 * BULK_RECORD_MIN_JOBS + 3;
     /** Pending jobs (id, priority) after promoting a cohort with slices of `sliceMs`. */
     const promoted = async (sliceMs: number) => {
-      const { queue, clock, store } = await openTestQueue();
+      // Every record stays in the WAL for the count below: no checkpoint during the run.
+      const { queue, clock, store } = await openTestQueue({
+        log: { checkpointWalBatches: 100_000 },
+      });
       setSliceMs(queue, sliceMs);
       const runAt = clock.now() + 60_000;
       for (let i = 0; i < count; i++)
