@@ -71,8 +71,9 @@ export interface ScheduleSpec {
    * crashed one). `"latest"` fires the last one missed, `"all"` every one (at
    * most the newest 1 000, `MAX_CATCH_UP_FIRES`: older ones are skipped, with
    * a warning in the log), `"none"` skips them. Fire times that come due once
-   * a process owns the store (while it replays the log, a stalled event loop
-   * it keeps the store through, a wall-clock step forward) always all fire.
+   * a process owns the store (from when it took it, after reading and
+   * verifying the checkpoint and the WAL; a stalled event loop it keeps the
+   * store through; a wall-clock step forward) always all fire.
    * @default "latest"
    */
   catchUp?: CatchUp;
