@@ -910,8 +910,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(abandoned, 1);
   });
 
-  /** A log that checkpoints every 2 batches, GC throttled to every second, WAL listings counted. */
-  async function throttledGcLog() {
+  it("after background checkpoints, GC runs at most every quarter of gcMinAgeMs; explicit ones always collect", async () => {
     const clock = new ManualClock();
     const store = new WalListingStore();
     const options = testOptions({
@@ -921,11 +920,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
       checkpointWalBatches: 2,
     });
     const recovered = await openLog(store, "q", options);
-    return { clock, store, recovered, state: new ListState(recovered) };
-  }
-
-  it("after background checkpoints, GC runs at most every quarter of gcMinAgeMs; explicit ones always collect", async () => {
-    const { clock, store, recovered, state } = await throttledGcLog();
+    const state = new ListState(recovered);
     const checkpointAfterBatches = async (n: number): Promise<void> => {
       const before = recovered.log.stats().checkpointsWritten;
       for (let i = 0; i < 3; i++) await state.append(recovered.log, `${n}-${i}`);
@@ -948,7 +943,16 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   });
 
   it("close collects garbage even within a quarter of gcMinAgeMs of the last pass", async () => {
-    const { clock, store, recovered, state } = await throttledGcLog();
+    const clock = new ManualClock();
+    const store = new WalListingStore();
+    const options = testOptions({
+      clock,
+      flushIntervalMs: 0,
+      gcMinAgeMs: 4_000,
+      checkpointWalBatches: 2,
+    });
+    const recovered = await openLog(store, "q", options);
+    const state = new ListState(recovered);
     store.walLists = 0;
     for (let i = 0; i < 3; i++) await state.append(recovered.log, `a${i}`);
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
