@@ -117,24 +117,15 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     oldest.push({ id, manifest });
     if (manifest !== null && !oldEnough(manifest.createdAt)) break;
   }
-  // Those reads (one GET each for an earlier writer's manifests) can take seconds, in which
-  // a new writer may have taken the log over and checkpointed: check again that this writer
-  // is still the newest before deleting anything on that proof.
-  if (uncachedReads > 0 && (await ctx.manifests.listIds()).at(-1) !== ownId) return result;
 
   // Manifests beyond the history, oldest first, each once the next intact one is old enough.
-  let expiredManifests: number[] = [];
+  const expiredManifests: number[] = [];
   for (let i = 0; i < oldest.length && i < expiredIds.length; i++) {
     const successor =
       oldest.slice(i + 1).find((entry) => entry.manifest !== null)?.manifest ?? null;
     if (successor === null || !oldEnough(successor.createdAt)) break;
     expiredManifests.push(oldest[i]!.id);
   }
-  // And all of them once the oldest retained one is old enough (the rule before the one
-  // above, kept as a floor): a manifest an earlier writer dated ahead of this writer's clock
-  // stops the prefix above, and would otherwise keep every later one for as long.
-  if (expiredManifests.length < expiredIds.length && oldEnough(retained[0]!.createdAt))
-    expiredManifests = expiredIds;
   await forEachLimit(expiredManifests, async (id) => {
     await ctx.storage.delete(ctx.keys.manifest(id));
     ctx.manifests.forget(id);
