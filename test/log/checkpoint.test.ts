@@ -905,7 +905,8 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     assert.equal(abandoned, 1);
   });
 
-  it("after background checkpoints, GC runs at most every quarter of gcMinAgeMs; explicit ones always collect", async () => {
+  /** A log that checkpoints every 2 batches, GC throttled to every second, WAL listings counted. */
+  async function throttledGcLog() {
     const clock = new ManualClock();
     const store = new WalListingStore();
     const options = testOptions({
@@ -915,7 +916,11 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
       checkpointWalBatches: 2,
     });
     const recovered = await openLog(store, "q", options);
-    const state = new ListState(recovered);
+    return { clock, store, recovered, state: new ListState(recovered) };
+  }
+
+  it("after background checkpoints, GC runs at most every quarter of gcMinAgeMs; explicit ones always collect", async () => {
+    const { clock, store, recovered, state } = await throttledGcLog();
     const checkpointAfterBatches = async (n: number): Promise<void> => {
       const before = recovered.log.stats().checkpointsWritten;
       for (let i = 0; i < 3; i++) await state.append(recovered.log, `${n}-${i}`);
@@ -938,16 +943,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   });
 
   it("close collects garbage even within a quarter of gcMinAgeMs of the last pass", async () => {
-    const clock = new ManualClock();
-    const store = new WalListingStore();
-    const options = testOptions({
-      clock,
-      flushIntervalMs: 0,
-      gcMinAgeMs: 4_000,
-      checkpointWalBatches: 2,
-    });
-    const recovered = await openLog(store, "q", options);
-    const state = new ListState(recovered);
+    const { clock, store, recovered, state } = await throttledGcLog();
     store.walLists = 0;
     for (let i = 0; i < 3; i++) await state.append(recovered.log, `a${i}`);
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
