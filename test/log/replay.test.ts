@@ -6,7 +6,6 @@ import { describe, it } from "node:test";
 import { CorruptionError } from "../../src/errors.js";
 import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
-import { REPLAY_CONCURRENCY } from "../../src/log/replay.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { StoredObject } from "../../src/store/types.js";
@@ -202,12 +201,10 @@ describe("log replay", { timeout: 60_000 }, () => {
     // budget, but nearly all of it waiting; a lane asks its next read as soon as an answer
     // comes (the first read of each lane, and a few after a slice spent on a loaded machine,
     // come after a turn). Counting the waits, every lane yielded before each read once 4 ms
-    // had passed.
+    // had passed: all 400 would come after a turn. A loaded machine spends more slices (the
+    // budget is real time), so the bound is half the reads, not a tuned margin.
     const { inAnswerTurn, later } = store.asked;
-    assert.ok(
-      later <= REPLAY_CONCURRENCY + 44,
-      `${inAnswerTurn} reads asked at once, ${later} after a turn`,
-    );
+    assert.ok(later <= 200, `${inAnswerTurn} reads asked at once, ${later} after a turn`);
     await second.log.close();
   });
 
