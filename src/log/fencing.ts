@@ -21,7 +21,7 @@ import {
   type ManifestEntry,
   type ManifestReader,
 } from "./manifest.js";
-import { tailDamage } from "./replay.js";
+import { tailDamage, walRun } from "./replay.js";
 import { backoffDelay } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
@@ -199,11 +199,19 @@ export class WriterFence {
    * slot is taken, the next try goes to the end of the WAL as a fresh listing
    * shows it, not to the next slot: a takeover costs a few round trips after
    * the old writer stops, however many batches it wrote meanwhile.
+   *
+   * `knownTaken`: every slot from `replayAfter + 1` up to it is known to
+   * hold an object (the opener read them ahead, under the manifest this
+   * writer's follows), so the look for a free slot lists only the WAL after
+   * it. Those slots stay taken: objects are only ever created there, and GC
+   * deletes WAL objects only up to the `replayAfter` of a newer manifest
+   * than this writer's.
    */
-  async placeFence(skipDamage: boolean): Promise<PlacedFence> {
+  async placeFence(skipDamage: boolean, knownTaken?: number): Promise<PlacedFence> {
     const { storage, keys } = this.#ctx;
     const fence = encodeFence(this.epoch);
-    let free = await this.#firstFreeSlot(this.#manifest.replayAfter, skipDamage);
+    const from = Math.max(this.#manifest.replayAfter, knownTaken ?? 0);
+    let free = await this.#firstFreeSlot(from, skipDamage);
     if (this.#fenceWidth === 0 && free.after.size === 0) {
       // The previous writer closed cleanly (or there was none): nobody to fence out.
       return { fenceId: free.slot, nextWalId: free.slot };
@@ -245,23 +253,15 @@ export class WriterFence {
   async #firstFreeSlot(after: number, skipDamage: boolean): Promise<FreeSlot> {
     const { storage, keys } = this.#ctx;
     const listed = await storage.list(keys.walDir, keys.wal(after));
-    let slot = after + 1;
-    const tail: number[] = [];
-    let last = after;
-    for (const { key } of listed) {
-      const id = keys.idOf(keys.walDir, key);
-      if (id === null) continue;
-      last = id;
-      if (id === slot && tail.length === 0) slot++;
-      else tail.push(id);
-    }
+    const { next: slot, tail } = await walRun(storage, keys, after, listed);
+    const last = Math.max(slot - 1, tail.at(-1) ?? after);
     const damage = tail.length === 0 ? null : await tailDamage(storage, keys, slot, tail);
     if (damage !== null) {
       if (!skipDamage) throw damage;
       // Put the fence after everything; salvage reports what it skipped.
       return { slot: last + 1, after: new Set(), last };
     }
-    return { slot, after: new Set(tail), last: Math.max(last, slot - 1) };
+    return { slot, after: new Set(tail), last };
   }
 
   /**

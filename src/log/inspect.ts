@@ -4,12 +4,13 @@
  * through `replay.ts`; depends on nothing that opens a writer.
  */
 import { CorruptionError } from "../errors.js";
+import { compareKeys } from "../store/key-order.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
-import { replay, tailDamage } from "./replay.js";
+import { replay, tailDamage, walRun } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import { WalTail, withRecords } from "./tail.js";
 import type { LogContents, LogInspection } from "./types.js";
@@ -104,39 +105,38 @@ async function readContents(r: Reader, info: LogInspection): Promise<LogContents
 async function inspectWith(r: Reader): Promise<LogInspection> {
   const { keys, storage } = r;
   const newest = await r.manifests.newest();
-  const [manifestObjects, walObjects, checkpointObjects] = await Promise.all([
+  const [manifestObjects, listedWal, checkpointObjects] = await Promise.all([
     storage.list(keys.manifestDir),
     storage.list(keys.walDir),
     storage.list(keys.checkpointDir),
   ]);
-  const all = [...manifestObjects, ...walObjects, ...checkpointObjects];
   const replayAfter = newest?.manifest.replayAfter ?? 0;
+  // Only the unbroken run after replayAfter is what a writer would replay; objects past a
+  // gap are the tail of a writer that died with creates in flight, or damage.
+  const { next, tail, run } = await walRun(storage, keys, replayAfter, listedWal);
+  if (tail.length > 0) {
+    const damage = await tailDamage(storage, keys, next, tail);
+    if (damage !== null) throw damage;
+  }
+  // With the objects the listing missed (a live writer's creates behind its cursor).
+  const listedKeys = new Set(listedWal.map((o) => o.key));
+  const walObjects = [...listedWal, ...run.filter((o) => !listedKeys.has(o.key))].sort((a, b) =>
+    compareKeys(a.key, b.key),
+  );
+  const all = [...manifestObjects, ...walObjects, ...checkpointObjects];
 
   const walIds: number[] = [];
   let walBytes = 0;
   let fences = 0;
-  let pendingObjects = 0;
-  let pendingBytes = 0;
-  const tail: number[] = [];
   for (const { key, size } of walObjects) {
     const id = keys.idOf(keys.walDir, key);
     if (id === null) continue;
     walIds.push(id);
     walBytes += size;
     if (isFenceSize(size)) fences++;
-    // Only the contiguous run after replayAfter is what a writer would replay; objects
-    // past a gap are the tail of a writer that died with creates in flight, or damage.
-    if (id === replayAfter + 1 + pendingObjects && tail.length === 0) {
-      pendingObjects++;
-      pendingBytes += size;
-    } else if (id > replayAfter) {
-      tail.push(id);
-    }
   }
-  if (tail.length > 0) {
-    const damage = await tailDamage(storage, keys, replayAfter + 1 + pendingObjects, tail);
-    if (damage !== null) throw damage;
-  }
+  const pendingObjects = run.length;
+  const pendingBytes = run.reduce((sum, o) => sum + o.size, 0);
 
   const checkpointName = newest?.manifest.checkpoint ?? null;
   let checkpoint: LogInspection["checkpoint"] = null;

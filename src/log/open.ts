@@ -132,13 +132,17 @@ async function openResolved(
     },
   );
 
-  const { fenceId, nextWalId } = await fence.placeFence(skipDamage);
+  // What was read ahead holds while the manifest this writer's follows is the one it read:
+  // the slots it read stay taken, so the fence is looked for after them.
+  const { ahead } = checked;
+  const aheadFollowed = ahead !== null && fence.manifestId === (checked.newest?.id ?? 0) + 1;
+  const { fenceId, nextWalId } = await fence.placeFence(
+    skipDamage,
+    aheadFollowed ? ahead.next - 1 : undefined,
+  );
   onOwned?.();
   const own = { id: fence.manifestId, manifest: fence.manifest };
-  // What was read ahead holds while the manifest this writer's follows is the one it read.
-  const { ahead } = checked;
-  const aheadHolds =
-    ahead !== null && fence.manifestId === (checked.newest?.id ?? 0) + 1 && ahead.next <= fenceId;
+  const aheadHolds = aheadFollowed && ahead.next <= fenceId;
 
   let recovered: Replayed;
   let recovery: RecoveryReport | undefined;

@@ -5,6 +5,7 @@
  * salvage of a damaged log. Reads only; never writes or fences.
  */
 import { CorruptionError } from "../errors.js";
+import type { ObjectInfo } from "../store/types.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import {
   decodeCheckpointInSlices,
@@ -79,14 +80,8 @@ export async function preread(
   const from = start.replayAfter + 1;
   // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
   const fetched = (async () => {
-    let next = from;
-    const tail: number[] = [];
-    for (const { key } of await storage.list(keys.walDir, keys.wal(start.replayAfter))) {
-      const id = keys.idOf(keys.walDir, key);
-      if (id === null) continue;
-      if (id === next && tail.length === 0) next++;
-      else tail.push(id);
-    }
+    const listed = await storage.list(keys.walDir, keys.wal(start.replayAfter));
+    const { next, tail } = await walRun(storage, keys, start.replayAfter, listed);
     return { next, tail, bodies: await fetchWal(storage, keys, from, next) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
@@ -202,6 +197,61 @@ export class WalScan {
     this.#epoch = header.epoch;
     return batch;
   }
+}
+
+/** The WAL after a slot as a listing showed it, with the gaps in it checked. */
+export interface WalRun {
+  /** The first free slot after the unbroken run of objects that follows the slot. */
+  next: number;
+  /** Ids of the objects listed past `next`, ascending (see {@link tailDamage}). */
+  tail: number[];
+  /** The objects of the run, in slot order (those the listing missed included). */
+  run: ObjectInfo[];
+}
+
+/**
+ * The unbroken run of WAL objects after slot `after` and the objects past
+ * its end, from `listed` (a listing of the WAL after `after`, in key order).
+ *
+ * A listing of several pages is no snapshot: an object created behind its
+ * cursor while it pages on is missing from it, though later slots are in
+ * it. A live writer's pipelined create that lands at a page boundary then
+ * looks like a gap, and batches that writer sealed meanwhile like damage
+ * behind it. So a slot the listing skips is looked up directly before it
+ * counts as missing: only a slot still missing after the listing showed the
+ * objects past it ends the run. Such a slot stays missing for the reasons
+ * {@link tailDamage} tells apart (a writer's creates land within
+ * {@link WAL_WINDOW} of its last acknowledged batch).
+ */
+export async function walRun(
+  storage: LogStorage,
+  keys: LogKeys,
+  after: number,
+  listed: readonly ObjectInfo[],
+): Promise<WalRun> {
+  let next = after + 1;
+  const tail: number[] = [];
+  const run: ObjectInfo[] = [];
+  for (const object of listed) {
+    const id = keys.idOf(keys.walDir, object.key);
+    if (id === null || id <= after) continue;
+    if (tail.length === 0) {
+      while (next < id) {
+        const key = keys.wal(next);
+        const found = await storage.stat(key);
+        if (found === null) break;
+        run.push({ key, size: found.size });
+        next++;
+      }
+      if (id === next) {
+        run.push(object);
+        next++;
+        continue;
+      }
+    }
+    tail.push(id);
+  }
+  return { next, tail, run };
 }
 
 /**

@@ -39,6 +39,20 @@ export class LogStorage {
     return object === null ? null : object.body;
   }
 
+  /**
+   * Whether `key` exists, with its size: a HEAD where the store has one, else
+   * a GET. `null` when it is missing.
+   */
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const { store } = this;
+    if (store.head !== undefined) {
+      const head = store.head;
+      return withRetry(this.retry, `HEAD ${key}`, () => head.call(store, key));
+    }
+    const body = await this.get(key);
+    return body === null ? null : { key, size: body.byteLength };
+  }
+
   /** Plain overwrite, for objects with unique names nobody else writes. */
   async put(key: string, body: Uint8Array): Promise<void> {
     await withRetry(this.retry, `PUT ${key}`, () => this.store.put(key, body));
