@@ -233,6 +233,28 @@ export function verifyWalBatch(key: string, walId: number, body: Uint8Array): Ve
   return { body, header, recordsAt: headerBytes, count };
 }
 
+/**
+ * How many records a WAL batch that failed {@link verifyWalBatch} says it
+ * holds, when its header still reads as the header of batch `walId` (magic,
+ * a known version and the slot are right): damage there is in its records or
+ * checksum, or it was cut short. `null` when the header cannot be read (the
+ * object is shorter than a header, or is not batch `walId`), or when the
+ * count is more than its bytes could hold. Nothing but the failed checksum
+ * covers the count: it is the best guess there is.
+ */
+export function damagedWalBatchCount(walId: number, body: Uint8Array): number | null {
+  if (body.byteLength < WAL_V1_HEADER_BYTES) return null;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (view.getUint32(0) !== WAL_MAGIC) return null;
+  const version = view.getUint16(4);
+  if (version !== 1 && version !== WAL_FORMAT_VERSION) return null;
+  const headerBytes = version === 1 ? WAL_V1_HEADER_BYTES : WAL_HEADER_BYTES;
+  if (body.byteLength < headerBytes || view.getBigUint64(6) !== BigInt(walId)) return null;
+  const count = view.getUint32(headerBytes - 4);
+  // More records than the bytes after the header could hold: the count is damaged too.
+  return count * RECORD_LENGTH_BYTES <= body.byteLength - headerBytes ? count : null;
+}
+
 export function encodeCheckpoint(walId: number, snapshot: Uint8Array): Uint8Array {
   const out = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.byteLength);
   out.set(snapshot, CHECKPOINT_HEADER_BYTES);

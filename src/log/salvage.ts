@@ -7,7 +7,12 @@
  * caller checkpoints the salvaged state so later opens start past the damage.
  */
 import { CorruptionError } from "../errors.js";
-import { isFenceSize, type VerifiedWalBatch, verifyWalBatch } from "./codec.js";
+import {
+  damagedWalBatchCount,
+  isFenceSize,
+  type VerifiedWalBatch,
+  verifyWalBatch,
+} from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
 import { type Replayed, readCheckpoint, WalScan } from "./replay.js";
@@ -71,14 +76,13 @@ export async function salvage(
       const batch = scan.read(keys, id, body);
       if (batch !== null) batches.push(batch);
     } catch (error) {
-      damaged.push({ key, reason: reasonOf(error) });
+      damaged.push(damagedBatch(key, id, body, error));
       break;
     }
   }
 
   // Everything after the break is unreachable from a consistent state: skipped, counted.
   const skipped: RecoveryReport["skipped"] = [];
-  let lostRecords = 0;
   for (id++; id < fenceId; id++) {
     const key = keys.wal(id);
     const body = await storage.get(key);
@@ -86,11 +90,13 @@ export async function salvage(
     try {
       const { count } = verifyWalBatch(key, id, body);
       skipped.push({ key, records: count });
-      lostRecords += count;
     } catch (error) {
-      damaged.push({ key, reason: reasonOf(error) });
+      damaged.push(damagedBatch(key, id, body, error));
     }
   }
+  // A damaged batch's records are lost with it: counted where its header still tells how many.
+  let lostRecords = 0;
+  for (const { records } of [...skipped, ...damaged]) lostRecords += records ?? 0;
   const tail = new WalTail(batches);
   return {
     checkpoint,
@@ -128,6 +134,19 @@ async function checkpointCandidates(
   }
   if (!candidates.some((c) => c.name === null)) candidates.push({ name: null, replayAfter: 0 });
   return candidates;
+}
+
+/** The report of damaged WAL object `key`, with the records it held when that can be told. */
+function damagedBatch(
+  key: string,
+  id: number,
+  body: Uint8Array,
+  error: unknown,
+): RecoveryReport["damaged"][number] {
+  const reason = reasonOf(error);
+  // A fence holds no records; an object of a fence's size that is not one is not a batch either.
+  const records = isFenceSize(body.byteLength) ? null : damagedWalBatchCount(id, body);
+  return records === null ? { key, reason } : { key, reason, records };
 }
 
 function reasonOf(error: unknown): string {

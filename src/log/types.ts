@@ -8,11 +8,21 @@ import type { WalTail } from "./tail.js";
 
 /** What a `recoverCorruption: "skip"` open could not recover. */
 export interface RecoveryReport {
-  /** Damaged or missing objects, with what was wrong with each. */
-  damaged: Array<{ key: string; reason: string }>;
+  /**
+   * Damaged or missing objects, with what was wrong with each. A damaged WAL
+   * batch whose header still reads right (its checksum failed, or it was cut
+   * short after its header) also says how many `records` the header gives;
+   * a missing batch, or one whose header is damaged, has no `records`.
+   */
+  damaged: Array<{ key: string; reason: string; records?: number }>;
   /** Intact WAL batches skipped because they come after the damage, with their record counts. */
   skipped: Array<{ key: string; records: number }>;
-  /** Records in `skipped` batches (records inside damaged objects cannot be counted). */
+  /**
+   * Records in `skipped` batches and in `damaged` batches that give
+   * `records`. Records of a missing batch, or of one whose header is
+   * damaged, cannot be counted and are not included: look for `damaged`
+   * entries without `records`.
+   */
   lostRecords: number;
   /** The checkpoint the recovered state starts from (`null`: from an empty state). */
   checkpoint: string | null;

@@ -264,3 +264,91 @@ describe("an earlier writer's expired manifests", () => {
     await second.log.close();
   });
 });
+
+describe('lostRecords under recoverCorruption "skip"', () => {
+  /** A crashed log of four batches: wal 1 (2 records), 2 (3), 3 (1), 4 (4). */
+  async function fourBatches(): Promise<MemoryStore> {
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    await log.append([rec("a1"), rec("a2")]);
+    await log.append([rec("b1"), rec("b2"), rec("b3")]);
+    await log.append(rec("c1"));
+    await log.append([rec("d1"), rec("d2"), rec("d3"), rec("d4")]);
+    return store;
+  }
+  const wal = (id: number) => `q/wal/${String(id).padStart(20, "0")}`;
+  const skip = testOptions({ recoverCorruption: "skip" });
+
+  it("counts the records of a damaged batch whose header still reads, at the break and after it", async () => {
+    const store = await fourBatches();
+    // A flipped bit in a record of batch 2 (the break) and of batch 4 (after it).
+    for (const id of [2, 4])
+      await mutate(
+        store,
+        wal(id),
+        flipBit((b) => b.length - 6),
+      );
+    const { recovery, records } = await openLog(store, "q", skip);
+    assert.ok(recovery);
+    assert.deepEqual(
+      records.map((r) => new TextDecoder().decode(r)),
+      ["a1", "a2"],
+    );
+    assert.deepEqual(
+      recovery.damaged.map(({ key, records }) => ({ key, records })),
+      [
+        { key: wal(2), records: 3 },
+        { key: wal(4), records: 4 },
+      ],
+    );
+    assert.deepEqual(recovery.skipped, [{ key: wal(3), records: 1 }]);
+    assert.equal(recovery.lostRecords, 3 + 1 + 4);
+  });
+
+  it("counts a batch cut short after its header by its header", async () => {
+    const store = await fourBatches();
+    await mutate(store, wal(2), (body) => body.subarray(0, body.length - 3));
+    const { recovery } = await openLog(store, "q", skip);
+    assert.deepEqual(recovery?.damaged[0]?.records, 3);
+    assert.equal(recovery?.lostRecords, 3 + 1 + 4);
+  });
+
+  it("counts nothing for a missing batch, one whose header is damaged, or an emptied one", async () => {
+    for (const damage of [
+      flipBit(() => 1), // the magic
+      flipBit(() => 12), // the slot it names
+      () => new Uint8Array(0),
+      (body: Uint8Array) => body.subarray(0, 20), // shorter than a header
+    ]) {
+      const store = await fourBatches();
+      await mutate(store, wal(2), damage);
+      const { recovery } = await openLog(store, "q", skip);
+      assert.ok(recovery);
+      assert.deepEqual(
+        recovery.damaged.map((d) => d.key),
+        [wal(2)],
+      );
+      assert.equal(recovery.damaged[0]!.records, undefined);
+      assert.equal("records" in recovery.damaged[0]!, false);
+      assert.equal(recovery.lostRecords, 1 + 4);
+    }
+    const store = await fourBatches();
+    await store.delete(wal(2));
+    const { recovery } = await openLog(store, "q", skip);
+    assert.deepEqual(recovery?.damaged, [{ key: wal(2), reason: "WAL batch is missing" }]);
+    assert.equal(recovery?.lostRecords, 1 + 4);
+  });
+
+  it("does not believe a damaged count larger than the batch could hold", async () => {
+    const store = await fourBatches();
+    // The count is the last u32 of the (version 2) header, 50 bytes in: set its top bit.
+    await mutate(store, wal(2), (body) => {
+      const copy = Uint8Array.from(body);
+      copy[46] = copy[46]! | 0x80;
+      return copy;
+    });
+    const { recovery } = await openLog(store, "q", skip);
+    assert.equal(recovery?.damaged[0]?.records, undefined);
+    assert.equal(recovery?.lostRecords, 1 + 4);
+  });
+});
