@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
+import { QUEUE_OWNED_DIRS } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import { openStore, redactUrl } from "../store/open-store.js";
@@ -127,7 +128,10 @@ export async function openWriter(
   command: string,
 ): Promise<Queue> {
   const { store, path, where } = await resolveStore(values);
-  const [info, beat] = await Promise.all([inspectLog(store, path), readHeartbeat(store, path)]);
+  const [info, beat] = await Promise.all([
+    inspectLog(store, path, {}, { ownedDirs: QUEUE_OWNED_DIRS }),
+    readHeartbeat(store, path),
+  ]);
   if (values.create !== true && info.manifest === null)
     throw noStore(where, ", or pass --create to create one");
   const before = info.manifest === null ? null : writerState(info.manifest, beat, nowOf(io));

@@ -8,6 +8,7 @@ import { compareKeys } from "../store/key-order.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
+import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
 import { replay, tailDamage, walRun } from "./replay.js";
@@ -23,9 +24,21 @@ interface Reader {
   keys: LogKeys;
   manifests: ManifestReader;
   now: () => number;
+  ownedDirs: readonly OwnedDir[];
 }
 
-function reader(store: ObjectStore, path: string, options: ReadLogOptions = {}): Reader {
+/** What the layer above tells the read-only tools about itself. */
+export interface ReadLogContext {
+  /** Folders it writes under the log's prefix (see `OpenLogContext.ownedDirs`). */
+  ownedDirs?: readonly OwnedDir[];
+}
+
+function reader(
+  store: ObjectStore,
+  path: string,
+  options: ReadLogOptions = {},
+  context: ReadLogContext = {},
+): Reader {
   const prefix = checkedLogPrefix(path, "path");
   const resolved = resolveReadOptions(options);
   const keys = new LogKeys(prefix);
@@ -35,20 +48,25 @@ function reader(store: ObjectStore, path: string, options: ReadLogOptions = {}):
     keys,
     manifests: new ManifestReader(storage, keys),
     now: () => resolved.clock.now(),
+    ownedDirs: context.ownedDirs ?? [],
   };
 }
 
 /**
  * Describes the log's objects: manifest epoch, WAL size, checkpoint
  * name/size/age. `path` as for `openLog`: a store's refusal of a key under it
- * rejects as a bad `path`.
+ * rejects as a bad `path`. A log with no manifest describes as one nobody
+ * opened, unless other objects of the log remain (its WAL, checkpoints or
+ * `context.ownedDirs`): then its manifests were lost, and this rejects with
+ * the {@link CorruptionError} `openLog` refuses it with.
  */
 export async function inspectLog(
   store: ObjectStore,
   path: string,
   options?: ReadLogOptions,
+  context?: ReadLogContext,
 ): Promise<LogInspection> {
-  const r = reader(store, path, options);
+  const r = reader(store, path, options, context);
   return consistently(r, () => inspectWith(r)).catch((error: unknown) => {
     throw pathRefusal(error, store, path, "path");
   });
@@ -56,14 +74,17 @@ export async function inspectLog(
 
 /**
  * Reads what opening the log as writer would recover — the newest checkpoint
- * and the records after it — without fencing the current writer.
+ * and the records after it — without fencing the current writer. Rejects
+ * with {@link CorruptionError} where {@link inspectLog} does, and on damage
+ * in what it reads.
  */
 export async function readLog(
   store: ObjectStore,
   path: string,
   options?: ReadLogOptions,
+  context?: ReadLogContext,
 ): Promise<LogContents> {
-  const r = reader(store, path, options);
+  const r = reader(store, path, options, context);
   return consistently(r, async () => readContents(r, await inspectWith(r))).catch(
     (error: unknown) => {
       throw pathRefusal(error, store, path, "path");
@@ -105,6 +126,8 @@ async function readContents(r: Reader, info: LogInspection): Promise<LogContents
 async function inspectWith(r: Reader): Promise<LogInspection> {
   const { keys, storage } = r;
   const newest = await r.manifests.newest();
+  // Objects of a log without manifests: its manifests were lost, it is not a new log.
+  if (newest === null) await refuseLostManifests(storage, keys, r.manifests, r.ownedDirs);
   const [manifestObjects, listedWal, checkpointObjects] = await Promise.all([
     storage.list(keys.manifestDir),
     storage.list(keys.walDir),

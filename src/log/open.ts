@@ -13,6 +13,7 @@ import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
+import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from "./options.js";
 import { type Preread, preread, type Replayed, replay } from "./replay.js";
@@ -23,13 +24,7 @@ import { withRecords } from "./tail.js";
 import type { RecoveredLog, RecoveryReport } from "./types.js";
 import { LogWriter } from "./writer.js";
 
-/** A folder the layer above writes under the log's prefix. */
-export interface OwnedDir {
-  /** Relative to the log's prefix, ending in "/". */
-  dir: string;
-  /** Whether a name in `dir` (the key after it) is one of the objects written there. */
-  isObject: (name: string) => boolean;
-}
+export type { OwnedDir } from "./lost-manifests.js";
 
 /** What the layer above tells {@link openLog} about itself. */
 export interface OpenLogContext {
@@ -105,7 +100,7 @@ async function openResolved(
   const skipDamage = resolved.recoverCorruption === "skip";
   const checked = await checkBeforeClaim(storage, keys, manifests, {
     skipDamage,
-    ownedDirs: ownedDirs.map(({ dir, isObject }) => ({ dir: keys.prefix + dir, isObject })),
+    ownedDirs,
   }).catch(async (error: unknown) => {
     await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
     throw error;
@@ -250,55 +245,5 @@ async function checkBeforeClaim(
       return { read: false, newest: null, ahead: null };
     if (options.skipDamage) return { read: true, newest, ahead: null };
     throw error;
-  }
-}
-
-/**
- * A log without manifests is new, or was opened by a process that died
- * before its first manifest (the store probe writes only under `probe/`).
- * Any of its WAL batches, checkpoints or `ownedDirs` objects means its
- * manifests were lost: starting an empty log there would drop that data,
- * and its garbage collection would delete it. Only keys named as this log
- * names its objects count: a log nested at `<prefix>wal/…` is not damage.
- */
-async function refuseLostManifests(
-  storage: LogStorage,
-  keys: LogKeys,
-  manifests: ManifestReader,
-  ownedDirs: readonly OwnedDir[],
-): Promise<void> {
-  const dirs: OwnedDir[] = [
-    { dir: keys.checkpointDir, isObject: (name) => checkpointCreatedAt(name) !== null },
-    { dir: keys.walDir, isObject: (name) => keys.idOf(keys.walDir, keys.walDir + name) !== null },
-    ...ownedDirs,
-  ];
-  const found = (await Promise.all(dirs.map((owned) => firstObject(storage, owned)))).find(
-    (key) => key !== null,
-  );
-  if (found === undefined) return;
-  // A writer that created the log since the manifests were listed wrote them first.
-  if ((await manifests.listIds()).length > 0) return;
-  // A listing that does not show a manifest that is there (it lags, or keys alias): the
-  // claim rides a lag out or names the store's fault.
-  if ((await storage.get(keys.manifest(1))) !== null) return;
-  throw new CorruptionError(
-    keys.manifestDir,
-    `no manifest under "${keys.manifestDir}", but "${found}" exists: the log's manifests ` +
-      "were deleted or lost, and opening it as a new log would drop (and later collect) its data. " +
-      "Restore the manifests from a backup, or move the log's objects aside to start an empty log",
-  );
-}
-
-/** The first key in `owned.dir` named as one of its objects (a direct child), or null. */
-async function firstObject(storage: LogStorage, owned: OwnedDir): Promise<string | null> {
-  let startAfter: string | undefined;
-  for (;;) {
-    const page = await storage.page(owned.dir, startAfter);
-    for (const { key } of page.objects) {
-      const name = key.slice(owned.dir.length);
-      if (!name.includes("/") && owned.isObject(name)) return key;
-    }
-    if (page.nextStartAfter === undefined) return null;
-    startAfter = page.nextStartAfter;
   }
 }

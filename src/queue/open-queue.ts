@@ -14,7 +14,7 @@ import { QueueCore } from "./core.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { Instrumentation } from "./instrument.js";
 import type { OpenOptions } from "./options.js";
-import { isPayloadName, PAYLOAD_DIR, PayloadObjects } from "./payloads.js";
+import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
@@ -40,7 +40,7 @@ export async function openCore(
     onOwned: () => {
       ownedAt = wallTime(resolved.clock);
     },
-    ownedDirs: [{ dir: PAYLOAD_DIR, isObject: isPayloadName }],
+    ownedDirs: QUEUE_OWNED_DIRS,
   });
   let core: QueueCore;
   let attached: Instrumentation | null = null;

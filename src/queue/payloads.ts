@@ -17,6 +17,7 @@ import { decodeTime, ulid } from "ulid";
 import type { MonotonicClock } from "../clock.js";
 import { ClosedError, CorruptionError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
+import type { OwnedDir } from "../log/lost-manifests.js";
 import type { RetryPolicy } from "../log/options.js";
 import { isObjectExists, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import type { Logger } from "../logger.js";
@@ -33,6 +34,14 @@ export const PAYLOAD_DIR = "payload/";
 export function isPayloadName(name: string): boolean {
   return /^[0-9A-Z]{26}$/.test(name);
 }
+
+/**
+ * The folders the queue writes under its log's prefix, for the log's check
+ * that a store without manifests holds none of the queue's objects.
+ */
+export const QUEUE_OWNED_DIRS: readonly OwnedDir[] = Object.freeze([
+  Object.freeze({ dir: PAYLOAD_DIR, isObject: isPayloadName }),
+]);
 
 /** Default of `OpenOptions.payloadOffloadBytes`. */
 export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;

@@ -16,7 +16,7 @@ import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
-import { PayloadObjects } from "./payloads.js";
+import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
 import { restoreState } from "./restore.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
@@ -73,6 +73,9 @@ export class QueueReader {
    *   naming `path` and giving the store's reason. S3Store and GcsStore
    *   take any path; one without those pieces works on every store.
    *   A path under which the store holds nothing reads as an empty store.
+   *   One with no manifest but other objects of a queue store (WAL batches,
+   *   checkpoints, payload objects) rejects with a `CorruptionError` naming
+   *   the manifest folder, as `Queue.open` does: its manifests were lost.
    */
   static async open(
     store: ObjectStore,
@@ -84,7 +87,7 @@ export class QueueReader {
     checkedLogPrefix(path, "path");
     const metered = new MeteredStore(store);
     const [contents, heartbeat] = await Promise.all([
-      readLog(metered, path, options),
+      readLog(metered, path, options, { ownedDirs: QUEUE_OWNED_DIRS }),
       readHeartbeat(metered, path),
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");

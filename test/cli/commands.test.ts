@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
+import { listAll } from "../../src/store/types.js";
 import { cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-");
@@ -198,6 +199,42 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     await queue.close();
     assert.equal((await cli("stats", "--store", dir)).code, 0);
     assert.equal((await cli("stats", "--store", dir, "--path", "other")).code, 1);
+  });
+
+  it("a queue store whose manifests are lost is reported as damaged, not as missing, by every command", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("q", "x");
+    await queue.close();
+    const store = new FileStore(dir);
+    for (const { key } of await listAll(store, "taquba/manifest/")) await store.delete(key);
+    for (const args of [
+      ["inspect"],
+      ["stats"],
+      ["queues"],
+      ["dashboard", "--port", "0"],
+      ["enqueue", "q", "p"],
+      ["enqueue", "q", "p", "--create"],
+    ]) {
+      const out = await cli(...args, "--store", dir);
+      assert.equal(out.code, 1, args.join(" "));
+      assert.equal(out.stdout, "", args.join(" "));
+      assert.match(
+        out.stderr,
+        /^taquba \w+: CORRUPTION: corrupt object "taquba\/manifest\/": no manifest under "taquba\/manifest\/", but "taquba\/checkpoint\/\d{20}-\w+" exists: the log's manifests were deleted or lost/,
+        args.join(" "),
+      );
+      assert.match(
+        out.stderr,
+        /Restore the manifests from a backup, or move the log's objects aside/,
+      );
+      assert.doesNotMatch(out.stderr, /no taquba queue store/);
+    }
+    assert.deepEqual(
+      (await listAll(store, "taquba/")).filter(({ key }) => key.startsWith("taquba/manifest/")),
+      [],
+      "nothing opened it as a new store",
+    );
   });
 
   it("writing commands never create a queue store unless --create is given", async () => {

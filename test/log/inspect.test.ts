@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { CorruptionError } from "../../src/errors.js";
 import { inspectLog, openLog, readLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ObjectStore, PutOptions } from "../../src/store/types.js";
+import { listAll, type ObjectStore, type PutOptions } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
@@ -55,6 +56,47 @@ describe("log read-only access", { timeout: 60_000 }, () => {
     assert.equal(contents.info.manifest, null);
     assert.equal(contents.info.objects, 0);
     assert.equal(store.size, 0);
+  });
+
+  it("readLog and inspectLog of a log whose manifests are lost reject as openLog does", async () => {
+    for (const keep of ["checkpoint", "wal", "owned"] as const) {
+      const store = new MemoryStore();
+      const { log } = await openLog(store, "q", testOptions());
+      log.setSnapshotSource(() => rec("snap"));
+      await log.append(rec("a"));
+      await log.checkpoint();
+      await log.append(rec("b")); // no close: "b" stays in the WAL
+      await store.put("q/owned/thing-1", rec("an object of the layer above"));
+      for (const { key } of await listAll(store, "q/")) {
+        if (!key.startsWith(`q/${keep}/`)) await store.delete(key);
+      }
+      const context = {
+        ownedDirs: [{ dir: "owned/", isObject: (name: string) => name.startsWith("thing-") }],
+      };
+      const refused = await rejection(openLog(store, "q", testOptions(), context));
+      assert.ok(refused instanceof CorruptionError, `${keep}: ${refused.message}`);
+      for (const read of [readLog, inspectLog]) {
+        const error = await rejection(read(store, "q", {}, context));
+        assert.ok(error instanceof CorruptionError, `${keep}: ${error.message}`);
+        assert.equal(error.objectKey, "q/manifest/");
+        assert.equal(error.message, refused.message);
+        assert.match(error.message, new RegExp(`but "q/${keep}/`));
+        assert.match(error.message, /Restore the manifests from a backup/);
+      }
+    }
+  });
+
+  it("readLog of a log whose only objects are not the log's own reads as a log nobody opened", async () => {
+    const store = new MemoryStore();
+    await store.put("q/probe/01JEXAMPLE0000000000000000", new Uint8Array(8));
+    await store.put("q/wal/README", rec("notes"));
+    await store.put("q/owned/other", rec("not named as an owned object"));
+    const context = {
+      ownedDirs: [{ dir: "owned/", isObject: (name: string) => name.startsWith("thing-") }],
+    };
+    const contents = await readLog(store, "q", {}, context);
+    assert.equal(contents.info.manifest, null);
+    assert.deepEqual(contents.records, []);
   });
 
   it("inspectLog reports epoch, WAL, fences and the checkpoint's size and age", async () => {

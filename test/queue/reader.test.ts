@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { CorruptionError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { listAll } from "../../src/store/types.js";
 
 const KIB = 1024;
 
@@ -57,6 +59,33 @@ describe("QueueReader and offloaded payloads", { timeout: 30_000 }, () => {
     assert.deepEqual(
       deadJobs.map((j) => [j.id, j.payloadSize, j.payloadRef !== undefined]),
       [[dead, 5 * KIB, true]],
+    );
+  });
+});
+
+describe("QueueReader on a store whose manifests are lost", { timeout: 30_000 }, () => {
+  it("rejects with the CorruptionError Queue.open gives, also when only payload objects remain", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: KIB });
+    await queue.enqueue("work", big(2 * KIB));
+    await queue.close();
+    for (const { key } of await listAll(store, "q/manifest/")) await store.delete(key);
+    for (const only of ["checkpoint", "payload"]) {
+      if (only === "payload")
+        for (const { key } of await listAll(store, "q/"))
+          if (!key.startsWith("q/payload/")) await store.delete(key);
+      const opening = await Queue.open(store, "q", { logger: silentLogger }).catch((e: Error) => e);
+      const reading = await QueueReader.open(store, "q").catch((e: Error) => e);
+      assert.ok(reading instanceof CorruptionError, `${only}: ${String(reading)}`);
+      assert.ok(opening instanceof CorruptionError, `${only}: ${String(opening)}`);
+      assert.equal(reading.objectKey, "q/manifest/");
+      assert.equal(reading.message, opening.message);
+      assert.match(reading.message, new RegExp(`but "q/${only}/`));
+    }
+    assert.deepEqual(
+      (await listAll(store, "q/")).filter(({ key }) => !key.startsWith("q/payload/")),
+      [],
+      "neither wrote anything",
     );
   });
 });
