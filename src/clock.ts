@@ -132,8 +132,9 @@ function recheckMsOf(clock: Clock): number {
 /**
  * A clock that only moves when told to. Timers scheduled by taquba against a
  * `ManualClock` fire when `advance()` passes their deadline, so tests advance
- * time instead of sleeping. `stepWall()` moves the wall reading alone, as a
- * clock step (NTP, a VM resume, an operator) would.
+ * time instead of sleeping. `stepWall()`, or `advance()` with a negative
+ * step, moves the wall reading alone, as a clock step (NTP, a VM resume, an
+ * operator) would.
  */
 export class ManualClock implements MonotonicClock {
   static {
@@ -160,10 +161,30 @@ export class ManualClock implements MonotonicClock {
     return this.#monotonicMs;
   }
 
-  /** Move time forward by `ms` (must be ≥ 0), both readings, and let waiting timers fire. */
+  /**
+   * Move time by `ms`. Forward (`ms` ≥ 0): both readings move and waiting
+   * timers whose delay has passed fire. Back (`ms` < 0): the wall reading
+   * steps back, as {@link stepWall} does, and monotonic time, which never
+   * goes back, stays where it is, so no timer moves or fires. That is a wall
+   * clock set back (NTP, a VM resume, an operator): schedules do not fire a
+   * time twice, and timers keep their order.
+   *
+   * @example
+   * ```ts
+   * const clock = new ManualClock(Date.parse("2027-01-01T00:00:00Z"));
+   * clock.advance(60_000); // one minute passes: due timers and schedules fire
+   * clock.advance(-30 * 60_000); // the wall clock is set back 30 minutes
+   * clock.now() === Date.parse("2026-12-31T23:31:00Z"); // true
+   * clock.monotonicNow() === 60_000; // true: monotonic time did not go back
+   * ```
+   */
   advance(ms: number): void {
-    if (typeof ms !== "number" || !(ms >= 0) || !Number.isFinite(ms))
-      throw invalidArgument("ms", "a finite number of milliseconds ≥ 0", ms);
+    if (typeof ms !== "number" || !Number.isFinite(ms))
+      throw invalidArgument("ms", "a finite number of milliseconds", ms);
+    if (ms < 0) {
+      this.stepWall(ms);
+      return;
+    }
     this.#wallMs += ms;
     this.#monotonicMs += ms;
     for (const listener of [...this.#listeners]) listener();

@@ -28,7 +28,7 @@ describe("ManualClock", { timeout: 10_000 }, () => {
     for (const start of [Number.NaN, Number.POSITIVE_INFINITY, "0"])
       assertInvalid(() => new ManualClock(start as number), "startMs");
     const clock = new ManualClock(1_000);
-    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY, "5"])
+    for (const ms of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, "5"])
       assertInvalid(() => clock.advance(ms as number), "ms");
     for (const ms of [Number.NaN, Number.NEGATIVE_INFINITY, "5"]) {
       assertInvalid(() => clock.stepWall(ms as number), "ms");
@@ -46,6 +46,30 @@ describe("ManualClock", { timeout: 10_000 }, () => {
     clock.stepWall(-10);
     assert.equal(clock.now(), -5_007.5);
     assert.equal(clock.monotonicNow(), 2.5);
+  });
+
+  it("advance(negative) steps the wall clock back; monotonic time and timers do not go back", async () => {
+    const clock = new ManualClock(100_000);
+    const fired: string[] = [];
+    startTimer(clock, 1_000, () => fired.push("a"));
+    startTimer(clock, 2_000, () => fired.push("b"));
+    clock.advance(500);
+    clock.advance(-60_000);
+    assert.equal(clock.now(), 40_500);
+    assert.equal(clock.monotonicNow(), 500);
+    await Promise.resolve();
+    assert.equal(fired.length, 0, "a step back fires nothing");
+    // A timer started after the step is still due by monotonic time, after the earlier ones.
+    startTimer(clock, 1_000, () => fired.push("c"));
+    clock.advance(500);
+    assert.deepEqual(fired, ["a"]);
+    clock.advance(-1);
+    clock.advance(500);
+    assert.deepEqual(fired, ["a", "c"]);
+    clock.advance(500);
+    assert.deepEqual(fired, ["a", "c", "b"]);
+    assert.equal(clock.now(), 41_999);
+    assert.equal(clock.monotonicNow(), 2_000);
   });
 });
 

@@ -180,6 +180,52 @@ describe("schedules", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("advance(negative) sets the clock back: no fire time twice, and fires resume in order", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock, { schedulerIntervalMs: 1_000 });
+    await queue.schedule("m", { cron: "* * * * *", queue: "jobs", payload: "" });
+    await queue.schedule("e", { everyMs: 90_000, queue: "jobs", payload: "" });
+    clock.advance(3 * MINUTE);
+    await settle(queue);
+    assert.deepEqual(
+      await firesOf(queue, "jobs", "m"),
+      [1, 2, 3].map((k) => t0 + k * MINUTE),
+    );
+    assert.deepEqual(await firesOf(queue, "jobs", "e"), [t0 + 90_000, t0 + 180_000]);
+    // Back 10 minutes, then forward step by step past where the clock was.
+    clock.advance(-10 * MINUTE);
+    for (let i = 0; i < 12; i++) {
+      clock.advance(MINUTE);
+      await settle(queue);
+    }
+    const minute = await firesOf(queue, "jobs", "m");
+    assert.deepEqual(
+      minute,
+      [1, 2, 3, 4, 5].map((k) => t0 + k * MINUTE),
+    );
+    const every = await firesOf(queue, "jobs", "e");
+    assert.deepEqual(
+      every,
+      [90_000, 180_000, 270_000].map((ms) => t0 + ms),
+    );
+    // In job (id) order, each schedule's fire times still only go up.
+    const { jobs } = await queue.listJobs("jobs", "pending", { limit: 100 });
+    assert.equal(jobs.length, minute.length + every.length);
+    for (const name of ["m", "e"]) {
+      const times = jobs
+        .map((job) => /^schedule:(\w):(\d+)$/.exec(job.dedupKey ?? ""))
+        .filter((match) => match?.[1] === name)
+        .map((match) => Number(match![2]));
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => a - b),
+        name,
+      );
+    }
+    await queue.close();
+  });
+
   for (const catchUp of ["none", "latest", "all"] as const) {
     it(`restart between fires: catchUp "${catchUp}" decides the fires missed while closed`, async () => {
       const store = new MemoryStore();
