@@ -1,4 +1,4 @@
-/** `taquba dead`: a page of a queue's dead-lettered jobs, read-only. */
+/** `taquba dead`: a page of the dead-lettered jobs of one queue or of every queue, read-only. */
 import { DEFAULT_DEAD_JOBS_LIMIT } from "../queue/options.js";
 import type { JobRecord } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -12,9 +12,10 @@ import {
   toJson,
 } from "./store-args.js";
 
-const HELP = `Usage: taquba dead <queue> [options]
+const HELP = `Usage: taquba dead [queue] [options]
 
-Dead-lettered jobs of a queue in id order. Read-only.
+Dead-lettered jobs of a queue in id order (default: of every queue, one page
+across all of them in id order, each line starting with its queue). Read-only.
 
 Options:
   --after <id>           list the jobs whose ids sort after this one (the last id
@@ -23,33 +24,43 @@ Options:
 ${STORE_HELP}
 `;
 
-function describeJob(job: JobRecord): string {
+function describeJob(job: JobRecord, withQueue: boolean): string {
+  const queue = withQueue ? `${job.queue}  ` : "";
   const failedAt = job.failedAt === undefined ? "?" : new Date(job.failedAt).toISOString();
   const payload = payloadText(job.payload);
   const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
-  return `${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
+  return `${queue}${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
 }
 
 export const deadCommand = defineCommand({
   name: "dead",
-  summary: "list dead-lettered jobs of a queue (read-only)",
+  summary: "list dead-lettered jobs of a queue or of every queue (read-only)",
   help: HELP,
   options: { ...STORE_OPTIONS, after: { type: "string" }, limit: { type: "string" } },
   async run(parsed, io) {
     const { values } = parsed;
-    const [queue] = positionals(parsed.positionals, ["queue"]);
+    const [queue] =
+      parsed.positionals.length === 0 ? [undefined] : positionals(parsed.positionals, ["queue"]);
     const limit = nonNegativeInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
-    checkQueueName(queue, "<queue>");
+    if (queue !== undefined) checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
-    const page = reader.deadJobs(queue!, {
-      limit,
-      ...(values.after === undefined ? {} : { after: values.after }),
-    });
+    const options = { limit, ...(values.after === undefined ? {} : { after: values.after }) };
+    // Every queue: the first `limit` ids after `after` of all queues are among each
+    // queue's own first `limit`, so one page per queue, merged by id, is the page.
+    const page =
+      queue !== undefined
+        ? reader.deadJobs(queue, options)
+        : reader
+            .listQueues()
+            .flatMap((name) => reader.deadJobs(name, options))
+            .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            .slice(0, limit);
     // Payloads stored as objects of their own are read from them.
     for (const job of page) job.payload = await reader.loadPayload(job);
     if (values.json) io.out(toJson(page));
-    else if (page.length === 0) io.out(`No dead jobs in "${queue}".\n`);
-    else io.out(page.map(describeJob).join(""));
+    else if (page.length === 0)
+      io.out(queue === undefined ? "No dead jobs.\n" : `No dead jobs in "${queue}".\n`);
+    else io.out(page.map((job) => describeJob(job, queue === undefined)).join(""));
     return 0;
   },
 });

@@ -67,6 +67,24 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       [claim.id, "report-3"],
     );
 
+    // Without a queue: every queue's dead jobs, one page in id order, each line naming its queue.
+    const other = await queue.claim("emails");
+    await queue.deadLetter(other!, "bad address");
+    const every = await cli("dead", ...store);
+    assert.equal(every.code, 0, every.stderr);
+    const everyLines = every.stdout.trimEnd().split("\n");
+    assert.deepEqual(
+      everyLines.map((line) => line.split(/\s+/).slice(0, 2).join(" ")),
+      [`emails ${other!.id}`, `reports ${claim.id}`, "reports report-3"],
+    );
+    assert.match(everyLines[0]!, /error "bad address".*payload "hello"/);
+    const everyPage = await cli("dead", "--after", other!.id, "--limit", "1", "--json", ...store);
+    assert.deepEqual(
+      (JSON.parse(everyPage.stdout) as { queue: string; id: string }[]).map((j) => [j.queue, j.id]),
+      [["reports", claim.id]],
+    );
+    await queue.requeueDeadJob(other!.id);
+
     const inspect = await cli("inspect", ...store);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, /^manifest\s+#\d+, writer epoch 1/m);
@@ -137,9 +155,9 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     const badUrl = await cli("stats", "--store", "s3://");
     assert.equal(badUrl.code, 2);
     assert.match(badUrl.stderr, /Expected `--store` to be a store URL/);
-    const noQueue = await cli("dead", "--store", dir);
-    assert.equal(noQueue.code, 2);
-    assert.match(noQueue.stderr, /Expected <queue>/);
+    const twoQueues = await cli("dead", "a", "b", "--store", dir);
+    assert.equal(twoQueues.code, 2);
+    assert.match(twoQueues.stderr, /Expected <queue>, got 2 argument/);
     const badPriority = await cli(
       "enqueue",
       "q",
