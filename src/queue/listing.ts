@@ -49,11 +49,12 @@ export interface ListJobsOptions {
    */
   limit?: number;
   /**
-   * Read offloaded payloads back from their objects (`Queue` only: a
-   * `QueueReader` never does). With `false` an offloaded job's `payload` is
-   * empty and `payloadRef` and `payloadSize` say where it is and how large:
-   * a listing costs no store read.
-   * @default true
+   * Read offloaded payloads back from their objects. With `false` an
+   * offloaded job's `payload` is empty and `payloadRef` and `payloadSize` say
+   * where it is and how large: a listing costs no store read. A
+   * `QueueReader` reads them only when given `true` (its `listJobs` then
+   * answers with a Promise).
+   * @default true (`Queue`); false (`QueueReader`)
    * @example
    * ```ts
    * const { jobs } = await queue.listJobs("reports", "dead", { loadPayloads: false });

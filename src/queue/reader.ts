@@ -188,10 +188,50 @@ export class QueueReader {
   /**
    * A page of the jobs of `queue` in `status`, in the order and with the
    * cursors of `Queue.listJobs` (a cursor from the writer works here too).
-   * Offloaded payloads are not read (a listing would read one object per
-   * job): such jobs have an empty `payload`, `payloadRef` and `payloadSize`.
+   * By default offloaded payloads are not read (a listing would read one
+   * object per job): such jobs have an empty `payload`, `payloadRef` and
+   * `payloadSize`, and the page comes back at once. With
+   * `{ loadPayloads: true }` it is a Promise of the page with every payload
+   * read from its object, as `Queue.listJobs` answers; it rejects with a
+   * `StorageError` if an object is gone (its job was removed since the
+   * reader was opened) and a `CorruptionError` naming a damaged one.
+   * @example
+   * ```ts
+   * const { jobs } = await reader.listJobs("videos", "pending", { loadPayloads: true });
+   * for (const job of jobs) console.log(job.id, job.payload.byteLength);
+   * ```
    */
-  listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
+  listJobs(
+    queue: string,
+    status: JobStatus,
+    options: ListJobsOptions & { loadPayloads: true },
+  ): Promise<JobPage<JobRecord>>;
+  listJobs(
+    queue: string,
+    status: JobStatus,
+    options?: ListJobsOptions & { loadPayloads?: false },
+  ): JobPage<JobRecord>;
+  listJobs(
+    queue: string,
+    status: JobStatus,
+    options?: ListJobsOptions,
+  ): JobPage<JobRecord> | Promise<JobPage<JobRecord>>;
+  listJobs(
+    queue: string,
+    status: JobStatus,
+    options: ListJobsOptions = {},
+  ): JobPage<JobRecord> | Promise<JobPage<JobRecord>> {
+    // Asked for the payloads: a bad argument rejects the Promise rather than throwing.
+    if ((options as ListJobsOptions | null)?.loadPayloads === true)
+      return (async () => {
+        const page = this.#listJobs(queue, status, options);
+        await this.#payloads.materialise(page.jobs, this.#payloads.callLimit());
+        return page;
+      })();
+    return this.#listJobs(queue, status, options);
+  }
+
+  #listJobs(queue: string, status: JobStatus, options: ListJobsOptions): JobPage<JobRecord> {
     const name = checkQueueName(queue);
     const checked = checkListJobs(status, options);
     const page = listJobsPage(this.#state, name, checked.status, checked.from, checked.limit);
@@ -232,7 +272,7 @@ export class QueueReader {
    * A page of dead jobs in id order, those whose ids sort after
    * `options.after` (a plain exclusive bound, see `DeadJobsOptions.after`),
    * as `Queue.deadJobs` lists them. Offloaded payloads are left out, as in
-   * {@link listJobs}.
+   * {@link listJobs} by default ({@link loadPayload} reads one).
    */
   deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
     const name = checkQueueName(queue);

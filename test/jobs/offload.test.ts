@@ -89,6 +89,51 @@ for (const kind of STORES) {
       await reopened.close();
     });
 
+    it("a QueueReader's listJobs reads offloaded payloads only with loadPayloads: true", async () => {
+      const { queue, store } = await openOn(kind);
+      const payload = big(300 * KIB);
+      const id = await queue.enqueue("work", payload);
+      await queue.enqueue("work", "small");
+      const reader = await QueueReader.open(store, "q");
+      const sizes = (jobs: { payload: Uint8Array }[]) => jobs.map((j) => j.payload.byteLength);
+      // Default (and false): nothing read, the page comes back at once.
+      const plain = reader.listJobs("work", "pending");
+      assert.deepEqual(sizes(plain.jobs), [0, 5]);
+      assert.equal(plain.jobs[0]!.payloadSize, 300 * KIB);
+      assert.deepEqual(
+        sizes(reader.listJobs("work", "pending", { loadPayloads: false }).jobs),
+        [0, 5],
+      );
+      const before = reader.storeRequests().counts.get;
+      const loaded = await reader.listJobs("work", "pending", { loadPayloads: true });
+      assert.equal(
+        reader.storeRequests().counts.get,
+        before + 1,
+        "one read: the offloaded payload",
+      );
+      assert.equal(loaded.jobs[0]!.id, id);
+      assert.deepEqual(loaded.jobs[0]!.payload, Buffer.from(payload));
+      assert.equal(loaded.jobs[0]!.payloadRef, plain.jobs[0]!.payloadRef);
+      assert.equal(text(loaded.jobs[1]!.payload), "small");
+      assert.deepEqual(
+        loaded.jobs.map((j) => j.payload),
+        (await queue.listJobs("work", "pending")).jobs.map((j) => j.payload),
+        "as the writer lists them",
+      );
+      // With payloads asked for, a bad argument rejects the Promise; a gone object is a StorageError.
+      await assert.rejects(
+        reader.listJobs("work", "pending", { loadPayloads: true, limit: 0 }),
+        /Expected `options\.limit`/,
+      );
+      await queue.removeJob(id);
+      await eventually(store, 0);
+      await assert.rejects(
+        reader.listJobs("work", "pending", { loadPayloads: true }),
+        (e: unknown) => e instanceof StorageError,
+      );
+      await queue.close();
+    });
+
     it("batches offload only oversized payloads; null disables offload", async () => {
       const { queue, store } = await openOn(kind, { payloadOffloadBytes: 1_000 });
       const ids = await queue.enqueueBatch("work", [big(10), big(2_000), big(1_000), big(5_000)]);
