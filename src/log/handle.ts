@@ -4,6 +4,7 @@
  * {@link Checkpointer} together, and owns the close sequence. Holds no state
  * of its own beyond the close promise.
  */
+import { FencedError } from "../errors.js";
 import { invalidArgument } from "../validate.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { WriterFence } from "./fencing.js";
@@ -45,6 +46,15 @@ export class LogHandle implements Log {
 
   flush(): Promise<void> {
     return this.#writer.flush();
+  }
+
+  async checkFence(): Promise<void> {
+    if (this.#writer.refusal() !== null) return;
+    try {
+      await this.#fence.validate();
+    } catch (error) {
+      if (error instanceof FencedError) this.#writer.fail(error);
+    }
   }
 
   afterSend(callback: () => void): void {

@@ -141,6 +141,14 @@ export interface Log {
   /** Seal the open batch now and resolve once everything appended so far is durable. */
   flush(): Promise<void>;
   /**
+   * Looks for a newer writer's epoch now (one manifest listing and read), for
+   * a writer that is not writing and so would not meet the fence: if there is
+   * one, the log fails with `FencedError` as a write meeting the fence would
+   * (later calls reject with it, failure listeners hear of it). Always
+   * resolves; a store error is left to the next look.
+   */
+  checkFence(): Promise<void>;
+  /**
    * Calls `callback` once, right after the log next sends a batch to the
    * store (its request made, not yet answered). Work that need not delay the
    * next write (such as bookkeeping for a batch just made durable) runs

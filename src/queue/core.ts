@@ -222,6 +222,11 @@ export class QueueCore {
     if (this.#closing !== null) throw new ClosedError("queue is closed");
   }
 
+  /** What failed the log for good (`FencedError`, `StorageError`), or `null`. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
   /** `true` once closed, or after the log failed. */
   get closed(): boolean {
     return this.#closing !== null || this.#failure !== null;

@@ -10,7 +10,9 @@
  * tick; the counter advances even when a beat fails, so a reader sees the
  * gap. Each writer beats under its own epoch, so a fenced writer that has not
  * noticed yet cannot overwrite its successor's beat; readers take the
- * highest epoch. The first beat is written during open (the counter
+ * highest epoch. Before each timed beat the writer also looks for a newer
+ * writer (`Log.checkFence`): an idle writer learns of a takeover within one
+ * interval, where without a beat it learns only at its next write. The first beat is written during open (the counter
  * continues from the newest stored beat), a closing beat (`closed: true`) on
  * a clean close, and beats of older epochs are deleted once the first beat
  * of a new writer is stored.
@@ -96,6 +98,7 @@ export class Heartbeat {
   readonly #clock: MonotonicClock;
   readonly #now: () => number;
   readonly #logger: Logger;
+  readonly #checkFence: () => Promise<void>;
   #counter = 0;
   #timer: TimerHandle | null = null;
   #stopped = false;
@@ -113,6 +116,8 @@ export class Heartbeat {
     clock: MonotonicClock;
     now: () => number;
     logger: Logger;
+    /** Runs before each timed beat: looks for a newer writer (see `Log.checkFence`); never rejects. */
+    checkFence?: () => Promise<void>;
   }) {
     this.#store = options.store;
     this.#dir = heartbeatDir(options.path);
@@ -122,6 +127,7 @@ export class Heartbeat {
     this.#clock = options.clock;
     this.#now = options.now;
     this.#logger = options.logger;
+    this.#checkFence = options.checkFence ?? (() => Promise.resolve());
   }
 
   /** Writes the first beat (continuing the stored counter), clears older writers' beats, starts the timer. */
@@ -161,8 +167,11 @@ export class Heartbeat {
       this.#writing = this.#writing
         .then(() => {
           this.#waiting = false;
-          return this.#stopped ? undefined : this.#beat(false);
+          // A writer taken over stops here (the queue fails and stops the beat) rather
+          // than write a beat under its old epoch that nobody deletes.
+          return this.#stopped ? undefined : this.#checkFence();
         })
+        .then(() => (this.#stopped ? undefined : this.#beat(false)))
         .then(
           () => {
             if (this.#failing) this.#logger.warn("writer heartbeat recovered");

@@ -26,6 +26,7 @@ import {
   lostReasonOf,
   NACK_TIMED_OUT,
   nackClaim,
+  QUEUE_FAILURE,
   wasSettled,
 } from "./settle.js";
 import type { State } from "./state.js";
@@ -61,6 +62,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, INSTRUMENTATION, {
     get(this: object): Instrumentation | null {
       return coreOf(this).instrumentation;
+    },
+  });
+  Object.defineProperty(prototype, QUEUE_FAILURE, {
+    get(this: object): Error | null {
+      return coreOf(this).failure;
     },
   });
   Object.defineProperty(prototype, TIMER_CLOCK, {

@@ -69,6 +69,7 @@ export async function openCore(
       clock: core.timed,
       now: () => core.now(),
       logger: resolved.logger,
+      checkFence: () => core.log.checkFence(),
     });
     core.attachHeartbeat(heartbeat);
     // A beat that fails is retried at the next tick; it never fails the open.

@@ -165,6 +165,18 @@ function askQueue<T>(queue: object, key: symbol, claim: Claim, absent: T): T {
   return typeof hook === "function" ? hook.call(queue, claim) : absent;
 }
 
+/** Registry key of the getter on `Queue.prototype` that {@link queueFailure} reads. */
+export const QUEUE_FAILURE = Symbol.for("taquba.queueFailure");
+
+/**
+ * What failed `queue` for good (`FencedError`, `StorageError`), or `null`
+ * while it works or after a plain close: how a worker whose claims simply
+ * stopped (the queue failed while it waited) learns why.
+ */
+export function queueFailure(queue: object): unknown {
+  return (queue as Record<symbol, unknown>)[QUEUE_FAILURE] ?? null;
+}
+
 /** Registry key of the hook on `Queue.prototype` that {@link claimLostReason} calls. */
 export const CLAIM_LOST_REASON = Symbol.for("taquba.claimLostReason");
 

@@ -26,10 +26,11 @@ import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import { claimQueuePaused, claimStartable } from "../queue/settle.js";
+import { claimQueuePaused, claimStartable, queueFailure } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
+import { messageOf } from "../util/message.js";
 import {
   checkBoolean,
   checkDuration,
@@ -84,8 +85,17 @@ function stopRenewing(held: Held): void {
  *
  * Resolves after `options.signal` aborts (claiming stops, no handler starts,
  * running handlers finish and settle, ready claims are released, all durably)
- * or the queue is closed; rejects with the queue's failure (`FencedError`,
- * `StorageError`) once running jobs ended.
+ * or the queue is closed. Also resolves, after logging one line, when the
+ * queue is fenced (another process opened the store): whether the worker was
+ * idle or running handlers, it stops claiming, running handlers finish, and
+ * their settlements, which fail with `FencedError`, are not retried (the new
+ * writer requeues those jobs). An idle queue learns of a takeover only when
+ * it next touches the store: a write (an enqueue, the reaper requeuing an
+ * expired lease, a schedule firing, a checkpoint) or, with
+ * `OpenOptions.heartbeatMs` set, its next beat, which also looks for a newer
+ * writer. Without a heartbeat an idle worker of a queue nobody writes to
+ * keeps waiting for jobs that now go to the new writer. Rejects with a
+ * `StorageError` that failed the queue, once running jobs ended.
  */
 export async function runWorker(
   queue: Queue,
@@ -316,6 +326,21 @@ export async function runWorker(
     await settlements.drain();
   }
   failure ??= settlements.failure;
+  // The queue failed while the worker waited for jobs: its claims simply stopped.
+  if (failure === null && queue.closed) failure = queueFailure(queue);
+  if (taqubaErrorCode(failure) === "FENCED") {
+    // Taken over: the loop ended as documented, busy or idle. One line for it,
+    // none per job (their settlements failed with the same error).
+    const unsettled = settlements.failedByQueue;
+    logger.warn(
+      `worker: queue "${queueName}" stopped: another process opened the store (fenced)` +
+        (unsettled > 0
+          ? `; ${unsettled} settlement(s) failed, and the new writer runs those jobs again`
+          : ""),
+      { queue: queueName, error: messageOf(failure) },
+    );
+    return;
+  }
   if (settlements.refusedByClose > 0 && failure === null)
     logger.warn(
       `worker: ${settlements.refusedByClose} settlement(s) of queue "${queueName}" were refused because the queue closed; ` +

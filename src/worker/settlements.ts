@@ -52,6 +52,8 @@ export class Settlements {
   failure: unknown = null;
   /** Settlements refused because the queue closed under the worker. */
   refusedByClose = 0;
+  /** Settlements that failed with the failure of the whole queue. */
+  failedByQueue = 0;
 
   constructor(queue: Queue, logger: Logger, onSettled: () => void) {
     this.#queue = queue;
@@ -160,8 +162,10 @@ export class Settlements {
         { jobId: claim.id, queue: claim.queue },
       );
     } else if (code === "CLOSED") this.refusedByClose++;
-    else if (code === "FENCED" || code === "STORAGE") this.failure ??= error;
-    else
+    else if (code === "FENCED" || code === "STORAGE") {
+      this.failedByQueue++;
+      this.failure ??= error;
+    } else
       this.#logger.warn(`worker: settling job ${claim.id} failed: ${messageOf(error)}`, {
         jobId: claim.id,
         queue: claim.queue,

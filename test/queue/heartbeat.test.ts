@@ -123,6 +123,22 @@ for (const [kind, makeStore] of [
       await next.queue.close();
     });
 
+    it("an idle writer learns of a takeover at its next beat, and writes no beat after it", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock(T0);
+      const { queue } = await openTestQueue({ heartbeatMs: 1_000 }, store, clock);
+      const next = await openTestQueue({}, store, clock);
+      await settle();
+      assert.equal(queue.closed, false);
+      clock.advance(1_000);
+      for (let i = 0; i < 100 && !queue.closed; i++) await settle();
+      assert.equal(queue.closed, true);
+      assert.equal((await rejection(queue.enqueue("jobs", "x"))).code, "FENCED");
+      const beat = await beatOf(store);
+      assert.deepEqual([beat?.epoch, beat?.counter], [1, 1], "no beat after the one at open");
+      await next.queue.close();
+    });
+
     it("no beat without heartbeatMs", async () => {
       const store = await makeStore();
       const { queue } = await openTestQueue({}, store);

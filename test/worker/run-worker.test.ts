@@ -891,18 +891,80 @@ describe("runWorker", { timeout: 60_000 }, () => {
     assert.deepEqual(handled, []);
   });
 
-  it("rejects with FencedError once another process took the store", async () => {
+  /** The lines a fenced worker logged: exactly one, saying so. */
+  function assertOneFenceLine(logger: { warnings: string[] }, queueName: string): string {
+    assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
+    const line = logger.warnings[0]!;
+    assert.match(
+      line,
+      new RegExp(
+        `^worker: queue "${queueName}" stopped: another process opened the store \\(fenced\\)`,
+      ),
+    );
+    return line;
+  }
+
+  it("idle, fenced through its own queue's write: resolves after one line; later calls reject", async () => {
     const { queue, store, clock } = await openTestQueue();
-    // Handled from the start: the worker may stop while the enqueue's refusal is awaited.
-    const worker = rejection(
-      runWorker(queue, "q", () => {}, {
-        pollIntervalMs: 60_000,
-        logger: capturingLogger(),
-      }),
+    const loggers = [capturingLogger(), capturingLogger()];
+    const workers = ["q", "other"].map((name, i) =>
+      runWorker(queue, name, () => {}, { pollIntervalMs: 60_000, logger: loggers[i]! }),
     );
     const { queue: successor } = await openTestQueue({}, store, clock);
     assert.equal((await rejection(queue.enqueue("q", "x"))).code, "FENCED");
-    assert.equal((await worker).code, "FENCED");
+    await Promise.all(workers); // both end, and the same way
+    assertOneFenceLine(loggers[0]!, "q");
+    assertOneFenceLine(loggers[1]!, "other");
+    assert.equal(queue.closed, true);
+    assert.equal((await rejection(queue.claim("q"))).code, "FENCED");
+    assert.equal((await rejection(queue.stats("q"))).code, "FENCED");
+    await successor.close();
+  });
+
+  it("busy when fenced: the handler finishes, its settlement fails and is not retried, it resolves", async () => {
+    const { queue, store, clock } = await openTestQueue();
+    await queue.enqueue("q", "job");
+    const logger = capturingLogger();
+    const gate = deferred();
+    let runs = 0;
+    const worker = runWorker(
+      queue,
+      "q",
+      async () => {
+        runs++;
+        await gate.promise;
+        return "result";
+      },
+      { pollIntervalMs: 60_000, logger },
+    );
+    await until(() => runs === 1, "the handler started");
+    const { queue: successor } = await openTestQueue({}, store, clock);
+    gate.resolve();
+    await worker;
+    assert.equal(runs, 1);
+    assert.match(assertOneFenceLine(logger, "q"), /1 settlement\(s\) failed/);
+    // The ack never landed: the new writer has the job back, its attempt kept.
+    const [job] = (await successor.listJobs("q", "pending")).jobs;
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.result, undefined);
+    assert.equal((await rejection(queue.enqueue("q", "x"))).code, "FENCED");
+    await successor.close();
+  });
+
+  it("idle with heartbeatMs: the next beat sees the fence, claim waiters wake, the worker resolves", async () => {
+    const { queue, store, clock } = await openTestQueue({ heartbeatMs: 1_000 });
+    const logger = capturingLogger();
+    const worker = runWorker(queue, "q", () => {}, { pollIntervalMs: 60_000, logger });
+    const waiting = queue.claim("other", { waitMs: 60_000 });
+    const { queue: successor } = await openTestQueue({}, store, clock);
+    await turns();
+    assert.equal(queue.closed, false, "nothing told it yet");
+    clock.advance(1_000);
+    await worker;
+    assertOneFenceLine(logger, "q");
+    assert.equal(await waiting, null);
+    assert.equal(queue.closed, true);
+    assert.equal((await rejection(queue.enqueue("q", "x"))).code, "FENCED");
     await successor.close();
   });
 
