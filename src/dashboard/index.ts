@@ -52,8 +52,8 @@ export interface DashboardOptions {
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /**
    * Opens a fresh `QueueReader` (reader sources): the dashboard shows a new
-   * snapshot at most every `refreshMs`. Without it, a reader's snapshot is shown as is.
-   * @default undefined
+   * snapshot at most every `refreshMs`.
+   * @default the reader's own `reopen()` (the same store, path and options)
    */
   reopen?: () => Promise<QueueReader>;
   /**
@@ -159,6 +159,14 @@ const OPTION_KEYS = Object.keys({
   logger: true,
 } satisfies Record<keyof DashboardOptions, true>);
 
+/** A reader's own `reopen`, when it has one (a reader of an older release has not). */
+function readerReopen(source: object): (() => Promise<QueueReader>) | undefined {
+  const reopen = (source as { reopen?: unknown }).reopen;
+  return typeof reopen === "function"
+    ? () => reopen.call(source) as Promise<QueueReader>
+    : undefined;
+}
+
 /**
  * A request handler serving the dashboard of `source`: a live `Queue`
  * (actions allowed, protected by a same-origin check and a token each page
@@ -214,7 +222,9 @@ export function dashboard(
         ) as NonNullable<DashboardOptions["authorize"]>);
   const reopen =
     options.reopen === undefined
-      ? undefined
+      ? live
+        ? undefined
+        : readerReopen(source)
       : (checkFunction(
           options.reopen,
           "options.reopen",

@@ -45,6 +45,8 @@ export class QueueReader {
   readonly #store: MeteredStore;
   readonly #heartbeat: WriterHeartbeat | null;
   readonly #payloads: PayloadObjects;
+  /** How this snapshot was opened, for {@link reopen}. */
+  #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions } | null = null;
 
   private constructor(
     state: State,
@@ -92,7 +94,7 @@ export class QueueReader {
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    return new QueueReader(
+    const reader = new QueueReader(
       await restoreState(path, contents.checkpoint, contents.tail),
       contents.info,
       metered,
@@ -104,6 +106,24 @@ export class QueueReader {
         resolveReadOptions({ logger: silentLogger, ...options }),
       ),
     );
+    reader.#openedWith = { store, path, options };
+    return reader;
+  }
+
+  /**
+   * A fresh snapshot of the same store and path, opened with the same
+   * options: what the writer has done since this one was opened. This
+   * reader stays as it was. A dashboard over a reader calls it at most every
+   * `refreshMs`.
+   * @example
+   * ```ts
+   * reader = await reader.reopen();
+   * console.log(reader.stats("emails").pending);
+   * ```
+   */
+  reopen(): Promise<QueueReader> {
+    const { store, path, options } = this.#openedWith!;
+    return QueueReader.open(store, path, options);
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */

@@ -282,6 +282,36 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("over a reader without a reopen option, re-reads the reader's own store and path every refreshMs", async () => {
+    const { queue, store, dead } = await seeded();
+    await queue.flush();
+    const clock = new ManualClock(1_780_000_000_000);
+    const reader = await QueueReader.open(store, "app");
+    const served = await serve(dashboard(reader, { refreshMs: 5_000, clock }));
+    try {
+      const deadPage = () => http(`${served.url}/queue?name=emails&state=dead`);
+      assert.match((await deadPage()).body, new RegExp(`data-job="${dead}"`));
+      await queue.requeueDeadJob(dead);
+      await queue.enqueue("beta", "new queue");
+      await queue.flush();
+      assert.match(
+        (await deadPage()).body,
+        /data-job=/,
+        "the snapshot stays until refreshMs passed",
+      );
+      clock.advance(5_000);
+      assert.match((await deadPage()).body, /No dead jobs\./);
+      assert.match((await http(`${served.url}/`)).body, /beta/);
+      assert.match((await deadPage()).body, /No dead jobs\./);
+      // The reader handed in is untouched: reopen() gave the dashboard new snapshots.
+      assert.equal(reader.stats("emails").dead, 1);
+      assert.equal((await reader.reopen()).stats("emails").dead, 0);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
   it("over a reader is read-only, and shows new snapshots at most every refreshMs", async () => {
     const { queue, store, dead } = await seeded();
     await queue.flush();
