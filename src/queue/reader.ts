@@ -37,7 +37,10 @@ import {
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
  * Opening it reads the newest checkpoint and the WAL after it, but never
  * writes: a running writer is not fenced and does not notice. The snapshot is
- * as of the moment it was opened; open a new reader to see later changes.
+ * as of the moment it was opened; {@link reopen} (or a new `open`) sees later
+ * changes. Its methods answer from memory, synchronously (values, not
+ * Promises), except those that read payload objects: {@link loadJob},
+ * {@link loadPayload}, {@link listJobs} with `loadPayloads: true`, and {@link reopen}.
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
  */
 export class QueueReader {
