@@ -53,7 +53,9 @@ export class LogHandle implements Log {
     try {
       await this.#fence.validate();
     } catch (error) {
-      if (error instanceof FencedError) this.#writer.fail(error);
+      if (!(error instanceof FencedError)) throw error;
+      // A look that ends after close has nothing left to stop.
+      if (this.#writer.refusal() === null) this.#writer.fail(error);
     }
   }
 

@@ -141,11 +141,12 @@ export interface Log {
   /** Seal the open batch now and resolve once everything appended so far is durable. */
   flush(): Promise<void>;
   /**
-   * Looks for a newer writer's epoch now (one manifest listing and read), for
-   * a writer that is not writing and so would not meet the fence: if there is
-   * one, the log fails with `FencedError` as a write meeting the fence would
-   * (later calls reject with it, failure listeners hear of it). Always
-   * resolves; a store error is left to the next look.
+   * Looks for a newer writer's epoch now (one manifest listing, and a read
+   * only of a manifest not seen before), for a writer that is not writing and
+   * so would not meet the fence: if there is one, the log fails with
+   * `FencedError` as a write meeting the fence would (later calls reject with
+   * it, failure listeners hear of it) and this resolves. Rejects with the
+   * store's error when the look itself failed (the log is not failed by it).
    */
   checkFence(): Promise<void>;
   /**

@@ -10,9 +10,14 @@
  * tick; the counter advances even when a beat fails, so a reader sees the
  * gap. Each writer beats under its own epoch, so a fenced writer that has not
  * noticed yet cannot overwrite its successor's beat; readers take the
- * highest epoch. Before each timed beat the writer also looks for a newer
- * writer (`Log.checkFence`): an idle writer learns of a takeover within one
- * interval, where without a beat it learns only at its next write. The first beat is written during open (the counter
+ * highest epoch. After each timed beat the writer also looks for a newer
+ * writer (`Log.checkFence`), so an idle writer learns of a takeover within
+ * about one interval, where without a beat it learns only at its next write.
+ * The look runs on its own, one at a time: a slow or failing listing never
+ * delays a beat (a writer that looks stale may be taken over without
+ * `--take-over`), and at most one beat is written under the old epoch after a
+ * takeover, which readers ignore as they take the highest epoch. The first
+ * beat is written during open (the counter
  * continues from the newest stored beat), a closing beat (`closed: true`) on
  * a clean close, and beats of older epochs are deleted once the first beat
  * of a new writer is stored.
@@ -107,6 +112,10 @@ export class Heartbeat {
   #writing: Promise<void> = Promise.resolve();
   /** A beat is due but waits for the one being written. */
   #waiting = false;
+  /** A fence look is out: the next one starts only after it (looks never overlap). */
+  #checking = false;
+  /** The last fence look failed: logged once per run of failures. */
+  #checkFailing = false;
 
   constructor(options: {
     store: ObjectStore;
@@ -116,7 +125,10 @@ export class Heartbeat {
     clock: MonotonicClock;
     now: () => number;
     logger: Logger;
-    /** Runs before each timed beat: looks for a newer writer (see `Log.checkFence`); never rejects. */
+    /**
+     * Runs after each timed beat, on its own (one at a time): looks for a newer
+     * writer (see `Log.checkFence`); a rejection is logged once per run of failures.
+     */
     checkFence?: () => Promise<void>;
   }) {
     this.#store = options.store;
@@ -167,11 +179,8 @@ export class Heartbeat {
       this.#writing = this.#writing
         .then(() => {
           this.#waiting = false;
-          // A writer taken over stops here (the queue fails and stops the beat) rather
-          // than write a beat under its old epoch that nobody deletes.
-          return this.#stopped ? undefined : this.#checkFence();
+          return this.#stopped ? undefined : this.#beat(false);
         })
-        .then(() => (this.#stopped ? undefined : this.#beat(false)))
         .then(
           () => {
             if (this.#failing) this.#logger.warn("writer heartbeat recovered");
@@ -185,8 +194,37 @@ export class Heartbeat {
               );
             this.#failing = true;
           },
-        );
+        )
+        .then(() => this.#startCheck());
     });
+  }
+
+  /**
+   * Starts a fence look unless one is still out. Not chained on the beats: a look
+   * that waits on a slow or retrying listing must not stop them.
+   */
+  #startCheck(): void {
+    if (this.#stopped || this.#checking) return;
+    this.#checking = true;
+    this.#checkFence()
+      .then(
+        () => {
+          if (this.#checkFailing && !this.#stopped)
+            this.#logger.info?.("writer heartbeat: looking for a newer writer works again");
+          this.#checkFailing = false;
+        },
+        (error: unknown) => {
+          if (!this.#checkFailing && !this.#stopped)
+            this.#logger.warn(
+              `writer heartbeat: looking for a newer writer failed; beats go on, retrying after each beat: ${String(error)}`,
+              { error },
+            );
+          this.#checkFailing = true;
+        },
+      )
+      .finally(() => {
+        this.#checking = false;
+      });
   }
 
   /** Writes the next beat; the counter advances whether or not the write succeeds. */

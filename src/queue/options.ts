@@ -146,9 +146,10 @@ export interface OpenOptions {
    * Period of the writer's liveness beat: while open, the writer rewrites a
    * small `heartbeat/` object under its path this often, which
    * `QueueReader.writerHeartbeat()` reads (counter, time, interval, epoch, and
-   * whether the writer closed cleanly). Before each beat the writer also
-   * looks for a newer writer (one listing and one read of its manifests): an
-   * idle writer learns of a takeover within one interval and is fenced (every
+   * whether the writer closed cleanly). After each beat the writer also
+   * looks for a newer writer (one listing of its manifests, and a read only of
+   * one not seen before; on its own, so a slow listing never holds up a beat):
+   * an idle writer learns of a takeover within about one interval and is fenced (every
    * later call rejects with `FencedError`, waiting claims resolve `null`,
    * `runWorker` loops end), where without a beat it learns only at its next
    * write. `null` writes no beat.

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { StorageError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
+import { readHeartbeat } from "../../src/queue/heartbeat.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -37,6 +39,16 @@ async function beatNumber(store: ObjectStore, counter: number) {
   const deadline = Date.now() + 5_000;
   for (;;) {
     const beat = await beatOf(store);
+    if ((beat?.counter ?? 0) >= counter || Date.now() > deadline) return beat;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Like `beatNumber`, reading the beat object itself (no manifest listing, which a test may break). */
+async function storedBeatNumber(store: ObjectStore, counter: number) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const beat = await readHeartbeat(store, "q");
     if ((beat?.counter ?? 0) >= counter || Date.now() > deadline) return beat;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -123,7 +135,7 @@ for (const [kind, makeStore] of [
       await next.queue.close();
     });
 
-    it("an idle writer learns of a takeover at its next beat, and writes no beat after it", async () => {
+    it("an idle writer learns of a takeover after its next beat, and beats no more", async () => {
       const store = await makeStore();
       const clock = new ManualClock(T0);
       const { queue } = await openTestQueue({ heartbeatMs: 1_000 }, store, clock);
@@ -134,8 +146,15 @@ for (const [kind, makeStore] of [
       for (let i = 0; i < 100 && !queue.closed; i++) await settle();
       assert.equal(queue.closed, true);
       assert.equal((await rejection(queue.enqueue("jobs", "x"))).code, "FENCED");
-      const beat = await beatOf(store);
-      assert.deepEqual([beat?.epoch, beat?.counter], [1, 1], "no beat after the one at open");
+      // The look follows the beat, so one beat lands under the old epoch; readers take the newest.
+      clock.advance(5_000);
+      await settle();
+      const stored = await readHeartbeat(store, "q");
+      assert.deepEqual(
+        [stored?.epoch, stored?.counter],
+        [1, 2],
+        "no beat after the fence was seen",
+      );
       await next.queue.close();
     });
 
@@ -171,6 +190,55 @@ describe("writer heartbeat failures", { timeout: 30_000 }, () => {
     clock.advance(1_000);
     assert.equal((await beatNumber(faults, 5))?.counter, 5, "beats 2-4 failed, 5 landed");
     assert.ok(warnings.some((w) => w.includes("recovered")));
+    await queue.close();
+  });
+
+  it("a manifest listing that fails or hangs never stops the beats; a failing look is logged once", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const clock = new ManualClock(T0);
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const logger: Logger = {
+      warn: (m) => warnings.push(m),
+      info: (m) => infos.push(m),
+      error: () => {},
+    };
+    const { queue } = await openTestQueue({ heartbeatMs: 1_000, logger }, faults, clock);
+    // A permanent error fails each look at once (a transient one would retry for minutes).
+    const stopFailing = faults.addRule({
+      op: "list",
+      keyPrefix: "q/manifest/",
+      mode: "before",
+      error: () => new StorageError("listing refused", { permanent: true }),
+    });
+    const injected = faults.injectedCount;
+    for (let i = 2; i <= 5; i++) {
+      clock.advance(1_000);
+      assert.equal((await storedBeatNumber(faults, i))?.counter, i, `beat ${i} written`);
+      while (faults.injectedCount < injected + i - 1) await settle();
+    }
+    const lookFailed = (w: string) => w.includes("looking for a newer writer failed");
+    assert.equal(warnings.filter(lookFailed).length, 1, warnings.join("\n"));
+    assert.equal(queue.closed, false);
+    stopFailing();
+
+    // A listing that never answers: the look stays out, and the beats go on without it.
+    const hang = faults.pause({ op: "list", keyPrefix: "q/manifest/" });
+    clock.advance(1_000);
+    assert.equal((await storedBeatNumber(faults, 6))?.counter, 6);
+    await hang.whenHeld(1);
+    for (let i = 7; i <= 9; i++) {
+      clock.advance(1_000);
+      assert.equal((await storedBeatNumber(faults, i))?.counter, i, `beat ${i} written`);
+    }
+    assert.equal(hang.held(), 1, "one look at a time");
+    hang.release();
+    for (let i = 0; i < 100 && infos.length === 0; i++) await settle();
+    assert.ok(
+      infos.some((m) => m.includes("works again")),
+      infos.join("\n"),
+    );
+    assert.equal(warnings.filter(lookFailed).length, 1, "still one line for the whole run");
     await queue.close();
   });
 
