@@ -52,10 +52,16 @@ export interface DashboardOptions {
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /**
    * Opens a fresh `QueueReader` (reader sources): the dashboard shows a new
-   * snapshot at most every `refreshMs`.
-   * @default the reader's own `reopen()` (the same store, path and options)
+   * snapshot at most every `refreshMs`, on a request (no timer). Each refresh
+   * reads the store again (the checkpoint and the WAL after it), a real cost
+   * on a large store while a page auto-refreshes. It gets the dashboard's
+   * `logger`, for the reader's retry warnings. When it fails, the pages keep
+   * showing the last snapshot (with its time), one warning is logged until a
+   * refresh works again (then one info line), and it is tried again at most
+   * every `refreshMs`. `null` shows the first snapshot as is, never re-reading.
+   * @default the reader's own `reopen({ logger })` (the same store, path and options)
    */
-  reopen?: () => Promise<QueueReader>;
+  reopen?: ((options: { logger: Logger }) => Promise<QueueReader>) | null;
   /**
    * Minimum time between two snapshots of a reader source (each costs store reads).
    * @default 2_000
@@ -160,10 +166,12 @@ const OPTION_KEYS = Object.keys({
 } satisfies Record<keyof DashboardOptions, true>);
 
 /** A reader's own `reopen`, when it has one (a reader of an older release has not). */
-function readerReopen(source: object): (() => Promise<QueueReader>) | undefined {
+function readerReopen(
+  source: object,
+): ((options: { logger: Logger }) => Promise<QueueReader>) | undefined {
   const reopen = (source as { reopen?: unknown }).reopen;
   return typeof reopen === "function"
-    ? () => reopen.call(source) as Promise<QueueReader>
+    ? (options) => reopen.call(source, options) as Promise<QueueReader>
     : undefined;
 }
 
@@ -225,11 +233,13 @@ export function dashboard(
       ? live
         ? undefined
         : readerReopen(source)
-      : (checkFunction(
-          options.reopen,
-          "options.reopen",
-          "a function () => Promise<QueueReader>",
-        ) as NonNullable<DashboardOptions["reopen"]>);
+      : options.reopen === null
+        ? undefined
+        : (checkFunction(
+            options.reopen,
+            "options.reopen",
+            "a function () => Promise<QueueReader>, or null",
+          ) as NonNullable<DashboardOptions["reopen"]>);
   const prices =
     options.requestPrices === undefined
       ? undefined
@@ -238,6 +248,7 @@ export function dashboard(
   const data = new DashboardSource(source, {
     reopen,
     refreshMs,
+    logger,
     prices,
     now,
     onSnapshot: (stats) => history.sample(stats, now(), true),

@@ -4,6 +4,7 @@
  * demand when the dashboard was given a way to).
  */
 import type { Log } from "../log/index.js";
+import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
 import { Queue } from "../queue/queue.js";
@@ -80,9 +81,11 @@ function addCounts(a: RequestCounts, b: RequestCounts): RequestCounts {
 
 export interface SourceOptions {
   /** Opens a fresh snapshot (reader sources); without it the first snapshot is shown forever. */
-  reopen?: (() => Promise<QueueReader>) | undefined;
-  /** Minimum time between re-opens. */
+  reopen?: ((options: { logger: Logger }) => Promise<QueueReader>) | undefined;
+  /** Minimum time between re-opens, also between attempts after a failed one. */
   refreshMs: number;
+  /** Where a failed refresh (once per run of failures) and its recovery are reported; passed to `reopen`. */
+  logger: Logger;
   prices: RequestPrices | undefined;
   now: () => number;
   /** A new snapshot was taken (reader sources) with these stats. */
@@ -92,7 +95,12 @@ export interface SourceOptions {
 export class DashboardSource {
   #current: Queue | QueueReader;
   readonly #options: SourceOptions;
+  /** When the snapshot shown was taken. */
   #refreshedAt: number;
+  /** When a refresh was last tried: a failed one is retried at most every `refreshMs`. */
+  #triedAt: number;
+  /** The last refresh failed (one warning per run of failures). */
+  #refreshFailing = false;
   #refreshing: Promise<void> | null = null;
   /** Requests of readers already replaced (reader sources count every snapshot taken). */
   #retired: RequestCounts = ZERO;
@@ -101,6 +109,7 @@ export class DashboardSource {
     this.#current = source;
     this.#options = options;
     this.#refreshedAt = options.now();
+    this.#triedAt = this.#refreshedAt;
   }
 
   /** Whether actions are possible (a live `Queue`). */
@@ -113,18 +122,37 @@ export class DashboardSource {
     return this.#current instanceof Queue ? this.#current : null;
   }
 
-  /** Re-open the reader snapshot when it is older than `refreshMs` (single flight). */
+  /**
+   * Re-open the reader snapshot when it is older than `refreshMs` (single
+   * flight). Never rejects: when the reopen fails the old snapshot stays (its
+   * time is in {@link health}), the failure is logged once per run of
+   * failures, and the next attempt waits another `refreshMs`.
+   */
   async refresh(force = false): Promise<void> {
-    const reopen = this.#options.reopen;
+    const { reopen, logger, now, refreshMs } = this.#options;
     if (reopen === undefined || this.writable) return;
-    if (!force && this.#options.now() - this.#refreshedAt < this.#options.refreshMs) return;
+    if (!force && now() - this.#triedAt < refreshMs) return;
     this.#refreshing ??= (async () => {
+      this.#triedAt = now();
       try {
-        const next = await reopen();
-        this.#retired = addCounts(this.#retired, (this.#current as QueueReader).storeRequests());
+        // Through a promise: a reopen that throws at once still ends this flight after it is stored.
+        const next = await Promise.resolve().then(() => reopen({ logger }));
+        const previous = this.#current as QueueReader;
+        // A reopen that hands back the same reader must not count its requests twice.
+        if (next !== previous) this.#retired = addCounts(this.#retired, previous.storeRequests());
         this.#current = next;
-        this.#refreshedAt = this.#options.now();
+        this.#refreshedAt = now();
+        this.#triedAt = this.#refreshedAt;
+        if (this.#refreshFailing) logger.info?.("dashboard: snapshot refresh works again");
+        this.#refreshFailing = false;
         this.#options.onSnapshot?.(await this.allStats());
+      } catch (error) {
+        if (!this.#refreshFailing)
+          logger.warn(
+            `dashboard: snapshot refresh failed; showing the snapshot of ${new Date(this.#refreshedAt).toISOString()}, retrying at most every ${refreshMs} ms: ${String(error)}`,
+            { error },
+          );
+        this.#refreshFailing = true;
       } finally {
         this.#refreshing = null;
       }

@@ -115,18 +115,20 @@ export class QueueReader {
 
   /**
    * A fresh snapshot of the same store and path, opened with the same
-   * options: what the writer has done since this one was opened. This
-   * reader stays as it was. A dashboard over a reader calls it at most every
-   * `refreshMs`.
+   * options, except those in `overrides` (a dashboard passes its `logger`):
+   * what the writer has done since this one was opened. This reader stays as
+   * it was. A dashboard over a reader calls it at most every `refreshMs`.
+   * @param overrides Options that replace the ones this reader was opened with.
+   * @default overrides `{}`
    * @example
    * ```ts
    * reader = await reader.reopen();
    * console.log(reader.stats("emails").pending);
    * ```
    */
-  reopen(): Promise<QueueReader> {
+  reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
     const { store, path, options } = this.#openedWith!;
-    return QueueReader.open(store, path, options);
+    return QueueReader.open(store, path, { ...options, ...overrides });
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */

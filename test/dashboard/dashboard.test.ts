@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
-import { InvalidArgumentError } from "../../src/errors.js";
-import { silentLogger } from "../../src/logger.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
@@ -15,7 +17,10 @@ import { formFields, http, serve } from "./helpers.js";
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 
 /** A queue with jobs in several states, user data full of markup. */
-async function seeded(store = new MemoryStore(), clock = new ManualClock(1_780_000_000_000)) {
+async function seeded(
+  store: ObjectStore = new MemoryStore(),
+  clock = new ManualClock(1_780_000_000_000),
+) {
   const queue = await Queue.open(store, "app", { clock, logger: silentLogger, flushIntervalMs: 0 });
   const evilQueue = `mail<b>${"&"}</b>`;
   const evil = await queue.enqueue(evilQueue, EVIL, { headers: { [`x-${"<i>"}`]: EVIL } });
@@ -306,6 +311,122 @@ describe("dashboard", { timeout: 60_000 }, () => {
       // The reader handed in is untouched: reopen() gave the dashboard new snapshots.
       assert.equal(reader.stats("emails").dead, 1);
       assert.equal((await reader.reopen()).stats("emails").dead, 0);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("over a reader whose refresh fails, keeps serving the last snapshot, tries at most every refreshMs, and logs once", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, dead } = await seeded(faults);
+    await queue.flush();
+    const clock = new ManualClock(1_780_000_000_000);
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const errors: string[] = [];
+    const logger: Logger = {
+      warn: (m) => warnings.push(m),
+      info: (m) => infos.push(m),
+      error: (m) => errors.push(m),
+    };
+    const reader = await QueueReader.open(faults, "app", { logger: silentLogger });
+    const served = await serve(dashboard(reader, { refreshMs: 5_000, clock, logger }));
+    try {
+      const deadPage = () => http(`${served.url}/queue?name=emails&state=dead`);
+      assert.match((await deadPage()).body, new RegExp(`data-job="${dead}"`));
+      await queue.requeueDeadJob(dead);
+      await queue.flush();
+      // The store now refuses every read (a permanent error: no retries).
+      const stop = faults.addRule({
+        op: ["get", "list"],
+        mode: "before",
+        error: () => new StorageError("store unavailable", { permanent: true }),
+      });
+      clock.advance(5_000);
+      let reply = await deadPage();
+      assert.equal(reply.status, 200);
+      assert.match(reply.body, new RegExp(`data-job="${dead}"`), "the old snapshot is shown");
+      const afterFirstTry = faults.injectedCount;
+      assert.ok(afterFirstTry > 0, "the refresh was tried");
+      for (let i = 0; i < 3; i++) {
+        reply = await deadPage();
+        assert.equal(reply.status, 200);
+        assert.match(reply.body, new RegExp(`data-job="${dead}"`));
+      }
+      assert.equal((await http(`${served.url}/health`)).status, 200);
+      assert.equal(faults.injectedCount, afterFirstTry, "no new try within refreshMs");
+      clock.advance(5_000);
+      assert.equal((await deadPage()).status, 200);
+      assert.ok(faults.injectedCount > afterFirstTry, "tried again after refreshMs");
+      const failed = warnings.filter((w) => w.includes("snapshot refresh failed"));
+      assert.equal(failed.length, 1, warnings.join("\n"));
+      assert.deepEqual(errors, []);
+
+      stop();
+      assert.match((await deadPage()).body, new RegExp(`data-job="${dead}"`), "within refreshMs");
+      clock.advance(5_000);
+      assert.match((await deadPage()).body, /No dead jobs\./, "refreshed once the store is back");
+      assert.equal(infos.filter((m) => m.includes("works again")).length, 1, infos.join("\n"));
+      assert.equal(warnings.filter((w) => w.includes("snapshot refresh failed")).length, 1);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("over a reader with reopen: null, shows the first snapshot as is", async () => {
+    const { queue, store, dead } = await seeded();
+    await queue.flush();
+    const clock = new ManualClock(1_780_000_000_000);
+    const reader = await QueueReader.open(store, "app");
+    const served = await serve(dashboard(reader, { reopen: null, refreshMs: 5_000, clock }));
+    try {
+      await queue.requeueDeadJob(dead);
+      await queue.flush();
+      clock.advance(60_000);
+      const page = (await http(`${served.url}/queue?name=emails&state=dead`)).body;
+      assert.match(
+        page,
+        new RegExp(`data-job="${dead}"`),
+        "never re-read (the default would have)",
+      );
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("over a reader whose reopen hands back the same reader, counts its requests once, and passes the logger", async () => {
+    const { queue, store } = await seeded();
+    await queue.flush();
+    const clock = new ManualClock(1_780_000_000_000);
+    const reader = await QueueReader.open(store, "app");
+    const loggers: Logger[] = [];
+    const served = await serve(
+      dashboard(reader, {
+        reopen: async ({ logger }) => {
+          loggers.push(logger);
+          return reader;
+        },
+        refreshMs: 5_000,
+        clock,
+        logger: silentLogger,
+      }),
+    );
+    try {
+      const listed = async () => {
+        const body = (await http(`${served.url}/health`)).body;
+        return Number(/<tr><td>list<\/td><td class="n">(\d+)/.exec(body)?.[1]);
+      };
+      const before = await listed();
+      assert.equal(before, reader.storeRequests().counts.list);
+      for (let i = 0; i < 3; i++) {
+        clock.advance(5_000);
+        assert.equal(await listed(), before);
+      }
+      assert.equal(loggers.length, 3);
+      assert.ok(loggers.every((l) => l === silentLogger));
     } finally {
       await served.close();
       await queue.close();
