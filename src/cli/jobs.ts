@@ -1,11 +1,6 @@
 /** `taquba jobs`: a page of one queue's jobs in one status, read-only. */
 import { taqubaErrorCode } from "../errors.js";
-import {
-  DEFAULT_LIST_LIMIT,
-  JOB_STATUSES,
-  type JobPage,
-  MAX_LIST_LIMIT,
-} from "../queue/listing.js";
+import { DEFAULT_LIST_LIMIT, JOB_STATUSES, MAX_LIST_LIMIT } from "../queue/listing.js";
 import type { JobRecord, JobStatus } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import { badFlag, defineCommand, intFlag } from "./args.js";
@@ -72,7 +67,7 @@ export const jobsCommand = defineCommand({
     if (limit > MAX_LIST_LIMIT) throw badFlag("limit", `at most ${MAX_LIST_LIMIT}`, values.limit!);
     checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
-    let page: JobPage<JobRecord>;
+    let page: ReturnType<typeof reader.listJobs>;
     try {
       page = reader.listJobs(queue!, status as JobStatus, {
         limit,

@@ -52,9 +52,9 @@ export interface ListJobsOptions {
    * Read offloaded payloads back from their objects. With `false` an
    * offloaded job's `payload` is empty and `payloadRef` and `payloadSize` say
    * where it is and how large: a listing costs no store read. A
-   * `QueueReader` reads them only when given `true` (its `listJobs` then
-   * answers with a Promise).
-   * @default true (`Queue`); false (`QueueReader`)
+   * `QueueReader`'s `listJobs` never reads them and refuses `true`
+   * (`InvalidArgumentError`); its `listJobsLoaded` always does.
+   * @default true (`Queue.listJobs`); false, the only value taken (`QueueReader.listJobs`)
    * @example
    * ```ts
    * const { jobs } = await queue.listJobs("reports", "dead", { loadPayloads: false });

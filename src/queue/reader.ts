@@ -10,7 +10,7 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { checkObjectStore, checkString } from "../validate.js";
+import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
@@ -40,7 +40,7 @@ import {
  * as of the moment it was opened; {@link reopen} (or a new `open`) sees later
  * changes. Its methods answer from memory, synchronously (values, not
  * Promises), except those that read payload objects: {@link loadJob},
- * {@link loadPayload}, {@link listJobs} with `loadPayloads: true`, and {@link reopen}.
+ * {@link loadPayload}, {@link listJobsLoaded}, and {@link reopen}.
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
  */
 export class QueueReader {
@@ -212,48 +212,57 @@ export class QueueReader {
 
   /**
    * A page of the jobs of `queue` in `status`, in the order and with the
-   * cursors of `Queue.listJobs` (a cursor from the writer works here too).
-   * By default offloaded payloads are not read (a listing would read one
-   * object per job): such jobs have an empty `payload`, `payloadRef` and
-   * `payloadSize`, and the page comes back at once. With
-   * `{ loadPayloads: true }` it is a Promise of the page with every payload
-   * read from its object, as `Queue.listJobs` answers; it rejects with a
-   * `StorageError` if an object is gone (its job was removed since the
-   * reader was opened) and a `CorruptionError` naming a damaged one.
+   * cursors of `Queue.listJobs` (a cursor from the writer works here too),
+   * answered at once from the snapshot. Offloaded payloads are not read (a
+   * listing would read one object per job): such jobs have an empty
+   * `payload`, `payloadRef` and `payloadSize`; {@link listJobsLoaded} reads
+   * them. `options.loadPayloads` may only be `false` or absent here: `true`
+   * throws an `InvalidArgumentError` pointing to {@link listJobsLoaded}.
    * @example
    * ```ts
-   * const { jobs } = await reader.listJobs("videos", "pending", { loadPayloads: true });
+   * const { jobs, nextCursor } = reader.listJobs("videos", "pending", { limit: 50 });
+   * for (const job of jobs) console.log(job.id, job.payloadSize ?? job.payload.byteLength);
+   * ```
+   */
+  listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
+    if ((options as ListJobsOptions | null)?.loadPayloads === true)
+      throw invalidArgumentGot(
+        "options.loadPayloads",
+        "false or absent on a QueueReader (its listJobs answers at once and reads no payload object)",
+        "true; use `reader.listJobsLoaded(...)` to read offloaded payloads",
+      );
+    return this.#listJobs(queue, status, options);
+  }
+
+  /**
+   * {@link listJobs} with every offloaded payload read back from its object,
+   * as `Queue.listJobs` answers by default (one read per offloaded job on the
+   * page, bounded like the writer's reads). Takes the same options;
+   * `loadPayloads` may be absent or `true` (`false` would make it
+   * {@link listJobs}, and is refused). Rejects with an
+   * `InvalidArgumentError` on a bad argument, a `StorageError` if an object
+   * is gone (its job was removed since the reader was opened) and a
+   * `CorruptionError` naming a damaged one.
+   * @example
+   * ```ts
+   * const { jobs } = await reader.listJobsLoaded("videos", "pending", { limit: 10 });
    * for (const job of jobs) console.log(job.id, job.payload.byteLength);
    * ```
    */
-  listJobs(
-    queue: string,
-    status: JobStatus,
-    options: ListJobsOptions & { loadPayloads: true },
-  ): Promise<JobPage<JobRecord>>;
-  listJobs(
-    queue: string,
-    status: JobStatus,
-    options?: ListJobsOptions & { loadPayloads?: false },
-  ): JobPage<JobRecord>;
-  listJobs(
-    queue: string,
-    status: JobStatus,
-    options?: ListJobsOptions,
-  ): JobPage<JobRecord> | Promise<JobPage<JobRecord>>;
-  listJobs(
+  async listJobsLoaded(
     queue: string,
     status: JobStatus,
     options: ListJobsOptions = {},
-  ): JobPage<JobRecord> | Promise<JobPage<JobRecord>> {
-    // Asked for the payloads: a bad argument rejects the Promise rather than throwing.
-    if ((options as ListJobsOptions | null)?.loadPayloads === true)
-      return (async () => {
-        const page = this.#listJobs(queue, status, options);
-        await this.#payloads.materialise(page.jobs, this.#payloads.callLimit());
-        return page;
-      })();
-    return this.#listJobs(queue, status, options);
+  ): Promise<JobPage<JobRecord>> {
+    if ((options as ListJobsOptions | null)?.loadPayloads === false)
+      throw invalidArgument(
+        "options.loadPayloads",
+        "true or absent on listJobsLoaded (use `reader.listJobs(...)` to leave payloads unread)",
+        false,
+      );
+    const page = this.#listJobs(queue, status, options);
+    await this.#payloads.materialise(page.jobs, this.#payloads.callLimit());
+    return page;
   }
 
   #listJobs(queue: string, status: JobStatus, options: ListJobsOptions): JobPage<JobRecord> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
-import { StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import {
   ORPHAN_MIN_AGE_MS,
@@ -89,23 +89,34 @@ for (const kind of STORES) {
       await reopened.close();
     });
 
-    it("a QueueReader's listJobs reads offloaded payloads only with loadPayloads: true", async () => {
+    it("a QueueReader's listJobs answers at once without payloads; listJobsLoaded reads them", async () => {
       const { queue, store } = await openOn(kind);
       const payload = big(300 * KIB);
       const id = await queue.enqueue("work", payload);
       await queue.enqueue("work", "small");
       const reader = await QueueReader.open(store, "q");
       const sizes = (jobs: { payload: Uint8Array }[]) => jobs.map((j) => j.payload.byteLength);
-      // Default (and false): nothing read, the page comes back at once.
+      // listJobs: a page, not a Promise; nothing read (default and false).
       const plain = reader.listJobs("work", "pending");
+      assert.ok(!(plain instanceof Promise));
       assert.deepEqual(sizes(plain.jobs), [0, 5]);
       assert.equal(plain.jobs[0]!.payloadSize, 300 * KIB);
       assert.deepEqual(
         sizes(reader.listJobs("work", "pending", { loadPayloads: false }).jobs),
         [0, 5],
       );
+      // true is refused, pointing to listJobsLoaded (typed callers may pass a boolean).
+      const flag: boolean = true;
+      assert.throws(
+        () => reader.listJobs("work", "pending", { loadPayloads: flag }),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError &&
+          /^Expected `options\.loadPayloads` to be false or absent on a QueueReader .*, got true; use `reader\.listJobsLoaded\(\.\.\.\)`/.test(
+            e.message,
+          ),
+      );
       const before = reader.storeRequests().counts.get;
-      const loaded = await reader.listJobs("work", "pending", { loadPayloads: true });
+      const loaded = await reader.listJobsLoaded("work", "pending");
       assert.equal(
         reader.storeRequests().counts.get,
         before + 1,
@@ -120,15 +131,28 @@ for (const kind of STORES) {
         (await queue.listJobs("work", "pending")).jobs.map((j) => j.payload),
         "as the writer lists them",
       );
-      // With payloads asked for, a bad argument rejects the Promise; a gone object is a StorageError.
+      assert.deepEqual(
+        sizes((await reader.listJobsLoaded("work", "pending", { loadPayloads: true })).jobs),
+        [300 * KIB, 5],
+      );
+      assert.deepEqual(
+        sizes(reader.listJobs("work", "pending").jobs),
+        [0, 5],
+        "the snapshot is untouched",
+      );
+      // A bad argument rejects; a gone object is a StorageError.
       await assert.rejects(
-        reader.listJobs("work", "pending", { loadPayloads: true, limit: 0 }),
+        reader.listJobsLoaded("work", "pending", { limit: 0 }),
         /Expected `options\.limit`/,
+      );
+      await assert.rejects(
+        reader.listJobsLoaded("work", "pending", { loadPayloads: false }),
+        (e: unknown) => e instanceof InvalidArgumentError,
       );
       await queue.removeJob(id);
       await eventually(store, 0);
       await assert.rejects(
-        reader.listJobs("work", "pending", { loadPayloads: true }),
+        reader.listJobsLoaded("work", "pending"),
         (e: unknown) => e instanceof StorageError,
       );
       await queue.close();
