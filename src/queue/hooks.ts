@@ -12,6 +12,7 @@
  * (`progress.ts`), and the clock its timers run on (`time.ts`).
  */
 import type { MonotonicClock } from "../clock.js";
+import type { Logger } from "../logger.js";
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
@@ -27,6 +28,7 @@ import {
   NACK_TIMED_OUT,
   nackClaim,
   QUEUE_FAILURE,
+  QUEUE_LOGGER,
   wasSettled,
 } from "./settle.js";
 import type { State } from "./state.js";
@@ -67,6 +69,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, QUEUE_FAILURE, {
     get(this: object): Error | null {
       return coreOf(this).failure;
+    },
+  });
+  Object.defineProperty(prototype, QUEUE_LOGGER, {
+    get(this: object): Logger {
+      return coreOf(this).logger;
     },
   });
   Object.defineProperty(prototype, TIMER_CLOCK, {

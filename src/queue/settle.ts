@@ -177,6 +177,18 @@ export function queueFailure(queue: object): unknown {
   return (queue as Record<symbol, unknown>)[QUEUE_FAILURE] ?? null;
 }
 
+/** Registry key of the getter on `Queue.prototype` that {@link queueLogger} reads. */
+export const QUEUE_LOGGER = Symbol.for("taquba.queueLogger");
+
+/**
+ * The logger `queue` reports to (`OpenOptions.logger`), or `null` for a queue
+ * of a build without the getter: a worker sharing it need not say again what
+ * the queue already logged.
+ */
+export function queueLogger(queue: object): unknown {
+  return (queue as Record<symbol, unknown>)[QUEUE_LOGGER] ?? null;
+}
+
 /** Registry key of the hook on `Queue.prototype` that {@link claimLostReason} calls. */
 export const CLAIM_LOST_REASON = Symbol.for("taquba.claimLostReason");
 

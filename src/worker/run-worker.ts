@@ -26,7 +26,7 @@ import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import { claimQueuePaused, claimStartable, queueFailure } from "../queue/settle.js";
+import { claimQueuePaused, claimStartable, queueFailure, queueLogger } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -85,8 +85,11 @@ function stopRenewing(held: Held): void {
  *
  * Resolves after `options.signal` aborts (claiming stops, no handler starts,
  * running handlers finish and settle, ready claims are released, all durably)
- * or the queue is closed. Also resolves, after logging one line, when the
- * queue is fenced (another process opened the store): whether the worker was
+ * or the queue is closed. Also resolves when the queue is fenced (another
+ * process opened the store), after one log line: the queue's own error line
+ * when the worker's logger is the queue's (the default for both; the
+ * worker's line, with the count of failed settlements, then goes to
+ * `debug`), else a warning on the worker's logger. Whether the worker was
  * idle or running handlers, it stops claiming, running handlers finish, and
  * their settlements, which fail with `FencedError`, are not retried (the new
  * writer requeues those jobs). An idle queue learns of a takeover only when
@@ -331,14 +334,17 @@ export async function runWorker(
   if (taqubaErrorCode(failure) === "FENCED") {
     // Taken over: the loop ended as documented, busy or idle. One line for it,
     // none per job (their settlements failed with the same error).
+    // When the queue reports to the same logger, it has already logged the
+    // failure: then this line goes to debug, so the fence shows once.
     const unsettled = settlements.failedByQueue;
-    logger.warn(
+    const line =
       `worker: queue "${queueName}" stopped: another process opened the store (fenced)` +
-        (unsettled > 0
-          ? `; ${unsettled} settlement(s) failed, and the new writer runs those jobs again`
-          : ""),
-      { queue: queueName, error: messageOf(failure) },
-    );
+      (unsettled > 0
+        ? `; ${unsettled} settlement(s) failed, and the new writer runs those jobs again`
+        : "");
+    const fields = { queue: queueName, error: messageOf(failure) };
+    if (queueLogger(queue) === logger) logger.debug?.(line, fields);
+    else logger.warn(line, fields);
     return;
   }
   if (settlements.refusedByClose > 0 && failure === null)

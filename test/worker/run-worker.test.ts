@@ -968,6 +968,39 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await successor.close();
   });
 
+  it("fenced while sharing the queue's logger (the default): the fence is one line, the queue's", async () => {
+    const lines: string[] = [];
+    const debug: string[] = [];
+    const logger: Logger = {
+      warn: (m) => lines.push(`warn ${m}`),
+      error: (m) => lines.push(`error ${m}`),
+      debug: (m) => debug.push(m),
+    };
+    const { queue, store, clock } = await openTestQueue({ logger });
+    await queue.enqueue("q", "job");
+    const gate = deferred();
+    let runs = 0;
+    const worker = runWorker(
+      queue,
+      "q",
+      async () => {
+        runs++;
+        await gate.promise;
+      },
+      { pollIntervalMs: 60_000, logger },
+    );
+    await until(() => runs === 1, "the handler started");
+    const { queue: successor } = await openTestQueue({}, store, clock);
+    gate.resolve();
+    await worker;
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0]!, /^error queue closed after a log failure: /);
+    // The worker's details are still there for a logger that keeps debug lines.
+    assert.equal(debug.length, 1, debug.join("\n"));
+    assert.match(debug[0]!, /^worker: queue "q" stopped: .*\(fenced\); 1 settlement\(s\) failed/);
+    await successor.close();
+  });
+
   it("rejects bad options before doing anything", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "x");
