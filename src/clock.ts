@@ -200,11 +200,25 @@ export class ManualClock implements MonotonicClock {
     this.#wallMs += ms;
   }
 
-  /** Set the absolute wall time (never backwards; time passes to get there). */
+  /**
+   * Set the absolute wall time to `ms`, as {@link advance} by the difference
+   * does. Later: time passes to get there (both readings move, due timers
+   * fire). Earlier: the wall clock is set back, as `advance(negative)` does,
+   * and monotonic time, which never goes back, stays, so no timer moves or
+   * fires.
+   *
+   * @example
+   * ```ts
+   * const clock = new ManualClock(Date.parse("2027-01-01T00:00:00Z"));
+   * clock.set(Date.parse("2027-01-01T01:00:00Z")); // an hour passes
+   * clock.set(Date.parse("2027-01-01T00:30:00Z")); // the wall clock is set back 30 minutes
+   * clock.monotonicNow() === 3_600_000; // true: monotonic time did not go back
+   * ```
+   */
   set(ms: number): void {
     if (typeof ms !== "number" || !Number.isFinite(ms))
       throw invalidArgument("ms", "a finite number of epoch milliseconds", ms);
-    this.advance(Math.max(0, ms - this.#wallMs));
+    this.advance(ms - this.#wallMs);
   }
 
   /** @internal Called on every advance; used by the timers of this module. */

@@ -48,6 +48,21 @@ describe("ManualClock", { timeout: 10_000 }, () => {
     assert.equal(clock.monotonicNow(), 2.5);
   });
 
+  it("set(earlier) sets the wall clock back like advance(negative); set(later) lets time pass", async () => {
+    const clock = new ManualClock(100_000);
+    const fired: string[] = [];
+    startTimer(clock, 1_000, () => fired.push("a"));
+    clock.set(100_500);
+    assert.deepEqual([clock.now(), clock.monotonicNow()], [100_500, 500]);
+    clock.set(40_000);
+    assert.deepEqual([clock.now(), clock.monotonicNow()], [40_000, 500], "monotonic never back");
+    await Promise.resolve();
+    assert.deepEqual(fired, [], "a step back fires nothing");
+    clock.set(40_500);
+    assert.deepEqual([clock.now(), clock.monotonicNow()], [40_500, 1_000]);
+    assert.deepEqual(fired, ["a"]);
+  });
+
   it("advance(negative) steps the wall clock back; monotonic time and timers do not go back", async () => {
     const clock = new ManualClock(100_000);
     const fired: string[] = [];
