@@ -4,8 +4,10 @@
  * offloaded payloads are read back);
  * and the entry of `Queue.claim` and `claimBatch` (claim at once, or wait).
  */
+
+import { CorruptionError } from "../errors.js";
 import type { QueueCore } from "./core.js";
-import { decideNack } from "./decisions.js";
+import { decideNack, decideUnrecoverable } from "./decisions.js";
 import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
@@ -31,6 +33,7 @@ export function claimFrom(
   qs: QueueState,
   max: number,
   leaseMs: number,
+  round = 0,
 ): Promise<Claim[]> | null {
   if (qs.pending.size === 0 || qs.paused || max < 1) return null;
   const limit = core.settings.configs.get(qs.name).rateLimit;
@@ -52,8 +55,37 @@ export function claimFrom(
     return core.leases.add(h, id, qs.name, state.table.extras(h)?.jobId ?? id);
   });
   return written
-    .then(() => handOut(core, leases, leaseMs))
-    .then((claims) => withPayloads(core, claims));
+    .then(() => withPayloads(core, handOut(core, leases, leaseMs)))
+    .then(({ handed, failed }) => refill(core, qs, handed, failed, leaseMs, round));
+}
+
+/**
+ * How many times one claim takes more jobs in place of ones whose payload
+ * could not be read (see {@link refill}). A damaged object dead-letters its
+ * job, so those rounds end by themselves once the damaged jobs are gone; the
+ * bound is for jobs whose reads fail transiently and that go back to pending
+ * at once (no backoff), which would otherwise be taken again and again.
+ */
+export const MAX_PAYLOAD_REFILLS = 16;
+
+/**
+ * A claim of `qs` handed out `handed` and lost `failed` claims to unreadable
+ * payloads: claims that many more pending jobs in their place, so a damaged
+ * job never makes a claim come back empty while another job waits.
+ */
+async function refill(
+  core: QueueCore,
+  qs: QueueState,
+  handed: Claim[],
+  failed: number,
+  leaseMs: number,
+  round: number,
+): Promise<Claim[]> {
+  if (failed === 0 || core.closed || round >= MAX_PAYLOAD_REFILLS) return handed;
+  const more = claimFrom(core, qs, failed, leaseMs, round + 1);
+  if (more === null) return handed;
+  const claims = await more;
+  return handed.length === 0 ? claims : handed.concat(claims);
 }
 
 /**
@@ -125,12 +157,19 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
 
 /**
  * Reads the offloaded payloads of `claims`. A claim whose payload cannot be
- * read (its object is gone, or the store keeps failing) is not handed out:
- * its attempt fails with the reason (retried, or dead when out of
- * attempts), so one such job never stops a worker.
+ * read is not handed out, so one such job never stops a worker: a damaged
+ * object (`CorruptionError`: no retry can heal it) dead-letters the job at
+ * once with a reason naming the object; any other failure (the object is
+ * gone, or the store keeps failing) fails the attempt (retried, or dead when
+ * out of attempts). Each is one warning naming the job and the object, and
+ * the job's `"dead"` or `"retried"` event. Resolves with the claims handed
+ * out and how many were not.
  */
-async function withPayloads(core: QueueCore, claims: Claim[]): Promise<Claim[]> {
-  if (!claims.some((c) => c.payloadRef !== undefined)) return claims;
+async function withPayloads(
+  core: QueueCore,
+  claims: Claim[],
+): Promise<{ handed: Claim[]; failed: number }> {
+  if (!claims.some((c) => c.payloadRef !== undefined)) return { handed: claims, failed: 0 };
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(
     claims.map((claim) => core.payloads.materialise([claim], limit)),
@@ -138,32 +177,37 @@ async function withPayloads(core: QueueCore, claims: Claim[]): Promise<Claim[]> 
   const handed: Claim[] = [];
   for (const [i, outcome] of read.entries()) {
     const claim = claims[i]!;
-    if (outcome.status === "fulfilled") {
-      handed.push(claim);
-      continue;
-    }
-    const lease = claim[CLAIM_TOKEN] as Lease;
-    const reason = truncateUtf8(
-      `payload unreadable: ${String((outcome.reason as Error)?.message ?? outcome.reason)}`,
-      MAX_MESSAGE_BYTES,
-    );
-    core.logger.warn(`job ${claim.id}: ${reason}; its attempt fails`, { jobId: claim.id });
-    if (core.closed || !core.leases.isLive(lease)) continue;
-    const record = decideNack(
-      core.state,
-      lease.job,
-      core.settings.configs.get(lease.queue),
-      core.now(),
-      reason,
-    );
-    core.leases.settle(lease);
-    core.commitInBackground([record]);
-    if (record.tag === Tag.Retry) {
-      if (record.runAt === undefined) core.dispatch(lease.queue);
-      else core.timers.scheduleAt(record.runAt);
-    }
+    if (outcome.status === "fulfilled") handed.push(claim);
+    else failPayloadClaim(core, claim, outcome.reason);
   }
-  return handed;
+  return { handed, failed: claims.length - handed.length };
+}
+
+/** Ends the attempt of `claim`, whose payload could not be read (see {@link withPayloads}). */
+function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): void {
+  const lease = claim[CLAIM_TOKEN] as Lease;
+  const damaged = error instanceof CorruptionError;
+  const reason = truncateUtf8(
+    `payload unreadable: ${String((error as Error)?.message ?? error)}`,
+    MAX_MESSAGE_BYTES,
+  );
+  const live = !core.closed && core.leases.isLive(lease);
+  const outcome = !live ? "not settled" : damaged ? "dead-lettered" : "its attempt fails";
+  core.logger.warn(`job ${claim.id}: ${reason}; ${outcome}`, {
+    jobId: claim.id,
+    queue: lease.queue,
+    objectKey: claim.payloadRef,
+    error,
+  });
+  if (!live) return;
+  const record = damaged
+    ? decideUnrecoverable(core.state, lease.job, core.now(), reason)
+    : decideNack(core.state, lease.job, core.settings.configs.get(lease.queue), core.now(), reason);
+  core.leases.settle(lease);
+  core.commitInBackground([record]);
+  if (record.tag === Tag.Retry && record.runAt !== undefined) core.timers.scheduleAt(record.runAt);
+  // The job is pending again, or its group has room again.
+  else core.dispatch(lease.queue);
 }
 
 /** `Queue.claim` and `Queue.claimBatch` after `max` was checked: claim at once, or wait. */

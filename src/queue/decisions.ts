@@ -96,6 +96,23 @@ export function decideNack(
 }
 
 /**
+ * A delivery of claimed job `h` that no retry can heal (its offloaded payload
+ * object is damaged): dead-lettered at once with `reason` whatever attempts
+ * are left, or removed when its cancellation was requested.
+ */
+export function decideUnrecoverable(
+  state: State,
+  h: number,
+  now: number,
+  reason: string,
+): CancelRecord | DeadRecord {
+  const id = state.idOf(h);
+  if ((state.table.read(h).flags[slot(h)]! & Flag.CancelRequested) !== 0)
+    return { tag: Tag.Cancel, id, at: now, error: reason };
+  return { tag: Tag.Dead, id, at: now, reason };
+}
+
+/**
  * A claim given back before any handler ran on it: pending again at once with
  * its attempt given back, or removed (cancelled at `now`) when its
  * cancellation was requested.

@@ -8,6 +8,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { runWorker } from "../../src/worker/run-worker.js";
 import { rejection, turns } from "./helpers.js";
 
 function bytes(size: number, seed: number): Uint8Array {
@@ -66,7 +67,7 @@ describe("offloaded payload integrity", () => {
     }
     assert.deepEqual((await queue.getJob(ids.intact))?.payload, Buffer.from(bytes(1000, 4)));
 
-    // A claim hands out only the intact job; the others fail their attempt, as a missing object does.
+    // A claim hands out only the intact job; the damaged ones are dead-lettered at once.
     const claims = await queue.claimBatch("work", 10);
     assert.deepEqual(
       claims.map((c) => c.id),
@@ -75,7 +76,8 @@ describe("offloaded payload integrity", () => {
     assert.deepEqual(claims[0]?.payload, Buffer.from(bytes(1000, 4)));
     await turns(5);
     const history = await queue.attemptHistory(ids.flipped);
-    assert.equal(history[0]?.outcome, "retried");
+    assert.equal(history[0]?.outcome, "dead_lettered");
+    assert.equal((await queue.stats("work")).dead, 3);
     assert.match(
       history[0]?.error ?? "",
       /payload unreadable: corrupt object ".*": payload object checksum mismatch/,
@@ -122,5 +124,82 @@ describe("offloaded payload integrity", () => {
     assert.deepEqual(await reader.loadPayload(job), Buffer.from(payload));
     const { payloadSize: _size, ...withoutSize } = job;
     assert.deepEqual(await reader.loadPayload(withoutSize), Buffer.from(payload));
+  });
+
+  describe("a claim that meets a damaged payload object goes on to the next job", () => {
+    async function damagedFirst(logger = silentLogger) {
+      const store = new MemoryStore();
+      const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
+      const damaged = await queue.enqueue("work", bytes(1000, 7), { jobId: "damaged" });
+      const next = await queue.enqueue("work", bytes(1000, 8), { jobId: "next" });
+      const key = (await queue.getJob(damaged))!.payloadRef!;
+      const flipped = await body(store, key);
+      flipped[10]! ^= 0x01;
+      await store.put(key, flipped);
+      return { store, queue, damaged, next, key };
+    }
+
+    it("claim: the damaged job is dead-lettered (one warning naming job and object, a dead event) and the claim returns the next job", async () => {
+      const warnings: string[] = [];
+      const logger = { ...silentLogger, warn: (message: string) => warnings.push(message) };
+      const { queue, damaged, next, key } = await damagedFirst(logger);
+      const dead: { id: string; error: string }[] = [];
+      queue.on("dead", (event) => dead.push(event));
+      const claim = await queue.claim("work");
+      assert.equal(claim?.id, next);
+      assert.deepEqual(claim?.payload, Buffer.from(bytes(1000, 8)));
+      await turns(5);
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      assert.ok(warnings[0]!.includes(`job ${damaged}`), warnings[0]);
+      assert.ok(warnings[0]!.includes(key), warnings[0]);
+      assert.match(warnings[0]!, /dead-lettered/);
+      assert.deepEqual(
+        dead.map((e) => e.id),
+        [damaged],
+      );
+      assert.ok(dead[0]!.error.includes(key), dead[0]!.error);
+      assert.equal((await queue.stats("work")).dead, 1);
+      const history = await queue.attemptHistory(damaged);
+      assert.deepEqual(
+        history.map((a) => [a.attempt, a.outcome]),
+        [[1, "dead_lettered"]],
+        "dead after its first attempt, not retried",
+      );
+      await queue.close();
+    });
+
+    it("claimBatch fills the batch with the jobs after the damaged one", async () => {
+      const { queue, damaged, next } = await damagedFirst();
+      const third = await queue.enqueue("work", "small", { jobId: "third" });
+      const claims = await queue.claimBatch("work", 2);
+      assert.deepEqual(
+        claims.map((c) => c.id),
+        [next, third],
+      );
+      await turns(5);
+      assert.equal((await queue.stats("work")).dead, 1);
+      assert.equal((await queue.attemptHistory(damaged))[0]?.outcome, "dead_lettered");
+      await queue.close();
+    });
+
+    it("a waiting claim and a worker get the next job", async () => {
+      const { queue, next } = await damagedFirst();
+      const claim = await queue.claim("work", { waitMs: 1000 });
+      assert.equal(claim?.id, next);
+      await queue.release(claim!);
+      const handled: string[] = [];
+      const stop = new AbortController();
+      await runWorker(
+        queue,
+        "work",
+        (job) => {
+          handled.push(job.id);
+          stop.abort();
+        },
+        { signal: stop.signal, logger: silentLogger },
+      );
+      assert.deepEqual(handled, [next]);
+      await queue.close();
+    });
   });
 });
