@@ -75,6 +75,7 @@ export function enqueue(
 ): void {
   const newest = checked ? isNewest(state, rec) : checkEnqueue(state, rec);
   const qs = state.queue(rec.queue);
+  qs.heldJob = true;
   const h = state.table.allocate();
   const page = state.table.write(h);
   const i = slot(h);

@@ -583,8 +583,9 @@ export class Queue {
    * nothing, and waiting claims keep waiting, until {@link resumeQueue};
    * enqueues still land, and claims already handed out can still be settled.
    * `stats(queue).paused` says so. Resolves once durable; pausing a paused
-   * queue writes nothing. A queue paused before it held a job is listed by
-   * {@link listQueues} from then on.
+   * queue writes nothing. A queue may be paused before it ever held a job (a
+   * deploy that holds a new queue until it is ready): it stays paused when
+   * jobs arrive, but {@link listQueues} lists it only once it held one.
    */
   pauseQueue(queue: string): Promise<void> {
     return admin.pauseOrResume(this.#core, queue, true);

@@ -123,7 +123,7 @@ export class SnapshotReader {
       const name = r.string();
       const doneCount = r.varint();
       const flags = r.varint();
-      if ((flags & ~QueueFlag.Paused) !== 0)
+      if ((flags & ~(QueueFlag.Paused | QueueFlag.NoJobYet)) !== 0)
         throw new DecodeError(`snapshot queue ${JSON.stringify(name)} has unknown flags ${flags}`);
       this.#queues.push({ name, doneCount, flags });
     }

@@ -120,7 +120,7 @@ export class SnapshotWriter implements SnapshotEncoder {
       qs,
       name: qs.name,
       doneCount: qs.doneCount,
-      flags: qs.paused ? QueueFlag.Paused : 0,
+      flags: (qs.paused ? QueueFlag.Paused : 0) | (qs.heldJob ? 0 : QueueFlag.NoJobYet),
       indexes: liveIndexes(qs).map((index) => index.freeze()),
     }));
     this.#rank = new Int32Array(this.#table.pages.length * PAGE_SLOTS);

@@ -210,5 +210,6 @@ export class IndexRegionReader {
     this.#byId = new Map();
     qs.doneCount = this.#queues[q]!.doneCount;
     qs.paused = (this.#queues[q]!.flags & QueueFlag.Paused) !== 0;
+    qs.heldJob = (this.#queues[q]!.flags & QueueFlag.NoJobYet) === 0;
   }
 }

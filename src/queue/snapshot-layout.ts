@@ -80,8 +80,12 @@ export const EXTRA_KNOWN =
   Extra.Progress |
   Extra.Trace;
 
-/** Per-queue flags in the head. */
-export const QueueFlag = { Paused: 1 } as const;
+/**
+ * Per-queue flags in the head. `NoJobYet`: only `pauseQueue` named the queue
+ * so far (not listed by `listQueues`); absent in snapshots written before it
+ * existed, whose queues all held a job or are listed as if they had.
+ */
+export const QueueFlag = { Paused: 1, NoJobYet: 2 } as const;
 
 /** A queue as the head lists it. */
 export interface QueueHead {

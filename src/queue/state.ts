@@ -123,6 +123,12 @@ export class QueueState {
   /** Paused by `pauseQueue`: claims hand out nothing until it is resumed. */
   paused = false;
   /**
+   * Whether a job was ever enqueued to it: `listQueues` lists only such
+   * queues. `false` for a queue only `pauseQueue` named so far (its pause is
+   * kept, and holds once jobs arrive).
+   */
+  heldJob = false;
+  /**
    * The fair groups of its pending and claimed jobs, once it held a job with
    * a `groupKey` (derived: rebuilt by a restore, not stored); `null` before.
    */
@@ -227,7 +233,10 @@ export class State {
     this.#lastIdString = null;
   }
 
-  /** The queue called `name`, created (empty) if it never held a job. */
+  /**
+   * The queue called `name`, created (empty, {@link QueueState.heldJob}
+   * `false`) if nothing named it yet.
+   */
   queue(name: string): QueueState {
     let qs = this.queues.get(name);
     if (qs === undefined) {
@@ -241,6 +250,7 @@ export class State {
   /** Adds a queue with restored indexes (a restore, in queue order). */
   restoreQueue(name: string, indexes: QueueIndexes): QueueState {
     const qs = new QueueState(this.queueList.length, name, this.orders, indexes);
+    qs.heldJob = true; // unless its snapshot says otherwise
     this.queues.set(name, qs);
     this.queueList.push(qs);
     return qs;

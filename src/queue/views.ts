@@ -170,9 +170,11 @@ export function queueStats(state: State, name: string): QueueStats {
   };
 }
 
-/** Every queue that ever held a job, sorted. */
+/** Every queue that ever held a job, sorted (not one only `pauseQueue` named). */
 export function queueNames(state: State): string[] {
-  return [...state.queues.keys()].sort();
+  const names: string[] = [];
+  for (const qs of state.queueList) if (qs.heldJob) names.push(qs.name);
+  return names.sort();
 }
 
 /**

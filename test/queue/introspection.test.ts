@@ -63,6 +63,34 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("listQueues leaves out a queue only pauseQueue named, which stays paused (through the WAL and a checkpoint) once jobs arrive", async () => {
+    const { queue, store, clock } = await openTestQueue();
+    await queue.enqueue("used", "x");
+    await queue.pauseQueue("later");
+    assert.deepEqual(await queue.listQueues(), ["used"]);
+    assert.equal((await queue.stats("later")).paused, true);
+    // Replayed from the WAL.
+    await queue.flush();
+    const reader = await QueueReader.open(store, "q");
+    assert.deepEqual(reader.listQueues(), ["used"]);
+    await queue.close();
+    assert.ok((await store.list("q/checkpoint/")).objects.length > 0, "close wrote a checkpoint");
+
+    // Restored from the checkpoint.
+    const { queue: reopened } = await openTestQueue({}, store, clock);
+    assert.deepEqual(await reopened.listQueues(), ["used"]);
+    assert.equal((await reopened.stats("later")).paused, true);
+    await reopened.enqueue("later", "y");
+    assert.deepEqual(await reopened.listQueues(), ["later", "used"]);
+    assert.equal(await reopened.claim("later"), null, "still paused");
+    await reopened.resumeQueue("later");
+    assert.equal((await mustClaim(reopened, "later")).queue, "later");
+    await reopened.close();
+    const { queue: third } = await openTestQueue({}, store, clock);
+    assert.deepEqual(await third.listQueues(), ["later", "used"]);
+    await third.close();
+  });
+
   it("with done retention getJob reports pending, claimed, done in turn", async () => {
     const { queue, clock } = await openTestQueue({
       defaultQueueConfig: { keepDoneJobsMs: 60_000 },
