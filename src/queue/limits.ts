@@ -9,7 +9,11 @@
 export const MAX_QUEUE_NAME_BYTES = 255;
 /** Longest `dedupKey`: 1 024 UTF-8 bytes. */
 export const MAX_DEDUP_KEY_BYTES = 1_024;
-/** Most headers on one job: 64. */
+/**
+ * Most headers on one job: 64. Like {@link MAX_HEADERS_BYTES}, it holds for
+ * the headers as read, the `traceparent` and `tracestate` tracing adds
+ * included (left out when they do not fit).
+ */
 export const MAX_HEADERS = 64;
 /** Longest header name: 256 UTF-8 bytes. */
 export const MAX_HEADER_KEY_BYTES = 256;

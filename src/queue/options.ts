@@ -257,7 +257,10 @@ export interface EnqueueOptions {
    * (16 384). A W3C `traceparent` (and `tracestate`) given here, say of a
    * message relayed from another system, is the job's trace context: kept as
    * given, linked from the enqueue's span, and linked to by its handler's
-   * span (see the README, "Traces").
+   * span (see the README, "Traces"). The `traceparent` and `tracestate`
+   * tracing adds count against the same limits and are left out when they do
+   * not fit (the enqueue never fails for them), so the headers a job reads
+   * back with can always be given here again.
    * @default {}
    */
   headers?: Record<string, string>;

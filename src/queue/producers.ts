@@ -21,6 +21,7 @@ import type { EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import type { Headers } from "./state.js";
 import { TRACEPARENT } from "./trace-context.js";
+import { fitTrace } from "./trace-headers.js";
 import type { Payload } from "./types.js";
 import {
   type CheckedEnqueueOptions,
@@ -122,14 +123,18 @@ function commitPlain(
 ): Promise<string> {
   const now = core.now();
   const id = core.ids.next(now);
+  // A trace's headers are the call's own, or those plus `tracestate`, as far as they fit.
+  const stored =
+    trace === undefined
+      ? { headers, trace: undefined }
+      : fitTrace(headers, trace.headers, trace.context);
   const written = core.commit({
     tag: Tag.Enqueue,
     id,
     queue,
     payload,
-    // A trace's headers are the call's own, or those plus `tracestate`.
-    headers: trace === undefined ? headers : trace.headers,
-    trace: trace?.context,
+    headers: stored.headers,
+    trace: stored.trace,
     priority,
     maxAttempts,
     enqueuedAt: now,
@@ -175,19 +180,20 @@ async function enqueueChecked(
  * enqueue's trace context, and its headers when the trace added some
  * (`tracestate`): to the job's own with `merge` (unless the job has a
  * `traceparent` of its own, which stays with its own state), else instead
- * of the call's.
+ * of the call's. What does not fit within the header limits is left out
+ * (see `trace-headers.ts`).
  */
 export function traced(job: CheckedJob, trace: EnqueueTrace, merge = false): CheckedJob {
-  job.trace = trace.context;
-  const headers = trace.headers;
-  if (headers === undefined || headers === job.options.headers) return job;
+  const own = job.options.headers;
+  let proposed = trace.headers;
+  if (proposed === undefined) proposed = own;
   // A job of a batch with a `traceparent` of its own keeps it and its `tracestate` (its
   // creation context, read in place of the batch span's): no state of another span beside it.
-  if (merge && job.options.headers?.[TRACEPARENT] !== undefined) return job;
-  job.options = {
-    ...job.options,
-    headers: merge ? { ...job.options.headers, ...headers } : headers,
-  };
+  else if (merge && proposed !== own)
+    proposed = own?.[TRACEPARENT] !== undefined ? own : { ...own, ...proposed };
+  const stored = fitTrace(own, proposed, trace.context);
+  job.trace = stored.trace;
+  if (stored.headers !== own) job.options = { ...job.options, headers: stored.headers };
   return job;
 }
 

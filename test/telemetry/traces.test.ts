@@ -20,6 +20,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { silentLogger } from "../../src/logger.js";
 import { tracingOf } from "../../src/queue/instrument.js";
+import { MAX_HEADERS, MAX_HEADERS_BYTES } from "../../src/queue/limits.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import {
@@ -696,6 +697,60 @@ describe("traces", { timeout: 60_000 }, () => {
     assert.equal(headers.tracestate, "ours=1");
     assert.equal(headers.tenant, "acme");
     assert.notEqual(headers.traceparent, undefined);
+    await queue.close();
+  });
+
+  it("tracing never takes a job's headers past MAX_HEADERS or MAX_HEADERS_BYTES: the tracestate, then the context, is left out; what is read enqueues again", async () => {
+    const exporter = new InMemorySpanExporter();
+    const stating: Sampler = {
+      shouldSample: () => ({
+        decision: SamplingDecision.RECORD_AND_SAMPLED,
+        traceState: createTraceState("ours=1"),
+      }),
+      toString: () => "stating",
+    };
+    const tracerProvider = new BasicTracerProvider({
+      sampler: stating,
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    const many = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, "v"]));
+    // Names and values of `a` and `b` take 16 384 − 66 − `spare` bytes; a `traceparent` takes 66.
+    const large = (spare: number) => ({ a: "x".repeat(8190), b: "y".repeat(8126 - spare) });
+    const cases: [string, Record<string, string>, "both" | "traceparent" | "none"][] = [
+      ["62 headers", many(62), "both"],
+      ["63 headers", many(63), "traceparent"],
+      ["64 headers", many(64), "none"],
+      ["room for a traceparent and a tracestate", large(21), "both"],
+      ["room for a traceparent only", large(0), "traceparent"],
+      ["one byte short of a traceparent", large(-1), "none"],
+    ];
+    const check = async (how: string, id: string, given: Record<string, string>, want: string) => {
+      const headers = (await queue.getJob(id))!.headers;
+      const bytes = Object.entries(headers).reduce(
+        (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v),
+        0,
+      );
+      assert.ok(Object.keys(headers).length <= MAX_HEADERS, `${how}: count`);
+      assert.ok(bytes <= MAX_HEADERS_BYTES, `${how}: ${bytes} bytes`);
+      assert.equal(headers.traceparent !== undefined, want !== "none", `${how}: traceparent`);
+      assert.equal(headers.tracestate === "ours=1", want === "both", `${how}: tracestate`);
+      for (const [k, v] of Object.entries(given)) assert.equal(headers[k], v, `${how}: ${k}`);
+      // Given back as they are read (a relay), also traced: accepted.
+      await queue.enqueue("relay", "again", { headers });
+    };
+    for (const [k, [what, headers, want]] of cases.entries()) {
+      await check(`enqueue, ${what}`, await queue.enqueue("q", "x", { headers }), headers, want);
+      const [many] = await queue.enqueueMany("q", [{ payload: "x", options: { headers } }]);
+      await check(`enqueueMany, ${what}`, many!.id, headers, want);
+      const committed = await queue.transaction((tx) => {
+        tx.enqueue("q", "x", { headers });
+      });
+      await check(`transaction, ${what}`, committed.enqueued[0]!.id, headers, want);
+      const byId = await queue.enqueue("q", "x", { headers, jobId: `job-${k}` });
+      await check(`enqueue with a jobId, ${what}`, byId, headers, want);
+    }
     await queue.close();
   });
 
