@@ -236,9 +236,10 @@ export interface TimerHandle {
 /**
  * Run `fn` once `delayMs` of monotonic time has passed. With the system clock
  * this is one real (unref'd) timer; with a {@link ManualClock} it fires on
- * `advance()`; with any other clock, which may jump without a word, a real
- * timer re-reads the clock every recheck interval (see {@link withMonotonic})
- * and fires once the deadline is reached. Timers never keep the process alive.
+ * `advance()`; with any other clock, which may jump without a word, one real
+ * timer shared by all the clock's timers re-reads it every recheck interval
+ * (see {@link withMonotonic}), or sooner for a nearer deadline, and fires
+ * those then due. Timers never keep the process alive.
  */
 export function startTimer(clock: Clock, delayMs: number, fn: () => void): TimerHandle {
   const timed = withMonotonic(clock);
@@ -261,20 +262,118 @@ export function startTimer(clock: Clock, delayMs: number, fn: () => void): Timer
       },
     };
   }
+  // A clock taquba cannot see move: one shared re-read for all its timers.
+  if (!isSystemClock(clock)) return recheckOf(timed).add(deadline, fn);
   // The system clock moves only as real time passes: one real timer for the whole delay.
-  const longest = isSystemClock(clock)
-    ? MAX_TIMEOUT_MS
-    : Math.min(recheckMsOf(timed), MAX_TIMEOUT_MS);
   let handle: NodeJS.Timeout | undefined;
   const arm = (): void => {
-    // Re-arm until the deadline really passed (setTimeout caps at ~24.8 days; a clock
-    // taquba cannot see move is re-read every `longest`).
-    const delay = Math.max(0, Math.min(deadline - timed.monotonicNow(), longest));
+    // Re-arm until the deadline really passed (setTimeout caps at ~24.8 days).
+    const delay = Math.max(0, Math.min(deadline - timed.monotonicNow(), MAX_TIMEOUT_MS));
     handle = setTimeout(() => (timed.monotonicNow() >= deadline ? fn() : arm()), delay);
     handle.unref();
   };
   arm();
   return { cancel: () => clearTimeout(handle) };
+}
+
+/**
+ * Where a clock keeps its {@link ClockRecheck}: a registry key, so both
+ * builds of the package share one per clock.
+ */
+const RECHECK = Symbol.for("taquba.clockRecheck");
+
+/** The timers of one clock that taquba cannot see move (see {@link ClockRecheck}). */
+interface SharedRecheck {
+  add(deadline: number, fn: () => void): TimerHandle;
+}
+
+/** The shared re-read of `timed`, made (and kept on it) by its first timer. */
+function recheckOf(timed: MonotonicClock): SharedRecheck {
+  const kept = (timed as { [RECHECK]?: SharedRecheck })[RECHECK];
+  if (kept !== undefined) return kept;
+  const recheck = new ClockRecheck(timed, Math.min(recheckMsOf(timed), MAX_TIMEOUT_MS));
+  // A frozen clock keeps none: each of its timers then re-reads it on its own.
+  if (Object.isExtensible(timed)) Object.defineProperty(timed, RECHECK, { value: recheck });
+  return recheck;
+}
+
+/** A timer waiting on a {@link ClockRecheck}. */
+interface Waiting {
+  readonly deadline: number;
+  readonly fn: () => void;
+}
+
+/**
+ * The timers of one clock taquba cannot see move share one real (unref'd)
+ * timer, which reads the clock once per wake-up: at the earliest deadline
+ * or after `recheckMs` (real), whichever comes first, and fires every timer
+ * then due, earliest deadline first. A thousand waiting claims or job
+ * deadlines cost one clock read per `schedulerIntervalMs`, not a thousand.
+ */
+class ClockRecheck implements SharedRecheck {
+  readonly #clock: MonotonicClock;
+  readonly #recheckMs: number;
+  readonly #waiting = new Set<Waiting>();
+  #handle: NodeJS.Timeout | undefined;
+  /** When (real time, `performance.now()`) the real timer fires, while it is armed. */
+  #firesAt = Number.POSITIVE_INFINITY;
+
+  constructor(clock: MonotonicClock, recheckMs: number) {
+    this.#clock = clock;
+    this.#recheckMs = recheckMs;
+  }
+
+  add(deadline: number, fn: () => void): TimerHandle {
+    const waiting: Waiting = { deadline, fn };
+    this.#waiting.add(waiting);
+    const delay = this.#delayFor(deadline, this.#clock.monotonicNow());
+    // Armed to fire later than this timer needs (or not at all): fire sooner.
+    if (performance.now() + delay < this.#firesAt) this.#arm(delay);
+    return {
+      cancel: () => {
+        if (!this.#waiting.delete(waiting) || this.#waiting.size > 0) return;
+        clearTimeout(this.#handle);
+        this.#handle = undefined;
+        this.#firesAt = Number.POSITIVE_INFINITY;
+      },
+    };
+  }
+
+  #delayFor(deadline: number, now: number): number {
+    return Math.max(0, Math.min(deadline - now, this.#recheckMs));
+  }
+
+  #arm(delay: number): void {
+    clearTimeout(this.#handle);
+    this.#firesAt = performance.now() + delay;
+    this.#handle = setTimeout(() => this.#check(), delay);
+    this.#handle.unref();
+  }
+
+  #check(): void {
+    this.#handle = undefined;
+    this.#firesAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.monotonicNow();
+    const due: Waiting[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const waiting of this.#waiting) {
+      if (waiting.deadline <= now) due.push(waiting);
+      else if (waiting.deadline < next) next = waiting.deadline;
+    }
+    for (const waiting of due) this.#waiting.delete(waiting);
+    if (this.#waiting.size > 0) this.#arm(this.#delayFor(next, now));
+    due.sort((a, b) => a.deadline - b.deadline);
+    for (const waiting of due) {
+      // Each timer fires as if it had its own: one that throws does not stop the others.
+      try {
+        waiting.fn();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
 }
 
 /**

@@ -139,4 +139,58 @@ describe("timers", { timeout: 10_000 }, () => {
     );
     assert.deepEqual(plain, [DEFAULT_RECHECK_MS]);
   });
+
+  it("on any other clock, all its timers share one real timer and one clock read per recheck; they fire in deadline order", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let mono = 0;
+    let reads = 0;
+    const timed = withMonotonic(
+      {
+        now: () => 1_700_000_000_000 + mono,
+        monotonicNow: () => {
+          reads++;
+          return mono;
+        },
+      },
+      20,
+    );
+    const fired: number[] = [];
+    const timers: TimerHandle[] = [];
+    // Added in reverse deadline order.
+    const armed = realTimersOf(() => {
+      for (let i = 99; i >= 0; i--) timers[i] = startTimer(timed, 1_000 + i, () => fired.push(i));
+    });
+    assert.deepEqual(armed, [20], "one real timer for a hundred");
+    reads = 0;
+    for (let k = 0; k < 5; k++) t.mock.timers.tick(20);
+    assert.equal(reads, 5, "one read per recheck, not one per timer");
+    assert.equal(fired.length, 0);
+
+    mono += 1_050; // a step: the first 51 are due
+    t.mock.timers.tick(20);
+    assert.deepEqual(
+      fired,
+      Array.from({ length: 51 }, (_, i) => i),
+    );
+    timers[60]!.cancel();
+    mono += 1_000;
+    t.mock.timers.tick(20);
+    assert.equal(fired.length, 99);
+    assert.ok(!fired.includes(60), "a cancelled timer does not fire");
+    assert.deepEqual(
+      fired,
+      [...fired].sort((a, b) => a - b),
+    );
+
+    // A sooner timer than the armed one re-arms the shared timer sooner.
+    const later = realTimersOf(() => {
+      timers.push(startTimer(timed, 10_000, () => fired.push(-1)));
+      timers.push(startTimer(timed, 5, () => fired.push(-2)));
+    });
+    assert.deepEqual(later, [20, 5]);
+    mono += 5;
+    t.mock.timers.tick(5);
+    assert.equal(fired.at(-1), -2);
+    for (const timer of timers) timer.cancel();
+  });
 });
