@@ -8,7 +8,7 @@
  * slots free and the commit round-trip (see `ready-target.ts`).
  *
  * Only a claim for free slots alone waits for jobs (up to `pollIntervalMs`,
- * or for a wake-up alone when it is 0).
+ * or for a wake-up when it is 0, re-checking every {@link IDLE_RECHECK_MS}).
  * One that also asks for ready claims takes what is there now, and once one
  * comes back short (and no slot freed meanwhile) no ready claims are asked
  * for until a slot frees: a job that arrives while every slot is busy is
@@ -51,11 +51,15 @@ import type { Handler, WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /**
- * How long a claim waits under `pollIntervalMs: 0`: for a wake-up alone. The
- * queue wakes a waiting claim as soon as a job is claimable, so no timed
- * re-poll is needed; a wait of 0 would claim in a loop, a core busy while idle.
+ * How long a claim waits under `pollIntervalMs: 0`: for a wake-up, with a
+ * slow re-check behind it. The queue wakes a waiting claim as soon as a job
+ * is claimable, so no timed re-poll is needed; a wait of 0 would claim in a
+ * loop, a core busy while idle. But a wait with no end would leave a worker
+ * idle for good if a wake-up were ever missed (a bug, or a job made
+ * claimable by a path that does not wake): once a minute costs an idle
+ * worker one claim (no write) and bounds such a delay.
  */
-const WAIT_FOR_WAKE_UP_MS = Number.MAX_SAFE_INTEGER;
+export const IDLE_RECHECK_MS = 60_000;
 
 /** A claim handed to the worker: durable, its lease renewed while it waits (and, with `autoRenew`, while it runs). */
 interface Held {
@@ -145,7 +149,7 @@ export async function runWorker(
 
   const claimOptions: ClaimOptions = {
     leaseMs,
-    waitMs: pollIntervalMs === 0 ? WAIT_FOR_WAKE_UP_MS : pollIntervalMs,
+    waitMs: pollIntervalMs === 0 ? IDLE_RECHECK_MS : pollIntervalMs,
     ...(shutdown === undefined ? {} : { signal: shutdown }),
   };
   /** A claim that also asks for ready claims takes what is there now. */

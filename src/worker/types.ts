@@ -112,10 +112,18 @@ export interface WorkerOptions {
    * claimable (enqueued, promoted at its `runAt`, retried, requeued by the
    * reaper, released, resumed, or let through once the rate window or its
    * group's cap has room), so a longer interval does not delay jobs. `0`
-   * turns the re-poll off: an idle worker waits for those wake-ups alone
-   * (it does not claim in a loop). Either way the wait ends at once when
-   * `signal` aborts or the queue closes.
+   * turns the frequent re-poll off: an idle worker waits for those wake-ups
+   * (it does not claim in a loop), and re-checks only once a minute
+   * (60 000 ms of the queue's clock), a safety net so that
+   * a wake-up that never came delays a job by at most that, never stalls the
+   * worker for good. Either way the wait ends at once when `signal` aborts
+   * or the queue closes.
    * @default 1_000
+   * @example
+   * ```ts
+   * // Rely on wake-ups; an idle worker claims once a minute at most.
+   * await runWorker(queue, "emails", handler, { pollIntervalMs: 0 });
+   * ```
    */
   pollIntervalMs?: number;
   /**

@@ -5,7 +5,7 @@ import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { runWorker } from "../../src/worker/run-worker.js";
+import { IDLE_RECHECK_MS, runWorker } from "../../src/worker/run-worker.js";
 import { mustClaim, openTestQueue, text, turns } from "../queue/helpers.js";
 import { until } from "../until.js";
 
@@ -59,11 +59,51 @@ describe("runWorker pollIntervalMs: 0", { timeout: 60_000 }, () => {
       clock.advance(1_000);
       await turns(1);
     }
-    assert.equal(claims.count, 1, "one claim, still waiting");
+    // The first claim, and a re-check a minute (the tenth may still be on its way).
+    const minutes = 600_000 / IDLE_RECHECK_MS;
+    assert.ok(
+      claims.count >= minutes && claims.count <= minutes + 1,
+      `${claims.count} claims in ${minutes} idle minutes`,
+    );
     await queue.enqueue("q", "late");
     await turns(PROMPT_TURNS);
     assert.deepEqual(handled, ["late"], "handled without the clock moving");
-    assert.ok(claims.count <= 3, `${claims.count} claims`);
+    assert.ok(claims.count <= 13, `${claims.count} claims`);
+    stop.abort();
+    await worker;
+    await queue.close();
+  });
+
+  it("a wake-up that never comes delays a job by one re-check at most, never stalls the worker", async () => {
+    const { queue, clock } = await openTestQueue();
+    // The worker's first waiting claim waits where no job comes: its wake-up is lost.
+    const claimBatch = queue.claimBatch.bind(queue);
+    let lost = false;
+    queue.claimBatch = (name, max, options) => {
+      if (!lost && options?.waitMs !== undefined && options.waitMs > 0) {
+        lost = true;
+        return claimBatch("elsewhere", max, options);
+      }
+      return claimBatch(name, max, options);
+    };
+    const handled: string[] = [];
+    const stop = new AbortController();
+    const worker = runWorker(queue, "q", (job) => void handled.push(text(job.payload)), {
+      pollIntervalMs: 0,
+      signal: stop.signal,
+      logger: silentLogger,
+    });
+    await turns(20);
+    assert.ok(lost, "the worker waits for a wake-up");
+    await queue.enqueue("q", "missed");
+    await turns(PROMPT_TURNS);
+    assert.deepEqual(handled, [], "its wake-up went elsewhere");
+    clock.advance(IDLE_RECHECK_MS - 1);
+    await turns(PROMPT_TURNS);
+    assert.deepEqual(handled, []);
+    clock.advance(1);
+    await until(() => handled.length === 1, "handled at the re-check");
+    assert.deepEqual(handled, ["missed"]);
     stop.abort();
     await worker;
     await queue.close();
