@@ -18,6 +18,7 @@ import {
   invalidArgument,
 } from "../validate.js";
 import {
+  DEFAULT_MAX_EVENT_BACKLOG_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
   DEFAULT_REAPER_INTERVAL_MS,
@@ -115,6 +116,8 @@ export interface QueueSettings {
   readonly heartbeatMs: number | null;
   /** Payloads above this many bytes are offloaded; `null` = never. */
   readonly payloadOffloadBytes: number | null;
+  /** Most bytes of events not yet told to listeners. */
+  readonly maxEventBacklogBytes: number;
 }
 
 /** Everything `Queue.open` needs, resolved from its options. */
@@ -160,6 +163,10 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
         : options.payloadOffloadBytes === null
           ? null
           : checkInteger(options.payloadOffloadBytes, "options.payloadOffloadBytes", 0, Infinity),
+    maxEventBacklogBytes:
+      options.maxEventBacklogBytes === undefined
+        ? DEFAULT_MAX_EVENT_BACKLOG_BYTES
+        : checkInteger(options.maxEventBacklogBytes, "options.maxEventBacklogBytes", 1, Infinity),
   };
   checkOptionsObject(options.log, "options.log");
   // The probe's refusal tells people to set this; in the wrong place it would be silently ignored.

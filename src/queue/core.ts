@@ -137,7 +137,11 @@ export class QueueCore {
     this.logger = resolved.logger;
     this.#logLogsToQueueLogger = resolved.log.logger === resolved.logger;
     this.observers = new Observers(resolved.logger);
-    this.events = new QueueEvents(this.observers, resolved.logger);
+    this.events = new QueueEvents(
+      this.observers,
+      resolved.logger,
+      this.settings.maxEventBacklogBytes,
+    );
     this.completions = new CompletionWaiters(this.observers, this.timed);
     this.ids = new IdGenerator(state.lastId, log.stats().epoch);
     this.waiters = new ClaimWaiters(this.timed);

@@ -14,6 +14,12 @@
  * reported while anything waits) and tells at most {@link EVENTS_PER_TURN}
  * listener calls per turn; the rest follows on the next turns, in the same
  * order.
+ *
+ * What is still to be told is bounded in bytes (`maxEventBacklogBytes`): a
+ * transition keeps its record, and with it an enqueue's payload or an ack's
+ * result, alive until told, so listeners that fall behind a stream of large
+ * jobs would otherwise hold any amount of memory. Past the bound the oldest
+ * untold events are dropped, with one warning per spell of falling behind.
  */
 
 import type { Logger } from "../logger.js";
@@ -129,10 +135,46 @@ interface Registration {
   active: boolean;
 }
 
-/** What is still to be told: a durable batch's transitions from `next` on, or one progress event. */
+/**
+ * What is still to be told: a durable batch's transitions from `next` on, or
+ * one progress event; `bytes`, about what it holds in memory.
+ */
 type Entry =
-  | { readonly seq: number; readonly transitions: readonly Transition[]; next: number }
-  | { readonly seq: number; readonly progress: QueueEventMap["progress"] };
+  | {
+      readonly seq: number;
+      readonly transitions: readonly Transition[];
+      next: number;
+      readonly bytes: number;
+    }
+  | { readonly seq: number; readonly progress: QueueEventMap["progress"]; readonly bytes: number };
+
+/** What one transition or event costs besides the bytes it carries (its objects). */
+const EVENT_OVERHEAD_BYTES = 128;
+
+/** About the memory `record` (one of a transition) holds: its payload, result and messages. */
+function recordBytes(record: object): number {
+  const r = record as {
+    payload?: unknown;
+    result?: unknown;
+    error?: unknown;
+    reason?: unknown;
+    ops?: unknown;
+  };
+  let bytes = EVENT_OVERHEAD_BYTES;
+  if (r.payload instanceof Uint8Array) bytes += r.payload.byteLength;
+  if (r.result instanceof Uint8Array) bytes += r.result.byteLength;
+  if (typeof r.error === "string") bytes += 2 * r.error.length;
+  if (typeof r.reason === "string") bytes += 2 * r.reason.length;
+  if (Array.isArray(r.ops)) for (const op of r.ops as object[]) bytes += recordBytes(op);
+  return bytes;
+}
+
+/** About the memory the transitions of `entry` hold. */
+function transitionsBytes(transitions: readonly Transition[]): number {
+  let bytes = 0;
+  for (const transition of transitions) bytes += recordBytes(transition.record);
+  return bytes;
+}
 
 /** Listeners by event, delivered from the commit boundary, a bounded number per turn. */
 export class QueueEvents implements CommitObserver {
@@ -159,10 +201,17 @@ export class QueueEvents implements CommitObserver {
   #drainedWaiters: (() => void)[] = [];
   /** Steps of one transition (reused). */
   readonly #steps: LifecycleStep[] = [];
+  /** Most bytes of untold entries kept (see the module comment). */
+  readonly #maxBytes: number;
+  /** Bytes of the entries from `#head` on. */
+  #bytes = 0;
+  /** Events dropped since the backlog last ran dry (one warning per such spell). */
+  #dropped = 0;
 
-  constructor(observers: Observers, logger: Logger) {
+  constructor(observers: Observers, logger: Logger, maxBacklogBytes: number) {
     this.#observers = observers;
     this.#logger = logger;
+    this.#maxBytes = maxBacklogBytes;
   }
 
   on(event: unknown, listener: unknown): void {
@@ -189,6 +238,7 @@ export class QueueEvents implements CommitObserver {
     this.#observers.delete(this);
     // Nobody is left to tell, and a later listener is not told of the backlog.
     this.#head = this.#backlog.length;
+    this.#bytes = 0;
     // Called by a listener (one that removes itself once told): the running
     // delivery walks this array, so it is not replaced here; that delivery's
     // loop ends at once and empties it and settles `drained()` after it.
@@ -203,17 +253,57 @@ export class QueueEvents implements CommitObserver {
    * at once, unless earlier events still wait: then after them, so that a
    * job's events keep their order.
    */
-  progress(id: string, queue: string, at: number, progress: unknown): void {
+  progress(
+    id: string,
+    queue: string,
+    at: number,
+    progress: unknown,
+    progressJsonLength: number,
+  ): void {
     const list = this.#listeners.get("progress");
     if (list === undefined || list.length === 0) return;
-    this.#backlog.push({ seq: this.#seq++, progress: { id, queue, at, progress } });
-    this.#deliver();
+    this.#push({
+      seq: this.#seq++,
+      progress: { id, queue, at, progress },
+      bytes: EVENT_OVERHEAD_BYTES + 2 * progressJsonLength,
+    });
   }
 
   committed(transitions: readonly Transition[]): void {
     if (transitions.length === 0) return;
-    this.#backlog.push({ seq: this.#seq++, transitions, next: 0 });
+    this.#push({
+      seq: this.#seq++,
+      transitions,
+      next: 0,
+      bytes: transitionsBytes(transitions),
+    });
+  }
+
+  /** Queues `entry` (dropping the oldest untold ones past the byte bound) and tells what it can. */
+  #push(entry: Entry): void {
+    this.#backlog.push(entry);
+    this.#bytes += entry.bytes;
+    if (this.#bytes > this.#maxBytes) this.#dropOldest();
     this.#deliver();
+  }
+
+  /** Drops untold entries, oldest first, until the backlog is within its bound (the newest stays). */
+  #dropOldest(): void {
+    const backlog = this.#backlog;
+    let dropped = 0;
+    while (this.#bytes > this.#maxBytes && this.#head < backlog.length - 1) {
+      const entry = backlog[this.#head++]!;
+      this.#bytes -= entry.bytes;
+      dropped += "progress" in entry ? 1 : entry.transitions.length - entry.next;
+    }
+    if (dropped === 0) return;
+    if (this.#dropped === 0)
+      this.#logger.warn(
+        `queue events: listeners fell more than ${this.#maxBytes} bytes (maxEventBacklogBytes) behind; ` +
+          `the oldest untold events are dropped until they catch up (${dropped} so far)`,
+        { dropped, maxEventBacklogBytes: this.#maxBytes },
+      );
+    this.#dropped += dropped;
   }
 
   /** Resolves once every event queued so far has been told (`close` waits for it). */
@@ -234,11 +324,13 @@ export class QueueEvents implements CommitObserver {
         const entry = backlog[this.#head]!;
         if ("progress" in entry) {
           this.#head++;
+          this.#bytes -= entry.bytes;
           this.#tell("progress", entry.seq, entry.progress, undefined);
           continue;
         }
         if (entry.next === entry.transitions.length) {
           this.#head++;
+          this.#bytes -= entry.bytes;
           continue;
         }
         const steps = this.#steps;
@@ -252,6 +344,13 @@ export class QueueEvents implements CommitObserver {
     if (this.#head === this.#backlog.length) {
       this.#backlog = [];
       this.#head = 0;
+      this.#bytes = 0;
+      if (this.#dropped > 0) {
+        this.#logger.info?.(`queue events: caught up; ${this.#dropped} events were dropped`, {
+          dropped: this.#dropped,
+        });
+        this.#dropped = 0;
+      }
       this.#settleDrained();
     } else if (this.#head >= EVENTS_PER_TURN && this.#head * 2 >= this.#backlog.length) {
       this.#backlog = this.#backlog.slice(this.#head);

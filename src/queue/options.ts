@@ -104,6 +104,23 @@ export interface OpenOptions {
    */
   schedulerIntervalMs?: number;
   /**
+   * Most memory, in bytes, that events not yet told to `queue.on` listeners
+   * may hold. Events are told a bounded number per turn of the event loop
+   * (the rest on the next turns), and each untold one keeps its job's record
+   * alive, an enqueue's payload or an ack's result with it: listeners that
+   * fall behind a stream of large jobs would otherwise hold any amount. Past
+   * this bound the oldest untold events are dropped (one warning while the
+   * listeners are behind; the queue and its jobs are unaffected). A positive
+   * integer.
+   * @default 67_108_864 (64 MiB)
+   * @example
+   * ```ts
+   * // Listeners may lag by at most 8 MiB of events.
+   * const queue = await Queue.open(store, "jobs", { maxEventBacklogBytes: 8 * 1024 * 1024 });
+   * ```
+   */
+  maxEventBacklogBytes?: number;
+  /**
    * Group-commit window of the log; takes precedence over `log.flushIntervalMs`.
    * `0`: no window (a lone producer waits one store round trip per enqueue;
    * under load, records still share batches).
@@ -208,6 +225,9 @@ export interface OpenOptions {
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** Default of {@link OpenOptions.reaperIntervalMs}. */
 export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+/** Default of {@link OpenOptions.maxEventBacklogBytes}: 64 MiB. */
+export const DEFAULT_MAX_EVENT_BACKLOG_BYTES = 67_108_864;
+
 /** Default of {@link OpenOptions.schedulerIntervalMs}. */
 export const DEFAULT_SCHEDULER_INTERVAL_MS = 1_000;
 

@@ -64,7 +64,13 @@ export function recordProgress(core: QueueCore, claim: Claim, value: unknown): v
   const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
   if (core.closed || !(lease instanceof Lease) || !core.leases.isLive(lease)) return;
   lease.progress = json;
-  core.events.progress(claim.id, lease.queue, core.now(), JSON.parse(json) as JsonValue);
+  core.events.progress(
+    claim.id,
+    lease.queue,
+    core.now(),
+    JSON.parse(json) as JsonValue,
+    json.length,
+  );
 }
 
 /** `ctx.progress(value)`: records progress of `claim` on `queue` (see {@link recordProgress}). */

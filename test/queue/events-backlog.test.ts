@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
+import type { Logger } from "../../src/logger.js";
+import { QueueEvents } from "../../src/queue/events.js";
+import { Observers, type Transition } from "../../src/queue/observe.js";
+import { enqueueRecord, openTestQueue, rejection, turns } from "./helpers.js";
+
+/** A batch of `count` enqueue transitions, each job's payload `payloadBytes` long. */
+function batch(prefix: string, count: number, payloadBytes: number): Transition[] {
+  return Array.from({ length: count }, (_, i) => ({
+    record: enqueueRecord(`${prefix}-${i}`, { payload: new Uint8Array(payloadBytes) }),
+    job: undefined,
+    cause: undefined,
+    at: 1,
+  }));
+}
+
+describe("the event backlog is bounded in bytes", () => {
+  it("listeners that fall behind large jobs lose the oldest untold events (one warning), not memory; the newest are told", async () => {
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const logger: Logger = {
+      warn: (message) => warnings.push(message),
+      error: () => {},
+      info: (message) => infos.push(message),
+    };
+    const events = new QueueEvents(new Observers(logger), logger, 50_000);
+    const told: string[] = [];
+    events.on("enqueued", (event: { id: string }) => told.push(event.id));
+    // One turn: a first batch spends the turn's budget, then eleven batches of about
+    // 110 KB each, every one past the bound on its own.
+    events.committed(batch("first", 1_000, 1));
+    for (let k = 0; k < 11; k++) events.committed(batch(`large${k}`, 100, 1_000));
+    await events.drained();
+    assert.equal(told.length, 1_100, "the first batch and the newest large one");
+    assert.ok(told.slice(1_000).every((id) => id.startsWith("large10-")));
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0]!, /maxEventBacklogBytes/);
+    assert.deepEqual(infos, ["queue events: caught up; 1000 events were dropped"]);
+
+    // Caught up: the next events are told as usual, with no new warning.
+    events.committed(batch("later", 10, 1_000));
+    await turns(2);
+    assert.equal(told.length, 1_110);
+    assert.equal(warnings.length, 1);
+  });
+
+  it("within the bound nothing is dropped", async () => {
+    const events = new QueueEvents(new Observers(console), console, 1_000_000_000);
+    let told = 0;
+    events.on("enqueued", () => told++);
+    events.committed(batch("first", 1_000, 1));
+    for (let k = 0; k < 11; k++) events.committed(batch(`large${k}`, 100, 1_000));
+    await events.drained();
+    assert.equal(told, 2_100);
+  });
+
+  it("maxEventBacklogBytes must be a positive integer", async () => {
+    for (const bad of [0, -1, 1.5, "64"]) {
+      const error = await rejection(
+        openTestQueue({ maxEventBacklogBytes: bad as number }).then(({ queue }) => queue.close()),
+      );
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, /^Expected `options.maxEventBacklogBytes` to be .*, got /);
+    }
+    const { queue } = await openTestQueue({ maxEventBacklogBytes: 1 });
+    await queue.close();
+  });
+});
