@@ -80,8 +80,8 @@ export const THREAD_MAX_PENDING = 4;
 const START_AFTER = 8;
 /**
  * How long the thread stays up without writes. An idle thread holds about
- * 8 MB of resident memory, and a store has no close: a queue closed (or a
- * store dropped) gives its thread back this long after its last write. The
+ * 8 MB of resident memory: a store dropped without `FileStore.close` (or
+ * whose queue closed) gives its thread back this long after its last write. The
  * thread only pays off under a steady stream of writes; a store that writes
  * again after this long uses the pool until its thread is back up (a
  * restart is a few milliseconds of another core's time).
@@ -213,6 +213,8 @@ export class FileWriter {
   /** Pending writes not abandoned: while there are any, the thread keeps the process alive. */
   #awaited = 0;
   #idle: NodeJS.Timeout | undefined;
+  /** Callers of {@link stop} waiting for the writes on the thread to be answered. */
+  #drainWaiters: Array<() => void> = [];
 
   constructor(options: FileWriterOptions = {}) {
     // The spare temp file goes before the thread is ended for being idle.
@@ -324,10 +326,37 @@ export class FileWriter {
         this.#pending.delete(id);
         this.#release();
         entry.reject(err);
+        this.#checkDrained();
         return;
       }
       posted?.();
     });
+  }
+
+  /**
+   * Ends the thread once the writes on it are answered (at once when there
+   * are none) and starts no other: every later write takes the pool. For
+   * `FileStore.close`. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.#unavailable ??= "the store was closed";
+    while (this.#pending.size > 0)
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#ended();
+    this.#wakeUpWaiters();
+    await worker.terminate().catch(() => {});
+  }
+
+  /** Wakes {@link stop} once no write is on the thread. */
+  #checkDrained(): void {
+    if (this.#pending.size > 0 || this.#drainWaiters.length === 0) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Starts the thread in the background; writes use the pool until it says it is up. */
@@ -362,6 +391,7 @@ export class FileWriter {
         );
       }
       this.#idle?.refresh();
+      this.#checkDrained();
     });
     worker.on("error", (err) => this.#lost(worker, err));
     worker.on("messageerror", (err) => this.#lost(worker, err));
@@ -428,6 +458,7 @@ export class FileWriter {
     this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#checkDrained();
     this.#failed(err, now);
     // Answered once the thread has stopped: none of their system calls can land after that,
     // so the store may then fsync on its side whatever they may have placed.

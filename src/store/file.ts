@@ -121,7 +121,7 @@ function etagOf(info: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
  * makes all of its system calls on a thread of the store's own, in one
  * hand-off (see `file-writer.ts`); larger puts, writes beyond four at once,
  * and every write if the thread cannot start, go through the thread pool. The thread holds about
- * 8 MB of memory and ends after 2 s without writes.
+ * 8 MB of memory and ends after 2 s without writes, or at {@link FileStore.close}.
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
@@ -160,6 +160,12 @@ export class FileStore implements ObjectStore {
    * first, and then finds the file in {@link #unsynced} if it is not durable.
    */
   readonly #inFlight = new Map<string, Set<PutInFlight>>();
+  /**
+   * The newest name offered to the writer thread for the temp file it makes
+   * ahead of a later put: {@link close} removes it (the thread does after a
+   * second without puts, but not when it is ended sooner).
+   */
+  #spare: string | undefined;
   /** Checked and encoded directory parts of keys: a key under one needs only its last segment done. */
   readonly #keyDirectories = new Map<string, KeyDirectory>();
 
@@ -202,6 +208,31 @@ export class FileStore implements ObjectStore {
     this.#dirs = new FileDirs(this.#root, this.#fsync);
     this.#temp = new TempFiles(this.#root, this.#fsync, () => this.#dirs.ensureDir(TEMP_FOLDER));
     this.#writer = writer;
+  }
+
+  /**
+   * Releases what the store holds: its writer thread (which small puts and
+   * deletes use under a steady stream of writes) ends now, once the writes
+   * on it are answered, instead of two seconds after its last write, and the
+   * temp file it made ahead for a next put is removed. The store stays
+   * usable: later calls work as before, through Node's thread pool only (no
+   * thread is started again). A `Queue` never closes the store it was given
+   * (the caller owns it, and may share it): close the queues on it first,
+   * then the store. Idempotent.
+   * @example
+   * ```ts
+   * const store = new FileStore("./taquba-data");
+   * const queue = await Queue.open(store, "jobs");
+   * // …
+   * await queue.close();
+   * await store.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    await this.#writer.stop();
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) await unlink(spare).catch(() => {});
   }
 
   async get(key: string): Promise<StoredObject | null> {
@@ -313,6 +344,8 @@ export class FileStore implements ObjectStore {
       else this.#unsynced.set(target.file, previous);
     };
     let result: WriteResult;
+    const spare = this.#temp.newPath();
+    this.#spare = spare;
     try {
       result = await this.#writer.write(
         {
@@ -324,7 +357,7 @@ export class FileStore implements ObjectStore {
           fsync: this.#fsync,
           body,
           // A name for the temp file the thread makes ahead for a later put.
-          spare: this.#temp.newPath(),
+          spare,
         },
         signal,
         () => {

@@ -246,6 +246,34 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.equal(pending.stdout, "written\n", "the process waited for its pending put");
   });
 
+  it("close() ends the thread at once once its writes are answered, removes its spare temp file, and leaves the store usable on the pool; Queue.close leaves the store open", async () => {
+    const root = join(dir, "closed");
+    const writer = new FileWriter();
+    assert.equal(await writer.started(), true);
+    const store = new FileStore(root, {}, writer);
+    const queue = await Queue.open(store, "q", { logger: { warn: () => {}, error: () => {} } });
+    for (let i = 0; i < 5; i++) await queue.enqueue("work", `job ${i}`);
+    await queue.close();
+    // The queue was given the store: it does not close it.
+    assert.notEqual(writer.thread, undefined, "the thread still runs after Queue.close");
+    const thread = writer.thread!;
+    const exited = new Promise((resolve) => thread.once("exit", resolve));
+    // A put on the thread while the store closes is answered, not failed.
+    const [put] = await Promise.allSettled([store.put("late", bytes("late")), store.close()]);
+    assert.equal(put.status, "fulfilled");
+    await exited;
+    assert.equal(writer.thread, undefined);
+    assert.deepEqual(await readdir(join(root, ".tmp")), [], "no spare temp file left");
+    // Still usable, on the pool: no thread comes back.
+    for (let i = 0; i < 20; i++) await store.put(`after/${i}`, bytes("x"));
+    assert.equal(text((await store.get("late"))?.body), "late");
+    assert.equal(writer.thread, undefined);
+    await store.close(); // idempotent
+    const reopened = await Queue.open(store, "q", { logger: { warn: () => {}, error: () => {} } });
+    assert.equal((await reopened.stats("work")).pending, 5);
+    await reopened.close();
+  });
+
   it("a store that stops writing (its queue closed) ends its thread within seconds", async () => {
     // The store's own idle time, as every store has.
     const writer = new FileWriter();
