@@ -12,6 +12,7 @@ import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
 import type { ClaimOptions } from "./options.js";
+import { MissingPayloadError } from "./payloads.js";
 import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { QueueState } from "./state.js";
@@ -56,33 +57,35 @@ export function claimFrom(
   });
   return written
     .then(() => withPayloads(core, handOut(core, leases, leaseMs)))
-    .then(({ handed, failed }) => refill(core, qs, handed, failed, leaseMs, round));
+    .then(({ handed, refillable }) => refill(core, qs, handed, refillable, leaseMs, round));
 }
 
 /**
  * How many times one claim takes more jobs in place of ones whose payload
- * could not be read (see {@link refill}). A damaged object dead-letters its
- * job, so those rounds end by themselves once the damaged jobs are gone; the
- * bound is for jobs whose reads fail transiently and that go back to pending
- * at once (no backoff), which would otherwise be taken again and again.
+ * object is damaged or gone (see {@link refill}). Each such job is settled
+ * for good (dead-lettered, or its attempt failed on an object no retry can
+ * bring back), so those rounds end by themselves; the bound keeps one claim
+ * call short when many such jobs are queued back to back.
  */
 export const MAX_PAYLOAD_REFILLS = 16;
 
 /**
- * A claim of `qs` handed out `handed` and lost `failed` claims to unreadable
- * payloads: claims that many more pending jobs in their place, so a damaged
- * job never makes a claim come back empty while another job waits.
+ * A claim of `qs` handed out `handed` and lost `refillable` claims to
+ * damaged or missing payload objects: claims that many more pending jobs in
+ * their place, so a damaged job never makes a claim come back empty while
+ * another job waits. A store that failed to answer is not a reason: the next
+ * job's read would most likely fail the same way (see {@link withPayloads}).
  */
 async function refill(
   core: QueueCore,
   qs: QueueState,
   handed: Claim[],
-  failed: number,
+  refillable: number,
   leaseMs: number,
   round: number,
 ): Promise<Claim[]> {
-  if (failed === 0 || core.closed || round >= MAX_PAYLOAD_REFILLS) return handed;
-  const more = claimFrom(core, qs, failed, leaseMs, round + 1);
+  if (refillable === 0 || core.closed || round >= MAX_PAYLOAD_REFILLS) return handed;
+  const more = claimFrom(core, qs, refillable, leaseMs, round + 1);
   if (more === null) return handed;
   const claims = await more;
   return handed.length === 0 ? claims : handed.concat(claims);
@@ -160,27 +163,38 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
  * read is not handed out, so one such job never stops a worker: a damaged
  * object (`CorruptionError`: no retry can heal it) dead-letters the job at
  * once with a reason naming the object; any other failure (the object is
- * gone, or the store keeps failing) fails the attempt (retried, or dead when
- * out of attempts). Each is one warning naming the job and the object, and
- * the job's `"dead"` or `"retried"` event. Resolves with the claims handed
- * out and how many were not.
+ * gone, or the store keeps failing) fails the attempt (retried, or dead when out of attempts). Each
+ * is one warning naming the job and the object, and the job's `"dead"` or
+ * `"retried"` event. Resolves with the claims handed out and how many of
+ * the others a refill may replace: those whose object is damaged or gone,
+ * and none at all once a read failed for the store's sake (its retry policy
+ * gave up: throttling, 5xx answers, timeouts), since more reads now would
+ * only meet the same failure, each at the cost of the whole retry policy.
  */
 async function withPayloads(
   core: QueueCore,
   claims: Claim[],
-): Promise<{ handed: Claim[]; failed: number }> {
-  if (!claims.some((c) => c.payloadRef !== undefined)) return { handed: claims, failed: 0 };
+): Promise<{ handed: Claim[]; refillable: number }> {
+  if (!claims.some((c) => c.payloadRef !== undefined)) return { handed: claims, refillable: 0 };
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(
     claims.map((claim) => core.payloads.materialise([claim], limit)),
   );
   const handed: Claim[] = [];
+  let refillable = 0;
+  let storeFailed = false;
   for (const [i, outcome] of read.entries()) {
     const claim = claims[i]!;
-    if (outcome.status === "fulfilled") handed.push(claim);
-    else failPayloadClaim(core, claim, outcome.reason);
+    if (outcome.status === "fulfilled") {
+      handed.push(claim);
+      continue;
+    }
+    failPayloadClaim(core, claim, outcome.reason);
+    if (outcome.reason instanceof CorruptionError || outcome.reason instanceof MissingPayloadError)
+      refillable++;
+    else storeFailed = true;
   }
-  return { handed, failed: claims.length - handed.length };
+  return { handed, refillable: storeFailed ? 0 : refillable };
 }
 
 /** Ends the attempt of `claim`, whose payload could not be read (see {@link withPayloads}). */

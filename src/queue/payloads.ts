@@ -123,6 +123,14 @@ export function decodePayloadObject(
   return bytes;
 }
 
+/**
+ * A payload object that is not there: the job was removed meanwhile, or the
+ * object was deleted outside taquba. Permanent, and about this one object
+ * only (unlike a store that fails to answer), so a claim may go on to the
+ * next job.
+ */
+export class MissingPayloadError extends StorageError {}
+
 /** How payload requests retry transient store errors: the log's policy, on its clock. */
 export interface PayloadRetry {
   clock: MonotonicClock;
@@ -217,7 +225,7 @@ export class PayloadObjects {
       withRetry(this.#retry, `reading payload object "${key}"`, () => this.#store.get(key));
     const object = await (limit === undefined ? get() : limit.run(get));
     if (object === null)
-      throw new StorageError(
+      throw new MissingPayloadError(
         `payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`,
         { permanent: true },
       );

@@ -7,7 +7,7 @@ import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ObjectStore } from "../../src/store/types.js";
+import type { ObjectStore, StoredObject } from "../../src/store/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { rejection, turns } from "./helpers.js";
 
@@ -21,6 +21,12 @@ async function body(store: ObjectStore, key: string): Promise<Uint8Array> {
   const object = await store.get(key);
   assert.ok(object !== null, `object "${key}" exists`);
   return Uint8Array.from(object.body);
+}
+
+/** A property of the proxied store, its methods bound to it (they use private fields). */
+function bound(target: MemoryStore, property: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, property);
+  return typeof value === "function" ? value.bind(target) : value;
 }
 
 const OPTIONS = {
@@ -199,6 +205,68 @@ describe("offloaded payload integrity", () => {
         { signal: stop.signal, logger: silentLogger },
       );
       assert.deepEqual(handled, [next]);
+      await queue.close();
+    });
+  });
+
+  describe("a payload read the store fails to answer ends only that attempt", () => {
+    /** A store whose payload reads throw a throttling answer while `failing`, counting them per key. */
+    function throttledPayloads() {
+      const inner = new MemoryStore();
+      const reads = new Map<string, number>();
+      const control = { failing: false };
+      const store: ObjectStore = new Proxy(inner, {
+        get(target, property) {
+          if (property !== "get") return bound(target, property);
+          return async (key: string): Promise<StoredObject | null> => {
+            if (control.failing && key.includes("/payload/")) {
+              reads.set(key, (reads.get(key) ?? 0) + 1);
+              throw Object.assign(new Error("SlowDown"), {
+                name: "SlowDown",
+                $metadata: { httpStatusCode: 503 },
+              });
+            }
+            return target.get(key);
+          };
+        },
+      });
+      return { store, reads, control };
+    }
+
+    it("claimBatch reads only the jobs it took, nacks only them, dead-letters none and takes no more", async () => {
+      const { store, reads, control } = throttledPayloads();
+      const queue = await Queue.open(store, "q", {
+        ...OPTIONS,
+        defaultQueueConfig: { maxAttempts: 2, retryBackoffBaseMs: 0 },
+        log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 5 } },
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++)
+        ids.push(await queue.enqueue("work", bytes(100, i), { jobId: `job-${i}` }));
+      const keys = new Map<string, string>();
+      for (const id of ids) keys.set((await queue.getJob(id))!.payloadRef!, id);
+      control.failing = true;
+
+      const claims = await queue.claimBatch("work", 4);
+      assert.deepEqual(claims, []);
+      await turns(5);
+      const read = [...reads.keys()].map((key) => keys.get(key)).sort();
+      assert.deepEqual(read, ids.slice(0, 4).sort(), "only the 4 jobs taken were read");
+      const stats = await queue.stats("work");
+      assert.equal(stats.dead, 0);
+      assert.equal(stats.pending, 40);
+      for (const [i, id] of ids.entries()) {
+        const history = await queue.attemptHistory(id);
+        assert.deepEqual(
+          history.map((a) => a.outcome),
+          i < 4 ? ["retried"] : [],
+          `history of ${id}`,
+        );
+      }
+
+      control.failing = false;
+      const after = await queue.claimBatch("work", 4);
+      assert.equal(after.length, 4);
       await queue.close();
     });
   });
