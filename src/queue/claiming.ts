@@ -161,9 +161,10 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
 /**
  * Reads the offloaded payloads of `claims`. A claim whose payload cannot be
  * read is not handed out, so one such job never stops a worker: a damaged
- * object (`CorruptionError`: no retry can heal it) dead-letters the job at
- * once with a reason naming the object; any other failure (the object is
- * gone, or the store keeps failing) fails the attempt (retried, or dead when out of attempts). Each
+ * object (`CorruptionError` on a read and again on one more read: no retry
+ * can heal it) dead-letters the job at once with a reason naming the
+ * object; any other failure (the object is gone, or the store keeps
+ * failing) fails the attempt (retried, or dead when out of attempts). Each
  * is one warning naming the job and the object, and the job's `"dead"` or
  * `"retried"` event. Resolves with the claims handed out and how many of
  * the others a refill may replace: those whose object is damaged or gone,
@@ -178,7 +179,15 @@ async function withPayloads(
   if (!claims.some((c) => c.payloadRef !== undefined)) return { handed: claims, refillable: 0 };
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(
-    claims.map((claim) => core.payloads.materialise([claim], limit)),
+    claims.map(async (claim) => {
+      try {
+        await core.payloads.materialise([claim], limit);
+      } catch (error) {
+        if (!(error instanceof CorruptionError) || claim.payloadRef === undefined) throw error;
+        // A short or garbled body from a proxy or an SDK stream looks like damage: read once more.
+        claim.payload = await core.payloads.read(claim.payloadRef, claim.payloadSize, limit);
+      }
+    }),
   );
   const handed: Claim[] = [];
   let refillable = 0;

@@ -270,4 +270,38 @@ describe("offloaded payload integrity", () => {
       await queue.close();
     });
   });
+
+  it("a damaged read followed by a good one hands the job out: it is read once more before it is dead-lettered", async () => {
+    const inner = new MemoryStore();
+    let garble = false;
+    let payloadReads = 0;
+    const store: ObjectStore = new Proxy(inner, {
+      get(target, property) {
+        if (property !== "get") return bound(target, property);
+        return async (key: string): Promise<StoredObject | null> => {
+          const object = await target.get(key);
+          if (!key.includes("/payload/") || object === null) return object;
+          payloadReads++;
+          if (!garble) return object;
+          garble = false; // the first read only: a body cut short on its way
+          return { ...object, body: object.body.subarray(0, object.body.byteLength - 100) };
+        };
+      },
+    });
+    const queue = await Queue.open(store, "q", {
+      ...OPTIONS,
+      defaultQueueConfig: { maxAttempts: 5, retryBackoffBaseMs: 0 },
+    });
+    const id = await queue.enqueue("work", bytes(1000, 9), { jobId: "healthy" });
+    payloadReads = 0;
+    garble = true;
+    const claim = await queue.claim("work");
+    assert.equal(claim?.id, id);
+    assert.deepEqual(claim?.payload, Buffer.from(bytes(1000, 9)));
+    assert.equal(payloadReads, 2, "read once more after the garbled read");
+    const stats = await queue.stats("work");
+    assert.equal(stats.dead, 0);
+    assert.equal(stats.claimed, 1);
+    await queue.close();
+  });
 });
