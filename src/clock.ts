@@ -301,6 +301,8 @@ function recheckOf(timed: MonotonicClock): SharedRecheck {
 interface Waiting {
   readonly deadline: number;
   readonly fn: () => void;
+  /** Set by `cancel()`: a due timer cancelled by an earlier one's callback in the same wake-up does not fire. */
+  cancelled: boolean;
 }
 
 /**
@@ -324,13 +326,14 @@ class ClockRecheck implements SharedRecheck {
   }
 
   add(deadline: number, fn: () => void): TimerHandle {
-    const waiting: Waiting = { deadline, fn };
+    const waiting: Waiting = { deadline, fn, cancelled: false };
     this.#waiting.add(waiting);
     const delay = this.#delayFor(deadline, this.#clock.monotonicNow());
     // Armed to fire later than this timer needs (or not at all): fire sooner.
     if (performance.now() + delay < this.#firesAt) this.#arm(delay);
     return {
       cancel: () => {
+        waiting.cancelled = true;
         if (!this.#waiting.delete(waiting) || this.#waiting.size > 0) return;
         clearTimeout(this.#handle);
         this.#handle = undefined;
@@ -364,6 +367,7 @@ class ClockRecheck implements SharedRecheck {
     if (this.#waiting.size > 0) this.#arm(this.#delayFor(next, now));
     due.sort((a, b) => a.deadline - b.deadline);
     for (const waiting of due) {
+      if (waiting.cancelled) continue;
       // Each timer fires as if it had its own: one that throws does not stop the others.
       try {
         waiting.fn();

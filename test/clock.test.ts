@@ -193,4 +193,25 @@ describe("timers", { timeout: 10_000 }, () => {
     assert.equal(fired.at(-1), -2);
     for (const timer of timers) timer.cancel();
   });
+
+  it("on any other clock, a timer cancelled by another's callback in the same wake-up does not fire", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let mono = 0;
+    const timed = withMonotonic(
+      { now: () => 1_700_000_000_000 + mono, monotonicNow: () => mono },
+      20,
+    );
+    const fired: string[] = [];
+    let b: TimerHandle | undefined;
+    startTimer(timed, 100, () => {
+      fired.push("A");
+      b?.cancel();
+    });
+    b = startTimer(timed, 100, () => fired.push("B"));
+    const c = startTimer(timed, 100, () => fired.push("C"));
+    mono = 200; // a step: all three are due in one wake-up
+    t.mock.timers.tick(20);
+    assert.deepEqual(fired, ["A", "C"], "B was cancelled by A before its turn");
+    c.cancel(); // cancelling a timer that fired is a no-op
+  });
 });
