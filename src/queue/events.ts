@@ -148,24 +148,41 @@ type Entry =
     }
   | { readonly seq: number; readonly progress: QueueEventMap["progress"]; readonly bytes: number };
 
-/** What one transition or event costs besides the bytes it carries (its objects). */
-const EVENT_OVERHEAD_BYTES = 128;
+/**
+ * What one transition or event costs besides the bytes it carries: the
+ * transition, its record and the job's before-view as objects.
+ */
+const EVENT_OVERHEAD_BYTES = 256;
 
-/** About the memory `record` (one of a transition) holds: its payload, result and messages. */
+/** What one field (a number, a nested object) costs besides the bytes it carries. */
+const FIELD_OVERHEAD_BYTES = 16;
+
+/**
+ * About the memory `record` (one of a transition) holds: the fixed cost of
+ * the transition and, field by field, its bytes (payload, result, a stored
+ * trace context) and strings (ids, queue, dedup and group keys, messages,
+ * header names and values), a transaction's ops each like a record.
+ */
 function recordBytes(record: object): number {
-  const r = record as {
-    payload?: unknown;
-    result?: unknown;
-    error?: unknown;
-    reason?: unknown;
-    ops?: unknown;
-  };
-  let bytes = EVENT_OVERHEAD_BYTES;
-  if (r.payload instanceof Uint8Array) bytes += r.payload.byteLength;
-  if (r.result instanceof Uint8Array) bytes += r.result.byteLength;
-  if (typeof r.error === "string") bytes += 2 * r.error.length;
-  if (typeof r.reason === "string") bytes += 2 * r.reason.length;
-  if (Array.isArray(r.ops)) for (const op of r.ops as object[]) bytes += recordBytes(op);
+  return EVENT_OVERHEAD_BYTES + fieldsBytes(record, 0);
+}
+
+/** The bytes of the fields of `value`, down to plain objects within objects (headers, payload refs). */
+function fieldsBytes(value: object, depth: number): number {
+  let bytes = 0;
+  for (const key in value) {
+    const field: unknown = (value as Record<string, unknown>)[key];
+    bytes += FIELD_OVERHEAD_BYTES;
+    // A record's field names are its class's; a nested object's (header names) are its own.
+    if (depth > 0) bytes += 2 * key.length;
+    if (typeof field === "string") bytes += 2 * field.length;
+    else if (field instanceof Uint8Array) bytes += field.byteLength;
+    else if (Array.isArray(field)) {
+      for (const item of field as unknown[])
+        if (typeof item === "object" && item !== null) bytes += recordBytes(item);
+    } else if (typeof field === "object" && field !== null && depth < 2)
+      bytes += fieldsBytes(field, depth + 1);
+  }
   return bytes;
 }
 

@@ -108,7 +108,10 @@ export interface OpenOptions {
    * may hold. Events are told a bounded number per turn of the event loop
    * (the rest on the next turns), and each untold one keeps its job's record
    * alive, an enqueue's payload or an ack's result with it: listeners that
-   * fall behind a stream of large jobs would otherwise hold any amount. Past
+   * fall behind a stream of large jobs would otherwise hold any amount. An
+   * event counts its payload and result, its strings (ids, keys, messages,
+   * header names and values, at 2 bytes a character) and a fixed cost for
+   * its objects. Past
    * this bound the oldest untold events are dropped (one warning while the
    * listeners are behind; the queue and its jobs are unaffected). A positive
    * integer.

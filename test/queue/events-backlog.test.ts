@@ -46,6 +46,52 @@ describe("the event backlog is bounded in bytes", () => {
     assert.equal(warnings.length, 1);
   });
 
+  it("an event's headers, ids and fixed cost count, not only its payload: small jobs with large headers are bounded too", async () => {
+    const warnings: string[] = [];
+    const logger: Logger = {
+      warn: (message) => warnings.push(message),
+      error: () => {},
+      info: () => {},
+    };
+    const events = new QueueEvents(new Observers(logger), logger, 200_000);
+    let told = 0;
+    events.on("enqueued", () => told++);
+    // 1-byte payloads; each job has 16 headers of 500 characters (about 16 KB as strings)
+    // and a long caller id and dedup key: 20 such jobs are past the bound.
+    const headers = Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [`header-${i}`, "v".repeat(500)]),
+    );
+    const heavy = (prefix: string, count: number): Transition[] =>
+      Array.from({ length: count }, (_, i) => ({
+        record: enqueueRecord(`${prefix}-${i}`, {
+          payload: new Uint8Array(1),
+          headers,
+          jobId: `${prefix}-${i}-${"j".repeat(500)}`,
+          dedupKey: "d".repeat(500),
+        }),
+        job: undefined,
+        cause: undefined,
+        at: 1,
+      }));
+    events.committed(batch("first", 1_000, 1)); // spends the turn's budget
+    for (let k = 0; k < 10; k++) events.committed(heavy(`heavy${k}`, 10));
+    await events.drained();
+    assert.equal(warnings.length, 1, "the headers alone are past the bound");
+    assert.ok(told < 1_100, `some heavy events were dropped (told ${told})`);
+    assert.ok(told >= 1_010, `the newest batch is told (told ${told})`);
+
+    // Records with no payload at all: their fixed cost and ids bound them. Three batches
+    // of 100 are about 135 KB (at 128 bytes each, payload only, they were 38 KB).
+    const small = new QueueEvents(new Observers(logger), logger, 100_000);
+    let smallTold = 0;
+    small.on("enqueued", () => smallTold++);
+    small.committed(batch("first", 1_000, 1));
+    for (let k = 0; k < 3; k++) small.committed(batch(`empty${k}`, 100, 0));
+    await small.drained();
+    assert.equal(smallTold, 1_000 + 200, "the oldest untold batch was dropped");
+    assert.equal(warnings.length, 2);
+  });
+
   it("within the bound nothing is dropped", async () => {
     const events = new QueueEvents(new Observers(console), console, 1_000_000_000);
     let told = 0;
