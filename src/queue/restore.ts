@@ -9,6 +9,7 @@ import type { WalTail } from "../log/index.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
+import { NewerFormatError } from "./decode-error.js";
 import { RecordDecoder } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { snapshotDecoder } from "./snapshot.js";
@@ -66,6 +67,13 @@ export async function restoreState(
       state.ids.reserve(moreJobs);
     } else state = await decodeInSlices(checkpoint, moreJobs);
   } catch (error) {
+    // Well-formed, in a format a newer release wrote: say so, lest it be taken for damage.
+    if (error instanceof NewerFormatError)
+      throw new CorruptionError(
+        `${path}/checkpoint`,
+        `queue snapshot written by a newer taquba release (${error.message}): not damage; open it with that release or a later one`,
+        { cause: error },
+      );
     if (error instanceof DecodeError)
       throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
         cause: error,

@@ -14,6 +14,7 @@
  */
 import { SliceBudget } from "../util/slices.js";
 import { ByteReader, DecodeError } from "./binary.js";
+import { NewerFormatError } from "./decode-error.js";
 import { readMoreExtras, readProgressExtra } from "./extras-codec.js";
 import { readFlowExtras } from "./flow-codec.js";
 import { WAITING_AT } from "./flow-state.js";
@@ -31,6 +32,7 @@ import {
   type QueueHead,
   REGION_COUNT,
   Region,
+  SNAPSHOT_REVISION,
   SNAPSHOT_VERSION,
 } from "./snapshot-layout.js";
 import { copyPage, viewPage } from "./snapshot-pages.js";
@@ -111,8 +113,16 @@ export class SnapshotReader {
     this.#moreJobs = moreJobs;
     const r = new ByteReader(bytes);
     const version = r.u8();
+    if (version > SNAPSHOT_VERSION)
+      throw new NewerFormatError(
+        `unknown snapshot version ${version}, this build reads ${SNAPSHOT_VERSION}`,
+      );
     if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unknown snapshot version ${version}`);
-    r.u8();
+    const revision = r.u8();
+    if (revision > SNAPSHOT_REVISION)
+      throw new NewerFormatError(
+        `snapshot revision ${revision}, this build reads up to ${SNAPSHOT_REVISION}`,
+      );
     if (r.u8() === 1) {
       this.#lastId = r.raw(ID_BYTES);
       this.#state.lastId = new ByteReader(this.#lastId).id();
@@ -124,7 +134,9 @@ export class SnapshotReader {
       const doneCount = r.varint();
       const flags = r.varint();
       if ((flags & ~(QueueFlag.Paused | QueueFlag.NoJobYet)) !== 0)
-        throw new DecodeError(`snapshot queue ${JSON.stringify(name)} has unknown flags ${flags}`);
+        throw new NewerFormatError(
+          `snapshot queue ${JSON.stringify(name)} has unknown flags ${flags}`,
+        );
       this.#queues.push({ name, doneCount, flags });
     }
     this.#jobs = r.varint();

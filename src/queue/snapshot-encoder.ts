@@ -28,6 +28,7 @@ import {
   QueueFlag,
   REGION_TABLE_BYTES,
   Region,
+  SNAPSHOT_REVISION,
   SNAPSHOT_VERSION,
   swapBytes,
 } from "./snapshot-layout.js";
@@ -234,7 +235,7 @@ export class SnapshotWriter implements SnapshotEncoder {
   #start(): void {
     const head = new ByteWriter(256);
     head.u8(SNAPSHOT_VERSION);
-    head.u8(0);
+    head.u8(SNAPSHOT_REVISION);
     if (this.#lastId === null) head.u8(0);
     else {
       head.u8(1);

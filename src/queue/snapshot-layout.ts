@@ -4,7 +4,7 @@
  * table's columns (little-endian, one value per job, jobs in row order), the
  * payload bytes, the extras, and the order of every index.
  *
- *     u8 version (2) | u8 reserved (0) | head (varints) | region table | regions…
+ *     u8 version (2) | u8 revision | head (varints) | region table | regions…
  *
  *     head:   lastId (u8 present, 16 bytes) | nextSeq | queue count |
  *             per queue: name, doneCount, flags ({@link QueueFlag}) | job count | extras count
@@ -18,6 +18,15 @@
  */
 
 export const SNAPSHOT_VERSION = 2;
+
+/**
+ * The revision of the version-2 layout this build writes and the newest it
+ * reads: 1 added {@link QueueFlag.NoJobYet} (builds before it wrote 0 and
+ * ignored the byte). A change an older build cannot read (a new queue flag,
+ * a new region) raises it; a decoder refuses a newer revision as written by
+ * a newer release, which says so, rather than as damage.
+ */
+export const SNAPSHOT_REVISION = 1;
 
 /** The regions, in order. */
 export const Region = {

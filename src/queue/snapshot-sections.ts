@@ -13,6 +13,7 @@
  * cancelled jobs (written and read in slices by `snapshot-cancelled.ts`).
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
+import { NewerFormatError } from "./decode-error.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
 import type { Schedule } from "./schedules/types.js";
 import type { State } from "./state.js";
@@ -166,9 +167,7 @@ export class SectionsReader {
       case Section.ScheduleTombstones:
         return { kind, body, left: body.varint() };
       default:
-        throw new DecodeError(
-          `snapshot has an unknown section ${kind} (written by a newer release?)`,
-        );
+        throw new NewerFormatError(`snapshot has an unknown section ${kind}`);
     }
   }
 

@@ -2,23 +2,29 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { CorruptionError } from "../../src/errors.js";
+import { WalTail } from "../../src/log/tail.js";
 import { silentLogger } from "../../src/logger.js";
 import { apply } from "../../src/queue/apply.js";
+import { NewerFormatError } from "../../src/queue/decode-error.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import { DecodedEnqueue, type EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
+import { restoreState } from "../../src/queue/restore.js";
 import type { ScheduleDefinition } from "../../src/queue/schedules/types.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
+import { SNAPSHOT_REVISION } from "../../src/queue/snapshot-layout.js";
 import { State, Status } from "../../src/queue/state.js";
 import { PAGE_SLOTS } from "../../src/queue/table.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
+import { rejection } from "./helpers.js";
 
 const NOW = 1_700_000_000_000;
 
@@ -276,6 +282,60 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
     // A restored state goes on like any other, and snapshots again.
     const more = decodeSnapshot(encodeSnapshot(restored));
     assert.equal(stateDigest(more), stateDigest(state));
+  });
+
+  it("a snapshot in a format a newer release wrote is refused as such, not as damage", async () => {
+    const { state } = bigState(10);
+    const bytes = encodeSnapshot(state);
+    assert.equal(bytes[0], 2, "version");
+    assert.equal(bytes[1], SNAPSHOT_REVISION, "the revision this build writes");
+    const changed = (change: (copy: Uint8Array) => void) => {
+      const copy = bytes.slice();
+      change(copy);
+      return copy;
+    };
+    // Builds before the revision byte wrote 0 there: still read.
+    assert.equal(decodeSnapshot(changed((c) => (c[1] = 0))).queueList.length, 2);
+    const newer = [
+      [
+        changed((c) => (c[1] = SNAPSHOT_REVISION + 1)),
+        /snapshot revision 2, this build reads up to 1/,
+      ],
+      [changed((c) => (c[0] = 3)), /unknown snapshot version 3, this build reads 2/],
+    ] as const;
+    for (const [copy, detail] of newer) {
+      assert.throws(
+        () => decodeSnapshot(copy),
+        (e: unknown) => {
+          assert.ok(e instanceof NewerFormatError, String(e));
+          assert.match((e as Error).message, detail);
+          return true;
+        },
+      );
+      const error = await rejection(restoreState("q", copy, new WalTail([])));
+      assert.ok(error instanceof CorruptionError, String(error));
+      assert.match(
+        error.message,
+        /queue snapshot written by a newer taquba release \(.*\): not damage; open it with that release or a later one/,
+      );
+    }
+  });
+
+  it("a queue flag this build does not know is refused as written by a newer release", () => {
+    const { state } = bigState(3);
+    const bytes = encodeSnapshot(state);
+    // In the head, the queue's name is followed by its done count (0) and its flags.
+    const flagsAt = Buffer.from(bytes).indexOf("\u0001b", 2) + 2 + 1;
+    assert.equal(bytes[flagsAt], 0, "a queue that held a job, not paused");
+    bytes[flagsAt] = 4; // a bit this build does not know
+    assert.throws(
+      () => decodeSnapshot(bytes),
+      (e: unknown) => {
+        assert.ok(e instanceof NewerFormatError, String(e));
+        assert.match((e as Error).message, /snapshot queue "b" has unknown flags 4/);
+        return true;
+      },
+    );
   });
 
   it("damaged snapshots are refused with DecodeError, never half-loaded", () => {
