@@ -7,6 +7,7 @@
  */
 import { FlowNotRequeueableError, JobNotFoundError } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { nextTurn } from "../util/slices.js";
 import {
   checkDuration,
   checkFunction,
@@ -16,7 +17,13 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { abortRemovedClaims, removalRecords, requeueRecord } from "./flow-admin.js";
+import {
+  abortRemovedClaims,
+  type Removal,
+  RemovalWalk,
+  removalRecords,
+  requeueRecord,
+} from "./flow-admin.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
 import {
   REMOVABLE_STATUSES,
@@ -32,6 +39,7 @@ import {
   type RemoveJobsOptions,
   type RequeueDeadJobsOptions,
 } from "./options.js";
+import { RecordEncoder } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { Status } from "./state.js";
 import { Flag, slot } from "./table.js";
@@ -140,20 +148,58 @@ export async function requeueDeadJobsOf(
   return requeueDeadJobs(core, name, limit, progressListener(core, options.onProgress));
 }
 
+/** Children a removal walks between two looks at the slice's budget. */
+const WALKED_PER_CHECK = 256;
+
 /**
  * `Queue.removeJob`: a `Remove` record (the record `removeJobs` writes per
  * job), so a replay removes it the same way, with those of the flow
  * children it takes along (`removalRecords`), in one commit. A claimed job
  * is left to `cancel`.
+ *
+ * The flow below the job is walked in slices of the loop when it is large
+ * (a root of 10,000 jobs), so the turn that commits only applies. That turn
+ * uses the walk when no commit came between (the state is then the one
+ * walked), else walks again, there and then, from the job as it is now.
  */
 export async function removeOne(core: QueueCore, job: JobRecord | string): Promise<boolean> {
   core.check();
   const id = checkString(jobIdOf(job), "job");
   const state = core.state;
-  const h = core.findJob(id);
+  let h = core.findJob(id);
   if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
-  const { records, claimed } = removalRecords(state, h, core.now());
-  const written = core.commit(records.length === 1 ? records[0]! : records);
+  const commits = core.commits;
+  const budget = core.sliceBudget();
+  const walk = new RemovalWalk(state, h, core.now(), new Set());
+  let removal: Removal = walk;
+  /** The records of a walk longer than one step, encoded in its slices (a private encoder). */
+  let encoded: Uint8Array[] | undefined;
+  let encoder: RecordEncoder | undefined;
+  while (!walk.step(WALKED_PER_CHECK)) {
+    encoder ??= new RecordEncoder();
+    encoded ??= [];
+    while (encoded.length < walk.records.length)
+      encoded.push(encoder.encode(walk.records[encoded.length]!));
+    if (budget.spent()) {
+      await nextTurn();
+      core.check();
+      budget.start();
+    }
+  }
+  if (encoder !== undefined && encoded !== undefined)
+    while (encoded.length < walk.records.length)
+      encoded.push(encoder.encode(walk.records[encoded.length]!));
+  if (core.commits !== commits) {
+    h = core.findJob(id);
+    if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
+    removal = removalRecords(state, h, core.now());
+    encoded = undefined;
+  }
+  const { records, handles, claimed } = removal;
+  // Each record names a job whose row is known: `apply` checks the row, not the id index.
+  for (const named of handles) state.expect(named);
+  const written =
+    records.length === 1 ? core.commit(records[0]!) : core.commit(records, undefined, encoded);
   abortRemovedClaims(core, claimed);
   await written;
   return true;

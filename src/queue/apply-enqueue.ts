@@ -8,7 +8,7 @@ import { groupOnlyExtras } from "./groups.js";
 import { ApplyError, place } from "./placement.js";
 import { DecodedEnqueue, type EnqueueRecord } from "./records/enqueue.js";
 import { type State, Status } from "./state.js";
-import { ID_BYTES, slot } from "./table.js";
+import { ID_BYTES, type JobExtras, slot } from "./table.js";
 
 const MAX_U32 = 2 ** 32 - 1;
 
@@ -113,17 +113,25 @@ export function enqueue(
     rec.jobId === undefined &&
     rec.timeoutMs === undefined &&
     rec.payloadRef === undefined;
-  if (onlyGroup && rec.groupKey !== undefined)
-    state.table.setExtras(h, groupOnlyExtras(state, rec.groupKey));
-  else if (!onlyGroup)
-    state.table.setExtras(h, {
-      headers: rec.headers,
-      dedupKey: rec.dedupKey,
-      ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
-      timeoutMs: rec.timeoutMs,
-      payloadRef: rec.payloadRef,
-      groupKey: rec.groupKey,
-    });
+  let extras: JobExtras | undefined = onlyGroup
+    ? rec.groupKey === undefined
+      ? undefined
+      : groupOnlyExtras(state, rec.groupKey)
+    : {
+        headers: rec.headers,
+        dedupKey: rec.dedupKey,
+        ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
+        timeoutMs: rec.timeoutMs,
+        payloadRef: rec.payloadRef,
+        groupKey: rec.groupKey,
+      };
+  // A flow child names its parent from the start: one extras object per child, not two.
+  if (rec.flowParent !== undefined)
+    extras =
+      extras === undefined
+        ? { flowParent: rec.flowParent }
+        : { ...extras, flowParent: rec.flowParent };
+  if (extras !== undefined) state.table.setExtras(h, extras);
   if (rec.jobId !== undefined) {
     state.jobIds.set(rec.jobId, h);
     // The id names this job now: a cancelled job's tombstone under it is forgotten.

@@ -11,14 +11,43 @@
  */
 import { checkEnqueue, enqueue } from "./apply-enqueue.js";
 import { addChildren, type NewChild } from "./flow-state.js";
+import { ID_BYTES } from "./ids.js";
 import { ApplyError, STATUS_NAMES } from "./placement.js";
 import type { QueueRecord } from "./records/codec.js";
+import { DecodedEnqueue, type EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";
 import { type State, Status, type StatusCode } from "./state.js";
 
 const CLAIMED: readonly StatusCode[] = [Status.Claimed];
 const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
+
+/**
+ * Whether checked enqueue `rec`'s id (newer than every id of the state)
+ * sorts after `last`, the newest id of the transaction's fresh enqueues
+ * (any id does while `before` is 0: no operation came before); if so it
+ * becomes `last`.
+ */
+function newerThanFresh(
+  state: State,
+  rec: EnqueueRecord,
+  last: Uint8Array,
+  before: number,
+): boolean {
+  let bytes: Uint8Array;
+  let at = 0;
+  if (rec instanceof DecodedEnqueue) {
+    bytes = rec.bytes;
+    at = rec.idAt;
+  } else bytes = state.idKeyIfUlid(rec.id)!; // a checked id: the scratch of its check
+  if (before > 0) {
+    let d = 0;
+    for (let k = 0; k < ID_BYTES && d === 0; k++) d = bytes[at + k]! - last[k]!;
+    if (d <= 0) return false;
+  }
+  for (let k = 0; k < ID_BYTES; k++) last[k] = bytes[at + k]!;
+  return true;
+}
 
 function checkJob(
   state: State,
@@ -53,17 +82,34 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
    * waiting. (No queue call writes one; a damaged or hand-made record may.)
    */
   let parentsMayEnd = false;
+  /**
+   * Enqueues so far whose ids are newer than every id of the state and than
+   * each other's, in order (a flow's): distinct from each other and from
+   * every job, they are not put in `touched` (10,000 new strings hashed, for
+   * a flow) unless an operation that may name one of them comes.
+   */
+  const fresh: string[] = [];
+  const lastFresh = new Uint8Array(ID_BYTES);
+  const track = (): void => {
+    for (const id of fresh) touched.add(id);
+    fresh.length = 0;
+  };
   for (const op of rec.ops) {
     switch (op.tag) {
       case Tag.Enqueue: {
-        checkEnqueue(state, op, parents);
+        const newest = checkEnqueue(state, op, parents);
         if (op.flowParent !== undefined && !parents.has(op.flowParent) && parentsMayEnd)
           throw new ApplyError(
             `transaction: flow child ${op.id} of ${op.flowParent} follows an operation that may end its parent`,
           );
         if (op.waitsForChildren === true) parents.add(op.id);
-        if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
-        touched.add(op.id);
+        if (newest && newerThanFresh(state, op, lastFresh, fresh.length + touched.size)) {
+          fresh.push(op.id);
+        } else {
+          track();
+          if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
+          touched.add(op.id);
+        }
         if (op.dedupKey !== undefined) {
           const key = `${op.queue}\u0000${op.dedupKey}`;
           if (dedupKeys.has(key))
@@ -78,22 +124,27 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
         break;
       }
       case Tag.Ack:
+        track();
         checkJob(state, op.id, CLAIMED, touched, "ack");
         parentsMayEnd = true;
         if (op.result !== undefined && !op.keep)
           throw new ApplyError(`transaction ack: job ${op.id} has a result but is not kept`);
         break;
       case Tag.Retry:
+        track();
         checkJob(state, op.id, CLAIMED, touched, "retry");
         break;
       case Tag.Dead:
+        track();
         checkJob(state, op.id, CLAIMED, touched, "dead");
         parentsMayEnd = true;
         break;
       case Tag.CancelRequest:
+        track();
         checkJob(state, op.id, CLAIMED, touched, "cancel request");
         break;
       case Tag.Cancel:
+        track();
         checkJob(state, op.id, CANCELLABLE, touched, "cancel");
         parentsMayEnd = true;
         break;

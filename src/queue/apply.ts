@@ -42,13 +42,16 @@ export { ApplyError, place, releaseDedup, STATUS_NAMES, unindex, withExtras } fr
  * children that still name `h` lose the link.
  */
 function remove(state: State, h: number, ending: ChildOutcome = { kind: "cancelled" }): void {
-  childEnded(state, h, ending);
-  unlinkChildren(state, h);
-  const ref = state.table.extras(h)?.payloadRef;
+  // Read once: the steps below change only the flow links, never the fields read here
+  // (a flow of 10,000 jobs removes each child in the same turn as its root).
+  const extras = state.table.extras(h);
+  if (extras?.flowParent !== undefined) childEnded(state, h, ending);
+  if (extras?.flow !== undefined) unlinkChildren(state, h);
+  const ref = extras?.payloadRef;
   if (ref !== undefined) state.payloadGarbage.push(ref.key);
   unindex(state, h);
-  releaseDedup(state, h);
-  const jobId = state.table.extras(h)?.jobId;
+  if (extras?.dedupKey !== undefined) releaseDedup(state, h);
+  const jobId = extras?.jobId;
   if (jobId !== undefined) state.jobIds.delete(jobId);
   state.ids.remove(h);
   const page = state.table.read(h);

@@ -88,14 +88,16 @@ export class ObservedCommits {
   commit(
     records: QueueRecord | readonly QueueRecord[],
     cause: TransitionCause | undefined,
-    encoded?: Uint8Array,
+    /** The encoding of each record (one, or one per record of an array), when made already. */
+    encoded?: Uint8Array | readonly Uint8Array[],
   ): Promise<void> {
     // Each kind of commit has a method of its own: the code optimized for
     // the enqueues a process starts with is not thrown away (and compiled
     // again, larger) when its first claims and acks come.
-    if (Array.isArray(records)) return this.#commitMany(records, cause);
+    if (Array.isArray(records))
+      return this.#commitMany(records, cause, encoded as readonly Uint8Array[] | undefined);
     const record = records as QueueRecord;
-    const bytes = encoded ?? this.#encoder.encode(record);
+    const bytes = (encoded as Uint8Array | undefined) ?? this.#encoder.encode(record);
     if (record.tag === Tag.Enqueue) return this.#commitEnqueue(record, cause, bytes);
     // Plain claims and acks as times (no transition, no clock read) when no observer needs each.
     if (!this.#observers.eachClaimAndAck && plainClaimOrAck(record, cause))
@@ -135,13 +137,17 @@ export class ObservedCommits {
   }
 
   /** Records committed together (a batch of claims, a bulk step): in one log append. */
-  #commitMany(records: readonly QueueRecord[], cause: TransitionCause | undefined): Promise<void> {
+  #commitMany(
+    records: readonly QueueRecord[],
+    cause: TransitionCause | undefined,
+    encoded: readonly Uint8Array[] | undefined,
+  ): Promise<void> {
     const state = this.#state;
     const timed = !this.#observers.eachClaimAndAck;
     // The commit's wall time, read with the first record that becomes a
     // transition (a batch of claims kept as times needs none), the same for the rest.
     let at: number | undefined;
-    const encodings = records.map((r) => this.#encoder.encode(r));
+    const encodings = encoded ?? records.map((r) => this.#encoder.encode(r));
     const transitions: Transition[] = [];
     const queues: string[] | null = this.#observers.eachEnqueue ? null : [];
     let times: ClaimAckTimes | null = null;

@@ -108,6 +108,7 @@ export class QueueCore {
   enqueuesUncommitted = 0;
   /** Encodes committed records into shared buffers (one view per record). */
   readonly #encoder = new RecordEncoder();
+  #commits = 0;
   /** The commit boundary's path while observers listen. */
   readonly #observed: ObservedCommits;
   /** How long one slice of bulk work runs before the event loop gets a turn (ms). */
@@ -237,6 +238,14 @@ export class QueueCore {
   }
 
   /**
+   * How many commits were applied so far: work decided over several turns
+   * (`flow-admin.ts`) sees from it whether the state changed meanwhile.
+   */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /**
    * The decide/apply boundary: applies `records` to the state and appends them
    * to the log (as one atomic unit) in the same synchronous step. Every
    * transition passes here; the promise resolves once they are durable, and
@@ -248,23 +257,29 @@ export class QueueCore {
    * its error. Applied but refused, they would stay in the state, and the
    * closing checkpoint would write what the caller was told failed.
    */
-  commit(records: QueueRecord | readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
+  commit(
+    records: QueueRecord | readonly QueueRecord[],
+    cause?: TransitionCause,
+    /** The encodings of an array of `records`, one each, when made already. */
+    encodedMany?: readonly Uint8Array[],
+  ): Promise<void> {
     const refused = this.log.refusal();
     if (refused !== null) {
       // Hints of `state.expect` are for these records only, applied or not.
       this.state.forgetExpected();
       return Promise.reject(refused);
     }
+    this.#commits++;
     let written: Promise<void>;
     try {
-      if (this.observers.active) written = this.#observed.commit(records, cause);
+      if (this.observers.active) written = this.#observed.commit(records, cause, encodedMany);
       else if (!Array.isArray(records)) {
         const record = records as QueueRecord;
         const bytes = this.#encoder.encode(record);
         apply(this.state, record);
         written = this.log.append(bytes);
       } else {
-        const encoded = records.map((r) => this.#encoder.encode(r));
+        const encoded = encodedMany ?? records.map((r) => this.#encoder.encode(r));
         for (const record of records) apply(this.state, record);
         written = this.log.append(encoded);
       }
@@ -286,6 +301,7 @@ export class QueueCore {
   commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
     const refused = this.log.refusal();
     if (refused !== null) return Promise.reject(refused);
+    this.#commits++;
     let written: Promise<void>;
     if (this.observers.active) written = this.#observed.commit(record, undefined, bytes);
     else {

@@ -16,21 +16,107 @@
  * run without the removed child's input (`removedChild`).
  */
 import type { QueueCore } from "./core.js";
+import { FlowList } from "./flow-list.js";
 import { removedChild } from "./flow-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { RequeueDeadRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
-import { Flag, slot } from "./table.js";
+import { Flag, type FlowChildren, slot } from "./table.js";
 
 /** What removing one job takes with it. */
 export interface Removal {
   /** The records, the job's first. */
   readonly records: QueueRecord[];
+  /** The job each record names, in record order (hints for `apply`: `State.expect`). */
+  readonly handles: number[];
   /** Jobs the records remove (the job and its open children). */
   readonly removed: number;
   /** Claimed children flagged for cancellation: their claims are to be aborted. */
   readonly claimed: number[];
+}
+
+/**
+ * The walk of {@link removalRecords}, in steps: a flow of 10,000 jobs is
+ * walked in slices of the loop before the turn that commits its removal
+ * (`removeJob`). Depth first, each child right after its parent, as the
+ * records go.
+ */
+export class RemovalWalk implements Removal {
+  readonly records: QueueRecord[];
+  readonly handles: number[];
+  readonly claimed: number[] = [];
+  removed = 1;
+  readonly #state: State;
+  readonly #covered: Set<number>;
+  /** Children lists still being walked, innermost last, with the next position in each. */
+  readonly #lists: FlowChildren[] = [];
+  readonly #next: number[] = [];
+
+  /** Removes job `h` (not claimed) at `at`; see {@link removalRecords} for `covered`. */
+  constructor(state: State, h: number, at: number, covered: Set<number>) {
+    this.#state = state;
+    this.#covered = covered;
+    const id = state.idOf(h);
+    // The time matters only when a waiting parent goes dead with it: only a flow's job carries it.
+    const inFlow = state.table.extras(h)?.flowParent !== undefined;
+    this.records = [inFlow ? { tag: Tag.Remove, id, at } : { tag: Tag.Remove, id }];
+    this.handles = [h];
+    covered.add(h);
+    this.#enter(h);
+  }
+
+  #add(record: QueueRecord, h: number): void {
+    this.records.push(record);
+    this.handles.push(h);
+  }
+
+  #enter(parent: number): void {
+    const flow = this.#state.table.extras(parent)?.flow;
+    if (flow === undefined || flow.children.length === 0) return;
+    this.#lists.push(flow);
+    this.#next.push(0);
+  }
+
+  /** Walks up to `max` more children; true once the walk is done. */
+  step(max: number): boolean {
+    const state = this.#state;
+    const lists = this.#lists;
+    const next = this.#next;
+    let walked = 0;
+    while (lists.length > 0) {
+      const top = lists.length - 1;
+      const flow = lists[top]!;
+      const children = flow.children;
+      const i = next[top]!;
+      if (i === children.length) {
+        lists.pop();
+        next.pop();
+        continue;
+      }
+      if (walked++ === max) return false;
+      next[top] = i + 1;
+      const child = children[i]!;
+      if (child.ended) continue;
+      const c =
+        flow instanceof FlowList
+          ? state.findGuessed(child.id, flow.rowGuess(i))
+          : state.find(child.id);
+      if (c === -1 || this.#covered.has(c)) continue;
+      this.#covered.add(c);
+      const status = state.statusOf(c);
+      if (status === Status.Claimed) {
+        if ((state.table.read(c).flags[slot(c)]! & Flag.CancelRequested) === 0)
+          this.#add({ tag: Tag.CancelRequest, id: child.id }, c);
+        this.claimed.push(c);
+      } else if (status === Status.Pending || status === Status.Scheduled) {
+        this.#add({ tag: Tag.Remove, id: child.id }, c);
+        this.removed++;
+        this.#enter(c);
+      }
+    }
+    return true;
+  }
 }
 
 /**
@@ -44,33 +130,9 @@ export function removalRecords(
   at: number,
   covered: Set<number> = new Set(),
 ): Removal {
-  const id = state.idOf(h);
-  // The time matters only when a waiting parent goes dead with it: only a flow's job carries it.
-  const inFlow = state.table.extras(h)?.flowParent !== undefined;
-  const records: QueueRecord[] = [inFlow ? { tag: Tag.Remove, id, at } : { tag: Tag.Remove, id }];
-  covered.add(h);
-  const claimed: number[] = [];
-  let removed = 1;
-  const visit = (parent: number): void => {
-    for (const child of state.table.extras(parent)?.flow?.children ?? []) {
-      if (child.ended) continue;
-      const c = state.find(child.id);
-      if (c === -1 || covered.has(c)) continue;
-      covered.add(c);
-      const status = state.statusOf(c);
-      if (status === Status.Claimed) {
-        if ((state.table.read(c).flags[slot(c)]! & Flag.CancelRequested) === 0)
-          records.push({ tag: Tag.CancelRequest, id: child.id });
-        claimed.push(c);
-      } else if (status === Status.Pending || status === Status.Scheduled) {
-        records.push({ tag: Tag.Remove, id: child.id });
-        removed++;
-        visit(c);
-      }
-    }
-  };
-  visit(h);
-  return { records, removed, claimed };
+  const walk = new RemovalWalk(state, h, at, covered);
+  walk.step(Number.POSITIVE_INFINITY);
+  return walk;
 }
 
 /** What requeueing one dead job takes with it. */

@@ -20,17 +20,31 @@ export class FlowList implements FlowChildren {
   readonly #generation: number;
   /** Position of a child by its log id (shared by copies; may know children a list does not hold). */
   #index: Map<string, number> | null;
+  /**
+   * The row of each child when it was added, by position (-1: not known), or
+   * null. Only a guess (`State.findGuessed` checks the row's id): a child
+   * that ended may have left its row to another job. Shared by copies.
+   */
+  readonly #rows: Int32Array | null;
 
   constructor(
     waiting: number,
     children: FlowChild[],
     generation: number,
     index: Map<string, number> | null = null,
+    rows: Int32Array | null = null,
   ) {
     this.waiting = waiting;
     this.children = children;
     this.#generation = generation;
     this.#index = index;
+    this.#rows = rows;
+  }
+
+  /** The row child `i` had when it was added, or -1 (a guess: see {@link #rows}). */
+  rowGuess(i: number): number {
+    const rows = this.#rows;
+    return rows !== null && i < rows.length ? rows[i]! : -1;
   }
 
   /** The position of child `id` in {@link children}, or -1. */
@@ -51,7 +65,13 @@ export class FlowList implements FlowChildren {
 
   /** A copy of this list, made now in `table` (so written in place until the next freeze). */
   copyIn(table: JobTable): FlowList {
-    return new FlowList(this.waiting, this.children.slice(), table.generation, this.#index);
+    return new FlowList(
+      this.waiting,
+      this.children.slice(),
+      table.generation,
+      this.#index,
+      this.#rows,
+    );
   }
 }
 

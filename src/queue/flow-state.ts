@@ -19,7 +19,7 @@
  * `cancelTree` decides the records that cancel a waiting parent with its
  * children (for `Queue.cancel` and `tx.cancel` alike).
  */
-import { asFlowList, writable } from "./flow-list.js";
+import { asFlowList, FlowList, writable } from "./flow-list.js";
 import { place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
@@ -49,7 +49,8 @@ export interface NewChild {
 }
 
 /**
- * Registers new job `child` as a child of waiting parent `parentId` now, or,
+ * Registers new job `child`, whose extras name `parentId` already (its
+ * enqueue sets them), as a child of waiting parent `parentId` now, or,
  * given `batch`, once the batch is added ({@link addChildren}): a
  * transaction adds a flow's children to each parent in one step, so a flow
  * of n children costs O(n), not the O(n²) of copying the parent's list per child.
@@ -60,7 +61,6 @@ export function addChild(
   parentId: string,
   batch?: Map<string, NewChild[]>,
 ): void {
-  withExtras(state, child.h, { flowParent: parentId });
   if (batch === undefined) {
     addChildren(state, parentId, [child]);
     return;
@@ -70,13 +70,24 @@ export function addChild(
   else list.push(child);
 }
 
-/** Appends `children` to waiting parent `parentId`'s list (one copy of it, whatever their number). */
+/**
+ * Appends `children` to waiting parent `parentId`'s list (one copy of it,
+ * whatever their number), noting each new child's row: removing the parent
+ * then finds its children without probing the id index (`unlinkChildren`).
+ */
 export function addChildren(state: State, parentId: string, children: readonly NewChild[]): void {
   const parent = state.find(parentId);
   const flow = state.table.extras(parent)!.flow!;
   const list = flow.children.slice();
-  for (const { id, publicId } of children) list.push({ id, publicId, ended: false });
-  withExtras(state, parent, { flow: { waiting: flow.waiting + children.length, children: list } });
+  const rows = new Int32Array(list.length + children.length).fill(-1, 0, list.length);
+  for (const { h, id, publicId } of children) {
+    rows[list.length] = h;
+    list.push({ id, publicId, ended: false });
+  }
+  const table = state.table;
+  withExtras(state, parent, {
+    flow: new FlowList(flow.waiting + children.length, list, table.generation, null, rows),
+  });
 }
 
 /** The parent log id of a child enqueue that cannot be added, or why; `null` when it fits. */
@@ -168,8 +179,11 @@ export function unlinkChildren(state: State, h: number): void {
   const flow = state.table.extras(h)?.flow;
   if (flow === undefined) return;
   const id = state.idOf(h);
-  for (const child of flow.children) {
-    const c = state.find(child.id);
+  const list = flow instanceof FlowList ? flow : null;
+  const children = flow.children;
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!;
+    const c = list === null ? state.find(child.id) : state.findGuessed(child.id, list.rowGuess(i));
     if (c !== -1 && state.table.extras(c)?.flowParent === id)
       withExtras(state, c, { flowParent: undefined });
   }

@@ -124,6 +124,8 @@ export async function removeJobs(
       /** Jobs this commit acts on (flow children come along with their parents). */
       const covered = new Set<number>();
       const claimed: number[] = [];
+      /** The job each record names, in record order (hints for `apply`). */
+      const handles: number[] = [];
       let count = 0;
       const at = core.now();
       walk(state, qs, status, from, (h, key) => {
@@ -148,12 +150,14 @@ export async function removeJobs(
         }
         from = key;
         for (const r of removal.records) records.push(r);
+        for (const named of removal.handles) handles.push(named);
         for (const c of removal.claimed) claimed.push(c);
         count += removal.removed;
         return true;
       });
       if (records.length > 0) {
         steps.begin();
+        for (const named of handles) state.expect(named);
         written.push(core.commit(records));
         steps.end(records.length);
         abortRemovedClaims(core, claimed);

@@ -324,6 +324,17 @@ export class State {
     return this.ids.find(key);
   }
 
+  /**
+   * {@link find} with a guess of the row: `h` when it holds job `id` (no
+   * probe of the id index), else the index's answer.
+   */
+  findGuessed(id: string, h: number): number {
+    const key = this.idKeyIfUlid(id);
+    if (key === null) return -1;
+    if (h !== -1 && this.#rowHasId(h, key)) return h;
+    return this.ids.find(key);
+  }
+
   /** Whether row `h` holds a live job whose id is the 16 bytes `key`. */
   #rowHasId(h: number, key: Uint8Array): boolean {
     if (!(h >= 0 && h < this.table.capacity)) return false;

@@ -8,7 +8,7 @@ import { decodeSnapshot, encodeSnapshot } from "../../src/queue/snapshot.js";
 import type { Completion } from "../../src/queue/types.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
-import { memoryAndFileStores, mustClaim, openTestQueue, text } from "./helpers.js";
+import { memoryAndFileStores, mustClaim, openTestQueue, setSliceMs, text } from "./helpers.js";
 
 const STORES = memoryAndFileStores("taquba-flows-");
 
@@ -72,6 +72,59 @@ for (const [storeName, makeStore] of STORES) {
       // The claimed child, now on its own, ends as a cancelled job does.
       await queue.nack(charge, "stopped");
       assert.equal(await queue.getJob(charge.id), null);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("a large flow's removal walked over several turns starts over when a commit came between", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const children = Array.from({ length: 700 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
+      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+      // Every slice spent at once: the walk gives the loop a turn every few hundred children.
+      setSliceMs(queue, 0);
+      const removing = queue.removeJob(flow.id);
+      // Claimed while the walk is under way: the child was walked as pending. Removed from
+      // that walk, apply would refuse it half-way (a claimed job is not removed).
+      const claim = await mustClaim(queue, "leaf");
+      assert.equal(claim.id, flow.children[0]!.id);
+      const signal = queue.claimSignal(claim);
+      assert.equal(await removing, true);
+      assert.equal(signal.aborted, true, "the child claimed meanwhile is told to stop");
+      assert.equal((await queue.getJob(claim.id))?.status, "claimed");
+      for (const child of flow.children.slice(1)) assert.equal(await queue.getJob(child.id), null);
+      assert.equal(await queue.getJob(flow.id), null);
+      const leaf = await queue.stats("leaf");
+      assert.deepEqual([leaf.pending, leaf.claimed], [0, 1]);
+      assertSound(queue);
+      await queue.nack(claim, "stopped");
+      assert.equal(await queue.getJob(claim.id), null);
+      setSliceMs(queue, 4);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("a large flow's removal walked over several turns on a quiet queue removes it whole", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const children = Array.from({ length: 700 }, (_, i) => ({
+        queue: "mid",
+        payload: `${i}`,
+        children: i % 100 === 0 ? [{ queue: "leaf", payload: `${i}.0` }] : [],
+      }));
+      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+      const other = await queue.enqueue("mid", "not in the flow");
+      setSliceMs(queue, 0);
+      const removing = queue.removeJob(flow.id);
+      // Read in the call's own turn: the walk has given the loop a turn before committing.
+      const during = queue.getJob(flow.id);
+      assert.equal(await removing, true);
+      assert.equal((await during)?.status, "scheduled", "not removed in the call's own turn");
+      const [mid, leaf] = [await queue.stats("mid"), await queue.stats("leaf")];
+      assert.deepEqual([mid.pending, leaf.pending], [1, 0]);
+      assert.equal((await queue.getJob(other))?.status, "pending");
+      assertSound(queue);
+      setSliceMs(queue, 4);
       (await reopened(queue, store, clock)).close();
     });
 

@@ -87,6 +87,36 @@ describe("flow state", { timeout: 30_000 }, () => {
     for (const id of children) assert.equal(state.statusOf(state.find(id)), Status.Pending);
   });
 
+  it("removing a parent finds its children by the rows noted at the enqueue, not by a row another job took since", () => {
+    const { state, parent, children } = flowOf500();
+    const [first, second] = children as [string, string];
+    const firstRow = state.find(first);
+    apply(state, { tag: Tag.Claim, id: first, at: 2_000 });
+    apply(state, { tag: Tag.Ack, id: first, keep: false, at: 2_500 });
+    apply(state, { tag: Tag.Claim, id: second, at: 2_000 });
+    apply(state, { tag: Tag.Dead, id: second, at: 3_000, reason: "failed" });
+    // The acked child's row goes to the next job: the parent's note of it is now wrong.
+    const other = new IdGenerator(null, 2).next(5_000);
+    apply(state, job(other));
+    assert.equal(state.find(other), firstRow);
+    assert.equal(state.statusOf(state.find(parent)), Status.Dead);
+    let probes = 0;
+    const find = state.ids.find.bind(state.ids);
+    state.ids.find = (key, at) => {
+      probes++;
+      return find(key, at);
+    };
+    apply(state, { tag: Tag.Remove, id: parent, at: 4_000 });
+    state.ids.find = find;
+    // The parent's own lookup and the acked child's (its row holds another job): no more.
+    assert.ok(probes <= 2, `${probes} probes of the id index`);
+    assert.equal(state.find(parent), -1);
+    for (const id of children.slice(1))
+      assert.equal(state.table.extras(state.find(id))?.flowParent, undefined, `${id} unlinked`);
+    assert.equal(state.statusOf(state.find(other)), Status.Pending);
+    assert.equal(state.table.extras(state.find(other)), undefined);
+  });
+
   it("a child's end writes its parent's entry in place, not a copy of the list per child", () => {
     const { state, parent, children } = flowOf500();
     const lists = new Set<unknown>();
