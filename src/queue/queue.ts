@@ -601,8 +601,10 @@ export class Queue {
    * the caller's `jobId`): it is gone from every list, its dedup key and
    * caller id are free again, and a `waitForCompletion` on it ends as
    * cancelled. Resolves `true` once the removal is durable; `false` when no
-   * such job exists, or it is claimed right now (use {@link cancel} for a
-   * running job).
+   * such job exists, or it is claimed (use {@link cancel} for a running
+   * job). A flow's job goes with its children that have not ended, in one
+   * commit; a large flow is walked over a few turns of the event loop first,
+   * and removed as it is when that commit is made.
    */
   removeJob(job: JobRecord | string): Promise<boolean> {
     return admin.removeOne(this.#core, job);
