@@ -160,7 +160,8 @@ const WALKED_PER_CHECK = 256;
  * The flow below the job is walked in slices of the loop when it is large
  * (a root of 10,000 jobs), so the turn that commits only applies. That turn
  * uses the walk when no commit came between (the state is then the one
- * walked), else walks again, there and then, from the job as it is now.
+ * walked), else walks again, there and then, from the job as it is now
+ * (the job this call found, by its log id: none if it went meanwhile).
  */
 export async function removeOne(core: QueueCore, job: JobRecord | string): Promise<boolean> {
   core.check();
@@ -168,6 +169,7 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
   const state = core.state;
   let h = core.findJob(id);
   if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
+  const logId = state.idOf(h);
   const commits = core.commits;
   const budget = core.sliceBudget();
   const walk = new RemovalWalk(state, h, core.now(), new Set());
@@ -190,7 +192,8 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
     while (encoded.length < walk.records.length)
       encoded.push(encoder.encode(walk.records[encoded.length]!));
   if (core.commits !== commits) {
-    h = core.findJob(id);
+    // By its log id, never reused: a caller's `jobId` may name a job enqueued since this call.
+    h = state.find(logId);
     if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
     removal = removalRecords(state, h, core.now());
     encoded = undefined;

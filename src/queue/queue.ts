@@ -604,7 +604,8 @@ export class Queue {
    * such job exists, or it is claimed (use {@link cancel} for a running
    * job). A flow's job goes with its children that have not ended, in one
    * commit; a large flow is walked over a few turns of the event loop first,
-   * and removed as it is when that commit is made.
+   * and removed as it is when that commit is made (`false` if the job went
+   * meanwhile, even when a new job has taken its `jobId` since).
    */
   removeJob(job: JobRecord | string): Promise<boolean> {
     return admin.removeOne(this.#core, job);

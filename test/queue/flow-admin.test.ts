@@ -128,6 +128,25 @@ for (const [storeName, makeStore] of STORES) {
       (await reopened(queue, store, clock)).close();
     });
 
+    it("a large flow's removal walked over several turns does not take a new job that took its jobId meanwhile", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const children = Array.from({ length: 700 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
+      await queue.enqueueFlow({ queue: "root", payload: "r", options: { jobId: "Y" }, children });
+      setSliceMs(queue, 0);
+      const removing = queue.removeJob("Y");
+      // While the walk is under way, the job goes and a new one is enqueued under its jobId:
+      // the removal was asked of the old job only.
+      assert.equal(await queue.cancel("Y"), "removed");
+      await queue.enqueue("other", "new Y", { jobId: "Y" });
+      assert.equal(await removing, false);
+      assert.equal((await queue.getJob("Y"))?.status, "pending", "the new job is left alone");
+      assertSound(queue);
+      setSliceMs(queue, 4);
+      (await reopened(queue, store, clock)).close();
+    });
+
     it("removeJobs of waiting parents takes their children along, in the same or other queues", async () => {
       const store = await makeStore();
       const clock = new ManualClock();
