@@ -16,6 +16,7 @@
 
 import type { SliceBudget } from "../util/slices.js";
 import { HandleIndex, type IndexPosition } from "./handle-index.js";
+import { KeyedIndex } from "./keyed-index.js";
 import type { Orders } from "./state.js";
 
 export class JobsById {
@@ -24,17 +25,17 @@ export class JobsById {
   /** Jobs with their own id (`jobId`), in enqueue order: for checkpoints. */
   readonly ownBySeq: HandleIndex;
   /** Jobs with their own id, by that id: for listings. */
-  readonly ownById: HandleIndex;
+  readonly ownById: KeyedIndex;
   readonly #ownIdOf: (h: number) => string | undefined;
 
   constructor(
     orders: Orders,
-    parts?: { generated: HandleIndex; ownBySeq: HandleIndex; ownById: HandleIndex },
+    parts?: { generated: HandleIndex; ownBySeq: HandleIndex; ownById: KeyedIndex },
   ) {
     this.#ownIdOf = orders.ownIdOf;
     this.generated = parts?.generated ?? new HandleIndex(orders.bySeq);
     this.ownBySeq = parts?.ownBySeq ?? new HandleIndex(orders.bySeq);
-    this.ownById = parts?.ownById ?? new HandleIndex(orders.byOwnId);
+    this.ownById = parts?.ownById ?? new KeyedIndex(orders.ownIdKey);
   }
 
   get size(): number {
@@ -42,16 +43,18 @@ export class JobsById {
   }
 
   insert(h: number): void {
-    if (this.#ownIdOf(h) === undefined) this.generated.insert(h);
+    const id = this.#ownIdOf(h);
+    if (id === undefined) this.generated.insert(h);
     else {
       this.ownBySeq.insert(h);
-      this.ownById.insert(h);
+      this.ownById.insert(h, id);
     }
   }
 
   delete(h: number): boolean {
-    if (this.#ownIdOf(h) === undefined) return this.generated.delete(h);
-    this.ownById.delete(h);
+    const id = this.#ownIdOf(h);
+    if (id === undefined) return this.generated.delete(h);
+    this.ownById.delete(h, id);
     return this.ownBySeq.delete(h);
   }
 
@@ -153,7 +156,7 @@ export class JobsByIdBuilder {
   /** The merge of the last two runs, taken off `#runs`, under way. */
   #merge: Merge | null = null;
   /** Once {@link complete} merged every run: the by-id index, and how much of the run it holds. */
-  #ownById: HandleIndex | null = null;
+  #ownById: KeyedIndex | null = null;
   #indexed = 0;
   #done = false;
 
@@ -240,12 +243,12 @@ export class JobsByIdBuilder {
         continue;
       } else if (!all) return true;
       else {
-        this.#ownById ??= new HandleIndex(this.#orders.byOwnId);
-        const handles = runs[0]?.handles ?? [];
-        const to = Math.min(handles.length, this.#indexed + PER_CHECK);
-        this.#ownById.appendSorted(handles, this.#indexed, to);
+        this.#ownById ??= new KeyedIndex(this.#orders.ownIdKey);
+        const run = runs[0] ?? { ids: [], handles: [] };
+        const to = Math.min(run.handles.length, this.#indexed + PER_CHECK);
+        this.#ownById.appendSorted(run.handles, this.#indexed, to, run.ids);
         this.#indexed = to;
-        if (to === handles.length) {
+        if (to === run.handles.length) {
           this.#done = true;
           runs.length = 0;
           return true;

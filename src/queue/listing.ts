@@ -193,7 +193,7 @@ export function walkById(
   const own = jobs.ownById;
   const atGenerated =
     after === null ? { chunk: 0, offset: 0 } : generated.seek((h) => state.idOf(h) <= after);
-  const atOwn = after === null ? { chunk: 0, offset: 0 } : own.seek((h) => ownIdOf(h)! <= after);
+  const atOwn = after === null ? { chunk: 0, offset: 0 } : own.seekAfter(after);
   let g = generated.next(atGenerated);
   let gid = g === -1 ? "" : state.idOf(g);
   let o = own.next(atOwn);

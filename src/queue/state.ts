@@ -43,10 +43,10 @@ export interface Orders {
   readonly byTime: HandleOrder;
   /** Enqueue order (= id order for generated ids): claimed and dead jobs (`jobs-by-id.ts`). */
   readonly bySeq: HandleOrder;
-  /** By the caller's `jobId` (unique): claimed and dead jobs that have one. */
-  readonly byOwnId: HandleOrder;
   /** The caller's `jobId` of job `h`, or undefined (its public id is its generated id). */
   readonly ownIdOf: (h: number) => string | undefined;
+  /** The caller's `jobId` of job `h`, which has one: the key of the by-id indexes (`keyed-index.ts`). */
+  readonly ownIdKey: (h: number) => string;
 }
 
 function ordersOf(table: JobTable): Orders {
@@ -68,13 +68,11 @@ function ordersOf(table: JobTable): Orders {
     bySeq(a, b) {
       return table.read(a).seq[slot(a)]! - table.read(b).seq[slot(b)]!;
     },
-    byOwnId(a, b) {
-      const ia = table.extras(a)!.jobId!;
-      const ib = table.extras(b)!.jobId!;
-      return ia < ib ? -1 : ia > ib ? 1 : 0;
-    },
     ownIdOf(h) {
       return table.read(h).extras?.get(slot(h))?.jobId;
+    },
+    ownIdKey(h) {
+      return table.extras(h)!.jobId!;
     },
   };
 }
