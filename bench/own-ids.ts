@@ -1,0 +1,193 @@
+/**
+ * Bulk work on jobs with caller-chosen ids (`jobId`) against the same work on
+ * generated ids (`npm run bench:own-ids`), on a FileStore (fsync off):
+ *
+ * - `reopen`: N jobs, all claimed by a writer that is gone. `Queue.open`
+ *   settles every one of those claims (each job has `maxAttempts: 1`, so each
+ *   goes dead) before it returns.
+ * - `requeue`: N dead jobs; `requeueDeadJobs` of `--requeue` of them after an
+ *   open.
+ *
+ * Each store is filled once (kept under `--dir` between runs, reused when
+ * present), then every measurement copies it and runs in a child process of
+ * its own (a fresh heap), one after the other. `--builds` names compiled
+ * trees (each holding `src/index.js`, e.g. another checkout's `build/`) to
+ * compare: rounds alternate between them (A, B, A, B, …). The load average
+ * is printed with every run.
+ *
+ * Options: --jobs=1000000 --requeue=250000 --phases=reopen,requeue
+ * --ids=own,generated --rounds=3 --dir=<fill cache> --builds=<build>,<build>
+ */
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { Args } from "./lib/args.js";
+
+type Taquba = typeof import("../src/index.js");
+type Phase = "reopen" | "requeue";
+
+const OWN_BUILD = fileURLToPath(new URL("..", import.meta.url));
+const QUEUE = "q";
+const BATCH = 1_000;
+
+interface Measurement {
+  build: string;
+  phase: Phase;
+  ids: string;
+  jobs: number;
+  openMs: number;
+  /** CPU of this process (all threads) during the open. */
+  openCpuMs: number;
+  requeueMs?: number;
+  requeueCpuMs?: number;
+  load: number;
+}
+
+function options(taquba: Taquba) {
+  return {
+    logger: taquba.silentLogger,
+    queueConfigs: { [QUEUE]: { maxAttempts: 1, leaseMs: 100 * 3_600_000 } },
+  };
+}
+
+/** Fills `directory` with `jobs` claimed (reopen) or dead (requeue) jobs, with own or generated ids. */
+async function fill(taquba: Taquba, directory: string, phase: Phase, own: boolean, jobs: number) {
+  const queue = await taquba.Queue.open(
+    new taquba.FileStore(directory, { fsync: false }),
+    "p",
+    options(taquba),
+  );
+  // Caller ids in no relation to the enqueue order, as order or request ids are.
+  let x = 12_345;
+  for (let sent = 0; sent < jobs; sent += BATCH) {
+    await queue.transaction((tx) => {
+      for (let i = sent; i < Math.min(jobs, sent + BATCH); i++) {
+        x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+        tx.enqueue(QUEUE, new Uint8Array(64), own ? { jobId: `order-${x.toString(36)}-${i}` } : {});
+      }
+    });
+  }
+  for (let taken = 0; taken < jobs; ) {
+    const claims = await queue.claimBatch(QUEUE, BATCH);
+    if (claims.length === 0) break;
+    taken += claims.length;
+    if (phase === "requeue")
+      await queue.transaction((tx) => {
+        for (const claim of claims) tx.deadLetter(claim, "bench");
+      });
+  }
+  await queue.close();
+}
+
+/** One measurement, in this (child) process. */
+async function measure(args: Args): Promise<void> {
+  const build = args.string("build", OWN_BUILD);
+  const phase = args.string("phase", "reopen") as Phase;
+  const own = args.string("ids", "own") === "own";
+  const jobs = args.number("jobs", 1_000_000);
+  const source = args.string("store", "");
+  const taquba = (await import(join(resolve(build), "src/index.js"))) as Taquba;
+  if (!existsSync(source)) await fill(taquba, source, phase, own, jobs);
+  const work = `${source}-run`;
+  rmSync(work, { recursive: true, force: true });
+  cpSync(source, work, { recursive: true });
+  try {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const queue = await taquba.Queue.open(
+      new taquba.FileStore(work, { fsync: false }),
+      "p",
+      options(taquba),
+    );
+    const openMs = performance.now() - t0;
+    const openCpu = process.cpuUsage(cpu0);
+    const result: Measurement = {
+      build,
+      phase,
+      ids: own ? "own" : "generated",
+      jobs,
+      openMs: Math.round(openMs),
+      openCpuMs: Math.round((openCpu.user + openCpu.system) / 1_000),
+      load: loadavg()[0]!,
+    };
+    if (phase === "requeue") {
+      const cpu1 = process.cpuUsage();
+      const t1 = performance.now();
+      await queue.requeueDeadJobs(QUEUE, { limit: args.number("requeue", 250_000) });
+      result.requeueMs = Math.round(performance.now() - t1);
+      const cpu = process.cpuUsage(cpu1);
+      result.requeueCpuMs = Math.round((cpu.user + cpu.system) / 1_000);
+    }
+    await queue.close();
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function runChild(argv: string[]): Promise<Measurement> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child", ...argv], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on("error", fail);
+    child.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+      if (code !== 0 || line === undefined) fail(new Error(`measurement exited with ${code}`));
+      else done(JSON.parse(line.slice("RESULT ".length)) as Measurement);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = new Args(process.argv.slice(2));
+  if (args.flag("child")) return measure(args);
+  const jobs = args.number("jobs", 1_000_000);
+  const requeue = args.number("requeue", 250_000);
+  const rounds = args.number("rounds", 3);
+  const phases = args.list("phases", ["reopen", "requeue"]) as Phase[];
+  const idKinds = args.list("ids", ["own", "generated"]);
+  const builds = args.list("builds", [OWN_BUILD]).map((b) => resolve(b));
+  const dir = resolve(args.string("dir", join(tmpdir(), "taquba-own-ids")));
+  const rows: Measurement[] = [];
+  for (const phase of phases)
+    for (const ids of idKinds) {
+      const store = join(dir, `${phase}-${ids}-${jobs}`);
+      for (let round = 0; round < rounds; round++)
+        for (const build of builds) {
+          const row = await runChild([
+            `--build=${build}`,
+            `--phase=${phase}`,
+            `--ids=${ids}`,
+            `--jobs=${jobs}`,
+            `--requeue=${requeue}`,
+            `--store=${store}`,
+          ]);
+          rows.push(row);
+          process.stdout.write(`${JSON.stringify(row)}\n`);
+        }
+    }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1]!;
+  process.stdout.write("\nmedians (ms): phase ids build | open wall / cpu | requeue wall / cpu\n");
+  for (const phase of phases)
+    for (const ids of idKinds)
+      for (const build of builds) {
+        const of = rows.filter((r) => r.phase === phase && r.ids === ids && r.build === build);
+        const requeueWall = of.map((r) => r.requeueMs ?? 0);
+        const requeueCpu = of.map((r) => r.requeueCpuMs ?? 0);
+        process.stdout.write(
+          `${phase} ${ids} ${build} | ${median(of.map((r) => r.openMs))} / ${median(of.map((r) => r.openCpuMs))}` +
+            (phase === "requeue" ? ` | ${median(requeueWall)} / ${median(requeueCpu)}` : "") +
+            "\n",
+        );
+      }
+}
+
+await main();
