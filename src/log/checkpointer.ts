@@ -130,6 +130,7 @@ export class Checkpointer {
   readonly #backoff: CheckpointBackoff;
   /** Fences (and unnamed probes) → when (monotonic) this process first knew of them (GC's ages). */
   readonly #firstSeen = new Map<string, number>();
+  readonly #reportedDamage = new Set<number>();
 
   constructor(init: CheckpointerInit) {
     this.#storage = init.storage;
@@ -428,6 +429,9 @@ export class Checkpointer {
       manifestHistory: this.#options.manifestHistory,
       fenceMinAgeMs: this.#options.fenceMinAgeMs,
       firstSeen: this.#firstSeen,
+      logger: this.#options.logger,
+      describeLog: this.#describe,
+      reportedDamage: this.#reportedDamage,
     });
     this.#options.logger.debug?.("log garbage collected", { log: this.#describe, ...result });
   }

@@ -73,6 +73,12 @@ export class WriterFence {
   #ownFences: readonly number[] = [];
   /** Slots to fence at open: 0 after a clean close, else the previous writers' window. */
   readonly #fenceWidth: number;
+  /**
+   * This writer's wall-clock time when it claimed the log (its claim manifest's
+   * `createdAt`). Every earlier writer's manifest existed by then, and was
+   * superseded by then.
+   */
+  readonly claimedAt: number;
 
   private constructor(
     ctx: FenceContext,
@@ -85,6 +91,7 @@ export class WriterFence {
     this.epoch = own.manifest.epoch;
     this.#manifestId = own.id;
     this.#manifest = own.manifest;
+    this.claimedAt = own.manifest.createdAt;
     this.#checkedAt = confirmedFrom;
     this.#confirmedFrom = confirmedFrom;
   }

@@ -20,11 +20,21 @@
  * batch is no younger than the first listed manifest whose `replayAfter`
  * covers it, expired ones included (were only the retained ones consulted, a
  * writer checkpointing more often than `manifestHistory + 1` times per minimum
- * age would never delete a batch). Each estimate errs towards "younger", i.e.
+ * age would never delete a batch). A manifest of an earlier writer counts as
+ * created when this writer claimed the log, by this writer's clock: it existed
+ * by then, and so did its successor. Its own `createdAt` comes from another
+ * clock, which may run ahead (holding collection up for as long) or behind
+ * (eating into the minimum age). Each estimate errs towards "younger", i.e.
  * towards keeping.
+ *
+ * The listing that proves our manifest the newest is repeated after the pass
+ * has read manifests from the store (up to {@link MAX_MANIFEST_READS_PER_PASS}
+ * GETs, seconds on a cloud store): a writer that took over meanwhile must not
+ * lose what it wrote to a pass that began before it.
  */
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { checkpointCreatedAt, type LogKeys, probeCreatedAt } from "./keys.js";
@@ -43,6 +53,10 @@ export interface GcContext {
   fenceMinAgeMs: number;
   /** Keys of fences (and unnamed probes) → when (monotonic) this process first knew of them; kept across passes. */
   firstSeen: Map<string, number>;
+  logger: Logger;
+  describeLog: string;
+  /** Ids of damaged manifests already reported (one warning each); kept across passes. */
+  reportedDamage: Set<number>;
 }
 
 export interface GcResult {
@@ -73,32 +87,44 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     deletedFences: 0,
     deletedProbes: 0,
   };
-  const ids = await ctx.manifests.listIds();
-  const newestId = ids.at(-1);
   const ownId = ctx.fence.manifestId;
-  if (newestId !== ownId) {
-    if (newestId !== undefined && newestId > ownId) {
-      const fenced = ctx.fence.supersededBy(await ctx.manifests.read(newestId));
-      if (fenced !== null) throw fenced;
-    }
-    return result; // not provably the newest: delete nothing
-  }
+  const ids = await ctx.manifests.listIds();
+  if (!(await isNewest(ctx, ids))) return result; // not provably the newest: delete nothing
 
-  const retainedIds = ids.slice(-(ctx.manifestHistory + 1));
-  const retained: Manifest[] = [];
-  for (const id of retainedIds) {
+  let reads = 0;
+  const read = async (id: number): Promise<Manifest | null> => {
+    if (!ctx.manifests.isCached(id)) reads++;
     try {
-      retained.push(await ctx.manifests.read(id));
+      return await ctx.manifests.read(id);
     } catch (error) {
       // A damaged manifest older than ours (recovery read past it, or it was damaged since):
       // the state no longer depends on it, and it protects nothing anyone could read. Failing
       // here would stop collection until it left the history.
       if (!(error instanceof CorruptionError) || id === ownId) throw error;
+      if (!ctx.reportedDamage.has(id)) {
+        ctx.reportedDamage.add(id);
+        ctx.logger.warn("garbage collection skips a damaged manifest older than the newest", {
+          log: ctx.describeLog,
+          manifest: ctx.keys.manifest(id),
+          error: error.message,
+        });
+      }
+      return null;
     }
+  };
+
+  const retainedIds = ids.slice(-(ctx.manifestHistory + 1));
+  const retained: Manifest[] = [];
+  for (const id of retainedIds) {
+    const manifest = await read(id);
+    if (manifest !== null) retained.push(manifest);
   }
   const newest = retained.at(-1)!;
   const now = ctx.clock.now();
   const oldEnough = (createdAt: number): boolean => now - createdAt >= ctx.minAgeMs;
+  const ownWriter = ctx.fence.manifest.writer;
+  const createdAt = (manifest: Manifest): number =>
+    manifest.writer === ownWriter ? manifest.createdAt : ctx.fence.claimedAt;
 
   // The oldest listed manifests, read in order up to the first one younger than the minimum
   // age: they age the WAL batches they cover and their predecessors. A damaged one is
@@ -108,27 +134,26 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   let uncachedReads = 0;
   for (const id of ids) {
     if (!ctx.manifests.isCached(id) && ++uncachedReads > MAX_MANIFEST_READS_PER_PASS) break;
-    let manifest: Manifest | null = null;
-    try {
-      manifest = await ctx.manifests.read(id);
-    } catch (error) {
-      if (!(error instanceof CorruptionError) || id === ownId) throw error;
-    }
+    const manifest = await read(id);
     oldest.push({ id, manifest });
-    if (manifest !== null && !oldEnough(manifest.createdAt)) break;
+    if (manifest !== null && !oldEnough(createdAt(manifest))) break;
   }
+  // Those reads may have taken seconds, in which another writer may have taken over and
+  // checkpointed: prove again that ours is the newest before deleting on that proof.
+  if (reads > 0 && !(await isNewest(ctx, await ctx.manifests.listIds()))) return result;
 
   // Manifests beyond the history, oldest first, each once the next intact one is old enough.
   const expiredManifests: number[] = [];
   for (let i = 0; i < oldest.length && i < expiredIds.length; i++) {
     const successor =
       oldest.slice(i + 1).find((entry) => entry.manifest !== null)?.manifest ?? null;
-    if (successor === null || !oldEnough(successor.createdAt)) break;
+    if (successor === null || !oldEnough(createdAt(successor))) break;
     expiredManifests.push(oldest[i]!.id);
   }
   await forEachLimit(expiredManifests, async (id) => {
     await ctx.storage.delete(ctx.keys.manifest(id));
     ctx.manifests.forget(id);
+    ctx.reportedDamage.delete(id);
   });
   result.deletedManifests = expiredManifests.length;
   const coverers = [...oldest.flatMap((entry) => entry.manifest ?? []), ...retained];
@@ -168,7 +193,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     // Anything else too small to be a batch stays: it may once have been one.
     if (size < MIN_WAL_BATCH_BYTES) return false;
     const coveredBy = coverers.find((m) => m.replayAfter >= id)!;
-    return oldEnough(coveredBy.createdAt);
+    return oldEnough(createdAt(coveredBy));
   });
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;
@@ -188,6 +213,21 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   for (const key of [...ctx.firstSeen.keys()])
     if (!listed.has(key) || staleFences.includes(key)) ctx.firstSeen.delete(key);
   return result;
+}
+
+/**
+ * Whether `ids` (a fresh listing) shows our manifest as the newest. A newer
+ * epoch there is the fence's FencedError.
+ */
+async function isNewest(ctx: GcContext, ids: readonly number[]): Promise<boolean> {
+  const newestId = ids.at(-1);
+  const ownId = ctx.fence.manifestId;
+  if (newestId === ownId) return true;
+  if (newestId !== undefined && newestId > ownId) {
+    const fenced = ctx.fence.supersededBy(await ctx.manifests.read(newestId));
+    if (fenced !== null) throw fenced;
+  }
+  return false;
 }
 
 async function forEachLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {

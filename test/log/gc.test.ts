@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { type LogOptions, openLog } from "../../src/log/index.js";
+import type { Logger } from "../../src/logger.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { keysUnder, rec, testOptions, texts } from "./helpers.js";
+
+const BASE = 1_700_000_000_000;
+const MIN_AGE_MS = 60_000;
+
+function options(clock: ManualClock, more: LogOptions = {}): LogOptions {
+  return testOptions({
+    clock,
+    flushIntervalMs: 0,
+    gcMinAgeMs: MIN_AGE_MS,
+    manifestHistory: 2,
+    ...more,
+  });
+}
+
+/** A writer on its own clock makes `count` checkpoints, `stepMs` apart, then closes. */
+async function earlierWriter(
+  store: ObjectStore,
+  clock: ManualClock,
+  count: number,
+  stepMs = 1_000,
+): Promise<void> {
+  const { log } = await openLog(store, "q", options(clock));
+  log.setSnapshotSource(() => rec("snapshot"));
+  for (let i = 0; i < count; i++) {
+    await log.append(rec(`earlier ${i}`));
+    await log.checkpoint();
+    clock.advance(stepMs);
+  }
+  await log.close();
+}
+
+describe("GC of an earlier writer's manifests", () => {
+  it("goes on when the earlier writer's clock ran a day ahead", async () => {
+    // Aged by their own (future) createdAt, they would stop every manifest deletion, and with
+    // it the WAL aging by expired manifests, for a day: 23 manifests after 20 checkpoints.
+    const store = new MemoryStore();
+    await earlierWriter(store, new ManualClock(BASE + 86_400_000), 3);
+    const clock = new ManualClock(BASE);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 20; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      clock.advance(40_000);
+    }
+    const manifests = await keysUnder(store, "q/manifest/");
+    const wal = await keysUnder(store, "q/wal/");
+    await log.close();
+    assert.ok(manifests.length <= 5, `manifests: ${manifests.length}`);
+    assert.ok(wal.length <= 5, `wal: ${wal.length}`);
+  });
+
+  it("keeps them for the minimum age after the takeover when the earlier writer's clock ran behind", async () => {
+    // The earlier writer's clock is 10 min behind: by its createdAt its manifests looked
+    // 10 min old at once, so a reader that had just read one lost it (and the WAL above it).
+    const store = new MemoryStore();
+    await earlierWriter(store, new ManualClock(BASE - 600_000), 6);
+    const earlierManifests = await keysUnder(store, "q/manifest/");
+    const earlierWal = await keysUnder(store, "q/wal/");
+    const clock = new ManualClock(BASE);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 4; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      clock.advance(1_000);
+    }
+    const manifests = new Set(await keysUnder(store, "q/manifest/"));
+    const wal = new Set(await keysUnder(store, "q/wal/"));
+    assert.deepEqual(
+      earlierManifests.filter((key) => !manifests.has(key)),
+      [],
+      "no manifest of the earlier writer went within the minimum age of the takeover",
+    );
+    assert.deepEqual(
+      earlierWal.filter((key) => !wal.has(key)),
+      [],
+      "nor a WAL batch its manifests cover",
+    );
+
+    clock.advance(MIN_AGE_MS);
+    await log.append(rec("after the minimum age"));
+    await log.checkpoint();
+    const after = new Set(await keysUnder(store, "q/manifest/"));
+    await log.close();
+    assert.deepEqual(
+      earlierManifests.filter((key) => after.has(key)),
+      [],
+      "all of them went once the takeover was the minimum age old",
+    );
+  });
+
+  it("deletes nothing when a newer writer took over while the pass read them", async () => {
+    // The pass's clock is two hours ahead of the newer writer's, so the newer writer's fresh
+    // checkpoint looks old to it: a pass that proved itself the newest only before its
+    // manifest reads deleted that checkpoint.
+    const inner = new MemoryStore();
+    let duringRead: (() => Promise<void>) | null = null;
+    const store: ObjectStore = {
+      get: async (key) => {
+        const hook = key.includes("/manifest/") ? duringRead : null;
+        if (hook !== null) {
+          duringRead = null;
+          await hook();
+        }
+        return inner.get(key);
+      },
+      put: (key, body, putOptions) => inner.put(key, body, putOptions),
+      delete: (key) => inner.delete(key),
+      list: (prefix, listOptions) => inner.list(prefix, listOptions),
+      describe: () => "hooked",
+    };
+    const history = { manifestHistory: 1 };
+    await earlierWriter(store, new ManualClock(BASE), 4);
+    const ahead = await openLog(store, "q", options(new ManualClock(BASE + 7_200_000), history));
+    let newer: Awaited<ReturnType<typeof openLog>> | null = null;
+    duringRead = async () => {
+      newer = await openLog(store, "q", options(new ManualClock(BASE + 1_000), history));
+      newer.log.setSnapshotSource(() => rec("newer"));
+      await newer.log.append(rec("b"));
+      await newer.log.checkpoint();
+    };
+    await ahead.log.collectGarbage().catch(() => {}); // fenced by the newer writer, or not
+    assert.ok(newer !== null, "the newer writer took over during the pass");
+    const kept = await keysUnder(inner, "q/checkpoint/");
+    const reopened = await openLog(inner, "q", options(new ManualClock(BASE + 2_000), history));
+    assert.equal(texts([reopened.checkpoint!])[0], "newer", `checkpoints ${kept.join(", ")}`);
+    await reopened.log.close();
+    await ahead.log.close().catch(() => {});
+  });
+
+  it("reports a damaged one it skips, once", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(BASE);
+    await earlierWriter(store, clock, 6);
+    const damaged = (await keysUnder(store, "q/manifest/"))[2]!;
+    const object = await store.get(damaged);
+    assert.ok(object !== null);
+    const body = Uint8Array.from(object.body);
+    body[12]! ^= 1;
+    await store.put(damaged, body);
+
+    const warnings: Array<{ message: string; fields: Record<string, unknown> | undefined }> = [];
+    const logger: Logger = {
+      warn: (message, fields) => warnings.push({ message, fields }),
+      error: () => {},
+    };
+    // A long history keeps it among the retained manifests, read by every pass.
+    const { log } = await openLog(store, "q", options(clock, { logger, manifestHistory: 20 }));
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 3; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      await log.collectGarbage();
+      clock.advance(1_000);
+    }
+    await log.close();
+    const reports = warnings.filter((w) => w.fields?.manifest === damaged);
+    assert.equal(reports.length, 1, JSON.stringify(warnings));
+    assert.match(reports[0]!.message, /damaged manifest/);
+  });
+});
