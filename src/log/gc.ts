@@ -10,7 +10,8 @@
  * - store-probe objects (`probe/`) older than {@link PROBE_MIN_AGE_MS}, left
  *   by a crash or by a probe create whose outcome was lost (by the time in
  *   their names; names without one, once this process has seen them that long);
- * - checkpoints no retained manifest references;
+ * - checkpoints no manifest left listed references (an earlier writer's stay
+ *   while its manifests do, whatever its clock said), once old enough by name;
  * - manifests older than the retained history, each once its successor is
  *   older than the minimum age (a reader that took it for the newest did so
  *   before its successor existed).
@@ -138,6 +139,19 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     oldest.push({ id, manifest });
     if (manifest !== null && !oldEnough(createdAt(manifest))) break;
   }
+  // The listed manifests between those and the retained ones (cached, when they are ours):
+  // a checkpoint goes only once no listed manifest refers to it, since a reader may have
+  // taken any of them for the newest. Unread ones (read budget spent) hold checkpoints back.
+  const between: Manifest[] = [];
+  let allRead = true;
+  for (const id of expiredIds.slice(oldest.length)) {
+    if (!ctx.manifests.isCached(id) && ++uncachedReads > MAX_MANIFEST_READS_PER_PASS) {
+      allRead = false;
+      break;
+    }
+    const manifest = await read(id);
+    if (manifest !== null) between.push(manifest);
+  }
   // Those reads may have taken seconds, in which another writer may have taken over and
   // checkpointed: prove again that ours is the newest before deleting on that proof.
   if (reads > 0 && !(await isNewest(ctx, await ctx.manifests.listIds()))) return result;
@@ -158,9 +172,18 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   result.deletedManifests = expiredManifests.length;
   const coverers = [...oldest.flatMap((entry) => entry.manifest ?? []), ...retained];
 
-  // Checkpoints nothing retained refers to.
-  const referenced = new Set(retained.map((m) => m.checkpoint).filter((name) => name !== null));
-  const checkpoints = await ctx.storage.list(ctx.keys.checkpointDir);
+  // Checkpoints no manifest left listed refers to, whatever clock named them. Those of the
+  // manifests deleted above go too: each was superseded at least the minimum age ago.
+  const deleted = new Set(expiredManifests);
+  const stillListed = [
+    ...oldest.flatMap(({ id, manifest }) =>
+      manifest === null || deleted.has(id) ? [] : [manifest],
+    ),
+    ...between,
+    ...retained,
+  ];
+  const referenced = new Set(stillListed.map((m) => m.checkpoint).filter((name) => name !== null));
+  const checkpoints = allRead ? await ctx.storage.list(ctx.keys.checkpointDir) : [];
   const staleCheckpoints = checkpoints.filter(({ key }) => {
     const name = key.slice(ctx.keys.checkpointDir.length);
     if (referenced.has(name)) return false;

@@ -98,6 +98,64 @@ describe("GC of an earlier writer's manifests", () => {
     );
   });
 
+  it("keeps the earlier writer's checkpoints while its manifests are listed, whatever its clock said", async () => {
+    // Named by a clock 10 min behind, its checkpoints looked 10 min old at once and went,
+    // while the manifests referring to them stayed: a reader of one got a missing checkpoint.
+    const store = new MemoryStore();
+    await earlierWriter(store, new ManualClock(BASE - 600_000), 6);
+    const earlierCheckpoints = await keysUnder(store, "q/checkpoint/");
+    const clock = new ManualClock(BASE);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 4; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      clock.advance(1_000);
+    }
+    const checkpoints = new Set(await keysUnder(store, "q/checkpoint/"));
+    assert.equal(earlierCheckpoints.length, 6);
+    assert.deepEqual(
+      earlierCheckpoints.filter((key) => !checkpoints.has(key)),
+      [],
+      "no checkpoint of the earlier writer went while its manifests were listed",
+    );
+
+    // Once its manifests have gone, so do its checkpoints (the pass after, at the latest).
+    clock.advance(MIN_AGE_MS);
+    for (let i = 0; i < 2; i++) {
+      await log.append(rec(`after the minimum age ${i}`));
+      await log.checkpoint();
+      clock.advance(1_000);
+    }
+    const after = new Set(await keysUnder(store, "q/checkpoint/"));
+    await log.close();
+    assert.deepEqual(
+      earlierCheckpoints.filter((key) => after.has(key)),
+      [],
+      "all of them went once no listed manifest referred to them",
+    );
+  });
+
+  it("does not let checkpoints pile up under steady checkpointing", async () => {
+    // A checkpoint goes once no listed manifest refers to it and its name is old enough:
+    // about one minimum age of them stays, however long the writer runs.
+    const store = new MemoryStore();
+    const clock = new ManualClock(BASE);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    const stepMs = 2_000;
+    let most = 0;
+    for (let i = 0; i < 300; i++) {
+      await log.append(rec(`steady ${i}`));
+      await log.checkpoint();
+      clock.advance(stepMs);
+      most = Math.max(most, (await keysUnder(store, "q/checkpoint/")).length);
+    }
+    await log.close();
+    const bound = MIN_AGE_MS / stepMs + 2 + 3; // minimum age, history, a pass or two of slack
+    assert.ok(most <= bound, `at most ${most} checkpoints, expected <= ${bound}`);
+  });
+
   it("deletes nothing when a newer writer took over while the pass read them", async () => {
     // The pass's clock is two hours ahead of the newer writer's, so the newer writer's fresh
     // checkpoint looks old to it: a pass that proved itself the newest only before its
