@@ -75,8 +75,10 @@ export class WriterFence {
   readonly #fenceWidth: number;
   /**
    * This writer's wall-clock time when it claimed the log (its claim manifest's
-   * `createdAt`). Every earlier writer's manifest existed by then, and was
-   * superseded by then.
+   * `createdAt`). Every earlier writer's manifest listed then existed by then,
+   * and was superseded by then (one a stalled writer creates later, in a slot
+   * GC has emptied, did not). A wall-clock step of this host since then shifts
+   * it as much.
    */
   readonly claimedAt: number;
 

@@ -26,7 +26,10 @@
  * by then, and so did its successor. Its own `createdAt` comes from another
  * clock, which may run ahead (holding collection up for as long) or behind
  * (eating into the minimum age). Each estimate errs towards "younger", i.e.
- * towards keeping.
+ * towards keeping, with two exceptions that can cost only a reader a retry: a
+ * forward step of this writer's wall clock soon after the claim ages an
+ * earlier writer's objects by the step; and a manifest created late (a stalled
+ * writer or opener) in a slot already collected counts as created at the claim.
  *
  * The listing that proves our manifest the newest is repeated after the pass
  * has read manifests from the store (up to {@link MAX_MANIFEST_READS_PER_PASS}
