@@ -691,17 +691,20 @@ async function burst(w: World): Promise<void> {
   if (w.int(2) === 0) await restart(w, "crash");
 }
 
-/** How many of queue `name`'s jobs are in `status`, from its live state at once (the bulk calls' walk). */
-function countIn(queue: Queue, name: string, status: JobStatus): number {
+/**
+ * The public ids of queue `name`'s jobs in `status`, from its live state at once (the bulk
+ * calls' walk). Own-id jobs go by their caller's id, as the model knows them.
+ */
+function publicIdsIn(queue: Queue, name: string, status: JobStatus): string[] {
   const state = liveState(queue);
   const qs = state.queues.get(name);
-  let count = 0;
+  const ids: string[] = [];
   if (qs !== undefined)
-    walk(state, qs, status, null, () => {
-      count++;
+    walk(state, qs, status, null, (h) => {
+      ids.push(state.publicIdOf(h));
       return true;
     });
-  return count;
+  return ids;
 }
 
 /**
@@ -744,24 +747,35 @@ async function operation(w: World): Promise<void> {
     return;
   }
   if (kind === 2 || kind === 3) {
-    // Learn what the call will act on: both read the state at once, with nothing in between
-    // (ids only: a listing that reads offloaded payloads back waits for them, and drops a
-    // job the call removed meanwhile).
+    // Learn what the call will act on: the walk, a listing and the call read the state at
+    // once, with nothing in between (ids only: a listing that reads offloaded payloads back
+    // waits for them, and drops a job the call removed meanwhile).
     const status = kind === 2 ? w.pick(["pending", "scheduled", "dead"] as const)! : "dead";
-    // Over one page of them, the model cannot follow the call (it acts on the jobs past the
-    // page too, in slices). So no call: made and then left untold, it had the model count
-    // every acknowledged job it removed past the page as lost.
-    if (countIn(queue, name, status) >= 1_000) return;
+    // The call acts on exactly the jobs in that status at the call, past any listing page
+    // too (in slices): tell the model all of them. A listing made alongside must agree.
+    const ids = publicIdsIn(queue, name, status);
     const listing = queue.listJobs(name, status, { limit: 1_000, loadPayloads: false });
     const call = kind === 2 ? queue.removeJobs(name, status) : queue.requeueDeadJobs(name);
     call.catch(() => {});
-    const listed = await w.settle(listing);
-    if (!listed.ok) return w.unexpected("listJobs", listed.error);
-    const ids = listed.value.jobs.map((j) => j.id);
-    if (listed.value.nextCursor !== undefined) return; // too many to follow exactly; not expected
     for (const id of ids) {
       if (kind === 2) w.model.removing(id);
       else w.model.requeueing(id);
+    }
+    const listed = await w.settle(listing);
+    if (!listed.ok) w.unexpected("listJobs", listed.error);
+    else {
+      const walked = new Set(ids);
+      const page = listed.value.jobs;
+      if (
+        page.length !== Math.min(ids.length, 1_000) ||
+        page.some((j) => !walked.has(j.id)) ||
+        (listed.value.nextCursor !== undefined) !== ids.length > 1_000
+      )
+        w.violations.push(
+          `listJobs(${name}, ${status}) and the bulk call disagree: a page of ${page.length}${
+            listed.value.nextCursor === undefined ? "" : " and more"
+          }, ${ids.length} in the state at the call`,
+        );
     }
     track(
       w,
@@ -770,7 +784,7 @@ async function operation(w: World): Promise<void> {
       (count) => {
         if (count !== ids.length)
           w.violations.push(
-            `${kind === 2 ? "removeJobs" : "requeueDeadJobs"} acted on ${count} jobs, ${ids.length} were listed`,
+            `${kind === 2 ? "removeJobs" : "requeueDeadJobs"} acted on ${count} jobs, ${ids.length} were ${status} at the call`,
           );
         if (kind === 2) for (const id of ids) w.model.removed(id, null);
       },
