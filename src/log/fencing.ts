@@ -78,9 +78,15 @@ export class WriterFence {
    * `createdAt`). Every earlier writer's manifest listed then existed by then,
    * and was superseded by then (one a stalled writer creates later, in a slot
    * GC has emptied, did not). A wall-clock step of this host since then shifts
-   * it as much.
+   * it as much: see {@link claimedMonotonic}.
    */
   readonly claimedAt: number;
+  /**
+   * This writer's monotonic time when it claimed the log (just after stamping
+   * {@link claimedAt}): the age of an earlier writer's objects, immune to
+   * wall-clock steps.
+   */
+  readonly claimedMonotonic: number;
 
   private constructor(
     ctx: FenceContext,
@@ -94,6 +100,7 @@ export class WriterFence {
     this.#manifestId = own.id;
     this.#manifest = own.manifest;
     this.claimedAt = own.manifest.createdAt;
+    this.claimedMonotonic = confirmedFrom; // the claim's start: the only caller passes that
     this.#checkedAt = confirmedFrom;
     this.#confirmedFrom = confirmedFrom;
   }

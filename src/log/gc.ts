@@ -22,14 +22,14 @@
  * covers it, expired ones included (were only the retained ones consulted, a
  * writer checkpointing more often than `manifestHistory + 1` times per minimum
  * age would never delete a batch). A manifest of an earlier writer counts as
- * created when this writer claimed the log, by this writer's clock: it existed
- * by then, and so did its successor. Its own `createdAt` comes from another
- * clock, which may run ahead (holding collection up for as long) or behind
- * (eating into the minimum age). Each estimate errs towards "younger", i.e.
- * towards keeping, with two exceptions that can cost only a reader a retry: a
- * forward step of this writer's wall clock soon after the claim ages an
- * earlier writer's objects by the step; and a manifest created late (a stalled
- * writer or opener) in a slot already collected counts as created at the claim.
+ * created when this writer claimed the log, its age the lesser of the wall and
+ * the monotonic time since (no clock step rushes it): it existed by then, and
+ * so did its successor. Its own `createdAt` comes from another clock, which
+ * may run ahead (holding collection up for as long) or behind (eating into the
+ * minimum age). Each estimate errs towards "younger", i.e. towards keeping,
+ * with one exception that can cost only a reader a retry: a manifest created
+ * late (a stalled writer or opener) in a slot already collected counts as
+ * created at the claim.
  *
  * The listing that proves our manifest the newest is repeated after the pass
  * has read manifests from the store (up to {@link MAX_MANIFEST_READS_PER_PASS}
@@ -127,8 +127,17 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const now = ctx.clock.now();
   const oldEnough = (createdAt: number): boolean => now - createdAt >= ctx.minAgeMs;
   const ownWriter = ctx.fence.manifest.writer;
-  const createdAt = (manifest: Manifest): number =>
-    manifest.writer === ownWriter ? manifest.createdAt : ctx.fence.claimedAt;
+  // Since the claim, by the wall clock and by the monotonic one, whichever says less: a
+  // wall-clock step of this host since the claim must not age an earlier writer's objects.
+  const sinceClaim = Math.min(
+    now - ctx.fence.claimedAt,
+    ctx.clock.monotonicNow() - ctx.fence.claimedMonotonic,
+  );
+  // Our claim manifest too: it covers the earlier writer's WAL.
+  const manifestOldEnough = (manifest: Manifest): boolean =>
+    manifest.writer === ownWriter && manifest.createdAt > ctx.fence.claimedAt
+      ? oldEnough(manifest.createdAt)
+      : sinceClaim >= ctx.minAgeMs;
 
   // The oldest listed manifests, read in order up to the first one younger than the minimum
   // age: they age the WAL batches they cover and their predecessors. A damaged one is
@@ -140,7 +149,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (!ctx.manifests.isCached(id) && ++uncachedReads > MAX_MANIFEST_READS_PER_PASS) break;
     const manifest = await read(id);
     oldest.push({ id, manifest });
-    if (manifest !== null && !oldEnough(createdAt(manifest))) break;
+    if (manifest !== null && !manifestOldEnough(manifest)) break;
   }
   // The listed manifests between those and the retained ones (cached, when they are ours):
   // a checkpoint goes only once no listed manifest refers to it, since a reader may have
@@ -164,7 +173,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   for (let i = 0; i < oldest.length && i < expiredIds.length; i++) {
     const successor =
       oldest.slice(i + 1).find((entry) => entry.manifest !== null)?.manifest ?? null;
-    if (successor === null || !oldEnough(createdAt(successor))) break;
+    if (successor === null || !manifestOldEnough(successor)) break;
     expiredManifests.push(oldest[i]!.id);
   }
   await forEachLimit(expiredManifests, async (id) => {
@@ -219,7 +228,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     // Anything else too small to be a batch stays: it may once have been one.
     if (size < MIN_WAL_BATCH_BYTES) return false;
     const coveredBy = coverers.find((m) => m.replayAfter >= id)!;
-    return oldEnough(createdAt(coveredBy));
+    return manifestOldEnough(coveredBy);
   });
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;

@@ -136,6 +136,43 @@ describe("GC of an earlier writer's manifests", () => {
     );
   });
 
+  it("keeps them for the minimum age after the takeover when this writer's wall clock steps forward", async () => {
+    // A time correction just after the claim made everything the earlier writer left look
+    // 10 min older by the wall clock: its manifests, WAL and checkpoints went at once.
+    const store = new MemoryStore();
+    await earlierWriter(store, new ManualClock(BASE), 6);
+    const earlier = await keysUnder(store, "q/");
+    const clock = new ManualClock(BASE + 1_000);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    clock.stepWall(600_000);
+    for (let i = 0; i < 4; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      clock.advance(1_000);
+    }
+    const kept = new Set(await keysUnder(store, "q/"));
+    assert.deepEqual(
+      earlier.filter((key) => !kept.has(key) && !key.includes("/probe/")),
+      [],
+      "nothing of the earlier writer went within the minimum age of the takeover",
+    );
+
+    clock.advance(MIN_AGE_MS);
+    for (let i = 0; i < 2; i++) {
+      await log.append(rec(`after the minimum age ${i}`));
+      await log.checkpoint();
+      clock.advance(1_000);
+    }
+    const after = new Set(await keysUnder(store, "q/manifest/"));
+    await log.close();
+    assert.deepEqual(
+      earlier.filter((key) => key.includes("/manifest/") && after.has(key)),
+      [],
+      "its manifests went once the takeover was the minimum age old",
+    );
+  });
+
   it("does not let checkpoints pile up under steady checkpointing", async () => {
     // A checkpoint goes once no listed manifest refers to it and its name is old enough:
     // about one minimum age of them stays, however long the writer runs.
