@@ -757,11 +757,13 @@ async function operation(w: World): Promise<void> {
     const listing = queue.listJobs(name, status, { limit: 1_000, loadPayloads: false });
     const call = kind === 2 ? queue.removeJobs(name, status) : queue.requeueDeadJobs(name);
     call.catch(() => {});
+    const listed = await w.settle(listing);
+    // After that wait, as before: acks of these jobs' last attempts resolve in it, and the
+    // model must hear of the call after them.
     for (const id of ids) {
       if (kind === 2) w.model.removing(id);
       else w.model.requeueing(id);
     }
-    const listed = await w.settle(listing);
     if (!listed.ok) w.unexpected("listJobs", listed.error);
     else {
       const walked = new Set(ids);
