@@ -6,7 +6,8 @@
  * to force many slices), the commit boundary's observers
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
- * as timed out, to check a claim it held ready before starting it, to
+ * as timed out, to mark the claims whose leases it renews (the reaper renews
+ * rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one and to ask whether a claim
  * was lost under a running handler (`settle.ts`), to report progress
  * (`progress.ts`), and the clock its timers run on (`time.ts`).
@@ -20,6 +21,7 @@ import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import {
   CLAIM_LOST_REASON,
   CLAIM_QUEUE_PAUSED,
+  CLAIM_RENEWED_BY_WORKER,
   CLAIM_SETTLED,
   CLAIM_STARTABLE,
   isClaimQueuePaused,
@@ -29,6 +31,7 @@ import {
   nackClaim,
   QUEUE_FAILURE,
   QUEUE_LOGGER,
+  setRenewedByWorker,
   wasSettled,
 } from "./settle.js";
 import type { State } from "./state.js";
@@ -99,6 +102,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
         return ask(coreOf(this), claim);
       },
     });
+  Object.defineProperty(prototype, CLAIM_RENEWED_BY_WORKER, {
+    value(this: object, claim: Claim, leaseMs: number | undefined): void {
+      setRenewedByWorker(coreOf(this), claim, leaseMs);
+    },
+  });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {
     value(this: object, claim: Claim, message: string): Promise<void> {
       return nackClaim(coreOf(this), claim, message, "timed_out");

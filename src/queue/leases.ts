@@ -28,6 +28,15 @@ export class Lease implements ClaimToken {
   settled = false;
   /** Why the claim was lost while held (its lease expired, the queue stopped); set by {@link lose}. */
   lostBecause: Error | undefined = undefined;
+  /**
+   * While a worker of this process renews the lease (`runWorker`'s
+   * `autoRenew`, or a claim it holds ready), the length it renews it to;
+   * `undefined` otherwise. Such a lease is renewed, not reaped, by a reaper
+   * pass that finds it run out: the worker's renewal was due as well, and
+   * only a stalled event loop (or one big step of a `ManualClock`) let the
+   * reaper come first. Its holder is alive, in this very process.
+   */
+  renewedByWorkerMs: number | undefined = undefined;
 
   constructor(
     /** The claimed job's row in the job table. */
@@ -105,12 +114,22 @@ export class LeaseTable {
     if (lease.active) this.#byExpiry.delete(lease);
   }
 
-  /** Remove and return up to `limit` running leases that expired at or before monotonic `now`, soonest first. */
+  /**
+   * Remove and return up to `limit` running leases that expired at or before
+   * monotonic `now`, soonest first. One a worker is renewing (see
+   * {@link Lease.renewedByWorkerMs}) is renewed from `now` instead, as its
+   * overdue renewal would have.
+   */
   takeExpired(now: number, limit: number): Lease[] {
     const expired: Lease[] = [];
     while (expired.length < limit) {
       const first = this.#byExpiry.minKey();
       if (first === undefined || first.expiresAt > now) return expired;
+      if (first.renewedByWorkerMs !== undefined) {
+        // Positive (a lease length): the renewed lease sorts after `now`, so the loop ends.
+        this.renew(first, now + first.renewedByWorkerMs);
+        continue;
+      }
       this.remove(first);
       expired.push(first);
     }

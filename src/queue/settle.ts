@@ -250,6 +250,40 @@ export function claimQueuePaused(queue: object, claim: Claim): boolean {
   return askQueue(queue, CLAIM_QUEUE_PAUSED, claim, false);
 }
 
+/** Registry key of the hook on `Queue.prototype` that {@link markRenewedByWorker} calls. */
+export const CLAIM_RENEWED_BY_WORKER = Symbol.for("taquba.claimRenewedByWorker");
+
+/**
+ * Marks the live lease of `claim` as renewed by a worker of this process to
+ * `leaseMs` from each renewal, or unmarks it (`undefined`): see
+ * `Lease.renewedByWorkerMs`. A claim that is not live is left alone.
+ */
+export function setRenewedByWorker(
+  core: QueueCore,
+  claim: Claim,
+  leaseMs: number | undefined,
+): void {
+  const lease = claim?.[CLAIM_TOKEN];
+  if (lease instanceof Lease && core.leases.isLive(lease)) lease.renewedByWorkerMs = leaseMs;
+}
+
+/**
+ * What `runWorker` tells the queue while it renews `claim`'s lease (and,
+ * with `undefined`, once it stops): the reaper then renews that lease rather
+ * than reaping it (see {@link setRenewedByWorker}). Nothing, on a queue
+ * without the hook.
+ */
+export function markRenewedByWorker(
+  queue: object,
+  claim: Claim,
+  leaseMs: number | undefined,
+): void {
+  const hook = (queue as Record<symbol, ((c: Claim, ms: number | undefined) => void) | undefined>)[
+    CLAIM_RENEWED_BY_WORKER
+  ];
+  if (typeof hook === "function") hook.call(queue, claim, leaseMs);
+}
+
 /** `Queue.claimSignal`. */
 export function signalOfClaim(core: QueueCore, claim: Claim): AbortSignal {
   const lease = claim?.[CLAIM_TOKEN];

@@ -8,10 +8,19 @@
  * lease, so they share one timer: renewing a batch costs one timer, not one
  * per claim (a timer set and cleared per job was a large share of the
  * worker's CPU on short jobs).
+ *
+ * While a claim is renewed here the queue knows it (`markRenewedByWorker`):
+ * its reaper then renews such a lease it finds run out instead of reaping
+ * it. The renewal timer and the reaper fall due together after a stall of
+ * the event loop longer than the lease (or one `ManualClock.advance` past
+ * it), and a handler still running in this process must not lose its claim
+ * to whichever happens to fire first.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import { Lease } from "../queue/leases.js";
 import type { Queue } from "../queue/queue.js";
-import type { Claim } from "../queue/types.js";
+import { markRenewedByWorker } from "../queue/settle.js";
+import { CLAIM_TOKEN, type Claim } from "../queue/types.js";
 
 /**
  * Renews the leases of one batch of claims, handed out at the same time, to
@@ -44,6 +53,7 @@ export class BatchRenewal {
     this.#periodMs = Math.max(1, Math.floor(leaseMs / 3));
     this.#stopped = new Uint8Array(claims.length);
     this.#live = claims.length;
+    for (const claim of claims) if (claim !== undefined) markRenewed(queue, claim, leaseMs);
     if (this.#live > 0) this.#arm();
   }
 
@@ -51,6 +61,8 @@ export class BatchRenewal {
   stop(index: number): void {
     if (this.#stopped[index] === 1) return;
     this.#stopped[index] = 1;
+    const claim = this.#claims[index];
+    if (claim !== undefined) markRenewed(this.#queue, claim, undefined);
     // A long handler keeps its batch's renewal alive: hold only the claims still renewed.
     this.#claims[index] = undefined;
     if (--this.#live === 0) {
@@ -81,4 +93,15 @@ export class BatchRenewal {
     // Renewals of live leases succeed at once; a failed one stops only its claim.
     this.#arm();
   }
+}
+
+/**
+ * Tells the queue whether a worker renews `claim`'s lease: on the lease
+ * itself for a claim of this build (the common case, and the cheap one),
+ * through the queue's hook for a claim of the package's other build.
+ */
+function markRenewed(queue: Queue, claim: Claim, leaseMs: number | undefined): void {
+  const lease = (claim as Claim & { [CLAIM_TOKEN]?: unknown })[CLAIM_TOKEN];
+  if (lease instanceof Lease) lease.renewedByWorkerMs = leaseMs;
+  else markRenewedByWorker(queue, claim, leaseMs);
 }

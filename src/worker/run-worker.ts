@@ -81,10 +81,10 @@ function stopRenewing(held: Held): void {
  * slots busy across that commit round-trip the worker can hold claims ready
  * (`prefetch`, default 0; `"auto"` holds about as many as its slots free in
  * one round-trip). While a claim is held its lease is renewed every third
- * of the lease (`autoRenew`); if the lease is lost anyway (the job was
- * cancelled, or the event loop stalled for two thirds of the lease or more,
- * see `WorkerOptions.autoRenew`), `ctx.signal` aborts and
- * the failed settlement is logged as one line. The loop goes on after a
+ * of the lease (`autoRenew`; a reaper pass that comes first after a stall
+ * renews it too, see `WorkerOptions.autoRenew`); if the claim is lost anyway
+ * (the job was cancelled, or the handler renews its own lease and let it
+ * run out), `ctx.signal` aborts and the failed settlement is logged as one line. The loop goes on after a
  * failed settlement.
  *
  * Resolves after `options.signal` aborts (claiming stops, no handler starts,

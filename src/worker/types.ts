@@ -134,16 +134,16 @@ export interface WorkerOptions {
   /**
    * Renew each claim's lease while its handler runs (every third of the
    * lease, to `leaseMs` from then), so `leaseMs` bounds how fast a crashed
-   * process's jobs come back, not how long a handler may run. Renewing needs
-   * the event loop: a lease has at least two thirds of `leaseMs` left at any
-   * moment (until its first renewal, less the time an offloaded payload took
-   * to read), so a stall of the event loop (synchronous work, a long garbage
-   * collection) shorter than that never loses it. A longer stall can: the
-   * lease runs out during it, and a reaper pass that runs before the overdue
-   * renewal takes the job back (it runs again). Keep `leaseMs` above one and
-   * a half times the longest stall the process may have. If a lease is lost
-   * (that way, or the job was cancelled), `ctx.signal` aborts and the job's
-   * settlement fails with one logged line.
+   * process's jobs come back, not how long a handler may run. A stall of the
+   * event loop longer than the lease (synchronous work, a long garbage
+   * collection, a suspended VM; with a `ManualClock`, one `advance` past the
+   * lease) does not lose it either: a reaper pass that finds the lease of a
+   * claim the worker is renewing run out renews it, as the overdue renewal
+   * would have, instead of taking the job back. With `false` the handler
+   * renews its lease itself (`ctx.renewLease`) and the reaper takes the job
+   * back once it ran out. If a lease is lost (that way, or the job was
+   * cancelled), `ctx.signal` aborts and the job's settlement fails with one
+   * logged line.
    * @default true
    */
   autoRenew?: boolean;

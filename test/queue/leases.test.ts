@@ -32,6 +32,21 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a claim from claim() (no worker renewing it) is reaped by one clock step past its lease, even one renewed by hand", async () => {
+    const { queue, clock } = await openTestQueue(); // default lease 30 s, reaper every 5 s
+    const [plain, renewed] = await queue.enqueueBatch("q", ["plain", "renewed"]);
+    await mustClaim(queue, "q");
+    const byHand = await mustClaim(queue, "q");
+    await queue.renewLease(byHand, 30_000);
+    clock.advance(31_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const id of [plain!, renewed!]) {
+      const job = await queue.getJob(id);
+      assert.deepEqual([job?.status, job?.lastError], ["pending", "lease expired"]);
+    }
+    await queue.close();
+  });
+
   it("expiring the lease of the last attempt dead-letters the job", async () => {
     const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
     const id = await queue.enqueue("q", "x");

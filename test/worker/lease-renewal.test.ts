@@ -45,6 +45,26 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     await queue.close();
   });
 
+  it("the reaper renews a claim it renews when one clock step passes its lease, and reaps a stopped one", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    const ids = await queue.enqueueBatch("q", ["a", "b"]);
+    const claims = await queue.claimBatch("q", 2, { leaseMs: 900 });
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
+    renewal.stop(1);
+    // The reaper's timer was armed first, so it fires first: before the overdue renewal.
+    clock.advance(5_000);
+    await turns();
+    const kept = await queue.getJob(ids[0]!);
+    assert.equal(kept?.status, "claimed");
+    assert.ok(kept.leaseExpiresAt! > clock.now());
+    assert.equal((await queue.getJob(ids[1]!))?.status, "pending", "stopped: reaped as before");
+    renewal.stop(0);
+    clock.advance(5_000);
+    await turns();
+    assert.equal((await queue.getJob(ids[0]!))?.status, "pending", "once stopped, reaped");
+    await queue.close();
+  });
+
   it("a claim whose renewal fails (settled elsewhere) is dropped; the others are still renewed", async () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b"]);

@@ -820,6 +820,98 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  // The renewal timer and the reaper fall due together after one step of the clock past the
+  // lease (a stalled event loop does the same with the system clock): the handler still runs in
+  // this process, so whichever timer fires first, its claim must not be reaped.
+  for (const [name, open, workerLeaseMs, step] of [
+    ["default options, one advance(31_000)", {}, undefined, 31_000],
+    ["default options, one advance(60_000)", {}, undefined, 60_000],
+    [
+      "leaseMs 1 000 and reaperIntervalMs 100, one advance(5_000)",
+      { reaperIntervalMs: 100 },
+      1_000,
+      5_000,
+    ],
+  ] as const)
+    it(`a running handler keeps its claim through one clock step past its lease (${name})`, async () => {
+      const { queue, clock } = await openTestQueue(open);
+      const id = await queue.enqueue("q", "long");
+      const started = deferred();
+      const release = deferred();
+      const logger = capturingLogger();
+      let calls = 0;
+      let aborted = false;
+      const shutdown = new AbortController();
+      const worker = runWorker(
+        queue,
+        "q",
+        async (_job, ctx) => {
+          calls++;
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+          });
+          started.resolve();
+          await release.promise;
+          return "ok"; // a result keeps the done job and its history
+        },
+        {
+          signal: shutdown.signal,
+          logger,
+          ...(workerLeaseMs === undefined ? {} : { leaseMs: workerLeaseMs }),
+        },
+      );
+      await started.promise;
+      clock.advance(step);
+      await turns(10);
+      await queue.reapNow(); // and an explicit pass after the periodic one: still kept
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "claimed", "the running handler's claim was reaped");
+      assert.ok(job.leaseExpiresAt! > clock.now(), "the lease runs ahead of the clock again");
+      release.resolve();
+      await until(async () => (await queue.stats("q")).done === 1);
+      shutdown.abort();
+      await worker;
+      assert.equal(calls, 1, "delivered once");
+      assert.equal(aborted, false, "ctx.signal did not abort");
+      assert.deepEqual(
+        (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
+        ["completed"],
+      );
+      assert.deepEqual(logger.warnings, []);
+      await queue.close();
+    });
+
+  it("a claim held ready keeps its lease through one clock step past it; a handler without autoRenew loses its own", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    const [running, ready] = await queue.enqueueBatch("q", ["running", "ready"]);
+    const gates: Array<() => void> = [];
+    const logger = capturingLogger();
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        if (job.attempts > 1) return; // the redelivery after the lost lease just completes
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { prefetch: 1, leaseMs: 1_000, autoRenew: false, logger, signal: shutdown.signal },
+    );
+    await until(async () => gates.length === 1 && (await queue.stats("q")).claimed === 2);
+    clock.advance(5_000);
+    await turns(10);
+    const lost = await queue.getJob(running!);
+    assert.notEqual(lost?.status, "claimed", "autoRenew off: the handler's own lease ran out");
+    const held = await queue.getJob(ready!);
+    assert.deepEqual([held?.status, held?.attempts], ["claimed", 1], "the ready claim was kept");
+    while ((await queue.stats("q")).done < 2) {
+      gates.shift()?.();
+      await turns();
+    }
+    shutdown.abort();
+    await worker;
+    await queue.close();
+  });
+
   it("a lease lost while the handler runs aborts ctx.signal", async () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueue("q", "stuck");
