@@ -140,13 +140,28 @@ export interface Claim extends JobRecord {
   readonly [CLAIM_TOKEN]: ClaimToken;
 }
 
+/**
+ * Counters of one queue. `pending`, `claimed`, `scheduled` and `dead` are how
+ * many jobs are in that status now; `done` is not (see there).
+ */
 export interface QueueStats {
   queue: string;
+  /** Jobs in status `pending` now (claimable, unless the queue is paused). */
   pending: number;
+  /** Jobs in status `claimed` now. */
   claimed: number;
-  /** Cumulative successes; never decremented. */
+  /**
+   * How many jobs of the queue ever completed (were acked): a cumulative
+   * counter, kept across restarts and never decremented, not by
+   * `removeJobs(queue, "done")`, the `keepDoneJobsMs` sweep, nor an ack that
+   * keeps no record of the job. It is not the number of done jobs held:
+   * `listJobs(queue, "done")` lists those. Its growth between two reads is
+   * the completions in between.
+   */
   done: number;
+  /** Jobs in status `dead` now. */
   dead: number;
+  /** Jobs in status `scheduled` now (waiting for their `runAt`). */
   scheduled: number;
   /** Paused by `pauseQueue`: claims hand out nothing until `resumeQueue`. */
   paused: boolean;
