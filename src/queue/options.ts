@@ -181,7 +181,8 @@ export interface OpenOptions {
    * objects under the queue store's `payload/` (before the job's record,
    * which then holds only the object's key): never held in memory or copied
    * into checkpoints, read back on claim and `getJob`, deleted once the job
-   * is gone. `null` keeps every payload inline.
+   * is gone. `null` keeps every payload inline. A schedule's payload is
+   * never offloaded: `schedule` refuses one larger than this.
    * @default 262_144 (256 KiB)
    */
   payloadOffloadBytes?: number | null;
