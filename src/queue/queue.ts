@@ -253,7 +253,8 @@ export class Queue {
    * job and marks the time as fired, so restarts, takeovers and wall-clock
    * steps never fire a time twice, and every fire time that comes while a
    * process owns the store fires. Times missed while none did follow
-   * `spec.catchUp`. Replacing a schedule keeps the times it fired accounted
+   * `spec.catchUp` (`"all"` fires at most the newest 1 000 of them).
+   * Replacing a schedule keeps the times it fired accounted
    * for; setting one again exactly as it is changes and writes nothing (so an
    * application may declare its schedules at every start without restarting
    * an `everyMs` count). A bad cron expression or time zone, both or neither of `cron` and

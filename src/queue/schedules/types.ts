@@ -6,7 +6,12 @@
 import type { EnqueueOptions } from "../options.js";
 import type { Payload } from "../types.js";
 
-/** What a schedule does with the fire times a process finds unfired when it takes the store. */
+/**
+ * What a schedule does with the fire times a process finds unfired when it
+ * takes the store: `"none"` skips them, `"latest"` fires the newest one, and
+ * `"all"` fires each of them, but at most the newest 1 000: older ones are
+ * skipped, with a warning in the log (see `ScheduleSpec.catchUp`).
+ */
 export type CatchUp = "none" | "latest" | "all";
 
 /** Catch-up policies as stored; never renumber one. */
@@ -75,9 +80,10 @@ export interface ScheduleSpec {
    * process took the store: those missed while no process owned it (it was
    * closed, or being taken over), and those a previous owner still holding
    * it had not fired (it was frozen or stalled; a taker cannot tell it from a
-   * crashed one). `"latest"` fires the last one missed, `"all"` every one (at
-   * most the newest 1 000, `MAX_CATCH_UP_FIRES`: older ones are skipped, with
-   * a warning in the log), `"none"` skips them. Fire times that come due once
+   * crashed one). `"latest"` fires the last one missed, `"all"` every one
+   * but at most the newest 1 000 (older ones are skipped, with a warning in
+   * the log: a day's downtime of an `everyMs: 1_000` schedule enqueues 1 000
+   * jobs, not 86 400), `"none"` skips them. Fire times that come due once
    * a process owns the store (from when it took it, after reading and
    * verifying the checkpoint and the WAL; a stalled event loop it keeps the
    * store through; a wall-clock step forward) always all fire.
