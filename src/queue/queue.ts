@@ -705,8 +705,33 @@ export class Queue {
   /**
    * Fire the schedules already due, stop timers, end waiting claims (they
    * resolve `null`), flush and write a final checkpoint, and tell the
-   * listeners of `on` every event still queued. Idempotent; later calls
-   * reject with `ClosedError`.
+   * listeners of `on` every event still queued. Idempotent: every call
+   * answers with the outcome of the one close (other methods called after it
+   * reject with `ClosedError`).
+   *
+   * When another process opened the store since and this queue had not
+   * learnt of it yet, the close's final writes find the fence: the close
+   * rejects with `FencedError`, and so does every later `close()` (nothing
+   * is left to do; it is the same outcome). A queue that learnt of the fence
+   * before closes without error: one of its writes met the fence (a call
+   * that rejected with `FencedError`, a settlement of a `runWorker`, which
+   * then resolves, or a background write such as the reaper's), or, with
+   * `heartbeatMs`, the look for a newer writer after a beat found it. An
+   * idle queue without a heartbeat writes nothing, so its close is the first
+   * to find the fence.
+   * In a `finally`, or on the way out of a process whose queue may have been
+   * taken over, catch it:
+   *
+   * @example
+   * ```ts
+   * try {
+   *   await runWorker(queue, "emails", handler, { signal });
+   * } finally {
+   *   await queue.close().catch((error) => {
+   *     if (error.code !== "FENCED") throw error; // taken over: nothing left to flush
+   *   });
+   * }
+   * ```
    */
   async close(): Promise<void> {
     // A fire due while this process owns the store is this process's to make:

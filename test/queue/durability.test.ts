@@ -64,6 +64,38 @@ async function snapshot(queue: Queue, ids: string[]) {
 }
 
 describe("durability", { timeout: 60_000 }, () => {
+  it("close() of a fenced queue: FENCED to every call when the close finds the fence, none once the queue knew", async () => {
+    const store = new MemoryStore();
+    const quiet = { logger: silentLogger, flushIntervalMs: 0 };
+    const unaware = await Queue.open(store, "jobs", quiet);
+    await unaware.enqueue("q", "x");
+    const aware = await Queue.open(store, "jobs", quiet); // fences `unaware`
+    assert.equal((await rejection(unaware.close())).code, "FENCED");
+    assert.equal((await rejection(unaware.close())).code, "FENCED", "the same outcome again");
+    assert.equal(unaware.closed, true);
+    const third = await Queue.open(store, "jobs", quiet); // fences `aware`
+    assert.equal((await rejection(aware.enqueue("q", "y"))).code, "FENCED");
+    await aware.close();
+    await aware.close();
+    await third.close();
+  });
+
+  it("close() of a fenced queue with a heartbeat: FENCED before its next beat, none once the look after a beat saw the fence", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const beating = { logger: silentLogger, flushIntervalMs: 0, heartbeatMs: 1_000, clock };
+    const early = await Queue.open(store, "jobs", beating);
+    const idle = await Queue.open(store, "jobs", beating); // fences `early`, which has not beaten since
+    assert.equal((await rejection(early.close())).code, "FENCED");
+    const last = await Queue.open(store, "jobs", { logger: silentLogger, clock }); // fences `idle`
+    clock.advance(1_000); // `idle` beats, then looks for a newer writer
+    for (let i = 0; i < 1_000 && !idle.closed; i++) await new Promise(setImmediate);
+    assert.equal(idle.closed, true, "the look after the beat found the fence");
+    await idle.close();
+    await idle.close();
+    await last.close();
+  });
+
   it("reopening after close restores identical stats and job records", async () => {
     const store = new FileStore(await tempDir());
     const clock = new ManualClock();
