@@ -30,8 +30,12 @@ export interface RunOwner {
   readonly handler: Handler;
   /** Spans around handler runs, when the queue was opened with telemetry. */
   readonly tracing: Tracing | null;
-  /** The handler ended with `outcome`: settle the job (in the worker's next turn). */
-  ended(claim: Claim, outcome: Outcome): void;
+  /**
+   * The handler ended with `outcome`: settle the job (in the worker's next
+   * turn), and stop `renewal` renewing claim `index` once that settlement is
+   * issued.
+   */
+  ended(claim: Claim, outcome: Outcome, renewal: BatchRenewal, index: number): void;
   /** Give back `claim`: its handler gave up because the job was cancelled (or the claim lost). */
   release(claim: Claim): void;
   /** The job passed its `timeoutMs`: fail its attempt as timed out now. */
@@ -193,20 +197,25 @@ export class JobRun implements JobContext {
 
   #end(outcome: Outcome, settled: boolean): void {
     this.#deadline?.cancel();
-    this.#renewal.stop(this.#index);
     const owner = this.#owner;
-    if (!this.#timedOut && !settled) {
+    if (this.#timedOut || settled) this.#renewal.stop(this.#index);
+    else {
       const signal = this.#signal;
       if (
         !outcome.ok &&
         signal?.aborted === true &&
         outcome.error === signal.reason &&
         !claimStartable(owner.queue, this.#claim)
-      )
+      ) {
         // The handler gave up because the job was cancelled (or its claim lost): the
         // attempt did not fail, so no error of its own goes into the job's history.
+        this.#renewal.stop(this.#index);
         owner.release(this.#claim);
-      else owner.ended(this.#claim, outcome);
+      }
+      // Its settlement goes out in the worker's next turn; until then the lease is
+      // still renewed (and kept from the reaper), so a clock step in between does
+      // not take back a job whose handler already returned.
+      else owner.ended(this.#claim, outcome, this.#renewal, this.#index);
     }
     owner.done();
   }

@@ -177,8 +177,11 @@ export async function runWorker(
   });
   /** A turn is scheduled that settles `ended` and claims what is missing. */
   let requestQueued = false;
-  /** Jobs whose handler ended, to be settled in the next turn alongside the next claim. */
-  const ended: Array<{ claim: Claim; outcome: Outcome }> = [];
+  /**
+   * Jobs whose handler ended, to be settled in the next turn alongside the
+   * next claim; each still renewed (`renewal`) until its settlement is issued.
+   */
+  const ended: Array<{ claim: Claim; outcome: Outcome; renewal: BatchRenewal; index: number }> = [];
 
   /** A handler ended (or never `started`): its slot is free again. */
   const slotFreed = (started: boolean): void => {
@@ -195,8 +198,8 @@ export async function runWorker(
     clock,
     handler,
     tracing: tracingOf(queue),
-    ended: (claim, outcome) => {
-      ended.push({ claim, outcome });
+    ended: (claim, outcome, renewal, index) => {
+      ended.push({ claim, outcome, renewal, index });
     },
     release: (claim) => settlements.release(claim),
     timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
@@ -268,8 +271,16 @@ export async function runWorker(
     // Taken before settling: an entry that throws is not settled again on every pump.
     const endedNow = ended.splice(0);
     for (let i = 0; i < endedNow.length; i++) {
-      const { claim, outcome } = endedNow[i]!;
-      const settlement = settlements.settle(claim, outcome);
+      const { claim, outcome, renewal, index } = endedNow[i]!;
+      let settlement: Promise<void>;
+      try {
+        settlement = settlements.settle(claim, outcome);
+      } finally {
+        // Issuing the settlement took the lease out of the reaper's reach (or it was
+        // lost already; a result the queue refuses is nacked a microtask later, before
+        // any timer can run): stop renewing it only now.
+        renewal.stop(index);
+      }
       // One round-trip measured per write: the first settlement of the turn.
       if (i === 0 && readyTarget !== null) {
         const issuedAt = clock.monotonicNow();

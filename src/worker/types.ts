@@ -139,7 +139,11 @@ export interface WorkerOptions {
    * collection, a suspended VM; with a `ManualClock`, one `advance` past the
    * lease) does not lose it either: a reaper pass that finds the lease of a
    * claim the worker is renewing run out renews it, as the overdue renewal
-   * would have, instead of taking the job back. With `false` the handler
+   * would have, instead of taking the job back. The worker renews a claim
+   * from when it has it (held ready, then running) until it issues the
+   * claim's settlement, after the handler returned; a claim whose offloaded
+   * payload is still being read is not yet the worker's, and a stall then
+   * can take it back, before any handler ran on it. With `false` the handler
    * renews its lease itself (`ctx.renewLease`) and the reaper takes the job
    * back once it ran out. If a lease is lost (that way, or the job was
    * cancelled), `ctx.signal` aborts and the job's settlement fails with one

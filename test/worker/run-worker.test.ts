@@ -881,6 +881,49 @@ describe("runWorker", { timeout: 60_000 }, () => {
       await queue.close();
     });
 
+  // The handler's settlement is issued in the worker's next turn: a step of the clock after the
+  // handler returned and before that turn (the system clock's timers phase can run such a step,
+  // after the handler's continuation) must not reap the claim and run the job again.
+  for (const [name, end, history] of [
+    ["returns", () => "ok", ["completed"]],
+    [
+      "throws PermanentFailure",
+      () => {
+        throw new PermanentFailure("no");
+      },
+      ["dead_lettered"],
+    ],
+  ] as const)
+    it(`a handler that ${name} keeps its claim through one clock step before its settlement is issued`, async () => {
+      const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+      const id = await queue.enqueue("q", "x");
+      const logger = capturingLogger();
+      let calls = 0;
+      const shutdown = new AbortController();
+      const worker = runWorker(
+        queue,
+        "q",
+        () => {
+          calls++;
+          // Runs after this synchronous handler returned, before the worker's next turn.
+          if (calls === 1) process.nextTick(() => clock.advance(5_000));
+          return end();
+        },
+        { signal: shutdown.signal, leaseMs: 1_000, logger },
+      );
+      await until(async () => (await queue.attemptHistory(id)).length > 0);
+      await turns(10);
+      shutdown.abort();
+      await worker;
+      assert.equal(calls, 1, "delivered once");
+      assert.deepEqual(
+        (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
+        history,
+      );
+      assert.deepEqual(logger.warnings, []);
+      await queue.close();
+    });
+
   it("a claim held ready keeps its lease through one clock step past it; a handler without autoRenew loses its own", async () => {
     const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
     const [running, ready] = await queue.enqueueBatch("q", ["running", "ready"]);
