@@ -1,19 +1,28 @@
 /**
  * A process can load both builds of the package (ESM and CommonJS): a handler
- * may throw the other build's `PermanentFailure`, and a test may hand the
- * other build's `ManualClock` to a queue. Both are recognised by a mark, not
- * by `instanceof`. The "other build" here is a second instance of the same
- * module (loaded under another URL), which is what the other build is: the
- * same source evaluated again.
+ * may throw the other build's `PermanentFailure`, a test may hand the other
+ * build's `ManualClock` to a queue, and `runWorker` of one build may run on a
+ * queue of the other. Each is recognised by a mark or a registered hook, not
+ * by `instanceof`. The "other build" here is the same source evaluated again:
+ * one module loaded under another URL, or a second copy of the whole compiled
+ * package (every module, so its classes and private symbols are its own).
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { cp, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type * as clockModule from "../../src/clock.js";
+import * as thisBuild from "../../src/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { CLAIM_TOKEN } from "../../src/queue/types.js";
 import type * as failureModule from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import { repoRoot } from "../nodes.js";
 import { memoryAndFileStores, turns } from "../queue/helpers.js";
+import { until } from "../until.js";
 
 const HOUR = 3_600_000;
 
@@ -91,4 +100,106 @@ describe("the package's other build", { timeout: 20_000 }, () => {
       }
     });
   }
+});
+
+/**
+ * A second copy of the whole compiled package, loaded as a module graph of its
+ * own: its `Lease`, `Queue` and private symbols (`CLAIM_TOKEN`) are not this
+ * build's, as with the ESM and CommonJS builds side by side.
+ */
+async function secondCopyOfPackage(): Promise<{ build: typeof thisBuild; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "taquba-second-build-"));
+  await cp(fileURLToPath(new URL("../../src/", import.meta.url)), join(dir, "src"), {
+    recursive: true,
+    filter: (source) => !source.endsWith(".map"),
+  });
+  await writeFile(join(dir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  await symlink(join(repoRoot(), "node_modules"), join(dir, "node_modules"), "dir");
+  const build = (await import(
+    pathToFileURL(join(dir, "src", "index.js")).href
+  )) as typeof thisBuild;
+  return { build, dir };
+}
+
+describe("runWorker and a queue of different builds", { timeout: 20_000 }, () => {
+  let second: typeof thisBuild;
+  let secondDir = "";
+  before(async () => {
+    ({ build: second, dir: secondDir } = await secondCopyOfPackage());
+  });
+  after(async () => {
+    if (secondDir !== "") await rm(secondDir, { recursive: true, force: true });
+  });
+
+  // The worker tells the queue which leases it renews; for a claim of the other build it
+  // can only do that through the queue's hook. Without it the reaper would take the claim
+  // back after one step of the clock past the lease and the job would run twice.
+  for (const queueOf of ["the other build", "this build"] as const)
+    it(`a queue of ${queueOf}: a running handler keeps its claim through one clock step past its lease`, async () => {
+      const [queueBuild, workerBuild] =
+        queueOf === "the other build" ? [second, thisBuild] : [thisBuild, second];
+      const clock = new queueBuild.ManualClock(Date.parse("2027-01-01T00:00:00Z"));
+      const queue = await queueBuild.Queue.open(new queueBuild.MemoryStore(), "q", {
+        logger: silentLogger,
+        flushIntervalMs: 0,
+        reaperIntervalMs: 100,
+        clock,
+      });
+      assert.equal(queue instanceof Queue, queueOf === "this build");
+      const warnings: string[] = [];
+      const logger = {
+        warn: (m: string) => warnings.push(m),
+        error: (m: string) => warnings.push(m),
+      };
+      const shutdown = new AbortController();
+      let calls = 0;
+      let aborted = false;
+      let ownToken: boolean | undefined;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      try {
+        const id = await queue.enqueue("q", "long");
+        const worker = workerBuild.runWorker(
+          queue,
+          "q",
+          async (job, ctx) => {
+            calls++;
+            ownToken = CLAIM_TOKEN in job;
+            ctx.signal.addEventListener("abort", () => {
+              aborted = true;
+            });
+            await released;
+            return "ok"; // a result keeps the done job and its history
+          },
+          { signal: shutdown.signal, leaseMs: 1_000, logger },
+        );
+        await until(() => calls === 1);
+        assert.equal(ownToken, queueOf === "this build", "the claim is of the queue's build");
+        clock.advance(5_000);
+        await turns(10);
+        await queue.reapNow();
+        assert.equal(
+          (await queue.getJob(id))?.status,
+          "claimed",
+          "the running handler's claim was reaped",
+        );
+        release();
+        await until(async () => (await queue.stats("q")).done === 1);
+        shutdown.abort();
+        await worker;
+        assert.equal(calls, 1, "delivered once");
+        assert.equal(aborted, false, "ctx.signal did not abort");
+        assert.deepEqual(
+          (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
+          ["completed"],
+        );
+        assert.deepEqual(warnings, []);
+      } finally {
+        release();
+        shutdown.abort();
+        await queue.close();
+      }
+    });
 });
