@@ -115,18 +115,21 @@ export class LeaseTable {
   }
 
   /**
-   * Remove and return up to `limit` running leases that expired at or before
-   * monotonic `now`, soonest first. One a worker is renewing (see
-   * {@link Lease.renewedByWorkerMs}) is renewed from `now` instead, as its
-   * overdue renewal would have.
+   * Remove and return the running leases that expired at or before monotonic
+   * `now`, soonest first, handling at most `limit` of them. One a worker is
+   * renewing (see {@link Lease.renewedByWorkerMs}) is renewed from `now`
+   * instead, as its overdue renewal would have; it counts toward `limit`, so
+   * a pass after a long stall renews many such leases in slices too (see
+   * {@link hasExpired}: what is left for the next slice).
    */
   takeExpired(now: number, limit: number): Lease[] {
     const expired: Lease[] = [];
-    while (expired.length < limit) {
+    for (let handled = 0; handled < limit; handled++) {
       const first = this.#byExpiry.minKey();
       if (first === undefined || first.expiresAt > now) return expired;
       if (first.renewedByWorkerMs !== undefined) {
-        // Positive (a lease length): the renewed lease sorts after `now`, so the loop ends.
+        // Positive (a lease length): the renewed lease sorts after `now`, so it is
+        // not met again in this pass.
         this.renew(first, now + first.renewedByWorkerMs);
         continue;
       }
@@ -134,6 +137,12 @@ export class LeaseTable {
       expired.push(first);
     }
     return expired;
+  }
+
+  /** Whether a running lease expired at or before monotonic `now`. */
+  hasExpired(now: number): boolean {
+    const first = this.#byExpiry.minKey();
+    return first !== undefined && first.expiresAt <= now;
   }
 
   /** Remove every lease, aborting their signals with `reason`. */

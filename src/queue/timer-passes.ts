@@ -76,7 +76,10 @@ export class TimerPasses {
         const now = core.now();
         const expiry = this.#expirySteps;
         expiry.begin();
-        const expired = core.leases.takeExpired(core.monotonicNow(), expiry.size(budget));
+        const monotonicNow = core.monotonicNow();
+        const expired = core.leases.takeExpired(monotonicNow, expiry.size(budget));
+        // The step only renewed leases that workers renew, and more ran out: the next slice.
+        if (expired.length === 0 && core.leases.hasExpired(monotonicNow)) return true;
         if (expired.length > 0) {
           const requeued = new Set<string>();
           const records = expired.map((lease) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ClaimLostError, InvalidArgumentError } from "../../src/errors.js";
+import { LeaseTable } from "../../src/queue/leases.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
@@ -45,6 +46,21 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
       assert.deepEqual([job?.status, job?.lastError], ["pending", "lease expired"]);
     }
     await queue.close();
+  });
+
+  it("takeExpired counts the leases it renews for a worker toward its limit; hasExpired tells what is left", () => {
+    const table = new LeaseTable();
+    const leases = [0, 1, 2, 3].map((job) => table.add(job, `j${job}`, "q"));
+    for (const [i, lease] of leases.entries()) table.activate(lease, 100 + i);
+    for (const lease of leases.slice(0, 3)) lease.renewedByWorkerMs = 1_000;
+    assert.deepEqual(table.takeExpired(500, 2), [], "two renewed: the limit");
+    assert.equal(table.hasExpired(500), true);
+    assert.deepEqual(table.takeExpired(500, 2), [leases[3]], "one renewed, one taken");
+    assert.equal(table.hasExpired(500), false);
+    assert.deepEqual(
+      leases.slice(0, 3).map((lease) => lease.expiresAt),
+      [1_500, 1_500, 1_500],
+    );
   });
 
   it("expiring the lease of the last attempt dead-letters the job", async () => {

@@ -65,6 +65,27 @@ describe("BatchRenewal", { timeout: 30_000 }, () => {
     await queue.close();
   });
 
+  it("a reaper pass renews the claims a worker renews in slices, and still reaps the others behind them", async () => {
+    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
+    (queue as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(0);
+    await queue.enqueueBatch(
+      "q",
+      Array.from({ length: 100 }, (_, i) => `renewed ${i}`),
+    );
+    const lost = await queue.enqueue("q", "not renewed");
+    const claims = await queue.claimBatch("q", 100, { leaseMs: 900 });
+    await queue.claimBatch("q", 1, { leaseMs: 900 }); // after the others in the expiry order
+    const renewal = new BatchRenewal(queue, timerClockOf(queue), [...claims], 900);
+    // The reaper's timer was armed first, so it fires first; its slices (of the fewest
+    // leases, at this slice length) renew only, until one reaches the claim nobody renews.
+    clock.advance(5_000);
+    await turns();
+    assert.equal((await queue.getJob(lost))?.status, "pending", "reaped in the same pass");
+    assert.equal((await queue.stats("q")).claimed, 100, "every renewed claim kept");
+    for (let i = 0; i < 100; i++) renewal.stop(i);
+    await queue.close();
+  });
+
   it("a claim whose renewal fails (settled elsewhere) is dropped; the others are still renewed", async () => {
     const { queue, clock } = await openTestQueue();
     await queue.enqueueBatch("q", ["a", "b"]);

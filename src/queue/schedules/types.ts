@@ -50,9 +50,10 @@ export interface ScheduleSpec {
   /** The queue each fire enqueues into. */
   queue: string;
   /**
-   * The payload of every job the schedule enqueues: at most the queue's
-   * `payloadOffloadBytes` (default 256 KiB; `maxPayloadBytes` when that is
-   * `null`), as it is kept inline, in the schedule and in each fire's job,
+   * The payload of every job the schedule enqueues: at most the
+   * `payloadOffloadBytes` open option (`Queue.open`, for the whole store;
+   * default 256 KiB; `maxPayloadBytes` when that is `null`), as it is kept
+   * inline, in the schedule and in each fire's job,
    * never offloaded. A larger one is an `InvalidArgumentError` naming
    * `spec.payload`, and nothing is stored. For work on a large input, store
    * the input elsewhere and put where it is in the payload.
