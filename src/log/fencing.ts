@@ -87,6 +87,11 @@ export class WriterFence {
    * wall-clock steps.
    */
   readonly claimedMonotonic: number;
+  /**
+   * Id of the manifest this writer's claim created: GC ages it by the time
+   * since the claim, like an earlier writer's, since it covers their WAL.
+   */
+  readonly claimId: number;
 
   private constructor(
     ctx: FenceContext,
@@ -100,6 +105,7 @@ export class WriterFence {
     this.#manifestId = own.id;
     this.#manifest = own.manifest;
     this.claimedAt = own.manifest.createdAt;
+    this.claimId = own.id;
     this.claimedMonotonic = confirmedFrom; // the claim's start: the only caller passes that
     this.#checkedAt = confirmedFrom;
     this.#confirmedFrom = confirmedFrom;

@@ -118,12 +118,12 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   };
 
   const retainedIds = ids.slice(-(ctx.manifestHistory + 1));
-  const retained: Manifest[] = [];
+  const retained: Array<{ id: number; manifest: Manifest }> = [];
   for (const id of retainedIds) {
     const manifest = await read(id);
-    if (manifest !== null) retained.push(manifest);
+    if (manifest !== null) retained.push({ id, manifest });
   }
-  const newest = retained.at(-1)!;
+  const newest = retained.at(-1)!.manifest;
   const now = ctx.clock.now();
   const oldEnough = (createdAt: number): boolean => now - createdAt >= ctx.minAgeMs;
   const ownWriter = ctx.fence.manifest.writer;
@@ -133,9 +133,11 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     now - ctx.fence.claimedAt,
     ctx.clock.monotonicNow() - ctx.fence.claimedMonotonic,
   );
-  // Our claim manifest too: it covers the earlier writer's WAL.
-  const manifestOldEnough = (manifest: Manifest): boolean =>
-    manifest.writer === ownWriter && manifest.createdAt > ctx.fence.claimedAt
+  // Our claim manifest too: it covers the earlier writer's WAL. It is told by its id, not by
+  // its `createdAt`: after a backward wall step the manifests we wrote since the claim may
+  // carry earlier times, yet each was written after it, on this clock, and is aged by it.
+  const manifestOldEnough = (id: number, manifest: Manifest): boolean =>
+    manifest.writer === ownWriter && id !== ctx.fence.claimId
       ? oldEnough(manifest.createdAt)
       : sinceClaim >= ctx.minAgeMs;
 
@@ -149,7 +151,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (!ctx.manifests.isCached(id) && ++uncachedReads > MAX_MANIFEST_READS_PER_PASS) break;
     const manifest = await read(id);
     oldest.push({ id, manifest });
-    if (manifest !== null && !manifestOldEnough(manifest)) break;
+    if (manifest !== null && !manifestOldEnough(id, manifest)) break;
   }
   // The listed manifests between those and the retained ones (cached, when they are ours):
   // a checkpoint goes only once no listed manifest refers to it, since a reader may have
@@ -171,9 +173,8 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   // Manifests beyond the history, oldest first, each once the next intact one is old enough.
   const expiredManifests: number[] = [];
   for (let i = 0; i < oldest.length && i < expiredIds.length; i++) {
-    const successor =
-      oldest.slice(i + 1).find((entry) => entry.manifest !== null)?.manifest ?? null;
-    if (successor === null || !manifestOldEnough(successor)) break;
+    const successor = oldest.slice(i + 1).find((entry) => entry.manifest !== null);
+    if (successor === undefined || !manifestOldEnough(successor.id, successor.manifest!)) break;
     expiredManifests.push(oldest[i]!.id);
   }
   await forEachLimit(expiredManifests, async (id) => {
@@ -182,7 +183,10 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     ctx.reportedDamage.delete(id);
   });
   result.deletedManifests = expiredManifests.length;
-  const coverers = [...oldest.flatMap((entry) => entry.manifest ?? []), ...retained];
+  const coverers = [
+    ...oldest.flatMap(({ id, manifest }) => (manifest === null ? [] : [{ id, manifest }])),
+    ...retained,
+  ];
 
   // Checkpoints no manifest left listed refers to, whatever clock named them. Those of the
   // manifests deleted above go too: each was superseded at least the minimum age ago.
@@ -192,7 +196,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
       manifest === null || deleted.has(id) ? [] : [manifest],
     ),
     ...between,
-    ...retained,
+    ...retained.map((entry) => entry.manifest),
   ];
   const referenced = new Set(stillListed.map((m) => m.checkpoint).filter((name) => name !== null));
   const checkpoints = allRead ? await ctx.storage.list(ctx.keys.checkpointDir) : [];
@@ -227,8 +231,8 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (id > newest.replayAfter) return false;
     // Anything else too small to be a batch stays: it may once have been one.
     if (size < MIN_WAL_BATCH_BYTES) return false;
-    const coveredBy = coverers.find((m) => m.replayAfter >= id)!;
-    return manifestOldEnough(coveredBy);
+    const coveredBy = coverers.find((entry) => entry.manifest.replayAfter >= id)!;
+    return manifestOldEnough(coveredBy.id, coveredBy.manifest);
   });
   await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;

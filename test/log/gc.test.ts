@@ -173,6 +173,28 @@ describe("GC of an earlier writer's manifests", () => {
     );
   });
 
+  it("goes on deleting WAL when this writer's wall clock steps back soon after its claim", async () => {
+    // Our manifests written before the wall clock regained the claim's time carry earlier
+    // times than it: told from the claim manifest by `createdAt`, they were all aged as the
+    // claim, which the step makes young for an hour, and the WAL they cover stayed (43
+    // batches after 27 min).
+    const store = new MemoryStore();
+    await earlierWriter(store, new ManualClock(BASE), 3);
+    const clock = new ManualClock(BASE + 1_000);
+    const { log } = await openLog(store, "q", options(clock));
+    log.setSnapshotSource(() => rec("snapshot"));
+    clock.advance(1_000);
+    clock.stepWall(-3_600_000);
+    for (let i = 0; i < 40; i++) {
+      await log.append(rec(`later ${i}`));
+      await log.checkpoint();
+      clock.advance(40_000);
+    }
+    const wal = await keysUnder(store, "q/wal/");
+    await log.close();
+    assert.ok(wal.length <= 5, `wal: ${wal.length}`);
+  });
+
   it("does not let checkpoints pile up under steady checkpointing", async () => {
     // A checkpoint goes once no listed manifest refers to it and its name is old enough:
     // about one minimum age of them stays, however long the writer runs.
