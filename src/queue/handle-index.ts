@@ -45,6 +45,27 @@ export interface IndexPosition {
   offset: number;
 }
 
+/** The handle at `position` in `chunks`, advancing it; -1 past the end. Shared by the chunked indexes. */
+export function nextInChunks(
+  chunks: readonly (readonly number[])[],
+  position: IndexPosition,
+): number {
+  for (;;) {
+    const chunk = chunks[position.chunk];
+    if (chunk === undefined) return -1;
+    if (position.offset < chunk.length) return chunk[position.offset++]!;
+    position.chunk++;
+    position.offset = 0;
+  }
+}
+
+/** Every handle of `chunks` in order (tests and audits). */
+export function flattenChunks(chunks: readonly (readonly number[])[]): number[] {
+  const all: number[] = [];
+  for (const chunk of chunks) for (const h of chunk) all.push(h);
+  return all;
+}
+
 export class HandleIndex {
   readonly #compare: HandleOrder;
   #chunks: Chunk[] = [];
@@ -213,20 +234,12 @@ export class HandleIndex {
 
   /** The handle at `position`, advancing it; -1 past the end. */
   next(position: IndexPosition): number {
-    for (;;) {
-      const chunk = this.#chunks[position.chunk];
-      if (chunk === undefined) return -1;
-      if (position.offset < chunk.length) return chunk[position.offset++]!;
-      position.chunk++;
-      position.offset = 0;
-    }
+    return nextInChunks(this.#chunks, position);
   }
 
   /** Every handle in order (tests and audits). */
   toArray(): number[] {
-    const all: number[] = [];
-    for (const chunk of this.#chunks) for (const h of chunk) all.push(h);
-    return all;
+    return flattenChunks(this.#chunks);
   }
 
   /** The order as of now, kept while the index changes until {@link thaw}. */

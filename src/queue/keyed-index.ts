@@ -17,7 +17,7 @@
  * in the index (its `jobId` never does).
  */
 
-import type { IndexPosition } from "./handle-index.js";
+import { flattenChunks, type IndexPosition, nextInChunks } from "./handle-index.js";
 
 /** A chunk splits in two above this many handles. */
 const CHUNK_MAX = 512;
@@ -146,20 +146,12 @@ export class KeyedIndex {
 
   /** The handle at `position`, advancing it; -1 past the end. */
   next(position: IndexPosition): number {
-    for (;;) {
-      const chunk = this.#handles[position.chunk];
-      if (chunk === undefined) return -1;
-      if (position.offset < chunk.length) return chunk[position.offset++]!;
-      position.chunk++;
-      position.offset = 0;
-    }
+    return nextInChunks(this.#handles, position);
   }
 
   /** Every handle in order (tests and audits). */
   toArray(): number[] {
-    const all: number[] = [];
-    for (const chunk of this.#handles) for (const h of chunk) all.push(h);
-    return all;
+    return flattenChunks(this.#handles);
   }
 
   /** Checks the chunks, the keys beside them (against `keyOf`) and their order; the first problem, or null. */
