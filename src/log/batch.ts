@@ -35,6 +35,8 @@ export interface SealedBatch {
   done: Deferred<void>;
   /** Null until the create completes. */
   outcome: WalCreateOutcome | null;
+  /** Monotonic time the create was issued. */
+  issuedAt: number;
   /** Monotonic time the create completed. */
   completedAt: number;
 }

@@ -61,6 +61,36 @@ export const MIN_CHECKPOINT_WAL_BATCHES = 256;
 export const CHECKPOINT_BYTES_PER_WAL_BATCH = 16 * 1024;
 
 /**
+ * The least time between two checkpoints made due by the batch bound that
+ * follows the state's size, on a store that creates within
+ * {@link SPACED_CREATE_MS}. A small state under a busy writer would
+ * otherwise be checkpointed several times a second (every 256 batches; at 64
+ * records a batch, every ~16,000 enqueues), each time encoding the whole
+ * state and writing it as one more PUT, whose write and fsync on a local disk
+ * also slow the WAL's own. Waiting a second adds to a reopen at most the
+ * batches of that second (up to {@link SPACING_BATCH_FACTOR} times the bound),
+ * which such a store reads in a few milliseconds.
+ */
+export const MIN_BATCH_CHECKPOINT_SPACING_MS = 1_000;
+
+/**
+ * WAL creates that take longer than this on average (ms) keep the batch
+ * bound unspaced: where each round of an open's parallel reads is a network
+ * round trip (radosgw on loopback answers a PUT in ~6 ms, cloud stores in
+ * tens), a longer tail would slow a takeover down, so checkpoints come every
+ * bound's worth of batches as before. A local disk's fsync'd create takes
+ * about a millisecond; memory, nothing.
+ */
+export const SPACED_CREATE_MS = 2;
+
+/**
+ * However soon after the last checkpoint, a tail of this many times the
+ * size-based batch bound makes one due: the spacing never lets a very fast
+ * writer's tail (and so an open's reads) grow without bound.
+ */
+export const SPACING_BATCH_FACTOR = 4;
+
+/**
  * After a background checkpoint, GC runs only once this fraction of
  * `gcMinAgeMs` has passed since the last pass started: nothing younger than
  * `gcMinAgeMs` is deleted anyway, and with a small state checkpoints come every
@@ -217,7 +247,7 @@ export class Checkpointer {
    */
   maybeCheckpoint(): void {
     if (this.#source === null || this.#backgroundCheckpoint || this.#writer.closing) return;
-    const { durableBytes, durableRecords, durableWalId } = this.#writer.stats();
+    const { durableBytes, durableRecords, durableWalId, walCreateMs } = this.#writer.stats();
     if (!this.#backoff.allows(durableRecords)) return;
     const o = this.#options;
     const walBytes = durableBytes - this.#coveredBytes;
@@ -230,7 +260,7 @@ export class Checkpointer {
     const due =
       walBytes > Math.max(o.checkpointWalBytes, this.#lastCheckpointBytes) ||
       walRecords > this.#recordBound() ||
-      walBatches > this.#batchBound() ||
+      this.#batchesDue(walBatches, sinceLast, walCreateMs) ||
       sinceLast >= o.checkpointIntervalMs;
     if (!due) return;
     this.#backgroundCheckpoint = true;
@@ -252,6 +282,24 @@ export class Checkpointer {
           this.#backoff.failed(error, this.#writer.stats().durableRecords, this.#recordBound());
       },
     );
+  }
+
+  /**
+   * Whether `walBatches` since the last checkpoint, `sinceLast` ms ago, make
+   * one due, with WAL creates taking `walCreateMs` lately. A given
+   * `checkpointWalBatches` is the bound as it stands. Past the bound that
+   * follows the state's size, a store that creates within
+   * {@link SPACED_CREATE_MS} waits until {@link MIN_BATCH_CHECKPOINT_SPACING_MS}
+   * have passed since the last checkpoint, or the tail has grown to
+   * {@link SPACING_BATCH_FACTOR} times the bound.
+   */
+  #batchesDue(walBatches: number, sinceLast: number, walCreateMs: number | null): boolean {
+    const bound = this.#batchBound();
+    if (walBatches <= bound) return false;
+    if (this.#options.checkpointWalBatchesGiven || walBatches > SPACING_BATCH_FACTOR * bound)
+      return true;
+    if (walCreateMs === null || walCreateMs > SPACED_CREATE_MS) return true;
+    return sinceLast >= MIN_BATCH_CHECKPOINT_SPACING_MS;
   }
 
   /** WAL records since the last checkpoint past which the next one is due. */

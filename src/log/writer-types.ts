@@ -35,6 +35,9 @@ export interface Cut {
 }
 
 /** Counters of the group-commit writer. */
+/** How many recent WAL creates {@link WriterStats.walCreateMs} averages over, about. */
+export const CREATE_MS_SMOOTHING = 8;
+
 export interface WriterStats {
   durableWalId: number;
   batchesWritten: number;
@@ -45,4 +48,9 @@ export interface WriterStats {
   /** Records of every durable batch, replayed ones included. */
   durableRecords: number;
   unflushedBytes: number;
+  /**
+   * How long a WAL create takes to succeed, a moving average over about the
+   * last {@link CREATE_MS_SMOOTHING} creates (ms); null before the first.
+   */
+  walCreateMs: number | null;
 }

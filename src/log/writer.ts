@@ -55,7 +55,12 @@ import type { LogStorage } from "./storage.js";
 import type { FailureListenerOptions } from "./types.js";
 import { createWalObject } from "./wal-create.js";
 import { WriteTokens } from "./write-tokens.js";
-import type { Cut, WriterInit, WriterStats } from "./writer-types.js";
+import {
+  CREATE_MS_SMOOTHING,
+  type Cut,
+  type WriterInit,
+  type WriterStats,
+} from "./writer-types.js";
 
 export { PIPELINE_MIN_BYTES, PIPELINE_MIN_RECORDS } from "./batch.js";
 export type { Cut, WriterInit, WriterStats } from "./writer-types.js";
@@ -99,6 +104,8 @@ export class LogWriter {
   #batchesWritten = 0;
   #recordsWritten = 0;
   #bytesWritten = 0;
+  /** Moving average of how long a WAL create took to succeed (ms), or null before the first. */
+  #walCreateMs: number | null = null;
 
   constructor(init: WriterInit) {
     this.#storage = init.storage;
@@ -223,6 +230,7 @@ export class LogWriter {
       durableBytes: this.#durableBytesTotal,
       durableRecords: this.#durableRecordsTotal,
       unflushedBytes: this.#backpressure.unflushedBytes,
+      walCreateMs: this.#walCreateMs,
     };
   }
 
@@ -362,6 +370,7 @@ export class LogWriter {
       token,
       done: open.done,
       outcome: null,
+      issuedAt: 0,
       completedAt: 0,
     });
     this.#pump();
@@ -385,6 +394,7 @@ export class LogWriter {
   }
 
   async #write(batch: SealedBatch): Promise<void> {
+    batch.issuedAt = this.#options.clock.monotonicNow();
     try {
       batch.outcome = await createWalObject(
         this.#storage,
@@ -398,6 +408,13 @@ export class LogWriter {
       batch.outcome = { kind: "unknown", error };
     }
     batch.completedAt = this.#options.clock.monotonicNow();
+    if (batch.outcome.kind === "created") {
+      const took = batch.completedAt - batch.issuedAt;
+      this.#walCreateMs =
+        this.#walCreateMs === null
+          ? took
+          : this.#walCreateMs + (took - this.#walCreateMs) / CREATE_MS_SMOOTHING;
+    }
     this.#settle();
   }
 

@@ -13,7 +13,10 @@ import {
 } from "../../src/log/checkpoint-backoff.js";
 import {
   CHECKPOINT_BYTES_PER_WAL_BATCH,
+  MIN_BATCH_CHECKPOINT_SPACING_MS,
   MIN_CHECKPOINT_WAL_BATCHES,
+  SPACED_CREATE_MS,
+  SPACING_BATCH_FACTOR,
 } from "../../src/log/checkpointer.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
@@ -247,7 +250,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
   });
 
-  it("with a small state, checkpoints after 256 WAL batches by default", async () => {
+  it("with a small state, checkpoints after 256 WAL batches by default, at most once a second", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
     const options = testOptions({ clock, flushIntervalMs: 0 });
@@ -256,13 +259,70 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES; i++) await state.append(recovered.log, `b${i}`);
     await settle();
     assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    // Past the bound, but within a second of the open: not yet.
     await state.append(recovered.log, "one more");
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    clock.advance(MIN_BATCH_CHECKPOINT_SPACING_MS - 1);
+    await state.append(recovered.log, "two more");
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    clock.advance(1);
+    await state.append(recovered.log, "three more");
     await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
     // A crash now leaves a tail of at most that many batches for the next open to read.
     await recovered.log.append(rec("after"));
     const reopened = await openLog(store, "q", options);
     assert.equal(reopened.tail.count, 1);
     await reopened.log.close();
+  });
+
+  it("however soon after the last checkpoint, a tail of four times the size-based batch bound makes one due", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const recovered = await openLog(store, "q", testOptions({ clock, flushIntervalMs: 0 }));
+    const state = new ListState(recovered);
+    const tail = SPACING_BATCH_FACTOR * MIN_CHECKPOINT_WAL_BATCHES;
+    for (let i = 0; i < tail; i++) await state.append(recovered.log, `b${i}`);
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    await state.append(recovered.log, "one more");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+    // A given checkpointWalBatches is the bound as it stands, with no spacing.
+    const given = await openLog(
+      new MemoryStore(),
+      "q",
+      testOptions({ clock, flushIntervalMs: 0, checkpointWalBatches: 3 }),
+    );
+    const givenState = new ListState(given);
+    for (let i = 0; i < 4; i++) await givenState.append(given.log, `g${i}`);
+    await waitFor(() => given.log.stats().checkpointsWritten === 1);
+    await given.log.close();
+    await recovered.log.close();
+  });
+
+  it("on a store whose WAL creates take longer than SPACED_CREATE_MS, the batch bound is not spaced", async () => {
+    const clock = new ManualClock();
+    // Each put takes 3 ms on the clock: 257 batches take well under a second.
+    const createMs = SPACED_CREATE_MS + 1;
+    const store = new (class extends MemoryStore {
+      override put(...args: Parameters<MemoryStore["put"]>): ReturnType<MemoryStore["put"]> {
+        clock.advance(createMs);
+        return super.put(...args);
+      }
+    })();
+    const recovered = await openLog(store, "q", testOptions({ clock, flushIntervalMs: 0 }));
+    const state = new ListState(recovered);
+    for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES; i++) await state.append(recovered.log, `b${i}`);
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    await state.append(recovered.log, "one more");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+    assert.ok(
+      (MIN_CHECKPOINT_WAL_BATCHES + 1) * createMs < MIN_BATCH_CHECKPOINT_SPACING_MS,
+      "the test's batches take less than the spacing",
+    );
+    await recovered.log.close();
   });
 
   it("lets the WAL batch threshold grow with the checkpoint by default; a given checkpointWalBatches is the bound", async () => {
@@ -274,6 +334,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     // A snapshot of 512 × 16 KiB allows 512 batches before the next checkpoint.
     recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
     await recovered.log.checkpoint();
+    clock.advance(MIN_BATCH_CHECKPOINT_SPACING_MS);
     for (let i = 0; i < bound; i++) await recovered.log.append(rec(`b${i}`));
     await settle();
     assert.equal(recovered.log.stats().checkpointsWritten, 1);
