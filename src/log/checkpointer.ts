@@ -46,7 +46,8 @@ const CHECKPOINT_BYTES_PER_RECORD = 1024;
 /**
  * The WAL batches allowed to pile up with a small state, whatever the
  * checkpoint's size: an open reads one object per batch, so this bounds its
- * GETs (four rounds of the replay's parallel reads).
+ * GETs (four rounds of the replay's parallel reads; on a fast store, see
+ * {@link MIN_BATCH_CHECKPOINT_SPACING_MS}, up to four times that).
  */
 export const MIN_CHECKPOINT_WAL_BATCHES = 256;
 
@@ -85,8 +86,9 @@ export const SPACED_CREATE_MS = 2;
 
 /**
  * However soon after the last checkpoint, a tail of this many times the
- * size-based batch bound makes one due: the spacing never lets a very fast
- * writer's tail (and so an open's reads) grow without bound.
+ * size-based batch bound (or of `checkpointWalBatches`, if less) makes one
+ * due: the spacing never lets a very fast writer's tail (and so an open's
+ * reads) grow without bound.
  */
 export const SPACING_BATCH_FACTOR = 4;
 
@@ -290,15 +292,19 @@ export class Checkpointer {
    * `checkpointWalBatches` is the bound as it stands. Past the bound that
    * follows the state's size, a store that creates within
    * {@link SPACED_CREATE_MS} waits until {@link MIN_BATCH_CHECKPOINT_SPACING_MS}
-   * have passed since the last checkpoint, or the tail has grown to
-   * {@link SPACING_BATCH_FACTOR} times the bound.
+   * have passed since the last checkpoint (it is asked again at the next
+   * durable batch), or the tail has grown to {@link SPACING_BATCH_FACTOR}
+   * times the bound, or to `checkpointWalBatches` if that is less.
    */
   #batchesDue(walBatches: number, sinceLast: number, walCreateMs: number | null): boolean {
     const bound = this.#batchBound();
     if (walBatches <= bound) return false;
-    if (this.#options.checkpointWalBatchesGiven || walBatches > SPACING_BATCH_FACTOR * bound)
-      return true;
-    if (walCreateMs === null || walCreateMs > SPACED_CREATE_MS) return true;
+    const { checkpointWalBatches, checkpointWalBatchesGiven } = this.#options;
+    if (checkpointWalBatchesGiven) return true;
+    // Spaced, the tail still never passes `checkpointWalBatches` (4,096 by default).
+    if (walBatches > Math.min(SPACING_BATCH_FACTOR * bound, checkpointWalBatches)) return true;
+    // Written so that an average that is not a number (a clock that returned NaN) is slow.
+    if (walCreateMs === null || !(walCreateMs <= SPACED_CREATE_MS)) return true;
     return sinceLast >= MIN_BATCH_CHECKPOINT_SPACING_MS;
   }
 

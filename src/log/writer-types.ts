@@ -34,10 +34,17 @@ export interface Cut {
   durable: Promise<void>;
 }
 
-/** Counters of the group-commit writer. */
 /** How many recent WAL creates {@link WriterStats.walCreateMs} averages over, about. */
 export const CREATE_MS_SMOOTHING = 8;
 
+/**
+ * The most one create counts for in {@link WriterStats.walCreateMs} (ms):
+ * enough to tell a local disk (about a millisecond) from a remote store (tens),
+ * little enough that a rare outlier does not swing the average.
+ */
+export const CREATE_MS_SAMPLE_CAP = 8;
+
+/** Counters of the group-commit writer. */
 export interface WriterStats {
   durableWalId: number;
   batchesWritten: number;

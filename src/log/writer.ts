@@ -56,6 +56,7 @@ import type { FailureListenerOptions } from "./types.js";
 import { createWalObject } from "./wal-create.js";
 import { WriteTokens } from "./write-tokens.js";
 import {
+  CREATE_MS_SAMPLE_CAP,
   CREATE_MS_SMOOTHING,
   type Cut,
   type WriterInit,
@@ -409,7 +410,9 @@ export class LogWriter {
     }
     batch.completedAt = this.#options.clock.monotonicNow();
     if (batch.outcome.kind === "created") {
-      const took = batch.completedAt - batch.issuedAt;
+      // Capped: a rare slow create (a stall of the event loop, a hiccup of the disk) moves the
+      // average by at most a few milliseconds, so one does not turn a fast store into a slow one.
+      const took = Math.min(batch.completedAt - batch.issuedAt, CREATE_MS_SAMPLE_CAP);
       this.#walCreateMs =
         this.#walCreateMs === null
           ? took

@@ -325,6 +325,47 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await recovered.log.close();
   });
 
+  it("spaced, the tail never passes checkpointWalBatches (4,096 by default)", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const options = testOptions({ clock, flushIntervalMs: 0 });
+    const recovered = await openLog(store, "q", options);
+    // A state of 1,100 × 16 KiB: a bound of 1,100 batches, four times which is past 4,096.
+    const bound = 1_100;
+    recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
+    await recovered.log.checkpoint();
+    for (let i = 0; i < 4_096; i++) await recovered.log.append(rec(`b${i}`));
+    await settle();
+    assert.equal(recovered.log.stats().checkpointsWritten, 1);
+    await recovered.log.append(rec("one more"));
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+    await recovered.log.close();
+  });
+
+  it("a rare slow WAL create does not switch the spacing off", async () => {
+    const clock = new ManualClock();
+    // Creates take 1 ms, every 16th 30 ms: averaged as they are, the average would pass
+    // SPACED_CREATE_MS for several batches after each slow one.
+    let puts = 0;
+    const store = new (class extends MemoryStore {
+      override put(...args: Parameters<MemoryStore["put"]>): ReturnType<MemoryStore["put"]> {
+        clock.advance(++puts % 16 === 0 ? 30 : 1);
+        return super.put(...args);
+      }
+    })();
+    const opened = clock.monotonicNow();
+    const recovered = await openLog(store, "q", testOptions({ clock, flushIntervalMs: 0 }));
+    const state = new ListState(recovered);
+    // Past the bound by a whole cycle of slow creates, still within a second of the open.
+    for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES + 17; i++) {
+      await state.append(recovered.log, `b${i}`);
+      await settle();
+    }
+    assert.ok(clock.monotonicNow() - opened < MIN_BATCH_CHECKPOINT_SPACING_MS);
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    await recovered.log.close();
+  });
+
   it("lets the WAL batch threshold grow with the checkpoint by default; a given checkpointWalBatches is the bound", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
@@ -1080,7 +1121,8 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
 
   it("at 700 batches/s, GC keeps about gcMinAgeMs of WAL and of manifests", async () => {
     // The rate at which the pile-up began with only the 4096-batch bound (a checkpoint every
-    // ~5.9 s); with a small state checkpoints come every ~0.37 s here.
+    // ~5.9 s); with a small state checkpoints come every 256 batches, at most once a second
+    // on this fast store (every ~1 s here).
     const rate = 700;
     const most = await sustainedLoad(rate, 120, 1024);
     const walBound = 1.25 * 60 * rate + MIN_CHECKPOINT_WAL_BATCHES;
