@@ -4,8 +4,9 @@ import type { JobRecord } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, nonNegativeInt } from "./args.js";
 import {
+  listedPayload,
+  loadListedPayloads,
   openReader,
-  payloadText,
   positionals,
   STORE_HELP,
   STORE_OPTIONS,
@@ -27,9 +28,7 @@ ${STORE_HELP}
 function describeJob(job: JobRecord, withQueue: boolean): string {
   const queue = withQueue ? `${job.queue}  ` : "";
   const failedAt = job.failedAt === undefined ? "?" : new Date(job.failedAt).toISOString();
-  const payload = payloadText(job.payload);
-  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
-  return `${queue}${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  payload ${JSON.stringify(shown)}\n`;
+  return `${queue}${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  ${listedPayload(job)}\n`;
 }
 
 export const deadCommand = defineCommand({
@@ -56,7 +55,7 @@ export const deadCommand = defineCommand({
             .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
             .slice(0, limit);
     // Payloads stored as objects of their own are read from them.
-    for (const job of page) job.payload = await reader.loadPayload(job);
+    await loadListedPayloads(reader, page);
     if (values.json) io.out(toJson(page));
     else if (page.length === 0)
       io.out(queue === undefined ? "No dead jobs.\n" : `No dead jobs in "${queue}".\n`);

@@ -6,8 +6,9 @@ import { checkQueueName } from "../queue/validate.js";
 import { badFlag, defineCommand, intFlag } from "./args.js";
 import { UsageError } from "./io.js";
 import {
+  listedPayload,
+  loadListedPayloads,
   openReader,
-  payloadText,
   positionals,
   STORE_HELP,
   STORE_OPTIONS,
@@ -34,15 +35,13 @@ function describeJob(job: JobRecord): string {
   const when = time(
     job.runAt ?? job.claimedAt ?? job.completedAt ?? job.failedAt ?? job.enqueuedAt,
   );
-  const payload = payloadText(job.payload);
-  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
   const error = job.lastError === undefined ? "" : `  error ${JSON.stringify(job.lastError)}`;
   // A flow parent waiting for its children: scheduled with no run time (its time is its enqueue).
   const waits =
     job.waitingChildren === undefined
       ? ""
       : `  waits for ${job.waitingChildren} ${job.waitingChildren === 1 ? "child" : "children"}`;
-  return `${job.id}  ${when}${waits}  attempts ${job.attempts}/${job.maxAttempts}  priority ${job.priority}${error}  payload ${JSON.stringify(shown)}\n`;
+  return `${job.id}  ${when}${waits}  attempts ${job.attempts}/${job.maxAttempts}  priority ${job.priority}${error}  ${listedPayload(job)}\n`;
 }
 
 export const jobsCommand = defineCommand({
@@ -84,7 +83,7 @@ export const jobsCommand = defineCommand({
       throw error;
     }
     // Payloads stored as objects of their own are read from them.
-    for (const job of page.jobs) job.payload = await reader.loadPayload(job);
+    await loadListedPayloads(reader, page.jobs);
     if (values.json) io.out(toJson(page));
     else {
       if (page.jobs.length === 0) io.out(`No ${status} jobs in "${queue}".\n`);

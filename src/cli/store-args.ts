@@ -4,13 +4,14 @@
  * while another writer is live unless `--take-over`; a new store only with
  * `--create`), positional arguments, and JSON output of payloads.
  */
-import { InvalidArgumentError } from "../errors.js";
+import { CorruptionError, InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
-import { QUEUE_OWNED_DIRS } from "../queue/payloads.js";
+import { markUnreadable, QUEUE_OWNED_DIRS } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
+import type { JobRecord } from "../queue/types.js";
 import { openStore, redactUrl } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
 import { expectationMessage } from "../validate.js";
@@ -162,6 +163,31 @@ export function toJson(value: unknown): string {
     },
     2,
   )}\n`;
+}
+
+/**
+ * Reads the offloaded payloads of a listing's `jobs` back (in place). A job
+ * whose object is damaged does not fail the listing (the dead list is where
+ * such a job ends up): it keeps an empty payload and gets `payloadError`.
+ */
+export async function loadListedPayloads(reader: QueueReader, jobs: JobRecord[]): Promise<void> {
+  for (const job of jobs) {
+    try {
+      job.payload = await reader.loadPayload(job);
+    } catch (error) {
+      if (!(error instanceof CorruptionError)) throw error;
+      markUnreadable(job, error);
+    }
+  }
+}
+
+/** How a listed job's payload is shown on one line: its text (cut at 60 characters), or why it could not be read. */
+export function listedPayload(job: JobRecord): string {
+  if (job.payloadError !== undefined)
+    return `payload unreadable ${JSON.stringify(job.payloadError)}`;
+  const payload = payloadText(job.payload);
+  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
+  return `payload ${JSON.stringify(shown)}`;
 }
 
 /**

@@ -12,7 +12,7 @@ import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
 import type { ClaimOptions } from "./options.js";
-import { MissingPayloadError } from "./payloads.js";
+import { isUnreadable } from "./payloads.js";
 import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { QueueState } from "./state.js";
@@ -199,8 +199,7 @@ async function withPayloads(
       continue;
     }
     failPayloadClaim(core, claim, outcome.reason);
-    if (outcome.reason instanceof CorruptionError || outcome.reason instanceof MissingPayloadError)
-      refillable++;
+    if (isUnreadable(outcome.reason)) refillable++;
     else storeFailed = true;
   }
   return { handed, refillable: storeFailed ? 0 : refillable };

@@ -131,6 +131,36 @@ export function decodePayloadObject(
  */
 export class MissingPayloadError extends StorageError {}
 
+/**
+ * Whether `error`, from reading a job's payload object, is about that object
+ * alone and no retry can change it: the object is damaged or gone. Unlike a
+ * store that fails to answer, it says nothing of the next job's object.
+ */
+export function isUnreadable(error: unknown): error is CorruptionError | MissingPayloadError {
+  return error instanceof CorruptionError || error instanceof MissingPayloadError;
+}
+
+/**
+ * `record`, listed without its payload because its object is unreadable
+ * (`error`, see {@link isUnreadable}): an empty `payload`, `payloadError`
+ * saying why and naming the object; `payloadRef` and `payloadSize` stay.
+ */
+export function markUnreadable<T extends JobRecord>(record: T, error: Error): T {
+  record.payload = new Uint8Array(0);
+  record.payloadError = error.message;
+  return record;
+}
+
+/** One warning for the jobs of a listing that were listed without their payload (see {@link markUnreadable}). */
+export function warnUnreadable(logger: Logger, records: readonly JobRecord[]): void {
+  const first = records[0]!;
+  const more = records.length > 1 ? ` and ${records.length - 1} more` : "";
+  logger.warn(`job ${first.id}${more} listed without payload: ${first.payloadError}`, {
+    jobIds: records.map((r) => r.id),
+    objectKeys: records.map((r) => r.payloadRef),
+  });
+}
+
 /** How payload requests retry transient store errors: the log's policy, on its clock. */
 export interface PayloadRetry {
   clock: MonotonicClock;
@@ -244,6 +274,30 @@ export class PayloadObjects {
           record.payload = await this.read(record.payloadRef, record.payloadSize, limit);
       }),
     );
+    return records;
+  }
+
+  /**
+   * {@link materialise} for a listing of a reader's snapshot: a record whose
+   * object is damaged (`CorruptionError`) is listed without its payload (see
+   * {@link markUnreadable}; one warning for all of them) instead of failing
+   * the others. Any other failure (an object gone, a store that fails to
+   * answer) still rejects.
+   */
+  async materialiseListing<T extends JobRecord>(
+    records: T[],
+    limit?: ConcurrencyLimit,
+  ): Promise<T[]> {
+    const read = await Promise.allSettled(
+      records.map((record) => this.materialise([record], limit)),
+    );
+    const unreadable: T[] = [];
+    for (const [i, outcome] of read.entries()) {
+      if (outcome.status === "fulfilled") continue;
+      if (!(outcome.reason instanceof CorruptionError)) throw outcome.reason;
+      unreadable.push(markUnreadable(records[i]!, outcome.reason));
+    }
+    if (unreadable.length > 0) warnUnreadable(this.#logger, unreadable);
     return records;
   }
 

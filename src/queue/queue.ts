@@ -468,7 +468,10 @@ export class Queue {
    * durable, so it never shows a state that a crash could still undo (the
    * same holds for `attemptHistory`, `listJobs`, `deadJobs`,
    * `childResults`, `listSchedules`, `kvGet` and `kvScan`; not for `stats`,
-   * whose counters answer at once, also while the store is failing).
+   * whose counters answer at once, also while the store is failing). Rejects
+   * with a `CorruptionError` naming the object when the job's offloaded
+   * payload object is damaged (a listing shows such a job with
+   * `payloadError` instead, see {@link listJobs}).
    */
   getJob(id: string): Promise<JobRecord | null> {
     return reads.readJob(this.#core, id);
@@ -533,7 +536,9 @@ export class Queue {
    * exclusive bound (see {@link DeadJobsOptions.after}). A long
    * page is read a few hundred jobs at a time, a few milliseconds per turn of
    * the event loop: a job that changes meanwhile is listed as it is when the
-   * read reaches it (left out once no longer dead).
+   * read reaches it (left out once no longer dead). A job whose offloaded
+   * payload object is damaged or gone is listed with an empty `payload` and
+   * `payloadError` saying why (see {@link listJobs}).
    */
   deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
     return reads.readDeadJobs(this.#core, queue, options);
@@ -559,6 +564,19 @@ export class Queue {
    * long as it keeps its place in the order: a job that leaves the status and
    * comes back with a later `runAt` or completion time can), and no job that
    * stayed in the status all along is skipped.
+   *
+   * One job whose offloaded payload object is damaged or gone (a job
+   * dead-lettered for it is one) does not fail the page: it is listed with an
+   * empty `payload` and `payloadError` saying why and naming the object
+   * (`payloadRef` and `payloadSize` stay), with one warning to the logger for
+   * the page; `getJob` of it rejects with the `CorruptionError` itself. A
+   * store that fails to answer still rejects the call.
+   * @example
+   * ```ts
+   * const { jobs } = await queue.listJobs("reports", "dead");
+   * for (const job of jobs)
+   *   if (job.payloadError !== undefined) console.log(job.id, job.payloadError);
+   * ```
    */
   listJobs(
     queue: string,

@@ -240,9 +240,12 @@ export class QueueReader {
    * page, bounded like the writer's reads). Takes the same options;
    * `loadPayloads` may be absent or `true` (`false` would make it
    * {@link listJobs}, and is refused). Rejects with an
-   * `InvalidArgumentError` on a bad argument, a `StorageError` if an object
-   * is gone (its job was removed since the reader was opened) and a
-   * `CorruptionError` naming a damaged one.
+   * `InvalidArgumentError` on a bad argument, and a `StorageError` if an
+   * object is gone (its job was removed since the reader was opened) or the
+   * store fails to answer. A job whose object is damaged does not fail the
+   * page: it is listed with an empty `payload` and `payloadError` naming the
+   * object (one warning to the reader's logger); {@link loadPayload} of it
+   * rejects with the `CorruptionError`.
    * @example
    * ```ts
    * const { jobs } = await reader.listJobsLoaded("videos", "pending", { limit: 10 });
@@ -261,7 +264,7 @@ export class QueueReader {
         false,
       );
     const page = this.#listJobs(queue, status, options);
-    await this.#payloads.materialise(page.jobs, this.#payloads.callLimit());
+    await this.#payloads.materialiseListing(page.jobs, this.#payloads.callLimit());
     return page;
   }
 

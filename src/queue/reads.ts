@@ -7,6 +7,7 @@ import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
+import { isUnreadable, markUnreadable, warnUnreadable } from "./payloads.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
 import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
@@ -31,9 +32,17 @@ export async function durableRead<T>(core: QueueCore, answer: T): Promise<T> {
  * read racing a change of the job answers as if it came just after it,
  * rather than failing on the object the change deleted: a job removed
  * meanwhile is left out, one whose payload was replaced is read again. A job
- * whose object cannot be read though it still references it fails the read.
+ * whose object cannot be read though it still references it fails the read
+ * (`getJob`), or, in a listing, is listed without its payload, marked with
+ * `payloadError` when the object is damaged or gone (see {@link markUnreadable}):
+ * one such job must not hide the others, least of all on the dead list where
+ * it ends up. A store that fails to answer still fails a listing.
  */
-async function withPayloads(core: QueueCore, handles: readonly number[]): Promise<JobRecord[]> {
+async function withPayloads(
+  core: QueueCore,
+  handles: readonly number[],
+  listing: boolean,
+): Promise<JobRecord[]> {
   const records = handles.map((h) => core.toRecord(h));
   if (!records.some((r) => r.payloadRef !== undefined)) return records;
   // Log ids, not handles or public ids: a row or a caller's id may be reused once a job is gone.
@@ -41,6 +50,7 @@ async function withPayloads(core: QueueCore, handles: readonly number[]): Promis
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r], limit)));
   const kept: JobRecord[] = [];
+  const unreadable: JobRecord[] = [];
   for (const [i, outcome] of read.entries()) {
     if (outcome.status === "fulfilled") {
       kept.push(records[i]!);
@@ -49,9 +59,15 @@ async function withPayloads(core: QueueCore, handles: readonly number[]): Promis
     const h = core.state.find(ids[i]!);
     if (h === -1) continue;
     const now = core.toRecord(h);
-    if (now.payloadRef === records[i]!.payloadRef) throw outcome.reason;
-    kept.push((await core.payloads.materialise([now]))[0]!);
+    if (now.payloadRef !== records[i]!.payloadRef) {
+      kept.push((await core.payloads.materialise([now]))[0]!);
+      continue;
+    }
+    if (!listing || !isUnreadable(outcome.reason)) throw outcome.reason;
+    kept.push(markUnreadable(records[i]!, outcome.reason));
+    unreadable.push(records[i]!);
   }
+  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
   return kept;
 }
 
@@ -60,7 +76,7 @@ export async function readJob(core: QueueCore, id: string): Promise<JobRecord | 
   core.check();
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return durableRead(core, null);
-  const [record] = await durableRead(core, await withPayloads(core, [h]));
+  const [record] = await durableRead(core, await withPayloads(core, [h], false));
   return record ?? null;
 }
 
@@ -84,7 +100,7 @@ export async function listJobsOf(
   const jobs = await durableRead(
     core,
     checked.loadPayloads
-      ? await withPayloads(core, page.jobs)
+      ? await withPayloads(core, page.jobs, true)
       : page.jobs.map((h) => core.toRecord(h)),
   );
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
@@ -110,7 +126,7 @@ export async function readDeadJobs(
     const page = deadJobsPage(state, name, from, step);
     if (page.length === 0) break;
     from = state.publicIdOf(page[page.length - 1]!);
-    for (const job of await withPayloads(core, page)) jobs.push(job);
+    for (const job of await withPayloads(core, page, true)) jobs.push(job);
     if (page.length < step) break;
     if (budget.spent()) {
       await nextTurn();

@@ -76,6 +76,16 @@ export interface JobRecord {
    */
   payloadSize?: number;
   /**
+   * Set only on a job of a listing (`listJobs`, `deadJobs`,
+   * `QueueReader.listJobsLoaded`) whose offloaded payload could not be read
+   * because its object is damaged (it failed its size or checksum check) or
+   * gone: why, naming the object. Its `payload` is then empty, and
+   * `payloadRef` and `payloadSize` still say where and how large it was. The
+   * rest of the page is listed as usual; `getJob` of that job rejects with
+   * the `CorruptionError` (or `StorageError`) itself.
+   */
+  payloadError?: string;
+  /**
    * A flow parent still waiting for its children (`enqueueFlow`): how many
    * have not ended. Such a job shows as `scheduled`, without a `runAt`, and
    * becomes pending once this reaches 0.

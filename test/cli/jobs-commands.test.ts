@@ -82,6 +82,54 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.ok(page.jobs[0]!.payloadRef);
   });
 
+  it("dead and jobs list a job whose payload object is damaged, saying so, and the rest as usual", async () => {
+    const dir = await temp.make();
+    const fileStore = new FileStore(dir);
+    const queue = await Queue.open(fileStore, "taquba", {
+      logger: silentLogger,
+      payloadOffloadBytes: 8,
+    });
+    const damaged = await queue.enqueue("big", "a payload longer than eight bytes");
+    const intact = await queue.enqueue("big", "another payload over eight bytes");
+    const key = (await queue.getJob(damaged))!.payloadRef!;
+    const object = (await fileStore.get(key))!;
+    const flipped = Uint8Array.from(object.body);
+    flipped[0]! ^= 0x01;
+    await fileStore.put(key, flipped);
+    assert.equal((await queue.claim("big"))?.id, intact, "the claim dead-letters the damaged job");
+    await queue.flush();
+    await queue.close();
+
+    const text = await cli("dead", "big", "--store", dir);
+    assert.equal(text.code, 0, text.stderr);
+    const unreadable = `payload unreadable ${JSON.stringify(`corrupt object "${key}": payload object checksum mismatch`)}`;
+    assert.ok(text.stdout.startsWith(damaged), text.stdout);
+    assert.ok(text.stdout.trimEnd().endsWith(unreadable), text.stdout);
+    const json = await cli("dead", "big", "--json", "--store", dir);
+    assert.equal(json.code, 0, json.stderr);
+    const dead = JSON.parse(json.stdout) as {
+      id: string;
+      payload: string;
+      payloadError?: string;
+    }[];
+    assert.deepEqual(
+      dead.map((j) => [j.id, j.payload]),
+      [[damaged, ""]],
+    );
+    assert.ok(dead[0]!.payloadError?.includes(key));
+    const listed = await cli("jobs", "big", "--status", "dead", "--store", dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      new RegExp(`^${damaged} .*payload unreadable "corrupt object`, "m"),
+    );
+    const claimed = await cli("jobs", "big", "--status", "claimed", "--store", dir);
+    assert.match(
+      claimed.stdout,
+      new RegExp(`^${intact} .*payload "another payload over eight bytes"$`, "m"),
+    );
+  });
+
   it("job <id> shows the progress kept with the job's settlement", async () => {
     const dir = await temp.make();
     const queue = await Queue.open(new FileStore(dir), "taquba", {

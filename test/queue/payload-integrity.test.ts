@@ -209,6 +209,98 @@ describe("offloaded payload integrity", () => {
     });
   });
 
+  it("a listing lists a job whose payload object is damaged or gone without its payload (payloadError, one warning); getJob still rejects", async () => {
+    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string, fields?: Record<string, unknown>) =>
+        warnings.push({ message, fields }),
+    };
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
+    const damaged = await queue.enqueue("work", bytes(1000, 10), { jobId: "damaged" });
+    const intact = await queue.enqueue("work", bytes(1000, 11), { jobId: "intact" });
+    const gone = await queue.enqueue("work", bytes(1000, 12), { jobId: "gone" });
+    const small = await queue.enqueue("work", "small", { jobId: "small" });
+    const damagedKey = (await queue.getJob(damaged))!.payloadRef!;
+    const goneKey = (await queue.getJob(gone))!.payloadRef!;
+    const flipped = await body(store, damagedKey);
+    flipped[20]! ^= 0x01;
+    await store.put(damagedKey, flipped);
+    await store.delete(goneKey);
+
+    // Pending: the damaged and the missing job are listed without their payload, in place.
+    warnings.length = 0;
+    const pending = await queue.listJobs("work", "pending");
+    assert.deepEqual(
+      pending.jobs.map((j) => [j.id, j.payloadError === undefined, j.payload.byteLength]),
+      [
+        [damaged, false, 0],
+        [intact, true, 1000],
+        [gone, false, 0],
+        [small, true, 5],
+      ],
+    );
+    const [listedDamaged, , listedGone] = pending.jobs;
+    assert.match(
+      listedDamaged!.payloadError!,
+      /corrupt object ".*": payload object checksum mismatch/,
+    );
+    assert.ok(listedDamaged!.payloadError!.includes(damagedKey));
+    assert.equal(listedDamaged!.payloadRef, damagedKey);
+    assert.equal(listedDamaged!.payloadSize, 1000);
+    assert.ok(listedGone!.payloadError!.includes(goneKey), listedGone!.payloadError);
+    assert.match(listedGone!.payloadError!, /is missing/);
+    assert.deepEqual(pending.jobs[1]!.payload, Buffer.from(bytes(1000, 11)));
+    assert.equal(warnings.length, 1, "one warning for the page");
+    assert.ok(warnings[0]!.message.includes(`job ${damaged} and 1 more`), warnings[0]!.message);
+    assert.deepEqual(warnings[0]!.fields?.objectKeys, [damagedKey, goneKey]);
+    assert.deepEqual(warnings[0]!.fields?.jobIds, [damaged, gone]);
+
+    // The single-job read still reports the damage itself.
+    const error = await rejection(queue.getJob(damaged));
+    assert.ok(error instanceof CorruptionError, String(error));
+    assert.equal(error.objectKey, damagedKey);
+
+    // The claim dead-letters the damaged job; the dead list, where it ends up, stays readable.
+    const claims = await queue.claimBatch("work", 1);
+    assert.deepEqual(
+      claims.map((c) => c.id),
+      [intact],
+    );
+    await turns(5);
+    warnings.length = 0;
+    const dead = await queue.listJobs("work", "dead");
+    assert.deepEqual(
+      dead.jobs.map((j) => j.id),
+      [damaged],
+    );
+    assert.equal(dead.jobs[0]!.status, "dead");
+    assert.ok(dead.jobs[0]!.payloadError!.includes(damagedKey));
+    assert.ok(dead.jobs[0]!.lastError!.includes(damagedKey));
+    assert.equal(dead.jobs[0]!.payload.byteLength, 0);
+    const deadJobs = await queue.deadJobs("work");
+    assert.deepEqual(
+      deadJobs.map((j) => [j.id, j.payloadError === dead.jobs[0]!.payloadError]),
+      [[damaged, true]],
+    );
+    assert.equal(warnings.length, 2, "one warning per listing");
+    // Without loading payloads nothing is read and nothing is marked.
+    const unloaded = await queue.listJobs("work", "dead", { loadPayloads: false });
+    assert.equal(unloaded.jobs[0]!.payloadError, undefined);
+    await queue.close();
+
+    // A reader's loaded listing marks the damaged job too; loadPayload of it still rejects.
+    const reader = await QueueReader.open(store, "q");
+    const loaded = await reader.listJobsLoaded("work", "dead");
+    assert.deepEqual(
+      loaded.jobs.map((j) => [j.id, j.payload.byteLength]),
+      [[damaged, 0]],
+    );
+    assert.ok(loaded.jobs[0]!.payloadError!.includes(damagedKey));
+    assert.ok((await rejection(reader.loadPayload(loaded.jobs[0]!))) instanceof CorruptionError);
+  });
+
   describe("a payload read the store fails to answer ends only that attempt", () => {
     /** A store whose payload reads throw a throttling answer while `failing`, counting them per key. */
     function throttledPayloads() {
