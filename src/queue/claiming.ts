@@ -48,7 +48,7 @@ export function claimFrom(
     state.expect(h); // apply finds the row without probing the id index
     return { tag: Tag.Claim, id: state.idOf(h), at };
   });
-  core.rateLimits.take(qs.name, limit, records.length);
+  const takenAt = core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);
   const leases = handles.map((h, k) => {
     const id = records[k]!.id;
@@ -57,7 +57,16 @@ export function claimFrom(
   });
   return written
     .then(() => withPayloads(core, handOut(core, leases, leaseMs)))
-    .then(({ handed, refillable }) => refill(core, qs, handed, refillable, leaseMs, round));
+    .then(async ({ handed, refillable, deadLettered }) => {
+      if (deadLettered === 0) return refill(core, qs, handed, refillable, leaseMs, round);
+      // A job dead-lettered for its damaged object was never handed out: it must not use up
+      // the rate budget (a small window would leave the refill nothing to take).
+      core.rateLimits.giveBack(qs.name, limit, deadLettered, takenAt);
+      const claims = await refill(core, qs, handed, refillable, leaseMs, round);
+      // What the refill did not take is for the queue's waiting claims.
+      core.dispatch(qs.name);
+      return claims;
+    });
 }
 
 /**
@@ -166,17 +175,20 @@ function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Cl
  * object; any other failure (the object is gone, or the store keeps
  * failing) fails the attempt (retried, or dead when out of attempts). Each
  * is one warning naming the job and the object, and the job's `"dead"` or
- * `"retried"` event. Resolves with the claims handed out and how many of
+ * `"retried"` event. Resolves with the claims handed out, how many of
  * the others a refill may replace: those whose object is damaged or gone,
  * and none at all once a read failed for the store's sake (its retry policy
  * gave up: throttling, 5xx answers, timeouts), since more reads now would
- * only meet the same failure, each at the cost of the whole retry policy.
+ * only meet the same failure, each at the cost of the whole retry policy;
+ * and how many jobs it ended for a damaged object (their claims are given
+ * back to the rate limit).
  */
 async function withPayloads(
   core: QueueCore,
   claims: Claim[],
-): Promise<{ handed: Claim[]; refillable: number }> {
-  if (!claims.some((c) => c.payloadRef !== undefined)) return { handed: claims, refillable: 0 };
+): Promise<{ handed: Claim[]; refillable: number; deadLettered: number }> {
+  if (!claims.some((c) => c.payloadRef !== undefined))
+    return { handed: claims, refillable: 0, deadLettered: 0 };
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(
     claims.map(async (claim) => {
@@ -191,6 +203,7 @@ async function withPayloads(
   );
   const handed: Claim[] = [];
   let refillable = 0;
+  let deadLettered = 0;
   let storeFailed = false;
   for (const [i, outcome] of read.entries()) {
     const claim = claims[i]!;
@@ -198,15 +211,18 @@ async function withPayloads(
       handed.push(claim);
       continue;
     }
-    failPayloadClaim(core, claim, outcome.reason);
+    if (failPayloadClaim(core, claim, outcome.reason)) deadLettered++;
     if (isUnreadable(outcome.reason)) refillable++;
     else storeFailed = true;
   }
-  return { handed, refillable: storeFailed ? 0 : refillable };
+  return { handed, refillable: storeFailed ? 0 : refillable, deadLettered };
 }
 
-/** Ends the attempt of `claim`, whose payload could not be read (see {@link withPayloads}). */
-function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): void {
+/**
+ * Ends the attempt of `claim`, whose payload could not be read (see
+ * {@link withPayloads}); returns whether it ended the job for a damaged object.
+ */
+function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): boolean {
   const lease = claim[CLAIM_TOKEN] as Lease;
   const damaged = error instanceof CorruptionError;
   const reason = truncateUtf8(
@@ -221,7 +237,7 @@ function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): void {
     objectKey: claim.payloadRef,
     error,
   });
-  if (!live) return;
+  if (!live) return false;
   const record = damaged
     ? decideUnrecoverable(core.state, lease.job, core.now(), reason)
     : decideNack(core.state, lease.job, core.settings.configs.get(lease.queue), core.now(), reason);
@@ -230,6 +246,7 @@ function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): void {
   if (record.tag === Tag.Retry && record.runAt !== undefined) core.timers.scheduleAt(record.runAt);
   // The job is pending again, or its group has room again.
   else core.dispatch(lease.queue);
+  return damaged;
 }
 
 /** `Queue.claim` and `Queue.claimBatch` after `max` was checked: claim at once, or wait. */

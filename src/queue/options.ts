@@ -61,7 +61,9 @@ export interface QueueConfig {
    * At most `max` claims of the queue in any `perMs` window (monotonic time),
    * shared by every claimer of the process. Claims that find the window full
    * get fewer jobs or none; waiting ones (`waitMs`, `runWorker`) are served in
-   * order when it opens again. `max` from 1 to 1 000 000.
+   * order when it opens again. A job the claim dead-lettered because its
+   * offloaded payload object is damaged is not counted: it was never handed
+   * out. `max` from 1 to 1 000 000.
    * @default null (no limit)
    */
   rateLimit: { max: number; perMs: number } | null;

@@ -43,6 +43,27 @@ export class RateWindow {
     }
   }
 
+  /**
+   * Takes back up to `n` of the claims counted by a {@link take} at `takenAt`
+   * (those already out of the window at `now` need nothing): their jobs were
+   * never handed out. Claims taken at the same time are interchangeable, so
+   * any of them will do; later ones keep their places.
+   */
+  giveBack(n: number, takenAt: number, now: number): void {
+    this.available(now);
+    let left = n;
+    // Newest first: the claims of `takenAt` are at or near the end.
+    for (let k = this.#count - 1; k >= 0 && left > 0; k--) {
+      const at = this.#times[(this.#head + k) % this.max]!;
+      if (at < takenAt) break;
+      if (at !== takenAt) continue;
+      for (let j = k; j < this.#count - 1; j++)
+        this.#times[(this.#head + j) % this.max] = this.#times[(this.#head + j + 1) % this.max]!;
+      this.#count--;
+      left--;
+    }
+  }
+
   /** The monotonic time at which a claim may next be taken (`now` when one may now). */
   openAt(now: number): number {
     return this.available(now) > 0 ? now : this.#times[this.#head]! + this.perMs;
@@ -79,9 +100,26 @@ export class RateLimits {
       : window.available(this.#clock.monotonicNow());
   }
 
-  /** Counts `n` claims of `queue` taken now. */
-  take(queue: string, limit: { max: number; perMs: number } | null, n: number): void {
-    this.window(queue, limit)?.take(n, this.#clock.monotonicNow());
+  /** Counts `n` claims of `queue` taken now; returns now (monotonic), for {@link giveBack}. */
+  take(queue: string, limit: { max: number; perMs: number } | null, n: number): number {
+    const now = this.#clock.monotonicNow();
+    this.window(queue, limit)?.take(n, now);
+    return now;
+  }
+
+  /**
+   * Uncounts `n` claims of `queue` that {@link take} counted at `takenAt`,
+   * whose jobs were never handed out (dead-lettered during the claim for a
+   * damaged payload object): they do not use up the queue's budget.
+   */
+  giveBack(
+    queue: string,
+    limit: { max: number; perMs: number } | null,
+    n: number,
+    takenAt: number,
+  ): void {
+    if (limit === null || n < 1) return;
+    this.#windows.get(queue)?.giveBack(n, takenAt, this.#clock.monotonicNow());
   }
 
   /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { crc32 } from "node:zlib";
+import { ManualClock } from "../../src/clock.js";
 import { CorruptionError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
@@ -185,6 +186,36 @@ describe("offloaded payload integrity", () => {
       await turns(5);
       assert.equal((await queue.stats("work")).dead, 1);
       assert.equal((await queue.attemptHistory(damaged))[0]?.outcome, "dead_lettered");
+      await queue.close();
+    });
+
+    it("a job dead-lettered for its damaged object does not use up the rate limit: with one claim a window the claim gets the next job", async () => {
+      const clock = new ManualClock();
+      const store = new MemoryStore();
+      const queue = await Queue.open(store, "q", {
+        ...OPTIONS,
+        clock,
+        queueConfigs: { work: { rateLimit: { max: 1, perMs: 60_000 } } },
+      });
+      const damaged = await queue.enqueue("work", bytes(1000, 13), { jobId: "damaged" });
+      const next = await queue.enqueue("work", bytes(1000, 14), { jobId: "next" });
+      const third = await queue.enqueue("work", "small", { jobId: "third" });
+      const key = (await queue.getJob(damaged))!.payloadRef!;
+      const flipped = await body(store, key);
+      flipped[10]! ^= 0x01;
+      await store.put(key, flipped);
+
+      const claim = await queue.claim("work");
+      assert.equal(claim?.id, next, "the refill found the window's budget unspent");
+      await turns(5);
+      assert.equal((await queue.stats("work")).dead, 1);
+      await queue.ack(claim!);
+      // `next` used the window's one claim.
+      assert.equal(await queue.claim("work"), null);
+      clock.advance(59_999);
+      assert.equal(await queue.claim("work"), null);
+      clock.advance(1);
+      assert.equal((await queue.claim("work"))?.id, third);
       await queue.close();
     });
 

@@ -31,6 +31,26 @@ describe("rate limits", { timeout: 30_000 }, () => {
     assert.equal(w.available(1_500), 3);
   });
 
+  it("giveBack uncounts claims taken at one time, keeps later ones, and ignores ones already out of the window", () => {
+    const w = new RateWindow(3, 1_000);
+    w.take(2, 100);
+    w.take(1, 200);
+    assert.equal(w.available(300), 0);
+    w.giveBack(1, 100, 300);
+    assert.equal(w.available(300), 1);
+    // The claim of 200 kept its place: the window opens for a second one once 100 leaves it.
+    assert.equal(w.available(1_099), 1);
+    assert.equal(w.available(1_100), 2);
+    assert.equal(w.available(1_199), 2);
+    assert.equal(w.available(1_200), 3);
+    w.take(1, 1_300);
+    w.giveBack(5, 1_300, 1_400); // more than there are: only the one of 1 300
+    assert.equal(w.available(1_400), 3);
+    w.take(1, 1_500);
+    w.giveBack(1, 1_500, 2_600); // already out of the window
+    assert.equal(w.available(2_600), 3);
+  });
+
   it("claims get at most max per window; the rest once it opens", async () => {
     const { queue, clock } = await openTestQueue(limited(3, 1_000));
     await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6", "7"]);
