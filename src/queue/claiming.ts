@@ -84,6 +84,8 @@ export const MAX_PAYLOAD_REFILLS = 16;
  * their place, so a damaged job never makes a claim come back empty while
  * another job waits. A store that failed to answer is not a reason: the next
  * job's read would most likely fail the same way (see {@link withPayloads}).
+ * When that leaves no claim at all, the empty result is marked so a waiting
+ * claim waits on (see {@link lostToPayloads}).
  */
 async function refill(
   core: QueueCore,
@@ -93,11 +95,33 @@ async function refill(
   leaseMs: number,
   round: number,
 ): Promise<Claim[]> {
-  if (refillable === 0 || core.closed || round >= MAX_PAYLOAD_REFILLS) return handed;
-  const more = claimFrom(core, qs, refillable, leaseMs, round + 1);
-  if (more === null) return handed;
-  const claims = await more;
-  return handed.length === 0 ? claims : handed.concat(claims);
+  if (refillable === 0) return handed;
+  const more =
+    core.closed || round >= MAX_PAYLOAD_REFILLS
+      ? null
+      : claimFrom(core, qs, refillable, leaseMs, round + 1);
+  const claims = more === null ? handed : handed.concat(await more);
+  return claims.length === 0 ? lostEmpty() : claims;
+}
+
+/** Marks a claim that came back empty only because the jobs it took were lost to unreadable payload objects. */
+const LOST_TO_PAYLOADS: unique symbol = Symbol("taquba.lostToPayloads");
+
+/** An empty claim result marked {@link LOST_TO_PAYLOADS}. */
+function lostEmpty(): Claim[] {
+  // Not enumerable: the caller sees a plain empty array.
+  return Object.defineProperty([], LOST_TO_PAYLOADS, { value: true });
+}
+
+/**
+ * Whether a claim came back empty only because every job it took was lost
+ * to an unreadable (damaged or missing) payload object and its refill found
+ * nothing: a waiting claim then waits on for the rest of its `waitMs`
+ * rather than return early. Not so when a read failed for the store's sake:
+ * waiting on would retry it in a loop (see {@link withPayloads}).
+ */
+export function lostToPayloads(claims: readonly Claim[]): boolean {
+  return claims.length === 0 && LOST_TO_PAYLOADS in claims;
 }
 
 /**
@@ -261,13 +285,23 @@ export async function claimJobs(
   const { leaseMs, waitMs, signal } = checkClaimOptions(options, core.settings.configs.get(name));
   if (max === 0) return [];
   const qs = core.state.queues.get(name);
+  let waitLeft = waitMs;
   // Queue behind earlier waiters rather than overtaking them.
   if (qs !== undefined && !core.waiters.has(name)) {
+    const startedAt = waitMs === 0 ? 0 : core.monotonicNow();
     const claims = core.claimBatchFrom(qs, max, leaseMs);
-    if (claims !== null) return claims;
+    if (claims !== null && waitMs === 0) return claims;
+    if (claims !== null) {
+      const handed = await claims;
+      // Every job taken was lost to an unreadable payload object: wait on for the rest of waitMs.
+      if (!lostToPayloads(handed)) return handed;
+      if (core.closed) return [];
+      waitLeft = waitMs - (core.monotonicNow() - startedAt);
+      if (waitLeft <= 0) return [];
+    }
   }
-  if (waitMs === 0 || signal?.aborted) return [];
-  const waiting = core.waiters.wait(name, leaseMs, max, waitMs, signal);
+  if (waitLeft === 0 || signal?.aborted) return [];
+  const waiting = core.waiters.wait(name, leaseMs, max, waitLeft, signal);
   // Jobs are there but the rate window is full: be served when it opens.
   if (qs !== undefined) core.dispatch(name);
   return waiting;

@@ -26,7 +26,7 @@ import { messageOf } from "../util/message.js";
 import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { invalidArgument } from "../validate.js";
 import { apply } from "./apply.js";
-import { claimable, claimFrom } from "./claiming.js";
+import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
 import { ObservedCommits } from "./commit-observed.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
@@ -353,7 +353,12 @@ export class QueueCore {
     this.waiters.serve(
       queue,
       () => claimable(this, qs),
-      (leaseMs, max) => this.claimBatchFrom(qs, max, leaseMs),
+      (leaseMs, max) => {
+        const claims = this.claimBatchFrom(qs, max, leaseMs);
+        // Every job taken was lost to an unreadable payload object: the waiter waits on.
+        return claims?.then((handed) => (lostToPayloads(handed) ? null : handed)) ?? null;
+      },
+      () => this.dispatch(queue),
     );
     // Still waiting for the rate window: serve them, in order, once it has room again.
     // (Waiting for a group under its claim cap instead: a settlement dispatches again.)

@@ -350,6 +350,10 @@ export interface ClaimOptions {
   leaseMs?: number;
   /**
    * How long to wait for a job to arrive, in milliseconds of monotonic time.
+   * A job that turns out to have a damaged (or missing) offloaded payload
+   * object is not handed out (see `payloadOffloadBytes`); when every job the
+   * claim took was such a one and nothing else is claimable, the claim waits
+   * on for the rest of `waitMs` instead of resolving empty early.
    * @default 0
    */
   waitMs?: number;

@@ -10,7 +10,8 @@ import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore, StoredObject } from "../../src/store/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { rejection, turns } from "./helpers.js";
+import { until } from "../until.js";
+import { rejection, turns, watch } from "./helpers.js";
 
 function bytes(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -240,6 +241,112 @@ describe("offloaded payload integrity", () => {
     });
   });
 
+  describe("a waiting claim whose jobs were all lost to damaged payload objects waits on for the rest of its waitMs", () => {
+    /** A store whose payload reads come back with a flipped byte while `control.damage` is set. */
+    async function damagingPayloads() {
+      const inner = new MemoryStore();
+      const control = { damage: false };
+      const store: ObjectStore = new Proxy(inner, {
+        get(target, property) {
+          if (property !== "get") return bound(target, property);
+          return async (key: string): Promise<StoredObject | null> => {
+            const object = await target.get(key);
+            if (!control.damage || object === null || !key.includes("/payload/")) return object;
+            const body = Uint8Array.from(object.body);
+            body[0]! ^= 0x01;
+            return { ...object, body };
+          };
+        },
+      });
+      const clock = new ManualClock();
+      const queue = await Queue.open(store, "q", { ...OPTIONS, clock });
+      return { queue, clock, control };
+    }
+
+    it("served by dispatch: a job arriving later in its wait is handed to it", async () => {
+      const { queue, clock, control } = await damagingPayloads();
+      const waiting = queue.claim("work", { waitMs: 1_000 });
+      const state = watch(waiting);
+      await turns(5);
+      control.damage = true;
+      await queue.enqueue("work", bytes(1000, 15), { jobId: "damaged" });
+      await until(async () => (await queue.stats("work")).dead === 1, "dead-lettered");
+      await turns(20);
+      assert.equal(state.settled(), false, "still waiting once the damaged job is dead");
+      control.damage = false;
+      clock.advance(600);
+      await turns(5);
+      assert.equal(state.settled(), false);
+      const next = await queue.enqueue("work", bytes(1000, 16), { jobId: "next" });
+      const claim = await waiting;
+      assert.equal(claim?.id, next);
+      assert.deepEqual(claim?.payload, Buffer.from(bytes(1000, 16)));
+      await queue.close();
+    });
+
+    it("served by dispatch: with nothing arriving it resolves empty at its waitMs, not before", async () => {
+      const { queue, clock, control } = await damagingPayloads();
+      const waiting = queue.claimBatch("work", 2, { waitMs: 1_000 });
+      const state = watch(waiting);
+      await turns(5);
+      clock.advance(300);
+      control.damage = true;
+      await queue.enqueue("work", bytes(1000, 17), { jobId: "damaged" });
+      await until(async () => (await queue.stats("work")).dead === 1, "dead-lettered");
+      await turns(20);
+      assert.equal(state.settled(), false, "still waiting once the damaged job is dead");
+      clock.advance(699);
+      await turns(5);
+      assert.equal(state.settled(), false, "not before its waitMs");
+      clock.advance(1);
+      assert.deepEqual(await waiting, []);
+      await queue.close();
+    });
+
+    it("waiting on, it still stops when its signal aborts, and at close", async () => {
+      const { queue, control } = await damagingPayloads();
+      const stop = new AbortController();
+      const aborted = queue.claim("work", { waitMs: 1_000, signal: stop.signal });
+      const closing = queue.claim("work", { waitMs: 1_000 });
+      const states = [watch(aborted), watch(closing)];
+      await turns(5);
+      control.damage = true;
+      await queue.enqueue("work", bytes(1000, 20), { jobId: "damaged-1" });
+      await queue.enqueue("work", bytes(1000, 21), { jobId: "damaged-2" });
+      await until(async () => (await queue.stats("work")).dead === 2, "dead-lettered");
+      await turns(20);
+      assert.deepEqual(
+        states.map((s) => s.settled()),
+        [false, false],
+      );
+      stop.abort();
+      assert.equal(await aborted, null);
+      assert.equal(states[1]!.settled(), false);
+      await queue.close();
+      assert.equal(await closing, null);
+    });
+
+    it("a direct claim over a damaged job waits on too, for the rest of its waitMs", async () => {
+      const { queue, clock, control } = await damagingPayloads();
+      await queue.enqueue("work", bytes(1000, 18), { jobId: "damaged" });
+      control.damage = true;
+      const waiting = queue.claim("work", { waitMs: 1_000 });
+      const state = watch(waiting);
+      await until(async () => (await queue.stats("work")).dead === 1, "dead-lettered");
+      await turns(20);
+      assert.equal(state.settled(), false, "still waiting once the damaged job is dead");
+      clock.advance(999);
+      await turns(5);
+      assert.equal(state.settled(), false, "not before its waitMs");
+      clock.advance(1);
+      assert.equal(await waiting, null);
+      // A claim without waitMs still answers at once.
+      await queue.enqueue("work", bytes(1000, 19), { jobId: "damaged-2" });
+      assert.equal(await queue.claim("work"), null);
+      await queue.close();
+    });
+  });
+
   it("a listing lists a job whose payload object is damaged or gone without its payload (payloadError, one warning); getJob still rejects", async () => {
     const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
     const logger = {
@@ -390,6 +497,22 @@ describe("offloaded payload integrity", () => {
       control.failing = false;
       const after = await queue.claimBatch("work", 4);
       assert.equal(after.length, 4);
+      await queue.close();
+    });
+
+    it("a waiting claim whose reads the store fails to answer still returns at once, without waiting on (no retry loop)", async () => {
+      const { store, reads, control } = throttledPayloads();
+      const queue = await Queue.open(store, "q", {
+        ...OPTIONS,
+        defaultQueueConfig: { maxAttempts: 5, retryBackoffBaseMs: 0 },
+        log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 5 } },
+      });
+      for (let i = 0; i < 8; i++) await queue.enqueue("work", bytes(100, i), { jobId: `job-${i}` });
+      control.failing = true;
+      const startedAt = performance.now();
+      assert.deepEqual(await queue.claimBatch("work", 4, { waitMs: 60_000 }), []);
+      assert.ok(performance.now() - startedAt < 30_000, "returned without waiting out its waitMs");
+      assert.equal(reads.size, 4, "only the 4 jobs taken were read");
       await queue.close();
     });
   });
