@@ -84,8 +84,10 @@ export const MAX_PAYLOAD_REFILLS = 16;
  * their place, so a damaged job never makes a claim come back empty while
  * another job waits. A store that failed to answer is not a reason: the next
  * job's read would most likely fail the same way (see {@link withPayloads}).
- * When that leaves no claim at all, the empty result is marked so a waiting
- * claim waits on (see {@link lostToPayloads}).
+ * When that leaves no claim at all because the jobs it took were all lost
+ * this way, in this round and every refill round after it, the empty result
+ * is marked so a waiting claim waits on (see {@link lostToPayloads}); not
+ * when a refill round came back empty because the store failed to answer.
  */
 async function refill(
   core: QueueCore,
@@ -100,8 +102,11 @@ async function refill(
     core.closed || round >= MAX_PAYLOAD_REFILLS
       ? null
       : claimFrom(core, qs, refillable, leaseMs, round + 1);
-  const claims = more === null ? handed : handed.concat(await more);
-  return claims.length === 0 ? lostEmpty() : claims;
+  if (more === null) return handed.length === 0 ? lostEmpty() : handed;
+  const replaced = await more;
+  // Left empty, this claim is lost to payloads only if the refill's own result says so: one
+  // that came back empty because the store failed to answer is not.
+  return handed.length === 0 ? replaced : handed.concat(replaced);
 }
 
 /** Marks a claim that came back empty only because the jobs it took were lost to unreadable payload objects. */

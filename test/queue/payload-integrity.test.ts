@@ -515,6 +515,50 @@ describe("offloaded payload integrity", () => {
       assert.equal(reads.size, 4, "only the 4 jobs taken were read");
       await queue.close();
     });
+
+    it("a waiting claim whose refill, after a damaged job, meets a store failure returns at once: one attempt, not a wait that retries it", async () => {
+      const inner = new MemoryStore();
+      const damaged = new Set<string>();
+      const throttled = new Set<string>();
+      const store: ObjectStore = new Proxy(inner, {
+        get(target, property) {
+          if (property !== "get") return bound(target, property);
+          return async (key: string): Promise<StoredObject | null> => {
+            if (throttled.has(key))
+              throw Object.assign(new Error("SlowDown"), {
+                name: "SlowDown",
+                $metadata: { httpStatusCode: 503 },
+              });
+            const object = await target.get(key);
+            if (object === null || !damaged.has(key)) return object;
+            const body = Uint8Array.from(object.body);
+            body[0]! ^= 0x01;
+            return { ...object, body };
+          };
+        },
+      });
+      const queue = await Queue.open(store, "q", {
+        ...OPTIONS,
+        defaultQueueConfig: { maxAttempts: 5, retryBackoffBaseMs: 0 },
+        log: { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 5 } },
+      });
+      const d = await queue.enqueue("work", bytes(100, 1), { jobId: "damaged" });
+      const t = await queue.enqueue("work", bytes(100, 2), { jobId: "throttled" });
+      damaged.add((await queue.getJob(d))!.payloadRef!);
+      throttled.add((await queue.getJob(t))!.payloadRef!);
+      // The damaged job is dead-lettered; the refill takes the throttled one, whose read fails.
+      const startedAt = performance.now();
+      assert.deepEqual(await queue.claimBatch("work", 1, { waitMs: 60_000 }), []);
+      assert.ok(performance.now() - startedAt < 30_000, "returned without waiting out its waitMs");
+      await turns(5);
+      assert.deepEqual(
+        (await queue.attemptHistory(t)).map((a) => a.outcome),
+        ["retried"],
+        "one attempt from one call",
+      );
+      assert.equal((await queue.stats("work")).dead, 1);
+      await queue.close();
+    });
   });
 
   it("a damaged read followed by a good one hands the job out: it is read once more before it is dead-lettered", async () => {
