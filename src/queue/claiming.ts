@@ -102,20 +102,18 @@ async function refill(
     core.closed || round >= MAX_PAYLOAD_REFILLS
       ? null
       : claimFrom(core, qs, refillable, leaseMs, round + 1);
-  if (more === null) return handed.length === 0 ? lostEmpty() : handed;
+  if (more === null) return handed.length === 0 ? lostEmpty(core) : handed;
   const replaced = await more;
   // Left empty, this claim is lost to payloads only if the refill's own result says so: one
   // that came back empty because the store failed to answer is not.
   return handed.length === 0 ? replaced : handed.concat(replaced);
 }
 
-/** Marks a claim that came back empty only because the jobs it took were lost to unreadable payload objects. */
-const LOST_TO_PAYLOADS: unique symbol = Symbol("taquba.lostToPayloads");
-
-/** An empty claim result marked {@link LOST_TO_PAYLOADS}. */
-function lostEmpty(): Claim[] {
-  // Not enumerable: the caller sees a plain empty array.
-  return Object.defineProperty([], LOST_TO_PAYLOADS, { value: true });
+/** An empty claim result marked as lost to unreadable payload objects (see {@link lostToPayloads}). */
+function lostEmpty(core: QueueCore): Claim[] {
+  const claims: Claim[] = [];
+  core.claimsLostToPayloads.add(claims);
+  return claims;
 }
 
 /**
@@ -125,8 +123,8 @@ function lostEmpty(): Claim[] {
  * rather than return early. Not so when a read failed for the store's sake:
  * waiting on would retry it in a loop (see {@link withPayloads}).
  */
-export function lostToPayloads(claims: readonly Claim[]): boolean {
-  return claims.length === 0 && LOST_TO_PAYLOADS in claims;
+export function lostToPayloads(core: QueueCore, claims: readonly Claim[]): boolean {
+  return claims.length === 0 && core.claimsLostToPayloads.has(claims);
 }
 
 /**
@@ -299,7 +297,7 @@ export async function claimJobs(
     if (claims !== null) {
       const handed = await claims;
       // Every job taken was lost to an unreadable payload object: wait on for the rest of waitMs.
-      if (!lostToPayloads(handed)) return handed;
+      if (!lostToPayloads(core, handed)) return handed;
       if (core.closed) return [];
       waitLeft = waitMs - (core.monotonicNow() - startedAt);
       if (waitLeft <= 0) return [];

@@ -71,6 +71,12 @@ export class QueueCore {
   /** The caller's `jobId`s of flows and other calls not settled yet (see `flow-job-ids.ts`). */
   readonly flowJobIds = new PendingFlowJobIds();
   readonly leases = new LeaseTable();
+  /**
+   * Empty claim results that came back empty only because every job they took
+   * was lost to an unreadable payload object (see `lostToPayloads` in
+   * `claiming.ts`); known by identity, so the arrays callers get stay plain.
+   */
+  readonly claimsLostToPayloads = new WeakSet<readonly Claim[]>();
   readonly waiters: ClaimWaiters;
   readonly timers: QueueTimers;
   /** Fires the durable schedules. */
@@ -356,7 +362,7 @@ export class QueueCore {
       (leaseMs, max) => {
         const claims = this.claimBatchFrom(qs, max, leaseMs);
         // Every job taken was lost to an unreadable payload object: the waiter waits on.
-        return claims?.then((handed) => (lostToPayloads(handed) ? null : handed)) ?? null;
+        return claims?.then((handed) => (lostToPayloads(this, handed) ? null : handed)) ?? null;
       },
       () => this.dispatch(queue),
     );

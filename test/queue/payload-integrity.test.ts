@@ -345,6 +345,18 @@ describe("offloaded payload integrity", () => {
       assert.equal(await queue.claim("work"), null);
       await queue.close();
     });
+
+    it("the empty result of a claim whose jobs were all lost is a plain array, with nothing marked on it", async () => {
+      const { queue, control } = await damagingPayloads();
+      await queue.enqueue("work", bytes(1000, 22), { jobId: "damaged" });
+      control.damage = true;
+      const result = await queue.claimBatch("work", 1);
+      assert.deepEqual(result, []);
+      assert.deepEqual(Object.getOwnPropertySymbols(result), []);
+      assert.deepEqual(Reflect.ownKeys(result), ["length"]);
+      assert.equal((await queue.stats("work")).dead, 1);
+      await queue.close();
+    });
   });
 
   it("a listing lists a job whose payload object is damaged or gone without its payload (payloadError, one warning); getJob still rejects", async () => {
