@@ -33,15 +33,16 @@ export async function durableRead<T>(core: QueueCore, answer: T): Promise<T> {
  * rather than failing on the object the change deleted: a job removed
  * meanwhile is left out, one whose payload was replaced is read again. A job
  * whose object cannot be read though it still references it fails the read
- * (`getJob`), or, in a listing, is listed without its payload, marked with
- * `payloadError` when the object is damaged or gone (see {@link markUnreadable}):
- * one such job must not hide the others, least of all on the dead list where
- * it ends up. A store that fails to answer still fails a listing.
+ * (`getJob`: `unreadable` is null), or, in a listing, is listed without its payload, marked with
+ * `payloadError` when the object is damaged or gone (see {@link markUnreadable})
+ * and added to `unreadable`, the listing's list of them (its caller warns once
+ * for them): one such job must not hide the others, least of all on the dead
+ * list where it ends up. A store that fails to answer still fails a listing.
  */
 async function withPayloads(
   core: QueueCore,
   handles: readonly number[],
-  listing: boolean,
+  unreadable: JobRecord[] | null,
 ): Promise<JobRecord[]> {
   const records = handles.map((h) => core.toRecord(h));
   if (!records.some((r) => r.payloadRef !== undefined)) return records;
@@ -50,7 +51,6 @@ async function withPayloads(
   const limit = core.payloads.callLimit();
   const read = await Promise.allSettled(records.map((r) => core.payloads.materialise([r], limit)));
   const kept: JobRecord[] = [];
-  const unreadable: JobRecord[] = [];
   for (const [i, outcome] of read.entries()) {
     if (outcome.status === "fulfilled") {
       kept.push(records[i]!);
@@ -63,11 +63,10 @@ async function withPayloads(
       kept.push((await core.payloads.materialise([now]))[0]!);
       continue;
     }
-    if (!listing || !isUnreadable(outcome.reason)) throw outcome.reason;
+    if (unreadable === null || !isUnreadable(outcome.reason)) throw outcome.reason;
     kept.push(markUnreadable(records[i]!, outcome.reason));
     unreadable.push(records[i]!);
   }
-  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
   return kept;
 }
 
@@ -76,7 +75,7 @@ export async function readJob(core: QueueCore, id: string): Promise<JobRecord | 
   core.check();
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return durableRead(core, null);
-  const [record] = await durableRead(core, await withPayloads(core, [h], false));
+  const [record] = await durableRead(core, await withPayloads(core, [h], null));
   return record ?? null;
 }
 
@@ -97,12 +96,14 @@ export async function listJobsOf(
   const name = checkQueueName(queue);
   const checked = checkListJobs(status, options);
   const page = listJobsPage(core.state, name, checked.status, checked.from, checked.limit);
+  const unreadable: JobRecord[] = [];
   const jobs = await durableRead(
     core,
     checked.loadPayloads
-      ? await withPayloads(core, page.jobs, true)
+      ? await withPayloads(core, page.jobs, unreadable)
       : page.jobs.map((h) => core.toRecord(h)),
   );
+  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
   return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
 }
 
@@ -119,6 +120,8 @@ export async function readDeadJobs(
   // loop, each step going on after the id of the last job listed.
   const state = core.state;
   const jobs: JobRecord[] = [];
+  // Listed without their payload, over all steps: one warning for the call.
+  const unreadable: JobRecord[] = [];
   const budget = core.sliceBudget();
   let from = after;
   while (jobs.length < limit) {
@@ -126,7 +129,7 @@ export async function readDeadJobs(
     const page = deadJobsPage(state, name, from, step);
     if (page.length === 0) break;
     from = state.publicIdOf(page[page.length - 1]!);
-    for (const job of await withPayloads(core, page, true)) jobs.push(job);
+    for (const job of await withPayloads(core, page, unreadable)) jobs.push(job);
     if (page.length < step) break;
     if (budget.spent()) {
       await nextTurn();
@@ -135,7 +138,9 @@ export async function readDeadJobs(
     }
   }
   // Answered once every record applied so far (including those seen by earlier steps) is durable.
-  return durableRead(core, jobs);
+  const answer = await durableRead(core, jobs);
+  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
+  return answer;
 }
 
 /** `Queue.stats`. */

@@ -451,6 +451,32 @@ describe("offloaded payload integrity", () => {
     assert.ok((await rejection(reader.loadPayload(loaded.jobs[0]!))) instanceof CorruptionError);
   });
 
+  it("deadJobs gives one warning for the call, however many steps its page is read in", async () => {
+    let warnings = 0;
+    const logger = { ...silentLogger, warn: () => void warnings++ };
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
+    // More than one step's worth (256 jobs), with an unreadable job in the first and the last step.
+    const ids = await queue.enqueueBatch(
+      "work",
+      Array.from({ length: 300 }, (_, i) => bytes(100, i)),
+    );
+    const keys = await Promise.all(
+      [ids[0]!, ids[299]!].map(async (id) => (await queue.getJob(id))!.payloadRef!),
+    );
+    for (const claim of await queue.claimBatch("work", 300)) await queue.deadLetter(claim, "x");
+    for (const key of keys) await store.delete(key);
+    warnings = 0;
+    const dead = await queue.deadJobs("work", { limit: 1_000 });
+    assert.equal(dead.length, 300);
+    assert.deepEqual(
+      dead.filter((j) => j.payloadError !== undefined).map((j) => j.id),
+      [ids[0], ids[299]],
+    );
+    assert.equal(warnings, 1, `${warnings} warnings for one deadJobs call`);
+    await queue.close();
+  });
+
   describe("a payload read the store fails to answer ends only that attempt", () => {
     /** A store whose payload reads throw a throttling answer while `failing`, counting them per key. */
     function throttledPayloads() {
