@@ -4,11 +4,11 @@
  * while another writer is live unless `--take-over`; a new store only with
  * `--create`), positional arguments, and JSON output of payloads.
  */
-import { CorruptionError, InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
-import { markUnreadable, QUEUE_OWNED_DIRS } from "../queue/payloads.js";
+import { isUnreadable, markUnreadable, QUEUE_OWNED_DIRS } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
@@ -167,15 +167,16 @@ export function toJson(value: unknown): string {
 
 /**
  * Reads the offloaded payloads of a listing's `jobs` back (in place). A job
- * whose object is damaged does not fail the listing (the dead list is where
- * such a job ends up): it keeps an empty payload and gets `payloadError`.
+ * whose object is damaged or gone does not fail the listing (the dead list is
+ * where such a job ends up), as in `reader.listJobsLoaded`: it keeps an empty
+ * payload and gets `payloadError`. A store that fails to answer still fails it.
  */
 export async function loadListedPayloads(reader: QueueReader, jobs: JobRecord[]): Promise<void> {
   for (const job of jobs) {
     try {
       job.payload = await reader.loadPayload(job);
     } catch (error) {
-      if (!(error instanceof CorruptionError)) throw error;
+      if (!isUnreadable(error)) throw error;
       markUnreadable(job, error);
     }
   }

@@ -279,10 +279,12 @@ export class PayloadObjects {
 
   /**
    * {@link materialise} for a listing of a reader's snapshot: a record whose
-   * object is damaged (`CorruptionError`) is listed without its payload (see
+   * object is damaged (`CorruptionError`) or gone (`MissingPayloadError`, see
+   * {@link isUnreadable}) is listed without its payload (see
    * {@link markUnreadable}; one warning for all of them) instead of failing
-   * the others. Any other failure (an object gone, a store that fails to
-   * answer) still rejects.
+   * the others, as the writer's listings do. The snapshot is as of its
+   * opening, so a job removed since is listed as it was then, its object
+   * reported missing. A store that fails to answer still rejects.
    */
   async materialiseListing<T extends JobRecord>(
     records: T[],
@@ -294,7 +296,7 @@ export class PayloadObjects {
     const unreadable: T[] = [];
     for (const [i, outcome] of read.entries()) {
       if (outcome.status === "fulfilled") continue;
-      if (!(outcome.reason instanceof CorruptionError)) throw outcome.reason;
+      if (!isUnreadable(outcome.reason)) throw outcome.reason;
       unreadable.push(markUnreadable(records[i]!, outcome.reason));
     }
     if (unreadable.length > 0) warnUnreadable(this.#logger, unreadable);

@@ -240,12 +240,14 @@ export class QueueReader {
    * page, bounded like the writer's reads). Takes the same options;
    * `loadPayloads` may be absent or `true` (`false` would make it
    * {@link listJobs}, and is refused). Rejects with an
-   * `InvalidArgumentError` on a bad argument, and a `StorageError` if an
-   * object is gone (its job was removed since the reader was opened) or the
-   * store fails to answer. A job whose object is damaged does not fail the
-   * page: it is listed with an empty `payload` and `payloadError` naming the
-   * object (one warning to the reader's logger); {@link loadPayload} of it
-   * rejects with the `CorruptionError`.
+   * `InvalidArgumentError` on a bad argument, and a `StorageError` if the
+   * store fails to answer. A job whose object is damaged or gone does not
+   * fail the page, as in `Queue.listJobs`: it is listed with an empty
+   * `payload` and `payloadError` saying why and naming the object (one
+   * warning to the reader's logger for the page). Gone can also mean the job
+   * was removed since the reader was opened: the snapshot lists it as it was
+   * then ({@link reopen} no longer does). {@link loadPayload} of such a job
+   * rejects with the `CorruptionError` or `StorageError` itself.
    * @example
    * ```ts
    * const { jobs } = await reader.listJobsLoaded("videos", "pending", { limit: 10 });

@@ -130,6 +130,48 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     );
   });
 
+  it("dead and jobs list a dead job whose payload object was deleted outside taquba, saying it is missing", async () => {
+    const dir = await temp.make();
+    const fileStore = new FileStore(dir);
+    const queue = await Queue.open(fileStore, "taquba", {
+      logger: silentLogger,
+      payloadOffloadBytes: 8,
+    });
+    const gone = await queue.enqueue("big", "a payload longer than eight bytes");
+    const key = (await queue.getJob(gone))!.payloadRef!;
+    await queue.deadLetter((await queue.claim("big"))!, "gave up");
+    await queue.flush();
+    await queue.close();
+    await fileStore.delete(key);
+
+    const text = await cli("dead", "big", "--store", dir);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(text.stdout.startsWith(gone), text.stdout);
+    assert.ok(
+      text.stdout
+        .trimEnd()
+        .endsWith(
+          `payload unreadable ${JSON.stringify(`payload object "${key}" is missing: the job was removed meanwhile, or the object was deleted outside taquba`)}`,
+        ),
+      text.stdout,
+    );
+    const json = await cli("dead", "big", "--json", "--store", dir);
+    assert.equal(json.code, 0, json.stderr);
+    const dead = JSON.parse(json.stdout) as {
+      id: string;
+      payload: string;
+      payloadError?: string;
+    }[];
+    assert.deepEqual(
+      dead.map((j) => [j.id, j.payload]),
+      [[gone, ""]],
+    );
+    assert.match(dead[0]!.payloadError ?? "", /is missing/);
+    const listed = await cli("jobs", "big", "--status", "dead", "--store", dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^${gone} .*payload unreadable "payload object`, "m"));
+  });
+
   it("job <id> shows the progress kept with the job's settlement", async () => {
     const dir = await temp.make();
     const queue = await Queue.open(new FileStore(dir), "taquba", {

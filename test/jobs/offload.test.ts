@@ -140,7 +140,8 @@ for (const kind of STORES) {
         [0, 5],
         "the snapshot is untouched",
       );
-      // A bad argument rejects; a gone object is a StorageError.
+      // A bad argument rejects; a job removed since the reader opened is listed as it was, its
+      // object reported missing, and loading its payload is a StorageError.
       await assert.rejects(
         reader.listJobsLoaded("work", "pending", { limit: 0 }),
         /Expected `options\.limit`/,
@@ -151,8 +152,11 @@ for (const kind of STORES) {
       );
       await queue.removeJob(id);
       await eventually(store, 0);
+      const after = await reader.listJobsLoaded("work", "pending");
+      assert.deepEqual(sizes(after.jobs), [0, 5]);
+      assert.match(after.jobs[0]!.payloadError ?? "", /is missing/);
       await assert.rejects(
-        reader.listJobsLoaded("work", "pending"),
+        reader.loadPayload(after.jobs[0]!),
         (e: unknown) => e instanceof StorageError,
       );
       await queue.close();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { crc32 } from "node:zlib";
 import { ManualClock } from "../../src/clock.js";
-import { CorruptionError } from "../../src/errors.js";
+import { CorruptionError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -449,6 +449,41 @@ describe("offloaded payload integrity", () => {
     );
     assert.ok(loaded.jobs[0]!.payloadError!.includes(damagedKey));
     assert.ok((await rejection(reader.loadPayload(loaded.jobs[0]!))) instanceof CorruptionError);
+  });
+
+  it("a dead job whose object was deleted outside taquba is listed with payloadError by the writer and by a reader; loadPayload still rejects", async () => {
+    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string, fields?: Record<string, unknown>) =>
+        warnings.push({ message, fields }),
+    };
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "q", OPTIONS);
+    const id = await queue.enqueue("work", bytes(100, 9), { jobId: "gone" });
+    const intact = await queue.enqueue("work", bytes(100, 10), { jobId: "intact" });
+    const key = (await queue.getJob(id))!.payloadRef!;
+    for (let i = 0; i < 2; i++) await queue.deadLetter((await queue.claim("work"))!, "x");
+    await store.delete(key); // a bucket lifecycle rule, a manual cleanup
+    const listed = await queue.listJobs("work", "dead");
+    assert.match(listed.jobs.find((j) => j.id === id)!.payloadError!, /is missing/);
+    await queue.close();
+
+    const reader = await QueueReader.open(store, "q", { logger });
+    const page = await reader.listJobsLoaded("work", "dead");
+    assert.deepEqual(page.jobs.map((j) => [j.id, j.payloadError, j.payload.byteLength]).sort(), [
+      [id, listed.jobs.find((j) => j.id === id)!.payloadError, 0],
+      [intact, undefined, 100],
+    ]);
+    const gone = page.jobs.find((j) => j.id === id)!;
+    assert.ok(gone.payloadError!.includes(key));
+    assert.equal(gone.payloadRef, key);
+    assert.equal(gone.payloadSize, 100);
+    assert.equal(warnings.length, 1);
+    assert.deepEqual(warnings[0]!.fields?.objectKeys, [key]);
+    const error = await rejection(reader.loadPayload(gone));
+    assert.ok(error instanceof StorageError, String(error));
+    assert.match(error.message, /is missing/);
   });
 
   it("deadJobs gives one warning for the call, however many steps its page is read in", async () => {
