@@ -470,8 +470,9 @@ export class Queue {
    * `childResults`, `listSchedules`, `kvGet` and `kvScan`; not for `stats`,
    * whose counters answer at once, also while the store is failing). Rejects
    * with a `CorruptionError` naming the object when the job's offloaded
-   * payload object is damaged (a listing shows such a job with
-   * `payloadError` instead, see {@link listJobs}).
+   * payload object is damaged, and with a `StorageError` naming it when the
+   * object is missing though the job still references it (a listing shows
+   * such a job with `payloadError` instead, see {@link listJobs}).
    */
   getJob(id: string): Promise<JobRecord | null> {
     return reads.readJob(this.#core, id);
@@ -569,8 +570,11 @@ export class Queue {
    * dead-lettered for it is one) does not fail the page: it is listed with an
    * empty `payload` and `payloadError` saying why and naming the object
    * (`payloadRef` and `payloadSize` stay), with one warning to the logger for
-   * the page; `getJob` of it rejects with the `CorruptionError` itself. A
-   * store that fails to answer still rejects the call.
+   * the page; `getJob` of it rejects with the error itself (a
+   * `CorruptionError` for a damaged object, a `StorageError` for a missing
+   * one). Code that copies listed payloads (re-enqueues or exports them)
+   * should check `payloadError`: such a job's `payload` is empty. A store
+   * that fails to answer still rejects the call.
    * @example
    * ```ts
    * const { jobs } = await queue.listJobs("reports", "dead");

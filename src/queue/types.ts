@@ -30,6 +30,13 @@ export interface JobRecord {
   /** ULID, strictly increasing in enqueue order within a store. */
   id: string;
   queue: string;
+  /**
+   * The job's payload. Empty when `payloadError` is set (a listing could not
+   * read the offloaded object), and in a `QueueReader`'s records of an
+   * offloaded payload until it is read (see `payloadRef`): code that copies
+   * listed payloads (re-enqueues or exports them) should check
+   * `payloadError` first.
+   */
   payload: Uint8Array;
   headers: Record<string, string>;
   status: JobStatus;
@@ -65,8 +72,11 @@ export interface JobRecord {
   /**
    * Set when the payload is stored as its own object (larger than
    * `payloadOffloadBytes`): that object's key. `Queue` methods return the
-   * payload itself; `QueueReader` leaves it out (empty) until
-   * `reader.loadPayload(job)` (or `reader.loadJob(id)`) reads it.
+   * payload itself (`listJobs` with `loadPayloads: false` leaves it out, and
+   * a listing leaves it out of a job whose object it could not read, see
+   * `payloadError`); `QueueReader` leaves it out (empty) until
+   * `reader.loadPayload(job)` (or `reader.loadJob(id)`, or
+   * `reader.listJobsLoaded`) reads it.
    */
   payloadRef?: string;
   /**
@@ -82,7 +92,8 @@ export interface JobRecord {
    * gone: why, naming the object. Its `payload` is then empty, and
    * `payloadRef` and `payloadSize` still say where and how large it was. The
    * rest of the page is listed as usual; `getJob` of that job rejects with
-   * the `CorruptionError` (or `StorageError`) itself.
+   * the error itself: a `CorruptionError` for a damaged object, a
+   * `StorageError` for a missing one.
    */
   payloadError?: string;
   /**
