@@ -3,8 +3,9 @@
  * new job's row, indexes and flow link. Used by `apply` (an enqueue, a
  * schedule's fire) and by `apply-tx.ts` (the enqueues of a transaction).
  */
-import { addChild, flowParentProblem, type NewChild, placeWaitingParent } from "./flow-state.js";
+import { addChildren, flowParentProblem, placeWaitingParent } from "./flow-state.js";
 import { groupOnlyExtras } from "./groups.js";
+import type { NewChildren } from "./new-children.js";
 import { ApplyError, place } from "./placement.js";
 import { DecodedEnqueue, type EnqueueRecord } from "./records/enqueue.js";
 import { type State, Status } from "./state.js";
@@ -51,42 +52,57 @@ export function checkEnqueue(
   return newest;
 }
 
-/** Whether the id of enqueue `rec` (a checked one) is newer than every id so far. */
-function isNewest(state: State, rec: EnqueueRecord): boolean {
-  if (rec instanceof DecodedEnqueue) return state.isNewestId(rec.bytes, rec.idAt);
-  return state.isNewestId(state.idKeyIfUlid(rec.id)!, 0);
+/**
+ * What a transaction's check found of one of its enqueues (`apply-tx.ts`):
+ * whether its id is newer than every id when it is applied, and its 16 id
+ * bytes (`bytes[at..at+16)`), so its apply neither compares nor parses it again.
+ */
+export interface CheckedId {
+  newest: boolean;
+  bytes: Uint8Array;
+  at: number;
 }
 
 /**
  * Applies an enqueue. Given `children`, a flow child is registered with its
- * parent only when the caller adds the batch (`addChildren`): a transaction
- * does so for its run of enqueues, in one step per parent.
+ * parent only when the caller adds the batch (`addNewChildren`): a
+ * transaction does so for its run of enqueues, in one step per parent.
  */
 export function enqueue(
   state: State,
   rec: EnqueueRecord,
-  children?: Map<string, NewChild[]>,
+  children?: NewChildren,
   /**
    * `checkEnqueue` passed for it in the same step, with nothing applied since
    * that could change its outcome (a transaction checks all its operations
-   * first): only whether its id is the newest is left to see.
+   * first), and found this of its id.
    */
-  checked = false,
+  checked?: CheckedId,
 ): void {
-  const newest = checked ? isNewest(state, rec) : checkEnqueue(state, rec);
+  let newest: boolean;
+  let idBytes: Uint8Array;
+  let idAt = 0;
+  if (checked !== undefined) {
+    newest = checked.newest;
+    idBytes = checked.bytes;
+    idAt = checked.at;
+  } else {
+    newest = checkEnqueue(state, rec);
+    if (rec instanceof DecodedEnqueue) {
+      idBytes = rec.bytes;
+      idAt = rec.idAt;
+    } else idBytes = state.idKeyIfUlid(rec.id)!; // checked above
+  }
   const qs = state.queue(rec.queue);
   qs.heldJob = true;
   const h = state.table.allocate();
   const page = state.table.write(h);
   const i = slot(h);
   const decoded = rec instanceof DecodedEnqueue ? rec : null;
-  if (decoded !== null) {
-    // Sixteen bytes: a loop costs less than the view (a Buffer, at replay) that `set` would need.
-    const { bytes, idAt } = decoded;
-    const id = page.id;
-    const at = i * ID_BYTES;
-    for (let k = 0; k < ID_BYTES; k++) id[at + k] = bytes[idAt + k]!;
-  } else page.id.set(state.idKeyIfUlid(rec.id)!, i * ID_BYTES); // checked above
+  // Sixteen bytes: a loop costs less than the view (a Buffer, at replay) that `set` would need.
+  const id = page.id;
+  const at = i * ID_BYTES;
+  for (let k = 0; k < ID_BYTES; k++) id[at + k] = idBytes[idAt + k]!;
   page.flags[i] = 0;
   page.queue[i] = qs.index;
   page.attempts[i] = 0;
@@ -125,13 +141,17 @@ export function enqueue(
         payloadRef: rec.payloadRef,
         groupKey: rec.groupKey,
       };
-  // A flow child names its parent from the start: one extras object per child, not two.
+  // A flow child names its parent from the start: one extras object per child, not two
+  // (and one per parent for the children of a transaction that have no other extras).
   if (rec.flowParent !== undefined)
     extras =
       extras === undefined
-        ? { flowParent: rec.flowParent }
+        ? children === undefined
+          ? { flowParent: rec.flowParent }
+          : children.extrasNaming(rec.flowParent)
         : { ...extras, flowParent: rec.flowParent };
-  if (extras !== undefined) state.table.setExtras(h, extras);
+  // Each of these holds something: no check that they are empty.
+  if (extras !== undefined) state.table.putExtras(h, extras);
   if (rec.jobId !== undefined) {
     state.jobIds.set(rec.jobId, h);
     // The id names this job now: a cancelled job's tombstone under it is forgotten.
@@ -139,12 +159,19 @@ export function enqueue(
   }
   if (newest) {
     state.ids.addNew(h);
-    state.setLastIdBytes(page.id, i * ID_BYTES);
+    state.setLastIdBytes(id, at);
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
-  if (rec.flowParent !== undefined)
-    addChild(state, { h, id: rec.id, publicId: rec.jobId ?? rec.id }, rec.flowParent, children);
-  if (rec.waitsForChildren === true) placeWaitingParent(state, h);
-  else if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
+  if (rec.flowParent !== undefined) {
+    const publicId = rec.jobId ?? rec.id;
+    if (children === undefined) {
+      const parent = state.find(rec.flowParent);
+      addChildren(state, parent, [{ id: rec.id, publicId, ended: false }], [h]);
+    } else children.add(rec.flowParent, h, rec.id, publicId);
+  }
+  if (rec.waitsForChildren === true) {
+    placeWaitingParent(state, h);
+    children?.parentAdded(rec.id, h);
+  } else if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
   else place(state, h, Status.Scheduled, rec.runAt);
 }

@@ -9,44 +9,59 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
-import { checkEnqueue, enqueue } from "./apply-enqueue.js";
-import { addChildren, type NewChild } from "./flow-state.js";
+import { type CheckedId, checkEnqueue, enqueue } from "./apply-enqueue.js";
+import { addNewChildren } from "./flow-state.js";
 import { ID_BYTES } from "./ids.js";
+import type { NewChildren } from "./new-children.js";
 import { ApplyError, STATUS_NAMES } from "./placement.js";
 import type { QueueRecord } from "./records/codec.js";
 import { DecodedEnqueue, type EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
-import type { TransactionRecord } from "./records/transaction.js";
+import type { TransactionOp, TransactionRecord } from "./records/transaction.js";
 import { type State, Status, type StatusCode } from "./state.js";
 
 const CLAIMED: readonly StatusCode[] = [Status.Claimed];
 const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
 
 /**
- * Whether checked enqueue `rec`'s id (newer than every id of the state)
- * sorts after `last`, the newest id of the transaction's fresh enqueues
- * (any id does while `before` is 0: no operation came before); if so it
- * becomes `last`.
+ * The 16 bytes of checked enqueue `rec`'s id: in its record's bytes when it
+ * was decoded, else in the state's scratch, which its check just parsed it into.
  */
-function newerThanFresh(
-  state: State,
-  rec: EnqueueRecord,
-  last: Uint8Array,
-  before: number,
-): boolean {
+function idBytesOf(state: State, rec: EnqueueRecord, into: Uint8Array, at: number): void {
   let bytes: Uint8Array;
-  let at = 0;
+  let from = 0;
   if (rec instanceof DecodedEnqueue) {
     bytes = rec.bytes;
-    at = rec.idAt;
-  } else bytes = state.idKeyIfUlid(rec.id)!; // a checked id: the scratch of its check
-  if (before > 0) {
+    from = rec.idAt;
+  } else bytes = state.idKeyIfUlid(rec.id)!;
+  for (let k = 0; k < ID_BYTES; k++) into[at + k] = bytes[from + k]!;
+}
+
+/**
+ * Whether the id at `ids[at..]` (newer than every id of the state) sorts
+ * after `last`, the newest id of the transaction's fresh enqueues (any id
+ * does while there is none, `hasLast` false); if so it becomes `last`.
+ */
+function newerThanFresh(ids: Uint8Array, at: number, last: Uint8Array, hasLast: boolean): boolean {
+  if (hasLast) {
     let d = 0;
-    for (let k = 0; k < ID_BYTES && d === 0; k++) d = bytes[at + k]! - last[k]!;
+    for (let k = 0; k < ID_BYTES && d === 0; k++) d = ids[at + k]! - last[k]!;
     if (d <= 0) return false;
   }
-  for (let k = 0; k < ID_BYTES; k++) last[k] = bytes[at + k]!;
+  for (let k = 0; k < ID_BYTES; k++) last[k] = ids[at + k]!;
   return true;
+}
+
+/**
+ * What {@link checkTransaction} found of a transaction's enqueues, in their
+ * order: each one's id bytes (16 each), and whether it is fresh (newer than
+ * every id of the state and than the fresh ones before it). A fresh
+ * enqueue's id is the newest when it is applied, and only a fresh one's is:
+ * its apply needs no comparison and no parse of the id.
+ */
+export interface CheckedEnqueues {
+  readonly ids: Uint8Array;
+  readonly fresh: Uint8Array;
 }
 
 function checkJob(
@@ -66,7 +81,14 @@ function checkJob(
 }
 
 /** Throws `ApplyError` (changing nothing) unless every operation of `rec` fits `state`. */
-export function checkTransaction(state: State, rec: TransactionRecord): void {
+export function checkTransaction(state: State, rec: TransactionRecord): CheckedEnqueues {
+  let enqueues = 0;
+  for (const op of rec.ops) if (op.tag === Tag.Enqueue) enqueues++;
+  const checked: CheckedEnqueues = {
+    ids: new Uint8Array(enqueues * ID_BYTES),
+    fresh: new Uint8Array(enqueues),
+  };
+  let n = 0;
   /** Jobs acted on or added by earlier operations (by log id). */
   const touched = new Set<string>();
   /** Dedup keys (queue, key) and caller ids taken by earlier enqueues. */
@@ -88,10 +110,11 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
    * every job, they are not put in `touched` (10,000 new strings hashed, for
    * a flow) unless an operation that may name one of them comes.
    */
-  const fresh: string[] = [];
+  const fresh: EnqueueRecord[] = [];
   const lastFresh = new Uint8Array(ID_BYTES);
+  let hasFresh = false;
   const track = (): void => {
-    for (const id of fresh) touched.add(id);
+    for (const op of fresh) touched.add(op.id);
     fresh.length = 0;
   };
   for (const op of rec.ops) {
@@ -103,8 +126,12 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
             `transaction: flow child ${op.id} of ${op.flowParent} follows an operation that may end its parent`,
           );
         if (op.waitsForChildren === true) parents.add(op.id);
-        if (newest && newerThanFresh(state, op, lastFresh, fresh.length + touched.size)) {
-          fresh.push(op.id);
+        const at = n * ID_BYTES;
+        idBytesOf(state, op, checked.ids, at);
+        if (newest && newerThanFresh(checked.ids, at, lastFresh, hasFresh)) {
+          hasFresh = true;
+          fresh.push(op);
+          checked.fresh[n] = 1;
         } else {
           track();
           if (touched.has(op.id)) throw new ApplyError(`transaction: job id ${op.id} twice`);
@@ -121,6 +148,7 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
             throw new ApplyError(`transaction: job id ${JSON.stringify(op.jobId)} twice`);
           jobIds.add(op.jobId);
         }
+        n++;
         break;
       }
       case Tag.Ack:
@@ -157,6 +185,7 @@ export function checkTransaction(state: State, rec: TransactionRecord): void {
         );
     }
   }
+  return checked;
 }
 
 /**
@@ -168,24 +197,53 @@ export function applyTransaction(
   rec: TransactionRecord,
   applyOne: (state: State, rec: QueueRecord) => void,
 ): void {
-  checkTransaction(state, rec);
-  /** Flow children of the current run of enqueues, by parent log id. */
-  const children = new Map<string, NewChild[]>();
-  const addBatch = (): void => {
-    for (const [parentId, list] of children) addChildren(state, parentId, list);
-    children.clear();
-  };
-  for (const op of rec.ops) {
-    if (op.tag === Tag.Enqueue) {
-      // Checked above against the state before the transaction. Its earlier operations
-      // can free ids and dedup keys (never take one), and end or wake a parent the
-      // state has only if no child of such a parent follows (refused above).
-      enqueue(state, op, children, true);
-      continue;
+  const checked = checkTransaction(state, rec);
+  /** Flow children of the current run of enqueues. */
+  const children = state.newChildren;
+  const ops = rec.ops;
+  let enqueued = 0;
+  try {
+    for (let i = 0; i < ops.length; ) {
+      const op = ops[i]!;
+      if (op.tag !== Tag.Enqueue) {
+        // Anything else may read a parent's children: they are all added by then.
+        addNewChildren(state, children);
+        applyOne(state, op);
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < ops.length && ops[end]!.tag === Tag.Enqueue) end++;
+      applyEnqueues(state, ops, i, end, enqueued, checked, children);
+      enqueued += end - i;
+      i = end;
     }
-    // Anything else may read a parent's children: they are all added by then.
-    addBatch();
-    applyOne(state, op);
+    addNewChildren(state, children);
+  } finally {
+    children.clear();
   }
-  addBatch();
+}
+
+/**
+ * Applies the run of enqueues `ops[from..to)`, the first of which is the
+ * transaction's enqueue number `first` (for what `checked` found of it).
+ * Checked above against the state before the transaction. Its earlier
+ * operations can free ids and dedup keys (never take one), and end or wake a
+ * parent the state has only if no child of such a parent follows (refused above).
+ */
+function applyEnqueues(
+  state: State,
+  ops: readonly TransactionOp[],
+  from: number,
+  to: number,
+  first: number,
+  checked: CheckedEnqueues,
+  children: NewChildren,
+): void {
+  const id: CheckedId = { newest: false, bytes: checked.ids, at: 0 };
+  for (let i = from, n = first; i < to; i++, n++) {
+    id.newest = checked.fresh[n] === 1;
+    id.at = n * ID_BYTES;
+    enqueue(state, ops[i] as EnqueueRecord, children, id);
+  }
 }

@@ -49,6 +49,8 @@ export interface PreparedFlow {
   readonly record: TransactionRecord;
   /** The enqueue records of `record`, their ids patched when the commit takes fresh ones. */
   readonly records: readonly MutableEnqueue[];
+  /** Each job's public id (its `jobId`, else its log id), kept up with `records`. */
+  readonly publicIds: string[];
   /** The record's encoding, as `writeRecord` gives it. */
   readonly bytes: Uint8Array;
   /** Where each op's id, and its `flowParent` (-1 for none), are in `bytes`. */
@@ -93,7 +95,7 @@ export function checkLostJobIds(ops: readonly FlowOp[], lost: ReadonlySet<string
  * record, in slices of `budget` (started by the caller); throws as `decide`
  * does for a `jobId` taken or repeated, or a `delayMs` past the storable
  * range, and `ClosedError` once the queue closed. Ends with a turn of the
- * loop when the last slice is spent, so the commit starts a slice of its own.
+ * loop, so the commit starts a turn of its own.
  */
 export async function prepareFlow(
   core: QueueCore,
@@ -110,6 +112,7 @@ export async function prepareFlow(
   const now = core.now();
   const state = core.state;
   const records: MutableEnqueue[] = [];
+  const publicIds: string[] = [];
   const parentOf = new Int32Array(ops.length);
   const jobIds: { jobId: string; arg: string }[] = [];
   const seen = new Set<string>();
@@ -138,6 +141,7 @@ export async function prepareFlow(
     const waits = flow?.waits === true;
     const record = enqueueRecordOf(id, queue, job, undefined, now, flowParent, waits);
     records.push(record);
+    publicIds.push(jobId ?? id);
     if (!waits) {
       if (record.runAt !== undefined) earliestRunAt = Math.min(earliestRunAt, record.runAt);
       else dispatch.add(queue);
@@ -159,10 +163,12 @@ export async function prepareFlow(
     parentAt[n] = slots.flowParent;
     await yieldIfSpent(n + 1);
   }
-  if (budget.spent()) await nextTurn();
+  // The commit gets a turn of its own, whatever this slice left of its budget.
+  await nextTurn();
   return {
     record,
     records,
+    publicIds,
     bytes: w.finish(),
     idAt,
     parentAt,
@@ -181,11 +187,12 @@ export async function prepareFlow(
  */
 function renewIds(core: QueueCore, prepared: PreparedFlow): void {
   if (core.ids.issued === prepared.issued) return;
-  const { records, bytes, idAt, parentAt, parentOf } = prepared;
+  const { records, publicIds, bytes, idAt, parentAt, parentOf } = prepared;
   const now = core.now();
   for (let n = 0; n < records.length; n++) {
     const record = records[n]!;
     record.id = core.ids.next(now);
+    if (record.jobId === undefined) publicIds[n] = record.id;
     writeIdBytes(record.id, bytes, idAt[n]!);
     const parent = parentOf[n]!;
     if (parent === -1) continue;
@@ -215,5 +222,5 @@ export function commitPrepared(
   if (prepared.earliestRunAt !== Number.POSITIVE_INFINITY)
     core.timers.scheduleAt(prepared.earliestRunAt);
   for (const queue of prepared.dispatch) core.dispatch(queue);
-  return { ids: prepared.records.map((r) => r.jobId ?? r.id), written };
+  return { ids: prepared.publicIds, written };
 }

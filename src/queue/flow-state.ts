@@ -20,6 +20,7 @@
  * children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { asFlowList, FlowList, writable } from "./flow-list.js";
+import type { NewChildren } from "./new-children.js";
 import { place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
@@ -41,52 +42,45 @@ export function placeWaitingParent(state: State, h: number): void {
   place(state, h, Status.Scheduled, WAITING_AT);
 }
 
-/** A new child job of a flow: its handle, log id and public id. */
-export interface NewChild {
-  readonly h: number;
-  readonly id: string;
-  readonly publicId: string;
+/**
+ * Registers the children gathered in `added` with their parents and
+ * forgets them (the parents' rows and shared extras stay for the rest of
+ * the transaction).
+ */
+export function addNewChildren(state: State, added: NewChildren): void {
+  if (added.byParent.size === 0) return;
+  for (const [parentId, { children, rows }] of added.byParent) {
+    const row = added.parentRows.get(parentId);
+    addChildren(
+      state,
+      row === undefined ? state.find(parentId) : state.findGuessed(parentId, row),
+      children,
+      rows,
+    );
+  }
+  added.byParent.clear();
 }
 
 /**
- * Registers new job `child`, whose extras name `parentId` already (its
- * enqueue sets them), as a child of waiting parent `parentId` now, or,
- * given `batch`, once the batch is added ({@link addChildren}): a
- * transaction adds a flow's children to each parent in one step, so a flow
- * of n children costs O(n), not the O(n²) of copying the parent's list per child.
+ * Appends `children` (new entries, which the parent's list takes over) to
+ * waiting parent `parent`'s list (one copy of it, whatever their number),
+ * noting each new child's row (`rows`): removing the parent then finds its
+ * children without probing the id index (`unlinkChildren`).
  */
-export function addChild(
+export function addChildren(
   state: State,
-  child: NewChild,
-  parentId: string,
-  batch?: Map<string, NewChild[]>,
+  parent: number,
+  children: FlowChild[],
+  rows: readonly number[],
 ): void {
-  if (batch === undefined) {
-    addChildren(state, parentId, [child]);
-    return;
-  }
-  const list = batch.get(parentId);
-  if (list === undefined) batch.set(parentId, [child]);
-  else list.push(child);
-}
-
-/**
- * Appends `children` to waiting parent `parentId`'s list (one copy of it,
- * whatever their number), noting each new child's row: removing the parent
- * then finds its children without probing the id index (`unlinkChildren`).
- */
-export function addChildren(state: State, parentId: string, children: readonly NewChild[]): void {
-  const parent = state.find(parentId);
   const flow = state.table.extras(parent)!.flow!;
-  const list = flow.children.slice();
-  const rows = new Int32Array(list.length + children.length).fill(-1, 0, list.length);
-  for (const { h, id, publicId } of children) {
-    rows[list.length] = h;
-    list.push({ id, publicId, ended: false });
-  }
+  const before = flow.children.length;
+  const list = before === 0 ? children : flow.children.concat(children);
+  const rowOf = new Int32Array(before + children.length).fill(-1, 0, before);
+  for (let k = 0; k < rows.length; k++) rowOf[before + k] = rows[k]!;
   const table = state.table;
   withExtras(state, parent, {
-    flow: new FlowList(flow.waiting + children.length, list, table.generation, null, rows),
+    flow: new FlowList(flow.waiting + children.length, list, table.generation, null, rowOf),
   });
 }
 

@@ -19,8 +19,12 @@
 import { ID_BYTES, type JobTable, slot } from "./table.js";
 
 const SHARD_BITS = 8;
-/** New ids buffered before they are indexed in one pass, shard by shard. */
-const PENDING_MAX = 8_192;
+/**
+ * New ids buffered before they are indexed in one pass, shard by shard.
+ * Above a flow's most jobs (10,000, `MAX_FLOW_JOBS`): the commit of a
+ * flow, whose apply looks up no id, leaves its ids to the next lookup's turn.
+ */
+const PENDING_MAX = 16_384;
 const SHARDS = 1 << SHARD_BITS;
 const INITIAL_SHARD_SLOTS = 16;
 

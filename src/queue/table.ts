@@ -302,6 +302,13 @@ export class JobTable {
     return this.read(h).extras?.get(slot(h));
   }
 
+  /** Sets the extras of row `h` to `extras`, which hold at least one value. */
+  putExtras(h: number, extras: JobExtras): void {
+    const page = this.write(h);
+    page.extras ??= new Map();
+    page.extras.set(slot(h), extras);
+  }
+
   /** Sets (or, with undefined or an empty object, clears) the extras of row `h`. */
   setExtras(h: number, extras: JobExtras | undefined): void {
     const page = this.write(h);
