@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { ApplyError } from "../../src/queue/placement.js";
-import type { QueueRecord } from "../../src/queue/records/codec.js";
+import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { State, Status } from "../../src/queue/state.js";
 import { stateDigest } from "../reliability/lib/audit.js";
@@ -68,5 +68,104 @@ describe("apply of a transaction with flow children", () => {
     assert.equal(state.find(parent), -1);
     assert.equal(state.find(sibling), -1);
     assert.equal(state.statusOf(state.find(child)), Status.Done);
+  });
+});
+
+/** `record` applied to a copy of what `setup` makes, plain and as a replay decodes it from its bytes. */
+function appliedBothWays(setup: (state: State) => void, record: QueueRecord): [State, State] {
+  const live = new State();
+  setup(live);
+  apply(live, record);
+  const replayed = new State();
+  setup(replayed);
+  apply(replayed, decodeRecord(encodeRecord(record)));
+  return [live, replayed];
+}
+
+describe("apply of a transaction's runs of enqueues", () => {
+  it("keeps the newest id and the id index as enqueues applied one by one do, with ids out of order", () => {
+    const ids = new IdGenerator(null, 1);
+    const [a, b, c, d, e] = Array.from({ length: 5 }, () => ids.next(1_000));
+    const setup = (state: State): void => apply(state, job(a!));
+    // c and d are newer than every id; b, last, is not (they came first).
+    const record: QueueRecord = { tag: Tag.Transaction, ops: [job(c!), job(d!), job(b!)] };
+    const [live, replayed] = appliedBothWays(setup, record);
+    const oneByOne = new State();
+    setup(oneByOne);
+    for (const id of [c!, d!, b!]) apply(oneByOne, job(id));
+    for (const state of [live, replayed, oneByOne]) {
+      for (const id of [a!, b!, c!, d!]) assert.notEqual(state.find(id), -1, id);
+      // d is the newest id: an enqueue of it again would be a duplicate, one of e is new.
+      assert.equal(state.isNewestId(state.idKeyIfUlid(d!)!, 0), false);
+      assert.equal(state.isNewestId(state.idKeyIfUlid(e!)!, 0), true);
+      assert.throws(() => apply(state, job(b!)), ApplyError);
+      assert.equal(stateDigest(state), stateDigest(oneByOne));
+    }
+  });
+
+  it("adds a parent's children from each run of enqueues, and siblings' extras stay their own", () => {
+    const ids = new IdGenerator(null, 1);
+    const [other, parent, c1, c2, c3, c4] = Array.from({ length: 6 }, () => ids.next(1_000));
+    const setup = (state: State): void => {
+      apply(state, job(other!));
+      apply(state, { tag: Tag.Claim, id: other!, at: 2 });
+    };
+    // An ack splits the flow's enqueues in two runs; children with other extras of their own.
+    const record = {
+      tag: Tag.Transaction,
+      ops: [
+        job(parent!, { waitsForChildren: true }),
+        job(c1!, { flowParent: parent }),
+        job(c2!, { flowParent: parent, jobId: "mine" }),
+        { tag: Tag.Ack, id: other!, keep: false, at: 3 },
+        job(c3!, { flowParent: parent, groupKey: "g" }),
+        job(c4!, { flowParent: parent }),
+      ],
+    } as QueueRecord;
+    const [live, replayed] = appliedBothWays(setup, record);
+    assert.equal(stateDigest(replayed), stateDigest(live));
+    for (const state of [live, replayed]) {
+      const p = state.find(parent!);
+      const flow = state.table.extras(p)!.flow!;
+      assert.deepEqual(
+        flow.children.map((child) => child.publicId),
+        [c1!, "mine", c3!, c4!],
+      );
+      assert.equal(flow.waiting, 4);
+      assert.equal(state.findPublic("mine"), state.find(c2!));
+      assert.equal(state.table.extras(state.find(c3!))!.groupKey, "g");
+      // c1 ends: its link goes, its siblings keep theirs.
+      apply(state, { tag: Tag.Claim, id: c1!, at: 4 });
+      apply(state, { tag: Tag.Ack, id: c1!, keep: true, at: 5 });
+      assert.equal(state.table.extras(state.find(c1!))?.flowParent, undefined);
+      for (const id of [c2!, c3!, c4!])
+        assert.equal(state.table.extras(state.find(id))!.flowParent, parent, id);
+      assert.equal(state.table.extras(p)!.flow!.waiting, 3);
+      assert.equal(state.statusOf(p), Status.Scheduled);
+    }
+    assert.equal(stateDigest(replayed), stateDigest(live));
+  });
+
+  it("applies two transactions' flows in a row, each with its own parents' children", () => {
+    const ids = new IdGenerator(null, 1);
+    const state = new State();
+    for (let round = 0; round < 3; round++) {
+      const parent = ids.next(1_000 + round);
+      const children = Array.from({ length: 5 }, () => ids.next(1_000 + round));
+      apply(state, {
+        tag: Tag.Transaction,
+        ops: [
+          job(parent, { waitsForChildren: true }),
+          ...children.map((id) => job(id, { flowParent: parent })),
+        ],
+      });
+      const flow = state.table.extras(state.find(parent))!.flow!;
+      assert.deepEqual(
+        flow.children.map((child) => child.id),
+        children,
+      );
+      for (const id of children)
+        assert.equal(state.table.extras(state.find(id))!.flowParent, parent);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { DuplicateJobIdError } from "../../src/errors.js";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { ByteWriter } from "../../src/queue/binary.js";
+import { MAX_FLOW_JOBS } from "../../src/queue/flows.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -176,6 +177,34 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
       await third.close();
     });
   }
+
+  it("a flow of MAX_FLOW_JOBS jobs is found whole right after its commit, and replays the same", async () => {
+    const store = new MemoryStore();
+    const { queue, clock } = await openTestQueue({}, store);
+    await queue.enqueueBatch("other", ["a", "b", "c"]);
+    const children = Array.from({ length: MAX_FLOW_JOBS - 1 }, (_, i) => ({
+      queue: "leaf",
+      payload: `l${i}`,
+      ...(i === 17 ? { options: { jobId: "seventeen" } } : {}),
+    }));
+    const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+    // Ids the commit has not indexed yet are found all the same.
+    const last = flow.children[flow.children.length - 1]!.id;
+    assert.equal(text((await queue.getJob(last))!.payload), `l${MAX_FLOW_JOBS - 2}`);
+    assert.equal((await queue.getJob("seventeen"))?.queue, "leaf");
+    assert.equal((await queue.getJob(flow.id))?.waitingChildren, MAX_FLOW_JOBS - 1);
+    assert.equal((await queue.stats("leaf")).pending, MAX_FLOW_JOBS - 1);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    const live = stateDigest(liveState(queue));
+    assert.equal(stateDigest(await replayedState(store, "q")), live);
+    await queue.close();
+    const reopened = (await openTestQueue({}, store, clock)).queue;
+    assert.equal(stateDigest(liveState(reopened)), live);
+    assert.equal(await reopened.removeJob(flow.id), true);
+    assert.equal(await reopened.getJob(last), null);
+    assert.deepEqual(auditState(liveState(reopened)), []);
+    await reopened.close();
+  });
 
   it("with listeners, a flow prepared in slices is heard as one enqueue per job", async () => {
     const store = new MemoryStore();
