@@ -61,6 +61,12 @@ export interface CheckedId {
   newest: boolean;
   bytes: Uint8Array;
   at: number;
+  /**
+   * Where its payload was written already, with the rest of a run of
+   * payloads that lie side by side (`apply-tx.ts`); -1 when it is not.
+   */
+  payloadSegment: number;
+  payloadOffset: number;
 }
 
 /**
@@ -110,15 +116,22 @@ export function enqueue(
   page.priority[i] = rec.priority;
   page.enqueuedAt[i] = rec.enqueuedAt;
   page.seq[i] = state.nextSeq++;
-  if (decoded !== null) {
-    const from = decoded.payloadAt;
-    page.payloadSegment[i] = state.arena.write(decoded.bytes, from, from + decoded.payloadLength);
-    page.payloadLength[i] = decoded.payloadLength;
-  } else {
-    page.payloadSegment[i] = state.arena.write(rec.payload);
+  if (checked !== undefined && checked.payloadSegment >= 0) {
+    // Written with the rest of its run of payloads.
+    page.payloadSegment[i] = checked.payloadSegment;
     page.payloadLength[i] = rec.payload.byteLength;
+    page.payloadOffset[i] = checked.payloadOffset;
+  } else {
+    if (decoded !== null) {
+      const from = decoded.payloadAt;
+      page.payloadSegment[i] = state.arena.write(decoded.bytes, from, from + decoded.payloadLength);
+      page.payloadLength[i] = decoded.payloadLength;
+    } else {
+      page.payloadSegment[i] = state.arena.write(rec.payload);
+      page.payloadLength[i] = rec.payload.byteLength;
+    }
+    page.payloadOffset[i] = state.arena.offset;
   }
-  page.payloadOffset[i] = state.arena.offset;
   // A released row has no trace context left: only a traced job sets one.
   if (decoded !== null) {
     if (decoded.traceAt >= 0) state.table.setTraceBytes(h, decoded.bytes, decoded.traceAt);

@@ -225,11 +225,35 @@ export function applyTransaction(
 }
 
 /**
+ * The end of the run of enqueues from `ops[from]` (up to `to`) whose inline
+ * payloads lie side by side in one buffer, in order (a flow's, as `copyFlow`
+ * made them): `from + 1` when there is none. Decoded records (a replay's)
+ * are left to their own writes.
+ */
+function payloadRunEnd(ops: readonly TransactionOp[], from: number, to: number): number {
+  let end = from;
+  let buffer: ArrayBufferLike | null = null;
+  let next = 0;
+  for (; end < to; end++) {
+    const op = ops[end] as EnqueueRecord;
+    if (op instanceof DecodedEnqueue) break;
+    const payload = op.payload;
+    if (payload.byteLength === 0) break;
+    if (buffer !== null && (payload.buffer !== buffer || payload.byteOffset !== next)) break;
+    buffer = payload.buffer;
+    next = payload.byteOffset + payload.byteLength;
+  }
+  return Math.max(end, from + 1);
+}
+
+/**
  * Applies the run of enqueues `ops[from..to)`, the first of which is the
  * transaction's enqueue number `first` (for what `checked` found of it).
  * Checked above against the state before the transaction. Its earlier
  * operations can free ids and dedup keys (never take one), and end or wake a
- * parent the state has only if no child of such a parent follows (refused above).
+ * parent the state has only if no child of such a parent follows (refused
+ * above). Payloads that lie side by side are copied into the arena in one
+ * write (10,000 small copies are a sixth of a large flow's commit).
  */
 function applyEnqueues(
   state: State,
@@ -240,10 +264,36 @@ function applyEnqueues(
   checked: CheckedEnqueues,
   children: NewChildren,
 ): void {
-  const id: CheckedId = { newest: false, bytes: checked.ids, at: 0 };
+  const id: CheckedId = {
+    newest: false,
+    bytes: checked.ids,
+    at: 0,
+    payloadSegment: -1,
+    payloadOffset: 0,
+  };
+  let runEnd = from;
+  let runSegment = -1;
+  /** Where the run's first payload went in the arena, and where it starts in its buffer. */
+  let runOffset = 0;
+  let runStart = 0;
   for (let i = from, n = first; i < to; i++, n++) {
+    const op = ops[i] as EnqueueRecord;
+    if (i === runEnd) {
+      runEnd = payloadRunEnd(ops, i, to);
+      runSegment = -1;
+      if (runEnd - i > 1) {
+        const head = op.payload;
+        const last = (ops[runEnd - 1] as EnqueueRecord).payload;
+        runStart = head.byteOffset;
+        const bytes = new Uint8Array(head.buffer);
+        runSegment = state.arena.write(bytes, runStart, last.byteOffset + last.byteLength);
+        runOffset = state.arena.offset;
+      }
+    }
     id.newest = checked.fresh[n] === 1;
     id.at = n * ID_BYTES;
-    enqueue(state, ops[i] as EnqueueRecord, children, id);
+    id.payloadSegment = runSegment;
+    if (runSegment >= 0) id.payloadOffset = runOffset + (op.payload.byteOffset - runStart);
+    enqueue(state, op, children, id);
   }
 }

@@ -50,9 +50,29 @@ function copyOptions(options: unknown): unknown {
  * order the checks walk it in) and down to `maxDepth + 1` levels. Throws
  * `InvalidArgumentError` for a job that is one of its own ancestors.
  */
+/**
+ * Bytes of each buffer that a flow's payload copies share. Copies made one after another lie
+ * side by side in it, so the commit writes a run of them into the arena at once (`apply-tx.ts`).
+ */
+const PAYLOAD_CHUNK_BYTES = 256 * 1024;
+
 export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): CopiedFlow {
   const jobIds: string[] = [];
   let jobs = 0;
+  let chunk = new Uint8Array(0);
+  let used = 0;
+  const copyPayload = (payload: Uint8Array): Uint8Array => {
+    const length = payload.byteLength;
+    if (length === 0 || length > PAYLOAD_CHUNK_BYTES / 4) return copyBytes(payload);
+    if (used + length > chunk.byteLength) {
+      chunk = new Uint8Array(PAYLOAD_CHUNK_BYTES);
+      used = 0;
+    }
+    const copy = chunk.subarray(used, used + length);
+    copy.set(payload);
+    used += length;
+    return copy;
+  };
   const copyJob = (node: unknown): unknown => {
     jobs++;
     if (!isObject(node)) return node;
@@ -61,7 +81,7 @@ export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): Copi
     if (isObject(copied) && typeof copied.jobId === "string") jobIds.push(copied.jobId);
     return {
       queue,
-      payload: payload instanceof Uint8Array ? copyBytes(payload) : payload,
+      payload: payload instanceof Uint8Array ? copyPayload(payload) : payload,
       options: copied,
       children: Array.isArray(children) ? [...children] : children,
     };

@@ -13,6 +13,7 @@ import { ApplyError } from "../../src/queue/placement.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { State, Status } from "../../src/queue/state.js";
+import { slot } from "../../src/queue/table.js";
 import { stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord as job } from "./helpers.js";
 
@@ -166,6 +167,51 @@ describe("apply of a transaction's runs of enqueues", () => {
       );
       for (const id of children)
         assert.equal(state.table.extras(state.find(id))!.flowParent, parent);
+    }
+  });
+});
+
+/** The payload bytes of job `id` in `state`'s arena. */
+function payloadIn(state: State, id: string): Buffer {
+  const h = state.find(id);
+  const page = state.table.read(h);
+  const i = slot(h);
+  const offset = page.payloadOffset[i]!;
+  const bytes = state.arena.segment(page.payloadSegment[i]!);
+  return Buffer.from(bytes.subarray(offset, offset + page.payloadLength[i]!));
+}
+
+describe("apply of a transaction's payloads", () => {
+  it("writes payloads that lie side by side as one run, with the bytes each job had", () => {
+    const ids = new IdGenerator(null, 1);
+    const shared = new Uint8Array(64);
+    for (let k = 0; k < shared.length; k++) shared[k] = k;
+    // Side by side: 0..8, 8..20, 20..21; then empty, then 21..30 again side by side with the
+    // run before the empty one, a copy elsewhere, and a view that goes back to 30..40.
+    const views = [
+      shared.subarray(0, 8),
+      shared.subarray(8, 20),
+      shared.subarray(20, 21),
+      shared.subarray(21, 21),
+      shared.subarray(21, 30),
+      Uint8Array.from([7, 7, 7]),
+      shared.subarray(30, 40),
+      shared.subarray(30, 40),
+    ];
+    const jobIds = views.map(() => ids.next(1_000));
+    const record: QueueRecord = {
+      tag: Tag.Transaction,
+      ops: views.map((payload, k) => job(jobIds[k]!, { payload })),
+    };
+    const [live, replayed] = appliedBothWays(() => {}, record);
+    assert.equal(stateDigest(replayed), stateDigest(live));
+    for (const state of [live, replayed]) {
+      for (let k = 0; k < views.length; k++)
+        assert.deepEqual(payloadIn(state, jobIds[k]!), Buffer.from(views[k]!), `job ${k}`);
+      assert.equal(state.arena.liveBytes, 8 + 12 + 1 + 0 + 9 + 3 + 10 + 10);
+      // Removing them releases every byte.
+      for (const id of jobIds) apply(state, { tag: Tag.Cancel, id, at: 2 });
+      assert.equal(state.arena.liveBytes, 0);
     }
   });
 });

@@ -182,15 +182,28 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
     const store = new MemoryStore();
     const { queue, clock } = await openTestQueue({}, store);
     await queue.enqueueBatch("other", ["a", "b", "c"]);
+    // Payloads of 100 bytes, one empty: the copies fill several shared buffers, and the commit
+    // writes each run of them into the arena at once.
+    const payloadOf = (i: number): Buffer =>
+      i === 500
+        ? Buffer.alloc(0)
+        : Buffer.concat([Buffer.from(`l${i}:`), Buffer.alloc(94, i % 251)]);
     const children = Array.from({ length: MAX_FLOW_JOBS - 1 }, (_, i) => ({
       queue: "leaf",
-      payload: `l${i}`,
+      payload: payloadOf(i),
       ...(i === 17 ? { options: { jobId: "seventeen" } } : {}),
     }));
     const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
     // Ids the commit has not indexed yet are found all the same.
     const last = flow.children[flow.children.length - 1]!.id;
-    assert.equal(text((await queue.getJob(last))!.payload), `l${MAX_FLOW_JOBS - 2}`);
+    for (let i = 0; i < MAX_FLOW_JOBS - 1; i += i < 600 ? 1 : 97) {
+      const job = await queue.getJob(flow.children[i]!.id);
+      assert.deepEqual(Buffer.from(job!.payload), payloadOf(i), `child ${i}`);
+    }
+    assert.deepEqual(
+      Buffer.from((await queue.getJob(last))!.payload),
+      payloadOf(MAX_FLOW_JOBS - 2),
+    );
     assert.equal((await queue.getJob("seventeen"))?.queue, "leaf");
     assert.equal((await queue.getJob(flow.id))?.waitingChildren, MAX_FLOW_JOBS - 1);
     assert.equal((await queue.stats("leaf")).pending, MAX_FLOW_JOBS - 1);
@@ -200,6 +213,10 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
     await queue.close();
     const reopened = (await openTestQueue({}, store, clock)).queue;
     assert.equal(stateDigest(liveState(reopened)), live);
+    for (let i = 0; i < MAX_FLOW_JOBS - 1; i += 997) {
+      const job = await reopened.getJob(flow.children[i]!.id);
+      assert.deepEqual(Buffer.from(job!.payload), payloadOf(i), `child ${i} after the reopen`);
+    }
     assert.equal(await reopened.removeJob(flow.id), true);
     assert.equal(await reopened.getJob(last), null);
     assert.deepEqual(auditState(liveState(reopened)), []);
