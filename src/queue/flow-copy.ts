@@ -46,16 +46,18 @@ function copyOptions(options: unknown): unknown {
 }
 
 /**
+ * Most bytes of each buffer that a flow's payload copies share. Copies made one after another
+ * lie side by side in it, so the commit writes a run of them into the arena at once
+ * (`apply-tx.ts`). The buffers start small and double up to this, so a small flow holds about
+ * its own bytes until its commit is durable (and its events are told).
+ */
+const PAYLOAD_CHUNK_BYTES = 256 * 1024;
+
+/**
  * Copies the flow `flow` for jobs up to `maxJobs + 1` in pre-order (the
  * order the checks walk it in) and down to `maxDepth + 1` levels. Throws
  * `InvalidArgumentError` for a job that is one of its own ancestors.
  */
-/**
- * Bytes of each buffer that a flow's payload copies share. Copies made one after another lie
- * side by side in it, so the commit writes a run of them into the arena at once (`apply-tx.ts`).
- */
-const PAYLOAD_CHUNK_BYTES = 256 * 1024;
-
 export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): CopiedFlow {
   const jobIds: string[] = [];
   let jobs = 0;
@@ -65,7 +67,11 @@ export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): Copi
     const length = payload.byteLength;
     if (length === 0 || length > PAYLOAD_CHUNK_BYTES / 4) return copyBytes(payload);
     if (used + length > chunk.byteLength) {
-      chunk = new Uint8Array(PAYLOAD_CHUNK_BYTES);
+      // Sized by what the flow copied so far (doubling up to the cap): a small flow holds
+      // about its own bytes, not a whole chunk.
+      chunk = new Uint8Array(
+        Math.min(PAYLOAD_CHUNK_BYTES, Math.max(4 * length, 2 * chunk.byteLength, 1024)),
+      );
       used = 0;
     }
     const copy = chunk.subarray(used, used + length);

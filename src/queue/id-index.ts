@@ -22,7 +22,8 @@ const SHARD_BITS = 8;
 /**
  * New ids buffered before they are indexed in one pass, shard by shard.
  * Above a flow's most jobs (10,000, `MAX_FLOW_JOBS`): the commit of a
- * flow, whose apply looks up no id, leaves its ids to the next lookup's turn.
+ * flow whose parents are all new looks up no id, and leaves the indexing of
+ * its ids to the next lookup's turn (a flush of up to this many, 2–3 ms).
  */
 const PENDING_MAX = 16_384;
 const SHARDS = 1 << SHARD_BITS;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ClosedError } from "../../src/errors.js";
+import { copyFlow } from "../../src/queue/flow-copy.js";
 import type { FlowJob } from "../../src/queue/flows.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { RecordEncoder } from "../../src/queue/records/codec.js";
@@ -156,5 +157,45 @@ describe("a flow is enqueued as it was passed", { timeout: 120_000 }, () => {
     assert.equal(heard, 302);
     assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(liveState(queue)));
     await queue.close();
+  });
+});
+
+describe("a flow's payload copies", () => {
+  it("share buffers sized by what was copied: a small flow holds about its own bytes, a large one buffers of at most 256 KiB", () => {
+    const payloadOf = (job: unknown): Uint8Array => (job as { payload: Uint8Array }).payload;
+    const small = copyFlow(
+      {
+        queue: "a",
+        payload: Buffer.from("x"),
+        children: [{ queue: "b", payload: Buffer.from("y") }],
+      },
+      10_000,
+      10,
+    );
+    const root = payloadOf(small.root);
+    assert.equal(text(root), "x");
+    // Was a whole 256 KiB buffer per flow, held until the commit was durable.
+    assert.ok(root.buffer.byteLength <= 4096, `${root.buffer.byteLength} bytes`);
+    const large = copyFlow(
+      {
+        queue: "a",
+        payload: new Uint8Array(1000).fill(1),
+        children: Array.from({ length: 2000 }, (_, i) => ({
+          queue: "b",
+          payload: new Uint8Array(1000).fill(i % 251),
+        })),
+      },
+      10_000,
+      10,
+    );
+    const buffers = new Set<ArrayBufferLike>();
+    const walk = (job: { payload: Uint8Array; children?: unknown[] }): void => {
+      buffers.add(job.payload.buffer);
+      for (const child of job.children ?? []) walk(child as typeof job);
+    };
+    walk(large.root as { payload: Uint8Array; children?: unknown[] });
+    for (const buffer of buffers) assert.ok(buffer.byteLength <= 256 * 1024);
+    // 2 MB of payloads in a few dozen buffers, not one per job.
+    assert.ok(buffers.size < 40, `${buffers.size} buffers`);
   });
 });
