@@ -12,8 +12,8 @@ import { IdGenerator } from "../../src/queue/ids.js";
 import { ApplyError } from "../../src/queue/placement.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { State, Status } from "../../src/queue/state.js";
-import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import { State } from "../../src/queue/state.js";
+import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord as job } from "./helpers.js";
 
 /** A small deterministic PRNG. */
