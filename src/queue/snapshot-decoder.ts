@@ -294,10 +294,12 @@ export class SnapshotReader {
       if (mask & Extra.DedupKey) extras.dedupKey = r.string();
       if (mask & Extra.JobId) {
         const jobId = r.string();
-        if (this.#state.jobIds.has(jobId))
+        // One lookup per id: a set that does not grow the map found the id there already.
+        const known = this.#state.jobIds.size;
+        this.#state.jobIds.set(jobId, h);
+        if (this.#state.jobIds.size === known)
           throw new DecodeError(`snapshot holds job id ${JSON.stringify(jobId)} twice`);
         extras.jobId = jobId;
-        this.#state.jobIds.set(jobId, h);
       }
       readMoreExtras(r, mask, extras);
       readFlowExtras(r, mask, extras);

@@ -6,6 +6,8 @@
  * row in the table; handles are reused after a job is removed, so nothing
  * outside a synchronous step keeps one without checking the job's `seq`.
  */
+
+import { ShardedStringMap } from "../util/string-map.js";
 import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { CancelledJobs } from "./cancelled.js";
@@ -171,8 +173,11 @@ export class State {
   #lastIdString: string | null = null;
   /** The `seq` the next enqueued job gets. */
   nextSeq = 0;
-  /** Caller-chosen job ids (`options.jobId`) → handle. */
-  readonly jobIds = new Map<string, number>();
+  /**
+   * Caller-chosen job ids (`options.jobId`) → handle, in shards: one Map of a
+   * million ids grew by rehashing half of them in one turn.
+   */
+  readonly jobIds = new ShardedStringMap<number>();
   /**
    * Keys of offloaded payload objects whose jobs `apply` removed, oldest
    * first: the queue deletes them once the removing records are durable

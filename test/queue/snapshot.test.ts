@@ -24,7 +24,7 @@ import { PAGE_SLOTS } from "../../src/queue/table.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
-import { rejection } from "./helpers.js";
+import { enqueueRecord, rejection } from "./helpers.js";
 
 const NOW = 1_700_000_000_000;
 
@@ -336,6 +336,22 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
         return true;
       },
     );
+  });
+
+  it("a snapshot holding one caller job id twice is refused", () => {
+    const state = new State();
+    const gen = new IdGenerator(null, 1);
+    const handles = ["same", "other"].map((jobId, i) => {
+      const id = gen.next(1_000 + i);
+      apply(state, enqueueRecord(id, { jobId }));
+      return state.find(id);
+    });
+    // A damaged table: the second job says it has the first one's id.
+    (state.table.extras(handles[1]!) as { jobId?: string }).jobId = "same";
+    assert.throws(() => decodeSnapshot(encodeSnapshot(state)), {
+      name: "DecodeError",
+      message: /holds job id "same" twice/,
+    });
   });
 
   it("damaged snapshots are refused with DecodeError, never half-loaded", () => {
