@@ -23,19 +23,24 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { messageOf } from "../util/message.js";
-import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
+import { nextTurn, SLICE_MS, SliceBudget, StepSizer } from "../util/slices.js";
 import { invalidArgument } from "../validate.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
 import { ObservedCommits } from "./commit-observed.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
-import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
 import { QueueEvents } from "./events.js";
 import { PendingFlowJobIds } from "./flow-job-ids.js";
 import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
+import {
+  INTERRUPTED_MIN_PER_COMMIT,
+  INTERRUPTED_MS_PER_CLAIM,
+  INTERRUPTED_PER_COMMIT,
+  settleInterruptedSlice,
+} from "./interrupted.js";
 import { Lease, LeaseTable } from "./leases.js";
 import { Observers, type TransitionCause } from "./observe.js";
 import type { PayloadObjects } from "./payloads.js";
@@ -52,9 +57,6 @@ import { jobToRecord } from "./views.js";
 import { ClaimWaiters } from "./waiters.js";
 
 function noop(): void {}
-
-/** Requeues of interrupted claims committed together at open. */
-const INTERRUPTED_PER_COMMIT = 256;
 
 export class QueueCore {
   readonly log: Log;
@@ -173,10 +175,14 @@ export class QueueCore {
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
     this.state.flowWoken.clear(); // replayed: nobody waits yet
-    // Groups of a few hundred records, as many per turn of the event loop as fit a slice,
-    // each taken from the front of a queue's claimed jobs (which the commit shrinks): no list
-    // of every claim is built at once.
+    // Commits sized to the time left in the slice, each taken from the front of a queue's
+    // claimed jobs (which the commit shrinks): no list of every claim is built at once.
     const budget = this.sliceBudget();
+    const steps = new StepSizer(
+      INTERRUPTED_MIN_PER_COMMIT,
+      INTERRUPTED_PER_COMMIT,
+      INTERRUPTED_MS_PER_CLAIM,
+    );
     let requeued = 0;
     for (const qs of this.state.queueList) {
       while (qs.claimed.size > 0) {
@@ -185,13 +191,8 @@ export class QueueCore {
           budget.start();
         }
         if (this.closed) return;
-        const now = this.now();
         const before = qs.claimed.size;
-        const records: FailedDeliveryRecord[] = [];
-        for (const h of qs.claimed.first(INTERRUPTED_PER_COMMIT))
-          records.push(decideInterruptedClaim(this.state, h, now));
-        this.commitInBackground(records, "interrupted");
-        requeued += records.length;
+        requeued += settleInterruptedSlice(this, qs, budget, steps);
         if (qs.claimed.size >= before) break; // nothing left that a commit can settle
       }
     }
