@@ -10,13 +10,23 @@
  *
  * Each store is filled once (kept under `--dir` between runs, reused when
  * present), then every measurement copies it and runs in a child process of
- * its own (a fresh heap), one after the other. `--builds` names compiled
+ * its own (a fresh heap), one after the other. With `--close=sigkill` the
+ * filling process is killed once its last claims are durable instead of
+ * closing, so the open restores the older checkpoint and replays the claims
+ * from the WAL, as after a crash.
+ *
+ * Every open is also measured for turns of the event loop: the longest time
+ * the main thread spent on a CPU between two ticks of a 1 ms timer, with and
+ * without the GC pauses in it (`lib/turns.ts`), and the three longest gaps
+ * (their start in the time base of `--cpu-prof` profiles; `--prof=<dir>`
+ * writes one per measurement). `--builds` names compiled
  * trees (each holding `src/index.js`, e.g. another checkout's `build/`) to
  * compare: rounds alternate between them (A, B, A, B, …). The load average
  * is printed with every run.
  *
  * Options: --jobs=1000000 --requeue=250000 --phases=reopen,requeue
  * --ids=own,generated --rounds=3 --dir=<fill cache> --builds=<build>,<build>
+ * --close=clean|sigkill --prof=<profile dir>
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, rmSync } from "node:fs";
@@ -25,6 +35,7 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Args } from "./lib/args.js";
+import { type Gap, TurnMeter } from "./lib/turns.js";
 
 type Taquba = typeof import("../src/index.js");
 type Phase = "reopen" | "requeue";
@@ -43,6 +54,13 @@ interface Measurement {
   openCpuMs: number;
   requeueMs?: number;
   requeueCpuMs?: number;
+  /** Longest on-CPU time of the main thread in one turn during the open, with GC and without. */
+  openTurnCpuMs: number;
+  openTurnOwnMs: number;
+  /** Turns over 20 ms during the open made long by our code (GC pauses not counted). */
+  openGapsOurs: number;
+  /** The open's three turns with the most of our code: wall, CPU, GC ms and start (µs). */
+  openWorst: Gap[];
   load: number;
 }
 
@@ -53,8 +71,18 @@ function options(taquba: Taquba) {
   };
 }
 
-/** Fills `directory` with `jobs` claimed (reopen) or dead (requeue) jobs, with own or generated ids. */
-async function fill(taquba: Taquba, directory: string, phase: Phase, own: boolean, jobs: number) {
+/**
+ * Fills `directory` with `jobs` claimed (reopen) or dead (requeue) jobs, with
+ * own or generated ids, then closes, or with `crash` dies once they are durable.
+ */
+async function fill(
+  taquba: Taquba,
+  directory: string,
+  phase: Phase,
+  own: boolean,
+  jobs: number,
+  crash: boolean,
+) {
   const queue = await taquba.Queue.open(
     new taquba.FileStore(directory, { fsync: false }),
     "p",
@@ -79,6 +107,10 @@ async function fill(taquba: Taquba, directory: string, phase: Phase, own: boolea
         for (const claim of claims) tx.deadLetter(claim, "bench");
       });
   }
+  if (crash) {
+    await queue.flush();
+    process.kill(process.pid, "SIGKILL");
+  }
   await queue.close();
 }
 
@@ -90,11 +122,17 @@ async function measure(args: Args): Promise<void> {
   const jobs = args.number("jobs", 1_000_000);
   const source = args.string("store", "");
   const taquba = (await import(join(resolve(build), "src/index.js"))) as Taquba;
-  if (!existsSync(source)) await fill(taquba, source, phase, own, jobs);
+  if (args.flag("fill")) {
+    await fill(taquba, source, phase, own, jobs, args.string("close", "clean") === "sigkill");
+    return;
+  }
   const work = `${source}-run`;
   rmSync(work, { recursive: true, force: true });
   cpSync(source, work, { recursive: true });
+  const turns = new TurnMeter(20);
   try {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    turns.reset();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const queue = await taquba.Queue.open(
@@ -104,6 +142,10 @@ async function measure(args: Args): Promise<void> {
     );
     const openMs = performance.now() - t0;
     const openCpu = process.cpuUsage(cpu0);
+    // One more tick of the meter, so that a long last turn of the open is counted.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const openTurns = turns.summary();
+    turns.stop();
     const result: Measurement = {
       build,
       phase,
@@ -111,6 +153,16 @@ async function measure(args: Args): Promise<void> {
       jobs,
       openMs: Math.round(openMs),
       openCpuMs: Math.round((openCpu.user + openCpu.system) / 1_000),
+      openTurnCpuMs: round1(openTurns.maxCpuMs),
+      openTurnOwnMs: round1(openTurns.maxOwnMs),
+      openGapsOurs: openTurns.ours,
+      openWorst: openTurns.worst.map((g) => ({
+        wallMs: round1(g.wallMs),
+        cpuMs: round1(g.cpuMs),
+        waitMs: round1(g.waitMs),
+        gcMs: round1(g.gcMs),
+        fromUs: g.fromUs,
+      })),
       load: loadavg()[0]!,
     };
     if (phase === "requeue") {
@@ -124,15 +176,38 @@ async function measure(args: Args): Promise<void> {
     await queue.close();
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   } finally {
+    turns.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function runChild(argv: string[]): Promise<Measurement> {
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** Fills a store in a child process of its own (which may die by SIGKILL on purpose). */
+function fillInChild(argv: string[]): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child", ...argv], {
-      stdio: ["ignore", "pipe", "inherit"],
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), "--child", "--fill", ...argv],
+      { stdio: ["ignore", "inherit", "inherit"] },
+    );
+    child.on("error", fail);
+    child.on("exit", (code, signal) => {
+      if (code === 0 || signal === "SIGKILL") done();
+      else fail(new Error(`fill exited with ${code ?? signal}`));
     });
+  });
+}
+
+function runChild(argv: string[], nodeArgs: readonly string[] = []): Promise<Measurement> {
+  return new Promise((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, fileURLToPath(import.meta.url), "--child", ...argv],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
@@ -156,26 +231,33 @@ async function main(): Promise<void> {
   const idKinds = args.list("ids", ["own", "generated"]);
   const builds = args.list("builds", [OWN_BUILD]).map((b) => resolve(b));
   const dir = resolve(args.string("dir", join(tmpdir(), "taquba-own-ids")));
+  const close = args.string("close", "clean");
+  if (close !== "clean" && close !== "sigkill")
+    throw new Error(`own-ids: --close must be clean or sigkill, got ${close}`);
+  const prof = args.string("prof", "");
+  const nodeArgs =
+    prof === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`, "--cpu-prof-interval=250"];
   const rows: Measurement[] = [];
   for (const phase of phases)
     for (const ids of idKinds) {
-      const store = join(dir, `${phase}-${ids}-${jobs}`);
+      const store = join(dir, `${phase}-${ids}-${jobs}${close === "sigkill" ? "-crash" : ""}`);
+      const common = [`--phase=${phase}`, `--ids=${ids}`, `--jobs=${jobs}`, `--store=${store}`];
+      if (!existsSync(store))
+        await fillInChild([`--build=${builds[0]!}`, `--close=${close}`, ...common]);
       for (let round = 0; round < rounds; round++)
         for (const build of builds) {
-          const row = await runChild([
-            `--build=${build}`,
-            `--phase=${phase}`,
-            `--ids=${ids}`,
-            `--jobs=${jobs}`,
-            `--requeue=${requeue}`,
-            `--store=${store}`,
-          ]);
+          const row = await runChild(
+            [`--build=${build}`, `--requeue=${requeue}`, ...common],
+            nodeArgs,
+          );
           rows.push(row);
           process.stdout.write(`${JSON.stringify(row)}\n`);
         }
     }
   const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1]!;
-  process.stdout.write("\nmedians (ms): phase ids build | open wall / cpu | requeue wall / cpu\n");
+  process.stdout.write(
+    "\nmedians (ms): phase ids build | open wall / cpu | open's longest turn cpu / ours | requeue wall / cpu\n",
+  );
   for (const phase of phases)
     for (const ids of idKinds)
       for (const build of builds) {
@@ -184,6 +266,7 @@ async function main(): Promise<void> {
         const requeueCpu = of.map((r) => r.requeueCpuMs ?? 0);
         process.stdout.write(
           `${phase} ${ids} ${build} | ${median(of.map((r) => r.openMs))} / ${median(of.map((r) => r.openCpuMs))}` +
+            ` | ${median(of.map((r) => r.openTurnCpuMs))} / ${median(of.map((r) => r.openTurnOwnMs))}` +
             (phase === "requeue" ? ` | ${median(requeueWall)} / ${median(requeueCpu)}` : "") +
             "\n",
         );
