@@ -90,10 +90,44 @@ export class JobsById {
   }
 }
 
-/** Jobs with their own ids sorted by them: ids and handles side by side. */
+/** Elements a run keeps per chunk: a power of two. */
+const RUN_CHUNK_BITS = 12;
+const RUN_CHUNK = 1 << RUN_CHUNK_BITS;
+const RUN_CHUNK_MASK = RUN_CHUNK - 1;
+
+/**
+ * Jobs with their own ids sorted by them: ids and handles side by side, in
+ * chunks of {@link RUN_CHUNK} (every chunk but the last full). A merged run
+ * grows to half a million entries and more: as one array, each growth
+ * copied all of it in one step (18 ms at 872,448 ids in isolation, more on a
+ * loaded core); chunks never copy.
+ */
 interface Run {
-  ids: string[];
-  handles: number[];
+  readonly ids: string[][];
+  readonly handles: number[][];
+  length: number;
+}
+
+function emptyRun(): Run {
+  return { ids: [], handles: [], length: 0 };
+}
+
+function pushToRun(run: Run, id: string, h: number): void {
+  if ((run.length & RUN_CHUNK_MASK) === 0) {
+    run.ids.push([]);
+    run.handles.push([]);
+  }
+  run.ids.at(-1)!.push(id);
+  run.handles.at(-1)!.push(h);
+  run.length++;
+}
+
+function idAt(run: Run, k: number): string {
+  return run.ids[k >>> RUN_CHUNK_BITS]![k & RUN_CHUNK_MASK]!;
+}
+
+function handleAt(run: Run, k: number): number {
+  return run.handles[k >>> RUN_CHUNK_BITS]![k & RUN_CHUNK_MASK]!;
 }
 
 function compareStrings(a: string, b: string): number {
@@ -101,7 +135,7 @@ function compareStrings(a: string, b: string): number {
 }
 
 /** Elements a merge, or the build of the by-id index, advances between two budget checks. */
-const PER_CHECK = 4_096;
+const PER_CHECK = RUN_CHUNK;
 
 /** A merge by id of two adjacent runs, `a` before `b`, under way: `i` and `j` taken so far. */
 interface Merge {
@@ -116,20 +150,19 @@ interface Merge {
 function advanceMerge(m: Merge, steps: number): boolean {
   const { a, b, out } = m;
   let { i, j } = m;
-  const end = Math.min(a.ids.length + b.ids.length, i + j + steps);
+  const end = Math.min(a.length + b.length, i + j + steps);
   while (i + j < end) {
-    const takeA = j === b.ids.length || (i < a.ids.length && a.ids[i]! < b.ids[j]!);
-    if (takeA) {
-      out.ids.push(a.ids[i]!);
-      out.handles.push(a.handles[i++]!);
+    if (j === b.length || (i < a.length && idAt(a, i) < idAt(b, j))) {
+      pushToRun(out, idAt(a, i), handleAt(a, i));
+      i++;
     } else {
-      out.ids.push(b.ids[j]!);
-      out.handles.push(b.handles[j++]!);
+      pushToRun(out, idAt(b, j), handleAt(b, j));
+      j++;
     }
   }
   m.i = i;
   m.j = j;
-  return i === a.ids.length && j === b.ids.length;
+  return i === a.length && j === b.length;
 }
 
 /**
@@ -191,7 +224,9 @@ export class JobsByIdBuilder {
     this.#ownBySeq.appendSorted(own);
     if (own.length === 0) return;
     const order = own.map((_, k) => k).sort((x, y) => compareStrings(ids[x]!, ids[y]!));
-    this.#runs.push({ ids: order.map((k) => ids[k]!), handles: order.map((k) => own[k]!) });
+    const run = emptyRun();
+    for (const k of order) pushToRun(run, ids[k]!, own[k]!);
+    this.#runs.push(run);
   }
 
   /**
@@ -236,19 +271,23 @@ export class JobsByIdBuilder {
           runs.push(this.#merge.out);
           this.#merge = null;
         }
-      } else if (runs.length >= 2 && (all || runs.at(-2)!.ids.length <= runs.at(-1)!.ids.length)) {
+      } else if (runs.length >= 2 && (all || runs.at(-2)!.length <= runs.at(-1)!.length)) {
         const b = runs.pop()!;
         const a = runs.pop()!;
-        this.#merge = { a, b, i: 0, j: 0, out: { ids: [], handles: [] } };
+        this.#merge = { a, b, i: 0, j: 0, out: emptyRun() };
         continue;
       } else if (!all) return true;
       else {
         this.#ownById ??= new KeyedIndex(this.#orders.ownIdKey);
-        const run = runs[0] ?? { ids: [], handles: [] };
-        const to = Math.min(run.handles.length, this.#indexed + PER_CHECK);
-        this.#ownById.appendSorted(run.handles, this.#indexed, to, run.ids);
-        this.#indexed = to;
-        if (to === run.handles.length) {
+        // A chunk of the one run left per step (PER_CHECK is a chunk's size).
+        const run = runs[0] ?? emptyRun();
+        const chunk = this.#indexed >>> RUN_CHUNK_BITS;
+        if (chunk < run.handles.length) {
+          const handles = run.handles[chunk]!;
+          this.#ownById.appendSorted(handles, 0, handles.length, run.ids[chunk]!);
+          this.#indexed += handles.length;
+        }
+        if (this.#indexed === run.length) {
           this.#done = true;
           runs.length = 0;
           return true;
