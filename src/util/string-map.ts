@@ -12,21 +12,36 @@ const SHARDS = 256;
 export class ShardedStringMap<V> {
   readonly #shards: Map<string, V>[] = Array.from({ length: SHARDS }, () => new Map());
   #size = 0;
+  /**
+   * The last key hashed and its shard: an enqueue with a caller id looks its
+   * id up and then sets it (check, then apply), and the hash walks the whole
+   * id, so the second call reuses the first one's.
+   */
+  #lastKey: string | undefined = undefined;
+  #lastShard: Map<string, V> | undefined = undefined;
 
   get size(): number {
     return this.#size;
   }
 
+  #shardFor(key: string): Map<string, V> {
+    if (key === this.#lastKey) return this.#lastShard!;
+    const shard = this.#shards[shardOf(key)]!;
+    this.#lastKey = key;
+    this.#lastShard = shard;
+    return shard;
+  }
+
   get(key: string): V | undefined {
-    return this.#shards[shardOf(key)]!.get(key);
+    return this.#shardFor(key).get(key);
   }
 
   has(key: string): boolean {
-    return this.#shards[shardOf(key)]!.has(key);
+    return this.#shardFor(key).has(key);
   }
 
   set(key: string, value: V): this {
-    const shard = this.#shards[shardOf(key)]!;
+    const shard = this.#shardFor(key);
     const before = shard.size;
     shard.set(key, value);
     this.#size += shard.size - before;
@@ -34,7 +49,7 @@ export class ShardedStringMap<V> {
   }
 
   delete(key: string): boolean {
-    if (!this.#shards[shardOf(key)]!.delete(key)) return false;
+    if (!this.#shardFor(key).delete(key)) return false;
     this.#size--;
     return true;
   }
