@@ -52,19 +52,21 @@ function timedCore(state: State, msPerClaim: number) {
   };
 }
 
+/** A 4 ms slice and the open's commit sizer (first estimate 0.01 ms a claim), on the test's clock. */
+function openSlices(now: () => number): { budget: SliceBudget; steps: StepSizer } {
+  return {
+    budget: new SliceBudget(4, now),
+    steps: new StepSizer(INTERRUPTED_MIN_PER_COMMIT, INTERRUPTED_PER_COMMIT, 0.01, now),
+  };
+}
+
 describe("interrupted claims at open", () => {
   it("a slice of costly claims ends near its budget: commits are sized to the time left", () => {
     const state = claimedJobs(3_000, 3);
     const qs = state.queues.get("q")!;
     // 50 µs per claim: a fixed group of 256 would be 12.8 ms, three times a 4 ms slice.
     const timed = timedCore(state, 0.05);
-    const budget = new SliceBudget(4, timed.now);
-    const steps = new StepSizer(
-      INTERRUPTED_MIN_PER_COMMIT,
-      INTERRUPTED_PER_COMMIT,
-      0.01,
-      timed.now,
-    );
+    const { budget, steps } = openSlices(timed.now);
     const slices: number[] = [];
     let settled = 0;
     while (qs.claimed.size > 0) {
@@ -86,13 +88,7 @@ describe("interrupted claims at open", () => {
     const state = claimedJobs(3_000, 1);
     const qs = state.queues.get("q")!;
     const timed = timedCore(state, 0.001);
-    const budget = new SliceBudget(4, timed.now);
-    const steps = new StepSizer(
-      INTERRUPTED_MIN_PER_COMMIT,
-      INTERRUPTED_PER_COMMIT,
-      0.01,
-      timed.now,
-    );
+    const { budget, steps } = openSlices(timed.now);
     budget.start();
     const settled = settleInterruptedSlice(timed.core, qs, budget, steps);
     assert.equal(settled, 3_000);

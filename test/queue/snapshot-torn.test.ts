@@ -16,22 +16,11 @@ import { decodeSnapshot } from "../../src/queue/snapshot.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State, Status } from "../../src/queue/state.js";
 import { Flag, PAGE_SLOTS, slot } from "../../src/queue/table.js";
+import { seededRandom as random } from "../../src/util/random.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 
 const NOW = 1_700_000_000_000;
-
-/** A deterministic pseudo-random sequence. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function enqueue(gen: IdGenerator, i: number, rnd: () => number): QueueRecord {
   return {

@@ -13,20 +13,9 @@ import { ApplyError } from "../../src/queue/placement.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { State } from "../../src/queue/state.js";
+import { seededRandom as rng } from "../../src/util/random.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord as job } from "./helpers.js";
-
-/** A small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function tryApply(state: State, rec: QueueRecord): string {
   try {
