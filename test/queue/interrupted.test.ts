@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
 import {
   INTERRUPTED_MIN_PER_COMMIT,
+  INTERRUPTED_MS_PER_CLAIM,
   INTERRUPTED_PER_COMMIT,
   settleInterruptedSlice,
 } from "../../src/queue/interrupted.js";
@@ -52,11 +53,16 @@ function timedCore(state: State, msPerClaim: number) {
   };
 }
 
-/** A 4 ms slice and the open's commit sizer (first estimate 0.01 ms a claim), on the test's clock. */
+/** A 4 ms slice and the open's commit sizer, on the test's clock. */
 function openSlices(now: () => number): { budget: SliceBudget; steps: StepSizer } {
   return {
     budget: new SliceBudget(4, now),
-    steps: new StepSizer(INTERRUPTED_MIN_PER_COMMIT, INTERRUPTED_PER_COMMIT, 0.01, now),
+    steps: new StepSizer(
+      INTERRUPTED_MIN_PER_COMMIT,
+      INTERRUPTED_PER_COMMIT,
+      INTERRUPTED_MS_PER_CLAIM,
+      now,
+    ),
   };
 }
 
