@@ -24,6 +24,15 @@ async function seeded(): Promise<{ dir: string; ids: string[] }> {
   return { dir, ids };
 }
 
+/** `taquba dead big --json` on the store in `dir`: its jobs, as printed. */
+async function deadAsJson(
+  dir: string,
+): Promise<{ id: string; payload: string; payloadError?: string }[]> {
+  const json = await cli("dead", "big", "--json", "--store", dir);
+  assert.equal(json.code, 0, json.stderr);
+  return JSON.parse(json.stdout) as { id: string; payload: string; payloadError?: string }[];
+}
+
 describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () => {
   it("jobs <queue> --status pages through one status with a cursor", async () => {
     const { dir, ids } = await seeded();
@@ -105,13 +114,7 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     const unreadable = `payload unreadable ${JSON.stringify(`corrupt object "${key}": payload object checksum mismatch`)}`;
     assert.ok(text.stdout.startsWith(damaged), text.stdout);
     assert.ok(text.stdout.trimEnd().endsWith(unreadable), text.stdout);
-    const json = await cli("dead", "big", "--json", "--store", dir);
-    assert.equal(json.code, 0, json.stderr);
-    const dead = JSON.parse(json.stdout) as {
-      id: string;
-      payload: string;
-      payloadError?: string;
-    }[];
+    const dead = await deadAsJson(dir);
     assert.deepEqual(
       dead.map((j) => [j.id, j.payload]),
       [[damaged, ""]],
@@ -155,13 +158,7 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
         ),
       text.stdout,
     );
-    const json = await cli("dead", "big", "--json", "--store", dir);
-    assert.equal(json.code, 0, json.stderr);
-    const dead = JSON.parse(json.stdout) as {
-      id: string;
-      payload: string;
-      payloadError?: string;
-    }[];
+    const dead = await deadAsJson(dir);
     assert.deepEqual(
       dead.map((j) => [j.id, j.payload]),
       [[gone, ""]],

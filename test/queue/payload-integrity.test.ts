@@ -37,6 +37,23 @@ const OPTIONS = {
   defaultQueueConfig: { maxAttempts: 2, retryBackoffBaseMs: 0 },
 } as const;
 
+/** A logger that keeps its warnings, with their fields. */
+function warningsLogger(): {
+  warnings: { message: string; fields?: Record<string, unknown> }[];
+  logger: typeof silentLogger;
+} {
+  const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+  return {
+    warnings,
+    logger: {
+      ...silentLogger,
+      warn: (message: string, fields?: Record<string, unknown>) => {
+        warnings.push({ message, fields });
+      },
+    },
+  };
+}
+
 describe("offloaded payload integrity", () => {
   it("a payload object is the payload and a checksum trailer; a bit flip, a truncation or a damaged trailer is a CorruptionError naming the object", async () => {
     const store = new MemoryStore();
@@ -360,12 +377,7 @@ describe("offloaded payload integrity", () => {
   });
 
   it("a listing lists a job whose payload object is damaged or gone without its payload (payloadError, one warning); getJob still rejects", async () => {
-    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
-    const logger = {
-      ...silentLogger,
-      warn: (message: string, fields?: Record<string, unknown>) =>
-        warnings.push({ message, fields }),
-    };
+    const { warnings, logger } = warningsLogger();
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
     const damaged = await queue.enqueue("work", bytes(1000, 10), { jobId: "damaged" });
@@ -452,12 +464,7 @@ describe("offloaded payload integrity", () => {
   });
 
   it("a dead job whose object was deleted outside taquba is listed with payloadError by the writer and by a reader; loadPayload still rejects", async () => {
-    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
-    const logger = {
-      ...silentLogger,
-      warn: (message: string, fields?: Record<string, unknown>) =>
-        warnings.push({ message, fields }),
-    };
+    const { warnings, logger } = warningsLogger();
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", OPTIONS);
     const id = await queue.enqueue("work", bytes(100, 9), { jobId: "gone" });
