@@ -12,6 +12,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
@@ -322,14 +323,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
     const { queue, dead } = await seeded(faults);
     await queue.flush();
     const clock = new ManualClock(1_780_000_000_000);
-    const warnings: string[] = [];
-    const infos: string[] = [];
-    const errors: string[] = [];
-    const logger: Logger = {
-      warn: (m) => warnings.push(m),
-      info: (m) => infos.push(m),
-      error: (m) => errors.push(m),
-    };
+    const logger = recordingLogger();
     const reader = await QueueReader.open(faults, "app", { logger: silentLogger });
     const served = await serve(dashboard(reader, { refreshMs: 5_000, clock, logger }));
     try {
@@ -359,16 +353,21 @@ describe("dashboard", { timeout: 60_000 }, () => {
       clock.advance(5_000);
       assert.equal((await deadPage()).status, 200);
       assert.ok(faults.injectedCount > afterFirstTry, "tried again after refreshMs");
+      const warnings = logger.messages("warn");
       const failed = warnings.filter((w) => w.includes("snapshot refresh failed"));
       assert.equal(failed.length, 1, warnings.join("\n"));
-      assert.deepEqual(errors, []);
+      assert.deepEqual(logger.messages("error"), []);
 
       stop();
       assert.match((await deadPage()).body, new RegExp(`data-job="${dead}"`), "within refreshMs");
       clock.advance(5_000);
       assert.match((await deadPage()).body, /No dead jobs\./, "refreshed once the store is back");
+      const infos = logger.messages("info");
       assert.equal(infos.filter((m) => m.includes("works again")).length, 1, infos.join("\n"));
-      assert.equal(warnings.filter((w) => w.includes("snapshot refresh failed")).length, 1);
+      assert.equal(
+        logger.messages("warn").filter((w) => w.includes("snapshot refresh failed")).length,
+        1,
+      );
     } finally {
       await served.close();
       await queue.close();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Logger } from "../../src/logger.js";
 import { BULK_STEP_MIN } from "../../src/queue/operations.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { rejection, setSliceMs } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { openOn, STORES } from "./stores.js";
 
 /** `count` dead jobs in `name`. */
@@ -63,8 +63,7 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
   });
 
   it("a listener that throws is logged once and stops nothing; a bad one is refused", async () => {
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (m) => errors.push(m) };
+    const logger = recordingLogger();
     const { queue } = await openOn(kind, { logger, defaultQueueConfig: { maxAttempts: 1 } });
     await makeDead(queue, "q", 1_200);
     let calls = 0;
@@ -76,6 +75,7 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
     });
     assert.equal(count, 1_200);
     assert.equal(calls, 1);
+    const errors = logger.messages("error");
     assert.equal(errors.length, 1);
     assert.match(
       errors[0]!,
@@ -89,8 +89,7 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
   });
 
   it("a listener throwing a value String() refuses is logged once too, and the operation completes", async () => {
-    const errors: string[] = [];
-    const logger: Logger = { warn: () => {}, error: (m) => errors.push(m) };
+    const logger = recordingLogger();
     const { queue } = await openOn(kind, { logger });
     await queue.enqueueBatch(
       "p",
@@ -103,7 +102,7 @@ describe("onProgress of removeJobs and requeueDeadJobs", { timeout: 60_000 }, ()
     });
     assert.equal(count, 1_000);
     assert.equal((await queue.stats("p")).pending, 0);
-    assert.deepEqual(errors, [
+    assert.deepEqual(logger.messages("error"), [
       "an onProgress listener threw, and is not called again: [object Object] (thrown value cannot be turned into a string)",
     ]);
     await queue.close();

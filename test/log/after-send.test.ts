@@ -2,19 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
-import type { Logger } from "../../src/logger.js";
+import { recordingLogger } from "../recording-logger.js";
 import { GatedStore, turns, watch } from "./gated.js";
 import { rec, testOptions } from "./helpers.js";
-
-/** A logger that keeps its error lines. */
-function keepingLogger(): { logger: Logger; errors: string[] } {
-  const errors: string[] = [];
-  const ignore = (): void => {};
-  return {
-    errors,
-    logger: { debug: ignore, info: ignore, warn: ignore, error: (message) => errors.push(message) },
-  };
-}
 
 describe("log afterSend", { timeout: 30_000 }, () => {
   it("runs work right after the next batch is sent, while its write is in flight", async () => {
@@ -84,7 +74,7 @@ describe("log afterSend", { timeout: 30_000 }, () => {
   it("a callback that throws is logged; the others run and the log goes on", async () => {
     const store = new GatedStore();
     store.gating = false;
-    const { logger, errors } = keepingLogger();
+    const logger = recordingLogger();
     const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: undefined, logger }));
     const ran: string[] = [];
     log.afterSend(() => {
@@ -93,7 +83,7 @@ describe("log afterSend", { timeout: 30_000 }, () => {
     log.afterSend(() => ran.push("after"));
     await log.append(rec("a"));
     assert.deepEqual(ran, ["after"]);
-    assert.equal(errors.length, 1);
+    assert.equal(logger.messages("error").length, 1);
     await log.append(rec("b"));
     assert.equal(log.stats().durableWalId, 2);
     await log.close();

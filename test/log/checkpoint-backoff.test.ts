@@ -7,19 +7,15 @@ import {
   MAX_CHECKPOINT_BACKOFF_BOUNDS,
   MAX_CHECKPOINT_BACKOFF_MS,
 } from "../../src/log/checkpoint-backoff.js";
-import type { Logger } from "../../src/logger.js";
+import { recordingLogger } from "../recording-logger.js";
 
 const BOUND = 100;
 
 function setup() {
   const clock = new ManualClock();
-  const warnings: { message: string; fields: unknown }[] = [];
-  const logger: Logger = {
-    warn: (message, fields) => warnings.push({ message, fields }),
-    error() {},
-  };
+  const logger = recordingLogger();
   const backoff = new CheckpointBackoff({ clock, logger, describeLog: "log q" });
-  return { clock, warnings, backoff };
+  return { clock, logger, backoff };
 }
 
 describe("checkpoint backoff", () => {
@@ -75,11 +71,11 @@ describe("checkpoint backoff", () => {
   });
 
   it("warns once per run of failures, with the numbers it uses", () => {
-    const { warnings, backoff } = setup();
+    const { logger, backoff } = setup();
     backoff.failed(new Error("refused"), 0, BOUND);
     backoff.failed(new Error("refused"), 0, BOUND);
-    assert.equal(warnings.length, 1);
-    const [warning] = warnings;
+    assert.equal(logger.at("warn").length, 1);
+    const [warning] = logger.at("warn");
     assert.match(warning!.message, /^background checkpoint failed/);
     assert.ok(warning!.message.includes(`${FIRST_CHECKPOINT_BACKOFF_MS / 1_000} s`));
     assert.ok(warning!.message.includes(`${MAX_CHECKPOINT_BACKOFF_MS / 1_000} s`));
@@ -92,6 +88,6 @@ describe("checkpoint backoff", () => {
     });
     backoff.committed();
     backoff.failed(new Error("refused"), 0, BOUND);
-    assert.equal(warnings.length, 2, "a new run: a new line");
+    assert.equal(logger.at("warn").length, 2, "a new run: a new line");
   });
 });

@@ -22,10 +22,10 @@ import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
 import { MAX_HOLD_MS } from "../../src/log/producer-hold.js";
-import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { type ListOptions, type ListPage, listAll } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 /** A toy state machine: the state is the list of every record's text. */
@@ -51,11 +51,6 @@ async function walObjects(store: MemoryStore): Promise<{ id: number; size: numbe
     id: Number(o.key.slice("q/wal/".length)),
     size: o.size,
   }));
-}
-
-function warningsLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { warnings, debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
 }
 
 /** Counts the listings of the WAL (one per GC pass once the log is open). */
@@ -87,7 +82,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
 async function openRefusingCheckpoints(bound: number, retryMs: number, clock?: ManualClock) {
   const store = new MemoryStore();
   const faults = new FaultStore(store);
-  const logger = warningsLogger();
+  const logger = recordingLogger();
   const recovered = await openLog(
     faults,
     "q",
@@ -144,7 +139,7 @@ async function openHeldOnCheckpoint() {
   const clock = new ManualClock();
   const store = new MemoryStore();
   const faults = new FaultStore(store);
-  const logger = warningsLogger();
+  const logger = recordingLogger();
   const recovered = await openLog(
     faults,
     "q",
@@ -605,7 +600,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await settle();
     assert.notEqual(held.state, "pending", "the held producer is not left waiting");
     assert.deepEqual(
-      logger.warnings.filter((w) => w.includes("checkpoint failed")),
+      logger.messages("warn").filter((w) => w.includes("checkpoint failed")),
       [],
       "being fenced is not a failed checkpoint: no warning, no suspended hold",
     );
@@ -625,7 +620,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     // The hold of a failed log is over: its timer does not go off later as a late checkpoint.
     clock.advance(MAX_HOLD_MS);
     await settle();
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
     stall.release();
     await log.collectGarbage().catch(() => {});
     await successor.log.close();
@@ -644,8 +639,8 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     for (let i = 0; i < 5; i++) await state.append(log, `c${i}`);
     assert.equal(log.stats().walRecordsSinceCheckpoint, 12);
     assert.equal(log.isWritable(), true, "past 2 × 5 during a retried checkpoint: not held");
-    const suspended = logger.warnings.filter((w) => w.includes("producers are not held"));
-    assert.equal(suspended.length, 1, logger.warnings.join("; "));
+    const suspended = logger.messages("warn").filter((w) => w.includes("producers are not held"));
+    assert.equal(suspended.length, 1, logger.messages("warn").join("; "));
 
     // Once a checkpoint commits, producers are held again while the next one is written.
     faults.clearRules();
@@ -665,7 +660,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
   it("a checkpoint holds producers for at most twice the last one's duration (at least a second)", async () => {
     const clock = new ManualClock();
     const faults = new FaultStore(new MemoryStore());
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const recovered = await openLog(
       faults,
       "q",
@@ -697,11 +692,11 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     };
     // No checkpoint committed yet: the floor, a second. That one took 1.5 s (of the clock).
     await holdOnce("first", 1_500, 1_000);
-    assert.equal(logger.warnings.filter((w) => w.includes("checkpoint is late")).length, 1);
+    assert.equal(logger.messages("warn").filter((w) => w.includes("checkpoint is late")).length, 1);
     // Twice the 1.5 s the last one took.
     await holdOnce("second", 3_000, 3_000);
     // A run of late checkpoints logs one line, not one each.
-    assert.equal(logger.warnings.filter((w) => w.includes("checkpoint is late")).length, 1);
+    assert.equal(logger.messages("warn").filter((w) => w.includes("checkpoint is late")).length, 1);
     await log.close();
   });
 
@@ -735,8 +730,10 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     const { faults, logger, log, state } = await openRefusingCheckpoints(2, 5);
     for (let i = 0; i < 40; i++) await state.append(log, `a${i}`);
     await new Promise((r) => setTimeout(r, 50));
-    const failed = logger.warnings.filter((w) => w.includes("background checkpoint failed"));
-    assert.equal(failed.length, 1, logger.warnings.join("; "));
+    const failed = logger
+      .messages("warn")
+      .filter((w) => w.includes("background checkpoint failed"));
+    assert.equal(failed.length, 1, logger.messages("warn").join("; "));
     faults.clearRules();
     await log.close();
   });
@@ -774,7 +771,8 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
       wait = Math.min(MAX_CHECKPOINT_BACKOFF_MS, 2 * wait);
     }
     assert.equal(log.stats().checkpointsWritten, 0);
-    const failed = () => logger.warnings.filter((w) => w.includes("background checkpoint failed"));
+    const failed = () =>
+      logger.messages("warn").filter((w) => w.includes("background checkpoint failed"));
     assert.equal(failed().length, 1, "one line for the run of failures");
 
     // The store takes checkpoints again: the next attempt, after the current wait, commits.

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { type LogOptions, openLog } from "../../src/log/index.js";
-import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { recordingLogger } from "../recording-logger.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 const BASE = 1_700_000_000_000;
@@ -265,11 +265,7 @@ describe("GC of an earlier writer's manifests", () => {
     body[12]! ^= 1;
     await store.put(damaged, body);
 
-    const warnings: Array<{ message: string; fields: Record<string, unknown> | undefined }> = [];
-    const logger: Logger = {
-      warn: (message, fields) => warnings.push({ message, fields }),
-      error: () => {},
-    };
+    const logger = recordingLogger();
     // A long history keeps it among the retained manifests, read by every pass.
     const { log } = await openLog(store, "q", options(clock, { logger, manifestHistory: 20 }));
     log.setSnapshotSource(() => rec("snapshot"));
@@ -280,6 +276,7 @@ describe("GC of an earlier writer's manifests", () => {
       clock.advance(1_000);
     }
     await log.close();
+    const warnings = logger.at("warn");
     const reports = warnings.filter((w) => w.fields?.manifest === damaged);
     assert.equal(reports.length, 1, JSON.stringify(warnings));
     assert.match(reports[0]!.message, /damaged manifest/);

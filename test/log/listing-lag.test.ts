@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StorageError, UnsupportedStoreError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
-import type { Logger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
+import { recordingLogger } from "../recording-logger.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
 /**
@@ -43,11 +43,6 @@ class LaggingListStore implements ObjectStore {
   }
 }
 
-function recordingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { warnings, debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
-}
-
 describe("opening over a listing that does not show a manifest", { timeout: 30_000 }, () => {
   it("fails with an error naming the manifest, after a few listings, without blocking the event loop", async () => {
     const inner = new MemoryStore();
@@ -72,7 +67,7 @@ describe("opening over a listing that does not show a manifest", { timeout: 30_0
     assert.match(error.message, /aliases/);
     assert.ok(store.hiddenListings <= 10, `listed ${store.hiddenListings} times`);
     assert.ok(timerFired, "a timer could not fire while the open retried");
-    assert.equal(logger.warnings.length, 1, logger.warnings.join("; "));
+    assert.equal(logger.messages("warn").length, 1, logger.messages("warn").join("; "));
     // The first writer was not fenced: the failed opener created nothing.
     await first.log.append(rec("b"));
     const check = await openLog(inner, "q", testOptions());

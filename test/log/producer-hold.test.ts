@@ -2,15 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { LAG_BOUNDS, MAX_HOLD_MS, MIN_HOLD_MS, ProducerHold } from "../../src/log/producer-hold.js";
-import type { Logger } from "../../src/logger.js";
+import { recordingLogger } from "../recording-logger.js";
 
 const BOUND = 5;
 
 /** A hold over a log the test moves by hand: records past the checkpoint, closing. */
 function setup() {
   const clock = new ManualClock();
-  const warnings: string[] = [];
-  const logger: Logger = { warn: (message) => warnings.push(message), error() {} };
+  const logger = recordingLogger();
   const log = { past: 0, closing: false };
   const hold = new ProducerHold({
     clock,
@@ -34,9 +33,10 @@ function setup() {
     clock.advance(ms);
     hold.checkpointCommitted();
   };
-  const late = () => warnings.filter((w) => w.includes("checkpoint is late")).length;
-  const failed = () => warnings.filter((w) => w.includes("checkpoint failed")).length;
-  return { clock, warnings, log, hold, startOverBound, commitTaking, late, failed };
+  const warnings = () => logger.messages("warn");
+  const late = () => warnings().filter((w) => w.includes("checkpoint is late")).length;
+  const failed = () => warnings().filter((w) => w.includes("checkpoint failed")).length;
+  return { clock, logger, log, hold, startOverBound, commitTaking, late, failed };
 }
 
 /** Whether `promise` settled after pending reactions ran, and how. */
@@ -162,7 +162,7 @@ describe("producer hold", () => {
   });
 
   it("a checkpoint ending before the limit cancels the hold's timer", () => {
-    const { clock, hold, startOverBound, late, warnings } = setup();
+    const { clock, hold, startOverBound, late, logger } = setup();
     startOverBound();
     assert.equal(hold.allows(), false);
     hold.checkpointCommitted();
@@ -170,18 +170,18 @@ describe("producer hold", () => {
     assert.equal(late(), 0);
     startOverBound();
     assert.equal(hold.allows(), false, "the next checkpoint holds afresh");
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
   });
 
   it("a checkpoint abandoned by a fenced or failed log releases producers without suspending holds", async () => {
-    const { hold, startOverBound, warnings } = setup();
+    const { hold, startOverBound, logger } = setup();
     startOverBound();
     const waiting = hold.whenAllows();
     hold.checkpointAbandoned();
     assert.equal(await state(waiting), "resolved");
     startOverBound();
     assert.equal(hold.allows(), false, "not suspended");
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
   });
 
   it("held producers reject when the log fails", async () => {
@@ -193,19 +193,23 @@ describe("producer hold", () => {
   });
 
   it("a failed log ends the hold: its timer never reports a late checkpoint, and nothing waits", async () => {
-    const { clock, hold, startOverBound, warnings } = setup();
+    const { clock, hold, startOverBound, logger } = setup();
     startOverBound();
     const waiting = hold.whenAllows(); // starts the hold's timer
     hold.fail(new Error("fenced"));
     await assert.rejects(waiting, /fenced/);
     clock.advance(MAX_HOLD_MS);
-    assert.deepEqual(warnings, [], "a checkpoint of a failed log is abandoned, not late");
+    assert.deepEqual(
+      logger.messages("warn"),
+      [],
+      "a checkpoint of a failed log is abandoned, not late",
+    );
     assert.equal(hold.allows(), true, "no new hold (nor timer) on a failed log");
     await assert.rejects(hold.whenAllows(), /fenced/, "later waiters reject too");
     clock.advance(MAX_HOLD_MS);
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
     hold.checkpointAbandoned(); // the hung checkpoint ends at last
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
   });
 
   it("measures checkpoints and holds in monotonic time: wall clock steps change nothing", async () => {

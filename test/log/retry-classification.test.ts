@@ -21,16 +21,8 @@ import type {
   StoredObject,
 } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
-
-function warningsLogger(): Logger & { warnings: Array<{ message: string; what: unknown }> } {
-  const warnings: Array<{ message: string; what: unknown }> = [];
-  return {
-    warnings,
-    warn: (message, fields) => warnings.push({ message, what: fields?.what }),
-    error: () => {},
-  };
-}
 
 const permanent = (): Error =>
   new StorageError("the bucket is gone: create it", { cause: new Error("404"), permanent: true });
@@ -39,7 +31,7 @@ describe("log retries and error classification", { timeout: 30_000 }, () => {
   it("a permanent StorageError fails the open at once, unretried and unwrapped", async () => {
     const faults = new FaultStore(new MemoryStore());
     faults.addRule({ mode: "before", error: permanent });
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const started = performance.now();
     const error = await rejection(
       openLog(faults, "q", testOptions({ logger, retry: { maxElapsedMs: 60_000 } })),
@@ -48,14 +40,14 @@ describe("log retries and error classification", { timeout: 30_000 }, () => {
     assert.equal(error.permanent, true);
     assert.equal(error.message, "the bucket is gone: create it");
     assert.ok(performance.now() - started < 1_000);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.at("warn"), []);
   });
 
   it("Queue.open reports a permanent store error as it is, at once", async () => {
     const faults = new FaultStore(new MemoryStore());
     faults.addRule({ op: "list", mode: "before", error: permanent });
     const started = performance.now();
-    await assert.rejects(Queue.open(faults, "q", { logger: warningsLogger() }), {
+    await assert.rejects(Queue.open(faults, "q", { logger: recordingLogger() }), {
       code: "STORAGE",
       permanent: true,
       message: "the bucket is gone: create it",
@@ -78,18 +70,18 @@ describe("log retries and error classification", { timeout: 30_000 }, () => {
   it("transient failures are retried with backoff and logged once per retry sequence", async () => {
     const inner = new MemoryStore();
     const faults = new FaultStore(inner);
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const { log } = await openLog(faults, "q", testOptions({ logger }));
     faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 6 });
     await log.append(rec("after six failures"));
     assert.equal(faults.injectedCount, 6);
-    assert.equal(logger.warnings.length, 1, JSON.stringify(logger.warnings));
-    assert.match(logger.warnings[0]!.message, /store request failed; retrying with backoff/);
-    assert.match(String(logger.warnings[0]!.what), /^create q\/wal\//);
+    assert.equal(logger.at("warn").length, 1, logger.messages("warn").join("; "));
+    assert.match(logger.at("warn")[0]!.message, /store request failed; retrying with backoff/);
+    assert.match(String(logger.at("warn")[0]!.fields?.what), /^create q\/wal\//);
     // A later outage is a new sequence: one more line.
     faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 3 });
     await log.append(rec("after three more"));
-    assert.equal(logger.warnings.length, 2);
+    assert.equal(logger.at("warn").length, 2);
     await log.close();
     assert.deepEqual(texts((await openLog(inner, "q", testOptions())).records), [
       "after six failures",
@@ -156,7 +148,7 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
 
   it("a lost create (ObjectExistsError) is recognised: the probe and the log work", async () => {
     const inner = new MemoryStore();
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const started = performance.now();
     const queue = await Queue.open(new OtherBuildStore(inner), "q", options(logger));
     const id = await queue.enqueue("jobs", "kept");
@@ -166,11 +158,11 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
     assert.equal((await reopened.getJob(id))?.status, "pending");
     await reopened.close();
     assert.ok(performance.now() - started < 2_000, `${performance.now() - started} ms`);
-    assert.deepEqual(logger.warnings, [], "nothing was retried");
+    assert.deepEqual(logger.at("warn"), [], "nothing was retried");
   });
 
   it("a permanent StorageError fails Queue.open at once, unretried", async () => {
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const store = new OtherBuildStore(new MemoryStore(), (op) =>
       op === "list" ? permanent() : undefined,
     );
@@ -181,11 +173,11 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
       message: "the bucket is gone: create it",
     });
     assert.ok(performance.now() - started < 1_000);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.at("warn"), []);
   });
 
   it("a permanent StorageError on a WAL write fails the write at once, unretried, not in doubt", async () => {
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     let refuse = false;
     const store = new OtherBuildStore(new MemoryStore(), (op) =>
       refuse && op === "put" ? permanent() : undefined,
@@ -200,12 +192,12 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
       return true;
     });
     assert.ok(performance.now() - started < 1_000);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.at("warn"), []);
     await queue.close().catch(() => {});
   });
 
   it("an InvalidArgumentError (a key the store refuses) fails Queue.open at once, unretried", async () => {
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const store = new OtherBuildStore(new MemoryStore(), (op) =>
       op === "put" ? new InvalidArgumentError('object key "x" is refused') : undefined,
     );
@@ -215,7 +207,7 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
       message: 'object key "x" is refused',
     });
     assert.ok(performance.now() - started < 1_000);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.at("warn"), []);
   });
 });
 
@@ -223,7 +215,7 @@ describe("retry outcomes of unusual thrown values", () => {
   it("a store failing with a value String() refuses still ends as a StorageError that says so", async () => {
     // An object without a prototype: String() of it throws a TypeError.
     const thrown = Object.create(null) as object;
-    const logger = warningsLogger();
+    const logger = recordingLogger();
     const ctx: RetryContext = {
       clock: systemClock,
       policy: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 0 },

@@ -13,6 +13,7 @@ import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll, type ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import { mustClaim, rejection } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -199,25 +200,20 @@ describe("durability", { timeout: 60_000 }, () => {
   });
 
   it("a queue that fails (fenced, or a store failure that cannot heal) writes one error line", async () => {
-    const errorsOf = () => {
-      const lines: string[] = [];
-      const logger = { warn() {}, error: (message: string) => void lines.push(message) };
-      return { lines, logger };
-    };
     const clock = new ManualClock();
     const store = new MemoryStore();
-    const fenced = errorsOf();
-    const first = await Queue.open(store, "jobs", { ...options(clock), logger: fenced.logger });
+    const fenced = recordingLogger();
+    const first = await Queue.open(store, "jobs", { ...options(clock), logger: fenced });
     const second = await Queue.open(store, "jobs", options(clock));
     assert.equal((await rejection(first.enqueue("q", "zombie"))).code, "FENCED");
     await first.close();
     await second.close();
-    assert.equal(fenced.lines.length, 1, fenced.lines.join("\n"));
-    assert.match(fenced.lines[0]!, /^queue closed after a log failure: /);
+    assert.equal(fenced.messages("error").length, 1, fenced.messages("error").join("\n"));
+    assert.match(fenced.messages("error")[0]!, /^queue closed after a log failure: /);
 
     const faults = new FaultStore(new MemoryStore());
-    const broken = errorsOf();
-    const queue = await Queue.open(faults, "jobs", { ...options(clock), logger: broken.logger });
+    const broken = recordingLogger();
+    const queue = await Queue.open(faults, "jobs", { ...options(clock), logger: broken });
     faults.addRule({
       op: "put",
       mode: "before",
@@ -225,33 +221,32 @@ describe("durability", { timeout: 60_000 }, () => {
     });
     assert.equal((await rejection(queue.enqueue("q", "lost"))).code, "STORAGE");
     await queue.close();
-    assert.equal(broken.lines.length, 1, broken.lines.join("\n"));
-    assert.match(broken.lines[0]!, /^queue closed after a log failure: .*the bucket is gone/);
+    assert.equal(broken.messages("error").length, 1, broken.messages("error").join("\n"));
+    assert.match(
+      broken.messages("error")[0]!,
+      /^queue closed after a log failure: .*the bucket is gone/,
+    );
   });
 
   it("a queue whose log has its own logger: the log failure is written there too", async () => {
-    const linesOf = () => {
-      const lines: string[] = [];
-      return { lines, logger: { warn() {}, error: (message: string) => void lines.push(message) } };
-    };
     const clock = new ManualClock();
     const store = new MemoryStore();
-    const queueLog = linesOf();
-    const logLog = linesOf();
+    const queueLog = recordingLogger();
+    const logLog = recordingLogger();
     const first = await Queue.open(store, "jobs", {
       ...options(clock),
-      logger: queueLog.logger,
-      log: { logger: logLog.logger },
+      logger: queueLog,
+      log: { logger: logLog },
     });
     const second = await Queue.open(store, "jobs", options(clock));
     assert.equal((await rejection(first.enqueue("q", "zombie"))).code, "FENCED");
     await first.close();
     await second.close();
     assert.deepEqual(
-      queueLog.lines.map((line) => line.replace(/:.*/s, "")),
+      queueLog.messages("error").map((line) => line.replace(/:.*/s, "")),
       ["queue closed after a log failure"],
     );
-    assert.deepEqual(logLog.lines, ["log failed"]);
+    assert.deepEqual(logLog.messages("error"), ["log failed"]);
   });
 
   it("a corrupted checkpoint makes open reject with CORRUPTION naming the object", async () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import { QueueEvents } from "../../src/queue/events.js";
 import { Observers, type Transition } from "../../src/queue/observe.js";
+import { recordingLogger } from "../recording-logger.js";
 import { enqueueRecord, openTestQueue, rejection, turns } from "./helpers.js";
 
 /** A batch of `count` enqueue transitions, each job's payload `payloadBytes` long. */
@@ -18,13 +18,7 @@ function batch(prefix: string, count: number, payloadBytes: number): Transition[
 
 describe("the event backlog is bounded in bytes", () => {
   it("listeners that fall behind large jobs lose the oldest untold events (one warning), not memory; the newest are told", async () => {
-    const warnings: string[] = [];
-    const infos: string[] = [];
-    const logger: Logger = {
-      warn: (message) => warnings.push(message),
-      error: () => {},
-      info: (message) => infos.push(message),
-    };
+    const logger = recordingLogger();
     const events = new QueueEvents(new Observers(logger), logger, 50_000);
     const told: string[] = [];
     events.on("enqueued", (event: { id: string }) => told.push(event.id));
@@ -35,24 +29,21 @@ describe("the event backlog is bounded in bytes", () => {
     await events.drained();
     assert.equal(told.length, 1_100, "the first batch and the newest large one");
     assert.ok(told.slice(1_000).every((id) => id.startsWith("large10-")));
-    assert.equal(warnings.length, 1, warnings.join("\n"));
-    assert.match(warnings[0]!, /maxEventBacklogBytes/);
-    assert.deepEqual(infos, ["queue events: caught up; 1000 events were dropped"]);
+    assert.equal(logger.messages("warn").length, 1, logger.messages("warn").join("\n"));
+    assert.match(logger.messages("warn")[0]!, /maxEventBacklogBytes/);
+    assert.deepEqual(logger.messages("info"), [
+      "queue events: caught up; 1000 events were dropped",
+    ]);
 
     // Caught up: the next events are told as usual, with no new warning.
     events.committed(batch("later", 10, 1_000));
     await turns(2);
     assert.equal(told.length, 1_110);
-    assert.equal(warnings.length, 1);
+    assert.equal(logger.messages("warn").length, 1);
   });
 
   it("an event's headers, ids and fixed cost count, not only its payload: small jobs with large headers are bounded too", async () => {
-    const warnings: string[] = [];
-    const logger: Logger = {
-      warn: (message) => warnings.push(message),
-      error: () => {},
-      info: () => {},
-    };
+    const logger = recordingLogger();
     const events = new QueueEvents(new Observers(logger), logger, 200_000);
     let told = 0;
     events.on("enqueued", () => told++);
@@ -76,7 +67,7 @@ describe("the event backlog is bounded in bytes", () => {
     events.committed(batch("first", 1_000, 1)); // spends the turn's budget
     for (let k = 0; k < 10; k++) events.committed(heavy(`heavy${k}`, 10));
     await events.drained();
-    assert.equal(warnings.length, 1, "the headers alone are past the bound");
+    assert.equal(logger.messages("warn").length, 1, "the headers alone are past the bound");
     assert.ok(told < 1_100, `some heavy events were dropped (told ${told})`);
     assert.ok(told >= 1_010, `the newest batch is told (told ${told})`);
 
@@ -89,7 +80,7 @@ describe("the event backlog is bounded in bytes", () => {
     for (let k = 0; k < 3; k++) small.committed(batch(`empty${k}`, 100, 0));
     await small.drained();
     assert.equal(smallTold, 1_000 + 200, "the oldest untold batch was dropped");
-    assert.equal(warnings.length, 2);
+    assert.equal(logger.messages("warn").length, 2);
   });
 
   it("within the bound nothing is dropped", async () => {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Logger } from "../../src/logger.js";
 import { reportProgress } from "../../src/queue/progress.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
+import { recordingLogger } from "../recording-logger.js";
 import { liveState } from "../reliability/lib/audit.js";
 import { memoryAndFileStores, mustClaim, openTestQueue, turns, watch } from "./helpers.js";
 
@@ -90,11 +90,6 @@ function toldOnce(queue: Queue, event: "completed" | "enqueued"): string[] {
   };
   queue.on(event, once);
   return told;
-}
-
-function recordingLogger(): Logger & { errors: string[] } {
-  const errors: string[] = [];
-  return { errors, warn: () => {}, error: (message) => errors.push(message) };
 }
 
 for (const [storeName, makeStore] of STORES) {
@@ -192,8 +187,11 @@ describe("event delivery with a backlog", { timeout: 120_000 }, () => {
     await turns();
     assert.deepEqual(all, [first, ...ids]);
     assert.deepEqual(stopped, all.slice(0, 1_500));
-    assert.equal(logger.errors.length, 5_001);
-    assert.equal(logger.errors[0], `a "enqueued" listener failed on job ${first}: listener bug`);
+    assert.equal(logger.messages("error").length, 5_001);
+    assert.equal(
+      logger.messages("error")[0],
+      `a "enqueued" listener failed on job ${first}: listener bug`,
+    );
     assert.deepEqual(added, []);
     await queue.close();
   });

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import type { Logger } from "../../src/logger.js";
 import type { QueueEventMap } from "../../src/queue/events.js";
 import type { RemovableStatus } from "../../src/queue/operations.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import {
   FAIL_FAST,
   memoryAndFileStores,
@@ -54,11 +54,6 @@ async function oneOfEach(queue: Queue, clock: ManualClock): Promise<Record<strin
   const pending = await queue.enqueue("q", "pending");
   const scheduled = await queue.enqueue("q", "scheduled", { runAt: clock.now() + 60_000 });
   return { pending, scheduled, done, dead };
-}
-
-function recordingLogger(): Logger & { errors: string[] } {
-  const errors: string[] = [];
-  return { errors, warn: () => {}, error: (message) => errors.push(message) };
 }
 
 for (const [storeName, makeStore] of STORES) {
@@ -309,7 +304,7 @@ describe("the removed event and durability", { timeout: 60_000 }, () => {
     assert.deepEqual(seen, [a, b]);
     assert.equal(await queue.getJob(a!), null);
     assert.equal((await queue.stats("q")).pending, 0);
-    assert.deepEqual(logger.errors, [
+    assert.deepEqual(logger.messages("error"), [
       `a "removed" listener failed on job ${a}: listener bug`,
       `a "removed" listener failed on job ${a}: async listener bug`,
       `a "removed" listener failed on job ${b}: listener bug`,

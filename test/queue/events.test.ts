@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { FencedError, InvalidArgumentError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import {
   QUEUE_EVENT_NAMES,
   type QueueEventBase,
@@ -11,6 +10,7 @@ import {
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import { memoryAndFileStores, mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
 type Seen = [QueueEventName, QueueEventBase & Record<string, unknown>];
@@ -27,11 +27,6 @@ function recordAll(queue: Queue): Seen[] {
 
 function steps(seen: Seen[]): string[] {
   return seen.map(([name, event]) => `${name} ${event.id}`);
-}
-
-function recordingLogger(): Logger & { errors: string[] } {
-  const errors: string[] = [];
-  return { errors, warn: () => {}, error: (message) => errors.push(message) };
 }
 
 describe("queue events", { timeout: 60_000 }, () => {
@@ -296,7 +291,7 @@ describe("queue events", { timeout: 60_000 }, () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(after, [id]);
     assert.equal((await queue.stats("q")).done, 1);
-    assert.deepEqual(logger.errors, [
+    assert.deepEqual(logger.messages("error"), [
       `a "enqueued" listener failed on job ${id}: listener bug`,
       `a "claimed" listener failed on job ${id}: async listener bug`,
     ]);
@@ -327,9 +322,9 @@ describe("queue events", { timeout: 60_000 }, () => {
     const last = await queue.enqueue("q", "c");
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(after, [...ids, last]);
-    assert.equal(logger.errors.length, 9);
+    assert.equal(logger.messages("error").length, 9);
     assert.equal(
-      logger.errors[0],
+      logger.messages("error")[0],
       `a "enqueued" listener failed on job ${ids[0]}: [object Object] (thrown value cannot be turned into a string)`,
     );
     await queue.close();

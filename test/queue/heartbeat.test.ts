@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import { readHeartbeat } from "../../src/queue/heartbeat.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import { openTestQueue, rejection } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -173,8 +173,7 @@ describe("writer heartbeat failures", { timeout: 30_000 }, () => {
   it("a failing beat is logged once, the counter still advances, and beats resume", async () => {
     const faults = new FaultStore(new MemoryStore());
     const clock = new ManualClock(T0);
-    const warnings: string[] = [];
-    const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+    const logger = recordingLogger();
     const { queue } = await openTestQueue({ heartbeatMs: 1_000, logger }, faults, clock);
     const stop = faults.addRule({ op: "put", keyPrefix: "q/heartbeat/", mode: "before" });
     const before = faults.injectedCount;
@@ -182,27 +181,25 @@ describe("writer heartbeat failures", { timeout: 30_000 }, () => {
       clock.advance(1_000);
       while (faults.injectedCount < before + i) await settle();
     }
-    assert.equal(warnings.filter((w) => w.includes("heartbeat failed")).length, 1, warnings.join());
+    assert.equal(
+      logger.messages("warn").filter((w) => w.includes("heartbeat failed")).length,
+      1,
+      logger.messages("warn").join(),
+    );
     assert.equal((await beatOf(faults))?.counter, 1);
     // The queue itself goes on.
     await queue.enqueue("jobs", "still fine");
     stop();
     clock.advance(1_000);
     assert.equal((await beatNumber(faults, 5))?.counter, 5, "beats 2-4 failed, 5 landed");
-    assert.ok(warnings.some((w) => w.includes("recovered")));
+    assert.ok(logger.messages("warn").some((w) => w.includes("recovered")));
     await queue.close();
   });
 
   it("a manifest listing that fails or hangs never stops the beats; a failing look is logged once", async () => {
     const faults = new FaultStore(new MemoryStore());
     const clock = new ManualClock(T0);
-    const warnings: string[] = [];
-    const infos: string[] = [];
-    const logger: Logger = {
-      warn: (m) => warnings.push(m),
-      info: (m) => infos.push(m),
-      error: () => {},
-    };
+    const logger = recordingLogger();
     const { queue } = await openTestQueue({ heartbeatMs: 1_000, logger }, faults, clock);
     // A permanent error fails each look at once (a transient one would retry for minutes).
     const stopFailing = faults.addRule({
@@ -218,7 +215,11 @@ describe("writer heartbeat failures", { timeout: 30_000 }, () => {
       while (faults.injectedCount < injected + i - 1) await settle();
     }
     const lookFailed = (w: string) => w.includes("looking for a newer writer failed");
-    assert.equal(warnings.filter(lookFailed).length, 1, warnings.join("\n"));
+    assert.equal(
+      logger.messages("warn").filter(lookFailed).length,
+      1,
+      logger.messages("warn").join("\n"),
+    );
     assert.equal(queue.closed, false);
     stopFailing();
 
@@ -233,12 +234,16 @@ describe("writer heartbeat failures", { timeout: 30_000 }, () => {
     }
     assert.equal(hang.held(), 1, "one look at a time");
     hang.release();
-    for (let i = 0; i < 100 && infos.length === 0; i++) await settle();
+    for (let i = 0; i < 100 && logger.messages("info").length === 0; i++) await settle();
     assert.ok(
-      infos.some((m) => m.includes("works again")),
-      infos.join("\n"),
+      logger.messages("info").some((m) => m.includes("works again")),
+      logger.messages("info").join("\n"),
     );
-    assert.equal(warnings.filter(lookFailed).length, 1, "still one line for the whole run");
+    assert.equal(
+      logger.messages("warn").filter(lookFailed).length,
+      1,
+      "still one line for the whole run",
+    );
     await queue.close();
   });
 

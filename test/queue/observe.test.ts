@@ -13,6 +13,7 @@ import type { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
 import {
   FAIL_FAST,
   memoryAndFileStores,
@@ -123,8 +124,8 @@ async function mixedEnqueues(queue: Queue, store: FaultStore): Promise<void> {
 
 describe("commit observers", { timeout: 60_000 }, () => {
   it("an observer throwing a value String() refuses is logged, and the next is still told", () => {
-    const logged: string[] = [];
-    const observers = new Observers({ warn: () => {}, error: (message) => logged.push(message) });
+    const logger = recordingLogger();
+    const observers = new Observers(logger);
     const throwing: CommitObserver = {
       eachEnqueue: false,
       eachClaimAndAck: false,
@@ -137,7 +138,7 @@ describe("commit observers", { timeout: 60_000 }, () => {
     observers.add(recorder);
     observers.notify([], undefined, undefined);
     assert.equal(recorder.batches, 1);
-    assert.deepEqual(logged, [
+    assert.deepEqual(logger.messages("error"), [
       "an observer of committed transitions threw: [object Object] (thrown value cannot be turned into a string)",
     ]);
   });

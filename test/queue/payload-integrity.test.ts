@@ -10,6 +10,7 @@ import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore, StoredObject } from "../../src/store/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 import { rejection, turns, watch } from "./helpers.js";
 
@@ -36,23 +37,6 @@ const OPTIONS = {
   payloadOffloadBytes: 10,
   defaultQueueConfig: { maxAttempts: 2, retryBackoffBaseMs: 0 },
 } as const;
-
-/** A logger that keeps its warnings, with their fields. */
-function warningsLogger(): {
-  warnings: { message: string; fields?: Record<string, unknown> }[];
-  logger: typeof silentLogger;
-} {
-  const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
-  return {
-    warnings,
-    logger: {
-      ...silentLogger,
-      warn: (message: string, fields?: Record<string, unknown>) => {
-        warnings.push({ message, fields });
-      },
-    },
-  };
-}
 
 describe("offloaded payload integrity", () => {
   it("a payload object is the payload and a checksum trailer; a bit flip, a truncation or a damaged trailer is a CorruptionError naming the object", async () => {
@@ -165,8 +149,7 @@ describe("offloaded payload integrity", () => {
     }
 
     it("claim: the damaged job is dead-lettered (one warning naming job and object, a dead event) and the claim returns the next job", async () => {
-      const warnings: string[] = [];
-      const logger = { ...silentLogger, warn: (message: string) => warnings.push(message) };
+      const logger = recordingLogger();
       const { queue, damaged, next, key } = await damagedFirst(logger);
       const dead: { id: string; error: string }[] = [];
       queue.on("dead", (event) => dead.push(event));
@@ -174,6 +157,7 @@ describe("offloaded payload integrity", () => {
       assert.equal(claim?.id, next);
       assert.deepEqual(claim?.payload, Buffer.from(bytes(1000, 8)));
       await turns(5);
+      const warnings = logger.messages("warn");
       assert.equal(warnings.length, 1, warnings.join("\n"));
       assert.ok(warnings[0]!.includes(`job ${damaged}`), warnings[0]);
       assert.ok(warnings[0]!.includes(key), warnings[0]);
@@ -377,7 +361,7 @@ describe("offloaded payload integrity", () => {
   });
 
   it("a listing lists a job whose payload object is damaged or gone without its payload (payloadError, one warning); getJob still rejects", async () => {
-    const { warnings, logger } = warningsLogger();
+    const logger = recordingLogger();
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
     const damaged = await queue.enqueue("work", bytes(1000, 10), { jobId: "damaged" });
@@ -392,7 +376,7 @@ describe("offloaded payload integrity", () => {
     await store.delete(goneKey);
 
     // Pending: the damaged and the missing job are listed without their payload, in place.
-    warnings.length = 0;
+    logger.lines.length = 0;
     const pending = await queue.listJobs("work", "pending");
     assert.deepEqual(
       pending.jobs.map((j) => [j.id, j.payloadError === undefined, j.payload.byteLength]),
@@ -414,6 +398,7 @@ describe("offloaded payload integrity", () => {
     assert.ok(listedGone!.payloadError!.includes(goneKey), listedGone!.payloadError);
     assert.match(listedGone!.payloadError!, /is missing/);
     assert.deepEqual(pending.jobs[1]!.payload, Buffer.from(bytes(1000, 11)));
+    const warnings = logger.at("warn");
     assert.equal(warnings.length, 1, "one warning for the page");
     assert.ok(warnings[0]!.message.includes(`job ${damaged} and 1 more`), warnings[0]!.message);
     assert.deepEqual(warnings[0]!.fields?.objectKeys, [damagedKey, goneKey]);
@@ -431,7 +416,7 @@ describe("offloaded payload integrity", () => {
       [intact],
     );
     await turns(5);
-    warnings.length = 0;
+    logger.lines.length = 0;
     const dead = await queue.listJobs("work", "dead");
     assert.deepEqual(
       dead.jobs.map((j) => j.id),
@@ -446,7 +431,7 @@ describe("offloaded payload integrity", () => {
       deadJobs.map((j) => [j.id, j.payloadError === dead.jobs[0]!.payloadError]),
       [[damaged, true]],
     );
-    assert.equal(warnings.length, 2, "one warning per listing");
+    assert.equal(logger.at("warn").length, 2, "one warning per listing");
     // Without loading payloads nothing is read and nothing is marked.
     const unloaded = await queue.listJobs("work", "dead", { loadPayloads: false });
     assert.equal(unloaded.jobs[0]!.payloadError, undefined);
@@ -464,7 +449,7 @@ describe("offloaded payload integrity", () => {
   });
 
   it("a dead job whose object was deleted outside taquba is listed with payloadError by the writer and by a reader; loadPayload still rejects", async () => {
-    const { warnings, logger } = warningsLogger();
+    const logger = recordingLogger();
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", OPTIONS);
     const id = await queue.enqueue("work", bytes(100, 9), { jobId: "gone" });
@@ -486,6 +471,7 @@ describe("offloaded payload integrity", () => {
     assert.ok(gone.payloadError!.includes(key));
     assert.equal(gone.payloadRef, key);
     assert.equal(gone.payloadSize, 100);
+    const warnings = logger.at("warn");
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0]!.fields?.objectKeys, [key]);
     const error = await rejection(reader.loadPayload(gone));
@@ -494,8 +480,7 @@ describe("offloaded payload integrity", () => {
   });
 
   it("deadJobs gives one warning for the call, however many steps its page is read in", async () => {
-    let warnings = 0;
-    const logger = { ...silentLogger, warn: () => void warnings++ };
+    const logger = recordingLogger();
     const store = new MemoryStore();
     const queue = await Queue.open(store, "q", { ...OPTIONS, logger });
     // More than one step's worth (256 jobs), with an unreadable job in the first and the last step.
@@ -508,13 +493,14 @@ describe("offloaded payload integrity", () => {
     );
     for (const claim of await queue.claimBatch("work", 300)) await queue.deadLetter(claim, "x");
     for (const key of keys) await store.delete(key);
-    warnings = 0;
+    logger.lines.length = 0;
     const dead = await queue.deadJobs("work", { limit: 1_000 });
     assert.equal(dead.length, 300);
     assert.deepEqual(
       dead.filter((j) => j.payloadError !== undefined).map((j) => j.id),
       [ids[0], ids[299]],
     );
+    const warnings = logger.at("warn").length;
     assert.equal(warnings, 1, `${warnings} warnings for one deadJobs call`);
     await queue.close();
   });

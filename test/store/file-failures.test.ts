@@ -9,13 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
+import { recordingLogger } from "../recording-logger.js";
 
 async function expectFastPermanentFailure(directory: string, message: RegExp): Promise<void> {
-  const warnings: string[] = [];
-  const logger: Logger = { warn: (line) => warnings.push(line), error: () => {} };
+  const logger = recordingLogger();
   const started = performance.now();
   await assert.rejects(Queue.open(new FileStore(directory), "q", { logger }), (err) => {
     assert.ok(err instanceof StorageError, String(err));
@@ -25,7 +24,7 @@ async function expectFastPermanentFailure(directory: string, message: RegExp): P
   });
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 1_000, `took ${Math.round(elapsed)} ms`);
-  assert.deepEqual(warnings, [], "nothing was retried");
+  assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
 }
 
 describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () => {

@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { StorageError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
+import { recordingLogger } from "../recording-logger.js";
 import { runFencing } from "../reliability/lib/fencing.js";
 import { type LossyProxy, startLossyProxy } from "../servers/lossy-proxy.js";
 import { type RadosgwServer, radosgwAvailability, startRadosgw } from "../servers/radosgw.js";
@@ -60,21 +60,6 @@ async function target(bucket: string): Promise<S3Target> {
 }
 
 const queueOptions: OpenOptions = { logger: silentLogger, flushIntervalMs: 1 };
-
-/** A logger that keeps what it is told. */
-function recordingLogger(): Logger & { lines: string[]; retried: unknown[] } {
-  const lines: string[] = [];
-  const retried: unknown[] = [];
-  return {
-    lines,
-    retried,
-    warn: (message, fields) => {
-      lines.push(`warn ${message}`);
-      if (message.includes("retrying")) retried.push(fields?.what);
-    },
-    error: (message) => lines.push(`error ${message}`),
-  };
-}
 
 describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
   // Each group below uses its own bucket, so they run side by side; the freeze comes last.
@@ -180,8 +165,8 @@ describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
         assert.match(proxy.dropped()[0]!, /^PUT \/ambiguous\/p\/q\/wal\/\d{20}(\?|$)/);
         const afterwards = await queue.enqueue("jobs", "after");
         assert.deepEqual(
-          logger.lines.filter((line) => line.startsWith("warn")),
-          ["warn store request failed; retrying with backoff"],
+          logger.messages("warn"),
+          ["store request failed; retrying with backoff"],
           "one warning for the one retry sequence",
         );
         await queue.close();
@@ -246,7 +231,7 @@ describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
           // Retrying would take minutes; a few requests to a busy server take well under 5 s.
           assert.ok(elapsed < 5_000, `took ${Math.round(elapsed)} ms`);
           assert.deepEqual(
-            logger.lines.filter((l) => l.includes("retrying")),
+            logger.messages("warn", "error").filter((m) => m.includes("retrying")),
             [],
             "nothing was retried",
           );
@@ -313,11 +298,15 @@ describe("radosgw", { skip, timeout: SUITE_TIMEOUT_MS }, () => {
       const duringId = await during;
       const afterId = await queue.enqueue("jobs", "after the thaw");
       // Several attempts failed (500 ms each over 2 s), but each retry sequence warned once.
-      assert.ok(logger.retried.length >= 1, "the outage was logged");
+      const retried = logger
+        .at("warn")
+        .filter((line) => line.message.includes("retrying"))
+        .map((line) => line.fields?.what);
+      assert.ok(retried.length >= 1, "the outage was logged");
       assert.equal(
-        new Set(logger.retried).size,
-        logger.retried.length,
-        `one warning per retry sequence, not per attempt: ${JSON.stringify(logger.retried)}`,
+        new Set(retried).size,
+        retried.length,
+        `one warning per retry sequence, not per attempt: ${JSON.stringify(retried)}`,
       );
       for (const id of [kept, duringId, afterId])
         assert.equal((await queue.getJob(id))?.status, "pending", id);

@@ -13,13 +13,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
 import { FileStore } from "../../src/store/file.js";
 import { GcsStore } from "../../src/store/gcs.js";
 import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { recordingLogger } from "../recording-logger.js";
 import { type HungServer, startHungServer } from "../servers/hung-server.js";
 
 const LIMIT_MS = 300;
@@ -131,8 +131,7 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
       credentials: { accessKeyId: "id", secretAccessKey: "secret" },
       requestTimeoutMs: LIMIT_MS,
     });
-    const warnings: string[] = [];
-    const logger: Logger = { warn: (message) => warnings.push(message), error: () => {} };
+    const logger = recordingLogger();
     const started = performance.now();
     await assert.rejects(
       Queue.open(store, "q", {
@@ -149,6 +148,7 @@ describe("a server that accepts connections and never answers", { timeout: 60_00
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 1_500 && elapsed < 2_000 + 2 * LIMIT_MS + SLACK_MS, `${elapsed} ms`);
     // The probe and the manifest listing run side by side: at most one line for each.
+    const warnings = logger.messages("warn");
     assert.ok(warnings.length >= 1 && warnings.length <= 2, warnings.join(" | "));
   });
 });

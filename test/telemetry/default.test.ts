@@ -8,7 +8,6 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import type { Logger } from "../../src/logger.js";
 import { INSTRUMENTATION, tracingOf } from "../../src/queue/instrument.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
@@ -16,6 +15,7 @@ import type { Headers } from "../../src/queue/state.js";
 import { formatTraceParent } from "../../src/queue/telemetry/traceparent.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { collect, type Points, TestReader } from "./sdk.js";
 
 function counter(points: Points, name: string, queue: string): unknown {
@@ -74,19 +74,6 @@ function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((s) => s.name === name);
 }
 
-/** Records every warning, so a test can see that none was logged. */
-function recordingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  const ignore = (): void => {};
-  return {
-    debug: ignore,
-    info: ignore,
-    warn: (m: string) => warnings.push(m),
-    error: ignore,
-    warnings,
-  };
-}
-
 async function open(options: OpenOptions = {}) {
   const logger = recordingLogger();
   const { queue } = await openTestQueue({ logger, ...options });
@@ -124,7 +111,7 @@ describe("telemetry left out (the default)", { timeout: 60_000 }, () => {
         id,
       );
     }
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
     await queue.close();
   });
 
@@ -162,7 +149,7 @@ describe("telemetry left out (the default)", { timeout: 60_000 }, () => {
     assert.deepEqual(headers, [{}, {}, {}, {}, {}]);
     assert.deepEqual(exporter.getFinishedSpans(), []);
     assert.equal((await collect(reader, "ignore")).size, 0);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn"), []);
     await queue.close();
   });
 

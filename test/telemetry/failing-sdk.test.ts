@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Logger } from "../../src/logger.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 
 /** A meter whose counters and histograms throw on every recording. */
 const throwingMeterProvider = {
@@ -34,8 +34,7 @@ const throwingTracerProvider = {
 
 describe("a failing OpenTelemetry SDK", { timeout: 60_000 }, () => {
   it("breaks neither enqueues, handlers, settlements nor event listeners; a broken tracer is logged once", async () => {
-    const lines: string[] = [];
-    const logger: Logger = { warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+    const logger = recordingLogger();
     const { queue } = await openTestQueue({
       logger,
       telemetry: { meterProvider: throwingMeterProvider, tracerProvider: throwingTracerProvider },
@@ -64,6 +63,7 @@ describe("a failing OpenTelemetry SDK", { timeout: 60_000 }, () => {
     assert.deepEqual(handled.sort(), ["a", "b", "c"]);
     assert.deepEqual(completed.sort(), [...ids].sort());
     assert.equal((await queue.stats("q")).pending, 0);
+    const lines = logger.messages("warn", "error");
     const tracerLines = lines.filter((l) => l.includes("tracer is broken"));
     assert.equal(tracerLines.length, 1, lines.join("\n"));
     // The broken meter is reported by the commit boundary's observer guard.

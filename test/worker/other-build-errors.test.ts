@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { taqubaErrorCode } from "../../src/errors.js";
-import type { Logger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
@@ -16,6 +15,7 @@ import {
   otherBuildsQueue,
   rejection,
 } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
 /** The other build's form of a taquba error: no class of this build, the same code. */
@@ -45,14 +45,6 @@ function otherBuildsErrors(queue: Queue): Queue {
   return other as unknown as Queue;
 }
 
-function capturingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  const record = (message: string): void => {
-    warnings.push(message);
-  };
-  return { warnings, warn: record, error: record };
-}
-
 describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
   for (const [storeName, makeStore] of memoryAndFileStores("taquba-other-build-errors-")) {
     it(`${storeName}: a queue closed under the worker ends it normally, its refused settlements counted (CLOSED)`, async () => {
@@ -61,7 +53,7 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
         "q",
         Array.from({ length: 50 }, (_, i) => String(i)),
       );
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       let handled = 0;
       let closing: Promise<void> | undefined;
       await runWorker(
@@ -74,8 +66,12 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       );
       await closing;
       assert.ok(handled >= 10);
-      assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
-      assert.match(logger.warnings[0]!, /refused because the queue closed/);
+      assert.equal(
+        logger.messages("warn", "error").length,
+        1,
+        logger.messages("warn", "error").join("\n"),
+      );
+      assert.match(logger.messages("warn", "error")[0]!, /refused because the queue closed/);
     });
 
     it(`${storeName}: a result the queue refuses fails the attempt at once (INVALID_ARGUMENT)`, async () => {
@@ -85,7 +81,7 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       );
       const id = await queue.enqueue("q", "x");
       const stop = new AbortController();
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       await runWorker(
         otherBuildsErrors(queue),
         "q",
@@ -98,7 +94,7 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       const job = await queue.getJob(id);
       assert.equal(job?.status, "dead", "not left claimed until its lease expires");
       assert.match(job?.lastError ?? "", /cannot be stored as its result: .*at most 1024 bytes/);
-      assert.deepEqual(logger.warnings, []);
+      assert.deepEqual(logger.messages("warn", "error"), []);
       await queue.close();
     });
 
@@ -113,7 +109,7 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       const released = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       const processed: string[] = [];
       const shutdown = new AbortController();
       const worker = runWorker(
@@ -136,8 +132,12 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       shutdown.abort();
       await worker;
       assert.deepEqual(processed, ["#1", "#2"]);
-      assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
-      assert.match(logger.warnings[0]!, /lost its claim/);
+      assert.equal(
+        logger.messages("warn", "error").length,
+        1,
+        logger.messages("warn", "error").join("\n"),
+      );
+      assert.match(logger.messages("warn", "error")[0]!, /lost its claim/);
       await queue.close();
     });
 
@@ -147,14 +147,14 @@ describe("runWorker with the other build's errors", { timeout: 20_000 }, () => {
       const other = otherBuildsErrors(queue);
       other.ack = () =>
         Promise.reject(Object.assign(new Error("store failed"), { code: "STORAGE" }));
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       // A real failed store fails the claims too; here only the ack fails, so shut down.
       const stop = new AbortController();
       const error = await rejection(
         runWorker(other, "q", () => stop.abort(), { logger, signal: stop.signal }),
       );
       assert.equal(error.code, "STORAGE");
-      assert.deepEqual(logger.warnings, []);
+      assert.deepEqual(logger.messages("warn", "error"), []);
       await queue.close();
     });
   }

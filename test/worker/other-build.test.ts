@@ -22,6 +22,7 @@ import type * as failureModule from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { repoRoot } from "../nodes.js";
 import { memoryAndFileStores, turns } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
 const HOUR = 3_600_000;
@@ -146,11 +147,7 @@ describe("runWorker and a queue of different builds", { timeout: 20_000 }, () =>
         clock,
       });
       assert.equal(queue instanceof Queue, queueOf === "this build");
-      const warnings: string[] = [];
-      const logger = {
-        warn: (m: string) => warnings.push(m),
-        error: (m: string) => warnings.push(m),
-      };
+      const logger = recordingLogger();
       const shutdown = new AbortController();
       let calls = 0;
       let aborted = false;
@@ -195,7 +192,7 @@ describe("runWorker and a queue of different builds", { timeout: 20_000 }, () =>
           (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
           ["completed"],
         );
-        assert.deepEqual(warnings, []);
+        assert.deepEqual(logger.messages("warn", "error"), []);
       } finally {
         release();
         shutdown.abort();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { type Logger, silentLogger } from "../../src/logger.js";
+import { silentLogger } from "../../src/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
@@ -12,6 +12,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection } from "../queue/helpers.js";
+import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
 function deferred<T = void>() {
@@ -56,16 +57,6 @@ function workerHoldingFirstJob(
     firstRunning: () => gates.length === 1,
     release: () => gates[0]!(),
   };
-}
-
-function capturingLogger(): Logger & { warnings: string[]; fields: unknown[] } {
-  const warnings: string[] = [];
-  const fields: unknown[] = [];
-  const record = (message: string, extra?: Record<string, unknown>): void => {
-    warnings.push(message);
-    fields.push(extra);
-  };
-  return { warnings, fields, warn: record, error: record };
 }
 
 /** Whether a logged field set would print a stack trace (it holds an Error). */
@@ -420,7 +411,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const asked = recordClaims(queue);
     const gates: Array<() => void> = [];
     const started: string[] = [];
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     const worker = runWorker(
       queue,
@@ -463,7 +454,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
       ["1", "2", "3", "4", "5", "6"],
       "each claim ran once, in claim order",
     );
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn", "error"), []);
     shutdown.abort();
     await worker;
     await queue.close();
@@ -473,7 +464,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
     const [first, second] = await queue.enqueueBatch("q", ["1", "2"]);
     const gates: Array<() => void> = [];
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     const worker = runWorker(
       queue,
@@ -499,7 +490,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     shutdown.abort();
     gates.shift()!();
     await worker;
-    assert.equal(logger.warnings.length, 1, "the lost lease's ack is one line");
+    assert.equal(logger.messages("warn", "error").length, 1, "the lost lease's ack is one line");
     const released = await queue.getJob(second!);
     assert.deepEqual([released?.status, released?.attempts], ["pending", 0]);
     await queue.close();
@@ -510,7 +501,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const ids = await queue.enqueueBatch("q", ["1", "2", "3", "4", "5", "6"]);
     const gates: Array<() => void> = [];
     const started: string[] = [];
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     let resolved = false;
     const worker = runWorker(
@@ -539,7 +530,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
       assert.equal(job?.status, "pending");
       assert.equal(job?.attempts, 0, "the attempt of a claim that never ran is given back");
     }
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn", "error"), []);
     // Durable before the worker resolved: a crash now (no close, no flush) keeps it.
     const { queue: reopened } = await openTestQueue({}, store);
     const again = await reopened.stats("q");
@@ -683,7 +674,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.enqueue("q", "slow");
     const started = deferred();
     const release = deferred();
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const processed: string[] = [];
     const shutdown = new AbortController();
     const worker = runWorker(
@@ -707,17 +698,18 @@ describe("runWorker", { timeout: 60_000 }, () => {
     shutdown.abort();
     await worker;
     assert.deepEqual(processed, ["slow#1", "slow#2"]);
-    assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
-    assert.match(logger.warnings[0]!, /lost its claim/);
-    assert.doesNotMatch(logger.warnings[0]!, /\n/);
-    assert.equal(holdsError(logger.fields[0]), false, "no stack trace for a lost claim");
+    const lines = logger.at("warn", "error");
+    assert.equal(lines.length, 1, lines.map((l) => l.message).join("\n"));
+    assert.match(lines[0]!.message, /lost its claim/);
+    assert.doesNotMatch(lines[0]!.message, /\n/);
+    assert.equal(holdsError(lines[0]!.fields), false, "no stack trace for a lost claim");
     await queue.close();
   });
 
   it("a handler that settles its own job itself: the worker's settlement finds it settled and logs nothing", async () => {
     const { queue } = await openTestQueue(NO_BACKOFF);
     const ids = await queue.enqueueBatch("q", ["ack", "nack", "deadLetter", "release"]);
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     let handled = 0;
     const settledItself = new Set<string>();
@@ -744,7 +736,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await until(() => handled === 6);
     shutdown.abort();
     await worker;
-    assert.deepEqual(logger.warnings, [], "no line: nothing was lost");
+    assert.deepEqual(logger.messages("warn", "error"), [], "no line: nothing was lost");
     const [acked, nacked, dead] = await Promise.all(ids.slice(0, 3).map((id) => queue.getJob(id)));
     assert.equal(acked, null, "done and deleted, once");
     assert.equal(nacked, null, "retried once, then done");
@@ -785,7 +777,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const id = await queue.enqueue("q", "long");
     const started = deferred();
     const release = deferred();
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     let calls = 0;
     let aborted = false;
     const shutdown = new AbortController();
@@ -816,7 +808,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await worker;
     assert.equal(calls, 1, "delivered once");
     assert.equal(aborted, false);
-    assert.deepEqual(logger.warnings, []);
+    assert.deepEqual(logger.messages("warn", "error"), []);
     await queue.close();
   });
 
@@ -838,7 +830,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
       const id = await queue.enqueue("q", "long");
       const started = deferred();
       const release = deferred();
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       let calls = 0;
       let aborted = false;
       const shutdown = new AbortController();
@@ -877,7 +869,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
         (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
         ["completed"],
       );
-      assert.deepEqual(logger.warnings, []);
+      assert.deepEqual(logger.messages("warn", "error"), []);
       await queue.close();
     });
 
@@ -897,7 +889,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     it(`a handler that ${name} keeps its claim through one clock step before its settlement is issued`, async () => {
       const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
       const id = await queue.enqueue("q", "x");
-      const logger = capturingLogger();
+      const logger = recordingLogger();
       let calls = 0;
       const shutdown = new AbortController();
       const worker = runWorker(
@@ -920,7 +912,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
         (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
         history,
       );
-      assert.deepEqual(logger.warnings, []);
+      assert.deepEqual(logger.messages("warn", "error"), []);
       await queue.close();
     });
 
@@ -928,7 +920,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
     const [running, ready] = await queue.enqueueBatch("q", ["running", "ready"]);
     const gates: Array<() => void> = [];
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     const worker = runWorker(
       queue,
@@ -960,7 +952,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.enqueue("q", "stuck");
     const started = deferred();
     const reason = deferred<unknown>();
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const shutdown = new AbortController();
     const worker = runWorker(
       queue,
@@ -980,7 +972,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await until(async () => (await queue.stats("q")).done === 1);
     shutdown.abort();
     await worker;
-    assert.equal(logger.warnings.length, 1);
+    assert.equal(logger.messages("warn", "error").length, 1);
     await queue.close();
   });
 
@@ -1027,9 +1019,10 @@ describe("runWorker", { timeout: 60_000 }, () => {
   });
 
   /** The lines a fenced worker logged: exactly one, saying so. */
-  function assertOneFenceLine(logger: { warnings: string[] }, queueName: string): string {
-    assert.equal(logger.warnings.length, 1, logger.warnings.join("\n"));
-    const line = logger.warnings[0]!;
+  function assertOneFenceLine(logger: RecordingLogger, queueName: string): string {
+    const lines = logger.messages("warn", "error");
+    assert.equal(lines.length, 1, lines.join("\n"));
+    const line = lines[0]!;
     assert.match(
       line,
       new RegExp(
@@ -1041,7 +1034,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
 
   it("idle, fenced through its own queue's write: resolves after one line; later calls reject", async () => {
     const { queue, store, clock } = await openTestQueue();
-    const loggers = [capturingLogger(), capturingLogger()];
+    const loggers = [recordingLogger(), recordingLogger()];
     const workers = ["q", "other"].map((name, i) =>
       runWorker(queue, name, () => {}, { pollIntervalMs: 60_000, logger: loggers[i]! }),
     );
@@ -1059,7 +1052,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
   it("busy when fenced: the handler finishes, its settlement fails and is not retried, it resolves", async () => {
     const { queue, store, clock } = await openTestQueue();
     await queue.enqueue("q", "job");
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const gate = deferred();
     let runs = 0;
     const worker = runWorker(
@@ -1088,7 +1081,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
 
   it("idle with heartbeatMs: the next beat sees the fence, claim waiters wake, the worker resolves", async () => {
     const { queue, store, clock } = await openTestQueue({ heartbeatMs: 1_000 });
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const worker = runWorker(queue, "q", () => {}, { pollIntervalMs: 60_000, logger });
     const waiting = queue.claim("other", { waitMs: 60_000 });
     const { queue: successor } = await openTestQueue({}, store, clock);
@@ -1104,13 +1097,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
   });
 
   it("fenced while sharing the queue's logger (the default): the fence is one line, the queue's", async () => {
-    const lines: string[] = [];
-    const debug: string[] = [];
-    const logger: Logger = {
-      warn: (m) => lines.push(`warn ${m}`),
-      error: (m) => lines.push(`error ${m}`),
-      debug: (m) => debug.push(m),
-    };
+    const logger = recordingLogger();
     const { queue, store, clock } = await openTestQueue({ logger });
     await queue.enqueue("q", "job");
     const gate = deferred();
@@ -1128,6 +1115,8 @@ describe("runWorker", { timeout: 60_000 }, () => {
     const { queue: successor } = await openTestQueue({}, store, clock);
     gate.resolve();
     await worker;
+    const lines = logger.at("warn", "error").map(({ level, message }) => `${level} ${message}`);
+    const debug = logger.messages("debug");
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines[0]!, /^error queue closed after a log failure: /);
     // The worker's details are still there for a logger that keeps debug lines.

@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Logger } from "../../src/logger.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { NO_BACKOFF, openTestQueue, text } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-
-function capturingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const record = (message: string): void => {
-    lines.push(message);
-  };
-  return { lines, warn: record, error: record };
-}
 
 describe("ctx.transaction under runWorker", { timeout: 60_000 }, () => {
   it("settles the job with its follow-up work; the worker does not settle it again", async () => {
     const { queue } = await openTestQueue({ defaultQueueConfig: { keepDoneJobsMs: 60_000 } });
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     await queue.enqueueBatch("charge", ["o1", "o2"]);
     const shutdown = new AbortController();
     const worker = runWorker(
@@ -36,7 +28,7 @@ describe("ctx.transaction under runWorker", { timeout: 60_000 }, () => {
     await until(async () => (await queue.stats("charge")).done === 2);
     shutdown.abort();
     await worker;
-    assert.deepEqual(logger.lines, []);
+    assert.deepEqual(logger.messages("warn", "error"), []);
     assert.equal((await queue.stats("ship")).pending, 2);
     assert.equal(text((await queue.kvGet("order/o2"))!), "charged");
     const [done] = (await queue.listJobs("charge", "done")).jobs;
@@ -84,7 +76,7 @@ describe("ctx.transaction under runWorker", { timeout: 60_000 }, () => {
           tx.ack(job);
         });
       },
-      { signal: shutdown.signal, logger: capturingLogger() },
+      { signal: shutdown.signal, logger: recordingLogger() },
     );
     await until(async () => (await queue.stats("q")).dead === 1);
     shutdown.abort();
@@ -117,7 +109,7 @@ describe("ctx.transaction under runWorker", { timeout: 60_000 }, () => {
         // The first run fails after its follow-up committed; the retry must not add another.
         if (runs === 1) throw new Error(`crashed after ${follow.enqueued[0]!.id}`);
       },
-      { signal: shutdown.signal, logger: capturingLogger() },
+      { signal: shutdown.signal, logger: recordingLogger() },
     );
     await until(async () => (await queue.stats("q")).done === 1);
     shutdown.abort();

@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ManualClock } from "../../../src/clock.js";
-import type { Logger } from "../../../src/logger.js";
 import { MAX_CATCH_UP_FIRES } from "../../../src/queue/schedules/catch-up.js";
 import { FIRES_PER_TURN } from "../../../src/queue/schedules/runner.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import type { StoredObject } from "../../../src/store/types.js";
+import { recordingLogger } from "../../recording-logger.js";
 import { clockAt, firesOf, open, settle, settleFires } from "./helpers.js";
 
 const MINUTE = 60_000;
@@ -68,8 +68,7 @@ describe("schedules: catch-up at open", () => {
     it(`catchUp "all" fires at most ${MAX_CATCH_UP_FIRES} missed times, the newest (${JSON.stringify(timing)})`, async () => {
       const clock = clockAt("2027-01-01T00:00:00Z");
       const t0 = clock.now();
-      const warnings: string[] = [];
-      const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+      const logger = recordingLogger();
       const store = new MemoryStore();
       let queue = await open(store, clock);
       await queue.schedule("m", { ...timing, queue: "jobs", payload: "", catchUp: "all" });
@@ -82,16 +81,16 @@ describe("schedules: catch-up at open", () => {
         fires,
         Array.from({ length: MAX_CATCH_UP_FIRES }, (_, k) => t0 + (501 + k) * MINUTE),
       );
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!, /catchUp "all" fires the newest 1000/);
+      assert.equal(logger.messages("warn").length, 1);
+      assert.match(logger.messages("warn")[0]!, /catchUp "all" fires the newest 1000/);
       // Exactly the cap missed: all fire, nothing is said.
       await queue.close();
-      warnings.length = 0;
+      logger.lines.length = 0;
       clock.advance(MAX_CATCH_UP_FIRES * MINUTE);
       queue = await open(store, clock, { logger });
       await settleFires(queue, clock.now());
       assert.equal((await firesOf(queue, "jobs", "m")).length, 2 * MAX_CATCH_UP_FIRES);
-      assert.deepEqual(warnings, []);
+      assert.deepEqual(logger.messages("warn"), []);
       await queue.close();
     });
   }
