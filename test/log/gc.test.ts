@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { type LogOptions, openLog } from "../../src/log/index.js";
+import { type Log, type LogOptions, openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { recordingLogger } from "../recording-logger.js";
@@ -20,6 +20,28 @@ function options(clock: ManualClock, more: LogOptions = {}): LogOptions {
   });
 }
 
+/** The writer of queue `q` on `clock`, checkpointing a fixed snapshot. */
+async function openWriter(store: ObjectStore, clock: ManualClock, more?: LogOptions): Promise<Log> {
+  const { log } = await openLog(store, "q", options(clock, more));
+  log.setSnapshotSource(() => rec("snapshot"));
+  return log;
+}
+
+/** `count` times: appends a record (`${label} ${i}`), checkpoints, and moves `clock` `stepMs` on. */
+async function appendAndCheckpoint(
+  log: Log,
+  clock: ManualClock,
+  count: number,
+  stepMs: number,
+  label: string,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await log.append(rec(`${label} ${i}`));
+    await log.checkpoint();
+    clock.advance(stepMs);
+  }
+}
+
 /** A writer on its own clock makes `count` checkpoints, `stepMs` apart, then closes. */
 async function earlierWriter(
   store: ObjectStore,
@@ -27,13 +49,8 @@ async function earlierWriter(
   count: number,
   stepMs = 1_000,
 ): Promise<void> {
-  const { log } = await openLog(store, "q", options(clock));
-  log.setSnapshotSource(() => rec("snapshot"));
-  for (let i = 0; i < count; i++) {
-    await log.append(rec(`earlier ${i}`));
-    await log.checkpoint();
-    clock.advance(stepMs);
-  }
+  const log = await openWriter(store, clock);
+  await appendAndCheckpoint(log, clock, count, stepMs, "earlier");
   await log.close();
 }
 
@@ -44,13 +61,8 @@ describe("GC of an earlier writer's manifests", () => {
     const store = new MemoryStore();
     await earlierWriter(store, new ManualClock(BASE + 86_400_000), 3);
     const clock = new ManualClock(BASE);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
-    for (let i = 0; i < 20; i++) {
-      await log.append(rec(`later ${i}`));
-      await log.checkpoint();
-      clock.advance(40_000);
-    }
+    const log = await openWriter(store, clock);
+    await appendAndCheckpoint(log, clock, 20, 40_000, "later");
     const manifests = await keysUnder(store, "q/manifest/");
     const wal = await keysUnder(store, "q/wal/");
     await log.close();
@@ -66,13 +78,8 @@ describe("GC of an earlier writer's manifests", () => {
     const earlierManifests = await keysUnder(store, "q/manifest/");
     const earlierWal = await keysUnder(store, "q/wal/");
     const clock = new ManualClock(BASE);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
-    for (let i = 0; i < 4; i++) {
-      await log.append(rec(`later ${i}`));
-      await log.checkpoint();
-      clock.advance(1_000);
-    }
+    const log = await openWriter(store, clock);
+    await appendAndCheckpoint(log, clock, 4, 1_000, "later");
     const manifests = new Set(await keysUnder(store, "q/manifest/"));
     const wal = new Set(await keysUnder(store, "q/wal/"));
     assert.deepEqual(
@@ -105,13 +112,8 @@ describe("GC of an earlier writer's manifests", () => {
     await earlierWriter(store, new ManualClock(BASE - 600_000), 6);
     const earlierCheckpoints = await keysUnder(store, "q/checkpoint/");
     const clock = new ManualClock(BASE);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
-    for (let i = 0; i < 4; i++) {
-      await log.append(rec(`later ${i}`));
-      await log.checkpoint();
-      clock.advance(1_000);
-    }
+    const log = await openWriter(store, clock);
+    await appendAndCheckpoint(log, clock, 4, 1_000, "later");
     const checkpoints = new Set(await keysUnder(store, "q/checkpoint/"));
     assert.equal(earlierCheckpoints.length, 6);
     assert.deepEqual(
@@ -122,11 +124,7 @@ describe("GC of an earlier writer's manifests", () => {
 
     // Once its manifests have gone, so do its checkpoints (the pass after, at the latest).
     clock.advance(MIN_AGE_MS);
-    for (let i = 0; i < 2; i++) {
-      await log.append(rec(`after the minimum age ${i}`));
-      await log.checkpoint();
-      clock.advance(1_000);
-    }
+    await appendAndCheckpoint(log, clock, 2, 1_000, "after the minimum age");
     const after = new Set(await keysUnder(store, "q/checkpoint/"));
     await log.close();
     assert.deepEqual(
@@ -143,14 +141,9 @@ describe("GC of an earlier writer's manifests", () => {
     await earlierWriter(store, new ManualClock(BASE), 6);
     const earlier = await keysUnder(store, "q/");
     const clock = new ManualClock(BASE + 1_000);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
+    const log = await openWriter(store, clock);
     clock.stepWall(600_000);
-    for (let i = 0; i < 4; i++) {
-      await log.append(rec(`later ${i}`));
-      await log.checkpoint();
-      clock.advance(1_000);
-    }
+    await appendAndCheckpoint(log, clock, 4, 1_000, "later");
     const kept = new Set(await keysUnder(store, "q/"));
     assert.deepEqual(
       earlier.filter((key) => !kept.has(key) && !key.includes("/probe/")),
@@ -159,11 +152,7 @@ describe("GC of an earlier writer's manifests", () => {
     );
 
     clock.advance(MIN_AGE_MS);
-    for (let i = 0; i < 2; i++) {
-      await log.append(rec(`after the minimum age ${i}`));
-      await log.checkpoint();
-      clock.advance(1_000);
-    }
+    await appendAndCheckpoint(log, clock, 2, 1_000, "after the minimum age");
     const after = new Set(await keysUnder(store, "q/manifest/"));
     await log.close();
     assert.deepEqual(
@@ -181,15 +170,10 @@ describe("GC of an earlier writer's manifests", () => {
     const store = new MemoryStore();
     await earlierWriter(store, new ManualClock(BASE), 3);
     const clock = new ManualClock(BASE + 1_000);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
+    const log = await openWriter(store, clock);
     clock.advance(1_000);
     clock.stepWall(-3_600_000);
-    for (let i = 0; i < 40; i++) {
-      await log.append(rec(`later ${i}`));
-      await log.checkpoint();
-      clock.advance(40_000);
-    }
+    await appendAndCheckpoint(log, clock, 40, 40_000, "later");
     const wal = await keysUnder(store, "q/wal/");
     await log.close();
     assert.ok(wal.length <= 5, `wal: ${wal.length}`);
@@ -200,8 +184,7 @@ describe("GC of an earlier writer's manifests", () => {
     // about one minimum age of them stays, however long the writer runs.
     const store = new MemoryStore();
     const clock = new ManualClock(BASE);
-    const { log } = await openLog(store, "q", options(clock));
-    log.setSnapshotSource(() => rec("snapshot"));
+    const log = await openWriter(store, clock);
     const stepMs = 2_000;
     let most = 0;
     for (let i = 0; i < 300; i++) {
@@ -267,8 +250,7 @@ describe("GC of an earlier writer's manifests", () => {
 
     const logger = recordingLogger();
     // A long history keeps it among the retained manifests, read by every pass.
-    const { log } = await openLog(store, "q", options(clock, { logger, manifestHistory: 20 }));
-    log.setSnapshotSource(() => rec("snapshot"));
+    const log = await openWriter(store, clock, { logger, manifestHistory: 20 });
     for (let i = 0; i < 3; i++) {
       await log.append(rec(`later ${i}`));
       await log.checkpoint();
