@@ -162,18 +162,97 @@ export function checkOneOf<const T extends readonly unknown[]>(
  * do not know, so options written for a newer version of the package still
  * work with an older one.
  */
+/**
+ * `undefined` or an options object; with `keys`, one that has no other own
+ * keys: a misspelt option (`olderThan` for `olderThanMs`) would otherwise be
+ * ignored silently. The message names the unknown keys, and the known key
+ * each one most likely meant.
+ */
 export function checkOptionsObject(value: unknown, arg: string, keys?: readonly string[]): void {
   if (value === undefined) return;
   if (typeof value !== "object" || value === null)
     throw invalidArgument(arg, "an options object", value);
   if (keys === undefined) return;
-  const unknown = Object.keys(value).filter((key) => !keys.includes(key));
-  if (unknown.length > 0)
+  const unknown = unknownKeys(value, keys);
+  if (unknown !== undefined)
     throw new InvalidArgumentError(
-      `Expected \`${arg}\` to have only the keys ${keys.join(", ")}; got ${unknown
-        .map((key) => `\`${key.length > 40 ? `${key.slice(0, 40)}…` : key}\``)
-        .join(", ")}`,
+      `Expected \`${arg}\` to have only the keys ${keys.join(", ")}; got ${describeKeys(unknown, keys)}`,
     );
+}
+
+/**
+ * The own keys of `value` that are not in `keys`, or `undefined` when there
+ * are none. A loop, not `Object.keys`: it runs for every job of an enqueueMany.
+ */
+export function unknownKeys(value: object, keys: readonly string[]): string[] | undefined {
+  let unknown: string[] | undefined;
+  for (const key in value) {
+    if (keys.includes(key) || !Object.hasOwn(value, key)) continue;
+    if (unknown === undefined) unknown = [key];
+    else unknown.push(key);
+  }
+  return unknown;
+}
+
+/** `` `delay` (did you mean `delayMs`?), `quue` `` — unknown keys, each with its likely meaning. */
+export function describeKeys(unknown: readonly string[], keys: readonly string[]): string {
+  return unknown
+    .map((key) => {
+      const shown = `\`${key.length > 40 ? `${key.slice(0, 40)}…` : key}\``;
+      const meant = likelyKey(key, keys);
+      return meant === undefined ? shown : `${shown} (did you mean \`${meant}\`?)`;
+    })
+    .join(", ");
+}
+
+/**
+ * The known key an unknown one most likely stands for: the same letters in
+ * another case, the one known key it begins or ends (`delay` → `delayMs`,
+ * `attempts` → `maxAttempts`), or one at most two edits away (one for keys
+ * under five letters); `undefined` when none is close.
+ */
+export function likelyKey(key: string, keys: readonly string[]): string | undefined {
+  if (key.length > 64) return undefined;
+  const lower = key.toLowerCase();
+  const sameLetters = keys.find((k) => k.toLowerCase() === lower);
+  if (sameLetters !== undefined) return sameLetters;
+  if (lower.length >= 3) {
+    // `delay` for `delayMs`, `attempts` for `maxAttempts`
+    const extended = keys.filter((k) => {
+      const known = k.toLowerCase();
+      return known.startsWith(lower) || known.endsWith(lower);
+    });
+    if (extended.length === 1) return extended[0];
+  }
+  let best: string | undefined;
+  let bestDistance = lower.length < 5 ? 2 : 3; // short keys: at most one edit
+  for (const k of keys) {
+    const d = editDistance(lower, k.toLowerCase(), bestDistance);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance of `a` and `b`, or `limit` when it is at least `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current.push(d);
+      if (d < rowMin) rowMin = d;
+    }
+    if (rowMin >= limit) return limit;
+    previous = current;
+  }
+  return Math.min(previous[b.length]!, limit);
 }
 
 export function checkFunction<T>(value: T, arg: string, expected = "a function"): T {

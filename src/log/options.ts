@@ -190,6 +190,28 @@ export interface LogOptions {
   fenceMinAgeMs?: number;
 }
 
+/** Every key of {@link LogOptions}. */
+export const LOG_OPTION_KEYS: readonly string[] = Object.keys({
+  clock: true,
+  logger: true,
+  flushIntervalMs: true,
+  maxWritesInFlight: true,
+  maxBatchBytes: true,
+  maxUnflushedBytes: true,
+  checkpointWalBytes: true,
+  checkpointWalRecords: true,
+  checkpointIntervalMs: true,
+  checkpointWalBatches: true,
+  gcMinAgeMs: true,
+  manifestHistory: true,
+  retry: true,
+  allowUnsafeStore: true,
+  recoverCorruption: true,
+  fenceCheckIntervalMs: true,
+  epochValidityMs: true,
+  fenceMinAgeMs: true,
+} satisfies Record<keyof LogOptions, true>);
+
 /** Retries of transient store errors: capped exponential backoff with jitter. */
 export interface RetryOptions {
   /**
@@ -208,6 +230,13 @@ export interface RetryOptions {
    */
   maxElapsedMs?: number;
 }
+
+/** Every key of {@link RetryOptions}. */
+export const RETRY_OPTION_KEYS: readonly string[] = Object.keys({
+  baseDelayMs: true,
+  maxDelayMs: true,
+  maxElapsedMs: true,
+} satisfies Record<keyof RetryOptions, true>);
 
 /** Options of the read-only entry points (`readLog`, `inspectLog`). */
 export interface ReadLogOptions {

@@ -6,6 +6,7 @@
  */
 import { type Clock, systemClock } from "../clock.js";
 import type { LogOptions } from "../log/index.js";
+import { LOG_OPTION_KEYS, RETRY_OPTION_KEYS } from "../log/options.js";
 import { consoleLogger, type Logger } from "../logger.js";
 import {
   checkClock,
@@ -17,18 +18,25 @@ import {
   checkPositiveDuration,
   invalidArgument,
 } from "../validate.js";
+import { OptionWarnings } from "./option-warnings.js";
 import {
   DEFAULT_MAX_EVENT_BACKLOG_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_CONFIG,
   DEFAULT_REAPER_INTERVAL_MS,
   DEFAULT_SCHEDULER_INTERVAL_MS,
+  OPEN_OPTION_KEYS,
   type OpenOptions,
+  QUEUE_CONFIG_KEYS,
   type QueueConfig,
 } from "./options.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "./payloads.js";
 import { MAX_RATE_LIMIT } from "./rate-limit.js";
-import { type ResolvedTelemetry, resolveTelemetry } from "./telemetry/options.js";
+import {
+  type ResolvedTelemetry,
+  resolveTelemetry,
+  TELEMETRY_OPTION_KEYS,
+} from "./telemetry/options.js";
 import { checkMaxAttempts, checkPriority, checkQueueName } from "./validate.js";
 
 /** Merge `override` over `base`, validating every field that is set. */
@@ -118,6 +126,24 @@ export interface QueueSettings {
   readonly payloadOffloadBytes: number | null;
   /** Most bytes of events not yet told to listeners. */
   readonly maxEventBacklogBytes: number;
+  /** Tells the queue's logger, once each, of option keys it does not know. */
+  readonly optionWarnings: OptionWarnings;
+}
+
+/** Warns of the keys of `Queue.open`'s options (and of the objects in them) that it does not know. */
+function warnOfUnknownOpenKeys(options: OpenOptions, warnings: OptionWarnings): void {
+  warnings.check(options, "options", OPEN_OPTION_KEYS);
+  if (options.defaultQueueConfig !== undefined)
+    warnings.check(options.defaultQueueConfig, "options.defaultQueueConfig", QUEUE_CONFIG_KEYS);
+  for (const [name, override] of Object.entries(options.queueConfigs ?? {}))
+    warnings.check(override, `options.queueConfigs["${name}"]`, QUEUE_CONFIG_KEYS);
+  if (options.log !== undefined) {
+    warnings.check(options.log, "options.log", LOG_OPTION_KEYS);
+    if (options.log.retry !== undefined)
+      warnings.check(options.log.retry, "options.log.retry", RETRY_OPTION_KEYS);
+  }
+  if (typeof options.telemetry === "object")
+    warnings.check(options.telemetry, "options.telemetry", TELEMETRY_OPTION_KEYS);
 }
 
 /** Everything `Queue.open` needs, resolved from its options. */
@@ -134,6 +160,13 @@ export interface ResolvedOpenOptions {
 /** Fills in defaults; throws `InvalidArgumentError` naming the first bad option. */
 export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptions {
   checkOptionsObject(options, "options");
+  // The probe's refusal tells people to set this; in the wrong place it would be silently ignored.
+  if ((options as { allowUnsafeStore?: unknown }).allowUnsafeStore !== undefined)
+    throw invalidArgument(
+      "options.allowUnsafeStore",
+      "absent (it belongs in `options.log`: `{ log: { allowUnsafeStore: true } }`)",
+      (options as { allowUnsafeStore?: unknown }).allowUnsafeStore,
+    );
   const maxPayloadBytes =
     options.maxPayloadBytes === undefined
       ? DEFAULT_MAX_PAYLOAD_BYTES
@@ -167,20 +200,15 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
       options.maxEventBacklogBytes === undefined
         ? DEFAULT_MAX_EVENT_BACKLOG_BYTES
         : checkInteger(options.maxEventBacklogBytes, "options.maxEventBacklogBytes", 1, Infinity),
+    optionWarnings: new OptionWarnings(logger),
   };
   checkOptionsObject(options.log, "options.log");
-  // The probe's refusal tells people to set this; in the wrong place it would be silently ignored.
-  if ((options as { allowUnsafeStore?: unknown }).allowUnsafeStore !== undefined)
-    throw invalidArgument(
-      "options.allowUnsafeStore",
-      "absent (it belongs in `options.log`: `{ log: { allowUnsafeStore: true } }`)",
-      (options as { allowUnsafeStore?: unknown }).allowUnsafeStore,
-    );
   // The log keeps real time unless told otherwise: its group-commit window must
   // elapse even while a test holds the queue's clock still.
   const log: LogOptions = { logger, ...options.log };
   if (options.flushIntervalMs !== undefined)
     log.flushIntervalMs = checkDuration(options.flushIntervalMs, "options.flushIntervalMs");
   const telemetry = resolveTelemetry(options.telemetry);
+  warnOfUnknownOpenKeys(options, settings.optionWarnings);
   return { settings, clock, logger, log, telemetry };
 }

@@ -11,7 +11,7 @@ import { checkOptionsObject, invalidArgument, invalidArgumentGot } from "../vali
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import { enqueueRecordOf, inlinePayload, scheduledRunAt } from "./enqueue-record.js";
-import { type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
+import { ENQUEUE_OPTION_KEYS, type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { Headers } from "./state.js";
@@ -62,6 +62,7 @@ export function checkJob(
 ): CheckedJob {
   const opts = options ?? {};
   checkOptionsObject(opts, optionsArg);
+  settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
   return {
     payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg, copyPayload),
     options: checkEnqueueOptions(opts as EnqueueOptions, settings.configs.get(queue), optionsArg),

@@ -90,6 +90,9 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   groupConcurrency: null,
 });
 
+/** Every key of {@link QueueConfig}. */
+export const QUEUE_CONFIG_KEYS: readonly string[] = Object.keys(DEFAULT_QUEUE_CONFIG);
+
 /** Options of `Queue.open`. */
 export interface OpenOptions {
   /**
@@ -227,6 +230,23 @@ export interface OpenOptions {
   telemetry?: boolean | TelemetryOptions;
 }
 
+/** Every key of {@link OpenOptions}: `Queue.open` warns of others (a misspelt option is ignored). */
+export const OPEN_OPTION_KEYS: readonly string[] = Object.keys({
+  reaperIntervalMs: true,
+  schedulerIntervalMs: true,
+  maxEventBacklogBytes: true,
+  flushIntervalMs: true,
+  defaultQueueConfig: true,
+  queueConfigs: true,
+  clock: true,
+  logger: true,
+  maxPayloadBytes: true,
+  heartbeatMs: true,
+  payloadOffloadBytes: true,
+  log: true,
+  telemetry: true,
+} satisfies Record<keyof OpenOptions, true>);
+
 /** Default of {@link OpenOptions.maxPayloadBytes}. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** Default of {@link OpenOptions.reaperIntervalMs}. */
@@ -315,6 +335,20 @@ export interface EnqueueOptions {
    */
   groupKey?: string;
 }
+
+/** Every key of {@link EnqueueOptions}: an enqueue warns of others (`delay` for `delayMs` runs the job at once). */
+export const ENQUEUE_OPTION_KEYS: readonly string[] = Object.keys({
+  jobId: true,
+  delayMs: true,
+  priority: true,
+  maxAttempts: true,
+  runAt: true,
+  dedupKey: true,
+  headers: true,
+  timeoutMs: true,
+  dedupReplace: true,
+  groupKey: true,
+} satisfies Record<keyof EnqueueOptions, true>);
 
 /** Options of `ack`. */
 export interface AckOptions {

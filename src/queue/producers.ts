@@ -17,7 +17,7 @@ import {
 } from "./enqueue.js";
 import { heldKeysOf } from "./flow-job-ids.js";
 import type { EnqueueTrace } from "./instrument.js";
-import type { EnqueueOptions } from "./options.js";
+import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import type { Headers } from "./state.js";
 import { TRACEPARENT } from "./trace-context.js";
@@ -54,6 +54,7 @@ export function enqueueOne(
     // The same checks, in the same order, as `checkJob`; the payload is copied only if needed.
     const bytes = checkPayload(payload, core.settings.maxPayloadBytes, "payload", false);
     checkOptionsObject(opts, "options");
+    core.settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
     const config = core.settings.configs.get(name);
     // No options (the common call): the queue's defaults, with no checked copy to make.
     const checked = setsNoEnqueueOption(opts) ? null : checkEnqueueOptions(opts, config, "options");

@@ -24,6 +24,7 @@
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
+import { OptionWarnings } from "../queue/option-warnings.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import { claimQueuePaused, claimStartable, queueFailure, queueLogger } from "../queue/settle.js";
@@ -47,7 +48,7 @@ import { JobRun, type RunOwner } from "./job-run.js";
 import { BatchRenewal } from "./lease-renewal.js";
 import { ReadyTarget } from "./ready-target.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
-import type { Handler, WorkerOptions } from "./types.js";
+import { type Handler, WORKER_OPTION_KEYS, type WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /**
@@ -135,6 +136,7 @@ export async function runWorker(
   const shutdown = checkOptionalSignal(options.signal, "options.signal");
   const logger = options.logger ?? consoleLogger;
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
+  new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS);
 
   const clock = timerClockOf(queue);
   /** Claims to hold ready, when measured (`prefetch: "auto"`). */

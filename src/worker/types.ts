@@ -164,3 +164,14 @@ export interface WorkerOptions {
    */
   logger?: Logger;
 }
+
+/** Every key of {@link WorkerOptions}: `runWorker` warns of others (a misspelt option is ignored). */
+export const WORKER_OPTION_KEYS: readonly string[] = Object.keys({
+  concurrency: true,
+  prefetch: true,
+  pollIntervalMs: true,
+  leaseMs: true,
+  autoRenew: true,
+  signal: true,
+  logger: true,
+} satisfies Record<keyof WorkerOptions, true>);

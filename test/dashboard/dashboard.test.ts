@@ -983,7 +983,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
       // A misspelt security option is refused, not ignored with actions left on.
       [
         { readonly: true },
-        /^Expected `options` to have only the keys basePath, readOnly, .*logger; got `readonly`$/,
+        /^Expected `options` to have only the keys basePath, readOnly, .*logger; got `readonly` \(did you mean `readOnly`\?\)$/,
       ],
     ];
     for (const [options, message] of cases)

@@ -22,6 +22,7 @@ import {
   type PutOptions,
   type StoredObject,
 } from "../../src/store/types.js";
+import { runWorker } from "../../src/worker/run-worker.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -249,32 +250,32 @@ describe("validation", { timeout: 60_000 }, () => {
       [
         "removeJobs",
         () => queue.removeJobs("q", "pending", { olderThan: 60_000 } as Loose),
-        "Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan`",
+        "Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan` (did you mean `olderThanMs`?)",
       ],
       [
         "removeJobs (undefined value, and two unknown keys)",
         () => queue.removeJobs("q", "scheduled", { quue: "x", olderThanMS: undefined } as Loose),
-        "Expected `options` to have only the keys olderThanMs, onProgress; got `quue`, `olderThanMS`",
+        "Expected `options` to have only the keys olderThanMs, onProgress; got `quue`, `olderThanMS` (did you mean `olderThanMs`?)",
       ],
       [
         "requeueDeadJobs",
         () => queue.requeueDeadJobs("q", { limt: 1 } as Loose),
-        "Expected `options` to have only the keys limit, onProgress; got `limt`",
+        "Expected `options` to have only the keys limit, onProgress; got `limt` (did you mean `limit`?)",
       ],
       [
         "listJobs",
         () => queue.listJobs("q", "pending", { cursr: "pending:1.1" } as Loose),
-        "Expected `options` to have only the keys cursor, limit, loadPayloads; got `cursr`",
+        "Expected `options` to have only the keys cursor, limit, loadPayloads; got `cursr` (did you mean `cursor`?)",
       ],
       [
         "deadJobs",
         () => queue.deadJobs("q", { afer: "x" } as Loose),
-        "Expected `options` to have only the keys after, limit; got `afer`",
+        "Expected `options` to have only the keys after, limit; got `afer` (did you mean `after`?)",
       ],
       [
         "kvScan",
         () => queue.kvScan("k", { cursur: "k1" } as Loose),
-        "Expected `options` to have only the keys cursor, limit; got `cursur`",
+        "Expected `options` to have only the keys cursor, limit; got `cursur` (did you mean `cursor`?)",
       ],
     ];
     for (const [what, call, message] of cases) {
@@ -289,11 +290,13 @@ describe("validation", { timeout: 60_000 }, () => {
     const reader = await QueueReader.open(store, "q");
     assert.throws(() => reader.listJobs("q", "dead", { limi: 5 } as Loose), {
       code: "INVALID_ARGUMENT",
-      message: "Expected `options` to have only the keys cursor, limit, loadPayloads; got `limi`",
+      message:
+        "Expected `options` to have only the keys cursor, limit, loadPayloads; got `limi` (did you mean `limit`?)",
     });
     assert.throws(() => reader.deadJobs("q", { Limit: 5 } as Loose), {
       code: "INVALID_ARGUMENT",
-      message: "Expected `options` to have only the keys after, limit; got `Limit`",
+      message:
+        "Expected `options` to have only the keys after, limit; got `Limit` (did you mean `limit`?)",
     });
     assert.throws(() => reader.kvScan("k", { limits: 5 } as Loose), {
       code: "INVALID_ARGUMENT",
@@ -306,6 +309,95 @@ describe("validation", { timeout: 60_000 }, () => {
     const claim = await queue.claim("q", { someFutureOption: 1 } as Loose);
     assert.equal(claim?.id, id);
     await queue.ack(claim!, { someFutureOption: 1 } as Loose);
+    await queue.close();
+  });
+
+  it("an unknown open, config, log or enqueue key is told once, naming the key it likely meant", async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
+    const clock = new ManualClock();
+    const queue = await Queue.open(new MemoryStore(), "q", {
+      clock,
+      logger,
+      flushIntervalMs: 0,
+      reaperIntervalMS: 10,
+      defaultQueueConfig: { attempts: 5 },
+      queueConfigs: { fast: { leaseMs: 1_000, lease: 5 } },
+      log: { flushInterval: 1, retry: { maxDelay: 5 } },
+      telemetry: { metric: false },
+    } as Loose);
+    assert.deepEqual(warnings, [
+      "ignoring unknown options `reaperIntervalMS` (did you mean `reaperIntervalMs`?); the known keys are reaperIntervalMs, schedulerIntervalMs, maxEventBacklogBytes, flushIntervalMs, defaultQueueConfig, queueConfigs, clock, logger, maxPayloadBytes, heartbeatMs, payloadOffloadBytes, log, telemetry",
+      "ignoring unknown options.defaultQueueConfig `attempts` (did you mean `maxAttempts`?); the known keys are maxAttempts, leaseMs, defaultPriority, retryBackoffBaseMs, retryBackoffMaxMs, keepDoneJobsMs, deadRetentionMs, resultRetentionMs, rateLimit, groupConcurrency",
+      'ignoring unknown options.queueConfigs["fast"] `lease` (did you mean `leaseMs`?); the known keys are maxAttempts, leaseMs, defaultPriority, retryBackoffBaseMs, retryBackoffMaxMs, keepDoneJobsMs, deadRetentionMs, resultRetentionMs, rateLimit, groupConcurrency',
+      `ignoring unknown options.log \`flushInterval\` (did you mean \`flushIntervalMs\`?); the known keys are ${[
+        "clock",
+        "logger",
+        "flushIntervalMs",
+        "maxWritesInFlight",
+        "maxBatchBytes",
+        "maxUnflushedBytes",
+        "checkpointWalBytes",
+        "checkpointWalRecords",
+        "checkpointIntervalMs",
+        "checkpointWalBatches",
+        "gcMinAgeMs",
+        "manifestHistory",
+        "retry",
+        "allowUnsafeStore",
+        "recoverCorruption",
+        "fenceCheckIntervalMs",
+        "epochValidityMs",
+        "fenceMinAgeMs",
+      ].join(", ")}`,
+      "ignoring unknown options.log.retry `maxDelay` (did you mean `maxDelayMs`?); the known keys are baseDelayMs, maxDelayMs, maxElapsedMs",
+      "ignoring unknown options.telemetry `metric` (did you mean `metrics`?); the known keys are metrics, traces, requireParentSpan, meterProvider, tracerProvider, requestPrices",
+    ]);
+    // The misspelt settings changed nothing.
+    assert.equal(queue.queueConfig("q").maxAttempts, 3);
+    warnings.length = 0;
+    // `delay` for `delayMs`: the job is pending at once (the key is ignored), and the caller is told, once.
+    const id = await queue.enqueue("q", "x", { delay: 60_000 } as Loose);
+    await queue.enqueue("q", "y", { delay: 60_000 } as Loose);
+    await queue.enqueueMany("q", [
+      { payload: "z", options: { delay: 1, attempts: 2 } as Loose },
+      { payload: "w", options: { attempts: 2 } as Loose },
+    ]);
+    await queue.transaction((tx) => {
+      tx.enqueue("q", "t", { attempts: 2, lifo: true } as Loose);
+    });
+    assert.deepEqual(warnings, [
+      "ignoring unknown enqueue options `delay` (did you mean `delayMs`?); the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
+      "ignoring unknown enqueue options `attempts` (did you mean `maxAttempts`?); the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
+      "ignoring unknown enqueue options `lifo`; the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
+    ]);
+    const stats = await queue.stats("q");
+    assert.equal(stats.pending, 5);
+    assert.equal(stats.scheduled, 0);
+    assert.equal((await queue.getJob(id))?.maxAttempts, 3);
+    await queue.close();
+  });
+
+  it("runWorker tells an unknown option once, on its logger, and runs as without it", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
+    const stop = new AbortController();
+    let handled = 0;
+    await runWorker(
+      queue,
+      "q",
+      () => {
+        handled++;
+        stop.abort();
+      },
+      { concurency: 4, signal: stop.signal, logger } as Loose,
+    );
+    assert.equal(handled, 1);
+    assert.deepEqual(warnings, [
+      "ignoring unknown runWorker options `concurency` (did you mean `concurrency`?); the known keys are concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger",
+    ]);
     await queue.close();
   });
 

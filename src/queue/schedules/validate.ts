@@ -14,7 +14,7 @@ import {
   invalidArgumentGot,
 } from "../../validate.js";
 import type { QueueSettings } from "../config.js";
-import type { EnqueueOptions } from "../options.js";
+import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import {
   checkDedupKey,
   checkEnqueueOptions,
@@ -170,6 +170,8 @@ export function checkScheduleSpec(
       `${payload.byteLength} bytes`,
     );
   checkOptionsObject(spec.options, "spec.options");
+  if (spec.options !== undefined)
+    settings.optionWarnings.check(spec.options, "spec.options", ENQUEUE_OPTION_KEYS);
   const options = spec.options ?? {};
   checkEnqueueOptions(options, settings.configs.get(queue), "spec.options");
   const stored = storedOptions(options, "spec.options");

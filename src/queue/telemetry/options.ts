@@ -92,6 +92,16 @@ export interface TelemetryOptions {
   requestPrices?: Partial<RequestPrices>;
 }
 
+/** Every key of {@link TelemetryOptions}. */
+export const TELEMETRY_OPTION_KEYS: readonly string[] = Object.keys({
+  metrics: true,
+  traces: true,
+  requireParentSpan: true,
+  meterProvider: true,
+  tracerProvider: true,
+  requestPrices: true,
+} satisfies Record<keyof TelemetryOptions, true>);
+
 /** Telemetry options, checked; `null` when telemetry is off. */
 export interface ResolvedTelemetry {
   /**

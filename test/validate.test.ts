@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../src/errors.js";
+import { checkOptionsObject, likelyKey, unknownKeys } from "../src/validate.js";
+
+const ENQUEUE = ["jobId", "delayMs", "priority", "maxAttempts", "runAt", "dedupKey", "headers"];
+
+describe("option keys", () => {
+  it("likelyKey names the known key a misspelt one stands for, and nothing when none is close", () => {
+    assert.equal(likelyKey("delay", ENQUEUE), "delayMs"); // begins it
+    assert.equal(likelyKey("attempts", ENQUEUE), "maxAttempts"); // ends it
+    assert.equal(likelyKey("DELAYMS", ENQUEUE), "delayMs"); // another case
+    assert.equal(likelyKey("priorty", ENQUEUE), "priority"); // one edit
+    assert.equal(likelyKey("dedupKye", ENQUEUE), "dedupKey"); // two edits
+    assert.equal(likelyKey("runat", ENQUEUE), "runAt");
+    assert.equal(likelyKey("backoff", ENQUEUE), undefined);
+    assert.equal(likelyKey("lifo", ENQUEUE), undefined);
+    // A short key is allowed one edit, not two; a prefix shared by two keys names neither.
+    assert.equal(likelyKey("rn", ENQUEUE), undefined);
+    assert.equal(likelyKey("max", ["maxAttempts", "maxDelayMs"]), undefined);
+    assert.equal(likelyKey("x".repeat(100), ENQUEUE), undefined);
+  });
+
+  it("unknownKeys lists own keys only, in order, and nothing for an object of known keys", () => {
+    assert.equal(unknownKeys({ delayMs: 1, priority: 2 }, ENQUEUE), undefined);
+    assert.equal(unknownKeys({}, ENQUEUE), undefined);
+    assert.deepEqual(unknownKeys({ delay: 1, priority: 2, backoff: 3 }, ENQUEUE), [
+      "delay",
+      "backoff",
+    ]);
+    const inherited = Object.create({ delay: 1 }) as object;
+    assert.equal(unknownKeys(inherited, ENQUEUE), undefined);
+  });
+
+  it("checkOptionsObject with keys refuses an unknown key, naming the likely one", () => {
+    assert.throws(
+      () => checkOptionsObject({ delay: 1, quux: 2 }, "options", ["delayMs", "priority"]),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError &&
+        error.message ===
+          "Expected `options` to have only the keys delayMs, priority; got `delay` (did you mean `delayMs`?), `quux`",
+    );
+    assert.doesNotThrow(() => checkOptionsObject({ delayMs: 1 }, "options", ["delayMs"]));
+    assert.doesNotThrow(() => checkOptionsObject(undefined, "options", ["delayMs"]));
+  });
+});
