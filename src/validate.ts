@@ -150,23 +150,18 @@ export function checkOneOf<const T extends readonly unknown[]>(
 
 /**
  * `undefined` or an object (an options bag), else {@link InvalidArgumentError}.
- * With `keys`, also no own key but those:
+ * With `keys`, also no own key but those, naming the key each unknown one
+ * likely meant:
  *
- *     Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan`
+ *     Expected `options` to have only the keys olderThanMs, onProgress; got `olderThan` (did you mean `olderThanMs`?)
  *
  * `keys` is for options that choose which jobs or entries a call touches or
  * lists (the filters of bulk removals and requeues, listing cursors and
  * limits), where a misspelt key, ignored, would silently widen a destructive
  * call to every job of the status, or page from the start. Other options
- * objects (`Queue.open`, `runWorker`, `enqueue`, ...) keep ignoring keys they
- * do not know, so options written for a newer version of the package still
- * work with an older one.
- */
-/**
- * `undefined` or an options object; with `keys`, one that has no other own
- * keys: a misspelt option (`olderThan` for `olderThanMs`) would otherwise be
- * ignored silently. The message names the unknown keys, and the known key
- * each one most likely meant.
+ * objects (`Queue.open`, `runWorker`, `enqueue`, ...) accept keys they do not
+ * know, so options written for a newer version of the package still work
+ * with an older one, and warn of them (see `OptionWarnings`).
  */
 export function checkOptionsObject(value: unknown, arg: string, keys?: readonly string[]): void {
   if (value === undefined) return;
@@ -207,9 +202,9 @@ export function describeKeys(unknown: readonly string[], keys: readonly string[]
 
 /**
  * The known key an unknown one most likely stands for: the same letters in
- * another case, the one known key it begins or ends (`delay` → `delayMs`,
- * `attempts` → `maxAttempts`), or one at most two edits away (one for keys
- * under five letters); `undefined` when none is close.
+ * another case, the one known key it begins (`delay` → `delayMs`), or one
+ * at most two edits away (one for keys under five letters); `undefined`
+ * when none is close.
  */
 export function likelyKey(key: string, keys: readonly string[]): string | undefined {
   if (key.length > 64) return undefined;
@@ -217,11 +212,8 @@ export function likelyKey(key: string, keys: readonly string[]): string | undefi
   const sameLetters = keys.find((k) => k.toLowerCase() === lower);
   if (sameLetters !== undefined) return sameLetters;
   if (lower.length >= 3) {
-    // `delay` for `delayMs`, `attempts` for `maxAttempts`
-    const extended = keys.filter((k) => {
-      const known = k.toLowerCase();
-      return known.startsWith(lower) || known.endsWith(lower);
-    });
+    // `delay` for `delayMs`
+    const extended = keys.filter((k) => k.toLowerCase().startsWith(lower));
     if (extended.length === 1) return extended[0];
   }
   let best: string | undefined;

@@ -62,15 +62,19 @@ export function checkJob(
 ): CheckedJob {
   const opts = options ?? {};
   checkOptionsObject(opts, optionsArg);
-  settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
-  return {
+  const checked: CheckedJob = {
     payload: checkPayload(payload, settings.maxPayloadBytes, payloadArg, copyPayload),
     options: checkEnqueueOptions(opts as EnqueueOptions, settings.configs.get(queue), optionsArg),
     arg: optionsArg,
     // Always present: traced and untraced jobs share one shape.
     trace: undefined,
   };
+  settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
+  return checked;
 }
+
+/** The keys of an `enqueueMany` entry. */
+const JOB_ENTRY_KEYS: readonly string[] = ["payload", "options"];
 
 /** Checks `enqueueMany`'s list: an array of `{ payload, options? }`. */
 export function checkJobList(settings: QueueSettings, queue: string, jobs: unknown): CheckedJob[] {
@@ -86,7 +90,16 @@ export function checkJobList(settings: QueueSettings, queue: string, jobs: unkno
     if (typeof job !== "object" || job === null || Array.isArray(job))
       throw invalidArgument(`jobs[${i}]`, "an object { payload, options }", job);
     const { payload, options } = job as { payload?: unknown; options?: unknown };
-    return checkJob(settings, queue, payload, options, `jobs[${i}].payload`, `jobs[${i}].options`);
+    const checked = checkJob(
+      settings,
+      queue,
+      payload,
+      options,
+      `jobs[${i}].payload`,
+      `jobs[${i}].options`,
+    );
+    settings.optionWarnings.check(job, "enqueueMany jobs", JOB_ENTRY_KEYS);
+    return checked;
   });
 }
 

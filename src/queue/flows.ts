@@ -14,7 +14,8 @@ import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
 import { checkLostJobIds, commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
 import { copyFlow } from "./flow-copy.js";
-import type { EnqueueOptions } from "./options.js";
+import type { OptionWarnings } from "./option-warnings.js";
+import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
 import { durableRead } from "./reads.js";
 import type { State } from "./state.js";
@@ -51,6 +52,37 @@ export interface FlowJob {
   options?: EnqueueOptions;
   /** Jobs to finish before this one becomes claimable. */
   children?: FlowJob[];
+}
+
+/** Every key of {@link FlowJob}: `enqueueFlow` warns of others (a misspelt `children` would enqueue the parent alone). */
+const FLOW_JOB_KEYS: readonly string[] = Object.keys({
+  queue: true,
+  payload: true,
+  options: true,
+  children: true,
+} satisfies Record<keyof FlowJob, true>);
+
+/** Flow jobs whose keys are looked at, at most: the first ones, breadth first (a misspelt key is in the first, or in all). */
+const FLOW_JOBS_CHECKED = 64;
+
+/**
+ * Warns of unknown keys of the first jobs of `flow` (the caller's objects,
+ * which the copy leaves behind) and of their options, in the call's turn.
+ */
+function warnOfUnknownFlowKeys(warnings: OptionWarnings, flow: unknown): void {
+  const nodes: unknown[] = [flow];
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i];
+    if (typeof node !== "object" || node === null || Array.isArray(node)) continue;
+    warnings.check(node, "flow jobs", FLOW_JOB_KEYS);
+    const { options, children } = node as Record<string, unknown>;
+    warnings.check(options, "enqueue options", ENQUEUE_OPTION_KEYS);
+    if (!Array.isArray(children)) continue;
+    for (const child of children) {
+      if (nodes.length >= FLOW_JOBS_CHECKED) break;
+      nodes.push(child);
+    }
+  }
 }
 
 /** The ids a flow's jobs got, in the flow's shape. */
@@ -164,6 +196,7 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
   core.check();
   // One budget from the copy to the commit: its slices run on from one step to the next.
   const budget = core.sliceBudget();
+  warnOfUnknownFlowKeys(core.settings.optionWarnings, flow);
   const copy = copyFlow(flow, MAX_FLOW_JOBS, MAX_FLOW_DEPTH);
   const { hold, taken, earlier } = core.flowJobIds.holdFlow(copy.jobIds, core.state);
   // From the call on, no job gets one of them as its generated id (see `IdGenerator`).

@@ -91,7 +91,18 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
 });
 
 /** Every key of {@link QueueConfig}. */
-export const QUEUE_CONFIG_KEYS: readonly string[] = Object.keys(DEFAULT_QUEUE_CONFIG);
+export const QUEUE_CONFIG_KEYS: readonly string[] = Object.keys({
+  maxAttempts: true,
+  leaseMs: true,
+  defaultPriority: true,
+  retryBackoffBaseMs: true,
+  retryBackoffMaxMs: true,
+  keepDoneJobsMs: true,
+  deadRetentionMs: true,
+  resultRetentionMs: true,
+  rateLimit: true,
+  groupConcurrency: true,
+} satisfies Record<keyof QueueConfig, true>);
 
 /** Options of `Queue.open`. */
 export interface OpenOptions {

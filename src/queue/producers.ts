@@ -54,10 +54,10 @@ export function enqueueOne(
     // The same checks, in the same order, as `checkJob`; the payload is copied only if needed.
     const bytes = checkPayload(payload, core.settings.maxPayloadBytes, "payload", false);
     checkOptionsObject(opts, "options");
-    core.settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
     const config = core.settings.configs.get(name);
     // No options (the common call): the queue's defaults, with no checked copy to make.
     const checked = setsNoEnqueueOption(opts) ? null : checkEnqueueOptions(opts, config, "options");
+    core.settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
     trace = core.instrumentation?.tracing?.enqueue(name, checked?.headers, 1);
     if (
       (checked === null || isPlain(checked)) &&

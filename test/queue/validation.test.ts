@@ -8,9 +8,11 @@ import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { inspectLog } from "../../src/log/inspect.js";
 import { silentLogger } from "../../src/logger.js";
+import type { FlowJob } from "../../src/queue/flows.js";
 import type { EnqueueOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
+import type { ScheduleSpec } from "../../src/queue/schedules/types.js";
 import type { Claim } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -23,6 +25,7 @@ import {
   type StoredObject,
 } from "../../src/store/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import { recordingLogger } from "../recording-logger.js";
 import { mustClaim, openTestQueue, rejection } from "./helpers.js";
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -312,77 +315,118 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("an unknown open, config, log or enqueue key is told once, naming the key it likely meant", async () => {
-    const warnings: string[] = [];
-    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
-    const clock = new ManualClock();
+  it("unknown open, queue config, log and telemetry keys are warned of, each with the key likely meant", async () => {
+    const logger = recordingLogger();
     const queue = await Queue.open(new MemoryStore(), "q", {
-      clock,
+      clock: new ManualClock(),
       logger,
       flushIntervalMs: 0,
       reaperIntervalMS: 10,
-      defaultQueueConfig: { attempts: 5 },
+      defaultQueueConfig: { attempts: 5, concurrency: 2 },
       queueConfigs: { fast: { leaseMs: 1_000, lease: 5 } },
       log: { flushInterval: 1, retry: { maxDelay: 5 } },
       telemetry: { metric: false },
     } as Loose);
-    assert.deepEqual(warnings, [
-      "ignoring unknown options `reaperIntervalMS` (did you mean `reaperIntervalMs`?); the known keys are reaperIntervalMs, schedulerIntervalMs, maxEventBacklogBytes, flushIntervalMs, defaultQueueConfig, queueConfigs, clock, logger, maxPayloadBytes, heartbeatMs, payloadOffloadBytes, log, telemetry",
-      "ignoring unknown options.defaultQueueConfig `attempts` (did you mean `maxAttempts`?); the known keys are maxAttempts, leaseMs, defaultPriority, retryBackoffBaseMs, retryBackoffMaxMs, keepDoneJobsMs, deadRetentionMs, resultRetentionMs, rateLimit, groupConcurrency",
-      'ignoring unknown options.queueConfigs["fast"] `lease` (did you mean `leaseMs`?); the known keys are maxAttempts, leaseMs, defaultPriority, retryBackoffBaseMs, retryBackoffMaxMs, keepDoneJobsMs, deadRetentionMs, resultRetentionMs, rateLimit, groupConcurrency',
-      `ignoring unknown options.log \`flushInterval\` (did you mean \`flushIntervalMs\`?); the known keys are ${[
-        "clock",
-        "logger",
-        "flushIntervalMs",
-        "maxWritesInFlight",
-        "maxBatchBytes",
-        "maxUnflushedBytes",
-        "checkpointWalBytes",
-        "checkpointWalRecords",
-        "checkpointIntervalMs",
-        "checkpointWalBatches",
-        "gcMinAgeMs",
-        "manifestHistory",
-        "retry",
-        "allowUnsafeStore",
-        "recoverCorruption",
-        "fenceCheckIntervalMs",
-        "epochValidityMs",
-        "fenceMinAgeMs",
-      ].join(", ")}`,
-      "ignoring unknown options.log.retry `maxDelay` (did you mean `maxDelayMs`?); the known keys are baseDelayMs, maxDelayMs, maxElapsedMs",
-      "ignoring unknown options.telemetry `metric` (did you mean `metrics`?); the known keys are metrics, traces, requireParentSpan, meterProvider, tracerProvider, requestPrices",
-    ]);
+    const warnings = logger.messages("warn");
+    const expected = [
+      /^ignoring unknown keys of options: `reaperIntervalMS` \(did you mean `reaperIntervalMs`\?\) \(known: reaperIntervalMs, schedulerIntervalMs, .*\)$/,
+      /^ignoring unknown keys of options\.defaultQueueConfig: `attempts` \(did you mean `maxAttempts`\?\), `concurrency` \(see `runWorker`'s option `concurrency` \(`groupConcurrency` caps each group only\)\) \(known: maxAttempts, leaseMs, /,
+      /^ignoring unknown keys of options\.queueConfigs\["fast"\]: `lease` \(did you mean `leaseMs`\?\)/,
+      /^ignoring unknown keys of options\.log: `flushInterval` \(did you mean `flushIntervalMs`\?\)/,
+      /^ignoring unknown keys of options\.log\.retry: `maxDelay` \(did you mean `maxDelayMs`\?\)/,
+      /^ignoring unknown keys of options\.telemetry: `metric` \(did you mean `metrics`\?\)/,
+    ];
+    assert.equal(warnings.length, expected.length, warnings.join("\n"));
+    for (const [i, pattern] of expected.entries()) assert.match(warnings[i]!, pattern);
     // The misspelt settings changed nothing.
     assert.equal(queue.queueConfig("q").maxAttempts, 3);
-    warnings.length = 0;
-    // `delay` for `delayMs`: the job is pending at once (the key is ignored), and the caller is told, once.
-    const id = await queue.enqueue("q", "x", { delay: 60_000 } as Loose);
-    await queue.enqueue("q", "y", { delay: 60_000 } as Loose);
-    await queue.enqueueMany("q", [
-      { payload: "z", options: { delay: 1, attempts: 2 } as Loose },
-      { payload: "w", options: { attempts: 2 } as Loose },
-    ]);
-    await queue.transaction((tx) => {
-      tx.enqueue("q", "t", { attempts: 2, lifo: true } as Loose);
-    });
-    assert.deepEqual(warnings, [
-      "ignoring unknown enqueue options `delay` (did you mean `delayMs`?); the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
-      "ignoring unknown enqueue options `attempts` (did you mean `maxAttempts`?); the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
-      "ignoring unknown enqueue options `lifo`; the known keys are jobId, delayMs, priority, maxAttempts, runAt, dedupKey, headers, timeoutMs, dedupReplace, groupKey",
-    ]);
-    const stats = await queue.stats("q");
-    assert.equal(stats.pending, 5);
-    assert.equal(stats.scheduled, 0);
-    assert.equal((await queue.getJob(id))?.maxAttempts, 3);
+    assert.equal(queue.queueConfig("fast").leaseMs, 1_000);
     await queue.close();
   });
 
-  it("runWorker tells an unknown option once, on its logger, and runs as without it", async () => {
+  it("unknown enqueue, entry, flow and schedule keys are warned of once per kind, after the call is checked", async () => {
+    const logger = recordingLogger();
+    const { queue } = await openTestQueue({ logger });
+    // Refused for another reason: nothing told (the key is told when a call goes through).
+    await assert.rejects(
+      queue.enqueue("q", "x", { delay: 60_000, priority: -1 } as Loose),
+      InvalidArgumentError,
+    );
+    assert.deepEqual(logger.messages("warn"), []);
+    // `delay` for `delayMs`: the job is pending at once (the key is ignored), and the caller is told.
+    const id = await queue.enqueue("q", "x", { delay: 60_000 } as Loose);
+    // Told once per kind: later enqueue options, in any enqueue call, are not checked again.
+    await queue.enqueue("q", "y", { attempts: 9 } as Loose);
+    await queue.enqueueMany("q", [
+      { payload: "z", options: { attempts: 2 } as Loose },
+      { payload: "w", opts: { priority: 1 } } as Loose as { payload: string },
+    ]);
+    await queue.transaction((tx) => {
+      tx.enqueue("q", "t", { lifo: true } as Loose);
+    });
+    await queue.enqueueFlow({
+      queue: "q",
+      payload: "parent",
+      chidren: [{ queue: "q", payload: "child" }],
+    } as Loose as unknown as FlowJob);
+    await queue.schedule("nightly", {
+      cron: "0 3 * * *",
+      timeZone: "Europe/Paris",
+      queue: "q",
+      payload: "s",
+    } as Loose as unknown as ScheduleSpec);
+    assert.deepEqual(
+      logger.messages("warn").map((m) => m.slice(0, m.indexOf(" (known: "))),
+      [
+        "ignoring unknown keys of enqueue options: `delay` (did you mean `delayMs`?)",
+        "ignoring unknown keys of enqueueMany jobs: `opts`",
+        "ignoring unknown keys of flow jobs: `chidren` (did you mean `children`?)",
+        "ignoring unknown keys of schedule specs: `timeZone` (did you mean `timezone`?)",
+      ],
+    );
+    const stats = await queue.stats("q");
+    assert.equal(stats.pending, 6); // x, y, z, w, t, and the flow's parent alone
+    assert.equal(stats.scheduled, 0);
+    assert.equal((await queue.getJob(id))?.maxAttempts, 3);
+    assert.equal((await queue.listSchedules())[0]?.timezone, "UTC");
+    await queue.close();
+  });
+
+  it("an object of many unknown keys makes one bounded warning, and a throwing logger fails nothing", async () => {
+    const logger = recordingLogger();
+    const { queue } = await openTestQueue({ logger });
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 50_000; i++) many[`k${i}`] = i;
+    await queue.enqueue("q", "x", many);
+    await queue.enqueue("q", "y", { delay: 1 } as Loose); // the kind was told already
+    const warnings = logger.at("warn");
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!.message,
+      /^ignoring unknown keys of enqueue options: `k0`, `k1`, .*`k7` and 49992 more \(known: /,
+    );
+    assert.ok(warnings[0]!.message.length < 1_000, `${warnings[0]!.message.length} characters`);
+    assert.deepEqual(warnings[0]!.fields, {
+      unknownKeys: ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"],
+    });
+    await queue.close();
+    const throwing = {
+      warn: () => {
+        throw new Error("logger down");
+      },
+      error: () => {},
+    };
+    const { queue: other } = await openTestQueue({ logger: throwing });
+    assert.equal((await other.stats("q")).pending, 0);
+    await other.enqueue("q", "x", { delay: 1 } as Loose);
+    assert.equal((await other.stats("q")).pending, 1);
+    await other.close();
+  });
+
+  it("runWorker warns of an unknown option once, on its logger, and runs as without it", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "x");
-    const warnings: string[] = [];
-    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
+    const logger = recordingLogger();
     const stop = new AbortController();
     let handled = 0;
     await runWorker(
@@ -395,8 +439,8 @@ describe("validation", { timeout: 60_000 }, () => {
       { concurency: 4, signal: stop.signal, logger } as Loose,
     );
     assert.equal(handled, 1);
-    assert.deepEqual(warnings, [
-      "ignoring unknown runWorker options `concurency` (did you mean `concurrency`?); the known keys are concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger",
+    assert.deepEqual(logger.messages("warn"), [
+      "ignoring unknown keys of runWorker options: `concurency` (did you mean `concurrency`?) (known: concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger; other objects of this kind are not checked again)",
     ]);
     await queue.close();
   });

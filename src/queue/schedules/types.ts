@@ -93,6 +93,19 @@ export interface ScheduleSpec {
   catchUp?: CatchUp;
 }
 
+/** Every key of {@link ScheduleSpec}: `schedule` warns of others (a misspelt `timeZone` would fire in UTC). */
+export const SCHEDULE_SPEC_KEYS: readonly string[] = Object.keys({
+  cron: true,
+  everyMs: true,
+  timezone: true,
+  queue: true,
+  payload: true,
+  options: true,
+  startAt: true,
+  endAt: true,
+  catchUp: true,
+} satisfies Record<keyof ScheduleSpec, true>);
+
 /** A schedule as `listSchedules` reports it. */
 export interface ScheduleInfo {
   name: string;

@@ -23,7 +23,12 @@ import {
   checkTimestamp,
 } from "../validate.js";
 import { parseCron } from "./timing.js";
-import { CATCH_UPS, type ScheduleDefinition, type ScheduleSpec } from "./types.js";
+import {
+  CATCH_UPS,
+  SCHEDULE_SPEC_KEYS,
+  type ScheduleDefinition,
+  type ScheduleSpec,
+} from "./types.js";
 
 /** Longest schedule name, in UTF-8 bytes. */
 export const MAX_SCHEDULE_NAME_BYTES = 255;
@@ -170,8 +175,6 @@ export function checkScheduleSpec(
       `${payload.byteLength} bytes`,
     );
   checkOptionsObject(spec.options, "spec.options");
-  if (spec.options !== undefined)
-    settings.optionWarnings.check(spec.options, "spec.options", ENQUEUE_OPTION_KEYS);
   const options = spec.options ?? {};
   checkEnqueueOptions(options, settings.configs.get(queue), "spec.options");
   const stored = storedOptions(options, "spec.options");
@@ -182,6 +185,8 @@ export function checkScheduleSpec(
     throw invalidArgumentGot("spec.endAt", `after \`spec.startAt\` (${startAt})`, String(endAt));
   const catchUp =
     spec.catchUp === undefined ? "latest" : checkOneOf(spec.catchUp, "spec.catchUp", CATCH_UPS);
+  settings.optionWarnings.check(spec, "schedule specs", SCHEDULE_SPEC_KEYS);
+  settings.optionWarnings.check(spec.options, "spec.options", ENQUEUE_OPTION_KEYS);
   return {
     name,
     cron,
