@@ -7,8 +7,10 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
+import { isUnreadable, markUnreadable, warnUnreadable } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
+import { jobAsListed } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
 import {
@@ -177,12 +179,26 @@ export class DashboardSource {
     return Promise.all(names.map((name) => this.stats(name)));
   }
 
-  /** Job `id`, its payload read back from its object when offloaded (a reader's records leave it empty). */
+  /**
+   * Job `id`, its payload read back from its object when offloaded (a
+   * reader's records leave it empty). A payload object that is damaged or
+   * gone does not hide the job: it comes with an empty `payload` and
+   * `payloadError`, as in a listing (one warning), so its page still shows
+   * it and its actions.
+   */
   async getJob(id: string): Promise<JobRecord | null> {
-    const job = await this.#reads.getJob(id);
     const reader = this.#current;
-    if (job === null || job.payloadRef === undefined || reader instanceof Queue) return job;
-    return { ...job, payload: await reader.loadPayload(job) };
+    if (reader instanceof Queue) return await jobAsListed(reader, id);
+    const job = reader.getJob(id);
+    if (job === null || job.payloadRef === undefined) return job;
+    try {
+      return { ...job, payload: await reader.loadPayload(job) };
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      const marked = markUnreadable({ ...job }, error);
+      warnUnreadable(this.#options.logger, [marked]);
+      return marked;
+    }
   }
 
   /** A page of `queue`'s jobs in `status`. */

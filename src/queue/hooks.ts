@@ -10,7 +10,8 @@
  * rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one and to ask whether a claim
  * was lost under a running handler (`settle.ts`), to report progress
- * (`progress.ts`), and the clock its timers run on (`time.ts`).
+ * (`progress.ts`), and the clock its timers run on (`time.ts`); and the
+ * dashboard's way to read a job whose payload object is damaged (`reads.ts`).
  */
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
@@ -18,6 +19,7 @@ import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
+import { READ_JOB_AS_LISTED, readJobAsListed } from "./reads.js";
 import {
   CLAIM_LOST_REASON,
   CLAIM_QUEUE_PAUSED,
@@ -36,7 +38,7 @@ import {
 } from "./settle.js";
 import type { State } from "./state.js";
 import { TIMER_CLOCK } from "./time.js";
-import type { Claim } from "./types.js";
+import type { Claim, JobRecord } from "./types.js";
 
 /** Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()` returns the live state. */
 const INSPECT_STATE = Symbol.for("taquba.inspectState");
@@ -105,6 +107,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, CLAIM_RENEWED_BY_WORKER, {
     value(this: object, claim: Claim, leaseMs: number | undefined): void {
       setRenewedByWorker(coreOf(this), claim, leaseMs);
+    },
+  });
+  Object.defineProperty(prototype, READ_JOB_AS_LISTED, {
+    value(this: object, id: string): Promise<JobRecord | null> {
+      return readJobAsListed(coreOf(this), id);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

@@ -70,13 +70,52 @@ async function withPayloads(
   return kept;
 }
 
-/** `Queue.getJob`. */
-export async function readJob(core: QueueCore, id: string): Promise<JobRecord | null> {
+/**
+ * `Queue.getJob`; with `unreadable`, answered as a listing would: a job whose
+ * payload object is damaged or gone comes with `payloadError` (and is added
+ * to `unreadable`) instead of rejecting.
+ */
+export async function readJob(
+  core: QueueCore,
+  id: string,
+  unreadable: JobRecord[] | null = null,
+): Promise<JobRecord | null> {
   core.check();
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return durableRead(core, null);
-  const [record] = await durableRead(core, await withPayloads(core, [h], null));
+  const [record] = await durableRead(core, await withPayloads(core, [h], unreadable));
   return record ?? null;
+}
+
+/**
+ * Registry key of the hook on `Queue.prototype` that {@link jobAsListed}
+ * calls (see `hooks.ts`).
+ */
+export const READ_JOB_AS_LISTED = Symbol.for("taquba.readJobAsListed");
+
+/**
+ * Job `id` of a live queue as a listing shows it: like `getJob`, but a job
+ * whose offloaded payload object is damaged or gone comes with an empty
+ * `payload` and `payloadError` (one warning) instead of rejecting — what the
+ * dashboard's job page shows, so the job can still be seen, requeued or
+ * removed. A `Queue` of a release without the hook answers `getJob`.
+ */
+export function jobAsListed(
+  queue: { getJob(id: string): Promise<JobRecord | null> },
+  id: string,
+): Promise<JobRecord | null> {
+  const hook = (queue as unknown as Record<symbol, unknown>)[READ_JOB_AS_LISTED];
+  return typeof hook === "function"
+    ? (hook.call(queue, id) as Promise<JobRecord | null>)
+    : queue.getJob(id);
+}
+
+/** The hook's body: {@link readJob} marking an unreadable payload, warning once for it. */
+export async function readJobAsListed(core: QueueCore, id: string): Promise<JobRecord | null> {
+  const unreadable: JobRecord[] = [];
+  const record = await readJob(core, id, unreadable);
+  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
+  return record;
 }
 
 /** `Queue.attemptHistory`. */

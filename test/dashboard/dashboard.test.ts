@@ -874,6 +874,69 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("a job page whose payload object is damaged or gone shows the job, why, and its actions", async () => {
+    const store = new MemoryStore();
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
+    const queue = await Queue.open(store, "app", { logger, payloadOffloadBytes: 16 });
+    const damaged = await queue.enqueue("big", `large payload ${"x".repeat(64)}`);
+    const gone = await queue.enqueue("big", `large payload ${"y".repeat(64)}`);
+    const keys = (await store.list("app/payload/")).objects.map((o) => o.key);
+    assert.equal(keys.length, 2);
+    const keyOf = async (id: string) =>
+      (await queue.listJobs("big", "pending", { loadPayloads: false })).jobs.find(
+        (j) => j.id === id,
+      )!.payloadRef!;
+    const damagedKey = await keyOf(damaged);
+    const goneKey = await keyOf(gone);
+    await store.put(damagedKey, new TextEncoder().encode("not the payload it was"));
+    await store.delete(goneKey);
+    await assert.rejects(queue.getJob(damaged)); // getJob itself still rejects, as documented
+    const served = await serve(dashboard(queue, { logger }));
+    try {
+      for (const [id, key] of [
+        [damaged, damagedKey],
+        [gone, goneKey],
+      ] as const) {
+        warnings.length = 0;
+        const reply = await http(`${served.url}/job?id=${id}`);
+        assert.equal(reply.status, 200, reply.body);
+        assert.match(reply.body, new RegExp(`<h1>Job <code>${id}</code>`));
+        assert.match(reply.body, /id="payload-error">Unreadable: <code>[^<]*/);
+        assert.ok(reply.body.includes(key), "the page names the object");
+        assert.ok(!reply.body.includes("(empty)"), "not shown as an empty payload");
+        formFields(reply.body, "cancel", ["id", id]); // its action is offered
+        assert.equal(warnings.length, 1, warnings.join("\n"));
+        assert.match(warnings[0]!, new RegExp(`job ${id} listed without payload`));
+      }
+      // The action the page offers works: the damaged job is removed.
+      const page = (await http(`${served.url}/job?id=${damaged}`)).body;
+      const cancelled = await http(`${served.url}/action`, {
+        form: formFields(page, "cancel", ["id", damaged]),
+      });
+      assert.ok(cancelled.status < 400, cancelled.body);
+      assert.equal((await queue.stats("big")).pending, 1);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+    // Over a reader alike.
+    const readerWarnings: string[] = [];
+    const readerLogger = { warn: (m: string) => readerWarnings.push(m), error: () => {} };
+    const viaReader = await serve(
+      dashboard(await QueueReader.open(store, "app"), { logger: readerLogger }),
+    );
+    try {
+      const reply = await http(`${viaReader.url}/job?id=${gone}`);
+      assert.equal(reply.status, 200, reply.body);
+      assert.match(reply.body, /id="payload-error">Unreadable: /);
+      assert.ok(reply.body.includes(goneKey));
+      assert.equal(readerWarnings.length, 1, readerWarnings.join("\n"));
+    } finally {
+      await viaReader.close();
+    }
+  });
+
   it("gives every page its own action token; refuses forged, foreign and expired ones", async () => {
     const { queue, dead, clock } = await seeded();
     const handler = dashboard(queue, { actionTokenTtlMs: 60_000 });

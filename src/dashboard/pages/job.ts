@@ -74,7 +74,7 @@ ${row("Last error", job.lastError === undefined ? undefined : html`<code>${job.l
 ${row("Progress", job.progress === undefined ? undefined : html`<code id="progress">${json(job.progress, 2_000)}</code>`)}
 </dl>
 <h2>Payload</h2>
-${bytesPreview(job.payload, true)}
+${job.payloadError === undefined ? bytesPreview(job.payload, true) : html`<p class="failed" id="payload-error">Unreadable: <code>${job.payloadError}</code></p>`}
 <h2>Headers</h2>
 ${
   headers.length === 0
