@@ -7,7 +7,7 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
-import { isUnreadable, markUnreadable, warnUnreadable } from "../queue/payloads.js";
+import { isUnreadable, markUnreadable } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { jobAsListed } from "../queue/reads.js";
@@ -94,9 +94,31 @@ export interface SourceOptions {
   onSnapshot?: (stats: QueueStats[]) => void;
 }
 
+/** Unreadable payload objects remembered so as to warn once each, at most (then it starts again). */
+const MAX_WARNED_OBJECTS = 1_024;
+
+/**
+ * Job `id` of a reader, its offloaded payload loaded; one whose object is
+ * still damaged or gone on a second read is marked as a listing marks it.
+ */
+async function readerJob(reader: QueueReader, id: string): Promise<JobRecord | null> {
+  const job = reader.getJob(id);
+  if (job === null || job.payloadRef === undefined) return job;
+  for (let read = 1; ; read++) {
+    try {
+      return { ...job, payload: await reader.loadPayload(job) };
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      if (read === 2) return markUnreadable({ ...job }, error);
+    }
+  }
+}
+
 export class DashboardSource {
   #current: Queue | QueueReader;
   readonly #options: SourceOptions;
+  /** Payload objects whose damage was logged (see `getJob`). */
+  readonly #warnedObjects = new Set<string>();
   /** When the snapshot shown was taken. */
   #refreshedAt: number;
   /** When a refresh was last tried: a failed one is retried at most every `refreshMs`. */
@@ -183,22 +205,32 @@ export class DashboardSource {
    * Job `id`, its payload read back from its object when offloaded (a
    * reader's records leave it empty). A payload object that is damaged or
    * gone does not hide the job: it comes with an empty `payload` and
-   * `payloadError`, as in a listing (one warning), so its page still shows
-   * it and its actions.
+   * `payloadError`, as in a listing, so its page still shows it and its
+   * actions; the object is read once more before (a body garbled in
+   * transit looks the same), and the dashboard's logger is told once per
+   * object. A store that fails to answer still fails the page.
    */
   async getJob(id: string): Promise<JobRecord | null> {
-    const reader = this.#current;
-    if (reader instanceof Queue) return await jobAsListed(reader, id);
-    const job = reader.getJob(id);
-    if (job === null || job.payloadRef === undefined) return job;
-    try {
-      return { ...job, payload: await reader.loadPayload(job) };
-    } catch (error) {
-      if (!isUnreadable(error)) throw error;
-      const marked = markUnreadable({ ...job }, error);
-      warnUnreadable(this.#options.logger, [marked]);
-      return marked;
-    }
+    const source = this.#current;
+    // By shape, not class: a Queue of the other build (ESM or CommonJS) is no `Queue` here.
+    const job =
+      typeof (source as { loadPayload?: unknown }).loadPayload === "function"
+        ? await readerJob(source as QueueReader, id)
+        : await jobAsListed(source as Queue, id);
+    if (job?.payloadError !== undefined) this.#warnUnreadable(job);
+    return job;
+  }
+
+  /** One warning per unreadable payload object (a page left auto-refreshing would repeat it). */
+  #warnUnreadable(job: JobRecord): void {
+    const key = job.payloadRef ?? job.id;
+    if (this.#warnedObjects.has(key)) return;
+    if (this.#warnedObjects.size >= MAX_WARNED_OBJECTS) this.#warnedObjects.clear();
+    this.#warnedObjects.add(key);
+    this.#options.logger.warn(
+      `dashboard: job ${job.id} shown without its payload: ${job.payloadError}`,
+      { jobId: job.id, objectKey: job.payloadRef },
+    );
   }
 
   /** A page of `queue`'s jobs in `status`. */

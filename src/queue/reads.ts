@@ -33,7 +33,8 @@ export async function durableRead<T>(core: QueueCore, answer: T): Promise<T> {
  * rather than failing on the object the change deleted: a job removed
  * meanwhile is left out, one whose payload was replaced is read again. A job
  * whose object cannot be read though it still references it fails the read
- * (`getJob`: `unreadable` is null), or, in a listing, is listed without its payload, marked with
+ * (`getJob`: `unreadable` is null), or, in a listing (and the dashboard's read
+ * of one job), is listed without its payload, marked with
  * `payloadError` when the object is damaged or gone (see {@link markUnreadable})
  * and added to `unreadable`, the listing's list of them (its caller warns once
  * for them): one such job must not hide the others, least of all on the dead
@@ -95,10 +96,11 @@ export const READ_JOB_AS_LISTED = Symbol.for("taquba.readJobAsListed");
 
 /**
  * Job `id` of a live queue as a listing shows it: like `getJob`, but a job
- * whose offloaded payload object is damaged or gone comes with an empty
- * `payload` and `payloadError` (one warning) instead of rejecting — what the
- * dashboard's job page shows, so the job can still be seen, requeued or
- * removed. A `Queue` of a release without the hook answers `getJob`.
+ * whose offloaded payload object is still damaged or gone on a second read
+ * comes with an empty `payload` and `payloadError` instead of rejecting —
+ * what the dashboard's job page shows, so the job can still be seen,
+ * requeued or removed (the caller warns). A `Queue` of a release without
+ * the hook answers `getJob`.
  */
 export function jobAsListed(
   queue: { getJob(id: string): Promise<JobRecord | null> },
@@ -110,12 +112,14 @@ export function jobAsListed(
     : queue.getJob(id);
 }
 
-/** The hook's body: {@link readJob} marking an unreadable payload, warning once for it. */
+/**
+ * The hook's body: {@link readJob} marking an unreadable payload, after one
+ * more read of it (a body garbled in transit looks like damage; a claim
+ * reads twice too).
+ */
 export async function readJobAsListed(core: QueueCore, id: string): Promise<JobRecord | null> {
-  const unreadable: JobRecord[] = [];
-  const record = await readJob(core, id, unreadable);
-  if (unreadable.length > 0) warnUnreadable(core.logger, unreadable);
-  return record;
+  const record = await readJob(core, id, []);
+  return record?.payloadError === undefined ? record : await readJob(core, id, []);
 }
 
 /** `Queue.attemptHistory`. */

@@ -12,7 +12,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
-import { recordingLogger } from "../recording-logger.js";
+import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
@@ -875,63 +875,104 @@ describe("dashboard", { timeout: 60_000 }, () => {
   });
 
   it("a job page whose payload object is damaged or gone shows the job, why, and its actions", async () => {
-    const store = new MemoryStore();
-    const warnings: string[] = [];
-    const logger = { warn: (message: string) => warnings.push(message), error: () => {} };
-    const queue = await Queue.open(store, "app", { logger, payloadOffloadBytes: 16 });
-    const damaged = await queue.enqueue("big", `large payload ${"x".repeat(64)}`);
-    const gone = await queue.enqueue("big", `large payload ${"y".repeat(64)}`);
-    const keys = (await store.list("app/payload/")).objects.map((o) => o.key);
-    assert.equal(keys.length, 2);
-    const keyOf = async (id: string) =>
-      (await queue.listJobs("big", "pending", { loadPayloads: false })).jobs.find(
-        (j) => j.id === id,
-      )!.payloadRef!;
-    const damagedKey = await keyOf(damaged);
-    const goneKey = await keyOf(gone);
-    await store.put(damagedKey, new TextEncoder().encode("not the payload it was"));
-    await store.delete(goneKey);
-    await assert.rejects(queue.getJob(damaged)); // getJob itself still rejects, as documented
-    const served = await serve(dashboard(queue, { logger }));
-    try {
-      for (const [id, key] of [
-        [damaged, damagedKey],
-        [gone, goneKey],
-      ] as const) {
-        warnings.length = 0;
-        const reply = await http(`${served.url}/job?id=${id}`);
-        assert.equal(reply.status, 200, reply.body);
-        assert.match(reply.body, new RegExp(`<h1>Job <code>${id}</code>`));
-        assert.match(reply.body, /id="payload-error">Unreadable: <code>[^<]*/);
-        assert.ok(reply.body.includes(key), "the page names the object");
-        assert.ok(!reply.body.includes("(empty)"), "not shown as an empty payload");
-        formFields(reply.body, "cancel", ["id", id]); // its action is offered
-        assert.equal(warnings.length, 1, warnings.join("\n"));
-        assert.match(warnings[0]!, new RegExp(`job ${id} listed without payload`));
+    /** Payload reads can be garbled (cut short) a number of times, or fail as the store failing to answer. */
+    const store = new (class extends MemoryStore {
+      garble = 0;
+      fail = false;
+      override async get(key: string) {
+        if (!key.includes("/payload/")) return super.get(key);
+        if (this.fail) throw new StorageError("store unavailable", { permanent: true });
+        const got = await super.get(key);
+        if (got === null || this.garble === 0) return got;
+        this.garble--;
+        return { ...got, body: got.body.subarray(0, 3) };
       }
-      // The action the page offers works: the damaged job is removed.
+    })();
+    const queueLogger = recordingLogger();
+    const queue = await Queue.open(store, "app", { logger: queueLogger, payloadOffloadBytes: 16 });
+    const enqueueBig = (fill: string) => queue.enqueue("big", `large payload ${fill.repeat(64)}`);
+    const [damaged, gone, healthy] = [
+      await enqueueBig("x"),
+      await enqueueBig("y"),
+      await enqueueBig("z"),
+    ];
+    const pending = (await queue.listJobs("big", "pending", { loadPayloads: false })).jobs;
+    const keyOf = (id: string) => pending.find((j) => j.id === id)!.payloadRef!;
+    await store.put(keyOf(damaged), new TextEncoder().encode("not the payload it was"));
+    await store.delete(keyOf(gone));
+    await assert.rejects(queue.getJob(damaged)); // getJob itself still rejects, as documented
+    const unreadable = /id="payload-error">Unreadable: <code>[^<]+<\/code>/;
+    const check = async (url: string, logger: RecordingLogger, live: boolean) => {
+      for (const id of [damaged, gone]) {
+        for (let view = 0; view < 2; view++) {
+          const reply = await http(`${url}/job?id=${id}`);
+          assert.equal(reply.status, 200, reply.body);
+          assert.match(reply.body, new RegExp(`<h1>Job <code>${id}</code>`));
+          assert.match(reply.body, unreadable);
+          assert.ok(reply.body.includes(keyOf(id)), "the page names the object");
+          assert.ok(!reply.body.includes("(empty)"), "not shown as an empty payload");
+          if (live) formFields(reply.body, "cancel", ["id", id]); // its action is offered
+        }
+      }
+      // One warning per object, on the dashboard's logger, however often the page is viewed.
+      const warnings = logger.messages("warn");
+      assert.equal(warnings.length, 2, warnings.join("\n"));
+      assert.match(
+        warnings[0]!,
+        new RegExp(`^dashboard: job ${damaged} shown without its payload: corrupt`),
+      );
+      assert.match(warnings[1]!, new RegExp(`^dashboard: job ${gone} shown without its payload: `));
+      // A body garbled once is read again: the payload is shown, nothing warned.
+      store.garble = 1;
+      const garbled = await http(`${url}/job?id=${healthy}`);
+      assert.equal(garbled.status, 200);
+      assert.match(garbled.body, /large payload z{64}/);
+      assert.doesNotMatch(garbled.body, /payload-error/);
+      assert.equal(store.garble, 0, "the garbled read happened");
+      assert.equal(logger.messages("warn").length, 2);
+      // A store that fails to answer still fails the page: that is no damage to show.
+      store.fail = true;
+      const failed = await http(`${url}/job?id=${damaged}`);
+      store.fail = false;
+      assert.ok(failed.status >= 500, `${failed.status}`);
+      assert.doesNotMatch(failed.body, /payload-error/);
+    };
+    for (const source of [queue, otherBuildsQueue(queue)]) {
+      const logger = recordingLogger();
+      const served = await serve(dashboard(source, { logger }));
+      try {
+        // (A Queue of the other build gets a read-only dashboard: no actions to offer.)
+        await check(served.url, logger, source === queue);
+      } finally {
+        await served.close();
+      }
+    }
+    assert.deepEqual(
+      queueLogger.messages("warn").filter((m) => m.includes("without")),
+      [],
+      "the queue's logger is not told of the page's reads",
+    );
+    // A reader's snapshot from before the cancel below.
+    const reader = await QueueReader.open(store, "app", { logger: silentLogger });
+    // The action the page offers works on the damaged job.
+    const served = await serve(dashboard(queue, { logger: silentLogger }));
+    try {
       const page = (await http(`${served.url}/job?id=${damaged}`)).body;
       const cancelled = await http(`${served.url}/action`, {
         form: formFields(page, "cancel", ["id", damaged]),
       });
       assert.ok(cancelled.status < 400, cancelled.body);
-      assert.equal((await queue.stats("big")).pending, 1);
+      assert.equal(await queue.getJob(damaged), null);
     } finally {
       await served.close();
       await queue.close();
     }
-    // Over a reader alike.
-    const readerWarnings: string[] = [];
-    const readerLogger = { warn: (m: string) => readerWarnings.push(m), error: () => {} };
-    const viaReader = await serve(
-      dashboard(await QueueReader.open(store, "app"), { logger: readerLogger }),
-    );
+    // Over the reader alike (the cancel removed the object; it is damaged again here).
+    const logger = recordingLogger();
+    await store.put(keyOf(damaged), new TextEncoder().encode("damaged again"));
+    const viaReader = await serve(dashboard(reader, { logger, reopen: null }));
     try {
-      const reply = await http(`${viaReader.url}/job?id=${gone}`);
-      assert.equal(reply.status, 200, reply.body);
-      assert.match(reply.body, /id="payload-error">Unreadable: /);
-      assert.ok(reply.body.includes(goneKey));
-      assert.equal(readerWarnings.length, 1, readerWarnings.join("\n"));
+      await check(viaReader.url, logger, false);
     } finally {
       await viaReader.close();
     }
