@@ -10,7 +10,7 @@ import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js
 import { isUnreadable, markUnreadable } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
-import { jobAsListed } from "../queue/reads.js";
+import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
 import {
@@ -214,9 +214,10 @@ export class DashboardSource {
     const source = this.#current;
     // By shape, not class: a Queue of the other build (ESM or CommonJS) is no `Queue` here.
     const job =
-      typeof (source as { loadPayload?: unknown }).loadPayload === "function"
-        ? await readerJob(source as QueueReader, id)
-        : await jobAsListed(source as Queue, id);
+      READ_JOB_AS_LISTED in source ||
+      typeof (source as { loadPayload?: unknown }).loadPayload !== "function"
+        ? await jobAsListed(source as Queue, id)
+        : await readerJob(source as QueueReader, id);
     if (job?.payloadError !== undefined) this.#warnUnreadable(job);
     return job;
   }

@@ -18,7 +18,7 @@ import {
   checkPositiveDuration,
   invalidArgument,
 } from "../validate.js";
-import { OptionWarnings } from "./option-warnings.js";
+import { JOB_HINTS, OptionWarnings } from "./option-warnings.js";
 import {
   DEFAULT_MAX_EVENT_BACKLOG_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -132,18 +132,19 @@ export interface QueueSettings {
 
 /** Warns of the keys of `Queue.open`'s options (and of the objects in them) that it does not know. */
 function warnOfUnknownOpenKeys(options: OpenOptions, warnings: OptionWarnings): void {
-  warnings.check(options, "options", OPEN_OPTION_KEYS);
-  if (options.defaultQueueConfig !== undefined)
-    warnings.check(options.defaultQueueConfig, "options.defaultQueueConfig", QUEUE_CONFIG_KEYS);
+  warnings.check(options, "options", OPEN_OPTION_KEYS, JOB_HINTS);
+  warnings.check(
+    options.defaultQueueConfig,
+    "options.defaultQueueConfig",
+    QUEUE_CONFIG_KEYS,
+    JOB_HINTS,
+  );
   for (const [name, override] of Object.entries(options.queueConfigs ?? {}))
-    warnings.check(override, `options.queueConfigs["${name}"]`, QUEUE_CONFIG_KEYS);
-  if (options.log !== undefined) {
-    warnings.check(options.log, "options.log", LOG_OPTION_KEYS);
-    if (options.log.retry !== undefined)
-      warnings.check(options.log.retry, "options.log.retry", RETRY_OPTION_KEYS);
-  }
-  if (typeof options.telemetry === "object")
-    warnings.check(options.telemetry, "options.telemetry", TELEMETRY_OPTION_KEYS);
+    warnings.check(override, `options.queueConfigs["${name}"]`, QUEUE_CONFIG_KEYS, JOB_HINTS);
+  // The log's settings: spelling only (`maxAttempts` or `timeout` there are no job's).
+  warnings.check(options.log, "options.log", LOG_OPTION_KEYS);
+  warnings.check(options.log?.retry, "options.log.retry", RETRY_OPTION_KEYS);
+  warnings.check(options.telemetry, "options.telemetry", TELEMETRY_OPTION_KEYS);
 }
 
 /** Everything `Queue.open` needs, resolved from its options. */

@@ -11,6 +11,7 @@ import { checkOptionsObject, invalidArgument, invalidArgumentGot } from "../vali
 import type { QueueSettings } from "./config.js";
 import type { QueueCore } from "./core.js";
 import { enqueueRecordOf, inlinePayload, scheduledRunAt } from "./enqueue-record.js";
+import { JOB_HINTS } from "./option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions, MAX_ENQUEUE_MANY } from "./options.js";
 import type { EnqueueRecord, ReplaceRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
@@ -69,7 +70,7 @@ export function checkJob(
     // Always present: traced and untraced jobs share one shape.
     trace: undefined,
   };
-  settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
+  settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS, JOB_HINTS);
   return checked;
 }
 

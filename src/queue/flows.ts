@@ -14,7 +14,7 @@ import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
 import { checkLostJobIds, commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
 import { copyFlow } from "./flow-copy.js";
-import type { OptionWarnings } from "./option-warnings.js";
+import { JOB_HINTS, type OptionWarnings, type UnknownKeys } from "./option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
 import { durableRead } from "./reads.js";
@@ -65,24 +65,43 @@ const FLOW_JOB_KEYS: readonly string[] = Object.keys({
 /** Flow jobs whose keys are looked at, at most: the first ones, breadth first (a misspelt key is in the first, or in all). */
 const FLOW_JOBS_CHECKED = 64;
 
+/** `object[key]` when it is a plain data property; a getter is not run (it is the caller's). */
+function dataValue(object: object, key: string): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor !== undefined && "value" in descriptor ? descriptor.value : undefined;
+}
+
 /**
- * Warns of unknown keys of the first jobs of `flow` (the caller's objects,
- * which the copy leaves behind) and of their options, in the call's turn.
+ * The unknown keys of the first jobs of `flow` (the caller's objects, which
+ * the flow's copy leaves behind, so they are looked at in the call's turn)
+ * and of their options, to tell once the flow is enqueued. Reads data
+ * properties only and never throws: a getter or a proxy of the caller's
+ * runs no more often than without this look.
  */
-function warnOfUnknownFlowKeys(warnings: OptionWarnings, flow: unknown): void {
-  const nodes: unknown[] = [flow];
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i];
-    if (typeof node !== "object" || node === null || Array.isArray(node)) continue;
-    warnings.check(node, "flow jobs", FLOW_JOB_KEYS);
-    const { options, children } = node as Record<string, unknown>;
-    warnings.check(options, "enqueue options", ENQUEUE_OPTION_KEYS);
-    if (!Array.isArray(children)) continue;
-    for (const child of children) {
-      if (nodes.length >= FLOW_JOBS_CHECKED) break;
-      nodes.push(child);
+function unknownFlowKeys(warnings: OptionWarnings, flow: unknown): UnknownKeys[] {
+  const found: UnknownKeys[] = [];
+  try {
+    const nodes: unknown[] = [flow];
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i];
+      if (typeof node !== "object" || node === null || Array.isArray(node)) continue;
+      const own = warnings.find(node, "flow jobs", FLOW_JOB_KEYS);
+      if (own !== undefined) found.push(own);
+      const options = warnings.find(
+        dataValue(node, "options"),
+        "enqueue options",
+        ENQUEUE_OPTION_KEYS,
+      );
+      if (options !== undefined) found.push(options);
+      const children = dataValue(node, "children");
+      if (!Array.isArray(children)) continue;
+      for (let c = 0; c < children.length && nodes.length < FLOW_JOBS_CHECKED; c++)
+        nodes.push(dataValue(children, String(c)));
     }
+  } catch {
+    // a proxy's trap that throws: the flow's own checks meet it
   }
+  return found;
 }
 
 /** The ids a flow's jobs got, in the flow's shape. */
@@ -196,7 +215,7 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
   core.check();
   // One budget from the copy to the commit: its slices run on from one step to the next.
   const budget = core.sliceBudget();
-  warnOfUnknownFlowKeys(core.settings.optionWarnings, flow);
+  const unknownKeys = unknownFlowKeys(core.settings.optionWarnings, flow);
   const copy = copyFlow(flow, MAX_FLOW_JOBS, MAX_FLOW_DEPTH);
   const { hold, taken, earlier } = core.flowJobIds.holdFlow(copy.jobIds, core.state);
   // From the call on, no job gets one of them as its generated id (see `IdGenerator`).
@@ -225,6 +244,7 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
   } finally {
     core.flowJobIds.release(hold);
   }
+  for (const found of unknownKeys) core.settings.optionWarnings.tell(found, JOB_HINTS);
   const results: FlowResult[] = ids.map((id) => ({ id, children: [] }));
   ops.forEach((op, i) => {
     const parent = op.flow?.parent;

@@ -11,6 +11,9 @@
 import type { Logger } from "../logger.js";
 import { likelyKey, unknownKeys } from "../validate.js";
 
+/** What other queues call a key, by its name in lower case (see {@link JOB_HINTS}). */
+export type Hints = Readonly<Record<string, { key?: string; elsewhere?: string }>>;
+
 /** Unknown keys named in one warning, at most (the others are counted). */
 const MAX_NAMED = 8;
 
@@ -18,21 +21,26 @@ const MAX_NAMED = 8;
  * What other Node job queues (BullMQ, pg-boss, graphile-worker) call an
  * option, by its name in lower case: the key it is here (`key`, suggested
  * where the object has that key), or where the setting lives here instead
- * (`elsewhere`). Spelling alone cannot find these, or finds the wrong key
- * (`concurrency` is not `groupConcurrency`).
+ * (`elsewhere`), with a word on units where they differ. Spelling alone
+ * cannot find these, or finds the wrong key (`concurrency` is not
+ * `groupConcurrency`). Used for the objects that describe jobs, queues and
+ * workers ({@link JOB_HINTS}), not for the log's settings, where the same
+ * names (`maxAttempts`, `timeout`) mean other things.
  */
-const PEER_NAMES: Readonly<Record<string, { key?: string; elsewhere?: string }>> = {
+const PEER_NAMES: Hints = {
   attempts: { key: "maxAttempts" },
   retrylimit: { key: "maxAttempts" },
   maxattempts: { elsewhere: "the enqueue option or queue config `maxAttempts`" },
   delay: { key: "delayMs" },
-  startafter: { key: "runAt", elsewhere: "the enqueue option `runAt` or `delayMs`" },
+  startafter: {
+    elsewhere: "the enqueue option `runAt` (a Date or epoch milliseconds) or `delayMs`",
+  },
   singletonkey: { key: "dedupKey" },
   jobkey: { key: "dedupKey" },
-  timeout: { key: "timeoutMs", elsewhere: "the enqueue option `timeoutMs`" },
-  expireinseconds: { key: "timeoutMs", elsewhere: "the enqueue option `timeoutMs`" },
+  timeout: { elsewhere: "the enqueue option `timeoutMs` (milliseconds)" },
+  expireinseconds: { elsewhere: "the enqueue option `timeoutMs` (milliseconds, not seconds)" },
   backoff: { elsewhere: "the queue config's `retryBackoffBaseMs` and `retryBackoffMaxMs`" },
-  retrydelay: { key: "retryBackoffBaseMs", elsewhere: "the queue config's `retryBackoffBaseMs`" },
+  retrydelay: { elsewhere: "the queue config's `retryBackoffBaseMs` (milliseconds)" },
   retrybackoff: { elsewhere: "the queue config's `retryBackoffBaseMs` and `retryBackoffMaxMs`" },
   removeoncomplete: {
     elsewhere: "the queue config's `keepDoneJobsMs` (an ack removes the job by default)",
@@ -46,15 +54,28 @@ const PEER_NAMES: Readonly<Record<string, { key?: string; elsewhere?: string }>>
   timezone: { key: "timezone" },
 };
 
+/** Hints for the objects that describe jobs, queues and workers: other queues' names for their keys. */
+export const JOB_HINTS = PEER_NAMES;
+
+/** No hints beyond spelling (the log's settings). */
+const NO_HINTS: Hints = {};
+
 /** `` `delay` (did you mean `delayMs`?) ``: an unknown key and what it likely stands for here. */
-function describeKey(key: string, keys: readonly string[]): string {
+function describeKey(key: string, keys: readonly string[], hints: Hints): string {
   const shown = `\`${key.length > 40 ? `${key.slice(0, 40)}…` : key}\``;
-  const peer = PEER_NAMES[key.toLowerCase()];
+  const peer = Object.hasOwn(hints, key.toLowerCase()) ? hints[key.toLowerCase()] : undefined;
   if (peer?.key !== undefined && keys.includes(peer.key))
     return `${shown} (did you mean \`${peer.key}\`?)`;
   if (peer?.elsewhere !== undefined) return `${shown} (see ${peer.elsewhere})`;
   const meant = likelyKey(key, keys);
   return meant === undefined ? shown : `${shown} (did you mean \`${meant}\`?)`;
+}
+
+/** Unknown keys found in one object, to tell (see {@link OptionWarnings.find}). */
+export interface UnknownKeys {
+  readonly what: string;
+  readonly keys: readonly string[];
+  readonly unknown: readonly string[];
 }
 
 /** One queue's (or one worker's) warnings of unknown option keys; see the module's comment. */
@@ -71,18 +92,43 @@ export class OptionWarnings {
    * Warns of the own keys of `options` that are not in `keys`, unless an
    * object of this kind (`what`, which names it in the message) was told of
    * already. Call once the object was checked: a refused call warns of
-   * nothing. Not an object: nothing to tell.
+   * nothing. `hints`: {@link JOB_HINTS} where other queues' option names
+   * apply.
    */
-  check(options: unknown, what: string, keys: readonly string[]): void {
-    if (typeof options !== "object" || options === null || this.#told.has(what)) return;
-    const unknown = unknownKeys(options, keys);
-    if (unknown === undefined) return;
+  check(options: unknown, what: string, keys: readonly string[], hints: Hints = NO_HINTS): void {
+    const found = this.find(options, what, keys);
+    if (found !== undefined) this.tell(found, hints);
+  }
+
+  /**
+   * The unknown keys of `options`, to {@link tell} later (once a call that
+   * looked at objects it is given in its own turn has been checked), or
+   * `undefined`: none, a kind told of already, no plain object (an array,
+   * a primitive), or an object whose keys cannot be listed (a proxy whose
+   * traps throw: that is for the call's own checks to meet, not this).
+   */
+  find(options: unknown, what: string, keys: readonly string[]): UnknownKeys | undefined {
+    if (typeof options !== "object" || options === null || Array.isArray(options)) return;
+    if (this.#told.has(what)) return;
+    let unknown: string[] | undefined;
+    try {
+      unknown = unknownKeys(options, keys);
+    } catch {
+      return;
+    }
+    return unknown === undefined ? undefined : { what, keys, unknown };
+  }
+
+  /** Warns of `found`, unless its kind was told of meanwhile. */
+  tell(found: UnknownKeys, hints: Hints = NO_HINTS): void {
+    const { what, keys, unknown } = found;
+    if (this.#told.has(what)) return;
     this.#told.add(what);
-    const named = unknown.slice(0, MAX_NAMED).map((key) => describeKey(key, keys));
+    const named = unknown.slice(0, MAX_NAMED).map((key) => describeKey(key, keys, hints));
     const more = unknown.length > MAX_NAMED ? ` and ${unknown.length - MAX_NAMED} more` : "";
     try {
       this.#logger.warn(
-        `ignoring unknown keys of ${what}: ${named.join(", ")}${more} (known: ${keys.join(", ")}; other objects of this kind are not checked again)`,
+        `ignoring unknown keys of ${what}: ${named.join(", ")}${more} (known: ${keys.join(", ")})`,
         { unknownKeys: unknown.slice(0, MAX_NAMED) },
       );
     } catch {

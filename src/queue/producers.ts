@@ -17,6 +17,7 @@ import {
 } from "./enqueue.js";
 import { heldKeysOf } from "./flow-job-ids.js";
 import type { EnqueueTrace } from "./instrument.js";
+import { JOB_HINTS } from "./option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import type { Headers } from "./state.js";
@@ -57,7 +58,7 @@ export function enqueueOne(
     const config = core.settings.configs.get(name);
     // No options (the common call): the queue's defaults, with no checked copy to make.
     const checked = setsNoEnqueueOption(opts) ? null : checkEnqueueOptions(opts, config, "options");
-    core.settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS);
+    core.settings.optionWarnings.check(opts, "enqueue options", ENQUEUE_OPTION_KEYS, JOB_HINTS);
     trace = core.instrumentation?.tracing?.enqueue(name, checked?.headers, 1);
     if (
       (checked === null || isPlain(checked)) &&

@@ -24,7 +24,7 @@
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
-import { OptionWarnings } from "../queue/option-warnings.js";
+import { JOB_HINTS, OptionWarnings } from "../queue/option-warnings.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import { claimQueuePaused, claimStartable, queueFailure, queueLogger } from "../queue/settle.js";
@@ -136,7 +136,7 @@ export async function runWorker(
   const shutdown = checkOptionalSignal(options.signal, "options.signal");
   const logger = options.logger ?? consoleLogger;
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
-  new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS);
+  new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS, JOB_HINTS);
 
   const clock = timerClockOf(queue);
   /** Claims to hold ready, when measured (`prefetch: "auto"`). */

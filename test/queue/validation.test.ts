@@ -423,6 +423,80 @@ describe("validation", { timeout: 60_000 }, () => {
     await other.close();
   });
 
+  it("a flow's keys are looked at without running the caller's getters or proxies more often; told once it is enqueued", async () => {
+    const logger = recordingLogger();
+    const { queue } = await openTestQueue({ logger });
+    // A getter runs as often as without the look (once, by the flow's copy).
+    let reads = 0;
+    const parent = {
+      queue: "q",
+      payload: "parent",
+      get children() {
+        reads++;
+        return reads === 1 ? [{ queue: "q", payload: "child" }] : [];
+      },
+    };
+    await queue.enqueueFlow(parent);
+    assert.equal(reads, 1);
+    assert.equal((await queue.stats("q")).scheduled + (await queue.stats("q")).pending, 2);
+    // Proxies whose key traps throw: the flow and a plain enqueue go through as without the look.
+    const hostile = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        ownKeys: () => {
+          throw new Error("no keys for you");
+        },
+        getOwnPropertyDescriptor: () => {
+          throw new Error("no descriptors for you");
+        },
+      });
+    await queue.enqueueFlow(hostile({ queue: "q", payload: "p" }));
+    await queue.enqueue("q", "x", hostile({ priority: 5 }));
+    // A refused flow tells nothing; the same key in a flow that goes through is told.
+    await assert.rejects(
+      queue.enqueueFlow({
+        queue: "q",
+        payload: "p",
+        chidren: [],
+        options: { priority: -1 },
+      } as Loose as unknown as FlowJob),
+      InvalidArgumentError,
+    );
+    assert.deepEqual(logger.messages("warn"), []);
+    await queue.enqueueFlow({
+      queue: "q",
+      payload: "p",
+      chidren: [],
+      options: { expireInSeconds: 60 },
+    } as Loose as unknown as FlowJob);
+    assert.deepEqual(
+      logger.messages("warn").map((m) => m.slice(0, m.indexOf(" (known: "))),
+      [
+        "ignoring unknown keys of flow jobs: `chidren` (did you mean `children`?)",
+        "ignoring unknown keys of enqueue options: `expireInSeconds` (see the enqueue option `timeoutMs` (milliseconds, not seconds))",
+      ],
+    );
+    // Arrays are no options bags to list the indexes of.
+    await queue.enqueue("q", "y", [1, 2] as unknown as Loose);
+    assert.equal(logger.messages("warn").length, 2);
+    await queue.close();
+  });
+
+  it("the log's settings get spelling hints only: a job's option names mean other things there", async () => {
+    const logger = recordingLogger();
+    const queue = await Queue.open(new MemoryStore(), "q", {
+      logger,
+      log: { timeout: 5, retry: { maxAttempts: 3 } },
+    } as Loose);
+    assert.deepEqual(
+      logger.messages("warn").map((m) => m.slice(0, m.indexOf(" (known: "))),
+      [
+        "ignoring unknown keys of options.log: `timeout`",
+        "ignoring unknown keys of options.log.retry: `maxAttempts`",
+      ],
+    );
+    await queue.close();
+  });
+
   it("runWorker warns of an unknown option once, on its logger, and runs as without it", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueue("q", "x");
@@ -440,7 +514,7 @@ describe("validation", { timeout: 60_000 }, () => {
     );
     assert.equal(handled, 1);
     assert.deepEqual(logger.messages("warn"), [
-      "ignoring unknown keys of runWorker options: `concurency` (did you mean `concurrency`?) (known: concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger; other objects of this kind are not checked again)",
+      "ignoring unknown keys of runWorker options: `concurency` (did you mean `concurrency`?) (known: concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger)",
     ]);
     await queue.close();
   });

@@ -14,6 +14,7 @@ import {
   invalidArgumentGot,
 } from "../../validate.js";
 import type { QueueSettings } from "../config.js";
+import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import {
   checkDedupKey,
@@ -185,8 +186,8 @@ export function checkScheduleSpec(
     throw invalidArgumentGot("spec.endAt", `after \`spec.startAt\` (${startAt})`, String(endAt));
   const catchUp =
     spec.catchUp === undefined ? "latest" : checkOneOf(spec.catchUp, "spec.catchUp", CATCH_UPS);
-  settings.optionWarnings.check(spec, "schedule specs", SCHEDULE_SPEC_KEYS);
-  settings.optionWarnings.check(spec.options, "spec.options", ENQUEUE_OPTION_KEYS);
+  settings.optionWarnings.check(spec, "schedule specs", SCHEDULE_SPEC_KEYS, JOB_HINTS);
+  settings.optionWarnings.check(spec.options, "spec.options", ENQUEUE_OPTION_KEYS, JOB_HINTS);
   return {
     name,
     cron,
