@@ -37,6 +37,20 @@ export function checkEnqueue(
     if (!newest && state.ids.find(key, 0) !== -1)
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   }
+  checkEnqueueFields(state, rec, newParents);
+  return newest;
+}
+
+/**
+ * {@link checkEnqueue} but for the id (its form, and that no job has it):
+ * what a transaction checks of each of its enqueues once it checked the id
+ * itself (`apply-tx.ts`).
+ */
+export function checkEnqueueFields(
+  state: State,
+  rec: EnqueueRecord,
+  newParents: ReadonlySet<string> | undefined,
+): void {
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
     throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
   if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
@@ -49,7 +63,6 @@ export function checkEnqueue(
   }
   if (rec.waitsForChildren === true && rec.runAt !== undefined)
     throw new ApplyError(`enqueue: flow parent ${rec.id} has a runAt`);
-  return newest;
 }
 
 /**
@@ -58,6 +71,11 @@ export function checkEnqueue(
  * bytes (`bytes[at..at+16)`), so its apply neither compares nor parses it again.
  */
 export interface CheckedId {
+  /**
+   * Newer than every id when it is applied. Then the caller records the
+   * newest id of its run of enqueues (`State.setLastIdBytes`), once for the
+   * run rather than once per job.
+   */
   newest: boolean;
   bytes: Uint8Array;
   at: number;
@@ -172,7 +190,7 @@ export function enqueue(
   }
   if (newest) {
     state.ids.addNew(h);
-    state.setLastIdBytes(id, at);
+    if (checked === undefined) state.setLastIdBytes(id, at);
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
   if (rec.flowParent !== undefined) {

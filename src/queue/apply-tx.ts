@@ -9,9 +9,9 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
-import { type CheckedId, checkEnqueue, enqueue } from "./apply-enqueue.js";
+import { type CheckedId, checkEnqueueFields, enqueue } from "./apply-enqueue.js";
 import { addNewChildren } from "./flow-state.js";
-import { ID_BYTES } from "./ids.js";
+import { ID_BYTES, writeIdBytesIfUlid } from "./ids.js";
 import type { NewChildren } from "./new-children.js";
 import { ApplyError, STATUS_NAMES } from "./placement.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -24,32 +24,26 @@ const CLAIMED: readonly StatusCode[] = [Status.Claimed];
 const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
 
 /**
- * The 16 bytes of checked enqueue `rec`'s id: in its record's bytes when it
- * was decoded, else in the state's scratch, which its check just parsed it into.
+ * Puts the 16 bytes of enqueue `rec`'s id at `into[at..]`: from its
+ * record's bytes when it was decoded, else parsed from its id string.
+ * Throws `ApplyError` for an id string that is not a job id.
  */
-function idBytesOf(state: State, rec: EnqueueRecord, into: Uint8Array, at: number): void {
-  let bytes: Uint8Array;
-  let from = 0;
+function putIdBytes(rec: EnqueueRecord, into: Uint8Array, at: number): void {
   if (rec instanceof DecodedEnqueue) {
-    bytes = rec.bytes;
-    from = rec.idAt;
-  } else bytes = state.idKeyIfUlid(rec.id)!;
-  for (let k = 0; k < ID_BYTES; k++) into[at + k] = bytes[from + k]!;
+    const bytes = rec.bytes;
+    const from = rec.idAt;
+    for (let k = 0; k < ID_BYTES; k++) into[at + k] = bytes[from + k]!;
+  } else if (!writeIdBytesIfUlid(rec.id, into, at))
+    throw new ApplyError(`enqueue: ${JSON.stringify(rec.id)} is not a job id`);
 }
 
-/**
- * Whether the id at `ids[at..]` (newer than every id of the state) sorts
- * after `last`, the newest id of the transaction's fresh enqueues (any id
- * does while there is none, `hasLast` false); if so it becomes `last`.
- */
-function newerThanFresh(ids: Uint8Array, at: number, last: Uint8Array, hasLast: boolean): boolean {
-  if (hasLast) {
-    let d = 0;
-    for (let k = 0; k < ID_BYTES && d === 0; k++) d = ids[at + k]! - last[k]!;
-    if (d <= 0) return false;
+/** Whether the id at `ids[at..]` sorts after the one at `ids[before..]`. */
+function sortsAfter(ids: Uint8Array, at: number, before: number): boolean {
+  for (let k = 0; k < ID_BYTES; k++) {
+    const d = ids[at + k]! - ids[before + k]!;
+    if (d !== 0) return d > 0;
   }
-  for (let k = 0; k < ID_BYTES; k++) last[k] = ids[at + k]!;
-  return true;
+  return false;
 }
 
 /**
@@ -111,25 +105,32 @@ export function checkTransaction(state: State, rec: TransactionRecord): CheckedE
    * a flow) unless an operation that may name one of them comes.
    */
   const fresh: EnqueueRecord[] = [];
-  const lastFresh = new Uint8Array(ID_BYTES);
-  let hasFresh = false;
+  /** Where the newest fresh enqueue's id is in `checked.ids` (-1: none yet). */
+  let lastFreshAt = -1;
   const track = (): void => {
     for (const op of fresh) touched.add(op.id);
     fresh.length = 0;
   };
+  const ids = checked.ids;
   for (const op of rec.ops) {
     switch (op.tag) {
       case Tag.Enqueue: {
-        const newest = checkEnqueue(state, op, parents);
+        // The id is parsed once, into what the apply reads; checked as `checkEnqueue` does.
+        const at = n * ID_BYTES;
+        putIdBytes(op, ids, at);
+        // Newer than the newest fresh one is newer than every id of the state: one comparison.
+        const afterFresh = lastFreshAt !== -1 && sortsAfter(ids, at, lastFreshAt);
+        const newest = afterFresh || state.isNewestId(ids, at);
+        if (!newest && state.ids.find(ids, at) !== -1)
+          throw new ApplyError(`enqueue: duplicate job id ${op.id}`);
+        checkEnqueueFields(state, op, parents);
         if (op.flowParent !== undefined && !parents.has(op.flowParent) && parentsMayEnd)
           throw new ApplyError(
             `transaction: flow child ${op.id} of ${op.flowParent} follows an operation that may end its parent`,
           );
         if (op.waitsForChildren === true) parents.add(op.id);
-        const at = n * ID_BYTES;
-        idBytesOf(state, op, checked.ids, at);
-        if (newest && newerThanFresh(checked.ids, at, lastFresh, hasFresh)) {
-          hasFresh = true;
+        if (afterFresh || (newest && lastFreshAt === -1)) {
+          lastFreshAt = at;
           fresh.push(op);
           checked.fresh[n] = 1;
         } else {
@@ -276,6 +277,8 @@ function applyEnqueues(
   /** Where the run's first payload went in the arena, and where it starts in its buffer. */
   let runOffset = 0;
   let runStart = 0;
+  /** The run's last fresh enqueue (-1: none). */
+  let lastFresh = -1;
   for (let i = from, n = first; i < to; i++, n++) {
     const op = ops[i] as EnqueueRecord;
     if (i === runEnd) {
@@ -292,8 +295,11 @@ function applyEnqueues(
     }
     id.newest = checked.fresh[n] === 1;
     id.at = n * ID_BYTES;
+    if (id.newest) lastFresh = n;
     id.payloadSegment = runSegment;
     if (runSegment >= 0) id.payloadOffset = runOffset + (op.payload.byteOffset - runStart);
     enqueue(state, op, children, id);
   }
+  // Fresh ids increase along the transaction: the run's last fresh one is the newest now.
+  if (lastFresh !== -1) state.setLastIdBytes(checked.ids, lastFresh * ID_BYTES);
 }

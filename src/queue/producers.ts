@@ -131,10 +131,12 @@ function commitPlain(
       ? { headers, trace: undefined }
       : fitTrace(headers, trace.headers, trace.context);
   const written = core.commit({
+    // Every field, in the order of `enqueueRecordOf`'s: one hidden class for every enqueue record.
     tag: Tag.Enqueue,
     id,
     queue,
     payload,
+    payloadRef: undefined,
     headers: stored.headers,
     trace: stored.trace,
     priority,
@@ -142,8 +144,11 @@ function commitPlain(
     enqueuedAt: now,
     runAt: undefined,
     dedupKey: undefined,
+    jobId: undefined,
     timeoutMs,
     groupKey,
+    flowParent: undefined,
+    waitsForChildren: undefined,
   });
   core.dispatch(queue);
   if (trace === undefined) return written.then(() => id);

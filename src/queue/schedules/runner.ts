@@ -337,18 +337,24 @@ export class ScheduleRunner {
         ? undefined
         : Math.min(now + options.delayMs, MAX_TIMESTAMP_MS);
     return {
+      // Every field, in the order of `enqueueRecordOf`'s: one hidden class for every enqueue record.
       tag: Tag.Enqueue,
       id: core.ids.next(now),
       queue: s.queue,
       payload: s.payload,
+      payloadRef: undefined,
       headers: options.headers,
+      trace: undefined,
       priority: options.priority,
       maxAttempts: options.maxAttempts,
       enqueuedAt: now,
       runAt,
       dedupKey,
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.groupKey === undefined ? {} : { groupKey: options.groupKey }),
+      jobId: undefined,
+      timeoutMs: options.timeoutMs,
+      groupKey: options.groupKey,
+      flowParent: undefined,
+      waitsForChildren: undefined,
     };
   }
 }
