@@ -6,7 +6,6 @@
 import { createServer } from "node:http";
 import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
-import { QueueReader } from "../queue/reader.js";
 import { messageOf } from "../util/message.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
 import { CommandFailure } from "./io.js";
@@ -61,7 +60,6 @@ export const dashboardCommand = defineCommand({
     const host = values.host ?? "127.0.0.1";
     const refreshMs = positiveInt(values["refresh-ms"], "refresh-ms", 2_000);
     const resolved = await resolveStore(values);
-    const { store, path } = resolved;
     // A mistyped --store or --path is not an empty store: exit 1 as the other read commands do.
     const reader = await openReaderAt(resolved);
     const server = createServer();
@@ -85,8 +83,8 @@ export const dashboardCommand = defineCommand({
       extra.length === 0
         ? undefined
         : [...extra, "localhost", "127.0.0.1", "[::1]", ...(isIP(host) ? [shownHost(host)] : [])];
+    // The default reopen: each refresh reads only what the writer did since the last one.
     const handler = dashboard(reader, {
-      reopen: () => QueueReader.open(store, path),
       refreshMs,
       ...(allowedHosts === undefined ? {} : { allowedHosts }),
     });

@@ -52,9 +52,14 @@ export interface DashboardOptions {
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /**
    * Opens a fresh `QueueReader` (reader sources): the dashboard shows a new
-   * snapshot at most every `refreshMs`, on a request (no timer). Each refresh
-   * reads the store again (the checkpoint and the WAL after it), a real cost
-   * on a large store while a page auto-refreshes. It gets the dashboard's
+   * snapshot at most every `refreshMs`, on a request (no timer). The default,
+   * the shown reader's own `reopen`, goes on from that snapshot: a refresh
+   * lists the log's objects and reads only the WAL objects written since
+   * (nothing more when nothing changed), not the checkpoint; see
+   * `QueueReader.reopen` for when it reads the checkpoint again. A function
+   * of your own that opens a new reader reads the checkpoint and the WAL
+   * after it on every refresh, a real cost on a large store while a page
+   * auto-refreshes. It gets the dashboard's
    * `logger`, for the reader's retry warnings. When it fails, the pages keep
    * showing the last snapshot (with its time), one warning is logged until a
    * refresh works again (then one info line), and it is tried again at most
@@ -63,7 +68,9 @@ export interface DashboardOptions {
    */
   reopen?: ((options: { logger: Logger }) => Promise<QueueReader>) | null;
   /**
-   * Minimum time between two snapshots of a reader source (each costs store reads).
+   * Minimum time between two snapshots of a reader source. Each costs store
+   * reads: with the default `reopen`, listings of the log's objects, the
+   * writer's heartbeat and the WAL objects written since the last snapshot.
    * @default 2_000
    */
   refreshMs?: number;
@@ -165,14 +172,16 @@ const OPTION_KEYS = Object.keys({
   logger: true,
 } satisfies Record<keyof DashboardOptions, true>);
 
-/** A reader's own `reopen`, when it has one (a reader of an older release has not). */
+/**
+ * The shown reader's own `reopen`, when the source has one (a reader of an
+ * older release has not): each refresh goes on from the snapshot shown.
+ */
 function readerReopen(
   source: object,
-): ((options: { logger: Logger }) => Promise<QueueReader>) | undefined {
-  const reopen = (source as { reopen?: unknown }).reopen;
-  return typeof reopen === "function"
-    ? (options) => reopen.call(source, options) as Promise<QueueReader>
-    : undefined;
+): ((options: { logger: Logger }, current: QueueReader) => Promise<QueueReader>) | undefined {
+  if (typeof (source as { reopen?: unknown }).reopen !== "function") return undefined;
+  return (options, current) =>
+    (current as unknown as { reopen(o: { logger: Logger }): Promise<QueueReader> }).reopen(options);
 }
 
 /**

@@ -82,8 +82,13 @@ function addCounts(a: RequestCounts, b: RequestCounts): RequestCounts {
 }
 
 export interface SourceOptions {
-  /** Opens a fresh snapshot (reader sources); without it the first snapshot is shown forever. */
-  reopen?: ((options: { logger: Logger }) => Promise<QueueReader>) | undefined;
+  /**
+   * Opens a fresh snapshot (reader sources) given the one shown now; without
+   * it the first snapshot is shown forever.
+   */
+  reopen?:
+    | ((options: { logger: Logger }, current: QueueReader) => Promise<QueueReader>)
+    | undefined;
   /** Minimum time between re-opens, also between attempts after a failed one. */
   refreshMs: number;
   /** Where a failed refresh (once per run of failures) and its recovery are reported; passed to `reopen`. */
@@ -160,8 +165,8 @@ export class DashboardSource {
       this.#triedAt = now();
       try {
         // Through a promise: a reopen that throws at once still ends this flight after it is stored.
-        const next = await Promise.resolve().then(() => reopen({ logger }));
         const previous = this.#current as QueueReader;
+        const next = await Promise.resolve().then(() => reopen({ logger }, previous));
         // A reopen that hands back the same reader must not count its requests twice.
         if (next !== previous) this.#retired = addCounts(this.#retired, previous.storeRequests());
         this.#current = next;

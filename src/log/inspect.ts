@@ -9,12 +9,12 @@ import type { ObjectInfo, ObjectStore } from "../store/types.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
-import { ManifestReader } from "./manifest.js";
+import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
-import { replay, tailDamage, walRun } from "./replay.js";
+import { replay, replayWal, tailDamage, WalScan, walRun } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import { WalTail, withRecords } from "./tail.js";
-import type { LogContents, LogInspection } from "./types.js";
+import type { LogContents, LogInspection, LogPosition, LogUpdate } from "./types.js";
 
 /** A running writer may checkpoint and collect garbage under us; retry a pass that raced it. */
 const READ_ATTEMPTS = 3;
@@ -85,11 +85,9 @@ export async function readLog(
   context?: ReadLogContext,
 ): Promise<LogContents> {
   const r = reader(store, path, options, context);
-  return consistently(r, async () => readContents(r, await inspectWith(r))).catch(
-    (error: unknown) => {
-      throw pathRefusal(error, store, path, "path");
-    },
-  );
+  return consistently(r, async () => readContents(r, await survey(r))).catch((error: unknown) => {
+    throw pathRefusal(error, store, path, "path");
+  });
 }
 
 /**
@@ -110,26 +108,121 @@ async function consistently<T>(r: Reader, pass: () => Promise<T>): Promise<T> {
   }
 }
 
-async function readContents(r: Reader, info: LogInspection): Promise<LogContents> {
-  const manifest = info.manifest;
-  if (manifest === null) return withRecords({ checkpoint: null, tail: new WalTail([]), info });
+/**
+ * Reads what came after a {@link readLog} (or an earlier `readLogAfter`)
+ * that ended at `position`: only the WAL objects after it, and listings,
+ * never the checkpoint. Resolves `null` when the records after `position`
+ * cannot be told from the store any more, and a full {@link readLog} is
+ * needed: a newer checkpoint's garbage collection deleted WAL objects after
+ * `position`; the newest manifest is older than the one `position` was read
+ * under (the log was replaced); or anything read is missing, damaged or
+ * inconsistent (a full read then reports real damage). A writer's takeover
+ * meanwhile is read through, as a full read would: its fences, and the dead
+ * batches a fence makes, are recognised with the epoch of `position`.
+ */
+export async function readLogAfter(
+  store: ObjectStore,
+  path: string,
+  position: LogPosition,
+  options?: ReadLogOptions,
+  context?: ReadLogContext,
+): Promise<LogUpdate | null> {
+  const r = reader(store, path, options, context);
+  // Manifests are never overwritten: the one `position` was read under need not be read again.
+  r.manifests.remember(position.manifestId, position.manifest);
+  try {
+    return await readUpdate(r, position);
+  } catch (error) {
+    if (error instanceof CorruptionError) return null;
+    throw pathRefusal(error, store, path, "path");
+  }
+}
+
+async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate | null> {
+  const { info, newest, walIds } = await survey(r);
+  if (newest === null) return null;
+  const { manifest } = newest;
+  if (
+    newest.id < position.manifestId ||
+    manifest.epoch < position.manifest.epoch ||
+    manifest.replayAfter < position.manifest.replayAfter
+  )
+    return null;
   const to = manifest.replayAfter + 1 + info.wal.pendingObjects;
-  const { checkpoint, tail } = await replay(
+  // Past the end of what a full read would replay now: objects it read are gone.
+  if (position.next > to) return null;
+  // Slots up to the newest checkpoint's `replayAfter` are not in the run `survey` checked: each
+  // must still be listed (ids are unique and sorted, so counting them is enough).
+  if (position.next <= manifest.replayAfter) {
+    const first = lowerBound(walIds, position.next);
+    const last = lowerBound(walIds, manifest.replayAfter + 1);
+    if (last - first !== manifest.replayAfter + 1 - position.next) return null;
+  }
+  const scan = new WalScan(position.walEpoch);
+  const tail = await replayWal(r.storage, r.keys, position.next, to, scan);
+  return {
+    tail,
+    info,
+    position: { manifestId: newest.id, manifest, next: to, walEpoch: scan.epoch },
+  };
+}
+
+/** The first index of `sorted` (ascending) whose value is at least `value`. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+async function readContents(
+  r: Reader,
+  { info, newest }: { info: LogInspection; newest: ManifestEntry | null },
+): Promise<LogContents> {
+  const manifest = info.manifest;
+  if (manifest === null || newest === null)
+    return withRecords({ checkpoint: null, tail: new WalTail([]), info, position: null });
+  const to = manifest.replayAfter + 1 + info.wal.pendingObjects;
+  const { checkpoint, tail, walEpoch } = await replay(
     r.storage,
     r.keys,
     { manifestKey: manifest.key, ...manifest },
     to,
   );
-  return withRecords({ checkpoint, tail, info });
+  const position: LogPosition = {
+    manifestId: newest.id,
+    manifest: newest.manifest,
+    next: to,
+    walEpoch,
+  };
+  return withRecords({ checkpoint, tail, info, position });
 }
 
 async function inspectWith(r: Reader): Promise<LogInspection> {
+  return (await survey(r)).info;
+}
+
+/**
+ * The log's objects as {@link inspectLog} describes them, with the newest
+ * manifest and the ids of the WAL objects seen (ascending).
+ */
+async function survey(
+  r: Reader,
+): Promise<{ info: LogInspection; newest: ManifestEntry | null; walIds: number[] }> {
   const { keys, storage } = r;
-  const newest = await r.manifests.newest();
+  // One listing of the manifests both finds the newest and describes them.
+  const manifestObjects = await storage.list(keys.manifestDir);
+  let newestId: number | null = null;
+  for (const { key } of manifestObjects) newestId = keys.idOf(keys.manifestDir, key) ?? newestId;
+  const newest: ManifestEntry | null =
+    newestId === null ? null : { id: newestId, manifest: await r.manifests.read(newestId) };
   // Objects of a log without manifests: its manifests were lost, it is not a new log.
   if (newest === null) await refuseLostManifests(storage, keys, r.manifests, r.ownedDirs);
-  const [manifestObjects, listedWal, checkpointObjects] = await Promise.all([
-    storage.list(keys.manifestDir),
+  const [listedWal, checkpointObjects] = await Promise.all([
     storage.list(keys.walDir),
     storage.list(keys.checkpointDir),
   ]);
@@ -176,7 +269,7 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
     };
   }
 
-  return {
+  const info: LogInspection = {
     prefix: keys.prefix,
     objects: all.length,
     bytes: all.reduce((sum, o) => sum + o.size, 0),
@@ -205,4 +298,5 @@ async function inspectWith(r: Reader): Promise<LogInspection> {
     checkpoints: checkpointObjects.length,
     checkpoint,
   };
+  return { info, newest, walIds };
 }

@@ -45,6 +45,8 @@ export interface Replayed {
   checkpointName: string | null;
   /** Every record after the checkpoint, in append order (and the size of their batches). */
   tail: WalTail;
+  /** The highest epoch of the fences and batches read (where a later scan of the WAL goes on from). */
+  walEpoch: number;
 }
 
 /**
@@ -117,15 +119,32 @@ export async function replay(
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const loaded =
     ahead === undefined ? await loadCheckpoint(storage, keys, start) : ahead.checkpoint;
-  const { batches } = await scanWal(keys, from, await fetched, ahead?.scan ?? new WalScan(), [
-    ...(ahead?.batches ?? []),
-  ]);
+  const scan = ahead?.scan ?? new WalScan();
+  const { batches } = await scanWal(keys, from, await fetched, scan, [...(ahead?.batches ?? [])]);
   return {
     checkpoint: loaded?.snapshot ?? null,
     checkpointBytes: loaded?.bytes ?? 0,
     checkpointName: start.checkpoint,
     tail: new WalTail(batches),
+    walEpoch: scan.epoch,
   };
+}
+
+/**
+ * Reads and verifies WAL objects `from..to-1` only (no checkpoint), going on
+ * with `scan` from the slots before `from`: the records of a log read earlier
+ * up to slot `from-1` that came after it. Every slot must exist
+ * ({@link CorruptionError} otherwise).
+ */
+export async function replayWal(
+  storage: LogStorage,
+  keys: LogKeys,
+  from: number,
+  to: number,
+  scan: WalScan,
+): Promise<WalTail> {
+  const { batches } = await scanWal(keys, from, await fetchWal(storage, keys, from, to), scan);
+  return new WalTail(batches);
 }
 
 /** The checkpoint `start` names, verified (`null` when it names none). */
@@ -177,7 +196,17 @@ export async function readCheckpoint(
  */
 export class WalScan {
   /** The highest epoch of any fence or batch read so far. */
-  #epoch = 0;
+  #epoch: number;
+
+  /** @param epoch The {@link epoch} of a scan of the slots before the first this one reads. */
+  constructor(epoch = 0) {
+    this.#epoch = epoch;
+  }
+
+  /** The highest epoch of any fence or batch read so far. */
+  get epoch(): number {
+    return this.#epoch;
+  }
 
   /**
    * Verifies the WAL object in slot `id`: the batch whose records count, or

@@ -103,6 +103,7 @@ export async function salvage(
     checkpointBytes,
     checkpointName: checkpoint === null ? null : start.name,
     tail,
+    walEpoch: scan.epoch,
     report: {
       damaged,
       skipped,

@@ -29,6 +29,11 @@ export class WalTail {
     this.bytes = bytes;
   }
 
+  /** The records of `tails`, one tail after the other, as one tail (no copy of a batch). */
+  static concat(tails: readonly WalTail[]): WalTail {
+    return new WalTail(tails.flatMap((tail) => tail.#batches));
+  }
+
   /** A cursor before the first record. */
   cursor(): WalCursor {
     return new WalCursor(this.#batches);

@@ -1,3 +1,4 @@
+import type { Manifest } from "./manifest.js";
 import type { WalTail } from "./tail.js";
 
 /**
@@ -238,6 +239,31 @@ export interface LogContents {
   /** The same records as an array of views, made on each read. */
   readonly records: Uint8Array[];
   info: LogInspection;
+  /** Where the read ended, for `readLogAfter`; `null` for a log with no manifest. */
+  position: LogPosition | null;
+}
+
+/**
+ * Where a read-only read of a log ended: what `readLogAfter` goes on from.
+ * Every record of the WAL objects before slot `next` was read.
+ */
+export interface LogPosition {
+  /** The newest manifest when it was read (manifests are never overwritten). */
+  manifestId: number;
+  manifest: Manifest;
+  /** The first WAL slot not read. */
+  next: number;
+  /** The highest writer epoch of the fences and batches read (what tells dead batches after them). */
+  walEpoch: number;
+}
+
+/** What `readLogAfter` read: the records after a position, and where it ended. */
+export interface LogUpdate {
+  /** The records of the WAL objects after the position, in append order (often none). */
+  tail: WalTail;
+  /** The log's objects as listed for this read. */
+  info: LogInspection;
+  position: LogPosition;
 }
 
 /** How a failure listener of a log takes part in reporting the failure. */

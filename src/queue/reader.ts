@@ -2,8 +2,10 @@
  * `QueueReader`: a read-only snapshot of a queue store for dashboards, the
  * CLI and audits, answering through the same views as the writer.
  */
-import type { LogInspection, ReadLogOptions } from "../log/index.js";
-import { readLog } from "../log/index.js";
+
+import { CorruptionError } from "../errors.js";
+import type { LogInspection, LogPosition, ReadLogOptions } from "../log/index.js";
+import { readLog, readLogAfter, WalTail } from "../log/index.js";
 import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
@@ -17,9 +19,10 @@ import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js"
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
-import { restoreState } from "./restore.js";
+import { applyTail, restoreState, restoreStateNow } from "./restore.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
+import { encodeSnapshot } from "./snapshot.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
@@ -34,6 +37,43 @@ import {
 } from "./views.js";
 
 /**
+ * What a reader's state can be rebuilt from without reading the store: a
+ * snapshot of the state encoded at some point, and the WAL records applied to
+ * it since, one tail per reopen that brought any. Readers share it; tails are
+ * only ever appended (a reader that needs a different continuation forks it).
+ */
+interface Lineage {
+  readonly base: Uint8Array;
+  readonly tails: WalTail[];
+  /** The tails' encoded size: once it outgrows the base, the next reopen encodes a new base. */
+  bytes: number;
+}
+
+/**
+ * One state object and the snapshot it holds now. A reopen that brings
+ * records hands the state on: it applies them to the same object (no copy of
+ * a state of a million jobs) and moves {@link owner} to the new snapshot.
+ */
+interface StateCell {
+  readonly state: State;
+  /** The snapshot whose state this is now; `null` while records are being applied to it. */
+  owner: Snapshot | null;
+}
+
+/**
+ * The state as of one moment, shared by the readers that saw that moment (a
+ * reopen that found nothing new shares it). When its cell was handed on, its
+ * state is rebuilt from its lineage on the next read.
+ */
+interface Snapshot {
+  cell: StateCell;
+  /** `null` until the state is first handed on (a reader that is never reopened encodes nothing). */
+  lineage: Lineage | null;
+  /** How many of the lineage's tails the state holds. */
+  applied: number;
+}
+
+/**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
  * Opening it reads the newest checkpoint and the WAL after it, but never
  * writes: a running writer is not fenced and does not notice. The snapshot is
@@ -44,25 +84,53 @@ import {
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
  */
 export class QueueReader {
-  readonly #state: State;
+  readonly #snapshot: Snapshot;
+  readonly #path: string;
   readonly #store: MeteredStore;
   readonly #heartbeat: WriterHeartbeat | null;
   readonly #payloads: PayloadObjects;
+  /** Where in the log this snapshot's read ended (`null` for a store with no manifest). */
+  readonly #position: LogPosition | null;
   /** How this snapshot was opened, for {@link reopen}. */
-  #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions } | null = null;
+  readonly #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions };
 
   private constructor(
-    state: State,
+    snapshot: Snapshot,
+    position: LogPosition | null,
     /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
     readonly inspection: LogInspection,
     store: MeteredStore,
     heartbeat: WriterHeartbeat | null,
-    payloads: PayloadObjects,
+    openedWith: { store: ObjectStore; path: string; options: ReadLogOptions },
   ) {
-    this.#state = state;
+    this.#snapshot = snapshot;
+    this.#position = position;
     this.#store = store;
     this.#heartbeat = heartbeat;
-    this.#payloads = payloads;
+    this.#openedWith = openedWith;
+    this.#path = openedWith.path;
+    this.#payloads = new PayloadObjects(
+      store,
+      openedWith.path,
+      null,
+      resolveReadOptions({ logger: silentLogger, ...openedWith.options }),
+    );
+  }
+
+  /** The state of this snapshot: rebuilt (from memory, at once) if a later reopen took it on. */
+  get #state(): State {
+    const snapshot = this.#snapshot;
+    const { cell } = snapshot;
+    if (cell.owner === snapshot) return cell.state;
+    // A snapshot's cell moves on only after it got a lineage.
+    const { base, tails } = snapshot.lineage!;
+    const state = restoreStateNow(
+      this.#path,
+      base.slice(), // a decoded state writes into its bytes: the base stays as encoded
+      WalTail.concat(tails.slice(0, snapshot.applied)),
+    );
+    snapshot.cell = { state, owner: snapshot };
+    return state;
   }
 
   /**
@@ -90,34 +158,58 @@ export class QueueReader {
     checkObjectStore(store, "store");
     // Before any read: the heartbeat's and payloads' keys are built from it too.
     checkedLogPrefix(path, "path");
-    const metered = new MeteredStore(store);
+    return QueueReader.#read(store, path, options, new MeteredStore(store));
+  }
+
+  /** A full read: the newest checkpoint and the WAL after it, counted by `metered`. */
+  static async #read(
+    store: ObjectStore,
+    path: string,
+    options: ReadLogOptions,
+    metered: MeteredStore,
+  ): Promise<QueueReader> {
     const [contents, heartbeat] = await Promise.all([
       readLog(metered, path, options, { ownedDirs: QUEUE_OWNED_DIRS }),
       readHeartbeat(metered, path),
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    const reader = new QueueReader(
-      await restoreState(path, contents.checkpoint, contents.tail),
-      contents.info,
-      metered,
-      heartbeat,
-      new PayloadObjects(
-        metered,
-        path,
-        null,
-        resolveReadOptions({ logger: silentLogger, ...options }),
-      ),
-    );
-    reader.#openedWith = { store, path, options };
-    return reader;
+    const state = await restoreState(path, contents.checkpoint, contents.tail);
+    const snapshot: Snapshot = {
+      cell: { state, owner: null },
+      lineage: null,
+      applied: 0,
+    };
+    snapshot.cell.owner = snapshot;
+    return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
+      store,
+      path,
+      options,
+    });
   }
 
   /**
    * A fresh snapshot of the same store and path, opened with the same
    * options, except those in `overrides` (a dashboard passes its `logger`):
    * what the writer has done since this one was opened. This reader stays as
-   * it was. A dashboard over a reader calls it at most every `refreshMs`.
+   * it was.
+   *
+   * What it costs: a reopen goes on from where this snapshot's read ended.
+   * It lists the log's manifests, WAL and checkpoints (as `inspection`
+   * describes them) and reads the writer's heartbeat, then reads only the WAL
+   * objects written since and applies their records to the state this
+   * reader holds, which the new reader takes on: no checkpoint is read, and
+   * with nothing new no WAL object either. The first reopen that brings
+   * records also encodes this reader's state once in memory (as a
+   * checkpoint would), and again whenever the records taken on since
+   * outgrow that copy: from it and those records, a reader whose state was
+   * taken on rebuilds its snapshot, at once, if it is read again. It reads
+   * the newest checkpoint and the WAL after it, as `open` does, when the WAL
+   * it would go on from is gone (a newer checkpoint's garbage collection
+   * deleted it: a reader reopened less often than the writer checkpoints
+   * and collects), or when anything it lists or reads does not fit (the
+   * store was replaced, an object is missing or damaged). A dashboard over a
+   * reader calls it at most every `refreshMs`.
    * @param overrides Options that replace the ones this reader was opened with.
    * @default overrides `{}`
    * @example
@@ -126,9 +218,65 @@ export class QueueReader {
    * console.log(reader.stats("emails").pending);
    * ```
    */
-  reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
-    const { store, path, options } = this.#openedWith!;
-    return QueueReader.open(store, path, { ...options, ...overrides });
+  async reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
+    const { store, path } = this.#openedWith;
+    const options = { ...this.#openedWith.options, ...overrides };
+    const openedWith = { store, path, options };
+    const metered = new MeteredStore(store);
+    const position = this.#position;
+    if (position === null) return QueueReader.#read(store, path, options, metered);
+    const [update, heartbeat] = await Promise.all([
+      readLogAfter(metered, path, position, options, { ownedDirs: QUEUE_OWNED_DIRS }),
+      readHeartbeat(metered, path),
+    ]).catch((error: unknown) => {
+      throw pathRefusal(error, store, path, "path");
+    });
+    // What it counted so far stays counted: the new reader's requests are the whole reopen's.
+    if (update === null) return QueueReader.#read(store, path, options, metered);
+    const snapshot =
+      update.tail.count === 0
+        ? this.#snapshot
+        : await this.#handOn(update.tail).catch((error: unknown) => {
+            if (error instanceof CorruptionError) return null;
+            throw error;
+          });
+    // Records that do not apply to this state: the log is not what this reader read.
+    if (snapshot === null) return QueueReader.#read(store, path, options, metered);
+    return new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith);
+  }
+
+  /**
+   * A snapshot of this one's state with `tail`'s records applied: the same
+   * state object, handed on (this snapshot rebuilds its own if read again).
+   */
+  async #handOn(tail: WalTail): Promise<Snapshot> {
+    const from = this.#snapshot;
+    const state = this.#state;
+    let lineage = from.lineage;
+    let applied = from.applied;
+    if (lineage === null || lineage.bytes > lineage.base.byteLength) {
+      // The state as of now becomes the base: `from` holds it with no tail applied.
+      lineage = { base: encodeSnapshot(state), tails: [], bytes: 0 };
+      applied = 0;
+      from.lineage = lineage;
+      from.applied = 0;
+    }
+    const { cell } = from;
+    cell.owner = null; // read while the records apply, `from` rebuilds its own state
+    await applyTail(this.#path, state, tail);
+    // Kept by `apply` for a writer's deletes and wake-ups; a reader acts on neither.
+    state.payloadGarbage.length = 0;
+    state.flowWoken.clear();
+    // Another reopen of `from` went on from the same point meanwhile: continue a copy of the lineage.
+    if (lineage.tails.length !== applied) {
+      const tails = lineage.tails.slice(0, applied);
+      lineage = { base: lineage.base, tails, bytes: tails.reduce((sum, t) => sum + t.bytes, 0) };
+    }
+    lineage.tails.push(tail);
+    lineage.bytes += tail.bytes;
+    const next: Snapshot = { cell, lineage, applied: applied + 1 };
+    cell.owner = next;
+    return next;
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */

@@ -52,11 +52,49 @@ const BULK_TAGS: ReadonlySet<number> = new Set([
  * Takes the checkpoint's bytes over (the state keeps views of them). The
  * records are decoded where they lie in the WAL batches, one at a time.
  */
-export async function restoreState(
+export function restoreState(
   path: string,
   checkpoint: Uint8Array | null,
   tail: WalTail,
 ): Promise<State> {
+  return inSlices(restoreSteps(path, checkpoint, tail));
+}
+
+/**
+ * {@link restoreState} in one synchronous run, for a caller that needs the
+ * state at once (a `QueueReader` rebuilding its snapshot from bytes it holds).
+ */
+export function restoreStateNow(path: string, checkpoint: Uint8Array | null, tail: WalTail): State {
+  return atOnce(restoreSteps(path, checkpoint, tail));
+}
+
+/**
+ * Applies the records of `tail` to `state`, as {@link restoreState} applies
+ * the records after the checkpoint: the WAL read after an earlier restore.
+ */
+export function applyTail(path: string, state: State, tail: WalTail): Promise<void> {
+  return inSlices(applySteps(path, state, tail));
+}
+
+/** Work that yields where a slice of the event loop's time is spent. */
+type Steps<T> = Generator<void, T, void>;
+
+async function inSlices<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await nextTurn();
+  }
+}
+
+function atOnce<T>(steps: Steps<T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+function* restoreSteps(path: string, checkpoint: Uint8Array | null, tail: WalTail): Steps<State> {
   let state: State;
   // Room in the id index for the tail's enqueues: growing it during the replay rehashes every id
   // loaded so far (a tail that is mostly enqueues, the expensive case, adds that many ids).
@@ -65,7 +103,7 @@ export async function restoreState(
     if (checkpoint === null) {
       state = new State();
       state.ids.reserve(moreJobs);
-    } else state = await decodeInSlices(checkpoint, moreJobs);
+    } else state = yield* decodeSteps(checkpoint, moreJobs);
   } catch (error) {
     // Well-formed, in a format a newer release wrote: say so, lest it be taken for damage.
     if (error instanceof NewerFormatError)
@@ -80,6 +118,11 @@ export async function restoreState(
       });
     throw error;
   }
+  yield* applySteps(path, state, tail);
+  return state;
+}
+
+function* applySteps(path: string, state: State, tail: WalTail): Steps<void> {
   const budget = new SliceBudget();
   budget.start();
   const cursor = tail.cursor();
@@ -103,18 +146,17 @@ export async function restoreState(
       throw error;
     }
     if ((bulk || cursor.index % RECORDS_PER_CHECK === RECORDS_PER_CHECK - 1) && budget.spent()) {
-      await nextTurn();
+      yield;
       budget.start();
     }
   }
-  return state;
 }
 
-async function decodeInSlices(bytes: Uint8Array, moreJobs: number): Promise<State> {
+function* decodeSteps(bytes: Uint8Array, moreJobs: number): Steps<State> {
   const decoder = snapshotDecoder(bytes, moreJobs);
   for (;;) {
     const state = decoder.step();
     if (state !== null) return state;
-    await nextTurn();
+    yield;
   }
 }

@@ -7,7 +7,8 @@ import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ObjectStore } from "../../src/store/types.js";
+import { listAll, type ObjectStore } from "../../src/store/types.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
@@ -315,6 +316,44 @@ describe("dashboard", { timeout: 60_000 }, () => {
     } finally {
       await served.close();
       await queue.close();
+    }
+  });
+
+  it("over a reader without a reopen option, goes on from the snapshot shown: a refresh reads only the WAL written since", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { logger: silentLogger });
+    await queue.enqueue("emails", "first");
+    await queue.close(); // a checkpoint, which no refresh reads again
+    const live = await Queue.open(store, "app", { logger: silentLogger });
+    const gets: string[] = [];
+    const recorded = new (class extends CountingStore {
+      override get(key: string) {
+        gets.push(key);
+        return super.get(key);
+      }
+    })(store);
+    const clock = new ManualClock(1_780_000_000_000);
+    const served = await serve(
+      dashboard(await QueueReader.open(recorded, "app"), { refreshMs: 5_000, clock }),
+    );
+    const walKeys = async () => (await listAll(store, "app/wal/")).map((o) => o.key);
+    try {
+      for (let round = 1; round <= 3; round++) {
+        const before = new Set(await walKeys());
+        await live.enqueue("emails", `round ${round}`);
+        const written = (await walKeys()).filter((key) => !before.has(key));
+        gets.length = 0;
+        clock.advance(5_000);
+        assert.match((await http(`${served.url}/`)).body, /emails/);
+        assert.deepEqual(
+          gets.filter((key) => !key.startsWith("app/heartbeat/")),
+          written,
+          `refresh ${round}: the new WAL objects only`,
+        );
+      }
+    } finally {
+      await served.close();
+      await live.close();
     }
   });
 

@@ -1,0 +1,282 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CorruptionError } from "../../src/errors.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import type { JobStatus } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { StoredObject } from "../../src/store/types.js";
+import { listAll } from "../../src/store/types.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+
+const STATUSES: JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
+
+/** Remembers the keys read, so a test can tell which objects a reopen fetched. */
+class ReadKeys extends CountingStore {
+  gets: string[] = [];
+
+  override async get(key: string): Promise<StoredObject | null> {
+    this.gets.push(key);
+    return super.get(key);
+  }
+
+  /** The keys read since the last call. */
+  take(): string[] {
+    const gets = this.gets;
+    this.gets = [];
+    return gets;
+  }
+}
+
+/** Everything a reader answers from memory, for comparing two readers. */
+function view(reader: QueueReader): unknown {
+  const queues = reader.listQueues();
+  return {
+    queues,
+    stats: queues.map((q) => reader.stats(q)),
+    jobs: queues.map((q) =>
+      STATUSES.map((status) => reader.listJobs(q, status, { limit: 1_000 }).jobs),
+    ),
+    dead: queues.map((q) => reader.deadJobs(q, { limit: 1_000 })),
+    kv: reader.kvScan("", { limit: 1_000 }),
+  };
+}
+
+async function assertSameAsFreshOpen(store: MemoryStore, reader: QueueReader): Promise<void> {
+  const fresh = await QueueReader.open(store, "q");
+  assert.deepEqual(view(reader), view(fresh));
+  // The checkpoint's age is as of each read.
+  const described = (r: QueueReader) => ({
+    ...r.inspection,
+    checkpoint: r.inspection.checkpoint && { ...r.inspection.checkpoint, ageMs: 0 },
+  });
+  assert.deepEqual(described(reader), described(fresh));
+}
+
+async function writer(store: MemoryStore): Promise<Queue> {
+  return Queue.open(store, "q", {
+    logger: silentLogger,
+    defaultQueueConfig: { keepDoneJobsMs: 3_600_000, maxAttempts: 1 },
+  });
+}
+
+/** Some of every kind of change: enqueues, a claim, an ack, a dead letter, a KV entry. */
+async function someWork(queue: Queue, round: number): Promise<void> {
+  for (let i = 0; i < 3; i++) await queue.enqueue("work", `job ${round}.${i}`);
+  await queue.enqueue("later", `later ${round}`, { runAt: Date.now() + 3_600_000 });
+  const done = await queue.claim("work");
+  await queue.ack(done!);
+  const dead = await queue.claim("work");
+  await queue.deadLetter(dead!, "no");
+  await queue.claim("work"); // stays claimed
+  await queue.kvPut(`key/${round}`, `value ${round}`);
+}
+
+const isCheckpoint = (key: string): boolean => key.startsWith("q/checkpoint/");
+const isWal = (key: string): boolean => key.startsWith("q/wal/");
+
+describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, () => {
+  it("reads only the WAL written since (never the checkpoint), and answers as a fresh open does", async () => {
+    const store = new MemoryStore();
+    const queue = await writer(store);
+    for (let i = 0; i < 50; i++) await queue.enqueue("work", `seed ${i}`);
+    await queue.close(); // a checkpoint: what a fresh open reads first
+    const live = await writer(store);
+    await someWork(live, 0);
+    const keys = new ReadKeys(store);
+    let reader = await QueueReader.open(keys, "q");
+    assert.ok(keys.take().some(isCheckpoint), "a full open reads the checkpoint");
+    await assertSameAsFreshOpen(store, reader);
+
+    for (let round = 1; round <= 3; round++) {
+      const walBefore = new Set((await listAll(store, "q/wal/")).map((o) => o.key));
+      await someWork(live, round);
+      const written = (await listAll(store, "q/wal/")).filter((o) => !walBefore.has(o.key));
+      reader = await reader.reopen();
+      const read = keys.take();
+      assert.deepEqual(read.filter(isCheckpoint), [], "a reopen reads no checkpoint");
+      assert.deepEqual(
+        read.filter(isWal).sort(),
+        written.map((o) => o.key).sort(),
+        "a reopen reads exactly the WAL objects written since",
+      );
+      const requests = reader.storeRequests();
+      assert.equal(requests.counts.get, written.length + read.filter((k) => !isWal(k)).length);
+      assert.equal(
+        requests.bytesRead,
+        written.reduce((sum, o) => sum + o.size, 0) +
+          (await Promise.all(read.filter((k) => !isWal(k)).map((k) => store.get(k)))).reduce(
+            (sum, o) => sum + (o?.body.byteLength ?? 0),
+            0,
+          ),
+      );
+      await assertSameAsFreshOpen(store, reader);
+      assert.equal(reader.stats("work").pending, 50);
+    }
+    await live.close();
+  });
+
+  it("reads nothing but listings when nothing changed", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    const reader = await QueueReader.open(store, "q");
+    const again = await reader.reopen();
+    const requests = again.storeRequests();
+    assert.equal(requests.counts.get, 0, "no object read");
+    assert.equal(requests.bytesRead, 0);
+    assert.equal(requests.counts.put + requests.counts.delete, 0);
+    assert.ok(requests.counts.list > 0);
+    assert.deepEqual(view(again), view(reader));
+    // Both share one state until one of them goes on: each still answers as of its moment.
+    const before = view(reader);
+    await someWork(live, 1);
+    const later = await again.reopen();
+    assert.deepEqual(view(reader), before);
+    assert.deepEqual(view(again), before);
+    await assertSameAsFreshOpen(store, later);
+    await live.close();
+  });
+
+  it("leaves the reader it was called on answering as of its own moment", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    const first = await QueueReader.open(store, "q");
+    const firstView = view(first);
+    const firstJob = first.listJobs("work", "dead").jobs[0]!;
+    await someWork(live, 1);
+    const second = await first.reopen();
+    await someWork(live, 2);
+    const third = await second.reopen();
+    await assertSameAsFreshOpen(store, third);
+    const thirdView = view(third);
+    // The state went on through `second` into `third`: the older readers rebuild theirs.
+    assert.deepEqual(view(first), firstView);
+    assert.deepEqual(first.getJob(firstJob.id), firstJob);
+    assert.notDeepEqual(view(second), firstView);
+    assert.notDeepEqual(view(second), thirdView);
+    assert.deepEqual(view(third), thirdView);
+    // Reopening an older reader again goes on from its own snapshot.
+    await someWork(live, 3);
+    const branch = await first.reopen();
+    await assertSameAsFreshOpen(store, branch);
+    const fromThird = await third.reopen();
+    await assertSameAsFreshOpen(store, fromThird);
+    assert.deepEqual(view(branch), view(fromThird));
+    assert.deepEqual(view(first), firstView);
+    await live.close();
+  });
+
+  it("goes on across a newer checkpoint while its WAL is still there", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    keys.take();
+    await someWork(live, 1);
+    await live.close(); // writes a checkpoint covering what the reader has not read
+    const after = await reader.reopen();
+    assert.notEqual(
+      after.inspection.manifest!.replayAfter,
+      reader.inspection.manifest!.replayAfter,
+    );
+    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    await assertSameAsFreshOpen(store, after);
+  });
+
+  it("reads the newest checkpoint when the WAL it would go on from was collected", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    keys.take();
+    await someWork(live, 1);
+    await live.close();
+    // What garbage collection does after the checkpoint: the WAL it covers is deleted.
+    const manifest = (await QueueReader.open(store, "q")).inspection.manifest!;
+    for (const { key } of await listAll(store, "q/wal/"))
+      if (Number(key.slice("q/wal/".length)) <= manifest.replayAfter) await store.delete(key);
+    const after = await reader.reopen();
+    assert.ok(keys.take().some(isCheckpoint), "the fallback reads the checkpoint");
+    await assertSameAsFreshOpen(store, after);
+    // And goes on from there.
+    const next = await writer(store);
+    await someWork(next, 2);
+    const later = await after.reopen();
+    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    await assertSameAsFreshOpen(store, later);
+    await next.close();
+  });
+
+  it("reads through a takeover by a new writer (a new epoch and its fence)", async () => {
+    const store = new MemoryStore();
+    const first = await writer(store);
+    await someWork(first, 0);
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    keys.take();
+    const second = await writer(store); // fences `first`, requeues its claimed job
+    await someWork(second, 1);
+    const after = await reader.reopen();
+    assert.ok(after.inspection.manifest!.epoch > reader.inspection.manifest!.epoch);
+    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    await assertSameAsFreshOpen(store, after);
+    await second.close();
+    await first.close().catch(() => {});
+  });
+
+  it("reads the store afresh when it was replaced by another under the same path", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    await someWork(live, 1);
+    await live.close();
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    for (const { key } of await listAll(store, "q/")) await store.delete(key);
+    const replacement = await writer(store);
+    await replacement.enqueue("other", "x");
+    const after = await reader.reopen();
+    await assertSameAsFreshOpen(store, after);
+    assert.deepEqual(after.listQueues(), ["other"]);
+    await replacement.close();
+  });
+
+  it("keeps reading offloaded payloads, and reports a damaged WAL object as a fresh open does", async () => {
+    const store = new MemoryStore();
+    const live = await Queue.open(store, "q", { logger: silentLogger, payloadOffloadBytes: 1024 });
+    await live.enqueue("work", "small");
+    const reader = await QueueReader.open(store, "q");
+    const big = new Uint8Array(4096).fill(9);
+    const id = await live.enqueue("work", big);
+    const after = await reader.reopen();
+    assert.equal(reader.getJob(id), null);
+    assert.equal(after.getJob(id)!.payloadSize, big.byteLength);
+    assert.deepEqual(new Uint8Array((await after.loadJob(id))!.payload), big);
+    const [loaded] = (await after.listJobsLoaded("work", "pending")).jobs.filter(
+      (j) => j.id === id,
+    );
+    assert.deepEqual(new Uint8Array(loaded!.payload), big);
+
+    const walBefore = new Set((await listAll(store, "q/wal/")).map((o) => o.key));
+    await live.enqueue("work", "one more");
+    const written = (await listAll(store, "q/wal/")).filter((o) => !walBefore.has(o.key));
+    const damaged = written.at(-1)!.key;
+    const body = (await store.get(damaged))!.body.slice();
+    body[body.byteLength - 1]! ^= 0xff;
+    await store.put(damaged, body);
+    const fresh = await QueueReader.open(store, "q").catch((error: unknown) => error);
+    const reopened = await after.reopen().catch((error: unknown) => error);
+    assert.ok(fresh instanceof CorruptionError);
+    assert.ok(reopened instanceof CorruptionError);
+    assert.equal(reopened.message, fresh.message);
+    assert.match(reopened.message, new RegExp(damaged));
+    // The reader it was called on is as it was.
+    assert.equal(after.getJob(id)!.payloadSize, big.byteLength);
+    await live.close().catch(() => {});
+  });
+});
