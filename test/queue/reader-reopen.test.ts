@@ -169,6 +169,45 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     await live.close();
   });
 
+  it("keeps every reader of a long chain of reopens answering as of its moment", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    // A small state: the WAL taken on soon outgrows its encoded copy, which is then encoded anew.
+    const readers = [await QueueReader.open(store, "q")];
+    const views = [view(readers[0]!)];
+    for (let round = 0; round < 12; round++) {
+      await someWork(live, round);
+      const next = await readers.at(-1)!.reopen();
+      await assertSameAsFreshOpen(store, next);
+      readers.push(next);
+      views.push(view(next));
+    }
+    for (const [i, reader] of [...readers.entries()].reverse())
+      assert.deepEqual(view(reader), views[i]);
+    await live.close();
+  });
+
+  it("gives two reopens of one reader at once a snapshot each", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    await someWork(live, 0);
+    const reader = await QueueReader.open(store, "q");
+    const before = view(reader);
+    await someWork(live, 1);
+    const [a, b] = await Promise.all([reader.reopen(), reader.reopen()]);
+    await assertSameAsFreshOpen(store, a);
+    await assertSameAsFreshOpen(store, b);
+    assert.deepEqual(view(reader), before);
+    await someWork(live, 2);
+    const [c, d] = await Promise.all([a.reopen(), b.reopen()]);
+    await assertSameAsFreshOpen(store, c);
+    await assertSameAsFreshOpen(store, d);
+    assert.notDeepEqual(view(a), view(c));
+    assert.deepEqual(view(a), view(b));
+    assert.deepEqual(view(reader), before);
+    await live.close();
+  });
+
   it("goes on across a newer checkpoint while its WAL is still there", async () => {
     const store = new MemoryStore();
     const live = await writer(store);
