@@ -10,11 +10,18 @@
  *
  * The two kinds alternate within each round (full first in odd rounds,
  * reopen first in even ones). The store is a MemoryStore, optionally behind
- * a fixed `--latency-ms` per request. The first reopen that brings records
- * also encodes the reader's state once (its lineage's base): it is printed
- * apart from the medians.
+ * a fixed `--latency-ms` per request. Each sample also gives the longest
+ * turn of the event loop while it ran (`turnMs`: the longest gap between
+ * ticks of a 1 ms timer; `ownMs`: the longest on-CPU time of the main
+ * thread between two ticks less garbage-collection pauses, see
+ * `lib/turns.ts`). After the rounds, the writer adds
+ * `--burst` jobs at once and the reader is reopened over them (`burst`);
+ * then the reader before it, whose state that reopen took on, is read again
+ * (`old reader read`: it rebuilds its state at once, in one turn). Memory is
+ * printed after the first open and at the end (with `--expose-gc`, after a
+ * collection), holding the newest reader (before the old one is read again).
  *
- * Options: --jobs=100000 --new=5 --rounds=10 --latency-ms=0 --payload=100
+ * Options: --jobs=100000 --new=5 --rounds=10 --latency-ms=0 --payload=100 --burst=100000
  */
 import { performance } from "node:perf_hooks";
 import { Queue, QueueReader } from "../src/index.js";
@@ -23,6 +30,7 @@ import { MemoryStore } from "../src/store/memory.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { LatencyStore } from "../src/store/wrappers/latency.js";
 import { Args } from "./lib/args.js";
+import { TurnMeter } from "./lib/turns.js";
 
 const args = new Args(process.argv.slice(2));
 const jobs = args.number("jobs", 100_000);
@@ -30,11 +38,15 @@ const fresh = args.number("new", 5);
 const rounds = args.number("rounds", 10);
 const latencyMs = args.number("latency-ms", 0);
 const payloadBytes = args.number("payload", 100);
+const burst = args.number("burst", 100_000);
 
 interface Sample {
-  kind: "full" | "reopen" | "idle";
+  kind: "full" | "reopen" | "idle" | "burst";
   round: number;
   ms: number;
+  turnMs: number;
+  /** Longest on-CPU time of the main thread between two ticks, less garbage-collection pauses. */
+  ownMs: number;
   gets: number;
   lists: number;
   requests: number;
@@ -54,19 +66,53 @@ for (let i = 0; i < jobs; i += 1_000)
 await fill.close(); // a checkpoint of every job
 const live = await Queue.open(memory, "q", { logger: silentLogger });
 
+/** Starts timing the turns of the event loop; the returned function stops and gives the longest (ms). */
+function longestTurn(): () => number {
+  let last = performance.now();
+  let longest = 0;
+  const tick = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  };
+  const timer = setInterval(tick, 1);
+  return () => {
+    tick();
+    clearInterval(timer);
+    return Math.round(longest * 10) / 10;
+  };
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const mb = (n: number): number => Math.round(n / 1e5) / 10;
+function printMemory(label: string): void {
+  gc?.();
+  const m = process.memoryUsage();
+  console.log(
+    `memory ${label}: rss ${mb(m.rss)} MB, heapUsed ${mb(m.heapUsed)} MB, arrayBuffers ${mb(m.arrayBuffers)} MB${gc === undefined ? " (no --expose-gc)" : ""}`,
+  );
+}
+
 async function timed(
   kind: Sample["kind"],
   round: number,
   read: () => Promise<QueueReader>,
 ): Promise<QueueReader> {
+  const meter = new TurnMeter(20);
+  const stop = longestTurn();
   const started = performance.now();
   const reader = await read();
   const ms = performance.now() - started;
+  const turnMs = stop();
+  meter.stop();
+  const ownMs = Math.round(meter.summary().maxOwnMs * 10) / 10;
   const { counts, requests, bytesRead } = reader.storeRequests();
   const sample: Sample = {
     kind,
     round,
     ms: Math.round(ms * 10) / 10,
+    turnMs,
+    ownMs,
     gets: counts.get,
     lists: counts.list,
     requests,
@@ -79,6 +125,7 @@ async function timed(
 
 const samples: Sample[] = [];
 let reader = await QueueReader.open(store, "q");
+printMemory("after open");
 for (let round = 0; round <= rounds; round++) {
   for (let i = 0; i < fresh; i++) await live.enqueue("work", payload);
   const claim = await live.claim("work");
@@ -98,7 +145,21 @@ for (let round = 0; round <= rounds; round++) {
   if (reader.stats("work").pending !== jobs + (round + 1) * (fresh - 1))
     throw new Error(`round ${round}: the reader missed jobs`);
 }
+for (let i = 0; i < burst; i += 1_000)
+  await live.enqueueMany(
+    "work",
+    Array.from({ length: Math.min(1_000, burst - i) }, () => ({ payload })),
+  );
+const before = reader;
+reader = await timed("burst", rounds + 1, () => reader.reopen());
 await live.close();
+printMemory("after the burst reopen (newest reader held)");
+let started = performance.now();
+before.stats("work");
+const rebuildMs = Math.round((performance.now() - started) * 10) / 10;
+started = performance.now();
+before.stats("work");
+const againMs = Math.round((performance.now() - started) * 10) / 10;
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -111,8 +172,19 @@ console.log(
 for (const kind of ["full", "reopen", "idle"] as const) {
   const of = samples.filter((s) => s.kind === kind && s.round > 0);
   console.log(
-    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
+    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), longest turn median ${median(of.map((s) => s.turnMs))} ms max ${Math.max(...of.map((s) => s.turnMs))} (own CPU, GC left out: max ${Math.max(...of.map((s) => s.ownMs))}), GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
   );
 }
 const first = samples.find((s) => s.kind === "reopen" && s.round === 0)!;
-console.log(`first reopen (encodes the base): ${first.ms} ms, ${first.bytesRead} bytes read`);
+console.log(
+  `first reopen: ${first.ms} ms, longest turn ${first.turnMs} ms (own ${first.ownMs}), ${first.bytesRead} bytes read`,
+);
+const burstSample = samples.find((s) => s.kind === "burst")!;
+console.log(
+  `burst reopen (${burst} new jobs): ${burstSample.ms} ms, longest turn ${burstSample.turnMs} ms (own ${burstSample.ownMs}), GETs ${burstSample.gets}, bytes read ${burstSample.bytesRead}`,
+);
+console.log(
+  `old reader read after its state was taken on: ${rebuildMs} ms (one turn), then ${againMs} ms`,
+);
+if (reader.stats("work").pending !== before.stats("work").pending + burst)
+  throw new Error("the burst reopen missed jobs");

@@ -4,7 +4,7 @@
  */
 
 import { CorruptionError } from "../errors.js";
-import type { LogInspection, LogPosition, ReadLogOptions } from "../log/index.js";
+import type { LogInspection, LogPosition, LogUpdate, ReadLogOptions } from "../log/index.js";
 import { readLog, readLogAfter, WalTail } from "../log/index.js";
 import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
@@ -12,6 +12,7 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
+import { copyInSlices, SLICE_MS } from "../util/slices.js";
 import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
@@ -22,7 +23,6 @@ import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
 import { applyTail, restoreState, restoreStateNow } from "./restore.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
-import { encodeSnapshot } from "./snapshot.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
@@ -37,15 +37,19 @@ import {
 } from "./views.js";
 
 /**
- * What a reader's state can be rebuilt from without reading the store: a
- * snapshot of the state encoded at some point, and the WAL records applied to
- * it since, one tail per reopen that brought any. Readers share it; tails are
- * only ever appended (a reader that needs a different continuation forks it).
+ * What a reader's state can be rebuilt from without reading the store: the
+ * checkpoint it was read from, as read (a copy the state does not write
+ * into), and the WAL records applied to it since: the tail read with it, then
+ * one tail per reopen that brought any. Readers share it; tails are only ever
+ * appended (a reader that needs a different continuation forks it).
  */
 interface Lineage {
-  readonly base: Uint8Array;
+  /** The checkpoint's snapshot bytes, `null` for a log read before its first checkpoint. */
+  readonly base: Uint8Array | null;
+  /** The checkpoint's name in the manifest (`null` with no checkpoint). */
+  readonly checkpoint: string | null;
   readonly tails: WalTail[];
-  /** The tails' encoded size: once it outgrows the base, the next reopen encodes a new base. */
+  /** The tails' encoded size: once it outgrows the base and a newer checkpoint exists, a reopen reads that. */
   bytes: number;
 }
 
@@ -67,11 +71,20 @@ interface StateCell {
  */
 interface Snapshot {
   cell: StateCell;
-  /** `null` until the state is first handed on (a reader that is never reopened encodes nothing). */
-  lineage: Lineage | null;
+  lineage: Lineage;
   /** How many of the lineage's tails the state holds. */
   applied: number;
 }
+
+/**
+ * WAL bytes a reader's lineage keeps, whatever its checkpoint's size, before
+ * a reopen reads a newer checkpoint instead (re-reading a small log to save
+ * a few megabytes is not worth its requests).
+ */
+const KEPT_WAL_FLOOR = 16 * 1024 * 1024;
+
+/** Registry key of the test-only slice hook: `reader[SET_SLICE_MS](ms)` sets how long a slice of a reopen's work runs. */
+const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
 
 /**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
@@ -82,6 +95,8 @@ interface Snapshot {
  * Promises), except those that read payload objects: {@link loadJob},
  * {@link loadPayload}, {@link listJobsLoaded}, and {@link reopen}.
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
+ * Besides its state, a reader holds a copy of the checkpoint's bytes as read
+ * (what {@link reopen} needs to keep this snapshot as it was).
  */
 export class QueueReader {
   readonly #snapshot: Snapshot;
@@ -93,6 +108,16 @@ export class QueueReader {
   readonly #position: LogPosition | null;
   /** How this snapshot was opened, for {@link reopen}. */
   readonly #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions };
+  /** How long a slice of applying a reopen's records runs (a test shortens it). */
+  #sliceMs = SLICE_MS;
+
+  static {
+    Object.defineProperty(QueueReader.prototype, SET_SLICE_MS, {
+      value(this: QueueReader, ms: number): void {
+        this.#sliceMs = ms;
+      },
+    });
+  }
 
   private constructor(
     snapshot: Snapshot,
@@ -122,13 +147,13 @@ export class QueueReader {
     const snapshot = this.#snapshot;
     const { cell } = snapshot;
     if (cell.owner === snapshot) return cell.state;
-    // A snapshot's cell moves on only after it got a lineage.
-    const { base, tails } = snapshot.lineage!;
+    const { base, tails } = snapshot.lineage;
     const state = restoreStateNow(
       this.#path,
-      base.slice(), // a decoded state writes into its bytes: the base stays as encoded
+      base?.slice() ?? null, // a decoded state writes into its bytes: the base stays as read
       WalTail.concat(tails.slice(0, snapshot.applied)),
     );
+    clearWriterWork(state);
     snapshot.cell = { state, owner: snapshot };
     return state;
   }
@@ -174,12 +199,17 @@ export class QueueReader {
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
+    // Kept as read for a reader whose state a reopen takes on (the decoded state writes into it).
+    const base = contents.checkpoint === null ? null : await copyInSlices(contents.checkpoint);
     const state = await restoreState(path, contents.checkpoint, contents.tail);
-    const snapshot: Snapshot = {
-      cell: { state, owner: null },
-      lineage: null,
-      applied: 0,
+    clearWriterWork(state);
+    const lineage: Lineage = {
+      base,
+      checkpoint: contents.position?.manifest.checkpoint ?? null,
+      tails: [contents.tail],
+      bytes: contents.tail.bytes,
     };
+    const snapshot: Snapshot = { cell: { state, owner: null }, lineage, applied: 1 };
     snapshot.cell.owner = snapshot;
     return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
       store,
@@ -199,15 +229,21 @@ export class QueueReader {
    * describes them) and reads the writer's heartbeat, then reads only the WAL
    * objects written since and applies their records to the state this
    * reader holds, which the new reader takes on: no checkpoint is read, and
-   * with nothing new no WAL object either. The first reopen that brings
-   * records also encodes this reader's state once in memory (as a
-   * checkpoint would), and again whenever the records taken on since
-   * outgrow that copy: from it and those records, a reader whose state was
-   * taken on rebuilds its snapshot, at once, if it is read again. It reads
-   * the newest checkpoint and the WAL after it, as `open` does, when the WAL
-   * it would go on from is gone (a newer checkpoint's garbage collection
-   * deleted it: a reader reopened less often than the writer checkpoints
-   * and collects), or when anything it lists or reads does not fit (the
+   * with nothing new no WAL object either. The records are applied in
+   * slices of a few milliseconds, with turns of the event loop between them
+   * (a burst of many new records does not block the process). The reader it
+   * was called on stays as it was: it keeps the checkpoint's bytes as read
+   * at its open (one copy of the checkpoint, made in slices while opening)
+   * and the WAL records read since, and if it is read again after a reopen
+   * took its state on, it rebuilds its state from them at once, in one
+   * synchronous call (a full read's work: hundreds of milliseconds for a
+   * million jobs). Reading only the newest reader, as a dashboard does, never
+   * pays it. It reads the newest checkpoint and the WAL after it, as `open`
+   * does (in slices), when the WAL it would go on from is gone (a newer
+   * checkpoint's garbage collection deleted it: a reader reopened less often
+   * than the writer checkpoints and collects), when the WAL kept since its
+   * checkpoint outgrew that checkpoint (and 16 MiB) and the writer wrote a
+   * newer one, or when anything it lists or reads does not fit (the
    * store was replaced, an object is missing or damaged). A dashboard over a
    * reader calls it at most every `refreshMs`.
    * @param overrides Options that replace the ones this reader was opened with.
@@ -232,7 +268,8 @@ export class QueueReader {
       throw pathRefusal(error, store, path, "path");
     });
     // What it counted so far stays counted: the new reader's requests are the whole reopen's.
-    if (update === null) return QueueReader.#read(store, path, options, metered);
+    if (update === null || this.#outgrown(update))
+      return this.#carry(await QueueReader.#read(store, path, options, metered));
     const snapshot =
       update.tail.count === 0
         ? this.#snapshot
@@ -241,8 +278,32 @@ export class QueueReader {
             throw error;
           });
     // Records that do not apply to this state: the log is not what this reader read.
-    if (snapshot === null) return QueueReader.#read(store, path, options, metered);
-    return new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith);
+    if (snapshot === null)
+      return this.#carry(await QueueReader.#read(store, path, options, metered));
+    return this.#carry(
+      new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
+    );
+  }
+
+  /** `next`, reopened from this reader, slicing its work as this one does. */
+  #carry(next: QueueReader): QueueReader {
+    next.#sliceMs = this.#sliceMs;
+    return next;
+  }
+
+  /**
+   * Whether `update`'s records should rather be read from a newer checkpoint:
+   * the WAL kept since this snapshot's checkpoint outgrew it (and
+   * {@link KEPT_WAL_FLOOR}; what a reader rebuilds from would keep growing)
+   * and the writer wrote one since.
+   */
+  #outgrown(update: LogUpdate): boolean {
+    const { lineage } = this.#snapshot;
+    return (
+      update.tail.count > 0 &&
+      lineage.bytes + update.tail.bytes > Math.max(lineage.base?.byteLength ?? 0, KEPT_WAL_FLOOR) &&
+      update.position.manifest.checkpoint !== lineage.checkpoint
+    );
   }
 
   /**
@@ -252,25 +313,15 @@ export class QueueReader {
   async #handOn(tail: WalTail): Promise<Snapshot> {
     const from = this.#snapshot;
     const state = this.#state;
-    let lineage = from.lineage;
-    let applied = from.applied;
-    if (lineage === null || lineage.bytes > lineage.base.byteLength) {
-      // The state as of now becomes the base: `from` holds it with no tail applied.
-      lineage = { base: encodeSnapshot(state), tails: [], bytes: 0 };
-      applied = 0;
-      from.lineage = lineage;
-      from.applied = 0;
-    }
-    const { cell } = from;
+    let { lineage } = from;
+    const { applied, cell } = from;
     cell.owner = null; // read while the records apply, `from` rebuilds its own state
-    await applyTail(this.#path, state, tail);
-    // Kept by `apply` for a writer's deletes and wake-ups; a reader acts on neither.
-    state.payloadGarbage.length = 0;
-    state.flowWoken.clear();
+    await applyTail(this.#path, state, tail, this.#sliceMs);
+    clearWriterWork(state);
     // Another reopen of `from` went on from the same point meanwhile: continue a copy of the lineage.
     if (lineage.tails.length !== applied) {
       const tails = lineage.tails.slice(0, applied);
-      lineage = { base: lineage.base, tails, bytes: tails.reduce((sum, t) => sum + t.bytes, 0) };
+      lineage = { ...lineage, tails, bytes: tails.reduce((sum, t) => sum + t.bytes, 0) };
     }
     lineage.tails.push(tail);
     lineage.bytes += tail.bytes;
@@ -466,4 +517,10 @@ export class QueueReader {
     const { after, limit } = checkDeadJobsOptions(options);
     return deadJobsPage(this.#state, name, after, limit).map((h) => jobToRecord(this.#state, h));
   }
+}
+
+/** Drops what `apply` keeps for a writer's deletes and wake-ups: a reader acts on neither. */
+function clearWriterWork(state: State): void {
+  state.payloadGarbage.length = 0;
+  state.flowWoken.clear();
 }

@@ -6,7 +6,7 @@
  */
 import { CorruptionError } from "../errors.js";
 import type { WalTail } from "../log/index.js";
-import { nextTurn, SliceBudget } from "../util/slices.js";
+import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
 import { NewerFormatError } from "./decode-error.js";
@@ -72,8 +72,13 @@ export function restoreStateNow(path: string, checkpoint: Uint8Array | null, tai
  * Applies the records of `tail` to `state`, as {@link restoreState} applies
  * the records after the checkpoint: the WAL read after an earlier restore.
  */
-export function applyTail(path: string, state: State, tail: WalTail): Promise<void> {
-  return inSlices(applySteps(path, state, tail));
+export function applyTail(
+  path: string,
+  state: State,
+  tail: WalTail,
+  sliceMs = SLICE_MS,
+): Promise<void> {
+  return inSlices(applySteps(path, state, tail, sliceMs));
 }
 
 /** Work that yields where a slice of the event loop's time is spent. */
@@ -122,8 +127,8 @@ function* restoreSteps(path: string, checkpoint: Uint8Array | null, tail: WalTai
   return state;
 }
 
-function* applySteps(path: string, state: State, tail: WalTail): Steps<void> {
-  const budget = new SliceBudget();
+function* applySteps(path: string, state: State, tail: WalTail, sliceMs = SLICE_MS): Steps<void> {
+  const budget = new SliceBudget(sliceMs);
   budget.start();
   const cursor = tail.cursor();
   // `apply` keeps nothing of a record object, so one enqueue object serves every record.

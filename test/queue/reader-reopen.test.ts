@@ -73,6 +73,29 @@ async function someWork(queue: Queue, round: number): Promise<void> {
   await queue.kvPut(`key/${round}`, `value ${round}`);
 }
 
+/** Registry key of the reader's test-only slice hook: `reader[SET_SLICE_MS](ms)`. */
+const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
+
+function setSliceMs(reader: QueueReader, ms: number): void {
+  (reader as unknown as Record<symbol, (ms: number) => void>)[SET_SLICE_MS]!(ms);
+}
+
+/** Counts the turns of the event loop (`setImmediate` callbacks) until the returned function is called. */
+function countTurns(): () => number {
+  let turns = 0;
+  let counting = true;
+  const tick = () => {
+    if (!counting) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  return () => {
+    counting = false;
+    return turns;
+  };
+}
+
 const isCheckpoint = (key: string): boolean => key.startsWith("q/checkpoint/");
 const isWal = (key: string): boolean => key.startsWith("q/wal/");
 
@@ -317,5 +340,92 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     // The reader it was called on is as it was.
     assert.equal(after.getJob(id)!.payloadSize, big.byteLength);
     await live.close().catch(() => {});
+  });
+
+  it("applies the records it brings in slices, giving the event loop turns between them", async () => {
+    const store = new MemoryStore();
+    const live = await writer(store);
+    const reader = await QueueReader.open(store, "q");
+    setSliceMs(reader, 0); // every budget check finds the slice spent
+    const payload = new Uint8Array(1);
+    for (let i = 0; i < 2_000; i++) await live.enqueue("work", payload);
+    let fired = false;
+    setImmediate(() => {
+      fired = true;
+    });
+    const stop = countTurns();
+    const after = await reader.reopen();
+    const turns = stop();
+    assert.ok(fired, "a callback queued before the reopen ran before it resolved");
+    // A budget check every 256 records: 2,000 records yield at least 7 times.
+    assert.ok(turns >= 7, `the reopen gave the event loop ${turns} turns`);
+    assert.equal(after.stats("work").pending, 2_000);
+    // A reader reopened from it slices its work the same way.
+    for (let i = 0; i < 2_000; i++) await live.enqueue("work", payload);
+    const stopAgain = countTurns();
+    const later = await after.reopen();
+    assert.ok(stopAgain() >= 7);
+    assert.equal(later.stats("work").pending, 4_000);
+    // The readers it took the state from still answer as of their moment (rebuilt once read).
+    assert.equal(reader.stats("work").pending, 0);
+    assert.equal(after.stats("work").pending, 2_000);
+    await live.close();
+  });
+
+  it("takes the state on without copying or encoding it", async () => {
+    const store = new MemoryStore();
+    const seed = await writer(store);
+    const payload = new Uint8Array(1_024).fill(3);
+    for (let i = 0; i < 20_000; i += 1_000)
+      await seed.enqueueMany(
+        "work",
+        Array.from({ length: 1_000 }, () => ({ payload })),
+      );
+    await seed.close(); // a checkpoint of some 20 MB
+    const live = await writer(store);
+    const reader = await QueueReader.open(store, "q");
+    const checkpointBytes = reader.inspection.checkpoint!.bytes;
+    assert.ok(checkpointBytes > 20_000_000);
+    await live.enqueue("work", "new");
+    const before = process.memoryUsage().arrayBuffers;
+    const after = await reader.reopen();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(
+      grown < checkpointBytes / 4,
+      `the reopen allocated ${grown} bytes of buffers (checkpoint: ${checkpointBytes})`,
+    );
+    assert.equal(after.stats("work").pending, 20_001);
+    await live.close();
+  });
+
+  it("reads a newer checkpoint once the WAL kept since its own outgrew it", async () => {
+    const store = new MemoryStore();
+    const seed = await writer(store);
+    await someWork(seed, 0);
+    await seed.close(); // a small checkpoint: what the reader rebuilds from, with the WAL after it
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    const was = view(reader);
+    keys.take();
+    const live = await writer(store);
+    const payload = new Uint8Array(100 * 1_024).fill(5);
+    for (let i = 0; i < 180; i += 10)
+      await live.enqueueMany(
+        "work",
+        Array.from({ length: 10 }, () => ({ payload })),
+      );
+    await live.close(); // a newer checkpoint; the WAL since the reader's is 18 MB (over 16 MiB)
+    const after = await reader.reopen();
+    assert.ok(keys.take().some(isCheckpoint), "the reopen reads the newer checkpoint");
+    await assertSameAsFreshOpen(store, after);
+    // The reader it was called on kept its own state.
+    assert.deepEqual(view(reader), was);
+    // And it goes on from the newer checkpoint.
+    const next = await writer(store);
+    await someWork(next, 1);
+    const later = await after.reopen();
+    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    await assertSameAsFreshOpen(store, later);
+    await next.close();
   });
 });
