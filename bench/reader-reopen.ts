@@ -12,10 +12,8 @@
  * reopen first in even ones). The store is a MemoryStore, optionally behind
  * a fixed `--latency-ms` per request. Each sample also gives the longest
  * turn of the event loop while it ran (`turnMs`: the longest gap between
- * ticks of a 1 ms timer; `ownMs`: the longest on-CPU time of the main
- * thread between two ticks less garbage-collection pauses, see
- * `lib/turns.ts`). After the rounds, the writer adds
- * `--burst` jobs at once and the reader is reopened over them (`burst`);
+ * ticks of a 1 ms timer, garbage-collection pauses included). After the
+ * rounds, the writer adds `--burst` jobs at once and the reader is reopened over them (`burst`);
  * then the reader before it, whose state that reopen took on, is read again
  * (`old reader read`: it rebuilds its state at once, in one turn). Memory is
  * printed after the first open and at the end (with `--expose-gc`, after a
@@ -30,7 +28,6 @@ import { MemoryStore } from "../src/store/memory.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { LatencyStore } from "../src/store/wrappers/latency.js";
 import { Args } from "./lib/args.js";
-import { TurnMeter } from "./lib/turns.js";
 
 const args = new Args(process.argv.slice(2));
 const jobs = args.number("jobs", 100_000);
@@ -45,8 +42,6 @@ interface Sample {
   round: number;
   ms: number;
   turnMs: number;
-  /** Longest on-CPU time of the main thread between two ticks, less garbage-collection pauses. */
-  ownMs: number;
   gets: number;
   lists: number;
   requests: number;
@@ -98,21 +93,17 @@ async function timed(
   round: number,
   read: () => Promise<QueueReader>,
 ): Promise<QueueReader> {
-  const meter = new TurnMeter(20);
   const stop = longestTurn();
   const started = performance.now();
   const reader = await read();
   const ms = performance.now() - started;
   const turnMs = stop();
-  meter.stop();
-  const ownMs = Math.round(meter.summary().maxOwnMs * 10) / 10;
   const { counts, requests, bytesRead } = reader.storeRequests();
   const sample: Sample = {
     kind,
     round,
     ms: Math.round(ms * 10) / 10,
     turnMs,
-    ownMs,
     gets: counts.get,
     lists: counts.list,
     requests,
@@ -172,16 +163,16 @@ console.log(
 for (const kind of ["full", "reopen", "idle"] as const) {
   const of = samples.filter((s) => s.kind === kind && s.round > 0);
   console.log(
-    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), longest turn median ${median(of.map((s) => s.turnMs))} ms max ${Math.max(...of.map((s) => s.turnMs))} (own CPU, GC left out: max ${Math.max(...of.map((s) => s.ownMs))}), GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
+    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), longest turn median ${median(of.map((s) => s.turnMs))} ms max ${Math.max(...of.map((s) => s.turnMs))}, GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
   );
 }
 const first = samples.find((s) => s.kind === "reopen" && s.round === 0)!;
 console.log(
-  `first reopen: ${first.ms} ms, longest turn ${first.turnMs} ms (own ${first.ownMs}), ${first.bytesRead} bytes read`,
+  `first reopen: ${first.ms} ms, longest turn ${first.turnMs} ms, ${first.bytesRead} bytes read`,
 );
 const burstSample = samples.find((s) => s.kind === "burst")!;
 console.log(
-  `burst reopen (${burst} new jobs): ${burstSample.ms} ms, longest turn ${burstSample.turnMs} ms (own ${burstSample.ownMs}), GETs ${burstSample.gets}, bytes read ${burstSample.bytesRead}`,
+  `burst reopen (${burst} new jobs): ${burstSample.ms} ms, longest turn ${burstSample.turnMs} ms, GETs ${burstSample.gets}, bytes read ${burstSample.bytesRead}`,
 );
 console.log(
   `old reader read after its state was taken on: ${rebuildMs} ms (one turn), then ${againMs} ms`,
