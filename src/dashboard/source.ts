@@ -131,6 +131,12 @@ export class DashboardSource {
   /** The last refresh failed (one warning per run of failures). */
   #refreshFailing = false;
   #refreshing: Promise<void> | null = null;
+  /**
+   * The reopen of a refresh in flight, until the new reader is shown: reads
+   * wait for it, since reading the reader being reopened would rebuild its
+   * state (its state is handed on to the new reader).
+   */
+  #reopening: Promise<unknown> | null = null;
   /** Requests of readers already replaced (reader sources count every snapshot taken). */
   #retired: RequestCounts = ZERO;
 
@@ -166,7 +172,14 @@ export class DashboardSource {
       try {
         // Through a promise: a reopen that throws at once still ends this flight after it is stored.
         const previous = this.#current as QueueReader;
-        const next = await Promise.resolve().then(() => reopen({ logger }, previous));
+        const reopening = Promise.resolve().then(() => reopen({ logger }, previous));
+        this.#reopening = reopening.catch(() => {});
+        let next: QueueReader;
+        try {
+          next = await reopening;
+        } finally {
+          this.#reopening = null;
+        }
         // A reopen that hands back the same reader must not count its requests twice.
         if (next !== previous) this.#retired = addCounts(this.#retired, previous.storeRequests());
         this.#current = next;
@@ -189,16 +202,22 @@ export class DashboardSource {
     await this.#refreshing;
   }
 
-  get #reads(): Reads {
+  /** The reader shown, once a reopen in flight has handed on to its successor (or failed). */
+  async #shown(): Promise<Queue | QueueReader> {
+    while (this.#reopening !== null) await this.#reopening;
     return this.#current;
   }
 
+  async #reads(): Promise<Reads> {
+    return await this.#shown();
+  }
+
   async listQueues(): Promise<string[]> {
-    return await this.#reads.listQueues();
+    return await (await this.#reads()).listQueues();
   }
 
   async stats(queue: string): Promise<QueueStats> {
-    return await this.#reads.stats(queue);
+    return await (await this.#reads()).stats(queue);
   }
 
   async allStats(): Promise<QueueStats[]> {
@@ -216,7 +235,7 @@ export class DashboardSource {
    * object. A store that fails to answer still fails the page.
    */
   async getJob(id: string): Promise<JobRecord | null> {
-    const source = this.#current;
+    const source = await this.#shown();
     // By shape, not class: a Queue of the other build (ESM or CommonJS) is no `Queue` here.
     const job =
       READ_JOB_AS_LISTED in source ||
@@ -247,7 +266,7 @@ export class DashboardSource {
     limit: number,
   ): Promise<JobPage> {
     // Offloaded payloads stay in their objects: the list shows their size, the job page the payload.
-    return await this.#reads.listJobs(
+    return await (await this.#reads()).listJobs(
       queue,
       status,
       cursor === undefined
@@ -258,12 +277,12 @@ export class DashboardSource {
 
   /** How each attempt at job `id` ended, oldest first. */
   async attempts(id: string): Promise<JobAttempt[]> {
-    return await this.#reads.attemptHistory(id);
+    return await (await this.#reads()).attemptHistory(id);
   }
 
   /** Every schedule with its next run. */
   async schedules(): Promise<ScheduleInfo[]> {
-    return await this.#reads.listSchedules();
+    return await (await this.#reads()).listSchedules();
   }
 
   health(): Health {

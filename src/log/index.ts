@@ -8,6 +8,7 @@ export { openLog } from "./open.js";
 export type { LogOptions, ReadLogOptions, RetryOptions } from "./options.js";
 export { type WalCursor, WalTail } from "./tail.js";
 export type {
+  FullReadNeeded,
   Log,
   LogContents,
   LogInspection,

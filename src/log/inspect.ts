@@ -14,7 +14,13 @@ import { type ReadLogOptions, resolveReadOptions } from "./options.js";
 import { replay, replayWal, tailDamage, WalScan, walRun } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import { WalTail, withRecords } from "./tail.js";
-import type { LogContents, LogInspection, LogPosition, LogUpdate } from "./types.js";
+import type {
+  FullReadNeeded,
+  LogContents,
+  LogInspection,
+  LogPosition,
+  LogUpdate,
+} from "./types.js";
 
 /** A running writer may checkpoint and collect garbage under us; retry a pass that raced it. */
 const READ_ATTEMPTS = 3;
@@ -110,15 +116,17 @@ async function consistently<T>(r: Reader, pass: () => Promise<T>): Promise<T> {
 
 /**
  * Reads what came after a {@link readLog} (or an earlier `readLogAfter`)
- * that ended at `position`: only the WAL objects after it, and listings,
- * never the checkpoint. Resolves `null` when the records after `position`
- * cannot be told from the store any more, and a full {@link readLog} is
- * needed: a newer checkpoint's garbage collection deleted WAL objects after
- * `position`; the newest manifest is older than the one `position` was read
- * under (the log was replaced); or anything read is missing, damaged or
- * inconsistent (a full read then reports real damage). A writer's takeover
- * meanwhile is read through, as a full read would: its fences, and the dead
- * batches a fence makes, are recognised with the epoch of `position`.
+ * that ended at `position`: only the newest manifest, the WAL objects after
+ * `position`, and listings, never the checkpoint. It goes on only within
+ * the tenure of the writer `position` was read under (the newest manifest
+ * has its epoch and its writer token): anything another writer did can drop
+ * records this reader already read (a takeover that salvaged damage keeps
+ * less than the WAL it covers), and a store replaced by another log can hold
+ * the same WAL slots. Resolves `{ fullRead: reason }` when a full
+ * {@link readLog} is needed: another writer opened the log, or the log was
+ * replaced; a newer checkpoint's garbage collection deleted WAL objects
+ * after `position`; or anything read is missing, damaged or inconsistent (a
+ * full read then reports real damage).
  */
 export async function readLogAfter(
   store: ObjectStore,
@@ -126,37 +134,47 @@ export async function readLogAfter(
   position: LogPosition,
   options?: ReadLogOptions,
   context?: ReadLogContext,
-): Promise<LogUpdate | null> {
+): Promise<LogUpdate | FullReadNeeded> {
   const r = reader(store, path, options, context);
-  // Manifests are never overwritten: the one `position` was read under need not be read again.
-  r.manifests.remember(position.manifestId, position.manifest);
   try {
     return await readUpdate(r, position);
   } catch (error) {
-    if (error instanceof CorruptionError) return null;
+    if (error instanceof CorruptionError)
+      return { fullRead: `reading what came after it failed: ${error.message}` };
     throw pathRefusal(error, store, path, "path");
   }
 }
 
-async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate | null> {
+async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate | FullReadNeeded> {
   const { info, newest, walIds } = await survey(r);
-  if (newest === null) return null;
+  if (newest === null) return { fullRead: "the log has no manifest any more" };
   const { manifest } = newest;
-  if (
-    newest.id < position.manifestId ||
-    manifest.epoch < position.manifest.epoch ||
-    manifest.replayAfter < position.manifest.replayAfter
-  )
-    return null;
+  const was = position.manifest;
+  if (manifest.epoch !== was.epoch)
+    return {
+      fullRead: `another writer opened the log (writer epoch ${was.epoch}, now ${manifest.epoch})`,
+    };
+  if (manifest.writer !== was.writer)
+    return { fullRead: "the newest manifest is another writer's (the log was replaced)" };
+  if (newest.id < position.manifestId || manifest.replayAfter < was.replayAfter)
+    return {
+      fullRead: `the newest manifest (${newest.id}) is older than the one read before (${position.manifestId}): the log was replaced`,
+    };
   const to = manifest.replayAfter + 1 + info.wal.pendingObjects;
   // Past the end of what a full read would replay now: objects it read are gone.
-  if (position.next > to) return null;
+  if (position.next > to)
+    return {
+      fullRead: `WAL objects it read are gone (it read up to ${position.next}, the log ends at ${to})`,
+    };
   // Slots up to the newest checkpoint's `replayAfter` are not in the run `survey` checked: each
   // must still be listed (ids are unique and sorted, so counting them is enough).
   if (position.next <= manifest.replayAfter) {
     const first = lowerBound(walIds, position.next);
     const last = lowerBound(walIds, manifest.replayAfter + 1);
-    if (last - first !== manifest.replayAfter + 1 - position.next) return null;
+    if (last - first !== manifest.replayAfter + 1 - position.next)
+      return {
+        fullRead: `a newer checkpoint's garbage collection deleted WAL objects after ${position.next - 1}`,
+      };
   }
   const scan = new WalScan(position.walEpoch);
   const tail = await replayWal(r.storage, r.keys, position.next, to, scan);

@@ -266,6 +266,12 @@ export interface LogUpdate {
   position: LogPosition;
 }
 
+/** Why `readLogAfter` cannot go on from a position: what a full `readLog` is needed for. */
+export interface FullReadNeeded {
+  /** The reason, for a log line ("another writer opened the log (…)"). */
+  fullRead: string;
+}
+
 /** How a failure listener of a log takes part in reporting the failure. */
 export interface FailureListenerOptions {
   /** This listener writes the failure's log line, so the log writes none. */

@@ -224,28 +224,36 @@ export class QueueReader {
    * what the writer has done since this one was opened. This reader stays as
    * it was.
    *
-   * What it costs: a reopen goes on from where this snapshot's read ended.
+   * What it reads: a reopen goes on from where this snapshot's read ended.
    * It lists the log's manifests, WAL and checkpoints (as `inspection`
-   * describes them) and reads the writer's heartbeat, then reads only the WAL
-   * objects written since and applies their records to the state this
-   * reader holds, which the new reader takes on: no checkpoint is read, and
-   * with nothing new no WAL object either. The records are applied in
-   * slices of a few milliseconds, with turns of the event loop between them
-   * (a burst of many new records does not block the process). The reader it
-   * was called on stays as it was: it keeps the checkpoint's bytes as read
-   * at its open (one copy of the checkpoint, made in slices while opening)
-   * and the WAL records read since, and if it is read again after a reopen
-   * took its state on, it rebuilds its state from them at once, in one
-   * synchronous call (a full read's work: hundreds of milliseconds for a
-   * million jobs). Reading only the newest reader, as a dashboard does, never
-   * pays it. It reads the newest checkpoint and the WAL after it, as `open`
-   * does (in slices), when the WAL it would go on from is gone (a newer
-   * checkpoint's garbage collection deleted it: a reader reopened less often
-   * than the writer checkpoints and collects), when the WAL kept since its
-   * checkpoint outgrew that checkpoint (and 16 MiB) and the writer wrote a
-   * newer one, or when anything it lists or reads does not fit (the
-   * store was replaced, an object is missing or damaged). A dashboard over a
-   * reader calls it at most every `refreshMs`.
+   * describes them), reads the newest manifest and the writer's heartbeat,
+   * then reads only the WAL objects written since and applies their records
+   * to the state this reader holds, which the new reader takes on: no
+   * checkpoint is read, and with nothing new no WAL object either. The
+   * records are applied in slices of a few milliseconds, with turns of the
+   * event loop between them (a burst of many new records does not block the
+   * process).
+   *
+   * When it reads the log in full: it reads the newest checkpoint and the
+   * WAL after it, as `open` does (in slices), when another writer opened the
+   * log since this snapshot (a takeover or a restart: what the new writer
+   * kept need not be what this reader read, as after a salvage of damage),
+   * when the store was replaced, when the WAL it would go on from is gone (a
+   * newer checkpoint's garbage collection deleted it: a reader reopened less
+   * often than the writer checkpoints and collects), when the WAL kept since
+   * its checkpoint outgrew that checkpoint (and 16 MiB) and the writer wrote
+   * a newer one, or when anything it lists or reads does not fit (an object
+   * is missing or damaged). It logs why at `info`, once per such reopen, on
+   * the `logger` of the options.
+   *
+   * What old readers cost: the reader it was called on stays as it was. It
+   * keeps the checkpoint's bytes as read at its open (one copy of the
+   * checkpoint, made in slices while opening) and the WAL records read
+   * since, and if it is read again after a reopen took its state on, it
+   * rebuilds its state from them at once, in one synchronous call (a full
+   * read's work: hundreds of milliseconds for a million jobs). Reading only
+   * the newest reader, as a dashboard does, never pays it. A dashboard over
+   * a reader calls it at most every `refreshMs`.
    * @param overrides Options that replace the ones this reader was opened with.
    * @default overrides `{}`
    * @example
@@ -268,18 +276,29 @@ export class QueueReader {
       throw pathRefusal(error, store, path, "path");
     });
     // What it counted so far stays counted: the new reader's requests are the whole reopen's.
-    if (update === null || this.#outgrown(update))
-      return this.#carry(await QueueReader.#read(store, path, options, metered));
+    const fullRead = (reason: string): Promise<QueueReader> => {
+      // Once per fallback: a log that keeps needing full reads shows why.
+      resolveReadOptions({ logger: silentLogger, ...options }).logger.info?.(
+        `reader: reopen reads the log in full: ${reason}`,
+        { path, reason },
+      );
+      return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
+    };
+    if ("fullRead" in update) return fullRead(update.fullRead);
+    if (this.#outgrown(update))
+      return fullRead("the WAL kept since its checkpoint outgrew it, and there is a newer one");
+    let applyError: unknown = null;
     const snapshot =
       update.tail.count === 0
         ? this.#snapshot
         : await this.#handOn(update.tail).catch((error: unknown) => {
-            if (error instanceof CorruptionError) return null;
-            throw error;
+            if (!(error instanceof CorruptionError)) throw error;
+            applyError = error;
+            return null;
           });
     // Records that do not apply to this state: the log is not what this reader read.
     if (snapshot === null)
-      return this.#carry(await QueueReader.#read(store, path, options, metered));
+      return fullRead(`the records read do not apply to this snapshot: ${String(applyError)}`);
     return this.#carry(
       new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
     );

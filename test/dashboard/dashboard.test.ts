@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
+import { DashboardSource } from "../../src/dashboard/source.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -345,14 +346,57 @@ describe("dashboard", { timeout: 60_000 }, () => {
         gets.length = 0;
         clock.advance(5_000);
         assert.match((await http(`${served.url}/`)).body, /emails/);
+        // The newest manifest is read on every refresh: whose it is tells whether to read on.
+        const manifests = gets.filter((key) => key.startsWith("app/manifest/"));
+        assert.equal(manifests.length, 1, `refresh ${round}: one manifest read`);
         assert.deepEqual(
-          gets.filter((key) => !key.startsWith("app/heartbeat/")),
+          gets.filter((key) => !key.startsWith("app/heartbeat/") && !manifests.includes(key)),
           written,
           `refresh ${round}: the new WAL objects only`,
         );
       }
     } finally {
       await served.close();
+      await live.close();
+    }
+  });
+
+  it("over a reader, answers a request that arrives during a refresh from the new snapshot", async () => {
+    const store = new MemoryStore();
+    const live = await Queue.open(store, "app", { logger: silentLogger });
+    const reader = await QueueReader.open(store, "app");
+    // Every budget check finds the slice spent: the reopen applies its records over many turns.
+    (reader as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(
+      0,
+    );
+    const payload = new Uint8Array(1);
+    for (let i = 0; i < 999; i++) await live.enqueue("emails", payload);
+    const newest = await live.enqueue("emails", "newest");
+    const clock = new ManualClock(1_780_000_000_000);
+    const source = new DashboardSource(reader, {
+      reopen: (options, current) => current.reopen(options),
+      refreshMs: 5_000,
+      logger: silentLogger,
+      prices: undefined,
+      now: () => clock.now(),
+    });
+    try {
+      const refreshed = source.refresh(true);
+      // Read while the reopen applies its records: the reader it reopens has handed its state on.
+      const [job, page, stats] = await Promise.all([
+        source.getJob(newest),
+        source.jobs("emails", "pending", undefined, 1_000),
+        source.stats("emails"),
+        refreshed,
+      ]);
+      assert.equal(job?.id, newest, "the job page reads the new snapshot");
+      assert.equal(page.jobs.length, 1_000);
+      assert.ok(
+        page.jobs.some((j) => j.id === newest),
+        "the listing reads the new snapshot",
+      );
+      assert.equal(stats.pending, 1_000);
+    } finally {
       await live.close();
     }
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CorruptionError } from "../../src/errors.js";
-import { silentLogger } from "../../src/logger.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import type { JobStatus } from "../../src/queue/types.js";
@@ -96,8 +96,18 @@ function countTurns(): () => number {
   };
 }
 
+/** A logger that keeps its info lines (why a reopen read the log in full). */
+function infoLines(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: { ...silentLogger, info: (message: string) => lines.push(message) },
+  };
+}
+
 const isCheckpoint = (key: string): boolean => key.startsWith("q/checkpoint/");
 const isWal = (key: string): boolean => key.startsWith("q/wal/");
+const isManifest = (key: string): boolean => key.startsWith("q/manifest/");
 
 describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, () => {
   it("reads only the WAL written since (never the checkpoint), and answers as a fresh open does", async () => {
@@ -140,15 +150,21 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     await live.close();
   });
 
-  it("reads nothing but listings when nothing changed", async () => {
+  it("reads listings and the newest manifest only when nothing changed", async () => {
     const store = new MemoryStore();
     const live = await writer(store);
     await someWork(live, 0);
-    const reader = await QueueReader.open(store, "q");
+    const keys = new ReadKeys(store);
+    const reader = await QueueReader.open(keys, "q");
+    keys.take();
     const again = await reader.reopen();
     const requests = again.storeRequests();
-    assert.equal(requests.counts.get, 0, "no object read");
-    assert.equal(requests.bytesRead, 0);
+    // The newest manifest is read every time: whose it is tells whether the snapshot can go on.
+    const read = keys.take();
+    assert.equal(read.length, 1, "one object read");
+    assert.ok(isManifest(read[0]!), `the newest manifest is read, not ${read[0]}`);
+    assert.equal(requests.counts.get, 1);
+    assert.equal(requests.bytesRead, (await store.get(read[0]!))!.body.byteLength);
     assert.equal(requests.counts.put + requests.counts.delete, 0);
     assert.ok(requests.counts.list > 0);
     assert.deepEqual(view(again), view(reader));
@@ -254,41 +270,126 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const live = await writer(store);
     await someWork(live, 0);
     const keys = new ReadKeys(store);
-    const reader = await QueueReader.open(keys, "q");
+    const { logger, lines } = infoLines();
+    const reader = await QueueReader.open(keys, "q", { logger });
     keys.take();
     await someWork(live, 1);
-    await live.close();
+    await live.close(); // the same writer's checkpoint
     // What garbage collection does after the checkpoint: the WAL it covers is deleted.
     const manifest = (await QueueReader.open(store, "q")).inspection.manifest!;
     for (const { key } of await listAll(store, "q/wal/"))
       if (Number(key.slice("q/wal/".length)) <= manifest.replayAfter) await store.delete(key);
     const after = await reader.reopen();
     assert.ok(keys.take().some(isCheckpoint), "the fallback reads the checkpoint");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /reads the log in full: a newer checkpoint's garbage collection/);
     await assertSameAsFreshOpen(store, after);
     // And goes on from there.
-    const next = await writer(store);
-    await someWork(next, 2);
     const later = await after.reopen();
     assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    assert.equal(lines.length, 1);
     await assertSameAsFreshOpen(store, later);
-    await next.close();
   });
 
-  it("reads through a takeover by a new writer (a new epoch and its fence)", async () => {
+  it("reads the log in full after a takeover by a new writer, then goes on from there", async () => {
     const store = new MemoryStore();
     const first = await writer(store);
     await someWork(first, 0);
+    await first.close(); // a checkpoint: what a full read reads
+    const crashed = await writer(store);
+    await someWork(crashed, 1);
     const keys = new ReadKeys(store);
-    const reader = await QueueReader.open(keys, "q");
+    const { logger, lines } = infoLines();
+    const reader = await QueueReader.open(keys, "q", { logger });
     keys.take();
-    const second = await writer(store); // fences `first`, requeues its claimed job
-    await someWork(second, 1);
+    const second = await writer(store); // fences `crashed`, requeues its claimed job
+    await someWork(second, 2);
     const after = await reader.reopen();
     assert.ok(after.inspection.manifest!.epoch > reader.inspection.manifest!.epoch);
-    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    // Another writer's tenure: what it kept need not be what this reader read.
+    assert.ok(keys.take().some(isCheckpoint), "a takeover is read in full");
+    assert.deepEqual(lines, [
+      "reader: reopen reads the log in full: another writer opened the log (writer epoch 2, now 3)",
+    ]);
     await assertSameAsFreshOpen(store, after);
+    await someWork(second, 3);
+    const later = await after.reopen();
+    assert.deepEqual(keys.take().filter(isCheckpoint), [], "the same writer's WAL: read on");
+    await assertSameAsFreshOpen(store, later);
     await second.close();
-    await first.close().catch(() => {});
+    await crashed.close().catch(() => {});
+  });
+
+  it("does not read on across a takeover that salvaged damage it had read", async () => {
+    const store = new MemoryStore();
+    const first = await writer(store);
+    await first.enqueue("work", "before");
+    await first.close();
+    const crashed = await writer(store);
+    const walBefore = new Set((await listAll(store, "q/wal/")).map((o) => o.key));
+    for (let i = 0; i < 5; i++) await crashed.enqueue("work", `after ${i}`);
+    const batches = (await listAll(store, "q/wal/")).filter((o) => !walBefore.has(o.key));
+    const reader = await QueueReader.open(store, "q");
+    assert.equal(reader.stats("work").pending, 6);
+    // Damaged after the reader read it: a writer that salvages drops it and what came after.
+    const damaged = batches.at(-3)!.key;
+    const body = (await store.get(damaged))!.body.slice();
+    body[Math.floor(body.byteLength / 2)]! ^= 0xff;
+    await store.put(damaged, body);
+    const salvaging = await Queue.open(store, "q", {
+      logger: silentLogger,
+      log: { recoverCorruption: "skip" },
+    });
+    await salvaging.enqueue("work", "by second");
+    const after = await reader.reopen();
+    await assertSameAsFreshOpen(store, after);
+    assert.equal(after.stats("work").pending, 4);
+    await salvaging.close();
+    await crashed.close().catch(() => {});
+  });
+
+  it("reads the store afresh when it was replaced by a log that went further", async () => {
+    const store = new MemoryStore();
+    const old = await writer(store);
+    for (let i = 0; i < 3; i++) await old.enqueue("old", `old ${i}`);
+    await old.close();
+    const reader = await QueueReader.open(store, "q");
+    const was = reader.inspection.manifest!;
+    for (const { key } of await listAll(store, "q/")) await store.delete(key);
+    for (let round = 0; round < 4; round++) {
+      const replacement = await writer(store);
+      for (let i = 0; i < 3; i++) await replacement.enqueue("new", `new ${round}.${i}`);
+      await replacement.close();
+    }
+    const now = (await QueueReader.open(store, "q")).inspection.manifest!;
+    assert.ok(now.epoch > was.epoch && now.replayAfter > was.replayAfter);
+    const after = await reader.reopen();
+    await assertSameAsFreshOpen(store, after);
+    assert.deepEqual(after.listQueues(), ["new"]);
+    assert.equal(after.stats("new").pending, 12);
+  });
+
+  it("reads the store afresh when it was replaced by a log with the same newest manifest id", async () => {
+    const store = new MemoryStore();
+    const old = await writer(store);
+    await old.enqueue("old", "old");
+    await old.close();
+    const reader = await QueueReader.open(store, "q");
+    const was = reader.inspection.manifest!;
+    const manifestKeys = async () => (await listAll(store, "q/manifest/")).map((o) => o.key);
+    const keysWere = await manifestKeys();
+    for (const { key } of await listAll(store, "q/")) await store.delete(key);
+    const replacement = await writer(store);
+    await replacement.enqueue("new", "new");
+    await replacement.close();
+    // The same manifest ids, epoch and WAL slots: only the writer token differs.
+    assert.deepEqual(await manifestKeys(), keysWere);
+    const now = await QueueReader.open(store, "q");
+    assert.equal(now.inspection.manifest!.epoch, was.epoch);
+    assert.equal(now.inspection.manifest!.replayAfter, was.replayAfter);
+    const after = await reader.reopen();
+    await assertSameAsFreshOpen(store, after);
+    assert.deepEqual(after.listQueues(), ["new"]);
   });
 
   it("reads the store afresh when it was replaced by another under the same path", async () => {
@@ -403,11 +504,12 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const seed = await writer(store);
     await someWork(seed, 0);
     await seed.close(); // a small checkpoint: what the reader rebuilds from, with the WAL after it
+    const live = await writer(store);
     const keys = new ReadKeys(store);
-    const reader = await QueueReader.open(keys, "q");
+    const { logger, lines } = infoLines();
+    const reader = await QueueReader.open(keys, "q", { logger });
     const was = view(reader);
     keys.take();
-    const live = await writer(store);
     const payload = new Uint8Array(100 * 1_024).fill(5);
     for (let i = 0; i < 180; i += 10)
       await live.enqueueMany(
@@ -417,15 +519,15 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     await live.close(); // a newer checkpoint; the WAL since the reader's is 18 MB (over 16 MiB)
     const after = await reader.reopen();
     assert.ok(keys.take().some(isCheckpoint), "the reopen reads the newer checkpoint");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /reads the log in full: the WAL kept since its checkpoint outgrew it/);
     await assertSameAsFreshOpen(store, after);
     // The reader it was called on kept its own state.
     assert.deepEqual(view(reader), was);
     // And it goes on from the newer checkpoint.
-    const next = await writer(store);
-    await someWork(next, 1);
     const later = await after.reopen();
     assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    assert.equal(lines.length, 1);
     await assertSameAsFreshOpen(store, later);
-    await next.close();
   });
 });
