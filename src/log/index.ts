@@ -3,7 +3,7 @@
  * opaque records in an object store, with checkpoints, recovery and GC.
  * This is the layer's public face; the queue imports only from here.
  */
-export { inspectLog, readLog, readLogAfter } from "./inspect.js";
+export { inspectLog, readLog, readLogAfter, readLogCheckpoint } from "./inspect.js";
 export { openLog } from "./open.js";
 export type { LogOptions, ReadLogOptions, RetryOptions } from "./options.js";
 export { type WalCursor, WalTail } from "./tail.js";

@@ -11,7 +11,7 @@ import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./k
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
-import { replay, replayWal, tailDamage, WalScan, walRun } from "./replay.js";
+import { readCheckpoint, replay, replayWal, tailDamage, WalScan, walRun } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import { WalTail, withRecords } from "./tail.js";
 import type {
@@ -183,6 +183,28 @@ async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate |
     info,
     position: { manifestId: newest.id, manifest, next: to, walEpoch: scan.epoch },
   };
+}
+
+/**
+ * The snapshot bytes of checkpoint `name` (which covers the WAL up to
+ * `replayAfter`), read and verified as a full {@link readLog} returns them
+ * in `checkpoint`; `null` when the object is gone (garbage collection after
+ * a newer checkpoint). Rejects with {@link CorruptionError} when it is
+ * damaged.
+ */
+export async function readLogCheckpoint(
+  store: ObjectStore,
+  path: string,
+  name: string,
+  replayAfter: number,
+  options?: ReadLogOptions,
+): Promise<Uint8Array | null> {
+  const r = reader(store, path, options);
+  try {
+    return (await readCheckpoint(r.storage, r.keys, name, replayAfter))?.snapshot ?? null;
+  } catch (error) {
+    throw pathRefusal(error, store, path, "path");
+  }
 }
 
 /** The first index of `sorted` (ascending) whose value is at least `value`. */

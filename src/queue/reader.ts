@@ -5,14 +5,14 @@
 
 import { CorruptionError } from "../errors.js";
 import type { LogInspection, LogPosition, LogUpdate, ReadLogOptions } from "../log/index.js";
-import { readLog, readLogAfter, WalTail } from "../log/index.js";
+import { readLog, readLogAfter, readLogCheckpoint, WalTail } from "../log/index.js";
 import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { copyInSlices, SLICE_MS } from "../util/slices.js";
+import { SLICE_MS } from "../util/slices.js";
 import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
@@ -38,16 +38,21 @@ import {
 
 /**
  * What a reader's state can be rebuilt from without reading the store: the
- * checkpoint it was read from, as read (a copy the state does not write
+ * checkpoint it was read from, as read (bytes the state does not write
  * into), and the WAL records applied to it since: the tail read with it, then
  * one tail per reopen that brought any. Readers share it; tails are only ever
  * appended (a reader that needs a different continuation forks it).
  */
 interface Lineage {
-  /** The checkpoint's snapshot bytes, `null` for a log read before its first checkpoint. */
-  readonly base: Uint8Array | null;
-  /** The checkpoint's name in the manifest (`null` with no checkpoint). */
-  readonly checkpoint: string | null;
+  /**
+   * The checkpoint's snapshot bytes as read. Not kept at open (the state
+   * writes into the bytes it decoded): the first reopen that hands the
+   * state on reads the checkpoint again, so a reader never reopened holds
+   * no copy. `null` until then, and for a log read before its first checkpoint.
+   */
+  base: Uint8Array | null;
+  /** The checkpoint read (`null` with none): its name, the WAL it covers, its snapshot's size. */
+  readonly checkpoint: { name: string; replayAfter: number; bytes: number } | null;
   readonly tails: WalTail[];
   /** The tails' encoded size: once it outgrows the base and a newer checkpoint exists, a reopen reads that. */
   bytes: number;
@@ -95,8 +100,8 @@ const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
  * Promises), except those that read payload objects: {@link loadJob},
  * {@link loadPayload}, {@link listJobsLoaded}, and {@link reopen}.
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
- * Besides its state, a reader holds a copy of the checkpoint's bytes as read
- * (what {@link reopen} needs to keep this snapshot as it was).
+ * A reader that {@link reopen} took the state of holds the checkpoint's
+ * bytes as read besides (what it rebuilds from if read again).
  */
 export class QueueReader {
   readonly #snapshot: Snapshot;
@@ -147,7 +152,10 @@ export class QueueReader {
     const snapshot = this.#snapshot;
     const { cell } = snapshot;
     if (cell.owner === snapshot) return cell.state;
-    const { base, tails } = snapshot.lineage;
+    const { base, checkpoint, tails } = snapshot.lineage;
+    // Read back by the reopen that handed the state on, before it did.
+    if (checkpoint !== null && base === null)
+      throw new Error("a handed-on reader's lineage lacks its checkpoint");
     const state = restoreStateNow(
       this.#path,
       base?.slice() ?? null, // a decoded state writes into its bytes: the base stays as read
@@ -199,13 +207,19 @@ export class QueueReader {
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    // Kept as read for a reader whose state a reopen takes on (the decoded state writes into it).
-    const base = contents.checkpoint === null ? null : await copyInSlices(contents.checkpoint);
     const state = await restoreState(path, contents.checkpoint, contents.tail);
     clearWriterWork(state);
+    const name = contents.position?.manifest.checkpoint ?? null;
     const lineage: Lineage = {
-      base,
-      checkpoint: contents.position?.manifest.checkpoint ?? null,
+      base: null,
+      checkpoint:
+        name === null || contents.checkpoint === null
+          ? null
+          : {
+              name,
+              replayAfter: contents.position!.manifest.replayAfter,
+              bytes: contents.checkpoint.byteLength,
+            },
       tails: [contents.tail],
       bytes: contents.tail.bytes,
     };
@@ -246,11 +260,13 @@ export class QueueReader {
    * is missing or damaged). It logs why at `info`, once per such reopen, on
    * the `logger` of the options.
    *
-   * What old readers cost: the reader it was called on stays as it was. It
-   * keeps the checkpoint's bytes as read at its open (one copy of the
-   * checkpoint, made in slices while opening) and the WAL records read
-   * since, and if it is read again after a reopen took its state on, it
-   * rebuilds its state from them at once, in one synchronous call (a full
+   * What old readers cost: the reader it was called on stays as it was. The
+   * first reopen in a chain that brings records reads the checkpoint this
+   * reader was read from again (one GET of the checkpoint, verified in
+   * slices; a reader never reopened keeps no copy of it), or reads the log in
+   * full when that checkpoint was collected meanwhile. With it and the WAL
+   * records read since, this reader, if read again after a reopen took its
+   * state on, rebuilds its state at once, in one synchronous call (a full
    * read's work: hundreds of milliseconds for a million jobs). Reading only
    * the newest reader, as a dashboard does, never pays it. A dashboard over
    * a reader calls it at most every `refreshMs`.
@@ -287,6 +303,10 @@ export class QueueReader {
     if ("fullRead" in update) return fullRead(update.fullRead);
     if (this.#outgrown(update))
       return fullRead("the WAL kept since its checkpoint outgrew it, and there is a newer one");
+    if (update.tail.count > 0) {
+      const gone = await this.#keepBase(metered, options);
+      if (gone !== null) return fullRead(gone);
+    }
     let applyError: unknown = null;
     const snapshot =
       update.tail.count === 0
@@ -302,6 +322,34 @@ export class QueueReader {
     return this.#carry(
       new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
     );
+  }
+
+  /**
+   * Reads this snapshot's checkpoint again, once per lineage, before its
+   * state is handed on: what this reader rebuilds from if read again. The
+   * reason a full read is needed instead when it cannot (the checkpoint was
+   * collected or is damaged), or `null`.
+   */
+  async #keepBase(store: MeteredStore, options: ReadLogOptions): Promise<string | null> {
+    const { lineage } = this.#snapshot;
+    const { checkpoint } = lineage;
+    if (checkpoint === null || lineage.base !== null) return null;
+    try {
+      const base = await readLogCheckpoint(
+        store,
+        this.#path,
+        checkpoint.name,
+        checkpoint.replayAfter,
+        options,
+      );
+      if (base === null)
+        return `the checkpoint it was read from (${checkpoint.name}) is gone, so this snapshot could not be kept`;
+      lineage.base ??= base;
+      return null;
+    } catch (error) {
+      if (!(error instanceof CorruptionError)) throw error;
+      return `the checkpoint it was read from does not read back: ${error.message}`;
+    }
   }
 
   /** `next`, reopened from this reader, slicing its work as this one does. */
@@ -320,8 +368,9 @@ export class QueueReader {
     const { lineage } = this.#snapshot;
     return (
       update.tail.count > 0 &&
-      lineage.bytes + update.tail.bytes > Math.max(lineage.base?.byteLength ?? 0, KEPT_WAL_FLOOR) &&
-      update.position.manifest.checkpoint !== lineage.checkpoint
+      lineage.bytes + update.tail.bytes >
+        Math.max(lineage.checkpoint?.bytes ?? 0, KEPT_WAL_FLOOR) &&
+      update.position.manifest.checkpoint !== (lineage.checkpoint?.name ?? null)
     );
   }
 

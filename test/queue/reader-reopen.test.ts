@@ -108,6 +108,9 @@ function infoLines(): { logger: Logger; lines: string[] } {
 const isCheckpoint = (key: string): boolean => key.startsWith("q/checkpoint/");
 const isWal = (key: string): boolean => key.startsWith("q/wal/");
 const isManifest = (key: string): boolean => key.startsWith("q/manifest/");
+/** The key of the checkpoint `reader` was read from. */
+const checkpointOf = (reader: QueueReader): string =>
+  `q/checkpoint/${reader.inspection.manifest!.checkpoint}`;
 
 describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, () => {
   it("reads only the WAL written since (never the checkpoint), and answers as a fresh open does", async () => {
@@ -122,13 +125,20 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     assert.ok(keys.take().some(isCheckpoint), "a full open reads the checkpoint");
     await assertSameAsFreshOpen(store, reader);
 
+    const base = checkpointOf(reader);
     for (let round = 1; round <= 3; round++) {
       const walBefore = new Set((await listAll(store, "q/wal/")).map((o) => o.key));
       await someWork(live, round);
       const written = (await listAll(store, "q/wal/")).filter((o) => !walBefore.has(o.key));
       reader = await reader.reopen();
       const read = keys.take();
-      assert.deepEqual(read.filter(isCheckpoint), [], "a reopen reads no checkpoint");
+      // Only the first reopen that hands the state on reads the checkpoint the reader was
+      // read from again: what that reader rebuilds from if read again (no copy kept at open).
+      assert.deepEqual(
+        read.filter(isCheckpoint),
+        round === 1 ? [base] : [],
+        "a reopen reads no newer checkpoint",
+      );
       assert.deepEqual(
         read.filter(isWal).sort(),
         written.map((o) => o.key).sort(),
@@ -314,7 +324,12 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     await assertSameAsFreshOpen(store, after);
     await someWork(second, 3);
     const later = await after.reopen();
-    assert.deepEqual(keys.take().filter(isCheckpoint), [], "the same writer's WAL: read on");
+    assert.deepEqual(
+      keys.take().filter(isCheckpoint),
+      [checkpointOf(after)],
+      "the same writer's WAL: read on (the checkpoint read again is its own, kept to rebuild it)",
+    );
+    assert.equal(lines.length, 1);
     await assertSameAsFreshOpen(store, later);
     await second.close();
     await crashed.close().catch(() => {});
@@ -487,16 +502,54 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const reader = await QueueReader.open(store, "q");
     const checkpointBytes = reader.inspection.checkpoint!.bytes;
     assert.ok(checkpointBytes > 20_000_000);
+    // The first reopen that brings records reads the reader's checkpoint again (what the reader
+    // rebuilds from); the ones after it allocate no state-sized buffer.
     await live.enqueue("work", "new");
+    const first = await reader.reopen();
+    assert.equal(first.stats("work").pending, 20_001);
+    await live.enqueue("work", "newer");
     const before = process.memoryUsage().arrayBuffers;
-    const after = await reader.reopen();
+    const after = await first.reopen();
     const grown = process.memoryUsage().arrayBuffers - before;
     assert.ok(
       grown < checkpointBytes / 4,
       `the reopen allocated ${grown} bytes of buffers (checkpoint: ${checkpointBytes})`,
     );
-    assert.equal(after.stats("work").pending, 20_001);
+    assert.equal(after.stats("work").pending, 20_002);
     await live.close();
+  });
+
+  it("reads its checkpoint again only when it hands the state on, and reads in full when it was collected", async () => {
+    const store = new MemoryStore();
+    const seed = await writer(store);
+    await someWork(seed, 0);
+    await seed.close(); // the checkpoint the reader is read from
+    const live = await writer(store);
+    await someWork(live, 1);
+    const keys = new ReadKeys(store);
+    const { logger, lines } = infoLines();
+    const reader = await QueueReader.open(keys, "q", { logger });
+    const was = view(reader);
+    const own = checkpointOf(reader);
+    keys.take();
+    // Nothing new: the state is shared, nothing to keep.
+    const idle = await reader.reopen();
+    assert.deepEqual(keys.take().filter(isCheckpoint), []);
+    await someWork(live, 2);
+    await live.close(); // a newer checkpoint, the same writer
+    // What garbage collection does once a newer checkpoint exists (the WAL after it stays).
+    await store.delete(own);
+    const after = await idle.reopen();
+    assert.ok(
+      keys.take().filter(isCheckpoint).includes(checkpointOf(after)),
+      "it reads the newest checkpoint in full",
+    );
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /reads the log in full: the checkpoint it was read from .* is gone/);
+    await assertSameAsFreshOpen(store, after);
+    // The readers it was called on kept their own state: none was handed on.
+    assert.deepEqual(view(idle), was);
+    assert.deepEqual(view(reader), was);
   });
 
   it("reads a newer checkpoint once the WAL kept since its own outgrew it", async () => {
