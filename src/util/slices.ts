@@ -99,35 +99,6 @@ export class StepSizer {
 /** Bytes checksummed (or copied) per slice: a few milliseconds on a slow core. */
 export const BYTES_PER_SLICE = 4 * 1024 * 1024;
 
-/**
- * Bodies up to this size are copied at once (small requests take the same
- * turns as ever); larger ones in slices, this many bytes between two checks
- * of the slice's time budget.
- */
-export const COPY_PIECE_BYTES = 1 << 20;
-
-/**
- * A copy of a body larger than {@link COPY_PIECE_BYTES}, made in slices of
- * the event loop's time, so copying a big checkpoint or WAL object never
- * blocks the process. Sized by time, not bytes: each byte lands on a
- * fresh page of the copy, and on a virtual machine faulting pages in made a
- * single 4 MiB copy take 15 ms or more.
- */
-export async function copyInSlices(body: Uint8Array): Promise<Uint8Array> {
-  const copy = new Uint8Array(body.byteLength);
-  const budget = new SliceBudget();
-  budget.start();
-  for (let at = 0; at < body.byteLength; at += COPY_PIECE_BYTES) {
-    copy.set(body.subarray(at, Math.min(body.byteLength, at + COPY_PIECE_BYTES)), at);
-    if (budget.spent()) {
-      await nextTurn();
-      budget.start();
-    }
-  }
-  await nextTurn();
-  return copy;
-}
-
 /** Items sorted with the built-in sort as one run, before runs are merged. */
 const SORT_RUN = 512;
 /** Items merged between two checks of the budget. */
