@@ -54,7 +54,10 @@ export async function copyInSlices(
  * An in-process object store for tests and ephemeral queues. Bodies are copied
  * on the way in and out, so callers cannot mutate stored objects. It refuses
  * the keys `FileStore` refuses (empty, absolute, `.` or `..` segments,
- * NUL, backslash), with the same `InvalidArgumentError`.
+ * NUL, backslash), with the same `InvalidArgumentError`. A body over 256 KiB
+ * is copied over several turns of the event loop, so requests on one key
+ * that are not awaited one after the other may land in any order (as on a
+ * remote store).
  */
 export class MemoryStore implements ObjectStore {
   readonly #objects = new BTree<string, { body: Uint8Array; etag: string }>(undefined, compareKeys);
