@@ -178,6 +178,12 @@ async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate |
   }
   const scan = new WalScan(position.walEpoch);
   const tail = await replayWal(r.storage, r.keys, position.next, to, scan);
+  // The WAL was listed after the manifest was read: a writer that opened in between (a fence
+  // or batch of a newer epoch) may have salvaged, dropping batches this reader applied.
+  if (scan.epoch > was.epoch)
+    return {
+      fullRead: `another writer opened the log while it was read (WAL epoch ${scan.epoch})`,
+    };
   return {
     tail,
     info,
