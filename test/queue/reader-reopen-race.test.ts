@@ -67,6 +67,9 @@ describe("QueueReader.reopen: a takeover between its manifest read and its WAL l
         got === pre || got === post,
         `reopened reader shows ${got}; before the takeover ${pre}, after ${post}`,
       );
+      // Nothing was written since: the next reopen answers as a fresh open.
+      assert.equal(again, fresh);
+      assert.equal(fresh, post);
       await (second as Queue | null)?.close();
       await crashed.close().catch(() => {});
     });
