@@ -3,7 +3,8 @@
  * it is fresh (newer than every id of the state and the fresh ones before it), and the apply
  * trusts that. Random transactions (ids out of order, an id equal to the newest after its job
  * was cancelled, colliding caller ids and dedup keys, flows, acks, cancels, KV puts) must give
- * the same state live, decoded as at replay, and (without flows) one enqueue at a time.
+ * the same state live, decoded as at replay, and (without flows) one enqueue at a time, with the
+ * newest id of the state the largest one issued.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -27,11 +28,14 @@ function tryApply(state: State, rec: QueueRecord): string {
   }
 }
 
+/** Random transactions tried (`TAQUBA_FRESHNESS_SEEDS` tries more, for a longer search). */
+const SEEDS = Number(process.env.TAQUBA_FRESHNESS_SEEDS ?? 1_500);
+
 describe("freshness of a transaction's enqueues", () => {
   it("live, decoded and one-by-one apply agree on random transactions (ids out of order, mixed ops)", () => {
     let applied = 0;
     let refused = 0;
-    for (let seed = 1; seed <= 1500; seed++) {
+    for (let seed = 1; seed <= SEEDS; seed++) {
       const r = rng(seed);
       const gen = new IdGenerator(null, 1);
       // A pool of ids in increasing order; the state gets some, the transaction others.
@@ -82,6 +86,7 @@ describe("freshness of a transaction's enqueues", () => {
       const live = new State();
       setup(live);
       const before = stateDigest(live);
+      const lastIdBefore = live.lastId;
       const replayed = new State();
       setup(replayed);
       const a = tryApply(live, record);
@@ -93,11 +98,20 @@ describe("freshness of a transaction's enqueues", () => {
           before,
           `seed ${seed}: a refused transaction changed the state`,
         );
+        assert.equal(live.lastId, lastIdBefore, `seed ${seed}: a refused transaction moved lastId`);
         assert.equal(live.newChildren.byParent.size, 0);
         refused++;
         continue;
       }
       applied++;
+      // The newest id ever issued: the largest of the state's and the transaction's (flows too),
+      // whatever order they came in (the apply records it once per run of enqueues).
+      const newest = [
+        ...inState,
+        ...ops.flatMap((op) => (op.tag === Tag.Enqueue ? [op.id] : [])),
+      ].reduce<string | null>((max, id) => (max === null || id > max ? id : max), null);
+      assert.equal(live.lastId, newest, `seed ${seed}: lastId live`);
+      assert.equal(replayed.lastId, newest, `seed ${seed}: lastId replayed`);
       assert.equal(stateDigest(replayed), stateDigest(live), `seed ${seed}: live vs replay`);
       assert.deepEqual(auditState(live), [], `seed ${seed}: audit`);
       // One by one (no flows there: a one-by-one flow child applies the same way).
