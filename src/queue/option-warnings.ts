@@ -24,10 +24,10 @@ const MAX_NAMED = 8;
  * (`elsewhere`), with a word on units where they differ. Spelling alone
  * cannot find these, or finds the wrong key (`concurrency` is not
  * `groupConcurrency`). Used for the objects that describe jobs, queues and
- * workers ({@link JOB_HINTS}), not for the log's settings, where the same
- * names (`maxAttempts`, `timeout`) mean other things.
+ * workers, not for the log's settings, where the same names (`maxAttempts`,
+ * `timeout`) mean other things.
  */
-const PEER_NAMES: Hints = {
+export const JOB_HINTS: Hints = {
   attempts: { key: "maxAttempts" },
   retrylimit: { key: "maxAttempts" },
   maxattempts: { elsewhere: "the enqueue option or queue config `maxAttempts`" },
@@ -53,9 +53,6 @@ const PEER_NAMES: Hints = {
   },
   timezone: { key: "timezone" },
 };
-
-/** Hints for the objects that describe jobs, queues and workers: other queues' names for their keys. */
-export const JOB_HINTS = PEER_NAMES;
 
 /** No hints beyond spelling (the log's settings). */
 const NO_HINTS: Hints = {};

@@ -3,29 +3,15 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import { MemoryStore } from "../../src/store/memory.js";
-import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
-
-/** Runs `hook` once, before the next listing of `prefix` (disarmed before it runs). */
-class HookStore extends MemoryStore {
-  hook: { prefix: string; run: () => Promise<void> } | null = null;
-  override async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const h = this.hook;
-    if (h !== null && prefix === h.prefix) {
-      this.hook = null;
-      await h.run();
-    }
-    return super.list(prefix, options);
-  }
-}
+import { ListHookStore } from "./reader-helpers.js";
 
 const pendingOf = (r: QueueReader) => r.stats("work").pending;
 
 describe("QueueReader.reopen: a takeover between its manifest read and its WAL listing", () => {
   for (const salvage of [true, false]) {
     it(`reads the log in full, as a fresh open would (salvage: ${salvage})`, async () => {
-      const store = new HookStore();
+      const store = new ListHookStore();
       const first = await Queue.open(store, "q", { logger: silentLogger });
       await first.enqueue("work", "before");
       await first.close();

@@ -3,39 +3,14 @@ import { it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import type { JobStatus } from "../../src/queue/types.js";
-import { MemoryStore } from "../../src/store/memory.js";
-import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
 import { seededRandom } from "../../src/util/random.js";
+import { ListHookStore, readerView } from "./reader-helpers.js";
 
-const STATUSES: JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
-function view(reader: QueueReader): unknown {
-  const queues = reader.listQueues();
-  return {
-    queues,
-    stats: queues.map((q) => reader.stats(q)),
-    jobs: queues.map((q) => STATUSES.map((s) => reader.listJobs(q, s, { limit: 1_000 }).jobs)),
-    dead: queues.map((q) => reader.deadJobs(q, { limit: 1_000 })),
-    kv: reader.kvScan("", { limit: 1_000 }),
-  };
-}
 const described = (r: QueueReader) => ({
   ...r.inspection,
   checkpoint: r.inspection.checkpoint && { ...r.inspection.checkpoint, ageMs: 0 },
 });
-
-class HookStore extends MemoryStore {
-  hook: { prefix: string; run: () => Promise<void> } | null = null;
-  override async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const h = this.hook;
-    if (h !== null && prefix === h.prefix) {
-      this.hook = null;
-      await h.run();
-    }
-    return super.list(prefix, options);
-  }
-}
 
 /** Seeds and reopens per seed (`TAQUBA_REOPEN_SEEDS` runs more, e.g. 100, for a longer search). */
 const SEEDS = Number(process.env.TAQUBA_REOPEN_SEEDS ?? 8);
@@ -58,7 +33,7 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
   for (let seed = 1; seed <= SEEDS; seed++) {
     const r = seededRandom(seed);
     const pick = (n: number) => Math.floor(r() * n);
-    const store = new HookStore();
+    const store = new ListHookStore();
     const openWriter = (skip = false) =>
       Queue.open(store, "q", {
         logger: silentLogger,
@@ -131,27 +106,27 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
           store.hook = {
             prefix: pick(2) ? "q/wal/" : "q/checkpoint/",
             run: async () => {
-              pre = view(await QueueReader.open(store, "q"));
+              pre = readerView(await QueueReader.open(store, "q"));
               hookWhat = "raced";
               if (pick(3) === 0) {
                 hookWhat += " takeover";
                 await takeover();
               } else for (let i = 0; i < 1 + pick(3); i++) await work();
               await w.flush();
-              post = view(await QueueReader.open(store, "q"));
+              post = readerView(await QueueReader.open(store, "q"));
             },
           };
         }
         const stable = raced ? null : described(await QueueReader.open(store, "q"));
         const before = reader;
-        const prevView = view(reader);
+        const prevView = readerView(reader);
         const infos: string[] = [];
         reader = await reader.reopen({
           logger: { ...silentLogger, info: (m: string) => infos.push(m) },
         });
         store.hook = null;
         if (reader !== before) old.push({ reader: before, seen: null, step });
-        const got = view(reader);
+        const got = readerView(reader);
         if (raced && pre !== null) {
           try {
             assert.deepEqual(got, post);
@@ -178,7 +153,7 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
         }
         const fresh = await QueueReader.open(store, "q");
         try {
-          assert.deepEqual(view(reader), view(fresh));
+          assert.deepEqual(readerView(reader), readerView(fresh));
         } catch (e) {
           failures.push(`seed ${seed} step ${step}: reopen != fresh: ${String(e).slice(0, 300)}`);
           break;
@@ -192,15 +167,15 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
           );
         }
         // remember what this reader shows; old readers must keep showing it
-        old.push({ reader, seen: view(reader), step });
+        old.push({ reader, seen: readerView(reader), step });
         if (pick(4) === 0) {
           // concurrent reopens of an older reader
           const o = old[pick(old.length)]!;
           const [x, y] = await Promise.all([o.reader.reopen(), o.reader.reopen()]);
-          const f = view(await QueueReader.open(store, "q"));
+          const f = readerView(await QueueReader.open(store, "q"));
           try {
-            assert.deepEqual(view(x), f);
-            assert.deepEqual(view(y), f);
+            assert.deepEqual(readerView(x), f);
+            assert.deepEqual(readerView(y), f);
           } catch {
             failures.push(`seed ${seed} step ${step}: concurrent reopen of old reader != fresh`);
           }
@@ -208,7 +183,7 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
         for (const o of old)
           if (o.seen !== null && pick(3) === 0) {
             try {
-              assert.deepEqual(view(o.reader), o.seen);
+              assert.deepEqual(readerView(o.reader), o.seen);
             } catch (e) {
               failures.push(
                 `seed ${seed} step ${step}: old reader of step ${o.step} changed: ${String(e).slice(0, 200)}`,
@@ -222,7 +197,7 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
     for (const o of old)
       if (o.seen !== null)
         try {
-          assert.deepEqual(view(o.reader), o.seen);
+          assert.deepEqual(readerView(o.reader), o.seen);
         } catch {
           failures.push(`seed ${seed}: old reader of step ${o.step} changed (final check)`);
         }

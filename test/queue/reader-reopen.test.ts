@@ -4,13 +4,11 @@ import { CorruptionError } from "../../src/errors.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import type { JobStatus } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { StoredObject } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
-
-const STATUSES: JobStatus[] = ["pending", "scheduled", "claimed", "done", "dead"];
+import { readerView } from "./reader-helpers.js";
 
 /** Remembers the keys read, so a test can tell which objects a reopen fetched. */
 class ReadKeys extends CountingStore {
@@ -29,29 +27,26 @@ class ReadKeys extends CountingStore {
   }
 }
 
-/** Everything a reader answers from memory, for comparing two readers. */
-function view(reader: QueueReader): unknown {
-  const queues = reader.listQueues();
-  return {
-    queues,
-    stats: queues.map((q) => reader.stats(q)),
-    jobs: queues.map((q) =>
-      STATUSES.map((status) => reader.listJobs(q, status, { limit: 1_000 }).jobs),
-    ),
-    dead: queues.map((q) => reader.deadJobs(q, { limit: 1_000 })),
-    kv: reader.kvScan("", { limit: 1_000 }),
-  };
-}
-
 async function assertSameAsFreshOpen(store: MemoryStore, reader: QueueReader): Promise<void> {
   const fresh = await QueueReader.open(store, "q");
-  assert.deepEqual(view(reader), view(fresh));
+  assert.deepEqual(readerView(reader), readerView(fresh));
   // The checkpoint's age is as of each read.
   const described = (r: QueueReader) => ({
     ...r.inspection,
     checkpoint: r.inspection.checkpoint && { ...r.inspection.checkpoint, ageMs: 0 },
   });
   assert.deepEqual(described(reader), described(fresh));
+}
+
+/** A reader of `store` whose reads `keys` records from here on (what its open read is dropped). */
+async function watchedReader(
+  store: MemoryStore,
+  logger?: Logger,
+): Promise<{ keys: ReadKeys; reader: QueueReader }> {
+  const keys = new ReadKeys(store);
+  const reader = await QueueReader.open(keys, "q", logger === undefined ? {} : { logger });
+  keys.take();
+  return { keys, reader };
 }
 
 async function writer(store: MemoryStore): Promise<Queue> {
@@ -164,9 +159,7 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const store = new MemoryStore();
     const live = await writer(store);
     await someWork(live, 0);
-    const keys = new ReadKeys(store);
-    const reader = await QueueReader.open(keys, "q");
-    keys.take();
+    const { keys, reader } = await watchedReader(store);
     const again = await reader.reopen();
     const requests = again.storeRequests();
     // The newest manifest is read every time: whose it is tells whether the snapshot can go on.
@@ -177,13 +170,13 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     assert.equal(requests.bytesRead, (await store.get(read[0]!))!.body.byteLength);
     assert.equal(requests.counts.put + requests.counts.delete, 0);
     assert.ok(requests.counts.list > 0);
-    assert.deepEqual(view(again), view(reader));
+    assert.deepEqual(readerView(again), readerView(reader));
     // Both share one state until one of them goes on: each still answers as of its moment.
-    const before = view(reader);
+    const before = readerView(reader);
     await someWork(live, 1);
     const later = await again.reopen();
-    assert.deepEqual(view(reader), before);
-    assert.deepEqual(view(again), before);
+    assert.deepEqual(readerView(reader), before);
+    assert.deepEqual(readerView(again), before);
     await assertSameAsFreshOpen(store, later);
     await live.close();
   });
@@ -193,28 +186,28 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const live = await writer(store);
     await someWork(live, 0);
     const first = await QueueReader.open(store, "q");
-    const firstView = view(first);
+    const firstView = readerView(first);
     const firstJob = first.listJobs("work", "dead").jobs[0]!;
     await someWork(live, 1);
     const second = await first.reopen();
     await someWork(live, 2);
     const third = await second.reopen();
     await assertSameAsFreshOpen(store, third);
-    const thirdView = view(third);
+    const thirdView = readerView(third);
     // The state went on through `second` into `third`: the older readers rebuild theirs.
-    assert.deepEqual(view(first), firstView);
+    assert.deepEqual(readerView(first), firstView);
     assert.deepEqual(first.getJob(firstJob.id), firstJob);
-    assert.notDeepEqual(view(second), firstView);
-    assert.notDeepEqual(view(second), thirdView);
-    assert.deepEqual(view(third), thirdView);
+    assert.notDeepEqual(readerView(second), firstView);
+    assert.notDeepEqual(readerView(second), thirdView);
+    assert.deepEqual(readerView(third), thirdView);
     // Reopening an older reader again goes on from its own snapshot.
     await someWork(live, 3);
     const branch = await first.reopen();
     await assertSameAsFreshOpen(store, branch);
     const fromThird = await third.reopen();
     await assertSameAsFreshOpen(store, fromThird);
-    assert.deepEqual(view(branch), view(fromThird));
-    assert.deepEqual(view(first), firstView);
+    assert.deepEqual(readerView(branch), readerView(fromThird));
+    assert.deepEqual(readerView(first), firstView);
     await live.close();
   });
 
@@ -223,16 +216,16 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const live = await writer(store);
     // A small state: the WAL taken on soon outgrows its encoded copy, which is then encoded anew.
     const readers = [await QueueReader.open(store, "q")];
-    const views = [view(readers[0]!)];
+    const views = [readerView(readers[0]!)];
     for (let round = 0; round < 12; round++) {
       await someWork(live, round);
       const next = await readers.at(-1)!.reopen();
       await assertSameAsFreshOpen(store, next);
       readers.push(next);
-      views.push(view(next));
+      views.push(readerView(next));
     }
     for (const [i, reader] of [...readers.entries()].reverse())
-      assert.deepEqual(view(reader), views[i]);
+      assert.deepEqual(readerView(reader), views[i]);
     await live.close();
   });
 
@@ -241,19 +234,19 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const live = await writer(store);
     await someWork(live, 0);
     const reader = await QueueReader.open(store, "q");
-    const before = view(reader);
+    const before = readerView(reader);
     await someWork(live, 1);
     const [a, b] = await Promise.all([reader.reopen(), reader.reopen()]);
     await assertSameAsFreshOpen(store, a);
     await assertSameAsFreshOpen(store, b);
-    assert.deepEqual(view(reader), before);
+    assert.deepEqual(readerView(reader), before);
     await someWork(live, 2);
     const [c, d] = await Promise.all([a.reopen(), b.reopen()]);
     await assertSameAsFreshOpen(store, c);
     await assertSameAsFreshOpen(store, d);
-    assert.notDeepEqual(view(a), view(c));
-    assert.deepEqual(view(a), view(b));
-    assert.deepEqual(view(reader), before);
+    assert.notDeepEqual(readerView(a), readerView(c));
+    assert.deepEqual(readerView(a), readerView(b));
+    assert.deepEqual(readerView(reader), before);
     await live.close();
   });
 
@@ -261,9 +254,7 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const store = new MemoryStore();
     const live = await writer(store);
     await someWork(live, 0);
-    const keys = new ReadKeys(store);
-    const reader = await QueueReader.open(keys, "q");
-    keys.take();
+    const { keys, reader } = await watchedReader(store);
     await someWork(live, 1);
     await live.close(); // writes a checkpoint covering what the reader has not read
     const after = await reader.reopen();
@@ -279,10 +270,8 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const store = new MemoryStore();
     const live = await writer(store);
     await someWork(live, 0);
-    const keys = new ReadKeys(store);
     const { logger, lines } = infoLines();
-    const reader = await QueueReader.open(keys, "q", { logger });
-    keys.take();
+    const { keys, reader } = await watchedReader(store, logger);
     await someWork(live, 1);
     await live.close(); // the same writer's checkpoint
     // What garbage collection does after the checkpoint: the WAL it covers is deleted.
@@ -308,10 +297,8 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     await first.close(); // a checkpoint: what a full read reads
     const crashed = await writer(store);
     await someWork(crashed, 1);
-    const keys = new ReadKeys(store);
     const { logger, lines } = infoLines();
-    const reader = await QueueReader.open(keys, "q", { logger });
-    keys.take();
+    const { keys, reader } = await watchedReader(store, logger);
     const second = await writer(store); // fences `crashed`, requeues its claimed job
     await someWork(second, 2);
     const after = await reader.reopen();
@@ -529,7 +516,7 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const keys = new ReadKeys(store);
     const { logger, lines } = infoLines();
     const reader = await QueueReader.open(keys, "q", { logger });
-    const was = view(reader);
+    const was = readerView(reader);
     const own = checkpointOf(reader);
     keys.take();
     // Nothing new: the state is shared, nothing to keep.
@@ -548,8 +535,8 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     assert.match(lines[0]!, /reads the log in full: the checkpoint it was read from .* is gone/);
     await assertSameAsFreshOpen(store, after);
     // The readers it was called on kept their own state: none was handed on.
-    assert.deepEqual(view(idle), was);
-    assert.deepEqual(view(reader), was);
+    assert.deepEqual(readerView(idle), was);
+    assert.deepEqual(readerView(reader), was);
   });
 
   it("reads a newer checkpoint once the WAL kept since its own outgrew it", async () => {
@@ -561,7 +548,7 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     const keys = new ReadKeys(store);
     const { logger, lines } = infoLines();
     const reader = await QueueReader.open(keys, "q", { logger });
-    const was = view(reader);
+    const was = readerView(reader);
     keys.take();
     const payload = new Uint8Array(100 * 1_024).fill(5);
     for (let i = 0; i < 180; i += 10)
@@ -576,7 +563,7 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     assert.match(lines[0]!, /reads the log in full: the WAL kept since its checkpoint outgrew it/);
     await assertSameAsFreshOpen(store, after);
     // The reader it was called on kept its own state.
-    assert.deepEqual(view(reader), was);
+    assert.deepEqual(readerView(reader), was);
     // And it goes on from the newer checkpoint.
     const later = await after.reopen();
     assert.deepEqual(keys.take().filter(isCheckpoint), []);
