@@ -7,7 +7,11 @@ describe("load (fast form)", { timeout: 180_000 }, () => {
   it("50,000 jobs through one process with bounded memory", async () => {
     const result = await throughOneProcess(50_000);
     assert.equal(result.doneAfterReopen, 50_000, "every ack survives a reopen");
-    assert.ok(result.heapGrowthMiB < 64, `heap grew by ${result.heapGrowthMiB.toFixed(1)} MiB`);
+    // Retained after a full GC: about 2 MiB on Node 20 and 22; a leak of 300 B per job would be 14.
+    assert.ok(
+      result.heapGrowthMiB < 16,
+      `retained heap grew by ${result.heapGrowthMiB.toFixed(1)} MiB, expected under 16`,
+    );
   });
 
   it("10,000 queues: listed, counted and claimable after a reopen", async () => {

@@ -110,10 +110,13 @@ async function main(): Promise<void> {
   log(
     `load: ${million.jobs} jobs through one process in ${(million.ms / 1000).toFixed(1)} s ` +
       `(${Math.round(million.jobs / (million.ms / 1000))} jobs/s), peak heap ${million.peakHeapMiB.toFixed(0)} MiB, ` +
-      `growth ${million.heapGrowthMiB.toFixed(1)} MiB`,
+      `retained growth ${million.heapGrowthMiB.toFixed(1)} MiB`,
   );
-  if (million.heapGrowthMiB > 128)
-    violations.push(`load: heap grew ${million.heapGrowthMiB.toFixed(1)} MiB over 1M jobs`);
+  // Retained after a full GC (2.7 MiB when measured): 32 MiB would be a leak of 33 B per job.
+  if (million.heapGrowthMiB > 32)
+    violations.push(
+      `load: retained heap grew ${million.heapGrowthMiB.toFixed(1)} MiB over 1M jobs`,
+    );
   const queues = await manyQueues(10_000);
   log(
     `load: ${queues.queues} queues enqueued in ${queues.ms.toFixed(0)} ms, reopened in ${queues.reopenMs.toFixed(0)} ms`,
