@@ -19,13 +19,19 @@
  * printed after the first open and at the end (with `--expose-gc`, after a
  * collection), holding the newest reader (before the old one is read again).
  *
- * Options: --jobs=100000 --new=5 --rounds=10 --latency-ms=0 --payload=100 --burst=100000
+ * `--backlog=N` leaves a long WAL folder: the live writer checkpoints every
+ * 256 batches and collects nothing for an hour, and writes N batches of one
+ * job before the rounds, so N WAL objects stay listed (covered by a newer
+ * checkpoint, not yet collected). `keys` in a sample is how many object keys
+ * its listings returned.
+ *
+ * Options: --jobs=100000 --new=5 --rounds=10 --latency-ms=0 --payload=100 --burst=100000 --backlog=0
  */
 import { performance } from "node:perf_hooks";
 import { Queue, QueueReader } from "../src/index.js";
 import { silentLogger } from "../src/logger.js";
 import { MemoryStore } from "../src/store/memory.js";
-import type { ObjectStore } from "../src/store/types.js";
+import type { ListOptions, ListPage, ObjectStore } from "../src/store/types.js";
 import { LatencyStore } from "../src/store/wrappers/latency.js";
 import { Args } from "./lib/args.js";
 
@@ -36,6 +42,7 @@ const rounds = args.number("rounds", 10);
 const latencyMs = args.number("latency-ms", 0);
 const payloadBytes = args.number("payload", 100);
 const burst = args.number("burst", 100_000);
+const backlog = args.number("backlog", 0);
 
 interface Sample {
   kind: "full" | "reopen" | "idle" | "burst";
@@ -46,11 +53,30 @@ interface Sample {
   lists: number;
   requests: number;
   bytesRead: number;
+  keys: number;
+}
+
+/** Counts the keys the listings through it return. */
+class KeyCounter implements ObjectStore {
+  keys = 0;
+  constructor(readonly inner: ObjectStore) {}
+  get: ObjectStore["get"] = (key) => this.inner.get(key);
+  put: ObjectStore["put"] = (key, body, options) => this.inner.put(key, body, options);
+  delete: ObjectStore["delete"] = (key) => this.inner.delete(key);
+  head: ObjectStore["head"] = (key) => this.inner.head!(key);
+  describe = (): string => this.inner.describe();
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    const page = await this.inner.list(prefix, options);
+    this.keys += page.objects.length;
+    return page;
+  }
 }
 
 const memory = new MemoryStore();
-const store: ObjectStore =
-  latencyMs === 0 ? memory : new LatencyStore(memory, { latencyMs, ops: ["get", "list", "head"] });
+const counter = new KeyCounter(
+  latencyMs === 0 ? memory : new LatencyStore(memory, { latencyMs, ops: ["get", "list", "head"] }),
+);
+const store: ObjectStore = counter;
 const fill = await Queue.open(memory, "q", { logger: silentLogger });
 const payload = new Uint8Array(payloadBytes).fill(7);
 for (let i = 0; i < jobs; i += 1_000)
@@ -59,7 +85,11 @@ for (let i = 0; i < jobs; i += 1_000)
     Array.from({ length: Math.min(1_000, jobs - i) }, () => ({ payload })),
   );
 await fill.close(); // a checkpoint of every job
-const live = await Queue.open(memory, "q", { logger: silentLogger });
+const live = await Queue.open(memory, "q", {
+  logger: silentLogger,
+  ...(backlog > 0 ? { log: { checkpointWalBatches: 256, gcMinAgeMs: 3_600_000 } } : {}),
+});
+for (let i = 0; i < backlog; i++) await live.enqueue("backlog", payload);
 
 /** Starts timing the turns of the event loop; the returned function stops and gives the longest (ms). */
 function longestTurn(): () => number {
@@ -94,6 +124,7 @@ async function timed(
   read: () => Promise<QueueReader>,
 ): Promise<QueueReader> {
   const stop = longestTurn();
+  const keysBefore = counter.keys;
   const started = performance.now();
   const reader = await read();
   const ms = performance.now() - started;
@@ -108,6 +139,7 @@ async function timed(
     lists: counts.list,
     requests,
     bytesRead,
+    keys: counter.keys - keysBefore,
   };
   samples.push(sample);
   console.log(JSON.stringify(sample));
@@ -158,12 +190,12 @@ const median = (values: number[]): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 console.log(
-  `jobs=${jobs} new=${fresh} latencyMs=${latencyMs} rounds=${rounds} (round 0, the first hand-on, left out of the medians)`,
+  `jobs=${jobs} new=${fresh} latencyMs=${latencyMs} backlog=${backlog} rounds=${rounds} (round 0, the first hand-on, left out of the medians)`,
 );
 for (const kind of ["full", "reopen", "idle"] as const) {
   const of = samples.filter((s) => s.kind === kind && s.round > 0);
   console.log(
-    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), longest turn median ${median(of.map((s) => s.turnMs))} ms max ${Math.max(...of.map((s) => s.turnMs))}, GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
+    `${kind.padEnd(6)} median ${median(of.map((s) => s.ms))} ms (${of.map((s) => s.ms).join(", ")}), longest turn median ${median(of.map((s) => s.turnMs))} ms max ${Math.max(...of.map((s) => s.turnMs))}, GETs ${median(of.map((s) => s.gets))}, LISTs ${median(of.map((s) => s.lists))}, keys listed ${median(of.map((s) => s.keys))}, bytes read ${median(of.map((s) => s.bytesRead))}`,
   );
 }
 const first = samples.find((s) => s.kind === "reopen" && s.round === 0)!;
