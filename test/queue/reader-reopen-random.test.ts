@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
@@ -34,9 +35,13 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
     const r = seededRandom(seed);
     const pick = (n: number) => Math.floor(r() * n);
     const store = new ListHookStore();
+    // Job time stands still: a nacked job stays scheduled, so no writer timer (a promotion
+    // when its backoff ends) writes between a reopen and the fresh open it is compared with.
+    const clock = new ManualClock();
     const openWriter = (skip = false) =>
       Queue.open(store, "q", {
         logger: silentLogger,
+        clock,
         defaultQueueConfig: { keepDoneJobsMs: 3_600_000, maxAttempts: 2 },
         log: {
           checkpointWalBatches: 2 + pick(6),
