@@ -3,10 +3,12 @@
  * the enqueues and `schedule` accept objects with keys they do not declare
  * (options written for a newer release still work with an older one), but a
  * misspelt key (`delay` for `delayMs`, `attempts` for `maxAttempts`) would
- * then change nothing without a word. The first object of each kind that has
- * unknown keys is told of, in one warning naming the key each one likely
- * meant; later ones of that kind are not (a newer release's key passed on
- * every enqueue costs one warning, and the check stops there).
+ * then change nothing without a word. Each unknown key is told of once per
+ * kind of object, in one warning per object that brings new ones, naming the
+ * key each one likely meant: a newer release's key passed on every enqueue
+ * costs one warning, and a typo made later in another call is still told.
+ * A kind that has brought {@link MAX_TOLD} unknown keys is no longer looked
+ * at (the caller's objects are not what this queue expects, and that was said).
  */
 import type { Logger } from "../logger.js";
 import { likelyKey, unknownKeys } from "../validate.js";
@@ -16,6 +18,8 @@ export type Hints = Readonly<Record<string, { key?: string; elsewhere?: string }
 
 /** Unknown keys named in one warning, at most (the others are counted). */
 const MAX_NAMED = 8;
+/** Unknown keys told of per kind of object before that kind is no longer looked at. */
+const MAX_TOLD = 32;
 
 /**
  * What other Node job queues (BullMQ, pg-boss, graphile-worker) call an
@@ -78,17 +82,19 @@ export interface UnknownKeys {
 /** One queue's (or one worker's) warnings of unknown option keys; see the module's comment. */
 export class OptionWarnings {
   readonly #logger: Logger;
-  /** The kinds of object (`enqueue options`, `options.log`…) told of already. */
-  readonly #told = new Set<string>();
+  /** Unknown keys told of already, by kind of object (`enqueue options`, `options.log`…). */
+  readonly #told = new Map<string, Set<string>>();
+  /** Kinds that brought {@link MAX_TOLD} unknown keys: no longer looked at. */
+  readonly #done = new Set<string>();
 
   constructor(logger: Logger) {
     this.#logger = logger;
   }
 
   /**
-   * Warns of the own keys of `options` that are not in `keys`, unless an
-   * object of this kind (`what`, which names it in the message) was told of
-   * already. Call once the object was checked: a refused call warns of
+   * Warns of the own keys of `options` that are not in `keys` and were not
+   * told of already for this kind of object (`what`, which names it in the
+   * message). Call once the object was checked: a refused call warns of
    * nothing. `hints`: {@link JOB_HINTS} where other queues' option names
    * apply.
    */
@@ -100,27 +106,40 @@ export class OptionWarnings {
   /**
    * The unknown keys of `options`, to {@link tell} later (once a call that
    * looked at objects it is given in its own turn has been checked), or
-   * `undefined`: none, a kind told of already, no plain object (an array,
-   * a primitive), or an object whose keys cannot be listed (a proxy whose
-   * traps throw: that is for the call's own checks to meet, not this).
+   * `undefined`: none but keys told of already, a kind no longer looked at,
+   * no plain object (an array, a primitive), or an object whose keys cannot
+   * be listed (a proxy whose traps throw: that is for the call's own checks
+   * to meet, not this).
    */
   find(options: unknown, what: string, keys: readonly string[]): UnknownKeys | undefined {
     if (typeof options !== "object" || options === null || Array.isArray(options)) return;
-    if (this.#told.has(what)) return;
-    let unknown: string[] | undefined;
+    if (this.#done.has(what)) return;
+    let found: string[] | undefined;
     try {
-      unknown = unknownKeys(options, keys);
+      found = unknownKeys(options, keys);
     } catch {
       return;
     }
-    return unknown === undefined ? undefined : { what, keys, unknown };
+    const unknown = found === undefined ? [] : this.#untold(what, found);
+    return unknown.length === 0 ? undefined : { what, keys, unknown };
   }
 
-  /** Warns of `found`, unless its kind was told of meanwhile. */
+  /** Warns of the keys of `found` not told of meanwhile (another object of its kind may have). */
   tell(found: UnknownKeys, hints: Hints = NO_HINTS): void {
-    const { what, keys, unknown } = found;
-    if (this.#told.has(what)) return;
-    this.#told.add(what);
+    const { what, keys } = found;
+    if (this.#done.has(what)) return;
+    const unknown = this.#untold(what, found.unknown);
+    if (unknown.length === 0) return;
+    const told = this.#told.get(what) ?? new Set<string>();
+    this.#told.set(what, told);
+    for (const key of unknown) {
+      told.add(key);
+      if (told.size >= MAX_TOLD) {
+        this.#done.add(what);
+        this.#told.delete(what);
+        break;
+      }
+    }
     const named = unknown.slice(0, MAX_NAMED).map((key) => describeKey(key, keys, hints));
     const more = unknown.length > MAX_NAMED ? ` and ${unknown.length - MAX_NAMED} more` : "";
     try {
@@ -131,5 +150,11 @@ export class OptionWarnings {
     } catch {
       // a logger that throws must not fail the call it is told from
     }
+  }
+
+  /** The keys of `unknown` not told of yet for `what`. */
+  #untold(what: string, unknown: readonly string[]): readonly string[] {
+    const told = this.#told.get(what);
+    return told === undefined ? unknown : unknown.filter((key) => !told.has(key));
   }
 }

@@ -344,7 +344,7 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("unknown enqueue, entry, flow and schedule keys are warned of once per kind, after the call is checked", async () => {
+  it("unknown enqueue, entry, flow and schedule keys are warned of once per key and kind, after the call is checked", async () => {
     const logger = recordingLogger();
     const { queue } = await openTestQueue({ logger });
     // Refused for another reason: nothing told (the key is told when a call goes through).
@@ -355,8 +355,9 @@ describe("validation", { timeout: 60_000 }, () => {
     assert.deepEqual(logger.messages("warn"), []);
     // `delay` for `delayMs`: the job is pending at once (the key is ignored), and the caller is told.
     const id = await queue.enqueue("q", "x", { delay: 60_000 } as Loose);
-    // Told once per kind: later enqueue options, in any enqueue call, are not checked again.
-    await queue.enqueue("q", "y", { attempts: 9 } as Loose);
+    // Told once per key and kind: `delay` again is not told; `attempts`, new, is, and once only
+    // although enqueueMany's options bring it again.
+    await queue.enqueue("q", "y", { delay: 5, attempts: 9 } as Loose);
     await queue.enqueueMany("q", [
       { payload: "z", options: { attempts: 2 } as Loose },
       { payload: "w", opts: { priority: 1 } } as Loose as { payload: string },
@@ -379,7 +380,9 @@ describe("validation", { timeout: 60_000 }, () => {
       logger.messages("warn").map((m) => m.slice(0, m.indexOf(" (known: "))),
       [
         "ignoring unknown keys of enqueue options: `delay` (did you mean `delayMs`?)",
+        "ignoring unknown keys of enqueue options: `attempts` (did you mean `maxAttempts`?)",
         "ignoring unknown keys of enqueueMany jobs: `opts`",
+        "ignoring unknown keys of enqueue options: `lifo`",
         "ignoring unknown keys of flow jobs: `chidren` (did you mean `children`?)",
         "ignoring unknown keys of schedule specs: `timeZone` (did you mean `timezone`?)",
       ],
@@ -398,7 +401,8 @@ describe("validation", { timeout: 60_000 }, () => {
     const many: Record<string, number> = {};
     for (let i = 0; i < 50_000; i++) many[`k${i}`] = i;
     await queue.enqueue("q", "x", many);
-    await queue.enqueue("q", "y", { delay: 1 } as Loose); // the kind was told already
+    // 32 keys told of (the first 8 named): the kind is no longer looked at.
+    await queue.enqueue("q", "y", { delay: 1 } as Loose);
     const warnings = logger.at("warn");
     assert.equal(warnings.length, 1);
     assert.match(
