@@ -35,13 +35,14 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
     const r = seededRandom(seed);
     const pick = (n: number) => Math.floor(r() * n);
     const store = new ListHookStore();
-    // Job time stands still: a nacked job stays scheduled, so no writer timer (a promotion
-    // when its backoff ends) writes between a reopen and the fresh open it is compared with.
+    // The writers' clock moves only where the test says: on the real clock, a nack's backoff
+    // could end between a reopen and the fresh open it is compared with, and the writer's
+    // promotion in between made them differ (on a busy machine, a few times a run).
     const clock = new ManualClock();
     const openWriter = (skip = false) =>
       Queue.open(store, "q", {
-        logger: silentLogger,
         clock,
+        logger: silentLogger,
         defaultQueueConfig: { keepDoneJobsMs: 3_600_000, maxAttempts: 2 },
         log: {
           checkpointWalBatches: 2 + pick(6),
@@ -102,6 +103,11 @@ it("chains of reopens answer as fresh opens, older readers as they did", {
         const ops = pick(5);
         for (let i = 0; i < ops; i++) await work();
         if (pick(6) === 0) await takeover();
+        if (pick(4) === 0) {
+          // Backoffs end: the writer promotes the jobs due before anyone reads.
+          clock.advance(1_000 + pick(4_000));
+          await w.promoteScheduledNow();
+        }
         await w.flush();
         let pre: unknown = null;
         hookWhat = "";
