@@ -168,6 +168,12 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
  * Job `h` is being removed: the children that still name it as their
  * parent (dead ones, or ones a dead or done parent no longer waits for)
  * lose the link, so no job is left pointing at a missing one.
+ *
+ * A child whose row is known (a list made when its children were added)
+ * is looked at in that row, without parsing its id: a job keeps its row
+ * while it lives, so the row holds the child, or the child is gone (then
+ * the row is free, without extras, or holds another job, which names `h`
+ * only if it is a child of `h` too, to unlink as well).
  */
 export function unlinkChildren(state: State, h: number): void {
   const flow = state.table.extras(h)?.flow;
@@ -175,10 +181,11 @@ export function unlinkChildren(state: State, h: number): void {
   const id = state.idOf(h);
   const list = flow instanceof FlowList ? flow : null;
   const children = flow.children;
+  const table = state.table;
   for (let i = 0; i < children.length; i++) {
-    const child = children[i]!;
-    const c = list === null ? state.find(child.id) : state.findGuessed(child.id, list.rowGuess(i));
-    if (c !== -1 && state.table.extras(c)?.flowParent === id)
+    const guess = list === null ? -1 : list.rowGuess(i);
+    const c = guess === -1 ? state.find(children[i]!.id) : guess;
+    if (c !== -1 && table.extras(c)?.flowParent === id)
       withExtras(state, c, { flowParent: undefined });
   }
 }

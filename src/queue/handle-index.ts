@@ -75,6 +75,14 @@ export class HandleIndex {
   /** Chunks that frozen views still read; copied before their first change. */
   #shared: Set<Chunk> | null = null;
   #views = 0;
+  /**
+   * Where the handle after the last one deleted is (chunk, offset): a run of
+   * deletes in index order (the children of a flow, removed with their
+   * parent) finds each there, without the two binary searches. Only a
+   * guess, checked against the chunk (a handle is in the index once).
+   */
+  #nextChunk = 0;
+  #nextOffset = 0;
 
   constructor(compare: HandleOrder) {
     this.#compare = compare;
@@ -193,10 +201,22 @@ export class HandleIndex {
   /** Removes `handle`; false when it was not in the index. */
   delete(handle: number): boolean {
     if (this.#size === 0) return false;
-    const ci = this.#chunkFor(handle);
-    const pos = this.#offsetIn(this.#chunks[ci]!, handle);
-    if (this.#chunks[ci]![pos] !== handle) return false;
+    let ci = this.#nextChunk;
+    let pos = this.#nextOffset;
+    if (this.#chunks[ci]?.[pos] !== handle) {
+      ci = this.#chunkFor(handle);
+      pos = this.#offsetIn(this.#chunks[ci]!, handle);
+      if (this.#chunks[ci]![pos] !== handle) return false;
+    }
     this.#removeAt(ci, pos);
+    // The next handle took the deleted one's place, or (it was its chunk's last) starts the next chunk.
+    const chunk = this.#chunks[ci];
+    if (chunk !== undefined && pos >= chunk.length) {
+      ci++;
+      pos = 0;
+    }
+    this.#nextChunk = ci;
+    this.#nextOffset = pos;
     return true;
   }
 

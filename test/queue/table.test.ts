@@ -61,6 +61,83 @@ describe("handle index", { timeout: 60_000 }, () => {
     );
   });
 
+  it("deletes in index order find each handle where the last one was, without comparisons", () => {
+    const keys = new Keys();
+    let comparisons = 0;
+    const counted = (a: number, b: number) => {
+      comparisons++;
+      return keys.order(a, b);
+    };
+    const handles = Array.from({ length: 10_000 }, (_, h) => {
+      keys.set(h, 0);
+      return h;
+    });
+    const index = HandleIndex.fromSorted(counted, handles);
+    // A run from the middle (a flow's children among other jobs), then one from the start.
+    index.delete(3_000);
+    comparisons = 0;
+    for (let h = 3_001; h < 7_000; h++) assert.equal(index.delete(h), true);
+    assert.equal(comparisons, 0);
+    index.delete(0);
+    comparisons = 0;
+    for (let h = 1; h < 3_000; h++) assert.equal(index.delete(h), true);
+    assert.equal(comparisons, 0);
+    assert.deepEqual(index.toArray(), handles.slice(7_000));
+    assert.equal(index.problems(), null);
+    // A stale position (the index changed since) is only a guess: the handle is searched for.
+    keys.set(20_000, -1);
+    index.insert(20_000);
+    assert.equal(index.delete(7_500), true);
+    assert.equal(index.delete(7_500), false);
+    assert.equal(index.delete(20_000), true);
+    assert.equal(index.delete(7_501), true);
+    assert.equal(index.min(), 7_000);
+    assert.equal(index.problems(), null);
+  });
+
+  it("matches a sorted array through runs of deletes in order mixed with inserts", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 2 }),
+            fc.integer({ min: 0, max: 40 }),
+            fc.integer({ min: 1, max: 600 }),
+          ),
+          { maxLength: 200 },
+        ),
+        (ops) => {
+          const keys = new Keys();
+          const index = new HandleIndex(keys.order);
+          const members = new Set<number>();
+          let next = 0;
+          for (const [op, key, count] of ops) {
+            if (op < 2 || members.size === 0) {
+              for (let k = 0; k < count; k++) {
+                const h = next++;
+                keys.set(h, key);
+                index.insert(h);
+                members.add(h);
+              }
+            } else {
+              // A run of handles next to each other in the order, from any of them.
+              const sorted = [...members].sort(keys.order);
+              const from = key % sorted.length;
+              for (const h of sorted.slice(from, from + count)) {
+                assert.equal(index.delete(h), true);
+                members.delete(h);
+              }
+            }
+          }
+          assert.deepEqual(index.toArray(), [...members].sort(keys.order));
+          assert.equal(index.size, members.size);
+          assert.equal(index.problems(), null);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("a frozen view keeps its order while the index changes, without copying it", () => {
     const keys = new Keys();
     const index = new HandleIndex(keys.order);
