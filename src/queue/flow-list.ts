@@ -22,8 +22,10 @@ export class FlowList implements FlowChildren {
   #index: Map<string, number> | null;
   /**
    * The row of each child when it was added, by position (-1: not known), or
-   * null. Only a guess (`State.findGuessed` checks the row's id): a child
-   * that ended may have left its row to another job. Shared by copies.
+   * null. Only a guess: a child that ended may have left its row to another
+   * job (`State.findGuessed` checks the row's id; `unlinkChildren` needs no
+   * check, see there). Noted in the process that applied the enqueues, never
+   * written to a checkpoint: a decoded list has none. Shared by copies.
    */
   readonly #rows: Int32Array | null;
 

@@ -173,7 +173,11 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
  * is looked at in that row, without parsing its id: a job keeps its row
  * while it lives, so the row holds the child, or the child is gone (then
  * the row is free, without extras, or holds another job, which names `h`
- * only if it is a child of `h` too, to unlink as well).
+ * only if it is a child of `h` too, to unlink as well). Rows are noted only
+ * in the process that applied the enqueues and never pass into a checkpoint,
+ * so a list decoded from one (every flow after a restart), or one whose
+ * parent was given more children later, finds its children by id: the
+ * state after the removal is the same either way.
  */
 export function unlinkChildren(state: State, h: number): void {
   const flow = state.table.extras(h)?.flow;

@@ -7,7 +7,7 @@ import { Tag } from "../../src/queue/records/tags.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
 import { SnapshotWriter } from "../../src/queue/snapshot-encoder.js";
 import { State, Status } from "../../src/queue/state.js";
-import { stateDigest } from "../reliability/lib/audit.js";
+import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord as job } from "./helpers.js";
 
 /** A state holding one flow: a parent waiting for 500 pending children. */
@@ -150,6 +150,42 @@ describe("flow state", { timeout: 30_000 }, () => {
       assert.equal(state.table.extras(state.find(id))?.flowParent, undefined, `${id} unlinked`);
     // The job in the removed child's row names its own parent still.
     assert.equal(state.table.extras(firstRow)?.flowParent, otherParent);
+  });
+
+  it("removing a parent with no rows noted (decoded from a checkpoint, or given children twice) finds its children by id", () => {
+    const decodedOf = (state: State): State => {
+      const writer = new SnapshotWriter(state, 0);
+      let encoded: Uint8Array | null = null;
+      while (encoded === null) encoded = writer.step();
+      const reader = new SnapshotReader(encoded);
+      let decoded: State | null = null;
+      while (decoded === null) decoded = reader.step();
+      return decoded;
+    };
+    // A list decoded from a checkpoint has no rows: every child is found by its id.
+    const { state, parent, children } = flowOf500();
+    const decoded = decodedOf(state);
+    apply(decoded, { tag: Tag.Remove, id: parent, at: 4_000 });
+    assert.equal(decoded.find(parent), -1);
+    for (const id of children)
+      assert.equal(decoded.table.extras(decoded.find(id))?.flowParent, undefined, `${id} unlinked`);
+    assert.deepEqual(auditState(decoded), []);
+    // Children added in a second transaction: the first ones' rows are no longer noted.
+    const second = flowOf500();
+    const ids = new IdGenerator(null, 2);
+    const later = Array.from({ length: 20 }, () => ids.next(5_000));
+    apply(second.state, {
+      tag: Tag.Transaction,
+      ops: later.map((id) => job(id, { flowParent: second.parent })),
+    });
+    apply(second.state, { tag: Tag.Remove, id: second.parent, at: 6_000 });
+    for (const id of [...second.children, ...later])
+      assert.equal(
+        second.state.table.extras(second.state.find(id))?.flowParent,
+        undefined,
+        `${id} unlinked`,
+      );
+    assert.deepEqual(auditState(second.state), []);
   });
 
   it("a child's end writes its parent's entry in place, not a copy of the list per child", () => {
