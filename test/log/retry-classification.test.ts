@@ -21,40 +21,12 @@ import type {
   StoredObject,
 } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { FailedRequests } from "../failed-requests.js";
 import { recordingLogger } from "../recording-logger.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
 const permanent = (): Error =>
   new StorageError("the bucket is gone: create it", { cause: new Error("404"), permanent: true });
-
-/** Passes requests through to a store, and notes each that failed as `op key`. */
-class FailedRequests implements ObjectStore {
-  readonly failed: string[] = [];
-  constructor(readonly inner: ObjectStore) {}
-  async #run<T>(op: string, key: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      this.failed.push(`${op} ${key}`);
-      throw error;
-    }
-  }
-  get(key: string): Promise<StoredObject | null> {
-    return this.#run("get", key, () => this.inner.get(key));
-  }
-  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
-    return this.#run("put", key, () => this.inner.put(key, body, options));
-  }
-  delete(key: string): Promise<void> {
-    return this.#run("delete", key, () => this.inner.delete(key));
-  }
-  list(prefix: string, options?: ListOptions): Promise<ListPage> {
-    return this.#run("list", prefix, () => this.inner.list(prefix, options));
-  }
-  describe(): string {
-    return this.inner.describe();
-  }
-}
 
 describe("log retries and error classification", { timeout: 30_000 }, () => {
   it("a permanent StorageError fails the open at once, unretried and unwrapped", async () => {

@@ -11,20 +11,28 @@ import { after, before, describe, it } from "node:test";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
+import { FailedRequests } from "../failed-requests.js";
 import { recordingLogger } from "../recording-logger.js";
 
-async function expectFastPermanentFailure(directory: string, message: RegExp): Promise<void> {
+/**
+ * `Queue.open` on a FileStore at `directory` fails with a permanent StorageError matching
+ * `message`, and makes no failed request twice: nothing was retried.
+ */
+async function expectPermanentFailure(directory: string, message: RegExp): Promise<void> {
   const logger = recordingLogger();
-  const started = performance.now();
-  await assert.rejects(Queue.open(new FileStore(directory), "q", { logger }), (err) => {
-    assert.ok(err instanceof StorageError, String(err));
-    assert.equal(err.permanent, true, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 1_000, `took ${Math.round(elapsed)} ms`);
+  const store = new FailedRequests(new FileStore(directory));
+  // A short retry budget: misread as transient, the open fails after it instead of in minutes.
+  const open = Queue.open(store, "q", { logger, log: { retry: { maxElapsedMs: 2_000 } } });
+  const error = await open.then(
+    () => assert.fail("Queue.open should have failed"),
+    (err: unknown) => err,
+  );
+  assert.ok(store.failed.length > 0, "a request failed");
+  assert.deepEqual(store.repeated(), [], `retried: ${store.failed}`);
   assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
+  assert.ok(error instanceof StorageError, String(error));
+  assert.equal(error.permanent, true, error.message);
+  assert.match(error.message, message);
 }
 
 describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () => {
@@ -39,13 +47,13 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
   it("a file where the store's directory should be", async () => {
     const path = join(dir, "a-file");
     await writeFile(path, "not a directory");
-    await expectFastPermanentFailure(path, /a file is where a directory is expected/);
+    await expectPermanentFailure(path, /a file is where a directory is expected/);
   });
 
   it("a file where a parent directory should be (ENOTDIR)", async () => {
     const file = join(dir, "parent-file");
     await writeFile(file, "not a directory");
-    await expectFastPermanentFailure(
+    await expectPermanentFailure(
       join(file, "store"),
       /ENOTDIR.*a file is where a directory is expected: move it away or choose another directory/,
     );
@@ -61,7 +69,7 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await mkdir(locked);
     await chmod(locked, 0o500);
     try {
-      await expectFastPermanentFailure(join(locked, "store"), /EACCES.*permission denied/);
+      await expectPermanentFailure(join(locked, "store"), /EACCES.*permission denied/);
     } finally {
       await chmod(locked, 0o700);
     }
@@ -89,8 +97,8 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await symlink(join(dir, "missing-volume", "data"), link);
     const message =
       /symbolic link to '.*missing-volume.data', which does not exist.*create the link's target/;
-    await expectFastPermanentFailure(link, message);
-    await expectFastPermanentFailure(join(link, "store"), message);
+    await expectPermanentFailure(link, message);
+    await expectPermanentFailure(join(link, "store"), message);
   });
 
   it("a symbolic link to a directory is used as that directory", async () => {
@@ -108,7 +116,7 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
   it("a filesystem that refuses to create the directory (/proc)", {
     skip: process.platform === "linux" ? false : "needs Linux's /proc",
   }, async () => {
-    await expectFastPermanentFailure(
+    await expectPermanentFailure(
       join("/proc", "taquba-store", "q"),
       /cannot create '\/proc\/taquba-store' although '\/proc' exists.*choose a directory on a writable filesystem/,
     );
