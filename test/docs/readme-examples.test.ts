@@ -99,7 +99,11 @@ export function cliCommands(code: string): string[][] {
 const readme = await readFile(join(ROOT, "README.md"), "utf8");
 const examples = extractExamples(readme);
 
-describe("README examples", { timeout: 120_000 }, () => {
+// Each example runs in a child process of its own, one after another, and their time is mostly
+// Node starting and loading taquba (about 0.15 s each, 5 s in all, on an idle machine). On a
+// busy machine that scales with the load: 56 s was seen, so the budget is over 4 times that, below
+// the runner's 300 s. Every child is killed after 30 s, so a hung example fails on its own.
+describe("README examples", { timeout: 240_000 }, () => {
   it("the extractor finds marked examples and their expected output", () => {
     const found = extractExamples(
       [
