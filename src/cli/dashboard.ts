@@ -8,6 +8,7 @@ import { type AddressInfo, isIP } from "node:net";
 import { dashboard } from "../dashboard/index.js";
 import { messageOf } from "../util/message.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
+import { listenForInterrupt } from "./interrupt.js";
 import { CommandFailure } from "./io.js";
 import {
   openReaderAt,
@@ -90,15 +91,9 @@ export const dashboardCommand = defineCommand({
     });
     server.on("request", handler);
     io.out(`taquba dashboard (read-only) at http://${shown}:${bound}/ — Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    // Serving until interrupted is its job: stopping it then is its normal end (exit 0).
+    const interrupt = listenForInterrupt();
+    await new Promise((resolve) => interrupt.signal.addEventListener("abort", resolve));
     handler.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

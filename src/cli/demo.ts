@@ -5,6 +5,7 @@
  * a second run resumes what the first left unfinished.
  */
 import { silentLogger } from "../logger.js";
+import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
 import { FileStore } from "../store/file.js";
@@ -12,6 +13,7 @@ import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { defineCommand, nonNegativeInt, positiveInt } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
+import { listenForInterrupt } from "./interrupt.js";
 import type { CliIO } from "./io.js";
 import { Progress } from "./progress.js";
 
@@ -96,64 +98,119 @@ export const demoCommand = defineCommand({
       `Opened ${dir} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
     );
 
-    const shutdown = new AbortController();
-    const onSignal = (): void => shutdown.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const interrupt = listenForInterrupt();
     try {
-      if (unfinished(found) > 0) {
+      let plan = await readPlan(queue);
+      if (plan !== null) {
+        io.out(
+          `Resuming: ${plan.total - plan.next} of ${plan.total} jobs still to enqueue, ${unfinished(found)} unfinished.\n`,
+        );
+      } else if (unfinished(found) > 0) {
         io.out(`Resuming: ${unfinished(found)} unfinished jobs from an earlier run.\n`);
       } else {
+        plan = { next: 0, total: jobs };
         io.out(`Enqueuing ${jobs} jobs on queue "${DEMO_QUEUE}": ${describeMix(scheduleMs)}.\n`);
-        const started = performance.now();
-        await enqueueDemoJobs(queue, jobs, scheduleMs, io);
-        const seconds = (performance.now() - started) / 1000;
-        io.out(
-          `Enqueued ${jobs} jobs in ${seconds.toFixed(2)} s (${Math.round(jobs / seconds)} jobs/s).\n`,
-        );
       }
-      io.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
-      const result = await processAll(queue, concurrency, shutdown.signal, io);
+      let left = 0;
+      if (plan !== null) {
+        const started = performance.now();
+        const from = plan.next;
+        const upTo = await enqueueDemoJobs(queue, plan, scheduleMs, interrupt.signal, io);
+        const seconds = (performance.now() - started) / 1000;
+        const count = upTo - from;
+        io.out(
+          `Enqueued ${count} jobs in ${seconds.toFixed(2)} s (${Math.round(count / Math.max(seconds, 0.001))} jobs/s).\n`,
+        );
+        left = plan.total - upTo;
+      }
+      let result: Awaited<ReturnType<typeof processAll>> | undefined;
+      if (!interrupt.signal.aborted) {
+        io.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
+        result = await processAll(queue, concurrency, interrupt.signal, io);
+      }
       const final = await queue.stats(DEMO_QUEUE);
       io.out(`Final: ${formatStats(final)}\n`);
-      io.out(
-        `Processed ${result.progress.processed} deliveries (${result.progress.failures} failed) in ${result.seconds.toFixed(2)} s: ${Math.round(result.progress.processed / Math.max(result.seconds, 0.001))} deliveries/s.\n`,
-      );
-      if (shutdown.signal.aborted)
-        io.out(`Interrupted: run "taquba demo --dir ${dir}" again to resume.\n`);
-      return 0;
+      if (result !== undefined)
+        io.out(
+          `Processed ${result.progress.processed} deliveries (${result.progress.failures} failed) in ${result.seconds.toFixed(2)} s: ${Math.round(result.progress.processed / Math.max(result.seconds, 0.001))} deliveries/s.\n`,
+        );
+      if (!interrupt.signal.aborted) return 0;
+      const rest = unfinished(final);
+      if (left > 0 || rest > 0) {
+        const todo =
+          left > 0
+            ? `${left} jobs still to enqueue, ${rest} unfinished`
+            : `${rest} unfinished jobs`;
+        io.out(`Interrupted: ${todo}; run "taquba demo --dir ${dir}" again to finish them.\n`);
+      } else io.out("Interrupted, with nothing left to do.\n");
+      return interrupt.exitCode;
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      interrupt.dispose();
       await queue.close();
     }
   },
 });
 
+/**
+ * The enqueue phase in progress, kept in the queue store's KV namespace with
+ * each chunk of jobs (in the same transaction), so a run interrupted while
+ * enqueuing resumes exactly where it stopped. Absent once every job is in.
+ */
+interface Plan {
+  /** Index of the next job to enqueue. */
+  next: number;
+  /** Jobs the run enqueues in all. */
+  total: number;
+}
+
+const PLAN_KEY = "taquba-demo/enqueue";
+
+async function readPlan(queue: Queue): Promise<Plan | null> {
+  const value = await queue.kvGet(PLAN_KEY);
+  return value === null ? null : (JSON.parse(Buffer.from(value).toString("utf8")) as Plan);
+}
+
+/**
+ * Enqueues jobs `plan.next` up to `plan.total`, one transaction per chunk
+ * that also records how far it got; stops after the chunk in flight once
+ * `stop` aborts. Resolves with the index of the next job not enqueued.
+ */
 async function enqueueDemoJobs(
   queue: Queue,
-  count: number,
+  plan: Plan,
   scheduleMs: number,
+  stop: AbortSignal,
   io: CliIO,
-): Promise<void> {
-  const chunk = 1_000;
-  const progress = new Progress(io, { label: "Enqueuing", total: count });
-  for (let start = 0; start < count; start += chunk) {
+): Promise<number> {
+  // A transaction holds at most MAX_TRANSACTION_OPS operations: the jobs and the plan.
+  const chunk = MAX_TRANSACTION_OPS - 1;
+  const progress = new Progress(io, { label: "Enqueuing", total: plan.total });
+  let next = plan.next;
+  if (next > 0) progress.update(next);
+  while (next < plan.total && !stop.aborted) {
+    const start = next;
+    const end = Math.min(plan.total, start + chunk);
     const now = queue.clock.now();
-    const writes: Promise<string>[] = [];
-    for (let n = start; n < Math.min(count, start + chunk); n++) {
-      const kind = kindOf(n);
-      const payload = JSON.stringify({ n, kind });
-      writes.push(
-        kind === "scheduled"
-          ? queue.enqueue(DEMO_QUEUE, payload, { runAt: now + scheduleMs, headers: { kind } })
-          : queue.enqueue(DEMO_QUEUE, payload, { headers: { kind } }),
-      );
-    }
-    await Promise.all(writes);
-    progress.update(Math.min(count, start + chunk));
+    await queue.transaction((tx) => {
+      for (let n = start; n < end; n++) {
+        const kind = kindOf(n);
+        const payload = JSON.stringify({ n, kind });
+        tx.enqueue(
+          DEMO_QUEUE,
+          payload,
+          kind === "scheduled"
+            ? { runAt: now + scheduleMs, headers: { kind } }
+            : { headers: { kind } },
+        );
+      }
+      if (end < plan.total) tx.kvPut(PLAN_KEY, JSON.stringify({ next: end, total: plan.total }));
+      else tx.kvDelete(PLAN_KEY);
+    });
+    next = end;
+    progress.update(next);
   }
-  progress.finish(count);
+  progress.finish(next);
+  return next;
 }
 
 async function processAll(
@@ -164,9 +221,9 @@ async function processAll(
 ): Promise<{ progress: Deliveries; seconds: number }> {
   const progress: Deliveries = { processed: 0, failures: 0 };
   const started = performance.now();
-  const stopWorker = new AbortController();
-  const stop = (): void => stopWorker.abort();
-  shutdown.addEventListener("abort", stop, { once: true });
+  // Stops when every job is settled, or at an interrupt (also one that came before this phase).
+  const finished = new AbortController();
+  const stop = (): void => finished.abort();
 
   const handler = async (job: Claim): Promise<void> => {
     progress.processed += 1;
@@ -185,7 +242,7 @@ async function processAll(
   const worker = runWorker(queue, DEMO_QUEUE, handler, {
     concurrency,
     pollIntervalMs: 100,
-    signal: stopWorker.signal,
+    signal: AbortSignal.any([shutdown, finished.signal]),
     logger: silentLogger,
   });
 
@@ -209,7 +266,7 @@ async function processAll(
   };
   const report = async (): Promise<void> => {
     const stats = await queue.stats(DEMO_QUEUE);
-    if (unfinished(stats) === 0) stopWorker.abort();
+    if (unfinished(stats) === 0) stop();
     else show(stats, false);
   };
   const ticker = setInterval(() => void report().catch(stop), 250);
@@ -217,7 +274,6 @@ async function processAll(
     await worker;
   } finally {
     clearInterval(ticker);
-    shutdown.removeEventListener("abort", stop);
   }
   show(await queue.stats(DEMO_QUEUE), true);
   return { progress, seconds: (performance.now() - started) / 1000 };

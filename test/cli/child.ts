@@ -1,7 +1,7 @@
 /**
  * The built CLI (`build/src/cli/main.js`, what `npx taquba` runs) in a child
- * process: run to completion, or start a long-running command (the dashboard)
- * and read the first line it prints.
+ * process: run to completion, or start a long-running command (the dashboard,
+ * the demo) and read the first line it prints, or the first one that matches.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -55,12 +55,14 @@ export function runNodeScript(
 }
 
 /**
- * Starts `taquba <args>` and resolves with its first line of output once it
- * printed one; `stop()` sends SIGTERM and resolves with how it ended.
+ * Starts `taquba <args>` and resolves once it printed a line matching `until`
+ * (by default: its first line), with that line; `stop(signal)` sends the
+ * signal (SIGTERM by default) and resolves with how it ended.
  */
 export function startBuiltCli(
   args: readonly string[],
-): Promise<{ firstLine: string; stop: () => Promise<ChildResult> }> {
+  until: RegExp = /^/,
+): Promise<{ firstLine: string; stop: (signal?: NodeJS.Signals) => Promise<ChildResult> }> {
   return new Promise((resolve, reject) => {
     const child = start(args, undefined);
     child.stdin.end();
@@ -71,7 +73,10 @@ export function startBuiltCli(
       child.on("exit", (code) => {
         clearTimeout(timer);
         done({ code, stdout, stderr });
-        if (!started) reject(new Error(`exited with ${code} before printing a line: ${stderr}`));
+        if (!started)
+          reject(
+            new Error(`exited with ${code} before printing a line matching ${until}: ${stderr}`),
+          );
       });
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
@@ -81,13 +86,17 @@ export function startBuiltCli(
     });
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
-      const end = stdout.indexOf("\n");
-      if (started || end < 0) return;
+      if (started) return;
+      const line = stdout
+        .split("\n")
+        .slice(0, -1)
+        .find((l) => until.test(l));
+      if (line === undefined) return;
       started = true;
       resolve({
-        firstLine: stdout.slice(0, end),
-        stop: () => {
-          child.kill("SIGTERM");
+        firstLine: line,
+        stop: (signal = "SIGTERM") => {
+          child.kill(signal);
           return exited;
         },
       });

@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { capture } from "./capture.js";
+import { startBuiltCli } from "./child.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -95,6 +96,37 @@ describe("taquba demo", { timeout: 60_000 }, () => {
     );
     const processing = tty.stdout.slice(tty.stdout.indexOf("Processing with"));
     assert.equal(processing.split("\n").length, 5, "one line each: header, bar, final, processed");
+  });
+
+  it("stops soon at a Ctrl-C while enqueuing, exits 130, and a rerun finishes the rest", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(dir);
+    const args = ["demo", "--dir", dir, "--jobs", "30000", "--schedule-ms", "0"];
+    args.push("--concurrency", "64");
+    const child = await startBuiltCli(args, /^Enqueuing 30000 jobs/);
+    const sentAt = performance.now();
+    const interrupted = await child.stop("SIGINT");
+    const tookMs = performance.now() - sentAt;
+    assert.equal(interrupted.code, 130, interrupted.stdout + interrupted.stderr);
+    // Without its enqueue phase stopping, the worker would run every job first (seconds).
+    assert.ok(tookMs < 5_000, `exited ${Math.round(tookMs)} ms after SIGINT`);
+    assert.doesNotMatch(interrupted.stdout, /Processing with/);
+    const left =
+      /Interrupted: (\d+) jobs still to enqueue, (\d+) unfinished; run "(.*)" again/.exec(
+        interrupted.stdout,
+      );
+    assert.ok(left, interrupted.stdout);
+    assert.equal(Number(left[1]) + Number(left[2]), 30_000, interrupted.stdout);
+
+    const rerun = capture();
+    assert.equal(await runCli(args, rerun), 0, rerun.stderr);
+    assert.match(rerun.stdout, new RegExp(`Resuming: ${left[1]} of 30000 jobs still to enqueue`));
+    // Every job enqueued exactly once across the two runs, and all of them settled.
+    assert.match(
+      rerun.stdout,
+      /Final: done 28500 {2}dead 1500 {2}pending 0 {2}scheduled 0 {2}claimed 0/,
+    );
+    assert.doesNotMatch(rerun.stdout, /Interrupted/);
   });
 
   it("reports usage errors with exit code 2", async () => {
