@@ -9,26 +9,43 @@ import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
 import { FileStore } from "../store/file.js";
+import { redactUrl } from "../store/open-store.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
-import { defineCommand, nonNegativeInt, positiveInt } from "./args.js";
-import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
+import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";
+import { DEFAULT_DATA_DIR, DEMO_QUEUE } from "./defaults.js";
 import { listenForInterrupt } from "./interrupt.js";
-import type { CliIO } from "./io.js";
+import { type CliIO, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
+import {
+  HELP_OPTION_HELP,
+  positionals,
+  resolveStore,
+  STORE_OPTIONS,
+  STORE_PATH_HELP,
+  toJson,
+} from "./store-args.js";
 
 const HELP = `Usage: taquba demo [options]
 
-Runs a producer and a concurrent worker on a local file store and shows live
-progress. Run it again to resume from the same store.
+Runs a producer and a concurrent worker on a local file store (a directory)
+and shows live progress. Run it again to resume from the same store. Ctrl-C
+stops it soon, in any phase, and exits with status 130.
+
+With --json it prints no progress, only one JSON object at the end: the
+store and path, what it enqueued and processed, whether it was interrupted,
+what is left ("left": jobs still to enqueue and unfinished ones) and the
+demo queue's final counters ("stats", as \`taquba stats --json\` prints them).
 
 Options:
-  --dir <dir>            data directory (default ${DEFAULT_DATA_DIR})
-  --path <prefix>        queue-store path inside it (default ${DEFAULT_STORE_PATH})
   --jobs <n>             jobs to enqueue when nothing is left to resume (default 5000)
   --concurrency <n>      jobs processed at once (default 32)
   --schedule-ms <ms>     how far ahead scheduled jobs run (default 3000)
-  -h, --help             show this help
+  --store <url>          a directory or file:///abs/dir (default ${DEFAULT_DATA_DIR})
+  --dir <dir>            the same as --store <dir>
+${STORE_PATH_HELP}
+  --json                 print one JSON summary at the end instead of text
+${HELP_OPTION_HELP}
 `;
 
 /** Job kinds, spread over the enqueued jobs by index. */
@@ -74,82 +91,126 @@ export const demoCommand = defineCommand({
   summary: "enqueue a few thousand jobs and process them with a concurrent worker",
   help: HELP,
   options: {
+    ...STORE_OPTIONS,
     dir: { type: "string" },
-    path: { type: "string" },
     jobs: { type: "string" },
     concurrency: { type: "string" },
     "schedule-ms": { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-  async run({ values }, io) {
-    const dir = values.dir ?? DEFAULT_DATA_DIR;
-    const path = values.path ?? DEFAULT_STORE_PATH;
+  async run(parsed, io) {
+    const { values } = parsed;
+    positionals(parsed.positionals, []);
+    if (values.dir !== undefined && values.store !== undefined)
+      throw new UsageError("--dir is the same as --store <dir>: give one of them");
     const jobs = positiveInt(values.jobs, "jobs", 5_000);
     const concurrency = positiveInt(values.concurrency, "concurrency", 32);
     const scheduleMs = nonNegativeInt(values["schedule-ms"], "schedule-ms", 3_000);
+    const storeUrl = values.store ?? values.dir ?? DEFAULT_DATA_DIR;
+    const { store, path } = await resolveStore({ store: storeUrl, path: values.path });
+    if (!(store instanceof FileStore))
+      throw badFlag(
+        values.store === undefined ? "dir" : "store",
+        "a directory or a file:/// URL (the demo runs on a local file store)",
+        redactUrl(storeUrl),
+      );
+    // The flags that name this store, for the commands it suggests.
+    const storeFlags = [
+      ...(values.store === undefined && values.dir === undefined ? [] : ["--store", storeUrl]),
+      ...(values.path === undefined ? [] : ["--path", path]),
+    ];
+    const command = (...args: string[]): string =>
+      ["npx", "taquba", ...args, ...storeFlags].map(shellWord).join(" ");
+    // With --json, only the summary at the end.
+    const text: CliIO =
+      values.json === true ? { out: () => {}, err: io.err, interactive: false } : io;
 
     const openedAt = performance.now();
-    const queue = await Queue.open(new FileStore(dir), path, {
+    const queue = await Queue.open(store, path, {
       logger: silentLogger,
       defaultQueueConfig: { retryBackoffBaseMs: 500, maxAttempts: 3 },
     });
     const found = await queue.stats(DEMO_QUEUE);
-    io.out(
-      `Opened ${dir} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
+    text.out(
+      `Opened ${storeUrl} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
     );
 
     const interrupt = listenForInterrupt();
     try {
       let plan = await readPlan(queue);
       if (plan !== null) {
-        io.out(
+        text.out(
           `Resuming: ${plan.total - plan.next} of ${plan.total} jobs still to enqueue, ${unfinished(found)} unfinished.\n`,
         );
       } else if (unfinished(found) > 0) {
-        io.out(`Resuming: ${unfinished(found)} unfinished jobs from an earlier run.\n`);
+        text.out(`Resuming: ${unfinished(found)} unfinished jobs from an earlier run.\n`);
       } else {
         plan = { next: 0, total: jobs };
-        io.out(`Enqueuing ${jobs} jobs on queue "${DEMO_QUEUE}": ${describeMix(scheduleMs)}.\n`);
+        text.out(`Enqueuing ${jobs} jobs on queue "${DEMO_QUEUE}": ${describeMix(scheduleMs)}.\n`);
       }
-      let left = 0;
+      let enqueued = 0;
+      let toEnqueue = 0;
       if (plan !== null) {
         const started = performance.now();
-        const from = plan.next;
-        const upTo = await enqueueDemoJobs(queue, plan, scheduleMs, interrupt.signal, io);
+        const upTo = await enqueueDemoJobs(queue, plan, scheduleMs, interrupt.signal, text);
         const seconds = (performance.now() - started) / 1000;
-        const count = upTo - from;
-        io.out(
-          `Enqueued ${count} jobs in ${seconds.toFixed(2)} s (${Math.round(count / Math.max(seconds, 0.001))} jobs/s).\n`,
+        enqueued = upTo - plan.next;
+        text.out(
+          `Enqueued ${enqueued} jobs in ${seconds.toFixed(2)} s (${Math.round(enqueued / Math.max(seconds, 0.001))} jobs/s).\n`,
         );
-        left = plan.total - upTo;
+        toEnqueue = plan.total - upTo;
       }
       let result: Awaited<ReturnType<typeof processAll>> | undefined;
       if (!interrupt.signal.aborted) {
-        io.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
-        result = await processAll(queue, concurrency, interrupt.signal, io);
+        text.out(`Processing with a worker running ${concurrency} jobs at a time.\n`);
+        result = await processAll(queue, concurrency, interrupt.signal, text);
       }
       const final = await queue.stats(DEMO_QUEUE);
-      io.out(`Final: ${formatStats(final)}\n`);
+      text.out(`Final: ${formatStats(final)}\n`);
       if (result !== undefined)
-        io.out(
+        text.out(
           `Processed ${result.progress.processed} deliveries (${result.progress.failures} failed) in ${result.seconds.toFixed(2)} s: ${Math.round(result.progress.processed / Math.max(result.seconds, 0.001))} deliveries/s.\n`,
         );
-      if (!interrupt.signal.aborted) return 0;
+      const interrupted = interrupt.signal.aborted;
       const rest = unfinished(final);
-      if (left > 0 || rest > 0) {
+      const resume = interrupted && toEnqueue + rest > 0 ? command("demo") : undefined;
+      if (resume !== undefined) {
         const todo =
-          left > 0
-            ? `${left} jobs still to enqueue, ${rest} unfinished`
+          toEnqueue > 0
+            ? `${toEnqueue} jobs still to enqueue, ${rest} unfinished`
             : `${rest} unfinished jobs`;
-        io.out(`Interrupted: ${todo}; run "taquba demo --dir ${dir}" again to finish them.\n`);
-      } else io.out("Interrupted, with nothing left to do.\n");
-      return interrupt.exitCode;
+        text.out(`Interrupted: ${todo}; run "${resume}" again to finish them.\n`);
+      } else if (interrupted) text.out("Interrupted, with nothing left to do.\n");
+      text.out(
+        `Look at the store: ${command("stats")}, ${command("dead", DEMO_QUEUE)}, ${command("dashboard")}\n`,
+      );
+      if (values.json === true)
+        io.out(
+          toJson({
+            store: storeUrl,
+            path,
+            queue: DEMO_QUEUE,
+            enqueued,
+            processed: result?.progress.processed ?? 0,
+            failed: result?.progress.failures ?? 0,
+            seconds: Math.round((result?.seconds ?? 0) * 1000) / 1000,
+            interrupted,
+            left: { toEnqueue, unfinished: rest },
+            ...(resume === undefined ? {} : { resume }),
+            stats: final,
+          }),
+        );
+      return interrupted ? interrupt.exitCode : 0;
     } finally {
       interrupt.dispose();
       await queue.close();
     }
   },
 });
+
+/** `word` as one shell word: as is when it is plain, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
 
 /**
  * The enqueue phase in progress, kept in the queue store's KV namespace with

@@ -28,11 +28,17 @@ export const STORE_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies CommandOptions;
 
-export const STORE_HELP = `  --store <url>          store URL: a directory, file:///abs/dir, s3://bucket/prefix?endpoint=…,
-                         az://container/prefix, gs://bucket/prefix (default ${DEFAULT_DATA_DIR})
-  --path <prefix>        queue-store path inside the store (default ${DEFAULT_STORE_PATH})
+const STORE_URL_HELP = `  --store <url>          store URL: a directory, file:///abs/dir, s3://bucket/prefix?endpoint=…,
+                         az://container/prefix, gs://bucket/prefix (default ${DEFAULT_DATA_DIR})`;
+/** The help line of \`--path\`. */
+export const STORE_PATH_HELP = `  --path <prefix>        queue-store path inside the store (default ${DEFAULT_STORE_PATH})`;
+/** The help line of \`-h\` / \`--help\`. */
+export const HELP_OPTION_HELP = "  -h, --help             show this help";
+
+export const STORE_HELP = `${STORE_URL_HELP}
+${STORE_PATH_HELP}
   --json                 print JSON instead of text
-  -h, --help             show this help`;
+${HELP_OPTION_HELP}`;
 
 /** Options of commands that write: they open the store as its writer. */
 export const WRITE_OPTIONS = {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { DEFAULT_STORE_PATH, DEMO_QUEUE } from "../../src/cli/defaults.js";
 import { runCli } from "../../src/cli/run.js";
 import { silentLogger } from "../../src/logger.js";
@@ -95,7 +96,11 @@ describe("taquba demo", { timeout: 60_000 }, () => {
       /<CR>Processing {2}█{30} {2}100% {2}3000\/3000 {2}done 2850 {2}dead 150 [^\n<]*<ESC>\[K\nFinal: /u,
     );
     const processing = tty.stdout.slice(tty.stdout.indexOf("Processing with"));
-    assert.equal(processing.split("\n").length, 5, "one line each: header, bar, final, processed");
+    assert.equal(
+      processing.split("\n").length,
+      6,
+      "one line each: header, bar, final, processed, commands to look further",
+    );
   });
 
   it("stops soon at a Ctrl-C while enqueuing, exits 130, and a rerun finishes the rest", async () => {
@@ -129,11 +134,67 @@ describe("taquba demo", { timeout: 60_000 }, () => {
     assert.doesNotMatch(rerun.stdout, /Interrupted/);
   });
 
+  it("takes --store and --path like every command, suggests runnable commands, and --json", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(dir);
+    const store = pathToFileURL(dir).href;
+    const args = ["demo", "--store", store, "--path", "my demo", "--jobs", "40"];
+    args.push("--schedule-ms", "0");
+    const text = capture();
+    assert.equal(await runCli(args, text), 0, text.stderr);
+    assert.match(text.stdout, /Final: done 38 {2}dead 2 {2}pending 0/);
+    // The commands it suggests use flags those commands take, and read this store.
+    const hint = /^Look at the store: (.*)$/m.exec(text.stdout)?.[1] ?? "";
+    const stats = `npx taquba stats --store ${store} --path 'my demo'`;
+    assert.ok(hint.startsWith(`${stats}, `), hint);
+    const shown = capture();
+    assert.equal(await runCli(["stats", "--store", store, "--path", "my demo"], shown), 0);
+    assert.match(shown.stdout, /^demo\s+0\s+0\s+0\s+38\s+2$/m);
+
+    const json = capture();
+    assert.equal(await runCli([...args, "--json"], json), 0, json.stderr);
+    const summary = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...summary, seconds: typeof summary.seconds },
+      {
+        store,
+        path: "my demo",
+        queue: "demo",
+        enqueued: 40,
+        processed: 44,
+        failed: 6,
+        seconds: "number",
+        interrupted: false,
+        left: { toEnqueue: 0, unfinished: 0 },
+        stats: { ...JSON.parse(JSON.stringify(summary.stats)), done: 76, dead: 4, pending: 0 },
+      },
+    );
+
+    // --dir stays the simple form of --store <dir>; both at once is refused.
+    const dirForm = capture();
+    assert.equal(
+      await runCli(["demo", "--dir", dir, "--path", "my demo", "--jobs", "1"], dirForm),
+      0,
+    );
+    assert.match(
+      dirForm.stdout,
+      /^Opened .* done 76 {2}dead 4 .*\n[\s\S]*Final: done 77 {2}dead 4/,
+    );
+    const both = capture();
+    assert.equal(await runCli(["demo", "--dir", dir, "--store", store], both), 2);
+    const remote = capture();
+    assert.equal(await runCli(["demo", "--store", "memory://"], remote), 2);
+    assert.match(remote.stderr, /Expected `--store` to be a directory or a file:\/\/\/ URL/);
+  });
+
   it("reports usage errors with exit code 2", async () => {
     const io = capture();
     assert.equal(await runCli(["demo", "--jobs", "many"], io), 2);
     assert.match(io.stderr, /Expected `--jobs` to be a positive integer/);
     assert.equal(await runCli(["demo", "--bogus"], io), 2);
+    const stray = capture();
+    assert.equal(await runCli(["demo", "extra"], stray), 2);
+    assert.match(stray.stderr, /taquba demo: Expected no arguments, got 1 argument/);
     assert.equal(await runCli(["nope"], io), 2);
     assert.match(io.stderr, /unknown command "nope"/);
     const help = capture();
