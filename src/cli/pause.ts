@@ -1,7 +1,13 @@
 /** `taquba pause` / `taquba resume`: stop or restart claims from a queue, as the store's writer. */
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand } from "./args.js";
-import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import {
+  checkKnownQueue,
+  openWriter,
+  positionals,
+  WRITE_HELP,
+  WRITE_OPTIONS,
+} from "./store-args.js";
 
 function pauseCommandOf(pause: boolean) {
   const name = pause ? "pause" : "resume";
@@ -12,7 +18,14 @@ function pauseCommandOf(pause: boolean) {
       : "resume claims from a paused queue (opens the store as writer)",
     help: `Usage: taquba ${name} <queue> [options]
 
-${pause ? "Pauses the queue: claims return nothing until it is resumed; enqueues still land. The pause is durable." : "Resumes a paused queue: claims hand out its jobs again."}
+${
+  pause
+    ? `Pauses the queue: claims return nothing until it is resumed; enqueues still land.
+The pause is durable. A queue that has never held a job is refused (a typo would
+otherwise leave a paused queue that \`taquba queues\` does not list) unless
+--create is given: then it is paused before its first job arrives.`
+    : "Resumes a paused queue: claims hand out its jobs again. A queue the store has\nnever seen is refused."
+}
 
 Options:
 ${WRITE_HELP}
@@ -21,6 +34,14 @@ ${WRITE_HELP}
     async run(parsed, io) {
       const [queueName] = positionals(parsed.positionals, ["queue"]);
       checkQueueName(queueName, "<queue>");
+      // Pausing a queue before its first job is legitimate (it stays paused when jobs arrive),
+      // but a mistyped name would be recorded for good: only with --create.
+      if (!pause || parsed.values.create !== true)
+        await checkKnownQueue(
+          parsed.values,
+          queueName!,
+          pause ? " Pass --create to pause a queue before its first job." : "",
+        );
       const queue = await openWriter(parsed.values, io, name);
       try {
         if (pause) await queue.pauseQueue(queueName!);

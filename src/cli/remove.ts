@@ -10,7 +10,13 @@ import { checkQueueName } from "../queue/validate.js";
 import { badFlag, defineCommand } from "./args.js";
 import { CommandFailure, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
-import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import {
+  checkKnownQueue,
+  openWriter,
+  positionals,
+  WRITE_HELP,
+  WRITE_OPTIONS,
+} from "./store-args.js";
 import { durationFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba remove <job-id> [options]
@@ -56,6 +62,7 @@ export const removeCommand = defineCommand({
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
+    if (all) await checkKnownQueue(values, target!);
     const queue = await openWriter(values, io, "remove");
     let removed: number;
     try {

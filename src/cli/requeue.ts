@@ -8,7 +8,13 @@ import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, intFlag } from "./args.js";
 import { type CliIO, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
-import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import {
+  checkKnownQueue,
+  openWriter,
+  positionals,
+  WRITE_HELP,
+  WRITE_OPTIONS,
+} from "./store-args.js";
 
 const HELP = `Usage: taquba requeue <job-id> [options]
        taquba requeue --all <queue> [--limit n] [options]
@@ -33,7 +39,10 @@ export const requeueCommand = defineCommand({
     const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
     const limit = intFlag(values.limit, "limit", 0);
-    if (all) checkQueueName(target, "<queue>");
+    if (all) {
+      checkQueueName(target, "<queue>");
+      await checkKnownQueue(values, target!);
+    }
     const queue = await openWriter(values, io, "requeue");
     let count = 1;
     try {

@@ -149,6 +149,47 @@ export async function openWriter(
   return queue;
 }
 
+/**
+ * Refuses, before anything is opened as writer, a queue the store has never
+ * seen: one that never held a job and is not paused (a typo, most likely,
+ * which `pauseQueue` would otherwise record for good). Read-only. `hint` ends
+ * the message (how to go ahead anyway, if there is a way). A place with no
+ * queue store passes: {@link openWriter} reports that.
+ */
+export async function checkKnownQueue(values: StoreValues, name: string, hint = ""): Promise<void> {
+  const { store, path } = await resolveStore(values);
+  const reader = await QueueReader.open(store, path);
+  if (reader.inspection.manifest === null) return;
+  const known = reader.listQueues();
+  if (known.includes(name) || reader.stats(name).paused) return;
+  const close = known.filter((k) => editDistance(k, name) <= Math.max(1, name.length / 3));
+  const best = close.sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
+  const listed =
+    known.length === 0
+      ? "It has no queues yet."
+      : `Its queues: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}.`;
+  throw new CommandFailure(
+    `queue ${JSON.stringify(name)} has never held a job in this store: nothing was written. ` +
+      `${best === undefined ? "" : `Did you mean ${JSON.stringify(best)}? `}${listed}${hint}`,
+  );
+}
+
+/** Levenshtein distance between `a` and `b` (queue names are short). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 /** Exactly the positional arguments `names`, named in the error. */
 export function positionals(values: string[], names: readonly string[]): string[] {
   if (values.length !== names.length) {
