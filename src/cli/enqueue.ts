@@ -1,4 +1,5 @@
 /** `taquba enqueue`: one job, written as the store's writer. */
+import type { EnqueueResult } from "../queue/enqueue.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, type EnqueueOptions } from "../queue/options.js";
 import {
   checkDedupKey,
@@ -22,7 +23,10 @@ import { timeFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba enqueue <queue> <payload> [options]
 
-Enqueues one job whose payload is the given text and prints its id.
+Enqueues one job whose payload is the given text and prints its id. When
+--dedup-key names a job that is already pending or scheduled, nothing is
+stored: it prints that job's id, says so on stderr, and --json has
+"created": false.
 
 Options:
   --priority <n>         lower is claimed first (100 high, 1000 normal, 10000 low)
@@ -92,13 +96,19 @@ export const enqueueCommand = defineCommand({
     checkPayload(payload, DEFAULT_MAX_PAYLOAD_BYTES, "<payload>");
 
     const queue = await openWriter(values, io, "enqueue");
-    let id: string;
+    let results: EnqueueResult[];
     try {
-      id = await queue.enqueue(name!, payload!, options);
+      results = await queue.enqueueMany(name!, [{ payload: payload!, options }]);
     } finally {
       await queue.close();
     }
-    io.out(values.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+    const { id, created } = results[0]!;
+    // A dedup hit stores nothing: say so (stdout stays the id, for scripts).
+    if (!created)
+      io.err(
+        `taquba enqueue: job ${id} with --dedup-key ${JSON.stringify(options.dedupKey)} was already pending or scheduled: nothing new was stored\n`,
+      );
+    io.out(values.json ? `${JSON.stringify({ id, created })}\n` : `${id}\n`);
     return 0;
   },
 });
