@@ -12,6 +12,7 @@ import { CommandFailure, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
   checkKnownQueue,
+  openReader,
   openWriter,
   positionals,
   WRITE_HELP,
@@ -33,6 +34,14 @@ Options:
   --older-than <d>       with --all: only jobs at least this old (30s, 5m, 2h, 7d)
 ${WRITE_HELP}
 `;
+
+function notRemoved(id: string, running: boolean): CommandFailure {
+  return new CommandFailure(
+    running
+      ? `job ${id} is running (claimed): nothing was removed (a running job is cancelled with the API instead)`
+      : `no job ${id} waiting, scheduled, done or dead: nothing was removed (a running job is cancelled instead)`,
+  );
+}
 
 export const removeCommand = defineCommand({
   name: "remove",
@@ -63,6 +72,11 @@ export const removeCommand = defineCommand({
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
     if (all) await checkKnownQueue(values, target!);
+    else {
+      // Read-only first: a job that is not there (or is running) needs no writer, and none is fenced.
+      const job = (await openReader(values)).getJob(target!);
+      if (job === null || job.status === "claimed") throw notRemoved(target!, job !== null);
+    }
     const queue = await openWriter(values, io, "remove");
     let removed: number;
     try {
@@ -82,10 +96,8 @@ export const removeCommand = defineCommand({
         progress?.finish(removed);
       } else {
         removed = (await queue.removeJob(target!)) ? 1 : 0;
-        if (removed === 0)
-          throw new CommandFailure(
-            `no job ${target} waiting, scheduled, done or dead: nothing was removed (a running job is cancelled instead)`,
-          );
+        // Gone or claimed since the check above.
+        if (removed === 0) throw notRemoved(target!, false);
       }
     } finally {
       await queue.close();
