@@ -106,6 +106,17 @@ export function badFlag(name: string, expected: string, value: string): UsageErr
   return new UsageError(expectationMessage(`--${name}`, expected, JSON.stringify(value)));
 }
 
+/** The {@link UsageError} for a missing (`undefined`) or unknown `--status`: one message for both. */
+export function statusFlag(statuses: readonly string[], given: string | undefined): UsageError {
+  return new UsageError(
+    expectationMessage(
+      "--status",
+      `one of ${statuses.join(", ")}`,
+      given === undefined ? "nothing" : JSON.stringify(given),
+    ),
+  );
+}
+
 /** An integer flag of at least `min`; `fallback` when absent. */
 export function intFlag(value: string | undefined, name: string, min: number): number | undefined;
 export function intFlag(

@@ -22,7 +22,8 @@ const HELP = `Usage: taquba dashboard [options]
 
 Serves a read-only web dashboard of the queue store: queues with counts and
 throughput, jobs by state, dead jobs, store health. A running writer is not
-disturbed. Stops on Ctrl-C.
+disturbed. Stops on Ctrl-C. With --json, the line it prints once it serves is
+{"url": "http://…/", "readOnly": true} (the port is there with --port 0).
 
 Options:
   --port <n>             port to listen on (default 3000; 0 picks a free one)
@@ -90,9 +91,15 @@ export const dashboardCommand = defineCommand({
       ...(allowedHosts === undefined ? {} : { allowedHosts }),
     });
     server.on("request", handler);
-    io.out(`taquba dashboard (read-only) at http://${shown}:${bound}/ — Ctrl-C to stop\n`);
     // Serving until interrupted is its job: stopping it then is its normal end (exit 0).
+    // Listening before it says where it serves: a signal sent on that line is heard.
     const interrupt = listenForInterrupt();
+    const url = `http://${shown}:${bound}/`;
+    io.out(
+      values.json
+        ? `${JSON.stringify({ url, readOnly: true })}\n`
+        : `taquba dashboard (read-only) at ${url} — Ctrl-C to stop\n`,
+    );
     await new Promise((resolve) => interrupt.signal.addEventListener("abort", resolve));
     handler.close();
     server.closeAllConnections();

@@ -3,8 +3,7 @@ import { taqubaErrorCode } from "../errors.js";
 import { DEFAULT_LIST_LIMIT, JOB_STATUSES, MAX_LIST_LIMIT } from "../queue/listing.js";
 import type { JobRecord, JobStatus } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
-import { badFlag, defineCommand, intFlag } from "./args.js";
-import { UsageError } from "./io.js";
+import { badFlag, defineCommand, intFlag, statusFlag } from "./args.js";
 import {
   listedPayload,
   loadListedPayloads,
@@ -58,10 +57,8 @@ export const jobsCommand = defineCommand({
     const { values } = parsed;
     const [queue] = positionals(parsed.positionals, ["queue"]);
     const status = values.status;
-    if (status === undefined)
-      throw new UsageError(`--status is required: one of ${JOB_STATUSES.join(", ")}`);
-    if (!(JOB_STATUSES as readonly string[]).includes(status))
-      throw badFlag("status", `one of ${JOB_STATUSES.join(", ")}`, status);
+    if (status === undefined || !(JOB_STATUSES as readonly string[]).includes(status))
+      throw statusFlag(JOB_STATUSES, status);
     const limit = intFlag(values.limit, "limit", 1, DEFAULT_LIST_LIMIT);
     if (limit > MAX_LIST_LIMIT) throw badFlag("limit", `at most ${MAX_LIST_LIMIT}`, values.limit!);
     checkQueueName(queue, "<queue>");

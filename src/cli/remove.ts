@@ -7,7 +7,7 @@
 import type { RemovableStatus } from "../queue/operations.js";
 import { REMOVABLE_STATUSES } from "../queue/operations.js";
 import { checkQueueName } from "../queue/validate.js";
-import { badFlag, defineCommand } from "./args.js";
+import { defineCommand, statusFlag } from "./args.js";
 import { CommandFailure, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
@@ -64,10 +64,8 @@ export const removeCommand = defineCommand({
     if (all) {
       checkQueueName(target, "<queue>");
       const given = values.status;
-      if (given === undefined) throw new UsageError("--all needs --status <status>");
       status = REMOVABLE_STATUSES.find((s) => s === given);
-      if (status === undefined)
-        throw badFlag("status", `one of ${REMOVABLE_STATUSES.join(", ")}`, given);
+      if (status === undefined) throw statusFlag(REMOVABLE_STATUSES, given);
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }

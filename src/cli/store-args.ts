@@ -35,9 +35,11 @@ export const STORE_PATH_HELP = `  --path <prefix>        queue-store path inside
 /** The help line of \`-h\` / \`--help\`. */
 export const HELP_OPTION_HELP = "  -h, --help             show this help";
 
-export const STORE_HELP = `${STORE_URL_HELP}
+const STORE_FLAGS_HELP = `${STORE_URL_HELP}
 ${STORE_PATH_HELP}
-  --json                 print JSON instead of text
+  --json                 print JSON instead of text`;
+
+export const STORE_HELP = `${STORE_FLAGS_HELP}
 ${HELP_OPTION_HELP}`;
 
 /** Options of commands that write: they open the store as its writer. */
@@ -47,11 +49,12 @@ export const WRITE_OPTIONS = {
   create: { type: "boolean" },
 } as const satisfies CommandOptions;
 
-export const WRITE_HELP = `${STORE_HELP}
+export const WRITE_HELP = `${STORE_FLAGS_HELP}
   --take-over            write even when a writer is live (see below), fencing it:
                          it fails on its next write
   --create               create the queue store if there is none at --store/--path
                          (without it, a writing command never creates one)
+${HELP_OPTION_HELP}
 
 Writing opens the store as its writer, which fences (stops) any process that
 has it open. So without --take-over the command first checks, reading only,

@@ -67,7 +67,7 @@ describe("taquba jobs, pause, resume, requeue --all", { timeout: 60_000 }, () =>
     assert.equal(missing.code, 2);
     assert.match(
       missing.stderr,
-      /--status is required: one of pending, scheduled, claimed, done, dead/,
+      /Expected `--status` to be one of pending, scheduled, claimed, done, dead, got nothing/,
     );
   });
 
