@@ -14,7 +14,7 @@ import { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
 import { openStore, redactUrl } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
-import { expectationMessage } from "../validate.js";
+import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
@@ -165,8 +165,7 @@ export async function checkKnownQueue(values: StoreValues, name: string, hint = 
   if (reader.inspection.manifest === null) return;
   const known = reader.listQueues();
   if (known.includes(name) || reader.stats(name).paused) return;
-  const close = known.filter((k) => editDistance(k, name) <= Math.max(1, name.length / 3));
-  const best = close.sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
+  const best = likelyKey(name, known);
   const listed =
     known.length === 0
       ? "It has no queues yet."
@@ -175,22 +174,6 @@ export async function checkKnownQueue(values: StoreValues, name: string, hint = 
     `queue ${JSON.stringify(name)} has never held a job in this store: nothing was written. ` +
       `${best === undefined ? "" : `Did you mean ${JSON.stringify(best)}? `}${listed}${hint}`,
   );
-}
-
-/** Levenshtein distance between `a` and `b` (queue names are short). */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(
-        row[j]! + 1,
-        next[j - 1]! + 1,
-        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** Exactly the positional arguments `names`, named in the error. */

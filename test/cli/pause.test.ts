@@ -43,6 +43,15 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
         /queue "emials" has never held a job in this store: nothing was written\. Did you mean "emails"\?/,
       );
     }
+    // The suggestion is the library's own: a different case, a prefix, or a few edits away.
+    for (const [given, meant] of [
+      ["rep", "reports"],
+      ["Emails", "emails"],
+    ] as const) {
+      const out = await cli("pause", given, ...store);
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(out.stderr, new RegExp(`Did you mean "${meant}"\\?`));
+    }
     // Read-only: no writer was opened, so none was fenced.
     assert.equal(await epochOf(dir), epoch);
     const reader = await QueueReader.open(new FileStore(dir), "taquba");
