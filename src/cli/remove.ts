@@ -1,5 +1,5 @@
 /**
- * `taquba remove`: one job (any status but claimed), or with `--all` the
+ * `taquba remove`: one job (any status but claimed by a live writer), or with `--all` the
  * jobs of a queue in one status (optionally only those older than a
  * duration), written as the store's writer; the bulk form shows its
  * progress (a bar on a terminal).
@@ -12,9 +12,11 @@ import { CommandFailure, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
   checkKnownQueue,
-  openReader,
+  lastWriter,
+  openReaderAt,
   openWriter,
   positionals,
+  resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
@@ -24,7 +26,8 @@ const HELP = `Usage: taquba remove <job-id> [options]
        taquba remove --all <queue> --status <status> [--older-than 7d] [options]
 
 Removes one job that is pending, scheduled, done or dead (a running job is
-cancelled with the API instead); with --all, the jobs of <queue> in --status
+cancelled with the API instead; a job left claimed by a writer that is gone is
+removed too, as opening the store releases its claims); with --all, the jobs of <queue> in --status
 (${REMOVABLE_STATUSES.join(", ")}), or only those at least --older-than old
 (by enqueue, completion or failure time).
 
@@ -35,10 +38,11 @@ Options:
 ${WRITE_HELP}
 `;
 
-function notRemoved(id: string, running: boolean): CommandFailure {
+/** `runningUnder`: the epoch of the live writer whose claim it is, when it is running. */
+function notRemoved(id: string, runningUnder?: number): CommandFailure {
   return new CommandFailure(
-    running
-      ? `job ${id} is running (claimed): nothing was removed (a running job is cancelled with the API instead)`
+    runningUnder !== undefined
+      ? `job ${id} is running (claimed by live writer epoch ${runningUnder}): nothing was removed (a running job is cancelled with the API instead; --take-over fences that writer, releasing its claims, and removes it)`
       : `no job ${id} waiting, scheduled, done or dead: nothing was removed (a running job is cancelled instead)`,
   );
 }
@@ -71,9 +75,16 @@ export const removeCommand = defineCommand({
     }
     if (all) await checkKnownQueue(values, target!);
     else {
-      // Read-only first: a job that is not there (or is running) needs no writer, and none is fenced.
-      const job = (await openReader(values)).getJob(target!);
-      if (job === null || job.status === "claimed") throw notRemoved(target!, job !== null);
+      // Read-only first: a job that is not there needs no writer, and none is fenced.
+      const resolved = await resolveStore(values);
+      const job = (await openReaderAt(resolved)).getJob(target!);
+      if (job === null) throw notRemoved(target!);
+      // A claim of a writer that is gone is released when the writer opens, so only a live
+      // writer's claim is a running job (and --take-over fences that writer, releasing it too).
+      if (job.status === "claimed" && values["take-over"] !== true) {
+        const writer = await lastWriter(resolved, io);
+        if (writer?.kind === "live") throw notRemoved(target!, writer.epoch);
+      }
     }
     const queue = await openWriter(values, io, "remove");
     let removed: number;
@@ -95,7 +106,7 @@ export const removeCommand = defineCommand({
       } else {
         removed = (await queue.removeJob(target!)) ? 1 : 0;
         // Gone or claimed since the check above.
-        if (removed === 0) throw notRemoved(target!, false);
+        if (removed === 0) throw notRemoved(target!);
       }
     } finally {
       await queue.close();

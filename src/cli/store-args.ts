@@ -18,7 +18,7 @@ import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
-import { liveWriterMessage, openedMessage, writerState } from "./writer-check.js";
+import { liveWriterMessage, openedMessage, type WriterState, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
 export const STORE_OPTIONS = {
@@ -125,6 +125,21 @@ export async function openReaderAt({ store, path, where }: ResolvedStore): Promi
 }
 
 /**
+ * What the store says, read without writing, about the writer that opened it
+ * last; `null` when there is no queue store there.
+ */
+export async function lastWriter(
+  { store, path }: ResolvedStore,
+  io: CliIO,
+): Promise<WriterState | null> {
+  const [info, beat] = await Promise.all([
+    inspectLog(store, path, {}, { ownedDirs: QUEUE_OWNED_DIRS }),
+    readHeartbeat(store, path),
+  ]);
+  return info.manifest === null ? null : writerState(info.manifest, beat, nowOf(io));
+}
+
+/**
  * Open the store as its writer: refused (a {@link CommandFailure}, nothing
  * written) while a writer is known to be live, unless `--take-over`; a new
  * queue store only with `--create`. Says on `io.err` which writer it fenced.
@@ -137,14 +152,11 @@ export async function openWriter(
   io: CliIO,
   command: string,
 ): Promise<Queue> {
-  const { store, path, where } = await resolveStore(values);
-  const [info, beat] = await Promise.all([
-    inspectLog(store, path, {}, { ownedDirs: QUEUE_OWNED_DIRS }),
-    readHeartbeat(store, path),
-  ]);
-  if (values.create !== true && info.manifest === null)
+  const resolved = await resolveStore(values);
+  const { store, path, where } = resolved;
+  const before = await lastWriter(resolved, io);
+  if (values.create !== true && before === null)
     throw noStore(where, ", or pass --create to create one");
-  const before = info.manifest === null ? null : writerState(info.manifest, beat, nowOf(io));
   if (before?.kind === "live" && values["take-over"] !== true)
     throw new CommandFailure(liveWriterMessage(before));
   const queue = await Queue.open(store, path, { logger: silentLogger });
