@@ -38,12 +38,15 @@ Options:
 ${WRITE_HELP}
 `;
 
+/** How either refusal ends: what to do about a running job. */
+const RUNNING_JOB = "a running job is cancelled with the API instead";
+
 /** `runningUnder`: the epoch of the live writer whose claim it is, when it is running. */
 function notRemoved(id: string, runningUnder?: number): CommandFailure {
   return new CommandFailure(
     runningUnder !== undefined
-      ? `job ${id} is running (claimed by live writer epoch ${runningUnder}): nothing was removed (a running job is cancelled with the API instead; --take-over fences that writer, releasing its claims, and removes it)`
-      : `no job ${id} waiting, scheduled, done or dead: nothing was removed (a running job is cancelled instead)`,
+      ? `job ${id} is running (claimed by live writer epoch ${runningUnder}): nothing was removed (${RUNNING_JOB}, or --take-over fences that writer, releasing its claims, and removes it)`
+      : `no job ${id} waiting, scheduled, done or dead: nothing was removed (${RUNNING_JOB})`,
   );
 }
 
