@@ -8,7 +8,6 @@ import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
-import { FileStore } from "../store/file.js";
 import { redactUrl } from "../store/open-store.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
@@ -106,13 +105,16 @@ export const demoCommand = defineCommand({
     const concurrency = positiveInt(values.concurrency, "concurrency", 32);
     const scheduleMs = nonNegativeInt(values["schedule-ms"], "schedule-ms", 3_000);
     const storeUrl = values.store ?? values.dir ?? DEFAULT_DATA_DIR;
-    const { store, path } = await resolveStore({ store: storeUrl, path: values.path });
-    if (!(store instanceof FileStore))
+    // By its scheme, before any store is built (a remote one would want credentials first).
+    // A one-letter scheme is a Windows drive, a path.
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(storeUrl)?.[1]?.toLowerCase();
+    if (scheme !== undefined && scheme !== "file")
       throw badFlag(
         values.store === undefined ? "dir" : "store",
         "a directory or a file:/// URL (the demo runs on a local file store)",
         redactUrl(storeUrl),
       );
+    const { store, path } = await resolveStore({ store: storeUrl, path: values.path });
     // The flags that name this store, for the commands it suggests.
     const storeFlags = [
       ...(values.store === undefined && values.dir === undefined ? [] : ["--store", storeUrl]),

@@ -182,9 +182,16 @@ describe("taquba demo", { timeout: 60_000 }, () => {
     );
     const both = capture();
     assert.equal(await runCli(["demo", "--dir", dir, "--store", store], both), 2);
-    const remote = capture();
-    assert.equal(await runCli(["demo", "--store", "memory://"], remote), 2);
-    assert.match(remote.stderr, /Expected `--store` to be a directory or a file:\/\/\/ URL/);
+    // Refused by scheme, before a remote store wants its credentials.
+    for (const url of ["memory://", "az://c/p", "s3://b/p", "gs://b/p"]) {
+      const remote = capture();
+      assert.equal(await runCli(["demo", "--store", url], remote), 2, url);
+      assert.match(
+        remote.stderr,
+        /Expected `--store` to be a directory or a file:\/\/\/ URL \(the demo runs on a local file store\)/,
+        url,
+      );
+    }
   });
 
   it("reports usage errors with exit code 2", async () => {
