@@ -6,20 +6,20 @@
  */
 import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
-import { Queue } from "../queue/queue.js";
+import type { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
 import { redactUrl } from "../store/open-store.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";
-import { DEFAULT_DATA_DIR, DEMO_QUEUE } from "./defaults.js";
+import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
 import { listenForInterrupt } from "./interrupt.js";
 import { type CliIO, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
   HELP_OPTION_HELP,
+  openWriter,
   positionals,
-  resolveStore,
   STORE_OPTIONS,
   STORE_PATH_HELP,
   toJson,
@@ -44,6 +44,8 @@ Options:
   --dir <dir>            the same as --store <dir>
 ${STORE_PATH_HELP}
   --json                 print one JSON summary at the end instead of text
+  --take-over            run even when another writer of the store is live, fencing
+                         it (it fails on its next write); without it the demo refuses
 ${HELP_OPTION_HELP}
 `;
 
@@ -91,6 +93,7 @@ export const demoCommand = defineCommand({
   help: HELP,
   options: {
     ...STORE_OPTIONS,
+    "take-over": { type: "boolean" },
     dir: { type: "string" },
     jobs: { type: "string" },
     concurrency: { type: "string" },
@@ -114,7 +117,7 @@ export const demoCommand = defineCommand({
         "a directory or a file:/// URL (the demo runs on a local file store)",
         redactUrl(storeUrl),
       );
-    const { store, path } = await resolveStore({ store: storeUrl, path: values.path });
+    const path = values.path ?? DEFAULT_STORE_PATH;
     // The flags that name this store, for the commands it suggests.
     const storeFlags = [
       ...(values.store === undefined && values.dir === undefined ? [] : ["--store", storeUrl]),
@@ -127,10 +130,13 @@ export const demoCommand = defineCommand({
       values.json === true ? { out: () => {}, err: io.err, interactive: false } : io;
 
     const openedAt = performance.now();
-    const queue = await Queue.open(store, path, {
-      logger: silentLogger,
-      defaultQueueConfig: { retryBackoffBaseMs: 500, maxAttempts: 3 },
-    });
+    // As every writing command: refused while another writer is live, unless --take-over.
+    const queue = await openWriter(
+      { store: storeUrl, path: values.path, create: true, "take-over": values["take-over"] },
+      io,
+      "demo",
+      { defaultQueueConfig: { retryBackoffBaseMs: 500, maxAttempts: 3 } },
+    );
     const found = await queue.stats(DEMO_QUEUE);
     text.out(
       `Opened ${storeUrl} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
+import type { OpenOptions } from "../queue/options.js";
 import { isUnreadable, markUnreadable, QUEUE_OWNED_DIRS } from "../queue/payloads.js";
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
@@ -151,6 +152,7 @@ export async function openWriter(
   },
   io: CliIO,
   command: string,
+  options: OpenOptions = {},
 ): Promise<Queue> {
   const resolved = await resolveStore(values);
   const { store, path, where } = resolved;
@@ -159,7 +161,7 @@ export async function openWriter(
     throw noStore(where, ", or pass --create to create one");
   if (before?.kind === "live" && values["take-over"] !== true)
     throw new CommandFailure(liveWriterMessage(before));
-  const queue = await Queue.open(store, path, { logger: silentLogger });
+  const queue = await Queue.open(store, path, { logger: silentLogger, ...options });
   io.err(`taquba ${command}: ${openedMessage(queue.logStats().epoch, before)}\n`);
   return queue;
 }

@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { DEFAULT_STORE_PATH, DEMO_QUEUE } from "../../src/cli/defaults.js";
 import { runCli } from "../../src/cli/run.js";
+import { FencedError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
@@ -192,6 +193,33 @@ describe("taquba demo", { timeout: 60_000 }, () => {
         url,
       );
     }
+  });
+
+  it("refuses a store whose writer is live, as the writing commands do, unless --take-over", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(dir);
+    const app = await Queue.open(new FileStore(dir), DEFAULT_STORE_PATH, {
+      logger: silentLogger,
+      heartbeatMs: 60_000,
+    });
+    await app.enqueue("mail", "hello");
+    const args = ["demo", "--dir", dir, "--jobs", "20", "--schedule-ms", "0"];
+    const refused = capture();
+    assert.equal(await runCli(args, refused), 1, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /^taquba demo: writer epoch 1 is live .*nothing was written: pass --take-over/,
+    );
+    assert.equal(refused.stdout, "");
+    // The app's writer was not fenced.
+    await app.enqueue("mail", "still the writer");
+
+    const forced = capture();
+    assert.equal(await runCli([...args, "--take-over"], forced), 0, forced.stderr);
+    assert.match(forced.stderr, /fenced live writer epoch 1 \(--take-over/);
+    assert.match(forced.stdout, /Final: done 19 {2}dead 1 {2}pending 0/);
+    await assert.rejects(app.enqueue("mail", "after the take-over"), FencedError);
+    await app.close().catch(() => {});
   });
 
   it("reports usage errors with exit code 2", async () => {
