@@ -23,24 +23,31 @@ ${
     ? `Pauses the queue: claims return nothing until it is resumed; enqueues still land.
 The pause is durable. A queue that has never held a job is refused (a typo would
 otherwise leave a paused queue that \`taquba queues\` does not list) unless
---create is given: then it is paused before its first job arrives.`
+--new-queue is given: then it is paused before its first job arrives.`
     : "Resumes a paused queue: claims hand out its jobs again. A queue the store has\nnever seen is refused."
 }
 
 Options:
-${WRITE_HELP}
+${
+  pause
+    ? `  --new-queue            pause <queue> even though it has never held a job (it stays
+                         paused when its first jobs arrive)
+`
+    : ""
+}${WRITE_HELP}
 `,
-    options: WRITE_OPTIONS,
+    options: pause ? { ...WRITE_OPTIONS, "new-queue": { type: "boolean" } } : WRITE_OPTIONS,
     async run(parsed, io) {
       const [queueName] = positionals(parsed.positionals, ["queue"]);
       checkQueueName(queueName, "<queue>");
       // Pausing a queue before its first job is legitimate (it stays paused when jobs arrive),
-      // but a mistyped name would be recorded for good: only with --create.
-      if (!pause || parsed.values.create !== true)
+      // but a mistyped name would be recorded for good: only with --new-queue (not --create,
+      // which creates a store: a mistyped --path would then go unnoticed as well).
+      if (!pause || !("new-queue" in parsed.values) || parsed.values["new-queue"] !== true)
         await checkKnownQueue(
           parsed.values,
           queueName!,
-          pause ? " Pass --create to pause a queue before its first job." : "",
+          pause ? " Pass --new-queue to pause a queue before its first job." : "",
         );
       const queue = await openWriter(parsed.values, io, name);
       try {

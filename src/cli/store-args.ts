@@ -171,14 +171,21 @@ export async function openWriter(
  * seen: one that never held a job and is not paused (a typo, most likely,
  * which `pauseQueue` would otherwise record for good). Read-only. `hint` ends
  * the message (how to go ahead anyway, if there is a way). A place with no
- * queue store passes: {@link openWriter} reports that.
+ * queue store passes, unless `--create` would create one: {@link openWriter}
+ * reports that.
  */
-export async function checkKnownQueue(values: StoreValues, name: string, hint = ""): Promise<void> {
+export async function checkKnownQueue(
+  values: StoreValues & { create?: boolean | undefined },
+  name: string,
+  hint = "",
+): Promise<void> {
   const { store, path } = await resolveStore(values);
   const reader = await QueueReader.open(store, path);
-  if (reader.inspection.manifest === null) return;
-  const known = reader.listQueues();
-  if (known.includes(name) || reader.stats(name).paused) return;
+  // No store: with --create a new one, which knows no queue yet; without, openWriter says so.
+  const exists = reader.inspection.manifest !== null;
+  if (!exists && values.create !== true) return;
+  const known = exists ? reader.listQueues() : [];
+  if (known.includes(name) || (exists && reader.stats(name).paused)) return;
   const best = likelyKey(name, known);
   const listed =
     known.length === 0

@@ -29,7 +29,7 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
       typo.stderr,
       'taquba pause: queue "emials" has never held a job in this store: nothing was written. ' +
         'Did you mean "emails"? Its queues: emails, reports. ' +
-        "Pass --create to pause a queue before its first job.\n",
+        "Pass --new-queue to pause a queue before its first job.\n",
     );
     for (const args of [
       ["resume", "emials"],
@@ -57,8 +57,12 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
     const reader = await QueueReader.open(new FileStore(dir), "taquba");
     assert.equal(reader.stats("emials").paused, false);
 
-    // With --create, a queue is paused before its first job; resume then knows it.
-    const early = await cli("pause", "later", "--create", ...store);
+    // --create only creates a store: it does not let a queue the store never saw through.
+    const created = await cli("pause", "later", "--create", ...store);
+    assert.equal(created.code, 1, created.stderr);
+    assert.match(created.stderr, /Pass --new-queue to pause a queue before its first job/);
+    // With --new-queue, a queue is paused before its first job; resume then knows it.
+    const early = await cli("pause", "later", "--new-queue", ...store);
     assert.equal(early.code, 0, early.stderr);
     assert.equal(
       (await QueueReader.open(new FileStore(dir), "taquba")).stats("later").paused,
@@ -68,5 +72,30 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
     assert.equal(resumed.code, 0, resumed.stderr);
     // A known queue needs no flag.
     assert.equal((await cli("pause", "emails", ...store)).code, 0);
+    // resume has no such flag.
+    assert.equal((await cli("resume", "later", "--new-queue", ...store)).code, 2);
+  });
+
+  it("pause --new-queue does not create a store: a mistyped --path is still reported", async () => {
+    const dir = await temp.make();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue("emails", "hello");
+    await queue.close();
+    const typo = await cli("pause", "q", "--new-queue", "--store", dir, "--path", "typoo");
+    assert.equal(typo.code, 1, typo.stderr);
+    assert.match(typo.stderr, /no taquba queue store at --path "typoo"/);
+    // --create alone on a new store: the queue is new there too, so it is refused (and no
+    // store is created); both flags create the store and pause the queue.
+    const fresh = ["--store", await temp.make()];
+    const refused = await cli("pause", "q", "--create", ...fresh);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /It has no queues yet\. Pass --new-queue/);
+    assert.equal(await epochOf(fresh[1]!), undefined, "no store was created");
+    const both = await cli("pause", "q", "--create", "--new-queue", ...fresh);
+    assert.equal(both.code, 0, both.stderr);
+    assert.equal(
+      (await QueueReader.open(new FileStore(fresh[1]!), "taquba")).stats("q").paused,
+      true,
+    );
   });
 });
