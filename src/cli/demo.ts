@@ -146,6 +146,10 @@ export const demoCommand = defineCommand({
     try {
       let plan = await readPlan(queue);
       if (plan !== null) {
+        if (values.jobs !== undefined && jobs !== plan.total)
+          io.err(
+            `taquba demo: --jobs ${jobs} ignored: resuming the earlier run of ${plan.total} jobs\n`,
+          );
         text.out(
           `Resuming: ${plan.total - plan.next} of ${plan.total} jobs still to enqueue, ${unfinished(found)} unfinished.\n`,
         );

@@ -130,8 +130,14 @@ describe("taquba demo", { timeout: 60_000 }, () => {
       /Interrupted: 29001 jobs still to enqueue, 999 unfinished; run "npx taquba demo --store .*" again/,
     );
 
+    // A different --jobs does not change the run being resumed, and it says so.
     const rerun = capture();
-    assert.equal(await runCli(args, rerun), 0, rerun.stderr);
+    const other = args.map((a) => (a === "30000" ? "10" : a));
+    assert.equal(await runCli(other, rerun), 0, rerun.stderr);
+    assert.match(
+      rerun.stderr,
+      /^taquba demo: --jobs 10 ignored: resuming the earlier run of 30000 jobs$/m,
+    );
     assert.match(rerun.stdout, /Resuming: 29001 of 30000 jobs still to enqueue, 999 unfinished/);
     // Every job enqueued exactly once across the two runs, and all of them settled.
     assert.match(
