@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +13,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { capture } from "./capture.js";
-import { startBuiltCli } from "./child.js";
+import { BUILT_CLI, startBuiltCli } from "./child.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -261,5 +263,25 @@ describe("taquba demo", { timeout: 60_000 }, () => {
     const help = capture();
     assert.equal(await runCli(["--help"], help), 0);
     assert.match(help.stdout, /demo/);
+  });
+});
+
+describe("taquba demo | head", { timeout: 60_000 }, () => {
+  it("stops quietly once its output is no longer read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
+    dirs.push(dir);
+    const child = spawn(process.execPath, [BUILT_CLI, "demo", "--dir", dir, "--jobs", "30000"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // Like `head -1`: read the first output, then close the pipe.
+    await once(child.stdout, "data");
+    child.stdout.destroy();
+    const [code] = (await once(child, "close")) as [number | null];
+    assert.doesNotMatch(stderr, /EPIPE|Error/, stderr);
+    assert.equal(code, 0, stderr);
   });
 });
