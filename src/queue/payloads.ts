@@ -229,18 +229,24 @@ export class PayloadObjects {
 
   async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
     const body = encodePayloadObject(bytes);
-    let attempts = 0;
     await withRetry(this.#retry, `writing payload object "${key}"`, async () => {
-      attempts++;
       try {
         await this.#store.put(key, body, { ifNoneMatch: "*" });
       } catch (error) {
-        // The key is new and ours alone: a retry that finds it means an earlier attempt wrote it.
-        if (attempts > 1 && isObjectExists(error)) return;
+        // The key is new (a random id) and ours alone: an object found there was written by an
+        // earlier attempt of ours, or, on the first attempt, by the store client's own retry of a
+        // request whose reply was lost. Read back, it is ours if it holds our bytes.
+        if (isObjectExists(error) && (await this.#holds(key, body))) return;
         throw error;
       }
     });
     return { key, size: bytes.byteLength };
+  }
+
+  /** Whether object `key` holds exactly `body`. */
+  async #holds(key: string, body: Uint8Array): Promise<boolean> {
+    const object = await this.#store.get(key);
+    return object !== null && Buffer.from(object.body).equals(body);
   }
 
   /**

@@ -13,7 +13,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ObjectStore, PutOptions } from "../../src/store/types.js";
+import { ObjectExistsError, type ObjectStore, type PutOptions } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { rejection } from "../log/helpers.js";
 import { runAndKill } from "./kill.js";
@@ -391,6 +391,38 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     assert.equal((await payloadKeys(faults)).length, 2);
     assert.equal((await queue.getJob(id))?.payload.byteLength, 100);
     assert.equal((await queue.getJob(other))?.payload.byteLength, 120);
+    await queue.close();
+  });
+
+  it("a first write answered `exists` (the store client retried a request whose reply was lost) is ours when it holds our bytes", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", {
+      logger: silentLogger,
+      payloadOffloadBytes: 10,
+      log: SHORT_RETRY,
+    });
+    // The object is stored, and the one attempt the queue sees is told it exists.
+    faults.addRule({
+      op: "put",
+      keyPrefix: "q/payload/",
+      mode: "after",
+      times: 1,
+      error: () => new ObjectExistsError("q/payload/…"),
+    });
+    const id = await queue.enqueue("work", big(100));
+    assert.deepEqual(Uint8Array.from((await queue.getJob(id))!.payload), big(100));
+    // Another object in the slot (not our bytes) is not taken for ours: the write fails.
+    const original = faults.put.bind(faults);
+    faults.put = async (key: string, body: Uint8Array, options?: PutOptions) => {
+      if (key.startsWith("q/payload/")) {
+        await original(key, new Uint8Array(body.byteLength), {});
+        throw new ObjectExistsError(key);
+      }
+      return original(key, body, options);
+    };
+    await assert.rejects(queue.enqueue("work", big(100, 9)), /already exists/);
+    faults.put = original;
+    assert.equal((await queue.stats("work")).pending, 1);
     await queue.close();
   });
 
