@@ -233,20 +233,24 @@ export class PayloadObjects {
       try {
         await this.#store.put(key, body, { ifNoneMatch: "*" });
       } catch (error) {
+        if (!isObjectExists(error)) throw error;
         // The key is new (a random id) and ours alone: an object found there was written by an
         // earlier attempt of ours, or, on the first attempt, by the store client's own retry of a
-        // request whose reply was lost. Read back, it is ours if it holds our bytes.
-        if (isObjectExists(error) && (await this.#holds(key, body))) return;
-        throw error;
+        // request whose reply was lost. It counts only once read back with our bytes.
+        const object = await this.#store.get(key);
+        // "Exists" of nothing (gone since, or a store's conflict that meant something else):
+        // transient, try again; the key is still ours.
+        if (object === null)
+          throw new Error(`payload object "${key}" was said to exist but is not there`);
+        const stored = object.body;
+        if (Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(body)) return;
+        throw new StorageError(
+          `payload object "${key}" already exists with other bytes: the enqueue is not stored (retry it; its new object gets a new key)`,
+          { permanent: true, cause: error },
+        );
       }
     });
     return { key, size: bytes.byteLength };
-  }
-
-  /** Whether object `key` holds exactly `body`. */
-  async #holds(key: string, body: Uint8Array): Promise<boolean> {
-    const object = await this.#store.get(key);
-    return object !== null && Buffer.from(object.body).equals(body);
   }
 
   /**
