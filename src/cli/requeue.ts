@@ -3,7 +3,9 @@
  * back to pending, written as the store's writer; the bulk form shows its
  * progress (a bar on a terminal).
  */
+import { JobNotFoundError } from "../errors.js";
 import type { Queue } from "../queue/queue.js";
+import { QueueReader } from "../queue/reader.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, intFlag } from "./args.js";
 import { type CliIO, UsageError } from "./io.js";
@@ -12,6 +14,7 @@ import {
   checkKnownQueue,
   openWriter,
   positionals,
+  resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
@@ -42,6 +45,16 @@ export const requeueCommand = defineCommand({
     if (all) {
       checkQueueName(target, "<queue>");
       await checkKnownQueue(values, target!);
+    } else {
+      // Read-only first: a job that is not dead needs no writer, and none is fenced. (No store
+      // there: openWriter says so, or creates one with --create.)
+      const { store, path } = await resolveStore(values);
+      const reader = await QueueReader.open(store, path);
+      const job = reader.inspection.manifest === null ? undefined : reader.getJob(target!);
+      if (job === null || (job !== undefined && job.status !== "dead"))
+        throw new JobNotFoundError(
+          `requeueDeadJob: no dead job with id ${target}${job === null ? "" : ` (it is ${job.status})`}: nothing was requeued`,
+        );
     }
     const queue = await openWriter(values, io, "requeue");
     let count = 1;
