@@ -6,12 +6,7 @@
  * page they return to.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  FlowNotRequeueableError,
-  InvalidArgumentError,
-  JobNotFoundError,
-  TaqubaError,
-} from "../errors.js";
+import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { JobStatus } from "../queue/types.js";
 import { messageOf } from "../util/message.js";
@@ -224,11 +219,13 @@ async function act(
         await queue.requeueDeadJob(id);
         notice = `Job ${id} was requeued: it is pending again.`;
       } catch (error) {
-        if (error instanceof FlowNotRequeueableError)
-          notice = `Job ${id} stays dead: its flow lost child ${error.removedChild} to a removal, so it cannot run again. Remove its dead jobs, or enqueue the flow again.`;
-        else if (error instanceof JobNotFoundError)
-          notice = `Job ${id} is not dead (any more): nothing was requeued.`;
-        else throw error;
+        // By code, not class: the queue may be of the package's other build.
+        if (taqubaErrorCode(error) !== "JOB_NOT_FOUND") throw error;
+        const removedChild = (error as { removedChild?: unknown }).removedChild;
+        notice =
+          typeof removedChild === "string"
+            ? `Job ${id} stays dead: its flow lost child ${removedChild} to a removal, so it cannot run again. Remove its dead jobs, or enqueue the flow again.`
+            : `Job ${id} is not dead (any more): nothing was requeued.`;
       }
       break;
     }
@@ -249,7 +246,7 @@ async function act(
           return `${requeue ? "Requeued" : "Removed"} ${count} dead ${count === 1 ? "job" : "jobs"} of ${name}.`;
         },
         (error) => {
-          if (!(error instanceof TaqubaError))
+          if (taqubaErrorCode(error) === undefined)
             state.logger.error(`dashboard: ${action} of ${name} failed: ${String(error)}`, {
               error,
             });
@@ -307,13 +304,15 @@ export function fail(
 ): void {
   let status = 500;
   let message = "The dashboard failed to answer; the error was logged.";
+  // Taquba errors by code: the queue may be of the package's other build.
+  const code = taqubaErrorCode(error);
   if (error instanceof HttpError) ({ status, message } = error);
-  else if (error instanceof InvalidArgumentError) {
+  else if (code === "INVALID_ARGUMENT") {
     status = 400;
-    message = error.message;
-  } else if (error instanceof TaqubaError) {
+    message = (error as Error).message;
+  } else if (code !== undefined) {
     status = 503;
-    message = `${error.code}: ${error.message}`;
+    message = `${code}: ${(error as Error).message}`;
   } else
     state.logger.error(`dashboard: ${req.method} ${req.url} failed: ${String(error)}`, { error });
   if (res.headersSent) {

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Clock, systemClock, withMonotonic } from "../clock.js";
 import { consoleLogger, type Logger } from "../logger.js";
-import { Queue } from "../queue/queue.js";
+import type { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { type RequestPrices, resolveRequestPrices } from "../store/request-prices.js";
 import {
@@ -28,7 +28,7 @@ import { fail, type HandlerState, handle } from "./handler.js";
 import { History } from "./history.js";
 import { NoticeBoard } from "./notices.js";
 import { ActionTokens } from "./security.js";
-import { DashboardSource } from "./source.js";
+import { DashboardSource, isLiveQueue } from "./source.js";
 import { TaskBoard } from "./tasks.js";
 
 /** Options of {@link dashboard}. */
@@ -193,11 +193,11 @@ export function dashboard(
   source: Queue | QueueReader,
   options: DashboardOptions = {},
 ): DashboardHandler {
-  // By shape: the other build's Queue (ESM vs CommonJS) is shown as it was before this check.
+  // By shape: a Queue of the other build (ESM vs CommonJS) is taken, and is live (see `isLiveQueue`).
   if (!hasMethods(source, ["listQueues", "stats", "getJob", "listJobs"]))
     throw invalidArgument("source", "a Queue or a QueueReader", source);
   checkOptionsObject(options, "options", OPTION_KEYS);
-  const live = source instanceof Queue;
+  const live = isLiveQueue(source);
   const clock =
     options.clock === undefined
       ? live

@@ -21,6 +21,30 @@ import {
 } from "../store/request-prices.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
+import { hasMethods } from "../validate.js";
+
+/**
+ * Methods a live `Queue` has and a `QueueReader` lacks: a `Queue` of the
+ * package's other build (ESM vs CommonJS), which `instanceof` does not
+ * recognise, is told apart by them, so its dashboard offers actions too.
+ */
+const LIVE_QUEUE_METHODS = [
+  "enqueue",
+  "requeueDeadJob",
+  "requeueDeadJobs",
+  "removeJob",
+  "removeJobs",
+  "cancel",
+  "pauseQueue",
+  "resumeQueue",
+  "logStats",
+  "storeRequests",
+] as const;
+
+/** Whether `source` is a live `Queue`, of this build or the other. */
+export function isLiveQueue(source: Queue | QueueReader): source is Queue {
+  return source instanceof Queue || hasMethods(source, LIVE_QUEUE_METHODS);
+}
 
 /** A page of jobs in one state. */
 export type JobPage = ListedJobs<JobRecord>;
@@ -149,12 +173,12 @@ export class DashboardSource {
 
   /** Whether actions are possible (a live `Queue`). */
   get writable(): boolean {
-    return this.#current instanceof Queue;
+    return isLiveQueue(this.#current);
   }
 
   /** The live queue, or null for a reader. */
   get queue(): Queue | null {
-    return this.#current instanceof Queue ? this.#current : null;
+    return isLiveQueue(this.#current) ? this.#current : null;
   }
 
   /**
@@ -287,7 +311,7 @@ export class DashboardSource {
 
   health(): Health {
     const prices = this.#options.prices ?? S3_STANDARD_REQUEST_PRICES;
-    if (this.#current instanceof Queue) {
+    if (isLiveQueue(this.#current)) {
       const stats: ReturnType<Log["stats"]> = this.#current.logStats();
       const requests = this.#current.storeRequests();
       return {

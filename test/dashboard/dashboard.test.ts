@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
 import { DashboardSource } from "../../src/dashboard/source.js";
-import { InvalidArgumentError, StorageError } from "../../src/errors.js";
+import { InvalidArgumentError, StorageError, TaqubaError } from "../../src/errors.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
@@ -1033,8 +1033,8 @@ describe("dashboard", { timeout: 60_000 }, () => {
       const logger = recordingLogger();
       const served = await serve(dashboard(source, { logger }));
       try {
-        // (A Queue of the other build gets a read-only dashboard: no actions to offer.)
-        await check(served.url, logger, source === queue);
+        // A Queue of the other build is live too: its actions are offered.
+        await check(served.url, logger, true);
       } finally {
         await served.close();
       }
@@ -1194,6 +1194,51 @@ describe("dashboard", { timeout: 60_000 }, () => {
     const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
     dashboard(otherBuildsQueue(queue)).close();
     await queue.close();
+  });
+
+  it("offers actions over a Queue of the other build, and tells its errors by code", async () => {
+    const { queue, dead } = await seeded();
+    // The other build's queue rejects with the other build's errors: same code, no class of this build.
+    const other = otherBuildsQueue(queue) as unknown as Record<string, unknown>;
+    for (const name of ["requeueDeadJob", "pauseQueue"]) {
+      const method = other[name] as (...args: unknown[]) => Promise<unknown>;
+      other[name] = (...args: unknown[]) =>
+        method(...args).catch((error: unknown) => {
+          const copy = Object.assign(new Error((error as Error).message), {
+            code: (error as { code: string }).code,
+          });
+          assert.ok(!(copy instanceof TaqubaError));
+          throw copy;
+        });
+    }
+    const logger = recordingLogger();
+    const served = await serve(dashboard(other as unknown as Queue, { logger }));
+    try {
+      const page = (await http(`${served.url}/queue?name=emails&state=dead`)).body;
+      assert.match(page, /live queue/);
+      const form = formFields(page, "requeue", ["id", dead]);
+      const action = `${served.url}/action`;
+      const done = await http(action, { form });
+      assert.equal(done.status, 303);
+      assert.equal((await queue.getJob(dead))?.status, "pending");
+      // A stale requeue (JOB_NOT_FOUND of the other build) says so instead of failing.
+      const again = await http(action, { form });
+      assert.equal(again.status, 303, again.body);
+      assert.match(
+        (await http(`${served.url}${again.headers.location}`)).body,
+        /is not dead \(any more\)/,
+      );
+      // An INVALID_ARGUMENT of the other build is the caller's mistake (400), not logged.
+      const bad = await http(action, {
+        form: { ...form, action: "pause", queue: "x".repeat(300) },
+      });
+      assert.equal(bad.status, 400, bad.body);
+      assert.match(bad.body, /Expected/);
+      assert.deepEqual(logger.messages("error"), []);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
   });
 
   it("refuses a source that is neither a Queue nor a QueueReader when called, not on a request", () => {
