@@ -1,11 +1,11 @@
-import type { Manifest } from "./manifest.js";
-import type { WalTail } from "./tail.js";
-
 /**
  * The log engine's public shapes: the {@link Log} a writer gets, what opening
  * recovers, its counters, and what the read-only tools report. (Options are
  * declared in `options.ts`.)
  */
+
+import type { Manifest } from "./manifest.js";
+import type { WalTail } from "./tail.js";
 
 /** What a `recoverCorruption: "skip"` open could not recover. */
 export interface RecoveryReport {

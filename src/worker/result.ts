@@ -1,8 +1,9 @@
-import { messageOf } from "../util/message.js";
 /**
  * A handler's return value as the job's result: bytes and strings as they
  * are (a string as UTF-8), `undefined` as no result, anything else as JSON.
  */
+
+import { messageOf } from "../util/message.js";
 
 /** The stored form of `value`; throws (with a message saying why) for a value JSON cannot represent. */
 export function resultBytes(value: unknown): Uint8Array | string | undefined {
