@@ -43,13 +43,16 @@ ${
       // Pausing a queue before its first job is legitimate (it stays paused when jobs arrive),
       // but a mistyped name would be recorded for good: only with --new-queue (not --create,
       // which creates a store: a mistyped --path would then go unnoticed as well).
-      if (!pause || !("new-queue" in parsed.values) || parsed.values["new-queue"] !== true)
-        await checkKnownQueue(
-          parsed.values,
-          queueName!,
-          pause ? " Pass --new-queue to pause a queue before its first job." : "",
-        );
-      const queue = await openWriter(parsed.values, io, name);
+      const checked =
+        !pause || !("new-queue" in parsed.values) || parsed.values["new-queue"] !== true
+          ? await checkKnownQueue(
+              parsed.values,
+              io,
+              queueName!,
+              pause ? " Pass --new-queue to pause a queue before its first job." : "",
+            )
+          : undefined;
+      const queue = await openWriter(parsed.values, io, name, {}, checked);
       try {
         if (pause) await queue.pauseQueue(queueName!);
         else await queue.resumeQueue(queueName!);

@@ -11,11 +11,12 @@ import { defineCommand, statusFlag } from "./args.js";
 import { CommandFailure, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
+  type CheckedStore,
   checkKnownQueue,
-  lastWriter,
-  openReaderAt,
+  noStore,
   openWriter,
   positionals,
+  readBeforeWriting,
   resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
@@ -76,20 +77,22 @@ export const removeCommand = defineCommand({
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
-    if (all) await checkKnownQueue(values, target!);
+    let checked: CheckedStore;
+    if (all) checked = await checkKnownQueue(values, io, target!);
     else {
       // Read-only first: a job that is not there needs no writer, and none is fenced.
-      const resolved = await resolveStore(values);
-      const job = (await openReaderAt(resolved)).getJob(target!);
+      const read = await readBeforeWriting(await resolveStore(values), io);
+      checked = read.checked;
+      if (checked.before === null) throw noStore(checked.where, "");
+      const job = read.reader.getJob(target!);
       if (job === null) throw notRemoved(target!);
       // A claim of a writer that is gone is released when the writer opens, so only a live
       // writer's claim is a running job (and --take-over fences that writer, releasing it too).
-      if (job.status === "claimed" && values["take-over"] !== true) {
-        const writer = await lastWriter(resolved, io);
-        if (writer?.kind === "live") throw notRemoved(target!, writer.epoch);
-      }
+      const writer = checked.before;
+      if (job.status === "claimed" && values["take-over"] !== true && writer.kind === "live")
+        throw notRemoved(target!, writer.epoch);
     }
-    const queue = await openWriter(values, io, "remove");
+    const queue = await openWriter(values, io, "remove", {}, checked);
     let removed: number;
     try {
       if (status !== undefined) {

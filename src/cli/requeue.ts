@@ -5,15 +5,16 @@
  */
 import { JobNotFoundError } from "../errors.js";
 import type { Queue } from "../queue/queue.js";
-import { QueueReader } from "../queue/reader.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, intFlag } from "./args.js";
 import { type CliIO, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
+  type CheckedStore,
   checkKnownQueue,
   openWriter,
   positionals,
+  readBeforeWriting,
   resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
@@ -42,21 +43,22 @@ export const requeueCommand = defineCommand({
     const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
     const limit = intFlag(values.limit, "limit", 0);
+    let checked: CheckedStore;
     if (all) {
       checkQueueName(target, "<queue>");
-      await checkKnownQueue(values, target!);
+      checked = await checkKnownQueue(values, io, target!);
     } else {
       // Read-only first: a job that is not dead needs no writer, and none is fenced. (No store
       // there: openWriter says so, or creates one with --create.)
-      const { store, path } = await resolveStore(values);
-      const reader = await QueueReader.open(store, path);
-      const job = reader.inspection.manifest === null ? undefined : reader.getJob(target!);
+      const read = await readBeforeWriting(await resolveStore(values), io);
+      checked = read.checked;
+      const job = checked.before === null ? undefined : read.reader.getJob(target!);
       if (job === null || (job !== undefined && job.status !== "dead"))
         throw new JobNotFoundError(
           `requeueDeadJob: no dead job with id ${target}${job === null ? "" : ` (it is ${job.status})`}: nothing was requeued`,
         );
     }
-    const queue = await openWriter(values, io, "requeue");
+    const queue = await openWriter(values, io, "requeue", {}, checked);
     let count = 1;
     try {
       if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);

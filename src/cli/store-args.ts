@@ -104,7 +104,8 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
   }
 }
 
-function noStore(where: string, hint: string): CommandFailure {
+/** The failure of a command pointed at a place that holds no queue store; `hint` ends it. */
+export function noStore(where: string, hint: string): CommandFailure {
   return new CommandFailure(
     `no taquba queue store at ${where} (no manifest there); check --store and --path${hint}`,
   );
@@ -141,9 +142,40 @@ export async function lastWriter(
 }
 
 /**
+ * A store a read-only check before writing has read: resolved, with the
+ * writer that opened it last as that read found it (`null`: no queue store
+ * there). {@link openWriter} takes it instead of resolving the store and
+ * asking the store about its writer again.
+ */
+export interface CheckedStore extends ResolvedStore {
+  before: WriterState | null;
+}
+
+/**
+ * Reads the store read-only, for a check before a command opens it as
+ * writer: a snapshot of it (`reader`, which the caller should not keep
+ * beyond the check: the writer loads the state again) and what
+ * {@link openWriter} then needs, from that same read (a reader reads the
+ * newest manifest and the heartbeat too).
+ */
+export async function readBeforeWriting(
+  resolved: ResolvedStore,
+  io: CliIO,
+): Promise<{ reader: QueueReader; checked: CheckedStore }> {
+  const reader = await QueueReader.open(resolved.store, resolved.path);
+  const { manifest } = reader.inspection;
+  const before =
+    manifest === null ? null : writerState(manifest, reader.writerHeartbeat(), nowOf(io));
+  return { reader, checked: { ...resolved, before } };
+}
+
+/**
  * Open the store as its writer: refused (a {@link CommandFailure}, nothing
  * written) while a writer is known to be live, unless `--take-over`; a new
  * queue store only with `--create`. Says on `io.err` which writer it fenced.
+ * `checked`: the store as a check before writing read it
+ * ({@link readBeforeWriting}), judged by what that read found; without it,
+ * the store is resolved from `values` and its writer looked up here.
  */
 export async function openWriter(
   values: StoreValues & {
@@ -153,10 +185,11 @@ export async function openWriter(
   io: CliIO,
   command: string,
   options: OpenOptions = {},
+  checked?: CheckedStore,
 ): Promise<Queue> {
-  const resolved = await resolveStore(values);
+  const resolved = checked ?? (await resolveStore(values));
   const { store, path, where } = resolved;
-  const before = await lastWriter(resolved, io);
+  const before = checked === undefined ? await lastWriter(resolved, io) : checked.before;
   if (values.create !== true && before === null)
     throw noStore(where, ", or pass --create to create one");
   if (before?.kind === "live" && values["take-over"] !== true)
@@ -172,20 +205,20 @@ export async function openWriter(
  * which `pauseQueue` would otherwise record for good). Read-only. `hint` ends
  * the message (how to go ahead anyway, if there is a way). A place with no
  * queue store passes, unless `--create` would create one: {@link openWriter}
- * reports that.
+ * reports that. Resolves with the store as read, for {@link openWriter}.
  */
 export async function checkKnownQueue(
   values: StoreValues & { create?: boolean | undefined },
+  io: CliIO,
   name: string,
   hint = "",
-): Promise<void> {
-  const { store, path } = await resolveStore(values);
-  const reader = await QueueReader.open(store, path);
+): Promise<CheckedStore> {
+  const { reader, checked } = await readBeforeWriting(await resolveStore(values), io);
   // No store: with --create a new one, which knows no queue yet; without, openWriter says so.
-  const exists = reader.inspection.manifest !== null;
-  if (!exists && values.create !== true) return;
+  const exists = checked.before !== null;
+  if (!exists && values.create !== true) return checked;
   const known = exists ? reader.listQueues() : [];
-  if (known.includes(name) || (exists && reader.stats(name).paused)) return;
+  if (known.includes(name) || (exists && reader.stats(name).paused)) return checked;
   const best = likelyKey(name, known);
   const listed =
     known.length === 0
