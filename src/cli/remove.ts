@@ -8,16 +8,13 @@ import type { RemovableStatus } from "../queue/operations.js";
 import { REMOVABLE_STATUSES } from "../queue/operations.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, statusFlag } from "./args.js";
-import { CommandFailure, UsageError } from "./io.js";
+import { UsageError } from "./io.js";
+import { type JobChange, jobRefusal, lookUpJob } from "./job-lookup.js";
 import { Progress } from "./progress.js";
 import {
-  type CheckedStore,
   checkKnownQueue,
-  noStore,
   openWriter,
   positionals,
-  readBeforeWriting,
-  resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
@@ -39,17 +36,16 @@ Options:
 ${WRITE_HELP}
 `;
 
-/** How either refusal ends: what to do about a running job. */
-const RUNNING_JOB = "a running job is cancelled with the API instead";
-
-/** `runningUnder`: the epoch of the live writer whose claim it is, when it is running. */
-function notRemoved(id: string, runningUnder?: number): CommandFailure {
-  return new CommandFailure(
-    runningUnder !== undefined
-      ? `job ${id} is running (claimed by live writer epoch ${runningUnder}): nothing was removed (${RUNNING_JOB}, or --take-over fences that writer, releasing its claims, and removes it)`
-      : `no job ${id} waiting, scheduled, done or dead: nothing was removed (${RUNNING_JOB})`,
-  );
-}
+/** What `remove <job-id>` does, for its look-up and refusals. */
+const REMOVE: JobChange = {
+  statuses: REMOVABLE_STATUSES,
+  // A claim of a writer that is gone is released when the writer opens, so only a live
+  // writer's claim is a running job (and --take-over fences that writer, releasing it too).
+  releasedClaims: true,
+  verb: "removed",
+  advice: (runningUnder) =>
+    `a running job is cancelled with the API instead${runningUnder === undefined ? "" : ", or --take-over fences that writer, releasing its claims, and removes it"}`,
+};
 
 export const removeCommand = defineCommand({
   name: "remove",
@@ -77,21 +73,10 @@ export const removeCommand = defineCommand({
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
-    let checked: CheckedStore;
-    if (all) checked = await checkKnownQueue(values, io, target!);
-    else {
-      // Read-only first: a job that is not there needs no writer, and none is fenced.
-      const read = await readBeforeWriting(await resolveStore(values), io);
-      checked = read.checked;
-      if (checked.before === null) throw noStore(checked.where, "");
-      const job = read.reader.getJob(target!);
-      if (job === null) throw notRemoved(target!);
-      // A claim of a writer that is gone is released when the writer opens, so only a live
-      // writer's claim is a running job (and --take-over fences that writer, releasing it too).
-      const writer = checked.before;
-      if (job.status === "claimed" && values["take-over"] !== true && writer.kind === "live")
-        throw notRemoved(target!, writer.epoch);
-    }
+    // Read-only first: a queue never seen, or a job that is not there, needs no writer.
+    const checked = all
+      ? await checkKnownQueue(values, io, target!)
+      : await lookUpJob(values, io, target!, REMOVE);
     const queue = await openWriter(values, io, "remove", {}, checked);
     let removed: number;
     try {
@@ -111,8 +96,8 @@ export const removeCommand = defineCommand({
         progress?.finish(removed);
       } else {
         removed = (await queue.removeJob(target!)) ? 1 : 0;
-        // Gone or claimed since the check above.
-        if (removed === 0) throw notRemoved(target!);
+        // Gone since the check above.
+        if (removed === 0) throw jobRefusal(target!, REMOVE, await queue.getJob(target!));
       }
     } finally {
       await queue.close();

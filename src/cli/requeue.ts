@@ -8,14 +8,12 @@ import type { Queue } from "../queue/queue.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, intFlag } from "./args.js";
 import { type CliIO, UsageError } from "./io.js";
+import { type JobChange, jobRefusal, lookUpJob } from "./job-lookup.js";
 import { Progress } from "./progress.js";
 import {
-  type CheckedStore,
   checkKnownQueue,
   openWriter,
   positionals,
-  readBeforeWriting,
-  resolveStore,
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
@@ -43,26 +41,16 @@ export const requeueCommand = defineCommand({
     const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
     const limit = intFlag(values.limit, "limit", 0);
-    let checked: CheckedStore;
-    if (all) {
-      checkQueueName(target, "<queue>");
-      checked = await checkKnownQueue(values, io, target!);
-    } else {
-      // Read-only first: a job that is not dead needs no writer, and none is fenced. (No store
-      // there: openWriter says so, or creates one with --create.)
-      const read = await readBeforeWriting(await resolveStore(values), io);
-      checked = read.checked;
-      const job = checked.before === null ? undefined : read.reader.getJob(target!);
-      if (job === null || (job !== undefined && job.status !== "dead"))
-        throw new JobNotFoundError(
-          `requeueDeadJob: no dead job with id ${target}${job === null ? "" : ` (it is ${job.status})`}: nothing was requeued`,
-        );
-    }
+    if (all) checkQueueName(target, "<queue>");
+    // Read-only first: a queue never seen, or a job that is not dead, needs no writer.
+    const checked = all
+      ? await checkKnownQueue(values, io, target!)
+      : await lookUpJob(values, io, target!, REQUEUE);
     const queue = await openWriter(values, io, "requeue", {}, checked);
     let count = 1;
     try {
       if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);
-      else await queue.requeueDeadJob(target!);
+      else await requeueOne(queue, target!);
     } finally {
       await queue.close();
     }
@@ -74,6 +62,22 @@ export const requeueCommand = defineCommand({
     return 0;
   },
 });
+
+/** What `requeue <job-id>` does, for its look-up and refusals. */
+const REQUEUE: JobChange = { statuses: ["dead"], verb: "requeued" };
+
+/** Requeues dead job `id`; one no longer dead since the look-up is refused as the look-up does. */
+async function requeueOne(queue: Queue, id: string): Promise<void> {
+  try {
+    await queue.requeueDeadJob(id);
+  } catch (error) {
+    if (!(error instanceof JobNotFoundError)) throw error;
+    const job = await queue.getJob(id);
+    // A dead job that cannot run again (a flow that lost a child) says why itself.
+    if (job?.status === "dead") throw error;
+    throw jobRefusal(id, REQUEUE, job);
+  }
+}
 
 /** Requeues up to `limit` dead jobs of `name`, showing progress on `io` (none with `--json`). */
 async function requeueAll(

@@ -32,7 +32,7 @@ describe("taquba remove <job-id>", { timeout: 60_000 }, () => {
     assert.equal(unknown.code, 1);
     assert.equal(
       unknown.stderr,
-      "taquba remove: no job nosuch waiting, scheduled, done or dead: nothing was removed (a running job is cancelled with the API instead)\n",
+      "taquba remove: JOB_NOT_FOUND: no pending, scheduled, done or dead job with id nosuch: nothing was removed (a running job is cancelled with the API instead)\n",
     );
     assert.equal(await epochOf(dir), epoch, "no writer was opened");
     await queue.enqueue("mail", "not fenced");
@@ -57,7 +57,7 @@ describe("taquba remove <job-id>", { timeout: 60_000 }, () => {
     assert.match(
       refused.stderr,
       new RegExp(
-        `^taquba remove: job ${first} is running \\(claimed by live writer epoch ${epoch}\\): nothing was removed \\(a running job is cancelled with the API instead, or --take-over`,
+        `^taquba remove: JOB_NOT_FOUND: no pending, scheduled, done or dead job with id ${first} \\(it is claimed by live writer epoch ${epoch}\\): nothing was removed \\(a running job is cancelled with the API instead, or --take-over`,
       ),
     );
     assert.equal(await epochOf(dir), epoch, "no writer was opened");
