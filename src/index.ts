@@ -46,6 +46,7 @@ export {
   type KvPage,
   type KvScanOptions,
   type ListJobsOptions,
+  type ListQueuesOptions,
   MAX_CLAIM_BATCH,
   MAX_DEDUP_KEY_BYTES,
   MAX_ENQUEUE_MANY,

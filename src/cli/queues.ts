@@ -4,7 +4,9 @@ import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./st
 
 const HELP = `Usage: taquba queues [options]
 
-Every queue that ever held a job, one per line. Read-only.
+Every queue that ever held a job, and every paused queue (also one paused
+before its first job, with \`pause --new-queue\`), one per line; a paused
+one is marked "(paused)" (--json: the names only). Read-only.
 
 Options:
 ${STORE_HELP}
@@ -17,8 +19,13 @@ export const queuesCommand = defineCommand({
   options: STORE_OPTIONS,
   async run(parsed, io) {
     positionals(parsed.positionals, []);
-    const names = (await openReader(parsed.values)).listQueues();
-    io.out(parsed.values.json ? toJson(names) : names.map((n) => `${n}\n`).join(""));
+    const reader = await openReader(parsed.values);
+    const names = reader.listQueues({ includePaused: true });
+    io.out(
+      parsed.values.json
+        ? toJson(names)
+        : names.map((n) => `${n}${reader.stats(n).paused ? " (paused)" : ""}\n`).join(""),
+    );
     return 0;
   },
 });

@@ -6,8 +6,8 @@ import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
 
 const HELP = `Usage: taquba stats [queue...] [options]
 
-Counters of the given queues (default: every queue). Read-only: a running
-writer is not disturbed.
+Counters of the given queues (default: every queue, also one paused before
+its first job). Read-only: a running writer is not disturbed.
 
 Options:
 ${STORE_HELP}
@@ -37,7 +37,7 @@ export const statsCommand = defineCommand({
   async run({ values, positionals }, io) {
     for (const name of positionals) checkQueueName(name, "<queue>");
     const reader = await openReader(values);
-    const names = positionals.length > 0 ? positionals : reader.listQueues();
+    const names = positionals.length > 0 ? positionals : reader.listQueues({ includePaused: true });
     const rows = names.map((name) => reader.stats(name));
     if (values.json) io.out(toJson(rows));
     else if (rows.length === 0) io.out("No queues yet.\n");

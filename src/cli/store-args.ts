@@ -217,8 +217,8 @@ export async function checkKnownQueue(
   // No store: with --create a new one, which knows no queue yet; without, openWriter says so.
   const exists = checked.before !== null;
   if (!exists && values.create !== true) return checked;
-  const known = exists ? reader.listQueues() : [];
-  if (known.includes(name) || (exists && reader.stats(name).paused)) return checked;
+  const known = exists ? reader.listQueues({ includePaused: true }) : [];
+  if (known.includes(name)) return checked;
   const best = likelyKey(name, known);
   const listed =
     known.length === 0

@@ -45,6 +45,7 @@ export {
   DEFAULT_QUEUE_CONFIG,
   type DeadJobsOptions,
   type EnqueueOptions,
+  type ListQueuesOptions,
   MAX_CLAIM_BATCH,
   MAX_ENQUEUE_MANY,
   MAX_TRANSACTION_OPS,

@@ -428,6 +428,18 @@ export const MAX_ENQUEUE_MANY = 10_000;
  */
 export const MAX_TRANSACTION_OPS = 1_000;
 
+/** Options of `listQueues`. A key not declared here is refused (`InvalidArgumentError`). */
+export interface ListQueuesOptions {
+  /**
+   * List every paused queue, also one that `pauseQueue` paused before it
+   * ever held a job (a queue held back until it is ready), which
+   * `listQueues` otherwise leaves out until its first job arrives. A queue
+   * paused and resumed before its first job is still left out.
+   * @default false
+   */
+  includePaused?: boolean;
+}
+
 /**
  * Options of `deadJobs`. A key not declared here is refused
  * (`InvalidArgumentError`): a misspelt cursor would list from the first job.
@@ -497,6 +509,10 @@ export interface RequeueDeadJobsOptions {
   onProgress?: (requeued: number) => void;
 }
 
+/** The keys of {@link ListQueuesOptions}: any other is refused. */
+export const LIST_QUEUES_KEYS = [
+  "includePaused",
+] as const satisfies readonly (keyof ListQueuesOptions)[];
 /** The keys of {@link DeadJobsOptions}: any other is refused. */
 export const DEAD_JOBS_KEYS = [
   "after",

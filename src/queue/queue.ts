@@ -29,6 +29,7 @@ import {
   type ClaimOptions,
   type DeadJobsOptions,
   type EnqueueOptions,
+  type ListQueuesOptions,
   MAX_CLAIM_BATCH,
   type OpenOptions,
   type QueueConfig,
@@ -526,9 +527,12 @@ export class Queue {
     return reads.statsOf(this.#core, queue);
   }
 
-  /** Every queue that ever held a job, sorted. */
-  listQueues(): Promise<string[]> {
-    return reads.queuesOf(this.#core);
+  /**
+   * Every queue that ever held a job, sorted; with `includePaused`, also
+   * those paused before their first job (see {@link pauseQueue}).
+   */
+  listQueues(options: ListQueuesOptions = {}): Promise<string[]> {
+    return reads.queuesOf(this.#core, options);
   }
 
   /**
@@ -608,7 +612,8 @@ export class Queue {
    * `stats(queue).paused` says so. Resolves once durable; pausing a paused
    * queue writes nothing. A queue may be paused before it ever held a job (a
    * deploy that holds a new queue until it is ready): it stays paused when
-   * jobs arrive, but {@link listQueues} lists it only once it held one.
+   * jobs arrive, but {@link listQueues} lists it only once it held one
+   * (or when asked with `includePaused`).
    */
   pauseQueue(queue: string): Promise<void> {
     return admin.pauseOrResume(this.#core, queue, true);

@@ -18,14 +18,14 @@ import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
-import type { DeadJobsOptions } from "./options.js";
+import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
 import { applyTail, restoreState, restoreStateNow } from "./restore.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
-import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
+import { checkDeadJobsOptions, checkListQueuesOptions, checkQueueName } from "./validate.js";
 import {
   attemptHistoryOf,
   type CancelledJobInfo,
@@ -445,9 +445,12 @@ export class QueueReader {
     return queueStats(this.#state, checkQueueName(queue));
   }
 
-  /** Every queue that ever held a job, sorted. */
-  listQueues(): string[] {
-    return queueNames(this.#state);
+  /**
+   * Every queue that ever held a job, sorted; with `includePaused`, also
+   * those paused before their first job (see `Queue.listQueues`).
+   */
+  listQueues(options: ListQueuesOptions = {}): string[] {
+    return queueNames(this.#state, checkListQueuesOptions(options).includePaused);
   }
 
   /**

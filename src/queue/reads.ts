@@ -6,10 +6,10 @@ import { nextTurn } from "../util/slices.js";
 import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
-import type { DeadJobsOptions } from "./options.js";
+import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { isUnreadable, markUnreadable, warnUnreadable } from "./payloads.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
-import { checkDeadJobsOptions, checkQueueName } from "./validate.js";
+import { checkDeadJobsOptions, checkListQueuesOptions, checkQueueName } from "./validate.js";
 import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
 /** Dead jobs a long `deadJobs` page reads between two checks of its slice's budget. */
@@ -195,7 +195,7 @@ export async function statsOf(core: QueueCore, queue: string): Promise<QueueStat
 }
 
 /** `Queue.listQueues`. */
-export async function queuesOf(core: QueueCore): Promise<string[]> {
+export async function queuesOf(core: QueueCore, options: ListQueuesOptions): Promise<string[]> {
   core.check();
-  return queueNames(core.state);
+  return queueNames(core.state, checkListQueuesOptions(options).includePaused);
 }

@@ -33,6 +33,8 @@ import {
   DEFAULT_DEAD_JOBS_LIMIT,
   type DeadJobsOptions,
   type EnqueueOptions,
+  LIST_QUEUES_KEYS,
+  type ListQueuesOptions,
   type QueueConfig,
 } from "./options.js";
 import type { Headers } from "./state.js";
@@ -422,6 +424,13 @@ export function checkClaimOptions(
     waitMs: options.waitMs === undefined ? 0 : checkDuration(options.waitMs, "options.waitMs"),
     signal: checkOptionalSignal(options.signal, "options.signal"),
   };
+}
+
+/** Validated `listQueues` options: whether queues paused before their first job are listed too. */
+export function checkListQueuesOptions(options: ListQueuesOptions): { includePaused: boolean } {
+  checkOptionsObject(options, "options", LIST_QUEUES_KEYS);
+  const { includePaused = false } = options;
+  return { includePaused: checkBoolean(includePaused, "options.includePaused") };
 }
 
 /** Validated `deadJobs` options: an optional exclusive id cursor and a page size ≥ 0. */

@@ -170,10 +170,14 @@ export function queueStats(state: State, name: string): QueueStats {
   };
 }
 
-/** Every queue that ever held a job, sorted (not one only `pauseQueue` named). */
-export function queueNames(state: State): string[] {
+/**
+ * Every queue that ever held a job, sorted (not one only `pauseQueue` named,
+ * unless `includePaused` and it is paused).
+ */
+export function queueNames(state: State, includePaused = false): string[] {
   const names: string[] = [];
-  for (const qs of state.queueList) if (qs.heldJob) names.push(qs.name);
+  for (const qs of state.queueList)
+    if (qs.heldJob || (includePaused && qs.paused)) names.push(qs.name);
   return names.sort();
 }
 

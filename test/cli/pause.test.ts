@@ -68,10 +68,21 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
       (await QueueReader.open(new FileStore(dir), "taquba")).stats("later").paused,
       true,
     );
+    // queues and stats show it, marked paused, as they show a paused queue that held jobs.
+    assert.equal((await cli("queues", ...store)).stdout, "emails\nlater (paused)\nreports\n");
+    assert.deepEqual(JSON.parse((await cli("queues", "--json", ...store)).stdout), [
+      "emails",
+      "later",
+      "reports",
+    ]);
+    assert.match((await cli("stats", ...store)).stdout, /^later \(paused\)\s+0\s+0\s+0\s+0\s+0$/m);
     const resumed = await cli("resume", "later", ...store);
     assert.equal(resumed.code, 0, resumed.stderr);
     // A known queue needs no flag.
     assert.equal((await cli("pause", "emails", ...store)).code, 0);
+    // Resumed before its first job, it is a queue the store never saw again.
+    assert.equal((await cli("queues", ...store)).stdout, "emails (paused)\nreports\n");
+    assert.match((await cli("resume", "later", ...store)).stderr, /has never held a job/);
     // resume has no such flag.
     assert.equal((await cli("resume", "later", "--new-queue", ...store)).code, 2);
   });

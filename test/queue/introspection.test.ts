@@ -91,6 +91,37 @@ describe("stats and introspection", { timeout: 60_000 }, () => {
     await third.close();
   });
 
+  it("listQueues({ includePaused: true }) lists a queue paused before its first job too, on a Queue and a reader", async () => {
+    const { queue, store, clock } = await openTestQueue();
+    await queue.enqueue("used", "x");
+    await queue.pauseQueue("later");
+    await queue.pauseQueue("undone");
+    await queue.resumeQueue("undone");
+    assert.deepEqual(await queue.listQueues({ includePaused: true }), ["later", "used"]);
+    assert.deepEqual(await queue.listQueues({ includePaused: false }), ["used"]);
+    await queue.flush();
+    const reader = await QueueReader.open(store, "q");
+    assert.deepEqual(reader.listQueues({ includePaused: true }), ["later", "used"]);
+    assert.deepEqual(reader.listQueues(), ["used"]);
+    await queue.close();
+
+    // Restored from the checkpoint; resuming it before a job leaves it out again.
+    const { queue: reopened } = await openTestQueue({}, store, clock);
+    assert.deepEqual(await reopened.listQueues({ includePaused: true }), ["later", "used"]);
+    await reopened.resumeQueue("later");
+    assert.deepEqual(await reopened.listQueues({ includePaused: true }), ["used"]);
+    for (const bad of [{ includePaused: "yes" }, { paused: true }, null])
+      await assert.rejects(
+        reopened.listQueues(bad as never),
+        { code: "INVALID_ARGUMENT" },
+        JSON.stringify(bad),
+      );
+    assert.throws(() => reader.listQueues({ includePaused: 1 } as never), {
+      code: "INVALID_ARGUMENT",
+    });
+    await reopened.close();
+  });
+
   it("with done retention getJob reports pending, claimed, done in turn", async () => {
     const { queue, clock } = await openTestQueue({
       defaultQueueConfig: { keepDoneJobsMs: 60_000 },
