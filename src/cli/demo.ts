@@ -29,7 +29,9 @@ const HELP = `Usage: taquba demo [options]
 
 Runs a producer and a concurrent worker on a local file store (a directory)
 and shows live progress. Run it again to resume from the same store. Ctrl-C
-stops it soon, in any phase, and exits with status 130.
+stops it soon, in any phase, and exits with status 130; output no longer read
+(demo | head) stops it the same way, with status 0. Either way it closes the
+store cleanly first.
 
 With --json it prints no progress, only one JSON object at the end: the
 store and path, what it enqueued and processed, whether it was interrupted,
@@ -142,7 +144,8 @@ export const demoCommand = defineCommand({
       `Opened ${storeUrl} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
     );
 
-    const interrupt = listenForInterrupt();
+    // Output no longer read (`demo | head`) stops it as Ctrl-C does, closing the store.
+    const interrupt = listenForInterrupt(io.outputClosed);
     try {
       let plan = await readPlan(queue);
       if (plan !== null) {

@@ -11,6 +11,12 @@ export interface CliIO {
   readonly columns?: number | undefined;
   /** The time commands judge ages and relative times by; the system clock when absent. */
   readonly clock?: Clock | undefined;
+  /**
+   * Aborts once nobody reads `out` any more (`taquba demo | head`: the pipe's
+   * reader exited); what is written to `out` after that is dropped. A
+   * command that would otherwise run on (the demo) winds down as on Ctrl-C.
+   */
+  readonly outputClosed?: AbortSignal | undefined;
 }
 
 /** Now, by `io`'s clock. */
@@ -18,11 +24,25 @@ export function nowOf(io: CliIO): number {
   return (io.clock ?? systemClock).now();
 }
 
+const stdoutGone = new AbortController();
+
+/**
+ * Says that writing stdout failed because its reader went away (EPIPE):
+ * {@link processIO} drops what is written to `out` from then on and aborts
+ * its `outputClosed`.
+ */
+export function stdoutClosed(): void {
+  stdoutGone.abort();
+}
+
 export const processIO: CliIO = {
-  out: (text) => process.stdout.write(text),
+  out: (text) => {
+    if (!stdoutGone.signal.aborted) process.stdout.write(text);
+  },
   err: (text) => process.stderr.write(text),
   interactive: process.stdout.isTTY === true,
   clock: systemClock,
+  outputClosed: stdoutGone.signal,
   get columns() {
     return process.stdout.columns;
   },

@@ -11,9 +11,11 @@ import { runCli } from "../../src/cli/run.js";
 import { FencedError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import type { QueueStats } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { capture } from "./capture.js";
-import { BUILT_CLI, startBuiltCli } from "./child.js";
+import { BUILT_CLI, runBuiltCli, startBuiltCli } from "./child.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -267,7 +269,7 @@ describe("taquba demo", { timeout: 60_000 }, () => {
 });
 
 describe("taquba demo | head", { timeout: 60_000 }, () => {
-  it("stops quietly once its output is no longer read", async () => {
+  it("stops quietly once its output is no longer read, closing the store for the next run", async () => {
     const dir = await mkdtemp(join(tmpdir(), "taquba-demo-"));
     dirs.push(dir);
     const child = spawn(process.execPath, [BUILT_CLI, "demo", "--dir", dir, "--jobs", "30000"], {
@@ -283,5 +285,22 @@ describe("taquba demo | head", { timeout: 60_000 }, () => {
     const [code] = (await once(child, "close")) as [number | null];
     assert.doesNotMatch(stderr, /EPIPE|Error/, stderr);
     assert.equal(code, 0, stderr);
+    assert.equal(
+      stderr,
+      "taquba demo: created a new queue store and opened it as its writer (epoch 1)\n",
+    );
+    const reader = await QueueReader.open(new FileStore(dir), DEFAULT_STORE_PATH);
+    assert.equal(reader.inspection.manifest?.closed, true, "the demo closed the store");
+
+    // The next run opens it without fencing anyone (no --take-over) and finishes the rest.
+    const rerun = await runBuiltCli(["demo", "--dir", dir, "--json"]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(
+      rerun.stderr,
+      "taquba demo: opened the queue store as its writer (epoch 2); writer epoch 1 had closed cleanly\n",
+    );
+    const summary = JSON.parse(rerun.stdout) as { left: unknown; stats: QueueStats };
+    assert.deepEqual(summary.left, { toEnqueue: 0, unfinished: 0 });
+    assert.equal(summary.stats.done + summary.stats.dead, 30_000);
   });
 });
