@@ -4,9 +4,9 @@ import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./st
 
 const HELP = `Usage: taquba queues [options]
 
-Every queue that ever held a job, and every paused queue (also one paused
-before its first job, with \`pause --new-queue\`), one per line; a paused
-one is marked "(paused)" (--json: the names only). Read-only.
+Every queue that ever held a job, and every queue paused before its first
+job (\`pause --new-queue\`), one name per line (\`stats\` tells which are
+paused). Read-only.
 
 Options:
 ${STORE_HELP}
@@ -21,11 +21,7 @@ export const queuesCommand = defineCommand({
     positionals(parsed.positionals, []);
     const reader = await openReader(parsed.values);
     const names = reader.listQueues({ includePaused: true });
-    io.out(
-      parsed.values.json
-        ? toJson(names)
-        : names.map((n) => `${n}${reader.stats(n).paused ? " (paused)" : ""}\n`).join(""),
-    );
+    io.out(parsed.values.json ? toJson(names) : names.map((n) => `${n}\n`).join(""));
     return 0;
   },
 });
