@@ -144,8 +144,9 @@ export async function lastWriter(
 /**
  * A store a read-only check before writing has read: resolved, with the
  * writer that opened it last as that read found it (`null`: no queue store
- * there). {@link openWriter} takes it instead of resolving the store and
- * asking the store about its writer again.
+ * there). {@link openWriter} takes it instead of resolving the store again,
+ * but asks the store about its writer afresh: the check's read can be old by
+ * then (a writer may have opened during it).
  */
 export interface CheckedStore extends ResolvedStore {
   before: WriterState | null;
@@ -154,18 +155,19 @@ export interface CheckedStore extends ResolvedStore {
 /**
  * Reads the store read-only, for a check before a command opens it as
  * writer: a snapshot of it (`reader`, which the caller should not keep
- * beyond the check: the writer loads the state again) and what
- * {@link openWriter} then needs, from that same read (a reader reads the
- * newest manifest and the heartbeat too).
+ * beyond the check: the writer loads the state again) and the writer state
+ * that same read found (a reader reads the newest manifest and the heartbeat
+ * too). The heartbeat's age is taken from when the read started: the beat is
+ * read at its start, and a slow load must not make a live writer look stale.
  */
 export async function readBeforeWriting(
   resolved: ResolvedStore,
   io: CliIO,
 ): Promise<{ reader: QueueReader; checked: CheckedStore }> {
+  const now = nowOf(io);
   const reader = await QueueReader.open(resolved.store, resolved.path);
   const { manifest } = reader.inspection;
-  const before =
-    manifest === null ? null : writerState(manifest, reader.writerHeartbeat(), nowOf(io));
+  const before = manifest === null ? null : writerState(manifest, reader.writerHeartbeat(), now);
   return { reader, checked: { ...resolved, before } };
 }
 
@@ -173,9 +175,10 @@ export async function readBeforeWriting(
  * Open the store as its writer: refused (a {@link CommandFailure}, nothing
  * written) while a writer is known to be live, unless `--take-over`; a new
  * queue store only with `--create`. Says on `io.err` which writer it fenced.
- * `checked`: the store as a check before writing read it
- * ({@link readBeforeWriting}), judged by what that read found; without it,
- * the store is resolved from `values` and its writer looked up here.
+ * `resolved`: the store a check before writing already resolved (and read,
+ * {@link readBeforeWriting}); without it, the store is resolved from
+ * `values`. Either way the last writer is looked up here, right before
+ * opening: a writer judged by an older read could be live by now.
  */
 export async function openWriter(
   values: StoreValues & {
@@ -185,11 +188,11 @@ export async function openWriter(
   io: CliIO,
   command: string,
   options: OpenOptions = {},
-  checked?: CheckedStore,
+  resolved?: ResolvedStore,
 ): Promise<Queue> {
-  const resolved = checked ?? (await resolveStore(values));
-  const { store, path, where } = resolved;
-  const before = checked === undefined ? await lastWriter(resolved, io) : checked.before;
+  const at = resolved ?? (await resolveStore(values));
+  const { store, path, where } = at;
+  const before = await lastWriter(at, io);
   if (values.create !== true && before === null)
     throw noStore(where, ", or pass --create to create one");
   if (before?.kind === "live" && values["take-over"] !== true)

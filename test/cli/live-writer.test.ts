@@ -165,4 +165,105 @@ describe("writing commands and a live writer", { timeout: 120_000 }, () => {
     await assertFenced(silent);
     assert.equal((await QueueReader.open(new FileStore(dir), "taquba")).stats("mail").pending, 3);
   });
+
+  describe("the check before writing is not what judges the writer", () => {
+    /** A store with a dead and a pending job of "mail", written and closed by writer epoch 1. */
+    async function closedStore(): Promise<{ dir: string; dead: string; pending: string }> {
+      const dir = await temp.make();
+      const queue = await Queue.open(new FileStore(dir), "taquba", {
+        logger: silentLogger,
+        defaultQueueConfig: { maxAttempts: 1 },
+      });
+      const dead = await queue.enqueue("mail", "x");
+      await queue.nack((await queue.claim("mail"))!, "boom");
+      const pending = await queue.enqueue("mail", "y");
+      await queue.close();
+      return { dir, dead, pending };
+    }
+
+    /** The commands that read the store before opening it as writer. */
+    function checkedCommands(dead: string, pending: string): string[] {
+      return [
+        "pause mail",
+        "resume mail",
+        `remove ${pending}`,
+        "remove --all mail --status dead",
+        `requeue ${dead}`,
+        "requeue --all mail",
+      ];
+    }
+
+    it("a slow read of the state: a writer beating all along is live, not stale", async () => {
+      const { dir, dead, pending } = await closedStore();
+      const heartbeatMs = 400;
+      const queue = await Queue.open(new FileStore(dir), "taquba", {
+        logger: silentLogger,
+        heartbeatMs,
+      });
+      // A big checkpoint on a remote store: its read outlasts STALE_INTERVALS beats.
+      const slowMs = 3 * heartbeatMs + 600;
+      const get = FileStore.prototype.get;
+      let slowReads = 0;
+      FileStore.prototype.get = async function (this: FileStore, key: string) {
+        if (key.includes("/checkpoint/")) {
+          slowReads++;
+          await new Promise((resolve) => setTimeout(resolve, slowMs));
+        }
+        return get.call(this, key);
+      };
+      try {
+        for (const line of checkedCommands(dead, pending)) {
+          const reads = slowReads;
+          const out = await cli(...line.split(" "), "--store", dir);
+          assert.ok(slowReads > reads, `${line}: the check read the checkpoint`);
+          assert.equal(out.code, 1, `${line}: ${out.stderr}`);
+          assert.match(
+            out.stderr,
+            new RegExp(
+              `^taquba ${line.split(" ")[0]}: writer epoch 2 is live \\(its heartbeat is \\d\\.\\d s old, beating every ${heartbeatMs} ms\\); nothing was written`,
+            ),
+            line,
+          );
+          // Not fenced: it goes on writing.
+          await queue.enqueue("mail", "still the writer");
+        }
+      } finally {
+        FileStore.prototype.get = get;
+      }
+      assert.equal((await queue.stats("mail")).paused, false);
+      await queue.close();
+    });
+
+    it("a writer that opens while the check reads: refused, naming that writer", async () => {
+      const { dir, dead, pending } = await closedStore();
+      const open = QueueReader.open;
+      let writer: Queue | undefined;
+      // The check's reader has read the store as epoch 1 left it; then a writer opens.
+      QueueReader.open = async (...args: Parameters<typeof QueueReader.open>) => {
+        const reader = await open.apply(QueueReader, args);
+        writer ??= await Queue.open(new FileStore(dir), "taquba", {
+          logger: silentLogger,
+          heartbeatMs: 60_000,
+        });
+        return reader;
+      };
+      try {
+        for (const line of checkedCommands(dead, pending)) {
+          const out = await cli(...line.split(" "), "--store", dir);
+          assert.equal(out.code, 1, `${line}: ${out.stderr}`);
+          assert.match(
+            out.stderr,
+            new RegExp(`^taquba ${line.split(" ")[0]}: writer epoch 2 is live \\(`),
+            line,
+          );
+          assert.ok(writer !== undefined);
+          await writer.enqueue("mail", "still the writer");
+        }
+      } finally {
+        QueueReader.open = open;
+      }
+      assert.equal((await writer!.stats("mail")).paused, false);
+      await writer!.close();
+    });
+  });
 });
