@@ -93,7 +93,7 @@ export const dashboardCommand = defineCommand({
     server.on("request", handler);
     // Serving until interrupted is its job: stopping it then is its normal end (exit 0).
     // Listening before it says where it serves: a signal sent on that line is heard.
-    const interrupt = listenForInterrupt();
+    const interrupt = listenForInterrupt(io.outputClosed);
     const url = `http://${shown}:${bound}/`;
     io.out(
       values.json

@@ -14,7 +14,8 @@ export interface CliIO {
   /**
    * Aborts once nobody reads `out` any more (`taquba demo | head`: the pipe's
    * reader exited); what is written to `out` after that is dropped. A
-   * command that would otherwise run on (the demo) winds down as on Ctrl-C.
+   * command that would otherwise run on (the demo, the dashboard) winds down
+   * as on Ctrl-C.
    */
   readonly outputClosed?: AbortSignal | undefined;
 }

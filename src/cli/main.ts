@@ -6,7 +6,8 @@ import { runCli } from "./run.js";
 // Output piped into a reader that stopped (`taquba demo | head`): nobody reads what is left,
 // so write no more of it and end quietly, as a shell tool would, instead of with a stack
 // trace. Not at once: a command that holds the store as its writer closes it first (the demo
-// winds down as on Ctrl-C), so a later run opens it without fencing anyone and resumes.
+// winds down as on Ctrl-C), so a later run opens it without fencing anyone and resumes; the
+// dashboard, which would serve on forever, stops as on Ctrl-C.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code !== "EPIPE") throw error;
   stdoutClosed();

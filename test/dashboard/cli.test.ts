@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -91,6 +92,30 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
     } finally {
       child.kill("SIGKILL");
       await writer.close();
+    }
+  });
+
+  it("stops, exit code 0, once nobody reads its output (`taquba dashboard | head -0`)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-dashboard-cli-"));
+    dirs.push(dir);
+    await (await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger })).close();
+    const child = spawn(process.execPath, [CLI, "dashboard", "--store", dir, "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // The reader is gone before the line saying where it serves is written.
+    child.stdout.destroy();
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    try {
+      const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+      assert.equal(signal, null, "it stopped on its own");
+      assert.equal(code, 0, err);
+      assert.equal(err, "");
+    } finally {
+      clearTimeout(timer);
     }
   });
 
