@@ -23,7 +23,8 @@ ${
     ? `Pauses the queue: claims return nothing until it is resumed; enqueues still land.
 The pause is durable. A queue that has never held a job is refused (a typo would
 otherwise be recorded for good) unless --new-queue is given: then it is paused
-before its first job arrives (\`taquba queues\` lists it, marked paused).`
+before its first job arrives (\`taquba queues\` lists it, \`taquba stats\` marks
+it paused).`
     : "Resumes a paused queue: claims hand out its jobs again. A queue the store has\nnever seen is refused."
 }
 

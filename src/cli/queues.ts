@@ -4,8 +4,8 @@ import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./st
 
 const HELP = `Usage: taquba queues [options]
 
-Every queue that ever held a job, and every queue paused before its first
-job (\`pause --new-queue\`), one name per line (\`stats\` tells which are
+Every queue that ever held a job, and every paused queue that has not held
+one yet (\`pause --new-queue\`), one name per line (\`stats\` tells which are
 paused). Read-only.
 
 Options:
