@@ -11,7 +11,7 @@ import { decideNack, decideUnrecoverable } from "./decisions.js";
 import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
-import type { ClaimOptions } from "./options.js";
+import { CLAIM_OPTION_KEYS, type ClaimOptions } from "./options.js";
 import { isUnreadable } from "./payloads.js";
 import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
@@ -286,6 +286,7 @@ export async function claimJobs(
   core.check();
   const name = checkQueueName(queue);
   const { leaseMs, waitMs, signal } = checkClaimOptions(options, core.settings.configs.get(name));
+  core.settings.optionWarnings.check(options, "claim options", CLAIM_OPTION_KEYS);
   if (max === 0) return [];
   const qs = core.state.queues.get(name);
   let waitLeft = waitMs;

@@ -16,7 +16,7 @@ import {
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { ClaimAckTimes, CommitObserver, Observers, Transition } from "./observe.js";
-import type { WaitForCompletionOptions } from "./options.js";
+import { WAIT_FOR_COMPLETION_OPTION_KEYS, type WaitForCompletionOptions } from "./options.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import type { Completion } from "./types.js";
@@ -37,6 +37,11 @@ export async function waitForCompletionOf(
       : checkDuration(options.timeoutMs, "options.timeoutMs");
   const signal = checkOptionalSignal(options.signal, "options.signal");
   signal?.throwIfAborted();
+  core.settings.optionWarnings.check(
+    options,
+    "waitForCompletion options",
+    WAIT_FOR_COMPLETION_OPTION_KEYS,
+  );
   const state = core.state;
   const ended = completionOfJob(state, publicId);
   if (ended !== undefined) {

@@ -1,9 +1,10 @@
 /**
  * Warnings for option keys a queue does not know. `Queue.open`, `runWorker`,
- * the enqueues and `schedule` accept objects with keys they do not declare
- * (options written for a newer release still work with an older one), but a
- * misspelt key (`delay` for `delayMs`, `attempts` for `maxAttempts`) would
- * then change nothing without a word. Each unknown key is told of once per
+ * the enqueues, `schedule`, the claims, `ack` and `waitForCompletion` accept
+ * objects with keys they do not declare (options written for a newer release
+ * still work with an older one), but a misspelt key (`delay` for `delayMs`,
+ * `attempts` for `maxAttempts`, `results` for `result`) would then change
+ * nothing without a word. Each unknown key is told of once per
  * kind of object, in one warning per object that brings new ones, naming the
  * key each one likely meant: a newer release's key passed on every enqueue
  * costs one warning, and a typo made later in another call is still told.

@@ -371,6 +371,11 @@ export interface AckOptions {
   result?: Uint8Array | string;
 }
 
+/** Every key of {@link AckOptions}: an ack warns of others (a misspelt `result` would drop the result). */
+export const ACK_OPTION_KEYS: readonly string[] = Object.keys({
+  result: true,
+} satisfies Record<keyof AckOptions, true>);
+
 /** Options of `waitForCompletion`. */
 export interface WaitForCompletionOptions {
   /**
@@ -384,6 +389,12 @@ export interface WaitForCompletionOptions {
    */
   signal?: AbortSignal;
 }
+
+/** Every key of {@link WaitForCompletionOptions}: a wait warns of others (a misspelt `timeoutMs` would wait for good). */
+export const WAIT_FOR_COMPLETION_OPTION_KEYS: readonly string[] = Object.keys({
+  timeoutMs: true,
+  signal: true,
+} satisfies Record<keyof WaitForCompletionOptions, true>);
 
 /** Options of `claim`. */
 export interface ClaimOptions {
@@ -408,6 +419,13 @@ export interface ClaimOptions {
    */
   signal?: AbortSignal;
 }
+
+/** Every key of {@link ClaimOptions}: a claim warns of others (a misspelt `leaseMs` would lease for the default). */
+export const CLAIM_OPTION_KEYS: readonly string[] = Object.keys({
+  leaseMs: true,
+  waitMs: true,
+  signal: true,
+} satisfies Record<keyof ClaimOptions, true>);
 
 /** Largest `max` of `claimBatch`: one batch is one log write and one synchronous step. */
 export const MAX_CLAIM_BATCH = 1_000;

@@ -8,7 +8,7 @@ import { checkDuration, checkOptionsObject } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { decideNack, decideRelease, type FailedDeliveryRecord } from "./decisions.js";
 import { Lease } from "./leases.js";
-import type { AckOptions } from "./options.js";
+import { ACK_OPTION_KEYS, type AckOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
 import { Flag, slot } from "./table.js";
 import { leaseEndOf } from "./time.js";
@@ -42,6 +42,7 @@ export function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Pr
         ? undefined
         : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result");
     const lease = core.liveLease(claim, "ack");
+    core.settings.optionWarnings.check(options, "ack options", ACK_OPTION_KEYS);
     const keep =
       result !== undefined || core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
     const at = core.now();

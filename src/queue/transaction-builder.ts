@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { checkOptionsObject, checkString, invalidArgument } from "../validate.js";
 import type { QueueSettings } from "./config.js";
 import { type CheckedJob, checkJob, type EnqueueResult } from "./enqueue.js";
-import type { EnqueueOptions } from "./options.js";
+import { ACK_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import type { CancelOutcome, Claim, Payload } from "./types.js";
 import {
   checkKvExpected,
@@ -143,6 +143,7 @@ export class Builder implements Transaction {
         options?.result === undefined
           ? undefined
           : checkPayload(options.result, this.#settings.maxPayloadBytes, "tx.ack options.result");
+      this.#settings.optionWarnings.check(options, "tx.ack options", ACK_OPTION_KEYS);
       return { kind: "ack", claim, result };
     });
   }

@@ -395,6 +395,41 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("unknown claim, ack and waitForCompletion keys are warned of, after the call is checked", async () => {
+    const logger = recordingLogger();
+    const { queue, clock } = await openTestQueue({ logger });
+    const [, second] = await queue.enqueueBatch("q", ["a", "b", "c"]);
+    // Refused for another reason (a bad lease, a lost claim): nothing told.
+    await assert.rejects(
+      queue.claim("q", { leaseMs: -1, lease: 5 } as Loose),
+      InvalidArgumentError,
+    );
+    const settled = await mustClaim(queue, "q");
+    await queue.ack(settled);
+    await assert.rejects(queue.ack(settled, { results: "r" } as Loose), { code: "CLAIM_LOST" });
+    assert.deepEqual(logger.messages("warn"), []);
+    // `lease` for `leaseMs`: the claim gets the queue's lease (the key is ignored), and is told.
+    const claim = await queue.claim("q", { lease: 5 } as Loose);
+    assert.equal(claim?.id, second);
+    assert.equal(claim?.leaseExpiresAt, clock.now() + 30_000);
+    const [last] = await queue.claimBatch("q", 1, { lease: 5 } as Loose); // told once per kind
+    // `results` for `result`: the job is acked without one.
+    const ended = queue.waitForCompletion(second!, { timeout: 50 } as Loose);
+    await queue.ack(claim!, { results: "r" } as Loose);
+    assert.deepEqual(await ended, { status: "done" });
+    await queue.transaction((tx) => tx.ack(last!, { reslt: "r" } as Loose));
+    assert.deepEqual(
+      logger.messages("warn").map((m) => m.slice(0, m.indexOf(" (known: "))),
+      [
+        "ignoring unknown keys of claim options: `lease` (did you mean `leaseMs`?)",
+        "ignoring unknown keys of waitForCompletion options: `timeout` (did you mean `timeoutMs`?)",
+        "ignoring unknown keys of ack options: `results` (did you mean `result`?)",
+        "ignoring unknown keys of tx.ack options: `reslt` (did you mean `result`?)",
+      ],
+    );
+    await queue.close();
+  });
+
   it("an object of many unknown keys makes one bounded warning, and a throwing logger fails nothing", async () => {
     const logger = recordingLogger();
     const { queue } = await openTestQueue({ logger });
