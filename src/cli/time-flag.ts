@@ -3,8 +3,11 @@
  * relative to now such as `+30s`, `+5m`, `+2h`, `+1d`; and durations such as
  * `--older-than 7d` (`30s`, `5m`, `2h`, `7d`). Anything else is a
  * usage error naming the flag; a calendar date that does not exist
- * (`2026-02-30`) is rejected rather than rolled over.
+ * (`2026-02-30`) is rejected rather than rolled over, and so is a time past
+ * the end of the `Date` range or a duration past `Number.MAX_SAFE_INTEGER`
+ * milliseconds, before any command opens the store.
  */
+import { MAX_TIMESTAMP_MS } from "../queue/validate.js";
 import { badFlag } from "./args.js";
 
 const EXPECTED = "an ISO 8601 time (2026-12-24T18:00:00Z) or a relative time (+30s, +5m, +2h, +1d)";
@@ -39,18 +42,28 @@ function isoTime(value: string): number | null {
  */
 export function timeFlag(value: string, name: string, now: number): number {
   const relative = RELATIVE.exec(value);
-  if (relative !== null)
-    return now + Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
+  if (relative !== null) {
+    const at = now + Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
+    if (at > MAX_TIMESTAMP_MS)
+      throw badFlag(name, `${EXPECTED} before the end of the Date range (year 275760)`, value);
+    return at;
+  }
   const absolute = isoTime(value);
   if (absolute === null) throw badFlag(name, EXPECTED, value);
   return absolute;
 }
 
 const DURATION = /^(\d{1,15})(s|m|h|d)$/;
+const DURATION_EXPECTED = "a duration such as 30s, 5m, 2h or 7d";
+/** The longest duration flag in whole days: every duration is at most `Number.MAX_SAFE_INTEGER` ms. */
+const MAX_DURATION_DAYS = Math.floor(Number.MAX_SAFE_INTEGER / UNIT_MS.d);
 
 /** Milliseconds for a duration flag such as `30s`, `5m`, `2h` or `7d`; a `UsageError` naming the flag otherwise. */
 export function durationFlag(value: string, name: string): number {
   const match = DURATION.exec(value);
-  if (match === null) throw badFlag(name, "a duration such as 30s, 5m, 2h or 7d", value);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  if (match === null) throw badFlag(name, DURATION_EXPECTED, value);
+  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  if (ms > Number.MAX_SAFE_INTEGER)
+    throw badFlag(name, `${DURATION_EXPECTED}, of at most ${MAX_DURATION_DAYS}d`, value);
+  return ms;
 }
