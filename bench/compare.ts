@@ -24,6 +24,8 @@
  *          run's taquba file store stays in it until the comparison ends, then it is
  *          removed; the peers' servers keep their data where they always do)
  *          --pgboss-fetch-batch=100 --pgboss-loops=C --graphile-local-queue=500 (peer tuning)
+ *          --check-args (check the command line, run nothing)
+ * An unknown flag, system or workload exits with status 2 before anything starts.
  */
 import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -38,7 +40,7 @@ import {
   startPostgres,
   startRedis,
 } from "./compare/servers.js";
-import { Args } from "./lib/args.js";
+import { Args, parseCommandLine, parseCount, UsageError } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { comparisonTable } from "./lib/compare-table.js";
 import { endToEndParams, prefetchArg } from "./lib/e2e.js";
@@ -52,13 +54,57 @@ const here = (file: string) => new URL(file, import.meta.url);
 const REDIS_PORT = 6390;
 const POSTGRES_PORT = 5439;
 
-const args = new Args(process.argv.slice(2));
-// --concurrency takes a list here, so the shared parser reads everything else.
-const base = endToEndParams(
-  new Args(process.argv.slice(2).filter((a) => !a.startsWith("--concurrency"))),
-);
-const concurrencies = args.list("concurrency", ["32", "256"]).map(Number);
-const workloads = args.list("workloads", ["batch", "single"]);
+const SYSTEMS = ["taquba", "bullmq", "pg-boss", "graphile"] as const;
+const WORKLOADS = ["batch", "single"] as const;
+/** Peer tuning flags, passed on to the peer's script as its own flag. */
+const PASSED_ON = {
+  "pgboss-fetch-batch": "fetch-batch",
+  "pgboss-loops": "loops",
+  "graphile-local-queue": "local-queue",
+} as const;
+
+const options = parseCommandLine(process.argv.slice(2), (args) => {
+  // --concurrency takes a list here, so the shared parser reads everything else.
+  const base = endToEndParams(
+    new Args(process.argv.slice(2).filter((a) => !a.startsWith("--concurrency"))),
+  );
+  // What `base` holds of them goes to every run; --prefetch is taquba's alone (--taquba-prefetch).
+  args.accept("jobs", "payload", "batch", "warmup", "flush-ms");
+  const concurrencies = args.list("concurrency", ["32", "256"]).map((c) => {
+    const n = parseCount(c);
+    if (n === undefined || !Number.isInteger(n) || n < 1)
+      throw new UsageError(
+        `Expected \`--concurrency\` to be a comma-separated list of integers >= 1, got \`${c}\``,
+      );
+    return n;
+  });
+  const passed: Record<string, string | undefined> = {};
+  for (const ours of Object.keys(PASSED_ON))
+    passed[ours] = args.has(ours) ? String(args.number(ours, 0)) : undefined;
+  return {
+    base,
+    concurrencies,
+    workloads: args.listOf("workloads", WORKLOADS, WORKLOADS),
+    single: {
+      jobs: args.number("single-jobs", 20_000),
+      concurrency: args.number("single-concurrency", 64),
+      producers: args.number("producers", 64),
+    },
+    repeat: Math.max(1, args.number("repeat", 1)),
+    only: args.listOf("only", SYSTEMS, SYSTEMS),
+    /** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
+    taqubaPrefetch: args.has("taquba-prefetch")
+      ? prefetchArg(args.string("taquba-prefetch", ""))
+      : undefined,
+    /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
+    runTimeoutMs: args.number("run-timeout", 600) * 1_000,
+    skipInstall: args.flag("skip-install"),
+    dataDir: args.string("data-dir", tmpdir()),
+    out: args.has("out") ? args.string("out", "") : undefined,
+    passed,
+  };
+});
+const { base, concurrencies, workloads, repeat, only, taqubaPrefetch, runTimeoutMs } = options;
 /** One configuration every system runs. */
 interface Run {
   workload: "batch" | "single";
@@ -75,25 +121,8 @@ const plannedRuns: Run[] = [
         producers: 0,
       }))
     : []),
-  ...(workloads.includes("single")
-    ? [
-        {
-          workload: "single" as const,
-          jobs: args.number("single-jobs", 20_000),
-          concurrency: args.number("single-concurrency", 64),
-          producers: args.number("producers", 64),
-        },
-      ]
-    : []),
+  ...(workloads.includes("single") ? [{ workload: "single" as const, ...options.single }] : []),
 ];
-const repeat = Math.max(1, args.number("repeat", 1));
-const only = args.list("only", ["taquba", "bullmq", "pg-boss", "graphile"]);
-/** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
-const taqubaPrefetch = args.has("taquba-prefetch")
-  ? prefetchArg(args.string("taquba-prefetch", ""))
-  : undefined;
-/** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
-const runTimeoutMs = args.number("run-timeout", 600) * 1_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface System {
@@ -113,9 +142,11 @@ const common = (run: Run) => [
   ...(base.flushMs === undefined ? [] : [`--flush-ms=${base.flushMs}`]),
 ];
 
-/** Forward `--<ours>=v` to a peer script as `--<theirs>=v`. */
-const passThrough = (ours: string, theirs: string): string[] =>
-  args.has(ours) ? [`--${theirs}=${args.string(ours, "")}`] : [];
+/** Forward `--<ours>=v` to a peer script as its own flag. */
+const passThrough = (ours: keyof typeof PASSED_ON): string[] => {
+  const value = options.passed[ours];
+  return value === undefined ? [] : [`--${PASSED_ON[ours]}=${value}`];
+};
 
 const servers: RunningServer[] = [];
 /** The comparison's data directory (every run's file store), removed at the end. */
@@ -142,7 +173,7 @@ try {
   const needPeers = only.some((s) => s !== "taquba");
   if (needPeers) {
     await ensureServerPackages(log);
-    if (!args.flag("skip-install")) {
+    if (!options.skipInstall) {
       log("installing peer libraries (npm ci --prefix bench/peers)");
       await promisify(execFile)("npm", ["ci", "--prefix", PEERS_DIR, "--no-audit", "--no-fund"], {
         maxBuffer: 64 * 1024 * 1024,
@@ -192,8 +223,8 @@ try {
         args: [
           `--url=${postgres?.url}/pgboss_bench`,
           ...common(run),
-          ...passThrough("pgboss-fetch-batch", "fetch-batch"),
-          ...passThrough("pgboss-loops", "loops"),
+          ...passThrough("pgboss-fetch-batch"),
+          ...passThrough("pgboss-loops"),
         ],
       }),
     },
@@ -205,7 +236,7 @@ try {
         args: [
           `--url=${postgres?.url}/graphile_bench`,
           ...common(run),
-          ...passThrough("graphile-local-queue", "local-queue"),
+          ...passThrough("graphile-local-queue"),
         ],
       }),
     },
@@ -215,7 +246,7 @@ try {
   // the machine hits every system alike; the table shows each one's best and median run.
   // The runs' file stores go in a directory of the comparison's own and stay until it ends
   // (see KEEP_DATA_ENV): no run creates its files next to the ones a previous run just removed.
-  dataRoot = await mkdtemp(join(args.string("data-dir", tmpdir()), "taquba-compare-"));
+  dataRoot = await mkdtemp(join(options.dataDir, "taquba-compare-"));
   const runEnv: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dataRoot, [KEEP_DATA_ENV]: "1" };
   const allRuns: BenchResult[] = [];
   for (let i = 0; i < repeat; i++) {
@@ -246,7 +277,7 @@ try {
     repeat,
   };
   const stamp = machine.date.replaceAll(":", "-").replace(/\..*/, "");
-  const out = args.string("out", join(REPO_ROOT, ".tmp", "bench", `compare-${stamp}.json`));
+  const out = options.out ?? join(REPO_ROOT, ".tmp", "bench", `compare-${stamp}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify({ machine, runs: allRuns }, null, 2)}\n`);
   log(`results: ${out}`);

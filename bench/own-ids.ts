@@ -26,7 +26,7 @@
  *
  * Options: --jobs=1000000 --requeue=250000 --phases=reopen,requeue
  * --ids=own,generated --rounds=3 --dir=<fill cache> --builds=<build>,<build>
- * --close=clean|sigkill --prof=<profile dir>
+ * --close=clean|sigkill --prof=<profile dir> --check-args (check the command line, run nothing)
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, rmSync } from "node:fs";
@@ -34,11 +34,14 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Args } from "./lib/args.js";
+import { type Args, parseCommandLine } from "./lib/args.js";
 import { type Gap, TurnMeter } from "./lib/turns.js";
 
 type Taquba = typeof import("../src/index.js");
-type Phase = "reopen" | "requeue";
+const PHASES = ["reopen", "requeue"] as const;
+type Phase = (typeof PHASES)[number];
+const ID_KINDS = ["own", "generated"] as const;
+const CLOSES = ["clean", "sigkill"] as const;
 
 const OWN_BUILD = fileURLToPath(new URL("..", import.meta.url));
 const QUEUE = "q";
@@ -114,16 +117,37 @@ async function fill(
   await queue.close();
 }
 
+/** What the parent tells a child process to do (`--child`). */
+interface ChildOptions {
+  build: string;
+  phase: Phase;
+  own: boolean;
+  jobs: number;
+  source: string;
+  fill: boolean;
+  crash: boolean;
+  requeue: number;
+}
+
+function childOptions(args: Args): ChildOptions {
+  return {
+    build: args.string("build", OWN_BUILD),
+    phase: args.oneOf("phase", PHASES, "reopen"),
+    own: args.oneOf("ids", ID_KINDS, "own") === "own",
+    jobs: args.number("jobs", 1_000_000),
+    source: args.string("store", ""),
+    fill: args.flag("fill"),
+    crash: args.oneOf("close", CLOSES, "clean") === "sigkill",
+    requeue: args.number("requeue", 250_000),
+  };
+}
+
 /** One measurement, in this (child) process. */
-async function measure(args: Args): Promise<void> {
-  const build = args.string("build", OWN_BUILD);
-  const phase = args.string("phase", "reopen") as Phase;
-  const own = args.string("ids", "own") === "own";
-  const jobs = args.number("jobs", 1_000_000);
-  const source = args.string("store", "");
+async function measure(child: ChildOptions): Promise<void> {
+  const { build, phase, own, jobs, source } = child;
   const taquba = (await import(join(resolve(build), "src/index.js"))) as Taquba;
-  if (args.flag("fill")) {
-    await fill(taquba, source, phase, own, jobs, args.string("close", "clean") === "sigkill");
+  if (child.fill) {
+    await fill(taquba, source, phase, own, jobs, child.crash);
     return;
   }
   const work = `${source}-run`;
@@ -168,7 +192,7 @@ async function measure(args: Args): Promise<void> {
     if (phase === "requeue") {
       const cpu1 = process.cpuUsage();
       const t1 = performance.now();
-      await queue.requeueDeadJobs(QUEUE, { limit: args.number("requeue", 250_000) });
+      await queue.requeueDeadJobs(QUEUE, { limit: child.requeue });
       result.requeueMs = Math.round(performance.now() - t1);
       const cpu = process.cpuUsage(cpu1);
       result.requeueCpuMs = Math.round((cpu.user + cpu.system) / 1_000);
@@ -222,19 +246,25 @@ function runChild(argv: string[], nodeArgs: readonly string[] = []): Promise<Mea
 }
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2));
-  if (args.flag("child")) return measure(args);
-  const jobs = args.number("jobs", 1_000_000);
-  const requeue = args.number("requeue", 250_000);
-  const rounds = args.number("rounds", 3);
-  const phases = args.list("phases", ["reopen", "requeue"]) as Phase[];
-  const idKinds = args.list("ids", ["own", "generated"]);
-  const builds = args.list("builds", [OWN_BUILD]).map((b) => resolve(b));
-  const dir = resolve(args.string("dir", join(tmpdir(), "taquba-own-ids")));
-  const close = args.string("close", "clean");
-  if (close !== "clean" && close !== "sigkill")
-    throw new Error(`own-ids: --close must be clean or sigkill, got ${close}`);
-  const prof = args.string("prof", "");
+  const parsed = parseCommandLine(process.argv.slice(2), (args) =>
+    // A child takes the flags its parent gives it; the command line, the ones below.
+    args.flag("child")
+      ? { child: childOptions(args) }
+      : {
+          child: undefined,
+          jobs: args.number("jobs", 1_000_000),
+          requeue: args.number("requeue", 250_000),
+          rounds: args.number("rounds", 3),
+          phases: args.listOf("phases", PHASES, PHASES),
+          idKinds: args.listOf("ids", ID_KINDS, ID_KINDS),
+          builds: args.list("builds", [OWN_BUILD]).map((b) => resolve(b)),
+          dir: resolve(args.string("dir", join(tmpdir(), "taquba-own-ids"))),
+          close: args.oneOf("close", CLOSES, "clean"),
+          prof: args.string("prof", ""),
+        },
+  );
+  if (parsed.child !== undefined) return measure(parsed.child);
+  const { jobs, requeue, rounds, phases, idKinds, builds, dir, close, prof } = parsed;
   const nodeArgs =
     prof === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(prof)}`, "--cpu-prof-interval=250"];
   const rows: Measurement[] = [];

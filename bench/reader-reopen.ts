@@ -33,16 +33,20 @@ import { silentLogger } from "../src/logger.js";
 import { MemoryStore } from "../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../src/store/types.js";
 import { LatencyStore } from "../src/store/wrappers/latency.js";
-import { Args } from "./lib/args.js";
+import { parseCommandLine } from "./lib/args.js";
 
-const args = new Args(process.argv.slice(2));
-const jobs = args.number("jobs", 100_000);
-const fresh = args.number("new", 5);
-const rounds = args.number("rounds", 10);
-const latencyMs = args.number("latency-ms", 0);
-const payloadBytes = args.number("payload", 100);
-const burst = args.number("burst", 100_000);
-const backlog = args.number("backlog", 0);
+const { jobs, fresh, rounds, latencyMs, payloadBytes, burst, backlog } = parseCommandLine(
+  process.argv.slice(2),
+  (args) => ({
+    jobs: args.number("jobs", 100_000),
+    fresh: args.number("new", 5),
+    rounds: args.number("rounds", 10),
+    latencyMs: args.number("latency-ms", 0),
+    payloadBytes: args.number("payload", 100),
+    burst: args.number("burst", 100_000),
+    backlog: args.number("backlog", 0),
+  }),
+);
 
 interface Sample {
   kind: "full" | "reopen" | "idle" | "burst";

@@ -12,6 +12,9 @@
  *   node build/bench/series.js [--rounds=12] [--modes=off,metrics,traces:0.01:parent]
  *     [--baseline=off] [--out=.tmp/bench/series-<time>.jsonl] -- <run-one end_to_end options>
  *
+ * An unknown or bad option, on either side of `--`, exits with status 2 before any run
+ * (`--check-args`: check the command line, run nothing).
+ *
  * A mode is a `--telemetry` value, optionally with a trace sample ratio and
  * `parent` (`--require-parent`): `traces:0.01:parent` is the recommended
  * tracing set-up; `off,off@2` is an A/A series (what the noise alone gives).
@@ -25,12 +28,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Args } from "./lib/args.js";
+import { Args, parseCommandLine, UsageError } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
 import { parseSeriesModes } from "./lib/series-modes.js";
 import { changesAgainst, median, medianWithInterval } from "./lib/series-stats.js";
 import { KEEP_DATA_ENV } from "./lib/stores.js";
+import { prepareRunOne } from "./workloads/index.js";
 
 const RUN_ONE = new URL("./run-one.js", import.meta.url);
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -55,17 +59,32 @@ function fixed(value: number, digits = 1): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const split = argv.indexOf("--");
-  const own = new Args(split < 0 ? argv : argv.slice(0, split));
   const passed = split < 0 ? [] : argv.slice(split + 1);
-  const rounds = own.number("rounds", 12);
-  if (!(Number.isInteger(rounds) && rounds >= 1))
-    throw new Error(`Expected \`--rounds\` to be an integer of at least 1, got ${rounds}`);
-  const modes = parseSeriesModes(own.string("modes", "off,metrics,traces:0.01:parent"));
-  const baseline = own.string("baseline", modes[0]!.label);
-  if (!modes.some((m) => m.label === baseline))
-    throw new Error(`Expected \`--baseline\` to be one of the modes, got "${baseline}"`);
   const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\..*/, "");
-  const out = own.string("out", join(REPO_ROOT, ".tmp", "bench", `series-${stamp}.jsonl`));
+  const { rounds, modes, baseline, out } = parseCommandLine(
+    split < 0 ? argv : argv.slice(0, split),
+    (own) => {
+      const rounds = own.number("rounds", 12);
+      if (!(Number.isInteger(rounds) && rounds >= 1))
+        throw new UsageError(
+          `Expected \`--rounds\` to be an integer of at least 1, got \`${rounds}\``,
+        );
+      const modes = parseSeriesModes(own.string("modes", "off,metrics,traces:0.01:parent"));
+      const baseline = own.string("baseline", modes[0]!.label);
+      if (!modes.some((m) => m.label === baseline))
+        throw new UsageError(
+          `Expected \`--baseline\` to be one of the modes (${modes.map((m) => m.label).join(", ")}), got \`${baseline}\``,
+        );
+      // What follows `--` goes to every run: checked now, with each mode's own options.
+      for (const mode of modes) prepareRunOne("end_to_end", new Args([...passed, ...mode.args]));
+      return {
+        rounds,
+        modes,
+        baseline,
+        out: own.string("out", join(REPO_ROOT, ".tmp", "bench", `series-${stamp}.jsonl`)),
+      };
+    },
+  );
   mkdirSync(dirname(out), { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "taquba-series-"));
   // Interrupted, the series still removes its data (gigabytes, for long runs).

@@ -4,33 +4,49 @@
  * (`run-one.js`, with `--expose-gc`) so memory figures are per run.
  *
  * Options: --full, --only=claim_drain,cold_start, --stores=memory,file,
- * --out=results.json (default .tmp/bench/<timestamp>.json), --markdown (print tables).
+ * --out=results.json (default .tmp/bench/<timestamp>.json), --markdown (the tables are
+ * printed anyway), --check-args (check the command line, run nothing). An unknown flag,
+ * workload or store exits with status 2.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Args } from "./lib/args.js";
+import { parseCommandLine, UsageError } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { fmt, markdownReport } from "./lib/markdown.js";
 import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
+import { STORE_KINDS } from "./lib/stores.js";
 import { fullPlan, quickPlan } from "./plans.js";
+import { WORKLOADS } from "./workloads/index.js";
 
 const REPO_ROOT = repoRoot();
 const RUN_ONE = new URL("./run-one.js", import.meta.url);
 
-const args = new Args(process.argv.slice(2));
-const full = args.flag("full");
-const only = args.has("only") ? args.list("only", []) : undefined;
-const stores = args.has("stores") ? args.list("stores", []) : undefined;
-const plan = (full ? fullPlan() : quickPlan()).filter(
-  (c) =>
-    (only === undefined || only.includes(c.workload)) &&
-    (stores === undefined || stores.includes(c.store)),
-);
 const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\..*/, "");
-const out = args.string("out", join(REPO_ROOT, ".tmp", "bench", `${stamp}.json`));
+const { full, plan, out } = parseCommandLine(process.argv.slice(2), (args) => {
+  const full = args.flag("full");
+  const names = WORKLOADS.map((w) => w.name);
+  const only = args.has("only") ? args.listOf("only", names, []) : undefined;
+  const stores = args.has("stores") ? args.listOf("stores", STORE_KINDS, []) : undefined;
+  // The tables are printed either way; the flag stays for the command lines that name it.
+  args.flag("markdown");
+  const plan = (full ? fullPlan() : quickPlan()).filter(
+    (c) =>
+      (only === undefined || only.includes(c.workload)) &&
+      (stores === undefined || stores.includes(c.store)),
+  );
+  if (plan.length === 0)
+    throw new UsageError(
+      `No ${full ? "full" : "quick"} run of ${only?.join(", ") ?? "any workload"} on ${stores?.join(", ") ?? "any store"}`,
+    );
+  return {
+    full,
+    plan,
+    out: args.string("out", join(REPO_ROOT, ".tmp", "bench", `${stamp}.json`)),
+  };
+});
 
 process.stderr.write(
   `taquba bench (${full ? "full" : "quick"}): ${plan.length} runs, node ${process.version}, ` +

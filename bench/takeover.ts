@@ -25,7 +25,7 @@ import { openStore } from "../src/store/open-store.js";
 import { CountingStore } from "../src/store/wrappers/counting.js";
 import { startAzurite } from "../test/servers/azurite.js";
 import { radosgwAvailability, startRadosgw } from "../test/servers/radosgw.js";
-import { Args } from "./lib/args.js";
+import { parseCommandLine, parseCount, UsageError } from "./lib/args.js";
 
 const WRITER = fileURLToPath(new URL("./takeover/busy-writer.js", import.meta.url));
 
@@ -168,12 +168,25 @@ const median = (values: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
+const TAKEOVER_STORES = ["radosgw", "azurite"] as const;
+
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2));
-  const stores = args.list("stores", ["radosgw", "azurite"]);
-  const rounds = args.number("rounds", 10);
-  const warmupAcks = args.list("warmup-acks", ["300"]).map(Number);
-  const inFlight = args.number("in-flight", 64);
+  const { stores, rounds, warmupAcks, inFlight } = parseCommandLine(
+    process.argv.slice(2),
+    (args) => ({
+      stores: args.listOf("stores", TAKEOVER_STORES, TAKEOVER_STORES),
+      rounds: args.number("rounds", 10),
+      warmupAcks: args.list("warmup-acks", ["300"]).map((raw) => {
+        const acks = parseCount(raw);
+        if (acks === undefined)
+          throw new UsageError(
+            `Expected \`--warmup-acks\` to be a comma-separated list of numbers >= 0, got \`${raw}\``,
+          );
+        return acks;
+      }),
+      inFlight: args.number("in-flight", 64),
+    }),
+  );
   console.log(
     `# takeover under a busy writer (${inFlight} enqueues in flight): ${rounds} rounds per store and acknowledged count, load ${loadavg()[0]?.toFixed(2)}`,
   );

@@ -6,7 +6,7 @@
  * own, which is then removed (see `warmUp`).
  */
 import { performance } from "node:perf_hooks";
-import { Args } from "../lib/args.js";
+import { parseCommandLine } from "../lib/args.js";
 import { type EnqueueOps, endToEndParams, enqueuePhase, peerPayload, warmUp } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { emitResult } from "../lib/result.js";
@@ -42,9 +42,10 @@ interface BullMQ {
   ) => BullWorker;
 }
 
-const args = new Args(process.argv.slice(2));
-const params = endToEndParams(args);
-const url = new URL(args.string("url", "redis://127.0.0.1:6379"));
+const { params, url } = parseCommandLine(process.argv.slice(2), (args) => ({
+  params: endToEndParams(args),
+  url: new URL(args.string("url", "redis://127.0.0.1:6379")),
+}));
 const connection: Connection = {
   host: url.hostname,
   port: Number(url.port),

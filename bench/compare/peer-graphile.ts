@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import { Args } from "../lib/args.js";
+import { parseCommandLine } from "../lib/args.js";
 import { type EnqueueOps, endToEndParams, enqueuePhase, peerPayload, warmUp } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { sleep } from "../lib/process.js";
@@ -36,10 +36,14 @@ interface GraphileWorker {
   run(options: Record<string, unknown>): Promise<Runner>;
 }
 
-const args = new Args(process.argv.slice(2));
-const params = endToEndParams(args);
-const localQueue = args.number("local-queue", 500);
-const connectionString = args.string("url", "postgres://postgres@127.0.0.1:5432/postgres");
+const { params, localQueue, connectionString } = parseCommandLine(
+  process.argv.slice(2),
+  (args) => ({
+    params: endToEndParams(args),
+    localQueue: args.number("local-queue", 500),
+    connectionString: args.string("url", "postgres://postgres@127.0.0.1:5432/postgres"),
+  }),
+);
 const graphile = await importPeer<GraphileWorker>("graphile-worker");
 const logger = new graphile.Logger(() => () => {});
 const utils = await graphile.makeWorkerUtils({ connectionString, logger });

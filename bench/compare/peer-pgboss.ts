@@ -9,7 +9,7 @@
  * deleted (see `warmUp`).
  */
 import { performance } from "node:perf_hooks";
-import { Args } from "../lib/args.js";
+import { parseCommandLine } from "../lib/args.js";
 import { type EnqueueOps, endToEndParams, enqueuePhase, peerPayload, warmUp } from "../lib/e2e.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { sleep } from "../lib/process.js";
@@ -40,15 +40,23 @@ type PgBossClass = new (options: {
   schedule: boolean;
 }) => PgBoss;
 
-const args = new Args(process.argv.slice(2));
-const params = endToEndParams(args);
-const fetchBatch = args.number("fetch-batch", 100);
-const loops = args.number("loops", params.concurrency);
+const { params, fetchBatch, loops, connectionString } = parseCommandLine(
+  process.argv.slice(2),
+  (args) => {
+    const params = endToEndParams(args);
+    return {
+      params,
+      fetchBatch: args.number("fetch-batch", 100),
+      loops: args.number("loops", params.concurrency),
+      connectionString: args.string("url", "postgres://postgres@127.0.0.1:5432/postgres"),
+    };
+  },
+);
 const PgBossCtor = await importPeer<PgBossClass>("pg-boss");
 const failures: Error[] = [];
 const startBoss = async (): Promise<PgBoss> => {
   const started = new PgBossCtor({
-    connectionString: args.string("url", "postgres://postgres@127.0.0.1:5432/postgres"),
+    connectionString,
     max: Math.min(loops + 2, 50),
     supervise: false,
     schedule: false,

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { Args } from "./args.js";
+import { type Args, UsageError } from "./args.js";
 import { LatencyRecorder } from "./latency.js";
 
 /**
@@ -141,6 +141,6 @@ export function prefetchArg(value: string): number | "auto" {
   if (value === "auto") return value;
   const count = Number(value);
   if (!Number.isInteger(count) || count < 0)
-    throw new Error(`Expected \`--prefetch\` to be auto or an integer ≥ 0, got "${value}"`);
+    throw new UsageError(`Expected \`--prefetch\` to be auto or an integer ≥ 0, got "${value}"`);
   return count;
 }

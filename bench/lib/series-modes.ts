@@ -1,4 +1,5 @@
 /** The modes of a benchmark series (`bench/series.ts`): telemetry set-ups as `run-one` options. */
+import { UsageError } from "./args.js";
 import { TELEMETRY_MODES } from "./telemetry.js";
 
 /** One mode of the series: its label and the `run-one` options it adds. */
@@ -25,7 +26,7 @@ export function parseSeriesModes(raw: string): SeriesMode[] {
       tag === "" ||
       extra.length > 0
     )
-      throw new Error(
+      throw new UsageError(
         `Expected \`--modes\` items like off, metrics, traces:0.01:parent, off@2, got "${label}"`,
       );
     const args = [`--telemetry=${telemetry}`];
@@ -36,7 +37,7 @@ export function parseSeriesModes(raw: string): SeriesMode[] {
   const seen = new Set<string>();
   for (const { label } of modes) {
     if (seen.has(label))
-      throw new Error(
+      throw new UsageError(
         `Expected \`--modes\` to name each mode once (add @tag to run one again, e.g. off,off@2), got "${label}" twice`,
       );
     seen.add(label);

@@ -31,7 +31,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import type { TelemetryOptions } from "../../src/index.js";
-import type { Args } from "./args.js";
+import { type Args, UsageError } from "./args.js";
 
 /**
  * Which telemetry a run turns on. `off` is `telemetry: false`; `default`
@@ -68,7 +68,7 @@ export const TELEMETRY_MODES: readonly TelemetryMode[] = [
 function telemetryArg(value: string): TelemetryMode {
   const mode = TELEMETRY_MODES.find((m) => m === value);
   if (mode === undefined)
-    throw new Error(
+    throw new UsageError(
       `Expected \`--telemetry\` to be one of ${TELEMETRY_MODES.join(", ")}, got "${value}"`,
     );
   return mode;
@@ -76,7 +76,7 @@ function telemetryArg(value: string): TelemetryMode {
 
 function traceSampleArg(value: number): number {
   if (!(value >= 0 && value <= 1))
-    throw new Error(`Expected \`--trace-sample\` to be a ratio from 0 to 1, got ${value}`);
+    throw new UsageError(`Expected \`--trace-sample\` to be a ratio from 0 to 1, got ${value}`);
   return value;
 }
 

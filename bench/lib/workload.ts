@@ -23,14 +23,26 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 export interface RunnableWorkload {
   name: string;
   describe: string;
+  /**
+   * Reads the workload's parameters from `args` (a bad or unknown flag throws a
+   * `UsageError`, before anything runs) and returns the run, not started yet.
+   */
+  prepare(store: StoreKind, args: Args): () => Promise<BenchResult[]>;
+  /** `prepare`, then the run. */
   runWithArgs(store: StoreKind, args: Args): Promise<BenchResult[]>;
 }
 
 export function runnable<P>(workload: Workload<P>): RunnableWorkload {
+  const prepare = (store: StoreKind, args: Args) => {
+    const params = workload.params(args);
+    args.rejectUnknown();
+    return () => holdOpen(workload.run(store, params));
+  };
   return {
     name: workload.name,
     describe: workload.describe,
-    runWithArgs: (store, args) => holdOpen(workload.run(store, workload.params(args))),
+    prepare,
+    runWithArgs: async (store, args) => prepare(store, args)(),
   };
 }
 

@@ -4,19 +4,22 @@
  * (`--mode clean`) or waits to be killed with SIGKILL (`--mode sigkill`).
  */
 import { FileStore, Queue } from "../../src/index.js";
-import { Args } from "../lib/args.js";
+import { parseCommandLine } from "../lib/args.js";
 import { buildColdQueue, COLD_PATH } from "./cold-store.js";
 
-const args = new Args(process.argv.slice(2));
-const directory = args.string("dir", "");
+const { directory, build, mode } = parseCommandLine(process.argv.slice(2), (args) => ({
+  directory: args.string("dir", ""),
+  build: {
+    live: args.number("live", 100_000),
+    history: args.number("history", 20_000),
+    payloadBytes: args.number("payload", 64),
+  },
+  mode: args.oneOf("mode", ["clean", "sigkill"] as const, "clean"),
+}));
 if (directory === "") throw new Error("--dir is required");
 const queue = await Queue.open(new FileStore(directory, { fsync: true }), COLD_PATH);
-await buildColdQueue(queue, {
-  live: args.number("live", 100_000),
-  history: args.number("history", 20_000),
-  payloadBytes: args.number("payload", 64),
-});
-if (args.string("mode", "clean") === "clean") {
+await buildColdQueue(queue, build);
+if (mode === "clean") {
   await queue.close();
   process.stdout.write("READY\n");
 } else {

@@ -37,9 +37,7 @@ export const coldStart: Workload<ColdStartParams> = {
   name: "cold_start",
   describe: "reopen N live jobs + history after clean close or SIGKILL: open time, memory/job",
   params: (args: Args) => {
-    const mode = args.string("mode", "clean");
-    if (mode !== "clean" && mode !== "sigkill")
-      throw new InvalidArgumentError(`--mode: expected clean or sigkill, got "${mode}"`);
+    const mode = args.oneOf("mode", ["clean", "sigkill"] as const, "clean");
     return {
       live: args.number("live", 100_000),
       history: args.number("history", 20_000),

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { Queue, runWorker } from "../../src/index.js";
-import type { Args } from "../lib/args.js";
+import { type Args, UsageError } from "../lib/args.js";
 import {
   type EndToEndParams,
   endToEndMetrics,
@@ -39,7 +39,7 @@ export interface TaqubaEndToEndParams extends EndToEndParams, TelemetryParams {
 
 function handlerSamplingArg(value: string): HandlerSampling {
   if (value !== "linked" && value !== "ratio")
-    throw new Error(`Expected \`--handler-sampling\` to be linked or ratio, got "${value}"`);
+    throw new UsageError(`Expected \`--handler-sampling\` to be linked or ratio, got "${value}"`);
   return value;
 }
 

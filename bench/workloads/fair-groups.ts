@@ -32,6 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * enqueue and its claim, the worst event-loop delay while enqueueing,
  * draining and reopening the backlog.
  */
+const FAIR_MODES = ["grouped", "plain"] as const;
+
 export const fairGroups: Workload<FairGroupsParams> = {
   name: "fair_groups",
   describe: "quiet tenant's latency beside a noisy tenant's backlog, with and without groupKey",
@@ -41,7 +43,7 @@ export const fairGroups: Workload<FairGroupsParams> = {
     quietEveryMs: args.number("quiet-every-ms", 10),
     concurrency: args.number("concurrency", 32),
     maxWaitSeconds: args.number("max-wait-seconds", 10),
-    modes: args.string("modes", "grouped,plain"),
+    modes: args.listOf("modes", FAIR_MODES, FAIR_MODES).join(","),
   }),
   async run(kind: StoreKind, params: FairGroupsParams): Promise<BenchResult[]> {
     const results: BenchResult[] = [];

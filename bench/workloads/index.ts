@@ -1,3 +1,6 @@
+import { type Args, closest, UsageError } from "../lib/args.js";
+import type { BenchResult } from "../lib/result.js";
+import { STORE_KINDS } from "../lib/stores.js";
 import { type RunnableWorkload, runnable } from "../lib/workload.js";
 import { cancelCost } from "./cancel-cost.js";
 import { cancelledSlices } from "./cancelled-slices.js";
@@ -48,4 +51,22 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
 
 export function findWorkload(name: string): RunnableWorkload | undefined {
   return WORKLOADS.find((w) => w.name === name);
+}
+
+/**
+ * What `run-one.js <name> --store=… [--param=value …]` runs, not started yet: the
+ * workload and every flag are checked first (a `UsageError` names what is wrong).
+ */
+export function prepareRunOne(name: string | undefined, args: Args): () => Promise<BenchResult[]> {
+  const names = WORKLOADS.map((w) => w.name);
+  const workload = name === undefined ? undefined : findWorkload(name);
+  if (workload === undefined) {
+    const close = name === undefined ? undefined : closest(name, names);
+    throw new UsageError(
+      `Expected the workload to be one of ${names.join(", ")}, got \`${name ?? ""}\`` +
+        (close === undefined ? "" : ` (did you mean \`${close}\`?)`),
+    );
+  }
+  const store = args.oneOf("store", STORE_KINDS, "memory");
+  return workload.prepare(store, args);
 }

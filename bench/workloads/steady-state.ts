@@ -35,16 +35,18 @@ const IDLE_WAIT_MS = 100;
 export const steadyState: Workload<SteadyStateParams> = {
   name: "steady_state",
   describe: "offered rate (fixed or ramp) with concurrent workers: achieved rate, e2e, backlog",
-  params: (args: Args) => ({
-    schedule: args.has("schedule")
-      ? parseSchedule(args.string("schedule", ""))
-      : [{ seconds: args.number("seconds", 10), rate: args.number("rate", 1_000) }],
-    workers: args.number("workers", 64),
-    payloadBytes: args.number("payload", 64),
-    drainTimeoutSec: args.number("drain-timeout", 30),
-    label: args.string("label", args.has("schedule") ? "ramp" : "fixed"),
-    flushMs: flushMsArg(args),
-  }),
+  params: (args: Args) => {
+    // Both are read either way, so that they are flags the workload takes.
+    const fixed = { seconds: args.number("seconds", 10), rate: args.number("rate", 1_000) };
+    return {
+      schedule: args.has("schedule") ? parseSchedule(args.string("schedule", "")) : [fixed],
+      workers: args.number("workers", 64),
+      payloadBytes: args.number("payload", 64),
+      drainTimeoutSec: args.number("drain-timeout", 30),
+      label: args.string("label", args.has("schedule") ? "ramp" : "fixed"),
+      flushMs: flushMsArg(args),
+    };
+  },
   async run(kind: StoreKind, params: SteadyStateParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {

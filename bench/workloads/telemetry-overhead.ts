@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { context } from "@opentelemetry/api";
 import { Queue } from "../../src/index.js";
-import type { Args } from "../lib/args.js";
+import { type Args, UsageError } from "../lib/args.js";
 import { LatencyRecorder } from "../lib/latency.js";
 import { requestContexts } from "../lib/request-contexts.js";
 import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
@@ -57,11 +57,17 @@ function parseModes(raw: string): Mode[] {
       !(sample >= 0 && sample <= 1) ||
       (parent !== undefined && parent !== "parent")
     )
-      throw new Error(
+      throw new UsageError(
         `Expected \`--modes\` items like off, metrics, traces:0.01, traces:0.01:parent; got "${label}"`,
       );
     return { label, telemetry, sample, requireParentSpan: parent === "parent" };
   });
+}
+
+/** `--modes`, checked before anything runs. */
+function checkedModes(raw: string): string {
+  parseModes(raw);
+  return raw;
 }
 
 function median(values: readonly number[]): number {
@@ -89,7 +95,7 @@ export const telemetryOverhead: Workload<TelemetryOverheadParams> = {
     producers: args.number("producers", 64),
     payloadBytes: args.number("payload", 64),
     warmup: args.number("warmup", 20_000),
-    modes: args.string("modes", "off,metrics,traces,traces:0.1,traces:0.01"),
+    modes: checkedModes(args.string("modes", "off,metrics,traces,traces:0.1,traces:0.01")),
     requests: args.number("requests", 0),
     requestSpans: args.flag("request-spans"),
   }),
