@@ -127,13 +127,15 @@ export {
   S3Store,
   type S3StoreOptions,
 } from "./store/s3.js";
-export type {
-  ListOptions,
-  ListPage,
-  ObjectInfo,
-  ObjectStore,
-  PutOptions,
-  StoredObject,
+export {
+  isObjectExistsError,
+  type ListOptions,
+  type ListPage,
+  ObjectExistsError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
 } from "./store/types.js";
 export type { RequestCounts } from "./store/wrappers/counting.js";
 export type { StoreOp } from "./store/wrappers/ops.js";

@@ -4,7 +4,7 @@
  * so that the lexicographic order of a listing is the numeric order.
  */
 import { decodeTime } from "ulid";
-import { InvalidArgumentError } from "../errors.js";
+import { taqubaErrorCode } from "../errors.js";
 import type { ObjectStore } from "../store/types.js";
 import { checkString, invalidArgument } from "../validate.js";
 
@@ -36,10 +36,11 @@ export function pathRefusal(
   path: string,
   arg: string,
 ): unknown {
-  if (!(error instanceof InvalidArgumentError)) return error;
+  // By code: a store of the package's other build refuses with that build's error.
+  if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") return error;
   return invalidArgument(
     arg,
-    `a path ${store.describe()} takes in its object keys (it refused one under it: ${error.message})`,
+    `a path ${store.describe()} takes in its object keys (it refused one under it: ${(error as Error).message})`,
     path,
   );
 }

@@ -1,10 +1,17 @@
 /**
  * The minimal object-store interface taquba needs. Every adapter (memory, local
  * file, S3, Azure Blob, GCS) implements it and passes the shared conformance
- * suite in `test/store/conformance.ts`.
+ * suite in `test/store/conformance.ts`; an application can write its own.
  *
  * Keys are `/`-separated strings of printable characters. Adapters map them to
  * their own namespace (a directory, a bucket prefix) and never let a key escape it.
+ *
+ * An adapter of your own must make `put(key, body, { ifNoneMatch: "*" })` an atomic
+ * create that rejects with {@link ObjectExistsError} (`import { ObjectExistsError }
+ * from "taquba"`; any `Error` whose `code` is `"OBJECT_EXISTS"` does too) when the key
+ * exists; `Queue.open` probes this and refuses a store that overwrites instead
+ * (`UnsupportedStoreError`). Other failures should be `StorageError`s, with
+ * `permanent: true` for those that retrying cannot heal (anything else is retried).
  */
 export interface ObjectStore {
   /** Read an object; `null` when it does not exist. */
@@ -57,7 +64,12 @@ export interface StoredObject {
   etag?: string;
 }
 
-/** Thrown by `put(..., { ifNoneMatch: "*" })` when the key exists. Internal to the store/log layers. */
+/**
+ * What `put(key, body, { ifNoneMatch: "*" })` rejects with when the key exists (and then
+ * it changed nothing). Thrown by every store of the package; a store of your own throws it
+ * too. The queue recognises it by its `code`, `"OBJECT_EXISTS"`, so it also recognises one
+ * from the package's other build (ESM or CommonJS). It does not extend `TaqubaError`.
+ */
 export class ObjectExistsError extends Error {
   readonly code = "OBJECT_EXISTS" as const;
   constructor(readonly key: string) {

@@ -156,6 +156,43 @@ export async function main(dir: string): Promise<JobRecord | null> {
 }
 `;
 
+/**
+ * Both builds in one process (a CommonJS app `import()`ing the package gets the ESM build):
+ * a store of one build under a queue of the other, which fences a queue of the first, and
+ * each build's `isObjectExistsError` recognising the other's error.
+ */
+const MIXED_BUILDS = `"use strict";
+const cjs = require("taquba");
+(async () => {
+  const esm = await import("taquba");
+  const store = new cjs.FileStore(process.argv[2]);
+  const queue = await esm.Queue.open(store, "app", { logger: esm.silentLogger });
+  await queue.enqueue("q", "x");
+  const pending = (await queue.stats("q")).pending;
+  const second = await cjs.Queue.open(new esm.MemoryStore(), "other", { logger: cjs.silentLogger });
+  await second.close();
+  const takeover = await cjs.Queue.open(store, "app", { logger: cjs.silentLogger });
+  const fenced = await queue.enqueue("q", "late").then(() => "written", (error) => error.code);
+  await takeover.close();
+  await queue.close().catch(() => {});
+  const exists = await store
+    .put("app/k", new Uint8Array(1), { ifNoneMatch: "*" })
+    .then(() => store.put("app/k", new Uint8Array(1), { ifNoneMatch: "*" }))
+    .catch((error) => error);
+  console.log(JSON.stringify({
+    twoBuilds: cjs.ObjectExistsError !== esm.ObjectExistsError,
+    pending,
+    fenced,
+    guards: [esm.isObjectExistsError(exists), cjs.isObjectExistsError(new esm.ObjectExistsError("k"))],
+    instanceOf: exists instanceof esm.ObjectExistsError,
+  }));
+  await store.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
 interface App {
   dir: string;
   kind: "commonjs" | "module";
@@ -170,6 +207,7 @@ async function makeApp(parent: string, kind: App["kind"]): Promise<App> {
   await writeFile(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   const script = kind === "commonjs" ? "job.cjs" : "job.mjs";
   await writeFile(join(dir, script), kind === "commonjs" ? CJS_JOB : ESM_JOB);
+  if (kind === "commonjs") await writeFile(join(dir, "mixed.cjs"), MIXED_BUILDS);
   await writeFile(join(dir, "consumer.ts"), TS_CONSUMER);
   await writeFile(
     join(dir, "tsconfig.json"),
@@ -310,6 +348,19 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       );
     });
   }
+
+  it("a store of the CommonJS build runs under, and fences, queues of the ESM build", async () => {
+    const app = apps.find((a) => a.kind === "commonjs")!;
+    const data = await mkdtemp(join(work, "mixed-"));
+    const out = ok(await run(process.execPath, ["mixed.cjs", data], app.dir), "mixed.cjs");
+    assert.deepEqual(JSON.parse(out), {
+      twoBuilds: true,
+      pending: 1,
+      fenced: "FENCED",
+      guards: [true, true],
+      instanceOf: false,
+    });
+  });
 
   it("`npx taquba --version` and the installed bin print the version", async () => {
     for (const app of apps) {
