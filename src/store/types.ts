@@ -10,8 +10,13 @@
  * create that rejects with {@link ObjectExistsError} (`import { ObjectExistsError }
  * from "taquba"`; any `Error` whose `code` is `"OBJECT_EXISTS"` does too) when the key
  * exists; `Queue.open` probes this and refuses a store that overwrites instead
- * (`UnsupportedStoreError`). Other failures should be `StorageError`s, with
- * `permanent: true` for those that retrying cannot heal (anything else is retried).
+ * (`UnsupportedStoreError`). It must be strongly consistent: a `get` or `list` that
+ * starts after a `put` or `delete` resolved sees it, and a `put` replaces the whole
+ * object at once (a reader gets the old body or the new one, never a part). A key it
+ * cannot hold is refused with `InvalidArgumentError` (`new InvalidArgumentError(message)`,
+ * not retried: `Queue.open` reports the queue's path as one the store cannot take).
+ * Other failures should be `StorageError`s, with `permanent: true` for those that
+ * retrying cannot heal (anything else, a plain `Error` too, is retried).
  */
 export interface ObjectStore {
   /** Read an object; `null` when it does not exist. */

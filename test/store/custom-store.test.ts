@@ -2,7 +2,8 @@
  * A store an application writes itself, with only what the public entry exports: its
  * atomic create signals "exists" with the exported `ObjectExistsError` (or any error
  * whose `code` is `OBJECT_EXISTS`), and the queue opens on it, fences a second writer
- * and refuses a store that overwrites. Stores of the package's other build (ESM vs
+ * and refuses a store that overwrites; a key it cannot hold, refused with the exported
+ * `InvalidArgumentError`, fails the open at once. Stores of the package's other build (ESM vs
  * CommonJS: here a second copy of the whole compiled package, so every class is its
  * own) work with a queue of this build, and each build's guards recognise the other's
  * errors.
@@ -40,13 +41,25 @@ type ExistsSignal = "class" | "code" | "none";
 /** A store over a Map, as a user would write one against the public types. */
 class MapStore implements ObjectStore {
   readonly #objects = new Map<string, Uint8Array>();
-  constructor(readonly exists: ExistsSignal) {}
+  /** `refuse`: how it refuses keys under `bad` (which it "cannot hold"), if it does. */
+  constructor(
+    readonly exists: ExistsSignal,
+    readonly refuse?: "invalid" | "plain",
+  ) {}
+
+  #check(key: string): void {
+    if (this.refuse === undefined || !key.startsWith("bad")) return;
+    const message = `object key "${key}" is not one this store can hold`;
+    throw this.refuse === "invalid" ? new InvalidArgumentError(message) : new Error(message);
+  }
 
   async get(key: string): Promise<StoredObject | null> {
+    this.#check(key);
     const body = this.#objects.get(key);
     return body === undefined ? null : { body: body.slice() };
   }
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    this.#check(key);
     if (options?.ifNoneMatch === "*" && this.#objects.has(key) && this.exists !== "none") {
       if (this.exists === "class") throw new ObjectExistsError(key);
       throw Object.assign(new Error(`${key} exists`), { code: "OBJECT_EXISTS" });
@@ -54,9 +67,11 @@ class MapStore implements ObjectStore {
     this.#objects.set(key, body.slice());
   }
   async delete(key: string): Promise<void> {
+    this.#check(key);
     this.#objects.delete(key);
   }
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    this.#check(prefix);
     const order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
     const keys = [...this.#objects.keys()]
       .filter((k) => k.startsWith(prefix))
@@ -130,6 +145,29 @@ describe("a store of your own", { timeout: 30_000 }, () => {
       Queue.open(new MapStore("none"), "app", { logger: silentLogger }),
       UnsupportedStoreError,
     );
+  });
+
+  it("a key refused with InvalidArgumentError fails the open at once, naming the path; a plain Error is retried", async () => {
+    const started = performance.now();
+    const refused = await Queue.open(new MapStore("class", "invalid"), "bad", {
+      logger: silentLogger,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof InvalidArgumentError, String(refused));
+    assert.match(refused.message, /`path` to be a path map:\/\/test takes in its object keys/);
+    assert.ok(performance.now() - started < 1_000, "not retried");
+    // The same refusal as a plain Error looks like an outage: retried until the budget is spent.
+    const retried = await Queue.open(new MapStore("class", "plain"), "bad", {
+      logger: silentLogger,
+      log: { retry: { maxElapsedMs: 300, baseDelayMs: 10 } },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(retried instanceof StorageError, String(retried));
+    assert.match(retried.message, /attempt\(s\)/);
   });
 });
 
