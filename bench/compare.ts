@@ -40,10 +40,10 @@ import {
   startPostgres,
   startRedis,
 } from "./compare/servers.js";
-import { Args, parseCommandLine, parseCount, UsageError } from "./lib/args.js";
+import { parseCommandLine, parseCount, UsageError } from "./lib/args.js";
 import { runNode } from "./lib/child.js";
 import { comparisonTable } from "./lib/compare-table.js";
-import { endToEndParams, prefetchArg } from "./lib/e2e.js";
+import { prefetchArg, sharedEndToEndParams } from "./lib/e2e.js";
 import { fmt } from "./lib/markdown.js";
 import { repoRoot } from "./lib/paths.js";
 import { type BenchResult, parseResults } from "./lib/result.js";
@@ -64,12 +64,9 @@ const PASSED_ON = {
 } as const;
 
 const options = parseCommandLine(process.argv.slice(2), (args) => {
-  // --concurrency takes a list here, so the shared parser reads everything else.
-  const base = endToEndParams(
-    new Args(process.argv.slice(2).filter((a) => !a.startsWith("--concurrency"))),
-  );
-  // What `base` holds of them goes to every run; --prefetch is taquba's alone (--taquba-prefetch).
-  args.accept("jobs", "payload", "batch", "warmup", "flush-ms");
+  // What `base` holds goes to every run. --concurrency takes a list here and --producers is
+  // the single workload's (both read below); --prefetch is taquba's alone (--taquba-prefetch).
+  const base = sharedEndToEndParams(args);
   const concurrencies = args.list("concurrency", ["32", "256"]).map((c) => {
     const n = parseCount(c);
     if (n === undefined || !Number.isInteger(n) || n < 1)

@@ -5,6 +5,7 @@
  * and how many requests an idle log makes.
  *
  * Run: npx tsc -p tsconfig.json && node build/bench/group-commit.js [seconds]
+ * (`--check-args`: check the command line, run nothing).
  */
 import { performance } from "node:perf_hooks";
 import { openLog } from "../src/log/index.js";
@@ -12,8 +13,15 @@ import { silentLogger } from "../src/logger.js";
 import { MemoryStore } from "../src/store/memory.js";
 import { CountingStore } from "../src/store/wrappers/counting.js";
 import { LatencyStore } from "../src/store/wrappers/latency.js";
+import { parseNumberArgument } from "./lib/args.js";
 
-const seconds = Number(process.argv[2] ?? 3);
+const seconds = parseNumberArgument(
+  process.argv.slice(2),
+  "seconds",
+  3,
+  (n) => n > 0,
+  "a number > 0",
+);
 const record = new Uint8Array(64);
 
 interface Row {

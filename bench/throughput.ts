@@ -4,6 +4,7 @@
  * worker claims and acks them; prints jobs/s and CPU per job.
  *
  * Run: npx tsc -p tsconfig.json && node build/bench/throughput.js [jobs]
+ * (`--check-args`: check the command line, run nothing).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,9 +13,15 @@ import { silentLogger } from "../src/logger.js";
 import { Queue } from "../src/queue/queue.js";
 import { FileStore } from "../src/store/file.js";
 import { runWorker } from "../src/worker/run-worker.js";
+import { parseNumberArgument } from "./lib/args.js";
 
-const jobs = Number(process.argv[2] ?? 20_000);
-if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer`);
+const jobs = parseNumberArgument(
+  process.argv.slice(2),
+  "jobs",
+  20_000,
+  (n) => Number.isInteger(n) && n >= 1,
+  "an integer >= 1",
+);
 
 const dir = await mkdtemp(join(tmpdir(), "taquba-throughput-"));
 try {

@@ -7,6 +7,12 @@ import { InvalidArgumentError } from "../../src/errors.js";
 export class UsageError extends InvalidArgumentError {}
 
 /**
+ * Flags that never take the next argument as their value: `--check-args 32,256` leaves
+ * `32,256` a stray argument (refused), so where `--check-args` stands changes nothing.
+ */
+const FLAGS_WITHOUT_VALUE: ReadonlySet<string> = new Set(["check-args"]);
+
+/**
  * Parsed `--name=value` / `--name value` / `--flag` command-line options.
  *
  * Every name a script asks about (`has`, `string`, `number`, `flag`, `list`, `oneOf`,
@@ -27,9 +33,11 @@ export class Args {
       if (eq > 0) {
         this.#values.set(arg.slice(2, eq), arg.slice(eq + 1));
       } else {
+        const name = arg.slice(2);
         const next = argv[i + 1];
-        const isValue = next !== undefined && !next.startsWith("--");
-        this.#values.set(arg.slice(2), isValue ? next : "true");
+        const isValue =
+          !FLAGS_WITHOUT_VALUE.has(name) && next !== undefined && !next.startsWith("--");
+        this.#values.set(name, isValue ? next : "true");
         if (isValue) i++;
       }
     }
@@ -147,6 +155,39 @@ export function parseCommandLine<T>(argv: readonly string[], read: (args: Args) 
     args.rejectUnknown();
     if (checkOnly) process.exit(0);
     return parsed;
+  });
+}
+
+/**
+ * Parses the command line of a script that takes one optional number as its argument
+ * (`group-commit.js [seconds]`, `throughput.js [jobs]`), and `--check-args`. Anything
+ * else, or a number `valid` refuses, prints one line and exits with status 2; with
+ * `--check-args` the script exits 0 right after.
+ */
+export function parseNumberArgument(
+  argv: readonly string[],
+  name: string,
+  fallback: number,
+  valid: (value: number) => boolean,
+  expected: string,
+): number {
+  return exitOnUsageError(() => {
+    let checkOnly = false;
+    const given: string[] = [];
+    for (const arg of argv) {
+      if (arg === "--check-args") checkOnly = true;
+      else if (arg.startsWith("--"))
+        throw new UsageError(`Unknown flag ${arg}: this command takes [${name}] and --check-args`);
+      else given.push(arg);
+    }
+    if (given.length > 1)
+      throw new UsageError(`Unexpected argument \`${given[1]}\`: this command takes one [${name}]`);
+    const raw = given[0];
+    const value = raw === undefined ? fallback : parseCount(raw);
+    if (value === undefined || !valid(value))
+      throw new UsageError(`Expected \`${name}\` to be ${expected}, got \`${raw}\``);
+    if (checkOnly) process.exit(0);
+    return value;
   });
 }
 

@@ -32,13 +32,29 @@ export interface EndToEndParams {
 
 export function endToEndParams(args: Args): EndToEndParams {
   return {
-    jobs: args.number("jobs", 50_000),
+    ...sharedEndToEndParams(args),
     concurrency: args.number("concurrency", 32),
+    producers: args.number("producers", 0),
+    prefetch: args.has("prefetch") ? prefetchArg(args.string("prefetch", "")) : undefined,
+  };
+}
+
+/** What every system's run of a comparison shares, read from the comparison's own flags. */
+export type SharedEndToEndParams = Pick<
+  EndToEndParams,
+  "jobs" | "payloadBytes" | "batch" | "flushMs" | "warmup"
+>;
+
+/**
+ * The options of {@link endToEndParams} but `--concurrency`, `--producers` and `--prefetch`:
+ * a comparison reads these once and varies the others per run (or keeps them taquba's).
+ */
+export function sharedEndToEndParams(args: Args): SharedEndToEndParams {
+  return {
+    jobs: args.number("jobs", 50_000),
     payloadBytes: args.number("payload", 64),
     batch: args.number("batch", 1_000),
-    producers: args.number("producers", 0),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
-    prefetch: args.has("prefetch") ? prefetchArg(args.string("prefetch", "")) : undefined,
     warmup: args.number("warmup", 0),
   };
 }

@@ -24,8 +24,8 @@ const NPM_SCRIPTS: Record<string, string> = {
   "bench:own-ids": "own-ids",
   "bench:series": "series",
 };
-/** Scripts that take positional arguments, not flags (no shared parser). */
-const POSITIONAL = new Set(["group-commit", "throughput", "render"]);
+/** Scripts with no command-line check (render.js takes a file to print). */
+const UNCHECKED = new Set(["render"]);
 
 interface Outcome {
   code: number;
@@ -106,7 +106,7 @@ function toInvocation(command: string): { script: string; args: string[] } | und
     rest = tokens.slice(npm + 2);
     if (rest[0] === "--") rest = rest.slice(1);
   }
-  if (script === undefined || POSITIONAL.has(script)) return undefined;
+  if (script === undefined || UNCHECKED.has(script)) return undefined;
   const args = rest
     .filter((t) => !t.includes("…"))
     .map((t) => {
@@ -253,7 +253,32 @@ describe("bench command lines", { timeout: 240_000 }, () => {
       refused("own-ids", ["--phase=reopen"], /did you mean --phases\?/),
       refused("own-ids", ["--ids=mine"], /`--ids`.*own, generated, got `mine`/),
       refused("reader-reopen", ["--job=10"], /did you mean --jobs\?/),
+      // --check-args never takes a value: what follows it is an argument of its own.
+      refused("compare", ["--check-args", "32,256"], /^Unexpected argument `32,256`/),
+      refused("group-commit", ["soon"], /^Expected `seconds` to be a number > 0, got `soon`$/m),
+      refused("group-commit", ["--seconds=3"], /^Unknown flag --seconds=3/),
+      refused("group-commit", ["3", "4"], /^Unexpected argument `4`/),
+      refused("throughput", ["--check-args", "1.5"], /Expected `jobs` to be an integer >= 1/),
     ]);
+  });
+
+  it("--check-args gives the same answer wherever it stands", async () => {
+    const lines: [string, string[]][] = [
+      ["compare", ["--check-args", "--concurrency", "32,256"]],
+      ["compare", ["--concurrency", "32,256", "--check-args"]],
+      ["compare", ["--check-args", "--concurrency", "32,256", "--only=taquba"]],
+      ["group-commit", ["--check-args"]],
+      ["group-commit", ["0.5", "--check-args"]],
+      ["throughput", ["--check-args", "20k"]],
+    ];
+    const outcomes = await Promise.all(lines.map(([script, args]) => runScript(script, args)));
+    for (const [i, { code, stdout, stderr }] of outcomes.entries()) {
+      const [script, args] = lines[i] ?? ["", []];
+      assert.equal(code, 0, `${script} ${args.join(" ")}: status ${code}\n${stderr}`);
+      assert.equal(stdout, "", "nothing run");
+    }
+    assert.throws(() => new Args(["--check-args", "x"]), /Unexpected argument `x`/);
+    assert.equal(new Args(["--check-args", "--jobs", "5"]).number("jobs", 1), 5);
   });
 
   it("every command line README.md and BENCHMARKS.md show for a bench script parses", async () => {
@@ -274,7 +299,15 @@ describe("bench command lines", { timeout: 240_000 }, () => {
     }
     assert.ok(invocations.size > 40, `found ${invocations.size} command lines`);
     const scripts = new Set([...invocations.values()].map((i) => i.script));
-    for (const script of ["suite", "run-one", "compare", "series", "takeover", "own-ids"])
+    for (const script of [
+      "suite",
+      "run-one",
+      "compare",
+      "series",
+      "takeover",
+      "own-ids",
+      "group-commit",
+    ])
       assert.ok(scripts.has(script), `a documented ${script} command line`);
     const failures: string[] = [];
     const queue = [...invocations];
