@@ -6,20 +6,17 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { StorageError, taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import type { RetryPolicy } from "./options.js";
-
-/** Whether a store error means "the key exists" (not transient: the create lost). */
-export function isObjectExists(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "OBJECT_EXISTS";
-}
 
 /**
  * Store errors worth retrying: anything but a lost create, one of our own
  * verdicts, or a failure the store classified as permanent (it cannot heal).
  */
 export function isTransient(error: unknown): boolean {
-  if (isObjectExists(error)) return false;
+  // "The key exists" (not transient: the create lost); the store probe goes by the same check.
+  if (isObjectExistsError(error)) return false;
   // By code, not instanceof: a store built by the package's other build throws its errors.
   const code = taqubaErrorCode(error);
   if (code === "STORAGE") return !isPermanent(error);

@@ -4,9 +4,15 @@
  */
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import { type ListPage, listAll, type ObjectInfo, type ObjectStore } from "../store/types.js";
+import {
+  isObjectExistsError,
+  type ListPage,
+  listAll,
+  type ObjectInfo,
+  type ObjectStore,
+} from "../store/types.js";
 import type { RetryPolicy } from "./options.js";
-import { isObjectExists, type RetryContext, Sleeper, withRetry } from "./retry.js";
+import { type RetryContext, Sleeper, withRetry } from "./retry.js";
 
 export type CreateOutcome = "created" | "taken";
 
@@ -95,7 +101,7 @@ export class LogStorage {
         await this.store.put(key, body, { ifNoneMatch: "*" });
         return "created";
       } catch (error) {
-        if (!isObjectExists(error)) throw error;
+        if (!isObjectExistsError(error)) throw error;
         if (isOurs === null) return "taken";
         const existing = await this.store.get(key);
         // Vanished between the two calls: transient, try the create again.

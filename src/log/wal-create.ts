@@ -9,9 +9,10 @@
  * as in doubt).
  */
 import { StorageError } from "../errors.js";
+import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
-import { isObjectExists, isPermanent, isTransient } from "./retry.js";
+import { isPermanent, isTransient } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What became of one create. */
@@ -46,7 +47,7 @@ export async function createWalObject(
     } catch (caught) {
       error = caught;
     }
-    const exists = isObjectExists(error);
+    const exists = isObjectExistsError(error);
     const exponential = retry.policy.baseDelayMs * 2 ** Math.min(attempt, 30);
     const delay = Math.min(retry.policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
     const elapsed = retry.clock.monotonicNow() - started;

@@ -19,9 +19,9 @@ import { ClosedError, CorruptionError, FencedError, StorageError } from "../erro
 import { normalizePrefix } from "../log/keys.js";
 import type { OwnedDir } from "../log/lost-manifests.js";
 import type { RetryPolicy } from "../log/options.js";
-import { isObjectExists, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
+import { type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import type { Logger } from "../logger.js";
-import { listAll, type ObjectStore } from "../store/types.js";
+import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
@@ -233,7 +233,7 @@ export class PayloadObjects {
       try {
         await this.#store.put(key, body, { ifNoneMatch: "*" });
       } catch (error) {
-        if (!isObjectExists(error)) throw error;
+        if (!isObjectExistsError(error)) throw error;
         // The key is new (a random id) and ours alone: an object found there was written by an
         // earlier attempt of ours, or, on the first attempt, by the store client's own retry of a
         // request whose reply was lost. It counts only once read back with our bytes.

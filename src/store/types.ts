@@ -84,11 +84,15 @@ export class ObjectExistsError extends Error {
 }
 
 /**
- * Whether `err` is an {@link ObjectExistsError}, also one of the package's
- * other build (ESM or CommonJS), which `instanceof` does not recognise: it
- * goes by `code`, as the log does.
+ * Whether `err` says "the key exists": an {@link ObjectExistsError}, also one of
+ * the package's other build (ESM or CommonJS), which `instanceof` does not
+ * recognise, or any other `Error` whose `code` is `"OBJECT_EXISTS"`. It goes by
+ * `code`, and the log and the store probe use this same check. Such an error need
+ * not have a `key` (only an `ObjectExistsError` sets one), hence `key?: unknown`.
  */
-export function isObjectExistsError(err: unknown): err is ObjectExistsError {
+export function isObjectExistsError(
+  err: unknown,
+): err is Error & { readonly code: "OBJECT_EXISTS"; readonly key?: unknown } {
   return err instanceof Error && (err as { code?: unknown }).code === "OBJECT_EXISTS";
 }
 

@@ -33,10 +33,11 @@ import {
   silentLogger,
   UnsupportedStoreError,
 } from "../../src/index.js";
+import { isTransient } from "../../src/log/retry.js";
 import { repoRoot } from "../nodes.js";
 
-/** How a user's adapter says "the key exists". */
-type ExistsSignal = "class" | "code" | "none";
+/** How a user's adapter says "the key exists" (`object`: a non-Error with the code, wrongly). */
+type ExistsSignal = "class" | "code" | "object" | "none";
 
 /** A store over a Map, as a user would write one against the public types. */
 class MapStore implements ObjectStore {
@@ -62,6 +63,7 @@ class MapStore implements ObjectStore {
     this.#check(key);
     if (options?.ifNoneMatch === "*" && this.#objects.has(key) && this.exists !== "none") {
       if (this.exists === "class") throw new ObjectExistsError(key);
+      if (this.exists === "object") throw { code: "OBJECT_EXISTS", key };
       throw Object.assign(new Error(`${key} exists`), { code: "OBJECT_EXISTS" });
     }
     this.#objects.set(key, body.slice());
@@ -133,6 +135,31 @@ describe("a store of your own", { timeout: 30_000 }, () => {
     );
     assert.equal(taquba.isObjectExistsError(new Error("x")), false);
     assert.equal(taquba.isObjectExistsError({ code: "OBJECT_EXISTS" }), false, "not an Error");
+    // The guard promises a `key` only as far as it checks one: an Error with the code has none.
+    const coded: unknown = Object.assign(new Error("x"), { code: "OBJECT_EXISTS" });
+    assert.ok(taquba.isObjectExistsError(coded));
+    // @ts-expect-error: `key` is `unknown`, not `string`
+    const key: string = coded.key;
+    assert.equal(key, undefined);
+  });
+
+  it('the log and the probe take the same errors as "exists": not a non-Error with the code', async () => {
+    // Both go by isObjectExistsError: the probe reports the store as failing, as the log would.
+    const error = await Queue.open(new MapStore("object"), "app", {
+      logger: silentLogger,
+      log: { retry: { maxElapsedMs: 300, baseDelayMs: 10 } },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof StorageError, String(error));
+    assert.equal(isTransient({ code: "OBJECT_EXISTS" }), true, "the log retries it too");
+    assert.equal(isTransient(new ObjectExistsError("k")), false);
+    assert.equal(
+      isTransient(Object.assign(new Error("x"), { code: "OBJECT_EXISTS" })),
+      false,
+      "an Error with the code is a lost create",
+    );
   });
 
   for (const signal of ["class", "code"] as const)
