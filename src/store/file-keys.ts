@@ -1,4 +1,4 @@
-/** How `FileStore` maps object keys to file and directory names (and back), one path segment at a time. */
+/** How `FileStore` maps object keys to file and directory names (and back), one path segment at a time, and the shape of an object's path. */
 import { isValidSegment } from "./key-rules.js";
 
 /**
@@ -79,4 +79,14 @@ function percentDecode(encoded: string): string | undefined {
   }
   // Invalid UTF-8 decodes to U+FFFD, which fails the caller's canonical-spelling check.
   return Buffer.from(bytes).toString("utf8");
+}
+
+/** Where a key's object lives: its file and the directory holding it. */
+export interface ObjectPath {
+  /** Directory holding the object file, relative to the root ("" for the root). */
+  dir: string;
+  /** Absolute path of that directory. */
+  absoluteDir: string;
+  /** Absolute path of the object file. */
+  file: string;
 }
