@@ -21,30 +21,19 @@
  * bundler that rewrote its source: causes that do not pass), the store warns
  * once and uses the thread pool for the rest of its life.
  *
- * If it dies once up (a crash, an out-of-memory, a resource limit), the
- * writes it had pending reject (their outcome is unknown, and each costs the
- * caller a retry: the log sees a failed create) and a new thread is started
- * later, but not in a loop. A later thread that fails at its start counts as
- * a death too: once one of the store's threads has come up, the causes that
- * do not pass are ruled out, and what is left (a memory squeeze, a resource
- * limit) is what kills a thread that is up. Deaths in a row back off: after
- * the first, no new thread starts for {@link RESTART_DELAY_MS}, after the
- * second for twice that (a condition that passes, such as a short memory
- * squeeze, has time to clear; the writes meanwhile take the pool), and the
- * {@link MAX_DEATHS}th gives up as a first thread that cannot start does: one
- * warning, and the pool for the store's life. So at most {@link MAX_DEATHS}
- * deaths in a row, each failing at most {@link THREAD_MAX_PENDING} writes. A
- * thread that answered writes and is then ended for being idle, or that
- * answered writes and dies after it has been up for {@link HEALTHY_MS}, has
- * served its store: the deaths before it no longer count (a new run starts),
- * so a thread that dies now and then (once a day, say) is always replaced.
- * The warning comes once, when the store gives up; a death that is retried
- * is not logged (each shows as the failed writes it had pending).
+ * If it dies once up, the writes it had pending reject and a new thread is
+ * started later, but not in a loop: the timings and the restart rule are in
+ * `file-writer-lifecycle.ts`.
  */
-import { Worker } from "node:worker_threads";
-import { messageOf } from "../util/message.js";
+import type { Worker } from "node:worker_threads";
+import {
+  IDLE_MS,
+  SPARE_IDLE_MS,
+  START_AFTER,
+  startWriterThread,
+  WriterRestarts,
+} from "./file-writer-lifecycle.js";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
-import { writerThread } from "./file-writer-thread.js";
 
 /**
  * Largest body handed to the thread. The thread saves a put's thread-pool
@@ -66,85 +55,6 @@ export const THREAD_MAX_BODY = 64 << 10;
  * the thread's answers are resolved a few per turn of the event loop.
  */
 export const THREAD_MAX_PENDING = 4;
-/**
- * Writes a store makes through the thread pool, each within {@link IDLE_MS}
- * of the one before, before it starts its thread. Few, so a store that starts
- * writing steadily (a queue taking traffic) has its thread within its first
- * few log writes instead of spending its first hundreds of milliseconds on
- * the pool; more than opening and closing a queue make (4 and 2), so a queue
- * opened, used for a job and closed starts none; and the gap rule keeps a
- * store that writes now and then (fewer writes than this in any
- * {@link IDLE_MS}) on the pool, never starting a thread it would end again
- * before its next write.
- */
-const START_AFTER = 8;
-/**
- * How long the thread stays up without writes. An idle thread holds about
- * 8 MB of resident memory: a store dropped without `FileStore.close` (or
- * whose queue closed) gives its thread back this long after its last write. The
- * thread only pays off under a steady stream of writes; a store that writes
- * again after this long uses the pool until its thread is back up (a
- * restart is a few milliseconds of another core's time).
- */
-export const IDLE_MS = 2_000;
-/**
- * How long the thread keeps the temp file it made ahead for the next put
- * when no put comes (see `writerThread`): long enough to span the gaps of a
- * store that keeps writing, and well within {@link IDLE_MS}, so the thread
- * has removed it before it is ended for being idle.
- */
-export const SPARE_IDLE_MS = IDLE_MS / 2;
-/**
- * How long no new thread is started after a thread died once up, doubled
- * for each further death in a row. Long enough for a passing condition to
- * clear, short enough that a thread that died once (a fluke) is back within
- * a second of steady writes.
- */
-export const RESTART_DELAY_MS = 1_000;
-/**
- * Deaths in a row after which the store uses the pool for good: a thread
- * that keeps dying has a cause that will not go away by itself, and each of
- * its deaths fails the writes it had pending.
- */
-export const MAX_DEATHS = 3;
-/**
- * How long a thread that answered writes must have been up for its death not
- * to count with the ones before it: by then it has served many writes (it is
- * ended after {@link IDLE_MS} without any), and its death is a new problem,
- * not the same one again. One that answered none was kept up by a write that
- * stalled, not by serving: its death counts.
- */
-export const HEALTHY_MS = 30_000;
-
-/** The thread's source; `faultInjection` only for tests. See `file-writer-thread.ts` for why a function's text. */
-function source(faultInjection: boolean, spareIdleMs: number): string {
-  // A bundler that keeps function names (esbuild `--keep-names`) wraps functions in
-  // `__name(fn, "name")`, a helper defined outside this text: an identity stands in for it.
-  return `"use strict";
-var __name = (target) => target;
-(${writerThread.toString()})(
-  typeof require === "function" ? require : (id) => process.getBuiltinModule(id),
-  ${faultInjection},
-  ${spareIdleMs},
-);
-`;
-}
-
-/**
- * Starts a writer thread. Only tests pass `faultInjection`, which makes the
- * thread honour its fault-injection requests (`failDirSyncs`, `hold`, `crash`),
- * and a shorter `spareIdleMs`.
- */
-export function startWriterThread(faultInjection = false, spareIdleMs = SPARE_IDLE_MS): Worker {
-  // Without the process's execArgv: `--input-type=module` would make the source a module
-  // (no `require`). NODE_OPTIONS still applies to the thread, so `--import`/`--require`
-  // preloads given there run in it too (their cost is paid once per thread start).
-  return new Worker(source(faultInjection, spareIdleMs), {
-    eval: true,
-    execArgv: [],
-    name: "taquba FileStore writer",
-  });
-}
 
 /** What a write needs to say; the id is added here. */
 type Request = WriteRequest extends infer R
@@ -193,19 +103,10 @@ export class FileWriter {
   #seen = 0;
   /** When the last write was seen while no thread runs ({@link #now}). */
   #lastSeenAt = Number.NEGATIVE_INFINITY;
-  /** When the thread came up ({@link #now}). */
-  #upAt = 0;
   /** The thread has answered at least one write: see {@link #idleOut}. */
   #served = false;
-  /** A thread of this store has come up: see {@link #failed}. */
-  #everUp = false;
-  /**
-   * Threads in a row that died, or that failed to start once one had been
-   * up; see {@link MAX_DEATHS}.
-   */
-  #deaths = 0;
-  /** No new thread is started before this time ({@link #now}): the backoff after a death. */
-  #restartAt = Number.NEGATIVE_INFINITY;
+  /** How many threads died in a row, and when the next may start. */
+  readonly #restarts = new WriterRestarts();
   /** Resolve when the thread is up or unavailable. */
   #upWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -241,7 +142,7 @@ export class FileWriter {
       this.#lastSeenAt = now;
       // During the backoff after a death the writes still count: the thread starts at the
       // first write after it if they came in a row.
-      if (++this.#seen >= this.#startAfter && now >= this.#restartAt) this.#launch();
+      if (++this.#seen >= this.#startAfter && this.#restarts.allows(now)) this.#launch();
     }
     return false;
   }
@@ -374,8 +275,7 @@ export class FileWriter {
       if (this.#worker !== worker) return;
       if (!this.#up) {
         this.#up = true;
-        this.#everUp = true;
-        this.#upAt = this.#now();
+        this.#restarts.up(this.#now());
         this.#wakeUpWaiters();
       }
       for (const reply of replies) {
@@ -429,7 +329,7 @@ export class FileWriter {
     // count. One that came up and was never given a write proves nothing (it may be one that
     // dies at its first): clearing the count for it would let a store whose bursts alternate
     // such threads with ones that die restart a dying thread forever.
-    if (this.#served) this.#deaths = 0;
+    this.#restarts.idledOut(this.#served);
     this.#ended();
     void worker.terminate();
     // Never came up (a preload that hangs, say): whoever waits for it learns it is not up; a
@@ -454,7 +354,7 @@ export class FileWriter {
     // Up long enough, and answered writes, so it served its store: this death starts a new
     // count. One that answered none (a write that stalled from the start kept it up) proves
     // nothing. Read before #ended clears it.
-    if (wasUp && this.#served && now - this.#upAt >= HEALTHY_MS) this.#deaths = 0;
+    this.#restarts.lost(wasUp && this.#served, now);
     this.#ended();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
@@ -471,23 +371,14 @@ export class FileWriter {
   }
 
   /**
-   * A thread died, or could not start or failed before it was up. While no
-   * thread of this store has come up, the cause is one that does not pass
-   * (threads forbidden, a rewritten source): give up at once. Once one has,
-   * those are ruled out, and a thread that fails at its start has the passing
-   * kind of cause a death has (a memory squeeze, a resource limit): it counts
-   * as a death, backed off, given up on after {@link MAX_DEATHS} in a row.
+   * A thread died, or could not start or failed before it was up: the store
+   * gives up on threads, or tries one again later (see {@link WriterRestarts.failed}).
    */
   #failed(err: unknown, now: number): void {
-    if (!this.#everUp) {
-      this.#giveUp(`could not start (${messageOf(err)})`);
-    } else if (++this.#deaths >= MAX_DEATHS) {
-      this.#giveUp(`died ${this.#deaths} times in a row (${messageOf(err)})`);
-    } else {
-      this.#restartAt = now + RESTART_DELAY_MS * 2 ** (this.#deaths - 1);
-      // One that failed before it was up: whoever waits for it learns it is not.
-      this.#wakeUpWaiters();
-    }
+    const givenUp = this.#restarts.failed(err, now);
+    if (givenUp !== undefined) this.#giveUp(givenUp);
+    // One that failed before it was up: whoever waits for it learns it is not.
+    else this.#wakeUpWaiters();
   }
 
   /** The thread cannot be used (`what` it did, for the warning): warn once, and leave every write to the pool. */

@@ -15,14 +15,14 @@ import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { StorageError } from "../../src/errors.js";
 import { FileStore } from "../../src/store/file.js";
+import { FileWriter } from "../../src/store/file-writer.js";
 import {
-  FileWriter,
   HEALTHY_MS,
   IDLE_MS,
   MAX_DEATHS,
   RESTART_DELAY_MS,
   startWriterThread,
-} from "../../src/store/file-writer.js";
+} from "../../src/store/file-writer-lifecycle.js";
 import { until } from "../until.js";
 import { crashWriter, postedPuts, warningsDuring } from "./writer-thread.js";
 

@@ -17,14 +17,12 @@ import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
+import { FileWriter, THREAD_MAX_BODY, THREAD_MAX_PENDING } from "../../src/store/file-writer.js";
 import {
-  FileWriter,
   IDLE_MS,
   SPARE_IDLE_MS,
   startWriterThread,
-  THREAD_MAX_BODY,
-  THREAD_MAX_PENDING,
-} from "../../src/store/file-writer.js";
+} from "../../src/store/file-writer-lifecycle.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 import { until } from "../until.js";
 import {

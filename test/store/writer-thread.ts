@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type { Worker } from "node:worker_threads";
 import { FileStore, type FileStoreOptions } from "../../src/store/file.js";
-import { FileWriter, startWriterThread } from "../../src/store/file-writer.js";
+import { FileWriter } from "../../src/store/file-writer.js";
+import { startWriterThread } from "../../src/store/file-writer-lifecycle.js";
 import { until } from "../until.js";
 
 /**
