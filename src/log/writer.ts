@@ -21,12 +21,9 @@
  * backpressure (`maxUnflushedBytes`): holding it back would halve what gets
  * through.
  *
- * Order. Batch ids are dense and creates are issued in id order, at most
- * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
- * They may complete in any order; acknowledgements go strictly in WAL order.
- * A create that fails (or finds its slot taken) fails the log: its batch and
- * every later one are rejected; creates still in flight are resolved first
- * (`failed-tail.ts`).
+ * Order. Creates are issued in id order and acknowledged strictly in WAL
+ * order; a create that fails (or finds its slot taken) fails the log. The
+ * window of creates in flight, which keeps that order, is `wal-window.ts`.
  *
  * After a send. Work asked with `afterSend` runs right after the next create
  * is issued, while it is in flight (or when the log fails or stops): the
@@ -45,30 +42,21 @@ import { Backpressure } from "./backpressure.js";
 import { isBig, isBigAppend, type OpenBatch, type SealedBatch } from "./batch.js";
 import { encodedRecordBytes, encodeWalBatch } from "./codec.js";
 import { deferred } from "./deferred.js";
-import { FailedTail, withDoubt } from "./failed-tail.js";
 import type { WriterFence } from "./fencing.js";
 import { KeepAlive } from "./keep-alive.js";
-import type { LogKeys } from "./keys.js";
 import type { ResolvedLogOptions } from "./options.js";
 import { SealTimer } from "./seal-timer.js";
 import type { LogStorage } from "./storage.js";
 import type { FailureListenerOptions } from "./types.js";
-import { createWalObject } from "./wal-create.js";
+import { WalWindow } from "./wal-window.js";
 import { WriteTokens } from "./write-tokens.js";
-import {
-  CREATE_MS_SAMPLE_CAP,
-  CREATE_MS_SMOOTHING,
-  type Cut,
-  type WriterInit,
-  type WriterStats,
-} from "./writer-types.js";
+import type { Cut, WriterInit, WriterStats } from "./writer-types.js";
 
 export { PIPELINE_MIN_BYTES, PIPELINE_MIN_RECORDS } from "./batch.js";
 export type { Cut, WriterInit, WriterStats } from "./writer-types.js";
 
 export class LogWriter {
   readonly #storage: LogStorage;
-  readonly #keys: LogKeys;
   readonly #options: ResolvedLogOptions;
   readonly #fence: WriterFence;
   readonly #describe: string;
@@ -76,11 +64,9 @@ export class LogWriter {
   #nextWalId: number;
   #durableWalId: number;
   #open: OpenBatch | null = null;
-  /** Sealed, not yet settled, in WAL order; the first `#issued` have creates issued. */
-  readonly #sealed: SealedBatch[] = [];
-  #issued = 0;
+  /** Sealed batches, their creates in flight, and their settling in WAL order. */
+  readonly #window: WalWindow;
   readonly #sealTimer: SealTimer;
-  #revalidating = false;
   /** Keeps the process alive while appends wait to become durable. */
   readonly #keepAlive = new KeepAlive();
   readonly #tokens = new WriteTokens();
@@ -90,7 +76,6 @@ export class LogWriter {
   #afterSend: Array<() => void> = [];
 
   #failure: Error | null = null;
-  readonly #failedTail = new FailedTail();
   readonly #failureListeners: Array<(error: Error) => void> = [];
   /** Whether a failure listener writes the failure's log line (then the log writes none). */
   #failureLoggedByListener = false;
@@ -105,12 +90,9 @@ export class LogWriter {
   #batchesWritten = 0;
   #recordsWritten = 0;
   #bytesWritten = 0;
-  /** Moving average of how long a WAL create took to succeed (ms), or null before the first. */
-  #walCreateMs: number | null = null;
 
   constructor(init: WriterInit) {
     this.#storage = init.storage;
-    this.#keys = init.keys;
     this.#options = init.options;
     this.#fence = init.fence;
     this.#describe = init.describeLog;
@@ -121,6 +103,16 @@ export class LogWriter {
     this.#sealedRecordsTotal = init.replayedWalRecords;
     this.#durableRecordsTotal = init.replayedWalRecords;
     this.#backpressure = new Backpressure(init.options.maxUnflushedBytes);
+    this.#window = new WalWindow({
+      storage: init.storage,
+      keys: init.keys,
+      options: init.options,
+      fence: init.fence,
+      failure: () => this.#failure,
+      fail: (cause) => this.fail(cause),
+      durable: (batch) => this.#durable(batch),
+      settled: (acknowledged) => this.#settled(acknowledged),
+    });
     this.#sealTimer = new SealTimer(
       init.options.clock,
       () => this.#seal(),
@@ -204,7 +196,7 @@ export class LogWriter {
   /** Seals the open batch and reports the cut: the state as of now is the state as of `walId`. */
   cut(): Cut {
     this.#seal();
-    const last = this.#sealed.at(-1);
+    const last = this.#window.newest;
     return {
       walId: this.#nextWalId - 1,
       sealedBytes: this.#sealedBytesTotal,
@@ -231,7 +223,7 @@ export class LogWriter {
       durableBytes: this.#durableBytesTotal,
       durableRecords: this.#durableRecordsTotal,
       unflushedBytes: this.#backpressure.unflushedBytes,
-      walCreateMs: this.#walCreateMs,
+      walCreateMs: this.#window.walCreateMs,
     };
   }
 
@@ -287,7 +279,7 @@ export class LogWriter {
     this.#failure = error;
     this.#sealTimer.cancel();
     this.#storage.retry.sleeper.wakeAll();
-    const unwritten = this.#sealed.splice(this.#issued).map((b) => b.done);
+    const unwritten = this.#window.unissued().map((b) => b.done);
     if (this.#open !== null) unwritten.push(this.#open.done);
     this.#open = null;
     for (const done of unwritten) done.reject(error);
@@ -302,13 +294,13 @@ export class LogWriter {
         this.#options.logger.error("onFailure listener threw", { error: String(listenerError) });
       }
     }
-    queueMicrotask(() => this.#settle());
+    queueMicrotask(() => this.#window.settle());
     this.#runAfterSend();
   }
 
   /** Arranges for the open batch to be sealed when due (see the module comment). */
   #scheduleSeal(open: OpenBatch): void {
-    if (this.#issued === 0 && this.#sealed.length === 0) {
+    if (this.#window.issued === 0 && this.#window.empty) {
       // Idle: no create to wait for.
       const { flushIntervalMs } = this.#options;
       if (flushIntervalMs > 0) {
@@ -321,15 +313,11 @@ export class LogWriter {
     this.#sealTimer.afterTurn();
   }
 
-  #roomInFlight(): boolean {
-    return this.#sealed.length === this.#issued && this.#issued < this.#options.maxWritesInFlight;
-  }
-
   /** Seals the open batch if nothing is in flight, or if it is big enough to go alongside. */
   #sealIfDue(): void {
     const open = this.#open;
     if (open === null || this.#failure !== null || this.#sealTimer.windowOpen) return;
-    if (this.#issued === 0 || this.#goesAlongside(open)) this.#seal();
+    if (this.#window.issued === 0 || this.#goesAlongside(open)) this.#seal();
   }
 
   /**
@@ -340,14 +328,14 @@ export class LogWriter {
    */
   #goesAlongside(open: OpenBatch): boolean {
     return (
-      this.#roomInFlight() &&
-      (isBig(open, this.#sealed.at(-1)) || !this.#backpressure.allows(this.#closing))
+      this.#window.hasRoom() &&
+      (isBig(open, this.#window.newest) || !this.#backpressure.allows(this.#closing))
     );
   }
 
   /** Resolves once everything appended so far is durable. */
   #barrier(): Promise<void> {
-    const last = this.#open ?? this.#sealed.at(-1);
+    const last = this.#open ?? this.#window.newest;
     return last === undefined ? Promise.resolve() : last.done.promise;
   }
 
@@ -363,7 +351,7 @@ export class LogWriter {
     const body = encodeWalBatch(id, header, token, open.records);
     this.#sealedBytesTotal += body.byteLength;
     this.#sealedRecordsTotal += open.records.length;
-    this.#sealed.push({
+    this.#window.push({
       id,
       recordCount: open.records.length,
       bytes: open.bytes,
@@ -377,112 +365,28 @@ export class LogWriter {
     this.#pump();
   }
 
+  /** Issues the creates there is room for; the work waiting for a send runs once one is. */
   #pump(): void {
-    let sent = false;
-    while (this.#failure === null && this.#issued < this.#options.maxWritesInFlight) {
-      const batch = this.#sealed[this.#issued];
-      if (batch === undefined) break;
-      this.#issued++;
-      // Keep the acknowledgement rule satisfied without waiting: look for a newer epoch
-      // alongside the create when the last look is getting old.
-      if (this.#fence.confirmationAging) this.#validate().catch(() => {});
-      void this.#write(batch);
-      sent = true;
-    }
-    // The create is on its way (its request made before `#write` first
-    // awaits): the work waiting for it runs during the write, not before it.
-    if (sent) this.#runAfterSend();
+    // The create is on its way (its request made before the window's write
+    // first awaits): the work waiting for it runs during the write, not before it.
+    if (this.#window.pump()) this.#runAfterSend();
   }
 
-  async #write(batch: SealedBatch): Promise<void> {
-    batch.issuedAt = this.#options.clock.monotonicNow();
-    try {
-      batch.outcome = await createWalObject(
-        this.#storage,
-        this.#keys.wal(batch.id),
-        batch.body,
-        batch.token,
-        () => this.#failure !== null,
-      );
-    } catch (error) {
-      // Not a store answer (a logger or sleeper threw): the create may have been sent.
-      batch.outcome = { kind: "unknown", error };
-    }
-    batch.completedAt = this.#options.clock.monotonicNow();
-    if (batch.outcome.kind === "created") {
-      // Capped: a rare slow create (a stall of the event loop, a hiccup of the disk) moves the
-      // average by at most a few milliseconds, so one does not turn a fast store into a slow one.
-      const took = Math.min(batch.completedAt - batch.issuedAt, CREATE_MS_SAMPLE_CAP);
-      this.#walCreateMs =
-        this.#walCreateMs === null
-          ? took
-          : this.#walCreateMs + (took - this.#walCreateMs) / CREATE_MS_SMOOTHING;
-    }
-    this.#settle();
-  }
-
-  /** Looks for a newer epoch; fails the log if there is one. */
-  #validate(): Promise<void> {
-    return this.#fence.validate().catch((error: unknown) => {
-      if (error instanceof FencedError) this.fail(error);
-      throw error;
-    });
-  }
-
-  /** Acknowledges or rejects completed batches at the head, strictly in WAL order. */
-  #settle(): void {
-    let acknowledged = false;
-    for (;;) {
-      const head = this.#sealed[0];
-      if (head === undefined || head.outcome === null) break;
-      if (this.#failure !== null) {
-        acknowledged = this.#settleAfterFailure(head) || acknowledged;
-        continue;
-      }
-      const { kind } = head.outcome;
-      if (kind === "created") {
-        if (!this.#fence.mayAcknowledge(head.completedAt)) {
-          this.#revalidate();
-          break;
-        }
-        this.#acknowledge(head);
-        acknowledged = true;
-      } else if (kind === "taken") {
-        this.fail(this.#fence.fenced({ walKey: this.#keys.wal(head.id) }));
-      } else {
-        this.fail(head.outcome.error);
-      }
-    }
+  /** A settling pass of the window ended: what arrived meanwhile goes out. */
+  #settled(acknowledged: boolean): void {
     if (this.#failure !== null) {
-      if (this.#sealed.length === 0 && this.#open === null) this.#keepAlive.release();
+      if (this.#window.empty && this.#open === null) this.#keepAlive.release();
       return;
     }
     // Whatever arrived during the writes goes out now: the writes themselves were the wait.
     this.#sealIfDue();
     this.#pump();
-    if (this.#sealed.length === 0 && this.#open === null) this.#keepAlive.release();
+    if (this.#window.empty && this.#open === null) this.#keepAlive.release();
     if (acknowledged) this.#afterDurable();
   }
 
-  /** The head landed, but too long after the last look at the epochs: look again first. */
-  #revalidate(): void {
-    if (this.#revalidating) return;
-    this.#revalidating = true;
-    this.#validate().then(
-      () => {
-        this.#revalidating = false;
-        this.#settle();
-      },
-      (error: unknown) => {
-        this.#revalidating = false;
-        this.fail(error); // fenced (already failed), or the store kept failing
-      },
-    );
-  }
-
-  #acknowledge(batch: SealedBatch): void {
-    this.#sealed.shift();
-    this.#issued--;
+  /** `batch` left the window acknowledged: count it and tell its callers. */
+  #durable(batch: SealedBatch): void {
     this.#durableWalId = batch.id;
     this.#batchesWritten++;
     this.#recordsWritten += batch.recordCount;
@@ -491,21 +395,5 @@ export class LogWriter {
     this.#durableRecordsTotal += batch.recordCount;
     this.#backpressure.durable(batch.bytes);
     batch.done.resolve();
-  }
-
-  /** Settles the head after the log failed; true when it was acknowledged. */
-  #settleAfterFailure(head: SealedBatch): boolean {
-    const verdict = this.#failedTail.next(head.outcome!, () =>
-      this.#fence.mayAcknowledge(head.completedAt),
-    );
-    if (verdict === "acknowledge") {
-      this.#acknowledge(head);
-      return true;
-    }
-    this.#sealed.shift();
-    this.#issued--;
-    const failure = this.#failure!;
-    head.done.reject(verdict === "rejectInDoubt" ? withDoubt(failure) : failure);
-    return false;
   }
 }
