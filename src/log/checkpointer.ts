@@ -1,8 +1,8 @@
 /**
  * Checkpoints and garbage collection of an open log.
  *
- * Owns: the policy that decides when a checkpoint is due (WAL bytes,
- * records or batches since the last one, or time), writing one (snapshot at a cut of the
+ * Owns: asking the policy (`checkpoint-policy.ts`) after every durable batch
+ * whether a checkpoint is due, writing one (snapshot at a cut of the
  * WAL, checkpoint object, manifest commit through the {@link WriterFence}),
  * the serialisation of every maintenance task (checkpoints and GC run one at
  * a time), and GC after checkpoints (spaced out after background ones, see
@@ -23,6 +23,7 @@ import { ulid } from "ulid";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
 import { CheckpointBackoff } from "./checkpoint-backoff.js";
+import { checkpointDue, recordBound } from "./checkpoint-policy.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { collectGarbage } from "./gc.js";
@@ -33,64 +34,6 @@ import { ProducerHold } from "./producer-hold.js";
 import type { LogStorage } from "./storage.js";
 import type { SnapshotEncoder, SnapshotSource } from "./types.js";
 import type { LogWriter } from "./writer.js";
-
-/**
- * The WAL tail allowed to grow with the state: records since the last
- * checkpoint may reach its size in bytes ÷ this. Loading a checkpoint costs
- * about 3–4 ns per byte (~0.45 µs per 64-byte job) and replaying a record
- * about 1.3–1.7 µs, so a tail of this many records replays in about half the
- * checkpoint's load time (at ÷ 512 it took as long as the load itself).
- */
-const CHECKPOINT_BYTES_PER_RECORD = 1024;
-
-/**
- * The WAL batches allowed to pile up with a small state, whatever the
- * checkpoint's size: an open reads one object per batch, so this bounds its
- * GETs (four rounds of the replay's parallel reads; on a fast store, see
- * {@link MIN_BATCH_CHECKPOINT_SPACING_MS}, up to four times that).
- */
-export const MIN_CHECKPOINT_WAL_BATCHES = 256;
-
-/**
- * The WAL batches allowed to grow with the state: batches since the last
- * checkpoint may reach its size in bytes ÷ this (up to `checkpointWalBatches`).
- * An open reads the checkpoint in one GET and the batches a few dozen at a
- * time, so a tail of this many batches costs about what the checkpoint's read
- * does, and a state of 64 MiB or more (a million live jobs is about 100 MB)
- * keeps the full `checkpointWalBatches`.
- */
-export const CHECKPOINT_BYTES_PER_WAL_BATCH = 16 * 1024;
-
-/**
- * The least time between two checkpoints made due by the batch bound that
- * follows the state's size, on a store that creates within
- * {@link SPACED_CREATE_MS}. A small state under a busy writer would
- * otherwise be checkpointed several times a second (every 256 batches; at 64
- * records a batch, every ~16,000 enqueues), each time encoding the whole
- * state and writing it as one more PUT, whose write and fsync on a local disk
- * also slow the WAL's own. Waiting a second adds to a reopen at most the
- * batches of that second (up to {@link SPACING_BATCH_FACTOR} times the bound),
- * which such a store reads in a few milliseconds.
- */
-export const MIN_BATCH_CHECKPOINT_SPACING_MS = 1_000;
-
-/**
- * WAL creates that take longer than this on average (ms) keep the batch
- * bound unspaced: where each round of an open's parallel reads is a network
- * round trip (radosgw on loopback answers a PUT in ~6 ms, cloud stores in
- * tens), a longer tail would slow a takeover down, so checkpoints come every
- * bound's worth of batches as before. A local disk's fsync'd create takes
- * about a millisecond; memory, nothing.
- */
-export const SPACED_CREATE_MS = 2;
-
-/**
- * However soon after the last checkpoint, a tail of this many times the
- * size-based batch bound (or of `checkpointWalBatches`, if less) makes one
- * due: the spacing never lets a very fast writer's tail (and so an open's
- * reads) grow without bound.
- */
-export const SPACING_BATCH_FACTOR = 4;
 
 /**
  * After a background checkpoint, GC runs only once this fraction of
@@ -251,20 +194,15 @@ export class Checkpointer {
     if (this.#source === null || this.#backgroundCheckpoint || this.#writer.closing) return;
     const { durableBytes, durableRecords, durableWalId, walCreateMs } = this.#writer.stats();
     if (!this.#backoff.allows(durableRecords)) return;
-    const o = this.#options;
     const walBytes = durableBytes - this.#coveredBytes;
     const walRecords = durableRecords - this.#coveredRecords;
-    const sinceLast = o.clock.monotonicNow() - this.#lastCheckpointMono;
+    const sinceLast = this.#options.clock.monotonicNow() - this.#lastCheckpointMono;
     const walBatches = durableWalId - this.#fence.manifest.replayAfter;
     // Nothing written since the last checkpoint: none is due, however long ago
     // it was ("at least this often while records are written").
     if (walBatches <= 0) return;
-    const due =
-      walBytes > Math.max(o.checkpointWalBytes, this.#lastCheckpointBytes) ||
-      walRecords > this.#recordBound() ||
-      this.#batchesDue(walBatches, sinceLast, walCreateMs) ||
-      sinceLast >= o.checkpointIntervalMs;
-    if (!due) return;
+    const tail = { walBytes, walRecords, walBatches, sinceLast, walCreateMs };
+    if (!checkpointDue(this.#options, this.#lastCheckpointBytes, tail)) return;
     this.#backgroundCheckpoint = true;
     this.#exclusive(() => this.#write("spaced")).then(
       (wrote) => {
@@ -286,51 +224,9 @@ export class Checkpointer {
     );
   }
 
-  /**
-   * Whether `walBatches` since the last checkpoint, `sinceLast` ms ago, make
-   * one due, with WAL creates taking `walCreateMs` lately. A given
-   * `checkpointWalBatches` is the bound as it stands. Past the bound that
-   * follows the state's size, a store that creates within
-   * {@link SPACED_CREATE_MS} waits until {@link MIN_BATCH_CHECKPOINT_SPACING_MS}
-   * have passed since the last checkpoint (it is asked again at the next
-   * durable batch), or the tail has grown to {@link SPACING_BATCH_FACTOR}
-   * times the bound, or to `checkpointWalBatches` if that is less.
-   */
-  #batchesDue(walBatches: number, sinceLast: number, walCreateMs: number | null): boolean {
-    const bound = this.#batchBound();
-    if (walBatches <= bound) return false;
-    const { checkpointWalBatches, checkpointWalBatchesGiven } = this.#options;
-    if (checkpointWalBatchesGiven) return true;
-    // Spaced, the tail still never passes `checkpointWalBatches` (4,096 by default).
-    if (walBatches > Math.min(SPACING_BATCH_FACTOR * bound, checkpointWalBatches)) return true;
-    // Written so that an average that is not a number (a clock that returned NaN) is slow.
-    if (walCreateMs === null || !(walCreateMs <= SPACED_CREATE_MS)) return true;
-    return sinceLast >= MIN_BATCH_CHECKPOINT_SPACING_MS;
-  }
-
-  /** WAL records since the last checkpoint past which the next one is due. */
+  /** WAL records since the last checkpoint past which the next one is due (see `checkpoint-policy.ts`). */
   #recordBound(): number {
-    return Math.max(
-      this.#options.checkpointWalRecords,
-      this.#lastCheckpointBytes / CHECKPOINT_BYTES_PER_RECORD,
-    );
-  }
-
-  /**
-   * WAL batches since the last checkpoint past which the next one is due:
-   * `checkpointWalBatches`, or fewer with a small state, so that the GETs of a
-   * reopen (after a crash, or a takeover of a busy writer) stay in proportion
-   * to the checkpoint's own read rather than to how long the writer has run.
-   */
-  #batchBound(): number {
-    if (this.#options.checkpointWalBatchesGiven) return this.#options.checkpointWalBatches;
-    return Math.min(
-      this.#options.checkpointWalBatches,
-      Math.max(
-        MIN_CHECKPOINT_WAL_BATCHES,
-        this.#lastCheckpointBytes / CHECKPOINT_BYTES_PER_WAL_BATCH,
-      ),
-    );
+    return recordBound(this.#options, this.#lastCheckpointBytes);
   }
 
   stats(): CheckpointStats {

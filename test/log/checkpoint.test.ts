@@ -17,7 +17,7 @@ import {
   MIN_CHECKPOINT_WAL_BATCHES,
   SPACED_CREATE_MS,
   SPACING_BATCH_FACTOR,
-} from "../../src/log/checkpointer.js";
+} from "../../src/log/checkpoint-policy.js";
 import { isFenceSize } from "../../src/log/codec.js";
 import type { Log, RecoveredLog } from "../../src/log/index.js";
 import { inspectLog, openLog } from "../../src/log/index.js";
