@@ -1,16 +1,10 @@
-/** `S3Store`: the object store in an S3 (or S3-compatible) bucket, over the optional `@aws-sdk/client-s3` SDK. */
+/**
+ * `S3Store`: the object store in an S3 (or S3-compatible) bucket, over the
+ * optional `@aws-sdk/client-s3` SDK. How its failures are read is in `s3-errors.ts`.
+ */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../errors.js";
-import {
-  baseVerdict,
-  errorCodeOf,
-  hasNoServiceCode,
-  httpStatusOf,
-  redactSecrets,
-  serverHeaderOf,
-  toStorageError,
-  type Verdict,
-} from "./cloud/errors.js";
+import { httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -22,6 +16,13 @@ import {
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
+  isConditionalConflict,
+  isNotFound,
+  isPreconditionFailed,
+  noSuchBucket,
+  s3Verdict,
+} from "./s3-errors.js";
+import {
   type ListOptions,
   type ListPage,
   ObjectExistsError,
@@ -30,6 +31,9 @@ import {
   type PutOptions,
   type StoredObject,
 } from "./types.js";
+
+// Where the CLI looks for the part of the advice it drops.
+export { S3_CREDENTIALS_OPTION } from "./s3-errors.js";
 
 type S3Sdk = typeof import("@aws-sdk/client-s3");
 
@@ -315,108 +319,6 @@ export class S3Store implements ObjectStore {
     };
     return { sdk, client: new sdk.S3Client(config) };
   }
-}
-
-/** A missing object (a missing bucket is a configuration error, not "no such key"). */
-function isNotFound(err: unknown): boolean {
-  const code = errorCodeOf(err);
-  if (code === "NoSuchBucket") return false;
-  return code === "NoSuchKey" || code === "NotFound" || httpStatusOf(err) === 404;
-}
-
-/** The error a missing bucket gives on an operation whose answer has no body (HEAD). */
-function noSuchBucket(err: unknown): Error {
-  const status = httpStatusOf(err);
-  return Object.assign(new Error("The specified bucket does not exist"), {
-    name: "NoSuchBucket",
-    ...(status === undefined ? {} : { $metadata: { httpStatusCode: status } }),
-  });
-}
-
-/**
- * The end of the no-credentials advice that only code can follow (the CLI
- * drops it: its user gives credentials through the environment).
- */
-export const S3_CREDENTIALS_OPTION = ", or pass `credentials` to S3Store";
-
-/** Which S3 failures are permanent, and what to tell the operator about them. */
-function s3Verdict(err: unknown, bucket: string, endpoint: string | undefined): Verdict {
-  const code = errorCodeOf(err);
-  switch (code) {
-    case "NoSuchBucket":
-      return {
-        permanent: true,
-        hint: `The bucket "${bucket}" does not exist: create it, or fix the bucket name, endpoint or region`,
-      };
-    case "InvalidAccessKeyId":
-      return {
-        permanent: true,
-        hint: "The server does not know this access key id: check the credentials",
-      };
-    case "SignatureDoesNotMatch":
-      return {
-        permanent: true,
-        hint: "The request signature does not match: check the secret access key (and the region)",
-      };
-    case "AccessDenied":
-    case "AllAccessDisabled":
-      return {
-        permanent: true,
-        hint: `Access denied: allow these credentials to get, put, delete and list objects in bucket "${bucket}"`,
-      };
-    case "CredentialsProviderError":
-      return {
-        permanent: true,
-        hint:
-          "No AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
-          `(or AWS_PROFILE), or run with an instance role${S3_CREDENTIALS_OPTION}`,
-      };
-    case "ExpiredToken":
-    case "InvalidToken":
-    case "TokenRefreshRequired":
-      return {
-        permanent: true,
-        hint: "The session token is invalid or expired: renew the credentials",
-      };
-    case "RequestTimeTooSkewed":
-      return {
-        permanent: true,
-        hint: "This machine's clock is too far off the server's: fix the clock",
-      };
-    case "PermanentRedirect":
-    case "AuthorizationHeaderMalformed":
-    case "IllegalLocationConstraintException":
-      return { permanent: true, hint: `Bucket "${bucket}" is in another region: set \`region\`` };
-    case "InvalidBucketName":
-      return { permanent: true, hint: `"${bucket}" is not a valid bucket name` };
-  }
-  const verdict = baseVerdict(err);
-  const status = httpStatusOf(err);
-  if (verdict.permanent && verdict.hint === undefined && status === 403)
-    return {
-      permanent: true,
-      hint: "Access denied: check the credentials and that they may use this bucket",
-    };
-  if (verdict.permanent && verdict.hint === undefined && hasNoServiceCode(err)) {
-    // An answer without an S3 error code: whatever answered is not speaking S3.
-    const server = serverHeaderOf(err);
-    return {
-      permanent: true,
-      hint:
-        `The server${endpoint === undefined ? "" : ` at ${endpoint}`} answered HTTP ${status} ` +
-        `without an S3 error code${server === undefined ? "" : ` (its Server header: "${server}")`}: ` +
-        "check that the endpoint is an S3-compatible service (not an Azure or GCS one, say) and the bucket name",
-    };
-  }
-  return verdict;
-}
-
-function isPreconditionFailed(err: unknown): boolean {
-  return errorCodeOf(err) === "PreconditionFailed" || httpStatusOf(err) === 412;
-}
-
-function isConditionalConflict(err: unknown): boolean {
-  return errorCodeOf(err) === "ConditionalRequestConflict" || httpStatusOf(err) === 409;
 }
 
 function parseEndpoint(endpoint: string): URL {
