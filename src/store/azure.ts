@@ -1,4 +1,7 @@
-/** `AzureBlobStore`: the object store in an Azure Blob container, over the optional `@azure/storage-blob` SDK. */
+/**
+ * `AzureBlobStore`: the object store in an Azure Blob container, over the
+ * optional `@azure/storage-blob` SDK. How its failures are read is in `azure-errors.ts`.
+ */
 import type {
   AnonymousCredential,
   ContainerClient,
@@ -6,14 +9,8 @@ import type {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
-import { messageOf } from "../util/message.js";
-import {
-  baseVerdict,
-  errorCodeOf,
-  httpStatusOf,
-  toStorageError,
-  type Verdict,
-} from "./cloud/errors.js";
+import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
+import { errorCodeOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -35,6 +32,9 @@ import {
   type PutOptions,
   type StoredObject,
 } from "./types.js";
+
+// Where the CLI looks for the part of the advice it drops.
+export { AZURE_ACCOUNT_URL_OPTION } from "./azure-errors.js";
 
 type AzureSdk = typeof import("@azure/storage-blob");
 /** What {@link AzureCredential} stands for, in the SDK's own types. */
@@ -371,72 +371,10 @@ export class AzureBlobStore implements ObjectStore {
   }
 }
 
-/** A missing blob (a missing container is a configuration error, not "no such key"). */
-function isNotFound(err: unknown): boolean {
-  const code = errorCodeOf(err);
-  if (code === "ContainerNotFound") return false;
-  return code === "BlobNotFound" || httpStatusOf(err) === 404;
-}
-
-function isAlreadyExists(err: unknown): boolean {
-  const code = errorCodeOf(err);
-  const status = httpStatusOf(err);
-  return (
-    code === "BlobAlreadyExists" || code === "ConditionNotMet" || status === 409 || status === 412
-  );
-}
-
 /** Whether every UTF-16 unit of `text` from `start` on is below U+D800 (orders agree there). */
 function narrowFrom(text: string, start: number): boolean {
   for (let i = start; i < text.length; i++) if (text.charCodeAt(i) >= 0xd800) return false;
   return true;
-}
-
-/** Which Azure failures are permanent, and what to tell the operator about them. */
-/** The code-only place for an account name in the unknown-account hint (the CLI drops it). */
-export const AZURE_ACCOUNT_URL_OPTION = " or `accountUrl`";
-
-function azureVerdict(err: unknown, container: string): Verdict {
-  const code = errorCodeOf(err);
-  const message = messageOf(err);
-  // Azurite answers a bad signature with AuthorizationFailure ("failed to authenticate").
-  const authentication = /failed to authenticate/i.test(message);
-  switch (authentication ? "AuthenticationFailed" : code) {
-    case "ContainerNotFound":
-      return {
-        permanent: true,
-        hint: `The container "${container}" does not exist: create it, or fix the container name or account`,
-      };
-    case "AuthenticationFailed":
-    case "InvalidAuthenticationInfo":
-    case "NoAuthenticationInformation":
-      return {
-        permanent: true,
-        hint: "Authentication failed: check the account key, SAS token or credential",
-      };
-    case "AuthorizationFailure":
-    case "AuthorizationPermissionMismatch":
-    case "InsufficientAccountPermissions":
-      return {
-        permanent: true,
-        hint: `Not allowed: give this credential read, write, delete and list on container "${container}"`,
-      };
-    case "ResourceNotFound":
-      // What an unknown account (or a wrong URL path) gets, where a missing container gets ContainerNotFound.
-      return {
-        permanent: true,
-        hint: `The service found no such account or resource (container "${container}"): check the account name in the connection string${AZURE_ACCOUNT_URL_OPTION}, and that the endpoint is the account's blob endpoint`,
-      };
-    case "CredentialUnavailableError":
-      return {
-        permanent: true,
-        hint: "No Azure credential is available: configure the credential passed as `credential`",
-      };
-  }
-  const verdict = baseVerdict(err);
-  if (verdict.permanent && verdict.hint === undefined && httpStatusOf(err) === 403)
-    return { permanent: true, hint: "Access denied: check the credential and its permissions" };
-  return verdict;
 }
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array> {
