@@ -6,7 +6,7 @@
  * in one place.
  *
  * Order. Batch ids are dense and creates are issued in id order, at most
- * `maxWritesInFlight` (≤ {@link WAL_WINDOW}) past the last acknowledged one.
+ * `maxWritesInFlight` (≤ `WAL_WINDOW`, codec.ts) past the last acknowledged one.
  * They may complete in any order; acknowledgements go strictly in WAL order.
  * A create that fails (or finds its slot taken) fails the log: its batch and
  * every later one are rejected; creates still in flight are resolved first

@@ -17,7 +17,7 @@
  * squeeze, has time to clear; the writes meanwhile take the pool), and the
  * {@link MAX_DEATHS}th gives up as a first thread that cannot start does: one
  * warning, and the pool for the store's life. So at most {@link MAX_DEATHS}
- * deaths in a row, each failing at most {@link THREAD_MAX_PENDING} writes. A
+ * deaths in a row, each failing at most `THREAD_MAX_PENDING` writes. A
  * thread that answered writes and is then ended for being idle, or that
  * answered writes and dies after it has been up for {@link HEALTHY_MS}, has
  * served its store: the deaths before it no longer count (a new run starts),

@@ -9,12 +9,12 @@
  * system to allocate one.
  *
  * {@link writerThread} is started from its own source text
- * (`new Worker(source, { eval: true })`, see `file-writer.ts`), not from a
+ * (`new Worker(source, { eval: true })`, see `file-writer-lifecycle.ts`), not from a
  * script file: the ESM and the CommonJS builds of the package then start the
  * same code without having to find a file next to themselves, which differs
  * between the two (`import.meta.url` exists in one, `__dirname` in the other).
  * So the function must not use anything from outside its own body: no
- * imports (it gets Node's modules through `load`, see `file-writer.ts`), no
+ * imports (it gets Node's modules through `load`, see `file-writer-lifecycle.ts`), no
  * module-level values, no helpers the compiler might emit.
  */
 
