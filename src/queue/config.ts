@@ -29,6 +29,7 @@ import {
   type OpenOptions,
   QUEUE_CONFIG_KEYS,
   type QueueConfig,
+  RATE_LIMIT_KEYS,
 } from "./options.js";
 import { DEFAULT_PAYLOAD_OFFLOAD_BYTES } from "./payloads.js";
 import { MAX_RATE_LIMIT } from "./rate-limit.js";
@@ -139,8 +140,21 @@ function warnOfUnknownOpenKeys(options: OpenOptions, warnings: OptionWarnings): 
     QUEUE_CONFIG_KEYS,
     JOB_HINTS,
   );
-  for (const [name, override] of Object.entries(options.queueConfigs ?? {}))
+  warnings.check(
+    options.defaultQueueConfig?.rateLimit,
+    "options.defaultQueueConfig.rateLimit",
+    RATE_LIMIT_KEYS,
+    JOB_HINTS,
+  );
+  for (const [name, override] of Object.entries(options.queueConfigs ?? {})) {
     warnings.check(override, `options.queueConfigs["${name}"]`, QUEUE_CONFIG_KEYS, JOB_HINTS);
+    warnings.check(
+      override?.rateLimit,
+      `options.queueConfigs["${name}"].rateLimit`,
+      RATE_LIMIT_KEYS,
+      JOB_HINTS,
+    );
+  }
   // The log's settings: spelling only (`maxAttempts` or `timeout` there are no job's).
   warnings.check(options.log, "options.log", LOG_OPTION_KEYS);
   warnings.check(options.log?.retry, "options.log.retry", RETRY_OPTION_KEYS);

@@ -57,6 +57,8 @@ export const JOB_HINTS: Hints = {
     elsewhere: "`runWorker`'s option `concurrency` (`groupConcurrency` caps each group only)",
   },
   timezone: { key: "timezone" },
+  // BullMQ's rate limiter is `{ max, duration }`.
+  duration: { key: "perMs" },
 };
 
 /** No hints beyond spelling (the log's settings). */

@@ -7,6 +7,7 @@ import type { Clock } from "../clock.js";
 import type { LogOptions } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { TelemetryOptions } from "./telemetry/options.js";
+import type { TransactionAckOptions } from "./transaction-builder.js";
 import { PRIORITY_NORMAL } from "./types.js";
 
 const DAY_MS = 86_400_000;
@@ -103,6 +104,12 @@ export const QUEUE_CONFIG_KEYS: readonly string[] = Object.keys({
   rateLimit: true,
   groupConcurrency: true,
 } satisfies Record<keyof QueueConfig, true>);
+
+/** Every key of {@link QueueConfig.rateLimit}. */
+export const RATE_LIMIT_KEYS: readonly string[] = Object.keys({
+  max: true,
+  perMs: true,
+} satisfies Record<keyof NonNullable<QueueConfig["rateLimit"]>, true>);
 
 /** Options of `Queue.open`. */
 export interface OpenOptions {
@@ -371,10 +378,13 @@ export interface AckOptions {
   result?: Uint8Array | string;
 }
 
-/** Every key of {@link AckOptions}: an ack warns of others (a misspelt `result` would drop the result). */
+/**
+ * Every key of {@link AckOptions} and of a transaction's `ack` options: an ack
+ * warns of others (a misspelt `result` would drop the result).
+ */
 export const ACK_OPTION_KEYS: readonly string[] = Object.keys({
   result: true,
-} satisfies Record<keyof AckOptions, true>);
+} satisfies Record<keyof AckOptions | keyof TransactionAckOptions, true>);
 
 /** Options of `waitForCompletion`. */
 export interface WaitForCompletionOptions {

@@ -315,15 +315,18 @@ describe("validation", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("unknown open, queue config, log and telemetry keys are warned of, each with the key likely meant", async () => {
+  it("unknown open, queue config, rate limit, log and telemetry keys are warned of, each with the key likely meant", async () => {
     const logger = recordingLogger();
     const queue = await Queue.open(new MemoryStore(), "q", {
       clock: new ManualClock(),
       logger,
       flushIntervalMs: 0,
       reaperIntervalMS: 10,
-      defaultQueueConfig: { attempts: 5, concurrency: 2 },
-      queueConfigs: { fast: { leaseMs: 1_000, lease: 5 } },
+      defaultQueueConfig: { attempts: 5, concurrency: 2, rateLimit: { max: 5, perMs: 1_000 } },
+      queueConfigs: {
+        fast: { leaseMs: 1_000, lease: 5, rateLimit: { max: 2, perMs: 10, duration: 60_000 } },
+        slow: { rateLimit: { max: 1, perMs: 10, perMS: 60_000, burst: 2 } },
+      },
       log: { flushInterval: 1, retry: { maxDelay: 5 } },
       telemetry: { metric: false },
     } as Loose);
@@ -332,6 +335,8 @@ describe("validation", { timeout: 60_000 }, () => {
       /^ignoring unknown keys of options: `reaperIntervalMS` \(did you mean `reaperIntervalMs`\?\) \(known: reaperIntervalMs, schedulerIntervalMs, .*\)$/,
       /^ignoring unknown keys of options\.defaultQueueConfig: `attempts` \(did you mean `maxAttempts`\?\), `concurrency` \(see `runWorker`'s option `concurrency` \(`groupConcurrency` caps each group only\)\) \(known: maxAttempts, leaseMs, /,
       /^ignoring unknown keys of options\.queueConfigs\["fast"\]: `lease` \(did you mean `leaseMs`\?\)/,
+      /^ignoring unknown keys of options\.queueConfigs\["fast"\]\.rateLimit: `duration` \(did you mean `perMs`\?\) \(known: max, perMs\)$/,
+      /^ignoring unknown keys of options\.queueConfigs\["slow"\]\.rateLimit: `perMS` \(did you mean `perMs`\?\), `burst` \(known: max, perMs\)$/,
       /^ignoring unknown keys of options\.log: `flushInterval` \(did you mean `flushIntervalMs`\?\)/,
       /^ignoring unknown keys of options\.log\.retry: `maxDelay` \(did you mean `maxDelayMs`\?\)/,
       /^ignoring unknown keys of options\.telemetry: `metric` \(did you mean `metrics`\?\)/,
@@ -341,6 +346,8 @@ describe("validation", { timeout: 60_000 }, () => {
     // The misspelt settings changed nothing.
     assert.equal(queue.queueConfig("q").maxAttempts, 3);
     assert.equal(queue.queueConfig("fast").leaseMs, 1_000);
+    assert.deepEqual(queue.queueConfig("fast").rateLimit, { max: 2, perMs: 10 });
+    assert.deepEqual(queue.queueConfig("slow").rateLimit, { max: 1, perMs: 10 });
     await queue.close();
   });
 
