@@ -15,7 +15,7 @@ import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
-import { Status } from "./state.js";
+import { type State, Status, type StatusCode } from "./state.js";
 import { slot } from "./table.js";
 import type { WakeOutcome } from "./types.js";
 
@@ -37,6 +37,29 @@ export const REMOVABLE_STATUSES = ["pending", "scheduled", "done", "dead"] as co
 export type RemovableStatus = (typeof REMOVABLE_STATUSES)[number];
 
 function noop(): void {}
+
+const STATUS_CODES: Record<RemovableStatus, StatusCode> = {
+  pending: Status.Pending,
+  scheduled: Status.Scheduled,
+  done: Status.Done,
+  dead: Status.Dead,
+};
+
+/**
+ * The flow parent of job `h` when removing that parent takes `h` along
+ * (`RemovalWalk`: both pending or scheduled, the parent waiting for `h`), else -1.
+ */
+function takingParent(state: State, h: number): number {
+  if (!isOpen(state, h)) return -1;
+  const parentId = state.table.extras(h)?.flowParent;
+  const parent = parentId === undefined ? -1 : state.find(parentId);
+  return parent !== -1 && isOpen(state, parent) ? parent : -1;
+}
+
+function isOpen(state: State, h: number): boolean {
+  const status = state.statusOf(h);
+  return status === Status.Pending || status === Status.Scheduled;
+}
 
 /**
  * Runs `slice` (one synchronous step within the slice's `budget` that
@@ -95,7 +118,11 @@ export async function setPaused(core: QueueCore, queue: string, paused: boolean)
  * Removes the jobs of `queue` in `status` that are at least `olderThanMs`
  * old (enqueuedAt for pending and scheduled jobs, completedAt for done ones,
  * failedAt for dead ones), or all of them; jobs that arrive while it runs
- * are left alone. Resolves with how many were removed, once that is durable.
+ * are left alone. A job goes with its open flow children (`removalRecords`),
+ * and with the topmost flow ancestor the call removes too, when it has one:
+ * what is removed then does not depend on the order of the walk or on how
+ * its slices cut it into commits. Resolves with how many were removed,
+ * once that is durable.
  */
 export async function removeJobs(
   core: QueueCore,
@@ -110,6 +137,28 @@ export async function removeJobs(
   /** Jobs enqueued from now on are newer than the call. */
   const seqLimit = state.nextSeq;
   const byEnqueue = status === "pending" || status === "scheduled";
+  const code = STATUS_CODES[status];
+  const timeOf = (h: number): number => {
+    const page = state.table.read(h);
+    return byEnqueue ? page.enqueuedAt[slot(h)]! : page.at[slot(h)]!;
+  };
+  /** Whether job `h`, of the queue in the status, is one this call removes (not decided yet). */
+  const selected = (h: number, covered: ReadonlySet<number>): boolean =>
+    timeOf(h) <= cutoff && state.table.read(h).seq[slot(h)]! < seqLimit && !covered.has(h);
+  /**
+   * The topmost flow ancestor of selected job `h` that this call removes too
+   * and whose removal takes `h` along (every job between them waiting for
+   * its children, in any queue), or `h` itself when there is none. The
+   * result so does not depend on the order the walk meets a flow's jobs in,
+   * nor on how its slices cut the walk into commits.
+   */
+  const selectedRoot = (h: number, covered: ReadonlySet<number>): number => {
+    let root = h;
+    for (let job = takingParent(state, h); job !== -1; job = takingParent(state, job))
+      if (state.statusOf(job) === code && state.queueOf(job).name === queue)
+        if (selected(job, covered)) root = job;
+    return root;
+  };
   let from: WalkKey | null = null;
   let removed = 0;
   const steps = operationSteps();
@@ -133,26 +182,31 @@ export async function removeJobs(
           more = true;
           return false;
         }
-        const page = state.table.read(h);
-        const i = slot(h);
-        const time = byEnqueue ? page.enqueuedAt[i]! : page.at[i]!;
         // Done jobs are walked in completion order: nothing after this one is old enough.
-        if (status === "done" && time > cutoff) return false;
+        if (status === "done" && timeOf(h) > cutoff) return false;
         // A flow's job goes with its open children (covered by an earlier one's, it is gone already).
-        if (time > cutoff || page.seq[i]! >= seqLimit || covered.has(h)) {
+        if (!selected(h, covered)) {
           from = key;
           return true;
         }
-        const removal = removalRecords(state, h, at, covered);
-        if (records.length > 0 && records.length + removal.records.length > take) {
+        // A child selected with its flow parent goes with that parent's removal, in this
+        // commit: removed before it, it would make the parent dead, and so not selected.
+        const root = selectedRoot(h, covered);
+        const removal = removalRecords(state, root, at, covered);
+        // `h` itself when the parent's removal did not take it along (never, by `selectedRoot`).
+        const own = covered.has(h) ? null : removalRecords(state, h, at, covered);
+        const size = removal.records.length + (own?.records.length ?? 0);
+        if (records.length > 0 && records.length + size > take) {
           more = true;
           return false;
         }
         from = key;
-        for (const r of removal.records) records.push(r);
-        for (const named of removal.handles) handles.push(named);
-        for (const c of removal.claimed) claimed.push(c);
-        count += removal.removed;
+        for (const r of own === null ? [removal] : [removal, own]) {
+          for (const record of r.records) records.push(record);
+          for (const named of r.handles) handles.push(named);
+          for (const c of r.claimed) claimed.push(c);
+          count += r.removed;
+        }
         return true;
       });
       if (records.length > 0) {

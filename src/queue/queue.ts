@@ -644,7 +644,10 @@ export class Queue {
    * `"done"` or `"dead"`; a claimed job is cancelled instead), or with
    * `olderThanMs` only those at least that old: by enqueue time for pending
    * and scheduled jobs, completion time for done ones, failure time for dead
-   * ones. Jobs that arrive meanwhile are left alone. Runs as a series of
+   * ones. Jobs that arrive meanwhile are left alone. A flow's job goes with
+   * its children that have not ended, in any queue (counted too); a job whose
+   * flow parent this call removes as well goes with that parent, which so
+   * never goes dead for the removal of its child. Runs as a series of
    * atomic writes of at most 256 jobs each, a few milliseconds' worth per
    * turn of the event loop; resolves with how many jobs it removed once
    * that is durable.

@@ -147,34 +147,70 @@ for (const [storeName, makeStore] of STORES) {
       (await reopened(queue, store, clock)).close();
     });
 
-    it("removeJobs of waiting parents takes their children along, in the same or other queues", async () => {
-      const store = await makeStore();
-      const clock = new ManualClock();
-      const { queue } = await openTestQueue({}, store, clock);
-      const a = await queue.enqueueFlow(ORDER);
-      // Children in the parent's own status and queue: walked too, but removed once.
-      const b = await queue.enqueueFlow({
-        queue: "notify",
-        payload: "b",
-        children: [
-          {
-            queue: "notify",
-            payload: "b1",
-            children: [{ queue: "notify", payload: "b11", options: { delayMs: 5 } }],
-          },
-          { queue: "notify", payload: "b2", options: { delayMs: 1 } },
-        ],
+    for (const slice of [undefined, 0]) {
+      const sliced = slice === undefined ? "" : ", a few jobs per commit";
+      it(`removeJobs of waiting parents takes their children along, in the same or other queues${sliced}`, async () => {
+        const store = await makeStore();
+        const clock = new ManualClock();
+        const { queue } = await openTestQueue({}, store, clock);
+        const a = await queue.enqueueFlow(ORDER);
+        // Children in the parent's own status and queue: walked too (before their parents,
+        // by runAt), but removed once, with their parents, which so never go dead.
+        const b = await queue.enqueueFlow({
+          queue: "notify",
+          payload: "b",
+          children: [
+            {
+              queue: "notify",
+              payload: "b1",
+              children: [{ queue: "notify", payload: "b11", options: { delayMs: 5 } }],
+            },
+            { queue: "notify", payload: "b2", options: { delayMs: 1 } },
+          ],
+        });
+        // A parent in another queue between two jobs of this one.
+        const c = await queue.enqueueFlow({
+          queue: "notify",
+          payload: "c",
+          children: [
+            {
+              queue: "ship",
+              payload: "c1",
+              children: [{ queue: "notify", payload: "c11", options: { delayMs: 2 } }],
+            },
+          ],
+        });
+        const plain = await queue.enqueue("notify", "plain", { delayMs: 10 });
+        const dead: string[] = [];
+        queue.on("dead", (e) => dead.push(e.id));
+        // Every slice its smallest step (as on a loaded machine): the walk's commits then
+        // part a flow's jobs, which must not change what is removed.
+        if (slice !== undefined) setSliceMs(queue, slice);
+        const removed = await queue.removeJobs("notify", "scheduled");
+        assert.equal(removed, 4 + 4 + 3 + 1);
+        for (const id of [
+          a.id,
+          a.children[0]!.children[0]!.id,
+          b.id,
+          b.children[0]!.id,
+          b.children[0]!.children[0]!.id,
+          c.id,
+          c.children[0]!.id,
+          plain,
+        ])
+          assert.equal(await queue.getJob(id), null);
+        assert.deepEqual(dead, []);
+        for (const name of ["notify", "ship", "charge", "invoice"]) {
+          const stats = await queue.stats(name);
+          assert.deepEqual(
+            [stats.pending, stats.scheduled, stats.claimed, stats.dead],
+            [0, 0, 0, 0],
+          );
+        }
+        assertSound(queue);
+        (await reopened(queue, store, clock)).close();
       });
-      const plain = await queue.enqueue("notify", "plain", { delayMs: 10 });
-      const removed = await queue.removeJobs("notify", "scheduled");
-      assert.equal(removed, 4 + 4 + 1);
-      for (const id of [a.id, a.children[0]!.children[0]!.id, b.id, b.children[0]!.id, plain])
-        assert.equal(await queue.getJob(id), null);
-      const stats = await queue.stats("notify");
-      assert.deepEqual([stats.pending, stats.scheduled, stats.claimed], [0, 0, 0]);
-      assertSound(queue);
-      (await reopened(queue, store, clock)).close();
-    });
+    }
 
     it("removing a child its parent waits for makes the parent dead, naming the child, up the flow", async () => {
       const store = await makeStore();
@@ -317,29 +353,33 @@ for (const [storeName, makeStore] of STORES) {
       await q.close();
     });
 
-    it("requeueDeadJobs requeues each dead flow once, whichever of its queues is asked", async () => {
-      const store = await makeStore();
-      const clock = new ManualClock();
-      const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
-      const flows = [];
-      for (let i = 0; i < 3; i++) flows.push(await queue.enqueueFlow(ORDER));
-      for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "declined");
-      const plain = await queue.enqueue("ship", "plain");
-      await queue.nack(await mustClaim(queue, "ship"), "failed");
-      // Each flow's charge, ship and root come back together; the plain job is one.
-      assert.equal(await queue.requeueDeadJobs("ship"), 3 * 3 + 1);
-      for (const flow of flows) {
-        assert.equal((await queue.getJob(flow.id))?.waitingChildren, 2);
-        assert.equal((await queue.getJob(flow.children[0]!.children[0]!.id))?.status, "pending");
-      }
-      assert.equal((await queue.getJob(plain))?.status, "pending");
-      assertSound(queue);
-      for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "again");
-      assert.equal(await queue.requeueDeadJobs("notify", { limit: 1 }), 3, "one flow, whole");
-      assert.equal(await queue.requeueDeadJobs("charge"), 6);
-      assert.equal((await queue.stats("notify")).dead, 0);
-      assertSound(queue);
-      (await reopened(queue, store, clock, ONE_ATTEMPT)).close();
-    });
+    for (const slice of [undefined, 0]) {
+      const sliced = slice === undefined ? "" : ", a few jobs per commit";
+      it(`requeueDeadJobs requeues each dead flow once, whichever of its queues is asked${sliced}`, async () => {
+        const store = await makeStore();
+        const clock = new ManualClock();
+        const { queue } = await openTestQueue(ONE_ATTEMPT, store, clock);
+        const flows = [];
+        for (let i = 0; i < 3; i++) flows.push(await queue.enqueueFlow(ORDER));
+        for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "declined");
+        const plain = await queue.enqueue("ship", "plain");
+        await queue.nack(await mustClaim(queue, "ship"), "failed");
+        // Each flow's charge, ship and root come back together; the plain job is one.
+        if (slice !== undefined) setSliceMs(queue, slice);
+        assert.equal(await queue.requeueDeadJobs("ship"), 3 * 3 + 1);
+        for (const flow of flows) {
+          assert.equal((await queue.getJob(flow.id))?.waitingChildren, 2);
+          assert.equal((await queue.getJob(flow.children[0]!.children[0]!.id))?.status, "pending");
+        }
+        assert.equal((await queue.getJob(plain))?.status, "pending");
+        assertSound(queue);
+        for (let i = 0; i < 3; i++) await queue.nack(await mustClaim(queue, "charge"), "again");
+        assert.equal(await queue.requeueDeadJobs("notify", { limit: 1 }), 3, "one flow, whole");
+        assert.equal(await queue.requeueDeadJobs("charge"), 6);
+        assert.equal((await queue.stats("notify")).dead, 0);
+        assertSound(queue);
+        (await reopened(queue, store, clock, ONE_ATTEMPT)).close();
+      });
+    }
   });
 }
