@@ -5,18 +5,20 @@
  * names a missing parent, every parent counts its open children, a dead
  * child's parent is dead); at the end a replay of the log rebuilds the same
  * state, and once everything dead is requeued and every job acked, no parent
- * is left waiting: every flow that is still there completes.
+ * is left waiting: every flow that is still there completes. And a bulk
+ * removal or requeue does the same however its slices cut it into commits.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { ManualClock } from "../../src/clock.js";
 import { JobNotFoundError } from "../../src/errors.js";
 import type { FlowJob } from "../../src/queue/flows.js";
 import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
-import { openTestQueue } from "./helpers.js";
+import { openTestQueue, setSliceMs } from "./helpers.js";
 
 const QUEUES = ["a", "b", "c"] as const;
 
@@ -236,6 +238,98 @@ describe("flow property: removals and requeues keep flows whole", { timeout: 120
         } finally {
           await queue.close();
         }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+/** A random flow of up to `depth` levels over the queues, some leaves delayed. */
+function flowArb(depth: number): fc.Arbitrary<FlowJob> {
+  return fc
+    .record({
+      queue: fc.constantFrom(...QUEUES),
+      delayMs: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      children:
+        depth === 1
+          ? fc.constant<FlowJob[]>([])
+          : fc.array(flowArb(depth - 1), { maxLength: depth === 3 ? 3 : 2 }),
+    })
+    .map(
+      ({ queue, delayMs, children }): FlowJob => ({
+        queue,
+        payload: "x",
+        // A parent runs once its children ended: only a leaf is delayed.
+        ...(children.length > 0
+          ? { children }
+          : delayMs === undefined
+            ? {}
+            : { options: { delayMs } }),
+      }),
+    );
+}
+
+interface BulkCase {
+  flows: FlowJob[];
+  /** Claims (by queue) failed for good before the bulk call, for dead jobs. */
+  failed: number[];
+  op:
+    | { k: "remove"; queue: number; status: "pending" | "scheduled" | "dead" }
+    | { k: "requeue"; queue: number; limit: number | undefined };
+}
+
+/** Runs `c` on a fresh queue; what the bulk call answered and where every job then is. */
+async function bulkOutcome(c: BulkCase, sliceMs: number | undefined): Promise<unknown> {
+  const { queue } = await openTestQueue(
+    { defaultQueueConfig: { maxAttempts: 1 } },
+    new MemoryStore(),
+    new ManualClock(),
+  );
+  try {
+    for (const flow of c.flows) await queue.enqueueFlow(flow);
+    for (const q of c.failed) {
+      const claim = await queue.claim(QUEUES[q]!);
+      if (claim !== null) await queue.nack(claim, "failed");
+    }
+    if (sliceMs !== undefined) setSliceMs(queue, sliceMs);
+    const op = c.op;
+    const count =
+      op.k === "remove"
+        ? await queue.removeJobs(QUEUES[op.queue]!, op.status)
+        : await queue.requeueDeadJobs(
+            QUEUES[op.queue]!,
+            op.limit === undefined ? {} : { limit: op.limit },
+          );
+    assert.deepEqual(auditState(liveState(queue)), []);
+    const stats = [];
+    for (const name of QUEUES) stats.push(await queue.stats(name));
+    return { count, stats };
+  } finally {
+    await queue.close();
+  }
+}
+
+describe("flow property: bulk calls do not depend on their slices", { timeout: 120_000 }, () => {
+  it("removeJobs and requeueDeadJobs do the same with the smallest slices as with the usual ones", async () => {
+    const caseArb: fc.Arbitrary<BulkCase> = fc.record({
+      flows: fc.array(flowArb(3), { minLength: 1, maxLength: 8 }),
+      failed: fc.array(fc.nat(2), { maxLength: 6 }),
+      op: fc.oneof(
+        fc.record({
+          k: fc.constant("remove" as const),
+          queue: fc.nat(2),
+          status: fc.constantFrom("pending" as const, "scheduled" as const, "dead" as const),
+        }),
+        fc.record({
+          k: fc.constant("requeue" as const),
+          queue: fc.nat(2),
+          limit: fc.constantFrom(undefined, 1, 5),
+        }),
+      ),
+    });
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        assert.deepEqual(await bulkOutcome(c, 0), await bulkOutcome(c, undefined));
       }),
       { numRuns: 150 },
     );
