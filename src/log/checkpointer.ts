@@ -19,7 +19,6 @@
  * Being fenced fails the log; a store outage here does not, since no
  * acknowledged record depends on a checkpoint (the WAL still holds everything).
  */
-import { ulid } from "ulid";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
 import { CheckpointBackoff } from "./checkpoint-backoff.js";
@@ -289,7 +288,7 @@ export class Checkpointer {
       await cut.durable;
       if (this.#writer.failure !== null) throw this.#writer.failure;
 
-      const name = checkpointName(cut.walId, ulid(this.#options.clock.now()));
+      const name = checkpointName(cut.walId, this.#storage.random.ulid(this.#options.clock.now()));
       body = await sealCheckpoint(cut.walId, encoded, nextTurn);
       await this.#storage.put(this.#keys.checkpoint(name), body);
       await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId, closed: closing });

@@ -10,7 +10,6 @@
  * slot we meant to fill taken by someone else, means another writer opened the
  * log; this one is fenced for good.
  */
-import { randomBytes } from "node:crypto";
 import type { MonotonicClock } from "../clock.js";
 import { FencedError, UnsupportedStoreError } from "../errors.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
@@ -122,7 +121,7 @@ export class WriterFence {
     /** Reads the newest manifest (the opener passes the one it has just read first). */
     readNewest: () => Promise<ManifestEntry | null> = () => ctx.manifests.newest(),
   ): Promise<WriterFence> {
-    const writer = randomBytes(16).toString("hex");
+    const writer = ctx.storage.random.bytes(16).toString("hex");
     // A lost race means the next listing shows the winner's manifest. One that does not
     // (the store lists a stale view, or another key took the id's place) would send this
     // loop round for ever: wait with backoff a few times, then give up.
@@ -140,7 +139,9 @@ export class WriterFence {
               manifest: ctx.keys.manifest(taken),
             },
           );
-        await ctx.storage.retry.sleeper.sleep(backoffDelay(ctx.storage.retry.policy, unlisted++));
+        await ctx.storage.retry.sleeper.sleep(
+          backoffDelay(ctx.storage.retry.policy, unlisted++, ctx.storage.retry.random),
+        );
         continue;
       }
       unlisted = 0;

@@ -9,6 +9,8 @@
 import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
+import { type RandomSource, systemRandom } from "../util/random.js";
+import { type MonotonicNow, processNow } from "../util/slices.js";
 import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
@@ -40,6 +42,10 @@ export interface OpenLogContext {
    * are not.
    */
   ownedDirs?: readonly OwnedDir[];
+  /** The clock that slices of the replay run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
+  sliceNow?: MonotonicNow;
+  /** Where the log draws its randomness (a test's, see `RANDOM_SOURCE`); the system's by default. */
+  random?: RandomSource;
 }
 
 /**
@@ -77,10 +83,16 @@ async function openResolved(
   resolved: ResolvedLogOptions,
   context: OpenLogContext,
 ): Promise<RecoveredLog> {
-  const { optionsArg = "options", onOwned, ownedDirs = [] } = context;
+  const {
+    optionsArg = "options",
+    onOwned,
+    ownedDirs = [],
+    sliceNow = processNow,
+    random = systemRandom,
+  } = context;
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
-  const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null);
+  const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null, random);
   const manifests = new ManifestReader(storage, keys);
 
   // The probe's requests overlap with reading ahead; nothing is written before it passed.
@@ -93,6 +105,7 @@ async function openResolved(
           keys.prefix,
           resolved.clock.now(),
           `${optionsArg}.allowUnsafeStore`,
+          random,
         ),
       );
   probed.catch(() => {}); // awaited in claim; a rejection meanwhile is not unhandled
@@ -101,6 +114,7 @@ async function openResolved(
   const checked = await checkBeforeClaim(storage, keys, manifests, {
     skipDamage,
     ownedDirs,
+    sliceNow,
   }).catch(async (error: unknown) => {
     await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
     throw error;
@@ -148,6 +162,7 @@ async function openResolved(
       { manifestKey: keys.manifest(own.id), ...own.manifest },
       fenceId,
       aheadHolds ? ahead : undefined,
+      sliceNow,
     );
   } catch (error) {
     // A newer writer may have checkpointed and collected what we were reading: that is
@@ -223,7 +238,7 @@ async function checkBeforeClaim(
   storage: LogStorage,
   keys: LogKeys,
   manifests: ManifestReader,
-  options: { skipDamage: boolean; ownedDirs: readonly OwnedDir[] },
+  options: { skipDamage: boolean; ownedDirs: readonly OwnedDir[]; sliceNow: MonotonicNow },
 ): Promise<CheckedBeforeClaim> {
   // A damaged newest manifest fails the open, with "skip" too: what it named is unknown, so
   // an older manifest cannot stand in for it without silently rolling the log back.
@@ -238,7 +253,7 @@ async function checkBeforeClaim(
     replayAfter: newest.manifest.replayAfter,
   };
   try {
-    return { read: true, newest, ahead: await preread(storage, keys, start) };
+    return { read: true, newest, ahead: await preread(storage, keys, start, options.sliceNow) };
   } catch (error) {
     if (!(error instanceof CorruptionError)) throw error;
     if ((await manifests.listIds()).at(-1) !== newest.id)

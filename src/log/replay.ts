@@ -6,7 +6,7 @@
  */
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo } from "../store/types.js";
-import { nextTurn, SliceBudget } from "../util/slices.js";
+import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
 import {
   decodeCheckpointInSlices,
   decodeFence,
@@ -78,19 +78,20 @@ export async function preread(
   storage: LogStorage,
   keys: LogKeys,
   start: ReplayStart,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<Preread> {
   const from = start.replayAfter + 1;
   // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
   const fetched = (async () => {
     const listed = await storage.list(keys.walDir, keys.wal(start.replayAfter));
     const { next, tail } = await walRun(storage, keys, start.replayAfter, listed);
-    return { next, tail, bodies: await fetchWal(storage, keys, from, next) };
+    return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const checkpoint = await loadCheckpoint(storage, keys, start);
   const { next, tail, bodies } = await fetched;
   const scan = new WalScan();
-  const { batches } = await scanWal(keys, from, bodies, scan);
+  const { batches } = await scanWal(keys, from, bodies, scan, [], sliceNow);
   if (tail.length > 0) {
     const damage = await tailDamage(storage, keys, next, tail);
     if (damage !== null) throw damage;
@@ -110,17 +111,25 @@ export async function replay(
   start: ReplayStart,
   to: number,
   ahead?: Preread,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<Replayed> {
   const from = Math.min(ahead?.next ?? start.replayAfter + 1, to);
   // The WAL batches are fetched while the checkpoint is read and verified: an open waits for
   // the slower of the two reads, not their sum. They are verified (and any error of theirs
   // reported) only after the checkpoint, as before.
-  const fetched = fetchWal(storage, keys, from, to);
+  const fetched = fetchWal(storage, keys, from, to, sliceNow);
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const loaded =
     ahead === undefined ? await loadCheckpoint(storage, keys, start) : ahead.checkpoint;
   const scan = ahead?.scan ?? new WalScan();
-  const { batches } = await scanWal(keys, from, await fetched, scan, [...(ahead?.batches ?? [])]);
+  const { batches } = await scanWal(
+    keys,
+    from,
+    await fetched,
+    scan,
+    [...(ahead?.batches ?? [])],
+    sliceNow,
+  );
   return {
     checkpoint: loaded?.snapshot ?? null,
     checkpointBytes: loaded?.bytes ?? 0,
@@ -333,6 +342,7 @@ async function fetchWal(
   keys: LogKeys,
   from: number,
   to: number,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<Uint8Array[]> {
   const count = Math.max(0, to - from);
   const bodies: Uint8Array[] = new Array(count);
@@ -340,7 +350,7 @@ async function fetchWal(
   // The budget counts time spent within one turn of the event loop: a lane that resumes
   // after I/O, in a later turn, starts a new one (otherwise the waits for the store would
   // count, and every lane would yield a turn before each read of a store with latency).
-  const budget = new SliceBudget();
+  const budget = new SliceBudget(undefined, sliceNow);
   let budgetTurn = 0;
   let endedTurn = 0;
   const startBudget = (): void => {
@@ -388,9 +398,10 @@ async function scanWal(
   bodies: Uint8Array[],
   scan: WalScan,
   batches: VerifiedWalBatch[] = [],
+  sliceNow: MonotonicNow = processNow,
 ): Promise<{ batches: VerifiedWalBatch[] }> {
   // Verifying a long WAL is many checksums: give the event loop a turn between slices.
-  const budget = new SliceBudget();
+  const budget = new SliceBudget(undefined, sliceNow);
   budget.start();
   for (const [index, body] of bodies.entries()) {
     if (budget.spent()) {

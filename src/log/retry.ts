@@ -8,6 +8,7 @@ import { StorageError, taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
+import { type RandomSource, systemRandom } from "../util/random.js";
 import type { RetryPolicy } from "./options.js";
 
 /**
@@ -68,6 +69,8 @@ export interface RetryContext {
   sleeper: Sleeper;
   /** An error to stop with instead of retrying (the log already failed), or null. */
   stopReason(): Error | null;
+  /** Where backoff jitter comes from (the system's unless a test passes its own). */
+  random?: RandomSource;
 }
 
 /**
@@ -88,7 +91,7 @@ export async function withRetry<T>(
       return await op();
     } catch (error) {
       if (!isTransient(error)) throw error;
-      const delay = backoffDelay(ctx.policy, attempt);
+      const delay = backoffDelay(ctx.policy, attempt, ctx.random);
       const elapsed = Math.round(ctx.clock.monotonicNow() - started);
       if (elapsed + delay > ctx.policy.maxElapsedMs) {
         throw new StorageError(
@@ -108,8 +111,12 @@ export async function withRetry<T>(
 }
 
 /** The delay before retry number `attempt` (from 0): capped exponential, with jitter. */
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  random: RandomSource = systemRandom,
+): number {
   const exponential = policy.baseDelayMs * 2 ** Math.min(attempt, 30);
   // Jitter keeps several processes retrying against one store from moving in lockstep.
-  return Math.min(policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
+  return Math.min(policy.maxDelayMs, exponential) * (0.5 + random.fraction() / 2);
 }

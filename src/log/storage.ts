@@ -11,6 +11,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
 } from "../store/types.js";
+import { type RandomSource, systemRandom } from "../util/random.js";
 import type { RetryPolicy } from "./options.js";
 import { type RetryContext, Sleeper, withRetry } from "./retry.js";
 
@@ -30,6 +31,7 @@ export class LogStorage {
     store: ObjectStore,
     options: { clock: MonotonicClock; logger: Logger; retry: RetryPolicy },
     stopReason: () => Error | null = () => null,
+    random: RandomSource = systemRandom,
   ): LogStorage {
     return new LogStorage(store, {
       clock: options.clock,
@@ -37,7 +39,13 @@ export class LogStorage {
       logger: options.logger,
       sleeper: new Sleeper(options.clock),
       stopReason,
+      random,
     });
+  }
+
+  /** Where the log draws its randomness (write tokens, writer ids, names, jitter). */
+  get random(): RandomSource {
+    return this.retry.random ?? systemRandom;
   }
 
   async get(key: string): Promise<Uint8Array | null> {

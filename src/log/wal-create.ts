@@ -12,7 +12,7 @@ import { StorageError } from "../errors.js";
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
-import { isPermanent, isTransient } from "./retry.js";
+import { backoffDelay, isPermanent, isTransient } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What became of one create. */
@@ -48,8 +48,7 @@ export async function createWalObject(
       error = caught;
     }
     const exists = isObjectExistsError(error);
-    const exponential = retry.policy.baseDelayMs * 2 ** Math.min(attempt, 30);
-    const delay = Math.min(retry.policy.maxDelayMs, exponential) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(retry.policy, attempt, retry.random);
     const elapsed = retry.clock.monotonicNow() - started;
     const giveUp =
       (!exists && !isTransient(error)) || stopping() || elapsed + delay > retry.policy.maxElapsedMs;

@@ -69,7 +69,7 @@ export class LogWriter {
   readonly #sealTimer: SealTimer;
   /** Keeps the process alive while appends wait to become durable. */
   readonly #keepAlive = new KeepAlive();
-  readonly #tokens = new WriteTokens();
+  readonly #tokens: WriteTokens;
   readonly #backpressure: Backpressure;
   #afterDurable: () => void = () => {};
   /** Called once the next batch is sent (or the log fails or stops), in the order asked. */
@@ -93,6 +93,7 @@ export class LogWriter {
 
   constructor(init: WriterInit) {
     this.#storage = init.storage;
+    this.#tokens = new WriteTokens(init.storage.random);
     this.#options = init.options;
     this.#fence = init.fence;
     this.#describe = init.describeLog;

@@ -23,7 +23,15 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { messageOf } from "../util/message.js";
-import { nextTurn, SLICE_MS, SliceBudget, StepSizer } from "../util/slices.js";
+import type { RandomSource } from "../util/random.js";
+import {
+  type MonotonicNow,
+  nextTurn,
+  processNow,
+  SLICE_MS,
+  SliceBudget,
+  StepSizer,
+} from "../util/slices.js";
 import { invalidArgument } from "../validate.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
@@ -121,6 +129,8 @@ export class QueueCore {
   readonly #observed: ObservedCommits;
   /** How long one slice of bulk work runs before the event loop gets a turn (ms). */
   sliceMs = SLICE_MS;
+  /** The clock slices of bulk work run on: `performance.now()` unless a test passes its own. */
+  readonly sliceNow: MonotonicNow;
   /** The scheduler's and the reaper's passes. */
   readonly #passes = new TimerPasses(this);
 
@@ -135,7 +145,10 @@ export class QueueCore {
     },
     store: MeteredStore,
     payloads: PayloadObjects,
+    /** What slices run on and where ids draw their randomness: the process's unless a test passes its own. */
+    seams: { sliceNow?: MonotonicNow; random?: RandomSource } = {},
   ) {
+    this.sliceNow = seams.sliceNow ?? processNow;
     this.payloads = payloads;
     this.log = log;
     this.store = store;
@@ -152,7 +165,7 @@ export class QueueCore {
       this.settings.maxEventBacklogBytes,
     );
     this.completions = new CompletionWaiters(this.observers, this.timed);
-    this.ids = new IdGenerator(state.lastId, log.stats().epoch);
+    this.ids = new IdGenerator(state.lastId, log.stats().epoch, seams.random);
     this.waiters = new ClaimWaiters(this.timed);
     this.timers = new QueueTimers(this.timed, this.settings, {
       promote: () => this.#background("scheduler", () => this.promoteDue()),
@@ -182,6 +195,7 @@ export class QueueCore {
       INTERRUPTED_MIN_PER_COMMIT,
       INTERRUPTED_PER_COMMIT,
       INTERRUPTED_MS_PER_CLAIM,
+      this.sliceNow,
     );
     let requeued = 0;
     for (const qs of this.state.queueList) {
@@ -201,7 +215,7 @@ export class QueueCore {
     // would share every turn of the event loop with that requeue (at a million jobs, turns
     // of 25–35 ms at the open of a second writer), and would leave most of the requeue's
     // records for the next open to replay. The WAL holds them meanwhile.
-    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve));
+    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve, this.sliceNow));
     this.#passes.rearmScheduler();
     this.timers.start();
     this.schedules.start(ownedAt);
@@ -223,7 +237,7 @@ export class QueueCore {
 
   /** A slice of bulk work starting now, {@link sliceMs} long. */
   sliceBudget(): SliceBudget {
-    const budget = new SliceBudget(this.sliceMs);
+    const budget = new SliceBudget(this.sliceMs, this.sliceNow);
     budget.start();
     return budget;
   }

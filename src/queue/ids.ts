@@ -3,8 +3,8 @@
  * and never repeating within a store: each writer's ids carry its epoch) and
  * the 16-byte binary form ids take in records and checkpoints.
  */
-import { randomBytes } from "node:crypto";
 import { decodeTime } from "ulid";
+import { type RandomSource, systemRandom } from "../util/random.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { DecodeError } from "./decode-error.js";
 
@@ -165,7 +165,12 @@ export class IdGenerator {
   #reserved: string[] = [];
   #reservedFrom = 0;
 
-  constructor(lastId: string | null, epoch: number) {
+  constructor(
+    lastId: string | null,
+    epoch: number,
+    /** Where each millisecond's random counter start comes from. */
+    readonly random: RandomSource = systemRandom,
+  ) {
     if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_ID_EPOCH)
       throw new RangeError(
         `writer epoch ${epoch} does not fit in a job id (at most ${MAX_ID_EPOCH})`,
@@ -198,7 +203,7 @@ export class IdGenerator {
     this.#setTime(time);
     this.#high = this.#epoch;
     if (this.#randomOffset === this.#random.length) {
-      this.#random = randomBytes(5 * 64);
+      this.#random = this.random.bytes(5 * 64);
       this.#randomOffset = 0;
     }
     this.#low = this.#random.readUIntBE(this.#randomOffset, 5) % TWO_POW_39;

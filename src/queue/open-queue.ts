@@ -8,6 +8,8 @@ import { openLog, type RecoveryReport } from "../log/index.js";
 import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
+import { randomSourceOf } from "../util/random.js";
+import { sliceClockOf } from "../util/slices.js";
 import { checkObjectStore } from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
@@ -29,6 +31,9 @@ export async function openCore(
 ): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
   checkObjectStore(store, "store");
   const resolved = resolveOpenOptions(options);
+  // Test-only seams (symbol-keyed options): what slices run on, where randomness comes from.
+  const sliceNow = sliceClockOf(options);
+  const random = randomSourceOf(options);
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
   const telemetry =
     resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry, resolved.logger);
@@ -41,18 +46,18 @@ export async function openCore(
       ownedAt = wallTime(resolved.clock);
     },
     ownedDirs: QUEUE_OWNED_DIRS,
+    sliceNow,
+    random,
   });
   let core: QueueCore;
   let attached: Instrumentation | null = null;
   try {
-    const state = await restoreState(path, recovered.checkpoint, recovered.tail);
-    const payloads = new PayloadObjects(
-      metered,
-      path,
-      resolved.settings.payloadOffloadBytes,
-      resolveReadOptions(resolved.log, "options.log"),
-    );
-    core = new QueueCore(recovered.log, state, resolved, metered, payloads);
+    const state = await restoreState(path, recovered.checkpoint, recovered.tail, sliceNow);
+    const payloads = new PayloadObjects(metered, path, resolved.settings.payloadOffloadBytes, {
+      ...resolveReadOptions(resolved.log, "options.log"),
+      random,
+    });
+    core = new QueueCore(recovered.log, state, resolved, metered, payloads, { sliceNow, random });
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
     await core.start(ownedAt);
   } catch (error) {

@@ -84,8 +84,8 @@ async function inSlices(
   await Promise.all(written);
 }
 
-function operationSteps(): StepSizer {
-  return new StepSizer(BULK_STEP_MIN, BULK_OPERATION_JOBS, BULK_STEP_MS_PER_JOB);
+function operationSteps(core: QueueCore): StepSizer {
+  return new StepSizer(BULK_STEP_MIN, BULK_OPERATION_JOBS, BULK_STEP_MS_PER_JOB, core.sliceNow);
 }
 
 /** One scheduled job → pending now. */
@@ -161,7 +161,7 @@ export async function removeJobs(
   };
   let from: WalkKey | null = null;
   let removed = 0;
-  const steps = operationSteps();
+  const steps = operationSteps(core);
   await inSlices(core, (written, budget) => {
     for (;;) {
       const qs = state.queues.get(queue);
@@ -240,7 +240,7 @@ export async function requeueDeadJobs(
   const state = core.state;
   let from: WalkKey | null = null;
   let requeued = 0;
-  const steps = operationSteps();
+  const steps = operationSteps(core);
   await inSlices(core, (written, budget) => {
     for (;;) {
       const qs = state.queues.get(queue);

@@ -13,7 +13,7 @@
  * are older than {@link ORPHAN_MIN_AGE_MS}.
  */
 import { crc32 } from "node:zlib";
-import { decodeTime, ulid } from "ulid";
+import { decodeTime } from "ulid";
 import type { MonotonicClock } from "../clock.js";
 import { ClosedError, CorruptionError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
@@ -23,6 +23,7 @@ import { type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import type { Logger } from "../logger.js";
 import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
+import { type RandomSource, systemRandom } from "../util/random.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
@@ -166,6 +167,8 @@ export interface PayloadRetry {
   clock: MonotonicClock;
   logger: Logger;
   retry: RetryPolicy;
+  /** Where object names and retry jitter draw their randomness (the system's by default). */
+  random?: RandomSource;
 }
 
 export class PayloadObjects {
@@ -194,6 +197,7 @@ export class PayloadObjects {
       logger: retry.logger,
       sleeper: this.#sleeper,
       stopReason: () => this.#stopped,
+      random: retry.random ?? systemRandom,
     };
   }
 
@@ -223,7 +227,7 @@ export class PayloadObjects {
    * call's bound (see {@link callLimit}), or at once without one.
    */
   write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
-    const key = this.#dir + ulid(now);
+    const key = this.#dir + (this.#retry.random ?? systemRandom).ulid(now);
     return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
 

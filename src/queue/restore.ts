@@ -6,7 +6,7 @@
  */
 import { CorruptionError } from "../errors.js";
 import type { WalTail } from "../log/index.js";
-import { nextTurn, SLICE_MS, SliceBudget } from "../util/slices.js";
+import { type MonotonicNow, nextTurn, processNow, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { ApplyError, apply } from "./apply.js";
 import { DecodeError } from "./binary.js";
 import { NewerFormatError } from "./decode-error.js";
@@ -56,8 +56,9 @@ export function restoreState(
   path: string,
   checkpoint: Uint8Array | null,
   tail: WalTail,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<State> {
-  return inSlices(restoreSteps(path, checkpoint, tail));
+  return inSlices(restoreSteps(path, checkpoint, tail, sliceNow));
 }
 
 /**
@@ -99,7 +100,12 @@ function atOnce<T>(steps: Steps<T>): T {
   }
 }
 
-function* restoreSteps(path: string, checkpoint: Uint8Array | null, tail: WalTail): Steps<State> {
+function* restoreSteps(
+  path: string,
+  checkpoint: Uint8Array | null,
+  tail: WalTail,
+  sliceNow: MonotonicNow = processNow,
+): Steps<State> {
   let state: State;
   // Room in the id index for the tail's enqueues: growing it during the replay rehashes every id
   // loaded so far (a tail that is mostly enqueues, the expensive case, adds that many ids).
@@ -108,7 +114,7 @@ function* restoreSteps(path: string, checkpoint: Uint8Array | null, tail: WalTai
     if (checkpoint === null) {
       state = new State();
       state.ids.reserve(moreJobs);
-    } else state = yield* decodeSteps(checkpoint, moreJobs);
+    } else state = yield* decodeSteps(checkpoint, moreJobs, sliceNow);
   } catch (error) {
     // Well-formed, in a format a newer release wrote: say so, lest it be taken for damage.
     if (error instanceof NewerFormatError)
@@ -123,12 +129,18 @@ function* restoreSteps(path: string, checkpoint: Uint8Array | null, tail: WalTai
       });
     throw error;
   }
-  yield* applySteps(path, state, tail);
+  yield* applySteps(path, state, tail, SLICE_MS, sliceNow);
   return state;
 }
 
-function* applySteps(path: string, state: State, tail: WalTail, sliceMs = SLICE_MS): Steps<void> {
-  const budget = new SliceBudget(sliceMs);
+function* applySteps(
+  path: string,
+  state: State,
+  tail: WalTail,
+  sliceMs = SLICE_MS,
+  sliceNow: MonotonicNow = processNow,
+): Steps<void> {
+  const budget = new SliceBudget(sliceMs, sliceNow);
   budget.start();
   const cursor = tail.cursor();
   // `apply` keeps nothing of a record object, so one enqueue object serves every record.
@@ -157,8 +169,8 @@ function* applySteps(path: string, state: State, tail: WalTail, sliceMs = SLICE_
   }
 }
 
-function* decodeSteps(bytes: Uint8Array, moreJobs: number): Steps<State> {
-  const decoder = snapshotDecoder(bytes, moreJobs);
+function* decodeSteps(bytes: Uint8Array, moreJobs: number, sliceNow: MonotonicNow): Steps<State> {
+  const decoder = snapshotDecoder(bytes, moreJobs, sliceNow);
   for (;;) {
     const state = decoder.step();
     if (state !== null) return state;

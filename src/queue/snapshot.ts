@@ -4,6 +4,8 @@
  * slices from a frozen view) is written; version 1 (one row per job, written
  * by earlier releases) is still read.
  */
+
+import { type MonotonicNow, processNow, SliceBudget } from "../util/slices.js";
 import { DecodeError } from "./binary.js";
 import { SnapshotReader } from "./snapshot-decoder.js";
 import { SnapshotWriter } from "./snapshot-encoder.js";
@@ -14,8 +16,12 @@ import type { State } from "./state.js";
  * A snapshot of `state` as of now, encoded in slices by `step()` (the log's
  * snapshot source): the finished bytes start with `reserve` free bytes.
  */
-export function snapshotEncoder(state: State, reserve: number): SnapshotWriter {
-  return new SnapshotWriter(state, reserve);
+export function snapshotEncoder(
+  state: State,
+  reserve: number,
+  sliceNow: MonotonicNow = processNow,
+): SnapshotWriter {
+  return new SnapshotWriter(state, reserve, new SliceBudget(undefined, sliceNow));
 }
 
 /** The whole snapshot of `state` at once (tests and tools; the log encodes in slices). */
@@ -33,13 +39,17 @@ export function encodeSnapshot(state: State): Uint8Array {
  * them). Throws `DecodeError` on malformed input. `moreJobs`: about how many
  * jobs will be added after it (see {@link SnapshotReader}).
  */
-export function snapshotDecoder(bytes: Uint8Array, moreJobs = 0): { step(): State | null } {
+export function snapshotDecoder(
+  bytes: Uint8Array,
+  moreJobs = 0,
+  sliceNow: MonotonicNow = processNow,
+): { step(): State | null } {
   if (bytes.byteLength === 0) throw new DecodeError("empty snapshot");
   if (bytes[0] === 1) {
     const state = decodeSnapshotV1(bytes);
     return { step: () => state };
   }
-  return new SnapshotReader(bytes, undefined, moreJobs);
+  return new SnapshotReader(bytes, new SliceBudget(undefined, sliceNow), moreJobs);
 }
 
 /** Rebuild a state from a snapshot at once (tests and tools). Throws `DecodeError`. */

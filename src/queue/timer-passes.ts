@@ -1,6 +1,6 @@
 /** The scheduler's and the reaper's passes over an open queue: bulk records sized to slices, one slice per turn of the event loop. */
 import { ClaimLostError } from "../errors.js";
-import { StepSizer } from "../util/slices.js";
+import { type MonotonicNow, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
 import {
   decideCancelledSweeps,
@@ -21,13 +21,19 @@ export class TimerPasses {
   readonly #core: QueueCore;
   readonly #promotion = new Pass();
   readonly #reaping = new Pass();
-  readonly #promotionSteps = bulkSteps();
-  readonly #expirySteps = bulkSteps();
-  readonly #sweepSteps = bulkSteps();
-  readonly #tombstoneSteps = bulkSteps();
+  readonly #promotionSteps: StepSizer;
+  readonly #expirySteps: StepSizer;
+  readonly #sweepSteps: StepSizer;
+  readonly #tombstoneSteps: StepSizer;
 
   constructor(core: QueueCore) {
     this.#core = core;
+    // Read when a step is timed: the core sets its slice clock after it makes its passes.
+    const now = (): number => core.sliceNow();
+    this.#promotionSteps = bulkSteps(now);
+    this.#expirySteps = bulkSteps(now);
+    this.#sweepSteps = bulkSteps(now);
+    this.#tombstoneSteps = bulkSteps(now);
   }
 
   /**
@@ -136,6 +142,6 @@ export class TimerPasses {
 }
 
 /** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */
-function bulkSteps(): StepSizer {
-  return new StepSizer(BULK_RECORD_MIN_JOBS, BULK_RECORD_JOBS, BULK_STEP_MS_PER_JOB);
+function bulkSteps(now: MonotonicNow): StepSizer {
+  return new StepSizer(BULK_RECORD_MIN_JOBS, BULK_RECORD_JOBS, BULK_STEP_MS_PER_JOB, now);
 }

@@ -4,7 +4,6 @@
  * writer's garbage collection can tell the old ones (left by a crash, or by a
  * probe create whose outcome was lost) from a probe running right now.
  */
-import { ulid } from "ulid";
 import {
   StorageError,
   type TaqubaError,
@@ -12,6 +11,7 @@ import {
   UnsupportedStoreError,
 } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { type RandomSource, systemRandom } from "../util/random.js";
 import { isObjectExistsError, type ObjectExistsError, type ObjectStore } from "./types.js";
 
 /**
@@ -29,8 +29,10 @@ export async function probeConditionalWrites(
   now: number = Date.now(),
   /** Where the caller's opt-out lives, named in the message (`Queue.open` passes `options.log.allowUnsafeStore`). */
   optOutOption = "options.allowUnsafeStore",
+  /** Where the name's random part comes from (a test's, to replay a run). */
+  random: RandomSource = systemRandom,
 ): Promise<void> {
-  const key = `${prefix}probe/${ulid(now)}`;
+  const key = `${prefix}probe/${random.ulid(now)}`;
   const body = new TextEncoder().encode("taquba conditional-write probe\n");
   try {
     await attempt(store, key, () => store.put(key, body, { ifNoneMatch: "*" }));

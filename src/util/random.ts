@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { ulid } from "ulid";
+
 /**
  * A deterministic pseudo-random generator (mulberry32) returning numbers in
  * [0, 1). The same seed always yields the same sequence, so fault and latency
@@ -12,4 +15,56 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Where taquba draws the randomness that is not a security boundary: the
+ * random part of job ids, of payload, checkpoint and probe object names, a
+ * WAL batch's write token, a writer's id, and retry jitter.
+ */
+export interface RandomSource {
+  /** `n` random bytes. */
+  bytes(n: number): Buffer;
+  /** A number in [0, 1). */
+  fraction(): number;
+  /** A ULID for wall time `time` (random in its last 16 characters). */
+  ulid(time: number): string;
+}
+
+/** The system's random source: `crypto.randomBytes`, `Math.random` and the `ulid` package's own. */
+export const systemRandom: RandomSource = {
+  bytes: (n) => randomBytes(n),
+  fraction: () => Math.random(),
+  ulid: (time) => ulid(time),
+};
+
+/**
+ * A random source drawing everything from `random` (say, {@link seededRandom}):
+ * for tests that must replay a run exactly. Never for production: its ids
+ * and tokens are predictable.
+ */
+export function randomSourceFrom(random: () => number): RandomSource {
+  return {
+    bytes: (n) => {
+      const out = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 256);
+      return out;
+    },
+    fraction: random,
+    ulid: (time) => ulid(time, random),
+  };
+}
+
+/**
+ * Registry key of the test-only random source: a {@link RandomSource} set
+ * under this key on `Queue.open`'s options replaces the system's for that
+ * queue and its log, so a deterministic simulation replays its ids, object
+ * names, write tokens and retry jitter.
+ */
+export const RANDOM_SOURCE = Symbol.for("taquba.randomSource");
+
+/** The random source set on `options` under {@link RANDOM_SOURCE}, else the system's. */
+export function randomSourceOf(options: object | undefined): RandomSource {
+  const source = (options as Record<symbol, unknown> | undefined)?.[RANDOM_SOURCE];
+  return typeof source === "object" && source !== null ? (source as RandomSource) : systemRandom;
 }

@@ -4,7 +4,8 @@
  * I/O and the host's own requests never wait behind taquba for long.
  *
  * Slices are CPU budgets, not behaviour: they read the process's monotonic
- * clock (`performance.now()`), never the injected `Clock`.
+ * clock (`performance.now()`), never the injected `Clock` (a test may pass
+ * a clock of its own, see {@link SLICE_CLOCK}).
  */
 import { performance } from "node:perf_hooks";
 
@@ -19,7 +20,23 @@ export function nextTurn(): Promise<void> {
 /** A monotonic clock in milliseconds; `performance.now()` unless a test drives time by hand. */
 export type MonotonicNow = () => number;
 
-const processNow: MonotonicNow = () => performance.now();
+/** The process's monotonic clock: what slices run on unless a test passes its own. */
+export const processNow: MonotonicNow = () => performance.now();
+
+/**
+ * Registry key of the test-only slice clock: a `MonotonicNow` set under this
+ * key on `Queue.open`'s options replaces `performance.now()` for every slice
+ * budget and step sizer of that queue (its open, replay, restore and bulk
+ * work). A deterministic simulation passes a clock that counts its own
+ * readings, so where work yields no longer depends on how fast the machine is.
+ */
+export const SLICE_CLOCK = Symbol.for("taquba.sliceClock");
+
+/** The slice clock set on `options` under {@link SLICE_CLOCK}, else the process's clock. */
+export function sliceClockOf(options: object | undefined): MonotonicNow {
+  const now = (options as Record<symbol, unknown> | undefined)?.[SLICE_CLOCK];
+  return typeof now === "function" ? (now as MonotonicNow) : processNow;
+}
 
 /** The time budget of one slice: started, then asked whether it ran out. */
 export class SliceBudget {

@@ -103,7 +103,7 @@ export class ScheduleRunner {
 
   async #prepare(ownedAt: number): Promise<void> {
     const core = this.#core;
-    const budget = new SliceBudget();
+    const budget = new SliceBudget(undefined, core.sliceNow);
     budget.start();
     for (const name of [...core.state.schedules.keys()]) {
       if (budget.spent()) {
@@ -255,7 +255,7 @@ export class ScheduleRunner {
   #fireDue(): boolean {
     const core = this.#core;
     const now = core.now();
-    const budget = new SliceBudget();
+    const budget = new SliceBudget(undefined, core.sliceNow);
     budget.start();
     let fired = 0;
     for (;;) {
