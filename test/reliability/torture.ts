@@ -17,7 +17,7 @@ import { runCrashRounds } from "./lib/crash.js";
 import { type FencingReport, runFencing } from "./lib/fencing.js";
 import { hugePayload, manyQueues, sameInstant, throughOneProcess } from "./lib/load.js";
 import { seedsToRun } from "./lib/seeds.js";
-import { runSimulation } from "./lib/sim.js";
+import { runSimulation, SLICED_COPY_BYTES } from "./lib/sim.js";
 
 function sizeFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -78,7 +78,10 @@ async function main(): Promise<void> {
         `${r.crashes} crashes, ${r.claimCrashesBefore}+${r.claimCrashesAfter} handler crashes before+after the claim was durable, ` +
         `${r.clockSteps} clock steps, ${r.fences} fences, ${r.outages} outages, ${r.pipelineCuts} cuts with writes in flight, ` +
         `${r.inDoubt} in-doubt writes, ${r.fencesCollected} fences collected, ${r.zombieWritesInCollectedSlots} zombie writes in collected slots, ` +
-        `${r.faults} faults, ${r.violations.length} violations`,
+        `${r.faults} faults, ${r.violations.length} violations, trace ${r.traceDigest.slice(0, 16)}` +
+        (r.largestObjectBytes > SLICED_COPY_BYTES
+          ? ` (not exactly replayable: stored a ${r.largestObjectBytes}-byte object, copied in slices timed by the process clock)`
+          : ""),
     );
     for (const v of r.violations)
       violations.push(`simulation seed ${seed} (TAQUBA_SEED=${seed}): ${v}`);

@@ -8,8 +8,15 @@
  * and bursts of big batches crash or get fenced with several of them in
  * flight; a zombie writer stalls past the fences' minimum age, so its fence
  * is collected before it wakes up. The auditor runs after every step. The
- * same seed replays the same run.
+ * same seed replays the same run exactly (the report's `traceDigest` and
+ * `storeDigest` say so): the library's randomness is drawn from the seed and
+ * its slices of bulk work run on a clock that counts its readings, through
+ * the queue's test-only seams (`RANDOM_SOURCE`, `SLICE_CLOCK`). One thing
+ * still follows the machine: `MemoryStore` copies bodies over 256 KiB in
+ * slices of real time; the report's `largestObjectBytes` says whether a run
+ * stored one.
  */
+import { createHash } from "node:crypto";
 import { ManualClock } from "../../../src/clock.js";
 import { FencedError, StorageError, TaqubaError } from "../../../src/errors.js";
 import { isFenceSize } from "../../../src/log/codec.js";
@@ -23,7 +30,13 @@ import type { Claim, JobStatus } from "../../../src/queue/types.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { listAll } from "../../../src/store/types.js";
 import { FaultStore } from "../../../src/store/wrappers/fault.js";
-import { seededRandom } from "../../../src/util/random.js";
+import {
+  RANDOM_SOURCE,
+  type RandomSource,
+  randomSourceFrom,
+  seededRandom,
+} from "../../../src/util/random.js";
+import { SLICE_CLOCK } from "../../../src/util/slices.js";
 import { auditPublicApi, auditState, liveState, replayedState, stateDigest } from "./audit.js";
 import { SimModel } from "./sim-model.js";
 import { ClockedLatencyStore, ProcessStore } from "./sim-stores.js";
@@ -70,7 +83,24 @@ export interface SimReport {
   modelChecks: number;
   modelChecksSkipped: number;
   violations: string[];
+  /**
+   * What the run did, step by step: a hash over each step's counters, the
+   * simulated time and the store's keys after it. Equal for two runs of one
+   * seed (the run replays exactly).
+   */
+  traceDigest: string;
+  /** A hash of every object in the store (key and bytes) at the end of the run. */
+  storeDigest: string;
+  /**
+   * The largest object the store held after any step. `MemoryStore` copies a
+   * body over {@link SLICED_COPY_BYTES} in slices timed by the process's
+   * clock, not the run's: a run that stored one may not replay exactly.
+   */
+  largestObjectBytes: number;
 }
+
+/** Bodies above this size `MemoryStore` copies over several turns of the event loop. */
+export const SLICED_COPY_BYTES = 256 * 1024;
 
 const QUEUES = ["alpha", "beta", "gamma"] as const;
 /** A payload above the simulation's `payloadOffloadBytes`: stored as its own object. */
@@ -105,9 +135,24 @@ class World {
   inFlight = 0;
   /** Queues paused as of the last call (pause and resume apply at once). */
   readonly paused = new Set<string>();
+  /**
+   * The clock slices of bulk work run on: each reading is a quarter of a
+   * millisecond after the last, so where work yields to the event loop (and
+   * so how it interleaves with the simulated clock) follows the run, not how
+   * fast the machine is.
+   */
+  #sliceTicks = 0;
+  readonly sliceNow = (): number => ++this.#sliceTicks / 4;
+  /**
+   * The library's randomness (job ids, object names, write tokens, writer
+   * ids, retry jitter): a stream of its own, so the workload draws the same
+   * numbers from {@link random} as it did before the library drew from a seed.
+   */
+  readonly librarySource: RandomSource;
 
   constructor(readonly options: SimOptions) {
     this.random = seededRandom(options.seed);
+    this.librarySource = randomSourceFrom(seededRandom(options.seed ^ 0x5eed_1ab));
     this.faults = new FaultStore(this.memory, { random: this.random });
     const rate = options.faultRate ?? 0.05;
     this.faults.addRule({ mode: "before", probability: rate / 2 });
@@ -140,6 +185,9 @@ class World {
       modelChecks: 0,
       modelChecksSkipped: 0,
       violations: this.violations,
+      traceDigest: "",
+      storeDigest: "",
+      largestObjectBytes: 0,
     };
   }
 
@@ -152,7 +200,7 @@ class World {
   }
 
   openOptions(): OpenOptions {
-    return {
+    const options: OpenOptions = {
       clock: this.clock,
       logger: silentLogger,
       flushIntervalMs: this.flushIntervalMs,
@@ -188,6 +236,11 @@ class World {
         retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 400 },
       },
     };
+    // The queue's test-only seams: slices on a clock of the run, randomness from the seed.
+    return Object.assign(options, {
+      [SLICE_CLOCK]: this.sliceNow,
+      [RANDOM_SOURCE]: this.librarySource,
+    });
   }
 
   /** Lets the simulation run (ticking the clock) until `promise` settles. */
@@ -265,6 +318,7 @@ class World {
 /** Runs one seeded simulation and reports what it did and every invariant violation. */
 export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const w = new World(options);
+  const trace = createHash("sha256");
   ({ queue: w.queue, process: w.process } = await w.open());
   for (let step = 0; step < options.steps && w.violations.length === 0; step++) {
     w.report.steps = step + 1;
@@ -273,11 +327,21 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     else await randomStep(w);
     await w.pass(w.int(4));
     await audit(w, step % 25 === 24);
+    const objects = await listAll(w.memory, "");
+    for (const o of objects)
+      w.report.largestObjectBytes = Math.max(w.report.largestObjectBytes, o.size);
+    const keys = objects.map((o) => `${o.key}:${o.size}`);
+    const { violations: _, traceDigest: __, storeDigest: ___, ...counters } = w.report;
+    trace.update(
+      `${JSON.stringify(counters)} t=${w.clock.monotonicNow()} w=${w.clock.now()} ${keys.join(" ")}\n`,
+    );
   }
+  w.report.traceDigest = trace.digest("hex");
   if (w.violations.length === 0) await audit(w, true);
   w.report.faults = w.faults.injectedCount;
   await w.settle(w.queue.close().catch(() => {}));
   w.process?.kill();
+  w.report.storeDigest = await storeDigest(w.memory);
   return w.report;
 }
 
@@ -975,6 +1039,16 @@ async function newestManifest(store: MemoryStore): Promise<Manifest | null> {
   if (newest === undefined) return null;
   const object = await store.get(newest);
   return object === null ? null : decodeManifest(newest, object.body);
+}
+
+async function storeDigest(store: MemoryStore): Promise<string> {
+  const hash = createHash("sha256");
+  for (const { key } of await listAll(store, "")) {
+    const object = await store.get(key);
+    hash.update(`${key} ${object?.body.byteLength ?? -1}\n`);
+    if (object !== null) hash.update(object.body);
+  }
+  return hash.digest("hex");
 }
 
 async function fenceCount(store: MemoryStore): Promise<number> {
