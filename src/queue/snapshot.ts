@@ -4,7 +4,6 @@
  * slices from a frozen view) is written; version 1 (one row per job, written
  * by earlier releases) is still read.
  */
-
 import { type MonotonicNow, processNow, SliceBudget } from "../util/slices.js";
 import { DecodeError } from "./binary.js";
 import { SnapshotReader } from "./snapshot-decoder.js";

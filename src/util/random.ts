@@ -18,9 +18,13 @@ export function seededRandom(seed: number): () => number {
 }
 
 /**
- * Where taquba draws the randomness that is not a security boundary: the
- * random part of job ids, of payload, checkpoint and probe object names, a
- * WAL batch's write token, a writer's id, and retry jitter.
+ * Where taquba draws its randomness: the random part of job ids, of
+ * payload, checkpoint and probe object names, a WAL batch's write token, a
+ * writer's id, and retry jitter. None of it guards a secret, but write
+ * tokens and writer ids must be unique across every writer of a store, in
+ * any process: fencing and the resolution of an ambiguous create tell
+ * writers apart by them. So the system's source (crypto) is the only one
+ * for production; a replacement is for tests that run one simulated world.
  */
 export interface RandomSource {
   /** `n` random bytes. */
@@ -59,12 +63,24 @@ export function randomSourceFrom(random: () => number): RandomSource {
  * Registry key of the test-only random source: a {@link RandomSource} set
  * under this key on `Queue.open`'s options replaces the system's for that
  * queue and its log, so a deterministic simulation replays its ids, object
- * names, write tokens and retry jitter.
+ * names, write tokens and retry jitter. Never set it outside such a test:
+ * two writers of one store drawing the same sequence would have the same
+ * write tokens, and fencing could not tell them apart.
  */
 export const RANDOM_SOURCE = Symbol.for("taquba.randomSource");
 
 /** The random source set on `options` under {@link RANDOM_SOURCE}, else the system's. */
 export function randomSourceOf(options: object | undefined): RandomSource {
   const source = (options as Record<symbol, unknown> | undefined)?.[RANDOM_SOURCE];
-  return typeof source === "object" && source !== null ? (source as RandomSource) : systemRandom;
+  if (source === undefined) return systemRandom;
+  const methods = source as Partial<Record<keyof RandomSource, unknown>> | null;
+  if (
+    typeof methods !== "object" ||
+    methods === null ||
+    typeof methods.bytes !== "function" ||
+    typeof methods.fraction !== "function" ||
+    typeof methods.ulid !== "function"
+  )
+    throw new TypeError("the test-only random source must have bytes, fraction and ulid methods");
+  return source as RandomSource;
 }
