@@ -1,3 +1,8 @@
+/**
+ * Randomness: a seeded generator for reproducible tests and benchmarks, and
+ * the source taquba draws ids, object names, write tokens and jitter from
+ * (the system's crypto one, replaceable only by a test).
+ */
 import { randomBytes } from "node:crypto";
 import { ulid } from "ulid";
 
