@@ -124,13 +124,21 @@ export function memoryAndFileStores(prefix: string): [string, () => Promise<Obje
  */
 export function otherBuildsQueue(queue: Queue): Queue {
   const copy: Record<string | symbol, unknown> = {};
-  // Symbol keys too: internal hooks are registered under `Symbol.for` names so both builds find them.
-  for (const name of Reflect.ownKeys(Queue.prototype)) {
-    if (name === "constructor") continue;
-    const descriptor = Object.getOwnPropertyDescriptor(Queue.prototype, name);
-    const getter = descriptor?.get;
-    if (getter !== undefined) Object.defineProperty(copy, name, { get: () => getter.call(queue) });
-    else if (typeof descriptor?.value === "function") copy[name] = descriptor.value.bind(queue);
+  // `Queue` and the classes it extends, nearest first (a name already copied is not overwritten).
+  for (
+    let proto: object | null = Queue.prototype;
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    // Symbol keys too: internal hooks are registered under `Symbol.for` names so both builds find them.
+    for (const name of Reflect.ownKeys(proto)) {
+      if (name === "constructor" || Object.hasOwn(copy, name)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      const getter = descriptor?.get;
+      if (getter !== undefined)
+        Object.defineProperty(copy, name, { get: () => getter.call(queue) });
+      else if (typeof descriptor?.value === "function") copy[name] = descriptor.value.bind(queue);
+    }
   }
   assert.ok(!(copy instanceof Queue));
   return copy as unknown as Queue;
