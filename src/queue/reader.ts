@@ -1,11 +1,12 @@
 /**
  * `QueueReader`: a read-only snapshot of a queue store for dashboards, the
- * CLI and audits, answering through the same views as the writer.
+ * CLI and audits, answering through the same views as the writer. Its
+ * snapshots (what its state is rebuilt from, and how a reopen hands the state
+ * on) are `reader-snapshot.ts`'s.
  */
 
-import { CorruptionError } from "../errors.js";
-import type { LogInspection, LogPosition, LogUpdate, ReadLogOptions } from "../log/index.js";
-import { readLog, readLogAfter, readLogCheckpoint, WalTail } from "../log/index.js";
+import type { LogInspection, LogPosition, ReadLogOptions } from "../log/index.js";
+import { readLog, readLogAfter } from "../log/index.js";
 import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
@@ -20,7 +21,7 @@ import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js"
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
-import { applyTail, restoreState, restoreStateNow } from "./restore.js";
+import { advance, readSnapshot, type Snapshot, stateOf } from "./reader-snapshot.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
@@ -35,58 +36,6 @@ import {
   queueNames,
   queueStats,
 } from "./views.js";
-
-/**
- * What a reader's state can be rebuilt from without reading the store: the
- * checkpoint it was read from, as read (bytes the state does not write
- * into), and the WAL records applied to it since: the tail read with it, then
- * one tail per reopen that brought any. Readers share it; tails are only ever
- * appended (a reader that needs a different continuation forks it).
- */
-interface Lineage {
-  /**
-   * The checkpoint's snapshot bytes as read. Not kept at open (the state
-   * writes into the bytes it decoded): the first reopen that hands the
-   * state on reads the checkpoint again, so a reader never reopened holds
-   * no copy. `null` until then, and for a log read before its first checkpoint.
-   */
-  base: Uint8Array | null;
-  /** The checkpoint read (`null` with none): its name, the WAL it covers, its snapshot's size. */
-  readonly checkpoint: { name: string; replayAfter: number; bytes: number } | null;
-  readonly tails: WalTail[];
-  /** The tails' encoded size: once it outgrows the base and a newer checkpoint exists, a reopen reads that. */
-  bytes: number;
-}
-
-/**
- * One state object and the snapshot it holds now. A reopen that brings
- * records hands the state on: it applies them to the same object (no copy of
- * a state of a million jobs) and moves {@link owner} to the new snapshot.
- */
-interface StateCell {
-  readonly state: State;
-  /** The snapshot whose state this is now; `null` while records are being applied to it. */
-  owner: Snapshot | null;
-}
-
-/**
- * The state as of one moment, shared by the readers that saw that moment (a
- * reopen that found nothing new shares it). When its cell was handed on, its
- * state is rebuilt from its lineage on the next read.
- */
-interface Snapshot {
-  cell: StateCell;
-  lineage: Lineage;
-  /** How many of the lineage's tails the state holds. */
-  applied: number;
-}
-
-/**
- * WAL bytes a reader's lineage keeps, whatever its checkpoint's size, before
- * a reopen reads a newer checkpoint instead (re-reading a small log to save
- * a few megabytes is not worth its requests).
- */
-const KEPT_WAL_FLOOR = 16 * 1024 * 1024;
 
 /** Registry key of the test-only slice hook: `reader[SET_SLICE_MS](ms)` sets how long a slice of a reopen's work runs. */
 const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
@@ -149,21 +98,7 @@ export class QueueReader {
 
   /** The state of this snapshot: rebuilt (from memory, at once) if a later reopen took it on. */
   get #state(): State {
-    const snapshot = this.#snapshot;
-    const { cell } = snapshot;
-    if (cell.owner === snapshot) return cell.state;
-    const { base, checkpoint, tails } = snapshot.lineage;
-    // Read back by the reopen that handed the state on, before it did.
-    if (checkpoint !== null && base === null)
-      throw new Error("a handed-on reader's lineage lacks its checkpoint");
-    const state = restoreStateNow(
-      this.#path,
-      base?.slice() ?? null, // a decoded state writes into its bytes: the base stays as read
-      WalTail.concat(tails.slice(0, snapshot.applied)),
-    );
-    clearWriterWork(state);
-    snapshot.cell = { state, owner: snapshot };
-    return state;
+    return stateOf(this.#snapshot, this.#path);
   }
 
   /**
@@ -207,24 +142,7 @@ export class QueueReader {
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    const state = await restoreState(path, contents.checkpoint, contents.tail);
-    clearWriterWork(state);
-    const name = contents.position?.manifest.checkpoint ?? null;
-    const lineage: Lineage = {
-      base: null,
-      checkpoint:
-        name === null || contents.checkpoint === null
-          ? null
-          : {
-              name,
-              replayAfter: contents.position!.manifest.replayAfter,
-              bytes: contents.checkpoint.byteLength,
-            },
-      tails: [contents.tail],
-      bytes: contents.tail.bytes,
-    };
-    const snapshot: Snapshot = { cell: { state, owner: null }, lineage, applied: 1 };
-    snapshot.cell.owner = snapshot;
+    const snapshot = await readSnapshot(path, contents);
     return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
       store,
       path,
@@ -301,100 +219,16 @@ export class QueueReader {
       return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
     };
     if ("fullRead" in update) return fullRead(update.fullRead);
-    if (this.#outgrown(update))
-      return fullRead("the WAL kept since its checkpoint outgrew it, and there is a newer one");
-    if (update.tail.count > 0) {
-      const gone = await this.#keepBase(metered, options);
-      if (gone !== null) return fullRead(gone);
-    }
-    let applyError: unknown = null;
-    const snapshot =
-      update.tail.count === 0
-        ? this.#snapshot
-        : await this.#handOn(update.tail).catch((error: unknown) => {
-            if (!(error instanceof CorruptionError)) throw error;
-            applyError = error;
-            return null;
-          });
-    // Records that do not apply to this state: the log is not what this reader read.
-    if (snapshot === null)
-      return fullRead(`the records read do not apply to this snapshot: ${String(applyError)}`);
+    const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);
+    if (typeof snapshot === "string") return fullRead(snapshot);
     return this.#carry(
       new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
     );
   }
 
-  /**
-   * Reads this snapshot's checkpoint again, once per lineage, before its
-   * state is handed on: what this reader rebuilds from if read again. The
-   * reason a full read is needed instead when it cannot (the checkpoint was
-   * collected or is damaged), or `null`.
-   */
-  async #keepBase(store: MeteredStore, options: ReadLogOptions): Promise<string | null> {
-    const { lineage } = this.#snapshot;
-    const { checkpoint } = lineage;
-    if (checkpoint === null || lineage.base !== null) return null;
-    try {
-      const base = await readLogCheckpoint(
-        store,
-        this.#path,
-        checkpoint.name,
-        checkpoint.replayAfter,
-        options,
-      );
-      if (base === null)
-        return `the checkpoint it was read from (${checkpoint.name}) is gone, so this snapshot could not be kept`;
-      lineage.base ??= base;
-      return null;
-    } catch (error) {
-      if (!(error instanceof CorruptionError)) throw error;
-      return `the checkpoint it was read from does not read back: ${error.message}`;
-    }
-  }
-
   /** `next`, reopened from this reader, slicing its work as this one does. */
   #carry(next: QueueReader): QueueReader {
     next.#sliceMs = this.#sliceMs;
-    return next;
-  }
-
-  /**
-   * Whether `update`'s records should rather be read from a newer checkpoint:
-   * the WAL kept since this snapshot's checkpoint outgrew it (and
-   * {@link KEPT_WAL_FLOOR}; what a reader rebuilds from would keep growing)
-   * and the writer wrote one since.
-   */
-  #outgrown(update: LogUpdate): boolean {
-    const { lineage } = this.#snapshot;
-    return (
-      update.tail.count > 0 &&
-      lineage.bytes + update.tail.bytes >
-        Math.max(lineage.checkpoint?.bytes ?? 0, KEPT_WAL_FLOOR) &&
-      update.position.manifest.checkpoint !== (lineage.checkpoint?.name ?? null)
-    );
-  }
-
-  /**
-   * A snapshot of this one's state with `tail`'s records applied: the same
-   * state object, handed on (this snapshot rebuilds its own if read again).
-   */
-  async #handOn(tail: WalTail): Promise<Snapshot> {
-    const from = this.#snapshot;
-    const state = this.#state;
-    let { lineage } = from;
-    const { applied, cell } = from;
-    cell.owner = null; // read while the records apply, `from` rebuilds its own state
-    await applyTail(this.#path, state, tail, this.#sliceMs);
-    clearWriterWork(state);
-    // Another reopen of `from` went on from the same point meanwhile: continue a copy of the lineage.
-    if (lineage.tails.length !== applied) {
-      const tails = lineage.tails.slice(0, applied);
-      lineage = { ...lineage, tails, bytes: tails.reduce((sum, t) => sum + t.bytes, 0) };
-    }
-    lineage.tails.push(tail);
-    lineage.bytes += tail.bytes;
-    const next: Snapshot = { cell, lineage, applied: applied + 1 };
-    cell.owner = next;
     return next;
   }
 
@@ -588,10 +422,4 @@ export class QueueReader {
     const { after, limit } = checkDeadJobsOptions(options);
     return deadJobsPage(this.#state, name, after, limit).map((h) => jobToRecord(this.#state, h));
   }
-}
-
-/** Drops what `apply` keeps for a writer's deletes and wake-ups: a reader acts on neither. */
-function clearWriterWork(state: State): void {
-  state.payloadGarbage.length = 0;
-  state.flowWoken.clear();
 }
