@@ -7,8 +7,10 @@
  * arguments and decides records; this core carries them out.
  *
  * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`, the
- * scheduler's and reaper's passes in `timer-passes.ts`, and the commit path
- * while observers listen in `commit-observed.ts`.
+ * scheduler's and reaper's passes in `timer-passes.ts`, the commit path
+ * while observers listen in `commit-observed.ts`, the states of the life
+ * cycle (open, closing, failed) in `life.ts`, and settling the claims a
+ * previous writer left in `interrupted.ts`.
  *
  * Bulk work (requeueing the claims a crashed process left, promoting a
  * cohort of due jobs, expiring many leases, retention sweeps) runs in slices
@@ -18,21 +20,11 @@
  * spent, so no transition blocks the process for long on a slow or loaded core.
  */
 import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
-import { ClaimLostError, ClosedError } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
-import { messageOf } from "../util/message.js";
 import type { RandomSource } from "../util/random.js";
-import {
-  type MonotonicNow,
-  nextTurn,
-  processNow,
-  SLICE_MS,
-  SliceBudget,
-  StepSizer,
-} from "../util/slices.js";
-import { invalidArgument } from "../validate.js";
+import { type MonotonicNow, processNow, SLICE_MS, SliceBudget } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
 import { ObservedCommits } from "./commit-observed.js";
@@ -43,13 +35,9 @@ import { PendingFlowJobIds } from "./flow-job-ids.js";
 import type { Heartbeat } from "./heartbeat.js";
 import { IdGenerator } from "./ids.js";
 import type { Instrumentation } from "./instrument.js";
-import {
-  INTERRUPTED_MIN_PER_COMMIT,
-  INTERRUPTED_MS_PER_CLAIM,
-  INTERRUPTED_PER_COMMIT,
-  settleInterruptedSlice,
-} from "./interrupted.js";
-import { Lease, LeaseTable } from "./leases.js";
+import { settleInterruptedClaims } from "./interrupted.js";
+import { type Lease, LeaseTable, liveLeaseIn } from "./leases.js";
+import { QueueLife } from "./life.js";
 import { Observers, type TransitionCause } from "./observe.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
@@ -60,7 +48,7 @@ import type { QueueState, State } from "./state.js";
 import { leaseEndOf, wallTime } from "./time.js";
 import { TimerPasses } from "./timer-passes.js";
 import { QueueTimers } from "./timers.js";
-import { CLAIM_TOKEN, type Claim, type JobRecord } from "./types.js";
+import type { Claim, JobRecord } from "./types.js";
 import { jobToRecord } from "./views.js";
 import { ClaimWaiters } from "./waiters.js";
 
@@ -108,14 +96,8 @@ export class QueueCore {
   readonly logger: Logger;
   /** Whether the log reports to {@link logger} too (then its "log failed" line would repeat ours). */
   readonly #logLogsToQueueLogger: boolean;
-  #failure: Error | null = null;
-  /** Whether the instrumentation's `close` ran (it reports until the log is closed). */
-  #telemetryStopped = false;
-  /** Message of the last failed timer pass, reported once until a pass succeeds. */
-  #passFailure: string | null = null;
-  #closing: Promise<void> | null = null;
-  /** The writer's liveness beat, when configured. */
-  #heartbeat: Heartbeat | null = null;
+  /** Open, closing or failed, and the steps between. */
+  readonly #life = new QueueLife(this);
   /**
    * Enqueue calls on the general path (`enqueueJobs`) not yet committed:
    * while any is, a plain enqueue takes that path too, so that jobs are
@@ -168,8 +150,8 @@ export class QueueCore {
     this.ids = new IdGenerator(state.lastId, log.stats().epoch, seams.random);
     this.waiters = new ClaimWaiters(this.timed);
     this.timers = new QueueTimers(this.timed, this.settings, {
-      promote: () => this.#background("scheduler", () => this.promoteDue()),
-      reap: () => this.#background("reaper", () => this.reap()),
+      promote: () => this.#life.background("scheduler", () => this.promoteDue()),
+      reap: () => this.#life.background("reaper", () => this.reap()),
     });
     this.schedules = new ScheduleRunner(this, this.timed, this.settings.schedulerIntervalMs);
     this.rateLimits = new RateLimits(this.timed);
@@ -184,32 +166,12 @@ export class QueueCore {
    */
   async start(ownedAt: number): Promise<void> {
     // Our line replaces the log's only where it would land: a separate `log.logger` still gets its own.
-    this.log.onFailure((error) => this.#fail(error), { logsIt: this.#logLogsToQueueLogger });
+    this.log.onFailure((error) => this.#life.fail(error), { logsIt: this.#logLogsToQueueLogger });
     // Removals replayed from the log are durable: their payload objects can go.
     this.payloads.delete(this.state.payloadGarbage.splice(0));
     this.state.flowWoken.clear(); // replayed: nobody waits yet
-    // Commits sized to the time left in the slice, each taken from the front of a queue's
-    // claimed jobs (which the commit shrinks): no list of every claim is built at once.
-    const budget = this.sliceBudget();
-    const steps = new StepSizer(
-      INTERRUPTED_MIN_PER_COMMIT,
-      INTERRUPTED_PER_COMMIT,
-      INTERRUPTED_MS_PER_CLAIM,
-      this.sliceNow,
-    );
-    let requeued = 0;
-    for (const qs of this.state.queueList) {
-      while (qs.claimed.size > 0) {
-        if (budget.spent()) {
-          await nextTurn();
-          budget.start();
-        }
-        if (this.closed) return;
-        const before = qs.claimed.size;
-        requeued += settleInterruptedSlice(this, qs, budget, steps);
-        if (qs.claimed.size >= before) break; // nothing left that a commit can settle
-      }
-    }
+    const requeued = await settleInterruptedClaims(this);
+    if (requeued === null) return; // closed meanwhile
     if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
     // Checkpoints start only now: one encoded (and stored) while the claims were requeued
     // would share every turn of the event loop with that requeue (at a million jobs, turns
@@ -244,18 +206,17 @@ export class QueueCore {
 
   /** Throws unless the queue is open: its failure, or `ClosedError`. */
   check(): void {
-    if (this.#failure !== null) throw this.#failure;
-    if (this.#closing !== null) throw new ClosedError("queue is closed");
+    this.#life.check();
   }
 
   /** What failed the log for good (`FencedError`, `StorageError`), or `null`. */
   get failure(): Error | null {
-    return this.#failure;
+    return this.#life.failure;
   }
 
   /** `true` once closed, or after the log failed. */
   get closed(): boolean {
-    return this.#closing !== null || this.#failure !== null;
+    return this.#life.closed;
   }
 
   /**
@@ -403,13 +364,7 @@ export class QueueCore {
    * `InvalidArgumentError` naming `arg`. Only a failure looks at the value's shape.
    */
   liveLease(claim: Claim, operation: string, arg = "claim"): Lease {
-    const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
-    if (lease instanceof Lease && this.leases.isLive(lease)) return lease;
-    if (!(lease instanceof Lease) && !isJobRecord(claim))
-      throw invalidArgument(arg, "a claim from claim()/claimBatch()", claim);
-    throw new ClaimLostError(
-      `${operation}: the claim on job ${String(claim.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
-    );
+    return liveLeaseIn(this.leases, claim, operation, arg);
   }
 
   /**
@@ -456,7 +411,7 @@ export class QueueCore {
 
   /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
   attachHeartbeat(heartbeat: Heartbeat): void {
-    this.#heartbeat = heartbeat;
+    this.#life.attachHeartbeat(heartbeat);
   }
 
   /**
@@ -465,84 +420,6 @@ export class QueueCore {
    * (all of it durable). Idempotent.
    */
   close(): Promise<void> {
-    if (this.#closing === null) {
-      this.#stop(new ClosedError("queue closed"));
-      const heartbeat = this.#heartbeat;
-      // Telemetry stops once the log is closed: the observers still hear of
-      // the transitions the closing flush makes durable (acknowledged enqueues).
-      this.#closing =
-        this.#failure === null
-          ? this.log.close().then(
-              async () => {
-                this.#stopTelemetry();
-                await heartbeat?.stop(true);
-                await this.events.drained();
-              },
-              (error: unknown) => {
-                this.#stopTelemetry();
-                heartbeat?.stop(false);
-                throw error;
-              },
-            )
-          : this.log.close().then(() => this.#stopTelemetry(), noop);
-    }
-    return this.#closing;
+    return this.#life.close();
   }
-
-  /**
-   * Runs a timer's pass. A pass that throws (a clock reading before 1970) is
-   * reported once, not on every tick, and tried again at the next tick; its
-   * writes' failures surface through the log's failure handler.
-   */
-  #background(what: string, pass: () => Promise<void>): void {
-    try {
-      pass().catch(noop);
-      this.#passFailure = null;
-    } catch (error) {
-      const message = messageOf(error);
-      if (this.#passFailure === message) return;
-      this.#passFailure = message;
-      this.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);
-    }
-  }
-  /** Stop timers, release waiters and leases. */
-  #stop(reason: Error): void {
-    this.timers.stop();
-    this.payloads.stop(reason);
-    this.completions.rejectAll(reason);
-    this.schedules.stop();
-    this.rateLimits.stop();
-    this.waiters.releaseAll();
-    this.leases.clear(reason);
-  }
-
-  /** The log failed for good (fenced, storage): every later call rejects with `error`. */
-  #fail(error: Error): void {
-    if (this.#failure !== null) return;
-    this.#failure = error;
-    this.#heartbeat?.stop(false);
-    this.logger.error(`queue closed after a log failure: ${error.message}`, { error });
-    this.#stop(error);
-    // Nothing becomes durable after a failure: telemetry stops now.
-    this.#stopTelemetry();
-    if (this.#closing === null) this.#closing = this.log.close().catch(noop);
-  }
-
-  /** Stops the telemetry's reporting (its metrics observer and collection callback), once. */
-  #stopTelemetry(): void {
-    if (this.#telemetryStopped) return;
-    this.#telemetryStopped = true;
-    this.instrumentation?.close();
-  }
-}
-
-/**
- * Whether `value` has a job record's shape (string `id`, `queue` and
- * `status`): a claim of another queue or build, or a `getJob` record, whose
- * claim is not live here; anything else is not a claim at all.
- */
-function isJobRecord(value: unknown): value is JobRecord {
-  if (typeof value !== "object" || value === null) return false;
-  const { id, queue, status } = value as Partial<JobRecord>;
-  return typeof id === "string" && typeof queue === "string" && typeof status === "string";
 }

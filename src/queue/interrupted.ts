@@ -10,7 +10,7 @@
  * that miss the cache, more on a loaded core), so a fixed group of a few
  * hundred claims could alone hold the event loop past 20 ms.
  */
-import type { SliceBudget, StepSizer } from "../util/slices.js";
+import { type MonotonicNow, nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
 import type { TransitionCause } from "./observe.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -56,4 +56,47 @@ export function settleInterruptedSlice(
     settled += records.length;
   } while (qs.claimed.size > 0 && !budget.spent());
   return settled;
+}
+
+/** What settling every claim over several turns needs of the queue's core besides. */
+export interface InterruptedClaimsOwner extends InterruptedClaimsTarget {
+  /** `true` once closed, or after the log failed: settling stops. */
+  readonly closed: boolean;
+  /** The clock the slices run on. */
+  readonly sliceNow: MonotonicNow;
+  sliceBudget(): SliceBudget;
+}
+
+/**
+ * Settles every claim the previous writer left, queue by queue, in slices
+ * (one per turn of the event loop), until none is left or no commit can
+ * settle more. Resolves with how many were settled, or `null` when the queue
+ * closed meanwhile (the rest is left for the next writer).
+ */
+export async function settleInterruptedClaims(
+  core: InterruptedClaimsOwner,
+): Promise<number | null> {
+  // Commits sized to the time left in the slice, each taken from the front of a queue's
+  // claimed jobs (which the commit shrinks): no list of every claim is built at once.
+  const budget = core.sliceBudget();
+  const steps = new StepSizer(
+    INTERRUPTED_MIN_PER_COMMIT,
+    INTERRUPTED_PER_COMMIT,
+    INTERRUPTED_MS_PER_CLAIM,
+    core.sliceNow,
+  );
+  let requeued = 0;
+  for (const qs of core.state.queueList) {
+    while (qs.claimed.size > 0) {
+      if (budget.spent()) {
+        await nextTurn();
+        budget.start();
+      }
+      if (core.closed) return null;
+      const before = qs.claimed.size;
+      requeued += settleInterruptedSlice(core, qs, budget, steps);
+      if (qs.claimed.size >= before) break; // nothing left that a commit can settle
+    }
+  }
+  return requeued;
 }

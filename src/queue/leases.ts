@@ -9,8 +9,11 @@
  * then it holds the job (no one else can claim it) but cannot expire, so a
  * slow commit never reaps a claim nobody has seen yet.
  */
+
+import { ClaimLostError } from "../errors.js";
 import { BTree } from "../util/btree.js";
-import type { ClaimToken } from "./types.js";
+import { invalidArgument } from "../validate.js";
+import { CLAIM_TOKEN, type Claim, type ClaimToken, type JobRecord } from "./types.js";
 
 /**
  * The lease of one claim. Leases exist only in memory: a claim from an
@@ -151,4 +154,35 @@ export class LeaseTable {
     this.#byJob.clear();
     this.#byExpiry.clear();
   }
+}
+
+/**
+ * The live lease of `claim` in `leases`, or `ClaimLostError` naming
+ * `operation`; a value that is not a claim or job record at all is
+ * `InvalidArgumentError` naming `arg` (see `QueueCore.liveLease`).
+ */
+export function liveLeaseIn(
+  leases: LeaseTable,
+  claim: Claim,
+  operation: string,
+  arg: string,
+): Lease {
+  const lease = (claim as Partial<Claim> | null | undefined)?.[CLAIM_TOKEN];
+  if (lease instanceof Lease && leases.isLive(lease)) return lease;
+  if (!(lease instanceof Lease) && !isJobRecord(claim))
+    throw invalidArgument(arg, "a claim from claim()/claimBatch()", claim);
+  throw new ClaimLostError(
+    `${operation}: the claim on job ${String(claim.id)} is not live (already settled, lease reaped, or not a claim from this queue)`,
+  );
+}
+
+/**
+ * Whether `value` has a job record's shape (string `id`, `queue` and
+ * `status`): a claim of another queue or build, or a `getJob` record, whose
+ * claim is not live here; anything else is not a claim at all.
+ */
+function isJobRecord(value: unknown): value is JobRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { id, queue, status } = value as Partial<JobRecord>;
+  return typeof id === "string" && typeof queue === "string" && typeof status === "string";
 }

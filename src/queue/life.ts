@@ -1,0 +1,125 @@
+/**
+ * The life cycle of an open queue's core: open, then closing (timers and
+ * waits stopped, the log flushed and closed, a closing heartbeat, every
+ * queued event told) or failed (the log failed for good: everything stops at
+ * once and every later call rejects with that error). Also reports a failing
+ * timer pass once rather than at every tick. `core.ts` delegates its
+ * `check`, `failure`, `closed` and `close` here.
+ */
+import { ClosedError } from "../errors.js";
+import { messageOf } from "../util/message.js";
+import type { QueueCore } from "./core.js";
+import type { Heartbeat } from "./heartbeat.js";
+
+function noop(): void {}
+
+/** Whether one queue core is open, closing or failed, and the steps between. */
+export class QueueLife {
+  readonly #core: QueueCore;
+  /** What failed the log for good, or `null`. */
+  #failure: Error | null = null;
+  /** Whether the instrumentation's `close` ran (it reports until the log is closed). */
+  #telemetryStopped = false;
+  /** Message of the last failed timer pass, reported once until a pass succeeds. */
+  #passFailure: string | null = null;
+  #closing: Promise<void> | null = null;
+  /** The writer's liveness beat, when configured. */
+  #heartbeat: Heartbeat | null = null;
+
+  constructor(core: QueueCore) {
+    this.#core = core;
+  }
+
+  /** Throws unless the queue is open: its failure, or `ClosedError`. */
+  check(): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closing !== null) throw new ClosedError("queue is closed");
+  }
+
+  /** What failed the log for good (`FencedError`, `StorageError`), or `null`. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** `true` once closed, or after the log failed. */
+  get closed(): boolean {
+    return this.#closing !== null || this.#failure !== null;
+  }
+
+  /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
+  attachHeartbeat(heartbeat: Heartbeat): void {
+    this.#heartbeat = heartbeat;
+  }
+
+  /** See `QueueCore.close`. */
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#stop(new ClosedError("queue closed"));
+      const heartbeat = this.#heartbeat;
+      // Telemetry stops once the log is closed: the observers still hear of
+      // the transitions the closing flush makes durable (acknowledged enqueues).
+      this.#closing =
+        this.#failure === null
+          ? this.#core.log.close().then(
+              async () => {
+                this.#stopTelemetry();
+                await heartbeat?.stop(true);
+                await this.#core.events.drained();
+              },
+              (error: unknown) => {
+                this.#stopTelemetry();
+                heartbeat?.stop(false);
+                throw error;
+              },
+            )
+          : this.#core.log.close().then(() => this.#stopTelemetry(), noop);
+    }
+    return this.#closing;
+  }
+
+  /**
+   * Runs a timer's pass. A pass that throws (a clock reading before 1970) is
+   * reported once, not on every tick, and tried again at the next tick; its
+   * writes' failures surface through the log's failure handler.
+   */
+  background(what: string, pass: () => Promise<void>): void {
+    try {
+      pass().catch(noop);
+      this.#passFailure = null;
+    } catch (error) {
+      const message = messageOf(error);
+      if (this.#passFailure === message) return;
+      this.#passFailure = message;
+      this.#core.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);
+    }
+  }
+  /** Stop timers, release waiters and leases. */
+  #stop(reason: Error): void {
+    this.#core.timers.stop();
+    this.#core.payloads.stop(reason);
+    this.#core.completions.rejectAll(reason);
+    this.#core.schedules.stop();
+    this.#core.rateLimits.stop();
+    this.#core.waiters.releaseAll();
+    this.#core.leases.clear(reason);
+  }
+
+  /** The log failed for good (fenced, storage): every later call rejects with `error`. */
+  fail(error: Error): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    this.#heartbeat?.stop(false);
+    this.#core.logger.error(`queue closed after a log failure: ${error.message}`, { error });
+    this.#stop(error);
+    // Nothing becomes durable after a failure: telemetry stops now.
+    this.#stopTelemetry();
+    if (this.#closing === null) this.#closing = this.#core.log.close().catch(noop);
+  }
+
+  /** Stops the telemetry's reporting (its metrics observer and collection callback), once. */
+  #stopTelemetry(): void {
+    if (this.#telemetryStopped) return;
+    this.#telemetryStopped = true;
+    this.#core.instrumentation?.close();
+  }
+}
