@@ -10,7 +10,7 @@ export {
   type QueueEventListener,
   type QueueEventMap,
   type QueueEventName,
-} from "./events.js";
+} from "./event-types.js";
 export { type FlowJob, type FlowResult, MAX_FLOW_DEPTH, MAX_FLOW_JOBS } from "./flows.js";
 export type { WriterHeartbeat } from "./heartbeat.js";
 export {

@@ -15,7 +15,7 @@ import { checkInteger } from "../validate.js";
 import { claimJobs } from "./claiming.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
-import type { QueueEventListener, QueueEventName } from "./events.js";
+import type { QueueEventListener, QueueEventName } from "./event-types.js";
 import { installHooks } from "./hooks.js";
 import { openCore } from "./open-queue.js";
 import {
