@@ -16,7 +16,8 @@
  * are recorded right after the log sends its next batch, while that write
  * is in flight (and before any collection). Gauges of queue depth and oldest pending age,
  * the store's request counters and the log's backlog are read from the live
- * state when the SDK collects.
+ * state when the SDK collects. The instruments themselves (names, units,
+ * buckets) are made in `instruments.ts`.
  */
 import type {
   Attributes,
@@ -39,6 +40,7 @@ import type {
 } from "../observe.js";
 import { Tag } from "../records/tags.js";
 import type { QueueStats } from "../types.js";
+import { createInstruments, STEP_KINDS, type StepKind } from "./instruments.js";
 
 /** What the gauges read when the SDK collects. */
 export interface MetricsSource {
@@ -54,36 +56,12 @@ export interface MetricsSource {
   afterLogSend(callback: () => void): void;
 }
 
-/** Bucket bounds (seconds) for waits and handler durations: 5 ms to an hour. */
-const SECONDS_BUCKETS = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
-];
 const DEPTH_STATES = ["pending", "scheduled", "claimed", "dead"] as const;
 const STORE_OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
 /** The `queue` attribute of metrics that cover every queue of the store. */
 export const ALL_QUEUES = "*";
 
 type Outcome = "completed" | "retried" | "dead_lettered" | "expired";
-/** The life-cycle steps counted (as `lifecycleOf` names them), one counter each. */
-type StepKind =
-  | "enqueued"
-  | "claimed"
-  | "completed"
-  | "retried"
-  | "dead"
-  | "expired"
-  | "cancelled"
-  | "released";
-const STEP_KINDS: readonly StepKind[] = [
-  "enqueued",
-  "claimed",
-  "completed",
-  "retried",
-  "dead",
-  "expired",
-  "cancelled",
-  "released",
-];
 
 /** Steps of one queue counted since the SDK last collected, and its attributes. */
 interface Tally {
@@ -124,63 +102,11 @@ export class QueueMetrics implements CommitObserver {
     this.#meter = meter;
     this.#source = source;
     this.#prices = prices;
-    const jobs = (name: string, description: string): Counter =>
-      meter.createCounter(`taquba.jobs.${name}`, { description, unit: "{job}" });
-    this.#counters = {
-      enqueued: jobs("enqueued", "Jobs enqueued (durable)"),
-      claimed: jobs("claimed", "Claims handed out (each attempt counts)"),
-      completed: jobs("completed", "Claimed jobs acked"),
-      retried: jobs("retried", "Failed deliveries requeued for another attempt"),
-      dead: jobs("dead_lettered", "Jobs that became dead"),
-      expired: jobs("expired", "Claims whose lease ran out before they were settled"),
-      cancelled: jobs("cancelled", "Jobs removed by cancel"),
-      released: jobs("released", "Claims given back before a handler ran (attempt not counted)"),
-    };
-    const advice = { explicitBucketBoundaries: SECONDS_BUCKETS };
-    this.#wait = meter.createHistogram("taquba.job.wait", {
-      description: "Time from enqueue to claim",
-      unit: "s",
-      advice,
-    });
-    this.#duration = meter.createHistogram("taquba.job.duration", {
-      description: "Time from claim to settlement, by outcome",
-      unit: "s",
-      advice,
-    });
-    this.#observables = [
-      meter.createObservableGauge("taquba.queue.depth", {
-        description: "Jobs in the queue by state",
-        unit: "{job}",
-      }),
-      meter.createObservableGauge("taquba.queue.oldest_pending_age", {
-        description: "Age of the oldest pending job (since its enqueue); 0 when none is pending",
-        unit: "s",
-      }),
-      meter.createObservableCounter("taquba.store.requests", {
-        description: "Requests made to the object store, by kind",
-        unit: "{request}",
-      }),
-      meter.createObservableCounter("taquba.store.bytes", {
-        description: "Bytes sent (put) to and received (get) from the object store",
-        unit: "By",
-      }),
-      meter.createObservableCounter("taquba.store.request_cost", {
-        description: "Estimated cost of the store requests, by kind (default: S3 Standard, USD)",
-        unit: "USD",
-      }),
-      meter.createObservableGauge("taquba.log.epoch", {
-        description: "Writer epoch: how many writers have opened the store",
-      }),
-      meter.createObservableGauge("taquba.log.wal_backlog", {
-        description: "WAL bytes written since the last checkpoint (what a reopen replays)",
-        unit: "By",
-      }),
-      meter.createObservableGauge("taquba.log.checkpoint_age", {
-        description:
-          "Time since the store's newest checkpoint was written (the one opened from, until this writer writes one)",
-        unit: "s",
-      }),
-    ];
+    const instruments = createInstruments(meter);
+    this.#counters = instruments.counters;
+    this.#wait = instruments.wait;
+    this.#duration = instruments.duration;
+    this.#observables = instruments.observables;
     meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
