@@ -4,28 +4,13 @@
  * their TSDoc stay on `Queue` while `queue.ts` keeps to producers,
  * consumers, schedules, events and the queue's life. Each method delegates
  * in one line to its feature module (`transaction.ts`, `flows.ts`, `kv.ts`).
- * Also owns the tie from a queue object to its `QueueCore`.
  */
 import type { QueueCore } from "./core.js";
 import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import * as kv from "./kv.js";
+import { coreOf } from "./queue-cores.js";
 import { runTransaction, type Transaction, type TransactionResult } from "./transaction.js";
 import type { Payload } from "./types.js";
-
-/** The core of each open queue, set once by `Queue`'s constructor. */
-const cores = new WeakMap<object, QueueCore>();
-
-/** Ties `queue` to `core`; `Queue`'s constructor calls it once. */
-export function bindCore(queue: object, core: QueueCore): void {
-  cores.set(queue, core);
-}
-
-/** The core `queue` was tied to; a `TypeError` for an object that is not a `Queue`. */
-export function coreOf(queue: object): QueueCore {
-  const core = cores.get(queue);
-  if (core === undefined) throw new TypeError("not a taquba Queue");
-  return core;
-}
 
 /** Transactions, flows and the KV namespace of a `Queue` (see `Queue`). */
 export class QueueData {

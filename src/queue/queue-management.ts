@@ -22,7 +22,8 @@ import type {
   RequeueDeadJobsOptions,
   WaitForCompletionOptions,
 } from "./options.js";
-import { coreOf, QueueData } from "./queue-data.js";
+import { coreOf } from "./queue-cores.js";
+import { QueueData } from "./queue-data.js";
 import * as reads from "./reads.js";
 import type {
   CancelOutcome,

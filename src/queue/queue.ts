@@ -26,7 +26,7 @@ import {
   type OpenOptions,
 } from "./options.js";
 import * as producers from "./producers.js";
-import { bindCore } from "./queue-data.js";
+import { bindCore } from "./queue-cores.js";
 import { QueueManagement } from "./queue-management.js";
 import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
