@@ -17,7 +17,8 @@ import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { QueueState } from "./state.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
-import { checkClaimOptions, checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "./validate.js";
+import { checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "./validate.js";
+import { checkClaimOptions } from "./validate-options.js";
 
 /**
  * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or

@@ -9,14 +9,13 @@ import {
   jobBefore,
   type Observers,
   requeuedWith,
-  type Transition,
-  type TransitionCause,
 } from "./observe.js";
 import type { QueueRecord, RecordEncoder } from "./records/codec.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import type { AckRecord, ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { State } from "./state.js";
+import type { Transition, TransitionCause } from "./transition.js";
 
 function noop(): void {}
 

@@ -15,10 +15,11 @@ import {
   checkString,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import type { ClaimAckTimes, CommitObserver, Observers, Transition } from "./observe.js";
+import type { ClaimAckTimes, CommitObserver, Observers } from "./observe.js";
 import { WAIT_FOR_COMPLETION_OPTION_KEYS, type WaitForCompletionOptions } from "./options.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
+import type { Transition } from "./transition.js";
 import type { Completion } from "./types.js";
 import { completionOfJob } from "./views.js";
 

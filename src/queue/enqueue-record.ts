@@ -7,7 +7,7 @@ import type { CheckedJob } from "./enqueue.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { PayloadRef } from "./table.js";
-import type { CheckedEnqueueOptions } from "./validate.js";
+import type { CheckedEnqueueOptions } from "./validate-options.js";
 
 /** The inline payload of a record whose payload is offloaded. */
 const EMPTY = new Uint8Array(0);

@@ -19,12 +19,8 @@ import type { Headers } from "./state.js";
 import type { PayloadRef } from "./table.js";
 import { formatTraceParent, TRACEPARENT, type TraceContext } from "./trace-context.js";
 import type { Payload } from "./types.js";
-import {
-  type CheckedEnqueueOptions,
-  checkEnqueueOptions,
-  checkPayload,
-  MAX_TIMESTAMP_MS,
-} from "./validate.js";
+import { checkPayload, MAX_TIMESTAMP_MS } from "./validate.js";
+import { type CheckedEnqueueOptions, checkEnqueueOptions } from "./validate-options.js";
 
 /** One job of `enqueueMany`. */
 export interface JobInput {

@@ -28,13 +28,9 @@ import { messageOf } from "../util/message.js";
 import { checkFunction, checkOneOf } from "../validate.js";
 import type { QueueEventBase, QueueEventMap, QueueEventName } from "./event-types.js";
 import { QUEUE_EVENT_NAMES } from "./event-types.js";
-import {
-  type CommitObserver,
-  type LifecycleStep,
-  type Observers,
-  stepsOf,
-  type Transition,
-} from "./observe.js";
+import { type LifecycleStep, stepsOf } from "./lifecycle-steps.js";
+import type { CommitObserver, Observers } from "./observe.js";
+import type { Transition } from "./transition.js";
 
 export {
   QUEUE_EVENT_NAMES,

@@ -12,9 +12,9 @@
  */
 import { type MonotonicNow, nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
-import type { TransitionCause } from "./observe.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { QueueState, State } from "./state.js";
+import type { TransitionCause } from "./transition.js";
 
 /** Claims settled by one commit at most. */
 export const INTERRUPTED_PER_COMMIT = 256;

@@ -3,12 +3,12 @@
  * committed transition was for a job (enqueued, claimed, completed, retried,
  * dead, expired, cancelled, released, removed, requeued, woken). The
  * transitions come from the observer seam at the commit boundary
- * (`observe.ts`, which re-exports these); a new record kind adds its case
- * in {@link stepsOf}.
+ * (`observe.ts`); a new record kind adds its case in {@link stepsOf}.
  */
-import type { Transition } from "./observe.js";
+
 import type { RemovableStatus } from "./operations.js";
 import { Tag } from "./records/tags.js";
+import type { Transition } from "./transition.js";
 
 /** Identifies a job and its queue; every life-cycle step carries it. */
 interface StepBase {

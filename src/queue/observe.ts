@@ -23,10 +23,10 @@
  * own bytes (a plain enqueue does not copy them), which the caller is free to
  * change once the call returns.
  *
- * `lifecycleOf` (`lifecycle-steps.ts`, re-exported here) turns transitions
- * into the job life-cycle steps that events and metrics share. A new record
- * kind adds its case there (and, when it acts on an existing job, in
- * {@link jobBefore}).
+ * A transition's shape is declared in `transition.ts`; `lifecycleOf`
+ * (`lifecycle-steps.ts`) turns transitions into the job life-cycle steps
+ * that events and metrics share. A new record kind adds its case there (and,
+ * when it acts on an existing job, in {@link jobBefore}).
  */
 import type { Logger } from "../logger.js";
 import { messageOf } from "../util/message.js";
@@ -35,37 +35,8 @@ import type { AckRecord, ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, slot } from "./table.js";
+import type { JobBefore, Transition } from "./transition.js";
 import type { JobStatus } from "./types.js";
-
-export { type LifecycleStep, lifecycleOf, stepsOf } from "./lifecycle-steps.js";
-
-/** Why the queue decided a record, where the record itself does not say. */
-export type TransitionCause =
-  /** The reaper found the claim's lease expired. */
-  | "lease_expired"
-  /** At open: the claim belonged to a process that is gone. */
-  | "interrupted";
-
-/** The job a record acts on, as it was just before the record applied. */
-export interface JobBefore {
-  readonly id: string;
-  readonly queue: string;
-  readonly status: JobStatus;
-  readonly attempts: number;
-  readonly enqueuedAt: number;
-  /** While claimed: when the current claim began. */
-  readonly claimedAt: number | undefined;
-}
-
-/** One applied, durable record as the commit boundary saw it. */
-export interface Transition {
-  readonly record: QueueRecord;
-  /** The job the record acts on before it applied; `undefined` for enqueues, promotions and sweeps. */
-  readonly job: JobBefore | undefined;
-  readonly cause: TransitionCause | undefined;
-  /** Wall time of the commit (ms since the UNIX epoch). */
-  readonly at: number;
-}
 
 /** Enqueues of one log batch counted by queue, not kept as transitions. */
 export class EnqueueCounts {

@@ -24,14 +24,12 @@ import type { Headers } from "./state.js";
 import { TRACEPARENT } from "./trace-context.js";
 import { fitTrace } from "./trace-headers.js";
 import type { Payload } from "./types.js";
+import { checkPayload, checkQueueName, copyBytes } from "./validate.js";
 import {
   type CheckedEnqueueOptions,
   checkEnqueueOptions,
-  checkPayload,
-  checkQueueName,
-  copyBytes,
   setsNoEnqueueOption,
-} from "./validate.js";
+} from "./validate-options.js";
 
 /**
  * `Queue.enqueue`. A plain job — no `jobId`, dedup key, delay, run time or

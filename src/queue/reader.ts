@@ -26,7 +26,8 @@ import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
-import { checkDeadJobsOptions, checkListQueuesOptions, checkQueueName } from "./validate.js";
+import { checkQueueName } from "./validate.js";
+import { checkDeadJobsOptions, checkListQueuesOptions } from "./validate-options.js";
 import {
   attemptHistoryOf,
   type CancelledJobInfo,

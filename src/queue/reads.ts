@@ -9,7 +9,8 @@ import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from 
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { isUnreadable, markUnreadable, warnUnreadable } from "./payloads.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
-import { checkDeadJobsOptions, checkListQueuesOptions, checkQueueName } from "./validate.js";
+import { checkQueueName } from "./validate.js";
+import { checkDeadJobsOptions, checkListQueuesOptions } from "./validate-options.js";
 import { attemptHistoryOf, deadJobsPage, queueNames, queueStats } from "./views.js";
 
 /** Dead jobs a long `deadJobs` page reads between two checks of its slice's budget. */

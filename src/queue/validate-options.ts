@@ -1,7 +1,7 @@
 /**
  * Checks of the queue's whole option bags — `enqueue` (completed from the
  * queue's configuration), `claim`, `listQueues`, `deadJobs` — built on the
- * value checks of `validate.ts`, which re-exports these.
+ * value checks of `validate.ts`.
  */
 import {
   checkBoolean,

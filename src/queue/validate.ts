@@ -2,9 +2,10 @@
  * Argument checks of the queue's own kinds of values — queue names, payloads,
  * priorities, attempts, timestamps, headers, stored strings. The checks of
  * whole option bags (`enqueue`, `claim`, `listQueues`, `deadJobs`) are in
- * `validate-options.ts`, re-exported here. Built on the shared checks in
- * `../validate.ts`, so every message has the same shape and names the
- * argument. Also used by the worker and the CLI (with flag names as `arg`).
+ * `validate-options.ts`, which builds on these. All are built on the shared
+ * checks in `../validate.ts`, so every message has the same shape and names
+ * the argument. Also used by the worker and the CLI (with flag names as
+ * `arg`).
  */
 import { checkInteger, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import {
@@ -20,14 +21,6 @@ import {
 } from "./limits.js";
 import type { Headers } from "./state.js";
 
-export {
-  type CheckedEnqueueOptions,
-  checkClaimOptions,
-  checkDeadJobsOptions,
-  checkEnqueueOptions,
-  checkListQueuesOptions,
-  setsNoEnqueueOption,
-} from "./validate-options.js";
 export { MAX_MESSAGE_BYTES, MAX_QUEUE_NAME_BYTES };
 
 const MAX_U32 = 2 ** 32 - 1;

@@ -14,7 +14,7 @@ import type { Observers } from "../../src/queue/observe.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { checkEnqueueOptions } from "../../src/queue/validate.js";
+import { checkEnqueueOptions } from "../../src/queue/validate-options.js";
 import { MemoryStore } from "../../src/store/memory.js";
 
 const ID = "01J00000000000000000000000";

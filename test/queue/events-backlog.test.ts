@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { QueueEvents } from "../../src/queue/events.js";
-import { Observers, type Transition } from "../../src/queue/observe.js";
+import { Observers } from "../../src/queue/observe.js";
+import type { Transition } from "../../src/queue/transition.js";
 import { recordingLogger } from "../recording-logger.js";
 import { enqueueRecord, openTestQueue, rejection, turns } from "./helpers.js";
 

@@ -7,10 +7,10 @@ import {
   type CommitObserver,
   type EnqueueCounts,
   Observers,
-  type Transition,
 } from "../../src/queue/observe.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { Tag } from "../../src/queue/records/tags.js";
+import type { Transition } from "../../src/queue/transition.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";

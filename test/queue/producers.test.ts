@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import type { EnqueueOptions, OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
-import { setsNoEnqueueOption } from "../../src/queue/validate.js";
+import { setsNoEnqueueOption } from "../../src/queue/validate-options.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { auditState, liveState } from "../reliability/lib/audit.js";

@@ -9,8 +9,10 @@ import { AggregationTemporality, type Histogram, MeterProvider } from "@opentele
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
-import { lifecycleOf, type Observers, type Transition } from "../../src/queue/observe.js";
+import { lifecycleOf } from "../../src/queue/lifecycle-steps.js";
+import type { Observers } from "../../src/queue/observe.js";
 import { Queue } from "../../src/queue/queue.js";
+import type { Transition } from "../../src/queue/transition.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { estimateRequestCost, requestCosts } from "../../src/store/request-prices.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";

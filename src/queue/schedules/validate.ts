@@ -16,13 +16,8 @@ import {
 import type { QueueSettings } from "../config.js";
 import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
-import {
-  checkDedupKey,
-  checkEnqueueOptions,
-  checkPayload,
-  checkQueueName,
-  checkTimestamp,
-} from "../validate.js";
+import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
+import { checkEnqueueOptions } from "../validate-options.js";
 import { parseCron } from "./timing.js";
 import {
   CATCH_UPS,

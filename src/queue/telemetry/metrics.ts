@@ -31,14 +31,9 @@ import type { LogStats } from "../../log/index.js";
 import { costsOf, type RequestPrices } from "../../store/request-prices.js";
 import type { RequestCounts } from "../../store/wrappers/counting.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
-import type {
-  ClaimAckTimes,
-  CommitObserver,
-  EnqueueCounts,
-  JobBefore,
-  Transition,
-} from "../observe.js";
+import type { ClaimAckTimes, CommitObserver, EnqueueCounts } from "../observe.js";
 import { Tag } from "../records/tags.js";
+import type { JobBefore, Transition } from "../transition.js";
 import type { QueueStats } from "../types.js";
 import { createInstruments, STEP_KINDS, type StepKind } from "./instruments.js";
 
