@@ -1,0 +1,150 @@
+/**
+ * The layout of `src/`: every module stays small enough to read whole, and
+ * no module imports itself back through others.
+ *
+ * Only imports that load a module count towards a cycle: `import type` and
+ * `export type` are erased when compiling, so a cycle of them never reaches
+ * the runtime, and the queue's modules name each other's types freely.
+ * Every other relative `import … from` or `export … from`, and a bare
+ * `import "./x.js"`, counts (an `import { type A }` too, to be safe). A
+ * dynamic `import()` runs after every module has loaded and does not count.
+ */
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
+const MAX_LINES = 450;
+
+/** The static `import`/`export` statements that name a relative module. */
+const RELATIVE_FROM =
+  /^[ \t]*(import|export)\b(?:[ \t]+(type)\b)?(?:[^;"']*?\bfrom)?[ \t]*["'](\.{1,2}\/[^"']+)["']/gm;
+
+async function modules(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await modules(path)));
+    else if (entry.name.endsWith(".ts")) found.push(path);
+  }
+  return found.sort();
+}
+
+function lineCount(text: string): number {
+  const lines = text.split("\n").length;
+  return text.endsWith("\n") ? lines - 1 : lines;
+}
+
+/** The modules `file` loads, as paths of `.ts` files. */
+function loads(file: string, text: string): string[] {
+  const targets: string[] = [];
+  for (const match of text.matchAll(RELATIVE_FROM)) {
+    if (match[2] === "type") continue;
+    const specifier = match[3]!;
+    targets.push(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")));
+  }
+  return targets;
+}
+
+/** One cycle of `graph`, as the modules along it (first repeated last), or `undefined`. */
+function findCycle(graph: Map<string, string[]>): string[] | undefined {
+  const done = new Set<string>();
+  const path: string[] = [];
+  const onPath = new Set<string>();
+  const visit = (node: string): string[] | undefined => {
+    if (onPath.has(node)) return [...path.slice(path.indexOf(node)), node];
+    if (done.has(node)) return undefined;
+    path.push(node);
+    onPath.add(node);
+    for (const next of graph.get(node) ?? []) {
+      const cycle = visit(next);
+      if (cycle !== undefined) return cycle;
+    }
+    path.pop();
+    onPath.delete(node);
+    done.add(node);
+    return undefined;
+  };
+  for (const node of graph.keys()) {
+    const cycle = visit(node);
+    if (cycle !== undefined) return cycle;
+  }
+  return undefined;
+}
+
+describe("source layout", { timeout: 20_000 }, () => {
+  it(`every module of src/ is under ${MAX_LINES} lines`, async () => {
+    const files = await modules(SRC);
+    assert.ok(files.length > 100, String(files.length));
+    const long: string[] = [];
+    for (const file of files) {
+      const lines = lineCount(await readFile(file, "utf8"));
+      if (lines >= MAX_LINES) long.push(`${relative(SRC, file)}: ${lines} lines`);
+    }
+    assert.deepEqual(
+      long,
+      [],
+      `modules of ${MAX_LINES} lines or more; split each by concern (one coherent ` +
+        `part per new module, with a header saying what it owns):\n${long.join("\n")}`,
+    );
+  });
+
+  it("no module of src/ loads itself back through its imports", async () => {
+    const files = await modules(SRC);
+    const known = new Set(files);
+    const graph = new Map<string, string[]>();
+    const unresolved: string[] = [];
+    for (const file of files) {
+      const targets = loads(file, await readFile(file, "utf8"));
+      for (const target of targets) {
+        if (!known.has(target))
+          unresolved.push(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
+      }
+      graph.set(file, targets);
+    }
+    assert.deepEqual(unresolved, [], "relative imports that name no .ts module of src/");
+    const importing = [...graph.values()].filter((targets) => targets.length > 0).length;
+    assert.ok(importing > 100, `only ${importing} modules import another: is the parsing right?`);
+    const cycle = findCycle(graph);
+    assert.equal(
+      cycle?.map((file) => relative(SRC, file)).join(" -> "),
+      undefined,
+      "an import cycle: move what the modules share into a module of its own, " +
+        "or import moved names from where they now live rather than re-exporting them",
+    );
+  });
+
+  it("the cycle check sees a cycle and ignores type-only imports", () => {
+    const a = join(SRC, "a.ts");
+    const b = join(SRC, "b.ts");
+    assert.deepEqual(
+      loads(a, 'import type { B } from "./b.js";\nexport type { C } from "./b.js";\n'),
+      [],
+    );
+    assert.deepEqual(
+      loads(a, 'import {\n  type B,\n  c,\n} from "./b.js";\nexport * from "./b.js";\n'),
+      [b, b],
+    );
+    assert.deepEqual(loads(a, 'import "./b.js";\n  /** import x from "./c.js" */\n'), [b]);
+    assert.deepEqual(
+      findCycle(
+        new Map([
+          [a, [b]],
+          [b, [a]],
+        ]),
+      ),
+      [a, b, a],
+    );
+    assert.equal(
+      findCycle(
+        new Map([
+          [a, [b]],
+          [b, []],
+        ]),
+      ),
+      undefined,
+    );
+  });
+});
