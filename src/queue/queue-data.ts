@@ -43,7 +43,7 @@ export class QueueData {
    * `jobId` or `dedupKey` reports `created: false`.
    *
    * An enqueue whose `jobId` a job of this store already has does not fail
-   * the transaction (unlike {@link enqueue}): it adds nothing and reports
+   * the transaction (unlike `Queue.enqueue`): it adds nothing and reports
    * `created: false`. So running a transaction again after it committed does
    * not add its jobs twice, as long as those jobs still exist; for a guard
    * that outlives them, `kvCheck` a marker key and `kvPut` it in the same

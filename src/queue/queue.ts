@@ -6,8 +6,10 @@
  * events. Its management methods (reads, waiting for jobs, `admin.ts`) are
  * declared in `queue-management.ts`, and its transactions, flows and KV
  * namespace in `queue-data.ts`: base classes it extends, so their TSDoc is
- * still `Queue`'s. Every change
- * is check → decide → apply → append through the core's `commit` (`core.ts`).
+ * still `Queue`'s.
+ *
+ * Every change is check → decide → apply → append through the core's
+ * `commit` (`core.ts`).
  */
 import type { RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
