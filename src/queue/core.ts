@@ -174,6 +174,7 @@ export class QueueCore {
     const requeued = await settleInterruptedClaims(this);
     if (requeued === null) return; // closed meanwhile
     if (requeued > 0) this.logger.info?.(`requeued ${requeued} interrupted claims`);
+    if (this.closed) return; // closed as the last settling commit went out
     // Checkpoints start only now: one encoded (and stored) while the claims were requeued
     // would share every turn of the event loop with that requeue (at a million jobs, turns
     // of 25–35 ms at the open of a second writer), and would leave most of the requeue's
