@@ -8,19 +8,18 @@
  * Every other relative `import … from` or `export … from`, and a bare
  * `import "./x.js"`, counts (an `import { type A }` too, to be safe). A
  * dynamic `import()` runs after every module has loaded and does not count.
+ * TypeScript's own parser finds the statements, so a comment or a string
+ * inside one cannot hide it.
  */
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 const MAX_LINES = 450;
-
-/** The static `import`/`export` statements that name a relative module. */
-const RELATIVE_FROM =
-  /^[ \t]*(import|export)\b(?:[ \t]+(type)\b)?(?:[^;"']*?\bfrom)?[ \t]*["'](\.{1,2}\/[^"']+)["']/gm;
 
 async function modules(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -37,12 +36,30 @@ function lineCount(text: string): number {
   return text.endsWith("\n") ? lines - 1 : lines;
 }
 
+/**
+ * The relative module a top-level `import`/`export` statement loads, or
+ * `undefined` for any other statement, a bare specifier, or a type-only one.
+ */
+function loadedSpecifier(statement: ts.Statement): string | undefined {
+  let specifier: ts.Expression | undefined;
+  if (ts.isImportDeclaration(statement)) {
+    if (statement.importClause?.isTypeOnly) return undefined;
+    specifier = statement.moduleSpecifier;
+  } else if (ts.isExportDeclaration(statement)) {
+    if (statement.isTypeOnly) return undefined;
+    specifier = statement.moduleSpecifier;
+  }
+  if (specifier === undefined || !ts.isStringLiteral(specifier)) return undefined;
+  return /^\.{1,2}\//.test(specifier.text) ? specifier.text : undefined;
+}
+
 /** The modules `file` loads, as paths of `.ts` files. */
 function loads(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const targets: string[] = [];
-  for (const match of text.matchAll(RELATIVE_FROM)) {
-    if (match[2] === "type") continue;
-    const specifier = match[3]!;
+  for (const statement of source.statements) {
+    const specifier = loadedSpecifier(statement);
+    if (specifier === undefined) continue;
     targets.push(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")));
   }
   return targets;
@@ -128,6 +145,15 @@ describe("source layout", { timeout: 20_000 }, () => {
       [b, b],
     );
     assert.deepEqual(loads(a, 'import "./b.js";\n  /** import x from "./c.js" */\n'), [b]);
+    assert.deepEqual(
+      loads(
+        a,
+        'import {\n  // the core\'s own clock\n  now,\n} from "./b.js";\n' +
+          'export {\n  // it\'s re-exported\n  type C,\n  d,\n} from "./b.js";\n',
+      ),
+      [b, b],
+    );
+    assert.deepEqual(loads(a, "const s = \"import x from './c.js'\";\nexport { e };\n"), []);
     assert.deepEqual(
       findCycle(
         new Map([
