@@ -1,6 +1,9 @@
 /**
- * The layout of `src/`: every module stays small enough to read whole, and
- * no module imports itself back through others.
+ * The layout of `src/`: every module opens with a comment saying what it
+ * owns, before its imports (a comment below an import is read as that
+ * import's, and moves with it when imports are sorted); every module stays
+ * small enough to read whole; and no module imports itself back through
+ * others.
  *
  * Only imports that load a module count towards a cycle: `import type` and
  * `export type` are erased when compiling, so a cycle of them never reaches
@@ -92,6 +95,18 @@ function findCycle(graph: Map<string, string[]>): string[] | undefined {
 }
 
 describe("source layout", { timeout: 20_000 }, () => {
+  it("every module of src/ opens with a comment", async () => {
+    const files = await modules(SRC);
+    assert.ok(files.length > 100, String(files.length));
+    const missing: string[] = [];
+    for (const file of files) {
+      const lines = (await readFile(file, "utf8")).split("\n");
+      const first = lines[0]?.startsWith("#!") ? lines[1] : lines[0];
+      if (!/^\s*\/[*/]/.test(first ?? "")) missing.push(file.slice(SRC.length));
+    }
+    assert.deepEqual(missing, []);
+  });
+
   it(`every module of src/ is under ${MAX_LINES} lines`, async () => {
     const files = await modules(SRC);
     assert.ok(files.length > 100, String(files.length));
