@@ -75,7 +75,7 @@ export interface Health {
 
 /** The reads both sources offer (a `Queue` answers with promises, a `QueueReader` at once). */
 interface Reads {
-  listQueues(): string[] | Promise<string[]>;
+  listQueues(options: { includePaused: boolean }): string[] | Promise<string[]>;
   stats(queue: string): QueueStats | Promise<QueueStats>;
   getJob(id: string): JobRecord | null | Promise<JobRecord | null>;
   listJobs(
@@ -236,8 +236,9 @@ export class DashboardSource {
     return await this.#shown();
   }
 
+  /** Every queue that held a job, and every queue paused before its first one (it can be resumed here). */
   async listQueues(): Promise<string[]> {
-    return await (await this.#reads()).listQueues();
+    return await (await this.#reads()).listQueues({ includePaused: true });
   }
 
   async stats(queue: string): Promise<QueueStats> {

@@ -1165,6 +1165,27 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("lists a queue paused before its first job, over a queue and a reader", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { logger: silentLogger });
+    await queue.enqueue("emails", "hello");
+    await queue.pauseQueue("later");
+    await queue.flush();
+    const served = await serve(dashboard(queue));
+    const readOnly = await serve(dashboard(await QueueReader.open(store, "app")));
+    try {
+      for (const url of [served.url, readOnly.url]) {
+        const home = (await http(`${url}/`)).body;
+        assert.match(home, /href="\/queue\?name=emails&amp;state=pending"/);
+        assert.match(home, /href="\/queue\?name=later&amp;state=pending"/);
+      }
+    } finally {
+      await readOnly.close();
+      await served.close();
+      await queue.close();
+    }
+  });
+
   it("rejects bad options, naming them", async () => {
     const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
     const cases: [object, RegExp][] = [
