@@ -35,8 +35,10 @@ import type {
 export interface FileStoreOptions {
   /**
    * fsync files and directories before a write or delete resolves, so an
-   * acknowledged write survives power loss. Default `true`; turn off only
-   * for throwaway data (tests, benchmarks of the upper layers).
+   * acknowledged write survives power loss. Turn off only for throwaway data
+   * (tests, benchmarks of the upper layers).
+   * @default true
+   * @example { fsync: false }
    */
   fsync?: boolean;
   /**
@@ -48,6 +50,7 @@ export interface FileStoreOptions {
    * writer thread, so while one of their system calls stalls, the (at most
    * three) writes queued behind it on the thread time out too.
    * @default 30_000
+   * @example { timeoutMs: 5_000 }
    */
   timeoutMs?: number;
 }

@@ -31,34 +31,48 @@ import {
 
 /** The object metadata fields {@link GcsStore} reads. */
 export interface GcsObjectMetadata {
+  /** The object's size in bytes (a decimal string in the JSON API). */
   size?: string | number;
+  /** The object's etag. */
   etag?: string;
 }
 
 /** The part of `@google-cloud/storage`'s `File` that {@link GcsStore} uses. */
 export interface GcsFile {
+  /** The object's name in the bucket. */
   name: string;
+  /** The metadata the listing returned with it. */
   metadata: GcsObjectMetadata;
+  /** Reads the object's bytes. */
   download(options?: object): Promise<[Buffer]>;
+  /** Writes the object; with `ifGenerationMatch: 0` only if it does not exist. */
   save(
     data: Uint8Array,
     options: { resumable: boolean; preconditionOpts?: { ifGenerationMatch: number } },
   ): Promise<void>;
+  /** Deletes the object. */
   delete(options?: object): Promise<unknown>;
+  /** Reads the object's metadata without its bytes. */
   getMetadata(): Promise<[GcsObjectMetadata, ...unknown[]]>;
 }
 
 /** The listing query {@link GcsStore} sends (one page, no auto-pagination). */
 export interface GcsListQuery {
+  /** Only names that start with this. */
   prefix: string;
+  /** Only names at or after this one. */
   startOffset?: string;
+  /** Most objects on the page. */
   maxResults: number;
+  /** Always `false`: one page per call. */
   autoPaginate: false;
 }
 
 /** The part of `@google-cloud/storage`'s `Bucket` that {@link GcsStore} uses. */
 export interface GcsBucket {
+  /** A handle of one object (no request is made). */
   file(name: string): GcsFile;
+  /** One page of the bucket's objects, and the query of the next page. */
   getFiles(
     query: GcsListQuery,
   ): Promise<[GcsFile[], { pageToken?: string } | null | undefined, ...unknown[]]>;
@@ -66,28 +80,63 @@ export interface GcsBucket {
 
 /** The part of `@google-cloud/storage`'s `Storage` that {@link GcsStore} uses; a `Storage` fits. */
 export interface GcsClient {
+  /** A handle of one bucket (no request is made). */
   bucket(name: string): GcsBucket;
 }
 
 /** Options of {@link GcsStore}. */
 export interface GcsStoreOptions {
-  /** The bucket; it must exist. */
+  /**
+   * The bucket; it must exist.
+   * @example { bucket: "my-app-queues" }
+   */
   bucket: string;
-  /** Objects live under this "directory" of the bucket (default: the bucket root). */
+  /**
+   * Objects live under this "directory" of the bucket.
+   * @default "" (the bucket root)
+   * @example { prefix: "prod/taquba" }
+   */
   prefix?: string;
-  /** A ready client (e.g. `new Storage({...})`); the options below are then ignored. */
+  /**
+   * A ready client; `projectId`, `keyFilename`, `credentials`, `apiEndpoint`
+   * and `maxRetries` are then ignored.
+   * @default none: the store creates one from these options
+   * @example { bucket: "jobs", client: new Storage({ projectId: "my-project" }) }
+   */
   client?: GcsClient;
-  /** Default: from the environment (Application Default Credentials). */
+  /**
+   * The Google Cloud project.
+   * @default from the environment (Application Default Credentials)
+   * @example { projectId: "my-project" }
+   */
   projectId?: string;
-  /** A service-account key file; default: Application Default Credentials. */
+  /**
+   * A service-account key file.
+   * @default Application Default Credentials
+   * @example { keyFilename: "/etc/secrets/gcs-key.json" }
+   */
   keyFilename?: string;
-  /** Inline service-account credentials; default: Application Default Credentials. */
-  credentials?: { client_email: string; private_key: string };
-  /** Another endpoint, e.g. an emulator's `http://127.0.0.1:4443`. */
+  /**
+   * Inline service-account credentials.
+   * @default Application Default Credentials
+   * @example { credentials: { client_email: key.client_email, private_key: key.private_key } }
+   */
+  credentials?: {
+    /** The service account's e-mail address. @example { client_email: "queue@my-project.iam.gserviceaccount.com" } */
+    client_email: string;
+    /** The service account's private key, in PEM. @example { private_key: key.private_key } */
+    private_key: string;
+  };
+  /**
+   * Another endpoint.
+   * @default none: Google Cloud Storage
+   * @example { apiEndpoint: "http://127.0.0.1:4443" }
+   */
   apiEndpoint?: string;
   /**
    * Retries of a failed idempotent request inside the client library.
    * @default 3
+   * @example { maxRetries: 5 }
    */
   maxRetries?: number;
   /**
@@ -96,6 +145,7 @@ export interface GcsStoreOptions {
    * transient `StorageError`, which the queue retries with backoff. Also the
    * client library's limit on one request. Applies to a ready `client` too.
    * @default 30_000
+   * @example { timeoutMs: 10_000 }
    */
   timeoutMs?: number;
 }

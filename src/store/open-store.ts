@@ -12,15 +12,35 @@ import type { ObjectStore } from "./types.js";
 
 /** Settings for {@link openStore} that do not belong in a URL (credentials, clients, tuning). */
 export interface OpenStoreOptions {
-  /** Where to read `AZURE_STORAGE_CONNECTION_STRING` (default: `process.env`). */
+  /**
+   * Where to read `AZURE_STORAGE_CONNECTION_STRING`.
+   * @default process.env
+   * @example { env: { AZURE_STORAGE_CONNECTION_STRING: secrets.azure } }
+   */
   env?: Record<string, string | undefined>;
-  /** Options for `file://` URLs and plain paths. */
+  /**
+   * Options for `file://` URLs and plain paths.
+   * @default {} (the FileStore defaults)
+   * @example { file: { fsync: false } }
+   */
   file?: FileStoreOptions;
-  /** Merged under the settings from an `s3://` URL (the URL wins). */
+  /**
+   * Merged under the settings from an `s3://` URL (the URL wins).
+   * @default {} (the S3Store defaults)
+   * @example { s3: { credentials: { accessKeyId, secretAccessKey } } }
+   */
   s3?: Omit<S3StoreOptions, "bucket" | "prefix">;
-  /** Merged under the settings from an `az://` URL; `connectionString` here beats the environment. */
+  /**
+   * Merged under the settings from an `az://` URL; `connectionString` here beats the environment.
+   * @default {} (the AzureBlobStore defaults)
+   * @example { azure: { accountUrl: "https://myaccount.blob.core.windows.net", credential } }
+   */
   azure?: Omit<AzureBlobStoreOptions, "container" | "prefix">;
-  /** Merged under the settings from a `gs://` URL (the URL wins). */
+  /**
+   * Merged under the settings from a `gs://` URL (the URL wins).
+   * @default {} (the GcsStore defaults)
+   * @example { gcs: { keyFilename: "/etc/secrets/gcs-key.json" } }
+   */
   gcs?: Omit<GcsStoreOptions, "bucket" | "prefix">;
 }
 

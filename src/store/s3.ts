@@ -42,38 +42,80 @@ type S3Sdk = typeof import("@aws-sdk/client-s3");
  * `S3Client` fits. Declared here so taquba's types never import the optional SDK.
  */
 export interface S3ClientLike {
+  /** Sends one command (`GetObjectCommand`, `PutObjectCommand`, …) and resolves with its output. */
   send(command: object, options?: object): Promise<unknown>;
 }
 
 /** Static credentials for {@link S3Store}; omit them to use the SDK's default chain. */
 export interface S3Credentials {
+  /**
+   * The access key id.
+   * @example { accessKeyId: "AKIA…", secretAccessKey: process.env.S3_SECRET! }
+   */
   accessKeyId: string;
+  /**
+   * The secret access key.
+   * @example { accessKeyId: "AKIA…", secretAccessKey: process.env.S3_SECRET! }
+   */
   secretAccessKey: string;
+  /**
+   * The session token of temporary credentials.
+   * @default none: long-term credentials
+   * @example { accessKeyId, secretAccessKey, sessionToken: process.env.AWS_SESSION_TOKEN }
+   */
   sessionToken?: string;
 }
 
 /** Options of {@link S3Store}. */
 export interface S3StoreOptions {
-  /** The bucket; it must exist. */
+  /**
+   * The bucket; it must exist.
+   * @example { bucket: "my-app-queues" }
+   */
   bucket: string;
-  /** Keys live under this "directory" of the bucket (default: the bucket root). */
+  /**
+   * Keys live under this "directory" of the bucket.
+   * @default "" (the bucket root)
+   * @example { prefix: "prod/taquba" }
+   */
   prefix?: string;
   /**
    * A ready client (its region, endpoint, credentials and retries are used as
-   * they are; the options below are then ignored). An `S3Client` of `@aws-sdk/client-s3`.
+   * they are; `region`, `endpoint`, `forcePathStyle`, `credentials`,
+   * `maxAttempts` and `connectionTimeoutMs` are then ignored). An `S3Client`
+   * of `@aws-sdk/client-s3`.
+   * @default none: the store creates one from these options
+   * @example { bucket: "jobs", client: new S3Client({ region: "eu-west-1" }) }
    */
   client?: S3ClientLike;
-  /** Default: the SDK's chain (`AWS_REGION`, config files); `us-east-1` with a custom `endpoint`. */
+  /**
+   * The bucket's region.
+   * @default the SDK's chain (`AWS_REGION`, config files); `"us-east-1"` with a custom `endpoint`
+   * @example { region: "eu-west-1" }
+   */
   region?: string;
-  /** For S3-compatible stores (MinIO, R2, ...): e.g. `http://127.0.0.1:9000`. */
+  /**
+   * For S3-compatible stores (MinIO, R2, ...).
+   * @default none: Amazon S3
+   * @example { endpoint: "http://127.0.0.1:9000", forcePathStyle: true }
+   */
   endpoint?: string;
-  /** Address the bucket in the path instead of the host name (MinIO and most emulators need it). */
+  /**
+   * Address the bucket in the path instead of the host name (MinIO and most emulators need it).
+   * @default false (the SDK's default)
+   * @example { forcePathStyle: true }
+   */
   forcePathStyle?: boolean;
-  /** Default: the SDK's default credential chain (environment, profiles, instance roles). */
+  /**
+   * Static credentials.
+   * @default the SDK's default credential chain (environment, profiles, instance roles)
+   * @example { credentials: { accessKeyId: "minioadmin", secretAccessKey: "minioadmin" } }
+   */
   credentials?: S3Credentials;
   /**
    * Attempts per request inside the SDK, including the first, for transient errors.
    * @default 3
+   * @example { maxAttempts: 5 }
    */
   maxAttempts?: number;
   /**
@@ -82,11 +124,13 @@ export interface S3StoreOptions {
    * answer makes the call reject with a transient `StorageError`, which the
    * queue retries with backoff. Applies to a ready `client` too.
    * @default 30_000
+   * @example { requestTimeoutMs: 10_000 }
    */
   requestTimeoutMs?: number;
   /**
    * Abort connecting after this long.
    * @default 5_000
+   * @example { connectionTimeoutMs: 2_000 }
    */
   connectionTimeoutMs?: number;
 }

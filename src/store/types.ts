@@ -42,30 +42,55 @@ export interface ObjectStore {
   describe(): string;
 }
 
+/** Options of {@link ObjectStore.put}. */
 export interface PutOptions {
-  /** `"*"`: create only if absent (atomic). */
+  /**
+   * `"*"`: create only if absent (atomic).
+   * @default none: the write overwrites
+   * @example { ifNoneMatch: "*" }
+   */
   ifNoneMatch?: "*";
 }
 
+/** Options of {@link ObjectStore.list}. */
 export interface ListOptions {
+  /**
+   * List only keys after this one: the previous page's `nextStartAfter`.
+   * @default none: from the first key with the prefix
+   * @example { startAfter: page.nextStartAfter }
+   */
   startAfter?: string;
+  /**
+   * Most keys on the page; a store may return fewer.
+   * @default the store's own page size: 1 000 for the stores of this package
+   * @example { limit: 100 }
+   */
   limit?: number;
 }
 
+/** A page of {@link ObjectStore.list}. */
 export interface ListPage {
+  /** The objects of the page, in key order. */
   objects: ObjectInfo[];
   /** Pass as `startAfter` to get the next page; absent when the listing is complete. */
   nextStartAfter?: string;
 }
 
+/** An object's key, size and etag, as `list` and `head` report them. */
 export interface ObjectInfo {
+  /** The key, without the store's own prefix. */
   key: string;
+  /** Size of the body in bytes. */
   size: number;
+  /** The store's version tag of the object, when it has one. */
   etag?: string;
 }
 
+/** An object as `get` returns it. */
 export interface StoredObject {
+  /** The object's bytes. */
   body: Uint8Array;
+  /** The store's version tag of the object, when it has one. */
   etag?: string;
 }
 
@@ -76,7 +101,11 @@ export interface StoredObject {
  * from the package's other build (ESM or CommonJS). It does not extend `TaqubaError`.
  */
 export class ObjectExistsError extends Error {
+  /** Always `"OBJECT_EXISTS"`: how the queue recognises it, from either build. */
   readonly code = "OBJECT_EXISTS" as const;
+  /**
+   * @param key - the key that exists (kept as `error.key`)
+   */
   constructor(readonly key: string) {
     super(`object "${key}" already exists`);
     this.name = "ObjectExistsError";

@@ -11,8 +11,11 @@ import type { StoreOp } from "./ops.js";
 
 /** A point-in-time copy of a {@link CountingStore}'s counters. */
 export interface RequestCounts {
+  /** Requests issued, by kind. */
   counts: Record<StoreOp, number>;
+  /** Bytes of the put bodies sent. */
   bytesWritten: number;
+  /** Bytes of the bodies `get` returned. */
   bytesRead: number;
   /** Sum of all per-op counts. */
   requests: number;
@@ -30,8 +33,11 @@ function zeroCounts(): Record<StoreOp, number> {
  */
 export class CountingStore implements ObjectStore {
   readonly #inner: ObjectStore;
+  /** Requests issued so far, by kind (live counters). */
   readonly counts: Record<StoreOp, number> = zeroCounts();
+  /** Bytes of the put bodies sent so far. */
   bytesWritten = 0;
+  /** Bytes of the bodies `get` returned so far. */
   bytesRead = 0;
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 

@@ -13,33 +13,70 @@ export type { StoreOp } from "./ops.js";
 
 /** Which requests a {@link FaultStore} rule breaks, and how. */
 export interface FaultRule {
-  /** Requests of these kinds; default any. */
+  /**
+   * Requests of these kinds.
+   * @default every kind
+   * @example { op: ["put", "delete"], mode: "before" }
+   */
   op?: StoreOp | StoreOp[];
-  /** Only keys starting with this (for `list`, the listed prefix is the key). */
+  /**
+   * Only keys starting with this (for `list`, the listed prefix is the key).
+   * @default every key
+   * @example { keyPrefix: "jobs/wal/", mode: "after" }
+   */
   keyPrefix?: string;
-  /** Only keys matching this pattern. */
+  /**
+   * Only keys matching this pattern.
+   * @default every key
+   * @example { keyPattern: /checkpoint\//, mode: "before" }
+   */
   keyPattern?: RegExp;
   /**
    * `"before"`: fail without performing the request. `"after"`: perform it,
    * then report failure — the caller cannot tell whether it took effect.
+   * @example { op: "put", mode: "after" }
    */
   mode: "before" | "after";
-  /** Chance that a matching request fails, in [0, 1]; default 1. */
+  /**
+   * Chance that a matching request fails, in [0, 1].
+   * @default 1
+   * @example { mode: "before", probability: 0.05 }
+   */
   probability?: number;
-  /** How many times the rule fires before it retires; default unlimited. */
+  /**
+   * How many times the rule fires before it retires.
+   * @default unlimited
+   * @example { op: "get", mode: "before", times: 2 }
+   */
   times?: number;
-  /** The error to throw; default an {@link InjectedFaultError}. */
+  /**
+   * The error to throw.
+   * @default an {@link InjectedFaultError}
+   * @example { mode: "before", error: () => new StorageError("no such bucket", { permanent: true }) }
+   */
   error?: () => Error;
 }
 
 /** Selects requests to hold with {@link FaultStore.pause}. */
 export interface PauseMatch {
+  /**
+   * Requests of these kinds.
+   * @default every kind
+   * @example { op: "put" }
+   */
   op?: StoreOp | StoreOp[];
+  /**
+   * Only keys starting with this (for `list`, the listed prefix is the key).
+   * @default every key
+   * @example { keyPrefix: "jobs/wal/" }
+   */
   keyPrefix?: string;
   /**
-   * `"before"` (default): hold the request before it reaches the inner store.
+   * `"before"`: hold the request before it reaches the inner store.
    * `"after"`: perform it, then hold the response (a write that landed but
    * whose caller has not heard back — a zombie).
+   * @default "before"
+   * @example { op: "put", mode: "after" }
    */
   mode?: "before" | "after";
 }
@@ -56,7 +93,13 @@ export interface PauseHandle {
 
 /** The default error of a {@link FaultRule}. */
 export class InjectedFaultError extends Error {
+  /** Always `"INJECTED_FAULT"`. */
   readonly code = "INJECTED_FAULT" as const;
+  /**
+   * @param op - the kind of request that failed (kept as `error.op`)
+   * @param key - its key, or the listed prefix (kept as `error.key`)
+   * @param mode - whether it failed before or after taking effect (kept as `error.mode`)
+   */
   constructor(
     readonly op: StoreOp,
     readonly key: string,

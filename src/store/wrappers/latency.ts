@@ -13,13 +13,28 @@ import { opMatches, type StoreOp } from "./ops.js";
 
 /** Options of {@link LatencyStore}. */
 export interface LatencyOptions {
-  /** Fixed delay added to every selected request, in milliseconds. */
+  /**
+   * Fixed delay added to every selected request, in milliseconds.
+   * @example { latencyMs: 20 }
+   */
   latencyMs: number;
-  /** Upper bound of the extra random delay (right-skewed: usually small, sometimes near the bound). Default 0. */
+  /**
+   * Upper bound of the extra random delay (right-skewed: usually small, sometimes near the bound).
+   * @default 0
+   * @example { latencyMs: 20, jitterMs: 80 }
+   */
   jitterMs?: number;
-  /** Source of randomness in [0, 1); pass `seededRandom(seed)` for reproducible runs. Default `Math.random`. */
+  /**
+   * Source of randomness in [0, 1); pass `seededRandom(seed)` for reproducible runs.
+   * @default Math.random
+   * @example { latencyMs: 20, jitterMs: 80, random: seededRandom(42) }
+   */
   random?: () => number;
-  /** Which requests are delayed; default all. */
+  /**
+   * Which requests are delayed.
+   * @default every kind
+   * @example { latencyMs: 50, ops: ["put"] }
+   */
   ops?: StoreOp[];
 }
 
