@@ -43,6 +43,7 @@ export function taqubaErrorCode(error: unknown): TaqubaErrorCode | undefined {
 
 /** Base class of every error taquba throws. */
 export abstract class TaqubaError extends Error {
+  /** A stable name of the kind of error, to branch on instead of the message. */
   abstract readonly code: TaqubaErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -137,17 +138,24 @@ export class ClosedError extends TaqubaError {
 
 /** Options of {@link StorageError}. */
 export interface StorageErrorOptions {
+  /**
+   * The underlying error (the SDK's or the file system's), kept as `error.cause`.
+   * @default undefined
+   * @example { cause: sdkError }
+   */
   cause?: unknown;
   /**
    * The failure cannot heal by retrying (a missing bucket or container, wrong
    * or missing credentials, a missing optional SDK, a path that is not a
    * usable directory).
    * @default false
+   * @example { permanent: true }
    */
   permanent?: boolean;
   /**
    * Whether the write this error answers may have been applied anyway.
    * @default false
+   * @example { inDoubt: true }
    */
   inDoubt?: boolean;
 }
@@ -182,6 +190,10 @@ export class StorageError extends TaqubaError {
 /** A stored object failed its checksum or format check. `objectKey` names it. */
 export class CorruptionError extends TaqubaError {
   readonly code = "CORRUPTION" as const;
+  /**
+   * @param objectKey - the damaged object's key (kept as `error.objectKey`)
+   * @param detail - what is wrong with it, for the message
+   */
   constructor(
     readonly objectKey: string,
     detail: string,

@@ -37,17 +37,20 @@ export interface DashboardOptions {
    * The path the dashboard is mounted at, e.g. `"/admin/queues"`. Without it,
    * a framework's `req.originalUrl` tells (Express), else the root.
    * @default detected, else ""
+   * @example { basePath: "/admin/queues" }
    */
   basePath?: string;
   /**
    * Offer no actions even over a live `Queue`.
    * @default false
+   * @example { readOnly: true }
    */
   readOnly?: boolean;
   /**
    * Called on every request before anything else; resolving `false` answers
    * 403. Put the host application's login check here.
    * @default every request is allowed
+   * @example { authorize: (req) => req.headers.authorization === `Bearer ${token}` }
    */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /**
@@ -65,6 +68,7 @@ export interface DashboardOptions {
    * refresh works again (then one info line), and it is tried again at most
    * every `refreshMs`. `null` shows the first snapshot as is, never re-reading.
    * @default the reader's own `reopen({ logger })` (the same store, path and options)
+   * @example { reopen: null }
    */
   reopen?: ((options: { logger: Logger }) => Promise<QueueReader>) | null;
   /**
@@ -72,21 +76,25 @@ export interface DashboardOptions {
    * reads: with the default `reopen`, listings of the log's objects, the
    * writer's heartbeat and the WAL objects written since the last snapshot.
    * @default 2_000
+   * @example { refreshMs: 10_000 }
    */
   refreshMs?: number;
   /**
    * Width of a throughput bucket in the charts.
    * @default 60_000
+   * @example { bucketMs: 10_000 }
    */
   bucketMs?: number;
   /**
    * Buckets shown in the charts (and kept in memory).
    * @default 60
+   * @example { buckets: 120 }
    */
   buckets?: number;
   /**
    * Prices of store requests for the cost estimate.
    * @default S3 Standard list prices in US dollars
+   * @example { requestPrices: { put: 0.0045 / 1_000, get: 0.00036 / 1_000 } }
    */
   requestPrices?: Partial<RequestPrices>;
   /**
@@ -108,23 +116,27 @@ export interface DashboardOptions {
   /**
    * Reload pages in the browser every this many seconds (0: never).
    * @default 0
+   * @example { autoRefreshSeconds: 30 }
    */
   autoRefreshSeconds?: number;
   /**
    * How long a page's action token stays valid: a form older than this asks
    * for a reload instead of acting.
    * @default 3_600_000 (an hour)
+   * @example { actionTokenTtlMs: 15 * 60_000 }
    */
   actionTokenTtlMs?: number;
   /**
    * Wall clock of the charts and ages (and, through its monotonic reading,
    * of the action tokens' lifetime).
    * @default the queue's clock, or the system clock for a reader
+   * @example { clock: new ManualClock(Date.UTC(2030, 0, 1)) }
    */
   clock?: Clock;
   /**
    * Where unexpected failures are reported.
    * @default consoleLogger
+   * @example { logger: silentLogger }
    */
   logger?: Logger;
 }

@@ -29,11 +29,13 @@ export interface LogOptions {
    * intervals) run on its monotonic reading; stored times (manifest and
    * checkpoint times, which GC ages are judged by) on its wall reading.
    * @default the system clock
+   * @example { clock: new ManualClock(0) }
    */
   clock?: Clock;
   /**
    * Where retries, failed background checkpoints and log failures are reported.
    * @default console warnings and errors
+   * @example { logger: silentLogger }
    */
   logger?: Logger;
   /**
@@ -45,6 +47,7 @@ export interface LogOptions {
    * next batch is sealed the moment the last of them completes, or sooner as
    * one more write in flight once it is big enough (see `maxWritesInFlight`).
    * @default 0
+   * @example { flushIntervalMs: 5 }
    */
   flushIntervalMs?: number;
   /**
@@ -57,21 +60,25 @@ export interface LogOptions {
    * pipelined, while a steady stream keeps to about one write
    * per store round trip. At most 8 (a constant of the storage protocol).
    * @default 4
+   * @example { maxWritesInFlight: 8 }
    */
   maxWritesInFlight?: number;
   /**
    * Seal the open batch once it holds this many bytes.
    * @default 8 MiB
+   * @example { maxBatchBytes: 1024 * 1024 }
    */
   maxBatchBytes?: number;
   /**
    * Backpressure: `whenWritable()` waits while this many appended bytes are not yet durable.
    * @default 64 MiB
+   * @example { maxUnflushedBytes: 16 * 1024 * 1024 }
    */
   maxUnflushedBytes?: number;
   /**
    * Checkpoint once the WAL written since the last checkpoint exceeds max(this, last checkpoint size).
    * @default 64 MiB
+   * @example { checkpointWalBytes: 16 * 1024 * 1024 }
    */
   checkpointWalBytes?: number;
   /**
@@ -93,11 +100,13 @@ export interface LogOptions {
    * Records are counted, not bytes: a bulk operation that is one record
    * counts as one.
    * @default 125_000
+   * @example { checkpointWalRecords: 50_000 }
    */
   checkpointWalRecords?: number;
   /**
    * Checkpoint at least this often while records are written.
    * @default 600_000 (10 minutes)
+   * @example { checkpointIntervalMs: 60_000 }
    */
   checkpointIntervalMs?: number;
   /**
@@ -125,6 +134,7 @@ export interface LogOptions {
    * Set explicitly, it is the bound whatever the state's size or the store
    * (the smaller bound and the spacing apply to the default only).
    * @default 4096 (fewer with a small state, as above)
+   * @example { checkpointWalBatches: 1024 }
    */
   checkpointWalBatches?: number;
   /**
@@ -132,22 +142,26 @@ export interface LogOptions {
    * checkpoints; after one started in the background, only when a quarter
    * of this has passed since the last pass.
    * @default 60_000
+   * @example { gcMinAgeMs: 300_000 }
    */
   gcMinAgeMs?: number;
   /**
    * Manifests kept besides the newest.
    * @default 10
+   * @example { manifestHistory: 3 }
    */
   manifestHistory?: number;
   /**
    * Retry policy for transient store errors.
    * @default see {@link RetryOptions}
+   * @example { retry: { maxElapsedMs: 600_000 } }
    */
   retry?: RetryOptions;
   /**
    * Skip the create-if-absent probe. Only for stores known to be used by a
    * single process at a time: without conditional writes fencing cannot work.
    * @default false
+   * @example { allowUnsafeStore: true }
    */
   allowUnsafeStore?: boolean;
   /**
@@ -161,6 +175,7 @@ export interface LogOptions {
    * manifests are all gone while its other objects remain, are refused
    * either way. Use only after copying the damaged objects aside.
    * @default "fail"
+   * @example { recoverCorruption: "skip" }
    */
   recoverCorruption?: "fail" | "skip";
   /**
@@ -168,6 +183,7 @@ export interface LogOptions {
    * (`FencedError`) once one exists, so a busy writer yields to a new opener
    * promptly. Costs one LIST (and GET) per interval, only while writing.
    * @default 1_000
+   * @example { fenceCheckIntervalMs: 5_000 }
    */
   fenceCheckIntervalMs?: number;
   /**
@@ -178,6 +194,7 @@ export interface LogOptions {
    * alongside the write). A write that took longer is acknowledged only after
    * one more look. Must be well below `fenceMinAgeMs / 2`.
    * @default 30_000
+   * @example { epochValidityMs: 10_000 }
    */
   epochValidityMs?: number;
   /**
@@ -185,7 +202,8 @@ export interface LogOptions {
    * checkpoint has covered are collected once older than this. Must be at
    * least `3 × epochValidityMs`, so that no stalled writer can still land a
    * write in a collected slot and have it acknowledged.
-   * @default 600_000 (10 minutes)
+   * @default 600_000 (10 minutes), or `3 × epochValidityMs` when that is more
+   * @example { fenceMinAgeMs: 3_600_000 }
    */
   fenceMinAgeMs?: number;
 }
@@ -217,16 +235,19 @@ export interface RetryOptions {
   /**
    * First backoff delay.
    * @default 50
+   * @example { baseDelayMs: 100 }
    */
   baseDelayMs?: number;
   /**
    * Cap of one backoff delay.
    * @default 5_000
+   * @example { maxDelayMs: 30_000 }
    */
   maxDelayMs?: number;
   /**
    * Give up (the log fails with `StorageError`) after retrying this long.
    * @default 120_000
+   * @example { maxElapsedMs: 600_000 }
    */
   maxElapsedMs?: number;
 }
@@ -243,16 +264,19 @@ export interface ReadLogOptions {
   /**
    * Time source of retries and checkpoint ages.
    * @default the system clock
+   * @example { clock: new ManualClock(0) }
    */
   clock?: Clock;
   /**
    * Where retries are reported.
    * @default console warnings and errors
+   * @example { logger: silentLogger }
    */
   logger?: Logger;
   /**
    * Retry policy for transient store errors.
    * @default see {@link RetryOptions}
+   * @example { retry: { maxElapsedMs: 10_000 } }
    */
   retry?: RetryOptions;
 }

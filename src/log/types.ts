@@ -190,6 +190,7 @@ export interface LogInspection {
   prefix: string;
   /** Objects (and their bytes) under `manifest/`, `wal/` and `checkpoint/`. */
   objects: number;
+  /** The total size of those objects, in bytes. */
   bytes: number;
   /** Number of manifest objects (the newest plus its history). */
   manifests: number;
@@ -206,6 +207,7 @@ export interface LogInspection {
     /** Written by a writer's clean close: nobody has opened the log as writer since. */
     closed: boolean;
   } | null;
+  /** The WAL objects under `wal/`. */
   wal: {
     /** WAL objects, fences included. */
     objects: number;

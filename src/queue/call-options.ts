@@ -15,22 +15,26 @@ export interface EnqueueOptions {
    * An id that a job of this store has (in any status, until the job is
    * gone) is refused with `DuplicateJobIdError`.
    * @default a generated ULID
+   * @example { jobId: "invoice-2024-0042" }
    */
   jobId?: string;
   /**
    * Run the job this many milliseconds from now (an alternative to `runAt`;
    * giving both is an `InvalidArgumentError`). 0 runs it at once.
    * @default none (at once)
+   * @example { delayMs: 60_000 }
    */
   delayMs?: number;
   /**
    * Integer in [0, 2^32-1]; lower is claimed first.
    * @default the queue's `defaultPriority`
+   * @example { priority: PRIORITY_HIGH }
    */
   priority?: number;
   /**
    * Integer ≥ 1: claims allowed before a failure dead-letters the job.
    * @default the queue's `maxAttempts`
+   * @example { maxAttempts: 10 }
    */
   maxAttempts?: number;
   /**
@@ -38,12 +42,14 @@ export interface EnqueueOptions {
    * enqueue. Whole epoch milliseconds from 0 to `MAX_TIMESTAMP_MS`; promoted when
    * the wall clock reaches it.
    * @default now
+   * @example { runAt: new Date("2030-01-01T09:00:00Z") }
    */
   runAt?: Date | number;
   /**
    * While a job of this queue with this key is pending or scheduled, enqueue
    * returns its id. At most `MAX_DEDUP_KEY_BYTES` (1 024) UTF-8 bytes.
    * @default none
+   * @example { dedupKey: `reindex:${userId}` }
    */
   dedupKey?: string;
   /**
@@ -59,6 +65,7 @@ export interface EnqueueOptions {
    * not fit (the enqueue never fails for them), so the headers a job reads
    * back with can always be given here again.
    * @default {}
+   * @example { headers: { tenant: "acme" } }
    */
   headers?: Record<string, string>;
   /**
@@ -66,6 +73,7 @@ export interface EnqueueOptions {
    * starts: `ctx.signal` aborts then and the attempt fails as "timed out"
    * (retried or dead-lettered like any failure). A positive integer.
    * @default none (no deadline)
+   * @example { timeoutMs: 30_000 }
    */
   timeoutMs?: number;
   /**
@@ -74,6 +82,7 @@ export interface EnqueueOptions {
    * `delayMs`, each such enqueue pushes the run back) instead of leaving it
    * as it was. The job keeps its id, priority and place. Needs `dedupKey`.
    * @default false
+   * @example { dedupKey: `sync:${docId}`, dedupReplace: true, delayMs: 2_000 }
    */
   dedupReplace?: boolean;
   /**
@@ -83,6 +92,7 @@ export interface EnqueueOptions {
    * the queue's `groupConcurrency` caps each group's claimed jobs. 1–255
    * UTF-8 bytes.
    * @default none (the jobs without a key share one turn of the rotation, not capped)
+   * @example { groupKey: customerId }
    */
   groupKey?: string;
 }
@@ -107,6 +117,7 @@ export interface AckOptions {
    * The job's result, kept with the done job for the queue's
    * `resultRetentionMs` (a string is stored as UTF-8). At most `maxPayloadBytes`.
    * @default none
+   * @example { result: JSON.stringify({ rows: 42 }) }
    */
   result?: Uint8Array | string;
 }
@@ -124,11 +135,13 @@ export interface WaitForCompletionOptions {
   /**
    * Give up after this long (monotonic time) and resolve `{ status: "timeout" }`.
    * @default none (wait until the job ends)
+   * @example { timeoutMs: 10_000 }
    */
   timeoutMs?: number;
   /**
    * Stops the wait: the promise rejects with the signal's reason.
    * @default none
+   * @example { signal: AbortSignal.timeout(10_000) }
    */
   signal?: AbortSignal;
 }
@@ -145,6 +158,7 @@ export interface ClaimOptions {
    * Lease of the claim, in milliseconds of monotonic time from when the claim
    * is handed out (a wall-clock step does not shorten or stretch it).
    * @default the queue's `leaseMs`
+   * @example { leaseMs: 120_000 }
    */
   leaseMs?: number;
   /**
@@ -154,11 +168,13 @@ export interface ClaimOptions {
    * claim took was such a one and nothing else is claimable, the claim waits
    * on for the rest of `waitMs` instead of resolving empty early.
    * @default 0
+   * @example { waitMs: 5_000 }
    */
   waitMs?: number;
   /**
    * Stops the wait early: the claim then resolves `null`.
    * @default none
+   * @example { waitMs: 30_000, signal: controller.signal }
    */
   signal?: AbortSignal;
 }
@@ -197,6 +213,7 @@ export interface ListQueuesOptions {
    * `listQueues` otherwise leaves out until its first job arrives. A queue
    * paused and resumed before its first job is still left out.
    * @default false
+   * @example { includePaused: true }
    */
   includePaused?: boolean;
 }
@@ -225,6 +242,7 @@ export interface DeadJobsOptions {
   /**
    * Page size, an integer ≥ 0.
    * @default 100
+   * @example { limit: 50 }
    */
   limit?: number;
 }
@@ -239,6 +257,7 @@ export interface RemoveJobsOptions {
    * Remove only jobs at least this old, in milliseconds: by enqueue time
    * (pending, scheduled), completion time (done) or failure time (dead).
    * @default none (every job in the status)
+   * @example { olderThanMs: 7 * 86_400_000 }
    */
   olderThanMs?: number;
   /**
@@ -246,6 +265,7 @@ export interface RemoveJobsOptions {
    * writes is decided (the call resolves once all of them are durable). One
    * that throws is logged and stops nothing.
    * @default none
+   * @example { onProgress: (removed) => console.log(`${removed} removed`) }
    */
   onProgress?: (removed: number) => void;
 }
@@ -259,6 +279,7 @@ export interface RequeueDeadJobsOptions {
   /**
    * Requeue at most this many dead jobs (oldest first, by enqueue), an integer ≥ 0.
    * @default all of them
+   * @example { limit: 100 }
    */
   limit?: number;
   /**
@@ -266,6 +287,7 @@ export interface RequeueDeadJobsOptions {
    * writes is decided (the call resolves once all of them are durable). One
    * that throws is logged and stops nothing.
    * @default none
+   * @example { onProgress: (requeued) => console.log(`${requeued} requeued`) }
    */
   onProgress?: (requeued: number) => void;
 }

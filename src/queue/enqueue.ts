@@ -24,7 +24,16 @@ import { type CheckedEnqueueOptions, checkEnqueueOptions } from "./validate-opti
 
 /** One job of `enqueueMany`. */
 export interface JobInput {
+  /**
+   * The job's payload, as for `enqueue`.
+   * @example { payload: JSON.stringify({ to: "ada@example.com" }) }
+   */
   payload: Payload;
+  /**
+   * The job's options, as for `enqueue`.
+   * @default the queue's config (no id, delay or dedup key of its own)
+   * @example { payload: "report-42", options: { jobId: "report-42", delayMs: 60_000 } }
+   */
   options?: EnqueueOptions;
 }
 

@@ -37,7 +37,15 @@ export const MAX_FLOW_DEPTH = 1_000;
 
 /** A job of a flow, with the children it waits for. */
 export interface FlowJob {
+  /**
+   * The queue the job goes to.
+   * @example { queue: "render", payload: '{"page":1}' }
+   */
   queue: string;
+  /**
+   * The job's payload, as for `enqueue`.
+   * @example { queue: "render", payload: '{"page":1}' }
+   */
   payload: Payload;
   /**
    * As for `enqueue`, but (each refused with `InvalidArgumentError`):
@@ -48,9 +56,15 @@ export interface FlowJob {
    *   dedup hit adds nothing, which would leave a parent waiting on a job
    *   outside its flow (`jobId`s make a flow's enqueue idempotent instead:
    *   a taken one rejects the whole flow with `DuplicateJobIdError`).
+   * @default the queue's config, as for `enqueue`
+   * @example { queue: "publish", payload: "book-7", options: { jobId: "publish-book-7", priority: 1 } }
    */
   options?: EnqueueOptions;
-  /** Jobs to finish before this one becomes claimable. */
+  /**
+   * Jobs to finish before this one becomes claimable.
+   * @default none: the job is claimable at once (or at its `runAt`)
+   * @example { queue: "publish", payload: "book-7", children: [{ queue: "render", payload: "ch-1" }] }
+   */
   children?: FlowJob[];
 }
 
@@ -106,7 +120,9 @@ function unknownFlowKeys(warnings: OptionWarnings, flow: unknown): UnknownKeys[]
 
 /** The ids a flow's jobs got, in the flow's shape. */
 export interface FlowResult {
+  /** The job's id. */
   id: string;
+  /** The ids of its children, in the order they were given. */
   children: FlowResult[];
 }
 

@@ -27,12 +27,15 @@ export interface KvScanOptions {
   /**
    * Where to continue: the `nextCursor` of the previous page of the same
    * prefix. Absent: from the first key with the prefix.
+   * @default none: from the first key with the prefix
+   * @example { cursor: page.nextCursor }
    */
   cursor?: string;
   /**
    * Most entries on the page, 1 to {@link MAX_KV_SCAN_LIMIT}. (0 is
    * refused: an empty page could not say whether entries follow.)
    * @default 100
+   * @example { limit: 1_000 }
    */
   limit?: number;
 }
@@ -42,13 +45,17 @@ const KV_SCAN_KEYS = ["cursor", "limit"] as const satisfies readonly (keyof KvSc
 
 /** One entry of a `kvScan` page. */
 export interface KvEntry {
+  /** The entry's key. */
   key: string;
+  /** The bytes stored under it. */
   value: Uint8Array;
 }
 
 /** A page of `kvScan`: entries in key order; `nextCursor` only when more follow. */
 export interface KvPage {
+  /** The entries of the page, in key order. */
   entries: KvEntry[];
+  /** Present when more entries follow: pass it as `cursor` for the next page. */
   nextCursor?: string;
 }
 

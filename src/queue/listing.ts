@@ -41,11 +41,13 @@ export interface ListJobsOptions {
    * an earlier release, which listed them in enqueue order, is refused
    * (`InvalidArgumentError`): list again from the first page.
    * @default none (from the first job)
+   * @example { cursor: page.nextCursor }
    */
   cursor?: string;
   /**
    * Page size, an integer from 1 to {@link MAX_LIST_LIMIT}.
    * @default 100
+   * @example { limit: 500 }
    */
   limit?: number;
   /**
@@ -73,12 +75,15 @@ const LIST_JOBS_KEYS = [
 
 /** A page of `listJobs`. */
 export interface JobPage<J> {
+  /** The jobs of the page, in the status's listing order. */
   jobs: J[];
   /** Present when more jobs may follow: pass it as `cursor` for the next page. */
   nextCursor?: string;
 }
 
+/** Page size of `listJobs` when `options.limit` is left out. */
 export const DEFAULT_LIST_LIMIT = 100;
+/** Largest page `listJobs` returns (`options.limit`). */
 export const MAX_LIST_LIMIT = 1_000;
 
 export const JOB_STATUSES: readonly JobStatus[] = [

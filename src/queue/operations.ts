@@ -34,6 +34,7 @@ const BULK_STEP_MS_PER_JOB = 0.01;
 
 /** Statuses `removeJobs` accepts: every status but claimed (a claimed job is cancelled instead). */
 export const REMOVABLE_STATUSES = ["pending", "scheduled", "done", "dead"] as const;
+/** A status `removeJobs` accepts: one of {@link REMOVABLE_STATUSES}. */
 export type RemovableStatus = (typeof REMOVABLE_STATUSES)[number];
 
 function noop(): void {}

@@ -20,36 +20,43 @@ export interface QueueConfig {
   /**
    * Claims allowed before a failure dead-letters the job.
    * @default 3
+   * @example { maxAttempts: 5 }
    */
   maxAttempts: number;
   /**
    * Lease of a claim, in milliseconds.
    * @default 30_000
+   * @example { leaseMs: 5 * 60_000 }
    */
   leaseMs: number;
   /**
    * Priority of jobs enqueued without one; lower is claimed first.
    * @default PRIORITY_NORMAL (1_000)
+   * @example { defaultPriority: PRIORITY_LOW }
    */
   defaultPriority: number;
   /**
    * Base of the exponential nack backoff, `min(base · 2^(attempts−1), max)`; 0 requeues at once.
    * @default 1_000
+   * @example { retryBackoffBaseMs: 5_000 }
    */
   retryBackoffBaseMs: number;
   /**
    * Cap of one backoff delay.
    * @default 300_000
+   * @example { retryBackoffMaxMs: 60_000 }
    */
   retryBackoffMaxMs: number;
   /**
    * How long acked jobs are kept as "done"; `null` deletes them on ack.
    * @default null
+   * @example { keepDoneJobsMs: 3_600_000 }
    */
   keepDoneJobsMs: number | null;
   /**
    * How long dead jobs are kept; `null` keeps them forever.
    * @default 604_800_000 (7 days)
+   * @example { deadRetentionMs: null }
    */
   deadRetentionMs: number | null;
   /**
@@ -59,6 +66,7 @@ export interface QueueConfig {
    * anyway. With `keepDoneJobsMs` set, a done job holding a result is kept
    * for the longer of the two, one without a result for `keepDoneJobsMs`.
    * @default 86_400_000 (24 hours)
+   * @example { resultRetentionMs: 3_600_000 }
    */
   resultRetentionMs: number;
   /**
@@ -69,6 +77,7 @@ export interface QueueConfig {
    * offloaded payload object is damaged is not counted: it was never handed
    * out. `max` from 1 to 1 000 000.
    * @default null (no limit)
+   * @example { rateLimit: { max: 10, perMs: 1_000 } }
    */
   rateLimit: { max: number; perMs: number } | null;
   /**
@@ -76,6 +85,7 @@ export interface QueueConfig {
    * key are not capped). Claims rotate round-robin over the groups with
    * pending jobs either way.
    * @default null (no cap)
+   * @example { groupConcurrency: 1 }
    */
   groupConcurrency: number | null;
 }
@@ -119,6 +129,7 @@ export interface OpenOptions {
   /**
    * Period of the reaper: lease expiry and the retention sweeps.
    * @default 5_000
+   * @example { reaperIntervalMs: 1_000 }
    */
   reaperIntervalMs?: number;
   /**
@@ -127,6 +138,7 @@ export interface OpenOptions {
    * how often timers re-read a `clock` that is neither the system clock nor
    * a `ManualClock` (see `Clock`).
    * @default 1_000
+   * @example { schedulerIntervalMs: 250 }
    */
   schedulerIntervalMs?: number;
   /**
@@ -154,16 +166,19 @@ export interface OpenOptions {
    * `0`: no window (a lone producer waits one store round trip per enqueue;
    * under load, records still share batches).
    * @default 0 (the log's default)
+   * @example { flushIntervalMs: 5 }
    */
   flushIntervalMs?: number;
   /**
    * Settings of every queue, merged over {@link DEFAULT_QUEUE_CONFIG}.
    * @default {}
+   * @example { defaultQueueConfig: { maxAttempts: 5, leaseMs: 60_000 } }
    */
   defaultQueueConfig?: Partial<QueueConfig>;
   /**
    * Per-queue overrides, merged over `defaultQueueConfig`.
    * @default {}
+   * @example { queueConfigs: { emails: { rateLimit: { max: 10, perMs: 1_000 } } } }
    */
   queueConfigs?: Record<string, Partial<QueueConfig>>;
   /**
@@ -176,16 +191,19 @@ export interface OpenOptions {
    * (`InvalidArgumentError`). The log (group commit, retries, checkpoint
    * intervals) keeps the system clock unless `log.clock` is given too.
    * @default the system clock
+   * @example { clock: new ManualClock(Date.UTC(2030, 0, 1)) }
    */
   clock?: Clock;
   /**
    * Where background failures are reported.
    * @default console warnings and errors
+   * @example { logger: silentLogger }
    */
   logger?: Logger;
   /**
    * Largest accepted payload in bytes.
    * @default 16_777_216 (16 MiB)
+   * @example { maxPayloadBytes: 1024 * 1024 }
    */
   maxPayloadBytes?: number;
   /**
@@ -200,6 +218,7 @@ export interface OpenOptions {
    * `runWorker` loops end), where without a beat it learns only at its next
    * write. `null` writes no beat.
    * @default null
+   * @example { heartbeatMs: 10_000 }
    */
   heartbeatMs?: number | null;
   /**
@@ -210,6 +229,7 @@ export interface OpenOptions {
    * is gone. `null` keeps every payload inline. A schedule's payload is
    * never offloaded: `schedule` refuses one larger than this.
    * @default 262_144 (256 KiB)
+   * @example { payloadOffloadBytes: null }
    */
   payloadOffloadBytes?: number | null;
   /**
@@ -217,6 +237,7 @@ export interface OpenOptions {
    * The log uses the system clock unless `log.clock` is given, so a
    * `ManualClock` in `clock` controls job timing without stalling group commit.
    * @default {} (the log's defaults, with this queue's `logger`)
+   * @example { log: { checkpointIntervalMs: 60_000 } }
    */
   log?: LogOptions;
   /**

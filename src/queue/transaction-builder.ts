@@ -56,7 +56,11 @@ export interface Transaction {
 
 /** Options of {@link Transaction.ack}. */
 export interface TransactionAckOptions {
-  /** The job's result, kept for the queue's `resultRetentionMs` (see `Queue.ack`). */
+  /**
+   * The job's result, kept for the queue's `resultRetentionMs` (see `Queue.ack`).
+   * @default none
+   * @example { result: "ok" }
+   */
   result?: Payload;
 }
 

@@ -29,6 +29,7 @@ export type JsonValue =
 export interface JobRecord {
   /** ULID, strictly increasing in enqueue order within a store. */
   id: string;
+  /** The queue the job is in. */
   queue: string;
   /**
    * The job's payload. Empty when `payloadError` is set (a listing could not
@@ -38,10 +39,13 @@ export interface JobRecord {
    * `payloadError` first.
    */
   payload: Uint8Array;
+  /** The headers given at enqueue (`EnqueueOptions.headers`), e.g. a `traceparent`. */
   headers: Record<string, string>;
+  /** Where the job is in its life: pending, claimed, scheduled, done or dead. */
   status: JobStatus;
   /** Claims so far. */
   attempts: number;
+  /** Claims allowed before the job goes dead. */
   maxAttempts: number;
   /** First enqueue time; preserved across requeue of a dead job. */
   enqueuedAt: number;
@@ -53,6 +57,7 @@ export interface JobRecord {
   runAt?: number;
   /** Lower is claimed first. */
   priority: number;
+  /** The message of the last failed attempt, if any. */
   lastError?: string;
   /** Cleared when the job is claimed. */
   dedupKey?: string;
@@ -135,6 +140,7 @@ export interface JobAttempt {
   recordedAt: number;
   /** The failure message, for failed attempts. */
   error?: string;
+  /** How the attempt ended. */
   outcome: AttemptOutcome;
 }
 
@@ -158,6 +164,7 @@ export interface ClaimToken {
 
 /** A claimed job. Only a `Claim` returned by `claim()` (and still live) can be settled. */
 export interface Claim extends JobRecord {
+  /** The lease this claim holds; private to the queue that handed it out. */
   readonly [CLAIM_TOKEN]: ClaimToken;
 }
 
@@ -166,6 +173,7 @@ export interface Claim extends JobRecord {
  * many jobs are in that status now; `done` is not (see there).
  */
 export interface QueueStats {
+  /** The queue's name. */
   queue: string;
   /** Jobs in status `pending` now (claimable, unless the queue is paused). */
   pending: number;
@@ -191,4 +199,10 @@ export interface QueueStats {
 /** What `wakeScheduled` did. */
 export type WakeOutcome = "woken" | "not_scheduled" | "not_found";
 
+/**
+ * What `cancel` did: `removed` (a pending or scheduled job, or a flow with
+ * its children, is gone), `requested` (a claimed job: its handler's signal is
+ * aborted and the job is dropped when the attempt ends), `not_found` (unknown,
+ * or already done or dead).
+ */
 export type CancelOutcome = "removed" | "requested" | "not_found";

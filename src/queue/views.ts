@@ -110,7 +110,9 @@ export function attemptHistoryOf(state: State, id: string): JobAttempt[] {
 
 /** What is left of a cancelled job (its tombstone), as `QueueReader.cancelledJob` shows it. */
 export interface CancelledJobInfo {
+  /** The job's id. */
   readonly id: string;
+  /** The queue it was in. */
   readonly queue: string;
   /** When it was cancelled (wall time of the cancel record). */
   readonly cancelledAt: number;

@@ -56,6 +56,7 @@ export interface WorkerOptions {
   /**
    * Jobs processed at the same time.
    * @default 1
+   * @example { concurrency: 8 }
    */
   concurrency?: number;
   /**
@@ -129,6 +130,7 @@ export interface WorkerOptions {
   /**
    * Lease of each claim, in milliseconds.
    * @default the queue's `leaseMs`
+   * @example { leaseMs: 5 * 60_000 }
    */
   leaseMs?: number;
   /**
@@ -149,6 +151,7 @@ export interface WorkerOptions {
    * cancelled), `ctx.signal` aborts and the job's settlement fails with one
    * logged line.
    * @default true
+   * @example { autoRenew: false }
    */
   autoRenew?: boolean;
   /**
@@ -156,11 +159,13 @@ export interface WorkerOptions {
    * the claims held ready (see `prefetch`), then resolve once all of that is
    * durable. No handler starts after the signal aborts.
    * @default none (runs until the queue closes)
+   * @example { signal: controller.signal }
    */
   signal?: AbortSignal;
   /**
    * Where settlement failures are reported.
    * @default console warnings and errors
+   * @example { logger: silentLogger }
    */
   logger?: Logger;
 }

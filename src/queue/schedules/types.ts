@@ -28,6 +28,7 @@ export interface ScheduleSpec {
    * (such as croner's optional seventh, the year) is an `InvalidArgumentError`.
    * Exactly one of `cron` and `everyMs`.
    * @default none
+   * @example { cron: "0 3 * * *", timezone: "Europe/Paris" }
    */
   cron?: string;
   /**
@@ -36,6 +37,7 @@ export interface ScheduleSpec {
    * (which does not; setting the same spec again keeps that count, a changed
    * spec starts a new one). Exactly one of `cron` and `everyMs`.
    * @default none
+   * @example { everyMs: 15 * 60_000 }
    */
   everyMs?: number;
   /**
@@ -45,9 +47,13 @@ export interface ScheduleSpec {
    * a wall time that occurs twice runs once for fixed-time expressions, twice
    * for interval ones.
    * @default "UTC"
+   * @example { timezone: "America/New_York" }
    */
   timezone?: string;
-  /** The queue each fire enqueues into. */
+  /**
+   * The queue each fire enqueues into.
+   * @example { queue: "reports" }
+   */
   queue: string;
   /**
    * The payload of every job the schedule enqueues: at most the
@@ -57,6 +63,7 @@ export interface ScheduleSpec {
    * never offloaded. A larger one is an `InvalidArgumentError` naming
    * `spec.payload`, and nothing is stored. For work on a large input, store
    * the input elsewhere and put where it is in the payload.
+   * @example { payload: JSON.stringify({ report: "daily" }) }
    */
   payload: Payload;
   /**
@@ -64,16 +71,19 @@ export interface ScheduleSpec {
    * `delayMs` runs each job that long after its fire). A fire whose
    * `dedupKey` is held by a waiting job enqueues nothing.
    * @default {}
+   * @example { options: { dedupKey: "daily-report", maxAttempts: 3 } }
    */
   options?: EnqueueOptions;
   /**
    * No fire before this time (epoch ms).
    * @default when the schedule is set
+   * @example { startAt: Date.parse("2030-01-01T00:00:00Z") }
    */
   startAt?: number;
   /**
    * No fire at or after this time (epoch ms); must be after `startAt`.
    * @default none (fires forever)
+   * @example { endAt: Date.parse("2030-12-31T00:00:00Z") }
    */
   endAt?: number;
   /**
@@ -89,6 +99,7 @@ export interface ScheduleSpec {
    * verifying the checkpoint and the WAL; a stalled event loop it keeps the
    * store through; a wall-clock step forward) always all fire.
    * @default "latest"
+   * @example { catchUp: "none" }
    */
   catchUp?: CatchUp;
 }
@@ -108,11 +119,17 @@ export const SCHEDULE_SPEC_KEYS: readonly string[] = Object.keys({
 
 /** A schedule as `listSchedules` reports it. */
 export interface ScheduleInfo {
+  /** The name it was set under. */
   name: string;
+  /** Its cron expression (a cron schedule). */
   cron?: string;
+  /** Its interval in milliseconds (an interval schedule). */
   everyMs?: number;
+  /** The IANA time zone `cron` is read in. */
   timezone: string;
+  /** The queue each fire enqueues into. */
   queue: string;
+  /** The payload of every job it enqueues. */
   payload: Uint8Array;
   /**
    * As set. A schedule stored before an empty `dedupKey` was refused shows
@@ -120,8 +137,11 @@ export interface ScheduleInfo {
    * options back to `schedule`, leave `dedupKey` out or give it a name.
    */
   options?: EnqueueOptions;
+  /** No fire before this time (epoch ms), as set. */
   startAt?: number;
+  /** No fire at or after this time (epoch ms), as set. */
   endAt?: number;
+  /** What it does with fire times missed while no process owned the store. */
   catchUp: CatchUp;
   /** The next fire time (epoch ms), or `null` when it will not fire again (past `endAt`). */
   nextRunAt: number | null;

@@ -9,11 +9,13 @@ import { checkOptionsObject, invalidArgument } from "../../validate.js";
 
 /** An OpenTelemetry `MeterProvider` (as far as taquba uses it). */
 export interface MeterProviderLike {
+  /** A meter to create taquba's instruments on. */
   getMeter(name: string, version?: string, options?: object): object;
 }
 
 /** An OpenTelemetry `TracerProvider` (as far as taquba uses it). */
 export interface TracerProviderLike {
+  /** A tracer to start taquba's spans on. */
   getTracer(name: string, version?: string, options?: object): object;
 }
 
@@ -44,6 +46,7 @@ export interface TelemetryOptions {
   /**
    * Record metrics (`taquba.jobs.*`, `taquba.job.*`, `taquba.queue.*`, `taquba.store.*`, `taquba.log.*`).
    * @default true
+   * @example { telemetry: { metrics: false } }
    */
   metrics?: boolean;
   /**
@@ -52,6 +55,7 @@ export interface TelemetryOptions {
    * Each enqueue then pays the SDK's span cost, sampled or not (the SDK decides inside `startSpan`); see
    * {@link TelemetryOptions.requireParentSpan} to start none outside a traced request.
    * @default true
+   * @example { telemetry: { traces: false } }
    */
   traces?: boolean;
   /**
@@ -78,16 +82,19 @@ export interface TelemetryOptions {
   /**
    * Where meters come from.
    * @default the global provider of `@opentelemetry/api`
+   * @example { telemetry: { meterProvider: new MeterProvider({ readers: [exporter] }) } }
    */
   meterProvider?: MeterProviderLike;
   /**
    * Where tracers come from.
    * @default the global provider of `@opentelemetry/api`
+   * @example { telemetry: { tracerProvider: new BasicTracerProvider() } }
    */
   tracerProvider?: TracerProviderLike;
   /**
    * Price of one store request by kind, for `taquba.store.request_cost`.
    * @default S3 Standard list prices in US dollars (`S3_STANDARD_REQUEST_PRICES`)
+   * @example { telemetry: { requestPrices: { put: 0.0045 / 1_000, get: 0.00036 / 1_000 } } }
    */
   requestPrices?: Partial<RequestPrices>;
 }
