@@ -14,9 +14,11 @@ import { errorCodeOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
+  checkListArguments,
   checkName,
   checkPathKey,
   checkTimeout,
+  checkXmlText,
   normalizePrefix,
   pageLimit,
 } from "./cloud/keys.js";
@@ -257,6 +259,9 @@ export class AzureBlobStore implements ObjectStore {
    * writes); otherwise the whole prefix is read and sorted here.
    */
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    checkListArguments(prefix, options.startAfter);
+    checkXmlText(prefix, "list prefix");
+    if (options.startAfter !== undefined) checkXmlText(options.startAfter, "list startAfter");
     const limit = pageLimit(options.limit);
     const fullPrefix = this.#prefix + prefix;
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;

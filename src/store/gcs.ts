@@ -12,6 +12,7 @@ import {
 import {
   checkInteger,
   checkKey,
+  checkListArguments,
   checkName,
   checkTimeout,
   normalizePrefix,
@@ -250,6 +251,7 @@ export class GcsStore implements ObjectStore {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    checkListArguments(prefix, options.startAfter);
     const limit = pageLimit(options.limit);
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
     return this.#call("list", prefix, async (bucket) => {

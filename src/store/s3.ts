@@ -8,6 +8,7 @@ import { httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
+  checkListArguments,
   checkName,
   checkTimeout,
   normalizePrefix,
@@ -261,6 +262,7 @@ export class S3Store implements ObjectStore {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const startAfter = options.startAfter;
+    checkListArguments(prefix, options.startAfter);
     return this.#call("list", prefix, async ({ sdk, client }, abortSignal) => {
       const out = await client.send(
         new sdk.ListObjectsV2Command({

@@ -334,13 +334,15 @@ describe("Queue on Azurite", { timeout: 180_000 }, () => {
     await reopened.close();
   });
 
-  it("a path with a '.' or '..' segment or a backslash is refused, never written under another name", async () => {
+  it("a path with a '.' or '..' segment, a backslash or a control character is refused, never written", async () => {
     // The SDK resolves "." and ".." in a blob URL and Azure reads "\\" as "/": "jobs/../q"
     // would write into "q/", and "jobs/./q" would write where its own listings never look.
-    for (const path of ["jobs/./q", "jobs/../q", "jobs\\q"]) {
+    // A name Azure's XML listings cannot carry (Azurite answers such a listing with HTTP 500)
+    // would make its whole folder unlistable, so it is refused too.
+    for (const path of ["jobs/./q", "jobs/../q", "jobs\\q", "jobs\u0001q", "jobs\uFFFFq"]) {
       await assert.rejects(Queue.open(store, path, queueOptions), (err) => {
         assert.ok(err instanceof InvalidArgumentError, `${path}: ${err}`);
-        assert.match(err.message, /backslash|"\." or "\.\." segment/);
+        assert.match(err.message, /backslash|"\." or "\.\." segment|XML listings cannot carry/);
         return true;
       });
     }
