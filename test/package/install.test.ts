@@ -1,7 +1,7 @@
 // Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
 // (no cloud SDK) and, on every test Node, run a job through `require`/`import`, run the CLI, and
-// type-check a TypeScript consumer with `skipLibCheck: false`.
+// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext and Bundler resolution).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -209,20 +209,28 @@ async function makeApp(parent: string, kind: App["kind"]): Promise<App> {
   await writeFile(join(dir, script), kind === "commonjs" ? CJS_JOB : ESM_JOB);
   if (kind === "commonjs") await writeFile(join(dir, "mixed.cjs"), MIXED_BUILDS);
   await writeFile(join(dir, "consumer.ts"), TS_CONSUMER);
+  const compilerOptions = {
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    target: "ES2022",
+    strict: true,
+    // Not part of `strict`, but apps that turn it on check our declarations with it too.
+    exactOptionalPropertyTypes: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: ["node"],
+    // The repository's @types/node: the app needs no registry access for it.
+    typeRoots: [join(root, "node_modules", "@types")],
+  };
   await writeFile(
     join(dir, "tsconfig.json"),
+    JSON.stringify({ compilerOptions, files: ["consumer.ts"] }),
+  );
+  // An app built by a bundler resolves the package the bundler's way.
+  await writeFile(
+    join(dir, "tsconfig.bundler.json"),
     JSON.stringify({
-      compilerOptions: {
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        target: "ES2022",
-        strict: true,
-        skipLibCheck: false,
-        noEmit: true,
-        types: ["node"],
-        // The repository's @types/node: the app needs no registry access for it.
-        typeRoots: [join(root, "node_modules", "@types")],
-      },
+      compilerOptions: { ...compilerOptions, module: "Preserve", moduleResolution: "Bundler" },
       files: ["consumer.ts"],
     }),
   );
@@ -311,11 +319,16 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     assert.match(attw, /No problems found/);
   });
 
-  it("type-checks TypeScript consumers (CJS and ESM) with skipLibCheck off and no SDK", async () => {
+  it("type-checks TypeScript consumers (CJS, ESM, bundler) with skipLibCheck off and no SDK", async () => {
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-    const checks = apps.map((app) => run(process.execPath, [tsc, "-p", app.dir], app.dir));
+    const projects = apps.flatMap((app) =>
+      ["tsconfig.json", "tsconfig.bundler.json"].map((config) => ({ app, config })),
+    );
+    const checks = projects.map(({ app, config }) =>
+      run(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir),
+    );
     for (const [index, result] of (await Promise.all(checks)).entries())
-      ok(result, `tsc in the ${apps[index]!.kind} app`);
+      ok(result, `tsc -p ${projects[index]!.config} in the ${projects[index]!.app.kind} app`);
   });
 
   for (const node of nodes) {

@@ -35,7 +35,7 @@ export interface EnqueueRecord {
   readonly runAt: number | undefined;
   readonly dedupKey: string | undefined;
   /** The caller's id for the job (`options.jobId`); `id` stays the log's own. */
-  readonly jobId?: string;
+  readonly jobId?: string | undefined;
   /** Handler deadline under `runWorker`. */
   readonly timeoutMs?: number | undefined;
   /** The job's fairness group within its queue. */
