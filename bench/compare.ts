@@ -77,17 +77,17 @@ const options = parseCommandLine(process.argv.slice(2), (args) => {
   });
   const passed: Record<string, string | undefined> = {};
   for (const ours of Object.keys(PASSED_ON))
-    passed[ours] = args.has(ours) ? String(args.number(ours, 0)) : undefined;
+    passed[ours] = args.has(ours) ? String(args.integer(ours, 0, 0)) : undefined;
   return {
     base,
     concurrencies,
     workloads: args.listOf("workloads", WORKLOADS, WORKLOADS),
     single: {
-      jobs: args.number("single-jobs", 20_000),
-      concurrency: args.number("single-concurrency", 64),
-      producers: args.number("producers", 64),
+      jobs: args.integer("single-jobs", 20_000, 1),
+      concurrency: args.integer("single-concurrency", 64, 1),
+      producers: args.integer("producers", 64, 1),
     },
-    repeat: Math.max(1, args.number("repeat", 1)),
+    repeat: args.integer("repeat", 1, 1),
     only: args.listOf("only", SYSTEMS, SYSTEMS),
     /** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
     taqubaPrefetch: args.has("taquba-prefetch")

@@ -69,6 +69,21 @@ export class Args {
     return value;
   }
 
+  /**
+   * A whole number ≥ `min` (a count: jobs, loops, bytes, rounds), with the separators and
+   * suffixes of {@link number}. A fraction or a count below `min` is refused here, before
+   * the script starts anything, instead of hanging or failing later in the run.
+   */
+  integer(name: string, fallback: number, min: number): number {
+    this.#known.add(name);
+    const raw = this.#values.get(name);
+    if (raw === undefined) return fallback;
+    const value = parseCount(raw);
+    if (value === undefined || !Number.isSafeInteger(value) || value < min)
+      throw new UsageError(`Expected \`--${name}\` to be an integer >= ${min}, got \`${raw}\``);
+    return value;
+  }
+
   /** `--name` alone, or `--name=true|false|1|0`. */
   flag(name: string): boolean {
     this.#known.add(name);

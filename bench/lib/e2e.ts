@@ -33,8 +33,8 @@ export interface EndToEndParams {
 export function endToEndParams(args: Args): EndToEndParams {
   return {
     ...sharedEndToEndParams(args),
-    concurrency: args.number("concurrency", 32),
-    producers: args.number("producers", 0),
+    concurrency: args.integer("concurrency", 32, 1),
+    producers: args.integer("producers", 0, 0),
     prefetch: args.has("prefetch") ? prefetchArg(args.string("prefetch", "")) : undefined,
   };
 }
@@ -51,11 +51,11 @@ export type SharedEndToEndParams = Pick<
  */
 export function sharedEndToEndParams(args: Args): SharedEndToEndParams {
   return {
-    jobs: args.number("jobs", 50_000),
-    payloadBytes: args.number("payload", 64),
-    batch: args.number("batch", 1_000),
+    jobs: args.integer("jobs", 50_000, 1),
+    payloadBytes: args.integer("payload", 64, 0),
+    batch: args.integer("batch", 1_000, 1),
     flushMs: args.has("flush-ms") ? args.number("flush-ms", 0) : undefined,
-    warmup: args.number("warmup", 0),
+    warmup: args.integer("warmup", 0, 0),
   };
 }
 

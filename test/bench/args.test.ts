@@ -195,6 +195,37 @@ describe("bench command lines", { timeout: 240_000 }, () => {
     );
   });
 
+  it("counts are whole numbers in range, refused before anything runs", () => {
+    assert.equal(new Args(["--jobs=50k"]).integer("jobs", 1, 1), 50_000);
+    assert.equal(new Args(["--warmup=0"]).integer("warmup", 5, 0), 0);
+    assert.equal(new Args([]).integer("jobs", 7, 1), 7);
+    for (const [raw, min] of [
+      ["2.5", 1],
+      ["0", 1],
+      ["-1", 0],
+      ["1e3", 1],
+      ["", 0],
+    ] as const)
+      assert.throws(() => new Args([`--jobs=${raw}`]).integer("jobs", 1, min), {
+        name: "UsageError",
+        message: `Expected \`--jobs\` to be an integer >= ${min}, got \`${raw}\``,
+      });
+    // These used to start: --batch=0 and a fractional --jobs never ended, --concurrency=0
+    // failed with a stack trace once the store was open.
+    for (const [flag, min] of [
+      ["--batch=0", 1],
+      ["--jobs=2.5", 1],
+      ["--jobs=0", 1],
+      ["--concurrency=0", 1],
+      ["--producers=1.5", 0],
+      ["--warmup=0.5", 0],
+    ] as const)
+      assert.throws(
+        () => prepareRunOne("end_to_end", new Args(["--store=memory", flag])),
+        new RegExp(`^UsageError: Expected \`${flag.split("=")[0]}\` to be an integer >= ${min}, `),
+      );
+  });
+
   it("every run of the suite's plans parses", () => {
     for (const c of [...quickPlan(), ...fullPlan()])
       prepareRunOne(c.workload, new Args([`--store=${c.store}`, ...c.args]));
@@ -215,6 +246,22 @@ describe("bench command lines", { timeout: 240_000 }, () => {
       ),
       refused("compare", ["--prefetch=4"], /did you mean --taquba-prefetch\?/),
       refused("compare", ["--concurrency=32,many"], /`--concurrency`.*got `many`/),
+      // --check-args: without the check, these would install and start the servers.
+      refused(
+        "compare",
+        ["--repeat=1.5", "--check-args"],
+        /^Expected `--repeat` to be an integer >= 1, got `1.5`$/m,
+      ),
+      refused(
+        "compare",
+        ["--batch=0", "--check-args"],
+        /^Expected `--batch` to be an integer >= 1/m,
+      ),
+      refused(
+        "compare",
+        ["--single-jobs=0", "--check-args"],
+        /`--single-jobs` to be an integer >= 1/,
+      ),
       refused(
         "run-one",
         ["claim_drain", "--store=memory", "--jbos=10"],
