@@ -29,10 +29,10 @@ export const claimBatch: Workload<ClaimBatchParams> = {
   name: "claim_batch",
   describe: "prefill N jobs, drain with W loops of claimBatch(B) → ack each; batch claim latency",
   params: (args: Args) => ({
-    jobs: args.number("jobs", 50_000),
-    workers: args.number("workers", 8),
-    batch: args.number("batch", 100),
-    payloadBytes: args.number("payload", 64),
+    jobs: args.integer("jobs", 50_000, 1),
+    workers: args.integer("workers", 8, 1),
+    batch: args.integer("batch", 100, 1),
+    payloadBytes: args.integer("payload", 64, 0),
   }),
   async run(kind: StoreKind, params: ClaimBatchParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

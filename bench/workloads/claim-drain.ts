@@ -29,10 +29,10 @@ export const claimDrain: Workload<ClaimDrainParams> = {
   name: "claim_drain",
   describe: "prefill N jobs, drain with W claim→ack loops; claim latency per slice of the drain",
   params: (args: Args) => ({
-    jobs: args.number("jobs", 50_000),
-    workers: args.number("workers", 50),
-    payloadBytes: args.number("payload", 64),
-    slices: args.number("slices", 10),
+    jobs: args.integer("jobs", 50_000, 1),
+    workers: args.integer("workers", 50, 1),
+    payloadBytes: args.integer("payload", 64, 0),
+    slices: args.integer("slices", 10, 1),
   }),
   async run(kind: StoreKind, params: ClaimDrainParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

@@ -39,11 +39,11 @@ export const coldStart: Workload<ColdStartParams> = {
   params: (args: Args) => {
     const mode = args.oneOf("mode", ["clean", "sigkill"] as const, "clean");
     return {
-      live: args.number("live", 100_000),
-      history: args.number("history", 20_000),
-      payloadBytes: args.number("payload", 64),
+      live: args.integer("live", 100_000, 0),
+      history: args.integer("history", 20_000, 0),
+      payloadBytes: args.integer("payload", 64, 0),
       mode,
-      warmClaims: args.number("warm-claims", 1_000),
+      warmClaims: args.integer("warm-claims", 1_000, 0),
     };
   },
   async run(kind: StoreKind, params: ColdStartParams): Promise<BenchResult[]> {

@@ -37,10 +37,10 @@ export const payloadSweep: Workload<PayloadSweepParams> = {
   params: (args: Args) => ({
     sizes: args.list("sizes", ["64", "1024", "16384", "262144"]).map(Number),
     bytesPerSize: args.number("bytes-per-size", 64 * 1024 * 1024),
-    minJobs: args.number("min-jobs", 500),
-    maxJobs: args.number("max-jobs", 20_000),
-    producers: args.number("producers", 32),
-    workers: args.number("workers", 64),
+    minJobs: args.integer("min-jobs", 500, 1),
+    maxJobs: args.integer("max-jobs", 20_000, 1),
+    producers: args.integer("producers", 32, 1),
+    workers: args.integer("workers", 64, 1),
   }),
   async run(kind: StoreKind, params: PayloadSweepParams): Promise<BenchResult[]> {
     const results: BenchResult[] = [];

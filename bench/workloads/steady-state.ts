@@ -40,8 +40,8 @@ export const steadyState: Workload<SteadyStateParams> = {
     const fixed = { seconds: args.number("seconds", 10), rate: args.number("rate", 1_000) };
     return {
       schedule: args.has("schedule") ? parseSchedule(args.string("schedule", "")) : [fixed],
-      workers: args.number("workers", 64),
-      payloadBytes: args.number("payload", 64),
+      workers: args.integer("workers", 64, 1),
+      payloadBytes: args.integer("payload", 64, 0),
       drainTimeoutSec: args.number("drain-timeout", 30),
       label: args.string("label", args.has("schedule") ? "ramp" : "fixed"),
       flushMs: flushMsArg(args),

@@ -210,19 +210,27 @@ describe("bench command lines", { timeout: 240_000 }, () => {
         name: "UsageError",
         message: `Expected \`--jobs\` to be an integer >= ${min}, got \`${raw}\``,
       });
-    // These used to start: --batch=0 and a fractional --jobs never ended, --concurrency=0
-    // failed with a stack trace once the store was open.
-    for (const [flag, min] of [
-      ["--batch=0", 1],
-      ["--jobs=2.5", 1],
-      ["--jobs=0", 1],
-      ["--concurrency=0", 1],
-      ["--producers=1.5", 0],
-      ["--warmup=0.5", 0],
+    // These used to start: end_to_end --batch=0, a fractional --jobs and steady_state
+    // --workers=0 never ended, --concurrency=0 and ceiling --workers=0 failed with a stack
+    // trace once the store was open, claim_drain --workers=0 reported a run of no jobs.
+    for (const [workload, flag, min] of [
+      ["end_to_end", "--batch=0", 1],
+      ["end_to_end", "--jobs=2.5", 1],
+      ["end_to_end", "--jobs=0", 1],
+      ["end_to_end", "--concurrency=0", 1],
+      ["end_to_end", "--producers=1.5", 0],
+      ["end_to_end", "--warmup=0.5", 0],
+      ["claim_drain", "--workers=0", 1],
+      ["claim_batch", "--batch=0", 1],
+      ["steady_state", "--workers=0", 1],
+      ["ceiling", "--workers=0", 1],
+      ["cold_start", "--live=1.5", 0],
+      ["payload_sweep", "--producers=0", 1],
     ] as const)
       assert.throws(
-        () => prepareRunOne("end_to_end", new Args(["--store=memory", flag])),
+        () => prepareRunOne(workload, new Args(["--store=memory", flag])),
         new RegExp(`^UsageError: Expected \`${flag.split("=")[0]}\` to be an integer >= ${min}, `),
+        `${workload} ${flag}`,
       );
   });
 
