@@ -7,14 +7,16 @@ const PERMANENT_FAILURE = Symbol.for("taquba.permanentFailure");
 
 /**
  * Thrown by a worker handler to dead-letter the job at once (no retry), with
- * the message as the job's `lastError`.
+ * the message as the job's `lastError`. Like `Error`, it takes no message
+ * at all too (`new PermanentFailure()`); the job's `lastError` is then
+ * "PermanentFailure".
  */
 export class PermanentFailure extends Error {
   static {
     Object.defineProperty(PermanentFailure.prototype, PERMANENT_FAILURE, { value: true });
   }
 
-  constructor(reason: string, options?: { cause?: unknown }) {
+  constructor(reason?: string, options?: { cause?: unknown }) {
     super(reason, options);
     this.name = "PermanentFailure";
   }
