@@ -28,18 +28,30 @@ export function describeValue(value: unknown): string {
   return "an object";
 }
 
-/** The message for a bad argument; `got` is already described (e.g. "300 bytes"). */
-export function expectationMessage(arg: string, expected: string, got: string): string {
-  return `Expected \`${arg}\` to be ${expected}, got ${got}`;
+/**
+ * The message for a bad argument; `got` is already described (e.g. "300
+ * bytes"). `of` names what the argument belongs to, where the argument's
+ * name alone would not say (a store's option, an object key's request):
+ *
+ *     Expected `options.bucket` of S3Store to be a non-empty string, got ""
+ */
+export function expectationMessage(
+  arg: string,
+  expected: string,
+  got: string,
+  of?: string,
+): string {
+  return `Expected \`${arg}\`${of === undefined ? "" : ` of ${of}`} to be ${expected}, got ${got}`;
 }
 
-/** An {@link InvalidArgumentError} for `arg`, describing the bad `value`. */
+/** An {@link InvalidArgumentError} for `arg` (of `of`, see {@link expectationMessage}), describing the bad `value`. */
 export function invalidArgument(
   arg: string,
   expected: string,
   value: unknown,
+  of?: string,
 ): InvalidArgumentError {
-  return new InvalidArgumentError(expectationMessage(arg, expected, describeValue(value)));
+  return new InvalidArgumentError(expectationMessage(arg, expected, describeValue(value), of));
 }
 
 /** Like {@link invalidArgument}, with `got` worded by the caller. */
@@ -47,8 +59,9 @@ export function invalidArgumentGot(
   arg: string,
   expected: string,
   got: string,
+  of?: string,
 ): InvalidArgumentError {
-  return new InvalidArgumentError(expectationMessage(arg, expected, got));
+  return new InvalidArgumentError(expectationMessage(arg, expected, got, of));
 }
 
 export function checkString(value: unknown, arg: string): string {

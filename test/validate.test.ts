@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../src/errors.js";
-import { checkOptionsObject, likelyKey, unknownKeys } from "../src/validate.js";
+import {
+  checkOptionsObject,
+  expectationMessage,
+  invalidArgument,
+  invalidArgumentGot,
+  likelyKey,
+  unknownKeys,
+} from "../src/validate.js";
 
 const ENQUEUE = ["jobId", "delayMs", "priority", "maxAttempts", "runAt", "dedupKey", "headers"];
 
@@ -44,5 +51,26 @@ describe("option keys", () => {
     );
     assert.doesNotThrow(() => checkOptionsObject({ delayMs: 1 }, "options", ["delayMs"]));
     assert.doesNotThrow(() => checkOptionsObject(undefined, "options", ["delayMs"]));
+  });
+});
+
+describe("the message style", () => {
+  it("names the argument, and what it belongs to when `of` is given", () => {
+    assert.equal(
+      expectationMessage("options.limit", "a number ≥ 1", "0"),
+      "Expected `options.limit` to be a number ≥ 1, got 0",
+    );
+    assert.equal(
+      expectationMessage("options.bucket", "a non-empty string", '""', "S3Store"),
+      'Expected `options.bucket` of S3Store to be a non-empty string, got ""',
+    );
+    const error = invalidArgument("body", "a Uint8Array", "text", 'put "k"');
+    assert.ok(error instanceof InvalidArgumentError);
+    assert.equal(error.code, "INVALID_ARGUMENT");
+    assert.equal(error.message, 'Expected `body` of put "k" to be a Uint8Array, got "text"');
+    assert.equal(
+      invalidArgumentGot("key", "short enough", "300 bytes", "put").message,
+      "Expected `key` of put to be short enough, got 300 bytes",
+    );
   });
 });

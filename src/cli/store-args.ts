@@ -96,8 +96,8 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
     if (!(error instanceof InvalidArgumentError)) throw error;
     // Its message starts with what it is about: the URL or a store's option (from the URL).
     const detail = error.message
-      .replace(/^store URL "[^"]*": /, "")
-      .replace(/^[A-Z]\w*Store (\w+): /, "its $1: ");
+      .replace(/^Expected `url` of openStore to be a store URL, got "(?:[^"\\]|\\.)*": /, "")
+      .replace(/^Expected `options\.(\w+)` of [A-Z]\w*Store /, "expected its `$1` ");
     throw new UsageError(
       `${expectationMessage("--store", "a store URL", JSON.stringify(redactUrl(url)))}: ${detail}`,
     );

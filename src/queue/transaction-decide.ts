@@ -1,6 +1,6 @@
 /** A transaction's operations checked in order against the state and decided into the records of one transaction record. */
-import { ConflictError, DuplicateJobIdError, InvalidArgumentError } from "../errors.js";
-import { describeValue, invalidArgument } from "../validate.js";
+import { ConflictError, DuplicateJobIdError } from "../errors.js";
+import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { decideNack } from "./decisions.js";
 import { enqueueRecordOf } from "./enqueue-record.js";
@@ -69,8 +69,10 @@ export function decide(
     const earlier = used.get(id);
     if (earlier === undefined) used.set(id, { what, enqueues });
     else if (!earlier.enqueues || !enqueues)
-      throw new InvalidArgumentError(
-        `Expected each job to be acted on once per transaction, got job ${id} in ${earlier.what} and ${what}`,
+      throw invalidArgumentGot(
+        "build",
+        "a function that acts on each job once per transaction",
+        `job ${id} in ${earlier.what} and ${what}`,
       );
   };
   /**

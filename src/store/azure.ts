@@ -9,8 +9,9 @@ import type {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
+import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
-import { errorCodeOf, toStorageError } from "./cloud/errors.js";
+import { errorCodeOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -169,23 +170,34 @@ export class AzureBlobStore implements ObjectStore {
 
   constructor(options: AzureBlobStoreOptions) {
     if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError(
-        "AzureBlobStore options: expected an object with { container } and one of client, connectionString or accountUrl",
+      throw invalidArgument(
+        "options",
+        "an object with { container } and one of client, connectionString or accountUrl",
+        options,
+        "AzureBlobStore",
       );
-    this.#container = checkName(options.container, "AzureBlobStore container");
-    this.#prefix = normalizePrefix(options.prefix, "AzureBlobStore prefix");
-    checkPathKey(this.#prefix, "AzureBlobStore prefix");
+    this.#container = checkName(options.container, "options.container", "AzureBlobStore");
+    this.#prefix = normalizePrefix(options.prefix, "options.prefix", "AzureBlobStore");
+    checkPathKey(this.#prefix, "options.prefix", "AzureBlobStore");
     if (options.client === undefined && !options.connectionString && !options.accountUrl)
-      throw new InvalidArgumentError(
-        "AzureBlobStore: expected one of client, connectionString or accountUrl (with credential)",
+      throw invalidArgumentGot(
+        "options",
+        "an object with one of client, connectionString or accountUrl (with credential)",
+        "none of them",
+        "AzureBlobStore",
       );
     if (options.accountUrl !== undefined && !/^https?:\/\//.test(options.accountUrl))
-      throw new InvalidArgumentError(
-        'AzureBlobStore accountUrl: expected an http(s) URL such as "https://myaccount.blob.core.windows.net"',
+      throw invalidArgumentGot(
+        "options.accountUrl",
+        'an http(s) URL such as "https://myaccount.blob.core.windows.net"',
+        typeof options.accountUrl === "string"
+          ? JSON.stringify(redactSecrets(options.accountUrl))
+          : describeValue(options.accountUrl),
+        "AzureBlobStore",
       );
-    checkInteger(options.maxTries, "AzureBlobStore maxTries");
-    checkTimeout(options.tryTimeoutMs, "AzureBlobStore tryTimeoutMs");
-    checkTimeout(options.requestTimeoutMs, "AzureBlobStore requestTimeoutMs");
+    checkInteger(options.maxTries, "options.maxTries", "AzureBlobStore");
+    checkTimeout(options.tryTimeoutMs, "options.tryTimeoutMs", "AzureBlobStore");
+    checkTimeout(options.requestTimeoutMs, "options.requestTimeoutMs", "AzureBlobStore");
     this.#options = { ...options };
     const where = `az://${this.#container}/${this.#prefix}`;
     const endpoint = this.#endpointForDescription();
@@ -260,8 +272,9 @@ export class AzureBlobStore implements ObjectStore {
    */
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     checkListArguments(prefix, options.startAfter);
-    checkXmlText(prefix, "list prefix");
-    if (options.startAfter !== undefined) checkXmlText(options.startAfter, "list startAfter");
+    checkXmlText(prefix, "prefix", "list");
+    if (options.startAfter !== undefined)
+      checkXmlText(options.startAfter, "options.startAfter", "list");
     const limit = pageLimit(options.limit);
     const fullPrefix = this.#prefix + prefix;
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
@@ -397,10 +410,13 @@ export class AzureBlobStore implements ObjectStore {
       return new sdk.ContainerClient(url.toString(), credential, pipeline);
     } catch (err) {
       // A malformed connection string: the SDK's message may quote it, so do not pass it on.
-      throw new InvalidArgumentError(
-        "AzureBlobStore connectionString/accountUrl: expected an Azure Storage connection string " +
-          "(AccountName=...;AccountKey=...;BlobEndpoint=...) or an account URL; the SDK rejected it" +
-          ` (${errorCodeOf(err) ?? "error"})`,
+      throw invalidArgumentGot(
+        options.connectionString ? "options.connectionString" : "options.accountUrl",
+        options.connectionString
+          ? "an Azure Storage connection string (AccountName=...;AccountKey=...;BlobEndpoint=...)"
+          : "an account URL",
+        `one the SDK rejected (${errorCodeOf(err) ?? "error"})`,
+        "AzureBlobStore",
       );
     }
   }

@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { expectationMessage } from "../validate.js";
 
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 export const MISSING = new Set(["ENOENT", "ENOTDIR"]);
@@ -37,9 +38,10 @@ export function errorCode(err: unknown): string | undefined {
 export function fileStoreError(store: string, op: string, key: string, err: unknown): Error {
   if (err instanceof InvalidArgumentError) return err;
   if (errorCode(err) === "ENAMETOOLONG")
-    return new InvalidArgumentError(`object key "${key}" is too long for a file name`, {
-      cause: err,
-    });
+    return new InvalidArgumentError(
+      expectationMessage("key", "short enough for a file name", JSON.stringify(key), op),
+      { cause: err },
+    );
   if (err instanceof StorageError) return err;
   const reason = messageOf(err);
   const hint =

@@ -11,8 +11,7 @@
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { InvalidArgumentError } from "../errors.js";
-import { describeValue } from "../validate.js";
+import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
@@ -132,30 +131,30 @@ export class FileStore implements ObjectStore {
     /** @internal */ writer: FileWriter = new FileWriter(),
   ) {
     if (typeof directory !== "string" || directory === "")
-      throw new InvalidArgumentError(
-        `Expected \`directory\` of FileStore to be a non-empty path, got ${describeValue(directory)}`,
-      );
+      throw invalidArgument("directory", "a non-empty path", directory, "FileStore");
     if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError(
-        `Expected \`options\` of FileStore to be an options object, got ${describeValue(options)}`,
-      );
+      throw invalidArgument("options", "an options object", options, "FileStore");
     if (options.fsync !== undefined && typeof options.fsync !== "boolean")
-      throw new InvalidArgumentError(
-        `Expected \`options.fsync\` of FileStore to be a boolean, got ${describeValue(options.fsync)}`,
-      );
+      throw invalidArgument("options.fsync", "a boolean", options.fsync, "FileStore");
     this.#root = resolve(directory);
     this.#described = pathToFileURL(this.#root).href;
     // Checked here: a too-long name in the path would otherwise be blamed on an object key.
     for (const name of this.#root.split(sep))
       if (Buffer.byteLength(name) > MAX_NAME_BYTES)
-        throw new InvalidArgumentError(
-          `Expected \`directory\` of FileStore to have names of at most ${MAX_NAME_BYTES} bytes, got a name of ${Buffer.byteLength(name)} bytes: "${name.slice(0, 32)}…"`,
+        throw invalidArgumentGot(
+          "directory",
+          `a path whose names are at most ${MAX_NAME_BYTES} bytes each`,
+          `a name of ${Buffer.byteLength(name)} bytes: "${name.slice(0, 32)}…"`,
+          "FileStore",
         );
     const fsync = options.fsync ?? true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS))
-      throw new InvalidArgumentError(
-        `Expected \`options.timeoutMs\` of FileStore to be a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`,
+      throw invalidArgument(
+        "options.timeoutMs",
+        `a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait)`,
+        timeoutMs,
+        "FileStore",
       );
     this.#timeoutMs = timeoutMs;
     // Its directories: created with their parents synced, fsyncs shared.
@@ -236,10 +235,13 @@ export class FileStore implements ObjectStore {
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     const target = this.#pathOf(key);
     if (!(body instanceof Uint8Array))
-      throw new InvalidArgumentError(`put "${key}": body must be a Uint8Array`);
+      throw invalidArgument("body", "a Uint8Array", body, `put ${JSON.stringify(key)}`);
     if (isDetached(body))
-      throw new InvalidArgumentError(
-        `Expected \`body\` of put "${key}" to be a Uint8Array with an attached buffer, got one whose buffer was transferred or detached`,
+      throw invalidArgumentGot(
+        "body",
+        "a Uint8Array with an attached buffer",
+        "one whose buffer was transferred or detached",
+        `put ${JSON.stringify(key)}`,
       );
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, (signal) => this.#writes.put(key, target, body, create, signal));
@@ -253,11 +255,10 @@ export class FileStore implements ObjectStore {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    if (typeof prefix !== "string")
-      throw new InvalidArgumentError(`list: prefix must be a string, got ${String(prefix)}`);
+    if (typeof prefix !== "string") throw invalidArgument("prefix", "a string", prefix, "list");
     const requested = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!(requested >= 1))
-      throw new InvalidArgumentError(`list: limit must be a number >= 1, got ${requested}`);
+      throw invalidArgument("options.limit", "a number ≥ 1", requested, "list");
     const limit = Math.floor(requested);
     return this.#call("list", prefix, () =>
       listFiles(this.#root, this.#described, prefix, options.startAfter, limit),
@@ -320,8 +321,10 @@ export class FileStore implements ObjectStore {
   /** `encoded`, one name of `key`'s path, if it is not too long for a file name. */
   #fileName(key: string, encoded: string): string {
     if (encoded.length > MAX_NAME_BYTES)
-      throw new InvalidArgumentError(
-        `object key ${JSON.stringify(key)} has a segment that encodes to ${encoded.length} bytes; file names allow at most ${MAX_NAME_BYTES}`,
+      throw invalidArgumentGot(
+        "key",
+        `a key whose segments each encode to a file name of at most ${MAX_NAME_BYTES} bytes`,
+        `${JSON.stringify(key)}, with a segment that encodes to ${encoded.length} bytes`,
       );
     return encoded;
   }

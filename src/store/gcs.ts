@@ -1,7 +1,7 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { InvalidArgumentError } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { invalidArgument } from "../validate.js";
 import {
   baseVerdict,
   httpStatusOf,
@@ -178,13 +178,11 @@ export class GcsStore implements ObjectStore {
 
   constructor(options: GcsStoreOptions) {
     if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError(
-        "GcsStore options: expected an object with at least { bucket }",
-      );
-    this.#bucketName = checkName(options.bucket, "GcsStore bucket");
-    this.#prefix = normalizePrefix(options.prefix, "GcsStore prefix");
-    checkInteger(options.maxRetries, "GcsStore maxRetries", 0);
-    checkTimeout(options.timeoutMs, "GcsStore timeoutMs");
+      throw invalidArgument("options", "an object with at least { bucket }", options, "GcsStore");
+    this.#bucketName = checkName(options.bucket, "options.bucket", "GcsStore");
+    this.#prefix = normalizePrefix(options.prefix, "options.prefix", "GcsStore");
+    checkInteger(options.maxRetries, "options.maxRetries", "GcsStore", 0);
+    checkTimeout(options.timeoutMs, "options.timeoutMs", "GcsStore");
     this.#options = { ...options };
   }
 

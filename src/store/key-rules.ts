@@ -4,7 +4,7 @@
  * UTF-16 surrogate. FileStore needs this (a key names a file path); MemoryStore
  * refuses the same keys so that code tested in memory also runs on files.
  */
-import { InvalidArgumentError } from "../errors.js";
+import { invalidArgument, invalidArgumentGot } from "../validate.js";
 
 /** Whether `segment` (one `/`-separated piece of a key) is allowed. */
 export function segmentProblem(segment: string): string | undefined {
@@ -23,10 +23,12 @@ export function segmentProblem(segment: string): string | undefined {
  */
 export function keySegments(key: string): string[] {
   if (typeof key !== "string" || key === "")
-    throw new InvalidArgumentError(`object key must be a non-empty string, got ${String(key)}`);
+    throw invalidArgument("key", "a non-empty string", key);
   if (key.startsWith("/"))
-    throw new InvalidArgumentError(
-      `object key "${key}" must be relative (no leading "/"), e.g. "jobs/1"`,
+    throw invalidArgumentGot(
+      "key",
+      'a relative object key (no leading "/"), e.g. "jobs/1"',
+      JSON.stringify(key),
     );
   const segments = key.split("/");
   for (const segment of segments) checkSegment(key, segment);
@@ -40,8 +42,10 @@ export function keySegments(key: string): string[] {
 export function checkSegment(key: string, segment: string): void {
   const problem = segmentProblem(segment);
   if (problem !== undefined)
-    throw new InvalidArgumentError(
-      `object key ${JSON.stringify(key)} contains ${problem}; expected "/"-separated non-empty segments without "." or "..", NUL or backslash`,
+    throw invalidArgumentGot(
+      "key",
+      '"/"-separated non-empty segments without "." or "..", NUL or backslash',
+      `${JSON.stringify(key)}, which contains ${problem}`,
     );
 }
 

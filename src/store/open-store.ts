@@ -2,6 +2,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
+import { describeValue, expectationMessage } from "../validate.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure.js";
 import { redactSecrets } from "./cloud/errors.js";
 import { FileStore, type FileStoreOptions } from "./file.js";
@@ -73,7 +74,7 @@ const EXPECTED_FORMS =
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<ObjectStore> {
   if (typeof url !== "string" || url.trim() === "")
     throw new InvalidArgumentError(
-      `store URL: expected a non-empty string, got ${JSON.stringify(url)}. Supported forms: ${EXPECTED_FORMS}`,
+      `${expectationMessage("url", "a store URL (a non-empty string)", describeValue(url), "openStore")}. Supported forms: ${EXPECTED_FORMS}`,
     );
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
   // No scheme (or a one-letter one, i.e. a Windows drive): a plain path.
@@ -210,9 +211,10 @@ function filePath(url: string): string {
   return path;
 }
 
+/** The refusal of `url`: `detail` says what is wrong with it. */
 function invalid(url: string, detail: string): InvalidArgumentError {
   return new InvalidArgumentError(
-    `store URL "${redactUrl(url)}": ${detail}. Supported forms: ${EXPECTED_FORMS}`,
+    `${expectationMessage("url", "a store URL", JSON.stringify(redactUrl(url)), "openStore")}: ${detail}. Supported forms: ${EXPECTED_FORMS}`,
   );
 }
 

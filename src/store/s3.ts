@@ -3,7 +3,7 @@
  * optional `@aws-sdk/client-s3` SDK. How its failures are read is in `s3-errors.ts`.
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { InvalidArgumentError } from "../errors.js";
+import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import { httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
@@ -161,14 +161,12 @@ export class S3Store implements ObjectStore {
 
   constructor(options: S3StoreOptions) {
     if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError(
-        "S3Store options: expected an object with at least { bucket }",
-      );
-    this.#bucket = checkName(options.bucket, "S3Store bucket");
-    this.#prefix = normalizePrefix(options.prefix, "S3Store prefix");
-    checkInteger(options.maxAttempts, "S3Store maxAttempts");
-    checkTimeout(options.requestTimeoutMs, "S3Store requestTimeoutMs");
-    checkTimeout(options.connectionTimeoutMs, "S3Store connectionTimeoutMs");
+      throw invalidArgument("options", "an object with at least { bucket }", options, "S3Store");
+    this.#bucket = checkName(options.bucket, "options.bucket", "S3Store");
+    this.#prefix = normalizePrefix(options.prefix, "options.prefix", "S3Store");
+    checkInteger(options.maxAttempts, "options.maxAttempts", "S3Store");
+    checkTimeout(options.requestTimeoutMs, "options.requestTimeoutMs", "S3Store");
+    checkTimeout(options.connectionTimeoutMs, "options.connectionTimeoutMs", "S3Store");
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
     this.#options = { ...options };
   }
@@ -374,8 +372,11 @@ function parseEndpoint(endpoint: string): URL {
   } catch {
     // reported below
   }
-  throw new InvalidArgumentError(
-    `S3Store endpoint: expected an http(s) URL such as "http://127.0.0.1:9000", got "${redactSecrets(endpoint)}"`,
+  throw invalidArgumentGot(
+    "options.endpoint",
+    'an http(s) URL such as "http://127.0.0.1:9000"',
+    JSON.stringify(redactSecrets(String(endpoint))),
+    "S3Store",
   );
 }
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { ulid } from "ulid";
+import { describeValue, expectationMessage } from "../validate.js";
 
 /**
  * A deterministic pseudo-random generator (mulberry32) returning numbers in
@@ -86,6 +87,12 @@ export function randomSourceOf(options: object | undefined): RandomSource {
     typeof methods.fraction !== "function" ||
     typeof methods.ulid !== "function"
   )
-    throw new TypeError("the test-only random source must have bytes, fraction and ulid methods");
+    throw new TypeError(
+      expectationMessage(
+        'options[Symbol.for("taquba.randomSource")]',
+        "a test-only random source (an object with bytes, fraction and ulid methods)",
+        describeValue(source),
+      ),
+    );
   return source as RandomSource;
 }

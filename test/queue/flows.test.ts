@@ -232,7 +232,7 @@ describe("flows", { timeout: 60_000 }, () => {
       assert.ok(settleFirst instanceof InvalidArgumentError, String(settleFirst));
       assert.equal(
         settleFirst.message,
-        `Expected each job to be acted on once per transaction, got job ${charge.id} in operation 0 (tx.${kind}) and operation 1 (${also})`,
+        `Expected \`build\` to be a function that acts on each job once per transaction, got job ${charge.id} in operation 0 (tx.${kind}) and operation 1 (${also})`,
       );
       const cancelFirst = await rejection(
         queue.transaction((tx) => {
@@ -243,7 +243,7 @@ describe("flows", { timeout: 60_000 }, () => {
       assert.ok(cancelFirst instanceof InvalidArgumentError, String(cancelFirst));
       assert.equal(
         cancelFirst.message,
-        `Expected each job to be acted on once per transaction, got job ${charge.id} in operation 0 (${also}) and operation 1 (tx.${kind})`,
+        `Expected \`build\` to be a function that acts on each job once per transaction, got job ${charge.id} in operation 0 (${also}) and operation 1 (tx.${kind})`,
       );
       assert.equal(stateDigest(liveState(queue)), before);
     }

@@ -125,14 +125,14 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
             tx.ack(claimed);
             tx.deadLetter(claimed, "twice");
           },
-          /^Expected each job to be acted on once per transaction, got job .* in operation 0 \(tx.ack\) and operation 1 \(tx.deadLetter\)$/,
+          /^Expected `build` to be a function that acts on each job once per transaction, got job .* in operation 0 \(tx.ack\) and operation 1 \(tx.deadLetter\)$/,
         ],
         [
           (tx) => {
             tx.ack(claimed);
             tx.cancel(claimed.id);
           },
-          /^Expected each job to be acted on once per transaction/,
+          /^Expected `build` to be a function that acts on each job once per transaction/,
         ],
         [
           (tx) => {
@@ -375,7 +375,7 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
         assert.ok(error instanceof InvalidArgumentError, String(error));
         assert.equal(
           error.message,
-          `Expected each job to be acted on once per transaction, got job ${id} in operation 1 (${firstName}) and operation 2 (${secondName})`,
+          `Expected \`build\` to be a function that acts on each job once per transaction, got job ${id} in operation 1 (${firstName}) and operation 2 (${secondName})`,
         );
         assert.equal(stateDigest(liveState(queue)), before);
       }

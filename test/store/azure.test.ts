@@ -216,15 +216,15 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(
       () => new AzureBlobStore({ container: "", connectionString: "x" }),
-      /AzureBlobStore container: expected a non-empty string/,
+      /^InvalidArgumentError: Expected `options.container` of AzureBlobStore to be a non-empty string, got ""$/,
     );
     assert.throws(
       () => new AzureBlobStore({ container: "c" }),
-      /expected one of client, connectionString or accountUrl/,
+      /^InvalidArgumentError: Expected `options` of AzureBlobStore to be an object with one of client, connectionString or accountUrl \(with credential\), got none of them$/,
     );
     assert.throws(
       () => new AzureBlobStore({ container: "c", accountUrl: "myaccount.blob.core.windows.net" }),
-      /accountUrl: expected an http\(s\) URL/,
+      /^InvalidArgumentError: Expected `options.accountUrl` of AzureBlobStore to be an http\(s\) URL such as "https:\/\/myaccount.blob.core.windows.net", got "myaccount.blob.core.windows.net"$/,
     );
     assert.throws(
       () => new AzureBlobStore({ container: "cont", connectionString: "x", tryTimeoutMs: -1 }),
@@ -232,7 +232,7 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
     );
     assert.throws(
       () => new AzureBlobStore({ container: "cont", connectionString: "x", prefix: "a\\b" }),
-      /AzureBlobStore prefix "a\\\\b\/" contains a backslash/,
+      /^InvalidArgumentError: Expected `options.prefix` of AzureBlobStore to be "\/"-separated names without "\\", "\." or "\.\." segments, got "a\\\\b\/", with a backslash/,
     );
   });
 
@@ -246,7 +246,10 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
     });
     await assert.rejects(store.get("k"), (err) => {
       assert.ok(err instanceof InvalidArgumentError, `got ${err}`);
-      assert.match(err.message, /expected an Azure Storage connection string/);
+      assert.match(
+        err.message,
+        /^Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string .*, got one the SDK rejected/,
+      );
       assert.ok(!String(err).includes("TOPSECRET"));
       return true;
     });

@@ -130,7 +130,7 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
         assert.ok(err instanceof InvalidArgumentError, String(err));
         assert.match(
           err.message,
-          /^Expected `directory` of FileStore to have names of at most 255 bytes, got a name of 300 bytes/,
+          /^Expected `directory` of FileStore to be a path whose names are at most 255 bytes each, got a name of 300 bytes/,
         );
         return true;
       },

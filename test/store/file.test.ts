@@ -191,7 +191,10 @@ describe("FileStore", { timeout: 60_000 }, () => {
   it("rejects a bad list limit", async () => {
     const store = new FileStore(join(dir, "limits"));
     for (const limit of [0, -1, Number.NaN])
-      await assert.rejects(store.list("", { limit }), /limit must be a number >= 1/);
+      await assert.rejects(
+        store.list("", { limit }),
+        /^InvalidArgumentError: Expected `options.limit` of list to be a number ≥ 1, got /,
+      );
   });
 
   it("describes itself as a file URL", () => {

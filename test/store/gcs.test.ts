@@ -299,16 +299,16 @@ describe("GcsStore options", { timeout: 60_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
     assert.throws(
       () => new GcsStore({ bucket: " " }),
-      /GcsStore bucket: expected a non-empty string/,
+      /^InvalidArgumentError: Expected `options.bucket` of GcsStore to be a non-empty string, got " "$/,
     );
     assert.throws(() => new GcsStore({ bucket: "b", prefix: "../x" }), InvalidArgumentError);
     assert.throws(
       () => new GcsStore({ bucket: "b", maxRetries: -1 }),
-      /maxRetries: expected an integer >= 0/,
+      /^InvalidArgumentError: Expected `options.maxRetries` of GcsStore to be an integer ≥ 0, got -1$/,
     );
     assert.throws(
       () => new GcsStore({ bucket: "b", timeoutMs: 0 }),
-      /timeoutMs: expected a positive integer/,
+      /^InvalidArgumentError: Expected `options.timeoutMs` of GcsStore to be a positive integer/,
     );
   });
 

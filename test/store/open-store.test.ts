@@ -86,7 +86,7 @@ describe("openStore", { timeout: 60_000 }, () => {
     await rejectsUrl("s3://jobs/p?region=a&region=b", /query parameter "region" given twice/);
     await assert.rejects(
       openStore("s3://jobs/p?endpoint=localhost:9000"),
-      /S3Store endpoint: expected an http\(s\) URL such as "http:\/\/127\.0\.0\.1:9000", got "localhost:9000"/,
+      /^InvalidArgumentError: Expected `options.endpoint` of S3Store to be an http\(s\) URL such as "http:\/\/127\.0\.0\.1:9000", got "localhost:9000"$/,
     );
     const leaked = await rejectsUrl(
       "s3://AKIAKEY:wJalrSECRET@jobs/p",
@@ -135,7 +135,10 @@ describe("openStore", { timeout: 60_000 }, () => {
   });
 
   it("rejects empty input and unknown schemes with the list of supported forms", async () => {
-    await rejectsUrl("", /store URL: expected a non-empty string, got ""/);
+    await rejectsUrl(
+      "",
+      /^Expected `url` of openStore to be a store URL \(a non-empty string\), got ""\. Supported forms: /,
+    );
     await rejectsUrl("ftp://host/dir", /unknown scheme "ftp:"/);
     await rejectsUrl("https://bucket.s3.amazonaws.com/x", /unknown scheme "https:"/);
   });

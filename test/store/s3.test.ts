@@ -291,19 +291,22 @@ describe("S3Store request building and error mapping (injected client)", {
 
 describe("S3Store options", { timeout: 180_000 }, () => {
   it("rejects bad options with InvalidArgumentError naming them", () => {
-    assert.throws(() => new S3Store({ bucket: "" }), /S3Store bucket: expected a non-empty string/);
+    assert.throws(
+      () => new S3Store({ bucket: "" }),
+      /^InvalidArgumentError: Expected `options.bucket` of S3Store to be a non-empty string, got ""$/,
+    );
     assert.throws(
       () => new S3Store({ bucket: "b", endpoint: "127.0.0.1:9000" }),
-      /S3Store endpoint: expected an http\(s\) URL/,
+      /^InvalidArgumentError: Expected `options.endpoint` of S3Store to be an http\(s\) URL/,
     );
     assert.throws(() => new S3Store({ bucket: "b", prefix: "a//b" }), InvalidArgumentError);
     assert.throws(
       () => new S3Store({ bucket: "b", maxAttempts: 0 }),
-      /maxAttempts: expected a positive integer/,
+      /^InvalidArgumentError: Expected `options.maxAttempts` of S3Store to be a positive integer, got 0$/,
     );
     assert.throws(
       () => new S3Store({ bucket: "b", requestTimeoutMs: 0 }),
-      /requestTimeoutMs: expected a positive integer/,
+      /^InvalidArgumentError: Expected `options.requestTimeoutMs` of S3Store to be a positive integer/,
     );
   });
 

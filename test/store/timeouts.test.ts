@@ -162,28 +162,28 @@ describe("a time limit longer than a timer can hold", { timeout: 30_000 }, () =>
     [
       "S3Store requestTimeoutMs",
       () => new S3Store({ bucket: "b", requestTimeoutMs: tooLong }),
-      /S3Store requestTimeoutMs: expected a positive integer number of milliseconds up to 2147483647/,
+      /^Expected `options.requestTimeoutMs` of S3Store to be a positive integer number of milliseconds up to 2147483647/,
     ],
     [
       "S3Store connectionTimeoutMs",
       () => new S3Store({ bucket: "b", connectionTimeoutMs: tooLong }),
-      /S3Store connectionTimeoutMs: expected .* up to 2147483647/,
+      /^Expected `options.connectionTimeoutMs` of S3Store to be .* up to 2147483647/,
     ],
     [
       "AzureBlobStore requestTimeoutMs",
       () =>
         new AzureBlobStore({ container: "c", connectionString: azure, requestTimeoutMs: tooLong }),
-      /AzureBlobStore requestTimeoutMs: expected .* up to 2147483647/,
+      /^Expected `options.requestTimeoutMs` of AzureBlobStore to be .* up to 2147483647/,
     ],
     [
       "AzureBlobStore tryTimeoutMs",
       () => new AzureBlobStore({ container: "c", connectionString: azure, tryTimeoutMs: tooLong }),
-      /AzureBlobStore tryTimeoutMs: expected .* up to 2147483647/,
+      /^Expected `options.tryTimeoutMs` of AzureBlobStore to be .* up to 2147483647/,
     ],
     [
       "GcsStore timeoutMs",
       () => new GcsStore({ bucket: "b", timeoutMs: tooLong }),
-      /GcsStore timeoutMs: expected .* up to 2147483647/,
+      /^Expected `options.timeoutMs` of GcsStore to be .* up to 2147483647/,
     ],
     [
       "FileStore timeoutMs",

@@ -1,5 +1,5 @@
 /** Checks and normalisation the cloud adapters share: key and prefix rules, list page limits, option checks. */
-import { InvalidArgumentError } from "../../errors.js";
+import { integerRange, invalidArgument, invalidArgumentGot } from "../../validate.js";
 import { MAX_TIMEOUT_MS } from "../deadline.js";
 
 /** The most keys any of S3, Azure or GCS returns in one list page. */
@@ -7,18 +7,21 @@ export const MAX_LIST_PAGE = 1000;
 
 /**
  * Normalise a store prefix to `""` or `"a/b/"`: keys live in a "directory", so
- * prefix `"jobs"` never captures a sibling `"jobs2/..."`.
+ * prefix `"jobs"` never captures a sibling `"jobs2/..."`. `arg` of `store`
+ * names the option in the message.
  */
-export function normalizePrefix(prefix: string | undefined, optionName: string): string {
+export function normalizePrefix(prefix: string | undefined, arg: string, store: string): string {
   if (prefix === undefined || prefix === "") return "";
-  if (typeof prefix !== "string")
-    throw new InvalidArgumentError(`${optionName}: expected a string, got ${typeof prefix}`);
-  checkEncodable(prefix, optionName);
+  if (typeof prefix !== "string") throw invalidArgument(arg, "a string", prefix, store);
+  checkEncodable(prefix, arg, store);
   const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
   if (trimmed === "") return "";
   if (trimmed.split("/").some((segment) => segment === "" || segment === "." || segment === ".."))
-    throw new InvalidArgumentError(
-      `${optionName}: expected "/"-separated names without empty, "." or ".." segments, got "${prefix}"`,
+    throw invalidArgumentGot(
+      arg,
+      '"/"-separated names without empty, "." or ".." segments',
+      JSON.stringify(prefix),
+      store,
     );
   return `${trimmed}/`;
 }
@@ -26,88 +29,101 @@ export function normalizePrefix(prefix: string | undefined, optionName: string):
 /** Reject what no object store accepts as a key; the message names the key. */
 export function checkKey(key: string): void {
   if (typeof key !== "string" || key === "")
-    throw new InvalidArgumentError(
-      `object key: expected a non-empty string, got ${JSON.stringify(key)}`,
-    );
-  checkEncodable(key, "object key");
+    throw invalidArgument("key", "a non-empty string", key);
+  checkEncodable(key, "key");
 }
 
 /**
- * Refuse a key, prefix or list cursor holding an unpaired UTF-16 surrogate:
- * it has no UTF-8 form, so no request can carry it (the SDKs fail with a
- * `URIError`, which would otherwise read as a transient store failure).
+ * Refuse a key, prefix or list cursor (`arg` of `of`) holding an unpaired
+ * UTF-16 surrogate: it has no UTF-8 form, so no request can carry it (the
+ * SDKs fail with a `URIError`, which would otherwise read as a transient
+ * store failure).
  */
-export function checkEncodable(text: string, what: string): void {
+export function checkEncodable(text: string, arg: string, of?: string): void {
   // In `u` mode a well-formed surrogate pair is one code point, so this finds only lone halves.
   if (/\p{Cs}/u.test(text))
-    throw new InvalidArgumentError(
-      `${what} ${JSON.stringify(text)} contains an unpaired UTF-16 surrogate, which has no UTF-8 form: no request can carry it`,
+    throw invalidArgumentGot(
+      arg,
+      "text without an unpaired UTF-16 surrogate (one has no UTF-8 form, so no request can carry it)",
+      JSON.stringify(text),
+      of,
     );
 }
 
 /** {@link checkEncodable} for the arguments of `list`. */
 export function checkListArguments(prefix: string, startAfter: string | undefined): void {
-  checkEncodable(prefix, "list prefix");
-  if (startAfter !== undefined) checkEncodable(startAfter, "list startAfter");
+  checkEncodable(prefix, "prefix", "list");
+  if (startAfter !== undefined) checkEncodable(startAfter, "options.startAfter", "list");
 }
 
 /**
- * Refuse text an XML 1.0 listing cannot carry as it is: a control character
- * other than tab and line feed (a carriage return comes back as a line feed
- * or escaped), U+FFFE or U+FFFF. Azure lists names in XML; Azurite answers
- * any listing that holds (or asks for) such a name with HTTP 500, so one
- * such key would make its whole folder unlistable.
+ * Refuse text (`arg` of `of`) an XML 1.0 listing cannot carry as it is: a
+ * control character other than tab and line feed (a carriage return comes
+ * back as a line feed or escaped), U+FFFE or U+FFFF. Azure lists names in
+ * XML; Azurite answers any listing that holds (or asks for) such a name with
+ * HTTP 500, so one such key would make its whole folder unlistable.
  */
-export function checkXmlText(text: string, what: string): void {
+export function checkXmlText(text: string, arg: string, of?: string): void {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if ((code < 0x20 && code !== 0x09 && code !== 0x0a) || code === 0xfffe || code === 0xffff)
-      throw new InvalidArgumentError(
-        `${what} ${JSON.stringify(text)} contains U+${code.toString(16).toUpperCase().padStart(4, "0")}, which the service's XML listings cannot carry; expected names without control characters (other than tab and line feed), U+FFFE or U+FFFF`,
+      throw invalidArgumentGot(
+        arg,
+        "a name without control characters (other than tab and line feed), U+FFFE or U+FFFF, which the service's XML listings cannot carry",
+        `${JSON.stringify(text)}, with U+${code.toString(16).toUpperCase().padStart(4, "0")}`,
+        of,
       );
   }
 }
 
-/** A bucket or container name: required and non-empty. */
-export function checkName(value: unknown, optionName: string): string {
+/** A bucket or container name (option `arg` of `store`): required and non-empty. */
+export function checkName(value: unknown, arg: string, store: string): string {
   if (typeof value !== "string" || value.trim() === "")
-    throw new InvalidArgumentError(
-      `${optionName}: expected a non-empty string, got ${JSON.stringify(value)}`,
-    );
+    throw invalidArgument(arg, "a non-empty string", value, store);
   return value;
 }
 
-/** An optional integer option of at least `min` (default 1); the message names it. */
-export function checkInteger(value: number | undefined, optionName: string, min = 1): void {
+/** An optional integer option (`arg` of `store`) of at least `min` (default 1). */
+export function checkInteger(value: number | undefined, arg: string, store: string, min = 1): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= min))
-    throw new InvalidArgumentError(
-      `${optionName}: expected ${min === 1 ? "a positive integer" : `an integer >= ${min}`}, got ${value}`,
+    throw invalidArgument(arg, integerRange(min), value, store);
+}
+
+/** An optional time limit in milliseconds (`arg` of `store`): an integer from 1 to {@link MAX_TIMEOUT_MS}. */
+export function checkTimeout(value: number | undefined, arg: string, store: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS))
+    throw invalidArgument(
+      arg,
+      `a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait)`,
+      value,
+      store,
     );
 }
 
-/** An optional time limit in milliseconds: an integer from 1 to {@link MAX_TIMEOUT_MS}. */
-export function checkTimeout(value: number | undefined, optionName: string): void {
-  if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS))
-    throw new InvalidArgumentError(
-      `${optionName}: expected a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a timer can wait), got ${value}`,
-    );
-}
+const PATH_KEY_EXPECTED = '"/"-separated names without "\\", "." or ".." segments';
 
 /**
  * Keys of stores addressed by URL path whose client resolves `.` and `..`
  * segments and reads a backslash as `/` (Azure): such a key would name
  * another object than the one asked for, so it is refused. So is a name its
- * XML listings cannot carry ({@link checkXmlText}).
+ * XML listings cannot carry ({@link checkXmlText}). `arg` (of `of`) names the
+ * key or option in the message.
  */
-export function checkPathKey(key: string, what = "object key"): void {
-  checkXmlText(key, what);
+export function checkPathKey(key: string, arg = "key", of?: string): void {
+  checkXmlText(key, arg, of);
   if (key.includes("\\"))
-    throw new InvalidArgumentError(
-      `${what} ${JSON.stringify(key)} contains a backslash, which the service reads as "/"; expected "/"-separated names without "\\", "." or ".." segments`,
+    throw invalidArgumentGot(
+      arg,
+      PATH_KEY_EXPECTED,
+      `${JSON.stringify(key)}, with a backslash, which the service reads as "/"`,
+      of,
     );
   if (key.split("/").some((segment) => segment === "." || segment === ".."))
-    throw new InvalidArgumentError(
-      `${what} ${JSON.stringify(key)} has a "." or ".." segment, which the service's URLs resolve away (the object would land under another name); expected "/"-separated names without "\\", "." or ".." segments`,
+    throw invalidArgumentGot(
+      arg,
+      PATH_KEY_EXPECTED,
+      `${JSON.stringify(key)}, with a "." or ".." segment, which the service's URLs resolve away (the object would land under another name)`,
+      of,
     );
 }
 

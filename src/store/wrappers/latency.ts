@@ -1,6 +1,6 @@
 /** `LatencyStore`: a wrapper that adds latency and jitter to requests (tests and benchmarks). */
 import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidArgumentError } from "../../errors.js";
+import { invalidArgument } from "../../validate.js";
 import type {
   ListOptions,
   ListPage,
@@ -40,9 +40,7 @@ export interface LatencyOptions {
 
 function requireNonNegative(name: string, value: number): void {
   if (!Number.isFinite(value) || value < 0)
-    throw new InvalidArgumentError(
-      `LatencyStore: ${name} must be a finite number >= 0, got ${value}`,
-    );
+    throw invalidArgument(`options.${name}`, "a finite number ≥ 0", value, "LatencyStore");
 }
 
 /**

@@ -1,0 +1,245 @@
+/**
+ * Bad input to the stores, `openStore` and the store wrappers is refused with
+ * `InvalidArgumentError` (code `INVALID_ARGUMENT`) whose message is in the
+ * one style of `src/validate.ts`: "Expected `x` (of where) to be …, got …".
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { Queue } from "../../src/queue/queue.js";
+import { AzureBlobStore } from "../../src/store/azure.js";
+import { FileStore } from "../../src/store/file.js";
+import { GcsStore } from "../../src/store/gcs.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { openStore } from "../../src/store/open-store.js";
+import { S3Store } from "../../src/store/s3.js";
+import { LatencyStore } from "../../src/store/wrappers/latency.js";
+import { RANDOM_SOURCE } from "../../src/util/random.js";
+
+const AZURE =
+  "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a;";
+
+/** Escapes `text` for a RegExp. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/** Asserts `error` is an InvalidArgumentError whose message starts with `Expected \`arg\`` + `rest`. */
+function refused(error: unknown, arg: string, rest: string | RegExp): true {
+  assert.ok(error instanceof InvalidArgumentError, String(error));
+  assert.equal(error.code, "INVALID_ARGUMENT");
+  assert.match(error.message, /^Expected `[^`]+`( of .+?)? to be .+, got /);
+  const tail = typeof rest === "string" ? literal(rest) : rest.source;
+  assert.match(error.message, new RegExp(`^Expected \`${literal(arg)}\`${tail}`));
+  return true;
+}
+
+const throwsArg = (make: () => unknown, arg: string, rest: string | RegExp): void =>
+  assert.throws(make, (error) => refused(error, arg, rest));
+
+const rejectsArg = (call: Promise<unknown>, arg: string, rest: string | RegExp): Promise<void> =>
+  assert.rejects(call, (error) => refused(error, arg, rest));
+
+describe("bad input to the stores names what was wrong in the one style", {
+  timeout: 60_000,
+}, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "taquba-argument-errors-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("FileStore: its constructor, put, list and keys", async () => {
+    const bad = (value: unknown) => value as never;
+    throwsArg(() => new FileStore(""), "directory", ' of FileStore to be a non-empty path, got ""');
+    throwsArg(() => new FileStore(dir, bad(5)), "options", " of FileStore to be an options object");
+    throwsArg(
+      () => new FileStore(dir, { fsync: bad("yes") }),
+      "options.fsync",
+      ' of FileStore to be a boolean, got "yes"',
+    );
+    throwsArg(
+      () => new FileStore(join(dir, "n".repeat(300))),
+      "directory",
+      " of FileStore to be a path whose names are at most 255 bytes each, got a name of 300 bytes",
+    );
+    throwsArg(
+      () => new FileStore(dir, { timeoutMs: 0 }),
+      "options.timeoutMs",
+      " of FileStore to be a positive integer number of milliseconds",
+    );
+    const store = new FileStore(join(dir, "store"));
+    await rejectsArg(
+      store.put("k", bad("text")),
+      "body",
+      ' of put "k" to be a Uint8Array, got "text"',
+    );
+    const detached = new Uint8Array(4);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await rejectsArg(
+      store.put("k", detached),
+      "body",
+      ' of put "k" to be a Uint8Array with an attached buffer',
+    );
+    await rejectsArg(store.list(bad(5)), "prefix", " of list to be a string, got 5");
+    await rejectsArg(
+      store.list("", { limit: 0 }),
+      "options.limit",
+      " of list to be a number ≥ 1, got 0",
+    );
+    await rejectsArg(
+      store.put(`${"s".repeat(300)}/x`, new Uint8Array(1)),
+      "key",
+      / to be a key whose segments each encode to a file name of at most 255 bytes, got "s+\/x", with a segment that encodes to 30\d bytes$/,
+    );
+    await rejectsArg(
+      store.put(`a/${"abcdefghij/".repeat(500)}x`, new Uint8Array(1)),
+      "key",
+      / of put to be short enough for a file name, got "a\/abcdefghij\//,
+    );
+  });
+
+  it("MemoryStore and FileStore: keys no store can hold", async () => {
+    for (const store of [new MemoryStore(), new FileStore(join(dir, "keys"))]) {
+      await rejectsArg(store.get(""), "key", ' to be a non-empty string, got ""');
+      await rejectsArg(
+        store.get("/jobs/1"),
+        "key",
+        ' to be a relative object key (no leading "/")',
+      );
+      await rejectsArg(
+        store.get("a/../b"),
+        "key",
+        ' to be "/"-separated non-empty segments without "." or "..", NUL or backslash, got "a/../b", which contains a ".." path segment',
+      );
+    }
+  });
+
+  it("S3Store, GcsStore and AzureBlobStore: their options and keys", async () => {
+    const bad = (value: unknown) => value as never;
+    throwsArg(
+      () => new S3Store(bad(null)),
+      "options",
+      " of S3Store to be an object with at least { bucket }, got null",
+    );
+    throwsArg(
+      () => new S3Store({ bucket: "" }),
+      "options.bucket",
+      ' of S3Store to be a non-empty string, got ""',
+    );
+    throwsArg(
+      () => new S3Store({ bucket: "b", prefix: bad(5) }),
+      "options.prefix",
+      " of S3Store to be a string, got 5",
+    );
+    throwsArg(
+      () => new S3Store({ bucket: "b", prefix: "a//b" }),
+      "options.prefix",
+      ' of S3Store to be "/"-separated names without empty, "." or ".." segments, got "a//b"',
+    );
+    throwsArg(
+      () => new S3Store({ bucket: "b", maxAttempts: 0 }),
+      "options.maxAttempts",
+      " of S3Store to be a positive integer, got 0",
+    );
+    throwsArg(
+      () => new S3Store({ bucket: "b", endpoint: "h:9000?sig=SECRET" }),
+      "options.endpoint",
+      ' of S3Store to be an http(s) URL such as "http://127.0.0.1:9000", got "h:9000?sig=***"',
+    );
+    throwsArg(
+      () => new GcsStore(bad(undefined)),
+      "options",
+      " of GcsStore to be an object with at least { bucket }, got undefined",
+    );
+    throwsArg(
+      () => new GcsStore({ bucket: "b", maxRetries: -1 }),
+      "options.maxRetries",
+      " of GcsStore to be an integer ≥ 0, got -1",
+    );
+    throwsArg(
+      () => new AzureBlobStore(bad("c")),
+      "options",
+      " of AzureBlobStore to be an object with { container }",
+    );
+    throwsArg(
+      () => new AzureBlobStore({ container: "c" }),
+      "options",
+      " of AzureBlobStore to be an object with one of client, connectionString or accountUrl (with credential), got none of them",
+    );
+    throwsArg(
+      () =>
+        new AzureBlobStore({ container: "c", accountUrl: "acct.blob.core.windows.net?sig=SECRET" }),
+      "options.accountUrl",
+      ' of AzureBlobStore to be an http(s) URL such as "https://myaccount.blob.core.windows.net", got "acct.blob.core.windows.net?sig=***"',
+    );
+    throwsArg(
+      () => new AzureBlobStore({ container: "c", connectionString: AZURE, prefix: "a/./b" }),
+      "options.prefix",
+      " of AzureBlobStore to be",
+    );
+    throwsArg(
+      () => new AzureBlobStore({ container: "c", connectionString: AZURE, tryTimeoutMs: -1 }),
+      "options.tryTimeoutMs",
+      " of AzureBlobStore to be a positive integer number of milliseconds",
+    );
+    // Keys: refused before any SDK is loaded or request sent.
+    const s3 = new S3Store({ bucket: "b" });
+    await rejectsArg(s3.get(""), "key", ' to be a non-empty string, got ""');
+    const azure = new AzureBlobStore({ container: "c", connectionString: AZURE });
+    await rejectsArg(
+      azure.get("a\\b"),
+      "key",
+      ' to be "/"-separated names without "\\", "." or ".." segments, got "a\\\\b", with a backslash',
+    );
+    await rejectsArg(azure.get("a/../b"), "key", ' to be "/"-separated names');
+  });
+
+  it("openStore: the URL", async () => {
+    await rejectsArg(
+      openStore(""),
+      "url",
+      ' of openStore to be a store URL (a non-empty string), got ""',
+    );
+    await rejectsArg(
+      openStore(5 as never),
+      "url",
+      " of openStore to be a store URL (a non-empty string), got 5",
+    );
+    await rejectsArg(
+      openStore("ftp://host/x?token=SECRET"),
+      "url",
+      ' of openStore to be a store URL, got "ftp://host/x?token=…": unknown scheme "ftp:". Supported forms: ',
+    );
+  });
+
+  it("LatencyStore: its options", () => {
+    throwsArg(
+      () => new LatencyStore(new MemoryStore(), { latencyMs: -1 }),
+      "options.latencyMs",
+      " of LatencyStore to be a finite number ≥ 0, got -1",
+    );
+    throwsArg(
+      () => new LatencyStore(new MemoryStore(), { latencyMs: 0, jitterMs: Number.NaN }),
+      "options.jitterMs",
+      " of LatencyStore to be a finite number ≥ 0, got NaN",
+    );
+  });
+
+  it("a test-only random source that is none keeps its TypeError, in the one wording", async () => {
+    await assert.rejects(
+      Queue.open(new MemoryStore(), "q", { [RANDOM_SOURCE]: { bytes: 1 } } as never),
+      (error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(
+          error.message,
+          /^Expected `options\[Symbol\.for\("taquba\.randomSource"\)\]` to be a test-only random source \(an object with bytes, fraction and ulid methods\), got an object$/,
+        );
+        return true;
+      },
+    );
+  });
+});
