@@ -11,6 +11,7 @@ import type {
 import { InvalidArgumentError } from "../errors.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
+import { checkPutBody } from "./call-arguments.js";
 import { errorCodeOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
@@ -222,6 +223,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
+    checkPutBody(key, body);
     checkPathKey(key);
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, async (client, abortSignal) => {

@@ -12,6 +12,7 @@ import { type FileHandle, open, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
+import { checkListLimit, checkListPrefix, checkPutBody } from "./call-arguments.js";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
@@ -72,22 +73,6 @@ const KEY_DIRECTORIES_KEPT = 256;
  * which a caller's keys could otherwise make as large as they are.
  */
 const KEY_DIRECTORY_MAX_LENGTH = 512;
-
-/**
- * A body whose buffer was transferred (or otherwise detached) reads as empty
- * and cannot be copied: a caller's mistake, which no retry mends. (Checked by
- * slicing the buffer, which throws when detached: Node 20 has no
- * `ArrayBuffer.prototype.detached`.)
- */
-function isDetached(body: Uint8Array): boolean {
-  if (body.byteLength !== 0) return false;
-  try {
-    body.buffer.slice(0, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 /**
  * An object store in a local directory. Writes go to a temp file that is
@@ -234,15 +219,7 @@ export class FileStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     const target = this.#pathOf(key);
-    if (!(body instanceof Uint8Array))
-      throw invalidArgument("body", "a Uint8Array", body, `put ${JSON.stringify(key)}`);
-    if (isDetached(body))
-      throw invalidArgumentGot(
-        "body",
-        "a Uint8Array with an attached buffer",
-        "one whose buffer was transferred or detached",
-        `put ${JSON.stringify(key)}`,
-      );
+    checkPutBody(key, body);
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, (signal) => this.#writes.put(key, target, body, create, signal));
     this.#keepDirectory(key, target);
@@ -255,11 +232,8 @@ export class FileStore implements ObjectStore {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    if (typeof prefix !== "string") throw invalidArgument("prefix", "a string", prefix, "list");
-    const requested = options.limit ?? DEFAULT_LIST_LIMIT;
-    if (!(requested >= 1))
-      throw invalidArgument("options.limit", "a number ≥ 1", requested, "list");
-    const limit = Math.floor(requested);
+    checkListPrefix(prefix, options.startAfter);
+    const limit = checkListLimit(options.limit, DEFAULT_LIST_LIMIT);
     return this.#call("list", prefix, () =>
       listFiles(this.#root, this.#described, prefix, options.startAfter, limit),
     );

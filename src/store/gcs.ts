@@ -2,6 +2,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { messageOf } from "../util/message.js";
 import { invalidArgument } from "../validate.js";
+import { checkPutBody } from "./call-arguments.js";
 import {
   baseVerdict,
   httpStatusOf,
@@ -205,6 +206,7 @@ export class GcsStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
+    checkPutBody(key, body);
     const create = options?.ifNoneMatch === "*";
     await this.#call("put", key, async (bucket) => {
       const file = bucket.file(this.#prefix + key);

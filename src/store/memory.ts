@@ -1,6 +1,7 @@
 /** `MemoryStore`: the in-process object store, for tests and ephemeral queues. */
 import { BTree } from "../util/btree.js";
 import { nextTurn, SliceBudget } from "../util/slices.js";
+import { checkListLimit, checkListPrefix, checkPutBody } from "./call-arguments.js";
 import { compareKeys } from "./key-order.js";
 import { checkObjectKey } from "./key-rules.js";
 import {
@@ -54,7 +55,8 @@ export async function copyInSlices(
  * An in-process object store for tests and ephemeral queues. Bodies are copied
  * on the way in and out, so callers cannot mutate stored objects. It refuses
  * the keys `FileStore` refuses (empty, absolute, `.` or `..` segments,
- * NUL, backslash), with the same `InvalidArgumentError`. A body over 256 KiB
+ * NUL, backslash), and the bodies and listing arguments it refuses, with the
+ * same `InvalidArgumentError`. A body over 256 KiB
  * is copied over several turns of the event loop, so requests on one key
  * that are not awaited one after the other may land in any order (as on a
  * remote store).
@@ -76,6 +78,7 @@ export class MemoryStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkObjectKey(key);
+    checkPutBody(key, body);
     if (options?.ifNoneMatch === "*" && this.#objects.has(key)) throw new ObjectExistsError(key);
     const large = body.byteLength > COPY_AT_ONCE_BYTES;
     const copy = large ? await copyInSlices(body) : new Uint8Array(body);
@@ -97,7 +100,8 @@ export class MemoryStore implements ObjectStore {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const limit = Math.max(1, options.limit ?? DEFAULT_LIST_LIMIT);
+    checkListPrefix(prefix, options.startAfter);
+    const limit = checkListLimit(options.limit, DEFAULT_LIST_LIMIT);
     const start =
       options.startAfter !== undefined && compareKeys(options.startAfter, prefix) > 0
         ? options.startAfter

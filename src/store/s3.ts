@@ -4,6 +4,7 @@
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
+import { checkPutBody } from "./call-arguments.js";
 import { httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
@@ -191,6 +192,7 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
     checkKey(key);
+    checkPutBody(key, body);
     const create = options?.ifNoneMatch === "*";
     const input = {
       Bucket: this.#bucket,
@@ -261,12 +263,13 @@ export class S3Store implements ObjectStore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const startAfter = options.startAfter;
     checkListArguments(prefix, options.startAfter);
+    const limit = pageLimit(options.limit);
     return this.#call("list", prefix, async ({ sdk, client }, abortSignal) => {
       const out = await client.send(
         new sdk.ListObjectsV2Command({
           Bucket: this.#bucket,
           Prefix: this.#prefix + prefix,
-          MaxKeys: pageLimit(options.limit),
+          MaxKeys: limit,
           ...(startAfter === undefined ? {} : { StartAfter: this.#prefix + startAfter }),
         }),
         { abortSignal },

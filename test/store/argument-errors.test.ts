@@ -196,6 +196,18 @@ describe("bad input to the stores names what was wrong in the one style", {
       ' to be "/"-separated names without "\\", "." or ".." segments, got "a\\\\b", with a backslash',
     );
     await rejectsArg(azure.get("a/../b"), "key", ' to be "/"-separated names');
+    // Bodies and listing arguments: the checks of every store (the conformance suite holds
+    // Azure to them on Azurite; S3 and GCS have no server here that passes that suite).
+    const gcs = new GcsStore({ bucket: "b" });
+    for (const store of [s3, gcs, azure]) {
+      await rejectsArg(store.put("k", bad("text")), "body", ' of put "k" to be a Uint8Array');
+      await rejectsArg(store.list(bad(5)), "prefix", " of list to be a string, got 5");
+      await rejectsArg(
+        store.list("", { limit: 0 }),
+        "options.limit",
+        " of list to be a number ≥ 1, got 0",
+      );
+    }
   });
 
   it("openStore: the URL", async () => {

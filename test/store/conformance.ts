@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
 import {
   listAll,
   ObjectExistsError,
@@ -15,7 +16,21 @@ export interface StoreUnderTest {
 }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+/** Escapes `text` for a RegExp. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
+/** Asserts `call` rejects with an InvalidArgumentError whose message is `Expected \`arg\`` + `rest`. */
+async function refuses(call: Promise<unknown>, arg: string, rest: RegExp): Promise<void> {
+  await assert.rejects(call, (error) => {
+    assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${error}`);
+    assert.equal(error.code, "INVALID_ARGUMENT");
+    assert.match(error.message, /^Expected `[^`]+`( of .+?)? to be .+, got /);
+    assert.ok(error.message.startsWith(`Expected \`${arg}\``), error.message);
+    assert.match(error.message.slice(`Expected \`${arg}\``.length), rest);
+    return true;
+  });
+}
+
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** Keys with characters that need care in URLs, paths or sorting; all must round-trip. */
@@ -311,6 +326,70 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           [`${prefix}empty`, 0],
           [`${prefix}empty-created`, 0],
         ],
+      );
+    });
+
+    it("refuses bad arguments with the same InvalidArgumentError as every store, storing nothing", async () => {
+      const prefix = freshPrefix();
+      const bad = (value: unknown) => value as never;
+      for (const call of [
+        () => store.get(""),
+        () => store.put("", bytes("x")),
+        () => store.delete(""),
+        ...(store.head === undefined ? [] : [() => store.head!("")]),
+      ])
+        await refuses(call(), "key", /^ to be a non-empty string, got ""$/);
+      await refuses(store.get(bad(5)), "key", /^ to be a non-empty string, got 5$/);
+      const key = `${prefix}body`;
+      const quoted = JSON.stringify(key);
+      await refuses(
+        store.put(key, bad("text")),
+        "body",
+        new RegExp(`^ of put ${literal(quoted)} to be a Uint8Array, got "text"$`),
+      );
+      await refuses(
+        store.put(key, bad([1, 2])),
+        "body",
+        /^ of put .+ to be a Uint8Array, got an array$/,
+      );
+      const detached = new Uint8Array(4);
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      await refuses(
+        store.put(key, detached, { ifNoneMatch: "*" }),
+        "body",
+        /^ of put .+ to be a Uint8Array with an attached buffer, got one whose buffer was transferred or detached$/,
+      );
+      assert.equal(await store.get(key), null, "a refused put stores nothing");
+      await refuses(store.list(bad(5)), "prefix", /^ of list to be a string, got 5$/);
+      await refuses(
+        store.list(bad(undefined)),
+        "prefix",
+        /^ of list to be a string, got undefined$/,
+      );
+      for (const [limit, got] of [
+        [0, "0"],
+        [-1, "-1"],
+        [0.5, "0.5"],
+        [Number.NaN, "NaN"],
+        ["5", '"5"'],
+      ] as const)
+        await refuses(
+          store.list(prefix, { limit: bad(limit) }),
+          "options.limit",
+          new RegExp(`^ of list to be a number ≥ 1, got ${literal(got)}$`),
+        );
+      await refuses(
+        store.list(prefix, { startAfter: bad(5) }),
+        "options.startAfter",
+        /^ of list to be a string, got 5$/,
+      );
+      // Fractions are rounded down; past the store's page size, a page is the store's size.
+      await store.put(`${prefix}a`, bytes("a"));
+      await store.put(`${prefix}b`, bytes("b"));
+      assert.equal((await store.list(prefix, { limit: 1.5 })).objects.length, 1);
+      assert.equal(
+        (await store.list(prefix, { limit: Number.POSITIVE_INFINITY })).objects.length,
+        2,
       );
     });
 

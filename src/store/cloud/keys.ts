@@ -1,5 +1,6 @@
 /** Checks and normalisation the cloud adapters share: key and prefix rules, list page limits, option checks. */
 import { integerRange, invalidArgument, invalidArgumentGot } from "../../validate.js";
+import { checkListLimit, checkListPrefix } from "../call-arguments.js";
 import { MAX_TIMEOUT_MS } from "../deadline.js";
 
 /** The most keys any of S3, Azure or GCS returns in one list page. */
@@ -50,8 +51,9 @@ export function checkEncodable(text: string, arg: string, of?: string): void {
     );
 }
 
-/** {@link checkEncodable} for the arguments of `list`. */
+/** The argument checks of every store ({@link checkListPrefix}) and {@link checkEncodable} for the arguments of `list`. */
 export function checkListArguments(prefix: string, startAfter: string | undefined): void {
+  checkListPrefix(prefix, startAfter);
   checkEncodable(prefix, "prefix", "list");
   if (startAfter !== undefined) checkEncodable(startAfter, "options.startAfter", "list");
 }
@@ -127,8 +129,7 @@ export function checkPathKey(key: string, arg = "key", of?: string): void {
     );
 }
 
-/** Clamp a requested list limit into what one request can return. */
+/** A requested list limit ({@link checkListLimit}), clamped into what one request can return. */
 export function pageLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return MAX_LIST_PAGE;
-  return Math.min(MAX_LIST_PAGE, Math.max(1, Math.floor(limit)));
+  return Math.min(MAX_LIST_PAGE, checkListLimit(limit, MAX_LIST_PAGE));
 }
