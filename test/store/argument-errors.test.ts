@@ -16,6 +16,8 @@ import { GcsStore } from "../../src/store/gcs.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { openStore } from "../../src/store/open-store.js";
 import { S3Store } from "../../src/store/s3.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { RANDOM_SOURCE } from "../../src/util/random.js";
 
@@ -238,6 +240,150 @@ describe("bad input to the stores names what was wrong in the one style", {
       () => new LatencyStore(new MemoryStore(), { latencyMs: 0, jitterMs: Number.NaN }),
       "options.jitterMs",
       " of LatencyStore to be a finite number ≥ 0, got NaN",
+    );
+  });
+
+  it("FaultStore, CountingStore and LatencyStore: what they wrap and every option", async () => {
+    const bad = (value: unknown) => value as never;
+    const memory = new MemoryStore();
+    const objectStore =
+      "an ObjectStore (an object with get, put, delete, list and describe methods)";
+    throwsArg(
+      () => new FaultStore(bad(null)),
+      "inner",
+      ` of FaultStore to be ${objectStore}, got null`,
+    );
+    throwsArg(() => new CountingStore(bad({})), "inner", ` of CountingStore to be ${objectStore}`);
+    throwsArg(
+      () => new LatencyStore(bad("memory://"), { latencyMs: 0 }),
+      "inner",
+      ` of LatencyStore to be ${objectStore}, got "memory://"`,
+    );
+    throwsArg(
+      () => new FaultStore(memory, bad(null)),
+      "options",
+      " of FaultStore to be an options object, got null",
+    );
+    throwsArg(
+      () => new FaultStore(memory, { random: bad(0.5) }),
+      "options.random",
+      " of FaultStore to be a function, got 0.5",
+    );
+    const faults = new FaultStore(memory);
+    const rule = (fields: Record<string, unknown>) => () =>
+      faults.addRule({ mode: "before", ...fields } as never);
+    throwsArg(
+      () => faults.addRule(bad(undefined)),
+      "rule",
+      " of FaultStore.addRule to be an options object, got undefined",
+    );
+    throwsArg(
+      rule({ mode: "during" }),
+      "rule.mode",
+      ' of FaultStore.addRule to be "before" or "after", got "during"',
+    );
+    throwsArg(
+      rule({ probability: 5 }),
+      "rule.probability",
+      " of FaultStore.addRule to be a number from 0 to 1, got 5",
+    );
+    throwsArg(
+      rule({ probability: Number.NaN }),
+      "rule.probability",
+      " of FaultStore.addRule to be a number from 0 to 1, got NaN",
+    );
+    throwsArg(
+      rule({ probability: "0.5" }),
+      "rule.probability",
+      ' of FaultStore.addRule to be a number from 0 to 1, got "0.5"',
+    );
+    throwsArg(
+      rule({ times: 0 }),
+      "rule.times",
+      " of FaultStore.addRule to be a positive integer (or Infinity), got 0",
+    );
+    throwsArg(
+      rule({ times: 1.5 }),
+      "rule.times",
+      " of FaultStore.addRule to be a positive integer (or Infinity), got 1.5",
+    );
+    throwsArg(
+      rule({ op: "post" }),
+      "rule.op",
+      ' of FaultStore.addRule to be one of "get", "put", "delete", "list", "head", or an array of them, got "post"',
+    );
+    throwsArg(
+      rule({ op: ["put", "write"] }),
+      "rule.op",
+      ' of FaultStore.addRule to be one of "get", "put", "delete", "list", "head", or an array of them, got an array with "write"',
+    );
+    throwsArg(
+      rule({ keyPrefix: 5 }),
+      "rule.keyPrefix",
+      " of FaultStore.addRule to be a string, got 5",
+    );
+    throwsArg(
+      rule({ keyPattern: "jobs/" }),
+      "rule.keyPattern",
+      ' of FaultStore.addRule to be a RegExp, got "jobs/"',
+    );
+    throwsArg(
+      rule({ error: new Error("x") }),
+      "rule.error",
+      " of FaultStore.addRule to be a function, got an object",
+    );
+    // Refused rules are not added; good ones still are.
+    faults.addRule({ mode: "before", probability: 0, times: Number.POSITIVE_INFINITY });
+    faults.addRule({
+      mode: "after",
+      op: ["get", "head"],
+      keyPattern: /x/,
+      probability: 1,
+      times: 2,
+    });
+    await memory.put("k", new Uint8Array(1));
+    assert.ok(await faults.get("k"));
+    throwsArg(
+      () => faults.pause(bad(null)),
+      "match",
+      " of FaultStore.pause to be an options object, got null",
+    );
+    throwsArg(
+      () => faults.pause({ mode: bad("later") }),
+      "match.mode",
+      ' of FaultStore.pause to be one of "before", "after", got "later"',
+    );
+    throwsArg(
+      () => faults.pause({ op: bad(["got"]) }),
+      "match.op",
+      " of FaultStore.pause to be one of",
+    );
+    throwsArg(
+      () => faults.pause({ keyPrefix: bad(/x/) }),
+      "match.keyPrefix",
+      " of FaultStore.pause to be a string, got an object",
+    );
+    const paused = faults.pause({ op: "put" });
+    await rejectsArg(
+      paused.whenHeld(0),
+      "count",
+      " of PauseHandle.whenHeld to be a positive integer, got 0",
+    );
+    paused.release();
+    throwsArg(
+      () => new LatencyStore(memory, bad(undefined)),
+      "options",
+      " of LatencyStore to be an options object, got undefined",
+    );
+    throwsArg(
+      () => new LatencyStore(memory, { latencyMs: 0, random: bad(42) }),
+      "options.random",
+      " of LatencyStore to be a function, got 42",
+    );
+    throwsArg(
+      () => new LatencyStore(memory, { latencyMs: 0, ops: bad("put") }),
+      "options.ops",
+      ' of LatencyStore to be an array of one of "get", "put", "delete", "list", "head", got "put"',
     );
   });
 

@@ -7,6 +7,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import { checkInner } from "./check-options.js";
 import type { StoreOp } from "./ops.js";
 
 /** A point-in-time copy of a {@link CountingStore}'s counters. */
@@ -42,6 +43,7 @@ export class CountingStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore) {
+    checkInner(inner, new.target.name);
     this.#inner = inner;
     const innerHead = inner.head;
     if (innerHead !== undefined) {

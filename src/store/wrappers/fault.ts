@@ -1,4 +1,5 @@
 /** `FaultStore`: a wrapper that injects errors before or after a request takes effect, or holds requests (tests). */
+import { invalidArgument } from "../../validate.js";
 import type {
   ListOptions,
   ListPage,
@@ -7,9 +8,53 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import {
+  checkInner,
+  checkOps,
+  checkOptionalFunction,
+  checkOptionalOneOf,
+  checkOptionalString,
+  checkOptionsBag,
+} from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
 export type { StoreOp } from "./ops.js";
+
+const MODES = ["before", "after"] as const;
+
+/** Throws `InvalidArgumentError` naming the first option of `rule` that is not as documented. */
+function checkRule(rule: FaultRule): void {
+  const of = "FaultStore.addRule";
+  checkOptionsBag(rule, "rule", of, false);
+  checkOps(rule.op, "rule.op", of);
+  checkOptionalString(rule.keyPrefix, "rule.keyPrefix", of);
+  if (rule.keyPattern !== undefined && !(rule.keyPattern instanceof RegExp))
+    throw invalidArgument("rule.keyPattern", "a RegExp", rule.keyPattern, of);
+  if (!MODES.includes(rule.mode))
+    throw invalidArgument("rule.mode", '"before" or "after"', rule.mode, of);
+  const { probability, times } = rule;
+  if (
+    probability !== undefined &&
+    !(typeof probability === "number" && probability >= 0 && probability <= 1)
+  )
+    throw invalidArgument("rule.probability", "a number from 0 to 1", probability, of);
+  if (
+    times !== undefined &&
+    times !== Number.POSITIVE_INFINITY &&
+    !(Number.isSafeInteger(times) && times >= 1)
+  )
+    throw invalidArgument("rule.times", "a positive integer (or Infinity)", times, of);
+  checkOptionalFunction(rule.error, "rule.error", of);
+}
+
+/** Throws `InvalidArgumentError` naming the first option of `match` that is not as documented. */
+function checkPauseMatch(match: PauseMatch): void {
+  const of = "FaultStore.pause";
+  checkOptionsBag(match, "match", of, false);
+  checkOps(match.op, "match.op", of);
+  checkOptionalString(match.keyPrefix, "match.keyPrefix", of);
+  checkOptionalOneOf(match.mode, "match.mode", of, MODES);
+}
 
 /** Which requests a {@link FaultStore} rule breaks, and how. */
 export interface FaultRule {
@@ -137,6 +182,9 @@ export class FaultStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore, options: { random?: () => number } = {}) {
+    checkInner(inner, "FaultStore");
+    checkOptionsBag(options, "options", "FaultStore", false);
+    checkOptionalFunction(options.random, "options.random", "FaultStore");
     this.#inner = inner;
     this.#random = options.random ?? Math.random;
     const innerHead = inner.head;
@@ -152,6 +200,7 @@ export class FaultStore implements ObjectStore {
 
   /** Add a rule; returns a function that removes it. */
   addRule(rule: FaultRule): () => void {
+    checkRule(rule);
     const active: ActiveRule = { rule, remaining: rule.times ?? Number.POSITIVE_INFINITY };
     this.#rules.push(active);
     return () => {
@@ -167,6 +216,7 @@ export class FaultStore implements ObjectStore {
 
   /** Hold matching requests until released — a stalled request or a zombie writer. */
   pause(match: PauseMatch): PauseHandle {
+    checkPauseMatch(match);
     const active: ActivePause = { match, waiters: [], heldWatchers: [] };
     this.#pauses.add(active);
     return {
@@ -176,10 +226,15 @@ export class FaultStore implements ObjectStore {
         for (const resume of waiters) resume();
       },
       held: () => active.waiters.length,
-      whenHeld: (count = 1) =>
-        active.waiters.length >= count
+      whenHeld: (count = 1) => {
+        if (!(Number.isSafeInteger(count) && count >= 1))
+          return Promise.reject(
+            invalidArgument("count", "a positive integer", count, "PauseHandle.whenHeld"),
+          );
+        return active.waiters.length >= count
           ? Promise.resolve()
-          : new Promise<void>((resolve) => active.heldWatchers.push({ count, resolve })),
+          : new Promise<void>((resolve) => active.heldWatchers.push({ count, resolve }));
+      },
     };
   }
 

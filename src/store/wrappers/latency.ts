@@ -9,6 +9,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import { checkInner, checkOps, checkOptionalFunction, checkOptionsBag } from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
 /** Options of {@link LatencyStore}. */
@@ -57,6 +58,10 @@ export class LatencyStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore, options: LatencyOptions) {
+    checkInner(inner, "LatencyStore");
+    checkOptionsBag(options, "options", "LatencyStore", false);
+    checkOptionalFunction(options.random, "options.random", "LatencyStore");
+    checkOps(options.ops, "options.ops", "LatencyStore", false);
     requireNonNegative("latencyMs", options.latencyMs);
     requireNonNegative("jitterMs", options.jitterMs ?? 0);
     this.#inner = inner;
