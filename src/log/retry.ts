@@ -61,6 +61,27 @@ export class Sleeper {
   }
 }
 
+/**
+ * The retry sequences of one context that are failing right now. One store
+ * outage fails every request in flight, and each retries on its own (at
+ * `Queue.open`, the conditional-write probe and the manifest listing): the
+ * first to fail logs the warning for them all, and the next warning waits
+ * until every one of them has ended.
+ */
+export class RetryEpisode {
+  #failing = 0;
+
+  /** Marks a sequence failing; whether it is the first (which warns). */
+  begin(): boolean {
+    return this.#failing++ === 0;
+  }
+
+  /** Marks a failing sequence ended, by success or by giving up. */
+  end(): void {
+    this.#failing--;
+  }
+}
+
 export interface RetryContext {
   /** Backoff and the retry budget run on its monotonic reading. */
   clock: MonotonicClock;
@@ -71,12 +92,16 @@ export interface RetryContext {
   stopReason(): Error | null;
   /** Where backoff jitter comes from (the system's unless a test passes its own). */
   random?: RandomSource;
+  /** Shared by the sequences that should log one warning between them; each warns alone without. */
+  episode?: RetryEpisode;
 }
 
 /**
  * Runs `op` until it succeeds, throws a non-transient error, or retrying has
  * taken longer than `maxElapsedMs` (then {@link StorageError} naming `what`).
- * A retry sequence logs one warning, at its first failure, not one per attempt.
+ * A retry sequence logs one warning, at its first failure, not one per attempt;
+ * none when another sequence of the same {@link RetryContext.episode} is
+ * failing already (one outage, one line).
  */
 export async function withRetry<T>(
   ctx: RetryContext,
@@ -84,29 +109,37 @@ export async function withRetry<T>(
   op: () => Promise<T>,
 ): Promise<T> {
   const started = ctx.clock.monotonicNow();
-  for (let attempt = 0; ; attempt++) {
-    const stop = ctx.stopReason();
-    if (stop !== null) throw stop;
-    try {
-      return await op();
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      const delay = backoffDelay(ctx.policy, attempt, ctx.random);
-      const elapsed = Math.round(ctx.clock.monotonicNow() - started);
-      if (elapsed + delay > ctx.policy.maxElapsedMs) {
-        throw new StorageError(
-          `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${messageOf(error)}`,
-          { cause: error },
-        );
+  let failing = false;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const stop = ctx.stopReason();
+      if (stop !== null) throw stop;
+      try {
+        return await op();
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        const delay = backoffDelay(ctx.policy, attempt, ctx.random);
+        const elapsed = Math.round(ctx.clock.monotonicNow() - started);
+        if (elapsed + delay > ctx.policy.maxElapsedMs) {
+          throw new StorageError(
+            `${what} failed after ${attempt + 1} attempt(s) over ${elapsed} ms: ${messageOf(error)}`,
+            { cause: error },
+          );
+        }
+        if (!failing) {
+          failing = true;
+          if (ctx.episode?.begin() ?? true)
+            ctx.logger.warn("store request failed; retrying with backoff", {
+              what,
+              retryForMs: ctx.policy.maxElapsedMs,
+              error: messageOf(error),
+            });
+        }
+        await ctx.sleeper.sleep(delay);
       }
-      if (attempt === 0)
-        ctx.logger.warn("store request failed; retrying with backoff", {
-          what,
-          retryForMs: ctx.policy.maxElapsedMs,
-          error: messageOf(error),
-        });
-      await ctx.sleeper.sleep(delay);
     }
+  } finally {
+    if (failing) ctx.episode?.end();
   }
 }
 

@@ -13,7 +13,7 @@ import {
 } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
 import type { RetryPolicy } from "./options.js";
-import { type RetryContext, Sleeper, withRetry } from "./retry.js";
+import { type RetryContext, RetryEpisode, Sleeper, withRetry } from "./retry.js";
 
 export type CreateOutcome = "created" | "taken";
 
@@ -40,6 +40,7 @@ export class LogStorage {
       sleeper: new Sleeper(options.clock),
       stopReason,
       random,
+      episode: new RetryEpisode(),
     });
   }
 

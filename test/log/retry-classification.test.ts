@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
-import { type RetryContext, Sleeper, withRetry } from "../../src/log/retry.js";
+import { type RetryContext, RetryEpisode, Sleeper, withRetry } from "../../src/log/retry.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -242,6 +242,48 @@ describe("errors of the package's other build (ESM and CommonJS in one process)"
     });
     assert.equal(store.injected, 1, "one attempt only");
     assert.deepEqual(logger.at("warn"), []);
+  });
+});
+
+describe("one outage, one warning", { timeout: 30_000 }, () => {
+  it("retry sequences failing at once share one warning; a later outage warns again", async () => {
+    const logger = recordingLogger();
+    const ctx: RetryContext = {
+      clock: systemClock,
+      policy: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 10_000 },
+      logger,
+      sleeper: new Sleeper(systemClock),
+      stopReason: () => null,
+      episode: new RetryEpisode(),
+    };
+    /** An op that fails `times` times, then resolves. */
+    const failing = (times: number) => async () => {
+      if (times-- > 0) throw new Error("connection reset");
+      return "ok";
+    };
+    const both = await Promise.all([
+      withRetry(ctx, "probe", failing(3)),
+      withRetry(ctx, "LIST q/manifest/", failing(5)),
+    ]);
+    assert.deepEqual(both, ["ok", "ok"]);
+    assert.equal(logger.at("warn").length, 1, logger.messages("warn").join("; "));
+    assert.equal(logger.at("warn")[0]!.fields?.what, "probe");
+    // A sequence that gives up ends its part of the outage too.
+    const gaveUp = { ...ctx, policy: { ...ctx.policy, maxElapsedMs: 20 } };
+    await rejection(withRetry(gaveUp, "PUT x", failing(1_000)));
+    assert.equal(logger.at("warn").length, 2, "a new outage: a new line");
+    await withRetry(ctx, "GET y", failing(1));
+    assert.equal(logger.at("warn").length, 3, "and once that one ended, another");
+  });
+
+  it("Queue.open through an outage that fails the probe and the listing logs one line", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    faults.addRule({ mode: "before", times: 12 });
+    const logger = recordingLogger();
+    const { log } = await openLog(faults, "q", testOptions({ logger }));
+    assert.equal(faults.injectedCount, 12);
+    assert.deepEqual(logger.messages("warn"), ["store request failed; retrying with backoff"]);
+    await log.close();
   });
 });
 
