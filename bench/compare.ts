@@ -63,44 +63,48 @@ const PASSED_ON = {
   "graphile-local-queue": "local-queue",
 } as const;
 
-const options = parseCommandLine(process.argv.slice(2), (args) => {
-  // What `base` holds goes to every run. --concurrency takes a list here and --producers is
-  // the single workload's (both read below); --prefetch is taquba's alone (--taquba-prefetch).
-  const base = sharedEndToEndParams(args);
-  const concurrencies = args.list("concurrency", ["32", "256"]).map((c) => {
-    const n = parseCount(c);
-    if (n === undefined || !Number.isInteger(n) || n < 1)
-      throw new UsageError(
-        `Expected \`--concurrency\` to be a comma-separated list of integers >= 1, got \`${c}\``,
-      );
-    return n;
-  });
-  const passed: Record<string, string | undefined> = {};
-  for (const ours of Object.keys(PASSED_ON))
-    passed[ours] = args.has(ours) ? String(args.integer(ours, 0, 0)) : undefined;
-  return {
-    base,
-    concurrencies,
-    workloads: args.listOf("workloads", WORKLOADS, WORKLOADS),
-    single: {
-      jobs: args.integer("single-jobs", 20_000, 1),
-      concurrency: args.integer("single-concurrency", 64, 1),
-      producers: args.integer("producers", 64, 1),
-    },
-    repeat: args.integer("repeat", 1, 1),
-    only: args.listOf("only", SYSTEMS, SYSTEMS),
-    /** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
-    taqubaPrefetch: args.has("taquba-prefetch")
-      ? prefetchArg(args.string("taquba-prefetch", ""))
-      : undefined,
-    /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
-    runTimeoutMs: args.number("run-timeout", 600) * 1_000,
-    skipInstall: args.flag("skip-install"),
-    dataDir: args.string("data-dir", tmpdir()),
-    out: args.has("out") ? args.string("out", "") : undefined,
-    passed,
-  };
-});
+const options = parseCommandLine(
+  process.argv.slice(2),
+  (args) => {
+    // What `base` holds goes to every run. --concurrency takes a list here and --producers is
+    // the single workload's (both read below); --prefetch is taquba's alone (--taquba-prefetch).
+    const base = sharedEndToEndParams(args);
+    const concurrencies = args.list("concurrency", ["32", "256"]).map((c) => {
+      const n = parseCount(c);
+      if (n === undefined || !Number.isInteger(n) || n < 1)
+        throw new UsageError(
+          `Expected \`--concurrency\` to be a comma-separated list of integers >= 1, got \`${c}\``,
+        );
+      return n;
+    });
+    const passed: Record<string, string | undefined> = {};
+    for (const ours of Object.keys(PASSED_ON))
+      passed[ours] = args.has(ours) ? String(args.integer(ours, 0, 0)) : undefined;
+    return {
+      base,
+      concurrencies,
+      workloads: args.listOf("workloads", WORKLOADS, WORKLOADS),
+      single: {
+        jobs: args.integer("single-jobs", 20_000, 1),
+        concurrency: args.integer("single-concurrency", 64, 1),
+        producers: args.integer("producers", 64, 1),
+      },
+      repeat: args.integer("repeat", 1, 1),
+      only: args.listOf("only", SYSTEMS, SYSTEMS),
+      /** `runWorker` `prefetch` for an extra taquba file-store row (a count, or `auto`); absent adds none. */
+      taqubaPrefetch: args.has("taquba-prefetch")
+        ? prefetchArg(args.string("taquba-prefetch", ""))
+        : undefined,
+      /** A run that takes longer than this is killed (and the comparison fails, stopping the servers). */
+      runTimeoutMs: args.number("run-timeout", 600) * 1_000,
+      skipInstall: args.flag("skip-install"),
+      dataDir: args.string("data-dir", tmpdir()),
+      out: args.has("out") ? args.string("out", "") : undefined,
+      passed,
+    };
+  },
+  "Compares taquba with BullMQ, pg-boss and Graphile Worker on the same workloads.",
+);
 const { base, concurrencies, workloads, repeat, only, taqubaPrefetch, runTimeoutMs } = options;
 /** One configuration every system runs. */
 interface Run {

@@ -21,6 +21,7 @@ const seconds = parseNumberArgument(
   3,
   (n) => n > 0,
   "a number > 0",
+  "Measures group commit in the log: records per WAL PUT with N appenders, and an idle log's requests.",
 );
 const record = new Uint8Array(64);
 

@@ -134,11 +134,11 @@ function childOptions(args: Args): ChildOptions {
     build: args.string("build", OWN_BUILD),
     phase: args.oneOf("phase", PHASES, "reopen"),
     own: args.oneOf("ids", ID_KINDS, "own") === "own",
-    jobs: args.number("jobs", 1_000_000),
+    jobs: args.integer("jobs", 1_000_000, 1),
     source: args.string("store", ""),
     fill: args.flag("fill"),
     crash: args.oneOf("close", CLOSES, "clean") === "sigkill",
-    requeue: args.number("requeue", 250_000),
+    requeue: args.integer("requeue", 250_000, 0),
   };
 }
 
@@ -246,22 +246,25 @@ function runChild(argv: string[], nodeArgs: readonly string[] = []): Promise<Mea
 }
 
 async function main(): Promise<void> {
-  const parsed = parseCommandLine(process.argv.slice(2), (args) =>
-    // A child takes the flags its parent gives it; the command line, the ones below.
-    args.flag("child")
-      ? { child: childOptions(args) }
-      : {
-          child: undefined,
-          jobs: args.number("jobs", 1_000_000),
-          requeue: args.number("requeue", 250_000),
-          rounds: args.number("rounds", 3),
-          phases: args.listOf("phases", PHASES, PHASES),
-          idKinds: args.listOf("ids", ID_KINDS, ID_KINDS),
-          builds: args.list("builds", [OWN_BUILD]).map((b) => resolve(b)),
-          dir: resolve(args.string("dir", join(tmpdir(), "taquba-own-ids"))),
-          close: args.oneOf("close", CLOSES, "clean"),
-          prof: args.string("prof", ""),
-        },
+  const parsed = parseCommandLine(
+    process.argv.slice(2),
+    (args) =>
+      // A child takes the flags its parent gives it; the command line, the ones below.
+      args.flag("child")
+        ? { child: childOptions(args) }
+        : {
+            child: undefined,
+            jobs: args.integer("jobs", 1_000_000, 1),
+            requeue: args.integer("requeue", 250_000, 0),
+            rounds: args.integer("rounds", 3, 1),
+            phases: args.listOf("phases", PHASES, PHASES),
+            idKinds: args.listOf("ids", ID_KINDS, ID_KINDS),
+            builds: args.list("builds", [OWN_BUILD]).map((b) => resolve(b)),
+            dir: resolve(args.string("dir", join(tmpdir(), "taquba-own-ids"))),
+            close: args.oneOf("close", CLOSES, "clean"),
+            prof: args.string("prof", ""),
+          },
+    "Measures enqueues with caller-chosen job ids against generated ones.",
   );
   if (parsed.child !== undefined) return measure(parsed.child);
   const { jobs, requeue, rounds, phases, idKinds, builds, dir, close, prof } = parsed;

@@ -38,14 +38,15 @@ import { parseCommandLine } from "./lib/args.js";
 const { jobs, fresh, rounds, latencyMs, payloadBytes, burst, backlog } = parseCommandLine(
   process.argv.slice(2),
   (args) => ({
-    jobs: args.number("jobs", 100_000),
-    fresh: args.number("new", 5),
-    rounds: args.number("rounds", 10),
+    jobs: args.integer("jobs", 100_000, 1),
+    fresh: args.integer("new", 5, 0),
+    rounds: args.integer("rounds", 10, 1),
     latencyMs: args.number("latency-ms", 0),
-    payloadBytes: args.number("payload", 100),
-    burst: args.number("burst", 100_000),
-    backlog: args.number("backlog", 0),
+    payloadBytes: args.integer("payload", 100, 0),
+    burst: args.integer("burst", 100_000, 0),
+    backlog: args.integer("backlog", 0, 0),
   }),
+  "Measures how long a QueueReader takes to reopen and catch up with a writer.",
 );
 
 interface Sample {

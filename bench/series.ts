@@ -64,11 +64,7 @@ async function main(): Promise<void> {
   const { rounds, modes, baseline, out } = parseCommandLine(
     split < 0 ? argv : argv.slice(0, split),
     (own) => {
-      const rounds = own.number("rounds", 12);
-      if (!(Number.isInteger(rounds) && rounds >= 1))
-        throw new UsageError(
-          `Expected \`--rounds\` to be an integer of at least 1, got \`${rounds}\``,
-        );
+      const rounds = own.integer("rounds", 12, 1);
       const modes = parseSeriesModes(own.string("modes", "off,metrics,traces:0.01:parent"));
       const baseline = own.string("baseline", modes[0]!.label);
       if (!modes.some((m) => m.label === baseline))
@@ -84,6 +80,7 @@ async function main(): Promise<void> {
         out: own.string("out", join(REPO_ROOT, ".tmp", "bench", `series-${stamp}.jsonl`)),
       };
     },
+    "Runs end_to_end in rounds under several telemetry modes and compares them.",
   );
   mkdirSync(dirname(out), { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "taquba-series-"));

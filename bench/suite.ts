@@ -25,28 +25,32 @@ const REPO_ROOT = repoRoot();
 const RUN_ONE = new URL("./run-one.js", import.meta.url);
 
 const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\..*/, "");
-const { full, plan, out } = parseCommandLine(process.argv.slice(2), (args) => {
-  const full = args.flag("full");
-  const names = WORKLOADS.map((w) => w.name);
-  const only = args.has("only") ? args.listOf("only", names, []) : undefined;
-  const stores = args.has("stores") ? args.listOf("stores", STORE_KINDS, []) : undefined;
-  // The tables are printed either way; the flag stays for the command lines that name it.
-  args.flag("markdown");
-  const plan = (full ? fullPlan() : quickPlan()).filter(
-    (c) =>
-      (only === undefined || only.includes(c.workload)) &&
-      (stores === undefined || stores.includes(c.store)),
-  );
-  if (plan.length === 0)
-    throw new UsageError(
-      `No ${full ? "full" : "quick"} run of ${only?.join(", ") ?? "any workload"} on ${stores?.join(", ") ?? "any store"}`,
+const { full, plan, out } = parseCommandLine(
+  process.argv.slice(2),
+  (args) => {
+    const full = args.flag("full");
+    const names = WORKLOADS.map((w) => w.name);
+    const only = args.has("only") ? args.listOf("only", names, []) : undefined;
+    const stores = args.has("stores") ? args.listOf("stores", STORE_KINDS, []) : undefined;
+    // The tables are printed either way; the flag stays for the command lines that name it.
+    args.flag("markdown");
+    const plan = (full ? fullPlan() : quickPlan()).filter(
+      (c) =>
+        (only === undefined || only.includes(c.workload)) &&
+        (stores === undefined || stores.includes(c.store)),
     );
-  return {
-    full,
-    plan,
-    out: args.string("out", join(REPO_ROOT, ".tmp", "bench", `${stamp}.json`)),
-  };
-});
+    if (plan.length === 0)
+      throw new UsageError(
+        `No ${full ? "full" : "quick"} run of ${only?.join(", ") ?? "any workload"} on ${stores?.join(", ") ?? "any store"}`,
+      );
+    return {
+      full,
+      plan,
+      out: args.string("out", join(REPO_ROOT, ".tmp", "bench", `${stamp}.json`)),
+    };
+  },
+  "Runs the benchmark suite (the quick plan, or --full) and prints its tables.",
+);
 
 process.stderr.write(
   `taquba bench (${full ? "full" : "quick"}): ${plan.length} runs, node ${process.version}, ` +

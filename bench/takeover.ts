@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     process.argv.slice(2),
     (args) => ({
       stores: args.listOf("stores", TAKEOVER_STORES, TAKEOVER_STORES),
-      rounds: args.number("rounds", 10),
+      rounds: args.integer("rounds", 10, 1),
       warmupAcks: args.list("warmup-acks", ["300"]).map((raw) => {
         const acks = parseCount(raw);
         if (acks === undefined)
@@ -184,8 +184,9 @@ async function main(): Promise<void> {
           );
         return acks;
       }),
-      inFlight: args.number("in-flight", 64),
+      inFlight: args.integer("in-flight", 64, 1),
     }),
+    "Measures how long a second writer takes to take a queue over from a busy one.",
   );
   console.log(
     `# takeover under a busy writer (${inFlight} enqueues in flight): ${rounds} rounds per store and acknowledged count, load ${loadavg()[0]?.toFixed(2)}`,

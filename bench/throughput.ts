@@ -21,6 +21,7 @@ const jobs = parseNumberArgument(
   20_000,
   (n) => Number.isInteger(n) && n >= 1,
   "an integer >= 1",
+  "A quick end-to-end measurement on an fsynced FileStore: jobs/s and CPU per job.",
 );
 
 const dir = await mkdtemp(join(tmpdir(), "taquba-throughput-"));

@@ -40,7 +40,7 @@ const { params, localQueue, connectionString } = parseCommandLine(
   process.argv.slice(2),
   (args) => ({
     params: endToEndParams(args),
-    localQueue: args.number("local-queue", 500),
+    localQueue: args.integer("local-queue", 500, 1),
     connectionString: args.string("url", "postgres://postgres@127.0.0.1:5432/postgres"),
   }),
 );

@@ -46,8 +46,8 @@ const { params, fetchBatch, loops, connectionString } = parseCommandLine(
     const params = endToEndParams(args);
     return {
       params,
-      fetchBatch: args.number("fetch-batch", 100),
-      loops: args.number("loops", params.concurrency),
+      fetchBatch: args.integer("fetch-batch", 100, 1),
+      loops: args.integer("loops", params.concurrency, 1),
       connectionString: args.string("url", "postgres://postgres@127.0.0.1:5432/postgres"),
     };
   },

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { InvalidArgumentError } from "../../src/errors.js";
 
 /**
@@ -134,6 +135,11 @@ export class Args {
     return picked;
   }
 
+  /** The names the script asked about so far, sorted. */
+  known(): string[] {
+    return [...this.#known].sort();
+  }
+
   /** The names this command line gave. */
   given(): string[] {
     return [...this.#values.keys()];
@@ -162,7 +168,27 @@ export class Args {
  * to stderr and exits with status 2. With `--check-args`, the script exits 0 right after
  * (how the tests check that the documented command lines still parse).
  */
-export function parseCommandLine<T>(argv: readonly string[], read: (args: Args) => T): T {
+export function parseCommandLine<T>(
+  argv: readonly string[],
+  read: (args: Args) => T,
+  summary?: string,
+): T {
+  if (argv.includes("--help")) {
+    // The flags are the names `read` asks about, with none given.
+    const names = new Args([]);
+    names.flag("check-args");
+    try {
+      read(names);
+    } catch {
+      // A script that needs some flag still names the ones it asked about before.
+    }
+    printUsage(summary, "[--flag=value ...]", [
+      `flags: ${names
+        .known()
+        .map((name) => `--${name}`)
+        .join(", ")}`,
+    ]);
+  }
   return exitOnUsageError(() => {
     const args = new Args(argv);
     const checkOnly = args.flag("check-args");
@@ -177,7 +203,7 @@ export function parseCommandLine<T>(argv: readonly string[], read: (args: Args) 
  * Parses the command line of a script that takes one optional number as its argument
  * (`group-commit.js [seconds]`, `throughput.js [jobs]`), and `--check-args`. Anything
  * else, or a number `valid` refuses, prints one line and exits with status 2; with
- * `--check-args` the script exits 0 right after.
+ * `--check-args` the script exits 0 right after; `--help` prints the usage and exits 0.
  */
 export function parseNumberArgument(
   argv: readonly string[],
@@ -185,7 +211,10 @@ export function parseNumberArgument(
   fallback: number,
   valid: (value: number) => boolean,
   expected: string,
+  summary?: string,
 ): number {
+  if (argv.includes("--help"))
+    printUsage(summary, `[${name}] [--check-args]`, [`${name}: ${expected} (default ${fallback})`]);
   return exitOnUsageError(() => {
     let checkOnly = false;
     const given: string[] = [];
@@ -204,6 +233,25 @@ export function parseNumberArgument(
     if (checkOnly) process.exit(0);
     return value;
   });
+}
+
+/**
+ * `--help`: prints what the script does (`summary`), how it is called and `details`
+ * to stdout, and exits with status 0.
+ */
+export function printUsage(
+  summary: string | undefined,
+  synopsis: string,
+  details: readonly string[] = [],
+): never {
+  const script = `node build/bench/${basename(process.argv[1] ?? "script.js")}`;
+  const lines = [
+    ...(summary === undefined ? [] : [summary]),
+    `usage: ${script} ${synopsis}`,
+    ...details,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  process.exit(0);
 }
 
 /** Runs `parse`; a bad command line it reports prints one line and exits with status 2. */

@@ -31,9 +31,9 @@ export const cancelCost: Workload<CancelCostParams> = {
   name: "cancel_cost",
   describe: "N pending jobs cancelled one by one and in transactions: CPU µs per cancel",
   params: (args: Args) => ({
-    jobs: args.number("jobs", 100_000),
-    single: args.number("single", 2_000),
-    tx: args.number("tx", 1_000),
+    jobs: args.integer("jobs", 100_000, 1),
+    single: args.integer("single", 2_000, 0),
+    tx: args.integer("tx", 1_000, 1),
     flushMs: flushMsArg(args),
   }),
   async run(kind: StoreKind, params: CancelCostParams): Promise<BenchResult[]> {

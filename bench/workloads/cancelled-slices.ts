@@ -58,7 +58,7 @@ function bytesPerTombstone(n: number): number {
 export const cancelledSlices: Workload<CancelledSlicesParams> = {
   name: "cancelled_slices",
   describe: "checkpoint slices, cut and sweep records with N tombstones of cancelled jobs",
-  params: (args: Args) => ({ tombstones: args.number("tombstones", 1_000_000) }),
+  params: (args: Args) => ({ tombstones: args.integer("tombstones", 1_000_000, 0) }),
   async run(kind: StoreKind, params: CancelledSlicesParams): Promise<BenchResult[]> {
     const n = params.tombstones;
     const perTombstone = bytesPerTombstone(n);

@@ -42,7 +42,7 @@ export const ceiling: Workload<CeilingParams> = {
     batch: args.integer("batch", 1, 1),
     workers: args.integer("workers", 256, 1),
     payloadBytes: args.integer("payload", 64, 0),
-    maxBacklog: args.number("max-backlog", 20_000),
+    maxBacklog: args.integer("max-backlog", 20_000, 1),
     flushMs: flushMsArg(args),
   }),
   async run(kind: StoreKind, params: CeilingParams): Promise<BenchResult[]> {

@@ -10,9 +10,9 @@ import { buildColdQueue, COLD_PATH } from "./cold-store.js";
 const { directory, build, mode } = parseCommandLine(process.argv.slice(2), (args) => ({
   directory: args.string("dir", ""),
   build: {
-    live: args.number("live", 100_000),
-    history: args.number("history", 20_000),
-    payloadBytes: args.number("payload", 64),
+    live: args.integer("live", 100_000, 0),
+    history: args.integer("history", 20_000, 0),
+    payloadBytes: args.integer("payload", 64, 0),
   },
   mode: args.oneOf("mode", ["clean", "sigkill"] as const, "clean"),
 }));

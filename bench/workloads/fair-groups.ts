@@ -38,10 +38,10 @@ export const fairGroups: Workload<FairGroupsParams> = {
   name: "fair_groups",
   describe: "quiet tenant's latency beside a noisy tenant's backlog, with and without groupKey",
   params: (args: Args) => ({
-    noisy: args.number("noisy", 1_000_000),
-    quiet: args.number("quiet", 200),
+    noisy: args.integer("noisy", 1_000_000, 0),
+    quiet: args.integer("quiet", 200, 1),
     quietEveryMs: args.number("quiet-every-ms", 10),
-    concurrency: args.number("concurrency", 32),
+    concurrency: args.integer("concurrency", 32, 1),
     maxWaitSeconds: args.number("max-wait-seconds", 10),
     modes: args.listOf("modes", FAIR_MODES, FAIR_MODES).join(","),
   }),

@@ -41,7 +41,7 @@ async function measured(phase: () => Promise<unknown>): Promise<{ ms: number; ma
 export const flowAdmin: Workload<FlowAdminParams> = {
   name: "flow_admin",
   describe: "enqueueFlow, removeJobs of its children, acks, cancel and replay of one N-job flow",
-  params: (args: Args) => ({ jobs: args.number("jobs", MAX_FLOW_JOBS) }),
+  params: (args: Args) => ({ jobs: args.integer("jobs", MAX_FLOW_JOBS, 1) }),
   async run(kind: StoreKind, params: FlowAdminParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
     try {

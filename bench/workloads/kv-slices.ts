@@ -24,8 +24,8 @@ export const kvSlices: Workload<KvSlicesParams> = {
   name: "kv_slices",
   describe: "checkpoint slices of the KV section (encode and decode) with N keys",
   params: (args: Args) => ({
-    keys: args.number("keys", 1_000_000),
-    valueBytes: args.number("value", 64),
+    keys: args.integer("keys", 1_000_000, 1),
+    valueBytes: args.integer("value", 64, 0),
   }),
   async run(kind: StoreKind, params: KvSlicesParams): Promise<BenchResult[]> {
     const state = new State();

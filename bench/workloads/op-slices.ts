@@ -31,8 +31,8 @@ export const opSlices: Workload<OpSlicesParams> = {
   name: "op_slices",
   describe: "synchronous step of listJobs, removeJobs and requeueDeadJobs with N live jobs",
   params: (args: Args) => ({
-    live: args.number("live", 1_000_000),
-    repeats: args.number("repeats", 20),
+    live: args.integer("live", 1_000_000, 0),
+    repeats: args.integer("repeats", 20, 1),
   }),
   async run(kind: StoreKind, params: OpSlicesParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

@@ -34,11 +34,11 @@ export const payloadOffload: Workload<PayloadOffloadParams> = {
   name: "payload_offload",
   describe: "1 MiB payloads, offload on vs off: write amplification, memory per live job",
   params: (args: Args) => ({
-    size: args.number("size", MIB),
-    jobs: args.number("jobs", 200),
-    live: args.number("live", 200),
-    producers: args.number("producers", 8),
-    workers: args.number("workers", 16),
+    size: args.integer("size", MIB, 0),
+    jobs: args.integer("jobs", 200, 1),
+    live: args.integer("live", 200, 0),
+    producers: args.integer("producers", 8, 1),
+    workers: args.integer("workers", 16, 1),
   }),
   async run(kind: StoreKind, params: PayloadOffloadParams): Promise<BenchResult[]> {
     const results: BenchResult[] = [];

@@ -36,7 +36,7 @@ export const payloadSweep: Workload<PayloadSweepParams> = {
   describe: "64 B to 256 KiB payloads: write amplification, PUTs and bytes per job",
   params: (args: Args) => ({
     sizes: args.list("sizes", ["64", "1024", "16384", "262144"]).map(Number),
-    bytesPerSize: args.number("bytes-per-size", 64 * 1024 * 1024),
+    bytesPerSize: args.integer("bytes-per-size", 64 * 1024 * 1024, 1),
     minJobs: args.integer("min-jobs", 500, 1),
     maxJobs: args.integer("max-jobs", 20_000, 1),
     producers: args.integer("producers", 32, 1),

@@ -41,11 +41,11 @@ export const rateLimit: Workload<RateLimitParams> = {
   name: "rate_limit",
   describe: "claims under QueueConfig.rateLimit: achieved rate vs the limit, busiest window",
   params: (args: Args) => ({
-    max: args.number("max", 500),
-    perMs: args.number("per-ms", 1_000),
+    max: args.integer("max", 500, 1),
+    perMs: args.integer("per-ms", 1_000, 1),
     seconds: args.number("seconds", 5),
-    workers: args.number("workers", 8),
-    concurrency: args.number("concurrency", 16),
+    workers: args.integer("workers", 8, 1),
+    concurrency: args.integer("concurrency", 16, 1),
   }),
   async run(kind: StoreKind, params: RateLimitParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

@@ -35,8 +35,8 @@ export const schedules: Workload<SchedulesParams> = {
   name: "schedules",
   describe: "N durable schedules: schedule()/unschedule() cost, idle event-loop delay, reopen",
   params: (args: Args) => ({
-    schedules: args.number("schedules", 20_000),
-    calls: args.number("calls", 500),
+    schedules: args.integer("schedules", 20_000, 0),
+    calls: args.integer("calls", 500, 1),
     idleSeconds: args.number("idle-seconds", 10),
   }),
   async run(kind: StoreKind, params: SchedulesParams): Promise<BenchResult[]> {

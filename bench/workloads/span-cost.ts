@@ -62,8 +62,8 @@ export const spanCost: Workload<SpanCostParams> = {
   name: "span_cost",
   describe: "CPU µs per enqueue span: the bare OpenTelemetry SDK against taquba's tracing",
   params: (args: Args) => ({
-    spans: args.number("spans", 300_000),
-    rounds: args.number("rounds", 5),
+    spans: args.integer("spans", 300_000, 1),
+    rounds: args.integer("rounds", 5, 1),
     traceSample: args.number("trace-sample", 1),
   }),
   async run(_kind: StoreKind, params: SpanCostParams): Promise<BenchResult[]> {

@@ -32,10 +32,10 @@ export const transactions: Workload<TransactionsParams> = {
   name: "transactions",
   describe: "claim N jobs and settle each with one transaction: 1 ack + 3 enqueues + 2 KV writes",
   params: (args: Args) => ({
-    jobs: args.number("jobs", 20_000),
-    workers: args.number("workers", 64),
-    payloadBytes: args.number("payload", 64),
-    separate: args.number("separate", 0),
+    jobs: args.integer("jobs", 20_000, 1),
+    workers: args.integer("workers", 64, 1),
+    payloadBytes: args.integer("payload", 64, 0),
+    separate: args.integer("separate", 0, 0),
   }),
   async run(kind: StoreKind, params: TransactionsParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);

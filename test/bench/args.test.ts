@@ -317,6 +317,79 @@ describe("bench command lines", { timeout: 240_000 }, () => {
     ]);
   });
 
+  it("counts of the workloads outside the quick suite are whole numbers too", () => {
+    for (const [workload, flag, min] of [
+      ["stalls", "--live=0.5", 0],
+      ["stalls", "--dead=2.5", 0],
+      ["op_slices", "--repeats=0", 1],
+      ["op_slices", "--live=1.5", 0],
+      ["rate_limit", "--max=0", 1],
+      ["rate_limit", "--workers=0.5", 1],
+      ["transactions", "--jobs=0", 1],
+      ["single_enqueue", "--producers=0", 1],
+      ["telemetry_overhead", "--chunk=0", 1],
+      ["schedules", "--calls=0", 1],
+      ["cancel_cost", "--tx=0", 1],
+      ["kv_slices", "--keys=0", 1],
+      ["span_cost", "--rounds=0", 1],
+      ["fair_groups", "--concurrency=0", 1],
+      ["payload_offload", "--workers=0", 1],
+      ["flow_admin", "--jobs=0", 1],
+      ["cancelled_slices", "--tombstones=1.5", 0],
+    ] as const)
+      assert.throws(
+        () => prepareRunOne(workload, new Args(["--store=memory", flag])),
+        new RegExp(`^UsageError: Expected \`${flag.split("=")[0]}\` to be an integer >= ${min}, `),
+        `${workload} ${flag}`,
+      );
+  });
+
+  it("--help prints a short usage on stdout and exits 0; render.js refuses a bad file in one line", async () => {
+    const scripts: [string, string[]][] = [
+      ["suite", ["--help"]],
+      ["compare", ["--help"]],
+      ["series", ["--help"]],
+      ["takeover", ["--help"]],
+      ["own-ids", ["--help"]],
+      ["reader-reopen", ["--help"]],
+      ["group-commit", ["--help"]],
+      ["throughput", ["--help"]],
+      ["render", ["--help"]],
+      ["run-one", ["--help"]],
+      ["run-one", ["stalls", "--help"]],
+    ];
+    const outcomes = await Promise.all(scripts.map(([script, args]) => runScript(script, args)));
+    for (const [i, { code, stdout, stderr }] of outcomes.entries()) {
+      const [script, args] = scripts[i] ?? ["", []];
+      const line = `${script} ${args.join(" ")}`;
+      assert.equal(code, 0, `${line}: status ${code}\n${stderr}`);
+      assert.equal(stderr, "", line);
+      assert.match(stdout, new RegExp(`^usage: node build/bench/${script}\\.js `, "m"), line);
+      assert.ok(stdout.split("\n").length <= 40, `${line}: short`);
+    }
+    assert.match(outcomes[0]!.stdout, /^flags: .*--full.*--only/m, "suite names its flags");
+    assert.match(outcomes[6]!.stdout, /^seconds: a number > 0 \(default 3\)$/m);
+    assert.match(outcomes[10]!.stdout, /^flags: .*--claimed.*--live/m, "a workload's own flags");
+    const missing = join(BENCH, "no-such-results.json");
+    await Promise.all([
+      refused(
+        "render",
+        [missing],
+        /^Cannot read the results file `.*no-such-results\.json`: no such file$/m,
+      ),
+      refused(
+        "render",
+        [],
+        /^Expected a results file \(usage: render\.js <results\.json>\), got none$/m,
+      ),
+      refused(
+        "render",
+        [join(BENCH, "suite.js")],
+        /^Expected `.*suite\.js` to be a results file \(JSON\), got /m,
+      ),
+    ]);
+  });
+
   it("--check-args gives the same answer wherever it stands", async () => {
     const lines: [string, string[]][] = [
       ["compare", ["--check-args", "--concurrency", "32,256"]],
