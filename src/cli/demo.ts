@@ -8,7 +8,7 @@ import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
-import { redactUrl } from "../store/open-store.js";
+import { redactUrl } from "../util/redact.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";

@@ -13,8 +13,9 @@ import { isUnreadable, markUnreadable, QUEUE_OWNED_DIRS } from "../queue/payload
 import { Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
-import { openStore, redactUrl } from "../store/open-store.js";
+import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
+import { redactUrl } from "../util/redact.js";
 import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";

@@ -9,11 +9,12 @@ import type {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { InvalidArgumentError } from "../errors.js";
+import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
 import type { AzureBlobStoreOptions, AzureTokenCredential } from "./azure-options.js";
 import { checkPutBody } from "./call-arguments.js";
-import { errorCodeOf, redactSecrets, toStorageError } from "./cloud/errors.js";
+import { errorCodeOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -96,7 +97,7 @@ export class AzureBlobStore implements ObjectStore {
         "options.accountUrl",
         'an http(s) URL such as "https://myaccount.blob.core.windows.net"',
         typeof options.accountUrl === "string"
-          ? JSON.stringify(redactSecrets(options.accountUrl))
+          ? JSON.stringify(redactUrl(options.accountUrl))
           : describeValue(options.accountUrl),
         "AzureBlobStore",
       );

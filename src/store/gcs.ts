@@ -1,15 +1,10 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { messageOf } from "../util/message.js";
+import { redactSecrets } from "../util/redact.js";
 import { invalidArgument } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
-import {
-  baseVerdict,
-  httpStatusOf,
-  redactSecrets,
-  toStorageError,
-  type Verdict,
-} from "./cloud/errors.js";
+import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,

@@ -2,9 +2,9 @@
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
+import { redactUrl } from "../util/redact.js";
 import { describeValue, expectationMessage } from "../validate.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure.js";
-import { redactSecrets } from "./cloud/errors.js";
 import { FileStore, type FileStoreOptions } from "./file.js";
 import { GcsStore, type GcsStoreOptions } from "./gcs.js";
 import { MemoryStore } from "./memory.js";
@@ -105,7 +105,8 @@ function openS3(url: string, options: OpenStoreOptions): S3Store {
   const params = queryParams(url, parsed.url, ["endpoint", "region", "forcePathStyle"]);
   const forcePathStyle = params.get("forcePathStyle");
   if (forcePathStyle !== undefined && forcePathStyle !== "true" && forcePathStyle !== "false")
-    throw invalid(url, `forcePathStyle must be "true" or "false", got "${forcePathStyle}"`);
+    // Not echoed: the message shows no query value.
+    throw invalid(url, 'forcePathStyle must be "true" or "false"');
   const endpoint = params.get("endpoint");
   const region = params.get("region");
   return new S3Store({
@@ -184,6 +185,14 @@ function parseBucketUrl(url: string, form: string): BucketUrl {
 /** The query parameters, refusing unknown or repeated ones (a typo must not be ignored). */
 function queryParams(raw: string, url: URL, allowed: string[]): Map<string, string> {
   const params = new Map<string, string>();
+  // A part without "=" may be a bare token: it is not named in the message.
+  if (
+    url.search
+      .slice(1)
+      .split("&")
+      .some((part) => part !== "" && !part.includes("="))
+  )
+    throw invalid(raw, 'every query parameter must be "name=value"');
   for (const [name, value] of url.searchParams) {
     if (!allowed.includes(name))
       throw invalid(
@@ -216,17 +225,4 @@ function invalid(url: string, detail: string): InvalidArgumentError {
   return new InvalidArgumentError(
     `${expectationMessage("url", "a store URL", JSON.stringify(redactUrl(url)), "openStore")}: ${detail}. Supported forms: ${EXPECTED_FORMS}`,
   );
-}
-
-/** The URL as safe to print: no user info, no query values (they may hold tokens). */
-export function redactUrl(url: string): string {
-  const withoutUserInfo = url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@?#]*@/, "$1***@");
-  const queryStart = withoutUserInfo.indexOf("?");
-  if (queryStart === -1) return redactSecrets(withoutUserInfo);
-  const query = withoutUserInfo
-    .slice(queryStart + 1)
-    .split("&")
-    .map((pair) => `${pair.split("=")[0]}=…`)
-    .join("&");
-  return `${redactSecrets(withoutUserInfo.slice(0, queryStart))}?${query}`;
 }

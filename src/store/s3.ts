@@ -3,9 +3,10 @@
  * optional `@aws-sdk/client-s3` SDK. How its failures are read is in `s3-errors.ts`.
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { invalidArgument, invalidArgumentGot } from "../validate.js";
+import { redactUrl } from "../util/redact.js";
+import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
-import { httpStatusOf, redactSecrets, toStorageError } from "./cloud/errors.js";
+import { httpStatusOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -378,7 +379,7 @@ function parseEndpoint(endpoint: string): URL {
   throw invalidArgumentGot(
     "options.endpoint",
     'an http(s) URL such as "http://127.0.0.1:9000"',
-    JSON.stringify(redactSecrets(String(endpoint))),
+    typeof endpoint === "string" ? JSON.stringify(redactUrl(endpoint)) : describeValue(endpoint),
     "S3Store",
   );
 }

@@ -8,12 +8,12 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
-import { redactSecrets } from "../../src/store/cloud/errors.js";
 import { FileStore } from "../../src/store/file.js";
 import { GcsStore } from "../../src/store/gcs.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { openStore } from "../../src/store/open-store.js";
 import { S3Store } from "../../src/store/s3.js";
+import { redactSecrets } from "../../src/util/redact.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -81,7 +81,7 @@ describe("openStore", { timeout: 60_000 }, () => {
     );
     await rejectsUrl(
       "s3://jobs/p?forcePathStyle=yes",
-      /forcePathStyle must be "true" or "false", got "yes"/,
+      /got "s3:\/\/jobs\/p\?forcePathStyle=…": forcePathStyle must be "true" or "false"\. /,
     );
     await rejectsUrl("s3://jobs/p?region=a&region=b", /query parameter "region" given twice/);
     await assert.rejects(

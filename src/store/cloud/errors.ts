@@ -1,25 +1,7 @@
 /** Cloud SDK errors: redacting secrets from them and classifying them (exists, missing, transient, permanent) as `StorageError`s. */
 import { StorageError } from "../../errors.js";
 import { messageOf } from "../../util/message.js";
-
-/**
- * Patterns that may carry secrets in SDK error messages, URLs or connection
- * strings: account keys, SAS signatures, presigned-URL parameters, session tokens
- * and `user:password@` in URLs.
- */
-const SECRET_PATTERNS: RegExp[] = [
-  /(AccountKey=)[^;\s]+/gi,
-  /(SharedAccessSignature=)[^;\s]+/gi,
-  /([?&](?:sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|access_token)=)[^&\s"']+/gi,
-  /(\/\/)[^/@\s:]+:[^/@\s]*(?=@)/g,
-];
-
-/** Replace every secret-looking part of `text` with `***`. */
-export function redactSecrets(text: string): string {
-  let out = text;
-  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, "$1***");
-  return out;
-}
+import { redactSecrets } from "../../util/redact.js";
 
 /**
  * The failure an SDK reported, reduced to what is safe to log: name, message,
