@@ -17,6 +17,11 @@ const REWRITES: ReadonlyArray<readonly [string, string]> = [
   [AZURE_CONNECTION_OPTION, ""],
   [OPEN_STORE_CREDENTIALS_OPTION, ""],
   [AZURE_ACCOUNT_URL_OPTION, ""],
+  // The CLI takes the connection string from the environment only.
+  [
+    "Expected `options.connectionString` of AzureBlobStore ",
+    "Expected `AZURE_STORAGE_CONNECTION_STRING` ",
+  ],
   // The queue's `path` argument is the CLI's `--path` flag.
   ["Expected `path` ", "Expected `--path` "],
   [optOutAdvice("options.log.allowUnsafeStore"), " (the CLI has no way to skip this check)"],

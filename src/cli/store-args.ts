@@ -89,16 +89,23 @@ export async function resolveStore(values: StoreValues): Promise<ResolvedStore> 
   };
 }
 
+/** How openStore's refusals of its URL start. */
+const OPEN_STORE_URL = "Expected `url` of openStore ";
+
 /** `openStore` on the `--store` URL; a URL it refuses is a {@link UsageError} naming `--store`. */
 async function openStoreFlag(url: string): Promise<ObjectStore> {
   try {
     return await openStore(url);
   } catch (error) {
     if (!(error instanceof InvalidArgumentError)) throw error;
-    // Its message starts with what it is about: the URL or a store's option (from the URL).
-    const detail = error.message
-      .replace(/^Expected `url` of openStore to be a store URL, got "(?:[^"\\]|\\.)*": /, "")
-      .replace(/^Expected `options\.(\w+)` of [A-Z]\w*Store /, "expected its `$1` ");
+    // Its message starts with what it is about: the URL (already shown redacted) or a store's
+    // option or argument (from the URL), which goes after the URL as one sentence.
+    if (error.message.startsWith(OPEN_STORE_URL))
+      throw new UsageError(`Expected \`--store\` ${error.message.slice(OPEN_STORE_URL.length)}`);
+    const detail = error.message.replace(
+      /^Expected `(?:options\.)?(\w+)` of [A-Z]\w*Store /,
+      "expected its `$1` ",
+    );
     throw new UsageError(
       `${expectationMessage("--store", "a store URL", JSON.stringify(redactUrl(url)))}: ${detail}`,
     );

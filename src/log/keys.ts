@@ -24,11 +24,16 @@ export function checkedLogPrefix(path: unknown, arg: string): string {
   return normalizePrefix(checkString(path, arg));
 }
 
+/** The refusals {@link pathRefusal} made: a read nested in another is not wrapped twice. */
+const pathRefusals = new WeakSet<object>();
+
 /**
  * `error` as a refusal of `path` (named `arg`) when it is a store's
  * `InvalidArgumentError` for one of the keys under it: the names a log or
  * queue adds after its prefix are ones every store takes, so `path` is what
- * the store refused. Any other error is returned as is.
+ * the store refused. Any other error is returned as is, and so is a store's
+ * refusal of its own option (a malformed connection string found on the
+ * first request), which is not the path's fault.
  */
 export function pathRefusal(
   error: unknown,
@@ -37,12 +42,18 @@ export function pathRefusal(
   arg: string,
 ): unknown {
   // By code: a store of the package's other build refuses with that build's error.
-  if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") return error;
-  return invalidArgument(
+  if (taqubaErrorCode(error) !== "INVALID_ARGUMENT" || pathRefusals.has(error as object))
+    return error;
+  const said = (error as Error).message;
+  if (/^Expected `options\.\w+` of [A-Z]\w*Store /.test(said)) return error;
+  // The store's "Expected `key` …" goes on lower-case: one sentence.
+  const refusal = invalidArgument(
     arg,
-    `a path ${store.describe()} takes in its object keys (it refused one under it: ${(error as Error).message})`,
+    `a path ${store.describe()} takes in its object keys (it refused one under it: ${said.replace(/^Expected /, "expected ")})`,
     path,
   );
+  pathRefusals.add(refusal);
+  return refusal;
 }
 
 /** `path` and `path/` (and `/path`) name the same log; `""` is the store's root. */

@@ -3,7 +3,9 @@
  * naming the flag, exit code 2, no error code in front, and nothing written.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
@@ -138,5 +140,42 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
     );
     const secret = await cli("stats", "--store", "s3://b/p?token=hunter2&endpoint=nope");
     assert.doesNotMatch(secret.stderr, /hunter2/);
+  });
+
+  it("a refusal the library words is one sentence: one `Expected`, not one inside another", async () => {
+    const once = (out: { stderr: string }): void =>
+      assert.equal(out.stderr.match(/Expected/g)?.length, 1, out.stderr);
+    const empty = await cli("stats", "--store", "");
+    assertUsage(
+      empty,
+      "stats",
+      /^taquba stats: Expected `--store` to be a store URL \(a non-empty string\), got ""\. Supported forms: /,
+    );
+    once(empty);
+    const unknown = await cli("stats", "--store", "ftp://host/x");
+    assertUsage(
+      unknown,
+      "stats",
+      /got "ftp:\/\/host\/x": unknown scheme "ftp:"\. Supported forms: /,
+    );
+    once(unknown);
+    const dir = await storeDir();
+    const long = "x".repeat(300);
+    const longName = await cli("stats", "--store", `${pathToFileURL(dir).href}/${long}`);
+    assertUsage(
+      longName,
+      "stats",
+      /^taquba stats: Expected `--store` to be a store URL, got "file:.*": expected its `directory` to be a path whose names are at most 255 bytes each, got a name of 300 bytes: "x+…"$/m,
+    );
+    once(longName);
+    once(await cli("stats", "--store", join(dir, long)));
+    // A path the store refuses a key under: wrapped once, the store's words on lower-case.
+    const longPath = await cli("stats", "--store", dir, "--path", long);
+    assertUsage(
+      longPath,
+      "stats",
+      /^taquba stats: Expected `--path` to be a path file:.* takes in its object keys \(it refused one under it: expected `key` of \w+ to be short enough for a file name, got "x+\/manifest\/"\), got "x+…"$/m,
+    );
+    once(longPath);
   });
 });

@@ -182,5 +182,10 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
     const out = await cli("stats", "--store", "az://c/p");
     assert.equal(out.code, 2, out.stderr);
     assert.doesNotMatch(out.stderr + out.stdout, SECRET);
+    // Named as what the CLI user set, not blamed on --path.
+    assert.match(
+      out.stderr,
+      /^taquba stats: Expected `AZURE_STORAGE_CONNECTION_STRING` to be an Azure Storage connection string .*, got one the SDK rejected/,
+    );
   });
 });
