@@ -29,7 +29,15 @@ const MESSAGE_HELPERS = new Set(["expectationMessage"]);
  * Messages that may keep another wording: the module (relative to `src/`),
  * how the message's source text starts, and why.
  */
-const ALLOWED: ReadonlyArray<{ file: string; starts: string; reason: string }> = [];
+const ALLOWED: ReadonlyArray<{ file: string; starts: string; reason: string }> = [
+  {
+    file: "queue/telemetry/load.ts",
+    // "\u0024{" is "${" (a plain string may not hold the latter).
+    starts: "`\\`\u0024{arg}\\` needs the optional package",
+    reason:
+      "the option's value is fine; what is missing is a package, which the template cannot say",
+  },
+];
 
 async function modules(dir: string): Promise<string[]> {
   const found: string[] = [];

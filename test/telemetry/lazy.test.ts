@@ -38,7 +38,7 @@ describe("@opentelemetry/api is optional", { timeout: 60_000 }, () => {
     assert.deepEqual(result.withTelemetry, ["@opentelemetry/api"]);
     assert.match(
       result.telemetryError,
-      /^InvalidArgumentError: Expected `options.telemetry` to be used with the optional package "@opentelemetry\/api" installed, got it without the package: run `npm install @opentelemetry\/api`/,
+      /^InvalidArgumentError: `options.telemetry` needs the optional package "@opentelemetry\/api", which is not installed: run `npm install @opentelemetry\/api`/,
     );
     // The package is loaded before the store is opened: a missing one fences no writer.
     assert.equal(result.fenced, false);

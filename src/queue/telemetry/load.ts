@@ -5,7 +5,6 @@
  * is not installed the error says what to install.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import { expectationMessage } from "../../validate.js";
 
 /** The OpenTelemetry API module. */
 export type OtelApi = typeof import("@opentelemetry/api");
@@ -19,7 +18,7 @@ export async function loadOtelApi(arg: string): Promise<OtelApi> {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND")
       throw new InvalidArgumentError(
-        `${expectationMessage(arg, `used with the optional package "${OTEL_API_PACKAGE}" installed`, "it without the package")}: run \`npm install ${OTEL_API_PACKAGE}\` (and set up an OpenTelemetry SDK), or open the queue without \`${arg}\``,
+        `\`${arg}\` needs the optional package "${OTEL_API_PACKAGE}", which is not installed: run \`npm install ${OTEL_API_PACKAGE}\` (and set up an OpenTelemetry SDK), or open the queue without \`${arg}\``,
         { cause: error },
       );
     throw error;
