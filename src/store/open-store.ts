@@ -156,8 +156,35 @@ interface BucketUrl {
   prefix: string;
 }
 
+/**
+ * Refuses a `.` or `..` path segment in the URL as written. The URL parser
+ * resolves them away (also when written `%2e`, split by a backslash in a
+ * `file:` URL, or broken up by a tab or newline, which it drops, as it trims
+ * spaces and control characters off the ends), so
+ * `s3://bucket/a/../b` would open the prefix `b`: another queue's, or the
+ * bucket's root. Hence the check is on the raw text, before parsing.
+ */
+function refuseDotSegments(url: string, form: string): void {
+  const path = url
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the parser trims these off the ends
+    .replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "")
+    .replace(/[\t\n\r]/g, "")
+    .replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:/, "")
+    .split(/[?#]/)[0]!;
+  const dots = path
+    .split(/[/\\]/)
+    .map((segment) => segment.replace(/%2e/gi, "."))
+    .find((segment) => segment === "." || segment === "..");
+  if (dots !== undefined)
+    throw invalid(
+      url,
+      `its path has a "${dots}" segment, which the URL parser resolves away (opening another prefix than written); expected "${form}" with "/"-separated names`,
+    );
+}
+
 /** `scheme://bucket/some/prefix` → bucket and (decoded) prefix. */
 function parseBucketUrl(url: string, form: string): BucketUrl {
+  refuseDotSegments(url, form);
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -208,6 +235,7 @@ function queryParams(raw: string, url: URL, allowed: string[]): Map<string, stri
 }
 
 function filePath(url: string): string {
+  refuseDotSegments(url, "file:///absolute/dir");
   let path: string;
   try {
     const parsed = new URL(url);

@@ -178,4 +178,37 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
     );
     once(longPath);
   });
+
+  it('a --store URL with a "." or ".." path segment is refused, not resolved to another prefix', async () => {
+    for (const url of [
+      "s3://bucket/a/../b?token=hunter2",
+      "gs://bucket/%2e%2e",
+      "file:///tmp/q/./x",
+    ]) {
+      const out = await cli("stats", "--store", url);
+      assertUsage(
+        out,
+        "stats",
+        /^taquba stats: Expected `--store` to be a store URL, got ".*": its path has a "\.\.?" segment, which the URL parser resolves away/,
+      );
+      assert.doesNotMatch(out.stderr, /hunter2/);
+    }
+  });
+
+  it("a malformed AZURE_STORAGE_CONNECTION_STRING is named, not printed, and not blamed on --path", async () => {
+    const saved = process.env.AZURE_STORAGE_CONNECTION_STRING;
+    process.env.AZURE_STORAGE_CONNECTION_STRING = "AccountName=acct;AccountKey=S2VZU0VDUkVU";
+    try {
+      const out = await cli("stats", "--store", "az://jobs/prod");
+      assertUsage(
+        out,
+        "stats",
+        /^taquba stats: Expected `AZURE_STORAGE_CONNECTION_STRING` to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got /,
+      );
+      assert.doesNotMatch(out.stderr, /S2VZU0VDUkVU|--path|options\./);
+    } finally {
+      if (saved === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+      else process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
+    }
+  });
 });

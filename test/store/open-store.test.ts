@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { QueueReader } from "../../src/queue/reader.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
 import { FileStore } from "../../src/store/file.js";
 import { GcsStore } from "../../src/store/gcs.js";
@@ -122,6 +123,55 @@ describe("openStore", { timeout: 60_000 }, () => {
         AZURE_STORAGE_CONNECTION_STRING: connectionString,
       },
     ).then((err) => assert.ok(!err.message.includes("SECRETSIG")));
+  });
+
+  it('refuses "." and ".." path segments as written, before the URL parser resolves them', async () => {
+    const urls = [
+      "s3://jobs/a/../b",
+      "s3://jobs/..",
+      "s3://jobs/a/./b?region=eu-west-1",
+      "s3://jobs/a/%2e%2E/b",
+      "s3://jobs/a/.%2e/b",
+      "s3://jobs/a/.\t./b",
+      "s3://jobs/a/.. ",
+      "gs://jobs/a/../b",
+      "gs://jobs/a\\..\\b",
+      "az://jobs/a/../b",
+      "file:///tmp/queues/../other",
+      "file:///tmp/queues/%2e",
+      "file:///tmp/queues\\..\\other",
+    ];
+    const env = { AZURE_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true" };
+    for (const url of urls)
+      await rejectsUrl(
+        url,
+        /^Expected `url` of openStore to be a store URL, got ".*": its path has a "\.\.?" segment, which the URL parser resolves away/,
+        env,
+      );
+    // Secrets in the refused URL are not printed.
+    const withSecrets = await rejectsUrl(
+      "s3://AKIAKEY:wJalrSECRET@jobs/a/../b?token=abc123SECRET",
+      /its path has a "\.\." segment/,
+    );
+    assert.doesNotMatch(withSecrets.message, /SECRET|AKIAKEY/);
+    // Dots inside a name are no segment of their own.
+    const dotted = await openStore("s3://jobs/a..b/.c/d.?region=eu-west-1");
+    assert.equal(dotted.describe(), "s3://jobs/a..b/.c/d./");
+  });
+
+  it("a malformed Azure connection string is named as such, not as a bad path, and not printed", async () => {
+    const store = await openStore("az://jobs/prod", {
+      env: { AZURE_STORAGE_CONNECTION_STRING: "AccountName=acct;AccountKey=S2VZU0VDUkVU" },
+    });
+    await assert.rejects(QueueReader.open(store, "q"), (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.match(
+        err.message,
+        /^Expected `options\.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got /,
+      );
+      assert.doesNotMatch(err.message, /S2VZU0VDUkVU|`path`/);
+      return true;
+    });
   });
 
   it("gs://bucket/prefix opens a GcsStore, with an optional endpoint", async () => {
