@@ -19,7 +19,7 @@ import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from "./options.js";
 import { type Preread, preread, type Replayed, replay } from "./replay.js";
-import { withRetry } from "./retry.js";
+import { RetryEpisode, withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
 import { withRecords } from "./tail.js";
@@ -70,10 +70,15 @@ export async function openLog(
 ): Promise<RecoveredLog> {
   const prefix = checkedLogPrefix(path, "path");
   const resolved = resolveLogOptions(options, context.optionsArg ?? "options");
+  // The probe and the first reads retry one outage side by side: one warning between them.
+  // Closed when the open is over, at the latest: later requests warn each on their own.
+  const episode = new RetryEpisode();
   try {
-    return await openResolved(store, new LogKeys(prefix), resolved, context);
+    return await openResolved(store, new LogKeys(prefix), resolved, context, episode);
   } catch (error) {
     throw pathRefusal(error, store, path, "path");
+  } finally {
+    episode.close();
   }
 }
 
@@ -82,6 +87,7 @@ async function openResolved(
   keys: LogKeys,
   resolved: ResolvedLogOptions,
   context: OpenLogContext,
+  episode: RetryEpisode,
 ): Promise<RecoveredLog> {
   const {
     optionsArg = "options",
@@ -92,7 +98,13 @@ async function openResolved(
   } = context;
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
-  const storage = LogStorage.create(store, resolved, () => writer?.failure ?? null, random);
+  const storage = LogStorage.create(
+    store,
+    resolved,
+    () => writer?.failure ?? null,
+    random,
+    episode,
+  );
   const manifests = new ManifestReader(storage, keys);
 
   // The probe's requests overlap with reading ahead; nothing is written before it passed.
@@ -119,6 +131,9 @@ async function openResolved(
     await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
     throw error;
   });
+  // The claim writes nothing before the probe passed; from there on, each request warns alone.
+  const closeEpisode = (): void => episode.close();
+  void probed.then(closeEpisode, closeEpisode);
   let first: Promise<ManifestEntry | null> | null = checked.read
     ? Promise.resolve(checked.newest)
     : null;

@@ -62,23 +62,33 @@ export class Sleeper {
 }
 
 /**
- * The retry sequences of one context that are failing right now. One store
- * outage fails every request in flight, and each retries on its own (at
- * `Queue.open`, the conditional-write probe and the manifest listing): the
- * first to fail logs the warning for them all, and the next warning waits
- * until every one of them has ended.
+ * Retry sequences that warn once between them while they fail together. At
+ * `Queue.open` the conditional-write probe and the manifest listing run side
+ * by side, and one store outage fails both: the first to fail warns for both,
+ * and the next warning waits until every failing one has ended. The opener
+ * closes the episode once those requests are done; from then on every
+ * sequence warns at its own first failure again, so one that never settles
+ * cannot silence the failures after it.
  */
 export class RetryEpisode {
   #failing = 0;
+  #closed = false;
 
-  /** Marks a sequence failing; whether it is the first (which warns). */
+  /** Marks a sequence failing; whether it warns (the first to fail, or any once closed). */
   begin(): boolean {
+    if (this.#closed) return true;
     return this.#failing++ === 0;
   }
 
   /** Marks a failing sequence ended, by success or by giving up. */
   end(): void {
-    this.#failing--;
+    if (!this.#closed) this.#failing--;
+  }
+
+  /** Ends the episode: no later failure is kept quiet by one that began before. */
+  close(): void {
+    this.#closed = true;
+    this.#failing = 0;
   }
 }
 
@@ -92,7 +102,7 @@ export interface RetryContext {
   stopReason(): Error | null;
   /** Where backoff jitter comes from (the system's unless a test passes its own). */
   random?: RandomSource;
-  /** Shared by the sequences that should log one warning between them; each warns alone without. */
+  /** Shared by the sequences that should log one warning between them (the open's first reads); each warns alone without. */
   episode?: RetryEpisode;
 }
 
@@ -128,12 +138,10 @@ export async function withRetry<T>(
         }
         if (!failing) {
           failing = true;
+          const fields = { what, retryForMs: ctx.policy.maxElapsedMs, error: messageOf(error) };
           if (ctx.episode?.begin() ?? true)
-            ctx.logger.warn("store request failed; retrying with backoff", {
-              what,
-              retryForMs: ctx.policy.maxElapsedMs,
-              error: messageOf(error),
-            });
+            ctx.logger.warn("store request failed; retrying with backoff", fields);
+          else ctx.logger.debug?.("store request failed; retrying with backoff", fields);
         }
         await ctx.sleeper.sleep(delay);
       }

@@ -13,7 +13,7 @@ import {
 } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
 import type { RetryPolicy } from "./options.js";
-import { type RetryContext, RetryEpisode, Sleeper, withRetry } from "./retry.js";
+import { type RetryContext, type RetryEpisode, Sleeper, withRetry } from "./retry.js";
 
 export type CreateOutcome = "created" | "taken";
 
@@ -26,12 +26,16 @@ export class LogStorage {
   /**
    * Storage for one log with its own retry sleeper. `stopReason` is asked
    * before every attempt: an error there (the log failed) ends retrying.
+   * Each retry sequence warns at its first failure, unless `episode` is
+   * given: then sequences failing at once warn once between them until it is
+   * closed (the opener's, for its first reads).
    */
   static create(
     store: ObjectStore,
     options: { clock: MonotonicClock; logger: Logger; retry: RetryPolicy },
     stopReason: () => Error | null = () => null,
     random: RandomSource = systemRandom,
+    episode?: RetryEpisode,
   ): LogStorage {
     return new LogStorage(store, {
       clock: options.clock,
@@ -40,7 +44,7 @@ export class LogStorage {
       sleeper: new Sleeper(options.clock),
       stopReason,
       random,
-      episode: new RetryEpisode(),
+      ...(episode === undefined ? {} : { episode }),
     });
   }
 

@@ -6,10 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { systemClock } from "../../src/clock.js";
+import { ManualClock, systemClock } from "../../src/clock.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { type RetryContext, RetryEpisode, Sleeper, withRetry } from "../../src/log/retry.js";
+import { LogStorage } from "../../src/log/storage.js";
 import type { Logger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -24,7 +25,25 @@ import {
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { FailedRequests } from "../failed-requests.js";
 import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
+
+const slowDown = (): Error => new StorageError("503 SlowDown");
+const refused = (): Error => new Error("connect ECONNREFUSED");
+
+/** Moves `clock` on until `promise` settles (retries sleep on it). */
+async function settleOnClock<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => {});
+  await until(() => {
+    clock.advance(100);
+    return settled;
+  }, "retries on the manual clock");
+  return watched;
+}
 
 const permanent = (): Error =>
   new StorageError("the bucket is gone: create it", { cause: new Error("404"), permanent: true });
@@ -283,6 +302,111 @@ describe("one outage, one warning", { timeout: 30_000 }, () => {
     const { log } = await openLog(faults, "q", testOptions({ logger }));
     assert.equal(faults.injectedCount, 12);
     assert.deepEqual(logger.messages("warn"), ["store request failed; retrying with backoff"]);
+    await log.close();
+  });
+
+  it("after open, a failure of another request warns while one is still retrying", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const faults = new FaultStore(new MemoryStore());
+    const retry = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 60_000 };
+    const storage = LogStorage.create(faults, { clock, logger, retry });
+    faults.addRule({
+      op: "delete",
+      keyPrefix: "q/wal/",
+      mode: "before",
+      times: 3,
+      error: slowDown,
+    });
+    const deleted = storage.delete("q/wal/old");
+    await until(() => logger.at("warn").length === 1, "the DELETE's warning");
+    faults.addRule({ op: "put", mode: "before", times: 2, error: refused });
+    const put = storage.put("q/wal/new", new Uint8Array([1]));
+    await until(() => logger.at("warn").length === 2, "the PUT's warning");
+    assert.deepEqual(
+      logger.at("warn").map((w) => [w.fields?.what, w.fields?.error]),
+      [
+        ["DELETE q/wal/old", "503 SlowDown"],
+        ["PUT q/wal/new", "connect ECONNREFUSED"],
+      ],
+    );
+    await settleOnClock(clock, Promise.all([deleted, put]));
+    assert.equal(faults.injectedCount, 5);
+  });
+
+  it("after open, a retry that never settles does not silence a later outage", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const faults = new FaultStore(new MemoryStore());
+    const retry = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 60_000 };
+    const storage = LogStorage.create(faults, { clock, logger, retry });
+    faults.addRule({ op: "get", keyPrefix: "hang/", mode: "before", times: 1, error: slowDown });
+    const stuck = storage.get("hang/x");
+    await until(() => logger.at("warn").length === 1, "the GET's warning");
+    // Its retry is held for good: no deadline on this store.
+    const held = faults.pause({ op: "get", keyPrefix: "hang/", mode: "before" });
+    clock.advance(100);
+    await held.whenHeld(1);
+    faults.addRule({ op: "put", mode: "before", times: 1, error: refused });
+    const put = storage.put("wal/1", new Uint8Array([1]));
+    await until(() => logger.at("warn").length === 2, "the PUT's warning");
+    assert.equal(logger.at("warn")[1]!.fields?.what, "PUT wal/1");
+    await settleOnClock(clock, put);
+    held.release();
+    assert.equal(await stuck, null);
+  });
+
+  it("a sequence stuck in the open's episode does not silence failures after it closed", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const episode = new RetryEpisode();
+    const ctx: RetryContext = {
+      clock,
+      policy: { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 60_000 },
+      logger,
+      sleeper: new Sleeper(clock),
+      stopReason: () => null,
+      episode,
+    };
+    let attempts = 0;
+    // Fails once, then never settles.
+    void withRetry(ctx, "probe q/probe/", () =>
+      attempts++ === 0 ? Promise.reject(new Error("connection reset")) : new Promise(() => {}),
+    );
+    await until(() => logger.at("warn").length === 1, "the probe's warning");
+    clock.advance(100);
+    await until(() => attempts === 2, "the probe's retry");
+    let listed = 0;
+    const listing = withRetry(ctx, "LIST q/manifest/", async () => {
+      if (listed++ === 0) throw new Error("connection reset");
+      return "listed";
+    });
+    await until(() => listed === 1, "the listing's failure");
+    await until(() => logger.at("debug").length === 1, "the listing's quiet note");
+    assert.equal(logger.at("warn").length, 1, "the open's outage: one line");
+    clock.advance(100);
+    assert.equal(await listing, "listed");
+    episode.close();
+    let puts = 0;
+    const later = withRetry(ctx, "PUT q/wal/1", async () => {
+      if (puts++ === 0) throw new Error("503 SlowDown");
+      return "put";
+    });
+    await until(() => logger.at("warn").length === 2, "the later warning");
+    assert.equal(logger.at("warn")[1]!.fields?.what, "PUT q/wal/1");
+    assert.equal(await settleOnClock(clock, later), "put");
+  });
+
+  it("a log opened through an outage (one line) warns again for a failed write after open", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    faults.addRule({ mode: "before", times: 12 });
+    const logger = recordingLogger();
+    const { log } = await openLog(faults, "q", testOptions({ logger }));
+    assert.equal(logger.at("warn").length, 1);
+    faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 2, error: refused });
+    await log.append(rec("a"));
+    assert.equal(logger.at("warn").length, 2, logger.messages("warn").join("; "));
+    assert.match(String(logger.at("warn")[1]!.fields?.what), /q\/wal\//);
     await log.close();
   });
 });
