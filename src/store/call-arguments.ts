@@ -5,6 +5,7 @@
  * used. Key rules differ by store and live with them (`key-rules.ts`,
  * `cloud/keys.ts`).
  */
+import { types } from "node:util";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 
 /**
@@ -23,9 +24,14 @@ function isDetached(body: Uint8Array): boolean {
   }
 }
 
-/** Throws {@link InvalidArgumentError} unless `body`, to put at `key`, is a Uint8Array with its buffer attached. */
+/**
+ * Throws {@link InvalidArgumentError} unless `body`, to put at `key`, is a
+ * Uint8Array with its buffer attached. Checked by its internal type, not
+ * `instanceof`: one made in another realm (a `vm` context, a test
+ * environment whose Buffer is not its Uint8Array) is a Uint8Array all the same.
+ */
 export function checkPutBody(key: string, body: unknown): void {
-  if (!(body instanceof Uint8Array))
+  if (!types.isUint8Array(body))
     throw invalidArgument("body", "a Uint8Array", body, `put ${JSON.stringify(key)}`);
   if (isDetached(body))
     throw invalidArgumentGot(

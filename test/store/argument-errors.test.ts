@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { runInNewContext } from "node:vm";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
@@ -116,6 +117,30 @@ describe("bad input to the stores names what was wrong in the one style", {
         store.get("a/../b"),
         "key",
         ' to be "/"-separated non-empty segments without "." or "..", NUL or backslash, got "a/../b", which contains a ".." path segment',
+      );
+    }
+  });
+
+  it("MemoryStore and FileStore: a Uint8Array from another realm is a body, other views are not", async () => {
+    for (const store of [new MemoryStore(), new FileStore(join(dir, "realms"))]) {
+      const foreign: Uint8Array = runInNewContext("new Uint8Array([1, 2])");
+      assert.ok(!(foreign instanceof Uint8Array), "made in another realm");
+      await store.put("k", foreign);
+      assert.deepEqual([...((await store.get("k"))?.body ?? [])], [1, 2]);
+      await store.put("c", runInNewContext("new Uint8Array([3])"), { ifNoneMatch: "*" });
+      assert.deepEqual([...((await store.get("c"))?.body ?? [])], [3]);
+      for (const other of ["new DataView(new ArrayBuffer(2))", "new Uint16Array(1)", "'text'"])
+        await rejectsArg(
+          store.put("k", runInNewContext(other)),
+          "body",
+          ' of put "k" to be a Uint8Array, got ',
+        );
+      const detached: Uint8Array<ArrayBuffer> = runInNewContext("new Uint8Array(4)");
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      await rejectsArg(
+        store.put("k", detached),
+        "body",
+        ' of put "k" to be a Uint8Array with an attached buffer',
       );
     }
   });
