@@ -14,11 +14,12 @@
  * a comment or a string cannot hide one.
  */
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { relative } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { modules } from "./source-files.js";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 
@@ -38,16 +39,6 @@ const ALLOWED: ReadonlyArray<{ file: string; starts: string; reason: string }> =
       "the option's value is fine; what is missing is a package, which the template cannot say",
   },
 ];
-
-async function modules(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await modules(path)));
-    else if (entry.name.endsWith(".ts")) found.push(path);
-  }
-  return found.sort();
-}
 
 function isHelperCall(node: ts.Expression): boolean {
   return (

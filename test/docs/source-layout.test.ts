@@ -15,24 +15,15 @@
  * inside one cannot hide it.
  */
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { modules } from "./source-files.js";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 const MAX_LINES = 450;
-
-async function modules(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await modules(path)));
-    else if (entry.name.endsWith(".ts")) found.push(path);
-  }
-  return found.sort();
-}
 
 function lineCount(text: string): number {
   const lines = text.split("\n").length;
