@@ -150,14 +150,20 @@ export function integerRange(min: number, max: number = Number.MAX_SAFE_INTEGER)
   return `an integer from ${min} to ${max}`;
 }
 
-/** One of `allowed` (compared with `===`). */
+/** One of `allowed` (compared with `===`); `of` says whose argument it is. */
 export function checkOneOf<const T extends readonly unknown[]>(
   value: unknown,
   arg: string,
   allowed: T,
+  of?: string,
 ): T[number] {
   if (!allowed.includes(value))
-    throw invalidArgument(arg, `one of ${allowed.map((a) => describeValue(a)).join(", ")}`, value);
+    throw invalidArgument(
+      arg,
+      `one of ${allowed.map((a) => describeValue(a)).join(", ")}`,
+      value,
+      of,
+    );
   return value as T[number];
 }
 
@@ -260,8 +266,8 @@ function editDistance(a: string, b: string, limit: number): number {
   return Math.min(previous[b.length]!, limit);
 }
 
-export function checkFunction<T>(value: T, arg: string, expected = "a function"): T {
-  if (typeof value !== "function") throw invalidArgument(arg, expected, value);
+export function checkFunction<T>(value: T, arg: string, expected = "a function", of?: string): T {
+  if (typeof value !== "function") throw invalidArgument(arg, expected, value, of);
   return value;
 }
 
@@ -301,12 +307,13 @@ export function hasMethods(
  * missing or wrong store is an `InvalidArgumentError` naming the argument
  * instead of a `TypeError` from deep inside the first request.
  */
-export function checkObjectStore(value: unknown, arg: string): ObjectStore {
+export function checkObjectStore(value: unknown, arg: string, of?: string): ObjectStore {
   if (!hasMethods(value, ["get", "put", "delete", "list", "describe"], ["head"]))
     throw invalidArgument(
       arg,
       "an ObjectStore (an object with get, put, delete, list and describe methods)",
       value,
+      of,
     );
   return value as ObjectStore;
 }

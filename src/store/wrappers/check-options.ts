@@ -3,25 +3,14 @@
  * style of `validate.ts`: "Expected `options.random` of FaultStore to be a
  * function, got 5". A wrapper checks what it is given when it is given it,
  * so a mistake in a test's setup fails there, not as a puzzling request later.
+ * The checks `validate.ts` already has (`checkObjectStore`, `checkFunction`,
+ * `checkOneOf`) are used from there with their `of`; these are the rest.
  */
-import { describeValue, hasMethods, invalidArgument, invalidArgumentGot } from "../../validate.js";
-import type { ObjectStore } from "../types.js";
+import { describeValue, invalidArgument, invalidArgumentGot } from "../../validate.js";
 import type { StoreOp } from "./ops.js";
 
 const OPS: readonly StoreOp[] = ["get", "put", "delete", "list", "head"];
 const OPS_WORDED = `one of ${OPS.map((op) => `"${op}"`).join(", ")}`;
-
-/** The store a wrapper wraps (`inner` of `of`): an {@link ObjectStore} by shape. */
-export function checkInner(inner: unknown, of: string): ObjectStore {
-  if (!hasMethods(inner, ["get", "put", "delete", "list", "describe"], ["head"]))
-    throw invalidArgument(
-      "inner",
-      "an ObjectStore (an object with get, put, delete, list and describe methods)",
-      inner,
-      of,
-    );
-  return inner as ObjectStore;
-}
 
 /** An options object (`arg` of `of`); `undefined` only when `optional`. */
 export function checkOptionsBag(value: unknown, arg: string, of: string, optional: boolean): void {
@@ -30,27 +19,10 @@ export function checkOptionsBag(value: unknown, arg: string, of: string, optiona
     throw invalidArgument(arg, "an options object", value, of);
 }
 
-/** `undefined` or a function (`arg` of `of`). */
-export function checkOptionalFunction(value: unknown, arg: string, of: string): void {
-  if (value !== undefined && typeof value !== "function")
-    throw invalidArgument(arg, "a function", value, of);
-}
-
 /** `undefined` or a string (`arg` of `of`). */
 export function checkOptionalString(value: unknown, arg: string, of: string): void {
   if (value !== undefined && typeof value !== "string")
     throw invalidArgument(arg, "a string", value, of);
-}
-
-/** `undefined` or one of `allowed` (`arg` of `of`). */
-export function checkOptionalOneOf(
-  value: unknown,
-  arg: string,
-  of: string,
-  allowed: readonly string[],
-): void {
-  if (value !== undefined && !allowed.includes(value as string))
-    throw invalidArgument(arg, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`, value, of);
 }
 
 /** `undefined`, a request kind, or (when `single` is false, or not given) an array of them. */

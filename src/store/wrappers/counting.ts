@@ -1,4 +1,5 @@
 /** `CountingStore`: a wrapper that counts requests and bytes by kind (tests and benchmarks). */
+import { checkObjectStore } from "../../validate.js";
 import type {
   ListOptions,
   ListPage,
@@ -7,7 +8,6 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
-import { checkInner } from "./check-options.js";
 import type { StoreOp } from "./ops.js";
 
 /** A point-in-time copy of a {@link CountingStore}'s counters. */
@@ -43,7 +43,7 @@ export class CountingStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore) {
-    checkInner(inner, new.target.name);
+    checkObjectStore(inner, "inner", new.target.name);
     this.#inner = inner;
     const innerHead = inner.head;
     if (innerHead !== undefined) {

@@ -1,5 +1,5 @@
 /** `FaultStore`: a wrapper that injects errors before or after a request takes effect, or holds requests (tests). */
-import { invalidArgument } from "../../validate.js";
+import { checkFunction, checkObjectStore, checkOneOf, invalidArgument } from "../../validate.js";
 import type {
   ListOptions,
   ListPage,
@@ -8,14 +8,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
-import {
-  checkInner,
-  checkOps,
-  checkOptionalFunction,
-  checkOptionalOneOf,
-  checkOptionalString,
-  checkOptionsBag,
-} from "./check-options.js";
+import { checkOps, checkOptionalString, checkOptionsBag } from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
 export type { StoreOp } from "./ops.js";
@@ -44,7 +37,7 @@ function checkRule(rule: FaultRule): void {
     !(Number.isSafeInteger(times) && times >= 1)
   )
     throw invalidArgument("rule.times", "a positive integer (or Infinity)", times, of);
-  checkOptionalFunction(rule.error, "rule.error", of);
+  if (rule.error !== undefined) checkFunction(rule.error, "rule.error", "a function", of);
 }
 
 /** Throws `InvalidArgumentError` naming the first option of `match` that is not as documented. */
@@ -53,7 +46,7 @@ function checkPauseMatch(match: PauseMatch): void {
   checkOptionsBag(match, "match", of, false);
   checkOps(match.op, "match.op", of);
   checkOptionalString(match.keyPrefix, "match.keyPrefix", of);
-  checkOptionalOneOf(match.mode, "match.mode", of, MODES);
+  if (match.mode !== undefined) checkOneOf(match.mode, "match.mode", MODES, of);
 }
 
 /** Which requests a {@link FaultStore} rule breaks, and how. */
@@ -182,9 +175,10 @@ export class FaultStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore, options: { random?: () => number } = {}) {
-    checkInner(inner, "FaultStore");
+    checkObjectStore(inner, "inner", "FaultStore");
     checkOptionsBag(options, "options", "FaultStore", false);
-    checkOptionalFunction(options.random, "options.random", "FaultStore");
+    if (options.random !== undefined)
+      checkFunction(options.random, "options.random", "a function", "FaultStore");
     this.#inner = inner;
     this.#random = options.random ?? Math.random;
     const innerHead = inner.head;

@@ -1,6 +1,6 @@
 /** `LatencyStore`: a wrapper that adds latency and jitter to requests (tests and benchmarks). */
 import { setTimeout as sleep } from "node:timers/promises";
-import { invalidArgument } from "../../validate.js";
+import { checkFunction, checkObjectStore, invalidArgument } from "../../validate.js";
 import type {
   ListOptions,
   ListPage,
@@ -9,7 +9,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
-import { checkInner, checkOps, checkOptionalFunction, checkOptionsBag } from "./check-options.js";
+import { checkOps, checkOptionsBag } from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
 /** Options of {@link LatencyStore}. */
@@ -58,9 +58,10 @@ export class LatencyStore implements ObjectStore {
   readonly head?: (key: string) => Promise<ObjectInfo | null>;
 
   constructor(inner: ObjectStore, options: LatencyOptions) {
-    checkInner(inner, "LatencyStore");
+    checkObjectStore(inner, "inner", "LatencyStore");
     checkOptionsBag(options, "options", "LatencyStore", false);
-    checkOptionalFunction(options.random, "options.random", "LatencyStore");
+    if (options.random !== undefined)
+      checkFunction(options.random, "options.random", "a function", "LatencyStore");
     checkOps(options.ops, "options.ops", "LatencyStore", false);
     requireNonNegative("latencyMs", options.latencyMs);
     requireNonNegative("jitterMs", options.jitterMs ?? 0);
