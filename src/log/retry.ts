@@ -6,6 +6,7 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { StorageError, taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { isProgrammingError, programmingFailure } from "../store/programming-error.js";
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
@@ -13,7 +14,8 @@ import type { RetryPolicy } from "./options.js";
 
 /**
  * Store errors worth retrying: anything but a lost create, one of our own
- * verdicts, or a failure the store classified as permanent (it cannot heal).
+ * verdicts, a failure the store classified as permanent (it cannot heal), or
+ * a bug or broken runtime in the store's code (see {@link isProgrammingError}).
  */
 export function isTransient(error: unknown): boolean {
   // "The key exists" (not transient: the create lost); the store probe goes by the same check.
@@ -21,7 +23,18 @@ export function isTransient(error: unknown): boolean {
   // By code, not instanceof: a store built by the package's other build throws its errors.
   const code = taqubaErrorCode(error);
   if (code === "STORAGE") return !isPermanent(error);
-  return code === undefined;
+  return code === undefined && !isProgrammingError(error);
+}
+
+/**
+ * What a request `what` that failed with `error`, not transient, rejects
+ * with: the error itself, or for a bug or broken runtime in the store's code,
+ * a permanent {@link StorageError} that says so (the error as its `cause`).
+ */
+function notRetried(what: string, error: unknown): unknown {
+  return taqubaErrorCode(error) === undefined && isProgrammingError(error)
+    ? programmingFailure(what, error)
+    : error;
 }
 
 /** A `StorageError` (of either build of the package) that cannot heal by retrying. */
@@ -107,8 +120,9 @@ export interface RetryContext {
 }
 
 /**
- * Runs `op` until it succeeds, throws a non-transient error, or retrying has
- * taken longer than `maxElapsedMs` (then {@link StorageError} naming `what`).
+ * Runs `op` until it succeeds, throws a non-transient error (see
+ * {@link notRetried}), or retrying has taken longer than `maxElapsedMs`
+ * (then {@link StorageError} naming `what`).
  * A retry sequence logs one warning, at its first failure, not one per attempt;
  * none when another sequence of the same {@link RetryContext.episode} is
  * failing already (one outage, one line).
@@ -127,7 +141,7 @@ export async function withRetry<T>(
       try {
         return await op();
       } catch (error) {
-        if (!isTransient(error)) throw error;
+        if (!isTransient(error)) throw notRetried(what, error);
         const delay = backoffDelay(ctx.policy, attempt, ctx.random);
         const elapsed = Math.round(ctx.clock.monotonicNow() - started);
         if (elapsed + delay > ctx.policy.maxElapsedMs) {

@@ -9,6 +9,7 @@
  * as in doubt).
  */
 import { StorageError } from "../errors.js";
+import { isProgrammingError, programmingFailure } from "../store/programming-error.js";
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
@@ -57,7 +58,13 @@ export async function createWalObject(
       try {
         existing = (await store.get(key))?.body ?? null;
       } catch (readError) {
-        if (giveUp || stopping()) return { kind: "unknown", error: readError };
+        if (giveUp || stopping()) {
+          // A bug in the store's create is the problem to report, not the read-back's failure.
+          const reported = isProgrammingError(error)
+            ? programmingFailure(`create ${key}`, error)
+            : readError;
+          return { kind: "unknown", error: reported };
+        }
       }
       if (existing !== undefined && existing !== null)
         return { kind: hasWriteToken(existing, token) ? "created" : "taken" };
@@ -81,6 +88,7 @@ export async function createWalObject(
 
 function exhausted(key: string, attempt: number, elapsed: number, error: unknown): StorageError {
   if (isPermanent(error)) return error;
+  if (isProgrammingError(error)) return programmingFailure(`create ${key}`, error);
   return new StorageError(
     `create ${key} failed after ${attempt + 1} attempt(s) over ${Math.round(elapsed)} ms: ${messageOf(error)}`,
     { cause: error },

@@ -12,6 +12,7 @@ import {
 } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
+import { isProgrammingError, programmingFailure } from "./programming-error.js";
 import { isObjectExistsError, type ObjectExistsError, type ObjectStore } from "./types.js";
 
 /**
@@ -64,11 +65,10 @@ async function attempt(store: ObjectStore, key: string, op: () => Promise<void>)
 
 function storageFailure(store: ObjectStore, key: string, err: unknown): TaqubaError {
   if (taqubaErrorCode(err) !== undefined) return err as TaqubaError;
+  const what = `${store.describe()}: conditional-write probe on "${key}"`;
+  if (isProgrammingError(err)) return programmingFailure(what, err);
   const reason = messageOf(err);
-  return new StorageError(
-    `${store.describe()}: conditional-write probe on "${key}" failed: ${reason}`,
-    { cause: err },
-  );
+  return new StorageError(`${what} failed: ${reason}`, { cause: err });
 }
 
 /**

@@ -432,3 +432,168 @@ describe("retry outcomes of unusual thrown values", () => {
     assert.equal(error.cause, thrown);
   });
 });
+
+/**
+ * A store whose calls throw synchronously, as a store of your own with a bug
+ * does: `get`, `put` or `list` (those in `buggy`) throws `bug()`; the rest
+ * go to a MemoryStore. Counts the calls that threw.
+ */
+class BuggyStore implements ObjectStore {
+  readonly buggy = new Set<string>();
+  threw = 0;
+  constructor(
+    readonly inner: ObjectStore,
+    readonly bug: () => unknown,
+  ) {}
+  #check(op: string): void {
+    if (!this.buggy.has(op)) return;
+    this.threw++;
+    throw this.bug();
+  }
+  get(key: string): Promise<StoredObject | null> {
+    this.#check("get");
+    return this.inner.get(key);
+  }
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<void> {
+    this.#check("put");
+    return this.inner.put(key, body, options);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    this.#check("list");
+    return this.inner.list(prefix, options);
+  }
+  describe(): string {
+    return "a store of your own";
+  }
+}
+
+/** How `promise` settled, or "still retrying" if it had not within `ms` of real time. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve("still retrying"), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => "resolved",
+        (error: unknown) => error,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const textEncoderMissing = (): Error => new ReferenceError("TextEncoder is not defined");
+
+/** The failure a bug in a store's call ends as: permanent, naming the bug, which is its cause. */
+function assertNotAnOutage(error: unknown, bug: RegExp, cause: unknown): asserts error is Error {
+  assert.ok(error instanceof StorageError, String(error));
+  assert.equal(error.code, "STORAGE");
+  assert.equal(error.permanent, true, error.message);
+  assert.match(error.message, bug);
+  assert.match(error.message, /This is not a store outage but a bug or an environment problem/);
+  // The bug is kept as a cause (a write in doubt wraps the failure once more).
+  const causes: unknown[] = [];
+  for (let e: unknown = error; e instanceof Error; e = e.cause) causes.push(e.cause);
+  assert.ok(causes.includes(cause), "the bug is a cause");
+}
+
+describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () => {
+  const ctx = (logger: Logger): RetryContext => ({
+    clock: systemClock,
+    policy: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 10_000 },
+    logger,
+    sleeper: new Sleeper(systemClock),
+    stopReason: () => null,
+  });
+
+  it("withRetry fails at once, as a permanent StorageError naming the bug as its cause", async () => {
+    const logger = recordingLogger();
+    const bug = new TypeError("store.client.send is not a function");
+    let attempts = 0;
+    const error = await rejection(
+      withRetry(ctx(logger), "GET q/manifest/1", async () => {
+        attempts++;
+        throw bug;
+      }),
+    );
+    assert.equal(attempts, 1, "not retried");
+    assert.ok(error instanceof StorageError);
+    assert.equal(error.cause, bug);
+    assert.equal(error.permanent, true);
+    assert.match(
+      error.message,
+      /^GET q\/manifest\/1 failed with TypeError: store\.client\.send is not a function\. This is not a store outage/,
+    );
+    assert.deepEqual(logger.lines, [], "no warning: the caller reports it");
+  });
+
+  it("withRetry still retries fetch's TypeError of a dropped connection, and a plain Error", async () => {
+    for (const outage of [
+      new TypeError("fetch failed", {
+        cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+      }),
+      new Error("the store's own outage"),
+    ]) {
+      const logger = recordingLogger();
+      let attempts = 0;
+      const result = await withRetry(ctx(logger), "PUT q/wal/1", async () => {
+        if (attempts++ < 2) throw outage;
+        return "put";
+      });
+      assert.equal(result, "put");
+      assert.equal(attempts, 3);
+      assert.deepEqual(logger.messages("warn"), ["store request failed; retrying with backoff"]);
+    }
+  });
+
+  for (const op of ["list", "get", "put"] as const) {
+    it(`Queue.open on a store whose ${op} throws a ReferenceError fails at once, not after the retry budget`, async () => {
+      const inner = new MemoryStore();
+      // A queue to reopen, so the open reads a manifest (a get).
+      await (await Queue.open(inner, "q", { logger: recordingLogger() })).close();
+      const bug = textEncoderMissing();
+      const store = new BuggyStore(inner, () => bug);
+      store.buggy.add(op);
+      const logger = recordingLogger();
+      // The default retry budget (120 s) on a clock that never moves: a retry would sleep for good.
+      const clock = new ManualClock();
+      const started = performance.now();
+      const error = await settledWithin(
+        Queue.open(store, "q", { clock, logger, log: { clock } }),
+        5_000,
+      );
+      assertNotAnOutage(error, /failed with ReferenceError: TextEncoder is not defined\./, bug);
+      assert.ok(performance.now() - started < 5_000);
+      assert.equal(store.threw, 1, "one attempt only");
+      assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
+    });
+  }
+
+  it("a live write on a store whose put throws a ReferenceError fails the queue at once", async () => {
+    const bug = textEncoderMissing();
+    const store = new BuggyStore(new MemoryStore(), () => bug);
+    const logger = recordingLogger();
+    const clock = new ManualClock();
+    const queue = await Queue.open(store, "q", { clock, logger, log: { clock } });
+    await queue.enqueue("jobs", "kept");
+    store.buggy.add("put");
+    const error = await settledWithin(queue.enqueue("jobs", "refused"), 5_000);
+    assertNotAnOutage(
+      error,
+      /^create q\/wal\/\S+ failed with ReferenceError: TextEncoder is not defined\./,
+      bug,
+    );
+    assert.equal(store.threw, 1, "one attempt only");
+    assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
+    // The queue failed with it: later writes answer the same failure.
+    await assert.rejects(queue.enqueue("jobs", "after"), { code: "STORAGE" });
+    await queue.close().catch(() => {});
+  });
+});

@@ -2,6 +2,7 @@
 import { StorageError } from "../../errors.js";
 import { messageOf } from "../../util/message.js";
 import { redactSecrets } from "../../util/redact.js";
+import { isProgrammingError, NOT_AN_OUTAGE } from "../programming-error.js";
 
 /**
  * The failure an SDK reported, reduced to what is safe to log: name, message,
@@ -90,9 +91,11 @@ const TRANSIENT_CODES = new Set([
 /**
  * The verdict every cloud adapter starts from: a 4xx answer other than a
  * timeout, a conflict or throttling is permanent; 5xx, 408, 409, 429,
- * dropped connections, DNS failures and timeouts are transient.
+ * dropped connections, DNS failures and timeouts are transient. A bug or a
+ * broken runtime (see {@link isProgrammingError}) is permanent too.
  */
 export function baseVerdict(err: unknown): Verdict {
+  if (isProgrammingError(err)) return { permanent: true, hint: NOT_AN_OUTAGE };
   const code = errorCodeOf(err);
   if (code !== undefined && TRANSIENT_CODES.has(code)) return TRANSIENT;
   const status = httpStatusOf(err);

@@ -1,0 +1,278 @@
+/**
+ * Bugs and broken runtimes inside a store call (`ReferenceError: TextEncoder
+ * is not defined`, `TypeError: x is not a function`) are told apart from
+ * outages: they fail at once as permanent StorageErrors that say so, while
+ * network failures (`fetch`'s `TypeError: fetch failed` with its cause), a
+ * plain `Error` and the SDKs' errors keep their classification.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { describe, it } from "node:test";
+import { runInNewContext } from "node:vm";
+import { StorageError } from "../../src/errors.js";
+import { isTransient } from "../../src/log/retry.js";
+import { AzureBlobStore } from "../../src/store/azure.js";
+import { baseVerdict, toStorageError } from "../../src/store/cloud/errors.js";
+import { fileStoreError } from "../../src/store/file-errors.js";
+import { GcsStore } from "../../src/store/gcs.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { probeConditionalWrites } from "../../src/store/probe.js";
+import {
+  describeThrown,
+  isProgrammingError,
+  NOT_AN_OUTAGE,
+} from "../../src/store/programming-error.js";
+import { S3Store } from "../../src/store/s3.js";
+import type { ObjectStore } from "../../src/store/types.js";
+
+/** The error a thrown `fn()` threw (real ones: the runtime's own messages and fields). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  assert.fail("expected a throw");
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => assert.fail("expected a rejection"),
+    (error: unknown) => error,
+  );
+}
+
+const systemError = (code: string): Error =>
+  Object.assign(new Error(`read ${code}`), { code, syscall: "read" });
+
+/** Bugs and broken runtimes, each as the runtime throws it. */
+const bugs: Record<string, () => unknown> = {
+  "ReferenceError: TextEncoder is not defined": () =>
+    thrownBy(() => runInNewContext("TextEncoder", {})),
+  "TypeError: x is not a function": () =>
+    thrownBy(() => (undefined as unknown as { x: () => void }).x()),
+  "TypeError from a Node argument check (ERR_INVALID_ARG_TYPE)": () =>
+    thrownBy(() => Buffer.from(5 as unknown as string)),
+  "RangeError: Maximum call stack size exceeded": () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    return thrownBy(() => recurse(0));
+  },
+  "SyntaxError of code (eval)": () => thrownBy(() => new Function("return {")),
+  EvalError: () => new EvalError("eval refused"),
+  URIError: () => thrownBy(() => decodeURIComponent("%")),
+  "TypeError of another realm": () => thrownBy(() => runInNewContext("null.x")),
+  "TypeError whose cause is a bug too (fetch of a URL that does not parse)": () =>
+    new TypeError("Failed to parse URL from nope", {
+      cause: thrownBy(() => new URL("nope")),
+    }),
+};
+
+/** Outages and everything else that stays transient. */
+const outages: Record<string, () => unknown> = {
+  "a plain Error": () => new Error("connection reset by peer"),
+  "TypeError: fetch failed, caused by ECONNRESET": () =>
+    new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
+  "TypeError: terminated, caused by an undici socket error": () =>
+    new TypeError("terminated", {
+      cause: Object.assign(new Error("other side closed"), {
+        name: "SocketError",
+        code: "UND_ERR_SOCKET",
+      }),
+    }),
+  "a TypeError with a system error code (ETIMEDOUT)": () =>
+    Object.assign(new TypeError("socket hang up"), { code: "ETIMEDOUT" }),
+  "a TypeError with an undici code": () =>
+    Object.assign(new TypeError("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" }),
+  "SyntaxError of a garbled answer (JSON.parse of a proxy's error page)": () =>
+    thrownBy(() => JSON.parse("<html>502 Bad Gateway</html>")),
+  "an SDK's TypeError that carries the answer it failed to read ($metadata)": () =>
+    Object.assign(new TypeError("Cannot read properties of undefined (reading 'Contents')"), {
+      $metadata: { httpStatusCode: 200 },
+    }),
+  "an Azure RestError (REQUEST_SEND_ERROR)": () =>
+    Object.assign(new Error("connect ECONNREFUSED"), {
+      name: "RestError",
+      code: "REQUEST_SEND_ERROR",
+    }),
+  "a GaxiosError": () => Object.assign(new Error("request failed"), { name: "GaxiosError" }),
+  "a value String() refuses": () => Object.create(null),
+  "a string": () => "boom",
+  "an error whose name getter throws": () =>
+    Object.defineProperty(new Error("x"), "name", {
+      get() {
+        throw new Error("no name");
+      },
+    }),
+};
+
+describe("isProgrammingError", () => {
+  for (const [what, make] of Object.entries(bugs))
+    it(`a bug: ${what}`, () => {
+      const error = make();
+      assert.equal(isProgrammingError(error), true, String(error));
+      assert.equal(isTransient(error), false, "not retried");
+    });
+
+  for (const [what, make] of Object.entries(outages))
+    it(`not a bug: ${what}`, () => {
+      const error = make();
+      assert.equal(isProgrammingError(error), false);
+      assert.equal(isTransient(error), true, "retried");
+    });
+
+  it("not a bug: a real fetch to a port where nothing listens (TypeError: fetch failed)", async () => {
+    const port = await closedPort();
+    const error = await rejectionOf(fetch(`http://127.0.0.1:${port}/`));
+    assert.ok(error instanceof TypeError, String(error));
+    assert.equal(error.message, "fetch failed");
+    assert.equal(isProgrammingError(error), false);
+    assert.equal(isTransient(error), true);
+  });
+
+  it("a cause chain that loops ends", () => {
+    const looped = new TypeError("fetch failed");
+    const inner = new TypeError("terminated", { cause: looped });
+    Object.defineProperty(looped, "cause", { value: inner });
+    assert.equal(typeof isProgrammingError(looped), "boolean");
+  });
+
+  it("describeThrown names the class", () => {
+    assert.equal(
+      describeThrown(new ReferenceError("x is not defined")),
+      "ReferenceError: x is not defined",
+    );
+    assert.equal(describeThrown(new Error("plain")), "Error: plain");
+    assert.equal(describeThrown("a string"), "a string");
+  });
+});
+
+/** A port that was free a moment ago: connecting to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("the stores' error mapping", { timeout: 30_000 }, () => {
+  it("cloud adapters: a bug is permanent and says it is not an outage; an outage stays transient", () => {
+    const bug = new TypeError("client.send is not a function");
+    assert.deepEqual(baseVerdict(bug), { permanent: true, hint: NOT_AN_OUTAGE });
+    const error = toStorageError("s3://b/", "get", "k", bug);
+    assert.equal(error.permanent, true);
+    assert.equal(
+      error.message,
+      `get "k" on s3://b/ failed: TypeError: client.send is not a function. ${NOT_AN_OUTAGE}`,
+    );
+    const network = new TypeError("fetch failed", { cause: systemError("ECONNRESET") });
+    assert.equal(toStorageError("s3://b/", "get", "k", network).permanent, false);
+  });
+
+  it("FileStore: a bug is permanent and says so; any other failure stays transient", () => {
+    const cause = new TypeError("handle.sync is not a function");
+    const error = fileStoreError("directory /d", "put", "k", cause);
+    assert.ok(error instanceof StorageError);
+    assert.equal(error.permanent, true);
+    assert.equal(error.cause, cause);
+    assert.equal(
+      error.message,
+      `directory /d: put "k" failed with TypeError: handle.sync is not a function. ${NOT_AN_OUTAGE}`,
+    );
+    const eio = fileStoreError("directory /d", "put", "k", systemError("EIO"));
+    assert.ok(eio instanceof StorageError);
+    assert.equal(eio.permanent, false);
+  });
+
+  it("the probe: a create that fails with a bug fails it at once, permanent", async () => {
+    const inner = new MemoryStore();
+    const cause = thrownBy(() => runInNewContext("TextEncoder", {}));
+    const store: ObjectStore = {
+      get: (key) => inner.get(key),
+      put: () => Promise.reject(cause),
+      delete: (key) => inner.delete(key),
+      list: (prefix, options) => inner.list(prefix, options),
+      describe: () => "a store of your own",
+    };
+    const error = await rejectionOf(probeConditionalWrites(store, "q/"));
+    assert.ok(error instanceof StorageError, String(error));
+    assert.equal(error.permanent, true);
+    assert.equal(error.cause, cause);
+    assert.match(
+      error.message,
+      /^a store of your own: conditional-write probe on "q\/probe\/\w+" failed with ReferenceError: TextEncoder is not defined\. This is not a store outage/,
+    );
+  });
+
+  /** Each cloud store over a client whose every method throws `make()`. */
+  const overClient: Record<string, (client: never) => ObjectStore> = {
+    S3Store: (client) => new S3Store({ bucket: "jobs", client }),
+    AzureBlobStore: (client) => new AzureBlobStore({ container: "jobs", client }),
+    GcsStore: (client) => new GcsStore({ bucket: "jobs", client }),
+  };
+  const throwingClient = (make: () => unknown): never =>
+    new Proxy(
+      {},
+      {
+        get(_target, name) {
+          if (name === "url") return "http://127.0.0.1:9/acc/jobs"; // AzureBlobStore's describe()
+          if (name === "then" || typeof name === "symbol") return undefined; // not a promise
+          return () => {
+            throw make();
+          };
+        },
+      },
+    ) as never;
+
+  for (const [name, create] of Object.entries(overClient)) {
+    it(`${name}: a bug in the client is permanent, naming it; fetch failed is transient`, async () => {
+      const bug = await rejectionOf(
+        create(throwingClient(() => new TypeError("this.handler is not a function"))).get("k"),
+      );
+      assert.ok(bug instanceof StorageError, String(bug));
+      assert.equal(bug.permanent, true, bug.message);
+      assert.match(
+        bug.message,
+        /TypeError: this\.handler is not a function\. This is not a store outage/,
+      );
+      const network = await rejectionOf(
+        create(
+          throwingClient(() => new TypeError("fetch failed", { cause: systemError("ECONNRESET") })),
+        ).get("k"),
+      );
+      assert.ok(network instanceof StorageError, String(network));
+      assert.equal(network.permanent, false, network.message);
+    });
+  }
+
+  /** Real SDKs against a port where nothing listens: a refused connection, each SDK's own way. */
+  const refusing: Record<string, (endpoint: string) => ObjectStore> = {
+    S3Store: (endpoint) =>
+      new S3Store({
+        bucket: "jobs",
+        endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: "id", secretAccessKey: "secret" },
+        maxAttempts: 1,
+        requestTimeoutMs: 5_000,
+      }),
+    AzureBlobStore: (endpoint) =>
+      new AzureBlobStore({
+        container: "jobs",
+        connectionString: `DefaultEndpointsProtocol=http;AccountName=acc;AccountKey=a2V5;BlobEndpoint=${endpoint}/acc;`,
+        maxTries: 1,
+        requestTimeoutMs: 5_000,
+      }),
+    // Not GcsStore: its client retries a refused connection until the call's time limit.
+  };
+  for (const [name, create] of Object.entries(refusing)) {
+    it(`${name}: a refused connection through the real SDK stays transient`, async () => {
+      const store = create(`http://127.0.0.1:${await closedPort()}`);
+      const error = await rejectionOf(store.get("k"));
+      assert.ok(error instanceof StorageError, String(error));
+      assert.equal(error.permanent, false, error.message);
+      assert.doesNotMatch(error.message, /timed out/, "the refusal itself, not a time limit");
+      assert.equal(isTransient(error), true);
+    });
+  }
+});
