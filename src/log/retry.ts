@@ -28,8 +28,10 @@ export function isTransient(error: unknown): boolean {
 
 /**
  * What a request `what` that failed with `error`, not transient, rejects
- * with: the error itself, or for a bug or broken runtime in the store's code,
- * a permanent {@link StorageError} that says so (the error as its `cause`).
+ * with: the error itself, or for a bug or broken runtime in the store's code
+ * (a raw error: only a store of the user's own throws one; the built-in stores
+ * wrap theirs), a permanent {@link StorageError} that says so (the error as
+ * its `cause`).
  */
 function notRetried(what: string, error: unknown): unknown {
   return taqubaErrorCode(error) === undefined && isProgrammingError(error)

@@ -6,10 +6,15 @@
  * errors are retried with backoff while the log works; once it has failed
  * (or the retry budget is spent) one last read-back decides, and when even
  * that cannot tell, the outcome is `unknown` (the caller reports the write
- * as in doubt).
+ * as in doubt). Only a permanent refusal of the store, not a bug in its code,
+ * counts as "not created".
  */
 import { StorageError } from "../errors.js";
-import { isProgrammingError, programmingFailure } from "../store/programming-error.js";
+import {
+  involvesProgrammingError,
+  isProgrammingError,
+  programmingFailure,
+} from "../store/programming-error.js";
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
@@ -60,18 +65,17 @@ export async function createWalObject(
       } catch (readError) {
         if (giveUp || stopping()) {
           // A bug in the store's create is the problem to report, not the read-back's failure.
-          const reported = isProgrammingError(error)
-            ? programmingFailure(`create ${key}`, error)
-            : readError;
-          return { kind: "unknown", error: reported };
+          return { kind: "unknown", error: bugFailure(key, error) ?? readError };
         }
       }
       if (existing !== undefined && existing !== null)
         return { kind: hasWriteToken(existing, token) ? "created" : "taken" };
       if (giveUp) {
-        const refused = isPermanent(error);
+        // A permanent refusal did not take effect; anything else may still land. So may a
+        // create that failed with a bug in the store's code, even one the store wrapped as
+        // permanent: the code may have thrown with its request on the way.
+        const refused = isPermanent(error) && bugFailure(key, error) === undefined;
         const final = exhausted(key, attempt, elapsed, error);
-        // A permanent refusal did not take effect; anything else may still land.
         return refused ? { kind: "failed", error: final } : { kind: "unknown", error: final };
       }
       // Existed, then vanished (or the read-back failed): transient, try again.
@@ -86,9 +90,21 @@ export async function createWalObject(
   }
 }
 
-function exhausted(key: string, attempt: number, elapsed: number, error: unknown): StorageError {
-  if (isPermanent(error)) return error;
+/**
+ * For a create that failed with a bug in the store's code, what to report:
+ * the bug wrapped as {@link programmingFailure} says, or the permanent error
+ * the store wrapped it in itself. Undefined for any other failure.
+ */
+function bugFailure(key: string, error: unknown): StorageError | undefined {
   if (isProgrammingError(error)) return programmingFailure(`create ${key}`, error);
+  if (isPermanent(error) && involvesProgrammingError(error)) return error;
+  return undefined;
+}
+
+function exhausted(key: string, attempt: number, elapsed: number, error: unknown): StorageError {
+  const bug = bugFailure(key, error);
+  if (bug !== undefined) return bug;
+  if (isPermanent(error)) return error;
   return new StorageError(
     `create ${key} failed after ${attempt + 1} attempt(s) over ${Math.round(elapsed)} ms: ${messageOf(error)}`,
     { cause: error },

@@ -3,12 +3,12 @@
  * object", which mean the directory is unusable until someone fixes it
  * (permanent `StorageError`s that say what to fix), and the error every
  * other failure becomes (a transient `StorageError`; a permanent one for a
- * bug or a broken runtime, see `programming-error.ts`).
+ * bug in the FileStore's code or a broken runtime, see `programming-error.ts`).
  */
 import { InvalidArgumentError, StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { expectationMessage } from "../validate.js";
-import { isProgrammingError, programmingFailure } from "./programming-error.js";
+import { FIX_FILESTORE, isProgrammingError, programmingFailure } from "./programming-error.js";
 
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 export const MISSING = new Set(["ENOENT", "ENOTDIR"]);
@@ -45,7 +45,10 @@ export function fileStoreError(store: string, op: string, key: string, err: unkn
       { cause: err },
     );
   if (err instanceof StorageError) return err;
-  if (isProgrammingError(err)) return programmingFailure(`${store}: ${op} "${key}"`, err);
+  // A bug of ours or a broken runtime. Never a writer thread's death: the writer rejects those
+  // writes with a plain Error (see FileWriter), whatever killed the thread.
+  if (isProgrammingError(err))
+    return programmingFailure(`${store}: ${op} "${key}"`, err, FIX_FILESTORE);
   const reason = messageOf(err);
   const hint =
     err instanceof UnusableDirectoryError ? err.hint : PERMANENT.get(errorCode(err) ?? "");

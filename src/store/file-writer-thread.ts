@@ -56,9 +56,11 @@ export type WriteRequest =
   | { id: number; op: "hold"; until: Int32Array }
   /**
    * Crash the thread with an uncaught exception, where it is in its batch
-   * (fault injection for tests, as above: a bug or a fatal error in the thread).
+   * (fault injection for tests, as above: a bug or a fatal error in the
+   * thread), an `Error` or, as `as` says, a `RangeError` (an allocation that
+   * failed) or a `TypeError`.
    */
-  | { id: number; op: "crash" };
+  | { id: number; op: "crash"; as?: "RangeError" | "TypeError" };
 
 /** A system call's error as the thread saw it, rebuilt on the store's side. */
 export interface ThreadError {
@@ -335,7 +337,12 @@ export function writerThread(
         continue;
       }
       if (request.op === "crash") {
-        if (faultInjection) throw new Error("the writer thread crashed (injected)");
+        if (faultInjection) {
+          const message = "the writer thread crashed (injected)";
+          if (request.as === "RangeError") throw new RangeError(message);
+          if (request.as === "TypeError") throw new TypeError(message);
+          throw new Error(message);
+        }
         continue;
       }
       const reply = request.op === "put" ? put(request) : remove(request);

@@ -34,6 +34,7 @@ import {
   WriterRestarts,
 } from "./file-writer-lifecycle.js";
 import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
+import { describeThrown } from "./programming-error.js";
 
 /**
  * Largest body handed to the thread. The thread saves a put's thread-pool
@@ -293,11 +294,12 @@ export class FileWriter {
       this.#idle?.refresh();
       this.#checkDrained();
     });
-    worker.on("error", (err) => this.#lost(worker, err));
-    worker.on("messageerror", (err) => this.#lost(worker, err));
-    worker.on("exit", (code) =>
-      this.#lost(worker, new Error(`the FileStore writer thread exited with code ${code}`)),
-    );
+    worker.on("error", (err) => this.#lost(worker, err, threadDied(err)));
+    worker.on("messageerror", (err) => this.#lost(worker, err, threadDied(err)));
+    worker.on("exit", (code) => {
+      const exited = new Error(`the FileStore writer thread exited with code ${code}`);
+      this.#lost(worker, exited, exited);
+    });
     // After the listeners, which would ref it again.
     worker.unref();
     this.#worker = worker;
@@ -346,8 +348,11 @@ export class FileWriter {
     this.#awaited = 0;
   }
 
-  /** The thread died or failed, before it was up or after: its pending writes fail. */
-  #lost(worker: Worker, err: unknown): void {
+  /**
+   * The thread died or failed (of `err`), before it was up or after: its
+   * pending writes fail, with `failure` (a plain `Error`: see {@link threadDied}).
+   */
+  #lost(worker: Worker, err: unknown, failure: Error): void {
     if (this.#worker !== worker) return;
     const wasUp = this.#up;
     const now = this.#now();
@@ -366,7 +371,7 @@ export class FileWriter {
       .terminate()
       .catch(() => {})
       .then(() => {
-        for (const { reject } of pending) reject(err);
+        for (const { reject } of pending) reject(failure);
       });
   }
 
@@ -396,6 +401,19 @@ export class FileWriter {
     this.#upWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/**
+ * What the writes pending on a thread that died reject with: a plain `Error`
+ * naming what killed it (kept as `cause`). A death is an event of the writer,
+ * and each write it failed is retried like one of an outage (a new thread or
+ * the pool takes the retry), whatever the class of the error that killed it:
+ * an out-of-memory in the thread is a `RangeError`, a crash may be a
+ * `TypeError`. A thread that keeps dying is the restart rule's to handle
+ * (see `file-writer-lifecycle.ts`), not a reason to fail the write for good.
+ */
+function threadDied(err: unknown): Error {
+  return new Error(`the FileStore writer thread died: ${describeThrown(err)}`, { cause: err });
 }
 
 /** A copy of `body` in a buffer of its own, which can be transferred to the thread. */

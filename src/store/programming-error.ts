@@ -1,26 +1,36 @@
 /**
  * Failures inside a store call that are bugs or a broken runtime, not an
  * outage: `ReferenceError: TextEncoder is not defined`, `TypeError: x is not
- * a function`, `RangeError: Maximum call stack size exceeded`. Retrying
- * cannot heal them, so they fail at once, as permanent `StorageError`s that
- * say so, instead of being retried until the retry budget runs out. The
- * adapters (their error mapping), the probe and the log's retries all read
- * them with {@link isProgrammingError}.
+ * a function`. Retrying cannot heal them, so they fail at once, as permanent
+ * `StorageError`s that say so, instead of being retried until the retry
+ * budget runs out. Applied only where the code that threw is the store's own
+ * (a custom store's, read by the log's retries and the probe) or ours (the
+ * FileStore's): a cloud SDK can throw the same classes on a garbled answer
+ * that heals, so the built-in cloud stores keep their own classification.
  */
 import { StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { redactSecrets, redactUrl } from "../util/redact.js";
 
-/** What a message reporting one of these failures ends with. */
-export const NOT_AN_OUTAGE =
-  "This is not a store outage but a bug or an environment problem in the store's code or its " +
-  "runtime, so it is not retried: fix the store or the runtime, then try again.";
+/** What a store of the user's own should do about one of these failures. */
+export const FIX_THE_STORE =
+  "fix the store's code, or its runtime if that is what is wrong (a missing global such as " +
+  "TextEncoder, say), then try again.";
 
-/** The built-in error classes a bug or a broken runtime throws. */
+/** What to do about one of these failures inside the FileStore. */
+export const FIX_FILESTORE =
+  "report it as a bug in taquba's FileStore, unless the runtime is what is wrong (a missing " +
+  "global such as TextEncoder, say: fix the runtime), then try again.";
+
+/**
+ * The built-in error classes a bug or a broken runtime throws. Not
+ * `RangeError`: an allocation that fails under memory pressure throws one
+ * ("Array buffer allocation failed"), and that passes.
+ */
 const PROGRAMMING_NAMES: ReadonlySet<string> = new Set([
   "ReferenceError",
   "SyntaxError",
   "EvalError",
-  "RangeError",
   "URIError",
   "TypeError",
 ]);
@@ -32,8 +42,8 @@ const MAX_CAUSES = 8;
  * Whether `error`, thrown inside a store call, is a bug or a broken runtime
  * rather than a failure of the store:
  *
- * - `ReferenceError`, `EvalError`, `RangeError`, `URIError`: always. No
- *   network or service failure is reported as one.
+ * - `ReferenceError`, `EvalError`, `URIError`: always. No network or
+ *   service failure is reported as one.
  * - `SyntaxError`: unless it comes from `JSON.parse` (its message names
  *   JSON): a store that parses an answer meets a proxy's error page or a cut
  *   body there during an outage, which heals.
@@ -44,10 +54,12 @@ const MAX_CAUSES = 8;
  *   is a network failure. Node's own argument checks carry `ERR_…` codes:
  *   those are bugs.
  *
- * An error that carries an HTTP answer (an SDK's `$metadata`, `$response`,
- * a status) is a service's answer the client failed to read, never a bug of
- * this kind: its adapter's verdict stands. Judged by name, not `instanceof`,
- * so errors of another realm (a worker, a `vm` context) are read alike.
+ * Never a `RangeError` (an allocation that fails under memory pressure) or
+ * any other class. An error that carries an HTTP answer (an SDK's
+ * `$metadata`, `$response`, a status) is a service's answer the client
+ * failed to read, never a bug of this kind. Judged by name, not
+ * `instanceof`, so errors of another realm (a worker, a `vm` context) are
+ * read alike.
  */
 export function isProgrammingError(error: unknown): boolean {
   return programming(error, 0);
@@ -65,13 +77,32 @@ function programming(error: unknown, depth: number): boolean {
   return cause === undefined || cause === null || programming(cause, depth + 1);
 }
 
+/**
+ * Whether `error` or an error in its `cause` chain is a
+ * {@link isProgrammingError programming error}: a store's own wrapping of a
+ * bug (a `StorageError` whose cause is one) is found too.
+ */
+export function involvesProgrammingError(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth <= MAX_CAUSES; depth++) {
+    if (isProgrammingError(current)) return true;
+    if (typeof current !== "object" || current === null) return false;
+    current = read(current, "cause");
+  }
+  return false;
+}
+
 /** Codes of system errors (`ECONNRESET`, `EAI_AGAIN`) and undici's (`UND_ERR_SOCKET`). */
 function isNetworkCode(code: unknown): boolean {
   if (typeof code !== "string") return false;
   return code.startsWith("UND_ERR_") || (/^E[A-Z0-9_]+$/.test(code) && !code.startsWith("ERR_"));
 }
 
-/** Whether `error` carries an HTTP answer, as the cloud SDKs' errors do (GCS's in a numeric `code`). */
+/**
+ * Whether `error` carries an HTTP answer, as the cloud SDKs' errors do (GCS's
+ * in a numeric `code`). A `DOMException` has a numeric `code` too, but none
+ * of its names is one this rule looks at.
+ */
 function carriesAnswer(error: object): boolean {
   if (read(error, "$metadata") !== undefined || read(error, "$response") !== undefined) return true;
   return ["statusCode", "status", "code"].some((key) => typeof read(error, key) === "number");
@@ -86,9 +117,19 @@ function read(value: object, key: string): unknown {
   }
 }
 
-/** `TypeError: x is not a function`: a thrown error's class name and message. */
+/** fetch's wording for a URL it cannot parse: the rest is the URL as given, secrets and all. */
+const UNPARSED_URL = /^(Failed to parse URL from )([\s\S]*)$/;
+/** A URL inside a message. */
+const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+/g;
+
+/**
+ * `TypeError: x is not a function`: a thrown error's class name and message,
+ * safe to log. The message may hold a URL (fetch's `Failed to parse URL from
+ * <url>` has a presigned or SAS URL as given), so URLs keep their scheme,
+ * host and path only, and other secret-looking parts are masked.
+ */
 export function describeThrown(error: unknown): string {
-  const message = messageOf(error);
+  const message = safeText(messageOf(error));
   const name = typeof error === "object" && error !== null ? read(error, "name") : undefined;
   // Of another realm, `messageOf` has it as `String(error)`: "TypeError: …" already.
   return typeof name === "string" && name !== "" && !message.startsWith(name)
@@ -96,14 +137,28 @@ export function describeThrown(error: unknown): string {
     : message;
 }
 
+function safeText(message: string): string {
+  const text = redactSecrets(message);
+  const unparsed = UNPARSED_URL.exec(text);
+  return unparsed === null
+    ? text.replace(URL_IN_TEXT, (url) => redactUrl(url))
+    : `${unparsed[1]}${redactUrl(unparsed[2]!)}`;
+}
+
 /**
  * The permanent {@link StorageError} a store call that failed with `error`, a
  * {@link isProgrammingError programming error}, becomes: `what` (the call)
- * failed, naming the error, and why it is not retried. `error` is its `cause`.
+ * failed with the error (named, redacted), not an outage, and `fix` (what to
+ * do: {@link FIX_THE_STORE} for a store of the user's own, {@link FIX_FILESTORE}).
+ * `error` is its `cause`.
  */
-export function programmingFailure(what: string, error: unknown): StorageError {
-  return new StorageError(`${what} failed with ${describeThrown(error)}. ${NOT_AN_OUTAGE}`, {
-    cause: error,
-    permanent: true,
-  });
+export function programmingFailure(
+  what: string,
+  error: unknown,
+  fix: string = FIX_THE_STORE,
+): StorageError {
+  return new StorageError(
+    `${what} failed with ${describeThrown(error)}. This is not a store outage, so it is not retried: ${fix}`,
+    { cause: error, permanent: true },
+  );
 }

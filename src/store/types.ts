@@ -16,9 +16,9 @@
  * cannot hold is refused with `InvalidArgumentError` (`new InvalidArgumentError(message)`,
  * not retried: `Queue.open` reports the queue's path as one the store cannot take).
  * Other failures should be `StorageError`s, with `permanent: true` for those that
- * retrying cannot heal (anything else, a plain `Error` too, is retried, except a
- * bug or a broken runtime: a `ReferenceError`, `RangeError` or `TypeError` that is
- * not a network failure fails at once; see `programming-error.ts`).
+ * retrying cannot heal (anything else, a plain `Error` or a `RangeError` too, is
+ * retried, except a bug or a broken runtime: a `ReferenceError`, or a `TypeError`
+ * that is not a network failure, fails at once; see `programming-error.ts`).
  */
 export interface ObjectStore {
   /** Read an object; `null` when it does not exist. */

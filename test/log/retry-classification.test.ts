@@ -497,19 +497,32 @@ function assertNotAnOutage(error: unknown, bug: RegExp, cause: unknown): asserts
   assert.equal(error.code, "STORAGE");
   assert.equal(error.permanent, true, error.message);
   assert.match(error.message, bug);
-  assert.match(error.message, /This is not a store outage but a bug or an environment problem/);
+  assert.match(
+    error.message,
+    /This is not a store outage, so it is not retried: fix the store's code, or its runtime if that is what is wrong/,
+  );
   // The bug is kept as a cause (a write in doubt wraps the failure once more).
   const causes: unknown[] = [];
   for (let e: unknown = error; e instanceof Error; e = e.cause) causes.push(e.cause);
   assert.ok(causes.includes(cause), "the bug is a cause");
 }
 
+/** The payloads of every job `store`'s queue "q" holds in "jobs", claimed after a reopen. */
+async function payloadsAfterReopen(store: ObjectStore): Promise<string[]> {
+  const queue = await Queue.open(store, "q", { logger: recordingLogger() });
+  const payloads: string[] = [];
+  for (let claim = await queue.claim("jobs"); claim !== null; claim = await queue.claim("jobs"))
+    payloads.push(new TextDecoder().decode(claim.payload));
+  await queue.close();
+  return payloads.sort();
+}
+
 describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () => {
-  const ctx = (logger: Logger): RetryContext => ({
-    clock: systemClock,
-    policy: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 10_000 },
+  const ctx = (logger: Logger, clock: ManualClock): RetryContext => ({
+    clock,
+    policy: { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 10_000 },
     logger,
-    sleeper: new Sleeper(systemClock),
+    sleeper: new Sleeper(clock),
     stopReason: () => null,
   });
 
@@ -517,8 +530,9 @@ describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () =
     const logger = recordingLogger();
     const bug = new TypeError("store.client.send is not a function");
     let attempts = 0;
+    // A clock that never moves: a retry would sleep for good.
     const error = await rejection(
-      withRetry(ctx(logger), "GET q/manifest/1", async () => {
+      withRetry(ctx(logger, new ManualClock()), "GET q/manifest/1", async () => {
         attempts++;
         throw bug;
       }),
@@ -534,23 +548,47 @@ describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () =
     assert.deepEqual(logger.lines, [], "no warning: the caller reports it");
   });
 
-  it("withRetry still retries fetch's TypeError of a dropped connection, and a plain Error", async () => {
+  it("withRetry still retries fetch's TypeError of a dropped connection, a RangeError and a plain Error", async () => {
     for (const outage of [
       new TypeError("fetch failed", {
         cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
       }),
+      new RangeError("Array buffer allocation failed"),
       new Error("the store's own outage"),
     ]) {
       const logger = recordingLogger();
+      const clock = new ManualClock();
       let attempts = 0;
-      const result = await withRetry(ctx(logger), "PUT q/wal/1", async () => {
-        if (attempts++ < 2) throw outage;
-        return "put";
-      });
+      const result = await settleOnClock(
+        clock,
+        withRetry(ctx(logger, clock), "PUT q/wal/1", async () => {
+          if (attempts++ < 2) throw outage;
+          return "put";
+        }),
+      );
       assert.equal(result, "put");
       assert.equal(attempts, 3);
       assert.deepEqual(logger.messages("warn"), ["store request failed; retrying with backoff"]);
     }
+  });
+
+  it("the message masks a signed URL that fetch's parse error carries", async () => {
+    const bug = new TypeError(
+      "Failed to parse URL from https//acc.blob.core.windows.net/c/k?sv=2024&sig=SECRET",
+      { cause: new TypeError("Invalid URL") },
+    );
+    const error = await rejection(
+      withRetry(ctx(recordingLogger(), new ManualClock()), "GET q/manifest/1", () =>
+        Promise.reject(bug),
+      ),
+    );
+    assert.ok(error instanceof StorageError);
+    assert.equal(error.permanent, true);
+    assert.doesNotMatch(error.message, /SECRET|2024/);
+    assert.match(
+      error.message,
+      /failed with TypeError: Failed to parse URL from https\/\/acc\.blob\.core\.windows\.net\/c\/k\?sv=…&sig=…\. /,
+    );
   });
 
   for (const op of ["list", "get", "put"] as const) {
@@ -576,9 +614,10 @@ describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () =
     });
   }
 
-  it("a live write on a store whose put throws a ReferenceError fails the queue at once", async () => {
+  it("a live write on a store whose put throws a ReferenceError fails the queue at once, in doubt", async () => {
     const bug = textEncoderMissing();
-    const store = new BuggyStore(new MemoryStore(), () => bug);
+    const inner = new MemoryStore();
+    const store = new BuggyStore(inner, () => bug);
     const logger = recordingLogger();
     const clock = new ManualClock();
     const queue = await Queue.open(store, "q", { clock, logger, log: { clock } });
@@ -590,10 +629,64 @@ describe("a bug in the store's code is not an outage", { timeout: 30_000 }, () =
       /^create q\/wal\/\S+ failed with ReferenceError: TextEncoder is not defined\./,
       bug,
     );
+    // The store's code threw, so its request may have gone out: not a refusal.
+    assert.equal((error as StorageError).inDoubt, true);
     assert.equal(store.threw, 1, "one attempt only");
     assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
     // The queue failed with it: later writes answer the same failure.
     await assert.rejects(queue.enqueue("jobs", "after"), { code: "STORAGE" });
     await queue.close().catch(() => {});
+    assert.equal(logger.messages("error").length, 1, logger.messages("error").join("\n"));
+    assert.match(logger.messages("error")[0]!, /^queue closed after a log failure: /);
+    assert.deepEqual(await payloadsAfterReopen(inner), ["kept"]);
   });
+
+  /**
+   * A store of your own whose WAL create throws a bug while its request is on
+   * its way: the write lands when the test calls `land()`, after the log has
+   * read the slot back and given up. Its error is the bug itself (`raw`), or
+   * the bug wrapped by the store in a permanent StorageError.
+   */
+  for (const wrapped of [false, true]) {
+    it(`a WAL create that fails with a ${wrapped ? "store-wrapped" : "raw"} bug and lands late is in doubt, and applied once`, async () => {
+      const inner = new MemoryStore();
+      const bug = new TypeError("Cannot read properties of undefined (reading 'destroy')");
+      let land: (() => Promise<void>) | undefined;
+      let armed = false;
+      const store: ObjectStore = {
+        get: (key) => inner.get(key),
+        delete: (key) => inner.delete(key),
+        list: (prefix, options) => inner.list(prefix, options),
+        describe: () => "a store of your own",
+        put: async (key, body, options) => {
+          if (armed && key.includes("/wal/")) {
+            armed = false;
+            land = () => inner.put(key, body, options);
+            throw wrapped
+              ? new StorageError(`my store: put ${key} failed`, { cause: bug, permanent: true })
+              : bug;
+          }
+          return inner.put(key, body, options);
+        },
+      };
+      const logger = recordingLogger();
+      const clock = new ManualClock();
+      const queue = await Queue.open(store, "q", { clock, logger, log: { clock } });
+      await queue.enqueue("jobs", "kept");
+      armed = true;
+      const error = await settledWithin(queue.enqueue("jobs", "late"), 5_000);
+      assert.ok(error instanceof StorageError, String(error));
+      assert.equal(error.code, "STORAGE");
+      assert.equal(error.inDoubt, true, error.message);
+      assert.match(error.message, /TypeError|my store: put/);
+      assert.match(error.message, /The write may have been applied anyway/);
+      assert.deepEqual(logger.messages("warn"), [], "nothing was retried");
+      await queue.close().catch(() => {});
+      assert.equal(logger.messages("error").length, 1, logger.messages("error").join("\n"));
+      assert.ok(land !== undefined, "the WAL create was made");
+      await land();
+      // The caller does not retry: the job it was told may have been applied is there once.
+      assert.deepEqual(await payloadsAfterReopen(inner), ["kept", "late"]);
+    });
+  }
 });

@@ -218,7 +218,10 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     const err = await put;
     assert.ok(err instanceof StorageError, String(err));
     assert.equal(err.permanent, false, "its outcome is unknown: retried");
-    assert.match(err.message, /put "wal\/b" failed: the writer thread crashed \(injected\)/);
+    assert.match(
+      err.message,
+      /put "wal\/b" failed: the FileStore writer thread died: Error: the writer thread crashed \(injected\)/,
+    );
     assert.equal((await stat(posted[0]!)).size, 3, "the thread linked it before it crashed");
     // Nothing has fsynced the directory since the link: a read must, before it reports it.
     const before = syncs.succeeded;

@@ -6,6 +6,8 @@
  * writes and then works for a while, or is ended for being idle, clears the
  * count, so one that dies now and then is always replaced. Once a thread
  * has come up, a later one that fails before it is up counts as a death.
+ * Whatever killed the thread (a RangeError of an allocation that failed, a
+ * TypeError), its pending writes fail as an outage does: retried.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,6 +16,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { StorageError } from "../../src/errors.js";
+import { isTransient } from "../../src/log/retry.js";
+import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { FileWriter } from "../../src/store/file-writer.js";
 import {
@@ -23,8 +27,9 @@ import {
   RESTART_DELAY_MS,
   startWriterThread,
 } from "../../src/store/file-writer-lifecycle.js";
+import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { crashWriter, postedPuts, warningsDuring } from "./writer-thread.js";
+import { crashWriter, holdWriter, postedPuts, warningsDuring } from "./writer-thread.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -434,4 +439,113 @@ describe("FileStore writer thread that dies once up", { timeout: 60_000 }, () =>
     assert.equal(await s.writer.started(), false, "no thread for the store's life");
     for (const key of s.keys) assert.equal(text((await s.store.get(key))?.body), key);
   });
+});
+
+/**
+ * A thread that comes up and throws an uncaught `as` at its first put or
+ * delete, before doing anything of it: a thread that runs out of memory
+ * (RangeError: Array buffer allocation failed) or crashes.
+ */
+function throwingThread(as: "RangeError" | "TypeError"): Worker {
+  return new Worker(
+    `const { parentPort } = require("node:worker_threads");
+parentPort.postMessage([]);
+parentPort.on("message", (m) => {
+  if (m.op === "put" || m.op === "delete") throw new ${as}("Array buffer allocation failed");
+});`,
+    { eval: true, execArgv: [] },
+  );
+}
+
+const RETRY_WARNING = "store request failed; retrying with backoff";
+
+describe("FileStore writer thread killed by a RangeError or a TypeError", {
+  timeout: 60_000,
+}, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "taquba-writer-killed-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  for (const as of ["RangeError", "TypeError"] as const) {
+    it(`${as}: the write pending on it fails as transient, as a death of the thread, and names the error`, async () => {
+      const writer = new FileWriter({ start: () => throwingThread(as), idleMs: 600_000 });
+      assert.equal(await writer.started(), true);
+      const store = new FileStore(join(dir, `put-${as}`), {}, writer);
+      const error = await store.put("jobs/1", bytes("x"), { ifNoneMatch: "*" }).then(
+        () => assert.fail("the put was pending on the thread that died"),
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof StorageError, String(error));
+      assert.equal(error.permanent, false, error.message);
+      assert.equal(isTransient(error), true);
+      assert.match(
+        error.message,
+        new RegExp(`the FileStore writer thread died: ${as}: Array buffer allocation failed`),
+      );
+      assert.doesNotMatch(error.message, /not a store outage/);
+      // The retry takes the pool (no new thread within the backoff) and lands.
+      await store.put("jobs/1", bytes("x"), { ifNoneMatch: "*" });
+      assert.equal(text((await store.get("jobs/1"))?.body), "x");
+      await store.close();
+    });
+
+    it(`${as}: Queue.open on a store whose thread dies at its first write opens after one warning`, async () => {
+      const writer = new FileWriter({ start: () => throwingThread(as), idleMs: 600_000 });
+      assert.equal(await writer.started(), true);
+      const store = new FileStore(join(dir, `open-${as}`), {}, writer);
+      const logger = recordingLogger();
+      const queue = await Queue.open(store, "q", { logger });
+      assert.deepEqual(logger.messages("warn"), [RETRY_WARNING]);
+      assert.deepEqual(logger.messages("error"), []);
+      const id = await queue.enqueue("jobs", "hello");
+      await queue.close();
+      await store.close();
+      const again = new FileStore(join(dir, `open-${as}`));
+      const reopened = await Queue.open(again, "q", { logger });
+      assert.equal((await reopened.claim("jobs"))?.id, id);
+      await reopened.close();
+      await again.close();
+    });
+
+    it(`${as}: a live enqueue whose WAL create was pending on the thread that died is acknowledged after one warning`, async () => {
+      const root = join(dir, `live-${as}`);
+      const writer = new FileWriter({ start: () => startWriterThread(true), idleMs: 600_000 });
+      assert.equal(await writer.started(), true);
+      const store = new FileStore(root, {}, writer);
+      const logger = recordingLogger();
+      const queue = await Queue.open(store, "q", { logger });
+      assert.deepEqual(
+        logger.lines.filter((line) => line.level !== "debug"),
+        [],
+      );
+      // The thread is held, then crashes when it reaches the crash, which is posted before
+      // the WAL create: the create is pending on it and never placed.
+      const release = await holdWriter(writer);
+      crashWriter(writer, as);
+      const posted = postedPuts(writer);
+      const enqueued = queue.enqueue("jobs", "kept");
+      await until(() => posted.some((file) => file.includes("wal")), "the WAL create posted");
+      release();
+      const id = await enqueued;
+      assert.deepEqual(logger.messages("warn"), [RETRY_WARNING]);
+      const warned = logger.at("warn")[0]!.fields?.error;
+      assert.match(
+        String(warned),
+        new RegExp(`writer thread died: ${as}: the writer thread crashed`),
+      );
+      assert.deepEqual(logger.messages("error"), []);
+      const next = await queue.enqueue("jobs", "next");
+      await queue.close();
+      await store.close();
+      const again = new FileStore(root);
+      const reopened = await Queue.open(again, "q", { logger });
+      assert.equal((await reopened.claim("jobs"))?.id, id);
+      assert.equal((await reopened.claim("jobs"))?.id, next);
+      assert.equal(await reopened.claim("jobs"), null);
+      await reopened.close();
+      await again.close();
+    });
+  }
 });

@@ -1,9 +1,10 @@
 /**
  * Bugs and broken runtimes inside a store call (`ReferenceError: TextEncoder
  * is not defined`, `TypeError: x is not a function`) are told apart from
- * outages: they fail at once as permanent StorageErrors that say so, while
- * network failures (`fetch`'s `TypeError: fetch failed` with its cause), a
- * plain `Error` and the SDKs' errors keep their classification.
+ * outages: a custom store's, and the FileStore's, fail at once as permanent
+ * StorageErrors that say so, while network failures (`fetch`'s `TypeError:
+ * fetch failed` with its cause), a `RangeError` (an allocation that failed),
+ * a plain `Error` and whatever the cloud SDKs throw keep their classification.
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -19,8 +20,9 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import {
   describeThrown,
+  FIX_FILESTORE,
+  involvesProgrammingError,
   isProgrammingError,
-  NOT_AN_OUTAGE,
 } from "../../src/store/programming-error.js";
 import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
@@ -53,10 +55,6 @@ const bugs: Record<string, () => unknown> = {
     thrownBy(() => (undefined as unknown as { x: () => void }).x()),
   "TypeError from a Node argument check (ERR_INVALID_ARG_TYPE)": () =>
     thrownBy(() => Buffer.from(5 as unknown as string)),
-  "RangeError: Maximum call stack size exceeded": () => {
-    const recurse = (n: number): number => recurse(n + 1) + 1;
-    return thrownBy(() => recurse(0));
-  },
   "SyntaxError of code (eval)": () => thrownBy(() => new Function("return {")),
   EvalError: () => new EvalError("eval refused"),
   URIError: () => thrownBy(() => decodeURIComponent("%")),
@@ -70,6 +68,14 @@ const bugs: Record<string, () => unknown> = {
 /** Outages and everything else that stays transient. */
 const outages: Record<string, () => unknown> = {
   "a plain Error": () => new Error("connection reset by peer"),
+  "RangeError: Array buffer allocation failed (memory pressure, which passes)": () =>
+    new RangeError("Array buffer allocation failed"),
+  "RangeError: Maximum call stack size exceeded": () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    return thrownBy(() => recurse(0));
+  },
+  "Azure's RangeError on a proxy's 200 without an ETag": () =>
+    new RangeError("File download response doesn't contain valid etag header"),
   "TypeError: fetch failed, caused by ECONNRESET": () =>
     new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
   "TypeError: terminated, caused by an undici socket error": () =>
@@ -144,6 +150,35 @@ describe("isProgrammingError", () => {
     assert.equal(describeThrown(new Error("plain")), "Error: plain");
     assert.equal(describeThrown("a string"), "a string");
   });
+
+  it("describeThrown masks the signed URL in fetch's parse error, and secrets in any URL", async () => {
+    const error = await rejectionOf(
+      fetch("https://acc.blob.core.windows.net:99999/c/k?sv=2024-01-01&sig=SECRET"),
+    );
+    assert.equal(isProgrammingError(error), true, String(error));
+    assert.equal(
+      describeThrown(error),
+      "TypeError: Failed to parse URL from https://acc.blob.core.windows.net:99999/c/k?sv=…&sig=…",
+    );
+    assert.equal(
+      describeThrown(new TypeError("cannot sign https://u:pw@host/p?X-Amz-Signature=abc (bad)")),
+      "TypeError: cannot sign https://***@host/p?X-Amz-Signature=… (bad)",
+    );
+  });
+
+  it("involvesProgrammingError finds a bug a store wrapped, and nothing in an outage", () => {
+    const bug = new TypeError("x is not a function");
+    assert.equal(involvesProgrammingError(bug), true);
+    assert.equal(
+      involvesProgrammingError(new StorageError("put failed", { cause: bug, permanent: true })),
+      true,
+    );
+    assert.equal(
+      involvesProgrammingError(new StorageError("503", { cause: new Error("503") })),
+      false,
+    );
+    assert.equal(involvesProgrammingError(new RangeError("Array buffer allocation failed")), false);
+  });
 });
 
 /** A port that was free a moment ago: connecting to it is refused. */
@@ -156,17 +191,19 @@ async function closedPort(): Promise<number> {
 }
 
 describe("the stores' error mapping", { timeout: 30_000 }, () => {
-  it("cloud adapters: a bug is permanent and says it is not an outage; an outage stays transient", () => {
-    const bug = new TypeError("client.send is not a function");
-    assert.deepEqual(baseVerdict(bug), { permanent: true, hint: NOT_AN_OUTAGE });
-    const error = toStorageError("s3://b/", "get", "k", bug);
-    assert.equal(error.permanent, true);
-    assert.equal(
-      error.message,
-      `get "k" on s3://b/ failed: TypeError: client.send is not a function. ${NOT_AN_OUTAGE}`,
-    );
-    const network = new TypeError("fetch failed", { cause: systemError("ECONNRESET") });
-    assert.equal(toStorageError("s3://b/", "get", "k", network).permanent, false);
+  it("cloud adapters: an SDK's TypeError, SyntaxError or RangeError without an answer stays transient", () => {
+    // An SDK throws these on a garbled or cut answer (a proxy's page), which heals.
+    for (const thrown of [
+      new TypeError("Cannot read properties of undefined (reading 'Contents')"),
+      new SyntaxError("Unexpected token < in XML"),
+      new RangeError("File download response doesn't contain valid etag header"),
+      new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
+    ]) {
+      assert.deepEqual(baseVerdict(thrown), { permanent: false });
+      const error = toStorageError("s3://b/", "get", "k", thrown);
+      assert.equal(error.permanent, false, error.message);
+      assert.doesNotMatch(error.message, /not a store outage/);
+    }
   });
 
   it("FileStore: a bug is permanent and says so; any other failure stays transient", () => {
@@ -177,8 +214,16 @@ describe("the stores' error mapping", { timeout: 30_000 }, () => {
     assert.equal(error.cause, cause);
     assert.equal(
       error.message,
-      `directory /d: put "k" failed with TypeError: handle.sync is not a function. ${NOT_AN_OUTAGE}`,
+      `directory /d: put "k" failed with TypeError: handle.sync is not a function. This is not a store outage, so it is not retried: ${FIX_FILESTORE}`,
     );
+    const oom = fileStoreError(
+      "directory /d",
+      "put",
+      "k",
+      new RangeError("Array buffer allocation failed"),
+    );
+    assert.ok(oom instanceof StorageError);
+    assert.equal(oom.permanent, false, "memory pressure passes: retried");
     const eio = fileStoreError("directory /d", "put", "k", systemError("EIO"));
     assert.ok(eio instanceof StorageError);
     assert.equal(eio.permanent, false);
@@ -200,7 +245,7 @@ describe("the stores' error mapping", { timeout: 30_000 }, () => {
     assert.equal(error.cause, cause);
     assert.match(
       error.message,
-      /^a store of your own: conditional-write probe on "q\/probe\/\w+" failed with ReferenceError: TextEncoder is not defined\. This is not a store outage/,
+      /^a store of your own: conditional-write probe on "q\/probe\/\w+" failed with ReferenceError: TextEncoder is not defined\. This is not a store outage, so it is not retried: fix the store's code/,
     );
   });
 
@@ -225,23 +270,17 @@ describe("the stores' error mapping", { timeout: 30_000 }, () => {
     ) as never;
 
   for (const [name, create] of Object.entries(overClient)) {
-    it(`${name}: a bug in the client is permanent, naming it; fetch failed is transient`, async () => {
-      const bug = await rejectionOf(
-        create(throwingClient(() => new TypeError("this.handler is not a function"))).get("k"),
-      );
-      assert.ok(bug instanceof StorageError, String(bug));
-      assert.equal(bug.permanent, true, bug.message);
-      assert.match(
-        bug.message,
-        /TypeError: this\.handler is not a function\. This is not a store outage/,
-      );
-      const network = await rejectionOf(
-        create(
-          throwingClient(() => new TypeError("fetch failed", { cause: systemError("ECONNRESET") })),
-        ).get("k"),
-      );
-      assert.ok(network instanceof StorageError, String(network));
-      assert.equal(network.permanent, false, network.message);
+    it(`${name}: what the client throws without an answer (TypeError, RangeError, fetch failed) stays transient`, async () => {
+      for (const thrown of [
+        () => new TypeError("Cannot read properties of undefined (reading 'headers')"),
+        () => new RangeError("File download response doesn't contain valid etag header"),
+        () => new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
+      ]) {
+        const error = await rejectionOf(create(throwingClient(thrown)).get("k"));
+        assert.ok(error instanceof StorageError, String(error));
+        assert.equal(error.permanent, false, error.message);
+        assert.equal(isTransient(error), true);
+      }
     });
   }
 

@@ -69,13 +69,14 @@ export function queueHold(writer: FileWriter): { held: () => boolean; release: (
 
 /**
  * Crashes the writer thread (one started with `faults`) with an uncaught
- * exception once it reaches this message, after the writes posted before it
- * in the same batch have been placed and before their directory fsync.
+ * exception (an `Error`, or one of the class `as`) once it reaches this
+ * message, after the writes posted before it in the same batch have been
+ * placed and before their directory fsync.
  */
-export function crashWriter(writer: FileWriter): void {
+export function crashWriter(writer: FileWriter, as?: "RangeError" | "TypeError"): void {
   const thread: Worker | undefined = writer.thread;
   assert.ok(thread !== undefined, "the writer thread runs");
-  thread.postMessage({ id: 0, op: "crash" });
+  thread.postMessage({ id: 0, op: "crash", as });
 }
 
 /** The keys' files of the puts the store posts to `writer`'s current thread from now on. */

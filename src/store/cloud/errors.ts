@@ -2,7 +2,6 @@
 import { StorageError } from "../../errors.js";
 import { messageOf } from "../../util/message.js";
 import { redactSecrets } from "../../util/redact.js";
-import { isProgrammingError, NOT_AN_OUTAGE } from "../programming-error.js";
 
 /**
  * The failure an SDK reported, reduced to what is safe to log: name, message,
@@ -91,11 +90,11 @@ const TRANSIENT_CODES = new Set([
 /**
  * The verdict every cloud adapter starts from: a 4xx answer other than a
  * timeout, a conflict or throttling is permanent; 5xx, 408, 409, 429,
- * dropped connections, DNS failures and timeouts are transient. A bug or a
- * broken runtime (see {@link isProgrammingError}) is permanent too.
+ * dropped connections, DNS failures and timeouts are transient. So is an
+ * error with no answer at all, even a `TypeError` or `SyntaxError`: an SDK
+ * throws those on a garbled or cut answer (a proxy's page), which heals.
  */
 export function baseVerdict(err: unknown): Verdict {
-  if (isProgrammingError(err)) return { permanent: true, hint: NOT_AN_OUTAGE };
   const code = errorCodeOf(err);
   if (code !== undefined && TRANSIENT_CODES.has(code)) return TRANSIENT;
   const status = httpStatusOf(err);
