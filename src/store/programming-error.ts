@@ -119,8 +119,8 @@ function read(value: object, key: string): unknown {
 
 /** fetch's wording for a URL it cannot parse: the rest is the URL as given, secrets and all. */
 const UNPARSED_URL = /^(Failed to parse URL from )([\s\S]*)$/;
-/** A URL inside a message. */
-const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+/g;
+/** A URL inside a message (the scheme's length is bounded so a long token costs linear time). */
+const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}:\/\/[^\s"'<>]+/g;
 
 /**
  * `TypeError: x is not a function`: a thrown error's class name and message,
