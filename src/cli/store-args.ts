@@ -91,6 +91,8 @@ export async function resolveStore(values: StoreValues): Promise<ResolvedStore> 
 
 /** How openStore's refusals of its URL start. */
 const OPEN_STORE_URL = "Expected `url` of openStore ";
+/** How the Azure store's refusal of its connection string starts. */
+const AZURE_CONNECTION_STRING_REFUSAL = "Expected `options.connectionString` of AzureBlobStore ";
 
 /** `openStore` on the `--store` URL; a URL it refuses is a {@link UsageError} naming `--store`. */
 async function openStoreFlag(url: string): Promise<ObjectStore> {
@@ -102,6 +104,9 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
     // option or argument (from the URL), which goes after the URL as one sentence.
     if (error.message.startsWith(OPEN_STORE_URL))
       throw new UsageError(`Expected \`--store\` ${error.message.slice(OPEN_STORE_URL.length)}`);
+    // The connection string comes from the environment, not the URL: the message names it as is
+    // (and the CLI's wording names the variable).
+    if (error.message.startsWith(AZURE_CONNECTION_STRING_REFUSAL)) throw error;
     const detail = error.message.replace(
       /^Expected `(?:options\.)?(\w+)` of [A-Z]\w*Store /,
       "expected its `$1` ",

@@ -11,6 +11,7 @@ import type {
 import { InvalidArgumentError } from "../errors.js";
 import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
+import { CONNECTION_STRING_EXPECTED, checkConnectionString } from "./azure-connection-string.js";
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
 import type { AzureBlobStoreOptions, AzureTokenCredential } from "./azure-options.js";
 import { checkPutBody } from "./call-arguments.js";
@@ -104,9 +105,15 @@ export class AzureBlobStore implements ObjectStore {
     checkInteger(options.maxTries, "options.maxTries", "AzureBlobStore");
     checkTimeout(options.tryTimeoutMs, "options.tryTimeoutMs", "AzureBlobStore");
     checkTimeout(options.requestTimeoutMs, "options.requestTimeoutMs", "AzureBlobStore");
+    // Read as the SDK will read it, so a malformed one fails here, not at the first request.
+    // A ready client makes the store ignore it, so it is not checked then.
+    const connection =
+      options.client === undefined && options.connectionString
+        ? checkConnectionString(options.connectionString, "options.connectionString")
+        : undefined;
     this.#options = { ...options };
     const where = `az://${this.#container}/${this.#prefix}`;
-    const endpoint = this.#endpointForDescription();
+    const endpoint = this.#endpointForDescription(connection?.blobEndpoint);
     this.#description = endpoint === undefined ? where : `${where} at ${endpoint}`;
   }
 
@@ -258,22 +265,14 @@ export class AzureBlobStore implements ObjectStore {
     });
   }
 
-  /** The account endpoint without query (a SAS token) or credentials. */
-  #endpointForDescription(): string | undefined {
+  /**
+   * The account endpoint without query (a SAS token) or credentials: the
+   * client's, the account URL, or `blobEndpoint`, the one the connection string names.
+   */
+  #endpointForDescription(blobEndpoint: string | undefined): string | undefined {
     const options = this.#options;
-    let url = options.client?.url ?? options.accountUrl;
-    if (url === undefined && options.connectionString !== undefined) {
-      const fields = new Map(
-        options.connectionString.split(";").map((part) => {
-          const eq = part.indexOf("=");
-          return [part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim()] as const;
-        }),
-      );
-      const account = fields.get("accountname");
-      url =
-        fields.get("blobendpoint") ??
-        (account === undefined ? undefined : `https://${account}.blob.core.windows.net`);
-    }
+    const url =
+      options.client?.url ?? (options.connectionString ? blobEndpoint : options.accountUrl);
     if (url === undefined) return undefined;
     try {
       const parsed = new URL(url);
@@ -319,9 +318,7 @@ export class AzureBlobStore implements ObjectStore {
       // A malformed connection string: the SDK's message may quote it, so do not pass it on.
       throw invalidArgumentGot(
         options.connectionString ? "options.connectionString" : "options.accountUrl",
-        options.connectionString
-          ? "an Azure Storage connection string (AccountName=...;AccountKey=...;BlobEndpoint=...)"
-          : "an account URL",
+        options.connectionString ? CONNECTION_STRING_EXPECTED : "an account URL",
         `one the SDK rejected (${errorCodeOf(err) ?? "error"})`,
         "AzureBlobStore",
       );

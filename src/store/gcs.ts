@@ -1,8 +1,9 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { dotSegmentOf } from "../util/dot-segments.js";
 import { messageOf } from "../util/message.js";
-import { redactSecrets } from "../util/redact.js";
-import { invalidArgument } from "../validate.js";
+import { redactSecrets, redactUrl } from "../util/redact.js";
+import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
 import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
 import {
@@ -179,6 +180,7 @@ export class GcsStore implements ObjectStore {
     this.#prefix = normalizePrefix(options.prefix, "options.prefix", "GcsStore");
     checkInteger(options.maxRetries, "options.maxRetries", "GcsStore", 0);
     checkTimeout(options.timeoutMs, "options.timeoutMs", "GcsStore");
+    if (options.apiEndpoint !== undefined) checkApiEndpoint(options.apiEndpoint);
     this.#options = { ...options };
   }
 
@@ -331,6 +333,24 @@ export class GcsStore implements ObjectStore {
       ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
     });
   }
+}
+
+/**
+ * Refuses an `apiEndpoint` that is no string, or that has a `.` or `..` path
+ * segment: the client's URL parser resolves it away, so requests would go to
+ * another path than written.
+ */
+function checkApiEndpoint(endpoint: unknown): void {
+  if (typeof endpoint !== "string")
+    throw invalidArgument("options.apiEndpoint", "a URL string", endpoint, "GcsStore");
+  const dots = dotSegmentOf(endpoint);
+  if (dots !== undefined)
+    throw invalidArgumentGot(
+      "options.apiEndpoint",
+      'a URL with "/"-separated names',
+      `${JSON.stringify(redactUrl(endpoint))}, with a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written)`,
+      "GcsStore",
+    );
 }
 
 /**

@@ -2,6 +2,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
+import { dotSegmentOf } from "../util/dot-segments.js";
 import { redactUrl } from "../util/redact.js";
 import { describeValue, expectationMessage } from "../validate.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure.js";
@@ -107,7 +108,7 @@ function openS3(url: string, options: OpenStoreOptions): S3Store {
   if (forcePathStyle !== undefined && forcePathStyle !== "true" && forcePathStyle !== "false")
     // Not echoed: the message shows no query value.
     throw invalid(url, 'forcePathStyle must be "true" or "false"');
-  const endpoint = params.get("endpoint");
+  const endpoint = endpointParam(url, params);
   const region = params.get("region");
   return new S3Store({
     ...options.s3,
@@ -141,7 +142,7 @@ function openAzure(url: string, options: OpenStoreOptions): AzureBlobStore {
 function openGcs(url: string, options: OpenStoreOptions): GcsStore {
   const parsed = parseBucketUrl(url, "gs://bucket/prefix?endpoint=...");
   const params = queryParams(url, parsed.url, ["endpoint"]);
-  const endpoint = params.get("endpoint");
+  const endpoint = endpointParam(url, params);
   return new GcsStore({
     ...options.gcs,
     bucket: parsed.bucket,
@@ -157,29 +158,34 @@ interface BucketUrl {
 }
 
 /**
- * Refuses a `.` or `..` path segment in the URL as written. The URL parser
- * resolves them away (also when written `%2e`, split by a backslash in a
- * `file:` URL, or broken up by a tab or newline, which it drops, as it trims
- * spaces and control characters off the ends), so
+ * Refuses a `.` or `..` path segment in the URL as written (see
+ * {@link dotSegmentOf}): the URL parser would resolve it away, so
  * `s3://bucket/a/../b` would open the prefix `b`: another queue's, or the
- * bucket's root. Hence the check is on the raw text, before parsing.
+ * bucket's root.
  */
 function refuseDotSegments(url: string, form: string): void {
-  const path = url
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the parser trims these off the ends
-    .replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "")
-    .replace(/[\t\n\r]/g, "")
-    .replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:/, "")
-    .split(/[?#]/)[0]!;
-  const dots = path
-    .split(/[/\\]/)
-    .map((segment) => segment.replace(/%2e/gi, "."))
-    .find((segment) => segment === "." || segment === "..");
+  const dots = dotSegmentOf(url);
   if (dots !== undefined)
     throw invalid(
       url,
       `its path has a "${dots}" segment, which the URL parser resolves away (opening another prefix than written); expected "${form}" with "/"-separated names`,
     );
+}
+
+/**
+ * The `endpoint` query parameter, if any, refusing a `.` or `..` path segment
+ * in it (as decoded from the query, which is what the store's client parses):
+ * `?endpoint=http://host/a/../b` would send every request to `http://host/b`.
+ */
+function endpointParam(url: string, params: Map<string, string>): string | undefined {
+  const endpoint = params.get("endpoint");
+  const dots = endpoint === undefined ? undefined : dotSegmentOf(endpoint);
+  if (dots !== undefined)
+    throw invalid(
+      url,
+      `its \`endpoint\` has a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written); expected an http(s) URL with "/"-separated names`,
+    );
+  return endpoint;
 }
 
 /** `scheme://bucket/some/prefix` → bucket and (decoded) prefix. */

@@ -3,6 +3,7 @@
  * optional `@aws-sdk/client-s3` SDK. How its failures are read is in `s3-errors.ts`.
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import { dotSegmentOf } from "../util/dot-segments.js";
 import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
@@ -370,18 +371,31 @@ export class S3Store implements ObjectStore {
 }
 
 function parseEndpoint(endpoint: string): URL {
+  const shown =
+    typeof endpoint === "string" ? JSON.stringify(redactUrl(endpoint)) : describeValue(endpoint);
+  let url: URL | undefined;
   try {
-    const url = new URL(endpoint);
-    if (url.protocol === "http:" || url.protocol === "https:") return url;
+    url = new URL(endpoint);
   } catch {
     // reported below
   }
-  throw invalidArgumentGot(
-    "options.endpoint",
-    'an http(s) URL such as "http://127.0.0.1:9000"',
-    typeof endpoint === "string" ? JSON.stringify(redactUrl(endpoint)) : describeValue(endpoint),
-    "S3Store",
-  );
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:"))
+    throw invalidArgumentGot(
+      "options.endpoint",
+      'an http(s) URL such as "http://127.0.0.1:9000"',
+      shown,
+      "S3Store",
+    );
+  // The parser resolved them away: requests would go to another path than written.
+  const dots = dotSegmentOf(endpoint);
+  if (dots !== undefined)
+    throw invalidArgumentGot(
+      "options.endpoint",
+      'an http(s) URL with "/"-separated names',
+      `${shown}, with a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written)`,
+      "S3Store",
+    );
+  return url;
 }
 
 /** The endpoint without user info, query or fragment. */

@@ -196,6 +196,29 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
     }
   });
 
+  it('a --store URL whose endpoint has a "." or ".." path segment is refused, naming `endpoint`', async () => {
+    for (const url of [
+      "s3://bucket/p?endpoint=http://127.0.0.1:9000/a/../b",
+      "s3://bucket/p?endpoint=http%3A%2F%2Fh%2F%2e%2e%2Fb&region=x",
+      "gs://bucket/p?endpoint=http://h/./b",
+    ]) {
+      const out = await cli("stats", "--store", url);
+      assertUsage(
+        out,
+        "stats",
+        /^taquba stats: Expected `--store` to be a store URL, got "[a-z0-9]+:\/\/bucket\/p\?[^"]*endpoint=…[^"]*": its `endpoint` has a "\.\.?" path segment/,
+      );
+    }
+  });
+
+  it("a --store directory with `=`, `@` or `;` in its path is shown as it is", async () => {
+    const dir = join(await storeDir(), "tenant=a;b@c", "queue");
+    const out = await cli("stats", "--store", dir);
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(out.stderr, /^taquba stats: no taquba queue store at --path "taquba" in --store /);
+    assert.ok(out.stderr.includes(` in --store ${JSON.stringify(dir)}`), out.stderr);
+  });
+
   it("a malformed AZURE_STORAGE_CONNECTION_STRING is named, not printed, and not blamed on --path", async () => {
     const saved = process.env.AZURE_STORAGE_CONNECTION_STRING;
     process.env.AZURE_STORAGE_CONNECTION_STRING = "AccountName=acct;AccountKey=S2VZU0VDUkVU";

@@ -177,6 +177,36 @@ describe("bad input to the stores names what was wrong in the one style", {
       "options.endpoint",
       ' of S3Store to be an http(s) URL such as "http://127.0.0.1:9000", got "h:9000?sig=…"',
     );
+    for (const endpoint of [
+      "http://h/a/../b",
+      "http://h/%2e",
+      "https://h/minio\\..\\x",
+      "http://h/a/.\n./b",
+    ])
+      throwsArg(
+        () => new S3Store({ bucket: "b", endpoint }),
+        "options.endpoint",
+        / of S3Store to be an http\(s\) URL with "\/"-separated names, got ".*", with a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\)$/,
+      );
+    for (const endpoint of [
+      "http://127.0.0.1:7480",
+      "https://s3.eu-west-1.amazonaws.com",
+      "http://minio.local:9000/minio/",
+      "http://h/a..b/.c",
+    ])
+      assert.ok(new S3Store({ bucket: "b", endpoint }).describe().startsWith("s3://b/ at http"));
+    throwsArg(
+      () => new GcsStore({ bucket: "b", apiEndpoint: "http://h/a/../b?sig=SECRET" }),
+      "options.apiEndpoint",
+      ' of GcsStore to be a URL with "/"-separated names, got "http://h/a/../b?sig=…", with a ".." path segment',
+    );
+    throwsArg(
+      () => new GcsStore({ bucket: "b", apiEndpoint: bad(5) }),
+      "options.apiEndpoint",
+      " of GcsStore to be a URL string, got 5",
+    );
+    assert.ok(new GcsStore({ bucket: "b", apiEndpoint: "http://127.0.0.1:4443" }));
+    assert.ok(new GcsStore({ bucket: "b", apiEndpoint: "storage.googleapis.com" }));
     throwsArg(
       () => new GcsStore(bad(undefined)),
       "options",
@@ -212,6 +242,12 @@ describe("bad input to the stores names what was wrong in the one style", {
       () => new AzureBlobStore({ container: "c", connectionString: AZURE, tryTimeoutMs: -1 }),
       "options.tryTimeoutMs",
       " of AzureBlobStore to be a positive integer number of milliseconds",
+    );
+    throwsArg(
+      () =>
+        new AzureBlobStore({ container: "c", connectionString: "AccountName=a;AccountKey=SECRET" }),
+      "options.connectionString",
+      " of AzureBlobStore to be an Azure Storage connection string (AccountName=...;AccountKey=...;BlobEndpoint=...), got one with AccountKey but without DefaultEndpointsProtocol (which an account key needs) or SharedAccessSignature",
     );
     // Keys: refused before any SDK is loaded or request sent.
     const s3 = new S3Store({ bucket: "b" });

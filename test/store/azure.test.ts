@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { inspect } from "node:util";
 import { ContainerClient } from "@azure/storage-blob";
 import { FencedError, InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
@@ -89,6 +90,28 @@ describe("AzureBlobStore on Azurite", { timeout: 180_000 }, () => {
     await store.put("k", bytes("v"));
     assert.equal(text((await store.get("k"))?.body), "v");
     assert.equal(store.describe(), `az://jobs/via-url/ at ${server.blobEndpoint}`);
+  });
+
+  it("works with a SAS connection string (BlobEndpoint and SharedAccessSignature, no key)", async () => {
+    const sdk = await import("@azure/storage-blob");
+    const sas = sdk
+      .generateAccountSASQueryParameters(
+        {
+          expiresOn: new Date(Date.now() + 3_600_000),
+          permissions: sdk.AccountSASPermissions.parse("rwdlc"),
+          resourceTypes: sdk.AccountSASResourceTypes.parse("sco").toString(),
+          services: sdk.AccountSASServices.parse("b").toString(),
+        },
+        new sdk.StorageSharedKeyCredential(server.accountName, accountKey()),
+      )
+      .toString();
+    const connectionString = `BlobEndpoint=${server.blobEndpoint}/;SharedAccessSignature=${sas}`;
+    const store = await openStore("az://jobs/via-sas", {
+      env: { AZURE_STORAGE_CONNECTION_STRING: connectionString },
+    });
+    await store.put("k", bytes("v"), { ifNoneMatch: "*" });
+    assert.equal(text((await store.get("k"))?.body), "v");
+    assert.equal(store.describe(), `az://jobs/via-sas/ at ${server.blobEndpoint}`);
   });
 
   it("works with a ready ContainerClient of the SDK as `client`", async () => {
@@ -236,24 +259,118 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
     );
   });
 
-  it("a malformed connection string is reported without quoting it", async () => {
-    // No AccountName; the endpoint is a closed local port in case the SDK ever accepted it.
-    const store = new AzureBlobStore({
-      container: "cont",
-      connectionString:
-        "DefaultEndpointsProtocol=http;AccountKey=TOPSECRET;BlobEndpoint=http://127.0.0.1:9/acc",
-      maxTries: 1,
-    });
-    await assert.rejects(store.get("k"), (err) => {
-      assert.ok(err instanceof InvalidArgumentError, `got ${err}`);
-      assert.match(
-        err.message,
-        /^Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string .*, got one the SDK rejected/,
+  it("a malformed connection string is refused when the store is created, naming what is missing, never quoting it", () => {
+    const secret = "VE9QU0VDUkVU";
+    const malformed: [string, RegExp][] = [
+      [
+        `AccountName=acct;AccountKey=${secret};BlobEndpoint=http://127.0.0.1:9/acct`,
+        /got one with AccountKey but without DefaultEndpointsProtocol \(which an account key needs\) or SharedAccessSignature$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=http;AccountKey=${secret};BlobEndpoint=http://127.0.0.1:9/acc`,
+        /got one without AccountName$/,
+      ],
+      [
+        "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=;BlobEndpoint=http://127.0.0.1:9/a",
+        /got one whose AccountKey is empty or not base64$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${secret}`,
+        /got one with neither BlobEndpoint nor EndpointSuffix$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=ftp;AccountName=a;AccountKey=${secret};EndpointSuffix=core.windows.net`,
+        /got one without BlobEndpoint, and whose DefaultEndpointsProtocol is not "https" or "http"$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=https;AccountName=a b;AccountKey=${secret};EndpointSuffix=core.windows.net`,
+        /make no http\(s\) URL$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=http;AccountName=a;AccountKey=${secret};BlobEndpoint=not a url`,
+        /got one whose BlobEndpoint is not an http\(s\) URL$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=http;AccountName=a;AccountKey=${secret};BlobEndpoint=ftp://h/a`,
+        /got one whose BlobEndpoint is not an http\(s\) URL$/,
+      ],
+      [
+        `SharedAccessSignature=sv=2022&sig=${secret}`,
+        /got one with SharedAccessSignature but without BlobEndpoint \(which a SAS needs\)$/,
+      ],
+      [
+        `BlobEndpoint=::;SharedAccessSignature=sv=2022&sig=${secret}`,
+        /got one whose BlobEndpoint is not an http\(s\) URL$/,
+      ],
+      [
+        `BlobEndpointX=http://h/a;SharedAccessSignature=sig=${secret}`,
+        /got one with a field that starts with "BlobEndpoint" but is not "BlobEndpoint=…"$/,
+      ],
+      // Field names are read as the SDK reads them: case-sensitive.
+      [
+        `defaultendpointsprotocol=https;accountname=a;accountkey=${secret};endpointsuffix=core.windows.net`,
+        /got one with neither AccountKey \(with DefaultEndpointsProtocol\) nor SharedAccessSignature$/,
+      ],
+      [secret, /got one with neither AccountKey/],
+    ];
+    for (const [connectionString, missing] of malformed) {
+      assert.throws(
+        () => new AzureBlobStore({ container: "cont", connectionString, maxTries: 1 }),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidArgumentError, `${connectionString}: ${err}`);
+          assert.match(
+            err.message,
+            /^Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got one /,
+          );
+          assert.match(err.message, missing, connectionString);
+          assert.ok(!inspect(err).includes(secret), connectionString);
+          return true;
+        },
       );
-      assert.ok(!String(err).includes("TOPSECRET"));
-      return true;
-    });
-    assert.equal(store.describe(), "az://cont/ at http://127.0.0.1:9/acc");
+      // The SDK rejects each of them too (or, for an endpoint that is not http(s), could send nothing).
+      if (!/ftp:/.test(connectionString))
+        assert.throws(() => new ContainerClient(connectionString, "cont"), connectionString);
+    }
+    assert.throws(
+      () => new AzureBlobStore({ container: "cont", connectionString: 5 as never }),
+      /^InvalidArgumentError: Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string .*, got 5$/,
+    );
+  });
+
+  it("every connection string form the SDK takes is accepted, and named by its blob endpoint", () => {
+    const forms: [string, string][] = [
+      ["UseDevelopmentStorage=true", "http://127.0.0.1:10000/devstoreaccount1"],
+      // Azurite's well-known development account, as Microsoft documents it.
+      [
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+        "http://127.0.0.1:10000/devstoreaccount1",
+      ],
+      [
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net",
+        "https://acct.blob.core.windows.net",
+      ],
+      [
+        " DefaultEndpointsProtocol=https ; AccountName=acct ; AccountKey=a2V5 ; EndpointSuffix=core.chinacloudapi.cn ; ",
+        "https://acct.blob.core.chinacloudapi.cn",
+      ],
+      [
+        "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&sig=c2ln",
+        "https://acct.blob.core.windows.net",
+      ],
+      [
+        "BlobEndpoint=http://localhost:10000/acct;SharedAccessSignature=?sv=2022-11-02&sig=c2ln",
+        "http://localhost:10000/acct",
+      ],
+    ];
+    for (const [connectionString, endpoint] of forms) {
+      const store = new AzureBlobStore({ container: "cont", prefix: "p", connectionString });
+      assert.equal(store.describe(), `az://cont/p/ at ${endpoint}`, connectionString);
+      const client = new ContainerClient(connectionString, "cont");
+      assert.equal(
+        new URL(client.url).pathname.replace(/\/cont$/, ""),
+        new URL(endpoint).pathname.replace(/\/$/, ""),
+      );
+    }
   });
 });
 

@@ -7,7 +7,6 @@ import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { QueueReader } from "../../src/queue/reader.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
 import { FileStore } from "../../src/store/file.js";
 import { GcsStore } from "../../src/store/gcs.js";
@@ -159,19 +158,94 @@ describe("openStore", { timeout: 60_000 }, () => {
     assert.equal(dotted.describe(), "s3://jobs/a..b/.c/d./");
   });
 
-  it("a malformed Azure connection string is named as such, not as a bad path, and not printed", async () => {
-    const store = await openStore("az://jobs/prod", {
-      env: { AZURE_STORAGE_CONNECTION_STRING: "AccountName=acct;AccountKey=S2VZU0VDUkVU" },
-    });
-    await assert.rejects(QueueReader.open(store, "q"), (err: unknown) => {
-      assert.ok(err instanceof InvalidArgumentError);
-      assert.match(
-        err.message,
-        /^Expected `options\.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got /,
+  it('refuses "." and ".." path segments in an `endpoint` from the query, as the client would read it', async () => {
+    const endpoints = [
+      "http://h/a/../b",
+      "http://h/a/./b",
+      "http://h/..",
+      "http://h/a/%2e%2E/b",
+      "http://h/a/.%2e/b",
+      "http://h/a\\..\\b",
+      "http://h/a/.\t./b",
+      "http://h/a/.. ",
+      "https://s3.example/minio/../other?x=1",
+    ];
+    for (const endpoint of endpoints)
+      for (const url of [
+        `s3://jobs/p?endpoint=${endpoint}`,
+        `s3://jobs/p?region=eu-west-1&endpoint=${encodeURIComponent(endpoint)}`,
+        `gs://jobs/p?endpoint=${encodeURIComponent(endpoint)}`,
+      ])
+        await rejectsUrl(
+          url,
+          /^Expected `url` of openStore to be a store URL, got "[a-z0-9]+:\/\/jobs\/p\?[^"]*endpoint=…[^"]*": its `endpoint` has a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\)/,
+        );
+    // "%252e" is "%2e" once the query is decoded, which the endpoint's parser reads as ".".
+    await rejectsUrl("s3://jobs/p?endpoint=http://h/a/%252e%252e/b", /its `endpoint` has a "\.\."/);
+    // Secrets in the refused URL are not printed.
+    const withSecret = await rejectsUrl(
+      "s3://jobs/p?endpoint=http://u:s3cr3t@h/../b?X-Amz-Signature=s3cr3t",
+      /its `endpoint` has a "\.\." path segment/,
+    );
+    assert.doesNotMatch(withSecret.message, /s3cr3t/);
+    // Ordinary endpoints, dotted host names and names with dots in them still open.
+    for (const [endpoint, shown] of [
+      ["http://127.0.0.1:7480", "http://127.0.0.1:7480"],
+      ["https://s3.eu-west-1.amazonaws.com", "https://s3.eu-west-1.amazonaws.com"],
+      ["http://minio.local:9000/minio", "http://minio.local:9000/minio"],
+      ["http://h/a..b/.c/d./", "http://h/a..b/.c/d./"],
+    ] as const) {
+      const store = await openStore(`s3://jobs/p?endpoint=${endpoint}`);
+      assert.equal(store.describe(), `s3://jobs/p/ at ${shown}`);
+      assert.ok((await openStore(`gs://jobs/p?endpoint=${endpoint}`)) instanceof GcsStore);
+    }
+  });
+
+  it("a malformed Azure connection string is refused when the store is opened, named and not printed", async () => {
+    for (const [connectionString, missing] of [
+      ["AccountName=acct;AccountKey=S2VZU0VDUkVU", /without DefaultEndpointsProtocol/],
+      [
+        "DefaultEndpointsProtocol=https;AccountKey=S2VZU0VDUkVU;EndpointSuffix=x",
+        /without AccountName/,
+      ],
+      [
+        "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=S2VZU0VDUkVU",
+        /neither BlobEndpoint nor EndpointSuffix/,
+      ],
+      [
+        "BlobEndpoint=http://127.0.0.1:9/a;SharedAccessSignatureS2VZU0VDUkVU",
+        /"SharedAccessSignature" but is not/,
+      ],
+    ] as const) {
+      // Refused by openStore itself: no request is needed (nor any queue open) to find it.
+      await assert.rejects(
+        openStore("az://jobs/prod", { env: { AZURE_STORAGE_CONNECTION_STRING: connectionString } }),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidArgumentError);
+          assert.equal(err.code, "INVALID_ARGUMENT");
+          assert.match(
+            err.message,
+            /^Expected `options\.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got one /,
+          );
+          assert.match(err.message, missing);
+          assert.doesNotMatch(err.message, /S2VZU0VDUkVU|`path`/);
+          return true;
+        },
       );
-      assert.doesNotMatch(err.message, /S2VZU0VDUkVU|`path`/);
-      return true;
+    }
+    // A ready client is used as it is: a connection string beside it (here from the
+    // environment) is not read, so it is not refused either.
+    const client = {
+      url: "http://127.0.0.1:9/acct/jobs",
+      getBlobClient: () => ({}),
+      getBlockBlobClient: () => ({}),
+      listBlobsFlat: () => ({ async *[Symbol.asyncIterator]() {} }),
+    };
+    const withClient = await openStore("az://jobs", {
+      env: { AZURE_STORAGE_CONNECTION_STRING: "garbage" },
+      azure: { client },
     });
+    assert.equal(withClient.describe(), "az://jobs/ at http://127.0.0.1:9/acct/jobs");
   });
 
   it("gs://bucket/prefix opens a GcsStore, with an optional endpoint", async () => {
@@ -213,9 +287,15 @@ describe("optional SDKs", { timeout: 60_000 }, () => {
       const results = { imported: Object.keys(taquba).includes("S3Store") };
       const stores = {
         s3: await taquba.openStore("s3://bucket/p?endpoint=http://127.0.0.1:9"),
-        azure: new taquba.AzureBlobStore({ container: "cont", connectionString: "AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a" }),
+        azure: new taquba.AzureBlobStore({ container: "cont", connectionString: "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a" }),
         gcs: new taquba.GcsStore({ bucket: "bucket", apiEndpoint: "http://127.0.0.1:9" }),
       };
+      // A malformed connection string is refused without the SDK, as the store is created.
+      try {
+        new taquba.AzureBlobStore({ container: "cont", connectionString: "AccountName=a;AccountKey=a2V5" });
+      } catch (err) {
+        results.malformedAzure = err.code;
+      }
       for (const [name, store] of Object.entries(stores)) {
         try {
           await store.get("k");
@@ -257,6 +337,7 @@ describe("optional SDKs", { timeout: 60_000 }, () => {
     );
     const results = JSON.parse(stdout.trim().split("\n").at(-1)!);
     assert.equal(results.imported, true, "the core imports with every SDK missing");
+    assert.equal(results.malformedAzure, "INVALID_ARGUMENT", "checked without the SDK");
     const expected = {
       s3: ["S3Store", "@aws-sdk/client-s3"],
       azure: ["AzureBlobStore", "@azure/storage-blob"],
