@@ -8,7 +8,8 @@ import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
-import { redactUrl } from "../util/redact.js";
+import { redactStoreLocation } from "../util/redact.js";
+import { storeUrlScheme } from "../util/store-url.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";
@@ -112,12 +113,12 @@ export const demoCommand = defineCommand({
     const storeUrl = values.store ?? values.dir ?? DEFAULT_DATA_DIR;
     // By its scheme, before any store is built (a remote one would want credentials first).
     // A one-letter scheme is a Windows drive, a path.
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(storeUrl)?.[1]?.toLowerCase();
+    const scheme = storeUrlScheme(storeUrl);
     if (scheme !== undefined && scheme !== "file")
       throw badFlag(
         values.store === undefined ? "dir" : "store",
         "a directory or a file:/// URL (the demo runs on a local file store)",
-        redactUrl(storeUrl),
+        redactStoreLocation(storeUrl),
       );
     const path = values.path ?? DEFAULT_STORE_PATH;
     // The flags that name this store, for the commands it suggests.

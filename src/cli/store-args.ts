@@ -15,7 +15,7 @@ import { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
-import { redactUrl } from "../util/redact.js";
+import { redactStoreLocation } from "../util/redact.js";
 import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
@@ -85,7 +85,7 @@ export async function resolveStore(values: StoreValues): Promise<ResolvedStore> 
   return {
     store: await openStoreFlag(url),
     path,
-    where: `--path ${JSON.stringify(path)} in --store ${JSON.stringify(redactUrl(url))}`,
+    where: `--path ${JSON.stringify(path)} in --store ${JSON.stringify(redactStoreLocation(url))}`,
   };
 }
 
@@ -112,7 +112,7 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
       "expected its `$1` ",
     );
     throw new UsageError(
-      `${expectationMessage("--store", "a store URL", JSON.stringify(redactUrl(url)))}: ${detail}`,
+      `${expectationMessage("--store", "a store URL", JSON.stringify(redactStoreLocation(url)))}: ${detail}`,
     );
   }
 }

@@ -1,16 +1,39 @@
 /**
  * Reading an Azure Storage connection string as `@azure/storage-blob` reads
  * it, without the SDK (an optional peer dependency, loaded on the first
- * request), so that {@link AzureBlobStore} refuses one the SDK would reject
- * when it is created, not at its first request. Nothing here ever quotes a
- * value: a connection string holds an account key or SAS token.
+ * request), so that `AzureBlobStore` refuses one the SDK would reject when it
+ * is created, not at its first request. Nothing here ever quotes a value: a
+ * connection string holds an account key or SAS token.
+ *
+ * It follows `extractConnectionStringParts` of `@azure/storage-blob`, which
+ * reads a connection string the same way in every published release the
+ * peer range `^12.20.0` admits: 12.23.0 (the first after 12.18.0) through
+ * 12.34.0. Where it is laxer than the SDK, the store's first request still
+ * fails (without quoting the string): a line break inside a value, a
+ * `DevelopmentStorageProxyUri` that is no URL, and a `BlobEndpoint` path
+ * with a malformed %-escape.
  */
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
-import type { AzureBlobStore } from "./azure.js";
 
-/** What the store's refusal of a connection string expects (the CLI matches its start). */
+/**
+ * What the store's refusal of a connection string expects (the CLI matches
+ * its start). Its example is a form the store accepts, once the `...` are
+ * filled in.
+ */
 export const CONNECTION_STRING_EXPECTED =
-  "an Azure Storage connection string (AccountName=...;AccountKey=...;BlobEndpoint=...)";
+  "an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net)";
+
+/** The field names the SDK reads, for telling a user who wrote one in another case. */
+const FIELD_NAMES = [
+  "DefaultEndpointsProtocol",
+  "AccountName",
+  "AccountKey",
+  "BlobEndpoint",
+  "EndpointSuffix",
+  "SharedAccessSignature",
+  "UseDevelopmentStorage",
+  "DevelopmentStorageProxyUri",
+];
 
 /** The endpoint `UseDevelopmentStorage=true` stands for (the emulator's well-known account). */
 const DEVELOPMENT_BLOB_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1";
@@ -38,9 +61,30 @@ export function parseConnectionString(
   try {
     return { blobEndpoint: blobEndpointOf(connectionString) };
   } catch (err) {
-    if (err instanceof Problem) return { problem: err.message };
+    if (err instanceof Problem) return { problem: err.message + caseNote(connectionString) };
     throw err;
   }
+}
+
+/**
+ * For a refused string with a field name the SDK reads written in another
+ * case (`accountkey=`), a note that names are case-sensitive, naming the
+ * field as written (it is one of {@link FIELD_NAMES} but for its case, so no
+ * secret); otherwise `""`.
+ */
+function caseNote(connectionString: string): string {
+  const miscased: string[] = [];
+  for (const field of connectionString.split(";")) {
+    const eq = field.indexOf("=");
+    if (eq === -1) continue;
+    const name = field.slice(0, eq).trim();
+    const meant = FIELD_NAMES.find((known) => known.toLowerCase() === name.toLowerCase());
+    if (meant !== undefined && meant !== name)
+      miscased.push(`${JSON.stringify(name)} must be ${JSON.stringify(meant)}`);
+  }
+  return miscased.length === 0
+    ? ""
+    : ` (field names are case-sensitive: ${[...new Set(miscased)].join(", ")})`;
 }
 
 /** What makes a connection string unusable, worded to follow "got one ". */
@@ -92,6 +136,7 @@ function blobEndpointOf(connectionString: string): string {
   }
   // What the SDK takes for a SAS string; an account key is only read with DefaultEndpointsProtocol.
   const sas = read("SharedAccessSignature");
+  // Read only for the failure: the SDK reads it here, and throws on a field such as "AccountNameX=".
   read("AccountName");
   if (sas === "")
     throw new Problem(

@@ -57,7 +57,7 @@ export interface AzureBlobStoreOptions {
    */
   prefix?: string;
   /**
-   * An account connection string (`DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...`).
+   * An account connection string (`DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net`).
    * @default none: give `client` or `accountUrl` instead
    * @example { container: "queues", connectionString: process.env.AZURE_STORAGE_CONNECTION_STRING }
    */

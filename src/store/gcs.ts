@@ -1,6 +1,10 @@
 /** `GcsStore`: the object store in a Google Cloud Storage bucket, over the optional `@google-cloud/storage` SDK. */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { dotSegmentOf } from "../util/dot-segments.js";
+import {
+  dotSegmentOf,
+  dotSegmentProblem,
+  ENDPOINT_WITHOUT_DOT_SEGMENTS,
+} from "../util/dot-segments.js";
 import { messageOf } from "../util/message.js";
 import { redactSecrets, redactUrl } from "../util/redact.js";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
@@ -347,8 +351,8 @@ function checkApiEndpoint(endpoint: unknown): void {
   if (dots !== undefined)
     throw invalidArgumentGot(
       "options.apiEndpoint",
-      'a URL with "/"-separated names',
-      `${JSON.stringify(redactUrl(endpoint))}, with a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written)`,
+      ENDPOINT_WITHOUT_DOT_SEGMENTS,
+      `${JSON.stringify(redactUrl(endpoint))}, with ${dotSegmentProblem(dots)}`,
       "GcsStore",
     );
 }

@@ -2,8 +2,13 @@
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../errors.js";
-import { dotSegmentOf } from "../util/dot-segments.js";
-import { redactUrl } from "../util/redact.js";
+import {
+  dotSegmentOf,
+  dotSegmentProblem,
+  ENDPOINT_WITHOUT_DOT_SEGMENTS,
+} from "../util/dot-segments.js";
+import { redactStoreLocation } from "../util/redact.js";
+import { storeUrlScheme } from "../util/store-url.js";
 import { describeValue, expectationMessage } from "../validate.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure.js";
 import { FileStore, type FileStoreOptions } from "./file.js";
@@ -77,7 +82,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     throw new InvalidArgumentError(
       `${expectationMessage("url", "a store URL (a non-empty string)", describeValue(url), "openStore")}. Supported forms: ${EXPECTED_FORMS}`,
     );
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
+  const scheme = storeUrlScheme(url);
   // No scheme (or a one-letter one, i.e. a Windows drive): a plain path.
   if (scheme === undefined) return new FileStore(resolve(url), options.file);
   switch (scheme) {
@@ -183,7 +188,7 @@ function endpointParam(url: string, params: Map<string, string>): string | undef
   if (dots !== undefined)
     throw invalid(
       url,
-      `its \`endpoint\` has a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written); expected an http(s) URL with "/"-separated names`,
+      `its \`endpoint\` has ${dotSegmentProblem(dots)}; expected ${ENDPOINT_WITHOUT_DOT_SEGMENTS}`,
     );
   return endpoint;
 }
@@ -257,6 +262,6 @@ function filePath(url: string): string {
 /** The refusal of `url`: `detail` says what is wrong with it. */
 function invalid(url: string, detail: string): InvalidArgumentError {
   return new InvalidArgumentError(
-    `${expectationMessage("url", "a store URL", JSON.stringify(redactUrl(url)), "openStore")}: ${detail}. Supported forms: ${EXPECTED_FORMS}`,
+    `${expectationMessage("url", "a store URL", JSON.stringify(redactStoreLocation(url)), "openStore")}: ${detail}. Supported forms: ${EXPECTED_FORMS}`,
   );
 }

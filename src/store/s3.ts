@@ -3,7 +3,11 @@
  * optional `@aws-sdk/client-s3` SDK. How its failures are read is in `s3-errors.ts`.
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { dotSegmentOf } from "../util/dot-segments.js";
+import {
+  dotSegmentOf,
+  dotSegmentProblem,
+  ENDPOINT_WITHOUT_DOT_SEGMENTS,
+} from "../util/dot-segments.js";
 import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
@@ -391,8 +395,8 @@ function parseEndpoint(endpoint: string): URL {
   if (dots !== undefined)
     throw invalidArgumentGot(
       "options.endpoint",
-      'an http(s) URL with "/"-separated names',
-      `${shown}, with a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written)`,
+      ENDPOINT_WITHOUT_DOT_SEGMENTS,
+      `${shown}, with ${dotSegmentProblem(dots)}`,
       "S3Store",
     );
   return url;

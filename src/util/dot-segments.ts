@@ -1,7 +1,8 @@
 /**
  * Finding the `.` and `..` path segments a URL parser would resolve away, in
- * a URL as written: shared by `openStore` (its own URL and an `endpoint` in
- * its query) and the stores that take an endpoint URL as an option.
+ * a URL as written, and the words refusing one in an endpoint: shared by
+ * `openStore` (its own URL and an `endpoint` in its query) and the stores
+ * that take an endpoint URL as an option.
  */
 
 /**
@@ -25,4 +26,12 @@ export function dotSegmentOf(url: string): "." | ".." | undefined {
     .map((segment) => segment.replace(/%2e/gi, "."))
     .find((segment) => segment === "." || segment === "..");
   return dots === "." || dots === ".." ? dots : undefined;
+}
+
+/** What an endpoint URL with a `.` or `..` path segment is expected to be, in its refusal. */
+export const ENDPOINT_WITHOUT_DOT_SEGMENTS = 'an endpoint URL without "." or ".." path segments';
+
+/** Why a `dots` path segment of an endpoint URL is refused, worded to follow "with " or "has ". */
+export function dotSegmentProblem(dots: "." | ".."): string {
+  return `a "${dots}" path segment, which the URL parser resolves away (sending requests to another path than written)`;
 }

@@ -1,8 +1,10 @@
 /**
  * Making text that may hold a secret safe to print: SDK error messages
- * ({@link redactSecrets}) and URLs, or what was given where a URL belongs
- * ({@link redactUrl}). Shared by the stores and the CLI.
+ * ({@link redactSecrets}), URLs or what was given where a URL belongs
+ * ({@link redactUrl}), and store locations, which may be a directory
+ * ({@link redactStoreLocation}). Shared by the stores and the CLI.
  */
+import { storeUrlScheme } from "./store-url.js";
 
 /**
  * Patterns that may carry secrets in SDK error messages, URLs or connection
@@ -30,45 +32,83 @@ export function redactSecrets(text: string): string {
  * before them (a SAS token or connection string given where a URL belongs:
  * `sig=…&sv=…`, `AccountKey=…`). Which part was wrong stays visible. (A
  * bare secret with no name, given as the host or path, cannot be told from one.)
- *
- * A filesystem path (see {@link isFilesystemPath}), or the path of a
- * `file:///` URL, is kept as it is up to a `?` or `#`: `/data/a=b/queue` is a
- * directory, not a secret.
+ * For a value that may also be a directory, see {@link redactStoreLocation}.
  */
 export function redactUrl(value: string): string {
-  const hashAt = value.indexOf("#");
-  const queryAt = value.indexOf("?");
-  const headEnd = Math.min(...[hashAt, queryAt, value.length].filter((at) => at !== -1));
-  if (isFilesystemPath(value.slice(0, headEnd)))
-    return value.slice(0, headEnd) + redactQueryAndFragment(value.slice(headEnd));
   // User info after "scheme://" or "//", or before the first "@" of a value without a scheme
   // ("user:pass@host"; a URL parser would read "user:" as the scheme).
   const withoutUserInfo = value.replace(/^((?:[a-zA-Z][a-zA-Z0-9+.-]*:)?\/\/)?[^/?#@]*@/, "$1***@");
-  const restAt = withoutUserInfo.search(/[?#]/);
-  const head = restAt === -1 ? withoutUserInfo : withoutUserInfo.slice(0, restAt);
+  const [head, rest] = splitHead(withoutUserInfo);
   // A value runs to the next "&" or ";" (a SAS value may itself hold "=": "SharedAccessSignature=sv=…").
-  const shown =
-    head.replace(/([^=&;]*=)[^&;]*/g, "$1…") +
-    redactQueryAndFragment(restAt === -1 ? "" : withoutUserInfo.slice(restAt));
-  // User info of a URL further in, too ("…/https://user:pass@host").
-  return shown.replace(/\/\/[^/?#@\s]*@/g, "//***@");
+  return hideNestedUserInfo(
+    head.replace(/([^=&;]*=)[^&;]*/g, "$1…") + redactQueryAndFragment(rest),
+  );
 }
+
+/** `text` with the user info of a URL further in as `***@` ("…/https://user:pass@host"). */
+function hideNestedUserInfo(text: string): string {
+  return text.replace(/\/\/[^/?#@\s]*@/g, "//***@");
+}
+
+/**
+ * A store location (`openStore`'s URL, the CLI's `--store`), which may be a
+ * directory, as safe to print. A filesystem path (see
+ * {@link isFilesystemPath}), or the path of a `file:///` URL, is kept as
+ * written, so `/data/a=b/queue` stays readable, except for the tokens that
+ * look like a secret (see {@link PATH_SECRET_PATTERNS}: `AccountKey=***`,
+ * `sig=***`, `***@host`); a `?query` or `#fragment` after it is shown as
+ * {@link redactUrl} shows one. Anything else is shown as {@link redactUrl}
+ * shows it.
+ */
+export function redactStoreLocation(value: string): string {
+  const [head, rest] = splitHead(value);
+  if (!isFilesystemPath(head)) return redactUrl(value);
+  let shown = head;
+  for (const [pattern, replacement] of PATH_SECRET_PATTERNS)
+    shown = shown.replace(pattern, replacement);
+  return shown + hideNestedUserInfo(redactQueryAndFragment(rest));
+}
+
+/**
+ * What still looks like a secret in a filesystem path, each with what it
+ * becomes. A named value runs to the next `;` or `&` (connection-string and
+ * query separators; a base64 key may hold "/"), a SAS to the next `;` (its
+ * own fields are "&"-separated):
+ * - `AccountKey=` and `SharedAccessSignature=` (a connection string);
+ * - a name ending in `sig`, `signature`, `credential`, `token`, `secret`,
+ *   `password`, `passwd` or `pwd` (a SAS token's `sig=`, `X-Amz-Signature=`,
+ *   `access_token=`, `Password=`);
+ * - `user:password@` in a path segment (up to its last `@`, as a URL parser
+ *   reads user info), which is what a URL written into a path
+ *   (`/x//user:pass@host`, `\\user:pass@server`) carries. A segment with an
+ *   `@` but no `:` before it (`/srv/u@host`) is a name, and stays.
+ */
+const PATH_SECRET_PATTERNS: [RegExp, string][] = [
+  [/((?:AccountKey|SharedAccessSignature)=)[^;]*/gi, "$1***"],
+  [/((?:sig|signature|credential|token|secret|password|passwd|pwd)=)[^;&]*/gi, "$1***"],
+  [/(^|[/\\])[^/\\:]*:[^/\\]*@/g, "$1***@"],
+];
 
 /**
  * Whether `head` (a value up to any `?` or `#`) is a filesystem path, as
  * `openStore` reads one, rather than a URL or a secret given where a URL
- * belongs: no scheme (a one-letter one is a Windows drive) and not `//host`;
- * and either anchored (`/`, `\` and `\\server`, `./`, `../`, `~/`, `C:\`) or relative with a
- * directory separator before any `=`, `@`, `:` or `.` (a host name), and no
- * `;` or `&` (which connection strings and query strings are made of).
- * `file:///abs/path` is one too. `AccountKey=abc/def==`, `sig=…&sv=…`,
- * `user:pass@host/x` and `host.example/sig=…` are not.
+ * belongs: no scheme (see {@link storeUrlScheme}) and not `//host`; and
+ * either anchored (`/`, `\` and `\\server`, `./`, `../`, `~/`, `C:\`) or
+ * relative with a directory separator before any `=`, `@`, `:`, `.` (a host
+ * name), `;` or `&`. `file:///abs/path` is one too. `AccountKey=abc/def==`,
+ * `sig=…&sv=…`, `user:pass@host/x` and `host.example/sig=…` are not.
  */
 function isFilesystemPath(head: string): boolean {
   if (/^file:\/\/\/(?!\/)/i.test(head)) return true;
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(head) || head.startsWith("//")) return false;
+  if (storeUrlScheme(head) !== undefined || head.startsWith("//")) return false;
   if (/^(?:[/\\]|\.\.?(?:[/\\]|$)|~(?:[/\\]|$)|[a-zA-Z]:[/\\])/.test(head)) return true;
-  return /^[^=@:;&/\\.]+[/\\][^;&]*$/.test(head);
+  return /^[^=@:;&/\\.]+[/\\]/.test(head);
+}
+
+/** `value` split before its first `?` or `#` (the rest is `""` if it has neither). */
+function splitHead(value: string): [string, string] {
+  const restAt = value.search(/[?#]/);
+  return restAt === -1 ? [value, ""] : [value.slice(0, restAt), value.slice(restAt)];
 }
 
 /** A `?query` and `#fragment` (either or both, or `""`) with every value as `…`. */

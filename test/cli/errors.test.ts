@@ -227,7 +227,7 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
       assertUsage(
         out,
         "stats",
-        /^taquba stats: Expected `AZURE_STORAGE_CONNECTION_STRING` to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got /,
+        /^taquba stats: Expected `AZURE_STORAGE_CONNECTION_STRING` to be an Azure Storage connection string \(DefaultEndpointsProtocol=https;AccountName=\.\.\.;AccountKey=\.\.\.;EndpointSuffix=core\.windows\.net\), got /,
       );
       assert.doesNotMatch(out.stderr, /S2VZU0VDUkVU|--path|options\./);
     } finally {

@@ -186,7 +186,7 @@ describe("bad input to the stores names what was wrong in the one style", {
       throwsArg(
         () => new S3Store({ bucket: "b", endpoint }),
         "options.endpoint",
-        / of S3Store to be an http\(s\) URL with "\/"-separated names, got ".*", with a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\)$/,
+        / of S3Store to be an endpoint URL without "\." or "\.\." path segments, got ".*", with a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\)$/,
       );
     for (const endpoint of [
       "http://127.0.0.1:7480",
@@ -198,7 +198,7 @@ describe("bad input to the stores names what was wrong in the one style", {
     throwsArg(
       () => new GcsStore({ bucket: "b", apiEndpoint: "http://h/a/../b?sig=SECRET" }),
       "options.apiEndpoint",
-      ' of GcsStore to be a URL with "/"-separated names, got "http://h/a/../b?sig=…", with a ".." path segment',
+      ' of GcsStore to be an endpoint URL without "." or ".." path segments, got "http://h/a/../b?sig=…", with a ".." path segment, which the URL parser resolves away (sending requests to another path than written)',
     );
     throwsArg(
       () => new GcsStore({ bucket: "b", apiEndpoint: bad(5) }),
@@ -247,7 +247,7 @@ describe("bad input to the stores names what was wrong in the one style", {
       () =>
         new AzureBlobStore({ container: "c", connectionString: "AccountName=a;AccountKey=SECRET" }),
       "options.connectionString",
-      " of AzureBlobStore to be an Azure Storage connection string (AccountName=...;AccountKey=...;BlobEndpoint=...), got one with AccountKey but without DefaultEndpointsProtocol (which an account key needs) or SharedAccessSignature",
+      " of AzureBlobStore to be an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net), got one with AccountKey but without DefaultEndpointsProtocol (which an account key needs) or SharedAccessSignature",
     );
     // Keys: refused before any SDK is loaded or request sent.
     const s3 = new S3Store({ bucket: "b" });

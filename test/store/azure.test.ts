@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { ContainerClient } from "@azure/storage-blob";
 import { FencedError, InvalidArgumentError, StorageError } from "../../src/errors.js";
@@ -7,13 +9,17 @@ import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
+import { CONNECTION_STRING_EXPECTED } from "../../src/store/azure-connection-string.js";
 import { openStore } from "../../src/store/open-store.js";
 import { probeConditionalWrites } from "../../src/store/probe.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
+import { modules } from "../docs/source-files.js";
 import { recordingLogger } from "../recording-logger.js";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.js";
 import { runStoreConformance } from "./conformance.js";
 
+const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
+const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
 
@@ -306,10 +312,19 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
         `BlobEndpointX=http://h/a;SharedAccessSignature=sig=${secret}`,
         /got one with a field that starts with "BlobEndpoint" but is not "BlobEndpoint=…"$/,
       ],
-      // Field names are read as the SDK reads them: case-sensitive.
+      // Field names are read as the SDK reads them: case-sensitive, which the message says when
+      // a name is one of them in another case.
       [
         `defaultendpointsprotocol=https;accountname=a;accountkey=${secret};endpointsuffix=core.windows.net`,
-        /got one with neither AccountKey \(with DefaultEndpointsProtocol\) nor SharedAccessSignature$/,
+        /got one with neither AccountKey \(with DefaultEndpointsProtocol\) nor SharedAccessSignature \(field names are case-sensitive: "defaultendpointsprotocol" must be "DefaultEndpointsProtocol", "accountname" must be "AccountName", "accountkey" must be "AccountKey", "endpointsuffix" must be "EndpointSuffix"\)$/,
+      ],
+      [
+        `DefaultEndpointsProtocol=https;AccountName=a; accountKey =${secret};EndpointSuffix=core.windows.net`,
+        /got one with neither AccountKey \(with DefaultEndpointsProtocol\) nor SharedAccessSignature \(field names are case-sensitive: "accountKey" must be "AccountKey"\)$/,
+      ],
+      [
+        `BlobEndpoint=http://127.0.0.1:9/a;sharedaccesssignature=sig=${secret}`,
+        /got one with neither AccountKey \(with DefaultEndpointsProtocol\) nor SharedAccessSignature \(field names are case-sensitive: "sharedaccesssignature" must be "SharedAccessSignature"\)$/,
       ],
       [secret, /got one with neither AccountKey/],
     ];
@@ -320,7 +335,7 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
           assert.ok(err instanceof InvalidArgumentError, `${connectionString}: ${err}`);
           assert.match(
             err.message,
-            /^Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got one /,
+            /^Expected `options.connectionString` of AzureBlobStore to be an Azure Storage connection string \(DefaultEndpointsProtocol=https;AccountName=\.\.\.;AccountKey=\.\.\.;EndpointSuffix=core\.windows\.net\), got one /,
           );
           assert.match(err.message, missing, connectionString);
           assert.ok(!inspect(err).includes(secret), connectionString);
@@ -365,11 +380,32 @@ describe("AzureBlobStore options", { timeout: 180_000 }, () => {
     for (const [connectionString, endpoint] of forms) {
       const store = new AzureBlobStore({ container: "cont", prefix: "p", connectionString });
       assert.equal(store.describe(), `az://cont/p/ at ${endpoint}`, connectionString);
-      const client = new ContainerClient(connectionString, "cont");
+      // The SDK's client is at the same protocol, host and path.
+      const client = new URL(new ContainerClient(connectionString, "cont").url);
       assert.equal(
-        new URL(client.url).pathname.replace(/\/cont$/, ""),
-        new URL(endpoint).pathname.replace(/\/$/, ""),
+        `${client.protocol}//${client.host}${client.pathname.replace(/\/cont$/, "")}`,
+        endpoint,
+        connectionString,
       );
+    }
+  });
+
+  it("every example connection string in messages and docs is a form the store and the SDK accept", async () => {
+    const texts = [CONNECTION_STRING_EXPECTED, await readFile(README, "utf8")];
+    for (const file of await modules(SRC)) texts.push(await readFile(file, "utf8"));
+    const examples = texts.flatMap(
+      (text) =>
+        text.match(
+          /\b(?:DefaultEndpointsProtocol|AccountName|AccountKey|BlobEndpoint|SharedAccessSignature|UseDevelopmentStorage)=[^\s`)"']*;[^\s`)"']*/g,
+        ) ?? [],
+    );
+    // The refusal's own example, and the one of the `connectionString` option.
+    assert.ok(examples.length >= 2, examples.join("\n"));
+    for (const example of examples) {
+      // "..." stands for a value: an account name, or a (base64) key.
+      const connectionString = example.replaceAll("...", "YWNjdA");
+      assert.ok(new AzureBlobStore({ container: "cont", connectionString }), example);
+      assert.ok(new ContainerClient(connectionString, "cont"), example);
     }
   });
 });

@@ -178,7 +178,7 @@ describe("openStore", { timeout: 60_000 }, () => {
       ])
         await rejectsUrl(
           url,
-          /^Expected `url` of openStore to be a store URL, got "[a-z0-9]+:\/\/jobs\/p\?[^"]*endpoint=…[^"]*": its `endpoint` has a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\)/,
+          /^Expected `url` of openStore to be a store URL, got "[a-z0-9]+:\/\/jobs\/p\?[^"]*endpoint=…[^"]*": its `endpoint` has a "\.\.?" path segment, which the URL parser resolves away \(sending requests to another path than written\); expected an endpoint URL without "\." or "\.\." path segments\./,
         );
     // "%252e" is "%2e" once the query is decoded, which the endpoint's parser reads as ".".
     await rejectsUrl("s3://jobs/p?endpoint=http://h/a/%252e%252e/b", /its `endpoint` has a "\.\."/);
@@ -225,7 +225,7 @@ describe("openStore", { timeout: 60_000 }, () => {
           assert.equal(err.code, "INVALID_ARGUMENT");
           assert.match(
             err.message,
-            /^Expected `options\.connectionString` of AzureBlobStore to be an Azure Storage connection string \(AccountName=\.\.\.;AccountKey=\.\.\.;BlobEndpoint=\.\.\.\), got one /,
+            /^Expected `options\.connectionString` of AzureBlobStore to be an Azure Storage connection string \(DefaultEndpointsProtocol=https;AccountName=\.\.\.;AccountKey=\.\.\.;EndpointSuffix=core\.windows\.net\), got one /,
           );
           assert.match(err.message, missing);
           assert.doesNotMatch(err.message, /S2VZU0VDUkVU|`path`/);

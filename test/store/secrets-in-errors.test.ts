@@ -5,15 +5,17 @@
  * a connection string's `AccountKey=`, `user:password@`).
  */
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { join } from "node:path";
+import { after, afterEach, describe, it } from "node:test";
 import { inspect } from "node:util";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
+import { GcsStore } from "../../src/store/gcs.js";
 import { openStore } from "../../src/store/open-store.js";
 import { S3Store } from "../../src/store/s3.js";
-import { redactUrl } from "../../src/util/redact.js";
-import { cli } from "../cli/capture.js";
+import { redactStoreLocation, redactUrl } from "../../src/util/redact.js";
+import { cli, tempDirs } from "../cli/capture.js";
 
 /** Every secret below holds this; none may appear in an error. */
 const SECRET = /s3cr3t/i;
@@ -35,6 +37,14 @@ const NOT_HTTP_URLS: Record<string, string> = {
   "user:pass@ without a scheme": "minio:s3cr3tPass@127.0.0.1:9000",
   "user:pass@ with a scheme": "ftp://minio:s3cr3tFtp@127.0.0.1:9000/?token=s3cr3tFtpToken",
   fragment: "acct.blob.core.windows.net#sig=s3cr3tFragment",
+  // Shaped like a filesystem path, which is no endpoint: redacted as any other value.
+  "path-shaped connection string":
+    "/DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=s3cr3tPathKey==",
+  "path-shaped AccountKey=": "./AccountKey=s3cr3tDotKey==;AccountName=acct",
+  "path-shaped sig=": "/sig=s3cr3tPathSig&sv=2022",
+  "path with a connection string": "/tmp/x;AccountKey=s3cr3tTmpKey",
+  "file URL with a SAS": "file:///x/sig=s3cr3tFileSig&sv=1",
+  "URL in a path": "/x//user:s3cr3tNested@host",
 };
 
 /** Store URLs `openStore` and `--store` refuse, with a secret in each shape. */
@@ -76,6 +86,9 @@ function thrown(make: () => unknown): unknown {
   }
   assert.fail("accepted");
 }
+
+const temp = tempDirs("taquba-secrets-in-errors-");
+after(temp.removeAll);
 
 const AZURE_ENV = "AZURE_STORAGE_CONNECTION_STRING";
 const savedAzureEnv = process.env[AZURE_ENV];
@@ -133,11 +146,12 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
     for (const [input, expected] of cases) assert.equal(redactUrl(input), expected, input);
   });
 
-  it("a filesystem path is kept as it is, `=`, `@` and `;` included; only a query or fragment after it is not", () => {
+  it("a store location that is a directory is kept as written, but for what looks like a secret", () => {
     const paths = [
       "/data/a=b/queue",
-      "/data/AccountKey=x;y@z",
+      "/data/tenant=a;b@c",
       "/srv//u@host",
+      "/srv/u@host:8080/q",
       "./a=b",
       "../a=b/c",
       ".",
@@ -149,9 +163,157 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
       "\\\\server\\share\\a=b",
       "file:///data/a=b/queue",
     ];
-    for (const path of paths) assert.equal(redactUrl(path), path, path);
-    assert.equal(redactUrl("/data/a=b?sig=s3cr3t#s3cr3t"), "/data/a=b?sig=…#…");
-    assert.equal(redactUrl("file:///data/a=b?sig=s3cr3t"), "file:///data/a=b?sig=…");
+    for (const path of paths) assert.equal(redactStoreLocation(path), path, path);
+    assert.equal(redactStoreLocation("/data/a=b?sig=s3cr3t#s3cr3t"), "/data/a=b?sig=…#…");
+    assert.equal(redactStoreLocation("file:///data/a=b?sig=s3cr3t"), "file:///data/a=b?sig=…");
+    assert.equal(redactStoreLocation("/data/AccountKey=s3cr3t;y@z"), "/data/AccountKey=***;y@z");
+    assert.equal(
+      redactStoreLocation("/q/X-Amz-Signature=s3cr3t&access_token=s3cr3t&x=1/Password=s3cr3t"),
+      "/q/X-Amz-Signature=***&access_token=***&x=1/Password=***",
+    );
+    assert.equal(redactStoreLocation("/x/a@b:s3cr3t@host/y"), "/x/***@host/y");
+    // Not a path: shown as any value where a URL belongs.
+    assert.equal(redactStoreLocation("s3://b/p?sig=s3cr3t"), "s3://b/p?sig=…");
+    assert.equal(redactStoreLocation("AccountKey=abc/s3cr3t=="), "AccountKey=…");
+  });
+
+  it("no secret main hid is shown, by redactUrl (as on main) or as a store location", () => {
+    // Each value as given, as main's redactUrl showed it, and as a store location shows it.
+    // Only a store location (openStore's URL, the CLI's --store) keeps a path as written.
+    const cases: [string, string, string][] = [
+      ["/data/a=b/queue", "/data/a=…", "/data/a=b/queue"],
+      ["./q", "./q", "./q"],
+      ["../q", "../q", "../q"],
+      ["~/q", "~/q", "~/q"],
+      ["C:\\data\\q", "C:\\data\\q", "C:\\data\\q"],
+      ["\\\\server\\share\\q", "\\\\server\\share\\q", "\\\\server\\share\\q"],
+      ["file:///tmp/q", "file:///tmp/q", "file:///tmp/q"],
+      ["file:///tmp/q?sig=S", "file:///tmp/q?sig=…", "file:///tmp/q?sig=…"],
+      ["data/q", "data/q", "data/q"],
+      ["data/a=b", "data/a=…", "data/a=b"],
+      ["data/AccountKey=s3cr3t", "data/AccountKey=…", "data/AccountKey=***"],
+      ["data/sig=s3cr3t&sv=1", "data/sig=…&sv=…", "data/sig=***&sv=1"],
+      ["/data/AccountKey=s3cr3tKEY==", "/data/AccountKey=…", "/data/AccountKey=***"],
+      ["/tmp/x;AccountKey=s3cr3tKEY==", "/tmp/x;AccountKey=…", "/tmp/x;AccountKey=***"],
+      [
+        "/AccountKey=s3cr3t;AccountName=a",
+        "/AccountKey=…;AccountName=…",
+        "/AccountKey=***;AccountName=a",
+      ],
+      ["/sig=s3cr3t&sv=2020", "/sig=…&sv=…", "/sig=***&sv=2020"],
+      ["./sig=s3cr3t&se=1", "./sig=…&se=…", "./sig=***&se=1"],
+      ["~/AccountKey=s3cr3t", "~/AccountKey=…", "~/AccountKey=***"],
+      [
+        "C:\\AccountKey=s3cr3t;BlobEndpoint=x",
+        "C:\\AccountKey=…;BlobEndpoint=…",
+        "C:\\AccountKey=***;BlobEndpoint=x",
+      ],
+      ["/user:s3cr3t@host/x", "/user:s3cr3t@host/x", "/***@host/x"],
+      ["./user:s3cr3t@host", "./user:s3cr3t@host", "./***@host"],
+      ["/x/https://user:s3cr3t@host/y", "/x/https://***@host/y", "/x/https://***@host/y"],
+      ["//user:s3cr3t@host/x", "//***@host/x", "//***@host/x"],
+      ["file:///user:s3cr3t@host", "file:///***@host", "file:///***@host"],
+      ["file://user:s3cr3t@host/x", "file://***@host/x", "file://***@host/x"],
+      ["file:////server/share?sig=S", "file:////server/share?sig=…", "file:////server/share?sig=…"],
+      ["FILE:///x/AccountKey=s3cr3t", "FILE:///x/AccountKey=…", "FILE:///x/AccountKey=***"],
+      ["file:///x/sig=s3cr3t&sv=1", "file:///x/sig=…&sv=…", "file:///x/sig=***&sv=1"],
+      ["file:///x#s3cr3tFRAG", "file:///x#…", "file:///x#…"],
+      ["/x#s3cr3tFRAG", "/x#…", "/x#…"],
+      ["/x?sig=s3cr3t", "/x?sig=…", "/x?sig=…"],
+      ["/x?token", "/x?…", "/x?…"],
+      ["a/b#frag=s3cr3t", "a/b#…", "a/b#…"],
+      ["a\\AccountKey=s3cr3t", "a\\AccountKey=…", "a\\AccountKey=***"],
+      ["a/b;AccountKey=s3cr3t", "a/b;AccountKey=…", "a/b;AccountKey=***"],
+      ["a/b&sig=s3cr3t", "a/b&sig=…", "a/b&sig=***"],
+      [
+        "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=s3cr3t==;EndpointSuffix=core.windows.net",
+        "DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…;EndpointSuffix=…",
+        "DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…;EndpointSuffix=…",
+      ],
+      [
+        "/DefaultEndpointsProtocol=https;AccountName=a;AccountKey=s3cr3t==",
+        "/DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…",
+        "/DefaultEndpointsProtocol=https;AccountName=a;AccountKey=***",
+      ],
+      [
+        "BlobEndpoint=http://h/a;SharedAccessSignature=sv=1&sig=s3cr3t",
+        "BlobEndpoint=…;SharedAccessSignature=…&sig=…",
+        "BlobEndpoint=…;SharedAccessSignature=…&sig=…",
+      ],
+      [
+        "/BlobEndpoint=http://h/a;SharedAccessSignature=sv=1&sig=s3cr3t",
+        "/BlobEndpoint=…;SharedAccessSignature=…&sig=…",
+        "/BlobEndpoint=http://h/a;SharedAccessSignature=***",
+      ],
+      [
+        "/ BlobEndpoint=x;SharedAccessSignature=s3cr3t",
+        "/ BlobEndpoint=…;SharedAccessSignature=…",
+        "/ BlobEndpoint=x;SharedAccessSignature=***",
+      ],
+      [
+        "s3://bucket/p?endpoint=http://user:s3cr3t@h",
+        "s3://bucket/p?endpoint=…",
+        "s3://bucket/p?endpoint=…",
+      ],
+      ["https://user:s3cr3t@host/x", "https://***@host/x", "https://***@host/x"],
+      ["user:s3cr3t@host", "***@host", "***@host"],
+      ["host.example/sig=s3cr3t", "host.example/sig=…", "host.example/sig=…"],
+      [
+        "/sv=2020-01-01&ss=b&srt=sco&sp=rwdlac&se=2030&st=2020&spr=https&sig=s3cr3t%3D",
+        "/sv=…&ss=…&srt=…&sp=…&se=…&st=…&spr=…&sig=…",
+        "/sv=2020-01-01&ss=b&srt=sco&sp=rwdlac&se=2030&st=2020&spr=https&sig=***",
+      ],
+      ["sv=2020-01-01&ss=b&sig=s3cr3t", "sv=…&ss=…&sig=…", "sv=…&ss=…&sig=…"],
+      ["?sv=2020&sig=s3cr3t", "?sv=…&sig=…", "?sv=…&sig=…"],
+      ["/?sv=2020&sig=s3cr3t", "/?sv=…&sig=…", "/?sv=…&sig=…"],
+      [
+        "/tmp/eyJhbGciOiJIUzI1NiJ9.s3cr3tJWT.sig",
+        "/tmp/eyJhbGciOiJIUzI1NiJ9.s3cr3tJWT.sig",
+        "/tmp/eyJhbGciOiJIUzI1NiJ9.s3cr3tJWT.sig",
+      ],
+      [
+        "/tmp/AKIAIOSFODNN7EXAMPLE:wJalrs3cr3t@x",
+        "/tmp/AKIAIOSFODNN7EXAMPLE:wJalrs3cr3t@x",
+        "/tmp/***@x",
+      ],
+      ["/home/u/:s3cr3t@host", "/home/u/:s3cr3t@host", "/home/u/***@host"],
+      ["/:s3cr3t@host", "/:s3cr3t@host", "/***@host"],
+      ["\\\\user:s3cr3t@server\\share", "***@server\\share", "\\\\***@server\\share"],
+      ["~/user:s3cr3t@host", "~/user:s3cr3t@host", "~/***@host"],
+      ["C:/user:s3cr3t@host", "C:/user:s3cr3t@host", "C:/***@host"],
+      ["c:\\x", "c:\\x", "c:\\x"],
+      ["a:\\x", "a:\\x", "a:\\x"],
+      ["/x\n?sig=s3cr3t", "/x\n?sig=…", "/x\n?sig=…"],
+      ["\n/x/AccountKey=s3cr3t", "\n/x/AccountKey=…", "\n/x/AccountKey=***"],
+      [" /AccountKey=s3cr3t", " /AccountKey=…", " /AccountKey=***"],
+      ["\t./AccountKey=s3cr3t", "\t./AccountKey=…", "\t./AccountKey=…"],
+      ["/x AccountKey=s3cr3t", "/x AccountKey=…", "/x AccountKey=***"],
+      ["/https:/user:s3cr3t@host", "/https:/user:s3cr3t@host", "/https:/***@host"],
+      ["/x//user:s3cr3t@host", "/x//***@host", "/x//***@host"],
+      ["/x/user:s3cr3t@host", "/x/user:s3cr3t@host", "/x/***@host"],
+      ["./Password=s3cr3t;", "./Password=…;", "./Password=***;"],
+      ["/Password=s3cr3t", "/Password=…", "/Password=***"],
+      ["./x/password=s3cr3t", "./x/password=…", "./x/password=***"],
+      ["/x/token=s3cr3t", "/x/token=…", "/x/token=***"],
+    ];
+    for (const [input, onMain, asLocation] of cases) {
+      assert.equal(redactUrl(input), onMain, input);
+      assert.equal(redactStoreLocation(input), asLocation, input);
+      // A bare secret with no name cannot be told from a directory name (main showed it too).
+      if (!SECRET.test(onMain)) assert.doesNotMatch(asLocation, SECRET, input);
+    }
+  });
+
+  it("GcsStore apiEndpoint refused for a dot segment, with a secret in a path-shaped value", () => {
+    for (const apiEndpoint of [
+      "/x/../AccountKey=s3cr3tKey==",
+      "./../sig=s3cr3tSig&sv=1",
+      "/x/..//u:s3cr3tPass@host",
+    ])
+      assertRefusedWithoutSecret(
+        thrown(() => new GcsStore({ bucket: "b", apiEndpoint })),
+        apiEndpoint,
+      );
   });
 
   it("openStore refusing a URL, or a store option taken from it", async () => {
@@ -221,6 +383,21 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
     assert.match(
       out.stderr,
       /^taquba stats: Expected `AZURE_STORAGE_CONNECTION_STRING` to be an Azure Storage connection string .*, got one with AccountKey but without DefaultEndpointsProtocol/,
+    );
+  });
+
+  it("the CLI's --store: a directory is named as written, but for what looks like a secret", async () => {
+    const dir = join(
+      await temp.make(),
+      "tenant=a",
+      "DefaultEndpointsProtocol=https;AccountKey=s3cr3tDir==",
+    );
+    const out = await cli("stats", "--store", dir);
+    assert.equal(out.code, 1, out.stderr);
+    assert.doesNotMatch(out.stderr + out.stdout, SECRET);
+    assert.ok(
+      out.stderr.includes(JSON.stringify(dir.replace("AccountKey=s3cr3tDir==", "AccountKey=***"))),
+      out.stderr,
     );
   });
 });
