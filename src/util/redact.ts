@@ -75,17 +75,24 @@ export function redactStoreLocation(value: string): string {
  * query separators; a base64 key may hold "/"), a SAS to the next `;` (its
  * own fields are "&"-separated):
  * - `AccountKey=` and `SharedAccessSignature=` (a connection string);
- * - a name ending in `sig`, `signature`, `credential`, `token`, `secret`,
- *   `password`, `passwd` or `pwd` (a SAS token's `sig=`, `X-Amz-Signature=`,
- *   `access_token=`, `Password=`);
- * - `user:password@` in a path segment (up to its last `@`, as a URL parser
- *   reads user info), which is what a URL written into a path
- *   (`/x//user:pass@host`, `\\user:pass@server`) carries. A segment with an
- *   `@` but no `:` before it (`/srv/u@host`) is a name, and stays.
+ * - a name holding `key`, `sig`, `credential`, `token`, `secret`, `auth`,
+ *   `password`, `passwd`, `passphrase` or `pwd` anywhere (a SAS token's
+ *   `sig=`, `X-Amz-Signature=`, `AWS_SECRET_ACCESS_KEY=`, `api_key=`,
+ *   `Authorization=Bearer …`), with or without spaces around its `=`; the
+ *   list is broad on purpose, since hiding a harmless name costs less than
+ *   showing a secret;
+ * - user info after `//` (a URL written into a path: `/x/https://token@host`,
+ *   `/x//user:pass@host`), and `user:password@` in a path segment (up to its
+ *   last `@`, as a URL parser reads user info). A segment with an `@` but no
+ *   `:` before it and no `//` (`/srv/u@host`) is a name, and stays.
  */
 const PATH_SECRET_PATTERNS: [RegExp, string][] = [
-  [/((?:AccountKey|SharedAccessSignature)=)[^;]*/gi, "$1***"],
-  [/((?:sig|signature|credential|token|secret|password|passwd|pwd)=)[^;&]*/gi, "$1***"],
+  [/((?:AccountKey|SharedAccessSignature)\s*=)[^;]*/gi, "$1***"],
+  [
+    /([\w.-]*(?:key|sig|credential|token|secret|auth|password|passwd|passphrase|pwd)[\w.-]*\s*=)[^;&]*/gi,
+    "$1***",
+  ],
+  [/(\/\/)[^/\\@]*@/g, "$1***@"],
   [/(^|[/\\])[^/\\:]*:[^/\\]*@/g, "$1***@"],
 ];
 

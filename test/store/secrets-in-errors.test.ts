@@ -150,7 +150,6 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
     const paths = [
       "/data/a=b/queue",
       "/data/tenant=a;b@c",
-      "/srv//u@host",
       "/srv/u@host:8080/q",
       "./a=b",
       "../a=b/c",
@@ -172,6 +171,34 @@ describe("secrets in store options and URLs never reach an error", { timeout: 60
       "/q/X-Amz-Signature=***&access_token=***&x=1/Password=***",
     );
     assert.equal(redactStoreLocation("/x/a@b:s3cr3t@host/y"), "/x/***@host/y");
+    // A URL written into a path: its user info is hidden, token or user:password alike
+    // (so a doubled slash before a name with "@" is hidden too).
+    for (const [given, shown] of [
+      ["/x/https://ghp_s3cr3t@github.com/y", "/x/https://***@github.com/y"],
+      ["./https://s3cr3t@host/q", "./https://***@host/q"],
+      ["file:///x/https://s3cr3t@host", "file:///x/https://***@host"],
+      ["C:\\x\\https://s3cr3t@host", "C:\\x\\https://***@host"],
+      ["/x//s3cr3t@host", "/x//***@host"],
+      ["/srv//u@host", "/srv//***@host"],
+    ])
+      assert.equal(redactStoreLocation(given!), shown, given);
+    // Secret-looking names beyond a fixed list, and spaces around "=".
+    for (const given of [
+      "/x/AWS_SECRET_ACCESS_KEY=s3cr3t",
+      "/x/api_key=s3cr3t",
+      "/x/SecretAccessKey=s3cr3t",
+      "/x/private_key=s3cr3t",
+      "/x/credentials=s3cr3t",
+      "/x/Authorization=Bearer s3cr3t",
+      "/x/passphrase=s3cr3t",
+      "/x/AccountKey =s3cr3t",
+      "/x/sig =s3cr3t",
+      "/x/AccountKey= s3cr3t",
+    ]) {
+      const shown = redactStoreLocation(given);
+      assert.ok(!shown.includes("s3cr3t"), `${given} → ${shown}`);
+      assert.ok(shown.startsWith("/x/"), shown);
+    }
     // Not a path: shown as any value where a URL belongs.
     assert.equal(redactStoreLocation("s3://b/p?sig=s3cr3t"), "s3://b/p?sig=…");
     assert.equal(redactStoreLocation("AccountKey=abc/s3cr3t=="), "AccountKey=…");
