@@ -15,7 +15,7 @@ import { CONNECTION_STRING_EXPECTED, checkConnectionString } from "./azure-conne
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
 import type { AzureBlobStoreOptions, AzureTokenCredential } from "./azure-options.js";
 import { checkPutBody } from "./call-arguments.js";
-import { errorCodeOf, toStorageError } from "./cloud/errors.js";
+import { checkNotHtml, errorCodeOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -124,6 +124,13 @@ export class AzureBlobStore implements ObjectStore {
       const blob = client.getBlobClient(this.#prefix + key);
       try {
         const out = await blob.download(0, undefined, { abortSignal });
+        try {
+          // The SDK already refuses a 200 without an ETag.
+          checkNotHtml("get", out.contentType);
+        } catch (err) {
+          (out.readableStreamBody as { destroy?: () => void } | undefined)?.destroy?.();
+          throw err;
+        }
         const body = await readAll(out.readableStreamBody);
         return out.etag === undefined ? { body } : { body, etag: out.etag };
       } catch (err) {

@@ -11,7 +11,12 @@ import {
 import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
-import { httpStatusOf, toStorageError } from "./cloud/errors.js";
+import {
+  checkNotHtml,
+  httpStatusOf,
+  toStorageError,
+  UnexpectedAnswerError,
+} from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -186,9 +191,10 @@ export class S3Store implements ObjectStore {
           new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
           { abortSignal },
         );
+        checkObjectAnswer(out);
         const body =
           out.Body === undefined ? new Uint8Array() : await out.Body.transformToByteArray();
-        return out.ETag === undefined ? { body } : { body, etag: out.ETag };
+        return { body, etag: out.ETag! };
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;
@@ -280,6 +286,13 @@ export class S3Store implements ObjectStore {
         }),
         { abortSignal },
       );
+      // Every S3 listing says whether it is truncated. The SDK reads an HTML page, an
+      // empty body or another XML document as a listing with no fields: not an empty page.
+      if (typeof out.IsTruncated !== "boolean")
+        throw new UnexpectedAnswerError(
+          "the answer to a list request is not an S3 listing (it has no IsTruncated): " +
+            "a proxy or captive portal in the way, or an empty or cut answer?",
+        );
       const objects: ObjectInfo[] = [];
       for (const entry of out.Contents ?? []) {
         if (entry.Key === undefined) continue;
@@ -371,6 +384,29 @@ export class S3Store implements ObjectStore {
           }),
     };
     return { sdk, client: new sdk.S3Client(config) };
+  }
+}
+
+/**
+ * Refuses a GetObject answer that is not an S3 service's: every S3 server
+ * sends an ETag with an object, and none labels one of taquba's objects as
+ * HTML. Its body is dropped unread.
+ */
+function checkObjectAnswer(out: {
+  ETag?: string | undefined;
+  ContentType?: string | undefined;
+  Body?: unknown;
+}): void {
+  try {
+    checkNotHtml("get", out.ContentType);
+    if (out.ETag === undefined)
+      throw new UnexpectedAnswerError(
+        "the answer to a get request has no ETag, which every S3 service sends with an object: " +
+          "a proxy or captive portal in the way?",
+      );
+  } catch (err) {
+    (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    throw err;
   }
 }
 

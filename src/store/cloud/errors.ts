@@ -27,6 +27,32 @@ export class CloudRequestError extends Error {
   }
 }
 
+/**
+ * A success answer that is not the service's: a proxy's or captive portal's
+ * HTML page, an empty body, or a document of another shape. The client
+ * library took it for a success; the store refuses it rather than read it as
+ * an empty listing or as an object's bytes. It carries no HTTP status, so it
+ * is transient: the next try may reach the service.
+ */
+export class UnexpectedAnswerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnexpectedAnswerError";
+  }
+}
+
+/**
+ * Refuses a get answer labelled as an HTML page: the stores write untyped
+ * bytes (no key has an extension a type could be guessed from), so that is a
+ * proxy's page, not an object.
+ */
+export function checkNotHtml(operation: string, contentType: unknown): void {
+  if (typeof contentType === "string" && /^\s*text\/html\b/i.test(contentType))
+    throw new UnexpectedAnswerError(
+      `the answer to a ${operation} request is an HTML page (Content-Type: ${redactSecrets(contentType)}), not the service's: a proxy or captive portal in the way?`,
+    );
+}
+
 /** The HTTP status an SDK error carries, whichever SDK threw it. */
 export function httpStatusOf(err: unknown): number | undefined {
   const source = (err ?? {}) as {
