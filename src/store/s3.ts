@@ -217,7 +217,13 @@ export class S3Store implements ObjectStore {
       for (let attempt = 0; ; attempt++) {
         try {
           // A fresh command per attempt: a sent command carries per-request middleware state.
-          await client.send(new sdk.PutObjectCommand(input), { abortSignal });
+          const out = await client.send(new sdk.PutObjectCommand(input), { abortSignal });
+          // A proxy's 200 page would otherwise acknowledge a write that never reached the store.
+          if (out.ETag === undefined)
+            throw new UnexpectedAnswerError(
+              "the answer to a put request has no ETag, which every S3 service sends for a stored object: " +
+                "a proxy or captive portal in the way? The write may or may not have taken effect",
+            );
           return;
         } catch (err) {
           if (create && isPreconditionFailed(err)) throw new ObjectExistsError(key);

@@ -99,7 +99,10 @@ describe("S3Store request building and error mapping (injected client)", {
   timeout: 180_000,
 }, () => {
   it("a create sends IfNoneMatch and maps 412 PreconditionFailed to ObjectExistsError", async () => {
-    const { client, calls } = scriptedClient([() => ({}), s3Error("PreconditionFailed", 412)]);
+    const { client, calls } = scriptedClient([
+      () => ({ ETag: '"e"' }),
+      s3Error("PreconditionFailed", 412),
+    ]);
     const store = new S3Store({ bucket: "b", prefix: "p", client });
     await store.put("wal/1", bytes("x"), { ifNoneMatch: "*" });
     await assert.rejects(store.put("wal/1", bytes("y"), { ifNoneMatch: "*" }), (err) => {
@@ -121,7 +124,7 @@ describe("S3Store request building and error mapping (injected client)", {
 
   it("retries 409 ConditionalRequestConflict on a create, then reports the outcome", async () => {
     const conflict = s3Error("ConditionalRequestConflict", 409);
-    const retried = scriptedClient([conflict, conflict, () => ({})]);
+    const retried = scriptedClient([conflict, conflict, () => ({ ETag: '"e"' })]);
     await new S3Store({ bucket: "b", client: retried.client }).put("k", bytes("x"), {
       ifNoneMatch: "*",
     });
