@@ -41,18 +41,22 @@ export async function listPage(
   return readListing(body);
 }
 
-/** The objects and next page token of an `objects.list` answer; throws on anything else. */
+/**
+ * The objects and next page token of an `objects.list` answer; throws on
+ * anything else. A listing has an `items` array (GCS leaves it out when
+ * there are none) or a `kind` that names objects: `storage#objects` from GCS
+ * and most emulators, `storage#object` from some. A proxy's page, an empty
+ * body, `{}` or an XML document has neither.
+ */
 function readListing(body: unknown): { files: ListedFile[]; nextPageToken: string | undefined } {
-  const page = (typeof body === "object" && body !== null ? body : {}) as {
-    kind?: unknown;
-    items?: unknown;
-    nextPageToken?: unknown;
-  };
-  const items = page.items ?? [];
+  const page =
+    typeof body === "object" && body !== null && !Array.isArray(body)
+      ? (body as { kind?: unknown; items?: unknown; nextPageToken?: unknown })
+      : undefined;
+  const items = page?.items ?? [];
   const listing =
-    typeof body === "object" &&
-    body !== null &&
-    (page.kind === "storage#objects" || (page.kind === undefined && page.items !== undefined)) &&
+    page !== undefined &&
+    (Array.isArray(page.items) || isListKind(page.kind)) &&
     Array.isArray(items) &&
     items.every((item) => typeof (item as { name?: unknown } | null)?.name === "string") &&
     (page.nextPageToken === undefined || typeof page.nextPageToken === "string");
@@ -68,6 +72,11 @@ function readListing(body: unknown): { files: ListedFile[]; nextPageToken: strin
   return { files, nextPageToken: page.nextPageToken as string | undefined };
 }
 
+/** A `kind` a listing may carry: one that names objects (not `storage#bucket`, say). */
+function isListKind(kind: unknown): boolean {
+  return typeof kind === "string" && /object/i.test(kind);
+}
+
 function describeBody(body: unknown): string {
   if (body === undefined || body === "") return "an empty body";
   if (typeof body === "string") return "a body that is not JSON";
@@ -77,10 +86,17 @@ function describeBody(body: unknown): string {
 }
 
 /**
+ * Headers every GCS server sends with an object's bytes, one at least: real
+ * GCS and most emulators send all three, some emulators only
+ * `x-goog-hash`. A proxy's page has none of them.
+ */
+const OBJECT_HEADERS = ["x-goog-generation", "x-goog-hash", "x-goog-stored-content-length"];
+
+/**
  * The object's bytes. Through `createReadStream` when the file has it, so the
- * answer's headers can be checked: every GCS server sends `x-goog-generation`
- * with an object, and `download()` hands any success answer's body over as
- * the object's (a proxy's HTML page included).
+ * answer's headers can be checked (see {@link OBJECT_HEADERS}): `download()`
+ * hands any success answer's body over as the object's (a proxy's HTML page
+ * included).
  */
 export async function readObject(file: GcsFile): Promise<Uint8Array> {
   if (typeof file.createReadStream !== "function") return (await file.download())[0];
@@ -101,10 +117,16 @@ export async function readObject(file: GcsFile): Promise<Uint8Array> {
       `the answer to a get request failed (HTTP ${httpStatusOf(err) ?? "?"}) and its body could not be read: ${lost.reason}`,
     );
   }
-  checkNotHtml("get", headers["content-type"]);
-  if (headers["x-goog-generation"] === undefined)
+  // A read that failed must never come back as an object's (empty) bytes, whatever
+  // the library reads through the wrapped method.
+  if (lost.reason !== undefined)
     throw new UnexpectedAnswerError(
-      "the answer to a get request has no x-goog-generation header, which every GCS server sends with an object: " +
+      `the answer to a get request could not be read whole: ${lost.reason}`,
+    );
+  checkNotHtml("get", headers["content-type"]);
+  if (!OBJECT_HEADERS.some((name) => headers[name] !== undefined))
+    throw new UnexpectedAnswerError(
+      `the answer to a get request has none of the headers every GCS server sends with an object (${OBJECT_HEADERS.join(", ")}): ` +
         "a proxy or captive portal in the way?",
     );
   return Buffer.concat(chunks);
@@ -128,10 +150,14 @@ function containErrorBodyReads(file: GcsFile): { reason?: string } {
   };
   const read = target.getBufferFromReadable;
   if (typeof read !== "function") return lost;
-  target.getBufferFromReadable = (readable) =>
-    read.call(file, readable).catch((err: unknown) => {
-      lost.reason = redactSecrets(messageOf(err));
-      return Buffer.alloc(0);
-    });
+  try {
+    target.getBufferFromReadable = (readable) =>
+      read.call(file, readable).catch((err: unknown) => {
+        lost.reason = redactSecrets(messageOf(err));
+        return Buffer.alloc(0);
+      });
+  } catch {
+    // A frozen or Proxy-based file refuses the assignment: read it unwrapped.
+  }
   return lost;
 }

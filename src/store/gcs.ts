@@ -50,8 +50,10 @@ export interface GcsFile {
   download(options?: object): Promise<[Buffer]>;
   /**
    * The object's bytes as a stream that emits `response` with the answer's
-   * headers first (a `File` of the client library has it): then the store
-   * checks that the answer is an object's.
+   * headers first (a `File` of the client library has it). Used instead of
+   * `download` when present: the store then checks that the answer is an
+   * object's (it carries `x-goog-generation`, `x-goog-hash` or
+   * `x-goog-stored-content-length`).
    */
   createReadStream?(options?: object): NodeJS.ReadableStream;
   /** Writes the object; with `ifGenerationMatch: 0` only if it does not exist. */
@@ -87,8 +89,9 @@ export interface GcsBucket {
   ): Promise<[GcsFile[], { pageToken?: string } | null | undefined, ...unknown[]]>;
   /**
    * One JSON API request, its parsed body to `callback` (a `Bucket` of the
-   * client library has it): then `list` sends `objects.list` itself and
-   * checks that the answer is a listing, instead of calling `getFiles`.
+   * client library has it). Used instead of `getFiles` when present: `list`
+   * sends `objects.list` itself and checks that the answer is a listing (an
+   * `items` array, or a `kind` such as `storage#objects`).
    */
   request?(
     options: { uri: string; qs: Record<string, unknown> },
@@ -117,7 +120,10 @@ export interface GcsStoreOptions {
   prefix?: string;
   /**
    * A ready client; `projectId`, `keyFilename`, `credentials`, `apiEndpoint`
-   * and `maxRetries` are then ignored.
+   * and `maxRetries` are then ignored. Its buckets' `request` (to list) and
+   * files' `createReadStream` (to read) are used when present, instead of
+   * `getFiles` and `download`: a wrapper or stub that forwards every member
+   * of a `Bucket` or `File` must make those work too.
    * @default none: the store creates one from these options
    * @example { bucket: "jobs", client: new Storage({ projectId: "my-project" }) }
    */
@@ -179,7 +185,8 @@ const DEFAULT_MAX_RETRIES = 3;
  * heal (missing bucket, failed authentication, missing permission, no
  * credentials), with what to fix in the message; transient otherwise.
  * Not yet tested against the live service (no emulator installable here
- * honours `ifGenerationMatch`); its tests use a scripted client.
+ * honours `ifGenerationMatch`); its tests use a scripted client and a fake
+ * of the JSON API.
  */
 export class GcsStore implements ObjectStore {
   readonly #bucketName: string;

@@ -1,17 +1,66 @@
 /**
  * How `S3Store` reads the S3 SDK's failures: a missing key apart from a
- * missing bucket, a taken create, a conflict to retry, and which failures
- * are permanent with what to tell the operator. Separate from `s3.ts`, which
- * makes the requests, as `file-errors.ts` is for `FileStore`.
+ * missing bucket, a taken create, a conflict to retry, which failures are
+ * permanent with what to tell the operator, and which success answers are
+ * not an S3 server's. Separate from `s3.ts`, which makes the requests, as
+ * `file-errors.ts` is for `FileStore`.
  */
 import {
   baseVerdict,
+  checkNotHtml,
   errorCodeOf,
   hasNoServiceCode,
   httpStatusOf,
   serverHeaderOf,
+  UnexpectedAnswerError,
   type Verdict,
 } from "./cloud/errors.js";
+
+/**
+ * Refuses a GetObject answer that is not an S3 server's: every one sends an
+ * ETag with an object, and none labels one of taquba's objects as HTML. Its
+ * body is dropped unread.
+ */
+export function checkObjectAnswer(out: {
+  ETag?: string | undefined;
+  ContentType?: string | undefined;
+  Body?: unknown;
+}): void {
+  try {
+    checkNotHtml("get", out.ContentType);
+    if (out.ETag === undefined)
+      throw new UnexpectedAnswerError(
+        "the answer to a get request lacks the ETag every S3 server sends with an object " +
+          "(a proxy's page in the way, or a client or mock that drops it)",
+      );
+  } catch (err) {
+    (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    throw err;
+  }
+}
+
+/** Refuses a PutObject answer without an ETag: it does not say the object was stored. */
+export function checkPutAnswer(out: { ETag?: string | undefined }): void {
+  if (out.ETag === undefined)
+    throw new UnexpectedAnswerError(
+      "the answer to a put request lacks the ETag every S3 server sends for a stored object " +
+        "(a proxy's page in the way, or a client or mock that drops it): " +
+        "the write may or may not have taken effect",
+    );
+}
+
+/**
+ * Refuses a ListObjectsV2 answer without `IsTruncated`, which every S3
+ * listing has. The SDK reads an HTML page, an empty body or another XML
+ * document as a listing with no fields: that is not an empty page.
+ */
+export function checkListAnswer(out: { IsTruncated?: boolean | undefined }): void {
+  if (typeof out.IsTruncated !== "boolean")
+    throw new UnexpectedAnswerError(
+      "the answer to a list request lacks the IsTruncated every S3 listing has " +
+        "(a proxy's page in the way, an empty or cut answer, or a client or mock that drops it)",
+    );
+}
 
 /** A missing object (a missing bucket is a configuration error, not "no such key"). */
 export function isNotFound(err: unknown): boolean {

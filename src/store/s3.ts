@@ -11,12 +11,7 @@ import {
 import { redactUrl } from "../util/redact.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
-import {
-  checkNotHtml,
-  httpStatusOf,
-  toStorageError,
-  UnexpectedAnswerError,
-} from "./cloud/errors.js";
+import { httpStatusOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -29,6 +24,9 @@ import {
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
+  checkListAnswer,
+  checkObjectAnswer,
+  checkPutAnswer,
   isConditionalConflict,
   isNotFound,
   isPreconditionFailed,
@@ -96,7 +94,11 @@ export interface S3StoreOptions {
    * A ready client (its region, endpoint, credentials and retries are used as
    * they are; `region`, `endpoint`, `forcePathStyle`, `credentials`,
    * `maxAttempts` and `connectionTimeoutMs` are then ignored). An `S3Client`
-   * of `@aws-sdk/client-s3`.
+   * of `@aws-sdk/client-s3`. A wrapper or a mock (such as
+   * `aws-sdk-client-mock`) must answer as every S3 server does: an `ETag` in
+   * GetObject and PutObject outputs, `IsTruncated` in ListObjectsV2 outputs.
+   * Without them every such call fails with a transient `StorageError`: a
+   * proxy's page in the service's place looks the same.
    * @default none: the store creates one from these options
    * @example { bucket: "jobs", client: new S3Client({ region: "eu-west-1" }) }
    */
@@ -219,11 +221,7 @@ export class S3Store implements ObjectStore {
           // A fresh command per attempt: a sent command carries per-request middleware state.
           const out = await client.send(new sdk.PutObjectCommand(input), { abortSignal });
           // A proxy's 200 page would otherwise acknowledge a write that never reached the store.
-          if (out.ETag === undefined)
-            throw new UnexpectedAnswerError(
-              "the answer to a put request has no ETag, which every S3 service sends for a stored object: " +
-                "a proxy or captive portal in the way? The write may or may not have taken effect",
-            );
+          checkPutAnswer(out);
           return;
         } catch (err) {
           if (create && isPreconditionFailed(err)) throw new ObjectExistsError(key);
@@ -292,13 +290,7 @@ export class S3Store implements ObjectStore {
         }),
         { abortSignal },
       );
-      // Every S3 listing says whether it is truncated. The SDK reads an HTML page, an
-      // empty body or another XML document as a listing with no fields: not an empty page.
-      if (typeof out.IsTruncated !== "boolean")
-        throw new UnexpectedAnswerError(
-          "the answer to a list request is not an S3 listing (it has no IsTruncated): " +
-            "a proxy or captive portal in the way, or an empty or cut answer?",
-        );
+      checkListAnswer(out);
       const objects: ObjectInfo[] = [];
       for (const entry of out.Contents ?? []) {
         if (entry.Key === undefined) continue;
@@ -390,29 +382,6 @@ export class S3Store implements ObjectStore {
           }),
     };
     return { sdk, client: new sdk.S3Client(config) };
-  }
-}
-
-/**
- * Refuses a GetObject answer that is not an S3 service's: every S3 server
- * sends an ETag with an object, and none labels one of taquba's objects as
- * HTML. Its body is dropped unread.
- */
-function checkObjectAnswer(out: {
-  ETag?: string | undefined;
-  ContentType?: string | undefined;
-  Body?: unknown;
-}): void {
-  try {
-    checkNotHtml("get", out.ContentType);
-    if (out.ETag === undefined)
-      throw new UnexpectedAnswerError(
-        "the answer to a get request has no ETag, which every S3 service sends with an object: " +
-          "a proxy or captive portal in the way?",
-      );
-  } catch (err) {
-    (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
-    throw err;
   }
 }
 

@@ -6,12 +6,14 @@
 // HTML page read as an object's bytes, a write acknowledged by the proxy), and never end the process with an exception thrown
 // outside the call's promise.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { Storage } from "@google-cloud/storage";
+import { CRC32C, Storage } from "@google-cloud/storage";
 import { StorageError } from "../../src/errors.js";
 import { AzureBlobStore } from "../../src/store/azure.js";
+import { checkNotHtml, UnexpectedAnswerError } from "../../src/store/cloud/errors.js";
 import { GcsStore } from "../../src/store/gcs.js";
 import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
@@ -196,6 +198,102 @@ describe("GcsStore with the client library still reads the service's own answers
     }
   });
 });
+
+describe("GcsStore with the client library reads emulators' answers", () => {
+  // gcp-storage-emulator answers a listing with `kind: "storage#object"` (singular), and a
+  // download with X-Goog-Hash but no x-goog-generation; fake-gcs-server leaves `items` out of
+  // an empty listing. None of these is a proxy's page.
+  let listing: unknown = {};
+  let objectHeaders: Record<string, string> = {};
+  let server: Server;
+  let store: ObjectStore;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      const url = new URL(req.url ?? "/", "http://x");
+      if (url.searchParams.get("alt") === "media") {
+        res.writeHead(200, { "content-length": "3", ...objectHeaders });
+        res.end(Buffer.from([7, 8, 9]));
+      } else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(listing));
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    store = stores.GcsStore!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const item = { kind: "storage#object", name: "q/a", size: "3", etag: "CAE=" };
+  const listings: Array<[string, unknown, unknown]> = [
+    [
+      'kind "storage#object" with items and prefixes',
+      { kind: "storage#object", prefixes: [], items: [item] },
+      { objects: [{ key: "q/a", size: 3, etag: "CAE=" }] },
+    ],
+    ['kind "storage#objects" and no items', { kind: "storage#objects" }, { objects: [] }],
+    ["items and no kind", { items: [item] }, { objects: [{ key: "q/a", size: 3, etag: "CAE=" }] }],
+  ];
+  for (const [name, body, expected] of listings)
+    it(`a listing with ${name} is read`, async () => {
+      listing = body;
+      assert.deepEqual(await store.list("q/"), expected);
+    });
+
+  it('a listing with neither items nor a kind naming objects ("storage#bucket") is refused', async () => {
+    listing = { kind: "storage#bucket", name: "jobs" };
+    await assert.rejects(store.list("q/"), (err) => {
+      assert.ok(err instanceof StorageError && !err.permanent, inspect(err));
+      return true;
+    });
+  });
+
+  const objectAnswers: Record<string, Record<string, string>> = {
+    "x-goog-hash only": { "x-goog-hash": gcsHashes(Buffer.from([7, 8, 9])) },
+    "x-goog-stored-content-length only": { "x-goog-stored-content-length": "3" },
+    "x-goog-generation only": { "x-goog-generation": "1" },
+  };
+  for (const [name, headers] of Object.entries(objectAnswers))
+    it(`an object's answer with ${name} is read`, async () => {
+      objectHeaders = { "content-type": "application/octet-stream", ...headers };
+      const read = await store.get("q/a");
+      assert.deepEqual(read?.body, new Uint8Array([7, 8, 9]));
+    });
+
+  it("an object's answer with none of those headers, or typed as HTML, is refused", async () => {
+    for (const headers of [
+      { "content-type": "application/octet-stream" } as Record<string, string>,
+      { "content-type": "TEXT/HTML ; charset=utf-8", "x-goog-generation": "1" },
+    ]) {
+      objectHeaders = headers;
+      await assert.rejects(store.get("q/a"), (err) => {
+        assert.ok(err instanceof StorageError && !err.permanent, inspect(err));
+        return true;
+      });
+    }
+  });
+});
+
+describe("checkNotHtml", () => {
+  it("refuses text/html with or without parameters, in any case, and nothing else", () => {
+    for (const type of ["text/html", "Text/HTML; charset=utf-8", " text/html;q=1", "text/html "])
+      assert.throws(() => checkNotHtml("get", type), UnexpectedAnswerError, type);
+    for (const type of ["text/html-fragment", "application/octet-stream", "text/plain", undefined])
+      assert.doesNotThrow(() => checkNotHtml("get", type), String(type));
+  });
+});
+
+/** The X-Goog-Hash header GCS sends with these bytes. */
+function gcsHashes(body: Buffer): string {
+  const crc = new CRC32C();
+  crc.update(body);
+  return `crc32c=${crc.toString()},md5=${createHash("md5").update(body).digest("base64")}`;
+}
 
 function inspect(value: unknown): string {
   if (value instanceof Error) return `${value.name}: ${value.message}`;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
@@ -369,5 +370,71 @@ describe("GcsStore with the client library, on a local server", { timeout: 60_00
         await new Promise((resolve) => server.close(resolve));
       }
     }
+  });
+});
+
+describe("GcsStore reading through createReadStream (injected file)", () => {
+  /** A client whose one file is `file`; the other members are never called. */
+  const clientOf = (file: GcsFile): GcsClient => ({
+    bucket: () => ({
+      file: () => file,
+      getFiles: () => Promise.reject(new Error("unexpected getFiles")),
+    }),
+  });
+  const unexpected = (): Promise<never> => Promise.reject(new Error("unexpected call"));
+  /** A stream that says it is an object's and then gives `body`. */
+  const objectStream = (body: Buffer): PassThrough => {
+    const stream = new PassThrough();
+    setImmediate(() => {
+      stream.emit("response", { headers: { "x-goog-generation": "1" } });
+      stream.end(body);
+    });
+    return stream;
+  };
+
+  it("a frozen file (its read of an error body cannot be wrapped) is still read", async () => {
+    const file: GcsFile & { getBufferFromReadable(readable: unknown): Promise<Buffer> } =
+      Object.freeze({
+        name: "k",
+        metadata: { etag: "e" },
+        getBufferFromReadable: () => Promise.resolve(Buffer.alloc(0)),
+        createReadStream: () => objectStream(Buffer.from("frozen")),
+        download: unexpected,
+        save: unexpected,
+        delete: unexpected,
+        getMetadata: unexpected,
+      });
+    const store = new GcsStore({ bucket: "b", client: clientOf(file) });
+    assert.deepEqual((await store.get("k"))?.body, bytes("frozen"));
+  });
+
+  it("a failed read through the wrapped method never comes back as empty bytes", async () => {
+    // As if a library read an object's bytes through the method it uses for error bodies:
+    // the wrap turns the failure into an empty buffer, and the get must still fail.
+    const file = {
+      name: "k",
+      metadata: { etag: "e" },
+      getBufferFromReadable: (_readable: unknown): Promise<Buffer> =>
+        Promise.reject(new Error("socket hang up")),
+      createReadStream(this: { getBufferFromReadable(r: unknown): Promise<Buffer> }) {
+        const stream = new PassThrough();
+        void this.getBufferFromReadable(null).then((body) => {
+          stream.emit("response", { headers: { "x-goog-generation": "1" } });
+          stream.end(body);
+        });
+        return stream;
+      },
+      download: unexpected,
+      save: unexpected,
+      delete: unexpected,
+      getMetadata: unexpected,
+    };
+    const store = new GcsStore({ bucket: "b", client: clientOf(file) });
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false);
+      assert.match(err.message, /could not be read whole: socket hang up/);
+      return true;
+    });
   });
 });
