@@ -44,9 +44,9 @@ export async function listPage(
 /**
  * The objects and next page token of an `objects.list` answer; throws on
  * anything else. A listing has an `items` array (GCS leaves it out when
- * there are none) or a `kind` that names objects: `storage#objects` from GCS
- * and most emulators, `storage#object` from some. A proxy's page, an empty
- * body, `{}` or an XML document has neither.
+ * there are none, and then says `kind: "storage#objects"`; an emulator that
+ * says `storage#object` always sends `items`). A proxy's page, an empty body,
+ * `{}`, an XML document or one object's metadata has neither.
  */
 function readListing(body: unknown): { files: ListedFile[]; nextPageToken: string | undefined } {
   const page =
@@ -72,9 +72,9 @@ function readListing(body: unknown): { files: ListedFile[]; nextPageToken: strin
   return { files, nextPageToken: page.nextPageToken as string | undefined };
 }
 
-/** A `kind` a listing may carry: one that names objects (not `storage#bucket`, say). */
+/** The `kind` of a listing without `items`: not one object's (`storage#object`) or a bucket's. */
 function isListKind(kind: unknown): boolean {
-  return typeof kind === "string" && /object/i.test(kind);
+  return typeof kind === "string" && /objects$/i.test(kind);
 }
 
 function describeBody(body: unknown): string {

@@ -245,12 +245,22 @@ describe("GcsStore with the client library reads emulators' answers", () => {
       assert.deepEqual(await store.list("q/"), expected);
     });
 
-  it('a listing with neither items nor a kind naming objects ("storage#bucket") is refused', async () => {
-    listing = { kind: "storage#bucket", name: "jobs" };
-    await assert.rejects(store.list("q/"), (err) => {
-      assert.ok(err instanceof StorageError && !err.permanent, inspect(err));
-      return true;
-    });
+  it("a listing with neither items nor a listing's kind (a bucket's, one object's) is refused", async () => {
+    for (const body of [
+      { kind: "storage#bucket", name: "jobs" },
+      { kind: "storage#object", name: "q/a", size: "3" },
+      { kind: "storage#objectAccessControls" },
+    ]) {
+      listing = body;
+      await assert.rejects(
+        store.list("q/"),
+        (err) => {
+          assert.ok(err instanceof StorageError && !err.permanent, inspect(err));
+          return true;
+        },
+        JSON.stringify(body),
+      );
+    }
   });
 
   const objectAnswers: Record<string, Record<string, string>> = {
@@ -281,7 +291,15 @@ describe("GcsStore with the client library reads emulators' answers", () => {
 
 describe("checkNotHtml", () => {
   it("refuses text/html with or without parameters, in any case, and nothing else", () => {
-    for (const type of ["text/html", "Text/HTML; charset=utf-8", " text/html;q=1", "text/html "])
+    for (const type of [
+      "text/html",
+      "Text/HTML; charset=utf-8",
+      " text/html;q=1",
+      "text/html ",
+      // Malformed parameters some servers send: still a page.
+      "text/html,charset=utf-8",
+      "text/html charset=utf-8",
+    ])
       assert.throws(() => checkNotHtml("get", type), UnexpectedAnswerError, type);
     for (const type of ["text/html-fragment", "application/octet-stream", "text/plain", undefined])
       assert.doesNotThrow(() => checkNotHtml("get", type), String(type));

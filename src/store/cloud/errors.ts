@@ -47,7 +47,7 @@ export class UnexpectedAnswerError extends Error {
  * proxy's page, not an object.
  */
 export function checkNotHtml(operation: string, contentType: unknown): void {
-  if (typeof contentType === "string" && /^\s*text\/html\s*(?:;|$)/i.test(contentType))
+  if (typeof contentType === "string" && /^\s*text\/html(?![\w.+-])/i.test(contentType))
     throw new UnexpectedAnswerError(
       `the answer to a ${operation} request is an HTML page (Content-Type: ${redactSecrets(contentType)}), not the service's: a proxy or captive portal in the way?`,
     );
