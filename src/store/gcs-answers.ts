@@ -8,7 +8,7 @@
 import { messageOf } from "../util/message.js";
 import { redactSecrets } from "../util/redact.js";
 import { checkNotHtml, httpStatusOf, UnexpectedAnswerError } from "./cloud/errors.js";
-import type { GcsBucket, GcsFile, GcsObjectMetadata } from "./gcs.js";
+import type { GcsBucket, GcsFile, GcsObjectMetadata } from "./gcs-client.js";
 
 /** One listed object: its name and the metadata the listing carried. */
 interface ListedFile {
