@@ -16,6 +16,7 @@
  * {@link withMonotonic | recheck interval} of real time.
  */
 
+import { unrefTimer } from "./util/timers.js";
 import { invalidArgument } from "./validate.js";
 
 /**
@@ -270,7 +271,7 @@ export function startTimer(clock: Clock, delayMs: number, fn: () => void): Timer
     // Re-arm until the deadline really passed (setTimeout caps at ~24.8 days).
     const delay = Math.max(0, Math.min(deadline - timed.monotonicNow(), MAX_TIMEOUT_MS));
     handle = setTimeout(() => (timed.monotonicNow() >= deadline ? fn() : arm()), delay);
-    handle.unref();
+    unrefTimer(handle);
   };
   arm();
   return { cancel: () => clearTimeout(handle) };
@@ -350,7 +351,7 @@ class ClockRecheck implements SharedRecheck {
     clearTimeout(this.#handle);
     this.#firesAt = performance.now() + delay;
     this.#handle = setTimeout(() => this.#check(), delay);
-    this.#handle.unref();
+    unrefTimer(this.#handle);
   }
 
   #check(): void {

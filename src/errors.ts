@@ -1,3 +1,7 @@
+/** The errors taquba throws: their classes and codes, recognised across builds and realms. */
+
+import { types } from "node:util";
+
 /**
  * Every error thrown by taquba extends {@link TaqubaError} and carries a stable
  * `code`, so callers can branch on `err.code` without `instanceof` across
@@ -36,7 +40,7 @@ const CODES: ReadonlySet<string> = new Set<TaqubaErrorCode>([
  */
 export function taqubaErrorCode(error: unknown): TaqubaErrorCode | undefined {
   if (error instanceof TaqubaError) return error.code;
-  if (!(error instanceof Error)) return undefined;
+  if (!(error instanceof Error) && !types.isNativeError(error)) return undefined;
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" && CODES.has(code) ? (code as TaqubaErrorCode) : undefined;
 }

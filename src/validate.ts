@@ -9,10 +9,12 @@
  * callers validate and read in one expression. Queue-specific checks (queue
  * names, payloads, headers) live in `queue/validate.ts` and build on these.
  */
+import { types } from "node:util";
 import type { Clock } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { ObjectStore } from "./store/types.js";
+import { isAbortSignal } from "./util/abort.js";
 
 /** A short, safe description of a value for an error message. */
 export function describeValue(value: unknown): string {
@@ -21,7 +23,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean" || value == null)
     return String(value);
   if (typeof value === "bigint") return `${value}n`;
-  if (value instanceof Date) return `Date(${value.getTime()})`;
+  if (types.isDate(value)) return `Date(${(value as Date).getTime()})`;
   if (Array.isArray(value)) return "an array";
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";
@@ -276,9 +278,9 @@ export function checkBoolean(value: unknown, arg: string): boolean {
   return value;
 }
 
-/** `undefined` or an `AbortSignal`. */
+/** `undefined` or an `AbortSignal` (of any realm). */
 export function checkOptionalSignal(value: unknown, arg: string): AbortSignal | undefined {
-  if (value !== undefined && !(value instanceof AbortSignal))
+  if (value !== undefined && !isAbortSignal(value))
     throw invalidArgument(arg, "an AbortSignal", value);
   return value;
 }

@@ -4,6 +4,7 @@
  * (a bar on a terminal, plain lines otherwise: `progress.ts`);
  * a second run resumes what the first left unfinished.
  */
+import { setImmediate } from "node:timers";
 import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";

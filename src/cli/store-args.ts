@@ -4,6 +4,8 @@
  * while another writer is live unless `--take-over`; a new store only with
  * `--create`), positional arguments, and JSON output of payloads.
  */
+
+import { types } from "node:util";
 import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
@@ -262,7 +264,7 @@ export function toJson(value: unknown): string {
     // `this[key]` is the value before its toJSON (a Buffer would otherwise arrive as { type, data }).
     function (this: Record<string, unknown>, key: string, v: unknown) {
       const raw = this[key];
-      return raw instanceof Uint8Array ? payloadText(raw) : v;
+      return types.isUint8Array(raw) ? payloadText(raw) : v;
     },
     2,
   )}\n`;

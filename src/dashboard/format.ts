@@ -4,6 +4,8 @@
  * ages, byte sizes and money. Output is plain text; pages escape it.
  */
 
+import { TextDecoder } from "node:util";
+
 /**
  * Largest payload pretty-printed as JSON: parsing and re-serialising is linear
  * in the payload, so a larger one is shown as its raw text, cut, like any text.

@@ -13,6 +13,7 @@ import { consoleLogger, type Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { type RequestPrices, resolveRequestPrices } from "../store/request-prices.js";
+import { unrefTimer } from "../util/timers.js";
 import {
   checkBoolean,
   checkClock,
@@ -294,7 +295,7 @@ export function dashboard(
       if (!queue.closed) history.sample(await data.allStats(), now(), false);
     };
     const timer = setInterval(() => void sample().catch(() => {}), bucketMs);
-    timer.unref();
+    unrefTimer(timer);
     close = () => {
       clearInterval(timer);
       queue

@@ -19,6 +19,8 @@
  * Being fenced fails the log; a store outage here does not, since no
  * acknowledged record depends on a checkpoint (the WAL still holds everything).
  */
+
+import { types } from "node:util";
 import { FencedError } from "../errors.js";
 import { nextTurn } from "../util/slices.js";
 import { CheckpointBackoff } from "./checkpoint-backoff.js";
@@ -341,7 +343,7 @@ export class Checkpointer {
    * copied behind the room for the header.
    */
   async #finishSnapshot(snapshot: Uint8Array | SnapshotEncoder): Promise<Uint8Array> {
-    if (snapshot instanceof Uint8Array) {
+    if (types.isUint8Array(snapshot)) {
       const body = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.byteLength);
       body.set(snapshot, CHECKPOINT_HEADER_BYTES);
       return body;

@@ -4,6 +4,8 @@
  * and unref'd when idle, so a busy log does not create and clear a timer per
  * batch.
  */
+
+import { refTimer, unrefTimer } from "../util/timers.js";
 export class KeepAlive {
   #handle: NodeJS.Timeout | null = null;
   #holding = false;
@@ -16,13 +18,13 @@ export class KeepAlive {
   hold(): void {
     this.#holding = true;
     if (this.#handle === null) this.#handle = setInterval(() => {}, 1 << 30);
-    else this.#handle.ref();
+    else refTimer(this.#handle);
   }
 
   release(): void {
     if (!this.#holding) return;
     this.#holding = false;
-    this.#handle?.unref();
+    if (this.#handle !== null) unrefTimer(this.#handle);
   }
 
   /** Releases it and clears the handle for good. */

@@ -3,6 +3,7 @@
  * the commit of a change. The body is one line of JSON followed by a line with
  * its CRC32, so a damaged manifest is detected instead of trusted.
  */
+import { TextDecoder, TextEncoder } from "node:util";
 import { crc32 } from "node:zlib";
 import { CorruptionError } from "../errors.js";
 import { type LogKeys, parseCheckpointName } from "./keys.js";

@@ -4,6 +4,7 @@
  * and shared by the writer's open, the read-only tools (`readLog`) and the
  * salvage of a damaged log. Reads only; never writes or fences.
  */
+import { setImmediate } from "node:timers";
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo } from "../store/types.js";
 import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";

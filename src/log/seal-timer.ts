@@ -5,6 +5,7 @@
  * The writer decides which; this owns the timer and the immediate, and
  * cancels both.
  */
+import { clearImmediate, setImmediate } from "node:timers";
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 
 export class SealTimer {

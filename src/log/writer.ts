@@ -35,6 +35,8 @@
  * alive while appends wait (`keep-alive.ts`), the sealing timers
  * (`seal-timer.ts`), the writer's shapes (`writer-types.ts`).
  */
+
+import { types } from "node:util";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { invalidArgument } from "../validate.js";
@@ -148,8 +150,8 @@ export class LogWriter {
 
   append(records: Uint8Array | readonly Uint8Array[]): Promise<void> {
     // One record (the common case) needs no list of its own.
-    const one = records instanceof Uint8Array ? records : null;
-    if (one === null && (!Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)))
+    const one = types.isUint8Array(records) ? records : null;
+    if (one === null && (!Array.isArray(records) || !records.every(types.isUint8Array)))
       return Promise.reject(
         invalidArgument("records", "a Uint8Array or an array of Uint8Arrays", records),
       );

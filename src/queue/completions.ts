@@ -37,7 +37,7 @@ export async function waitForCompletionOf(
       ? undefined
       : checkDuration(options.timeoutMs, "options.timeoutMs");
   const signal = checkOptionalSignal(options.signal, "options.signal");
-  signal?.throwIfAborted();
+  if (signal?.aborted) throw signal.reason;
   core.settings.optionWarnings.check(
     options,
     "waitForCompletion options",

@@ -23,6 +23,8 @@
  * untold events are dropped, with one warning per spell of falling behind.
  */
 
+import { setImmediate } from "node:timers";
+import { types } from "node:util";
 import type { Logger } from "../logger.js";
 import { messageOf } from "../util/message.js";
 import { checkFunction, checkOneOf } from "../validate.js";
@@ -100,7 +102,7 @@ function fieldsBytes(value: object, depth: number): number {
     // A record's field names are its class's; a nested object's (header names) are its own.
     if (depth > 0) bytes += 2 * key.length;
     if (typeof field === "string") bytes += 2 * field.length;
-    else if (field instanceof Uint8Array) bytes += field.byteLength;
+    else if (types.isUint8Array(field)) bytes += field.byteLength;
     else if (Array.isArray(field)) {
       for (const item of field as unknown[])
         if (typeof item === "object" && item !== null) bytes += recordBytes(item);

@@ -14,6 +14,8 @@
  * itself (a cycle) is refused here, where the caller's objects are seen: the
  * copy of a cycle is a tree that would only be found too deep.
  */
+
+import { types } from "node:util";
 import { invalidArgumentGot } from "../validate.js";
 import { copyBytes } from "./validate.js";
 
@@ -36,7 +38,7 @@ function copyOptions(options: unknown): unknown {
     delayMs: options.delayMs,
     priority: options.priority,
     maxAttempts: options.maxAttempts,
-    runAt: runAt instanceof Date ? new Date(runAt.getTime()) : runAt,
+    runAt: types.isDate(runAt) ? new Date((runAt as Date).getTime()) : runAt,
     dedupKey: options.dedupKey,
     headers: isObject(headers) ? { ...headers } : headers,
     timeoutMs: options.timeoutMs,
@@ -87,7 +89,7 @@ export function copyFlow(flow: unknown, maxJobs: number, maxDepth: number): Copi
     if (isObject(copied) && typeof copied.jobId === "string") jobIds.push(copied.jobId);
     return {
       queue,
-      payload: payload instanceof Uint8Array ? copyPayload(payload) : payload,
+      payload: types.isUint8Array(payload) ? copyPayload(payload) : payload,
       options: copied,
       children: Array.isArray(children) ? [...children] : children,
     };

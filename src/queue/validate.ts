@@ -7,6 +7,8 @@
  * the argument. Also used by the worker and the CLI (with flag names as
  * `arg`).
  */
+
+import { types } from "node:util";
 import { checkInteger, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import {
   MAX_DEDUP_KEY_BYTES,
@@ -122,7 +124,7 @@ export function checkMaxAttempts(value: unknown, arg: string): number {
  * invalid `Date` is refused: it could not be stored as given.
  */
 export function checkTimestamp(value: unknown, arg: string): number {
-  const ms = value instanceof Date ? value.getTime() : value;
+  const ms = types.isDate(value) ? (value as Date).getTime() : value;
   if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0 || ms > MAX_TIMESTAMP_MS)
     throw invalidArgument(
       arg,
@@ -219,7 +221,7 @@ export function checkPayload(
   if (typeof value === "string") {
     checkWellFormedPayload(value, arg);
     bytes = Buffer.from(value, "utf8");
-  } else if (value instanceof Uint8Array)
+  } else if (types.isUint8Array(value))
     bytes = copy || !inFixedBuffer(value) ? copyBytes(value) : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
@@ -244,7 +246,7 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
 /** Whether `bytes` lie in an `ArrayBuffer` of this thread whose length cannot change. */
 function inFixedBuffer(bytes: Uint8Array): boolean {
   const buffer = bytes.buffer;
-  return buffer instanceof ArrayBuffer && (buffer as { resizable?: boolean }).resizable !== true;
+  return types.isArrayBuffer(buffer) && (buffer as { resizable?: boolean }).resizable !== true;
 }
 
 /** A user KV key: a well-formed string of 1 to {@link MAX_KV_KEY_BYTES} UTF-8 bytes. */
@@ -271,7 +273,7 @@ export function checkKvValue(value: unknown, arg = "value"): Uint8Array {
   if (typeof value === "string") {
     checkWellFormedPayload(value, arg);
     bytes = Buffer.from(value, "utf8");
-  } else if (value instanceof Uint8Array) bytes = copyBytes(value);
+  } else if (types.isUint8Array(value)) bytes = copyBytes(value);
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > MAX_KV_VALUE_BYTES)
     throw invalidArgumentGot(
@@ -285,7 +287,7 @@ export function checkKvValue(value: unknown, arg = "value"): Uint8Array {
 /** An expected KV value: `null` (meaning absent) or a value as {@link checkKvValue} takes it. */
 export function checkKvExpected(value: unknown, arg = "expected"): Uint8Array | null {
   if (value === null) return null;
-  if (typeof value !== "string" && !(value instanceof Uint8Array))
+  if (typeof value !== "string" && !types.isUint8Array(value))
     throw invalidArgument(arg, "null (absent), a Uint8Array or a string", value);
   return checkKvValue(value, arg);
 }

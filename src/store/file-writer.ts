@@ -26,6 +26,7 @@
  * `file-writer-lifecycle.ts`.
  */
 import type { Worker } from "node:worker_threads";
+import { refreshTimer, unrefTimer } from "../util/timers.js";
 import {
   IDLE_MS,
   SPARE_IDLE_MS,
@@ -291,7 +292,7 @@ export class FileWriter {
             : { outcome: reply.outcome, changed: reply.changed, error: systemError(reply.error) },
         );
       }
-      this.#idle?.refresh();
+      this.#refreshIdle();
       this.#checkDrained();
     });
     worker.on("error", (err) => this.#lost(worker, err, threadDied(err)));
@@ -303,19 +304,27 @@ export class FileWriter {
     // After the listeners, which would ref it again.
     worker.unref();
     this.#worker = worker;
-    if (this.#idle === undefined) {
-      this.#idle = setTimeout(() => this.#idleOut(), this.#idleMs);
-      this.#idle.unref();
-    } else {
-      this.#idle.refresh();
-    }
+    if (this.#idle === undefined) this.#idle = this.#armIdle();
+    else this.#refreshIdle();
+  }
+
+  /** A new unref'd idle timer, for a full idle spell. */
+  readonly #armIdle = (): NodeJS.Timeout => {
+    const idle = setTimeout(() => this.#idleOut(), this.#idleMs);
+    unrefTimer(idle);
+    return idle;
+  };
+
+  /** Restarts the idle timer, if armed, for a full idle spell. */
+  #refreshIdle(): void {
+    if (this.#idle !== undefined) this.#idle = refreshTimer(this.#idle, this.#armIdle);
   }
 
   /** A pending write was answered or abandoned. */
   #release(): void {
     if (--this.#awaited === 0) {
       this.#worker?.unref();
-      this.#idle?.refresh();
+      this.#refreshIdle();
     }
   }
 
@@ -324,7 +333,7 @@ export class FileWriter {
     if (worker === undefined) return;
     // Still busy (or a stalled write never returned): check again after another idle spell.
     if (this.#pending.size > 0) {
-      this.#idle?.refresh();
+      this.#refreshIdle();
       return;
     }
     // It answered writes, then had none: it served its store, the deaths before it no longer

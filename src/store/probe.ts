@@ -4,6 +4,7 @@
  * writer's garbage collection can tell the old ones (left by a crash, or by a
  * probe create whose outcome was lost) from a probe running right now.
  */
+import { TextEncoder } from "node:util";
 import {
   StorageError,
   type TaqubaError,

@@ -1,3 +1,7 @@
+/** Thrown values as text. */
+
+import { types } from "node:util";
+
 /**
  * A thrown value as text, for error messages and logs. Never throws: code may
  * throw anything, including a value `String` refuses (an object without a
@@ -6,7 +10,8 @@
  */
 export function messageOf(error: unknown): string {
   try {
-    if (error instanceof Error) return String(error.message || error.name);
+    if (error instanceof Error || types.isNativeError(error))
+      return String(error.message || error.name);
     return String(error);
   } catch {
     try {

@@ -7,7 +7,9 @@
  * clock (`performance.now()`), never the injected `Clock` (a test may pass
  * a clock of its own, see {@link SLICE_CLOCK}).
  */
+
 import { performance } from "node:perf_hooks";
+import { setImmediate } from "node:timers";
 
 /** How long one slice of background work may run before it yields. */
 export const SLICE_MS = 4;

@@ -15,6 +15,7 @@ import type { Queue } from "../queue/queue.js";
 import { claimLostReason, claimStartable } from "../queue/settle.js";
 import type { Transaction, TransactionResult } from "../queue/transaction.js";
 import type { Claim, JsonValue } from "../queue/types.js";
+import { anySignal } from "../util/abort.js";
 import { type Deadline, startDeadline, timedOutMessage } from "./deadline.js";
 import { JobTransactions } from "./job-transactions.js";
 import type { BatchRenewal } from "./lease-renewal.js";
@@ -109,9 +110,7 @@ export class JobRun implements JobContext {
     if (this.#signal === undefined) {
       const claimSignal = this.#owner.queue.claimSignal(this.#claim);
       this.#signal =
-        this.#deadline === null
-          ? claimSignal
-          : AbortSignal.any([claimSignal, this.#deadline.signal]);
+        this.#deadline === null ? claimSignal : anySignal([claimSignal, this.#deadline.signal]);
     }
     return this.#signal;
   }

@@ -3,12 +3,13 @@
  * are (a string as UTF-8), `undefined` as no result, anything else as JSON.
  */
 
+import { types } from "node:util";
 import { messageOf } from "../util/message.js";
 
 /** The stored form of `value`; throws (with a message saying why) for a value JSON cannot represent. */
 export function resultBytes(value: unknown): Uint8Array | string | undefined {
   if (value === undefined) return undefined;
-  if (value instanceof Uint8Array || typeof value === "string") return value;
+  if (types.isUint8Array(value) || typeof value === "string") return value;
   let json: string | undefined;
   try {
     json = JSON.stringify(value);

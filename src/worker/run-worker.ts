@@ -21,6 +21,7 @@
  * they freed, so one WAL write carries both (not one write for the acks
  * and a second for the claims).
  */
+import { setImmediate } from "node:timers";
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";

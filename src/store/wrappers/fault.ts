@@ -1,4 +1,6 @@
 /** `FaultStore`: a wrapper that injects errors before or after a request takes effect, or holds requests (tests). */
+
+import { types } from "node:util";
 import { checkFunction, checkObjectStore, checkOneOf, invalidArgument } from "../../validate.js";
 import type {
   ListOptions,
@@ -21,7 +23,7 @@ function checkRule(rule: FaultRule): void {
   checkOptionsBag(rule, "rule", of, false);
   checkOps(rule.op, "rule.op", of);
   checkOptionalString(rule.keyPrefix, "rule.keyPrefix", of);
-  if (rule.keyPattern !== undefined && !(rule.keyPattern instanceof RegExp))
+  if (rule.keyPattern !== undefined && !types.isRegExp(rule.keyPattern))
     throw invalidArgument("rule.keyPattern", "a RegExp", rule.keyPattern, of);
   if (!MODES.includes(rule.mode))
     throw invalidArgument("rule.mode", '"before" or "after"', rule.mode, of);
