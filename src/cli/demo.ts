@@ -4,13 +4,13 @@
  * (a bar on a terminal, plain lines otherwise: `progress.ts`);
  * a second run resumes what the first left unfinished.
  */
-import { setImmediate } from "node:timers";
 import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
 import { redactStoreLocation } from "../util/redact.js";
 import { storeUrlScheme } from "../util/store-url.js";
+import { turnLater } from "../util/timers.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";
@@ -306,7 +306,7 @@ async function processAll(
   const handler = async (job: Claim): Promise<void> => {
     progress.processed += 1;
     // Simulated work: yield to the event loop like real I/O would.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => turnLater(resolve));
     const kind = job.headers.kind;
     if (kind === "poison") {
       progress.failures += 1;

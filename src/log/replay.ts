@@ -4,10 +4,10 @@
  * and shared by the writer's open, the read-only tools (`readLog`) and the
  * salvage of a damaged log. Reads only; never writes or fences.
  */
-import { setImmediate } from "node:timers";
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo } from "../store/types.js";
 import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
+import { turnLater } from "../util/timers.js";
 import {
   decodeCheckpointInSlices,
   decodeFence,
@@ -358,7 +358,7 @@ async function fetchWal(
     budget.start();
     const started = ++budgetTurn;
     // Runs once the turn that started the budget (and its microtasks) is over.
-    setImmediate(() => {
+    turnLater(() => {
       if (budgetTurn === started) endedTurn = started;
     });
   };

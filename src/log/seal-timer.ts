@@ -5,8 +5,8 @@
  * The writer decides which; this owns the timer and the immediate, and
  * cancels both.
  */
-import { clearImmediate, setImmediate } from "node:timers";
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import { cancelTurn, turnLater } from "../util/timers.js";
 
 export class SealTimer {
   #window: TimerHandle | null = null;
@@ -35,7 +35,7 @@ export class SealTimer {
 
   /** Calls `onTurnEnd` after the current turn of the event loop (once, however often asked). */
   afterTurn(): void {
-    this.#kick ??= setImmediate(() => {
+    this.#kick ??= turnLater(() => {
       this.#kick = null;
       this.onTurnEnd();
     });
@@ -44,7 +44,7 @@ export class SealTimer {
   cancel(): void {
     this.#window?.cancel();
     this.#window = null;
-    if (this.#kick !== null) clearImmediate(this.#kick);
+    if (this.#kick !== null) cancelTurn(this.#kick);
     this.#kick = null;
   }
 }

@@ -23,10 +23,10 @@
  * untold events are dropped, with one warning per spell of falling behind.
  */
 
-import { setImmediate } from "node:timers";
 import { types } from "node:util";
 import type { Logger } from "../logger.js";
 import { messageOf } from "../util/message.js";
+import { turnLater } from "../util/timers.js";
 import { checkFunction, checkOneOf } from "../validate.js";
 import type { QueueEventBase, QueueEventMap, QueueEventName } from "./event-types.js";
 import { QUEUE_EVENT_NAMES } from "./event-types.js";
@@ -305,7 +305,7 @@ export class QueueEvents implements CommitObserver {
   #openTurn(): void {
     this.#turnOpen = true;
     this.#calls = 0;
-    setImmediate(() => {
+    turnLater(() => {
       this.#turnOpen = false;
       this.#deliver();
     });

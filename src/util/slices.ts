@@ -9,14 +9,14 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { setImmediate } from "node:timers";
+import { turnLater } from "./timers.js";
 
 /** How long one slice of background work may run before it yields. */
 export const SLICE_MS = 4;
 
 /** Resolves after the event loop had a turn (timers and I/O ran). */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => turnLater(resolve));
 }
 
 /** A monotonic clock in milliseconds; `performance.now()` unless a test drives time by hand. */

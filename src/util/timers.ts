@@ -1,10 +1,31 @@
 /**
- * The `Timeout` methods of a timer handle, safe where the host's timer
- * functions return numbers: a test environment that puts browser-like timers
- * in place of Node's (Jest's `jsdom`) hands out plain ids, which have no
- * `unref`, `ref` or `refresh`. There a timer cannot be unref'd and simply
- * stays ref'd; one to refresh is armed anew.
+ * The timers taquba takes turns with, safe in hosts that are not quite Node.
+ *
+ * Its own turns (yielding between slices of work, deferring to the next turn)
+ * use Node's `setImmediate`/`clearImmediate` of `node:timers` as they were
+ * when this module loaded: a test's fake timers, installed later, never drive
+ * them, whether they patch the globals or `node:timers`, and whichever build
+ * (ESM or CommonJS) is loaded. Delays, leases and schedules are another
+ * matter: they follow the queue's `Clock` and the global `setTimeout`, so fake
+ * timers and a `ManualClock` do drive them.
+ *
+ * The `Timeout` methods of a timer handle are called only where the handle
+ * has them: a test environment that puts browser-like timers in place of
+ * Node's (Jest's `jsdom`) hands out plain ids, which have no `unref`, `ref`
+ * or `refresh`. There a timer cannot be unref'd and simply stays ref'd; one
+ * to refresh is armed anew.
  */
+
+import {
+  clearImmediate as nodeClearImmediate,
+  setImmediate as nodeSetImmediate,
+} from "node:timers";
+
+/** `setImmediate` of `node:timers` as it was when taquba loaded (never a fake installed later). */
+export const turnLater: typeof nodeSetImmediate = nodeSetImmediate;
+
+/** `clearImmediate` of `node:timers` as it was when taquba loaded, for {@link turnLater}'s handles. */
+export const cancelTurn: typeof nodeClearImmediate = nodeClearImmediate;
 
 /** A handle as `setTimeout` or `setInterval` returns it: a `Timeout`, or a number. */
 type Handle = ReturnType<typeof setTimeout> | number;
@@ -28,8 +49,9 @@ export function refTimer(handle: Handle): void {
  * to keep.
  */
 export function refreshTimer<T extends Handle>(handle: T, rearm: () => T): T {
-  if (typeof (handle as Methods).refresh === "function") {
-    (handle as Methods).refresh?.();
+  const methods = handle as Methods;
+  if (typeof methods.refresh === "function") {
+    methods.refresh();
     return handle;
   }
   clearTimeout(handle);

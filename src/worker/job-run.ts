@@ -78,6 +78,8 @@ export class JobRun implements JobContext {
   readonly #deadline: Deadline | null;
   #timedOut = false;
   #signal: AbortSignal | undefined = undefined;
+  /** Lets go of the sources of a combined `#signal` (see `anySignal`); `null` when there is none. */
+  #disposeSignal: (() => void) | null = null;
   #transactions: JobTransactions | null = null;
 
   /**
@@ -109,8 +111,12 @@ export class JobRun implements JobContext {
   get signal(): AbortSignal {
     if (this.#signal === undefined) {
       const claimSignal = this.#owner.queue.claimSignal(this.#claim);
-      this.#signal =
-        this.#deadline === null ? claimSignal : anySignal([claimSignal, this.#deadline.signal]);
+      if (this.#deadline === null) this.#signal = claimSignal;
+      else {
+        const combined = anySignal([claimSignal, this.#deadline.signal]);
+        this.#signal = combined.signal;
+        this.#disposeSignal = combined.dispose;
+      }
     }
     return this.#signal;
   }
@@ -216,6 +222,7 @@ export class JobRun implements JobContext {
       // not take back a job whose handler already returned.
       else owner.ended(this.#claim, outcome, this.#renewal, this.#index);
     }
+    this.#disposeSignal?.();
     owner.done();
   }
 }

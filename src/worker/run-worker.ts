@@ -21,7 +21,6 @@
  * they freed, so one WAL write carries both (not one write for the acks
  * and a second for the claims).
  */
-import { setImmediate } from "node:timers";
 import { taqubaErrorCode } from "../errors.js";
 import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
@@ -33,6 +32,7 @@ import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import { messageOf } from "../util/message.js";
+import { turnLater } from "../util/timers.js";
 import {
   checkBoolean,
   checkDuration,
@@ -257,7 +257,7 @@ export async function runWorker(
     const claimWanted = !claimingStopped && !claiming && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
       requestQueued = true;
-      setImmediate(requestClaims);
+      turnLater(requestClaims);
     }
     if (claimingStopped && running === 0 && !claiming && !requestQueued && ready.length === 0)
       finish();

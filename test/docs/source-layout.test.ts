@@ -139,6 +139,22 @@ describe("source layout", { timeout: 20_000 }, () => {
     );
   });
 
+  it("only util/timers.ts takes turns with setImmediate; the rest use what it captured", async () => {
+    // A global `setImmediate` is missing in some test environments (Jest's jsdom), and one
+    // read from `node:timers` on each call would follow a test's fake timers in the
+    // CommonJS build only: util/timers.ts captures Node's once, when it loads.
+    const files = await modules(SRC);
+    const own = join(SRC, "util", "timers.ts");
+    const found: string[] = [];
+    for (const file of files) {
+      if (file === own) continue;
+      const text = await readFile(file, "utf8");
+      for (const match of text.matchAll(/\b(?:set|clear)Immediate\b|"node:timers"/g))
+        found.push(`${relative(SRC, file)}: ${match[0]}`);
+    }
+    assert.deepEqual(found, []);
+  });
+
   it("the cycle check sees a cycle and ignores type-only imports", () => {
     const a = join(SRC, "a.ts");
     const b = join(SRC, "b.ts");

@@ -1,7 +1,8 @@
 // Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
 // (no cloud SDK) and, on every test Node, run a job through `require`/`import`, run the CLI, and
-// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext and Bundler resolution).
+// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext and Bundler resolution);
+// both builds in one process, with each other and under fake timers.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -193,6 +194,45 @@ const cjs = require("taquba");
 });
 `;
 
+/**
+ * Both builds under node:test's fake timers (every API, `node:timers` included), installed
+ * after the package loaded: taquba's own turns use the real `setImmediate`, so enqueue, claim
+ * and ack complete although no fake time passes.
+ */
+const FAKE_TIMERS = `"use strict";
+const { mock } = require("node:test");
+const cjs = require("taquba");
+const realSetTimeout = setTimeout;
+const realClearTimeout = clearTimeout;
+async function run(build) {
+  const queue = await build.Queue.open(new build.MemoryStore(), "app", { logger: build.silentLogger });
+  mock.timers.enable();
+  let guard;
+  try {
+    return await Promise.race([
+      (async () => {
+        await queue.enqueue("q", "x");
+        const [claim] = await queue.claimBatch("q", 1, { waitMs: 0 });
+        await queue.ack(claim);
+        return "done " + (await queue.stats("q")).done;
+      })(),
+      new Promise((resolve) => (guard = realSetTimeout(() => resolve("stuck"), 5000))),
+    ]);
+  } finally {
+    realClearTimeout(guard);
+    mock.timers.reset();
+    await queue.close();
+  }
+}
+(async () => {
+  const esm = await import("taquba");
+  console.log(JSON.stringify({ cjs: await run(cjs), esm: await run(esm) }));
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
 interface App {
   dir: string;
   kind: "commonjs" | "module";
@@ -207,7 +247,10 @@ async function makeApp(parent: string, kind: App["kind"]): Promise<App> {
   await writeFile(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   const script = kind === "commonjs" ? "job.cjs" : "job.mjs";
   await writeFile(join(dir, script), kind === "commonjs" ? CJS_JOB : ESM_JOB);
-  if (kind === "commonjs") await writeFile(join(dir, "mixed.cjs"), MIXED_BUILDS);
+  if (kind === "commonjs") {
+    await writeFile(join(dir, "mixed.cjs"), MIXED_BUILDS);
+    await writeFile(join(dir, "fake-timers.cjs"), FAKE_TIMERS);
+  }
   await writeFile(join(dir, "consumer.ts"), TS_CONSUMER);
   const compilerOptions = {
     module: "NodeNext",
@@ -373,6 +416,12 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       guards: [true, true],
       instanceOf: false,
     });
+  });
+
+  it("both builds take their own turns under fake timers that hold time still", async () => {
+    const app = apps.find((a) => a.kind === "commonjs")!;
+    const out = ok(await run(process.execPath, ["fake-timers.cjs"], app.dir), "fake-timers.cjs");
+    assert.deepEqual(JSON.parse(out), { cjs: "done 1", esm: "done 1" });
   });
 
   it("`npx taquba --version` and the installed bin print the version", async () => {

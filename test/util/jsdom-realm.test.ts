@@ -47,9 +47,10 @@ describe("a realm shaped like Jest's jsdom environment", { timeout: 90_000 }, ()
         assert.deepEqual(
           report[store],
           {
-            enqueued: 4,
+            enqueued: 5,
             claimed: [[1, 2, 3], buf, text],
             worked: [buf, false],
+            timedOut: ["TimeoutError", "timed out after 20 ms", "dead", "timed out after 20 ms"],
             done: 3,
             results: [
               [9, 8],

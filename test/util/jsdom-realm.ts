@@ -25,8 +25,13 @@ const { dir, foreign, report } = realmTest;
 
 async function flow(makeStore) {
   let queue = await Queue.open(makeStore(), "app", { logger: silentLogger });
+  // Events are delivered after the turn that recorded them: the flow waits for all five.
   let enqueued = 0;
-  queue.on("enqueued", () => enqueued++);
+  let sawAll;
+  const allEnqueued = new Promise((resolve) => (sawAll = resolve));
+  queue.on("enqueued", () => {
+    if (++enqueued === 5) sawAll();
+  });
   const ids = [];
   for (const payload of [foreign.bytes, foreign.buffer, foreign.text])
     ids.push(await queue.enqueue("q", payload));
@@ -47,8 +52,30 @@ async function flow(makeStore) {
     },
     { signal: stop.signal },
   );
-  // Events are delivered after the turn that recorded them.
-  for (let i = 0; i < 200 && enqueued < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  // A job past its timeoutMs: ctx.signal (made without AbortSignal.any) aborts with the
+  // deadline's reason, and the attempt fails as timed out.
+  const slowId = await queue.enqueue("slow", foreign.text, { timeoutMs: 20, maxAttempts: 1 });
+  const stopSlow = new AbortController();
+  const timedOut = [];
+  await runWorker(
+    queue,
+    "slow",
+    async (job, ctx) => {
+      const reason = await new Promise((resolve) =>
+        ctx.signal.addEventListener("abort", () => resolve(ctx.signal.reason)),
+      );
+      timedOut.push(reason?.name, reason?.message);
+      stopSlow.abort();
+      throw reason;
+    },
+    { signal: stopSlow.signal },
+  );
+  let late;
+  await Promise.race([
+    allEnqueued,
+    new Promise((resolve) => (late = setTimeout(resolve, 10000))),
+  ]);
+  clearTimeout(late);
   await queue.close();
   queue = await Queue.open(makeStore(), "app", { logger: silentLogger });
   const stats = await queue.stats("q");
@@ -57,8 +84,10 @@ async function flow(makeStore) {
     const job = await queue.getJob(id);
     results.push(job?.result === undefined ? null : Array.from(job.result));
   }
+  const slow = await queue.getJob(slowId);
+  timedOut.push(slow?.status, slow?.lastError);
   await queue.close();
-  return { enqueued, claimed, worked, done: stats.done, results };
+  return { enqueued, claimed, worked, timedOut, done: stats.done, results };
 }
 
 const globals = {
