@@ -42,6 +42,8 @@ export class Lease implements ClaimToken {
   renewedByWorkerMs: number | undefined = undefined;
 
   constructor(
+    /** The table the lease was taken from: its queue's (see {@link LeaseTable.holds}). */
+    readonly table: LeaseTable,
     /** The claimed job's row in the job table. */
     readonly job: number,
     /** The job's id in the log. */
@@ -81,7 +83,7 @@ export class LeaseTable {
 
   /** A lease on `job` that holds it but does not run yet (see {@link activate}). */
   add(job: number, id: string, queue: string, publicId: string = id): Lease {
-    const lease = new Lease(job, id, queue, this.#seq++, publicId);
+    const lease = new Lease(this, job, id, queue, this.#seq++, publicId);
     this.#byJob.set(job, lease);
     return lease;
   }
@@ -97,6 +99,11 @@ export class LeaseTable {
 
   isLive(lease: Lease): boolean {
     return this.#byJob.get(lease.job) === lease;
+  }
+
+  /** Whether `lease` was taken from this table (live or not): not another queue's. */
+  holds(lease: Lease): boolean {
+    return lease.table === this;
   }
 
   renew(lease: Lease, expiresAt: number): void {

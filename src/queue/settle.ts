@@ -3,8 +3,13 @@
  * `deadLetter`, `release`, `renewLease` and `claimSignal`, each on a live
  * lease only.
  */
-import { ClaimLostError } from "../errors.js";
-import { checkDuration, checkOptionsObject } from "../validate.js";
+import { ClaimLostError, InvalidArgumentError } from "../errors.js";
+import {
+  checkDuration,
+  checkOptionsObject,
+  describeValue,
+  expectationMessage,
+} from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { decideNack, decideRelease, type FailedDeliveryRecord } from "./decisions.js";
 import { Lease } from "./leases.js";
@@ -201,11 +206,43 @@ export function claimLostReason(queue: object, claim: Claim): Error | undefined 
 /** Registry key of the hook on `Queue.prototype` that {@link claimStartable} calls. */
 export const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
 
-/** Whether a handler may start on `claim`: its lease is live and its job's cancellation was not requested. */
+/**
+ * Whether a handler may start on `claim`: its lease is live and its job's
+ * cancellation was not requested. A claim this queue did not hand out (one
+ * of another queue, or an object that does not carry a lease of this copy
+ * of the module) can never become startable, so it is not answered `false`
+ * (a worker would give it back and claim again, in a loop) but refused with
+ * {@link foreignClaimError}.
+ */
 export function isStartable(core: QueueCore, claim: Claim): boolean {
+  if (core.closed) return false;
   const lease = claim?.[CLAIM_TOKEN];
-  if (core.closed || !(lease instanceof Lease) || !core.leases.isLive(lease)) return false;
+  if (!(lease instanceof Lease) || !core.leases.holds(lease)) throw foreignClaimError(claim, lease);
+  if (!core.leases.isLive(lease)) return false;
   return (core.state.table.read(lease.job).flags[slot(lease.job)]! & Flag.CancelRequested) === 0;
+}
+
+/**
+ * The error for a claim the worker got from its queue that is not one of
+ * the queue's: the module graph holds two copies of part of the package
+ * (a bundler or loader duplicated some of its modules), or the queue's
+ * `claimBatch` was replaced by one handing out another queue's claims.
+ */
+function foreignClaimError(claim: unknown, lease: unknown): InvalidArgumentError {
+  const got =
+    lease instanceof Lease
+      ? "a claim of another Queue"
+      : lease === undefined
+        ? `${describeValue(claim)} without this queue's lease`
+        : "a claim whose lease is of another copy of taquba's modules";
+  return new InvalidArgumentError(
+    `${expectationMessage("claim", "a claim handed out by this queue", got)}. ` +
+      "A worker that cannot start its queue's claims cannot run any job, so it stops. " +
+      "The likely cause is two copies of taquba's modules loaded in one process " +
+      "(a bundler or loader that duplicated part of the package): make every import of " +
+      "taquba resolve to one installed copy (its ESM or its CommonJS build, each whole), " +
+      "and do not wrap a queue's claimBatch with claims of another queue.",
+  );
 }
 
 /** What `runWorker` asks before it starts a handler on a claim it held ready (see {@link isStartable}). */

@@ -45,6 +45,7 @@ import {
   integerRange,
   invalidArgument,
 } from "../validate.js";
+import { ClaimHoldOff } from "./hold-off.js";
 import { JobRun, type RunOwner } from "./job-run.js";
 import { BatchRenewal } from "./lease-renewal.js";
 import { ReadyTarget } from "./ready-target.js";
@@ -104,7 +105,10 @@ function stopRenewing(held: Held): void {
  * `OpenOptions.heartbeatMs` set, its next beat, which also looks for a newer
  * writer. Without a heartbeat an idle worker of a queue nobody writes to
  * keeps waiting for jobs that now go to the new writer. Rejects with a
- * `StorageError` that failed the queue, once running jobs ended.
+ * `StorageError` that failed the queue, once running jobs ended; and with an
+ * `InvalidArgumentError` when the queue hands out a claim that is not its
+ * own (two copies of part of the package's modules loaded), after giving
+ * back the claims it holds and once running jobs ended.
  */
 export async function runWorker(
   queue: Queue,
@@ -160,6 +164,13 @@ export async function runWorker(
   let failure: unknown = null;
   /** The queue closed or failed: claim no more, drop what is held but not started. */
   let stopped = false;
+  /**
+   * A claim turned out not to be the queue's (see `isStartable`): claim no
+   * more, give back what is held, and fail with {@link failure} once
+   * running handlers finished.
+   */
+  let refused = false;
+  const claimingStopped = (): boolean => stopped || refused || shutdown?.aborted === true;
   /** A claimBatch request is out. */
   let claiming = false;
   /** How many claims the request out asked for, and whether for ready ones too. */
@@ -212,16 +223,32 @@ export async function runWorker(
   /** Runs the handler on `held`; its slot frees when the run is over. */
   const run = (held: Held): void => {
     const { claim } = held;
-    if (!claimStartable(queue, claim) || claimQueuePaused(queue, claim)) {
+    let startable: boolean;
+    try {
+      startable = claimStartable(queue, claim);
+    } catch (error) {
+      // Not a claim of this queue (two copies of the package's modules, say): none of
+      // its claims ever will be. Fail the worker, giving the claim back if the queue
+      // takes it (else its lease runs out).
+      failure ??= error;
+      refused = true;
+      stopRenewing(held);
+      settlements.giveBack(claim);
+      slotFreed(false);
+      return;
+    }
+    if (!startable || claimQueuePaused(queue, claim)) {
       // Cancelled (or its lease lost) while it waited ready, or its queue paused since it
       // was handed out: its handler never starts. The release makes a paused queue's job
       // pending again (its attempt not counted) and removes a cancelled one; a lost
-      // claim's release fails with one line.
+      // claim's release fails with one line. Asked before the release, which ends it.
+      if (!startable) holdOff.notStartable(claim);
       stopRenewing(held);
       settlements.release(claim);
       slotFreed(false);
       return;
     }
+    holdOff.started();
     if (!autoRenew) {
       // Renewed while it waited ready; from here on the handler renews it itself.
       stopRenewing(held);
@@ -233,19 +260,11 @@ export async function runWorker(
   /** Starts handlers on ready claims, tops claims up, and ends the loop when all is done. */
   const pump = (): void => {
     if (queue.closed) stopped = true;
-    const claimingStopped = stopped || shutdown?.aborted === true;
-    // After shutdown no handler starts: claims held ready are given back (pending
-    // again, their attempt not counted) before the worker resolves. When the
-    // queue closed or failed they cannot be: the next open requeues them.
-    if (claimingStopped)
-      for (const held of ready.splice(0)) {
-        stopRenewing(held);
-        if (!stopped) settlements.release(held.claim);
-      }
     const nested = pumping;
     pumping = true;
     try {
-      while (running < concurrency && ready.length > 0) {
+      // Checked on each turn: a claim run here may be refused (see `run`).
+      while (running < concurrency && ready.length > 0 && !claimingStopped()) {
         running++;
         run(ready.shift()!);
       }
@@ -253,14 +272,23 @@ export async function runWorker(
       // A throw must never leave the loop marked as pumping: no slot would pump again.
       pumping = nested;
     }
+    const stopping = claimingStopped();
+    // After shutdown no handler starts: claims held ready are given back (pending
+    // again, their attempt not counted) before the worker resolves. When the
+    // queue closed or failed they cannot be: the next open requeues them.
+    if (stopping)
+      for (const held of ready.splice(0)) {
+        stopRenewing(held);
+        if (refused) settlements.giveBack(held.claim);
+        else if (!stopped) settlements.release(held.claim);
+      }
     const wanted = missing();
-    const claimWanted = !claimingStopped && !claiming && wanted > 0;
+    const claimWanted = !stopping && !claiming && !holdOff.active && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
       requestQueued = true;
       turnLater(requestClaims);
     }
-    if (claimingStopped && running === 0 && !claiming && !requestQueued && ready.length === 0)
-      finish();
+    if (stopping && running === 0 && !claiming && !requestQueued && ready.length === 0) finish();
   };
 
   /**
@@ -297,7 +325,7 @@ export async function runWorker(
       }
     }
     const wanted = missing();
-    if (stopped || shutdown?.aborted === true || claiming || wanted <= 0) {
+    if (claimingStopped() || claiming || holdOff.active || wanted <= 0) {
       pump();
       return;
     }
@@ -334,6 +362,16 @@ export async function runWorker(
   };
 
   const settlements = new Settlements(queue, logger, pump);
+  // Not startable for no reason the queue shows: claim again only after a wait.
+  const holdOff = new ClaimHoldOff({
+    queue,
+    queueName,
+    clock,
+    logger,
+    firstWaitMs: pollIntervalMs > 0 ? pollIntervalMs : DEFAULT_POLL_INTERVAL_MS,
+    maxWaitMs: Math.max(pollIntervalMs, IDLE_RECHECK_MS),
+    ended: pump,
+  });
   const onShutdown = (): void => pump();
   shutdown?.addEventListener("abort", onShutdown, { once: true });
   // The queue's own timers never hold the process open; a running worker should.
@@ -343,6 +381,7 @@ export async function runWorker(
     await finished;
   } finally {
     clearInterval(keepAlive);
+    holdOff.cancel();
     shutdown?.removeEventListener("abort", onShutdown);
     await settlements.drain();
   }

@@ -112,6 +112,18 @@ export class Settlements {
     this.#track(claim, this.#queue.release(claim));
   }
 
+  /**
+   * Give back `claim` of a worker that fails because its claims are not its
+   * queue's (see `isStartable`): released if the queue takes it, else left
+   * to its lease. A failure is not reported: the worker's error says why.
+   */
+  giveBack(claim: Claim): void {
+    this.#track(
+      claim,
+      settleSafely(() => this.#queue.release(claim)).catch(() => {}),
+    );
+  }
+
   #track(claim: Claim, settlement: Promise<void>): void {
     // One reaction per settlement (not a catch and a finally, each a promise of its own).
     this.#pending++;

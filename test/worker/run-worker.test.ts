@@ -11,7 +11,7 @@ import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection } from "../queue/helpers.js";
+import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection, watch } from "../queue/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
@@ -1159,6 +1159,78 @@ describe("runWorker", { timeout: 60_000 }, () => {
       assert.match(error.message, /^Expected `queue` to be a Queue/);
     }
   });
+
+  /** The hook a worker asks whether it may start a claim (see `queue/settle.ts`). */
+  const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
+  for (const { kind, foreign, left } of [
+    {
+      kind: "hooks of another copy of the module, which cannot see the claim's lease",
+      foreign: (own: Queue) => {
+        const ask = (own as unknown as Record<symbol, (claim: Claim) => boolean>)[CLAIM_STARTABLE]!;
+        // What a second copy of the package's modules sees of this copy's claim: the
+        // fields, not the private brand. The queue's own release still takes it back.
+        Object.defineProperty(own, CLAIM_STARTABLE, {
+          value(this: Queue, claim: Claim) {
+            return ask.call(this, structuredClone(claim));
+          },
+        });
+      },
+      left: "pending",
+    },
+    {
+      kind: "a claim of another Queue",
+      foreign: async (own: Queue, other: Queue) => {
+        await other.enqueue("q", "other's");
+        own.claimBatch = (name, max, options) => other.claimBatch(name, max, options);
+      },
+      left: "pending", // never claimed; the other queue's claim is left to its lease
+    },
+    {
+      kind: "a look-alike without the queue's lease",
+      foreign: (own: Queue) => {
+        const claimBatch = own.claimBatch.bind(own);
+        own.claimBatch = async (name, max, options) =>
+          (await claimBatch(name, max, options)).map((claim) => structuredClone(claim));
+      },
+      left: "claimed", // the queue cannot take a look-alike back: left to its lease
+    },
+  ])
+    it(`a claim that is not its queue's (${kind}) fails the worker at once with INVALID_ARGUMENT, no handler run`, async (t) => {
+      const { queue } = await openTestQueue();
+      const { queue: other } = await openTestQueue();
+      const ids = await queue.enqueueBatch("q", ["1", "2", "3"]);
+      await foreign(queue, other);
+      const logger = recordingLogger();
+      let handled = 0;
+      let claims = 0;
+      const shutdown = new AbortController();
+      const claimBatch = queue.claimBatch;
+      queue.claimBatch = (name, max, options) => {
+        claims++;
+        return claimBatch.call(queue, name, max, options);
+      };
+      const worker = runWorker(
+        queue,
+        "q",
+        () => {
+          handled++;
+        },
+        { concurrency: 2, prefetch: 2, logger, signal: shutdown.signal },
+      );
+      // Aborted only once the test is over: until then only the refusal ends the worker.
+      t.after(() => shutdown.abort());
+      await until(watch(worker).settled, "the worker ended", 5_000);
+      const error = await rejection(worker);
+      assert.ok(error instanceof InvalidArgumentError);
+      assert.match(error.message, /^Expected `claim` to be a claim handed out by this queue, got /);
+      assert.match(error.message, /two copies of taquba's modules/);
+      assert.equal(handled, 0, "no handler ran");
+      assert.equal(claims, 1, "it claimed once, not again and again");
+      assert.deepEqual(logger.messages("warn", "error"), [], "the rejection says it all");
+      for (const id of ids) assert.equal((await queue.getJob(id))?.status, left, id);
+      await queue.close();
+      await other.close();
+    });
 
   it("works with a Queue of the other build (ESM vs CommonJS): the check is by shape, not instanceof", async () => {
     const { queue } = await openTestQueue();
