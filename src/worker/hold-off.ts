@@ -60,9 +60,21 @@ export class ClaimHoldOff {
           "Two copies of taquba's modules loaded in one process can cause this",
         { jobId: claim.id, queue: o.queueName },
       );
-    this.#timer = startTimer(o.clock, waitMs, () => {
+    this.#wait(o.clock.monotonicNow() + waitMs);
+  }
+
+  /**
+   * Waits until `untilMs` in slices of the first wait: nothing else wakes a
+   * worker that has no claim out, so a queue that closes or fails meanwhile
+   * is noticed at the next slice, not only when a wait of up to a minute ends.
+   */
+  #wait(untilMs: number): void {
+    const o = this.#options;
+    const leftMs = untilMs - o.clock.monotonicNow();
+    this.#timer = startTimer(o.clock, Math.min(leftMs, o.firstWaitMs), () => {
       this.#timer = null;
-      o.ended();
+      if (o.queue.closed || o.clock.monotonicNow() >= untilMs) o.ended();
+      else this.#wait(untilMs);
     });
   }
 

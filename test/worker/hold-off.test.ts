@@ -106,6 +106,37 @@ describe("runWorker: claims found not startable", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a queue closed during a long wait ends the worker at the next slice of the first wait, not at the wait's end", async (t) => {
+    const { queue, clock } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    Object.defineProperty(queue, CLAIM_STARTABLE, { value: () => false });
+    const claims = countClaims(queue);
+    const shutdown = new AbortController();
+    const pollIntervalMs = 100;
+    let settled = false;
+    const worker = runWorker(queue, "q", () => assert.fail("no handler runs"), {
+      pollIntervalMs,
+      logger: recordingLogger(),
+      signal: shutdown.signal,
+    }).then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    t.after(() => shutdown.abort());
+    const released = async () => (await queue.stats("q")).claimed === 0;
+    await until(async () => claims.calls() === 1 && (await released()), "claimed and released");
+    clock.advance(pollIntervalMs);
+    // The second refusal starts a wait of 200 ms.
+    await until(async () => claims.calls() === 2 && (await released()), "claimed again");
+    await queue.close();
+    await turns(50);
+    assert.equal(settled, false, "nothing wakes the worker before the slice ends");
+    clock.advance(pollIntervalMs);
+    await until(() => settled, "the worker ended at the slice after the close");
+    await worker;
+    assert.equal(claims.calls(), 2, "no claim after the close");
+  });
+
   it("claims the queue ended while they waited ready (cancelled, or lost) are released and the next claim goes out at once, no warning", async (t) => {
     // The clock never moves: a wait before the next claim would never end.
     const { queue } = await openTestQueue();
