@@ -10,13 +10,11 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { CRC32C, Storage } from "@google-cloud/storage";
+import { CRC32C } from "@google-cloud/storage";
 import { StorageError } from "../../src/errors.js";
-import { AzureBlobStore } from "../../src/store/azure.js";
 import { checkNotHtml, UnexpectedAnswerError } from "../../src/store/cloud/errors.js";
-import { GcsStore } from "../../src/store/gcs.js";
-import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { azureStoreAt, gcsStoreAt, s3StoreAt } from "./sdk-stores.js";
 
 type Answer = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -57,32 +55,9 @@ const ANSWERS: Record<string, Answer> = {
 };
 
 const stores: Record<string, (endpoint: string) => ObjectStore> = {
-  S3Store: (endpoint) =>
-    new S3Store({
-      bucket: "jobs",
-      endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: "id", secretAccessKey: "secret" },
-      maxAttempts: 1,
-      requestTimeoutMs: 5_000,
-    }),
-  AzureBlobStore: (endpoint) =>
-    new AzureBlobStore({
-      container: "jobs",
-      connectionString: `DefaultEndpointsProtocol=http;AccountName=acc;AccountKey=a2V5;BlobEndpoint=${endpoint}/acc;`,
-      maxTries: 1,
-      requestTimeoutMs: 5_000,
-    }),
-  GcsStore: (endpoint) =>
-    new GcsStore({
-      bucket: "jobs",
-      client: new Storage({
-        apiEndpoint: endpoint,
-        projectId: "offline",
-        retryOptions: { autoRetry: false, maxRetries: 0 },
-      }),
-      timeoutMs: 5_000,
-    }),
+  S3Store: s3StoreAt,
+  AzureBlobStore: azureStoreAt,
+  GcsStore: gcsStoreAt,
 };
 
 const calls: Record<string, (store: ObjectStore) => Promise<unknown>> = {

@@ -26,6 +26,7 @@ import {
 } from "../../src/store/programming-error.js";
 import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
+import { azureStoreAt, s3StoreAt } from "./sdk-stores.js";
 
 /** The error a thrown `fn()` threw (real ones: the runtime's own messages and fields). */
 function thrownBy(fn: () => unknown): unknown {
@@ -286,22 +287,8 @@ describe("the stores' error mapping", { timeout: 30_000 }, () => {
 
   /** Real SDKs against a port where nothing listens: a refused connection, each SDK's own way. */
   const refusing: Record<string, (endpoint: string) => ObjectStore> = {
-    S3Store: (endpoint) =>
-      new S3Store({
-        bucket: "jobs",
-        endpoint,
-        forcePathStyle: true,
-        credentials: { accessKeyId: "id", secretAccessKey: "secret" },
-        maxAttempts: 1,
-        requestTimeoutMs: 5_000,
-      }),
-    AzureBlobStore: (endpoint) =>
-      new AzureBlobStore({
-        container: "jobs",
-        connectionString: `DefaultEndpointsProtocol=http;AccountName=acc;AccountKey=a2V5;BlobEndpoint=${endpoint}/acc;`,
-        maxTries: 1,
-        requestTimeoutMs: 5_000,
-      }),
+    S3Store: s3StoreAt,
+    AzureBlobStore: azureStoreAt,
     // Not GcsStore: its client retries a refused connection until the call's time limit.
   };
   for (const [name, create] of Object.entries(refusing)) {
