@@ -123,11 +123,19 @@ describe("runWorker: claims found not startable", { timeout: 60_000 }, () => {
       () => (settled = true),
     );
     t.after(() => shutdown.abort());
-    const released = async () => (await queue.stats("q")).claimed === 0;
-    await until(async () => claims.calls() === 1 && (await released()), "claimed and released");
+    // The worker's own releases, counted once durable: a release landing after the close
+    // would wake the worker by itself, so the close waits for both.
+    let releasesDone = 0;
+    const release = queue.release;
+    queue.release = async (claim) => {
+      await release.call(queue, claim);
+      releasesDone++;
+    };
+    await until(() => claims.calls() === 1 && releasesDone === 1, "claimed and released");
     clock.advance(pollIntervalMs);
     // The second refusal starts a wait of 200 ms.
-    await until(async () => claims.calls() === 2 && (await released()), "claimed again");
+    await until(() => claims.calls() === 2 && releasesDone === 2, "claimed again");
+    await turns(20);
     await queue.close();
     await turns(50);
     assert.equal(settled, false, "nothing wakes the worker before the slice ends");
