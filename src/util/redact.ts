@@ -41,7 +41,7 @@ export function redactUrl(value: string): string {
   const [head, rest] = splitHead(withoutUserInfo);
   // A value runs to the next "&" or ";" (a SAS value may itself hold "=": "SharedAccessSignature=sv=…").
   return hideNestedUserInfo(
-    head.replace(/([^=&;]*=)[^&;]*/g, "$1…") + redactQueryAndFragment(rest),
+    head.replace(/(?<![^&;])([^=&;]*=)[^&;]*/g, "$1…") + redactQueryAndFragment(rest),
   );
 }
 
@@ -89,7 +89,7 @@ export function redactStoreLocation(value: string): string {
 const PATH_SECRET_PATTERNS: [RegExp, string][] = [
   [/((?:AccountKey|SharedAccessSignature)\s*=)[^;]*/gi, "$1***"],
   [
-    /([\w.-]*(?:key|sig|credential|token|secret|auth|password|passwd|passphrase|pwd)[\w.-]*\s*=)[^;&]*/gi,
+    /(?<![\w.-])(?=[\w.-]*?(?:key|sig|credential|token|secret|auth|password|passwd|passphrase|pwd))([\w.-]+\s*=)[^;&]*/gi,
     "$1***",
   ],
   [/(\/\/)[^/\\@]*@/g, "$1***@"],

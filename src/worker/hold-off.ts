@@ -71,7 +71,8 @@ export class ClaimHoldOff {
   #wait(untilMs: number): void {
     const o = this.#options;
     const leftMs = untilMs - o.clock.monotonicNow();
-    this.#timer = startTimer(o.clock, Math.min(leftMs, o.firstWaitMs), () => {
+    // Slices of at least 100 ms: a 1 ms poll interval must not mean a timer per millisecond.
+    this.#timer = startTimer(o.clock, Math.min(leftMs, Math.max(o.firstWaitMs, 100)), () => {
       this.#timer = null;
       if (o.queue.closed || o.clock.monotonicNow() >= untilMs) o.ended();
       else this.#wait(untilMs);
