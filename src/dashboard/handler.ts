@@ -54,12 +54,15 @@ class HttpError extends Error {
 
 const MAX_CURSOR_CHARS = 1_024;
 
+/** The origin request paths are resolved against (only their path and query are used). */
+const PAGE_ORIGIN = "http://dashboard.invalid";
+
 /** The mount path and the path under it. */
 function locate(
   req: IncomingMessage,
   basePath: string | undefined,
 ): { base: string; path: string; query: URLSearchParams } {
-  const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+  const url = new URL(req.url ?? "/", PAGE_ORIGIN);
   let path = url.pathname;
   let base = "";
   if (basePath !== undefined) {
@@ -69,7 +72,7 @@ function locate(
   } else {
     const original = (req as { originalUrl?: unknown }).originalUrl;
     if (typeof original === "string") {
-      const originalPath = new URL(original, "http://dashboard.invalid").pathname;
+      const originalPath = new URL(original, PAGE_ORIGIN).pathname;
       if (originalPath !== path && originalPath.endsWith(path))
         base = originalPath.slice(0, -path.length);
       else if (path === "/" && !originalPath.endsWith("/")) base = originalPath;
@@ -173,14 +176,20 @@ function stripNotice(url: string): string {
   return rest === "" ? path : `${path}?${rest}`;
 }
 
-/** Where an action returns to: a path of this dashboard, never another site. */
-function backTo(base: string, back: string | null): string {
-  const fallback = `${base}/`;
+/**
+ * Where an action returns to: a path of this dashboard, never another site.
+ * Checked as resolved, since dot segments (`/.//host`, `/a/..//host`) turn
+ * a path that looks local into one a browser reads as another host.
+ */
+function backTo(base: string, back: string | null): URL {
+  const fallback = new URL(`${base}/`, PAGE_ORIGIN);
   if (back === null || !back.startsWith("/") || back.startsWith("//") || back.includes("\\"))
     return fallback;
-  if (base !== "" && back !== base && !back.startsWith(`${base}/`) && !back.startsWith(`${base}?`))
-    return fallback;
-  return back;
+  const url = new URL(back, PAGE_ORIGIN);
+  const path = url.pathname;
+  if (url.origin !== PAGE_ORIGIN || path.startsWith("//")) return fallback;
+  if (base !== "" && path !== base && !path.startsWith(`${base}/`)) return fallback;
+  return url;
 }
 
 async function act(
@@ -289,7 +298,7 @@ async function act(
     default:
       throw new HttpError(400, `Unknown action ${JSON.stringify(action)}`);
   }
-  const back = new URL(backTo(base, form.get("back")), "http://dashboard.invalid");
+  const back = backTo(base, form.get("back"));
   back.searchParams.set("notice", state.notices.put(notice));
   res.writeHead(303, { location: `${back.pathname}${back.search}`, "cache-control": "no-store" });
   res.end();

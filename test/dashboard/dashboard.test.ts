@@ -215,6 +215,11 @@ describe("dashboard", { timeout: 60_000 }, () => {
       // "back" never leaves the dashboard.
       const offsite = await http(action, { form: { ...form, back: "//evil.example/x" } });
       assert.match(String(offsite.headers.location), /^\/\?notice=/);
+      // Not by dot segments either, which resolve to "//evil.example/x".
+      for (const back of ["/.//evil.example/x", "/%2e//evil.example/x", "/q/..//evil.example/x"]) {
+        const dotted = await http(action, { form: { ...form, back } });
+        assert.match(String(dotted.headers.location), /^\/\?notice=/, back);
+      }
     } finally {
       await served.close();
       await queue.close();
@@ -643,6 +648,11 @@ describe("dashboard", { timeout: 60_000 }, () => {
         String(moved.headers.location),
         /^\/admin\/queues\/queue\?name=emails&state=dead&notice=/,
       );
+      // Nor out of its mount path by dot segments.
+      const out = await http(`${mounted.url}/admin/queues/action`, {
+        form: { ...form, back: "/admin/queues/../../elsewhere" },
+      });
+      assert.match(String(out.headers.location), /^\/admin\/queues\/\?notice=/);
 
       assert.equal(
         (await http(`${direct.url}/ops/health`)).status,
