@@ -12,6 +12,7 @@ import {
   STORE_OPTIONS,
   toJson,
 } from "./store-args.js";
+import { quoted, shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba dead [queue] [options]
 
@@ -26,9 +27,9 @@ ${STORE_HELP}
 `;
 
 function describeJob(job: JobRecord, withQueue: boolean): string {
-  const queue = withQueue ? `${job.queue}  ` : "";
+  const queue = withQueue ? `${shown(job.queue)}  ` : "";
   const failedAt = job.failedAt === undefined ? "?" : new Date(job.failedAt).toISOString();
-  return `${queue}${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${JSON.stringify(job.lastError ?? "")}  ${listedPayload(job)}\n`;
+  return `${queue}${job.id}  failed ${failedAt}  attempts ${job.attempts}/${job.maxAttempts}  error ${quoted(job.lastError ?? "")}  ${listedPayload(job)}\n`;
 }
 
 export const deadCommand = defineCommand({

@@ -11,6 +11,7 @@ import {
   STORE_OPTIONS,
   toJson,
 } from "./store-args.js";
+import { quoted, shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba job <job-id> [options]
 
@@ -29,14 +30,14 @@ function time(ms: number | undefined): string {
 
 function describeAttempt(a: JobAttempt): string {
   const claimed = a.claimedAt === undefined ? "" : ` claimed ${time(a.claimedAt)}`;
-  const error = a.error === undefined ? "" : `  error ${JSON.stringify(a.error)}`;
+  const error = a.error === undefined ? "" : `  error ${quoted(a.error)}`;
   return `  #${a.attempt} ${a.outcome.padEnd(13)} at ${time(a.recordedAt)}${claimed}${error}\n`;
 }
 
 function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[]): string {
   const lines = [
     `id           ${job.id}`,
-    `queue        ${job.queue}`,
+    `queue        ${shown(job.queue)}`,
     `status       ${job.status}`,
     `attempts     ${job.attempts}/${job.maxAttempts}`,
     `priority     ${job.priority}`,
@@ -53,10 +54,10 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
   if (job.failedAt !== undefined) lines.push(`failed       ${time(job.failedAt)}`);
   if (job.timeoutMs !== undefined) lines.push(`timeout      ${job.timeoutMs} ms`);
   if (job.progress !== undefined) lines.push(`progress     ${JSON.stringify(job.progress)}`);
-  if (job.dedupKey !== undefined) lines.push(`dedup key    ${JSON.stringify(job.dedupKey)}`);
-  if (job.lastError !== undefined) lines.push(`last error   ${JSON.stringify(job.lastError)}`);
+  if (job.dedupKey !== undefined) lines.push(`dedup key    ${quoted(job.dedupKey)}`);
+  if (job.lastError !== undefined) lines.push(`last error   ${quoted(job.lastError)}`);
   for (const [key, value] of Object.entries(job.headers))
-    lines.push(`header       ${key}=${value}`);
+    lines.push(`header       ${shown(key)}=${shown(value)}`);
   lines.push(`payload      ${payloadText(payload)} (${payload.byteLength} bytes)`);
   if (job.result !== undefined)
     lines.push(`result       ${payloadText(job.result)} (${job.result.byteLength} bytes)`);
@@ -67,7 +68,7 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
 function describeCancelled(job: CancelledJobInfo): string {
   const lines = [
     `id           ${job.id}`,
-    `queue        ${job.queue}`,
+    `queue        ${shown(job.queue)}`,
     "status       cancelled",
     `cancelled    ${time(job.cancelledAt)}`,
     "history",

@@ -13,6 +13,7 @@ import {
   STORE_OPTIONS,
   toJson,
 } from "./store-args.js";
+import { quoted } from "./terminal-text.js";
 
 const HELP = `Usage: taquba jobs <queue> --status <status> [options]
 
@@ -34,7 +35,7 @@ function describeJob(job: JobRecord): string {
   const when = time(
     job.runAt ?? job.claimedAt ?? job.completedAt ?? job.failedAt ?? job.enqueuedAt,
   );
-  const error = job.lastError === undefined ? "" : `  error ${JSON.stringify(job.lastError)}`;
+  const error = job.lastError === undefined ? "" : `  error ${quoted(job.lastError)}`;
   // A flow parent waiting for its children: scheduled with no run time (its time is its enqueue).
   const waits =
     job.waitingChildren === undefined

@@ -1,6 +1,7 @@
 /** `taquba queues`: every queue name, read-only. */
 import { defineCommand } from "./args.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+import { shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba queues [options]
 
@@ -21,7 +22,7 @@ export const queuesCommand = defineCommand({
     positionals(parsed.positionals, []);
     const reader = await openReader(parsed.values);
     const names = reader.listQueues({ includePaused: true });
-    io.out(parsed.values.json ? toJson(names) : names.map((n) => `${n}\n`).join(""));
+    io.out(parsed.values.json ? toJson(names) : names.map((n) => `${shown(n)}\n`).join(""));
     return 0;
   },
 });

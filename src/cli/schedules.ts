@@ -9,6 +9,7 @@ import {
   STORE_OPTIONS,
   toJson,
 } from "./store-args.js";
+import { quoted, shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba schedules [options]
 
@@ -26,8 +27,8 @@ function describeSchedule(s: ScheduleInfo): string {
   const when =
     s.cron === undefined ? `every ${s.everyMs}ms` : `cron ${JSON.stringify(s.cron)} ${s.timezone}`;
   const payload = payloadText(s.payload);
-  const shown = payload.length > 40 ? `${payload.slice(0, 37)}...` : payload;
-  return `${s.name}  ${when}  queue ${JSON.stringify(s.queue)}  next ${iso(s.nextRunAt)}  catch-up ${s.catchUp}  payload ${JSON.stringify(shown)}\n`;
+  const text = payload.length > 40 ? `${payload.slice(0, 37)}...` : payload;
+  return `${shown(s.name)}  ${when}  queue ${quoted(s.queue)}  next ${iso(s.nextRunAt)}  catch-up ${s.catchUp}  payload ${quoted(text)}\n`;
 }
 
 export const schedulesCommand = defineCommand({

@@ -3,6 +3,7 @@ import type { QueueStats } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand } from "./args.js";
 import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+import { shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba stats [queue...] [options]
 
@@ -18,7 +19,7 @@ const COLUMNS = ["pending", "scheduled", "claimed", "done", "dead"] as const;
 function table(rows: QueueStats[]): string {
   const header = ["queue", ...COLUMNS];
   const cells = rows.map((r) => [
-    r.paused ? `${r.queue} (paused)` : r.queue,
+    r.paused ? `${shown(r.queue)} (paused)` : shown(r.queue),
     ...COLUMNS.map((c) => String(r[c])),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));

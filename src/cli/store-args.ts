@@ -22,6 +22,7 @@ import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
+import { quoted, shown } from "./terminal-text.js";
 import { liveWriterMessage, openedMessage, type WriterState, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
@@ -241,10 +242,10 @@ export async function checkKnownQueue(
   const listed =
     known.length === 0
       ? "It has no queues yet."
-      : `Its queues: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}.`;
+      : `Its queues: ${known.slice(0, 10).map(shown).join(", ")}${known.length > 10 ? ", …" : ""}.`;
   throw new CommandFailure(
     `queue ${JSON.stringify(name)} has never held a job in this store: nothing was written. ` +
-      `${best === undefined ? "" : `Did you mean ${JSON.stringify(best)}? `}${listed}${hint}`,
+      `${best === undefined ? "" : `Did you mean ${quoted(best)}? `}${listed}${hint}`,
   );
 }
 
@@ -289,23 +290,22 @@ export async function loadListedPayloads(reader: QueueReader, jobs: JobRecord[])
 
 /** How a listed job's payload is shown on one line: its text (cut at 60 characters), or why it could not be read. */
 export function listedPayload(job: JobRecord): string {
-  if (job.payloadError !== undefined)
-    return `payload unreadable ${JSON.stringify(job.payloadError)}`;
+  if (job.payloadError !== undefined) return `payload unreadable ${quoted(job.payloadError)}`;
   const payload = payloadText(job.payload);
-  const shown = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
-  return `payload ${JSON.stringify(shown)}`;
+  const text = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
+  return `payload ${quoted(text)}`;
 }
 
 /**
  * Bytes for display: UTF-8 text when they are valid UTF-8 without control
- * characters (other than tab and newlines), else `hex:…`. Text that itself
+ * characters (C0 other than tab and newlines, DEL, C1), else `hex:…`. Text that itself
  * starts with `hex:` is shown as hex too, so a reader of the output can always
  * tell which bytes were stored.
  */
 export function payloadText(payload: Uint8Array): string {
   const text = Buffer.from(payload).toString("utf8");
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
-  const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
+  const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text);
   return printable && !text.startsWith("hex:") && Buffer.from(text, "utf8").equals(payload)
     ? text
     : `hex:${Buffer.from(payload).toString("hex")}`;

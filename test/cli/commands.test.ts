@@ -400,6 +400,39 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.match(noId.stderr, /Expected <job-id>/);
   });
 
+  it("shows names, headers and errors holding control characters quoted, so they cannot act on the terminal", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    // A queue name, header, error and schedule name of the application's data.
+    const evil = "q\x1b[2J\x1b]0;pwned\x07\r\nfake  9  9  9  9  9";
+    const id = await queue.enqueue(evil, "x", {
+      maxAttempts: 1,
+      headers: { "x-\x1b[31m": `red\x1b[0m\u009b2J` },
+    });
+    await queue.deadLetter((await queue.claim(evil))!, `boom\u009b2J\x7f`);
+    await queue.schedule(`tick\x1b[1m`, { everyMs: 60_000, queue: evil, payload: "t\u009b" });
+    await queue.close();
+    const store = ["--store", dir];
+    const quotedName = JSON.stringify(evil);
+
+    for (const args of [["stats"], ["queues"], ["dead"], ["job", id], ["schedules"]]) {
+      const out = await cli(...args, ...store);
+      assert.equal(out.code, 0, out.stderr);
+      // Nothing a terminal acts on but the line ends of the output itself.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+      assert.doesNotMatch(out.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, args[0]);
+      if (args[0] !== "schedules") assert.ok(out.stdout.includes(quotedName), out.stdout);
+    }
+    const stats = (await cli("stats", ...store)).stdout;
+    assert.equal(stats.trimEnd().split("\n").length, 2, "no forged row");
+    const job = (await cli("job", id, ...store)).stdout;
+    assert.match(job, /^header\s+"x-\\u001b\[31m"="red\\u001b\[0m\\u009b2J"$/m);
+    assert.match(job, /^last error\s+"boom\\u009b2J\\u007f"$/m);
+    assert.match((await cli("schedules", ...store)).stdout, /^"tick\\u001b\[1m" /m);
+    // --json keeps the exact strings.
+    assert.deepEqual(JSON.parse((await cli("queues", "--json", ...store)).stdout), [evil]);
+  });
+
   it("--version prints the version of package.json", async () => {
     const manifest = JSON.parse(
       await readFile(new URL("../../../package.json", import.meta.url), "utf8"),

@@ -1,0 +1,28 @@
+/**
+ * Text read from a store, made safe to print on a terminal. Queue and
+ * schedule names, header names and values, errors and payloads are the
+ * application's data, and may hold control characters: printed as they are,
+ * an escape sequence would act on the operator's terminal (clear it, retitle
+ * it, recolour what follows) and a carriage return or newline could forge a
+ * line of output. So such text is shown quoted, with every control character
+ * escaped; `--json` gives the exact strings.
+ */
+
+/** C0 controls, DEL and C1 controls (which some terminals act on as escape sequences). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const NOT_ESCAPED_BY_JSON = /[\u007f-\u009f]/g;
+
+/** `text` as a JSON string literal, with DEL and the C1 controls (which JSON leaves as they are) escaped too. */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(
+    NOT_ESCAPED_BY_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** `text` as it is when it holds no control character, else {@link quoted}. */
+export function shown(text: string): string {
+  return CONTROL.test(text) ? quoted(text) : text;
+}
