@@ -53,6 +53,12 @@ export type JobPage = ListedJobs<JobRecord>;
 export interface Health {
   /** "writer": this process owns the store; "reader": a read-only snapshot. */
   role: "writer" | "reader";
+  /**
+   * The writer's queue is closed, or stopped after a failure (fenced by
+   * another writer, its store failing): the values are its last. Always
+   * false for a reader.
+   */
+  stopped: boolean;
   epoch: number | null;
   walBacklogBytes: number | null;
   walBacklogObjects: number | null;
@@ -62,8 +68,8 @@ export interface Health {
   snapshotAt: number | null;
   /**
    * The writer's last heartbeat: `null` when the writer beats not (no
-   * `heartbeatMs`), or for a live writer (the dashboard runs in the writer,
-   * which is alive by definition).
+   * `heartbeatMs`), or for a writer (the dashboard runs in it: it is alive
+   * unless `stopped`).
    */
   heartbeat: WriterHeartbeat | null;
   requests: RequestCounts;
@@ -317,6 +323,7 @@ export class DashboardSource {
       const requests = this.#current.storeRequests();
       return {
         role: "writer",
+        stopped: this.#current.closed,
         epoch: stats.epoch,
         walBacklogBytes: stats.walBytesSinceCheckpoint,
         walBacklogObjects: null,
@@ -340,6 +347,7 @@ export class DashboardSource {
     const requests = addCounts(this.#retired, reader.storeRequests());
     return {
       role: "reader",
+      stopped: false,
       epoch: info.manifest?.epoch ?? null,
       walBacklogBytes: info.wal.pendingBytes,
       walBacklogObjects: info.wal.pendingObjects,

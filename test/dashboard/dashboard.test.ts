@@ -577,6 +577,34 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("store health of a queue fenced by another writer says it stopped, not that it is live", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { logger: silentLogger });
+    await queue.enqueue("emails", "hello");
+    const served = await serve(dashboard(queue));
+    const other = await Queue.open(store, "app", { logger: silentLogger });
+    try {
+      const live = (await http(`${served.url}/health`)).body;
+      assert.match(live, /Live: this process owns the store\./);
+      await other.enqueue("emails", "taken over");
+      await assert.rejects(queue.enqueue("emails", "fenced"), { code: "FENCED" });
+      assert.equal(queue.closed, true);
+
+      const health = await http(`${served.url}/health`);
+      assert.equal(health.status, 200);
+      assert.doesNotMatch(health.body, /Live: this process owns the store/);
+      assert.match(health.body, /<p class="muted">Stopped: this process&#39;s queue is closed/);
+      assert.match(
+        health.body,
+        /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>stopped<\/b>/,
+      );
+    } finally {
+      await served.close();
+      await other.close();
+      await queue.close().catch(() => {});
+    }
+  });
+
   it("shows a flow parent as waiting for its children, not as a job with no run time", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(1_780_000_000_000);

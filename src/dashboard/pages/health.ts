@@ -18,7 +18,9 @@ function card(id: string, label: string, value: string, note: SafeHtml | string 
 function heartbeatCard(h: Health, now: number): SafeHtml {
   const title = "Writer heartbeat";
   if (h.role === "writer")
-    return card("heartbeat", title, "this process", "the dashboard runs in the writer");
+    return h.stopped
+      ? card("heartbeat", title, "stopped", "this process's queue is closed")
+      : card("heartbeat", title, "this process", "the dashboard runs in the writer");
   const beat = h.heartbeat;
   if (beat === null)
     return card("heartbeat", title, "none", "the writer does not beat (heartbeatMs unset)");
@@ -36,6 +38,15 @@ function heartbeatCard(h: Health, now: number): SafeHtml {
   );
 }
 
+/** What the values shown are: a live writer's, a stopped one's last, or a snapshot's. */
+function summary(h: Health, now: number): string {
+  if (h.role === "reader")
+    return `Read-only snapshot taken ${relative(h.snapshotAt, now)}; a running writer is not disturbed.`;
+  return h.stopped
+    ? "Stopped: this process's queue is closed, or stopped after a failure (another writer fenced it, or its store failed; its logger says which). These are its last values."
+    : "Live: this process owns the store.";
+}
+
 export function healthPage(ctx: PageContext, source: DashboardSource): string {
   const h = source.health();
   const heartbeat = heartbeatCard(h, ctx.now);
@@ -45,7 +56,7 @@ export function healthPage(ctx: PageContext, source: DashboardSource): string {
       html`<tr><td>${op}</td><td class="n">${h.requests.counts[op]}</td><td class="n">${money(h.costs[op])}</td></tr>`,
   );
   const body = html`<h1>Store health</h1>
-<p class="muted">${h.role === "writer" ? "Live: this process owns the store." : `Read-only snapshot taken ${relative(h.snapshotAt, ctx.now)}; a running writer is not disturbed.`}</p>
+<p class="muted">${summary(h, ctx.now)}</p>
 <div class="grid">
 ${card("epoch", "Writer epoch", h.epoch === null ? "—" : String(h.epoch), "writers that opened the store")}
 ${heartbeat}
