@@ -3,9 +3,10 @@
  * (from a reader, re-opened at most every `--refresh-ms`), bound to
  * 127.0.0.1 unless told otherwise, until interrupted.
  */
-import { createServer } from "node:http";
-import { type AddressInfo, isIP } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { dashboard } from "../dashboard/index.js";
+import { hostAllowed, send } from "../dashboard/security.js";
 import { messageOf } from "../util/message.js";
 import { badFlag, defineCommand, intFlag, positiveInt } from "./args.js";
 import { listenForInterrupt } from "./interrupt.js";
@@ -81,16 +82,27 @@ export const dashboardCommand = defineCommand({
       .split(",")
       .map((h) => h.trim())
       .filter((h) => h !== "");
-    const allowedHosts =
-      extra.length === 0
-        ? undefined
-        : [...extra, "localhost", "127.0.0.1", "[::1]", ...(isIP(host) ? [shownHost(host)] : [])];
     // The default reopen: each refresh reads only what the writer did since the last one.
+    // With names listed, the Host is checked here, against them and the dashboard's own
+    // default (loopback names, the address the request came to), which a list would replace.
     const handler = dashboard(reader, {
       refreshMs,
-      ...(allowedHosts === undefined ? {} : { allowedHosts }),
+      ...(extra.length === 0 ? {} : { allowedHosts: ["*"] }),
     });
-    server.on("request", handler);
+    server.on(
+      "request",
+      extra.length === 0
+        ? handler
+        : (req: IncomingMessage, res: ServerResponse) => {
+            if (hostAllowed(req, undefined) || hostAllowed(req, extra)) return handler(req, res);
+            send(
+              res,
+              403,
+              `Host ${JSON.stringify(req.headers.host ?? "")} is not allowed: the dashboard answers loopback names, IP addresses and the names given to --allowed-hosts\n`,
+              { "content-type": "text/plain; charset=utf-8" },
+            );
+          },
+    );
     // Serving until interrupted is its job: stopping it then is its normal end (exit 0).
     // Listening before it says where it serves: a signal sent on that line is heard.
     const interrupt = listenForInterrupt(io.outputClosed);

@@ -84,6 +84,11 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
         200,
         "--allowed-hosts adds names",
       );
+      // To the loopback names and IP addresses it answers anyway, as its help says.
+      for (const host of [`app.localhost:${port}`, `127.0.0.2:${port}`, `[::1]:${port}`])
+        assert.equal((await http(`${url}/`, { headers: { host } })).status, 200, host);
+      const refused = await http(`${url}/`, { headers: { host: `evil.example:${port}` } });
+      assert.match(refused.body, /--allowed-hosts/, "the refusal names the flag");
       const post = await http(`${url}/action`, { form: { action: "requeue", id: "x" } });
       assert.equal(post.status, 403);
 
