@@ -8,6 +8,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { messageOf } from "../util/message.js";
 import { expectationMessage, integerRange } from "../validate.js";
 import { type CliIO, type Command, UsageError } from "./io.js";
+import { quoted } from "./terminal-text.js";
 
 /** Option declarations as `util.parseArgs` takes them. */
 export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
@@ -78,20 +79,18 @@ function usageOf(error: unknown, args: readonly string[], options: CommandOption
     .join(", ");
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION")
     return new UsageError(
-      `Expected one of the options ${known}, got ${JSON.stringify(flag)} ` +
+      `Expected one of the options ${known}, got ${quoted(flag)} ` +
         '(an argument that starts with "-" but is no option goes after "--")',
     );
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     if (/does not take an argument/.test(message)) {
       const given = args.find((arg) => arg.startsWith(`${flag}=`)) ?? flag;
-      return new UsageError(
-        expectationMessage(flag, "given without a value", JSON.stringify(given)),
-      );
+      return new UsageError(expectationMessage(flag, "given without a value", quoted(given)));
     }
     if (/argument is ambiguous/.test(message)) {
       const next = args[args.indexOf(flag) + 1] ?? "";
       return new UsageError(
-        expectationMessage(flag, "followed by its value", JSON.stringify(next)) +
+        expectationMessage(flag, "followed by its value", quoted(next)) +
           ` (for a value that starts with "-", write ${flag}=<value>)`,
       );
     }
@@ -103,7 +102,7 @@ function usageOf(error: unknown, args: readonly string[], options: CommandOption
 
 /** A {@link UsageError} for flag `--name`, whose text was `value`. */
 export function badFlag(name: string, expected: string, value: string): UsageError {
-  return new UsageError(expectationMessage(`--${name}`, expected, JSON.stringify(value)));
+  return new UsageError(expectationMessage(`--${name}`, expected, quoted(value)));
 }
 
 /** The {@link UsageError} for a missing (`undefined`) or unknown `--status`: one message for both. */
@@ -112,7 +111,7 @@ export function statusFlag(statuses: readonly string[], given: string | undefine
     expectationMessage(
       "--status",
       `one of ${statuses.join(", ")}`,
-      given === undefined ? "nothing" : JSON.stringify(given),
+      given === undefined ? "nothing" : quoted(given),
     ),
   );
 }

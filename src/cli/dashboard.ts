@@ -18,6 +18,7 @@ import {
   STORE_HELP,
   STORE_OPTIONS,
 } from "./store-args.js";
+import { quoted, terminalJson } from "./terminal-text.js";
 
 const HELP = `Usage: taquba dashboard [options]
 
@@ -98,7 +99,7 @@ export const dashboardCommand = defineCommand({
             send(
               res,
               403,
-              `Host ${JSON.stringify(req.headers.host ?? "")} is not allowed: the dashboard answers loopback names, IP addresses and the names given to --allowed-hosts\n`,
+              `Host ${quoted(req.headers.host ?? "")} is not allowed: the dashboard answers loopback names, IP addresses and the names given to --allowed-hosts\n`,
               { "content-type": "text/plain; charset=utf-8" },
             );
           },
@@ -109,7 +110,7 @@ export const dashboardCommand = defineCommand({
     const url = `http://${shown}:${bound}/`;
     io.out(
       values.json
-        ? `${JSON.stringify({ url, readOnly: true })}\n`
+        ? `${terminalJson({ url, readOnly: true })}\n`
         : `taquba dashboard (read-only) at ${url} — Ctrl-C to stop\n`,
     );
     await new Promise((resolve) => interrupt.signal.addEventListener("abort", resolve));

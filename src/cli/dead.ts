@@ -59,7 +59,7 @@ export const deadCommand = defineCommand({
     await loadListedPayloads(reader, page);
     if (values.json) io.out(toJson(page));
     else if (page.length === 0)
-      io.out(queue === undefined ? "No dead jobs.\n" : `No dead jobs in "${queue}".\n`);
+      io.out(queue === undefined ? "No dead jobs.\n" : `No dead jobs in ${quoted(queue)}.\n`);
     else io.out(page.map((job) => describeJob(job, queue === undefined)).join(""));
     return 0;
   },

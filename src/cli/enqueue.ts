@@ -19,6 +19,7 @@ import {
 } from "./args.js";
 import { nowOf } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
+import { quoted, terminalJson } from "./terminal-text.js";
 import { timeFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba enqueue <queue> <payload> [options]
@@ -106,9 +107,9 @@ export const enqueueCommand = defineCommand({
     // A dedup hit stores nothing: say so (stdout stays the id, for scripts).
     if (!created)
       io.err(
-        `taquba enqueue: job ${id} with --dedup-key ${JSON.stringify(options.dedupKey)} was already pending or scheduled: nothing new was stored\n`,
+        `taquba enqueue: job ${id} with --dedup-key ${quoted(options.dedupKey ?? "")} was already pending or scheduled: nothing new was stored\n`,
       );
-    io.out(values.json ? `${JSON.stringify({ id, created })}\n` : `${id}\n`);
+    io.out(values.json ? `${terminalJson({ id, created })}\n` : `${id}\n`);
     return 0;
   },
 });

@@ -5,13 +5,13 @@ import { defineCommand } from "./args.js";
 import { CommandFailure } from "./io.js";
 import {
   openReader,
-  payloadText,
   positionals,
   STORE_HELP,
   STORE_OPTIONS,
+  shownPayload,
   toJson,
 } from "./store-args.js";
-import { quoted, shown } from "./terminal-text.js";
+import { quoted, shown, terminalJson } from "./terminal-text.js";
 
 const HELP = `Usage: taquba job <job-id> [options]
 
@@ -53,14 +53,14 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
   if (job.completedAt !== undefined) lines.push(`completed    ${time(job.completedAt)}`);
   if (job.failedAt !== undefined) lines.push(`failed       ${time(job.failedAt)}`);
   if (job.timeoutMs !== undefined) lines.push(`timeout      ${job.timeoutMs} ms`);
-  if (job.progress !== undefined) lines.push(`progress     ${JSON.stringify(job.progress)}`);
+  if (job.progress !== undefined) lines.push(`progress     ${terminalJson(job.progress)}`);
   if (job.dedupKey !== undefined) lines.push(`dedup key    ${quoted(job.dedupKey)}`);
   if (job.lastError !== undefined) lines.push(`last error   ${quoted(job.lastError)}`);
   for (const [key, value] of Object.entries(job.headers))
     lines.push(`header       ${shown(key)}=${shown(value)}`);
-  lines.push(`payload      ${payloadText(payload)} (${payload.byteLength} bytes)`);
+  lines.push(`payload      ${shownPayload(payload)} (${payload.byteLength} bytes)`);
   if (job.result !== undefined)
-    lines.push(`result       ${payloadText(job.result)} (${job.result.byteLength} bytes)`);
+    lines.push(`result       ${shownPayload(job.result)} (${job.result.byteLength} bytes)`);
   lines.push(history.length === 0 ? "history      none" : "history");
   return `${lines.join("\n")}\n${history.map(describeAttempt).join("")}`;
 }
@@ -87,7 +87,7 @@ export const jobCommand = defineCommand({
     const job = await reader.loadJob(id!);
     if (job === null) {
       const cancelled = reader.cancelledJob(id!);
-      if (cancelled === null) throw new CommandFailure(`no job with id ${JSON.stringify(id)}`);
+      if (cancelled === null) throw new CommandFailure(`no job with id ${quoted(id!)}`);
       if (parsed.values.json) io.out(toJson({ ...cancelled, status: "cancelled" }));
       else io.out(describeCancelled(cancelled));
       return 0;

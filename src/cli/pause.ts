@@ -8,6 +8,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
+import { terminalJson } from "./terminal-text.js";
 
 function pauseCommandOf(pause: boolean) {
   const name = pause ? "pause" : "resume";
@@ -62,7 +63,7 @@ ${
       }
       io.out(
         parsed.values.json
-          ? `${JSON.stringify({ queue: queueName, paused: pause })}\n`
+          ? `${terminalJson({ queue: queueName, paused: pause })}\n`
           : `${pause ? "Paused" : "Resumed"} "${queueName}".\n`,
       );
       return 0;

@@ -18,6 +18,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
+import { terminalJson } from "./terminal-text.js";
 import { durationFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba remove <job-id> [options]
@@ -103,7 +104,7 @@ export const removeCommand = defineCommand({
       await queue.close();
     }
     if (values.json)
-      io.out(`${JSON.stringify(all ? { queue: target, status, removed } : { removed: target })}\n`);
+      io.out(`${terminalJson(all ? { queue: target, status, removed } : { removed: target })}\n`);
     else
       io.out(
         all ? `Removed ${removed} ${status} job(s) of "${target}".\n` : `Removed ${target}.\n`,

@@ -17,6 +17,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
+import { terminalJson } from "./terminal-text.js";
 
 const HELP = `Usage: taquba requeue <job-id> [options]
        taquba requeue --all <queue> [--limit n] [options]
@@ -55,9 +56,7 @@ export const requeueCommand = defineCommand({
       await queue.close();
     }
     if (values.json)
-      io.out(
-        `${JSON.stringify(all ? { queue: target, requeued: count } : { requeued: target })}\n`,
-      );
+      io.out(`${terminalJson(all ? { queue: target, requeued: count } : { requeued: target })}\n`);
     else io.out(all ? `Requeued ${count} dead job(s) of "${target}".\n` : `Requeued ${target}.\n`);
     return 0;
   },

@@ -3,10 +3,10 @@ import type { ScheduleInfo } from "../queue/schedules/types.js";
 import { defineCommand } from "./args.js";
 import {
   openReader,
-  payloadText,
   positionals,
   STORE_HELP,
   STORE_OPTIONS,
+  shownPayload,
   toJson,
 } from "./store-args.js";
 import { quoted, shown } from "./terminal-text.js";
@@ -25,8 +25,8 @@ function iso(ms: number | null | undefined): string {
 
 function describeSchedule(s: ScheduleInfo): string {
   const when =
-    s.cron === undefined ? `every ${s.everyMs}ms` : `cron ${JSON.stringify(s.cron)} ${s.timezone}`;
-  const payload = payloadText(s.payload);
+    s.cron === undefined ? `every ${s.everyMs}ms` : `cron ${quoted(s.cron)} ${shown(s.timezone)}`;
+  const payload = shownPayload(s.payload);
   const text = payload.length > 40 ? `${payload.slice(0, 37)}...` : payload;
   return `${shown(s.name)}  ${when}  queue ${quoted(s.queue)}  next ${iso(s.nextRunAt)}  catch-up ${s.catchUp}  payload ${quoted(text)}\n`;
 }

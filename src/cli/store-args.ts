@@ -22,7 +22,7 @@ import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
-import { quoted, shown } from "./terminal-text.js";
+import { holdsC1, quoted, shown, terminalJson } from "./terminal-text.js";
 import { liveWriterMessage, openedMessage, type WriterState, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
@@ -88,7 +88,7 @@ export async function resolveStore(values: StoreValues): Promise<ResolvedStore> 
   return {
     store: await openStoreFlag(url),
     path,
-    where: `--path ${JSON.stringify(path)} in --store ${JSON.stringify(redactStoreLocation(url))}`,
+    where: `--path ${quoted(path)} in --store ${quoted(redactStoreLocation(url))}`,
   };
 }
 
@@ -115,7 +115,7 @@ async function openStoreFlag(url: string): Promise<ObjectStore> {
       "expected its `$1` ",
     );
     throw new UsageError(
-      `${expectationMessage("--store", "a store URL", JSON.stringify(redactStoreLocation(url)))}: ${detail}`,
+      `${expectationMessage("--store", "a store URL", quoted(redactStoreLocation(url)))}: ${detail}`,
     );
   }
 }
@@ -244,7 +244,7 @@ export async function checkKnownQueue(
       ? "It has no queues yet."
       : `Its queues: ${known.slice(0, 10).map(shown).join(", ")}${known.length > 10 ? ", …" : ""}.`;
   throw new CommandFailure(
-    `queue ${JSON.stringify(name)} has never held a job in this store: nothing was written. ` +
+    `queue ${quoted(name)} has never held a job in this store: nothing was written. ` +
       `${best === undefined ? "" : `Did you mean ${quoted(best)}? `}${listed}${hint}`,
   );
 }
@@ -258,9 +258,13 @@ export function positionals(values: string[], names: readonly string[]): string[
   return values;
 }
 
-/** JSON with payload bytes shown as by {@link payloadText}: UTF-8 text, else (or for text starting with `hex:`) `hex:…`. */
+/**
+ * JSON with payload bytes shown as by {@link payloadText}: UTF-8 text, else (or for text
+ * starting with `hex:`) `hex:…`. DEL and C1 controls are escaped inside its strings
+ * ({@link terminalJson}): `JSON.parse` gives back the exact strings.
+ */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(
+  return `${terminalJson(
     value,
     // `this[key]` is the value before its toJSON (a Buffer would otherwise arrive as { type, data }).
     function (this: Record<string, unknown>, key: string, v: unknown) {
@@ -291,22 +295,32 @@ export async function loadListedPayloads(reader: QueueReader, jobs: JobRecord[])
 /** How a listed job's payload is shown on one line: its text (cut at 60 characters), or why it could not be read. */
 export function listedPayload(job: JobRecord): string {
   if (job.payloadError !== undefined) return `payload unreadable ${quoted(job.payloadError)}`;
-  const payload = payloadText(job.payload);
+  const payload = shownPayload(job.payload);
   const text = payload.length > 60 ? `${payload.slice(0, 57)}...` : payload;
   return `payload ${quoted(text)}`;
 }
 
 /**
- * Bytes for display: UTF-8 text when they are valid UTF-8 without control
- * characters (C0 other than tab and newlines, DEL, C1), else `hex:…`. Text that itself
+ * Bytes for `--json`: UTF-8 text when they are valid UTF-8 without control
+ * characters (C0 other than tab and newlines, DEL), else `hex:…`. Text that itself
  * starts with `hex:` is shown as hex too, so a reader of the output can always
  * tell which bytes were stored.
  */
 export function payloadText(payload: Uint8Array): string {
   const text = Buffer.from(payload).toString("utf8");
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
-  const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text);
+  const printable = !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
   return printable && !text.startsWith("hex:") && Buffer.from(text, "utf8").equals(payload)
     ? text
     : `hex:${Buffer.from(payload).toString("hex")}`;
+}
+
+/**
+ * Bytes for the terminal: as {@link payloadText}, and `hex:…` for text holding
+ * C1 controls too (some terminals act on them as escape sequences; `--json`
+ * escapes them instead).
+ */
+export function shownPayload(payload: Uint8Array): string {
+  const text = payloadText(payload);
+  return holdsC1(text) ? `hex:${Buffer.from(payload).toString("hex")}` : text;
 }

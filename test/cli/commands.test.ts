@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "../../src/cli/defaults.js";
 import { silentLogger } from "../../src/logger.js";
+import { reportProgress } from "../../src/queue/progress.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
@@ -431,6 +432,79 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.match((await cli("schedules", ...store)).stdout, /^"tick\\u001b\[1m" /m);
     // --json keeps the exact strings.
     assert.deepEqual(JSON.parse((await cli("queues", "--json", ...store)).stdout), [evil]);
+  });
+
+  it("--json keeps text with C1 controls exact but escaped, and `job` shows progress escaped", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    // Valid UTF-8 text holding C1 controls (NEL, CSI) and DEL: text, not bytes to show as hex.
+    const name = "csi\u009b2J";
+    const payload = "line1\u0085line2";
+    const id = await queue.enqueue(name, payload, {
+      maxAttempts: 1,
+      headers: { "x-c1": "v\u009b1m" },
+    });
+    const claim = (await queue.claim(name))!;
+    const progress = { step: "a\u009b2Jb", n: 1 };
+    reportProgress(queue, claim, progress);
+    await queue.deadLetter(claim, "boom\u0085");
+    const pending = await queue.enqueue(name, payload);
+    await queue.schedule("tick\u009b", { everyMs: 60_000, queue: name, payload });
+    await queue.close();
+    const store = ["--store", dir];
+    const raw = /[\u007f-\u009f]/;
+
+    const outputs: Record<string, string> = {};
+    for (const args of [
+      ["queues", "--json"],
+      ["stats", "--json"],
+      ["jobs", name, "--status", "pending", "--json"],
+      ["dead", "--json"],
+      ["job", id, "--json"],
+      ["job", id],
+      ["schedules", "--json"],
+    ]) {
+      const out = await cli(...args, ...store);
+      assert.equal(out.code, 0, out.stderr);
+      assert.doesNotMatch(out.stdout, raw, args.join(" "));
+      outputs[args.join(" ")] = out.stdout;
+    }
+    assert.deepEqual(JSON.parse(outputs["queues --json"]!), [name]);
+    const jobs = JSON.parse(outputs[`jobs ${name} --status pending --json`]!) as {
+      jobs: { id: string; payload: string }[];
+    };
+    assert.deepEqual(
+      jobs.jobs.map((j) => [j.id, j.payload]),
+      [[pending, payload]],
+      "the exact text, not hex",
+    );
+    const dead = JSON.parse(outputs["dead --json"]!) as { payload: string; lastError: string }[];
+    assert.equal(dead[0]!.payload, payload);
+    assert.equal(dead[0]!.lastError, "boom\u0085");
+    const job = JSON.parse(outputs[`job ${id} --json`]!) as {
+      queue: string;
+      payload: string;
+      progress: unknown;
+      headers: Record<string, string>;
+    };
+    assert.equal(job.queue, name);
+    assert.equal(job.payload, payload);
+    assert.deepEqual(job.progress, progress);
+    assert.deepEqual(job.headers, { "x-c1": "v\u009b1m" });
+    assert.match(outputs[`job ${id}`]!, /^progress\s+\{"step":"a\\u009b2Jb","n":1\}$/m);
+    // On the terminal, text holding C1 controls prints as its bytes.
+    assert.match(
+      outputs[`job ${id}`]!,
+      new RegExp(`^payload\\s+hex:${Buffer.from(payload).toString("hex")} `, "m"),
+    );
+    const schedules = JSON.parse(outputs["schedules --json"]!) as {
+      name: string;
+      payload: string;
+    }[];
+    assert.deepEqual(
+      schedules.map((s) => [s.name, s.payload]),
+      [["tick\u009b", payload]],
+    );
   });
 
   it("--version prints the version of package.json", async () => {
