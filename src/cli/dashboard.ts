@@ -25,7 +25,8 @@ const HELP = `Usage: taquba dashboard [options]
 Serves a read-only web dashboard of the queue store: queues with counts and
 throughput, jobs by state, dead jobs, store health. A running writer is not
 disturbed. Stops on Ctrl-C. With --json, the line it prints once it serves is
-{"url": "http://…/", "readOnly": true} (the port is there with --port 0).
+{"url": "http://…/", "readOnly": true} (the port is there with --port 0). Bound
+to every address (--host 0.0.0.0 or ::), the URL is a loopback one.
 
 Options:
   --port <n>             port to listen on (default 3000; 0 picks a free one)
@@ -39,6 +40,12 @@ ${STORE_HELP}
 
 /** The highest TCP port. */
 const MAX_PORT = 65_535;
+
+/** The loopback address shown for a server bound to an unspecified address, by that address. */
+const UNSPECIFIED = new Map([
+  ["0.0.0.0", "127.0.0.1"],
+  ["::", "[::1]"],
+]);
 
 /** An address as a `Host` header names it (IPv6 in brackets). */
 function shownHost(host: string): string {
@@ -76,8 +83,13 @@ export const dashboardCommand = defineCommand({
       // A port in use or an address not on this machine is the user's to fix: one line, exit 1.
       throw new CommandFailure(`cannot serve on ${shownHost(host)}:${port}: ${messageOf(error)}`);
     }
-    const bound = (server.address() as AddressInfo).port;
-    const shown = shownHost(host);
+    const address = server.address() as AddressInfo;
+    const bound = address.port;
+    // Bound to every address (0.0.0.0, ::), the URL printed is a loopback one, which
+    // opens on this machine and which the Host check answers: 0.0.0.0 and [::] name
+    // no machine to connect to, and the Host check refuses them.
+    const everywhere = UNSPECIFIED.get(address.address);
+    const shown = everywhere ?? shownHost(host);
     // Loopback names and IP literals always; names the user lists besides.
     const extra = (values["allowed-hosts"] ?? "")
       .split(",")
@@ -111,7 +123,7 @@ export const dashboardCommand = defineCommand({
     io.out(
       values.json
         ? `${terminalJson({ url, readOnly: true })}\n`
-        : `taquba dashboard (read-only) at ${url} — Ctrl-C to stop\n`,
+        : `taquba dashboard (read-only) at ${url}${everywhere === undefined ? "" : ` (bound to ${shownHost(address.address)}:${bound}, every address of this machine)`} — Ctrl-C to stop\n`,
     );
     await new Promise((resolve) => interrupt.signal.addEventListener("abort", resolve));
     handler.close();

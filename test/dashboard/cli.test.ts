@@ -124,6 +124,65 @@ describe("taquba dashboard (CLI)", { timeout: 60_000 }, () => {
     }
   });
 
+  // Bound to every address, the URL it prints opens (0.0.0.0 or [::] as Host is refused).
+  for (const [host, loopback, flags] of [
+    ["0.0.0.0", "127.0.0.1", ["--allowed-hosts", "ops.example"]],
+    ["0.0.0.0", "127.0.0.1", []],
+    ["::", "[::1]", ["--allowed-hosts", "ops.example"]],
+  ] as const)
+    it(`bound to ${["--host", host, ...flags].join(" ")}, prints a loopback URL that answers`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), "taquba-dashboard-cli-"));
+      dirs.push(dir);
+      await (await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger })).close();
+      for (const json of [false, true]) {
+        const child = spawn(
+          process.execPath,
+          [
+            CLI,
+            "dashboard",
+            "--store",
+            dir,
+            "--port",
+            "0",
+            "--host",
+            host,
+            ...flags,
+            ...(json ? ["--json"] : []),
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        try {
+          const line = await new Promise<string>((resolve, reject) => {
+            let out = "";
+            let err = "";
+            child.stdout.on("data", (chunk: Buffer) => {
+              out += chunk.toString();
+              if (out.includes("\n")) resolve(out);
+            });
+            child.stderr.on("data", (chunk: Buffer) => {
+              err += chunk.toString();
+            });
+            child.on("exit", (code) => reject(new Error(`exited with ${code}: ${out}${err}`)));
+          });
+          let url: string;
+          if (json) {
+            url = (JSON.parse(line) as { url: string }).url;
+          } else {
+            const match = /^taquba dashboard \(read-only\) at (\S+) \(bound to (\S+), /.exec(line);
+            assert.ok(match !== null, line);
+            url = match[1]!;
+            const port = new URL(url).port;
+            assert.equal(match[2], `${host === "::" ? "[::]" : host}:${port}`, "the bound address");
+          }
+          assert.equal(new URL(url).hostname, loopback, url);
+          const page = await http(url);
+          assert.equal(page.status, 200, `${url}: ${page.body}`);
+        } finally {
+          child.kill("SIGKILL");
+        }
+      }
+    });
+
   for (const [port, expected] of [
     ["ten", /Expected `--port` to be an integer/],
     [
