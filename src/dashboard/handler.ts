@@ -119,6 +119,7 @@ export async function handle(
     base,
     now: state.now(),
     writable,
+    stopped: state.source.stopped,
     token: state.tokens.issue(),
     self: stripNotice(self),
     notice: noticeId === undefined ? undefined : state.notices.take(noticeId),
@@ -334,6 +335,7 @@ export function fail(
     now: state.now(),
     // The header's badge says what the dashboard is; an error page has no forms to offer.
     writable: state.source.writable && !state.readOnly,
+    stopped: state.source.stopped,
     token: "",
     self: `${base}/`,
     notice: undefined,

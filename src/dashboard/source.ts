@@ -182,6 +182,11 @@ export class DashboardSource {
     return isLiveQueue(this.#current);
   }
 
+  /** Whether the live queue has closed or stopped after a failure (false for a reader). */
+  get stopped(): boolean {
+    return isLiveQueue(this.#current) && this.#current.closed;
+  }
+
   /** The live queue, or null for a reader. */
   get queue(): Queue | null {
     return isLiveQueue(this.#current) ? this.#current : null;

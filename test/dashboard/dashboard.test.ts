@@ -598,10 +598,31 @@ describe("dashboard", { timeout: 60_000 }, () => {
         health.body,
         /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>stopped<\/b>/,
       );
+      // The header's badge too, on every page (the others answer with the queue's error).
+      assert.match(health.body, /<span class="mode">stopped queue<\/span>/);
+      const overview = await http(`${served.url}/`);
+      assert.equal(overview.status, 503);
+      assert.match(overview.body, /<span class="mode">stopped queue<\/span>/);
     } finally {
       await served.close();
       await other.close();
       await queue.close().catch(() => {});
+    }
+  });
+
+  it("over a queue that closed normally, store health and the badge say it stopped", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
+    await queue.enqueue("emails", "hello");
+    const served = await serve(dashboard(queue));
+    try {
+      assert.match((await http(`${served.url}/`)).body, /<span class="mode">live queue<\/span>/);
+      await queue.close();
+      const health = await http(`${served.url}/health`);
+      assert.equal(health.status, 200);
+      assert.match(health.body, /<p class="muted">Stopped: this process&#39;s queue is closed/);
+      assert.match(health.body, /<span class="mode">stopped queue<\/span>/);
+    } finally {
+      await served.close();
     }
   });
 

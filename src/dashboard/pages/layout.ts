@@ -15,6 +15,8 @@ export interface PageContext {
   now: number;
   /** Actions are offered (a live queue and not read-only). */
   writable: boolean;
+  /** The queue has closed or stopped (the header's badge says so instead of "live queue"). */
+  stopped: boolean;
   /** The action token the forms carry. */
   token: string;
   /** The path and query of this page (forms return here). */
@@ -111,7 +113,7 @@ export function page(
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">${refresh}
 <link rel="icon" href="data:,"><title>${title} · taquba</title><style>${STYLE}</style></head>
-<body><header><span class="brand">taquba</span><a href="${href(ctx, "/")}"${nav === "queues" ? trusted(' class="on"') : ""}>Queues</a><a href="${href(ctx, "/schedules")}"${nav === "schedules" ? trusted(' class="on"') : ""}>Schedules</a><a href="${href(ctx, "/health")}"${nav === "health" ? trusted(' class="on"') : ""}>Store health</a><span class="mode">${ctx.writable ? "live queue" : "read-only"}</span></header>
+<body><header><span class="brand">taquba</span><a href="${href(ctx, "/")}"${nav === "queues" ? trusted(' class="on"') : ""}>Queues</a><a href="${href(ctx, "/schedules")}"${nav === "schedules" ? trusted(' class="on"') : ""}>Schedules</a><a href="${href(ctx, "/health")}"${nav === "health" ? trusted(' class="on"') : ""}>Store health</a><span class="mode">${ctx.stopped ? "stopped queue" : ctx.writable ? "live queue" : "read-only"}</span></header>
 <main>${ctx.notice === undefined ? "" : html`<div class="notice" role="status">${ctx.notice}</div>`}${body}</main></body></html>
 `.value;
 }
