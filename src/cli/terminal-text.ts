@@ -36,9 +36,13 @@ export function quoted(text: string): string {
   return terminalJson(text);
 }
 
-/** `text` as it is when it holds no control character, else {@link quoted}. */
+/**
+ * `text` as it is when it holds no control character, else {@link quoted}.
+ * Text starting with `"` is quoted too: a name printed as is then never looks
+ * like the quoted form of another (`"q\u001b"` is only ever `q` and ESC).
+ */
 export function shown(text: string): string {
-  return CONTROL.test(text) ? quoted(text) : text;
+  return CONTROL.test(text) || text.startsWith('"') ? quoted(text) : text;
 }
 
 /** Whether `text` holds DEL or a C1 control. */

@@ -432,6 +432,15 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.match((await cli("schedules", ...store)).stdout, /^"tick\\u001b\[1m" /m);
     // --json keeps the exact strings.
     assert.deepEqual(JSON.parse((await cli("queues", "--json", ...store)).stdout), [evil]);
+
+    // A name that looks quoted is quoted: it cannot pass for another name's quoted form.
+    const lookalike = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await lookalike.enqueue('"q\\u001b"', "x");
+    await lookalike.enqueue("q\u001b", "x");
+    await lookalike.close();
+    const names = (await cli("queues", ...store)).stdout.split("\n");
+    assert.ok(names.includes(String.raw`"\"q\\u001b\""`), names.join("\n"));
+    assert.ok(names.includes(String.raw`"q\u001b"`), names.join("\n"));
   });
 
   it("--json keeps text with C1 controls exact but escaped, and `job` shows progress escaped", async () => {
