@@ -22,11 +22,17 @@ export class PermanentFailure extends Error {
   }
 }
 
-/** Is `error` a {@link PermanentFailure} (or a subclass) of either build of the package? */
+/**
+ * Is `error` a {@link PermanentFailure} (or a subclass) of either build of the
+ * package? Never throws: a handler may throw anything, including a value
+ * whose every read throws (a revoked `Proxy`), which is then no
+ * `PermanentFailure`.
+ */
 export function isPermanentFailure(error: unknown): boolean {
-  return (
-    typeof error === "object" &&
-    error !== null &&
-    (error as { [PERMANENT_FAILURE]?: unknown })[PERMANENT_FAILURE] === true
-  );
+  if (typeof error !== "object" || error === null) return false;
+  try {
+    return (error as { [PERMANENT_FAILURE]?: unknown })[PERMANENT_FAILURE] === true;
+  } catch {
+    return false;
+  }
 }

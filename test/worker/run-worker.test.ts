@@ -136,6 +136,42 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler that throws a value every read of which throws (a revoked Proxy) fails its attempt; the loop goes on", async () => {
+    const { queue } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const trapping = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("get trap");
+        },
+      },
+    );
+    const thrown: Record<string, unknown> = { revoked: revoked.proxy, trapping };
+    const revokedId = await queue.enqueue("q", "revoked");
+    const trappingId = await queue.enqueue("q", "trapping");
+    const lastId = await queue.enqueue("q", "fine");
+    const shutdown = new AbortController();
+    const worker = runWorker(
+      queue,
+      "q",
+      (job) => {
+        const name = Buffer.from(job.payload).toString();
+        if (name === "fine") shutdown.abort();
+        else throw thrown[name];
+      },
+      { signal: shutdown.signal, logger: silentLogger },
+    );
+    await worker;
+    for (const id of [revokedId, trappingId]) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "dead", "nacked, out of attempts");
+      assert.equal(job.lastError, "[unprintable thrown value]");
+    }
+    assert.equal(await queue.getJob(lastId), null, "the next job ran and was acked");
+    await queue.close();
+  });
   it("shutdown stops claiming but lets the in-flight job finish and settle", async () => {
     const { queue } = await openTestQueue();
     await queue.enqueueBatch("q", ["first", "second"]);
