@@ -8,6 +8,7 @@
  * plain value ends within the call that started it, with no promise made.
  */
 
+import { types } from "node:util";
 import type { MonotonicClock } from "../clock.js";
 import type { Tracing } from "../queue/instrument.js";
 import { reportProgress } from "../queue/progress.js";
@@ -55,6 +56,18 @@ function outcomeOf(value: unknown): Outcome {
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+/**
+ * A handler's return value as it is when it returns: bytes are copied at
+ * once, since the job is settled a turn later (and with tracing on, its
+ * value awaited first) and by then the handler may have reused their buffer
+ * (a scratch buffer it encodes each result into). Anything else is kept.
+ */
+function takenNow(value: unknown): unknown {
+  return types.isUint8Array(value) && typeof (value as { then?: unknown }).then !== "function"
+    ? new Uint8Array(value)
+    : value;
 }
 
 /** Whether `await value` could wait (an object or function may be a thenable); primitives never do. */
@@ -149,10 +162,10 @@ export class JobRun implements JobContext {
       // `then` is not called), so its outcome is the one it has untraced.
       value =
         tracing === null || !tracing.tracesRun(claim)
-          ? handler(claim, this)
+          ? takenNow(handler(claim, this))
           : tracing.handle(
               claim,
-              async () => await handler(claim, this),
+              async () => await takenNow(handler(claim, this)),
               () => this.#failure(),
             );
     } catch (error) {

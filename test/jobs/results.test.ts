@@ -108,6 +108,29 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("returned bytes are the result as they were at the return, though their buffer is reused after it", async () => {
+      const { queue } = await openOn(kind);
+      const ids = await queue.enqueueBatch("work", ["first", "second"]);
+      // One scratch buffer for every job, as a handler encoding into a reused buffer has.
+      const scratch = new Uint8Array(16);
+      const stop = new AbortController();
+      let handled = 0;
+      await runWorker(
+        queue,
+        "work",
+        (job) => {
+          if (++handled === 2) stop.abort();
+          scratch.fill(0).set(job.payload);
+          return scratch.subarray(0, job.payload.byteLength);
+        },
+        // Both run in one turn: the first returned before the second reused the buffer.
+        { signal: stop.signal, concurrency: 2, pollIntervalMs: 0, logger: silentLogger },
+      );
+      const results = await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.result));
+      assert.deepEqual(results.map(text), ["first", "second"]);
+      await queue.close();
+    });
+
     it("a return value JSON cannot hold fails the attempt instead of losing the result", async () => {
       const { queue } = await openOn(kind, { defaultQueueConfig: { maxAttempts: 1 } });
       const id = await queue.enqueue("work", "x");
