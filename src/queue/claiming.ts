@@ -7,7 +7,7 @@
 
 import { CorruptionError } from "../errors.js";
 import type { QueueCore } from "./core.js";
-import { decideNack, decideUnrecoverable } from "./decisions.js";
+import { decideDeadLetter, decideNack } from "./decisions.js";
 import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
@@ -267,7 +267,7 @@ function failPayloadClaim(core: QueueCore, claim: Claim, error: unknown): boolea
   });
   if (!live) return false;
   const record = damaged
-    ? decideUnrecoverable(core.state, lease.job, core.now(), reason)
+    ? decideDeadLetter(core.state, lease.job, core.now(), reason)
     : decideNack(core.state, lease.job, core.settings.configs.get(lease.queue), core.now(), reason);
   core.leases.settle(lease);
   core.commitInBackground([record]);

@@ -96,11 +96,13 @@ export function decideNack(
 }
 
 /**
- * A delivery of claimed job `h` that no retry can heal (its offloaded payload
- * object is damaged): dead-lettered at once with `reason` whatever attempts
- * are left, or removed when its cancellation was requested.
+ * A delivery of claimed job `h` that no retry is to heal (`deadLetter`, a
+ * handler's `PermanentFailure`, or its offloaded payload object is damaged):
+ * dead-lettered at once with `reason` whatever attempts are left, or removed
+ * when its cancellation was requested (`reason` kept as its attempt's error),
+ * as a failed delivery is.
  */
-export function decideUnrecoverable(
+export function decideDeadLetter(
   state: State,
   h: number,
   now: number,

@@ -182,7 +182,11 @@ export class Queue extends QueueManagement {
     return settle.nackClaim(this.#core, claim, error);
   }
 
-  /** Dead-letter a claimed job at once, whatever its attempts, with `reason` as lastError. */
+  /**
+   * Dead-letter a claimed job at once, whatever its attempts, with `reason` as
+   * lastError. A job whose cancellation was requested is removed instead
+   * (cancelled, `reason` kept as its attempt's error), as by {@link nack}.
+   */
   deadLetter(claim: Claim, reason: string): Promise<void> {
     return settle.deadLetterClaim(this.#core, claim, reason);
   }

@@ -11,7 +11,12 @@ import {
   expectationMessage,
 } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { decideNack, decideRelease, type FailedDeliveryRecord } from "./decisions.js";
+import {
+  decideDeadLetter,
+  decideNack,
+  decideRelease,
+  type FailedDeliveryRecord,
+} from "./decisions.js";
 import { Lease } from "./leases.js";
 import { ACK_OPTION_KEYS, type AckOptions } from "./options.js";
 import { Tag } from "./records/tags.js";
@@ -110,16 +115,9 @@ export async function deadLetterClaim(
   core.check();
   const message = checkMessage(reason, "reason");
   const lease = core.liveLease(claim, "deadLetter");
-  const at = core.now();
+  const record = withProgress(decideDeadLetter(core.state, lease.job, core.now(), message), lease);
   core.leases.settle(lease);
-  const { progress } = lease;
-  const written = core.commit({
-    tag: Tag.Dead,
-    id: lease.id,
-    at,
-    reason: message,
-    ...(progress === undefined ? {} : { progress }),
-  });
+  const written = core.commit(record);
   core.dispatch(lease.queue);
   await written;
 }

@@ -2,7 +2,7 @@
 import { ConflictError, DuplicateJobIdError } from "../errors.js";
 import { describeValue, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
-import { decideNack } from "./decisions.js";
+import { decideDeadLetter, decideNack } from "./decisions.js";
 import { enqueueRecordOf } from "./enqueue-record.js";
 import { cancelTree, isWaitingParent } from "./flow-state.js";
 import { sameValue } from "./kv.js";
@@ -174,7 +174,7 @@ export function decide(
               : { tag: Tag.Ack, id: lease.id, keep, at: now, result: op.result },
           );
         } else if (op.kind === "deadLetter") {
-          decided.ops.push({ tag: Tag.Dead, id: lease.id, at: now, reason: op.reason });
+          decided.ops.push(decideDeadLetter(state, lease.job, now, op.reason));
         } else {
           const record = decideNack(
             state,

@@ -80,3 +80,35 @@ describe("isStartable", { timeout: 60_000 }, () => {
     await other.close();
   });
 });
+
+describe("deadLetter of a job whose cancellation was requested", { timeout: 60_000 }, () => {
+  it("removes the job, as a nack does: cancelled with the reason in its history, across a reopen", async () => {
+    const { queue, store, clock } = await openTestQueue();
+    const byCall = await queue.enqueue("q", "deadLetter");
+    const byTx = await queue.enqueue("q", "tx.deadLetter");
+    const first = await mustClaim(queue, "q");
+    const second = await mustClaim(queue, "q");
+    assert.equal(await queue.cancel(byCall), "requested");
+    assert.equal(await queue.cancel(byTx), "requested");
+    await queue.deadLetter(first, "bad input");
+    await queue.transaction((tx) => tx.deadLetter(second, "bad input"));
+    const check = async (q: Queue, when: string) => {
+      for (const id of [byCall, byTx]) {
+        assert.equal(await q.getJob(id), null, `${when}: removed, not dead`);
+        assert.deepEqual(await q.waitForCompletion(id), { status: "cancelled" }, when);
+        const history = await q.attemptHistory(id);
+        assert.deepEqual(
+          history.map((a) => [a.outcome, a.error]),
+          [["cancelled", "bad input"]],
+          when,
+        );
+      }
+      assert.equal((await q.stats("q")).dead, 0, when);
+    };
+    await check(queue, "live");
+    await queue.close();
+    const { queue: reopened } = await openTestQueue({}, store, clock);
+    await check(reopened, "after a reopen");
+    await reopened.close();
+  });
+});

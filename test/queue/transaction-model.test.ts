@@ -108,13 +108,14 @@ function expect(model: Model, ops: Op[]): Expected {
         if (!name(model.jobs[c.job]!.id, false)) return { ok: false, code: "INVALID_ARGUMENT" };
         c.live = false;
         const job = next.jobs[c.job]!;
+        // A failed delivery (nack or dead-letter) of a job whose cancel was requested removes it.
         job.status =
           op.k === "ack"
             ? "done"
-            : op.k === "dead"
-              ? "dead"
-              : job.cancelRequested
-                ? "gone"
+            : job.cancelRequested
+              ? "gone"
+              : op.k === "dead"
+                ? "dead"
                 : "pending";
         // A job that is gone frees its caller id: a later transaction may take it again.
         if (job.status === "gone") next.jobIds.delete(job.id);
