@@ -9,6 +9,7 @@ import { sameValue } from "./kv.js";
 import type { Lease } from "./leases.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionOp } from "./records/transaction.js";
+import { withProgress } from "./settle.js";
 import { Status } from "./state.js";
 import type { PayloadRef } from "./table.js";
 import { Flag, slot } from "./table.js";
@@ -164,17 +165,22 @@ export function decide(
         decided.settled.push(lease);
         // Its group may be under its claim cap again: claims waiting for that are served.
         decided.dispatch.add(lease.queue);
+        // The handler's last progress goes with the settlement, as with `Queue.ack` and the rest.
         if (op.kind === "ack") {
           const keep =
             op.result !== undefined ||
             core.settings.configs.get(lease.queue).keepDoneJobsMs !== null;
-          decided.ops.push(
-            op.result === undefined
-              ? { tag: Tag.Ack, id: lease.id, keep, at: now }
-              : { tag: Tag.Ack, id: lease.id, keep, at: now, result: op.result },
-          );
+          const progress = keep ? lease.progress : undefined;
+          decided.ops.push({
+            tag: Tag.Ack,
+            id: lease.id,
+            keep,
+            at: now,
+            ...(op.result === undefined ? {} : { result: op.result }),
+            ...(progress === undefined ? {} : { progress }),
+          });
         } else if (op.kind === "deadLetter") {
-          decided.ops.push(decideDeadLetter(state, lease.job, now, op.reason));
+          decided.ops.push(withProgress(decideDeadLetter(state, lease.job, now, op.reason), lease));
         } else {
           const record = decideNack(
             state,
@@ -183,7 +189,7 @@ export function decide(
             now,
             op.error,
           );
-          decided.ops.push(record);
+          decided.ops.push(withProgress(record, lease));
           if (record.tag === Tag.Retry && record.runAt !== undefined)
             decided.earliestRunAt = Math.min(decided.earliestRunAt, record.runAt);
         }

@@ -122,6 +122,47 @@ for (const kind of STORES) {
       await again.close();
     });
 
+    it("a settlement by the handler's ctx.transaction keeps the latest value too, across a reopen", async () => {
+      const { queue, reopen } = await openOn(kind, OPTIONS);
+      const ids = {
+        retried: await queue.enqueue("retried", "r"),
+        dead: await queue.enqueue("dead", "d"),
+        kept: await queue.enqueue("kept", "k"),
+      };
+      for (const name of ["retried", "dead", "kept"] as const) {
+        const stop = new AbortController();
+        await runWorker(
+          queue,
+          name,
+          async (job, ctx) => {
+            stop.abort();
+            ctx.progress({ step: name });
+            await ctx.transaction((tx) => {
+              if (name === "retried") tx.nack(job, "flaky");
+              else if (name === "dead") tx.deadLetter(job, "broken");
+              else tx.ack(job, { result: "r" });
+            });
+          },
+          { signal: stop.signal, logger: silentLogger },
+        );
+      }
+      const expect = async (q: Queue) => {
+        for (const [name, status] of [
+          ["retried", "scheduled"],
+          ["dead", "dead"],
+          ["kept", "done"],
+        ] as const) {
+          const job = await q.getJob(ids[name]);
+          assert.deepEqual([job?.status, job?.progress], [status, { step: name }], name);
+        }
+      };
+      await expect(queue);
+      await queue.close();
+      const again = await reopen();
+      await expect(again);
+      await again.close();
+    });
+
     it("a lease that expires keeps the progress reported so far", async () => {
       const { queue, clock } = await openOn(kind, { defaultQueueConfig: { leaseMs: 1_000 } });
       const id = await queue.enqueue("work", "x");
