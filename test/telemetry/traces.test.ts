@@ -95,6 +95,35 @@ async function work(
 }
 
 describe("traces", { timeout: 60_000 }, () => {
+  it("a traced run's returned bytes are its result as they were at the return, though their buffer is reused", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider, metrics: false },
+      defaultQueueConfig: { keepDoneJobsMs: 60_000 },
+    });
+    const ids = await queue.enqueueBatch("work", ["first", "second"]);
+    const scratch = new Uint8Array(16);
+    const stop = new AbortController();
+    let handled = 0;
+    await runWorker(
+      queue,
+      "work",
+      (job) => {
+        if (++handled === 2) stop.abort();
+        scratch.fill(0).set(job.payload);
+        return scratch.subarray(0, job.payload.byteLength);
+      },
+      { signal: stop.signal, concurrency: 2, logger: silentLogger },
+    );
+    assert.equal(byJob(exporter, "process work").size, 2, "both runs were traced");
+    const results = await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.result));
+    assert.deepEqual(
+      results.map((r) => Buffer.from(r!).toString()),
+      ["first", "second"],
+    );
+    await queue.close();
+  });
+
   it("each enqueue of a transaction gets its producer span, its context in the job's headers", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
