@@ -6,6 +6,7 @@
  * the claim writes the latest value into its record (`settle.ts`), so it is
  * kept with a retried, dead or kept done job and survives a restart.
  */
+import { messageOf } from "../util/message.js";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { Lease } from "./leases.js";
@@ -39,11 +40,18 @@ function isJson(value: unknown, ancestors: unknown[]): boolean {
 
 /**
  * `value` as JSON text, or an `InvalidArgumentError` naming `arg` when it is
- * not a JSON value or its text is over {@link MAX_PROGRESS_BYTES}.
+ * not a JSON value, reading it throws, or its text is over
+ * {@link MAX_PROGRESS_BYTES}.
  */
 export function checkProgress(value: unknown, arg: string): string {
-  if (!isJson(value, [])) throw invalidArgument(arg, EXPECTED, value);
-  const json = JSON.stringify(value);
+  let json: string | undefined;
+  try {
+    if (isJson(value, [])) json = JSON.stringify(value);
+  } catch (error) {
+    // Reading it threw: a getter or `Proxy` trap that throws, or nesting deeper than the stack.
+    throw invalidArgumentGot(arg, EXPECTED, `a value whose reading threw: ${messageOf(error)}`);
+  }
+  if (json === undefined) throw invalidArgument(arg, EXPECTED, value);
   const bytes = Buffer.byteLength(json, "utf8");
   if (bytes > MAX_PROGRESS_BYTES)
     throw invalidArgumentGot(

@@ -64,6 +64,20 @@ for (const kind of STORES) {
           Symbol("s"),
           cyclic,
         ];
+        // Values whose reading throws: a revoked Proxy, a throwing getter, nesting deeper than the stack.
+        const revoked = Proxy.revocable({}, {});
+        revoked.revoke();
+        let deep: unknown = 1;
+        for (let i = 0; i < 1_000_000; i++) deep = [deep];
+        bad.push(
+          revoked.proxy,
+          {
+            get broken() {
+              throw new Error("getter");
+            },
+          },
+          deep,
+        );
         for (const value of bad)
           assert.throws(() => ctx.progress(value as JsonValue), InvalidArgumentError);
         assert.throws(
