@@ -331,7 +331,14 @@ export function childResultsOf(state: State, id: string): Record<string, Uint8Ar
   const h = state.findPublic(id);
   const flow = h === -1 ? undefined : state.table.extras(h)?.flow;
   if (flow === undefined) return results;
+  // Defined, not assigned: a `jobId` may be "__proto__", which an assignment takes as the
+  // object's prototype, leaving the child out of the results.
   for (const child of flow.children)
-    results[child.publicId] = child.result === undefined ? undefined : Buffer.from(child.result);
+    Object.defineProperty(results, child.publicId, {
+      value: child.result === undefined ? undefined : Buffer.from(child.result),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return results;
 }

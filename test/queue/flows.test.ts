@@ -372,6 +372,34 @@ describe("flows", { timeout: 60_000 }, () => {
     assert.deepEqual(await queue.childResults("unknown"), {});
     await queue.close();
   });
+
+  it('lists a child whose jobId is "__proto__" among the results, as an own entry', async () => {
+    const store = new MemoryStore();
+    const { queue } = await openTestQueue({}, store);
+    const flow = await queue.enqueueFlow({
+      queue: "p",
+      payload: "x",
+      children: [
+        { queue: "c", payload: "1", options: { jobId: "__proto__" } },
+        { queue: "c", payload: "2", options: { jobId: "other" } },
+      ],
+    });
+    await queue.ack(await mustClaim(queue, "c"), { result: "from proto" });
+    await queue.ack(await mustClaim(queue, "c"), { result: "from other" });
+    const check = (results: Record<string, Uint8Array | undefined>): void => {
+      assert.deepEqual(Object.keys(results).sort(), ["__proto__", "other"]);
+      assert.equal(Object.getPrototypeOf(results), Object.prototype);
+      assert.deepEqual(
+        Object.values(results)
+          .map((r) => text(r!))
+          .sort(),
+        ["from other", "from proto"],
+      );
+    };
+    check(await queue.childResults(flow.id));
+    await queue.close();
+    check((await QueueReader.open(store, "q")).childResults(flow.id));
+  });
 });
 
 describe("flows and a jobId spelt like an id the generator has yet to issue", () => {
