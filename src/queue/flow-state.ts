@@ -11,7 +11,8 @@
  * end writes its entry in place, in O(1) (`flow-list.ts`), so ending every
  * child of a large flow costs O(children), not O(children²).
  * A child that goes dead, or is removed (`removeJob`, `removeJobs`), makes a
- * waiting parent dead at once, its lastError naming the child. A child
+ * waiting parent dead at once, its lastError naming the child (and, for a
+ * dead one, its failure, cut to `MAX_MESSAGE_BYTES`). A child
  * removed before it ended keeps a `removed` entry: its parent never runs
  * without it (`removedChild`), whether it was waiting or dead already. A dead child
  * stays linked to its parent (so requeueing either brings the flow back,
@@ -20,12 +21,14 @@
  * children (for `Queue.cancel` and `tx.cancel` alike).
  */
 import { asFlowList, FlowList, writable } from "./flow-list.js";
+import { MAX_MESSAGE_BYTES } from "./limits.js";
 import type { NewChildren } from "./new-children.js";
 import { place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, type FlowChild, slot } from "./table.js";
+import { truncateUtf8 } from "./validate.js";
 
 /** The `at` of a waiting parent: past every storable time, so promotion never reaches it. */
 export const WAITING_AT = Number.MAX_SAFE_INTEGER;
@@ -102,6 +105,18 @@ export type ChildOutcome =
   | { kind: "removed"; at: number };
 
 /**
+ * The lastError of a waiting parent that child `childId` makes dead: it
+ * failed with `reason`, or (`null`) was removed. Cut to
+ * `MAX_MESSAGE_BYTES` as a handler's error is: each level names its child
+ * and repeats the failure below it, so a deep flow's messages would
+ * otherwise grow by a level each, O(depth²) bytes in all.
+ */
+export function flowDeathReason(childId: string, reason: string | null): string {
+  if (reason === null) return `child ${childId} was removed`;
+  return truncateUtf8(`child ${childId} failed: ${reason}`, MAX_MESSAGE_BYTES);
+}
+
+/**
  * Child `h` ended: done (with its result, if any), dead (with `reason`, at
  * `at`), cancelled or removed. Tells its parent, which may become pending or
  * dead. A dead child keeps its link (its parent's entry is ended); a child
@@ -144,10 +159,7 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
     return;
   }
   if (outcome.kind === "dead" || outcome.kind === "removed") {
-    const reason =
-      outcome.kind === "dead"
-        ? `child ${publicId} failed: ${outcome.reason}`
-        : `child ${publicId} was removed`;
+    const reason = flowDeathReason(publicId, outcome.kind === "dead" ? outcome.reason : null);
     unindex(state, parent);
     releaseDedup(state, parent);
     state.table.write(parent).flags[slot(parent)]! &= ~Flag.WaitingChildren;

@@ -30,6 +30,7 @@
  */
 import type { Logger } from "../logger.js";
 import { messageOf } from "../util/message.js";
+import { flowDeathReason } from "./flow-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import type { AckRecord, ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
@@ -215,10 +216,7 @@ export function cascadedDeaths(state: State, record: QueueRecord, at: number): T
       (state.table.read(parent).flags[slot(parent)]! & Flag.WaitingChildren) === 0
     )
       break;
-    reason =
-      reason === null
-        ? `child ${state.publicIdOf(h)} was removed`
-        : `child ${state.publicIdOf(h)} failed: ${reason}`;
+    reason = flowDeathReason(state.publicIdOf(h), reason);
     const death: QueueRecord = { tag: Tag.Dead, id: parentId!, at: diedAt, reason };
     deaths.push({ record: death, job: jobBefore(state, death), cause: undefined, at });
     h = parent;

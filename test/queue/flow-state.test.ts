@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
 import { IdGenerator } from "../../src/queue/ids.js";
+import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { SnapshotReader } from "../../src/queue/snapshot-decoder.js";
@@ -267,5 +268,36 @@ describe("flow state", { timeout: 30_000 }, () => {
     apply(state, { tag: Tag.Claim, id: a, at: 6_000 });
     apply(state, { tag: Tag.Ack, id: a, keep: false, at: 7_000 });
     assert.equal(state.statusOf(state.find(parent)), Status.Pending);
+  });
+  it("a dead child's failure reaches each parent up the flow cut to MAX_MESSAGE_BYTES, not growing a level at a time", () => {
+    const state = new State();
+    const ids = new IdGenerator(null, 1);
+    // A chain: chain[0] waits for chain[1], …, the last is the leaf.
+    const chain = Array.from({ length: 50 }, () => ids.next(1_000));
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: chain.map((id, n) =>
+        job(id, {
+          ...(n === 0 ? {} : { flowParent: chain[n - 1] }),
+          ...(n === chain.length - 1 ? {} : { waitsForChildren: true }),
+        }),
+      ),
+    });
+    const leaf = chain[chain.length - 1]!;
+    apply(state, { tag: Tag.Claim, id: leaf, at: 2_000 });
+    const reason = "é".repeat(MAX_MESSAGE_BYTES / 2);
+    apply(state, { tag: Tag.Dead, id: leaf, at: 3_000, reason });
+    for (const [n, id] of chain.slice(0, -1).entries()) {
+      const h = state.find(id);
+      assert.equal(state.statusOf(h), Status.Dead);
+      const lastError = state.table.extras(h)!.lastError!;
+      assert.ok(lastError.startsWith(`child ${chain[n + 1]} failed: `), lastError.slice(0, 80));
+      assert.ok(
+        Buffer.byteLength(lastError) <= MAX_MESSAGE_BYTES,
+        `${Buffer.byteLength(lastError)} bytes`,
+      );
+      assert.ok(lastError.endsWith("…"));
+    }
+    assert.deepEqual(auditState(state), []);
   });
 });

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ManualClock } from "../../src/clock.js";
+import type { FlowJob } from "../../src/queue/flows.js";
+import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
 import {
   type ClaimAckTimes,
   type CommitObserver,
@@ -325,5 +327,22 @@ describe("commit observers", { timeout: 60_000 }, () => {
     assert.equal(recorder.total("a"), 0);
     assert.equal(recorder.batches, 0);
     await queue.close().catch(() => {});
+  });
+  it("a dead child's cascade tells each parent's death with the lastError apply gives it (cut to MAX_MESSAGE_BYTES)", async () => {
+    const { queue } = await openTestQueue();
+    let flow: FlowJob = { queue: "leaf", payload: "x" };
+    for (let i = 0; i < 3; i++) flow = { queue: "mid", payload: "x", children: [flow] };
+    const { id } = await queue.enqueueFlow(flow);
+    const told = new Map<string, string>();
+    queue.on("dead", (event) => told.set(event.id, event.error));
+    const waited = queue.waitForCompletion(id);
+    await queue.deadLetter(await mustClaim(queue, "leaf"), "é".repeat(MAX_MESSAGE_BYTES / 2));
+    assert.equal(told.size, 4);
+    for (const [job, error] of told) {
+      assert.equal(error, (await queue.getJob(job))?.lastError, job);
+      assert.ok(Buffer.byteLength(error) <= MAX_MESSAGE_BYTES, job);
+    }
+    assert.deepEqual(await waited, { status: "dead", error: told.get(id) });
+    await queue.close();
   });
 });
