@@ -19,9 +19,13 @@ export class JobTransactions {
     this.#claim = claim;
   }
 
-  /** `ctx.transaction(build)`. */
+  /** `ctx.transaction(build)`; a bad `build` rejects, as from `Queue.transaction`. */
   run(build: (tx: Transaction) => void): Promise<TransactionResult> {
-    checkFunction(build, "build", "a function (tx) => void");
+    try {
+      checkFunction(build, "build", "a function (tx) => void");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const id = this.#claim.id;
     let settles = false;
     const note = (claim: Claim): void => {
