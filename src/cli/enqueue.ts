@@ -46,7 +46,8 @@ function runAt(value: string | undefined, now: number): number | undefined {
 
 function headers(values: string[] | undefined): Record<string, string> | undefined {
   if (values === undefined) return undefined;
-  const out: Record<string, string> = {};
+  // No prototype: `--header __proto__=x` is a header like any other, not an assignment to it.
+  const out: Record<string, string> = Object.create(null);
   for (const pair of values) {
     const at = pair.indexOf("=");
     if (at <= 0) throw badFlag("header", "key=value", pair);

@@ -129,6 +129,9 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
       "trace=abc",
       "--header",
       "k=v=w",
+      // An ordinary header name, not the object's prototype.
+      "--header",
+      "__proto__=x",
       ...store,
     );
     assert.equal(enqueued.code, 0, enqueued.stderr);
@@ -147,7 +150,7 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     const job = reader.getJob(id);
     assert.equal(Buffer.from(job!.payload).toString(), "payload text");
     assert.equal(job!.priority, 100);
-    assert.deepEqual(job!.headers, { trace: "abc", k: "v=w" });
+    assert.deepEqual(job!.headers, JSON.parse('{"trace":"abc","k":"v=w","__proto__":"x"}'));
     assert.equal(reader.getJob(claim.id)?.attempts, 0);
   });
 
