@@ -243,7 +243,8 @@ export class Queue extends QueueManagement {
    * Replacing a schedule keeps the times it fired accounted
    * for; setting one again exactly as it is changes and writes nothing (so an
    * application may declare its schedules at every start without restarting
-   * an `everyMs` count). A bad cron expression or time zone, both or neither of `cron` and
+   * an `everyMs` count). A bad cron expression (one no date matches, such as
+   * `0 0 30 2 *`, included) or time zone, both or neither of `cron` and
    * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
    * naming the field, and nothing is stored.
    *

@@ -25,7 +25,8 @@ export interface ScheduleSpec {
   /**
    * A cron expression (5 fields, or 6 with seconds first), as the `croner`
    * package reads it, evaluated in `timezone`; any other number of fields
-   * (such as croner's optional seventh, the year) is an `InvalidArgumentError`.
+   * (such as croner's optional seventh, the year) is an `InvalidArgumentError`,
+   * as is an expression no date matches (`0 0 30 2 *`: it would never fire).
    * Exactly one of `cron` and `everyMs`.
    * @default none
    * @example { cron: "0 3 * * *", timezone: "Europe/Paris" }

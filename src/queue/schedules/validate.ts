@@ -18,7 +18,7 @@ import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
-import { parseCron } from "./timing.js";
+import { type CronExpression, parseCron } from "./timing.js";
 import {
   CATCH_UPS,
   SCHEDULE_SPEC_KEYS,
@@ -149,8 +149,9 @@ export function checkScheduleSpec(
   if (spec.cron !== undefined) {
     cron = checkString(spec.cron, "spec.cron");
     checkCronFieldCount(cron);
+    let expression: CronExpression;
     try {
-      parseCron(cron, timezone);
+      expression = parseCron(cron, timezone);
     } catch (error) {
       throw invalidArgumentGot(
         "spec.cron",
@@ -158,6 +159,13 @@ export function checkScheduleSpec(
         `${JSON.stringify(cron)} (${messageOf(error)})`,
       );
     }
+    // Fields that no date satisfies together (`0 0 30 2 *`): a schedule that would never fire.
+    if (expression.nextRun(new Date(0)) === null)
+      throw invalidArgumentGot(
+        "spec.cron",
+        `${CRON_EXPECTED} that some date matches`,
+        `${JSON.stringify(cron)} (no date matches it)`,
+      );
   } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");
   const queue = checkQueueName(spec.queue, "spec.queue");
   const payload = checkPayload(spec.payload, settings.maxPayloadBytes, "spec.payload");

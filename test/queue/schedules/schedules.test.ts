@@ -51,6 +51,15 @@ describe("schedules", { timeout: 60_000 }, () => {
     const cases: [unknown, RegExp][] = [
       [{ ...base, cron: "61 * * * *" }, /`spec\.cron`/],
       [{ ...base, cron: "not a cron" }, /`spec\.cron`/],
+      // No date matches these (February has no 30th, April no 31st): they would never fire.
+      [
+        { ...base, cron: "0 0 30 2 *" },
+        /^Expected `spec\.cron` to be .*, got "0 0 30 2 \*" \(no date matches it\)$/,
+      ],
+      [
+        { ...base, cron: "0 0 0 31 4 *", timezone: "Europe/Paris" },
+        /`spec\.cron`.*no date matches it/,
+      ],
       [{ ...base, cron: "* * * * *", timezone: "Mars/Olympus_Mons" }, /`spec\.timezone`/],
       [{ ...base, cron: "* * * * *", everyMs: 1000 }, /`spec\.everyMs`/],
       [{ ...base }, /`spec\.cron`.*neither/],
