@@ -259,7 +259,11 @@ export class Queue extends QueueManagement {
     return setSchedule(this.#core, name, spec);
   }
 
-  /** Remove schedule `name` (durably): `true`, or `false` when there was none. */
+  /**
+   * Remove schedule `name` (durably): `true`, or `false` when there was none.
+   * Fire times that came due before the call fire first (a timer running late
+   * does not lose them); none after it.
+   */
   unschedule(name: string): Promise<boolean> {
     return removeSchedule(this.#core, name);
   }

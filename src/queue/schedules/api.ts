@@ -81,6 +81,11 @@ export async function removeSchedule(core: QueueCore, name: string): Promise<boo
   const checked = checkScheduleName(name);
   if (!core.log.isWritable()) await core.log.whenWritable();
   core.check();
+  if (core.state.schedules.has(checked)) {
+    // Times it owes by now fire first, as before a replace: a removal skips no due fire.
+    await core.schedules.fireDueNow();
+    core.check();
+  }
   if (!core.state.schedules.has(checked)) return false;
   const written = core.commit({ tag: Tag.Unschedule, name: checked });
   core.schedules.changed(checked);

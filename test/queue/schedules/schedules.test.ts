@@ -401,6 +401,24 @@ describe("schedules", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("an unschedule does not skip a fire that came due before it (the timer had not run yet)", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock);
+    await queue.schedule("u", { cron: "* * * * *", queue: "jobs", payload: "" });
+    // +1 and +2 min came due while this process owned the store (a wall step forward: the
+    // timer notices within a scheduler interval); the removal comes after them.
+    clock.stepWall(2 * MINUTE + 1_000);
+    assert.equal(await queue.unschedule("u"), true);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "u"), [t0 + MINUTE, t0 + 2 * MINUTE]);
+    assert.deepEqual(await queue.listSchedules(), []);
+    clock.advance(MINUTE);
+    await settle(queue);
+    assert.deepEqual(await firesOf(queue, "jobs", "u"), [t0 + MINUTE, t0 + 2 * MINUTE]);
+    await queue.close();
+  });
+
   it("startAt, endAt and delayMs; a held dedupKey skips the fire", async () => {
     const clock = clockAt("2027-01-01T00:00:00Z");
     const t0 = clock.now();
