@@ -66,6 +66,8 @@ interface Plan {
   readonly schedule: Schedule;
   readonly cron: CronExpression | undefined;
   readonly next: number | null;
+  /** Why its fire times cannot be computed here (then `next` is `null`); `undefined` when they can. */
+  readonly failure: unknown;
 }
 
 export class ScheduleRunner {
@@ -139,14 +141,17 @@ export class ScheduleRunner {
     return this.#prepared;
   }
 
-  /** The next fire time of `s`, or `null`. */
+  /**
+   * The next fire time of `s`, or `null`; throws why it cannot be computed
+   * here (an unknown time zone, say), for the listing to report.
+   */
   next(s: Schedule): number | null {
-    if (this.#core.state.schedules.get(s.name) === s) return this.#plan(s.name)?.next ?? null;
-    try {
-      return nextFireAfter(s, s.firedUpTo, this.#cronOf(s));
-    } catch {
-      return null;
+    if (this.#core.state.schedules.get(s.name) === s) {
+      const plan = this.#plan(s.name);
+      if (plan !== undefined && plan.failure !== undefined) throw plan.failure;
+      return plan?.next ?? null;
     }
+    return nextFireAfter(s, s.firedUpTo, this.#cronOf(s));
   }
 
   /**
@@ -208,11 +213,11 @@ export class ScheduleRunner {
     let plan: Plan;
     try {
       const cron = this.#cronOf(s);
-      plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron) };
+      plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron), failure: undefined };
     } catch (error) {
       // A stored expression this runtime cannot evaluate (a time zone unknown to its
       // tz data, say): the schedule stays, unfired, and the others go on.
-      plan = { schedule: s, cron: undefined, next: null };
+      plan = { schedule: s, cron: undefined, next: null, failure: error };
       this.#core.logger.error(
         `schedule ${JSON.stringify(name)} cannot be planned and does not fire: ${messageOf(error)}`,
       );

@@ -142,4 +142,23 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     assert.match(mars!.error ?? "", /Mars\/Olympus_Mons|time ?zone/i);
     assert.equal(mars!.timezone, "Mars/Olympus_Mons");
   });
+
+  it("a queue lists a stored schedule it cannot plan with its error, as a reader does", async () => {
+    const clock = clockAt("2026-01-01T00:00:00Z");
+    const queue = await open(await storeWithUnknownZone(), clock);
+    try {
+      const infos = await queue.listSchedules();
+      assert.deepEqual(
+        infos.map((s) => [s.name, s.nextRunAt, s.error === undefined]),
+        [
+          ["a-paris", Date.parse("2026-01-01T02:00:00Z"), true],
+          ["b-mars", null, false],
+          ["c-utc", Date.parse("2026-01-01T03:00:00Z"), true],
+        ],
+      );
+      assert.match(infos[1]!.error ?? "", /Mars\/Olympus_Mons|time ?zone/i);
+    } finally {
+      await queue.close();
+    }
+  });
 });
