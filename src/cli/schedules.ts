@@ -28,7 +28,9 @@ function describeSchedule(s: ScheduleInfo): string {
     s.cron === undefined ? `every ${s.everyMs}ms` : `cron ${quoted(s.cron)} ${shown(s.timezone)}`;
   const payload = shownPayload(s.payload);
   const text = payload.length > 40 ? `${payload.slice(0, 37)}...` : payload;
-  return `${shown(s.name)}  ${when}  queue ${quoted(s.queue)}  next ${iso(s.nextRunAt)}  catch-up ${s.catchUp}  payload ${quoted(text)}\n`;
+  // A schedule whose fire times cannot be computed here is not ended: say why it does not fire.
+  const next = s.error === undefined ? iso(s.nextRunAt) : `- (not fired here: ${quoted(s.error)})`;
+  return `${shown(s.name)}  ${when}  queue ${quoted(s.queue)}  next ${next}  catch-up ${s.catchUp}  payload ${quoted(text)}\n`;
 }
 
 export const schedulesCommand = defineCommand({

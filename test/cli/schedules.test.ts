@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
+import { openLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { encodeRecord } from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { FileStore } from "../../src/store/file.js";
+import { testOptions } from "../log/helpers.js";
 import { cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-schedules-");
@@ -41,5 +45,35 @@ describe("taquba schedules", { timeout: 60_000 }, () => {
     // The writer was not fenced.
     await queue.unschedule("tick");
     await queue.close();
+  });
+
+  it("says why a stored schedule in a time zone this runtime does not know does not fire", async () => {
+    const dir = await temp.make();
+    const { log } = await openLog(new FileStore(dir), "taquba", testOptions());
+    await log.append([
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: {
+          name: "mars",
+          cron: "0 3 * * *",
+          everyMs: undefined,
+          timezone: "Mars/Olympus_Mons",
+          queue: "reports",
+          payload: Buffer.from("{}"),
+          options: undefined,
+          startAt: undefined,
+          endAt: undefined,
+          catchUp: "latest",
+          setAt: Date.parse("2027-01-01T00:00:00Z"),
+        },
+      }),
+    ]);
+    await log.close();
+    const listed = await cli("schedules", "--store", dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      /^mars {2}cron "0 3 \* \* \*" Mars\/Olympus_Mons {2}queue "reports" {2}next - \(not fired here: "[^"]*Mars\/Olympus_Mons[^"]*"\) {2}catch-up latest {2}payload "\{\}"\n$/,
+    );
   });
 });

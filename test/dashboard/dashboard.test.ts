@@ -4,15 +4,19 @@ import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
 import { DashboardSource } from "../../src/dashboard/source.js";
 import { InvalidArgumentError, StorageError, TaqubaError } from "../../src/errors.js";
+import { openLog } from "../../src/log/index.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
+import { encodeRecord } from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll, type ObjectStore } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
+import { testOptions } from "../log/helpers.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
@@ -1222,6 +1226,48 @@ describe("dashboard", { timeout: 60_000 }, () => {
       await served.close();
       await queue.close();
     }
+  });
+
+  it("shows why a stored schedule in a time zone this runtime does not know never fires, over a queue and a reader", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 2, 8, 0, 0));
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "app", testOptions());
+    await log.append([
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: {
+          name: "mars",
+          cron: "0 3 * * *",
+          everyMs: undefined,
+          timezone: "Mars/Olympus_Mons",
+          queue: "reports",
+          payload: Buffer.from("{}"),
+          options: undefined,
+          startAt: undefined,
+          endAt: undefined,
+          catchUp: "latest",
+          setAt: clock.now(),
+        },
+      }),
+    ]);
+    await log.close();
+    const queue = await Queue.open(store, "app", { clock, logger: silentLogger });
+    const reader = await QueueReader.open(store, "app");
+    for (const source of [queue, reader]) {
+      const served = await serve(dashboard(source, { clock }));
+      try {
+        const body = (await http(`${served.url}/schedules`)).body;
+        const row = /<tr data-schedule="mars">[\s\S]*?<\/tr>/.exec(body)?.[0] ?? "";
+        assert.match(
+          row,
+          /<td class="next"><span class="failed">not fired here: <code>[^<]*Mars\/Olympus_Mons/,
+        );
+        assert.doesNotMatch(row, /ended/);
+      } finally {
+        await served.close();
+      }
+    }
+    await queue.close();
   });
 
   it("lists a queue paused before its first job, over a queue and a reader", async () => {

@@ -15,6 +15,9 @@ function when(schedule: ScheduleInfo): SafeHtml {
 }
 
 function nextRun(ctx: PageContext, schedule: ScheduleInfo): SafeHtml {
+  // Not ended: its fire times cannot be computed here (a time zone unknown to this runtime).
+  if (schedule.error !== undefined)
+    return html`<span class="failed">not fired here: <code>${schedule.error}</code></span>`;
   if (schedule.nextRunAt === null) return html`<span class="muted">never (ended)</span>`;
   return html`${time(schedule.nextRunAt)} <span class="muted">(${relative(schedule.nextRunAt, ctx.now)})</span>`;
 }
