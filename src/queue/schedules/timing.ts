@@ -13,12 +13,82 @@ import type { ScheduleDefinition } from "./types.js";
 /** A parsed cron expression of a schedule (parse once, ask many times). */
 export type CronExpression = Cron;
 
-/** Parses `cron` for `timezone`; throws croner's error for a bad expression or zone. */
+/** Why a cron expression is refused or cannot be planned: no date matches its fields together. */
+export class NoMatchingDateError extends Error {
+  constructor() {
+    super("no date matches it");
+    this.name = "NoMatchingDateError";
+  }
+}
+
+/**
+ * Seven common years, whose 1 January falls on each weekday (2001 a Monday, …):
+ * every month but a leap February follows the calendar of the same month in
+ * one of them (a leap year's March to December is a common year's, the one
+ * whose 1 January is a weekday later).
+ */
+export const COMMON_PROBE_YEARS = "2001,2002,2003,2005,2006,2009,2010";
+
+/** Seven leap years, whose 1 January falls on each weekday: every leap February. */
+export const LEAP_PROBE_YEARS = "2004,2008,2012,2016,2020,2024,2028";
+
+/** Just before the first probe year. */
+const PROBE_FROM = new Date(Date.UTC(2001, 0, 1) - 1_000);
+
+/** Whether croner finds a time matching `fields` (6, seconds first) in `years`, in UTC. */
+function matchesIn(fields: readonly string[], years: string): boolean {
+  return new Cron([...fields, years].join(" "), { utcOffset: 0 }).nextRun(PROBE_FROM) !== null;
+}
+
+/**
+ * Whether some date matches the fields of `expression` (as parsed, nicknames
+ * expanded). Whether a day matches depends only on its month's calendar (its
+ * length and the weekday it starts on); every time of a matching day is in
+ * UTC, and a local time of any zone is a time of the same calendars. So the
+ * fields match some date if and only if they match one in the
+ * {@link COMMON_PROBE_YEARS}, or in February of the {@link LEAP_PROBE_YEARS}:
+ * croner's search, limited to those (at most 7 years and 7 months of days, a
+ * few ms), where an open search for an expression nothing matches walks every
+ * day up to the year 3000 and holds the event loop for tens of ms or more.
+ * An expression with its own year field (never accepted by `schedule()`) is
+ * not probed.
+ */
+export function someDateMatches(expression: CronExpression): boolean {
+  const given = expression.getPattern()?.match(/\S+/g) ?? [];
+  if (given.length !== 5 && given.length !== 6) return true;
+  const fields = given.length === 5 ? ["0", ...given] : given;
+  if (matchesIn(fields, COMMON_PROBE_YEARS)) return true;
+  const february = new Cron(`0 0 0 1 ${fields[4]} *`, { utcOffset: 0 }).match(
+    new Date(Date.UTC(2001, 1, 1)),
+  );
+  return february && matchesIn([...fields.slice(0, 4), "2", fields[5]!], LEAP_PROBE_YEARS);
+}
+
+/** Whether `zone` is an IANA time zone this runtime knows. */
+export function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses `cron` for `timezone`. Throws croner's error for a bad expression,
+ * {@link NoMatchingDateError} when no date matches it, and an error naming
+ * the zone when this runtime does not know it. Never an open search: both
+ * checks cost a bounded time whatever the expression.
+ */
 export function parseCron(cron: string, timezone: string): CronExpression {
   // UTC by offset: the same times, without a time-zone lookup per step (several times faster).
   const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
-  // An unknown zone surfaces only when a time is computed: ask once now.
-  expression.nextRun(new Date(0));
+  if (!someDateMatches(expression)) throw new NoMatchingDateError();
+  // An unknown zone would surface only when a time is computed: check it now.
+  if (timezone !== "UTC" && !knownTimeZone(timezone))
+    throw new Error(
+      `time zone '${timezone}' is unknown to this runtime (its time-zone data may be older than that of the process that stored the schedule)`,
+    );
   return expression;
 }
 

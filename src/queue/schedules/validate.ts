@@ -18,7 +18,7 @@ import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
-import { type CronExpression, parseCron } from "./timing.js";
+import { knownTimeZone, NoMatchingDateError, parseCron } from "./timing.js";
 import {
   CATCH_UPS,
   SCHEDULE_SPEC_KEYS,
@@ -41,16 +41,6 @@ export function checkScheduleName(value: unknown, arg = "name"): string {
     );
   // Well-formed as a dedup key is: every fire's default key holds the name.
   return checkDedupKey(name, arg);
-}
-
-/** Whether `zone` is an IANA time zone this runtime knows. */
-function knownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What `spec.cron` must be, in messages. */
@@ -149,23 +139,22 @@ export function checkScheduleSpec(
   if (spec.cron !== undefined) {
     cron = checkString(spec.cron, "spec.cron");
     checkCronFieldCount(cron);
-    let expression: CronExpression;
     try {
-      expression = parseCron(cron, timezone);
+      parseCron(cron, timezone);
     } catch (error) {
+      // Fields that no date satisfies together (`0 0 30 2 *`): a schedule that would never fire.
+      if (error instanceof NoMatchingDateError)
+        throw invalidArgumentGot(
+          "spec.cron",
+          `${CRON_EXPECTED} that some date matches`,
+          `${JSON.stringify(cron)} (${error.message})`,
+        );
       throw invalidArgumentGot(
         "spec.cron",
         CRON_EXPECTED,
         `${JSON.stringify(cron)} (${messageOf(error)})`,
       );
     }
-    // Fields that no date satisfies together (`0 0 30 2 *`): a schedule that would never fire.
-    if (expression.nextRun(new Date(0)) === null)
-      throw invalidArgumentGot(
-        "spec.cron",
-        `${CRON_EXPECTED} that some date matches`,
-        `${JSON.stringify(cron)} (no date matches it)`,
-      );
   } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");
   const queue = checkQueueName(spec.queue, "spec.queue");
   const payload = checkPayload(spec.payload, settings.maxPayloadBytes, "spec.payload");

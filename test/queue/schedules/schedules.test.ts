@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import { QueueReader } from "../../../src/queue/reader.js";
+import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { liveState } from "../../reliability/lib/audit.js";
 import { mustClaim } from "../helpers.js";
+import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, firesOf, isos, open, settle } from "./helpers.js";
 
 const MINUTE = 60_000;
@@ -87,6 +89,58 @@ describe("schedules", { timeout: 60_000 }, () => {
     await queue.flush();
     assert.equal(queue.logStats().recordsWritten, before);
     assert.equal(await queue.unschedule("s"), false);
+    await queue.close();
+  });
+
+  it("refuses a cron no date matches after searching only the years that hold every calendar", async () => {
+    // An open search for such an expression walks every day up to the year 3000 (tens of
+    // ms of a blocked event loop per search; the day-of-week AND and nth-weekday forms
+    // cost the most). The refusal searches the common years, then February of the leap
+    // years when the expression allows February, and nothing else.
+    const queue = await open(new MemoryStore(), clockAt("2027-01-01T00:00:00Z"));
+    const common = ` ${COMMON_PROBE_YEARS}`;
+    const leap = ` ${LEAP_PROBE_YEARS}`;
+    for (const [cron, timezone, searched] of [
+      ["0 0 1 * +1#2", "UTC", [`0 0 0 1 * +1#2${common}`, `0 0 0 1 2 +1#2${leap}`]],
+      [
+        "0 0 8-14 * +1#1",
+        "Europe/Berlin",
+        [`0 0 0 8-14 * +1#1${common}`, `0 0 0 8-14 2 +1#1${leap}`],
+      ],
+      ["0 0 31 4,6,9,11 +1", "Europe/Berlin", [`0 0 0 31 4,6,9,11 +1${common}`]],
+      ["0 0 0 30 2 *", "America/New_York", [`0 0 0 30 2 *${common}`, `0 0 0 30 2 *${leap}`]],
+    ] as const) {
+      const { searches } = await cronSearchesDuring(() =>
+        assert.rejects(
+          queue.schedule("x", { cron, timezone, queue: "jobs", payload: "" }),
+          /`spec\.cron`.*\(no date matches it\)$/,
+        ),
+      );
+      assert.deepEqual(searches, searched, cron);
+    }
+    assert.deepEqual(await queue.listSchedules(), []);
+    await queue.close();
+  });
+
+  it("accepts rare crons some date matches, and plans their far next fire", async () => {
+    const queue = await open(new MemoryStore(), clockAt("2027-01-01T00:00:00Z"));
+    const cases = [
+      // 29 February that is a Monday (AND), then the fifth Monday of February.
+      ["feb29-monday", "0 0 29 2 +1", "UTC", "2044-02-29T00:00:00.000Z"],
+      ["feb29-monday-berlin", "0 0 29 2 +1", "Europe/Berlin", "2044-02-28T23:00:00.000Z"],
+      ["fifth-monday", "0 0 * 2 1#5", "America/New_York", "2044-02-29T05:00:00.000Z"],
+      // Without "+", day of month OR day of week: any Monday of February too.
+      ["feb29-or-monday", "0 0 29 2 1", "UTC", "2027-02-01T00:00:00.000Z"],
+      ["last-weekday-feb", "0 0 LW 2 *", "UTC", "2027-02-26T00:00:00.000Z"],
+      ["yearly", "@yearly", "Europe/Paris", "2027-12-31T23:00:00.000Z"],
+    ] as const;
+    for (const [name, cron, timezone] of cases)
+      await queue.schedule(name, { cron, timezone, queue: "jobs", payload: "" });
+    const listed = new Map((await queue.listSchedules()).map((s) => [s.name, s]));
+    for (const [name, , , next] of cases) {
+      assert.equal(listed.get(name)?.error, undefined, name);
+      assert.equal(new Date(listed.get(name)!.nextRunAt!).toISOString(), next, name);
+    }
     await queue.close();
   });
 

@@ -2,14 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openLog } from "../../../src/log/index.js";
 import { apply } from "../../../src/queue/apply.js";
+import type { Queue } from "../../../src/queue/queue.js";
 import { QueueReader } from "../../../src/queue/reader.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
+import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
 import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { testOptions } from "../../log/helpers.js";
+import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, open } from "./helpers.js";
 
 /** A state holding `names` as every-minute schedules, set in the given order. */
@@ -78,17 +81,17 @@ describe("listing schedules", () => {
         ["a", "b", "c"].map((name) => [name, clock.now() + 60_000]),
       );
     } finally {
-      await queue.close();
+      await queue?.close();
     }
   });
 });
 
 const SET_AT = Date.parse("2026-01-01T00:00:00Z");
 
-function definition(name: string, timezone: string): ScheduleDefinition {
+function definition(name: string, timezone: string, cron = "0 3 * * *"): ScheduleDefinition {
   return {
     name,
-    cron: "0 3 * * *",
+    cron,
     everyMs: undefined,
     timezone,
     queue: "reports",
@@ -159,6 +162,53 @@ describe("schedule listing", { timeout: 30_000 }, () => {
       assert.match(infos[1]!.error ?? "", /Mars\/Olympus_Mons|time ?zone/i);
     } finally {
       await queue.close();
+    }
+  });
+
+  it("a queue and a reader list a stored cron no date matches with that error, without croner's open search", async () => {
+    // Stored by a version that accepted it (`schedule()` refuses it now): the search for
+    // its next fire would walk every day up to the year 3000, at open and at each listing.
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    await log.append([
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition("never", "Europe/Berlin", "0 0 8-14 * +1#1"),
+      }),
+      encodeRecord({ tag: Tag.ScheduleSet, schedule: definition("ok", "UTC") }),
+    ]);
+    await log.close();
+    const expected = [
+      ["never", null, "no date matches it"],
+      ["ok", Date.parse("2026-01-01T03:00:00Z"), undefined],
+    ];
+    const reader = await QueueReader.open(store, "q");
+    const clock = clockAt("2026-01-01T00:00:00Z");
+    let queue: Queue | undefined;
+    try {
+      // The queue's open plans it too (and catches it up).
+      const { result, searches } = await cronSearchesDuring(async () => {
+        queue = await open(store, clock);
+        return [reader.listSchedules(), await queue.listSchedules()];
+      });
+      for (const listed of result)
+        assert.deepEqual(
+          listed.map((s) => [s.name, s.nextRunAt, s.error]),
+          expected,
+        );
+      // Only the searches limited to the years that hold every calendar, never an open one.
+      const ofNever = searches.filter((pattern) => pattern.includes("8-14"));
+      assert.ok(ofNever.length > 0);
+      assert.deepEqual(
+        ofNever.filter(
+          (pattern) =>
+            !pattern.endsWith(` ${COMMON_PROBE_YEARS}`) &&
+            !pattern.endsWith(` ${LEAP_PROBE_YEARS}`),
+        ),
+        [],
+      );
+    } finally {
+      await queue?.close();
     }
   });
 });
