@@ -246,7 +246,9 @@ export class Queue extends QueueManagement {
    * an `everyMs` count). A bad cron expression (one no date matches, such as
    * `0 0 30 2 *`, included) or time zone, both or neither of `cron` and
    * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
-   * naming the field, and nothing is stored.
+   * naming the field, and nothing is stored. Calls of `schedule` and
+   * `unschedule` on this queue land in the order they were made (each waits
+   * for the one before it to be written).
    *
    * @example
    * ```ts

@@ -9,6 +9,49 @@ import type { ScheduleDefinition, ScheduleInfo, ScheduleSpec } from "./types.js"
 import { checkScheduleName, checkScheduleSpec } from "./validate.js";
 import { listScheduleInfos } from "./views.js";
 
+/** A queue's `schedule`/`unschedule` calls that have not written their record yet. */
+interface CallChain {
+  /** Settles once the last of them has written its record, or failed. */
+  tail: Promise<void>;
+  waiting: number;
+}
+
+/**
+ * Each queue's chain of `schedule`/`unschedule` calls: a call waits for the
+ * one before it to have written its record (or failed), so calls land in the
+ * log in the order they were made, whatever each waits for (the log to be
+ * writable, the fire times owed before it). Only the writes are ordered: the
+ * durability waits after them overlap, so calls made together still share one
+ * flush.
+ */
+const chains = new WeakMap<QueueCore, CallChain>();
+
+/**
+ * Runs `write` once every earlier `schedule`/`unschedule` call on `core` has
+ * written its record or failed (at once when none is waiting: no extra turn);
+ * a failed call holds up no later one. `write` resolves to what the call then
+ * waits for.
+ */
+function inCallOrder<T>(core: QueueCore, write: () => Promise<() => Promise<T>>): Promise<T> {
+  let chain = chains.get(core);
+  if (chain === undefined) {
+    chain = { tail: Promise.resolve(), waiting: 0 };
+    chains.set(core, chain);
+  }
+  const own = chain;
+  const written = own.waiting === 0 ? write() : own.tail.then(write);
+  own.waiting++;
+  own.tail = written.then(
+    () => {
+      own.waiting--;
+    },
+    () => {
+      own.waiting--;
+    },
+  );
+  return written.then((rest) => rest());
+}
+
 /** `Queue.schedule`: create or replace, durably. */
 export async function setSchedule(
   core: QueueCore,
@@ -17,29 +60,29 @@ export async function setSchedule(
 ): Promise<void> {
   core.check();
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
-  if (!core.log.isWritable()) await core.log.whenWritable();
-  core.check();
-  if (core.state.schedules.has(checked.name)) {
-    // Times the replaced definition owes by now fire first: a replace skips no due fire.
-    // Waited for before comparing too: an earlier call for this name still waiting here
-    // writes first, so an identical declaration cannot overtake it (calls land in order).
-    await core.schedules.fireDueNow();
+  return inCallOrder(core, async () => {
+    if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
-  }
-  const existing = core.state.schedules.get(checked.name);
-  if (existing !== undefined && sameDefinition(existing, checked)) {
-    // Declared again as it is (an application that sets its schedules at every start):
-    // a replace would restart an `everyMs` count, and one restarted more often than
-    // `everyMs` would never fire. Keep it; answer once the stored one is durable.
-    return durableRead(core, undefined);
-  }
-  // Set at the time it is written (the waits above may have taken a while).
-  const written = core.commit({
-    tag: Tag.ScheduleSet,
-    schedule: { ...checked, setAt: core.now() },
+    if (core.state.schedules.has(checked.name)) {
+      // Times the replaced definition owes by now fire first: a replace skips no due fire.
+      await core.schedules.fireDueNow();
+      core.check();
+    }
+    const existing = core.state.schedules.get(checked.name);
+    if (existing !== undefined && sameDefinition(existing, checked)) {
+      // Declared again as it is (an application that sets its schedules at every start):
+      // a replace would restart an `everyMs` count, and one restarted more often than
+      // `everyMs` would never fire. Keep it; answer once the stored one is durable.
+      return () => durableRead(core, undefined);
+    }
+    // Set at the time it is written (the waits above may have taken a while).
+    const written = core.commit({
+      tag: Tag.ScheduleSet,
+      schedule: { ...checked, setAt: core.now() },
+    });
+    core.schedules.changed(checked.name);
+    return () => written;
   });
-  core.schedules.changed(checked.name);
-  await written;
 }
 
 /** Strict equality, for the fields compared as they are. */
@@ -79,18 +122,22 @@ function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
 export async function removeSchedule(core: QueueCore, name: string): Promise<boolean> {
   core.check();
   const checked = checkScheduleName(name);
-  if (!core.log.isWritable()) await core.log.whenWritable();
-  core.check();
-  if (core.state.schedules.has(checked)) {
-    // Times it owes by now fire first, as before a replace: a removal skips no due fire.
-    await core.schedules.fireDueNow();
+  return inCallOrder(core, async () => {
+    if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
-  }
-  if (!core.state.schedules.has(checked)) return false;
-  const written = core.commit({ tag: Tag.Unschedule, name: checked });
-  core.schedules.changed(checked);
-  await written;
-  return true;
+    if (core.state.schedules.has(checked)) {
+      // Times it owes by now fire first, as before a replace: a removal skips no due fire.
+      await core.schedules.fireDueNow();
+      core.check();
+    }
+    if (!core.state.schedules.has(checked)) return async () => false;
+    const written = core.commit({ tag: Tag.Unschedule, name: checked });
+    core.schedules.changed(checked);
+    return async () => {
+      await written;
+      return true;
+    };
+  });
 }
 
 /** `Queue.listSchedules`. */

@@ -3,6 +3,7 @@ import { silentLogger } from "../../../src/logger.js";
 import type { OpenOptions } from "../../../src/queue/options.js";
 import { Queue } from "../../../src/queue/queue.js";
 import type { ObjectStore } from "../../../src/store/types.js";
+import { SLICE_CLOCK } from "../../../src/util/slices.js";
 
 /** Opens the queue store "q" of `store` with `clock` (quiet, no group-commit wait). */
 export function open(
@@ -11,6 +12,14 @@ export function open(
   options: OpenOptions = {},
 ): Promise<Queue> {
   return Queue.open(store, "q", { clock, logger: silentLogger, flushIntervalMs: 0, ...options });
+}
+
+/**
+ * Open options whose slices of work run on a clock that never moves: a turn
+ * does a fixed amount of work (its count caps), however slow the machine.
+ */
+export function frozenSlices(): OpenOptions {
+  return { [SLICE_CLOCK]: () => 0 } as OpenOptions;
 }
 
 /** A clock at the ISO time `iso`. */

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../../src/errors.js";
+import { ClosedError, InvalidArgumentError } from "../../../src/errors.js";
 import { QueueReader } from "../../../src/queue/reader.js";
 import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { liveState } from "../../reliability/lib/audit.js";
 import { mustClaim } from "../helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
-import { clockAt, firesOf, isos, open, settle } from "./helpers.js";
+import { clockAt, firesOf, frozenSlices, isos, open, settle } from "./helpers.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -471,6 +471,66 @@ describe("schedules", { timeout: 60_000 }, () => {
     await settle(queue);
     assert.deepEqual(await firesOf(queue, "jobs", "u"), [t0 + MINUTE, t0 + 2 * MINUTE]);
     await queue.close();
+  });
+
+  // The owed fires of another schedule take two turns (256 a turn, and slices on a frozen
+  // clock, so the split does not depend on the machine's speed): the first call drains a
+  // turn's worth, the second the rest. The second must still land after the first.
+  for (const due of [300, 400])
+    for (const [second, expected] of [
+      ["unschedule", []],
+      ["replace", [["s", "c"]]],
+    ] as const)
+      it(`a replace then ${second === "unschedule" ? "an unschedule" : "a replace"} of one name land in call order while owed fires take two turns (${due} due)`, async () => {
+        const clock = clockAt("2027-01-01T00:00:00Z");
+        const queue = await open(new MemoryStore(), clock, frozenSlices());
+        await queue.schedule("busy", { everyMs: 1_000, queue: "jobs", payload: "" });
+        await queue.schedule("s", { everyMs: MINUTE, queue: "jobs", payload: "a" });
+        clock.stepWall(due * 1_000);
+        const first = queue.schedule("s", { everyMs: MINUTE, queue: "jobs", payload: "b" });
+        const then =
+          second === "unschedule"
+            ? queue.unschedule("s")
+            : queue.schedule("s", { everyMs: MINUTE, queue: "jobs", payload: "c" });
+        assert.deepEqual(await Promise.all([first, then]), [
+          undefined,
+          second === "unschedule" ? true : undefined,
+        ]);
+        await settle(queue);
+        const listed = (await queue.listSchedules()).filter((s) => s.name !== "busy");
+        assert.deepEqual(
+          listed.map((s) => [s.name, Buffer.from(s.payload).toString()]),
+          expected,
+        );
+        // Every owed fire of "busy" came first.
+        assert.equal((await firesOf(queue, "jobs", "busy")).length, due);
+        await queue.close();
+      });
+
+  it("a refused schedule call holds up no later call; a call racing close settles, one after it is refused", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const queue = await open(new MemoryStore(), clock);
+    const refused = queue.schedule("s", { cron: "0 0 30 2 *", queue: "jobs", payload: "" });
+    const later = queue.schedule("s", { everyMs: MINUTE, queue: "jobs", payload: "" });
+    await assert.rejects(refused, InvalidArgumentError);
+    await later;
+    assert.deepEqual(
+      (await queue.listSchedules()).map((s) => s.name),
+      ["s"],
+    );
+    const removal = queue.unschedule("s");
+    const closing = queue.close();
+    const outcome = await removal.then(
+      (removed) => removed,
+      (error: unknown) => (error instanceof ClosedError ? "closed" : error),
+    );
+    assert.ok(outcome === true || outcome === "closed", String(outcome));
+    await closing;
+    await assert.rejects(
+      queue.schedule("u", { everyMs: MINUTE, queue: "jobs", payload: "" }),
+      ClosedError,
+    );
+    await assert.rejects(queue.unschedule("s"), ClosedError);
   });
 
   it("startAt, endAt and delayMs; a held dedupKey skips the fire", async () => {
