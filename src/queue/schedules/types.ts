@@ -34,9 +34,11 @@ export interface ScheduleSpec {
   cron?: string;
   /**
    * Fire every this many milliseconds (a positive integer), counted from
-   * `startAt` (which fires itself) or else from when the schedule was set
-   * (which does not; setting the same spec again keeps that count, a changed
-   * spec starts a new one). Exactly one of `cron` and `everyMs`.
+   * `startAt` or else from when the schedule was set (which does not fire;
+   * setting the same spec again keeps that count, a changed spec starts a new
+   * one). `startAt` fires itself when it is after the time the schedule is
+   * set; one at or before that time still sets the count, and its first fire
+   * is the next one after the set time. Exactly one of `cron` and `everyMs`.
    * @default none
    * @example { everyMs: 15 * 60_000 }
    */
@@ -76,7 +78,11 @@ export interface ScheduleSpec {
    */
   options?: EnqueueOptions;
   /**
-   * No fire before this time (epoch ms).
+   * No fire before this time (epoch ms). Fire times are after the time the
+   * schedule is set: a `startAt` after it is a fire time itself (of an
+   * `everyMs` schedule, or of a cron one whose expression matches it); a
+   * `startAt` at or before it (`Date.now()` when the call is made, say) does
+   * not fire, and the first fire is the next fire time after the set time.
    * @default when the schedule is set
    * @example { startAt: Date.parse("2030-01-01T00:00:00Z") }
    */
