@@ -30,7 +30,12 @@ import {
 import * as producers from "./producers.js";
 import { bindCore } from "./queue-cores.js";
 import { QueueManagement } from "./queue-management.js";
-import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
+import {
+  listSchedulesOf,
+  removeSchedule,
+  scheduleCallsWritten,
+  setSchedule,
+} from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
 import type { Claim, Payload } from "./types.js";
@@ -248,7 +253,9 @@ export class Queue extends QueueManagement {
    * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
    * naming the field, and nothing is stored. Calls of `schedule` and
    * `unschedule` on this queue land in the order they were made (each waits
-   * for the one before it to be written).
+   * for the one before it to be written). Calls made before `close()` are
+   * written (the close waits for them); calls made after it reject with
+   * `ClosedError`.
    *
    * @example
    * ```ts
@@ -322,7 +329,8 @@ export class Queue extends QueueManagement {
   }
 
   /**
-   * Fire the schedules already due, stop timers, end waiting claims (they
+   * Let the `schedule` and `unschedule` calls made before it write, fire the
+   * schedules already due, stop timers, end waiting claims (they
    * resolve `null`), flush and write a final checkpoint, and tell the
    * listeners of `on` every event still queued. Idempotent: every call
    * answers with the outcome of the one close (other methods called after it
@@ -357,6 +365,9 @@ export class Queue extends QueueManagement {
     // the next owner's catch-up counts whatever it finds unfired as missed
     // before it took the store (and `catchUp: "none"` skips it).
     try {
+      // `schedule` and `unschedule` calls made before this one write first (even
+      // when queued behind one another); any made after it are refused.
+      await scheduleCallsWritten(this.#core);
       if (!this.#core.closed) await this.#core.schedules.fireDueNow();
     } finally {
       await this.#core.close();

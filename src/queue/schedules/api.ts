@@ -2,6 +2,7 @@
  * `Queue.schedule`, `unschedule` and `listSchedules` after the facade:
  * check, write the record, and tell the runner to re-arm.
  */
+import { ClosedError } from "../../errors.js";
 import type { QueueCore } from "../core.js";
 import { durableRead } from "../reads.js";
 import { Tag } from "../records/tags.js";
@@ -14,6 +15,8 @@ interface CallChain {
   /** Settles once the last of them has written its record, or failed. */
   tail: Promise<void>;
   waiting: number;
+  /** `close()` was called: calls made from now on are refused. */
+  closing: boolean;
 }
 
 /**
@@ -22,9 +25,19 @@ interface CallChain {
  * log in the order they were made, whatever each waits for (the log to be
  * writable, the fire times owed before it). Only the writes are ordered: the
  * durability waits after them overlap, so calls made together still share one
- * flush.
+ * flush. `close()` waits for the calls made before it to write
+ * ({@link scheduleCallsWritten}).
  */
 const chains = new WeakMap<QueueCore, CallChain>();
+
+function chainOf(core: QueueCore): CallChain {
+  let chain = chains.get(core);
+  if (chain === undefined) {
+    chain = { tail: Promise.resolve(), waiting: 0, closing: false };
+    chains.set(core, chain);
+  }
+  return chain;
+}
 
 /**
  * Runs `write` once every earlier `schedule`/`unschedule` call on `core` has
@@ -33,12 +46,7 @@ const chains = new WeakMap<QueueCore, CallChain>();
  * waits for.
  */
 function inCallOrder<T>(core: QueueCore, write: () => Promise<() => Promise<T>>): Promise<T> {
-  let chain = chains.get(core);
-  if (chain === undefined) {
-    chain = { tail: Promise.resolve(), waiting: 0 };
-    chains.set(core, chain);
-  }
-  const own = chain;
+  const own = chainOf(core);
   const written = own.waiting === 0 ? write() : own.tail.then(write);
   own.waiting++;
   own.tail = written.then(
@@ -52,13 +60,32 @@ function inCallOrder<T>(core: QueueCore, write: () => Promise<() => Promise<T>>)
   return written.then((rest) => rest());
 }
 
+/** Throws unless the queue is open and `close()` was not called (`ClosedError`). */
+function checkOpen(core: QueueCore): void {
+  core.check();
+  if (chains.get(core)?.closing === true) throw new ClosedError("queue is closed");
+}
+
+/**
+ * For `Queue.close()`: refuses later `schedule`/`unschedule` calls, and
+ * resolves (never rejects) once every call made before has written its record
+ * or failed. Those calls wait only for what the close waits for anyway (the
+ * log to take appends, which its flush needs too; the fire times owed, which
+ * the close fires too), and for their write, not its durability.
+ */
+export function scheduleCallsWritten(core: QueueCore): Promise<void> {
+  const chain = chainOf(core);
+  chain.closing = true;
+  return chain.tail;
+}
+
 /** `Queue.schedule`: create or replace, durably. */
 export async function setSchedule(
   core: QueueCore,
   name: string,
   spec: ScheduleSpec,
 ): Promise<void> {
-  core.check();
+  checkOpen(core);
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
   return inCallOrder(core, async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();
@@ -120,7 +147,7 @@ function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
 
 /** `Queue.unschedule`: `true` once the removal is durable, `false` for an unknown name. */
 export async function removeSchedule(core: QueueCore, name: string): Promise<boolean> {
-  core.check();
+  checkOpen(core);
   const checked = checkScheduleName(name);
   return inCallOrder(core, async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();

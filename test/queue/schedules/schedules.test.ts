@@ -507,7 +507,7 @@ describe("schedules", { timeout: 60_000 }, () => {
         await queue.close();
       });
 
-  it("a refused schedule call holds up no later call; a call racing close settles, one after it is refused", async () => {
+  it("a refused schedule call holds up no later call; calls made before close are written, one after it is refused", async () => {
     const clock = clockAt("2027-01-01T00:00:00Z");
     const queue = await open(new MemoryStore(), clock);
     const refused = queue.schedule("s", { cron: "0 0 30 2 *", queue: "jobs", payload: "" });
@@ -520,17 +520,66 @@ describe("schedules", { timeout: 60_000 }, () => {
     );
     const removal = queue.unschedule("s");
     const closing = queue.close();
-    const outcome = await removal.then(
-      (removed) => removed,
-      (error: unknown) => (error instanceof ClosedError ? "closed" : error),
-    );
-    assert.ok(outcome === true || outcome === "closed", String(outcome));
+    const late = queue.schedule("late", { everyMs: MINUTE, queue: "jobs", payload: "" });
+    await assert.rejects(late, ClosedError);
+    assert.equal(await removal, true);
     await closing;
     await assert.rejects(
       queue.schedule("u", { everyMs: MINUTE, queue: "jobs", payload: "" }),
       ClosedError,
     );
     await assert.rejects(queue.unschedule("s"), ClosedError);
+
+    // Calls queued behind one another, made before close(), are all written
+    // too, and close() resolves after them.
+    const spec = (payload: string) => ({ everyMs: MINUTE, queue: "jobs", payload });
+    const settled: string[] = [];
+    const track = (label: string, call: Promise<unknown>) =>
+      call.then(
+        (value) => settled.push(`${label}: ${String(value)}`),
+        (error: unknown) => settled.push(`${label}: ${(error as Error).name}`),
+      );
+    const store = new MemoryStore();
+    const first = await open(store, clock);
+    await first.schedule("old", spec("o"));
+    track("a", first.schedule("a", spec("a")));
+    track("b", first.schedule("b", spec("b")));
+    track("c", first.schedule("c", spec("c")));
+    await track("close", first.close());
+    const second = await open(store, clock);
+    track("d", second.schedule("d", spec("d")));
+    track("unschedule old", second.unschedule("old"));
+    await track("close", second.close());
+    // And a call queued behind one that first fires the times owed (over more than one turn).
+    const third = await open(store, clock, frozenSlices());
+    await third.schedule("busy", { everyMs: 1_000, queue: "jobs", payload: "" });
+    clock.stepWall(300_000);
+    track("replace busy", third.schedule("busy", { everyMs: 2_000, queue: "jobs", payload: "" }));
+    track("e", third.schedule("e", spec("e")));
+    await track("close", third.close());
+    assert.deepEqual(settled, [
+      "a: undefined",
+      "b: undefined",
+      "c: undefined",
+      "close: undefined",
+      "d: undefined",
+      "unschedule old: true",
+      "close: undefined",
+      "replace busy: undefined",
+      "e: undefined",
+      "close: undefined",
+    ]);
+    const reopened = await open(store, clock);
+    assert.deepEqual((await reopened.listSchedules()).map((s) => s.name).sort(), [
+      "a",
+      "b",
+      "busy",
+      "c",
+      "d",
+      "e",
+    ]);
+    assert.equal((await firesOf(reopened, "jobs", "busy")).length, 300);
+    await reopened.close();
   });
 
   it("startAt, endAt and delayMs; a held dedupKey skips the fire", async () => {
