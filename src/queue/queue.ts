@@ -30,12 +30,7 @@ import {
 import * as producers from "./producers.js";
 import { bindCore } from "./queue-cores.js";
 import { QueueManagement } from "./queue-management.js";
-import {
-  listSchedulesOf,
-  removeSchedule,
-  scheduleCallsWritten,
-  setSchedule,
-} from "./schedules/api.js";
+import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
 import type { Claim, Payload } from "./types.js";
@@ -367,7 +362,8 @@ export class Queue extends QueueManagement {
     try {
       // `schedule` and `unschedule` calls made before this one write first (even
       // when queued behind one another); any made after it are refused.
-      await scheduleCallsWritten(this.#core);
+      const written = this.#core.schedules.calls.closing();
+      if (written !== undefined) await written;
       if (!this.#core.closed) await this.#core.schedules.fireDueNow();
     } finally {
       await this.#core.close();

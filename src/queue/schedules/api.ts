@@ -2,7 +2,6 @@
  * `Queue.schedule`, `unschedule` and `listSchedules` after the facade:
  * check, write the record, and tell the runner to re-arm.
  */
-import { ClosedError } from "../../errors.js";
 import type { QueueCore } from "../core.js";
 import { durableRead } from "../reads.js";
 import { Tag } from "../records/tags.js";
@@ -10,73 +9,10 @@ import type { ScheduleDefinition, ScheduleInfo, ScheduleSpec } from "./types.js"
 import { checkScheduleName, checkScheduleSpec } from "./validate.js";
 import { listScheduleInfos } from "./views.js";
 
-/** A queue's `schedule`/`unschedule` calls that have not written their record yet. */
-interface CallChain {
-  /** Settles once the last of them has written its record, or failed. */
-  tail: Promise<void>;
-  waiting: number;
-  /** `close()` was called: calls made from now on are refused. */
-  closing: boolean;
-}
-
-/**
- * Each queue's chain of `schedule`/`unschedule` calls: a call waits for the
- * one before it to have written its record (or failed), so calls land in the
- * log in the order they were made, whatever each waits for (the log to be
- * writable, the fire times owed before it). Only the writes are ordered: the
- * durability waits after them overlap, so calls made together still share one
- * flush. `close()` waits for the calls made before it to write
- * ({@link scheduleCallsWritten}).
- */
-const chains = new WeakMap<QueueCore, CallChain>();
-
-function chainOf(core: QueueCore): CallChain {
-  let chain = chains.get(core);
-  if (chain === undefined) {
-    chain = { tail: Promise.resolve(), waiting: 0, closing: false };
-    chains.set(core, chain);
-  }
-  return chain;
-}
-
-/**
- * Runs `write` once every earlier `schedule`/`unschedule` call on `core` has
- * written its record or failed (at once when none is waiting: no extra turn);
- * a failed call holds up no later one. `write` resolves to what the call then
- * waits for.
- */
-function inCallOrder<T>(core: QueueCore, write: () => Promise<() => Promise<T>>): Promise<T> {
-  const own = chainOf(core);
-  const written = own.waiting === 0 ? write() : own.tail.then(write);
-  own.waiting++;
-  own.tail = written.then(
-    () => {
-      own.waiting--;
-    },
-    () => {
-      own.waiting--;
-    },
-  );
-  return written.then((rest) => rest());
-}
-
 /** Throws unless the queue is open and `close()` was not called (`ClosedError`). */
 function checkOpen(core: QueueCore): void {
   core.check();
-  if (chains.get(core)?.closing === true) throw new ClosedError("queue is closed");
-}
-
-/**
- * For `Queue.close()`: refuses later `schedule`/`unschedule` calls, and
- * resolves (never rejects) once every call made before has written its record
- * or failed. Those calls wait only for what the close waits for anyway (the
- * log to take appends, which its flush needs too; the fire times owed, which
- * the close fires too), and for their write, not its durability.
- */
-export function scheduleCallsWritten(core: QueueCore): Promise<void> {
-  const chain = chainOf(core);
-  chain.closing = true;
-  return chain.tail;
+  core.schedules.calls.checkNotClosing();
 }
 
 /** `Queue.schedule`: create or replace, durably. */
@@ -87,7 +23,7 @@ export async function setSchedule(
 ): Promise<void> {
   checkOpen(core);
   const checked = checkScheduleSpec(name, spec, core.settings, core.now());
-  return inCallOrder(core, async () => {
+  return core.schedules.calls.inOrder(async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
     if (core.state.schedules.has(checked.name)) {
@@ -149,7 +85,7 @@ function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
 export async function removeSchedule(core: QueueCore, name: string): Promise<boolean> {
   checkOpen(core);
   const checked = checkScheduleName(name);
-  return inCallOrder(core, async () => {
+  return core.schedules.calls.inOrder(async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();
     if (core.state.schedules.has(checked)) {

@@ -36,6 +36,7 @@ import type { ScheduleFireRecord } from "../records/schedule.js";
 import { Tag } from "../records/tags.js";
 import { MAX_TIMESTAMP_MS } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
+import { ScheduleCalls } from "./call-order.js";
 import { catchUp } from "./catch-up.js";
 import { FireHeap } from "./fire-heap.js";
 import { type CronExpression, nextFireAfter, parseCron } from "./timing.js";
@@ -71,6 +72,8 @@ interface Plan {
 }
 
 export class ScheduleRunner {
+  /** The `schedule`/`unschedule` calls, in the order they were made. */
+  readonly calls = new ScheduleCalls();
   readonly #core: QueueCore;
   readonly #clock: MonotonicClock;
   readonly #intervalMs: number;
