@@ -6,6 +6,7 @@
  * the claim writes the latest value into its record (`settle.ts`), so it is
  * kept with a retried, dead or kept done job and survives a restart.
  */
+import { InvalidArgumentError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
@@ -21,44 +22,115 @@ export const REPORT_PROGRESS = Symbol.for("taquba.reportProgress");
 const EXPECTED =
   "a JSON value (null, a boolean, a finite number, a string, or arrays and plain objects of those, without cycles)";
 
-/** Whether `value` is a JSON value JSON.stringify keeps exactly (no undefined, NaN, functions, class instances or cycles). */
-function isJson(value: unknown, ancestors: unknown[]): boolean {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
-  if (typeof value === "number") return Number.isFinite(value);
-  if (typeof value !== "object") return false;
-  if (ancestors.includes(value)) return false;
+/** What {@link jsonBytes} found: the exact size of `value` as JSON text, or why there is none. */
+type Measure = number | "not-json" | "too-big";
+
+/**
+ * The size in UTF-8 bytes of `value` as JSON text, if it is a JSON value
+ * JSON.stringify keeps exactly (no undefined, NaN, functions, class instances
+ * or cycles) and its text fits in `budget` bytes. Stops as soon as the size is
+ * known to be over `budget` (every element of an array or object adds at least
+ * a byte, every UTF-16 unit of a string at least a byte), so a huge value costs
+ * no more than a value of `budget` bytes: `"too-big"`.
+ */
+function jsonBytes(value: unknown, budget: number, ancestors: Set<object>): Measure {
+  if (value === null) return 4;
+  switch (typeof value) {
+    case "boolean":
+      return value ? 4 : 5;
+    case "number":
+      return Number.isFinite(value) ? String(value).length : "not-json";
+    case "string":
+      // Two quotes and at least a byte for each UTF-16 unit, before paying for the escaping.
+      if (value.length + 2 > budget) return "too-big";
+      return Buffer.byteLength(JSON.stringify(value), "utf8");
+    case "object":
+      break;
+    default:
+      return "not-json";
+  }
+  if (ancestors.has(value)) return "not-json";
   const proto = Object.getPrototypeOf(value) as unknown;
-  ancestors.push(value);
-  let ok: boolean;
-  if (Array.isArray(value)) ok = value.every((item) => isJson(item, ancestors));
-  else if (proto === Object.prototype || proto === null)
-    ok = Object.values(value).every((item) => isJson(item, ancestors));
-  else ok = false;
-  ancestors.pop();
-  return ok;
+  const isArray = Array.isArray(value);
+  if (!isArray && proto !== Object.prototype && proto !== null) return "not-json";
+  ancestors.add(value);
+  const measure = isArray
+    ? arrayBytes(value as unknown[], budget, ancestors)
+    : objectBytes(value as Record<string, unknown>, budget, ancestors);
+  ancestors.delete(value);
+  return measure;
+}
+
+/** {@link jsonBytes} of an array: `[`, the items with commas between, `]`; a hole is written as `null`. */
+function arrayBytes(items: unknown[], budget: number, ancestors: Set<object>): Measure {
+  const n = items.length;
+  // Brackets, a byte at least per item, the commas: known too big without reading an item.
+  if (2 + n + Math.max(n - 1, 0) > budget) return "too-big";
+  let bytes = 2 + Math.max(n - 1, 0);
+  for (let i = 0; i < n; i++) {
+    const item = items[i];
+    const size =
+      item === undefined && !(i in items) ? 4 : jsonBytes(item, budget - bytes, ancestors);
+    if (typeof size !== "number") return size;
+    bytes += size;
+    if (bytes > budget) return "too-big";
+  }
+  return bytes;
+}
+
+/** {@link jsonBytes} of a plain object: `{`, `"key":value` for each own enumerable key with commas between, `}`. */
+function objectBytes(
+  object: Record<string, unknown>,
+  budget: number,
+  ancestors: Set<object>,
+): Measure {
+  const keys = Object.keys(object);
+  const n = keys.length;
+  // Braces, `"":` and a byte of value at least per key, the commas.
+  if (2 + 4 * n + Math.max(n - 1, 0) > budget) return "too-big";
+  let bytes = 2 + Math.max(n - 1, 0);
+  for (const key of keys) {
+    // The key's quotes and colon, a byte at least per UTF-16 unit, a byte of value.
+    if (key.length + 4 > budget - bytes) return "too-big";
+    bytes += 1 + Buffer.byteLength(JSON.stringify(key), "utf8");
+    const size = jsonBytes(object[key], budget - bytes, ancestors);
+    if (typeof size !== "number") return size;
+    bytes += size;
+    if (bytes > budget) return "too-big";
+  }
+  return bytes;
+}
+
+/** The error for a value over {@link MAX_PROGRESS_BYTES}; `got` says by how much when known. */
+function tooBig(arg: string, got: string): Error {
+  return invalidArgumentGot(
+    arg,
+    `a JSON value of at most ${MAX_PROGRESS_BYTES} bytes as JSON text`,
+    got,
+  );
 }
 
 /**
  * `value` as JSON text, or an `InvalidArgumentError` naming `arg` when it is
  * not a JSON value, reading it throws, or its text is over
- * {@link MAX_PROGRESS_BYTES}.
+ * {@link MAX_PROGRESS_BYTES}. The work is bounded by the limit: a value is
+ * read only until its text is known to be over it.
  */
 export function checkProgress(value: unknown, arg: string): string {
   let json: string | undefined;
   try {
-    if (isJson(value, [])) json = JSON.stringify(value);
+    const measure = jsonBytes(value, MAX_PROGRESS_BYTES, new Set());
+    if (measure === "too-big") throw tooBig(arg, `more than ${MAX_PROGRESS_BYTES} bytes`);
+    if (measure !== "not-json") json = JSON.stringify(value);
   } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
     // Reading it threw: a getter or `Proxy` trap that throws, or nesting deeper than the stack.
     throw invalidArgumentGot(arg, EXPECTED, `a value whose reading threw: ${messageOf(error)}`);
   }
   if (json === undefined) throw invalidArgument(arg, EXPECTED, value);
+  // A getter may answer differently the second time: the text itself is what is kept.
   const bytes = Buffer.byteLength(json, "utf8");
-  if (bytes > MAX_PROGRESS_BYTES)
-    throw invalidArgumentGot(
-      arg,
-      `a JSON value of at most ${MAX_PROGRESS_BYTES} bytes as JSON text`,
-      `${bytes} bytes`,
-    );
+  if (bytes > MAX_PROGRESS_BYTES) throw tooBig(arg, `${bytes} bytes`);
   return json;
 }
 

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { checkProgress, MAX_PROGRESS_BYTES } from "../../src/queue/progress.js";
+
+/** `target` behind a Proxy that counts the properties read from it. */
+function counted<T extends object>(target: T): { value: T; reads: () => number } {
+  let reads = 0;
+  const value = new Proxy(target, {
+    get(t, key, receiver) {
+      reads++;
+      return Reflect.get(t, key, receiver) as unknown;
+    },
+  });
+  return { value, reads: () => reads };
+}
+
+const TOO_BIG = new RegExp(
+  `Expected \`value\` to be a JSON value of at most ${MAX_PROGRESS_BYTES} bytes as JSON text, got `,
+);
+
+describe("checkProgress", () => {
+  it("gives the JSON text of a JSON value, exactly at the size limit too", () => {
+    assert.equal(checkProgress({ a: [1, "é", null, true] }, "value"), '{"a":[1,"é",null,true]}');
+    const fits = "é".repeat((MAX_PROGRESS_BYTES - 2) / 2);
+    assert.equal(Buffer.byteLength(checkProgress(fits, "value")), MAX_PROGRESS_BYTES);
+    assert.throws(() => checkProgress(`${fits}a`, "value"), TOO_BIG);
+    // Escapes count as written: 6 bytes for each control character.
+    assert.throws(() => checkProgress("\u0001".repeat(11_000), "value"), TOO_BIG);
+    // A hole is written as null, as JSON.stringify writes it.
+    const holey: unknown[] = [1];
+    holey[2] = 2;
+    assert.equal(checkProgress(holey, "value"), "[1,null,2]");
+  });
+
+  it("stops reading a huge value as soon as it is known to be over the limit", () => {
+    const items = counted(Array.from({ length: 3_000_000 }, (_, i) => i));
+    const started = performance.now();
+    assert.throws(() => checkProgress(items.value, "value"), TOO_BIG);
+    const ms = performance.now() - started;
+    assert.ok(items.reads() < 100, `${items.reads()} reads of a 3,000,000-item array`);
+    assert.ok(ms < 20, `${ms.toFixed(1)} ms`);
+
+    // Items of a few bytes each: read until the sum passes the limit, not to the end.
+    const small = counted(Array.from({ length: 30_000 }, () => "abc"));
+    assert.throws(() => checkProgress(small.value, "value"), TOO_BIG);
+    assert.ok(small.reads() < 15_000, `${small.reads()} reads of a 30,000-item array`);
+
+    const fields = counted(
+      Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`k${i}`, "x".repeat(1_000)])),
+    );
+    assert.throws(() => checkProgress(fields.value, "value"), TOO_BIG);
+    assert.ok(fields.reads() < 100, `${fields.reads()} reads of a 1,000-key object`);
+
+    // A huge string is refused by its length, before its escaping is paid for.
+    assert.throws(() => checkProgress("x".repeat(50_000_000), "value"), TOO_BIG);
+  });
+
+  it("refuses values that are not JSON with a typed error", () => {
+    for (const bad of [undefined, Number.NaN, [1, undefined], { d: new Date(0) }, () => 1])
+      assert.throws(() => checkProgress(bad, "value"), InvalidArgumentError);
+  });
+});
