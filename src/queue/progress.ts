@@ -16,6 +16,15 @@ import { CLAIM_TOKEN, type Claim, type JsonValue } from "./types.js";
 /** Largest progress value, as JSON text in UTF-8 bytes. */
 export const MAX_PROGRESS_BYTES = 65_536;
 
+/**
+ * Deepest nesting of arrays and objects in a progress value (a value that is
+ * not an array or object is at depth 0, `[1]` at depth 1). A reader gets the
+ * value back parsed; one much deeper could not be copied with
+ * `structuredClone` or written back with `JSON.stringify` (they recurse, and
+ * run out of stack some thousands of levels down), so it is refused.
+ */
+export const MAX_PROGRESS_DEPTH = 1_000;
+
 /** Registry key of the hook on `Queue.prototype` that {@link reportProgress} calls. */
 export const REPORT_PROGRESS = Symbol.for("taquba.reportProgress");
 
@@ -23,7 +32,7 @@ const EXPECTED =
   "a JSON value (null, a boolean, a finite number, a string, or arrays and plain objects of those, without cycles)";
 
 /** What {@link jsonBytes} found: the exact size of `value` as JSON text, or why there is none. */
-type Measure = number | "not-json" | "too-big";
+type Measure = number | "not-json" | "too-big" | "too-deep";
 
 /**
  * The size in UTF-8 bytes of `value` as JSON text, if it is a JSON value
@@ -31,9 +40,11 @@ type Measure = number | "not-json" | "too-big";
  * or cycles) and its text fits in `budget` bytes. Stops as soon as the size is
  * known to be over `budget` (every element of an array or object adds at least
  * a byte, every UTF-16 unit of a string at least a byte), so a huge value costs
- * no more than a value of `budget` bytes: `"too-big"`.
+ * no more than a value of `budget` bytes: `"too-big"`. `depth` counts the
+ * arrays and objects around `value`: one more than {@link MAX_PROGRESS_DEPTH}
+ * is `"too-deep"`.
  */
-function jsonBytes(value: unknown, budget: number, ancestors: Set<object>): Measure {
+function jsonBytes(value: unknown, budget: number, ancestors: Set<object>, depth: number): Measure {
   if (value === null) return 4;
   switch (typeof value) {
     case "boolean":
@@ -50,19 +61,25 @@ function jsonBytes(value: unknown, budget: number, ancestors: Set<object>): Meas
       return "not-json";
   }
   if (ancestors.has(value)) return "not-json";
+  if (depth >= MAX_PROGRESS_DEPTH) return "too-deep";
   const proto = Object.getPrototypeOf(value) as unknown;
   const isArray = Array.isArray(value);
   if (!isArray && proto !== Object.prototype && proto !== null) return "not-json";
   ancestors.add(value);
   const measure = isArray
-    ? arrayBytes(value as unknown[], budget, ancestors)
-    : objectBytes(value as Record<string, unknown>, budget, ancestors);
+    ? arrayBytes(value as unknown[], budget, ancestors, depth + 1)
+    : objectBytes(value as Record<string, unknown>, budget, ancestors, depth + 1);
   ancestors.delete(value);
   return measure;
 }
 
 /** {@link jsonBytes} of an array: `[`, the items with commas between, `]`; a hole is written as `null`. */
-function arrayBytes(items: unknown[], budget: number, ancestors: Set<object>): Measure {
+function arrayBytes(
+  items: unknown[],
+  budget: number,
+  ancestors: Set<object>,
+  depth: number,
+): Measure {
   const n = items.length;
   // Brackets, a byte at least per item, the commas: known too big without reading an item.
   if (2 + n + Math.max(n - 1, 0) > budget) return "too-big";
@@ -70,7 +87,7 @@ function arrayBytes(items: unknown[], budget: number, ancestors: Set<object>): M
   for (let i = 0; i < n; i++) {
     const item = items[i];
     const size =
-      item === undefined && !(i in items) ? 4 : jsonBytes(item, budget - bytes, ancestors);
+      item === undefined && !(i in items) ? 4 : jsonBytes(item, budget - bytes, ancestors, depth);
     if (typeof size !== "number") return size;
     bytes += size;
     if (bytes > budget) return "too-big";
@@ -83,6 +100,7 @@ function objectBytes(
   object: Record<string, unknown>,
   budget: number,
   ancestors: Set<object>,
+  depth: number,
 ): Measure {
   const keys = Object.keys(object);
   const n = keys.length;
@@ -93,7 +111,7 @@ function objectBytes(
     // The key's quotes and colon, a byte at least per UTF-16 unit, a byte of value.
     if (key.length + 4 > budget - bytes) return "too-big";
     bytes += 1 + Buffer.byteLength(JSON.stringify(key), "utf8");
-    const size = jsonBytes(object[key], budget - bytes, ancestors);
+    const size = jsonBytes(object[key], budget - bytes, ancestors, depth);
     if (typeof size !== "number") return size;
     bytes += size;
     if (bytes > budget) return "too-big";
@@ -112,19 +130,26 @@ function tooBig(arg: string, got: string): Error {
 
 /**
  * `value` as JSON text, or an `InvalidArgumentError` naming `arg` when it is
- * not a JSON value, reading it throws, or its text is over
+ * not a JSON value, reading it throws, it is nested more than
+ * {@link MAX_PROGRESS_DEPTH} levels deep, or its text is over
  * {@link MAX_PROGRESS_BYTES}. The work is bounded by the limit: a value is
  * read only until its text is known to be over it.
  */
 export function checkProgress(value: unknown, arg: string): string {
   let json: string | undefined;
   try {
-    const measure = jsonBytes(value, MAX_PROGRESS_BYTES, new Set());
+    const measure = jsonBytes(value, MAX_PROGRESS_BYTES, new Set(), 0);
     if (measure === "too-big") throw tooBig(arg, `more than ${MAX_PROGRESS_BYTES} bytes`);
+    if (measure === "too-deep")
+      throw invalidArgumentGot(
+        arg,
+        `a JSON value nested at most ${MAX_PROGRESS_DEPTH} levels deep`,
+        `a value nested too deep (more than ${MAX_PROGRESS_DEPTH} levels of arrays and objects)`,
+      );
     if (measure !== "not-json") json = JSON.stringify(value);
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw error;
-    // Reading it threw: a getter or `Proxy` trap that throws, or nesting deeper than the stack.
+    // Reading it threw: a getter or `Proxy` trap that throws.
     throw invalidArgumentGot(arg, EXPECTED, `a value whose reading threw: ${messageOf(error)}`);
   }
   if (json === undefined) throw invalidArgument(arg, EXPECTED, value);

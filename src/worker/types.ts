@@ -31,8 +31,9 @@ export interface JobContext {
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult>;
   /**
-   * Report the job's progress: any JSON value (at most 64 KiB as JSON text;
-   * anything else throws `InvalidArgumentError`). It is held in memory, shows
+   * Report the job's progress: any JSON value (at most 64 KiB as JSON text
+   * and nested at most 1,000 arrays and objects deep; anything else throws
+   * `InvalidArgumentError`). It is held in memory, shows
    * in `getJob(id).progress` and the `"progress"` event at once, and the
    * latest value is written with the job's settlement (kept with a retried,
    * dead or kept done job). Does nothing once the claim is no longer live.

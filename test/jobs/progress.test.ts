@@ -64,7 +64,7 @@ for (const kind of STORES) {
           Symbol("s"),
           cyclic,
         ];
-        // Values whose reading throws: a revoked Proxy, a throwing getter, nesting deeper than the stack.
+        // Values whose reading throws (a revoked Proxy, a throwing getter), nesting deeper than the stack.
         const revoked = Proxy.revocable({}, {});
         revoked.revoke();
         let deep: unknown = 1;

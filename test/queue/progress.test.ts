@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { checkProgress, MAX_PROGRESS_BYTES } from "../../src/queue/progress.js";
+import { checkProgress, MAX_PROGRESS_BYTES, MAX_PROGRESS_DEPTH } from "../../src/queue/progress.js";
 
 /** `target` behind a Proxy that counts the properties read from it. */
 function counted<T extends object>(target: T): { value: T; reads: () => number } {
@@ -54,6 +54,26 @@ describe("checkProgress", () => {
 
     // A huge string is refused by its length, before its escaping is paid for.
     assert.throws(() => checkProgress("x".repeat(50_000_000), "value"), TOO_BIG);
+  });
+
+  it(`refuses a value nested more than ${MAX_PROGRESS_DEPTH} levels deep, saying so`, () => {
+    const nested = (depth: number, wrap: (inner: unknown) => unknown): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = wrap(value);
+      return value;
+    };
+    for (const wrap of [(v: unknown) => [v], (v: unknown) => ({ a: v })]) {
+      const deepest = checkProgress(nested(MAX_PROGRESS_DEPTH, wrap), "value");
+      // What a reader gets back can be copied and written out again.
+      assert.equal(JSON.stringify(structuredClone(JSON.parse(deepest))), deepest);
+      for (const depth of [MAX_PROGRESS_DEPTH + 1, 3_000, 1_000_000])
+        assert.throws(
+          () => checkProgress(nested(depth, wrap), "value"),
+          new RegExp(
+            `Expected \`value\` to be a JSON value nested at most ${MAX_PROGRESS_DEPTH} levels deep, got a value nested too deep \\(more than ${MAX_PROGRESS_DEPTH} levels`,
+          ),
+        );
+    }
   });
 
   it("refuses values that are not JSON with a typed error", () => {
