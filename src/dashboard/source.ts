@@ -3,6 +3,7 @@
  * actions) or a read-only `QueueReader` snapshot (reads only, re-opened on
  * demand when the dashboard was given a way to).
  */
+import { taqubaErrorCode } from "../errors.js";
 import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
@@ -12,6 +13,7 @@ import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
+import { queueFailure } from "../queue/settle.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
 import {
   costsOf,
@@ -46,6 +48,16 @@ export function isLiveQueue(source: Queue | QueueReader): source is Queue {
   return source instanceof Queue || hasMethods(source, LIVE_QUEUE_METHODS);
 }
 
+/** Why the closed `queue` stopped (see {@link Health.stoppedBy}). */
+function stopReason(queue: Queue): "closed" | { code: string; message: string } {
+  const failure = queueFailure(queue);
+  if (failure === null) return "closed";
+  return {
+    code: taqubaErrorCode(failure) ?? "ERROR",
+    message: failure instanceof Error ? failure.message : String(failure),
+  };
+}
+
 /** A page of jobs in one state. */
 export type JobPage = ListedJobs<JobRecord>;
 
@@ -59,6 +71,13 @@ export interface Health {
    * false for a reader.
    */
   stopped: boolean;
+  /**
+   * Why a stopped writer stopped: `"closed"` (closed by its process), or the
+   * code and message of the error that failed it (`FENCED` when another
+   * writer took over the store, `STORAGE` when the store failed); `null`
+   * unless `stopped`.
+   */
+  stoppedBy: "closed" | { code: string; message: string } | null;
   epoch: number | null;
   walBacklogBytes: number | null;
   walBacklogObjects: number | null;
@@ -329,6 +348,7 @@ export class DashboardSource {
       return {
         role: "writer",
         stopped: this.#current.closed,
+        stoppedBy: this.#current.closed ? stopReason(this.#current) : null,
         epoch: stats.epoch,
         walBacklogBytes: stats.walBytesSinceCheckpoint,
         walBacklogObjects: null,
@@ -353,6 +373,7 @@ export class DashboardSource {
     return {
       role: "reader",
       stopped: false,
+      stoppedBy: null,
       epoch: info.manifest?.epoch ?? null,
       walBacklogBytes: info.wal.pendingBytes,
       walBacklogObjects: info.wal.pendingObjects,

@@ -597,10 +597,14 @@ describe("dashboard", { timeout: 60_000 }, () => {
       const health = await http(`${served.url}/health`);
       assert.equal(health.status, 200);
       assert.doesNotMatch(health.body, /Live: this process owns the store/);
-      assert.match(health.body, /<p class="muted">Stopped: this process&#39;s queue is closed/);
+      // Why it stopped, as the other pages' 503 answers say it.
       assert.match(
         health.body,
-        /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>stopped<\/b>/,
+        /<p class="muted">Stopped: another writer fenced this process&#39;s queue \(FENCED: [^<]+\)\. These are its last values\.<\/p>/,
+      );
+      assert.match(
+        health.body,
+        /id="heartbeat"><span class="muted">Writer heartbeat<\/span><b>stopped<\/b><span class="muted">fenced by another writer \(FENCED\)<\/span>/,
       );
       // The header's badge too, on every page (the others answer with the queue's error).
       assert.match(health.body, /<span class="mode">stopped queue<\/span>/);
@@ -614,6 +618,30 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("store health of a queue whose store failed says it failed, with the error's code", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "app", {
+      logger: silentLogger,
+      log: { retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 20 } },
+    });
+    await queue.enqueue("emails", "hello");
+    const served = await serve(dashboard(queue));
+    try {
+      faults.addRule({ op: "put", mode: "before" });
+      await assert.rejects(queue.enqueue("emails", "lost"), { code: "STORAGE" });
+      const health = await http(`${served.url}/health`);
+      assert.equal(health.status, 200);
+      assert.match(
+        health.body,
+        /<p class="muted">Stopped: this process&#39;s queue failed \(STORAGE: [^<]+\)\. These are its last values\.<\/p>/,
+      );
+      assert.match(health.body, /<b>stopped<\/b><span class="muted">failed \(STORAGE\)<\/span>/);
+    } finally {
+      await served.close();
+      await queue.close().catch(() => {});
+    }
+  });
+
   it("over a queue that closed normally, store health and the badge say it stopped", async () => {
     const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
     await queue.enqueue("emails", "hello");
@@ -623,7 +651,14 @@ describe("dashboard", { timeout: 60_000 }, () => {
       await queue.close();
       const health = await http(`${served.url}/health`);
       assert.equal(health.status, 200);
-      assert.match(health.body, /<p class="muted">Stopped: this process&#39;s queue is closed/);
+      assert.match(
+        health.body,
+        /<p class="muted">Stopped: this process&#39;s queue is closed\. These are its last values\.<\/p>/,
+      );
+      assert.match(
+        health.body,
+        /<b>stopped<\/b><span class="muted">this process&#39;s queue is closed<\/span>/,
+      );
       assert.match(health.body, /<span class="mode">stopped queue<\/span>/);
     } finally {
       await served.close();

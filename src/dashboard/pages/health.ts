@@ -19,7 +19,7 @@ function heartbeatCard(h: Health, now: number): SafeHtml {
   const title = "Writer heartbeat";
   if (h.role === "writer")
     return h.stopped
-      ? card("heartbeat", title, "stopped", "this process's queue is closed")
+      ? card("heartbeat", title, "stopped", stopNote(h))
       : card("heartbeat", title, "this process", "the dashboard runs in the writer");
   const beat = h.heartbeat;
   if (beat === null)
@@ -38,12 +38,29 @@ function heartbeatCard(h: Health, now: number): SafeHtml {
   );
 }
 
+/** Why a stopped writer stopped, in a few words: closed, fenced, or failed with its error's code. */
+function stopNote(h: Health): string {
+  const by = h.stoppedBy;
+  if (by === null || by === "closed") return "this process's queue is closed";
+  if (by.code === "FENCED") return "fenced by another writer (FENCED)";
+  return `failed (${by.code})`;
+}
+
+/** Why a stopped writer stopped, as a sentence with the error's message (as a 503 page says it). */
+function stopSentence(h: Health): string {
+  const by = h.stoppedBy;
+  if (by === null || by === "closed") return "Stopped: this process's queue is closed.";
+  if (by.code === "FENCED")
+    return `Stopped: another writer fenced this process's queue (${by.code}: ${by.message}).`;
+  return `Stopped: this process's queue failed (${by.code}: ${by.message}).`;
+}
+
 /** What the values shown are: a live writer's, a stopped one's last, or a snapshot's. */
 function summary(h: Health, now: number): string {
   if (h.role === "reader")
     return `Read-only snapshot taken ${relative(h.snapshotAt, now)}; a running writer is not disturbed.`;
   return h.stopped
-    ? "Stopped: this process's queue is closed, or stopped after a failure (another writer fenced it, or its store failed; its logger says which). These are its last values."
+    ? `${stopSentence(h)} These are its last values.`
     : "Live: this process owns the store.";
 }
 
