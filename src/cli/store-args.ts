@@ -22,7 +22,7 @@ import { expectationMessage, likelyKey } from "../validate.js";
 import type { CommandOptions } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH } from "./defaults.js";
 import { type CliIO, CommandFailure, nowOf, UsageError } from "./io.js";
-import { holdsC1, quoted, shown, terminalJson } from "./terminal-text.js";
+import { holdsC1OrFormat, quoted, shown, terminalJson } from "./terminal-text.js";
 import { liveWriterMessage, openedMessage, type WriterState, writerState } from "./writer-check.js";
 
 /** `--store` / `--path`, shared by every command that works on an existing queue store. */
@@ -317,10 +317,11 @@ export function payloadText(payload: Uint8Array): string {
 
 /**
  * Bytes for the terminal: as {@link payloadText}, and `hex:…` for text holding
- * C1 controls too (some terminals act on them as escape sequences; `--json`
- * escapes them instead).
+ * C1 controls (some terminals act on them as escape sequences) or
+ * bidirectional and invisible format characters (they reorder what the
+ * terminal shows) too; `--json` escapes them instead.
  */
 export function shownPayload(payload: Uint8Array): string {
   const text = payloadText(payload);
-  return holdsC1(text) ? `hex:${Buffer.from(payload).toString("hex")}` : text;
+  return holdsC1OrFormat(text) ? `hex:${Buffer.from(payload).toString("hex")}` : text;
 }

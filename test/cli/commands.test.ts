@@ -519,6 +519,63 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     );
   });
 
+  it("shows text holding bidirectional or invisible format characters quoted, or as bytes, and exact with --json", async () => {
+    const dir = await storeDir();
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    // A right-to-left override makes "invoices\u202Efdp.exe" show as "invoicesexe.pdf".
+    const name = "invoices\u202efdp.exe";
+    const payload = "line1\u2028line2\u200f";
+    const id = await queue.enqueue(name, payload, {
+      maxAttempts: 1,
+      headers: { "x-\u2067": "v\u061c\u2069" },
+    });
+    await queue.deadLetter((await queue.claim(name))!, "boom\u200e\u202a");
+    await queue.schedule("tick\u2066", { everyMs: 60_000, queue: name, payload });
+    await queue.close();
+    const store = ["--store", dir];
+    const raw = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+    const outputs: Record<string, string> = {};
+    for (const args of [
+      ["stats"],
+      ["queues"],
+      ["dead"],
+      ["job", id],
+      ["schedules"],
+      ["queues", "--json"],
+      ["dead", "--json"],
+      ["job", id, "--json"],
+      ["schedules", "--json"],
+    ]) {
+      const out = await cli(...args, ...store);
+      assert.equal(out.code, 0, out.stderr);
+      assert.doesNotMatch(out.stdout, raw, args.join(" "));
+      outputs[args.join(" ")] = out.stdout;
+    }
+    assert.ok(outputs.queues!.split("\n").includes(String.raw`"invoices\u202efdp.exe"`));
+    const job = outputs[`job ${id}`]!;
+    assert.match(job, /^header\s+"x-\\u2067"="v\\u061c\\u2069"$/m);
+    assert.match(job, /^last error\s+"boom\\u200e\\u202a"$/m);
+    assert.match(job, new RegExp(`^payload\\s+hex:${Buffer.from(payload).toString("hex")} `, "m"));
+    assert.match(outputs.schedules!, /^"tick\\u2066" /m);
+    // --json: the exact strings.
+    assert.deepEqual(JSON.parse(outputs["queues --json"]!), [name]);
+    const exact = JSON.parse(outputs[`job ${id} --json`]!) as {
+      queue: string;
+      payload: string;
+      headers: Record<string, string>;
+      lastError: string;
+    };
+    assert.deepEqual(
+      [exact.queue, exact.payload, exact.headers, exact.lastError],
+      [name, payload, { "x-\u2067": "v\u061c\u2069" }, "boom\u200e\u202a"],
+    );
+    const schedules = JSON.parse(outputs["schedules --json"]!) as { name: string }[];
+    assert.deepEqual(
+      schedules.map((s) => s.name),
+      ["tick\u2066"],
+    );
+  });
+
   it("--version prints the version of package.json", async () => {
     const manifest = JSON.parse(
       await readFile(new URL("../../../package.json", import.meta.url), "utf8"),

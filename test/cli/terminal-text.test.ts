@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { holdsC1OrFormat, quoted, shown, terminalJson } from "../../src/cli/terminal-text.js";
+
+/** The bidirectional and invisible format characters, each of which must never reach the terminal raw. */
+const FORMAT = [
+  0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067,
+  0x2068, 0x2069,
+].map((c) => String.fromCharCode(c));
+
+const RAW = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+describe("terminal text", () => {
+  it("quotes a name holding a bidirectional or invisible format character, escaping it", () => {
+    for (const c of FORMAT) {
+      const name = `invoice${c}fdp.exe`;
+      const shownName = shown(name);
+      assert.doesNotMatch(shownName, RAW, JSON.stringify(shownName));
+      const hex = c.charCodeAt(0).toString(16).padStart(4, "0");
+      assert.equal(shownName, `"invoice\\u${hex}fdp.exe"`);
+      assert.equal(JSON.parse(shownName), name, "the quoted form reads back as the name");
+      assert.ok(holdsC1OrFormat(name));
+    }
+    // Text without them (right-to-left letters included) is shown as it is.
+    for (const plain of ["emails", "שלום", "مرحبا", "zero\u200bwidth"]) {
+      assert.equal(shown(plain), plain);
+      assert.equal(holdsC1OrFormat(plain), false);
+    }
+    assert.equal(quoted("a\u202eb"), '"a\\u202eb"');
+  });
+
+  it("escapes them inside --json strings, which read back exactly", () => {
+    const value = { name: `q${FORMAT.join("")}`, headers: { "k\u2066": "v\u2029" } };
+    const text = terminalJson(value, undefined, 2);
+    assert.doesNotMatch(text, RAW);
+    assert.deepEqual(JSON.parse(text), value);
+  });
+});
