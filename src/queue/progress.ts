@@ -6,7 +6,6 @@
  * the claim writes the latest value into its record (`settle.ts`), so it is
  * kept with a retried, dead or kept done job and survives a restart.
  */
-import { InvalidArgumentError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
@@ -31,66 +30,93 @@ export const REPORT_PROGRESS = Symbol.for("taquba.reportProgress");
 const EXPECTED =
   "a JSON value (null, a boolean, a finite number, a string, or arrays and plain objects of those, without cycles)";
 
-/** What {@link jsonBytes} found: the exact size of `value` as JSON text, or why there is none. */
+/**
+ * What {@link jsonBytes} found: a lower bound of the size of `value` as JSON
+ * text, or why `value` is refused (`"not-json"`, `"too-big"`, `"too-deep"`).
+ */
 type Measure = number | "not-json" | "too-big" | "too-deep";
 
+/** How many ancestors {@link Walk.shallow} holds. */
+const SHALLOW = 32;
+
+/** The state of one {@link jsonBytes} walk. */
+interface Walk {
+  /**
+   * The arrays and objects the walk is inside of, to find cycles: the
+   * outermost {@link SHALLOW} in an array (cheaper than a `Set` for the
+   * usual small value), the deeper ones in a `Set` made when first needed.
+   */
+  readonly shallow: object[];
+  deep: Set<object> | undefined;
+  /**
+   * Whether the lower bound holds: not once a `toJSON` method has been met,
+   * as JSON.stringify writes what it returns instead of the value.
+   */
+  bounded: boolean;
+}
+
 /**
- * The size in UTF-8 bytes of `value` as JSON text, if it is a JSON value
- * JSON.stringify keeps exactly (no undefined, NaN, functions, class instances
- * or cycles) and its text fits in `budget` bytes. Stops as soon as the size is
- * known to be over `budget` (every element of an array or object adds at least
- * a byte, every UTF-16 unit of a string at least a byte), so a huge value costs
- * no more than a value of `budget` bytes: `"too-big"`. `depth` counts the
- * arrays and objects around `value`: one more than {@link MAX_PROGRESS_DEPTH}
- * is `"too-deep"`.
+ * A lower bound of the size in UTF-8 bytes of `value` as JSON text, if it is a
+ * JSON value JSON.stringify keeps exactly (no undefined, NaN, functions, class
+ * instances or cycles): a byte for each number, boolean and `null`, a byte for
+ * each UTF-16 unit of a string and its two quotes, the brackets, commas,
+ * quotes and colons of arrays and objects. Cheap, as it is paid by every
+ * value: the exact size is measured on the text itself. Once the bound is over
+ * `budget` the walk stops with `"too-big"`, so a huge value costs no more than
+ * one of `budget` bytes. A `toJSON` method (own or inherited) makes the walk
+ * give up the bound for the rest of the value (see {@link Walk.bounded}) but
+ * still check it, so such a value is decided on its text alone. `depth` counts
+ * the arrays and objects around `value`: one more than
+ * {@link MAX_PROGRESS_DEPTH} is `"too-deep"`.
  */
-function jsonBytes(value: unknown, budget: number, ancestors: Set<object>, depth: number): Measure {
-  if (value === null) return 4;
+function jsonBytes(value: unknown, budget: number, walk: Walk, depth: number): Measure {
+  if (value === null) return 1;
   switch (typeof value) {
     case "boolean":
-      return value ? 4 : 5;
+      return 1;
     case "number":
-      return Number.isFinite(value) ? String(value).length : "not-json";
+      return Number.isFinite(value) ? 1 : "not-json";
     case "string":
-      // Two quotes and at least a byte for each UTF-16 unit, before paying for the escaping.
-      if (value.length + 2 > budget) return "too-big";
-      return Buffer.byteLength(JSON.stringify(value), "utf8");
+      return value.length + 2 > budget && walk.bounded ? "too-big" : value.length + 2;
     case "object":
       break;
     default:
       return "not-json";
   }
-  if (ancestors.has(value)) return "not-json";
+  if (walk.shallow.includes(value) || walk.deep?.has(value)) return "not-json";
   if (depth >= MAX_PROGRESS_DEPTH) return "too-deep";
-  const proto = Object.getPrototypeOf(value) as unknown;
   const isArray = Array.isArray(value);
-  if (!isArray && proto !== Object.prototype && proto !== null) return "not-json";
-  ancestors.add(value);
+  if (!isArray) {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return "not-json";
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") walk.bounded = false;
+  if (depth < SHALLOW) walk.shallow.push(value);
+  else {
+    walk.deep ??= new Set();
+    walk.deep.add(value);
+  }
   const measure = isArray
-    ? arrayBytes(value as unknown[], budget, ancestors, depth + 1)
-    : objectBytes(value as Record<string, unknown>, budget, ancestors, depth + 1);
-  ancestors.delete(value);
+    ? arrayBytes(value as unknown[], budget, walk, depth + 1)
+    : objectBytes(value as Record<string, unknown>, budget, walk, depth + 1);
+  if (depth < SHALLOW) walk.shallow.pop();
+  else walk.deep!.delete(value);
   return measure;
 }
 
 /** {@link jsonBytes} of an array: `[`, the items with commas between, `]`; a hole is written as `null`. */
-function arrayBytes(
-  items: unknown[],
-  budget: number,
-  ancestors: Set<object>,
-  depth: number,
-): Measure {
+function arrayBytes(items: unknown[], budget: number, walk: Walk, depth: number): Measure {
   const n = items.length;
-  // Brackets, a byte at least per item, the commas: known too big without reading an item.
-  if (2 + n + Math.max(n - 1, 0) > budget) return "too-big";
   let bytes = 2 + Math.max(n - 1, 0);
+  // Brackets, commas and a byte per item: known too big without reading an item.
+  if (bytes + n > budget && walk.bounded) return "too-big";
   for (let i = 0; i < n; i++) {
     const item = items[i];
     const size =
-      item === undefined && !(i in items) ? 4 : jsonBytes(item, budget - bytes, ancestors, depth);
+      item === undefined && !(i in items) ? 1 : jsonBytes(item, budget - bytes, walk, depth);
     if (typeof size !== "number") return size;
     bytes += size;
-    if (bytes > budget) return "too-big";
+    if (bytes > budget && walk.bounded) return "too-big";
   }
   return bytes;
 }
@@ -99,22 +125,21 @@ function arrayBytes(
 function objectBytes(
   object: Record<string, unknown>,
   budget: number,
-  ancestors: Set<object>,
+  walk: Walk,
   depth: number,
 ): Measure {
   const keys = Object.keys(object);
   const n = keys.length;
-  // Braces, `"":` and a byte of value at least per key, the commas.
-  if (2 + 4 * n + Math.max(n - 1, 0) > budget) return "too-big";
   let bytes = 2 + Math.max(n - 1, 0);
+  // Braces, commas, and `"":` and a byte of value per key.
+  if (bytes + 4 * n > budget && walk.bounded) return "too-big";
   for (const key of keys) {
-    // The key's quotes and colon, a byte at least per UTF-16 unit, a byte of value.
-    if (key.length + 4 > budget - bytes) return "too-big";
-    bytes += 1 + Buffer.byteLength(JSON.stringify(key), "utf8");
-    const size = jsonBytes(object[key], budget - bytes, ancestors, depth);
+    bytes += key.length + 3;
+    if (bytes > budget && walk.bounded) return "too-big";
+    const size = jsonBytes(object[key], budget - bytes, walk, depth);
     if (typeof size !== "number") return size;
     bytes += size;
-    if (bytes > budget) return "too-big";
+    if (bytes > budget && walk.bounded) return "too-big";
   }
   return bytes;
 }
@@ -133,27 +158,33 @@ function tooBig(arg: string, got: string): Error {
  * not a JSON value, reading it throws, it is nested more than
  * {@link MAX_PROGRESS_DEPTH} levels deep, or its text is over
  * {@link MAX_PROGRESS_BYTES}. The work is bounded by the limit: a value is
- * read only until its text is known to be over it.
+ * read only until its text is known to be over it (but for one with a
+ * `toJSON` method, which is written out and measured).
  */
 export function checkProgress(value: unknown, arg: string): string {
+  let measure: Measure;
   let json: string | undefined;
   try {
-    const measure = jsonBytes(value, MAX_PROGRESS_BYTES, new Set(), 0);
-    if (measure === "too-big") throw tooBig(arg, `more than ${MAX_PROGRESS_BYTES} bytes`);
-    if (measure === "too-deep")
-      throw invalidArgumentGot(
-        arg,
-        `a JSON value nested at most ${MAX_PROGRESS_DEPTH} levels deep`,
-        `a value nested too deep (more than ${MAX_PROGRESS_DEPTH} levels of arrays and objects)`,
-      );
-    if (measure !== "not-json") json = JSON.stringify(value);
+    measure = jsonBytes(
+      value,
+      MAX_PROGRESS_BYTES,
+      { shallow: [], deep: undefined, bounded: true },
+      0,
+    );
+    if (typeof measure === "number") json = JSON.stringify(value);
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
     // Reading it threw: a getter or `Proxy` trap that throws.
     throw invalidArgumentGot(arg, EXPECTED, `a value whose reading threw: ${messageOf(error)}`);
   }
+  if (measure === "too-big") throw tooBig(arg, `more than ${MAX_PROGRESS_BYTES} bytes`);
+  if (measure === "too-deep")
+    throw invalidArgumentGot(
+      arg,
+      `a JSON value nested at most ${MAX_PROGRESS_DEPTH} levels deep`,
+      `a value nested too deep (more than ${MAX_PROGRESS_DEPTH} levels of arrays and objects)`,
+    );
   if (json === undefined) throw invalidArgument(arg, EXPECTED, value);
-  // A getter may answer differently the second time: the text itself is what is kept.
+  // The exact size, of the text itself (a getter may answer differently the second time).
   const bytes = Buffer.byteLength(json, "utf8");
   if (bytes > MAX_PROGRESS_BYTES) throw tooBig(arg, `${bytes} bytes`);
   return json;

@@ -56,6 +56,35 @@ describe("checkProgress", () => {
     assert.throws(() => checkProgress("x".repeat(50_000_000), "value"), TOO_BIG);
   });
 
+  it("decides a value with a toJSON method on the text it gives, as JSON.stringify writes it", () => {
+    // Items over the limit, a small text: accepted.
+    const items: unknown[] & { toJSON?: () => unknown } = new Array(40_000).fill(0);
+    items.toJSON = () => "small";
+    assert.equal(checkProgress(items, "value"), '"small"');
+    // A few items, a text over the limit: refused, saying by how much.
+    const few: unknown[] & { toJSON?: () => unknown } = [1, 2];
+    few.toJSON = () => "x".repeat(MAX_PROGRESS_BYTES);
+    assert.throws(() => checkProgress(few, "value"), new RegExp(`${TOO_BIG.source}65538 bytes`));
+    // Inherited, as from a polluted prototype: the same.
+    const proto = Object.prototype as { toJSON?: () => unknown };
+    proto.toJSON = () => 1;
+    try {
+      const fields = Object.fromEntries(
+        Array.from({ length: 1_000 }, (_, i) => [`k${i}`, "x".repeat(1_000)]),
+      );
+      assert.equal(checkProgress(fields, "value"), "1");
+    } finally {
+      delete proto.toJSON;
+    }
+    // Still refused when the value is not JSON, or too deep.
+    const holds: unknown[] & { toJSON?: () => unknown } = [1, undefined];
+    holds.toJSON = () => 1;
+    assert.throws(() => checkProgress(holds, "value"), InvalidArgumentError);
+    let deep: unknown = items;
+    for (let i = 0; i < MAX_PROGRESS_DEPTH; i++) deep = [deep];
+    assert.throws(() => checkProgress(deep, "value"), /nested at most/);
+  });
+
   it(`refuses a value nested more than ${MAX_PROGRESS_DEPTH} levels deep, saying so`, () => {
     const nested = (depth: number, wrap: (inner: unknown) => unknown): unknown => {
       let value: unknown = 1;
