@@ -128,20 +128,16 @@ function objectBytes(
   walk: Walk,
   depth: number,
 ): Measure {
-  const keys = Object.keys(object);
-  const n = keys.length;
-  let bytes = 2 + Math.max(n - 1, 0);
-  // Braces, commas, and `"":` and a byte of value per key.
-  if (bytes + 4 * n > budget && walk.bounded) return "too-big";
-  for (const key of keys) {
-    bytes += key.length + 3;
-    if (bytes > budget && walk.bounded) return "too-big";
-    const size = jsonBytes(object[key], budget - bytes, walk, depth);
+  // A member counts only once its value is measured: one whose value JSON leaves out (a
+  // `toJSON` returning undefined) is not written at all, key and comma included.
+  let bytes = 1; // `{`
+  for (const key of Object.keys(object)) {
+    const size = jsonBytes(object[key], budget - bytes - key.length - 4, walk, depth);
     if (typeof size !== "number") return size;
-    bytes += size;
+    bytes += key.length + 4 + size; // `"key":`, the value, and `,` or `}`
     if (bytes > budget && walk.bounded) return "too-big";
   }
-  return bytes;
+  return bytes === 1 ? 2 : bytes;
 }
 
 /** The error for a value over {@link MAX_PROGRESS_BYTES}; `got` says by how much when known. */

@@ -76,6 +76,12 @@ describe("checkProgress", () => {
     } finally {
       delete proto.toJSON;
     }
+    // Members whose toJSON gives undefined are left out whole, keys included: accepted.
+    const gone = () => Object.assign([], { toJSON: () => undefined });
+    const members = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, gone()]));
+    assert.equal(checkProgress(members, "value"), "{}");
+    assert.equal(checkProgress({ ["k".repeat(70_000)]: gone() }, "value"), "{}");
+    assert.equal(checkProgress({ first: 0, ...members }, "value"), '{"first":0}');
     // Still refused when the value is not JSON, or too deep.
     const holds: unknown[] & { toJSON?: () => unknown } = [1, undefined];
     holds.toJSON = () => 1;
