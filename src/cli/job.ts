@@ -58,9 +58,10 @@ function describeJob(job: JobRecord, payload: Uint8Array, history: JobAttempt[])
   if (job.lastError !== undefined) lines.push(`last error   ${quoted(job.lastError)}`);
   for (const [key, value] of Object.entries(job.headers))
     lines.push(`header       ${shown(key)}=${shown(value)}`);
-  lines.push(`payload      ${shownPayload(payload)} (${payload.byteLength} bytes)`);
+  // Text that spans lines (or would act on the terminal) is quoted: it cannot forge a field line.
+  lines.push(`payload      ${shown(shownPayload(payload))} (${payload.byteLength} bytes)`);
   if (job.result !== undefined)
-    lines.push(`result       ${shownPayload(job.result)} (${job.result.byteLength} bytes)`);
+    lines.push(`result       ${shown(shownPayload(job.result))} (${job.result.byteLength} bytes)`);
   lines.push(history.length === 0 ? "history      none" : "history");
   return `${lines.join("\n")}\n${history.map(describeAttempt).join("")}`;
 }

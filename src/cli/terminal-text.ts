@@ -12,23 +12,32 @@
  */
 
 /*
- * The bidirectional and invisible format characters, in each pattern below:
- * ARABIC LETTER MARK (U+061C), LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK (U+200E,
- * U+200F), LINE and PARAGRAPH SEPARATOR (U+2028, U+2029), the embeddings and
- * overrides (U+202A–U+202E) and the isolates (U+2066–U+2069).
+ * The format characters (Unicode category Cf: the bidirectional marks,
+ * embeddings, overrides and isolates, zero-width spaces, the soft hyphen, the
+ * byte order mark, …) and LINE and PARAGRAPH SEPARATOR (U+2028, U+2029), in
+ * each pattern below, but for ZERO WIDTH NON-JOINER and JOINER (U+200C,
+ * U+200D) and the tag characters (U+E0020–U+E007F): scripts such as Persian
+ * and emoji sequences (a family, a region's flag) are made of them, and they
+ * only join or select what is shown around them.
  */
 
 /** C0 controls, DEL and C1 controls (which some terminals act on as escape sequences), and the format characters. */
-const CONTROL =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const CONTROL = /(?!\u200c|\u200d|[\u{e0020}-\u{e007f}])[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 /** What `JSON.stringify` leaves as it is but a terminal must not be given: DEL, C1 and the format characters. */
 const NOT_ESCAPED_BY_JSON =
-  /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  /(?!\u200c|\u200d|[\u{e0020}-\u{e007f}])[\u007f-\u009f\p{Cf}\u2028\u2029]/gu;
 
 /** {@link NOT_ESCAPED_BY_JSON} without the state of a global pattern. */
-const UNSAFE_FOR_TEXT = new RegExp(NOT_ESCAPED_BY_JSON.source);
+const UNSAFE_FOR_TEXT = new RegExp(NOT_ESCAPED_BY_JSON.source, "u");
+
+/** `character` as `\u` escapes, one per UTF-16 unit (a character above U+FFFF takes two). */
+function escaped(character: string): string {
+  let out = "";
+  for (let i = 0; i < character.length; i++)
+    out += `\\u${character.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return out;
+}
 
 /**
  * `JSON.stringify(value, replacer, indent)` with DEL, the C1 controls and the
@@ -41,10 +50,7 @@ export function terminalJson(
   replacer?: (this: Record<string, unknown>, key: string, value: unknown) => unknown,
   indent?: number,
 ): string {
-  return JSON.stringify(value, replacer, indent).replace(
-    NOT_ESCAPED_BY_JSON,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return JSON.stringify(value, replacer, indent).replace(NOT_ESCAPED_BY_JSON, escaped);
 }
 
 /** `text` as a JSON string literal, with every control and format character escaped ({@link terminalJson}). */

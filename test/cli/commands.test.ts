@@ -444,6 +444,16 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     const names = (await cli("queues", ...store)).stdout.split("\n");
     assert.ok(names.includes(String.raw`"\"q\\u001b\""`), names.join("\n"));
     assert.ok(names.includes(String.raw`"q\u001b"`), names.join("\n"));
+
+    // A payload or result whose text spans lines is quoted by `job`: it cannot forge a field line.
+    const forger = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    const forged = await forger.enqueue("f", "x\rstatus       done\nattempts     0/1");
+    await forger.ack((await forger.claim("f"))!, { result: "ok\nlast error   none" });
+    await forger.close();
+    const shownJob = (await cli("job", forged, ...store)).stdout;
+    assert.match(shownJob, /^payload\s+"x\\rstatus {7}done\\nattempts {5}0\/1" \(\d+ bytes\)$/m);
+    assert.match(shownJob, /^result\s+"ok\\nlast error {3}none" \(\d+ bytes\)$/m);
+    assert.doesNotMatch(shownJob, /\r|^attempts {5}0\/1|^last error/m, "no forged line");
   });
 
   it("--json keeps text with C1 controls exact but escaped, and `job` shows progress escaped", async () => {
