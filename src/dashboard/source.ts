@@ -23,6 +23,7 @@ import {
 } from "../store/request-prices.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
+import { messageOf } from "../util/message.js";
 import { hasMethods } from "../validate.js";
 
 /**
@@ -54,7 +55,7 @@ function stopReason(queue: Queue): "closed" | { code: string; message: string } 
   if (failure === null) return "closed";
   return {
     code: taqubaErrorCode(failure) ?? "ERROR",
-    message: failure instanceof Error ? failure.message : String(failure),
+    message: messageOf(failure),
   };
 }
 
