@@ -62,8 +62,9 @@ interface Walk {
  * each UTF-16 unit of a string and its two quotes, the brackets, commas,
  * quotes and colons of arrays and objects. Cheap, as it is paid by every
  * value: the exact size is measured on the text itself. Once the bound is over
- * `budget` the walk stops with `"too-big"`, so a huge value costs no more than
- * one of `budget` bytes. A `toJSON` method (own or inherited) makes the walk
+ * `budget` the walk stops with `"too-big"`, so a huge array or string costs no
+ * more than one of `budget` bytes (an object with millions of keys still pays
+ * for listing them: `Object.keys` cannot be cut short). A `toJSON` method (own or inherited) makes the walk
  * give up the bound for the rest of the value (see {@link Walk.bounded}) but
  * still check it, so such a value is decided on its text alone. `depth` counts
  * the arrays and objects around `value`: one more than
