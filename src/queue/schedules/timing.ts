@@ -32,12 +32,15 @@ export const COMMON_PROBE_YEARS = "2001,2002,2003,2005,2006,2009,2010";
 /** Seven leap years, whose 1 January falls on each weekday: every leap February. */
 export const LEAP_PROBE_YEARS = "2004,2008,2012,2016,2020,2024,2028";
 
-/** Just before the first probe year. */
-const PROBE_FROM = new Date(Date.UTC(2001, 0, 1) - 1_000);
+/** Just before the first probe year (epoch ms: a `Date` shared between calls could be changed). */
+const PROBE_FROM_MS = Date.UTC(2001, 0, 1) - 1_000;
 
 /** Whether croner finds a time matching `fields` (6, seconds first) in `years`, in UTC. */
 function matchesIn(fields: readonly string[], years: string): boolean {
-  return new Cron([...fields, years].join(" "), { utcOffset: 0 }).nextRun(PROBE_FROM) !== null;
+  return (
+    new Cron([...fields, years].join(" "), { utcOffset: 0 }).nextRun(new Date(PROBE_FROM_MS)) !==
+    null
+  );
 }
 
 /**
