@@ -8,6 +8,7 @@ import { encodeRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { FileStore } from "../../src/store/file.js";
 import { testOptions } from "../log/helpers.js";
+import { definition } from "../queue/schedules/helpers.js";
 import { cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-schedules-");
@@ -53,19 +54,12 @@ describe("taquba schedules", { timeout: 60_000 }, () => {
     await log.append([
       encodeRecord({
         tag: Tag.ScheduleSet,
-        schedule: {
-          name: "mars",
-          cron: "0 3 * * *",
-          everyMs: undefined,
-          timezone: "Mars/Olympus_Mons",
-          queue: "reports",
-          payload: Buffer.from("{}"),
-          options: undefined,
-          startAt: undefined,
-          endAt: undefined,
-          catchUp: "latest",
-          setAt: Date.parse("2027-01-01T00:00:00Z"),
-        },
+        schedule: definition(
+          "mars",
+          "Mars/Olympus_Mons",
+          "0 3 * * *",
+          Date.parse("2027-01-01T00:00:00Z"),
+        ),
       }),
     ]);
     await log.close();

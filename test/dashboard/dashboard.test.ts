@@ -18,6 +18,7 @@ import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
 import { testOptions } from "../log/helpers.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
+import { definition } from "../queue/schedules/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
 
@@ -1270,19 +1271,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
     await log.append([
       encodeRecord({
         tag: Tag.ScheduleSet,
-        schedule: {
-          name: "mars",
-          cron: "0 3 * * *",
-          everyMs: undefined,
-          timezone: "Mars/Olympus_Mons",
-          queue: "reports",
-          payload: Buffer.from("{}"),
-          options: undefined,
-          startAt: undefined,
-          endAt: undefined,
-          catchUp: "latest",
-          setAt: clock.now(),
-        },
+        schedule: definition("mars", "Mars/Olympus_Mons", "0 3 * * *", clock.now()),
       }),
     ]);
     await log.close();

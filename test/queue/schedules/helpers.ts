@@ -2,6 +2,7 @@ import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
 import type { OpenOptions } from "../../../src/queue/options.js";
 import { Queue } from "../../../src/queue/queue.js";
+import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import type { ObjectStore } from "../../../src/store/types.js";
 import { SLICE_CLOCK } from "../../../src/util/slices.js";
 
@@ -74,4 +75,29 @@ export async function settleFires(queue: Queue, now: number): Promise<void> {
     if (!due) return;
   }
   throw new Error("schedules still due after 10 000 turns");
+}
+
+/**
+ * A schedule as stored in the log (a cron in `timezone`, queue "reports", payload `{}`), for
+ * tests that write a `ScheduleSet` record directly: one a current `schedule()` would refuse.
+ */
+export function definition(
+  name: string,
+  timezone: string,
+  cron = "0 3 * * *",
+  setAt = Date.parse("2026-01-01T00:00:00Z"),
+): ScheduleDefinition {
+  return {
+    name,
+    cron,
+    everyMs: undefined,
+    timezone,
+    queue: "reports",
+    payload: Buffer.from("{}"),
+    options: undefined,
+    startAt: undefined,
+    endAt: undefined,
+    catchUp: "latest",
+    setAt,
+  };
 }

@@ -7,13 +7,12 @@ import { QueueReader } from "../../../src/queue/reader.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
 import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
-import type { ScheduleDefinition } from "../../../src/queue/schedules/types.js";
 import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { testOptions } from "../../log/helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
-import { clockAt, open } from "./helpers.js";
+import { clockAt, definition, open } from "./helpers.js";
 
 /** A state holding `names` as every-minute schedules, set in the given order. */
 function stateWith(names: readonly string[]): State {
@@ -85,24 +84,6 @@ describe("listing schedules", () => {
     }
   });
 });
-
-const SET_AT = Date.parse("2026-01-01T00:00:00Z");
-
-function definition(name: string, timezone: string, cron = "0 3 * * *"): ScheduleDefinition {
-  return {
-    name,
-    cron,
-    everyMs: undefined,
-    timezone,
-    queue: "reports",
-    payload: Buffer.from("{}"),
-    options: undefined,
-    startAt: undefined,
-    endAt: undefined,
-    catchUp: "latest",
-    setAt: SET_AT,
-  };
-}
 
 /**
  * A store whose log holds a schedule in a time zone this runtime does not
