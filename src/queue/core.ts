@@ -221,6 +221,11 @@ export class QueueCore {
     return this.#life.closed;
   }
 
+  /** Aborts as soon as the queue closes or fails (see `QueueLife.stoppedSignal`). */
+  get stoppedSignal(): AbortSignal {
+    return this.#life.stoppedSignal;
+  }
+
   /**
    * How many commits were applied so far: work decided over several turns
    * (`flow-admin.ts`) sees from it whether the state changed meanwhile.

@@ -8,7 +8,8 @@
  * instrumentation (read by the worker), the worker's way to fail an attempt
  * as timed out, to mark the claims whose leases it renews (the reaper renews
  * rather than reaps those), to check a claim it held ready before starting it, to
- * tell a claim settled already from a lost one and to ask whether a claim
+ * tell a claim settled already from a lost one, to learn at once that the
+ * queue stopped, and to ask whether a claim
  * was lost under a running handler (`settle.ts`), to report progress
  * (`progress.ts`), and the clock its timers run on (`time.ts`); and the
  * dashboard's way to read a job whose payload object is damaged (`reads.ts`).
@@ -33,6 +34,7 @@ import {
   nackClaim,
   QUEUE_FAILURE,
   QUEUE_LOGGER,
+  QUEUE_STOPPED_SIGNAL,
   setRenewedByWorker,
   wasSettled,
 } from "./settle.js";
@@ -74,6 +76,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, QUEUE_FAILURE, {
     get(this: object): Error | null {
       return coreOf(this).failure;
+    },
+  });
+  Object.defineProperty(prototype, QUEUE_STOPPED_SIGNAL, {
+    get(this: object): AbortSignal {
+      return coreOf(this).stoppedSignal;
     },
   });
   Object.defineProperty(prototype, QUEUE_LOGGER, {

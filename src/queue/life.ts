@@ -25,6 +25,10 @@ export class QueueLife {
   #closing: Promise<void> | null = null;
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
+  /** Aborts when the queue closes or fails; made on first use (see {@link stoppedSignal}). */
+  #stopped: AbortController | null = null;
+  /** Why the queue stopped (its failure, or `ClosedError`), once it did. */
+  #stopReason: Error | null = null;
 
   constructor(core: QueueCore) {
     this.#core = core;
@@ -44,6 +48,17 @@ export class QueueLife {
   /** `true` once closed, or after the log failed. */
   get closed(): boolean {
     return this.#closing !== null || this.#failure !== null;
+  }
+
+  /**
+   * Aborts, with the queue's failure or a `ClosedError`, as soon as the queue
+   * closes or fails (already aborted once it did): how a worker whose
+   * handlers all still run learns that the queue stopped under it.
+   */
+  get stoppedSignal(): AbortSignal {
+    if (this.#stopReason !== null) return AbortSignal.abort(this.#stopReason);
+    this.#stopped ??= new AbortController();
+    return this.#stopped.signal;
   }
 
   /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
@@ -95,6 +110,7 @@ export class QueueLife {
   }
   /** Stop timers, release waiters and leases. */
   #stop(reason: Error): void {
+    this.#stopReason = reason;
     this.#core.timers.stop();
     this.#core.payloads.stop(reason);
     this.#core.completions.rejectAll(reason);
@@ -102,6 +118,8 @@ export class QueueLife {
     this.#core.rateLimits.stop();
     this.#core.waiters.releaseAll();
     this.#core.leases.clear(reason);
+    // Last: the listeners (workers) find the queue closed and its leases gone.
+    this.#stopped?.abort(reason);
   }
 
   /** The log failed for good (fenced, storage): every later call rejects with `error`. */

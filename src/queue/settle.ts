@@ -181,6 +181,19 @@ export function queueFailure(queue: object): unknown {
   return (queue as Record<symbol, unknown>)[QUEUE_FAILURE] ?? null;
 }
 
+/** Registry key of the getter on `Queue.prototype` that {@link queueStoppedSignal} reads. */
+export const QUEUE_STOPPED_SIGNAL = Symbol.for("taquba.queueStoppedSignal");
+
+/**
+ * A signal that aborts as soon as `queue` closes or fails (fenced, storage),
+ * already aborted once it did; `null` for a queue of a build without the
+ * getter. A worker whose handlers all still run makes no call that would
+ * tell it, so it listens to this one.
+ */
+export function queueStoppedSignal(queue: object): AbortSignal | null {
+  return (queue as Record<symbol, AbortSignal | undefined>)[QUEUE_STOPPED_SIGNAL] ?? null;
+}
+
 /** Registry key of the getter on `Queue.prototype` that {@link queueLogger} reads. */
 export const QUEUE_LOGGER = Symbol.for("taquba.queueLogger");
 

@@ -42,6 +42,18 @@ export interface RunOwner {
   release(claim: Claim): void;
   /** The job passed its `timeoutMs`: fail its attempt as timed out now. */
   timedOut(claim: Claim, message: string): void;
+  /**
+   * The runs not over yet, when the worker may abandon them at its shutdown
+   * deadline (`shutdownTimeoutMs`); `null` otherwise (no set kept per job).
+   */
+  readonly runs: Set<JobRun> | null;
+  /**
+   * The run was abandoned at the shutdown deadline before its handler ended
+   * (and its attempt did not already fail as timed out): fail the attempt.
+   */
+  abandoned(claim: Claim): void;
+  /** The handler of an abandoned run ended after all: its outcome is ignored. */
+  endedAfterAbandoned(claim: Claim): void;
   /** The run is over: its slot is free (called exactly once, after any of the above). */
   done(): void;
 }
@@ -90,6 +102,10 @@ export class JobRun implements JobContext {
   readonly #index: number;
   readonly #deadline: Deadline | null;
   #timedOut = false;
+  /** Given up at the worker's shutdown deadline: the handler's outcome, whenever it comes, is ignored. */
+  #abandoned = false;
+  /** Aborts `signal` when the run is abandoned; only when the worker may abandon runs. */
+  #abandon: AbortController | null = null;
   #signal: AbortSignal | undefined = undefined;
   /** Lets go of the sources of a combined `#signal` (see `anySignal`); `null` when there is none. */
   #disposeSignal: (() => void) | null = null;
@@ -99,7 +115,8 @@ export class JobRun implements JobContext {
    * Starts the handler on `claim` (number `index` of the batch `renewal`
    * renews): at the job's deadline, if it has one, the attempt fails as
    * timed out at once and the handler's own outcome, whenever it comes, is
-   * ignored (its slot stays taken until it returns).
+   * ignored (its slot stays taken until it returns, or until the worker
+   * abandons the run at its shutdown deadline, see {@link abandon}).
    */
   static start(owner: RunOwner, claim: Claim, renewal: BatchRenewal, index: number): void {
     new JobRun(owner, claim, renewal, index).#start();
@@ -110,6 +127,7 @@ export class JobRun implements JobContext {
     this.#claim = claim;
     this.#renewal = renewal;
     this.#index = index;
+    owner.runs?.add(this);
     this.#deadline =
       claim.timeoutMs === undefined
         ? null
@@ -120,18 +138,48 @@ export class JobRun implements JobContext {
           });
   }
 
-  /** Aborts when the job is cancelled, its lease is lost, its deadline passes, or the queue closes. */
+  /**
+   * Aborts when the job is cancelled, its lease is lost, its deadline passes,
+   * the queue closes, or the worker abandons the run at its shutdown deadline.
+   */
   get signal(): AbortSignal {
     if (this.#signal === undefined) {
       const claimSignal = this.#owner.queue.claimSignal(this.#claim);
-      if (this.#deadline === null) this.#signal = claimSignal;
+      if (this.#owner.runs !== null) this.#abandon ??= new AbortController();
+      const abandon = this.#abandon?.signal ?? null;
+      if (this.#deadline === null && abandon === null) this.#signal = claimSignal;
       else {
-        const combined = anySignal([claimSignal, this.#deadline.signal]);
+        const sources = [claimSignal];
+        if (this.#deadline !== null) sources.push(this.#deadline.signal);
+        if (abandon !== null) sources.push(abandon);
+        const combined = anySignal(sources);
         this.#signal = combined.signal;
         this.#disposeSignal = combined.dispose;
       }
     }
     return this.#signal;
+  }
+
+  /**
+   * Gives the run up at the worker's shutdown deadline, its handler still
+   * running: the claim is renewed no more, `ctx.signal` aborts with `reason`
+   * (unless it aborted already), the attempt fails (unless it already did,
+   * as timed out) and the slot frees now. Whatever the handler does later
+   * changes nothing.
+   */
+  abandon(reason: Error): void {
+    const owner = this.#owner;
+    this.#abandoned = true;
+    owner.runs?.delete(this);
+    this.#deadline?.cancel();
+    this.#renewal.stop(this.#index);
+    // A handler that never read its signal may still: made now, while the claim is
+    // still live, it aborts with `reason` rather than the settled claim's.
+    if (!this.#timedOut) void this.signal;
+    this.#abandon?.abort(reason);
+    if (!this.#timedOut) owner.abandoned(this.#claim);
+    this.#disposeSignal?.();
+    owner.done();
   }
 
   // Own properties (not prototype getters), so `{ ...ctx, extra }`, `Object.assign`
@@ -186,6 +234,7 @@ export class JobRun implements JobContext {
    */
   #failure(): unknown {
     if (this.#timedOut) return this.#deadline!.signal.reason;
+    if (this.#abandoned) return this.#abandon?.signal.reason;
     return claimLostReason(this.#owner.queue, this.#claim);
   }
 
@@ -214,8 +263,14 @@ export class JobRun implements JobContext {
   }
 
   #end(outcome: Outcome, settled: boolean): void {
-    this.#deadline?.cancel();
     const owner = this.#owner;
+    if (this.#abandoned) {
+      // Abandoned at the shutdown deadline: its slot freed and its attempt was dealt with then.
+      owner.endedAfterAbandoned(this.#claim);
+      return;
+    }
+    owner.runs?.delete(this);
+    this.#deadline?.cancel();
     if (this.#timedOut || settled) this.#renewal.stop(this.#index);
     else {
       const signal = this.#signal;

@@ -50,6 +50,7 @@ import { JobRun, type RunOwner } from "./job-run.js";
 import { BatchRenewal } from "./lease-renewal.js";
 import { ReadyTarget } from "./ready-target.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
+import { ShutdownDeadline } from "./shutdown-deadline.js";
 import { type Handler, WORKER_OPTION_KEYS, type WorkerOptions } from "./types.js";
 
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
@@ -92,7 +93,11 @@ function stopRenewing(held: Held): void {
  *
  * Resolves after `options.signal` aborts (claiming stops, no handler starts,
  * running handlers finish and settle, ready claims are released, all durably)
- * or the queue is closed. Also resolves when the queue is fenced (another
+ * or the queue is closed. Handlers that never return hold that up for good,
+ * unless `options.shutdownTimeoutMs` bounds the wait: handlers still running
+ * that long after the shutdown began (or the queue stopped) are abandoned,
+ * their `ctx.signal` aborted and, while the queue is open, their attempts
+ * failed, durably, before it resolves. Also resolves when the queue is fenced (another
  * process opened the store), after one log line: the queue's own error line
  * when the worker's logger is the queue's (the default for both; the
  * worker's line, with the count of failed settlements, then goes to
@@ -139,6 +144,10 @@ export async function runWorker(
   const autoRenew =
     options.autoRenew === undefined ? true : checkBoolean(options.autoRenew, "options.autoRenew");
   const shutdown = checkOptionalSignal(options.signal, "options.signal");
+  const shutdownTimeoutMs =
+    options.shutdownTimeoutMs === undefined
+      ? null
+      : checkDuration(options.shutdownTimeoutMs, "options.shutdownTimeoutMs");
   const logger = options.logger ?? consoleLogger;
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
   new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS, JOB_HINTS);
@@ -207,6 +216,18 @@ export async function runWorker(
     if (!pumping) pump();
   };
 
+  const deadline =
+    shutdownTimeoutMs === null
+      ? null
+      : new ShutdownDeadline({
+          queue,
+          queueName,
+          clock,
+          logger,
+          timeoutMs: shutdownTimeoutMs,
+          fail: (claim, message) => settlements.settleAbandoned(claim, message),
+          queueStopped: () => pump(),
+        });
   const owner: RunOwner = {
     queue,
     clock,
@@ -217,6 +238,9 @@ export async function runWorker(
     },
     release: (claim) => settlements.release(claim),
     timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
+    runs: deadline?.runs ?? null,
+    abandoned: (claim) => deadline!.abandoned(claim),
+    endedAfterAbandoned: (claim) => deadline!.endedAfterAbandoned(claim),
     done: () => slotFreed(true),
   };
 
@@ -273,6 +297,7 @@ export async function runWorker(
       pumping = nested;
     }
     const stopping = claimingStopped();
+    if (stopping) deadline?.arm();
     // After shutdown no handler starts: claims held ready are given back (pending
     // again, their attempt not counted) before the worker resolves. When the
     // queue closed or failed they cannot be: the next open requeues them.
@@ -382,6 +407,7 @@ export async function runWorker(
   } finally {
     clearInterval(keepAlive);
     holdOff.cancel();
+    deadline?.cancel();
     shutdown?.removeEventListener("abort", onShutdown);
     await settlements.drain();
   }
@@ -398,7 +424,8 @@ export async function runWorker(
       `worker: queue "${queueName}" stopped: another process opened the store (fenced)` +
       (unsettled > 0
         ? `; ${unsettled} settlement(s) failed, and the new writer runs those jobs again`
-        : "");
+        : "") +
+      (deadline?.fencedNote ?? "");
     const fields = { queue: queueName, error: messageOf(failure) };
     if (queueLogger(queue) === logger) logger.debug?.(line, fields);
     else logger.warn(line, fields);
@@ -409,6 +436,7 @@ export async function runWorker(
       `worker: ${settlements.refusedByClose} settlement(s) of queue "${queueName}" were refused because the queue closed; ` +
         "those jobs are requeued when the store is opened again",
     );
+  if (failure === null) deadline?.reportClosed();
   if (failure !== null) throw failure;
 }
 

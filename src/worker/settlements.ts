@@ -107,6 +107,17 @@ export class Settlements {
     );
   }
 
+  /**
+   * Fail `claim`'s attempt with `message`: its handler was abandoned at the
+   * worker's shutdown deadline, still running (see `shutdownTimeoutMs`).
+   */
+  settleAbandoned(claim: Claim, message: string): void {
+    this.#track(
+      claim,
+      settleSafely(() => this.#queue.nack(claim, message)),
+    );
+  }
+
   /** Give back `claim`, on which no handler ran (pending again, its attempt not counted). */
   release(claim: Claim): void {
     this.#track(claim, this.#queue.release(claim));

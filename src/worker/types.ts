@@ -6,7 +6,9 @@ import type { Claim, JsonValue } from "../queue/types.js";
 /** What a handler gets besides the job. */
 export interface JobContext {
   /**
-   * Aborts when the job is cancelled, its lease is lost, or the queue closes.
+   * Aborts when the job is cancelled, its lease is lost, the queue closes,
+   * its `timeoutMs` passes, or a shutdown gives up waiting for the handler
+   * (`WorkerOptions.shutdownTimeoutMs`).
    * It is made on first read, so it is not an own property of `ctx`: a copy
    * such as `{ ...ctx }` or `Object.assign({}, ctx)` has the functions but
    * not `signal` (read `ctx.signal`, or destructure it, instead).
@@ -158,11 +160,53 @@ export interface WorkerOptions {
   /**
    * Shutdown: stop claiming, let running handlers finish and settle, release
    * the claims held ready (see `prefetch`), then resolve once all of that is
-   * durable. No handler starts after the signal aborts.
+   * durable. No handler starts after the signal aborts. See
+   * `shutdownTimeoutMs` to bound the wait for running handlers.
    * @default none (runs until the queue closes)
    * @example { signal: controller.signal }
    */
   signal?: AbortSignal;
+  /**
+   * The longest a shutdown waits for running handlers, in milliseconds: a
+   * bound for handlers that never return. The wait starts when `signal`
+   * aborts, or when the queue closes or fails (a fence included), whichever
+   * comes first. Handlers still running that long after are abandoned:
+   * their `ctx.signal` aborts (if it has not already) with an `AbortError`
+   * saying the worker shut down, their leases are no longer renewed, and
+   * `runWorker` resolves without waiting for them.
+   *
+   * While the queue is open, each abandoned job's attempt fails (a nack
+   * whose error says the worker shut down, counting the attempt, as a
+   * job's `timeoutMs` does): it is retried after the queue's backoff, or
+   * dead-lettered when out of attempts, so a handler that hangs on some job
+   * cannot hold every worker that claims it for good. That is durable
+   * before `runWorker` resolves. A job whose attempt already failed (its
+   * `timeoutMs` passed) or whose claim was already lost is not settled
+   * again. When the queue closed or failed first, nothing is written: the
+   * next open of the store (or the new writer) requeues those jobs, as for
+   * any interrupted claim. An abandoned handler that returns or throws
+   * later changes nothing (its outcome is ignored, with one `debug` line);
+   * a `ctx.transaction` it commits later that settles its job rejects with
+   * `ClaimLostError` and writes nothing. One warning names the handlers
+   * abandoned.
+   *
+   * `0` abandons running handlers as soon as the shutdown starts. Only
+   * handlers are bounded: settlements and releases issued before the
+   * deadline are still waited for.
+   * @default none: waits for every running handler, however long it runs
+   * @example
+   * ```ts
+   * // On SIGTERM, give running jobs 25 s, then fail their attempts and stop.
+   * const shutdown = new AbortController();
+   * process.once("SIGTERM", () => shutdown.abort());
+   * await runWorker(queue, "emails", handler, {
+   *   signal: shutdown.signal,
+   *   shutdownTimeoutMs: 25_000,
+   * });
+   * await queue.close();
+   * ```
+   */
+  shutdownTimeoutMs?: number;
   /**
    * Where settlement failures are reported.
    * @default console warnings and errors
@@ -179,5 +223,6 @@ export const WORKER_OPTION_KEYS: readonly string[] = Object.keys({
   leaseMs: true,
   autoRenew: true,
   signal: true,
+  shutdownTimeoutMs: true,
   logger: true,
 } satisfies Record<keyof WorkerOptions, true>);

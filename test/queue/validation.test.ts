@@ -560,7 +560,7 @@ describe("validation", { timeout: 60_000 }, () => {
     );
     assert.equal(handled, 1);
     assert.deepEqual(logger.messages("warn"), [
-      "ignoring unknown keys of runWorker options: `concurency` (did you mean `concurrency`?) (known: concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, logger)",
+      "ignoring unknown keys of runWorker options: `concurency` (did you mean `concurrency`?) (known: concurrency, prefetch, pollIntervalMs, leaseMs, autoRenew, signal, shutdownTimeoutMs, logger)",
     ]);
     await queue.close();
   });

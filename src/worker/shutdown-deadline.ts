@@ -1,0 +1,126 @@
+/**
+ * The worker's shutdown deadline (`WorkerOptions.shutdownTimeoutMs`): once
+ * claiming stops (the worker's `signal` aborted, or the queue closed or
+ * failed), a timer on the queue's clock; when it passes, the handlers still
+ * running are abandoned: their `ctx.signal` aborts, their attempts fail
+ * (while the queue is open) and their slots free, so the worker can end.
+ * Also what the worker says of them, once.
+ */
+import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import type { Logger } from "../logger.js";
+import type { Queue } from "../queue/queue.js";
+import { claimLostReason, claimSettledAlready, queueStoppedSignal } from "../queue/settle.js";
+import type { Claim } from "../queue/types.js";
+import { abandonedMessage, abandonedReason } from "./deadline.js";
+import type { JobRun } from "./job-run.js";
+
+/** What a {@link ShutdownDeadline} works with. */
+export interface ShutdownDeadlineOwner {
+  readonly queue: Queue;
+  readonly queueName: string;
+  /** The clock of the queue's timers: the deadline runs on it. */
+  readonly clock: MonotonicClock;
+  readonly logger: Logger;
+  readonly timeoutMs: number;
+  /** Fail the attempt of `claim`, whose handler was abandoned, with `message`. */
+  fail(claim: Claim, message: string): void;
+  /** The queue stopped (closed or failed): claiming stops, and the deadline should start. */
+  queueStopped(): void;
+}
+
+export class ShutdownDeadline {
+  /** The runs not over yet: those the deadline abandons. */
+  readonly runs = new Set<JobRun>();
+  readonly #owner: ShutdownDeadlineOwner;
+  #timer: TimerHandle | null = null;
+  #armed = false;
+  /** Aborts when the queue stops; `null` for a queue without the hook. */
+  readonly #queueStopped: AbortSignal | null;
+  readonly #onQueueStopped: () => void;
+  /** Runs abandoned once the queue had stopped: nothing was written for them. */
+  #leftToNextOpen = 0;
+
+  constructor(owner: ShutdownDeadlineOwner) {
+    this.#owner = owner;
+    // A queue that stops while every slot runs a handler (no claim out to tell the
+    // worker) must start the deadline all the same. Out of the queue's close: a turn later.
+    this.#onQueueStopped = () => queueMicrotask(() => owner.queueStopped());
+    this.#queueStopped = queueStoppedSignal(owner.queue);
+    this.#queueStopped?.addEventListener("abort", this.#onQueueStopped, { once: true });
+  }
+
+  /** Claiming stopped: the deadline starts now, unless it started already. */
+  arm(): void {
+    if (this.#armed) return;
+    this.#armed = true;
+    this.#timer = startTimer(this.#owner.clock, this.#owner.timeoutMs, () => this.#passed());
+  }
+
+  /** The worker ended: no deadline any more. */
+  cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    this.#queueStopped?.removeEventListener("abort", this.#onQueueStopped);
+  }
+
+  /**
+   * The run of `claim` was abandoned, its attempt not failed yet (not timed
+   * out): fail it while the queue is open. A claim the handler's own
+   * transaction settled, or that was lost (cancelled, its lease reaped), is
+   * the queue's already.
+   */
+  abandoned(claim: Claim): void {
+    const { queue } = this.#owner;
+    if (queue.closed) this.#leftToNextOpen++;
+    else if (!claimSettledAlready(queue, claim) && claimLostReason(queue, claim) === undefined)
+      this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
+  }
+
+  /** The handler of an abandoned run ended after all: one debug line. */
+  endedAfterAbandoned(claim: Claim): void {
+    this.#owner.logger.debug?.(
+      `worker: job ${claim.id} of queue "${this.#owner.queueName}" ended after its handler was ` +
+        "abandoned at the shutdown deadline; its outcome is ignored",
+      { jobId: claim.id, queue: this.#owner.queueName },
+    );
+  }
+
+  /** For the worker's line on a fence: the abandoned runs whose jobs the new writer runs again. */
+  get fencedNote(): string {
+    return this.#leftToNextOpen > 0
+      ? `; ${this.#leftToNextOpen} handler(s) still running at the shutdown deadline were abandoned, and the new writer runs their jobs again too`
+      : "";
+  }
+
+  /** After a plain close: one warning for the runs abandoned once the queue had closed. */
+  reportClosed(): void {
+    if (this.#leftToNextOpen === 0) return;
+    const { logger, queueName, timeoutMs } = this.#owner;
+    logger.warn(
+      `worker: ${this.#leftToNextOpen} handler(s) of queue "${queueName}" still running ${timeoutMs} ms ` +
+        "after the shutdown began were abandoned (shutdownTimeoutMs) once the queue had closed; " +
+        "those jobs are requeued when the store is opened again",
+      { queue: queueName, abandoned: this.#leftToNextOpen },
+    );
+  }
+
+  /** The deadline passed: give up on every handler still running. */
+  #passed(): void {
+    this.#timer = null;
+    if (this.runs.size === 0) return;
+    const { queue, queueName, logger, timeoutMs } = this.#owner;
+    const open = !queue.closed;
+    const left = [...this.runs];
+    const reason = abandonedReason(timeoutMs);
+    // Each frees its slot; the last one lets the worker end (once settlements are durable).
+    for (const run of left) run.abandon(reason);
+    // A stopped queue's worker says so once, in its closing line (a fence logs one line).
+    if (!open) return;
+    logger.warn(
+      `worker: ${left.length} handler(s) of queue "${queueName}" still running ${timeoutMs} ms ` +
+        "after the shutdown began were abandoned (shutdownTimeoutMs): their jobs' attempts fail " +
+        "(retried or dead-lettered as for any failure), and a late return or throw is ignored",
+      { queue: queueName, abandoned: left.length },
+    );
+  }
+}
