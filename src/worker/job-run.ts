@@ -43,19 +43,28 @@ export interface RunOwner {
   /** The job passed its `timeoutMs`: fail its attempt as timed out now. */
   timedOut(claim: Claim, message: string): void;
   /**
-   * The runs not over yet, when the worker may abandon them at its shutdown
-   * deadline (`shutdownTimeoutMs`); `null` otherwise (no set kept per job).
+   * The worker's shutdown deadline, when it may abandon runs
+   * (`shutdownTimeoutMs`); `null` otherwise (no set kept per job).
    */
-  readonly runs: Set<JobRun> | null;
-  /**
-   * The run was abandoned at the shutdown deadline before its handler ended
-   * (and its attempt did not already fail as timed out): fail the attempt.
-   */
-  abandoned(claim: Claim): void;
-  /** The handler of an abandoned run ended after all: its outcome is ignored. */
-  endedAfterAbandoned(claim: Claim): void;
+  readonly abandonment: RunAbandonment | null;
   /** The run is over: its slot is free (called exactly once, after any of the above). */
   done(): void;
+}
+
+/** Where runs go that the worker may abandon at its shutdown deadline. */
+export interface RunAbandonment {
+  /** The runs not over yet: those the deadline abandons. */
+  readonly runs: Set<JobRun>;
+  /**
+   * The run was abandoned at the shutdown deadline before its handler ended
+   * (and its attempt did not already fail as timed out): fail the attempt,
+   * unless `settling`, the handler's own transactions that settle its job and
+   * were still in flight (`null` when there were none), settles it
+   * (resolving `true`).
+   */
+  abandoned(claim: Claim, settling: Promise<boolean> | null): void;
+  /** The handler of an abandoned run ended after all: its outcome is ignored. */
+  endedAfterAbandoned(claim: Claim): void;
 }
 
 /** The outcome of a handler that returned nothing (the common case: no object per job). */
@@ -127,7 +136,7 @@ export class JobRun implements JobContext {
     this.#claim = claim;
     this.#renewal = renewal;
     this.#index = index;
-    owner.runs?.add(this);
+    owner.abandonment?.runs.add(this);
     this.#deadline =
       claim.timeoutMs === undefined
         ? null
@@ -145,7 +154,7 @@ export class JobRun implements JobContext {
   get signal(): AbortSignal {
     if (this.#signal === undefined) {
       const claimSignal = this.#owner.queue.claimSignal(this.#claim);
-      if (this.#owner.runs !== null) this.#abandon ??= new AbortController();
+      if (this.#owner.abandonment !== null) this.#abandon ??= new AbortController();
       const abandon = this.#abandon?.signal ?? null;
       if (this.#deadline === null && abandon === null) this.#signal = claimSignal;
       else {
@@ -164,20 +173,38 @@ export class JobRun implements JobContext {
    * Gives the run up at the worker's shutdown deadline, its handler still
    * running: the claim is renewed no more, `ctx.signal` aborts with `reason`
    * (unless it aborted already), the attempt fails (unless it already did,
-   * as timed out) and the slot frees now. Whatever the handler does later
-   * changes nothing.
+   * as timed out, or a transaction of the handler settles the job: see
+   * below) and the slot frees now. Whatever the handler does later changes
+   * nothing.
+   *
+   * A transaction of the handler that settles its job and is in flight then
+   * (issued earlier, or from its signal's abort listener just now) is waited
+   * for as a settlement of the worker: the attempt fails only if that
+   * transaction fails, and the claim stays renewed until it ended.
    */
   abandon(reason: Error): void {
     const owner = this.#owner;
     this.#abandoned = true;
-    owner.runs?.delete(this);
+    owner.abandonment?.runs.delete(this);
     this.#deadline?.cancel();
-    this.#renewal.stop(this.#index);
-    // A handler that never read its signal may still: made now, while the claim is
-    // still live, it aborts with `reason` rather than the settled claim's.
-    if (!this.#timedOut) void this.signal;
-    this.#abandon?.abort(reason);
-    if (!this.#timedOut) owner.abandoned(this.#claim);
+    if (this.#timedOut) this.#renewal.stop(this.#index);
+    else {
+      // A handler that never read its signal may still: made now, while the claim is
+      // still live, it aborts with `reason` rather than the settled claim's.
+      void this.signal;
+      this.#abandon?.abort(reason);
+      // Asked only now: the abort listener may have just issued one.
+      const issued = this.#transactions;
+      const settling =
+        issued?.settling === true
+          ? issued.settled().then((settled) => {
+              this.#renewal.stop(this.#index);
+              return settled;
+            })
+          : null;
+      if (settling === null) this.#renewal.stop(this.#index);
+      owner.abandonment?.abandoned(this.#claim, settling);
+    }
     this.#disposeSignal?.();
     owner.done();
   }
@@ -266,10 +293,10 @@ export class JobRun implements JobContext {
     const owner = this.#owner;
     if (this.#abandoned) {
       // Abandoned at the shutdown deadline: its slot freed and its attempt was dealt with then.
-      owner.endedAfterAbandoned(this.#claim);
+      owner.abandonment?.endedAfterAbandoned(this.#claim);
       return;
     }
-    owner.runs?.delete(this);
+    owner.abandonment?.runs.delete(this);
     this.#deadline?.cancel();
     if (this.#timedOut || settled) this.#renewal.stop(this.#index);
     else {

@@ -238,9 +238,7 @@ export async function runWorker(
     },
     release: (claim) => settlements.release(claim),
     timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
-    runs: deadline?.runs ?? null,
-    abandoned: (claim) => deadline!.abandoned(claim),
-    endedAfterAbandoned: (claim) => deadline!.endedAfterAbandoned(claim),
+    abandonment: deadline,
     done: () => slotFreed(true),
   };
 

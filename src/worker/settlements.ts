@@ -110,11 +110,17 @@ export class Settlements {
   /**
    * Fail `claim`'s attempt with `message`: its handler was abandoned at the
    * worker's shutdown deadline, still running (see `shutdownTimeoutMs`).
+   * Given as a promise (the handler's own settling transaction is awaited
+   * first), the nack is issued once it resolves, and not at all for `null`;
+   * tracked from now on, so {@link drain} waits for it either way.
    */
-  settleAbandoned(claim: Claim, message: string): void {
+  settleAbandoned(claim: Claim, message: string | Promise<string | null>): void {
+    const nack = (text: string): Promise<void> => settleSafely(() => this.#queue.nack(claim, text));
     this.#track(
       claim,
-      settleSafely(() => this.#queue.nack(claim, message)),
+      typeof message === "string"
+        ? nack(message)
+        : message.then((text) => (text === null ? undefined : nack(text))),
     );
   }
 

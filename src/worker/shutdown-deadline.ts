@@ -12,7 +12,7 @@ import type { Queue } from "../queue/queue.js";
 import { claimLostReason, claimSettledAlready, queueStoppedSignal } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { abandonedMessage, abandonedReason } from "./deadline.js";
-import type { JobRun } from "./job-run.js";
+import type { JobRun, RunAbandonment } from "./job-run.js";
 
 /** What a {@link ShutdownDeadline} works with. */
 export interface ShutdownDeadlineOwner {
@@ -22,13 +22,17 @@ export interface ShutdownDeadlineOwner {
   readonly clock: MonotonicClock;
   readonly logger: Logger;
   readonly timeoutMs: number;
-  /** Fail the attempt of `claim`, whose handler was abandoned, with `message`. */
-  fail(claim: Claim, message: string): void;
+  /**
+   * Fail the attempt of `claim`, whose handler was abandoned, with `message`;
+   * given as a promise, once it resolves, unless to `null`. Tracked as a
+   * settlement either way: the worker ends once it is durable.
+   */
+  fail(claim: Claim, message: string | Promise<string | null>): void;
   /** The queue stopped (closed or failed): claiming stops, and the deadline should start. */
   queueStopped(): void;
 }
 
-export class ShutdownDeadline {
+export class ShutdownDeadline implements RunAbandonment {
   /** The runs not over yet: those the deadline abandons. */
   readonly runs = new Set<JobRun>();
   readonly #owner: ShutdownDeadlineOwner;
@@ -67,13 +71,34 @@ export class ShutdownDeadline {
    * The run of `claim` was abandoned, its attempt not failed yet (not timed
    * out): fail it while the queue is open. A claim the handler's own
    * transaction settled, or that was lost (cancelled, its lease reaped), is
-   * the queue's already.
+   * the queue's already. With `settling` (the handler's own transactions
+   * that settle the job, in flight), the worker waits for them as for any
+   * settlement, so that an ack made in the abort listener is durable before
+   * it ends, and fails the attempt only if they did not settle the job.
    */
-  abandoned(claim: Claim): void {
+  abandoned(claim: Claim, settling: Promise<boolean> | null): void {
+    if (settling === null) {
+      if (this.#owner.queue.closed) this.#leftToNextOpen++;
+      else if (this.#live(claim)) this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
+      return;
+    }
+    this.#owner.fail(
+      claim,
+      settling.then((settled) => {
+        if (settled) return null;
+        if (this.#owner.queue.closed) {
+          this.#leftToNextOpen++;
+          return null;
+        }
+        return this.#live(claim) ? abandonedMessage(this.#owner.timeoutMs) : null;
+      }),
+    );
+  }
+
+  /** Whether `claim` is still the worker's to settle: not settled by the handler, not lost. */
+  #live(claim: Claim): boolean {
     const { queue } = this.#owner;
-    if (queue.closed) this.#leftToNextOpen++;
-    else if (!claimSettledAlready(queue, claim) && claimLostReason(queue, claim) === undefined)
-      this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
+    return !claimSettledAlready(queue, claim) && claimLostReason(queue, claim) === undefined;
   }
 
   /** The handler of an abandoned run ended after all: one debug line. */

@@ -185,14 +185,22 @@ export interface WorkerOptions {
    * again. When the queue closed or failed first, nothing is written: the
    * next open of the store (or the new writer) requeues those jobs, as for
    * any interrupted claim. An abandoned handler that returns or throws
-   * later changes nothing (its outcome is ignored, with one `debug` line);
-   * a `ctx.transaction` it commits later that settles its job rejects with
-   * `ClaimLostError` and writes nothing. One warning names the handlers
-   * abandoned.
+   * later changes nothing (its outcome is ignored, with one `debug` line).
+   *
+   * A handler learns of the shutdown only when it is abandoned: its
+   * `ctx.signal` aborts at the deadline, not when the shutdown starts. To
+   * save work then, settle the job from the signal's abort listener in one
+   * `ctx.transaction` (an ack with a result, with follow-up enqueues, say):
+   * a transaction of the handler that settles its job and is still in
+   * flight at the deadline is waited for like the worker's own settlements
+   * (its claim still renewed), and the attempt fails only if that
+   * transaction fails. One issued later finds the claim settled, and
+   * rejects (`ClaimLostError`, or `ClosedError` / `FencedError` once the
+   * queue stopped) with nothing written.
    *
    * `0` abandons running handlers as soon as the shutdown starts. Only
    * handlers are bounded: settlements and releases issued before the
-   * deadline are still waited for.
+   * deadline, and the transactions above, are still waited for.
    * @default none: waits for every running handler, however long it runs
    * @example
    * ```ts
