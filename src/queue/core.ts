@@ -221,9 +221,9 @@ export class QueueCore {
     return this.#life.closed;
   }
 
-  /** Aborts as soon as the queue closes or fails (see `QueueLife.stoppedSignal`). */
-  get stoppedSignal(): AbortSignal {
-    return this.#life.stoppedSignal;
+  /** Calls `callback` once the queue closes or fails; returns its removal (see `QueueLife.onStopped`). */
+  onStopped(callback: () => void): () => void {
+    return this.#life.onStopped(callback);
   }
 
   /**

@@ -34,7 +34,7 @@ import {
   nackClaim,
   QUEUE_FAILURE,
   QUEUE_LOGGER,
-  QUEUE_STOPPED_SIGNAL,
+  QUEUE_ON_STOPPED,
   setRenewedByWorker,
   wasSettled,
 } from "./settle.js";
@@ -78,9 +78,9 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
       return coreOf(this).failure;
     },
   });
-  Object.defineProperty(prototype, QUEUE_STOPPED_SIGNAL, {
-    get(this: object): AbortSignal {
-      return coreOf(this).stoppedSignal;
+  Object.defineProperty(prototype, QUEUE_ON_STOPPED, {
+    value(this: object, callback: () => void): () => void {
+      return coreOf(this).onStopped(callback);
     },
   });
   Object.defineProperty(prototype, QUEUE_LOGGER, {

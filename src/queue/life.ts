@@ -25,10 +25,10 @@ export class QueueLife {
   #closing: Promise<void> | null = null;
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
-  /** Aborts when the queue closes or fails; made on first use (see {@link stoppedSignal}). */
-  #stopped: AbortController | null = null;
-  /** Why the queue stopped (its failure, or `ClosedError`), once it did. */
-  #stopReason: Error | null = null;
+  /** Called once when the queue closes or fails (see {@link onStopped}); made on first use. */
+  #onStopped: Set<() => void> | null = null;
+  /** The queue closed or failed: {@link onStopped} callbacks were called. */
+  #stopped = false;
 
   constructor(core: QueueCore) {
     this.#core = core;
@@ -51,14 +51,20 @@ export class QueueLife {
   }
 
   /**
-   * Aborts, with the queue's failure or a `ClosedError`, as soon as the queue
-   * closes or fails (already aborted once it did): how a worker whose
-   * handlers all still run learns that the queue stopped under it.
+   * Calls `callback` once, as soon as the queue closes or fails (never, if it
+   * already did: {@link closed} says so): how a worker whose handlers all
+   * still run learns that the queue stopped under it. Returns the function
+   * that removes it (the worker's end). A plain set, not an `AbortSignal`:
+   * any number of workers may wait on one queue.
    */
-  get stoppedSignal(): AbortSignal {
-    if (this.#stopReason !== null) return AbortSignal.abort(this.#stopReason);
-    this.#stopped ??= new AbortController();
-    return this.#stopped.signal;
+  onStopped(callback: () => void): () => void {
+    if (this.#stopped) return noop;
+    this.#onStopped ??= new Set();
+    const callbacks = this.#onStopped;
+    callbacks.add(callback);
+    return () => {
+      callbacks.delete(callback);
+    };
   }
 
   /** Beats from now on; stopped (with a closing beat on a clean close) when the queue closes. */
@@ -110,7 +116,7 @@ export class QueueLife {
   }
   /** Stop timers, release waiters and leases. */
   #stop(reason: Error): void {
-    this.#stopReason = reason;
+    this.#stopped = true;
     this.#core.timers.stop();
     this.#core.payloads.stop(reason);
     this.#core.completions.rejectAll(reason);
@@ -118,8 +124,10 @@ export class QueueLife {
     this.#core.rateLimits.stop();
     this.#core.waiters.releaseAll();
     this.#core.leases.clear(reason);
-    // Last: the listeners (workers) find the queue closed and its leases gone.
-    this.#stopped?.abort(reason);
+    // Last: the callbacks (workers) find the queue closed and its leases gone.
+    const callbacks = this.#onStopped;
+    this.#onStopped = null;
+    if (callbacks !== null) for (const callback of callbacks) callback();
   }
 
   /** The log failed for good (fenced, storage): every later call rejects with `error`. */

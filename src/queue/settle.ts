@@ -181,17 +181,21 @@ export function queueFailure(queue: object): unknown {
   return (queue as Record<symbol, unknown>)[QUEUE_FAILURE] ?? null;
 }
 
-/** Registry key of the getter on `Queue.prototype` that {@link queueStoppedSignal} reads. */
-export const QUEUE_STOPPED_SIGNAL = Symbol.for("taquba.queueStoppedSignal");
+/** Registry key of the method on `Queue.prototype` that {@link onQueueStopped} calls. */
+export const QUEUE_ON_STOPPED = Symbol.for("taquba.queueOnStopped");
 
 /**
- * A signal that aborts as soon as `queue` closes or fails (fenced, storage),
- * already aborted once it did; `null` for a queue of a build without the
- * getter. A worker whose handlers all still run makes no call that would
- * tell it, so it listens to this one.
+ * Calls `callback` once, as soon as `queue` closes or fails (fenced,
+ * storage); never if it already did. Returns the function that removes it,
+ * or `null` for a queue of a build without the method. A worker whose
+ * handlers all still run makes no call that would tell it, so it asks for
+ * this.
  */
-export function queueStoppedSignal(queue: object): AbortSignal | null {
-  return (queue as Record<symbol, AbortSignal | undefined>)[QUEUE_STOPPED_SIGNAL] ?? null;
+export function onQueueStopped(queue: object, callback: () => void): (() => void) | null {
+  const method = (queue as Record<symbol, unknown>)[QUEUE_ON_STOPPED];
+  return typeof method === "function"
+    ? (method as (callback: () => void) => () => void).call(queue, callback)
+    : null;
 }
 
 /** Registry key of the getter on `Queue.prototype` that {@link queueLogger} reads. */

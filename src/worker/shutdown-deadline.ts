@@ -9,7 +9,7 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { claimLostReason, claimSettledAlready, queueStoppedSignal } from "../queue/settle.js";
+import { claimLostReason, claimSettledAlready, onQueueStopped } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { abandonedMessage, abandonedReason } from "./deadline.js";
 import type { JobRun, RunAbandonment } from "./job-run.js";
@@ -38,9 +38,8 @@ export class ShutdownDeadline implements RunAbandonment {
   readonly #owner: ShutdownDeadlineOwner;
   #timer: TimerHandle | null = null;
   #armed = false;
-  /** Aborts when the queue stops; `null` for a queue without the hook. */
-  readonly #queueStopped: AbortSignal | null;
-  readonly #onQueueStopped: () => void;
+  /** Stops telling the worker that the queue stopped; `null` for a queue without the hook. */
+  readonly #offQueueStopped: (() => void) | null;
   /** Runs abandoned once the queue had stopped: nothing was written for them. */
   #leftToNextOpen = 0;
 
@@ -48,9 +47,9 @@ export class ShutdownDeadline implements RunAbandonment {
     this.#owner = owner;
     // A queue that stops while every slot runs a handler (no claim out to tell the
     // worker) must start the deadline all the same. Out of the queue's close: a turn later.
-    this.#onQueueStopped = () => queueMicrotask(() => owner.queueStopped());
-    this.#queueStopped = queueStoppedSignal(owner.queue);
-    this.#queueStopped?.addEventListener("abort", this.#onQueueStopped, { once: true });
+    this.#offQueueStopped = onQueueStopped(owner.queue, () =>
+      queueMicrotask(() => owner.queueStopped()),
+    );
   }
 
   /** Claiming stopped: the deadline starts now, unless it started already. */
@@ -64,7 +63,7 @@ export class ShutdownDeadline implements RunAbandonment {
   cancel(): void {
     this.#timer?.cancel();
     this.#timer = null;
-    this.#queueStopped?.removeEventListener("abort", this.#onQueueStopped);
+    this.#offQueueStopped?.();
   }
 
   /**

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import type { Queue } from "../../src/queue/queue.js";
+import { onQueueStopped } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
@@ -408,5 +409,37 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     const stats = await queue.stats("q");
     assert.deepEqual([stats.pending, stats.claimed], [1, 0], "nothing claimed");
     await queue.close();
+  });
+
+  it("many workers with the option on one queue print no warning (no listener limit)", async () => {
+    const { queue } = await openTestQueue();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(`${warning.name}: ${warning.message}`);
+    };
+    process.on("warning", onWarning);
+    try {
+      const shutdowns = Array.from({ length: 20 }, () => new AbortController());
+      const workers = shutdowns.map((shutdown) =>
+        worker(queue, () => "ok", { signal: shutdown.signal, shutdownTimeoutMs: 1_000 }),
+      );
+      await turns(10);
+      for (const shutdown of shutdowns) shutdown.abort();
+      await Promise.all(workers);
+      // Node reports a warning a tick after the listener that caused it.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    // The queue's stop callbacks: called once on close, unless removed first.
+    const called: string[] = [];
+    const off = onQueueStopped(queue, () => called.push("removed"));
+    onQueueStopped(queue, () => called.push("kept"));
+    off?.();
+    await queue.close();
+    assert.deepEqual(called, ["kept"]);
+    onQueueStopped(queue, () => called.push("late"));
+    assert.deepEqual(called, ["kept"], "never called once the queue stopped");
   });
 });
