@@ -42,6 +42,10 @@ export class ShutdownDeadline implements RunAbandonment {
   readonly #offQueueStopped: (() => void) | null;
   /** Runs abandoned once the queue had stopped: nothing was written for them. */
   #leftToNextOpen = 0;
+  /** Attempts failed at the deadline, for its warning. */
+  #failedNow = 0;
+  /** Runs left to the handler's own settling transaction at the deadline, for its warning. */
+  #leftToOwnTransaction = 0;
 
   constructor(owner: ShutdownDeadlineOwner) {
     this.#owner = owner;
@@ -78,9 +82,13 @@ export class ShutdownDeadline implements RunAbandonment {
   abandoned(claim: Claim, settling: Promise<boolean> | null): void {
     if (settling === null) {
       if (this.#owner.queue.closed) this.#leftToNextOpen++;
-      else if (this.#live(claim)) this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
+      else if (this.#live(claim)) {
+        this.#failedNow++;
+        this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
+      }
       return;
     }
+    this.#leftToOwnTransaction++;
     this.#owner.fail(
       claim,
       settling.then((settled) => {
@@ -140,11 +148,19 @@ export class ShutdownDeadline implements RunAbandonment {
     for (const run of left) run.abandon(reason);
     // A stopped queue's worker says so once, in its closing line (a fence logs one line).
     if (!open) return;
+    // Only the attempts failed here: one that timed out, was lost or was settled by
+    // the handler's own transaction is the queue's already.
+    const failed = this.#failedNow;
+    const ownTransaction = this.#leftToOwnTransaction;
     logger.warn(
       `worker: ${left.length} handler(s) of queue "${queueName}" still running ${timeoutMs} ms ` +
-        "after the shutdown began were abandoned (shutdownTimeoutMs): their jobs' attempts fail " +
-        "(retried or dead-lettered as for any failure), and a late return or throw is ignored",
-      { queue: queueName, abandoned: left.length },
+        `after the shutdown began were abandoned (shutdownTimeoutMs); ${failed} attempt(s) failed ` +
+        "(retried, dead-lettered, or removed if its job's cancel was requested, as for any failure)" +
+        (ownTransaction > 0
+          ? `, and ${ownTransaction} wait for the handler's own transaction that settles the job (its attempt fails only if that fails)`
+          : "") +
+        "; a late return or throw is ignored",
+      { queue: queueName, abandoned: left.length, failed, ownTransaction },
     );
   }
 }

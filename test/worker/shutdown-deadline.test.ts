@@ -81,7 +81,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     assert.equal((signal.reason as Error).message, ABANDONED);
     assert.deepEqual(
       logger.at("warn", "error").map((line) => line.fields),
-      [{ queue: "q", abandoned: 1 }],
+      [{ queue: "q", abandoned: 1, failed: 1, ownTransaction: 0 }],
       "one warning for the abandoned handlers",
     );
     // Durable before the worker resolved: a crash now (no close, no flush) keeps it.
@@ -295,6 +295,15 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     clock.advance(500);
     await done;
     assert.equal((signal.reason as DOMException).name, "TimeoutError", "not the shutdown's reason");
+    // Abandoned, but its attempt was not failed at the deadline: the warning says so.
+    assert.deepEqual(
+      logger.at("warn", "error").map((line) => line.fields),
+      [{ queue: "q", abandoned: 1, failed: 0, ownTransaction: 0 }],
+    );
+    assert.match(
+      logger.messages("warn")[0]!,
+      / were abandoned \(shutdownTimeoutMs\); 0 attempt\(s\) failed /,
+    );
     const job = await queue.getJob(id);
     assert.deepEqual(
       [job?.status, job?.attempts, job?.lastError],
