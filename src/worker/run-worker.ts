@@ -97,7 +97,9 @@ function stopRenewing(held: Held): void {
  * unless `options.shutdownTimeoutMs` bounds the wait: handlers still running
  * that long after the shutdown began (or the queue stopped) are abandoned,
  * their `ctx.signal` aborted and, while the queue is open, their attempts
- * failed, durably, before it resolves. Also resolves when the queue is fenced (another
+ * failed, durably, before it resolves (unless a transaction of the handler
+ * that settles its job, in flight then, settles it: that is waited for).
+ * Also resolves when the queue is fenced (another
  * process opened the store), after one log line: the queue's own error line
  * when the worker's logger is the queue's (the default for both; the
  * worker's line, with the count of failed settlements, then goes to

@@ -186,6 +186,11 @@ export interface WorkerOptions {
    * next open of the store (or the new writer) requeues those jobs, as for
    * any interrupted claim. An abandoned handler that returns or throws
    * later changes nothing (its outcome is ignored, with one `debug` line).
+   * Usually one warning names the handlers abandoned and the attempts
+   * failed; after a fence that goes into the worker's fence line (on
+   * `debug` when the worker's logger is the queue's), and when the queue
+   * failed with a `StorageError`, `runWorker` rejects with it and logs
+   * nothing of the abandoned handlers.
    *
    * A handler learns of the shutdown only when it is abandoned: its
    * `ctx.signal` aborts at the deadline, not when the shutdown starts. To
