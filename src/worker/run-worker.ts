@@ -22,48 +22,24 @@
  * and a second for the claims).
  */
 import { taqubaErrorCode } from "../errors.js";
-import { consoleLogger } from "../logger.js";
 import { tracingOf } from "../queue/instrument.js";
-import { JOB_HINTS, OptionWarnings } from "../queue/option-warnings.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import { claimQueuePaused, claimStartable, queueFailure, queueLogger } from "../queue/settle.js";
+import { claimQueuePaused, claimStartable } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
 import type { Claim } from "../queue/types.js";
-import { checkQueueName } from "../queue/validate.js";
-import { messageOf } from "../util/message.js";
 import { turnLater } from "../util/timers.js";
-import {
-  checkBoolean,
-  checkDuration,
-  checkFunction,
-  checkInteger,
-  checkOptionalSignal,
-  checkOptionsObject,
-  checkPositiveDuration,
-  hasMethods,
-  integerRange,
-  invalidArgument,
-} from "../validate.js";
 import { ClaimHoldOff } from "./hold-off.js";
 import { JobRun, type RunOwner } from "./job-run.js";
 import { BatchRenewal } from "./lease-renewal.js";
 import { ReadyTarget } from "./ready-target.js";
 import { MAX_UNSETTLED, type Outcome, Settlements } from "./settlements.js";
 import { ShutdownDeadline } from "./shutdown-deadline.js";
-import { type Handler, WORKER_OPTION_KEYS, type WorkerOptions } from "./types.js";
+import type { Handler, WorkerOptions } from "./types.js";
+import { endWorker } from "./worker-end.js";
+import { DEFAULT_POLL_INTERVAL_MS, IDLE_RECHECK_MS, workerSettings } from "./worker-options.js";
 
-const DEFAULT_POLL_INTERVAL_MS = 1_000;
-/**
- * How long a claim waits under `pollIntervalMs: 0`: for a wake-up, with a
- * slow re-check behind it. The queue wakes a waiting claim as soon as a job
- * is claimable, so no timed re-poll is needed; a wait of 0 would claim in a
- * loop, a core busy while idle. But a wait with no end would leave a worker
- * idle for good if a wake-up were ever missed (a bug, or a job made
- * claimable by a path that does not wake): once a minute costs an idle
- * worker one claim (no write) and bounds such a delay.
- */
-export const IDLE_RECHECK_MS = 60_000;
+export { IDLE_RECHECK_MS } from "./worker-options.js";
 
 /** A claim handed to the worker: durable, its lease renewed while it waits (and, with `autoRenew`, while it runs). */
 interface Held {
@@ -123,36 +99,16 @@ export async function runWorker(
   handler: Handler,
   options: WorkerOptions = {},
 ): Promise<void> {
-  if (!hasMethods(queue, ["queueConfig", "claimBatch", "ack", "nack", "renewLease"]))
-    throw invalidArgument("queue", "a Queue (from Queue.open)", queue);
-  checkQueueName(queueName, "queueName");
-  checkFunction(handler, "handler", "a function (job, ctx) => unknown");
-  checkOptionsObject(options, "options");
-  const concurrency = checkInteger(options.concurrency ?? 1, "options.concurrency", 1, Infinity);
-  const prefetch =
-    options.prefetch === undefined
-      ? 0
-      : options.prefetch === "auto"
-        ? "auto"
-        : checkPrefetch(options.prefetch);
-  const pollIntervalMs =
-    options.pollIntervalMs === undefined
-      ? DEFAULT_POLL_INTERVAL_MS
-      : checkDuration(options.pollIntervalMs, "options.pollIntervalMs");
-  const leaseOption =
-    options.leaseMs === undefined
-      ? undefined
-      : checkPositiveDuration(options.leaseMs, "options.leaseMs");
-  const autoRenew =
-    options.autoRenew === undefined ? true : checkBoolean(options.autoRenew, "options.autoRenew");
-  const shutdown = checkOptionalSignal(options.signal, "options.signal");
-  const shutdownTimeoutMs =
-    options.shutdownTimeoutMs === undefined
-      ? null
-      : checkDuration(options.shutdownTimeoutMs, "options.shutdownTimeoutMs");
-  const logger = options.logger ?? consoleLogger;
-  const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
-  new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS, JOB_HINTS);
+  const {
+    concurrency,
+    prefetch,
+    pollIntervalMs,
+    leaseMs,
+    autoRenew,
+    shutdown,
+    shutdownTimeoutMs,
+    logger,
+  } = workerSettings(queue, queueName, handler, options);
 
   const clock = timerClockOf(queue);
   /** Claims to hold ready, when measured (`prefetch: "auto"`). */
@@ -411,38 +367,6 @@ export async function runWorker(
     shutdown?.removeEventListener("abort", onShutdown);
     await settlements.drain();
   }
-  failure ??= settlements.failure;
-  // The queue failed while the worker waited for jobs: its claims simply stopped.
-  if (failure === null && queue.closed) failure = queueFailure(queue);
-  if (taqubaErrorCode(failure) === "FENCED") {
-    // Taken over: the loop ended as documented, busy or idle. One line for it,
-    // none per job (their settlements failed with the same error).
-    // When the queue reports to the same logger, it has already logged the
-    // failure: then this line goes to debug, so the fence shows once.
-    const unsettled = settlements.failedByQueue;
-    const line =
-      `worker: queue "${queueName}" stopped: another process opened the store (fenced)` +
-      (unsettled > 0
-        ? `; ${unsettled} settlement(s) failed, and the new writer runs those jobs again`
-        : "") +
-      (deadline?.fencedNote ?? "");
-    const fields = { queue: queueName, error: messageOf(failure) };
-    if (queueLogger(queue) === logger) logger.debug?.(line, fields);
-    else logger.warn(line, fields);
-    return;
-  }
-  if (settlements.refusedByClose > 0 && failure === null)
-    logger.warn(
-      `worker: ${settlements.refusedByClose} settlement(s) of queue "${queueName}" were refused because the queue closed; ` +
-        "those jobs are requeued when the store is opened again",
-    );
-  if (failure === null) deadline?.reportClosed();
-  if (failure !== null) throw failure;
-}
-
-/** `prefetch` given as a number: claims held ready beyond the running handlers. */
-function checkPrefetch(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
-    throw invalidArgument("options.prefetch", `"auto" or ${integerRange(0)}`, value);
-  return value;
+  const thrown = endWorker({ queue, queueName, logger, settlements, deadline, failure });
+  if (thrown !== null) throw thrown;
 }
