@@ -284,6 +284,8 @@ export class JobRun implements JobContext {
   #returned(outcome: Outcome): void {
     // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
     const issued = this.#transactions;
+    // The handler is no longer running: its settling transaction is waited for, not abandoned.
+    if (!this.#abandoned) this.#owner.abandonment?.runs.delete(this);
     if (issued?.settling === true)
       void issued.settled().then((settled) => this.#end(outcome, settled));
     else this.#end(outcome, false);

@@ -9,9 +9,10 @@ import type { Queue } from "../../src/queue/queue.js";
 import type { Transaction, TransactionResult } from "../../src/queue/transaction.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import type { JobContext, WorkerOptions } from "../../src/worker/types.js";
-import { NO_BACKOFF, openTestQueue } from "../queue/helpers.js";
+import { NO_BACKOFF, openTestQueue, turns } from "../queue/helpers.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
@@ -135,5 +136,50 @@ describe("runWorker shutdownTimeoutMs: the handler's own settling transaction", 
     assert.equal((await reopened.stats("next")).pending, 0);
     await reopened.close();
     await queue.close().catch(() => {});
+  });
+  it("a handler that returned is not abandoned while its transaction is in flight", async () => {
+    // The handler returned before the deadline; its transaction, still uploading a payload,
+    // then fails. Its return value settles the job, as without the option: it was not
+    // running any more at the deadline.
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue(NO_BACKOFF, faults);
+    const id = await queue.enqueue("q", "x");
+    const logger = recordingLogger();
+    const shutdown = new AbortController();
+    let returned = false;
+    let tx = "none";
+    const payload = faults.pause({ op: "put", keyPrefix: "q/payload/" });
+    const done = runWorker(
+      queue,
+      "q",
+      (job: Claim, ctx: JobContext) => {
+        ctx
+          .transaction((t) => {
+            t.ack(job, { result: "from-tx" });
+            t.enqueue("next", LARGE);
+            t.kvCheck("absent", "present"); // does not hold: the transaction fails
+          })
+          .then(
+            () => (tx = "ok"),
+            (error: Error) => (tx = error.name),
+          );
+        returned = true;
+        return "from-return";
+      },
+      { signal: shutdown.signal, shutdownTimeoutMs: 1_000, logger, pollIntervalMs: 0 },
+    );
+    await until(() => returned, "the handler to return");
+    await payload.whenHeld();
+    shutdown.abort();
+    clock.advance(1_000); // the deadline passes while the transaction waits for its payload
+    await turns(20);
+    payload.release();
+    await done;
+    assert.equal(tx, "ConflictError");
+    const job = await queue.getJob(id);
+    assert.equal(job?.status, "done");
+    assert.equal(Buffer.from(job!.result!).toString(), "from-return");
+    assert.deepEqual(logger.at("warn", "error"), []);
+    await queue.close();
   });
 });
