@@ -244,7 +244,9 @@ export class Queue extends QueueManagement {
    * for; setting one again exactly as it is changes and writes nothing (so an
    * application may declare its schedules at every start without restarting
    * an `everyMs` count). A bad cron expression (one no date matches, such as
-   * `0 0 30 2 *`, included) or time zone, both or neither of `cron` and
+   * `0 0 30 2 *`, included, and one whose every time falls in a
+   * daylight-saving gap of its time zone, which croner skips) or time zone,
+   * both or neither of `cron` and
    * `everyMs`, or `endAt` ≤ `startAt` reject with `InvalidArgumentError`
    * naming the field, and nothing is stored. Calls of `schedule` and
    * `unschedule` on this queue land in the order they were made (each waits

@@ -26,7 +26,10 @@ export interface ScheduleSpec {
    * A cron expression (5 fields, or 6 with seconds first), as the `croner`
    * package reads it, evaluated in `timezone`; any other number of fields
    * (such as croner's optional seventh, the year) is an `InvalidArgumentError`,
-   * as is an expression no date matches (`0 0 30 2 *`: it would never fire).
+   * as is an expression no date matches (`0 0 30 2 *`: it would never fire),
+   * or one that never fires in `timezone` (from now on, every time it matches
+   * falls in a daylight-saving gap, which croner skips unless seconds, minutes
+   * and hours each hold one value: `15,45 2 31 3 +0` in Europe/Berlin).
    * Exactly one of `cron` and `everyMs`.
    * @default none
    * @example { cron: "0 3 * * *", timezone: "Europe/Paris" }

@@ -18,7 +18,13 @@ import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
-import { knownTimeZone, NoMatchingDateError, parseCron } from "./timing.js";
+import {
+  type CronExpression,
+  firesInZone,
+  knownTimeZone,
+  NoMatchingDateError,
+  parseCron,
+} from "./timing.js";
 import {
   CATCH_UPS,
   SCHEDULE_SPEC_KEYS,
@@ -139,8 +145,9 @@ export function checkScheduleSpec(
   if (spec.cron !== undefined) {
     cron = checkString(spec.cron, "spec.cron");
     checkCronFieldCount(cron);
+    let expression: CronExpression;
     try {
-      parseCron(cron, timezone);
+      expression = parseCron(cron, timezone);
     } catch (error) {
       // Fields that no date satisfies together (`0 0 30 2 *`): a schedule that would never fire.
       if (error instanceof NoMatchingDateError)
@@ -155,6 +162,13 @@ export function checkScheduleSpec(
         `${JSON.stringify(cron)} (${messageOf(error)})`,
       );
     }
+    // Times that match but that the zone's clocks always skip: a schedule that would never fire.
+    if (!firesInZone(expression, timezone, now))
+      throw invalidArgumentGot(
+        "spec.cron",
+        `${CRON_EXPECTED} that fires at some time in \`spec.timezone\``,
+        `${JSON.stringify(cron)} (in ${JSON.stringify(timezone)} every time it matches from now on falls in a daylight-saving gap, which skips it)`,
+      );
   } else everyMs = checkPositiveDuration(spec.everyMs, "spec.everyMs");
   const queue = checkQueueName(spec.queue, "spec.queue");
   const payload = checkPayload(spec.payload, settings.maxPayloadBytes, "spec.payload");
