@@ -18,7 +18,7 @@ import {
   STORE_HELP,
   STORE_OPTIONS,
 } from "./store-args.js";
-import { quoted, terminalJson } from "./terminal-text.js";
+import { quoted, shown, terminalJson } from "./terminal-text.js";
 
 const HELP = `Usage: taquba dashboard [options]
 
@@ -81,7 +81,9 @@ export const dashboardCommand = defineCommand({
       });
     } catch (error) {
       // A port in use or an address not on this machine is the user's to fix: one line, exit 1.
-      throw new CommandFailure(`cannot serve on ${shownHost(host)}:${port}: ${messageOf(error)}`);
+      throw new CommandFailure(
+        `cannot serve on ${shown(shownHost(host))}:${port}: ${shown(messageOf(error))}`,
+      );
     }
     const address = server.address() as AddressInfo;
     const bound = address.port;
@@ -89,7 +91,7 @@ export const dashboardCommand = defineCommand({
     // opens on this machine and which the Host check answers: 0.0.0.0 and [::] name
     // no machine to connect to, and the Host check refuses them.
     const everywhere = UNSPECIFIED.get(address.address);
-    const shown = everywhere ?? shownHost(host);
+    const shownAddress = everywhere ?? shownHost(host);
     // Loopback names and IP literals always; names the user lists besides.
     const extra = (values["allowed-hosts"] ?? "")
       .split(",")
@@ -119,7 +121,7 @@ export const dashboardCommand = defineCommand({
     // Serving until interrupted is its job: stopping it then is its normal end (exit 0).
     // Listening before it says where it serves: a signal sent on that line is heard.
     const interrupt = listenForInterrupt(io.outputClosed);
-    const url = `http://${shown}:${bound}/`;
+    const url = `http://${shownAddress}:${bound}/`;
     io.out(
       values.json
         ? `${terminalJson({ url, readOnly: true })}\n`

@@ -26,6 +26,7 @@ import {
   STORE_PATH_HELP,
   toJson,
 } from "./store-args.js";
+import { ansiCQuoted, holdsControlOrFormat, quoted, shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba demo [options]
 
@@ -143,7 +144,7 @@ export const demoCommand = defineCommand({
     );
     const found = await queue.stats(DEMO_QUEUE);
     text.out(
-      `Opened ${storeUrl} (path "${path}") in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
+      `Opened ${shown(storeUrl)} (path ${quoted(path)}) in ${Math.round(performance.now() - openedAt)} ms: ${formatStats(found)}\n`,
     );
 
     // Output no longer read (`demo | head`) stops it as Ctrl-C does, closing the store.
@@ -224,9 +225,15 @@ export const demoCommand = defineCommand({
   },
 });
 
-/** `word` as one shell word: as is when it is plain, else in single quotes. */
+/**
+ * `word` as one shell word: as is when it is plain, else in single quotes, or
+ * in ANSI-C quotes with escapes when it holds a control or format character
+ * (which the terminal must not be given).
+ */
 function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  if (holdsControlOrFormat(word)) return ansiCQuoted(word);
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import { defineCommand } from "./args.js";
 import { nowOf } from "./io.js";
 import { openReader, positionals, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+import { quoted } from "./terminal-text.js";
 import { type WriterState, writerState } from "./writer-check.js";
 
 const HELP = `Usage: taquba inspect [options]
@@ -31,7 +32,7 @@ function age(ms: number | null): string {
 }
 
 function describe(info: LogInspection): string {
-  const lines = [`objects     ${info.objects} (${bytes(info.bytes)}) under "${info.prefix}"`];
+  const lines = [`objects     ${info.objects} (${bytes(info.bytes)}) under ${quoted(info.prefix)}`];
   const m = info.manifest;
   lines.push(
     m === null

@@ -14,6 +14,7 @@ import {
   resolveStore,
   type StoreValues,
 } from "./store-args.js";
+import { shown } from "./terminal-text.js";
 import type { WriterState } from "./writer-check.js";
 
 /** What a command does to one job, for its look-up and its refusal. */
@@ -90,7 +91,7 @@ export function jobRefusal(
       : ` (it is ${job.status}${runningUnder === undefined ? "" : ` by live writer epoch ${runningUnder}`})`;
   const advice = change.advice?.(runningUnder);
   return new JobNotFoundError(
-    `no ${wordList(change.statuses)} job with id ${id}${is}: nothing was ${change.verb}${advice === undefined ? "" : ` (${advice})`}`,
+    `no ${wordList(change.statuses)} job with id ${shown(id)}${is}: nothing was ${change.verb}${advice === undefined ? "" : ` (${advice})`}`,
   );
 }
 

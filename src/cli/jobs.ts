@@ -13,7 +13,7 @@ import {
   STORE_OPTIONS,
   toJson,
 } from "./store-args.js";
-import { quoted } from "./terminal-text.js";
+import { quoted, shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba jobs <queue> --status <status> [options]
 
@@ -75,7 +75,7 @@ export const jobsCommand = defineCommand({
       if (values.cursor !== undefined && taqubaErrorCode(error) === "INVALID_ARGUMENT")
         throw badFlag(
           "cursor",
-          `the value after "next: --cursor" of a previous \`taquba jobs ${queue} --status ${status}\``,
+          `the value after "next: --cursor" of a previous \`taquba jobs ${shown(queue!)} --status ${status}\``,
           values.cursor,
         );
       throw error;
@@ -84,7 +84,7 @@ export const jobsCommand = defineCommand({
     await loadListedPayloads(reader, page.jobs);
     if (values.json) io.out(toJson(page));
     else {
-      if (page.jobs.length === 0) io.out(`No ${status} jobs in "${queue}".\n`);
+      if (page.jobs.length === 0) io.out(`No ${status} jobs in ${quoted(queue!)}.\n`);
       else io.out(page.jobs.map(describeJob).join(""));
       if (page.nextCursor !== undefined) io.out(`next: --cursor ${page.nextCursor}\n`);
     }

@@ -8,7 +8,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
-import { terminalJson } from "./terminal-text.js";
+import { quoted, terminalJson } from "./terminal-text.js";
 
 function pauseCommandOf(pause: boolean) {
   const name = pause ? "pause" : "resume";
@@ -64,7 +64,7 @@ ${
       io.out(
         parsed.values.json
           ? `${terminalJson({ queue: queueName, paused: pause })}\n`
-          : `${pause ? "Paused" : "Resumed"} "${queueName}".\n`,
+          : `${pause ? "Paused" : "Resumed"} ${quoted(queueName!)}.\n`,
       );
       return 0;
     },

@@ -18,7 +18,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
-import { terminalJson } from "./terminal-text.js";
+import { quoted, terminalJson } from "./terminal-text.js";
 import { durationFlag } from "./time-flag.js";
 
 const HELP = `Usage: taquba remove <job-id> [options]
@@ -87,7 +87,7 @@ export const removeCommand = defineCommand({
         const progress = values.json
           ? null
           : new Progress(io, {
-              label: `Removing ${status} jobs of "${target}"`,
+              label: `Removing ${status} jobs of ${quoted(target!)}`,
               ...(total === undefined || olderThanMs !== undefined ? {} : { total }),
             });
         removed = await queue.removeJobs(target!, status, {
@@ -107,7 +107,9 @@ export const removeCommand = defineCommand({
       io.out(`${terminalJson(all ? { queue: target, status, removed } : { removed: target })}\n`);
     else
       io.out(
-        all ? `Removed ${removed} ${status} job(s) of "${target}".\n` : `Removed ${target}.\n`,
+        all
+          ? `Removed ${removed} ${status} job(s) of ${quoted(target!)}.\n`
+          : `Removed ${target}.\n`,
       );
     return 0;
   },

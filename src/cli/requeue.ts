@@ -17,7 +17,7 @@ import {
   WRITE_HELP,
   WRITE_OPTIONS,
 } from "./store-args.js";
-import { terminalJson } from "./terminal-text.js";
+import { quoted, terminalJson } from "./terminal-text.js";
 
 const HELP = `Usage: taquba requeue <job-id> [options]
        taquba requeue --all <queue> [--limit n] [options]
@@ -57,7 +57,10 @@ export const requeueCommand = defineCommand({
     }
     if (values.json)
       io.out(`${terminalJson(all ? { queue: target, requeued: count } : { requeued: target })}\n`);
-    else io.out(all ? `Requeued ${count} dead job(s) of "${target}".\n` : `Requeued ${target}.\n`);
+    else
+      io.out(
+        all ? `Requeued ${count} dead job(s) of ${quoted(target!)}.\n` : `Requeued ${target}.\n`,
+      );
     return 0;
   },
 });
@@ -88,7 +91,9 @@ async function requeueAll(
   const dead = (await queue.stats(name)).dead;
   const total = limit === undefined ? dead : Math.min(dead, limit);
   const progress =
-    io === null ? null : new Progress(io, { label: `Requeueing dead jobs of "${name}"`, total });
+    io === null
+      ? null
+      : new Progress(io, { label: `Requeueing dead jobs of ${quoted(name)}`, total });
   const count = await queue.requeueDeadJobs(name, {
     ...(limit === undefined ? {} : { limit }),
     onProgress: (requeued) => progress?.update(requeued),

@@ -18,6 +18,7 @@ import { removeCommand } from "./remove.js";
 import { requeueCommand } from "./requeue.js";
 import { schedulesCommand } from "./schedules.js";
 import { statsCommand } from "./stats.js";
+import { quoted } from "./terminal-text.js";
 import { packageVersion } from "./version.js";
 
 /** Every command, in help order. Add new commands here (one file per command). */
@@ -57,7 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.err(`taquba: unknown command "${name}"\n\n${usage()}`);
+    io.err(`taquba: unknown command ${quoted(name)}\n\n${usage()}`);
     return 2;
   }
   try {

@@ -67,6 +67,32 @@ export function shown(text: string): string {
   return CONTROL.test(text) || text.startsWith('"') ? quoted(text) : text;
 }
 
+/** Whether `text` holds a control or format character (what {@link shown} quotes for). */
+export function holdsControlOrFormat(text: string): boolean {
+  return CONTROL.test(text);
+}
+
+/** A control or format character, as {@link CONTROL} finds one (global, for replacing). */
+const CONTROL_EACH = new RegExp(CONTROL.source, "gu");
+
+/**
+ * `word` in the shell's ANSI-C quotes (`$'…'`, as bash's `printf %q` writes
+ * it), with every control and format character as an escape (`\x1b`,
+ * `\u202e`): the terminal shows the escapes, and a shell that reads the
+ * line reads the word itself.
+ */
+export function ansiCQuoted(word: string): string {
+  const inner = word
+    .replace(/[\\']/g, (c) => `\\${c}`)
+    .replace(CONTROL_EACH, (c) => {
+      const code = c.codePointAt(0)!;
+      if (code < 0x80) return `\\x${code.toString(16).padStart(2, "0")}`;
+      if (code < 0x10000) return `\\u${code.toString(16).padStart(4, "0")}`;
+      return `\\U${code.toString(16).padStart(8, "0")}`;
+    });
+  return `$'${inner}'`;
+}
+
 /**
  * Whether `text` holds DEL, a C1 control or a format character: what
  * `JSON.stringify` would leave as it is, and a terminal must not be given.

@@ -456,6 +456,82 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
     assert.doesNotMatch(shownJob, /\r|^attempts {5}0\/1|^last error/m, "no forged line");
   });
 
+  it("echoes names, ids, paths and commands from the command line quoted, so they cannot act on the terminal", async () => {
+    const dir = await storeDir();
+    const evil = "q\x1b[2J\u202e\r\nfake";
+    const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await queue.enqueue(evil, "x");
+    await queue.deadLetter((await queue.claim(evil))!, "boom");
+    await queue.close();
+    // A queue store at a path of its own, for `inspect --path`.
+    await (await Queue.open(new FileStore(dir), "p\x1b[2J", { logger: silentLogger })).close();
+    const store = ["--store", dir];
+    const quotedName = JSON.stringify(evil).replace("\u202e", "\\u202e");
+    // Nothing a terminal acts on but line ends; no format character either.
+    const safe = (text: string, what: string) =>
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+      assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, what);
+    const runs: [string[], number, ...string[]][] = [
+      [["jobs", evil, "--status", "pending"], 0, `No pending jobs in ${quotedName}.\n`],
+      [
+        ["jobs", evil, "--status", "pending", "--cursor", "bogus"],
+        2,
+        `taquba jobs ${quotedName} --status pending`,
+      ],
+      [["pause", evil], 0, `Paused ${quotedName}.\n`],
+      [["resume", evil], 0, `Resumed ${quotedName}.\n`],
+      [
+        ["requeue", "--all", evil],
+        0,
+        `Requeueing dead jobs of ${quotedName}`,
+        `Requeued 1 dead job(s) of ${quotedName}.\n`,
+      ],
+      [
+        ["remove", "--all", evil, "--status", "pending"],
+        0,
+        `Removing pending jobs of ${quotedName}`,
+        `Removed 1 pending job(s) of ${quotedName}.\n`,
+      ],
+      [["requeue", "nosuch\x1b[2J"], 1, String.raw`no dead job with id "nosuch\u001b[2J"`],
+      [["remove", "nosuch\x1b[2J"], 1, String.raw`job with id "nosuch\u001b[2J"`],
+      [["nope\x1b[2J"], 2, String.raw`taquba: unknown command "nope\u001b[2J"`],
+      [["inspect", "--path", "p\x1b[2J"], 0, String.raw`under "p\u001b[2J/"`],
+      [
+        ["dashboard", "--host", "h\x1b[2J", "--port", "0"],
+        1,
+        String.raw`cannot serve on "h\u001b[2J":0`,
+      ],
+    ];
+    for (const [args, code, ...expected] of runs) {
+      const out = await cli(...args, ...store);
+      const what = JSON.stringify(args);
+      assert.equal(out.code, code, `${what}: ${out.stderr}`);
+      safe(out.stdout, what);
+      safe(out.stderr, what);
+      const text = out.stdout + out.stderr;
+      for (const part of expected) assert.ok(text.includes(part), `${what}: ${text}`);
+    }
+
+    // The demo names its store and path, and suggests commands whose words are ANSI-C quoted.
+    const demoDir = await storeDir();
+    const demo = await cli(
+      "demo",
+      "--dir",
+      demoDir,
+      "--path",
+      "d\x1b[2J'",
+      "--jobs",
+      "1",
+      "--schedule-ms",
+      "0",
+    );
+    assert.equal(demo.code, 0, demo.stderr);
+    safe(demo.stdout, "demo");
+    safe(demo.stderr, "demo");
+    assert.ok(demo.stdout.includes(String.raw`(path "d\u001b[2J'")`), demo.stdout);
+    assert.ok(demo.stdout.includes(String.raw`--path $'d\x1b[2J\''`), demo.stdout);
+  });
+
   it("--json keeps text with C1 controls exact but escaped, and `job` shows progress escaped", async () => {
     const dir = await storeDir();
     const queue = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });

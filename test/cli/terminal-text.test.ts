@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { holdsC1OrFormat, quoted, shown, terminalJson } from "../../src/cli/terminal-text.js";
+import {
+  ansiCQuoted,
+  holdsC1OrFormat,
+  holdsControlOrFormat,
+  quoted,
+  shown,
+  terminalJson,
+} from "../../src/cli/terminal-text.js";
 
 /** The bidirectional and invisible format characters, each of which must never reach the terminal raw. */
 const FORMAT = [
@@ -40,5 +47,14 @@ describe("terminal text", () => {
     const text = terminalJson(value, undefined, 2);
     assert.doesNotMatch(text, RAW);
     assert.deepEqual(JSON.parse(text), value);
+  });
+
+  it("ANSI-C quotes a shell word with escapes for its control and format characters, a C1 one by code point", () => {
+    assert.equal(holdsControlOrFormat("plain word"), false);
+    assert.equal(holdsControlOrFormat("a\u202eb"), true);
+    assert.equal(
+      ansiCQuoted("it's\\\x1b[2J\u0085\u202e\u{e0001}\u200d"),
+      "$'it\\'s\\\\\\x1b[2J\\u0085\\u202e\\U000e0001\u200d'",
+    );
   });
 });
