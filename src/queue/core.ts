@@ -88,6 +88,11 @@ export class QueueCore {
   readonly store: MeteredStore;
   /** Telemetry attached at open, or `null`. */
   instrumentation: Instrumentation | null = null;
+  /**
+   * The transaction whose `build` function runs now on this queue, or `null`
+   * (`transaction.ts`): a write method called from it is refused, and fails it.
+   */
+  building: { refuse(error: unknown): void } | null = null;
   /** Listeners of `queue.on(...)`. */
   readonly events: QueueEvents;
   /** Callers of `waitForCompletion`. */

@@ -9,7 +9,12 @@ import type { QueueCore } from "./core.js";
 import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import * as kv from "./kv.js";
 import { coreOf } from "./queue-cores.js";
-import { runTransaction, type Transaction, type TransactionResult } from "./transaction.js";
+import {
+  refusedInBuild,
+  runTransaction,
+  type Transaction,
+  type TransactionResult,
+} from "./transaction.js";
 import type { Payload } from "./types.js";
 
 /** Transactions, flows and the KV namespace of a `Queue` (see `Queue`). */
@@ -33,7 +38,11 @@ export class QueueData {
    * that is not live (`ClaimLostError`), a `kvCheck` that does not hold
    * (`ConflictError`), two operations on one job (`InvalidArgumentError`
    * naming both, whatever their order), more than
-   * {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`).
+   * {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`),
+   * a write method of this queue called from `build` (`kvPut`, `enqueue`,
+   * `ack`, a nested `transaction`, …: it would commit at once, outside the
+   * transaction; that call rejects with the same `InvalidArgumentError`,
+   * naming the `tx` method to use).
    * Two operations are on one job when they name the same id (a cancel's,
    * a claim's job, an enqueue's `jobId`; also an id no job has, so an id is
    * cancelled once, and never both enqueued and cancelled), when an
@@ -67,7 +76,10 @@ export class QueueData {
    * ```
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult> {
-    return runTransaction(this.#core, build);
+    return (
+      refusedInBuild(this.#core, "transaction", "add its operations to the outer `tx` instead") ??
+      runTransaction(this.#core, build)
+    );
   }
 
   /**
@@ -99,7 +111,13 @@ export class QueueData {
    * ```
    */
   enqueueFlow(flow: FlowJob): Promise<FlowResult> {
-    return enqueueFlow(this.#core, flow);
+    return (
+      refusedInBuild(
+        this.#core,
+        "enqueueFlow",
+        "a flow is an atomic call of its own: enqueue it before or after the transaction",
+      ) ?? enqueueFlow(this.#core, flow)
+    );
   }
 
   /**
@@ -130,12 +148,16 @@ export class QueueData {
    * value with a lone surrogate, is an `InvalidArgumentError` and writes nothing.
    */
   kvPut(key: string, value: Payload): Promise<void> {
-    return kv.kvPut(this.#core, key, value);
+    return (
+      refusedInBuild(this.#core, "kvPut", "use `tx.kvPut`") ?? kv.kvPut(this.#core, key, value)
+    );
   }
 
   /** Remove the KV entry `key`; resolves (once durable) with whether it was there. */
   kvDelete(key: string): Promise<boolean> {
-    return kv.kvDelete(this.#core, key);
+    return (
+      refusedInBuild(this.#core, "kvDelete", "use `tx.kvDelete`") ?? kv.kvDelete(this.#core, key)
+    );
   }
 
   /**
@@ -145,7 +167,10 @@ export class QueueData {
    * `InvalidArgumentError` (no stored value can equal such an `expected`).
    */
   kvCompareAndSet(key: string, expected: Payload | null, value: Payload): Promise<boolean> {
-    return kv.kvCompareAndSet(this.#core, key, expected, value);
+    return (
+      refusedInBuild(this.#core, "kvCompareAndSet", "use `tx.kvCheck` and `tx.kvPut`") ??
+      kv.kvCompareAndSet(this.#core, key, expected, value)
+    );
   }
 
   /**

@@ -25,6 +25,7 @@ import type {
 import { coreOf } from "./queue-cores.js";
 import { QueueData } from "./queue-data.js";
 import * as reads from "./reads.js";
+import { refusedInBuild } from "./transaction.js";
 import type {
   CancelOutcome,
   Completion,
@@ -99,7 +100,9 @@ export class QueueManagement extends QueueData {
    * `attemptHistory` shows its history for the queue's `resultRetentionMs`.
    */
   cancel(id: string): Promise<CancelOutcome> {
-    return admin.cancelJob(this.#core, id);
+    return (
+      refusedInBuild(this.#core, "cancel", "use `tx.cancel`") ?? admin.cancelJob(this.#core, id)
+    );
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */

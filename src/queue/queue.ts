@@ -33,6 +33,7 @@ import { QueueManagement } from "./queue-management.js";
 import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
+import { refusedInBuild } from "./transaction.js";
 import type { Claim, Payload } from "./types.js";
 
 /**
@@ -101,7 +102,10 @@ export class Queue extends QueueManagement {
    * rejects with `DuplicateJobIdError` and writes nothing.
    */
   enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
-    return producers.enqueueOne(this.#core, queue, payload, options);
+    return (
+      refusedInBuild(this.#core, "enqueue", "use `tx.enqueue`") ??
+      producers.enqueueOne(this.#core, queue, payload, options)
+    );
   }
 
   /**
@@ -109,7 +113,10 @@ export class Queue extends QueueManagement {
    * defaults; resolves with their ids in input order once durable.
    */
   enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
-    return producers.enqueueBatchOf(this.#core, queue, payloads);
+    return (
+      refusedInBuild(this.#core, "enqueueBatch", "use `tx.enqueue`") ??
+      producers.enqueueBatchOf(this.#core, queue, payloads)
+    );
   }
 
   /**
@@ -125,7 +132,10 @@ export class Queue extends QueueManagement {
    * way nothing is written.
    */
   enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
-    return producers.enqueueManyOf(this.#core, queue, jobs);
+    return (
+      refusedInBuild(this.#core, "enqueueMany", "use `tx.enqueue`") ??
+      producers.enqueueManyOf(this.#core, queue, jobs)
+    );
   }
 
   // ---- consumers -------------------------------------------------------------------------
@@ -170,7 +180,10 @@ export class Queue extends QueueManagement {
    * longer), read by `getJob(id).result` and `waitForCompletion`.
    */
   ack(claim: Claim, options: AckOptions = {}): Promise<void> {
-    return settle.ackClaim(this.#core, claim, options);
+    return (
+      refusedInBuild(this.#core, "ack", "use `tx.ack`") ??
+      settle.ackClaim(this.#core, claim, options)
+    );
   }
 
   /**
@@ -179,7 +192,10 @@ export class Queue extends QueueManagement {
    * removed instead of retried.
    */
   nack(claim: Claim, error: string): Promise<void> {
-    return settle.nackClaim(this.#core, claim, error);
+    return (
+      refusedInBuild(this.#core, "nack", "use `tx.nack`") ??
+      settle.nackClaim(this.#core, claim, error)
+    );
   }
 
   /**
@@ -188,7 +204,10 @@ export class Queue extends QueueManagement {
    * (cancelled, `reason` kept as its attempt's error), as by {@link nack}.
    */
   deadLetter(claim: Claim, reason: string): Promise<void> {
-    return settle.deadLetterClaim(this.#core, claim, reason);
+    return (
+      refusedInBuild(this.#core, "deadLetter", "use `tx.deadLetter`") ??
+      settle.deadLetterClaim(this.#core, claim, reason)
+    );
   }
 
   /**

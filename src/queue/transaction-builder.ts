@@ -106,6 +106,11 @@ export class Builder implements Transaction {
     this.#open = false;
   }
 
+  /** Fails the call with `error` (unless an earlier error already does): `build` did what it must not. */
+  refuse(error: unknown): void {
+    if (this.error === undefined) this.error = error;
+  }
+
   #add(make: () => Op): void {
     if (!this.#open)
       throw new InvalidArgumentError(

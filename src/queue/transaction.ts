@@ -175,10 +175,14 @@ export async function runTransaction(
   checkFunction(build, "build", "a function (tx) => void");
   const builder = new Builder(core.settings);
   let returned: unknown;
+  // Never set here: a transaction called from a build function is refused before.
+  const outer = core.building;
+  core.building = builder;
   try {
     returned = build(builder);
   } finally {
     builder.close();
+    core.building = outer;
   }
   if (builder.error !== undefined) throw builder.error;
   if (builder.ops.length > MAX_TRANSACTION_OPS)
@@ -222,6 +226,33 @@ export async function runTransaction(
   } finally {
     release();
   }
+}
+
+/**
+ * A rejection for `queue.<method>` called from a transaction's build function
+ * on the same queue, else `undefined`. The call would commit at once, outside
+ * the transaction (a caller would expect it to be part of it): it writes
+ * nothing, and the transaction fails with the same `InvalidArgumentError`, so
+ * a build that drops the call's promise still hears of it (and that promise
+ * is marked handled: dropping it does not end the process). `instead` says
+ * what to use inside the build. Only what `build` calls before it returns is
+ * seen: an `async` build's code after its first `await` runs after the
+ * transaction was refused (for returning a promise) and is not.
+ */
+export function refusedInBuild(
+  core: QueueCore,
+  method: string,
+  instead: string,
+): Promise<never> | undefined {
+  const building = core.building;
+  if (building === null) return undefined;
+  const error = new InvalidArgumentError(
+    `Expected \`queue.${method}\` to be called outside a transaction's build function, got a call inside one (it would commit at once, outside the transaction): ${instead}; nothing was written, and the transaction fails`,
+  );
+  building.refuse(error);
+  const refused: Promise<never> = Promise.reject(error);
+  refused.catch(() => {});
+  return refused;
 }
 
 /** Whether {@link commitOps} of `ops` decides and commits within the call: nothing to wait for first. */

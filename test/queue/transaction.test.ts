@@ -174,6 +174,89 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("refuses a write method of the queue called from build (it would commit outside), failing the transaction, writing nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x", { jobId: "waiting" });
+    await queue.kvPut("k", "before");
+    const claimed = await queue.enqueue("q", "y").then(() => mustClaim(queue, "q"));
+    await queue.flush();
+    const digest = stateDigest(liveState(queue));
+    const records = queue.logStats().recordsWritten;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    const other = await openTestQueue();
+    try {
+      const calls: [string, string, () => Promise<unknown>][] = [
+        ["kvPut", "use `tx.kvPut`", () => queue.kvPut("k", "inside")],
+        ["kvDelete", "use `tx.kvDelete`", () => queue.kvDelete("k")],
+        [
+          "kvCompareAndSet",
+          "use `tx.kvCheck` and `tx.kvPut`",
+          () => queue.kvCompareAndSet("k", "before", "inside"),
+        ],
+        [
+          "transaction",
+          "add its operations to the outer `tx` instead",
+          () => queue.transaction((inner) => inner.kvPut("k", "inside")),
+        ],
+        ["enqueue", "use `tx.enqueue`", () => queue.enqueue("q", "inside")],
+        ["enqueueBatch", "use `tx.enqueue`", () => queue.enqueueBatch("q", ["inside"])],
+        ["enqueueMany", "use `tx.enqueue`", () => queue.enqueueMany("q", [{ payload: "inside" }])],
+        ["ack", "use `tx.ack`", () => queue.ack(claimed)],
+        ["nack", "use `tx.nack`", () => queue.nack(claimed, "inside")],
+        ["deadLetter", "use `tx.deadLetter`", () => queue.deadLetter(claimed, "inside")],
+        ["cancel", "use `tx.cancel`", () => queue.cancel("waiting")],
+        [
+          "enqueueFlow",
+          "a flow is an atomic call of its own",
+          () => queue.enqueueFlow({ queue: "q", payload: "inside" }),
+        ],
+      ];
+      for (const [method, instead, call] of calls) {
+        let inner: Promise<unknown> | undefined;
+        const outer = rejection(
+          queue.transaction((tx) => {
+            tx.kvPut("also", "not written");
+            inner = call(); // dropped, as a synchronous build would
+            // A write to another queue's store is not this transaction's to refuse.
+            void other.queue.kvPut("elsewhere", "written");
+          }),
+        );
+        const error = await outer;
+        assert.ok(error instanceof InvalidArgumentError, `${method}: ${String(error)}`);
+        assert.ok(
+          error.message.startsWith(
+            `Expected \`queue.${method}\` to be called outside a transaction's build function, got a call inside one (it would commit at once, outside the transaction): ${instead}`,
+          ),
+          error.message,
+        );
+        assert.equal(await rejection(inner!), error, method);
+        await queue.flush();
+        assert.equal(stateDigest(liveState(queue)), digest, method);
+        assert.equal(queue.logStats().recordsWritten, records, method);
+      }
+      assert.equal(text((await other.queue.kvGet("elsewhere"))!), "written");
+      // The same calls outside a build, and after a build that threw, write as usual.
+      await rejection(
+        queue.transaction(() => {
+          throw new Error("build failed");
+        }),
+      );
+      await queue.kvPut("k", "after");
+      assert.equal(text((await queue.kvGet("k"))!), "after");
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await other.queue.close();
+    }
+    await queue.ack(claimed);
+    await queue.close();
+  });
+
   it("nacks and dead-letters inside a transaction; cancels report their outcome", async () => {
     const { queue } = await openTestQueue(NO_BACKOFF);
     await queue.enqueueBatch("q", ["retry", "dead", "claimed"]);
