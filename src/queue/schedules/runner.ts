@@ -190,7 +190,12 @@ export class ScheduleRunner {
     this.#heap.clear();
   }
 
-  /** The parsed cron of `s` (reused from its plan while the expression is the same). */
+  /**
+   * The parsed cron of `s` (reused from its plan while the expression is the
+   * same). A stored one that never fires after its last fire (every time in
+   * a daylight-saving gap: `schedule()` refuses it now) throws, so it is
+   * listed with that error rather than searched to the year 3000 at each plan.
+   */
   #cronOf(s: Schedule): CronExpression | undefined {
     if (s.cron === undefined) return undefined;
     const plan = this.#plans.get(s.name);
@@ -200,7 +205,7 @@ export class ScheduleRunner {
       plan.schedule.timezone === s.timezone
     )
       return plan.cron;
-    return parseCron(s.cron, s.timezone);
+    return parseCron(s.cron, s.timezone, s.firedUpTo);
   }
 
   /** Brings the plan and heap entry of `name` up to date with the state; `undefined` once gone. */

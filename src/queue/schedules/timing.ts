@@ -21,6 +21,16 @@ export class NoMatchingDateError extends Error {
   }
 }
 
+/** Why a schedule cannot be planned: every time its cron matches falls in a daylight-saving gap of its zone. */
+export class NeverFiresError extends Error {
+  constructor(timezone: string) {
+    super(
+      `it never fires in ${JSON.stringify(timezone)}: every time it matches falls in a daylight-saving gap, which skips it`,
+    );
+    this.name = "NeverFiresError";
+  }
+}
+
 /**
  * Seven common years, whose 1 January falls on each weekday (2001 a Monday, …):
  * every month but a leap February follows the calendar of the same month in
@@ -106,7 +116,7 @@ function offsetAt(format: Intl.DateTimeFormat, t: number): number {
 }
 
 /**
- * Whether `expression` (one some date matches) fires at some time after `now`
+ * Whether `expression` (one some date matches) fires at some time after `after`
  * in `timezone`. croner runs a time that a daylight-saving change skips at the
  * end of the gap when the seconds, minutes and hours fields each hold one
  * value (a fixed-time job), and skips it otherwise: such an expression whose
@@ -115,26 +125,27 @@ function offsetAt(format: Intl.DateTimeFormat, t: number): number {
  * never fires, and croner's open search for its next time walks to the year
  * 3000, every skipped second an `Intl` conversion (up to tens of seconds).
  *
- * Bounded instead: the zone's rules repeat with the calendar (rules stated by
- * weekday and date do, as every zone's rules for the years ahead are), and
- * whether a day matches depends on its local calendar date alone, so one year
- * of each kind ({@link yearsOfEveryKind}, after the current one: a fire this
- * year recurs in a later year of its kind) holds a fire if any year does. The
- * days the date fields match in those 14 years are walked in UTC; a day the
+ * Bounded instead: a zone's rules for the years ahead repeat with the
+ * calendar (rules stated by weekday and date do; the tz data states nearly
+ * every zone's so, Morocco's, tied to Ramadan, being the exception, where
+ * this is an approximation), and whether a day matches depends on its local
+ * calendar date alone, so one year of each kind ({@link yearsOfEveryKind},
+ * after that of `after`: a fire in that year recurs in a later year of its
+ * kind) holds a fire if any year does. The days the date fields match in those 14 years are walked in UTC; a day the
  * zone sets no clock forward on fires, and the walk ends there. On a day it
  * does, the gap is found by bisecting the offset (about 20 reads), and the
  * day fires when a time of day the expression matches lies outside it. The
  * work is a few `Intl` reads per forward change (one or two a year), never a
  * walk through seconds.
  */
-export function firesInZone(expression: CronExpression, timezone: string, now: number): boolean {
+export function firesInZone(expression: CronExpression, timezone: string, after: number): boolean {
   if (timezone === "UTC") return true;
   const given = expression.getPattern()?.match(/\S+/g) ?? [];
   if (given.length !== 5 && given.length !== 6) return true;
   const fields = given.length === 5 ? ["0", ...given] : given;
   // croner moves a fixed-time job's skipped time to the end of the gap: it fires.
   if (new CronPattern(fields.join(" ")).isFixedTime) return true;
-  const year = Number.isFinite(now) ? new Date(now).getUTCFullYear() : Number.NaN;
+  const year = Number.isFinite(after) ? new Date(after).getUTCFullYear() : Number.NaN;
   // croner's year field holds 1–9999: outside those, no judgement.
   if (!(year >= 1 && year + ZONE_PROBE_SPAN_YEARS <= 9999)) return true;
   const years = yearsOfEveryKind(year);
@@ -185,11 +196,13 @@ export function knownTimeZone(zone: string): boolean {
 
 /**
  * Parses `cron` for `timezone`. Throws croner's error for a bad expression,
- * {@link NoMatchingDateError} when no date matches it, and an error naming
- * the zone when this runtime does not know it. Never an open search: both
- * checks cost a bounded time whatever the expression.
+ * {@link NoMatchingDateError} when no date matches it, an error naming the
+ * zone when this runtime does not know it, and with `firesAfter`
+ * {@link NeverFiresError} when it never fires after that time
+ * ({@link firesInZone}). Never an open search: every check costs a bounded
+ * time whatever the expression.
  */
-export function parseCron(cron: string, timezone: string): CronExpression {
+export function parseCron(cron: string, timezone: string, firesAfter?: number): CronExpression {
   // UTC by offset: the same times, without a time-zone lookup per step (several times faster).
   const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
   if (!someDateMatches(expression)) throw new NoMatchingDateError();
@@ -198,6 +211,8 @@ export function parseCron(cron: string, timezone: string): CronExpression {
     throw new Error(
       `time zone '${timezone}' is unknown to this runtime (its time-zone data may be older than that of the process that stored the schedule)`,
     );
+  if (firesAfter !== undefined && !firesInZone(expression, timezone, firesAfter))
+    throw new NeverFiresError(timezone);
   return expression;
 }
 

@@ -192,4 +192,47 @@ describe("schedule listing", { timeout: 30_000 }, () => {
       await queue?.close();
     }
   });
+
+  it("a queue lists a stored cron that never fires in its zone with that error, without croner's open search", async () => {
+    // Stored by a version that accepted it (`schedule()` refuses it now): every time it
+    // matches falls in Berlin's daylight-saving gap, and the search for its next fire
+    // would walk to the year 3000 at open and at each plan.
+    const never = "15,45 2 31 3 +0";
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    await log.append([
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition("never", "Europe/Berlin", never),
+      }),
+      encodeRecord({ tag: Tag.ScheduleSet, schedule: definition("ok", "Europe/Berlin") }),
+    ]);
+    await log.close();
+    const clock = clockAt("2026-01-01T00:00:00Z");
+    let queue: Queue | undefined;
+    try {
+      const { result, searches } = await cronSearchesDuring(async () => {
+        queue = await open(store, clock);
+        return queue.listSchedules();
+      });
+      assert.deepEqual(
+        result.map((s) => [s.name, s.nextRunAt, s.error]),
+        [
+          [
+            "never",
+            null,
+            'it never fires in "Europe/Berlin": every time it matches falls in a daylight-saving gap, which skips it',
+          ],
+          ["ok", Date.parse("2026-01-01T02:00:00Z"), undefined],
+        ],
+      );
+      // Its own expression is never searched: only the bounded probes.
+      assert.deepEqual(
+        searches.filter((pattern) => pattern === never),
+        [],
+      );
+    } finally {
+      await queue?.close();
+    }
+  });
 });
