@@ -18,19 +18,14 @@ import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
-import {
-  type CronExpression,
-  firesInZone,
-  knownTimeZone,
-  NoMatchingDateError,
-  parseCron,
-} from "./timing.js";
+import { type CronExpression, knownTimeZone, NoMatchingDateError, parseCron } from "./timing.js";
 import {
   CATCH_UPS,
   SCHEDULE_SPEC_KEYS,
   type ScheduleDefinition,
   type ScheduleSpec,
 } from "./types.js";
+import { firesInZone } from "./zone-gaps.js";
 
 /** Longest schedule name, in UTF-8 bytes. */
 export const MAX_SCHEDULE_NAME_BYTES = 255;

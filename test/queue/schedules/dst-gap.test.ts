@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Cron } from "croner";
 import { InvalidArgumentError } from "../../../src/errors.js";
+import { parseCron } from "../../../src/queue/schedules/timing.js";
 import {
   firesInZone,
-  parseCron,
   yearsOfEveryKind,
   ZONE_PROBE_SPAN_YEARS,
-} from "../../../src/queue/schedules/timing.js";
+} from "../../../src/queue/schedules/zone-gaps.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, open } from "./helpers.js";
