@@ -29,7 +29,8 @@ export interface ScheduleSpec {
    * as is an expression no date matches (`0 0 30 2 *`: it would never fire),
    * or one that never fires in `timezone` (from now on, every time it matches
    * falls in a daylight-saving gap, which croner skips unless seconds, minutes
-   * and hours each hold one value: `15,45 2 31 3 +0` in Europe/Berlin).
+   * and hours each hold one value and the gap ends on the same day:
+   * `15,45 2 31 3 +0` in Europe/Berlin, `30 23 24-30 3 +6` in America/Nuuk).
    * Exactly one of `cron` and `everyMs`.
    * @default none
    * @example { cron: "0 3 * * *", timezone: "Europe/Paris" }

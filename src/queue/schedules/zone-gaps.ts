@@ -57,34 +57,37 @@ function offsetAt(format: Intl.DateTimeFormat, t: number): number {
 
 /**
  * Whether `expression` (one some date matches) fires at some time after `after`
- * in `timezone`. croner runs a time that a daylight-saving change skips at the
- * end of the gap when the seconds, minutes and hours fields each hold one
- * value (a fixed-time job), and skips it otherwise: such an expression whose
- * every matching time falls in a gap (`15,45 2 31 3 +0` in Europe/Berlin,
- * where 31 March is a Sunday only when it is the day clocks skip 02:00–03:00)
- * never fires, and croner's open search for its next time walks to the year
- * 3000, every skipped second an `Intl` conversion (up to tens of seconds).
+ * in `timezone`. croner skips a time that a daylight-saving change skips,
+ * except that when the seconds, minutes and hours fields each hold one value
+ * (a fixed-time job) and the gap ends on the same local day, it runs the time
+ * at the end of the gap (Greenland's zones skip Saturday 23:00–24:00: there a
+ * fixed time in the gap is skipped too). An expression whose every matching
+ * time is skipped (`15,45 2 31 3 +0` in Europe/Berlin, where 31 March is a
+ * Sunday only when it is the day clocks skip 02:00–03:00; `30 23 24-30 3 +6`
+ * in America/Nuuk) never fires, and croner's open search for its next time
+ * walks to the year 3000, every skipped second an `Intl` conversion (up to
+ * tens of seconds).
  *
- * Bounded instead: a zone's rules for the years ahead repeat with the
- * calendar (rules stated by weekday and date do; the tz data states nearly
- * every zone's so, Morocco's, tied to Ramadan, being the exception, where
- * this is an approximation), and whether a day matches depends on its local
- * calendar date alone, so one year of each kind ({@link yearsOfEveryKind},
- * after that of `after`: a fire in that year recurs in a later year of its
- * kind) holds a fire if any year does. The days the date fields match in those 14 years are walked in UTC; a day the
- * zone sets no clock forward on fires, and the walk ends there. On a day it
- * does, the gap is found by bisecting the offset (about 20 reads), and the
- * day fires when a time of day the expression matches lies outside it. The
- * work is a few `Intl` reads per forward change (one or two a year), never a
- * walk through seconds.
+ * Bounded instead: a zone's rules for the years ahead repeat with the calendar
+ * (rules stated by weekday and date do; the tz data states nearly every zone's
+ * so, Morocco's, tied to Ramadan, being the exception, where this is an
+ * approximation), and whether a day matches depends on its local calendar date
+ * alone, so one year of each kind ({@link yearsOfEveryKind}, after that of
+ * `after`: a fire in that year recurs in a later year of its kind) holds a
+ * fire if any year does. The days the date fields match in those 14 years are
+ * walked in UTC; a day the zone sets no clock forward on fires, and the walk
+ * ends there. On a day it does, the gap is found by bisecting the offset
+ * (about 20 reads), and the day fires when a time of day the expression
+ * matches lies outside it, or, for a fixed-time job, when the gap ends before
+ * the day does. The work is a few `Intl` reads per forward change (one or two
+ * a year), never a walk through seconds.
  */
 export function firesInZone(expression: CronExpression, timezone: string, after: number): boolean {
   if (timezone === "UTC") return true;
   const given = expression.getPattern()?.match(/\S+/g) ?? [];
   if (given.length !== 5 && given.length !== 6) return true;
   const fields = given.length === 5 ? ["0", ...given] : given;
-  // croner moves a fixed-time job's skipped time to the end of the gap: it fires.
-  if (new CronPattern(fields.join(" ")).isFixedTime) return true;
+  const fixedTime = new CronPattern(fields.join(" ")).isFixedTime;
   const year = Number.isFinite(after) ? new Date(after).getUTCFullYear() : Number.NaN;
   // croner's year field holds 1–9999: outside those, no judgement.
   if (!(year >= 1 && year + ZONE_PROBE_SPAN_YEARS <= 9999)) return true;
@@ -116,6 +119,8 @@ export function firesInZone(expression: CronExpression, timezone: string, after:
     // Local times from gapStart (inclusive) to gapEnd do not exist.
     const gapStart = after + offsetBefore;
     const gapEnd = after + offsetAfter;
+    // croner runs a fixed time in the gap at its end when that is on the same local day.
+    if (fixedTime && gapEnd < end) return true;
     const first = times.nextRun(new Date(start - 1_000));
     if (first !== null && first.getTime() < Math.min(gapStart, end)) return true;
     const later = times.nextRun(new Date(Math.max(gapEnd, start) - 1_000));

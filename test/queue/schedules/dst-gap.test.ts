@@ -15,7 +15,8 @@ import { clockAt, open } from "./helpers.js";
 /**
  * Crons whose every matching time falls in a daylight-saving gap of their zone.
  * croner skips a time in a gap unless seconds, minutes and hours each hold one
- * value (then it runs at the end of the gap), so these never fire.
+ * value and the gap ends on the same local day (then it runs at the end of the
+ * gap), so these never fire.
  */
 const NEVER = [
   // 31 March is a Sunday only in the years it is the last one, when 02:00–03:00 is skipped.
@@ -27,6 +28,10 @@ const NEVER = [
   ["0,15 2 * 10 +0#1", "Australia/Lord_Howe"],
   // Beirut's gap is at midnight, on the last Sunday of March.
   ["0,30 0 * 3 +0#L", "Asia/Beirut"],
+  // Greenland skips Saturday 23:00–24:00 before the last Sunday of March: a fixed time in
+  // that gap is not moved to its end, which is on the next day.
+  ["30 23 24-30 3 +6", "America/Nuuk"],
+  ["0 23 24-30 3 +6", "America/Scoresbysund"],
 ] as const;
 
 describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
@@ -78,6 +83,8 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
         ["leap-monday", "0,30 2 29 2 +1", "America/New_York", "2044-02-29T07:00:00.000Z"],
         // Half past two on the first Sunday of October exists on Lord Howe.
         ["lord-howe", "0,30 2 * 10 +0#1", "Australia/Lord_Howe", "2027-10-02T15:30:00.000Z"],
+        // The hour before Greenland's gap exists.
+        ["nuuk-beside", "30 22 24-30 3 +6", "America/Nuuk", "2027-03-28T00:30:00.000Z"],
       ] as const;
       for (const [name, cron, timezone] of cases)
         await queue.schedule(name, { cron, timezone, queue: "jobs", payload: "" });
