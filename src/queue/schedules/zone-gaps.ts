@@ -27,6 +27,11 @@ export const ZONE_PROBE_SPAN_YEARS = 40;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
+/** 1 January of `year`, 00:00 UTC, in epoch ms (`Date.UTC` would read years 0–99 as 1900–1999). */
+function startOfUtcYear(year: number): number {
+  return new Date(0).setUTCFullYear(year, 0, 1);
+}
+
 /**
  * One year of each kind (the weekday of its 1 January, and whether it is a
  * leap year: 14 kinds) among the {@link ZONE_PROBE_SPAN_YEARS} years after
@@ -37,7 +42,7 @@ export function yearsOfEveryKind(year: number): number[] {
   const years: number[] = [];
   for (let y = year + 1; y <= year + ZONE_PROBE_SPAN_YEARS; y++) {
     const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-    const kind = new Date(Date.UTC(y, 0, 1)).getUTCDay() + (leap ? 7 : 0);
+    const kind = new Date(startOfUtcYear(y)).getUTCDay() + (leap ? 7 : 0);
     if (!seen.has(kind)) {
       seen.add(kind);
       years.push(y);
@@ -100,7 +105,7 @@ export function firesInZone(expression: CronExpression, timezone: string, after:
     timeZone: timezone,
     timeZoneName: "longOffset",
   });
-  const from = new Date(Date.UTC(year + 1, 0, 1) - 1_000);
+  const from = new Date(startOfUtcYear(year + 1) - 1_000);
   for (let day = days.nextRun(from); day !== null; day = days.nextRun(day)) {
     const start = day.getTime();
     const end = start + DAY_MS;

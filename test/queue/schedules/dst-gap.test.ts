@@ -151,4 +151,22 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
     ] as const)
       assert.equal(firesInZone(parseCron(cron, timezone), timezone, now), true, cron);
   });
+
+  it("judge a clock in the first centuries too (years 1-99 are not read as 19xx)", () => {
+    for (let year = 1; year <= 120; year++) {
+      const kinds = yearsOfEveryKind(year);
+      assert.equal(kinds.length, 14, `year ${year}`);
+      assert.ok(
+        kinds.every((y) => y > year && y <= year + ZONE_PROBE_SPAN_YEARS),
+        `year ${year}`,
+      );
+    }
+    const midYear50 = new Date(0).setUTCFullYear(50, 5, 1);
+    for (const [cron, timezone] of [
+      ["*/5 * * * *", "Europe/Berlin"],
+      ["0,30 2 31 3 +0", "Europe/Berlin"],
+      ["15 3 * * *", "America/New_York"],
+    ] as const)
+      assert.equal(firesInZone(parseCron(cron, timezone), timezone, midYear50), true, cron);
+  });
 });
