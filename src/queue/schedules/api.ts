@@ -22,7 +22,13 @@ export async function setSchedule(
   spec: ScheduleSpec,
 ): Promise<void> {
   checkOpen(core);
-  const checked = checkScheduleSpec(name, spec, core.settings, core.now());
+  const checked = checkScheduleSpec(
+    name,
+    spec,
+    core.settings,
+    core.now(),
+    core.schedules.zoneOffsets,
+  );
   return core.schedules.calls.inOrder(async () => {
     if (!core.log.isWritable()) await core.log.whenWritable();
     core.check();

@@ -42,6 +42,7 @@ import { FireHeap } from "./fire-heap.js";
 import { type CronExpression, nextFireAfter, parseCron } from "./timing.js";
 import type { Schedule } from "./types.js";
 import { scheduleOptions } from "./validate.js";
+import { ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** Most fires committed in one turn of the event loop. */
 export const FIRES_PER_TURN = 256;
@@ -71,9 +72,14 @@ interface Plan {
   readonly failure: unknown;
 }
 
+/** A cron parsed for a schedule, to be reused while its expression and zone stay the same. */
+type Parsed = Pick<Plan, "schedule" | "cron">;
+
 export class ScheduleRunner {
   /** The `schedule`/`unschedule` calls, in the order they were made. */
   readonly calls = new ScheduleCalls();
+  /** The offset formats of the zones this queue's crons are checked in (`zone-gaps.ts`). */
+  readonly zoneOffsets = new ZoneOffsetFormats();
   readonly #core: QueueCore;
   readonly #clock: MonotonicClock;
   readonly #intervalMs: number;
@@ -119,8 +125,10 @@ export class ScheduleRunner {
       if (this.#stopped || core.closed) return;
       const s = core.state.schedules.get(name);
       if (s === undefined) continue;
+      let cron: CronExpression | undefined;
       try {
-        await catchUp(s, ownedAt, this.#cronOf(s), {
+        cron = this.#cronOf(s);
+        await catchUp(s, ownedAt, cron, {
           commit: (record) => this.#commit(record),
           fire: (schedule, fireAt) => this.#fire(schedule, fireAt, core.now()),
           current: () => core.state.schedules.get(name),
@@ -133,7 +141,8 @@ export class ScheduleRunner {
           `schedule ${JSON.stringify(name)}: catching up failed: ${messageOf(error)}`,
         );
       }
-      this.#plan(name);
+      // Catching up replaced `s` (its last fire moved): plan with the cron parsed for it.
+      this.#plan(name, { schedule: s, cron });
     }
     this.#ready = true;
     this.#pass();
@@ -195,21 +204,25 @@ export class ScheduleRunner {
    * same). A stored one that never fires after its last fire (every time in
    * a daylight-saving gap: `schedule()` refuses it now) throws, so it is
    * listed with that error rather than searched to the year 3000 at each plan.
+   * `parsed` is another earlier parse to reuse (one made for catching up).
    */
-  #cronOf(s: Schedule): CronExpression | undefined {
+  #cronOf(s: Schedule, parsed?: Parsed): CronExpression | undefined {
     if (s.cron === undefined) return undefined;
-    const plan = this.#plans.get(s.name);
-    if (
-      plan !== undefined &&
-      plan.schedule.cron === s.cron &&
-      plan.schedule.timezone === s.timezone
-    )
-      return plan.cron;
-    return parseCron(s.cron, s.timezone, s.firedUpTo);
+    for (const known of [this.#plans.get(s.name), parsed])
+      if (
+        known?.cron !== undefined &&
+        known.schedule.cron === s.cron &&
+        known.schedule.timezone === s.timezone
+      )
+        return known.cron;
+    return parseCron(s.cron, s.timezone, s.firedUpTo, this.zoneOffsets);
   }
 
-  /** Brings the plan and heap entry of `name` up to date with the state; `undefined` once gone. */
-  #plan(name: string): Plan | undefined {
+  /**
+   * Brings the plan and heap entry of `name` up to date with the state;
+   * `undefined` once gone. `parsed`: a cron already parsed for it.
+   */
+  #plan(name: string, parsed?: Parsed): Plan | undefined {
     const s = this.#core.state.schedules.get(name);
     if (s === undefined) {
       this.#plans.delete(name);
@@ -220,7 +233,7 @@ export class ScheduleRunner {
     if (known !== undefined && known.schedule === s) return known;
     let plan: Plan;
     try {
-      const cron = this.#cronOf(s);
+      const cron = this.#cronOf(s, parsed);
       plan = { schedule: s, cron, next: nextFireAfter(s, s.firedUpTo, cron), failure: undefined };
     } catch (error) {
       // A stored expression this runtime cannot evaluate (a time zone unknown to its

@@ -9,7 +9,7 @@
 import { Cron } from "croner";
 import { MAX_TIMESTAMP_MS } from "../validate.js";
 import type { ScheduleDefinition } from "./types.js";
-import { firesInZone, NeverFiresError } from "./zone-gaps.js";
+import { firesInZone, NeverFiresError, type ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** A parsed cron expression of a schedule (parse once, ask many times). */
 export type CronExpression = Cron;
@@ -83,10 +83,15 @@ export function knownTimeZone(zone: string): boolean {
  * {@link NoMatchingDateError} when no date matches it, an error naming the
  * zone when this runtime does not know it, and with `firesAfter`
  * {@link NeverFiresError} when it never fires after that time
- * ({@link firesInZone}). Never an open search: every check costs a bounded
+ * ({@link firesInZone}, reading offsets with `formats`). Never an open search: every check costs a bounded
  * time whatever the expression.
  */
-export function parseCron(cron: string, timezone: string, firesAfter?: number): CronExpression {
+export function parseCron(
+  cron: string,
+  timezone: string,
+  firesAfter?: number,
+  formats?: ZoneOffsetFormats,
+): CronExpression {
   // UTC by offset: the same times, without a time-zone lookup per step (several times faster).
   const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
   if (!someDateMatches(expression)) throw new NoMatchingDateError();
@@ -95,7 +100,7 @@ export function parseCron(cron: string, timezone: string, firesAfter?: number): 
     throw new Error(
       `time zone '${timezone}' is unknown to this runtime (its time-zone data may be older than that of the process that stored the schedule)`,
     );
-  if (firesAfter !== undefined && !firesInZone(expression, timezone, firesAfter))
+  if (firesAfter !== undefined && !firesInZone(expression, timezone, firesAfter, formats))
     throw new NeverFiresError(timezone);
   return expression;
 }

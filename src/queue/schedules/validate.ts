@@ -25,7 +25,7 @@ import {
   type ScheduleDefinition,
   type ScheduleSpec,
 } from "./types.js";
-import { firesInZone } from "./zone-gaps.js";
+import { firesInZone, type ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** Longest schedule name, in UTF-8 bytes. */
 export const MAX_SCHEDULE_NAME_BYTES = 255;
@@ -104,12 +104,14 @@ export function scheduleOptions(json: string | undefined): EnqueueOptions {
 /**
  * Checks `Queue.schedule(name, spec)` and returns the definition to write,
  * set at `now`. Throws `InvalidArgumentError` naming the first bad field.
+ * `formats` are the queue's zone offset formats, for the gap check.
  */
 export function checkScheduleSpec(
   nameArg: unknown,
   specArg: unknown,
   settings: QueueSettings,
   now: number,
+  formats?: ZoneOffsetFormats,
 ): ScheduleDefinition {
   const name = checkScheduleName(nameArg);
   if (typeof specArg !== "object" || specArg === null || Array.isArray(specArg))
@@ -158,7 +160,7 @@ export function checkScheduleSpec(
       );
     }
     // Times that match but that the zone's clocks always skip: a schedule that would never fire.
-    if (!firesInZone(expression, timezone, now))
+    if (!firesInZone(expression, timezone, now, formats))
       throw invalidArgumentGot(
         "spec.cron",
         `${CRON_EXPECTED} that fires at some time in \`spec.timezone\``,

@@ -51,6 +51,29 @@ export function yearsOfEveryKind(year: number): number[] {
   return years;
 }
 
+/** Most zones a {@link ZoneOffsetFormats} keeps a format for (it starts over when full). */
+const KEPT_ZONES = 64;
+
+/**
+ * The "longOffset" formats {@link firesInZone} reads zones' offsets with, one
+ * per zone, kept by the queue that checks (making one costs about as much as
+ * the rest of a common check).
+ */
+export class ZoneOffsetFormats {
+  readonly #formats = new Map<string, Intl.DateTimeFormat>();
+
+  /** The format of `timezone`, made on first use. */
+  of(timezone: string): Intl.DateTimeFormat {
+    let format = this.#formats.get(timezone);
+    if (format === undefined) {
+      format = new Intl.DateTimeFormat("en-US", { timeZone: timezone, timeZoneName: "longOffset" });
+      if (this.#formats.size >= KEPT_ZONES) this.#formats.clear();
+      this.#formats.set(timezone, format);
+    }
+    return format;
+  }
+}
+
 /** The zone's offset from UTC at `t`, in ms, read with `format` (a "longOffset" format). */
 function offsetAt(format: Intl.DateTimeFormat, t: number): number {
   const match = /GMT(?:([+-])(\d+):(\d+)(?::(\d+))?)?$/.exec(format.format(t));
@@ -87,12 +110,16 @@ function offsetAt(format: Intl.DateTimeFormat, t: number): number {
  * the day does. The work is a few `Intl` reads per forward change (one or two
  * a year), never a walk through seconds.
  */
-export function firesInZone(expression: CronExpression, timezone: string, after: number): boolean {
+export function firesInZone(
+  expression: CronExpression,
+  timezone: string,
+  after: number,
+  formats: ZoneOffsetFormats = new ZoneOffsetFormats(),
+): boolean {
   if (timezone === "UTC") return true;
   const given = expression.getPattern()?.match(/\S+/g) ?? [];
   if (given.length !== 5 && given.length !== 6) return true;
   const fields = given.length === 5 ? ["0", ...given] : given;
-  const fixedTime = new CronPattern(fields.join(" ")).isFixedTime;
   const year = Number.isFinite(after) ? new Date(after).getUTCFullYear() : Number.NaN;
   // croner's year field holds 1–9999: outside those, no judgement.
   if (!(year >= 1 && year + ZONE_PROBE_SPAN_YEARS <= 9999)) return true;
@@ -100,11 +127,10 @@ export function firesInZone(expression: CronExpression, timezone: string, after:
   const days = new Cron(`0 0 0 ${fields.slice(3, 6).join(" ")} ${years.join(",")}`, {
     utcOffset: 0,
   });
-  const times = new Cron(`${fields.slice(0, 3).join(" ")} * * *`, { utcOffset: 0 });
-  const format = new Intl.DateTimeFormat("en-US", {
-    timeZone: timezone,
-    timeZoneName: "longOffset",
-  });
+  const format = formats.of(timezone);
+  // Needed only on a day the clocks go forward (made then: most checks end on their first day).
+  let times: Cron | undefined;
+  let fixedTime: boolean | undefined;
   const from = new Date(startOfUtcYear(year + 1) - 1_000);
   for (let day = days.nextRun(from); day !== null; day = days.nextRun(day)) {
     const start = day.getTime();
@@ -125,7 +151,10 @@ export function firesInZone(expression: CronExpression, timezone: string, after:
     const gapStart = after + offsetBefore;
     const gapEnd = after + offsetAfter;
     // croner runs a fixed time in the gap at its end when that is on the same local day.
+    const timesOfDay = `${fields.slice(0, 3).join(" ")} * * *`;
+    fixedTime ??= new CronPattern(timesOfDay).isFixedTime;
     if (fixedTime && gapEnd < end) return true;
+    times ??= new Cron(timesOfDay, { utcOffset: 0 });
     const first = times.nextRun(new Date(start - 1_000));
     if (first !== null && first.getTime() < Math.min(gapStart, end)) return true;
     const later = times.nextRun(new Date(Math.max(gapEnd, start) - 1_000));

@@ -169,4 +169,34 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
     ] as const)
       assert.equal(firesInZone(parseCron(cron, timezone), timezone, midYear50), true, cron);
   });
+
+  it("check each stored cron once when a queue opens, catching up included", async () => {
+    const store = new MemoryStore();
+    const first = await open(store, clockAt("2027-01-01T00:00:00Z"));
+    const names = ["a", "b", "c"];
+    for (const [i, name] of names.entries())
+      await first.schedule(name, {
+        cron: `${i} */2 * * *`,
+        timezone: "Europe/Berlin",
+        queue: "jobs",
+        payload: "",
+      });
+    await first.close();
+    // A day later: every schedule has fires to catch up on, then is planned.
+    const { result: listed, searches } = await cronSearchesDuring(async () => {
+      const queue = await open(store, clockAt("2027-01-02T00:00:00Z"));
+      try {
+        return await queue.listSchedules();
+      } finally {
+        await queue.close();
+      }
+    });
+    assert.deepEqual(
+      listed.map((s) => [s.name, s.error]),
+      names.map((name) => [name, undefined]),
+    );
+    // The gap check's walk over the days of one year of each kind, once per schedule.
+    const checks = searches.filter((p) => p === `0 0 0 * * * ${yearsOfEveryKind(2027).join(",")}`);
+    assert.equal(checks.length, names.length, searches.join("\n"));
+  });
 });
