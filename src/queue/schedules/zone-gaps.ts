@@ -150,9 +150,9 @@ export function firesInZone(
     // Local times from gapStart (inclusive) to gapEnd do not exist.
     const gapStart = after + offsetBefore;
     const gapEnd = after + offsetAfter;
-    // croner runs a fixed time in the gap at its end when that is on the same local day.
     const timesOfDay = `${fields.slice(0, 3).join(" ")} * * *`;
     fixedTime ??= new CronPattern(timesOfDay).isFixedTime;
+    // croner runs a fixed time in the gap at its end when that is on the same local day.
     if (fixedTime && gapEnd < end) return true;
     times ??= new Cron(timesOfDay, { utcOffset: 0 });
     const first = times.nextRun(new Date(start - 1_000));
