@@ -15,7 +15,12 @@ import { CONNECTION_STRING_EXPECTED, checkConnectionString } from "./azure-conne
 import { azureVerdict, isAlreadyExists, isNotFound } from "./azure-errors.js";
 import type { AzureBlobStoreOptions, AzureTokenCredential } from "./azure-options.js";
 import { checkPutBody } from "./call-arguments.js";
-import { checkNotHtml, errorCodeOf, toStorageError } from "./cloud/errors.js";
+import {
+  checkNotHtml,
+  errorCodeOf,
+  toStorageError,
+  UnexpectedAnswerError,
+} from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -173,9 +178,14 @@ export class AzureBlobStore implements ObjectStore {
     return this.#call("head", key, async (client, abortSignal) => {
       try {
         const out = await client.getBlobClient(this.#prefix + key).getProperties({ abortSignal });
-        const info: ObjectInfo = { key, size: out.contentLength ?? 0 };
-        if (out.etag !== undefined) info.etag = out.etag;
-        return info;
+        // A proxy's 200 would otherwise say that a missing blob exists.
+        checkNotHtml("head", out.contentType);
+        if (out.etag === undefined)
+          throw new UnexpectedAnswerError(
+            "the answer to a head request lacks the ETag the Blob service sends for every blob " +
+              "(a proxy's page in the way, or a client or mock that drops it)",
+          );
+        return { key, size: out.contentLength ?? 0, etag: out.etag };
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;

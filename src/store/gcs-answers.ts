@@ -86,6 +86,28 @@ function describeBody(body: unknown): string {
 }
 
 /**
+ * An object's metadata (`objects.get`), checked to be the service's: every
+ * GCS server sends an object's `size`. A proxy's HTML page, an XML document
+ * or `{}`, which the client library hands over as metadata, has none; read
+ * as metadata, it would say that a missing object exists.
+ */
+export function checkObjectMetadata(metadata: unknown): GcsObjectMetadata {
+  const size =
+    typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
+      ? (metadata as { size?: unknown }).size
+      : undefined;
+  const sized =
+    (typeof size === "string" && /^\d+$/.test(size)) ||
+    (typeof size === "number" && Number.isSafeInteger(size) && size >= 0);
+  if (!sized)
+    throw new UnexpectedAnswerError(
+      `the answer to a head request is not an object's metadata (${describeBody(metadata)}): ` +
+        "a proxy or captive portal in the way, or an empty or cut answer?",
+    );
+  return metadata as GcsObjectMetadata;
+}
+
+/**
  * Headers every GCS server sends with an object's bytes, one at least: real
  * GCS and most emulators send all three, some emulators only
  * `x-goog-hash`. A proxy's page has none of them.

@@ -21,7 +21,7 @@ import {
 } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
-import { listPage, readObject } from "./gcs-answers.js";
+import { checkObjectMetadata, listPage, readObject } from "./gcs-answers.js";
 import type {
   GcsBucket,
   GcsClient,
@@ -202,7 +202,7 @@ export class GcsStore implements ObjectStore {
     return this.#call("head", key, async (bucket) => {
       try {
         const [metadata] = await bucket.file(this.#prefix + key).getMetadata();
-        return toInfo(key, metadata);
+        return toInfo(key, checkObjectMetadata(metadata));
       } catch (err) {
         if (isMissingObject(err)) return null;
         throw err;

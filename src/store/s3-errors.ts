@@ -39,6 +39,23 @@ export function checkObjectAnswer(out: {
   }
 }
 
+/**
+ * Refuses a HeadObject answer that is not an S3 server's, as
+ * {@link checkObjectAnswer} does a GetObject one: a proxy's 200 would
+ * otherwise say that a missing object exists.
+ */
+export function checkHeadAnswer(out: {
+  ETag?: string | undefined;
+  ContentType?: string | undefined;
+}): void {
+  checkNotHtml("head", out.ContentType);
+  if (out.ETag === undefined)
+    throw new UnexpectedAnswerError(
+      "the answer to a head request lacks the ETag every S3 server sends for an object " +
+        "(a proxy's page in the way, or a client or mock that drops it)",
+    );
+}
+
 /** Refuses a PutObject answer without an ETag: it does not say the object was stored. */
 export function checkPutAnswer(out: { ETag?: string | undefined }): void {
   if (out.ETag === undefined)

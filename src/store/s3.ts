@@ -24,6 +24,7 @@ import {
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
+  checkHeadAnswer,
   checkListAnswer,
   checkObjectAnswer,
   checkPutAnswer,
@@ -96,7 +97,7 @@ export interface S3StoreOptions {
    * `maxAttempts` and `connectionTimeoutMs` are then ignored). An `S3Client`
    * of `@aws-sdk/client-s3`. A wrapper or a mock (such as
    * `aws-sdk-client-mock`) must answer as every S3 server does: an `ETag` in
-   * GetObject and PutObject outputs, `IsTruncated` in ListObjectsV2 outputs.
+   * GetObject, HeadObject and PutObject outputs, `IsTruncated` in ListObjectsV2 outputs.
    * Without them every such call fails with a transient `StorageError`: a
    * proxy's page in the service's place looks the same.
    * @default none: the store creates one from these options
@@ -240,6 +241,8 @@ export class S3Store implements ObjectStore {
   async delete(key: string): Promise<void> {
     checkKey(key);
     await this.#call("delete", key, async ({ sdk, client }, abortSignal) => {
+      // Its answer is not checked: S3-compatible servers agree on no field of it, and a
+      // delete that a proxy's 200 swallowed leaves only garbage, which collection retries.
       try {
         await client.send(
           new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
@@ -259,9 +262,8 @@ export class S3Store implements ObjectStore {
           new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
           { abortSignal },
         );
-        const info: ObjectInfo = { key, size: out.ContentLength ?? 0 };
-        if (out.ETag !== undefined) info.etag = out.ETag;
-        return info;
+        checkHeadAnswer(out);
+        return { key, size: out.ContentLength ?? 0, etag: out.ETag! };
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

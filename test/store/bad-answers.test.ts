@@ -3,7 +3,8 @@
 // one byte longer than its Content-Length says, a 503 whose body is cut short. Each runs the
 // real client library against a local HTTP server that plays the bad intermediary. A store
 // call must then reject with a transient StorageError: never resolve (an empty listing, an
-// HTML page read as an object's bytes, a write acknowledged by the proxy), and never end the process with an exception thrown
+// HTML page read as an object's bytes, a missing object read as one that exists, a write
+// acknowledged by the proxy), and never end the process with an exception thrown
 // outside the call's promise.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -63,6 +64,8 @@ const stores: Record<string, (endpoint: string) => ObjectStore> = {
 const calls: Record<string, (store: ObjectStore) => Promise<unknown>> = {
   get: (store) => store.get("q/wal/00000000000000000001"),
   list: (store) => store.list("q/manifest/"),
+  // A proxy's 200 would otherwise read as "the object exists" (replay looks a WAL slot up so).
+  head: (store) => store.head!("q/wal/00000000000000000001"),
   put: (store) =>
     store.put("q/wal/00000000000000000002", new Uint8Array([1, 2, 3]), { ifNoneMatch: "*" }),
 };
