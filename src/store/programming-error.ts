@@ -48,11 +48,14 @@ const MAX_CAUSES = 8;
  *   JSON): a store that parses an answer meets a proxy's error page or a cut
  *   body there during an outage, which heals.
  * - `TypeError`: unless it looks like a network failure. `fetch` reports
- *   every one as a `TypeError` (`fetch failed`, `terminated`) with the socket
- *   or DNS error as `cause`, so one with a `cause` that is not itself a bug,
- *   or with a system or undici error `code` (`ECONNRESET`, `UND_ERR_SOCKET`),
- *   is a network failure. Node's own argument checks carry `ERR_…` codes:
- *   those are bugs.
+ *   every one as a `TypeError` (`fetch failed`, `terminated`) with the socket,
+ *   DNS, TLS or parser error as `cause`, and each of those has a `code`; so
+ *   one whose `cause` is not itself a bug and shows the network (a `code`, an
+ *   HTTP answer, a `DOMException`; see `wentOverTheWire`), or with a system
+ *   or undici error `code` of its own (`ECONNRESET`, `UND_ERR_SOCKET`), is a
+ *   network failure. A `cause` that shows none (fetch's `unknown scheme`, a
+ *   store's own `Error` wrapped in a `TypeError`) means nothing was sent:
+ *   a bug. Node's own argument checks carry `ERR_…` codes: those are bugs.
  *
  * Never a `RangeError` (an allocation that fails under memory pressure) or
  * any other class. An error that carries an HTTP answer (an SDK's
@@ -74,7 +77,25 @@ function programming(error: unknown, depth: number): boolean {
   if (name !== "TypeError") return true;
   if (isNetworkCode(read(error, "code"))) return false;
   const cause = read(error, "cause");
-  return cause === undefined || cause === null || programming(cause, depth + 1);
+  if (cause === undefined || cause === null || programming(cause, depth + 1)) return true;
+  return !wentOverTheWire(cause, depth + 1);
+}
+
+/**
+ * Whether `error` (or its `cause` chain, or an `AggregateError`'s errors)
+ * shows a request that met the network or a service: an error `code`
+ * (`ECONNRESET`, `UND_ERR_SOCKET`, `HPE_INVALID_CONSTANT`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`: every failure `fetch` and Node's sockets
+ * report has one), an HTTP answer, or a `DOMException` (a timeout or an
+ * abort). A plain `Error("unknown scheme")` has none of them: nothing was sent.
+ */
+function wentOverTheWire(error: unknown, depth: number): boolean {
+  if (typeof error !== "object" || error === null || depth > MAX_CAUSES) return false;
+  if (typeof read(error, "code") === "string" || carriesAnswer(error)) return true;
+  const errors = read(error, "errors");
+  if (Array.isArray(errors) && errors.some((inner) => wentOverTheWire(inner, depth + 1)))
+    return true;
+  return wentOverTheWire(read(error, "cause"), depth + 1);
 }
 
 /**

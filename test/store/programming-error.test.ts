@@ -7,7 +7,7 @@
  * a plain `Error` and whatever the cloud SDKs throw keep their classification.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
 import { StorageError } from "../../src/errors.js";
@@ -64,6 +64,15 @@ const bugs: Record<string, () => unknown> = {
     new TypeError("Failed to parse URL from nope", {
       cause: thrownBy(() => new URL("nope")),
     }),
+  "a store's TypeError wrapping a plain Error (no code, no answer: nothing went over the wire)":
+    () =>
+      new TypeError("the bucket is not configured", {
+        cause: new Error("missing setting BUCKET"),
+      }),
+  "a TypeError wrapping a TypeError that wraps a plain Error": () =>
+    new TypeError("put failed", {
+      cause: new TypeError("cannot sign the request", { cause: new Error("no key") }),
+    }),
 };
 
 /** Outages and everything else that stays transient. */
@@ -90,6 +99,35 @@ const outages: Record<string, () => unknown> = {
     Object.assign(new TypeError("socket hang up"), { code: "ETIMEDOUT" }),
   "a TypeError with an undici code": () =>
     Object.assign(new TypeError("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" }),
+  "a store's TypeError wrapping fetch's network failure": () =>
+    new TypeError("upload failed", {
+      cause: new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
+    }),
+  "TypeError: fetch failed, caused by an AggregateError of refused connections": () =>
+    new TypeError("fetch failed", {
+      cause: new AggregateError([systemError("ECONNREFUSED"), systemError("ECONNREFUSED")]),
+    }),
+  "TypeError: fetch failed, caused by an HTTP parser error (HPE_ code)": () =>
+    new TypeError("fetch failed", {
+      cause: Object.assign(new Error("Response does not match the HTTP/1.1 protocol"), {
+        name: "HTTPParserError",
+        code: "HPE_INVALID_CONSTANT",
+      }),
+    }),
+  "TypeError: fetch failed, caused by a TLS failure": () =>
+    new TypeError("fetch failed", {
+      cause: Object.assign(new Error("self-signed certificate"), {
+        code: "DEPTH_ZERO_SELF_SIGNED_CERT",
+      }),
+    }),
+  "a TypeError caused by a timeout (DOMException)": () =>
+    new TypeError("request failed", {
+      cause: new DOMException("The operation was aborted due to timeout", "TimeoutError"),
+    }),
+  "a TypeError caused by an SDK error that carries an answer": () =>
+    new TypeError("request failed", {
+      cause: Object.assign(new Error("Service Unavailable"), { statusCode: 503 }),
+    }),
   "SyntaxError of a garbled answer (JSON.parse of a proxy's error page)": () =>
     thrownBy(() => JSON.parse("<html>502 Bad Gateway</html>")),
   "an SDK's TypeError that carries the answer it failed to read ($metadata)": () =>
@@ -134,6 +172,43 @@ describe("isProgrammingError", () => {
     assert.equal(error.message, "fetch failed");
     assert.equal(isProgrammingError(error), false);
     assert.equal(isTransient(error), true);
+  });
+
+  it("a bug: a real fetch of a scheme it does not know (TypeError: fetch failed, its cause without a code)", async () => {
+    const error = await rejectionOf(fetch("ftp://127.0.0.1/"));
+    assert.ok(error instanceof TypeError, String(error));
+    assert.equal(error.message, "fetch failed");
+    assert.equal(isProgrammingError(error), true);
+    assert.equal(isTransient(error), false, "not retried");
+  });
+
+  it("not a bug: real fetch failures (a reset, a garbled answer, a cut body, an unknown host)", async () => {
+    const behaviours: Record<string, (socket: Socket) => void> = {
+      reset: (socket) => socket.destroy(),
+      garbled: (socket) => socket.end("GARBAGE\r\n\r\n"),
+      cut: (socket) => {
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+        setTimeout(() => socket.destroy(), 20);
+      },
+    };
+    for (const [what, behave] of Object.entries(behaviours)) {
+      const listener = createServer((socket) => socket.once("data", () => behave(socket)));
+      await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+      const { port } = listener.address() as { port: number };
+      try {
+        const error = await rejectionOf(
+          fetch(`http://127.0.0.1:${port}/`).then((answer) => answer.arrayBuffer()),
+        );
+        assert.ok(error instanceof TypeError, `${what}: ${String(error)}`);
+        assert.equal(isProgrammingError(error), false, what);
+        assert.equal(isTransient(error), true, what);
+      } finally {
+        await new Promise((resolve) => listener.close(resolve));
+      }
+    }
+    const unknownHost = await rejectionOf(fetch("http://no-such-host.invalid/"));
+    assert.ok(unknownHost instanceof TypeError, String(unknownHost));
+    assert.equal(isProgrammingError(unknownHost), false);
   });
 
   it("a cause chain that loops ends", () => {
