@@ -25,7 +25,7 @@ interface ListedFile {
  */
 export async function listPage(
   bucket: GcsBucket,
-  query: { prefix: string; maxResults: number; startOffset?: string },
+  query: { prefix: string; maxResults: number; startOffset?: string; pageToken?: string },
 ): Promise<{ files: ListedFile[]; nextPageToken: string | undefined }> {
   if (typeof bucket.request !== "function") {
     const [files, nextQuery] = await bucket.getFiles({ ...query, autoPaginate: false });

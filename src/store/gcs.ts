@@ -221,14 +221,26 @@ export class GcsStore implements ObjectStore {
         maxResults: limit + 1,
         ...(after === undefined ? {} : { startOffset: after }),
       };
-      const { files, nextPageToken } = await listPage(bucket, query);
-      const entries = files.filter((file) => file.name !== after);
-      const objects = entries
-        .slice(0, limit)
-        .map((file) => toInfo(file.name.slice(this.#prefix.length), file.metadata));
-      const more = entries.length > limit || Boolean(nextPageToken);
-      const last = objects.at(-1);
-      return more && last !== undefined ? { objects, nextStartAfter: last.key } : { objects };
+      // A page may hold no objects past the cursor and still have a next page token (GCS
+      // allows empty pages): follow it, or the listing would end before the objects after.
+      let pageToken: string | undefined;
+      for (;;) {
+        const page = await listPage(
+          bucket,
+          pageToken === undefined ? query : { ...query, pageToken },
+        );
+        const entries = page.files.filter((file) => file.name !== after);
+        const objects = entries
+          .slice(0, limit)
+          .map((file) => toInfo(file.name.slice(this.#prefix.length), file.metadata));
+        const last = objects.at(-1);
+        if (last === undefined && page.nextPageToken) {
+          pageToken = page.nextPageToken;
+          continue;
+        }
+        const more = entries.length > limit || Boolean(page.nextPageToken);
+        return more && last !== undefined ? { objects, nextStartAfter: last.key } : { objects };
+      }
     });
   }
 

@@ -79,6 +79,22 @@ export function checkListAnswer(out: { IsTruncated?: boolean | undefined }): voi
     );
 }
 
+/**
+ * The continuation token of a truncated ListObjectsV2 page that held no
+ * keys; refuses such a page without one: there is no way on from it, and
+ * ending the listing there would drop the keys it says follow.
+ */
+export function nextToken(out: { NextContinuationToken?: string | undefined }): string {
+  const token = out.NextContinuationToken;
+  if (typeof token !== "string" || token === "")
+    throw new UnexpectedAnswerError(
+      "the answer to a list request says it is truncated (IsTruncated) but holds no key and " +
+        "no NextContinuationToken to go on from: a proxy's page in the way, or a server that " +
+        "does not speak ListObjectsV2 as S3 does",
+    );
+  return token;
+}
+
 /** A missing object (a missing bucket is a configuration error, not "no such key"). */
 export function isNotFound(err: unknown): boolean {
   const code = errorCodeOf(err);
