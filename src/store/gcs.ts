@@ -9,7 +9,7 @@ import { messageOf } from "../util/message.js";
 import { redactSecrets, redactUrl } from "../util/redact.js";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkPutBody } from "./call-arguments.js";
-import { baseVerdict, httpStatusOf, toStorageError, type Verdict } from "./cloud/errors.js";
+import { httpStatusOf, toStorageError } from "./cloud/errors.js";
 import {
   checkInteger,
   checkKey,
@@ -29,6 +29,7 @@ import type {
   GcsListQuery,
   GcsObjectMetadata,
 } from "./gcs-client.js";
+import { gcsVerdict, isMissingObject } from "./gcs-errors.js";
 import {
   type ListOptions,
   type ListPage,
@@ -38,6 +39,9 @@ import {
   type PutOptions,
   type StoredObject,
 } from "./types.js";
+
+// Where the CLI looks for the parts of the advice it drops.
+export { GCS_CREDENTIALS_OPTION, GCS_KEY_FILE_OPTION } from "./gcs-errors.js";
 
 export type { GcsBucket, GcsClient, GcsFile, GcsListQuery, GcsObjectMetadata };
 
@@ -264,7 +268,13 @@ export class GcsStore implements ObjectStore {
           return await run(await this.#gcsBucket());
         } catch (err) {
           if (err instanceof ObjectExistsError) throw err;
-          throw toStorageError(this.describe(), op, key, err, gcsVerdict(err, this.#bucketName));
+          throw toStorageError(
+            this.describe(),
+            op,
+            key,
+            err,
+            gcsVerdict(err, this.#bucketName, this.#options.keyFilename),
+          );
         }
       }),
     );
@@ -326,47 +336,6 @@ function checkApiEndpoint(endpoint: unknown): void {
       `${JSON.stringify(redactUrl(endpoint))}, with ${dotSegmentProblem(dots)}`,
       "GcsStore",
     );
-}
-
-/**
- * A missing object, as opposed to a missing bucket: GCS answers 404 for both,
- * and names the bucket in the message ("The specified bucket does not exist",
- * "No such object: bucket/key").
- */
-function isMissingObject(err: unknown): boolean {
-  if (httpStatusOf(err) !== 404) return false;
-  const message = messageOf(err);
-  return !/bucket does not exist/i.test(message);
-}
-
-/**
- * The end of the no-credentials advice that only code can follow (the CLI
- * drops it: its user gives credentials through the environment).
- */
-export const GCS_CREDENTIALS_OPTION = ", or pass `keyFilename` or `credentials` to GcsStore";
-
-/** Which GCS failures are permanent, and what to tell the operator about them. */
-function gcsVerdict(err: unknown, bucket: string): Verdict {
-  const status = httpStatusOf(err);
-  const message = messageOf(err);
-  if (status === 404)
-    return {
-      permanent: true,
-      hint: `The bucket "${bucket}" does not exist: create it, or fix the bucket name`,
-    };
-  if (status === 401)
-    return { permanent: true, hint: "Authentication failed: check the credentials" };
-  if (status === 403)
-    return {
-      permanent: true,
-      hint: `Permission denied: allow these credentials to get, create, delete and list objects in bucket "${bucket}"`,
-    };
-  if (status === undefined && /could not load the default credentials/i.test(message))
-    return {
-      permanent: true,
-      hint: `No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply${GCS_CREDENTIALS_OPTION}`,
-    };
-  return baseVerdict(err);
 }
 
 /**

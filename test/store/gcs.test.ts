@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
@@ -12,6 +15,7 @@ import {
   type GcsListQuery,
   type GcsObjectMetadata,
   GcsStore,
+  type GcsStoreOptions,
 } from "../../src/store/gcs.js";
 import { ObjectExistsError } from "../../src/store/types.js";
 
@@ -268,6 +272,14 @@ describe("GcsStore error classification (injected client)", { timeout: 60_000 },
       [apiError(503, "backend unavailable"), false, /HTTP 503/],
       [apiError(429, "rate limited"), false, /HTTP 429/],
       [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), false, /hang up/],
+      [
+        Object.assign(new Error("connect EACCES 10.0.0.1:443"), {
+          code: "EACCES",
+          syscall: "connect",
+        }),
+        false,
+        /EACCES/,
+      ],
     ];
     for (const [error, permanent, message] of cases) {
       const { client } = scriptedClient({
@@ -438,3 +450,56 @@ describe("GcsStore reading through createReadStream (injected file)", () => {
     });
   });
 });
+
+describe("GcsStore with credentials it cannot use (the client library's own failures)", {
+  timeout: 60_000,
+}, () => {
+  // Each fails inside the client library before any request is sent, so no network is needed.
+  it("a key file that cannot be read, or credentials without a usable key, fail at once, permanent, saying what to fix", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-gcs-keys-"));
+    try {
+      const incomplete = join(dir, "incomplete.json");
+      await writeFile(incomplete, JSON.stringify({ type: "service_account" }));
+      const missing = join(dir, "missing.json");
+      const cases: Array<[string, Partial<GcsStoreOptions>, RegExp]> = [
+        [
+          "a missing key file",
+          { keyFilename: missing },
+          new RegExp(
+            `The key file "${escapeRegExp(missing)}" cannot be read \\(ENOENT\\): fix GOOGLE_APPLICATION_CREDENTIALS or the store's \`keyFilename\``,
+          ),
+        ],
+        [
+          "a directory as key file",
+          { keyFilename: dir },
+          new RegExp(`The key file "${escapeRegExp(dir)}" cannot be read \\(EISDIR\\)`),
+        ],
+        [
+          "a key file without private_key and client_email",
+          { keyFilename: incomplete },
+          /The credentials lack a private_key or client_email: use a service-account key file/,
+        ],
+        [
+          "a private key that does not parse",
+          { credentials: { client_email: "queue@p.iam.gserviceaccount.com", private_key: "nope" } },
+          /The credentials' private key cannot be read \(ERR_OSSL_\w+\): check the private_key/,
+        ],
+      ];
+      for (const [what, options, message] of cases) {
+        const store = new GcsStore({ bucket: "b", maxRetries: 0, timeoutMs: 20_000, ...options });
+        await assert.rejects(store.get("k"), (err) => {
+          assert.ok(err instanceof StorageError, `${what}: ${String(err)}`);
+          assert.equal(err.permanent, true, `${what}: ${err.message}`);
+          assert.match(err.message, message, what);
+          return true;
+        });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

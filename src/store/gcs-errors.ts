@@ -1,0 +1,99 @@
+/**
+ * How `GcsStore` reads the client library's failures: a missing object apart
+ * from a missing bucket, and which failures are permanent with what to tell
+ * the operator (credentials the library cannot use included). Separate from
+ * `gcs.ts`, which makes the calls, as `s3-errors.ts` is for `S3Store`.
+ */
+import { messageOf } from "../util/message.js";
+import { baseVerdict, httpStatusOf, type Verdict } from "./cloud/errors.js";
+
+/**
+ * A missing object, as opposed to a missing bucket: GCS answers 404 for both,
+ * and names the bucket in the message ("The specified bucket does not exist",
+ * "No such object: bucket/key").
+ */
+export function isMissingObject(err: unknown): boolean {
+  if (httpStatusOf(err) !== 404) return false;
+  const message = messageOf(err);
+  return !/bucket does not exist/i.test(message);
+}
+
+/**
+ * The end of the no-credentials advice that only code can follow (the CLI
+ * drops it: its user gives credentials through the environment).
+ */
+export const GCS_CREDENTIALS_OPTION = ", or pass `keyFilename` or `credentials` to GcsStore";
+
+/** The code-only way to name a key file, in the unreadable-key-file hint (the CLI drops it). */
+export const GCS_KEY_FILE_OPTION = " or the store's `keyFilename`";
+
+/**
+ * Failures of the client library's auth setup, before any request: a key
+ * file it cannot read, a key without the fields a service account has, a
+ * private key that does not parse. Retrying cannot heal them.
+ */
+function credentialsVerdict(err: unknown, keyFilename: string | undefined): Verdict | undefined {
+  const source = (err ?? {}) as {
+    code?: unknown;
+    path?: unknown;
+    name?: unknown;
+    syscall?: unknown;
+  };
+  const code = typeof source.code === "string" ? source.code : undefined;
+  // A request's failures (a refused connection, a TLS error) come as one of these.
+  if (code === undefined || source.name === "FetchError" || source.name === "GaxiosError")
+    return undefined;
+  if (
+    FILE_CODES.has(code) &&
+    (source.syscall === undefined || FILE_CALLS.has(String(source.syscall)))
+  ) {
+    const path = typeof source.path === "string" ? source.path : keyFilename;
+    return {
+      permanent: true,
+      hint: `The key file${path === undefined ? "" : ` "${path}"`} cannot be read (${code}): fix GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION}`,
+    };
+  }
+  if (code === "MISSING_CREDENTIALS")
+    return {
+      permanent: true,
+      hint: `The credentials lack a private_key or client_email: use a service-account key file (GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION}) or give both in \`credentials\``,
+    };
+  // OpenSSL's codes on a key that does not parse.
+  if (code.startsWith("ERR_OSSL_"))
+    return {
+      permanent: true,
+      hint: `The credentials' private key cannot be read (${code}): check the private_key of the key file or of \`credentials\` (a PEM block, "-----BEGIN PRIVATE KEY-----" and its newlines intact)`,
+    };
+  return undefined;
+}
+
+/** Codes of a file that cannot be read: only the key file is read by the client library. */
+const FILE_CODES: ReadonlySet<string> = new Set(["ENOENT", "EISDIR", "ENOTDIR", "EACCES"]);
+/** The system calls of reading a file (a socket's EACCES comes from `connect`). */
+const FILE_CALLS: ReadonlySet<string> = new Set(["open", "read", "stat", "lstat", "access"]);
+
+/** Which GCS failures are permanent, and what to tell the operator about them. */
+export function gcsVerdict(err: unknown, bucket: string, keyFilename: string | undefined): Verdict {
+  const status = httpStatusOf(err);
+  const message = messageOf(err);
+  const credentials = status === undefined ? credentialsVerdict(err, keyFilename) : undefined;
+  if (credentials !== undefined) return credentials;
+  if (status === 404)
+    return {
+      permanent: true,
+      hint: `The bucket "${bucket}" does not exist: create it, or fix the bucket name`,
+    };
+  if (status === 401)
+    return { permanent: true, hint: "Authentication failed: check the credentials" };
+  if (status === 403)
+    return {
+      permanent: true,
+      hint: `Permission denied: allow these credentials to get, create, delete and list objects in bucket "${bucket}"`,
+    };
+  if (status === undefined && /could not load the default credentials/i.test(message))
+    return {
+      permanent: true,
+      hint: `No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply${GCS_CREDENTIALS_OPTION}`,
+    };
+  return baseVerdict(err);
+}
