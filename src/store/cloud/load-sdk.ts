@@ -15,6 +15,14 @@ export async function loadOptionalSdk<T>(
     return await importer();
   } catch (err) {
     if (isModuleNotFound(err)) {
+      const missing = missingModuleOf(err);
+      if (missing !== undefined && missing !== packageName)
+        throw new StorageError(
+          `${adapterName} could not load the package "${packageName}": "${missing}", which it ` +
+            "needs, cannot be found (a broken or partial install): reinstall it " +
+            `(\`npm install ${packageName}\`)`,
+          { cause: err, permanent: true },
+        );
       throw new StorageError(
         `${adapterName} needs the optional package "${packageName}", which is not installed: ` +
           `run \`npm install ${packageName}\``,
@@ -23,6 +31,17 @@ export async function loadOptionalSdk<T>(
     }
     throw err;
   }
+}
+
+/**
+ * The specifier Node could not resolve, from its message ("Cannot find
+ * package 'x' imported from …", "Cannot find module 'x'"): the SDK itself, or
+ * a package or file inside it that a broken install lacks.
+ */
+function missingModuleOf(err: unknown): string | undefined {
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message !== "string") return undefined;
+  return /Cannot find (?:package|module) '([^']+)'/.exec(message)?.[1];
 }
 
 function isModuleNotFound(err: unknown): boolean {
