@@ -42,6 +42,21 @@ export async function listPage(
 }
 
 /**
+ * The page token to send next, after a page without objects that gave
+ * `next`; refuses one that repeats the token just `sent`: following it would
+ * ask for the same page again and again (a proxy that caches the answer
+ * whatever the query, or a server that ignores `pageToken`).
+ */
+export function nextPageToken(next: string, sent: string | undefined): string {
+  if (next === sent)
+    throw new UnexpectedAnswerError(
+      `the answer to a list request repeats the page token it was asked with (nextPageToken ${JSON.stringify(redactSecrets(next))}), ` +
+        "so the listing would never end: a proxy that caches answers whatever the query, or a server that ignores pageToken?",
+    );
+  return next;
+}
+
+/**
  * The objects and next page token of an `objects.list` answer; throws on
  * anything else. A listing has an `items` array (GCS leaves it out when
  * there are none, and then says `kind: "storage#objects"`; an emulator that

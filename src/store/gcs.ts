@@ -21,7 +21,7 @@ import {
 } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
-import { checkObjectMetadata, listPage, readObject } from "./gcs-answers.js";
+import { checkObjectMetadata, listPage, nextPageToken, readObject } from "./gcs-answers.js";
 import type {
   GcsBucket,
   GcsClient,
@@ -218,7 +218,7 @@ export class GcsStore implements ObjectStore {
     checkListArguments(prefix, options.startAfter);
     const limit = pageLimit(options.limit);
     const after = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
-    return this.#call("list", prefix, async (bucket) => {
+    return this.#call("list", prefix, async (bucket, signal) => {
       // `startOffset` is inclusive: ask for one more and drop the cursor itself.
       const query = {
         prefix: this.#prefix + prefix,
@@ -227,8 +227,11 @@ export class GcsStore implements ObjectStore {
       };
       // A page may hold no objects past the cursor and still have a next page token (GCS
       // allows empty pages): follow it, or the listing would end before the objects after.
+      // The call's time limit covers the whole run of pages; once it passes, no page more
+      // is asked for (the call has already failed).
       let pageToken: string | undefined;
       for (;;) {
+        if (signal.aborted) throw signal.reason;
         const page = await listPage(
           bucket,
           pageToken === undefined ? query : { ...query, pageToken },
@@ -239,7 +242,7 @@ export class GcsStore implements ObjectStore {
           .map((file) => toInfo(file.name.slice(this.#prefix.length), file.metadata));
         const last = objects.at(-1);
         if (last === undefined && page.nextPageToken) {
-          pageToken = page.nextPageToken;
+          pageToken = nextPageToken(page.nextPageToken, pageToken);
           continue;
         }
         const more = entries.length > limit || Boolean(page.nextPageToken);
@@ -256,16 +259,21 @@ export class GcsStore implements ObjectStore {
    * One store call: within the time limit, with client failures mapped to
    * `StorageError`s (permanent or transient); `ObjectExistsError` passes through.
    */
-  async #call<T>(op: string, key: string, run: (bucket: GcsBucket) => Promise<T>): Promise<T> {
+  async #call<T>(
+    op: string,
+    key: string,
+    run: (bucket: GcsBucket, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const retried: { last?: unknown } = {};
     const lastAnswer = (): string | undefined =>
       retried.last === undefined ? undefined : describeAnswer(retried.last);
-    // The client library takes no abort signal: a call past its limit is abandoned.
-    return withDeadline(timeoutMs, { store: this.describe(), op, key, lastAnswer }, () =>
+    // The client library takes no abort signal: a request past the limit is abandoned, and
+    // `run` checks the signal between requests so that it sends none after.
+    return withDeadline(timeoutMs, { store: this.describe(), op, key, lastAnswer }, (signal) =>
       this.#retried.run(retried, async () => {
         try {
-          return await run(await this.#gcsBucket());
+          return await run(await this.#gcsBucket(), signal);
         } catch (err) {
           if (err instanceof ObjectExistsError) throw err;
           throw toStorageError(

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { Storage } from "@google-cloud/storage";
+import { GcsStore } from "../../src/store/gcs.js";
 import { listAll, type ObjectStore } from "../../src/store/types.js";
 import { gcsStoreAt, s3StoreAt } from "./sdk-stores.js";
 
@@ -104,5 +106,50 @@ describe("a listing page without keys that says more follow", { timeout: 60_000 
   it("GcsStore: a page holding only the cursor's object, with a nextPageToken, is followed by it", async () => {
     answer = gcsAnswers({ "": { names: ["q/a"], next: "t1" }, t1: { names: ["q/b"] } });
     assert.deepEqual(await listed(gcsStoreAt(endpoint), "q/a"), ["q/b"]);
+  });
+
+  it("GcsStore: a page that repeats the page token it was asked with is refused, not followed forever", async () => {
+    answer = (_url, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ kind: "storage#objects", nextPageToken: "same" }));
+    };
+    asked.length = 0;
+    await assert.rejects(
+      gcsStoreAt(endpoint).list("q/"),
+      (err: Error & { permanent?: boolean }) => {
+        assert.equal(err.name, "StorageError");
+        assert.equal(err.permanent, false);
+        assert.match(err.message, /gs:\/\/jobs\//);
+        assert.match(err.message, /repeats the page token/);
+        assert.doesNotMatch(err.message, /timed out/);
+        return true;
+      },
+    );
+    assert.equal(asked.length, 2, "the first page, then the one that repeats its token");
+  });
+
+  it("GcsStore: a listing of empty pages that never ends asks for no page after the call's limit", async () => {
+    let pages = 0;
+    answer = (_url, res) => {
+      pages++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ kind: "storage#objects", nextPageToken: `t${pages}` }));
+    };
+    const store = new GcsStore({
+      bucket: "jobs",
+      client: new Storage({
+        apiEndpoint: endpoint,
+        projectId: "offline",
+        retryOptions: { autoRetry: false, maxRetries: 0 },
+      }),
+      timeoutMs: 300,
+    });
+    await assert.rejects(store.list("q/"), /timed out after 300 ms/);
+    // One request may still be under way when the limit passes; none may start after it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const atRejection = pages;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.ok(atRejection > 1, `the pages were followed (${atRejection})`);
+    assert.equal(pages, atRejection, "no request after the call failed");
   });
 });
