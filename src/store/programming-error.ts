@@ -48,14 +48,16 @@ const MAX_CAUSES = 8;
  *   JSON): a store that parses an answer meets a proxy's error page or a cut
  *   body there during an outage, which heals.
  * - `TypeError`: unless it looks like a network failure. `fetch` reports
- *   every one as a `TypeError` (`fetch failed`, `terminated`) with the socket,
- *   DNS, TLS or parser error as `cause`, and each of those has a `code`; so
- *   one whose `cause` is not itself a bug and shows the network (a `code`, an
- *   HTTP answer, a `DOMException`; see `wentOverTheWire`), or with a system
- *   or undici error `code` of its own (`ECONNRESET`, `UND_ERR_SOCKET`), is a
- *   network failure. A `cause` that shows none (fetch's `unknown scheme`, a
- *   store's own `Error` wrapped in a `TypeError`) means nothing was sent:
- *   a bug. Node's own argument checks carry `ERR_…` codes: those are bugs.
+ *   every one as a `TypeError` (`fetch failed`, `terminated`) with what went
+ *   wrong as `cause`: one with a system or undici error `code` of its own
+ *   (`ECONNRESET`, `UND_ERR_SOCKET`), or whose `cause` is not itself a bug,
+ *   is a network failure. Except `fetch failed` for one of fetch's reasons to
+ *   send nothing at all (`unknown scheme`, `bad port`; see
+ *   {@link NOTHING_SENT}): a request that can never go out is a bug. Other
+ *   code-less causes stay network failures: fetch gives the same plain
+ *   `Error` for answers that heal (`redirect count exceeded`, `unexpected
+ *   redirect`, a proxy's 407). Node's own argument checks carry `ERR_…`
+ *   codes: those are bugs.
  *
  * Never a `RangeError` (an allocation that fails under memory pressure) or
  * any other class. An error that carries an HTTP answer (an SDK's
@@ -78,24 +80,36 @@ function programming(error: unknown, depth: number): boolean {
   if (isNetworkCode(read(error, "code"))) return false;
   const cause = read(error, "cause");
   if (cause === undefined || cause === null || programming(cause, depth + 1)) return true;
-  return !wentOverTheWire(cause, depth + 1);
+  return read(error, "message") === "fetch failed" && nothingSent(cause);
 }
 
 /**
- * Whether `error` (or its `cause` chain, or an `AggregateError`'s errors)
- * shows a request that met the network or a service: an error `code`
- * (`ECONNRESET`, `UND_ERR_SOCKET`, `HPE_INVALID_CONSTANT`,
- * `DEPTH_ZERO_SELF_SIGNED_CERT`: every failure `fetch` and Node's sockets
- * report has one), an HTTP answer, or a `DOMException` (a timeout or an
- * abort). A plain `Error("unknown scheme")` has none of them: nothing was sent.
+ * The reasons `fetch` (undici, Node 18 to 22) gives, as a code-less plain
+ * `Error` under `fetch failed`, for a request it refuses before sending
+ * anything: a URL or option it will never send, so retrying cannot help.
+ * Every other code-less reason is about an answer (a redirect loop, a
+ * redirect with `redirect: "error"`, a redirect to another scheme, a
+ * proxy's 407) and may heal.
  */
-function wentOverTheWire(error: unknown, depth: number): boolean {
-  if (typeof error !== "object" || error === null || depth > MAX_CAUSES) return false;
-  if (typeof read(error, "code") === "string" || carriesAnswer(error)) return true;
-  const errors = read(error, "errors");
-  if (Array.isArray(errors) && errors.some((inner) => wentOverTheWire(inner, depth + 1)))
-    return true;
-  return wentOverTheWire(read(error, "cause"), depth + 1);
+const NOTHING_SENT: ReadonlySet<string> = new Set([
+  "unknown scheme",
+  "bad port",
+  "about scheme is not supported",
+  "not implemented... yet...",
+  "invalid method",
+  "failed to fetch the data URL",
+  "local URLs only",
+  "only if cached",
+  'request mode cannot be "same-origin"',
+  'redirect mode cannot be "follow" for "no-cors" request',
+]);
+
+/** Whether `cause`, of a `fetch failed`, is one of fetch's {@link NOTHING_SENT} reasons. */
+function nothingSent(cause: unknown): boolean {
+  if (typeof cause !== "object" || cause === null) return false;
+  if (read(cause, "code") !== undefined || carriesAnswer(cause)) return false;
+  const message = read(cause, "message");
+  return typeof message === "string" && NOTHING_SENT.has(message);
 }
 
 /**

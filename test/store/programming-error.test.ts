@@ -7,6 +7,7 @@
  * a plain `Error` and whatever the cloud SDKs throw keep their classification.
  */
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
@@ -64,14 +65,9 @@ const bugs: Record<string, () => unknown> = {
     new TypeError("Failed to parse URL from nope", {
       cause: thrownBy(() => new URL("nope")),
     }),
-  "a store's TypeError wrapping a plain Error (no code, no answer: nothing went over the wire)":
-    () =>
-      new TypeError("the bucket is not configured", {
-        cause: new Error("missing setting BUCKET"),
-      }),
-  "a TypeError wrapping a TypeError that wraps a plain Error": () =>
-    new TypeError("put failed", {
-      cause: new TypeError("cannot sign the request", { cause: new Error("no key") }),
+  "a store's TypeError wrapping fetch's refusal of a scheme (nothing was sent)": () =>
+    new TypeError("upload failed", {
+      cause: new TypeError("fetch failed", { cause: new Error("unknown scheme") }),
     }),
 };
 
@@ -99,6 +95,12 @@ const outages: Record<string, () => unknown> = {
     Object.assign(new TypeError("socket hang up"), { code: "ETIMEDOUT" }),
   "a TypeError with an undici code": () =>
     Object.assign(new TypeError("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" }),
+  "a store's TypeError wrapping a plain Error (it may say anything: not known to be a bug)": () =>
+    new TypeError("the upload failed", { cause: new Error("the gateway said no") }),
+  "TypeError: fetch failed, its cause a code-less Error fetch does not give for a refusal": () =>
+    new TypeError("fetch failed", { cause: new Error("redirect count exceeded") }),
+  "a TypeError (not fetch's) caused by an Error with a refusal's words": () =>
+    new TypeError("put failed", { cause: new Error("unknown scheme") }),
   "a store's TypeError wrapping fetch's network failure": () =>
     new TypeError("upload failed", {
       cause: new TypeError("fetch failed", { cause: systemError("ECONNRESET") }),
@@ -180,6 +182,43 @@ describe("isProgrammingError", () => {
     assert.equal(error.message, "fetch failed");
     assert.equal(isProgrammingError(error), true);
     assert.equal(isTransient(error), false, "not retried");
+  });
+
+  it("a bug: a real fetch to a port fetch refuses (TypeError: fetch failed, bad port)", async () => {
+    const error = await rejectionOf(fetch("http://127.0.0.1:6000/"));
+    assert.equal((error as Error).message, "fetch failed");
+    assert.equal(isProgrammingError(error), true);
+  });
+
+  it("not a bug: real fetch failures on an answer, whose cause has no code (a redirect loop, an unexpected redirect, a redirect to another scheme, a proxy's 407)", async () => {
+    const server = createHttpServer((req, res) => {
+      if (req.url === "/loop") res.writeHead(302, { location: "/loop" });
+      else if (req.url === "/ftp") res.writeHead(302, { location: "ftp://127.0.0.1/x" });
+      else if (req.url === "/moved") res.writeHead(302, { location: "/elsewhere" });
+      else res.writeHead(407, { "proxy-authenticate": 'Basic realm="proxy"' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const requests: Record<string, () => Promise<unknown>> = {
+        "redirect loop": () => fetch(`${base}/loop`),
+        "redirect to another scheme": () => fetch(`${base}/ftp`),
+        'a redirect with redirect: "error"': () => fetch(`${base}/moved`, { redirect: "error" }),
+        "a proxy's 407": () => fetch(`${base}/proxy`),
+      };
+      for (const [what, request] of Object.entries(requests)) {
+        const error = await rejectionOf(request());
+        assert.equal((error as Error).message, "fetch failed", what);
+        const cause = (error as Error).cause as { code?: unknown };
+        assert.equal(cause.code, undefined, `${what}: fetch gives a code-less cause`);
+        assert.equal(isProgrammingError(error), false, what);
+        assert.equal(isTransient(error), true, what);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("not a bug: real fetch failures (a reset, a garbled answer, a cut body, an unknown host)", async () => {
