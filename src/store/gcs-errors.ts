@@ -40,13 +40,10 @@ function credentialsVerdict(err: unknown, keyFilename: string | undefined): Verd
     syscall?: unknown;
   };
   const code = typeof source.code === "string" ? source.code : undefined;
-  // A request's failures (a refused connection, a TLS error) come as one of these.
-  if (code === undefined || source.name === "FetchError" || source.name === "GaxiosError")
-    return undefined;
-  if (
-    FILE_CODES.has(code) &&
-    (source.syscall === undefined || FILE_CALLS.has(String(source.syscall)))
-  ) {
+  if (code === undefined || isRequestError(err)) return undefined;
+  // A file's error names its system call; a request's error (a connect EACCES) is another
+  // call's, or has none once a client library copied its code onto its own error.
+  if (FILE_CODES.has(code) && FILE_CALLS.has(String(source.syscall))) {
     const path = typeof source.path === "string" ? source.path : keyFilename;
     return {
       permanent: true,
@@ -67,10 +64,37 @@ function credentialsVerdict(err: unknown, keyFilename: string | undefined): Verd
   return undefined;
 }
 
+/**
+ * Whether `err` is a request's failure (a refused connection, a TLS error), as
+ * the client libraries report it: gaxios's `GaxiosError` (its `name` is plain
+ * `Error` in gaxios 6; it carries a version under a registered symbol, and
+ * the request's `config`) or node-fetch's `FetchError`.
+ */
+function isRequestError(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const source = err as { name?: unknown; config?: unknown };
+  return (
+    GAXIOS_ERROR in err ||
+    source.name === "GaxiosError" ||
+    source.name === "FetchError" ||
+    (typeof source.config === "object" && source.config !== null)
+  );
+}
+
+/** The symbol gaxios (6 and later) marks its errors with. */
+const GAXIOS_ERROR = Symbol.for("gaxios-gaxios-error");
+
 /** Codes of a file that cannot be read: only the key file is read by the client library. */
 const FILE_CODES: ReadonlySet<string> = new Set(["ENOENT", "EISDIR", "ENOTDIR", "EACCES"]);
 /** The system calls of reading a file (a socket's EACCES comes from `connect`). */
-const FILE_CALLS: ReadonlySet<string> = new Set(["open", "read", "stat", "lstat", "access"]);
+const FILE_CALLS: ReadonlySet<string> = new Set([
+  "open",
+  "read",
+  "stat",
+  "lstat",
+  "access",
+  "realpath",
+]);
 
 /** Which GCS failures are permanent, and what to tell the operator about them. */
 export function gcsVerdict(err: unknown, bucket: string, keyFilename: string | undefined): Verdict {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
+import { GaxiosError } from "gaxios";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import {
   type GcsBucket,
@@ -496,6 +497,54 @@ describe("GcsStore with credentials it cannot use (the client library's own fail
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("GcsStore: a request's failure with a file's error code is not a key file problem", () => {
+  const failingWith = (error: unknown): GcsStore => {
+    const fail = (): never => {
+      throw error;
+    };
+    return new GcsStore({
+      bucket: "b",
+      client: { bucket: () => ({ file: fail, getFiles: fail }) },
+    });
+  };
+
+  it("a token request that fails with connect EACCES, as gaxios reports it, stays transient", async () => {
+    const connect = Object.assign(new Error("connect EACCES 192.0.2.1:443"), {
+      code: "EACCES",
+      errno: -13,
+      syscall: "connect",
+      address: "192.0.2.1",
+      port: 443,
+    });
+    const gaxiosError = new GaxiosError(
+      "request to https://oauth2.googleapis.com/token failed, reason: connect EACCES 192.0.2.1:443",
+      { url: "https://oauth2.googleapis.com/token" },
+      undefined,
+      connect,
+    );
+    // What the store is handed: gaxios copies the code, not the system call.
+    assert.equal(gaxiosError.code, "EACCES");
+    assert.equal((gaxiosError as { syscall?: unknown }).syscall, undefined);
+    await assert.rejects(failingWith(gaxiosError).get("k"), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, false, err.message);
+      assert.doesNotMatch(err.message, /key file/);
+      return true;
+    });
+  });
+
+  it("an EACCES or ENOENT without a file's system call stays transient", async () => {
+    for (const code of ["EACCES", "ENOENT"]) {
+      const error = Object.assign(new Error(`request failed: ${code}`), { code });
+      await assert.rejects(failingWith(error).get("k"), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, false, `${code}: ${err.message}`);
+        return true;
+      });
     }
   });
 });
