@@ -6,7 +6,12 @@
  */
 
 import { AZURE_ACCOUNT_URL_OPTION } from "../store/azure.js";
-import { GCS_CREDENTIALS_OPTION, GCS_KEY_FILE_OPTION } from "../store/gcs.js";
+import {
+  GCS_CREDENTIALS_OPTION,
+  GCS_INLINE_CREDENTIALS_OPTION,
+  GCS_INLINE_KEY_OPTION,
+  GCS_KEY_FILE_OPTION,
+} from "../store/gcs.js";
 import { AZURE_CONNECTION_OPTION, OPEN_STORE_CREDENTIALS_OPTION } from "../store/open-store.js";
 import { optOutAdvice } from "../store/probe.js";
 import { S3_CREDENTIALS_OPTION } from "../store/s3.js";
@@ -15,6 +20,8 @@ const REWRITES: ReadonlyArray<readonly [string, string]> = [
   [S3_CREDENTIALS_OPTION, ""],
   [GCS_CREDENTIALS_OPTION, ""],
   [GCS_KEY_FILE_OPTION, ""],
+  [GCS_INLINE_CREDENTIALS_OPTION, ""],
+  [GCS_INLINE_KEY_OPTION, ""],
   [AZURE_CONNECTION_OPTION, ""],
   [OPEN_STORE_CREDENTIALS_OPTION, ""],
   [AZURE_ACCOUNT_URL_OPTION, ""],

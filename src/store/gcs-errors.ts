@@ -27,6 +27,21 @@ export const GCS_CREDENTIALS_OPTION = ", or pass `keyFilename` or `credentials` 
 /** The code-only way to name a key file, in the unreadable-key-file hint (the CLI drops it). */
 export const GCS_KEY_FILE_OPTION = " or the store's `keyFilename`";
 
+/** The code-only way to give a key inline, in the incomplete-credentials hint (the CLI drops it). */
+export const GCS_INLINE_CREDENTIALS_OPTION = ", or give both in `credentials`";
+
+/** The code-only place of an inline private key, in the unparsable-key hint (the CLI drops it). */
+export const GCS_INLINE_KEY_OPTION = " or of `credentials`";
+
+/**
+ * What google-auth-library (8 and 9) says, without a code, when
+ * GOOGLE_APPLICATION_CREDENTIALS names a directory (a missing file has an
+ * `ENOENT` besides), and when a key file lacks a service account's fields.
+ */
+const NOT_A_FILE = /^The file at ([\s\S]+?) does not exist, or it is not a file\./;
+const MISSING_FIELD =
+  /^The incoming JSON object does not contain a (?:client_email|private_key) field/;
+
 /**
  * Failures of the client library's auth setup, before any request: a key
  * file it cannot read, a key without the fields a service account has, a
@@ -39,29 +54,36 @@ function credentialsVerdict(err: unknown, keyFilename: string | undefined): Verd
     name?: unknown;
     syscall?: unknown;
   };
+  if (isRequestError(err)) return undefined;
   const code = typeof source.code === "string" ? source.code : undefined;
-  if (code === undefined || isRequestError(err)) return undefined;
+  const message = messageOf(err);
   // A file's error names its system call; a request's error (a connect EACCES) is another
   // call's, or has none once a client library copied its code onto its own error.
-  if (FILE_CODES.has(code) && FILE_CALLS.has(String(source.syscall))) {
+  if (code !== undefined && FILE_CODES.has(code) && FILE_CALLS.has(String(source.syscall))) {
     const path = typeof source.path === "string" ? source.path : keyFilename;
-    return {
-      permanent: true,
-      hint: `The key file${path === undefined ? "" : ` "${path}"`} cannot be read (${code}): fix GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION}`,
-    };
+    return unreadableKeyFile(path, `cannot be read (${code})`);
   }
-  if (code === "MISSING_CREDENTIALS")
+  const notAFile = code === undefined ? NOT_A_FILE.exec(message) : null;
+  if (notAFile !== null) return unreadableKeyFile(notAFile[1], "is not a file");
+  if (code === "MISSING_CREDENTIALS" || (code === undefined && MISSING_FIELD.test(message)))
     return {
       permanent: true,
-      hint: `The credentials lack a private_key or client_email: use a service-account key file (GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION}) or give both in \`credentials\``,
+      hint: `The credentials lack a private_key or client_email: GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION} must name a service-account key file${GCS_INLINE_CREDENTIALS_OPTION}`,
     };
   // OpenSSL's codes on a key that does not parse.
-  if (code.startsWith("ERR_OSSL_"))
+  if (code?.startsWith("ERR_OSSL_"))
     return {
       permanent: true,
-      hint: `The credentials' private key cannot be read (${code}): check the private_key of the key file or of \`credentials\` (a PEM block, "-----BEGIN PRIVATE KEY-----" and its newlines intact)`,
+      hint: `The credentials' private key cannot be read (${code}): check the private_key of the key file${GCS_INLINE_KEY_OPTION} (a PEM block, "-----BEGIN PRIVATE KEY-----" and its newlines intact)`,
     };
   return undefined;
+}
+
+function unreadableKeyFile(path: string | undefined, problem: string): Verdict {
+  return {
+    permanent: true,
+    hint: `The key file${path === undefined ? "" : ` "${path}"`} ${problem}: fix GOOGLE_APPLICATION_CREDENTIALS${GCS_KEY_FILE_OPTION}`,
+  };
 }
 
 /**

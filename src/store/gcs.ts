@@ -41,7 +41,12 @@ import {
 } from "./types.js";
 
 // Where the CLI looks for the parts of the advice it drops.
-export { GCS_CREDENTIALS_OPTION, GCS_KEY_FILE_OPTION } from "./gcs-errors.js";
+export {
+  GCS_CREDENTIALS_OPTION,
+  GCS_INLINE_CREDENTIALS_OPTION,
+  GCS_INLINE_KEY_OPTION,
+  GCS_KEY_FILE_OPTION,
+} from "./gcs-errors.js";
 
 export type { GcsBucket, GcsClient, GcsFile, GcsListQuery, GcsObjectMetadata };
 

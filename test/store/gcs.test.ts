@@ -8,6 +8,7 @@ import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
 import { GaxiosError } from "gaxios";
+import { forCliUser } from "../../src/cli/library-advice.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import {
   type GcsBucket,
@@ -478,7 +479,7 @@ describe("GcsStore with credentials it cannot use (the client library's own fail
         [
           "a key file without private_key and client_email",
           { keyFilename: incomplete },
-          /The credentials lack a private_key or client_email: use a service-account key file/,
+          /The credentials lack a private_key or client_email: GOOGLE_APPLICATION_CREDENTIALS or the store's `keyFilename` must name a service-account key file/,
         ],
         [
           "a private key that does not parse",
@@ -498,6 +499,62 @@ describe("GcsStore with credentials it cannot use (the client library's own fail
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("the same through GOOGLE_APPLICATION_CREDENTIALS (the CLI's way): fail at once, with advice a CLI user can follow", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taquba-gcs-keys-"));
+    const before = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    try {
+      const incomplete = join(dir, "incomplete.json");
+      await writeFile(incomplete, JSON.stringify({ type: "service_account" }));
+      const noEmail = join(dir, "no-email.json");
+      await writeFile(noEmail, JSON.stringify({ type: "service_account", private_key: "k" }));
+      const missing = join(dir, "missing.json");
+      const cases: Array<[string, string, RegExp]> = [
+        [
+          "a missing key file",
+          missing,
+          /The key file "[^"]*missing\.json" cannot be read \(ENOENT\)/,
+        ],
+        ["a directory", dir, new RegExp(`The key file "${escapeRegExp(dir)}" is not a file`)],
+        ["a key file without any key", incomplete, /lack a private_key or client_email/],
+        ["a key file without client_email", noEmail, /lack a private_key or client_email/],
+      ];
+      for (const [what, path, message] of cases) {
+        process.env.GOOGLE_APPLICATION_CREDENTIALS = path;
+        const store = new GcsStore({ bucket: "b", maxRetries: 0, timeoutMs: 20_000 });
+        const started = Date.now();
+        await assert.rejects(store.get("k"), (err) => {
+          assert.ok(err instanceof StorageError, `${what}: ${String(err)}`);
+          assert.equal(err.permanent, true, `${what}: ${err.message}`);
+          assert.match(err.message, message, what);
+          assert.match(err.message, /GOOGLE_APPLICATION_CREDENTIALS/, what);
+          const cli = forCliUser(err.message);
+          assert.doesNotMatch(cli, /keyFilename|`credentials`/, `${what}: ${cli}`);
+          return true;
+        });
+        assert.ok(Date.now() - started < 10_000, `${what}: at once`);
+      }
+    } finally {
+      if (before === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = before;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the advice about a private key that does not parse names no option a CLI user lacks", async () => {
+    const store = new GcsStore({
+      bucket: "b",
+      maxRetries: 0,
+      timeoutMs: 20_000,
+      credentials: { client_email: "queue@p.iam.gserviceaccount.com", private_key: "nope" },
+    });
+    await assert.rejects(store.get("k"), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.match(err.message, /check the private_key of the key file or of `credentials`/);
+      assert.doesNotMatch(forCliUser(err.message), /`credentials`/);
+      return true;
+    });
   });
 });
 
