@@ -66,35 +66,6 @@ export function checkPutAnswer(out: { ETag?: string | undefined }): void {
     );
 }
 
-/**
- * Refuses a ListObjectsV2 answer without `IsTruncated`, which every S3
- * listing has. The SDK reads an HTML page, an empty body or another XML
- * document as a listing with no fields: that is not an empty page.
- */
-export function checkListAnswer(out: { IsTruncated?: boolean | undefined }): void {
-  if (typeof out.IsTruncated !== "boolean")
-    throw new UnexpectedAnswerError(
-      "the answer to a list request lacks the IsTruncated every S3 listing has " +
-        "(a proxy's page in the way, an empty or cut answer, or a client or mock that drops it)",
-    );
-}
-
-/**
- * The continuation token of a truncated ListObjectsV2 page that held no
- * keys; refuses such a page without one: there is no way on from it, and
- * ending the listing there would drop the keys it says follow.
- */
-export function nextToken(out: { NextContinuationToken?: string | undefined }): string {
-  const token = out.NextContinuationToken;
-  if (typeof token !== "string" || token === "")
-    throw new UnexpectedAnswerError(
-      "the answer to a list request says it is truncated (IsTruncated) but holds no key and " +
-        "no NextContinuationToken to go on from: a proxy's page in the way, or a server that " +
-        "does not speak ListObjectsV2 as S3 does",
-    );
-  return token;
-}
-
 /** A missing object (a missing bucket is a configuration error, not "no such key"). */
 export function isNotFound(err: unknown): boolean {
   const code = errorCodeOf(err);

@@ -25,16 +25,15 @@ import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import {
   checkHeadAnswer,
-  checkListAnswer,
   checkObjectAnswer,
   checkPutAnswer,
   isConditionalConflict,
   isNotFound,
   isPreconditionFailed,
-  nextToken,
   noSuchBucket,
   s3Verdict,
 } from "./s3-errors.js";
+import { listS3Page } from "./s3-list.js";
 import {
   type ListOptions,
   type ListPage,
@@ -283,43 +282,13 @@ export class S3Store implements ObjectStore {
     const startAfter = options.startAfter;
     checkListArguments(prefix, options.startAfter);
     const limit = pageLimit(options.limit);
-    return this.#call("list", prefix, async ({ sdk, client }, abortSignal) => {
-      // A page may hold no keys and still say more follow (nothing in the protocol forbids
-      // it): follow its continuation token, or the listing would end before those keys.
-      let token: string | undefined;
-      for (;;) {
-        const from =
-          token !== undefined
-            ? { ContinuationToken: token }
-            : startAfter === undefined
-              ? {}
-              : { StartAfter: this.#prefix + startAfter };
-        const out = await client.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: this.#bucket,
-            Prefix: this.#prefix + prefix,
-            MaxKeys: limit,
-            ...from,
-          }),
-          { abortSignal },
-        );
-        checkListAnswer(out);
-        const objects: ObjectInfo[] = [];
-        for (const entry of out.Contents ?? []) {
-          if (entry.Key === undefined) continue;
-          const info: ObjectInfo = {
-            key: entry.Key.slice(this.#prefix.length),
-            size: entry.Size ?? 0,
-          };
-          if (entry.ETag !== undefined) info.etag = entry.ETag;
-          objects.push(info);
-        }
-        const last = objects.at(-1);
-        if (out.IsTruncated !== true) return { objects };
-        if (last !== undefined) return { objects, nextStartAfter: last.key };
-        token = nextToken(out);
-      }
-    });
+    return this.#call("list", prefix, (sdk, abortSignal) =>
+      listS3Page(
+        sdk,
+        { bucket: this.#bucket, storePrefix: this.#prefix, prefix, startAfter, limit },
+        abortSignal,
+      ),
+    );
   }
 
   describe(): string {
