@@ -24,7 +24,8 @@ export interface S3ListRequest {
  * One page of keys under `request.prefix`, after `request.startAfter`. A
  * page may hold no keys and still say more follow (nothing in the protocol
  * forbids it): its continuation token is followed, or the listing would end
- * before those keys.
+ * before those keys. The call's time limit covers the whole run of pages
+ * (the abort signal ends it), and nothing is kept between retries of the call.
  */
 export async function listS3Page(
   { sdk, client }: { sdk: S3Sdk; client: S3Client },
@@ -63,7 +64,7 @@ export async function listS3Page(
     const last = objects.at(-1);
     if (out.IsTruncated !== true) return { objects };
     if (last !== undefined) return { objects, nextStartAfter: last.key };
-    token = nextToken(out);
+    token = nextToken(out, token);
   }
 }
 
@@ -83,15 +84,26 @@ function checkListAnswer(out: { IsTruncated?: boolean | undefined }): void {
 /**
  * The continuation token of a truncated ListObjectsV2 page that held no
  * keys; refuses such a page without one: there is no way on from it, and
- * ending the listing there would drop the keys it says follow.
+ * ending the listing there would drop the keys it says follow. Refuses one
+ * that repeats the token `sent` for this page too: following it would ask
+ * for the same page again and again until the call's time limit.
  */
-function nextToken(out: { NextContinuationToken?: string | undefined }): string {
+function nextToken(
+  out: { NextContinuationToken?: string | undefined },
+  sent: string | undefined,
+): string {
   const token = out.NextContinuationToken;
   if (typeof token !== "string" || token === "")
     throw new UnexpectedAnswerError(
       "the answer to a list request says it is truncated (IsTruncated) but holds no key and " +
         "no NextContinuationToken to go on from: a proxy's page in the way, or a server that " +
         "does not speak ListObjectsV2 as S3 does",
+    );
+  if (token === sent)
+    throw new UnexpectedAnswerError(
+      "the answer to a list request holds no key and repeats the continuation token it was " +
+        "asked with (NextContinuationToken), so the listing would never end: a proxy that " +
+        "caches answers whatever the query, or a server that ignores ContinuationToken?",
     );
   return token;
 }

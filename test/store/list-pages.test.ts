@@ -98,6 +98,23 @@ describe("a listing page without keys that says more follow", { timeout: 60_000 
     });
   });
 
+  it("S3Store: a page that repeats the continuation token it was asked with is refused, not followed until the limit", async () => {
+    answer = (_url, res) => {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(s3Page([], "same"));
+    };
+    asked.length = 0;
+    await assert.rejects(s3StoreAt(endpoint).list("q/"), (err: Error & { permanent?: boolean }) => {
+      assert.equal(err.name, "StorageError");
+      assert.equal(err.permanent, false);
+      assert.match(err.message, /s3:\/\/jobs\//);
+      assert.match(err.message, /repeats the continuation token/);
+      assert.doesNotMatch(err.message, /timed out|without an answer/);
+      return true;
+    });
+    assert.equal(asked.length, 2, "the first page, then the one that repeats its token");
+  });
+
   it("GcsStore: an empty page with a nextPageToken is followed by it", async () => {
     answer = gcsAnswers({ "": { names: [], next: "t1" }, t1: { names: ["q/a", "q/b"] } });
     assert.deepEqual(await listed(gcsStoreAt(endpoint)), ["q/a", "q/b"]);
