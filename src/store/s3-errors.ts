@@ -19,13 +19,13 @@ import {
 /**
  * Refuses a GetObject answer that is not an S3 server's: every one sends an
  * ETag with an object, and none labels one of taquba's objects as HTML. Its
- * body is dropped unread.
+ * body is dropped unread. Returns the ETag.
  */
 export function checkObjectAnswer(out: {
   ETag?: string | undefined;
   ContentType?: string | undefined;
   Body?: unknown;
-}): void {
+}): string {
   try {
     checkNotHtml("get", out.ContentType);
     if (out.ETag === undefined)
@@ -33,6 +33,7 @@ export function checkObjectAnswer(out: {
         "the answer to a get request lacks the ETag every S3 server sends with an object " +
           "(a proxy's page in the way, or a client or mock that drops it)",
       );
+    return out.ETag;
   } catch (err) {
     (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
     throw err;
@@ -42,18 +43,19 @@ export function checkObjectAnswer(out: {
 /**
  * Refuses a HeadObject answer that is not an S3 server's, as
  * {@link checkObjectAnswer} does a GetObject one: a proxy's 200 would
- * otherwise say that a missing object exists.
+ * otherwise say that a missing object exists. Returns the ETag.
  */
 export function checkHeadAnswer(out: {
   ETag?: string | undefined;
   ContentType?: string | undefined;
-}): void {
+}): string {
   checkNotHtml("head", out.ContentType);
   if (out.ETag === undefined)
     throw new UnexpectedAnswerError(
       "the answer to a head request lacks the ETag every S3 server sends for an object " +
         "(a proxy's page in the way, or a client or mock that drops it)",
     );
+  return out.ETag;
 }
 
 /** Refuses a PutObject answer without an ETag: it does not say the object was stored. */

@@ -194,10 +194,10 @@ export class S3Store implements ObjectStore {
           new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
           { abortSignal },
         );
-        checkObjectAnswer(out);
+        const etag = checkObjectAnswer(out);
         const body =
           out.Body === undefined ? new Uint8Array() : await out.Body.transformToByteArray();
-        return { body, etag: out.ETag! };
+        return { body, etag };
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;
@@ -262,8 +262,8 @@ export class S3Store implements ObjectStore {
           new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }),
           { abortSignal },
         );
-        checkHeadAnswer(out);
-        return { key, size: out.ContentLength ?? 0, etag: out.ETag! };
+        const etag = checkHeadAnswer(out);
+        return { key, size: out.ContentLength ?? 0, etag };
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
