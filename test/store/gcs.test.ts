@@ -529,6 +529,7 @@ describe("GcsStore with credentials it cannot use (the client library's own fail
           assert.equal(err.permanent, true, `${what}: ${err.message}`);
           assert.match(err.message, message, what);
           assert.match(err.message, /GOOGLE_APPLICATION_CREDENTIALS/, what);
+          assert.doesNotMatch(err.message, /\.\s*\./, `${what}: one full stop between sentences`);
           const cli = forCliUser(err.message);
           assert.doesNotMatch(cli, /keyFilename|`credentials`/, `${what}: ${cli}`);
           return true;

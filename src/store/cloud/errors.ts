@@ -149,7 +149,9 @@ export function toStorageError(
   const said = [cause.name, cause.message].filter((part) => !PLACEHOLDERS.has(part));
   // "does not exist." then ". Create it…" would read "exist.. Create".
   const what =
-    said.length === 0 ? "" : `: ${said.join(": ")}`.replace(/\.$/, hint === "" ? "." : "");
+    said.length === 0
+      ? ""
+      : `: ${said.join(": ")}`.trimEnd().replace(/\.$/, hint === "" ? "." : "");
   return new StorageError(
     `${operation} "${key}" on ${storeDescription} failed${status}${what}${hint}`,
     { cause, permanent: verdict.permanent },
