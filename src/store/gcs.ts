@@ -273,8 +273,9 @@ export class GcsStore implements ObjectStore {
     const retried: { last?: unknown } = {};
     const lastAnswer = (): string | undefined =>
       retried.last === undefined ? undefined : describeAnswer(retried.last);
-    // The client library takes no abort signal: a request past the limit is abandoned, and
-    // `run` checks the signal between requests so that it sends none after.
+    // The client library takes no abort signal: a request past the limit is abandoned (the
+    // library may still retry that one request), and `run` checks the signal between
+    // requests so that it starts no new one after.
     return withDeadline(timeoutMs, { store: this.describe(), op, key, lastAnswer }, (signal) =>
       this.#retried.run(retried, async () => {
         try {

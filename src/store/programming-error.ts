@@ -89,7 +89,12 @@ function programming(error: unknown, depth: number): boolean {
  * anything: a URL or option it will never send, so retrying cannot help.
  * Every other code-less reason is about an answer (a redirect loop, a
  * redirect with `redirect: "error"`, a redirect to another scheme, a
- * proxy's 407) and may heal.
+ * proxy's 407) and may heal. Fetch also gives `bad port` when a redirect
+ * points at a port it refuses; that is kept here, as a store whose own URL
+ * has such a port (a configuration that never works) is far more likely
+ * than a server that redirects to one. Reasons fetch gives only for
+ * request modes a store never uses (`same-origin`, `no-cors`,
+ * `only-if-cached`) are left out: after a redirect they too are answers.
  */
 const NOTHING_SENT: ReadonlySet<string> = new Set([
   "unknown scheme",
@@ -99,9 +104,6 @@ const NOTHING_SENT: ReadonlySet<string> = new Set([
   "invalid method",
   "failed to fetch the data URL",
   "local URLs only",
-  "only if cached",
-  'request mode cannot be "same-origin"',
-  'redirect mode cannot be "follow" for "no-cors" request',
 ]);
 
 /** Whether `cause`, of a `fetch failed`, is one of fetch's {@link NOTHING_SENT} reasons. */
@@ -193,7 +195,17 @@ export function programmingFailure(
   fix: string = FIX_THE_STORE,
 ): StorageError {
   return new StorageError(
-    `${what} failed with ${describeThrown(error)}. This is not a store outage, so it is not retried: ${fix}`,
+    `${what} failed with ${describeThrown(error)}${fetchReason(error)}. This is not a store outage, so it is not retried: ${fix}`,
     { cause: error, permanent: true },
   );
+}
+
+/** fetch's reason for a `fetch failed` (` (bad port)`), which its message alone does not say. */
+function fetchReason(error: unknown): string {
+  if (typeof error !== "object" || error === null || read(error, "message") !== "fetch failed")
+    return "";
+  const cause = read(error, "cause");
+  if (typeof cause !== "object" || cause === null) return "";
+  const reason = read(cause, "message");
+  return typeof reason === "string" && reason !== "" ? ` (${safeText(reason)})` : "";
 }

@@ -24,6 +24,7 @@ import {
   FIX_FILESTORE,
   involvesProgrammingError,
   isProgrammingError,
+  programmingFailure,
 } from "../../src/store/programming-error.js";
 import { S3Store } from "../../src/store/s3.js";
 import type { ObjectStore } from "../../src/store/types.js";
@@ -188,6 +189,15 @@ describe("isProgrammingError", () => {
     const error = await rejectionOf(fetch("http://127.0.0.1:6000/"));
     assert.equal((error as Error).message, "fetch failed");
     assert.equal(isProgrammingError(error), true);
+  });
+
+  it("the permanent error says fetch's reason, not only `fetch failed`", async () => {
+    const error = await rejectionOf(fetch("http://127.0.0.1:6000/"));
+    const failure = programmingFailure("put of jobs/x", error);
+    assert.match(
+      failure.message,
+      /^put of jobs\/x failed with TypeError: fetch failed \(bad port\)\. /,
+    );
   });
 
   it("not a bug: real fetch failures on an answer, whose cause has no code (a redirect loop, an unexpected redirect, a redirect to another scheme, a proxy's 407)", async () => {
