@@ -11,7 +11,7 @@
  * log; this one is fenced for good.
  */
 import type { MonotonicClock } from "../clock.js";
-import { FencedError, UnsupportedStoreError } from "../errors.js";
+import { CorruptionError, FencedError, UnsupportedStoreError } from "../errors.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import {
@@ -322,8 +322,17 @@ export class WriterFence {
         this.#confirmed(started); // creating the next manifest proves no newer epoch existed
         return;
       }
-      const newest = await this.#ctx.manifests.newest();
-      const fenced = this.supersededBy(newest?.manifest);
+      // The manifest that took the id is read by its key: a listing that lags its writes
+      // may not show it yet, and a commit past it would be a fenced writer's write.
+      const [taken, newest] = await Promise.all([
+        // Gone again (collected) or damaged: the listing decides alone.
+        this.#ctx.manifests.read(id).catch((error: unknown) => {
+          if (error instanceof CorruptionError) return undefined;
+          throw error;
+        }),
+        this.#ctx.manifests.newest(),
+      ]);
+      const fenced = this.supersededBy(taken) ?? this.supersededBy(newest?.manifest);
       if (fenced !== null) throw fenced;
       id = Math.max(id, newest?.id ?? 0) + 1;
     }

@@ -98,3 +98,46 @@ describe("writer fence: one rule, one message", { timeout: 60_000 }, () => {
     assertFenced(await rejection(idle.log.checkpoint()), /epoch \d+ took over/);
   });
 });
+
+/** Lists `q/manifest/` without its newest object while `hiding` is set. */
+class HidingNewestManifest implements ObjectStore {
+  hiding = false;
+  readonly #inner: MemoryStore;
+  constructor(inner: MemoryStore) {
+    this.#inner = inner;
+  }
+  get = (key: string) => this.#inner.get(key);
+  put = (key: string, body: Uint8Array, options?: { ifNoneMatch?: "*" }) =>
+    this.#inner.put(key, body, options);
+  delete = (key: string) => this.#inner.delete(key);
+  describe = () => "a store whose listing lags";
+  async list(prefix: string, options?: { startAfter?: string }) {
+    const page = await this.#inner.list(prefix, options);
+    if (prefix !== "q/manifest/" || !this.hiding) return page;
+    return { ...page, objects: page.objects.slice(0, -1) };
+  }
+}
+
+describe("writer fence over a listing that lags", { timeout: 60_000 }, () => {
+  it("a commit whose slot a newer epoch took is fenced, though the listing does not show it yet", async () => {
+    const inner = new MemoryStore();
+    const store = new HidingNewestManifest(inner);
+    const older = await WriterFence.claim(context(store), Promise.resolve());
+    const newer = await WriterFence.claim(context(inner), Promise.resolve());
+    assert.equal(newer.manifestId, 2);
+    store.hiding = true;
+    // Manifest 2 is the newer writer's: the key being taken is the evidence, whatever the
+    // listing says. Creating manifest 3 would be a write of a fenced writer, and the newer
+    // writer would find itself superseded by an older epoch.
+    assertFenced(
+      await rejection(older.commit({ checkpoint: null, replayAfter: 0, closed: false })),
+      /epoch 2 took over.*\(epoch 1\)/,
+    );
+    store.hiding = false;
+    assert.deepEqual(
+      await new ManifestReader(context(inner).storage, new LogKeys("q/")).listIds(),
+      [1, 2],
+    );
+    await newer.confirmNewest();
+  });
+});
