@@ -41,7 +41,10 @@ export interface FenceContext {
 }
 
 /** How this writer learnt that it was fenced. */
-export type FencedBy = { epoch: number } | { walKey: string };
+export type FencedBy =
+  | { epoch: number }
+  | { walKey: string }
+  | { manifestKey: string; epoch: number };
 
 /** Where the fence went: replay stops before `fenceId`; the writer's first batch is `nextWalId`. */
 export interface PlacedFence {
@@ -181,9 +184,11 @@ export class WriterFence {
   /** The one error of a fenced writer. */
   fenced(by: FencedBy): FencedError {
     const evidence =
-      "epoch" in by
-        ? `a writer with epoch ${by.epoch} took over`
-        : `another writer took WAL slot "${by.walKey}"`;
+      "manifestKey" in by
+        ? `another writer's manifest "${by.manifestKey}" (epoch ${by.epoch}) is newer than this writer's`
+        : "epoch" in by
+          ? `a writer with epoch ${by.epoch} took over`
+          : `another writer took WAL slot "${by.walKey}"`;
     return new FencedError(
       `${this.#ctx.describeLog} is fenced (${evidence}); this writer (epoch ${this.epoch}) ` +
         "has stopped for good and rejects every call. Open the log again if this process should be its writer.",
@@ -294,8 +299,16 @@ export class WriterFence {
   async confirmNewest(): Promise<void> {
     const started = this.#ctx.clock.monotonicNow();
     const newest = await this.#ctx.manifests.newest();
-    if (newest === null || newest.id !== this.#manifestId)
+    if (newest === null || newest.id !== this.#manifestId) {
+      // Not a newer epoch: a writer that went on while this one opened (its garbage
+      // collection emptied the slot this opener's claim, made on an older read, took).
+      if (newest !== null && newest.manifest.epoch <= this.epoch)
+        throw this.fenced({
+          manifestKey: this.#ctx.keys.manifest(newest.id),
+          epoch: newest.manifest.epoch,
+        });
       throw this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
+    }
     this.#confirmed(started);
   }
 

@@ -160,10 +160,13 @@ async function openResolved(
   // the slots it read stay taken, so the fence is looked for after them.
   const { ahead } = checked;
   const aheadFollowed = ahead !== null && fence.manifestId === (checked.newest?.id ?? 0) + 1;
-  const { fenceId, nextWalId } = await fence.placeFence(
-    skipDamage,
-    aheadFollowed ? ahead.next - 1 : undefined,
-  );
+  const { fenceId, nextWalId } = await fence
+    .placeFence(skipDamage, aheadFollowed ? ahead.next - 1 : undefined)
+    .catch(async (error: unknown) => {
+      // Objects missing behind a writer that went on are its garbage collection, not damage.
+      if (error instanceof CorruptionError) await fence.confirmNewest();
+      throw error;
+    });
   onOwned?.();
   const own = { id: fence.manifestId, manifest: fence.manifest };
   const aheadHolds = aheadFollowed && ahead.next <= fenceId;
@@ -180,10 +183,10 @@ async function openResolved(
       sliceNow,
     );
   } catch (error) {
-    // A newer writer may have checkpointed and collected what we were reading: that is
-    // being fenced, not damage.
+    // A newer writer (or one that went on while we opened) may have checkpointed and
+    // collected what we were reading: that is being fenced, not damage.
     if (!(error instanceof CorruptionError)) throw error;
-    await fence.throwIfSuperseded();
+    await fence.confirmNewest();
     if (!skipDamage) throw error;
     const salvaged = await salvage(storage, keys, manifests, own, fenceId);
     recovered = salvaged;

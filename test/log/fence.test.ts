@@ -14,7 +14,7 @@ import { rec, rejection, testOptions } from "./helpers.js";
 
 /** The one message of a fenced writer, whichever path found out. */
 const FENCED_MESSAGE =
-  /^log "q\/" in .+ is fenced \((a writer with epoch \d+ took over|another writer took WAL slot "q\/wal\/\d{20}")\); this writer \(epoch \d+\) has stopped for good and rejects every call\. Open the log again if this process should be its writer\.$/;
+  /^log "q\/" in .+ is fenced \((a writer with epoch \d+ took over|another writer took WAL slot "q\/wal\/\d{20}"|another writer's manifest "q\/manifest\/\d{20}" \(epoch \d+\) is newer than this writer's)\); this writer \(epoch \d+\) has stopped for good and rejects every call\. Open the log again if this process should be its writer\.$/;
 
 function assertFenced(error: unknown, evidence: RegExp): void {
   assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);

@@ -225,3 +225,64 @@ describe("log transient errors", { timeout: 60_000 }, () => {
     assert.deepEqual(texts((await openLog(inner, "q", testOptions())).records), ["ok"]);
   });
 });
+
+describe("log opener whose claim went stale while a busy writer collected", {
+  timeout: 60_000,
+}, () => {
+  /**
+   * The opener reads the newest manifest, then waits (here on the store probe)
+   * while the writer checkpoints and its garbage collection deletes the
+   * manifests and WAL objects that came after that read. The opener then
+   * creates its manifest in a slot collected behind the writer's newest one:
+   * it is not the log's writer, and must say so, not report damage.
+   */
+  async function staleOpen(options: {
+    batchAfter: boolean;
+  }): Promise<{ error: Error & { code?: string }; writerGoesOn: boolean }> {
+    const inner = new MemoryStore();
+    const busy = { manifestHistory: 0 };
+    const writer = await openLog(inner, "q", testOptions(busy));
+    let state = "";
+    writer.log.setSnapshotSource(() => rec(state));
+    for (const text of ["a", "b"]) {
+      await writer.log.append(rec(text));
+      state += text;
+    }
+    const slow = new FaultStore(inner);
+    const probe = slow.pause({ op: "put", keyPrefix: "q/probe/" });
+    const opening = openLog(slow, "q", testOptions());
+    opening.catch(() => {});
+    await probe.whenHeld();
+    // While the opener waits, the writer checkpoints twice; each pass collects what the
+    // previous manifest covered, and the previous manifest.
+    for (const text of ["c", "d"]) {
+      await writer.log.append(rec(text));
+      state += text;
+      await writer.log.checkpoint();
+    }
+    if (options.batchAfter) await writer.log.append(rec("e"));
+    probe.release();
+    const error = await rejection(opening);
+    const writerGoesOn = await writer.log.append(rec("f")).then(
+      () => true,
+      () => false,
+    );
+    await writer.log.close().catch(() => {});
+    return { error, writerGoesOn };
+  }
+
+  it("ends FENCED, not CORRUPTION, when the writer wrote after its checkpoint", async () => {
+    const { error, writerGoesOn } = await staleOpen({ batchAfter: true });
+    assert.ok(writerGoesOn, "the opener fenced the writer before it found out");
+    assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);
+    assert.match(
+      error.message,
+      /manifest "q\/manifest\/0+3" \(epoch 1\) is newer than this writer's/,
+    );
+  });
+
+  it("ends FENCED when nothing was written after the checkpoint", async () => {
+    const { error } = await staleOpen({ batchAfter: false });
+    assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);
+  });
+});
