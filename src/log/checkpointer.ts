@@ -22,7 +22,7 @@
 
 import { types } from "node:util";
 import { FencedError } from "../errors.js";
-import { nextTurn } from "../util/slices.js";
+import { type MonotonicNow, nextTurn, processNow } from "../util/slices.js";
 import { CheckpointBackoff } from "./checkpoint-backoff.js";
 import { checkpointDue, recordBound } from "./checkpoint-policy.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
@@ -62,6 +62,8 @@ export interface CheckpointerInit {
    */
   recoveredElsewhere: boolean;
   describeLog: string;
+  /** The clock slices of GC passes run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
+  sliceNow?: MonotonicNow;
 }
 
 /** Checkpoint counters, for {@link LogStats}. */
@@ -80,6 +82,7 @@ export class Checkpointer {
   readonly #fence: WriterFence;
   readonly #writer: LogWriter;
   readonly #describe: string;
+  readonly #sliceNow: MonotonicNow;
 
   #source: SnapshotSource | null = null;
   /** Checkpoints and GC run one at a time, chained here. */
@@ -116,6 +119,7 @@ export class Checkpointer {
     this.#fence = init.fence;
     this.#writer = init.writer;
     this.#describe = init.describeLog;
+    this.#sliceNow = init.sliceNow ?? processNow;
     this.#lastCheckpointBytes = init.checkpointBytes;
     this.#lastCheckpointAt = init.checkpointAt;
     this.#manifestStale = init.recoveredElsewhere;
@@ -383,6 +387,7 @@ export class Checkpointer {
       logger: this.#options.logger,
       describeLog: this.#describe,
       reportedDamage: this.#reportedDamage,
+      sliceNow: this.#sliceNow,
     });
     this.#options.logger.debug?.("log garbage collected", { log: this.#describe, ...result });
   }

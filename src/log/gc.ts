@@ -39,6 +39,8 @@
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { ObjectInfo } from "../store/types.js";
+import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
 import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { checkpointCreatedAt, type LogKeys, probeCreatedAt } from "./keys.js";
@@ -61,6 +63,8 @@ export interface GcContext {
   describeLog: string;
   /** Ids of damaged manifests already reported (one warning each); kept across passes. */
   reportedDamage: Set<number>;
+  /** The clock slices of the pass run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
+  sliceNow?: MonotonicNow;
 }
 
 export interface GcResult {
@@ -75,6 +79,9 @@ export interface GcResult {
 export const PROBE_MIN_AGE_MS = 600_000;
 
 const DELETE_CONCURRENCY = 8;
+
+/** Listed objects looked at between two checks of a slice's budget. */
+const ITEMS_PER_CHECK = 256;
 
 /**
  * At most this many expired manifests not in the reader's cache (an earlier
@@ -177,7 +184,8 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (successor === undefined || !manifestOldEnough(successor.id, successor.manifest!)) break;
     expiredManifests.push(oldest[i]!.id);
   }
-  await forEachLimit(expiredManifests, async (id) => {
+  const slices = new Slices(ctx.sliceNow);
+  await slices.forEachLimit(expiredManifests, async (id) => {
     await ctx.storage.delete(ctx.keys.manifest(id));
     ctx.manifests.forget(id);
     ctx.reportedDamage.delete(id);
@@ -206,11 +214,11 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     const createdAt = checkpointCreatedAt(name);
     return createdAt !== null && oldEnough(createdAt);
   });
-  await forEachLimit(staleCheckpoints, ({ key }) => ctx.storage.delete(key));
+  await slices.forEachLimit(staleCheckpoints, ({ key }) => ctx.storage.delete(key));
   result.deletedCheckpoints = staleCheckpoints.length;
 
   // WAL batches and fences the newest checkpoint covers.
-  const wal = await ctx.storage.list(ctx.keys.walDir);
+  const wal = await slices.list(ctx, ctx.keys.walDir);
   const monotonicNow = ctx.clock.monotonicNow();
   const listed = new Set<string>();
   const seenFor = (key: string): number => {
@@ -220,7 +228,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     return monotonicNow - seen;
   };
   const staleFences: string[] = [];
-  const staleWal = wal.filter(({ key, size }) => {
+  const staleWal = await slices.filter(wal, ({ key, size }) => {
     const id = ctx.keys.idOf(ctx.keys.walDir, key);
     if (id === null) return false;
     if (isFenceSize(size)) {
@@ -234,9 +242,9 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     const coveredBy = coverers.find((entry) => entry.manifest.replayAfter >= id)!;
     return manifestOldEnough(coveredBy.id, coveredBy.manifest);
   });
-  await forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
+  await slices.forEachLimit(staleWal, ({ key }) => ctx.storage.delete(key));
   result.deletedWal = staleWal.length;
-  await forEachLimit(staleFences, (key) => ctx.storage.delete(key));
+  await slices.forEachLimit(staleFences, (key) => ctx.storage.delete(key));
   result.deletedFences = staleFences.length;
 
   // Probe objects left behind.
@@ -247,7 +255,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
       ? now - createdAt >= PROBE_MIN_AGE_MS
       : seenFor(key) >= PROBE_MIN_AGE_MS;
   });
-  await forEachLimit(staleProbes, ({ key }) => ctx.storage.delete(key));
+  await slices.forEachLimit(staleProbes, ({ key }) => ctx.storage.delete(key));
   result.deletedProbes = staleProbes.length;
   for (const key of [...ctx.firstSeen.keys()])
     if (!listed.has(key) || staleFences.includes(key)) ctx.firstSeen.delete(key);
@@ -269,10 +277,70 @@ async function isNewest(ctx: GcContext, ids: readonly number[]): Promise<boolean
   return false;
 }
 
-async function forEachLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, items.length) }, worker));
+/**
+ * The pass's listings and deletes, with a turn of the event loop whenever a
+ * slice's budget is spent. A store whose requests complete without I/O (the
+ * memory store) resolves them in microtasks: a minute of a busy writer's WAL
+ * would otherwise be listed and deleted in one turn (50,000 deletes: 135 ms).
+ * On other stores a slice ends during a request's wait, and the pass gives a
+ * turn every few milliseconds, which costs nothing.
+ */
+class Slices {
+  readonly #budget: SliceBudget;
+  /** One turn shared by every delete lane once the budget is spent. */
+  #turn: Promise<void> | null = null;
+
+  constructor(sliceNow: MonotonicNow = processNow) {
+    this.#budget = new SliceBudget(undefined, sliceNow);
+    this.#budget.start();
+  }
+
+  /** Resolves at once while the slice lasts; after a turn of the event loop once it is spent. */
+  #yield(): Promise<void> | null {
+    if (this.#turn === null && !this.#budget.spent()) return null;
+    this.#turn ??= nextTurn().then(() => {
+      this.#turn = null;
+      this.#budget.start();
+    });
+    return this.#turn;
+  }
+
+  /** Every key under `prefix`, in key order, page by page. */
+  async list(ctx: GcContext, prefix: string): Promise<ObjectInfo[]> {
+    const all: ObjectInfo[] = [];
+    let startAfter: string | undefined;
+    for (;;) {
+      await this.#yield();
+      const page = await ctx.storage.page(prefix, startAfter);
+      for (const object of page.objects) all.push(object);
+      if (page.nextStartAfter === undefined) return all;
+      startAfter = page.nextStartAfter;
+    }
+  }
+
+  /** The items `keep` keeps, in order (`keep` runs a few hundred items per check of the budget). */
+  async filter<T>(items: readonly T[], keep: (item: T) => boolean): Promise<T[]> {
+    const kept: T[] = [];
+    for (let i = 0; i < items.length; i++) {
+      if (i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1) await this.#yield();
+      const item = items[i]!;
+      if (keep(item)) kept.push(item);
+    }
+    return kept;
+  }
+
+  async forEachLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const turn = this.#yield();
+        if (turn !== null) {
+          await turn;
+          continue;
+        }
+        await fn(items[next++]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, items.length) }, worker));
+  }
 }

@@ -220,6 +220,7 @@ async function openResolved(
       recovered.checkpointName === null ? null : checkpointCreatedAt(recovered.checkpointName),
     recoveredElsewhere: recovered.checkpointName !== own.manifest.checkpoint,
     describeLog,
+    sliceNow,
   });
   const log = new LogHandle(writer, fence, checkpointer);
   const { checkpoint, tail } = recovered;

@@ -264,3 +264,48 @@ describe("GC of an earlier writer's manifests", () => {
     assert.match(reports[0]!.message, /damaged manifest/);
   });
 });
+
+describe("a GC pass over a store that answers without I/O", { timeout: 60_000 }, () => {
+  it("gives the event loop turns while it lists and deletes a long WAL", async () => {
+    const inner = new MemoryStore();
+    let walDeletes = 0;
+    let turnAfter: number | null = null;
+    const store: ObjectStore = {
+      get: (key) => inner.get(key),
+      put: (key, body, putOptions) => inner.put(key, body, putOptions),
+      list: (prefix, listOptions) => inner.list(prefix, listOptions),
+      describe: () => inner.describe(),
+      delete: async (key) => {
+        if (key.startsWith("q/wal/") && walDeletes++ === 0)
+          setImmediate(() => {
+            turnAfter = walDeletes;
+          });
+        await inner.delete(key);
+      },
+    };
+    // Each reading of the slice clock is a millisecond: a slice is a few requests, whatever
+    // the machine's speed.
+    let ticks = 0;
+    const sliceNow = (): number => ++ticks;
+    const { log } = await openLog(
+      store,
+      "q",
+      testOptions({ gcMinAgeMs: 0, checkpointWalBatches: 1_000_000 }),
+      { sliceNow },
+    );
+    log.setSnapshotSource(() => rec("snapshot"));
+    const batches = 2_000;
+    for (let i = 0; i < batches; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    await log.checkpoint();
+    assert.equal(walDeletes, batches, "the pass deletes every batch the checkpoint covers");
+    assert.ok(
+      turnAfter !== null && turnAfter < batches,
+      `the event loop had no turn until ${turnAfter} of ${batches} deletes were made`,
+    );
+    await log.close();
+  });
+});
