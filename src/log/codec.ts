@@ -147,6 +147,8 @@ export interface WalBatch {
  * `recordsAt` of `body`, every one checked to lie inside the batch.
  */
 export interface VerifiedWalBatch {
+  /** The object it was read from (named when one of its records turns out unusable). */
+  key: string;
   body: Uint8Array;
   header: WalBatchHeader | null;
   recordsAt: number;
@@ -230,7 +232,7 @@ export function verifyWalBatch(key: string, walId: number, body: Uint8Array): Ve
   if (offset !== crcOffset) {
     throw new CorruptionError(key, `WAL batch has ${crcOffset - offset} unexpected trailing bytes`);
   }
-  return { body, header, recordsAt: headerBytes, count };
+  return { key, body, header, recordsAt: headerBytes, count };
 }
 
 /**

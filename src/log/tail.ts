@@ -67,6 +67,10 @@ export class WalCursor {
   end = 0;
   /** Position of the current record in the tail (0 for the first). */
   index = -1;
+  /** The key of the WAL object that holds the current record. */
+  key = "";
+  /** Position of the current record in its batch (0 for the first). */
+  indexInBatch = -1;
 
   constructor(batches: readonly VerifiedWalBatch[]) {
     this.#batches = batches;
@@ -81,6 +85,8 @@ export class WalCursor {
         return false;
       }
       this.body = batch.body;
+      this.key = batch.key;
+      this.indexInBatch = -1;
       this.#view = new DataView(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
       this.#left = batch.count;
       this.end = batch.recordsAt;
@@ -91,6 +97,7 @@ export class WalCursor {
     this.end = this.start + length;
     this.#left--;
     this.index++;
+    this.indexInBatch++;
     return true;
   }
 }

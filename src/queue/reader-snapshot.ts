@@ -172,7 +172,7 @@ async function handOn(
   let { lineage } = from;
   const { applied, cell } = from;
   cell.owner = null; // read while the records apply, `from` rebuilds its own state
-  await applyTail(path, state, tail, sliceMs);
+  await applyTail(state, tail, sliceMs);
   clearWriterWork(state);
   // Another reopen of `from` went on from the same point meanwhile: continue a copy of the lineage.
   if (lineage.tails.length !== applied) {

@@ -73,13 +73,8 @@ export function restoreStateNow(path: string, checkpoint: Uint8Array | null, tai
  * Applies the records of `tail` to `state`, as {@link restoreState} applies
  * the records after the checkpoint: the WAL read after an earlier restore.
  */
-export function applyTail(
-  path: string,
-  state: State,
-  tail: WalTail,
-  sliceMs = SLICE_MS,
-): Promise<void> {
-  return inSlices(applySteps(path, state, tail, sliceMs));
+export function applyTail(state: State, tail: WalTail, sliceMs = SLICE_MS): Promise<void> {
+  return inSlices(applySteps(state, tail, sliceMs));
 }
 
 /** Work that yields where a slice of the event loop's time is spent. */
@@ -129,12 +124,11 @@ function* restoreSteps(
       });
     throw error;
   }
-  yield* applySteps(path, state, tail, SLICE_MS, sliceNow);
+  yield* applySteps(state, tail, SLICE_MS, sliceNow);
   return state;
 }
 
 function* applySteps(
-  path: string,
   state: State,
   tail: WalTail,
   sliceMs = SLICE_MS,
@@ -154,11 +148,10 @@ function* applySteps(
     } catch (error) {
       if (error instanceof DecodeError || error instanceof ApplyError)
         throw new CorruptionError(
-          `${path}/wal`,
-          `record ${cursor.index} after the checkpoint: ${error.message}`,
-          {
-            cause: error,
-          },
+          cursor.key,
+          `record ${cursor.indexInBatch + 1} of the batch (${cursor.index + 1} after the checkpoint) ` +
+            `cannot be applied: ${error.message}`,
+          { cause: error },
         );
       throw error;
     }

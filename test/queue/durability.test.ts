@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { CorruptionError, FencedError, StorageError } from "../../src/errors.js";
+import { openLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -260,6 +261,23 @@ describe("durability", { timeout: 60_000 }, () => {
     assert.ok(error instanceof CorruptionError, String(error));
     assert.equal(error.code, "CORRUPTION");
     assert.match(error.message, /jobs\/checkpoint\//);
+  });
+
+  it("a record that cannot be applied makes open reject with CORRUPTION naming its WAL batch", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const queue = await Queue.open(store, "jobs", options(clock));
+    await queue.enqueue("q", "x");
+    await queue.close();
+    // An intact batch (its checksum holds) whose record has a tag no release wrote.
+    const raw = await openLog(store, "jobs", { logger: silentLogger });
+    await raw.log.append(new Uint8Array([250]));
+    const batch = (await listAll(store, "jobs/wal/")).at(-1)!.key;
+    await raw.log.close();
+    const error = await rejection(Queue.open(store, "jobs", options(clock)));
+    assert.ok(error instanceof CorruptionError, String(error));
+    assert.equal(error.objectKey, batch);
+    assert.match(error.message, /record 1 of the batch .*unknown record tag 250/);
   });
 
   it("a corrupted WAL batch makes open reject with CORRUPTION", async () => {
