@@ -184,6 +184,12 @@ export class PayloadObjects {
   #deleteFailing = false;
   /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
   readonly #removing = new Set<string>();
+  /**
+   * Objects this process wrote while orphans are being collected (null
+   * otherwise): never orphans to that pass, whatever time their names carry
+   * (a wall clock set back names a new object as an old one).
+   */
+  #writtenDuringCollection: Set<string> | null = null;
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
@@ -228,6 +234,7 @@ export class PayloadObjects {
    */
   write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
     const key = this.#dir + (this.#retry.random ?? systemRandom).ulid(now);
+    this.#writtenDuringCollection?.add(key);
     return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
 
@@ -379,31 +386,38 @@ export class PayloadObjects {
 
   /**
    * Deletes payload objects that no job of `state` references and that are
-   * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now`. Resolves with
+   * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the time in
+   * their names), leaving those this process writes meanwhile. Resolves with
    * how many it deleted.
    */
   async collectOrphans(state: State, now: number): Promise<number> {
-    const objects = await listAll(this.#store, this.#dir);
-    if (objects.length === 0) return 0;
-    const referenced = referencedKeys(state);
-    let deleted = 0;
-    for (const { key } of objects) {
-      // A removal not durable yet is not in `referenced`, but the log may still reference its
-      // object (checked at each delete: removals go on meanwhile). Once the queue stopped, a
-      // failed removal's record may be replayed: nothing more is deleted.
-      if (this.#stopped !== null) break;
-      if (referenced.has(key) || this.#removing.has(key)) continue;
-      let writtenAt: number;
-      try {
-        writtenAt = decodeTime(key.slice(this.#dir.length));
-      } catch {
-        continue; // not one of ours
+    const written = new Set<string>();
+    this.#writtenDuringCollection = written;
+    try {
+      const objects = await listAll(this.#store, this.#dir);
+      if (objects.length === 0) return 0;
+      const referenced = referencedKeys(state);
+      let deleted = 0;
+      for (const { key } of objects) {
+        // A removal not durable yet is not in `referenced`, but the log may still reference its
+        // object (checked at each delete: removals go on meanwhile). Once the queue stopped, a
+        // failed removal's record may be replayed: nothing more is deleted.
+        if (this.#stopped !== null) break;
+        if (referenced.has(key) || this.#removing.has(key) || written.has(key)) continue;
+        let writtenAt: number;
+        try {
+          writtenAt = decodeTime(key.slice(this.#dir.length));
+        } catch {
+          continue; // not one of ours
+        }
+        if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
+        await this.#store.delete(key);
+        deleted++;
       }
-      if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
-      await this.#store.delete(key);
-      deleted++;
+      return deleted;
+    } finally {
+      if (this.#writtenDuringCollection === written) this.#writtenDuringCollection = null;
     }
-    return deleted;
   }
 }
 

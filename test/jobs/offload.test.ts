@@ -670,6 +670,31 @@ describe("payload offload under faults and crashes", { timeout: 120_000 }, () =>
     await reopened.close();
   });
 
+  it("the orphan collector leaves an enqueue's object written after the wall clock stepped back", async () => {
+    const inner = new MemoryStore();
+    const faults = new FaultStore(inner);
+    const clock = new ManualClock(1_700_000_000_000);
+    const opts = { clock, logger: silentLogger, payloadOffloadBytes: 10, flushIntervalMs: 0 };
+    const first = await Queue.open(faults, "q", opts);
+    await first.enqueue("work", big(100, 1));
+    await first.close();
+    const listing = faults.pause({ op: "list", keyPrefix: "q/payload/" });
+    const queue = await Queue.open(faults, "q", opts);
+    await listing.whenHeld(1);
+    // The host's clock is set back (NTP, an operator): the next object's name carries a time
+    // older than the collector's minimum age, though it is being written right now.
+    clock.advance(-2 * ORPHAN_MIN_AGE_MS);
+    const written = faults.pause({ op: "put", keyPrefix: "q/payload/", mode: "after" });
+    const enqueued = queue.enqueue("work", big(100, 2));
+    await written.whenHeld(1);
+    listing.release();
+    await turns(20); // the collector runs meanwhile
+    written.release();
+    const id = await enqueued;
+    assert.deepEqual((await queue.getJob(id))?.payload, Buffer.from(big(100, 2)));
+    await queue.close();
+  });
+
   it("a failed delete leaves the object for the collector, never a job without its payload", async () => {
     const faults = new FaultStore(new MemoryStore());
     const queue = await Queue.open(faults, "q", {
