@@ -46,6 +46,12 @@ export interface OpenLogContext {
   sliceNow?: MonotonicNow;
   /** Where the log draws its randomness (a test's, see `RANDOM_SOURCE`); the system's by default. */
   random?: RandomSource;
+  /**
+   * Called with the newest checkpoint's caller bytes when they were read
+   * before the log is taken over: an error it throws fails the open with
+   * nothing written (the layer above refuses a format it cannot read).
+   */
+  checkCheckpoint?: (snapshot: Uint8Array) => void;
 }
 
 /**
@@ -127,10 +133,16 @@ async function openResolved(
     skipDamage,
     ownedDirs,
     sliceNow,
-  }).catch(async (error: unknown) => {
-    await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
-    throw error;
-  });
+  })
+    .then((read) => {
+      const snapshot = read.ahead?.checkpoint?.snapshot;
+      if (snapshot !== undefined) context.checkCheckpoint?.(snapshot);
+      return read;
+    })
+    .catch(async (error: unknown) => {
+      await probed.catch(() => {}); // it deletes its object: a refused open leaves the store as it was
+      throw error;
+    });
   // The claim writes nothing before the probe passed; from there on, each request warns alone.
   const closeEpisode = (): void => episode.close();
   void probed.then(closeEpisode, closeEpisode);

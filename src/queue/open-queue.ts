@@ -17,7 +17,7 @@ import { Heartbeat } from "./heartbeat.js";
 import type { Instrumentation } from "./instrument.js";
 import type { OpenOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
-import { restoreState } from "./restore.js";
+import { refuseNewerCheckpoint, restoreState } from "./restore.js";
 import { loadTelemetry } from "./telemetry/attach.js";
 import { wallTime } from "./time.js";
 
@@ -48,6 +48,7 @@ export async function openCore(
     ownedDirs: QUEUE_OWNED_DIRS,
     sliceNow,
     random,
+    checkCheckpoint: (snapshot) => refuseNewerCheckpoint(path, snapshot),
   });
   let core: QueueCore;
   let attached: Instrumentation | null = null;

@@ -13,6 +13,7 @@ import { NewerFormatError } from "./decode-error.js";
 import { RecordDecoder } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { snapshotDecoder } from "./snapshot.js";
+import { refuseNewerSnapshot } from "./snapshot-decoder.js";
 import { State } from "./state.js";
 
 /**
@@ -112,12 +113,7 @@ function* restoreSteps(
     } else state = yield* decodeSteps(checkpoint, moreJobs, sliceNow);
   } catch (error) {
     // Well-formed, in a format a newer release wrote: say so, lest it be taken for damage.
-    if (error instanceof NewerFormatError)
-      throw new CorruptionError(
-        `${path}/checkpoint`,
-        `queue snapshot written by a newer taquba release (${error.message}): not damage; open it with that release or a later one`,
-        { cause: error },
-      );
+    if (error instanceof NewerFormatError) throw newerRelease(path, error);
     if (error instanceof DecodeError)
       throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
         cause: error,
@@ -126,6 +122,29 @@ function* restoreSteps(
   }
   yield* applySteps(state, tail, SLICE_MS, sliceNow);
   return state;
+}
+
+/**
+ * Refuses a checkpoint's snapshot a newer release wrote, from its head alone,
+ * with the error {@link restoreState} would fail with: asked before the store
+ * is taken over, so that a process of an older release (a rollback, a
+ * canary) does not fence that release's running writer only to fail.
+ */
+export function refuseNewerCheckpoint(path: string, snapshot: Uint8Array): void {
+  try {
+    refuseNewerSnapshot(snapshot);
+  } catch (error) {
+    if (error instanceof NewerFormatError) throw newerRelease(path, error);
+    throw error;
+  }
+}
+
+function newerRelease(path: string, error: NewerFormatError): CorruptionError {
+  return new CorruptionError(
+    `${path}/checkpoint`,
+    `queue snapshot written by a newer taquba release (${error.message}): not damage; open it with that release or a later one`,
+    { cause: error },
+  );
 }
 
 function* applySteps(

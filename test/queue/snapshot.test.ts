@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { CorruptionError } from "../../src/errors.js";
+import { openLog } from "../../src/log/index.js";
 import { WalTail } from "../../src/log/tail.js";
 import { silentLogger } from "../../src/logger.js";
 import { apply } from "../../src/queue/apply.js";
@@ -22,6 +23,7 @@ import { SNAPSHOT_REVISION } from "../../src/queue/snapshot-layout.js";
 import { State, Status } from "../../src/queue/state.js";
 import { PAGE_SLOTS } from "../../src/queue/table.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { listAll } from "../../src/store/types.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord, rejection } from "./helpers.js";
@@ -319,6 +321,25 @@ describe("snapshots of the job table", { timeout: 120_000 }, () => {
         /queue snapshot written by a newer taquba release \(.*\): not damage; open it with that release or a later one/,
       );
     }
+  });
+
+  it("an open that meets a newer release's snapshot leaves that release's running writer alone", async () => {
+    const store = new MemoryStore();
+    const { state } = bigState(3);
+    const newer = encodeSnapshot(state);
+    newer[1] = SNAPSHOT_REVISION + 1;
+    // The newer release's writer, running, has checkpointed in its format.
+    const { log } = await openLog(store, "q", { logger: silentLogger });
+    log.setSnapshotSource(() => newer);
+    await log.checkpoint();
+    const manifests = (await listAll(store, "q/manifest/")).length;
+    const error = await rejection(Queue.open(store, "q", { logger: silentLogger }));
+    assert.ok(error instanceof CorruptionError, String(error));
+    assert.match(error.message, /written by a newer taquba release/);
+    // Refused before it took the store over: the running writer goes on, nothing was written.
+    assert.equal((await listAll(store, "q/manifest/")).length, manifests);
+    await log.append(new Uint8Array([1]));
+    await log.close();
   });
 
   it("a queue flag this build does not know is refused as written by a newer release", () => {
