@@ -5,14 +5,15 @@
  * Owns: claiming the next epoch (creating manifest N+1), putting the fence in
  * the first free WAL slot, committing later manifests, confirming that no
  * newer epoch exists (at the end of open, before GC deletes anything, and
- * periodically while writing), and the one {@link FencedError} message all of
- * them raise. The rule: a manifest with a higher epoch than ours, or a WAL
+ * periodically while writing), and raising the one {@link FencedError} (its
+ * wording is in `fence-errors.ts`). The rule: a manifest with a higher epoch than ours, or a WAL
  * slot we meant to fill taken by someone else, means another writer opened the
  * log; this one is fenced for good.
  */
 import type { MonotonicClock } from "../clock.js";
-import { CorruptionError, FencedError, UnsupportedStoreError } from "../errors.js";
+import { CorruptionError, FencedError } from "../errors.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
+import { type FencedBy, fencedError, unlistedManifest } from "./fence-errors.js";
 import type { LogKeys } from "./keys.js";
 import {
   encodeManifest,
@@ -39,12 +40,6 @@ export interface FenceContext {
   walWindow: number;
   describeLog: string;
 }
-
-/** How this writer learnt that it was fenced. */
-export type FencedBy =
-  | { epoch: number }
-  | { walKey: string }
-  | { manifestKey: string; epoch: number };
 
 /** Where the fence went: replay stops before `fenceId`; the writer's first batch is `nextWalId`. */
 export interface PlacedFence {
@@ -183,16 +178,7 @@ export class WriterFence {
 
   /** The one error of a fenced writer. */
   fenced(by: FencedBy): FencedError {
-    const evidence =
-      "manifestKey" in by
-        ? `another writer's manifest "${by.manifestKey}" (epoch ${by.epoch}) is newer than this writer's`
-        : "epoch" in by
-          ? `a writer with epoch ${by.epoch} took over`
-          : `another writer took WAL slot "${by.walKey}"`;
-    return new FencedError(
-      `${this.#ctx.describeLog} is fenced (${evidence}); this writer (epoch ${this.epoch}) ` +
-        "has stopped for good and rejects every call. Open the log again if this process should be its writer.",
-    );
+    return fencedError(this.#ctx, this.epoch, by);
   }
 
   /** The error to stop with when `newest` shows a newer epoch, else null. */
@@ -424,18 +410,6 @@ export class WriterFence {
 
 /** How often opening re-lists manifests that do not show one it found taken. */
 const UNLISTED_RETRIES = 5;
-
-/** The error of an opener whose store keeps listing manifests without one that exists. */
-function unlistedManifest(ctx: FenceContext, id: number, retries: number): UnsupportedStoreError {
-  const key = ctx.keys.manifest(id);
-  return new UnsupportedStoreError(
-    `Cannot open ${ctx.describeLog}: manifest "${key}" exists (creating it failed because the key is taken), ` +
-      `but listing "${ctx.keys.manifestDir}" does not show it, after ${retries + 1} listings. ` +
-      "The store's listing is not consistent with its writes, or another key aliases this one " +
-      "(for example a case-insensitive file system or a prefix that maps onto another). " +
-      "Use a store whose listings show every completed write, and a prefix no other key maps onto.",
-  );
-}
 
 /** Creates manifest `id`; false when another manifest already holds the id. */
 async function createManifest(ctx: FenceContext, id: number, manifest: Manifest): Promise<boolean> {
