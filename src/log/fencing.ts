@@ -188,10 +188,25 @@ export class WriterFence {
       : null;
   }
 
-  /** Reads the newest manifest and throws {@link FencedError} if its epoch is newer than ours. */
+  /**
+   * Reads the newest manifest and throws {@link FencedError} if another
+   * writer is ahead of this one: its epoch is newer, or (a writer that went on
+   * while this one opened, whose GC emptied the slot this opener's claim, made
+   * on an older read, took) its id is above this writer's newest. A listing
+   * that does not show this writer's manifest yet, or none, is neither.
+   */
   async throwIfSuperseded(): Promise<void> {
-    const error = this.supersededBy((await this.#ctx.manifests.newest())?.manifest);
+    const error = this.#aheadOfUs(await this.#ctx.manifests.newest());
     if (error !== null) throw error;
+  }
+
+  #aheadOfUs(newest: ManifestEntry | null): FencedError | null {
+    if (newest === null || newest.id <= this.#manifestId)
+      return this.supersededBy(newest?.manifest);
+    return (
+      this.supersededBy(newest.manifest) ??
+      this.fenced({ manifestKey: this.#ctx.keys.manifest(newest.id), epoch: newest.manifest.epoch })
+    );
   }
 
   /**
@@ -285,16 +300,8 @@ export class WriterFence {
   async confirmNewest(): Promise<void> {
     const started = this.#ctx.clock.monotonicNow();
     const newest = await this.#ctx.manifests.newest();
-    if (newest === null || newest.id !== this.#manifestId) {
-      // Not a newer epoch: a writer that went on while this one opened (its garbage
-      // collection emptied the slot this opener's claim, made on an older read, took).
-      if (newest !== null && newest.manifest.epoch <= this.epoch)
-        throw this.fenced({
-          manifestKey: this.#ctx.keys.manifest(newest.id),
-          epoch: newest.manifest.epoch,
-        });
-      throw this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
-    }
+    if (newest === null || newest.id !== this.#manifestId)
+      throw this.#aheadOfUs(newest) ?? this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
     this.#confirmed(started);
   }
 

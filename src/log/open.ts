@@ -176,7 +176,7 @@ async function openResolved(
     .placeFence(skipDamage, aheadFollowed ? ahead.next - 1 : undefined)
     .catch(async (error: unknown) => {
       // Objects missing behind a writer that went on are its garbage collection, not damage.
-      if (error instanceof CorruptionError) await fence.confirmNewest();
+      if (error instanceof CorruptionError) await fence.throwIfSuperseded();
       throw error;
     });
   onOwned?.();
@@ -198,7 +198,7 @@ async function openResolved(
     // A newer writer (or one that went on while we opened) may have checkpointed and
     // collected what we were reading: that is being fenced, not damage.
     if (!(error instanceof CorruptionError)) throw error;
-    await fence.confirmNewest();
+    await fence.throwIfSuperseded();
     if (!skipDamage) throw error;
     const salvaged = await salvage(storage, keys, manifests, own, fenceId);
     recovered = salvaged;

@@ -6,10 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StorageError, UnsupportedStoreError } from "../../src/errors.js";
+import { CorruptionError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
@@ -85,5 +86,79 @@ describe("opening over a listing that does not show a manifest", { timeout: 30_0
     assert.deepEqual(texts(second.records), ["a"]);
     assert.equal(second.log.stats().epoch, 2);
     assert.equal((await rejection(first.log.append(rec("zombie")))).code, "FENCED");
+  });
+});
+
+/**
+ * Lists `q/manifest/` without the manifests whose id is at least `cutoff`,
+ * for the next `hideListings` listings that had one.
+ */
+class HidesNewerManifests implements ObjectStore {
+  hideListings = 0;
+  hidden = 0;
+  readonly #inner: ObjectStore;
+  readonly #cutoff: number;
+  constructor(inner: ObjectStore, cutoff: number) {
+    this.#inner = inner;
+    this.#cutoff = cutoff;
+  }
+  get = (key: string) => this.#inner.get(key);
+  put = (key: string, body: Uint8Array, options?: { ifNoneMatch?: "*" }) =>
+    this.#inner.put(key, body, options);
+  delete = (key: string) => this.#inner.delete(key);
+  describe = () => "a store whose listing lags";
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    const page = await this.#inner.list(prefix, options);
+    if (prefix !== "q/manifest/" || this.hideListings === 0) return page;
+    const objects = page.objects.filter(
+      (o) => Number(o.key.slice("q/manifest/".length)) < this.#cutoff,
+    );
+    if (objects.length === page.objects.length) return page;
+    this.hideListings--;
+    this.hidden++;
+    return { ...page, objects };
+  }
+}
+
+describe("damage found after the claim, over a listing that lags", { timeout: 30_000 }, () => {
+  /**
+   * The live writer's batch written after the opener read ahead is damaged in
+   * the store; the opener's replay meets it while the one listing it then
+   * reads shows manifests below `cutoff` only: older than the opener's own
+   * (cutoff 2), or none (cutoff 0). Neither is a newer writer: the open must
+   * report the damage, not a fence.
+   */
+  async function damagedOverLag(cutoff: number): Promise<Error> {
+    const inner = new MemoryStore();
+    const writer = await openLog(inner, "q", testOptions());
+    await writer.log.append(rec("a"));
+    const fault = new FaultStore(inner);
+    const lag = new HidesNewerManifests(fault, cutoff);
+    const probe = fault.pause({ op: "put", keyPrefix: "q/probe/" });
+    const opening = openLog(lag, "q", testOptions());
+    opening.catch(() => {});
+    await probe.whenHeld();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); // read ahead
+    await writer.log.append(rec("b"));
+    const last = (await inner.list("q/wal/")).objects.at(-1)!.key;
+    const bad = Uint8Array.from((await inner.get(last))!.body);
+    bad[bad.length - 1]! ^= 0xff;
+    await inner.put(last, bad);
+    lag.hideListings = 1;
+    probe.release();
+    const error = await rejection(opening);
+    assert.equal(lag.hidden, 1, "the opener read the lagging listing");
+    assert.ok(error instanceof CorruptionError, `expected CorruptionError, got ${String(error)}`);
+    assert.equal(error.objectKey, last);
+    assert.match(error.message, /checksum mismatch/);
+    return error;
+  }
+
+  it("reports the damaged batch when the listing does not show the opener's manifest yet", async () => {
+    await damagedOverLag(2);
+  });
+
+  it("reports the damaged batch when the listing shows no manifest", async () => {
+    await damagedOverLag(0);
   });
 });
