@@ -111,13 +111,15 @@ export class WriterFence {
   /**
    * Claims the next epoch: creates manifest N+1 from the newest one with the
    * epoch bumped; a lost race re-reads and tries again. Nothing is written
-   * before `ready` (the store probe) resolves.
+   * before `ready` (the store probe) resolves, and each attempt first asks
+   * `mayBuildOn` about the manifest it builds on (false: read the newest again).
    */
   static async claim(
     ctx: FenceContext,
     ready: Promise<void>,
     /** Reads the newest manifest (the opener passes the one it has just read first). */
     readNewest: () => Promise<ManifestEntry | null> = () => ctx.manifests.newest(),
+    mayBuildOn: (base: ManifestEntry | null) => Promise<boolean> = async () => true,
   ): Promise<WriterFence> {
     const writer = ctx.storage.random.bytes(16).toString("hex");
     // A lost race means the next listing shows the winner's manifest. One that does not
@@ -144,6 +146,7 @@ export class WriterFence {
       }
       unlisted = 0;
       await ready;
+      if (!(await mayBuildOn(newest))) continue;
       const base = newest?.manifest;
       const manifest: Manifest = {
         epoch: (base?.epoch ?? 0) + 1,

@@ -18,7 +18,7 @@ import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./k
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from "./options.js";
-import { type Preread, preread, type Replayed, replay } from "./replay.js";
+import { type Preread, preread, type Replayed, readCheckpoint, replay } from "./replay.js";
 import { RetryEpisode, withRetry } from "./retry.js";
 import { salvage } from "./salvage.js";
 import { LogStorage } from "./storage.js";
@@ -47,9 +47,10 @@ export interface OpenLogContext {
   /** Where the log draws its randomness (a test's, see `RANDOM_SOURCE`); the system's by default. */
   random?: RandomSource;
   /**
-   * Called with the newest checkpoint's caller bytes when they were read
-   * before the log is taken over: an error it throws fails the open with
-   * nothing written (the layer above refuses a format it cannot read).
+   * Called with the caller bytes of the checkpoint the claim builds on, before
+   * the log is taken over: an error it throws fails the open with nothing
+   * written (the layer above refuses a format it cannot read). A checkpoint
+   * that cannot be read (damage) is left to recovery.
    */
   checkCheckpoint?: (snapshot: Uint8Array) => void;
 }
@@ -166,6 +167,9 @@ async function openResolved(
       first = null;
       return read;
     },
+    context.checkCheckpoint === undefined
+      ? undefined
+      : baseChecker(storage, keys, manifests, context.checkCheckpoint, checked.ahead),
   );
 
   // What was read ahead holds while the manifest this writer's follows is the one it read:
@@ -292,4 +296,36 @@ async function checkBeforeClaim(
     if (options.skipDamage) return { read: true, newest, ahead: null };
     throw error;
   }
+}
+
+/**
+ * Asks `check` about the checkpoint of the manifest a claim is about to build
+ * on, unless it is the one read ahead (checked already): the read-ahead met a
+ * busy writer's GC or damage, or a claim lost its race and read a newer
+ * manifest. A checkpoint gone while a newer manifest is listed was collected
+ * behind a writer that went on: read the newest manifest again (false). Gone
+ * or damaged under the newest manifest, it is damage, which recovery reports.
+ */
+function baseChecker(
+  storage: LogStorage,
+  keys: LogKeys,
+  manifests: ManifestReader,
+  check: (snapshot: Uint8Array) => void,
+  ahead: Preread | null,
+): (base: ManifestEntry | null) => Promise<boolean> {
+  let checked = ahead?.checkpoint == null ? null : ahead.start.checkpoint;
+  return async (base) => {
+    const name = base?.manifest.checkpoint ?? null;
+    if (base === null || name === null || name === checked) return true;
+    const loaded = await readCheckpoint(storage, keys, name, base.manifest.replayAfter).catch(
+      (error: unknown) => {
+        if (error instanceof CorruptionError) return null;
+        throw error;
+      },
+    );
+    if (loaded === null) return ((await manifests.listIds()).at(-1) ?? 0) <= base.id;
+    check(loaded.snapshot);
+    checked = name;
+    return true;
+  };
 }

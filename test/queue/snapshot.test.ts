@@ -24,6 +24,7 @@ import { State, Status } from "../../src/queue/state.js";
 import { PAGE_SLOTS } from "../../src/queue/table.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord, rejection } from "./helpers.js";
@@ -529,5 +530,95 @@ describe("a store written by the previous release (checkpoint format 1)", {
     const checkpoint = (await store.list("v1/checkpoint/")).objects.at(-1)!;
     const body = (await store.get(checkpoint.key))!.body;
     assert.equal(body[26], 2, "the new checkpoint is format 2");
+  });
+});
+
+describe("an open that meets a newer release's checkpoint only once it reads again", {
+  timeout: 60_000,
+}, () => {
+  /** A log writer standing in for a running writer of a newer release, and its snapshot. */
+  async function newerWriter(store: MemoryStore, gcMinAgeMs?: number) {
+    const newer = encodeSnapshot(new State());
+    newer[1] = SNAPSHOT_REVISION + 1;
+    const options = { logger: silentLogger, ...(gcMinAgeMs === undefined ? {} : { gcMinAgeMs }) };
+    const { log } = await openLog(store, "q", options);
+    return { log, newer };
+  }
+
+  /** The open failed with the newer-release refusal, and the running writer goes on. */
+  async function assertRefusedAndWriterGoesOn(
+    error: Error,
+    log: Awaited<ReturnType<typeof openLog>>["log"],
+  ): Promise<void> {
+    assert.ok(error instanceof CorruptionError, String(error));
+    assert.match(error.message, /written by a newer taquba release/);
+    const goesOn = await log.append(new Uint8Array([3])).then(
+      () => "ok",
+      (e: Error) => e.message,
+    );
+    assert.equal(goesOn, "ok");
+    await log.close();
+  }
+
+  it("when the read-ahead met the running writer's GC", async () => {
+    const store = new MemoryStore();
+    const { log, newer } = await newerWriter(store, 0);
+    log.setSnapshotSource(() => newer);
+    await log.append(new Uint8Array([1]));
+    await log.checkpoint();
+    const fault = new FaultStore(store);
+    const held = fault.pause({ op: "get", keyPrefix: "q/checkpoint/" });
+    const opening = Queue.open(fault, "q", { logger: silentLogger });
+    opening.catch(() => {});
+    await held.whenHeld();
+    // The running writer goes on: new checkpoints, and GC of the one being read.
+    const first = (await listAll(store, "q/checkpoint/"))[0]!.key;
+    for (let i = 0; i < 50; i++) {
+      if (!(await listAll(store, "q/checkpoint/")).some((o) => o.key === first)) break;
+      await log.append(new Uint8Array([2]));
+      await log.checkpoint();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(!(await listAll(store, "q/checkpoint/")).some((o) => o.key === first));
+    held.release();
+    await assertRefusedAndWriterGoesOn(await rejection(opening), log);
+  });
+
+  it("when its first claim lost the race to the writer's newer checkpoint", async () => {
+    const store = new MemoryStore();
+    const { log, newer } = await newerWriter(store);
+    await log.append(new Uint8Array([1]));
+    const fault = new FaultStore(store);
+    const probe = fault.pause({ op: "put", keyPrefix: "q/probe/" });
+    const opening = Queue.open(fault, "q", { logger: silentLogger });
+    opening.catch(() => {});
+    await probe.whenHeld();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); // read ahead
+    // Read ahead: no checkpoint. The writer now checkpoints in its format, in the slot the
+    // opener's claim is about to take.
+    log.setSnapshotSource(() => newer);
+    await log.checkpoint();
+    const manifests = (await listAll(store, "q/manifest/")).length;
+    probe.release();
+    await assertRefusedAndWriterGoesOn(await rejection(opening), log);
+    assert.equal((await listAll(store, "q/manifest/")).length, manifests + 1); // the writer's close
+  });
+
+  it('with recoverCorruption "skip", when the read-ahead met damage', async () => {
+    const store = new MemoryStore();
+    const { log, newer } = await newerWriter(store);
+    log.setSnapshotSource(() => newer);
+    await log.checkpoint();
+    await log.append(new Uint8Array([1]));
+    await log.append(new Uint8Array([2]));
+    // Damage in the WAL after the checkpoint: "skip" leaves it for recovery to report.
+    const first = (await listAll(store, "q/wal/"))[0]!.key;
+    const bad = Uint8Array.from((await store.get(first))!.body);
+    bad[bad.length - 1]! ^= 0xff;
+    await store.put(first, bad);
+    const error = await rejection(
+      Queue.open(store, "q", { logger: silentLogger, log: { recoverCorruption: "skip" } }),
+    );
+    await assertRefusedAndWriterGoesOn(error, log);
   });
 });
