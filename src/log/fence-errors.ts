@@ -1,10 +1,13 @@
 /**
  * The errors of writer fencing (`fencing.ts`): the one {@link FencedError}
- * message, worded from the evidence that this writer was fenced, and the
- * refusal of a store whose listing keeps leaving out a manifest that exists.
+ * message, worded from the evidence that this writer was fenced, and a
+ * listing that leaves out a manifest that exists: waited out a few times,
+ * then refused as the store's fault.
  */
 import { FencedError, UnsupportedStoreError } from "../errors.js";
 import type { LogKeys } from "./keys.js";
+import { backoffDelay } from "./retry.js";
+import type { LogStorage } from "./storage.js";
 
 /** How this writer learnt that it was fenced. */
 export type FencedBy =
@@ -32,18 +35,48 @@ export function fencedError(names: FenceNames, epoch: number, by: FencedBy): Fen
   );
 }
 
-/** The error of an opener whose store keeps listing manifests without one that exists. */
+/**
+ * The error of an opener whose store keeps listing manifests without one that
+ * exists: one whose create found the key `taken`, or the opener's `own`.
+ */
 export function unlistedManifest(
   names: FenceNames,
   id: number,
   retries: number,
+  how: "taken" | "own",
 ): UnsupportedStoreError {
   const key = names.keys.manifest(id);
+  const known =
+    how === "taken" ? "creating it failed because the key is taken" : "this opener created it";
   return new UnsupportedStoreError(
-    `Cannot open ${names.describeLog}: manifest "${key}" exists (creating it failed because the key is taken), ` +
+    `Cannot open ${names.describeLog}: manifest "${key}" exists (${known}), ` +
       `but listing "${names.keys.manifestDir}" does not show it, after ${retries + 1} listings. ` +
       "The store's listing is not consistent with its writes, or another key aliases this one " +
       "(for example a case-insensitive file system or a prefix that maps onto another). " +
       "Use a store whose listings show every completed write, and a prefix no other key maps onto.",
   );
+}
+
+/** How often opening re-lists manifests that do not show one it found taken (or created). */
+const UNLISTED_RETRIES = 5;
+
+/**
+ * Waits with backoff before listing the manifests again, when a listing did
+ * not show manifest `id`, which exists; after the last retry, throws the
+ * refusal of a store whose listing does not show its writes.
+ */
+export async function awaitListing(
+  ctx: FenceNames & { storage: LogStorage },
+  id: number,
+  unlisted: number,
+  how: "taken" | "own",
+): Promise<void> {
+  const { logger, sleeper, policy, random } = ctx.storage.retry;
+  if (unlisted === UNLISTED_RETRIES) throw unlistedManifest(ctx, id, unlisted, how);
+  if (unlisted === 0)
+    logger.warn("the store's listing does not show a manifest yet; retrying", {
+      log: ctx.describeLog,
+      manifest: ctx.keys.manifest(id),
+    });
+  await sleeper.sleep(backoffDelay(policy, unlisted, random));
 }

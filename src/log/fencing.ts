@@ -13,7 +13,7 @@
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError, FencedError } from "../errors.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
-import { type FencedBy, fencedError, unlistedManifest } from "./fence-errors.js";
+import { awaitListing, type FencedBy, fencedError } from "./fence-errors.js";
 import type { LogKeys } from "./keys.js";
 import {
   encodeManifest,
@@ -22,7 +22,6 @@ import {
   type ManifestReader,
 } from "./manifest.js";
 import { tailDamage, walRun } from "./replay.js";
-import { backoffDelay } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What the fence reads and writes through. */
@@ -130,18 +129,7 @@ export class WriterFence {
     for (;;) {
       const newest = await readNewest();
       if ((newest?.id ?? 0) < taken) {
-        if (unlisted === UNLISTED_RETRIES) throw unlistedManifest(ctx, taken, unlisted);
-        if (unlisted === 0)
-          ctx.storage.retry.logger.warn(
-            "the store's listing does not show a manifest yet; retrying",
-            {
-              log: ctx.describeLog,
-              manifest: ctx.keys.manifest(taken),
-            },
-          );
-        await ctx.storage.retry.sleeper.sleep(
-          backoffDelay(ctx.storage.retry.policy, unlisted++, ctx.storage.retry.random),
-        );
+        await awaitListing(ctx, taken, unlisted++, "taken");
         continue;
       }
       unlisted = 0;
@@ -298,14 +286,22 @@ export class WriterFence {
 
   /**
    * The last step of opening: the newest manifest must still be ours, or
-   * someone opened the log while we were recovering it.
+   * someone opened the log while we were recovering it. A listing that does
+   * not show ours yet (or any) lags its writes: waited out a few times, as
+   * in {@link claim}.
    */
   async confirmNewest(): Promise<void> {
-    const started = this.#ctx.clock.monotonicNow();
-    const newest = await this.#ctx.manifests.newest();
-    if (newest === null || newest.id !== this.#manifestId)
-      throw this.#aheadOfUs(newest) ?? this.fenced({ epoch: newest?.manifest.epoch ?? this.epoch });
-    this.#confirmed(started);
+    for (let unlisted = 0; ; unlisted++) {
+      const started = this.#ctx.clock.monotonicNow();
+      const newest = await this.#ctx.manifests.newest();
+      if (newest?.id === this.#manifestId) {
+        this.#confirmed(started);
+        return;
+      }
+      const error = this.#aheadOfUs(newest);
+      if (error !== null) throw error;
+      await awaitListing(this.#ctx, this.#manifestId, unlisted, "own");
+    }
   }
 
   /**
@@ -417,9 +413,6 @@ export class WriterFence {
     this.#confirmedFrom = Math.max(this.#confirmedFrom, startedAt);
   }
 }
-
-/** How often opening re-lists manifests that do not show one it found taken. */
-const UNLISTED_RETRIES = 5;
 
 /** Creates manifest `id`; false when another manifest already holds the id. */
 async function createManifest(ctx: FenceContext, id: number, manifest: Manifest): Promise<boolean> {

@@ -162,3 +162,41 @@ describe("damage found after the claim, over a listing that lags", { timeout: 30
     await damagedOverLag(0);
   });
 });
+
+describe("the last check of an open, over a listing that lags", { timeout: 30_000 }, () => {
+  /** Opens while the listings after the fence is placed leave out manifests from `cutoff` on. */
+  async function openOverLag(cutoff: number, listings: number) {
+    const inner = new MemoryStore();
+    const first = await openLog(inner, "q", testOptions());
+    await first.log.append(rec("a"));
+    const lag = new HidesNewerManifests(inner, cutoff);
+    const opening = openLog(lag, "q", testOptions(), {
+      onOwned: () => {
+        lag.hideListings = listings;
+      },
+    });
+    return { lag, opening };
+  }
+
+  for (const cutoff of [2, 0]) {
+    const shows = cutoff === 0 ? "no manifest" : "only the older manifest";
+    it(`rides out a few listings that show ${shows}`, async () => {
+      const { lag, opening } = await openOverLag(cutoff, 2);
+      const second = await opening;
+      assert.equal(lag.hidden, 2);
+      assert.deepEqual(texts(second.records), ["a"]);
+      await second.log.close();
+    });
+
+    it(`names its own manifest when the listing keeps showing ${shows}`, async () => {
+      const { opening } = await openOverLag(cutoff, Number.POSITIVE_INFINITY);
+      const error = await rejection(opening);
+      assert.ok(
+        error instanceof UnsupportedStoreError,
+        `expected UnsupportedStoreError, got ${error}`,
+      );
+      assert.match(error.message, /manifest "q\/manifest\/0+2" exists \(this opener created it\)/);
+      assert.match(error.message, /listing is not consistent with its writes/);
+    });
+  }
+});
