@@ -168,7 +168,7 @@ function* applySteps(
       if (error instanceof DecodeError || error instanceof ApplyError)
         throw new CorruptionError(
           cursor.key,
-          `record ${cursor.indexInBatch + 1} of the batch (${cursor.index + 1} after the checkpoint) ` +
+          `record ${cursor.indexInBatch + 1} of the batch (${cursor.index + 1} of the WAL records read) ` +
             `cannot be applied: ${error.message}`,
           { cause: error },
         );
