@@ -308,4 +308,39 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     );
     await log.close();
   });
+  it("keeps every record, and close resolves, when appends and close() go on during a pass", async () => {
+    const store = new MemoryStore();
+    let ticks = 0;
+    const sliceNow = (): number => ++ticks; // a slice ends at every check: the most turns
+    const { log } = await openLog(
+      store,
+      "q",
+      testOptions({ gcMinAgeMs: 0, checkpointWalBatches: 1_000_000 }),
+      { sliceNow },
+    );
+    const all: string[] = [];
+    log.setSnapshotSource(() => rec(all.join(",")));
+    for (let i = 0; i < 3000; i++) {
+      const written = log.append(rec(`r${i}`));
+      all.push(`r${i}`);
+      await log.flush();
+      await written;
+    }
+    const checkpoint = log.checkpoint(); // its GC pass deletes the 3,000 batches, in slices
+    const more: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setImmediate(r));
+      more.push(log.append(rec(`m${i}`)));
+      all.push(`m${i}`);
+    }
+    await Promise.all(more);
+    const closing = log.close();
+    await checkpoint;
+    await closing;
+    const reopened = await openLog(store, "q", testOptions());
+    const snapshot =
+      reopened.checkpoint === null ? [] : new TextDecoder().decode(reopened.checkpoint).split(",");
+    assert.deepEqual([...snapshot, ...texts(reopened.records)], all);
+    await reopened.log.close();
+  });
 });
