@@ -98,8 +98,9 @@ function offsetAt(format: Intl.DateTimeFormat, t: number): number {
  *
  * Bounded instead: a zone's rules for the years ahead repeat with the calendar
  * (rules stated by weekday and date do; the tz data states nearly every zone's
- * so, Morocco's, tied to Ramadan, being the exception, where this is an
- * approximation), and whether a day matches depends on its local calendar date
+ * so, Morocco's and Palestine's, tied to Ramadan, being the exceptions,
+ * where this is an approximation that may refuse a cron naming an exact date
+ * and weekday that some later year would fire), and whether a day matches depends on its local calendar date
  * alone, so one year of each kind ({@link yearsOfEveryKind}, after that of
  * `after`: a fire in that year recurs in a later year of its kind) holds a
  * fire if any year does. The days the date fields match in those 14 years are
