@@ -184,11 +184,18 @@ export class WriterFence {
    * writer is ahead of this one: its epoch is newer, or (a writer that went on
    * while this one opened, whose GC emptied the slot this opener's claim, made
    * on an older read, took) its id is above this writer's newest. A listing
-   * that does not show this writer's manifest yet, or none, is neither.
+   * that does not show this writer's manifest yet, or none, proves neither
+   * way, as it may hide a newer writer's manifest too: it is waited out as
+   * the claim's is (a few listings, then `UnsupportedStoreError`).
    */
   async throwIfSuperseded(): Promise<void> {
-    const error = this.#aheadOfUs(await this.#ctx.manifests.newest());
-    if (error !== null) throw error;
+    for (let unlisted = 0; ; unlisted++) {
+      const newest = await this.#ctx.manifests.newest();
+      const error = this.#aheadOfUs(newest);
+      if (error !== null) throw error;
+      if (newest !== null && newest.id >= this.#manifestId) return;
+      await awaitListing(this.#ctx, this.#manifestId, unlisted, "own");
+    }
   }
 
   #aheadOfUs(newest: ManifestEntry | null): FencedError | null {

@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CorruptionError, StorageError, UnsupportedStoreError } from "../../src/errors.js";
+import {
+  CorruptionError,
+  FencedError,
+  StorageError,
+  UnsupportedStoreError,
+} from "../../src/errors.js";
 import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
@@ -197,6 +202,43 @@ describe("the last check of an open, over a listing that lags", { timeout: 30_00
       );
       assert.match(error.message, /manifest "q\/manifest\/0+2" exists \(this opener created it\)/);
       assert.match(error.message, /listing is not consistent with its writes/);
+    });
+  }
+});
+
+describe("a stale opener over a listing that lags", { timeout: 30_000 }, () => {
+  // The opener claimed its slot from the manifest it read first; meanwhile the live writer
+  // checkpointed on and its GC removed what the claim counted on. A listing that hides both
+  // the opener's own manifest and the writer's newer one at that moment must be waited out:
+  // the open ends FENCED, not with a false report of a missing WAL batch.
+  for (const listings of [1, 3]) {
+    it(`ends FENCED when the listing lags for ${listings} listing(s)`, async () => {
+      const inner = new MemoryStore();
+      const writer = await openLog(inner, "q", testOptions({ manifestHistory: 0 }));
+      let state = "";
+      writer.log.setSnapshotSource(() => rec(state));
+      for (const text of ["a", "b"]) {
+        await writer.log.append(rec(text));
+        state += text;
+      }
+      const fault = new FaultStore(inner);
+      const lagging = new HidesNewerManifests(fault, 2); // the opener's manifest (2), the writer's (3)
+      const probe = fault.pause({ op: "put", keyPrefix: "q/probe/" });
+      const opening = openLog(lagging, "q", testOptions());
+      opening.catch(() => {});
+      await probe.whenHeld();
+      for (const text of ["c", "d"]) {
+        await writer.log.append(rec(text));
+        state += text;
+        await writer.log.checkpoint();
+      }
+      await writer.log.append(rec("e"));
+      lagging.hideListings = listings;
+      probe.release();
+      const error = await rejection(opening);
+      await writer.log.close().catch(() => {});
+      assert.ok(lagging.hidden > 0, "the listing lagged");
+      assert.ok(error instanceof FencedError, `expected FencedError, got ${error}`);
     });
   }
 });
