@@ -39,10 +39,12 @@ export class QueueData {
    * (`ConflictError`), two operations on one job (`InvalidArgumentError`
    * naming both, whatever their order), more than
    * {@link MAX_TRANSACTION_OPS} (1,000) operations (`InvalidArgumentError`),
-   * a write method of this queue called from `build` (`kvPut`, `enqueue`,
-   * `ack`, a nested `transaction`, …: it would commit at once, outside the
-   * transaction; that call rejects with the same `InvalidArgumentError`,
-   * naming the `tx` method to use).
+   * a write method of this queue that has a `tx` form (`kvPut`, `enqueue`,
+   * `ack`, …), a nested `transaction` or `enqueueFlow`, called from `build`
+   * (it would commit at once, outside the transaction; that call rejects
+   * with the same `InvalidArgumentError`, naming the `tx` method to use;
+   * other writes, such as `schedule` or `removeJob`, are not refused and do
+   * commit at once: do not call them from `build`).
    * Two operations are on one job when they name the same id (a cancel's,
    * a claim's job, an enqueue's `jobId`; also an id no job has, so an id is
    * cancelled once, and never both enqueued and cancelled), when an

@@ -125,11 +125,9 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
     assert.equal(years.length, 14);
     assert.ok(years.every((y) => y > 2027 && y <= 2027 + ZONE_PROBE_SPAN_YEARS));
     const expression = parseCron(cron, "Europe/Berlin");
-    const started = performance.now();
     const { result, searches } = await cronSearchesDuring(() =>
       firesInZone(expression, "Europe/Berlin", now),
     );
-    const elapsed = performance.now() - started;
     assert.equal(result, false);
     // One search per matching day (one a year of each kind, and the last, empty),
     // and two for its times of day.
@@ -138,8 +136,6 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
     assert.equal(days, 15, searches.join("\n"));
     assert.equal(times, 28, searches.join("\n"));
     assert.equal(searches.length, days + times);
-    // Generous for a loaded machine; the open search takes tens of seconds.
-    assert.ok(elapsed < 1_000, `${elapsed} ms`);
   });
 
   it("accept at once what fires on a day without a gap, and every cron in UTC", () => {
