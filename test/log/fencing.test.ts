@@ -5,7 +5,7 @@ import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { LatencyStore } from "../../src/store/wrappers/latency.js";
-import { rec, rejection, testOptions, texts } from "./helpers.js";
+import { rec, rejection, staleOpen, testOptions, texts } from "./helpers.js";
 
 describe("log fencing", { timeout: 60_000 }, () => {
   it("a second writer fences the first: it fails FENCED, loses nothing acknowledged", async () => {
@@ -234,35 +234,13 @@ describe("log opener whose claim went stale while a busy writer collected", {
    * while the writer checkpoints and its garbage collection deletes the
    * manifests and WAL objects that came after that read. The opener then
    * creates its manifest in a slot collected behind the writer's newest one:
-   * it is not the log's writer, and must say so, not report damage.
+   * it is not the log's writer, and must say so, not report damage. Then the
+   * writer tries one more append: whether it still can.
    */
-  async function staleOpen(options: {
+  async function staleOpenThenAppend(options: {
     batchAfter: boolean;
   }): Promise<{ error: Error & { code?: string }; writerGoesOn: boolean }> {
-    const inner = new MemoryStore();
-    const busy = { manifestHistory: 0 };
-    const writer = await openLog(inner, "q", testOptions(busy));
-    let state = "";
-    writer.log.setSnapshotSource(() => rec(state));
-    for (const text of ["a", "b"]) {
-      await writer.log.append(rec(text));
-      state += text;
-    }
-    const slow = new FaultStore(inner);
-    const probe = slow.pause({ op: "put", keyPrefix: "q/probe/" });
-    const opening = openLog(slow, "q", testOptions());
-    opening.catch(() => {});
-    await probe.whenHeld();
-    // While the opener waits, the writer checkpoints twice; each pass collects what the
-    // previous manifest covered, and the previous manifest.
-    for (const text of ["c", "d"]) {
-      await writer.log.append(rec(text));
-      state += text;
-      await writer.log.checkpoint();
-    }
-    if (options.batchAfter) await writer.log.append(rec("e"));
-    probe.release();
-    const error = await rejection(opening);
+    const { error, writer } = await staleOpen(options);
     const writerGoesOn = await writer.log.append(rec("f")).then(
       () => true,
       () => false,
@@ -272,7 +250,7 @@ describe("log opener whose claim went stale while a busy writer collected", {
   }
 
   it("ends FENCED, not CORRUPTION, when the writer wrote after its checkpoint", async () => {
-    const { error, writerGoesOn } = await staleOpen({ batchAfter: true });
+    const { error, writerGoesOn } = await staleOpenThenAppend({ batchAfter: true });
     assert.ok(writerGoesOn, "the opener fenced the writer before it found out");
     assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);
     assert.match(
@@ -282,7 +260,7 @@ describe("log opener whose claim went stale while a busy writer collected", {
   });
 
   it("ends FENCED when nothing was written after the checkpoint", async () => {
-    const { error } = await staleOpen({ batchAfter: false });
+    const { error } = await staleOpenThenAppend({ batchAfter: false });
     assert.ok(error instanceof FencedError, `expected FencedError, got ${String(error)}`);
   });
 });

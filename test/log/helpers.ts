@@ -1,7 +1,9 @@
-import type { LogOptions } from "../../src/log/index.js";
+import { type LogOptions, openLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 
 /** Options for fast tests: quiet, short batching window, quick retries. */
 export function testOptions(overrides: LogOptions = {}): LogOptions {
@@ -34,4 +36,42 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
     return error as Error & { code?: string };
   }
   throw new Error("expected the promise to reject");
+}
+
+/**
+ * A stale opener: the opener reads the newest manifest, then waits (on the
+ * store probe) while a busy writer (no manifest history) checkpoints twice,
+ * its garbage collection deleting the manifests and WAL objects that came
+ * after that read, and with `batchAfter` appends one more batch. The opener
+ * opens through `wrap` of the store (the store itself by default);
+ * `beforeRelease` runs just before it goes on. Resolves with the open's
+ * rejection and the writer, still open.
+ */
+export async function staleOpen(options: {
+  batchAfter: boolean;
+  wrap?: (store: ObjectStore) => ObjectStore;
+  beforeRelease?: () => void;
+}): Promise<{ error: Error & { code?: string }; writer: Awaited<ReturnType<typeof openLog>> }> {
+  const inner = new MemoryStore();
+  const writer = await openLog(inner, "q", testOptions({ manifestHistory: 0 }));
+  let state = "";
+  writer.log.setSnapshotSource(() => rec(state));
+  for (const text of ["a", "b"]) {
+    await writer.log.append(rec(text));
+    state += text;
+  }
+  const slow = new FaultStore(inner);
+  const probe = slow.pause({ op: "put", keyPrefix: "q/probe/" });
+  const opening = openLog(options.wrap?.(slow) ?? slow, "q", testOptions());
+  opening.catch(() => {});
+  await probe.whenHeld();
+  for (const text of ["c", "d"]) {
+    await writer.log.append(rec(text));
+    state += text;
+    await writer.log.checkpoint();
+  }
+  if (options.batchAfter) await writer.log.append(rec("e"));
+  options.beforeRelease?.();
+  probe.release();
+  return { error: await rejection(opening), writer };
 }

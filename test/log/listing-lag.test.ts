@@ -17,7 +17,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
-import { rec, rejection, testOptions, texts } from "./helpers.js";
+import { rec, rejection, staleOpen, testOptions, texts } from "./helpers.js";
 
 /**
  * Lists `q/manifest/` without its newest object for the first `hiddenListings`
@@ -213,30 +213,17 @@ describe("a stale opener over a listing that lags", { timeout: 30_000 }, () => {
   // the open ends FENCED, not with a false report of a missing WAL batch.
   for (const listings of [1, 3]) {
     it(`ends FENCED when the listing lags for ${listings} listing(s)`, async () => {
-      const inner = new MemoryStore();
-      const writer = await openLog(inner, "q", testOptions({ manifestHistory: 0 }));
-      let state = "";
-      writer.log.setSnapshotSource(() => rec(state));
-      for (const text of ["a", "b"]) {
-        await writer.log.append(rec(text));
-        state += text;
-      }
-      const fault = new FaultStore(inner);
-      const lagging = new HidesNewerManifests(fault, 2); // the opener's manifest (2), the writer's (3)
-      const probe = fault.pause({ op: "put", keyPrefix: "q/probe/" });
-      const opening = openLog(lagging, "q", testOptions());
-      opening.catch(() => {});
-      await probe.whenHeld();
-      for (const text of ["c", "d"]) {
-        await writer.log.append(rec(text));
-        state += text;
-        await writer.log.checkpoint();
-      }
-      await writer.log.append(rec("e"));
-      lagging.hideListings = listings;
-      probe.release();
-      const error = await rejection(opening);
+      let lagging: HidesNewerManifests | undefined;
+      const { error, writer } = await staleOpen({
+        batchAfter: true,
+        // Hides the opener's manifest (2) and the writer's (3).
+        wrap: (store) => (lagging = new HidesNewerManifests(store, 2)),
+        beforeRelease: () => {
+          lagging!.hideListings = listings;
+        },
+      });
       await writer.log.close().catch(() => {});
+      assert.ok(lagging !== undefined);
       assert.ok(lagging.hidden > 0, "the listing lagged");
       assert.ok(error instanceof FencedError, `expected FencedError, got ${error}`);
     });

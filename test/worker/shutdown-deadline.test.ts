@@ -8,7 +8,7 @@ import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import type { JobContext, WorkerOptions } from "../../src/worker/types.js";
-import { NO_BACKOFF, openTestQueue, turns } from "../queue/helpers.js";
+import { NO_BACKOFF, openTestQueue, turns, watch } from "../queue/helpers.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
@@ -26,20 +26,6 @@ function hangingHandler() {
       calls.push({ job, ctx, finish: () => resolve("late"), fail: reject });
     });
   return { calls, handler };
-}
-
-/** Whether `promise` has settled, checked after a few turns. */
-function watchSettled(promise: Promise<unknown>): () => boolean {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return () => settled;
 }
 
 function worker(
@@ -63,7 +49,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
       shutdownTimeoutMs: 1_000,
       logger,
     });
-    const resolved = watchSettled(done);
+    const resolved = watch(done).settled;
     await until(() => calls.length === 1, "the handler to start");
     clock.advance(5_000); // before the shutdown: no deadline runs
     await turns(10);
@@ -167,7 +153,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
       shutdownTimeoutMs: 1_000,
       logger,
     });
-    const resolved = watchSettled(done);
+    const resolved = watch(done).settled;
     await until(() => calls.length === 1, "the handler to start");
     const { signal } = calls[0]!.ctx;
     shutdown.abort();
@@ -194,7 +180,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     const logger = recordingLogger();
     // No signal: only the close stops it.
     const done = worker(queue, handler, { shutdownTimeoutMs: 1_000, logger });
-    const resolved = watchSettled(done);
+    const resolved = watch(done).settled;
     await until(() => calls.length === 1, "the handler to start");
     await queue.close();
     assert.equal(calls[0]!.ctx.signal.aborted, true, "the close aborts it, as ever");
@@ -226,7 +212,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     const { calls, handler } = hangingHandler();
     const logger = recordingLogger();
     const done = worker(queue, handler, { shutdownTimeoutMs: 1_000, logger });
-    const resolved = watchSettled(done);
+    const resolved = watch(done).settled;
     await until(() => calls.length === 1, "the handler to start");
     const { queue: successor } = await openTestQueue({}, store, clock);
     await assert.rejects(queue.enqueue("q", "x")); // the write that finds the fence
@@ -387,7 +373,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     const { calls, handler } = hangingHandler();
     const shutdown = new AbortController();
     const done = worker(queue, handler, { signal: shutdown.signal });
-    const resolved = watchSettled(done);
+    const resolved = watch(done).settled;
     await until(() => calls.length === 1, "the handler to start");
     shutdown.abort();
     clock.advance(24 * 3_600_000);

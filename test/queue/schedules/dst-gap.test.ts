@@ -10,7 +10,7 @@ import {
 } from "../../../src/queue/schedules/zone-gaps.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { cronSearchesDuring } from "./cron-spy.js";
-import { clockAt, open } from "./helpers.js";
+import { assertNextRuns, clockAt, open } from "./helpers.js";
 
 /**
  * Crons whose every matching time falls in a daylight-saving gap of their zone.
@@ -86,13 +86,7 @@ describe("schedules in a daylight-saving gap", { timeout: 60_000 }, () => {
         // The hour before Greenland's gap exists.
         ["nuuk-beside", "30 22 24-30 3 +6", "America/Nuuk", "2027-03-28T00:30:00.000Z"],
       ] as const;
-      for (const [name, cron, timezone] of cases)
-        await queue.schedule(name, { cron, timezone, queue: "jobs", payload: "" });
-      const listed = new Map((await queue.listSchedules()).map((s) => [s.name, s]));
-      for (const [name, , , next] of cases) {
-        assert.equal(listed.get(name)?.error, undefined, name);
-        assert.equal(new Date(listed.get(name)!.nextRunAt!).toISOString(), next, name);
-      }
+      await assertNextRuns(queue, cases);
     } finally {
       await queue.close();
     }

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
 import type { OpenOptions } from "../../../src/queue/options.js";
@@ -100,4 +101,22 @@ export function definition(
     catchUp: "latest",
     setAt,
   };
+}
+
+/**
+ * Schedules each `[name, cron, timezone, next]` of `cases` (an empty payload to
+ * queue "jobs") and asserts each is listed without an error, next due at `next`
+ * (an ISO time).
+ */
+export async function assertNextRuns(
+  queue: Queue,
+  cases: ReadonlyArray<readonly [string, string, string, string]>,
+): Promise<void> {
+  for (const [name, cron, timezone] of cases)
+    await queue.schedule(name, { cron, timezone, queue: "jobs", payload: "" });
+  const listed = new Map((await queue.listSchedules()).map((s) => [s.name, s]));
+  for (const [name, , , next] of cases) {
+    assert.equal(listed.get(name)?.error, undefined, name);
+    assert.equal(new Date(listed.get(name)!.nextRunAt!).toISOString(), next, name);
+  }
 }

@@ -7,7 +7,7 @@ import { MemoryStore } from "../../../src/store/memory.js";
 import { liveState } from "../../reliability/lib/audit.js";
 import { mustClaim } from "../helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
-import { clockAt, firesOf, frozenSlices, isos, open, settle } from "./helpers.js";
+import { assertNextRuns, clockAt, firesOf, frozenSlices, isos, open, settle } from "./helpers.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -134,13 +134,7 @@ describe("schedules", { timeout: 60_000 }, () => {
       ["last-weekday-feb", "0 0 LW 2 *", "UTC", "2027-02-26T00:00:00.000Z"],
       ["yearly", "@yearly", "Europe/Paris", "2027-12-31T23:00:00.000Z"],
     ] as const;
-    for (const [name, cron, timezone] of cases)
-      await queue.schedule(name, { cron, timezone, queue: "jobs", payload: "" });
-    const listed = new Map((await queue.listSchedules()).map((s) => [s.name, s]));
-    for (const [name, , , next] of cases) {
-      assert.equal(listed.get(name)?.error, undefined, name);
-      assert.equal(new Date(listed.get(name)!.nextRunAt!).toISOString(), next, name);
-    }
+    await assertNextRuns(queue, cases);
     await queue.close();
   });
 
