@@ -71,7 +71,10 @@ export interface EnqueueOptions {
   /**
    * The handler's deadline under `runWorker`, in milliseconds from when it
    * starts: `ctx.signal` aborts then and the attempt fails as "timed out"
-   * (retried or dead-lettered like any failure). A positive integer.
+   * (retried or dead-lettered like any failure), unless the handler's own
+   * `ctx.transaction` that settles the job, in flight then, settles it (the
+   * worker waits for it). A handler that returned in time is not timed out
+   * while such a transaction commits. A positive integer.
    * @default none (no deadline)
    * @example { timeoutMs: 30_000 }
    */

@@ -40,8 +40,13 @@ export interface RunOwner {
   ended(claim: Claim, outcome: Outcome, renewal: BatchRenewal, index: number): void;
   /** Give back `claim`: its handler gave up because the job was cancelled (or the claim lost). */
   release(claim: Claim): void;
-  /** The job passed its `timeoutMs`: fail its attempt as timed out now. */
-  timedOut(claim: Claim, message: string): void;
+  /**
+   * The job passed its `timeoutMs`: fail its attempt as timed out, unless
+   * `settling`, the handler's own transactions that settle its job and were
+   * still in flight (`null` when there were none), settles it (resolving
+   * `true`).
+   */
+  timedOut(claim: Claim, message: string, settling: Promise<boolean> | null): void;
   /**
    * The worker's shutdown deadline, when it may abandon runs
    * (`shutdownTimeoutMs`); `null` otherwise (no set kept per job).
@@ -122,10 +127,13 @@ export class JobRun implements JobContext {
 
   /**
    * Starts the handler on `claim` (number `index` of the batch `renewal`
-   * renews): at the job's deadline, if it has one, the attempt fails as
-   * timed out at once and the handler's own outcome, whenever it comes, is
-   * ignored (its slot stays taken until it returns, or until the worker
-   * abandons the run at its shutdown deadline, see {@link abandon}).
+   * renews): at the job's deadline, if it has one and the handler is still
+   * running, the attempt fails as timed out at once and the handler's own
+   * outcome, whenever it comes, is ignored (its slot stays taken until it
+   * returns, or until the worker abandons the run at its shutdown deadline,
+   * see {@link abandon}). As at the shutdown deadline, a transaction of the
+   * handler that settles its job and is in flight then is waited for: the
+   * attempt times out only if that transaction fails.
    */
   static start(owner: RunOwner, claim: Claim, renewal: BatchRenewal, index: number): void {
     new JobRun(owner, claim, renewal, index).#start();
@@ -142,8 +150,8 @@ export class JobRun implements JobContext {
         ? null
         : startDeadline(owner.clock, claim.timeoutMs, () => {
             this.#timedOut = true;
-            renewal.stop(index);
-            owner.timedOut(claim, timedOutMessage(claim.timeoutMs!));
+            // Asked only now: the signal's abort listener may have just issued one.
+            owner.timedOut(claim, timedOutMessage(claim.timeoutMs!), this.#ownSettling());
           });
   }
 
@@ -187,26 +195,35 @@ export class JobRun implements JobContext {
     this.#abandoned = true;
     owner.abandonment?.runs.delete(this);
     this.#deadline?.cancel();
-    if (this.#timedOut) this.#renewal.stop(this.#index);
-    else {
+    // A run that timed out was dealt with then (its renewal stops with its settlement).
+    if (!this.#timedOut) {
       // A handler that never read its signal may still: made now, while the claim is
       // still live, it aborts with `reason` rather than the settled claim's.
       void this.signal;
       this.#abandon?.abort(reason);
       // Asked only now: the abort listener may have just issued one.
-      const issued = this.#transactions;
-      const settling =
-        issued?.settling === true
-          ? issued.settled().then((settled) => {
-              this.#renewal.stop(this.#index);
-              return settled;
-            })
-          : null;
-      if (settling === null) this.#renewal.stop(this.#index);
-      owner.abandonment?.abandoned(this.#claim, settling);
+      owner.abandonment?.abandoned(this.#claim, this.#ownSettling());
     }
     this.#disposeSignal?.();
     owner.done();
+  }
+
+  /**
+   * The handler's own transactions that settle its job and are in flight
+   * now, as whether one of them settled it (`null` when none was issued),
+   * for a deadline that would fail the attempt: the claim stays renewed
+   * until they ended, so it is not reaped while they commit.
+   */
+  #ownSettling(): Promise<boolean> | null {
+    const issued = this.#transactions;
+    if (issued?.settling !== true) {
+      this.#renewal.stop(this.#index);
+      return null;
+    }
+    return issued.settled().then((settled) => {
+      this.#renewal.stop(this.#index);
+      return settled;
+    });
   }
 
   // Own properties (not prototype getters), so `{ ...ctx, extra }`, `Object.assign`
@@ -284,8 +301,10 @@ export class JobRun implements JobContext {
   #returned(outcome: Outcome): void {
     // A transaction of the handler that acked, nacked or dead-lettered the job settled it.
     const issued = this.#transactions;
-    // The handler is no longer running: its settling transaction is waited for, not abandoned.
+    // The handler is no longer running: its settling transaction is waited for, neither
+    // abandoned nor timed out.
     if (!this.#abandoned) this.#owner.abandonment?.runs.delete(this);
+    this.#deadline?.cancel();
     if (issued?.settling === true)
       void issued.settled().then((settled) => this.#end(outcome, settled));
     else this.#end(outcome, false);
@@ -299,7 +318,6 @@ export class JobRun implements JobContext {
       return;
     }
     owner.abandonment?.runs.delete(this);
-    this.#deadline?.cancel();
     if (this.#timedOut || settled) this.#renewal.stop(this.#index);
     else {
       const signal = this.#signal;

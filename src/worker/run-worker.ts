@@ -195,7 +195,7 @@ export async function runWorker(
       ended.push({ claim, outcome, renewal, index });
     },
     release: (claim) => settlements.release(claim),
-    timedOut: (claim, message) => settlements.settleTimedOut(claim, message),
+    timedOut: (claim, message, settling) => settlements.settleTimedOut(claim, message, settling),
     abandonment: deadline,
     done: () => slotFreed(true),
   };

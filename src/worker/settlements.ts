@@ -99,11 +99,17 @@ export class Settlements {
     return settlement;
   }
 
-  /** Fail `claim`'s attempt as timed out (its handler passed the job's `timeoutMs`). */
-  settleTimedOut(claim: Claim, message: string): void {
-    this.#track(
+  /**
+   * Fail `claim`'s attempt as timed out (its handler passed the job's
+   * `timeoutMs`), with `message`; with `settling` (the handler's own
+   * transactions that settle the job, in flight), once they ended and only
+   * if none settled it. Tracked from now on, as {@link settleAbandoned}.
+   */
+  settleTimedOut(claim: Claim, message: string, settling: Promise<boolean> | null): void {
+    this.#fail(
       claim,
-      settleSafely(() => nackTimedOut(this.#queue, claim, message)),
+      settling === null ? message : settling.then((settled) => (settled ? null : message)),
+      (text) => nackTimedOut(this.#queue, claim, text),
     );
   }
 
@@ -115,12 +121,24 @@ export class Settlements {
    * tracked from now on, so {@link drain} waits for it either way.
    */
   settleAbandoned(claim: Claim, message: string | Promise<string | null>): void {
-    const nack = (text: string): Promise<void> => settleSafely(() => this.#queue.nack(claim, text));
+    this.#fail(claim, message, (text) => this.#queue.nack(claim, text));
+  }
+
+  /**
+   * Fail `claim`'s attempt by `nack` with `message`, now or, given as a
+   * promise, once it resolves (not at all for `null`); tracked from now on.
+   */
+  #fail(
+    claim: Claim,
+    message: string | Promise<string | null>,
+    nack: (text: string) => Promise<void>,
+  ): void {
+    const fail = (text: string): Promise<void> => settleSafely(() => nack(text));
     this.#track(
       claim,
       typeof message === "string"
-        ? nack(message)
-        : message.then((text) => (text === null ? undefined : nack(text))),
+        ? fail(message)
+        : message.then((text) => (text === null ? undefined : fail(text))),
     );
   }
 

@@ -11,9 +11,13 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import type { Claim } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import type { JobContext } from "../../src/worker/types.js";
-import { openTestQueue } from "../queue/helpers.js";
+import { openTestQueue, turns } from "../queue/helpers.js";
+import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
 
 const text = (bytes: Uint8Array | null | undefined): string | undefined =>
   bytes == null ? undefined : Buffer.from(bytes).toString();
@@ -290,5 +294,112 @@ describe("runWorker: a run's lease renewal", { timeout: 30_000 }, () => {
     release();
     await worker;
     await queue.close();
+  });
+});
+
+/** A payload large enough that a transaction enqueuing it does not commit within the call. */
+const LARGE = "x".repeat(2_000_000);
+
+describe("runWorker timeoutMs: the handler's own settling transaction", { timeout: 60_000 }, () => {
+  /**
+   * A worker on queue "work" whose handler, on its first call, runs `build`
+   * in one `ctx.transaction` (held up uploading its payload) and then
+   * `returns` at once or waits for its signal; later calls return at once.
+   */
+  async function timedOutWithTransaction(
+    build: (tx: Parameters<Parameters<JobContext["transaction"]>[0]>[0], job: Claim) => void,
+    returns: "at once" | "on abort",
+    maxAttempts = 3,
+  ) {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue(
+      { defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts } },
+      faults,
+    );
+    const id = await queue.enqueue("work", "x", { timeoutMs: 1_000 });
+    const logger = recordingLogger();
+    const stop = new AbortController();
+    const state = { calls: 0, tx: "none" };
+    const payload = faults.pause({ op: "put", keyPrefix: "q/payload/" });
+    const worker = runWorker(
+      queue,
+      "work",
+      async (job: Claim, ctx: JobContext) => {
+        if (++state.calls > 1) return "retried";
+        ctx
+          .transaction((tx) => build(tx, job))
+          .then(
+            () => (state.tx = "ok"),
+            (error: Error) => (state.tx = error.name),
+          );
+        if (returns === "on abort")
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return "from-return";
+      },
+      { signal: stop.signal, logger, pollIntervalMs: 0 },
+    );
+    await payload.whenHeld();
+    await turns(5);
+    clock.advance(1_000); // the deadline passes while the transaction waits for its payload
+    await turns(20);
+    payload.release();
+    await until(() => state.tx !== "none", "the transaction to end");
+    await until(
+      async () => (await queue.getJob(id))?.status !== "claimed",
+      "the job to be settled",
+    );
+    await turns(20);
+    stop.abort();
+    await worker;
+    const job = await queue.getJob(id);
+    const history = (await queue.attemptHistory(id)).map((e) => [e.outcome, e.error]);
+    await queue.close();
+    return { job, history, state, warnings: logger.at("warn", "error") };
+  }
+
+  it("an ack in flight at the deadline is not beaten by the time-out", async () => {
+    const { job, history, state, warnings } = await timedOutWithTransaction((tx, job) => {
+      tx.ack(job, { result: "from-tx" });
+      tx.enqueue("next", LARGE);
+    }, "on abort");
+    assert.equal(state.tx, "ok");
+    assert.deepEqual([job?.status, job?.attempts, job?.lastError], ["done", 1, undefined]);
+    assert.equal(text(job?.result), "from-tx");
+    assert.deepEqual(history, [["completed", undefined]]);
+    assert.equal(state.calls, 1);
+    assert.deepEqual(warnings, []);
+  });
+
+  it("the attempt times out once that transaction fails", async () => {
+    const { job, history, state, warnings } = await timedOutWithTransaction(
+      (tx, job) => {
+        tx.ack(job, { result: "from-tx" });
+        tx.enqueue("next", LARGE);
+        tx.kvCheck("absent", "present"); // does not hold: the transaction fails
+      },
+      "on abort",
+      1,
+    );
+    assert.equal(state.tx, "ConflictError");
+    assert.deepEqual(
+      [job?.status, job?.attempts, job?.lastError],
+      ["dead", 1, "timed out after 1000 ms"],
+    );
+    assert.deepEqual(history, [["timed_out", "timed out after 1000 ms"]]);
+    assert.deepEqual(warnings, []);
+  });
+
+  it("a handler that returned before the deadline does not time out while its transaction is in flight", async () => {
+    const { job, history, state, warnings } = await timedOutWithTransaction((tx, job) => {
+      tx.ack(job, { result: "from-tx" });
+      tx.enqueue("next", LARGE);
+      tx.kvCheck("absent", "present"); // does not hold: the transaction fails
+    }, "at once");
+    assert.equal(state.tx, "ConflictError");
+    // Its return value settles the job, as without a deadline: it was not running any more.
+    assert.deepEqual([job?.status, job?.attempts, job?.lastError], ["done", 1, undefined]);
+    assert.equal(text(job?.result), "from-return");
+    assert.deepEqual(history, [["completed", undefined]]);
+    assert.deepEqual(warnings, []);
   });
 });
