@@ -6,7 +6,7 @@
  * to force many slices), the commit boundary's observers
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
- * as timed out, to mark the claims whose leases it renews (the reaper renews
+ * as timed out, to ack with a result it copied already, to mark the claims whose leases it renews (the reaper renews
  * rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one, to learn at once that the
  * queue stopped, and to ask whether a claim
@@ -22,6 +22,8 @@ import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import { READ_JOB_AS_LISTED, readJobAsListed } from "./reads.js";
 import {
+  ACK_TAKEN,
+  ackClaim,
   CLAIM_LOST_REASON,
   CLAIM_QUEUE_PAUSED,
   CLAIM_RENEWED_BY_WORKER,
@@ -119,6 +121,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, READ_JOB_AS_LISTED, {
     value(this: object, id: string): Promise<JobRecord | null> {
       return readJobAsListed(coreOf(this), id);
+    },
+  });
+  Object.defineProperty(prototype, ACK_TAKEN, {
+    value(this: object, claim: Claim, result: Uint8Array | string): Promise<void> {
+      return ackClaim(coreOf(this), claim, { result }, false);
     },
   });
   Object.defineProperty(prototype, NACK_TIMED_OUT, {

@@ -42,15 +42,43 @@ export function nackTimedOut(queue: object, claim: Claim, message: string): Prom
   return method.call(queue, claim, message);
 }
 
-/** `Queue.ack` (a bad argument or a lost claim rejects, as from an async function). */
-export function ackClaim(core: QueueCore, claim: Claim, options: AckOptions): Promise<void> {
+/**
+ * Registry key of the worker's way to ack with a result whose bytes are its
+ * own copy (taken when the handler returned): installed on
+ * `Queue.prototype` (calling {@link ackClaim} without copying them again),
+ * so it is not part of the `Queue` type. Use {@link ackTaken}.
+ */
+export const ACK_TAKEN = Symbol.for("taquba.ackTaken");
+
+/**
+ * `Queue.ack` with `result`, bytes nobody else holds (the worker's copy of
+ * what its handler returned) kept as they are rather than copied again.
+ */
+export function ackTaken(queue: object, claim: Claim, result: Uint8Array | string): Promise<void> {
+  const method = (queue as Record<symbol, (c: Claim, r: Uint8Array | string) => Promise<void>>)[
+    ACK_TAKEN
+  ]!;
+  return method.call(queue, claim, result);
+}
+
+/**
+ * `Queue.ack` (a bad argument or a lost claim rejects, as from an async
+ * function). Result bytes are copied unless `copyResult` is false (bytes
+ * nobody else holds, see {@link ackTaken}).
+ */
+export function ackClaim(
+  core: QueueCore,
+  claim: Claim,
+  options: AckOptions,
+  copyResult = true,
+): Promise<void> {
   try {
     core.check();
     checkOptionsObject(options, "options");
     const result =
       options.result === undefined
         ? undefined
-        : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result");
+        : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result", copyResult);
     const lease = core.liveLease(claim, "ack");
     core.settings.optionWarnings.check(options, "ack options", ACK_OPTION_KEYS);
     const keep =

@@ -84,21 +84,35 @@ function outcomeOf(value: unknown): Outcome {
   }
 }
 
+/** Whether `value` is bytes a handler returned as its result (not a thenable that is bytes too). */
+function isResultBytes(value: unknown): value is Uint8Array {
+  return types.isUint8Array(value) && typeof (value as { then?: unknown }).then !== "function";
+}
+
 /**
- * A handler's return value as it is when it returns: bytes are copied at
- * once, since the job is settled a turn later (and with tracing on, its
- * value awaited first) and by then the handler may have reused their buffer
- * (a scratch buffer it encodes each result into). Anything else is kept.
+ * A handler's return value as it is when it returns (or, returned as a
+ * promise, when the wait for it resumes): bytes are copied at once, since
+ * the job is settled a turn later and by then the handler may have reused
+ * their buffer (a scratch buffer it encodes each result into). The copy is
+ * the worker's own, so it is the one stored (the ack copies it no more).
+ * Anything else is kept.
  */
 function takenNow(value: unknown): unknown {
-  return types.isUint8Array(value) && typeof (value as { then?: unknown }).then !== "function"
-    ? new Uint8Array(value)
-    : value;
+  return isResultBytes(value) ? new Uint8Array(value) : value;
 }
 
 /** Whether `await value` could wait (an object or function may be a thenable); primitives never do. */
 function mayBeThenable(value: unknown): boolean {
   return (typeof value === "object" && value !== null) || typeof value === "function";
+}
+
+/**
+ * What the handler returned, as `await` gives it, with bytes taken (see
+ * {@link takenNow}) as soon as they are there: at once when returned as
+ * they are, else within the resumption of the wait for them.
+ */
+async function awaitedTaken(value: unknown): Promise<unknown> {
+  return isResultBytes(value) ? new Uint8Array(value) : takenNow(await value);
 }
 
 /**
@@ -245,6 +259,7 @@ export class JobRun implements JobContext {
   #start(): void {
     const { handler, tracing } = this.#owner;
     const claim = this.#claim;
+    let traced = false;
     let value: unknown;
     try {
       // A run without a span (tracing off, or a job tracing leaves out) calls the
@@ -252,20 +267,23 @@ export class JobRun implements JobContext {
       // (and, under a context manager, its async hooks). A traced run awaits the
       // handler's value inside its span as `#awaited` does (a promise's own
       // `then` is not called), so its outcome is the one it has untraced.
-      value =
-        tracing === null || !tracing.tracesRun(claim)
-          ? takenNow(handler(claim, this))
-          : tracing.handle(
-              claim,
-              async () => await takenNow(handler(claim, this)),
-              () => this.#failure(),
-            );
+      traced = tracing?.tracesRun(claim) === true;
+      value = traced
+        ? tracing!.handle(
+            claim,
+            // Async: a handler that throws at once rejects, inside the span.
+            async () => await awaitedTaken(handler(claim, this)),
+            () => this.#failure(),
+          )
+        : handler(claim, this);
     } catch (error) {
       this.#returned({ ok: false, error });
       return;
     }
-    if (mayBeThenable(value)) void this.#awaited(value);
-    else this.#returned(outcomeOf(value));
+    if (!mayBeThenable(value)) this.#returned(outcomeOf(value));
+    else if (isResultBytes(value)) this.#returned(outcomeOf(new Uint8Array(value)));
+    // A traced run's value is its span's promise, of a value taken already.
+    else void this.#awaited(value, !traced);
   }
 
   /**
@@ -286,12 +304,12 @@ export class JobRun implements JobContext {
    * Waits for a returned object as `await` does: a native promise's own `then`
    * is never called (its `constructor` is read, as `await` reads it), and
    * whatever the wait throws fails the attempt rather than escaping the
-   * worker.
+   * worker. With `take`, bytes it gives are taken as the wait resumes.
    */
-  async #awaited(value: unknown): Promise<void> {
+  async #awaited(value: unknown, take: boolean): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = outcomeOf(await value);
+      outcome = outcomeOf(take ? takenNow(await value) : await value);
     } catch (error) {
       outcome = { ok: false, error };
     }

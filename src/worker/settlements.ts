@@ -8,7 +8,7 @@
 import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { claimSettledAlready, nackTimedOut } from "../queue/settle.js";
+import { ackTaken, claimSettledAlready, nackTimedOut } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
 import { messageOf } from "../util/message.js";
@@ -79,8 +79,9 @@ export class Settlements {
         settlement = Promise.reject(error);
       }
     } else if (outcome.ok) {
-      const { result } = outcome;
-      settlement = settleSafely(() => this.#queue.ack(claim, { result })).catch(
+      const result = outcome.result as Uint8Array | string; // not undefined: see above
+      // Bytes are the run's own copy, taken when the handler returned: not copied again.
+      settlement = settleSafely(() => ackTaken(this.#queue, claim, result)).catch(
         (error: unknown) => {
           // A result the queue refuses (too large) leaves the claim live: fail the
           // attempt with the reason now, rather than leave it to run out its lease.

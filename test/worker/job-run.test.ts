@@ -177,6 +177,54 @@ for (const kind of ["memory", "file"] as const) {
       if (dir !== null) await rm(dir, { recursive: true, force: true });
     });
 
+    it("returned bytes are the result as they were at the return, whatever the handler writes into them after", async () => {
+      const { queue, dir } = await open();
+      const ids = await queue.enqueueBatch("work", ["aaaa", "bbbb", "cccc", "dddd"]);
+      // One scratch buffer each handler encodes its result into: written again right after
+      // the return (a timer of the handler's), and by the next job's handler, which the
+      // worker starts as soon as the slot frees (the next job is held ready).
+      const scratch = new Uint8Array(4);
+      const stop = new AbortController();
+      let handled = 0;
+      const returns: Array<(job: Claim) => unknown> = [
+        async (job) => {
+          scratch.set(job.payload);
+          setImmediate(() => scratch.fill(0x21));
+          return scratch;
+        },
+        (job) => {
+          scratch.set(job.payload);
+          setImmediate(() => scratch.fill(0x21));
+          return Promise.resolve(scratch);
+        },
+        (job) => {
+          scratch.set(job.payload);
+          setImmediate(() => scratch.fill(0x21));
+          return thenable(scratch);
+        },
+        (job) => {
+          scratch.set(job.payload);
+          queueMicrotask(() => scratch.fill(0x21));
+          return scratch;
+        },
+      ];
+      await runWorker(
+        queue,
+        "work",
+        (job) => {
+          if (++handled === ids.length) stop.abort();
+          return returns[handled - 1]!(job);
+        },
+        { prefetch: 1, signal: stop.signal, pollIntervalMs: 0, logger: silentLogger },
+      );
+      const results = await Promise.all(
+        ids.map(async (id) => text((await queue.getJob(id!))?.result)),
+      );
+      assert.deepEqual(results, ["aaaa", "bbbb", "cccc", "dddd"]);
+      await queue.close();
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+    });
+
     it("ctx functions are own properties: a spread or Object.assign copy keeps them working", async () => {
       const { queue, dir } = await open();
       const id = await queue.enqueue("work", "x");
