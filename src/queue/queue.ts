@@ -286,9 +286,10 @@ export class Queue extends QueueManagement {
 
   /**
    * Remove schedule `name` (durably): `true`, or `false` when there was none.
-   * Fire times that came due before the removal is written fire first (a
+   * Its fire times that came due before the removal is written fire first (a
    * timer running late does not lose them; nor do times that come due while
-   * the call waits for the calls made before it); none after it.
+   * the call waits for the calls made before it); none after it. Fires other
+   * schedules owe are not waited for.
    */
   unschedule(name: string): Promise<boolean> {
     return removeSchedule(this.#core, name);

@@ -34,7 +34,8 @@ export async function setSchedule(
     core.check();
     if (core.state.schedules.has(checked.name)) {
       // Times the replaced definition owes by now fire first: a replace skips no due fire.
-      await core.schedules.fireDueNow();
+      // Only its own: the others' due fires are the timer's, and hold up no call.
+      await core.schedules.fireDueNow(checked.name);
       core.check();
     }
     const existing = core.state.schedules.get(checked.name);
@@ -96,7 +97,7 @@ export async function removeSchedule(core: QueueCore, name: string): Promise<boo
     core.check();
     if (core.state.schedules.has(checked)) {
       // Times it owes by now fire first, as before a replace: a removal skips no due fire.
-      await core.schedules.fireDueNow();
+      await core.schedules.fireDueNow(checked);
       core.check();
     }
     if (!core.state.schedules.has(checked)) return async () => false;

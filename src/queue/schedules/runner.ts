@@ -167,15 +167,16 @@ export class ScheduleRunner {
   }
 
   /**
-   * Fires everything due now, a turn's worth at a time, and resolves once
-   * nothing is: run before a schedule is replaced, so the times its old
-   * definition owes are never skipped. A failure is left to the timer's
-   * pass to report.
+   * Fires everything due now (of schedule `only`, when given), a turn's
+   * worth at a time, and resolves once nothing is: run before a schedule is
+   * replaced or removed, so the times its old definition owes are never
+   * skipped (without waiting for what the others owe: the timer's pass fires
+   * those), and at close. A failure is left to the timer's pass to report.
    */
-  async fireDueNow(): Promise<void> {
+  async fireDueNow(only?: string): Promise<void> {
     await this.#prepared;
     try {
-      while (!this.#stopped && !this.#core.closed && this.#fireDue()) await nextTurn();
+      while (!this.#stopped && !this.#core.closed && this.#fireDue(only)) await nextTurn();
     } catch {
       // Reported by the next pass.
     }
@@ -278,8 +279,11 @@ export class ScheduleRunner {
     this.#arm();
   }
 
-  /** Commits the fires due now, at most a turn's worth; true when more are due. */
-  #fireDue(): boolean {
+  /**
+   * Commits the fires due now (of schedule `only`, when given, else of all,
+   * earliest first), at most a turn's worth; true when more are due.
+   */
+  #fireDue(only?: string): boolean {
     const core = this.#core;
     const now = core.now();
     const budget = new SliceBudget(undefined, core.sliceNow);
@@ -287,15 +291,23 @@ export class ScheduleRunner {
     let fired = 0;
     for (;;) {
       if (core.closed) return false;
-      const earliest = this.#heap.peek();
-      if (earliest === undefined || earliest.at > now) return false;
+      let name: string;
+      if (only === undefined) {
+        const earliest = this.#heap.peek();
+        if (earliest === undefined || earliest.at > now) return false;
+        name = earliest.name;
+      } else {
+        const next = this.#plan(only)?.next;
+        if (next === undefined || next === null || next > now) return false;
+        name = only;
+      }
       if (fired === FIRES_PER_TURN || (fired >= FIRES_BEFORE_BUDGET && budget.spent())) return true;
-      const plan = this.#plan(earliest.name);
+      const plan = this.#plan(name);
       // A stale entry (the state changed without a word) is re-planned: look again.
       if (plan === undefined || plan.next === null || plan.next > now) continue;
       this.#fire(plan.schedule, plan.next, now);
       fired++;
-      this.#plan(earliest.name);
+      this.#plan(name);
     }
   }
 

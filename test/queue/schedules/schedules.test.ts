@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ClosedError, InvalidArgumentError } from "../../../src/errors.js";
 import { QueueReader } from "../../../src/queue/reader.js";
+import { FIRES_PER_TURN } from "../../../src/queue/schedules/runner.js";
 import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { liveState } from "../../reliability/lib/audit.js";
@@ -464,6 +465,38 @@ describe("schedules", { timeout: 60_000 }, () => {
     clock.advance(MINUTE);
     await settle(queue);
     assert.deepEqual(await firesOf(queue, "jobs", "u"), [t0 + MINUTE, t0 + 2 * MINUTE]);
+    await queue.close();
+  });
+
+  it("an unschedule waits for the fires the removed schedule owes, not for those of the others", async () => {
+    const clock = clockAt("2027-01-01T00:00:00Z");
+    const t0 = clock.now();
+    const queue = await open(new MemoryStore(), clock, frozenSlices());
+    await queue.schedule("busy", { everyMs: 1_000, queue: "jobs", payload: "" });
+    await queue.schedule("u", { everyMs: MINUTE, queue: "jobs", payload: "" });
+    // A wall step forward: "busy" owes 20 turns of fires (256 a turn), "u" owes two.
+    const due = 20 * FIRES_PER_TURN;
+    clock.stepWall(due * 1_000);
+    let turnsTaken = 0;
+    let removed = false;
+    const removal = queue.unschedule("u").then((result) => {
+      removed = true;
+      return result;
+    });
+    while (!removed && turnsTaken < 1_000) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turnsTaken++;
+    }
+    assert.equal(await removal, true);
+    assert.ok(turnsTaken < 10, `resolved after ${turnsTaken} turns`);
+    for (let i = 0; i < 10; i++) await settle(queue); // the 20 turns of the others' fires
+    const owed = Math.floor((due * 1_000) / MINUTE);
+    assert.deepEqual(
+      await firesOf(queue, "jobs", "u"),
+      Array.from({ length: owed }, (_, i) => t0 + (i + 1) * MINUTE),
+    );
+    // The others' owed fires go on in the background all the same.
+    assert.equal((await firesOf(queue, "jobs", "busy")).length, due);
     await queue.close();
   });
 
