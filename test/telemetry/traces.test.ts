@@ -124,6 +124,37 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a traced run's bytes returned through a promise are its result as they were when it resolved, though their buffer is reused", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      telemetry: { tracerProvider, metrics: false },
+      defaultQueueConfig: { keepDoneJobsMs: 60_000 },
+    });
+    const ids = await queue.enqueueBatch("work", ["first", "second"]);
+    const scratch = new Uint8Array(16);
+    const stop = new AbortController();
+    let handled = 0;
+    await runWorker(
+      queue,
+      "work",
+      async (job) => {
+        if (++handled === 2) stop.abort();
+        scratch.fill(0).set(job.payload);
+        setImmediate(() => scratch.fill(0x21)); // written again once the handler returned
+        return scratch.subarray(0, job.payload.byteLength);
+      },
+      // One slot, the next job held ready: it starts (and writes) as soon as the first ends.
+      { signal: stop.signal, prefetch: 1, logger: silentLogger },
+    );
+    assert.equal(byJob(exporter, "process work").size, 2, "both runs were traced");
+    const results = await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.result));
+    assert.deepEqual(
+      results.map((r) => Buffer.from(r!).toString()),
+      ["first", "second"],
+    );
+    await queue.close();
+  });
+
   it("each enqueue of a transaction gets its producer span, its context in the job's headers", async () => {
     const { exporter, tracerProvider, tracer } = tracing();
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
