@@ -63,8 +63,9 @@ export function ackTaken(queue: object, claim: Claim, result: Uint8Array | strin
 
 /**
  * `Queue.ack` (a bad argument or a lost claim rejects, as from an async
- * function). Result bytes are copied unless `copyResult` is false (bytes
- * nobody else holds, see {@link ackTaken}).
+ * function). Result bytes are copied unless `copyResult` is false: then
+ * they are bytes nobody else holds, in a fresh fixed-length buffer of this
+ * thread (see {@link ackTaken}), kept as they are and only size-checked.
  */
 export function ackClaim(
   core: QueueCore,
@@ -78,7 +79,12 @@ export function ackClaim(
     const result =
       options.result === undefined
         ? undefined
-        : checkPayload(options.result, core.settings.maxPayloadBytes, "options.result", copyResult);
+        : checkPayload(
+            options.result,
+            core.settings.maxPayloadBytes,
+            "options.result",
+            copyResult || "owned",
+          );
     const lease = core.liveLease(claim, "ack");
     core.settings.optionWarnings.check(options, "ack options", ACK_OPTION_KEYS);
     const keep =

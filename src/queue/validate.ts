@@ -209,20 +209,24 @@ function checkWellFormedPayload(value: string, arg: string): void {
  * caller's own bytes, for a job recorded before the call returns. Bytes in
  * memory shared with other threads or in a resizable buffer are copied
  * either way: they could change (in length too) between this check and the
- * record, or between the record's encoding and its apply.
+ * record, or between the record's encoding and its apply. With `copy`
+ * `"owned"`, bytes the caller made itself (a fresh `new Uint8Array(bytes)`,
+ * fixed-length memory of this thread nobody else holds) are kept as they
+ * are, only size-checked: reading `.buffer` of a small array would move its
+ * bytes off the heap, which costs more than the copy it saves.
  */
 export function checkPayload(
   value: unknown,
   maxBytes: number,
   arg = "payload",
-  copy = true,
+  copy: boolean | "owned" = true,
 ): Uint8Array {
   let bytes: Uint8Array;
   if (typeof value === "string") {
     checkWellFormedPayload(value, arg);
     bytes = Buffer.from(value, "utf8");
   } else if (types.isUint8Array(value))
-    bytes = copy || !inFixedBuffer(value) ? copyBytes(value) : value;
+    bytes = copy === "owned" ? value : copy || !inFixedBuffer(value) ? copyBytes(value) : value;
   else throw invalidArgument(arg, "a Uint8Array or a string", value);
   if (bytes.byteLength > maxBytes)
     throw invalidArgumentGot(
