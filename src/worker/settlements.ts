@@ -8,7 +8,7 @@
 import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { ackTaken, claimSettledAlready, nackTimedOut } from "../queue/settle.js";
+import { ackTaken, claimSettledAlready, nackTimedOut, queueFailure } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
 import { messageOf } from "../util/message.js";
@@ -54,6 +54,8 @@ export class Settlements {
   refusedByClose = 0;
   /** Settlements that failed with the failure of the whole queue. */
   failedByQueue = 0;
+  /** Timed-out attempts not failed because the queue had closed (see `settleTimedOut`). */
+  timedOutAtClose = 0;
 
   constructor(queue: Queue, logger: Logger, onSettled: () => void) {
     this.#queue = queue;
@@ -105,13 +107,29 @@ export class Settlements {
    * `timeoutMs`), with `message`; with `settling` (the handler's own
    * transactions that settle the job, in flight), once they ended and only
    * if none settled it. Tracked from now on, as {@link settleAbandoned}.
+   * If the queue closed meanwhile, nothing is written (see `#leftToNextOpen`).
    */
   settleTimedOut(claim: Claim, message: string, settling: Promise<boolean> | null): void {
     this.#fail(
       claim,
-      settling === null ? message : settling.then((settled) => (settled ? null : message)),
+      settling === null
+        ? message
+        : settling.then((settled) => (settled || this.#leftToNextOpen() ? null : message)),
       (text) => nackTimedOut(this.#queue, claim, text),
     );
+  }
+
+  /**
+   * Whether the queue was closed (not failed) while a timed-out attempt
+   * waited for the handler's own transaction: then nothing is written for it (as for a run abandoned
+   * at the shutdown deadline once the queue had closed), and the next open
+   * handles its claim as one the close interrupted. Counted for the worker's
+   * closing line.
+   */
+  #leftToNextOpen(): boolean {
+    if (!this.#queue.closed || queueFailure(this.#queue) !== null) return false;
+    this.timedOutAtClose++;
+    return true;
   }
 
   /**

@@ -56,6 +56,13 @@ export function endWorker(end: WorkerEnd): unknown {
       `worker: ${settlements.refusedByClose} settlement(s) of queue "${queueName}" were refused because the queue closed; ` +
         "those jobs are requeued when the store is opened again",
     );
+  if (settlements.timedOutAtClose > 0)
+    logger.warn(
+      `worker: ${settlements.timedOutAtClose} job(s) of queue "${queueName}" passed their timeoutMs while the handler's ` +
+        "own transaction settling the job was in flight, and the queue closed before the time-out could be recorded; " +
+        "the next open handles those claims as interrupted by the close (retried, or dead when out of attempts)",
+      { queue: queueName, timedOut: settlements.timedOutAtClose },
+    );
   deadline?.reportClosed();
   return null;
 }

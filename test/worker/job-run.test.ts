@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -449,5 +450,66 @@ describe("runWorker timeoutMs: the handler's own settling transaction", { timeou
     assert.equal(text(job?.result), "from-return");
     assert.deepEqual(history, [["completed", undefined]]);
     assert.deepEqual(warnings, []);
+  });
+
+  it("a queue closed while that transaction is in flight ends as at the shutdown deadline", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue(
+      { defaultQueueConfig: { retryBackoffBaseMs: 0, maxAttempts: 1 } },
+      faults,
+    );
+    const id = await queue.enqueue("work", "x", { timeoutMs: 1_000 });
+    const logger = recordingLogger();
+    let tx = "none";
+    const payload = faults.pause({ op: "put", keyPrefix: "q/payload/" });
+    const worker = runWorker(
+      queue,
+      "work",
+      async (job: Claim, ctx: JobContext) => {
+        ctx
+          .transaction((t) => {
+            t.ack(job, { result: "from-tx" });
+            t.enqueue("next", LARGE);
+          })
+          .then(
+            () => (tx = "ok"),
+            (error: Error) => (tx = error.name),
+          );
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return "from-return";
+      },
+      { logger, pollIntervalMs: 0, shutdownTimeoutMs: 100 },
+    );
+    await payload.whenHeld();
+    await turns(5);
+    clock.advance(1_000); // the deadline passes while the transaction waits for its payload
+    await turns(20);
+    const closing = queue.close();
+    await turns(20);
+    payload.release();
+    await closing;
+    await worker;
+    assert.equal(tx, "ClosedError");
+    // Nothing was refused: the time-out was not issued once the queue had closed.
+    assert.deepEqual(
+      logger.at("warn", "error").map((line) => line.message),
+      [
+        'worker: 1 job(s) of queue "work" passed their timeoutMs while the handler\'s own transaction settling ' +
+          "the job was in flight, and the queue closed before the time-out could be recorded; the next open " +
+          "handles those claims as interrupted by the close (retried, or dead when out of attempts)",
+      ],
+    );
+    // As for a handler still running when the queue closed: the next open ends the claim.
+    const reopened = await Queue.open(faults, "q", { logger: silentLogger });
+    const job = await reopened.getJob(id);
+    assert.deepEqual(
+      [job?.status, job?.attempts, job?.lastError],
+      ["dead", 1, "claim interrupted by process exit"],
+    );
+    assert.deepEqual(
+      (await reopened.attemptHistory(id)).map((e) => e.outcome),
+      ["interrupted"],
+    );
+    await reopened.close();
   });
 });
