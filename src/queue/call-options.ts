@@ -74,7 +74,12 @@ export interface EnqueueOptions {
    * (retried or dead-lettered like any failure), unless the handler's own
    * `ctx.transaction` that settles the job, in flight then, settles it (the
    * worker waits for it). A handler that returned in time is not timed out
-   * while such a transaction commits. A positive integer.
+   * while such a transaction commits. That wait lasts as long as the
+   * transaction runs, within the store's retry limits (its payload uploads
+   * retry for up to `log.retry.maxElapsedMs`): the job stays claimed, its
+   * lease renewed, and the worker's shutdown waits too. If the queue closes
+   * meanwhile, the time-out is not recorded: the next open ends the claim as
+   * interrupted. A positive integer.
    * @default none (no deadline)
    * @example { timeoutMs: 30_000 }
    */
