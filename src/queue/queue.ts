@@ -259,7 +259,9 @@ export class Queue extends QueueManagement {
    * steps never fire a time twice, and every fire time that comes while a
    * process owns the store fires. Times missed while none did follow
    * `spec.catchUp` (`"all"` fires at most the newest 1 000 of them).
-   * Replacing a schedule keeps the times it fired accounted
+   * Replacing a schedule fires the times it owes first (not those other
+   * schedules owe, which may then be enqueued after them: no fire order
+   * across schedules is promised) and keeps the times it fired accounted
    * for; setting one again exactly as it is changes and writes nothing (so an
    * application may declare its schedules at every start without restarting
    * an `everyMs` count). A bad cron expression (one no date matches, such as
@@ -289,7 +291,8 @@ export class Queue extends QueueManagement {
    * Its fire times that came due before the removal is written fire first (a
    * timer running late does not lose them; nor do times that come due while
    * the call waits for the calls made before it); none after it. Fires other
-   * schedules owe are not waited for.
+   * schedules owe are not waited for, so they may be enqueued after the
+   * removed schedule's later ones: no fire order across schedules is promised.
    */
   unschedule(name: string): Promise<boolean> {
     return removeSchedule(this.#core, name);
