@@ -39,7 +39,7 @@ import { checkEnqueueOptions } from "../validate-options.js";
 import { ScheduleCalls } from "./call-order.js";
 import { catchUp } from "./catch-up.js";
 import { FireHeap } from "./fire-heap.js";
-import { type CronExpression, nextFireAfter, parseCron } from "./timing.js";
+import { type CronExpression, nextFireAfter, storedCron } from "./timing.js";
 import type { Schedule } from "./types.js";
 import { scheduleOptions } from "./validate.js";
 import { ZoneOffsetFormats } from "./zone-gaps.js";
@@ -216,7 +216,7 @@ export class ScheduleRunner {
         known.schedule.timezone === s.timezone
       )
         return known.cron;
-    return parseCron(s.cron, s.timezone, s.firedUpTo, this.zoneOffsets);
+    return storedCron(s, this.zoneOffsets);
   }
 
   /**

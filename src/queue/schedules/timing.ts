@@ -8,7 +8,7 @@
  */
 import { Cron } from "croner";
 import { MAX_TIMESTAMP_MS } from "../validate.js";
-import type { ScheduleDefinition } from "./types.js";
+import type { Schedule, ScheduleDefinition } from "./types.js";
 import { firesInZone, NeverFiresError, type ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** A parsed cron expression of a schedule (parse once, ask many times). */
@@ -103,6 +103,19 @@ export function parseCron(
   if (firesAfter !== undefined && !firesInZone(expression, timezone, firesAfter, formats))
     throw new NeverFiresError(timezone);
   return expression;
+}
+
+/**
+ * The parsed cron of stored schedule `s` (`undefined` for an `everyMs` one),
+ * checked as a queue plans it: besides {@link parseCron}'s errors, throws
+ * {@link NeverFiresError} when it never fires after its last fire (every
+ * time in a daylight-saving gap: `schedule()` refuses it, a store written by
+ * an older version may hold it). Bounded work, where croner's open search for
+ * such a cron's next time walks to the year 3000. `formats` as for
+ * {@link firesInZone}.
+ */
+export function storedCron(s: Schedule, formats?: ZoneOffsetFormats): CronExpression | undefined {
+  return s.cron === undefined ? undefined : parseCron(s.cron, s.timezone, s.firedUpTo, formats);
 }
 
 /** Cron of `s`, made when not given (callers that ask often keep one). */

@@ -3,15 +3,13 @@
 import { messageOf } from "../../util/message.js";
 import { nextTurn, SliceBudget, sortInSlices } from "../../util/slices.js";
 import type { State } from "../state.js";
-import { nextFireAfter } from "./timing.js";
+import { nextFireAfter, storedCron } from "./timing.js";
 import type { Schedule, ScheduleInfo } from "./types.js";
 import { scheduleOptions } from "./validate.js";
+import { ZoneOffsetFormats } from "./zone-gaps.js";
 
-/** One schedule as reported; `next` is its next fire time when the caller knows it. */
-export function scheduleInfo(
-  s: Schedule,
-  next: number | null = nextFireAfter(s, s.firedUpTo),
-): ScheduleInfo {
+/** One schedule as reported, `next` its next fire time (`null`: none, or unknown). */
+export function scheduleInfo(s: Schedule, next: number | null): ScheduleInfo {
   const info: ScheduleInfo = {
     name: s.name,
     ...(s.cron === undefined ? { everyMs: s.everyMs! } : { cron: s.cron }),
@@ -46,14 +44,24 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
   return scheduleInfo(s, next);
 }
 
-const nextOfStored = (s: Schedule): number | null => nextFireAfter(s, s.firedUpTo);
+/**
+ * The next fire time of stored `s`, checked as a queue plans it (a cron that
+ * never fires in its zone throws, rather than searching to the year 3000).
+ * `formats`: the zones' offset formats, shared by one listing.
+ */
+function nextOfStored(s: Schedule, formats: ZoneOffsetFormats): number | null {
+  return nextFireAfter(s, s.firedUpTo, storedCron(s, formats));
+}
 
 const byName = (a: Schedule, b: Schedule): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 /** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
 export function listScheduleInfosNow(state: State): ScheduleInfo[] {
-  return [...state.schedules.values()].sort(byName).map((s) => listedInfo(s, nextOfStored));
+  const formats = new ZoneOffsetFormats();
+  return [...state.schedules.values()]
+    .sort(byName)
+    .map((s) => listedInfo(s, (stored) => nextOfStored(stored, formats)));
 }
 
 /**
@@ -64,8 +72,10 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
  */
 export async function listScheduleInfos(
   state: State,
-  nextOf: (s: Schedule) => number | null = nextOfStored,
+  nextOf?: (s: Schedule) => number | null,
 ): Promise<ScheduleInfo[]> {
+  const formats = new ZoneOffsetFormats();
+  const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(s, formats));
   // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
   const budget = new SliceBudget();
   const schedules = await sortInSlices([...state.schedules.values()], byName, budget);
@@ -76,7 +86,7 @@ export async function listScheduleInfos(
       await nextTurn();
       budget.start();
     }
-    infos.push(listedInfo(s, nextOf));
+    infos.push(listedInfo(s, nextOfListed));
   }
   return infos;
 }

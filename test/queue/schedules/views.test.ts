@@ -193,6 +193,39 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     }
   });
 
+  it("a reader lists a stored cron that never fires in its zone with that error, as a queue does, without croner's open search", async () => {
+    // A reader over a store written by an older version (`schedule()` refuses it now):
+    // its listing must not walk every skipped second to the year 3000 either.
+    const never = "15,45 2 31 3 +0";
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    await log.append([
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition("never", "Europe/Berlin", never),
+      }),
+      encodeRecord({ tag: Tag.ScheduleSet, schedule: definition("ok", "Europe/Berlin") }),
+    ]);
+    await log.close();
+    const reader = await QueueReader.open(store, "q");
+    const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.deepEqual(
+      result.map((s) => [s.name, s.nextRunAt, s.error]),
+      [
+        [
+          "never",
+          null,
+          'it never fires in "Europe/Berlin": every time it matches falls in a daylight-saving gap, which skips it',
+        ],
+        ["ok", Date.parse("2026-01-01T02:00:00Z"), undefined],
+      ],
+    );
+    assert.deepEqual(
+      searches.filter((pattern) => pattern === never),
+      [],
+    );
+  });
+
   it("a queue lists a stored cron that never fires in its zone with that error, without croner's open search", async () => {
     // Stored by a version that accepted it (`schedule()` refuses it now): every time it
     // matches falls in Berlin's daylight-saving gap, and the search for its next fire
