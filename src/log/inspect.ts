@@ -6,6 +6,7 @@
 import { CorruptionError } from "../errors.js";
 import { compareKeys } from "../store/key-order.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
+import { nextTurn, SliceBudget, sortInSlices } from "../util/slices.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
@@ -213,6 +214,20 @@ export async function readLogCheckpoint(
   }
 }
 
+/** Items looked at between two checks of a slice's budget. */
+const ITEMS_PER_CHECK = 256;
+
+/** Whether item `i` is one to check `budget` at ({@link ITEMS_PER_CHECK}), and its slice is spent. */
+function spentAt(budget: SliceBudget, i: number): boolean {
+  return i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1 && budget.spent();
+}
+
+/** A turn of the event loop, then a new slice of `budget`. */
+async function nextSlice(budget: SliceBudget): Promise<void> {
+  await nextTurn();
+  budget.start();
+}
+
 /** The first index of `sorted` (ascending) whose value is at least `value`. */
 function lowerBound(sorted: readonly number[], value: number): number {
   let lo = 0;
@@ -260,8 +275,12 @@ async function survey(
   r: Reader,
 ): Promise<{ info: LogInspection; newest: ManifestEntry | null; walIds: number[] }> {
   const { keys, storage } = r;
+  // In slices of the event loop: a store that answers without I/O (the memory store) would
+  // list, check and sort a long WAL (tens of thousands of objects) in one turn.
+  const budget = new SliceBudget();
+  budget.start();
   // One listing of the manifests both finds the newest and describes them.
-  const manifestObjects = await storage.list(keys.manifestDir);
+  const manifestObjects = await storage.list(keys.manifestDir, undefined, budget);
   let newestId: number | null = null;
   for (const { key } of manifestObjects) newestId = keys.idOf(keys.manifestDir, key) ?? newestId;
   const newest: ManifestEntry | null =
@@ -269,28 +288,43 @@ async function survey(
   // Objects of a log without manifests: its manifests were lost, it is not a new log.
   if (newest === null) await refuseLostManifests(storage, keys, r.manifests, r.ownedDirs);
   const [listedWal, checkpointObjects] = await Promise.all([
-    storage.list(keys.walDir),
-    storage.list(keys.checkpointDir),
+    storage.list(keys.walDir, undefined, budget),
+    storage.list(keys.checkpointDir, undefined, budget),
   ]);
   const replayAfter = newest?.manifest.replayAfter ?? 0;
   // Only the unbroken run after replayAfter is what a writer would replay; objects past a
   // gap are the tail of a writer that died with creates in flight, or damage.
-  const { next, tail, run } = await walRun(storage, keys, replayAfter, listedWal);
+  const { next, tail, run } = await walRun(storage, keys, replayAfter, listedWal, budget);
   if (tail.length > 0) {
     const damage = await tailDamage(storage, keys, next, tail);
     if (damage !== null) throw damage;
   }
   // With the objects the listing missed (a live writer's creates behind its cursor).
-  const listedKeys = new Set(listedWal.map((o) => o.key));
-  const walObjects = [...listedWal, ...run.filter((o) => !listedKeys.has(o.key))].sort((a, b) =>
-    compareKeys(a.key, b.key),
-  );
+  const missed: ObjectInfo[] = [];
+  if (run.length > 0) {
+    const listedKeys = new Set<string>();
+    for (let i = 0; i < listedWal.length; i++) {
+      if (spentAt(budget, i)) await nextSlice(budget);
+      listedKeys.add(listedWal[i]!.key);
+    }
+    for (let i = 0; i < run.length; i++) {
+      if (spentAt(budget, i)) await nextSlice(budget);
+      if (!listedKeys.has(run[i]!.key)) missed.push(run[i]!);
+    }
+  }
+  // A listing is in key order: only objects it missed need sorting in.
+  const walObjects =
+    missed.length === 0
+      ? listedWal
+      : await sortInSlices([...listedWal, ...missed], (a, b) => compareKeys(a.key, b.key), budget);
   const all = [...manifestObjects, ...walObjects, ...checkpointObjects];
 
   const walIds: number[] = [];
   let walBytes = 0;
   let fences = 0;
-  for (const { key, size } of walObjects) {
+  for (let i = 0; i < walObjects.length; i++) {
+    if (spentAt(budget, i)) await nextSlice(budget);
+    const { key, size } = walObjects[i]!;
     const id = keys.idOf(keys.walDir, key);
     if (id === null) continue;
     walIds.push(id);

@@ -28,6 +28,9 @@ import { WalTail } from "./tail.js";
  */
 export const REPLAY_CONCURRENCY = 64;
 
+/** Listed objects looked at between two checks of a slice's budget. */
+const ITEMS_PER_CHECK = 256;
+
 /** Where a replay starts: a manifest's checkpoint and the last WAL id it covers. */
 export interface ReplayStart {
   /** Key of the manifest that references the checkpoint (named when it is missing). */
@@ -260,18 +263,26 @@ export interface WalRun {
  * counts as missing: only a slot still missing after the listing showed the
  * objects past it ends the run. Such a slot stays missing for the reasons
  * {@link tailDamage} tells apart (a writer's creates land within
- * {@link WAL_WINDOW} of its last acknowledged batch).
+ * {@link WAL_WINDOW} of its last acknowledged batch). With `budget`, the
+ * event loop has a turn whenever its slice is spent (a listing of tens of
+ * thousands of objects).
  */
 export async function walRun(
   storage: LogStorage,
   keys: LogKeys,
   after: number,
   listed: readonly ObjectInfo[],
+  budget?: SliceBudget,
 ): Promise<WalRun> {
   let next = after + 1;
   const tail: number[] = [];
   const run: ObjectInfo[] = [];
-  for (const object of listed) {
+  for (let i = 0; i < listed.length; i++) {
+    if (budget !== undefined && i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1 && budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
+    const object = listed[i]!;
     const id = keys.idOf(keys.walDir, object.key);
     if (id === null || id <= after) continue;
     if (tail.length === 0) {

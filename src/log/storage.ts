@@ -12,6 +12,7 @@ import {
   type ObjectStore,
 } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
+import { nextTurn, type SliceBudget } from "../util/slices.js";
 import type { RetryPolicy } from "./options.js";
 import { type RetryContext, type RetryEpisode, Sleeper, withRetry } from "./retry.js";
 
@@ -81,13 +82,32 @@ export class LogStorage {
     await withRetry(this.retry, `DELETE ${key}`, () => this.store.delete(key));
   }
 
-  /** Every key under `prefix` (strictly after `startAfter`), in key order; each page retried. */
-  list(prefix: string, startAfter?: string): Promise<ObjectInfo[]> {
-    const retrying = {
-      list: (p: string, options: { startAfter?: string }) =>
-        withRetry(this.retry, `LIST ${prefix}`, () => this.store.list(p, options)),
-    };
-    return listAll(retrying, prefix, startAfter);
+  /**
+   * Every key under `prefix` (strictly after `startAfter`), in key order; each
+   * page retried. With `budget`, the event loop has a turn between two pages
+   * once its slice is spent: a store that answers without I/O (the memory
+   * store) would otherwise list a long WAL in one turn.
+   */
+  async list(prefix: string, startAfter?: string, budget?: SliceBudget): Promise<ObjectInfo[]> {
+    if (budget === undefined) {
+      const retrying = {
+        list: (p: string, options: { startAfter?: string }) =>
+          withRetry(this.retry, `LIST ${prefix}`, () => this.store.list(p, options)),
+      };
+      return listAll(retrying, prefix, startAfter);
+    }
+    const all: ObjectInfo[] = [];
+    let cursor = startAfter;
+    for (;;) {
+      const page = await this.page(prefix, cursor);
+      for (const object of page.objects) all.push(object);
+      if (page.nextStartAfter === undefined) return all;
+      cursor = page.nextStartAfter;
+      if (budget.spent()) {
+        await nextTurn();
+        budget.start();
+      }
+    }
   }
 
   /** One page of the keys under `prefix` (strictly after `startAfter`), retried. */
