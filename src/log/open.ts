@@ -50,9 +50,10 @@ export interface OpenLogContext {
    * Called with the caller bytes of the checkpoint the claim builds on, before
    * the log is taken over: an error it throws fails the open with nothing
    * written (the layer above refuses a format it cannot read). A checkpoint
-   * that cannot be read (damage) is left to recovery.
+   * that cannot be read (damage) is left to recovery. `key` is the checkpoint
+   * object's, for the error to name.
    */
-  checkCheckpoint?: (snapshot: Uint8Array) => void;
+  checkCheckpoint?: (snapshot: Uint8Array, key: string) => void;
 }
 
 /**
@@ -137,7 +138,9 @@ async function openResolved(
   })
     .then((read) => {
       const snapshot = read.ahead?.checkpoint?.snapshot;
-      if (snapshot !== undefined) context.checkCheckpoint?.(snapshot);
+      const name = read.ahead?.start.checkpoint;
+      if (snapshot !== undefined && typeof name === "string")
+        context.checkCheckpoint?.(snapshot, keys.checkpoint(name));
       return read;
     })
     .catch(async (error: unknown) => {
@@ -239,10 +242,12 @@ async function openResolved(
     sliceNow,
   });
   const log = new LogHandle(writer, fence, checkpointer);
-  const { checkpoint, tail } = recovered;
+  const { checkpoint, checkpointName, tail } = recovered;
   return withRecords({
     log,
     checkpoint,
+    checkpointKey:
+      checkpoint === null || checkpointName === null ? null : keys.checkpoint(checkpointName),
     tail,
     ...(recovery === undefined ? {} : { recovery }),
   });
@@ -310,7 +315,7 @@ function baseChecker(
   storage: LogStorage,
   keys: LogKeys,
   manifests: ManifestReader,
-  check: (snapshot: Uint8Array) => void,
+  check: (snapshot: Uint8Array, key: string) => void,
   ahead: Preread | null,
 ): (base: ManifestEntry | null) => Promise<boolean> {
   let checked = ahead?.checkpoint == null ? null : ahead.start.checkpoint;
@@ -324,7 +329,7 @@ function baseChecker(
       },
     );
     if (loaded === null) return ((await manifests.listIds()).at(-1) ?? 0) <= base.id;
-    check(loaded.snapshot);
+    check(loaded.snapshot, keys.checkpoint(name));
     checked = name;
     return true;
   };

@@ -64,6 +64,8 @@ export interface RecoveredLog {
   log: Log;
   /** The newest checkpoint's caller bytes, or `null` for a new or never-checkpointed log. */
   checkpoint: Uint8Array | null;
+  /** The key of the checkpoint object `checkpoint` was read from (`null` with none). */
+  checkpointKey: string | null;
   /**
    * Every record appended after that checkpoint, in append order, read with
    * `tail.cursor()` (no object per record).

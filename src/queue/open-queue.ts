@@ -48,12 +48,17 @@ export async function openCore(
     ownedDirs: QUEUE_OWNED_DIRS,
     sliceNow,
     random,
-    checkCheckpoint: (snapshot) => refuseNewerCheckpoint(path, snapshot),
+    checkCheckpoint: (snapshot, key) => refuseNewerCheckpoint(key, snapshot),
   });
   let core: QueueCore;
   let attached: Instrumentation | null = null;
   try {
-    const state = await restoreState(path, recovered.checkpoint, recovered.tail, sliceNow);
+    const state = await restoreState(
+      recovered.checkpointKey,
+      recovered.checkpoint,
+      recovered.tail,
+      sliceNow,
+    );
     const payloads = new PayloadObjects(metered, path, resolved.settings.payloadOffloadBytes, {
       ...resolveReadOptions(resolved.log, "options.log"),
       random,

@@ -28,8 +28,8 @@ interface Lineage {
    * no copy. `null` until then, and for a log read before its first checkpoint.
    */
   base: Uint8Array | null;
-  /** The checkpoint read (`null` with none): its name, the WAL it covers, its snapshot's size. */
-  readonly checkpoint: { name: string; replayAfter: number; bytes: number } | null;
+  /** The checkpoint read (`null` with none): its name and key, the WAL it covers, its snapshot's size. */
+  readonly checkpoint: { name: string; key: string; replayAfter: number; bytes: number } | null;
   readonly tails: WalTail[];
   /** The tails' encoded size: once it outgrows the base and a newer checkpoint exists, a reopen reads that. */
   bytes: number;
@@ -66,21 +66,24 @@ export interface Snapshot {
 const KEPT_WAL_FLOOR = 16 * 1024 * 1024;
 
 /**
- * The snapshot of a full read of the store at `path`: its state restored
+ * The snapshot of a full read of a store: its state restored
  * from `contents` (the checkpoint and the WAL after it), whose lineage is
  * that checkpoint (not its bytes: see {@link Lineage.base}) and that WAL.
  */
-export async function readSnapshot(path: string, contents: LogContents): Promise<Snapshot> {
-  const state = await restoreState(path, contents.checkpoint, contents.tail);
-  clearWriterWork(state);
+export async function readSnapshot(contents: LogContents): Promise<Snapshot> {
   const name = contents.position?.manifest.checkpoint ?? null;
+  // The checkpoint of the newest manifest read (`position`'s), as listed with it.
+  const key = name === null ? null : (contents.info.checkpoint?.key ?? null);
+  const state = await restoreState(key, contents.checkpoint, contents.tail);
+  clearWriterWork(state);
   const lineage: Lineage = {
     base: null,
     checkpoint:
-      name === null || contents.checkpoint === null
+      name === null || key === null || contents.checkpoint === null
         ? null
         : {
             name,
+            key,
             replayAfter: contents.position!.manifest.replayAfter,
             bytes: contents.checkpoint.byteLength,
           },
@@ -92,8 +95,8 @@ export async function readSnapshot(path: string, contents: LogContents): Promise
   return snapshot;
 }
 
-/** The state of `snapshot` (of the store at `path`): rebuilt (from memory, at once) if a later reopen took it on. */
-export function stateOf(snapshot: Snapshot, path: string): State {
+/** The state of `snapshot`: rebuilt (from memory, at once) if a later reopen took it on. */
+export function stateOf(snapshot: Snapshot): State {
   const { cell } = snapshot;
   if (cell.owner === snapshot) return cell.state;
   const { base, checkpoint, tails } = snapshot.lineage;
@@ -101,7 +104,7 @@ export function stateOf(snapshot: Snapshot, path: string): State {
   if (checkpoint !== null && base === null)
     throw new Error("a handed-on reader's lineage lacks its checkpoint");
   const state = restoreStateNow(
-    path,
+    checkpoint?.key ?? null,
     base?.slice() ?? null, // a decoded state writes into its bytes: the base stays as read
     WalTail.concat(tails.slice(0, snapshot.applied)),
   );
@@ -162,13 +165,8 @@ function outgrown(snapshot: Snapshot, update: LogUpdate): boolean {
  * A snapshot of `from`'s state with `tail`'s records applied: the same
  * state object, handed on (`from` rebuilds its own if read again).
  */
-async function handOn(
-  from: Snapshot,
-  path: string,
-  tail: WalTail,
-  sliceMs: number,
-): Promise<Snapshot> {
-  const state = stateOf(from, path);
+async function handOn(from: Snapshot, tail: WalTail, sliceMs: number): Promise<Snapshot> {
+  const state = stateOf(from);
   let { lineage } = from;
   const { applied, cell } = from;
   cell.owner = null; // read while the records apply, `from` rebuilds its own state
@@ -207,7 +205,7 @@ export async function advance(
   const gone = await keepBase(from, store, path, options);
   if (gone !== null) return gone;
   try {
-    return await handOn(from, path, update.tail, sliceMs);
+    return await handOn(from, update.tail, sliceMs);
   } catch (error) {
     if (!(error instanceof CorruptionError)) throw error;
     // Records that do not apply to this state: the log is not what this reader read.

@@ -55,7 +55,6 @@ const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
  */
 export class QueueReader {
   readonly #snapshot: Snapshot;
-  readonly #path: string;
   readonly #store: MeteredStore;
   readonly #heartbeat: WriterHeartbeat | null;
   readonly #payloads: PayloadObjects;
@@ -88,7 +87,6 @@ export class QueueReader {
     this.#store = store;
     this.#heartbeat = heartbeat;
     this.#openedWith = openedWith;
-    this.#path = openedWith.path;
     this.#payloads = new PayloadObjects(
       store,
       openedWith.path,
@@ -99,7 +97,7 @@ export class QueueReader {
 
   /** The state of this snapshot: rebuilt (from memory, at once) if a later reopen took it on. */
   get #state(): State {
-    return stateOf(this.#snapshot, this.#path);
+    return stateOf(this.#snapshot);
   }
 
   /**
@@ -143,7 +141,7 @@ export class QueueReader {
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    const snapshot = await readSnapshot(path, contents);
+    const snapshot = await readSnapshot(contents);
     return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
       store,
       path,

@@ -52,22 +52,28 @@ const BULK_TAGS: ReadonlySet<number> = new Set([
  * Rebuild the state from the newest checkpoint plus the records after it.
  * Takes the checkpoint's bytes over (the state keeps views of them). The
  * records are decoded where they lie in the WAL batches, one at a time.
+ * `checkpointKey` is the key of the checkpoint object (`null` with none),
+ * named by the error when its snapshot does not decode.
  */
 export function restoreState(
-  path: string,
+  checkpointKey: string | null,
   checkpoint: Uint8Array | null,
   tail: WalTail,
   sliceNow: MonotonicNow = processNow,
 ): Promise<State> {
-  return inSlices(restoreSteps(path, checkpoint, tail, sliceNow));
+  return inSlices(restoreSteps(checkpointKey, checkpoint, tail, sliceNow));
 }
 
 /**
  * {@link restoreState} in one synchronous run, for a caller that needs the
  * state at once (a `QueueReader` rebuilding its snapshot from bytes it holds).
  */
-export function restoreStateNow(path: string, checkpoint: Uint8Array | null, tail: WalTail): State {
-  return atOnce(restoreSteps(path, checkpoint, tail));
+export function restoreStateNow(
+  checkpointKey: string | null,
+  checkpoint: Uint8Array | null,
+  tail: WalTail,
+): State {
+  return atOnce(restoreSteps(checkpointKey, checkpoint, tail));
 }
 
 /**
@@ -97,7 +103,7 @@ function atOnce<T>(steps: Steps<T>): T {
 }
 
 function* restoreSteps(
-  path: string,
+  checkpointKey: string | null,
   checkpoint: Uint8Array | null,
   tail: WalTail,
   sliceNow: MonotonicNow = processNow,
@@ -113,11 +119,15 @@ function* restoreSteps(
     } else state = yield* decodeSteps(checkpoint, moreJobs, sliceNow);
   } catch (error) {
     // Well-formed, in a format a newer release wrote: say so, lest it be taken for damage.
-    if (error instanceof NewerFormatError) throw newerRelease(path, error);
+    // Only a checkpoint is decoded: the key is known here.
+    const key = checkpointKey ?? "checkpoint";
+    if (error instanceof NewerFormatError) throw newerRelease(key, error);
     if (error instanceof DecodeError)
-      throw new CorruptionError(`${path}/checkpoint`, `queue snapshot: ${error.message}`, {
-        cause: error,
-      });
+      throw new CorruptionError(
+        key,
+        `expected a queue snapshot, but it does not decode: ${error.message}`,
+        { cause: error },
+      );
     throw error;
   }
   yield* applySteps(state, tail, SLICE_MS, sliceNow);
@@ -130,18 +140,18 @@ function* restoreSteps(
  * is taken over, so that a process of an older release (a rollback, a
  * canary) does not fence that release's running writer only to fail.
  */
-export function refuseNewerCheckpoint(path: string, snapshot: Uint8Array): void {
+export function refuseNewerCheckpoint(checkpointKey: string, snapshot: Uint8Array): void {
   try {
     refuseNewerSnapshot(snapshot);
   } catch (error) {
-    if (error instanceof NewerFormatError) throw newerRelease(path, error);
+    if (error instanceof NewerFormatError) throw newerRelease(checkpointKey, error);
     throw error;
   }
 }
 
-function newerRelease(path: string, error: NewerFormatError): CorruptionError {
+function newerRelease(checkpointKey: string, error: NewerFormatError): CorruptionError {
   return new CorruptionError(
-    `${path}/checkpoint`,
+    checkpointKey,
     `queue snapshot written by a newer taquba release (${error.message}): not damage; open it with that release or a later one`,
     { cause: error },
   );
