@@ -89,11 +89,13 @@ export async function openCore(
     });
   }
   // Objects orphaned by crashes (written but never referenced, or not deleted after their job).
-  core.payloads.collectOrphans(core.state, core.now()).catch((error: unknown) => {
-    resolved.logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
-      error,
+  core.payloads
+    .collectOrphans(core.state, core.now(), () => core.log.checkFence())
+    .catch((error: unknown) => {
+      resolved.logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
+        error,
+      });
     });
-  });
   // Commit the salvaged state now, so later opens start past the damaged objects.
   if (recovered.recovery !== undefined) await core.log.checkpoint();
   return { core, recovery: recovered.recovery };

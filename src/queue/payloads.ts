@@ -389,13 +389,25 @@ export class PayloadObjects {
    * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the time in
    * their names), leaving those this process writes meanwhile. Resolves with
    * how many it deleted.
+   *
+   * `checkFence` looks for a newer writer (`Log.checkFence`: one manifest
+   * listing; a newer one fails the log, which stops this). It is asked after
+   * the listing, before anything is deleted, as the log's garbage collection
+   * proves it is still the writer before it deletes: a writer that took the
+   * store over meanwhile references objects this state does not know, some
+   * named with times its host's clock put earlier than this one's.
    */
-  async collectOrphans(state: State, now: number): Promise<number> {
+  async collectOrphans(
+    state: State,
+    now: number,
+    checkFence: () => Promise<void>,
+  ): Promise<number> {
     const written = new Set<string>();
     this.#writtenDuringCollection = written;
     try {
       const objects = await listAll(this.#store, this.#dir);
       if (objects.length === 0) return 0;
+      await checkFence();
       const referenced = referencedKeys(state);
       let deleted = 0;
       for (const { key } of objects) {
