@@ -45,12 +45,30 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
 }
 
 /**
+ * What {@link nextOfStored} found for each schedule object: a pure function
+ * of it (schedule objects are replaced, never changed), so a reader's state
+ * handed on from reopen to reopen lists its schedules again without parsing
+ * and checking each cron again.
+ */
+const storedNext = new WeakMap<Schedule, { next: number | null } | { error: unknown }>();
+
+/**
  * The next fire time of stored `s`, checked as a queue plans it (a cron that
  * never fires in its zone throws, rather than searching to the year 3000).
  * `formats`: the zones' offset formats, shared by one listing.
  */
 function nextOfStored(s: Schedule, formats: ZoneOffsetFormats): number | null {
-  return nextFireAfter(s, s.firedUpTo, storedCron(s, formats));
+  let known = storedNext.get(s);
+  if (known === undefined) {
+    try {
+      known = { next: nextFireAfter(s, s.firedUpTo, storedCron(s, formats)) };
+    } catch (error) {
+      known = { error };
+    }
+    storedNext.set(s, known);
+  }
+  if ("error" in known) throw known.error;
+  return known.next;
 }
 
 const byName = (a: Schedule, b: Schedule): number =>

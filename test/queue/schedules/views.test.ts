@@ -224,6 +224,10 @@ describe("schedule listing", { timeout: 30_000 }, () => {
       searches.filter((pattern) => pattern === never),
       [],
     );
+    // Listed again (a dashboard's refresh), the same schedules cost no search at all.
+    const again = await cronSearchesDuring(() => reader.listSchedules());
+    assert.deepEqual(again.result, result);
+    assert.deepEqual(again.searches, []);
   });
 
   it("a queue lists a stored cron that never fires in its zone with that error, without croner's open search", async () => {
