@@ -393,6 +393,17 @@ export class WriterFence {
   }
 
   /**
+   * As {@link validate}, with a look that starts after this call: one
+   * already out may have listed the manifests before something the caller
+   * saw (a takeover's objects in a listing that ended since), so it is
+   * waited for, whatever it finds, and not taken as the answer.
+   */
+  async validateFresh(): Promise<void> {
+    await this.#validating?.catch(() => {});
+    return this.validate();
+  }
+
+  /**
    * The acknowledgement rule that makes collecting fences safe (DESIGN §7,
    * with `V` = `epochValidityMs`): a batch whose create completed at
    * `completedAt` (monotonic) may be acknowledged only if a look that found

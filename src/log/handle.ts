@@ -48,10 +48,10 @@ export class LogHandle implements Log {
     return this.#writer.flush();
   }
 
-  async checkFence(): Promise<void> {
+  async checkFence(options?: { fresh?: boolean }): Promise<void> {
     if (this.#writer.refusal() !== null) return;
     try {
-      await this.#fence.validate();
+      await (options?.fresh === true ? this.#fence.validateFresh() : this.#fence.validate());
     } catch (error) {
       if (!(error instanceof FencedError)) throw error;
       // A look that ends after close has nothing left to stop.

@@ -150,8 +150,18 @@ export interface Log {
    * `FencedError` as a write meeting the fence would (later calls reject with
    * it, failure listeners hear of it) and this resolves. Rejects with the
    * store's error when the look itself failed (the log is not failed by it).
+   * A look already out is shared, unless `options.fresh`: then the answer
+   * comes from a look that starts after this call, for a caller that must
+   * know no newer writer had opened before something it just saw (such as
+   * the end of a listing).
    */
-  checkFence(): Promise<void>;
+  checkFence(options?: {
+    /**
+     * Never answer with a look that started before this call.
+     * @default false
+     */
+    fresh?: boolean;
+  }): Promise<void>;
   /**
    * Calls `callback` once, right after the log next sends a batch to the
    * store (its request made, not yet answered). Work that need not delay the

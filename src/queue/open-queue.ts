@@ -90,7 +90,7 @@ export async function openCore(
   }
   // Objects orphaned by crashes (written but never referenced, or not deleted after their job).
   core.payloads
-    .collectOrphans(core.state, core.now(), () => core.log.checkFence())
+    .collectOrphans(core.state, core.now(), () => core.log.checkFence({ fresh: true }))
     .catch((error: unknown) => {
       resolved.logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
         error,

@@ -390,9 +390,10 @@ export class PayloadObjects {
    * their names), leaving those this process writes meanwhile. Resolves with
    * how many it deleted.
    *
-   * `checkFence` looks for a newer writer (`Log.checkFence`: one manifest
-   * listing; a newer one fails the log, which stops this). It is asked after
-   * the listing, before anything is deleted, as the log's garbage collection
+   * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:
+   * one manifest listing that starts after the call; a newer one fails the
+   * log, which stops this). It is asked after the listing, before anything
+   * is deleted, as the log's garbage collection
    * proves it is still the writer before it deletes: a writer that took the
    * store over meanwhile references objects this state does not know, some
    * named with times its host's clock put earlier than this one's.
