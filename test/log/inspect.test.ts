@@ -218,4 +218,52 @@ describe("reading what came after over a store that answers without I/O", {
     );
     await log.close();
   });
+  it("reads a store whose listing is not in key order as one whose listing is", async () => {
+    const inner = new MemoryStore();
+    const { log } = await openLog(
+      inner,
+      "q",
+      testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
+    );
+    log.setSnapshotSource(() => rec("snap"));
+    for (let i = 0; i < 30; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    const { position } = await readLog(inner, "q");
+    await log.checkpoint();
+    for (let i = 30; i < 40; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    // Breaks the contract: each page of 7 keys comes back in reverse key order.
+    const reversed: ObjectStore = {
+      get: (key) => inner.get(key),
+      put: (key, body, putOptions) => inner.put(key, body, putOptions),
+      delete: (key) => inner.delete(key),
+      describe: () => inner.describe(),
+      list: async (prefix, listOptions) => {
+        const page = await inner.list(prefix, { ...listOptions, limit: 7 });
+        return { ...page, objects: [...page.objects].reverse() };
+      },
+    };
+    const expected = await inspectLog(inner, "q");
+    assert.equal(expected.wal.firstId, 1);
+    assert.deepEqual((await inspectLog(reversed, "q")).wal, expected.wal);
+    assert.deepEqual((await inspectLog(reversed, "q")).manifest, expected.manifest);
+    assert.deepEqual(
+      texts((await readLog(reversed, "q")).records),
+      texts((await readLog(inner, "q")).records),
+    );
+    const update = await readLogAfter(reversed, "q", position!);
+    assert.ok("tail" in update, JSON.stringify(update));
+    assert.deepEqual(
+      texts(update.tail.toArray()),
+      Array.from({ length: 10 }, (_, i) => `r${30 + i}`),
+    );
+    assert.deepEqual(update.info.wal, expected.wal);
+    await log.close();
+  });
 });
