@@ -6,7 +6,13 @@
 import { CorruptionError } from "../errors.js";
 import { compareKeys } from "../store/key-order.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
-import { nextTurn, SliceBudget, sortInSlices } from "../util/slices.js";
+import {
+  type MonotonicNow,
+  nextTurn,
+  SliceBudget,
+  sliceClockOf,
+  sortInSlices,
+} from "../util/slices.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
@@ -31,6 +37,8 @@ interface Reader {
   keys: LogKeys;
   manifests: ManifestReader;
   now: () => number;
+  /** The clock slices run on: a test's (see `SLICE_CLOCK`), else `performance.now()`. */
+  sliceNow: MonotonicNow;
   ownedDirs: readonly OwnedDir[];
 }
 
@@ -55,6 +63,7 @@ function reader(
     keys,
     manifests: new ManifestReader(storage, keys),
     now: () => resolved.clock.now(),
+    sliceNow: sliceClockOf(options),
     ownedDirs: context.ownedDirs ?? [],
   };
 }
@@ -178,7 +187,7 @@ async function readUpdate(r: Reader, position: LogPosition): Promise<LogUpdate |
       };
   }
   const scan = new WalScan(position.walEpoch);
-  const tail = await replayWal(r.storage, r.keys, position.next, to, scan);
+  const tail = await replayWal(r.storage, r.keys, position.next, to, scan, r.sliceNow);
   // The WAL was listed after the manifest was read: a writer that opened in between (a fence
   // or batch of a newer epoch) may have salvaged, dropping batches this reader applied.
   if (scan.epoch > was.epoch)
@@ -268,6 +277,8 @@ async function readContents(
     r.keys,
     { manifestKey: manifest.key, ...manifest },
     to,
+    undefined,
+    r.sliceNow,
   );
   const position: LogPosition = {
     manifestId: newest.id,
@@ -292,7 +303,7 @@ async function survey(
   const { keys, storage } = r;
   // In slices of the event loop: a store that answers without I/O (the memory store) would
   // list, check and sort a long WAL (tens of thousands of objects) in one turn.
-  const budget = new SliceBudget();
+  const budget = new SliceBudget(undefined, r.sliceNow);
   budget.start();
   // One listing of the manifests both finds the newest and describes them.
   const manifestObjects = await storage.list(keys.manifestDir, undefined, budget);

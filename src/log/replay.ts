@@ -155,8 +155,10 @@ export async function replayWal(
   from: number,
   to: number,
   scan: WalScan,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<WalTail> {
-  const { batches } = await scanWal(keys, from, await fetchWal(storage, keys, from, to), scan);
+  const bodies = await fetchWal(storage, keys, from, to, sliceNow);
+  const { batches } = await scanWal(keys, from, bodies, scan, [], sliceNow);
   return new WalTail(batches);
 }
 

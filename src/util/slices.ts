@@ -29,7 +29,8 @@ export const processNow: MonotonicNow = () => performance.now();
  * Registry key of the test-only slice clock: a `MonotonicNow` set under this
  * key on `Queue.open`'s options replaces `performance.now()` for every slice
  * budget and step sizer of that queue (its open, replay, restore and bulk
- * work). A deterministic simulation passes a clock that counts its own
+ * work); on the read-only log reads' options (`readLog`, `readLogAfter`,
+ * `inspectLog`), for their listing, replay and checks. A deterministic simulation passes a clock that counts its own
  * readings, so where work yields no longer depends on how fast the machine is.
  */
 export const SLICE_CLOCK = Symbol.for("taquba.sliceClock");

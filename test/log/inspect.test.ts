@@ -7,6 +7,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { listAll, type ObjectStore, type PutOptions } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { SLICE_CLOCK } from "../../src/util/slices.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
 
 describe("log read-only access", { timeout: 60_000 }, () => {
@@ -264,6 +265,50 @@ describe("reading what came after over a store that answers without I/O", {
       Array.from({ length: 10 }, (_, i) => `r${30 + i}`),
     );
     assert.deepEqual(update.info.wal, expected.wal);
+    await log.close();
+  });
+  it("runs its slices on a test's slice clock, never on the process's", async () => {
+    const inner = new MemoryStore();
+    const { log } = await openLog(
+      inner,
+      "q",
+      testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
+    );
+    log.setSnapshotSource(() => rec("snap"));
+    // Past the number of objects between two checks of a slice's budget.
+    for (let i = 0; i < 300; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    const { position } = await readLog(inner, "q");
+    await log.append(rec("later"));
+    await log.flush();
+    let sliceReadings = 0;
+    // Retries run on the injected clock: only slices could read the process's clock.
+    const options = Object.assign(testOptions({ clock: new ManualClock(0) }), {
+      [SLICE_CLOCK]: () => {
+        sliceReadings++;
+        return 0;
+      },
+    });
+    const real = performance.now;
+    let processReadings = 0;
+    performance.now = () => {
+      processReadings++;
+      return real.call(performance);
+    };
+    try {
+      const contents = await readLog(inner, "q", options);
+      assert.equal(contents.records.length, 301);
+      const update = await readLogAfter(inner, "q", position!, options);
+      assert.ok("tail" in update, JSON.stringify(update));
+      assert.deepEqual(texts(update.tail.toArray()), ["later"]);
+    } finally {
+      performance.now = real;
+    }
+    assert.ok(sliceReadings > 0, "the slice clock was read");
+    assert.equal(processReadings, 0, "the process's clock was read");
     await log.close();
   });
 });

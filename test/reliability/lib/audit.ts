@@ -13,6 +13,7 @@ import { decodeSnapshot } from "../../../src/queue/snapshot.js";
 import { State, Status } from "../../../src/queue/state.js";
 import { Flag, slot } from "../../../src/queue/table.js";
 import type { ObjectStore } from "../../../src/store/types.js";
+import { SLICE_CLOCK } from "../../../src/util/slices.js";
 import { rowOf, rows, STATUS_NAMES } from "../../queue/state-rows.js";
 
 /** Key of the queue's test-only inspection hook (installed on `Queue.prototype`). */
@@ -284,10 +285,12 @@ export function stateDigest(state: State): string {
 
 /** The state a writer opening `path` now would rebuild, read without fencing anyone. */
 export async function replayedState(store: ObjectStore, path: string): Promise<State> {
-  const { checkpoint, records } = await readLog(store, path, {
-    logger: silentLogger,
-    retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 60_000 },
-  });
+  // Its slices on a clock that never runs out: where it yields must not depend on the machine.
+  const options = Object.assign(
+    { logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 60_000 } },
+    { [SLICE_CLOCK]: () => 0 },
+  );
+  const { checkpoint, records } = await readLog(store, path, options);
   const state = checkpoint === null ? new State() : decodeSnapshot(checkpoint);
   for (const record of records) apply(state, decodeRecord(record));
   return state;
