@@ -8,7 +8,7 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
-import { isUnreadable, markUnreadable } from "../queue/payloads.js";
+import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";

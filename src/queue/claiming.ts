@@ -12,7 +12,7 @@ import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
 import { CLAIM_OPTION_KEYS, type ClaimOptions } from "./options.js";
-import { isUnreadable } from "./payloads.js";
+import { isUnreadable } from "./payload-object.js";
 import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import type { QueueState } from "./state.js";

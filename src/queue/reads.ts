@@ -7,7 +7,7 @@ import { checkString } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
-import { isUnreadable, markUnreadable, warnUnreadable } from "./payloads.js";
+import { isUnreadable, markUnreadable, warnUnreadable } from "./payload-object.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkQueueName } from "./validate.js";
 import { checkDeadJobsOptions, checkListQueuesOptions } from "./validate-options.js";

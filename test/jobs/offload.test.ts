@@ -4,11 +4,8 @@ import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
-import {
-  ORPHAN_MIN_AGE_MS,
-  PAYLOAD_REQUESTS_IN_FLIGHT,
-  PAYLOAD_TRAILER_BYTES,
-} from "../../src/queue/payloads.js";
+import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payload-object.js";
+import { ORPHAN_MIN_AGE_MS, PAYLOAD_REQUESTS_IN_FLIGHT } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";

@@ -4,7 +4,7 @@ import { crc32 } from "node:zlib";
 import { ManualClock } from "../../src/clock.js";
 import { CorruptionError, StorageError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
-import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payloads.js";
+import { PAYLOAD_TRAILER_BYTES } from "../../src/queue/payload-object.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
