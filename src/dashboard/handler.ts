@@ -57,12 +57,28 @@ const MAX_CURSOR_CHARS = 1_024;
 /** The origin request paths are resolved against (only their path and query are used). */
 const PAGE_ORIGIN = "http://dashboard.invalid";
 
+/**
+ * `target` resolved against {@link PAGE_ORIGIN}. A request line may carry any
+ * target (`GET http://[bad/`), which no URL parse accepts: a 400, not a throw
+ * the error page would meet again.
+ */
+function parseTarget(target: string): URL {
+  try {
+    return new URL(target, PAGE_ORIGIN);
+  } catch {
+    throw new HttpError(
+      400,
+      `Expected the request target to be a path, got ${JSON.stringify(target.slice(0, 200))}`,
+    );
+  }
+}
+
 /** The mount path and the path under it. */
 function locate(
   req: IncomingMessage,
   basePath: string | undefined,
 ): { base: string; path: string; query: URLSearchParams } {
-  const url = new URL(req.url ?? "/", PAGE_ORIGIN);
+  const url = parseTarget(req.url ?? "/");
   let path = url.pathname;
   let base = "";
   if (basePath !== undefined) {
@@ -72,7 +88,7 @@ function locate(
   } else {
     const original = (req as { originalUrl?: unknown }).originalUrl;
     if (typeof original === "string") {
-      const originalPath = new URL(original, PAGE_ORIGIN).pathname;
+      const originalPath = parseTarget(original).pathname;
       if (originalPath !== path && originalPath.endsWith(path))
         base = originalPath.slice(0, -path.length);
       else if (path === "/" && !originalPath.endsWith("/")) base = originalPath;
@@ -329,7 +345,12 @@ export function fail(
     res.destroy();
     return;
   }
-  const base = locate(req, state.basePath).base;
+  let base = "";
+  try {
+    base = locate(req, state.basePath).base;
+  } catch {
+    // A target no URL parse accepts (the error shown): links go to the root.
+  }
   const ctx: PageContext = {
     base,
     now: state.now(),
