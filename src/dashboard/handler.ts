@@ -143,8 +143,12 @@ export async function handle(
   };
   switch (path) {
     case "/":
-    case "":
-      return send(res, 200, await overviewPage(ctx, state.source, state.history));
+    case "": {
+      const after = one(query, "after", false);
+      if (after !== undefined && after.length > MAX_CURSOR_CHARS)
+        throw new HttpError(400, "`after` is too long");
+      return send(res, 200, await overviewPage(ctx, state.source, state.history, after));
+    }
     case "/queue": {
       const name = one(query, "name", true);
       const stateName = (one(query, "state", false) ?? "pending") as JobStatus;

@@ -1,20 +1,37 @@
-/** The queues page: every queue with its counts, and throughput over time for all of them. */
+/**
+ * The queues page: the totals and throughput over time of every queue, and
+ * the queues with their counts a page at a time (thousands of rows would
+ * hold the event loop for as long as they take to render).
+ */
 import { throughputChart } from "../chart.js";
 import type { History } from "../history.js";
 import { html } from "../html.js";
 import type { DashboardSource } from "../source.js";
 import { href, type PageContext, page, queueLink } from "./layout.js";
 
+/** Queues listed per page. */
+export const QUEUES_PER_PAGE = 200;
+
+/** The overview, its table listing the queues whose names sort after `after` (all when undefined). */
 export async function overviewPage(
   ctx: PageContext,
   source: DashboardSource,
   history: History,
+  after: string | undefined,
 ): Promise<string> {
   const stats = await source.allStats();
   const totals = { pending: 0, scheduled: 0, claimed: 0, done: 0, dead: 0 };
   for (const s of stats)
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k];
-  const rows = stats.map(
+  // Queues come sorted by name (code units), as `>` compares them.
+  const first = after === undefined ? 0 : stats.findIndex((s) => s.queue > after);
+  const shown = first < 0 ? [] : stats.slice(first, first + QUEUES_PER_PAGE);
+  const last = shown.at(-1);
+  const next =
+    last !== undefined && first + shown.length < stats.length
+      ? html`<p><a href="${href(ctx, "/", { after: last.queue })}" rel="next">Next queues →</a></p>`
+      : "";
+  const rows = shown.map(
     (
       s,
     ) => html`<tr><td>${queueLink(ctx, s.queue)}${s.paused === true ? html` <span class="badge">paused</span>` : ""}</td>
@@ -30,7 +47,7 @@ ${throughputChart(history.series(null, ctx.now), "Jobs per interval, all queues"
 ${
   stats.length === 0
     ? html`<p class="muted">No queue has held a job yet.</p>`
-    : html`<table id="queues"><thead><tr><th>queue</th><th class="n">pending</th><th class="n">scheduled</th><th class="n">claimed</th><th class="n">done (total)</th><th class="n">dead</th></tr></thead><tbody>${rows}</tbody></table>`
+    : html`<table id="queues"><thead><tr><th>queue</th><th class="n">pending</th><th class="n">scheduled</th><th class="n">claimed</th><th class="n">done (total)</th><th class="n">dead</th></tr></thead><tbody>${rows}</tbody></table>${next}`
 }
 <p class="muted">${source.writable ? "Throughput counts jobs since this dashboard started, from the queue's events." : "Read-only: completions are counted from the growth of each queue's done counter between snapshots."}</p>`;
   return page(ctx, "Queues", "queues", body);
