@@ -32,6 +32,13 @@ export class History {
   readonly #size: number;
   /** Per queue: bucket start → bucket. */
   readonly #queues = new Map<string, Map<number, Bucket>>();
+  /**
+   * Every queue together, kept as the queues' buckets change: the overview's
+   * chart reads the window in as many steps as it has buckets, however many
+   * queues there are (summing thousands of queues on every page view would
+   * hold the event loop).
+   */
+  readonly #all = new Map<number, Bucket>();
   /** Per queue: the last cumulative `done` count seen (reader sources). */
   readonly #lastDone = new Map<string, number>();
 
@@ -41,12 +48,16 @@ export class History {
   }
 
   #bucket(queue: string, at: number): Bucket {
-    const start = at - (at % this.bucketMs);
     let buckets = this.#queues.get(queue);
     if (buckets === undefined) {
       buckets = new Map();
       this.#queues.set(queue, buckets);
     }
+    return this.#bucketIn(buckets, at);
+  }
+
+  #bucketIn(buckets: Map<number, Bucket>, at: number): Bucket {
+    const start = at - (at % this.bucketMs);
     let bucket = buckets.get(start);
     if (bucket === undefined) {
       bucket = { start, enqueued: 0, completed: 0, failed: 0 };
@@ -64,15 +75,24 @@ export class History {
   /** Count one job event of `queue` at wall time `at`. */
   count(queue: string, what: Counted, at: number): void {
     this.#bucket(queue, at)[what] += 1;
+    this.#bucketIn(this.#all, at)[what] += 1;
   }
 
   /**
    * Record the depth of each queue at `at`. With `fromDone`, completions are
    * derived from the growth of the cumulative `done` counter since the last
-   * sample (how a read-only dashboard sees throughput).
+   * sample (how a read-only dashboard sees throughput). `stats` holds every
+   * queue: their sum is the depth of all queues together.
    */
   sample(stats: readonly QueueStats[], at: number, fromDone: boolean): void {
+    const all = this.#bucketIn(this.#all, at);
+    const total = { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
+    if (stats.length > 0) all.depth = total;
     for (const s of stats) {
+      total.pending += s.pending;
+      total.claimed += s.claimed;
+      total.scheduled += s.scheduled;
+      total.dead += s.dead;
       const bucket = this.#bucket(s.queue, at);
       bucket.depth = {
         pending: s.pending,
@@ -82,7 +102,10 @@ export class History {
       };
       if (!fromDone) continue;
       const last = this.#lastDone.get(s.queue);
-      if (last !== undefined && s.done > last) bucket.completed += s.done - last;
+      if (last !== undefined && s.done > last) {
+        bucket.completed += s.done - last;
+        all.completed += s.done - last;
+      }
       this.#lastDone.set(s.queue, s.done);
     }
   }
@@ -91,27 +114,18 @@ export class History {
   series(queue: string | null, now: number): Series {
     const newest = now - (now % this.bucketMs);
     const buckets: Bucket[] = [];
-    const sources =
-      queue === null ? [...this.#queues.values()] : [this.#queues.get(queue) ?? new Map()];
+    const source = queue === null ? this.#all : this.#queues.get(queue);
     for (let i = this.#size - 1; i >= 0; i--) {
       const start = newest - i * this.bucketMs;
-      const sum: Bucket = { start, enqueued: 0, completed: 0, failed: 0 };
-      for (const source of sources) {
-        const b = source.get(start);
-        if (b === undefined) continue;
-        sum.enqueued += b.enqueued;
-        sum.completed += b.completed;
-        sum.failed += b.failed;
-        if (b.depth !== undefined) {
-          sum.depth ??= { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
-          const d = sum.depth;
-          d.pending += b.depth.pending;
-          d.claimed += b.depth.claimed;
-          d.scheduled += b.depth.scheduled;
-          d.dead += b.depth.dead;
-        }
-      }
-      buckets.push(sum);
+      const b = source?.get(start);
+      const copy: Bucket = {
+        start,
+        enqueued: b?.enqueued ?? 0,
+        completed: b?.completed ?? 0,
+        failed: b?.failed ?? 0,
+      };
+      if (b?.depth !== undefined) copy.depth = { ...b.depth };
+      buckets.push(copy);
     }
     return { bucketMs: this.bucketMs, buckets };
   }

@@ -24,7 +24,11 @@ import {
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
 import { messageOf } from "../util/message.js";
+import { turnLater } from "../util/timers.js";
 import { hasMethods } from "../validate.js";
+
+/** Queues whose stats {@link DashboardSource.allStats} reads in one turn of the event loop. */
+export const STATS_PER_TURN = 500;
 
 /**
  * Methods a live `Queue` has and a `QueueReader` lacks: a `Queue` of the
@@ -276,9 +280,20 @@ export class DashboardSource {
     return await (await this.#reads()).stats(queue);
   }
 
+  /**
+   * The stats of every queue, {@link STATS_PER_TURN} queues a turn of the
+   * event loop: a store of thousands of queues is read without holding the
+   * loop (each queue's counts are of one moment, not all of them together).
+   */
   async allStats(): Promise<QueueStats[]> {
     const names = await this.listQueues();
-    return Promise.all(names.map((name) => this.stats(name)));
+    const stats: QueueStats[] = [];
+    for (let i = 0; i < names.length; i += STATS_PER_TURN) {
+      if (i > 0) await new Promise<void>((resolve) => turnLater(resolve));
+      const chunk = names.slice(i, i + STATS_PER_TURN);
+      stats.push(...(await Promise.all(chunk.map((name) => this.stats(name)))));
+    }
+    return stats;
   }
 
   /**

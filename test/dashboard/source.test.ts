@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DashboardSource, STATS_PER_TURN } from "../../src/dashboard/source.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+
+describe("dashboard source", { timeout: 60_000 }, () => {
+  it("reads the stats of many queues over several turns of the event loop, all of them in order", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    try {
+      const names = Array.from(
+        { length: 2 * STATS_PER_TURN + 1 },
+        (_, i) => `q-${String(i).padStart(5, "0")}`,
+      );
+      for (let i = 0; i < names.length; i += 1_000) {
+        const chunk = names.slice(i, i + 1_000);
+        await queue.transaction((tx) => {
+          for (const name of chunk) tx.enqueue(name, "x");
+        });
+      }
+      const source = new DashboardSource(queue, {
+        refreshMs: 2_000,
+        logger: silentLogger,
+        prices: undefined,
+        now: () => 0,
+      });
+      let turns = 0;
+      let counting = true;
+      const tick = (): void => {
+        turns++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const stats = await source.allStats();
+      counting = false;
+      assert.deepEqual(
+        stats.map((s) => s.queue),
+        names,
+      );
+      assert.ok(
+        stats.every((s) => s.pending === 1),
+        "every queue's counts",
+      );
+      // Three chunks: the loop turned between them.
+      assert.ok(turns >= 2, `the event loop turned ${turns} times while the stats were read`);
+    } finally {
+      await queue.close();
+    }
+  });
+});
