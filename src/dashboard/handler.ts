@@ -277,9 +277,7 @@ async function act(
         },
         (error) => {
           if (taqubaErrorCode(error) === undefined)
-            state.logger.error(`dashboard: ${action} of ${name} failed: ${String(error)}`, {
-              error,
-            });
+            logError(state, `dashboard: ${action} of ${name} failed: ${String(error)}`, error);
           return `Stopped by an error: ${messageOf(error)} (jobs done before it stay done).`;
         },
       );
@@ -325,6 +323,19 @@ async function act(
   res.end();
 }
 
+/**
+ * Reports an unexpected failure. A logger that throws is not let through:
+ * the error page would go unanswered, and the request's promise would be
+ * left rejected, which ends a Node process by default.
+ */
+function logError(state: HandlerState, message: string, error: unknown): void {
+  try {
+    state.logger.error(message, { error });
+  } catch {
+    // nowhere left to report it; the page still says the dashboard failed
+  }
+}
+
 /** The error page for `error`; unexpected errors are logged. */
 export function fail(
   state: HandlerState,
@@ -343,8 +354,7 @@ export function fail(
   } else if (code !== undefined) {
     status = 503;
     message = `${code}: ${(error as Error).message}`;
-  } else
-    state.logger.error(`dashboard: ${req.method} ${req.url} failed: ${String(error)}`, { error });
+  } else logError(state, `dashboard: ${req.method} ${req.url} failed: ${String(error)}`, error);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { dashboard } from "../../src/dashboard/index.js";
-import { silentLogger } from "../../src/logger.js";
+import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { serve } from "./helpers.js";
+import { http, serve } from "./helpers.js";
 
 /** Sends `target` as the request line's target as is (no client would), and gives the status line. */
 function rawGet(port: number, target: string): Promise<string> {
@@ -42,6 +42,41 @@ describe("dashboard request handling", () => {
         assert.match(reply, /Expected the request target to be a path/, target);
       }
       // An unhandled rejection is reported after the turn it happened in.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("answers 500 when the error it logs makes the logger throw, and leaves no failed promise", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    const fail = (): never => {
+      throw new Error("the log sink is gone");
+    };
+    const logger: Logger = { debug: fail, info: fail, warn: fail, error: fail };
+    const served = await serve(
+      dashboard(queue, {
+        logger,
+        authorize: () => {
+          throw new Error("the session store is down");
+        },
+      }),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const reply = await http(`${served.url}/`);
+      assert.equal(reply.status, 500);
+      assert.match(reply.body, /The dashboard failed to answer/);
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(unhandled, []);
     } finally {
