@@ -347,12 +347,17 @@ export class QueueEvents implements CommitObserver {
 
   #report(name: QueueEventName, event: QueueEventBase, error: unknown): void {
     // A listener may throw anything: a value String() refuses must not stop the delivery.
-    this.#logger.error(`a "${name}" listener failed on job ${event.id}: ${messageOf(error)}`, {
-      event: name,
-      jobId: event.id,
-      queue: event.queue,
-      error,
-    });
+    try {
+      this.#logger.error(`a "${name}" listener failed on job ${event.id}: ${messageOf(error)}`, {
+        event: name,
+        jobId: event.id,
+        queue: event.queue,
+        error,
+      });
+    } catch {
+      // A logger that throws must not stop the delivery either, nor leave a
+      // rejected listener's promise rejected (that ends a Node process).
+    }
   }
 }
 

@@ -298,6 +298,46 @@ describe("queue events", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a failing listener breaks nothing even when the logger it is reported to throws", async () => {
+    const logger = recordingLogger();
+    const throwing = {
+      ...logger,
+      error: (): never => {
+        throw new Error("the log sink is gone");
+      },
+    };
+    const { queue } = await openTestQueue({ ...NO_BACKOFF, logger: throwing });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const after: string[] = [];
+      queue.on("enqueued", () => {
+        throw new Error("listener bug");
+      });
+      queue.on("enqueued", async () => {
+        throw new Error("async listener bug");
+      });
+      queue.on("enqueued", (event) => {
+        after.push(event.id);
+      });
+      const ids = (await queue.enqueueMany("q", [{ payload: "a" }, { payload: "b" }])).map(
+        (r) => r.id,
+      );
+      // Rejections are reported a turn after they happen.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(after, ids);
+      assert.deepEqual(unhandled, []);
+      assert.equal((await queue.stats("q")).pending, 2);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await queue.close();
+    }
+  });
+
   it("a listener that throws a value String() refuses stops neither the batch nor other listeners", async () => {
     const logger = recordingLogger();
     const { queue } = await openTestQueue({ logger });
