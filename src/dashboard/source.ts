@@ -186,11 +186,18 @@ export class DashboardSource {
   #refreshFailing = false;
   #refreshing: Promise<void> | null = null;
   /**
-   * The reopen of a refresh in flight, until the new reader is shown: reads
-   * wait for it, since reading the reader being reopened would rebuild its
-   * state (its state is handed on to the new reader).
+   * The reopen of a refresh in flight (after the reads it waits for), until
+   * the new reader is shown: reads wait for it, since reading the reader
+   * being reopened would rebuild its state (its state is handed on to the
+   * new reader).
    */
   #reopening: Promise<unknown> | null = null;
+  /**
+   * Reads of one snapshot in flight (see {@link allStats}), settled either
+   * way: a refresh reopens only once they are done, so they never read a
+   * reader whose state was handed on (which would rebuild it at once).
+   */
+  readonly #pinned = new Set<Promise<void>>();
   /** Requests of readers already replaced (reader sources count every snapshot taken). */
   #retired: RequestCounts = ZERO;
 
@@ -230,8 +237,9 @@ export class DashboardSource {
       this.#triedAt = now();
       try {
         // Through a promise: a reopen that throws at once still ends this flight after it is stored.
+        // Reads begun before it finish on the snapshot they started on; later ones wait for the new one.
         const previous = this.#current as QueueReader;
-        const reopening = Promise.resolve().then(() => reopen({ logger }, previous));
+        const reopening = Promise.all([...this.#pinned]).then(() => reopen({ logger }, previous));
         this.#reopening = reopening.catch(() => {});
         let next: QueueReader;
         try {
@@ -283,15 +291,33 @@ export class DashboardSource {
   /**
    * The stats of every queue, {@link STATS_PER_TURN} queues a turn of the
    * event loop: a store of thousands of queues is read without holding the
-   * loop (each queue's counts are of one moment, not all of them together).
+   * loop. Over a reader, the list and every queue's counts come from one
+   * snapshot (a refresh asked for meanwhile waits for this read to end); over
+   * a live queue, each queue's counts are of their own moment.
    */
   async allStats(): Promise<QueueStats[]> {
-    const names = await this.listQueues();
+    const reads = await this.#reads();
+    // Registered before any other turn: a refresh that starts from here on waits for it.
+    const reading = DashboardSource.#statsOf(reads);
+    const settled = reading.then(
+      () => {},
+      () => {},
+    );
+    this.#pinned.add(settled);
+    try {
+      return await reading;
+    } finally {
+      this.#pinned.delete(settled);
+    }
+  }
+
+  static async #statsOf(reads: Reads): Promise<QueueStats[]> {
+    const names = await reads.listQueues({ includePaused: true });
     const stats: QueueStats[] = [];
     for (let i = 0; i < names.length; i += STATS_PER_TURN) {
       if (i > 0) await new Promise<void>((resolve) => turnLater(resolve));
       const chunk = names.slice(i, i + STATS_PER_TURN);
-      stats.push(...(await Promise.all(chunk.map((name) => this.stats(name)))));
+      stats.push(...(await Promise.all(chunk.map((name) => reads.stats(name)))));
     }
     return stats;
   }
