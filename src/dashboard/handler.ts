@@ -277,7 +277,7 @@ async function act(
         },
         (error) => {
           if (taqubaErrorCode(error) === undefined)
-            logError(state, `dashboard: ${action} of ${name} failed: ${String(error)}`, error);
+            logError(state, `dashboard: ${action} of ${name} failed`, error);
           return `Stopped by an error: ${messageOf(error)} (jobs done before it stay done).`;
         },
       );
@@ -324,13 +324,14 @@ async function act(
 }
 
 /**
- * Reports an unexpected failure. A logger that throws is not let through:
- * the error page would go unanswered, and the request's promise would be
- * left rejected, which ends a Node process by default.
+ * Reports an unexpected failure as `what` and the error's message. Neither a
+ * logger that throws nor a thrown value that cannot be made a string is let
+ * through: the error page would go unanswered, and the request's promise
+ * would be left rejected, which ends a Node process by default.
  */
-function logError(state: HandlerState, message: string, error: unknown): void {
+function logError(state: HandlerState, what: string, error: unknown): void {
   try {
-    state.logger.error(message, { error });
+    state.logger.error(`${what}: ${messageOf(error)}`, { error });
   } catch {
     // nowhere left to report it; the page still says the dashboard failed
   }
@@ -354,7 +355,7 @@ export function fail(
   } else if (code !== undefined) {
     status = 503;
     message = `${code}: ${(error as Error).message}`;
-  } else logError(state, `dashboard: ${req.method} ${req.url} failed: ${String(error)}`, error);
+  } else logError(state, `dashboard: ${req.method} ${req.url} failed`, error);
   if (res.headersSent) {
     res.destroy();
     return;

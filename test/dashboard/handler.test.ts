@@ -5,7 +5,8 @@ import { dashboard } from "../../src/dashboard/index.js";
 import { type Logger, silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { http, serve } from "./helpers.js";
+import { mustClaim } from "../queue/helpers.js";
+import { formFields, http, serve } from "./helpers.js";
 
 /** Sends `target` as the request line's target as is (no client would), and gives the status line. */
 function rawGet(port: number, target: string): Promise<string> {
@@ -79,6 +80,88 @@ describe("dashboard request handling", () => {
       assert.match(reply.body, /The dashboard failed to answer/);
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("answers 500 for a thrown value that cannot be made a string, and logs it", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    const logged: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      error: (message) => {
+        logged.push(message);
+      },
+    };
+    const served = await serve(
+      dashboard(queue, {
+        logger,
+        authorize: () => {
+          throw Object.create(null);
+        },
+      }),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const reply = await http(`${served.url}/`);
+      assert.equal(reply.status, 500);
+      assert.match(reply.body, /The dashboard failed to answer/);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+      assert.equal(logged.length, 1);
+      assert.match(logged[0]!, /^dashboard: GET \/ failed: \[object Object\]/);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await served.close();
+      await queue.close();
+    }
+  });
+
+  it("reports a bulk action stopped by a thrown value that cannot be made a string", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    await queue.enqueue("q", "x", { maxAttempts: 1 });
+    await queue.deadLetter(await mustClaim(queue, "q"), "boom");
+    const logged: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      error: (message) => {
+        logged.push(message);
+      },
+    };
+    queue.requeueDeadJobs = () => Promise.reject(Object.create(null));
+    const served = await serve(dashboard(queue, { logger }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
+      const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
+      assert.equal(all.status, 303);
+      let outcome = "";
+      for (let i = 0; i < 50 && outcome === ""; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        const task = await http(`${served.url}${String(all.headers.location)}`);
+        outcome = /<div id="task-outcome"[^>]*>([^<]*)<\/div>/.exec(task.body)?.[1] ?? "";
+      }
+      assert.match(outcome, /Stopped by an error/);
+      assert.deepEqual(unhandled, []);
+      assert.equal(logged.length, 1);
+      assert.match(logged[0]!, /^dashboard: requeue-all of q failed: \[object Object\]/);
     } finally {
       process.off("unhandledRejection", onUnhandled);
       await served.close();
