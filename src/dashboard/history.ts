@@ -39,6 +39,8 @@ export class History {
    * hold the event loop).
    */
   readonly #all = new Map<number, Bucket>();
+  /** When the read of the newest all-queues depth applied began (see {@link sample}). */
+  #depthReadAt = Number.NEGATIVE_INFINITY;
   /** Per queue: the last cumulative `done` count seen (reader sources). */
   readonly #lastDone = new Map<string, number>();
 
@@ -82,12 +84,17 @@ export class History {
    * Record the depth of each queue at `at`. With `fromDone`, completions are
    * derived from the growth of the cumulative `done` counter since the last
    * sample (how a read-only dashboard sees throughput). `stats` holds every
-   * queue: their sum is the depth of all queues together.
+   * queue: their sum is the depth of all queues together, unless a read
+   * begun after `readAt` (when this one began) was sampled already (reads
+   * overlap: an older one may lack queues created since).
    */
-  sample(stats: readonly QueueStats[], at: number, fromDone: boolean): void {
+  sample(stats: readonly QueueStats[], at: number, fromDone: boolean, readAt = at): void {
     const all = this.#bucketIn(this.#all, at);
     const total = { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
-    if (stats.length > 0) all.depth = total;
+    if (stats.length > 0 && readAt >= this.#depthReadAt) {
+      all.depth = total;
+      this.#depthReadAt = readAt;
+    }
     for (const s of stats) {
       total.pending += s.pending;
       total.claimed += s.claimed;
@@ -110,7 +117,11 @@ export class History {
     }
   }
 
-  /** The window ending at `now` for `queue`, or summed over every queue when `queue` is null. */
+  /**
+   * The window ending at `now` for `queue`, or of every queue together when
+   * `queue` is null: their counts summed, and the depth of all queues as the
+   * bucket's last sample that counts (see {@link sample}) gave it.
+   */
   series(queue: string | null, now: number): Series {
     const newest = now - (now % this.bucketMs);
     const buckets: Bucket[] = [];

@@ -273,7 +273,7 @@ export function dashboard(
     logger,
     prices,
     now,
-    onSnapshot: (stats) => history.sample(stats, now(), true),
+    onSnapshot: (stats, readAt) => history.sample(stats, now(), true, readAt),
   });
 
   let close = (): void => {};
@@ -292,7 +292,9 @@ export function dashboard(
       .on("retried", failed)
       .on("dead", failed);
     sample = async () => {
-      if (!queue.closed) history.sample(await data.allStats(), now(), false);
+      if (queue.closed) return;
+      const readAt = now();
+      history.sample(await data.allStats(), now(), false, readAt);
     };
     const timer = setInterval(() => void sample().catch(() => {}), bucketMs);
     unrefTimer(timer);
@@ -307,8 +309,9 @@ export function dashboard(
     };
   } else {
     // The first snapshot is the baseline of the done counters.
+    const readAt = now();
     void data.allStats().then(
-      (stats) => history.sample(stats, now(), true),
+      (stats) => history.sample(stats, now(), true, readAt),
       () => {},
     );
   }

@@ -149,8 +149,8 @@ export interface SourceOptions {
   logger: Logger;
   prices: RequestPrices | undefined;
   now: () => number;
-  /** A new snapshot was taken (reader sources) with these stats. */
-  onSnapshot?: (stats: QueueStats[]) => void;
+  /** A new snapshot was taken (reader sources) with these stats, read from `readAt` on. */
+  onSnapshot?: (stats: QueueStats[], readAt: number) => void;
 }
 
 /** Unreadable payload objects remembered so as to warn once each, at most (then it starts again). */
@@ -254,7 +254,8 @@ export class DashboardSource {
         this.#triedAt = this.#refreshedAt;
         if (this.#refreshFailing) logger.info?.("dashboard: snapshot refresh works again");
         this.#refreshFailing = false;
-        this.#options.onSnapshot?.(await this.allStats());
+        const readAt = now();
+        this.#options.onSnapshot?.(await this.allStats(), readAt);
       } catch (error) {
         if (!this.#refreshFailing)
           logger.warn(

@@ -63,4 +63,20 @@ describe("dashboard history", () => {
     assert.equal(before.buckets[1]!.enqueued, 1);
     assert.equal(history.series(null, 1_500).buckets[1]!.enqueued, 2);
   });
+
+  it("keeps the total of the read begun last when an older read lands after it", () => {
+    const history = new History(1_000, 4);
+    // A read begun after queue c was created lands first; one begun before it lands second.
+    history.sample([stats("a", 1, 0), stats("b", 1, 0), stats("c", 5, 0)], 1_500, false, 1_400);
+    history.sample([stats("a", 1, 0), stats("b", 1, 0)], 1_600, false, 1_000);
+    const all = history.series(null, 1_900).buckets.at(-1)!;
+    assert.equal(all.depth?.pending, 7);
+    const sum = ["a", "b", "c"]
+      .map((q) => history.series(q, 1_900).buckets.at(-1)!.depth?.pending ?? 0)
+      .reduce((x, y) => x + y);
+    assert.equal(sum, 7);
+    // A read begun later still replaces it.
+    history.sample([stats("a", 2, 0), stats("b", 1, 0), stats("c", 5, 0)], 1_700, false, 1_650);
+    assert.equal(history.series(null, 1_900).buckets.at(-1)!.depth?.pending, 8);
+  });
 });
