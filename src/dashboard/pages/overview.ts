@@ -27,10 +27,15 @@ export async function overviewPage(
   const first = after === undefined ? 0 : stats.findIndex((s) => s.queue > after);
   const shown = first < 0 ? [] : stats.slice(first, first + QUEUES_PER_PAGE);
   const last = shown.at(-1);
+  // Pages after the first link back to it, as well as on to the next.
+  const links = [
+    ...(first === 0 ? [] : [html`<a href="${href(ctx, "/")}" rel="first">← First queues</a>`]),
+    ...(last !== undefined && first + shown.length < stats.length
+      ? [html`<a href="${href(ctx, "/", { after: last.queue })}" rel="next">Next queues →</a>`]
+      : []),
+  ];
   const next =
-    last !== undefined && first + shown.length < stats.length
-      ? html`<p><a href="${href(ctx, "/", { after: last.queue })}" rel="next">Next queues →</a></p>`
-      : "";
+    links.length === 0 ? "" : html`<p>${links.map((l, i) => (i === 0 ? l : html` · ${l}`))}</p>`;
   const rows = shown.map(
     (
       s,

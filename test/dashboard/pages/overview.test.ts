@@ -41,6 +41,9 @@ describe("dashboard overview", { timeout: 60_000 }, () => {
         assert.match(reply.body, new RegExp(`<span class="muted">pending</span><b>${count}</b>`));
         const rows = listed(reply.body);
         assert.ok(rows.length <= QUEUES_PER_PAGE, `${rows.length} rows on one page`);
+        // Pages after the first link back to it.
+        const firstLink = /<a href="([^"]*)" rel="first">/.exec(reply.body)?.[1];
+        assert.equal(firstLink, pages === 0 ? undefined : "/");
         seen.push(...rows);
         path = nextLink(reply.body);
         pages++;
