@@ -39,8 +39,10 @@ export class History {
    * hold the event loop).
    */
   readonly #all = new Map<number, Bucket>();
-  /** When the read of the newest all-queues depth applied began (see {@link sample}). */
-  #depthReadAt = Number.NEGATIVE_INFINITY;
+  /** Reads begun so far (see {@link beginRead}). */
+  #reads = 0;
+  /** The read of the newest all-queues depth applied (see {@link sample}). */
+  #depthRead = 0;
   /** Per queue: the last cumulative `done` count seen (reader sources). */
   readonly #lastDone = new Map<string, number>();
 
@@ -81,19 +83,33 @@ export class History {
   }
 
   /**
+   * Number a read of the queues' stats as it begins, for {@link sample}: each
+   * number is greater than all before it. A count rather than a time, since
+   * the wall clock may step back.
+   */
+  beginRead(): number {
+    return ++this.#reads;
+  }
+
+  /**
    * Record the depth of each queue at `at`. With `fromDone`, completions are
    * derived from the growth of the cumulative `done` counter since the last
    * sample (how a read-only dashboard sees throughput). `stats` holds every
    * queue: their sum is the depth of all queues together, unless a read
-   * begun after `readAt` (when this one began) was sampled already (reads
-   * overlap: an older one may lack queues created since).
+   * begun after `read` (this one, numbered by {@link beginRead}) was sampled
+   * already (reads overlap: an older one may lack queues created since).
    */
-  sample(stats: readonly QueueStats[], at: number, fromDone: boolean, readAt = at): void {
+  sample(
+    stats: readonly QueueStats[],
+    at: number,
+    fromDone: boolean,
+    read = this.beginRead(),
+  ): void {
     const all = this.#bucketIn(this.#all, at);
     const total = { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
-    if (stats.length > 0 && readAt >= this.#depthReadAt) {
+    if (stats.length > 0 && read > this.#depthRead) {
       all.depth = total;
-      this.#depthReadAt = readAt;
+      this.#depthRead = read;
     }
     for (const s of stats) {
       total.pending += s.pending;

@@ -273,7 +273,8 @@ export function dashboard(
     logger,
     prices,
     now,
-    onSnapshot: (stats, readAt) => history.sample(stats, now(), true, readAt),
+    beginRead: () => history.beginRead(),
+    onSnapshot: (stats, read) => history.sample(stats, now(), true, read),
   });
 
   let close = (): void => {};
@@ -293,8 +294,8 @@ export function dashboard(
       .on("dead", failed);
     sample = async () => {
       if (queue.closed) return;
-      const readAt = now();
-      history.sample(await data.allStats(), now(), false, readAt);
+      const read = history.beginRead();
+      history.sample(await data.allStats(), now(), false, read);
     };
     const timer = setInterval(() => void sample().catch(() => {}), bucketMs);
     unrefTimer(timer);
@@ -309,9 +310,9 @@ export function dashboard(
     };
   } else {
     // The first snapshot is the baseline of the done counters.
-    const readAt = now();
+    const read = history.beginRead();
     void data.allStats().then(
-      (stats) => history.sample(stats, now(), true, readAt),
+      (stats) => history.sample(stats, now(), true, read),
       () => {},
     );
   }

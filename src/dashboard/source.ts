@@ -149,8 +149,10 @@ export interface SourceOptions {
   logger: Logger;
   prices: RequestPrices | undefined;
   now: () => number;
-  /** A new snapshot was taken (reader sources) with these stats, read from `readAt` on. */
-  onSnapshot?: (stats: QueueStats[], readAt: number) => void;
+  /** Number a read of the stats as it begins (passed on to {@link onSnapshot}). */
+  beginRead?: () => number;
+  /** A new snapshot was taken (reader sources) with these stats, by the read numbered `read`. */
+  onSnapshot?: (stats: QueueStats[], read: number) => void;
 }
 
 /** Unreadable payload objects remembered so as to warn once each, at most (then it starts again). */
@@ -254,8 +256,8 @@ export class DashboardSource {
         this.#triedAt = this.#refreshedAt;
         if (this.#refreshFailing) logger.info?.("dashboard: snapshot refresh works again");
         this.#refreshFailing = false;
-        const readAt = now();
-        this.#options.onSnapshot?.(await this.allStats(), readAt);
+        const read = this.#options.beginRead?.() ?? 0;
+        this.#options.onSnapshot?.(await this.allStats(), read);
       } catch (error) {
         if (!this.#refreshFailing)
           logger.warn(

@@ -801,6 +801,33 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
+  it("keeps charting the depth of all queues after its wall clock steps back", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", { logger: silentLogger });
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    const handler = dashboard(queue, { clock, bucketMs: 60_000 });
+    const served = await serve(handler);
+    try {
+      await queue.enqueue("a", "x");
+      await http(`${served.url}/`);
+      clock.advance(86_400_000); // a day ahead, then corrected
+      await http(`${served.url}/`);
+      clock.advance(-86_400_000 + 60_000);
+      await queue.enqueue("a", "y");
+      await http(`${served.url}/`);
+      clock.advance(60_000);
+      await queue.enqueue("a", "z");
+      const titles = [...(await http(`${served.url}/`)).body.matchAll(/<title>([^<]*)<\/title>/g)];
+      assert.deepEqual(
+        titles.slice(-2).map((m) => /(\d+) pending/.exec(m[1]!)?.[1]),
+        ["2", "3"],
+      );
+    } finally {
+      handler.close();
+      await served.close();
+      await queue.close();
+    }
+  });
+
   it("over a reader charts completions and depth only: no failed or enqueued series it cannot know", async () => {
     const store = new MemoryStore();
     const writer = await Queue.open(store, "app", { logger: silentLogger, flushIntervalMs: 0 });

@@ -66,9 +66,11 @@ describe("dashboard history", () => {
 
   it("keeps the total of the read begun last when an older read lands after it", () => {
     const history = new History(1_000, 4);
+    const older = history.beginRead();
+    const newer = history.beginRead();
     // A read begun after queue c was created lands first; one begun before it lands second.
-    history.sample([stats("a", 1, 0), stats("b", 1, 0), stats("c", 5, 0)], 1_500, false, 1_400);
-    history.sample([stats("a", 1, 0), stats("b", 1, 0)], 1_600, false, 1_000);
+    history.sample([stats("a", 1, 0), stats("b", 1, 0), stats("c", 5, 0)], 1_500, false, newer);
+    history.sample([stats("a", 1, 0), stats("b", 1, 0)], 1_600, false, older);
     const all = history.series(null, 1_900).buckets.at(-1)!;
     assert.equal(all.depth?.pending, 7);
     const sum = ["a", "b", "c"]
@@ -78,5 +80,20 @@ describe("dashboard history", () => {
     // A read begun later still replaces it.
     history.sample([stats("a", 2, 0), stats("b", 1, 0), stats("c", 5, 0)], 1_700, false, 1_650);
     assert.equal(history.series(null, 1_900).buckets.at(-1)!.depth?.pending, 8);
+  });
+
+  it("orders reads by when they began, not by the wall clock, which may step back", () => {
+    const history = new History(60_000, 60);
+    const t = Date.UTC(2030, 0, 1);
+    history.sample([stats("a", 1, 0)], t, false);
+    history.sample([stats("a", 5, 0)], t + 86_400_000, false); // the clock a day ahead, then corrected
+    for (let m = 1; m <= 3; m++) history.sample([stats("a", 10 + m, 0)], t + m * 60_000, false);
+    const depths = (queue: string | null): (number | null)[] =>
+      history
+        .series(queue, t + 3 * 60_000)
+        .buckets.slice(-4)
+        .map((b) => b.depth?.pending ?? null);
+    assert.deepEqual(depths("a"), [null, 11, 12, 13]); // the day ahead pruned the first
+    assert.deepEqual(depths(null), [null, 11, 12, 13]);
   });
 });
