@@ -261,7 +261,7 @@ export class DashboardSource {
       } catch (error) {
         if (!this.#refreshFailing)
           logger.warn(
-            `dashboard: snapshot refresh failed; showing the snapshot of ${new Date(this.#refreshedAt).toISOString()}, retrying at most every ${refreshMs} ms: ${String(error)}`,
+            `dashboard: snapshot refresh failed; showing the snapshot of ${new Date(this.#refreshedAt).toISOString()}, retrying at most every ${refreshMs} ms: ${messageOf(error)}`,
             { error },
           );
         this.#refreshFailing = true;

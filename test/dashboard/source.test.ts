@@ -110,4 +110,32 @@ describe("dashboard source", { timeout: 60_000 }, () => {
       await queue.close();
     }
   });
+
+  it("never rejects a refresh, even when the reopen fails with a value that cannot be a string", async () => {
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, "app", { logger: silentLogger, flushIntervalMs: 0 });
+    try {
+      await queue.enqueue("q", "x");
+      const reader = await QueueReader.open(store, "app", { logger: silentLogger });
+      const warnings: string[] = [];
+      const source = new DashboardSource(reader, {
+        reopen: () => Promise.reject(Object.create(null)),
+        refreshMs: 1,
+        logger: { ...silentLogger, warn: (message) => warnings.push(message) },
+        prices: undefined,
+        now: () => 10,
+      });
+      await source.refresh(true);
+      await source.refresh(true); // warned once while it keeps failing
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /snapshot refresh failed; .*: \[object Object\]/);
+      // The page shows the snapshot it has.
+      assert.deepEqual(
+        (await source.allStats()).map((s) => [s.queue, s.pending]),
+        [["q", 1]],
+      );
+    } finally {
+      await queue.close();
+    }
+  });
 });
