@@ -75,7 +75,11 @@ export class QueueLife {
   /** See `QueueCore.close`. */
   close(): Promise<void> {
     if (this.#closing === null) {
-      this.#stop(new ClosedError("queue closed"));
+      const closed = new ClosedError("queue closed");
+      // Waits on jobs whose end is logged already hear of it once the closing
+      // flush makes it durable; the rest end with `closed` after that flush.
+      this.#stop(closed, false);
+      const completions = this.#core.completions;
       const heartbeat = this.#heartbeat;
       // Telemetry stops once the log is closed: the observers still hear of
       // the transitions the closing flush makes durable (acknowledged enqueues).
@@ -83,11 +87,13 @@ export class QueueLife {
         this.#failure === null
           ? this.#core.log.close().then(
               async () => {
+                completions.rejectAll(closed);
                 this.#stopTelemetry();
                 await heartbeat?.stop(true);
                 await this.#core.events.drained();
               },
               (error: unknown) => {
+                completions.rejectAll(this.#failure ?? closed);
                 this.#stopTelemetry();
                 heartbeat?.stop(false);
                 throw error;
@@ -114,12 +120,16 @@ export class QueueLife {
       this.#core.logger.error(`${what} pass failed; retrying at its next tick: ${message}`);
     }
   }
-  /** Stop timers, release waiters and leases. */
-  #stop(reason: Error): void {
+  /**
+   * Stop timers, release waiters and leases; end the waits for jobs to
+   * complete with `reason` too, unless `completions` is false (a clean close
+   * ends them after its last flush).
+   */
+  #stop(reason: Error, completions = true): void {
     this.#stopped = true;
     this.#core.timers.stop();
     this.#core.payloads.stop(reason);
-    this.#core.completions.rejectAll(reason);
+    if (completions) this.#core.completions.rejectAll(reason);
     this.#core.schedules.stop();
     this.#core.rateLimits.stop();
     this.#core.waiters.releaseAll();

@@ -74,7 +74,9 @@ export class QueueManagement extends QueueData {
    * before it can finish. No polling: the wait is
    * woken by the transition itself, also for a job enqueued before a restart.
    * Rejects with `options.signal`'s reason when it aborts, and with
-   * `ClosedError` (or the queue's failure) when the queue closes first.
+   * `ClosedError` (or the queue's failure) when the queue closes first (a
+   * job acked, dead-lettered or cancelled before `close` was called still
+   * answers that, once the closing flush makes it durable).
    */
   waitForCompletion(id: string, options: WaitForCompletionOptions = {}): Promise<Completion> {
     return waitForCompletionOf(this.#core, id, options);

@@ -345,6 +345,33 @@ for (const kind of STORES) {
       await pending;
     });
 
+    it("a job whose end was logged before close answers it once the closing flush makes it durable", async () => {
+      const { queue } = await openOn(kind, { flushIntervalMs: 5 });
+      const [a, b, c, d] = await queue.enqueueBatch("work", ["a", "b", "c", "d"]);
+      const waits = [a, b, c, d].map((id) =>
+        queue.waitForCompletion(id!).then(
+          (completion) => completion,
+          (error: unknown) => error,
+        ),
+      );
+      const [ca, cb] = await queue.claimBatch("work", 2);
+      // Settled but not yet durable when close is called.
+      const settled = [
+        queue.ack(ca!, { result: "ra" }),
+        queue.deadLetter(cb!, "broken"),
+        queue.cancel(c!),
+      ];
+      await queue.close();
+      await Promise.all(settled);
+      assert.deepEqual(await waits[0], { status: "done", result: Buffer.from("ra") });
+      assert.deepEqual(await waits[1], { status: "dead", error: "broken" });
+      assert.deepEqual(await waits[2], { status: "cancelled" });
+      assert.ok(
+        (await waits[3]) instanceof ClosedError,
+        "a job still pending: the queue closed first",
+      );
+    });
+
     it("works for a job enqueued before a restart, and reads nothing from the store while it waits", async () => {
       const inner = await kind.make();
       const store = new CountingStore(inner);
