@@ -7,7 +7,7 @@
 
 import { CorruptionError } from "../errors.js";
 import type { QueueCore } from "./core.js";
-import { decideDeadLetter, decideNack } from "./decisions.js";
+import { decideDeadLetter, decideNack, decideRelease } from "./decisions.js";
 import { type Group, NO_GROUP } from "./groups.js";
 import type { IndexPosition } from "./handle-index.js";
 import type { Lease } from "./leases.js";
@@ -15,7 +15,7 @@ import { CLAIM_OPTION_KEYS, type ClaimOptions } from "./options.js";
 import { isUnreadable } from "./payload-object.js";
 import type { ClaimRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
-import type { QueueState } from "./state.js";
+import { type QueueState, Status } from "./state.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
 import { checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "./validate.js";
 import { checkClaimOptions } from "./validate-options.js";
@@ -179,6 +179,26 @@ export function claimable(core: QueueCore, qs: QueueState): boolean {
   for (const group of qs.groups.rotation.values())
     if (group.key === NO_GROUP || group.claimed < cap) return true;
   return false;
+}
+
+/**
+ * At a clean close: gives back the claims not handed out yet (their records
+ * still being written, or written but not yet handed out), in the close's
+ * last write. Their callers get nothing, so no attempt may count for them:
+ * left claimed, the next open would count each as an interrupted attempt
+ * (and dead-letter a job on its last one) though no handler ever saw it.
+ * Each job is pending again with its attempt uncounted, or removed when its
+ * cancel was requested meanwhile (as `release` does).
+ */
+export function releaseUnhanded(core: QueueCore): void {
+  const now = core.now();
+  const records: ReturnType<typeof decideRelease>[] = [];
+  for (const lease of core.leases.unhanded()) {
+    if (core.state.statusOf(lease.job) !== Status.Claimed) continue;
+    records.push(decideRelease(core.state, lease.job, now));
+    core.leases.settle(lease);
+  }
+  core.commitInBackground(records);
 }
 
 /** The claim records of `leases` are durable: start their leases and build the claims, leaving out any dropped meanwhile. */

@@ -155,6 +155,13 @@ export class LeaseTable {
     return first !== undefined && first.expiresAt <= now;
   }
 
+  /** The live leases whose claims were not handed out yet (see {@link activate}). */
+  unhanded(): Lease[] {
+    const leases: Lease[] = [];
+    for (const lease of this.#byJob.values()) if (!lease.active) leases.push(lease);
+    return leases;
+  }
+
   /** Remove every lease, aborting their signals with `reason`. */
   clear(reason: Error): void {
     for (const lease of this.#byJob.values()) lease.lose(reason);

@@ -8,6 +8,7 @@
  */
 import { ClosedError } from "../errors.js";
 import { messageOf } from "../util/message.js";
+import { releaseUnhanded } from "./claiming.js";
 import type { QueueCore } from "./core.js";
 import type { Heartbeat } from "./heartbeat.js";
 
@@ -75,6 +76,8 @@ export class QueueLife {
   /** See `QueueCore.close`. */
   close(): Promise<void> {
     if (this.#closing === null) {
+      // Written before the log closes: claims nobody was handed are given back.
+      if (this.#failure === null) releaseUnhanded(this.#core);
       const closed = new ClosedError("queue closed");
       // Waits on jobs whose end is logged already hear of it once the closing
       // flush makes it durable; the rest end with `closed` after that flush.

@@ -352,7 +352,9 @@ export class Queue extends QueueManagement {
   /**
    * Let the `schedule` and `unschedule` calls made before it write, fire the
    * schedules already due, stop timers, end waiting claims (they
-   * resolve `null`), flush and write a final checkpoint, and tell the
+   * resolve `null`, and so does a claim whose record was still being
+   * written: its job is given back, pending again with its attempt not
+   * counted), flush and write a final checkpoint, and tell the
    * listeners of `on` every event still queued. Idempotent: every call
    * answers with the outcome of the one close (other methods called after it
    * reject with `ClosedError`).

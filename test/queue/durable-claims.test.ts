@@ -109,6 +109,34 @@ describe("claims are handed out only once durable", { timeout: 60_000 }, () => {
     assert.equal(await claim, null);
   });
 
+  it("a claim the close left unhanded costs its job no attempt: pending again after a reopen", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const options = { defaultQueueConfig: { maxAttempts: 1 } };
+    const { queue } = await openTestQueue(options, faults);
+    const [kept, cancelled] = await queue.enqueueBatch("q", ["kept", "cancelled"]);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const claims = queue.claimBatch("q", 2);
+    await hold.whenHeld();
+    const cancel = queue.cancel(cancelled!);
+    const closed = queue.close();
+    hold.release();
+    await closed;
+    assert.equal(await cancel, "requested");
+    assert.deepEqual(await claims, []);
+    const { queue: reopened } = await openTestQueue(options, faults);
+    const job = await reopened.getJob(kept!);
+    assert.deepEqual(
+      [job?.status, job?.attempts, await reopened.attemptHistory(kept!)],
+      ["pending", 0, []],
+      "never handed out: not an interrupted attempt",
+    );
+    assert.equal(await reopened.getJob(cancelled!), null, "its cancel took effect");
+    assert.deepEqual(await reopened.waitForCompletion(cancelled!), { status: "cancelled" });
+    const claim = await reopened.claim("q");
+    assert.deepEqual([claim?.id, claim?.attempts], [kept, 1]);
+    await reopened.close();
+  });
+
   it("concurrent claims share group commits instead of one write each", async () => {
     const counting = new CountingStore(new MemoryStore());
     const { queue } = await openTestQueue({}, counting);
