@@ -183,8 +183,9 @@ export function claimable(core: QueueCore, qs: QueueState): boolean {
 
 /**
  * At a clean close: gives back the claims not handed out yet (their records
- * still being written, or written but not yet handed out), in the close's
- * last write. Their callers get nothing, so no attempt may count for them:
+ * still being written, or written but not yet handed out) and those a
+ * worker holds ready without having started their handler, in the close's
+ * last write. No handler saw them, so no attempt may count for them:
  * left claimed, the next open would count each as an interrupted attempt
  * (and dead-letter a job on its last one) though no handler ever saw it.
  * Each job is pending again with its attempt uncounted, or removed when its

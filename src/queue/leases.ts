@@ -40,6 +40,13 @@ export class Lease implements ClaimToken {
    * reaper come first. Its holder is alive, in this very process.
    */
   renewedByWorkerMs: number | undefined = undefined;
+  /**
+   * Handed out, but no handler works on it yet: a worker of this process
+   * holds the claim ready (`runWorker`'s `prefetch`) and has not started its
+   * handler on it. A clean close gives such a claim back as it does one not
+   * handed out at all (see {@link LeaseTable.unhanded}): no attempt counts.
+   */
+  heldReady = false;
 
   constructor(
     /** The table the lease was taken from: its queue's (see {@link LeaseTable.holds}). */
@@ -155,10 +162,15 @@ export class LeaseTable {
     return first !== undefined && first.expiresAt <= now;
   }
 
-  /** The live leases whose claims were not handed out yet (see {@link activate}). */
+  /**
+   * The live leases whose claims no handler or caller works on yet: not
+   * handed out yet (see {@link activate}), or held ready by a worker that
+   * has not started its handler on them (see {@link Lease.heldReady}).
+   */
   unhanded(): Lease[] {
     const leases: Lease[] = [];
-    for (const lease of this.#byJob.values()) if (!lease.active) leases.push(lease);
+    for (const lease of this.#byJob.values())
+      if (!lease.active || lease.heldReady) leases.push(lease);
     return leases;
   }
 

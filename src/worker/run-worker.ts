@@ -23,11 +23,12 @@
  */
 import { taqubaErrorCode } from "../errors.js";
 import { tracingOf } from "../queue/instrument.js";
+import { Lease } from "../queue/leases.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import { claimQueuePaused, claimStartable } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
-import type { Claim } from "../queue/types.js";
+import { CLAIM_TOKEN, type Claim } from "../queue/types.js";
 import { turnLater } from "../util/timers.js";
 import { ClaimHoldOff } from "./hold-off.js";
 import { JobRun, type RunOwner } from "./job-run.js";
@@ -51,6 +52,17 @@ interface Held {
 
 function stopRenewing(held: Held): void {
   held.renewal.stop(held.index);
+}
+
+/**
+ * Tells the queue whether `claim` is held ready, its handler not started: a
+ * clean close gives such a claim back rather than leave it to count as an
+ * interrupted attempt (see `Lease.heldReady`). A claim of the package's
+ * other build is left alone.
+ */
+function markHeldReady(claim: Claim, ready: boolean): void {
+  const lease = (claim as Claim & { [CLAIM_TOKEN]?: unknown })[CLAIM_TOKEN];
+  if (lease instanceof Lease) lease.heldReady = ready;
 }
 
 /**
@@ -203,6 +215,8 @@ export async function runWorker(
   /** Runs the handler on `held`; its slot frees when the run is over. */
   const run = (held: Held): void => {
     const { claim } = held;
+    // From here on its handler starts, or the worker settles the claim itself.
+    markHeldReady(claim, false);
     let startable: boolean;
     try {
       startable = claimStartable(queue, claim);
@@ -255,8 +269,9 @@ export async function runWorker(
     const stopping = claimingStopped();
     if (stopping) deadline?.arm();
     // After shutdown no handler starts: claims held ready are given back (pending
-    // again, their attempt not counted) before the worker resolves. When the
-    // queue closed or failed they cannot be: the next open requeues them.
+    // again, their attempt not counted) before the worker resolves. A clean
+    // close of the queue gave them back already (see `markHeldReady`); after a
+    // failure they cannot be: the next open requeues them.
     if (stopping)
       for (const held of ready.splice(0)) {
         stopRenewing(held);
@@ -328,8 +343,10 @@ export async function runWorker(
     if (claims.length > 0) {
       // One renewal timer for the batch: its claims were handed out together.
       const renewal = new BatchRenewal(queue, clock, claims, leaseMs);
-      for (let index = 0; index < claims.length; index++)
+      for (let index = 0; index < claims.length; index++) {
+        markHeldReady(claims[index]!, true);
         ready.push({ claim: claims[index]!, renewal, index });
+      }
     }
     pump();
   };

@@ -650,7 +650,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  it("prefetched claims still ready when the queue closes are requeued at the next open, never run", async () => {
+  it("prefetched claims still ready when the queue closes are pending at the next open, never run", async () => {
     const { queue, store } = await openTestQueue();
     await queue.enqueueBatch("q", ["1", "2", "3"]);
     const release = deferred();
@@ -675,7 +675,47 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await reopened.flush();
     const stats = await reopened.stats("q");
     assert.equal(stats.claimed, 0);
-    assert.equal(stats.pending, 3, "all three requeued as interrupted claims");
+    assert.equal(
+      stats.pending,
+      3,
+      "the running one requeued as interrupted, the ready two given back",
+    );
+    await reopened.close();
+  });
+
+  it("a claim held ready whose handler never started costs its job no attempt at a clean close", async () => {
+    const { queue, store } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
+    const ids = await queue.enqueueBatch("q", ["1", "2"]);
+    const release = deferred();
+    const started: string[] = [];
+    const worker = runWorker(
+      queue,
+      "q",
+      async (job) => {
+        started.push(Buffer.from(job.payload).toString());
+        await release.promise;
+      },
+      { concurrency: 1, prefetch: 1, logger: silentLogger },
+    );
+    await until(async () => started.length === 1 && (await queue.stats("q")).claimed === 2);
+    const closing = queue.close();
+    release.resolve();
+    await closing;
+    await worker;
+    assert.deepEqual(started, ["1"]);
+    const { queue: reopened } = await openTestQueue(
+      { defaultQueueConfig: { maxAttempts: 1 } },
+      store,
+    );
+    const held = await reopened.getJob(ids[1]!);
+    assert.deepEqual(
+      [held?.status, held?.attempts],
+      ["pending", 0],
+      "the ready claim was given back",
+    );
+    assert.deepEqual(await reopened.attemptHistory(ids[1]!), []);
+    const ran = await reopened.getJob(ids[0]!);
+    assert.deepEqual([ran?.status, ran?.attempts], ["dead", 1], "the started one was interrupted");
     await reopened.close();
   });
 
