@@ -73,38 +73,54 @@ export class QueueLife {
     this.#heartbeat = heartbeat;
   }
 
-  /** See `QueueCore.close`. */
+  /**
+   * See `QueueCore.close`. The queue counts as closed from the first step:
+   * code of the caller that the close runs (a claim signal's abort listener,
+   * a worker's {@link onStopped} callback) finds every call refused with
+   * `ClosedError`, and a `close()` from there joins this one.
+   */
   close(): Promise<void> {
-    if (this.#closing === null) {
-      // Written before the log closes: claims nobody was handed are given back.
-      if (this.#failure === null) releaseUnhanded(this.#core);
-      const closed = new ClosedError("queue closed");
-      // Waits on jobs whose end is logged already hear of it once the closing
-      // flush makes it durable; the rest end with `closed` after that flush.
-      this.#stop(closed, false);
-      const completions = this.#core.completions;
-      const heartbeat = this.#heartbeat;
-      // Telemetry stops once the log is closed: the observers still hear of
-      // the transitions the closing flush makes durable (acknowledged enqueues).
-      this.#closing =
-        this.#failure === null
-          ? this.#core.log.close().then(
-              async () => {
-                completions.rejectAll(closed);
-                this.#stopTelemetry();
-                await heartbeat?.stop(true);
-                await this.#core.events.drained();
-              },
-              (error: unknown) => {
-                completions.rejectAll(this.#failure ?? closed);
-                this.#stopTelemetry();
-                heartbeat?.stop(false);
-                throw error;
-              },
-            )
-          : this.#core.log.close().then(() => this.#stopTelemetry(), noop);
+    if (this.#closing !== null) return this.#closing;
+    let closing!: (outcome: Promise<void>) => void;
+    this.#closing = new Promise<void>((resolve) => {
+      closing = resolve;
+    });
+    try {
+      closing(this.#closeSteps());
+    } catch (error) {
+      closing(Promise.reject(error));
     }
     return this.#closing;
+  }
+
+  /** The steps of {@link close}, once the queue counts as closed. */
+  #closeSteps(): Promise<void> {
+    // Written before the log closes: claims nobody was handed are given back.
+    if (this.#failure === null) releaseUnhanded(this.#core);
+    const closed = new ClosedError("queue closed");
+    // Waits on jobs whose end is logged already hear of it once the closing
+    // flush makes it durable; the rest end with `closed` after that flush.
+    this.#stop(closed, false);
+    const completions = this.#core.completions;
+    const heartbeat = this.#heartbeat;
+    // Telemetry stops once the log is closed: the observers still hear of
+    // the transitions the closing flush makes durable (acknowledged enqueues).
+    if (this.#failure !== null)
+      return this.#core.log.close().then(() => this.#stopTelemetry(), noop);
+    return this.#core.log.close().then(
+      async () => {
+        completions.rejectAll(closed);
+        this.#stopTelemetry();
+        await heartbeat?.stop(true);
+        await this.#core.events.drained();
+      },
+      (error: unknown) => {
+        completions.rejectAll(this.#failure ?? closed);
+        this.#stopTelemetry();
+        heartbeat?.stop(false);
+        throw error;
+      },
+    );
   }
 
   /**

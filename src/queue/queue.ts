@@ -358,7 +358,8 @@ export class Queue extends QueueManagement {
    * having started its handler), flush and write a final checkpoint, and tell the
    * listeners of `on` every event still queued. Idempotent: every call
    * answers with the outcome of the one close (other methods called after it
-   * reject with `ClosedError`).
+   * reject with `ClosedError`, as do those called from code the close runs:
+   * a claim signal's abort listener, say).
    *
    * When another process opened the store since and this queue had not
    * learnt of it yet, the close's final writes find the fence: the close
