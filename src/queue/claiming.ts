@@ -183,7 +183,8 @@ export function claimable(core: QueueCore, qs: QueueState): boolean {
 
 /**
  * At a clean close: gives back the claims not handed out yet (their records
- * still being written, or written but not yet handed out) and those a
+ * still being written, or written and their batch's offloaded payloads
+ * still being read) and those a
  * worker holds ready without having started their handler, in the close's
  * last write. No handler saw them, so no attempt may count for them:
  * left claimed, the next open would count each as an interrupted attempt
@@ -239,6 +240,8 @@ async function withPayloads(
   if (!claims.some((c) => c.payloadRef !== undefined))
     return { handed: claims, refillable: 0, deadLettered: 0 };
   const limit = core.payloads.callLimit();
+  // Not handed out until the reads end: a clean close meanwhile gives them back.
+  for (const claim of claims) (claim[CLAIM_TOKEN] as Lease).readingPayload = true;
   const read = await Promise.allSettled(
     claims.map(async (claim) => {
       try {
@@ -256,6 +259,10 @@ async function withPayloads(
   let storeFailed = false;
   for (const [i, outcome] of read.entries()) {
     const claim = claims[i]!;
+    const lease = claim[CLAIM_TOKEN] as Lease;
+    lease.readingPayload = false;
+    // Given back by a clean close while the payloads were read: nobody gets it.
+    if (lease.settled) continue;
     if (outcome.status === "fulfilled") {
       handed.push(claim);
       continue;

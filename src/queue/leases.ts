@@ -47,6 +47,12 @@ export class Lease implements ClaimToken {
    * handed out at all (see {@link LeaseTable.unhanded}): no attempt counts.
    */
   heldReady = false;
+  /**
+   * Its claim's record is durable, but the offloaded payloads of its batch
+   * are still being read: not handed out yet, so a clean close gives it back
+   * (see {@link LeaseTable.unhanded}).
+   */
+  readingPayload = false;
 
   constructor(
     /** The table the lease was taken from: its queue's (see {@link LeaseTable.holds}). */
@@ -164,13 +170,14 @@ export class LeaseTable {
 
   /**
    * The live leases whose claims no handler or caller works on yet: not
-   * handed out yet (see {@link activate}), or held ready by a worker that
-   * has not started its handler on them (see {@link Lease.heldReady}).
+   * handed out yet (see {@link activate}; {@link Lease.readingPayload}), or
+   * held ready by a worker that has not started its handler on them (see
+   * {@link Lease.heldReady}).
    */
   unhanded(): Lease[] {
     const leases: Lease[] = [];
     for (const lease of this.#byJob.values())
-      if (!lease.active || lease.heldReady) leases.push(lease);
+      if (!lease.active || lease.readingPayload || lease.heldReady) leases.push(lease);
     return leases;
   }
 

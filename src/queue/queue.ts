@@ -351,12 +351,13 @@ export class Queue extends QueueManagement {
 
   /**
    * Let the `schedule` and `unschedule` calls made before it write, fire the
-   * schedules already due, stop timers, end waiting claims (they
-   * resolve `null`, and so does a claim whose record was still being
-   * written: its job is given back, pending again with its attempt not
-   * counted, as is the job of each claim a `runWorker` holds ready without
-   * having started its handler), flush and write a final checkpoint, and tell the
-   * listeners of `on` every event still queued. Idempotent: every call
+   * schedules already due, stop timers, end waiting claims (they resolve
+   * `null`, and so does a claim whose record was still being written or
+   * whose offloaded payload was still being read: its job is given back,
+   * pending again with its attempt not counted, as is the job of each claim
+   * a `runWorker` holds ready without having started its handler), flush
+   * and write a final checkpoint, and tell the listeners of `on` every event
+   * still queued. Idempotent: every call
    * answers with the outcome of the one close (other methods called after it
    * reject with `ClosedError`, as do those called from code the close runs:
    * a claim signal's abort listener, say).

@@ -137,6 +137,30 @@ describe("claims are handed out only once durable", { timeout: 60_000 }, () => {
     await reopened.close();
   });
 
+  it("a claim whose offloaded payload is still being read at close is given back, not handed out", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const options = { defaultQueueConfig: { maxAttempts: 1 }, payloadOffloadBytes: 16 };
+    const { queue } = await openTestQueue(options, faults);
+    const [big, inline] = await queue.enqueueBatch("q", ["x".repeat(100), "small"]);
+    const hold = faults.pause({ op: "get" });
+    const claims = queue.claimBatch("q", 2);
+    await hold.whenHeld();
+    const closed = queue.close();
+    hold.release();
+    await closed;
+    assert.deepEqual(await claims, [], "nothing handed out after the close");
+    const { queue: reopened } = await openTestQueue(options, faults);
+    for (const id of [big!, inline!]) {
+      const job = await reopened.getJob(id);
+      assert.deepEqual(
+        [job?.status, job?.attempts, await reopened.attemptHistory(id)],
+        ["pending", 0, []],
+        `${id}: never handed out, not an interrupted attempt`,
+      );
+    }
+    await reopened.close();
+  });
+
   it("concurrent claims share group commits instead of one write each", async () => {
     const counting = new CountingStore(new MemoryStore());
     const { queue } = await openTestQueue({}, counting);
