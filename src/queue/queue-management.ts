@@ -76,7 +76,12 @@ export class QueueManagement extends QueueData {
    * Rejects with `options.signal`'s reason when it aborts, and with
    * `ClosedError` (or the queue's failure) when the queue closes first (a
    * job acked, dead-lettered or cancelled before `close` was called still
-   * answers that, once the closing flush makes it durable).
+   * answers that, once the closing flush makes it durable). Either way the
+   * wait stays open until that flush ends: on a store that keeps failing,
+   * until the log's retry policy gives up. On a queue another process took
+   * over, a wait settles (with `FencedError`) only once this queue learns of
+   * it: at its next write, at its next beat with `heartbeatMs`, or when it
+   * closes.
    */
   waitForCompletion(id: string, options: WaitForCompletionOptions = {}): Promise<Completion> {
     return waitForCompletionOf(this.#core, id, options);
