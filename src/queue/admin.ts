@@ -53,7 +53,7 @@ function jobIdOf(job: unknown): unknown {
 
 /** `Queue.cancel`. */
 export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutcome> {
-  core.check();
+  core.checkSettle();
   const state = core.state;
   const h = core.findJob(checkString(id, "id"));
   if (h === -1) return "not_found";

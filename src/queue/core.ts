@@ -216,6 +216,14 @@ export class QueueCore {
     this.#life.check();
   }
 
+  /**
+   * {@link check} for settling a lease still live or cancelling a job: also
+   * passes in a close's steps before its log closes (see `QueueLife.checkSettle`).
+   */
+  checkSettle(): void {
+    this.#life.checkSettle();
+  }
+
   /** What failed the log for good (`FencedError`, `StorageError`), or `null`. */
   get failure(): Error | null {
     return this.#life.failure;

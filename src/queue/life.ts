@@ -24,6 +24,11 @@ export class QueueLife {
   /** Message of the last failed timer pass, reported once until a pass succeeds. */
   #passFailure: string | null = null;
   #closing: Promise<void> | null = null;
+  /**
+   * In the close's steps before its log closes: a lease still live may be
+   * settled (see {@link checkSettle}).
+   */
+  #settling = false;
   /** The writer's liveness beat, when configured. */
   #heartbeat: Heartbeat | null = null;
   /** Called once when the queue closes or fails (see {@link onStopped}); made on first use. */
@@ -39,6 +44,18 @@ export class QueueLife {
   check(): void {
     if (this.#failure !== null) throw this.#failure;
     if (this.#closing !== null) throw new ClosedError("queue is closed");
+  }
+
+  /**
+   * {@link check} for a call that settles a lease still live (ack, nack,
+   * deadLetter, release, a transaction that only settles or cancels) or
+   * cancels a job: it also passes in the close's steps before the log
+   * closes, so a claim signal's abort listener the close runs can still
+   * settle its claim, and the closing flush makes that durable.
+   */
+  checkSettle(): void {
+    if (this.#settling && this.#failure === null) return;
+    this.check();
   }
 
   /** What failed the log for good (`FencedError`, `StorageError`), or `null`. */
@@ -76,8 +93,10 @@ export class QueueLife {
   /**
    * See `QueueCore.close`. The queue counts as closed from the first step:
    * code of the caller that the close runs (a claim signal's abort listener,
-   * a worker's {@link onStopped} callback) finds every call refused with
-   * `ClosedError`, and a `close()` from there joins this one.
+   * a worker's {@link onStopped} callback) finds new work refused with
+   * `ClosedError`, and a `close()` from there joins this one. Until the log
+   * closes, settling a lease still live and cancelling a job pass (see
+   * {@link checkSettle}).
    */
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
@@ -85,10 +104,13 @@ export class QueueLife {
     this.#closing = new Promise<void>((resolve) => {
       closing = resolve;
     });
+    this.#settling = true;
     try {
       closing(this.#closeSteps());
     } catch (error) {
       closing(Promise.reject(error));
+    } finally {
+      this.#settling = false;
     }
     return this.#closing;
   }
@@ -101,6 +123,8 @@ export class QueueLife {
     // Waits on jobs whose end is logged already hear of it once the closing
     // flush makes it durable; the rest end with `closed` after that flush.
     this.#stop(closed, false);
+    // Settlements made so far are in the closing flush; none after it.
+    this.#settling = false;
     const completions = this.#core.completions;
     const heartbeat = this.#heartbeat;
     // Telemetry stops once the log is closed: the observers still hear of

@@ -74,7 +74,7 @@ export function ackClaim(
   copyResult = true,
 ): Promise<void> {
   try {
-    core.check();
+    core.checkSettle();
     checkOptionsObject(options, "options");
     const result =
       options.result === undefined
@@ -121,7 +121,7 @@ export async function nackClaim(
   error: string,
   cause?: "timed_out",
 ): Promise<void> {
-  core.check();
+  core.checkSettle();
   const message = checkMessage(error, "error");
   const lease = core.liveLease(claim, "nack");
   const decided = decideNack(
@@ -146,7 +146,7 @@ export async function deadLetterClaim(
   claim: Claim,
   reason: string,
 ): Promise<void> {
-  core.check();
+  core.checkSettle();
   const message = checkMessage(reason, "reason");
   const lease = core.liveLease(claim, "deadLetter");
   const record = withProgress(decideDeadLetter(core.state, lease.job, core.now(), message), lease);
@@ -158,7 +158,7 @@ export async function deadLetterClaim(
 
 /** `Queue.release`. */
 export async function releaseClaim(core: QueueCore, claim: Claim): Promise<void> {
-  core.check();
+  core.checkSettle();
   const lease = core.liveLease(claim, "release");
   const record = decideRelease(core.state, lease.job, core.now());
   core.leases.settle(lease);

@@ -133,8 +133,12 @@ export async function commitOps(
     // Producers wait while the log is not writable (backpressure, a checkpoint falling behind);
     // a transaction that only settles claims (a handler's ctx.transaction), cancels or checks
     // does not, like a plain ack: holding it could outlast its lease.
-    if (produces(ops) && !core.log.isWritable()) await core.log.whenWritable();
-    core.check();
+    // Like those, one that only settles or cancels passes in a close's steps
+    // before its log closes (`checkSettle`); one that produces is new work.
+    const producing = produces(ops);
+    if (producing && !core.log.isWritable()) await core.log.whenWritable();
+    if (producing) core.check();
+    else core.checkSettle();
     outcome = decide(core, ops, refs);
   } catch (error) {
     // Nothing commits: every object written for it is unused.
@@ -171,7 +175,9 @@ export async function runTransaction(
   core: QueueCore,
   build: (tx: Transaction) => void,
 ): Promise<TransactionResult> {
-  core.check();
+  // New work is refused once a close began; settling and cancelling pass until its log
+  // closes (`checkSettle`), like a plain ack: checked again once the operations are known.
+  core.checkSettle();
   checkFunction(build, "build", "a function (tx) => void");
   const builder = new Builder(core.settings);
   let returned: unknown;
@@ -199,6 +205,7 @@ export async function runTransaction(
       "Expected `build` to be a synchronous function (every operation known when it returns), got one that returned a promise",
     );
   }
+  if (produces(builder.ops)) core.check();
   // Only enqueues with a `jobId` ever wait here: a transaction that only settles claims is
   // never held up by other calls.
   const ids = txJobIds(builder.ops);

@@ -2,7 +2,8 @@
  * A close counts as closing from its first step: code of the caller that
  * the close itself runs (a claim signal's abort listener, a worker's
  * callback) finds the queue closed, and a `close()` from there joins the
- * running one.
+ * running one. A lease still live may still be settled from there: the
+ * closing flush makes that durable.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -33,6 +34,42 @@ describe("closing", { timeout: 30_000 }, () => {
     assert.deepEqual(await reopened.attemptHistory(other!), []);
     await reopened.close();
   });
+
+  for (const [op, expected] of [
+    ["ack", undefined],
+    ["nack", ["dead", 1, ["dead_lettered"]]],
+    ["release", ["pending", 0, []]],
+  ] as const) {
+    it(`settling its own claim with ${op} from an abort listener the close runs is accepted and durable`, async () => {
+      const { queue, store } = await openTestQueue(ONE_ATTEMPT);
+      const id = await queue.enqueue("q", "a");
+      const claim = await mustClaim(queue, "q");
+      let settled: Promise<unknown> | undefined;
+      queue.claimSignal(claim).addEventListener("abort", () => {
+        const call =
+          op === "ack"
+            ? queue.ack(claim)
+            : op === "nack"
+              ? queue.nack(claim, "stopped")
+              : queue.release(claim);
+        settled = call.then(
+          () => "ok",
+          (error: unknown) => (error as { code?: string }).code ?? error,
+        );
+      });
+      await queue.close();
+      assert.ok(settled !== undefined, "the listener ran");
+      assert.equal(await settled, "ok");
+      const { queue: reopened } = await openTestQueue(ONE_ATTEMPT, store);
+      const job = await reopened.getJob(id);
+      if (expected === undefined) assert.equal(job, null, "an acked job is gone");
+      else {
+        const history = (await reopened.attemptHistory(id)).map((entry) => entry.outcome);
+        assert.deepEqual([job?.status, job?.attempts, history], expected);
+      }
+      await reopened.close();
+    });
+  }
 
   it("a close called from an abort listener the close runs finds the queue closed and joins it", async () => {
     const faults = new FaultStore(new MemoryStore());
