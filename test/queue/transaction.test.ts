@@ -10,7 +10,18 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
 
-import { followingId, mustClaim, NO_BACKOFF, openTestQueue, rejection, text } from "./helpers.js";
+import {
+  FAIL_FAST,
+  followingId,
+  mustClaim,
+  NO_BACKOFF,
+  openTestQueue,
+  rejection,
+  text,
+  turns,
+  WAL,
+  watch,
+} from "./helpers.js";
 
 describe("Queue.transaction", { timeout: 60_000 }, () => {
   it("acks, enqueues follow-ups and writes KV as one record", async () => {
@@ -97,6 +108,33 @@ describe("Queue.transaction", { timeout: 60_000 }, () => {
     assert.equal(await queue.kvGet("seat/1"), null);
     assert.deepEqual([...(await queue.kvGet("seat/2"))!], [1]);
     await queue.close();
+  });
+
+  it("a kvCheck failing on a write in flight rejects once that write is durable, never over a lost one", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const put = queue.kvPut("lock", "mine");
+    await hold.whenHeld();
+    const refused = queue.transaction((tx) => {
+      tx.kvCheck("lock", null);
+      tx.kvPut("lock", "theirs");
+    });
+    refused.catch(() => {});
+    const watched = watch(refused);
+    await turns(10);
+    assert.equal(watched.settled(), false, "the conflict is about a value not durable yet");
+    hold.release();
+    await put;
+    assert.ok((await rejection(refused)) instanceof ConflictError);
+    // A value whose write fails is never the reason for a conflict.
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.kvPut("other", "lost");
+    lost.catch(() => {});
+    const checked = rejection(queue.transaction((tx) => tx.kvCheck("other", null)));
+    await assert.rejects(lost);
+    assert.ok(!((await checked) instanceof ConflictError), "a conflict over a lost value");
+    await queue.close().catch(() => {});
   });
 
   it("bad input anywhere rejects with InvalidArgumentError, even when build caught it", async () => {
