@@ -56,9 +56,12 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   core.checkSettle();
   const state = core.state;
   const h = core.findJob(checkString(id, "id"));
-  if (h === -1) return "not_found";
-  const status = state.statusOf(h);
-  if (status === Status.Done || status === Status.Dead) return "not_found";
+  const status = h === -1 ? null : state.statusOf(h);
+  if (status === null || status === Status.Done || status === Status.Dead) {
+    // The job's end (or removal) may still be in flight: answer once it is durable.
+    await core.log.flush();
+    return "not_found";
+  }
   const jobId = state.idOf(h);
   if (isWaitingParent(state, h)) {
     // A flow parent: its children that have not ended go with it, atomically.
@@ -77,7 +80,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
     const written = core.commit({ tag: Tag.CancelRequest, id: jobId });
     core.leases.get(h)?.abort(new Error(`job ${state.publicIdOf(h)} was cancelled`));
     await written;
-  }
+  } else await core.log.flush(); // an earlier call's request may still be in flight
   return "requested";
 }
 

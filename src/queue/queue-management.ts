@@ -105,6 +105,9 @@ export class QueueManagement extends QueueData {
    * job is removed rather than retried; an ack still completes it). A removed
    * job leaves a tombstone: `waitForCompletion` answers `"cancelled"` and
    * `attemptHistory` shows its history for the queue's `resultRetentionMs`.
+   * `"not_found"` (an unknown id, or a job that ended) is answered once the
+   * log is durable up to the call, so an end still in flight is never taken
+   * for done.
    */
   cancel(id: string): Promise<CancelOutcome> {
     return (

@@ -101,6 +101,47 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("cancel answers not_found for a job whose end is in flight only once that end is durable", async () => {
+      const faults = new FaultStore(await kind.make());
+      const queue = await open(faults, true);
+      const id = await queue.enqueue("q", "x");
+      const claim = (await queue.claim("q"))!;
+      const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const acked = queue.ack(claim);
+      await hold.whenHeld();
+      const cancelled = queue.cancel(id);
+      assert.equal(await settledSoon(cancelled), false, "cancel must wait for the ack");
+      hold.release();
+      await acked;
+      assert.equal(await cancelled, "not_found");
+      // A second cancel of a claimed job repeats "requested" once the first one's request is durable.
+      const claimed = await queue.enqueue("q", "z");
+      await queue.claim("q");
+      const third = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const requested = queue.cancel(claimed);
+      await third.whenHeld();
+      const repeated = queue.cancel(claimed);
+      assert.equal(
+        await settledSoon(repeated),
+        false,
+        "a repeated cancel must wait for the request",
+      );
+      third.release();
+      assert.deepEqual([await requested, await repeated], ["requested", "requested"]);
+      // An end whose write fails is never the reason for a not_found.
+      const other = await queue.enqueue("q", "y");
+      const second = (await queue.claim("q"))!;
+      faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+      const lost = queue.ack(second);
+      lost.catch(() => {});
+      const answer = queue.cancel(other).then(
+        (outcome) => `outcome ${outcome}`,
+        (error: { code?: string }) => `rejected ${error.code}`,
+      );
+      await assert.rejects(lost);
+      assert.notEqual(await answer, "outcome not_found");
+    });
+
     it("promoteScheduledNow waits for a promotion its timer started", async () => {
       const faults = new FaultStore(await kind.make());
       const clock = new ManualClock(1_700_000_000_000);
