@@ -171,7 +171,7 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
   const id = checkString(jobIdOf(job), "job");
   const state = core.state;
   let h = core.findJob(id);
-  if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
+  if (h === -1 || state.statusOf(h) === Status.Claimed) return notRemoved(core);
   const logId = state.idOf(h);
   const commits = core.commits;
   const budget = core.sliceBudget();
@@ -197,7 +197,7 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
   if (core.commits !== commits) {
     // By its log id, never reused: a caller's `jobId` may name a job enqueued since this call.
     h = state.find(logId);
-    if (h === -1 || state.statusOf(h) === Status.Claimed) return false;
+    if (h === -1 || state.statusOf(h) === Status.Claimed) return notRemoved(core);
     removal = removalRecords(state, h, core.now());
     encoded = undefined;
   }
@@ -212,6 +212,15 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
 }
 
 /**
+ * `false` for a job {@link removeOne} leaves, once the log is durable up to
+ * the call: the job's end, removal or claim may still be in flight.
+ */
+async function notRemoved(core: QueueCore): Promise<false> {
+  await core.log.flush();
+  return false;
+}
+
+/**
  * `Queue.requeueDeadJob`: one `RequeueDead` record, of the topmost dead job
  * of its flow when it has one (`requeueRecord`), which brings the dead part
  * of the flow back with it. A flow that lost a child to a removal is refused
@@ -223,14 +232,21 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   const id = checkString(jobIdOf(job), "job");
   const state = core.state;
   const h = core.findJob(id);
-  if (h === -1 || state.statusOf(h) !== Status.Dead)
+  if (h === -1 || state.statusOf(h) !== Status.Dead) {
+    // What made it so (a requeue, a removal) may still be in flight: answer once it is durable.
+    await core.log.flush();
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
+  }
   const { record, jobs, refused, removedChild } = requeueRecord(state, h, core.now());
-  if (refused !== null)
-    throw new FlowNotRequeueableError(
+  if (refused !== null) {
+    const error = new FlowNotRequeueableError(
       `requeueDeadJob: the flow of dead job ${id} cannot run again: ${refused} (remove its dead jobs, or enqueue the flow again)`,
       removedChild!,
     );
+    // The child's removal may still be in flight.
+    await core.log.flush();
+    throw error;
+  }
   const queues = new Set(jobs.map((j) => state.queueOf(j).name));
   const written = core.commit(record!);
   for (const name of queues) core.dispatch(name);

@@ -142,6 +142,29 @@ for (const kind of STORES) {
       assert.notEqual(await answer, "outcome not_found");
     });
 
+    it("removeJob's false and requeueDeadJob's refusal wait for the write in flight that caused them", async () => {
+      const faults = new FaultStore(await kind.make());
+      const queue = await open(faults, true);
+      const id = await queue.enqueue("q", "x", { maxAttempts: 1 });
+      const claim = (await queue.claim("q"))!;
+      await queue.nack(claim, "failed");
+      const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const removed = queue.removeJob(id);
+      await hold.whenHeld();
+      const again = queue.removeJob(id);
+      const requeued = queue.requeueDeadJob(id).then(
+        () => "requeued",
+        (error: { code?: string }) => `rejected ${error.code}`,
+      );
+      assert.equal(await settledSoon(again), false, "removeJob must wait for the removal");
+      assert.equal(await settledSoon(requeued), false, "requeueDeadJob must wait for the removal");
+      hold.release();
+      assert.equal(await removed, true);
+      assert.equal(await again, false);
+      assert.equal(await requeued, "rejected JOB_NOT_FOUND");
+      await queue.close();
+    });
+
     it("promoteScheduledNow waits for a promotion its timer started", async () => {
       const faults = new FaultStore(await kind.make());
       const clock = new ManualClock(1_700_000_000_000);
