@@ -48,6 +48,10 @@ export class LogHandle implements Log {
     return this.#writer.flush();
   }
 
+  whenDurable(): Promise<void> {
+    return this.#writer.whenDurable();
+  }
+
   async checkFence(options?: { fresh?: boolean }): Promise<void> {
     if (this.#writer.refusal() !== null) return;
     try {

@@ -144,6 +144,15 @@ export interface Log {
   /** Seal the open batch now and resolve once everything appended so far is durable. */
   flush(): Promise<void>;
   /**
+   * Resolve once everything appended so far is durable, without sealing the
+   * open batch (it goes out when it would have): for an answer decided from
+   * state that a write still in flight may have changed. Costs nothing when
+   * nothing is in flight. Rejects with the log's failure; unlike
+   * {@link append}, not with `ClosedError` once close began (close writes
+   * what was appended).
+   */
+  whenDurable(): Promise<void>;
+  /**
    * Looks for a newer writer's epoch now (one manifest listing, and a read
    * only of a manifest not seen before), for a writer that is not writing and
    * so would not meet the fence: if there is one, the log fails with

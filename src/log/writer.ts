@@ -196,6 +196,12 @@ export class LogWriter {
     return this.#barrier();
   }
 
+  /** Resolves once everything appended so far is durable, leaving the open batch open. */
+  whenDurable(): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return this.#barrier();
+  }
+
   /** Seals the open batch and reports the cut: the state as of now is the state as of `walId`. */
   cut(): Cut {
     this.#seal();

@@ -59,7 +59,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
   const status = h === -1 ? null : state.statusOf(h);
   if (status === null || status === Status.Done || status === Status.Dead) {
     // The job's end (or removal) may still be in flight: answer once it is durable.
-    await core.log.flush();
+    await core.log.whenDurable();
     return "not_found";
   }
   const jobId = state.idOf(h);
@@ -80,7 +80,7 @@ export async function cancelJob(core: QueueCore, id: string): Promise<CancelOutc
     const written = core.commit({ tag: Tag.CancelRequest, id: jobId });
     core.leases.get(h)?.abort(new Error(`job ${state.publicIdOf(h)} was cancelled`));
     await written;
-  } else await core.log.flush(); // an earlier call's request may still be in flight
+  } else await core.log.whenDurable(); // an earlier call's request may still be in flight
   return "requested";
 }
 
@@ -216,7 +216,7 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
  * the call: the job's end, removal or claim may still be in flight.
  */
 async function notRemoved(core: QueueCore): Promise<false> {
-  await core.log.flush();
+  await core.log.whenDurable();
   return false;
 }
 
@@ -234,7 +234,7 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
   const h = core.findJob(id);
   if (h === -1 || state.statusOf(h) !== Status.Dead) {
     // What made it so (a requeue, a removal) may still be in flight: answer once it is durable.
-    await core.log.flush();
+    await core.log.whenDurable();
     throw new JobNotFoundError(`requeueDeadJob: no dead job with id ${id}`);
   }
   const { record, jobs, refused, removedChild } = requeueRecord(state, h, core.now());
@@ -244,7 +244,7 @@ export async function requeueDead(core: QueueCore, job: JobRecord | string): Pro
       removedChild!,
     );
     // The child's removal may still be in flight.
-    await core.log.flush();
+    await core.log.whenDurable();
     throw error;
   }
   const queues = new Set(jobs.map((j) => state.queueOf(j).name));

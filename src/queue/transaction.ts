@@ -146,7 +146,7 @@ export async function commitOps(
     // A `kvCheck` may have failed on a value applied but not durable yet (its write may still
     // fail): answer once the log is durable up to it, or with the log's failure, as a failed
     // `kvCompareAndSet` does.
-    if (error instanceof ConflictError) await core.log.flush();
+    if (error instanceof ConflictError) await core.log.whenDurable();
     throw error;
   }
   // Objects no committed record uses: a dedup or job id hit's.

@@ -8,6 +8,8 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { STORES } from "../jobs/stores.js";
 import { turns, watch } from "./helpers.js";
@@ -213,3 +215,55 @@ for (const kind of STORES) {
     });
   });
 }
+
+/**
+ * Store writes of 400 enqueues made while the log's first write is held (the
+ * slowest store), with a refusal made by `refuse` after every tenth one.
+ */
+async function writesWith(
+  refuse: ((queue: Queue, i: number) => Promise<unknown>) | null,
+): Promise<number> {
+  const faults = new FaultStore(new MemoryStore());
+  const counting = new CountingStore(faults);
+  const counted = await Queue.open(counting, "q", {
+    clock: new ManualClock(1_700_000_000_000),
+    logger: silentLogger,
+    flushIntervalMs: 0,
+  });
+  await counted.kvPut("k", "v");
+  const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+  const before = counting.snapshot().counts.put;
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < 400; i++) {
+    calls.push(counted.enqueue("q", `p${i}`));
+    if (i === 0) await hold.whenHeld();
+    if (refuse !== null && i % 10 === 5) calls.push(refuse(counted, i).catch(() => "refused"));
+    if (i % 50 === 49) await turns(2);
+  }
+  await turns(10);
+  hold.release();
+  await Promise.all(calls);
+  const writes = counting.snapshot().counts.put - before;
+  await counted.close();
+  return writes;
+}
+
+describe("refusals that wait for the log", { timeout: 60_000 }, () => {
+  it("do not push out an open batch early: 40 refusals among 400 enqueues write no more", async () => {
+    const baseline = await writesWith(null);
+    const writes = await writesWith((queue, i) => {
+      switch ((i / 10) % 4) {
+        case 0:
+          return queue.cancel(`unknown-${i}`);
+        case 1:
+          return queue.removeJob(`unknown-${i}`);
+        case 2:
+          return queue.requeueDeadJob(`unknown-${i}`);
+        default:
+          return queue.transaction((tx) => tx.kvCheck("k", "other"));
+      }
+    });
+    assert.ok(baseline <= 8, `the baseline batches the enqueues (${baseline} writes)`);
+    assert.equal(writes, baseline, `the refusals added store writes (${writes} for ${baseline})`);
+  });
+});
