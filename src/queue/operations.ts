@@ -66,7 +66,9 @@ function isOpen(state: State, h: number): boolean {
  * Runs `slice` (one synchronous step within the slice's `budget` that
  * commits what it decided into `written` and tells whether work remains) at
  * once and then once per turn of the event loop; resolves once every commit
- * is durable.
+ * is durable, or, when it committed nothing, once what is in flight is (the
+ * answer may rest on a write not durable yet, such as a requeue or removal
+ * of the jobs it found gone).
  */
 async function inSlices(
   core: QueueCore,
@@ -82,7 +84,8 @@ async function inSlices(
   } finally {
     for (const w of written) w.catch(noop);
   }
-  await Promise.all(written);
+  if (written.length === 0) await core.log.whenDurable();
+  else await Promise.all(written);
 }
 
 function operationSteps(core: QueueCore): StepSizer {
@@ -92,10 +95,13 @@ function operationSteps(core: QueueCore): StepSizer {
 /** One scheduled job → pending now. */
 export async function wakeScheduled(core: QueueCore, id: string): Promise<WakeOutcome> {
   const h = core.findJob(id);
-  if (h === -1) return "not_found";
   // A flow parent waiting for its children is not due by time: it is not woken.
-  if (core.state.statusOf(h) !== Status.Scheduled || isWaitingParent(core.state, h))
-    return "not_scheduled";
+  if (h === -1 || core.state.statusOf(h) !== Status.Scheduled || isWaitingParent(core.state, h)) {
+    const outcome = h === -1 ? "not_found" : "not_scheduled";
+    // What made it so (a wake, a claim, a removal) may still be in flight: answer once durable.
+    await core.log.whenDurable();
+    return outcome;
+  }
   const queue = core.state.queueOf(h).name;
   const written = core.commit({ tag: Tag.Wake, id: core.state.idOf(h) });
   core.dispatch(queue);

@@ -167,6 +167,43 @@ for (const kind of STORES) {
       await queue.close();
     });
 
+    it("requeueDeadJobs' and removeJobs' 0, unschedule's false and wakeScheduled's refusals wait for the write in flight", async () => {
+      const faults = new FaultStore(await kind.make());
+      const queue = await open(faults);
+      const dead = await queue.enqueue("q", "d", { maxAttempts: 1 });
+      await queue.nack((await queue.claim("q"))!, "failed");
+      const later = await queue.enqueue("q", "s", { delayMs: 60_000 });
+      await queue.schedule("tick", { everyMs: 60_000, queue: "ticks", payload: "t" });
+      const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const requeued = queue.requeueDeadJob(dead);
+      const woken = queue.wakeScheduled(later);
+      const unscheduled = queue.unschedule("tick");
+      await hold.whenHeld();
+      const none = queue.requeueDeadJobs("q");
+      const noneRemoved = queue.removeJobs("q", "dead");
+      const wokenAgain = queue.wakeScheduled(later);
+      const unknown = queue.wakeScheduled("unknown");
+      const unscheduledAgain = queue.unschedule("tick");
+      assert.equal(await settledSoon(none), false, "requeueDeadJobs must wait for the requeue");
+      assert.equal(await settledSoon(noneRemoved), false, "removeJobs must wait for the requeue");
+      assert.equal(await settledSoon(wokenAgain), false, "wakeScheduled must wait for the wake");
+      assert.equal(await settledSoon(unknown), false, "not_found must wait for what is in flight");
+      assert.equal(
+        await settledSoon(unscheduledAgain),
+        false,
+        "unschedule must wait for the removal",
+      );
+      hold.release();
+      await requeued;
+      assert.equal(await woken, "woken");
+      assert.equal(await unscheduled, true);
+      assert.deepEqual(
+        [await none, await noneRemoved, await wokenAgain, await unknown, await unscheduledAgain],
+        [0, 0, "not_scheduled", "not_found", false],
+      );
+      await queue.close();
+    });
+
     it("promoteScheduledNow waits for a promotion its timer started", async () => {
       const faults = new FaultStore(await kind.make());
       const clock = new ManualClock(1_700_000_000_000);
@@ -252,15 +289,23 @@ describe("refusals that wait for the log", { timeout: 60_000 }, () => {
   it("do not push out an open batch early: 40 refusals among 400 enqueues write no more", async () => {
     const baseline = await writesWith(null);
     const writes = await writesWith((queue, i) => {
-      switch ((i / 10) % 4) {
+      switch (Math.floor(i / 10) % 8) {
         case 0:
           return queue.cancel(`unknown-${i}`);
         case 1:
           return queue.removeJob(`unknown-${i}`);
         case 2:
           return queue.requeueDeadJob(`unknown-${i}`);
-        default:
+        case 3:
           return queue.transaction((tx) => tx.kvCheck("k", "other"));
+        case 4:
+          return queue.requeueDeadJobs("q");
+        case 5:
+          return queue.removeJobs("q", "dead");
+        case 6:
+          return queue.unschedule(`unknown-${i}`);
+        default:
+          return queue.wakeScheduled(`unknown-${i}`);
       }
     });
     assert.ok(baseline <= 8, `the baseline batches the enqueues (${baseline} writes)`);

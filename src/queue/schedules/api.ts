@@ -100,7 +100,12 @@ export async function removeSchedule(core: QueueCore, name: string): Promise<boo
       await core.schedules.fireDueNow(checked);
       core.check();
     }
-    if (!core.state.schedules.has(checked)) return async () => false;
+    if (!core.state.schedules.has(checked))
+      // An earlier removal may still be in flight: answer once it is durable.
+      return async () => {
+        await core.log.whenDurable();
+        return false;
+      };
     const written = core.commit({ tag: Tag.Unschedule, name: checked });
     core.schedules.changed(checked);
     return async () => {
