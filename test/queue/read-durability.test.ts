@@ -142,6 +142,7 @@ for (const kind of STORES) {
       );
       await assert.rejects(lost);
       assert.notEqual(await answer, "outcome not_found");
+      await queue.close().catch(() => {}); // the log failed
     });
 
     it("removeJob's false and requeueDeadJob's refusal wait for the write in flight that caused them", async () => {
@@ -165,6 +166,49 @@ for (const kind of STORES) {
       assert.equal(await again, false);
       assert.equal(await requeued, "rejected JOB_NOT_FOUND");
       await queue.close();
+    });
+
+    it("requeueDeadJob refuses a flow for a child's removal only once that removal is durable", async () => {
+      const faults = new FaultStore(await kind.make());
+      const queue = await open(faults, true);
+      const flow = async () => {
+        const enqueued = await queue.enqueueFlow({
+          queue: "parent",
+          payload: "P",
+          children: [
+            { queue: "a", payload: "A", options: { maxAttempts: 1 } },
+            { queue: "b", payload: "B" },
+          ],
+        });
+        await queue.nack((await queue.claim("a"))!, "failed"); // the parent goes dead too
+        return enqueued.children.map((child) => child.id);
+      };
+      const [a, b] = await flow();
+      const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+      const removed = queue.removeJob(b!);
+      await hold.whenHeld();
+      const refused = queue.requeueDeadJob(a!).then(
+        () => "requeued",
+        (error: { code?: string; removedChild?: string }) =>
+          `rejected ${error.code} ${error.removedChild}`,
+      );
+      assert.equal(await settledSoon(refused), false, "must wait for the child's removal");
+      hold.release();
+      assert.equal(await removed, true);
+      assert.equal(await refused, `rejected JOB_NOT_FOUND ${b}`);
+      // A removal whose write fails is never the reason for the refusal.
+      const [c, d] = await flow();
+      faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+      const lost = queue.removeJob(d!);
+      lost.catch(() => {});
+      await turns(1); // the removal is applied and its write under way (and failing)
+      const answer = queue.requeueDeadJob(c!).then(
+        () => "requeued",
+        (error: { code?: string }) => `rejected ${error.code}`,
+      );
+      await assert.rejects(lost);
+      assert.equal(await answer, "rejected STORAGE");
+      await queue.close().catch(() => {}); // the log failed
     });
 
     it("requeueDeadJobs' and removeJobs' 0, unschedule's false and wakeScheduled's refusals wait for the write in flight", async () => {
