@@ -105,9 +105,9 @@ export class QueueManagement extends QueueData {
    * job is removed rather than retried; an ack still completes it). A removed
    * job leaves a tombstone: `waitForCompletion` answers `"cancelled"` and
    * `attemptHistory` shows its history for the queue's `resultRetentionMs`.
-   * `"not_found"` (an unknown id, or a job that ended) is answered once the
-   * log is durable up to the call, so an end still in flight is never taken
-   * for done.
+   * `"not_found"` (an unknown id, or a job that ended), and a repeated
+   * `"requested"`, are answered once every write made before the call is
+   * durable: an end or request still in flight is never taken for done.
    */
   cancel(id: string): Promise<CancelOutcome> {
     return (
@@ -147,6 +147,8 @@ export class QueueManagement extends QueueData {
    * cleared (enqueuedAt kept). `JobNotFoundError` unless it is dead right now,
    * or when it belongs to a dead flow that lost a child to a removal (the
    * message names the child): such a parent never runs without that input.
+   * Either refusal comes once every write made before the call is durable
+   * (the requeue or removal it rests on may still be in flight).
    */
   requeueDeadJob(job: JobRecord | string): Promise<void> {
     return admin.requeueDead(this.#core, job);
@@ -192,7 +194,8 @@ export class QueueManagement extends QueueData {
    * once). Resolves `"woken"` once that is durable, `"not_scheduled"` for a
    * job in another status or for a flow parent still waiting for its children
    * (it reads as `scheduled` but runs only once they ended), `"not_found"` for
-   * an unknown id.
+   * an unknown id; those two once every write made before the call is
+   * durable (a wake or removal still in flight may be why).
    */
   wakeScheduled(id: string): Promise<WakeOutcome> {
     return admin.wakeJob(this.#core, id);
@@ -226,7 +229,9 @@ export class QueueManagement extends QueueData {
    * job). A flow's job goes with its children that have not ended, in one
    * commit; a large flow is walked over a few turns of the event loop first,
    * and removed as it is when that commit is made (`false` if the job went
-   * meanwhile, even when a new job has taken its `jobId` since).
+   * meanwhile, even when a new job has taken its `jobId` since). A `false`
+   * comes once every write made before the call is durable (a removal or end
+   * still in flight may be why).
    */
   removeJob(job: JobRecord | string): Promise<boolean> {
     return admin.removeOne(this.#core, job);
@@ -243,7 +248,8 @@ export class QueueManagement extends QueueData {
    * never goes dead for the removal of its child. Runs as a series of
    * atomic writes of at most 256 jobs each, a few milliseconds' worth per
    * turn of the event loop; resolves with how many jobs it removed once
-   * that is durable.
+   * that is durable (with 0, once every write made before the call is: one
+   * in flight may be why there was nothing to remove).
    */
   removeJobs(
     queue: string,
@@ -258,7 +264,8 @@ export class QueueManagement extends QueueData {
    * `options.limit` of them (default: all), each like {@link requeueDeadJob}.
    * Runs as a series of atomic writes of at most 256 jobs each, a few
    * milliseconds' worth per turn of the event loop; resolves with how many
-   * it requeued once that is durable.
+   * it requeued once that is durable (with 0, once every write made before
+   * the call is: one in flight may be why there was nothing to requeue).
    */
   requeueDeadJobs(queue: string, options: RequeueDeadJobsOptions = {}): Promise<number> {
     return admin.requeueDeadJobsOf(this.#core, queue, options);

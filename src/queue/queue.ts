@@ -287,7 +287,9 @@ export class Queue extends QueueManagement {
   }
 
   /**
-   * Remove schedule `name` (durably): `true`, or `false` when there was none.
+   * Remove schedule `name` (durably): `true`, or `false` when there was none
+   * (once every write made before the call is durable: an earlier removal
+   * may still be in flight).
    * Its fire times that came due before the removal is written fire first (a
    * timer running late does not lose them; nor do times that come due while
    * the call waits for the calls made before it); none after it. Fires other

@@ -48,6 +48,9 @@ export interface Transaction {
    * Require the KV entry `key` to hold `expected` (`null`: to be absent) at
    * this point of the transaction, or the whole transaction fails with
    * `ConflictError`. Sees the transaction's own earlier `kvPut`s and `kvDelete`s.
+   * The `ConflictError` comes once every write made before the transaction
+   * is durable, so a value still in flight is never the only reason for it
+   * (if that write fails, the transaction rejects with its failure instead).
    * A string `expected` with a lone surrogate is an `InvalidArgumentError`
    * (no stored value can equal it), not a `ConflictError`.
    */
