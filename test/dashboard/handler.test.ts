@@ -24,6 +24,28 @@ function rawGet(port: number, target: string): Promise<string> {
   });
 }
 
+/**
+ * Records the promise rejections nobody handles from now on. `check()` waits
+ * a turn (a rejection is reported after the turn it happened in) and asserts
+ * there were none; `stop()` stops recording.
+ */
+function watchUnhandledRejections(): { check(): Promise<void>; stop(): void } {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  return {
+    async check() {
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    },
+    stop() {
+      process.off("unhandledRejection", onUnhandled);
+    },
+  };
+}
+
 describe("dashboard request handling", () => {
   it("answers a request target it cannot parse with a 400, not a failed promise", async () => {
     const queue = await Queue.open(new MemoryStore(), "app", {
@@ -31,22 +53,16 @@ describe("dashboard request handling", () => {
       flushIntervalMs: 0,
     });
     const served = await serve(dashboard(queue, { logger: silentLogger }));
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       for (const target of ["http://[bad/", "http://a:99999/queue?name=x"]) {
         const reply = await rawGet(served.port, target);
         assert.match(reply, /^HTTP\/1\.1 400 /, target);
         assert.match(reply, /Expected the request target to be a path/, target);
       }
-      // An unhandled rejection is reported after the turn it happened in.
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(unhandled, []);
+      await unhandled.check();
     } finally {
-      process.off("unhandledRejection", onUnhandled);
+      unhandled.stop();
       await served.close();
       await queue.close();
     }
@@ -69,19 +85,14 @@ describe("dashboard request handling", () => {
         },
       }),
     );
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       const reply = await http(`${served.url}/`);
       assert.equal(reply.status, 500);
       assert.match(reply.body, /The dashboard failed to answer/);
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(unhandled, []);
+      await unhandled.check();
     } finally {
-      process.off("unhandledRejection", onUnhandled);
+      unhandled.stop();
       await served.close();
       await queue.close();
     }
@@ -107,21 +118,16 @@ describe("dashboard request handling", () => {
         },
       }),
     );
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       const reply = await http(`${served.url}/`);
       assert.equal(reply.status, 500);
       assert.match(reply.body, /The dashboard failed to answer/);
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(unhandled, []);
+      await unhandled.check();
       assert.equal(logged.length, 1);
       assert.match(logged[0]!, /^dashboard: GET \/ failed: \[object Object\]/);
     } finally {
-      process.off("unhandledRejection", onUnhandled);
+      unhandled.stop();
       await served.close();
       await queue.close();
     }
@@ -143,11 +149,7 @@ describe("dashboard request handling", () => {
     };
     queue.requeueDeadJobs = () => Promise.reject(Object.create(null));
     const served = await serve(dashboard(queue, { logger }));
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
       const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
@@ -159,11 +161,11 @@ describe("dashboard request handling", () => {
         outcome = /<div id="task-outcome"[^>]*>([^<]*)<\/div>/.exec(task.body)?.[1] ?? "";
       }
       assert.match(outcome, /Stopped by an error/);
-      assert.deepEqual(unhandled, []);
+      await unhandled.check();
       assert.equal(logged.length, 1);
       assert.match(logged[0]!, /^dashboard: requeue-all of q failed: \[object Object\]/);
     } finally {
-      process.off("unhandledRejection", onUnhandled);
+      unhandled.stop();
       await served.close();
       await queue.close();
     }
