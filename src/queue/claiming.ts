@@ -184,8 +184,8 @@ export function claimable(core: QueueCore, qs: QueueState): boolean {
 /**
  * At a clean close: gives back the claims not handed out yet (their records
  * still being written, or written and their batch's offloaded payloads
- * still being read) and those a
- * worker holds ready without having started their handler, in the close's
+ * still being read) and those a worker holds ready without having started
+ * their handler, in the close's
  * last write. No handler saw them, so no attempt may count for them:
  * left claimed, the next open would count each as an interrupted attempt
  * (and dead-letter a job on its last one) though no handler ever saw it.

@@ -6,8 +6,8 @@
  * to force many slices), the commit boundary's observers
  * (`Symbol.for("taquba.observers")`: tests watch what observers are told), the attached
  * instrumentation (read by the worker), the worker's way to fail an attempt
- * as timed out, to ack with a result it copied already, to mark the claims whose leases it renews (the reaper renews
- * rather than reaps those), to check a claim it held ready before starting it, to
+ * as timed out, to ack with a result it copied already, to mark the claims
+ * whose leases it renews (the reaper renews rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one, to learn at once that the
  * queue stopped, and to ask whether a claim
  * was lost under a running handler (`settle.ts`), to report progress

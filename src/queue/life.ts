@@ -91,7 +91,8 @@ export class QueueLife {
   }
 
   /**
-   * See `QueueCore.close`. The queue counts as closed from the first step:
+   * See `QueueCore.close`. The queue counts as closed from here on (the
+   * public `close` first lets earlier schedule writes and due fires finish):
    * code of the caller that the close runs (a claim signal's abort listener,
    * a worker's {@link onStopped} callback) finds new work refused with
    * `ClosedError`, and a `close()` from there joins this one. Until the log

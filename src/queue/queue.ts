@@ -360,9 +360,12 @@ export class Queue extends QueueManagement {
    * a `runWorker` holds ready without having started its handler), flush
    * and write a final checkpoint, and tell the listeners of `on` every event
    * still queued. Idempotent: every call
-   * answers with the outcome of the one close (other methods called after it
-   * reject with `ClosedError`, as do those called from code the close runs:
-   * a claim signal's abort listener, say).
+   * answers with the outcome of the one close. Other methods called after it
+   * reject with `ClosedError`, and so does new work (a claim, an enqueue)
+   * from code the close runs, such as a claim signal's abort listener; from
+   * there, settling a claim still live (`ack`, `nack`, `deadLetter`,
+   * `release`, a transaction that only settles or cancels) and `cancel` are
+   * accepted, and the close's last flush makes them durable.
    *
    * When another process opened the store since and this queue had not
    * learnt of it yet, the close's final writes find the fence: the close

@@ -121,8 +121,9 @@ export class Settlements {
 
   /**
    * Whether the queue was closed (not failed) while a timed-out attempt
-   * waited for the handler's own transaction: then nothing is written for it (as for a run abandoned
-   * at the shutdown deadline once the queue had closed), and the next open
+   * waited for the handler's own transaction: then nothing is written for
+   * it (as for a run abandoned at the shutdown deadline once the queue had
+   * closed), and the next open
    * handles its claim as one the close interrupted. Counted for the worker's
    * closing line.
    */

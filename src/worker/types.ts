@@ -92,9 +92,10 @@ export interface WorkerOptions {
    * that is durable before the worker resolves. The same holds for a claim
    * whose queue was paused (`pauseQueue`) after it was handed out: no
    * handler starts on it; when its turn to start comes it is released and
-   * waits for `resumeQueue`. If the process dies or the
-   * queue closes while claims are ready, the next open requeues them like any
-   * interrupted claim (counting the attempt). That is why prefetching is off
+   * waits for `resumeQueue`. A clean `Queue.close` gives ready claims back
+   * the same way. If the process dies (or the queue fails) while claims are
+   * ready, the next open requeues them like any interrupted claim (counting
+   * the attempt). That is why prefetching is off
    * by default: a handler that kills its process would otherwise also spend
    * an attempt of every job held ready beside it, and enough such crashes
    * dead-letter jobs whose handler never ran. Turn it on for short jobs whose
