@@ -24,7 +24,7 @@ import {
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import type { StoreOp } from "../store/wrappers/ops.js";
 import { messageOf } from "../util/message.js";
-import { turnLater } from "../util/timers.js";
+import { nextTurn } from "../util/slices.js";
 import { hasMethods } from "../validate.js";
 
 /** Queues whose stats {@link DashboardSource.allStats} reads in one turn of the event loop. */
@@ -318,7 +318,7 @@ export class DashboardSource {
     const names = await reads.listQueues({ includePaused: true });
     const stats: QueueStats[] = [];
     for (let i = 0; i < names.length; i += STATS_PER_TURN) {
-      if (i > 0) await new Promise<void>((resolve) => turnLater(resolve));
+      if (i > 0) await nextTurn();
       const chunk = names.slice(i, i + STATS_PER_TURN);
       stats.push(...(await Promise.all(chunk.map((name) => reads.stats(name)))));
     }

@@ -40,7 +40,13 @@ import type { MonotonicClock } from "../clock.js";
 import { CorruptionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ObjectInfo } from "../store/types.js";
-import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
+import {
+  ITEMS_PER_CHECK,
+  type MonotonicNow,
+  nextTurn,
+  processNow,
+  SliceBudget,
+} from "../util/slices.js";
 import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
 import { checkpointCreatedAt, type LogKeys, probeCreatedAt } from "./keys.js";
@@ -79,9 +85,6 @@ export interface GcResult {
 export const PROBE_MIN_AGE_MS = 600_000;
 
 const DELETE_CONCURRENCY = 8;
-
-/** Listed objects looked at between two checks of a slice's budget. */
-const ITEMS_PER_CHECK = 256;
 
 /**
  * At most this many expired manifests not in the reader's cache (an earlier

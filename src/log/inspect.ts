@@ -8,10 +8,11 @@ import { compareKeys } from "../store/key-order.js";
 import type { ObjectInfo, ObjectStore } from "../store/types.js";
 import {
   type MonotonicNow,
-  nextTurn,
+  nextSlice,
   SliceBudget,
   sliceClockOf,
   sortInSlices,
+  spentAt,
 } from "../util/slices.js";
 import { isFenceSize } from "./codec.js";
 import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./keys.js";
@@ -221,20 +222,6 @@ export async function readLogCheckpoint(
   } catch (error) {
     throw pathRefusal(error, store, path, "path");
   }
-}
-
-/** Items looked at between two checks of a slice's budget. */
-const ITEMS_PER_CHECK = 256;
-
-/** Whether item `i` is one to check `budget` at ({@link ITEMS_PER_CHECK}), and its slice is spent. */
-function spentAt(budget: SliceBudget, i: number): boolean {
-  return i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1 && budget.spent();
-}
-
-/** A turn of the event loop, then a new slice of `budget`. */
-async function nextSlice(budget: SliceBudget): Promise<void> {
-  await nextTurn();
-  budget.start();
 }
 
 /**

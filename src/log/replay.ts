@@ -6,7 +6,14 @@
  */
 import { CorruptionError } from "../errors.js";
 import type { ObjectInfo } from "../store/types.js";
-import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
+import {
+  type MonotonicNow,
+  nextSlice,
+  nextTurn,
+  processNow,
+  SliceBudget,
+  spentAt,
+} from "../util/slices.js";
 import { turnLater } from "../util/timers.js";
 import {
   decodeCheckpointInSlices,
@@ -27,9 +34,6 @@ import { WalTail } from "./tail.js";
  * is kept until the tail is verified).
  */
 export const REPLAY_CONCURRENCY = 64;
-
-/** Listed objects looked at between two checks of a slice's budget. */
-const ITEMS_PER_CHECK = 256;
 
 /** Where a replay starts: a manifest's checkpoint and the last WAL id it covers. */
 export interface ReplayStart {
@@ -280,10 +284,7 @@ export async function walRun(
   const tail: number[] = [];
   const run: ObjectInfo[] = [];
   for (let i = 0; i < listed.length; i++) {
-    if (budget !== undefined && i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1 && budget.spent()) {
-      await nextTurn();
-      budget.start();
-    }
+    if (budget !== undefined && spentAt(budget, i)) await nextSlice(budget);
     const object = listed[i]!;
     const id = keys.idOf(keys.walDir, object.key);
     if (id === null || id <= after) continue;

@@ -68,6 +68,24 @@ export class SliceBudget {
   }
 }
 
+/** Items a loop over many small items looks at between two checks of its slice's budget. */
+export const ITEMS_PER_CHECK = 256;
+
+/**
+ * In a loop over many small items: whether item `i` is one to check
+ * `budget` at (every {@link ITEMS_PER_CHECK}), and its slice is spent (the
+ * loop then yields with {@link nextSlice}).
+ */
+export function spentAt(budget: SliceBudget, i: number): boolean {
+  return i % ITEMS_PER_CHECK === ITEMS_PER_CHECK - 1 && budget.spent();
+}
+
+/** A turn of the event loop, then a new slice of `budget`. */
+export async function nextSlice(budget: SliceBudget): Promise<void> {
+  await nextTurn();
+  budget.start();
+}
+
 /** The lowest cost per item a {@link StepSizer} assumes (a nanosecond). */
 const MIN_MS_PER_ITEM = 1e-6;
 
