@@ -2,13 +2,44 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { CorruptionError } from "../../src/errors.js";
-import { inspectLog, openLog, readLog, readLogAfter } from "../../src/log/index.js";
+import { inspectLog, type Log, openLog, readLog, readLogAfter } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { listAll, type ObjectStore, type PutOptions } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { SLICE_CLOCK } from "../../src/util/slices.js";
 import { rec, rejection, testOptions, texts } from "./helpers.js";
+
+/** A log on `store` that neither checkpoints nor collects by itself. */
+async function quietLog(store: ObjectStore): Promise<Log> {
+  const { log } = await openLog(
+    store,
+    "q",
+    testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
+  );
+  log.setSnapshotSource(() => rec("snap"));
+  return log;
+}
+
+/** `inner`, but listed by `list`. */
+function withListing(inner: ObjectStore, list: ObjectStore["list"]): ObjectStore {
+  return {
+    get: (key) => inner.get(key),
+    put: (key, body, putOptions) => inner.put(key, body, putOptions),
+    delete: (key) => inner.delete(key),
+    describe: () => inner.describe(),
+    list,
+  };
+}
+
+/** Appends records `r<from>` to `r<to - 1>`, each as a WAL batch of its own. */
+async function appendBatches(log: Log, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const written = log.append(rec(`r${i}`));
+    await log.flush();
+    await written;
+  }
+}
 
 describe("log read-only access", { timeout: 60_000 }, () => {
   it("readLog returns what a writer would recover, without writing or fencing", async () => {
@@ -164,18 +195,9 @@ describe("reading what came after over a store that answers without I/O", {
 }, () => {
   it("gives the event loop turns while it lists a long WAL, and reads the same", async () => {
     const inner = new MemoryStore();
-    const { log } = await openLog(
-      inner,
-      "q",
-      testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
-    );
-    log.setSnapshotSource(() => rec("snap"));
+    const log = await quietLog(inner);
     const batches = 1_500;
-    for (let i = 0; i < batches; i++) {
-      const written = log.append(rec(`r${i}`));
-      await log.flush();
-      await written;
-    }
+    await appendBatches(log, 0, batches);
     // Covered by a checkpoint, kept (not old enough to collect): listed at every refresh.
     await log.checkpoint();
     const { position } = await readLog(inner, "q");
@@ -186,21 +208,15 @@ describe("reading what came after over a store that answers without I/O", {
     let walPages = 0;
     let pagesThisTurn = 0;
     let mostPagesInATurn = 0;
-    const store: ObjectStore = {
-      get: (key) => inner.get(key),
-      put: (key, body, putOptions) => inner.put(key, body, putOptions),
-      delete: (key) => inner.delete(key),
-      describe: () => inner.describe(),
-      list: (prefix, listOptions) => {
-        if (prefix === "q/wal/") {
-          walPages++;
-          mostPagesInATurn = Math.max(mostPagesInATurn, ++pagesThisTurn);
-          const until = performance.now() + 1;
-          while (performance.now() < until);
-        }
-        return inner.list(prefix, { ...listOptions, limit: pageSize });
-      },
-    };
+    const store = withListing(inner, (prefix, listOptions) => {
+      if (prefix === "q/wal/") {
+        walPages++;
+        mostPagesInATurn = Math.max(mostPagesInATurn, ++pagesThisTurn);
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+      }
+      return inner.list(prefix, { ...listOptions, limit: pageSize });
+    });
     let reading = true;
     const turn = (): void => {
       pagesThisTurn = 0;
@@ -221,35 +237,16 @@ describe("reading what came after over a store that answers without I/O", {
   });
   it("reads a store whose listing is not in key order as one whose listing is", async () => {
     const inner = new MemoryStore();
-    const { log } = await openLog(
-      inner,
-      "q",
-      testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
-    );
-    log.setSnapshotSource(() => rec("snap"));
-    for (let i = 0; i < 30; i++) {
-      const written = log.append(rec(`r${i}`));
-      await log.flush();
-      await written;
-    }
+    const log = await quietLog(inner);
+    await appendBatches(log, 0, 30);
     const { position } = await readLog(inner, "q");
     await log.checkpoint();
-    for (let i = 30; i < 40; i++) {
-      const written = log.append(rec(`r${i}`));
-      await log.flush();
-      await written;
-    }
+    await appendBatches(log, 30, 40);
     // Breaks the contract: each page of 7 keys comes back in reverse key order.
-    const reversed: ObjectStore = {
-      get: (key) => inner.get(key),
-      put: (key, body, putOptions) => inner.put(key, body, putOptions),
-      delete: (key) => inner.delete(key),
-      describe: () => inner.describe(),
-      list: async (prefix, listOptions) => {
-        const page = await inner.list(prefix, { ...listOptions, limit: 7 });
-        return { ...page, objects: [...page.objects].reverse() };
-      },
-    };
+    const reversed = withListing(inner, async (prefix, listOptions) => {
+      const page = await inner.list(prefix, { ...listOptions, limit: 7 });
+      return { ...page, objects: [...page.objects].reverse() };
+    });
     const expected = await inspectLog(inner, "q");
     assert.equal(expected.wal.firstId, 1);
     assert.deepEqual((await inspectLog(reversed, "q")).wal, expected.wal);
@@ -269,18 +266,9 @@ describe("reading what came after over a store that answers without I/O", {
   });
   it("runs its slices on a test's slice clock, never on the process's", async () => {
     const inner = new MemoryStore();
-    const { log } = await openLog(
-      inner,
-      "q",
-      testOptions({ gcMinAgeMs: 1e12, checkpointWalBatches: 1_000_000 }),
-    );
-    log.setSnapshotSource(() => rec("snap"));
+    const log = await quietLog(inner);
     // Past the number of objects between two checks of a slice's budget.
-    for (let i = 0; i < 300; i++) {
-      const written = log.append(rec(`r${i}`));
-      await log.flush();
-      await written;
-    }
+    await appendBatches(log, 0, 300);
     const { position } = await readLog(inner, "q");
     await log.append(rec("later"));
     await log.flush();
