@@ -7,12 +7,11 @@ import type { Logger } from "../logger.js";
 import {
   isObjectExistsError,
   type ListPage,
-  listAll,
   type ObjectInfo,
   type ObjectStore,
 } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
-import { nextTurn, type SliceBudget } from "../util/slices.js";
+import { nextSlice, type SliceBudget } from "../util/slices.js";
 import type { RetryPolicy } from "./options.js";
 import { type RetryContext, type RetryEpisode, Sleeper, withRetry } from "./retry.js";
 
@@ -89,13 +88,6 @@ export class LogStorage {
    * store) would otherwise list a long WAL in one turn.
    */
   async list(prefix: string, startAfter?: string, budget?: SliceBudget): Promise<ObjectInfo[]> {
-    if (budget === undefined) {
-      const retrying = {
-        list: (p: string, options: { startAfter?: string }) =>
-          withRetry(this.retry, `LIST ${prefix}`, () => this.store.list(p, options)),
-      };
-      return listAll(retrying, prefix, startAfter);
-    }
     const all: ObjectInfo[] = [];
     let cursor = startAfter;
     for (;;) {
@@ -103,10 +95,7 @@ export class LogStorage {
       for (const object of page.objects) all.push(object);
       if (page.nextStartAfter === undefined) return all;
       cursor = page.nextStartAfter;
-      if (budget.spent()) {
-        await nextTurn();
-        budget.start();
-      }
+      if (budget?.spent()) await nextSlice(budget);
     }
   }
 
