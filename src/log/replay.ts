@@ -91,8 +91,7 @@ export async function preread(
   const from = start.replayAfter + 1;
   // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
   const fetched = (async () => {
-    const listed = await storage.list(keys.walDir, keys.wal(start.replayAfter));
-    const { next, tail } = await walRun(storage, keys, start.replayAfter, listed);
+    const { next, tail } = await listWalRun(storage, keys, start.replayAfter, sliceNow);
     return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
@@ -305,6 +304,23 @@ export async function walRun(
     tail.push(id);
   }
   return { next, tail, run };
+}
+
+/**
+ * {@link walRun} of a listing of the WAL after slot `after`, both in slices of
+ * the event loop: a store that answers without I/O (the memory store) would
+ * list a long WAL, and parse its keys, in one turn.
+ */
+export async function listWalRun(
+  storage: LogStorage,
+  keys: LogKeys,
+  after: number,
+  sliceNow: MonotonicNow = processNow,
+): Promise<WalRun> {
+  const budget = new SliceBudget(undefined, sliceNow);
+  budget.start();
+  const listed = await storage.list(keys.walDir, keys.wal(after), budget);
+  return walRun(storage, keys, after, listed, budget);
 }
 
 /**

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { openLog } from "../../src/log/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import { rec, testOptions, texts } from "./helpers.js";
+
+const BATCHES = 1_500;
+/** Keys a page of the WAL listing holds: a long WAL is many pages. */
+const PAGE_SIZE = 50;
+
+/** A store holding a closed log of {@link BATCHES} WAL batches, none covered by a checkpoint. */
+async function longWal(): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const { log } = await openLog(store, "q", testOptions({ checkpointWalBatches: 1_000_000 }));
+  for (let i = 0; i < BATCHES; i++) {
+    const written = log.append(rec(`r${i}`));
+    await log.flush();
+    await written;
+  }
+  await log.close(); // no snapshot source: every batch stays to be replayed
+  return store;
+}
+
+/**
+ * `inner`, listed in small pages, counting the WAL pages served in each turn
+ * of the event loop while `watch` runs.
+ */
+function turnCounting(inner: ObjectStore): {
+  store: ObjectStore;
+  watch: <T>(work: () => Promise<T>) => Promise<T>;
+  walPages: () => number;
+  mostPagesInATurn: () => number;
+} {
+  let walPages = 0;
+  let pagesThisTurn = 0;
+  let most = 0;
+  const store: ObjectStore = {
+    get: (key) => inner.get(key),
+    put: (key, body, putOptions) => inner.put(key, body, putOptions),
+    delete: (key) => inner.delete(key),
+    describe: () => inner.describe(),
+    list: (prefix, listOptions) => {
+      if (prefix === "q/wal/") {
+        walPages++;
+        most = Math.max(most, ++pagesThisTurn);
+      }
+      return inner.list(prefix, { ...listOptions, limit: PAGE_SIZE });
+    },
+  };
+  const watch = async <T>(work: () => Promise<T>): Promise<T> => {
+    let watching = true;
+    const turn = (): void => {
+      pagesThisTurn = 0;
+      if (watching) setImmediate(turn);
+    };
+    setImmediate(turn);
+    try {
+      return await work();
+    } finally {
+      watching = false;
+    }
+  };
+  return { store, watch, walPages: () => walPages, mostPagesInATurn: () => most };
+}
+
+/** A slice clock each reading of which is a millisecond: a slice is a few pages, on any machine. */
+function countingClock(): () => number {
+  let ticks = 0;
+  return () => ++ticks;
+}
+
+describe("a writer's open over a store that answers without I/O", { timeout: 120_000 }, () => {
+  it("gives the event loop turns while it lists a long WAL", async () => {
+    const counting = turnCounting(await longWal());
+    const { log, records } = await counting.watch(() =>
+      openLog(counting.store, "q", testOptions(), { sliceNow: countingClock() }),
+    );
+    assert.equal(records.length, BATCHES);
+    assert.deepEqual(texts(records.slice(-2)), [`r${BATCHES - 2}`, `r${BATCHES - 1}`]);
+    const pages = counting.walPages();
+    assert.ok(pages >= BATCHES / PAGE_SIZE, `${pages} pages of the WAL listed`);
+    // A slice is 4 readings of the clock, one a page: a few pages a turn, not all of them.
+    assert.ok(
+      counting.mostPagesInATurn() <= 8,
+      `${counting.mostPagesInATurn()} of ${pages} WAL pages were listed in one turn of the event loop`,
+    );
+    await log.close();
+  });
+});
