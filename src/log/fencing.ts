@@ -12,6 +12,7 @@
  */
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError, FencedError } from "../errors.js";
+import type { MonotonicNow } from "../util/slices.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
 import { awaitListing, type FencedBy, fencedError } from "./fence-errors.js";
 import type { LogKeys } from "./keys.js";
@@ -21,7 +22,7 @@ import {
   type ManifestEntry,
   type ManifestReader,
 } from "./manifest.js";
-import { tailDamage, walRun } from "./replay.js";
+import { listWalRun, tailDamage } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 
 /** What the fence reads and writes through. */
@@ -38,6 +39,8 @@ export interface FenceContext {
   /** How many WAL creates this writer keeps in flight (recorded in its manifests). */
   walWindow: number;
   describeLog: string;
+  /** The clock slices of its WAL listings run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
+  sliceNow?: MonotonicNow;
 }
 
 /** Where the fence went: replay stops before `fenceId`; the writer's first batch is `nextWalId`. */
@@ -278,9 +281,8 @@ export class WriterFence {
    * {@link tailDamage}) and the last id.
    */
   async #firstFreeSlot(after: number, skipDamage: boolean): Promise<FreeSlot> {
-    const { storage, keys } = this.#ctx;
-    const listed = await storage.list(keys.walDir, keys.wal(after));
-    const { next: slot, tail } = await walRun(storage, keys, after, listed);
+    const { storage, keys, sliceNow } = this.#ctx;
+    const { next: slot, tail } = await listWalRun(storage, keys, after, sliceNow);
     const last = Math.max(slot - 1, tail.at(-1) ?? after);
     const damage = tail.length === 0 ? null : await tailDamage(storage, keys, slot, tail);
     if (damage !== null) {

@@ -163,6 +163,7 @@ async function openResolved(
       epochValidityMs: resolved.epochValidityMs,
       walWindow: resolved.maxWritesInFlight,
       describeLog,
+      sliceNow,
     },
     probed,
     () => {

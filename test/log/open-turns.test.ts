@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { type FenceContext, WriterFence } from "../../src/log/fencing.js";
 import { openLog } from "../../src/log/index.js";
+import { LogKeys } from "../../src/log/keys.js";
+import { ManifestReader } from "../../src/log/manifest.js";
+import { LogStorage } from "../../src/log/storage.js";
+import { silentLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { rec, testOptions, texts } from "./helpers.js";
@@ -86,5 +92,39 @@ describe("a writer's open over a store that answers without I/O", { timeout: 120
       `${counting.mostPagesInATurn()} of ${pages} WAL pages were listed in one turn of the event loop`,
     );
     await log.close();
+  });
+
+  it("gives the event loop turns while placing its fence after a long WAL", async () => {
+    const counting = turnCounting(await longWal());
+    const clock = new ManualClock();
+    const keys = new LogKeys("q/");
+    const storage = LogStorage.create(counting.store, {
+      clock,
+      logger: silentLogger,
+      retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
+    });
+    const context: FenceContext = {
+      storage,
+      keys,
+      manifests: new ManifestReader(storage, keys),
+      clock,
+      checkIntervalMs: 1_000,
+      epochValidityMs: 30_000,
+      walWindow: 4,
+      describeLog: `log "q/" in ${counting.store.describe()}`,
+      sliceNow: countingClock(),
+    };
+    const placed = await counting.watch(async () => {
+      const fence = await WriterFence.claim(context, Promise.resolve());
+      return fence.placeFence(false);
+    });
+    // After a clean close nothing is fenced: the first free slot follows the WAL.
+    assert.deepEqual(placed, { fenceId: BATCHES + 1, nextWalId: BATCHES + 1 });
+    const pages = counting.walPages();
+    assert.ok(pages >= BATCHES / PAGE_SIZE, `${pages} pages of the WAL listed`);
+    assert.ok(
+      counting.mostPagesInATurn() <= 8,
+      `${counting.mostPagesInATurn()} of ${pages} WAL pages were listed in one turn of the event loop`,
+    );
   });
 });
