@@ -208,7 +208,7 @@ async function openResolved(
     if (!(error instanceof CorruptionError)) throw error;
     await fence.throwIfSuperseded();
     if (!skipDamage) throw error;
-    const salvaged = await salvage(storage, keys, manifests, own, fenceId);
+    const salvaged = await salvage(storage, keys, manifests, own, fenceId, sliceNow);
     recovered = salvaged;
     recovery = salvaged.report;
     resolved.logger.warn("recovered a damaged log by skipping objects", {

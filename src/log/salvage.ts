@@ -7,6 +7,7 @@
  * caller checkpoints the salvaged state so later opens start past the damage.
  */
 import { CorruptionError } from "../errors.js";
+import { type MonotonicNow, nextSlice, processNow, SliceBudget } from "../util/slices.js";
 import {
   damagedWalBatchCount,
   isFenceSize,
@@ -29,14 +30,20 @@ interface Start {
   replayAfter: number;
 }
 
-/** Rebuilds what can be rebuilt of the log below the fence at `fenceId`. */
+/**
+ * Rebuilds what can be rebuilt of the log below the fence at `fenceId`. Its
+ * reads of the WAL go in slices of the event loop: a store that answers
+ * without I/O (the memory store) would read and verify a long WAL in one turn.
+ */
 export async function salvage(
   storage: LogStorage,
   keys: LogKeys,
   manifests: ManifestReader,
   own: ManifestEntry,
   fenceId: number,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<Salvaged> {
+  const budget = new SliceBudget(undefined, sliceNow);
   const damaged: RecoveryReport["damaged"] = [];
   let checkpoint: Uint8Array | null = null;
   let checkpointBytes = 0;
@@ -65,7 +72,9 @@ export async function salvage(
   const batches: VerifiedWalBatch[] = [];
   let id = start.replayAfter + 1;
   const scan = new WalScan();
+  budget.start();
   for (; id < fenceId; id++) {
+    if (budget.spent()) await nextSlice(budget);
     const key = keys.wal(id);
     const body = await storage.get(key);
     if (body === null) {
@@ -84,6 +93,7 @@ export async function salvage(
   // Everything after the break is unreachable from a consistent state: skipped, counted.
   const skipped: RecoveryReport["skipped"] = [];
   for (id++; id < fenceId; id++) {
+    if (budget.spent()) await nextSlice(budget);
     const key = keys.wal(id);
     const body = await storage.get(key);
     if (body === null || isFenceSize(body.byteLength)) continue;

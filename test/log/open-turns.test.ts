@@ -37,12 +37,18 @@ function turnCounting(inner: ObjectStore): {
   watch: <T>(work: () => Promise<T>) => Promise<T>;
   walPages: () => number;
   mostPagesInATurn: () => number;
+  mostGetsInATurn: () => number;
 } {
   let walPages = 0;
   let pagesThisTurn = 0;
   let most = 0;
+  let getsThisTurn = 0;
+  let mostGets = 0;
   const store: ObjectStore = {
-    get: (key) => inner.get(key),
+    get: (key) => {
+      if (key.startsWith("q/wal/")) mostGets = Math.max(mostGets, ++getsThisTurn);
+      return inner.get(key);
+    },
     put: (key, body, putOptions) => inner.put(key, body, putOptions),
     delete: (key) => inner.delete(key),
     describe: () => inner.describe(),
@@ -58,6 +64,7 @@ function turnCounting(inner: ObjectStore): {
     let watching = true;
     const turn = (): void => {
       pagesThisTurn = 0;
+      getsThisTurn = 0;
       if (watching) setImmediate(turn);
     };
     setImmediate(turn);
@@ -67,7 +74,13 @@ function turnCounting(inner: ObjectStore): {
       watching = false;
     }
   };
-  return { store, watch, walPages: () => walPages, mostPagesInATurn: () => most };
+  return {
+    store,
+    watch,
+    walPages: () => walPages,
+    mostPagesInATurn: () => most,
+    mostGetsInATurn: () => mostGets,
+  };
 }
 
 /** A slice clock each reading of which is a millisecond: a slice is a few pages, on any machine. */
@@ -126,5 +139,25 @@ describe("a writer's open over a store that answers without I/O", { timeout: 120
       counting.mostPagesInATurn() <= 8,
       `${counting.mostPagesInATurn()} of ${pages} WAL pages were listed in one turn of the event loop`,
     );
+  });
+
+  it("gives the event loop turns while it salvages a long damaged WAL", async () => {
+    const inner = await longWal();
+    const damaged = 1_000;
+    await inner.put(`q/wal/${String(damaged).padStart(20, "0")}`, rec("not a WAL batch"));
+    const counting = turnCounting(inner);
+    const { log, records, recovery } = await counting.watch(() =>
+      openLog(counting.store, "q", testOptions({ recoverCorruption: "skip" }), {
+        sliceNow: countingClock(),
+      }),
+    );
+    assert.equal(records.length, damaged - 1);
+    assert.equal(recovery?.skipped.length, BATCHES - damaged);
+    // The reads of the WAL: replay's, then salvage's, each a few to a slice of 4 readings.
+    assert.ok(
+      counting.mostGetsInATurn() <= 64,
+      `${counting.mostGetsInATurn()} WAL objects were read in one turn of the event loop`,
+    );
+    await log.close();
   });
 });
