@@ -104,15 +104,22 @@ export class ManifestReader {
     readonly keys: LogKeys,
   ) {}
 
-  /** Ids of every manifest, ascending. */
+  /**
+   * Ids of every manifest, ascending. A store's listing is in key order (the
+   * `ObjectStore` contract), so this only compares neighbours; the ids of one
+   * that breaks it are sorted, so that the last is the newest manifest.
+   */
   async listIds(): Promise<number[]> {
     const objects = await this.storage.list(this.keys.manifestDir);
     const ids: number[] = [];
+    let ordered = true;
     for (const { key } of objects) {
       const id = this.keys.idOf(this.keys.manifestDir, key);
-      if (id !== null) ids.push(id);
+      if (id === null) continue;
+      if (ids.length > 0 && id < ids[ids.length - 1]!) ordered = false;
+      ids.push(id);
     }
-    return ids;
+    return ordered ? ids : ids.sort((x, y) => x - y);
   }
 
   async read(id: number): Promise<Manifest> {
