@@ -224,21 +224,6 @@ export async function readLogCheckpoint(
   }
 }
 
-/**
- * `objects` in key order. A store's listing is (the `ObjectStore` contract),
- * so this only compares neighbours; a store that breaks the contract has its
- * listing sorted, so the WAL run, the first and last ids and the check for
- * collected slots still see the objects in order.
- */
-async function inKeyOrder(objects: ObjectInfo[], budget: SliceBudget): Promise<ObjectInfo[]> {
-  for (let i = 1; i < objects.length; i++) {
-    if (spentAt(budget, i)) await nextSlice(budget);
-    if (compareKeys(objects[i - 1]!.key, objects[i]!.key) > 0)
-      return sortInSlices(objects, (a, b) => compareKeys(a.key, b.key), budget);
-  }
-  return objects;
-}
-
 /** The first index of `sorted` (ascending) whose value is at least `value`. */
 function lowerBound(sorted: readonly number[], value: number): number {
   let lo = 0;
@@ -303,11 +288,12 @@ async function survey(
     newestId === null ? null : { id: newestId, manifest: await r.manifests.read(newestId) };
   // Objects of a log without manifests: its manifests were lost, it is not a new log.
   if (newest === null) await refuseLostManifests(storage, keys, r.manifests, r.ownedDirs);
-  const [listed, checkpointObjects] = await Promise.all([
+  // Listings come in key order (sorted if the store breaks its contract), as the WAL run,
+  // the first and last ids and the check for collected slots need them.
+  const [listedWal, checkpointObjects] = await Promise.all([
     storage.list(keys.walDir, undefined, budget),
     storage.list(keys.checkpointDir, undefined, budget),
   ]);
-  const listedWal = await inKeyOrder(listed, budget);
   const replayAfter = newest?.manifest.replayAfter ?? 0;
   // Only the unbroken run after replayAfter is what a writer would replay; objects past a
   // gap are the tail of a writer that died with creates in flight, or damage.

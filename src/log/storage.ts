@@ -4,6 +4,7 @@
  */
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import { compareKeys } from "../store/key-order.js";
 import {
   isObjectExistsError,
   type ListPage,
@@ -11,7 +12,7 @@ import {
   type ObjectStore,
 } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
-import { nextSlice, type SliceBudget } from "../util/slices.js";
+import { nextSlice, type SliceBudget, sortInSlices, spentAt } from "../util/slices.js";
 import type { RetryPolicy } from "./options.js";
 import { type RetryContext, type RetryEpisode, Sleeper, withRetry } from "./retry.js";
 
@@ -85,7 +86,10 @@ export class LogStorage {
    * Every key under `prefix` (strictly after `startAfter`), in key order; each
    * page retried. With `budget`, the event loop has a turn between two pages
    * once its slice is spent: a store that answers without I/O (the memory
-   * store) would otherwise list a long WAL in one turn.
+   * store) would otherwise list a long WAL in one turn. A store's listing is
+   * in key order (the `ObjectStore` contract), so this only compares
+   * neighbours; the listing of a store that breaks it is sorted, so that a run
+   * of WAL slots or the newest manifest is not misread.
    */
   async list(prefix: string, startAfter?: string, budget?: SliceBudget): Promise<ObjectInfo[]> {
     const all: ObjectInfo[] = [];
@@ -93,7 +97,7 @@ export class LogStorage {
     for (;;) {
       const page = await this.page(prefix, cursor);
       for (const object of page.objects) all.push(object);
-      if (page.nextStartAfter === undefined) return all;
+      if (page.nextStartAfter === undefined) return inKeyOrder(all, budget);
       cursor = page.nextStartAfter;
       if (budget?.spent()) await nextSlice(budget);
     }
@@ -132,4 +136,14 @@ export class LogStorage {
       }
     });
   }
+}
+
+/** `objects`, sorted by key (in slices of `budget`) only if two neighbours are out of order. */
+async function inKeyOrder(objects: ObjectInfo[], budget?: SliceBudget): Promise<ObjectInfo[]> {
+  for (let i = 1; i < objects.length; i++) {
+    if (budget !== undefined && spentAt(budget, i)) await nextSlice(budget);
+    if (compareKeys(objects[i - 1]!.key, objects[i]!.key) > 0)
+      return sortInSlices(objects, (a, b) => compareKeys(a.key, b.key), budget);
+  }
+  return objects;
 }

@@ -77,4 +77,17 @@ describe("manifests listed out of key order", { timeout: 60_000 }, () => {
     ]);
     await log.close();
   });
+
+  it("a writer opens a log whose WAL after the checkpoint is listed out of key order", async () => {
+    const inner = await manyManifests();
+    const { log } = await openLog(inner, "q", testOptions({ gcMinAgeMs: 1e12 }));
+    for (let i = 0; i < 10; i++) await log.append(rec(`w${i}`));
+    await log.close(); // no snapshot source: the 10 batches stay to be replayed
+    const reopened = await openLog(reversedPages(inner), "q", testOptions());
+    assert.deepEqual(texts(reopened.records), [
+      "after the last checkpoint",
+      ...Array.from({ length: 10 }, (_, i) => `w${i}`),
+    ]);
+    await reopened.log.close();
+  });
 });
