@@ -41,8 +41,8 @@ export class History {
   readonly #all = new Map<number, Bucket>();
   /** Reads begun so far (see {@link beginRead}). */
   #reads = 0;
-  /** The read of the newest all-queues depth applied (see {@link sample}). */
-  #depthRead = 0;
+  /** The newest read sampled (see {@link sample}). */
+  #newestRead = 0;
   /** Per queue: the last cumulative `done` count seen (reader sources). */
   readonly #lastDone = new Map<string, number>();
 
@@ -95,9 +95,11 @@ export class History {
    * Record the depth of each queue at `at`. With `fromDone`, completions are
    * derived from the growth of the cumulative `done` counter since the last
    * sample (how a read-only dashboard sees throughput). `stats` holds every
-   * queue: their sum is the depth of all queues together, unless a read
-   * begun after `read` (this one, numbered by {@link beginRead}) was sampled
-   * already (reads overlap: an older one may lack queues created since).
+   * queue: their sum is the depth of all queues together. Reads overlap:
+   * when a read begun after this one (`read`, numbered by {@link beginRead})
+   * was sampled already, this one is left out whole. Its depths are older,
+   * and may lack queues created since; its `done` counters are older too
+   * (taken as the baseline, the growth since would be counted twice).
    */
   sample(
     stats: readonly QueueStats[],
@@ -105,12 +107,11 @@ export class History {
     fromDone: boolean,
     read = this.beginRead(),
   ): void {
+    if (read <= this.#newestRead) return;
+    this.#newestRead = read;
     const all = this.#bucketIn(this.#all, at);
     const total = { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
-    if (stats.length > 0 && read > this.#depthRead) {
-      all.depth = total;
-      this.#depthRead = read;
-    }
+    if (stats.length > 0) all.depth = total;
     for (const s of stats) {
       total.pending += s.pending;
       total.claimed += s.claimed;

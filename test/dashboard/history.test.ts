@@ -82,6 +82,21 @@ describe("dashboard history", () => {
     assert.equal(history.series(null, 1_900).buckets.at(-1)!.depth?.pending, 8);
   });
 
+  it("keeps each queue's depth and done count of the read begun last when an older read lands after it", () => {
+    const history = new History(1_000, 4);
+    const older = history.beginRead();
+    const newer = history.beginRead();
+    history.sample([stats("a", 7, 10), stats("b", 2, 0)], 1_500, true, newer);
+    history.sample([stats("a", 3, 4), stats("b", 9, 0)], 1_600, true, older);
+    const depth = (queue: string): number | undefined =>
+      history.series(queue, 1_900).buckets.at(-1)!.depth?.pending;
+    assert.deepEqual([depth("a"), depth("b")], [7, 2]);
+    // The older read's done counter is not the baseline either: growth after it is counted once.
+    history.sample([stats("a", 7, 12), stats("b", 2, 0)], 1_700, true);
+    assert.equal(history.series("a", 1_900).buckets.at(-1)!.completed, 2);
+    assert.equal(history.series(null, 1_900).buckets.at(-1)!.completed, 2);
+  });
+
   it("orders reads by when they began, not by the wall clock, which may step back", () => {
     const history = new History(60_000, 60);
     const t = Date.UTC(2030, 0, 1);
