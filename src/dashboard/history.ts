@@ -111,7 +111,7 @@ export class History {
     this.#newestRead = read;
     const all = this.#bucketIn(this.#all, at);
     const total = { pending: 0, claimed: 0, scheduled: 0, dead: 0 };
-    if (stats.length > 0) all.depth = total;
+    all.depth = total; // 0 when the read found no queue
     for (const s of stats) {
       total.pending += s.pending;
       total.claimed += s.claimed;

@@ -97,6 +97,18 @@ describe("dashboard history", () => {
     assert.equal(history.series(null, 1_900).buckets.at(-1)!.completed, 2);
   });
 
+  it("records a depth of 0 for all queues when the newest read finds none", () => {
+    const history = new History(1_000, 4);
+    history.sample([stats("a", 5, 0)], 1_500, false);
+    history.sample([], 1_700, false);
+    assert.deepEqual(history.series(null, 1_900).buckets.at(-1)!.depth, {
+      pending: 0,
+      claimed: 0,
+      scheduled: 0,
+      dead: 0,
+    });
+  });
+
   it("orders reads by when they began, not by the wall clock, which may step back", () => {
     const history = new History(60_000, 60);
     const t = Date.UTC(2030, 0, 1);
