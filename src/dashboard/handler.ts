@@ -8,8 +8,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { checkListJobs } from "../queue/listing.js";
 import type { JobStatus } from "../queue/types.js";
+import { checkQueueName } from "../queue/validate.js";
 import { messageOf } from "../util/message.js";
+import { describeValue } from "../validate.js";
 import type { History } from "./history.js";
 import { html } from "./html.js";
 import type { NoticeBoard } from "./notices.js";
@@ -106,6 +109,34 @@ function one(query: URLSearchParams, name: string, required: boolean): string | 
   return value;
 }
 
+/** Query parameter `name`'s `value`, unless it is longer than {@link MAX_CURSOR_CHARS} (a 400). */
+function bounded(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.length > MAX_CURSOR_CHARS)
+    throw new HttpError(
+      400,
+      `Expected \`${name}\` to be at most ${MAX_CURSOR_CHARS} characters, got ${value.length}`,
+    );
+  return value;
+}
+
+/**
+ * The queue page's `cursor` for jobs in `state`, checked here: its 400 names
+ * the query parameter, not the `listJobs` option it is passed on as.
+ */
+function checkCursor(cursor: string | undefined, state: JobStatus): string | undefined {
+  if (bounded("cursor", cursor) === undefined) return undefined;
+  try {
+    checkListJobs(state, { cursor });
+  } catch (error) {
+    if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") throw error;
+    throw new HttpError(
+      400,
+      `Expected \`cursor\` to be the cursor of a "Next page" link of ${state} jobs, got ${describeValue(cursor)}: open the first page and follow its links`,
+    );
+  }
+  return cursor;
+}
+
 export async function handle(
   state: HandlerState,
   req: IncomingMessage,
@@ -144,22 +175,19 @@ export async function handle(
   switch (path) {
     case "/":
     case "": {
-      const after = one(query, "after", false);
-      if (after !== undefined && after.length > MAX_CURSOR_CHARS)
-        throw new HttpError(400, "`after` is too long");
+      const after = bounded("after", one(query, "after", false));
       return send(res, 200, await overviewPage(ctx, state.source, state.history, after));
     }
     case "/queue": {
-      const name = one(query, "name", true);
+      // Checked here, so that a 400 names the query parameter.
+      const name = checkQueueName(one(query, "name", true), "name");
       const stateName = (one(query, "state", false) ?? "pending") as JobStatus;
       if (!STATES.includes(stateName))
         throw new HttpError(
           400,
           `Expected \`state\` to be one of ${STATES.join(", ")}, got ${JSON.stringify(stateName)}`,
         );
-      const cursor = one(query, "cursor", false);
-      if (cursor !== undefined && cursor.length > MAX_CURSOR_CHARS)
-        throw new HttpError(400, "The cursor is too long");
+      const cursor = checkCursor(one(query, "cursor", false), stateName);
       return send(
         res,
         200,

@@ -170,4 +170,41 @@ describe("dashboard request handling", () => {
       await queue.close();
     }
   });
+
+  it("names the query parameter and what it expects in a 400, not an API option", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    await queue.enqueue("q", "x");
+    const served = await serve(dashboard(queue, { logger: silentLogger }));
+    try {
+      const long = "x".repeat(2_000);
+      for (const [target, expected] of [
+        [
+          "/queue?name=q&cursor=nonsense",
+          /^Expected `cursor` to be the cursor of a .*got .*nonsense/,
+        ],
+        [
+          "/queue?name=q&state=dead&cursor=pending:1.2",
+          /^Expected `cursor` to be the cursor of a /,
+        ],
+        [
+          `/queue?name=q&cursor=${long}`,
+          /^Expected `cursor` to be at most 1024 characters, got 2000/,
+        ],
+        [`/queue?name=${"q".repeat(300)}`, /^Expected `name` to be a queue name of /],
+        [`/?after=${long}`, /^Expected `after` to be at most 1024 characters, got 2000/],
+      ] as const) {
+        const reply = await http(`${served.url}${target}`);
+        assert.equal(reply.status, 400, target);
+        const message = /<p id="error">([^<]*)<\/p>/.exec(reply.body)?.[1] ?? "";
+        assert.match(message, expected, target);
+        assert.doesNotMatch(message, /options\./, target);
+      }
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
 });
