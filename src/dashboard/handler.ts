@@ -100,13 +100,14 @@ function locate(
   return { base, path, query: url.searchParams };
 }
 
+/** Query parameter `name`; an empty one (`?cursor=`, a form's blank field) is taken as absent. */
 function one(query: URLSearchParams, name: string, required: true): string;
 function one(query: URLSearchParams, name: string, required: false): string | undefined;
 function one(query: URLSearchParams, name: string, required: boolean): string | undefined {
-  const value = query.get(name) ?? undefined;
-  if (required && (value === undefined || value === ""))
-    throw new HttpError(400, `Expected \`${name}\` in the request`);
-  return value;
+  const value = query.get(name) ?? "";
+  if (value !== "") return value;
+  if (required) throw new HttpError(400, `Expected \`${name}\` in the request`);
+  return undefined;
 }
 
 /** Query parameter `name`'s `value`, unless it is longer than {@link MAX_CURSOR_CHARS} (a 400). */

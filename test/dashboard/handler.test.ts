@@ -207,4 +207,24 @@ describe("dashboard request handling", () => {
       await queue.close();
     }
   });
+
+  it("takes an empty query parameter as absent: `?cursor=` is the first page", async () => {
+    const queue = await Queue.open(new MemoryStore(), "app", {
+      logger: silentLogger,
+      flushIntervalMs: 0,
+    });
+    const id = await queue.enqueue("q", "x");
+    const served = await serve(dashboard(queue, { logger: silentLogger }));
+    try {
+      for (const target of ["/queue?name=q&cursor=", "/queue?name=q&state=&cursor="]) {
+        const reply = await http(`${served.url}${target}`);
+        assert.equal(reply.status, 200, `${target}: ${reply.body}`);
+        assert.match(reply.body, new RegExp(`data-job="${id}"`), target);
+        assert.match(reply.body, /class="on">pending \(1\)/, target);
+      }
+    } finally {
+      await served.close();
+      await queue.close();
+    }
+  });
 });
