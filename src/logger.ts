@@ -1,5 +1,12 @@
-/** The `Logger` interface taquba reports through, and its console and silent implementations. */
-/** Where taquba reports problems it handles itself (retries, settlement failures in workers). */
+/**
+ * The `Logger` interface taquba reports through, its console and silent
+ * implementations, and the guard every logger taquba is given is called through.
+ */
+/**
+ * Where taquba reports problems it handles itself (retries, settlement
+ * failures in workers). A method that throws, or returns a promise that
+ * rejects, is ignored: a failing logger never fails the work it reports on.
+ */
 export interface Logger {
   /** Detail useful when tracing a problem (optional: left out, these are dropped). */
   debug?(message: string, fields?: Record<string, unknown>): void;
@@ -19,3 +26,62 @@ export const consoleLogger: Logger = {
 
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = { warn: () => {}, error: () => {} };
+
+type Level = "debug" | "info" | "warn" | "error";
+
+/** The guard of each logger guarded so far (see {@link guardLogger}). */
+const guards = new WeakMap<object, Logger>();
+/** Loggers that need no guard: the two above (they never throw). */
+const safe = new WeakSet<object>([consoleLogger, silentLogger]);
+/**
+ * Registry key of the logger a guard calls, on the guard: the same key in
+ * either build (ESM, CommonJS), so a guard of the other build is known too.
+ */
+const GUARDED = Symbol.for("taquba.guardedLogger");
+
+/** Calls `logger[level]` with `args`, if it has that method; a throw or a rejection is dropped. */
+function tell(logger: Logger, level: Level, args: unknown[]): void {
+  try {
+    const method: unknown = logger[level];
+    if (typeof method !== "function") return;
+    const result: unknown = Reflect.apply(method, logger, args);
+    if (typeof (result as { then?: unknown } | null | undefined)?.then === "function")
+      Promise.resolve(result).catch(() => {});
+  } catch {
+    // The logger failed: there is nowhere left to report it, and the work it was told of goes on.
+  }
+}
+
+/**
+ * `logger` to be called anywhere: a commit, a worker's loop, a timer, a
+ * promise's reaction. A method that throws (a closed sink, a bug in a
+ * formatter) or returns a rejected promise is ignored, so it can neither
+ * fail the work it was told of nor leave a promise rejected (which ends a
+ * Node process). The methods are looked up at each call, with the arguments
+ * as given. One guard per logger, and guarding a guard returns it; see
+ * {@link unguardedLogger} to tell whether two guards are of one logger.
+ */
+export function guardLogger(logger: Logger): Logger {
+  if ((typeof logger !== "object" && typeof logger !== "function") || logger === null)
+    return logger;
+  if (safe.has(logger) || GUARDED in logger) return logger;
+  let guard = guards.get(logger);
+  if (guard === undefined) {
+    guard = {
+      debug: (...args) => tell(logger, "debug", args),
+      info: (...args) => tell(logger, "info", args),
+      warn: (...args) => tell(logger, "warn", args),
+      error: (...args) => tell(logger, "error", args),
+    };
+    Object.defineProperty(guard, GUARDED, { value: logger });
+    guards.set(logger, guard);
+  }
+  return guard;
+}
+
+/** The logger `logger` guards when it is a guard (of either build), else `logger` itself. */
+export function unguardedLogger(logger: unknown): unknown {
+  if ((typeof logger !== "object" && typeof logger !== "function") || logger === null)
+    return logger;
+  return GUARDED in logger ? (logger as Record<symbol, unknown>)[GUARDED] : logger;
+}

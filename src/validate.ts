@@ -12,7 +12,7 @@
 import { types } from "node:util";
 import type { Clock } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
-import type { Logger } from "./logger.js";
+import { guardLogger, type Logger } from "./logger.js";
 import type { ObjectStore } from "./store/types.js";
 import { isAbortSignal } from "./util/abort.js";
 
@@ -327,9 +327,12 @@ export function checkClock(value: unknown, arg: string): Clock {
   return value as Clock;
 }
 
-/** A {@link Logger}: `warn` and `error`, and `debug`/`info` when present. */
+/**
+ * A {@link Logger}: `warn` and `error`, and `debug`/`info` when present;
+ * returned guarded (see {@link guardLogger}), as it is called from anywhere.
+ */
 export function checkLogger(value: unknown, arg: string): Logger {
   if (!hasMethods(value, ["warn", "error"], ["debug", "info"]))
     throw invalidArgument(arg, "a Logger (an object with warn and error methods)", value);
-  return value as Logger;
+  return guardLogger(value as Logger);
 }

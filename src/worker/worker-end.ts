@@ -4,7 +4,7 @@
  * shutdown deadline's note) and the failure `runWorker` rejects with, if any.
  */
 import { taqubaErrorCode } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { type Logger, unguardedLogger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
 import { queueFailure, queueLogger } from "../queue/settle.js";
 import { messageOf } from "../util/message.js";
@@ -46,7 +46,9 @@ export function endWorker(end: WorkerEnd): unknown {
         : "") +
       (deadline?.fencedNote ?? "");
     const fields = { queue: queueName, error: messageOf(failure) };
-    if (queueLogger(queue) === logger) logger.debug?.(line, fields);
+    // Compared unguarded: a queue of the package's other build guards the same logger apart.
+    if (unguardedLogger(queueLogger(queue)) === unguardedLogger(logger))
+      logger.debug?.(line, fields);
     else logger.warn(line, fields);
     return null;
   }
