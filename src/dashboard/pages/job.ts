@@ -10,6 +10,7 @@ import type { DashboardSource } from "../source.js";
 import {
   actionForm,
   bytesPreview,
+  href,
   type PageContext,
   page,
   queueLink,
@@ -46,13 +47,21 @@ export async function jobPage(
   }
   const attempts = await source.attempts(id);
   const headers = Object.entries(job.headers);
-  const remove = actionForm(ctx, "remove", { id: job.id }, "Remove", { danger: true });
+  // An action that ends the job returns to its queue: this page would answer 404 once it is gone.
+  const toQueue: PageContext = {
+    ...ctx,
+    self: href(ctx, "/queue", { name: job.queue, state: job.status }),
+  };
+  const remove = actionForm(toQueue, "remove", { id: job.id }, "Remove", { danger: true });
   const actions =
     job.status === "dead"
       ? html`${actionForm(ctx, "requeue", { id: job.id }, "Requeue")}${remove}`
       : job.status === "done"
         ? remove
-        : actionForm(ctx, "cancel", { id: job.id }, "Cancel", { danger: true });
+        : // A running job's cancel only asks its handler to stop: it stays here.
+          actionForm(job.status === "claimed" ? ctx : toQueue, "cancel", { id: job.id }, "Cancel", {
+            danger: true,
+          });
   const body = html`<p class="muted"><a href="${`${ctx.base}/`}">Queues</a> / ${queueLink(ctx, job.queue, job.status)} /</p>
 <h1>Job <code>${job.id}</code> ${statusBadge(job.status)}</h1>
 ${ctx.writable ? html`<p>${actions}</p>` : ""}
