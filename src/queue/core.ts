@@ -21,7 +21,7 @@
  */
 import { type Clock, type MonotonicClock, withMonotonic } from "../clock.js";
 import type { Log } from "../log/index.js";
-import type { Logger } from "../logger.js";
+import { type Logger, unguardedLogger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import type { RandomSource } from "../util/random.js";
 import { type MonotonicNow, processNow, SLICE_MS, SliceBudget } from "../util/slices.js";
@@ -145,7 +145,8 @@ export class QueueCore {
     this.clock = resolved.clock;
     this.timed = withMonotonic(resolved.clock, this.settings.schedulerIntervalMs);
     this.logger = resolved.logger;
-    this.#logLogsToQueueLogger = resolved.log.logger === resolved.logger;
+    this.#logLogsToQueueLogger =
+      unguardedLogger(resolved.log.logger) === unguardedLogger(resolved.logger);
     this.observers = new Observers(resolved.logger);
     this.events = new QueueEvents(
       this.observers,

@@ -250,6 +250,21 @@ describe("durability", { timeout: 60_000 }, () => {
     assert.deepEqual(logLog.messages("error"), ["log failed"]);
   });
 
+  it("a queue whose log has the queue's own logger: the log failure is one line", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const logger = recordingLogger();
+    const first = await Queue.open(store, "jobs", { ...options(clock), logger, log: { logger } });
+    const second = await Queue.open(store, "jobs", options(clock));
+    assert.equal((await rejection(first.enqueue("q", "zombie"))).code, "FENCED");
+    await first.close();
+    await second.close();
+    assert.deepEqual(
+      logger.messages("error").map((line) => line.replace(/:.*/s, "")),
+      ["queue closed after a log failure"],
+    );
+  });
+
   it("a corrupted checkpoint makes open reject with CORRUPTION naming the object", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
