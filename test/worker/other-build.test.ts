@@ -199,4 +199,52 @@ describe("runWorker and a queue of different builds", { timeout: 20_000 }, () =>
         await queue.close();
       }
     });
+
+  // Each build guards the user's logger with a guard of its own: the worker still has to
+  // see that the queue reports to the same logger, so the fence is the queue's one line.
+  for (const queueOf of ["the other build", "this build"] as const)
+    it(`a queue of ${queueOf}, fenced, with the worker's logger: the fence is one line, the queue's`, async () => {
+      const [queueBuild, workerBuild] =
+        queueOf === "the other build" ? [second, thisBuild] : [thisBuild, second];
+      const logger = recordingLogger();
+      const store = new queueBuild.MemoryStore();
+      const queue = await queueBuild.Queue.open(store, "q", { logger, flushIntervalMs: 0 });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let runs = 0;
+      try {
+        await queue.enqueue("q", "job");
+        const worker = workerBuild.runWorker(
+          queue,
+          "q",
+          async () => {
+            runs++;
+            await released;
+          },
+          { pollIntervalMs: 60_000, logger },
+        );
+        await until(() => runs === 1);
+        const successor = await queueBuild.Queue.open(store, "q", {
+          logger: silentLogger,
+          flushIntervalMs: 0,
+        });
+        release();
+        await soon(worker);
+        await successor.close();
+        const lines = logger.at("warn", "error").map(({ level, message }) => `${level} ${message}`);
+        assert.equal(lines.length, 1, lines.join("\n"));
+        assert.match(lines[0]!, /^error queue closed after a log failure: /);
+        const debug = logger.messages("debug");
+        assert.equal(debug.length, 1, debug.join("\n"));
+        assert.match(
+          debug[0]!,
+          /^worker: queue "q" stopped: .*\(fenced\); 1 settlement\(s\) failed/,
+        );
+      } finally {
+        release();
+        await queue.close().catch(() => {});
+      }
+    });
 });
