@@ -2,7 +2,7 @@
  * `runWorker`'s arguments checked, and its options with their defaults
  * filled in: everything is checked before anything is claimed.
  */
-import { consoleLogger, guardLogger, type Logger } from "../logger.js";
+import { consoleLogger, type Logger } from "../logger.js";
 import { JOB_HINTS, OptionWarnings } from "../queue/option-warnings.js";
 import type { Queue } from "../queue/queue.js";
 import { checkQueueName } from "../queue/validate.js";
@@ -11,6 +11,7 @@ import {
   checkDuration,
   checkFunction,
   checkInteger,
+  checkLogger,
   checkOptionalSignal,
   checkOptionsObject,
   checkPositiveDuration,
@@ -84,7 +85,8 @@ export function workerSettings(
     options.shutdownTimeoutMs === undefined
       ? null
       : checkDuration(options.shutdownTimeoutMs, "options.shutdownTimeoutMs");
-  const logger = guardLogger(options.logger ?? consoleLogger);
+  const logger =
+    options.logger === undefined ? consoleLogger : checkLogger(options.logger, "options.logger");
   const leaseMs = leaseOption ?? queue.queueConfig(queueName).leaseMs;
   new OptionWarnings(logger).check(options, "runWorker options", WORKER_OPTION_KEYS, JOB_HINTS);
   return {

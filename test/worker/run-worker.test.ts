@@ -1236,6 +1236,20 @@ describe("runWorker", { timeout: 60_000 }, () => {
     }
   });
 
+  it("rejects a logger without warn and error with INVALID_ARGUMENT, claiming nothing", async () => {
+    const { queue } = await openTestQueue();
+    await queue.enqueue("q", "x");
+    for (const logger of [{}, { warn: "no", error() {} }, 5, null]) {
+      // Stopped already: a logger let through would end the worker at once, not hang the test.
+      const options = { logger: logger as never, signal: AbortSignal.abort() };
+      const error = await rejection(runWorker(queue, "q", () => {}, options));
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, /^Expected `options.logger` to be a Logger/);
+    }
+    assert.equal((await queue.stats("q")).pending, 1);
+    await queue.close();
+  });
+
   /** The hook a worker asks whether it may start a claim (see `queue/settle.ts`). */
   const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
   for (const { kind, foreign, left } of [
