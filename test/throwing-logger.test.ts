@@ -169,6 +169,7 @@ describe("a logger that throws", () => {
       () => "ended",
       () => "ended",
     );
+    let timer: NodeJS.Timeout | undefined;
     try {
       const error = await first.enqueue("q", "zombie").then(
         () => null,
@@ -176,10 +177,13 @@ describe("a logger that throws", () => {
       );
       assert.equal(error?.code, "FENCED");
       assert.equal(first.closed, true);
-      const timeout = new Promise((resolve) => setTimeout(resolve, 2_000, "still waiting"));
+      const timeout = new Promise((resolve) => {
+        timer = setTimeout(resolve, 2_000, "still waiting");
+      });
       assert.equal(await Promise.race([waiting, timeout]), "ended", "its waiters end");
       await unhandled.check();
     } finally {
+      clearTimeout(timer); // not left to keep the process up once the waiters ended
       unhandled.stop();
       await first.close().catch(() => {});
       await second.close();
