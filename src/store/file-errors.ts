@@ -29,6 +29,35 @@ const PERMANENT = new Map([
   ["EXDEV", "the store's directory spans filesystems: keep it on one filesystem"],
 ]);
 
+/** Codes of an operation the filesystem does not have at all: no retry can heal them. */
+const UNSUPPORTED = new Set(["ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+
+/**
+ * What to fix when the filesystem lacks an operation the store needs, or
+ * undefined: a hard link (how a create-if-absent places its object; `EPERM`
+ * from `link` is how FAT and exFAT say they have none) or an fsync (`EINVAL`
+ * where a filesystem cannot fsync a directory). Such a failure is permanent.
+ */
+function unsupportedHint(err: unknown): string | undefined {
+  const code = errorCode(err);
+  if (code === undefined) return undefined;
+  const syscall = (err as { syscall?: unknown }).syscall;
+  if (syscall === "link" && (code === "EPERM" || UNSUPPORTED.has(code)))
+    return (
+      "the filesystem does not support hard links, which a create-if-absent needs (it links a " +
+      "temp file into place): choose a directory on a filesystem that has them (not FAT, exFAT " +
+      "or a share without them), writable by this process"
+    );
+  if (syscall === "fsync" && (code === "EINVAL" || UNSUPPORTED.has(code)))
+    return (
+      "the filesystem cannot fsync (a file or a directory), which makes a write durable: choose " +
+      "a directory on a local filesystem, or turn the store's fsync off for data you can afford to lose"
+    );
+  if (UNSUPPORTED.has(code))
+    return `the filesystem does not support ${typeof syscall === "string" ? `\`${syscall}\`` : "an operation the store needs"}: choose a directory on a local filesystem`;
+  return undefined;
+}
+
 /** The `code` of a Node.js system error (`"ENOENT"`, …), if it has one. */
 export function errorCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
@@ -51,7 +80,9 @@ export function fileStoreError(store: string, op: string, key: string, err: unkn
     return programmingFailure(`${store}: ${op} "${key}"`, err, FIX_FILESTORE);
   const reason = messageOf(err);
   const hint =
-    err instanceof UnusableDirectoryError ? err.hint : PERMANENT.get(errorCode(err) ?? "");
+    err instanceof UnusableDirectoryError
+      ? err.hint
+      : (unsupportedHint(err) ?? PERMANENT.get(errorCode(err) ?? ""));
   return new StorageError(
     `${store}: ${op} "${key}" failed: ${reason}${hint === undefined ? "" : `. The directory cannot be used: ${hint}`}`,
     { cause: err, permanent: hint !== undefined },

@@ -93,8 +93,8 @@ const KEY_DIRECTORY_MAX_LENGTH = 512;
  * that died mid-write (see `file-temp.ts` for which). Failures are
  * `StorageError`s: `permanent: true` for a directory that cannot be used
  * (`ENOTDIR`, `EACCES`, `EPERM`, `EROFS`, a file where the directory should
- * be), with what to fix in the message; transient otherwise (timeouts, a full
- * disk, I/O errors).
+ * be, a filesystem without hard links or that cannot fsync), with what to fix
+ * in the message; transient otherwise (timeouts, a full disk, I/O errors).
  */
 export class FileStore implements ObjectStore {
   readonly #root: string;

@@ -4,7 +4,19 @@
  * instead of retrying for minutes.
  */
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { promises as fsPromises } from "node:fs";
+import {
+  chmod,
+  type FileHandle,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -175,4 +187,56 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await Promise.all(stores.map((store, i) => store.put(`k${i}`, new Uint8Array([i]))));
     assert.equal((await stores[0]!.list("")).objects.length, 8);
   });
+
+  // A filesystem without hard links (FAT, exFAT, some network shares and FUSE mounts) or one
+  // that cannot fsync a directory (some shared folders of virtual machines): nothing heals
+  // it, so the open must fail at once saying so, not retry for two minutes (ENOTSUP, EINVAL)
+  // or tell the user to fix permissions they already have (EPERM).
+  for (const code of ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
+    it(`a filesystem without hard links (link fails with ${code})`, async () => {
+      const root = join(dir, `no-links-${code}`);
+      const link = fsPromises.link;
+      fsPromises.link = async (existing, target) => {
+        if (String(target).startsWith(root))
+          throw Object.assign(
+            new Error(`${code}: not supported, link '${existing}' -> '${target}'`),
+            {
+              code,
+              syscall: "link",
+              path: String(existing),
+              dest: String(target),
+            },
+          );
+        return link(existing, target);
+      };
+      syncBuiltinESMExports();
+      try {
+        await expectPermanentFailure(root, /does not support hard links/);
+      } finally {
+        fsPromises.link = link;
+        syncBuiltinESMExports();
+      }
+    });
+
+  for (const code of ["EINVAL", "ENOTSUP"])
+    it(`a filesystem that cannot fsync a directory (fsync fails with ${code})`, async () => {
+      const root = join(dir, `no-dir-fsync-${code}`);
+      const handle = await open(dir, "r");
+      const proto = Object.getPrototypeOf(handle) as { sync: (this: FileHandle) => Promise<void> };
+      await handle.close();
+      const sync = proto.sync;
+      proto.sync = async function (this: FileHandle): Promise<void> {
+        if ((await this.stat()).isDirectory())
+          throw Object.assign(new Error(`${code}: invalid argument, fsync`), {
+            code,
+            syscall: "fsync",
+          });
+        return sync.call(this);
+      };
+      try {
+        await expectPermanentFailure(root, /cannot fsync/);
+      } finally {
+        proto.sync = sync;
+      }
+    });
 });
