@@ -68,6 +68,27 @@ export class FileDirs {
   }
 
   /**
+   * Forgets that `dir` and every level above it exist: a write found one of
+   * them gone (a temp cleaner removed it, or someone reset the directory), so
+   * the next {@link ensureDir} makes them again, parents fsynced, instead of
+   * every later write failing in the directory that is no more.
+   */
+  forget(dir: string): void {
+    for (let level = dir; ; level = level.slice(0, Math.max(0, level.lastIndexOf("/")))) {
+      this.#dirs.delete(level);
+      this.#made.delete(level);
+      // A handle kept open for a run of fsyncs is the removed directory's: the next fsync
+      // opens the one made again. (Closing waits for an fsync running on it.)
+      const handle = this.#dirHandles.get(level);
+      if (handle !== undefined) {
+        this.#dirHandles.delete(level);
+        handle.then((open) => open.close()).catch(() => {});
+      }
+      if (level === "") return;
+    }
+  }
+
+  /**
    * Whether `dir` is known to exist, durably below the root: {@link ensureDir}
    * has succeeded for it.
    */

@@ -64,6 +64,14 @@ export class TempFiles {
     this.#ready = true;
   }
 
+  /**
+   * The temp folder may be gone (see `FileDirs.forget`): the next write waits
+   * for {@link ready}, which makes it again. (The sweep is not run again.)
+   */
+  forget(): void {
+    this.#ready = false;
+  }
+
   /** Whether {@link ready} has resolved before: a write may skip waiting for it. */
   get isReady(): boolean {
     return this.#ready;

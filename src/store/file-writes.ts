@@ -6,10 +6,11 @@
  * is in `file-writer.ts` (see docs/file-store.md).
  */
 import { link, rename, unlink } from "node:fs/promises";
+import { StorageError } from "../errors.js";
 import type { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import type { ObjectPath } from "./file-keys.js";
-import type { TempFiles } from "./file-temp.js";
+import { TEMP_FOLDER, type TempFiles } from "./file-temp.js";
 import type { FileWriter, WriteResult } from "./file-writer.js";
 import { ObjectExistsError } from "./types.js";
 
@@ -109,6 +110,15 @@ export class FileWrites {
       if (this.#writer.accepts(body.byteLength))
         await this.#putOnThread(key, target, body, create, signal, answered);
       else await this.#putOnPool(key, target, body, create, answered);
+    } catch (err) {
+      // A directory the store made (the object's, a level above it, or the temp folder) was
+      // removed under it: the next put makes them again, instead of failing like this one.
+      if (errorCode(err instanceof StorageError ? err.cause : err) === "ENOENT") {
+        this.#dirs.forget(target.dir);
+        this.#dirs.forget(TEMP_FOLDER);
+        this.#temp.forget();
+      }
+      throw err;
     } finally {
       answered();
     }

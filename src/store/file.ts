@@ -87,7 +87,9 @@ const KEY_DIRECTORY_MAX_LENGTH = 512;
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
- * and directories are assumed to stay once created (they are cached).
+ * and directories are assumed to stay once created (they are cached); one
+ * removed under the store (a temp cleaner ages out empty directories) fails
+ * the put that finds it gone, transiently, and the next put makes it again.
  *
  * The first write of a store sweeps the temp folder of files left by writers
  * that died mid-write (see `file-temp.ts` for which). Failures are
