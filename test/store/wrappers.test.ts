@@ -61,6 +61,23 @@ describe("FaultStore", { timeout: 60_000 }, () => {
     assert.equal(text((await store.get("log/1"))?.body), "landed");
   });
 
+  it('an "after" rule is not spent on a request that failed on its own: the next one gets the fault', async () => {
+    const inner = new MemoryStore();
+    const store = new FaultStore(inner);
+    await inner.put("taken", bytes("first"));
+    store.addRule({ op: "put", mode: "after", times: 1 });
+    // The inner store refuses this create: nothing took effect, so no fault was injected.
+    await assert.rejects(
+      store.put("taken", bytes("second"), { ifNoneMatch: "*" }),
+      (err: unknown) => !(err instanceof InjectedFaultError),
+    );
+    assert.equal(store.injectedCount, 0);
+    await assert.rejects(store.put("k", bytes("landed")), InjectedFaultError);
+    assert.equal(text((await inner.get("k"))?.body), "landed");
+    assert.equal(store.injectedCount, 1);
+    await store.put("k2", bytes("v"));
+  });
+
   it("matches keyPattern, honours probability deterministically, and removes rules", async () => {
     const store = new FaultStore(new MemoryStore(), { random: seededRandom(7) });
     const remove = store.addRule({ keyPattern: /\.tmp$/g, mode: "before", probability: 0.5 });

@@ -84,7 +84,9 @@ export interface FaultRule {
    */
   probability?: number;
   /**
-   * How many times the rule fires before it retires.
+   * How many times the rule fires before it retires. A request that an
+   * `"after"` rule picked but that failed on its own (nothing was injected)
+   * does not count.
    * @default unlimited
    * @example { op: "get", mode: "before", times: 2 }
    */
@@ -258,7 +260,17 @@ export class FaultStore implements ObjectStore {
     await this.#hold(op, key, "before");
     const fired = this.#fire(op, key);
     if (fired?.rule.mode === "before") throw this.#error(fired.rule, op, key);
-    const result = await perform();
+    let result: T;
+    try {
+      result = await perform();
+    } catch (err) {
+      // Failed on its own, so nothing was injected: an "after" rule is not spent on it.
+      if (fired !== undefined) {
+        fired.remaining++;
+        this.#injected--;
+      }
+      throw err;
+    }
     await this.#hold(op, key, "after");
     if (fired !== undefined) throw this.#error(fired.rule, op, key);
     return result;
