@@ -245,7 +245,18 @@ export class AzureBlobStore implements ObjectStore {
     const pages = client.listBlobsFlat({ prefix: fullPrefix, abortSignal, ...startFrom }).byPage({
       maxPageSize: Number.isFinite(want) ? Math.min(AZURE_MAX_PAGE, want) : AZURE_MAX_PAGE,
     });
+    /** The marker the page being read was asked for with (none for the first). */
+    let sent: string | undefined;
     for await (const page of pages) {
+      const next = page.continuationToken;
+      // Following it would ask for the same page again and again, until the call's time limit.
+      if (next !== undefined && next !== "" && next === sent)
+        throw new UnexpectedAnswerError(
+          "the answer to a list request repeats the marker it was asked with (NextMarker), so " +
+            "the listing would never end: a proxy that caches answers whatever the query, or a " +
+            "server that ignores the marker?",
+        );
+      sent = next;
       for (const item of page.segment.blobItems) {
         if (after !== undefined && compareKeys(item.name, after) <= 0) continue;
         const info: ObjectInfo = {

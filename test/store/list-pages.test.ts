@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { Storage } from "@google-cloud/storage";
 import { GcsStore } from "../../src/store/gcs.js";
 import { listAll, type ObjectStore } from "../../src/store/types.js";
-import { gcsStoreAt, s3StoreAt } from "./sdk-stores.js";
+import { azureStoreAt, gcsStoreAt, s3StoreAt } from "./sdk-stores.js";
 
 type Answer = (url: URL, res: ServerResponse) => void;
 
@@ -113,6 +113,53 @@ describe("a listing page without keys that says more follow", { timeout: 60_000 
       return true;
     });
     assert.equal(asked.length, 2, "the first page, then the one that repeats its token");
+  });
+
+  const azurePage = (names: string[], marker: string | undefined): string =>
+    '<?xml version="1.0" encoding="utf-8"?>' +
+    `<EnumerationResults ServiceEndpoint="${endpoint}/acc/" ContainerName="jobs">` +
+    "<Prefix>q/</Prefix><MaxResults>1001</MaxResults><Blobs>" +
+    names
+      .map(
+        (name) =>
+          `<Blob><Name>${name}</Name><Properties><Content-Length>1</Content-Length><Etag>0x1</Etag>` +
+          "<BlobType>BlockBlob</BlobType></Properties></Blob>",
+      )
+      .join("") +
+    `</Blobs><NextMarker>${marker ?? ""}</NextMarker></EnumerationResults>`;
+
+  const azureAnswers =
+    (pages: Record<string, { names: string[]; next?: string }>): Answer =>
+    (url, res) => {
+      const page = pages[url.searchParams.get("marker") ?? ""];
+      assert.ok(page, `unexpected request ${url}`);
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(azurePage(page.names, page.next));
+    };
+
+  it("AzureBlobStore: an empty page with a NextMarker is followed by it", async () => {
+    answer = azureAnswers({ "": { names: [], next: "m1" }, m1: { names: ["q/a", "q/b"] } });
+    assert.deepEqual(await listed(azureStoreAt(endpoint)), ["q/a", "q/b"]);
+  });
+
+  it("AzureBlobStore: a page that repeats the marker it was asked with is refused, not followed until the limit", async () => {
+    answer = (_url, res) => {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(azurePage([], "same"));
+    };
+    asked.length = 0;
+    await assert.rejects(
+      azureStoreAt(endpoint).list("q/"),
+      (err: Error & { permanent?: boolean }) => {
+        assert.equal(err.name, "StorageError");
+        assert.equal(err.permanent, false);
+        assert.match(err.message, /az:\/\/jobs\//);
+        assert.match(err.message, /repeats the marker/);
+        assert.doesNotMatch(err.message, /timed out|without an answer/);
+        return true;
+      },
+    );
+    assert.equal(asked.length, 2, "the first page, then the one that repeats its marker");
   });
 
   it("GcsStore: an empty page with a nextPageToken is followed by it", async () => {
