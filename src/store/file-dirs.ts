@@ -1,5 +1,5 @@
 /** The directories of a `FileStore`: each created once with its new levels' parents fsynced, and directory fsyncs shared between concurrent writers. */
-import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errorCode } from "./file-errors.js";
 import { createRoot } from "./file-root.js";
@@ -68,24 +68,44 @@ export class FileDirs {
   }
 
   /**
-   * Forgets that `dir` and every level above it exist: a write found one of
-   * them gone (a temp cleaner removed it, or someone reset the directory), so
-   * the next {@link ensureDir} makes them again, parents fsynced, instead of
-   * every later write failing in the directory that is no more.
+   * Forgets that `dir` exists, so the next {@link ensureDir} makes it again
+   * (parent fsynced), and drops a handle kept open for a run of its fsyncs
+   * (that of the directory removed). Only for the temp folder: it never holds
+   * objects, so a temp cleaner that removed it took nothing with it. A
+   * directory that may have held objects is never made again (see
+   * {@link removed}).
    */
   forget(dir: string): void {
-    for (let level = dir; ; level = level.slice(0, Math.max(0, level.lastIndexOf("/")))) {
-      this.#dirs.delete(level);
-      this.#made.delete(level);
-      // A handle kept open for a run of fsyncs is the removed directory's: the next fsync
-      // opens the one made again. (Closing waits for an fsync running on it.)
-      const handle = this.#dirHandles.get(level);
-      if (handle !== undefined) {
-        this.#dirHandles.delete(level);
-        handle.then((open) => open.close()).catch(() => {});
-      }
-      if (level === "") return;
+    this.#dirs.delete(dir);
+    this.#made.delete(dir);
+    const handle = this.#dirHandles.get(dir);
+    if (handle !== undefined) {
+      this.#dirHandles.delete(dir);
+      // Closing waits for an fsync running on it.
+      handle.then((open) => open.close()).catch(() => {});
     }
+  }
+
+  /**
+   * The topmost of `dir` and the levels above it (the root included) that
+   * this store made or found and that is no longer a directory: removed while
+   * the store was in use. Undefined when all of them are still there.
+   */
+  async removed(dir: string): Promise<string | undefined> {
+    const levels = [""];
+    for (let slash = dir.indexOf("/"); slash >= 0; slash = dir.indexOf("/", slash + 1))
+      levels.push(dir.slice(0, slash));
+    if (dir !== "") levels.push(dir);
+    for (const level of levels) {
+      if (!this.#made.has(level)) continue;
+      const path = level === "" ? this.#root : join(this.#root, level);
+      const found = await stat(path).then(
+        (stats) => stats.isDirectory(),
+        () => false,
+      );
+      if (!found) return path;
+    }
+    return undefined;
   }
 
   /**

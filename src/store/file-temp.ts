@@ -65,8 +65,8 @@ export class TempFiles {
   }
 
   /**
-   * The temp folder may be gone (see `FileDirs.forget`): the next write waits
-   * for {@link ready}, which makes it again. (The sweep is not run again.)
+   * The temp folder was found gone (a temp cleaner removed it): the next write
+   * waits for {@link ready}, which makes it again. (The sweep is not run again.)
    */
   forget(): void {
     this.#ready = false;

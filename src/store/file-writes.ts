@@ -110,18 +110,45 @@ export class FileWrites {
       if (this.#writer.accepts(body.byteLength))
         await this.#putOnThread(key, target, body, create, signal, answered);
       else await this.#putOnPool(key, target, body, create, answered);
+      // A put that began before another found the temp folder gone may have written its
+      // temp file in the one made again: answered once that folder is durable too.
+      if (!this.#temp.isReady)
+        try {
+          await this.#temp.ready();
+        } catch (err) {
+          throw fileStoreError(this.#describe, "put", key, err);
+        }
     } catch (err) {
-      // A directory the store made (the object's, a level above it, or the temp folder) was
-      // removed under it: the next put makes them again, instead of failing like this one.
-      if (errorCode(err instanceof StorageError ? err.cause : err) === "ENOENT") {
-        this.#dirs.forget(target.dir);
-        this.#dirs.forget(TEMP_FOLDER);
-        this.#temp.forget();
-      }
+      if (errorCode(err instanceof StorageError ? err.cause : err) === "ENOENT")
+        throw await this.#removedUnder(key, target, err);
       throw err;
     } finally {
       answered();
     }
+  }
+
+  /**
+   * The error a put that failed with ENOENT (`err`) rejects with, once it is
+   * known which directory the store made is gone. The temp folder alone (a
+   * temp cleaner ages out empty directories under /tmp and /var/tmp) never
+   * holds objects: it is forgotten, so the next put makes it again, and this
+   * put fails transiently. Any other directory (the root, a key's directory)
+   * may have held objects: making it again would let a queue go on
+   * acknowledging work on top of what was lost (which a restart then finds
+   * corrupt), so every put there fails, permanently, naming it.
+   */
+  async #removedUnder(key: string, target: ObjectPath, err: unknown): Promise<unknown> {
+    const removed = await this.#dirs.removed(target.dir);
+    if (removed !== undefined)
+      return new StorageError(
+        `${this.#describe}: put "${key}" failed: directory ${JSON.stringify(removed)} was removed while the store was in use, and objects in it may be lost. Restore it, or open the store again`,
+        { cause: err, permanent: true },
+      );
+    if ((await this.#dirs.removed(TEMP_FOLDER)) !== undefined) {
+      this.#dirs.forget(TEMP_FOLDER);
+      this.#temp.forget();
+    }
+    return err;
   }
 
   /**

@@ -87,9 +87,12 @@ const KEY_DIRECTORY_MAX_LENGTH = 512;
  *
  * Key segments become nested directories; see `file-keys.ts` for the name
  * encoding. Empty directories are left in place when their objects are deleted,
- * and directories are assumed to stay once created (they are cached); one
- * removed under the store (a temp cleaner ages out empty directories) fails
- * the put that finds it gone, transiently, and the next put makes it again.
+ * and directories are assumed to stay once created (they are cached). The
+ * temp folder removed under the store (a temp cleaner ages out empty
+ * directories) fails the put that finds it gone, transiently, and the next put
+ * makes it again. Any other directory removed while in use (the root, a key's
+ * directory) may have held objects: every put into it fails, permanently,
+ * naming it, and it is not made again.
  *
  * The first write of a store sweeps the temp folder of files left by writers
  * that died mid-write (see `file-temp.ts` for which). Failures are

@@ -8,7 +8,7 @@ import { FileStore } from "../../src/store/file.js";
 import { decodeEntryName, encodeDirectory, encodeSegment } from "../../src/store/file-keys.js";
 import { listAll, ObjectExistsError } from "../../src/store/types.js";
 import { runStoreConformance, UNUSUAL_KEY_SEGMENTS } from "./conformance.js";
-import { storeOnPool, storeOnThread } from "./writer-thread.js";
+import { storeOnThread } from "./writer-thread.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
@@ -201,59 +201,4 @@ describe("FileStore", { timeout: 60_000 }, () => {
     const store = new FileStore(join(dir, "described"));
     assert.match(store.describe(), /^file:\/\/\/.*described$/);
   });
-});
-
-// A temp cleaner (systemd-tmpfiles ages out empty directories under /tmp and /var/tmp), or
-// someone resetting the data directory, may remove directories the store made while it runs.
-// The store remembers the directories it made, so it must not go on failing every put into
-// one that is gone: at most the put that finds it gone fails (transient), and later ones
-// make it again.
-describe("FileStore: directories removed while the store runs", { timeout: 60_000 }, () => {
-  let dir: string;
-  let cleanup: () => Promise<void>;
-  before(async () => {
-    ({ dir, cleanup } = await tempDir());
-  });
-  after(() => cleanup());
-
-  /** Puts `key` (a create when `create`), allowing one transient failure first. */
-  async function putAgain(store: FileStore, key: string, create: boolean): Promise<void> {
-    const put = () => store.put(key, bytes(key), create ? { ifNoneMatch: "*" } : {});
-    try {
-      await put();
-    } catch (err) {
-      assert.ok(err instanceof StorageError, String(err));
-      assert.equal(err.permanent, false, err.message);
-      await put();
-    }
-    assert.equal(text((await store.get(key))?.body), key);
-  }
-
-  const removals: Array<[string, (root: string) => string]> = [
-    ["the whole directory", (root) => root],
-    ["the temp folder", (root) => join(root, ".tmp")],
-    ["a key's directory", (root) => join(root, encodeDirectory("q"))],
-  ];
-  for (const path of ["pool", "thread"] as const)
-    for (const [what, removed] of removals)
-      it(`${what} removed: the next puts make it again (puts on the ${path})`, async () => {
-        const root = join(dir, `${path}-${what.replace(/\W+/g, "-")}`);
-        const store = path === "pool" ? storeOnPool(root) : (await storeOnThread(root, {})).store;
-        try {
-          await store.put("q/a/first", bytes("first"));
-          await store.put("q/a/created", bytes("created"), { ifNoneMatch: "*" });
-          await rm(removed(root), { recursive: true, force: true });
-          await putAgain(store, "q/a/second", false);
-          await putAgain(store, "q/a/third", true);
-          await putAgain(store, "q/b/fourth", true);
-          assert.deepEqual(
-            (await listAll(store, "q/")).map((o) => o.key),
-            what === "the temp folder"
-              ? ["q/a/created", "q/a/first", "q/a/second", "q/a/third", "q/b/fourth"]
-              : ["q/a/second", "q/a/third", "q/b/fourth"],
-          );
-        } finally {
-          await store.close();
-        }
-      });
 });
