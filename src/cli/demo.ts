@@ -8,15 +8,17 @@ import { silentLogger } from "../logger.js";
 import { MAX_TRANSACTION_OPS } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
 import type { Claim, QueueStats } from "../queue/types.js";
+import { MAX_TIMESTAMP_MS } from "../queue/validate.js";
 import { redactStoreLocation } from "../util/redact.js";
 import { storeUrlScheme } from "../util/store-url.js";
 import { turnLater } from "../util/timers.js";
+import { integerRange } from "../validate.js";
 import { PermanentFailure } from "../worker/permanent-failure.js";
 import { runWorker } from "../worker/run-worker.js";
 import { badFlag, defineCommand, nonNegativeInt, positiveInt } from "./args.js";
 import { DEFAULT_DATA_DIR, DEFAULT_STORE_PATH, DEMO_QUEUE } from "./defaults.js";
 import { listenForInterrupt } from "./interrupt.js";
-import { type CliIO, UsageError } from "./io.js";
+import { type CliIO, nowOf, UsageError } from "./io.js";
 import { Progress } from "./progress.js";
 import {
   HELP_OPTION_HELP,
@@ -111,7 +113,7 @@ export const demoCommand = defineCommand({
       throw new UsageError("--dir is the same as --store <dir>: give one of them");
     const jobs = positiveInt(values.jobs, "jobs", 5_000);
     const concurrency = positiveInt(values.concurrency, "concurrency", 32);
-    const scheduleMs = nonNegativeInt(values["schedule-ms"], "schedule-ms", 3_000);
+    const scheduleMs = scheduleMsFlag(values["schedule-ms"], nowOf(io));
     const storeUrl = values.store ?? values.dir ?? DEFAULT_DATA_DIR;
     // By its scheme, before any store is built (a remote one would want credentials first).
     // A one-letter scheme is a Windows drive, a path.
@@ -224,6 +226,19 @@ export const demoCommand = defineCommand({
     }
   },
 });
+
+/**
+ * `--schedule-ms`: scheduled jobs run that long after they are enqueued, so
+ * that time must be one a job can hold (within the `Date` range). Checked
+ * before the store is opened, under the flag's name, as `enqueue --run-at` is.
+ */
+function scheduleMsFlag(value: string | undefined, now: number): number {
+  const ms = nonNegativeInt(value, "schedule-ms", 3_000);
+  // A day short of the end of the range: the jobs are enqueued a while after this check.
+  const max = Math.max(0, MAX_TIMESTAMP_MS - 86_400_000 - now);
+  if (ms > max) throw badFlag("schedule-ms", integerRange(0, max), value!);
+  return ms;
+}
 
 /**
  * `word` as one shell word: as is when it is plain, else in single quotes, or
