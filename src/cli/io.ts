@@ -36,11 +36,20 @@ export function stdoutClosed(): void {
   stdoutGone.abort();
 }
 
+let stderrGone = false;
+
+/** Says that writing stderr failed because its reader went away (EPIPE): {@link processIO} drops what is written to `err` from then on. */
+export function stderrClosed(): void {
+  stderrGone = true;
+}
+
 export const processIO: CliIO = {
   out: (text) => {
     if (!stdoutGone.signal.aborted) process.stdout.write(text);
   },
-  err: (text) => process.stderr.write(text),
+  err: (text) => {
+    if (!stderrGone) process.stderr.write(text);
+  },
   interactive: process.stdout.isTTY === true,
   clock: systemClock,
   outputClosed: stdoutGone.signal,

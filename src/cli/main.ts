@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Commands are registered in ./run.js (one file per command); this file only starts the CLI.
-import { processIO, stdoutClosed } from "./io.js";
+import { processIO, stderrClosed, stdoutClosed } from "./io.js";
 import { runCli } from "./run.js";
 
 // Output piped into a reader that stopped (`taquba demo | head`): nobody reads what is left,
@@ -11,6 +11,14 @@ import { runCli } from "./run.js";
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code !== "EPIPE") throw error;
   stdoutClosed();
+});
+
+// The same for stderr (`taquba enqueue … 2>&1 | head -1`): what the command says there is
+// dropped, and it goes on to its end (a writing command closes the store it opened) and exits
+// with its own status, instead of dying of the failed write halfway through its work.
+process.stderr.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  stderrClosed();
 });
 
 process.exitCode = await runCli(process.argv.slice(2), processIO);
