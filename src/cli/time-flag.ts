@@ -32,7 +32,9 @@ function isoTime(value: string): number | null {
   const day = Number(d);
   if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
   if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59)) return null;
-  const ms = Date.parse(value.replace(" ", "T"));
+  const text = value.replace(" ", "T");
+  // `Date.parse` reads a UTC offset as ±hh:mm or ±hhmm, not as ±hh: give it that one as ±hh:00.
+  const ms = Date.parse(h === undefined ? text : text.replace(/([+-]\d{2})$/, "$1:00"));
   return Number.isFinite(ms) ? ms : null;
 }
 

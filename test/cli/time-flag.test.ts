@@ -27,6 +27,19 @@ describe("CLI time flags", { timeout: 60_000 }, () => {
       });
   });
 
+  it("--run-at reads every UTC offset form it accepts as that offset: ±hh, ±hhmm, ±hh:mm", () => {
+    for (const [value, iso] of [
+      ["2026-12-24T18:00:00+05", "2026-12-24T13:00:00.000Z"],
+      ["2026-12-24T18:00:00-05", "2026-12-24T23:00:00.000Z"],
+      ["2026-12-24T18:00+0530", "2026-12-24T12:30:00.000Z"],
+      ["2026-12-24T18:00:00.250-0330", "2026-12-24T21:30:00.250Z"],
+      ["2026-12-24T18:00:00+05:30", "2026-12-24T12:30:00.000Z"],
+      ["2026-12-24 18:00Z", "2026-12-24T18:00:00.000Z"],
+      ["2026-12-24", "2026-12-24T00:00:00.000Z"],
+    ] as const)
+      assert.equal(new Date(timeFlag(value, "run-at", NOW)).toISOString(), iso, value);
+  });
+
   it("a duration flag is at most Number.MAX_SAFE_INTEGER milliseconds, refused by the flag's own terms past that", () => {
     assert.equal(durationFlag("7d", "older-than"), 604_800_000);
     assert.equal(durationFlag("104249991d", "older-than"), 104_249_991 * 86_400_000);
