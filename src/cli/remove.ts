@@ -74,10 +74,21 @@ export const removeCommand = defineCommand({
       const older = values["older-than"];
       olderThanMs = older === undefined ? undefined : durationFlag(older, "older-than");
     }
-    // Read-only first: a queue never seen, or a job that is not there, needs no writer.
-    const checked = all
-      ? await checkKnownQueue(values, io, target!)
-      : await lookUpJob(values, io, target!, REMOVE);
+    // Read-only first: a queue never seen, or a job that is not there, needs no writer; nor
+    // does a queue with no job in the status (opening one would fence a running writer for nothing).
+    const known = all ? await checkKnownQueue(values, io, target!) : undefined;
+    const checked = known ?? (await lookUpJob(values, io, target!, REMOVE));
+    if (
+      status !== undefined &&
+      known?.snapshot?.listJobs(target!, status, { limit: 1 }).jobs.length === 0
+    ) {
+      io.out(
+        values.json
+          ? `${terminalJson({ queue: target, status, removed: 0 })}\n`
+          : `Removed 0 ${status} job(s) of ${quoted(target!)}.\n`,
+      );
+      return 0;
+    }
     const queue = await openWriter(values, io, "remove", {}, checked);
     let removed: number;
     try {

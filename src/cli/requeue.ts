@@ -43,17 +43,20 @@ export const requeueCommand = defineCommand({
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
     const limit = intFlag(values.limit, "limit", 0);
     if (all) checkQueueName(target, "<queue>");
-    // Read-only first: a queue never seen, or a job that is not dead, needs no writer.
-    const checked = all
-      ? await checkKnownQueue(values, io, target!)
-      : await lookUpJob(values, io, target!, REQUEUE);
-    const queue = await openWriter(values, io, "requeue", {}, checked);
+    // Read-only first: a queue never seen, or a job that is not dead, needs no writer; nor
+    // does a queue with no dead job (opening one would fence a running writer for nothing).
+    const known = all ? await checkKnownQueue(values, io, target!) : undefined;
+    const checked = known ?? (await lookUpJob(values, io, target!, REQUEUE));
     let count = 1;
-    try {
-      if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);
-      else await requeueOne(queue, target!);
-    } finally {
-      await queue.close();
+    if (known?.snapshot?.stats(target!).dead === 0) count = 0;
+    else {
+      const queue = await openWriter(values, io, "requeue", {}, checked);
+      try {
+        if (all) count = await requeueAll(queue, target!, limit, values.json ? null : io);
+        else await requeueOne(queue, target!);
+      } finally {
+        await queue.close();
+      }
     }
     if (values.json)
       io.out(`${terminalJson(all ? { queue: target, requeued: count } : { requeued: target })}\n`);

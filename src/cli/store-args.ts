@@ -219,26 +219,32 @@ export async function openWriter(
   return queue;
 }
 
+/** A store {@link checkKnownQueue} read: its snapshot too (`null`: no queue store there). */
+export interface KnownQueueStore extends CheckedStore {
+  snapshot: QueueReader | null;
+}
+
 /**
  * Refuses, before anything is opened as writer, a queue the store has never
  * seen: one that never held a job and is not paused (a typo, most likely,
  * which `pauseQueue` would otherwise record for good). Read-only. `hint` ends
  * the message (how to go ahead anyway, if there is a way). A place with no
  * queue store passes, unless `--create` would create one: {@link openWriter}
- * reports that. Resolves with the store as read, for {@link openWriter}.
+ * reports that. Resolves with the store as read, for {@link openWriter}, and
+ * the snapshot read (for a command to see whether it has anything to do).
  */
 export async function checkKnownQueue(
   values: StoreValues & { create?: boolean | undefined },
   io: CliIO,
   name: string,
   hint = "",
-): Promise<CheckedStore> {
+): Promise<KnownQueueStore> {
   const { reader, checked } = await readBeforeWriting(await resolveStore(values), io);
   // No store: with --create a new one, which knows no queue yet; without, openWriter says so.
   const exists = checked.before !== null;
-  if (!exists && values.create !== true) return checked;
+  if (!exists && values.create !== true) return { ...checked, snapshot: null };
   const known = exists ? reader.listQueues({ includePaused: true }) : [];
-  if (known.includes(name)) return checked;
+  if (known.includes(name)) return { ...checked, snapshot: reader };
   const best = likelyKey(name, known);
   const listed =
     known.length === 0
