@@ -47,6 +47,8 @@ function usage(): string {
 
 /** Run the CLI with `argv` (without the node and script paths); resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  // `taquba help <command>` is `taquba <command> --help`.
+  if (argv[0] === "help" && argv.length === 2) return runCli([argv[1]!, "--help"], io);
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.out(usage());

@@ -33,6 +33,17 @@ describe("the CLI's arguments, alike across commands", { timeout: 60_000 }, () =
     }
   });
 
+  it("`taquba help <command>` prints that command's help, as `<command> --help` does", async () => {
+    for (const command of COMMANDS) {
+      const help = await cli("help", command);
+      assert.equal(help.code, 0, command);
+      assert.equal(help.stdout, (await cli(command, "--help")).stdout, command);
+    }
+    const unknown = await cli("help", "nope");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^taquba: unknown command "nope"/);
+  });
+
   it("a missing or unknown --status gets one message, in jobs and remove --all", async () => {
     const dir = await temp.make();
     assert.equal((await cli("enqueue", "mail", "hi", "--create", "--store", dir)).code, 0);
