@@ -78,9 +78,13 @@ export const removeCommand = defineCommand({
     // does a queue with no job in the status (opening one would fence a running writer for nothing).
     const known = all ? await checkKnownQueue(values, io, target!) : undefined;
     const checked = known ?? (await lookUpJob(values, io, target!, REMOVE));
+    // A claim the last writer left is settled when a writer opens: pending again, or dead.
+    const settles = status === "pending" || status === "dead";
+    const snapshot = known?.snapshot;
     if (
       status !== undefined &&
-      known?.snapshot?.listJobs(target!, status, { limit: 1 }).jobs.length === 0
+      snapshot?.listJobs(target!, status, { limit: 1 }).jobs.length === 0 &&
+      !(settles && snapshot.stats(target!).claimed > 0)
     ) {
       io.out(
         values.json

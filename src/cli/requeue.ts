@@ -47,8 +47,10 @@ export const requeueCommand = defineCommand({
     // does a queue with no dead job (opening one would fence a running writer for nothing).
     const known = all ? await checkKnownQueue(values, io, target!) : undefined;
     const checked = known ?? (await lookUpJob(values, io, target!, REQUEUE));
+    // A claim the last writer left is settled when a writer opens: dead once out of attempts.
+    const seen = known?.snapshot?.stats(target!);
     let count = 1;
-    if (known?.snapshot?.stats(target!).dead === 0) count = 0;
+    if (seen !== undefined && seen.dead === 0 && seen.claimed === 0) count = 0;
     else {
       const queue = await openWriter(values, io, "requeue", {}, checked);
       try {

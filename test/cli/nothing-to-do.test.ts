@@ -2,12 +2,15 @@
  * `requeue --all` and `remove --all` with nothing to change: the read-only
  * look before writing finds no job they would touch, so they open no writer,
  * and a running writer (one without a heartbeat, which a writing command
- * cannot tell from a crashed one) is not fenced for nothing.
+ * cannot tell from a crashed one) is not fenced for nothing. Claims the last
+ * writer left do count: opening a writer settles them (pending again, or dead
+ * once out of attempts), so the command has work to do.
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { cli, tempDirs } from "./capture.js";
 
@@ -40,5 +43,36 @@ describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
     await app.enqueue("emails", "world");
     assert.equal((await app.stats("emails")).pending, 2);
     await app.close();
+  });
+
+  it("claims left by a writer that is gone are settled, then requeued or removed", async () => {
+    const statsOf = async (dir: string) =>
+      (await QueueReader.open(new FileStore(dir), "taquba")).stats("q");
+    // Closed cleanly with 3 jobs claimed, out of attempts: opening a writer makes them dead.
+    const closed = await temp.make();
+    const first = await Queue.open(new FileStore(closed), "taquba", { logger: silentLogger });
+    for (let i = 0; i < 3; i++) await first.enqueue("q", `job${i}`, { maxAttempts: 1 });
+    for (let i = 0; i < 3; i++) assert.ok(await first.claim("q"));
+    await first.close();
+    assert.equal((await statsOf(closed)).claimed, 3);
+    const requeued = await cli("requeue", "--all", "q", "--store", closed);
+    assert.equal(requeued.code, 0, requeued.stderr);
+    assert.ok(requeued.stdout.endsWith('Requeued 3 dead job(s) of "q".\n'), requeued.stdout);
+    const settled = await statsOf(closed);
+    assert.deepEqual([settled.pending, settled.claimed], [3, 0]);
+
+    // Crashed with 3 jobs claimed, attempts left: opening a writer makes them pending again.
+    const crashed = await temp.make();
+    const second = await Queue.open(new FileStore(crashed), "taquba", { logger: silentLogger });
+    for (let i = 0; i < 3; i++) await second.enqueue("q", `job${i}`, { maxAttempts: 3 });
+    for (let i = 0; i < 3; i++) assert.ok(await second.claim("q"));
+    await second.flush();
+    assert.equal((await statsOf(crashed)).claimed, 3);
+    const removed = await cli("remove", "--all", "q", "--status", "pending", "--store", crashed);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(removed.stdout.endsWith('Removed 3 pending job(s) of "q".\n'), removed.stdout);
+    const left = await statsOf(crashed);
+    assert.deepEqual([left.pending, left.claimed], [0, 0]);
+    await second.close().catch(() => {});
   });
 });
