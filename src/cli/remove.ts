@@ -76,15 +76,21 @@ export const removeCommand = defineCommand({
     }
     // Read-only first: a queue never seen, or a job that is not there, needs no writer; nor
     // does a queue with no job in the status (opening one would fence a running writer for nothing).
-    const known = all ? await checkKnownQueue(values, io, target!) : undefined;
+    const known = all
+      ? await checkKnownQueue(values, io, target!, "", (snapshot) => ({
+          holds: snapshot.listJobs(target!, status!, { limit: 1 }).jobs.length > 0,
+          claimed: snapshot.stats(target!).claimed,
+        }))
+      : undefined;
     const checked = known ?? (await lookUpJob(values, io, target!, REMOVE));
     // A claim the last writer left is settled when a writer opens: pending again, or dead.
     const settles = status === "pending" || status === "dead";
-    const snapshot = known?.snapshot;
+    const seen = known?.seen;
     if (
       status !== undefined &&
-      snapshot?.listJobs(target!, status, { limit: 1 }).jobs.length === 0 &&
-      !(settles && snapshot.stats(target!).claimed > 0)
+      seen !== undefined &&
+      !seen.holds &&
+      !(settles && seen.claimed > 0)
     ) {
       io.out(
         values.json

@@ -45,10 +45,12 @@ export const requeueCommand = defineCommand({
     if (all) checkQueueName(target, "<queue>");
     // Read-only first: a queue never seen, or a job that is not dead, needs no writer; nor
     // does a queue with no dead job (opening one would fence a running writer for nothing).
-    const known = all ? await checkKnownQueue(values, io, target!) : undefined;
+    const known = all
+      ? await checkKnownQueue(values, io, target!, "", (snapshot) => snapshot.stats(target!))
+      : undefined;
     const checked = known ?? (await lookUpJob(values, io, target!, REQUEUE));
     // A claim the last writer left is settled when a writer opens: dead once out of attempts.
-    const seen = known?.snapshot?.stats(target!);
+    const seen = known?.seen;
     let count = 1;
     if (seen !== undefined && seen.dead === 0 && seen.claimed === 0) count = 0;
     else {

@@ -219,9 +219,12 @@ export async function openWriter(
   return queue;
 }
 
-/** A store {@link checkKnownQueue} read: its snapshot too (`null`: no queue store there). */
-export interface KnownQueueStore extends CheckedStore {
-  snapshot: QueueReader | null;
+/**
+ * A store {@link checkKnownQueue} read, with what its `look` took from the
+ * snapshot (`undefined`: no queue store there, or no `look`).
+ */
+export interface KnownQueueStore<T> extends CheckedStore {
+  seen: T | undefined;
 }
 
 /**
@@ -231,20 +234,23 @@ export interface KnownQueueStore extends CheckedStore {
  * the message (how to go ahead anyway, if there is a way). A place with no
  * queue store passes, unless `--create` would create one: {@link openWriter}
  * reports that. Resolves with the store as read, for {@link openWriter}, and
- * the snapshot read (for a command to see whether it has anything to do).
+ * what `look` took from the snapshot (for a command to see whether it has
+ * anything to do). The snapshot itself is not kept: the writer loads the
+ * state again, and both at once would double the memory.
  */
-export async function checkKnownQueue(
+export async function checkKnownQueue<T = undefined>(
   values: StoreValues & { create?: boolean | undefined },
   io: CliIO,
   name: string,
   hint = "",
-): Promise<KnownQueueStore> {
+  look?: (snapshot: QueueReader) => T,
+): Promise<KnownQueueStore<T>> {
   const { reader, checked } = await readBeforeWriting(await resolveStore(values), io);
   // No store: with --create a new one, which knows no queue yet; without, openWriter says so.
   const exists = checked.before !== null;
-  if (!exists && values.create !== true) return { ...checked, snapshot: null };
+  if (!exists && values.create !== true) return { ...checked, seen: undefined };
   const known = exists ? reader.listQueues({ includePaused: true }) : [];
-  if (known.includes(name)) return { ...checked, snapshot: reader };
+  if (known.includes(name)) return { ...checked, seen: look?.(reader) };
   const best = likelyKey(name, known);
   const listed =
     known.length === 0

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { CommandFailure } from "../../src/cli/io.js";
-import { openWriter, type ResolvedStore, readBeforeWriting } from "../../src/cli/store-args.js";
+import {
+  checkKnownQueue,
+  openWriter,
+  type ResolvedStore,
+  readBeforeWriting,
+} from "../../src/cli/store-args.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
+import { QueueReader } from "../../src/queue/reader.js";
 import { FileStore } from "../../src/store/file.js";
 import { capture, tempDirs } from "./capture.js";
 
@@ -71,5 +77,22 @@ describe("openWriter after a check before writing", { timeout: 60_000 }, () => {
     } finally {
       await live.close();
     }
+  });
+
+  it("a known-queue check keeps no snapshot for the writer to open beside", async () => {
+    const dir = await temp.make();
+    const first = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await first.enqueue("mail", "hello");
+    await first.close();
+
+    // The writer loads the whole state again: a snapshot kept meanwhile doubles the memory.
+    const known = await checkKnownQueue({ store: dir }, capture(), "mail", "", (snapshot) =>
+      snapshot.stats("mail"),
+    );
+    for (const [key, value] of Object.entries(known))
+      assert.ok(!(value instanceof QueueReader), `${key} holds the snapshot`);
+    assert.deepEqual(known.before, { kind: "closed", epoch: 1 });
+    // Only what the command looked at is kept.
+    assert.equal(known.seen?.pending, 1);
   });
 });
