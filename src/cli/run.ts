@@ -47,8 +47,16 @@ function usage(): string {
 
 /** Run the CLI with `argv` (without the node and script paths); resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
-  // `taquba help <command>` is `taquba <command> --help`.
-  if (argv[0] === "help" && argv.length === 2) return runCli([argv[1]!, "--help"], io);
+  // `taquba help <command>` is `taquba <command> --help`; anything more (a second word, a flag)
+  // is refused rather than read as something else.
+  if (argv[0] === "help" && argv.length > 1) {
+    const topic = argv[1]!;
+    if (argv.length > 2 || topic.startsWith("-")) {
+      io.err('taquba help: expected one command name, as in "taquba help stats"\n');
+      return 2;
+    }
+    if (topic !== "help") return runCli([topic, "--help"], io);
+  }
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.out(usage());

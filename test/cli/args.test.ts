@@ -42,6 +42,24 @@ describe("the CLI's arguments, alike across commands", { timeout: 60_000 }, () =
     const unknown = await cli("help", "nope");
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^taquba: unknown command "nope"/);
+    const general = await cli("help", "help");
+    assert.equal(general.code, 0);
+    assert.equal(general.stdout, (await cli("help")).stdout);
+  });
+
+  it("`taquba help` followed by more than one word, or by a flag, is a usage error", async () => {
+    for (const args of [
+      ["help", "stats", "extra"],
+      ["help", "help", "stats"],
+      ["help", "--version"],
+      ["help", "-h"],
+      ["help", "stats", "--json"],
+    ]) {
+      const out = await cli(...args);
+      assert.equal(out.code, 2, args.join(" "));
+      assert.equal(out.stdout, "", args.join(" "));
+      assert.match(out.stderr, /^taquba help: expected one command name/, args.join(" "));
+    }
   });
 
   it("a missing or unknown --status gets one message, in jobs and remove --all", async () => {
