@@ -296,7 +296,8 @@ export function hasMethods(
   methods: readonly string[],
   optional: readonly string[] = [],
 ): boolean {
-  if (typeof value !== "object" || value === null) return false;
+  // A function with methods fits an interface too (some loggers are callable).
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
   const record = value as Record<string, unknown>;
   return (
     methods.every((name) => typeof record[name] === "function") &&

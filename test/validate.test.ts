@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../src/errors.js";
 import {
+  checkLogger,
   checkOptionsObject,
   expectationMessage,
   invalidArgument,
@@ -72,5 +73,20 @@ describe("the message style", () => {
       invalidArgumentGot("key", "short enough", "300 bytes", "put").message,
       "Expected `key` of put to be short enough, got 300 bytes",
     );
+  });
+});
+
+describe("checkLogger", () => {
+  it("takes a callable logger with warn and error, and refuses a plain function or a partial object", () => {
+    const lines: string[] = [];
+    const callable = Object.assign(() => {}, {
+      warn: (message: string) => lines.push(`warn ${message}`),
+      error: (message: string) => lines.push(`error ${message}`),
+    });
+    checkLogger(callable, "options.logger").warn("w");
+    assert.deepEqual(lines, ["warn w"]);
+    assert.throws(() => checkLogger(() => {}, "options.logger"), InvalidArgumentError);
+    assert.throws(() => checkLogger({ warn() {} }, "options.logger"), InvalidArgumentError);
+    assert.throws(() => checkLogger(null, "options.logger"), InvalidArgumentError);
   });
 });
