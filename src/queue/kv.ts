@@ -147,8 +147,9 @@ export async function kvDelete(core: QueueCore, key: string): Promise<boolean> {
   const k = checkKvKey(key);
   if (!core.log.isWritable()) await writable(core);
   if (!core.state.kv.has(k)) {
-    // Its put may still be in flight: answer once everything before is durable.
-    await core.log.flush();
+    // Its put may still be in flight: answer once everything before is durable (without
+    // sealing the open batch: a no-op must not cost a log write of its own).
+    await core.log.whenDurable();
     return false;
   }
   await core.commit({ tag: Tag.KvDelete, key: k });
@@ -168,7 +169,8 @@ export async function kvCompareAndSet(
   const v = checkKvValue(value);
   if (!core.log.isWritable()) await writable(core);
   if (!sameValue(core.state.kv.get(k), want)) {
-    await core.log.flush();
+    // The value it saw may still be in flight: answered as `kvDelete`'s false is.
+    await core.log.whenDurable();
     return false;
   }
   await core.commit({ tag: Tag.KvPut, key: k, value: v });

@@ -168,9 +168,10 @@ export async function commitOps(
     for (const queue of outcome.dispatch) core.dispatch(queue);
   }
   decided?.();
-  await written;
-  // A dedup holder, a job id's job or a value checked may still be in flight.
-  if (outcome.hit || outcome.ops.length === 0) await core.log.flush();
+  // A dedup holder, a job id's job or a value checked may still be in flight: a commit
+  // covers them (log writes are acknowledged in order); without one, answer once the log
+  // is durable, leaving the open batch open.
+  await (written ?? core.log.whenDurable());
   return outcome.result;
 }
 

@@ -1,0 +1,143 @@
+/**
+ * Answers that write nothing (a KV no-op, a pause of a paused queue, a dedup
+ * hit, a lost claim, a job that already ended) are decided from state that a
+ * write still in flight may have changed. Each waits for that write to be
+ * durable (and fails with the log when it fails), without sealing the open
+ * WAL batch: such answers mixed among enqueues add no store writes.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { silentLogger } from "../../src/logger.js";
+import { Queue } from "../../src/queue/queue.js";
+import type { Claim } from "../../src/queue/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { FAIL_FAST, mustClaim, openTestQueue, turns, WAL, watch } from "./helpers.js";
+
+/** Whether `promise` settled within a few turns (it must not while its write is held). */
+async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
+  const watched = watch(promise);
+  await turns(10);
+  return watched.settled();
+}
+
+/** How a call ended: `value <v>` or `rejected <code>`. */
+function outcome(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    (value) => `value ${JSON.stringify(value)}`,
+    (error: { code?: string }) => `rejected ${error.code}`,
+  );
+}
+
+/** What each kind of no-op needs set up before the log's write is held. */
+interface Fixture {
+  /** A claim already acked: settling or renewing it again is refused. */
+  settled: Claim;
+}
+
+async function setUp(queue: Queue): Promise<Fixture> {
+  await queue.kvPut("k", "v");
+  await queue.pauseQueue("paused");
+  await queue.enqueue("held", "h", { dedupKey: "d", jobId: "taken" });
+  await queue.enqueue("done", "x", { jobId: "ended" });
+  const settled = await mustClaim(queue, "done");
+  await queue.ack(settled, { result: "r" });
+  return { settled };
+}
+
+/**
+ * Store writes of 400 enqueues made while the log's first write is held (the
+ * slowest store), with a no-op made by `noop` after every tenth one.
+ */
+async function writesWith(
+  noop: ((queue: Queue, i: number, fixture: Fixture) => Promise<unknown>) | null,
+): Promise<number> {
+  const faults = new FaultStore(new MemoryStore());
+  const counting = new CountingStore(faults);
+  const counted = await Queue.open(counting, "q", {
+    clock: new ManualClock(1_700_000_000_000),
+    logger: silentLogger,
+    flushIntervalMs: 0,
+  });
+  const fixture = await setUp(counted);
+  const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+  const before = counting.snapshot().counts.put;
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < 400; i++) {
+    calls.push(counted.enqueue("q", `p${i}`));
+    if (i === 0) await hold.whenHeld();
+    if (noop !== null && i % 10 === 5) calls.push(noop(counted, i, fixture).catch(() => "refused"));
+    if (i % 50 === 49) await turns(2);
+  }
+  await turns(10);
+  hold.release();
+  await Promise.all(calls);
+  const writes = counting.snapshot().counts.put - before;
+  await counted.close();
+  return writes;
+}
+
+/** Asserts that `noop`, made 40 times among 400 enqueues, adds no store writes. */
+async function addsNoWrites(
+  noop: (queue: Queue, i: number, fixture: Fixture) => Promise<unknown>,
+): Promise<void> {
+  const baseline = await writesWith(null);
+  const writes = await writesWith(noop);
+  assert.ok(baseline <= 8, `the baseline batches the enqueues (${baseline} writes)`);
+  assert.equal(writes, baseline, `the no-ops added store writes (${writes} for ${baseline})`);
+}
+
+describe("no-op answers do not push out an open batch early", { timeout: 60_000 }, () => {
+  it("KV: kvDelete of an absent key, a failed kvCompareAndSet, a transaction that writes nothing", async () => {
+    await addsNoWrites((queue, i) => {
+      switch (Math.floor(i / 10) % 4) {
+        case 0:
+          return queue.kvDelete(`absent-${i}`);
+        case 1:
+          return queue.kvCompareAndSet("k", "other", "w");
+        case 2:
+          return queue.transaction((tx) => tx.kvCheck("k", "v"));
+        default:
+          return queue.transaction((tx) => tx.cancel(`unknown-${i}`));
+      }
+    });
+  });
+});
+
+describe("no-op answers wait for the write in flight that decided them", {
+  timeout: 60_000,
+}, () => {
+  it("kvDelete's false, kvCompareAndSet's false and a transaction that writes nothing", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    await queue.kvPut("k", "v");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const deleted = queue.kvDelete("k");
+    await hold.whenHeld();
+    const again = queue.kvDelete("k");
+    const compared = queue.kvCompareAndSet("k", "v", "w");
+    const checked = queue.transaction((tx) => tx.kvCheck("k", null));
+    assert.equal(await settledSoon(again), false, "kvDelete must wait for the delete");
+    assert.equal(await settledSoon(compared), false, "kvCompareAndSet must wait too");
+    assert.equal(await settledSoon(checked), false, "the transaction must wait too");
+    hold.release();
+    assert.equal(await deleted, true);
+    assert.equal(await again, false);
+    assert.equal(await compared, false);
+    assert.deepEqual((await checked).enqueued, []);
+    // A delete whose write fails is never the reason for a false.
+    await queue.kvPut("k", "v");
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.kvDelete("k");
+    lost.catch(() => {});
+    const answers = [
+      outcome(queue.kvDelete("k")),
+      outcome(queue.transaction((tx) => tx.kvCheck("k", null))),
+    ];
+    await assert.rejects(lost);
+    assert.deepEqual(await Promise.all(answers), ["rejected STORAGE", "rejected STORAGE"]);
+    await queue.close().catch(() => {}); // the log failed
+  });
+});
