@@ -109,11 +109,14 @@ export async function wakeScheduled(core: QueueCore, id: string): Promise<WakeOu
   return "woken";
 }
 
-/** Pause or resume `queue` durably; a no-op (after a flush) when it already is. */
+/**
+ * Pause or resume `queue` durably; a no-op when it already is (answered once
+ * what is in flight is durable, leaving the open batch open).
+ */
 export async function setPaused(core: QueueCore, queue: string, paused: boolean): Promise<void> {
   if ((core.state.queues.get(queue)?.paused ?? false) === paused) {
     // An earlier call may have decided it and still be in flight: answer once it is durable.
-    await core.log.flush();
+    await core.log.whenDurable();
     return;
   }
   const written = core.commit({ tag: Tag.PauseQueue, queue, paused });

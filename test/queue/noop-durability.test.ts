@@ -104,6 +104,12 @@ describe("no-op answers do not push out an open batch early", { timeout: 60_000 
       }
     });
   });
+
+  it("pauseQueue of a paused queue, resumeQueue of a running one", async () => {
+    await addsNoWrites((queue, i) =>
+      i % 20 === 5 ? queue.pauseQueue("paused") : queue.resumeQueue("running"),
+    );
+  });
 });
 
 describe("no-op answers wait for the write in flight that decided them", {
@@ -138,6 +144,26 @@ describe("no-op answers wait for the write in flight that decided them", {
     ];
     await assert.rejects(lost);
     assert.deepEqual(await Promise.all(answers), ["rejected STORAGE", "rejected STORAGE"]);
+    await queue.close().catch(() => {}); // the log failed
+  });
+
+  it("pauseQueue of a queue whose pause is in flight", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const paused = queue.pauseQueue("a");
+    await hold.whenHeld();
+    const again = queue.pauseQueue("a");
+    assert.equal(await settledSoon(again), false, "must wait for the pause");
+    hold.release();
+    await paused;
+    await again;
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.resumeQueue("a");
+    lost.catch(() => {});
+    const answer = outcome(queue.resumeQueue("a"));
+    await assert.rejects(lost);
+    assert.equal(await answer, "rejected STORAGE");
     await queue.close().catch(() => {}); // the log failed
   });
 });
