@@ -184,9 +184,9 @@ function checkIds(core: QueueCore, jobs: readonly CheckedJob[], now: number): vo
     const { jobId, delayMs } = options;
     if (jobId !== undefined) {
       // Against the state only: a call holding the id was waited for, and the caller
-      // (`addWhenWritable`) flushes the log before passing this error on, since the id's
-      // job may not be durable yet. A duplicate within this call is flushed for too: one
-      // rule for every DuplicateJobIdError, at the cost of a flush on an input error.
+      // (`addWhenWritable`) waits for the log to be durable before passing this error on,
+      // since the id's job may not be durable yet. A duplicate within this call waits too:
+      // one rule for every DuplicateJobIdError, at the cost of a wait on an input error.
       if (taken.has(jobId) || state.findPublic(jobId) !== -1)
         throw new DuplicateJobIdError(
           `Expected \`${arg}.jobId\` to be an id no job has, got ${JSON.stringify(jobId)} (taken${taken.has(jobId) ? " earlier in this call" : ""})`,
@@ -351,9 +351,11 @@ async function settled(
   anyHit: boolean,
   results: EnqueueResult[],
 ): Promise<EnqueueResult[]> {
-  await written;
-  // A dedup holder's own enqueue may still be in flight: answer once it is durable.
-  if (anyHit) await core.log.flush();
+  // A dedup holder's own enqueue may still be in flight: answer once it is durable. A
+  // commit of this call covers it (log writes are acknowledged in order); without one,
+  // wait for the log, leaving the open batch open.
+  if (written !== undefined) await written;
+  else if (anyHit) await core.log.whenDurable();
   return results;
 }
 

@@ -254,7 +254,7 @@ export async function enqueueFlow(core: QueueCore, flow: FlowJob): Promise<FlowR
     // may still fail): answer once the log is durable up to it, or with the log's failure.
     if (error instanceof DuplicateJobIdError) {
       core.flowJobIds.release(hold);
-      await core.log.flush();
+      await core.log.whenDurable();
     }
     throw error;
   } finally {

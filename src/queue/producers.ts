@@ -275,7 +275,7 @@ function addWhenWritable(
       // once the log is durable up to it, or with the log's failure.
       if (error instanceof DuplicateJobIdError) {
         committed();
-        await core.log.flush();
+        await core.log.whenDurable();
       }
       throw error;
     }

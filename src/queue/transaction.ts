@@ -227,10 +227,11 @@ export async function runTransaction(
   if (held === undefined) return commit(core, builder.ops);
   // Let go once the decision is in the state, not once it is durable: a later call with one
   // of the ids (waiting or not) then decides against that state, and every call finding an id
-  // taken flushes before it answers (a hit here, `DuplicateJobIdError` in producers and
-  // flows), so calls waiting on one id share their log writes rather than queueing one write
-  // each behind the other. Log writes are acknowledged in order: the later call's flush
-  // covers this one's record, or rejects with the log's failure.
+  // taken waits for the log to be durable before it answers (a hit here,
+  // `DuplicateJobIdError` in producers and flows), so calls waiting on one id share their log
+  // writes rather than queueing one write each behind the other. Log writes are acknowledged
+  // in order: the later call's wait covers this one's record, or rejects with the log's
+  // failure.
   const release = (): void => core.flowJobIds.release(held.hold);
   try {
     if (held.earlier !== undefined) await held.earlier;

@@ -110,6 +110,23 @@ describe("no-op answers do not push out an open batch early", { timeout: 60_000 
       i % 20 === 5 ? queue.pauseQueue("paused") : queue.resumeQueue("running"),
     );
   });
+
+  it("dedup and jobId hits: enqueue, enqueueMany, a transaction's enqueue, a taken jobId", async () => {
+    await addsNoWrites((queue, i) => {
+      switch (Math.floor(i / 10) % 5) {
+        case 0:
+          return queue.enqueue("held", "again", { dedupKey: "d" });
+        case 1:
+          return queue.enqueueMany("held", [{ payload: "again", options: { dedupKey: "d" } }]);
+        case 2:
+          return queue.transaction((tx) => tx.enqueue("held", "again", { jobId: "taken" }));
+        case 3:
+          return queue.enqueue("held", "again", { jobId: "taken" });
+        default:
+          return queue.enqueueFlow({ queue: "held", payload: "f", options: { jobId: "taken" } });
+      }
+    });
+  });
 });
 
 describe("no-op answers wait for the write in flight that decided them", {
@@ -164,6 +181,33 @@ describe("no-op answers wait for the write in flight that decided them", {
     const answer = outcome(queue.resumeQueue("a"));
     await assert.rejects(lost);
     assert.equal(await answer, "rejected STORAGE");
+    await queue.close().catch(() => {}); // the log failed
+  });
+
+  it("a dedup hit on a job whose enqueue is in flight, or whose enqueue fails", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const first = queue.enqueue("q", "one", { dedupKey: "d" });
+    await hold.whenHeld();
+    const hit = queue.enqueue("q", "two", { dedupKey: "d" });
+    const txHit = queue.transaction((tx) => tx.enqueue("q", "three", { dedupKey: "d" }));
+    assert.equal(await settledSoon(hit), false, "enqueue must wait for the holder's enqueue");
+    assert.equal(await settledSoon(txHit), false, "a transaction must wait too");
+    hold.release();
+    const id = await first;
+    assert.equal(await hit, id);
+    assert.deepEqual((await txHit).enqueued, [{ id, created: false }]);
+    // A holder whose enqueue fails is never reported as the job that holds the key.
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.enqueue("q", "lost", { dedupKey: "e" });
+    lost.catch(() => {});
+    const answers = [
+      outcome(queue.enqueue("q", "again", { dedupKey: "e" })),
+      outcome(queue.enqueueMany("q", [{ payload: "again", options: { dedupKey: "e" } }])),
+    ];
+    await assert.rejects(lost);
+    assert.deepEqual(await Promise.all(answers), ["rejected STORAGE", "rejected STORAGE"]);
     await queue.close().catch(() => {}); // the log failed
   });
 });
