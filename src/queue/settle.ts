@@ -62,6 +62,27 @@ export function ackTaken(queue: object, claim: Claim, result: Uint8Array | strin
 }
 
 /**
+ * Rejects with `error`; a `ClaimLostError` only once everything written so
+ * far is durable (without sealing the open batch): what ended the claim (a
+ * settlement, a reaping, a cancellation) may be a write still in flight,
+ * and if that write fails the claim was never lost: the caller gets the
+ * log's failure instead.
+ */
+async function refused(core: QueueCore, error: unknown): Promise<never> {
+  if (error instanceof ClaimLostError) await core.log.whenDurable();
+  throw error;
+}
+
+/** The live lease of `claim` (see `QueueCore.liveLease`), or the rejection {@link refused} gives. */
+function leaseOf(core: QueueCore, claim: Claim, operation: string): Lease | Promise<never> {
+  try {
+    return core.liveLease(claim, operation);
+  } catch (error) {
+    return refused(core, error);
+  }
+}
+
+/**
  * `Queue.ack` (a bad argument or a lost claim rejects, as from an async
  * function). Result bytes are copied unless `copyResult` is false: then
  * they are bytes nobody else holds, in a fresh fixed-length buffer of this
@@ -104,7 +125,7 @@ export function ackClaim(
     core.dispatch(lease.queue); // its group may be under its claim cap again
     return written;
   } catch (error) {
-    return Promise.reject(error);
+    return refused(core, error);
   }
 }
 
@@ -123,7 +144,8 @@ export async function nackClaim(
 ): Promise<void> {
   core.checkSettle();
   const message = checkMessage(error, "error");
-  const lease = core.liveLease(claim, "nack");
+  const lease = leaseOf(core, claim, "nack");
+  if (!(lease instanceof Lease)) return lease;
   const decided = decideNack(
     core.state,
     lease.job,
@@ -148,7 +170,8 @@ export async function deadLetterClaim(
 ): Promise<void> {
   core.checkSettle();
   const message = checkMessage(reason, "reason");
-  const lease = core.liveLease(claim, "deadLetter");
+  const lease = leaseOf(core, claim, "deadLetter");
+  if (!(lease instanceof Lease)) return lease;
   const record = withProgress(decideDeadLetter(core.state, lease.job, core.now(), message), lease);
   core.leases.settle(lease);
   const written = core.commit(record);
@@ -159,7 +182,8 @@ export async function deadLetterClaim(
 /** `Queue.release`. */
 export async function releaseClaim(core: QueueCore, claim: Claim): Promise<void> {
   core.checkSettle();
-  const lease = core.liveLease(claim, "release");
+  const lease = leaseOf(core, claim, "release");
+  if (!(lease instanceof Lease)) return lease;
   const record = decideRelease(core.state, lease.job, core.now());
   core.leases.settle(lease);
   const written = core.commit(record);
@@ -175,7 +199,8 @@ export async function renewClaimLease(
 ): Promise<number> {
   core.check();
   const ms = checkDuration(extensionMs, "extensionMs");
-  const lease = core.liveLease(claim, "renewLease");
+  const lease = leaseOf(core, claim, "renewLease");
+  if (!(lease instanceof Lease)) return lease;
   const expiresAt = leaseEndOf(core.now() + ms);
   core.leases.renew(lease, core.monotonicNow() + ms);
   claim.leaseExpiresAt = expiresAt;

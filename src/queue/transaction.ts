@@ -26,7 +26,7 @@
  * The builder is in `transaction-builder.ts`, the checks against the state in
  * `transaction-decide.ts`; this file offloads payloads and commits.
  */
-import { ConflictError, InvalidArgumentError } from "../errors.js";
+import { ClaimLostError, ConflictError, InvalidArgumentError } from "../errors.js";
 import { checkFunction } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import type { CheckedJob } from "./enqueue.js";
@@ -144,9 +144,10 @@ export async function commitOps(
     // Nothing commits: every object written for it is unused.
     core.payloads.delete([...refs.values()].map((ref) => ref.key));
     // A `kvCheck` may have failed on a value applied but not durable yet (its write may still
-    // fail): answer once the log is durable up to it, or with the log's failure, as a failed
-    // `kvCompareAndSet` does.
-    if (error instanceof ConflictError) await core.log.whenDurable();
+    // fail), a claim may have been lost to a settlement or reaping in flight: answer once the
+    // log is durable up to it, or with the log's failure, as a failed `kvCompareAndSet` does.
+    if (error instanceof ConflictError || error instanceof ClaimLostError)
+      await core.log.whenDurable();
     throw error;
   }
   // Objects no committed record uses: a dedup or job id hit's.

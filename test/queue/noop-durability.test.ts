@@ -127,6 +127,25 @@ describe("no-op answers do not push out an open batch early", { timeout: 60_000 
       }
     });
   });
+
+  it("settling or renewing a claim that is not live", async () => {
+    await addsNoWrites((queue, i, { settled }) => {
+      switch (Math.floor(i / 10) % 6) {
+        case 0:
+          return queue.ack(settled);
+        case 1:
+          return queue.nack(settled, "again");
+        case 2:
+          return queue.deadLetter(settled, "again");
+        case 3:
+          return queue.release(settled);
+        case 4:
+          return queue.renewLease(settled, 1_000);
+        default:
+          return queue.transaction((tx) => tx.ack(settled));
+      }
+    });
+  });
 });
 
 describe("no-op answers wait for the write in flight that decided them", {
@@ -209,5 +228,55 @@ describe("no-op answers wait for the write in flight that decided them", {
     await assert.rejects(lost);
     assert.deepEqual(await Promise.all(answers), ["rejected STORAGE", "rejected STORAGE"]);
     await queue.close().catch(() => {}); // the log failed
+  });
+
+  it("ClaimLostError for a claim whose settlement is in flight", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const acked = queue.ack(claim);
+    await hold.whenHeld();
+    const refused = [
+      outcome(queue.ack(claim)),
+      outcome(queue.nack(claim, "again")),
+      outcome(queue.deadLetter(claim, "again")),
+      outcome(queue.release(claim)),
+      outcome(queue.renewLease(claim, 1_000)),
+      outcome(queue.transaction((tx) => tx.ack(claim))),
+    ];
+    for (const [i, answer] of refused.entries())
+      assert.equal(await settledSoon(answer), false, `refusal ${i} must wait for the ack`);
+    hold.release();
+    await acked;
+    assert.deepEqual(await Promise.all(refused), new Array(6).fill("rejected CLAIM_LOST"));
+    // A settlement whose write fails is never the reason for a ClaimLostError.
+    await queue.enqueue("q", "y");
+    const second = await mustClaim(queue, "q");
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.ack(second);
+    lost.catch(() => {});
+    const answers = [outcome(queue.ack(second)), outcome(queue.renewLease(second, 1_000))];
+    await assert.rejects(lost);
+    assert.deepEqual(await Promise.all(answers), ["rejected STORAGE", "rejected STORAGE"]);
+    await queue.close().catch(() => {}); // the log failed
+  });
+
+  it("ClaimLostError for a claim whose lease's reaping is in flight", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue(FAIL_FAST, faults);
+    await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 1_000);
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    clock.advance(2_000);
+    const reaped = queue.reapNow();
+    await hold.whenHeld();
+    const refused = outcome(queue.ack(claim));
+    assert.equal(await settledSoon(refused), false, "must wait for the reaping");
+    hold.release();
+    await reaped;
+    assert.equal(await refused, "rejected CLAIM_LOST");
+    await queue.close();
   });
 });
