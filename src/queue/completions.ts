@@ -46,12 +46,17 @@ export async function waitForCompletionOf(
   const state = core.state;
   const ended = completionOfJob(state, publicId);
   if (ended !== undefined) {
-    // Its final record may still be in flight: answer once it is durable.
-    await core.log.flush();
+    // Its final record may still be in flight: answer once it is durable (leaving the open
+    // batch open: an answer must not cost a log write of its own).
+    await core.log.whenDurable();
     return ended;
   }
   const h = state.findPublic(publicId);
-  if (h === -1) return { status: "not_found" };
+  if (h === -1) {
+    // What made it so (an ack that deleted it, a removal) may still be in flight too.
+    await core.log.whenDurable();
+    return { status: "not_found" };
+  }
   // Records name the job by its log id.
   return core.completions.wait(state.idOf(h), timeoutMs, signal);
 }

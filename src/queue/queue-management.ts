@@ -65,7 +65,8 @@ export class QueueManagement extends QueueData {
    * is acked, `{ status: "dead", error }` once dead-lettered, `{ status:
    * "cancelled" }` once cancelled — each once that is durable — or `{ status:
    * "timeout" }` when `options.timeoutMs` passes first. A job that already
-   * ended (and is still kept) answers at once — a cancelled one with
+   * ended (and is still kept) answers without waiting for a transition, once
+   * everything written before the call is durable — a cancelled one with
    * `"cancelled"` for its queue's `resultRetentionMs` after the cancel, from
    * its tombstone; an unknown id, or a job gone past its retention, is
    * `{ status: "not_found" }` — which is also what a job acked without a

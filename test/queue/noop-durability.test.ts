@@ -146,6 +146,12 @@ describe("no-op answers do not push out an open batch early", { timeout: 60_000 
       }
     });
   });
+
+  it("waitForCompletion of a job that ended or is unknown", async () => {
+    await addsNoWrites((queue, i) =>
+      queue.waitForCompletion(i % 20 === 5 ? "ended" : `unknown-${i}`),
+    );
+  });
 });
 
 describe("no-op answers wait for the write in flight that decided them", {
@@ -278,5 +284,34 @@ describe("no-op answers wait for the write in flight that decided them", {
     await reaped;
     assert.equal(await refused, "rejected CLAIM_LOST");
     await queue.close();
+  });
+
+  it("waitForCompletion of a job whose end is in flight", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue } = await openTestQueue(FAIL_FAST, faults);
+    const kept = await queue.enqueue("q", "x");
+    const gone = await queue.enqueue("q", "y");
+    const [first, second] = [await mustClaim(queue, "q"), await mustClaim(queue, "q")];
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const acked = [queue.ack(first, { result: "r" }), queue.ack(second)];
+    await hold.whenHeld();
+    const done = queue.waitForCompletion(kept);
+    const notFound = queue.waitForCompletion(gone);
+    assert.equal(await settledSoon(done), false, "done must wait for the ack");
+    assert.equal(await settledSoon(notFound), false, "not_found must wait for the ack");
+    hold.release();
+    await Promise.all(acked);
+    assert.equal((await done).status, "done");
+    assert.deepEqual(await notFound, { status: "not_found" });
+    // An end whose write fails is never the reason for a not_found.
+    const other = await queue.enqueue("q", "z");
+    const third = await mustClaim(queue, "q");
+    faults.addRule({ op: "put", keyPattern: WAL, mode: "before" });
+    const lost = queue.ack(third);
+    lost.catch(() => {});
+    const answer = outcome(queue.waitForCompletion(other, { timeoutMs: 60_000 }));
+    await assert.rejects(lost);
+    assert.equal(await answer, "rejected STORAGE");
+    await queue.close().catch(() => {}); // the log failed
   });
 });
