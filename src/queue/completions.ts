@@ -7,6 +7,7 @@
  * and the entry of `Queue.waitForCompletion`.
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import type { Log } from "../log/index.js";
 import { KeepAlive } from "../util/keep-alive.js";
 import {
   checkDuration,
@@ -48,14 +49,14 @@ export async function waitForCompletionOf(
   if (ended !== undefined) {
     // Its final record may still be in flight: answer once it is durable (leaving the open
     // batch open: an answer must not cost a log write of its own).
-    await core.log.whenDurable();
-    return ended;
+    const durable = await core.completions.whenDurable(core.log, timeoutMs, signal);
+    return durable ? ended : { status: "timeout" };
   }
   const h = state.findPublic(publicId);
   if (h === -1) {
     // What made it so (an ack that deleted it, a removal) may still be in flight too.
-    await core.log.whenDurable();
-    return { status: "not_found" };
+    const durable = await core.completions.whenDurable(core.log, timeoutMs, signal);
+    return durable ? { status: "not_found" } : { status: "timeout" };
   }
   // Records name the job by its log id.
   return core.completions.wait(state.idOf(h), timeoutMs, signal);
@@ -137,6 +138,56 @@ export class CompletionWaiters implements CommitObserver {
       this.#keepAlive.acquire();
       this.#observers.add(this);
     });
+  }
+
+  /**
+   * `log.whenDurable()`, bounded as {@link wait} is: `true` once durable,
+   * `false` when `timeoutMs` passes first; rejects with `signal`'s reason when
+   * it aborts first. With neither, no timer is set.
+   */
+  async whenDurable(
+    log: Pick<Log, "whenDurable">,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const durable = log.whenDurable();
+    if (timeoutMs === undefined && signal === undefined) {
+      await durable;
+      return true;
+    }
+    this.#keepAlive.acquire();
+    try {
+      return await new Promise<boolean>((resolve, reject) => {
+        let timer: TimerHandle | null = null;
+        const onAbort = (): void => {
+          done();
+          reject(signal!.reason);
+        };
+        const done = (): void => {
+          timer?.cancel();
+          signal?.removeEventListener("abort", onAbort);
+        };
+        // First, so a write already durable answers before a due timer fires.
+        durable.then(
+          () => {
+            done();
+            resolve(true);
+          },
+          (error: unknown) => {
+            done();
+            reject(error);
+          },
+        );
+        if (timeoutMs !== undefined)
+          timer = startTimer(this.#clock, timeoutMs, () => {
+            done();
+            resolve(false);
+          });
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    } finally {
+      this.#keepAlive.release();
+    }
   }
 
   committed(

@@ -72,7 +72,9 @@ export class QueueManagement extends QueueData {
    * `{ status: "not_found" }` — which is also what a job acked without a
    * result answers once it finished, unless its queue keeps done jobs
    * (`keepDoneJobsMs`; by default it is deleted at the ack), so start waiting
-   * before it can finish. No polling: the wait is
+   * before it can finish. A `not_found` too comes once everything written
+   * before the call is durable; `timeoutMs` and `signal` bound that wait as
+   * they bound the wait for a transition. No polling: the wait is
    * woken by the transition itself, also for a job enqueued before a restart.
    * Rejects with `options.signal`'s reason when it aborts, and with
    * `ClosedError` (or the queue's failure) when the queue closes first (a

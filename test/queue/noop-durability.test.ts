@@ -314,4 +314,45 @@ describe("no-op answers wait for the write in flight that decided them", {
     assert.equal(await answer, "rejected STORAGE");
     await queue.close().catch(() => {}); // the log failed
   });
+
+  it("waitForCompletion's timeoutMs and signal end its wait for the write in flight", async () => {
+    const faults = new FaultStore(new MemoryStore());
+    const { queue, clock } = await openTestQueue(FAIL_FAST, faults);
+    const kept = await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q");
+    const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const acked = queue.ack(claim, { result: "r" });
+    await hold.whenHeld();
+    const timed = [
+      queue.waitForCompletion(kept, { timeoutMs: 50 }),
+      queue.waitForCompletion("unknown", { timeoutMs: 50 }),
+    ];
+    const aborts = new AbortController();
+    const reason = new Error("stop waiting");
+    const aborted = [
+      queue.waitForCompletion(kept, { signal: aborts.signal }),
+      queue.waitForCompletion("unknown", { signal: aborts.signal }),
+    ];
+    const untimed = [queue.waitForCompletion(kept), queue.waitForCompletion("unknown")];
+    clock.advance(49);
+    for (const [i, wait] of [...timed, ...aborted].entries())
+      assert.equal(await settledSoon(wait), false, `wait ${i} must wait for the ack`);
+    clock.advance(1);
+    for (const [i, wait] of timed.entries())
+      assert.equal(await settledSoon(wait), true, `timeoutMs must end wait ${i}`);
+    assert.deepEqual(await Promise.all(timed), [{ status: "timeout" }, { status: "timeout" }]);
+    aborts.abort(reason);
+    for (const [i, wait] of aborted.entries())
+      assert.equal(await settledSoon(wait.catch(() => {})), true, `the abort must end wait ${i}`);
+    for (const wait of aborted) await assert.rejects(wait, (error) => error === reason);
+    for (const [i, wait] of untimed.entries())
+      assert.equal(await settledSoon(wait), false, `untimed wait ${i} must wait for the ack`);
+    hold.release();
+    await acked;
+    assert.deepEqual(await Promise.all(untimed), [
+      { status: "done", result: Buffer.from("r") },
+      { status: "not_found" },
+    ]);
+    await queue.close();
+  });
 });
