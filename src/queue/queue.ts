@@ -234,6 +234,11 @@ export class Queue extends QueueManagement {
    * nothing is written). The lease runs on monotonic time; the wall time it
    * expires at is set as `claim.leaseExpiresAt` and returned (at most
    * `MAX_TIMESTAMP_MS`, the end of the `Date` range, for a longer lease).
+   * A claim that is not live rejects with `ClaimLostError`, but only once
+   * everything written before the call is durable (the settlement or reaping
+   * that ended it may still be in flight; if that write fails, the call
+   * rejects with the failure instead): on a slow store this takes a round
+   * trip.
    */
   renewLease(claim: Claim, extensionMs: number): Promise<number> {
     return settle.renewClaimLease(this.#core, claim, extensionMs);
