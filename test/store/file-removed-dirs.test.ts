@@ -47,7 +47,7 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "taquba-removed-dirs-"));
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  after(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }));
 
   /** Puts `key` (a create when `create`), allowing one transient failure first. */
   async function putAgain(store: FileStore, key: string, create: boolean): Promise<void> {
@@ -72,7 +72,9 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
       try {
         await store.put("q/a/first", bytes("first"));
         await store.put("q/a/created", bytes("created"), { ifNoneMatch: "*" });
-        await rm(join(root, ".tmp"), { recursive: true, force: true });
+        // Retried: the writer thread makes the next put's spare temp file after it answers,
+        // so the folder may gain a file while it is being removed (ENOTEMPTY).
+        await rm(join(root, ".tmp"), { recursive: true, force: true, maxRetries: 10 });
         await putAgain(store, "q/a/second", false);
         await putAgain(store, "q/a/third", true);
         await putAgain(store, "q/b/fourth", true);
@@ -90,7 +92,7 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
       const store = await open(root);
       try {
         await store.put("q/a/first", bytes("first"));
-        await rm(root, { recursive: true, force: true });
+        await rm(root, { recursive: true, force: true, maxRetries: 10 });
         for (const key of ["q/a/second", "q/a/second", "q/b/third", "r/fourth"])
           await expectRemoved(store.put(key, bytes(key)), root);
         await expectRemoved(store.put("q/a/fifth", bytes("5"), { ifNoneMatch: "*" }), root);
@@ -107,7 +109,7 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
       try {
         await store.put("q/a/first", bytes("first"));
         await store.put("r/other", bytes("other"));
-        await rm(removed, { recursive: true, force: true });
+        await rm(removed, { recursive: true, force: true, maxRetries: 10 });
         for (const key of ["q/a/second", "q/a/second", "q/b/third"])
           await expectRemoved(store.put(key, bytes(key)), removed);
         assert.equal(await exists(removed), false, "the key's directory is not made again");
@@ -129,7 +131,7 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
     const queue = await Queue.open(new FileStore(root), "q", { flushIntervalMs: 0 });
     try {
       await queue.enqueue("a", "before");
-      await rm(root, { recursive: true, force: true });
+      await rm(root, { recursive: true, force: true, maxRetries: 10 });
       const enqueued = queue.enqueue("a", "after").then(
         () => "acknowledged",
         (err: unknown) => String(err),
@@ -195,7 +197,7 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
       };
       try {
         await store.put("q/a/first", bytes("1"));
-        await rm(join(root, removedDir), { recursive: true, force: true });
+        await rm(join(root, removedDir), { recursive: true, force: true, maxRetries: 10 });
         holdTempOpen = true;
         const early = store.put("q/a/early", bytes("2")).then(
           () => events.push("early put answered"),
