@@ -7,21 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ManualClock } from "../../src/clock.js";
-import { silentLogger } from "../../src/logger.js";
-import { Queue } from "../../src/queue/queue.js";
+import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
-import { FAIL_FAST, mustClaim, openTestQueue, turns, WAL, watch } from "./helpers.js";
-
-/** Whether `promise` settled within a few turns (it must not while its write is held). */
-async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
-  const watched = watch(promise);
-  await turns(10);
-  return watched.settled();
-}
+import { settledSoon, walWritesAround } from "./held-wal.js";
+import { FAIL_FAST, mustClaim, openTestQueue, WAL } from "./helpers.js";
 
 /** How a call ended: `value <v>` or `rejected <code>`. */
 function outcome(promise: Promise<unknown>): Promise<string> {
@@ -47,36 +38,11 @@ async function setUp(queue: Queue): Promise<Fixture> {
   return { settled };
 }
 
-/**
- * Store writes of 400 enqueues made while the log's first write is held (the
- * slowest store), with a no-op made by `noop` after every tenth one.
- */
-async function writesWith(
+/** Store writes of the 400 enqueues around `noop`'s calls (see {@link walWritesAround}). */
+function writesWith(
   noop: ((queue: Queue, i: number, fixture: Fixture) => Promise<unknown>) | null,
 ): Promise<number> {
-  const faults = new FaultStore(new MemoryStore());
-  const counting = new CountingStore(faults);
-  const counted = await Queue.open(counting, "q", {
-    clock: new ManualClock(1_700_000_000_000),
-    logger: silentLogger,
-    flushIntervalMs: 0,
-  });
-  const fixture = await setUp(counted);
-  const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
-  const before = counting.snapshot().counts.put;
-  const calls: Promise<unknown>[] = [];
-  for (let i = 0; i < 400; i++) {
-    calls.push(counted.enqueue("q", `p${i}`));
-    if (i === 0) await hold.whenHeld();
-    if (noop !== null && i % 10 === 5) calls.push(noop(counted, i, fixture).catch(() => "refused"));
-    if (i % 50 === 49) await turns(2);
-  }
-  await turns(10);
-  hold.release();
-  await Promise.all(calls);
-  const writes = counting.snapshot().counts.put - before;
-  await counted.close();
-  return writes;
+  return walWritesAround(setUp, noop);
 }
 
 describe("no-op answers do not push out an open batch early", { timeout: 60_000 }, () => {

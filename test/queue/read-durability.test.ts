@@ -8,11 +8,10 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
-import { MemoryStore } from "../../src/store/memory.js";
-import { CountingStore } from "../../src/store/wrappers/counting.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { STORES } from "../jobs/stores.js";
-import { turns, watch } from "./helpers.js";
+import { settledSoon, walWritesAround } from "./held-wal.js";
+import { turns } from "./helpers.js";
 
 const WAL = /\/wal\//;
 
@@ -31,13 +30,6 @@ async function open(
         }
       : {}),
   });
-}
-
-/** Whether `promise` settled within a few turns (it must not while its write is held). */
-async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
-  const watched = watch(promise);
-  await turns(10);
-  return watched.settled();
 }
 
 for (const kind of STORES) {
@@ -297,36 +289,11 @@ for (const kind of STORES) {
   });
 }
 
-/**
- * Store writes of 400 enqueues made while the log's first write is held (the
- * slowest store), with a refusal made by `refuse` after every tenth one.
- */
-async function writesWith(
+/** Store writes of the 400 enqueues around `refuse`'s calls, a KV key set first (see {@link walWritesAround}). */
+function writesWith(
   refuse: ((queue: Queue, i: number) => Promise<unknown>) | null,
 ): Promise<number> {
-  const faults = new FaultStore(new MemoryStore());
-  const counting = new CountingStore(faults);
-  const counted = await Queue.open(counting, "q", {
-    clock: new ManualClock(1_700_000_000_000),
-    logger: silentLogger,
-    flushIntervalMs: 0,
-  });
-  await counted.kvPut("k", "v");
-  const hold = faults.pause({ op: "put", keyPrefix: "q/wal/" });
-  const before = counting.snapshot().counts.put;
-  const calls: Promise<unknown>[] = [];
-  for (let i = 0; i < 400; i++) {
-    calls.push(counted.enqueue("q", `p${i}`));
-    if (i === 0) await hold.whenHeld();
-    if (refuse !== null && i % 10 === 5) calls.push(refuse(counted, i).catch(() => "refused"));
-    if (i % 50 === 49) await turns(2);
-  }
-  await turns(10);
-  hold.release();
-  await Promise.all(calls);
-  const writes = counting.snapshot().counts.put - before;
-  await counted.close();
-  return writes;
+  return walWritesAround((queue) => queue.kvPut("k", "v"), refuse);
 }
 
 describe("refusals that wait for the log", { timeout: 60_000 }, () => {
