@@ -46,6 +46,8 @@ export class Settlements {
   readonly #onSettled: () => void;
   /** Settlements issued and not yet ended. */
   #pending = 0;
+  /** A call of `onSettled` is queued for the settlements that ended in this microtask burst. */
+  #settledQueued = false;
   /** Resolves {@link drain} once `#pending` is back at 0. */
   #drained: (() => void) | null = null;
   /** The first failure of the whole queue a settlement met (`FencedError`, `StorageError`). */
@@ -199,8 +201,18 @@ export class Settlements {
       this.#drained();
       this.#drained = null;
     }
-    this.#onSettled();
+    // Settlements that went in one write end together, each in a microtask of its own: the
+    // worker is told once, after all of them (one call per settlement was a pump per job).
+    if (this.#settledQueued) return;
+    this.#settledQueued = true;
+    // A reaction, as the call was before: a throw in it is a rejection, not an uncaught exception.
+    void Promise.resolve().then(this.#notifySettled);
   }
+
+  readonly #notifySettled = (): void => {
+    this.#settledQueued = false;
+    this.#onSettled();
+  };
 
   /** Resolves once every settlement issued so far ended. */
   drain(): Promise<void> {
