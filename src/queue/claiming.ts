@@ -19,6 +19,7 @@ import { type QueueState, Status } from "./state.js";
 import { CLAIM_TOKEN, type Claim } from "./types.js";
 import { checkQueueName, MAX_MESSAGE_BYTES, truncateUtf8 } from "./validate.js";
 import { checkClaimOptions } from "./validate-options.js";
+import { jobToRecord } from "./views.js";
 
 /**
  * Takes up to `max` pending jobs of `qs` (in claim order) for claims, or
@@ -207,10 +208,19 @@ export function releaseUnhanded(core: QueueCore): void {
 function handOut(core: QueueCore, leases: readonly Lease[], leaseMs: number): Claim[] {
   const claims: Claim[] = [];
   const expiresAt = core.monotonicNow() + leaseMs;
+  // One reading of the clocks for the batch, whose leases all end together (as `toRecord`
+  // gives it, without its two readings per claim).
+  const wallExpiresAt = core.wallTimeOf(expiresAt);
   for (const lease of leases) {
     if (!core.leases.isLive(lease)) continue;
     core.leases.activate(lease, expiresAt);
-    const record = core.toRecord(lease.job, lease.id) as Claim & { [CLAIM_TOKEN]: Lease };
+    const record = jobToRecord(
+      core.state,
+      lease.job,
+      wallExpiresAt,
+      lease.progress,
+      lease.id,
+    ) as Claim & { [CLAIM_TOKEN]: Lease };
     record[CLAIM_TOKEN] = lease;
     claims.push(record);
   }

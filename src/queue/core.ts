@@ -397,7 +397,7 @@ export class QueueCore {
     return jobToRecord(
       this.state,
       h,
-      lease?.active ? this.#wallTimeOf(lease.expiresAt) : undefined,
+      lease?.active ? this.wallTimeOf(lease.expiresAt) : undefined,
       lease?.progress,
       id,
     );
@@ -408,7 +408,7 @@ export class QueueCore {
    * wallNow + (deadline − monoNow), at most {@link MAX_TIMESTAMP_MS} (see
    * {@link leaseEndOf}).
    */
-  #wallTimeOf(monotonicDeadline: number): number {
+  wallTimeOf(monotonicDeadline: number): number {
     return leaseEndOf(
       Math.ceil(Math.floor(this.clock.now()) + (monotonicDeadline - this.timed.monotonicNow())),
     );
