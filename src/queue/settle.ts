@@ -114,14 +114,19 @@ export function ackClaim(
     core.leases.settle(lease);
     const progress = keep ? lease.progress : undefined;
     core.state.expect(lease.job); // apply finds the row without probing the id index
-    const written = core.commit({
-      tag: Tag.Ack,
-      id: lease.id,
-      keep,
-      at,
-      ...(result === undefined ? {} : { result }),
-      ...(progress === undefined ? {} : { progress }),
-    });
+    const written = core.commit(
+      // The common ack (no result, no progress kept) without spreading empty objects.
+      result === undefined && progress === undefined
+        ? { tag: Tag.Ack, id: lease.id, keep, at }
+        : {
+            tag: Tag.Ack,
+            id: lease.id,
+            keep,
+            at,
+            ...(result === undefined ? {} : { result }),
+            ...(progress === undefined ? {} : { progress }),
+          },
+    );
     core.dispatch(lease.queue); // its group may be under its claim cap again
     return written;
   } catch (error) {
