@@ -155,6 +155,15 @@ export interface Requeue {
 }
 
 /**
+ * Whether job `h` has neither a flow parent nor flow children: removing or
+ * requeueing it is its one record, with nothing to walk.
+ */
+export function outsideFlows(state: State, h: number): boolean {
+  const extras = state.table.extras(h);
+  return extras === undefined || (extras.flowParent === undefined && extras.flow === undefined);
+}
+
+/**
  * The record that requeues dead job `h` at `at` with the dead part of its
  * flow (see the file's comment), and the jobs that takes: the topmost dead
  * job, whose requeue `apply` carries down to every dead job below it. None
@@ -167,6 +176,17 @@ export function requeueRecord(
   at: number,
   covered: Set<number> = new Set(),
 ): Requeue {
+  if (outsideFlows(state, h)) {
+    // No flow to walk: the record alone (no walk, and the id decoded once).
+    if (covered.has(h)) return { record: null, jobs: [], refused: null, removedChild: null };
+    covered.add(h);
+    return {
+      record: { tag: Tag.RequeueDead, id: state.idOf(h), at },
+      jobs: [h],
+      refused: null,
+      removedChild: null,
+    };
+  }
   let top = h;
   for (;;) {
     const parentId = state.table.extras(top)?.flowParent;

@@ -10,7 +10,7 @@
  */
 import { nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
-import { abortRemovedClaims, removalRecords, requeueRecord } from "./flow-admin.js";
+import { abortRemovedClaims, outsideFlows, removalRecords, requeueRecord } from "./flow-admin.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -197,6 +197,16 @@ export async function removeJobs(
         // A flow's job goes with its open children (covered by an earlier one's, it is gone already).
         if (!selected(h, covered)) {
           from = key;
+          return true;
+        }
+        if (outsideFlows(state, h)) {
+          // The one record `removalRecords` gives a job outside flows, without its walk's arrays
+          // (room for it is checked above).
+          from = key;
+          covered.add(h);
+          records.push({ tag: Tag.Remove, id: state.idOf(h) });
+          handles.push(h);
+          count++;
           return true;
         }
         // A child selected with its flow parent goes with that parent's removal, in this
