@@ -29,7 +29,7 @@ import { ApplyError, jobIn, place, releaseDedup, unindex, withExtras } from "./p
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { bury, firedUpToOnSet } from "./schedules/tombstones.js";
-import { type QueueState, type State, Status } from "./state.js";
+import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
 
@@ -37,11 +37,30 @@ export { MAX_HISTORY } from "./history.js";
 export { ApplyError, place, releaseDedup, STATUS_NAMES, unindex, withExtras } from "./placement.js";
 
 /**
+ * The statuses each record accepts its job in (`jobIn`), made once rather
+ * than per record: read only.
+ */
+const ONLY_PENDING: readonly StatusCode[] = [Status.Pending];
+const ONLY_SCHEDULED: readonly StatusCode[] = [Status.Scheduled];
+const ONLY_CLAIMED: readonly StatusCode[] = [Status.Claimed];
+const ONLY_DEAD: readonly StatusCode[] = [Status.Dead];
+const OPEN: readonly StatusCode[] = [Status.Pending, Status.Scheduled];
+const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
+const REMOVABLE: readonly StatusCode[] = [
+  Status.Pending,
+  Status.Scheduled,
+  Status.Done,
+  Status.Dead,
+];
+/** A cancel's ending, as `remove` tells a flow parent by default (read only, made once). */
+const CANCELLED: ChildOutcome = { kind: "cancelled" };
+
+/**
  * Removes job `h` from the state: indexes, dedup key, id index, payload
  * bytes, row. A flow parent hears of it as `ending` (a cancel unless said);
  * children that still name `h` lose the link.
  */
-function remove(state: State, h: number, ending: ChildOutcome = { kind: "cancelled" }): void {
+function remove(state: State, h: number, ending: ChildOutcome = CANCELLED): void {
   // Read once: the steps below change only the flow links, never the fields read here
   // (a flow of 10,000 jobs removes each child in the same turn as its root).
   const extras = state.table.extras(h);
@@ -159,7 +178,7 @@ export function apply(state: State, rec: QueueRecord): void {
       enqueue(state, rec);
       return;
     case Tag.Claim: {
-      const h = jobIn(state, rec.id, [Status.Pending], "claim");
+      const h = jobIn(state, rec.id, ONLY_PENDING, "claim");
       unindex(state, h);
       releaseDedup(state, h);
       state.table.write(h).attempts[slot(h)]! += 1;
@@ -168,10 +187,12 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Ack: {
-      const h = jobIn(state, rec.id, [Status.Claimed], "ack");
+      const h = jobIn(state, rec.id, ONLY_CLAIMED, "ack");
       if (rec.result !== undefined && !rec.keep)
         throw new ApplyError(`ack: job ${rec.id} has a result but is not kept`);
-      childEnded(state, h, { kind: "done", result: rec.result });
+      // Only a flow's job tells a parent (no outcome made for the others).
+      if (state.table.extras(h)?.flowParent !== undefined)
+        childEnded(state, h, { kind: "done", result: rec.result });
       state.queueOf(h).doneCount += 1;
       if (!rec.keep) {
         remove(state, h);
@@ -188,7 +209,7 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Retry: {
-      const h = jobIn(state, rec.id, [Status.Claimed], "retry");
+      const h = jobIn(state, rec.id, ONLY_CLAIMED, "retry");
       const page = state.table.read(h);
       // Records of earlier releases carry no time: the claim's is the best there is.
       const at = rec.at ?? page.at[slot(h)]!;
@@ -204,7 +225,7 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Dead: {
-      const h = jobIn(state, rec.id, [Status.Claimed], "dead");
+      const h = jobIn(state, rec.id, ONLY_CLAIMED, "dead");
       const history = attempted(state, h, rec.cause ?? "dead_lettered", rec.at, rec.reason);
       unindex(state, h);
       withExtras(state, h, {
@@ -225,26 +246,26 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Cancel: {
-      const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled, Status.Claimed], "cancel");
+      const h = jobIn(state, rec.id, CANCELLABLE, "cancel");
       // A cancel of an earlier release carries no time: it leaves no tombstone.
       if (rec.at !== undefined) leaveTombstone(state, h, rec.at, rec.error);
       remove(state, h);
       return;
     }
     case Tag.CancelRequest: {
-      const h = jobIn(state, rec.id, [Status.Claimed], "cancel request");
+      const h = jobIn(state, rec.id, ONLY_CLAIMED, "cancel request");
       state.table.write(h).flags[slot(h)]! |= Flag.CancelRequested;
       return;
     }
     case Tag.RequeueDead: {
-      const h = jobIn(state, rec.id, [Status.Dead], "requeue");
+      const h = jobIn(state, rec.id, ONLY_DEAD, "requeue");
       // A flow's job rejoins its flow, and brings its dead children back with it.
       rejoinFlow(state, h);
       requeue(state, h, rec.at);
       return;
     }
     case Tag.Release: {
-      const h = jobIn(state, rec.id, [Status.Claimed], "release");
+      const h = jobIn(state, rec.id, ONLY_CLAIMED, "release");
       unindex(state, h);
       const page = state.table.write(h);
       page.attempts[slot(h)] = Math.max(0, page.attempts[slot(h)]! - 1);
@@ -252,7 +273,7 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Wake: {
-      const h = jobIn(state, rec.id, [Status.Scheduled], "wake");
+      const h = jobIn(state, rec.id, ONLY_SCHEDULED, "wake");
       if (isWaitingParent(state, h))
         throw new ApplyError(`wake: job ${rec.id} waits for its flow's children`);
       unindex(state, h);
@@ -263,14 +284,12 @@ export function apply(state: State, rec: QueueRecord): void {
       state.queue(rec.queue).paused = rec.paused;
       return;
     case Tag.Remove: {
-      const h = jobIn(
-        state,
-        rec.id,
-        [Status.Pending, Status.Scheduled, Status.Done, Status.Dead],
-        "remove",
-      );
-      // A waiting flow parent goes dead with its removed child (at the removal, when known).
-      remove(state, h, { kind: "removed", at: rec.at ?? state.table.read(h).enqueuedAt[slot(h)]! });
+      const h = jobIn(state, rec.id, REMOVABLE, "remove");
+      // A waiting flow parent goes dead with its removed child (at the removal, when known);
+      // a job outside flows tells no parent: no outcome is made for it.
+      const inFlow = state.table.extras(h)?.flowParent !== undefined;
+      const at = inFlow ? (rec.at ?? state.table.read(h).enqueuedAt[slot(h)]!) : 0;
+      remove(state, h, inFlow ? { kind: "removed", at } : CANCELLED);
       return;
     }
     case Tag.SweepDone:
@@ -327,7 +346,7 @@ export function apply(state: State, rec: QueueRecord): void {
       return;
     }
     case Tag.Replace: {
-      const h = jobIn(state, rec.id, [Status.Pending, Status.Scheduled], "replace");
+      const h = jobIn(state, rec.id, OPEN, "replace");
       unindex(state, h);
       const page = state.table.write(h);
       const i = slot(h);
