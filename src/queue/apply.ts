@@ -38,22 +38,26 @@ export { ApplyError, place, releaseDedup, STATUS_NAMES, unindex, withExtras } fr
 
 /**
  * The statuses each record accepts its job in (`jobIn`), made once rather
- * than per record: read only.
+ * than per record, and frozen: shared by every record.
  */
-const ONLY_PENDING: readonly StatusCode[] = [Status.Pending];
-const ONLY_SCHEDULED: readonly StatusCode[] = [Status.Scheduled];
-const ONLY_CLAIMED: readonly StatusCode[] = [Status.Claimed];
-const ONLY_DEAD: readonly StatusCode[] = [Status.Dead];
-const OPEN: readonly StatusCode[] = [Status.Pending, Status.Scheduled];
-const CANCELLABLE: readonly StatusCode[] = [Status.Pending, Status.Scheduled, Status.Claimed];
-const REMOVABLE: readonly StatusCode[] = [
+const ONLY_PENDING: readonly StatusCode[] = Object.freeze([Status.Pending]);
+const ONLY_SCHEDULED: readonly StatusCode[] = Object.freeze([Status.Scheduled]);
+const ONLY_CLAIMED: readonly StatusCode[] = Object.freeze([Status.Claimed]);
+const ONLY_DEAD: readonly StatusCode[] = Object.freeze([Status.Dead]);
+const OPEN: readonly StatusCode[] = Object.freeze([Status.Pending, Status.Scheduled]);
+const CANCELLABLE: readonly StatusCode[] = Object.freeze([
+  Status.Pending,
+  Status.Scheduled,
+  Status.Claimed,
+]);
+const REMOVABLE: readonly StatusCode[] = Object.freeze([
   Status.Pending,
   Status.Scheduled,
   Status.Done,
   Status.Dead,
-];
-/** A cancel's ending, as `remove` tells a flow parent by default (read only, made once). */
-const CANCELLED: ChildOutcome = { kind: "cancelled" };
+]);
+/** A cancel's ending, as `remove` tells a flow parent by default (made once, frozen: shared). */
+const CANCELLED: Readonly<ChildOutcome> = Object.freeze({ kind: "cancelled" });
 
 /**
  * Removes job `h` from the state: indexes, dedup key, id index, payload
@@ -288,8 +292,13 @@ export function apply(state: State, rec: QueueRecord): void {
       // A waiting flow parent goes dead with its removed child (at the removal, when known);
       // a job outside flows tells no parent: no outcome is made for it.
       const inFlow = state.table.extras(h)?.flowParent !== undefined;
-      const at = inFlow ? (rec.at ?? state.table.read(h).enqueuedAt[slot(h)]!) : 0;
-      remove(state, h, inFlow ? { kind: "removed", at } : CANCELLED);
+      remove(
+        state,
+        h,
+        inFlow
+          ? { kind: "removed", at: rec.at ?? state.table.read(h).enqueuedAt[slot(h)]! }
+          : CANCELLED,
+      );
       return;
     }
     case Tag.SweepDone:

@@ -19,7 +19,7 @@ import type { QueueCore } from "./core.js";
 import { FlowList } from "./flow-list.js";
 import { removedChild } from "./flow-state.js";
 import type { QueueRecord } from "./records/codec.js";
-import type { RequeueDeadRecord } from "./records/job.js";
+import type { RemoveRecord, RequeueDeadRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, type FlowChildren, slot } from "./table.js";
@@ -34,6 +34,25 @@ export interface Removal {
   readonly removed: number;
   /** Claimed children flagged for cancellation: their claims are to be aborted. */
   readonly claimed: number[];
+}
+
+/**
+ * The record that removes job `h` itself at `at` (the first of its
+ * removal's, and the only one for a job outside flows), `h` added to
+ * `covered`. The time matters only when a waiting parent goes dead with
+ * it: only a flow's job carries it.
+ */
+export function soleRemoval(
+  state: State,
+  h: number,
+  at: number,
+  covered: Set<number>,
+): RemoveRecord {
+  covered.add(h);
+  const id = state.idOf(h);
+  return state.table.extras(h)?.flowParent !== undefined
+    ? { tag: Tag.Remove, id, at }
+    : { tag: Tag.Remove, id };
 }
 
 /**
@@ -57,12 +76,8 @@ export class RemovalWalk implements Removal {
   constructor(state: State, h: number, at: number, covered: Set<number>) {
     this.#state = state;
     this.#covered = covered;
-    const id = state.idOf(h);
-    // The time matters only when a waiting parent goes dead with it: only a flow's job carries it.
-    const inFlow = state.table.extras(h)?.flowParent !== undefined;
-    this.records = [inFlow ? { tag: Tag.Remove, id, at } : { tag: Tag.Remove, id }];
+    this.records = [soleRemoval(state, h, at, covered)];
     this.handles = [h];
-    covered.add(h);
     this.#enter(h);
   }
 

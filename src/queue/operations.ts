@@ -10,7 +10,13 @@
  */
 import { nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
-import { abortRemovedClaims, outsideFlows, removalRecords, requeueRecord } from "./flow-admin.js";
+import {
+  abortRemovedClaims,
+  outsideFlows,
+  removalRecords,
+  requeueRecord,
+  soleRemoval,
+} from "./flow-admin.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
 import type { QueueRecord } from "./records/codec.js";
@@ -200,11 +206,10 @@ export async function removeJobs(
           return true;
         }
         if (outsideFlows(state, h)) {
-          // The one record `removalRecords` gives a job outside flows, without its walk's arrays
-          // (room for it is checked above).
+          // Its one record, the first `removalRecords` gives (`soleRemoval`), without its walk's
+          // arrays (room for it is checked above).
           from = key;
-          covered.add(h);
-          records.push({ tag: Tag.Remove, id: state.idOf(h) });
+          records.push(soleRemoval(state, h, at, covered));
           handles.push(h);
           count++;
           return true;
