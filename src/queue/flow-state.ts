@@ -27,11 +27,21 @@ import { place, releaseDedup, unindex, withExtras } from "./placement.js";
 import type { CancelRecord, CancelRequestRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
-import { Flag, type FlowChild, slot } from "./table.js";
+import { Flag, type FlowChild, holdsNothing, type JobExtras, slot } from "./table.js";
 import { truncateUtf8 } from "./validate.js";
 
 /** The `at` of a waiting parent: past every storable time, so promotion never reaches it. */
 export const WAITING_AT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Drops job `h`'s link to its flow parent (`extras` are its extras, which
+ * name one): a child whose extras hold nothing else (most, and the object
+ * its siblings share) has them cleared, with no copy made per child.
+ */
+function unlinkFromParent(state: State, h: number, extras: JobExtras): void {
+  if (holdsNothing(extras, true)) state.table.setExtras(h, undefined);
+  else withExtras(state, h, { flowParent: undefined });
+}
 
 /** Whether job `h` is a flow parent still waiting for children. */
 export function isWaitingParent(state: State, h: number): boolean {
@@ -126,7 +136,7 @@ export function childEnded(state: State, h: number, outcome: ChildOutcome): void
   const extras = state.table.extras(h);
   const parentId = extras?.flowParent;
   if (parentId === undefined) return;
-  if (outcome.kind !== "dead") withExtras(state, h, { flowParent: undefined });
+  if (outcome.kind !== "dead") unlinkFromParent(state, h, extras!);
   const parent = state.find(parentId);
   const flow = parent === -1 ? undefined : state.table.extras(parent)?.flow;
   if (flow === undefined) return;
@@ -201,8 +211,9 @@ export function unlinkChildren(state: State, h: number): void {
   for (let i = 0; i < children.length; i++) {
     const guess = list === null ? -1 : list.rowGuess(i);
     const c = guess === -1 ? state.find(children[i]!.id) : guess;
-    if (c !== -1 && table.extras(c)?.flowParent === id)
-      withExtras(state, c, { flowParent: undefined });
+    if (c === -1) continue;
+    const extras = table.extras(c);
+    if (extras?.flowParent === id) unlinkFromParent(state, c, extras);
   }
 }
 

@@ -77,6 +77,28 @@ export interface JobExtras {
  * reopened; a child's end writes its entry in place when no checkpoint view
  * can see the list (`flow-list.ts`).
  */
+/**
+ * Whether `extras` holds no value (but its `flowParent`, when
+ * `butFlowParent`: a flow child's usual extras, whose link is dropped by
+ * clearing them rather than by copying them without it).
+ */
+export function holdsNothing(extras: JobExtras, butFlowParent: boolean): boolean {
+  return (
+    extras.headers === undefined &&
+    extras.lastError === undefined &&
+    extras.dedupKey === undefined &&
+    extras.jobId === undefined &&
+    extras.result === undefined &&
+    extras.history === undefined &&
+    extras.timeoutMs === undefined &&
+    extras.payloadRef === undefined &&
+    (butFlowParent || extras.flowParent === undefined) &&
+    extras.flow === undefined &&
+    extras.groupKey === undefined &&
+    extras.progress === undefined
+  );
+}
+
 export interface FlowChildren {
   /** Children not yet done, dead or removed. */
   readonly waiting: number;
@@ -312,21 +334,7 @@ export class JobTable {
   /** Sets (or, with undefined or an empty object, clears) the extras of row `h`. */
   setExtras(h: number, extras: JobExtras | undefined): void {
     const page = this.write(h);
-    const empty =
-      extras === undefined ||
-      (extras.headers === undefined &&
-        extras.lastError === undefined &&
-        extras.dedupKey === undefined &&
-        extras.jobId === undefined &&
-        extras.result === undefined &&
-        extras.history === undefined &&
-        extras.timeoutMs === undefined &&
-        extras.payloadRef === undefined &&
-        extras.flowParent === undefined &&
-        extras.flow === undefined &&
-        extras.groupKey === undefined &&
-        extras.progress === undefined);
-    if (empty) page.extras?.delete(slot(h));
+    if (extras === undefined || holdsNothing(extras, false)) page.extras?.delete(slot(h));
     else {
       page.extras ??= new Map();
       page.extras.set(slot(h), extras);
