@@ -73,11 +73,6 @@ export interface JobExtras {
 }
 
 /**
- * A flow parent's children. Replaced as a whole when children are added or
- * reopened; a child's end writes its entry in place when no checkpoint view
- * can see the list (`flow-list.ts`).
- */
-/**
  * Whether `extras` holds no value (but its `flowParent`, when
  * `butFlowParent`: a flow child's usual extras, whose link is dropped by
  * clearing them rather than by copying them without it).
@@ -99,6 +94,11 @@ export function holdsNothing(extras: JobExtras, butFlowParent: boolean): boolean
   );
 }
 
+/**
+ * A flow parent's children. Replaced as a whole when children are added or
+ * reopened; a child's end writes its entry in place when no checkpoint view
+ * can see the list (`flow-list.ts`).
+ */
 export interface FlowChildren {
   /** Children not yet done, dead or removed. */
   readonly waiting: number;
