@@ -3,8 +3,17 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ByteArena, SEGMENT_BYTES } from "../../src/queue/arena.js";
 import { HandleIndex } from "../../src/queue/handle-index.js";
+import type { EncodedHistory } from "../../src/queue/history.js";
 import { IdIndex } from "../../src/queue/id-index.js";
-import { FREE, ID_BYTES, JobTable, PAGE_SLOTS, slot } from "../../src/queue/table.js";
+import {
+  FREE,
+  holdsNothing,
+  ID_BYTES,
+  type JobExtras,
+  JobTable,
+  PAGE_SLOTS,
+  slot,
+} from "../../src/queue/table.js";
 
 /** Keys by handle, for an order over handles whose keys can repeat (ties broken by a sequence). */
 class Keys {
@@ -407,5 +416,34 @@ describe("job table and arena", { timeout: 60_000 }, () => {
     arena.release(bigSegment, big.length);
     assert.equal(arena.heldBytes, held - SEGMENT_BYTES - big.length);
     assert.equal(arena.write(new Uint8Array(0)), 0);
+  });
+});
+
+describe("job extras that hold nothing", () => {
+  it("counts every field of JobExtras as a value, but a flow child's link when asked to", () => {
+    // One value for each field: the type makes a field added to JobExtras fail to compile here
+    // until it has one, and then this test until `holdsNothing` looks at it (a field it missed
+    // would be erased with a flow child's link).
+    const sample: { readonly [K in keyof JobExtras]-?: NonNullable<JobExtras[K]> } = {
+      headers: { h: "v" },
+      lastError: "e",
+      dedupKey: "d",
+      jobId: "j",
+      result: new Uint8Array(0),
+      history: "" as EncodedHistory,
+      timeoutMs: 0,
+      payloadRef: { key: "k", size: 0 },
+      flowParent: "p",
+      flow: { waiting: 0, children: [] },
+      groupKey: "g",
+      progress: "0",
+    };
+    assert.equal(holdsNothing({}, false), true);
+    assert.equal(holdsNothing({}, true), true);
+    for (const key of Object.keys(sample) as (keyof JobExtras)[]) {
+      const extras: JobExtras = { [key]: sample[key] };
+      assert.equal(holdsNothing(extras, false), false, key);
+      assert.equal(holdsNothing(extras, true), key === "flowParent", key);
+    }
   });
 });
