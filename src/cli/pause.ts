@@ -45,6 +45,8 @@ ${
       // Pausing a queue before its first job is legitimate (it stays paused when jobs arrive),
       // but a mistyped name would be recorded for good: only with --new-queue (not --create,
       // which creates a store: a mistyped --path would then go unnoticed as well).
+      // Read-only first: a queue already as asked needs no writer (opening one would fence a
+      // running writer for nothing).
       const checked =
         !pause || !("new-queue" in parsed.values) || parsed.values["new-queue"] !== true
           ? await checkKnownQueue(
@@ -52,19 +54,25 @@ ${
               io,
               queueName!,
               pause ? " Pass --new-queue to pause a queue before its first job." : "",
+              (snapshot) => snapshot.stats(queueName!).paused,
             )
           : undefined;
-      const queue = await openWriter(parsed.values, io, name, {}, checked);
-      try {
-        if (pause) await queue.pauseQueue(queueName!);
-        else await queue.resumeQueue(queueName!);
-      } finally {
-        await queue.close();
+      const already = checked?.seen === pause;
+      if (!already) {
+        const queue = await openWriter(parsed.values, io, name, {}, checked);
+        try {
+          if (pause) await queue.pauseQueue(queueName!);
+          else await queue.resumeQueue(queueName!);
+        } finally {
+          await queue.close();
+        }
       }
       io.out(
         parsed.values.json
           ? `${terminalJson({ queue: queueName, paused: pause })}\n`
-          : `${pause ? "Paused" : "Resumed"} ${quoted(queueName!)}.\n`,
+          : already
+            ? `${quoted(queueName!)} was ${pause ? "paused already" : "not paused"}.\n`
+            : `${pause ? "Paused" : "Resumed"} ${quoted(queueName!)}.\n`,
       );
       return 0;
     },

@@ -6,9 +6,10 @@
  */
 import type { RemovableStatus } from "../queue/operations.js";
 import { REMOVABLE_STATUSES } from "../queue/operations.js";
+import type { QueueReader } from "../queue/reader.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand, statusFlag } from "./args.js";
-import { UsageError } from "./io.js";
+import { nowOf, UsageError } from "./io.js";
 import { type JobChange, jobRefusal, lookUpJob } from "./job-lookup.js";
 import { Progress } from "./progress.js";
 import {
@@ -78,7 +79,7 @@ export const removeCommand = defineCommand({
     // does a queue with no job in the status (opening one would fence a running writer for nothing).
     const known = all
       ? await checkKnownQueue(values, io, target!, "", (snapshot) => ({
-          holds: snapshot.listJobs(target!, status!, { limit: 1 }).jobs.length > 0,
+          holds: holdsRemovable(snapshot, target!, status!, olderThanMs, nowOf(io)),
           claimed: snapshot.stats(target!).claimed,
         }))
       : undefined;
@@ -135,3 +136,34 @@ export const removeCommand = defineCommand({
     return 0;
   },
 });
+
+/**
+ * Whether `reader` holds a job of `queue` in `status` that `remove --all`
+ * would remove: any, or with `olderThanMs` one at least that old at `now`
+ * (by the time `Queue.removeJobs` goes by: enqueue, completion or failure).
+ */
+function holdsRemovable(
+  reader: QueueReader,
+  queue: string,
+  status: RemovableStatus,
+  olderThanMs: number | undefined,
+  now: number,
+): boolean {
+  if (olderThanMs === undefined)
+    return reader.listJobs(queue, status, { limit: 1 }).jobs.length > 0;
+  const cutoff = now - olderThanMs;
+  let cursor: string | undefined;
+  do {
+    const page = reader.listJobs(queue, status, {
+      limit: 1_000,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const job of page.jobs) {
+      const at =
+        status === "done" ? job.completedAt : status === "dead" ? job.failedAt : job.enqueuedAt;
+      if (at === undefined || at <= cutoff) return true;
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return false;
+}

@@ -39,6 +39,8 @@ describe("writing commands and a live writer", { timeout: 120_000 }, () => {
     const dead = await queue.enqueue("mail", "x");
     await queue.nack((await queue.claim("mail"))!, "boom");
     const pending = await queue.enqueue("mail", "y");
+    // Paused, so that resuming it changes something (a no-op opens no writer).
+    await queue.pauseQueue("held");
     const before = await inspectLog(store, "taquba");
     for (const line of [
       "enqueue mail hello",
@@ -47,7 +49,7 @@ describe("writing commands and a live writer", { timeout: 120_000 }, () => {
       `remove ${pending}`,
       "remove --all mail --status dead",
       "pause mail",
-      "resume mail",
+      "resume held",
     ]) {
       const out = await runBuiltCli([...line.split(" "), "--store", dir]);
       const command = line.split(" ")[0]!;
@@ -177,6 +179,7 @@ describe("writing commands and a live writer", { timeout: 120_000 }, () => {
       const dead = await queue.enqueue("mail", "x");
       await queue.nack((await queue.claim("mail"))!, "boom");
       const pending = await queue.enqueue("mail", "y");
+      await queue.pauseQueue("held");
       await queue.close();
       return { dir, dead, pending };
     }
@@ -185,7 +188,7 @@ describe("writing commands and a live writer", { timeout: 120_000 }, () => {
     function checkedCommands(dead: string, pending: string): string[] {
       return [
         "pause mail",
-        "resume mail",
+        "resume held",
         `remove ${pending}`,
         "remove --all mail --status dead",
         `requeue ${dead}`,

@@ -45,6 +45,61 @@ describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
     await app.close();
   });
 
+  it("pause, resume and remove --all --older-than with nothing to change open no writer", async () => {
+    const dir = await temp.make();
+    const app = await Queue.open(new FileStore(dir), "taquba", { logger: silentLogger });
+    await app.enqueue("emails", "hello");
+    await app.enqueue("held", "later");
+    await app.pauseQueue("held");
+    await app.flush();
+    const store = ["--store", dir];
+    const runs = [
+      [["pause", "held"], '"held" was paused already.\n'],
+      [["pause", "held", "--json"], '{"queue":"held","paused":true}\n'],
+      [["resume", "emails"], '"emails" was not paused.\n'],
+      [["resume", "emails", "--json"], '{"queue":"emails","paused":false}\n'],
+      [
+        ["remove", "--all", "emails", "--status", "pending", "--older-than", "1d"],
+        'Removed 0 pending job(s) of "emails".\n',
+      ],
+    ] as const;
+    for (const [args, stdout] of runs) {
+      const out = await cli(...args, ...store);
+      assert.equal(out.code, 0, `${args.join(" ")}: ${out.stderr}`);
+      assert.ok(out.stdout.endsWith(stdout), `${args.join(" ")}: ${out.stdout}`);
+      assert.equal(out.stderr, "", `${args.join(" ")}: no writer opened`);
+    }
+    // Not fenced: the application's writes go on.
+    await app.enqueue("emails", "world");
+    assert.deepEqual(
+      [(await app.stats("emails")).pending, (await app.stats("held")).paused],
+      [2, true],
+    );
+    await app.close();
+    // A job old enough is removed (the check looks at the times, not only at the status).
+    const old = await temp.make();
+    const clock = { now: () => Date.now() - 2 * 86_400_000 };
+    const earlier = await Queue.open(new FileStore(old), "taquba", { logger: silentLogger, clock });
+    await earlier.enqueue("emails", "old");
+    await earlier.close();
+    const newer = await Queue.open(new FileStore(old), "taquba", { logger: silentLogger });
+    await newer.enqueue("emails", "new");
+    await newer.close();
+    const removed = await cli(
+      "remove",
+      "--all",
+      "emails",
+      "--status",
+      "pending",
+      "--older-than",
+      "1d",
+      "--store",
+      old,
+    );
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(removed.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), removed.stdout);
+  });
+
   it("claims left by a writer that is gone are settled, then requeued or removed", async () => {
     const statsOf = async (dir: string) =>
       (await QueueReader.open(new FileStore(dir), "taquba")).stats("q");
