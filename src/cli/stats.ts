@@ -2,13 +2,21 @@
 import type { QueueStats } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
 import { defineCommand } from "./args.js";
-import { openReader, STORE_HELP, STORE_OPTIONS, toJson } from "./store-args.js";
+import { CommandFailure } from "./io.js";
+import {
+  openReader,
+  STORE_HELP,
+  STORE_OPTIONS,
+  toJson,
+  unknownQueueMessage,
+} from "./store-args.js";
 import { shown } from "./terminal-text.js";
 
 const HELP = `Usage: taquba stats [queue...] [options]
 
 Counters of the given queues (default: every queue, also one paused before
-its first job). Read-only: a running writer is not disturbed.
+its first job); a queue the store has never seen is refused. Read-only: a
+running writer is not disturbed.
 
 Options:
 ${STORE_HELP}
@@ -38,7 +46,11 @@ export const statsCommand = defineCommand({
   async run({ values, positionals }, io) {
     for (const name of positionals) checkQueueName(name, "<queue>");
     const reader = await openReader(values);
-    const names = positionals.length > 0 ? positionals : reader.listQueues({ includePaused: true });
+    const known = reader.listQueues({ includePaused: true });
+    // A mistyped name would otherwise show as a queue of zeros.
+    const unknown = positionals.find((name) => !known.includes(name));
+    if (unknown !== undefined) throw new CommandFailure(unknownQueueMessage(unknown, known));
+    const names = positionals.length > 0 ? positionals : known;
     const rows = names.map((name) => reader.stats(name));
     if (values.json) io.out(toJson(rows));
     else if (rows.length === 0) io.out("No queues yet.\n");

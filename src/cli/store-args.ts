@@ -251,14 +251,29 @@ export async function checkKnownQueue<T = undefined>(
   if (!exists && values.create !== true) return { ...checked, seen: undefined };
   const known = exists ? reader.listQueues({ includePaused: true }) : [];
   if (known.includes(name)) return { ...checked, seen: look?.(reader) };
+  throw new CommandFailure(unknownQueueMessage(name, known, ": nothing was written", hint));
+}
+
+/**
+ * Why a command refuses queue `name`, which is not among the `known` queues
+ * of the store (those that ever held a job, and those paused before their
+ * first): the closest known name and some of them. `done` follows the first
+ * clause, `hint` ends it.
+ */
+export function unknownQueueMessage(
+  name: string,
+  known: readonly string[],
+  done = "",
+  hint = "",
+): string {
   const best = likelyKey(name, known);
   const listed =
     known.length === 0
       ? "It has no queues yet."
       : `Its queues: ${known.slice(0, 10).map(shown).join(", ")}${known.length > 10 ? ", …" : ""}.`;
-  throw new CommandFailure(
-    `queue ${quoted(name)} has never held a job in this store: nothing was written. ` +
-      `${best === undefined ? "" : `Did you mean ${quoted(best)}? `}${listed}${hint}`,
+  return (
+    `queue ${quoted(name)} has never held a job in this store${done}. ` +
+    `${best === undefined ? "" : `Did you mean ${quoted(best)}? `}${listed}${hint}`
   );
 }
 

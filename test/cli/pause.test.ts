@@ -43,6 +43,15 @@ describe("taquba pause and queues the store has never seen", { timeout: 60_000 }
         /queue "emials" has never held a job in this store: nothing was written\. Did you mean "emails"\?/,
       );
     }
+    // stats reads only, but a typo there would print zeros for a queue that is not there.
+    const stats = await cli("stats", "emails", "emials", ...store);
+    assert.equal(stats.code, 1, stats.stderr);
+    assert.equal(stats.stdout, "");
+    assert.equal(
+      stats.stderr,
+      'taquba stats: queue "emials" has never held a job in this store. ' +
+        'Did you mean "emails"? Its queues: emails, reports.\n',
+    );
     // The suggestion is the library's own: a different case, a prefix, or a few edits away.
     for (const [given, meant] of [
       ["rep", "reports"],
