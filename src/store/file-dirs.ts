@@ -1,7 +1,7 @@
 /** The directories of a `FileStore`: each created once with its new levels' parents fsynced, and directory fsyncs shared between concurrent writers. */
 import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { errorCode } from "./file-errors.js";
+import { errorCode, MISSING } from "./file-errors.js";
 import { createRoot } from "./file-root.js";
 
 /** The directories under one `FileStore` root. */
@@ -89,7 +89,10 @@ export class FileDirs {
   /**
    * The topmost of `dir` and the levels above it (the root included) that
    * this store made or found and that is no longer a directory: removed while
-   * the store was in use. Undefined when all of them are still there.
+   * the store was in use. Undefined when all of them are still there. Only
+   * "no such file or directory" (or a file in its place) says a level is
+   * gone: any other failure to look (permission denied, too many open files,
+   * an I/O error) says nothing about it, and rejects with that error.
    */
   async removed(dir: string): Promise<string | undefined> {
     const levels = [""];
@@ -101,7 +104,10 @@ export class FileDirs {
       const path = level === "" ? this.#root : join(this.#root, level);
       const found = await stat(path).then(
         (stats) => stats.isDirectory(),
-        () => false,
+        (err: unknown) => {
+          if (MISSING.has(errorCode(err) ?? "")) return false;
+          throw err;
+        },
       );
       if (!found) return path;
     }

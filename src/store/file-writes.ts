@@ -135,18 +135,24 @@ export class FileWrites {
    * put fails transiently. Any other directory (the root, a key's directory)
    * may have held objects: making it again would let a queue go on
    * acknowledging work on top of what was lost (which a restart then finds
-   * corrupt), so every put there fails, permanently, naming it.
+   * corrupt), so every put there fails, permanently, naming it. When the
+   * check itself fails (other than by finding a directory missing), the put
+   * fails with that error, transient or permanent as any other.
    */
   async #removedUnder(key: string, target: ObjectPath, err: unknown): Promise<unknown> {
-    const removed = await this.#dirs.removed(target.dir);
-    if (removed !== undefined)
-      return new StorageError(
-        `${this.#describe}: put "${key}" failed: directory ${JSON.stringify(removed)} was removed while the store was in use, and objects in it may be lost. Restore it, or open the store again`,
-        { cause: err, permanent: true },
-      );
-    if ((await this.#dirs.removed(TEMP_FOLDER)) !== undefined) {
-      this.#dirs.forget(TEMP_FOLDER);
-      this.#temp.forget();
+    try {
+      const removed = await this.#dirs.removed(target.dir);
+      if (removed !== undefined)
+        return new StorageError(
+          `${this.#describe}: put "${key}" failed: directory ${JSON.stringify(removed)} was removed while the store was in use, and objects in it may be lost. Restore it, or open the store again`,
+          { cause: err, permanent: true },
+        );
+      if ((await this.#dirs.removed(TEMP_FOLDER)) !== undefined) {
+        this.#dirs.forget(TEMP_FOLDER);
+        this.#temp.forget();
+      }
+    } catch (checkErr) {
+      return fileStoreError(this.#describe, "put", key, checkErr);
     }
     return err;
   }

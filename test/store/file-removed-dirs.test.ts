@@ -126,6 +126,54 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
     });
   }
 
+  // Whether a directory is gone is asked with `stat`: only "no such file or directory" (or a
+  // file in its place) says it is. Any other failure says nothing about it, and is reported as
+  // what it is: a transient one (too many open files, an I/O error) is retried, a permission
+  // denied is permanent and says what to fix.
+  for (const [code, permanent, said] of [
+    ["EMFILE", false, /EMFILE/],
+    ["EIO", false, /EIO/],
+    ["EACCES", true, /permission denied: give this process read and write access/],
+  ] as const)
+    it(`a put failing with ENOENT while the directory check fails with ${code}: not "removed"`, async () => {
+      const root = join(dir, `stat-${code}`);
+      const store = storeOnPool(root);
+      const realStat = fsPromises.stat;
+      try {
+        await store.put("q/a/first", bytes("1"));
+        await rm(join(root, encodeDirectory("q")), {
+          recursive: true,
+          force: true,
+          maxRetries: 10,
+        });
+        fsPromises.stat = (async (path: string, ...rest: unknown[]) => {
+          if (String(path).startsWith(root))
+            throw Object.assign(new Error(`${code}: failed, stat '${String(path)}'`), {
+              code,
+              syscall: "stat",
+              path,
+            });
+          return (realStat as (...args: unknown[]) => Promise<unknown>)(path, ...rest);
+        }) as typeof fsPromises.stat;
+        syncBuiltinESMExports();
+        await assert.rejects(store.put("q/a/second", bytes("2")), (err) => {
+          assert.ok(err instanceof StorageError, String(err));
+          assert.doesNotMatch(err.message, /was removed/);
+          assert.match(err.message, said);
+          assert.equal(err.permanent, permanent, err.message);
+          return true;
+        });
+        fsPromises.stat = realStat;
+        syncBuiltinESMExports();
+        // Once the check can look, the directory is found gone.
+        await expectRemoved(store.put("q/a/third", bytes("3")), join(root, encodeDirectory("q")));
+      } finally {
+        fsPromises.stat = realStat;
+        syncBuiltinESMExports();
+        await store.close();
+      }
+    });
+
   it("a queue whose directory is removed acknowledges nothing more", async () => {
     const root = join(dir, "queue");
     const queue = await Queue.open(new FileStore(root), "q", { flushIntervalMs: 0 });
