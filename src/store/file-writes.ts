@@ -6,6 +6,8 @@
  * is in `file-writer.ts` (see docs/file-store.md).
  */
 import { link, rename, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { resolve, sep } from "node:path";
 import { StorageError } from "../errors.js";
 import type { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
@@ -144,7 +146,7 @@ export class FileWrites {
       const removed = await this.#dirs.removed(target.dir);
       if (removed !== undefined)
         return new StorageError(
-          `${this.#describe}: put "${key}" failed: directory ${JSON.stringify(removed)} was removed while the store was in use, and objects in it may be lost. Restore it, or open the store again`,
+          `${this.#describe}: put "${key}" failed: directory ${JSON.stringify(removed)} was removed while the store was in use, and objects in it may be lost${cleanerNote(removed)}. Restore it, or open the store again`,
           { cause: err, permanent: true },
         );
       if ((await this.#dirs.removed(TEMP_FOLDER)) !== undefined) {
@@ -388,4 +390,24 @@ export class FileWrites {
     await this.#dirs.syncDir(placed.dir);
     if (this.#unsynced.get(file) === placed) this.#unsynced.delete(file);
   }
+}
+
+/** Directories a temp cleaner (systemd-tmpfiles, Windows' Storage Sense) ages files out of. */
+const tempDirs = (): string[] => [tmpdir(), "/tmp", "/var/tmp"];
+
+/**
+ * Why directory `path` may have gone when it is under a temp directory: a
+ * temp cleaner removes files unused for days there, then the directories
+ * left empty (such as one the store emptied by deleting its objects);
+ * otherwise "".
+ */
+function cleanerNote(path: string): string {
+  const full = resolve(path);
+  const under = tempDirs().find((temp) => {
+    const base = resolve(temp);
+    return full.startsWith(base.endsWith(sep) ? base : base + sep);
+  });
+  return under === undefined
+    ? ""
+    : ` (a temp cleaner removes files unused for days under ${under}, then the directories left empty, such as one the store emptied: keep the store's directory out of ${under})`;
 }

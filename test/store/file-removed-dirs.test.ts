@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { promises as fsPromises } from "node:fs";
-import { type FileHandle, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, rm, rmdir, stat } from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -125,6 +125,32 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
       }
     });
   }
+
+  // A temp cleaner (systemd-tmpfiles) removes, under /tmp and /var/tmp, files unused for days
+  // and then the directories left empty: a queue's payload/ folder, emptied once its offloaded
+  // payloads are collected, goes that way while the queue runs. The store cannot tell that from
+  // a folder removed with objects in it, so the put still fails for good, but it says why.
+  it("a key's directory emptied and removed under the temp directory: the error names the cleaner", async () => {
+    const root = join(dir, "emptied");
+    const emptied = join(root, encodeDirectory("q"), encodeDirectory("payload"));
+    const store = storeOnPool(root);
+    try {
+      await store.put("q/payload/one", bytes("1"));
+      await store.delete("q/payload/one");
+      await rmdir(emptied);
+      await assert.rejects(store.put("q/payload/two", bytes("2")), (err) => {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.permanent, true, err.message);
+        assert.ok(err.message.includes(JSON.stringify(emptied)), err.message);
+        assert.match(err.message, /was removed while the store was in use/);
+        assert.match(err.message, /temp cleaner/);
+        assert.match(err.message, /keep the store's directory out of/);
+        return true;
+      });
+    } finally {
+      await store.close();
+    }
+  });
 
   // Whether a directory is gone is asked with `stat`: only "no such file or directory" (or a
   // file in its place) says it is. Any other failure says nothing about it, and is reported as
