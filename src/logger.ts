@@ -29,10 +29,6 @@ export const silentLogger: Logger = { warn: () => {}, error: () => {} };
 
 type Level = "debug" | "info" | "warn" | "error";
 
-/** The guard of each logger guarded so far (see {@link guardLogger}). */
-const guards = new WeakMap<object, Logger>();
-/** Loggers that need no guard: the two above (they never throw). */
-const safe = new WeakSet<object>([consoleLogger, silentLogger]);
 /**
  * Registry key of the logger a guard calls, on the guard: the same key in
  * either build (ESM, CommonJS), so a guard of the other build is known too.
@@ -58,24 +54,22 @@ function tell(logger: Logger, level: Level, args: unknown[]): void {
  * formatter) or returns a rejected promise is ignored, so it can neither
  * fail the work it was told of nor leave a promise rejected (which ends a
  * Node process). The methods are looked up at each call, with the arguments
- * as given. One guard per logger, and guarding a guard returns it; see
- * {@link unguardedLogger} to tell whether two guards are of one logger.
+ * as given. The guard is the caller's own (a queue, a log, a worker or a
+ * dashboard keeps the one it validated); guarding a guard returns it, and the
+ * two loggers above (they never throw) are returned as they are. Two guards
+ * of one logger are told apart by {@link unguardedLogger}.
  */
 export function guardLogger(logger: Logger): Logger {
   if ((typeof logger !== "object" && typeof logger !== "function") || logger === null)
     return logger;
-  if (safe.has(logger) || GUARDED in logger) return logger;
-  let guard = guards.get(logger);
-  if (guard === undefined) {
-    guard = {
-      debug: (...args) => tell(logger, "debug", args),
-      info: (...args) => tell(logger, "info", args),
-      warn: (...args) => tell(logger, "warn", args),
-      error: (...args) => tell(logger, "error", args),
-    };
-    Object.defineProperty(guard, GUARDED, { value: logger });
-    guards.set(logger, guard);
-  }
+  if (logger === consoleLogger || logger === silentLogger || GUARDED in logger) return logger;
+  const guard: Logger = {
+    debug: (...args) => tell(logger, "debug", args),
+    info: (...args) => tell(logger, "info", args),
+    warn: (...args) => tell(logger, "warn", args),
+    error: (...args) => tell(logger, "error", args),
+  };
+  Object.defineProperty(guard, GUARDED, { value: logger });
   return guard;
 }
 
