@@ -105,21 +105,19 @@ export class ManifestReader {
   ) {}
 
   /**
-   * Ids of every manifest, ascending. A store's listing is in key order (the
-   * `ObjectStore` contract), so this only compares neighbours; the ids of one
-   * that breaks it are sorted, so that the last is the newest manifest.
+   * Ids of every manifest, ascending, so that the last is the newest
+   * manifest: `LogStorage.list` answers in key order (it sorts the listing
+   * of a store that breaks the `ObjectStore` contract), and ids are
+   * zero-padded to one width, so key order is id order.
    */
   async listIds(): Promise<number[]> {
     const objects = await this.storage.list(this.keys.manifestDir);
     const ids: number[] = [];
-    let ordered = true;
     for (const { key } of objects) {
       const id = this.keys.idOf(this.keys.manifestDir, key);
-      if (id === null) continue;
-      if (ids.length > 0 && id < ids[ids.length - 1]!) ordered = false;
-      ids.push(id);
+      if (id !== null) ids.push(id);
     }
-    return ordered ? ids : ids.sort((x, y) => x - y);
+    return ids;
   }
 
   async read(id: number): Promise<Manifest> {
