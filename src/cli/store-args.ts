@@ -10,6 +10,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
+import { NO_SCHEDULES } from "../queue/open-queue.js";
 import type { OpenOptions } from "../queue/options.js";
 import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { QUEUE_OWNED_DIRS } from "../queue/payloads.js";
@@ -214,7 +215,12 @@ export async function openWriter(
     throw noStore(where, ", or pass --create to create one");
   if (before?.kind === "live" && values["take-over"] !== true)
     throw new CommandFailure(liveWriterMessage(before));
-  const queue = await Queue.open(store, path, { logger: silentLogger, ...options });
+  // No schedule fires here: it would take this command's queue settings, not the application's.
+  const queue = await Queue.open(store, path, {
+    logger: silentLogger,
+    ...options,
+    [NO_SCHEDULES]: true,
+  } as OpenOptions);
   io.err(`taquba ${command}: ${openedMessage(queue.logStats().epoch, before)}\n`);
   return queue;
 }
