@@ -137,32 +137,45 @@ export const removeCommand = defineCommand({
   },
 });
 
+/** At most this many jobs are looked at before `remove --all --older-than` opens the writer anyway. */
+export const REMOVABLE_SCAN_LIMIT = 100_000;
+
 /**
  * Whether `reader` holds a job of `queue` in `status` that `remove --all`
  * would remove: any, or with `olderThanMs` one at least that old at `now`
  * (by the time `Queue.removeJobs` goes by: enqueue, completion or failure).
+ * Done jobs are listed oldest completion first, so the first one decides.
+ * Other statuses are not listed in time order: after `scanLimit` jobs without
+ * one old enough the answer is true, and the writer's `removeJobs` decides
+ * (this look only spares a writer when it is cheap to tell there is nothing).
  */
-function holdsRemovable(
-  reader: QueueReader,
+export function holdsRemovable(
+  reader: Pick<QueueReader, "listJobs">,
   queue: string,
   status: RemovableStatus,
   olderThanMs: number | undefined,
   now: number,
+  scanLimit = REMOVABLE_SCAN_LIMIT,
 ): boolean {
-  if (olderThanMs === undefined)
-    return reader.listJobs(queue, status, { limit: 1 }).jobs.length > 0;
+  if (olderThanMs === undefined || status === "done") {
+    const [first] = reader.listJobs(queue, status, { limit: 1 }).jobs;
+    if (first === undefined || olderThanMs === undefined) return first !== undefined;
+    return first.completedAt === undefined || first.completedAt <= now - olderThanMs;
+  }
   const cutoff = now - olderThanMs;
   let cursor: string | undefined;
+  let scanned = 0;
   do {
+    if (scanned >= scanLimit) return true;
     const page = reader.listJobs(queue, status, {
-      limit: 1_000,
+      limit: Math.min(1_000, scanLimit - scanned),
       ...(cursor === undefined ? {} : { cursor }),
     });
     for (const job of page.jobs) {
-      const at =
-        status === "done" ? job.completedAt : status === "dead" ? job.failedAt : job.enqueuedAt;
+      const at = status === "dead" ? job.failedAt : job.enqueuedAt;
       if (at === undefined || at <= cutoff) return true;
     }
+    scanned += page.jobs.length;
     cursor = page.nextCursor;
   } while (cursor !== undefined);
   return false;

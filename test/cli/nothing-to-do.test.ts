@@ -98,6 +98,36 @@ describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
     );
     assert.equal(removed.code, 0, removed.stderr);
     assert.ok(removed.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), removed.stdout);
+    // The old job listed after the first page of 1,000 (claimed last: a higher priority number).
+    const later = await temp.make();
+    const before = await Queue.open(new FileStore(later), "taquba", {
+      logger: silentLogger,
+      clock,
+    });
+    await before.enqueue("emails", "old", { priority: 10_000 });
+    await before.close();
+    const after1000 = await Queue.open(new FileStore(later), "taquba", { logger: silentLogger });
+    for (let i = 0; i < 1_001; i++) await after1000.enqueue("emails", `new${i}`, { priority: 0 });
+    await after1000.close();
+    const firstPage = (await QueueReader.open(new FileStore(later), "taquba")).listJobs(
+      "emails",
+      "pending",
+      { limit: 1_000 },
+    );
+    assert.ok(firstPage.jobs.every((job) => job.priority === 0) && firstPage.nextCursor);
+    const onPage2 = await cli(
+      "remove",
+      "--all",
+      "emails",
+      "--status",
+      "pending",
+      "--older-than",
+      "1d",
+      "--store",
+      later,
+    );
+    assert.equal(onPage2.code, 0, onPage2.stderr);
+    assert.ok(onPage2.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), onPage2.stdout);
   });
 
   it("claims left by a writer that is gone are settled, then requeued or removed", async () => {
