@@ -9,6 +9,7 @@ import { link, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { resolve, sep } from "node:path";
 import { StorageError } from "../errors.js";
+import { messageOf } from "../util/message.js";
 import type { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import type { ObjectPath } from "./file-keys.js";
@@ -154,7 +155,21 @@ export class FileWrites {
         this.#temp.forget();
       }
     } catch (checkErr) {
-      return fileStoreError(this.#describe, "put", key, checkErr);
+      // Classified by the check's failure; the put's own failure stays in the message and cause.
+      const checked = fileStoreError(this.#describe, "put", key, checkErr);
+      if (!(checked instanceof StorageError)) return checked;
+      const own = err instanceof StorageError && err.cause !== undefined ? err.cause : err;
+      const prefix = `${this.#describe}: put "${key}" failed: `;
+      const said = checked.message.startsWith(prefix)
+        ? checked.message.slice(prefix.length)
+        : checked.message;
+      return new StorageError(
+        `${prefix}${messageOf(own)}, and checking whether its directory is still there failed: ${said}`,
+        {
+          cause: new AggregateError([own, checkErr], "the put failed, then the check after it"),
+          permanent: checked.permanent,
+        },
+      );
     }
     return err;
   }
@@ -396,10 +411,10 @@ export class FileWrites {
 const tempDirs = (): string[] => [tmpdir(), "/tmp", "/var/tmp"];
 
 /**
- * Why directory `path` may have gone when it is under a temp directory: a
- * temp cleaner removes files unused for days there, then the directories
- * left empty (such as one the store emptied by deleting its objects);
- * otherwise "".
+ * Why directory `path` may have gone when it is under a temp directory, as a
+ * possibility only (it may as well have been removed by hand): a temp
+ * cleaner removes files unused for days there, then the directories left
+ * empty (such as one the store emptied by deleting its objects); otherwise "".
  */
 function cleanerNote(path: string): string {
   const full = resolve(path);
@@ -409,5 +424,5 @@ function cleanerNote(path: string): string {
   });
   return under === undefined
     ? ""
-    : ` (a temp cleaner removes files unused for days under ${under}, then the directories left empty, such as one the store emptied: keep the store's directory out of ${under})`;
+    : ` (it is under ${under}: a temp cleaner may have removed it, as one removes files unused for days there and then the directories left empty, such as one the store emptied; if so, keep the store's directory out of ${under})`;
 }
