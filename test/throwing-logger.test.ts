@@ -201,8 +201,14 @@ describe("a logger that throws", () => {
       },
     };
     const guard = guardLogger(user);
-    // Each caller keeps its own guard; two guards of one logger are known to be of one logger.
-    assert.equal(unguardedLogger(guardLogger(user)), unguardedLogger(guard));
+    // Each caller makes its own guard: every one of them guards (none hands the logger back).
+    const throwing = throwingLogger();
+    for (const each of [guardLogger(throwing), guardLogger(throwing)]) {
+      assert.notEqual(each, throwing, "the user's logger is not called unguarded");
+      assert.doesNotThrow(() => each.warn("told to a logger that throws"));
+      assert.equal(unguardedLogger(each), throwing);
+    }
+    assert.equal(throwing.calls, 2);
     assert.equal(guardLogger(guard), guard, "a guard is not guarded again");
     assert.equal(unguardedLogger(guard), user);
     assert.equal(guardLogger(consoleLogger), consoleLogger);
