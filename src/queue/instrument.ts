@@ -42,14 +42,15 @@ export interface Tracing {
   /**
    * Runs a handler on `claim` in its span (for a claim {@link tracesRun}
    * accepts); resolves or rejects as `run` does. A handler that throws
-   * fails its span; one that returns still fails it when `failure()`, asked
-   * then, gives why its attempt failed anyway (its deadline passed, its
-   * claim was lost).
+   * fails its span; one that returns still fails it when `failure(value)`,
+   * asked then with what `run` resolved to, gives why its attempt failed
+   * anyway (its return value cannot be stored as its result, its deadline
+   * passed, its claim was lost).
    */
   handle(
     claim: Claim,
     run: () => Promise<unknown>,
-    failure: () => unknown | undefined,
+    failure: (value: unknown) => unknown | undefined,
   ): Promise<unknown>;
 }
 

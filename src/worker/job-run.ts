@@ -271,19 +271,25 @@ export class JobRun implements JobContext {
       value = traced
         ? tracing!.handle(
             claim,
-            // Async: a handler that throws at once rejects, inside the span.
-            async () => await awaitedTaken(handler(claim, this)),
-            () => this.#failure(),
+            // Async: a handler that throws at once rejects, inside the span. Its value
+            // becomes its outcome there, so a value that cannot be stored as its
+            // result fails the span as it fails the attempt.
+            async () => outcomeOf(await awaitedTaken(handler(claim, this))),
+            (outcome) => {
+              const ended = outcome as Outcome;
+              return ended.ok ? this.#failure() : ended.error;
+            },
           )
         : handler(claim, this);
     } catch (error) {
       this.#returned({ ok: false, error });
       return;
     }
-    if (!mayBeThenable(value)) this.#returned(outcomeOf(value));
+    // A traced run's value is its span's promise, of the run's outcome.
+    if (traced) void this.#awaitedOutcome(value as Promise<Outcome>);
+    else if (!mayBeThenable(value)) this.#returned(outcomeOf(value));
     else if (isResultBytes(value)) this.#returned(outcomeOf(new Uint8Array(value)));
-    // A traced run's value is its span's promise, of a value taken already.
-    else void this.#awaited(value, !traced);
+    else void this.#awaited(value);
   }
 
   /**
@@ -304,12 +310,23 @@ export class JobRun implements JobContext {
    * Waits for a returned object as `await` does: a native promise's own `then`
    * is never called (its `constructor` is read, as `await` reads it), and
    * whatever the wait throws fails the attempt rather than escaping the
-   * worker. With `take`, bytes it gives are taken as the wait resumes.
+   * worker. Bytes it gives are taken as the wait resumes.
    */
-  async #awaited(value: unknown, take: boolean): Promise<void> {
+  async #awaited(value: unknown): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = outcomeOf(take ? takenNow(await value) : await value);
+      outcome = outcomeOf(takenNow(await value));
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    this.#returned(outcome);
+  }
+
+  /** Waits for a traced run's outcome; a handler that threw rejects it. */
+  async #awaitedOutcome(running: Promise<Outcome>): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await running;
     } catch (error) {
       outcome = { ok: false, error };
     }

@@ -333,6 +333,40 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler whose return value cannot be stored as its result fails its span, as its attempt fails", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const values: Record<string, unknown> = { bigint: 1n, cyclic };
+    const ids = new Map<string, string>();
+    for (const kind of Object.keys(values)) ids.set(kind, await queue.enqueue("results", kind));
+    const stop = new AbortController();
+    let handled = 0;
+    await runWorker(
+      queue,
+      "results",
+      async (job) => {
+        if (++handled === ids.size) stop.abort();
+        return values[Buffer.from(job.payload).toString()];
+      },
+      { signal: stop.signal, logger: silentLogger },
+    );
+    const runs = byJob(exporter, "process results");
+    for (const [kind, id] of ids) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.status, "dead", kind);
+      const run = runs.get(id);
+      assert.ok(run, `${kind}: the handler's span ended`);
+      assert.equal(run.status.code, SpanStatusCode.ERROR, kind);
+      assert.equal(run.status.message, job?.lastError, kind);
+    }
+    await queue.close();
+  });
+
   it("a handler error whose message getter throws still ends its span and records the same error", async () => {
     // The tracing SDK reads the error's message, which rethrows here; that must neither leave the
     // span unended nor replace the error the job records.

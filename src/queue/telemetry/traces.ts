@@ -201,7 +201,7 @@ export class QueueTracing implements Tracing {
   handle(
     claim: Claim,
     run: () => Promise<unknown>,
-    failure: () => unknown | undefined,
+    failure: (value: unknown) => unknown | undefined,
   ): Promise<unknown> {
     const api = this.#api;
     const report = this.#report;
@@ -252,11 +252,12 @@ export class QueueTracing implements Tracing {
     }
     return running.then(
       (value) => {
-        // A handler that returned after its deadline, or after its claim was lost,
-        // did not complete its attempt: its span fails as a throwing one's would.
+        // A handler that returned a value that cannot be its result, or returned after
+        // its deadline or after its claim was lost, did not complete its attempt: its
+        // span fails as a throwing one's would.
         let error: unknown;
         try {
-          error = failure();
+          error = failure(value);
         } catch (failureError) {
           report(failureError);
         }
