@@ -45,12 +45,17 @@ export interface Tracing {
    * fails its span; one that returns still fails it when `failure(value)`,
    * asked then with what `run` resolved to, gives why its attempt failed
    * anyway (its return value cannot be stored as its result, its deadline
-   * passed, its claim was lost).
+   * passed, its claim was lost). `givenUp`, when given, is called at once
+   * with a function that ends the span now, failed with `reason`: the worker
+   * calls it when it gives the run up while the handler still runs (its
+   * deadline passed, or the shutdown abandoned it), since such a handler may
+   * never return. Whatever the run does after that leaves the span as it is.
    */
   handle(
     claim: Claim,
     run: () => Promise<unknown>,
     failure: (value: unknown) => unknown | undefined,
+    givenUp?: (endNow: (reason: unknown) => void) => void,
   ): Promise<unknown>;
 }
 

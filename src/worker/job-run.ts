@@ -138,6 +138,8 @@ export class JobRun implements JobContext {
   /** Lets go of the sources of a combined `#signal` (see `anySignal`); `null` when there is none. */
   #disposeSignal: (() => void) | null = null;
   #transactions: JobTransactions | null = null;
+  /** Ends the run's span now, as failed (a traced run's; see `Tracing.handle`). */
+  #endSpan: ((reason: unknown) => void) | null = null;
 
   /**
    * Starts the handler on `claim` (number `index` of the batch `renewal`
@@ -164,6 +166,8 @@ export class JobRun implements JobContext {
         ? null
         : startDeadline(owner.clock, claim.timeoutMs, () => {
             this.#timedOut = true;
+            // The handler may never return: its span ends now, as its attempt fails.
+            this.#endSpan?.(this.#deadline!.signal.reason);
             // Asked only now: the signal's abort listener may have just issued one.
             owner.timedOut(claim, timedOutMessage(claim.timeoutMs!), this.#ownSettling());
           });
@@ -215,6 +219,7 @@ export class JobRun implements JobContext {
       // still live, it aborts with `reason` rather than the settled claim's.
       void this.signal;
       this.#abandon?.abort(reason);
+      this.#endSpan?.(reason);
       // Asked only now: the abort listener may have just issued one.
       owner.abandonment?.abandoned(this.#claim, this.#ownSettling());
     }
@@ -278,6 +283,9 @@ export class JobRun implements JobContext {
             (outcome) => {
               const ended = outcome as Outcome;
               return ended.ok ? this.#failure() : ended.error;
+            },
+            (endSpan) => {
+              this.#endSpan = endSpan;
             },
           )
         : handler(claim, this);

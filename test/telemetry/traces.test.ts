@@ -33,6 +33,7 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue } from "../queue/helpers.js";
+import { until } from "../until.js";
 
 // Context follows async calls (as an application's SDK set-up would arrange).
 const contextManager = new AsyncLocalStorageContextManager().enable();
@@ -330,6 +331,43 @@ describe("traces", { timeout: 60_000 }, () => {
       "[object Object] (thrown value cannot be turned into a string)",
     );
     assert.equal((await queue.getJob(id))?.status, "dead");
+    await queue.close();
+  });
+
+  it("a handler that never returns ends its span at its deadline, or when the shutdown abandons it, as an error", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    const late = await queue.enqueue("hung", "late", { timeoutMs: 50 });
+    const abandoned = await queue.enqueue("hung", "abandoned");
+    const stop = new AbortController();
+    let started = 0;
+    const worker = runWorker(
+      queue,
+      "hung",
+      () => {
+        started++;
+        return new Promise(() => {}); // ignores ctx.signal, never settles
+      },
+      { concurrency: 2, signal: stop.signal, shutdownTimeoutMs: 100, logger: silentLogger },
+    );
+    await until(() => started === 2);
+    clock.advance(50);
+    await until(async () => (await queue.getJob(late))?.status === "dead");
+    const timedOut = byJob(exporter, "process hung").get(late);
+    assert.ok(timedOut, "the timed-out handler's span ended at its deadline");
+    assert.equal(timedOut.status.code, SpanStatusCode.ERROR);
+    assert.equal(timedOut.status.message, "timed out after 50 ms");
+    stop.abort();
+    clock.advance(100);
+    await worker;
+    const run = byJob(exporter, "process hung").get(abandoned);
+    assert.ok(run, "the abandoned handler's span ended at the shutdown deadline");
+    assert.equal(run.status.code, SpanStatusCode.ERROR);
+    assert.match(run.status.message ?? "", /the worker shut down/);
+    assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 2);
     await queue.close();
   });
 

@@ -202,6 +202,7 @@ export class QueueTracing implements Tracing {
     claim: Claim,
     run: () => Promise<unknown>,
     failure: (value: unknown) => unknown | undefined,
+    givenUp?: (endNow: (reason: unknown) => void) => void,
   ): Promise<unknown> {
     const api = this.#api;
     const report = this.#report;
@@ -229,7 +230,11 @@ export class QueueTracing implements Tracing {
       report(error);
       return run();
     }
+    // Once: a run given up ends its span then, and its late return changes nothing.
+    let ended = false;
     const end = (error?: unknown): void => {
+      if (ended) return;
+      ended = true;
       try {
         if (error !== undefined) fail(api, span, error, report);
       } catch (spanError) {
@@ -243,6 +248,7 @@ export class QueueTracing implements Tracing {
         }
       }
     };
+    givenUp?.((reason) => end(reason ?? new Error("the run was given up")));
     let running: Promise<unknown>;
     try {
       running = api.context.with(api.trace.setSpan(parent, span), run);
