@@ -405,6 +405,26 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a handler that throws null fails its span with the job's error, not as one that threw undefined", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    const ids = [await queue.enqueue("nulls", "sync"), await queue.enqueue("nulls", "async")];
+    await work(queue, "nulls", 2, async (payload) => {
+      if (payload === "sync") throw null;
+      await Promise.reject(null);
+    });
+    const runs = byJob(exporter, "process nulls");
+    for (const id of ids) {
+      assert.equal((await queue.getJob(id))?.lastError, "null");
+      assert.equal(runs.get(id)?.status.code, SpanStatusCode.ERROR);
+      assert.equal(runs.get(id)?.status.message, "null");
+    }
+    await queue.close();
+  });
+
   it("a handler error whose message getter throws still ends its span and records the same error", async () => {
     // The tracing SDK reads the error's message, which rethrows here; that must neither leave the
     // span unended nor replace the error the job records.

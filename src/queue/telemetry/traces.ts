@@ -253,7 +253,8 @@ export class QueueTracing implements Tracing {
     try {
       running = api.context.with(api.trace.setSpan(parent, span), run);
     } catch (error) {
-      end(error ?? new Error("handler threw undefined"));
+      // `??` would take a thrown `null` for `undefined`: it fails the span as "null", as the job.
+      end(error === undefined ? new Error("handler threw undefined") : error);
       throw error;
     }
     return running.then(
@@ -271,7 +272,7 @@ export class QueueTracing implements Tracing {
         return value;
       },
       (error: unknown) => {
-        end(error ?? new Error("handler rejected with undefined"));
+        end(error === undefined ? new Error("handler rejected with undefined") : error);
         throw error;
       },
     );
