@@ -353,22 +353,34 @@ describe("traces", { timeout: 60_000 }, () => {
       },
       { concurrency: 2, signal: stop.signal, shutdownTimeoutMs: 100, logger: silentLogger },
     );
-    await until(() => started === 2);
-    clock.advance(50);
-    await until(async () => (await queue.getJob(late))?.status === "dead");
-    const timedOut = byJob(exporter, "process hung").get(late);
-    assert.ok(timedOut, "the timed-out handler's span ended at its deadline");
-    assert.equal(timedOut.status.code, SpanStatusCode.ERROR);
-    assert.equal(timedOut.status.message, "timed out after 50 ms");
-    stop.abort();
-    clock.advance(100);
-    await worker;
-    const run = byJob(exporter, "process hung").get(abandoned);
-    assert.ok(run, "the abandoned handler's span ended at the shutdown deadline");
-    assert.equal(run.status.code, SpanStatusCode.ERROR);
-    assert.match(run.status.message ?? "", /the worker shut down/);
-    assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 2);
-    await queue.close();
+    // The handlers never settle: a failed assertion must still stop the worker, or the file would
+    // hang until the runner's timeout.
+    let stopped = false;
+    const shutDown = async () => {
+      if (stopped) return;
+      stopped = true;
+      stop.abort();
+      clock.advance(100);
+      await worker;
+    };
+    try {
+      await until(() => started === 2);
+      clock.advance(50);
+      await until(async () => (await queue.getJob(late))?.status === "dead");
+      const timedOut = byJob(exporter, "process hung").get(late);
+      assert.ok(timedOut, "the timed-out handler's span ended at its deadline");
+      assert.equal(timedOut.status.code, SpanStatusCode.ERROR);
+      assert.equal(timedOut.status.message, "timed out after 50 ms");
+      await shutDown();
+      const run = byJob(exporter, "process hung").get(abandoned);
+      assert.ok(run, "the abandoned handler's span ended at the shutdown deadline");
+      assert.equal(run.status.code, SpanStatusCode.ERROR);
+      assert.match(run.status.message ?? "", /the worker shut down/);
+      assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 2);
+    } finally {
+      await shutDown();
+      await queue.close();
+    }
   });
 
   it("a handler whose return value cannot be stored as its result fails its span, as its attempt fails", async () => {
