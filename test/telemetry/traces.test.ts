@@ -32,7 +32,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { openTestQueue } from "../queue/helpers.js";
+import { mustClaim, openTestQueue } from "../queue/helpers.js";
 import { until } from "../until.js";
 
 // Context follows async calls (as an application's SDK set-up would arrange).
@@ -423,9 +423,9 @@ describe("traces", { timeout: 60_000 }, () => {
       defaultQueueConfig: { maxAttempts: 1 },
       telemetry: { tracerProvider, metrics: false },
     });
-    const ids = [await queue.enqueue("nulls", "sync"), await queue.enqueue("nulls", "async")];
+    const ids = [await queue.enqueue("nulls", "thrown"), await queue.enqueue("nulls", "rejected")];
     await work(queue, "nulls", 2, async (payload) => {
-      if (payload === "sync") throw null;
+      if (payload === "thrown") throw null;
       await Promise.reject(null);
     });
     const runs = byJob(exporter, "process nulls");
@@ -434,6 +434,26 @@ describe("traces", { timeout: 60_000 }, () => {
       assert.equal(runs.get(id)?.status.code, SpanStatusCode.ERROR);
       assert.equal(runs.get(id)?.status.message, "null");
     }
+    // The worker's run is async, so a throw reaches the span as a rejection; a run that throws
+    // before returning its promise takes the other path, and fails its span the same way.
+    await queue.enqueue("direct", "x");
+    const direct = await mustClaim(queue, "direct");
+    let thrown: unknown = "nothing";
+    try {
+      tracingOf(queue)!.handle(
+        direct,
+        () => {
+          throw null;
+        },
+        () => undefined,
+      );
+    } catch (error) {
+      thrown = error;
+    }
+    assert.equal(thrown, null, "the run's own throw reaches the caller");
+    const run = byJob(exporter, "process direct").get(direct.id);
+    assert.equal(run?.status.code, SpanStatusCode.ERROR);
+    assert.equal(run?.status.message, "null");
     await queue.close();
   });
 
