@@ -170,17 +170,36 @@ export interface ChildRun {
   selfKilled: boolean;
 }
 
+/** When {@link runChild} starts the time to the kill. */
+export interface ChildKillOptions {
+  /**
+   * Start it only once the journal's lines so far pass this check (read every
+   * {@link JOURNAL_POLL_MS} from "ready" on), or {@link awaitJournalMs} passed:
+   * a round that must see some kind of operation acknowledged gets it however
+   * slowly a loaded machine runs the child, and is still killed at a random
+   * moment after it.
+   */
+  awaitJournal?: (lines: readonly string[]) => boolean;
+  /** Start it anyway after this long (the child ends itself later). @default 10_000 */
+  awaitJournalMs?: number;
+}
+
+const JOURNAL_POLL_MS = 10;
+
 /**
  * Runs `fixture` with `args` and then `journal` as arguments until it is
- * killed: by us, `killAfterMs` after it prints "ready" on stdout, or by
- * itself. Resolves once it is gone, with every line of its journal.
+ * killed: by us, `killAfterMs` after it prints "ready" on stdout (or after
+ * `options.awaitJournal` held), or by itself. Resolves once it is gone, with
+ * every line of its journal.
  */
 export function runChild(
   fixture: string,
   args: readonly string[],
   journal: string,
   killAfterMs: number,
+  options: ChildKillOptions = {},
 ): Promise<ChildRun> {
+  const { awaitJournal, awaitJournalMs = 10_000 } = options;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fixture, ...args, journal], {
       stdio: ["pipe", "pipe", "pipe"],
@@ -188,23 +207,33 @@ export function runChild(
     let stdout = "";
     let stderr = "";
     let killedByUs = false;
-    let armed = false;
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      if (armed) return;
-      stdout += chunk;
-      if (!stdout.split("\n").includes("ready")) return;
-      armed = true;
-      setTimeout(() => {
+    let ready = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      timer = setTimeout(() => {
         killedByUs = true;
         child.kill("SIGKILL");
       }, killAfterMs);
+    };
+    const armOnceJournaled = (check: (lines: readonly string[]) => boolean, since: number) => {
+      if (check(readJournal(journal)) || Date.now() - since >= awaitJournalMs) arm();
+      else timer = setTimeout(armOnceJournaled, JOURNAL_POLL_MS, check, since);
+    };
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      if (ready) return;
+      stdout += chunk;
+      if (!stdout.split("\n").includes("ready")) return;
+      ready = true;
+      if (awaitJournal === undefined) arm();
+      else armOnceJournaled(awaitJournal, Date.now());
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.on("error", reject);
     child.on("close", (_code, signal) => {
+      clearTimeout(timer);
       if (signal !== "SIGKILL") reject(new Error(`${fixture} exited on its own: ${stderr}`));
       else resolve({ lines: readJournal(journal), selfKilled: !killedByUs });
     });
