@@ -42,3 +42,19 @@ export function recordingLogger(): RecordingLogger {
     messages: (...levels) => at(...levels).map((line) => line.message),
   };
 }
+
+/** A logger whose every method throws (a closed sink, a bug in a formatter), counting the calls. */
+export function throwingLogger(): Required<Logger> & { calls: number } {
+  const logger = {
+    calls: 0,
+    debug: () => fail(),
+    info: () => fail(),
+    warn: () => fail(),
+    error: () => fail(),
+  };
+  const fail = (): never => {
+    logger.calls++;
+    throw new Error("the log sink is gone");
+  };
+  return logger;
+}

@@ -7,67 +7,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openLog } from "../src/log/index.js";
-import {
-  consoleLogger,
-  guardLogger,
-  type Logger,
-  silentLogger,
-  unguardedLogger,
-} from "../src/logger.js";
+import { consoleLogger, guardLogger, silentLogger, unguardedLogger } from "../src/logger.js";
 import { Queue } from "../src/queue/queue.js";
-import type { Claim } from "../src/queue/types.js";
 import { MemoryStore } from "../src/store/memory.js";
 import { FaultStore } from "../src/store/wrappers/fault.js";
-import { runWorker } from "../src/worker/run-worker.js";
 import { rec, testOptions } from "./log/helpers.js";
-import { openTestQueue } from "./queue/helpers.js";
+import { throwingLogger } from "./recording-logger.js";
+import { watchUnhandledRejections } from "./unhandled-rejections.js";
 import { until } from "./until.js";
-
-/** A logger whose every method throws, counting the calls. */
-function throwingLogger(): Required<Logger> & { calls: number } {
-  const logger = {
-    calls: 0,
-    debug: () => fail(),
-    info: () => fail(),
-    warn: () => fail(),
-    error: () => fail(),
-  };
-  const fail = (): never => {
-    logger.calls++;
-    throw new Error("the log sink is gone");
-  };
-  return logger;
-}
-
-/**
- * Records the promise rejections nobody handles from now on. `check()` waits
- * a few turns (a rejection is reported after the turn it happened in) and
- * asserts there were none; `stop()` stops recording.
- */
-function watchUnhandledRejections(): { check(): Promise<void>; stop(): void } {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    unhandled.push(reason);
-  };
-  process.on("unhandledRejection", onUnhandled);
-  return {
-    async check() {
-      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(unhandled.map(String), []);
-    },
-    stop() {
-      process.off("unhandledRejection", onUnhandled);
-    },
-  };
-}
-
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+import { runWithLostClaim } from "./worker/helpers.js";
 
 describe("a logger that throws", () => {
   it("does not fail a commit whose store request is retried", async () => {
@@ -93,40 +41,14 @@ describe("a logger that throws", () => {
   });
 
   it("does not stop a worker's loop after a lost claim, nor leave a failed promise", async () => {
-    const { queue, clock } = await openTestQueue();
-    await queue.enqueue("q", "slow");
-    const started = deferred();
-    const release = deferred();
     const logger = throwingLogger();
-    const processed: string[] = [];
-    const shutdown = new AbortController();
     const unhandled = watchUnhandledRejections();
     try {
-      const worker = runWorker(
-        queue,
-        "q",
-        async (job: Claim) => {
-          processed.push(`${Buffer.from(job.payload).toString()}#${job.attempts}`);
-          if (job.attempts === 1) {
-            started.resolve();
-            await release.promise;
-          }
-        },
-        { signal: shutdown.signal, leaseMs: 1_000, logger, autoRenew: false },
-      );
-      await started.promise;
-      clock.advance(1_000);
-      await queue.reapNow(); // the lease is lost: the job is pending again
-      release.resolve(); // the handler returns; its ack fails with CLAIM_LOST, which is logged
-      await until(async () => (await queue.stats("q")).done === 1, "the retry ran");
-      shutdown.abort();
-      await worker;
-      assert.deepEqual(processed, ["slow#1", "slow#2"]);
+      assert.deepEqual(await runWithLostClaim(logger), ["slow#1", "slow#2"]);
       assert.ok(logger.calls > 0, "the lost claim was told to the logger");
       await unhandled.check();
     } finally {
       unhandled.stop();
-      await queue.close();
     }
   });
 

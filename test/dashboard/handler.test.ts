@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
-import { dashboard } from "../../src/dashboard/index.js";
-import { type Logger, silentLogger } from "../../src/logger.js";
+import { type DashboardHandler, dashboard } from "../../src/dashboard/index.js";
+import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { mustClaim } from "../queue/helpers.js";
-import { formFields, http, serve } from "./helpers.js";
+import { recordingLogger, throwingLogger } from "../recording-logger.js";
+import { watchUnhandledRejections } from "../unhandled-rejections.js";
+import { formFields, http, type Served, serve } from "./helpers.js";
 
 /** Sends `target` as the request line's target as is (no client would), and gives the status line. */
 function rawGet(port: number, target: string): Promise<string> {
@@ -25,132 +27,94 @@ function rawGet(port: number, target: string): Promise<string> {
 }
 
 /**
- * Records the promise rejections nobody handles from now on. `check()` waits
- * a turn (a rejection is reported after the turn it happened in) and asserts
- * there were none; `stop()` stops recording.
+ * Serves the dashboard `make` builds over a queue "app" in memory and runs
+ * `body` against it; then asserts no promise was left rejected, and closes both.
  */
-function watchUnhandledRejections(): { check(): Promise<void>; stop(): void } {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    unhandled.push(reason);
-  };
-  process.on("unhandledRejection", onUnhandled);
-  return {
-    async check() {
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(unhandled, []);
-    },
-    stop() {
-      process.off("unhandledRejection", onUnhandled);
-    },
-  };
+async function withDashboard(
+  make: (queue: Queue) => DashboardHandler | Promise<DashboardHandler>,
+  body: (served: Served, queue: Queue) => Promise<void>,
+): Promise<void> {
+  const queue = await Queue.open(new MemoryStore(), "app", {
+    logger: silentLogger,
+    flushIntervalMs: 0,
+  });
+  const unhandled = watchUnhandledRejections();
+  try {
+    const served = await serve(await make(queue));
+    try {
+      await body(served, queue);
+      await unhandled.check();
+    } finally {
+      await served.close();
+    }
+  } finally {
+    unhandled.stop();
+    await queue.close();
+  }
 }
 
 describe("dashboard request handling", () => {
   it("answers a request target it cannot parse with a 400, not a failed promise", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    const served = await serve(dashboard(queue, { logger: silentLogger }));
-    const unhandled = watchUnhandledRejections();
-    try {
-      for (const target of ["http://[bad/", "http://a:99999/queue?name=x"]) {
-        const reply = await rawGet(served.port, target);
-        assert.match(reply, /^HTTP\/1\.1 400 /, target);
-        assert.match(reply, /Expected the request target to be a path/, target);
-      }
-      await unhandled.check();
-    } finally {
-      unhandled.stop();
-      await served.close();
-      await queue.close();
-    }
+    await withDashboard(
+      (queue) => dashboard(queue, { logger: silentLogger }),
+      async (served) => {
+        for (const target of ["http://[bad/", "http://a:99999/queue?name=x"]) {
+          const reply = await rawGet(served.port, target);
+          assert.match(reply, /^HTTP\/1\.1 400 /, target);
+          assert.match(reply, /Expected the request target to be a path/, target);
+        }
+      },
+    );
   });
 
   it("answers 500 when the error it logs makes the logger throw, and leaves no failed promise", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    const fail = (): never => {
-      throw new Error("the log sink is gone");
-    };
-    const logger: Logger = { debug: fail, info: fail, warn: fail, error: fail };
-    const served = await serve(
-      dashboard(queue, {
-        logger,
-        authorize: () => {
-          throw new Error("the session store is down");
-        },
-      }),
+    const logger = throwingLogger();
+    await withDashboard(
+      (queue) =>
+        dashboard(queue, {
+          logger,
+          authorize: () => {
+            throw new Error("the session store is down");
+          },
+        }),
+      async (served) => {
+        const reply = await http(`${served.url}/`);
+        assert.equal(reply.status, 500);
+        assert.match(reply.body, /The dashboard failed to answer/);
+      },
     );
-    const unhandled = watchUnhandledRejections();
-    try {
-      const reply = await http(`${served.url}/`);
-      assert.equal(reply.status, 500);
-      assert.match(reply.body, /The dashboard failed to answer/);
-      await unhandled.check();
-    } finally {
-      unhandled.stop();
-      await served.close();
-      await queue.close();
-    }
   });
 
   it("answers 500 for a thrown value that cannot be made a string, and logs it", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    const logged: string[] = [];
-    const logger: Logger = {
-      ...silentLogger,
-      error: (message) => {
-        logged.push(message);
+    const logger = recordingLogger();
+    await withDashboard(
+      (queue) =>
+        dashboard(queue, {
+          logger,
+          authorize: () => {
+            throw Object.create(null);
+          },
+        }),
+      async (served) => {
+        const reply = await http(`${served.url}/`);
+        assert.equal(reply.status, 500);
+        assert.match(reply.body, /The dashboard failed to answer/);
+        const logged = logger.messages("error");
+        assert.equal(logged.length, 1);
+        assert.match(logged[0]!, /^dashboard: GET \/ failed: \[object Object\]/);
       },
-    };
-    const served = await serve(
-      dashboard(queue, {
-        logger,
-        authorize: () => {
-          throw Object.create(null);
-        },
-      }),
     );
-    const unhandled = watchUnhandledRejections();
-    try {
-      const reply = await http(`${served.url}/`);
-      assert.equal(reply.status, 500);
-      assert.match(reply.body, /The dashboard failed to answer/);
-      await unhandled.check();
-      assert.equal(logged.length, 1);
-      assert.match(logged[0]!, /^dashboard: GET \/ failed: \[object Object\]/);
-    } finally {
-      unhandled.stop();
-      await served.close();
-      await queue.close();
-    }
   });
 
   it("reports a bulk action stopped by a thrown value that cannot be made a string", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    await queue.enqueue("q", "x", { maxAttempts: 1 });
-    await queue.deadLetter(await mustClaim(queue, "q"), "boom");
-    const logged: string[] = [];
-    const logger: Logger = {
-      ...silentLogger,
-      error: (message) => {
-        logged.push(message);
-      },
+    const logger = recordingLogger();
+    const make = async (queue: Queue) => {
+      await queue.enqueue("q", "x", { maxAttempts: 1 });
+      await queue.deadLetter(await mustClaim(queue, "q"), "boom");
+      queue.requeueDeadJobs = () => Promise.reject(Object.create(null));
+      return dashboard(queue, { logger });
     };
-    queue.requeueDeadJobs = () => Promise.reject(Object.create(null));
-    const served = await serve(dashboard(queue, { logger }));
-    const unhandled = watchUnhandledRejections();
-    try {
+    await withDashboard(make, async (served) => {
       const page = (await http(`${served.url}/queue?name=q&state=dead`)).body;
       const all = await http(`${served.url}/action`, { form: formFields(page, "requeue-all") });
       assert.equal(all.status, 303);
@@ -161,24 +125,18 @@ describe("dashboard request handling", () => {
         outcome = /<div id="task-outcome"[^>]*>([^<]*)<\/div>/.exec(task.body)?.[1] ?? "";
       }
       assert.match(outcome, /Stopped by an error/);
-      await unhandled.check();
+      const logged = logger.messages("error");
       assert.equal(logged.length, 1);
       assert.match(logged[0]!, /^dashboard: requeue-all of q failed: \[object Object\]/);
-    } finally {
-      unhandled.stop();
-      await served.close();
-      await queue.close();
-    }
+    });
   });
 
   it("names the query parameter and what it expects in a 400, not an API option", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    await queue.enqueue("q", "x");
-    const served = await serve(dashboard(queue, { logger: silentLogger }));
-    try {
+    const make = async (queue: Queue) => {
+      await queue.enqueue("q", "x");
+      return dashboard(queue, { logger: silentLogger });
+    };
+    await withDashboard(make, async (served) => {
       const long = "x".repeat(2_000);
       for (const [target, expected] of [
         [
@@ -202,29 +160,21 @@ describe("dashboard request handling", () => {
         assert.match(message, expected, target);
         assert.doesNotMatch(message, /options\./, target);
       }
-    } finally {
-      await served.close();
-      await queue.close();
-    }
+    });
   });
 
   it("takes an empty query parameter as absent: `?cursor=` is the first page", async () => {
-    const queue = await Queue.open(new MemoryStore(), "app", {
-      logger: silentLogger,
-      flushIntervalMs: 0,
-    });
-    const id = await queue.enqueue("q", "x");
-    const served = await serve(dashboard(queue, { logger: silentLogger }));
-    try {
-      for (const target of ["/queue?name=q&cursor=", "/queue?name=q&state=&cursor="]) {
-        const reply = await http(`${served.url}${target}`);
-        assert.equal(reply.status, 200, `${target}: ${reply.body}`);
-        assert.match(reply.body, new RegExp(`data-job="${id}"`), target);
-        assert.match(reply.body, /class="on">pending \(1\)/, target);
-      }
-    } finally {
-      await served.close();
-      await queue.close();
-    }
+    await withDashboard(
+      (queue) => dashboard(queue, { logger: silentLogger }),
+      async (served, queue) => {
+        const id = await queue.enqueue("q", "x");
+        for (const target of ["/queue?name=q&cursor=", "/queue?name=q&state=&cursor="]) {
+          const reply = await http(`${served.url}${target}`);
+          assert.equal(reply.status, 200, `${target}: ${reply.body}`);
+          assert.match(reply.body, new RegExp(`data-job="${id}"`), target);
+          assert.match(reply.body, /class="on">pending \(1\)/, target);
+        }
+      },
+    );
   });
 });

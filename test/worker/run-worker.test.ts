@@ -4,6 +4,7 @@ import { ManualClock } from "../../src/clock.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../src/queue/limits.js";
+import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -11,22 +12,17 @@ import type { ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
-import { NO_BACKOFF, openTestQueue, otherBuildsQueue, rejection, watch } from "../queue/helpers.js";
+import {
+  NO_BACKOFF,
+  openTestQueue,
+  otherBuildsQueue,
+  rejection,
+  turns,
+  watch,
+} from "../queue/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-/** Lets pending promise reactions and I/O callbacks run. */
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+import { deferred, runWithLostClaim } from "./helpers.js";
 
 /**
  * A worker of queue "q" at concurrency 1 holding `prefetch` claims ready, whose
@@ -57,6 +53,56 @@ function workerHoldingFirstJob(
     firstRunning: () => gates.length === 1,
     release: () => gates[0]!(),
   };
+}
+
+/**
+ * A worker of queue "q" (`workerOptions`, a recording logger) runs one job
+ * whose handler waits, watching its `ctx.signal`, while `during` runs; then
+ * the handler returns a result (which keeps the done job and its history).
+ * Asserts the job ran once, was never aborted, completed, and nothing was
+ * logged as a warning or an error.
+ */
+async function whileHandlerRuns(
+  open: OpenOptions,
+  workerOptions: { leaseMs?: number },
+  during: (queue: Queue, clock: ManualClock, id: string) => Promise<void>,
+): Promise<void> {
+  const { queue, clock } = await openTestQueue(open);
+  const id = await queue.enqueue("q", "long");
+  const started = deferred();
+  const release = deferred();
+  const logger = recordingLogger();
+  let calls = 0;
+  let aborted = false;
+  const shutdown = new AbortController();
+  const worker = runWorker(
+    queue,
+    "q",
+    async (_job, ctx) => {
+      calls++;
+      ctx.signal.addEventListener("abort", () => {
+        aborted = true;
+      });
+      started.resolve();
+      await release.promise;
+      return "ok";
+    },
+    { signal: shutdown.signal, logger, ...workerOptions },
+  );
+  await started.promise;
+  await during(queue, clock, id);
+  release.resolve();
+  await until(async () => (await queue.stats("q")).done === 1);
+  shutdown.abort();
+  await worker;
+  assert.equal(calls, 1, "delivered once");
+  assert.equal(aborted, false, "ctx.signal did not abort");
+  assert.deepEqual(
+    (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
+    ["completed"],
+  );
+  assert.deepEqual(logger.messages("warn", "error"), []);
+  await queue.close();
 }
 
 /** Whether a logged field set would print a stack trace (it holds an Error). */
@@ -746,40 +792,13 @@ describe("runWorker", { timeout: 60_000 }, () => {
   });
 
   it("an ack that lost its claim is logged as one line (no stack) and the loop goes on", async () => {
-    const { queue, clock } = await openTestQueue();
-    await queue.enqueue("q", "slow");
-    const started = deferred();
-    const release = deferred();
     const logger = recordingLogger();
-    const processed: string[] = [];
-    const shutdown = new AbortController();
-    const worker = runWorker(
-      queue,
-      "q",
-      async (job: Claim) => {
-        const body = Buffer.from(job.payload).toString();
-        processed.push(`${body}#${job.attempts}`);
-        if (body === "slow" && job.attempts === 1) {
-          started.resolve();
-          await release.promise;
-        }
-      },
-      { signal: shutdown.signal, leaseMs: 1_000, logger, autoRenew: false },
-    );
-    await started.promise;
-    clock.advance(1_000);
-    await queue.reapNow(); // the lease is lost: the job is pending again
-    release.resolve(); // the handler returns; its ack fails with CLAIM_LOST
-    await until(async () => (await queue.stats("q")).done === 1);
-    shutdown.abort();
-    await worker;
-    assert.deepEqual(processed, ["slow#1", "slow#2"]);
+    assert.deepEqual(await runWithLostClaim(logger), ["slow#1", "slow#2"]);
     const lines = logger.at("warn", "error");
     assert.equal(lines.length, 1, lines.map((l) => l.message).join("\n"));
     assert.match(lines[0]!.message, /lost its claim/);
     assert.doesNotMatch(lines[0]!.message, /\n/);
     assert.equal(holdsError(lines[0]!.fields), false, "no stack trace for a lost claim");
-    await queue.close();
   });
 
   it("a handler that settles its own job itself: the worker's settlement finds it settled and logs nothing", async () => {
@@ -849,43 +868,19 @@ describe("runWorker", { timeout: 60_000 }, () => {
   });
 
   it("renews the lease while a handler runs: a job running 3× its lease completes once", async () => {
-    const { queue, clock } = await openTestQueue({ reaperIntervalMs: 100 });
-    const id = await queue.enqueue("q", "long");
-    const started = deferred();
-    const release = deferred();
-    const logger = recordingLogger();
-    let calls = 0;
-    let aborted = false;
-    const shutdown = new AbortController();
-    const worker = runWorker(
-      queue,
-      "q",
-      async (_job, ctx) => {
-        calls++;
-        ctx.signal.addEventListener("abort", () => {
-          aborted = true;
-        });
-        started.resolve();
-        await release.promise;
+    await whileHandlerRuns(
+      { reaperIntervalMs: 100 },
+      { leaseMs: 1_000 },
+      async (queue, clock, id) => {
+        for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
+          clock.advance(50);
+          for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+        }
+        const job = await queue.getJob(id);
+        assert.equal(job?.status, "claimed");
+        assert.ok(job.leaseExpiresAt! > clock.now(), "the lease was renewed ahead of the clock");
       },
-      { signal: shutdown.signal, leaseMs: 1_000, logger },
     );
-    await started.promise;
-    for (let elapsed = 0; elapsed < 3_000; elapsed += 50) {
-      clock.advance(50);
-      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-    }
-    const job = await queue.getJob(id);
-    assert.equal(job?.status, "claimed");
-    assert.ok(job.leaseExpiresAt! > clock.now(), "the lease was renewed ahead of the clock");
-    release.resolve();
-    await until(async () => (await queue.stats("q")).done === 1);
-    shutdown.abort();
-    await worker;
-    assert.equal(calls, 1, "delivered once");
-    assert.equal(aborted, false);
-    assert.deepEqual(logger.messages("warn", "error"), []);
-    await queue.close();
   });
 
   // The renewal timer and the reaper fall due together after one step of the clock past the
@@ -902,51 +897,15 @@ describe("runWorker", { timeout: 60_000 }, () => {
     ],
   ] as const)
     it(`a running handler keeps its claim through one clock step past its lease (${name})`, async () => {
-      const { queue, clock } = await openTestQueue(open);
-      const id = await queue.enqueue("q", "long");
-      const started = deferred();
-      const release = deferred();
-      const logger = recordingLogger();
-      let calls = 0;
-      let aborted = false;
-      const shutdown = new AbortController();
-      const worker = runWorker(
-        queue,
-        "q",
-        async (_job, ctx) => {
-          calls++;
-          ctx.signal.addEventListener("abort", () => {
-            aborted = true;
-          });
-          started.resolve();
-          await release.promise;
-          return "ok"; // a result keeps the done job and its history
-        },
-        {
-          signal: shutdown.signal,
-          logger,
-          ...(workerLeaseMs === undefined ? {} : { leaseMs: workerLeaseMs }),
-        },
-      );
-      await started.promise;
-      clock.advance(step);
-      await turns(10);
-      await queue.reapNow(); // and an explicit pass after the periodic one: still kept
-      const job = await queue.getJob(id);
-      assert.equal(job?.status, "claimed", "the running handler's claim was reaped");
-      assert.ok(job.leaseExpiresAt! > clock.now(), "the lease runs ahead of the clock again");
-      release.resolve();
-      await until(async () => (await queue.stats("q")).done === 1);
-      shutdown.abort();
-      await worker;
-      assert.equal(calls, 1, "delivered once");
-      assert.equal(aborted, false, "ctx.signal did not abort");
-      assert.deepEqual(
-        (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
-        ["completed"],
-      );
-      assert.deepEqual(logger.messages("warn", "error"), []);
-      await queue.close();
+      const options = workerLeaseMs === undefined ? {} : { leaseMs: workerLeaseMs };
+      await whileHandlerRuns(open, options, async (queue, clock, id) => {
+        clock.advance(step);
+        await turns(10);
+        await queue.reapNow(); // and an explicit pass after the periodic one: still kept
+        const job = await queue.getJob(id);
+        assert.equal(job?.status, "claimed", "the running handler's claim was reaped");
+        assert.ok(job.leaseExpiresAt! > clock.now(), "the lease runs ahead of the clock again");
+      });
     });
 
   // The handler's settlement is issued in the worker's next turn: a step of the clock after the
