@@ -2,15 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { FencedError } from "../../src/errors.js";
-import { type FenceContext, WriterFence } from "../../src/log/fencing.js";
+import { WriterFence } from "../../src/log/fencing.js";
 import { openLog } from "../../src/log/index.js";
 import { LogKeys } from "../../src/log/keys.js";
 import { ManifestReader } from "../../src/log/manifest.js";
-import { LogStorage } from "../../src/log/storage.js";
-import { silentLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
-import { rec, rejection, testOptions } from "./helpers.js";
+import { fenceContext, rec, rejection, testOptions } from "./helpers.js";
 
 /** The one message of a fenced writer, whichever path found out. */
 const FENCED_MESSAGE =
@@ -22,30 +20,11 @@ function assertFenced(error: unknown, evidence: RegExp): void {
   assert.match(error.message, evidence);
 }
 
-function context(store: ObjectStore, clock = new ManualClock()): FenceContext {
-  const keys = new LogKeys("q/");
-  const storage = LogStorage.create(store, {
-    clock,
-    logger: silentLogger,
-    retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
-  });
-  return {
-    storage,
-    keys,
-    manifests: new ManifestReader(storage, keys),
-    clock,
-    checkIntervalMs: 1_000,
-    epochValidityMs: 30_000,
-    walWindow: 4,
-    describeLog: `log "q/" in ${store.describe()}`,
-  };
-}
-
 describe("writer fence: one rule, one message", { timeout: 60_000 }, () => {
   it("claiming takes the next epoch; a newer claim supersedes the older everywhere it looks", async () => {
     const store = new MemoryStore();
-    const older = await WriterFence.claim(context(store), Promise.resolve());
-    const newer = await WriterFence.claim(context(store), Promise.resolve());
+    const older = await WriterFence.claim(fenceContext(store), Promise.resolve());
+    const newer = await WriterFence.claim(fenceContext(store), Promise.resolve());
     assert.deepEqual([older.epoch, newer.epoch], [1, 2]);
 
     assertFenced(await rejection(older.throwIfSuperseded()), /epoch 2 took over.*\(epoch 1\)/);
@@ -63,8 +42,8 @@ describe("writer fence: one rule, one message", { timeout: 60_000 }, () => {
   it("a busy writer's periodic check reports the newer epoch, at most once per interval", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const older = await WriterFence.claim(context(store, clock), Promise.resolve());
-    await WriterFence.claim(context(store, clock), Promise.resolve());
+    const older = await WriterFence.claim(fenceContext(store, clock), Promise.resolve());
+    await WriterFence.claim(fenceContext(store, clock), Promise.resolve());
     const reported: FencedError[] = [];
     older.checkWhileBusy((error) => reported.push(error));
     await new Promise((r) => setImmediate(r));
@@ -122,8 +101,8 @@ describe("writer fence over a listing that lags", { timeout: 60_000 }, () => {
   it("a commit whose slot a newer epoch took is fenced, though the listing does not show it yet", async () => {
     const inner = new MemoryStore();
     const store = new HidingNewestManifest(inner);
-    const older = await WriterFence.claim(context(store), Promise.resolve());
-    const newer = await WriterFence.claim(context(inner), Promise.resolve());
+    const older = await WriterFence.claim(fenceContext(store), Promise.resolve());
+    const newer = await WriterFence.claim(fenceContext(inner), Promise.resolve());
     assert.equal(newer.manifestId, 2);
     store.hiding = true;
     // Manifest 2 is the newer writer's: the key being taken is the evidence, whatever the
@@ -135,7 +114,7 @@ describe("writer fence over a listing that lags", { timeout: 60_000 }, () => {
     );
     store.hiding = false;
     assert.deepEqual(
-      await new ManifestReader(context(inner).storage, new LogKeys("q/")).listIds(),
+      await new ManifestReader(fenceContext(inner).storage, new LogKeys("q/")).listIds(),
       [1, 2],
     );
     await newer.confirmNewest();

@@ -5,7 +5,7 @@ import { type Log, type LogOptions, openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { recordingLogger } from "../recording-logger.js";
-import { keysUnder, rec, testOptions, texts } from "./helpers.js";
+import { countingClock, keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 const BASE = 1_700_000_000_000;
 const MIN_AGE_MS = 60_000;
@@ -285,8 +285,7 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     };
     // Each reading of the slice clock is a millisecond: a slice is a few requests, whatever
     // the machine's speed.
-    let ticks = 0;
-    const sliceNow = (): number => ++ticks;
+    const sliceNow = countingClock();
     const { log } = await openLog(
       store,
       "q",
@@ -310,8 +309,7 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
   });
   it("keeps every record, and close resolves, when appends and close() go on during a pass", async () => {
     const store = new MemoryStore();
-    let ticks = 0;
-    const sliceNow = (): number => ++ticks; // a slice ends at every check: the most turns
+    const sliceNow = countingClock(); // a slice ends at every check: the most turns
     const { log } = await openLog(
       store,
       "q",

@@ -1,4 +1,9 @@
+import { ManualClock } from "../../src/clock.js";
+import type { FenceContext } from "../../src/log/fencing.js";
 import { type LogOptions, openLog } from "../../src/log/index.js";
+import { LogKeys } from "../../src/log/keys.js";
+import { ManifestReader } from "../../src/log/manifest.js";
+import { LogStorage } from "../../src/log/storage.js";
 import { silentLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
@@ -14,6 +19,41 @@ export function testOptions(overrides: LogOptions = {}): LogOptions {
     retry: { baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 2_000 },
     ...overrides,
   };
+}
+
+/**
+ * What a writer fence of log "q/" in `store` works with: quick retries, a
+ * check every second, epochs valid for 30 s; `sliceNow` for its listings'
+ * slices when given.
+ */
+export function fenceContext(
+  store: ObjectStore,
+  clock = new ManualClock(),
+  sliceNow?: () => number,
+): FenceContext {
+  const keys = new LogKeys("q/");
+  const storage = LogStorage.create(store, {
+    clock,
+    logger: silentLogger,
+    retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
+  });
+  return {
+    storage,
+    keys,
+    manifests: new ManifestReader(storage, keys),
+    clock,
+    checkIntervalMs: 1_000,
+    epochValidityMs: 30_000,
+    walWindow: 4,
+    describeLog: `log "q/" in ${store.describe()}`,
+    ...(sliceNow === undefined ? {} : { sliceNow }),
+  };
+}
+
+/** A slice clock each reading of which is a millisecond: a slice is a few requests, on any machine. */
+export function countingClock(): () => number {
+  let ticks = 0;
+  return () => ++ticks;
 }
 
 export function rec(text: string): Uint8Array {

@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { type FenceContext, WriterFence } from "../../src/log/fencing.js";
+import { WriterFence } from "../../src/log/fencing.js";
 import { openLog } from "../../src/log/index.js";
-import { LogKeys } from "../../src/log/keys.js";
-import { ManifestReader } from "../../src/log/manifest.js";
-import { LogStorage } from "../../src/log/storage.js";
-import { silentLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
-import { rec, testOptions, texts } from "./helpers.js";
+import { countingClock, fenceContext, rec, testOptions, texts } from "./helpers.js";
 
 const BATCHES = 1_500;
 /** Keys a page of the WAL listing holds: a long WAL is many pages. */
@@ -83,12 +79,6 @@ function turnCounting(inner: ObjectStore): {
   };
 }
 
-/** A slice clock each reading of which is a millisecond: a slice is a few pages, on any machine. */
-function countingClock(): () => number {
-  let ticks = 0;
-  return () => ++ticks;
-}
-
 describe("a writer's open over a store that answers without I/O", { timeout: 120_000 }, () => {
   it("gives the event loop turns while it lists a long WAL", async () => {
     const counting = turnCounting(await longWal());
@@ -109,24 +99,7 @@ describe("a writer's open over a store that answers without I/O", { timeout: 120
 
   it("gives the event loop turns while placing its fence after a long WAL", async () => {
     const counting = turnCounting(await longWal());
-    const clock = new ManualClock();
-    const keys = new LogKeys("q/");
-    const storage = LogStorage.create(counting.store, {
-      clock,
-      logger: silentLogger,
-      retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
-    });
-    const context: FenceContext = {
-      storage,
-      keys,
-      manifests: new ManifestReader(storage, keys),
-      clock,
-      checkIntervalMs: 1_000,
-      epochValidityMs: 30_000,
-      walWindow: 4,
-      describeLog: `log "q/" in ${counting.store.describe()}`,
-      sliceNow: countingClock(),
-    };
+    const context = fenceContext(counting.store, new ManualClock(), countingClock());
     const placed = await counting.watch(async () => {
       const fence = await WriterFence.claim(context, Promise.resolve());
       return fence.placeFence(false);
