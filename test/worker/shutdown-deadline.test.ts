@@ -36,21 +36,26 @@ function worker(
   return runWorker(queue, "q", handler, { logger: silentLogger, pollIntervalMs: 0, ...options });
 }
 
+/**
+ * Starts a worker of queue "q" (a recording logger, a 1 s shutdownTimeoutMs,
+ * then `options`) whose handler hangs, and resolves once it started.
+ */
+async function startHung(queue: Queue, options: WorkerOptions = {}) {
+  const { calls, handler } = hangingHandler();
+  const logger = recordingLogger();
+  const done = worker(queue, handler, { shutdownTimeoutMs: 1_000, logger, ...options });
+  const resolved = watch(done).settled;
+  await until(() => calls.length === 1, "the handler to start");
+  return { calls, logger, done, resolved };
+}
+
 describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("abandons a hung handler at the deadline: its signal aborts, its attempt fails durably, and the worker resolves", async () => {
     const store = new MemoryStore();
     const { queue, clock } = await openTestQueue(NO_BACKOFF, store);
     const id = await queue.enqueue("q", "x");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     const shutdown = new AbortController();
-    const done = worker(queue, handler, {
-      signal: shutdown.signal,
-      shutdownTimeoutMs: 1_000,
-      logger,
-    });
-    const resolved = watch(done).settled;
-    await until(() => calls.length === 1, "the handler to start");
+    const { calls, logger, done, resolved } = await startHung(queue, { signal: shutdown.signal });
     clock.advance(5_000); // before the shutdown: no deadline runs
     await turns(10);
     assert.equal(calls[0]!.ctx.signal.aborted, false);
@@ -114,15 +119,8 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("dead-letters an abandoned job out of attempts; a late throw changes nothing", async () => {
     const { queue, clock } = await openTestQueue({ defaultQueueConfig: { maxAttempts: 1 } });
     const id = await queue.enqueue("q", "x");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     const shutdown = new AbortController();
-    const done = worker(queue, handler, {
-      signal: shutdown.signal,
-      shutdownTimeoutMs: 1_000,
-      logger,
-    });
-    await until(() => calls.length === 1, "the handler to start");
+    const { calls, logger, done } = await startHung(queue, { signal: shutdown.signal });
     shutdown.abort();
     clock.advance(1_000);
     await done;
@@ -145,16 +143,8 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("a handler that finishes before the deadline is acked as usual", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "x");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     const shutdown = new AbortController();
-    const done = worker(queue, handler, {
-      signal: shutdown.signal,
-      shutdownTimeoutMs: 1_000,
-      logger,
-    });
-    const resolved = watch(done).settled;
-    await until(() => calls.length === 1, "the handler to start");
+    const { calls, logger, done, resolved } = await startHung(queue, { signal: shutdown.signal });
     const { signal } = calls[0]!.ctx;
     shutdown.abort();
     clock.advance(999);
@@ -176,12 +166,8 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     const store = new MemoryStore();
     const { queue, clock } = await openTestQueue(NO_BACKOFF, store);
     const id = await queue.enqueue("q", "x");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     // No signal: only the close stops it.
-    const done = worker(queue, handler, { shutdownTimeoutMs: 1_000, logger });
-    const resolved = watch(done).settled;
-    await until(() => calls.length === 1, "the handler to start");
+    const { calls, logger, done, resolved } = await startHung(queue);
     await queue.close();
     assert.equal(calls[0]!.ctx.signal.aborted, true, "the close aborts it, as ever");
     clock.advance(999);
@@ -209,11 +195,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("fenced with a hung handler: resolves at the deadline after one line, and the new writer runs the job again", async () => {
     const { queue, store, clock } = await openTestQueue();
     await queue.enqueue("q", "job");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
-    const done = worker(queue, handler, { shutdownTimeoutMs: 1_000, logger });
-    const resolved = watch(done).settled;
-    await until(() => calls.length === 1, "the handler to start");
+    const { logger, done, resolved } = await startHung(queue);
     const { queue: successor } = await openTestQueue({}, store, clock);
     await assert.rejects(queue.enqueue("q", "x")); // the write that finds the fence
     await turns(10);
@@ -237,17 +219,13 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("a claim the reaper took back (autoRenew: false) is not settled at the deadline, and nothing is logged of it", async () => {
     const { queue, clock } = await openTestQueue({ ...NO_BACKOFF, reaperIntervalMs: 100 });
     const id = await queue.enqueue("q", "x");
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     const shutdown = new AbortController();
-    const done = worker(queue, handler, {
+    const { logger, done } = await startHung(queue, {
       signal: shutdown.signal,
       shutdownTimeoutMs: 5_000,
       autoRenew: false,
       leaseMs: 1_000,
-      logger,
     });
-    await until(() => calls.length === 1, "the handler to start");
     shutdown.abort(); // before the lease runs out: no worker claims the job again
     clock.advance(1_500);
     await until(async () => (await queue.getJob(id))?.status === "pending", "the lease reaped");
@@ -265,15 +243,8 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
   it("a job whose timeoutMs failed it already is not settled again at the deadline", async () => {
     const { queue, clock } = await openTestQueue(NO_BACKOFF);
     const id = await queue.enqueue("q", "x", { timeoutMs: 500 });
-    const { calls, handler } = hangingHandler();
-    const logger = recordingLogger();
     const shutdown = new AbortController();
-    const done = worker(queue, handler, {
-      signal: shutdown.signal,
-      shutdownTimeoutMs: 1_000,
-      logger,
-    });
-    await until(() => calls.length === 1, "the handler to start");
+    const { calls, logger, done } = await startHung(queue, { signal: shutdown.signal });
     const { signal } = calls[0]!.ctx;
     shutdown.abort();
     clock.advance(500);
