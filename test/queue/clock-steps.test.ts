@@ -6,12 +6,7 @@ import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { until } from "../until.js";
-import { mustClaim, openTestQueue, steppedClocks } from "./helpers.js";
-
-/** Lets timers, promise callbacks and I/O run without moving the clock. */
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+import { mustClaim, openTestQueue, steppedClocks, turns } from "./helpers.js";
 
 /** Moves time forward (both readings) in small steps, letting work run in between. */
 async function pass(clock: ManualClock, ms: number, step = 10): Promise<void> {

@@ -3,11 +3,7 @@ import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState, stateDigest } from "../reliability/lib/audit.js";
-import { openTestQueue, text } from "./helpers.js";
-
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+import { openTestQueue, text, turns } from "./helpers.js";
 
 describe("fair groups", { timeout: 60_000 }, () => {
   it("claims rotate round-robin over the groups; a noisy group delays a quiet one by one turn", async () => {

@@ -7,16 +7,11 @@ import { RateWindow } from "../../src/queue/rate-limit.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { until } from "../until.js";
-import { openTestQueue, steppedClocks, watch } from "./helpers.js";
+import { openTestQueue, steppedClocks, turns, watch } from "./helpers.js";
 
 const limited = (max: number, perMs: number) => ({
   queueConfigs: { q: { rateLimit: { max, perMs } } },
 });
-
-/** Lets pending promise callbacks (and their timers' microtasks) run. */
-async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 describe("rate limits", { timeout: 30_000 }, () => {
   it("a sliding window allows at most max claims in any perMs", () => {
