@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ManualClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -25,20 +20,13 @@ import {
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { mustClaim } from "../queue/helpers.js";
+import { tracing } from "./helpers.js";
 
 const contextManager = new AsyncLocalStorageContextManager().enable();
 context.setGlobalContextManager(contextManager);
 after(() => {
   context.disable();
 });
-
-function tracing() {
-  const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
-  return { exporter, tracerProvider };
-}
 
 const TELEMETRY_OFF = {};
 

@@ -11,12 +11,10 @@ import {
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   AlwaysOffSampler,
-  BasicTracerProvider,
-  InMemorySpanExporter,
+  type InMemorySpanExporter,
   type ReadableSpan,
   type Sampler,
   SamplingDecision,
-  SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { silentLogger } from "../../src/logger.js";
 import { tracingOf } from "../../src/queue/instrument.js";
@@ -34,6 +32,7 @@ import { PermanentFailure } from "../../src/worker/permanent-failure.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { mustClaim, openTestQueue } from "../queue/helpers.js";
 import { until } from "../until.js";
+import { tracing } from "./helpers.js";
 
 // Context follows async calls (as an application's SDK set-up would arrange).
 const contextManager = new AsyncLocalStorageContextManager().enable();
@@ -42,13 +41,14 @@ after(() => {
   context.disable();
 });
 
-function tracing() {
-  const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
-  return { exporter, tracerProvider, tracer: tracerProvider.getTracer("app") };
-}
+/** Records every span, with a vendor state of its own (`ours=1`). */
+const STATING: Sampler = {
+  shouldSample: () => ({
+    decision: SamplingDecision.RECORD_AND_SAMPLED,
+    traceState: createTraceState("ours=1"),
+  }),
+  toString: () => "stating",
+};
 
 function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((s) => s.name === name);
@@ -577,19 +577,14 @@ describe("traces", { timeout: 60_000 }, () => {
   });
 
   it("with a ratio of traces sampled, only sampled enqueues carry a context and link their handler's span", async () => {
-    const exporter = new InMemorySpanExporter();
     // Samples every other new trace (a stand-in for TraceIdRatio: which trace ids it keeps does not matter here).
     let roots = 0;
-    const sampler: Sampler = {
+    const { exporter, tracerProvider } = tracing({
       shouldSample: () => ({
         decision:
           roots++ % 2 === 0 ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD,
       }),
       toString: () => "every other",
-    };
-    const tracerProvider = new BasicTracerProvider({
-      sampler,
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
     });
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
     const ids: string[] = [];
@@ -639,11 +634,7 @@ describe("traces", { timeout: 60_000 }, () => {
   });
 
   it("a sampled-out enqueue writes no traceparent, and its handler's span has no link", async () => {
-    const exporter = new InMemorySpanExporter();
-    const tracerProvider = new BasicTracerProvider({
-      sampler: new AlwaysOffSampler(),
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
+    const { exporter, tracerProvider } = tracing(new AlwaysOffSampler());
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
     const id = await queue.enqueue("q", "x", { headers: { tenant: "acme" } });
     assert.deepEqual((await queue.getJob(id))?.headers, { tenant: "acme" });
@@ -848,18 +839,7 @@ describe("traces", { timeout: 60_000 }, () => {
   });
 
   it("a span's vendor state does not replace the tracestate that goes with a caller's traceparent", async () => {
-    const exporter = new InMemorySpanExporter();
-    const stating: Sampler = {
-      shouldSample: () => ({
-        decision: SamplingDecision.RECORD_AND_SAMPLED,
-        traceState: createTraceState("ours=1"),
-      }),
-      toString: () => "stating",
-    };
-    const tracerProvider = new BasicTracerProvider({
-      sampler: stating,
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
+    const { tracerProvider } = tracing(STATING);
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
     const relayed = {
       traceparent: formatTraceParent({
@@ -885,18 +865,7 @@ describe("traces", { timeout: 60_000 }, () => {
   });
 
   it("tracing never takes a job's headers past MAX_HEADERS or MAX_HEADERS_BYTES: the tracestate, then the context, is left out; what is read enqueues again", async () => {
-    const exporter = new InMemorySpanExporter();
-    const stating: Sampler = {
-      shouldSample: () => ({
-        decision: SamplingDecision.RECORD_AND_SAMPLED,
-        traceState: createTraceState("ours=1"),
-      }),
-      toString: () => "stating",
-    };
-    const tracerProvider = new BasicTracerProvider({
-      sampler: stating,
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
+    const { tracerProvider } = tracing(STATING);
     const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
     const many = (n: number) =>
       Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, "v"]));
