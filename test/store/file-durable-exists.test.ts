@@ -36,6 +36,71 @@ const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(body);
 
 /**
+ * After a create of "wal/b" (`body`) in `store` whose directory fsync failed,
+ * beside "wal/a" created before: a get and a head fail while the directory's
+ * fsync fails, the next read fsyncs it once and answers, and "wal/a" is read
+ * without one.
+ */
+async function assertReadsSyncFirst(
+  store: FileStore,
+  syncs: DirectorySyncs,
+  body: Uint8Array,
+): Promise<void> {
+  // The read-back of an ambiguous create must not report an object that may not survive.
+  syncs.failures = 1;
+  await assert.rejects(store.get("wal/b"), (err) => {
+    assert.ok(err instanceof StorageError, String(err));
+    assert.equal(err.permanent, false);
+    return true;
+  });
+  syncs.failures = 1;
+  await assert.rejects(store.head("wal/b"), StorageError);
+  const before = syncs.succeeded;
+  assert.deepEqual((await store.get("wal/b"))?.body, body);
+  assert.equal(syncs.succeeded, before + 1, "fsynced before it was read");
+  assert.equal((await store.head("wal/b"))?.size, 2);
+  assert.equal(syncs.succeeded, before + 1, "once");
+  // An untouched object is read without an fsync.
+  assert.deepEqual((await store.get("wal/a"))?.body, new Uint8Array([0]));
+  assert.equal(syncs.succeeded, before + 1);
+}
+
+/**
+ * Appends "first" to log "q" in `store` (whose directory is `root`), then,
+ * with `failSyncOnce(walDirectory)` making the WAL directory's next fsync
+ * fail, "second": asserts it was acknowledged only after a later fsync of
+ * that directory succeeded (and `afterAppend`), and that a log opened on
+ * `reopen()` holds both.
+ */
+async function assertAppendDurable(
+  store: FileStore,
+  root: string,
+  syncs: DirectorySyncs,
+  how: { failSyncOnce(wal: string): void; afterAppend?(): void; reopen(): FileStore },
+): Promise<void> {
+  const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+  await log.append(rec("first"));
+  const wal = join(root, encodeDirectory("q"), encodeDirectory("wal"));
+  await syncs.watch(wal);
+  how.failSyncOnce(wal);
+  let syncedAfterFailure = -1;
+  const appended = log.append(rec("second")).then(() => {
+    syncedAfterFailure = syncs.succeeded;
+  });
+  const before = syncs.succeeded;
+  await appended;
+  how.afterAppend?.();
+  assert.ok(
+    syncedAfterFailure > before,
+    "acknowledged only after a later fsync of the WAL directory succeeded",
+  );
+  await log.close();
+  const reopened = await openLog(how.reopen(), "q", testOptions());
+  assert.deepEqual(texts(reopened.records), ["first", "second"]);
+  await reopened.log.close();
+}
+
+/**
  * Keeps every thread of libuv's pool busy opening a FIFO that nobody writes,
  * so the pool's calls queue; the returned function lets them go.
  */
@@ -100,49 +165,18 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
     failWriterDirSync(writer, wal);
     const body = new Uint8Array([4, 5]);
     await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), /EIO: i\/o error, fsync/);
-    // The read-back of an ambiguous create must not report an object that may not survive.
-    syncs.failures = 1;
-    await assert.rejects(store.get("wal/b"), (err) => {
-      assert.ok(err instanceof StorageError, String(err));
-      assert.equal(err.permanent, false);
-      return true;
-    });
-    syncs.failures = 1;
-    await assert.rejects(store.head("wal/b"), StorageError);
-    const before = syncs.succeeded;
-    assert.deepEqual((await store.get("wal/b"))?.body, body);
-    assert.equal(syncs.succeeded, before + 1, "fsynced before it was read");
-    assert.equal((await store.head("wal/b"))?.size, 2);
-    assert.equal(syncs.succeeded, before + 1, "once");
-    // An untouched object is read without an fsync.
-    assert.deepEqual((await store.get("wal/a"))?.body, new Uint8Array([0]));
-    assert.equal(syncs.succeeded, before + 1);
+    await assertReadsSyncFirst(store, syncs, body);
   });
 
   it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
     const root = join(dir, "log");
     const { store, writer } = await storeOnThread(root, {}, true);
-    const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
-    await log.append(rec("first"));
-    const wal = join(root, encodeDirectory("q"), encodeDirectory("wal"));
-    await syncs.watch(wal);
-    failWriterDirSync(writer, wal);
-    let syncedAfterFailure = -1;
-    const appended = log.append(rec("second")).then(() => {
-      syncedAfterFailure = syncs.succeeded;
-    });
-    const before = syncs.succeeded;
-    await appended;
     // Appends fsync the WAL directory on the writer thread; this side fsyncs it only to make
     // a create found taken durable, which the failed fsync made necessary.
-    assert.ok(
-      syncedAfterFailure > before,
-      "acknowledged only after a later fsync of the WAL directory succeeded",
-    );
-    await log.close();
-    const reopened = await openLog(new FileStore(root), "q", testOptions());
-    assert.deepEqual(texts(reopened.records), ["first", "second"]);
-    await reopened.log.close();
+    await assertAppendDurable(store, root, syncs, {
+      failSyncOnce: (wal) => failWriterDirSync(writer, wal),
+      reopen: () => new FileStore(root),
+    });
   });
 
   it("a read while a put of its key is on the writer thread fsyncs after the put's failed directory fsync, not before", async () => {
@@ -401,48 +435,20 @@ describe("FileStore: a key found taken is durable", { timeout: 30_000 }, () => {
       const body = new Uint8Array([4, 5]);
       await assert.rejects(store.put("wal/b", body, { ifNoneMatch: "*" }), StorageError);
       assert.equal(syncs.failed, 1);
-      // The read-back of an ambiguous create must not report an object that may not survive.
-      syncs.failures = 1;
-      await assert.rejects(store.get("wal/b"), (err) => {
-        assert.ok(err instanceof StorageError, String(err));
-        assert.equal(err.permanent, false);
-        return true;
-      });
-      syncs.failures = 1;
-      await assert.rejects(store.head("wal/b"), StorageError);
-      const before = syncs.succeeded;
-      assert.deepEqual((await store.get("wal/b"))?.body, body);
-      assert.equal(syncs.succeeded, before + 1, "fsynced before it was read");
-      assert.equal((await store.head("wal/b"))?.size, 2);
-      assert.equal(syncs.succeeded, before + 1, "once");
-      // An untouched object is read without an fsync.
-      assert.deepEqual((await store.get("wal/a"))?.body, new Uint8Array([0]));
-      assert.equal(syncs.succeeded, before + 1);
+      await assertReadsSyncFirst(store, syncs, body);
     });
 
     it("a WAL append acknowledged after its directory fsync failed once is durable", async () => {
       const root = join(dir, "pool-log");
-      const store = storeOnPool(root);
-      const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
-      await log.append(rec("first"));
-      await syncs.watch(join(root, encodeDirectory("q"), encodeDirectory("wal")));
-      syncs.failed = 0;
-      syncs.failures = 1;
-      let syncedAfterFailure = -1;
-      const appended = log.append(rec("second")).then(() => {
-        syncedAfterFailure = syncs.succeeded;
+      await assertAppendDurable(storeOnPool(root), root, syncs, {
+        failSyncOnce: () => {
+          syncs.failed = 0;
+          syncs.failures = 1;
+        },
+        afterAppend: () =>
+          assert.equal(syncs.failed, 1, "the directory fsync of the append failed once"),
+        reopen: () => storeOnPool(root),
       });
-      const before = syncs.succeeded;
-      await appended;
-      assert.equal(syncs.failed, 1, "the directory fsync of the append failed once");
-      assert.ok(
-        syncedAfterFailure > before,
-        "acknowledged only after a later fsync of the WAL directory succeeded",
-      );
-      await log.close();
-      const reopened = await openLog(storeOnPool(root), "q", testOptions());
-      assert.deepEqual(texts(reopened.records), ["first", "second"]);
-      await reopened.log.close();
     });
   });
 });
