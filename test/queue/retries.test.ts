@@ -2,7 +2,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { backoffMs } from "../../src/queue/decisions.js";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/queue/options.js";
+import type { Queue } from "../../src/queue/queue.js";
 import { mustClaim, NO_BACKOFF, openTestQueue } from "./helpers.js";
+
+/** Job `id`, the only job of queue "q", is scheduled to run at `runAt` and cannot be claimed yet. */
+async function assertScheduledOnly(queue: Queue, id: string, runAt: number): Promise<void> {
+  const stats = await queue.stats("q");
+  assert.equal(stats.scheduled, 1);
+  assert.equal(stats.pending, 0);
+  assert.equal(await queue.claim("q"), null);
+  const job = await queue.getJob(id);
+  assert.equal(job?.status, "scheduled");
+  assert.equal(job?.runAt, runAt);
+}
 
 describe("nack, backoff and dead-letter", { timeout: 60_000 }, () => {
   it("with zero backoff a nack re-pends; the re-claim has attempts 2 and lastError", async () => {
@@ -41,13 +53,7 @@ describe("nack, backoff and dead-letter", { timeout: 60_000 }, () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "x");
     await queue.nack(await mustClaim(queue, "q"), "later");
-    const stats = await queue.stats("q");
-    assert.equal(stats.scheduled, 1);
-    assert.equal(stats.pending, 0);
-    assert.equal(await queue.claim("q"), null);
-    const job = await queue.getJob(id);
-    assert.equal(job?.status, "scheduled");
-    assert.equal(job?.runAt, clock.now() + 1_000);
+    await assertScheduledOnly(queue, id, clock.now() + 1_000);
     await queue.close();
   });
 
@@ -96,13 +102,7 @@ describe("scheduling", { timeout: 60_000 }, () => {
   it("a future runAt is scheduled, not claimable", async () => {
     const { queue, clock } = await openTestQueue();
     const id = await queue.enqueue("q", "x", { runAt: new Date(clock.now() + 60_000) });
-    const stats = await queue.stats("q");
-    assert.equal(stats.scheduled, 1);
-    assert.equal(stats.pending, 0);
-    assert.equal(await queue.claim("q"), null);
-    const job = await queue.getJob(id);
-    assert.equal(job?.status, "scheduled");
-    assert.equal(job?.runAt, clock.now() + 60_000);
+    await assertScheduledOnly(queue, id, clock.now() + 60_000);
     await queue.close();
   });
 
