@@ -74,6 +74,23 @@ async function waitFor(condition: () => boolean): Promise<void> {
 }
 
 /**
+ * Appends `batches` batches of one record (`prefix` and a number) to `log`:
+ * no checkpoint starts beyond the `written` ones; one batch more starts one.
+ */
+async function assertCheckpointPast(
+  log: Log,
+  batches: number,
+  prefix: string,
+  written: number,
+): Promise<void> {
+  for (let i = 0; i < batches; i++) await log.append(rec(`${prefix}${i}`));
+  await settle();
+  assert.equal(log.stats().checkpointsWritten, written);
+  await log.append(rec("one more"));
+  await waitFor(() => log.stats().checkpointsWritten === written + 1);
+}
+
+/**
  * A log whose checkpoint puts the store refuses, with `bound` records per
  * checkpoint and a short retry window (0: a refused put fails at once); on
  * `clock` when given (then with no batching window, which only its
@@ -329,11 +346,7 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     const bound = 1_100;
     recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
     await recovered.log.checkpoint();
-    for (let i = 0; i < 4_096; i++) await recovered.log.append(rec(`b${i}`));
-    await settle();
-    assert.equal(recovered.log.stats().checkpointsWritten, 1);
-    await recovered.log.append(rec("one more"));
-    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+    await assertCheckpointPast(recovered.log, 4_096, "b", 1);
     await recovered.log.close();
   });
 
@@ -371,30 +384,18 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     recovered.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
     await recovered.log.checkpoint();
     clock.advance(MIN_BATCH_CHECKPOINT_SPACING_MS);
-    for (let i = 0; i < bound; i++) await recovered.log.append(rec(`b${i}`));
-    await settle();
-    assert.equal(recovered.log.stats().checkpointsWritten, 1);
-    await recovered.log.append(rec("one more"));
-    await waitFor(() => recovered.log.stats().checkpointsWritten === 2);
+    await assertCheckpointPast(recovered.log, bound, "b", 1);
     await recovered.log.close();
 
     // Given, checkpointWalBatches is the bound, below or above the size-based one.
     const capped = await openLog(store, "q", { ...options, checkpointWalBatches: 300 });
     capped.log.setSnapshotSource(() => new Uint8Array(bound * CHECKPOINT_BYTES_PER_WAL_BATCH));
-    for (let i = 0; i < 300; i++) await capped.log.append(rec(`c${i}`));
-    await settle();
-    assert.equal(capped.log.stats().checkpointsWritten, 0);
-    await capped.log.append(rec("one more"));
-    await waitFor(() => capped.log.stats().checkpointsWritten === 1);
+    await assertCheckpointPast(capped.log, 300, "c", 0);
     await capped.log.close();
 
     const small = await openLog(new MemoryStore(), "q", { ...options, checkpointWalBatches: 600 });
     small.log.setSnapshotSource(() => new Uint8Array(8)); // a small state: 256 by default
-    for (let i = 0; i < 600; i++) await small.log.append(rec(`d${i}`));
-    await settle();
-    assert.equal(small.log.stats().checkpointsWritten, 0);
-    await small.log.append(rec("one more"));
-    await waitFor(() => small.log.stats().checkpointsWritten === 1);
+    await assertCheckpointPast(small.log, 600, "d", 0);
     await small.log.close();
   });
 
