@@ -1,8 +1,11 @@
-/** Test helpers for workers: a promise to resolve by hand, and a worker whose ack lost its claim. */
+/** Test helpers for workers: a promise to resolve by hand, a worker whose ack lost its claim, a clean run's checks. */
+import assert from "node:assert/strict";
 import type { Logger } from "../../src/logger.js";
+import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue } from "../queue/helpers.js";
+import type { RecordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
 /** A promise and the function that resolves it. */
@@ -52,4 +55,23 @@ export async function runWithLostClaim(logger: Logger): Promise<string[]> {
   } finally {
     await queue.close();
   }
+}
+
+/**
+ * After a worker stopped: its handler ran job `id` once (`calls`), its signal
+ * never aborted, the job completed, and nothing was logged as a warning or an error.
+ */
+export async function assertRanOnceCleanly(
+  queue: Pick<Queue, "attemptHistory">,
+  id: string,
+  handler: { calls: number; aborted: boolean },
+  logger: RecordingLogger,
+): Promise<void> {
+  assert.equal(handler.calls, 1, "delivered once");
+  assert.equal(handler.aborted, false, "ctx.signal did not abort");
+  assert.deepEqual(
+    (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
+    ["completed"],
+  );
+  assert.deepEqual(logger.messages("warn", "error"), []);
 }

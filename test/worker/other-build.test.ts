@@ -24,6 +24,7 @@ import { repoRoot } from "../nodes.js";
 import { memoryAndFileStores, turns } from "../queue/helpers.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
+import { assertRanOnceCleanly } from "./helpers.js";
 
 const HOUR = 3_600_000;
 
@@ -186,13 +187,7 @@ describe("runWorker and a queue of different builds", { timeout: 20_000 }, () =>
         await until(async () => (await queue.stats("q")).done === 1);
         shutdown.abort();
         await worker;
-        assert.equal(calls, 1, "delivered once");
-        assert.equal(aborted, false, "ctx.signal did not abort");
-        assert.deepEqual(
-          (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
-          ["completed"],
-        );
-        assert.deepEqual(logger.messages("warn", "error"), []);
+        await assertRanOnceCleanly(queue, id, { calls, aborted }, logger);
       } finally {
         release();
         shutdown.abort();

@@ -22,7 +22,7 @@ import {
 } from "../queue/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { deferred, runWithLostClaim } from "./helpers.js";
+import { assertRanOnceCleanly, deferred, runWithLostClaim } from "./helpers.js";
 
 /**
  * A worker of queue "q" at concurrency 1 holding `prefetch` claims ready, whose
@@ -95,13 +95,7 @@ async function whileHandlerRuns(
   await until(async () => (await queue.stats("q")).done === 1);
   shutdown.abort();
   await worker;
-  assert.equal(calls, 1, "delivered once");
-  assert.equal(aborted, false, "ctx.signal did not abort");
-  assert.deepEqual(
-    (await queue.attemptHistory(id)).map((attempt) => attempt.outcome),
-    ["completed"],
-  );
-  assert.deepEqual(logger.messages("warn", "error"), []);
+  await assertRanOnceCleanly(queue, id, { calls, aborted }, logger);
   await queue.close();
 }
 
