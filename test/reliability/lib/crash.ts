@@ -164,10 +164,15 @@ function apply(model: SimModel, poison: Map<string, Poison>, line: string): stri
   }
 }
 
-/** How a child ended: what its journal holds, and whether it killed itself. */
+/**
+ * How a child ended: what its journal holds, whether it killed itself, and
+ * whether `awaitJournal` (when given) held before the kill.
+ */
 export interface ChildRun {
   lines: string[];
   selfKilled: boolean;
+  /** False when the wait for `awaitJournal` ran out, or the child died first. */
+  awaited: boolean;
 }
 
 /** When {@link runChild} starts the time to the kill. */
@@ -180,7 +185,10 @@ export interface ChildKillOptions {
    * moment after it.
    */
   awaitJournal?: (lines: readonly string[]) => boolean;
-  /** Start it anyway after this long (the child ends itself later). @default 10_000 */
+  /**
+   * Start it anyway after this long (the child ends itself later); the run
+   * then reports `awaited: false`. @default 5_000
+   */
   awaitJournalMs?: number;
 }
 
@@ -199,7 +207,7 @@ export function runChild(
   killAfterMs: number,
   options: ChildKillOptions = {},
 ): Promise<ChildRun> {
-  const { awaitJournal, awaitJournalMs = 10_000 } = options;
+  const { awaitJournal, awaitJournalMs = 5_000 } = options;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fixture, ...args, journal], {
       stdio: ["pipe", "pipe", "pipe"],
@@ -207,16 +215,27 @@ export function runChild(
     let stdout = "";
     let stderr = "";
     let killedByUs = false;
+    let awaited = awaitJournal === undefined;
+    let failed: unknown;
     let ready = false;
     let timer: NodeJS.Timeout | undefined;
+    const kill = (): void => {
+      killedByUs = true;
+      child.kill("SIGKILL");
+    };
     const arm = (): void => {
-      timer = setTimeout(() => {
-        killedByUs = true;
-        child.kill("SIGKILL");
-      }, killAfterMs);
+      timer = setTimeout(kill, killAfterMs);
     };
     const armOnceJournaled = (check: (lines: readonly string[]) => boolean, since: number) => {
-      if (check(readJournal(journal)) || Date.now() - since >= awaitJournalMs) arm();
+      try {
+        awaited = check(readJournal(journal));
+      } catch (error) {
+        // A journal that cannot be read fails the run once the child is gone.
+        failed = error;
+        kill();
+        return;
+      }
+      if (awaited || Date.now() - since >= awaitJournalMs) arm();
       else timer = setTimeout(armOnceJournaled, JOURNAL_POLL_MS, check, since);
     };
     child.stdout.setEncoding("utf8");
@@ -234,8 +253,15 @@ export function runChild(
     child.on("error", reject);
     child.on("close", (_code, signal) => {
       clearTimeout(timer);
-      if (signal !== "SIGKILL") reject(new Error(`${fixture} exited on its own: ${stderr}`));
-      else resolve({ lines: readJournal(journal), selfKilled: !killedByUs });
+      if (failed !== undefined) reject(failed);
+      else if (signal !== "SIGKILL") reject(new Error(`${fixture} exited on its own: ${stderr}`));
+      else {
+        try {
+          resolve({ lines: readJournal(journal), selfKilled: !killedByUs, awaited });
+        } catch (error) {
+          reject(error);
+        }
+      }
     });
   });
 }
