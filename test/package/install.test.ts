@@ -2,7 +2,8 @@
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
 // (no cloud SDK) and, on every test Node, run a job through `require`/`import`, run the CLI, and
 // type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext and Bundler resolution);
-// both builds in one process, with each other and under fake timers.
+// both builds in one process, with each other and under fake timers; and that `engines` names a
+// Node with every newer built-in the code calls.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -328,6 +329,41 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       "src",
     ]);
     assert.match(readFileSync(join(installed, "LICENSE"), "utf8"), /^MIT License/);
+  });
+
+  it("engines and the README name a Node that has every newer built-in the code calls", () => {
+    // Built-ins newer than Node 20.0.0, each with the first 20.x that has it: on an older
+    // Node, `import "taquba"` fails to link (a missing named export) or a call throws.
+    const newer = [
+      {
+        what: "crc32 of node:zlib",
+        since: [20, 15, 0],
+        use: /import \{[^}]*\bcrc32\b[^}]*\} from "node:zlib"/,
+      },
+      { what: "AbortSignal.any", since: [20, 3, 0], use: /AbortSignal\.any\(/ },
+    ];
+    const code = readdirSync(join(installed, "dist"), { recursive: true })
+      .map(String)
+      .filter((name) => name.endsWith(".js") && !name.startsWith(`cjs${sep}`))
+      .map((name) => readFileSync(join(installed, "dist", name), "utf8"))
+      .join("\n");
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+      engines: { node: string };
+    };
+    const floor = /^>=(\d+)\.(\d+)\.(\d+)$/.exec(manifest.engines.node);
+    assert.ok(floor, `engines.node is not ">=major.minor.patch": ${manifest.engines.node}`);
+    const [major, minor, patch] = floor.slice(1).map(Number) as [number, number, number];
+    for (const { what, since, use } of newer) {
+      if (!use.test(code)) continue;
+      const [m, n, p] = since as [number, number, number];
+      const enough = major !== m ? major > m : minor !== n ? minor > n : patch >= p;
+      assert.ok(
+        enough,
+        `the code uses ${what} (Node ${since.join(".")}), engines says ${manifest.engines.node}`,
+      );
+    }
+    const readme = readFileSync(join(installed, "README.md"), "utf8");
+    assert.match(readme, new RegExp(`Node ${major}\\.${minor} or newer`));
   });
 
   it("ships the sources of every source map", () => {
