@@ -1,9 +1,10 @@
 // Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
-// (no cloud SDK) and, on every test Node, run a job through `require`/`import`, run the CLI, and
-// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext and Bundler resolution);
-// both builds in one process, with each other and under fake timers; and that `engines` names a
-// Node with every newer built-in the code calls.
+// (no cloud SDK) and, on every test Node, run a job through `require`/`import` (the cloud stores
+// failing with an error that names the SDK to install), run the CLI (help, demo, version), and
+// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext, Node16, Node10 and
+// Bundler resolution); both builds in one process, with each other and under fake timers; and
+// that `engines` names a Node with every newer built-in the code calls.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -84,12 +85,25 @@ const JOB_BODY = `
       error.code +
       (error.message.includes("npm install @opentelemetry/api") ? " (says what to install)" : ""),
   );
+  // So do the cloud stores: a permanent StorageError that names the SDK to install.
+  const sdks = [];
+  for (const [Store, options] of [
+    [S3Store, { bucket: "b" }],
+    [AzureBlobStore, { container: "c", accountUrl: "https://a.blob.core.windows.net" }],
+    [GcsStore, { bucket: "b" }],
+  ]) {
+    const opened = Queue.open(new Store(options), "app", { logger: silentLogger });
+    sdks.push(await opened.then(() => "opened", (error) =>
+      [error instanceof StorageError, error.code, error.permanent,
+        /run \`npm install ([^\`]+)\`/.exec(error.message)?.[1]].join(" ")));
+  }
   console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
-    testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry, conflict }));
+    testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry, conflict, sdks }));
 `;
 
 const CJS_JOB = `"use strict";
-const { ConflictError, FileStore, Queue, runWorker, silentLogger } = require("taquba");
+const { AzureBlobStore, ConflictError, FileStore, GcsStore, Queue, runWorker, S3Store, silentLogger, StorageError } =
+  require("taquba");
 const { FaultStore, ManualClock } = require("taquba/testing");
 const { dashboard } = require("taquba/dashboard");
 const resolved = require.resolve("taquba");
@@ -99,7 +113,8 @@ const resolved = require.resolve("taquba");
 });
 `;
 
-const ESM_JOB = `import { ConflictError, FileStore, Queue, runWorker, silentLogger } from "taquba";
+const ESM_JOB = `import { AzureBlobStore, ConflictError, FileStore, GcsStore, Queue, runWorker, S3Store, silentLogger,
+  StorageError } from "taquba";
 import { FaultStore, ManualClock } from "taquba/testing";
 import { dashboard } from "taquba/dashboard";
 import { fileURLToPath } from "node:url";
@@ -278,6 +293,21 @@ async function makeApp(parent: string, kind: App["kind"]): Promise<App> {
       files: ["consumer.ts"],
     }),
   );
+  // Node16 resolution, and the Node10 resolution of older setups (subpaths through typesVersions).
+  await writeFile(
+    join(dir, "tsconfig.node16.json"),
+    JSON.stringify({
+      compilerOptions: { ...compilerOptions, module: "Node16", moduleResolution: "Node16" },
+      files: ["consumer.ts"],
+    }),
+  );
+  await writeFile(
+    join(dir, "tsconfig.node10.json"),
+    JSON.stringify({
+      compilerOptions: { ...compilerOptions, module: "CommonJS", moduleResolution: "Node10" },
+      files: ["consumer.ts"],
+    }),
+  );
   return { dir, kind, script, entry: kind === "commonjs" ? "dist/cjs/index.js" : "dist/index.js" };
 }
 
@@ -398,10 +428,15 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     assert.match(attw, /No problems found/);
   });
 
-  it("type-checks TypeScript consumers (CJS, ESM, bundler) with skipLibCheck off and no SDK", async () => {
+  it("type-checks TypeScript consumers (CJS, ESM; NodeNext, Node16, Node10, bundler) with skipLibCheck off and no SDK", async () => {
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
     const projects = apps.flatMap((app) =>
-      ["tsconfig.json", "tsconfig.bundler.json"].map((config) => ({ app, config })),
+      [
+        "tsconfig.json",
+        "tsconfig.bundler.json",
+        "tsconfig.node16.json",
+        "tsconfig.node10.json",
+      ].map((config) => ({ app, config })),
     );
     const checks = projects.map(({ app, config }) =>
       run(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir),
@@ -427,6 +462,11 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
           testing: ["function", "function", "function"],
           telemetry: "INVALID_ARGUMENT (says what to install)",
           conflict: "CONFLICT",
+          sdks: [
+            "true STORAGE true @aws-sdk/client-s3",
+            "true STORAGE true @azure/storage-blob",
+            "true STORAGE true @google-cloud/storage",
+          ],
         });
       }
     });
@@ -458,6 +498,35 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     const app = apps.find((a) => a.kind === "commonjs")!;
     const out = ok(await run(process.execPath, ["fake-timers.cjs"], app.dir), "fake-timers.cjs");
     assert.deepEqual(JSON.parse(out), { cjs: "done 1", esm: "done 1" });
+  });
+
+  it("`npx taquba --help` lists the commands and `npx taquba demo` runs a demo", async () => {
+    const app = apps.find((a) => a.kind === "module")!;
+    const help = ok(
+      await run("npx", ["--no-install", "taquba", "--help"], app.dir),
+      "npx taquba --help",
+    );
+    assert.match(help, /^Usage: taquba <command>/);
+    for (const command of ["demo", "stats", "dashboard"])
+      assert.match(help, new RegExp(`^  ${command} `, "m"));
+    const store = await mkdtemp(join(work, "demo-"));
+    const demo = ok(
+      await run(
+        "npx",
+        ["--no-install", "taquba", "demo", "--jobs", "50", "--json", "--store", store],
+        app.dir,
+      ),
+      "npx taquba demo",
+    );
+    const summary = JSON.parse(demo) as {
+      interrupted: boolean;
+      left: { toEnqueue: number; unfinished: number };
+      stats: { done: number; dead: number };
+    };
+    assert.equal(summary.interrupted, false);
+    assert.deepEqual(summary.left, { toEnqueue: 0, unfinished: 0 });
+    // The demo fails some jobs on purpose: each one ends done or dead.
+    assert.equal(summary.stats.done + summary.stats.dead, 50);
   });
 
   it("`npx taquba --version` and the installed bin print the version", async () => {
