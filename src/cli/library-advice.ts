@@ -35,9 +35,20 @@ const REWRITES: ReadonlyArray<readonly [string, string]> = [
   [optOutAdvice("options.log.allowUnsafeStore"), " (the CLI has no way to skip this check)"],
 ];
 
+/**
+ * The install advice of a missing optional SDK: Node looks for it from where taquba is, so
+ * installed in the current folder it stays out of reach of a global or `npx`-fetched CLI.
+ */
+const INSTALL_ADVICE = /run `npm install ([^`\s]+)`$/;
+
 /** `message` with the library-only advice replaced by what a CLI user can do. */
 export function forCliUser(message: string): string {
   let out = message;
   for (const [library, cli] of REWRITES) out = out.replace(library, cli);
-  return out;
+  return out.replace(
+    INSTALL_ADVICE,
+    (_, name: string) =>
+      `run \`npm install ${name}\` in the project that has taquba installed ` +
+      `(\`npm install -g ${name}\` for a global taquba)`,
+  );
 }

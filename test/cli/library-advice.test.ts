@@ -12,6 +12,7 @@ import { forCliUser } from "../../src/cli/library-advice.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { AZURE_ACCOUNT_URL_OPTION } from "../../src/store/azure.js";
+import { loadOptionalSdk } from "../../src/store/cloud/load-sdk.js";
 import { type GcsClient, GcsStore } from "../../src/store/gcs.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { S3Store } from "../../src/store/s3.js";
@@ -69,6 +70,21 @@ describe("CLI wording of library advice", { timeout: 60_000 }, () => {
       /set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run where Application Default Credentials apply$/,
     );
     for (const message of [forCliUser(s3), forCliUser(gcs)]) assert.doesNotMatch(message, /pass/);
+  });
+
+  it("a missing SDK is to be installed where taquba is, also for a global or npx-fetched CLI", async () => {
+    const notFound = Object.assign(new Error("Cannot find package '@aws-sdk/client-s3'"), {
+      code: "ERR_MODULE_NOT_FOUND",
+    });
+    const message = await messageOf(
+      loadOptionalSdk("@aws-sdk/client-s3", () => Promise.reject(notFound), "S3Store"),
+    );
+    assert.match(message, /run `npm install @aws-sdk\/client-s3`$/);
+    // Installed in the current folder it stays out of reach of a taquba installed elsewhere.
+    assert.match(
+      forCliUser(message),
+      /run `npm install @aws-sdk\/client-s3` in the project that has taquba installed \(`npm install -g @aws-sdk\/client-s3` for a global taquba\)$/,
+    );
   });
 
   it("the store probe's refusal does not offer an option the CLI does not have", async () => {

@@ -500,7 +500,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     assert.deepEqual(JSON.parse(out), { cjs: "done 1", esm: "done 1" });
   });
 
-  it("`npx taquba --help` lists the commands and `npx taquba demo` runs a demo", async () => {
+  it("`npx taquba --help` lists the commands, a cloud store names its SDK, `npx taquba demo` runs", async () => {
     const app = apps.find((a) => a.kind === "module")!;
     const help = ok(
       await run("npx", ["--no-install", "taquba", "--help"], app.dir),
@@ -509,6 +509,17 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     assert.match(help, /^Usage: taquba <command>/);
     for (const command of ["demo", "stats", "dashboard"])
       assert.match(help, new RegExp(`^  ${command} `, "m"));
+    // A cloud store without its SDK: the CLI says where to install it.
+    const s3 = await run(
+      "npx",
+      ["--no-install", "taquba", "stats", "--store", "s3://bucket"],
+      app.dir,
+    );
+    assert.equal(s3.code, 1, s3.stderr);
+    assert.match(
+      s3.stderr,
+      /^taquba stats: STORAGE: S3Store needs the optional package "@aws-sdk\/client-s3", which is not installed: run `npm install @aws-sdk\/client-s3` in the project that has taquba installed/,
+    );
     const store = await mkdtemp(join(work, "demo-"));
     const demo = ok(
       await run(
