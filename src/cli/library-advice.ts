@@ -37,7 +37,8 @@ const REWRITES: ReadonlyArray<readonly [string, string]> = [
 
 /**
  * The install advice of a missing optional SDK: Node looks for it from where taquba is, so
- * installed in the current folder it stays out of reach of a global or `npx`-fetched CLI.
+ * installed in the current folder it stays out of reach of a global or `npx`-fetched CLI
+ * (npx finds it only when fetched beside taquba, with `-p`).
  */
 const INSTALL_ADVICE = /run `npm install ([^`\s]+)`$/;
 
@@ -49,6 +50,7 @@ export function forCliUser(message: string): string {
     INSTALL_ADVICE,
     (_, name: string) =>
       `run \`npm install ${name}\` in the project that has taquba installed ` +
-      `(\`npm install -g ${name}\` for a global taquba)`,
+      `(\`npm install -g ${name}\` for a global taquba; ` +
+      `\`npx -p taquba -p ${name} taquba …\` for one fetched by npx)`,
   );
 }

@@ -83,7 +83,7 @@ describe("CLI wording of library advice", { timeout: 60_000 }, () => {
     // Installed in the current folder it stays out of reach of a taquba installed elsewhere.
     assert.match(
       forCliUser(message),
-      /run `npm install @aws-sdk\/client-s3` in the project that has taquba installed \(`npm install -g @aws-sdk\/client-s3` for a global taquba\)$/,
+      /run `npm install @aws-sdk\/client-s3` in the project that has taquba installed \(`npm install -g @aws-sdk\/client-s3` for a global taquba; `npx -p taquba -p @aws-sdk\/client-s3 taquba …` for one fetched by npx\)$/,
     );
   });
 
