@@ -26,13 +26,14 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
  */
 export async function runWithLostClaim(logger: Logger): Promise<string[]> {
   const { queue, clock } = await openTestQueue();
+  const release = deferred();
+  const shutdown = new AbortController();
+  let worker: ReturnType<typeof runWorker> | undefined;
   try {
     await queue.enqueue("q", "slow");
     const started = deferred();
-    const release = deferred();
     const processed: string[] = [];
-    const shutdown = new AbortController();
-    const worker = runWorker(
+    worker = runWorker(
       queue,
       "q",
       async (job: Claim) => {
@@ -53,6 +54,10 @@ export async function runWithLostClaim(logger: Logger): Promise<string[]> {
     await worker;
     return processed;
   } finally {
+    // A failed check above must not leave the handler waiting: the worker would never end.
+    release.resolve();
+    shutdown.abort();
+    await worker?.catch(() => {});
     await queue.close();
   }
 }

@@ -89,14 +89,21 @@ async function whileHandlerRuns(
     },
     { signal: shutdown.signal, logger, ...workerOptions },
   );
-  await started.promise;
-  await during(queue, clock, id);
-  release.resolve();
-  await until(async () => (await queue.stats("q")).done === 1);
-  shutdown.abort();
-  await worker;
-  await assertRanOnceCleanly(queue, id, { calls, aborted }, logger);
-  await queue.close();
+  try {
+    await started.promise;
+    await during(queue, clock, id);
+    release.resolve();
+    await until(async () => (await queue.stats("q")).done === 1);
+    shutdown.abort();
+    await worker;
+    await assertRanOnceCleanly(queue, id, { calls, aborted }, logger);
+  } finally {
+    // A failed check above must not leave the handler waiting: the worker would never end.
+    release.resolve();
+    shutdown.abort();
+    await worker.catch(() => {});
+    await queue.close();
+  }
 }
 
 /** Whether a logged field set would print a stack trace (it holds an Error). */
