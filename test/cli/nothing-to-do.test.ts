@@ -17,6 +17,23 @@ import { cli, tempDirs } from "./capture.js";
 const temp = tempDirs("taquba-cli-nothing-to-do-");
 after(temp.removeAll);
 
+/** `remove --all emails --status pending --older-than 1d` on `dir` removes exactly one job. */
+async function removesOneOldPendingJob(dir: string): Promise<void> {
+  const out = await cli(
+    "remove",
+    "--all",
+    "emails",
+    "--status",
+    "pending",
+    "--older-than",
+    "1d",
+    "--store",
+    dir,
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.ok(out.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), out.stdout);
+}
+
 describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
   it("requeue --all and remove --all open no writer: a running writer goes on", async () => {
     const dir = await temp.make();
@@ -85,19 +102,7 @@ describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
     const newer = await Queue.open(new FileStore(old), "taquba", { logger: silentLogger });
     await newer.enqueue("emails", "new");
     await newer.close();
-    const removed = await cli(
-      "remove",
-      "--all",
-      "emails",
-      "--status",
-      "pending",
-      "--older-than",
-      "1d",
-      "--store",
-      old,
-    );
-    assert.equal(removed.code, 0, removed.stderr);
-    assert.ok(removed.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), removed.stdout);
+    await removesOneOldPendingJob(old);
     // The old job listed after the first page of 1,000 (claimed last: a higher priority number).
     const later = await temp.make();
     const before = await Queue.open(new FileStore(later), "taquba", {
@@ -115,19 +120,7 @@ describe("bulk commands with nothing to change", { timeout: 60_000 }, () => {
       { limit: 1_000 },
     );
     assert.ok(firstPage.jobs.every((job) => job.priority === 0) && firstPage.nextCursor);
-    const onPage2 = await cli(
-      "remove",
-      "--all",
-      "emails",
-      "--status",
-      "pending",
-      "--older-than",
-      "1d",
-      "--store",
-      later,
-    );
-    assert.equal(onPage2.code, 0, onPage2.stderr);
-    assert.ok(onPage2.stdout.endsWith('Removed 1 pending job(s) of "emails".\n'), onPage2.stdout);
+    await removesOneOldPendingJob(later);
   });
 
   it("claims left by a writer that is gone are settled, then requeued or removed", async () => {
