@@ -8,7 +8,6 @@
 import type { QueueCore } from "./core.js";
 import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import * as kv from "./kv.js";
-import { coreOf } from "./queue-cores.js";
 import {
   refusedInBuild,
   runTransaction,
@@ -19,9 +18,11 @@ import type { Payload } from "./types.js";
 
 /** Transactions, flows and the KV namespace of a `Queue` (see `Queue`). */
 export class QueueData {
-  /** This queue's core (bound by `Queue`'s constructor). */
-  get #core(): QueueCore {
-    return coreOf(this);
+  /** This queue's core, handed down by `Queue`'s constructor. */
+  readonly #core: QueueCore;
+
+  protected constructor(core: QueueCore) {
+    this.#core = core;
   }
 
   /**

@@ -22,7 +22,6 @@ import type {
   RequeueDeadJobsOptions,
   WaitForCompletionOptions,
 } from "./options.js";
-import { coreOf } from "./queue-cores.js";
 import { QueueData } from "./queue-data.js";
 import * as reads from "./reads.js";
 import { refusedInBuild } from "./transaction.js";
@@ -39,9 +38,12 @@ import { checkQueueName } from "./validate.js";
 
 /** Management of a `Queue`'s jobs and queues (see `Queue`). */
 export class QueueManagement extends QueueData {
-  /** This queue's core (bound by `Queue`'s constructor). */
-  get #core(): QueueCore {
-    return coreOf(this);
+  /** This queue's core, handed down by `Queue`'s constructor. */
+  readonly #core: QueueCore;
+
+  protected constructor(core: QueueCore) {
+    super(core);
+    this.#core = core;
   }
 
   /**

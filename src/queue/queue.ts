@@ -28,7 +28,6 @@ import {
   type OpenOptions,
 } from "./options.js";
 import * as producers from "./producers.js";
-import { bindCore } from "./queue-cores.js";
 import { QueueManagement } from "./queue-management.js";
 import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
@@ -58,9 +57,8 @@ export class Queue extends QueueManagement {
   #recovery: RecoveryReport | null = null;
 
   private constructor(core: QueueCore) {
-    super();
+    super(core);
     this.#core = core;
-    bindCore(this, core);
   }
 
   /**
