@@ -19,7 +19,7 @@ import { JobsById } from "./jobs-by-id.js";
 import { KvMap } from "./kv-map.js";
 import { NewChildren } from "./new-children.js";
 import type { ScheduleTombstones } from "./schedules/tombstones.js";
-import type { Schedule } from "./schedules/types.js";
+import type { Schedule, StoredNextFire } from "./schedules/types.js";
 import { FREE, ID_BYTES, type JobExtras, JobTable, slot } from "./table.js";
 
 /** Job status as stored: small integers in the table's status column. */
@@ -194,6 +194,14 @@ export class State {
   readonly flowWoken = new Set<string>();
   /** Durable schedules by name (immutable objects: `apply` replaces them). */
   readonly schedules = new Map<string, Schedule>();
+  /**
+   * What listing found for each schedule object's next fire time
+   * (`schedules/views.ts`): a pure function of it (schedule objects are
+   * replaced, never changed), so a reader's state handed on from reopen to
+   * reopen lists its schedules again without parsing and checking each cron
+   * again. Not part of a checkpoint.
+   */
+  readonly storedNextFires = new WeakMap<Schedule, StoredNextFire>();
   /** `firedUpTo` of removed schedules by name, oldest removal first (`schedules/tombstones.ts`). */
   readonly scheduleTombstones: ScheduleTombstones = new Map();
   /** Tombstones of cancelled jobs by public id, until their queue's `resultRetentionMs` passes. */

@@ -192,3 +192,9 @@ export interface Schedule extends ScheduleDefinition {
    */
   readonly firedUpTo: number;
 }
+
+/**
+ * What a listing found for one stored schedule's next fire time: the time
+ * (`null`: none), or the error that computing it threw.
+ */
+export type StoredNextFire = { next: number | null } | { error: unknown };

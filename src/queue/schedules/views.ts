@@ -45,27 +45,20 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
 }
 
 /**
- * What {@link nextOfStored} found for each schedule object: a pure function
- * of it (schedule objects are replaced, never changed), so a reader's state
- * handed on from reopen to reopen lists its schedules again without parsing
- * and checking each cron again.
- */
-const storedNext = new WeakMap<Schedule, { next: number | null } | { error: unknown }>();
-
-/**
  * The next fire time of stored `s`, checked as a queue plans it (a cron that
  * never fires in its zone throws, rather than searching to the year 3000).
- * `formats`: the zones' offset formats, shared by one listing.
+ * `formats`: the zones' offset formats, shared by one listing. Kept in
+ * `state.storedNextFires` for the schedule object.
  */
-function nextOfStored(s: Schedule, formats: ZoneOffsetFormats): number | null {
-  let known = storedNext.get(s);
+function nextOfStored(state: State, s: Schedule, formats: ZoneOffsetFormats): number | null {
+  let known = state.storedNextFires.get(s);
   if (known === undefined) {
     try {
       known = { next: nextFireAfter(s, s.firedUpTo, storedCron(s, formats)) };
     } catch (error) {
       known = { error };
     }
-    storedNext.set(s, known);
+    state.storedNextFires.set(s, known);
   }
   if ("error" in known) throw known.error;
   return known.next;
@@ -79,7 +72,7 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
   const formats = new ZoneOffsetFormats();
   return [...state.schedules.values()]
     .sort(byName)
-    .map((s) => listedInfo(s, (stored) => nextOfStored(stored, formats)));
+    .map((s) => listedInfo(s, (stored) => nextOfStored(state, stored, formats)));
 }
 
 /**
@@ -93,7 +86,7 @@ export async function listScheduleInfos(
   nextOf?: (s: Schedule) => number | null,
 ): Promise<ScheduleInfo[]> {
   const formats = new ZoneOffsetFormats();
-  const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(s, formats));
+  const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(state, s, formats));
   // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
   const budget = new SliceBudget();
   const schedules = await sortInSlices([...state.schedules.values()], byName, budget);
