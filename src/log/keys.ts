@@ -24,8 +24,8 @@ export function checkedLogPrefix(path: unknown, arg: string): string {
   return normalizePrefix(checkString(path, arg));
 }
 
-/** The refusals {@link pathRefusal} made: a read nested in another is not wrapped twice. */
-const pathRefusals = new WeakSet<object>();
+/** What {@link pathRefusal} says a refused path should be, before the store's reason. */
+const REFUSED_UNDER = "takes in its object keys (it refused one under it: ";
 
 /**
  * `error` as a refusal of `path` (named `arg`) when it is a store's
@@ -33,7 +33,10 @@ const pathRefusals = new WeakSet<object>();
  * queue adds after its prefix are ones every store takes, so `path` is what
  * the store refused. Any other error is returned as is, and so is a store's
  * refusal of its own option (a malformed connection string found on the
- * first request), which is not the path's fault.
+ * first request), which is not the path's fault. A refusal this made
+ * already (a read nested in another) is not wrapped twice: it is told by
+ * its message, which a store's refusal of a key (`Expected \`key\` …`) never
+ * starts with.
  */
 export function pathRefusal(
   error: unknown,
@@ -42,18 +45,17 @@ export function pathRefusal(
   arg: string,
 ): unknown {
   // By code: a store of the package's other build refuses with that build's error.
-  if (taqubaErrorCode(error) !== "INVALID_ARGUMENT" || pathRefusals.has(error as object))
-    return error;
+  if (taqubaErrorCode(error) !== "INVALID_ARGUMENT") return error;
   const said = (error as Error).message;
   if (/^Expected `options\.\w+` of [A-Z]\w*Store /.test(said)) return error;
+  const made = `Expected \`${arg}\` to be a path `;
+  if (said.startsWith(made) && said.includes(REFUSED_UNDER)) return error;
   // The store's "Expected `key` …" goes on lower-case: one sentence.
-  const refusal = invalidArgument(
+  return invalidArgument(
     arg,
-    `a path ${store.describe()} takes in its object keys (it refused one under it: ${said.replace(/^Expected /, "expected ")})`,
+    `a path ${store.describe()} ${REFUSED_UNDER}${said.replace(/^Expected /, "expected ")})`,
     path,
   );
-  pathRefusals.add(refusal);
-  return refusal;
 }
 
 /** `path` and `path/` (and `/path`) name the same log; `""` is the store's root. */

@@ -28,6 +28,7 @@ import {
   type ObjectStore,
   type PutOptions,
   Queue,
+  QueueReader,
   StorageError,
   type StoredObject,
   silentLogger,
@@ -195,6 +196,26 @@ describe("a store of your own", { timeout: 30_000 }, () => {
     );
     assert.ok(retried instanceof StorageError, String(retried));
     assert.match(retried.message, /attempt\(s\)/);
+  });
+
+  it("a reader of a path the store refuses names the path once, though its read nests in another", async () => {
+    // Refused only on listing the manifests: the log's read refuses the path, and the reader's then sees that refusal.
+    class ListRefusingStore extends MemoryStore {
+      override async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+        if (prefix === "bad/manifest/")
+          throw new InvalidArgumentError(`object key "${prefix}" is not one this store can hold`);
+        return super.list(prefix, options);
+      }
+    }
+    const refused = await QueueReader.open(new ListRefusingStore(), "bad").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof InvalidArgumentError, String(refused));
+    assert.match(
+      refused.message,
+      /^Expected `path` to be a path memory:\/\/ takes in its object keys \(it refused one under it: object key "bad\/[^"]*" is not one this store can hold\), got "bad"$/,
+    );
   });
 });
 
