@@ -25,38 +25,46 @@ export function nowOf(io: CliIO): number {
   return (io.clock ?? systemClock).now();
 }
 
-const stdoutGone = new AbortController();
-
 /**
- * Says that writing stdout failed because its reader went away (EPIPE):
- * {@link processIO} drops what is written to `out` from then on and aborts
- * its `outputClosed`.
+ * The process's stdout and stderr as a {@link CliIO}. Once a stream's reader
+ * went away (EPIPE), what is written to it is dropped: the entry point says
+ * so through {@link stdoutClosed} and {@link stderrClosed}.
  */
-export function stdoutClosed(): void {
-  stdoutGone.abort();
-}
+export class ProcessIO implements CliIO {
+  readonly #stdoutGone = new AbortController();
+  #stderrGone = false;
+  readonly interactive: boolean = process.stdout.isTTY === true;
+  readonly clock: Clock = systemClock;
+  /** Aborted by {@link stdoutClosed}. */
+  readonly outputClosed: AbortSignal = this.#stdoutGone.signal;
 
-let stderrGone = false;
-
-/** Says that writing stderr failed because its reader went away (EPIPE): {@link processIO} drops what is written to `err` from then on. */
-export function stderrClosed(): void {
-  stderrGone = true;
-}
-
-export const processIO: CliIO = {
-  out: (text) => {
-    if (!stdoutGone.signal.aborted) process.stdout.write(text);
-  },
-  err: (text) => {
-    if (!stderrGone) process.stderr.write(text);
-  },
-  interactive: process.stdout.isTTY === true,
-  clock: systemClock,
-  outputClosed: stdoutGone.signal,
-  get columns() {
+  get columns(): number | undefined {
     return process.stdout.columns;
-  },
-};
+  }
+
+  // Fields, not methods: a command may hand `io.out` on by itself.
+  readonly out = (text: string): void => {
+    if (!this.#stdoutGone.signal.aborted) process.stdout.write(text);
+  };
+
+  readonly err = (text: string): void => {
+    if (!this.#stderrGone) process.stderr.write(text);
+  };
+
+  /**
+   * Says that writing stdout failed because its reader went away (EPIPE):
+   * what is written to `out` is dropped from then on, and `outputClosed`
+   * aborts.
+   */
+  stdoutClosed(): void {
+    this.#stdoutGone.abort();
+  }
+
+  /** Says that writing stderr failed because its reader went away (EPIPE): what is written to `err` is dropped from then on. */
+  stderrClosed(): void {
+    this.#stderrGone = true;
+  }
+}
 
 /** One CLI command: `run` resolves with the process exit code. */
 export interface Command {
