@@ -42,7 +42,7 @@ ${STORE_HELP}
 const MAX_PORT = 65_535;
 
 /** The loopback address shown for a server bound to an unspecified address, by that address. */
-const UNSPECIFIED = new Map([
+const UNSPECIFIED: ReadonlyMap<string, string> = new Map([
   ["0.0.0.0", "127.0.0.1"],
   ["::", "[::1]"],
 ]);

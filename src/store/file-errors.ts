@@ -11,9 +11,9 @@ import { expectationMessage } from "../validate.js";
 import { FIX_FILESTORE, isProgrammingError, programmingFailure } from "./programming-error.js";
 
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
-export const MISSING = new Set(["ENOENT", "ENOTDIR"]);
+export const MISSING: ReadonlySet<string> = new Set(["ENOENT", "ENOTDIR"]);
 /** Errors no retry can heal: the directory is unusable until someone fixes it. */
-const PERMANENT = new Map([
+const PERMANENT: ReadonlyMap<string, string> = new Map([
   ["ENOTDIR", "a file is where a directory is expected: move it away or choose another directory"],
   ["EISDIR", "a directory is where a file is expected: move it away or choose another directory"],
   [
@@ -30,7 +30,7 @@ const PERMANENT = new Map([
 ]);
 
 /** Codes of an operation the filesystem does not have at all: no retry can heal them. */
-const UNSUPPORTED = new Set(["ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+const UNSUPPORTED: ReadonlySet<string> = new Set(["ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 
 /**
  * What to fix when the filesystem lacks an operation the store needs, or

@@ -13,6 +13,12 @@
  * dynamic `import()` runs after every module has loaded and does not count.
  * TypeScript's own parser finds the statements, so a comment or a string
  * inside one cannot hide it.
+ *
+ * No module keeps mutable state of its own: a module-scope `let` or `var`,
+ * or a module-scope `Map`, `Set`, `WeakMap` or `WeakSet` (a lookup table
+ * declared `ReadonlyMap` or `ReadonlySet` is a constant). State belongs to
+ * the object whose lifetime it shares, so two queues, readers or CLI runs in
+ * one process never see each other's.
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -58,6 +64,45 @@ function loads(file: string, text: string): string[] {
   }
   return targets;
 }
+
+/** Collections a module-scope constant may not hold unless typed read-only. */
+const MUTABLE_COLLECTIONS = new Set(["Map", "Set", "WeakMap", "WeakSet"]);
+
+/**
+ * The module-scope mutable state `text` declares, as `let x`, `var x` or
+ * `const x = new Map` (and the like): a `ReadonlyMap`/`ReadonlySet`
+ * annotation makes a collection a constant lookup table.
+ */
+function moduleState(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found: string[] = [];
+  for (const statement of source.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    const list = statement.declarationList;
+    const constant = (list.flags & ts.NodeFlags.Const) !== 0;
+    for (const declaration of list.declarations) {
+      const name = declaration.name.getText(source);
+      if (!constant) {
+        found.push(`${(list.flags & ts.NodeFlags.Let) !== 0 ? "let" : "var"} ${name}`);
+        continue;
+      }
+      const init = declaration.initializer;
+      if (init === undefined || !ts.isNewExpression(init)) continue;
+      const made = init.expression.getText(source);
+      if (!MUTABLE_COLLECTIONS.has(made)) continue;
+      const type = declaration.type?.getText(source) ?? "";
+      if (/^Readonly(?:Map|Set)</.test(type)) continue;
+      found.push(`const ${name} = new ${made}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * Module-scope state that stays, by module, with why: empty, and to be kept
+ * so (give the state to the object that owns its lifetime instead).
+ */
+const MODULE_STATE_ALLOWED: ReadonlyMap<string, string> = new Map();
 
 /** One cycle of `graph`, as the modules along it (first repeated last), or `undefined`. */
 function findCycle(graph: Map<string, string[]>): string[] | undefined {
@@ -136,6 +181,53 @@ describe("source layout", { timeout: 20_000 }, () => {
       undefined,
       "an import cycle: move what the modules share into a module of its own, " +
         "or import moved names from where they now live rather than re-exporting them",
+    );
+  });
+
+  it("no module of src/ keeps mutable state at module scope", async () => {
+    const files = await modules(SRC);
+    assert.ok(files.length > 100, String(files.length));
+    const found: string[] = [];
+    for (const file of files) {
+      const name = relative(SRC, file);
+      if (MODULE_STATE_ALLOWED.has(name)) continue;
+      for (const state of moduleState(file, await readFile(file, "utf8")))
+        found.push(`${name}: ${state}`);
+    }
+    assert.deepEqual(
+      found,
+      [],
+      "module-scope mutable state: give it to the object whose lifetime it shares " +
+        "(a field of the queue, reader, log or run that owns it), or declare a constant " +
+        "lookup table ReadonlyMap/ReadonlySet",
+    );
+  });
+
+  it("the module-state check sees let, var and mutable collections, not constants", () => {
+    const file = join(SRC, "a.ts");
+    assert.deepEqual(
+      moduleState(
+        file,
+        "let a = 1;\nexport let b: number;\nvar c;\nconst d = new WeakMap<object, number>();\n" +
+          "export const e = new Set([1]);\nconst f = new Map(), g = 2;\n",
+      ),
+      [
+        "let a",
+        "let b",
+        "var c",
+        "const d = new WeakMap",
+        "const e = new Set",
+        "const f = new Map",
+      ],
+    );
+    assert.deepEqual(
+      moduleState(
+        file,
+        "const a: ReadonlySet<number> = new Set([1]);\nconst b: ReadonlyMap<string, number> = new Map();\n" +
+          "const c = 1;\nfunction f() {\n  let x = new Map();\n  return x;\n}\n" +
+          "class C {\n  #m = new Map();\n}\nconst s = `let y = 1;`;\n",
+      ),
+      [],
     );
   });
 

@@ -101,9 +101,9 @@ export interface Verdict {
 const TRANSIENT: Verdict = { permanent: false };
 
 /** HTTP answers that mean "this request will never succeed as sent". */
-const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 411, 501]);
+const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 411, 501]);
 /** Codes some services send with a permanent-looking status that heal on their own. */
-const TRANSIENT_CODES = new Set([
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   "RequestTimeout",
   "IncompleteBody",
   "BadDigest",
