@@ -2,8 +2,8 @@
  * Writer fencing, after SlateDB's `FenceableManifest`: the one place that
  * decides whether this process is still the log's writer.
  *
- * Owns: claiming the next epoch (creating manifest N+1), putting the fence in
- * the first free WAL slot, committing later manifests, confirming that no
+ * Owns: claiming the next epoch (creating manifest N+1), having the fence put
+ * in the first free WAL slot (`fence-slots.ts`), committing later manifests, confirming that no
  * newer epoch exists (at the end of open, before GC deletes anything, and
  * periodically while writing), and raising the one {@link FencedError} (its
  * wording is in `fence-errors.ts`). The rule: a manifest with a higher epoch than ours, or a WAL
@@ -13,8 +13,8 @@
 import type { MonotonicClock } from "../clock.js";
 import { CorruptionError, FencedError } from "../errors.js";
 import type { MonotonicNow } from "../util/slices.js";
-import { encodeFence, WAL_WINDOW } from "./codec.js";
 import { awaitListing, type FencedBy, fencedError } from "./fence-errors.js";
+import { type PlacedFence, placeFence } from "./fence-slots.js";
 import type { LogKeys } from "./keys.js";
 import {
   encodeManifest,
@@ -22,7 +22,6 @@ import {
   type ManifestEntry,
   type ManifestReader,
 } from "./manifest.js";
-import { listWalRun, tailDamage } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 
 /** What the fence reads and writes through. */
@@ -41,20 +40,6 @@ export interface FenceContext {
   describeLog: string;
   /** The clock slices of its WAL listings run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
   sliceNow?: MonotonicNow;
-}
-
-/** Where the fence went: replay stops before `fenceId`; the writer's first batch is `nextWalId`. */
-export interface PlacedFence {
-  fenceId: number;
-  nextWalId: number;
-}
-
-interface FreeSlot {
-  slot: number;
-  /** Objects past `slot` (within the window). */
-  after: Set<number>;
-  /** The highest id listed (at least `slot - 1`). */
-  last: number;
 }
 
 export class WriterFence {
@@ -211,86 +196,26 @@ export class WriterFence {
   }
 
   /**
-   * Writes a zero-record fence at the first free WAL slot after
-   * `replayAfter`, so a zombie writer's next create fails on it, and fences
-   * every other free slot of the {@link WAL_WINDOW} that starts there: the
-   * previous writer may still have creates in flight for those, and must not
-   * land one where this writer will write. Replay goes up to `fenceId`; this
-   * writer's batches start at `nextWalId`, after the window.
-   *
-   * Objects past the first free slot but within the window are the tail of a
-   * writer that crashed (or is being fenced) with creates in flight: dead
-   * batches, which replay skips by their epoch. Anything further out is
-   * damage: {@link CorruptionError}, unless `skipDamage` (then the fence goes
-   * after everything that exists and recovery reports the gap).
-   *
-   * An older writer that is still busy fills slots as fast as the store
-   * allows (until it sees our epoch, within its `checkIntervalMs`). So when a
-   * slot is taken, the next try goes to the end of the WAL as a fresh listing
-   * shows it, not to the next slot: a takeover costs a few round trips after
-   * the old writer stops, however many batches it wrote meanwhile.
-   *
-   * `knownTaken`: every slot from `replayAfter + 1` up to it is known to
-   * hold an object (the opener read them ahead, under the manifest this
-   * writer's follows), so the look for a free slot lists only the WAL after
-   * it. Those slots stay taken: objects are only ever created there, and GC
-   * deletes WAL objects only up to the `replayAfter` of a newer manifest
-   * than this writer's.
+   * Writes the fences at the first free WAL slot after `replayAfter` (see
+   * {@link placeFence} in `fence-slots.ts`, which says where and why).
+   * `knownTaken`: every slot up to it is known to hold an object.
    */
   async placeFence(skipDamage: boolean, knownTaken?: number): Promise<PlacedFence> {
-    const { storage, keys } = this.#ctx;
-    const fence = encodeFence(this.epoch);
-    const from = Math.max(this.#manifest.replayAfter, knownTaken ?? 0);
-    let free = await this.#firstFreeSlot(from, skipDamage);
-    if (this.#fenceWidth === 0 && free.after.size === 0) {
-      // The previous writer closed cleanly (or there was none): nobody to fence out.
-      return { fenceId: free.slot, nextWalId: free.slot };
-    }
-    const width = Math.max(1, this.#fenceWidth);
-    for (;;) {
-      // A fence carries no token, so a taken slot is not read back: it is some other
-      // writer's, or our own earlier attempt's (a fence, which replay skips like any other).
-      const outcome = await storage.create(keys.wal(free.slot), fence, null);
-      if (outcome === "created") break;
-      const [, next] = await Promise.all([
-        this.throwIfSuperseded(),
-        this.#firstFreeSlot(free.slot, skipDamage),
-      ]);
-      free = next;
-    }
-    const fenceId = free.slot;
-    const pads: Promise<unknown>[] = [];
-    for (let slot = fenceId + 1; slot < fenceId + width; slot++) {
-      // Taken: a dead batch of the previous writer, or a newer opener's fence.
-      if (!free.after.has(slot)) pads.push(storage.create(keys.wal(slot), fence, null));
-    }
-    await Promise.all(pads);
-    this.#ownFences = Array.from({ length: width }, (_, i) => fenceId + i);
-    return { fenceId, nextWalId: Math.max(fenceId + width, free.last + 1) };
+    const { placed, ownFences } = await placeFence(
+      this.#ctx,
+      this.epoch,
+      Math.max(this.#manifest.replayAfter, knownTaken ?? 0),
+      this.#fenceWidth,
+      skipDamage,
+      () => this.throwIfSuperseded(),
+    );
+    this.#ownFences = ownFences;
+    return placed;
   }
 
   /** WAL slots this writer fenced when it opened (GC ages them from then). */
   get ownFences(): readonly number[] {
     return this.#ownFences;
-  }
-
-  /**
-   * The first free slot after the run of WAL objects that follows slot
-   * `after` (which is taken, or `replayAfter`), from one listing; with the
-   * ids of the objects past it (a crashed writer's tail, see
-   * {@link tailDamage}) and the last id.
-   */
-  async #firstFreeSlot(after: number, skipDamage: boolean): Promise<FreeSlot> {
-    const { storage, keys, sliceNow } = this.#ctx;
-    const { next: slot, tail } = await listWalRun(storage, keys, after, sliceNow);
-    const last = Math.max(slot - 1, tail.at(-1) ?? after);
-    const damage = tail.length === 0 ? null : await tailDamage(storage, keys, slot, tail);
-    if (damage !== null) {
-      if (!skipDamage) throw damage;
-      // Put the fence after everything; salvage reports what it skipped.
-      return { slot: last + 1, after: new Set(), last };
-    }
-    return { slot, after: new Set(tail), last };
   }
 
   /**
