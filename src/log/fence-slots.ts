@@ -8,8 +8,8 @@
 import type { MonotonicNow } from "../util/slices.js";
 import { encodeFence, WAL_WINDOW } from "./codec.js";
 import type { LogKeys } from "./keys.js";
-import { listWalRun, tailDamage } from "./replay.js";
 import type { LogStorage } from "./storage.js";
+import { listWalRun, tailDamage } from "./wal-run.js";
 
 /** What placing a fence reads and writes through. */
 export interface FenceSlotsContext {

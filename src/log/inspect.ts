@@ -19,7 +19,7 @@ import { checkedLogPrefix, checkpointCreatedAt, LogKeys, pathRefusal } from "./k
 import { type OwnedDir, refuseLostManifests } from "./lost-manifests.js";
 import { type ManifestEntry, ManifestReader } from "./manifest.js";
 import { type ReadLogOptions, resolveReadOptions } from "./options.js";
-import { readCheckpoint, replay, replayWal, tailDamage, WalScan, walRun } from "./replay.js";
+import { readCheckpoint, replay, replayWal } from "./replay.js";
 import { LogStorage } from "./storage.js";
 import { WalTail, withRecords } from "./tail.js";
 import type {
@@ -29,6 +29,8 @@ import type {
   LogPosition,
   LogUpdate,
 } from "./types.js";
+import { tailDamage, walRun } from "./wal-run.js";
+import { WalScan } from "./wal-scan.js";
 
 /** A running writer may checkpoint and collect garbage under us; retry a pass that raced it. */
 const READ_ATTEMPTS = 3;

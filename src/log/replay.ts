@@ -1,31 +1,19 @@
 /**
  * Reading a log's contents back: loading the checkpoint a manifest
- * references and the WAL batches after it, verified, in order. Written once
+ * references and fetching the WAL batches after it, verified, in order
+ * (which count: `wal-scan.ts`; the WAL as listed: `wal-run.ts`). Written once
  * and shared by the writer's open, the read-only tools (`readLog`) and the
  * salvage of a damaged log. Reads only; never writes or fences.
  */
 import { CorruptionError } from "../errors.js";
-import type { ObjectInfo } from "../store/types.js";
-import {
-  type MonotonicNow,
-  nextSlice,
-  nextTurn,
-  processNow,
-  SliceBudget,
-  spentAt,
-} from "../util/slices.js";
+import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
 import { turnLater } from "../util/timers.js";
-import {
-  decodeCheckpointInSlices,
-  decodeFence,
-  isFenceSize,
-  type VerifiedWalBatch,
-  verifyWalBatch,
-  WAL_WINDOW,
-} from "./codec.js";
+import { decodeCheckpointInSlices, type VerifiedWalBatch } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { LogStorage } from "./storage.js";
 import { WalTail } from "./tail.js";
+import { listWalRun, tailDamage } from "./wal-run.js";
+import { scanWal, WalScan } from "./wal-scan.js";
 
 /**
  * WAL batches fetched in parallel during replay. A replay is a run of small
@@ -201,166 +189,6 @@ export async function readCheckpoint(
 }
 
 /**
- * Reads WAL objects in slot order and tells which records count.
- *
- * Fences hold none. Neither do dead batches: a writer keeps several creates
- * in flight, so when it crashes or is fenced some of them can land after a
- * slot it never filled, and the next writer fences that slot (and the few
- * after it, where the rest could still land). Such a batch was never
- * acknowledged (batches are acknowledged strictly in WAL order) and must
- * never be replayed. It is recognised by its epoch: lower than the epoch of
- * a fence (or batch) before it. Version 1 batches carry no epoch and were
- * never written with creates in flight, so they always count.
- */
-export class WalScan {
-  /** The highest epoch of any fence or batch read so far. */
-  #epoch: number;
-
-  /** @param epoch The {@link epoch} of a scan of the slots before the first this one reads. */
-  constructor(epoch = 0) {
-    this.#epoch = epoch;
-  }
-
-  /** The highest epoch of any fence or batch read so far. */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
-  /**
-   * Verifies the WAL object in slot `id`: the batch whose records count, or
-   * `null` for a fence or a dead batch. Throws {@link CorruptionError} when
-   * it is neither an intact batch nor a fence.
-   */
-  read(keys: LogKeys, id: number, body: Uint8Array): VerifiedWalBatch | null {
-    const key = keys.wal(id);
-    if (isFenceSize(body.byteLength)) {
-      this.#epoch = Math.max(this.#epoch, decodeFence(key, body));
-      return null;
-    }
-    const batch = verifyWalBatch(key, id, body);
-    const { header } = batch;
-    if (header === null) return batch;
-    if (header.epoch < this.#epoch) return null;
-    this.#epoch = header.epoch;
-    return batch;
-  }
-}
-
-/** The WAL after a slot as a listing showed it, with the gaps in it checked. */
-export interface WalRun {
-  /** The first free slot after the unbroken run of objects that follows the slot. */
-  next: number;
-  /** Ids of the objects listed past `next`, ascending (see {@link tailDamage}). */
-  tail: number[];
-  /** The objects of the run, in slot order (those the listing missed included). */
-  run: ObjectInfo[];
-}
-
-/**
- * The unbroken run of WAL objects after slot `after` and the objects past
- * its end, from `listed` (a listing of the WAL after `after`, in key order).
- *
- * A listing of several pages is no snapshot: an object created behind its
- * cursor while it pages on is missing from it, though later slots are in
- * it. A live writer's pipelined create that lands at a page boundary then
- * looks like a gap, and batches that writer sealed meanwhile like damage
- * behind it. So a slot the listing skips is looked up directly before it
- * counts as missing: only a slot still missing after the listing showed the
- * objects past it ends the run. Such a slot stays missing for the reasons
- * {@link tailDamage} tells apart (a writer's creates land within
- * {@link WAL_WINDOW} of its last acknowledged batch). With `budget`, the
- * event loop has a turn whenever its slice is spent (a listing of tens of
- * thousands of objects).
- */
-export async function walRun(
-  storage: LogStorage,
-  keys: LogKeys,
-  after: number,
-  listed: readonly ObjectInfo[],
-  budget?: SliceBudget,
-): Promise<WalRun> {
-  let next = after + 1;
-  const tail: number[] = [];
-  const run: ObjectInfo[] = [];
-  for (let i = 0; i < listed.length; i++) {
-    if (budget !== undefined && spentAt(budget, i)) await nextSlice(budget);
-    const object = listed[i]!;
-    const id = keys.idOf(keys.walDir, object.key);
-    if (id === null || id <= after) continue;
-    if (tail.length === 0) {
-      while (next < id) {
-        const key = keys.wal(next);
-        const found = await storage.stat(key);
-        if (found === null) break;
-        run.push({ key, size: found.size });
-        next++;
-      }
-      if (id === next) {
-        run.push(object);
-        next++;
-        continue;
-      }
-    }
-    tail.push(id);
-  }
-  return { next, tail, run };
-}
-
-/**
- * {@link walRun} of a listing of the WAL after slot `after`, both in slices of
- * the event loop: a store that answers without I/O (the memory store) would
- * list a long WAL, and parse its keys, in one turn.
- */
-export async function listWalRun(
-  storage: LogStorage,
-  keys: LogKeys,
-  after: number,
-  sliceNow: MonotonicNow = processNow,
-): Promise<WalRun> {
-  const budget = new SliceBudget(undefined, sliceNow);
-  budget.start();
-  const listed = await storage.list(keys.walDir, keys.wal(after), budget);
-  return walRun(storage, keys, after, listed, budget);
-}
-
-/**
- * WAL objects past the first missing slot `gap` (all within
- * {@link WAL_WINDOW} of it) are the tail of a writer that died or was fenced
- * with creates in flight: never acknowledged, never replayed. Unless one of
- * them was sealed after the batch in `gap` was acknowledged: then that batch
- * was durable and is missing now, which is damage. Returns the
- * {@link CorruptionError} to report, or null for a plain crashed tail.
- */
-export async function tailDamage(
-  storage: LogStorage,
-  keys: LogKeys,
-  gap: number,
-  tail: readonly number[],
-): Promise<CorruptionError | null> {
-  for (const id of tail) {
-    if (id >= gap + WAL_WINDOW) {
-      return new CorruptionError(
-        keys.wal(gap),
-        `WAL batch is missing while "${keys.wal(id)}" exists (a gap of more than ${WAL_WINDOW} slots)`,
-      );
-    }
-  }
-  const bodies = await Promise.all(tail.map((id) => storage.get(keys.wal(id))));
-  for (const [index, body] of bodies.entries()) {
-    const id = tail[index]!;
-    if (body === null || isFenceSize(body.byteLength)) continue;
-    const { header } = verifyWalBatch(keys.wal(id), id, body);
-    if (header === null || header.acknowledgedThrough >= gap) {
-      return new CorruptionError(
-        keys.wal(gap),
-        `WAL batch is missing while "${keys.wal(id)}", written after it was acknowledged, exists`,
-      );
-    }
-  }
-  return null;
-}
-
-/**
  * The bodies of WAL objects `from..to-1`, {@link REPLAY_CONCURRENCY} requests
  * at a time. Every slot must exist. A store whose reads complete without I/O
  * (the memory store, a cache) resolves them in microtasks, which would run
@@ -416,31 +244,4 @@ async function fetchWal(
   };
   await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, count) }, fetchNext));
   return bodies;
-}
-
-/**
- * Verifies the WAL objects read from slot `from` on, in order, with `scan`
- * (which may have read the slots before), adding the batches whose records
- * count to `batches`.
- */
-async function scanWal(
-  keys: LogKeys,
-  from: number,
-  bodies: Uint8Array[],
-  scan: WalScan,
-  batches: VerifiedWalBatch[] = [],
-  sliceNow: MonotonicNow = processNow,
-): Promise<{ batches: VerifiedWalBatch[] }> {
-  // Verifying a long WAL is many checksums: give the event loop a turn between slices.
-  const budget = new SliceBudget(undefined, sliceNow);
-  budget.start();
-  for (const [index, body] of bodies.entries()) {
-    if (budget.spent()) {
-      await nextTurn();
-      budget.start();
-    }
-    const batch = scan.read(keys, from + index, body);
-    if (batch !== null) batches.push(batch);
-  }
-  return { batches };
 }

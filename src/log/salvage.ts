@@ -16,10 +16,11 @@ import {
 } from "./codec.js";
 import type { LogKeys } from "./keys.js";
 import type { ManifestEntry, ManifestReader } from "./manifest.js";
-import { type Replayed, readCheckpoint, WalScan } from "./replay.js";
+import { type Replayed, readCheckpoint } from "./replay.js";
 import type { LogStorage } from "./storage.js";
 import { WalTail } from "./tail.js";
 import type { RecoveryReport } from "./types.js";
+import { WalScan } from "./wal-scan.js";
 
 export interface Salvaged extends Replayed {
   report: RecoveryReport;
