@@ -7,8 +7,9 @@
  * arguments and decides records; this core carries them out.
  *
  * Claiming itself is in `claiming.ts`, the sliced passes in `pass.ts`, the
- * scheduler's and reaper's passes in `timer-passes.ts`, the commit path
- * while observers listen in `commit-observed.ts`, the states of the life
+ * scheduler's and reaper's passes in `timer-passes.ts`, the commit boundary
+ * in `commit-boundary.ts` (and its path while observers listen in
+ * `commit-observed.ts`), the states of the life
  * cycle (open, closing, failed) in `life.ts`, and settling the claims a
  * previous writer left in `interrupted.ts`.
  *
@@ -25,9 +26,8 @@ import { type Logger, unguardedLogger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import type { RandomSource } from "../util/random.js";
 import { type MonotonicNow, processNow, SLICE_MS, SliceBudget } from "../util/slices.js";
-import { apply } from "./apply.js";
 import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
-import { ObservedCommits } from "./commit-observed.js";
+import { CommitBoundary } from "./commit-boundary.js";
 import { CompletionWaiters } from "./completions.js";
 import type { QueueSettings } from "./config.js";
 import { QueueEvents } from "./events.js";
@@ -41,7 +41,7 @@ import { QueueLife } from "./life.js";
 import { Observers } from "./observe.js";
 import type { PayloadObjects } from "./payloads.js";
 import { RateLimits } from "./rate-limit.js";
-import { type QueueRecord, RecordEncoder } from "./records/codec.js";
+import type { QueueRecord } from "./records/codec.js";
 import { ScheduleRunner } from "./schedules/runner.js";
 import { snapshotEncoder } from "./snapshot.js";
 import type { QueueState, State } from "./state.js";
@@ -110,11 +110,8 @@ export class QueueCore {
    * added in the order of the calls.
    */
   enqueuesUncommitted = 0;
-  /** Encodes committed records into shared buffers (one view per record). */
-  readonly #encoder = new RecordEncoder();
-  #commits = 0;
-  /** The commit boundary's path while observers listen. */
-  readonly #observed: ObservedCommits;
+  /** Where every transition is applied and appended. */
+  readonly #boundary: CommitBoundary;
   /** How long one slice of bulk work runs before the event loop gets a turn (ms). */
   sliceMs = SLICE_MS;
   /** The clock slices of bulk work run on: `performance.now()` unless a test passes its own. */
@@ -162,8 +159,13 @@ export class QueueCore {
     });
     this.schedules = new ScheduleRunner(this, this.timed, this.settings.schedulerIntervalMs);
     this.rateLimits = new RateLimits(this.timed);
-    this.#observed = new ObservedCommits(state, log, this.observers, this.#encoder, () =>
-      this.now(),
+    this.#boundary = new CommitBoundary(
+      state,
+      log,
+      this.observers,
+      payloads,
+      () => this.now(),
+      (queue) => this.dispatch(queue),
     );
   }
 
@@ -245,20 +247,13 @@ export class QueueCore {
    * (`flow-admin.ts`) sees from it whether the state changed meanwhile.
    */
   get commits(): number {
-    return this.#commits;
+    return this.#boundary.commits;
   }
 
   /**
-   * The decide/apply boundary: applies `records` to the state and appends them
-   * to the log (as one atomic unit) in the same synchronous step. Every
-   * transition passes here; the promise resolves once they are durable, and
-   * then the observers hear of them (`cause` says why the queue decided them
-   * where the records do not).
-   *
-   * A log that refuses appends (closed or closing, failed, fenced) is asked
-   * first: the records are then not applied, and the promise rejects with
-   * its error. Applied but refused, they would stay in the state, and the
-   * closing checkpoint would write what the caller was told failed.
+   * The decide/apply boundary: applies `records` to the state and appends
+   * them to the log in the same synchronous step; resolves once they are
+   * durable (see {@link CommitBoundary.commit}).
    */
   commit(
     records: QueueRecord | readonly QueueRecord[],
@@ -266,71 +261,14 @@ export class QueueCore {
     /** The encodings of an array of `records`, one each, when made already. */
     encodedMany?: readonly Uint8Array[],
   ): Promise<void> {
-    const refused = this.log.refusal();
-    if (refused !== null) {
-      // Hints of `state.expect` are for these records only, applied or not.
-      this.state.forgetExpected();
-      return Promise.reject(refused);
-    }
-    this.#commits++;
-    let written: Promise<void>;
-    try {
-      if (this.observers.active) written = this.#observed.commit(records, cause, encodedMany);
-      else if (!Array.isArray(records)) {
-        const record = records as QueueRecord;
-        const bytes = this.#encoder.encode(record);
-        apply(this.state, record);
-        written = this.log.append(bytes);
-      } else {
-        const encoded = encodedMany ?? records.map((r) => this.#encoder.encode(r));
-        for (const record of records) apply(this.state, record);
-        written = this.log.append(encoded);
-      }
-    } finally {
-      // Hints of `state.expect` are for these records only.
-      this.state.forgetExpected();
-    }
-    this.#collectPayloads(written);
-    this.#serveWokenParents();
-    return written;
+    return this.#boundary.commit(records, cause, encodedMany);
   }
 
-  /**
-   * {@link commit} of one record already encoded as `bytes` (a flow's
-   * transaction, encoded in slices before the turn that commits it): the
-   * same apply and append, and the same notes for observers, without the
-   * encoding in this step; refused the same way.
-   */
+  /** {@link commit} of one record already encoded as `bytes` (see {@link CommitBoundary.commitEncoded}). */
   commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
-    const refused = this.log.refusal();
-    if (refused !== null) return Promise.reject(refused);
-    this.#commits++;
-    let written: Promise<void>;
-    if (this.observers.active) written = this.#observed.commit(record, undefined, bytes);
-    else {
-      apply(this.state, record);
-      written = this.log.append(bytes);
-    }
-    this.#collectPayloads(written);
-    this.#serveWokenParents();
-    return written;
+    return this.#boundary.commitEncoded(record, bytes);
   }
 
-  /** Flow parents the records made pending: their queues' waiting claims are served. */
-  #serveWokenParents(): void {
-    const woken = this.state.flowWoken;
-    if (woken.size === 0) return;
-    const names = [...woken];
-    woken.clear();
-    for (const name of names) this.dispatch(name);
-  }
-
-  /** Offloaded payloads of jobs the records just removed: deleted once the removal is durable. */
-  #collectPayloads(written: Promise<void>): void {
-    const garbage = this.state.payloadGarbage;
-    if (garbage.length === 0) return;
-    this.payloads.deleteWhenDurable(written, garbage.splice(0));
-  }
   /** A background {@link commit}: failures surface through the log's failure handler. */
   commitInBackground(records: readonly QueueRecord[], cause?: TransitionCause): Promise<void> {
     if (records.length === 0) return Promise.resolve();

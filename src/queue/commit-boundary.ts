@@ -1,0 +1,142 @@
+/**
+ * The commit boundary of an open queue: every transition passes here, its
+ * records applied to the state (through the one `apply`) and appended to
+ * the log in one synchronous step, unless the log refuses appends. After
+ * each commit the payload objects of the jobs it removed are deleted once
+ * it is durable, and the waiting claims of queues where it made a flow
+ * parent pending are served. While observers listen, the path is
+ * `commit-observed.ts`'s.
+ */
+import type { Log } from "../log/index.js";
+import { apply } from "./apply.js";
+import { ObservedCommits } from "./commit-observed.js";
+import type { Observers } from "./observe.js";
+import type { PayloadObjects } from "./payloads.js";
+import { type QueueRecord, RecordEncoder } from "./records/codec.js";
+import type { State } from "./state.js";
+import type { TransitionCause } from "./transition.js";
+
+/** Applies and appends each transition of one queue (see `QueueCore.commit`). */
+export class CommitBoundary {
+  readonly #state: State;
+  readonly #log: Log;
+  readonly #observers: Observers;
+  /** Offloaded payload objects. */
+  readonly #payloads: PayloadObjects;
+  /** Serves the waiting claims of one queue (`QueueCore.dispatch`). */
+  readonly #dispatch: (queue: string) => void;
+  /** Encodes committed records into shared buffers (one view per record). */
+  readonly #encoder = new RecordEncoder();
+  #commits = 0;
+  /** The path while observers listen. */
+  readonly #observed: ObservedCommits;
+
+  constructor(
+    state: State,
+    log: Log,
+    observers: Observers,
+    payloads: PayloadObjects,
+    /** Current wall time (the core's clock). */
+    now: () => number,
+    dispatch: (queue: string) => void,
+  ) {
+    this.#state = state;
+    this.#log = log;
+    this.#observers = observers;
+    this.#payloads = payloads;
+    this.#dispatch = dispatch;
+    this.#observed = new ObservedCommits(state, log, observers, this.#encoder, now);
+  }
+
+  /**
+   * How many commits were applied so far: work decided over several turns
+   * (`flow-admin.ts`) sees from it whether the state changed meanwhile.
+   */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /**
+   * The decide/apply boundary: applies `records` to the state and appends them
+   * to the log (as one atomic unit) in the same synchronous step. Every
+   * transition passes here; the promise resolves once they are durable, and
+   * then the observers hear of them (`cause` says why the queue decided them
+   * where the records do not).
+   *
+   * A log that refuses appends (closed or closing, failed, fenced) is asked
+   * first: the records are then not applied, and the promise rejects with
+   * its error. Applied but refused, they would stay in the state, and the
+   * closing checkpoint would write what the caller was told failed.
+   */
+  commit(
+    records: QueueRecord | readonly QueueRecord[],
+    cause?: TransitionCause,
+    /** The encodings of an array of `records`, one each, when made already. */
+    encodedMany?: readonly Uint8Array[],
+  ): Promise<void> {
+    const refused = this.#log.refusal();
+    if (refused !== null) {
+      // Hints of `state.expect` are for these records only, applied or not.
+      this.#state.forgetExpected();
+      return Promise.reject(refused);
+    }
+    this.#commits++;
+    let written: Promise<void>;
+    try {
+      if (this.#observers.active) written = this.#observed.commit(records, cause, encodedMany);
+      else if (!Array.isArray(records)) {
+        const record = records as QueueRecord;
+        const bytes = this.#encoder.encode(record);
+        apply(this.#state, record);
+        written = this.#log.append(bytes);
+      } else {
+        const encoded = encodedMany ?? records.map((r) => this.#encoder.encode(r));
+        for (const record of records) apply(this.#state, record);
+        written = this.#log.append(encoded);
+      }
+    } finally {
+      // Hints of `state.expect` are for these records only.
+      this.#state.forgetExpected();
+    }
+    this.#collectPayloads(written);
+    this.#serveWokenParents();
+    return written;
+  }
+
+  /**
+   * {@link commit} of one record already encoded as `bytes` (a flow's
+   * transaction, encoded in slices before the turn that commits it): the
+   * same apply and append, and the same notes for observers, without the
+   * encoding in this step; refused the same way.
+   */
+  commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
+    const refused = this.#log.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    this.#commits++;
+    let written: Promise<void>;
+    if (this.#observers.active) written = this.#observed.commit(record, undefined, bytes);
+    else {
+      apply(this.#state, record);
+      written = this.#log.append(bytes);
+    }
+    this.#collectPayloads(written);
+    this.#serveWokenParents();
+    return written;
+  }
+
+  /** Flow parents the records made pending: their queues' waiting claims are served. */
+  #serveWokenParents(): void {
+    const woken = this.#state.flowWoken;
+    if (woken.size === 0) return;
+    const names = [...woken];
+    woken.clear();
+    for (const name of names) this.#dispatch(name);
+  }
+
+  /** Offloaded payloads of jobs the records just removed: deleted once the removal is durable. */
+  #collectPayloads(written: Promise<void>): void {
+    const garbage = this.#state.payloadGarbage;
+    if (garbage.length === 0) return;
+    this.#payloads.deleteWhenDurable(written, garbage.splice(0));
+  }
+}
