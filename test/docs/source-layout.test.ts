@@ -14,11 +14,24 @@
  * TypeScript's own parser finds the statements, so a comment or a string
  * inside one cannot hide it.
  *
- * No module keeps mutable state of its own: a module-scope `let` or `var`,
- * or a module-scope `Map`, `Set`, `WeakMap` or `WeakSet` (a lookup table
- * declared `ReadonlyMap` or `ReadonlySet` is a constant). State belongs to
- * the object whose lifetime it shares, so two queues, readers or CLI runs in
- * one process never see each other's.
+ * No module keeps mutable state of its own. State belongs to the object
+ * whose lifetime it shares, so two queues, readers or CLI runs in one process
+ * never see each other's. The check flags, outside any function or class:
+ * - every `let` and `var`, also one inside a top-level block, `if`, `try` or
+ *   `for` (a `var` there is hoisted to module scope);
+ * - every `const x = new C(…)` and `export default new C(…)` (also behind
+ *   parentheses, `as`, `satisfies` or `!`, and `new globalThis.C(…)`), except
+ *   what makes a value nothing can change: `TextEncoder`, `TextDecoder`, a
+ *   `RegExp` whose flags are absent or a literal without `g` or `y` (those
+ *   keep a `lastIndex`), an empty typed array (`new Uint8Array(0)`), and a
+ *   `Map` or `Set` declared exactly `ReadonlyMap<…>` or `ReadonlySet<…>` (a
+ *   lookup table; a union with a mutable type does not count).
+ * It does not flag module-scope array or object literals (`const xs = []`,
+ * `const o = {}`), a `new` nested inside another expression (`{ m: new
+ * Map() }`, `f(new Map())`), state made by a plain call (`f()`), or a
+ * regular expression literal with `g` or `y`: keep those constant by
+ * convention (`readonly`, `as const`, `Readonly<…>`). `MODULE_STATE_ALLOWED`
+ * lists the state that stays, with why.
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -65,44 +78,133 @@ function loads(file: string, text: string): string[] {
   return targets;
 }
 
-/** Collections a module-scope constant may not hold unless typed read-only. */
-const MUTABLE_COLLECTIONS = new Set(["Map", "Set", "WeakMap", "WeakSet"]);
+/** Typed arrays: one made empty (no length, `0` or `[]`) holds nothing that can change. */
+const TYPED_ARRAYS: ReadonlySet<string> = new Set([
+  "Uint8Array",
+  "Uint16Array",
+  "Uint32Array",
+  "Int8Array",
+  "Int16Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+]);
+
+/** Whether `new cls(...args)` makes a value nothing can change (see the module's comment). */
+function valueLike(cls: string, args: readonly ts.Expression[]): boolean {
+  if (cls === "TextEncoder" || cls === "TextDecoder") return true;
+  if (cls === "RegExp") {
+    const flags = args[1];
+    if (flags === undefined) return true;
+    return ts.isStringLiteralLike(flags) && !/[gy]/.test(flags.text);
+  }
+  if (TYPED_ARRAYS.has(cls)) {
+    const [length] = args;
+    if (args.length === 0) return true;
+    if (args.length !== 1 || length === undefined) return false;
+    if (ts.isNumericLiteral(length)) return length.text === "0";
+    return ts.isArrayLiteralExpression(length) && length.elements.length === 0;
+  }
+  return false;
+}
+
+/** `expression` without the parentheses, `as`, `satisfies`, `!` and `<T>` around it. */
+function bare(expression: ts.Expression): ts.Expression {
+  let e = expression;
+  while (
+    ts.isParenthesizedExpression(e) ||
+    ts.isAsExpression(e) ||
+    ts.isSatisfiesExpression(e) ||
+    ts.isNonNullExpression(e) ||
+    ts.isTypeAssertionExpression(e)
+  )
+    e = e.expression;
+  return e;
+}
 
 /**
- * The module-scope mutable state `text` declares, as `let x`, `var x` or
- * `const x = new Map` (and the like): a `ReadonlyMap`/`ReadonlySet`
- * annotation makes a collection a constant lookup table.
+ * The class `value` makes with `new`, as written (`Map`, `globalThis.Map`),
+ * when that makes state: `undefined` for no `new`, a value-like class, or a
+ * `Map`/`Set` declared exactly `ReadonlyMap`/`ReadonlySet` (not in a union).
+ */
+function madeState(
+  source: ts.SourceFile,
+  value: ts.Expression | undefined,
+  type: ts.TypeNode | undefined,
+): string | undefined {
+  if (value === undefined) return undefined;
+  const made = bare(value);
+  if (!ts.isNewExpression(made)) return undefined;
+  const callee = made.expression;
+  let cls: string | undefined;
+  if (ts.isIdentifier(callee)) cls = callee.text;
+  else if (
+    ts.isPropertyAccessExpression(callee) &&
+    ts.isIdentifier(callee.expression) &&
+    callee.expression.text === "globalThis"
+  )
+    cls = callee.name.text;
+  const shown = callee.getText(source);
+  if (cls === undefined) return shown;
+  if (valueLike(cls, made.arguments ?? [])) return undefined;
+  const readOnly =
+    type !== undefined &&
+    ts.isTypeReferenceNode(type) &&
+    ts.isIdentifier(type.typeName) &&
+    type.typeName.text === `Readonly${cls}`;
+  return (cls === "Map" || cls === "Set") && readOnly ? undefined : shown;
+}
+
+/**
+ * The module-scope mutable state `text` declares (see the module's comment),
+ * as `let x`, `var x`, `const x = new C` or `export default new C`.
  */
 function moduleState(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const found: string[] = [];
-  for (const statement of source.statements) {
-    if (!ts.isVariableStatement(statement)) continue;
-    const list = statement.declarationList;
-    const constant = (list.flags & ts.NodeFlags.Const) !== 0;
-    for (const declaration of list.declarations) {
-      const name = declaration.name.getText(source);
-      if (!constant) {
-        found.push(`${(list.flags & ts.NodeFlags.Let) !== 0 ? "let" : "var"} ${name}`);
-        continue;
+  const visit = (node: ts.Node): void => {
+    // What a function or class declares lives as long as a call or an instance.
+    if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
+    if (ts.isVariableDeclarationList(node)) {
+      const constant = (node.flags & ts.NodeFlags.Const) !== 0;
+      const keyword = (node.flags & ts.NodeFlags.Let) !== 0 ? "let" : "var";
+      for (const declaration of node.declarations) {
+        const name = declaration.name.getText(source);
+        if (!constant) {
+          found.push(`${keyword} ${name}`);
+          continue;
+        }
+        const made = madeState(source, declaration.initializer, declaration.type);
+        if (made !== undefined) found.push(`const ${name} = new ${made}`);
       }
-      const init = declaration.initializer;
-      if (init === undefined || !ts.isNewExpression(init)) continue;
-      const made = init.expression.getText(source);
-      if (!MUTABLE_COLLECTIONS.has(made)) continue;
-      const type = declaration.type?.getText(source) ?? "";
-      if (/^Readonly(?:Map|Set)</.test(type)) continue;
-      found.push(`const ${name} = new ${made}`);
+    } else if (ts.isExportAssignment(node)) {
+      const made = madeState(source, node.expression, undefined);
+      if (made !== undefined)
+        found.push(`export ${node.isExportEquals ? "=" : "default"} new ${made}`);
     }
-  }
+    ts.forEachChild(node, visit);
+  };
+  for (const statement of source.statements) visit(statement);
   return found;
 }
 
 /**
- * Module-scope state that stays, by module, with why: empty, and to be kept
- * so (give the state to the object that owns its lifetime instead).
+ * Module-scope state that stays, as the check names it, with why. Keep it
+ * short: give new state to the object that owns its lifetime instead.
  */
-const MODULE_STATE_ALLOWED: ReadonlyMap<string, string> = new Map();
+const MODULE_STATE_ALLOWED: ReadonlyMap<string, string> = new Map([
+  [
+    "cli/main.ts: const io = new ProcessIO",
+    "the process's entry point: one CLI run per process, and nothing imports it",
+  ],
+  [
+    "cli/terminal-text.ts: const CONTROL_EACH = new RegExp",
+    "global for replacing every match, and used only with String.replace, " +
+      "which sets its lastIndex back to 0",
+  ],
+]);
 
 /** One cycle of `graph`, as the modules along it (first repeated last), or `undefined`. */
 function findCycle(graph: Map<string, string[]>): string[] | undefined {
@@ -190,12 +292,16 @@ describe("source layout", { timeout: 20_000 }, () => {
     const found: string[] = [];
     for (const file of files) {
       const name = relative(SRC, file);
-      if (MODULE_STATE_ALLOWED.has(name)) continue;
       for (const state of moduleState(file, await readFile(file, "utf8")))
         found.push(`${name}: ${state}`);
     }
     assert.deepEqual(
-      found,
+      [...MODULE_STATE_ALLOWED.keys()].filter((allowed) => !found.includes(allowed)),
+      [],
+      "allowed module state that is no longer there: take it off MODULE_STATE_ALLOWED",
+    );
+    assert.deepEqual(
+      found.filter((state) => !MODULE_STATE_ALLOWED.has(state)),
       [],
       "module-scope mutable state: give it to the object whose lifetime it shares " +
         "(a field of the queue, reader, log or run that owns it), or declare a constant " +
@@ -203,7 +309,7 @@ describe("source layout", { timeout: 20_000 }, () => {
     );
   });
 
-  it("the module-state check sees let, var and mutable collections, not constants", () => {
+  it("the module-state check sees let, var and objects made at module scope, not values", () => {
     const file = join(SRC, "a.ts");
     assert.deepEqual(
       moduleState(
@@ -223,9 +329,50 @@ describe("source layout", { timeout: 20_000 }, () => {
     assert.deepEqual(
       moduleState(
         file,
+        "const ctl = new AbortController();\n" +
+          "if (process.env.X) {\n  var hoisted = 1;\n}\n" +
+          "try {\n  let t = 1;\n} catch {}\n" +
+          "for (let i = 0; i < 1; i++) {}\n" +
+          "export default new Map<string, number>();\n" +
+          "const m2 = new globalThis.Map<string, number>();\n" +
+          "const ro: ReadonlyMap<string, number> | Map<string, number> = new Map();\n" +
+          "const rs: ReadonlySet<number> = new Map() as never;\n" +
+          "const p = (new Map() as Map<string, number>);\n" +
+          'const r = new RegExp("a", "g");\nconst y = new RegExp("a", "uy");\n' +
+          'const rf = new RegExp("a", flags);\n' +
+          "const u = new Uint8Array(4);\nconst v = new Uint8Array([1]);\n" +
+          "const w = new io.Stream();\n",
+      ),
+      [
+        "const ctl = new AbortController",
+        "var hoisted",
+        "let t",
+        "let i",
+        "export default new Map",
+        "const m2 = new globalThis.Map",
+        "const ro = new Map",
+        "const rs = new Map",
+        "const p = new Map",
+        "const r = new RegExp",
+        "const y = new RegExp",
+        "const rf = new RegExp",
+        "const u = new Uint8Array",
+        "const v = new Uint8Array",
+        "const w = new io.Stream",
+      ],
+    );
+    assert.deepEqual(
+      moduleState(
+        file,
         "const a: ReadonlySet<number> = new Set([1]);\nconst b: ReadonlyMap<string, number> = new Map();\n" +
-          "const c = 1;\nfunction f() {\n  let x = new Map();\n  return x;\n}\n" +
-          "class C {\n  #m = new Map();\n}\nconst s = `let y = 1;`;\n",
+          "const c = 1;\nfunction f() {\n  let x = new Map();\n  if (x) {\n    var z = 1;\n  }\n  return x;\n}\n" +
+          "class C {\n  #m = new Map();\n  static {\n    let q = 1;\n  }\n}\nconst s = `let y = 1;`;\n" +
+          "const h = () => {\n  let k = new Set();\n};\n" +
+          "const te = new TextEncoder();\nconst td = new globalThis.TextDecoder();\n" +
+          'const r1 = new RegExp("a");\nconst r2 = new RegExp(`^a$`, "u");\n' +
+          "const e0 = new Uint8Array(0);\nconst e1 = new Uint8Array();\nconst e2 = new Uint8Array([]);\n" +
+          "export const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;\n" +
+          "export default class D {}\n",
       ),
       [],
     );
