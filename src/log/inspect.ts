@@ -1,7 +1,8 @@
 /**
  * Read-only access to a log, for tools that must not disturb a running
  * writer: never fences, never writes, never deletes. Reads the contents
- * through `replay.ts`; depends on nothing that opens a writer.
+ * through `replay.ts`, the WAL as listed through `wal-run.ts` and which
+ * batches count through `wal-scan.ts`; depends on nothing that opens a writer.
  */
 import { CorruptionError } from "../errors.js";
 import { compareKeys } from "../store/key-order.js";
