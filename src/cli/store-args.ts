@@ -10,11 +10,10 @@ import { InvalidArgumentError } from "../errors.js";
 import { inspectLog } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
-import { NO_SCHEDULES } from "../queue/open-queue.js";
 import type { OpenOptions } from "../queue/options.js";
 import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { QUEUE_OWNED_DIRS } from "../queue/payloads.js";
-import { Queue } from "../queue/queue.js";
+import { openQueueWith, type Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
 import type { JobRecord } from "../queue/types.js";
 import { openStore } from "../store/open-store.js";
@@ -216,11 +215,12 @@ export async function openWriter(
   if (before?.kind === "live" && values["take-over"] !== true)
     throw new CommandFailure(liveWriterMessage(before));
   // No schedule fires here: it would take this command's queue settings, not the application's.
-  const queue = await Queue.open(store, path, {
-    logger: silentLogger,
-    ...options,
-    [NO_SCHEDULES]: true,
-  } as OpenOptions);
+  const queue = await openQueueWith(
+    store,
+    path,
+    { logger: silentLogger, ...options },
+    { schedules: false },
+  );
   io.err(`taquba ${command}: ${openedMessage(queue.logStats().epoch, before)}\n`);
   return queue;
 }

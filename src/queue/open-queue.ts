@@ -24,21 +24,24 @@ import { wallTime } from "./time.js";
 function noop(): void {}
 
 /**
- * Registry key of the option (`true` under this key on `Queue.open`'s
- * options) that opens a writer which fires no schedule and catches none up:
- * the command line's, which opens the store for a moment with none of the
- * application's options, so a job a schedule fired there would take the
- * command's queue settings (`maxAttempts`, priority) rather than the
- * application's. The fire times that pass meanwhile count as missed: the
- * next writer that runs schedules handles them per their `catchUp`.
+ * What only the package's own code can ask of an open. `schedules: false`
+ * opens a writer which fires no schedule and catches none up: the command
+ * line's, which opens the store for a moment with none of the application's
+ * options, so a job a schedule fired there would take the command's queue
+ * settings (`maxAttempts`, priority) rather than the application's. The fire
+ * times that pass meanwhile count as missed: the next writer that runs
+ * schedules handles them per their `catchUp`.
  */
-export const NO_SCHEDULES = Symbol.for("taquba.noSchedules");
+export interface InternalOpen {
+  schedules: boolean;
+}
 
 /** The running core of the queue store at `path`, and what recovery had to skip (if anything). */
 export async function openCore(
   store: ObjectStore,
   path: string,
   options: OpenOptions,
+  internal: InternalOpen = { schedules: true },
 ): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
   checkObjectStore(store, "store");
   const resolved = resolveOpenOptions(options);
@@ -76,7 +79,7 @@ export async function openCore(
     });
     core = new QueueCore(recovered.log, state, resolved, metered, payloads, { sliceNow, random });
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
-    if ((options as Record<symbol, unknown>)[NO_SCHEDULES] === true) core.schedules.stop();
+    if (!internal.schedules) core.schedules.stop();
     await core.start(ownedAt);
   } catch (error) {
     attached?.close();

@@ -19,7 +19,7 @@ import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import type { QueueEventListener, QueueEventName } from "./event-types.js";
 import { installHooks } from "./hooks.js";
-import { openCore } from "./open-queue.js";
+import { type InternalOpen, openCore } from "./open-queue.js";
 import {
   type AckOptions,
   type ClaimOptions,
@@ -34,6 +34,24 @@ import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
 import { refusedInBuild } from "./transaction.js";
 import type { Claim, Payload } from "./types.js";
+
+/** Builds a `Queue` over an opened core; set by the class (its constructor is private). */
+let queueOf: (core: QueueCore, recovery: RecoveryReport | undefined) => Queue;
+
+/**
+ * `Queue.open` with what only the package's own code may ask
+ * ({@link InternalOpen}): not part of the public options, so no caller turns
+ * it on by accident. Not exported from the package.
+ */
+export async function openQueueWith(
+  store: ObjectStore,
+  path: string,
+  options: OpenOptions,
+  internal: InternalOpen,
+): Promise<Queue> {
+  const { core, recovery } = await openCore(store, path, options, internal);
+  return queueOf(core, recovery);
+}
 
 /**
  * A durable job queue store. Open one per store path and share it between
@@ -51,6 +69,11 @@ import type { Claim, Payload } from "./types.js";
 export class Queue extends QueueManagement {
   static {
     installHooks(Queue.prototype, (queue) => (queue as Queue).#core);
+    queueOf = (core, recovery) => {
+      const queue = new Queue(core);
+      queue.#recovery = recovery ?? null;
+      return queue;
+    };
   }
 
   readonly #core: QueueCore;
@@ -85,10 +108,7 @@ export class Queue extends QueueManagement {
    * opener's manifest and WAL fence behind, so that writer is fenced out.
    */
   static async open(store: ObjectStore, path: string, options: OpenOptions = {}): Promise<Queue> {
-    const { core, recovery } = await openCore(store, path, options);
-    const queue = new Queue(core);
-    queue.#recovery = recovery ?? null;
-    return queue;
+    return openQueueWith(store, path, options, { schedules: true });
   }
 
   // ---- producers -------------------------------------------------------------------------

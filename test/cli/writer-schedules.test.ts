@@ -58,3 +58,21 @@ describe("writing commands and schedules", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("schedules off only for the command line", { timeout: 30_000 }, () => {
+  it("a registered symbol on the options does not stop an application's schedules", async () => {
+    const dir = await temp.make();
+    const queue = await Queue.open(new FileStore(dir), "taquba", {
+      logger: silentLogger,
+      [Symbol.for("taquba.noSchedules")]: true,
+    } as Parameters<typeof Queue.open>[2]);
+    try {
+      await queue.schedule("tick", { everyMs: 50, queue: "reports", payload: "t" });
+      const deadline = Date.now() + 5_000;
+      while ((await queue.stats("reports")).pending === 0 && Date.now() < deadline) await sleep(20);
+      assert.ok((await queue.stats("reports")).pending > 0, "the schedule fired");
+    } finally {
+      await queue.close();
+    }
+  });
+});
