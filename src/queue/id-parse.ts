@@ -5,9 +5,9 @@
 
 /** The Crockford base32 digits, in value order (which is also char code order). */
 export const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/** Crockford base32 digit values by char code (-1 = not a digit). Built once, never written again. */
-export const DIGITS: readonly number[] = Array.from({ length: 128 }, (_, code) =>
-  ALPHABET.indexOf(String.fromCharCode(code)),
+/** Crockford base32 digit values by char code (-1 = not a digit). Frozen: no code can change a parse. */
+export const DIGITS: readonly number[] = Object.freeze(
+  Array.from({ length: 128 }, (_, code) => ALPHABET.indexOf(String.fromCharCode(code))),
 );
 
 /** {@link DIGITS} as bytes (-1 = not a digit), read with a char code's low 7 bits. */

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { readIdBytes, writeIdBytes, writeIdBytesIfUlid } from "../../src/queue/ids.js";
+import { DIGITS } from "../../src/queue/id-parse.js";
+import { isUlid, readIdBytes, writeIdBytes, writeIdBytesIfUlid } from "../../src/queue/ids.js";
 import { seededRandom } from "../../src/util/random.js";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -98,5 +99,16 @@ describe("job ids as bytes", () => {
       assert.equal(x > ys, compareBytes(a, b) > 0, `${x} ${ys}`);
       assert.equal(x === ys, compareBytes(a, b) === 0);
     }
+  });
+});
+
+describe("the digit table", () => {
+  it("cannot be written, so no code can make a non-digit parse as one", () => {
+    const table = DIGITS as number[];
+    assert.throws(() => {
+      table["a".charCodeAt(0)] = 10;
+    }, TypeError);
+    assert.equal(isUlid("01arz3ndektsv4rrffq69g5fav"), false);
+    assert.equal(DIGITS["a".charCodeAt(0)], -1);
   });
 });
