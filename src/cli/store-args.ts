@@ -263,13 +263,14 @@ export async function checkKnownQueue<T = undefined>(
 /**
  * Why a command refuses queue `name`, which is not among the `known` queues
  * of the store (those that ever held a job, and those paused before their
- * first): the closest known name and some of them. `done` follows the first
+ * first): the closest known name and some of them. `outcome` (what the
+ * refusal left undone, such as ": nothing was written") follows the first
  * clause, `hint` ends it.
  */
 export function unknownQueueMessage(
   name: string,
   known: readonly string[],
-  done = "",
+  outcome = "",
   hint = "",
 ): string {
   const best = likelyKey(name, known);
@@ -278,7 +279,7 @@ export function unknownQueueMessage(
       ? "It has no queues yet."
       : `Its queues: ${known.slice(0, 10).map(shown).join(", ")}${known.length > 10 ? ", …" : ""}.`;
   return (
-    `queue ${quoted(name)} has never held a job in this store${done}. ` +
+    `queue ${quoted(name)} has never held a job in this store${outcome}. ` +
     `${best === undefined ? "" : `Did you mean ${quoted(best)}? `}${listed}${hint}`
   );
 }

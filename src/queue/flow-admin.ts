@@ -42,7 +42,7 @@ export interface Removal {
  * `covered`. The time matters only when a waiting parent goes dead with
  * it: only a flow's job carries it.
  */
-export function soleRemoval(
+export function ownRemoveRecord(
   state: State,
   h: number,
   at: number,
@@ -76,7 +76,7 @@ export class RemovalWalk implements Removal {
   constructor(state: State, h: number, at: number, covered: Set<number>) {
     this.#state = state;
     this.#covered = covered;
-    this.records = [soleRemoval(state, h, at, covered)];
+    this.records = [ownRemoveRecord(state, h, at, covered)];
     this.handles = [h];
     this.#enter(h);
   }
@@ -193,14 +193,9 @@ export function requeueRecord(
 ): Requeue {
   if (outsideFlows(state, h)) {
     // No flow to walk: the record alone (no walk, and the id decoded once).
-    if (covered.has(h)) return { record: null, jobs: [], refused: null, removedChild: null };
+    if (covered.has(h)) return noRequeue();
     covered.add(h);
-    return {
-      record: { tag: Tag.RequeueDead, id: state.idOf(h), at },
-      jobs: [h],
-      refused: null,
-      removedChild: null,
-    };
+    return requeueFrom(state, h, at, [h]);
   }
   let top = h;
   for (;;) {
@@ -210,7 +205,7 @@ export function requeueRecord(
     top = parent;
   }
   const jobs: number[] = [];
-  if (covered.has(top)) return { record: null, jobs, refused: null, removedChild: null };
+  if (covered.has(top)) return noRequeue();
   let refused: string | null = null;
   let removedId: string | null = null;
   // As `apply` walks it: each dead child still linked to its dead parent.
@@ -232,6 +227,20 @@ export function requeueRecord(
   };
   visit(top);
   if (refused !== null) return { record: null, jobs: [], refused, removedChild: removedId };
+  return requeueFrom(state, top, at, jobs);
+}
+
+/** A requeue decided already by another of the same commit: nothing to write. */
+function noRequeue(): Requeue {
+  return { record: null, jobs: [], refused: null, removedChild: null };
+}
+
+/**
+ * The requeue of `jobs` (a job outside flows alone, or the dead part of a
+ * flow) by the record of their topmost dead job `top` at `at`: the one place
+ * that record is built, for both.
+ */
+function requeueFrom(state: State, top: number, at: number, jobs: number[]): Requeue {
   return {
     record: { tag: Tag.RequeueDead, id: state.idOf(top), at },
     jobs,

@@ -13,9 +13,9 @@ import type { QueueCore } from "./core.js";
 import {
   abortRemovedClaims,
   outsideFlows,
+  ownRemoveRecord,
   removalRecords,
   requeueRecord,
-  soleRemoval,
 } from "./flow-admin.js";
 import { isWaitingParent } from "./flow-state.js";
 import { type WalkKey, walk } from "./listing.js";
@@ -206,10 +206,10 @@ export async function removeJobs(
           return true;
         }
         if (outsideFlows(state, h)) {
-          // Its one record, the first `removalRecords` gives (`soleRemoval`), without its walk's
+          // Its one record, the first `removalRecords` gives (`ownRemoveRecord`), without its walk's
           // arrays (room for it is checked above).
           from = key;
-          records.push(soleRemoval(state, h, at, covered));
+          records.push(ownRemoveRecord(state, h, at, covered));
           handles.push(h);
           count++;
           return true;
