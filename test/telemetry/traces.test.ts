@@ -457,6 +457,28 @@ describe("traces", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a run given up with null ends its span failed with null, as a null thrown does", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue } = await openTestQueue({ telemetry: { tracerProvider, metrics: false } });
+    await queue.enqueue("given-up", "x");
+    const claim = await mustClaim(queue, "given-up");
+    let endNow: ((reason: unknown) => void) | undefined;
+    const running = tracingOf(queue)!.handle(
+      claim,
+      () => new Promise(() => {}),
+      () => undefined,
+      (end) => {
+        endNow = end;
+      },
+    );
+    void running;
+    endNow!(null);
+    const run = byJob(exporter, "process given-up").get(claim.id);
+    assert.equal(run?.status.code, SpanStatusCode.ERROR);
+    assert.equal(run?.status.message, "null");
+    await queue.close();
+  });
+
   it("a handler error whose message getter throws still ends its span and records the same error", async () => {
     // The tracing SDK reads the error's message, which rethrows here; that must neither leave the
     // span unended nor replace the error the job records.

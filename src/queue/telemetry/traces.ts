@@ -248,7 +248,8 @@ export class QueueTracing implements Tracing {
         }
       }
     };
-    givenUp?.((reason) => end(reason ?? new Error("the run was given up")));
+    // As for a throw: only `undefined` is no reason; a `null` one fails the span as "null".
+    givenUp?.((reason) => end(reason === undefined ? new Error("the run was given up") : reason));
     let running: Promise<unknown>;
     try {
       running = api.context.with(api.trace.setSpan(parent, span), run);
