@@ -286,6 +286,7 @@ export class JobRun implements JobContext {
             },
             (endSpan) => {
               this.#endSpan = endSpan;
+              this.#endSpanWhenClaimLost(endSpan);
             },
           )
         : handler(claim, this);
@@ -298,6 +299,20 @@ export class JobRun implements JobContext {
     else if (!mayBeThenable(value)) this.#returned(outcomeOf(value));
     else if (isResultBytes(value)) this.#returned(outcomeOf(new Uint8Array(value)));
     else void this.#awaited(value);
+  }
+
+  /**
+   * Ends the run's span, as failed with why, once its claim is lost (its
+   * lease expired and the reaper took the job back, the queue closed) or its
+   * job is cancelled (or removed with its flow parent) while the handler
+   * runs: a handler that ignores its signal may never return, and without a
+   * deadline nothing else would end its span. A handler that returns first
+   * ended it already; ending it again changes nothing.
+   */
+  #endSpanWhenClaimLost(endSpan: (reason: unknown) => void): void {
+    const signal = this.#owner.queue.claimSignal(this.#claim);
+    if (signal.aborted) endSpan(signal.reason);
+    else signal.addEventListener("abort", () => endSpan(signal.reason), { once: true });
   }
 
   /**

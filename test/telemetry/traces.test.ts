@@ -383,6 +383,61 @@ describe("traces", { timeout: 60_000 }, () => {
     }
   });
 
+  it("a handler that never returns and has no deadline ends its span when its claim is lost or its job cancelled, as an error", async () => {
+    const { exporter, tracerProvider } = tracing();
+    const { queue, clock } = await openTestQueue({
+      defaultQueueConfig: { maxAttempts: 1 },
+      telemetry: { tracerProvider, metrics: false },
+    });
+    const lost = await queue.enqueue("hung", "lost");
+    const cancelled = await queue.enqueue("hung", "cancelled");
+    const stop = new AbortController();
+    let started = 0;
+    const worker = runWorker(
+      queue,
+      "hung",
+      () => {
+        started++;
+        return new Promise(() => {}); // ignores ctx.signal, never settles
+      },
+      {
+        concurrency: 2,
+        leaseMs: 40,
+        autoRenew: false,
+        signal: stop.signal,
+        shutdownTimeoutMs: 100,
+        logger: silentLogger,
+      },
+    );
+    let stopped = false;
+    const shutDown = async () => {
+      if (stopped) return;
+      stopped = true;
+      stop.abort();
+      clock.advance(100);
+      await worker;
+    };
+    try {
+      await until(() => started === 2);
+      await queue.cancel(cancelled);
+      const cancelledRun = byJob(exporter, "process hung").get(cancelled);
+      assert.ok(cancelledRun, "the cancelled job's span ended at its cancel");
+      assert.equal(cancelledRun.status.code, SpanStatusCode.ERROR);
+      assert.equal(cancelledRun.status.message, `job ${cancelled} was cancelled`);
+      clock.advance(40);
+      await queue.reapNow();
+      const lostRun = byJob(exporter, "process hung").get(lost);
+      assert.ok(lostRun, "the handler's span ended when its claim was lost");
+      assert.equal(lostRun.status.code, SpanStatusCode.ERROR);
+      assert.equal(lostRun.status.message, `lease of job ${lost} expired`);
+      await shutDown();
+      assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 2);
+    } finally {
+      await shutDown();
+      await queue.close();
+    }
+  });
+
   it("a handler whose return value cannot be stored as its result fails its span, as its attempt fails", async () => {
     const { exporter, tracerProvider } = tracing();
     const { queue } = await openTestQueue({
