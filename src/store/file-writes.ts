@@ -407,19 +407,36 @@ export class FileWrites {
   }
 }
 
-/** Directories a temp cleaner (systemd-tmpfiles, Windows' Storage Sense) ages files out of. */
-const tempDirs = (): string[] => [tmpdir(), "/tmp", "/var/tmp"];
+/**
+ * Directories a temp cleaner (systemd-tmpfiles, Windows' Storage Sense,
+ * macOS's daily clean of /tmp and its cleaner of per-user temp folders)
+ * ages files out of, `temp` being the process's temp directory
+ * (`os.tmpdir()`). On macOS /tmp and /var lead into /private, so a path may
+ * name either form.
+ */
+function tempDirs(temp: string): string[] {
+  return [
+    temp,
+    "/tmp",
+    "/var/tmp",
+    "/private/tmp",
+    "/private/var/tmp",
+    "/var/folders",
+    "/private/var/folders",
+  ];
+}
 
 /**
  * Why directory `path` may have gone when it is under a temp directory, as a
  * possibility only (it may as well have been removed by hand): a temp
  * cleaner removes files unused for days there, then the directories left
  * empty (such as one the store emptied by deleting its objects); otherwise "".
+ * `temp`: the process's temp directory.
  */
-function cleanerNote(path: string): string {
+export function cleanerNote(path: string, temp: string = tmpdir()): string {
   const full = resolve(path);
-  const under = tempDirs().find((temp) => {
-    const base = resolve(temp);
+  const under = tempDirs(temp).find((dir) => {
+    const base = resolve(dir);
     return full.startsWith(base.endsWith(sep) ? base : base + sep);
   });
   return under === undefined

@@ -17,6 +17,7 @@ import { StorageError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
+import { cleanerNote } from "../../src/store/file-writes.js";
 import { listAll } from "../../src/store/types.js";
 import { storeOnPool, storeOnThread } from "./writer-thread.js";
 
@@ -306,4 +307,29 @@ describe("FileStore: directories removed while the store runs", { timeout: 60_00
         await store.close();
       }
     });
+});
+
+describe("FileStore: which removed directories may be a temp cleaner's doing", () => {
+  it("those under the temp directory, /tmp and /var/tmp, and their macOS forms under /private", () => {
+    // macOS: os.tmpdir() is under /var/folders, and /tmp and /var are links into /private, so a
+    // store's path may come either way; its cleaners age files out of /private/tmp and
+    // /private/var/folders.
+    const macTemp = "/var/folders/zz/abc123/T";
+    for (const removed of [
+      "/var/folders/zz/abc123/T/store/q",
+      "/private/var/folders/zz/abc123/T/store/q",
+      "/private/tmp/store/q",
+      "/private/var/tmp/store/q",
+      "/tmp/store/q",
+      "/var/tmp/store/q",
+    ])
+      assert.match(cleanerNote(removed, macTemp), /a temp cleaner may have removed it/, removed);
+    assert.match(cleanerNote("/private/tmp/store/q", macTemp), /it is under \/private\/tmp:/);
+    assert.match(
+      cleanerNote("/srv/scratch/store/q", "/srv/scratch"),
+      /it is under \/srv\/scratch:/,
+    );
+    for (const removed of ["/home/me/store/q", "/private/etc/store", "/tmpfs/store", "/private"])
+      assert.equal(cleanerNote(removed, macTemp), "", removed);
+  });
 });
