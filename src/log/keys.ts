@@ -6,9 +6,26 @@
 import { decodeTime } from "ulid";
 import { taqubaErrorCode } from "../errors.js";
 import type { ObjectStore } from "../store/types.js";
-import { checkString, invalidArgument } from "../validate.js";
+import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 
 const ID_DIGITS = 20;
+
+/**
+ * The longest object key S3, Azure Blob Storage and GCS take, in UTF-8
+ * bytes: a longer one is refused with an HTTP 400 when it is written.
+ */
+export const MAX_OBJECT_KEY_BYTES = 1_024;
+
+/**
+ * The most UTF-8 bytes of a log's `path` (its leading and trailing "/"
+ * dropped). With a cloud store's prefix at its longest
+ * (`MAX_STORE_PREFIX_BYTES`), the "/" after each, and the longest name the
+ * log or queue writes under the path (58 bytes: `checkpoint/`, a 20-digit id,
+ * "-" and a ULID), every key stays within {@link MAX_OBJECT_KEY_BYTES}, with
+ * room to spare; a longer path is refused up front, on every store alike,
+ * rather than at a later write.
+ */
+export const MAX_PATH_BYTES = 512;
 const ID_PATTERN = /^\d{20}$/;
 const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
 
@@ -21,7 +38,18 @@ const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
  * {@link pathRefusal}.
  */
 export function checkedLogPrefix(path: unknown, arg: string): string {
-  return normalizePrefix(checkString(path, arg));
+  const prefix = normalizePrefix(checkString(path, arg));
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short paths need no count.
+  if (prefix.length * 3 > MAX_PATH_BYTES) {
+    const bytes = Buffer.byteLength(prefix, "utf8") - (prefix === "" ? 0 : 1);
+    if (bytes > MAX_PATH_BYTES)
+      throw invalidArgumentGot(
+        arg,
+        `at most ${MAX_PATH_BYTES} UTF-8 bytes (so that every object key under it stays within the ${MAX_OBJECT_KEY_BYTES} bytes S3, Azure and GCS take)`,
+        `${bytes} bytes`,
+      );
+  }
+  return prefix;
 }
 
 /** What {@link pathRefusal} says a refused path should be, before the store's reason. */

@@ -51,7 +51,8 @@ export interface AzureBlobStoreOptions {
    */
   container: string;
   /**
-   * Blobs live under this "directory" of the container.
+   * Blobs live under this "directory" of the container. At most 256 UTF-8 bytes
+   * (without a leading or trailing "/").
    * @default "" (the container root)
    * @example { prefix: "prod/taquba" }
    */

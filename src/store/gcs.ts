@@ -58,7 +58,8 @@ export interface GcsStoreOptions {
    */
   bucket: string;
   /**
-   * Objects live under this "directory" of the bucket.
+   * Objects live under this "directory" of the bucket. At most 256 UTF-8 bytes
+   * (without a leading or trailing "/").
    * @default "" (the bucket root)
    * @example { prefix: "prod/taquba" }
    */

@@ -86,7 +86,8 @@ export interface S3StoreOptions {
    */
   bucket: string;
   /**
-   * Keys live under this "directory" of the bucket.
+   * Keys live under this "directory" of the bucket. At most 256 UTF-8 bytes
+   * (without a leading or trailing "/").
    * @default "" (the bucket root)
    * @example { prefix: "prod/taquba" }
    */
