@@ -10,7 +10,7 @@
  * whose leases it renews (the reaper renews rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one, to learn at once that the
  * queue stopped, and to ask whether a claim
- * was lost under a running handler (`settle.ts`), to report progress
+ * was lost under a running handler or be told when it is (`settle.ts`), to report progress
  * (`progress.ts`), and the clock its timers run on (`time.ts`); and the
  * dashboard's way to read a job whose payload object is damaged (`reads.ts`).
  */
@@ -25,6 +25,7 @@ import {
   ACK_TAKEN,
   ackClaim,
   CLAIM_LOST_REASON,
+  CLAIM_ON_LOST,
   CLAIM_QUEUE_PAUSED,
   CLAIM_RENEWED_BY_WORKER,
   CLAIM_SETTLED,
@@ -37,6 +38,7 @@ import {
   QUEUE_FAILURE,
   QUEUE_LOGGER,
   QUEUE_ON_STOPPED,
+  setOnLost,
   setRenewedByWorker,
   wasSettled,
 } from "./settle.js";
@@ -116,6 +118,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, CLAIM_RENEWED_BY_WORKER, {
     value(this: object, claim: Claim, leaseMs: number | undefined): void {
       setRenewedByWorker(coreOf(this), claim, leaseMs);
+    },
+  });
+  Object.defineProperty(prototype, CLAIM_ON_LOST, {
+    value(this: object, claim: Claim, callback: (reason: Error) => void): void {
+      setOnLost(coreOf(this), claim, callback);
     },
   });
   Object.defineProperty(prototype, READ_JOB_AS_LISTED, {

@@ -32,6 +32,11 @@ export class Lease implements ClaimToken {
   /** Why the claim was lost while held (its lease expired, the queue stopped); set by {@link lose}. */
   lostBecause: Error | undefined = undefined;
   /**
+   * Called once by {@link lose}, with why: a traced run's way to end its span
+   * when its claim is really lost (not when its job's cancel is only asked).
+   */
+  onLost: ((reason: Error) => void) | undefined = undefined;
+  /**
    * While a worker of this process renews the lease (`runWorker`'s
    * `autoRenew`, or a claim it holds ready), the length it renews it to;
    * `undefined` otherwise. Such a lease is renewed, not reaped, by a reaper
@@ -81,6 +86,9 @@ export class Lease implements ClaimToken {
   lose(reason: Error): void {
     this.lostBecause = reason;
     this.abort(reason);
+    const onLost = this.onLost;
+    this.onLost = undefined;
+    onLost?.(reason);
   }
 }
 

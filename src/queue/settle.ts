@@ -282,6 +282,30 @@ export function claimLostReason(queue: object, claim: Claim): Error | undefined 
   return askQueue<Error | undefined>(queue, CLAIM_LOST_REASON, claim, undefined);
 }
 
+/** Registry key of the hook on `Queue.prototype` that {@link onClaimLost} calls. */
+export const CLAIM_ON_LOST = Symbol.for("taquba.claimOnLost");
+
+/**
+ * Calls `callback` with why once `claim` is lost while held (see
+ * {@link lostReasonOf}): at once if it was already, never if it is settled
+ * (or on a queue without the hook). A cancel asked of its job does not call
+ * it: the handler may still return and the job complete.
+ */
+export function onClaimLost(queue: object, claim: Claim, callback: (reason: Error) => void): void {
+  const hook = (queue as Record<symbol, ((c: Claim, f: (r: Error) => void) => void) | undefined>)[
+    CLAIM_ON_LOST
+  ];
+  if (typeof hook === "function") hook.call(queue, claim, callback);
+}
+
+/** What {@link onClaimLost} asks of the queue's core. */
+export function setOnLost(core: QueueCore, claim: Claim, callback: (reason: Error) => void): void {
+  const lease = claim?.[CLAIM_TOKEN];
+  if (!(lease instanceof Lease) || !core.leases.holds(lease)) return;
+  if (core.leases.isLive(lease)) lease.onLost = callback;
+  else if (lease.lostBecause !== undefined) callback(lease.lostBecause);
+}
+
 /** Registry key of the hook on `Queue.prototype` that {@link claimStartable} calls. */
 export const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
 

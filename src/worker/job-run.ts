@@ -13,7 +13,7 @@ import type { MonotonicClock } from "../clock.js";
 import type { Tracing } from "../queue/instrument.js";
 import { reportProgress } from "../queue/progress.js";
 import type { Queue } from "../queue/queue.js";
-import { claimLostReason, claimStartable } from "../queue/settle.js";
+import { claimLostReason, claimStartable, onClaimLost } from "../queue/settle.js";
 import type { Transaction, TransactionResult } from "../queue/transaction.js";
 import type { Claim, JsonValue } from "../queue/types.js";
 import { anySignal } from "../util/abort.js";
@@ -286,7 +286,11 @@ export class JobRun implements JobContext {
             },
             (endSpan) => {
               this.#endSpan = endSpan;
-              this.#endSpanWhenClaimLost(endSpan);
+              // A handler that ignores its signal may never return: without a deadline,
+              // nothing else would end its span once its claim is lost (lease reaped,
+              // queue closed). A cancel only asks, so it ends nothing: the handler may
+              // still return and complete its job. Ending it again changes nothing.
+              onClaimLost(this.#owner.queue, claim, endSpan);
             },
           )
         : handler(claim, this);
@@ -299,20 +303,6 @@ export class JobRun implements JobContext {
     else if (!mayBeThenable(value)) this.#returned(outcomeOf(value));
     else if (isResultBytes(value)) this.#returned(outcomeOf(new Uint8Array(value)));
     else void this.#awaited(value);
-  }
-
-  /**
-   * Ends the run's span, as failed with why, once its claim is lost (its
-   * lease expired and the reaper took the job back, the queue closed) or its
-   * job is cancelled (or removed with its flow parent) while the handler
-   * runs: a handler that ignores its signal may never return, and without a
-   * deadline nothing else would end its span. A handler that returns first
-   * ended it already; ending it again changes nothing.
-   */
-  #endSpanWhenClaimLost(endSpan: (reason: unknown) => void): void {
-    const signal = this.#owner.queue.claimSignal(this.#claim);
-    if (signal.aborted) endSpan(signal.reason);
-    else signal.addEventListener("abort", () => endSpan(signal.reason), { once: true });
   }
 
   /**

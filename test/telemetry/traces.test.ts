@@ -383,7 +383,7 @@ describe("traces", { timeout: 60_000 }, () => {
     }
   });
 
-  it("a handler that never returns and has no deadline ends its span when its claim is lost or its job cancelled, as an error", async () => {
+  it("a cancel does not end a running handler's span: one that then returns completes its job with an OK span; a reaped claim's span fails at once", async () => {
     const { exporter, tracerProvider } = tracing();
     const { queue, clock } = await openTestQueue({
       defaultQueueConfig: { maxAttempts: 1 },
@@ -391,17 +391,21 @@ describe("traces", { timeout: 60_000 }, () => {
     });
     const lost = await queue.enqueue("hung", "lost");
     const cancelled = await queue.enqueue("hung", "cancelled");
+    const flow = await queue.enqueueFlow({
+      queue: "top",
+      payload: "p",
+      children: [{ queue: "hung", payload: "child", options: { jobId: "child" } }],
+    });
     const stop = new AbortController();
-    let started = 0;
+    const gates = new Map<string, () => void>();
     const worker = runWorker(
       queue,
       "hung",
-      () => {
-        started++;
-        return new Promise(() => {}); // ignores ctx.signal, never settles
-      },
+      (claim) =>
+        // Ignores ctx.signal; returns only when its gate opens.
+        new Promise<string>((resolve) => gates.set(claim.id, () => resolve("done"))),
       {
-        concurrency: 2,
+        concurrency: 3,
         leaseMs: 40,
         autoRenew: false,
         signal: stop.signal,
@@ -418,20 +422,35 @@ describe("traces", { timeout: 60_000 }, () => {
       await worker;
     };
     try {
-      await until(() => started === 2);
+      await until(() => gates.size === 3);
       await queue.cancel(cancelled);
-      const cancelledRun = byJob(exporter, "process hung").get(cancelled);
-      assert.ok(cancelledRun, "the cancelled job's span ended at its cancel");
-      assert.equal(cancelledRun.status.code, SpanStatusCode.ERROR);
-      assert.equal(cancelledRun.status.message, `job ${cancelled} was cancelled`);
+      await queue.cancel(flow.id);
+      assert.equal(byJob(exporter, "process hung").size, 0, "a cancel ends no span");
+      // The handlers of the cancelled jobs return: both jobs complete, their spans OK.
+      gates.get(cancelled)!();
+      gates.get("child")!();
+      assert.equal((await queue.waitForCompletion(cancelled, { timeoutMs: 5_000 })).status, "done");
+      await until(() => byJob(exporter, "process hung").has("child"));
+      for (const id of [cancelled, "child"]) {
+        const run = byJob(exporter, "process hung").get(id)!;
+        assert.equal(run.status.code, SpanStatusCode.UNSET, id);
+        const history = await queue.attemptHistory(id);
+        assert.equal(history.at(-1)?.outcome, "completed", id);
+      }
+      // The other claim's lease runs out and is reaped: its span fails then.
       clock.advance(40);
       await queue.reapNow();
       const lostRun = byJob(exporter, "process hung").get(lost);
       assert.ok(lostRun, "the handler's span ended when its claim was lost");
       assert.equal(lostRun.status.code, SpanStatusCode.ERROR);
       assert.equal(lostRun.status.message, `lease of job ${lost} expired`);
+      // Its handler returns late: the ack is refused, the span stays as it ended.
+      gates.get(lost)!();
+      await until(async () => (await queue.attemptHistory(lost)).length > 0);
+      assert.equal((await queue.attemptHistory(lost)).at(-1)?.outcome, "lease_expired");
+      assert.equal(byJob(exporter, "process hung").get(lost)!.status.code, SpanStatusCode.ERROR);
       await shutDown();
-      assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 2);
+      assert.equal(exporter.getFinishedSpans().filter((s) => s.name === "process hung").length, 3);
     } finally {
       await shutDown();
       await queue.close();
