@@ -58,7 +58,7 @@ function reader(
   options: ReadLogOptions = {},
   context: ReadLogContext = {},
 ): Reader {
-  const prefix = checkedLogPrefix(path, "path");
+  const prefix = checkedLogPrefix(path, "path", store);
   const resolved = resolveReadOptions(options);
   const keys = new LogKeys(prefix);
   const storage = LogStorage.create(store, resolved);

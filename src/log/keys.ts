@@ -4,50 +4,43 @@
  * so that the lexicographic order of a listing is the numeric order.
  */
 import { decodeTime } from "ulid";
-import { taqubaErrorCode } from "../errors.js";
+import { InvalidArgumentError, taqubaErrorCode } from "../errors.js";
+import { keyRoomOf, LONGEST_NAME_BYTES, MAX_OBJECT_KEY_BYTES } from "../store/key-room.js";
 import type { ObjectStore } from "../store/types.js";
-import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
+import { checkString, expectationMessage, invalidArgument } from "../validate.js";
 
 const ID_DIGITS = 20;
 
-/**
- * The longest object key S3, Azure Blob Storage and GCS take, in UTF-8
- * bytes: a longer one is refused with an HTTP 400 when it is written.
- */
-export const MAX_OBJECT_KEY_BYTES = 1_024;
-
-/**
- * The most UTF-8 bytes of a log's `path` (its leading and trailing "/"
- * dropped). With a cloud store's prefix at its longest
- * (`MAX_STORE_PREFIX_BYTES`), the "/" after each, and the longest name the
- * log or queue writes under the path (58 bytes: `checkpoint/`, a 20-digit id,
- * "-" and a ULID), every key stays within {@link MAX_OBJECT_KEY_BYTES}, with
- * room to spare; a longer path is refused up front, on every store alike,
- * rather than at a later write.
- */
-export const MAX_PATH_BYTES = 512;
 const ID_PATTERN = /^\d{20}$/;
 const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
 
 /**
  * The key prefix of the log at `path` (see {@link normalizePrefix}), or an
- * `InvalidArgumentError` naming `arg` when `path` is not a string. Which
- * names a key may hold is up to the store (an S3 bucket takes `a//b`, a
- * `FileStore` does not), so nothing else is refused here: a store's refusal
- * of a key under the prefix is reported as a bad `path` by
+ * `InvalidArgumentError` naming `arg` when `path` is not a string, or when
+ * `store` has a key room (a cloud store: see `keyRoomOf`) and the path
+ * leaves too little of it for the longest name a log or queue adds under it:
+ * refused before anything is written, rather than by the store at a later
+ * write. Which names a key may hold is up to the store (an S3 bucket takes
+ * `a//b`, a `FileStore` does not), so nothing else is refused here: a
+ * store's refusal of a key under the prefix is reported as a bad `path` by
  * {@link pathRefusal}.
  */
-export function checkedLogPrefix(path: unknown, arg: string): string {
+export function checkedLogPrefix(path: unknown, arg: string, store: ObjectStore): string {
   const prefix = normalizePrefix(checkString(path, arg));
+  const room = keyRoomOf(store);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short paths need no count.
-  if (prefix.length * 3 > MAX_PATH_BYTES) {
-    const bytes = Buffer.byteLength(prefix, "utf8") - (prefix === "" ? 0 : 1);
-    if (bytes > MAX_PATH_BYTES)
-      throw invalidArgumentGot(
-        arg,
-        `at most ${MAX_PATH_BYTES} UTF-8 bytes (so that every object key under it stays within the ${MAX_OBJECT_KEY_BYTES} bytes S3, Azure and GCS take)`,
-        `${bytes} bytes`,
+  if (room !== undefined && prefix.length * 3 + LONGEST_NAME_BYTES > room) {
+    const bytes = Buffer.byteLength(prefix, "utf8");
+    if (bytes + LONGEST_NAME_BYTES > room) {
+      const most = room - 1 - LONGEST_NAME_BYTES;
+      throw new InvalidArgumentError(
+        `${expectationMessage(
+          arg,
+          `at most ${most} UTF-8 bytes on ${store.describe()} (its keys take at most ${MAX_OBJECT_KEY_BYTES.toLocaleString("en-US")} bytes, ${MAX_OBJECT_KEY_BYTES - room} of them its prefix and "/", and a queue adds names of up to ${LONGEST_NAME_BYTES} bytes after the path and its "/")`,
+          `${bytes - 1} bytes`,
+        )}: use a shorter \`path\`, or a shorter \`prefix\` for the store`,
       );
+    }
   }
   return prefix;
 }

@@ -76,7 +76,7 @@ export async function openLog(
   options?: LogOptions,
   context: OpenLogContext = {},
 ): Promise<RecoveredLog> {
-  const prefix = checkedLogPrefix(path, "path");
+  const prefix = checkedLogPrefix(path, "path", store);
   const resolved = resolveLogOptions(options, context.optionsArg ?? "options");
   // The probe and the first reads retry one outage side by side: one warning between them.
   // Closed when the open is over, at the latest: later requests warn each on their own.

@@ -106,9 +106,10 @@ export class QueueReader {
    * @param path Where in `store` the queue store lives: its objects' keys
    *   start with `path` and "/" (a leading or trailing "/" is dropped; `""` is
    *   the store's root). Any string the store takes in its object keys:
-   *   taquba refuses only a non-string itself, and one over 512 UTF-8 bytes
-   *   (without those "/"), so that every key stays within the 1,024 bytes
-   *   S3, Azure and GCS take. When the store refuses a key
+   *   taquba refuses only a non-string itself, and, on S3Store, GcsStore and
+   *   AzureBlobStore, a path too long for every key under it to stay within
+   *   the 1,024 bytes they take: at most 965 UTF-8 bytes (without those
+   *   "/"), less the store's `prefix` and its "/". When the store refuses a key
    *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments,
    *   NUL, backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".."
    *   segments and backslash), this rejects with an `InvalidArgumentError`
@@ -126,7 +127,7 @@ export class QueueReader {
   ): Promise<QueueReader> {
     checkObjectStore(store, "store");
     // Before any read: the heartbeat's and payloads' keys are built from it too.
-    checkedLogPrefix(path, "path");
+    checkedLogPrefix(path, "path", store);
     return QueueReader.#read(store, path, options, new MeteredStore(store));
   }
 

@@ -51,8 +51,10 @@ export interface AzureBlobStoreOptions {
    */
   container: string;
   /**
-   * Blobs live under this "directory" of the container. At most 256 UTF-8 bytes
-   * (without a leading or trailing "/").
+   * Blobs live under this "directory" of the container. Its UTF-8 bytes (without a
+   * leading or trailing "/") and a "/" count toward the 1,024 bytes of every
+   * key, so they leave that much less to a queue's `path`; a prefix that
+   * leaves no room for any path (over 965 bytes) is refused.
    * @default "" (the container root)
    * @example { prefix: "prod/taquba" }
    */

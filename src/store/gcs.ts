@@ -30,6 +30,7 @@ import type {
   GcsObjectMetadata,
 } from "./gcs-client.js";
 import { gcsVerdict, isMissingObject } from "./gcs-errors.js";
+import { setKeyRoom } from "./key-room.js";
 import {
   type ListOptions,
   type ListPage,
@@ -58,8 +59,10 @@ export interface GcsStoreOptions {
    */
   bucket: string;
   /**
-   * Objects live under this "directory" of the bucket. At most 256 UTF-8 bytes
-   * (without a leading or trailing "/").
+   * Objects live under this "directory" of the bucket. Its UTF-8 bytes (without a
+   * leading or trailing "/") and a "/" count toward the 1,024 bytes of every
+   * key, so they leave that much less to a queue's `path`; a prefix that
+   * leaves no room for any path (over 965 bytes) is refused.
    * @default "" (the bucket root)
    * @example { prefix: "prod/taquba" }
    */
@@ -151,6 +154,7 @@ export class GcsStore implements ObjectStore {
       throw invalidArgument("options", "an object with at least { bucket }", options, "GcsStore");
     this.#bucketName = checkName(options.bucket, "options.bucket", "GcsStore");
     this.#prefix = normalizePrefix(options.prefix, "options.prefix", "GcsStore");
+    setKeyRoom(this, this.#prefix, "options.prefix", "GcsStore");
     checkInteger(options.maxRetries, "options.maxRetries", "GcsStore", 0);
     checkTimeout(options.timeoutMs, "options.timeoutMs", "GcsStore");
     if (options.apiEndpoint !== undefined) checkApiEndpoint(options.apiEndpoint);

@@ -23,6 +23,7 @@ import {
 } from "./cloud/keys.js";
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import { setKeyRoom } from "./key-room.js";
 import {
   checkHeadAnswer,
   checkObjectAnswer,
@@ -86,8 +87,10 @@ export interface S3StoreOptions {
    */
   bucket: string;
   /**
-   * Keys live under this "directory" of the bucket. At most 256 UTF-8 bytes
-   * (without a leading or trailing "/").
+   * Keys live under this "directory" of the bucket. Its UTF-8 bytes (without a
+   * leading or trailing "/") and a "/" count toward the 1,024 bytes of every
+   * key, so they leave that much less to a queue's `path`; a prefix that
+   * leaves no room for any path (over 965 bytes) is refused.
    * @default "" (the bucket root)
    * @example { prefix: "prod/taquba" }
    */
@@ -180,6 +183,7 @@ export class S3Store implements ObjectStore {
       throw invalidArgument("options", "an object with at least { bucket }", options, "S3Store");
     this.#bucket = checkName(options.bucket, "options.bucket", "S3Store");
     this.#prefix = normalizePrefix(options.prefix, "options.prefix", "S3Store");
+    setKeyRoom(this, this.#prefix, "options.prefix", "S3Store");
     checkInteger(options.maxAttempts, "options.maxAttempts", "S3Store");
     checkTimeout(options.requestTimeoutMs, "options.requestTimeoutMs", "S3Store");
     checkTimeout(options.connectionTimeoutMs, "options.connectionTimeoutMs", "S3Store");

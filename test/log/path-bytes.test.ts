@@ -1,9 +1,9 @@
 /**
  * S3, Azure Blob Storage and GCS refuse object keys over 1,024 bytes, with an HTTP 400 at put
  * time: a queue whose path made its keys that long would fail at its first checkpoint, after
- * writing. So a path over `MAX_PATH_BYTES` (and a cloud store's prefix over
- * `MAX_STORE_PREFIX_BYTES`) is refused up front, on every store alike, with nothing written;
- * with both at their longest, every key a queue writes stays within 1,024 bytes.
+ * writing. So on a cloud store, a path that leaves no room, after the store's prefix, for the
+ * longest name a queue adds under it is refused up front, with nothing written. File, memory
+ * and custom stores have no such limit: a long path opens there as it always did.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -11,13 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { MAX_OBJECT_KEY_BYTES, MAX_PATH_BYTES } from "../../src/log/keys.js";
+import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
-import { MAX_STORE_PREFIX_BYTES, normalizePrefix } from "../../src/store/cloud/keys.js";
+import { AzureBlobStore } from "../../src/store/azure.js";
 import { FileStore } from "../../src/store/file.js";
+import { GcsStore } from "../../src/store/gcs.js";
+import { keyRoomOf, LONGEST_NAME_BYTES, MAX_OBJECT_KEY_BYTES } from "../../src/store/key-room.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { S3Store } from "../../src/store/s3.js";
+import type { ObjectStore } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
 
 const dirs: string[] = [];
@@ -46,70 +50,130 @@ function pathOf(bytes: number): string {
 
 const utf8 = (text: string) => Buffer.byteLength(text, "utf8");
 
+/** A client any request through fails the test: a refused open must make none. */
+const noRequests: never = new Proxy(
+  {},
+  {
+    get(_target, name) {
+      if (name === "then") return undefined;
+      // What AzureBlobStore reads of its client to describe itself.
+      if (name === "url") return "https://account.blob.core.windows.net/c";
+      throw new Error(`a request was made (${String(name)})`);
+    },
+  },
+) as never;
+
+/** The three cloud stores, each with `prefix`, none of them able to reach a server. */
+function cloudStores(prefix: string): ObjectStore[] {
+  return [
+    new S3Store({ bucket: "b", prefix, client: noRequests }),
+    new GcsStore({ bucket: "b", prefix, client: noRequests }),
+    new AzureBlobStore({ container: "c", prefix, client: noRequests }),
+  ];
+}
+
 describe("the bytes of a path", { timeout: 60_000 }, () => {
-  it("a path over MAX_PATH_BYTES is refused up front, naming it, on every store alike", async () => {
-    const path = pathOf(MAX_PATH_BYTES + 1);
-    assert.equal(utf8(path), MAX_PATH_BYTES + 1);
-    const memory = new MemoryStore();
-    const dir = await tempDir();
-    for (const store of [memory, new FileStore(dir)]) {
-      await assert.rejects(Queue.open(store, path, { logger: silentLogger }), (error) => {
-        assert.ok(error instanceof InvalidArgumentError, String(error));
-        assert.match(
-          error.message,
-          new RegExp(
-            `^Expected \`path\` to be at most ${MAX_PATH_BYTES} UTF-8 bytes .*, got ${MAX_PATH_BYTES + 1} bytes`,
-          ),
-        );
-        return true;
-      });
-      await assert.rejects(QueueReader.open(store, path), InvalidArgumentError);
-      // Slashes around it do not count: they are dropped.
-      await assert.rejects(
-        Queue.open(store, `/${pathOf(MAX_PATH_BYTES)}x/`, { logger: silentLogger }),
-        InvalidArgumentError,
-      );
-    }
-    assert.deepEqual(await listAll(memory, ""), [], "nothing was written");
-    assert.deepEqual(await readdir(dir), [], "nothing was written");
+  it("the longest name a queue adds under its path is a checkpoint's: 58 bytes", () => {
+    assert.equal(LONGEST_NAME_BYTES, utf8(`checkpoint/${"0".repeat(20)}-${"0".repeat(26)}`));
   });
 
-  it("at MAX_PATH_BYTES, with a cloud prefix at its longest, every key a queue writes fits", async () => {
-    const path = `/${pathOf(MAX_PATH_BYTES)}/`;
+  it("a long path opens on a FileStore and a MemoryStore, as it did before", async () => {
+    const path = pathOf(599);
     for (const store of [new MemoryStore(), new FileStore(await tempDir())]) {
-      const queue = await Queue.open(store, path, {
-        logger: silentLogger,
-        heartbeatMs: 1_000,
-        payloadOffloadBytes: 1,
-      });
-      await queue.enqueue("q", "a payload object");
+      assert.equal(keyRoomOf(store), undefined);
+      const queue = await Queue.open(store, path, { logger: silentLogger });
+      await queue.enqueue("q", "x");
       await queue.close();
       const reader = await QueueReader.open(store, path);
       assert.equal(reader.stats("q").pending, 1);
-      const keys = (await listAll(store, "")).map((o) => o.key);
-      assert.ok(keys.some((k) => k.includes("/checkpoint/")));
-      assert.ok(keys.some((k) => k.includes("/payload/")));
-      assert.ok(keys.some((k) => k.includes("/heartbeat/")));
-      for (const key of keys)
-        assert.ok(utf8(key) + MAX_STORE_PREFIX_BYTES + 1 <= MAX_OBJECT_KEY_BYTES, key);
+    }
+    const memory = new MemoryStore();
+    await (await Queue.open(memory, pathOf(1_500), { logger: silentLogger })).close();
+  });
+
+  it("a cloud store knows its key room: 1,024 bytes less its prefix and separator", () => {
+    for (const store of cloudStores("")) assert.equal(keyRoomOf(store), MAX_OBJECT_KEY_BYTES);
+    const prefix = pathOf(300);
+    for (const store of cloudStores(`/${prefix}/`))
+      assert.equal(keyRoomOf(store), MAX_OBJECT_KEY_BYTES - 301);
+  });
+
+  it("on a cloud store, a path that leaves no room for the names a queue adds is refused up front, saying what to do", async () => {
+    const prefix = pathOf(300);
+    const limit = MAX_OBJECT_KEY_BYTES - 301 - 1 - LONGEST_NAME_BYTES;
+    for (const store of cloudStores(prefix)) {
+      for (const path of [pathOf(limit + 1), `/${pathOf(limit)}x/`]) {
+        const refused = (error: unknown) => {
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.match(
+            error.message,
+            new RegExp(`^Expected \`path\` to be at most ${limit} UTF-8 bytes`),
+          );
+          assert.match(error.message, new RegExp(`got ${limit + 1} bytes`));
+          assert.match(error.message, /1,024/);
+          assert.match(error.message, /shorter `path`/);
+          assert.match(error.message, /shorter `prefix`/);
+          return true;
+        };
+        await assert.rejects(Queue.open(store, path, { logger: silentLogger }), refused);
+        await assert.rejects(QueueReader.open(store, path), refused);
+        await assert.rejects(readLog(store, path), refused);
+      }
     }
   });
 
-  it("a cloud store's prefix over MAX_STORE_PREFIX_BYTES is refused", () => {
-    const longest = pathOf(MAX_STORE_PREFIX_BYTES);
-    assert.equal(normalizePrefix(longest, "options.prefix", "S3Store"), `${longest}/`);
+  it("at the limit, with a payload object, a checkpoint and a heartbeat, every key fits the room", async () => {
+    const room = MAX_OBJECT_KEY_BYTES - 301;
+    const path = `/${pathOf(room - 1 - LONGEST_NAME_BYTES)}/`;
+    const store = new MemoryStore();
+    const queue = await Queue.open(store, path, {
+      logger: silentLogger,
+      heartbeatMs: 1_000,
+      payloadOffloadBytes: 1,
+    });
+    await queue.enqueue("q", "a payload object");
+    await queue.close();
+    const keys = (await listAll(store, "")).map((o) => o.key);
+    assert.ok(keys.some((k) => k.includes("/checkpoint/")));
+    assert.ok(keys.some((k) => k.includes("/payload/")));
+    assert.ok(keys.some((k) => k.includes("/heartbeat/")));
+    for (const key of keys) assert.ok(utf8(key) <= room, key);
+    assert.ok(
+      keys.some((k) => utf8(k) === room),
+      "the longest key fills the room",
+    );
+  });
+
+  it("a cloud prefix is refused only when it leaves room for no path at all", () => {
+    const most = MAX_OBJECT_KEY_BYTES - 1 - LONGEST_NAME_BYTES;
+    for (const store of cloudStores(pathOf(most)))
+      assert.equal(keyRoomOf(store), LONGEST_NAME_BYTES);
     assert.throws(
-      () => normalizePrefix(`${longest}a`, "options.prefix", "S3Store"),
+      () => new S3Store({ bucket: "b", prefix: pathOf(most + 1), client: noRequests }),
       (error) => {
         assert.ok(error instanceof InvalidArgumentError, String(error));
         assert.match(
           error.message,
           new RegExp(
-            `^Expected \`options.prefix\` of S3Store to be at most ${MAX_STORE_PREFIX_BYTES} UTF-8 bytes .*, got ${MAX_STORE_PREFIX_BYTES + 1} bytes`,
+            `^Expected \`options.prefix\` of S3Store to be at most ${most} UTF-8 bytes .*got ${most + 1} bytes`,
           ),
         );
         return true;
       },
     );
+  });
+
+  it("a refused path writes nothing", async () => {
+    const memory = new MemoryStore();
+    const dir = await tempDir();
+    const file = new FileStore(dir);
+    // A path a FileStore refuses itself: still nothing written.
+    for (const store of [memory, file])
+      await assert.rejects(
+        Queue.open(store, "a/../b", { logger: silentLogger }),
+        InvalidArgumentError,
+      );
+    assert.deepEqual(await listAll(memory, ""), [], "nothing was written");
+    assert.deepEqual(await readdir(dir), [], "nothing was written");
   });
 });

@@ -3,13 +3,6 @@ import { integerRange, invalidArgument, invalidArgumentGot } from "../../validat
 import { checkListLimit, checkListPrefix } from "../call-arguments.js";
 import { MAX_TIMEOUT_MS } from "../deadline.js";
 
-/**
- * The most UTF-8 bytes of a cloud store's `prefix` option (its leading and
- * trailing "/" dropped): with a queue's path at its longest, every key stays
- * within the 1,024 bytes S3, Azure and GCS take (see `MAX_PATH_BYTES`).
- */
-export const MAX_STORE_PREFIX_BYTES = 256;
-
 /** The most keys any of S3, Azure or GCS returns in one list page. */
 export const MAX_LIST_PAGE = 1000;
 
@@ -24,14 +17,6 @@ export function normalizePrefix(prefix: string | undefined, arg: string, store: 
   checkEncodable(prefix, arg, store);
   const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
   if (trimmed === "") return "";
-  const bytes = Buffer.byteLength(trimmed, "utf8");
-  if (bytes > MAX_STORE_PREFIX_BYTES)
-    throw invalidArgumentGot(
-      arg,
-      `at most ${MAX_STORE_PREFIX_BYTES} UTF-8 bytes (so that every object key under it stays within the 1,024 bytes S3, Azure and GCS take)`,
-      `${bytes} bytes`,
-      store,
-    );
   if (trimmed.split("/").some((segment) => segment === "" || segment === "." || segment === ".."))
     throw invalidArgumentGot(
       arg,

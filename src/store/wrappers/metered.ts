@@ -4,6 +4,7 @@
  * Unlike the test wrapper it extends, it is invisible in messages: it
  * describes itself as the store it wraps.
  */
+import { copyKeyRoom } from "../key-room.js";
 import type { ObjectStore } from "../types.js";
 import { CountingStore } from "./counting.js";
 
@@ -13,6 +14,8 @@ export class MeteredStore extends CountingStore {
   constructor(inner: ObjectStore) {
     super(inner);
     this.#describe = () => inner.describe();
+    // Keys go to the store it wraps: the same room.
+    copyKeyRoom(inner, this);
   }
 
   override describe(): string {
