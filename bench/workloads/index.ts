@@ -23,6 +23,7 @@ import { stalls } from "./stalls.js";
 import { steadyState } from "./steady-state.js";
 import { telemetryOverhead } from "./telemetry-overhead.js";
 import { transactions } from "./transactions.js";
+import { txnStalls } from "./txn-stalls.js";
 
 /** Every taquba workload, by name. */
 export const WORKLOADS: readonly RunnableWorkload[] = [
@@ -47,6 +48,7 @@ export const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(cancelledSlices),
   runnable(flowAdmin),
   runnable(cancelCost),
+  runnable(txnStalls),
 ];
 
 export function findWorkload(name: string): RunnableWorkload | undefined {

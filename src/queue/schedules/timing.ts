@@ -79,6 +79,20 @@ export function knownTimeZone(zone: string): boolean {
 }
 
 /**
+ * {@link knownTimeZone}, answered by the zone's format in `formats`: made
+ * once per zone (making a zone's format costs about as much as the rest of
+ * planning a zoned cron).
+ */
+function knownIn(formats: ZoneOffsetFormats, zone: string): boolean {
+  try {
+    formats.of(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Parses `cron` for `timezone`. Throws croner's error for a bad expression,
  * {@link NoMatchingDateError} when no date matches it, an error naming the
  * zone when this runtime does not know it, and with `firesAfter`
@@ -96,7 +110,10 @@ export function parseCron(
   const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
   if (!someDateMatches(expression)) throw new NoMatchingDateError();
   // An unknown zone would surface only when a time is computed: check it now.
-  if (timezone !== "UTC" && !knownTimeZone(timezone))
+  if (
+    timezone !== "UTC" &&
+    !(formats === undefined ? knownTimeZone(timezone) : knownIn(formats, timezone))
+  )
     throw new Error(
       `time zone '${timezone}' is unknown to this runtime (its time-zone data may be older than that of the process that stored the schedule)`,
     );

@@ -76,6 +76,32 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
 }
 
 /**
+ * Works out the next fire time of every schedule of `state` (a reader's
+ * snapshot) in slices of `budget`, with turns of the event loop between
+ * them, so a later {@link listScheduleInfosNow} of the same schedule objects
+ * finds them worked out: a reader's listing of thousands of zoned crons then
+ * takes a few milliseconds, where working them out cost up to a millisecond
+ * each in one synchronous step.
+ */
+export async function planSchedules(state: State, budget: SliceBudget): Promise<void> {
+  const formats = new ZoneOffsetFormats();
+  // Schedule objects are replaced, never changed, by `apply`: a reader's state is not applied to meanwhile.
+  const schedules = [...state.schedules.values()];
+  budget.start();
+  for (const s of schedules) {
+    if (budget.spent()) {
+      await nextTurn();
+      budget.start();
+    }
+    try {
+      nextOfStored(state, s, formats);
+    } catch {
+      // Kept with the schedule: its listing reports it.
+    }
+  }
+}
+
+/**
  * Every schedule of `state`, by name, as they were when called. Working out
  * a cron schedule's next fire time costs the parser real time, so the list
  * is built in slices of the event loop: thousands of schedules never stall

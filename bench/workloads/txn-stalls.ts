@@ -1,0 +1,150 @@
+/**
+ * The `txn_stalls` workload: the longest turn of the event loop while the
+ * largest calls of one piece run — a transaction of MAX_TRANSACTION_OPS
+ * enqueues with small payloads, one with the largest inline payloads (just
+ * under the offload threshold), one acking as many claimed jobs and one
+ * cancelling as many pending jobs of a queue holding N live jobs, and the
+ * first `listSchedules` of a `QueueReader` over S schedules with a time zone.
+ * Each phase is measured by a {@link PhaseMonitor}: the worst event-loop
+ * delay and the longest on-CPU turn less GC ("our code").
+ */
+import { performance } from "node:perf_hooks";
+import {
+  type Claim,
+  MAX_TRANSACTION_OPS,
+  Queue,
+  QueueReader,
+  silentLogger,
+} from "../../src/index.js";
+import type { Args } from "../lib/args.js";
+import { PhaseMonitor } from "../lib/phase-monitor.js";
+import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { createBenchStore, type StoreKind } from "../lib/stores.js";
+import type { Workload } from "../lib/workload.js";
+
+export interface TxnStallParams {
+  /** Pending jobs the queue holds throughout. */
+  live: number;
+  /** Bytes of each payload of the large-payload transaction. */
+  largePayload: number;
+  /** Schedules (daily crons with a time zone) the reader lists. */
+  schedules: number;
+  /** Times each phase runs. */
+  rounds: number;
+  /** 0: only the reader's phases. */
+  txn: number;
+}
+
+const PATH = "bench/txn-stalls";
+const ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"];
+
+/** A reader writes no checkpoints. */
+const NO_LOG = { logStats: () => ({ checkpointsWritten: 0 }) };
+
+export const txnStalls: Workload<TxnStallParams> = {
+  name: "txn_stalls",
+  describe: "longest turn of maximal transactions and of a reader's first listSchedules",
+  params: (args: Args) => ({
+    live: args.integer("live", 100_000, 0),
+    largePayload: args.integer("large-payload", 262_144, 0),
+    schedules: args.integer("schedules", 10_000, 0),
+    rounds: args.integer("rounds", 3, 1),
+    txn: args.integer("txn", 1, 0),
+  }),
+  async run(kind: StoreKind, params: TxnStallParams): Promise<BenchResult[]> {
+    const bench = await createBenchStore(kind);
+    const monitor = new PhaseMonitor();
+    const started = performance.now();
+    const n = MAX_TRANSACTION_OPS;
+    try {
+      const queue = await Queue.open(bench.store, PATH, { logger: silentLogger });
+      const small = new Uint8Array(64).fill(0x61);
+      for (let i = 0; i < params.live; i += 1_000)
+        await queue.enqueueBatch(
+          "live",
+          Array.from({ length: Math.min(1_000, params.live - i) }, () => small),
+        );
+      const large = new Uint8Array(params.largePayload).fill(0x62);
+      for (let r = 0; r < (params.txn === 0 ? 0 : params.rounds); r++) {
+        await monitor.begin(queue);
+        await queue.transaction((tx) => {
+          for (let i = 0; i < n; i++) tx.enqueue("small", small);
+        });
+        await monitor.end(`transaction of ${n} enqueues × 64 B`, queue);
+
+        await monitor.begin(queue);
+        await queue.transaction((tx) => {
+          for (let i = 0; i < n; i++) tx.enqueue("large", large);
+        });
+        await monitor.end(`transaction of ${n} enqueues × ${params.largePayload} B`, queue);
+        await queue.removeJobs("large", "pending");
+
+        const claims: Claim[] = await queue.claimBatch("small", n);
+        await monitor.begin(queue);
+        await queue.transaction((tx) => {
+          for (const c of claims) tx.ack(c);
+        });
+        await monitor.end(`transaction of ${claims.length} acks`, queue);
+
+        const pending = (await queue.listJobs("live", "pending", { limit: n })).jobs;
+        await monitor.begin(queue);
+        await queue.transaction((tx) => {
+          for (const j of pending) tx.cancel(j.id);
+        });
+        await monitor.end(`transaction of ${pending.length} cancels`, queue);
+      }
+      for (let i = 0; i < params.schedules; i += 500)
+        await Promise.all(
+          Array.from({ length: Math.min(500, params.schedules - i) }, (_, k) =>
+            queue.schedule(`s${i + k}`, {
+              cron: `${(i + k) % 60} ${(i + k) % 24} * * *`,
+              timezone: ZONES[(i + k) % ZONES.length]!,
+              queue: "cron",
+              payload: small,
+            }),
+          ),
+        );
+      await queue.close();
+      for (let r = 0; r < params.rounds; r++) {
+        await monitor.begin(NO_LOG);
+        const reader = await QueueReader.open(bench.store, PATH, { logger: silentLogger });
+        await monitor.end(`reader: open over ${params.schedules} zoned schedules`, NO_LOG);
+        await monitor.begin(NO_LOG);
+        const listed = reader.listSchedules();
+        await monitor.end(
+          `reader: first listSchedules of ${listed.length} zoned schedules`,
+          NO_LOG,
+        );
+      }
+    } finally {
+      monitor.stop();
+      await bench.cleanup();
+    }
+    const rows = monitor.rows;
+    return [
+      {
+        workload: "txn_stalls",
+        target: kind,
+        params: paramsOf(params),
+        jobs: params.live,
+        seconds: (performance.now() - started) / 1_000,
+        jobsPerSec: 0,
+        latencyKind: "event-loop delay",
+        latency: {
+          count: 0,
+          mean: 0,
+          p50: 0,
+          p95: 0,
+          p99: Math.max(...rows.map((r) => r.p99Ms)),
+          max: Math.max(...rows.map((r) => r.maxMs)),
+        },
+        peakRssMb: peakRssMb(),
+        metrics: {
+          maxStallMs: Math.max(...rows.map((r) => r.maxMs)),
+          maxCpuTurnMs: Math.max(...rows.map((r) => r.cpuMaxMs)),
+          maxOwnTurnMs: Math.max(...rows.map((r) => r.ownMaxMs)),
+        },
+      },
+    ];
+  },
+};
