@@ -13,7 +13,7 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { SLICE_MS, SliceBudget, sliceClockOf } from "../util/slices.js";
+import { SLICE_MS } from "../util/slices.js";
 import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
@@ -23,7 +23,7 @@ import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
 import { advance, readSnapshot, type Snapshot, stateOf } from "./reader-snapshot.js";
 import type { ScheduleInfo } from "./schedules/types.js";
-import { listScheduleInfosNow, planSchedules } from "./schedules/views.js";
+import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -145,24 +145,11 @@ export class QueueReader {
       throw pathRefusal(error, store, path, "path");
     });
     const snapshot = await readSnapshot(contents);
-    return QueueReader.#planned(
-      new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
-        store,
-        path,
-        options,
-      }),
-    );
-  }
-
-  /**
-   * `reader`, once its schedules' next fire times are worked out (in slices):
-   * {@link listSchedules} answers at once. A reopen's state keeps the schedule
-   * objects it took on, worked out already: only new ones are.
-   */
-  static async #planned(reader: QueueReader): Promise<QueueReader> {
-    const budget = new SliceBudget(reader.#sliceMs, sliceClockOf(reader.#openedWith.options));
-    await planSchedules(reader.#state, budget);
-    return reader;
+    return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
+      store,
+      path,
+      options,
+    });
   }
 
   /**
@@ -236,10 +223,8 @@ export class QueueReader {
     if ("fullRead" in update) return fullRead(update.fullRead);
     const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);
     if (typeof snapshot === "string") return fullRead(snapshot);
-    return QueueReader.#planned(
-      this.#carry(
-        new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
-      ),
+    return this.#carry(
+      new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
     );
   }
 

@@ -9,7 +9,7 @@
 import { Cron } from "croner";
 import { MAX_TIMESTAMP_MS } from "../validate.js";
 import type { Schedule, ScheduleDefinition } from "./types.js";
-import { firesInZone, NeverFiresError, type ZoneOffsetFormats } from "./zone-gaps.js";
+import { firesInZone, NeverFiresError, ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** A parsed cron expression of a schedule (parse once, ask many times). */
 export type CronExpression = Cron;
@@ -133,6 +133,36 @@ export function parseCron(
  */
 export function storedCron(s: Schedule, formats?: ZoneOffsetFormats): CronExpression | undefined {
   return s.cron === undefined ? undefined : parseCron(s.cron, s.timezone, s.firedUpTo, formats);
+}
+
+/**
+ * Stored schedules' parsed crons for one listing: {@link storedCron}'s answer
+ * depends only on the expression, the zone and the UTC year of the last fire
+ * ({@link firesInZone} reads only that year), so schedules sharing those share
+ * one parse and its checks (a listed `Cron` is asked only `nextRun(date)`,
+ * which reads no state of it). `formats` as for {@link firesInZone}.
+ */
+export class StoredCrons {
+  readonly formats = new ZoneOffsetFormats();
+  readonly #parsed = new Map<string, { expression: CronExpression } | { error: unknown }>();
+
+  /** {@link storedCron} of `s`, the same expression (or error) for the same key. */
+  of(s: Schedule): CronExpression | undefined {
+    if (s.cron === undefined) return undefined;
+    const year = Number.isFinite(s.firedUpTo) ? new Date(s.firedUpTo).getUTCFullYear() : Number.NaN;
+    const key = `${s.timezone}\n${year}\n${s.cron}`;
+    let parsed = this.#parsed.get(key);
+    if (parsed === undefined) {
+      try {
+        parsed = { expression: storedCron(s, this.formats)! };
+      } catch (error) {
+        parsed = { error };
+      }
+      this.#parsed.set(key, parsed);
+    }
+    if ("error" in parsed) throw parsed.error;
+    return parsed.expression;
+  }
 }
 
 /** Cron of `s`, made when not given (callers that ask often keep one). */

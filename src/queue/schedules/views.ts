@@ -3,10 +3,9 @@
 import { messageOf } from "../../util/message.js";
 import { nextTurn, SliceBudget, sortInSlices } from "../../util/slices.js";
 import type { State } from "../state.js";
-import { nextFireAfter, storedCron } from "./timing.js";
+import { nextFireAfter, StoredCrons } from "./timing.js";
 import type { Schedule, ScheduleInfo } from "./types.js";
 import { scheduleOptions } from "./validate.js";
-import { ZoneOffsetFormats } from "./zone-gaps.js";
 
 /** One schedule as reported, `next` its next fire time (`null`: none, or unknown). */
 export function scheduleInfo(s: Schedule, next: number | null): ScheduleInfo {
@@ -47,14 +46,14 @@ function listedInfo(s: Schedule, nextOf: (s: Schedule) => number | null): Schedu
 /**
  * The next fire time of stored `s`, checked as a queue plans it (a cron that
  * never fires in its zone throws, rather than searching to the year 3000).
- * `formats`: the zones' offset formats, shared by one listing. Kept in
- * `state.storedNextFires` for the schedule object.
+ * `crons`: the parsed crons (and zones' offset formats) shared by one
+ * listing. Kept in `state.storedNextFires` for the schedule object.
  */
-function nextOfStored(state: State, s: Schedule, formats: ZoneOffsetFormats): number | null {
+function nextOfStored(state: State, s: Schedule, crons: StoredCrons): number | null {
   let known = state.storedNextFires.get(s);
   if (known === undefined) {
     try {
-      known = { next: nextFireAfter(s, s.firedUpTo, storedCron(s, formats)) };
+      known = { next: nextFireAfter(s, s.firedUpTo, crons.of(s)) };
     } catch (error) {
       known = { error };
     }
@@ -69,36 +68,10 @@ const byName = (a: Schedule, b: Schedule): number =>
 
 /** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
 export function listScheduleInfosNow(state: State): ScheduleInfo[] {
-  const formats = new ZoneOffsetFormats();
+  const crons = new StoredCrons();
   return [...state.schedules.values()]
     .sort(byName)
-    .map((s) => listedInfo(s, (stored) => nextOfStored(state, stored, formats)));
-}
-
-/**
- * Works out the next fire time of every schedule of `state` (a reader's
- * snapshot) in slices of `budget`, with turns of the event loop between
- * them, so a later {@link listScheduleInfosNow} of the same schedule objects
- * finds them worked out: a reader's listing of thousands of zoned crons then
- * takes a few milliseconds, where working them out cost up to a millisecond
- * each in one synchronous step.
- */
-export async function planSchedules(state: State, budget: SliceBudget): Promise<void> {
-  const formats = new ZoneOffsetFormats();
-  // Schedule objects are replaced, never changed, by `apply`: a reader's state is not applied to meanwhile.
-  const schedules = [...state.schedules.values()];
-  budget.start();
-  for (const s of schedules) {
-    if (budget.spent()) {
-      await nextTurn();
-      budget.start();
-    }
-    try {
-      nextOfStored(state, s, formats);
-    } catch {
-      // Kept with the schedule: its listing reports it.
-    }
-  }
+    .map((s) => listedInfo(s, (stored) => nextOfStored(state, stored, crons)));
 }
 
 /**
@@ -111,8 +84,8 @@ export async function listScheduleInfos(
   state: State,
   nextOf?: (s: Schedule) => number | null,
 ): Promise<ScheduleInfo[]> {
-  const formats = new ZoneOffsetFormats();
-  const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(state, s, formats));
+  const crons = new StoredCrons();
+  const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(state, s, crons));
   // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
   const budget = new SliceBudget();
   const schedules = await sortInSlices([...state.schedules.values()], byName, budget);
