@@ -1,8 +1,8 @@
 /**
  * The `txn_stalls` workload: the longest turn of the event loop while the
  * largest calls of one piece run — a transaction of MAX_TRANSACTION_OPS
- * enqueues with small payloads, one with the largest inline payloads (just
- * under the offload threshold), one acking as many claimed jobs and one
+ * enqueues with small payloads, one with the largest inline payloads (of
+ * the offload threshold's size: only larger ones are offloaded), one acking as many claimed jobs and one
  * cancelling as many pending jobs of a queue holding N live jobs, and the
  * first `listSchedules` of a `QueueReader` over S schedules with a time zone.
  * Each phase is measured by a {@link PhaseMonitor}: the worst event-loop
