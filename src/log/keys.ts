@@ -33,10 +33,20 @@ export function checkedLogPrefix(path: unknown, arg: string, store: ObjectStore)
     const bytes = Buffer.byteLength(prefix, "utf8");
     if (bytes + LONGEST_NAME_BYTES > room) {
       const most = room - 1 - LONGEST_NAME_BYTES;
+      const why = `its keys take at most ${MAX_OBJECT_KEY_BYTES.toLocaleString("en-US")} bytes, ${MAX_OBJECT_KEY_BYTES - room} of them its prefix and "/", and a queue adds names of up to ${LONGEST_NAME_BYTES} bytes after the path and its "/"`;
+      // A prefix this long leaves room for the store's root only: "at most 0 bytes" would read as a bug.
+      if (most < 1)
+        throw new InvalidArgumentError(
+          `${expectationMessage(
+            arg,
+            `"" (the store's root) on ${store.describe()}, whose prefix leaves room for no other path (${why})`,
+            `${bytes - 1} bytes`,
+          )}: use a shorter \`prefix\` for the store, or the path ""`,
+        );
       throw new InvalidArgumentError(
         `${expectationMessage(
           arg,
-          `at most ${most} UTF-8 bytes on ${store.describe()} (its keys take at most ${MAX_OBJECT_KEY_BYTES.toLocaleString("en-US")} bytes, ${MAX_OBJECT_KEY_BYTES - room} of them its prefix and "/", and a queue adds names of up to ${LONGEST_NAME_BYTES} bytes after the path and its "/")`,
+          `at most ${most} UTF-8 bytes on ${store.describe()} (${why})`,
           `${bytes - 1} bytes`,
         )}: use a shorter \`path\`, or a shorter \`prefix\` for the store`,
       );

@@ -163,6 +163,22 @@ describe("the bytes of a path", { timeout: 60_000 }, () => {
     );
   });
 
+  it("under a prefix that leaves room for the store's root only, a path is refused naming that, not a limit of 0 or -1 bytes", async () => {
+    const most = MAX_OBJECT_KEY_BYTES - 1 - LONGEST_NAME_BYTES;
+    for (const prefixBytes of [most, most - 1])
+      for (const store of cloudStores(pathOf(prefixBytes)))
+        await assert.rejects(QueueReader.open(store, "a"), (error) => {
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.match(error.message, /^Expected `path` to be "" \(the store's root\)/);
+          assert.match(
+            error.message,
+            /got 1 bytes: use a shorter `prefix` for the store, or the path ""$/,
+          );
+          assert.doesNotMatch(error.message, /at most -?\d+ UTF-8/);
+          return true;
+        });
+  });
+
   it("a refused path writes nothing", async () => {
     const memory = new MemoryStore();
     const dir = await tempDir();
