@@ -136,6 +136,8 @@ export class LeaseTable {
   /** Ends the live `lease` by a settlement of its claim (see {@link Lease.settled}). */
   settle(lease: Lease): void {
     lease.settled = true;
+    // A settled claim is never lost: drop the callback (and the span it holds).
+    lease.onLost = undefined;
     this.remove(lease);
   }
 

@@ -48,6 +48,18 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
+  it("a settled lease lets go of its lost-claim callback, so a claim kept by the application does not keep what it closes over", () => {
+    const table = new LeaseTable();
+    const lease = table.add(0, "j0", "q");
+    table.activate(lease, 100);
+    let calls = 0;
+    lease.onLost = () => calls++;
+    table.settle(lease);
+    assert.equal(lease.onLost, undefined);
+    lease.lose(new Error("late"));
+    assert.equal(calls, 0);
+  });
+
   it("takeExpired counts the leases it renews for a worker toward its limit; hasExpired tells what is left", () => {
     const table = new LeaseTable();
     const leases = [0, 1, 2, 3].map((job) => table.add(job, `j${job}`, "q"));
