@@ -11,6 +11,7 @@ import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js
 import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
+import { SCHEDULES_PLANNED } from "../queue/reader-hooks.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import { queueFailure } from "../queue/settle.js";
@@ -382,7 +383,12 @@ export class DashboardSource {
 
   /** Every schedule with its next run. */
   async schedules(): Promise<ScheduleInfo[]> {
-    return await (await this.#reads()).listSchedules();
+    const reads = await this.#reads();
+    // A reader works its schedules out in the background: the page waits for that, not in one turn.
+    await (reads as { [SCHEDULES_PLANNED]?: () => Promise<void> | undefined })[
+      SCHEDULES_PLANNED
+    ]?.();
+    return await reads.listSchedules();
   }
 
   health(): Health {

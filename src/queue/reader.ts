@@ -13,7 +13,7 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { SLICE_MS } from "../util/slices.js";
+import { SLICE_MS, SliceBudget, sliceClockOf } from "../util/slices.js";
 import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
@@ -21,9 +21,10 @@ import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js"
 import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
+import { SCHEDULES_PLANNED, SET_SLICE_MS } from "./reader-hooks.js";
 import { advance, readSnapshot, type Snapshot, stateOf } from "./reader-snapshot.js";
 import type { ScheduleInfo } from "./schedules/types.js";
-import { listScheduleInfosNow } from "./schedules/views.js";
+import { listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -37,9 +38,6 @@ import {
   queueNames,
   queueStats,
 } from "./views.js";
-
-/** Registry key of the test-only slice hook: `reader[SET_SLICE_MS](ms)` sets how long a slice of a reopen's work runs. */
-const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
 
 /**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
@@ -64,11 +62,20 @@ export class QueueReader {
   readonly #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions };
   /** How long a slice of applying a reopen's records runs (a test shortens it). */
   #sliceMs = SLICE_MS;
+  /** Schedules' next fire times worked out in the background (stopped by a reopen). */
+  #planning: SchedulePlanning | undefined;
 
   static {
-    Object.defineProperty(QueueReader.prototype, SET_SLICE_MS, {
-      value(this: QueueReader, ms: number): void {
-        this.#sliceMs = ms;
+    Object.defineProperties(QueueReader.prototype, {
+      [SET_SLICE_MS]: {
+        value(this: QueueReader, ms: number): void {
+          this.#sliceMs = ms;
+        },
+      },
+      [SCHEDULES_PLANNED]: {
+        value(this: QueueReader): Promise<void> | undefined {
+          return this.#planning?.done();
+        },
       },
     });
   }
@@ -128,7 +135,14 @@ export class QueueReader {
     checkObjectStore(store, "store");
     // Before any read: the heartbeat's and payloads' keys are built from it too.
     checkedLogPrefix(path, "path", store);
-    return QueueReader.#read(store, path, options, new MeteredStore(store));
+    return (await QueueReader.#read(store, path, options, new MeteredStore(store))).#plan();
+  }
+
+  /** This reader, its schedules planned in the background from the next turn on. */
+  #plan(): QueueReader {
+    const clock = sliceClockOf(this.#openedWith.options);
+    this.#planning = new SchedulePlanning(this.#state, new SliceBudget(this.#sliceMs, clock));
+    return this;
   }
 
   /** A full read: the newest checkpoint and the WAL after it, counted by `metered`. */
@@ -201,6 +215,7 @@ export class QueueReader {
   async reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
     const { store, path } = this.#openedWith;
     const options = { ...this.#openedWith.options, ...overrides };
+    this.#planning?.stop();
     const openedWith = { store, path, options };
     const metered = new MeteredStore(store);
     const position = this.#position;
@@ -231,7 +246,7 @@ export class QueueReader {
   /** `next`, reopened from this reader, slicing its work as this one does. */
   #carry(next: QueueReader): QueueReader {
     next.#sliceMs = this.#sliceMs;
-    return next;
+    return next.#plan();
   }
 
   /** The requests reading the store took, by kind, and the bytes read. */
@@ -408,7 +423,11 @@ export class QueueReader {
     return cancelledJobOf(this.#state, checkString(id, "id")) ?? null;
   }
 
-  /** Every schedule, by name, with its next fire time (as of the snapshot). */
+  /**
+   * Every schedule, by name, with its next fire time (as of the snapshot).
+   * The reader works these out in the background after it opens; a listing
+   * before that is done works out the rest itself, in one synchronous call.
+   */
   listSchedules(): ScheduleInfo[] {
     return listScheduleInfosNow(this.#state);
   }

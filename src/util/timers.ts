@@ -18,7 +18,10 @@
 
 import {
   clearImmediate as nodeClearImmediate,
+  clearInterval as nodeClearInterval,
   setImmediate as nodeSetImmediate,
+  setInterval as nodeSetInterval,
+  setTimeout as nodeSetTimeout,
 } from "node:timers";
 
 /** `setImmediate` of `node:timers` as it was when taquba loaded (never a fake installed later). */
@@ -26,6 +29,28 @@ export const turnLater: typeof nodeSetImmediate = nodeSetImmediate;
 
 /** `clearImmediate` of `node:timers` as it was when taquba loaded, for {@link turnLater}'s handles. */
 export const cancelTurn: typeof nodeClearImmediate = nodeClearImmediate;
+
+/** `setTimeout` of `node:timers` as it was when taquba loaded, for {@link idleTurn}. */
+const timeoutLater: typeof nodeSetTimeout = nodeSetTimeout;
+
+/**
+ * Resolves after a turn of the event loop, through an unref'd timer: work
+ * that yields with it never holds a process open (it just stops with it).
+ */
+export function idleTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    timeoutLater(resolve, 0).unref?.();
+  });
+}
+
+/**
+ * `done`, holding the process open until it settles: for a caller that waits
+ * for work that yields through {@link idleTurn}.
+ */
+export function keptOpenUntil(done: Promise<void>): Promise<void> {
+  const hold = nodeSetInterval(() => {}, 60_000);
+  return done.finally(() => nodeClearInterval(hold));
+}
 
 /** A handle as `setTimeout` or `setInterval` returns it: a `Timeout`, or a number. */
 type Handle = ReturnType<typeof setTimeout> | number;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Cron } from "croner";
 import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
 import { DashboardSource } from "../../src/dashboard/source.js";
@@ -21,6 +22,22 @@ import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
 import { definition } from "../queue/schedules/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
+
+/** Runs `f`, counting croner's searches (`nextRun`) meanwhile. */
+function cronSearchesNow<T>(f: () => T): { result: T; searches: number } {
+  const proto = Cron.prototype as unknown as { nextRun: (...args: unknown[]) => unknown };
+  const original = proto.nextRun;
+  let searches = 0;
+  proto.nextRun = function (this: Cron, ...args: unknown[]) {
+    searches++;
+    return original.apply(this, args);
+  };
+  try {
+    return { result: f(), searches };
+  } finally {
+    proto.nextRun = original;
+  }
+}
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 
@@ -378,6 +395,39 @@ describe("dashboard", { timeout: 60_000 }, () => {
       await served.close();
       await live.close();
     }
+  });
+
+  it("over a reader, the schedules page waits for the reader's background planning, then lists without working out fire times", async () => {
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "app", testOptions());
+    const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
+    await log.append(
+      Array.from({ length: 40 }, (_, i) =>
+        encodeRecord({
+          tag: Tag.ScheduleSet,
+          schedule: definition(`s${String(i).padStart(2, "0")}`, zones[i % 4]!, `${i} 3 * * *`),
+        }),
+      ),
+    );
+    await log.close();
+    const reader = await QueueReader.open(store, "app");
+    const source = new DashboardSource(reader, {
+      refreshMs: 5_000,
+      logger: silentLogger,
+      prices: undefined,
+      now: () => 1_780_000_000_000,
+    });
+    // The listing itself (after the wait) must find every fire time worked out.
+    let listedSearches = -1;
+    const list = reader.listSchedules.bind(reader);
+    reader.listSchedules = () => {
+      const { result, searches } = cronSearchesNow(list);
+      listedSearches = searches;
+      return result;
+    };
+    const listed = await source.schedules();
+    assert.equal(listed.length, 40);
+    assert.equal(listedSearches, 0);
   });
 
   it("over a reader, answers a request that arrives during a refresh from the new snapshot", async () => {

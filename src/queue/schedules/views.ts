@@ -2,6 +2,7 @@
 
 import { messageOf } from "../../util/message.js";
 import { nextTurn, SliceBudget, sortInSlices } from "../../util/slices.js";
+import { idleTurn, keptOpenUntil } from "../../util/timers.js";
 import type { State } from "../state.js";
 import { nextFireAfter, StoredCrons } from "./timing.js";
 import type { Schedule, ScheduleInfo } from "./types.js";
@@ -72,6 +73,52 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
   return [...state.schedules.values()]
     .sort(byName)
     .map((s) => listedInfo(s, (stored) => nextOfStored(state, stored, crons)));
+}
+
+/**
+ * Works out, in the background, the next fire time of every schedule of
+ * `state` (a reader's snapshot): in slices of `budget`, from the turn after
+ * it is made, yielding through unref'd timers (it never holds a process
+ * open), until done or {@link stop}ped. A later {@link listScheduleInfosNow}
+ * finds what it worked out, and works out the rest itself.
+ */
+export class SchedulePlanning {
+  #stopped = false;
+  readonly #done: Promise<void>;
+
+  constructor(state: State, budget: SliceBudget) {
+    this.#done = this.#plan(state, budget);
+  }
+
+  /** Resolves when every schedule is worked out, or planning stopped; holds the process open meanwhile. */
+  done(): Promise<void> {
+    return keptOpenUntil(this.#done);
+  }
+
+  /** Plans nothing more (what is worked out stays kept). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  async #plan(state: State, budget: SliceBudget): Promise<void> {
+    await idleTurn();
+    const crons = new StoredCrons();
+    // Schedule objects are replaced, never changed, by `apply`: planning an old one is only wasted.
+    const schedules = [...state.schedules.values()];
+    budget.start();
+    for (const s of schedules) {
+      if (budget.spent()) {
+        await idleTurn();
+        budget.start();
+      }
+      if (this.#stopped) return;
+      try {
+        nextOfStored(state, s, crons);
+      } catch {
+        // Kept with the schedule: its listing reports it.
+      }
+    }
+  }
 }
 
 /**

@@ -109,6 +109,31 @@ async function storeWithUnknownZone(): Promise<MemoryStore> {
   return store;
 }
 
+/** A store holding `n` daily crons at 03:00 in four zones (one UTC). */
+async function storeWithZonedCrons(n: number): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const { log } = await openLog(store, "q", testOptions());
+  const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
+  await log.append(
+    Array.from({ length: n }, (_, i) =>
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition(`s${String(i).padStart(2, "0")}`, zones[i % 4]!, `${i % 60} 3 * * *`),
+      }),
+    ),
+  );
+  await log.close();
+  return store;
+}
+
+/** Resolves once `reader`'s background planning is done (the dashboard's hook). */
+async function schedulesPlanned(reader: QueueReader): Promise<void> {
+  const hooks = reader as unknown as Record<symbol, (() => Promise<void>) | undefined>;
+  const planned = hooks[Symbol.for("taquba.schedulesPlanned")];
+  assert.ok(planned !== undefined, "the reader has the hook");
+  await planned.call(reader);
+}
+
 describe("schedule listing", { timeout: 30_000 }, () => {
   it("a reader lists a schedule whose time zone it does not know with its error, and the others as usual", async () => {
     const reader = await QueueReader.open(await storeWithUnknownZone(), "q");
@@ -177,6 +202,37 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     assert.deepEqual(relisted.searches, []);
     assert.deepEqual(relisted.result, result);
     assert.deepEqual((await QueueReader.open(store, "q")).listSchedules(), result);
+  });
+
+  it("a reader works its schedules out in the background after it opens: once planned, its listing asks croner nothing", async () => {
+    const store = await storeWithZonedCrons(40);
+    const reader = await QueueReader.open(store, "q");
+    await schedulesPlanned(reader);
+    const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.deepEqual(searches, []);
+    assert.deepEqual(result, (await QueueReader.open(store, "q")).listSchedules());
+    // A reopen plans only the schedule objects it did not take on (here: none).
+    const again = await reader.reopen();
+    const relisted = await cronSearchesDuring(async () => {
+      await schedulesPlanned(again);
+      return again.listSchedules();
+    });
+    assert.deepEqual(relisted.searches, []);
+    assert.deepEqual(relisted.result, result);
+  });
+
+  it("a reader's background planning holds no process open", async () => {
+    const store = await storeWithZonedCrons(40);
+    const timeouts = (): number =>
+      process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+    const before = timeouts();
+    const reader = await QueueReader.open(store, "q");
+    // Planning starts on a later turn, through a timer that keeps no process alive.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(timeouts(), before, "planning's pending timer is unref'd");
+    await schedulesPlanned(reader);
+    const { searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.deepEqual(searches, []);
   });
 
   it("a queue and a reader list a stored cron no date matches with that error, without croner's open search", async () => {
