@@ -8,7 +8,6 @@ import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
 import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
-import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
 import { SCHEDULES_PLANNED } from "../queue/reader-hooks.js";
@@ -27,6 +26,7 @@ import type { StoreOp } from "../store/wrappers/ops.js";
 import { messageOf } from "../util/message.js";
 import { nextTurn } from "../util/slices.js";
 import { hasMethods } from "../validate.js";
+import { readerJob } from "./reader-job.js";
 
 /** Queues whose stats {@link DashboardSource.allStats} reads in one turn of the event loop. */
 export const STATS_PER_TURN = 500;
@@ -158,23 +158,6 @@ export interface SourceOptions {
 
 /** Unreadable payload objects remembered so as to warn once each, at most (then it starts again). */
 const MAX_WARNED_OBJECTS = 1_024;
-
-/**
- * Job `id` of a reader, its offloaded payload loaded; one whose object is
- * still damaged or gone on a second read is marked as a listing marks it.
- */
-async function readerJob(reader: QueueReader, id: string): Promise<JobRecord | null> {
-  const job = reader.getJob(id);
-  if (job === null || job.payloadRef === undefined) return job;
-  for (let read = 1; ; read++) {
-    try {
-      return { ...job, payload: await reader.loadPayload(job) };
-    } catch (error) {
-      if (!isUnreadable(error)) throw error;
-      if (read === 2) return markUnreadable({ ...job }, error);
-    }
-  }
-}
 
 export class DashboardSource {
   #current: Queue | QueueReader;
