@@ -364,14 +364,23 @@ export class DashboardSource {
     return await (await this.#reads()).attemptHistory(id);
   }
 
-  /** Every schedule with its next run. */
+  /**
+   * Every schedule with its next run. A reader works its schedules out in the
+   * background: the page waits for that, not in one turn, then lists on that
+   * reader only if it is still the one shown (a refresh meanwhile handed its
+   * state on: listing it would rebuild that state at once, and show an older
+   * snapshot), else waits for the one shown now (a few times at most, then
+   * lists on the one shown).
+   */
   async schedules(): Promise<ScheduleInfo[]> {
-    const reads = await this.#reads();
-    // A reader works its schedules out in the background: the page waits for that, not in one turn.
-    await (reads as { [SCHEDULES_PLANNED]?: () => Promise<void> | undefined })[
-      SCHEDULES_PLANNED
-    ]?.();
-    return await reads.listSchedules();
+    for (let tries = 1; ; tries++) {
+      const reads = await this.#reads();
+      if (tries > 4) return await reads.listSchedules();
+      await (reads as { [SCHEDULES_PLANNED]?: () => Promise<void> | undefined })[
+        SCHEDULES_PLANNED
+      ]?.();
+      if (reads === this.#current && this.#reopening === null) return await reads.listSchedules();
+    }
   }
 
   health(): Health {

@@ -430,6 +430,48 @@ describe("dashboard", { timeout: 60_000 }, () => {
     assert.equal(listedSearches, 0);
   });
 
+  it("over a reader, a schedules page whose wait for planning spans a refresh lists on the new reader, not the one it handed its state to", async () => {
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "app", testOptions());
+    const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
+    const set = (name: string, i: number) =>
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition(name, zones[i % 4]!, `${i} 3 * * *`),
+      });
+    await log.append(
+      Array.from({ length: 40 }, (_, i) => set(`s${String(i).padStart(2, "0")}`, i)),
+    );
+    const first = await QueueReader.open(store, "app");
+    await log.append([set("zz", 0)]);
+    await log.close();
+    const listedOn: string[] = [];
+    const spied = (reader: QueueReader, name: string): QueueReader => {
+      const list = reader.listSchedules.bind(reader);
+      reader.listSchedules = () => {
+        const { result, searches } = cronSearchesNow(list);
+        listedOn.push(`${name}: ${result.length} schedules, ${searches} searches`);
+        return result;
+      };
+      return reader;
+    };
+    const source = new DashboardSource(spied(first, "first"), {
+      reopen: async (options, current) => spied(await current.reopen(options), "reopened"),
+      refreshMs: 5_000,
+      logger: silentLogger,
+      prices: undefined,
+      now: () => 1_780_000_000_000,
+    });
+    const page = source.schedules();
+    // The reopen starts while the page waits for the first reader's planning.
+    await new Promise((resolve) => setImmediate(resolve));
+    const refresh = source.refresh(true);
+    const listed = await page;
+    await refresh;
+    assert.equal(listed.length, 41);
+    assert.deepEqual(listedOn, ["reopened: 41 schedules, 0 searches"]);
+  });
+
   it("over a reader, answers a request that arrives during a refresh from the new snapshot", async () => {
     const store = new MemoryStore();
     const live = await Queue.open(store, "app", { logger: silentLogger });
