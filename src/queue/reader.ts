@@ -62,7 +62,7 @@ export class QueueReader {
   readonly #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions };
   /** How long a slice of applying a reopen's records runs (a test shortens it). */
   #sliceMs = SLICE_MS;
-  /** Schedules' next fire times worked out in the background (stopped by a reopen). */
+  /** Schedules' next fire times worked out in the background (stopped by a reopen that hands its state on). */
   #planning: SchedulePlanning | undefined;
 
   static {
@@ -215,7 +215,6 @@ export class QueueReader {
   async reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
     const { store, path } = this.#openedWith;
     const options = { ...this.#openedWith.options, ...overrides };
-    this.#planning?.stop();
     const openedWith = { store, path, options };
     const metered = new MeteredStore(store);
     const position = this.#position;
@@ -236,6 +235,7 @@ export class QueueReader {
       return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
     };
     if ("fullRead" in update) return fullRead(update.fullRead);
+    this.#planning?.stop(); // Its state is handed on from here (a reopen failing before keeps planning).
     const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);
     if (typeof snapshot === "string") return fullRead(snapshot);
     return this.#carry(
@@ -245,6 +245,7 @@ export class QueueReader {
 
   /** `next`, reopened from this reader, slicing its work as this one does. */
   #carry(next: QueueReader): QueueReader {
+    this.#planning?.stop();
     next.#sliceMs = this.#sliceMs;
     return next.#plan();
   }

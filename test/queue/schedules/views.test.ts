@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openLog } from "../../../src/log/index.js";
+import { silentLogger } from "../../../src/logger.js";
 import { apply } from "../../../src/queue/apply.js";
 import type { Queue } from "../../../src/queue/queue.js";
 import { QueueReader } from "../../../src/queue/reader.js";
@@ -10,6 +11,7 @@ import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedul
 import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
+import type { ListOptions, ListPage, ObjectInfo, StoredObject } from "../../../src/store/types.js";
 import { testOptions } from "../../log/helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, definition, open } from "./helpers.js";
@@ -110,8 +112,7 @@ async function storeWithUnknownZone(): Promise<MemoryStore> {
 }
 
 /** A store holding `n` daily crons at 03:00 in four zones (one UTC). */
-async function storeWithZonedCrons(n: number): Promise<MemoryStore> {
-  const store = new MemoryStore();
+async function storeWithZonedCrons(n: number, store = new MemoryStore()): Promise<MemoryStore> {
   const { log } = await openLog(store, "q", testOptions());
   const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
   await log.append(
@@ -124,6 +125,26 @@ async function storeWithZonedCrons(n: number): Promise<MemoryStore> {
   );
   await log.close();
   return store;
+}
+
+/** A memory store whose reads fail while `down`. */
+class DownStore extends MemoryStore {
+  down = false;
+  #check(): void {
+    if (this.down) throw new Error("store down");
+  }
+  override async get(key: string): Promise<StoredObject | null> {
+    this.#check();
+    return super.get(key);
+  }
+  override async head(key: string): Promise<ObjectInfo | null> {
+    this.#check();
+    return super.head(key);
+  }
+  override async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    this.#check();
+    return super.list(prefix, options);
+  }
 }
 
 /** Resolves once `reader`'s background planning is done (the dashboard's hook). */
@@ -230,6 +251,18 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     // Planning starts on a later turn, through a timer that keeps no process alive.
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(timeouts(), before, "planning's pending timer is unref'd");
+    await schedulesPlanned(reader);
+    const { searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.deepEqual(searches, []);
+  });
+
+  it("a reopen that fails leaves the reader it was called on planning its schedules", async () => {
+    const store = new DownStore();
+    await storeWithZonedCrons(40, store);
+    const reader = await QueueReader.open(store, "q", { logger: silentLogger });
+    store.down = true;
+    await assert.rejects(reader.reopen(), /store down/);
+    store.down = false;
     await schedulesPlanned(reader);
     const { searches } = await cronSearchesDuring(() => reader.listSchedules());
     assert.deepEqual(searches, []);
