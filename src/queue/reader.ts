@@ -217,23 +217,24 @@ export class QueueReader {
     const options = { ...this.#openedWith.options, ...overrides };
     const openedWith = { store, path, options };
     const metered = new MeteredStore(store);
+    // What it counted so far stays counted: the new reader's requests are the whole reopen's.
+    const fullRead = (reason?: string): Promise<QueueReader> => {
+      // Once per fallback: a log that keeps needing full reads shows why.
+      if (reason !== undefined)
+        resolveReadOptions({ logger: silentLogger, ...options }).logger.info?.(
+          `reader: reopen reads the log in full: ${reason}`,
+          { path, reason },
+        );
+      return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
+    };
     const position = this.#position;
-    if (position === null) return QueueReader.#read(store, path, options, metered);
+    if (position === null) return fullRead();
     const [update, heartbeat] = await Promise.all([
       readLogAfter(metered, path, position, options, { ownedDirs: QUEUE_OWNED_DIRS }),
       readHeartbeat(metered, path),
     ]).catch((error: unknown) => {
       throw pathRefusal(error, store, path, "path");
     });
-    // What it counted so far stays counted: the new reader's requests are the whole reopen's.
-    const fullRead = (reason: string): Promise<QueueReader> => {
-      // Once per fallback: a log that keeps needing full reads shows why.
-      resolveReadOptions({ logger: silentLogger, ...options }).logger.info?.(
-        `reader: reopen reads the log in full: ${reason}`,
-        { path, reason },
-      );
-      return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
-    };
     if ("fullRead" in update) return fullRead(update.fullRead);
     this.#planning?.stop(); // Its state is handed on from here (a reopen failing before keeps planning).
     const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);

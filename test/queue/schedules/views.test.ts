@@ -268,6 +268,17 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     assert.deepEqual(searches, []);
   });
 
+  it("a reopen from a reader of an empty log plans the schedules it finds", async () => {
+    const store = new MemoryStore();
+    const empty = await QueueReader.open(store, "q");
+    await storeWithZonedCrons(40, store);
+    const reader = await empty.reopen();
+    await schedulesPlanned(reader);
+    const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.equal(result.length, 40);
+    assert.deepEqual(searches, []);
+  });
+
   it("a queue and a reader list a stored cron no date matches with that error, without croner's open search", async () => {
     // Stored by a version that accepted it (`schedule()` refuses it now): the search for
     // its next fire would walk every day up to the year 3000, at open and at each listing.
