@@ -248,8 +248,7 @@ describe("schedule listing", { timeout: 30_000 }, () => {
       process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
     const before = timeouts();
     const reader = await QueueReader.open(store, "q");
-    // Planning starts on a later turn, through a timer that keeps no process alive.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Planning's first turn is pending from the open on, through a timer that keeps no process alive.
     assert.equal(timeouts(), before, "planning's pending timer is unref'd");
     await schedulesPlanned(reader);
     const { searches } = await cronSearchesDuring(() => reader.listSchedules());
