@@ -87,7 +87,8 @@ export class SchedulePlanning {
   readonly #done: Promise<void>;
 
   constructor(state: State, budget: SliceBudget) {
-    this.#done = this.#plan(state, budget);
+    // Handled here: nothing need await it, and an error past the slices' `try` must not go unhandled.
+    this.#done = this.#plan(state, budget).catch(() => {});
   }
 
   /** Resolves when every schedule is worked out, or planning stopped; holds the process open meanwhile. */

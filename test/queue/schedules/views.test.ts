@@ -8,10 +8,15 @@ import { QueueReader } from "../../../src/queue/reader.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
 import { COMMON_PROBE_YEARS, LEAP_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
-import { listScheduleInfos, listScheduleInfosNow } from "../../../src/queue/schedules/views.js";
+import {
+  listScheduleInfos,
+  listScheduleInfosNow,
+  SchedulePlanning,
+} from "../../../src/queue/schedules/views.js";
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectInfo, StoredObject } from "../../../src/store/types.js";
+import { SliceBudget } from "../../../src/util/slices.js";
 import { testOptions } from "../../log/helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, definition, open } from "./helpers.js";
@@ -276,6 +281,27 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
     assert.equal(result.length, 40);
     assert.deepEqual(searches, []);
+  });
+
+  it("background planning that fails leaves no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", record);
+    try {
+      const broken = {
+        get schedules(): never {
+          throw new Error("broken state");
+        },
+      } as unknown as State;
+      const planning = new SchedulePlanning(broken, new SliceBudget(5, () => 0));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      planning.stop();
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+    assert.deepEqual(unhandled, []);
   });
 
   it("a queue and a reader list a stored cron no date matches with that error, without croner's open search", async () => {
