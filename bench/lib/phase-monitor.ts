@@ -13,6 +13,7 @@ import {
   performance,
 } from "node:perf_hooks";
 import { sleep } from "./process.js";
+import { type BenchResult, peakRssMb } from "./result.js";
 import { TurnMeter } from "./turns.js";
 
 /** Anything whose checkpoints a phase counts. */
@@ -133,4 +134,45 @@ export class PhaseMonitor {
     this.#gc.disconnect();
     this.#turns.stop();
   }
+}
+
+/**
+ * A stall workload's result over its measured `rows`: no jobs per second,
+ * the event-loop delay as its latency (p99 and max over the phases), and the
+ * longest stall, GC pause and turns on CPU as metrics; every row as a window.
+ */
+export function stallResult(
+  workload: string,
+  target: string,
+  params: Record<string, number | string | boolean>,
+  jobs: number,
+  seconds: number,
+  rows: readonly PhaseRow[],
+): BenchResult {
+  const most = (pick: (row: PhaseRow) => number) => Math.max(...rows.map(pick));
+  return {
+    workload,
+    target,
+    params,
+    jobs,
+    seconds,
+    jobsPerSec: 0,
+    latencyKind: "event-loop delay",
+    latency: {
+      count: 0,
+      mean: 0,
+      p50: 0,
+      p95: 0,
+      p99: most((r) => r.p99Ms),
+      max: most((r) => r.maxMs),
+    },
+    peakRssMb: peakRssMb(),
+    metrics: {
+      maxStallMs: most((r) => r.maxMs),
+      maxGcPauseMs: most((r) => r.gcMaxMs),
+      maxCpuTurnMs: most((r) => r.cpuMaxMs),
+      maxOwnTurnMs: most((r) => r.ownMaxMs),
+    },
+    windows: rows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
+  };
 }

@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { type Claim, type Clock, type FlowJob, Queue, silentLogger } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
-import { PhaseMonitor } from "../lib/phase-monitor.js";
+import { PhaseMonitor, stallResult } from "../lib/phase-monitor.js";
 import { sleep } from "../lib/process.js";
-import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { type BenchResult, paramsOf } from "../lib/result.js";
 import { createBenchStore, type StoreKind } from "../lib/stores.js";
 import type { Workload } from "../lib/workload.js";
 
@@ -355,31 +355,14 @@ export const stalls: Workload<StallParams> = {
     // Setup is the benchmark's own bulk work; a forced GC measures the heap, not a turn of ours.
     const measured = rows.filter((r) => !r.phase.startsWith("setup") && !r.phase.startsWith("gc:"));
     return [
-      {
-        workload: "stalls",
-        target: kind,
-        params: paramsOf(params),
-        jobs: params.live,
-        seconds: (performance.now() - started) / 1_000,
-        jobsPerSec: 0,
-        latencyKind: "event-loop delay",
-        latency: {
-          count: 0,
-          mean: 0,
-          p50: 0,
-          p95: 0,
-          p99: Math.max(...measured.map((r) => r.p99Ms)),
-          max: Math.max(...measured.map((r) => r.maxMs)),
-        },
-        peakRssMb: peakRssMb(),
-        metrics: {
-          maxStallMs: Math.max(...measured.map((r) => r.maxMs)),
-          maxGcPauseMs: Math.max(...measured.map((r) => r.gcMaxMs)),
-          maxCpuTurnMs: Math.max(...measured.map((r) => r.cpuMaxMs)),
-          maxOwnTurnMs: Math.max(...measured.map((r) => r.ownMaxMs)),
-        },
-        windows: rows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
-      },
+      stallResult(
+        "stalls",
+        kind,
+        paramsOf(params),
+        params.live,
+        (performance.now() - started) / 1_000,
+        measured,
+      ),
     ];
   },
 };

@@ -17,8 +17,8 @@ import {
   silentLogger,
 } from "../../src/index.js";
 import type { Args } from "../lib/args.js";
-import { PhaseMonitor } from "../lib/phase-monitor.js";
-import { type BenchResult, paramsOf, peakRssMb } from "../lib/result.js";
+import { PhaseMonitor, stallResult } from "../lib/phase-monitor.js";
+import { type BenchResult, paramsOf } from "../lib/result.js";
 import { createBenchStore, type StoreKind } from "../lib/stores.js";
 import type { Workload } from "../lib/workload.js";
 
@@ -131,31 +131,15 @@ export const txnStalls: Workload<TxnStallParams> = {
       monitor.stop();
       await bench.cleanup();
     }
-    const rows = monitor.rows;
     return [
-      {
-        workload: "txn_stalls",
-        target: kind,
-        params: paramsOf(params),
-        jobs: params.live,
-        seconds: (performance.now() - started) / 1_000,
-        jobsPerSec: 0,
-        latencyKind: "event-loop delay",
-        latency: {
-          count: 0,
-          mean: 0,
-          p50: 0,
-          p95: 0,
-          p99: Math.max(...rows.map((r) => r.p99Ms)),
-          max: Math.max(...rows.map((r) => r.maxMs)),
-        },
-        peakRssMb: peakRssMb(),
-        metrics: {
-          maxStallMs: Math.max(...rows.map((r) => r.maxMs)),
-          maxCpuTurnMs: Math.max(...rows.map((r) => r.cpuMaxMs)),
-          maxOwnTurnMs: Math.max(...rows.map((r) => r.ownMaxMs)),
-        },
-      },
+      stallResult(
+        "txn_stalls",
+        kind,
+        paramsOf(params),
+        params.live,
+        (performance.now() - started) / 1_000,
+        monitor.rows,
+      ),
     ];
   },
 };
