@@ -50,6 +50,25 @@ const STATING: Sampler = {
   toString: () => "stating",
 };
 
+/**
+ * Stops a worker whose handlers never settle, once however often it is called: aborts it and moves
+ * `clock` past its shutdown deadline (100 ms), so a failed assertion cannot leave the file hanging.
+ */
+function shutDownOnce(
+  stop: AbortController,
+  clock: { advance(ms: number): void },
+  worker: Promise<unknown>,
+): () => Promise<void> {
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    stop.abort();
+    clock.advance(100);
+    await worker;
+  };
+}
+
 function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((s) => s.name === name);
 }
@@ -355,14 +374,7 @@ describe("traces", { timeout: 60_000 }, () => {
     );
     // The handlers never settle: a failed assertion must still stop the worker, or the file would
     // hang until the runner's timeout.
-    let stopped = false;
-    const shutDown = async () => {
-      if (stopped) return;
-      stopped = true;
-      stop.abort();
-      clock.advance(100);
-      await worker;
-    };
+    const shutDown = shutDownOnce(stop, clock, worker);
     try {
       await until(() => started === 2);
       clock.advance(50);
@@ -413,14 +425,7 @@ describe("traces", { timeout: 60_000 }, () => {
         logger: silentLogger,
       },
     );
-    let stopped = false;
-    const shutDown = async () => {
-      if (stopped) return;
-      stopped = true;
-      stop.abort();
-      clock.advance(100);
-      await worker;
-    };
+    const shutDown = shutDownOnce(stop, clock, worker);
     try {
       await until(() => gates.size === 3);
       await queue.cancel(cancelled);
