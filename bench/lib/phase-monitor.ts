@@ -139,7 +139,8 @@ export class PhaseMonitor {
 /**
  * A stall workload's result over its measured `rows`: no jobs per second,
  * the event-loop delay as its latency (p99 and max over the phases), and the
- * longest stall, GC pause and turns on CPU as metrics; every row as a window.
+ * longest stall, GC pause and turns on CPU as metrics; every row of
+ * `windows` (by default the measured ones) as a window.
  */
 export function stallResult(
   workload: string,
@@ -148,6 +149,7 @@ export function stallResult(
   jobs: number,
   seconds: number,
   rows: readonly PhaseRow[],
+  windows: readonly PhaseRow[] = rows,
 ): BenchResult {
   const most = (pick: (row: PhaseRow) => number) => Math.max(...rows.map(pick));
   return {
@@ -173,6 +175,6 @@ export function stallResult(
       maxCpuTurnMs: most((r) => r.cpuMaxMs),
       maxOwnTurnMs: most((r) => r.ownMaxMs),
     },
-    windows: rows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
+    windows: windows.map((r) => ({ ...r })) as unknown as Record<string, number>[],
   };
 }

@@ -362,6 +362,7 @@ export const stalls: Workload<StallParams> = {
         params.live,
         (performance.now() - started) / 1_000,
         measured,
+        rows,
       ),
     ];
   },
