@@ -228,9 +228,9 @@ export function lostReasonOf(core: QueueCore, claim: Claim): Error | undefined {
  * `hooks.ts`) answers for `claim`; `absent` from a queue without it (one of
  * another release of the package), the answer that changes nothing.
  */
-function askQueue<T>(queue: object, key: symbol, claim: Claim, absent: T): T {
-  const hook = (queue as Record<symbol, ((c: Claim) => T) | undefined>)[key];
-  return typeof hook === "function" ? hook.call(queue, claim) : absent;
+function askQueue<T>(queue: object, key: symbol, claim: Claim, absent: T, ...more: unknown[]): T {
+  const hook = (queue as Record<symbol, ((c: Claim, ...more: unknown[]) => T) | undefined>)[key];
+  return typeof hook === "function" ? hook.call(queue, claim, ...more) : absent;
 }
 
 /** Registry key of the getter on `Queue.prototype` that {@link queueFailure} reads. */
@@ -292,10 +292,7 @@ export const CLAIM_ON_LOST = Symbol.for("taquba.claimOnLost");
  * it: the handler may still return and the job complete.
  */
 export function onClaimLost(queue: object, claim: Claim, callback: (reason: Error) => void): void {
-  const hook = (queue as Record<symbol, ((c: Claim, f: (r: Error) => void) => void) | undefined>)[
-    CLAIM_ON_LOST
-  ];
-  if (typeof hook === "function") hook.call(queue, claim, callback);
+  askQueue<void>(queue, CLAIM_ON_LOST, claim, undefined, callback);
 }
 
 /** What {@link onClaimLost} asks of the queue's core. */
