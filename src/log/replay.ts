@@ -212,8 +212,11 @@ async function fetchWal(
   const budget = new SliceBudget(undefined, sliceNow);
   let budgetTurn = 0;
   let endedTurn = 0;
+  /** Reads asked in the current slice: its first is asked whatever the clock says (progress). */
+  let askedInSlice = 0;
   const startBudget = (): void => {
     budget.start();
+    askedInSlice = 0;
     const started = ++budgetTurn;
     // Runs once the turn that started the budget (and its microtasks) is over.
     turnLater(() => {
@@ -227,7 +230,7 @@ async function fetchWal(
   const fetchNext = async (): Promise<void> => {
     while (next < count) {
       if (endedTurn === budgetTurn) startBudget();
-      else if (budget.spent()) {
+      else if (askedInSlice > 0 && budget.spent()) {
         turn ??= nextTurn().then(() => {
           turn = null;
           startBudget();
@@ -236,6 +239,7 @@ async function fetchWal(
         continue;
       }
       const index = next++;
+      askedInSlice++;
       const key = keys.wal(from + index);
       const body = await storage.get(key);
       if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");

@@ -299,4 +299,26 @@ describe("reading what came after over a store that answers without I/O", {
     assert.equal(processReadings, 0, "the process's clock was read");
     await log.close();
   });
+
+  it("reads on, an object per slice at least, on a slice clock that has spent each slice by its next reading", async () => {
+    // The WAL fetch asked its budget again after each turn before reading anything: on a
+    // clock past the slice at every reading it only ever yielded. Here the clock stops
+    // moving after a while, so a read that makes no progress ends rather than spins.
+    const inner = new MemoryStore();
+    const log = await quietLog(inner);
+    await appendBatches(log, 0, 20);
+    const { position } = await readLog(inner, "q");
+    await appendBatches(log, 20, 30);
+    let readings = 0;
+    const options = Object.assign(testOptions(), {
+      [SLICE_CLOCK]: () => (++readings <= 50_000 ? readings * 10 : 500_000),
+    });
+    const contents = await readLog(inner, "q", options);
+    assert.equal(contents.records.length, 30);
+    const update = await readLogAfter(inner, "q", position!, options);
+    assert.ok("tail" in update, JSON.stringify(update));
+    assert.equal(update.tail.toArray().length, 10);
+    assert.ok(readings < 2_000, `the slice clock was read ${readings} times for 40 WAL objects`);
+    await log.close();
+  });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { openLog } from "../../../src/log/index.js";
+import { openLog, type ReadLogOptions } from "../../../src/log/index.js";
 import { silentLogger } from "../../../src/logger.js";
 import { apply } from "../../../src/queue/apply.js";
 import type { Queue } from "../../../src/queue/queue.js";
@@ -16,7 +16,7 @@ import {
 import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectInfo, StoredObject } from "../../../src/store/types.js";
-import { SliceBudget } from "../../../src/util/slices.js";
+import { SLICE_CLOCK, SliceBudget } from "../../../src/util/slices.js";
 import { testOptions } from "../../log/helpers.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, definition, open } from "./helpers.js";
@@ -270,6 +270,32 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     await schedulesPlanned(reader);
     const { searches } = await cronSearchesDuring(() => reader.listSchedules());
     assert.deepEqual(searches, []);
+  });
+
+  it("a reader opens, plans and reopens on a slice clock that has spent each slice by its next reading", async () => {
+    // Its open's WAL fetch only ever yielded on such a clock. Here the clock stops moving
+    // after a while, so an open that makes no progress ends rather than spins.
+    const store = new MemoryStore();
+    const { log } = await openLog(store, "q", testOptions());
+    const schedules = (cron: string): Uint8Array[] =>
+      Array.from({ length: 40 }, (_, i) =>
+        encodeRecord({ tag: Tag.ScheduleSet, schedule: definition(`s${i}`, "Europe/Paris", cron) }),
+      );
+    await log.append(schedules("0 3 * * *"));
+    let readings = 0;
+    const options = {
+      [SLICE_CLOCK]: () => (++readings <= 50_000 ? readings * 10 : 500_000),
+    } as ReadLogOptions;
+    const reader = await QueueReader.open(store, "q", options);
+    await schedulesPlanned(reader);
+    await log.append(schedules("0 4 * * *"));
+    const again = await reader.reopen();
+    await schedulesPlanned(again);
+    const listed = again.listSchedules();
+    assert.equal(listed.length, 40);
+    assert.equal(listed[0]!.cron, "0 4 * * *");
+    assert.ok(readings < 2_000, `the slice clock was read ${readings} times`);
+    await log.close();
   });
 
   it("a reopen from a reader of an empty log plans the schedules it finds", async () => {
