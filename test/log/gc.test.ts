@@ -307,6 +307,31 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     );
     await log.close();
   });
+  it("deletes on, an object per slice at least, on a slice clock that has spent each slice by its next reading", async () => {
+    // Its delete lanes asked the budget again after each turn before deleting anything: on a
+    // clock past the slice at every reading they only ever yielded. Here the clock stops
+    // moving after a while, so a pass that makes no progress ends rather than spins.
+    let readings = 0;
+    const sliceNow = (): number => (++readings <= 50_000 ? readings * 10 : 500_000);
+    const store = new MemoryStore();
+    const { log } = await openLog(
+      store,
+      "q",
+      testOptions({ gcMinAgeMs: 0, checkpointWalBatches: 1_000_000 }),
+      { sliceNow },
+    );
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 40; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    readings = 0;
+    await log.checkpoint();
+    assert.deepEqual(await keysUnder(store, "q/wal/"), [], "the pass deleted the WAL it covers");
+    assert.ok(readings < 2_000, `the slice clock was read ${readings} times for 40 deletes`);
+    await log.close();
+  });
   it("keeps every record, and close resolves, when appends and close() go on during a pass", async () => {
     const store = new MemoryStore();
     const sliceNow = countingClock(); // a slice ends at every check: the most turns
