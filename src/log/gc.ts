@@ -293,6 +293,8 @@ class Slices {
   readonly #budget: SliceBudget;
   /** One turn shared by every delete lane once the budget is spent. */
   #turn: Promise<void> | null = null;
+  /** Deletes started in the current slice: its first starts whatever the clock says (progress). */
+  #startedInSlice = 0;
 
   constructor(sliceNow: MonotonicNow = processNow) {
     this.#budget = new SliceBudget(undefined, sliceNow);
@@ -305,6 +307,7 @@ class Slices {
     this.#turn ??= nextTurn().then(() => {
       this.#turn = null;
       this.#budget.start();
+      this.#startedInSlice = 0;
     });
     return this.#turn;
   }
@@ -337,13 +340,12 @@ class Slices {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
-        const turn = this.#yield();
+        const turn = this.#startedInSlice === 0 && this.#turn === null ? null : this.#yield();
         if (turn !== null) {
           await turn;
-          // A lane goes on after its turn (asking the budget first could only yield again on a
-          // clock past the slice by then): every turn deletes something.
-          if (next >= items.length) return;
+          continue;
         }
+        this.#startedInSlice++;
         await fn(items[next++]!);
       }
     };

@@ -332,6 +332,49 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     assert.ok(readings < 2_000, `the slice clock was read ${readings} times for 40 deletes`);
     await log.close();
   });
+  it("lets one delete past a spent slice per turn, not one per delete lane", async () => {
+    // After the shared turn every lane deleted before asking the budget again: a turn whose
+    // slice was spent by its first delete still ran one delete per lane (8), which on a store
+    // with blocking deletes is 8 times the slice.
+    let turn = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const deletesPerTurn = new Map<number, number>();
+    class CountingStore extends MemoryStore {
+      override async delete(key: string): Promise<void> {
+        if (key.includes("/wal/")) deletesPerTurn.set(turn, (deletesPerTurn.get(turn) ?? 0) + 1);
+        return super.delete(key);
+      }
+    }
+    let spent = false;
+    let readings = 0;
+    // Within the first slice the clock stands still; once the pass runs, each reading spends it.
+    const sliceNow = (): number => (spent ? ++readings * 10 : 0);
+    const store = new CountingStore();
+    const { log } = await openLog(
+      store,
+      "q",
+      testOptions({ gcMinAgeMs: 0, checkpointWalBatches: 1_000_000 }),
+      { sliceNow },
+    );
+    log.setSnapshotSource(() => rec("snapshot"));
+    for (let i = 0; i < 40; i++) {
+      const written = log.append(rec(`r${i}`));
+      await log.flush();
+      await written;
+    }
+    spent = true;
+    await log.checkpoint();
+    ticking = false;
+    assert.deepEqual(await keysUnder(store, "q/wal/"), [], "the pass deleted the WAL it covers");
+    const most = Math.max(...deletesPerTurn.values());
+    assert.ok(most <= 1, `a turn ran ${most} WAL deletes on a clock past the slice`);
+    await log.close();
+  });
   it("keeps every record, and close resolves, when appends and close() go on during a pass", async () => {
     const store = new MemoryStore();
     const sliceNow = countingClock(); // a slice ends at every check: the most turns
