@@ -21,13 +21,7 @@
 import { BTree, compareStrings } from "../util/btree.js";
 import { asBuffer, ByteReader, ByteWriter, DecodeError, prefixedBytes } from "./binary.js";
 import { latin1Slice } from "./buffer-codecs.js";
-import {
-  decodeHistory,
-  type EncodedHistory,
-  readHistory,
-  skipHistory,
-  varintChars,
-} from "./history.js";
+import { decodeHistory, type EncodedHistory, readHistory, skipHistory } from "./history.js";
 import type { JobAttempt } from "./types.js";
 
 /** A cancelled job as its tombstone keeps it. */
@@ -73,13 +67,6 @@ function readerOf(entry: string): ByteReader {
   return new ByteReader(Buffer.from(entry, "latin1"), TIME_BYTES);
 }
 
-/** Whether `id` is ASCII and under 128 chars: its UTF-8 bytes are its chars, its length one varint byte. */
-function isShortAscii(id: string): boolean {
-  if (id.length >= 0x80) return false;
-  for (let k = 0; k < id.length; k++) if (id.charCodeAt(k) >= 0x80) return false;
-  return true;
-}
-
 /** Encodes a tombstone (see the module comment). */
 export function encodeTombstone(
   id: string,
@@ -87,23 +74,9 @@ export function encodeTombstone(
   at: number,
   history: EncodedHistory,
 ): string {
-  if (isShortAscii(id)) {
-    // Built as a string directly: the history already is one (latin1), and
-    // a round trip through a buffer would copy it twice more.
-    const high = Math.floor(at / TWO_32);
-    const low = at - high * TWO_32;
-    const time = String.fromCharCode(
-      high >>> 24,
-      (high >>> 16) & 0xff,
-      (high >>> 8) & 0xff,
-      high & 0xff,
-      low >>> 24,
-      (low >>> 16) & 0xff,
-      (low >>> 8) & 0xff,
-      low & 0xff,
-    );
-    return time + varintChars(queue) + String.fromCharCode(id.length) + id + history;
-  }
+  // Made from bytes in one go: a `+` of strings would leave a tree of pieces
+  // (the id and history among them) for the state to keep, several objects
+  // per tombstone for the collector to copy and trace.
   const w = new ByteWriter(TIME_BYTES + 40 + history.length);
   const high = Math.floor(at / TWO_32);
   const low = at - high * TWO_32;

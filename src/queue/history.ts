@@ -46,33 +46,6 @@ export function writeAttempt(w: ByteWriter, entry: JobAttempt): void {
   if (entry.error !== undefined) w.string(entry.error);
 }
 
-/** `value` as `ByteWriter.varint` writes it, one char per byte. */
-export function varintChars(value: number): string {
-  let out = "";
-  let v = value;
-  while (v >= 0x80) {
-    out += String.fromCharCode((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  return out + String.fromCharCode(v);
-}
-
-/** One entry as {@link writeAttempt} writes it, one char per byte. */
-function attemptChars(entry: JobAttempt): string {
-  if (entry.error !== undefined) {
-    const w = new ByteWriter(32 + entry.error.length * 3);
-    writeAttempt(w, entry);
-    const bytes = w.finish();
-    return latin1Slice(asBuffer(bytes), 0, bytes.byteLength);
-  }
-  const head = String.fromCharCode(
-    OUTCOMES.indexOf(entry.outcome),
-    entry.claimedAt !== undefined ? HAS_CLAIMED_AT : 0,
-  );
-  const claimed = entry.claimedAt === undefined ? "" : varintChars(entry.claimedAt);
-  return head + varintChars(entry.attempt) + varintChars(entry.recordedAt) + claimed;
-}
-
 export function readAttempt(r: ByteReader): JobAttempt {
   const outcome = OUTCOMES[r.u8()];
   if (outcome === undefined) throw new DecodeError("unknown attempt outcome");
@@ -98,13 +71,21 @@ export function appendAttempt(
   entry: JobAttempt,
 ): EncodedHistory {
   // The usual case: the count fits one byte before and after, and no entry
-  // falls off. Then the new history is the old one with its count bumped
-  // and one entry encoded onto its end, without decoding the old entries.
+  // falls off. Then the new history is the old one's bytes with its count
+  // bumped and one entry encoded onto their end, without decoding the old
+  // entries. Made from bytes in one go: a `+` of strings would leave a tree
+  // of pieces (and a `slice` a view of the old history) for the state to
+  // keep, several objects per job for the collector to copy and trace.
   const count = history === undefined ? 0 : history.charCodeAt(0);
   if (count + 1 <= MAX_HISTORY && count + 1 < 0x80) {
-    const tail = attemptChars(entry);
-    const rest = history === undefined ? "" : history.slice(1);
-    return (String.fromCharCode(count + 1) + rest + tail) as EncodedHistory;
+    const error = entry.error === undefined ? 0 : 8 + 3 * entry.error.length;
+    const w = new ByteWriter((history === undefined ? 1 : history.length) + 24 + error);
+    if (history === undefined) w.u8(0);
+    else w.latin1(history);
+    writeAttempt(w, entry);
+    const bytes = w.finish();
+    bytes[0] = count + 1;
+    return latin1Slice(asBuffer(bytes), 0, bytes.byteLength) as EncodedHistory;
   }
   const list = history === undefined ? [] : decodeHistory(history);
   list.push(entry);

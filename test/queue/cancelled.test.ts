@@ -14,6 +14,7 @@ import { State } from "../../src/queue/state.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { attemptHistoryOf, completionOfJob } from "../../src/queue/views.js";
 import { SliceBudget } from "../../src/util/slices.js";
+import { unflatStringsIn } from "../heap-strings.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueuer, NOW } from "./state-jobs.js";
 
@@ -40,6 +41,15 @@ describe("tombstones of cancelled jobs", () => {
       sorted.map((entry) => decodeTombstone(entry).at),
       [...times].sort((a, b) => a - b),
     );
+  });
+
+  it("are each one flat string: no tree of pieces for the collector", async () => {
+    const unflat = await unflatStringsIn(() =>
+      Array.from({ length: 1_000 }, (_, i) =>
+        encodeTombstone(`01J00000000000000000${String(i).padStart(6, "0")}`, 3, NOW + i, HISTORY),
+      ),
+    );
+    assert.ok(unflat < 100, `${unflat} concatenated or sliced strings kept for 1 000 tombstones`);
   });
 
   it("are exactly the bytes a checkpoint stores, whatever the id, queue index and time", () => {

@@ -13,6 +13,7 @@ import {
   writeHistory,
 } from "../../src/queue/history.js";
 import type { JobAttempt } from "../../src/queue/types.js";
+import { unflatStringsIn } from "../heap-strings.js";
 
 const attempt = fc
   .record(
@@ -62,6 +63,27 @@ describe("encoded attempt history", () => {
         assert.equal(history.length, bytes.byteLength);
       }),
     );
+  });
+
+  it("is one flat string however it was appended to: no tree of pieces for the collector", async () => {
+    const unflat = await unflatStringsIn(() =>
+      Array.from({ length: 1_000 }, (_, i) => {
+        const first = appendAttempt(undefined, {
+          attempt: 1,
+          claimedAt: 1_700_000_000_000 + i,
+          recordedAt: 1_700_000_000_100 + i,
+          outcome: "retried",
+          ...(i % 2 === 0 ? { error: `failure number ${i} of a long run` } : {}),
+        });
+        return appendAttempt(first, {
+          attempt: 2,
+          claimedAt: 1_700_000_000_200 + i,
+          recordedAt: 1_700_000_000_300 + i,
+          outcome: "interrupted",
+        });
+      }),
+    );
+    assert.ok(unflat < 100, `${unflat} concatenated or sliced strings kept for 1 000 histories`);
   });
 
   it("reads back from a snapshot's bytes, leaving the reader just past them", () => {
