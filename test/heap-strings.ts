@@ -15,9 +15,10 @@ interface HeapSnapshot {
 
 /** Concatenated and sliced strings reachable in the heap now. */
 export async function unflatStrings(): Promise<number> {
-  const chunks: string[] = [];
-  for await (const chunk of getHeapSnapshot()) chunks.push(String(chunk));
-  const snapshot = JSON.parse(chunks.join("")) as HeapSnapshot;
+  const chunks: Buffer[] = [];
+  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer);
+  // Decoded whole: a chunk may end inside a character.
+  const snapshot = JSON.parse(Buffer.concat(chunks).toString("utf8")) as HeapSnapshot;
   const fields = snapshot.snapshot.meta.node_fields;
   const types = snapshot.snapshot.meta.node_types[0];
   const typeField = fields.indexOf("type");
