@@ -202,6 +202,14 @@ export class State {
    * again. Not part of a checkpoint.
    */
   readonly storedNextFires = new WeakMap<Schedule, StoredNextFire>();
+  /**
+   * The names of {@link schedules} in listing order, as a reader's planning
+   * or listing last sorted them (`schedules/views.ts`): right for as long as
+   * it holds exactly the names the state holds, which a listing checks, so a
+   * state handed on from reopen to reopen lists without sorting again until
+   * a schedule is added or removed. Not part of a checkpoint.
+   */
+  scheduleOrder: readonly string[] = [];
   /** `firedUpTo` of removed schedules by name, oldest removal first (`schedules/tombstones.ts`). */
   readonly scheduleTombstones: ScheduleTombstones = new Map();
   /** Tombstones of cancelled jobs by public id, until their queue's `resultRetentionMs` passes. */

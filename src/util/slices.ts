@@ -147,11 +147,13 @@ const MERGE_PER_CHECK = 1_024;
  * of the event loop: runs of a few hundred sorted at once, then merged
  * bottom-up with a budget check every thousand items. For lists long enough
  * that one `sort` would hold the loop (tens of thousands of strings).
+ * `turn`: how it yields between slices ({@link nextTurn} unless given).
  */
 export async function sortInSlices<T>(
   items: readonly T[],
   compare: (a: T, b: T) => number,
   budget: SliceBudget = new SliceBudget(),
+  turn: () => Promise<void> = nextTurn,
 ): Promise<T[]> {
   const n = items.length;
   let from: T[] = [];
@@ -159,7 +161,7 @@ export async function sortInSlices<T>(
   for (let lo = 0; lo < n; lo += SORT_RUN) {
     for (const item of items.slice(lo, lo + SORT_RUN).sort(compare)) from.push(item);
     if (budget.spent()) {
-      await nextTurn();
+      await turn();
       budget.start();
     }
   }
@@ -178,7 +180,7 @@ export async function sortInSlices<T>(
         if (++sinceCheck === MERGE_PER_CHECK) {
           sinceCheck = 0;
           if (budget.spent()) {
-            await nextTurn();
+            await turn();
             budget.start();
           }
         }

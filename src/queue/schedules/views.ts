@@ -67,20 +67,47 @@ function nextOfStored(state: State, s: Schedule, crons: StoredCrons): number | n
 const byName = (a: Schedule, b: Schedule): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
+/**
+ * The schedules of `state` in the order `state.scheduleOrder` keeps, or
+ * `null` when it does not hold exactly their names (one was added or
+ * removed since it was sorted): same count, and each name still there.
+ */
+function keptOrder(state: State): Schedule[] | null {
+  const names = state.scheduleOrder;
+  if (names.length !== state.schedules.size) return null;
+  const ordered = new Array<Schedule>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const s = state.schedules.get(names[i]!);
+    if (s === undefined) return null;
+    ordered[i] = s;
+  }
+  return ordered;
+}
+
+/** Keeps `sorted` (every schedule of `state`, by name) as the state's listing order. */
+function keepOrder(state: State, sorted: readonly Schedule[]): void {
+  state.scheduleOrder = sorted.map((s) => s.name);
+}
+
 /** Every schedule of `state`, by name, at once (a reader's snapshot: no queue to hold up). */
 export function listScheduleInfosNow(state: State): ScheduleInfo[] {
+  let schedules = keptOrder(state);
+  if (schedules === null) {
+    schedules = [...state.schedules.values()].sort(byName);
+    keepOrder(state, schedules);
+  }
   const crons = new StoredCrons();
-  return [...state.schedules.values()]
-    .sort(byName)
-    .map((s) => listedInfo(s, (stored) => nextOfStored(state, stored, crons)));
+  const nextOf = (stored: Schedule): number | null => nextOfStored(state, stored, crons);
+  return schedules.map((s) => listedInfo(s, nextOf));
 }
 
 /**
- * Works out, in the background, the next fire time of every schedule of
- * `state` (a reader's snapshot): in slices of `budget`, from the turn after
- * it is made, yielding through unref'd timers (it never holds a process
- * open), until done or {@link stop}ped. A later {@link listScheduleInfosNow}
- * finds what it worked out, and works out the rest itself.
+ * Works out, in the background, the listing order and the next fire time of
+ * every schedule of `state` (a reader's snapshot): in slices of `budget`,
+ * from the turn after it is made, yielding through unref'd timers (it never
+ * holds a process open), until done or {@link stop}ped. A later
+ * {@link listScheduleInfosNow} finds what it worked out (and sorts nothing),
+ * and works out the rest itself.
  */
 export class SchedulePlanning {
   #stopped = false;
@@ -103,10 +130,16 @@ export class SchedulePlanning {
 
   async #plan(state: State, budget: SliceBudget): Promise<void> {
     await idleTurn();
-    const crons = new StoredCrons();
-    // Schedule objects are replaced, never changed, by `apply`: planning an old one is only wasted.
-    const schedules = [...state.schedules.values()];
     budget.start();
+    // Schedule objects are replaced, never changed, by `apply`: planning an old one is only wasted.
+    let schedules = keptOrder(state);
+    if (schedules === null) {
+      schedules = await sortInSlices([...state.schedules.values()], byName, budget, idleTurn);
+      // A reopen stops planning before it changes the state: a stopped sort may be stale.
+      if (this.#stopped) return;
+      keepOrder(state, schedules);
+    }
+    const crons = new StoredCrons();
     for (const s of schedules) {
       if (budget.spent()) {
         await idleTurn();
