@@ -10,16 +10,15 @@ import { scheduleOptions } from "./validate.js";
 
 /** One schedule as reported, `next` its next fire time (`null`: none, or unknown). */
 export function scheduleInfo(s: Schedule, next: number | null): ScheduleInfo {
-  const info: ScheduleInfo = {
-    name: s.name,
-    ...(s.cron === undefined ? { everyMs: s.everyMs! } : { cron: s.cron }),
-    timezone: s.timezone,
-    queue: s.queue,
-    payload: Uint8Array.from(s.payload),
-    catchUp: s.catchUp,
-    nextRunAt: next,
-    firedUpTo: s.firedUpTo,
-  };
+  const { name, timezone, queue, catchUp, firedUpTo } = s;
+  // A plain copy (`Uint8Array.from` walks a Buffer through its iterator).
+  const payload = new Uint8Array(s.payload);
+  // Two literals rather than one with a spread in it, whose later properties
+  // are defined one runtime call each: a listing builds thousands.
+  const info: ScheduleInfo =
+    s.cron === undefined
+      ? { name, everyMs: s.everyMs!, timezone, queue, payload, catchUp, nextRunAt: next, firedUpTo }
+      : { name, cron: s.cron, timezone, queue, payload, catchUp, nextRunAt: next, firedUpTo };
   if (s.options !== undefined) info.options = scheduleOptions(s.options);
   if (s.startAt !== undefined) info.startAt = s.startAt;
   if (s.endAt !== undefined) info.endAt = s.endAt;
