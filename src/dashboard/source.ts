@@ -10,7 +10,7 @@ import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
-import { SCHEDULES_PLANNED } from "../queue/reader-hooks.js";
+import { LIST_SCHEDULES_IN_SLICES } from "../queue/reader-hooks.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import { queueFailure } from "../queue/settle.js";
@@ -365,22 +365,18 @@ export class DashboardSource {
   }
 
   /**
-   * Every schedule with its next run. A reader works its schedules out in the
-   * background: the page waits for that, not in one turn, then lists on that
-   * reader only if it is still the one shown (a refresh meanwhile handed its
-   * state on: listing it would rebuild that state at once, and show an older
-   * snapshot), else waits for the one shown now (a few times at most, then
-   * lists on the one shown).
+   * Every schedule with its next run. Over a reader, listed in slices with
+   * turns of the event loop between them (the reader works out what its
+   * background planning has not yet), from the snapshot shown when asked: a
+   * refresh meanwhile does not change what it lists.
    */
   async schedules(): Promise<ScheduleInfo[]> {
-    for (let tries = 1; ; tries++) {
-      const reads = await this.#reads();
-      if (tries > 4) return await reads.listSchedules();
-      await (reads as { [SCHEDULES_PLANNED]?: () => Promise<void> | undefined })[
-        SCHEDULES_PLANNED
-      ]?.();
-      if (reads === this.#current && this.#reopening === null) return await reads.listSchedules();
-    }
+    const reads = await this.#reads();
+    // A live queue lists in slices itself; a reader of a version without the hook lists at once.
+    const inSlices = (reads as { [LIST_SCHEDULES_IN_SLICES]?: () => Promise<ScheduleInfo[]> })[
+      LIST_SCHEDULES_IN_SLICES
+    ];
+    return await (inSlices === undefined ? reads.listSchedules() : inSlices.call(reads));
   }
 
   health(): Health {

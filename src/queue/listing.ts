@@ -232,6 +232,27 @@ function encodeCursor(status: JobStatus, key: WalkKey | string): string {
   return typeof key === "string" ? `${status}:${key}` : `${status}:${key[0]}.${key[1]}`;
 }
 
+/**
+ * Refuses the `loadPayloads` a reader's listing does not take: `true` on its
+ * `listJobs` (`loaded` false: it answers at once and reads no payload
+ * object), `false` on its `listJobsLoaded` (`loaded` true: that is `listJobs`).
+ */
+export function refuseReaderLoadPayloads(options: ListJobsOptions, loaded: boolean): void {
+  const asked = (options as ListJobsOptions | null)?.loadPayloads;
+  if (!loaded && asked === true)
+    throw invalidArgumentGot(
+      "options.loadPayloads",
+      "false or absent on a QueueReader (its listJobs answers at once and reads no payload object)",
+      "true; use `reader.listJobsLoaded(...)` to read offloaded payloads",
+    );
+  if (loaded && asked === false)
+    throw invalidArgument(
+      "options.loadPayloads",
+      "true or absent on listJobsLoaded (use `reader.listJobs(...)` to leave payloads unread)",
+      false,
+    );
+}
+
 /** Checked `listJobs` arguments: the status, where to start, and the page size. */
 export function checkListJobs(
   status: unknown,

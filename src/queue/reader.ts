@@ -14,17 +14,23 @@ import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { SLICE_MS, SliceBudget, sliceClockOf } from "../util/slices.js";
-import { checkObjectStore, checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
+import { checkObjectStore, checkString } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
-import { checkListJobs, type JobPage, type ListJobsOptions, listJobsPage } from "./listing.js";
+import {
+  checkListJobs,
+  type JobPage,
+  type ListJobsOptions,
+  listJobsPage,
+  refuseReaderLoadPayloads,
+} from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
-import { SCHEDULES_PLANNED, SET_SLICE_MS } from "./reader-hooks.js";
+import { installReaderHooks } from "./reader-hooks.js";
 import { advance, readSnapshot, type Snapshot, stateOf } from "./reader-snapshot.js";
 import type { ScheduleInfo } from "./schedules/types.js";
-import { listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
+import { listScheduleInfos, listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -66,16 +72,15 @@ export class QueueReader {
   #planning: SchedulePlanning | undefined;
 
   static {
-    Object.defineProperties(QueueReader.prototype, {
-      [SET_SLICE_MS]: {
-        value(this: QueueReader, ms: number): void {
-          this.#sliceMs = ms;
-        },
+    installReaderHooks(QueueReader.prototype, {
+      setSliceMs: (reader, ms) => {
+        reader.#sliceMs = ms;
       },
-      [SCHEDULES_PLANNED]: {
-        value(this: QueueReader): Promise<void> | undefined {
-          return this.#planning?.done();
-        },
+      schedulesPlanned: (reader) => reader.#planning?.done(),
+      // What it lists it works out itself: the background planning would only look again.
+      listSchedulesInSlices: (reader) => {
+        reader.#planning?.stop();
+        return listScheduleInfos(reader.#state, undefined, reader.#sliceBudget());
       },
     });
   }
@@ -140,9 +145,13 @@ export class QueueReader {
 
   /** This reader, its schedules planned in the background from the next turn on. */
   #plan(): QueueReader {
-    const clock = sliceClockOf(this.#openedWith.options);
-    this.#planning = new SchedulePlanning(this.#state, new SliceBudget(this.#sliceMs, clock));
+    this.#planning = new SchedulePlanning(this.#state, this.#sliceBudget());
     return this;
+  }
+
+  /** A budget for a slice of this reader's work. */
+  #sliceBudget(): SliceBudget {
+    return new SliceBudget(this.#sliceMs, sliceClockOf(this.#openedWith.options));
   }
 
   /** A full read: the newest checkpoint and the WAL after it, counted by `metered`. */
@@ -348,12 +357,7 @@ export class QueueReader {
    * ```
    */
   listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
-    if ((options as ListJobsOptions | null)?.loadPayloads === true)
-      throw invalidArgumentGot(
-        "options.loadPayloads",
-        "false or absent on a QueueReader (its listJobs answers at once and reads no payload object)",
-        "true; use `reader.listJobsLoaded(...)` to read offloaded payloads",
-      );
+    refuseReaderLoadPayloads(options, false);
     return this.#listJobs(queue, status, options);
   }
 
@@ -382,12 +386,7 @@ export class QueueReader {
     status: JobStatus,
     options: ListJobsOptions = {},
   ): Promise<JobPage<JobRecord>> {
-    if ((options as ListJobsOptions | null)?.loadPayloads === false)
-      throw invalidArgument(
-        "options.loadPayloads",
-        "true or absent on listJobsLoaded (use `reader.listJobs(...)` to leave payloads unread)",
-        false,
-      );
+    refuseReaderLoadPayloads(options, true);
     const page = this.#listJobs(queue, status, options);
     await this.#payloads.materialiseListing(page.jobs, this.#payloads.callLimit());
     return page;

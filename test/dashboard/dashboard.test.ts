@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Cron } from "croner";
 import { ManualClock } from "../../src/clock.js";
 import { dashboard } from "../../src/dashboard/index.js";
 import { DashboardSource } from "../../src/dashboard/source.js";
@@ -22,22 +21,6 @@ import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
 import { definition } from "../queue/schedules/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
-
-/** Runs `f`, counting croner's searches (`nextRun`) meanwhile. */
-function cronSearchesNow<T>(f: () => T): { result: T; searches: number } {
-  const proto = Cron.prototype as unknown as { nextRun: (...args: unknown[]) => unknown };
-  const original = proto.nextRun;
-  let searches = 0;
-  proto.nextRun = function (this: Cron, ...args: unknown[]) {
-    searches++;
-    return original.apply(this, args);
-  };
-  try {
-    return { result: f(), searches };
-  } finally {
-    proto.nextRun = original;
-  }
-}
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 
@@ -397,7 +380,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
     }
   });
 
-  it("over a reader, the schedules page waits for the reader's background planning, then lists without working out fire times", async () => {
+  it("over a reader, the schedules page lists in turns of the event loop, what listSchedules lists", async () => {
     const store = new MemoryStore();
     const { log } = await openLog(store, "app", testOptions());
     const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
@@ -411,26 +394,30 @@ describe("dashboard", { timeout: 60_000 }, () => {
     );
     await log.close();
     const reader = await QueueReader.open(store, "app");
+    const hooks = reader as unknown as Record<symbol, (...args: unknown[]) => unknown>;
+    await hooks[Symbol.for("taquba.schedulesPlanned")]!.call(reader);
+    // Every budget check finds the slice spent: even planned, the list is built a schedule a turn.
+    hooks[Symbol.for("taquba.setSliceMs")]!.call(reader, 0);
     const source = new DashboardSource(reader, {
       refreshMs: 5_000,
       logger: silentLogger,
       prices: undefined,
       now: () => 1_780_000_000_000,
     });
-    // The listing itself (after the wait) must find every fire time worked out.
-    let listedSearches = -1;
-    const list = reader.listSchedules.bind(reader);
-    reader.listSchedules = () => {
-      const { result, searches } = cronSearchesNow(list);
-      listedSearches = searches;
-      return result;
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
     };
+    setImmediate(tick);
     const listed = await source.schedules();
-    assert.equal(listed.length, 40);
-    assert.equal(listedSearches, 0);
+    counting = false;
+    assert.deepEqual(listed, (await QueueReader.open(store, "app")).listSchedules());
+    assert.ok(turns >= 40, `the event loop turned ${turns} times while 40 schedules were listed`);
   });
 
-  it("over a reader, a schedules page whose wait for planning spans a refresh lists on the new reader, not the one it handed its state to", async () => {
+  it("over a reader, a schedules page that spans a refresh lists the snapshot it was asked on, never listing the reader the refresh retired", async () => {
     const store = new MemoryStore();
     const { log } = await openLog(store, "app", testOptions());
     const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
@@ -443,15 +430,17 @@ describe("dashboard", { timeout: 60_000 }, () => {
       Array.from({ length: 40 }, (_, i) => set(`s${String(i).padStart(2, "0")}`, i)),
     );
     const first = await QueueReader.open(store, "app");
+    // The page takes many turns: the refresh lands while it lists.
+    (first as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(0);
     await log.append([set("zz", 0)]);
     await log.close();
-    const listedOn: string[] = [];
+    const listedAtOnce: string[] = [];
     const spied = (reader: QueueReader, name: string): QueueReader => {
       const list = reader.listSchedules.bind(reader);
       reader.listSchedules = () => {
-        const { result, searches } = cronSearchesNow(list);
-        listedOn.push(`${name}: ${result.length} schedules, ${searches} searches`);
-        return result;
+        // A listing at once of a reader whose state was handed on would rebuild that state.
+        listedAtOnce.push(name);
+        return list();
       };
       return reader;
     };
@@ -463,13 +452,18 @@ describe("dashboard", { timeout: 60_000 }, () => {
       now: () => 1_780_000_000_000,
     });
     const page = source.schedules();
-    // The reopen starts while the page waits for the first reader's planning.
     await new Promise((resolve) => setImmediate(resolve));
     const refresh = source.refresh(true);
     const listed = await page;
     await refresh;
-    assert.equal(listed.length, 41);
-    assert.deepEqual(listedOn, ["reopened: 41 schedules, 0 searches"]);
+    assert.deepEqual(
+      listed.map((s) => s.name),
+      Array.from({ length: 40 }, (_, i) => `s${String(i).padStart(2, "0")}`),
+    );
+    assert.ok(listed.every((s) => s.error === undefined && s.nextRunAt !== null));
+    // The next page lists the new snapshot.
+    assert.equal((await source.schedules()).length, 41);
+    assert.deepEqual(listedAtOnce, []);
   });
 
   it("over a reader, answers a request that arrives during a refresh from the new snapshot", async () => {

@@ -157,18 +157,25 @@ export class SchedulePlanning {
 /**
  * Every schedule of `state`, by name, as they were when called. Working out
  * a cron schedule's next fire time costs the parser real time, so the list
- * is built in slices of the event loop: thousands of schedules never stall
- * the queue (or the dashboard page that lists them).
+ * is built in slices of `budget`, with turns of the event loop between them:
+ * thousands of schedules never stall the queue (or the dashboard page that
+ * lists them). The order the state keeps is used when it still holds the
+ * state's names (else the list is sorted, in slices, and kept); without
+ * `nextOf`, fire times are the state's stored ones, worked out as needed.
  */
 export async function listScheduleInfos(
   state: State,
   nextOf?: (s: Schedule) => number | null,
+  budget = new SliceBudget(),
 ): Promise<ScheduleInfo[]> {
   const crons = new StoredCrons();
   const nextOfListed = nextOf ?? ((s: Schedule) => nextOfStored(state, s, crons));
-  // Schedule objects are replaced, never changed, by `apply`: this is a snapshot.
-  const budget = new SliceBudget();
-  const schedules = await sortInSlices([...state.schedules.values()], byName, budget);
+  // Schedule objects are replaced, never changed, by `apply`: taken now, this is a snapshot.
+  let schedules = keptOrder(state);
+  if (schedules === null) {
+    schedules = await sortInSlices([...state.schedules.values()], byName, budget);
+    keepOrder(state, schedules);
+  }
   const infos: ScheduleInfo[] = [];
   budget.start();
   for (const s of schedules) {
