@@ -29,6 +29,7 @@ import { ApplyError, jobIn, place, releaseDedup, unindex, withExtras } from "./p
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { bury, firedUpToOnSet } from "./schedules/tombstones.js";
+import { storedSchedule } from "./schedules/types.js";
 import { type QueueState, type State, Status, type StatusCode } from "./state.js";
 import { Flag, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
@@ -331,7 +332,7 @@ export function apply(state: State, rec: QueueRecord): void {
       // predecessor accounted for.
       const previous = state.schedules.get(name);
       const firedUpTo = firedUpToOnSet(state.scheduleTombstones, previous, name, setAt);
-      state.schedules.set(name, { ...rec.schedule, firedUpTo });
+      state.schedules.set(name, storedSchedule(rec.schedule, firedUpTo));
       return;
     }
     case Tag.Unschedule: {
@@ -351,7 +352,7 @@ export function apply(state: State, rec: QueueRecord): void {
           `schedule fire: ${JSON.stringify(rec.name)} at ${rec.fireAt} is not after its last fire ${schedule.firedUpTo}`,
         );
       if (rec.job !== undefined) enqueue(state, rec.job);
-      state.schedules.set(rec.name, { ...schedule, firedUpTo: rec.fireAt });
+      state.schedules.set(rec.name, storedSchedule(schedule, rec.fireAt));
       return;
     }
     case Tag.Replace: {

@@ -15,7 +15,7 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.js";
 import { NewerFormatError } from "./decode-error.js";
 import { readScheduleDefinition, writeScheduleDefinition } from "./schedules/codec.js";
-import type { Schedule } from "./schedules/types.js";
+import { type Schedule, storedSchedule } from "./schedules/types.js";
 import type { State } from "./state.js";
 
 /** Section kinds. */
@@ -176,7 +176,7 @@ export class SectionsReader {
     const firedUpTo = body.varint();
     if (this.#state.schedules.has(definition.name))
       throw new DecodeError(`snapshot holds schedule ${JSON.stringify(definition.name)} twice`);
-    this.#state.schedules.set(definition.name, { ...definition, firedUpTo });
+    this.#state.schedules.set(definition.name, storedSchedule(definition, firedUpTo));
   }
 
   #tombstone(body: ByteReader): void {

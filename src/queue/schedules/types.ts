@@ -194,6 +194,29 @@ export interface Schedule extends ScheduleDefinition {
 }
 
 /**
+ * The schedule the state keeps for `definition`, its fires accounted for up
+ * to `firedUpTo`: one object literal, so every schedule shares one object
+ * shape (a spread followed by a new property gave each object a shape of its
+ * own, and every read of their fields a megamorphic lookup).
+ */
+export function storedSchedule(d: ScheduleDefinition, firedUpTo: number): Schedule {
+  return {
+    name: d.name,
+    cron: d.cron,
+    everyMs: d.everyMs,
+    timezone: d.timezone,
+    queue: d.queue,
+    payload: d.payload,
+    options: d.options,
+    startAt: d.startAt,
+    endAt: d.endAt,
+    catchUp: d.catchUp,
+    setAt: d.setAt,
+    firedUpTo,
+  };
+}
+
+/**
  * What a listing found for one stored schedule's next fire time: the time
  * (`null`: none), or the error that computing it threw.
  */

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
 import { openLog } from "../../../src/log/index.js";
+import { apply } from "../../../src/queue/apply.js";
 import { QueueReader } from "../../../src/queue/reader.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
+import { decodeSnapshot, encodeSnapshot } from "../../../src/queue/snapshot.js";
+import { State } from "../../../src/queue/state.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { testOptions } from "../../log/helpers.js";
 import { definition } from "./helpers.js";
@@ -100,5 +104,37 @@ describe("a reader's schedule order", { timeout: 30_000 }, () => {
       assert.deepEqual(reader.listSchedules(), fresh);
     }
     await log.close();
+  });
+});
+
+describe("a state's schedule objects", () => {
+  it("share one shape, whether set, fired or restored from a checkpoint", async () => {
+    // A listing and the writer's timers read every schedule's fields: with an object shape
+    // (hidden class) of its own each, every read of them is a megamorphic lookup.
+    setFlagsFromString("--allow-natives-syntax");
+    const sameShape = new Function("a", "b", "return %HaveSameMap(a, b)") as (
+      a: object,
+      b: object,
+    ) => boolean;
+    const state = new State();
+    for (const [i, name] of shuffledNames(40).entries())
+      apply(state, { tag: Tag.ScheduleSet, schedule: definition(name, ZONES[i % 4]!) });
+    // A name set again takes its predecessor's fires into account.
+    apply(state, { tag: Tag.ScheduleSet, schedule: definition("s002", "UTC") });
+    apply(state, {
+      tag: Tag.ScheduleFire,
+      name: "s001",
+      fireAt: Date.parse("2026-01-01T03:00:00Z"),
+      job: undefined,
+    });
+    const restored = decodeSnapshot(encodeSnapshot(state));
+    for (const s of [state, restored]) {
+      const all = [...s.schedules.values()];
+      assert.equal(all.length, 40);
+      assert.deepEqual(
+        all.filter((other) => !sameShape(all[0]!, other)).map((other) => other.name),
+        [],
+      );
+    }
   });
 });
