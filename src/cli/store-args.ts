@@ -15,6 +15,7 @@ import { isUnreadable, markUnreadable } from "../queue/payload-object.js";
 import { QUEUE_OWNED_DIRS } from "../queue/payloads.js";
 import { openQueueWith, type Queue } from "../queue/queue.js";
 import { QueueReader } from "../queue/reader.js";
+import { planningNoSchedules } from "../queue/reader-hooks.js";
 import type { JobRecord } from "../queue/types.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/types.js";
@@ -131,12 +132,18 @@ export function noStore(where: string, hint: string): CommandFailure {
 /**
  * A read-only view of an existing queue store: never fences a running
  * writer. A place that holds no queue store is a {@link CommandFailure}.
+ * It plans no schedules in the background: a command that lists them lists
+ * through `listSchedulesInSlices`.
  */
 export async function openReader(values: StoreValues): Promise<QueueReader> {
-  return openReaderAt(await resolveStore(values));
+  return planningNoSchedules(await openReaderAt(await resolveStore(values)));
 }
 
-/** {@link openReader} on a store already resolved (a command that reopens it later keeps it). */
+/**
+ * {@link openReader} on a store already resolved (a command that reopens it
+ * later keeps it), planning its schedules in the background (the dashboard
+ * lists them).
+ */
 export async function openReaderAt({ store, path, where }: ResolvedStore): Promise<QueueReader> {
   const reader = await QueueReader.open(store, path);
   if (reader.inspection.manifest === null) throw noStore(where, "");
@@ -182,7 +189,7 @@ export async function readBeforeWriting(
   io: CliIO,
 ): Promise<{ reader: QueueReader; checked: CheckedStore }> {
   const now = nowOf(io);
-  const reader = await QueueReader.open(resolved.store, resolved.path);
+  const reader = planningNoSchedules(await QueueReader.open(resolved.store, resolved.path));
   const { manifest } = reader.inspection;
   const before = manifest === null ? null : writerState(manifest, reader.writerHeartbeat(), now);
   return { reader, checked: { ...resolved, before } };

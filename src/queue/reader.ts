@@ -82,6 +82,7 @@ export class QueueReader {
         reader.#planning?.stop();
         return listScheduleInfos(reader.#state, undefined, reader.#sliceBudget());
       },
+      stopPlanning: (reader) => reader.#planning?.stop(),
     });
   }
 

@@ -8,11 +8,33 @@ import { encodeRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import { FileStore } from "../../src/store/file.js";
 import { testOptions } from "../log/helpers.js";
+import { cronSearchesDuring } from "../queue/schedules/cron-spy.js";
 import { definition } from "../queue/schedules/helpers.js";
 import { cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-schedules-");
 after(temp.removeAll);
+
+/** A file store holding `n` daily crons, each a (cron, zone) pair of its own, and one job. */
+async function storeWithCrons(n: number): Promise<string> {
+  const dir = await temp.make();
+  const zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
+  const { log } = await openLog(new FileStore(dir), "taquba", testOptions());
+  await log.append(
+    Array.from({ length: n }, (_, i) =>
+      encodeRecord({
+        tag: Tag.ScheduleSet,
+        schedule: definition(
+          `s${String(i).padStart(4, "0")}`,
+          zones[i % 4]!,
+          `${Math.floor(i / 4) % 60} ${Math.floor(i / 240) % 24} * * *`,
+        ),
+      }),
+    ),
+  );
+  await log.close();
+  return dir;
+}
 
 describe("taquba schedules", { timeout: 60_000 }, () => {
   it("lists every schedule with its next fire time, without fencing the writer", async () => {
@@ -68,6 +90,48 @@ describe("taquba schedules", { timeout: 60_000 }, () => {
     assert.match(
       listed.stdout,
       /^mars {2}cron "0 3 \* \* \*" Mars\/Olympus_Mons {2}queue "reports" {2}next - \(not fired here: "[^"]*Mars\/Olympus_Mons[^"]*"\) {2}catch-up latest {2}payload "\{\}"\n$/,
+    );
+  });
+
+  it("read commands that list no schedule work out no fire time, in the turns after them either", async () => {
+    const dir = await storeWithCrons(40);
+    for (const command of ["stats", "queues", "inspect"]) {
+      const { result, searches } = await cronSearchesDuring(async () => {
+        const ran = await cli(command, "--store", dir);
+        // Long enough for a background planning to run through 40 schedules.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return ran;
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(searches, [], command);
+    }
+  });
+
+  it("lists thousands of schedules in turns of the event loop, not in one", async () => {
+    const dir = await storeWithCrons(1_000);
+    let searchesBefore = 0;
+    const perTurn: number[] = [];
+    const { result, searches } = await cronSearchesDuring(async (sofar) => {
+      let counting = true;
+      const tick = (): void => {
+        perTurn.push(sofar.length - searchesBefore);
+        searchesBefore = sofar.length;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      try {
+        return await cli("schedules", "--store", dir);
+      } finally {
+        counting = false;
+        perTurn.push(sofar.length - searchesBefore); // the turn the command ended in
+      }
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.split("\n").length, 1_001);
+    assert.ok(searches.length >= 1_000);
+    assert.ok(
+      Math.max(...perTurn) < searches.length / 2,
+      `at most ${Math.max(...perTurn)} of ${searches.length} searches in one turn`,
     );
   });
 });

@@ -129,6 +129,7 @@ export class SchedulePlanning {
 
   async #plan(state: State, budget: SliceBudget): Promise<void> {
     await idleTurn();
+    if (this.#stopped) return;
     budget.start();
     // Schedule objects are replaced, never changed, by `apply`: planning an old one is only wasted.
     let schedules = keptOrder(state);

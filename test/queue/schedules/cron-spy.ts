@@ -6,10 +6,11 @@ const SEARCHES: readonly Search[] = ["nextRun", "nextRuns", "previousRuns"];
 /**
  * Runs `f`, recording the pattern of every search croner is asked for
  * meanwhile (`nextRun`, `nextRuns`, `previousRuns`, on any `Cron`), in order.
- * Nicknames show expanded, as croner keeps them.
+ * Nicknames show expanded, as croner keeps them. `f` is given the list as
+ * it grows.
  */
 export async function cronSearchesDuring<T>(
-  f: () => T | Promise<T>,
+  f: (searches: readonly string[]) => T | Promise<T>,
 ): Promise<{ result: T; searches: string[] }> {
   const searches: string[] = [];
   const proto = Cron.prototype as unknown as Record<Search, (...args: unknown[]) => unknown>;
@@ -20,7 +21,7 @@ export async function cronSearchesDuring<T>(
       return original.apply(this, args);
     };
   try {
-    return { result: await f(), searches };
+    return { result: await f(searches), searches };
   } finally {
     for (const [key, original] of originals) proto[key] = original;
   }
