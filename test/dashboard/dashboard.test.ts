@@ -18,6 +18,7 @@ import { runWorker } from "../../src/worker/run-worker.js";
 import { GatedStore } from "../log/gated.js";
 import { testOptions } from "../log/helpers.js";
 import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
+import { cronSearchesDuring } from "../queue/schedules/cron-spy.js";
 import { definition } from "../queue/schedules/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
 import { formFields, http, serve } from "./helpers.js";
@@ -430,9 +431,16 @@ describe("dashboard", { timeout: 60_000 }, () => {
       Array.from({ length: 40 }, (_, i) => set(`s${String(i).padStart(2, "0")}`, i)),
     );
     const first = await QueueReader.open(store, "app");
+    const hooks = first as unknown as Record<symbol, (...args: unknown[]) => unknown>;
+    // Planning works out every fire time of the snapshot first: a page that lists that
+    // state has no fire time left to search for. A state rebuilt from a retired reader
+    // has lost them, so listing it would search again.
+    await hooks[Symbol.for("taquba.schedulesPlanned")]!.call(first);
     // The page takes many turns: the refresh lands while it lists.
-    (first as unknown as Record<symbol, (ms: number) => void>)[Symbol.for("taquba.setSliceMs")]!(0);
-    await log.append([set("zz", 0)]);
+    hooks[Symbol.for("taquba.setSliceMs")]!.call(first, 0);
+    // The only pattern the new snapshot adds: the reopened reader's planning may search it.
+    const added = "40 3 * * *";
+    await log.append([set("zz", 40)]);
     await log.close();
     const listedAtOnce: string[] = [];
     const spied = (reader: QueueReader, name: string): QueueReader => {
@@ -451,16 +459,24 @@ describe("dashboard", { timeout: 60_000 }, () => {
       prices: undefined,
       now: () => 1_780_000_000_000,
     });
-    const page = source.schedules();
-    await new Promise((resolve) => setImmediate(resolve));
-    const refresh = source.refresh(true);
-    const listed = await page;
-    await refresh;
+    const { result: listed, searches } = await cronSearchesDuring(async () => {
+      const page = source.schedules();
+      await new Promise((resolve) => setImmediate(resolve));
+      const refresh = source.refresh(true);
+      const listed = await page;
+      await refresh;
+      return listed;
+    });
     assert.deepEqual(
       listed.map((s) => s.name),
       Array.from({ length: 40 }, (_, i) => `s${String(i).padStart(2, "0")}`),
     );
     assert.ok(listed.every((s) => s.error === undefined && s.nextRunAt !== null));
+    assert.deepEqual(
+      searches.filter((pattern) => pattern !== added),
+      [],
+      "the page lists the planned state, not one rebuilt from the reader the refresh retired",
+    );
     // The next page lists the new snapshot.
     assert.equal((await source.schedules()).length, 41);
     assert.deepEqual(listedAtOnce, []);
