@@ -194,13 +194,22 @@ export interface Schedule extends ScheduleDefinition {
 }
 
 /**
+ * `T` with every key required (an optional one keeps its type, `undefined`
+ * included): a literal of this type must name each key, so a key added to `T`
+ * later is a compile error where the literal leaves it out, not silently lost.
+ */
+type EveryKey<T> = { readonly [K in keyof Required<T>]: T[K] };
+
+/**
  * The schedule the state keeps for `definition`, its fires accounted for up
  * to `firedUpTo`: one object literal, so every schedule shares one object
- * shape (a spread followed by a new property gave each object a shape of its
- * own, and every read of their fields a megamorphic lookup).
+ * shape. On Node 20 a spread followed by a new property gave each object a
+ * shape of its own, and every read of their fields a megamorphic lookup; on
+ * Node 22 the spread already gave them one shape, so the gain is on Node 20.
+ * The literal names every key of `Schedule` (see `EveryKey`).
  */
 export function storedSchedule(d: ScheduleDefinition, firedUpTo: number): Schedule {
-  return {
+  const stored: EveryKey<Schedule> = {
     name: d.name,
     cron: d.cron,
     everyMs: d.everyMs,
@@ -214,6 +223,7 @@ export function storedSchedule(d: ScheduleDefinition, firedUpTo: number): Schedu
     setAt: d.setAt,
     firedUpTo,
   };
+  return stored;
 }
 
 /**
