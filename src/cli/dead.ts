@@ -2,7 +2,7 @@
 import { DEFAULT_DEAD_JOBS_LIMIT } from "../queue/options.js";
 import type { JobRecord } from "../queue/types.js";
 import { checkQueueName } from "../queue/validate.js";
-import { defineCommand, nonNegativeInt } from "./args.js";
+import { defineCommand, positiveInt } from "./args.js";
 import {
   listedPayload,
   loadListedPayloads,
@@ -22,7 +22,7 @@ across all of them in id order, each line starting with its queue). Read-only.
 Options:
   --after <id>           list the jobs whose ids sort after this one (the last id
                          of the previous page; any id, of a job still there or not)
-  --limit <n>            jobs per page (default ${DEFAULT_DEAD_JOBS_LIMIT})
+  --limit <n>            jobs per page, 1 or more (default ${DEFAULT_DEAD_JOBS_LIMIT})
 ${STORE_HELP}
 `;
 
@@ -41,7 +41,7 @@ export const deadCommand = defineCommand({
     const { values } = parsed;
     const [queue] =
       parsed.positionals.length === 0 ? [undefined] : positionals(parsed.positionals, ["queue"]);
-    const limit = nonNegativeInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
+    const limit = positiveInt(values.limit, "limit", DEFAULT_DEAD_JOBS_LIMIT);
     if (queue !== undefined) checkQueueName(queue, "<queue>");
     const reader = await openReader(values);
     const options = { limit, ...(values.after === undefined ? {} : { after: values.after }) };

@@ -10,6 +10,7 @@ import {
   checkQueueName,
   checkTimestamp,
 } from "../queue/validate.js";
+import { expectationMessage } from "../validate.js";
 import {
   badFlag,
   type CommandOptions,
@@ -17,7 +18,7 @@ import {
   intFlag,
   type ParsedCommandArgs,
 } from "./args.js";
-import { nowOf } from "./io.js";
+import { nowOf, UsageError } from "./io.js";
 import { openWriter, positionals, WRITE_HELP, WRITE_OPTIONS } from "./store-args.js";
 import { quoted, terminalJson } from "./terminal-text.js";
 import { timeFlag } from "./time-flag.js";
@@ -51,7 +52,17 @@ function headers(values: string[] | undefined): Record<string, string> | undefin
   for (const pair of values) {
     const at = pair.indexOf("=");
     if (at <= 0) throw badFlag("header", "key=value", pair);
-    out[pair.slice(0, at)] = pair.slice(at + 1);
+    const key = pair.slice(0, at);
+    // Not the last one silently: the other value the user gave would be lost.
+    if (key in out)
+      throw new UsageError(
+        expectationMessage(
+          "--header",
+          "given once per key",
+          `${quoted(key)} twice (${quoted(`${key}=${out[key]}`)} and ${quoted(pair)})`,
+        ),
+      );
+    out[key] = pair.slice(at + 1);
   }
   return checkHeaders(out, "--header");
 }

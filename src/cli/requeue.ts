@@ -27,7 +27,7 @@ Moves a dead job back to pending (attempts reset, enqueue time kept); with
 
 Options:
   --all                  requeue the dead jobs of <queue> instead of one job
-  --limit <n>            with --all: at most this many (default all)
+  --limit <n>            with --all: at most this many, 1 or more (default all)
 ${WRITE_HELP}
 `;
 
@@ -41,7 +41,7 @@ export const requeueCommand = defineCommand({
     const all = values.all === true;
     const [target] = positionals(parsed.positionals, [all ? "queue" : "job-id"]);
     if (!all && values.limit !== undefined) throw new UsageError("--limit goes with --all <queue>");
-    const limit = intFlag(values.limit, "limit", 0);
+    const limit = intFlag(values.limit, "limit", 1);
     if (all) checkQueueName(target, "<queue>");
     // Read-only first: a queue never seen, or a job that is not dead, needs no writer; nor
     // does a queue with no dead job (opening one would fence a running writer for nothing).

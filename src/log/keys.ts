@@ -5,7 +5,16 @@
  */
 import { decodeTime } from "ulid";
 import { InvalidArgumentError, taqubaErrorCode } from "../errors.js";
-import { keyRoomOf, LONGEST_NAME_BYTES, MAX_OBJECT_KEY_BYTES } from "../store/key-room.js";
+import {
+  keyLength,
+  keyRoomOf,
+  LONGEST_NAME_BYTES,
+  MAX_AZURE_SEGMENTS,
+  MAX_OBJECT_KEY_BYTES,
+  NAME_SEGMENTS,
+  prefixSegments,
+  unitWord,
+} from "../store/key-room.js";
 import type { ObjectStore } from "../store/types.js";
 import { checkString, expectationMessage, invalidArgument } from "../validate.js";
 
@@ -28,31 +37,68 @@ const CHECKPOINT_PATTERN = /^(\d{20})-([0-9A-Za-z]+)$/;
 export function checkedLogPrefix(path: unknown, arg: string, store: ObjectStore): string {
   const prefix = normalizePrefix(checkString(path, arg));
   const room = keyRoomOf(store);
+  if (room === undefined) return prefix;
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short paths need no count.
-  if (room !== undefined && prefix.length * 3 + LONGEST_NAME_BYTES > room) {
-    const bytes = Buffer.byteLength(prefix, "utf8");
-    if (bytes + LONGEST_NAME_BYTES > room) {
-      const most = room - 1 - LONGEST_NAME_BYTES;
-      const why = `its keys take at most ${MAX_OBJECT_KEY_BYTES.toLocaleString("en-US")} bytes, ${MAX_OBJECT_KEY_BYTES - room} of them its prefix and "/", and a queue adds names of up to ${LONGEST_NAME_BYTES} bytes after the path and its "/"`;
-      // A prefix this long leaves room for the store's root only: "at most 0 bytes" would read as a bug.
-      if (most < 1)
-        throw new InvalidArgumentError(
-          `${expectationMessage(
-            arg,
-            `"" (the store's root) on ${store.describe()}, whose prefix leaves room for no other path (${why})`,
-            `${bytes - 1} bytes`,
-          )}: use a shorter \`prefix\` for the store, or the path ""`,
-        );
-      throw new InvalidArgumentError(
-        `${expectationMessage(
-          arg,
-          `at most ${most} UTF-8 bytes on ${store.describe()} (${why})`,
-          `${bytes - 1} bytes`,
-        )}: use a shorter \`path\`, or a shorter \`prefix\` for the store`,
+  if (prefix.length * 3 + LONGEST_NAME_BYTES > room.length) {
+    const length = keyLength(prefix, room.unit);
+    if (length + LONGEST_NAME_BYTES > room.length) {
+      const word = unitWord(room.unit);
+      const why = `its keys take at most ${MAX_OBJECT_KEY_BYTES.toLocaleString("en-US")} ${word}, ${MAX_OBJECT_KEY_BYTES - room.length} of them its prefix and "/", and a queue adds names of up to ${LONGEST_NAME_BYTES} ${word} after the path and its "/"`;
+      refuseTooLong(
+        arg,
+        store,
+        room.length - 1 - LONGEST_NAME_BYTES,
+        room.unit,
+        why,
+        `${length - 1} ${word}`,
+        "a shorter `path`",
+      );
+    }
+  }
+  if (room.segments !== undefined) {
+    const segments = prefixSegments(prefix);
+    if (segments + NAME_SEGMENTS > room.segments) {
+      const why = `its blob names take at most ${MAX_AZURE_SEGMENTS} segments, ${MAX_AZURE_SEGMENTS - room.segments} of them its prefix, and a queue adds names of ${NAME_SEGMENTS} segments after the path`;
+      refuseTooLong(
+        arg,
+        store,
+        room.segments - NAME_SEGMENTS,
+        '"/"-separated segments',
+        why,
+        `${segments} segments`,
+        "a `path` of fewer segments",
       );
     }
   }
   return prefix;
+}
+
+/**
+ * Refuses a path (`arg`) over `most` of `unit` on `store` (`why` says
+ * where that limit comes from, `got` what the path takes, `shorter` how to
+ * shorten it); a limit below 1 leaves room for the store's root only.
+ */
+function refuseTooLong(
+  arg: string,
+  store: ObjectStore,
+  most: number,
+  unit: string,
+  why: string,
+  got: string,
+  shorter: string,
+): never {
+  // A prefix this long leaves room for the store's root only: "at most 0 bytes" would read as a bug.
+  if (most < 1)
+    throw new InvalidArgumentError(
+      `${expectationMessage(
+        arg,
+        `"" (the store's root) on ${store.describe()}, whose prefix leaves room for no other path (${why})`,
+        got,
+      )}: use a shorter \`prefix\` for the store, or the path ""`,
+    );
+  throw new InvalidArgumentError(
+    `${expectationMessage(arg, `at most ${most} ${unit} on ${store.describe()} (${why})`, got)}: use ${shorter}, or a shorter \`prefix\` for the store`,
+  );
 }
 
 /** What {@link pathRefusal} says a refused path should be, before the store's reason. */

@@ -8,6 +8,7 @@
 import type { QueueCore } from "./core.js";
 import { childResults, enqueueFlow, type FlowJob, type FlowResult } from "./flows.js";
 import * as kv from "./kv.js";
+import { notReceiver } from "./receiver.js";
 import {
   refusedInBuild,
   runTransaction,
@@ -18,10 +19,24 @@ import type { Payload } from "./types.js";
 
 /** Transactions, flows and the KV namespace of a `Queue` (see `Queue`). */
 export class QueueData {
+  /**
+   * The core of `receiver` (the `this` of a method); a `TypeError` saying how
+   * to call the method when it is not a queue (a detached `enqueue`).
+   */
+  static #coreOf(receiver: unknown): QueueCore {
+    if (typeof receiver === "object" && receiver !== null && #core in receiver)
+      return receiver.#core;
+    throw notReceiver("Queue", receiver);
+  }
+
   /** This queue's core, handed down by `Queue`'s constructor. */
   readonly #core: QueueCore;
 
-  protected constructor(core: QueueCore) {
+  /**
+   * Only `Queue` constructs this, with its core: typed `never` so that the
+   * published declarations name no internal type.
+   */
+  protected constructor(core: never) {
     this.#core = core;
   }
 
@@ -80,8 +95,11 @@ export class QueueData {
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult> {
     return (
-      refusedInBuild(this.#core, "transaction", "add its operations to the outer `tx` instead") ??
-      runTransaction(this.#core, build)
+      refusedInBuild(
+        QueueData.#coreOf(this),
+        "transaction",
+        "add its operations to the outer `tx` instead",
+      ) ?? runTransaction(QueueData.#coreOf(this), build)
     );
   }
 
@@ -116,10 +134,10 @@ export class QueueData {
   enqueueFlow(flow: FlowJob): Promise<FlowResult> {
     return (
       refusedInBuild(
-        this.#core,
+        QueueData.#coreOf(this),
         "enqueueFlow",
         "a flow is an atomic call of its own: enqueue it before or after the transaction",
-      ) ?? enqueueFlow(this.#core, flow)
+      ) ?? enqueueFlow(QueueData.#coreOf(this), flow)
     );
   }
 
@@ -131,7 +149,7 @@ export class QueueData {
    * children.
    */
   childResults(parentId: string): Promise<Record<string, Uint8Array | undefined>> {
-    return childResults(this.#core, parentId);
+    return childResults(QueueData.#coreOf(this), parentId);
   }
 
   /**
@@ -142,7 +160,7 @@ export class QueueData {
    * is durable, never before.
    */
   kvGet(key: string): Promise<Uint8Array | null> {
-    return kv.kvGet(this.#core, key);
+    return kv.kvGet(QueueData.#coreOf(this), key);
   }
 
   /**
@@ -152,14 +170,16 @@ export class QueueData {
    */
   kvPut(key: string, value: Payload): Promise<void> {
     return (
-      refusedInBuild(this.#core, "kvPut", "use `tx.kvPut`") ?? kv.kvPut(this.#core, key, value)
+      refusedInBuild(QueueData.#coreOf(this), "kvPut", "use `tx.kvPut`") ??
+      kv.kvPut(QueueData.#coreOf(this), key, value)
     );
   }
 
   /** Remove the KV entry `key`; resolves (once durable) with whether it was there. */
   kvDelete(key: string): Promise<boolean> {
     return (
-      refusedInBuild(this.#core, "kvDelete", "use `tx.kvDelete`") ?? kv.kvDelete(this.#core, key)
+      refusedInBuild(QueueData.#coreOf(this), "kvDelete", "use `tx.kvDelete`") ??
+      kv.kvDelete(QueueData.#coreOf(this), key)
     );
   }
 
@@ -171,8 +191,11 @@ export class QueueData {
    */
   kvCompareAndSet(key: string, expected: Payload | null, value: Payload): Promise<boolean> {
     return (
-      refusedInBuild(this.#core, "kvCompareAndSet", "use `tx.kvCheck` and `tx.kvPut`") ??
-      kv.kvCompareAndSet(this.#core, key, expected, value)
+      refusedInBuild(
+        QueueData.#coreOf(this),
+        "kvCompareAndSet",
+        "use `tx.kvCheck` and `tx.kvPut`",
+      ) ?? kv.kvCompareAndSet(QueueData.#coreOf(this), key, expected, value)
     );
   }
 
@@ -182,6 +205,6 @@ export class QueueData {
    * `options.cursor` for the next page; it is absent on the last page.
    */
   kvScan(prefix: string, options: kv.KvScanOptions = {}): Promise<kv.KvPage> {
-    return kv.kvScan(this.#core, prefix, options);
+    return kv.kvScan(QueueData.#coreOf(this), prefix, options);
   }
 }

@@ -24,6 +24,7 @@ import type {
 } from "./options.js";
 import { QueueData } from "./queue-data.js";
 import * as reads from "./reads.js";
+import { notReceiver } from "./receiver.js";
 import { refusedInBuild } from "./transaction.js";
 import type {
   CancelOutcome,
@@ -38,10 +39,21 @@ import { checkQueueName } from "./validate.js";
 
 /** Management of a `Queue`'s jobs and queues (see `Queue`). */
 export class QueueManagement extends QueueData {
+  /**
+   * The core of `receiver` (the `this` of a method); a `TypeError` saying how
+   * to call the method when it is not a queue (a detached `enqueue`).
+   */
+  static #coreOf(receiver: unknown): QueueCore {
+    if (typeof receiver === "object" && receiver !== null && #core in receiver)
+      return receiver.#core;
+    throw notReceiver("Queue", receiver);
+  }
+
   /** This queue's core, handed down by `Queue`'s constructor. */
   readonly #core: QueueCore;
 
-  protected constructor(core: QueueCore) {
+  /** Only `Queue` constructs this, with its core (`never`: see `QueueData`'s constructor). */
+  protected constructor(core: never) {
     super(core);
     this.#core = core;
   }
@@ -59,7 +71,7 @@ export class QueueManagement extends QueueData {
    * such a job with `payloadError` instead, see {@link listJobs}).
    */
   getJob(id: string): Promise<JobRecord | null> {
-    return reads.readJob(this.#core, id);
+    return reads.readJob(QueueManagement.#coreOf(this), id);
   }
 
   /**
@@ -89,7 +101,7 @@ export class QueueManagement extends QueueData {
    * closes.
    */
   waitForCompletion(id: string, options: WaitForCompletionOptions = {}): Promise<Completion> {
-    return waitForCompletionOf(this.#core, id, options);
+    return waitForCompletionOf(QueueManagement.#coreOf(this), id, options);
   }
 
   /**
@@ -101,7 +113,7 @@ export class QueueManagement extends QueueData {
    * `resultRetentionMs`, or until a new job takes its `jobId`.
    */
   attemptHistory(id: string): Promise<JobAttempt[]> {
-    return reads.readAttemptHistory(this.#core, id);
+    return reads.readAttemptHistory(QueueManagement.#coreOf(this), id);
   }
 
   /**
@@ -116,13 +128,14 @@ export class QueueManagement extends QueueData {
    */
   cancel(id: string): Promise<CancelOutcome> {
     return (
-      refusedInBuild(this.#core, "cancel", "use `tx.cancel`") ?? admin.cancelJob(this.#core, id)
+      refusedInBuild(QueueManagement.#coreOf(this), "cancel", "use `tx.cancel`") ??
+      admin.cancelJob(QueueManagement.#coreOf(this), id)
     );
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */
   stats(queue: string): Promise<QueueStats> {
-    return reads.statsOf(this.#core, queue);
+    return reads.statsOf(QueueManagement.#coreOf(this), queue);
   }
 
   /**
@@ -130,7 +143,7 @@ export class QueueManagement extends QueueData {
    * those paused before their first job (see {@link pauseQueue}).
    */
   listQueues(options: ListQueuesOptions = {}): Promise<string[]> {
-    return reads.queuesOf(this.#core, options);
+    return reads.queuesOf(QueueManagement.#coreOf(this), options);
   }
 
   /**
@@ -144,7 +157,7 @@ export class QueueManagement extends QueueData {
    * `payloadError` saying why (see {@link listJobs}).
    */
   deadJobs(queue: string, options: DeadJobsOptions = {}): Promise<JobRecord[]> {
-    return reads.readDeadJobs(this.#core, queue, options);
+    return reads.readDeadJobs(QueueManagement.#coreOf(this), queue, options);
   }
 
   /**
@@ -156,7 +169,7 @@ export class QueueManagement extends QueueData {
    * (the requeue or removal it rests on may still be in flight).
    */
   requeueDeadJob(job: JobRecord | string): Promise<void> {
-    return admin.requeueDead(this.#core, job);
+    return admin.requeueDead(QueueManagement.#coreOf(this), job);
   }
 
   /**
@@ -191,7 +204,7 @@ export class QueueManagement extends QueueData {
     status: JobStatus,
     options: ListJobsOptions = {},
   ): Promise<JobPage<JobRecord>> {
-    return reads.listJobsOf(this.#core, queue, status, options);
+    return reads.listJobsOf(QueueManagement.#coreOf(this), queue, status, options);
   }
 
   /**
@@ -203,7 +216,7 @@ export class QueueManagement extends QueueData {
    * durable (a wake or removal still in flight may be why).
    */
   wakeScheduled(id: string): Promise<WakeOutcome> {
-    return admin.wakeJob(this.#core, id);
+    return admin.wakeJob(QueueManagement.#coreOf(this), id);
   }
 
   /**
@@ -217,12 +230,12 @@ export class QueueManagement extends QueueData {
    * (or when asked with `includePaused`).
    */
   pauseQueue(queue: string): Promise<void> {
-    return admin.pauseOrResume(this.#core, queue, true);
+    return admin.pauseOrResume(QueueManagement.#coreOf(this), queue, true);
   }
 
   /** Resume a paused queue (durably); waiting claims get its jobs at once. */
   resumeQueue(queue: string): Promise<void> {
-    return admin.pauseOrResume(this.#core, queue, false);
+    return admin.pauseOrResume(QueueManagement.#coreOf(this), queue, false);
   }
 
   /**
@@ -239,7 +252,7 @@ export class QueueManagement extends QueueData {
    * still in flight may be why).
    */
   removeJob(job: JobRecord | string): Promise<boolean> {
-    return admin.removeOne(this.#core, job);
+    return admin.removeOne(QueueManagement.#coreOf(this), job);
   }
 
   /**
@@ -261,7 +274,7 @@ export class QueueManagement extends QueueData {
     status: RemovableStatus,
     options: RemoveJobsOptions = {},
   ): Promise<number> {
-    return admin.removeJobsOf(this.#core, queue, status, options);
+    return admin.removeJobsOf(QueueManagement.#coreOf(this), queue, status, options);
   }
 
   /**
@@ -273,22 +286,22 @@ export class QueueManagement extends QueueData {
    * the call is: one in flight may be why there was nothing to requeue).
    */
   requeueDeadJobs(queue: string, options: RequeueDeadJobsOptions = {}): Promise<number> {
-    return admin.requeueDeadJobsOf(this.#core, queue, options);
+    return admin.requeueDeadJobsOf(QueueManagement.#coreOf(this), queue, options);
   }
 
   /** Promote every due scheduled job now. */
   promoteScheduledNow(): Promise<void> {
-    return admin.promoteNow(this.#core);
+    return admin.promoteNow(QueueManagement.#coreOf(this));
   }
 
   /** Run one reaper pass now: expire leases, then the retention sweeps. */
   reapNow(): Promise<void> {
-    return admin.reapNow(this.#core);
+    return admin.reapNow(QueueManagement.#coreOf(this));
   }
 
   /** Resolve once everything logged so far is durable. */
   flush(): Promise<void> {
-    return admin.flushNow(this.#core);
+    return admin.flushNow(QueueManagement.#coreOf(this));
   }
 
   /**
@@ -296,17 +309,17 @@ export class QueueManagement extends QueueData {
    * `options.defaultQueueConfig`, then `options.queueConfigs[queue]`. Frozen.
    */
   queueConfig(queue: string): Readonly<QueueConfig> {
-    return this.#core.settings.configs.get(checkQueueName(queue));
+    return QueueManagement.#coreOf(this).settings.configs.get(checkQueueName(queue));
   }
 
   /** The clock this queue reads time from. */
   get clock(): Clock {
-    return this.#core.clock;
+    return QueueManagement.#coreOf(this).clock;
   }
 
   /** `true` once closed, or after the log failed (fenced, storage retries exhausted). */
   get closed(): boolean {
-    return this.#core.closed;
+    return QueueManagement.#coreOf(this).closed;
   }
 
   /**
@@ -315,7 +328,7 @@ export class QueueManagement extends QueueData {
    * `estimateRequestCost`.
    */
   storeRequests(): RequestCounts {
-    return this.#core.store.snapshot();
+    return QueueManagement.#coreOf(this).store.snapshot();
   }
 
   /**
@@ -326,6 +339,6 @@ export class QueueManagement extends QueueData {
    * until it writes its own; `null` while the store has none).
    */
   logStats(): ReturnType<Log["stats"]> {
-    return this.#core.log.stats();
+    return QueueManagement.#coreOf(this).log.stats();
   }
 }

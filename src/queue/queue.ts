@@ -29,6 +29,7 @@ import {
 } from "./options.js";
 import * as producers from "./producers.js";
 import { QueueManagement } from "./queue-management.js";
+import { notReceiver } from "./receiver.js";
 import { listSchedulesOf, removeSchedule, setSchedule } from "./schedules/api.js";
 import type { ScheduleInfo, ScheduleSpec } from "./schedules/types.js";
 import * as settle from "./settle.js";
@@ -76,11 +77,17 @@ export class Queue extends QueueManagement {
     };
   }
 
+  /** The core of a method's `this`; for anything else a `TypeError` saying how to call it. */
+  static #coreOf(receiver: unknown): QueueCore {
+    if (typeof receiver === "object" && receiver !== null && #core in receiver)
+      return receiver.#core;
+    throw notReceiver("Queue", receiver);
+  }
   readonly #core: QueueCore;
   #recovery: RecoveryReport | null = null;
 
   private constructor(core: QueueCore) {
-    super(core);
+    super(core as never);
     this.#core = core;
   }
 
@@ -94,14 +101,15 @@ export class Queue extends QueueManagement {
    *   start with `path` and "/" (a leading or trailing "/" is dropped; `""` is
    *   the store's root). Any string the store takes in its object keys:
    *   taquba refuses only a non-string itself, and, on S3Store, GcsStore and
-   *   AzureBlobStore, a path too long for every key under it to stay within
-   *   the 1,024 bytes they take: at most 965 UTF-8 bytes (without those
-   *   "/"), less the store's `prefix` and its "/". When the store refuses a key
-   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments,
-   *   NUL, backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".."
-   *   segments and backslash), this rejects with an `InvalidArgumentError`
-   *   naming `path` and giving the store's reason. S3Store and GcsStore
-   *   take any path; one without those pieces works on every store.
+   *   AzureBlobStore, a path too long for every key under it to stay within the
+   *   1,024 bytes they take: at most 965 UTF-8 bytes (without those "/"), less
+   *   the store's `prefix` and its "/" (Azure: characters, and at most 252
+   *   "/"-separated segments less the prefix's). When the store refuses a key
+   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments, NUL,
+   *   backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".." segments
+   *   and backslash), this rejects with an `InvalidArgumentError` naming `path`
+   *   and giving the store's reason. S3Store and GcsStore take any path; one
+   *   without those pieces works on every store.
    *
    * Rejects with `CorruptionError` naming the object when the store is
    * damaged (see `log.recoverCorruption`). Damage visible before this call
@@ -124,8 +132,8 @@ export class Queue extends QueueManagement {
    */
   enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
     return (
-      refusedInBuild(this.#core, "enqueue", "use `tx.enqueue`") ??
-      producers.enqueueOne(this.#core, queue, payload, options)
+      refusedInBuild(Queue.#coreOf(this), "enqueue", "use `tx.enqueue`") ??
+      producers.enqueueOne(Queue.#coreOf(this), queue, payload, options)
     );
   }
 
@@ -135,8 +143,8 @@ export class Queue extends QueueManagement {
    */
   enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
     return (
-      refusedInBuild(this.#core, "enqueueBatch", "use `tx.enqueue`") ??
-      producers.enqueueBatchOf(this.#core, queue, payloads)
+      refusedInBuild(Queue.#coreOf(this), "enqueueBatch", "use `tx.enqueue`") ??
+      producers.enqueueBatchOf(Queue.#coreOf(this), queue, payloads)
     );
   }
 
@@ -154,8 +162,8 @@ export class Queue extends QueueManagement {
    */
   enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
     return (
-      refusedInBuild(this.#core, "enqueueMany", "use `tx.enqueue`") ??
-      producers.enqueueManyOf(this.#core, queue, jobs)
+      refusedInBuild(Queue.#coreOf(this), "enqueueMany", "use `tx.enqueue`") ??
+      producers.enqueueManyOf(Queue.#coreOf(this), queue, jobs)
     );
   }
 
@@ -174,7 +182,7 @@ export class Queue extends QueueManagement {
    * closed first.
    */
   async claim(queue: string, options: ClaimOptions = {}): Promise<Claim | null> {
-    const claims = await claimJobs(this.#core, queue, 1, options);
+    const claims = await claimJobs(Queue.#coreOf(this), queue, 1, options);
     return claims[0] ?? null;
   }
 
@@ -191,7 +199,12 @@ export class Queue extends QueueManagement {
    * could not be made durable (then none is handed out).
    */
   async claimBatch(queue: string, max: number, options: ClaimOptions = {}): Promise<Claim[]> {
-    return claimJobs(this.#core, queue, checkInteger(max, "max", 0, MAX_CLAIM_BATCH), options);
+    return claimJobs(
+      Queue.#coreOf(this),
+      queue,
+      checkInteger(max, "max", 0, MAX_CLAIM_BATCH),
+      options,
+    );
   }
 
   /**
@@ -202,8 +215,8 @@ export class Queue extends QueueManagement {
    */
   ack(claim: Claim, options: AckOptions = {}): Promise<void> {
     return (
-      refusedInBuild(this.#core, "ack", "use `tx.ack`") ??
-      settle.ackClaim(this.#core, claim, options)
+      refusedInBuild(Queue.#coreOf(this), "ack", "use `tx.ack`") ??
+      settle.ackClaim(Queue.#coreOf(this), claim, options)
     );
   }
 
@@ -214,8 +227,8 @@ export class Queue extends QueueManagement {
    */
   nack(claim: Claim, error: string): Promise<void> {
     return (
-      refusedInBuild(this.#core, "nack", "use `tx.nack`") ??
-      settle.nackClaim(this.#core, claim, error)
+      refusedInBuild(Queue.#coreOf(this), "nack", "use `tx.nack`") ??
+      settle.nackClaim(Queue.#coreOf(this), claim, error)
     );
   }
 
@@ -226,8 +239,8 @@ export class Queue extends QueueManagement {
    */
   deadLetter(claim: Claim, reason: string): Promise<void> {
     return (
-      refusedInBuild(this.#core, "deadLetter", "use `tx.deadLetter`") ??
-      settle.deadLetterClaim(this.#core, claim, reason)
+      refusedInBuild(Queue.#coreOf(this), "deadLetter", "use `tx.deadLetter`") ??
+      settle.deadLetterClaim(Queue.#coreOf(this), claim, reason)
     );
   }
 
@@ -247,7 +260,7 @@ export class Queue extends QueueManagement {
    * ```
    */
   release(claim: Claim): Promise<void> {
-    return settle.releaseClaim(this.#core, claim);
+    return settle.releaseClaim(Queue.#coreOf(this), claim);
   }
 
   /**
@@ -262,7 +275,7 @@ export class Queue extends QueueManagement {
    * trip.
    */
   renewLease(claim: Claim, extensionMs: number): Promise<number> {
-    return settle.renewClaimLease(this.#core, claim, extensionMs);
+    return settle.renewClaimLease(Queue.#coreOf(this), claim, extensionMs);
   }
 
   /**
@@ -270,7 +283,7 @@ export class Queue extends QueueManagement {
    * is reaped, or the queue closes. Already aborted for a claim that is not live.
    */
   claimSignal(claim: Claim): AbortSignal {
-    return settle.signalOfClaim(this.#core, claim);
+    return settle.signalOfClaim(Queue.#coreOf(this), claim);
   }
 
   // ---- schedules -------------------------------------------------------------------------
@@ -309,7 +322,7 @@ export class Queue extends QueueManagement {
    * ```
    */
   schedule(name: string, spec: ScheduleSpec): Promise<void> {
-    return setSchedule(this.#core, name, spec);
+    return setSchedule(Queue.#coreOf(this), name, spec);
   }
 
   /**
@@ -323,12 +336,12 @@ export class Queue extends QueueManagement {
    * removed schedule's later ones: no fire order across schedules is promised.
    */
   unschedule(name: string): Promise<boolean> {
-    return removeSchedule(this.#core, name);
+    return removeSchedule(Queue.#coreOf(this), name);
   }
 
   /** Every schedule, by name, with its next fire time (`nextRunAt`, `null` when it ended). */
   listSchedules(): Promise<ScheduleInfo[]> {
-    return listSchedulesOf(this.#core);
+    return listSchedulesOf(Queue.#coreOf(this));
   }
 
   // ---- events ----------------------------------------------------------------------------
@@ -359,13 +372,13 @@ export class Queue extends QueueManagement {
    * event has been told.
    */
   on<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
-    this.#core.events.on(event, listener);
+    Queue.#coreOf(this).events.on(event, listener);
     return this;
   }
 
   /** Remove a listener added with {@link on} (one registration of it). Returns the queue. */
   off<E extends QueueEventName>(event: E, listener: QueueEventListener<E>): this {
-    this.#core.events.off(event, listener);
+    Queue.#coreOf(this).events.off(event, listener);
     return this;
   }
 
@@ -374,6 +387,7 @@ export class Queue extends QueueManagement {
    * and skipped objects, lost record counts); `null` when nothing was lost.
    */
   get recovery(): RecoveryReport | null {
+    Queue.#coreOf(this); // The brand check, so a detached getter gets the clear TypeError.
     return this.#recovery;
   }
 
@@ -424,11 +438,11 @@ export class Queue extends QueueManagement {
     try {
       // `schedule` and `unschedule` calls made before this one write first (even
       // when queued behind one another); any made after it are refused.
-      const written = this.#core.schedules.calls.closing();
+      const written = Queue.#coreOf(this).schedules.calls.closing();
       if (written !== undefined) await written;
-      if (!this.#core.closed) await this.#core.schedules.fireDueNow();
+      if (!Queue.#coreOf(this).closed) await Queue.#coreOf(this).schedules.fireDueNow();
     } finally {
-      await this.#core.close();
+      await Queue.#coreOf(this).close();
     }
   }
 }

@@ -2,12 +2,10 @@
  * `QueueReader`: a read-only snapshot of a queue store for dashboards, the
  * CLI and audits, answering through the same views as the writer. Its
  * snapshots (what its state is rebuilt from, and how a reopen hands the state
- * on) are `reader-snapshot.ts`'s.
+ * on) are `reader-snapshot.ts`'s; its store reads `reader-reads.ts`'s.
  */
-
 import type { LogInspection, LogPosition, ReadLogOptions } from "../log/index.js";
-import { readLog, readLogAfter } from "../log/index.js";
-import { checkedLogPrefix, pathRefusal } from "../log/keys.js";
+import { checkedLogPrefix } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
@@ -16,7 +14,7 @@ import { MeteredStore } from "../store/wrappers/metered.js";
 import { SLICE_MS, SliceBudget, sliceClockOf } from "../util/slices.js";
 import { checkObjectStore, checkString } from "../validate.js";
 import { childResultsOf } from "./flows.js";
-import { readHeartbeat, type WriterHeartbeat } from "./heartbeat.js";
+import type { WriterHeartbeat } from "./heartbeat.js";
 import { type KvPage, type KvScanOptions, kvGetFrom, kvScanFrom } from "./kv.js";
 import {
   checkListJobs,
@@ -26,9 +24,11 @@ import {
   refuseReaderLoadPayloads,
 } from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
-import { PayloadObjects, QUEUE_OWNED_DIRS } from "./payloads.js";
+import { PayloadObjects } from "./payloads.js";
 import { installReaderHooks } from "./reader-hooks.js";
-import { advance, readSnapshot, type Snapshot, stateOf } from "./reader-snapshot.js";
+import { readFull, readSince } from "./reader-reads.js";
+import { advance, type Snapshot, stateOf } from "./reader-snapshot.js";
+import { notReceiver } from "./receiver.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfos, listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
 import type { State } from "./state.js";
@@ -71,6 +71,11 @@ export class QueueReader {
   /** Schedules' next fire times worked out in the background (stopped by a reopen that hands its state on). */
   #planning: SchedulePlanning | undefined;
 
+  /** `receiver` (a method's `this`) if it is a reader; else a `TypeError` saying how to call it. */
+  static #asReader(receiver: unknown): QueueReader {
+    if (typeof receiver === "object" && receiver !== null && #snapshot in receiver) return receiver;
+    throw notReceiver("QueueReader", receiver);
+  }
   static {
     installReaderHooks(QueueReader.prototype, {
       setSliceMs: (reader, ms) => {
@@ -120,14 +125,15 @@ export class QueueReader {
    *   start with `path` and "/" (a leading or trailing "/" is dropped; `""` is
    *   the store's root). Any string the store takes in its object keys:
    *   taquba refuses only a non-string itself, and, on S3Store, GcsStore and
-   *   AzureBlobStore, a path too long for every key under it to stay within
-   *   the 1,024 bytes they take: at most 965 UTF-8 bytes (without those
-   *   "/"), less the store's `prefix` and its "/". When the store refuses a key
-   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments,
-   *   NUL, backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".."
-   *   segments and backslash), this rejects with an `InvalidArgumentError`
-   *   naming `path` and giving the store's reason. S3Store and GcsStore
-   *   take any path; one without those pieces works on every store.
+   *   AzureBlobStore, a path too long for every key under it to stay within the
+   *   1,024 bytes they take: at most 965 UTF-8 bytes (without those "/"), less
+   *   the store's `prefix` and its "/" (Azure: characters, and at most 252
+   *   "/"-separated segments less the prefix's). When the store refuses a key
+   *   under `path` (FileStore and MemoryStore: empty, "." or ".." segments, NUL,
+   *   backslash or a lone UTF-16 surrogate; AzureBlobStore: "." or ".." segments
+   *   and backslash), this rejects with an `InvalidArgumentError` naming `path`
+   *   and giving the store's reason. S3Store and GcsStore take any path; one
+   *   without those pieces works on every store.
    *   A path under which the store holds nothing reads as an empty store.
    *   One with no manifest but other objects of a queue store (WAL batches,
    *   checkpoints, payload objects) rejects with a `CorruptionError` naming
@@ -162,13 +168,7 @@ export class QueueReader {
     options: ReadLogOptions,
     metered: MeteredStore,
   ): Promise<QueueReader> {
-    const [contents, heartbeat] = await Promise.all([
-      readLog(metered, path, options, { ownedDirs: QUEUE_OWNED_DIRS }),
-      readHeartbeat(metered, path),
-    ]).catch((error: unknown) => {
-      throw pathRefusal(error, store, path, "path");
-    });
-    const snapshot = await readSnapshot(contents);
+    const { contents, heartbeat, snapshot } = await readFull(store, path, options, metered);
     return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
       store,
       path,
@@ -223,7 +223,7 @@ export class QueueReader {
    * ```
    */
   async reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
-    const { store, path } = this.#openedWith;
+    const { store, path } = QueueReader.#asReader(this).#openedWith;
     const options = { ...this.#openedWith.options, ...overrides };
     const openedWith = { store, path, options };
     const metered = new MeteredStore(store);
@@ -239,12 +239,7 @@ export class QueueReader {
     };
     const position = this.#position;
     if (position === null) return fullRead();
-    const [update, heartbeat] = await Promise.all([
-      readLogAfter(metered, path, position, options, { ownedDirs: QUEUE_OWNED_DIRS }),
-      readHeartbeat(metered, path),
-    ]).catch((error: unknown) => {
-      throw pathRefusal(error, store, path, "path");
-    });
+    const [update, heartbeat] = await readSince(store, path, position, options, metered);
     if ("fullRead" in update) return fullRead(update.fullRead);
     this.#planning?.stop(); // Its state is handed on from here (a reopen failing before keeps planning).
     const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);
@@ -263,7 +258,7 @@ export class QueueReader {
 
   /** The requests reading the store took, by kind, and the bytes read. */
   storeRequests(): RequestCounts {
-    return this.#store.snapshot();
+    return QueueReader.#asReader(this).#store.snapshot();
   }
 
   /**
@@ -276,7 +271,7 @@ export class QueueReader {
   async loadPayload(job: JobRecord): Promise<Uint8Array> {
     return job.payloadRef === undefined
       ? job.payload
-      : this.#payloads.read(job.payloadRef, job.payloadSize);
+      : QueueReader.#asReader(this).#payloads.read(job.payloadRef, job.payloadSize);
   }
 
   /**
@@ -285,27 +280,28 @@ export class QueueReader {
    * is live if `closed` is false and `at` is within a few `intervalMs` of now.
    */
   writerHeartbeat(): WriterHeartbeat | null {
-    return this.#heartbeat === null ? null : { ...this.#heartbeat };
+    const beat = QueueReader.#asReader(this).#heartbeat;
+    return beat === null ? null : { ...beat };
   }
 
   /** The results of the children of flow job `parentId` (see `Queue.childResults`). */
   childResults(parentId: string): Record<string, Uint8Array | undefined> {
-    return childResultsOf(this.#state, checkString(parentId, "parentId"));
+    return childResultsOf(QueueReader.#asReader(this).#state, checkString(parentId, "parentId"));
   }
 
   /** The value of the KV entry `key` (a copy), or `null` (see `Queue.kvGet`). */
   kvGet(key: string): Uint8Array | null {
-    return kvGetFrom(this.#state.kv, key);
+    return kvGetFrom(QueueReader.#asReader(this).#state.kv, key);
   }
 
   /** A page of the KV entries whose key starts with `prefix` (see `Queue.kvScan`). */
   kvScan(prefix: string, options: KvScanOptions = {}): KvPage {
-    return kvScanFrom(this.#state.kv, prefix, options);
+    return kvScanFrom(QueueReader.#asReader(this).#state.kv, prefix, options);
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */
   stats(queue: string): QueueStats {
-    return queueStats(this.#state, checkQueueName(queue));
+    return queueStats(QueueReader.#asReader(this).#state, checkQueueName(queue));
   }
 
   /**
@@ -313,7 +309,8 @@ export class QueueReader {
    * those paused before their first job (see `Queue.listQueues`).
    */
   listQueues(options: ListQueuesOptions = {}): string[] {
-    return queueNames(this.#state, checkListQueuesOptions(options).includePaused);
+    const state = QueueReader.#asReader(this).#state;
+    return queueNames(state, checkListQueuesOptions(options).includePaused);
   }
 
   /**
@@ -322,8 +319,9 @@ export class QueueReader {
    * {@link loadPayload} reads it, or use {@link loadJob}.
    */
   getJob(id: string): JobRecord | null {
-    const h = this.#state.findPublic(checkString(id, "id"));
-    return h === -1 ? null : jobToRecord(this.#state, h);
+    const state = QueueReader.#asReader(this).#state;
+    const h = state.findPublic(checkString(id, "id"));
+    return h === -1 ? null : jobToRecord(state, h);
   }
 
   /**
@@ -338,9 +336,10 @@ export class QueueReader {
    * ```
    */
   async loadJob(id: string): Promise<JobRecord | null> {
-    const job = this.getJob(id);
+    const reader = QueueReader.#asReader(this);
+    const job = reader.getJob(id);
     if (job === null || job.payloadRef === undefined) return job;
-    return { ...job, payload: await this.loadPayload(job) };
+    return { ...job, payload: await reader.loadPayload(job) };
   }
 
   /**
@@ -359,7 +358,7 @@ export class QueueReader {
    */
   listJobs(queue: string, status: JobStatus, options: ListJobsOptions = {}): JobPage<JobRecord> {
     refuseReaderLoadPayloads(options, false);
-    return this.#listJobs(queue, status, options);
+    return QueueReader.#asReader(this).#listJobs(queue, status, options);
   }
 
   /**
@@ -388,7 +387,7 @@ export class QueueReader {
     options: ListJobsOptions = {},
   ): Promise<JobPage<JobRecord>> {
     refuseReaderLoadPayloads(options, true);
-    const page = this.#listJobs(queue, status, options);
+    const page = QueueReader.#asReader(this).#listJobs(queue, status, options);
     await this.#payloads.materialiseListing(page.jobs, this.#payloads.callLimit());
     return page;
   }
@@ -407,7 +406,7 @@ export class QueueReader {
    * an unknown id.
    */
   attemptHistory(id: string): JobAttempt[] {
-    return attemptHistoryOf(this.#state, checkString(id, "id"));
+    return attemptHistoryOf(QueueReader.#asReader(this).#state, checkString(id, "id"));
   }
 
   /**
@@ -422,7 +421,7 @@ export class QueueReader {
    * ```
    */
   cancelledJob(id: string): CancelledJobInfo | null {
-    return cancelledJobOf(this.#state, checkString(id, "id")) ?? null;
+    return cancelledJobOf(QueueReader.#asReader(this).#state, checkString(id, "id")) ?? null;
   }
 
   /**
@@ -431,7 +430,7 @@ export class QueueReader {
    * before that is done works out the rest itself, in one synchronous call.
    */
   listSchedules(): ScheduleInfo[] {
-    return listScheduleInfosNow(this.#state);
+    return listScheduleInfosNow(QueueReader.#asReader(this).#state);
   }
 
   /**
@@ -443,6 +442,7 @@ export class QueueReader {
   deadJobs(queue: string, options: DeadJobsOptions = {}): JobRecord[] {
     const name = checkQueueName(queue);
     const { after, limit } = checkDeadJobsOptions(options);
-    return deadJobsPage(this.#state, name, after, limit).map((h) => jobToRecord(this.#state, h));
+    const state = QueueReader.#asReader(this).#state;
+    return deadJobsPage(state, name, after, limit).map((h) => jobToRecord(state, h));
   }
 }

@@ -51,10 +51,12 @@ export interface AzureBlobStoreOptions {
    */
   container: string;
   /**
-   * Blobs live under this "directory" of the container. Its UTF-8 bytes (without a
-   * leading or trailing "/") and a "/" count toward the 1,024 bytes of every
-   * key, so they leave that much less to a queue's `path`; a prefix that
-   * leaves no room for any path (over 965 bytes) is refused.
+   * Blobs live under this "directory" of the container. Its characters
+   * (without a leading or trailing "/") and a "/" count toward the 1,024
+   * characters of every blob name, and its "/"-separated segments toward the
+   * 254 segments of one, so they leave that much less to a queue's `path`; a
+   * prefix that leaves no room for any path (over 965 characters or 252
+   * segments) is refused.
    * @default "" (the container root)
    * @example { prefix: "prod/taquba" }
    */

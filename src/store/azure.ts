@@ -35,7 +35,7 @@ import {
 import { loadOptionalSdk } from "./cloud/load-sdk.js";
 import { DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.js";
 import { compareKeys } from "./key-order.js";
-import { setKeyRoom } from "./key-room.js";
+import { AZURE_BLOB_NAMES, setKeyRoom } from "./key-room.js";
 import {
   type ListOptions,
   type ListPage,
@@ -91,7 +91,7 @@ export class AzureBlobStore implements ObjectStore {
       );
     this.#container = checkName(options.container, "options.container", "AzureBlobStore");
     this.#prefix = normalizePrefix(options.prefix, "options.prefix", "AzureBlobStore");
-    setKeyRoom(this, this.#prefix, "options.prefix", "AzureBlobStore");
+    setKeyRoom(this, this.#prefix, "options.prefix", "AzureBlobStore", AZURE_BLOB_NAMES);
     checkPathKey(this.#prefix, "options.prefix", "AzureBlobStore");
     if (options.client === undefined && !options.connectionString && !options.accountUrl)
       throw invalidArgumentGot(

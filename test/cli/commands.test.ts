@@ -67,6 +67,13 @@ describe("taquba CLI commands", { timeout: 60_000 }, () => {
         .map((line) => line.split(" ")[0]),
       [claim.id, "report-3"],
     );
+    // A page of none is refused (exit 2), not answered "No dead jobs": the queue has some.
+    for (const args of [["reports"], []]) {
+      const none = await cli("dead", ...args, "--limit", "0", ...store);
+      assert.equal(none.code, 2, none.stderr);
+      assert.equal(none.stdout, "");
+      assert.match(none.stderr, /Expected `--limit` to be a positive integer, got "0"$/m);
+    }
 
     // Without a queue: every queue's dead jobs, one page in id order, each line naming its queue.
     const other = await queue.claim("emails");

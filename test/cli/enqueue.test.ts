@@ -35,3 +35,43 @@ describe("taquba enqueue --dedup-key", { timeout: 60_000 }, () => {
     assert.equal(Buffer.from(reader.getJob(id)!.payload).toString(), "hello");
   });
 });
+
+describe("taquba enqueue --header", { timeout: 60_000 }, () => {
+  it("refuses a key given twice, before opening the store, rather than keeping only the last value", async () => {
+    const dir = await temp.make();
+    const twice = await cli(
+      "enqueue",
+      "demo",
+      "hello",
+      "--header",
+      "a=1",
+      "--header",
+      "a=2",
+      "--create",
+      "--store",
+      dir,
+    );
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.equal(
+      twice.stderr,
+      'taquba enqueue: Expected `--header` to be given once per key, got "a" twice ("a=1" and "a=2")\n',
+    );
+    assert.equal(twice.stdout, "");
+    const once = await cli(
+      "enqueue",
+      "demo",
+      "hello",
+      "--header",
+      "a=1",
+      "--header",
+      "b=2=3",
+      "--create",
+      "--store",
+      dir,
+    );
+    assert.equal(once.code, 0, once.stderr);
+    const reader = await QueueReader.open(new FileStore(dir), "taquba");
+    assert.deepEqual({ ...reader.getJob(once.stdout.trim())!.headers }, { a: "1", b: "2=3" });
+    assert.equal(reader.stats("demo").pending, 1, "the refused enqueue stored nothing");
+  });
+});

@@ -58,8 +58,15 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
     assertUsage(
       await cli("dead", "q", "--limit", "-1", "--store", dir),
       "dead",
-      /Expected `--limit` to be an integer ≥ 0, got "-1"$/m,
+      /Expected `--limit` to be a positive integer, got "-1"$/m,
     );
+    // A page of none is refused as `jobs` refuses it, and `requeue --all` opens no writer for it.
+    for (const args of [["dead", "q"], ["dead"], ["requeue", "--all", "q", "--take-over"]])
+      assertUsage(
+        await cli(...args, "--limit", "0", "--store", dir),
+        args[0]!,
+        /Expected `--limit` to be a positive integer, got "0"$/m,
+      );
     // After "--" nothing is an option: "-1" stays a positional argument.
     assertUsage(
       await cli("dead", "--store", dir, "--", "q", "-1"),
@@ -112,13 +119,13 @@ describe("taquba CLI argument errors", { timeout: 60_000 }, () => {
     assertUsage(
       await cli("dead", "q", "--limit", "99999999999999999999", "--store", dir),
       "dead",
-      /Expected `--limit` to be an integer from 0 to 9007199254740991, got "99999999999999999999"$/m,
+      /Expected `--limit` to be an integer from 1 to 9007199254740991, got "99999999999999999999"$/m,
     );
     for (const value of ["1e3", "0x10", "", " 5", "2.0"])
       assertUsage(
         await cli("dead", "q", `--limit=${value}`, "--store", dir),
         "dead",
-        /Expected `--limit` to be an integer ≥ 0/,
+        /Expected `--limit` to be a positive integer/,
       );
     assertUsage(
       await cli("demo", "--jobs", "9007199254740992"),
