@@ -21,6 +21,7 @@ import { mustClaim, otherBuildsQueue } from "../queue/helpers.js";
 import { cronSearchesDuring } from "../queue/schedules/cron-spy.js";
 import { definition } from "../queue/schedules/helpers.js";
 import { type RecordingLogger, recordingLogger } from "../recording-logger.js";
+import { turnsDuring } from "../turns.js";
 import { formFields, http, serve } from "./helpers.js";
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
@@ -405,15 +406,7 @@ describe("dashboard", { timeout: 60_000 }, () => {
       prices: undefined,
       now: () => 1_780_000_000_000,
     });
-    let turns = 0;
-    let counting = true;
-    const tick = (): void => {
-      turns++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const listed = await source.schedules();
-    counting = false;
+    const { result: listed, turns } = await turnsDuring(() => source.schedules());
     assert.deepEqual(listed, (await QueueReader.open(store, "app")).listSchedules());
     assert.ok(turns >= 40, `the event loop turned ${turns} times while 40 schedules were listed`);
   });

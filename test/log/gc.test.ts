@@ -5,6 +5,7 @@ import { type Log, type LogOptions, openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { recordingLogger } from "../recording-logger.js";
+import { turnCounter } from "../turns.js";
 import { countingClock, keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 const BASE = 1_700_000_000_000;
@@ -336,17 +337,12 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     // After the shared turn every lane deleted before asking the budget again: a turn whose
     // slice was spent by its first delete still ran one delete per lane (8), which on a store
     // with blocking deletes is 8 times the slice.
-    let turn = 0;
-    let ticking = true;
-    const tick = (): void => {
-      turn++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     const deletesPerTurn = new Map<number, number>();
     class CountingStore extends MemoryStore {
       override async delete(key: string): Promise<void> {
-        if (key.includes("/wal/")) deletesPerTurn.set(turn, (deletesPerTurn.get(turn) ?? 0) + 1);
+        if (key.includes("/wal/"))
+          deletesPerTurn.set(counter.turns, (deletesPerTurn.get(counter.turns) ?? 0) + 1);
         return super.delete(key);
       }
     }
@@ -369,7 +365,7 @@ describe("a GC pass over a store that answers without I/O", { timeout: 60_000 },
     }
     spent = true;
     await log.checkpoint();
-    ticking = false;
+    counter.stop();
     assert.deepEqual(await keysUnder(store, "q/wal/"), [], "the pass deleted the WAL it covers");
     const most = Math.max(...deletesPerTurn.values());
     assert.ok(most <= 1, `a turn ran ${most} WAL deletes on a clock past the slice`);

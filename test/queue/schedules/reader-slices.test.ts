@@ -7,6 +7,7 @@ import { Tag } from "../../../src/queue/records/tags.js";
 import type { ScheduleInfo } from "../../../src/queue/schedules/types.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { testOptions } from "../../log/helpers.js";
+import { turnsDuring } from "../../turns.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { definition } from "./helpers.js";
 
@@ -35,22 +36,6 @@ function listInSlices(reader: QueueReader): Promise<ScheduleInfo[]> {
 function tinySlices(reader: QueueReader): QueueReader {
   (reader as unknown as Hooks)[Symbol.for("taquba.setSliceMs")]!.call(reader, 0);
   return reader;
-}
-
-/** `f`'s result, and how many turns the event loop took meanwhile. */
-async function turnsDuring<T>(f: () => Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let counting = true;
-  const tick = (): void => {
-    turns++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
-  try {
-    return { result: await f(), turns };
-  } finally {
-    counting = false;
-  }
 }
 
 async function storeWith(names: readonly string[]): Promise<MemoryStore> {
