@@ -1,11 +1,15 @@
 /** Counting turns of the event loop in tests (a `setImmediate` chain). */
 
-/** A running count of event-loop turns; `stop()` ends the chain. */
-export function turnCounter(): { readonly turns: number; stop(): void } {
+/**
+ * A running count of event-loop turns; `stop()` ends the chain. `onTurn`, when
+ * given, runs at each turn the counter sees.
+ */
+export function turnCounter(onTurn?: () => void): { readonly turns: number; stop(): void } {
   let turns = 0;
   let counting = true;
   const tick = (): void => {
     turns++;
+    onTurn?.();
     if (counting) setImmediate(tick);
   };
   setImmediate(tick);

@@ -10,6 +10,7 @@ import { FileStore } from "../../src/store/file.js";
 import { testOptions } from "../log/helpers.js";
 import { cronSearchesDuring } from "../queue/schedules/cron-spy.js";
 import { definition } from "../queue/schedules/helpers.js";
+import { turnCounter } from "../turns.js";
 import { cli, tempDirs } from "./capture.js";
 
 const temp = tempDirs("taquba-cli-schedules-");
@@ -112,17 +113,14 @@ describe("taquba schedules", { timeout: 60_000 }, () => {
     let searchesBefore = 0;
     const perTurn: number[] = [];
     const { result, searches } = await cronSearchesDuring(async (sofar) => {
-      let counting = true;
-      const tick = (): void => {
+      const counter = turnCounter(() => {
         perTurn.push(sofar.length - searchesBefore);
         searchesBefore = sofar.length;
-        if (counting) setImmediate(tick);
-      };
-      setImmediate(tick);
+      });
       try {
         return await cli("schedules", "--store", dir);
       } finally {
-        counting = false;
+        counter.stop();
         perTurn.push(sofar.length - searchesBefore); // the turn the command ended in
       }
     });

@@ -5,6 +5,7 @@ import { silentLogger } from "../../src/logger.js";
 import { Queue } from "../../src/queue/queue.js";
 import { QueueReader } from "../../src/queue/reader.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { turnsDuring } from "../turns.js";
 
 describe("dashboard source", { timeout: 60_000 }, () => {
   it("reads the stats of many queues over several turns of the event loop, all of them in order", async () => {
@@ -29,15 +30,7 @@ describe("dashboard source", { timeout: 60_000 }, () => {
         prices: undefined,
         now: () => 0,
       });
-      let turns = 0;
-      let counting = true;
-      const tick = (): void => {
-        turns++;
-        if (counting) setImmediate(tick);
-      };
-      setImmediate(tick);
-      const stats = await source.allStats();
-      counting = false;
+      const { result: stats, turns } = await turnsDuring(() => source.allStats());
       assert.deepEqual(
         stats.map((s) => s.queue),
         names,

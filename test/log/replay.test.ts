@@ -10,20 +10,21 @@ import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { StoredObject } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { turnCounter } from "../turns.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
 /** A memory store whose WAL reads each take a millisecond of this thread (and no I/O) when `slow`. */
 class SlowWalReads extends MemoryStore {
   slow = false;
-  /** How many turns of the event loop the ticker had seen at each slow read. */
+  /** How many turns of the event loop the counter had seen at each slow read. */
   readonly turnsAtRead: number[] = [];
-  turns = 0;
+  counter: { readonly turns: number } = { turns: 0 };
 
   override get(key: string): Promise<StoredObject | null> {
     if (this.slow && key.includes("/wal/")) {
       const until = performance.now() + 1;
       while (performance.now() < until) {}
-      this.turnsAtRead.push(this.turns);
+      this.turnsAtRead.push(this.counter.turns);
     }
     return super.get(key);
   }
@@ -166,14 +167,9 @@ describe("log replay", { timeout: 60_000 }, () => {
     await first.log.close(); // no snapshot source: the 60 batches stay to be replayed
 
     store.slow = true;
-    let ticking = true;
-    const tick = (): void => {
-      store.turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const second = await openLog(store, "q", testOptions());
-    ticking = false;
+    const counter = turnCounter();
+    store.counter = counter;
+    const second = await openLog(store, "q", testOptions()).finally(() => counter.stop());
     assert.deepEqual(
       texts(second.records),
       Array.from({ length: 60 }, (_, i) => `r${i}`),
