@@ -5,12 +5,12 @@
  * and shared by the writer's open, the read-only tools (`readLog`) and the
  * salvage of a damaged log. Reads only; never writes or fences.
  */
-import { CorruptionError } from "../errors.js";
+import { CorruptionError, StorageError } from "../errors.js";
 import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
 import { turnLater } from "../util/timers.js";
 import { decodeCheckpointInSlices, type VerifiedWalBatch } from "./codec.js";
 import type { LogKeys } from "./keys.js";
-import type { LogStorage } from "./storage.js";
+import { LogStorage } from "./storage.js";
 import { WalTail } from "./tail.js";
 import { listWalRun, tailDamage } from "./wal-run.js";
 import { scanWal, WalScan } from "./wal-scan.js";
@@ -227,8 +227,15 @@ async function fetchWal(
   // One turn shared by every request lane: each lane waiting for a turn of its own would run
   // its slice right after the others', all before any I/O or timer.
   let turn: Promise<void> | null = null;
+  // Once a read failed the fetch has failed: the other lanes ask for nothing more, and those
+  // retrying a read stop at their next attempt (the first failure is the one reported).
+  let failure: Error | null = null;
+  const lanes = new LogStorage(storage.store, {
+    ...storage.retry,
+    stopReason: () => failure ?? storage.retry.stopReason(),
+  });
   const fetchNext = async (): Promise<void> => {
-    while (next < count) {
+    while (failure === null && next < count) {
       if (endedTurn === budgetTurn) startBudget();
       else if (askedInSlice > 0 && budget.spent()) {
         turn ??= nextTurn().then(() => {
@@ -241,9 +248,16 @@ async function fetchWal(
       const index = next++;
       askedInSlice++;
       const key = keys.wal(from + index);
-      const body = await storage.get(key);
-      if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
-      bodies[index] = body;
+      try {
+        const body = await lanes.get(key);
+        if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
+        bodies[index] = body;
+      } catch (error) {
+        failure ??= new StorageError("the WAL fetch stopped: another of its reads failed", {
+          cause: error,
+        });
+        throw error;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, count) }, fetchNext));

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { CorruptionError } from "../../src/errors.js";
+import { CorruptionError, StorageError } from "../../src/errors.js";
 import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
@@ -233,6 +233,48 @@ describe("log replay", { timeout: 60_000 }, () => {
       Array.from({ length: 5 }, (_, i) => `after ${i}`),
     );
     await second.log.close();
+  });
+
+  it("stops fetching the tail once one of its reads failed", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    for (let i = 0; i < 300; i++) await first.log.append(rec(`r${i}`));
+    await first.log.close(); // no snapshot source: the 300 batches stay to be replayed
+    const wal = await keysUnder(store, "q/wal/");
+    const broken = wal[10]!;
+    const walReads: string[] = [];
+    let readsAtFailure = -1;
+    let failures = 0;
+    const faults = new (class extends FaultStore {
+      override get(key: string) {
+        if (key.startsWith("q/wal/")) walReads.push(key);
+        return super.get(key);
+      }
+    })(store);
+    faults.addRule({
+      op: "get",
+      keyPattern: new RegExp(`^${broken}$`),
+      mode: "before",
+      error: () => {
+        failures++;
+        readsAtFailure = walReads.length;
+        return new StorageError("access denied", { permanent: true });
+      },
+    });
+    const error = await openLog(faults, "q", testOptions()).then(
+      () => assert.fail("opened a log whose WAL cannot be read"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
+    assert.equal(failures, 1);
+    // Whatever the lanes still had in flight, none asks for more once the open failed.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(readsAtFailure > 0);
+    assert.equal(
+      walReads.length - readsAtFailure,
+      0,
+      `${walReads.length - readsAtFailure} WAL reads asked after one failed`,
+    );
   });
 
   it("reports a missing checkpoint first, whatever else of the tail is missing", async () => {
