@@ -29,8 +29,8 @@ export class Lease implements ClaimToken {
   progress: string | undefined = undefined;
   /** Ended by a settlement (ack, nack, deadLetter, release, a transaction's), not by expiry or close. */
   settled = false;
-  /** Why the claim was lost while held (its lease expired, the queue stopped); set by {@link lose}. */
-  lostBecause: Error | undefined = undefined;
+  /** Why the claim was lost, or how to make that error when first asked for (see {@link lose}). */
+  #lost: Error | LostReason | undefined = undefined;
   /**
    * Called once by {@link lose}, with why: a traced run's way to end its span
    * when its claim is really lost (not when its job's cancel is only asked).
@@ -82,15 +82,37 @@ export class Lease implements ClaimToken {
     this.controller?.abort(reason);
   }
 
-  /** The claim is lost (not settled by its holder): abort its signal, and keep why. */
-  lose(reason: Error): void {
-    this.lostBecause = reason;
-    this.abort(reason);
+  /** Why the claim was lost while held (its lease expired, the queue stopped); set by {@link lose}. */
+  get lostBecause(): Error | undefined {
+    const lost = this.#lost;
+    if (typeof lost !== "function") return lost;
+    const reason = lost(this);
+    this.#lost = reason;
+    return reason;
+  }
+
+  /**
+   * The claim is lost (not settled by its holder): abort its signal, and keep
+   * why. `reason` may be a function that makes the error: it is called only
+   * when someone listens (a signal, {@link onLost}) or asks later, so a
+   * reaper expiring many leases nobody watches makes no error (and captures
+   * no stack) for each.
+   */
+  lose(reason: Error | LostReason): void {
+    this.#lost = reason;
+    if (this.controller !== undefined) this.abort(this.lostBecause!);
     const onLost = this.onLost;
     this.onLost = undefined;
-    onLost?.(reason);
+    if (onLost !== undefined) onLost(this.lostBecause!);
   }
 }
+
+/** Makes the error saying why `lease` was lost (see {@link Lease.lose}). */
+export type LostReason = (lease: Lease) => Error;
+
+/** Why a lease the reaper found run out was lost. */
+export const leaseExpired: LostReason = (lease) =>
+  new ClaimLostError(`lease of job ${lease.publicId} expired`);
 
 function byExpiry(a: Lease, b: Lease): number {
   return a.expiresAt - b.expiresAt || a.seq - b.seq;

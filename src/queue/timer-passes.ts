@@ -1,5 +1,4 @@
 /** The scheduler's and the reaper's passes over an open queue: bulk records sized to slices, one slice per turn of the event loop. */
-import { ClaimLostError } from "../errors.js";
 import { type MonotonicNow, StepSizer } from "../util/slices.js";
 import type { QueueCore } from "./core.js";
 import {
@@ -9,6 +8,7 @@ import {
   decideSweeps,
   nextRunAt,
 } from "./decisions.js";
+import { leaseExpired } from "./leases.js";
 import { Pass } from "./pass.js";
 import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "./records/bulk.js";
 import { withProgress } from "./settle.js";
@@ -89,7 +89,7 @@ export class TimerPasses {
         if (expired.length > 0) {
           const requeued = new Set<string>();
           const records = expired.map((lease) => {
-            lease.lose(new ClaimLostError(`lease of job ${lease.publicId} expired`));
+            lease.lose(leaseExpired);
             const record = withProgress(decideLeaseExpired(core.state, lease.job, now), lease);
             requeued.add(lease.queue); // a job to claim, or room under a group's claim cap
             return record;
