@@ -110,6 +110,8 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
  */
 export class SchedulePlanning {
   #stopped = false;
+  /** Ends the wait for the turn planning is waiting for (see {@link stop}). */
+  #wake: (() => void) | undefined = undefined;
   readonly #done: Promise<void>;
 
   constructor(state: State, budget: SliceBudget) {
@@ -122,19 +124,33 @@ export class SchedulePlanning {
     return keptOpenUntil(this.#done);
   }
 
-  /** Plans nothing more (what is worked out stays kept). */
+  /** Plans nothing more (what is worked out stays kept); ends a wait for a turn at once. */
   stop(): void {
     this.#stopped = true;
+    this.#wake?.();
+  }
+
+  /** The next idle turn, or less: {@link stop} ends the wait. */
+  #idleTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      idleTurn().then(resolve);
+    });
   }
 
   async #plan(state: State, budget: SliceBudget): Promise<void> {
-    await idleTurn();
+    await this.#idleTurn();
     if (this.#stopped) return;
     budget.start();
     // Schedule objects are replaced, never changed, by `apply`: planning an old one is only wasted.
     let schedules = keptOrder(state);
     if (schedules === null) {
-      schedules = await sortInSlices([...state.schedules.values()], byName, budget, idleTurn);
+      // Stopping ends the sort where it waits (the rejection ends the planning).
+      const turn = async (): Promise<void> => {
+        await this.#idleTurn();
+        if (this.#stopped) throw new Error("schedule planning stopped");
+      };
+      schedules = await sortInSlices([...state.schedules.values()], byName, budget, turn);
       // A reopen stops planning before it changes the state: a stopped sort may be stale.
       if (this.#stopped) return;
       keepOrder(state, schedules);
@@ -142,7 +158,7 @@ export class SchedulePlanning {
     const crons = new StoredCrons();
     for (const s of schedules) {
       if (budget.spent()) {
-        await idleTurn();
+        await this.#idleTurn();
         budget.start();
       }
       if (this.#stopped) return;

@@ -18,6 +18,7 @@ import { MemoryStore } from "../../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectInfo, StoredObject } from "../../../src/store/types.js";
 import { SLICE_CLOCK, SliceBudget } from "../../../src/util/slices.js";
 import { testOptions } from "../../log/helpers.js";
+import { turnsDuring } from "../../turns.js";
 import { cronSearchesDuring } from "./cron-spy.js";
 import { clockAt, definition, open } from "./helpers.js";
 
@@ -307,6 +308,22 @@ describe("schedule listing", { timeout: 30_000 }, () => {
     const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
     assert.equal(result.length, 40);
     assert.deepEqual(searches, []);
+  });
+
+  it("background planning stopped while it sorts ends within a turn, keeping no order", async () => {
+    const names = Array.from(
+      { length: 20_000 },
+      (_, i) => `s${String((i * 7_919) % 20_000).padStart(5, "0")}`,
+    );
+    const state = stateWith(names);
+    // A slice that is always spent: the sort yields after each step.
+    const planning = new SchedulePlanning(state, new SliceBudget(0));
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(state.scheduleOrder, [], "still sorting");
+    planning.stop();
+    const { turns } = await turnsDuring(() => planning.done());
+    assert.ok(turns <= 3, `planning ended ${turns} turns after it was stopped`);
+    assert.deepEqual(state.scheduleOrder, []);
   });
 
   it("background planning that fails leaves no unhandled rejection", async () => {
