@@ -94,12 +94,10 @@ export class QueueData {
    * ```
    */
   transaction(build: (tx: Transaction) => void): Promise<TransactionResult> {
+    const core = QueueData.#coreOf(this);
     return (
-      refusedInBuild(
-        QueueData.#coreOf(this),
-        "transaction",
-        "add its operations to the outer `tx` instead",
-      ) ?? runTransaction(QueueData.#coreOf(this), build)
+      refusedInBuild(core, "transaction", "add its operations to the outer `tx` instead") ??
+      runTransaction(core, build)
     );
   }
 
@@ -132,12 +130,13 @@ export class QueueData {
    * ```
    */
   enqueueFlow(flow: FlowJob): Promise<FlowResult> {
+    const core = QueueData.#coreOf(this);
     return (
       refusedInBuild(
-        QueueData.#coreOf(this),
+        core,
         "enqueueFlow",
         "a flow is an atomic call of its own: enqueue it before or after the transaction",
-      ) ?? enqueueFlow(QueueData.#coreOf(this), flow)
+      ) ?? enqueueFlow(core, flow)
     );
   }
 
@@ -169,18 +168,14 @@ export class QueueData {
    * value with a lone surrogate, is an `InvalidArgumentError` and writes nothing.
    */
   kvPut(key: string, value: Payload): Promise<void> {
-    return (
-      refusedInBuild(QueueData.#coreOf(this), "kvPut", "use `tx.kvPut`") ??
-      kv.kvPut(QueueData.#coreOf(this), key, value)
-    );
+    const core = QueueData.#coreOf(this);
+    return refusedInBuild(core, "kvPut", "use `tx.kvPut`") ?? kv.kvPut(core, key, value);
   }
 
   /** Remove the KV entry `key`; resolves (once durable) with whether it was there. */
   kvDelete(key: string): Promise<boolean> {
-    return (
-      refusedInBuild(QueueData.#coreOf(this), "kvDelete", "use `tx.kvDelete`") ??
-      kv.kvDelete(QueueData.#coreOf(this), key)
-    );
+    const core = QueueData.#coreOf(this);
+    return refusedInBuild(core, "kvDelete", "use `tx.kvDelete`") ?? kv.kvDelete(core, key);
   }
 
   /**
@@ -190,12 +185,10 @@ export class QueueData {
    * `InvalidArgumentError` (no stored value can equal such an `expected`).
    */
   kvCompareAndSet(key: string, expected: Payload | null, value: Payload): Promise<boolean> {
+    const core = QueueData.#coreOf(this);
     return (
-      refusedInBuild(
-        QueueData.#coreOf(this),
-        "kvCompareAndSet",
-        "use `tx.kvCheck` and `tx.kvPut`",
-      ) ?? kv.kvCompareAndSet(QueueData.#coreOf(this), key, expected, value)
+      refusedInBuild(core, "kvCompareAndSet", "use `tx.kvCheck` and `tx.kvPut`") ??
+      kv.kvCompareAndSet(core, key, expected, value)
     );
   }
 

@@ -127,10 +127,8 @@ export class QueueManagement extends QueueData {
    * durable: an end or request still in flight is never taken for done.
    */
   cancel(id: string): Promise<CancelOutcome> {
-    return (
-      refusedInBuild(QueueManagement.#coreOf(this), "cancel", "use `tx.cancel`") ??
-      admin.cancelJob(QueueManagement.#coreOf(this), id)
-    );
+    const core = QueueManagement.#coreOf(this);
+    return refusedInBuild(core, "cancel", "use `tx.cancel`") ?? admin.cancelJob(core, id);
   }
 
   /** Counters of one queue (zeros for a queue that never held a job). */

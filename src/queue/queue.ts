@@ -131,9 +131,10 @@ export class Queue extends QueueManagement {
    * rejects with `DuplicateJobIdError` and writes nothing.
    */
   enqueue(queue: string, payload: Payload, options: EnqueueOptions = {}): Promise<string> {
+    const core = Queue.#coreOf(this);
     return (
-      refusedInBuild(Queue.#coreOf(this), "enqueue", "use `tx.enqueue`") ??
-      producers.enqueueOne(Queue.#coreOf(this), queue, payload, options)
+      refusedInBuild(core, "enqueue", "use `tx.enqueue`") ??
+      producers.enqueueOne(core, queue, payload, options)
     );
   }
 
@@ -142,9 +143,10 @@ export class Queue extends QueueManagement {
    * defaults; resolves with their ids in input order once durable.
    */
   enqueueBatch(queue: string, payloads: Payload[]): Promise<string[]> {
+    const core = Queue.#coreOf(this);
     return (
-      refusedInBuild(Queue.#coreOf(this), "enqueueBatch", "use `tx.enqueue`") ??
-      producers.enqueueBatchOf(Queue.#coreOf(this), queue, payloads)
+      refusedInBuild(core, "enqueueBatch", "use `tx.enqueue`") ??
+      producers.enqueueBatchOf(core, queue, payloads)
     );
   }
 
@@ -161,9 +163,10 @@ export class Queue extends QueueManagement {
    * way nothing is written.
    */
   enqueueMany(queue: string, jobs: JobInput[]): Promise<EnqueueResult[]> {
+    const core = Queue.#coreOf(this);
     return (
-      refusedInBuild(Queue.#coreOf(this), "enqueueMany", "use `tx.enqueue`") ??
-      producers.enqueueManyOf(Queue.#coreOf(this), queue, jobs)
+      refusedInBuild(core, "enqueueMany", "use `tx.enqueue`") ??
+      producers.enqueueManyOf(core, queue, jobs)
     );
   }
 
@@ -214,10 +217,8 @@ export class Queue extends QueueManagement {
    * longer), read by `getJob(id).result` and `waitForCompletion`.
    */
   ack(claim: Claim, options: AckOptions = {}): Promise<void> {
-    return (
-      refusedInBuild(Queue.#coreOf(this), "ack", "use `tx.ack`") ??
-      settle.ackClaim(Queue.#coreOf(this), claim, options)
-    );
+    const core = Queue.#coreOf(this);
+    return refusedInBuild(core, "ack", "use `tx.ack`") ?? settle.ackClaim(core, claim, options);
   }
 
   /**
@@ -226,10 +227,8 @@ export class Queue extends QueueManagement {
    * removed instead of retried.
    */
   nack(claim: Claim, error: string): Promise<void> {
-    return (
-      refusedInBuild(Queue.#coreOf(this), "nack", "use `tx.nack`") ??
-      settle.nackClaim(Queue.#coreOf(this), claim, error)
-    );
+    const core = Queue.#coreOf(this);
+    return refusedInBuild(core, "nack", "use `tx.nack`") ?? settle.nackClaim(core, claim, error);
   }
 
   /**
@@ -238,9 +237,10 @@ export class Queue extends QueueManagement {
    * (cancelled, `reason` kept as its attempt's error), as by {@link nack}.
    */
   deadLetter(claim: Claim, reason: string): Promise<void> {
+    const core = Queue.#coreOf(this);
     return (
-      refusedInBuild(Queue.#coreOf(this), "deadLetter", "use `tx.deadLetter`") ??
-      settle.deadLetterClaim(Queue.#coreOf(this), claim, reason)
+      refusedInBuild(core, "deadLetter", "use `tx.deadLetter`") ??
+      settle.deadLetterClaim(core, claim, reason)
     );
   }
 
@@ -435,14 +435,15 @@ export class Queue extends QueueManagement {
     // A fire due while this process owns the store is this process's to make:
     // the next owner's catch-up counts whatever it finds unfired as missed
     // before it took the store (and `catchUp: "none"` skips it).
+    const core = Queue.#coreOf(this);
     try {
       // `schedule` and `unschedule` calls made before this one write first (even
       // when queued behind one another); any made after it are refused.
-      const written = Queue.#coreOf(this).schedules.calls.closing();
+      const written = core.schedules.calls.closing();
       if (written !== undefined) await written;
-      if (!Queue.#coreOf(this).closed) await Queue.#coreOf(this).schedules.fireDueNow();
+      if (!core.closed) await core.schedules.fireDueNow();
     } finally {
-      await Queue.#coreOf(this).close();
+      await core.close();
     }
   }
 }
