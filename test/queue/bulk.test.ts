@@ -9,26 +9,10 @@ import { Tag } from "../../src/queue/records/tags.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { auditState, liveState } from "../reliability/lib/audit.js";
+import { turnCounter, turnsDuring } from "../turns.js";
 import { openTestQueue, setSliceMs } from "./helpers.js";
 
 const COHORT = 2 * BULK_RECORD_JOBS + 17;
-
-/** Counts turns of the event loop (setImmediate callbacks) until stopped. */
-function turnCounter(): { stop(): number } {
-  let turns = 0;
-  let running = true;
-  const tick = () => {
-    turns++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    stop() {
-      running = false;
-      return turns;
-    },
-  };
-}
 
 /** Claims `count` jobs of `name`, a thousand per durable write (one claim at a time waits a commit each). */
 async function claimMany(queue: Queue, name: string, count: number): Promise<Claim[]> {
@@ -68,19 +52,16 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
       );
       const scheduled = () => liveState(queue).queues.get("s")!.scheduled.size;
       const partway = new Set<number>();
-      let running = true;
-      const sample = () => {
+      const counter = turnCounter(() => {
         const left = scheduled();
         if (left > 0 && left < COHORT) partway.add(left);
-        if (running) setImmediate(sample);
-      };
-      setImmediate(sample);
+      });
       clock.advance(60_000);
       try {
         await queue.promoteScheduledNow();
       } finally {
         // A failed promotion must fail the test, not leave the sampler looping until the timeout.
-        running = false;
+        counter.stop();
       }
       assert.equal((await queue.stats("s")).pending, COHORT);
       const promotions = await recordsOf(store as MemoryStore, [Tag.PromoteSome]);
@@ -115,10 +96,11 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
     );
     const claims = await claimMany(queue, "k", 2 * COHORT);
     await Promise.all(claims.slice(0, COHORT).map((c) => queue.ack(c)));
-    const turns = turnCounter();
-    clock.advance(5_000);
-    await queue.reapNow();
-    assert.ok(turns.stop() >= 2, "the event loop turned while reaping");
+    const { turns } = await turnsDuring(async () => {
+      clock.advance(5_000);
+      await queue.reapNow();
+    });
+    assert.ok(turns >= 2, "the event loop turned while reaping");
     const stats = await queue.stats("k");
     assert.equal(stats.claimed, 0);
     assert.equal(stats.pending, COHORT, "every expired lease was requeued");
@@ -142,9 +124,11 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
     await claimMany(queue, "c", COHORT);
     await queue.flush();
     // No close: the next writer finds every job claimed.
-    const turns = turnCounter();
-    const { queue: next } = await openTestQueue({}, store);
-    assert.ok(turns.stop() >= 2, "the event loop turned during the open");
+    const {
+      result: { queue: next },
+      turns,
+    } = await turnsDuring(() => openTestQueue({}, store));
+    assert.ok(turns >= 2, "the event loop turned during the open");
     assert.deepEqual(await next.stats("c"), {
       queue: "c",
       pending: COHORT,

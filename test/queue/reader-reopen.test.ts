@@ -8,6 +8,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import type { StoredObject } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { turnsDuring } from "../turns.js";
 import { readerView } from "./reader-helpers.js";
 
 /** Remembers the keys read, so a test can tell which objects a reopen fetched. */
@@ -73,22 +74,6 @@ const SET_SLICE_MS = Symbol.for("taquba.setSliceMs");
 
 function setSliceMs(reader: QueueReader, ms: number): void {
   (reader as unknown as Record<symbol, (ms: number) => void>)[SET_SLICE_MS]!(ms);
-}
-
-/** Counts the turns of the event loop (`setImmediate` callbacks) until the returned function is called. */
-function countTurns(): () => number {
-  let turns = 0;
-  let counting = true;
-  const tick = () => {
-    if (!counting) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return () => {
-    counting = false;
-    return turns;
-  };
 }
 
 /** A logger that keeps its info lines (why a reopen read the log in full). */
@@ -456,18 +441,15 @@ describe("QueueReader.reopen goes on from its snapshot", { timeout: 60_000 }, ()
     setImmediate(() => {
       fired = true;
     });
-    const stop = countTurns();
-    const after = await reader.reopen();
-    const turns = stop();
+    const { result: after, turns } = await turnsDuring(() => reader.reopen());
     assert.ok(fired, "a callback queued before the reopen ran before it resolved");
     // A budget check every 256 records: 2,000 records yield at least 7 times.
     assert.ok(turns >= 7, `the reopen gave the event loop ${turns} turns`);
     assert.equal(after.stats("work").pending, 2_000);
     // A reader reopened from it slices its work the same way.
     for (let i = 0; i < 2_000; i++) await live.enqueue("work", payload);
-    const stopAgain = countTurns();
-    const later = await after.reopen();
-    assert.ok(stopAgain() >= 7);
+    const { result: later, turns: turnsAgain } = await turnsDuring(() => after.reopen());
+    assert.ok(turnsAgain >= 7);
     assert.equal(later.stats("work").pending, 4_000);
     // The readers it took the state from still answer as of their moment (rebuilt once read).
     assert.equal(reader.stats("work").pending, 0);

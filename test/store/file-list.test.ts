@@ -15,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
 import { listAll } from "../../src/store/types.js";
+import { turnCounter } from "../turns.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -56,15 +57,12 @@ async function entriesPerTurn(
     return entries;
   }) as typeof readdir;
   syncBuiltinESMExports();
-  let running = true;
-  const tick = (): void => {
+  const counter = turnCounter(() => {
     thisTurn = 0;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
+  });
   return {
     stop: () => {
-      running = false;
+      counter.stop();
       dirProto.read = read;
       fsPromises.readdir = readdir;
       syncBuiltinESMExports();

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../../src/errors.js";
 import { FileStore } from "../../src/store/file.js";
 import { copyInSlices, MemoryStore } from "../../src/store/memory.js";
 import { SliceBudget } from "../../src/util/slices.js";
+import { turnsDuring } from "../turns.js";
 import { runStoreConformance } from "./conformance.js";
 
 runStoreConformance("MemoryStore", async () => ({ store: new MemoryStore() }));
@@ -41,16 +42,8 @@ describe("MemoryStore sliced copies", () => {
   it("copies 64 KiB between two looks at the budget", async () => {
     const body = new Uint8Array(1024 * 1024 + 5);
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
-    let turns = 0;
-    let counting = true;
-    const count = (): void => {
-      turns++;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
     // A budget always spent: every piece after the allocation waits for a turn of its own.
-    const copy = await copyInSlices(body, new SliceBudget(0));
-    counting = false;
+    const { result: copy, turns } = await turnsDuring(() => copyInSlices(body, new SliceBudget(0)));
     const pieces = Math.ceil(body.length / (64 * 1024));
     assert.ok(turns >= pieces, `${pieces} pieces copied in ${turns} turns`);
     assert.ok(Buffer.from(copy).equals(Buffer.from(body)));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SliceBudget, StepSizer, sortInSlices } from "../../src/util/slices.js";
+import { turnsDuring } from "../turns.js";
 
 /** A monotonic clock the test moves by hand, so sizes do not depend on the machine's speed or load. */
 function manualClock(): { now: () => number; advance: (ms: number) => void } {
@@ -92,20 +93,10 @@ describe("sortInSlices", () => {
   });
 
   it("gives the event loop turns while it works", async () => {
-    let turns = 0;
-    let running = true;
-    const tick = () => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
     const items = Array.from({ length: 10_000 }, (_, i) => `name-${(i * 7_919) % 10_000}`);
-    const sorted = await sortInSlices(
-      items,
-      (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-      new SliceBudget(0),
+    const { result: sorted, turns } = await turnsDuring(() =>
+      sortInSlices(items, (a, b) => (a < b ? -1 : a > b ? 1 : 0), new SliceBudget(0)),
     );
-    running = false;
     assert.deepEqual(sorted, items.slice().sort());
     assert.ok(turns > 10, `${turns} turns`);
   });
