@@ -78,12 +78,13 @@ export async function preread(
 ): Promise<Preread> {
   const from = start.replayAfter + 1;
   // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
+  const stop: FetchStop = { reason: null };
   const fetched = (async () => {
     const { next, tail } = await listWalRun(storage, keys, start.replayAfter, sliceNow);
-    return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow) };
+    return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow, stop) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
-  const checkpoint = await loadCheckpoint(storage, keys, start);
+  const checkpoint = await checkpointBeside(() => loadCheckpoint(storage, keys, start), stop);
   const { next, tail, bodies } = await fetched;
   const scan = new WalScan();
   const { batches } = await scanWal(keys, from, bodies, scan, [], sliceNow);
@@ -112,10 +113,13 @@ export async function replay(
   // The WAL batches are fetched while the checkpoint is read and verified: an open waits for
   // the slower of the two reads, not their sum. They are verified (and any error of theirs
   // reported) only after the checkpoint, as before.
-  const fetched = fetchWal(storage, keys, from, to, sliceNow);
+  const stop: FetchStop = { reason: null };
+  const fetched = fetchWal(storage, keys, from, to, sliceNow, stop);
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const loaded =
-    ahead === undefined ? await loadCheckpoint(storage, keys, start) : ahead.checkpoint;
+    ahead === undefined
+      ? await checkpointBeside(() => loadCheckpoint(storage, keys, start), stop)
+      : ahead.checkpoint;
   const scan = ahead?.scan ?? new WalScan();
   const { batches } = await scanWal(
     keys,
@@ -188,6 +192,26 @@ export async function readCheckpoint(
   return { snapshot, bytes: body.byteLength };
 }
 
+/** Ends a {@link fetchWal} early: once `reason` is set, its lanes ask for nothing more. */
+interface FetchStop {
+  reason: Error | null;
+}
+
+/**
+ * The checkpoint `load` reads, alongside a WAL fetch: if it fails, the
+ * fetch (whose bodies nobody will read) stops too.
+ */
+async function checkpointBeside<T>(load: () => Promise<T>, fetch: FetchStop): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    fetch.reason ??= new StorageError("the WAL fetch stopped: the checkpoint failed", {
+      cause: error,
+    });
+    throw error;
+  }
+}
+
 /**
  * The bodies of WAL objects `from..to-1`, {@link REPLAY_CONCURRENCY} requests
  * at a time. Every slot must exist. A store whose reads complete without I/O
@@ -202,6 +226,7 @@ async function fetchWal(
   from: number,
   to: number,
   sliceNow: MonotonicNow = processNow,
+  stop: FetchStop = { reason: null },
 ): Promise<Uint8Array[]> {
   const count = Math.max(0, to - from);
   const bodies: Uint8Array[] = new Array(count);
@@ -229,13 +254,12 @@ async function fetchWal(
   let turn: Promise<void> | null = null;
   // Once a read failed the fetch has failed: the other lanes ask for nothing more, and those
   // retrying a read stop at their next attempt (the first failure is the one reported).
-  let failure: Error | null = null;
   const lanes = new LogStorage(storage.store, {
     ...storage.retry,
-    stopReason: () => failure ?? storage.retry.stopReason(),
+    stopReason: () => stop.reason ?? storage.retry.stopReason(),
   });
   const fetchNext = async (): Promise<void> => {
-    while (failure === null && next < count) {
+    while (stop.reason === null && next < count) {
       if (endedTurn === budgetTurn) startBudget();
       else if (askedInSlice > 0 && budget.spent()) {
         turn ??= nextTurn().then(() => {
@@ -253,7 +277,7 @@ async function fetchWal(
         if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
         bodies[index] = body;
       } catch (error) {
-        failure ??= new StorageError("the WAL fetch stopped: another of its reads failed", {
+        stop.reason ??= new StorageError("the WAL fetch stopped: another of its reads failed", {
           cause: error,
         });
         throw error;

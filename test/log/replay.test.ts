@@ -277,6 +277,54 @@ describe("log replay", { timeout: 60_000 }, () => {
     );
   });
 
+  it("stops fetching the tail once the checkpoint could not be read", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    await first.log.append(rec("before"));
+    await first.log.checkpoint();
+    for (let i = 0; i < 300; i++) await first.log.append(rec(`after ${i}`));
+    // No close: a crash leaves the batches after the checkpoint to replay.
+    const walReads: string[] = [];
+    let readsAtFailure = -1;
+    const faults = new (class extends FaultStore {
+      override async get(key: string) {
+        if (key.startsWith("q/wal/")) {
+          walReads.push(key);
+          await new Promise((resolve) => setTimeout(resolve, 1)); // a store with latency
+        }
+        return super.get(key);
+      }
+    })(store);
+    // The checkpoint's read fails once the WAL fetch is under way.
+    const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
+    faults.addRule({
+      op: "get",
+      keyPrefix: "q/checkpoint/",
+      mode: "before",
+      error: () => {
+        readsAtFailure = walReads.length;
+        return new StorageError("access denied", { permanent: true });
+      },
+    });
+    const opening = openLog(faults, "q", testOptions()).then(
+      () => assert.fail("opened a log whose checkpoint cannot be read"),
+      (e: unknown) => e,
+    );
+    await held.whenHeld();
+    while (walReads.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    held.release();
+    const error = await opening;
+    assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(readsAtFailure > 0 && readsAtFailure < 300, `${readsAtFailure} WAL reads before`);
+    assert.equal(
+      walReads.length - readsAtFailure,
+      0,
+      `${walReads.length - readsAtFailure} WAL reads asked after the checkpoint's failed`,
+    );
+  });
+
   it("reports a missing checkpoint first, whatever else of the tail is missing", async () => {
     const store = new MemoryStore();
     const first = await openLog(store, "q", testOptions());
