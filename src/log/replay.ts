@@ -78,9 +78,9 @@ export async function preread(
 ): Promise<Preread> {
   const from = start.replayAfter + 1;
   // As in replay, the WAL is listed and fetched while the checkpoint is read and verified.
-  const stop: FetchStop = { reason: null };
+  const stop = new FetchStop(storage);
   const fetched = (async () => {
-    const { next, tail } = await listWalRun(storage, keys, start.replayAfter, sliceNow);
+    const { next, tail } = await listWalRun(stop.storage, keys, start.replayAfter, sliceNow);
     return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow, stop) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
@@ -113,7 +113,7 @@ export async function replay(
   // The WAL batches are fetched while the checkpoint is read and verified: an open waits for
   // the slower of the two reads, not their sum. They are verified (and any error of theirs
   // reported) only after the checkpoint, as before.
-  const stop: FetchStop = { reason: null };
+  const stop = new FetchStop(storage);
   const fetched = fetchWal(storage, keys, from, to, sliceNow, stop);
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const loaded =
@@ -192,9 +192,26 @@ export async function readCheckpoint(
   return { snapshot, bytes: body.byteLength };
 }
 
-/** Ends a {@link fetchWal} early: once `reason` is set, its lanes ask for nothing more. */
-interface FetchStop {
-  reason: Error | null;
+/**
+ * Ends a {@link fetchWal} (and the listing before it) early: once stopped,
+ * requests through {@link storage} ask for nothing more (one retrying stops
+ * at its next attempt). The first reason given is kept.
+ */
+class FetchStop {
+  reason: Error | null = null;
+  /** `storage`, failing with {@link reason} once stopped. */
+  readonly storage: LogStorage;
+
+  constructor(storage: LogStorage) {
+    this.storage = new LogStorage(storage.store, {
+      ...storage.retry,
+      stopReason: () => this.reason ?? storage.retry.stopReason(),
+    });
+  }
+
+  stop(reason: Error): void {
+    this.reason ??= reason;
+  }
 }
 
 /**
@@ -205,9 +222,7 @@ async function checkpointBeside<T>(load: () => Promise<T>, fetch: FetchStop): Pr
   try {
     return await load();
   } catch (error) {
-    fetch.reason ??= new StorageError("the WAL fetch stopped: the checkpoint failed", {
-      cause: error,
-    });
+    fetch.stop(new StorageError("the WAL fetch stopped: the checkpoint failed", { cause: error }));
     throw error;
   }
 }
@@ -226,7 +241,7 @@ async function fetchWal(
   from: number,
   to: number,
   sliceNow: MonotonicNow = processNow,
-  stop: FetchStop = { reason: null },
+  stop: FetchStop = new FetchStop(storage),
 ): Promise<Uint8Array[]> {
   const count = Math.max(0, to - from);
   const bodies: Uint8Array[] = new Array(count);
@@ -254,10 +269,7 @@ async function fetchWal(
   let turn: Promise<void> | null = null;
   // Once a read failed the fetch has failed: the other lanes ask for nothing more, and those
   // retrying a read stop at their next attempt (the first failure is the one reported).
-  const lanes = new LogStorage(storage.store, {
-    ...storage.retry,
-    stopReason: () => stop.reason ?? storage.retry.stopReason(),
-  });
+  const lanes = stop.storage;
   const fetchNext = async (): Promise<void> => {
     while (stop.reason === null && next < count) {
       if (endedTurn === budgetTurn) startBudget();
@@ -277,9 +289,9 @@ async function fetchWal(
         if (body === null) throw new CorruptionError(key, "WAL batch listed for replay is missing");
         bodies[index] = body;
       } catch (error) {
-        stop.reason ??= new StorageError("the WAL fetch stopped: another of its reads failed", {
-          cause: error,
-        });
+        stop.stop(
+          new StorageError("the WAL fetch stopped: another of its reads failed", { cause: error }),
+        );
         throw error;
       }
     }

@@ -8,7 +8,7 @@ import { decodeFence } from "../../src/log/codec.js";
 import { openLog } from "../../src/log/index.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { StoredObject } from "../../src/store/types.js";
+import type { ListOptions, StoredObject } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { turnCounter } from "../turns.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
@@ -322,6 +322,53 @@ describe("log replay", { timeout: 60_000 }, () => {
       walReads.length - readsAtFailure,
       0,
       `${walReads.length - readsAtFailure} WAL reads asked after the checkpoint's failed`,
+    );
+  });
+
+  it("stops listing the tail once the checkpoint could not be read", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    first.log.setSnapshotSource(() => rec("snapshot"));
+    await first.log.append(rec("before"));
+    await first.log.checkpoint();
+    for (let i = 0; i < 300; i++) await first.log.append(rec(`after ${i}`));
+    // No close: a crash leaves the batches after the checkpoint to replay.
+    let walLists = 0;
+    let listsAtFailure = -1;
+    const faults = new (class extends FaultStore {
+      override async list(prefix: string, options: ListOptions = {}) {
+        if (prefix.startsWith("q/wal/")) {
+          walLists++;
+          await new Promise((resolve) => setTimeout(resolve, 1)); // a store with latency
+        }
+        return super.list(prefix, { ...options, limit: 10 }); // 30 pages of WAL keys
+      }
+    })(store);
+    const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
+    faults.addRule({
+      op: "get",
+      keyPrefix: "q/checkpoint/",
+      mode: "before",
+      error: () => {
+        listsAtFailure = walLists;
+        return new StorageError("access denied", { permanent: true });
+      },
+    });
+    const opening = openLog(faults, "q", testOptions()).then(
+      () => assert.fail("opened a log whose checkpoint cannot be read"),
+      (e: unknown) => e,
+    );
+    await held.whenHeld();
+    while (walLists === 0) await new Promise((resolve) => setImmediate(resolve));
+    held.release();
+    const error = await opening;
+    assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(listsAtFailure > 0 && listsAtFailure < 30, `${listsAtFailure} WAL pages before`);
+    assert.equal(
+      walLists - listsAtFailure,
+      0,
+      `${walLists - listsAtFailure} WAL pages listed after`,
     );
   });
 
