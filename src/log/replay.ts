@@ -10,6 +10,7 @@ import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/sl
 import { turnLater } from "../util/timers.js";
 import { decodeCheckpointInSlices, type VerifiedWalBatch } from "./codec.js";
 import type { LogKeys } from "./keys.js";
+import { Sleeper } from "./retry.js";
 import { LogStorage } from "./storage.js";
 import { WalTail } from "./tail.js";
 import { listWalRun, tailDamage } from "./wal-run.js";
@@ -194,23 +195,29 @@ export async function readCheckpoint(
 
 /**
  * Ends a {@link fetchWal} (and the listing before it) early: once stopped,
- * requests through {@link storage} ask for nothing more (one retrying stops
- * at its next attempt). The first reason given is kept.
+ * requests through {@link storage} ask for nothing more, and one waiting to
+ * retry wakes at once (no backoff timer holds the process after the open
+ * failed). The first reason given is kept.
  */
 class FetchStop {
   reason: Error | null = null;
-  /** `storage`, failing with {@link reason} once stopped. */
+  readonly #sleeper: Sleeper;
+  /** `storage` with its own backoff sleeps, failing with {@link reason} once stopped. */
   readonly storage: LogStorage;
 
   constructor(storage: LogStorage) {
+    this.#sleeper = new Sleeper(storage.retry.clock);
     this.storage = new LogStorage(storage.store, {
       ...storage.retry,
+      sleeper: this.#sleeper,
       stopReason: () => this.reason ?? storage.retry.stopReason(),
     });
   }
 
   stop(reason: Error): void {
-    this.reason ??= reason;
+    if (this.reason !== null) return;
+    this.reason = reason;
+    this.#sleeper.wakeAll();
   }
 }
 
@@ -268,7 +275,7 @@ async function fetchWal(
   // its slice right after the others', all before any I/O or timer.
   let turn: Promise<void> | null = null;
   // Once a read failed the fetch has failed: the other lanes ask for nothing more, and those
-  // retrying a read stop at their next attempt (the first failure is the one reported).
+  // waiting to retry a read stop at once (the first failure is the one reported).
   const lanes = stop.storage;
   const fetchNext = async (): Promise<void> => {
     while (stop.reason === null && next < count) {

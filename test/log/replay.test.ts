@@ -372,6 +372,47 @@ describe("log replay", { timeout: 60_000 }, () => {
     );
   });
 
+  it("a read waiting to retry ends when another read of the tail failed", async () => {
+    const store = new MemoryStore();
+    const first = await openLog(store, "q", testOptions());
+    for (let i = 0; i < 100; i++) await first.log.append(rec(`r${i}`));
+    await first.log.close();
+    const wal = await keysUnder(store, "q/wal/");
+    const faults = new FaultStore(store);
+    let transient = 0;
+    faults.addRule({
+      op: "get",
+      keyPattern: new RegExp(`^${wal[5]}$`),
+      mode: "before",
+      error: () => {
+        transient++;
+        return new StorageError("slow down");
+      },
+    });
+    faults.addRule({
+      op: "get",
+      keyPattern: new RegExp(`^${wal[60]}$`),
+      mode: "before",
+      error: () => new StorageError("access denied", { permanent: true }),
+    });
+    const timers = (): number =>
+      process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+    const before = timers();
+    // The first retry waits 2.5 s or more: only a wake-up ends it sooner.
+    const options = testOptions({
+      retry: { baseDelayMs: 5_000, maxDelayMs: 5_000, maxElapsedMs: 60_000 },
+    });
+    const error = await openLog(faults, "q", options).then(
+      () => assert.fail("opened a log whose WAL cannot be read"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
+    assert.equal(transient, 1);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(timers() - before, 0, "timers still held by a read waiting to retry");
+    assert.equal(transient, 1);
+  });
+
   it("reports a missing checkpoint first, whatever else of the tail is missing", async () => {
     const store = new MemoryStore();
     const first = await openLog(store, "q", testOptions());
