@@ -96,7 +96,7 @@ export class Lease implements ClaimToken {
    * why. `reason` may be a function that makes the error: it is called only
    * when someone listens (a signal, {@link onLost}) or asks later, so a
    * reaper expiring many leases nobody watches makes no error (and captures
-   * no stack) for each.
+   * no stack) for each. Such an error's stack is where it was first asked for.
    */
   lose(reason: Error | LostReason): void {
     this.#lost = reason;
