@@ -425,8 +425,11 @@ export function markRenewedByWorker(
 /** `Queue.claimSignal`. */
 export function signalOfClaim(core: QueueCore, claim: Claim): AbortSignal {
   const lease = claim?.[CLAIM_TOKEN];
-  if (!(lease instanceof Lease) || !core.leases.isLive(lease))
-    return AbortSignal.abort(new ClaimLostError(`claim on job ${claim?.id} is not live`));
+  if (!(lease instanceof Lease) || !core.leases.isLive(lease)) {
+    // A claim lost while held gives why (its lease expired), as its signal would have.
+    const lost = lease instanceof Lease && core.leases.holds(lease) ? lease.lostBecause : undefined;
+    return AbortSignal.abort(lost ?? new ClaimLostError(`claim on job ${claim?.id} is not live`));
+  }
   lease.controller ??= new AbortController();
   const flags = core.state.table.read(lease.job).flags[slot(lease.job)]!;
   if (flags & Flag.CancelRequested) lease.abort(new Error(`job ${lease.publicId} was cancelled`));

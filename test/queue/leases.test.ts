@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ClaimLostError, InvalidArgumentError } from "../../src/errors.js";
 import { LeaseTable } from "../../src/queue/leases.js";
+import { claimLostReason, onClaimLost } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
@@ -142,6 +143,27 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     await queue.ack(claim);
     assert.equal((await queue.stats("q")).done, 1);
     await queue.close();
+  });
+
+  it("a signal first asked for after the reap carries the same lease-expired reason", async () => {
+    const { queue, clock } = await openTestQueue(NO_BACKOFF);
+    await queue.enqueue("q", "x");
+    const claim = await mustClaim(queue, "q", 1_000);
+    clock.advance(1_000);
+    await queue.reapNow();
+    const reason = claimLostReason(queue, claim);
+    assert.ok(reason instanceof ClaimLostError);
+    assert.equal(reason.message, `lease of job ${claim.id} expired`);
+    // A handler reading ctx.signal only now sees why its claim was lost, as one reading it earlier did.
+    const signal = queue.claimSignal(claim);
+    assert.ok(signal.aborted);
+    assert.equal(signal.reason, reason);
+    assert.equal(queue.claimSignal(claim).reason, reason);
+    const heard: Error[] = [];
+    onClaimLost(queue, claim, (error) => heard.push(error));
+    assert.deepEqual(heard, [reason]);
+    await queue.close();
+    assert.equal(queue.claimSignal(claim).reason, reason);
   });
 
   it("settling a reaped claim rejects ClaimLost and changes nothing", async () => {
