@@ -88,6 +88,52 @@ export interface CheckedId {
 }
 
 /**
+ * The extras of a job enqueued with more than a group: one object literal
+ * per set of keys, so jobs enqueued alike share one object shape (hidden
+ * class). A key added to a copy (`{ ...extras, flowParent }`) gave every
+ * flow child a shape of its own, and every later read of its extras a
+ * megamorphic lookup.
+ */
+function ownExtras(rec: EnqueueRecord): JobExtras {
+  const parentId = rec.flowParent;
+  if (rec.jobId === undefined)
+    return parentId === undefined
+      ? {
+          headers: rec.headers,
+          dedupKey: rec.dedupKey,
+          timeoutMs: rec.timeoutMs,
+          payloadRef: rec.payloadRef,
+          groupKey: rec.groupKey,
+        }
+      : {
+          headers: rec.headers,
+          dedupKey: rec.dedupKey,
+          timeoutMs: rec.timeoutMs,
+          payloadRef: rec.payloadRef,
+          groupKey: rec.groupKey,
+          flowParent: parentId,
+        };
+  return parentId === undefined
+    ? {
+        headers: rec.headers,
+        dedupKey: rec.dedupKey,
+        jobId: rec.jobId,
+        timeoutMs: rec.timeoutMs,
+        payloadRef: rec.payloadRef,
+        groupKey: rec.groupKey,
+      }
+    : {
+        headers: rec.headers,
+        dedupKey: rec.dedupKey,
+        jobId: rec.jobId,
+        timeoutMs: rec.timeoutMs,
+        payloadRef: rec.payloadRef,
+        groupKey: rec.groupKey,
+        flowParent: parentId,
+      };
+}
+
+/**
  * Applies an enqueue. Given `children`, a flow child is registered with its
  * parent only when the caller adds the batch (`addNewChildren`): a
  * transaction does so for its run of enqueues, in one step per parent.
@@ -160,27 +206,20 @@ export function enqueue(
     rec.jobId === undefined &&
     rec.timeoutMs === undefined &&
     rec.payloadRef === undefined;
-  let extras: JobExtras | undefined = onlyGroup
-    ? rec.groupKey === undefined
-      ? undefined
-      : groupOnlyExtras(state, rec.groupKey)
-    : {
-        headers: rec.headers,
-        dedupKey: rec.dedupKey,
-        ...(rec.jobId === undefined ? {} : { jobId: rec.jobId }),
-        timeoutMs: rec.timeoutMs,
-        payloadRef: rec.payloadRef,
-        groupKey: rec.groupKey,
-      };
+  const parentId = rec.flowParent;
   // A flow child names its parent from the start: one extras object per child, not two
   // (and one per parent for the children of a transaction that have no other extras).
-  if (rec.flowParent !== undefined)
-    extras =
-      extras === undefined
-        ? children === undefined
-          ? { flowParent: rec.flowParent }
-          : children.extrasNaming(rec.flowParent)
-        : { ...extras, flowParent: rec.flowParent };
+  const extras: JobExtras | undefined = onlyGroup
+    ? rec.groupKey === undefined
+      ? parentId === undefined
+        ? undefined
+        : children === undefined
+          ? { flowParent: parentId }
+          : children.extrasNaming(parentId)
+      : parentId === undefined
+        ? groupOnlyExtras(state, rec.groupKey)
+        : { groupKey: rec.groupKey, flowParent: parentId }
+    : ownExtras(rec);
   // Each of these holds something: no check that they are empty.
   if (extras !== undefined) state.table.putExtras(h, extras);
   if (rec.jobId !== undefined) {
