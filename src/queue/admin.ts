@@ -202,8 +202,9 @@ export async function removeOne(core: QueueCore, job: JobRecord | string): Promi
     encoded = undefined;
   }
   const { records, handles, claimed } = removal;
-  // Each record names a job whose row is known: `apply` checks the row, not the id index.
-  for (const named of handles) state.expect(named);
+  // Each record names a job the walk found, by that id, in its row of this very state (walked
+  // again above if anything was committed since): `apply` takes the row, with no look-up.
+  for (let k = 0; k < records.length; k++) state.expect(handles[k]!, records[k]!.id);
   const written =
     records.length === 1 ? core.commit(records[0]!) : core.commit(records, undefined, encoded);
   abortRemovedClaims(core, claimed);

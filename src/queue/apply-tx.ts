@@ -98,8 +98,10 @@ function checkJob(
 export function checkTransaction(state: State, rec: TransactionRecord): CheckedEnqueues {
   let enqueues = 0;
   for (const op of rec.ops) if (op.tag === Tag.Enqueue) enqueues++;
+  // The writer's id bytes when it gave them (a flow's: `State.expectEnqueueIds`), else parsed below.
+  const hinted = state.takeEnqueueIds(enqueues);
   const checked: CheckedEnqueues = {
-    ids: new Uint8Array(enqueues * ID_BYTES),
+    ids: hinted ?? new Uint8Array(enqueues * ID_BYTES),
     fresh: new Uint8Array(enqueues),
   };
   let n = 0;
@@ -138,7 +140,7 @@ export function checkTransaction(state: State, rec: TransactionRecord): CheckedE
       case Tag.Enqueue: {
         // The id is parsed once, into what the apply reads; checked as `checkEnqueue` does.
         const at = n * ID_BYTES;
-        putIdBytes(op, ids, at);
+        if (hinted === null) putIdBytes(op, ids, at);
         // Newer than the newest fresh one is newer than every id of the state: one comparison.
         const afterFresh = lastFresh !== null && idSortsAfter(op, lastFresh, ids, at, lastFreshAt);
         const newest = afterFresh || state.isNewestId(ids, at);

@@ -111,13 +111,21 @@ export class CommitBoundary {
    */
   commitEncoded(record: QueueRecord, bytes: Uint8Array): Promise<void> {
     const refused = this.#log.refusal();
-    if (refused !== null) return Promise.reject(refused);
+    if (refused !== null) {
+      this.#state.forgetExpected();
+      return Promise.reject(refused);
+    }
     this.#commits++;
     let written: Promise<void>;
-    if (this.#observers.active) written = this.#observed.commit(record, undefined, bytes);
-    else {
-      apply(this.#state, record);
-      written = this.#log.append(bytes);
+    try {
+      if (this.#observers.active) written = this.#observed.commit(record, undefined, bytes);
+      else {
+        apply(this.#state, record);
+        written = this.#log.append(bytes);
+      }
+    } finally {
+      // Hints of `state.expect` and `state.expectEnqueueIds` are for this record only.
+      this.#state.forgetExpected();
     }
     this.#collectPayloads(written);
     this.#serveWokenParents();

@@ -18,8 +18,7 @@
 import type { QueueCore } from "./core.js";
 import { FlowList } from "./flow-list.js";
 import { removedChild } from "./flow-state.js";
-import type { QueueRecord } from "./records/codec.js";
-import type { RemoveRecord, RequeueDeadRecord } from "./records/job.js";
+import type { CancelRequestRecord, RemoveRecord, RequeueDeadRecord } from "./records/job.js";
 import { Tag } from "./records/tags.js";
 import { type State, Status } from "./state.js";
 import { Flag, type FlowChildren, slot } from "./table.js";
@@ -27,7 +26,7 @@ import { Flag, type FlowChildren, slot } from "./table.js";
 /** What removing one job takes with it. */
 export interface Removal {
   /** The records, the job's first. */
-  readonly records: QueueRecord[];
+  readonly records: (RemoveRecord | CancelRequestRecord)[];
   /** The job each record names, in record order (hints for `apply`: `State.expect`). */
   readonly handles: number[];
   /** Jobs the records remove (the job and its open children). */
@@ -62,7 +61,7 @@ export function ownRemoveRecord(
  * records go.
  */
 export class RemovalWalk implements Removal {
-  readonly records: QueueRecord[];
+  readonly records: (RemoveRecord | CancelRequestRecord)[];
   readonly handles: number[];
   readonly claimed: number[] = [];
   removed = 1;
@@ -81,7 +80,7 @@ export class RemovalWalk implements Removal {
     this.#enter(h);
   }
 
-  #add(record: QueueRecord, h: number): void {
+  #add(record: RemoveRecord | CancelRequestRecord, h: number): void {
     this.records.push(record);
     this.handles.push(h);
   }

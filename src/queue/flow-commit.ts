@@ -53,6 +53,8 @@ export interface PreparedFlow {
   readonly publicIds: string[];
   /** The record's encoding, as `writeRecord` gives it. */
   readonly bytes: Uint8Array;
+  /** Each op's 16 id bytes, in order, as in `bytes` (`State.expectEnqueueIds`). */
+  readonly ids: Uint8Array;
   /** Where each op's id, and its `flowParent` (-1 for none), are in `bytes`. */
   readonly idAt: Int32Array;
   readonly parentAt: Int32Array;
@@ -163,13 +165,21 @@ export async function prepareFlow(
     parentAt[n] = slots.flowParent;
     await yieldIfSpent(n + 1);
   }
+  const bytes = w.finish();
+  const ids = new Uint8Array(records.length * ID_BYTES);
+  for (let n = 0; n < records.length; n++) {
+    const from = idAt[n]!;
+    ids.set(bytes.subarray(from, from + ID_BYTES), n * ID_BYTES);
+    await yieldIfSpent(n + 1);
+  }
   // The commit gets a turn of its own, whatever this slice left of its budget.
   await nextTurn();
   return {
     record,
     records,
     publicIds,
-    bytes: w.finish(),
+    bytes,
+    ids,
     idAt,
     parentAt,
     parentOf,
@@ -187,13 +197,14 @@ export async function prepareFlow(
  */
 function renewIds(core: QueueCore, prepared: PreparedFlow): void {
   if (core.ids.issued === prepared.issued) return;
-  const { records, publicIds, bytes, idAt, parentAt, parentOf } = prepared;
+  const { records, publicIds, bytes, ids, idAt, parentAt, parentOf } = prepared;
   const now = core.now();
   for (let n = 0; n < records.length; n++) {
     const record = records[n]!;
     record.id = core.ids.next(now);
     if (record.jobId === undefined) publicIds[n] = record.id;
     writeIdBytes(record.id, bytes, idAt[n]!);
+    ids.set(bytes.subarray(idAt[n]!, idAt[n]! + ID_BYTES), n * ID_BYTES);
     const parent = parentOf[n]!;
     if (parent === -1) continue;
     record.flowParent = records[parent]!.id;
@@ -218,6 +229,8 @@ export function commitPrepared(
   for (const { jobId, arg } of prepared.jobIds)
     if (state.findPublic(jobId) !== -1) throw taken(jobId, arg, false);
   renewIds(core, prepared);
+  // The ids as encoded, so the commit's turn does not parse them again.
+  state.expectEnqueueIds(prepared.ids);
   const written = core.commitEncoded(prepared.record, prepared.bytes);
   if (prepared.earliestRunAt !== Number.POSITIVE_INFINITY)
     core.timers.scheduleAt(prepared.earliestRunAt);

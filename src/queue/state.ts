@@ -8,6 +8,7 @@
  */
 
 import { ShardedStringMap } from "../util/string-map.js";
+import { ApplyHints } from "./apply-hints.js";
 import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { CancelledJobs } from "./cancelled.js";
@@ -302,42 +303,46 @@ export class State {
     return key === null ? -1 : this.ids.find(key);
   }
 
-  /**
-   * Rows the live path expects the records it is about to apply to name, in
-   * record order (see {@link expect}); not part of the state.
-   */
-  readonly #expected: number[] = [];
-  #expectedNext = 0;
+  /** What the live path tells `apply` of the records it is about to apply; not part of the state. */
+  readonly #hints = new ApplyHints();
 
   /**
    * Notes that the next record applied that names a job names row `h`: the
-   * claim and ack paths know the row, and {@link findNamed} then checks it
-   * instead of probing the id index (cache misses at a million jobs). Only
-   * a hint: `findNamed` checks the row's id, so a wrong or stale hint costs
-   * that check and changes no outcome.
+   * claim, ack and removal paths know the row, and {@link findNamed} then
+   * checks it instead of probing the id index (cache misses at a million
+   * jobs). Only a hint: `findNamed` checks the row's id, so a wrong or stale
+   * hint costs that check and changes no outcome. With `verifiedId`, the
+   * caller found job `verifiedId` in row `h` of this very state (nothing
+   * applied since but the records it hints, none of which moves a job to
+   * another row): a record naming that same id takes the row unchecked.
    */
-  expect(h: number): void {
-    this.#expected.push(h);
+  expect(h: number, verifiedId: string | null = null): void {
+    this.#hints.expect(h, verifiedId);
   }
 
-  /** Drops the hints of {@link expect} (after the records were applied). */
+  /**
+   * Notes the 16 id bytes of each enqueue of the next transaction applied,
+   * in order: made by the writer from the same ids as the record's encoding
+   * (a flow's, `flow-commit.ts`), so `checkTransaction` copies them rather
+   * than parsing 10,000 id strings in the commit's turn.
+   */
+  expectEnqueueIds(ids: Uint8Array): void {
+    this.#hints.expectEnqueueIds(ids);
+  }
+
+  /** The hint of {@link expectEnqueueIds} when it holds `count` ids (used up), else null. */
+  takeEnqueueIds(count: number): Uint8Array | null {
+    return this.#hints.takeEnqueueIds(count);
+  }
+
+  /** Drops the hints of {@link expect} and {@link expectEnqueueIds} (after the records were applied). */
   forgetExpected(): void {
-    // Most commits have no hints (an enqueue): setting an empty array's length costs about 150
-    // ns, a check of it a few.
-    if (this.#expected.length === 0) return;
-    this.#expected.length = 0;
-    this.#expectedNext = 0;
+    this.#hints.forget();
   }
 
   /** {@link find} for the job a record names: the next expected row if it holds `id`. */
   findNamed(id: string): number {
-    const key = this.idKeyIfUlid(id);
-    if (key === null) return -1;
-    if (this.#expectedNext < this.#expected.length) {
-      const h = this.#expected[this.#expectedNext++]!;
-      if (this.#rowHasId(h, key)) return h;
-    }
-    return this.ids.find(key);
+    return this.#named(id, true);
   }
 
   /**
@@ -345,12 +350,16 @@ export class State {
    * the job a record names just before `apply` finds it (by the same hint).
    */
   peekNamed(id: string): number {
+    return this.#named(id, false);
+  }
+
+  #named(id: string, use: boolean): number {
+    const hints = this.#hints;
+    if (hints.verifiedNext(id)) return hints.row(use);
     const key = this.idKeyIfUlid(id);
     if (key === null) return -1;
-    if (this.#expectedNext < this.#expected.length) {
-      const h = this.#expected[this.#expectedNext]!;
-      if (this.#rowHasId(h, key)) return h;
-    }
+    const h = hints.row(use);
+    if (h !== -1 && this.#rowHasId(h, key)) return h;
     return this.ids.find(key);
   }
 

@@ -1,0 +1,128 @@
+/**
+ * The work of the one turn that commits a large flow, or removes its root
+ * with its children, counted: the ids were parsed or found before that turn
+ * (while the flow was encoded, or its removal walked, in slices), and the
+ * commit takes them from there rather than parsing each again. What `apply`
+ * makes of the records is the same as at replay, which has no such help.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { writeIdBytes } from "../../src/queue/ids.js";
+import { State } from "../../src/queue/state.js";
+import { ID_BYTES } from "../../src/queue/table.js";
+import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
+import { flowOf } from "./flow-fixtures.js";
+import { openTestQueue } from "./helpers.js";
+import { enqueuer } from "./state-jobs.js";
+
+const CHILDREN = 600;
+
+/** Counts the ids `state` parses while `findNamed` looks for a record's job. */
+function countNamedParses(state: State): { count: () => number; stop: () => void } {
+  const idKey = state.idKeyIfUlid.bind(state);
+  const findNamed = state.findNamed.bind(state);
+  let inFind = false;
+  let parsed = 0;
+  state.idKeyIfUlid = (id) => {
+    if (inFind) parsed++;
+    return idKey(id);
+  };
+  state.findNamed = (id) => {
+    inFind = true;
+    try {
+      return findNamed(id);
+    } finally {
+      inFind = false;
+    }
+  };
+  return {
+    count: () => parsed,
+    stop: () => {
+      state.idKeyIfUlid = idKey;
+      state.findNamed = findNamed;
+    },
+  };
+}
+
+describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
+  it("takes the flow's id bytes as they were encoded, in order, instead of parsing its ids", async () => {
+    const { queue, store } = await openTestQueue();
+    await queue.enqueueBatch("other", ["a", "b"]);
+    const state = liveState(queue);
+    const taken: (Uint8Array | null)[] = [];
+    const take = state.takeEnqueueIds.bind(state);
+    state.takeEnqueueIds = (count) => {
+      const ids = take(count);
+      taken.push(ids === null ? null : ids.slice());
+      return ids;
+    };
+    const flow = await queue.enqueueFlow(flowOf("root-1", CHILDREN));
+    // One transaction, hinted: the root (its log id, not its jobId) and each child, in order.
+    assert.equal(taken.length, 1);
+    const ids = taken[0]!;
+    assert.notEqual(ids, null);
+    const rootLogId = state.idOf(state.findPublic(flow.id));
+    const expected = new Uint8Array((CHILDREN + 1) * ID_BYTES);
+    writeIdBytes(rootLogId, expected, 0);
+    for (const [i, child] of flow.children.entries())
+      writeIdBytes(child.id, expected, (i + 1) * ID_BYTES);
+    assert.deepEqual(ids, expected);
+    // A hint is for its transaction only: the next one parses its own ids.
+    await queue.enqueueFlow(flowOf("root-2", 3));
+    assert.equal(taken.length, 2);
+    assert.equal(taken[1]!.length, 4 * ID_BYTES);
+    await queue.enqueue("other", "c");
+    assert.deepEqual(auditState(state), []);
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
+    await queue.close();
+  });
+
+  it("removing a flow's root applies its records with no id parsed, and replays the same", async () => {
+    const { queue, store } = await openTestQueue();
+    const flow = await queue.enqueueFlow(flowOf("root", CHILDREN));
+    const claimed = await queue.claim("leaf");
+    assert.ok(claimed !== null);
+    const state = liveState(queue);
+    const parses = countNamedParses(state);
+    assert.equal(await queue.removeJob(flow.id), true);
+    parses.stop();
+    // The root, 599 removed children and the claimed one's cancel request: none parsed.
+    assert.equal(parses.count(), 0);
+    assert.equal(await queue.getJob(flow.children[5]!.id), null);
+    assert.equal((await queue.stats("leaf")).pending, 0);
+    assert.deepEqual(auditState(state), []);
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
+    await queue.close();
+  });
+});
+
+describe("State.expect with the id found in the row", () => {
+  it("a verified hint serves only the id it was found with; the enqueue-ids hint only its count", () => {
+    const s = new State();
+    const enqueue = enqueuer();
+    const a = enqueue(s);
+    const b = enqueue(s);
+    const ha = s.find(a);
+    const hb = s.find(b);
+    const parses = countNamedParses(s);
+    s.expect(ha, a);
+    assert.equal(s.peekNamed(a), ha);
+    assert.equal(s.findNamed(a), ha);
+    assert.equal(parses.count(), 0);
+    // Found with `a`, asked for `b`: the row is checked (it does not hold `b`), then the index.
+    s.expect(ha, a);
+    assert.equal(s.findNamed(b), hb);
+    assert.equal(parses.count(), 1);
+    s.expect(hb, b);
+    s.forgetExpected();
+    assert.equal(s.findNamed(b), hb);
+    assert.equal(parses.count(), 2);
+    parses.stop();
+    s.expectEnqueueIds(new Uint8Array(2 * ID_BYTES));
+    assert.equal(s.takeEnqueueIds(3), null, "a hint of another size is not used");
+    assert.equal(s.takeEnqueueIds(2), null, "and is used up");
+    s.expectEnqueueIds(new Uint8Array(2 * ID_BYTES));
+    s.forgetExpected();
+    assert.equal(s.takeEnqueueIds(2), null, "dropped with the other hints");
+  });
+});
