@@ -103,6 +103,54 @@ for (const [storeName, makeStore] of STORES) {
       (await reopened(queue, store, clock)).close();
     });
 
+    it("a large flow's removal walked again after a child's removal takes the rows of the new walk", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const children = Array.from({ length: 3000 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
+      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+      setSliceMs(queue, 0);
+      const removing = queue.removeJob(flow.id);
+      // Committed while the walk is under way: one child goes, and a job not in the flow
+      // takes its row. The walk starts over; a record must not be matched to a row of the
+      // first walk (the next child's record would then name the new job's row).
+      const child = flow.children[7]!.id;
+      const [gone, other] = await Promise.all([
+        queue.removeJob(child),
+        queue.enqueue("leaf", "not in the flow"),
+      ]);
+      assert.equal(gone, true);
+      assert.equal(await removing, true);
+      for (const c of flow.children) assert.equal(await queue.getJob(c.id), null);
+      assert.equal(await queue.getJob(flow.id), null);
+      assert.equal((await queue.getJob(other))?.status, "pending", "the new job is left alone");
+      assert.equal((await queue.stats("leaf")).pending, 1);
+      assertSound(queue);
+      setSliceMs(queue, 4);
+      (await reopened(queue, store, clock)).close();
+    });
+
+    it("a large flow's removal walked over several turns leaves alone a flow enqueued meanwhile", async () => {
+      const store = await makeStore();
+      const clock = new ManualClock();
+      const { queue } = await openTestQueue({}, store, clock);
+      const children = Array.from({ length: 3000 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
+      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+      setSliceMs(queue, 0);
+      const removing = queue.removeJob(flow.id);
+      const leaves = Array.from({ length: 50 }, (_, i) => ({ queue: "leaf", payload: `o${i}` }));
+      const second = await queue.enqueueFlow({ queue: "root", payload: "o", children: leaves });
+      assert.equal(await removing, true);
+      for (const c of flow.children) assert.equal(await queue.getJob(c.id), null);
+      assert.equal(await queue.getJob(flow.id), null);
+      for (const c of second.children) assert.equal((await queue.getJob(c.id))?.status, "pending");
+      assert.equal((await queue.getJob(second.id))?.status, "scheduled");
+      assert.equal((await queue.stats("leaf")).pending, 50);
+      assertSound(queue);
+      setSliceMs(queue, 4);
+      (await reopened(queue, store, clock)).close();
+    });
+
     it("a large flow's removal walked over several turns on a quiet queue removes it whole", async () => {
       const store = await makeStore();
       const clock = new ManualClock();
