@@ -314,7 +314,8 @@ export class State {
    * hint costs that check and changes no outcome. With `verifiedId`, the
    * caller found job `verifiedId` in row `h` of this very state (nothing
    * applied since but the records it hints, none of which moves a job to
-   * another row): a record naming that same id takes the row unchecked.
+   * another row): a record naming that same id takes the row without
+   * comparing ids (only a free row is refused).
    */
   expect(h: number, verifiedId: string | null = null): void {
     this.#hints.expect(h, verifiedId);
@@ -355,10 +356,16 @@ export class State {
 
   #named(id: string, use: boolean): number {
     const hints = this.#hints;
-    if (hints.verifiedNext(id)) return hints.row(use);
+    const verified = hints.verifiedNext(id);
+    // A verified row is taken unless it is free (a cheap guard: its id is not compared).
+    if (verified) {
+      const v = hints.row(use);
+      if (v >= 0 && v < this.table.capacity && this.table.read(v).status[slot(v)] !== FREE)
+        return v;
+    }
     const key = this.idKeyIfUlid(id);
     if (key === null) return -1;
-    const h = hints.row(use);
+    const h = verified ? -1 : hints.row(use);
     if (h !== -1 && this.#rowHasId(h, key)) return h;
     return this.ids.find(key);
   }

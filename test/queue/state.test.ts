@@ -44,6 +44,20 @@ describe("State.findNamed", () => {
     state.forgetExpected();
   });
 
+  it("a verified hint is not taken when its row is free: the id index answers", () => {
+    const { state, a, b, ha, hb } = twoJobs();
+    // The row of a job that is gone (free), hinted as holding b: a writer's mistake.
+    apply(state, { tag: Tag.Claim, id: a, at: NOW });
+    apply(state, { tag: Tag.Ack, id: a, keep: false, at: NOW });
+    assert.equal(state.find(a), -1);
+    state.expect(ha, b);
+    assert.equal(state.peekNamed(b), hb);
+    assert.equal(state.findNamed(b), hb);
+    // Used up all the same: the next hint is the next record's.
+    assert.equal(state.peekNamed(b), hb, "no hint left: a look-up");
+    state.forgetExpected();
+  });
+
   it("peekNamed reads the expected row without using up its hint, and checks it the same way", () => {
     const { state, a, b, ha, hb } = twoJobs();
     // Look-ups in the id index, the cost a hint saves.
