@@ -168,7 +168,8 @@ export function jobBefore(state: State, record: QueueRecord): JobBefore | undefi
     case Tag.Release:
     case Tag.Wake:
     case Tag.Remove: {
-      // The row the claim and ack paths told `state.expect`, checked; else a look-up.
+      // The row the live path told `state.expect` (its id compared; a removal's verified row
+      // only checked not to be free), else a look-up: the row `apply` takes for this record.
       const h = state.peekNamed(record.id);
       if (h === -1) return undefined;
       const page = state.table.read(h);
