@@ -1,7 +1,8 @@
 /**
  * `State.findNamed`: the row a record names, tried first from the live
- * path's hint (`expect`) and always checked, so a wrong or stale hint never
- * changes which job a record applies to.
+ * path's hint (`expect`) and checked by id, so a wrong or stale hint never
+ * changes which job a record applies to. A verified hint (a removal's) is
+ * only checked not to be a free row.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
