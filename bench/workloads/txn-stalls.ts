@@ -4,7 +4,10 @@
  * enqueues with small payloads, one with the largest inline payloads (of
  * the offload threshold's size: only larger ones are offloaded), one acking as many claimed jobs and one
  * cancelling as many pending jobs of a queue holding N live jobs, and the
- * first `listSchedules` of a `QueueReader` over S schedules with a time zone.
+ * first `listSchedules` of a `QueueReader` over S schedules with a time zone;
+ * and a `Queue`'s open over them, its `listSchedules` right after (which
+ * waits for its planning in slices), its first `schedule`, replace and
+ * `unschedule`, and a second listing.
  * Each phase is measured by a {@link PhaseMonitor}: the worst event-loop
  * delay and the longest on-CPU turn less GC ("our code").
  */
@@ -110,6 +113,33 @@ export const txnStalls: Workload<TxnStallParams> = {
         );
       await queue.close();
       for (let r = 0; r < params.rounds; r++) {
+        // The writer: open over the stored schedules, then its first calls.
+        await monitor.begin(NO_LOG);
+        const writer = await Queue.open(bench.store, PATH, { logger: silentLogger });
+        await monitor.end(`queue: open over ${params.schedules} zoned schedules`, writer);
+        await monitor.begin(writer);
+        const own = await writer.listSchedules();
+        await monitor.end(`queue: listSchedules right after open of ${own.length}`, writer);
+        await monitor.begin(writer);
+        await writer.schedule(`added${r}`, {
+          cron: "30 12 * * *",
+          timezone: ZONES[r % ZONES.length]!,
+          queue: "cron",
+          payload: small,
+        });
+        await writer.schedule("s1", {
+          cron: `${r} 1 * * *`,
+          timezone: ZONES[1]!,
+          queue: "cron",
+          payload: small,
+        });
+        await writer.unschedule(`added${r}`);
+        await monitor.end("queue: first schedule, replace and unschedule", writer);
+        await monitor.begin(writer);
+        const again = await writer.listSchedules();
+        await monitor.end(`queue: listSchedules again of ${again.length}`, writer);
+        await writer.close();
+
         await monitor.begin(NO_LOG);
         const reader = await QueueReader.open(bench.store, PATH, { logger: silentLogger });
         await monitor.end(`reader: open over ${params.schedules} zoned schedules`, NO_LOG);
