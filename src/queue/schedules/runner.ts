@@ -39,7 +39,7 @@ import { checkEnqueueOptions } from "../validate-options.js";
 import { ScheduleCalls } from "./call-order.js";
 import { catchUp } from "./catch-up.js";
 import { FireHeap } from "./fire-heap.js";
-import { type CronExpression, nextFireAfter, storedCron } from "./timing.js";
+import { type CronExpression, nextFireAfter, StoredCrons, storedCron } from "./timing.js";
 import type { Schedule } from "./types.js";
 import { scheduleOptions } from "./validate.js";
 import { ZoneOffsetFormats } from "./zone-gaps.js";
@@ -116,6 +116,9 @@ export class ScheduleRunner {
   async #prepare(ownedAt: number): Promise<void> {
     const core = this.#core;
     const budget = new SliceBudget(undefined, core.sliceNow);
+    // Schedules sharing a cron, a zone and the year of their last fire share one parse and
+    // its checks (for thousands of schedules, most of planning's work); kept for the open only.
+    const crons = new StoredCrons(this.zoneOffsets);
     budget.start();
     for (const name of [...core.state.schedules.keys()]) {
       if (budget.spent()) {
@@ -127,7 +130,7 @@ export class ScheduleRunner {
       if (s === undefined) continue;
       let cron: CronExpression | undefined;
       try {
-        cron = this.#cronOf(s);
+        cron = this.#cronOf(s, crons);
         await catchUp(s, ownedAt, cron, {
           commit: (record) => this.#commit(record),
           fire: (schedule, fireAt) => this.#fire(schedule, fireAt, core.now()),
@@ -205,18 +208,20 @@ export class ScheduleRunner {
    * same). A stored one that never fires after its last fire (every time in
    * a daylight-saving gap: `schedule()` refuses it now) throws, so it is
    * listed with that error rather than searched to the year 3000 at each plan.
-   * `parsed` is another earlier parse to reuse (one made for catching up).
+   * `parsed` is another earlier parse to reuse (one made for catching up), or
+   * the parses shared by the open's planning.
    */
-  #cronOf(s: Schedule, parsed?: Parsed): CronExpression | undefined {
+  #cronOf(s: Schedule, parsed?: Parsed | StoredCrons): CronExpression | undefined {
     if (s.cron === undefined) return undefined;
-    for (const known of [this.#plans.get(s.name), parsed])
+    const earlier = parsed instanceof StoredCrons ? undefined : parsed;
+    for (const known of [this.#plans.get(s.name), earlier])
       if (
         known?.cron !== undefined &&
         known.schedule.cron === s.cron &&
         known.schedule.timezone === s.timezone
       )
         return known.cron;
-    return storedCron(s, this.zoneOffsets);
+    return parsed instanceof StoredCrons ? parsed.of(s) : storedCron(s, this.zoneOffsets);
   }
 
   /**

@@ -143,8 +143,12 @@ export function storedCron(s: Schedule, formats?: ZoneOffsetFormats): CronExpres
  * which reads no state of it). `formats` as for {@link firesInZone}.
  */
 export class StoredCrons {
-  readonly formats = new ZoneOffsetFormats();
+  readonly formats: ZoneOffsetFormats;
   readonly #parsed = new Map<string, { expression: CronExpression } | { error: unknown }>();
+
+  constructor(formats = new ZoneOffsetFormats()) {
+    this.formats = formats;
+  }
 
   /** {@link storedCron} of `s`, the same expression (or error) for the same key. */
   of(s: Schedule): CronExpression | undefined {
