@@ -8,6 +8,7 @@
  */
 import { Cron } from "croner";
 import { MAX_TIMESTAMP_MS } from "../validate.js";
+import { SharedCron } from "./shared-cron.js";
 import type { Schedule, ScheduleDefinition } from "./types.js";
 import { firesInZone, NeverFiresError, ZoneOffsetFormats } from "./zone-gaps.js";
 
@@ -98,16 +99,22 @@ function knownIn(formats: ZoneOffsetFormats, zone: string): boolean {
  * zone when this runtime does not know it, and with `firesAfter`
  * {@link NeverFiresError} when it never fires after that time
  * ({@link firesInZone}, reading offsets with `formats`). Never an open search: every check costs a bounded
- * time whatever the expression.
+ * time whatever the expression. `shared` (with `formats`): a {@link SharedCron},
+ * for many schedules to ask.
  */
 export function parseCron(
   cron: string,
   timezone: string,
   firesAfter?: number,
   formats?: ZoneOffsetFormats,
+  shared = false,
 ): CronExpression {
+  const zone = timezone === "UTC" ? undefined : timezone;
   // UTC by offset: the same times, without a time-zone lookup per step (several times faster).
-  const expression = new Cron(cron, timezone === "UTC" ? { utcOffset: 0 } : { timezone });
+  const expression =
+    shared && formats !== undefined
+      ? new SharedCron(cron, zone, formats)
+      : new Cron(cron, zone === undefined ? { utcOffset: 0 } : { timezone: zone });
   if (!someDateMatches(expression)) throw new NoMatchingDateError();
   // An unknown zone would surface only when a time is computed: check it now.
   if (
@@ -131,16 +138,24 @@ export function parseCron(
  * such a cron's next time walks to the year 3000. `formats` as for
  * {@link firesInZone}.
  */
-export function storedCron(s: Schedule, formats?: ZoneOffsetFormats): CronExpression | undefined {
-  return s.cron === undefined ? undefined : parseCron(s.cron, s.timezone, s.firedUpTo, formats);
+export function storedCron(
+  s: Schedule,
+  formats?: ZoneOffsetFormats,
+  shared = false,
+): CronExpression | undefined {
+  return s.cron === undefined
+    ? undefined
+    : parseCron(s.cron, s.timezone, s.firedUpTo, formats, shared);
 }
 
 /**
- * Stored schedules' parsed crons for one listing: {@link storedCron}'s answer
- * depends only on the expression, the zone and the UTC year of the last fire
- * ({@link firesInZone} reads only that year), so schedules sharing those share
- * one parse and its checks (a listed `Cron` is asked only `nextRun(date)`,
- * which reads no state of it). `formats` as for {@link firesInZone}.
+ * Stored schedules' parsed crons for one listing (or a queue's planning at
+ * open): {@link storedCron}'s answer depends only on the expression, the zone
+ * and the UTC year of the last fire ({@link firesInZone} reads only that
+ * year), so schedules sharing those share one parse and its checks. Each is a
+ * {@link SharedCron}: croner's searches from a given date read no state of it,
+ * and the one it remembers answers as croner does. `formats` as for
+ * {@link firesInZone}.
  */
 export class StoredCrons {
   readonly formats: ZoneOffsetFormats;
@@ -158,7 +173,7 @@ export class StoredCrons {
     let parsed = this.#parsed.get(key);
     if (parsed === undefined) {
       try {
-        parsed = { expression: storedCron(s, this.formats)! };
+        parsed = { expression: storedCron(s, this.formats, true)! };
       } catch (error) {
         parsed = { error };
       }

@@ -75,7 +75,7 @@ export class ZoneOffsetFormats {
 }
 
 /** The zone's offset from UTC at `t`, in ms, read with `format` (a "longOffset" format). */
-function offsetAt(format: Intl.DateTimeFormat, t: number): number {
+export function offsetAt(format: Intl.DateTimeFormat, t: number): number {
   const match = /GMT(?:([+-])(\d+):(\d+)(?::(\d+))?)?$/.exec(format.format(t));
   if (match === null) throw new Error(`cannot read the UTC offset in ${format.format(t)}`);
   if (match[1] === undefined) return 0;

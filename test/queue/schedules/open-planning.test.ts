@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Cron } from "croner";
 import { openLog } from "../../../src/log/index.js";
+import { QueueReader } from "../../../src/queue/reader.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
 import { COMMON_PROBE_YEARS } from "../../../src/queue/schedules/timing.js";
@@ -11,7 +13,10 @@ import { clockAt, definition, open } from "./helpers.js";
 
 const ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
 
-/** A store holding `n` daily crons set at the same time: one expression per zone, four pairs in all. */
+/**
+ * A store holding `n` daily crons set a second apart: one expression per zone,
+ * four pairs in all.
+ */
 async function storeWithSharedCrons(n: number): Promise<MemoryStore> {
   const store = new MemoryStore();
   const { log } = await openLog(store, "q", testOptions());
@@ -19,7 +24,13 @@ async function storeWithSharedCrons(n: number): Promise<MemoryStore> {
     Array.from({ length: n }, (_, i) =>
       encodeRecord({
         tag: Tag.ScheduleSet,
-        schedule: definition(`s${String(i).padStart(3, "0")}`, ZONES[i % 4]!, `${i % 4} 3 * * *`),
+        schedule: definition(
+          `s${String(i).padStart(3, "0")}`,
+          ZONES[i % 4]!,
+          `${i % 4} 3 * * *`,
+          // Out of name order: later names were set earlier.
+          Date.parse("2026-01-01T00:00:00Z") + (n - i) * 1_000,
+        ),
       }),
     ),
   );
@@ -31,7 +42,7 @@ describe("a queue's planning at open", () => {
   it("parses and checks each (cron, zone) pair once, however many schedules share it", async () => {
     const store = await storeWithSharedCrons(40);
     const { result, searches } = await cronSearchesDuring(async () => {
-      const queue = await open(store, clockAt("2026-01-01T00:00:10Z"));
+      const queue = await open(store, clockAt("2026-01-01T01:00:00Z"));
       try {
         return await queue.listSchedules();
       } finally {
@@ -49,5 +60,43 @@ describe("a queue's planning at open", () => {
       const local = new Date(s.nextRunAt!).toLocaleString("en-GB", { timeZone: zone });
       assert.match(local, new RegExp(`^\\d+/\\d+/\\d+, 03:0${minute}:00$`), `${s.name} ${local}`);
     }
+  });
+});
+
+/** The croner searches of `searches` that are schedules' own (not a parse's probes). */
+function ownSearches(searches: readonly string[]): string[] {
+  return searches.filter((pattern) => /^\d 3 \* \* \*$/.test(pattern));
+}
+
+describe("fire times of schedules sharing a cron", () => {
+  it("a reader's listing right after open searches three times per (cron, zone) pair, however many schedules, when their last fires lie between the same two fire times", async () => {
+    const store = await storeWithSharedCrons(80);
+    const reader = await QueueReader.open(store, "q");
+    const { result, searches } = await cronSearchesDuring(() => reader.listSchedules());
+    assert.equal(result.length, 80);
+    assert.ok(result.every((s) => s.error === undefined && s.nextRunAt !== null));
+    // A search, one from an earlier time finding the same run, the run before it: three a pair.
+    assert.equal(ownSearches(searches).length, 12, searches.join("\n"));
+    for (const s of result) {
+      const plain = new Cron(
+        s.cron!,
+        s.timezone === "UTC" ? { utcOffset: 0 } : { timezone: s.timezone },
+      );
+      assert.equal(s.nextRunAt, plain.nextRun(new Date(s.firedUpTo))!.getTime(), s.name);
+    }
+  });
+
+  it("a queue's open plans them with three searches per pair", async () => {
+    const store = await storeWithSharedCrons(80);
+    const { result, searches } = await cronSearchesDuring(async () => {
+      const queue = await open(store, clockAt("2026-01-01T01:00:00Z"));
+      try {
+        return await queue.listSchedules();
+      } finally {
+        await queue.close();
+      }
+    });
+    assert.equal(result.length, 80);
+    assert.equal(ownSearches(searches).length, 12, searches.join("\n"));
   });
 });

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Cron } from "croner";
+import { SharedCron } from "../../../src/queue/schedules/shared-cron.js";
+import { ZoneOffsetFormats } from "../../../src/queue/schedules/zone-gaps.js";
+
+/** A small deterministic generator of numbers in [0, 1). */
+function random(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+const ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Nuuk", "UTC"];
+const CRONS = ["30 2 * * *", "45 1 * * *", "*/15 * * * *", "0 * * * *", "0 3 * * 0", "0 0 1 * *"];
+/** Days around the 2026 daylight-saving changes of those zones. */
+const DAYS = [
+  "2026-03-08",
+  "2026-03-28",
+  "2026-03-29",
+  "2026-04-05",
+  "2026-10-04",
+  "2026-10-24",
+  "2026-10-25",
+  "2026-11-01",
+];
+
+describe("a cron shared by many schedules", () => {
+  it("answers every search as croner does, in any order, across daylight-saving changes", () => {
+    const next = random(12);
+    for (const zone of ZONES)
+      for (const pattern of CRONS) {
+        const shared = new SharedCron(
+          pattern,
+          zone === "UTC" ? undefined : zone,
+          new ZoneOffsetFormats(),
+        );
+        const plain = new Cron(pattern, zone === "UTC" ? { utcOffset: 0 } : { timezone: zone });
+        for (const day of DAYS) {
+          const start = Date.parse(`${day}T00:00:00Z`) - 14 * 3_600_000;
+          // Searches from times spread over two days around the change, in random order,
+          // many of them between the same two runs (what the shared cron remembers).
+          for (let i = 0; i < 48; i++) {
+            const from = start + Math.floor(next() * 2 * 86_400_000);
+            const got = shared.nextRun(new Date(from))?.getTime() ?? null;
+            const want = plain.nextRun(new Date(from))?.getTime() ?? null;
+            assert.equal(got, want, `${pattern} in ${zone} after ${new Date(from).toISOString()}`);
+            // From the run found, and just before and after it.
+            if (want !== null && i % 4 === 0)
+              for (const t of [want - 1_000, want - 1, want, want + 1, want + 1_000]) {
+                const again = shared.nextRun(new Date(t))?.getTime() ?? null;
+                const expected = plain.nextRun(new Date(t))?.getTime() ?? null;
+                assert.equal(
+                  again,
+                  expected,
+                  `${pattern} in ${zone} after ${new Date(t).toISOString()}`,
+                );
+              }
+          }
+        }
+      }
+  });
+});
