@@ -84,7 +84,7 @@ export function knownTimeZone(zone: string): boolean {
  * once per zone (making a zone's format costs about as much as the rest of
  * planning a zoned cron).
  */
-function knownIn(formats: ZoneOffsetFormats, zone: string): boolean {
+export function knownIn(formats: ZoneOffsetFormats, zone: string): boolean {
   try {
     formats.of(zone);
     return true;

@@ -18,7 +18,13 @@ import { JOB_HINTS } from "../option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "../options.js";
 import { checkDedupKey, checkPayload, checkQueueName, checkTimestamp } from "../validate.js";
 import { checkEnqueueOptions } from "../validate-options.js";
-import { type CronExpression, knownTimeZone, NoMatchingDateError, parseCron } from "./timing.js";
+import {
+  type CronExpression,
+  knownIn,
+  knownTimeZone,
+  NoMatchingDateError,
+  parseCron,
+} from "./timing.js";
 import {
   CATCH_UPS,
   SCHEDULE_SPEC_KEYS,
@@ -131,7 +137,8 @@ export function checkScheduleSpec(
     );
   const timezone =
     spec.timezone === undefined ? "UTC" : checkString(spec.timezone, "spec.timezone");
-  if (!knownTimeZone(timezone))
+  // The queue's kept format of the zone when it has one (making a format is most of this check).
+  if (!(formats === undefined ? knownTimeZone(timezone) : knownIn(formats, timezone)))
     throw invalidArgument(
       "spec.timezone",
       'an IANA time zone name such as "Europe/Paris"',
@@ -144,7 +151,7 @@ export function checkScheduleSpec(
     checkCronFieldCount(cron);
     let expression: CronExpression;
     try {
-      expression = parseCron(cron, timezone);
+      expression = parseCron(cron, timezone, undefined, formats);
     } catch (error) {
       // Fields that no date satisfies together (`0 0 30 2 *`): a schedule that would never fire.
       if (error instanceof NoMatchingDateError)

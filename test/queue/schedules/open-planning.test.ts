@@ -100,3 +100,39 @@ describe("fire times of schedules sharing a cron", () => {
     assert.equal(ownSearches(searches).length, 12, searches.join("\n"));
   });
 });
+
+describe("schedule() in a known zone", () => {
+  it("checks the zone with the queue's kept format: no new Intl format per call", async () => {
+    const queue = await open(new MemoryStore(), clockAt("2026-01-01T01:00:00Z"));
+    try {
+      await queue.schedule("first", {
+        cron: "0 3 * * *",
+        timezone: "Europe/Paris",
+        queue: "q",
+        payload: new Uint8Array(1),
+      });
+      const Original = Intl.DateTimeFormat;
+      let made = 0;
+      const counting = function (this: unknown, ...args: ConstructorParameters<typeof Original>) {
+        made++;
+        return new Original(...args);
+      } as unknown as typeof Intl.DateTimeFormat;
+      Intl.DateTimeFormat = counting;
+      try {
+        for (let i = 0; i < 10; i++)
+          await queue.schedule(`s${i}`, {
+            cron: `${i} 3 * * *`,
+            timezone: "Europe/Paris",
+            queue: "q",
+            payload: new Uint8Array(1),
+          });
+      } finally {
+        Intl.DateTimeFormat = Original;
+      }
+      assert.equal(made, 0);
+      assert.equal((await queue.listSchedules()).length, 11);
+    } finally {
+      await queue.close();
+    }
+  });
+});
