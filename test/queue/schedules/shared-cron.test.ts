@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Cron } from "croner";
 import { SharedCron } from "../../../src/queue/schedules/shared-cron.js";
 import { ZoneOffsetFormats } from "../../../src/queue/schedules/zone-gaps.js";
+import { cronSearchesDuring } from "./cron-spy.js";
 
 /** A small deterministic generator of numbers in [0, 1). */
 function random(seed: number): () => number {
@@ -63,5 +64,38 @@ describe("a cron shared by many schedules", () => {
           }
         }
       }
+  });
+
+  it("a cron whose runs lie more than two days apart, asked from ever earlier times before one run, searches a few times, not once each", async () => {
+    for (const pattern of ["0 0 1 1 *", "0 3 * * 0"]) {
+      const shared = new SharedCron(pattern, "America/New_York", new ZoneOffsetFormats());
+      const plain = new Cron(pattern, { timezone: "America/New_York" });
+      const { result, searches } = await cronSearchesDuring(() => {
+        const run = shared.nextRun(new Date("2026-01-01T00:00:00Z"))!.getTime();
+        // Schedules last fired in the day before the run, asked latest first.
+        return Array.from({ length: 100 }, (_, i) => {
+          const from = new Date(run - 3_600_000 - i * 600_000);
+          return [shared.nextRun(from)?.getTime(), plain.nextRun(from)?.getTime()] as const;
+        });
+      });
+      for (const [got, want] of result) assert.equal(got, want, pattern);
+      const own = searches.length - result.length; // the plain cron's searches
+      assert.ok(own <= 4, `${pattern}: ${own} searches`);
+    }
+  });
+
+  it("does not answer from memory across a change of the zone's offset", async () => {
+    // 12:00 in Berlin: 11:00Z on 28 March 2026, 10:00Z on 29 March (clocks go forward at 01:00Z).
+    const shared = new SharedCron("0 12 * * *", "Europe/Berlin", new ZoneOffsetFormats());
+    const { result, searches } = await cronSearchesDuring(() => [
+      shared.nextRun(new Date("2026-03-28T12:00:00Z"))?.toISOString(),
+      shared.nextRun(new Date("2026-03-28T20:00:00Z"))?.toISOString(),
+      shared.nextRun(new Date("2026-03-29T02:00:00Z"))?.toISOString(),
+      shared.nextRun(new Date("2026-03-29T05:00:00Z"))?.toISOString(),
+    ]);
+    assert.deepEqual(result, Array(4).fill("2026-03-29T10:00:00.000Z"));
+    // The span from 20:00Z still holds the change; the one from 02:00Z does not,
+    // so the search from 05:00Z is answered from memory.
+    assert.equal(searches.length, 3, searches.join(", "));
   });
 });
