@@ -14,6 +14,7 @@ import {
   PAGE_SLOTS,
   slot,
 } from "../../src/queue/table.js";
+import { heapBytesIn } from "../heap-bytes.js";
 
 /** Keys by handle, for an order over handles whose keys can repeat (ties broken by a sequence). */
 class Keys {
@@ -162,13 +163,28 @@ describe("handle index", { timeout: 60_000 }, () => {
       index.insert(h);
     }
     index.shift();
-    assert.deepEqual(view.chunks.flat(), before);
+    assert.deepEqual(view.toArray(), before);
     assert.equal(view.size, before.length);
     index.thaw(view);
     keys.set(99_999, -1);
     index.insert(99_999);
     assert.equal(index.min(), 99_999);
     assert.equal(index.problems(), null);
+  });
+
+  it("keeps its handles outside the JavaScript heap: the collector copies no entry", async () => {
+    const order = (a: number, b: number) => a - b;
+    const handles = Array.from({ length: 100_000 }, (_, h) => h);
+    const built = await heapBytesIn(() => HandleIndex.fromSorted(order, handles));
+    const inserted = await heapBytesIn(() => {
+      const index = new HandleIndex(order);
+      for (let h = 100_000; h > 0; h -= 7) index.insert(h);
+      return index;
+    });
+    // Arrays of numbers are at least 8 bytes per handle on the heap (over 800 kB here); a
+    // chunk of typed array is a few small objects (about 0.5 kB) for up to 512 handles.
+    assert.ok(built < 250_000, `${built} heap bytes for 100 000 handles built`);
+    assert.ok(inserted < 250_000, `${inserted} heap bytes for 14 286 handles inserted`);
   });
 
   it("seek finds the first handle past a bound, and next walks on from it", () => {
