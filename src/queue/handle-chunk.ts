@@ -8,19 +8,32 @@
  * Removing the first handle moves the start instead of the rest (taking jobs
  * in order removes from the front); the room in front is reused by an insert
  * there, or reclaimed when the end runs out of room. The array grows by
- * doubling, up to `max` handles, so a small index costs little memory.
+ * doubling, up to `max` handles, and shrinks to twice its handles when under
+ * a quarter full. A chunk with room for at most {@link SMALL_ROOM} handles
+ * keeps them in a plain array instead: a typed array brings fixed objects
+ * (the view, its buffer, the buffer's store) that outweigh a few handles,
+ * and many indexes hold one or two (one per group).
  */
 
 /** Room of a new chunk that is not built whole. */
 const FIRST_ROOM = 8;
+/** Most room a plain-array chunk has; past it the handles move to a typed array. */
+const SMALL_ROOM = 32;
+
+/** Handles are row numbers: non-negative and below 2^31. */
+const isRow = (handle: number) => (handle | 0) === handle && handle >= 0;
+
+function room(size: number): number[] | Uint32Array {
+  return size <= SMALL_ROOM ? new Array<number>(size).fill(0) : new Uint32Array(size);
+}
 
 export class HandleChunk {
-  items: Uint32Array;
+  items: number[] | Uint32Array;
   lo = 0;
   hi = 0;
 
-  constructor(room: number) {
-    this.items = new Uint32Array(room);
+  constructor(size: number) {
+    this.items = room(size);
   }
 
   /** A chunk of `handles[from..to)` with room for `room` (at least their number). */
@@ -32,9 +45,9 @@ export class HandleChunk {
     return chunk;
   }
 
-  /** A chunk of one handle. */
+  /** A chunk of one handle, with no room to spare (many indexes never hold a second). */
   static one(handle: number): HandleChunk {
-    const chunk = new HandleChunk(FIRST_ROOM);
+    const chunk = new HandleChunk(1);
     chunk.items[0] = handle;
     chunk.hi = 1;
     return chunk;
@@ -59,10 +72,7 @@ export class HandleChunk {
 
   /** A copy with the same room (copy-on-write of a chunk a frozen view reads). */
   copy(): HandleChunk {
-    const copy = new HandleChunk(this.items.length);
-    copy.items.set(this.items.subarray(this.lo, this.hi));
-    copy.hi = this.hi - this.lo;
-    return copy;
+    return HandleChunk.of(this.items, this.lo, this.hi, this.items.length);
   }
 
   push(handle: number, max: number): void {
@@ -92,6 +102,8 @@ export class HandleChunk {
       this.hi--;
     }
     if (this.lo === this.hi) this.lo = this.hi = 0;
+    const length = this.hi - this.lo;
+    if (this.items.length > FIRST_ROOM && length < this.items.length >>> 2) this.#move(length * 2);
   }
 
   /** Moves the upper half into a new chunk (room `max`). */
@@ -109,7 +121,14 @@ export class HandleChunk {
 
   /** The handles in order (tests and audits). */
   toArray(): number[] {
-    return Array.from(this.items.subarray(this.lo, this.hi));
+    return Array.from(this.items.slice(this.lo, this.hi));
+  }
+
+  /** Why the chunk's handles are not all row numbers, or null (audits). */
+  problems(): string | null {
+    for (let k = this.lo; k < this.hi; k++)
+      if (!isRow(this.items[k]!)) return `handle ${this.items[k]} is not a row number`;
+    return null;
   }
 
   /** Room at the end: the free room in front when there is any, else a larger array. */
@@ -120,9 +139,17 @@ export class HandleChunk {
       this.lo = 0;
       return;
     }
-    const grown = new Uint32Array(Math.max(FIRST_ROOM, Math.min(max, this.items.length * 2)));
-    if (grown.length <= this.items.length) throw new Error("handle chunk is full");
-    grown.set(this.items);
-    this.items = grown;
+    const size = Math.max(FIRST_ROOM, Math.min(max, this.items.length * 2));
+    if (size <= this.items.length) throw new Error("handle chunk is full");
+    this.#move(size);
+  }
+
+  /** Moves the handles to the start of a new array of room `size` (at least their number). */
+  #move(size: number): void {
+    const items = room(Math.max(FIRST_ROOM, size));
+    for (let k = this.lo; k < this.hi; k++) items[k - this.lo] = this.items[k]!;
+    this.hi -= this.lo;
+    this.lo = 0;
+    this.items = items;
   }
 }

@@ -10,7 +10,8 @@
  * searches and an insert or delete moves at most one chunk's worth of
  * numbers. Chunks keep their handles in typed arrays ({@link HandleChunk}),
  * outside the JavaScript heap, so the garbage collector never copies or
- * traces millions of entries.
+ * traces millions of entries (a chunk of a few handles keeps a small plain
+ * array, cheaper than a typed array's fixed objects).
  *
  * A frozen {@link IndexView} (for a checkpoint encoded in slices) keeps the
  * order as of the moment it was taken: a chunk it still reads is copied
@@ -299,6 +300,8 @@ export class HandleIndex {
       const chunk = this.#chunks[ci]!;
       if (chunk.length === 0) return `chunk ${ci} is empty`;
       if (this.#maxes[ci] !== chunk.last()) return `chunk ${ci} has a stale maximum`;
+      const wrong = chunk.problems();
+      if (wrong !== null) return `chunk ${ci}: ${wrong}`;
       for (const handle of chunk.toArray()) {
         if (previous !== -1 && this.#compare(previous, handle) >= 0)
           return `handles ${previous} and ${handle} are out of order`;

@@ -14,7 +14,6 @@ import {
   PAGE_SLOTS,
   slot,
 } from "../../src/queue/table.js";
-import { heapBytesIn } from "../heap-bytes.js";
 
 /** Keys by handle, for an order over handles whose keys can repeat (ties broken by a sequence). */
 class Keys {
@@ -172,19 +171,62 @@ describe("handle index", { timeout: 60_000 }, () => {
     assert.equal(index.problems(), null);
   });
 
-  it("keeps its handles outside the JavaScript heap: the collector copies no entry", async () => {
+  it("keeps a long index's handles in typed arrays (outside the JavaScript heap), a short one's in a small array", () => {
     const order = (a: number, b: number) => a - b;
-    const handles = Array.from({ length: 100_000 }, (_, h) => h);
-    const built = await heapBytesIn(() => HandleIndex.fromSorted(order, handles));
-    const inserted = await heapBytesIn(() => {
-      const index = new HandleIndex(order);
-      for (let h = 100_000; h > 0; h -= 7) index.insert(h);
-      return index;
-    });
-    // Arrays of numbers are at least 8 bytes per handle on the heap (over 800 kB here); a
-    // chunk of typed array is a few small objects (about 0.5 kB) for up to 512 handles.
-    assert.ok(built < 250_000, `${built} heap bytes for 100 000 handles built`);
-    assert.ok(inserted < 250_000, `${inserted} heap bytes for 14 286 handles inserted`);
+    const kinds = (index: HandleIndex) => {
+      const view = index.freeze();
+      const found = view.chunks.map((chunk) =>
+        chunk.items instanceof Uint32Array ? "typed" : "array",
+      );
+      index.thaw(view);
+      return [...new Set(found)];
+    };
+    const built = HandleIndex.fromSorted(
+      order,
+      Array.from({ length: 100_000 }, (_, h) => h),
+    );
+    assert.deepEqual(kinds(built), ["typed"]);
+    const inserted = new HandleIndex(order);
+    for (let h = 100_000; h > 0; h -= 7) inserted.insert(h);
+    assert.deepEqual(kinds(inserted), ["typed"]);
+    // Many indexes hold a job or two (one per group): a typed array costs more fixed objects there.
+    const small = new HandleIndex(order);
+    for (let h = 0; h < 32; h++) small.insert(h);
+    assert.deepEqual(kinds(small), ["array"]);
+    small.insert(32);
+    assert.deepEqual(kinds(small), ["typed"]);
+    assert.deepEqual(
+      small.toArray(),
+      Array.from({ length: 33 }, (_, h) => h),
+    );
+    assert.equal(small.problems(), null);
+  });
+
+  it("an index drained after a burst gives back the room it grew to", () => {
+    const index = new HandleIndex((a, b) => a - b);
+    for (let h = 0; h < 500; h++) index.insert(h);
+    for (let h = 0; h < 499; h++) assert.equal(index.shift(), h);
+    const view = index.freeze();
+    assert.equal(view.chunks.length, 1);
+    assert.ok(
+      view.chunks[0]!.items.length <= 8,
+      `room ${view.chunks[0]!.items.length} for one handle`,
+    );
+    index.thaw(view);
+    assert.deepEqual(index.toArray(), [499]);
+    for (let h = 500; h < 1_000; h++) index.insert(h);
+    for (let h = 0; h < 400; h++) assert.equal(index.delete(999 - h), true);
+    assert.equal(index.problems(), null);
+    assert.equal(index.size, 101);
+  });
+
+  it("an audit reports a handle that is not a row number", () => {
+    const index = HandleIndex.fromSorted(
+      (a, b) => a - b,
+      Array.from({ length: 100 }, (_, h) => h),
+    );
+    index.insert(-1);
+    assert.match(index.problems() ?? "", /not a row/);
   });
 
   it("seek finds the first handle past a bound, and next walks on from it", () => {
