@@ -8,10 +8,8 @@
  * A list of sorted chunks (at most {@link CHUNK_MAX} handles each) with the
  * exact last handle of every chunk alongside, so a lookup is two binary
  * searches and an insert or delete moves at most one chunk's worth of
- * numbers. Chunks keep their handles in typed arrays ({@link HandleChunk}),
- * outside the JavaScript heap, so the garbage collector never copies or
- * traces millions of entries (a chunk of a few handles keeps a small plain
- * array, cheaper than a typed array's fixed objects).
+ * numbers. Chunks hold small integers only, so the garbage collector never
+ * traces millions of entries.
  *
  * A frozen {@link IndexView} (for a checkpoint encoded in slices) keeps the
  * order as of the moment it was taken: a chunk it still reads is copied
@@ -23,34 +21,22 @@
  * changing the fields it is ordered by).
  */
 
-import { HandleChunk } from "./handle-chunk.js";
-
 /** A chunk splits in two above this many handles. */
 const CHUNK_MAX = 512;
 /** A chunk below this many handles is merged into a neighbour when they fit in one. */
 const CHUNK_MIN = 64;
 /** Chunk size when building from a sorted list (room to grow before the first split). */
 const CHUNK_BUILD = 384;
-/** Most handles a chunk holds: one over {@link CHUNK_MAX}, until it splits. */
-const CHUNK_ROOM = CHUNK_MAX + 1;
 
-type Chunk = HandleChunk;
+type Chunk = number[];
 export type HandleOrder = (a: number, b: number) => number;
 
 /** The order of an index as of {@link HandleIndex.freeze}; read it, then {@link HandleIndex.thaw} it. */
 export class IndexView {
   constructor(
-    readonly chunks: readonly HandleChunk[],
+    readonly chunks: readonly (readonly number[])[],
     readonly size: number,
   ) {}
-
-  /** Every handle in order (tests and audits). */
-  toArray(): number[] {
-    const all: number[] = [];
-    for (const chunk of this.chunks)
-      for (let k = chunk.lo; k < chunk.hi; k++) all.push(chunk.items[k]!);
-    return all;
-  }
 }
 
 /** A position in an index: chunk and offset. Valid until the index changes. */
@@ -130,14 +116,15 @@ export class HandleIndex {
     const last = this.#chunks.at(-1);
     if (last !== undefined && last.length < CHUNK_BUILD && at < to) {
       const end = Math.min(to, at + CHUNK_BUILD - last.length);
-      for (; at < end; at++) last.push(handles[at]!, CHUNK_ROOM);
-      this.#maxes[this.#maxes.length - 1] = last.last();
+      for (; at < end; at++) last.push(handles[at]!);
+      this.#maxes[this.#maxes.length - 1] = last[last.length - 1]!;
     }
     for (; at < to; ) {
       const end = Math.min(to, at + CHUNK_BUILD);
-      const chunk = HandleChunk.of(handles, at, end, CHUNK_BUILD);
+      const chunk: Chunk = new Array(end - at);
+      for (let i = at; i < end; i++) chunk[i - at] = handles[i]!;
       this.#chunks.push(chunk);
-      this.#maxes.push(chunk.last());
+      this.#maxes.push(chunk[chunk.length - 1]!);
       at = end;
     }
     this.#size += Math.max(0, to - from);
@@ -150,7 +137,7 @@ export class HandleIndex {
    */
   copy(compare: HandleOrder = this.#compare): HandleIndex {
     const index = new HandleIndex(compare);
-    index.#chunks = this.#chunks.map((chunk) => chunk.copy());
+    index.#chunks = this.#chunks.map((chunk) => chunk.slice());
     index.#maxes = this.#maxes.slice();
     index.#size = this.#size;
     return index;
@@ -162,7 +149,7 @@ export class HandleIndex {
 
   /** The smallest handle, or -1 when empty. */
   min(): number {
-    return this.#size === 0 ? -1 : this.#chunks[0]!.first();
+    return this.#size === 0 ? -1 : this.#chunks[0]![0]!;
   }
 
   /** Whether `handle` is in the index (by its position in the order). */
@@ -171,13 +158,13 @@ export class HandleIndex {
     const ci = this.#chunkFor(handle);
     const chunk = this.#chunks[ci]!;
     const pos = this.#offsetIn(chunk, handle);
-    return pos < chunk.length && chunk.at(pos) === handle;
+    return chunk[pos] === handle;
   }
 
   /** Adds `handle` (which must not be in the index yet). */
   insert(handle: number): void {
     if (this.#size === 0) {
-      this.#chunks.push(HandleChunk.one(handle));
+      this.#chunks.push([handle]);
       this.#maxes.push(handle);
       this.#size = 1;
       return;
@@ -186,7 +173,7 @@ export class HandleIndex {
     const last = this.#maxes.length - 1;
     if (this.#compare(this.#maxes[last]!, handle) < 0) {
       const tail = this.#writable(last);
-      tail.push(handle, CHUNK_ROOM);
+      tail.push(handle);
       this.#maxes[last] = handle;
       this.#size++;
       if (tail.length > CHUNK_MAX) this.#split(last);
@@ -196,11 +183,16 @@ export class HandleIndex {
     const chunk = this.#writable(ci);
     const pos = this.#offsetIn(chunk, handle);
     if (pos === chunk.length) {
-      chunk.push(handle, CHUNK_ROOM);
+      chunk.push(handle);
       this.#maxes[ci] = handle;
     } else {
-      if (chunk.at(pos) === handle) throw new Error(`handle ${handle} is already in the index`);
-      chunk.insertAt(pos, handle, CHUNK_ROOM);
+      if (chunk[pos] === handle) throw new Error(`handle ${handle} is already in the index`);
+      if (pos === 0) chunk.unshift(handle);
+      else {
+        chunk.push(chunk[chunk.length - 1]!);
+        for (let i = chunk.length - 2; i > pos; i--) chunk[i] = chunk[i - 1]!;
+        chunk[pos] = handle;
+      }
     }
     this.#size++;
     if (chunk.length > CHUNK_MAX) this.#split(ci);
@@ -211,12 +203,10 @@ export class HandleIndex {
     if (this.#size === 0) return false;
     let ci = this.#nextChunk;
     let pos = this.#nextOffset;
-    const guess = this.#chunks[ci];
-    if (guess === undefined || pos >= guess.length || guess.at(pos) !== handle) {
+    if (this.#chunks[ci]?.[pos] !== handle) {
       ci = this.#chunkFor(handle);
-      const chunk = this.#chunks[ci]!;
-      pos = this.#offsetIn(chunk, handle);
-      if (pos >= chunk.length || chunk.at(pos) !== handle) return false;
+      pos = this.#offsetIn(this.#chunks[ci]!, handle);
+      if (this.#chunks[ci]![pos] !== handle) return false;
     }
     this.#removeAt(ci, pos);
     // The next handle took the deleted one's place, or (it was its chunk's last) starts the next chunk.
@@ -233,7 +223,7 @@ export class HandleIndex {
   /** Removes and returns the smallest handle, or -1 when empty. */
   shift(): number {
     if (this.#size === 0) return -1;
-    const first = this.#chunks[0]!.first();
+    const first = this.#chunks[0]![0]!;
     this.#removeAt(0, 0);
     return first;
   }
@@ -256,7 +246,7 @@ export class HandleIndex {
     let b = chunk.length;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      if (before(chunk.at(mid))) a = mid + 1;
+      if (before(chunk[mid]!)) a = mid + 1;
       else b = mid;
     }
     return { chunk: lo, offset: a };
@@ -264,19 +254,12 @@ export class HandleIndex {
 
   /** The handle at `position`, advancing it; -1 past the end. */
   next(position: IndexPosition): number {
-    const chunks = this.#chunks;
-    for (;;) {
-      const chunk = chunks[position.chunk];
-      if (chunk === undefined) return -1;
-      if (position.offset < chunk.length) return chunk.at(position.offset++);
-      position.chunk++;
-      position.offset = 0;
-    }
+    return nextInChunks(this.#chunks, position);
   }
 
   /** Every handle in order (tests and audits). */
   toArray(): number[] {
-    return new IndexView(this.#chunks, this.#size).toArray();
+    return flattenChunks(this.#chunks);
   }
 
   /** The order as of now, kept while the index changes until {@link thaw}. */
@@ -299,10 +282,8 @@ export class HandleIndex {
     for (let ci = 0; ci < this.#chunks.length; ci++) {
       const chunk = this.#chunks[ci]!;
       if (chunk.length === 0) return `chunk ${ci} is empty`;
-      if (this.#maxes[ci] !== chunk.last()) return `chunk ${ci} has a stale maximum`;
-      const wrong = chunk.problems();
-      if (wrong !== null) return `chunk ${ci}: ${wrong}`;
-      for (const handle of chunk.toArray()) {
+      if (this.#maxes[ci] !== chunk[chunk.length - 1]) return `chunk ${ci} has a stale maximum`;
+      for (const handle of chunk) {
         if (previous !== -1 && this.#compare(previous, handle) >= 0)
           return `handles ${previous} and ${handle} are out of order`;
         previous = handle;
@@ -331,7 +312,7 @@ export class HandleIndex {
     let hi = chunk.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.#compare(chunk.at(mid), handle) < 0) lo = mid + 1;
+      if (this.#compare(chunk[mid]!, handle) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -341,29 +322,34 @@ export class HandleIndex {
     const chunk = this.#chunks[ci]!;
     if (this.#shared === null || !this.#shared.has(chunk)) return chunk;
     this.#shared.delete(chunk);
-    const copy = chunk.copy();
+    const copy = chunk.slice();
     this.#chunks[ci] = copy;
     return copy;
   }
 
   #removeAt(ci: number, pos: number): void {
     const chunk = this.#writable(ci);
-    chunk.removeAt(pos);
+    if (pos === 0) chunk.shift();
+    else if (pos === chunk.length - 1) chunk.pop();
+    else {
+      for (let i = pos; i < chunk.length - 1; i++) chunk[i] = chunk[i + 1]!;
+      chunk.pop();
+    }
     this.#size--;
     if (chunk.length === 0) {
       this.#chunks.splice(ci, 1);
       this.#maxes.splice(ci, 1);
       return;
     }
-    this.#maxes[ci] = chunk.last();
+    this.#maxes[ci] = chunk[chunk.length - 1]!;
     if (chunk.length < CHUNK_MIN) this.#mergeSmall(ci);
   }
 
   #split(ci: number): void {
     const chunk = this.#chunks[ci]!;
-    const upper = chunk.splitUpper(CHUNK_ROOM);
+    const upper = chunk.splice(chunk.length >>> 1);
     this.#chunks.splice(ci + 1, 0, upper);
-    this.#maxes.splice(ci, 1, chunk.last(), upper.last());
+    this.#maxes.splice(ci, 1, chunk[chunk.length - 1]!, upper[upper.length - 1]!);
   }
 
   /** Merges small chunk `ci` into a neighbour when the two fit in one chunk. */
@@ -372,19 +358,19 @@ export class HandleIndex {
     const next = this.#chunks[ci + 1];
     if (next !== undefined && chunk.length + next.length <= CHUNK_MAX) {
       const merged = this.#writable(ci);
-      merged.append(next, CHUNK_ROOM);
+      for (const handle of next) merged.push(handle);
       this.#shared?.delete(next);
       this.#chunks.splice(ci + 1, 1);
-      this.#maxes.splice(ci, 2, merged.last());
+      this.#maxes.splice(ci, 2, merged[merged.length - 1]!);
       return;
     }
     const previous = this.#chunks[ci - 1];
     if (previous !== undefined && previous.length + chunk.length <= CHUNK_MAX) {
       const merged = this.#writable(ci - 1);
-      merged.append(chunk, CHUNK_ROOM);
+      for (const handle of chunk) merged.push(handle);
       this.#shared?.delete(chunk);
       this.#chunks.splice(ci, 1);
-      this.#maxes.splice(ci - 1, 2, merged.last());
+      this.#maxes.splice(ci - 1, 2, merged[merged.length - 1]!);
     }
   }
 }

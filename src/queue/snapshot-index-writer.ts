@@ -111,9 +111,8 @@ export class IndexRegionWriter {
           const chunks = views[this.#index]!.chunks;
           while (this.#chunk < chunks.length) {
             const chunk = chunks[this.#chunk++]!;
-            const items = chunk.items;
-            for (let k = chunk.lo; k < chunk.hi; k++)
-              entries[this.#entryAt++] = this.#rank[items[k]!]!;
+            for (let k = 0; k < chunk.length; k++)
+              entries[this.#entryAt++] = this.#rank[chunk[k]!]!;
             since += chunk.length;
             if (since >= ENTRIES_PER_CHECK) {
               since = 0;
@@ -146,7 +145,7 @@ export class IndexRegionWriter {
     const [pa, pb] = this.#merge as [IndexPosition, IndexPosition];
     const head = (view: IndexView, p: IndexPosition): number => {
       const chunk = view.chunks[p.chunk];
-      return chunk === undefined ? -1 : chunk.at(p.offset);
+      return chunk === undefined ? -1 : chunk[p.offset]!;
     };
     const advance = (view: IndexView, p: IndexPosition): void => {
       if (++p.offset === view.chunks[p.chunk]!.length) {
