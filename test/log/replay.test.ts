@@ -13,6 +13,47 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { turnCounter } from "../turns.js";
 import { keysUnder, rec, testOptions, texts } from "./helpers.js";
 
+/** A store whose log "q" has a checkpoint and 300 batches after it, left unclosed as by a crash. */
+async function crashedAfterCheckpoint(): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const first = await openLog(store, "q", testOptions());
+  first.log.setSnapshotSource(() => rec("snapshot"));
+  await first.log.append(rec("before"));
+  await first.log.checkpoint();
+  for (let i = 0; i < 300; i++) await first.log.append(rec(`after ${i}`));
+  // No close: a crash leaves the batches after the checkpoint to replay.
+  return store;
+}
+
+/**
+ * Opens log "q" over `faults` with its checkpoint's read held until `started` says the tail's
+ * fetch is under way, then failing (`atFailure` is called as it fails); the open's error.
+ */
+async function openWithCheckpointFailing(
+  faults: FaultStore,
+  started: () => boolean,
+  atFailure: () => void,
+): Promise<unknown> {
+  const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
+  faults.addRule({
+    op: "get",
+    keyPrefix: "q/checkpoint/",
+    mode: "before",
+    error: () => {
+      atFailure();
+      return new StorageError("access denied", { permanent: true });
+    },
+  });
+  const opening = openLog(faults, "q", testOptions()).then(
+    () => assert.fail("opened a log whose checkpoint cannot be read"),
+    (e: unknown) => e,
+  );
+  await held.whenHeld();
+  while (!started()) await new Promise((resolve) => setImmediate(resolve));
+  held.release();
+  return opening;
+}
+
 /** A memory store whose WAL reads each take a millisecond of this thread (and no I/O) when `slow`. */
 class SlowWalReads extends MemoryStore {
   slow = false;
@@ -278,13 +319,7 @@ describe("log replay", { timeout: 60_000 }, () => {
   });
 
   it("stops fetching the tail once the checkpoint could not be read", async () => {
-    const store = new MemoryStore();
-    const first = await openLog(store, "q", testOptions());
-    first.log.setSnapshotSource(() => rec("snapshot"));
-    await first.log.append(rec("before"));
-    await first.log.checkpoint();
-    for (let i = 0; i < 300; i++) await first.log.append(rec(`after ${i}`));
-    // No close: a crash leaves the batches after the checkpoint to replay.
+    const store = await crashedAfterCheckpoint();
     const walReads: string[] = [];
     let readsAtFailure = -1;
     const faults = new (class extends FaultStore {
@@ -297,24 +332,13 @@ describe("log replay", { timeout: 60_000 }, () => {
       }
     })(store);
     // The checkpoint's read fails once the WAL fetch is under way.
-    const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
-    faults.addRule({
-      op: "get",
-      keyPrefix: "q/checkpoint/",
-      mode: "before",
-      error: () => {
+    const error = await openWithCheckpointFailing(
+      faults,
+      () => walReads.length > 0,
+      () => {
         readsAtFailure = walReads.length;
-        return new StorageError("access denied", { permanent: true });
       },
-    });
-    const opening = openLog(faults, "q", testOptions()).then(
-      () => assert.fail("opened a log whose checkpoint cannot be read"),
-      (e: unknown) => e,
     );
-    await held.whenHeld();
-    while (walReads.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    held.release();
-    const error = await opening;
     assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.ok(readsAtFailure > 0 && readsAtFailure < 300, `${readsAtFailure} WAL reads before`);
@@ -326,13 +350,7 @@ describe("log replay", { timeout: 60_000 }, () => {
   });
 
   it("stops listing the tail once the checkpoint could not be read", async () => {
-    const store = new MemoryStore();
-    const first = await openLog(store, "q", testOptions());
-    first.log.setSnapshotSource(() => rec("snapshot"));
-    await first.log.append(rec("before"));
-    await first.log.checkpoint();
-    for (let i = 0; i < 300; i++) await first.log.append(rec(`after ${i}`));
-    // No close: a crash leaves the batches after the checkpoint to replay.
+    const store = await crashedAfterCheckpoint();
     let walLists = 0;
     let listsAtFailure = -1;
     const faults = new (class extends FaultStore {
@@ -344,24 +362,13 @@ describe("log replay", { timeout: 60_000 }, () => {
         return super.list(prefix, { ...options, limit: 10 }); // 30 pages of WAL keys
       }
     })(store);
-    const held = faults.pause({ op: "get", keyPrefix: "q/checkpoint/" });
-    faults.addRule({
-      op: "get",
-      keyPrefix: "q/checkpoint/",
-      mode: "before",
-      error: () => {
+    const error = await openWithCheckpointFailing(
+      faults,
+      () => walLists > 0,
+      () => {
         listsAtFailure = walLists;
-        return new StorageError("access denied", { permanent: true });
       },
-    });
-    const opening = openLog(faults, "q", testOptions()).then(
-      () => assert.fail("opened a log whose checkpoint cannot be read"),
-      (e: unknown) => e,
     );
-    await held.whenHeld();
-    while (walLists === 0) await new Promise((resolve) => setImmediate(resolve));
-    held.release();
-    const error = await opening;
     assert.ok(error instanceof StorageError && error.message === "access denied", String(error));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(listsAtFailure > 0 && listsAtFailure < 30, `${listsAtFailure} WAL pages before`);

@@ -53,6 +53,21 @@ async function reopened(
   return again;
 }
 
+/**
+ * A queue over a new store holding a flow of `size` "leaf" children under one "root", its
+ * root's removal started with every slice spent at once: the walk gives the loop a turn every
+ * few hundred children.
+ */
+async function slowRootRemoval(makeStore: () => Promise<ObjectStore>, size: number) {
+  const store = await makeStore();
+  const clock = new ManualClock();
+  const { queue } = await openTestQueue({}, store, clock);
+  const children = Array.from({ length: size }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
+  const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+  setSliceMs(queue, 0);
+  return { store, clock, queue, flow, removing: queue.removeJob(flow.id) };
+}
+
 for (const [storeName, makeStore] of STORES) {
   describe(`flow removal and requeue (${storeName})`, { timeout: 60_000 }, () => {
     it("removing a waiting parent removes its open children at every depth; a claimed one is flagged", async () => {
@@ -76,14 +91,7 @@ for (const [storeName, makeStore] of STORES) {
     });
 
     it("a large flow's removal walked over several turns starts over when a commit came between", async () => {
-      const store = await makeStore();
-      const clock = new ManualClock();
-      const { queue } = await openTestQueue({}, store, clock);
-      const children = Array.from({ length: 700 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
-      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
-      // Every slice spent at once: the walk gives the loop a turn every few hundred children.
-      setSliceMs(queue, 0);
-      const removing = queue.removeJob(flow.id);
+      const { store, clock, queue, flow, removing } = await slowRootRemoval(makeStore, 700);
       // Claimed while the walk is under way: the child was walked as pending. Removed from
       // that walk, apply would refuse it half-way (a claimed job is not removed).
       const claim = await mustClaim(queue, "leaf");
@@ -104,13 +112,7 @@ for (const [storeName, makeStore] of STORES) {
     });
 
     it("a large flow's removal walked again after a child's removal takes the rows of the new walk", async () => {
-      const store = await makeStore();
-      const clock = new ManualClock();
-      const { queue } = await openTestQueue({}, store, clock);
-      const children = Array.from({ length: 3000 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
-      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
-      setSliceMs(queue, 0);
-      const removing = queue.removeJob(flow.id);
+      const { store, clock, queue, flow, removing } = await slowRootRemoval(makeStore, 3000);
       // Committed while the walk is under way: one child goes, and a job not in the flow
       // takes its row. The walk starts over; a record must not be matched to a row of the
       // first walk (the next child's record would then name the new job's row).
@@ -131,13 +133,7 @@ for (const [storeName, makeStore] of STORES) {
     });
 
     it("a large flow's removal walked over several turns leaves alone a flow enqueued meanwhile", async () => {
-      const store = await makeStore();
-      const clock = new ManualClock();
-      const { queue } = await openTestQueue({}, store, clock);
-      const children = Array.from({ length: 3000 }, (_, i) => ({ queue: "leaf", payload: `${i}` }));
-      const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
-      setSliceMs(queue, 0);
-      const removing = queue.removeJob(flow.id);
+      const { store, clock, queue, flow, removing } = await slowRootRemoval(makeStore, 3000);
       const leaves = Array.from({ length: 50 }, (_, i) => ({ queue: "leaf", payload: `o${i}` }));
       const second = await queue.enqueueFlow({ queue: "root", payload: "o", children: leaves });
       assert.equal(await removing, true);

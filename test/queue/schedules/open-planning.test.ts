@@ -38,17 +38,22 @@ async function storeWithSharedCrons(n: number): Promise<MemoryStore> {
   return store;
 }
 
+/** A queue's listing right after its open over `store`, and the croner searches made meanwhile. */
+function listedAtOpen(store: MemoryStore) {
+  return cronSearchesDuring(async () => {
+    const queue = await open(store, clockAt("2026-01-01T01:00:00Z"));
+    try {
+      return await queue.listSchedules();
+    } finally {
+      await queue.close();
+    }
+  });
+}
+
 describe("a queue's planning at open", () => {
   it("parses and checks each (cron, zone) pair once, however many schedules share it", async () => {
     const store = await storeWithSharedCrons(40);
-    const { result, searches } = await cronSearchesDuring(async () => {
-      const queue = await open(store, clockAt("2026-01-01T01:00:00Z"));
-      try {
-        return await queue.listSchedules();
-      } finally {
-        await queue.close();
-      }
-    });
+    const { result, searches } = await listedAtOpen(store);
     assert.equal(result.length, 40);
     assert.ok(result.every((s) => s.error === undefined && s.nextRunAt !== null));
     const probes = searches.filter((pattern) => pattern.endsWith(` ${COMMON_PROBE_YEARS}`));
@@ -89,14 +94,7 @@ describe("fire times of schedules sharing a cron", () => {
 
   it("a queue's open plans them with four searches per pair", async () => {
     const store = await storeWithSharedCrons(80);
-    const { result, searches } = await cronSearchesDuring(async () => {
-      const queue = await open(store, clockAt("2026-01-01T01:00:00Z"));
-      try {
-        return await queue.listSchedules();
-      } finally {
-        await queue.close();
-      }
-    });
+    const { result, searches } = await listedAtOpen(store);
     assert.equal(result.length, 80);
     assert.equal(ownSearches(searches).length, 16, searches.join("\n"));
   });
