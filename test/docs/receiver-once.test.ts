@@ -13,7 +13,7 @@ import { relative } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { modules } from "./source-files.js";
+import { bare, modules } from "./source-files.js";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 
@@ -25,19 +25,6 @@ interface Checks {
   calls: number;
   /** Its members calling one of them on `this` more than once, with how often. */
   twice: string[];
-}
-
-/** `node` without parentheses, `as`, `satisfies`, `!` and `<T>` casts around it. */
-function bare(node: ts.Expression): ts.Expression {
-  while (
-    ts.isParenthesizedExpression(node) ||
-    ts.isAsExpression(node) ||
-    ts.isSatisfiesExpression(node) ||
-    ts.isNonNullExpression(node) ||
-    ts.isTypeAssertionExpression(node)
-  )
-    node = node.expression;
-  return node;
 }
 
 function receiverChecks(file: string, text: string): Checks {

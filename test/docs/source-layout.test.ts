@@ -39,7 +39,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { modules } from "./source-files.js";
+import { bare, modules } from "./source-files.js";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 const MAX_LINES = 450;
@@ -108,20 +108,6 @@ function valueLike(cls: string, args: readonly ts.Expression[]): boolean {
     return ts.isArrayLiteralExpression(length) && length.elements.length === 0;
   }
   return false;
-}
-
-/** `expression` without the parentheses, `as`, `satisfies`, `!` and `<T>` around it. */
-function bare(expression: ts.Expression): ts.Expression {
-  let e = expression;
-  while (
-    ts.isParenthesizedExpression(e) ||
-    ts.isAsExpression(e) ||
-    ts.isSatisfiesExpression(e) ||
-    ts.isNonNullExpression(e) ||
-    ts.isTypeAssertionExpression(e)
-  )
-    e = e.expression;
-  return e;
 }
 
 /**

@@ -3,18 +3,8 @@ import { describe, it } from "node:test";
 import { Cron } from "croner";
 import { SharedCron } from "../../../src/queue/schedules/shared-cron.js";
 import { ZoneOffsetFormats } from "../../../src/queue/schedules/zone-gaps.js";
+import { seededRandom } from "../../../src/util/random.js";
 import { cronSearchesDuring } from "./cron-spy.js";
-
-/** A small deterministic generator of numbers in [0, 1). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Nuuk", "UTC"];
 const CRONS = ["30 2 * * *", "45 1 * * *", "*/15 * * * *", "0 * * * *", "0 3 * * 0", "0 0 1 * *"];
@@ -32,7 +22,7 @@ const DAYS = [
 
 describe("a cron shared by many schedules", () => {
   it("answers every search as croner does, in any order, across daylight-saving changes", () => {
-    const next = random(12);
+    const next = seededRandom(12);
     for (const zone of ZONES)
       for (const pattern of CRONS) {
         const shared = new SharedCron(
