@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KeyedIndex } from "../../src/queue/keyed-index.js";
+import { seededRandom } from "../../src/util/random.js";
 import { seedsToRun } from "../reliability/lib/seeds.js";
-
-/** A small deterministic generator (xorshift32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 /** Keys that share long prefixes and tails (where a comparison has to read far into both). */
 function keyOf(n: number): string {
@@ -29,7 +19,7 @@ function sortedHandles(keys: Map<number, string>, live: Set<number>): number[] {
 describe("keyed index (jobs by their own id)", () => {
   it("agrees with a sorted list under random inserts, deletes and seeks, across splits and merges", () => {
     for (const seed of seedsToRun(SEEDS, 1)) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       // Handles are reused with a new key, as table rows are.
       const keys = new Map<number, string>();
       const live = new Set<number>();
