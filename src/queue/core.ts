@@ -237,6 +237,16 @@ export class QueueCore {
     return this.#life.closed;
   }
 
+  /** `true` once `close()` was called, before the queue counts as closed (see `QueueLife.closing`). */
+  get closing(): boolean {
+    return this.#life.closing;
+  }
+
+  /** `close()` was called (see `QueueLife.beginClose`). */
+  beginClose(): void {
+    this.#life.beginClose();
+  }
+
   /** Calls `callback` once the queue closes or fails; returns its removal (see `QueueLife.onStopped`). */
   onStopped(callback: () => void): () => void {
     return this.#life.onStopped(callback);

@@ -9,13 +9,14 @@
  * as timed out, to ack with a result it copied already, to mark the claims
  * whose leases it renews (the reaper renews rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one, to learn at once that the
- * queue stopped, and to ask whether a claim
+ * queue stopped, whether its close began, and to ask whether a claim
  * was lost under a running handler or be told when it is (`settle.ts`), to report progress
  * (`progress.ts`), and the clock its timers run on (`time.ts`); and the
  * dashboard's way to read a job whose payload object is damaged (`reads.ts`).
  */
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import { QUEUE_CLOSING } from "./close-queue.js";
 import type { QueueCore } from "./core.js";
 import { INSTRUMENTATION, type Instrumentation } from "./instrument.js";
 import type { Observers } from "./observe.js";
@@ -85,6 +86,11 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
   Object.defineProperty(prototype, QUEUE_ON_STOPPED, {
     value(this: object, callback: () => void): () => void {
       return coreOf(this).onStopped(callback);
+    },
+  });
+  Object.defineProperty(prototype, QUEUE_CLOSING, {
+    get(this: object): boolean {
+      return coreOf(this).closing;
     },
   });
   Object.defineProperty(prototype, QUEUE_LOGGER, {

@@ -35,6 +35,8 @@ export class QueueLife {
   #onStopped: Set<() => void> | null = null;
   /** The queue closed or failed: {@link onStopped} callbacks were called. */
   #stopped = false;
+  /** `close()` was called (see {@link closing}). */
+  #closeBegun = false;
 
   constructor(core: QueueCore) {
     this.#core = core;
@@ -66,6 +68,20 @@ export class QueueLife {
   /** `true` once closed, or after the log failed. */
   get closed(): boolean {
     return this.#closing !== null || this.#failure !== null;
+  }
+
+  /**
+   * `true` from the moment `close()` is called, while it still makes the
+   * schedule fires already due (the queue not yet {@link closed}), and after:
+   * a worker starts no handler from then on.
+   */
+  get closing(): boolean {
+    return this.#closeBegun || this.closed;
+  }
+
+  /** `close()` was called: {@link closing} from now on. */
+  beginClose(): void {
+    this.#closeBegun = true;
   }
 
   /**

@@ -15,6 +15,7 @@ import type { RecoveryReport } from "../log/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { checkInteger } from "../validate.js";
 import { claimJobs } from "./claiming.js";
+import { closeQueue } from "./close-queue.js";
 import type { QueueCore } from "./core.js";
 import type { EnqueueResult, JobInput } from "./enqueue.js";
 import type { QueueEventListener, QueueEventName } from "./event-types.js";
@@ -397,9 +398,10 @@ export class Queue extends QueueManagement {
    * `null`, and so does a claim whose record was still being written or
    * whose offloaded payload was still being read: its job is given back,
    * pending again with its attempt not counted, as is the job of each claim
-   * a `runWorker` holds ready without having started its handler), flush
-   * and write a final checkpoint, and tell the listeners of `on` every event
-   * still queued. Idempotent: every call
+   * a `runWorker` holds ready without having started its handler: from this
+   * call on, it starts none and claims nothing), flush and write a final
+   * checkpoint, and tell the listeners of `on` every event still queued.
+   * Idempotent: every call
    * answers with the outcome of the one close. Other methods called after it
    * reject with `ClosedError`, and so does new work (a claim, an enqueue)
    * from code the close runs, such as a claim signal's abort listener; from
@@ -432,18 +434,6 @@ export class Queue extends QueueManagement {
    * ```
    */
   async close(): Promise<void> {
-    // A fire due while this process owns the store is this process's to make:
-    // the next owner's catch-up counts whatever it finds unfired as missed
-    // before it took the store (and `catchUp: "none"` skips it).
-    const core = Queue.#coreOf(this);
-    try {
-      // `schedule` and `unschedule` calls made before this one write first (even
-      // when queued behind one another); any made after it are refused.
-      const written = core.schedules.calls.closing();
-      if (written !== undefined) await written;
-      if (!core.closed) await core.schedules.fireDueNow();
-    } finally {
-      await core.close();
-    }
+    return closeQueue(Queue.#coreOf(this));
   }
 }

@@ -22,11 +22,12 @@
  * and a second for the claims).
  */
 import { taqubaErrorCode } from "../errors.js";
+import { queueClosing } from "../queue/close-queue.js";
 import { tracingOf } from "../queue/instrument.js";
 import { Lease } from "../queue/leases.js";
 import { type ClaimOptions, MAX_CLAIM_BATCH } from "../queue/options.js";
 import type { Queue } from "../queue/queue.js";
-import { claimQueuePaused, claimStartable } from "../queue/settle.js";
+import { claimQueuePaused, claimStartable, onQueueStopped } from "../queue/settle.js";
 import { timerClockOf } from "../queue/time.js";
 import { CLAIM_TOKEN, type Claim } from "../queue/types.js";
 import { turnLater } from "../util/timers.js";
@@ -81,7 +82,9 @@ function markHeldReady(claim: Claim, ready: boolean): void {
  *
  * Resolves after `options.signal` aborts (claiming stops, no handler starts,
  * running handlers finish and settle, ready claims are released, all durably)
- * or the queue is closed. Handlers that never return hold that up for good,
+ * or the queue is closed. From the call of `queue.close()` on, no handler
+ * starts and nothing is claimed (the close gives back the claims held
+ * ready). Handlers that never return hold its end up for good,
  * unless `options.shutdownTimeoutMs` bounds the wait: handlers still running
  * that long after the shutdown began (or the queue stopped) are abandoned,
  * their `ctx.signal` aborted and, while the queue is open, their attempts
@@ -150,6 +153,17 @@ export async function runWorker(
    */
   let refused = false;
   const claimingStopped = (): boolean => stopped || refused || shutdown?.aborted === true;
+  /**
+   * The queue's `close()` began: it gives back the claims held ready (see
+   * `markHeldReady`), so no handler starts and nothing is claimed; they are
+   * dropped once the queue counts as closed.
+   */
+  const closeBegun = (): boolean => queueClosing(queue);
+  /**
+   * The worker stands still for a close that began: it may wait on nothing
+   * that pumps again (no claim out, no handler running), so the queue's stop does.
+   */
+  let heldByClose = false;
   /** A claimBatch request is out. */
   let claiming = false;
   /** How many claims the request out asked for, and whether for ready ones too. */
@@ -258,7 +272,7 @@ export async function runWorker(
     pumping = true;
     try {
       // Checked on each turn: a claim run here may be refused (see `run`).
-      while (running < concurrency && ready.length > 0 && !claimingStopped()) {
+      while (running < concurrency && ready.length > 0 && !claimingStopped() && !closeBegun()) {
         running++;
         run(ready.shift()!);
       }
@@ -267,6 +281,7 @@ export async function runWorker(
       pumping = nested;
     }
     const stopping = claimingStopped();
+    heldByClose = !stopping && closeBegun();
     if (stopping) deadline?.arm();
     // After shutdown no handler starts: claims held ready are given back (pending
     // again, their attempt not counted) before the worker resolves. A clean
@@ -279,7 +294,7 @@ export async function runWorker(
         else if (!stopped) settlements.release(held.claim);
       }
     const wanted = missing();
-    const claimWanted = !stopping && !claiming && !holdOff.active && wanted > 0;
+    const claimWanted = !stopping && !closeBegun() && !claiming && !holdOff.active && wanted > 0;
     if (!requestQueued && (ended.length > 0 || claimWanted)) {
       requestQueued = true;
       turnLater(requestClaims);
@@ -321,7 +336,7 @@ export async function runWorker(
       }
     }
     const wanted = missing();
-    if (claimingStopped() || claiming || holdOff.active || wanted <= 0) {
+    if (claimingStopped() || closeBegun() || claiming || holdOff.active || wanted <= 0) {
       pump();
       return;
     }
@@ -372,6 +387,10 @@ export async function runWorker(
   });
   const onShutdown = (): void => pump();
   shutdown?.addEventListener("abort", onShutdown, { once: true });
+  // A worker that stood still for the close learns here that the queue closed.
+  const offQueueStopped = onQueueStopped(queue, () => {
+    if (heldByClose) pump();
+  });
   // The queue's own timers never hold the process open; a running worker should.
   const keepAlive = setInterval(() => {}, 2 ** 30);
   try {
@@ -382,6 +401,7 @@ export async function runWorker(
     holdOff.cancel();
     deadline?.cancel();
     shutdown?.removeEventListener("abort", onShutdown);
+    offQueueStopped?.();
     await settlements.drain();
   }
   const thrown = endWorker({ queue, queueName, logger, settlements, deadline, failure });
