@@ -68,6 +68,8 @@ export interface RunAbandonment {
    * (resolving `true`).
    */
   abandoned(claim: Claim, settling: Promise<boolean> | null): void;
+  /** The run was abandoned at the shutdown deadline after its attempt failed as timed out. */
+  abandonedTimedOut(): void;
   /** The handler of an abandoned run ended after all: its outcome is ignored. */
   endedAfterAbandoned(claim: Claim): void;
 }
@@ -222,7 +224,7 @@ export class JobRun implements JobContext {
       this.#endSpan?.(reason);
       // Asked only now: the abort listener may have just issued one.
       owner.abandonment?.abandoned(this.#claim, this.#ownSettling());
-    }
+    } else owner.abandonment?.abandonedTimedOut();
     this.#disposeSignal?.();
     owner.done();
   }

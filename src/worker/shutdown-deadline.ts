@@ -44,6 +44,10 @@ export class ShutdownDeadline implements RunAbandonment {
   #leftToNextOpen = 0;
   /** Attempts failed at the deadline, for its warning. */
   #failedNow = 0;
+  /** Runs abandoned whose attempts had failed as timed out already, for its warning. */
+  #timedOutAlready = 0;
+  /** Runs abandoned whose claims were settled already or lost, for its warning. */
+  #settledOrLost = 0;
   /** Runs left to the handler's own settling transaction at the deadline, for its warning. */
   #leftToOwnTransaction = 0;
 
@@ -85,7 +89,7 @@ export class ShutdownDeadline implements RunAbandonment {
       else if (this.#live(claim)) {
         this.#failedNow++;
         this.#owner.fail(claim, abandonedMessage(this.#owner.timeoutMs));
-      }
+      } else this.#settledOrLost++;
       return;
     }
     this.#leftToOwnTransaction++;
@@ -106,6 +110,11 @@ export class ShutdownDeadline implements RunAbandonment {
   #live(claim: Claim): boolean {
     const { queue } = this.#owner;
     return !claimSettledAlready(queue, claim) && claimLostReason(queue, claim) === undefined;
+  }
+
+  /** The run was abandoned after its attempt failed as timed out: nothing to fail. */
+  abandonedTimedOut(): void {
+    this.#timedOutAlready++;
   }
 
   /** The handler of an abandoned run ended after all: one debug line. */
@@ -148,19 +157,40 @@ export class ShutdownDeadline implements RunAbandonment {
     for (const run of left) run.abandon(reason);
     // A stopped queue's worker says so once, in its closing line (a fence logs one line).
     if (!open) return;
-    // Only the attempts failed here: one that timed out, was lost or was settled by
-    // the handler's own transaction is the queue's already.
+    // Each run abandoned here is counted once, for what became of its attempt: failed
+    // here, timed out already, settled already or lost, or left to the handler's own
+    // transaction. A count alone ("0 attempt(s) failed") would not say why.
     const failed = this.#failedNow;
+    const timedOut = this.#timedOutAlready;
+    const settledOrLost = this.#settledOrLost;
     const ownTransaction = this.#leftToOwnTransaction;
+    const parts = [
+      [
+        failed,
+        "attempt(s) failed (retried, dead-lettered, or removed if its job's cancel was requested, as for any failure)",
+      ],
+      [
+        timedOut,
+        "attempt(s) had already failed as timed out (timeoutMs) and were not failed again",
+      ],
+      [
+        settledOrLost,
+        "job(s) had been settled already or their claim lost (cancelled, or its lease ran out), so nothing was written for them",
+      ],
+      [
+        ownTransaction,
+        "wait for the handler's own transaction that settles the job (its attempt fails only if that fails)",
+      ],
+    ] as const;
     logger.warn(
       `worker: ${left.length} handler(s) of queue "${queueName}" still running ${timeoutMs} ms ` +
-        `after the shutdown began were abandoned (shutdownTimeoutMs); ${failed} attempt(s) failed ` +
-        "(retried, dead-lettered, or removed if its job's cancel was requested, as for any failure)" +
-        (ownTransaction > 0
-          ? `, and ${ownTransaction} wait for the handler's own transaction that settles the job (its attempt fails only if that fails)`
-          : "") +
+        "after the shutdown began were abandoned (shutdownTimeoutMs): " +
+        parts
+          .filter(([count]) => count > 0)
+          .map(([count, what]) => `${count} ${what}`)
+          .join(", ") +
         "; a late return or throw is ignored",
-      { queue: queueName, abandoned: left.length, failed, ownTransaction },
+      { queue: queueName, abandoned: left.length, failed, timedOut, settledOrLost, ownTransaction },
     );
   }
 }

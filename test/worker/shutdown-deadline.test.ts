@@ -72,7 +72,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     assert.equal((signal.reason as Error).message, ABANDONED);
     assert.deepEqual(
       logger.at("warn", "error").map((line) => line.fields),
-      [{ queue: "q", abandoned: 1, failed: 1, ownTransaction: 0 }],
+      [{ queue: "q", abandoned: 1, failed: 1, timedOut: 0, settledOrLost: 0, ownTransaction: 0 }],
       "one warning for the abandoned handlers",
     );
     // Durable before the worker resolved: a crash now (no close, no flush) keeps it.
@@ -216,7 +216,7 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     await successor.close();
   });
 
-  it("a claim the reaper took back (autoRenew: false) is not settled at the deadline, and nothing is logged of it", async () => {
+  it("a claim the reaper took back (autoRenew: false) is not settled at the deadline, and the warning says so (no lost-claim line)", async () => {
     const { queue, clock } = await openTestQueue({ ...NO_BACKOFF, reaperIntervalMs: 100 });
     const id = await queue.enqueue("q", "x");
     const shutdown = new AbortController();
@@ -237,6 +237,12 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
       logger.messages("warn", "error").filter((m) => /lost its claim/.test(m)),
       [],
     );
+    // The deadline's warning names why nothing was failed, rather than "0 attempt(s) failed".
+    assert.deepEqual(logger.messages("warn", "error"), [
+      'worker: 1 handler(s) of queue "q" still running 5000 ms after the shutdown began were ' +
+        "abandoned (shutdownTimeoutMs): 1 job(s) had been settled already or their claim lost " +
+        "(cancelled, or its lease ran out), so nothing was written for them; a late return or throw is ignored",
+    ]);
     await queue.close();
   });
 
@@ -252,15 +258,16 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
     clock.advance(500);
     await done;
     assert.equal((signal.reason as DOMException).name, "TimeoutError", "not the shutdown's reason");
-    // Abandoned, but its attempt was not failed at the deadline: the warning says so.
+    // Abandoned, but its attempt was not failed at the deadline: the warning says why.
     assert.deepEqual(
       logger.at("warn", "error").map((line) => line.fields),
-      [{ queue: "q", abandoned: 1, failed: 0, ownTransaction: 0 }],
+      [{ queue: "q", abandoned: 1, failed: 0, timedOut: 1, settledOrLost: 0, ownTransaction: 0 }],
     );
-    assert.match(
-      logger.messages("warn")[0]!,
-      / were abandoned \(shutdownTimeoutMs\); 0 attempt\(s\) failed /,
-    );
+    assert.deepEqual(logger.messages("warn"), [
+      'worker: 1 handler(s) of queue "q" still running 1000 ms after the shutdown began were ' +
+        "abandoned (shutdownTimeoutMs): 1 attempt(s) had already failed as timed out (timeoutMs) " +
+        "and were not failed again; a late return or throw is ignored",
+    ]);
     const job = await queue.getJob(id);
     assert.deepEqual(
       [job?.status, job?.attempts, job?.lastError],
@@ -270,6 +277,38 @@ describe("runWorker shutdownTimeoutMs", { timeout: 60_000 }, () => {
       (await queue.attemptHistory(id)).map((e) => e.outcome),
       ["timed_out"],
     );
+    await queue.close();
+  });
+
+  it("one handler timed out already, one hung: the warning counts each for what happened to it", async () => {
+    const { queue, clock } = await openTestQueue(NO_BACKOFF);
+    await queue.enqueue("q", "timed", { timeoutMs: 500 });
+    await queue.enqueue("q", "hung");
+    const { calls, handler } = hangingHandler();
+    const logger = recordingLogger();
+    const shutdown = new AbortController();
+    const done = worker(queue, handler, {
+      signal: shutdown.signal,
+      shutdownTimeoutMs: 1_000,
+      concurrency: 2,
+      logger,
+    });
+    await until(() => calls.length === 2, "both handlers to start");
+    shutdown.abort();
+    clock.advance(500);
+    await until(async () => (await queue.stats("q")).pending === 1, "the time-out");
+    clock.advance(500);
+    await done;
+    assert.deepEqual(
+      logger.at("warn", "error").map((line) => line.fields),
+      [{ queue: "q", abandoned: 2, failed: 1, timedOut: 1, settledOrLost: 0, ownTransaction: 0 }],
+    );
+    assert.deepEqual(logger.messages("warn"), [
+      'worker: 2 handler(s) of queue "q" still running 1000 ms after the shutdown began were ' +
+        "abandoned (shutdownTimeoutMs): 1 attempt(s) failed (retried, dead-lettered, or removed " +
+        "if its job's cancel was requested, as for any failure), 1 attempt(s) had already failed " +
+        "as timed out (timeoutMs) and were not failed again; a late return or throw is ignored",
+    ]);
     await queue.close();
   });
 

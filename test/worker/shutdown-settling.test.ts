@@ -104,7 +104,7 @@ describe("runWorker shutdownTimeoutMs: the handler's own settling transaction", 
     assert.equal((await reopened.stats("next")).pending, 1, "its follow-up enqueued with it");
     assert.deepEqual(
       logger.at("warn", "error").map((line) => line.fields),
-      [{ queue: "q", abandoned: 1, failed: 0, ownTransaction: 1 }],
+      [{ queue: "q", abandoned: 1, failed: 0, timedOut: 0, settledOrLost: 0, ownTransaction: 1 }],
       "one warning, and no lost-claim line",
     );
     await reopened.close();
