@@ -11,6 +11,7 @@ import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
 import type { RetryPolicy } from "./options.js";
+import type { RetryWarnings } from "./retry-warnings.js";
 
 /**
  * Store errors worth retrying: anything but a lost create, one of our own
@@ -119,6 +120,15 @@ export interface RetryContext {
   random?: RandomSource;
   /** Shared by the sequences that should log one warning between them (the open's first reads); each warns alone without. */
   episode?: RetryEpisode;
+  /** One line per problem across sequences (see `retry-warnings.ts`); without it each sequence warns. */
+  warnings?: RetryWarnings;
+}
+
+/** The first failure of a retry sequence of `what`: its warning (or, while the same problem lasts, a debug line). */
+export function retryFailed(ctx: RetryContext, what: string, error: unknown): void {
+  const fields = { what, retryForMs: ctx.policy.maxElapsedMs, error: messageOf(error) };
+  if (ctx.warnings !== undefined) ctx.warnings.failed(what, error, fields);
+  else ctx.logger.warn("store request failed; retrying with backoff", fields);
 }
 
 /**
@@ -127,7 +137,8 @@ export interface RetryContext {
  * (then {@link StorageError} naming `what`).
  * A retry sequence logs one warning, at its first failure, not one per attempt;
  * none when another sequence of the same {@link RetryContext.episode} is
- * failing already (one outage, one line).
+ * failing already (one outage, one line), or when the same problem failed an
+ * earlier sequence (see {@link RetryContext.warnings}).
  */
 export async function withRetry<T>(
   ctx: RetryContext,
@@ -141,7 +152,9 @@ export async function withRetry<T>(
       const stop = ctx.stopReason();
       if (stop !== null) throw stop;
       try {
-        return await op();
+        const value = await op();
+        ctx.warnings?.succeeded(what);
+        return value;
       } catch (error) {
         if (!isTransient(error)) throw notRetried(what, error);
         const delay = backoffDelay(ctx.policy, attempt, ctx.random);
@@ -154,10 +167,13 @@ export async function withRetry<T>(
         }
         if (!failing) {
           failing = true;
-          const fields = { what, retryForMs: ctx.policy.maxElapsedMs, error: messageOf(error) };
-          if (ctx.episode?.begin() ?? true)
-            ctx.logger.warn("store request failed; retrying with backoff", fields);
-          else ctx.logger.debug?.("store request failed; retrying with backoff", fields);
+          if (ctx.episode?.begin() ?? true) retryFailed(ctx, what, error);
+          else
+            ctx.logger.debug?.("store request failed; retrying with backoff", {
+              what,
+              retryForMs: ctx.policy.maxElapsedMs,
+              error: messageOf(error),
+            });
         }
         await ctx.sleeper.sleep(delay);
       }

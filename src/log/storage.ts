@@ -15,6 +15,7 @@ import { type RandomSource, systemRandom } from "../util/random.js";
 import { nextSlice, type SliceBudget, sortInSlices, spentAt } from "../util/slices.js";
 import type { RetryPolicy } from "./options.js";
 import { type RetryContext, type RetryEpisode, Sleeper, withRetry } from "./retry.js";
+import { RetryWarnings } from "./retry-warnings.js";
 
 export type CreateOutcome = "created" | "taken";
 
@@ -27,8 +28,9 @@ export class LogStorage {
   /**
    * Storage for one log with its own retry sleeper. `stopReason` is asked
    * before every attempt: an error there (the log failed) ends retrying.
-   * Each retry sequence warns at its first failure, unless `episode` is
-   * given: then sequences failing at once warn once between them until it is
+   * Each retry sequence warns at its first failure, unless the same problem
+   * failed an earlier one (see `retry-warnings.ts`) or `episode` is given:
+   * then sequences failing at once warn once between them until it is
    * closed (the opener's, for its first reads).
    */
   static create(
@@ -43,6 +45,7 @@ export class LogStorage {
       policy: options.retry,
       logger: options.logger,
       sleeper: new Sleeper(options.clock),
+      warnings: new RetryWarnings(options.clock, options.logger),
       stopReason,
       random,
       ...(episode === undefined ? {} : { episode }),

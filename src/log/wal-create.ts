@@ -18,7 +18,7 @@ import {
 import { isObjectExistsError } from "../store/types.js";
 import { messageOf } from "../util/message.js";
 import { hasWriteToken } from "./codec.js";
-import { backoffDelay, isPermanent, isTransient } from "./retry.js";
+import { backoffDelay, isPermanent, isTransient, retryFailed } from "./retry.js";
 import type { LogStorage } from "./storage.js";
 
 /** What became of one create. */
@@ -49,6 +49,7 @@ export async function createWalObject(
     let error: unknown;
     try {
       await store.put(key, body, { ifNoneMatch: "*" });
+      retry.warnings?.succeeded(`create ${key}`);
       return { kind: "created" };
     } catch (caught) {
       error = caught;
@@ -80,12 +81,7 @@ export async function createWalObject(
       }
       // Existed, then vanished (or the read-back failed): transient, try again.
     }
-    if (attempt === 0)
-      retry.logger.warn("store request failed; retrying with backoff", {
-        what: `create ${key}`,
-        retryForMs: retry.policy.maxElapsedMs,
-        error: messageOf(error),
-      });
+    if (attempt === 0) retryFailed(retry, `create ${key}`, error);
     await retry.sleeper.sleep(delay);
   }
 }

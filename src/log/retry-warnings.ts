@@ -1,0 +1,118 @@
+/**
+ * One log line per store problem, not one per request it fails. Each retry
+ * sequence fails first at one request; a fault that lasts (a store that
+ * fails the first attempt of every WAL write, say) would otherwise warn once
+ * per write. A problem is one kind of request (its verb and the folder of its
+ * key: `create q/wal/`) failing with one error (the key left out of its
+ * message):
+ *
+ * - its first failure warns, as a lone failure always did;
+ * - later failures of the same problem go to `debug`, but at most every
+ *   {@link RETRY_REMINDER_MS} one warns again ("still failing"), with how
+ *   many requests failed since the last line and for how long it has lasted;
+ * - once a request of that kind succeeds at least {@link RETRY_HEALED_AFTER_MS}
+ *   after the problem's last failure, one `info` line says it healed, and a
+ *   later failure is a new problem that warns again.
+ *
+ * A failure of another kind of request, or with another error, is another
+ * problem and warns at once: one problem never hides another.
+ */
+import type { MonotonicClock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import { messageOf } from "../util/message.js";
+
+/** While one problem lasts, at most one warning per this long (ten minutes). */
+export const RETRY_REMINDER_MS = 600_000;
+/** A problem has healed once its kind of request succeeds this long after its last failure (a minute). */
+export const RETRY_HEALED_AFTER_MS = 60_000;
+/** Problems tracked at once; the oldest is forgotten past it (messages that never repeat). */
+const MAX_PROBLEMS = 32;
+
+const RETRYING = "store request failed; retrying with backoff";
+
+/** One problem: a kind of request failing with one error. */
+interface Problem {
+  /** The error's message, its key left out. */
+  error: string;
+  /** When its first failure warned (monotonic). */
+  since: number;
+  /** When it last warned. */
+  warnedAt: number;
+  /** When it last failed. */
+  failedAt: number;
+  /** Requests failed since it last warned. */
+  unreported: number;
+}
+
+/** `what` (`"PUT q/wal/00…"`) as its kind (`"PUT q/wal/"`) and its key. */
+function kindOf(what: string): { kind: string; key: string } {
+  const space = what.indexOf(" ");
+  if (space < 0) return { kind: what, key: "" };
+  const key = what.slice(space + 1);
+  return { kind: what.slice(0, space + 1) + key.slice(0, key.lastIndexOf("/") + 1), key };
+}
+
+/** The problems of one log's requests (see the module's documentation). */
+export class RetryWarnings {
+  readonly #clock: MonotonicClock;
+  readonly #logger: Logger;
+  /** By kind of request. */
+  readonly #problems = new Map<string, Problem>();
+
+  constructor(clock: MonotonicClock, logger: Logger) {
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  /** A retry sequence of request `what` failed for the first time with `error`; `fields` for its line. */
+  failed(what: string, error: unknown, fields: Record<string, unknown>): void {
+    const { kind, key } = kindOf(what);
+    const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
+    const now = this.#clock.monotonicNow();
+    const known = this.#problems.get(kind);
+    if (known === undefined || known.error !== message) {
+      this.#problems.delete(kind);
+      if (this.#problems.size >= MAX_PROBLEMS)
+        this.#problems.delete(this.#problems.keys().next().value as string);
+      this.#problems.set(kind, {
+        error: message,
+        since: now,
+        warnedAt: now,
+        failedAt: now,
+        unreported: 0,
+      });
+      this.#logger.warn(RETRYING, fields);
+      return;
+    }
+    known.failedAt = now;
+    known.unreported++;
+    if (now - known.warnedAt < RETRY_REMINDER_MS) {
+      this.#logger.debug?.(RETRYING, fields);
+      return;
+    }
+    this.#logger.warn("store requests still failing; retrying with backoff", {
+      ...fields,
+      what: kind,
+      failedRequests: known.unreported,
+      failingForMs: Math.round(now - known.since),
+    });
+    known.warnedAt = now;
+    known.unreported = 0;
+  }
+
+  /** Request `what` succeeded: the problem of its kind healed, if it failed last long enough ago. */
+  succeeded(what: string): void {
+    if (this.#problems.size === 0) return;
+    const { kind } = kindOf(what);
+    const problem = this.#problems.get(kind);
+    if (problem === undefined) return;
+    const now = this.#clock.monotonicNow();
+    if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) return;
+    this.#problems.delete(kind);
+    this.#logger.info?.("store requests succeed again", {
+      what: kind,
+      error: problem.error,
+      failedForMs: Math.round(problem.failedAt - problem.since),
+    });
+  }
+}

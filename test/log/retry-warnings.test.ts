@@ -1,0 +1,129 @@
+/**
+ * One log line per store problem: a fault that fails request after request
+ * of the same kind (every WAL write retried once, say) warns once, then at
+ * most once per reminder interval while it lasts, and says once that it
+ * healed; a different fault still warns at once.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { StorageError } from "../../src/errors.js";
+import { RETRY_HEALED_AFTER_MS, RETRY_REMINDER_MS } from "../../src/log/retry-warnings.js";
+import { LogStorage } from "../../src/log/storage.js";
+import { createWalObject } from "../../src/log/wal-create.js";
+import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
+
+const slowDown = (): Error => new StorageError("503 SlowDown");
+const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 60_000 };
+
+/** Moves `clock` on until `promise` settles (retries sleep on it). */
+async function settleOnClock<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => {});
+  await until(() => {
+    clock.advance(100);
+    return settled;
+  }, "retries on the manual clock");
+  return watched;
+}
+
+function storageWithFaults() {
+  const clock = new ManualClock();
+  const logger = recordingLogger();
+  const faults = new FaultStore(new MemoryStore());
+  const storage = LogStorage.create(faults, { clock, logger, retry: RETRY });
+  /** Creates WAL object `n`, its first attempt failing with `error` (none: succeeding at once). */
+  const writeFailingOnce = async (n: number, error: (() => Error) | null = slowDown) => {
+    if (error !== null)
+      faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 1, error });
+    const token = new Uint8Array([n]);
+    const outcome = await settleOnClock(
+      clock,
+      createWalObject(storage, `q/wal/${n}`, token, token, () => false),
+    );
+    assert.equal(outcome.kind, "created");
+  };
+  return { clock, logger, faults, storage, writeFailingOnce };
+}
+
+describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
+  it("every WAL write failing once warns once, not once per write", async () => {
+    const { logger, writeFailingOnce } = storageWithFaults();
+    for (let n = 0; n < 20; n++) await writeFailingOnce(n);
+    assert.deepEqual(logger.messages("warn", "error"), [
+      "store request failed; retrying with backoff",
+    ]);
+    assert.equal(logger.at("debug").length, 19, "each later retry still traced on debug");
+  });
+
+  it("a lasting fault reminds once per interval, and one line says when it healed", async () => {
+    const { clock, logger, writeFailingOnce } = storageWithFaults();
+    const started = clock.monotonicNow();
+    // A write failing once every 10 s, until one fails a reminder interval after the first.
+    while (clock.monotonicNow() - started <= RETRY_REMINDER_MS + 10_000) {
+      await writeFailingOnce(clock.monotonicNow());
+      clock.advance(10_000);
+    }
+    assert.deepEqual(logger.messages("warn", "error"), [
+      "store request failed; retrying with backoff",
+      "store requests still failing; retrying with backoff",
+    ]);
+    const reminder = logger.at("warn")[1]!.fields!;
+    assert.equal(reminder.what, "create q/wal/");
+    assert.ok((reminder.failedRequests as number) > 1);
+    // Writes succeed again: the heal is said once, after a quiet spell, at the next success.
+    await writeFailingOnce(900_001, null);
+    assert.deepEqual(logger.messages("info"), [], "not yet: too soon after the last failure");
+    clock.advance(RETRY_HEALED_AFTER_MS);
+    await writeFailingOnce(900_002, null);
+    await writeFailingOnce(900_003, null);
+    assert.deepEqual(logger.messages("info"), ["store requests succeed again"]);
+    // A new failure after the heal is a new problem: it warns again.
+    await writeFailingOnce(1_000_000);
+    assert.equal(logger.at("warn").length, 3);
+  });
+
+  it("a failure of another kind, or with another error, still warns at once", async () => {
+    const { faults, logger, storage, clock, writeFailingOnce } = storageWithFaults();
+    await writeFailingOnce(1);
+    await writeFailingOnce(2, () => new Error("connect ECONNREFUSED"));
+    faults.addRule({ op: "get", mode: "before", times: 1, error: slowDown });
+    await settleOnClock(clock, storage.get("q/checkpoint/x"));
+    assert.deepEqual(
+      logger.at("warn").map((line) => [line.fields?.what, line.fields?.error]),
+      [
+        ["create q/wal/1", "503 SlowDown"],
+        ["create q/wal/2", "connect ECONNREFUSED"],
+        ["GET q/checkpoint/x", "503 SlowDown"],
+      ],
+    );
+  });
+
+  it("a queue whose every WAL write fails once logs one line for it", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", {
+      clock,
+      logger,
+      flushIntervalMs: 0,
+      log: { retry: RETRY },
+    });
+    for (let i = 0; i < 10; i++) {
+      faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 1, error: slowDown });
+      await settleOnClock(clock, queue.enqueue("jobs", `job ${i}`));
+    }
+    assert.equal(faults.injectedCount, 10);
+    assert.deepEqual(logger.messages("warn", "error"), [
+      "store request failed; retrying with backoff",
+    ]);
+    await queue.close();
+  });
+});
