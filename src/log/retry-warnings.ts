@@ -32,6 +32,8 @@ const RETRYING = "store request failed; retrying with backoff";
 
 /** One problem: a kind of request failing with one error. */
 interface Problem {
+  /** Its kind of request (`"PUT q/wal/"`). */
+  kind: string;
   /** The error's message, its key left out. */
   error: string;
   /** When its first failure warned (monotonic). */
@@ -56,7 +58,7 @@ function kindOf(what: string): { kind: string; key: string } {
 export class RetryWarnings {
   readonly #clock: MonotonicClock;
   readonly #logger: Logger;
-  /** By kind of request. */
+  /** By kind of request and error (two errors taking turns are two problems, each warned once). */
   readonly #problems = new Map<string, Problem>();
 
   constructor(clock: MonotonicClock, logger: Logger) {
@@ -69,12 +71,13 @@ export class RetryWarnings {
     const { kind, key } = kindOf(what);
     const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
     const now = this.#clock.monotonicNow();
-    const known = this.#problems.get(kind);
-    if (known === undefined || known.error !== message) {
-      this.#problems.delete(kind);
+    const id = `${kind}\n${message}`;
+    const known = this.#problems.get(id);
+    if (known === undefined) {
       if (this.#problems.size >= MAX_PROBLEMS)
         this.#problems.delete(this.#problems.keys().next().value as string);
-      this.#problems.set(kind, {
+      this.#problems.set(id, {
+        kind,
         error: message,
         since: now,
         warnedAt: now,
@@ -100,19 +103,19 @@ export class RetryWarnings {
     known.unreported = 0;
   }
 
-  /** Request `what` succeeded: the problem of its kind healed, if it failed last long enough ago. */
+  /** Request `what` succeeded: each problem of its kind healed, if it failed last long enough ago. */
   succeeded(what: string): void {
     if (this.#problems.size === 0) return;
     const { kind } = kindOf(what);
-    const problem = this.#problems.get(kind);
-    if (problem === undefined) return;
     const now = this.#clock.monotonicNow();
-    if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) return;
-    this.#problems.delete(kind);
-    this.#logger.info?.("store requests succeed again", {
-      what: kind,
-      error: problem.error,
-      failedForMs: Math.round(problem.failedAt - problem.since),
-    });
+    for (const [id, problem] of this.#problems) {
+      if (problem.kind !== kind || now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
+      this.#problems.delete(id);
+      this.#logger.info?.("store requests succeed again", {
+        what: kind,
+        error: problem.error,
+        failedForMs: Math.round(problem.failedAt - problem.since),
+      });
+    }
   }
 }

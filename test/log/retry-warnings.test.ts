@@ -63,6 +63,17 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.equal(logger.at("debug").length, 19, "each later retry still traced on debug");
   });
 
+  it("two errors alternating on one kind of request warn once each, not every time", async () => {
+    const { logger, writeFailingOnce } = storageWithFaults();
+    const internal = (): Error => new StorageError("500 InternalError");
+    for (let n = 0; n < 20; n++) await writeFailingOnce(n, n % 2 === 0 ? slowDown : internal);
+    assert.deepEqual(
+      logger.at("warn", "error").map((line) => line.fields?.error),
+      ["503 SlowDown", "500 InternalError"],
+    );
+    assert.equal(logger.at("debug").length, 18);
+  });
+
   it("a lasting fault reminds once per interval, and one line says when it healed", async () => {
     const { clock, logger, writeFailingOnce } = storageWithFaults();
     const started = clock.monotonicNow();
