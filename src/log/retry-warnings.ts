@@ -12,7 +12,10 @@
  *   many requests failed since the last line and for how long it has lasted;
  * - once a request of that kind succeeds at least {@link RETRY_HEALED_AFTER_MS}
  *   after the problem's last failure, one `info` line says it healed, and a
- *   later failure is a new problem that warns again.
+ *   later failure is a new problem that warns again;
+ * - so is a failure after a request of that kind succeeded and none failed
+ *   for {@link RETRY_HEALED_AFTER_MS}, when no request came to say it healed
+ *   (rare requests): a new outage warns and its duration starts again.
  *
  * A failure of another kind of request, or with another error, is another
  * problem and warns at once: one problem never hides another.
@@ -44,6 +47,8 @@ interface Problem {
   failedAt: number;
   /** Requests failed since it last warned. */
   unreported: number;
+  /** Whether a request of its kind succeeded since it last failed. */
+  succeeded: boolean;
 }
 
 /** `what` (`"PUT q/wal/00…"`) as its kind (`"PUT q/wal/"`) and its key. */
@@ -72,7 +77,12 @@ export class RetryWarnings {
     const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
     const now = this.#clock.monotonicNow();
     const id = `${kind}\n${message}`;
-    const known = this.#problems.get(id);
+    let known = this.#problems.get(id);
+    if (known?.succeeded === true && now - known.failedAt >= RETRY_HEALED_AFTER_MS) {
+      // Requests worked again and nothing failed for a while: this is a new outage, not the old one.
+      this.#problems.delete(id);
+      known = undefined;
+    }
     if (known === undefined) {
       if (this.#problems.size >= MAX_PROBLEMS)
         this.#problems.delete(this.#problems.keys().next().value as string);
@@ -83,11 +93,13 @@ export class RetryWarnings {
         warnedAt: now,
         failedAt: now,
         unreported: 0,
+        succeeded: false,
       });
       this.#logger.warn(RETRYING, fields);
       return;
     }
     known.failedAt = now;
+    known.succeeded = false;
     known.unreported++;
     if (now - known.warnedAt < RETRY_REMINDER_MS) {
       this.#logger.debug?.(RETRYING, fields);
@@ -109,7 +121,9 @@ export class RetryWarnings {
     const { kind } = kindOf(what);
     const now = this.#clock.monotonicNow();
     for (const [id, problem] of this.#problems) {
-      if (problem.kind !== kind || now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
+      if (problem.kind !== kind) continue;
+      problem.succeeded = true;
+      if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
       this.#problems.delete(id);
       this.#logger.info?.("store requests succeed again", {
         what: kind,

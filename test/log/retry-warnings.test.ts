@@ -101,6 +101,26 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.equal(logger.at("warn").length, 3);
   });
 
+  it("a failure after a success and a quiet spell is a new problem: it warns, and its duration starts again", async () => {
+    const { faults, logger, storage, clock } = storageWithFaults();
+    /** A checkpoint read failing once, then succeeding (one blip on a rarely made request). */
+    const blip = async () => {
+      faults.addRule({ op: "get", mode: "before", times: 1, error: slowDown });
+      await settleOnClock(clock, storage.get("q/checkpoints/x"));
+    };
+    await blip();
+    clock.advance(5 * 60_000); // within the reminder interval, yet a new outage
+    await blip();
+    clock.advance(3 * 3_600_000); // past it: not "still failing" for hours
+    await blip();
+    assert.deepEqual(logger.messages("warn", "error"), [
+      "store request failed; retrying with backoff",
+      "store request failed; retrying with backoff",
+      "store request failed; retrying with backoff",
+    ]);
+    assert.deepEqual(logger.messages("debug"), []);
+  });
+
   it("a failure of another kind, or with another error, still warns at once", async () => {
     const { faults, logger, storage, clock, writeFailingOnce } = storageWithFaults();
     await writeFailingOnce(1);
