@@ -10,9 +10,11 @@
  * - later failures of the same problem go to `debug`, but at most every
  *   {@link RETRY_REMINDER_MS} one warns again ("still failing"), with how
  *   many requests failed since the last line and for how long it has lasted;
- * - once a request of that kind succeeds at least {@link RETRY_HEALED_AFTER_MS}
- *   after the problem's last failure, one `info` line says it healed, and a
- *   later failure is a new problem that warns again;
+ * - the first request of that kind to succeed at least
+ *   {@link RETRY_HEALED_AFTER_MS} after the problem's last failed attempt (of
+ *   any sequence, not only a first one) logs one `info` line that it healed,
+ *   with `failedForMs` from its first failure to its last; a later failure
+ *   is a new problem that warns again;
  * - so is a failure after a request of that kind succeeded and none failed
  *   for {@link RETRY_HEALED_AFTER_MS}, when no request came to say it healed
  *   (rare requests): a new outage warns and its duration starts again.
@@ -43,7 +45,7 @@ interface Problem {
   since: number;
   /** When it last warned. */
   warnedAt: number;
-  /** When it last failed. */
+  /** When it last failed: any failed attempt of a sequence, not only the first. */
   failedAt: number;
   /** Requests failed since it last warned. */
   unreported: number;
@@ -57,6 +59,13 @@ function kindOf(what: string): { kind: string; key: string } {
   if (space < 0) return { kind: what, key: "" };
   const key = what.slice(space + 1);
   return { kind: what.slice(0, space + 1) + key.slice(0, key.lastIndexOf("/") + 1), key };
+}
+
+/** The problem of request `what` failing with `error`: its kind, its message without the key, its id. */
+function problemOf(what: string, error: unknown): { kind: string; message: string; id: string } {
+  const { kind, key } = kindOf(what);
+  const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
+  return { kind, message, id: `${kind}\n${message}` };
 }
 
 /** The problems of one log's requests (see the module's documentation). */
@@ -73,10 +82,8 @@ export class RetryWarnings {
 
   /** A retry sequence of request `what` failed for the first time with `error`; `fields` for its line. */
   failed(what: string, error: unknown, fields: Record<string, unknown>): void {
-    const { kind, key } = kindOf(what);
-    const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
+    const { kind, message, id } = problemOf(what, error);
     const now = this.#clock.monotonicNow();
-    const id = `${kind}\n${message}`;
     let known = this.#problems.get(id);
     if (known?.succeeded === true && now - known.failedAt >= RETRY_HEALED_AFTER_MS) {
       // Requests worked again and nothing failed for a while: this is a new outage, not the old one.
@@ -113,6 +120,15 @@ export class RetryWarnings {
     });
     known.warnedAt = now;
     known.unreported = 0;
+  }
+
+  /** A later attempt of a failing sequence of `what` failed too, with `error`: its problem lasts. */
+  failedAgain(what: string, error: unknown): void {
+    if (this.#problems.size === 0) return;
+    const problem = this.#problems.get(problemOf(what, error).id);
+    if (problem === undefined) return;
+    problem.failedAt = this.#clock.monotonicNow();
+    problem.succeeded = false;
   }
 
   /** Request `what` succeeded: each problem of its kind healed, if it failed last long enough ago. */

@@ -165,7 +165,8 @@ export async function withRetry<T>(
             { cause: error },
           );
         }
-        if (!failing) {
+        if (failing) ctx.warnings?.failedAgain(what, error);
+        else {
           failing = true;
           if (ctx.episode?.begin() ?? true) retryFailed(ctx, what, error);
           else

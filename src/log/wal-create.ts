@@ -82,6 +82,7 @@ export async function createWalObject(
       // Existed, then vanished (or the read-back failed): transient, try again.
     }
     if (attempt === 0) retryFailed(retry, `create ${key}`, error);
+    else retry.warnings?.failedAgain(`create ${key}`, error);
     await retry.sleeper.sleep(delay);
   }
 }

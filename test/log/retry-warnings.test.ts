@@ -121,6 +121,29 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.deepEqual(logger.messages("debug"), []);
   });
 
+  it("the heal line's failedForMs runs from the problem's first failure to its last", async () => {
+    const { faults, logger, writeFailingOnce, storage, clock } = storageWithFaults();
+    // One write failing for many attempts in a row, then succeeding.
+    faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 200, error: slowDown });
+    const started = clock.monotonicNow();
+    const token = new Uint8Array([1]);
+    await settleOnClock(
+      clock,
+      createWalObject(storage, "q/wal/1", token, token, () => false),
+    );
+    const lasted = clock.monotonicNow() - started; // and a few clock steps while the test noticed
+    assert.ok(lasted > 5_000, `the failing attempts lasted ${lasted} ms`);
+    assert.deepEqual(logger.messages("info"), [], "its own success is too soon after the failure");
+    clock.advance(RETRY_HEALED_AFTER_MS);
+    await writeFailingOnce(2, null);
+    assert.deepEqual(logger.messages("info"), ["store requests succeed again"]);
+    const failedForMs = logger.at("info")[0]!.fields!.failedForMs as number;
+    assert.ok(
+      failedForMs <= lasted && failedForMs >= lasted - 1_000,
+      `failedForMs ${failedForMs} for attempts failing over ${lasted} ms`,
+    );
+  });
+
   it("a failure of another kind, or with another error, still warns at once", async () => {
     const { faults, logger, storage, clock, writeFailingOnce } = storageWithFaults();
     await writeFailingOnce(1);
