@@ -208,12 +208,20 @@ export function unlinkChildren(state: State, h: number): void {
   const list = flow instanceof FlowList ? flow : null;
   const children = flow.children;
   const table = state.table;
+  /** Extras found to hold only the link (the object children of one flow share), or null. */
+  let onlyLink: JobExtras | null = null;
   for (let i = 0; i < children.length; i++) {
     const guess = list === null ? -1 : list.rowGuess(i);
     const c = guess === -1 ? state.find(children[i]!.id) : guess;
     if (c === -1) continue;
     const extras = table.extras(c);
-    if (extras?.flowParent === id) unlinkFromParent(state, c, extras);
+    if (extras === undefined || extras.flowParent !== id) continue;
+    // Shared extras are checked once, not once per child (10,000 in one turn, for a flow).
+    if (extras === onlyLink) table.setExtras(c, undefined);
+    else {
+      if (holdsNothing(extras, true)) onlyLink = extras;
+      unlinkFromParent(state, c, extras);
+    }
   }
 }
 
