@@ -96,8 +96,11 @@ function checkJob(
 
 /** Throws `ApplyError` (changing nothing) unless every operation of `rec` fits `state`. */
 export function checkTransaction(state: State, rec: TransactionRecord): CheckedEnqueues {
+  // Indexed loops, not for-of: unoptimized, for-of calls the array iterator and makes a result
+  // object per element (a flow's transaction holds 10,000 operations, checked in one turn).
+  const ops = rec.ops;
   let enqueues = 0;
-  for (const op of rec.ops) if (op.tag === Tag.Enqueue) enqueues++;
+  for (let i = 0; i < ops.length; i++) if (ops[i]!.tag === Tag.Enqueue) enqueues++;
   // The writer's id bytes when it gave them (a flow's: `State.expectEnqueueIds`), else parsed below.
   const hinted = state.takeEnqueueIds(enqueues);
   const checked: CheckedEnqueues = {
@@ -135,7 +138,8 @@ export function checkTransaction(state: State, rec: TransactionRecord): CheckedE
     fresh.length = 0;
   };
   const ids = checked.ids;
-  for (const op of rec.ops) {
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     switch (op.tag) {
       case Tag.Enqueue: {
         // The id is parsed once, into what the apply reads; checked as `checkEnqueue` does.

@@ -91,7 +91,9 @@ export class CommitBoundary {
         written = this.#log.append(bytes);
       } else {
         const encoded = encodedMany ?? records.map((r) => this.#encoder.encode(r));
-        for (const record of records) apply(this.#state, record);
+        // Indexed: unoptimized, for-of makes an iterator result per record (10,000 for a flow's
+        // removal, in one turn).
+        for (let i = 0; i < records.length; i++) apply(this.#state, records[i]!);
         written = this.#log.append(encoded);
       }
     } finally {
