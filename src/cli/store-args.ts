@@ -7,7 +7,7 @@
 
 import { types } from "node:util";
 import { InvalidArgumentError } from "../errors.js";
-import { inspectLog } from "../log/index.js";
+import { inspectLog, type ReadLogOptions } from "../log/index.js";
 import { silentLogger } from "../logger.js";
 import { readHeartbeat, STALE_INTERVALS } from "../queue/heartbeat.js";
 import type { OpenOptions } from "../queue/options.js";
@@ -132,20 +132,23 @@ export function noStore(where: string, hint: string): CommandFailure {
 /**
  * A read-only view of an existing queue store: never fences a running
  * writer. A place that holds no queue store is a {@link CommandFailure}.
- * It plans no schedules in the background: a command that lists them lists
+ * It plans no schedules when it opens: a command that lists them lists
  * through `listSchedulesInSlices`.
  */
 export async function openReader(values: StoreValues): Promise<QueueReader> {
-  return planningNoSchedules(await openReaderAt(await resolveStore(values)));
+  return await openReaderAt(await resolveStore(values), planningNoSchedules());
 }
 
 /**
  * {@link openReader} on a store already resolved (a command that reopens it
- * later keeps it), planning its schedules in the background (the dashboard
- * lists them).
+ * later keeps it), planning its schedules as it opens (the dashboard lists
+ * them) unless `options` say otherwise.
  */
-export async function openReaderAt({ store, path, where }: ResolvedStore): Promise<QueueReader> {
-  const reader = await QueueReader.open(store, path);
+export async function openReaderAt(
+  { store, path, where }: ResolvedStore,
+  options?: ReadLogOptions,
+): Promise<QueueReader> {
+  const reader = await QueueReader.open(store, path, options);
   if (reader.inspection.manifest === null) throw noStore(where, "");
   return reader;
 }
@@ -189,7 +192,7 @@ export async function readBeforeWriting(
   io: CliIO,
 ): Promise<{ reader: QueueReader; checked: CheckedStore }> {
   const now = nowOf(io);
-  const reader = planningNoSchedules(await QueueReader.open(resolved.store, resolved.path));
+  const reader = await QueueReader.open(resolved.store, resolved.path, planningNoSchedules());
   const { manifest } = reader.inspection;
   const before = manifest === null ? null : writerState(manifest, reader.writerHeartbeat(), now);
   return { reader, checked: { ...resolved, before } };

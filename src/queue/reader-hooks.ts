@@ -3,6 +3,7 @@
  * keyed by symbols so they are not part of the `QueueReader` type, and how
  * the class installs them.
  */
+import type { ReadLogOptions } from "../log/index.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 
 /** Registry key of the test-only slice hook: `reader[SET_SLICE_MS](ms)` sets how long a slice of a reader's work runs. */
@@ -17,15 +18,14 @@ export const SCHEDULES_PLANNED = Symbol.for("taquba.schedulesPlanned");
  */
 export const LIST_SCHEDULES_IN_SLICES = Symbol.for("taquba.listSchedulesInSlices");
 
-/** Key of the package's own hook that stops a reader's background planning (not in the registry). */
-const STOP_PLANNING: unique symbol = Symbol("taquba.stopPlanning");
+/** Key of the package's own open option that plans no schedules (not in the registry). */
+const NO_PLANNING: unique symbol = Symbol("taquba.noSchedulePlanning");
 
 /** What the hooks do to a reader, given by the class (they reach its private fields). */
 export interface ReaderHooks<R> {
   setSliceMs(reader: R, ms: number): void;
   schedulesPlanned(reader: R): Promise<void> | undefined;
   listSchedulesInSlices(reader: R): Promise<ScheduleInfo[]>;
-  stopPlanning(reader: R): void;
 }
 
 /** `reader`'s schedules as its {@link LIST_SCHEDULES_IN_SLICES} hook lists them (a reader of this build). */
@@ -36,13 +36,17 @@ export function listSchedulesInSlices(reader: object): Promise<ScheduleInfo[]> {
 }
 
 /**
- * `reader` (just opened, of this build), planning no schedules in the
- * background: for a command that lists none, which would only pay for it.
- * Its planning stops before its first turn; a reopen of it plans again.
+ * `options` for a `QueueReader.open` that plans no schedules: for a command
+ * that lists none, which would only pay for it. A reopen of such a reader
+ * plans them.
  */
-export function planningNoSchedules<R extends object>(reader: R): R {
-  (reader as { [STOP_PLANNING]: () => void })[STOP_PLANNING]();
-  return reader;
+export function planningNoSchedules(options: ReadLogOptions = {}): ReadLogOptions {
+  return { ...options, [NO_PLANNING]: true } as ReadLogOptions;
+}
+
+/** Whether an open with `options` plans its schedules (see {@link planningNoSchedules}). */
+export function plansSchedules(options: ReadLogOptions): boolean {
+  return (options as Record<symbol, unknown>)[NO_PLANNING] !== true;
 }
 
 /** Installs `hooks` on `prototype` under their registry keys. */
@@ -61,11 +65,6 @@ export function installReaderHooks<R>(prototype: R, hooks: ReaderHooks<R>): void
     [LIST_SCHEDULES_IN_SLICES]: {
       value(this: R): Promise<ScheduleInfo[]> {
         return hooks.listSchedulesInSlices(this);
-      },
-    },
-    [STOP_PLANNING]: {
-      value(this: R): void {
-        hooks.stopPlanning(this);
       },
     },
   });

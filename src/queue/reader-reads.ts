@@ -7,6 +7,8 @@
 import type { LogPosition, ReadLogOptions } from "../log/index.js";
 import { readLog, readLogAfter } from "../log/index.js";
 import { pathRefusal } from "../log/keys.js";
+import { resolveReadOptions } from "../log/options.js";
+import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import { readHeartbeat } from "./heartbeat.js";
@@ -43,4 +45,17 @@ export function readSince(
   ]).catch((error: unknown) => {
     throw pathRefusal(error, store, path, "path");
   });
+}
+
+/** Says why a reopen reads the log in full, at `info` (once per such reopen: a log that keeps needing them shows why). */
+export function logFullRead(
+  path: string,
+  options: ReadLogOptions,
+  reason: string | undefined,
+): void {
+  if (reason !== undefined)
+    resolveReadOptions({ logger: silentLogger, ...options }).logger.info?.(
+      `reader: reopen reads the log in full: ${reason}`,
+      { path, reason },
+    );
 }

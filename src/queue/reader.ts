@@ -25,8 +25,8 @@ import {
 } from "./listing.js";
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
-import { installReaderHooks } from "./reader-hooks.js";
-import { readFull, readSince } from "./reader-reads.js";
+import { installReaderHooks, plansSchedules } from "./reader-hooks.js";
+import { logFullRead, readFull, readSince } from "./reader-reads.js";
 import { advance, type Snapshot, stateOf } from "./reader-snapshot.js";
 import { notReceiver } from "./receiver.js";
 import type { ScheduleInfo } from "./schedules/types.js";
@@ -47,10 +47,11 @@ import {
 
 /**
  * A read-only snapshot of a queue store, for dashboards, the CLI and audits.
- * Opening it reads the newest checkpoint and the WAL after it, but never
- * writes: a running writer is not fenced and does not notice. The snapshot is
- * as of the moment it was opened; {@link reopen} (or a new `open`) sees later
- * changes. Its methods answer from memory, synchronously (values, not
+ * Opening it reads the newest checkpoint and the WAL after it (and works out
+ * the schedules' next fire times, in slices), but never writes: a running
+ * writer is not fenced and does not notice. The snapshot is as of the moment
+ * it was opened; {@link reopen} (or a new `open`) sees later changes. Its
+ * methods answer from memory, synchronously (values, not
  * Promises), except those that read payload objects: {@link loadJob},
  * {@link loadPayload}, {@link listJobsLoaded}, and {@link reopen}.
  * Claimed jobs carry no `leaseExpiresAt` (leases live in the writer's memory).
@@ -87,7 +88,6 @@ export class QueueReader {
         reader.#planning?.stop();
         return listScheduleInfos(reader.#state, undefined, reader.#sliceBudget());
       },
-      stopPlanning: (reader) => reader.#planning?.stop(),
     });
   }
 
@@ -147,12 +147,15 @@ export class QueueReader {
     checkObjectStore(store, "store");
     // Before any read: the heartbeat's and payloads' keys are built from it too.
     checkedLogPrefix(path, "path", store);
-    return (await QueueReader.#read(store, path, options, new MeteredStore(store))).#plan();
+    const reader = await QueueReader.#read(store, path, options, new MeteredStore(store));
+    return plansSchedules(options) ? reader.#plan() : reader;
   }
 
-  /** This reader, its schedules planned in the background from the next turn on. */
-  #plan(): QueueReader {
+  /** This reader once its schedules' order and next fire times are worked out, in slices with turns between them. */
+  async #plan(): Promise<QueueReader> {
+    if (this.#state.schedules.size === 0) return this;
     this.#planning = new SchedulePlanning(this.#state, this.#sliceBudget());
+    await this.#planning.done();
     return this;
   }
 
@@ -229,12 +232,7 @@ export class QueueReader {
     const metered = new MeteredStore(store);
     // What it counted so far stays counted: the new reader's requests are the whole reopen's.
     const fullRead = (reason?: string): Promise<QueueReader> => {
-      // Once per fallback: a log that keeps needing full reads shows why.
-      if (reason !== undefined)
-        resolveReadOptions({ logger: silentLogger, ...options }).logger.info?.(
-          `reader: reopen reads the log in full: ${reason}`,
-          { path, reason },
-        );
+      logFullRead(path, options, reason);
       return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
     };
     const position = this.#position;
@@ -250,7 +248,7 @@ export class QueueReader {
   }
 
   /** `next`, reopened from this reader, slicing its work as this one does. */
-  #carry(next: QueueReader): QueueReader {
+  #carry(next: QueueReader): Promise<QueueReader> {
     this.#planning?.stop();
     next.#sliceMs = this.#sliceMs;
     return next.#plan();
@@ -426,8 +424,8 @@ export class QueueReader {
 
   /**
    * Every schedule, by name, with its next fire time (as of the snapshot).
-   * The reader works these out in the background after it opens; a listing
-   * before that is done works out the rest itself, in one synchronous call.
+   * The reader's `open` and {@link reopen} work these out (in slices), so a
+   * listing only builds the list.
    */
   listSchedules(): ScheduleInfo[] {
     return listScheduleInfosNow(QueueReader.#asReader(this).#state);

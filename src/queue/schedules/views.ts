@@ -101,10 +101,11 @@ export function listScheduleInfosNow(state: State): ScheduleInfo[] {
 }
 
 /**
- * Works out, in the background, the listing order and the next fire time of
- * every schedule of `state` (a reader's snapshot): in slices of `budget`,
- * from the turn after it is made, yielding through unref'd timers (it never
- * holds a process open), until done or {@link stop}ped. A later
+ * Works out the listing order and the next fire time of every schedule of
+ * `state` (a reader's snapshot; its `open` and `reopen` wait for it): in
+ * slices of `budget`, from the turn after it is made, yielding through
+ * unref'd timers (it never holds a process open unless {@link done} is
+ * awaited), until done or {@link stop}ped. A later
  * {@link listScheduleInfosNow} finds what it worked out (and sorts nothing),
  * and works out the rest itself.
  */

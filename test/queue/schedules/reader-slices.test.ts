@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openLog } from "../../../src/log/index.js";
 import { QueueReader } from "../../../src/queue/reader.js";
+import { planningNoSchedules } from "../../../src/queue/reader-hooks.js";
 import { encodeRecord } from "../../../src/queue/records/codec.js";
 import { Tag } from "../../../src/queue/records/tags.js";
 import type { ScheduleInfo } from "../../../src/queue/schedules/types.js";
@@ -54,8 +55,8 @@ describe("a reader's listing in slices (the dashboard's)", { timeout: 30_000 }, 
       expected.map((s) => s.name),
       [...NAMES].sort(),
     );
-    // Right after open (nothing planned yet), and on a reader whose planning is done.
-    const reader = tinySlices(await QueueReader.open(store, "q"));
+    // Opened planning nothing (as the CLI's command opens it), then once it is all worked out.
+    const reader = tinySlices(await QueueReader.open(store, "q", planningNoSchedules()));
     const first = await turnsDuring(() => cronSearchesDuring(() => listInSlices(reader)));
     assert.deepEqual(first.result.result, expected);
     assert.ok(first.result.searches.length > 0);
