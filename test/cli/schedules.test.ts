@@ -108,6 +108,28 @@ describe("taquba schedules", { timeout: 60_000 }, () => {
     }
   });
 
+  it("write commands' read before writing works out no fire time: remove, requeue, pause", async () => {
+    const dir = await storeWithCrons(40);
+    for (const args of [
+      ["remove", "nosuch"],
+      ["requeue", "nosuch"],
+      ["remove", "--all", "nosuch", "--status", "dead"],
+      ["requeue", "--all", "nosuch"],
+      ["pause", "nosuch"],
+    ]) {
+      const { result, searches } = await cronSearchesDuring(async () => {
+        // Refused after the read (no such job or queue): no writer opens, which would plan.
+        const ran = await cli(...args, "--store", dir);
+        // Long enough for a background planning to run through 40 schedules.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return ran;
+      });
+      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /nosuch/, args.join(" "));
+      assert.deepEqual(searches, [], args.join(" "));
+    }
+  });
+
   it("lists thousands of schedules in turns of the event loop, not in one", async () => {
     const dir = await storeWithCrons(1_000);
     let searchesBefore = 0;
