@@ -9,6 +9,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import { listAll } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { until } from "../until.js";
 
 /** Options for fast tests: quiet, short batching window, quick retries. */
 export function testOptions(overrides: LogOptions = {}): LogOptions {
@@ -114,4 +115,18 @@ export async function staleOpen(options: {
   options.beforeRelease?.();
   probe.release();
   return { error: await rejection(opening), writer };
+}
+
+/** Moves `clock` on until `promise` settles (retries sleep on it). */
+export async function settleOnClock<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => {});
+  await until(() => {
+    clock.advance(100);
+    return settled;
+  }, "retries on the manual clock");
+  return watched;
 }

@@ -26,25 +26,11 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { FailedRequests } from "../failed-requests.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { rec, rejection, testOptions, texts } from "./helpers.js";
+import { rec, rejection, settleOnClock, testOptions, texts } from "./helpers.js";
 
 const RETRYING = "store request failed; retrying with backoff";
 const slowDown = (): Error => new StorageError("503 SlowDown");
 const refused = (): Error => new Error("connect ECONNREFUSED");
-
-/** Moves `clock` on until `promise` settles (retries sleep on it). */
-async function settleOnClock<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  const watched = promise.finally(() => {
-    settled = true;
-  });
-  watched.catch(() => {});
-  await until(() => {
-    clock.advance(100);
-    return settled;
-  }, "retries on the manual clock");
-  return watched;
-}
 
 const permanent = (): Error =>
   new StorageError("the bucket is gone: create it", { cause: new Error("404"), permanent: true });

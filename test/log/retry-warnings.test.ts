@@ -15,24 +15,10 @@ import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
-import { until } from "../until.js";
+import { settleOnClock } from "./helpers.js";
 
 const slowDown = (): Error => new StorageError("503 SlowDown");
 const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 60_000 };
-
-/** Moves `clock` on until `promise` settles (retries sleep on it). */
-async function settleOnClock<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  const watched = promise.finally(() => {
-    settled = true;
-  });
-  watched.catch(() => {});
-  await until(() => {
-    clock.advance(100);
-    return settled;
-  }, "retries on the manual clock");
-  return watched;
-}
 
 function storageWithFaults() {
   const clock = new ManualClock();

@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/logger.js";
+import type { Queue } from "../../src/queue/queue.js";
 import { FIRES_PER_TURN } from "../../src/queue/schedules/runner.js";
 import { runWorker } from "../../src/worker/run-worker.js";
+import type { WorkerOptions } from "../../src/worker/types.js";
 import { openTestQueue, turns } from "../queue/helpers.js";
 import { until } from "../until.js";
 import { deferred } from "./helpers.js";
@@ -19,6 +21,25 @@ const DUE_FIRES = 4 * FIRES_PER_TURN;
 /** Longer than the clock steps here: no lease runs out. */
 const LEASE_MS = 2 * DUE_FIRES * MINUTE;
 
+/** A worker on queue "q" that records each started job's payload; handlers wait for `gate` when given. */
+function recordingWorker(
+  queue: Queue,
+  options: WorkerOptions,
+  gate?: Promise<unknown>,
+): { started: string[]; worker: Promise<void> } {
+  const started: string[] = [];
+  const worker = runWorker(
+    queue,
+    "q",
+    async (job) => {
+      started.push(Buffer.from(job.payload).toString());
+      await gate;
+    },
+    { logger: silentLogger, ...options },
+  );
+  return { started, worker };
+}
+
 describe("runWorker while the queue's close makes the schedule fires due", () => {
   it("starts no handler on a claim held ready; the job comes back at the next open, its attempt not counted", async () => {
     const options = { defaultQueueConfig: { maxAttempts: 1 } };
@@ -26,15 +47,10 @@ describe("runWorker while the queue's close makes the schedule fires due", () =>
     await queue.schedule("ping", { everyMs: MINUTE, queue: "pings", payload: "" });
     const ids = await queue.enqueueBatch("q", ["1", "2"]);
     const release = deferred();
-    const started: string[] = [];
-    const worker = runWorker(
+    const { started, worker } = recordingWorker(
       queue,
-      "q",
-      async (job) => {
-        started.push(Buffer.from(job.payload).toString());
-        await release.promise;
-      },
-      { concurrency: 1, prefetch: 1, leaseMs: LEASE_MS, logger: silentLogger },
+      { concurrency: 1, prefetch: 1, leaseMs: LEASE_MS },
+      release.promise,
     );
     await until(async () => started.length === 1 && (await queue.stats("q")).claimed === 2);
     // Fires owed over several turns: the close makes them before the queue counts as closed.
@@ -68,15 +84,7 @@ describe("runWorker while the queue's close makes the schedule fires due", () =>
     await queue.enqueue("q", "x");
     clock.advance(DUE_FIRES * MINUTE);
     const closing = queue.close();
-    const started: string[] = [];
-    const worker = runWorker(
-      queue,
-      "q",
-      async (job) => {
-        started.push(Buffer.from(job.payload).toString());
-      },
-      { logger: silentLogger },
-    );
+    const { started, worker } = recordingWorker(queue, {});
     await closing;
     await worker;
     assert.deepEqual(started, []);
@@ -92,15 +100,11 @@ describe("runWorker while the queue's close makes the schedule fires due", () =>
   it("claims nothing once the close began, not even the jobs its fires enqueue", async () => {
     const { queue, store, clock } = await openTestQueue();
     await queue.schedule("ping", { everyMs: MINUTE, queue: "q", payload: "fired" });
-    const started: string[] = [];
-    const worker = runWorker(
-      queue,
-      "q",
-      async (job) => {
-        started.push(Buffer.from(job.payload).toString());
-      },
-      { concurrency: 1, pollIntervalMs: 0, leaseMs: LEASE_MS, logger: silentLogger },
-    );
+    const { started, worker } = recordingWorker(queue, {
+      concurrency: 1,
+      pollIntervalMs: 0,
+      leaseMs: LEASE_MS,
+    });
     await turns(5);
     clock.advance(DUE_FIRES * MINUTE);
     const closing = queue.close();
