@@ -35,11 +35,9 @@ describe("checkProgress", () => {
 
   it("stops reading a huge value as soon as it is known to be over the limit", () => {
     const items = counted(Array.from({ length: 3_000_000 }, (_, i) => i));
-    const started = performance.now();
     assert.throws(() => checkProgress(items.value, "value"), TOO_BIG);
-    const ms = performance.now() - started;
+    // Counted reads, not time: a wall-time bound fails on a loaded machine.
     assert.ok(items.reads() < 100, `${items.reads()} reads of a 3,000,000-item array`);
-    assert.ok(ms < 20, `${ms.toFixed(1)} ms`);
 
     // Items of a few bytes each: read until the sum passes the limit, not to the end.
     const small = counted(Array.from({ length: 30_000 }, () => "abc"));
