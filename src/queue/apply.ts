@@ -26,11 +26,12 @@ import { groupOf } from "./groups.js";
 import type { HandleIndex } from "./handle-index.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
 import { ApplyError, jobIn, place, releaseDedup, unindex, withExtras } from "./placement.js";
+import type { QueueState } from "./queue-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
 import { bury, firedUpToOnSet } from "./schedules/tombstones.js";
 import { storedSchedule } from "./schedules/types.js";
-import { type QueueState, type State, Status, type StatusCode } from "./state.js";
+import { type State, Status, type StatusCode } from "./state.js";
 import { Flag, type JobExtras, slot } from "./table.js";
 import type { AttemptOutcome, JobAttempt } from "./types.js";
 

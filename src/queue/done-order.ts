@@ -8,7 +8,8 @@
  * retention sweep of earlier releases' records see.
  */
 import type { HandleIndex } from "./handle-index.js";
-import type { QueueState, State } from "./state.js";
+import type { QueueState } from "./queue-state.js";
+import type { State } from "./state.js";
 
 /** Whether done job `h` holds a result (and so sits in `doneWithResult`). */
 export function holdsResult(state: State, h: number): boolean {

@@ -11,7 +11,8 @@
  * from the pending and claimed jobs ({@link buildGroups}), in slices.
  */
 import { HandleIndex, type HandleOrder } from "./handle-index.js";
-import type { QueueState, State } from "./state.js";
+import type { QueueState } from "./queue-state.js";
+import type { State } from "./state.js";
 import type { JobExtras } from "./table.js";
 
 /** The group of jobs without a `groupKey` (a key is never empty). */

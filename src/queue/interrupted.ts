@@ -12,8 +12,9 @@
  */
 import { type MonotonicNow, nextTurn, type SliceBudget, StepSizer } from "../util/slices.js";
 import { decideInterruptedClaim, type FailedDeliveryRecord } from "./decisions.js";
+import type { QueueState } from "./queue-state.js";
 import type { QueueRecord } from "./records/codec.js";
-import type { QueueState, State } from "./state.js";
+import type { State } from "./state.js";
 import type { TransitionCause } from "./transition.js";
 
 /** Claims settled by one commit at most. */

@@ -17,7 +17,7 @@
 import type { SliceBudget } from "../util/slices.js";
 import { HandleIndex, type IndexPosition } from "./handle-index.js";
 import { KeyedIndex } from "./keyed-index.js";
-import type { Orders } from "./state.js";
+import type { Orders } from "./orders.js";
 
 export class JobsById {
   /** Jobs with a generated id, in enqueue order (= the order of their ids). */

@@ -26,7 +26,8 @@ import {
   invalidArgumentGot,
 } from "../validate.js";
 import type { JobsById } from "./jobs-by-id.js";
-import type { QueueState, State } from "./state.js";
+import type { QueueState } from "./queue-state.js";
+import type { State } from "./state.js";
 import { slot } from "./table.js";
 import type { JobStatus } from "./types.js";
 

@@ -16,6 +16,7 @@ import { SliceBudget } from "../util/slices.js";
 import type { ArenaView } from "./arena.js";
 import { ByteWriter } from "./binary.js";
 import type { IndexView } from "./handle-index.js";
+import type { QueueState } from "./queue-state.js";
 import { cancelledSectionWriter } from "./snapshot-cancelled.js";
 import { EXTRAS_BYTES_PER_CHECK, ExtrasRegionWriter } from "./snapshot-extras-writer.js";
 import { IndexRegionWriter, indexRegionWords, liveIndexes } from "./snapshot-index-writer.js";
@@ -34,7 +35,7 @@ import {
 } from "./snapshot-layout.js";
 import { SectionsWriter } from "./snapshot-sections.js";
 import type { SlicedSectionSteps } from "./snapshot-sliced.js";
-import type { QueueState, State } from "./state.js";
+import type { State } from "./state.js";
 import { FREE, ID_BYTES, PAGE_SLOTS, type Page, type TableView, TRACE_STRIDE } from "./table.js";
 
 interface QueueView {

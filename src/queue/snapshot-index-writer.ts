@@ -9,8 +9,8 @@
  */
 import type { SliceBudget } from "../util/slices.js";
 import type { HandleIndex, IndexPosition, IndexView } from "./handle-index.js";
+import type { QueueState } from "./queue-state.js";
 import { INDEXES_PER_QUEUE } from "./snapshot-layout.js";
-import type { QueueState } from "./state.js";
 import { PAGE_BITS, type Page, slot } from "./table.js";
 
 /**

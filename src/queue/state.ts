@@ -1,7 +1,7 @@
 /**
  * The in-memory state of a queue store: the job table (columns, payload
- * arena, id index) and, per queue, the ordered indexes a job sits in by
- * status, the dedup index and the done counter. Changed only by `apply`
+ * arena, id index), its queues (`queue-state.ts`), schedules, KV entries and
+ * cancel tombstones, and the lookups of a job by id. Changed only by `apply`
  * (and filled by a restore). A job is named by its handle, the number of its
  * row in the table; handles are reused after a job is removed, so nothing
  * outside a synchronous step keeps one without checking the job's `seq`.
@@ -12,13 +12,12 @@ import { ApplyHints } from "./apply-hints.js";
 import { ByteArena } from "./arena.js";
 import { latin1Slice } from "./buffer-codecs.js";
 import { CancelledJobs } from "./cancelled.js";
-import type { QueueGroups } from "./groups.js";
-import { HandleIndex, type HandleOrder } from "./handle-index.js";
 import { IdIndex } from "./id-index.js";
 import { idCharsInto, readIdBytes, writeIdBytes, writeIdBytesIfUlid } from "./ids.js";
-import { JobsById } from "./jobs-by-id.js";
 import { KvMap } from "./kv-map.js";
 import { NewChildren } from "./new-children.js";
+import { type Orders, ordersOf } from "./orders.js";
+import { type QueueIndexes, QueueState } from "./queue-state.js";
 import type { ScheduleTombstones } from "./schedules/tombstones.js";
 import type { Schedule, StoredNextFire } from "./schedules/types.js";
 import { FREE, ID_BYTES, type JobExtras, JobTable, slot } from "./table.js";
@@ -35,128 +34,6 @@ export type StatusCode = (typeof Status)[keyof typeof Status];
 
 /** Header map as stored; `undefined` on a job means "no headers". */
 export type Headers = Readonly<Record<string, string>>;
-
-/**
- * The orders of the per-queue indexes, over the table's columns. Every order
- * ends on `seq` (enqueue order, unique), or is by a unique key, so it is total.
- */
-export interface Orders {
-  /** Claim order: priority, then enqueue order. */
-  readonly byPriority: HandleOrder;
-  /** Promotion and retention order: `at`, then enqueue order. */
-  readonly byTime: HandleOrder;
-  /** Enqueue order (= id order for generated ids): claimed and dead jobs (`jobs-by-id.ts`). */
-  readonly bySeq: HandleOrder;
-  /** The caller's `jobId` of job `h`, or undefined (its public id is its generated id). */
-  readonly ownIdOf: (h: number) => string | undefined;
-  /** The caller's `jobId` of job `h`, which has one: the key of the by-id indexes (`keyed-index.ts`). */
-  readonly ownIdKey: (h: number) => string;
-}
-
-function ordersOf(table: JobTable): Orders {
-  return {
-    byPriority(a, b) {
-      const pa = table.read(a);
-      const pb = table.read(b);
-      const ia = slot(a);
-      const ib = slot(b);
-      return pa.priority[ia]! - pb.priority[ib]! || pa.seq[ia]! - pb.seq[ib]!;
-    },
-    byTime(a, b) {
-      const pa = table.read(a);
-      const pb = table.read(b);
-      const ia = slot(a);
-      const ib = slot(b);
-      return pa.at[ia]! - pb.at[ib]! || pa.seq[ia]! - pb.seq[ib]!;
-    },
-    bySeq(a, b) {
-      return table.read(a).seq[slot(a)]! - table.read(b).seq[slot(b)]!;
-    },
-    ownIdOf(h) {
-      return table.read(h).extras?.get(slot(h))?.jobId;
-    },
-    ownIdKey(h) {
-      return table.extras(h)!.jobId!;
-    },
-  };
-}
-
-/** The indexes of one queue, as loaded by a restore (each in its index's order). */
-export interface QueueIndexes {
-  pending: HandleIndex;
-  scheduled: HandleIndex;
-  claimed: JobsById;
-  doneNoResult: HandleIndex;
-  doneWithResult: HandleIndex;
-  deadByTime: HandleIndex;
-  deadById: JobsById;
-}
-
-/**
- * Everything known about one queue name. A job sits in exactly one of the
- * indexes that match its status (a dead one in both dead indexes); the live
- * counters are the index sizes.
- */
-export class QueueState {
-  /** Claim order. */
-  pending: HandleIndex;
-  /** Promotion order (`at` = runAt). */
-  scheduled: HandleIndex;
-  /** Listing order (by id, see `jobs-by-id.ts`). */
-  claimed: JobsById;
-  /**
-   * Kept done jobs without a result, in completion order (`at` = completedAt).
-   * Done jobs are split by whether they hold a result because the two age out
-   * at different times (`keepDoneJobsMs`, and at least `resultRetentionMs` for
-   * a result): each retention sweep then takes the oldest of one index and
-   * never steps over jobs it keeps. Listings merge the two (`done-order.ts`).
-   */
-  doneNoResult: HandleIndex;
-  /** Kept done jobs holding a result, in completion order (`at` = completedAt). */
-  doneWithResult: HandleIndex;
-  /** Retention order (`at` = failedAt). */
-  deadByTime: HandleIndex;
-  /** Listing order (by id, see `jobs-by-id.ts`). */
-  deadById: JobsById;
-  /** dedupKey → the pending or scheduled job holding it. */
-  readonly dedup = new Map<string, number>();
-  /** Cumulative acks. */
-  doneCount = 0;
-  /** Paused by `pauseQueue`: claims hand out nothing until it is resumed. */
-  paused = false;
-  /**
-   * Whether a job was ever enqueued to it: `listQueues` lists only such
-   * queues. `false` for a queue only `pauseQueue` named so far (its pause is
-   * kept, and holds once jobs arrive).
-   */
-  heldJob = false;
-  /**
-   * The fair groups of its pending and claimed jobs, once it held a job with
-   * a `groupKey` (derived: rebuilt by a restore, not stored); `null` before.
-   */
-  groups: QueueGroups | null = null;
-
-  constructor(
-    /** Position in `State.queueList`: what the table's queue column holds. */
-    readonly index: number,
-    readonly name: string,
-    orders: Orders,
-    indexes?: QueueIndexes,
-  ) {
-    this.pending = indexes?.pending ?? new HandleIndex(orders.byPriority);
-    this.scheduled = indexes?.scheduled ?? new HandleIndex(orders.byTime);
-    this.claimed = indexes?.claimed ?? new JobsById(orders);
-    this.doneNoResult = indexes?.doneNoResult ?? new HandleIndex(orders.byTime);
-    this.doneWithResult = indexes?.doneWithResult ?? new HandleIndex(orders.byTime);
-    this.deadByTime = indexes?.deadByTime ?? new HandleIndex(orders.byTime);
-    this.deadById = indexes?.deadById ?? new JobsById(orders);
-  }
-
-  /** Kept done jobs, with a result or without. */
-  get doneKept(): number {
-    return this.doneNoResult.size + this.doneWithResult.size;
-  }
-}
 
 /** The whole in-memory state of a queue store. Changed only by `apply` (and a restore). */
 export class State {
