@@ -2,9 +2,10 @@
  * `QueueReader`: a read-only snapshot of a queue store for dashboards, the
  * CLI and audits, answering through the same views as the writer. Its
  * snapshots (what its state is rebuilt from, and how a reopen hands the state
- * on) are `reader-snapshot.ts`'s; its store reads `reader-reads.ts`'s.
+ * on) are `reader-snapshot.ts`'s; its store reads (and a reopen's choice
+ * between going on and reading in full) `reader-reads.ts`'s.
  */
-import type { LogInspection, LogPosition, ReadLogOptions } from "../log/index.js";
+import type { LogInspection, ReadLogOptions } from "../log/index.js";
 import { checkedLogPrefix } from "../log/keys.js";
 import { resolveReadOptions } from "../log/options.js";
 import { silentLogger } from "../logger.js";
@@ -26,8 +27,8 @@ import {
 import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
 import { installReaderHooks, plansSchedules } from "./reader-hooks.js";
-import { logFullRead, readFull, readSince } from "./reader-reads.js";
-import { advance, type Snapshot, stateOf } from "./reader-snapshot.js";
+import { type ReaderRead, readFull, readNext } from "./reader-reads.js";
+import { stateOf } from "./reader-snapshot.js";
 import { notReceiver } from "./receiver.js";
 import type { ScheduleInfo } from "./schedules/types.js";
 import { listScheduleInfos, listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
@@ -59,14 +60,11 @@ import {
  * bytes as read besides (what it rebuilds from if read again).
  */
 export class QueueReader {
-  readonly #snapshot: Snapshot;
-  readonly #store: MeteredStore;
-  readonly #heartbeat: WriterHeartbeat | null;
+  /** The read of the log this snapshot is (how it was opened, for {@link reopen}). */
+  readonly #read: ReaderRead;
   readonly #payloads: PayloadObjects;
-  /** Where in the log this snapshot's read ended (`null` for a store with no manifest). */
-  readonly #position: LogPosition | null;
-  /** How this snapshot was opened, for {@link reopen}. */
-  readonly #openedWith: { store: ObjectStore; path: string; options: ReadLogOptions };
+  /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
+  readonly inspection: LogInspection;
   /** How long a slice of applying a reopen's records runs (a test shortens it). */
   #sliceMs = SLICE_MS;
   /** Schedules' next fire times worked out in the background (stopped by a reopen that hands its state on). */
@@ -74,7 +72,7 @@ export class QueueReader {
 
   /** `receiver` (a method's `this`) if it is a reader; else a `TypeError` saying how to call it. */
   static #asReader(receiver: unknown): QueueReader {
-    if (typeof receiver === "object" && receiver !== null && #snapshot in receiver) return receiver;
+    if (typeof receiver === "object" && receiver !== null && #read in receiver) return receiver;
     throw notReceiver("QueueReader", receiver);
   }
   static {
@@ -91,31 +89,21 @@ export class QueueReader {
     });
   }
 
-  private constructor(
-    snapshot: Snapshot,
-    position: LogPosition | null,
-    /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
-    readonly inspection: LogInspection,
-    store: MeteredStore,
-    heartbeat: WriterHeartbeat | null,
-    openedWith: { store: ObjectStore; path: string; options: ReadLogOptions },
-  ) {
-    this.#snapshot = snapshot;
-    this.#position = position;
-    this.#store = store;
-    this.#heartbeat = heartbeat;
-    this.#openedWith = openedWith;
+  private constructor(read: ReaderRead) {
+    this.#read = read;
+    this.inspection = read.inspection;
+    const { path, options } = read.openedWith;
     this.#payloads = new PayloadObjects(
-      store,
-      openedWith.path,
+      read.store,
+      path,
       null,
-      resolveReadOptions({ logger: silentLogger, ...openedWith.options }),
+      resolveReadOptions({ logger: silentLogger, ...options }),
     );
   }
 
   /** The state of this snapshot: rebuilt (from memory, at once) if a later reopen took it on. */
   get #state(): State {
-    return stateOf(this.#snapshot);
+    return stateOf(this.#read.snapshot);
   }
 
   /**
@@ -149,7 +137,7 @@ export class QueueReader {
     checkObjectStore(store, "store");
     // Before any read: the heartbeat's and payloads' keys are built from it too.
     checkedLogPrefix(path, "path", store);
-    const reader = await QueueReader.#read(store, path, options, new MeteredStore(store));
+    const reader = new QueueReader(await readFull(store, path, options, new MeteredStore(store)));
     return plansSchedules(options) ? reader.#plan() : reader;
   }
 
@@ -163,22 +151,7 @@ export class QueueReader {
 
   /** A budget for a slice of this reader's work. */
   #sliceBudget(): SliceBudget {
-    return new SliceBudget(this.#sliceMs, sliceClockOf(this.#openedWith.options));
-  }
-
-  /** A full read: the newest checkpoint and the WAL after it, counted by `metered`. */
-  static async #read(
-    store: ObjectStore,
-    path: string,
-    options: ReadLogOptions,
-    metered: MeteredStore,
-  ): Promise<QueueReader> {
-    const { contents, heartbeat, snapshot } = await readFull(store, path, options, metered);
-    return new QueueReader(snapshot, contents.position, contents.info, metered, heartbeat, {
-      store,
-      path,
-      options,
-    });
+    return new SliceBudget(this.#sliceMs, sliceClockOf(this.#read.openedWith.options));
   }
 
   /**
@@ -229,25 +202,11 @@ export class QueueReader {
    * ```
    */
   async reopen(overrides: ReadLogOptions = {}): Promise<QueueReader> {
-    const { store, path } = QueueReader.#asReader(this).#openedWith;
-    const options = { ...this.#openedWith.options, ...overrides };
-    const openedWith = { store, path, options };
-    const metered = new MeteredStore(store);
-    // What it counted so far stays counted: the new reader's requests are the whole reopen's.
-    const fullRead = (reason?: string): Promise<QueueReader> => {
-      logFullRead(path, options, reason);
-      return QueueReader.#read(store, path, options, metered).then((next) => this.#carry(next));
-    };
-    const position = this.#position;
-    if (position === null) return fullRead();
-    const [update, heartbeat] = await readSince(store, path, position, options, metered);
-    if ("fullRead" in update) return fullRead(update.fullRead);
-    this.#planning?.stop(); // Its state is handed on from here (a reopen failing before keeps planning).
-    const snapshot = await advance(this.#snapshot, update, metered, path, options, this.#sliceMs);
-    if (typeof snapshot === "string") return fullRead(snapshot);
-    return this.#carry(
-      new QueueReader(snapshot, update.position, update.info, metered, heartbeat, openedWith),
-    );
+    const from = QueueReader.#asReader(this).#read;
+    const options = { ...from.openedWith.options, ...overrides };
+    // Planning on this reader's state stops as it is handed on (a reopen failing before keeps it).
+    const next = await readNext(from, options, this.#sliceMs, () => this.#planning?.stop());
+    return this.#carry(new QueueReader(next));
   }
 
   /** `next`, reopened from this reader, slicing its work as this one does. */
@@ -259,7 +218,7 @@ export class QueueReader {
 
   /** The requests reading the store took, by kind, and the bytes read. */
   storeRequests(): RequestCounts {
-    return QueueReader.#asReader(this).#store.snapshot();
+    return QueueReader.#asReader(this).#read.store.snapshot();
   }
 
   /**
@@ -281,7 +240,7 @@ export class QueueReader {
    * is live if `closed` is false and `at` is within a few `intervalMs` of now.
    */
   writerHeartbeat(): WriterHeartbeat | null {
-    const beat = QueueReader.#asReader(this).#heartbeat;
+    const beat = QueueReader.#asReader(this).#read.heartbeat;
     return beat === null ? null : { ...beat };
   }
 
