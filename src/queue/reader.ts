@@ -12,7 +12,6 @@ import { silentLogger } from "../logger.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
-import { SLICE_MS, SliceBudget, sliceClockOf } from "../util/slices.js";
 import { checkObjectStore, checkString } from "../validate.js";
 import { childResultsOf } from "./flows.js";
 import type { WriterHeartbeat } from "./heartbeat.js";
@@ -28,10 +27,11 @@ import type { DeadJobsOptions, ListQueuesOptions } from "./options.js";
 import { PayloadObjects } from "./payloads.js";
 import { installReaderHooks, plansSchedules } from "./reader-hooks.js";
 import { type ReaderRead, readFull, readNext } from "./reader-reads.js";
+import { ReaderSlices } from "./reader-slices.js";
 import { stateOf } from "./reader-snapshot.js";
 import { notReceiver } from "./receiver.js";
 import type { ScheduleInfo } from "./schedules/types.js";
-import { listScheduleInfos, listScheduleInfosNow, SchedulePlanning } from "./schedules/views.js";
+import { listScheduleInfosNow } from "./schedules/views.js";
 import type { State } from "./state.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "./types.js";
 import { checkQueueName } from "./validate.js";
@@ -65,10 +65,8 @@ export class QueueReader {
   readonly #payloads: PayloadObjects;
   /** The log's objects as seen while reading (manifest, WAL, checkpoint). */
   readonly inspection: LogInspection;
-  /** How long a slice of applying a reopen's records runs (a test shortens it). */
-  #sliceMs = SLICE_MS;
-  /** Schedules' next fire times worked out in the background (stopped by a reopen that hands its state on). */
-  #planning: SchedulePlanning | undefined;
+  /** Its work in slices: its schedules' planning, and a reopen's applying of records. */
+  readonly #slices: ReaderSlices;
 
   /** `receiver` (a method's `this`) if it is a reader; else a `TypeError` saying how to call it. */
   static #asReader(receiver: unknown): QueueReader {
@@ -78,14 +76,10 @@ export class QueueReader {
   static {
     installReaderHooks(QueueReader.prototype, {
       setSliceMs: (reader, ms) => {
-        reader.#sliceMs = ms;
+        reader.#slices.ms = ms;
       },
-      schedulesPlanned: (reader) => reader.#planning?.done(),
-      // What it lists it works out itself: the background planning would only look again.
-      listSchedulesInSlices: (reader) => {
-        reader.#planning?.stop();
-        return listScheduleInfos(reader.#state, undefined, reader.#sliceBudget());
-      },
+      schedulesPlanned: (reader) => reader.#slices.planned(),
+      listSchedulesInSlices: (reader) => reader.#slices.listInSlices(reader.#state),
     });
   }
 
@@ -93,6 +87,7 @@ export class QueueReader {
     this.#read = read;
     this.inspection = read.inspection;
     const { path, options } = read.openedWith;
+    this.#slices = new ReaderSlices(options);
     this.#payloads = new PayloadObjects(
       read.store,
       path,
@@ -143,15 +138,9 @@ export class QueueReader {
 
   /** This reader once its schedules' order and next fire times are worked out, in slices with turns between them. */
   async #plan(): Promise<QueueReader> {
-    if (this.#state.schedules.size === 0) return this;
-    this.#planning = new SchedulePlanning(this.#state, this.#sliceBudget());
-    await this.#planning.done();
+    const planned = this.#slices.plan(this.#state);
+    if (planned !== undefined) await planned;
     return this;
-  }
-
-  /** A budget for a slice of this reader's work. */
-  #sliceBudget(): SliceBudget {
-    return new SliceBudget(this.#sliceMs, sliceClockOf(this.#read.openedWith.options));
   }
 
   /**
@@ -205,14 +194,14 @@ export class QueueReader {
     const from = QueueReader.#asReader(this).#read;
     const options = { ...from.openedWith.options, ...overrides };
     // Planning on this reader's state stops as it is handed on (a reopen failing before keeps it).
-    const next = await readNext(from, options, this.#sliceMs, () => this.#planning?.stop());
+    const next = await readNext(from, options, this.#slices.ms, () => this.#slices.stop());
     return this.#carry(new QueueReader(next));
   }
 
   /** `next`, reopened from this reader, slicing its work as this one does. */
   #carry(next: QueueReader): Promise<QueueReader> {
-    this.#planning?.stop();
-    next.#sliceMs = this.#sliceMs;
+    this.#slices.stop();
+    next.#slices.ms = this.#slices.ms;
     return next.#plan();
   }
 

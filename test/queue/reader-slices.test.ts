@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { openLog } from "../../../src/log/index.js";
-import { QueueReader } from "../../../src/queue/reader.js";
-import { planningNoSchedules } from "../../../src/queue/reader-hooks.js";
-import { encodeRecord } from "../../../src/queue/records/codec.js";
-import { Tag } from "../../../src/queue/records/tags.js";
-import type { ScheduleInfo } from "../../../src/queue/schedules/types.js";
-import { MemoryStore } from "../../../src/store/memory.js";
-import { testOptions } from "../../log/helpers.js";
-import { turnsDuring } from "../../turns.js";
-import { cronSearchesDuring } from "./cron-spy.js";
-import { definition } from "./helpers.js";
+import { openLog } from "../../src/log/index.js";
+import { QueueReader } from "../../src/queue/reader.js";
+import { planningNoSchedules } from "../../src/queue/reader-hooks.js";
+import { encodeRecord } from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
+import type { ScheduleInfo } from "../../src/queue/schedules/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { testOptions } from "../log/helpers.js";
+import { turnsDuring } from "../turns.js";
+import { cronSearchesDuring } from "./schedules/cron-spy.js";
+import { definition } from "./schedules/helpers.js";
 
 const ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"];
 
