@@ -2,11 +2,13 @@
  * `FileStore`: the object store in a local directory — checking each call,
  * mapping its key to a path, reading objects back. Writes (and the
  * bookkeeping that makes what they placed durable before it is read) live in
- * `file-writes.ts`, listing in `file-list.ts`, temp files in `file-temp.ts`,
- * key encoding in `file-keys.ts`, error reading in `file-errors.ts`, creating
- * the root directory in `file-root.ts`, creating and fsyncing directories in
- * `file-dirs.ts`, the writer thread that makes a small put's or a delete's
- * system calls in `file-writer.ts` (see docs/file-store.md).
+ * `file-writes.ts` (what a put that finds a directory removed fails with in
+ * `file-removed-dirs.ts`), listing in `file-list.ts`, temp files in
+ * `file-temp.ts`, key encoding in `file-keys.ts`, error reading in
+ * `file-errors.ts`, creating the root directory in `file-root.ts`, creating
+ * and fsyncing directories in `file-dirs.ts`, the writer thread that makes a
+ * small put's or a delete's system calls in `file-writer.ts` (see
+ * docs/file-store.md).
  */
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";

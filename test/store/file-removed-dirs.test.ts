@@ -17,7 +17,7 @@ import { StorageError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { encodeDirectory } from "../../src/store/file-keys.js";
-import { cleanerNote } from "../../src/store/file-writes.js";
+import { cleanerNote } from "../../src/store/file-removed-dirs.js";
 import { listAll } from "../../src/store/types.js";
 import { storeOnPool, storeOnThread } from "./writer-thread.js";
 
