@@ -13,8 +13,8 @@ import type { QueueReader } from "../queue/reader.js";
 import { LIST_SCHEDULES_IN_SLICES } from "../queue/reader-hooks.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
-import { queueFailure } from "../queue/settle.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
+import { queueFailure } from "../queue/worker-hooks.js";
 import {
   costsOf,
   type RequestPrices,

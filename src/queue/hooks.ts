@@ -10,7 +10,8 @@
  * whose leases it renews (the reaper renews rather than reaps those), to check a claim it held ready before starting it, to
  * tell a claim settled already from a lost one, to learn at once that the
  * queue stopped, whether its close began, and to ask whether a claim
- * was lost under a running handler or be told when it is (`settle.ts`), to report progress
+ * was lost under a running handler or be told when it is (`worker-hooks.ts`,
+ * answered in `settle.ts`), to report progress
  * (`progress.ts`), and the clock its timers run on (`time.ts`); and the
  * dashboard's way to read a job whose payload object is damaged (`reads.ts`).
  */
@@ -23,22 +24,11 @@ import type { Observers } from "./observe.js";
 import { REPORT_PROGRESS, recordProgress } from "./progress.js";
 import { READ_JOB_AS_LISTED, readJobAsListed } from "./reads.js";
 import {
-  ACK_TAKEN,
   ackClaim,
-  CLAIM_LOST_REASON,
-  CLAIM_ON_LOST,
-  CLAIM_QUEUE_PAUSED,
-  CLAIM_RENEWED_BY_WORKER,
-  CLAIM_SETTLED,
-  CLAIM_STARTABLE,
   isClaimQueuePaused,
   isStartable,
   lostReasonOf,
-  NACK_TIMED_OUT,
   nackClaim,
-  QUEUE_FAILURE,
-  QUEUE_LOGGER,
-  QUEUE_ON_STOPPED,
   setOnLost,
   setRenewedByWorker,
   wasSettled,
@@ -46,6 +36,19 @@ import {
 import type { State } from "./state.js";
 import { TIMER_CLOCK } from "./time.js";
 import type { Claim, JobRecord } from "./types.js";
+import {
+  ACK_TAKEN,
+  CLAIM_LOST_REASON,
+  CLAIM_ON_LOST,
+  CLAIM_QUEUE_PAUSED,
+  CLAIM_RENEWED_BY_WORKER,
+  CLAIM_SETTLED,
+  CLAIM_STARTABLE,
+  NACK_TIMED_OUT,
+  QUEUE_FAILURE,
+  QUEUE_LOGGER,
+  QUEUE_ON_STOPPED,
+} from "./worker-hooks.js";
 
 /** Registry key of the test-only inspection hook: `queue[INSPECT_STATE]()` returns the live state. */
 const INSPECT_STATE = Symbol.for("taquba.inspectState");
@@ -108,7 +111,7 @@ export function installHooks(prototype: object, coreOf: (queue: object) => Queue
       recordProgress(coreOf(this), claim, value);
     },
   });
-  // What the worker asks about a claim (see `settle.ts`): each a question to the queue's core.
+  // What the worker asks about a claim (`worker-hooks.ts`): each a question to the queue's core.
   const claimQuestions: [symbol, (core: QueueCore, claim: Claim) => unknown][] = [
     [CLAIM_STARTABLE, isStartable],
     [CLAIM_SETTLED, (_core, claim) => wasSettled(claim)],

@@ -19,8 +19,8 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { Lease } from "../queue/leases.js";
 import type { Queue } from "../queue/queue.js";
-import { markRenewedByWorker } from "../queue/settle.js";
 import { CLAIM_TOKEN, type Claim } from "../queue/types.js";
+import { markRenewedByWorker } from "../queue/worker-hooks.js";
 
 /**
  * Renews the leases of one batch of claims, handed out at the same time, to

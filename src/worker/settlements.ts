@@ -8,9 +8,14 @@
 import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { ackTaken, claimSettledAlready, nackTimedOut, queueFailure } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
 import { MAX_MESSAGE_BYTES, truncateUtf8 } from "../queue/validate.js";
+import {
+  ackTaken,
+  claimSettledAlready,
+  nackTimedOut,
+  queueFailure,
+} from "../queue/worker-hooks.js";
 import { messageOf } from "../util/message.js";
 import { isPermanentFailure } from "./permanent-failure.js";
 

@@ -9,8 +9,8 @@
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { claimLostReason, claimSettledAlready, onQueueStopped } from "../queue/settle.js";
 import type { Claim } from "../queue/types.js";
+import { claimLostReason, claimSettledAlready, onQueueStopped } from "../queue/worker-hooks.js";
 import { abandonedMessage, abandonedReason } from "./deadline.js";
 import type { JobRun, RunAbandonment } from "./job-run.js";
 

@@ -6,7 +6,7 @@
 import { taqubaErrorCode } from "../errors.js";
 import { type Logger, unguardedLogger } from "../logger.js";
 import type { Queue } from "../queue/queue.js";
-import { queueFailure, queueLogger } from "../queue/settle.js";
+import { queueFailure, queueLogger } from "../queue/worker-hooks.js";
 import { messageOf } from "../util/message.js";
 import type { Settlements } from "./settlements.js";
 import type { ShutdownDeadline } from "./shutdown-deadline.js";

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { ClaimLostError } from "../../src/errors.js";
 import { Lease } from "../../src/queue/leases.js";
 import { BULK_RECORD_JOBS } from "../../src/queue/records/bulk.js";
-import { claimLostReason } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
+import { claimLostReason } from "../../src/queue/worker-hooks.js";
 import { turnCounter } from "../turns.js";
 import { openTestQueue, setSliceMs } from "./helpers.js";
 

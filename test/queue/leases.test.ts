@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ClaimLostError, InvalidArgumentError } from "../../src/errors.js";
 import { LeaseTable } from "../../src/queue/leases.js";
-import { claimLostReason, onClaimLost } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
+import { claimLostReason, onClaimLost } from "../../src/queue/worker-hooks.js";
 import { mustClaim, NO_BACKOFF, openTestQueue, rejection } from "./helpers.js";
 
 describe("leases and the reaper", { timeout: 60_000 }, () => {
