@@ -1,12 +1,10 @@
 /**
  * What the dashboard reads and does, over either a live `Queue` (reads and
  * actions) or a read-only `QueueReader` snapshot (reads only, re-opened on
- * demand when the dashboard was given a way to).
+ * demand when the dashboard was given a way to). The store's health it
+ * shows is `store-health.ts`'s.
  */
-import { taqubaErrorCode } from "../errors.js";
-import type { Log } from "../log/index.js";
 import type { Logger } from "../logger.js";
-import type { WriterHeartbeat } from "../queue/heartbeat.js";
 import type { JobPage as ListedJobs, ListJobsOptions } from "../queue/listing.js";
 import { Queue } from "../queue/queue.js";
 import type { QueueReader } from "../queue/reader.js";
@@ -14,19 +12,13 @@ import { LIST_SCHEDULES_IN_SLICES } from "../queue/reader-hooks.js";
 import { jobAsListed, READ_JOB_AS_LISTED } from "../queue/reads.js";
 import type { ScheduleInfo } from "../queue/schedules/types.js";
 import type { JobAttempt, JobRecord, JobStatus, QueueStats } from "../queue/types.js";
-import { queueFailure } from "../queue/worker-hooks.js";
-import {
-  costsOf,
-  type RequestPrices,
-  S3_STANDARD_REQUEST_PRICES,
-  totalCostOf,
-} from "../store/request-prices.js";
+import { type RequestPrices, S3_STANDARD_REQUEST_PRICES } from "../store/request-prices.js";
 import type { RequestCounts } from "../store/wrappers/counting.js";
-import type { StoreOp } from "../store/wrappers/ops.js";
 import { messageOf } from "../util/message.js";
 import { nextTurn } from "../util/slices.js";
 import { hasMethods } from "../validate.js";
 import { readerJob } from "./reader-job.js";
+import { addCounts, type Health, NO_REQUESTS, readerHealth, writerHealth } from "./store-health.js";
 
 /** Queues whose stats {@link DashboardSource.allStats} reads in one turn of the event loop. */
 export const STATS_PER_TURN = 500;
@@ -54,55 +46,8 @@ export function isLiveQueue(source: Queue | QueueReader): source is Queue {
   return source instanceof Queue || hasMethods(source, LIVE_QUEUE_METHODS);
 }
 
-/** Why the closed `queue` stopped (see {@link Health.stoppedBy}). */
-function stopReason(queue: Queue): "closed" | { code: string; message: string } {
-  const failure = queueFailure(queue);
-  if (failure === null) return "closed";
-  return {
-    code: taqubaErrorCode(failure) ?? "ERROR",
-    message: messageOf(failure),
-  };
-}
-
 /** A page of jobs in one state. */
 export type JobPage = ListedJobs<JobRecord>;
-
-/** Store health as the dashboard shows it; `null` fields are unknown to this source. */
-export interface Health {
-  /** "writer": this process owns the store; "reader": a read-only snapshot. */
-  role: "writer" | "reader";
-  /**
-   * The writer's queue is closed, or stopped after a failure (fenced by
-   * another writer, its store failing): the values are its last. Always
-   * false for a reader.
-   */
-  stopped: boolean;
-  /**
-   * Why a stopped writer stopped: `"closed"` (closed by its process), or the
-   * code and message of the error that failed it (`FENCED` when another
-   * writer took over the store, `STORAGE` when the store failed); `null`
-   * unless `stopped`.
-   */
-  stoppedBy: "closed" | { code: string; message: string } | null;
-  epoch: number | null;
-  walBacklogBytes: number | null;
-  walBacklogObjects: number | null;
-  /** Wall time of the newest checkpoint. */
-  checkpointAt: number | null;
-  /** Wall time of the snapshot shown (readers), or null for a live writer. */
-  snapshotAt: number | null;
-  /**
-   * The writer's last heartbeat: `null` when the writer beats not (no
-   * `heartbeatMs`), or for a writer (the dashboard runs in it: it is alive
-   * unless `stopped`).
-   */
-  heartbeat: WriterHeartbeat | null;
-  requests: RequestCounts;
-  costs: Record<StoreOp, number>;
-  cost: number;
-  /** More rows worth showing, label → value. */
-  details: [string, string][];
-}
 
 /** The reads both sources offer (a `Queue` answers with promises, a `QueueReader` at once). */
 interface Reads {
@@ -116,24 +61,6 @@ interface Reads {
   ): ListedJobs<JobRecord> | Promise<ListedJobs<JobRecord>>;
   attemptHistory(id: string): JobAttempt[] | Promise<JobAttempt[]>;
   listSchedules(): ScheduleInfo[] | Promise<ScheduleInfo[]>;
-}
-
-const ZERO: RequestCounts = {
-  counts: { get: 0, put: 0, delete: 0, list: 0, head: 0 },
-  bytesRead: 0,
-  bytesWritten: 0,
-  requests: 0,
-};
-
-function addCounts(a: RequestCounts, b: RequestCounts): RequestCounts {
-  const counts = { ...a.counts };
-  for (const op of Object.keys(counts) as StoreOp[]) counts[op] += b.counts[op];
-  return {
-    counts,
-    bytesRead: a.bytesRead + b.bytesRead,
-    bytesWritten: a.bytesWritten + b.bytesWritten,
-    requests: a.requests + b.requests,
-  };
 }
 
 export interface SourceOptions {
@@ -185,7 +112,7 @@ export class DashboardSource {
    */
   readonly #pinned = new Set<Promise<void>>();
   /** Requests of readers already replaced (reader sources count every snapshot taken). */
-  #retired: RequestCounts = ZERO;
+  #retired: RequestCounts = NO_REQUESTS;
 
   constructor(source: Queue | QueueReader, options: SourceOptions) {
     this.#current = source;
@@ -379,55 +306,11 @@ export class DashboardSource {
     return await (inSlices === undefined ? reads.listSchedules() : inSlices.call(reads));
   }
 
+  /** Store health as the dashboard shows it. */
   health(): Health {
     const prices = this.#options.prices ?? S3_STANDARD_REQUEST_PRICES;
-    if (isLiveQueue(this.#current)) {
-      const stats: ReturnType<Log["stats"]> = this.#current.logStats();
-      const requests = this.#current.storeRequests();
-      return {
-        role: "writer",
-        stopped: this.#current.closed,
-        stoppedBy: this.#current.closed ? stopReason(this.#current) : null,
-        epoch: stats.epoch,
-        walBacklogBytes: stats.walBytesSinceCheckpoint,
-        walBacklogObjects: null,
-        checkpointAt: stats.lastCheckpointAt,
-        snapshotAt: null,
-        heartbeat: null,
-        requests,
-        costs: costsOf(requests.counts, prices),
-        cost: totalCostOf(requests.counts, prices),
-        details: [
-          ["Durable WAL id", String(stats.durableWalId)],
-          ["Batches written", String(stats.batchesWritten)],
-          ["Records written", String(stats.recordsWritten)],
-          ["Checkpoints written", String(stats.checkpointsWritten)],
-          ["Not yet durable", `${stats.unflushedBytes} B`],
-        ],
-      };
-    }
-    const reader = this.#current;
-    const info = reader.inspection;
-    const requests = addCounts(this.#retired, reader.storeRequests());
-    return {
-      role: "reader",
-      stopped: false,
-      stoppedBy: null,
-      epoch: info.manifest?.epoch ?? null,
-      walBacklogBytes: info.wal.pendingBytes,
-      walBacklogObjects: info.wal.pendingObjects,
-      checkpointAt: info.checkpoint?.createdAt ?? null,
-      snapshotAt: this.#refreshedAt,
-      heartbeat: reader.writerHeartbeat(),
-      requests,
-      costs: costsOf(requests.counts, prices),
-      cost: totalCostOf(requests.counts, prices),
-      details: [
-        ["Objects", `${info.objects} (${info.bytes} B)`],
-        ["WAL objects", `${info.wal.objects} (${info.wal.bytes} B, ${info.wal.fences} fences)`],
-        ["Checkpoint objects", String(info.checkpoints)],
-        ["Manifests", String(info.manifests)],
-      ],
-    };
+    return isLiveQueue(this.#current)
+      ? writerHealth(this.#current, prices)
+      : readerHealth(this.#current, this.#retired, this.#refreshedAt, prices);
   }
 }

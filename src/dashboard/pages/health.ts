@@ -6,7 +6,8 @@ import { isStaleBeat } from "../../queue/heartbeat.js";
 import type { StoreOp } from "../../store/wrappers/ops.js";
 import { bytes, duration, money, relative, time } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
-import type { DashboardSource, Health } from "../source.js";
+import type { DashboardSource } from "../source.js";
+import type { Health } from "../store-health.js";
 import { type PageContext, page } from "./layout.js";
 
 const OPS: readonly StoreOp[] = ["get", "put", "list", "head", "delete"];
