@@ -3,12 +3,19 @@
  * object", which mean the directory is unusable until someone fixes it
  * (permanent `StorageError`s that say what to fix), and the error every
  * other failure becomes (a transient `StorageError`; a permanent one for a
- * bug in the FileStore's code or a broken runtime, see `programming-error.ts`).
+ * bug in the FileStore's code or a broken runtime, see `programming-error.ts`);
+ * and the writer thread's errors as the store sees them (`file-writer.ts`).
  */
 import { InvalidArgumentError, StorageError } from "../errors.js";
 import { messageOf } from "../util/message.js";
 import { expectationMessage } from "../validate.js";
-import { FIX_FILESTORE, isProgrammingError, programmingFailure } from "./programming-error.js";
+import type { ThreadError } from "./file-writer-thread.js";
+import {
+  describeThrown,
+  FIX_FILESTORE,
+  isProgrammingError,
+  programmingFailure,
+} from "./programming-error.js";
 
 /** Errors meaning "no such object" when reading: the file or one of its directories is missing. */
 export const MISSING: ReadonlySet<string> = new Set(["ENOENT", "ENOTDIR"]);
@@ -107,4 +114,26 @@ export function notADirectory(path: string, cause: unknown): Error {
   return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`, { cause }), {
     code: "ENOTDIR",
   });
+}
+
+/**
+ * What the writes pending on a thread that died reject with: a plain `Error`
+ * naming what killed it (kept as `cause`). A death is an event of the writer,
+ * and each write it failed is retried like one of an outage (a new thread or
+ * the pool takes the retry), whatever the class of the error that killed it:
+ * an out-of-memory in the thread is a `RangeError`, a crash may be a
+ * `TypeError`. A thread that keeps dying is the restart rule's to handle
+ * (see `file-writer-lifecycle.ts`), not a reason to fail the write for good.
+ */
+export function threadDied(err: unknown): Error {
+  return new Error(`the FileStore writer thread died: ${describeThrown(err)}`, { cause: err });
+}
+
+/** The writer thread's error as the Node.js system error the same call would have thrown here. */
+export function systemError(error: ThreadError): Error {
+  const { message, ...fields } = error;
+  const rebuilt: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields))
+    if (value !== undefined) rebuilt[name] = value;
+  return Object.assign(new Error(message), rebuilt);
 }

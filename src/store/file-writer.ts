@@ -27,6 +27,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { refreshTimer, unrefTimer } from "../util/timers.js";
+import { systemError, threadDied } from "./file-errors.js";
 import {
   IDLE_MS,
   SPARE_IDLE_MS,
@@ -34,8 +35,7 @@ import {
   startWriterThread,
   WriterRestarts,
 } from "./file-writer-lifecycle.js";
-import type { ThreadError, WriteReply, WriteRequest } from "./file-writer-thread.js";
-import { describeThrown } from "./programming-error.js";
+import type { WriteReply, WriteRequest } from "./file-writer-thread.js";
 
 /**
  * Largest body handed to the thread. The thread saves a put's thread-pool
@@ -359,7 +359,7 @@ export class FileWriter {
 
   /**
    * The thread died or failed (of `err`), before it was up or after: its
-   * pending writes fail, with `failure` (a plain `Error`: see {@link threadDied}).
+   * pending writes fail, with `failure` (a plain `Error`: see `threadDied`).
    */
   #lost(worker: Worker, err: unknown, failure: Error): void {
     if (this.#worker !== worker) return;
@@ -412,29 +412,7 @@ export class FileWriter {
   }
 }
 
-/**
- * What the writes pending on a thread that died reject with: a plain `Error`
- * naming what killed it (kept as `cause`). A death is an event of the writer,
- * and each write it failed is retried like one of an outage (a new thread or
- * the pool takes the retry), whatever the class of the error that killed it:
- * an out-of-memory in the thread is a `RangeError`, a crash may be a
- * `TypeError`. A thread that keeps dying is the restart rule's to handle
- * (see `file-writer-lifecycle.ts`), not a reason to fail the write for good.
- */
-function threadDied(err: unknown): Error {
-  return new Error(`the FileStore writer thread died: ${describeThrown(err)}`, { cause: err });
-}
-
 /** A copy of `body` in a buffer of its own, which can be transferred to the thread. */
 function copyOf(body: Uint8Array) {
   return new Uint8Array(body);
-}
-
-/** The thread's error as the Node.js system error the same call would have thrown here. */
-function systemError(error: ThreadError): Error {
-  const { message, ...fields } = error;
-  const rebuilt: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(fields))
-    if (value !== undefined) rebuilt[name] = value;
-  return Object.assign(new Error(message), rebuilt);
 }
