@@ -344,8 +344,9 @@ export class QueueReader {
   #listJobs(queue: string, status: JobStatus, options: ListJobsOptions): JobPage<JobRecord> {
     const name = checkQueueName(queue);
     const checked = checkListJobs(status, options);
-    const page = listJobsPage(this.#state, name, checked.status, checked.from, checked.limit);
-    const jobs = page.jobs.map((h) => jobToRecord(this.#state, h));
+    const state = this.#state;
+    const page = listJobsPage(state, name, checked.status, checked.from, checked.limit);
+    const jobs = page.jobs.map((h) => jobToRecord(state, h));
     return page.nextCursor === undefined ? { jobs } : { jobs, nextCursor: page.nextCursor };
   }
 
