@@ -61,12 +61,12 @@ function stopReason(queue: Queue): "closed" | { code: string; message: string } 
 }
 
 /** No requests at all (what a source has retired before its first reopen). */
-export const NO_REQUESTS: RequestCounts = {
-  counts: { get: 0, put: 0, delete: 0, list: 0, head: 0 },
+export const NO_REQUESTS: RequestCounts = Object.freeze({
+  counts: Object.freeze({ get: 0, put: 0, delete: 0, list: 0, head: 0 }),
   bytesRead: 0,
   bytesWritten: 0,
   requests: 0,
-};
+});
 
 /** The requests of `a` and of `b` together. */
 export function addCounts(a: RequestCounts, b: RequestCounts): RequestCounts {

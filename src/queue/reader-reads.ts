@@ -63,14 +63,15 @@ export async function readFull(
 
 /**
  * A reopen's read of what came after `from`, with `options`: the records
- * written since, applied to `from`'s state in slices of `sliceMs` (which is
- * then handed on: `handingOn` is called just before), or a full read when
+ * written since, applied to `from`'s state in slices of `sliceMs()` (read
+ * once the update is in, as a test may change the slice meanwhile; the slice
+ * is then handed on: `handingOn` is called just before), or a full read when
  * going on from `from` does not fit (why is logged at `info`).
  */
 export async function readNext(
   from: ReaderRead,
   options: ReadLogOptions,
-  sliceMs: number,
+  sliceMs: () => number,
   handingOn: () => void,
 ): Promise<ReaderRead> {
   const { store, path } = from.openedWith;
@@ -85,7 +86,7 @@ export async function readNext(
   const [update, heartbeat] = await readSince(store, path, position, options, metered);
   if ("fullRead" in update) return fullRead(update.fullRead);
   handingOn();
-  const snapshot = await advance(from.snapshot, update, metered, path, options, sliceMs);
+  const snapshot = await advance(from.snapshot, update, metered, path, options, sliceMs());
   if (typeof snapshot === "string") return fullRead(snapshot);
   const openedWith = { store, path, options };
   return {

@@ -194,7 +194,12 @@ export class QueueReader {
     const from = QueueReader.#asReader(this).#read;
     const options = { ...from.openedWith.options, ...overrides };
     // Planning on this reader's state stops as it is handed on (a reopen failing before keeps it).
-    const next = await readNext(from, options, this.#slices.ms, () => this.#slices.stop());
+    const next = await readNext(
+      from,
+      options,
+      () => this.#slices.ms,
+      () => this.#slices.stop(),
+    );
     return this.#carry(new QueueReader(next));
   }
 

@@ -11,7 +11,7 @@ import type { Queue } from "../../src/queue/queue.js";
 import type { Claim } from "../../src/queue/types.js";
 import { mustClaim, openTestQueue } from "./helpers.js";
 
-/** The hook runWorker asks (see `claimStartable` in `queue/settle.ts`). */
+/** The hook runWorker asks (see `claimStartable` in `queue/worker-hooks.ts`). */
 function startable(queue: Queue, claim: unknown): boolean {
   const ask = (queue as unknown as Record<symbol, (claim: unknown) => boolean>)[
     Symbol.for("taquba.claimStartable")

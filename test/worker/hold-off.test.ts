@@ -13,7 +13,7 @@ import { openTestQueue, turns } from "../queue/helpers.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
-/** The hook a worker asks whether it may start a claim (see `queue/settle.ts`). */
+/** The hook a worker asks whether it may start a claim (see `queue/worker-hooks.ts`). */
 const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
 
 /** Counts `queue`'s claimBatch calls, and keeps the claims they handed out. */

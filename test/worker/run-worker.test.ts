@@ -1210,7 +1210,7 @@ describe("runWorker", { timeout: 60_000 }, () => {
     await queue.close();
   });
 
-  /** The hook a worker asks whether it may start a claim (see `queue/settle.ts`). */
+  /** The hook a worker asks whether it may start a claim (see `queue/worker-hooks.ts`). */
   const CLAIM_STARTABLE = Symbol.for("taquba.claimStartable");
   for (const { kind, foreign, left } of [
     {
