@@ -64,9 +64,10 @@ export class ClaimHoldOff {
   }
 
   /**
-   * Waits until `untilMs` in slices of the first wait: nothing else wakes a
-   * worker that has no claim out, so a queue that closes or fails meanwhile
-   * is noticed at the next slice, not only when a wait of up to a minute ends.
+   * Waits until `untilMs` in slices of the first wait. The worker ends the
+   * wait itself when the queue closes or fails (see `onQueueStopped`); a
+   * queue of a build that cannot tell it so is noticed at the next slice,
+   * not only when a wait of up to a minute ends.
    */
   #wait(untilMs: number): void {
     const o = this.#options;

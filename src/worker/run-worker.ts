@@ -387,9 +387,12 @@ export async function runWorker(
   });
   const onShutdown = (): void => pump();
   shutdown?.addEventListener("abort", onShutdown, { once: true });
-  // A worker that stood still for the close learns here that the queue closed.
+  // A worker that stood still for the close, or held claims off, learns here that
+  // the queue closed or failed: it ends now, not when the hold-off's wait next wakes.
   const offQueueStopped = onQueueStopped(queue, () => {
-    if (heldByClose) pump();
+    if (holdOff.active) holdOff.cancel();
+    else if (!heldByClose) return;
+    pump();
   });
   // The queue's own timers never hold the process open; a running worker should.
   const keepAlive = setInterval(() => {}, 2 ** 30);
