@@ -2,9 +2,16 @@
  * One log line per store problem, not one per request it fails. Each retry
  * sequence fails first at one request; a fault that lasts (a store that
  * fails the first attempt of every WAL write, say) would otherwise warn once
- * per write. A problem is one kind of request (its verb and the folder of its
- * key: `create q/wal/`) failing with one error (the key left out of its
- * message):
+ * per write. A problem is one kind of request failing with one error (the
+ * key left out of its message). A kind is the request's verb and its key up
+ * to the key's last `/`: `create q/wal/`, `GET q/checkpoint/`, `writing
+ * payload object "q/payload/…"`. That is where the part naming one object
+ * starts in every key a log or queue writes, `{prefix}{folder}/{name}`: the
+ * folders are `manifest/`, `wal/`, `checkpoint/`, `probe/` and `payload/`,
+ * and a name (a 20-digit id, `<id>-<ULID>`, a ULID) never holds a `/`; a
+ * listing's or the probe's key is its folder. A request names its key after
+ * its verb (`PUT q/wal/000…`) or, quoted, at its end (`reading payload
+ * object "q/payload/01H…"`):
  *
  * - its first failure warns, as a lone failure always did;
  * - later failures of the same problem go to `debug`, but at most every
@@ -53,12 +60,26 @@ interface Problem {
   succeeded: boolean;
 }
 
-/** `what` (`"PUT q/wal/00…"`) as its kind (`"PUT q/wal/"`) and its key. */
-function kindOf(what: string): { kind: string; key: string } {
+/**
+ * `what` as its kind and its key: `PUT q/wal/00…` as `PUT q/wal/`, and
+ * `writing payload object "q/payload/01H…"` (a key quoted at the end) as
+ * `writing payload object "q/payload/…"`.
+ */
+export function kindOf(what: string): { kind: string; key: string } {
+  const quote = what.endsWith('"') ? what.indexOf(' "') : -1;
+  if (quote >= 0 && quote + 2 < what.length - 1) {
+    const key = what.slice(quote + 2, -1);
+    return { kind: `${what.slice(0, quote + 2)}${folderOf(key)}…"`, key };
+  }
   const space = what.indexOf(" ");
   if (space < 0) return { kind: what, key: "" };
   const key = what.slice(space + 1);
-  return { kind: what.slice(0, space + 1) + key.slice(0, key.lastIndexOf("/") + 1), key };
+  return { kind: what.slice(0, space + 1) + folderOf(key), key };
+}
+
+/** `key` up to its last `/`: the part every object of its folder shares. */
+function folderOf(key: string): string {
+  return key.slice(0, key.lastIndexOf("/") + 1);
 }
 
 /** The problem of request `what` failing with `error`: its kind, its message without the key, its id. */

@@ -19,6 +19,7 @@ import { normalizePrefix } from "../log/keys.js";
 import type { OwnedDir } from "../log/lost-manifests.js";
 import type { RetryPolicy } from "../log/options.js";
 import { type RetryContext, Sleeper, withRetry } from "../log/retry.js";
+import { RetryWarnings } from "../log/retry-warnings.js";
 import type { Logger } from "../logger.js";
 import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
@@ -119,6 +120,8 @@ export class PayloadObjects {
       sleeper: this.#sleeper,
       stopReason: () => this.#stopped,
       random: retry.random ?? systemRandom,
+      // One line per problem: a store failing every object's write once warns once, not per object.
+      warnings: new RetryWarnings(retry.clock, retry.logger),
     };
   }
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
-import { RETRY_HEALED_AFTER_MS, RETRY_REMINDER_MS } from "../../src/log/retry-warnings.js";
+import { kindOf, RETRY_HEALED_AFTER_MS, RETRY_REMINDER_MS } from "../../src/log/retry-warnings.js";
 import { LogStorage } from "../../src/log/storage.js";
 import { createWalObject } from "../../src/log/wal-create.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -164,6 +164,63 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.deepEqual(logger.messages("warn", "error"), [
       "store request failed; retrying with backoff",
     ]);
+    await queue.close();
+  });
+});
+
+describe("retry warnings: payload objects", { timeout: 30_000 }, () => {
+  it("a request's kind is its verb and its key up to where one object's name starts, for every key layout", () => {
+    const ulid = "01HZX3K9V7Q2W8E4R6T5Y1U0PA";
+    const id = "00000000000000000042";
+    const kinds = (prefix: string) =>
+      [
+        `GET ${prefix}manifest/${id}`,
+        `create ${prefix}wal/${id}`,
+        `PUT ${prefix}checkpoint/${id}-${ulid}`,
+        `DELETE ${prefix}probe/${ulid}`,
+        `LIST ${prefix}wal/`,
+        `probe ${prefix}probe/`,
+        `writing payload object "${prefix}payload/${ulid}"`,
+        `reading payload object "${prefix}payload/${ulid}"`,
+        `deleting payload object "${prefix}payload/${ulid}"`,
+      ].map((what) => kindOf(what).kind);
+    for (const prefix of ["", "q/", "my queues/q 1/"])
+      assert.deepEqual(kinds(prefix), [
+        `GET ${prefix}manifest/`,
+        `create ${prefix}wal/`,
+        `PUT ${prefix}checkpoint/`,
+        `DELETE ${prefix}probe/`,
+        `LIST ${prefix}wal/`,
+        `probe ${prefix}probe/`,
+        `writing payload object "${prefix}payload/…"`,
+        `reading payload object "${prefix}payload/…"`,
+        `deleting payload object "${prefix}payload/…"`,
+      ]);
+    assert.equal(kindOf(`reading payload object "q/payload/${ulid}"`).key, `q/payload/${ulid}`);
+  });
+
+  it("every payload object write failing once warns once, not once per object", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const faults = new FaultStore(new MemoryStore());
+    const queue = await Queue.open(faults, "q", {
+      clock,
+      logger,
+      flushIntervalMs: 0,
+      payloadOffloadBytes: 16,
+      log: { retry: RETRY },
+    });
+    for (let i = 0; i < 20; i++) {
+      // The injected fault's message names the object's key, as a store's often does.
+      faults.addRule({ op: "put", keyPrefix: "q/payload/", mode: "before", times: 1 });
+      await settleOnClock(clock, queue.enqueue("jobs", "x".repeat(64)));
+    }
+    assert.equal(faults.injectedCount, 20);
+    assert.equal((await queue.stats("jobs")).pending, 20);
+    assert.deepEqual(logger.messages("warn", "error"), [
+      "store request failed; retrying with backoff",
+    ]);
+    assert.equal(logger.at("debug").length, 19, "each later retry still traced on debug");
     await queue.close();
   });
 });
