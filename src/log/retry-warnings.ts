@@ -11,7 +11,11 @@
  * and a name (a 20-digit id, `<id>-<ULID>`, a ULID) never holds a `/`; a
  * listing's or the probe's key is its folder. A request names its key after
  * its verb (`PUT q/wal/000…`) or, quoted, at its end (`reading payload
- * object "q/payload/01H…"`):
+ * object "q/payload/01H…"`). Two errors with one message are one error
+ * unless the codes, HTTP statuses or names down their `cause` chains differ
+ * (a `StorageError` wrapping `ECONNRESET` and one wrapping a 503): those
+ * are two problems, and their lines say which (`cause`).
+ *
  *
  * - its first failure warns, as a lone failure always did;
  * - later failures of the same problem go to `debug`, but at most every
@@ -30,6 +34,7 @@
  * problem and warns at once: one problem never hides another.
  */
 import type { MonotonicClock } from "../clock.js";
+import { taqubaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { messageOf } from "../util/message.js";
 
@@ -48,6 +53,8 @@ interface Problem {
   kind: string;
   /** The error's message, its key left out. */
   error: string;
+  /** What tells it from other errors with that message (see {@link causeOf}), or `""`. */
+  cause: string;
   /** When its first failure warned (monotonic). */
   since: number;
   /** When it last warned. */
@@ -82,11 +89,55 @@ function folderOf(key: string): string {
   return key.slice(0, key.lastIndexOf("/") + 1);
 }
 
-/** The problem of request `what` failing with `error`: its kind, its message without the key, its id. */
-function problemOf(what: string, error: unknown): { kind: string; message: string; id: string } {
+/** How deep {@link causeOf} follows an error's `cause` chain. */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * What tells apart errors that share a message: the codes, HTTP statuses and
+ * names (other than `Error`) of `error` and its causes, in order (`"ECONNRESET"`,
+ * `"SlowDown 503"`), or `""`. Never their messages, which may carry a
+ * request id; never taquba's own codes, which every store error shares.
+ */
+function causeOf(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  try {
+    let level = error;
+    for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth++) {
+      if (typeof level !== "object" || level === null || seen.has(level)) break;
+      seen.add(level);
+      const source = level as Record<string, unknown> & {
+        $metadata?: { httpStatusCode?: unknown };
+      };
+      if (taqubaErrorCode(level) === undefined) {
+        const { name, code } = source;
+        if (typeof name === "string" && name !== "Error" && name !== code) parts.push(name);
+        if (typeof code === "string" || typeof code === "number") parts.push(String(code));
+      }
+      const status = source.$metadata?.httpStatusCode ?? source.statusCode ?? source.status;
+      if (typeof status === "number") parts.push(String(status));
+      level = source.cause;
+    }
+  } catch {
+    // A getter that throws: what was read so far.
+  }
+  return parts.join(" ");
+}
+
+/** The problem of request `what` failing with `error`: its kind, its message without the key, its cause, its id. */
+function problemOf(
+  what: string,
+  error: unknown,
+): { kind: string; message: string; cause: string; id: string } {
   const { kind, key } = kindOf(what);
   const message = key === "" ? messageOf(error) : messageOf(error).split(key).join("…");
-  return { kind, message, id: `${kind}\n${message}` };
+  const cause = causeOf(error);
+  return { kind, message, cause, id: `${kind}\n${message}\n${cause}` };
+}
+
+/** `fields` with the problem's {@link causeOf} as `cause`, when it has one. */
+function withCause(fields: Record<string, unknown>, cause: string): Record<string, unknown> {
+  return cause === "" ? fields : { ...fields, cause };
 }
 
 /** The problems of one log's requests (see the module's documentation). */
@@ -103,7 +154,8 @@ export class RetryWarnings {
 
   /** A retry sequence of request `what` failed for the first time with `error`; `fields` for its line. */
   failed(what: string, error: unknown, fields: Record<string, unknown>): void {
-    const { kind, message, id } = problemOf(what, error);
+    const { kind, message, cause, id } = problemOf(what, error);
+    const line = withCause(fields, cause);
     const now = this.#clock.monotonicNow();
     let known = this.#problems.get(id);
     if (known?.succeeded === true && now - known.failedAt >= RETRY_HEALED_AFTER_MS) {
@@ -117,24 +169,25 @@ export class RetryWarnings {
       this.#problems.set(id, {
         kind,
         error: message,
+        cause,
         since: now,
         warnedAt: now,
         failedAt: now,
         unreported: 0,
         succeeded: false,
       });
-      this.#logger.warn(RETRYING, fields);
+      this.#logger.warn(RETRYING, line);
       return;
     }
     known.failedAt = now;
     known.succeeded = false;
     known.unreported++;
     if (now - known.warnedAt < RETRY_REMINDER_MS) {
-      this.#logger.debug?.(RETRYING, fields);
+      this.#logger.debug?.(RETRYING, line);
       return;
     }
     this.#logger.warn("store requests still failing; retrying with backoff", {
-      ...fields,
+      ...line,
       what: kind,
       failedRequests: known.unreported,
       failingForMs: Math.round(now - known.since),
@@ -162,11 +215,17 @@ export class RetryWarnings {
       problem.succeeded = true;
       if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
       this.#problems.delete(id);
-      this.#logger.info?.("store requests succeed again", {
-        what: kind,
-        error: problem.error,
-        failedForMs: Math.round(problem.failedAt - problem.since),
-      });
+      this.#logger.info?.(
+        "store requests succeed again",
+        withCause(
+          {
+            what: kind,
+            error: problem.error,
+            failedForMs: Math.round(problem.failedAt - problem.since),
+          },
+          problem.cause,
+        ),
+      );
     }
   }
 }

@@ -60,6 +60,35 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.equal(logger.at("debug").length, 18);
   });
 
+  it("errors with one message but different causes are two problems; causes differing only in their text are one", async () => {
+    const { logger, writeFailingOnce } = storageWithFaults();
+    const reset = (n: number) => (): Error =>
+      new StorageError("store request failed", {
+        cause: Object.assign(new Error(`read ECONNRESET (socket ${n})`), { code: "ECONNRESET" }),
+      });
+    const unavailable = (n: number) => (): Error =>
+      new StorageError("store request failed", {
+        cause: Object.assign(new Error(`Service Unavailable, request id ${n}`), {
+          name: "ServiceUnavailable",
+          statusCode: 503,
+        }),
+      });
+    for (let n = 0; n < 20; n++) await writeFailingOnce(n, n % 2 === 0 ? reset(n) : unavailable(n));
+    const warned = logger.at("warn", "error");
+    assert.deepEqual(
+      warned.map((line) => [line.message, line.fields?.error, line.fields?.cause]),
+      [
+        ["store request failed; retrying with backoff", "store request failed", "ECONNRESET"],
+        [
+          "store request failed; retrying with backoff",
+          "store request failed",
+          "ServiceUnavailable 503",
+        ],
+      ],
+    );
+    assert.equal(logger.at("debug").length, 18);
+  });
+
   it("a lasting fault reminds once per interval, and one line says when it healed", async () => {
     const { clock, logger, writeFailingOnce } = storageWithFaults();
     const started = clock.monotonicNow();
