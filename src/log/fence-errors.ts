@@ -57,6 +57,10 @@ export function unlistedManifest(
   );
 }
 
+/** The line of a listing that leaves out a manifest that exists, and the problem it is. */
+const LISTING_LAGS_LINE = "the store's listing does not show a manifest yet; retrying";
+const LISTING_LAGS = "the listing does not show a manifest that exists";
+
 /** How often opening re-lists manifests that do not show one it found taken (or created). */
 const UNLISTED_RETRIES = 5;
 
@@ -71,12 +75,16 @@ export async function awaitListing(
   unlisted: number,
   how: "taken" | "own",
 ): Promise<void> {
-  const { logger, sleeper, policy, random } = ctx.storage.retry;
+  const { logger, sleeper, policy, random, warnings } = ctx.storage.retry;
   if (unlisted === UNLISTED_RETRIES) throw unlistedManifest(ctx, id, unlisted, how);
-  if (unlisted === 0)
-    logger.warn("the store's listing does not show a manifest yet; retrying", {
-      log: ctx.describeLog,
-      manifest: ctx.keys.manifest(id),
-    });
+  // One problem of the manifests' listing (see `retry-warnings.ts`): an open that waits
+  // for it twice (the claim, then its last check) warns once.
+  const what = `LIST ${ctx.keys.manifestDir}`;
+  if (unlisted > 0) warnings?.failedAgain(what, LISTING_LAGS);
+  else {
+    const fields = { log: ctx.describeLog, manifest: ctx.keys.manifest(id) };
+    if (warnings === undefined) logger.warn(LISTING_LAGS_LINE, fields);
+    else warnings.failed(what, LISTING_LAGS, fields, LISTING_LAGS_LINE);
+  }
   await sleeper.sleep(backoffDelay(policy, unlisted, random));
 }

@@ -14,7 +14,10 @@
  * object "q/payload/01H…"`). Two errors with one message are one error
  * unless the codes, HTTP statuses or names down their `cause` chains differ
  * (a `StorageError` wrapping `ECONNRESET` and one wrapping a 503): those
- * are two problems, and their lines say which (`cause`).
+ * are two problems, and their lines say which (`cause`). A listing of
+ * manifests that leaves out one that exists (waited out while opening, see
+ * `fence-errors.ts`) is a problem of `LIST {prefix}manifest/` too, with its
+ * own line.
  *
  *
  * - its first failure warns, as a lone failure always did;
@@ -152,9 +155,18 @@ export class RetryWarnings {
     this.#logger = logger;
   }
 
-  /** A retry sequence of request `what` failed for the first time with `error`; `fields` for its line. */
-  failed(what: string, error: unknown, fields: Record<string, unknown>): void {
-    const { kind, message, cause, id } = problemOf(what, error);
+  /**
+   * A retry sequence of request `what` failed for the first time with
+   * `error`; `fields` for its line, `message` its wording (a request that
+   * answered but not as it should says what it waits for).
+   */
+  failed(
+    what: string,
+    error: unknown,
+    fields: Record<string, unknown>,
+    message: string = RETRYING,
+  ): void {
+    const { kind, message: said, cause, id } = problemOf(what, error);
     const line = withCause(fields, cause);
     const now = this.#clock.monotonicNow();
     let known = this.#problems.get(id);
@@ -168,7 +180,7 @@ export class RetryWarnings {
         this.#problems.delete(this.#problems.keys().next().value as string);
       this.#problems.set(id, {
         kind,
-        error: message,
+        error: said,
         cause,
         since: now,
         warnedAt: now,
@@ -176,14 +188,14 @@ export class RetryWarnings {
         unreported: 0,
         succeeded: false,
       });
-      this.#logger.warn(RETRYING, line);
+      this.#logger.warn(message, line);
       return;
     }
     known.failedAt = now;
     known.succeeded = false;
     known.unreported++;
     if (now - known.warnedAt < RETRY_REMINDER_MS) {
-      this.#logger.debug?.(RETRYING, line);
+      this.#logger.debug?.(message, line);
       return;
     }
     this.#logger.warn("store requests still failing; retrying with backoff", {

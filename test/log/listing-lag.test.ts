@@ -94,6 +94,58 @@ describe("opening over a listing that does not show a manifest", { timeout: 30_0
   });
 });
 
+/** Lists `q/manifest/` without its newest object on every other listing: a listing that keeps lagging. */
+class FlickeringListStore implements ObjectStore {
+  listings = 0;
+  readonly #inner: MemoryStore;
+  constructor(inner: MemoryStore) {
+    this.#inner = inner;
+  }
+  get = (key: string) => this.#inner.get(key);
+  put = (key: string, body: Uint8Array, options?: { ifNoneMatch?: "*" }) =>
+    this.#inner.put(key, body, options);
+  delete = (key: string) => this.#inner.delete(key);
+  describe = () => "a store whose listing lags";
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    const page = await this.#inner.list(prefix, options);
+    if (prefix !== "q/manifest/" || this.listings++ % 2 === 1) return page;
+    return { ...page, objects: page.objects.slice(0, -1) };
+  }
+}
+
+describe("a listing that lags more than once in one open", { timeout: 30_000 }, () => {
+  it("logs one line for it, not one per manifest it left out", async () => {
+    const inner = new MemoryStore();
+    const first = await openLog(inner, "q", testOptions());
+    await first.log.append(rec("a"));
+    const store = new FlickeringListStore(inner);
+    const logger = recordingLogger();
+    // The claim waits for the listing to show the taken manifest 1; the last check, for its own 2.
+    const second = await openLog(store, "q", testOptions({ logger }));
+    assert.deepEqual(texts(second.records), ["a"]);
+    assert.deepEqual(
+      logger.at("warn", "error").map((line) => [line.message, line.fields?.manifest]),
+      [
+        [
+          "the store's listing does not show a manifest yet; retrying",
+          "q/manifest/00000000000000000001",
+        ],
+      ],
+    );
+    assert.deepEqual(
+      logger.at("debug").map((line) => [line.message, line.fields?.manifest]),
+      [
+        [
+          "the store's listing does not show a manifest yet; retrying",
+          "q/manifest/00000000000000000002",
+        ],
+      ],
+      "the second wait is still traced",
+    );
+    await second.log.close();
+  });
+});
+
 /**
  * Lists `q/manifest/` without the manifests whose id is at least `cutoff`,
  * for the next `hideListings` listings that had one.

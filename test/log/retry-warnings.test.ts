@@ -253,3 +253,36 @@ describe("retry warnings: payload objects", { timeout: 30_000 }, () => {
     await queue.close();
   });
 });
+
+describe("retry warnings: a store failing every request while a queue opens", {
+  timeout: 30_000,
+}, () => {
+  for (const [outage, failures] of [
+    ["until the open gives up", Number.POSITIVE_INFINITY],
+    ["for a while, then healing", 6],
+  ] as const) {
+    it(`logs one line ${outage}`, async () => {
+      const clock = new ManualClock();
+      const logger = recordingLogger();
+      const faults = new FaultStore(new MemoryStore());
+      faults.addRule({ mode: "before", times: failures, error: slowDown });
+      const opened = await settleOnClock(
+        clock,
+        Queue.open(faults, "q", {
+          clock,
+          logger,
+          flushIntervalMs: 0,
+          log: { retry: { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 } },
+        }),
+      ).catch((error: unknown) => error as Error);
+      assert.ok(faults.injectedCount > 2, `${faults.injectedCount} requests failed`);
+      assert.deepEqual(logger.messages("warn", "error"), [
+        "store request failed; retrying with backoff",
+      ]);
+      if (failures === 6) {
+        assert.ok(opened instanceof Queue, `opened once the store healed: ${opened}`);
+        await opened.close();
+      } else assert.match((opened as Error).message, /failed after \d+ attempt\(s\)/);
+    });
+  }
+});
