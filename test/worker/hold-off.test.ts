@@ -5,8 +5,9 @@
  * or paused is released and the next claim goes out at once.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import type { Queue } from "../../src/queue/queue.js";
+import { QUEUE_ON_STOPPED } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue, turns } from "../queue/helpers.js";
@@ -28,6 +29,51 @@ function countClaims(queue: Queue): { calls: () => number; handedOut: Claim[] } 
     return claims;
   };
   return { calls: () => calls, handedOut };
+}
+
+/**
+ * A worker on a queue whose claims are never startable, held off for the
+ * second time (a wait of 200 ms, in slices of 100), the clock standing still.
+ * `prepare` runs on the queue before the worker starts.
+ */
+async function holdOffTwice(t: TestContext, prepare: (queue: Queue) => void = () => {}) {
+  const { queue, clock, store } = await openTestQueue();
+  await queue.enqueue("q", "x");
+  Object.defineProperty(queue, CLAIM_STARTABLE, { value: () => false });
+  prepare(queue);
+  const claims = countClaims(queue);
+  const logger = recordingLogger();
+  const shutdown = new AbortController();
+  const pollIntervalMs = 100;
+  let settled = false;
+  const worker = runWorker(queue, "q", () => assert.fail("no handler runs"), {
+    pollIntervalMs,
+    logger,
+    signal: shutdown.signal,
+  }).then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  t.after(() => shutdown.abort());
+  // The worker's own releases, counted once durable: a release landing after the close
+  // would wake the worker by itself, so the tests wait for both.
+  let releasesDone = 0;
+  const release = queue.release;
+  queue.release = async (claim) => {
+    await release.call(queue, claim);
+    releasesDone++;
+  };
+  await until(() => claims.calls() === 1 && releasesDone === 1, "claimed and released");
+  clock.advance(pollIntervalMs);
+  // The second refusal starts a wait of 200 ms.
+  await until(() => claims.calls() === 2 && releasesDone === 2, "claimed again");
+  await turns(20);
+  assert.equal(settled, false, "held off, not ended");
+  return { queue, clock, store, claims, logger, worker, pollIntervalMs, settled: () => settled };
 }
 
 describe("runWorker: claims found not startable", { timeout: 60_000 }, () => {
@@ -107,41 +153,45 @@ describe("runWorker: claims found not startable", { timeout: 60_000 }, () => {
   });
 
   it("a queue closed during a wait ends the worker at once, the clock standing still", async (t) => {
-    const { queue, clock } = await openTestQueue();
-    await queue.enqueue("q", "x");
-    Object.defineProperty(queue, CLAIM_STARTABLE, { value: () => false });
-    const claims = countClaims(queue);
-    const shutdown = new AbortController();
-    const pollIntervalMs = 100;
-    let settled = false;
-    const worker = runWorker(queue, "q", () => assert.fail("no handler runs"), {
-      pollIntervalMs,
-      logger: recordingLogger(),
-      signal: shutdown.signal,
-    }).then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    t.after(() => shutdown.abort());
-    // The worker's own releases, counted once durable: a release landing after the close
-    // would wake the worker by itself, so the close waits for both.
-    let releasesDone = 0;
-    const release = queue.release;
-    queue.release = async (claim) => {
-      await release.call(queue, claim);
-      releasesDone++;
-    };
-    await until(() => claims.calls() === 1 && releasesDone === 1, "claimed and released");
-    clock.advance(pollIntervalMs);
-    // The second refusal starts a wait of 200 ms.
-    await until(() => claims.calls() === 2 && releasesDone === 2, "claimed again");
-    await turns(20);
-    assert.equal(settled, false, "held off, not ended");
-    await queue.close();
+    const held = await holdOffTwice(t);
+    await held.queue.close();
     await turns(5);
-    assert.equal(settled, true, "ended with the close, not at a later slice of the wait");
-    await worker;
-    assert.equal(claims.calls(), 2, "no claim after the close");
+    assert.equal(held.settled(), true, "ended with the close, not at a later slice of the wait");
+    await held.worker;
+    assert.equal(held.claims.calls(), 2, "no claim after the close");
+  });
+
+  it("a queue that cannot say it stopped, closed during a wait: the worker ends at the next slice of the wait", async (t) => {
+    // As a queue of a build without the method would be.
+    const held = await holdOffTwice(t, (queue) =>
+      Object.defineProperty(queue, QUEUE_ON_STOPPED, { value: undefined }),
+    );
+    await held.queue.close();
+    await turns(20);
+    assert.equal(held.settled(), false, "nothing tells it while the clock stands still");
+    // The wait is 200 ms; its first slice ends after 100.
+    held.clock.advance(held.pollIntervalMs);
+    await until(held.settled, "ended at the first slice, not at the end of the wait");
+    await held.worker;
+    assert.equal(held.claims.calls(), 2, "no claim after the close");
+  });
+
+  it("a queue fenced during a wait (another writer opened the store) ends the worker at once, with one line", async (t) => {
+    const held = await holdOffTwice(t);
+    const { queue: successor } = await openTestQueue({}, held.store, held.clock);
+    t.after(() => successor.close());
+    await assert.rejects(held.queue.enqueue("q", "y"), { code: "FENCED" });
+    await turns(5);
+    assert.equal(held.settled(), true, "ended with the fence, the clock standing still");
+    await held.worker;
+    const lines = held.logger.messages("warn", "error");
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0]!, /could not be started/);
+    assert.match(
+      lines[1]!,
+      /^worker: queue "q" stopped: another process opened the store \(fenced\)/,
+    );
+    assert.equal(held.claims.calls(), 2, "no claim after the fence");
   });
 
   it("claims the queue ended while they waited ready (cancelled, or lost) are released and the next claim goes out at once, no warning", async (t) => {
