@@ -118,7 +118,8 @@ function causeOf(error: unknown): string {
         if (typeof code === "string" || typeof code === "number") parts.push(String(code));
       }
       const status = source.$metadata?.httpStatusCode ?? source.statusCode ?? source.status;
-      if (typeof status === "number") parts.push(String(status));
+      // An integer only: a NaN or 1.5 tells nothing, and would show as `cause: "NaN"`.
+      if (Number.isInteger(status)) parts.push(String(status));
       level = source.cause;
     }
   } catch {

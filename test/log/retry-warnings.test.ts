@@ -89,6 +89,23 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
     assert.equal(logger.at("debug").length, 18);
   });
 
+  it("a status that is not an integer (NaN, 1.5, Infinity) is no cause: one problem, no cause field", async () => {
+    const { logger, writeFailingOnce } = storageWithFaults();
+    const statuses = [Number.NaN, 1.5, Number.POSITIVE_INFINITY, undefined];
+    for (let n = 0; n < 8; n++) {
+      const status = statuses[n % statuses.length];
+      await writeFailingOnce(n, () =>
+        Object.assign(new StorageError("store request failed"), { status }),
+      );
+    }
+    const warned = logger.at("warn", "error");
+    assert.deepEqual(
+      warned.map((line) => [line.message, line.fields?.error, line.fields?.cause]),
+      [["store request failed; retrying with backoff", "store request failed", undefined]],
+    );
+    assert.equal(logger.at("debug").length, 7);
+  });
+
   it("a lasting fault reminds once per interval, and one line says when it healed", async () => {
     const { clock, logger, writeFailingOnce } = storageWithFaults();
     const started = clock.monotonicNow();
