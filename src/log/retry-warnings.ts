@@ -17,7 +17,7 @@
  * are two problems, and their lines say which (`cause`). A listing of
  * manifests that leaves out one that exists (waited out while opening, see
  * `fence-errors.ts`) is a problem of `LIST {prefix}manifest/` too, with its
- * own line.
+ * own line; no request failed, so no line says that requests succeed again.
  *
  *
  * - its first failure warns, as a lone failure always did;
@@ -68,6 +68,8 @@ interface Problem {
   unreported: number;
   /** Whether a request of its kind succeeded since it last failed. */
   succeeded: boolean;
+  /** The wording of a request that answered, but not as it should (a wait, not a failure), or `null`. */
+  waitingFor: string | null;
 }
 
 /**
@@ -158,15 +160,17 @@ export class RetryWarnings {
 
   /**
    * A retry sequence of request `what` failed for the first time with
-   * `error`; `fields` for its line, `message` its wording (a request that
-   * answered but not as it should says what it waits for).
+   * `error`; `fields` for its line. A request that answered, but not as it
+   * should, is a wait: `waitingFor` is its wording, and its problem ends
+   * without a line that requests succeed again, as none failed.
    */
   failed(
     what: string,
     error: unknown,
     fields: Record<string, unknown>,
-    message: string = RETRYING,
+    waitingFor: string | null = null,
   ): void {
+    const message = waitingFor ?? RETRYING;
     const { kind, message: said, cause, id } = problemOf(what, error);
     const line = withCause(fields, cause);
     const now = this.#clock.monotonicNow();
@@ -188,6 +192,7 @@ export class RetryWarnings {
         failedAt: now,
         unreported: 0,
         succeeded: false,
+        waitingFor,
       });
       this.#logger.warn(message, line);
       return;
@@ -199,7 +204,7 @@ export class RetryWarnings {
       this.#logger.debug?.(message, line);
       return;
     }
-    this.#logger.warn("store requests still failing; retrying with backoff", {
+    this.#logger.warn(waitingFor ?? "store requests still failing; retrying with backoff", {
       ...line,
       what: kind,
       failedRequests: known.unreported,
@@ -228,6 +233,7 @@ export class RetryWarnings {
       problem.succeeded = true;
       if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
       this.#problems.delete(id);
+      if (problem.waitingFor !== null) continue;
       this.#logger.info?.(
         "store requests succeed again",
         withCause(

@@ -6,18 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import {
   CorruptionError,
   FencedError,
   StorageError,
   UnsupportedStoreError,
 } from "../../src/errors.js";
+import { awaitListing } from "../../src/log/fence-errors.js";
 import { openLog } from "../../src/log/index.js";
+import { LogKeys } from "../../src/log/keys.js";
+import { RETRY_HEALED_AFTER_MS } from "../../src/log/retry-warnings.js";
+import { LogStorage } from "../../src/log/storage.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
-import { rec, rejection, staleOpen, testOptions, texts } from "./helpers.js";
+import { rec, rejection, settleOnClock, staleOpen, testOptions, texts } from "./helpers.js";
 
 /**
  * Lists `q/manifest/` without its newest object for the first `hiddenListings`
@@ -143,6 +148,41 @@ describe("a listing that lags more than once in one open", { timeout: 30_000 }, 
       "the second wait is still traced",
     );
     await second.log.close();
+  });
+});
+
+describe("a listing that lagged, then lists again", { timeout: 30_000 }, () => {
+  it("says nothing more: no request failed, so none succeeds again; a lag later is warned again", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const store = new MemoryStore();
+    const storage = LogStorage.create(store, {
+      clock,
+      logger,
+      retry: { baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1_000 },
+    });
+    const ctx = {
+      storage,
+      keys: new LogKeys("q/"),
+      describeLog: `log "q/" in ${store.describe()}`,
+    };
+    const lag = async () => {
+      await settleOnClock(clock, awaitListing(ctx, 1, 0, "taken"));
+      // The listing after the wait shows the manifest.
+      await storage.list("q/manifest/");
+    };
+    await lag();
+    // Later listings of the manifests (a GC pass, say), the lag long over.
+    clock.advance(RETRY_HEALED_AFTER_MS + 1_000);
+    await storage.list("q/manifest/");
+    await storage.list("q/manifest/");
+    const lagLine = "the store's listing does not show a manifest yet; retrying";
+    assert.deepEqual(logger.messages("warn", "error", "info"), [lagLine]);
+    // A lag in a later open is a new problem: warned, once.
+    await lag();
+    await lag();
+    assert.deepEqual(logger.messages("warn", "error", "info"), [lagLine, lagLine]);
+    assert.deepEqual(logger.messages("debug"), [lagLine]);
   });
 });
 
