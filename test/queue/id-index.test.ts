@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { IdIndex } from "../../src/queue/id-index.js";
+import { ID_BYTES, JobTable, slot } from "../../src/queue/table.js";
+
+/** Writes id number `n` (its last four bytes) into row `h`. */
+function writeId(table: JobTable, h: number, n: number): void {
+  const page = table.write(h);
+  page.status[slot(h)] = 0;
+  const at = slot(h) * ID_BYTES;
+  page.id.fill(0, at, at + ID_BYTES);
+  new DataView(page.id.buffer, page.id.byteOffset).setUint32(at + 12, n);
+}
+
+function keyOf(n: number): Uint8Array {
+  const key = new Uint8Array(ID_BYTES);
+  new DataView(key.buffer).setUint32(12, n);
+  return key;
+}
+
+describe("id index: buffered removals", () => {
+  it("finds nothing removed and everything kept, with rows reused before the removals are made", () => {
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const rowOf = new Map<number, number>();
+    let next = 1;
+    const addNew = (): void => {
+      const h = table.allocate();
+      writeId(table, h, next);
+      ids.addNew(h);
+      rowOf.set(next++, h);
+    };
+    // 20,000 ids, then removals of more than a buffer's worth in runs, each run's rows reused
+    // at once by new ids (added as new: buffered too) before any lookup.
+    for (let k = 0; k < 20_000; k++) addNew();
+    const removed = new Set<number>();
+    for (let round = 0; round < 6; round++) {
+      for (let k = 0; k < 3_001; k++) {
+        const n = 1 + ((round * 7_919 + k * 13) % (next - 1));
+        if (removed.has(n)) continue;
+        const h = rowOf.get(n)!;
+        ids.remove(h);
+        table.release(h);
+        removed.add(n);
+        rowOf.delete(n);
+        if (k % 3 === 0) addNew();
+      }
+      assert.equal(ids.size, rowOf.size);
+      for (let n = 1; n < next; n++)
+        assert.equal(ids.find(keyOf(n)), removed.has(n) ? -1 : rowOf.get(n)!, `id ${n}`);
+    }
+  });
+
+  it("makes a removal before an add that takes the removed row", () => {
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const h = table.allocate();
+    writeId(table, h, 1);
+    assert.equal(ids.add(h), true);
+    ids.remove(h);
+    table.release(h);
+    const again = table.allocate();
+    assert.equal(again, h);
+    writeId(table, again, 2);
+    assert.equal(ids.add(again), true);
+    assert.equal(ids.find(keyOf(1)), -1);
+    assert.equal(ids.find(keyOf(2)), again);
+    assert.equal(ids.size, 1);
+  });
+});
