@@ -18,7 +18,9 @@
  * million-job index 10,000 times at random there. Buffered adds are indexed
  * before a removal is buffered, so a buffered removal always names an
  * indexed entry (by its handle, which a new job may have taken since: the
- * removal is made first when buffers are emptied).
+ * removal is made first when buffers are emptied). The cost moves to that
+ * next lookup, which may be a read (`getJob`): at most a full buffer of
+ * removals and one of adds, made shard by shard.
  *
  * Keys are the 16-byte binary ids of the id column. (Caller-chosen ids of
  * another form would hash their own bytes the same way and compare against
@@ -130,7 +132,9 @@ export class IdIndex {
 
   /**
    * Removes job `h` (by the id in its row, which must not have changed
-   * since {@link add}). Buffered: made before the next lookup or add.
+   * since {@link add}), once per indexed job: the size counts buffered
+   * removals as made, so removing one twice would under-count it. Buffered:
+   * made before the next lookup or add.
    */
   remove(h: number): void {
     if (this.#pendingCount > 0) this.#flush();

@@ -30,8 +30,8 @@ describe("id index: buffered removals", () => {
       ids.addNew(h);
       rowOf.set(next++, h);
     };
-    // 20,000 ids, then removals of more than a buffer's worth in runs, each run's rows reused
-    // at once by new ids (added as new: buffered too) before any lookup.
+    // 20,000 ids, then runs of removals, some of whose rows new ids (added as new: buffered
+    // too) take at once, before any lookup.
     for (let k = 0; k < 20_000; k++) addNew();
     const removed = new Set<number>();
     for (let round = 0; round < 6; round++) {
@@ -49,6 +49,40 @@ describe("id index: buffered removals", () => {
       for (let n = 1; n < next; n++)
         assert.equal(ids.find(keyOf(n)), removed.has(n) ? -1 : rowOf.get(n)!, `id ${n}`);
     }
+  });
+
+  it("makes a full buffer and a sorted run of removals, with an id added back meanwhile", () => {
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const rowOf = new Map<number, number>();
+    let next = 1;
+    const addNew = (): void => {
+      const h = table.allocate();
+      writeId(table, h, next);
+      ids.addNew(h);
+      rowOf.set(next++, h);
+    };
+    for (let k = 0; k < 40_000; k++) addNew();
+    assert.equal(ids.find(keyOf(1)), rowOf.get(1));
+    // 20,000 removals, no lookup or add between: one full buffer (16,384), then a sorted run (> 64).
+    const removed: number[] = [];
+    for (let n = 2; removed.length < 20_000; n += 2) {
+      const h = rowOf.get(n)!;
+      ids.remove(h);
+      table.release(h);
+      rowOf.delete(n);
+      removed.push(n);
+    }
+    assert.equal(ids.size, rowOf.size);
+    // An id added back (not as new) while its removal is buffered; its old row still holds its bytes.
+    const back = removed.at(-2)!;
+    const h = table.allocate();
+    writeId(table, h, back);
+    assert.equal(ids.add(h), true);
+    rowOf.set(back, h);
+    for (let k = 0; k < 5_000; k++) addNew(); // removed rows reused by buffered new ids
+    assert.equal(ids.size, rowOf.size);
+    for (let n = 1; n < next; n++) assert.equal(ids.find(keyOf(n)), rowOf.get(n) ?? -1, `id ${n}`);
   });
 
   it("makes a removal before an add that takes the removed row", () => {
