@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import type { Queue } from "../../src/queue/queue.js";
-import { QUEUE_ON_STOPPED } from "../../src/queue/settle.js";
 import type { Claim } from "../../src/queue/types.js";
+import { QUEUE_ON_STOPPED } from "../../src/queue/worker-hooks.js";
 import { runWorker } from "../../src/worker/run-worker.js";
 import { openTestQueue, turns } from "../queue/helpers.js";
 import { recordingLogger } from "../recording-logger.js";
