@@ -48,8 +48,10 @@ export function claimFrom(
   const at = core.now();
   const state = core.state;
   const records: ClaimRecord[] = handles.map((h) => {
-    state.expect(h); // apply finds the row without probing the id index
-    return { tag: Tag.Claim, id: state.idOf(h), at };
+    const id = state.idOf(h);
+    // Read from row h just now: apply takes that row without parsing the id again.
+    state.expect(h, id);
+    return { tag: Tag.Claim, id, at };
   });
   const takenAt = core.rateLimits.take(qs.name, limit, records.length);
   const written = core.commit(records.length === 1 ? records[0]! : records);

@@ -13,36 +13,10 @@ import { ID_BYTES } from "../../src/queue/table.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import { flowOf } from "./flow-fixtures.js";
 import { openTestQueue } from "./helpers.js";
+import { countNamedParses } from "./named-parses.js";
 import { enqueuer } from "./state-jobs.js";
 
 const CHILDREN = 600;
-
-/** Counts the ids `state` parses while `findNamed` looks for a record's job. */
-function countNamedParses(state: State): { count: () => number; stop: () => void } {
-  const idKey = state.idKeyIfUlid.bind(state);
-  const findNamed = state.findNamed.bind(state);
-  let inFind = false;
-  let parsed = 0;
-  state.idKeyIfUlid = (id) => {
-    if (inFind) parsed++;
-    return idKey(id);
-  };
-  state.findNamed = (id) => {
-    inFind = true;
-    try {
-      return findNamed(id);
-    } finally {
-      inFind = false;
-    }
-  };
-  return {
-    count: () => parsed,
-    stop: () => {
-      state.idKeyIfUlid = idKey;
-      state.findNamed = findNamed;
-    },
-  };
-}
 
 describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
   it("takes the flow's id bytes as they were encoded, in order, instead of parsing its ids", async () => {
