@@ -19,7 +19,6 @@
  * `fence-errors.ts`) is a problem of `LIST {prefix}manifest/` too, with its
  * own line; no request failed, so no line says that requests succeed again.
  *
- *
  * - its first failure warns, as a lone failure always did;
  * - later failures of the same problem go to `debug`, but at most every
  *   {@link RETRY_REMINDER_MS} one warns again ("still failing"), with how

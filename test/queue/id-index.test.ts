@@ -18,25 +18,32 @@ function keyOf(n: number): Uint8Array {
   return key;
 }
 
+/** An empty index over a new table, and `addNew()`, which adds the next id (1, 2, …) as new. */
+function indexed() {
+  const table = new JobTable();
+  const ids = new IdIndex(table);
+  /** Row of each id indexed (kept by the test as ids are removed and added). */
+  const rowOf = new Map<number, number>();
+  let next = 1;
+  const addNew = (): void => {
+    const h = table.allocate();
+    writeId(table, h, next);
+    ids.addNew(h);
+    rowOf.set(next++, h);
+  };
+  return { table, ids, rowOf, addNew, next: () => next };
+}
+
 describe("id index: buffered removals", () => {
   it("finds nothing removed and everything kept, with rows reused before the removals are made", () => {
-    const table = new JobTable();
-    const ids = new IdIndex(table);
-    const rowOf = new Map<number, number>();
-    let next = 1;
-    const addNew = (): void => {
-      const h = table.allocate();
-      writeId(table, h, next);
-      ids.addNew(h);
-      rowOf.set(next++, h);
-    };
+    const { table, ids, rowOf, addNew, next } = indexed();
     // 20,000 ids, then runs of removals, some of whose rows new ids (added as new: buffered
     // too) take at once, before any lookup.
     for (let k = 0; k < 20_000; k++) addNew();
     const removed = new Set<number>();
     for (let round = 0; round < 6; round++) {
       for (let k = 0; k < 3_001; k++) {
-        const n = 1 + ((round * 7_919 + k * 13) % (next - 1));
+        const n = 1 + ((round * 7_919 + k * 13) % (next() - 1));
         if (removed.has(n)) continue;
         const h = rowOf.get(n)!;
         ids.remove(h);
@@ -46,22 +53,13 @@ describe("id index: buffered removals", () => {
         if (k % 3 === 0) addNew();
       }
       assert.equal(ids.size, rowOf.size);
-      for (let n = 1; n < next; n++)
+      for (let n = 1; n < next(); n++)
         assert.equal(ids.find(keyOf(n)), removed.has(n) ? -1 : rowOf.get(n)!, `id ${n}`);
     }
   });
 
   it("makes a full buffer and a sorted run of removals, with an id added back meanwhile", () => {
-    const table = new JobTable();
-    const ids = new IdIndex(table);
-    const rowOf = new Map<number, number>();
-    let next = 1;
-    const addNew = (): void => {
-      const h = table.allocate();
-      writeId(table, h, next);
-      ids.addNew(h);
-      rowOf.set(next++, h);
-    };
+    const { table, ids, rowOf, addNew, next } = indexed();
     for (let k = 0; k < 40_000; k++) addNew();
     assert.equal(ids.find(keyOf(1)), rowOf.get(1));
     // 20,000 removals, no lookup or add between: one full buffer (16,384), then a sorted run (> 64).
@@ -82,7 +80,8 @@ describe("id index: buffered removals", () => {
     rowOf.set(back, h);
     for (let k = 0; k < 5_000; k++) addNew(); // removed rows reused by buffered new ids
     assert.equal(ids.size, rowOf.size);
-    for (let n = 1; n < next; n++) assert.equal(ids.find(keyOf(n)), rowOf.get(n) ?? -1, `id ${n}`);
+    for (let n = 1; n < next(); n++)
+      assert.equal(ids.find(keyOf(n)), rowOf.get(n) ?? -1, `id ${n}`);
   });
 
   it("makes a removal before an add that takes the removed row", () => {
