@@ -247,3 +247,75 @@ export class RetryWarnings {
     }
   }
 }
+
+/**
+ * Requests given up on, past their retry budget or refused for good, whose
+ * object is left behind (`consequence`: "it is collected later"): one
+ * warning per problem (kinds and errors as above), later ones on `debug`,
+ * at most every {@link RETRY_REMINDER_MS} a warning again with how many
+ * objects were left since the last one (`objectsLeft`). A problem ends
+ * quietly once a request of its kind succeeds {@link RETRY_HEALED_AFTER_MS}
+ * after its last give-up; the retries' own tracker says that requests
+ * succeed again.
+ */
+export class GiveUpWarnings {
+  readonly #clock: MonotonicClock;
+  readonly #logger: Logger;
+  readonly #consequence: string;
+  readonly #problems = new Map<
+    string,
+    { kind: string; since: number; warnedAt: number; failedAt: number; unreported: number }
+  >();
+
+  constructor(clock: MonotonicClock, logger: Logger, consequence: string) {
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#consequence = consequence;
+  }
+
+  /** Request `what` was given up on with `error`. */
+  gaveUp(what: string, error: unknown): void {
+    // Past its budget the error counts attempts and time; its cause is the problem.
+    const last =
+      error instanceof Error && error.cause !== undefined && error.message.startsWith(what)
+        ? error.cause
+        : error;
+    const { kind, message, cause, id } = problemOf(what, last);
+    const now = this.#clock.monotonicNow();
+    const fields = withCause({ what: kind, error: message }, cause);
+    const known = this.#problems.get(id);
+    if (known === undefined) {
+      if (this.#problems.size >= MAX_PROBLEMS)
+        this.#problems.delete(this.#problems.keys().next().value as string);
+      this.#problems.set(id, { kind, since: now, warnedAt: now, failedAt: now, unreported: 0 });
+      this.#logger.warn(`${what} failed; ${this.#consequence}: ${messageOf(error)}`, {
+        ...fields,
+        objectsLeft: 1,
+      });
+      return;
+    }
+    known.failedAt = now;
+    known.unreported++;
+    if (now - known.warnedAt < RETRY_REMINDER_MS) {
+      this.#logger.debug?.(`${what} failed; ${this.#consequence}: ${messageOf(error)}`, fields);
+      return;
+    }
+    this.#logger.warn(`${kind} still failing; ${this.#consequence}`, {
+      ...fields,
+      objectsLeft: known.unreported,
+      failingForMs: Math.round(now - known.since),
+    });
+    known.warnedAt = now;
+    known.unreported = 0;
+  }
+
+  /** Request `what` succeeded: its kind's problems whose last give-up is long enough ago end. */
+  succeeded(what: string): void {
+    if (this.#problems.size === 0) return;
+    const { kind } = kindOf(what);
+    const now = this.#clock.monotonicNow();
+    for (const [id, problem] of this.#problems)
+      if (problem.kind === kind && now - problem.failedAt >= RETRY_HEALED_AFTER_MS)
+        this.#problems.delete(id);
+  }
+}

@@ -19,7 +19,7 @@ import { normalizePrefix } from "../log/keys.js";
 import type { OwnedDir } from "../log/lost-manifests.js";
 import type { RetryPolicy } from "../log/options.js";
 import { type RetryContext, Sleeper, withRetry } from "../log/retry.js";
-import { RetryWarnings } from "../log/retry-warnings.js";
+import { GiveUpWarnings, RetryWarnings } from "../log/retry-warnings.js";
 import type { Logger } from "../logger.js";
 import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
@@ -97,7 +97,8 @@ export class PayloadObjects {
   #stopped: Error | null = null;
   /** Payloads larger than this many bytes are offloaded; `null`: never. */
   readonly threshold: number | null;
-  #deleteFailing = false;
+  /** Deletes given up on: one warning per problem, not one per object left. */
+  readonly #deletesLeft: GiveUpWarnings;
   /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
   readonly #removing = new Set<string>();
   /**
@@ -113,6 +114,7 @@ export class PayloadObjects {
     this.threshold = threshold;
     this.#logger = retry.logger;
     this.#sleeper = new Sleeper(retry.clock);
+    this.#deletesLeft = new GiveUpWarnings(retry.clock, retry.logger, "it is collected later");
     this.#retry = {
       clock: retry.clock,
       policy: retry.retry,
@@ -245,23 +247,16 @@ export class PayloadObjects {
   /**
    * Deletes objects whose jobs are gone, or that no committed record
    * references (best-effort: a failure leaves an orphan for the collector,
-   * and one warning for a run of failures).
+   * and one warning per problem, see {@link GiveUpWarnings}).
    */
   delete(keys: readonly string[]): void {
-    for (const key of keys)
+    for (const key of keys) {
+      const what = `deleting payload object "${key}"`;
       this.#deleteOne(key).then(
-        () => {
-          this.#deleteFailing = false;
-        },
-        (error: unknown) => {
-          if (!this.#deleteFailing)
-            this.#logger.warn(
-              `deleting payload object "${key}" failed; it is collected later: ${String(error)}`,
-              { error },
-            );
-          this.#deleteFailing = true;
-        },
+        () => this.#deletesLeft.succeeded(what),
+        (error: unknown) => this.#deletesLeft.gaveUp(what, error),
       );
+    }
   }
 
   /**

@@ -11,10 +11,12 @@ import { StorageError } from "../../src/errors.js";
 import { kindOf, RETRY_HEALED_AFTER_MS, RETRY_REMINDER_MS } from "../../src/log/retry-warnings.js";
 import { LogStorage } from "../../src/log/storage.js";
 import { createWalObject } from "../../src/log/wal-create.js";
+import { PayloadObjects } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
 import { settleOnClock } from "./helpers.js";
 
 const slowDown = (): Error => new StorageError("503 SlowDown");
@@ -302,4 +304,68 @@ describe("retry warnings: a store failing every request while a queue opens", {
       } else assert.match((opened as Error).message, /failed after \d+ attempt\(s\)/);
     });
   }
+});
+
+describe("retry warnings: payload object deletes given up on", { timeout: 30_000 }, () => {
+  const left = <L extends { message: string }>(lines: readonly L[]): L[] =>
+    lines.filter((line) => line.message.includes("collected later"));
+
+  /**
+   * 20 payload object deletes failing past their retry budget (1 s), each
+   * followed by one that succeeds: a store that refuses deletes now and
+   * then, as one under load does.
+   */
+  async function deletesFailing() {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const faults = new FaultStore(new MemoryStore());
+    const payloads = new PayloadObjects(faults, "q", 16, {
+      clock,
+      logger,
+      retry: { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 },
+    });
+    let n = 0;
+    const remove = async (failing: boolean) => {
+      const unfail = failing
+        ? faults.addRule({ op: "delete", keyPrefix: "q/payload/", mode: "before", error: slowDown })
+        : () => {};
+      const before = faults.injectedCount;
+      payloads.delete([`q/payload/01HZX3K9V7Q2W8E4R6T5Y1U${String(n++).padStart(3, "0")}`]);
+      // Past the retry budget: given up on before the next delete.
+      let ticks = 0;
+      await until(() => {
+        clock.advance(100);
+        return ++ticks > 30;
+      }, "the delete given up on");
+      if (failing) assert.ok(faults.injectedCount > before + 5);
+      unfail();
+    };
+    for (let i = 0; i < 40; i++) await remove(i % 2 === 0);
+    return { clock, logger, remove };
+  }
+
+  it("warns once, not once per object, and later ones on debug", async () => {
+    const { logger } = await deletesFailing();
+    assert.equal(left(logger.at("warn")).length, 1, "one warning for 20 objects left");
+    assert.equal(left(logger.at("debug")).length, 19, "each later one traced on debug");
+    assert.equal(logger.at("error").length, 0);
+  });
+
+  it("reminds at most every ten minutes with how many were left, and a healed store says so at most once", async () => {
+    const { clock, logger, remove } = await deletesFailing();
+    clock.advance(RETRY_REMINDER_MS);
+    await remove(true);
+    const warned = left(logger.at("warn"));
+    assert.equal(warned.length, 2, "a reminder ten minutes on");
+    assert.equal(
+      warned[1]?.fields?.objectsLeft,
+      20,
+      "19 on debug since the first line, and this one",
+    );
+    clock.advance(RETRY_HEALED_AFTER_MS);
+    await remove(false);
+    await remove(false);
+    assert.ok(logger.at("info").length <= 1, JSON.stringify(logger.messages("info")));
+    assert.equal(logger.at("error").length, 0);
+  });
 });
