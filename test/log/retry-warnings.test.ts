@@ -41,6 +41,21 @@ function storageWithFaults() {
   return { clock, logger, faults, storage, writeFailingOnce };
 }
 
+/** A queue on a store that fails requests by rule, on a manual clock, its lines recorded. */
+async function faultyQueue(options: { payloadOffloadBytes?: number } = {}) {
+  const clock = new ManualClock();
+  const logger = recordingLogger();
+  const faults = new FaultStore(new MemoryStore());
+  const queue = await Queue.open(faults, "q", {
+    ...options,
+    clock,
+    logger,
+    flushIntervalMs: 0,
+    log: { retry: RETRY },
+  });
+  return { clock, logger, faults, queue };
+}
+
 describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
   it("every WAL write failing once warns once, not once per write", async () => {
     const { logger, writeFailingOnce } = storageWithFaults();
@@ -195,15 +210,7 @@ describe("retry warnings: one line per problem", { timeout: 30_000 }, () => {
   });
 
   it("a queue whose every WAL write fails once logs one line for it", async () => {
-    const clock = new ManualClock();
-    const logger = recordingLogger();
-    const faults = new FaultStore(new MemoryStore());
-    const queue = await Queue.open(faults, "q", {
-      clock,
-      logger,
-      flushIntervalMs: 0,
-      log: { retry: RETRY },
-    });
+    const { clock, logger, faults, queue } = await faultyQueue();
     for (let i = 0; i < 10; i++) {
       faults.addRule({ op: "put", keyPrefix: "q/wal/", mode: "before", times: 1, error: slowDown });
       await settleOnClock(clock, queue.enqueue("jobs", `job ${i}`));
@@ -248,16 +255,7 @@ describe("retry warnings: payload objects", { timeout: 30_000 }, () => {
   });
 
   it("every payload object write failing once warns once, not once per object", async () => {
-    const clock = new ManualClock();
-    const logger = recordingLogger();
-    const faults = new FaultStore(new MemoryStore());
-    const queue = await Queue.open(faults, "q", {
-      clock,
-      logger,
-      flushIntervalMs: 0,
-      payloadOffloadBytes: 16,
-      log: { retry: RETRY },
-    });
+    const { clock, logger, faults, queue } = await faultyQueue({ payloadOffloadBytes: 16 });
     for (let i = 0; i < 20; i++) {
       // The injected fault's message names the object's key, as a store's often does.
       faults.addRule({ op: "put", keyPrefix: "q/payload/", mode: "before", times: 1 });
