@@ -49,28 +49,6 @@ const MAX_PROBLEMS = 32;
 
 const RETRYING = "store request failed; retrying with backoff";
 
-/** One problem: a kind of request failing with one error. */
-interface Problem {
-  /** Its kind of request (`"PUT q/wal/"`). */
-  kind: string;
-  /** The error's message, its key left out. */
-  error: string;
-  /** What tells it from other errors with that message (see {@link causeOf}), or `""`. */
-  cause: string;
-  /** When its first failure warned (monotonic). */
-  since: number;
-  /** When it last warned. */
-  warnedAt: number;
-  /** When it last failed: any failed attempt of a sequence, not only the first. */
-  failedAt: number;
-  /** Requests failed since it last warned. */
-  unreported: number;
-  /** Whether a request of its kind succeeded since it last failed. */
-  succeeded: boolean;
-  /** The wording of a request that answered, but not as it should (a wait, not a failure), or `null`. */
-  waitingFor: string | null;
-}
-
 /**
  * `what` as its kind and its key: `PUT q/wal/00…` as `PUT q/wal/`, and
  * `writing payload object "q/payload/01H…"` (a key quoted at the end) as
@@ -145,16 +123,139 @@ function withCause(fields: Record<string, unknown>, cause: string): Record<strin
   return cause === "" ? fields : { ...fields, cause };
 }
 
+/** What a tracker knows of one problem; its own details besides (`T`). */
+type Tracked<T> = T & {
+  /** Its kind of request (`"PUT q/wal/"`). */
+  kind: string;
+  /** When its first failure warned (monotonic). */
+  since: number;
+  /** When it last warned. */
+  warnedAt: number;
+  /** When it last failed. */
+  failedAt: number;
+  /** Failures since it last warned. */
+  unreported: number;
+  /** Whether a request of its kind succeeded since it last failed. */
+  succeeded: boolean;
+};
+
+/** The line a problem's failure logs: its first warns, later ones go to `debug`, a reminder warns. */
+type Step =
+  | { line: "first" }
+  | { line: "debug" }
+  | { line: "reminder"; unreported: number; failingForMs: number };
+
+/**
+ * The problems of one tracker, by id (kind, error and cause, see
+ * {@link problemOf}), and the steps of the module's documentation: a
+ * problem's first failure warns, later ones go to `debug`, at most every
+ * {@link RETRY_REMINDER_MS} one warns again with how many failed since the
+ * last line and for how long it has lasted. Its users word the lines.
+ */
+class ProblemTracker<T extends object> {
+  readonly #clock: MonotonicClock;
+  /**
+   * Whether a failure after a success of its kind, none having failed for
+   * {@link RETRY_HEALED_AFTER_MS}, is a new problem (a new outage of rare
+   * requests) rather than the old one going on.
+   */
+  readonly #quietSuccessEnds: boolean;
+  /** By kind of request and error (two errors taking turns are two problems, each warned once). */
+  readonly #problems = new Map<string, Tracked<T>>();
+
+  constructor(clock: MonotonicClock, quietSuccessEnds: boolean) {
+    this.#clock = clock;
+    this.#quietSuccessEnds = quietSuccessEnds;
+  }
+
+  /** Whether no problem is tracked (nothing to look up). */
+  get empty(): boolean {
+    return this.#problems.size === 0;
+  }
+
+  /** Problem `id`, of request kind `kind`, failed (`details`: its own, if it is new): which line to log. */
+  failed(id: string, kind: string, details: T): Step {
+    const now = this.#clock.monotonicNow();
+    let known = this.#problems.get(id);
+    if (
+      this.#quietSuccessEnds &&
+      known?.succeeded === true &&
+      now - known.failedAt >= RETRY_HEALED_AFTER_MS
+    ) {
+      // Requests worked again and nothing failed for a while: this is a new outage, not the old one.
+      this.#problems.delete(id);
+      known = undefined;
+    }
+    if (known === undefined) {
+      if (this.#problems.size >= MAX_PROBLEMS)
+        this.#problems.delete(this.#problems.keys().next().value as string);
+      const problem: Tracked<T> = {
+        ...details,
+        kind,
+        since: now,
+        warnedAt: now,
+        failedAt: now,
+        unreported: 0,
+        succeeded: false,
+      };
+      this.#problems.set(id, problem);
+      return { line: "first" };
+    }
+    known.failedAt = now;
+    known.succeeded = false;
+    known.unreported++;
+    if (now - known.warnedAt < RETRY_REMINDER_MS) return { line: "debug" };
+    const step = {
+      line: "reminder" as const,
+      unreported: known.unreported,
+      failingForMs: Math.round(now - known.since),
+    };
+    known.warnedAt = now;
+    known.unreported = 0;
+    return step;
+  }
+
+  /** Problem `id` failed again without a line (a later attempt of a sequence): it lasts. */
+  failedAgain(id: string): void {
+    const problem = this.#problems.get(id);
+    if (problem === undefined) return;
+    problem.failedAt = this.#clock.monotonicNow();
+    problem.succeeded = false;
+  }
+
+  /**
+   * A request of kind `kind` succeeded: its problems whose last failure is
+   * {@link RETRY_HEALED_AFTER_MS} ago or more end, and are returned.
+   */
+  succeeded(kind: string): Tracked<T>[] {
+    const now = this.#clock.monotonicNow();
+    const healed: Tracked<T>[] = [];
+    for (const [id, problem] of this.#problems) {
+      if (problem.kind !== kind) continue;
+      problem.succeeded = true;
+      if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
+      this.#problems.delete(id);
+      healed.push(problem);
+    }
+    return healed;
+  }
+}
+
 /** The problems of one log's requests (see the module's documentation). */
 export class RetryWarnings {
-  readonly #clock: MonotonicClock;
   readonly #logger: Logger;
-  /** By kind of request and error (two errors taking turns are two problems, each warned once). */
-  readonly #problems = new Map<string, Problem>();
+  readonly #problems: ProblemTracker<{
+    /** The error's message, its key left out. */
+    error: string;
+    /** What tells it from other errors with that message (see {@link causeOf}), or `""`. */
+    cause: string;
+    /** The wording of a request that answered, but not as it should (a wait, not a failure), or `null`. */
+    waitingFor: string | null;
+  }>;
 
   constructor(clock: MonotonicClock, logger: Logger) {
-    this.#clock = clock;
     this.#logger = logger;
+    this.#problems = new ProblemTracker(clock, true);
   }
 
   /**
@@ -172,66 +273,29 @@ export class RetryWarnings {
     const message = waitingFor ?? RETRYING;
     const { kind, message: said, cause, id } = problemOf(what, error);
     const line = withCause(fields, cause);
-    const now = this.#clock.monotonicNow();
-    let known = this.#problems.get(id);
-    if (known?.succeeded === true && now - known.failedAt >= RETRY_HEALED_AFTER_MS) {
-      // Requests worked again and nothing failed for a while: this is a new outage, not the old one.
-      this.#problems.delete(id);
-      known = undefined;
-    }
-    if (known === undefined) {
-      if (this.#problems.size >= MAX_PROBLEMS)
-        this.#problems.delete(this.#problems.keys().next().value as string);
-      this.#problems.set(id, {
-        kind,
-        error: said,
-        cause,
-        since: now,
-        warnedAt: now,
-        failedAt: now,
-        unreported: 0,
-        succeeded: false,
-        waitingFor,
+    const step = this.#problems.failed(id, kind, { error: said, cause, waitingFor });
+    if (step.line === "first") this.#logger.warn(message, line);
+    else if (step.line === "debug") this.#logger.debug?.(message, line);
+    else
+      this.#logger.warn(waitingFor ?? "store requests still failing; retrying with backoff", {
+        ...line,
+        what: kind,
+        failedRequests: step.unreported,
+        failingForMs: step.failingForMs,
       });
-      this.#logger.warn(message, line);
-      return;
-    }
-    known.failedAt = now;
-    known.succeeded = false;
-    known.unreported++;
-    if (now - known.warnedAt < RETRY_REMINDER_MS) {
-      this.#logger.debug?.(message, line);
-      return;
-    }
-    this.#logger.warn(waitingFor ?? "store requests still failing; retrying with backoff", {
-      ...line,
-      what: kind,
-      failedRequests: known.unreported,
-      failingForMs: Math.round(now - known.since),
-    });
-    known.warnedAt = now;
-    known.unreported = 0;
   }
 
   /** A later attempt of a failing sequence of `what` failed too, with `error`: its problem lasts. */
   failedAgain(what: string, error: unknown): void {
-    if (this.#problems.size === 0) return;
-    const problem = this.#problems.get(problemOf(what, error).id);
-    if (problem === undefined) return;
-    problem.failedAt = this.#clock.monotonicNow();
-    problem.succeeded = false;
+    if (this.#problems.empty) return;
+    this.#problems.failedAgain(problemOf(what, error).id);
   }
 
   /** Request `what` succeeded: each problem of its kind healed, if it failed last long enough ago. */
   succeeded(what: string): void {
-    if (this.#problems.size === 0) return;
+    if (this.#problems.empty) return;
     const { kind } = kindOf(what);
-    const now = this.#clock.monotonicNow();
-    for (const [id, problem] of this.#problems) {
-      if (problem.kind !== kind) continue;
-      problem.succeeded = true;
-      if (now - problem.failedAt < RETRY_HEALED_AFTER_MS) continue;
-      this.#problems.delete(id);
+    for (const problem of this.#problems.succeeded(kind)) {
       if (problem.waitingFor !== null) continue;
       this.#logger.info?.(
         "store requests succeed again",
@@ -259,18 +323,14 @@ export class RetryWarnings {
  * succeed again.
  */
 export class GiveUpWarnings {
-  readonly #clock: MonotonicClock;
   readonly #logger: Logger;
   readonly #consequence: string;
-  readonly #problems = new Map<
-    string,
-    { kind: string; since: number; warnedAt: number; failedAt: number; unreported: number }
-  >();
+  readonly #problems: ProblemTracker<object>;
 
   constructor(clock: MonotonicClock, logger: Logger, consequence: string) {
-    this.#clock = clock;
     this.#logger = logger;
     this.#consequence = consequence;
+    this.#problems = new ProblemTracker(clock, false);
   }
 
   /** Request `what` was given up on with `error`. */
@@ -281,41 +341,22 @@ export class GiveUpWarnings {
         ? error.cause
         : error;
     const { kind, message, cause, id } = problemOf(what, last);
-    const now = this.#clock.monotonicNow();
     const fields = withCause({ what: kind, error: message }, cause);
-    const known = this.#problems.get(id);
-    if (known === undefined) {
-      if (this.#problems.size >= MAX_PROBLEMS)
-        this.#problems.delete(this.#problems.keys().next().value as string);
-      this.#problems.set(id, { kind, since: now, warnedAt: now, failedAt: now, unreported: 0 });
-      this.#logger.warn(`${what} failed; ${this.#consequence}: ${messageOf(error)}`, {
+    const step = this.#problems.failed(id, kind, {});
+    const line = `${what} failed; ${this.#consequence}: ${messageOf(error)}`;
+    if (step.line === "first") this.#logger.warn(line, { ...fields, objectsLeft: 1 });
+    else if (step.line === "debug") this.#logger.debug?.(line, fields);
+    else
+      this.#logger.warn(`${kind} still failing; ${this.#consequence}`, {
         ...fields,
-        objectsLeft: 1,
+        objectsLeft: step.unreported,
+        failingForMs: step.failingForMs,
       });
-      return;
-    }
-    known.failedAt = now;
-    known.unreported++;
-    if (now - known.warnedAt < RETRY_REMINDER_MS) {
-      this.#logger.debug?.(`${what} failed; ${this.#consequence}: ${messageOf(error)}`, fields);
-      return;
-    }
-    this.#logger.warn(`${kind} still failing; ${this.#consequence}`, {
-      ...fields,
-      objectsLeft: known.unreported,
-      failingForMs: Math.round(now - known.since),
-    });
-    known.warnedAt = now;
-    known.unreported = 0;
   }
 
   /** Request `what` succeeded: its kind's problems whose last give-up is long enough ago end. */
   succeeded(what: string): void {
-    if (this.#problems.size === 0) return;
-    const { kind } = kindOf(what);
-    const now = this.#clock.monotonicNow();
-    for (const [id, problem] of this.#problems)
-      if (problem.kind === kind && now - problem.failedAt >= RETRY_HEALED_AFTER_MS)
-        this.#problems.delete(id);
+    if (this.#problems.empty) return;
+    this.#problems.succeeded(kindOf(what).kind);
   }
 }
