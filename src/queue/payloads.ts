@@ -18,7 +18,7 @@ import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
 import type { OwnedDir } from "../log/lost-manifests.js";
 import type { RetryPolicy } from "../log/options.js";
-import { type RetryContext, Sleeper, withRetry } from "../log/retry.js";
+import { isTransient, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import { GiveUpWarnings, RetryWarnings } from "../log/retry-warnings.js";
 import type { Logger } from "../logger.js";
 import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
@@ -301,7 +301,11 @@ export class PayloadObjects {
    * Deletes payload objects that no job of `state` references and that are
    * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the time in
    * their names), leaving those this process writes meanwhile. Resolves with
-   * how many it deleted.
+   * how many it deleted. Each delete is retried as the others are; one
+   * given up on leaves its object for the next collection, with one warning
+   * per problem (see {@link GiveUpWarnings}), and ends the pass when it
+   * failed past its retry budget (the rest wait too) but not when it was
+   * refused for good. Only a failed listing or fence check rejects.
    *
    * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:
    * one manifest listing that starts after the call; a newer one fails the
@@ -337,7 +341,18 @@ export class PayloadObjects {
           continue; // not one of ours
         }
         if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
-        await this.#store.delete(key);
+        const what = `deleting payload object "${key}"`;
+        try {
+          await this.#deleteOne(key);
+        } catch (error) {
+          if (this.#stopped !== null) break;
+          this.#deletesLeft.gaveUp(what, error);
+          // Failing past the retry budget: the store is down for deletes, and each next one would
+          // take as long. Refused for good: that one object; the others are tried still.
+          if (isTransient(error)) break;
+          continue;
+        }
+        this.#deletesLeft.succeeded(what);
         deleted++;
       }
       return deleted;
