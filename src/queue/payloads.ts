@@ -62,6 +62,18 @@ export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
 export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
 /**
+ * How many orphan deletes in a row, with no success between them, the store
+ * may refuse for good (a permanent error, such as `AccessDenied` when the
+ * credentials may not delete) before the collection ends; the rest wait for
+ * the next open. One refused object is skipped and the others are still
+ * tried, but a store that refuses every delete would otherwise cost one
+ * request (and one line) per orphan at every open, and such a store turns
+ * every removed job's object into an orphan, so their number only grows.
+ * A few in a row tell that apart from objects refused one by one.
+ */
+export const ORPHAN_REFUSALS_IN_A_ROW = 5;
+
+/**
  * How many payload object writes or reads one call (an `enqueueMany`, a
  * transaction, a `claimBatch`, a `getJob`…) has in flight at most; its
  * others wait their turn. Unbounded, an `enqueueMany` of 10,000 offloaded
@@ -305,7 +317,8 @@ export class PayloadObjects {
    * given up on leaves its object for the next collection, with one warning
    * per problem (see {@link GiveUpWarnings}), and ends the pass when it
    * failed past its retry budget (the rest wait too) but not when it was
-   * refused for good. Only a failed listing or fence check rejects.
+   * refused for good, unless {@link ORPHAN_REFUSALS_IN_A_ROW} were refused
+   * in a row. Only a failed listing or fence check rejects.
    *
    * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:
    * one manifest listing that starts after the call; a newer one fails the
@@ -328,6 +341,7 @@ export class PayloadObjects {
       await checkFence();
       const referenced = referencedKeys(state);
       let deleted = 0;
+      let refusedInARow = 0;
       for (const { key } of objects) {
         // A removal not durable yet is not in `referenced`, but the log may still reference its
         // object (checked at each delete: removals go on meanwhile). Once the queue stopped, a
@@ -348,11 +362,13 @@ export class PayloadObjects {
           if (this.#stopped !== null) break;
           this.#deletesLeft.gaveUp(what, error);
           // Failing past the retry budget: the store is down for deletes, and each next one would
-          // take as long. Refused for good: that one object; the others are tried still.
-          if (isTransient(error)) break;
+          // take as long. Refused for good: that one object, and the others are tried still,
+          // unless the store refuses them all (see ORPHAN_REFUSALS_IN_A_ROW).
+          if (isTransient(error) || ++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
           continue;
         }
         this.#deletesLeft.succeeded(what);
+        refusedInARow = 0;
         deleted++;
       }
       return deleted;

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
-import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
+import { ORPHAN_MIN_AGE_MS, ORPHAN_REFUSALS_IN_A_ROW } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
@@ -19,8 +19,8 @@ import { until } from "../until.js";
 const ORPHANS = 5;
 const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
 
-/** A queue's store holding {@link ORPHANS} old orphans, reopened through a store that fails by rule. */
-async function orphansBehindFaults() {
+/** A queue's store holding `count` old orphans, reopened through a store that fails by rule. */
+async function orphansBehindFaults(count = ORPHANS) {
   const inner = new MemoryStore();
   const clock = new ManualClock(1_700_000_000_000);
   const logger = recordingLogger();
@@ -33,11 +33,12 @@ async function orphansBehindFaults() {
     log: { retry: RETRY },
   };
   await (await Queue.open(inner, "q", options)).close();
-  for (let i = 0; i < ORPHANS; i++)
-    await inner.put(
-      `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`,
-      new Uint8Array(20),
-    );
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`;
+    await inner.put(key, new Uint8Array(20));
+    keys.push(key);
+  }
   logger.lines.length = 0;
   const faults = new FaultStore(inner);
   const orphansLeft = async () => (await inner.list("q/payload/")).objects.length;
@@ -59,38 +60,99 @@ async function orphansBehindFaults() {
         `${what} never held: ${faults.injectedCount} requests failed, ${await orphansLeft()} orphans left, warnings ${JSON.stringify(logger.messages("warn", "error"))}`,
       );
   };
-  return { inner, clock, logger, options, faults, orphansLeft, runUntil };
+  return { inner, clock, logger, options, faults, keys, orphansLeft, runUntil };
 }
 
 const collectedLater = (message: string) => message.includes("collected later");
+const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: true });
+/** A pattern matching exactly the given keys. */
+const onlyKeys = (keys: readonly string[]) => new RegExp(`^(${keys.join("|")})$`);
 
 describe("collecting orphaned payload objects on a store that fails their deletes", {
   timeout: 60_000,
 }, () => {
-  it("a delete refused for good: every orphan is still tried, one warning, the rest on debug; the next collection deletes them", async () => {
-    const { logger, options, faults, orphansLeft, runUntil } = await orphansBehindFaults();
+  it("a delete refused for good: that object is skipped, the others are collected, one warning; the next collection deletes it", async () => {
+    const { logger, options, faults, keys, orphansLeft, runUntil } = await orphansBehindFaults();
+    const refused = keys[1]!;
     faults.addRule({
       op: "delete",
-      keyPrefix: "q/payload/",
+      keyPattern: onlyKeys([refused]),
       mode: "before",
-      error: () => new StorageError("403 AccessDenied", { permanent: true }),
+      error: refusedForGood,
     });
     const queue = await Queue.open(faults, "q", options);
-    await runUntil(() => faults.injectedCount === ORPHANS, "every orphan's delete tried");
+    await runUntil(async () => (await orphansLeft()) === 1, "every other orphan collected");
     await queue.enqueue("work", "on");
-    assert.equal(await orphansLeft(), ORPHANS);
+    assert.equal(faults.injectedCount, 1);
+    assert.deepEqual(
+      (await faults.list("q/payload/")).objects.map((object) => object.key),
+      [refused],
+    );
     assert.deepEqual(
       logger.at("warn", "error").map((line) => [line.level, collectedLater(line.message)]),
       [["warn", true]],
       JSON.stringify(logger.messages("warn", "error")),
     );
-    assert.equal(logger.at("debug").filter((line) => collectedLater(line.message)).length, 4);
     await queue.close();
-    // The store lets deletes through again: the next collection takes them.
+    // The store lets deletes through again: the next collection takes it.
     faults.clearRules();
     const again = await Queue.open(faults, "q", options);
-    await runUntil(async () => (await orphansLeft()) === 0, "the orphans collected");
+    await runUntil(async () => (await orphansLeft()) === 0, "the orphan collected");
     await again.close();
+  });
+
+  it(`every delete refused for good: the pass ends after ${ORPHAN_REFUSALS_IN_A_ROW} refusals in a row, not one request per orphan at each open`, async () => {
+    const count = 20;
+    const { clock, logger, options, faults, orphansLeft, runUntil } =
+      await orphansBehindFaults(count);
+    faults.addRule({
+      op: "delete",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      error: refusedForGood,
+    });
+    for (let open = 1; open <= 2; open++) {
+      const before = faults.injectedCount;
+      const queue = await Queue.open(faults, "q", options);
+      await runUntil(
+        () => faults.injectedCount - before >= ORPHAN_REFUSALS_IN_A_ROW,
+        "the refusals in a row",
+      );
+      // The pass would go on to the next orphan at once: give it the chance.
+      for (let i = 0; i < 20; i++) {
+        clock.advance(100);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await queue.enqueue("work", "on");
+      assert.equal(faults.injectedCount - before, ORPHAN_REFUSALS_IN_A_ROW, `open ${open}`);
+      await queue.close();
+    }
+    assert.equal(await orphansLeft(), count);
+    // Each open: one warning, the other refusals on debug.
+    assert.deepEqual(logger.messages("warn", "error").map(collectedLater), [true, true]);
+    assert.equal(
+      logger.at("debug").filter((line) => collectedLater(line.message)).length,
+      2 * (ORPHAN_REFUSALS_IN_A_ROW - 1),
+    );
+  });
+
+  it("refusals with successes between them: the pass goes on, every other orphan is collected", async () => {
+    const count = 4 * ORPHAN_REFUSALS_IN_A_ROW;
+    const { options, faults, keys, orphansLeft, runUntil } = await orphansBehindFaults(count);
+    const refused = keys.filter((_, i) => i % 2 === 0);
+    faults.addRule({
+      op: "delete",
+      keyPattern: onlyKeys(refused),
+      mode: "before",
+      error: refusedForGood,
+    });
+    const queue = await Queue.open(faults, "q", options);
+    await runUntil(
+      async () => (await orphansLeft()) === refused.length,
+      "every orphan not refused collected",
+    );
+    assert.equal(faults.injectedCount, refused.length);
+    await queue.close();
   });
 
   it("deletes failing a few times: retried with backoff, every orphan collected in the same pass, one warning", async () => {
