@@ -134,7 +134,8 @@ export function retryFailed(ctx: RetryContext, what: string, error: unknown): vo
 /**
  * Runs `op` until it succeeds, throws a non-transient error (see
  * {@link notRetried}), or retrying has taken longer than `maxElapsedMs`
- * (then {@link StorageError} naming `what`).
+ * (then {@link StorageError} naming `what`). Once `ctx.stopReason()` is
+ * set, it throws that instead of trying or waiting again.
  * A retry sequence logs one warning, at its first failure, not one per attempt;
  * none when another sequence of the same {@link RetryContext.episode} is
  * failing already (one outage, one line), or when the same problem failed an
@@ -165,6 +166,11 @@ export async function withRetry<T>(
             { cause: error },
           );
         }
+        // Stopped while this attempt was in flight (closed or failed): stop now, as the next
+        // attempt would, with no retry line and no backoff sleep that nothing wakes any more
+        // (the stop woke only the sleeps pending then) and that would hold the process.
+        const stopped = ctx.stopReason();
+        if (stopped !== null) throw stopped;
         if (failing) ctx.warnings?.failedAgain(what, error);
         else {
           failing = true;

@@ -173,6 +173,35 @@ describe("collecting orphaned payload objects on a store that fails their delete
     await queue.close();
   });
 
+  it("a delete in flight at close that then fails transiently: no retry line, no backoff left holding the process", async () => {
+    const { clock, logger, options, faults, runUntil } = await orphansBehindFaults();
+    const held = faults.pause({ op: "delete", keyPrefix: "q/payload/" });
+    faults.addRule({
+      op: "delete",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      error: () => new StorageError("503 SlowDown"),
+    });
+    const queue = await Queue.open(faults, "q", options);
+    await held.whenHeld();
+    await queue.close();
+    const linesAtClose = logger.lines.length;
+    const timers = () =>
+      process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+    const timersAtClose = timers();
+    try {
+      held.release();
+      await runUntil(() => faults.injectedCount === 1, "the held delete failed");
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(logger.lines.slice(linesAtClose), [], "lines after close");
+      assert.equal(timers() - timersAtClose, 0, "timers still held by a delete waiting to retry");
+      assert.equal(faults.injectedCount, 1, "no delete after close");
+    } finally {
+      // A delete still waiting to retry wakes and stops (so a failure here does not hold the run).
+      clock.advance(RETRY.maxDelayMs);
+    }
+  });
+
   it("deletes failing past the retry budget: one give-up warning, the pass stops, the open and queue go on, the next collection deletes them", async () => {
     const { clock, logger, options, faults, orphansLeft, runUntil } = await orphansBehindFaults();
     const unfail = faults.addRule({
