@@ -9,6 +9,7 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
+import { enqueueChild, isPlainChild } from "./apply-child.js";
 import { type CheckedId, checkEnqueueFields, enqueue } from "./apply-enqueue.js";
 import { addNewChildren } from "./flow-state.js";
 import { ID_BYTES, writeIdBytesIfUlid } from "./ids.js";
@@ -326,7 +327,8 @@ function applyEnqueues(
     if (id.newest) lastFresh = n;
     id.payloadSegment = runSegment;
     if (runSegment >= 0) id.payloadOffset = runOffset + (op.payload.byteOffset - runStart);
-    enqueue(state, op, children, id);
+    if (isPlainChild(op)) enqueueChild(state, op, children, id);
+    else enqueue(state, op, children, id);
   }
   // Fresh ids increase along the transaction: the run's last fresh one is the newest now.
   if (lastFresh !== -1) state.setLastIdBytes(checked.ids, lastFresh * ID_BYTES);

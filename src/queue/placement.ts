@@ -51,8 +51,18 @@ export function unindex(state: State, h: number): void {
   }
 }
 
-/** Sets status and `at` of job `h` (already out of every index) and puts it in that status's index. */
-export function place(state: State, h: number, status: StatusCode, at: number): void {
+/**
+ * Sets status and `at` of job `h` (already out of every index) and puts it in
+ * that status's index. `grouped`: whether the job has a group key, when the
+ * caller knows (a new job's apply); else read from its extras.
+ */
+export function place(
+  state: State,
+  h: number,
+  status: StatusCode,
+  at: number,
+  grouped?: boolean,
+): void {
   const page = state.table.write(h);
   const i = slot(h);
   page.status[i] = status;
@@ -61,7 +71,7 @@ export function place(state: State, h: number, status: StatusCode, at: number): 
   if (
     qs.groups === null &&
     (status === Status.Pending || status === Status.Claimed) &&
-    state.table.extras(h)?.groupKey !== undefined
+    (grouped ?? state.table.extras(h)?.groupKey !== undefined)
   )
     groupUngrouped(state, qs); // the queue's first grouped job: what it holds has no group
   switch (status) {
