@@ -37,30 +37,37 @@ export function checkEnqueue(
     if (!newest && state.ids.find(key, 0) !== -1)
       throw new ApplyError(`enqueue: duplicate job id ${rec.id}`);
   }
-  checkEnqueueFields(state, rec, newParents);
+  checkOwnFields(state, rec);
+  if (rec.flowParent !== undefined && newParents?.has(rec.flowParent) !== true)
+    checkParentOf(state, rec);
+  checkWaitingFields(rec);
   return newest;
 }
 
 /**
- * {@link checkEnqueue} but for the id (its form, and that no job has it):
- * what a transaction checks of each of its enqueues once it checked the id
- * itself (`apply-tx.ts`).
+ * What {@link checkEnqueue} checks of an enqueue's own fields, apart from
+ * its id and its flow: the ranges, and that no job holds its dedup key or
+ * caller id. A transaction checks each of its enqueues with this, then with
+ * {@link checkParentOf} and {@link checkWaitingFields} (`apply-tx.ts`): the
+ * flow's checks apart, this stays as a process's plain enqueues optimized it.
  */
-export function checkEnqueueFields(
-  state: State,
-  rec: EnqueueRecord,
-  newParents: ReadonlySet<string> | undefined,
-): void {
+export function checkOwnFields(state: State, rec: EnqueueRecord): void {
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)
     throw new ApplyError(`enqueue: job ${rec.id} has priority or maxAttempts out of range`);
   if (rec.dedupKey !== undefined && state.queues.get(rec.queue)?.dedup.has(rec.dedupKey))
     throw new ApplyError(`enqueue: dedup key of ${rec.id} is held`);
   if (rec.jobId !== undefined && state.jobIds.has(rec.jobId))
     throw new ApplyError(`enqueue: job id ${JSON.stringify(rec.jobId)} of ${rec.id} is taken`);
-  if (rec.flowParent !== undefined && newParents?.has(rec.flowParent) !== true) {
-    const problem = flowParentProblem(state, rec.flowParent);
-    if (problem !== null) throw new ApplyError(`enqueue: flow child ${rec.id}: ${problem}`);
-  }
+}
+
+/** Checks that the parent a flow child `rec` names is in the state, waiting for children. */
+export function checkParentOf(state: State, rec: EnqueueRecord): void {
+  const problem = flowParentProblem(state, rec.flowParent!);
+  if (problem !== null) throw new ApplyError(`enqueue: flow child ${rec.id}: ${problem}`);
+}
+
+/** Checks that a flow parent `rec` (one that waits for children) has no runAt. */
+export function checkWaitingFields(rec: EnqueueRecord): void {
   if (rec.waitsForChildren === true && rec.runAt !== undefined)
     throw new ApplyError(`enqueue: flow parent ${rec.id} has a runAt`);
 }

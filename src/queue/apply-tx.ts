@@ -10,7 +10,13 @@
  * a new check there on a record a transaction may hold belongs here too.
  */
 import { enqueueChild, isPlainChild } from "./apply-child.js";
-import { type CheckedId, checkEnqueueFields, enqueue } from "./apply-enqueue.js";
+import {
+  type CheckedId,
+  checkOwnFields,
+  checkParentOf,
+  checkWaitingFields,
+  enqueue,
+} from "./apply-enqueue.js";
 import { addNewChildren } from "./flow-state.js";
 import { ID_BYTES, writeIdBytesIfUlid } from "./ids.js";
 import type { NewChildren } from "./new-children.js";
@@ -151,8 +157,13 @@ export function checkTransaction(state: State, rec: TransactionRecord): CheckedE
         const newest = afterFresh || state.isNewestId(ids, at);
         if (!newest && state.ids.find(ids, at) !== -1)
           throw new ApplyError(`enqueue: duplicate job id ${op.id}`);
-        checkEnqueueFields(state, op, parents);
-        if (op.flowParent !== undefined && !parents.has(op.flowParent) && parentsMayEnd)
+        checkOwnFields(state, op);
+        // A child of a parent added above (a flow's) needs no check of its parent.
+        const parentId = op.flowParent;
+        const parentBefore = parentId !== undefined && !parents.has(parentId);
+        if (parentBefore) checkParentOf(state, op);
+        checkWaitingFields(op);
+        if (parentBefore && parentsMayEnd)
           throw new ApplyError(
             `transaction: flow child ${op.id} of ${op.flowParent} follows an operation that may end its parent`,
           );

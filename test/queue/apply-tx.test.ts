@@ -43,6 +43,29 @@ describe("apply of a transaction with flow children", () => {
     assert.notEqual(stateDigest(state), before);
   });
 
+  it("refuses a child whose parent the state lacks, and a waiting parent with a runAt", () => {
+    const ids = new IdGenerator(null, 1);
+    const [parent, child, other] = [ids.next(1_000), ids.next(1_000), ids.next(1_000)];
+    const refused = (ops: QueueRecord[], message: RegExp): void => {
+      const state = new State();
+      apply(state, job(other));
+      const before = stateDigest(state);
+      const record = { tag: Tag.Transaction, ops } as QueueRecord;
+      assert.throws(() => apply(state, record), message);
+      assert.throws(() => apply(state, decodeRecord(encodeRecord(record))), message);
+      assert.equal(stateDigest(state), before);
+    };
+    refused([job(child, { flowParent: parent })], /flow child .*: /);
+    // A parent that does not wait for children.
+    refused([job(child, { flowParent: other })], /flow child .*: /);
+    refused([job(parent, { waitsForChildren: true, runAt: 5 })], /flow parent .* has a runAt/);
+    // The first problem of an enqueue is the one reported: its parent before its own runAt.
+    refused(
+      [job(child, { flowParent: parent, waitsForChildren: true, runAt: 5 })],
+      /flow child .*: /,
+    );
+  });
+
   it("applies an ack of a child then the cancel of its parent, as earlier versions wrote", () => {
     // `transaction` refuses this pair now (the cancel would cancel the child too), but a log
     // may hold it: replay must still apply it.
