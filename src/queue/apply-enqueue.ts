@@ -141,6 +141,52 @@ function ownExtras(rec: EnqueueRecord): JobExtras {
 }
 
 /**
+ * Fills a new row for enqueue `rec` (id `idBytes[idAt..+16)`, in queue number
+ * `queue`): id, columns, sequence number and payload. The one definition of a
+ * new job's row, for `enqueue` and `enqueueChild`, live and at replay.
+ */
+export function fillRow(
+  state: State,
+  rec: EnqueueRecord,
+  queue: number,
+  idBytes: Uint8Array,
+  idAt: number,
+  checked: CheckedId | undefined,
+): number {
+  const h = state.table.allocate();
+  const page = state.table.write(h);
+  const i = slot(h);
+  // Sixteen bytes: a loop costs less than the view (a Buffer, at replay) that `set` would need.
+  const id = page.id;
+  const at = i * ID_BYTES;
+  for (let k = 0; k < ID_BYTES; k++) id[at + k] = idBytes[idAt + k]!;
+  page.flags[i] = 0;
+  page.queue[i] = queue;
+  page.attempts[i] = 0;
+  page.maxAttempts[i] = rec.maxAttempts;
+  page.priority[i] = rec.priority;
+  page.enqueuedAt[i] = rec.enqueuedAt;
+  page.seq[i] = state.nextSeq++;
+  if (checked !== undefined && checked.payloadSegment >= 0) {
+    // Written with the rest of its run of payloads.
+    page.payloadSegment[i] = checked.payloadSegment;
+    page.payloadLength[i] = rec.payload.byteLength;
+    page.payloadOffset[i] = checked.payloadOffset;
+  } else {
+    if (rec instanceof DecodedEnqueue) {
+      const from = rec.payloadAt;
+      page.payloadSegment[i] = state.arena.write(rec.bytes, from, from + rec.payloadLength);
+      page.payloadLength[i] = rec.payloadLength;
+    } else {
+      page.payloadSegment[i] = state.arena.write(rec.payload);
+      page.payloadLength[i] = rec.payload.byteLength;
+    }
+    page.payloadOffset[i] = state.arena.offset;
+  }
+  return h;
+}
+
+/**
  * Applies an enqueue. Given `children`, a flow child is registered with its
  * parent only when the caller adds the batch (`addNewChildren`): a
  * transaction does so for its run of enqueues, in one step per parent.
@@ -172,37 +218,8 @@ export function enqueue(
   }
   const qs = state.queue(rec.queue);
   qs.heldJob = true;
-  const h = state.table.allocate();
-  const page = state.table.write(h);
-  const i = slot(h);
+  const h = fillRow(state, rec, qs.index, idBytes, idAt, checked);
   const decoded = rec instanceof DecodedEnqueue ? rec : null;
-  // Sixteen bytes: a loop costs less than the view (a Buffer, at replay) that `set` would need.
-  const id = page.id;
-  const at = i * ID_BYTES;
-  for (let k = 0; k < ID_BYTES; k++) id[at + k] = idBytes[idAt + k]!;
-  page.flags[i] = 0;
-  page.queue[i] = qs.index;
-  page.attempts[i] = 0;
-  page.maxAttempts[i] = rec.maxAttempts;
-  page.priority[i] = rec.priority;
-  page.enqueuedAt[i] = rec.enqueuedAt;
-  page.seq[i] = state.nextSeq++;
-  if (checked !== undefined && checked.payloadSegment >= 0) {
-    // Written with the rest of its run of payloads.
-    page.payloadSegment[i] = checked.payloadSegment;
-    page.payloadLength[i] = rec.payload.byteLength;
-    page.payloadOffset[i] = checked.payloadOffset;
-  } else {
-    if (decoded !== null) {
-      const from = decoded.payloadAt;
-      page.payloadSegment[i] = state.arena.write(decoded.bytes, from, from + decoded.payloadLength);
-      page.payloadLength[i] = decoded.payloadLength;
-    } else {
-      page.payloadSegment[i] = state.arena.write(rec.payload);
-      page.payloadLength[i] = rec.payload.byteLength;
-    }
-    page.payloadOffset[i] = state.arena.offset;
-  }
   // A released row has no trace context left: only a traced job sets one.
   if (decoded !== null) {
     if (decoded.traceAt >= 0) state.table.setTraceBytes(h, decoded.bytes, decoded.traceAt);
@@ -236,7 +253,7 @@ export function enqueue(
   }
   if (newest) {
     state.ids.addNew(h);
-    if (checked === undefined) state.setLastIdBytes(id, at);
+    if (checked === undefined) state.setLastIdBytes(idBytes, idAt);
   } else state.ids.add(h);
   if (rec.dedupKey !== undefined) qs.dedup.set(rec.dedupKey, h);
   if (rec.flowParent !== undefined) {

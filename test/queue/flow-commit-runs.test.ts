@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
+import { isPlainChild } from "../../src/queue/apply-child.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
@@ -109,8 +110,19 @@ function agree(sideBySide: boolean): void {
     const live = new State();
     const decoded = new State();
     const single = new State();
+    const fromLog = decodeRecord(encodeRecord(record));
+    // One path per record: a child is applied by the same function live and at replay.
+    const logOps = (fromLog as { ops: readonly QueueRecord[] }).ops;
+    ops.forEach((op, k) => {
+      if (op.tag === Tag.Enqueue)
+        assert.equal(
+          isPlainChild(logOps[k] as EnqueueRecord),
+          isPlainChild(op),
+          `seed ${seed}: op ${k} takes the live path at replay`,
+        );
+    });
     apply(live, record);
-    apply(decoded, decodeRecord(encodeRecord(record)));
+    apply(decoded, fromLog);
     oneByOne(single, ops);
     const digest = stateDigest(single);
     assert.equal(stateDigest(live), digest, `seed ${seed}: live`);
