@@ -26,9 +26,10 @@ const QUEUES = ["a", "b", "c"];
 /**
  * A transaction of parents and their children, interleaved at random, with KV
  * puts between. `sideBySide`: the enqueues' payloads lie side by side in one
- * buffer, as a flow's do (`copyFlow`), so runs of plain children of one parent
- * are applied in one loop (`enqueueChildren`); some children then differ from
- * a plain one in one field each, and some ids are older than the one before.
+ * buffer, as a flow's do (`copyFlow`), so a run's payloads are copied into the
+ * arena in one write and its plain children are applied by `enqueueChild`; some
+ * children then differ from a plain one in one field each, and some ids are
+ * older than the one before.
  */
 function transaction(seed: number, sideBySide = false): { ops: QueueRecord[]; parents: string[] } {
   const r = rng(seed);
@@ -104,7 +105,9 @@ describe("runs of a transaction's flow children", () => {
 });
 
 function agree(sideBySide: boolean): void {
-  for (let seed = 1; seed <= 300; seed++) {
+  // The side-by-side case adds its own fields to the same interleavings: fewer seeds.
+  const seeds = sideBySide ? 100 : 300;
+  for (let seed = 1; seed <= seeds; seed++) {
     const { ops, parents } = transaction(seed, sideBySide);
     const record = { tag: Tag.Transaction, ops } as QueueRecord;
     const live = new State();
