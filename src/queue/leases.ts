@@ -58,6 +58,8 @@ export class Lease implements ClaimToken {
    * (see {@link LeaseTable.unhanded}).
    */
   readingPayload = false;
+  /** Its place in its table's expiry order while it runs (see {@link ExpiryGroup}); undefined otherwise. */
+  expiryGroup: ExpiryGroup | undefined = undefined;
 
   constructor(
     /** The table the lease was taken from: its queue's (see {@link LeaseTable.holds}). */
@@ -68,7 +70,6 @@ export class Lease implements ClaimToken {
     readonly id: string,
     /** The claimed job's queue. */
     readonly queue: string,
-    readonly seq: number,
     /** The job's public id (a caller's `jobId`, else {@link id}), for messages. */
     readonly publicId: string = id,
   ) {}
@@ -114,19 +115,44 @@ export type LostReason = (lease: Lease) => Error;
 export const leaseExpired: LostReason = (lease) =>
   new ClaimLostError(`lease of job ${lease.publicId} expired`);
 
-function byExpiry(a: Lease, b: Lease): number {
-  return a.expiresAt - b.expiresAt || a.seq - b.seq;
+/**
+ * Running leases that run out at the same time and started running one after
+ * another: a claim batch's, handed out together with one expiry. They take
+ * one entry of the expiry order between them, so handing out a batch of N
+ * claims inserts into the tree once, not N times, and settling one is a set
+ * removal (the tree is touched only when its group empties). A tree insert
+ * and delete per claim was about a quarter of a microsecond warm, and
+ * several microseconds in a fresh process before V8 had compiled the tree.
+ */
+export class ExpiryGroup {
+  /** Its leases, in the order they started running. */
+  readonly leases = new Set<Lease>();
+  constructor(
+    readonly expiresAt: number,
+    /** Groups made before it in its table: its place among groups of the same expiry. */
+    readonly order: number,
+  ) {}
 }
 
-/** Leases by job, and the running ones by expiry (for the reaper). */
+function byExpiry(a: ExpiryGroup, b: ExpiryGroup): number {
+  return a.expiresAt - b.expiresAt || a.order - b.order;
+}
+
+/**
+ * Leases by job, and the running ones by expiry (for the reaper): soonest
+ * first, and those that run out together in the order they started running.
+ */
 export class LeaseTable {
   readonly #byJob = new Map<number, Lease>();
-  readonly #byExpiry = new BTree<Lease, undefined>(undefined, byExpiry);
-  #seq = 0;
+  readonly #byExpiry = new BTree<ExpiryGroup, undefined>(undefined, byExpiry);
+  /** The group made last, while it has leases: a lease started with its expiry joins it. */
+  #newest: ExpiryGroup | undefined = undefined;
+  /** Groups made so far (see {@link ExpiryGroup.order}). */
+  #groups = 0;
 
   /** A lease on `job` that holds it but does not run yet (see {@link activate}). */
   add(job: number, id: string, queue: string, publicId: string = id): Lease {
-    const lease = new Lease(this, job, id, queue, this.#seq++, publicId);
+    const lease = new Lease(this, job, id, queue, publicId);
     this.#byJob.set(job, lease);
     return lease;
   }
@@ -150,9 +176,32 @@ export class LeaseTable {
   }
 
   renew(lease: Lease, expiresAt: number): void {
-    if (lease.active) this.#byExpiry.delete(lease);
+    this.#stopRunning(lease);
     lease.expiresAt = expiresAt;
-    this.#byExpiry.set(lease, undefined);
+    let group = this.#newest;
+    if (group === undefined || group.expiresAt !== expiresAt) {
+      group = new ExpiryGroup(expiresAt, this.#groups++);
+      this.#byExpiry.set(group, undefined);
+      this.#newest = group;
+    }
+    group.leases.add(lease);
+    lease.expiryGroup = group;
+  }
+
+  /** Takes `lease` out of the expiry order, if it is in it. */
+  #stopRunning(lease: Lease): void {
+    const group = lease.expiryGroup;
+    if (group === undefined) return;
+    lease.expiryGroup = undefined;
+    group.leases.delete(lease);
+    if (group.leases.size > 0) return;
+    this.#byExpiry.delete(group);
+    if (this.#newest === group) this.#newest = undefined;
+  }
+
+  /** Entries of the expiry order (for tests: one per {@link ExpiryGroup}). */
+  get expiryEntries(): number {
+    return this.#byExpiry.size;
   }
 
   /** Ends the live `lease` by a settlement of its claim (see {@link Lease.settled}). */
@@ -166,7 +215,7 @@ export class LeaseTable {
   remove(lease: Lease): void {
     if (this.#byJob.get(lease.job) !== lease) return;
     this.#byJob.delete(lease.job);
-    if (lease.active) this.#byExpiry.delete(lease);
+    this.#stopRunning(lease);
   }
 
   /**
@@ -180,8 +229,10 @@ export class LeaseTable {
   takeExpired(now: number, limit: number): Lease[] {
     const expired: Lease[] = [];
     for (let handled = 0; handled < limit; handled++) {
-      const first = this.#byExpiry.minKey();
-      if (first === undefined || first.expiresAt > now) return expired;
+      const group = this.#byExpiry.minKey();
+      if (group === undefined || group.expiresAt > now) return expired;
+      // A group in the order has a lease (it leaves the order when its last one does).
+      const first: Lease = group.leases.values().next().value!;
       if (first.renewedByWorkerMs !== undefined) {
         // Positive (a lease length): the renewed lease sorts after `now`, so it is
         // not met again in this pass.
@@ -215,9 +266,13 @@ export class LeaseTable {
 
   /** Remove every lease, aborting their signals with `reason`. */
   clear(reason: Error): void {
-    for (const lease of this.#byJob.values()) lease.lose(reason);
+    for (const lease of this.#byJob.values()) {
+      lease.expiryGroup = undefined;
+      lease.lose(reason);
+    }
     this.#byJob.clear();
     this.#byExpiry.clear();
+    this.#newest = undefined;
   }
 }
 

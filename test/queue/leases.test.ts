@@ -61,6 +61,36 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     assert.equal(calls, 0);
   });
 
+  it("a claim batch's leases, started with one expiry, take one entry of the expiry order until the last is settled", () => {
+    const table = new LeaseTable();
+    const batch = Array.from({ length: 64 }, (_, job) => table.add(job, `j${job}`, "q"));
+    for (const lease of batch) table.activate(lease, 1_000);
+    assert.equal(table.expiryEntries, 1);
+    for (const lease of batch.slice(0, 63)) table.settle(lease);
+    assert.equal(table.expiryEntries, 1);
+    assert.equal(table.hasExpired(1_000), true);
+    table.settle(batch[63]!);
+    assert.equal(table.expiryEntries, 0);
+    assert.equal(table.hasExpired(1_000), false);
+  });
+
+  it("takeExpired gives leases soonest first, those that run out together in the order they started running", () => {
+    const table = new LeaseTable();
+    const [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map((job) => table.add(job, `j${job}`, "q"));
+    for (const lease of [a!, b!]) table.activate(lease, 100);
+    table.activate(c!, 200);
+    // The same expiry as the first batch's, after another: a group of its own, after it.
+    for (const lease of [d!, e!, f!]) table.activate(lease, 100);
+    assert.equal(table.expiryEntries, 3);
+    table.settle(e!);
+    table.renew(b!, 300);
+    assert.deepEqual(table.takeExpired(150, 10), [a, d, f]);
+    assert.equal(table.hasExpired(250), true);
+    assert.deepEqual(table.takeExpired(1_000, 10), [c, b]);
+    assert.equal(table.expiryEntries, 0);
+    assert.equal(table.get(1), undefined);
+  });
+
   it("takeExpired counts the leases it renews for a worker toward its limit; hasExpired tells what is left", () => {
     const table = new LeaseTable();
     const leases = [0, 1, 2, 3].map((job) => table.add(job, `j${job}`, "q"));
