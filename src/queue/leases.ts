@@ -228,19 +228,24 @@ export class LeaseTable {
    */
   takeExpired(now: number, limit: number): Lease[] {
     const expired: Lease[] = [];
-    for (let handled = 0; handled < limit; handled++) {
+    let handled = 0;
+    while (handled < limit) {
       const group = this.#byExpiry.minKey();
       if (group === undefined || group.expiresAt > now) return expired;
-      // A group in the order has a lease (it leaves the order when its last one does).
-      const first: Lease = group.leases.values().next().value!;
-      if (first.renewedByWorkerMs !== undefined) {
-        // Positive (a lease length): the renewed lease sorts after `now`, so it is
-        // not met again in this pass.
-        this.renew(first, now + first.renewedByWorkerMs);
-        continue;
+      // One iterator for the whole group, which its leases leave as they are
+      // handled (a Set's iterator goes on past deletions): a new one per lease
+      // would step over every lease taken before it, quadratic in the group.
+      for (const lease of group.leases) {
+        if (handled++ >= limit) return expired;
+        if (lease.renewedByWorkerMs !== undefined) {
+          // Positive (a lease length): the renewed lease joins a group after `now`,
+          // so it is not met again in this pass.
+          this.renew(lease, now + lease.renewedByWorkerMs);
+          continue;
+        }
+        this.remove(lease);
+        expired.push(lease);
       }
-      this.remove(first);
-      expired.push(first);
     }
     return expired;
   }

@@ -91,6 +91,51 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     assert.equal(table.get(1), undefined);
   });
 
+  it("takeExpired walks a group of leases with one iterator per call, not one per lease (each new one skips every entry deleted before it)", () => {
+    // A Set's iterator steps over the entries deleted since the Set last
+    // shrank: one iterator per reaped lease made reaping a group of N leases
+    // take time quadratic in N (a ManualClock puts many batches in one group).
+    class CountingSet<T> extends Set<T> {
+      iterators = 0;
+      override values(): SetIterator<T> {
+        this.iterators++;
+        return super.values();
+      }
+      override [Symbol.iterator](): SetIterator<T> {
+        this.iterators++;
+        return super[Symbol.iterator]();
+      }
+    }
+    const table = new LeaseTable();
+    const leases = Array.from({ length: 1_000 }, (_, job) => table.add(job, `j${job}`, "q"));
+    for (const lease of leases.slice(0, 900)) table.activate(lease, 100);
+    for (const lease of leases.slice(900)) table.activate(lease, 200);
+    const groups = [leases[0]!, leases[900]!].map((lease) => {
+      const group = lease.expiryGroup as { leases: Set<(typeof leases)[number]> };
+      const counting = new CountingSet(group.leases);
+      group.leases = counting;
+      return counting;
+    });
+    for (const lease of leases.slice(0, 900).filter((_, i) => i % 100 === 1))
+      lease.renewedByWorkerMs = 1_000;
+    const first = table.takeExpired(200, 600);
+    assert.equal(first.length, 594, "6 renewed and 594 taken: the limit");
+    assert.deepEqual(
+      groups.map((set) => set.iterators),
+      [1, 0],
+    );
+    const rest = table.takeExpired(200, Number.POSITIVE_INFINITY);
+    assert.deepEqual(
+      [...first, ...rest],
+      leases.filter((_, i) => i >= 900 || i % 100 !== 1),
+    );
+    assert.deepEqual(
+      groups.map((set) => set.iterators),
+      [2, 1],
+    );
+    assert.equal(table.expiryEntries, 1, "the renewed leases' group");
+  });
+
   it("takeExpired counts the leases it renews for a worker toward its limit; hasExpired tells what is left", () => {
     const table = new LeaseTable();
     const leases = [0, 1, 2, 3].map((job) => table.add(job, `j${job}`, "q"));
