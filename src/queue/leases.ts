@@ -140,7 +140,11 @@ function byExpiry(a: ExpiryGroup, b: ExpiryGroup): number {
 
 /**
  * Leases by job, and the running ones by expiry (for the reaper): soonest
- * first, and those that run out together in the order they started running.
+ * first, and those that run out at the same time in the order they started
+ * running (were handed out, or last renewed), not the order they were taken:
+ * a lease renewed to a batch's expiry after the batch was handed out goes
+ * after it, and of two batches decided with one expiry (only a clock whose
+ * monotonic time stands still gives that) the one handed out first goes first.
  */
 export class LeaseTable {
   readonly #byJob = new Map<number, Lease>();

@@ -91,6 +91,20 @@ describe("leases and the reaper", { timeout: 60_000 }, () => {
     assert.equal(table.get(1), undefined);
   });
 
+  it("leases that run out at the same time are reaped in the order they started running, not the order they were taken", () => {
+    const table = new LeaseTable();
+    const [x, a, b, c, y, z] = [0, 1, 2, 3, 4, 5].map((job) => table.add(job, `j${job}`, "q"));
+    table.activate(x!, 50);
+    for (const lease of [a!, b!, c!]) table.activate(lease, 100);
+    // Renewed to the batch's expiry after the batch started running: after it.
+    table.renew(x!, 100);
+    // Handed out in the other order than taken (a batch whose payloads were
+    // still being read when a later one was handed out).
+    table.activate(z!, 200);
+    table.activate(y!, 200);
+    assert.deepEqual(table.takeExpired(1_000, 10), [a, b, c, x, z, y]);
+  });
+
   it("takeExpired walks a group of leases with one iterator per call, not one per lease (each new one skips every entry deleted before it)", () => {
     // A Set's iterator steps over the entries deleted since the Set last
     // shrank: one iterator per reaped lease made reaping a group of N leases
