@@ -203,7 +203,7 @@ export class LeaseTable {
     if (this.#newest === group) this.#newest = undefined;
   }
 
-  /** Entries of the expiry order (for tests: one per {@link ExpiryGroup}). */
+  /** @internal For tests: entries of the expiry order (one per {@link ExpiryGroup}). */
   get expiryEntries(): number {
     return this.#byExpiry.size;
   }
