@@ -12,34 +12,29 @@
  * only on a full match (random reads into megabytes of ids are what cost,
  * not the arithmetic).
  *
- * Removals are buffered too, as (handle, hash) pairs hashed from the row
- * while it still holds the id, and made before the next lookup or add, shard
- * by shard: a flow of 10,000 jobs removed in one turn probes no shard of a
- * million-job index 10,000 times at random there. Buffered adds are indexed
- * before a removal is buffered, so a buffered removal always names an
- * indexed entry (by its handle, which a new job may have taken since: the
- * removal is made first when buffers are emptied). The cost moves to that
- * next lookup, which may be a read (`getJob`): at most a full buffer of
- * removals and one of adds, made shard by shard.
+ * New ids and removals are buffered ({@link IdBuffer}: small hash tables of
+ * (handle, hash) pairs) and made shard by shard, one or two entries per add
+ * or removal: a flow of 10,000 jobs added or removed in one turn probes no
+ * shard of a million-job index 10,000 times at random there, and no turn
+ * makes more buffered entries than twice its own adds and removals. A lookup
+ * never makes buffered work: it probes the shard, where an entry whose
+ * removal waits is passed over, then the buffered adds. An add or removal
+ * that fills a buffer hands it over to be made (the pair handed over before
+ * is made by then, see {@link #rate}); removals are made before the adds
+ * buffered with them, so an entry is never in a shard twice, and removing an
+ * add not yet made takes it back from its buffer.
  *
  * Keys are the 16-byte binary ids of the id column. (Caller-chosen ids of
  * another form would hash their own bytes the same way and compare against
  * wherever the table keeps them.)
  */
+import { BUFFER_MAX, GONE, IdBuffer, rowHasId } from "./id-buffers.js";
 import { ID_BYTES, type JobTable, slot } from "./table.js";
 
 const SHARD_BITS = 8;
-/**
- * New ids buffered before they are indexed in one pass, shard by shard.
- * Above a flow's most jobs (10,000, `MAX_FLOW_JOBS`): the commit of a
- * flow whose parents are all new looks up no id, and leaves the indexing of
- * its ids to the next lookup's turn (a flush of up to this many, 2–3 ms on
- * a quiet machine). Removals are buffered up to as many: with both buffers
- * full, the lookup that makes them (a `getJob` too) took 5–55 ms at a load
- * of 6–10 on 2 cores, where the removing turn used to pay for its own.
- */
-const PENDING_MAX = 16_384;
 const SHARDS = 1 << SHARD_BITS;
+/** What the buffer pair handed over is at: idle (made), its removals, or its adds. */
+const Phase = { Idle: 0, Removals: 1, Adds: 2 } as const;
 const INITIAL_SHARD_SLOTS = 16;
 
 /** 32-bit hash of the 16 id bytes at `bytes[offset..]`. */
@@ -64,108 +59,163 @@ export class IdIndex {
   /** Per shard, two words per slot: the id's hash, then handle + 1 (0 in a free slot). */
   readonly #shards: Uint32Array[] = [];
   readonly #counts = new Int32Array(SHARDS);
-  /** Rows added with {@link addNew} and not indexed yet: (handle, hash) pairs. */
-  readonly #pending = new Uint32Array(2 * PENDING_MAX);
-  #pendingCount = 0;
-  /** Rows removed and still indexed: (handle, hash) pairs, removed before the pending adds. */
-  #removals: Uint32Array | null = null;
-  #removalCount = 0;
+  /** Adds and removals buffered since the last hand-over (null until the first). */
+  #adds: IdBuffer | null = null;
+  #removals: IdBuffer | null = null;
+  /** The pair handed over, being made: removals, then adds, in slot order from {@link #cursor}. */
+  #makingAdds: IdBuffer | null = null;
+  #makingRemovals: IdBuffer | null = null;
+  #phase: number = Phase.Idle;
+  /** Next slot to make of the buffer being made; the slots before it are made. */
+  #cursor = 0;
+  /**
+   * Entries made per add or removal while a pair is being made: 1, or 2 when
+   * it holds more than `BUFFER_MAX`. A buffer fills only after `BUFFER_MAX`
+   * adds or removals, so the pair before it is made by then, and no turn
+   * makes more than twice as many entries as it adds and removes.
+   */
+  #rate = 1;
 
   constructor(table: JobTable) {
     this.#table = table;
     for (let i = 0; i < SHARDS; i++) this.#shards.push(new Uint32Array(2 * INITIAL_SHARD_SLOTS));
   }
 
-  /** The handle of the job whose binary id is `key[offset..offset+16)`, or -1. */
+  /** The handle of the job whose binary id is `key[offset..offset+16)`, or -1. Makes no buffered work. */
   find(key: Uint8Array, offset = 0): number {
-    if (this.#pendingCount > 0 || this.#removalCount > 0) this.#flush();
-    const hash = hashId(key, offset);
+    return this.#find(hashId(key, offset), key, offset);
+  }
+
+  #find(hash: number, key: Uint8Array, offset: number): number {
     const shard = this.#shards[hash >>> (32 - SHARD_BITS)]!;
     const mask = (shard.length >>> 1) - 1;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const entry = shard[2 * i + 1]!;
-      if (entry === 0) return -1;
-      if (shard[2 * i] === hash && this.#idEquals(entry - 1, key, offset)) return entry - 1;
+      if (entry === 0) break;
+      if (
+        shard[2 * i] === hash &&
+        rowHasId(this.#table, entry - 1, key, offset) &&
+        !this.#removalWaits(entry - 1, hash)
+      )
+        return entry - 1;
     }
+    const found = this.#adds?.find(this.#table, hash, key, offset, 0) ?? -1;
+    if (found !== -1 || this.#phase === Phase.Idle) return found;
+    const from = this.#phase === Phase.Adds ? this.#cursor : 0;
+    return this.#makingAdds!.find(this.#table, hash, key, offset, from);
+  }
+
+  /** Whether the removal of the shard's entry (`h`, `hash`) is buffered and not made yet. */
+  #removalWaits(h: number, hash: number): boolean {
+    const removals = this.#removals;
+    if (removals !== null && removals.live > 0 && removals.slotOf(h, hash, 0) !== -1) return true;
+    return (
+      this.#phase === Phase.Removals && this.#makingRemovals!.slotOf(h, hash, this.#cursor) !== -1
+    );
   }
 
   /** Indexes job `h` by the id in its row. False (nothing changed) when that id is indexed already. */
   add(h: number): boolean {
-    if (this.#pendingCount > 0 || this.#removalCount > 0) this.#flush();
-    return this.addHashed(h, hashId(this.#table.read(h).id, slot(h) * ID_BYTES));
+    const page = this.#table.read(h);
+    const at = slot(h) * ID_BYTES;
+    const hash = hashId(page.id, at);
+    if (this.#find(hash, page.id, at) !== -1) return false;
+    this.#buffer(h, hash);
+    return true;
   }
 
   /**
    * Indexes job `h`, whose id the caller knows is indexed nowhere yet (it is
-   * newer than every id so far). Buffered: a run of new ids (a replay, a
-   * batch) is indexed in one pass, shard by shard, before the next lookup.
+   * newer than every id so far): no lookup. Buffered like every add.
    */
   addNew(h: number): void {
-    const at = 2 * this.#pendingCount++;
-    this.#pending[at] = h;
-    this.#pending[at + 1] = hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
-    if (this.#pendingCount === PENDING_MAX) this.#flush();
+    this.#buffer(h, hashId(this.#table.read(h).id, slot(h) * ID_BYTES));
   }
 
-  /** Indexes the buffered new ids, grouped by shard so each shard is filled while in the cache. */
-  #flush(): void {
-    if (this.#removalCount > 0) this.#flushRemovals();
-    const count = this.#pendingCount;
-    const pending = this.#pending;
-    this.#pendingCount = 0;
-    if (count < 64) {
-      for (let k = 0; k < 2 * count; k += 2) this.#addNewHashed(pending[k]!, pending[k + 1]!);
-      return;
-    }
-    const starts = new Uint32Array(SHARDS + 1);
-    for (let k = 1; k < 2 * count; k += 2) starts[(pending[k]! >>> (32 - SHARD_BITS)) + 1]!++;
-    for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
-    const order = new Uint32Array(count);
-    for (let k = 0; k < count; k++) order[starts[pending[2 * k + 1]! >>> (32 - SHARD_BITS)]!++] = k;
-    for (let k = 0; k < count; k++) {
-      const e = 2 * order[k]!;
-      this.#addNewHashed(pending[e]!, pending[e + 1]!);
-    }
-  }
-
-  #addNewHashed(h: number, hash: number): void {
-    if (!this.addHashed(h, hash))
-      throw new Error(`id of row ${h} was added as new but is indexed already`);
+  #buffer(h: number, hash: number): void {
+    this.#adds ??= new IdBuffer();
+    this.#adds.insert(h, hash);
+    this.#step(this.#adds.full);
   }
 
   /**
    * Removes job `h` (by the id in its row, which must not have changed
    * since {@link add}), once per indexed job: the size counts buffered
-   * removals as made, so removing one twice would under-count it. Buffered:
-   * made before the next lookup or add.
+   * removals as made, so removing one twice would under-count it. An add
+   * still buffered is taken back; else the removal is buffered.
    */
   remove(h: number): void {
-    if (this.#pendingCount > 0) this.#flush();
-    this.#removals ??= new Uint32Array(2 * PENDING_MAX);
-    const at = 2 * this.#removalCount++;
-    this.#removals[at] = h;
-    this.#removals[at + 1] = hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
-    if (this.#removalCount === PENDING_MAX) this.#flushRemovals();
+    const hash = hashId(this.#table.read(h).id, slot(h) * ID_BYTES);
+    if (this.#takeBackAdd(h, hash)) this.#step(false);
+    else {
+      this.#removals ??= new IdBuffer();
+      this.#removals.insert(h, hash);
+      this.#step(this.#removals.full);
+    }
   }
 
-  /** Makes the buffered removals, grouped by shard as {@link #flush} groups adds. */
-  #flushRemovals(): void {
-    const count = this.#removalCount;
-    const removals = this.#removals!;
-    this.#removalCount = 0;
-    if (count < 64) {
-      for (let k = 0; k < 2 * count; k += 2) this.#removeHashed(removals[k]!, removals[k + 1]!);
-      return;
-    }
-    const starts = new Uint32Array(SHARDS + 1);
-    for (let k = 1; k < 2 * count; k += 2) starts[(removals[k]! >>> (32 - SHARD_BITS)) + 1]!++;
-    for (let s = 0; s < SHARDS; s++) starts[s + 1]! += starts[s]!;
-    const order = new Uint32Array(count);
-    for (let k = 0; k < count; k++)
-      order[starts[removals[2 * k + 1]! >>> (32 - SHARD_BITS)]!++] = k;
-    for (let k = 0; k < count; k++) {
-      const e = 2 * order[k]!;
-      this.#removeHashed(removals[e]!, removals[e + 1]!);
+  /** Takes back the buffered add (`h`, `hash`) not made yet; false when there is none. */
+  #takeBackAdd(h: number, hash: number): boolean {
+    if (this.#adds !== null && this.#adds.live > 0 && this.#adds.takeBack(h, hash, 0)) return true;
+    if (this.#phase === Phase.Idle) return false;
+    const from = this.#phase === Phase.Adds ? this.#cursor : 0;
+    return this.#makingAdds!.takeBack(h, hash, from);
+  }
+
+  /** After an add or removal: makes one or two buffered entries; hands a full buffer over to be made. */
+  #step(full: boolean): void {
+    if (this.#phase !== Phase.Idle) this.#make(this.#rate);
+    if (full) this.#handOver();
+  }
+
+  /** Hands the buffers over to be made, after making the pair before them (done by now, see {@link #rate}). */
+  #handOver(): void {
+    this.#make(Infinity);
+    const adds = this.#makingAdds;
+    const removals = this.#makingRemovals;
+    adds?.clear();
+    removals?.clear();
+    this.#makingAdds = this.#adds ?? new IdBuffer();
+    this.#makingRemovals = this.#removals ?? new IdBuffer();
+    this.#adds = adds;
+    this.#removals = removals;
+    this.#phase = Phase.Removals;
+    this.#cursor = 0;
+    this.#rate = this.#makingAdds.live + this.#makingRemovals.live > BUFFER_MAX ? 2 : 1;
+  }
+
+  /** Makes all buffered adds and removals now (tests; a caller that wants the shards current). */
+  settle(): void {
+    if ((this.#adds?.used ?? 0) + (this.#removals?.used ?? 0) > 0) this.#handOver();
+    this.#make(Infinity);
+  }
+
+  /** Adds and removals buffered and not made yet. @internal */
+  get buffered(): number {
+    let n = (this.#adds?.live ?? 0) + (this.#removals?.live ?? 0);
+    if (this.#phase !== Phase.Idle) n += this.#makingAdds!.live + this.#makingRemovals!.live;
+    return n;
+  }
+
+  /** Makes up to `entries` entries of the pair being made: its removals, then its adds, in slot order. */
+  #make(entries: number): void {
+    while (this.#phase !== Phase.Idle) {
+      const removing = this.#phase === Phase.Removals;
+      const buffer = removing ? this.#makingRemovals! : this.#makingAdds!;
+      const w = buffer.words;
+      for (; entries > 0 && buffer.live > 0; entries--) {
+        let i = this.#cursor;
+        while (w[2 * i + 1] === 0 || w[2 * i + 1] === GONE) i++;
+        this.#cursor = i + 1;
+        const entry = w[2 * i + 1]!;
+        buffer.live--;
+        if (removing) this.#removeHashed(entry - 1, w[2 * i]!);
+        else if (!this.addHashed(entry - 1, w[2 * i]!))
+          throw new Error(`id of row ${entry - 1} was added as new but is indexed already`);
+      }
+      if (buffer.live > 0) return;
+      this.#phase = removing ? Phase.Adds : Phase.Idle;
+      this.#cursor = 0;
     }
   }
 
@@ -232,7 +282,7 @@ export class IdIndex {
         this.#counts[s]!++;
         return true;
       }
-      if (shard[2 * i] === hash && this.#idEquals(entry - 1, page.id, at)) return false;
+      if (shard[2 * i] === hash && rowHasId(this.#table, entry - 1, page.id, at)) return false;
     }
   }
 
@@ -258,16 +308,10 @@ export class IdIndex {
 
   /** Number of indexed jobs. */
   get size(): number {
-    let total = this.#pendingCount - this.#removalCount;
+    let total = (this.#adds?.live ?? 0) - (this.#removals?.live ?? 0);
+    if (this.#phase !== Phase.Idle) total += this.#makingAdds!.live - this.#makingRemovals!.live;
     for (let s = 0; s < SHARDS; s++) total += this.#counts[s]!;
     return total;
-  }
-
-  #idEquals(h: number, key: Uint8Array, offset: number): boolean {
-    const id = this.#table.read(h).id;
-    const at = slot(h) * ID_BYTES;
-    for (let i = 0; i < ID_BYTES; i++) if (id[at + i] !== key[offset + i]) return false;
-    return true;
   }
 
   #grow(s: number): void {

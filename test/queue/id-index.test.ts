@@ -1,20 +1,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { IdIndex } from "../../src/queue/id-index.js";
+import { hashId, IdIndex } from "../../src/queue/id-index.js";
 import { ID_BYTES, JobTable, slot } from "../../src/queue/table.js";
 
-/** Writes id number `n` (its last four bytes) into row `h`. */
+/** Writes id number `n` into `bytes[at..]`: its low 20 bits in the last four bytes, the rest in the four before. */
+function putId(bytes: Uint8Array, at: number, n: number): void {
+  bytes.fill(0, at, at + ID_BYTES);
+  const high = Math.floor(n / 2 ** 20);
+  const low = n % 2 ** 20;
+  for (let i = 0; i < 4; i++) {
+    bytes[at + 11 - i] = (high >>> (8 * i)) & 0xff;
+    bytes[at + 15 - i] = (low >>> (8 * i)) & 0xff;
+  }
+}
+
+/** Writes id number `n` into row `h`. */
 function writeId(table: JobTable, h: number, n: number): void {
   const page = table.write(h);
   page.status[slot(h)] = 0;
-  const at = slot(h) * ID_BYTES;
-  page.id.fill(0, at, at + ID_BYTES);
-  new DataView(page.id.buffer, page.id.byteOffset).setUint32(at + 12, n);
+  putId(page.id, slot(h) * ID_BYTES, n);
 }
 
 function keyOf(n: number): Uint8Array {
   const key = new Uint8Array(ID_BYTES);
-  new DataView(key.buffer).setUint32(12, n);
+  putId(key, 0, n);
   return key;
 }
 
@@ -99,5 +108,148 @@ describe("id index: buffered removals", () => {
     assert.equal(ids.find(keyOf(1)), -1);
     assert.equal(ids.find(keyOf(2)), again);
     assert.equal(ids.size, 1);
+  });
+});
+
+/** Counts the table's row reads (each costs a cache miss at a million jobs). */
+function countReads(table: JobTable): { reads: number } {
+  const counter = { reads: 0 };
+  const read = table.read.bind(table);
+  table.read = (h: number) => {
+    counter.reads++;
+    return read(h);
+  };
+  return counter;
+}
+
+describe("id index: buffers made a few slots per add or removal, never by a lookup", () => {
+  it("a lookup with both buffers holding 10,000 entries reads a few rows, not the buffers", () => {
+    const { table, ids, rowOf, addNew, next } = indexed();
+    for (let k = 0; k < 40_000; k++) addNew();
+    assert.equal(ids.find(keyOf(1)), rowOf.get(1));
+    // Removals first, then new ids: both wait at the lookups below.
+    for (let n = 2; n <= 20_000; n += 2) {
+      const h = rowOf.get(n)!;
+      ids.remove(h);
+      table.release(h);
+      rowOf.delete(n);
+    }
+    for (let k = 0; k < 10_000; k++) addNew();
+    const counter = countReads(table);
+    let most = 0;
+    for (let n = 1; n < next() + 100; n += 7) {
+      const before = counter.reads;
+      assert.equal(ids.find(keyOf(n)), rowOf.get(n) ?? -1, `id ${n}`);
+      most = Math.max(most, counter.reads - before);
+    }
+    // One row per hash that matches (a removed id's row still holds its bytes): 1–2, never 10,000.
+    assert.ok(most <= 3, `${most} rows read by one lookup`);
+    assert.equal(ids.size, rowOf.size);
+  });
+
+  it("no add or removal makes more than a few buffered entries, through several hand-overs", () => {
+    const { table, ids, rowOf, addNew, next } = indexed();
+    const counter = countReads(table);
+    let most = 0;
+    let removed = 0;
+    for (let k = 0; k < 120_000; k++) {
+      const before = counter.reads;
+      // Runs of 6,000 new ids, then of 3,000 removals.
+      if (Math.floor(k / 3_000) % 3 === 2) {
+        const n = 1 + ((k * 7_919) % (next() - 1));
+        const h = rowOf.get(n);
+        if (h === undefined) continue;
+        ids.remove(h);
+        table.release(h);
+        rowOf.delete(n);
+        removed++;
+      } else addNew();
+      // The test's own reads (writing the id) and the hash are 1–2; each entry made reads its row.
+      most = Math.max(most, counter.reads - before);
+    }
+    assert.ok(removed > 25_000, `${removed} removals`);
+    assert.ok(most <= 12, `${most} rows read by one add or removal`);
+    assert.equal(ids.size, rowOf.size);
+    for (let n = 1; n < next(); n += 3) assert.equal(ids.find(keyOf(n)), rowOf.get(n) ?? -1);
+  });
+});
+
+/** Pairs of distinct ids (numbers as {@link keyOf} writes them) whose 32-bit hashes are equal. */
+function collidingPairs(): [number, number][] {
+  const seen = new Map<number, number>();
+  const pairs: [number, number][] = [];
+  // Ids that differ in one word never share a hash (each step of it is invertible): two words vary.
+  for (let k = 1; k < 400_000; k++) {
+    const n = (k % 632) * 2 ** 20 + Math.floor(k / 632);
+    const hash = hashId(keyOf(n), 0);
+    const other = seen.get(hash);
+    if (other === undefined) seen.set(hash, n);
+    else pairs.push([other, n]);
+  }
+  return pairs;
+}
+
+describe("id index against a Map, with buffers at every stage", { timeout: 60_000 }, () => {
+  it("answers as the Map does through adds, new ids, removals, reused rows and equal hashes", () => {
+    const pairs = collidingPairs();
+    assert.ok(pairs.length >= 4, `${pairs.length} pairs of ids with equal hashes`);
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    const model = new Map<number, number>();
+    // Ids 1..3,000 (so ids come back), the colliding pairs, and new ids above the rest.
+    const pool: number[] = [];
+    for (let n = 1; n <= 3_000; n++) pool.push(n);
+    for (const [a, b] of pairs) pool.push(a, b);
+    const partner = new Map<number, number>();
+    for (const [a, b] of pairs) partner.set(a, b).set(b, a);
+    let fresh = 1_000_000;
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const put = (n: number, asNew: boolean) => {
+      const h = table.allocate();
+      writeId(table, h, n);
+      if (asNew) ids.addNew(h);
+      else if (!ids.add(h)) {
+        assert.ok(model.has(n), `id ${n} refused`);
+        table.release(h);
+        return;
+      }
+      assert.ok(!model.has(n), `id ${n} added twice`);
+      model.set(n, h);
+    };
+    const drop = (n: number) => {
+      const h = model.get(n)!;
+      ids.remove(h);
+      table.release(h);
+      model.delete(n);
+    };
+    for (let k = 0; k < 150_000; k++) {
+      const choice = random(100);
+      const n = pool[random(pool.length)]!;
+      if (choice < 30) put(n, false);
+      else if (choice < 45 && !model.has(n)) put(n, true);
+      else if (choice < 55) put(fresh++, true);
+      else if (choice < 85 && model.has(n)) {
+        drop(n);
+        // The row just freed is the next taken: the id again, or one with the same hash.
+        const again = random(3);
+        if (again === 1) put(n, random(2) === 0);
+        else if (again === 2 && partner.has(n)) put(partner.get(n)!, false);
+      } else if (choice === 99 && random(50) === 0) ids.settle();
+      else assert.equal(ids.find(keyOf(n)), model.get(n) ?? -1, `id ${n} at step ${k}`);
+      if (k % 10_000 === 0) {
+        assert.equal(ids.size, model.size);
+        for (const m of pool) assert.equal(ids.find(keyOf(m)), model.get(m) ?? -1, `id ${m}`);
+      }
+    }
+    assert.equal(ids.size, model.size);
+    for (const [m, h] of model) assert.equal(ids.find(keyOf(m)), h, `id ${m}`);
+    ids.settle();
+    assert.equal(ids.buffered, 0);
+    assert.equal(ids.size, model.size);
+    for (const m of pool) assert.equal(ids.find(keyOf(m)), model.get(m) ?? -1, `id ${m}`);
   });
 });

@@ -305,7 +305,7 @@ describe("id index", { timeout: 60_000 }, () => {
     const again = table.allocate();
     write(again, 1);
     ids.addNew(again);
-    assert.throws(() => ids.find(key), /added as new but is indexed already/);
+    assert.throws(() => ids.settle(), /added as new but is indexed already/);
   });
 
   it("the bulk loader indexes restored rows in bounded steps and reports a repeated id", () => {
