@@ -7,6 +7,7 @@
  * the shards in order, so a buffer is made shard by shard, one or two
  * entries per later add or removal.
  */
+import { readIdBytes } from "./ids.js";
 import { ID_BYTES, type JobTable, slot } from "./table.js";
 
 /** Entries a buffer takes before it is made. */
@@ -24,6 +25,12 @@ export function rowHasId(table: JobTable, h: number, key: Uint8Array, offset: nu
   const at = slot(h) * ID_BYTES;
   for (let i = 0; i < ID_BYTES; i++) if (id[at + i] !== key[offset + i]) return false;
   return true;
+}
+
+/** The error for row `h`, added as new while its id was indexed already (a broken caller). */
+export function duplicateNewId(table: JobTable, h: number): Error {
+  const id = readIdBytes(table.read(h).id, slot(h) * ID_BYTES);
+  return new Error(`job ${id} (row ${h}) was added as new but is indexed already`);
 }
 
 export class IdBuffer {
@@ -74,13 +81,26 @@ export class IdBuffer {
     }
   }
 
-  /** Takes back the live entry (`h`, `hash`) at slot `from` or later; false when there is none. */
-  takeBack(h: number, hash: number, from: number): boolean {
-    const i = this.slotOf(h, hash, from);
-    if (i < 0) return false;
-    this.words[2 * i + 1] = GONE;
-    this.live--;
-    return true;
+  /**
+   * Takes back the live entry (`h`, `hash`) at slot `from` or later; false
+   * when there is none. Throws {@link duplicateNewId} when another live entry
+   * there holds the same id (one added as new twice: the probe passes over
+   * it anyway, and only an equal 32-bit hash reads its row).
+   */
+  takeBack(table: JobTable, h: number, hash: number, from: number): boolean {
+    const w = this.words;
+    let taken = false;
+    for (let i = hash >>> (32 - SLOT_BITS); ; i = (i + 1) & MASK) {
+      const entry = w[2 * i + 1]!;
+      if (entry === 0) return taken;
+      if (i < from || entry === GONE || w[2 * i] !== hash) continue;
+      if (entry === h + 1 && !taken) {
+        w[2 * i + 1] = GONE;
+        this.live--;
+        taken = true;
+      } else if (rowHasId(table, entry - 1, table.read(h).id, slot(h) * ID_BYTES))
+        throw duplicateNewId(table, entry - 1);
+    }
   }
 
   clear(): void {

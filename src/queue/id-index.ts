@@ -28,7 +28,7 @@
  * another form would hash their own bytes the same way and compare against
  * wherever the table keeps them.)
  */
-import { BUFFER_MAX, GONE, IdBuffer, rowHasId } from "./id-buffers.js";
+import { BUFFER_MAX, duplicateNewId, GONE, IdBuffer, rowHasId } from "./id-buffers.js";
 import { ID_BYTES, type JobTable, slot } from "./table.js";
 
 const SHARD_BITS = 8;
@@ -126,7 +126,13 @@ export class IdIndex {
 
   /**
    * Indexes job `h`, whose id the caller knows is indexed nowhere yet (it is
-   * newer than every id so far): no lookup. Buffered like every add.
+   * newer than every id so far): no lookup. Buffered like every add. Should
+   * the id be indexed already (a broken caller), that is reported (an error
+   * naming the id) when this entry is indexed, at a later add or removal or
+   * {@link settle}, or earlier, by the removal of the other entry while this
+   * one waits; lookups until then find one of the two. A removal of this
+   * entry before it is indexed, which leaves the index as it was, can go
+   * unreported.
    */
   addNew(h: number): void {
     this.#buffer(h, hashId(this.#table.read(h).id, slot(h) * ID_BYTES));
@@ -156,10 +162,11 @@ export class IdIndex {
 
   /** Takes back the buffered add (`h`, `hash`) not made yet; false when there is none. */
   #takeBackAdd(h: number, hash: number): boolean {
-    if (this.#adds !== null && this.#adds.live > 0 && this.#adds.takeBack(h, hash, 0)) return true;
+    const adds = this.#adds;
+    if (adds !== null && adds.live > 0 && adds.takeBack(this.#table, h, hash, 0)) return true;
     if (this.#phase === Phase.Idle) return false;
     const from = this.#phase === Phase.Adds ? this.#cursor : 0;
-    return this.#makingAdds!.takeBack(h, hash, from);
+    return this.#makingAdds!.takeBack(this.#table, h, hash, from);
   }
 
   /** After an add or removal: makes one or two buffered entries; hands a full buffer over to be made. */
@@ -211,7 +218,7 @@ export class IdIndex {
         buffer.live--;
         if (removing) this.#removeHashed(entry - 1, w[2 * i]!);
         else if (!this.addHashed(entry - 1, w[2 * i]!))
-          throw new Error(`id of row ${entry - 1} was added as new but is indexed already`);
+          throw duplicateNewId(this.#table, entry - 1);
       }
       if (buffer.live > 0) return;
       this.#phase = removing ? Phase.Adds : Phase.Idle;

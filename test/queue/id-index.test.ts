@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { hashId, IdIndex } from "../../src/queue/id-index.js";
+import { readIdBytes } from "../../src/queue/ids.js";
 import { ID_BYTES, JobTable, slot } from "../../src/queue/table.js";
 
 /** Writes id number `n` into `bytes[at..]`: its low 20 bits in the last four bytes, the rest in the four before. */
@@ -108,6 +109,27 @@ describe("id index: buffered removals", () => {
     assert.equal(ids.find(keyOf(1)), -1);
     assert.equal(ids.find(keyOf(2)), again);
     assert.equal(ids.size, 1);
+  });
+});
+
+describe("id index: an id added as new that is indexed already (a broken caller)", () => {
+  it("is reported by its id when indexed, or when the first of the two is removed before", () => {
+    const named = new RegExp(
+      `job ${readIdBytes(keyOf(5), 0)} .*added as new but is indexed already`,
+    );
+    // Made: the first row's entry in the shard; waiting: the first row's add still buffered.
+    for (const first of ["made", "waiting"]) {
+      for (const then of ["settle", "remove the first"]) {
+        const { table, ids, rowOf, addNew } = indexed();
+        for (let k = 0; k < 20; k++) addNew();
+        if (first === "made") ids.settle();
+        const twin = table.allocate();
+        writeId(table, twin, 5);
+        ids.addNew(twin);
+        const act = then === "settle" ? () => ids.settle() : () => ids.remove(rowOf.get(5)!);
+        assert.throws(act, named, `${first}, then ${then}`);
+      }
+    }
   });
 });
 
