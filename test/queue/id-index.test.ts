@@ -149,11 +149,11 @@ describe("id index: buffers made a few slots per add or removal, never by a look
     const { table, ids, rowOf, addNew, next } = indexed();
     for (let k = 0; k < 40_000; k++) addNew();
     assert.equal(ids.find(keyOf(1)), rowOf.get(1));
-    // Removals first, then new ids: both wait at the lookups below.
+    // Removals first, then new ids: both wait at the lookups below, the removals handed over
+    // (the adds fill their buffer) and mostly not made. Their rows are kept, still holding the
+    // removed ids, which the waiting removals must hide.
     for (let n = 2; n <= 20_000; n += 2) {
-      const h = rowOf.get(n)!;
-      ids.remove(h);
-      table.release(h);
+      ids.remove(rowOf.get(n)!);
       rowOf.delete(n);
     }
     for (let k = 0; k < 10_000; k++) addNew();
@@ -196,82 +196,120 @@ describe("id index: buffers made a few slots per add or removal, never by a look
   });
 });
 
-/** Pairs of distinct ids (numbers as {@link keyOf} writes them) whose 32-bit hashes are equal. */
-function collidingPairs(): [number, number][] {
-  const seen = new Map<number, number>();
-  const pairs: [number, number][] = [];
-  // Ids that differ in one word never share a hash (each step of it is invertible): two words vary.
-  for (let k = 1; k < 400_000; k++) {
-    const n = (k % 632) * 2 ** 20 + Math.floor(k / 632);
-    const hash = hashId(keyOf(n), 0);
-    const other = seen.get(hash);
-    if (other === undefined) seen.set(hash, n);
-    else pairs.push([other, n]);
-  }
-  return pairs;
+/** Inverse of `x => x ^ (x >>> s)` on 32 bits. */
+function unshift(y: number, s: number): number {
+  let x = y;
+  for (let i = 0; i <= 32 / s; i++) x = (y ^ (x >>> s)) >>> 0;
+  return x;
 }
 
-describe("id index against a Map, with buffers at every stage", { timeout: 60_000 }, () => {
+/** Inverse of an odd 32-bit multiplier (Newton's iteration; an odd number is its own inverse to 3 bits). */
+function inverse(c: number): number {
+  let x = c;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(c, x));
+  return x >>> 0;
+}
+
+/**
+ * An id of the first 12 bytes of `head` whose hash is `target`: each step of
+ * {@link hashId} is invertible, so its last word is solved for.
+ */
+function idWithHash(target: number, head: Uint8Array): Uint8Array {
+  const key = new Uint8Array(ID_BYTES);
+  key.set(head.subarray(0, 12));
+  let h = 0x811c9dc5; // hashId's state after the first three words
+  for (let i = 0; i < 12; i += 4) {
+    const word = key[i]! | (key[i + 1]! << 8) | (key[i + 2]! << 16) | (key[i + 3]! << 24);
+    h = Math.imul(h ^ word, 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  // Undo the final mix, then the last word's step.
+  let x = unshift(target, 16);
+  x = unshift(Math.imul(x, inverse(0xc2b2ae35)) >>> 0, 13);
+  x = unshift(Math.imul(x, inverse(0x85ebca6b)) >>> 0, 16);
+  const word = (Math.imul(unshift(x, 15), inverse(0x9e3779b1)) ^ h) >>> 0;
+  for (let i = 0; i < 4; i++) key[12 + i] = (word >>> (8 * i)) & 0xff;
+  return key;
+}
+
+describe("id index against a Map, with buffers at every stage", () => {
   it("answers as the Map does through adds, new ids, removals, reused rows and equal hashes", () => {
-    const pairs = collidingPairs();
-    assert.ok(pairs.length >= 4, `${pairs.length} pairs of ids with equal hashes`);
-    const table = new JobTable();
-    const ids = new IdIndex(table);
-    const model = new Map<number, number>();
-    // Ids 1..3,000 (so ids come back), the colliding pairs, and new ids above the rest.
-    const pool: number[] = [];
-    for (let n = 1; n <= 3_000; n++) pool.push(n);
-    for (const [a, b] of pairs) pool.push(a, b);
-    const partner = new Map<number, number>();
-    for (const [a, b] of pairs) partner.set(a, b).set(b, a);
-    let fresh = 1_000_000;
     let seed = 11;
     const random = (n: number) => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       return seed % n;
     };
-    const put = (n: number, asNew: boolean) => {
+    // Ids 1..3,000 (so ids come back), and for every fifth one ids with the same hash (one,
+    // or two for every fiftieth), whose first bytes differ from every numbered id's.
+    const keys: Uint8Array[] = [];
+    for (let n = 1; n <= 3_000; n++) keys.push(keyOf(n));
+    const sameHash: number[][] = [];
+    for (let n = 1; n <= 3_000; n += 5) {
+      const group = [n - 1];
+      const hash = hashId(keys[n - 1]!, 0);
+      for (let k = n % 50 === 1 ? 2 : 1; k > 0; k--) {
+        const head = Uint8Array.from({ length: 12 }, () => 128 + random(128));
+        const key = idWithHash(hash, head);
+        assert.equal(hashId(key, 0), hash);
+        group.push(keys.length);
+        keys.push(key);
+      }
+      for (const i of group) sameHash[i] = group.filter((j) => j !== i);
+    }
+    const pool = keys.length;
+    const table = new JobTable();
+    const ids = new IdIndex(table);
+    /** Row of each id indexed, by its number in {@link keys}. */
+    const model = new Map<number, number>();
+    const put = (i: number, asNew: boolean) => {
       const h = table.allocate();
-      writeId(table, h, n);
+      const page = table.write(h);
+      page.status[slot(h)] = 0;
+      page.id.set(keys[i]!, slot(h) * ID_BYTES);
       if (asNew) ids.addNew(h);
       else if (!ids.add(h)) {
-        assert.ok(model.has(n), `id ${n} refused`);
+        assert.ok(model.has(i), `id ${i} refused`);
         table.release(h);
         return;
       }
-      assert.ok(!model.has(n), `id ${n} added twice`);
-      model.set(n, h);
+      assert.ok(!model.has(i), `id ${i} added twice`);
+      model.set(i, h);
     };
-    const drop = (n: number) => {
-      const h = model.get(n)!;
+    const drop = (i: number) => {
+      const h = model.get(i)!;
       ids.remove(h);
       table.release(h);
-      model.delete(n);
+      model.delete(i);
     };
+    const checkAll = () => {
+      assert.equal(ids.size, model.size);
+      for (let i = 0; i < keys.length; i++)
+        assert.equal(ids.find(keys[i]!), model.get(i) ?? -1, `id ${i}`);
+    };
+    // New ids (numbered above the rest) only ever added, so the shards grow.
+    let fresh = 1_000_000;
     for (let k = 0; k < 150_000; k++) {
       const choice = random(100);
-      const n = pool[random(pool.length)]!;
-      if (choice < 30) put(n, false);
-      else if (choice < 45 && !model.has(n)) put(n, true);
-      else if (choice < 55) put(fresh++, true);
-      else if (choice < 85 && model.has(n)) {
-        drop(n);
+      const i = random(pool);
+      if (choice < 30) put(i, false);
+      else if (choice < 45 && !model.has(i)) put(i, true);
+      else if (choice < 55) {
+        keys.push(keyOf(fresh++));
+        put(keys.length - 1, true);
+      } else if (choice < 85 && model.has(i)) {
+        drop(i);
         // The row just freed is the next taken: the id again, or one with the same hash.
         const again = random(3);
-        if (again === 1) put(n, random(2) === 0);
-        else if (again === 2 && partner.has(n)) put(partner.get(n)!, false);
+        const others = sameHash[i];
+        if (again === 1) put(i, random(2) === 0);
+        else if (again === 2 && others !== undefined) put(others[random(others.length)]!, false);
       } else if (choice === 99 && random(50) === 0) ids.settle();
-      else assert.equal(ids.find(keyOf(n)), model.get(n) ?? -1, `id ${n} at step ${k}`);
-      if (k % 10_000 === 0) {
-        assert.equal(ids.size, model.size);
-        for (const m of pool) assert.equal(ids.find(keyOf(m)), model.get(m) ?? -1, `id ${m}`);
-      }
+      else assert.equal(ids.find(keys[i]!), model.get(i) ?? -1, `id ${i} at step ${k}`);
+      if (k % 10_000 === 0) checkAll();
     }
-    assert.equal(ids.size, model.size);
-    for (const [m, h] of model) assert.equal(ids.find(keyOf(m)), h, `id ${m}`);
+    checkAll();
     ids.settle();
     assert.equal(ids.buffered, 0);
-    assert.equal(ids.size, model.size);
-    for (const m of pool) assert.equal(ids.find(keyOf(m)), model.get(m) ?? -1, `id ${m}`);
+    checkAll();
   });
 });
