@@ -41,8 +41,9 @@ import type { LogWriter } from "./writer.js";
  * `gcMinAgeMs` has passed since the last pass started: nothing younger than
  * `gcMinAgeMs` is deleted anyway, and with a small state checkpoints come every
  * few hundred batches, each pass listing the whole WAL kept (a minute of it).
+ * The queue's passes over orphaned payload objects are spaced by the same rule.
  */
-const GC_PASSES_PER_MIN_AGE = 4;
+export const GC_PASSES_PER_MIN_AGE = 4;
 
 export interface CheckpointerInit {
   storage: LogStorage;

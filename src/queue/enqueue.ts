@@ -171,6 +171,9 @@ async function offloadAndCommit(
   } catch (error) {
     core.payloads.delete(keysOf(refs));
     throw error;
+  } finally {
+    // Committed (the state references them) or deleted: no longer in flight.
+    core.payloads.release(keysOf(refs));
   }
   committed?.();
   return results;

@@ -103,14 +103,15 @@ export async function openCore(
       resolved.logger.warn(`first writer heartbeat failed: ${String(error)}`, { error });
     });
   }
-  // Objects orphaned by crashes (written but never referenced, or not deleted after their job).
-  core.payloads
-    .collectOrphans(core.state, core.now(), () => core.log.checkFence({ fresh: true }))
-    .catch((error: unknown) => {
-      resolved.logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
-        error,
-      });
-    });
+  // Objects orphaned by crashes (written but never referenced, or not deleted after their
+  // job), now and, when something leaves one behind, while the queue runs.
+  core.payloads.collectOrphansWhileRunning(
+    core.state,
+    core.timed,
+    () => core.now(),
+    () => core.log.checkFence({ fresh: true }),
+    sliceNow,
+  );
   // Commit the salvaged state now, so later opens start past the damaged objects.
   if (recovered.recovery !== undefined) await core.log.checkpoint();
   return { core, recovery: recovered.recovery };

@@ -7,10 +7,9 @@
  * writing them and reading them back for claims and reads (a bounded number
  * at a time per call), deleting them once the record that removed their job (or
  * replaced its payload) is durable or once the record that would have
- * referenced them certainly failed, and
- * collecting orphans (objects no job references, left by a crash between
- * the write and the record, or between the record and the delete) once they
- * are older than {@link ORPHAN_MIN_AGE_MS}.
+ * referenced them certainly failed, knowing which objects calls in flight
+ * wrote, and starting the collection of orphans (`orphan-passes.ts`), which
+ * it tells what may have left one behind.
  */
 import { decodeTime } from "ulid";
 import type { MonotonicClock } from "../clock.js";
@@ -21,9 +20,17 @@ import type { RetryPolicy } from "../log/options.js";
 import { isTransient, type RetryContext, Sleeper, withRetry } from "../log/retry.js";
 import { GiveUpWarnings, RetryWarnings } from "../log/retry-warnings.js";
 import type { Logger } from "../logger.js";
-import { isObjectExistsError, listAll, type ObjectStore } from "../store/types.js";
+import type { ObjectStore } from "../store/types.js";
+import { isObjectExistsError } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
+import type { MonotonicNow } from "../util/slices.js";
+import {
+  collectOrphans,
+  ORPHAN_MIN_AGE_MS,
+  OrphanPasses,
+  type OrphanSource,
+} from "./orphan-passes.js";
 import {
   decodePayloadObject,
   encodePayloadObject,
@@ -33,6 +40,13 @@ import {
   warnUnreadable,
 } from "./payload-object.js";
 import type { State } from "./state.js";
+
+export {
+  ORPHAN_MIN_AGE_MS,
+  ORPHAN_PASS_SPACING_MS,
+  ORPHAN_REFUSALS_IN_A_ROW,
+} from "./orphan-passes.js";
+
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
 
@@ -54,24 +68,6 @@ export const QUEUE_OWNED_DIRS: readonly OwnedDir[] = Object.freeze([
 
 /** Default of `OpenOptions.payloadOffloadBytes`. */
 export const DEFAULT_PAYLOAD_OFFLOAD_BYTES = 262_144;
-
-/**
- * An unreferenced payload object younger than this is left alone: its
- * enqueue may still be about to commit. Far above any write's time limit.
- */
-export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
-
-/**
- * How many orphan deletes in a row, with no success between them, the store
- * may refuse for good (a permanent error, such as `AccessDenied` when the
- * credentials may not delete) before the collection ends; the rest wait for
- * the next open. One refused object is skipped and the others are still
- * tried, but a store that refuses every delete would otherwise cost one
- * request (and one line) per orphan at every open, and such a store turns
- * every removed job's object into an orphan, so their number only grows.
- * A few in a row tell that apart from objects refused one by one.
- */
-export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 
 /**
  * How many payload object writes or reads one call (an `enqueueMany`, a
@@ -119,6 +115,14 @@ export class PayloadObjects {
    * (a wall clock set back names a new object as an old one).
    */
   #writtenDuringCollection: Set<string> | null = null;
+  /**
+   * Objects written (or being written) for calls that have not committed or
+   * dropped them yet ({@link release}): never orphans, however long the
+   * call takes (a transaction waits for a writable log after its writes).
+   */
+  readonly #inFlight = new Set<string>();
+  /** When orphans are collected (see {@link collectOrphansWhileRunning}). */
+  #passes: OrphanPasses | null = null;
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
@@ -142,6 +146,7 @@ export class PayloadObjects {
   /** The queue closed or failed: requests retrying stop with `reason` (an unfinished delete leaves an orphan). */
   stop(reason: Error): void {
     this.#stopped ??= reason;
+    this.#passes?.stop();
     this.#sleeper.wakeAll();
   }
 
@@ -167,10 +172,41 @@ export class PayloadObjects {
   write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
     const key = this.#dir + (this.#retry.random ?? systemRandom).ulid(now);
     this.#writtenDuringCollection?.add(key);
+    this.#inFlight.add(key);
     return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
 
+  /**
+   * The calls that wrote `keys` committed them (the state references them
+   * now) or dropped them: the orphan collector no longer leaves them alone
+   * for that.
+   */
+  release(keys: readonly string[]): void {
+    for (const key of keys) this.#inFlight.delete(key);
+  }
+
+  /** An object may be left that nothing references: a later pass collects it (see {@link OrphanPasses}). */
+  #orphanLeft(key: string): void {
+    if (this.#stopped !== null) return;
+    try {
+      this.#passes?.left(decodeTime(key.slice(this.#dir.length)) + ORPHAN_MIN_AGE_MS);
+    } catch {
+      // not a name of ours
+    }
+  }
+
   async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
+    try {
+      return await this.#writeObject(key, bytes);
+    } catch (error) {
+      // A put that failed may still have stored the object.
+      this.#inFlight.delete(key);
+      this.#orphanLeft(key);
+      throw error;
+    }
+  }
+
+  async #writeObject(key: string, bytes: Uint8Array): Promise<PayloadRef> {
     const body = encodePayloadObject(bytes);
     await withRetry(this.#retry, `writing payload object "${key}"`, async () => {
       try {
@@ -264,9 +300,13 @@ export class PayloadObjects {
   delete(keys: readonly string[]): void {
     for (const key of keys) {
       const what = `deleting payload object "${key}"`;
+      this.#inFlight.delete(key);
       this.#deleteOne(key).then(
         () => this.#deletesLeft.succeeded(what),
-        (error: unknown) => this.#deletesLeft.gaveUp(what, error),
+        (error: unknown) => {
+          this.#deletesLeft.gaveUp(what, error);
+          this.#orphanLeft(key);
+        },
       );
     }
   }
@@ -310,71 +350,62 @@ export class PayloadObjects {
   }
 
   /**
-   * Deletes payload objects that no job of `state` references and that are
-   * older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the time in
-   * their names), leaving those this process writes meanwhile. Resolves with
-   * how many it deleted. Each delete is retried as the others are; one
-   * given up on leaves its object for the next collection, with one warning
-   * per problem (see {@link GiveUpWarnings}), and ends the pass when it
-   * failed past its retry budget (the rest wait too) but not when it was
-   * refused for good, unless {@link ORPHAN_REFUSALS_IN_A_ROW} were refused
-   * in a row. Only a failed listing or fence check rejects.
-   *
-   * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:
-   * one manifest listing that starts after the call; a newer one fails the
-   * log, which stops this). It is asked after the listing, before anything
-   * is deleted, as the log's garbage collection
-   * proves it is still the writer before it deletes: a writer that took the
-   * store over meanwhile references objects this state does not know, some
-   * named with times its host's clock put earlier than this one's.
+   * Collects orphans: a pass now, and later ones in the background while
+   * the queue runs, each once something may have left an orphan since (see
+   * {@link OrphanPasses}); a pass that fails (its listing, its fence check)
+   * logs one line, none once the queue stopped. `now` reads wall time, and
+   * the passes are spaced on `clock` (the queue's timers' clock).
    */
-  async collectOrphans(
+  collectOrphansWhileRunning(
     state: State,
-    now: number,
+    clock: MonotonicClock,
+    now: () => number,
     checkFence: () => Promise<void>,
-  ): Promise<number> {
-    const written = new Set<string>();
-    this.#writtenDuringCollection = written;
-    try {
-      const objects = await listAll(this.#store, this.#dir);
-      if (objects.length === 0) return 0;
-      await checkFence();
-      const referenced = referencedKeys(state);
-      let deleted = 0;
-      let refusedInARow = 0;
-      for (const { key } of objects) {
-        // A removal not durable yet is not in `referenced`, but the log may still reference its
-        // object (checked at each delete: removals go on meanwhile). Once the queue stopped, a
-        // failed removal's record may be replayed: nothing more is deleted.
-        if (this.#stopped !== null) break;
-        if (referenced.has(key) || this.#removing.has(key) || written.has(key)) continue;
-        let writtenAt: number;
-        try {
-          writtenAt = decodeTime(key.slice(this.#dir.length));
-        } catch {
-          continue; // not one of ours
-        }
-        if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
+    sliceNow: MonotonicNow,
+  ): void {
+    if (this.#stopped !== null || this.#passes !== null) return;
+    const passes = new OrphanPasses(
+      clock,
+      now,
+      () => collectOrphans(this.#orphanSource(), state, now(), checkFence, sliceNow),
+      (error) =>
+        this.#logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
+          error,
+        }),
+    );
+    this.#passes = passes;
+    passes.start();
+  }
+
+  /** What a pass over orphans asks of these objects (see {@link collectOrphans}). */
+  #orphanSource(): OrphanSource {
+    return {
+      store: this.#store,
+      dir: this.#dir,
+      stopped: () => this.#stopped !== null,
+      beginPass: () => {
+        const spared = new Set(this.#inFlight);
+        this.#writtenDuringCollection = spared;
+        return {
+          spared: (key) => spared.has(key) || this.#removing.has(key),
+          end: () => {
+            if (this.#writtenDuringCollection === spared) this.#writtenDuringCollection = null;
+          },
+        };
+      },
+      deleteOrphan: async (key) => {
         const what = `deleting payload object "${key}"`;
         try {
           await this.#deleteOne(key);
         } catch (error) {
-          if (this.#stopped !== null) break;
+          if (this.#stopped !== null) return "stopped";
           this.#deletesLeft.gaveUp(what, error);
-          // Failing past the retry budget: the store is down for deletes, and each next one would
-          // take as long. Refused for good: that one object, and the others are tried still,
-          // unless the store refuses them all (see ORPHAN_REFUSALS_IN_A_ROW).
-          if (isTransient(error) || ++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
-          continue;
+          return isTransient(error) ? "failed" : "refused";
         }
         this.#deletesLeft.succeeded(what);
-        refusedInARow = 0;
-        deleted++;
-      }
-      return deleted;
-    } finally {
-      if (this.#writtenDuringCollection === written) this.#writtenDuringCollection = null;
-    }
+        return "deleted";
+      },
+    };
   }
 }
 

@@ -128,6 +128,21 @@ export async function commitOps(
   // the caller's synchronous step.
   const refs =
     wanted.length === 0 ? new Map<number, PayloadRef>() : await offload(core, ops, wanted);
+  try {
+    return await decideAndCommit(core, ops, refs, decided);
+  } finally {
+    // Committed (the state references them) or deleted: no longer in flight.
+    core.payloads.release([...refs.values()].map((ref) => ref.key));
+  }
+}
+
+/** {@link commitOps} once the objects of `refs` are written. */
+async function decideAndCommit(
+  core: QueueCore,
+  ops: readonly Op[],
+  refs: Map<number, PayloadRef>,
+  decided?: () => void,
+): Promise<TransactionResult> {
   let outcome: Decided;
   try {
     // Producers wait while the log is not writable (backpressure, a checkpoint falling behind);

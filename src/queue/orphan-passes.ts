@@ -1,0 +1,262 @@
+/**
+ * Collecting orphaned payload objects (objects no job references, left by a
+ * crash between the write and the record, or between the record and the
+ * delete; by a delete given up on; by a write that failed after it may have
+ * stored its object): a pass ({@link collectOrphans}), and when passes run
+ * ({@link OrphanPasses}): once at the open, and then, while the writer runs,
+ * only when something may have left an orphan since, no sooner than that
+ * object is old enough to collect, and no more often than every
+ * {@link ORPHAN_PASS_SPACING_MS}. A writer whose deletes and writes all
+ * succeed never lists its payload folder again after the open; one that
+ * runs for months still collects what it left behind. Passes never overlap,
+ * and none starts once the queue stopped.
+ */
+import { decodeTime } from "ulid";
+import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
+import { GC_PASSES_PER_MIN_AGE } from "../log/checkpointer.js";
+import type { ObjectStore } from "../store/types.js";
+import { type MonotonicNow, nextSlice, SliceBudget } from "../util/slices.js";
+import type { State } from "./state.js";
+import { PAGE_SLOTS } from "./table.js";
+
+/**
+ * An unreferenced payload object younger than this is left alone: its
+ * enqueue may still be about to commit, or it is another writer's (one that
+ * took the store over, or a zombie). Far above any write's time limit.
+ */
+export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * Background passes start at least this long apart, and this long after
+ * what left an orphan behind (a store that just failed a delete past its
+ * retry budget is given time to recover). Spaced as the log's garbage
+ * collection is (`GC_PASSES_PER_MIN_AGE`): a quarter of the minimum age.
+ */
+export const ORPHAN_PASS_SPACING_MS = ORPHAN_MIN_AGE_MS / GC_PASSES_PER_MIN_AGE;
+
+/**
+ * How many orphan deletes in a row, with no success between them, the store
+ * may refuse for good (a permanent error, such as `AccessDenied` when the
+ * credentials may not delete) before the collection ends; the rest wait for
+ * the next collection. One refused object is skipped and the others are still
+ * tried, but a store that refuses every delete would otherwise cost one
+ * request (and one line) per orphan at every collection, and such a store turns
+ * every removed job's object into an orphan, so their number only grows.
+ * A few in a row tell that apart from objects refused one by one.
+ */
+export const ORPHAN_REFUSALS_IN_A_ROW = 5;
+
+/** How a pass ended: `"cut short"` when a delete failed past its retry budget (the rest are left). */
+export type PassEnd = "done" | "cut short";
+
+export class OrphanPasses {
+  /** Monotonic time, for the spacing and the timers. */
+  readonly #clock: MonotonicClock;
+  /** Wall time, which object names carry. */
+  readonly #now: () => number;
+  /** Runs one pass; rejects only with what {@link #failed} logs. */
+  readonly #run: () => Promise<PassEnd>;
+  readonly #failed: (error: unknown) => void;
+  #timer: TimerHandle | null = null;
+  #running = false;
+  #stopped = false;
+  /** Monotonic time the newest pass started, or null before the first. */
+  #lastStart: number | null = null;
+  /** Monotonic time of the first reason not yet covered by a pass, or null when there is none. */
+  #reasonAt: number | null = null;
+  /** Wall times from which the orphans known of are old enough: the earliest and the latest. */
+  #oldEnoughFrom = Number.POSITIVE_INFINITY;
+  #oldEnoughBy = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    clock: MonotonicClock,
+    now: () => number,
+    run: () => Promise<PassEnd>,
+    failed: (error: unknown) => void,
+  ) {
+    this.#clock = clock;
+    this.#now = now;
+    this.#run = run;
+    this.#failed = failed;
+  }
+
+  /** Runs the open's pass now. */
+  start(): void {
+    void this.#pass();
+  }
+
+  /** An object may have been left unreferenced; it is old enough to collect from wall time `oldEnoughAt`. */
+  left(oldEnoughAt: number): void {
+    if (this.#stopped) return;
+    this.#oldEnoughFrom = Math.min(this.#oldEnoughFrom, oldEnoughAt);
+    this.#oldEnoughBy = Math.max(this.#oldEnoughBy, oldEnoughAt);
+    this.#reasonAt ??= this.#clock.monotonicNow();
+    this.#arm();
+  }
+
+  /** The queue stopped: no pass starts any more (a running one sees the stop itself). */
+  stop(): void {
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
+
+  #arm(): void {
+    if (this.#stopped || this.#running || this.#timer !== null || this.#reasonAt === null) return;
+    const spacedFrom = Math.max(this.#reasonAt, this.#lastStart ?? this.#reasonAt);
+    const delay = Math.max(
+      spacedFrom + ORPHAN_PASS_SPACING_MS - this.#clock.monotonicNow(),
+      this.#oldEnoughFrom - this.#now(),
+      0,
+    );
+    this.#timer = startTimer(this.#clock, delay, () => {
+      this.#timer = null;
+      void this.#pass();
+    });
+  }
+
+  async #pass(): Promise<void> {
+    if (this.#stopped) return;
+    this.#running = true;
+    const now = this.#now();
+    this.#lastStart = this.#clock.monotonicNow();
+    // What this pass covers: every orphan known of that is old enough by now. Those that are
+    // not yet stay a reason, old enough by the latest such time at the latest.
+    if (this.#oldEnoughBy <= now) {
+      this.#reasonAt = null;
+      this.#oldEnoughFrom = Number.POSITIVE_INFINITY;
+      this.#oldEnoughBy = Number.NEGATIVE_INFINITY;
+    } else {
+      this.#reasonAt = this.#lastStart;
+      this.#oldEnoughFrom = this.#oldEnoughBy;
+    }
+    try {
+      // Failed past the retry budget: the rest of the orphans are tried again at a later pass.
+      if ((await this.#run()) === "cut short") this.left(now);
+    } catch (error) {
+      if (!this.#stopped) this.#failed(error);
+    } finally {
+      this.#running = false;
+    }
+    this.#arm();
+  }
+}
+
+/**
+ * Every payload object key the jobs of `state` reference, gathered in
+ * slices: `yieldNow` is asked every few hundred jobs and, when it resolves,
+ * gives the event loop a turn. Rows never move and a job's reference never
+ * changes (a new payload is a new object): a job removed before its row is
+ * read has its object among the removals (see `PayloadObjects`), and one
+ * added meanwhile references an object written meanwhile.
+ */
+export async function referencedKeysInSlices(
+  state: State,
+  yieldNow: () => Promise<void> | null,
+): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let seen = 0;
+  for (let h = 0; h < state.table.capacity; h += PAGE_SLOTS) {
+    const extras = state.table.read(h).extras;
+    if (extras === null) continue;
+    for (const extra of [...extras.values()]) {
+      if (extra.payloadRef !== undefined) keys.add(extra.payloadRef.key);
+      if (++seen % 256 === 0) await yieldNow();
+    }
+  }
+  return keys;
+}
+
+/** What a pass asks of the payload objects (`PayloadObjects`). */
+export interface OrphanSource {
+  readonly store: ObjectStore;
+  /** The folder of payload objects (`{path}/payload/`). */
+  readonly dir: string;
+  /** Whether the queue stopped (closed, failed or fenced). */
+  stopped(): boolean;
+  /**
+   * The pass begins: `spared` tells the objects left alone whatever their
+   * age (written for calls in flight or since the pass began, removals not
+   * durable yet); `end` when it is over.
+   */
+  beginPass(): { spared(key: string): boolean; end(): void };
+  /** Deletes `key` as other payload deletes are (retried, given up on with one warning per problem). */
+  deleteOrphan(key: string): Promise<"deleted" | "refused" | "failed" | "stopped">;
+}
+
+/**
+ * One pass: deletes payload objects that no job of `state` references and
+ * that are older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the
+ * time in their names), but those `source` spares. One listing; the
+ * listing, the references and the objects are gone through in slices of the
+ * event loop. A delete given up on leaves its object for a later pass, and
+ * ends the pass when it failed past its retry budget (`"cut short"`: the
+ * rest wait too) but not when it was refused for good, unless
+ * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row. Only a failed
+ * listing or fence check rejects. Once the queue stopped, it ends at its
+ * next step.
+ *
+ * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:
+ * one manifest listing that starts after the call; a newer one fails the
+ * log, which stops this). It is asked after the listing, before anything
+ * is deleted, as the log's garbage collection
+ * proves it is still the writer before it deletes: a writer that took the
+ * store over meanwhile references objects this state does not know, some
+ * named with times its host's clock put earlier than this one's.
+ */
+export async function collectOrphans(
+  source: OrphanSource,
+  state: State,
+  now: number,
+  checkFence: () => Promise<void>,
+  sliceNow: MonotonicNow,
+): Promise<PassEnd> {
+  const pass = source.beginPass();
+  const budget = new SliceBudget(undefined, sliceNow);
+  budget.start();
+  const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
+  try {
+    const objects: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      await yieldNow();
+      if (source.stopped()) return "done";
+      const page = await source.store.list(
+        source.dir,
+        startAfter === undefined ? {} : { startAfter },
+      );
+      for (const { key } of page.objects) objects.push(key);
+      startAfter = page.nextStartAfter;
+    } while (startAfter !== undefined);
+    if (objects.length === 0 || source.stopped()) return "done";
+    await checkFence();
+    const referenced = await referencedKeysInSlices(state, yieldNow);
+    let refusedInARow = 0;
+    for (const [i, key] of objects.entries()) {
+      if (i % 256 === 255) await yieldNow();
+      // A removal not durable yet is not in `referenced`, but the log may still reference its
+      // object (spared, checked at each delete: removals go on meanwhile). Once the queue
+      // stopped, a failed removal's record may be replayed: nothing more is deleted.
+      if (source.stopped()) break;
+      if (referenced.has(key) || pass.spared(key)) continue;
+      let writtenAt: number;
+      try {
+        writtenAt = decodeTime(key.slice(source.dir.length));
+      } catch {
+        continue; // not one of ours
+      }
+      if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
+      const outcome = await source.deleteOrphan(key);
+      // Failing past the retry budget: the store is down for deletes, and each next one would
+      // take as long. Refused for good: that one object, and the others are tried still,
+      // unless the store refuses them all (see ORPHAN_REFUSALS_IN_A_ROW).
+      if (outcome === "stopped") break;
+      if (outcome === "failed") return "cut short";
+      if (outcome === "deleted") refusedInARow = 0;
+      else if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
+    }
+    return "done";
+  } finally {
+    pass.end();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Orphaned payload objects left while a writer runs (a delete given up on, a
+ * write that failed) are collected by a pass in the background, without a
+ * reopen; no pass runs (no listing) without such a reason, a payload whose
+ * enqueue is still in flight is never deleted, and a close during a pass
+ * ends it without a line.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import { StorageError } from "../../src/errors.js";
+import { ORPHAN_MIN_AGE_MS, ORPHAN_PASS_SPACING_MS } from "../../src/queue/payloads.js";
+import { Queue } from "../../src/queue/queue.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ListOptions, ListPage } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
+
+const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
+const BIG = "x".repeat(100);
+
+/** A memory store that counts the listings of the payload folder. */
+class ListCountingStore extends MemoryStore {
+  payloadLists = 0;
+  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    if (prefix === "q/payload/") this.payloadLists++;
+    return super.list(prefix, options);
+  }
+}
+
+const collectedLater = (message: string) => message.includes("collected later");
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+async function runningQueue() {
+  const inner = new ListCountingStore();
+  const faults = new FaultStore(inner);
+  const clock = new ManualClock(1_700_000_000_000);
+  const logger = recordingLogger();
+  const options = {
+    clock,
+    logger,
+    payloadOffloadBytes: 10,
+    flushIntervalMs: 0,
+    heartbeatMs: null,
+    log: { retry: RETRY },
+  };
+  // A store that holds a queue already (the first open also checks that the folder is empty).
+  await (await Queue.open(inner, "q", options)).close();
+  inner.payloadLists = 0;
+  logger.lines.length = 0;
+  const queue = await Queue.open(faults, "q", options);
+  // Not counted: only the queue's own listings are.
+  const objects = async () =>
+    (await MemoryStore.prototype.list.call(inner, "q/payload/")).objects.map((o) => o.key);
+  // The open's own pass: one listing of an empty folder.
+  await until(() => inner.payloadLists === 1, "the open's pass listed");
+  for (let i = 0; i < 5; i++) await turn();
+  /** Moves the clock by `ms` in steps, with turns of the event loop between them. */
+  const pass = async (ms: number, step = 5_000) => {
+    for (let moved = 0; moved < ms; moved += step) {
+      clock.advance(step);
+      for (let i = 0; i < 3; i++) await turn();
+    }
+  };
+  /** Advances the clock (retries wait on it) until `condition` holds. */
+  const runUntil = async (condition: () => boolean | Promise<boolean>, what: string) =>
+    until(
+      async () => {
+        clock.advance(100);
+        return condition();
+      },
+      what,
+      5_000,
+    );
+  /** A job whose object's delete fails past its retry budget: left as an orphan, with a warning. */
+  const orphanOfCancel = async () => {
+    const id = await queue.enqueue("work", BIG);
+    const [key] = await objects();
+    const unfail = faults.addRule({
+      op: "delete",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      error: () => new StorageError("503 SlowDown"),
+    });
+    assert.equal(await queue.cancel(id), "removed");
+    await runUntil(
+      () => logger.at("warn").some((line) => collectedLater(line.message)),
+      "the delete given up on",
+    );
+    unfail();
+    return key!;
+  };
+  return { inner, faults, clock, logger, queue, objects, pass, runUntil, orphanOfCancel };
+}
+
+describe("collecting orphaned payload objects while the writer runs", { timeout: 60_000 }, () => {
+  it("a delete given up on: a later pass in the background deletes the object once it is old enough, without a reopen", async () => {
+    const { inner, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
+    const orphan = await orphanOfCancel();
+    assert.deepEqual(await objects(), [orphan]);
+    const lists = inner.payloadLists;
+    const warnings = logger.messages("warn", "error").length;
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await until(async () => (await objects()).length === 0, "the orphan collected", 5_000);
+    assert.equal(inner.payloadLists - lists, 1, "one listing");
+    // Nothing left to collect: no further pass.
+    await pass(4 * ORPHAN_PASS_SPACING_MS, 30_000);
+    assert.equal(inner.payloadLists - lists, 1, "no pass without a reason");
+    assert.equal(logger.messages("warn", "error").length, warnings);
+    await queue.enqueue("work", "on");
+    await queue.close();
+  });
+
+  it("no pass while nothing was left behind: objects written and deleted as usual cost no listing", async () => {
+    const { inner, queue, objects, pass } = await runningQueue();
+    for (let i = 0; i < 3; i++) await queue.enqueue("work", BIG);
+    for (let i = 0; i < 3; i++) await queue.ack((await queue.claim("work"))!);
+    await until(async () => (await objects()).length === 0, "the objects deleted", 5_000);
+    await pass(60 * 60_000, 60_000);
+    assert.equal(inner.payloadLists, 1, "only the open's listing");
+    await queue.close();
+  });
+
+  it("a pass while an enqueue's objects are written but not committed yet leaves them, however old their names say they are", async () => {
+    const { inner, faults, clock, queue, objects, pass, orphanOfCancel } = await runningQueue();
+    const orphan = await orphanOfCancel();
+    const lists = inner.payloadLists;
+    // The puts take effect, but their answers are held: the enqueue is in flight. Its objects'
+    // names say they are old (the wall clock was set back while it began): only being in
+    // flight keeps them.
+    const puts = faults.pause({ op: "put", keyPrefix: "q/payload/", mode: "after" });
+    clock.stepWall(-2 * ORPHAN_MIN_AGE_MS);
+    const enqueued = queue.enqueueMany("work", [{ payload: `${BIG}1` }, { payload: `${BIG}2` }]);
+    await puts.whenHeld(2);
+    clock.stepWall(2 * ORPHAN_MIN_AGE_MS);
+    const inFlight = (await objects()).filter((key) => key !== orphan);
+    assert.equal(inFlight.length, 2);
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await until(async () => !(await objects()).includes(orphan), "the orphan collected", 5_000);
+    assert.equal(inner.payloadLists - lists, 1, "the pass listed them");
+    assert.deepEqual(await objects(), inFlight);
+    puts.release();
+    await enqueued;
+    const payloads = [];
+    for (let i = 0; i < 2; i++) {
+      const claim = (await queue.claim("work"))!;
+      payloads.push(Buffer.from(claim.payload).toString());
+      await queue.ack(claim);
+    }
+    assert.deepEqual(payloads.sort(), [`${BIG}1`, `${BIG}2`]);
+    await queue.close();
+  });
+
+  it("a close while a pass lists: the pass ends, with no line and no delete after the close", async () => {
+    const { faults, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
+    const orphan = await orphanOfCancel();
+    const listing = faults.pause({ op: "list", keyPrefix: "q/payload/" });
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await listing.whenHeld();
+    await queue.close();
+    const linesAtClose = logger.lines.length;
+    listing.release();
+    for (let i = 0; i < 20; i++) await turn();
+    await pass(ORPHAN_PASS_SPACING_MS);
+    assert.deepEqual(logger.lines.slice(linesAtClose), [], "lines after close");
+    assert.deepEqual(await objects(), [orphan], "no delete after close");
+  });
+});
