@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import { ORPHAN_MIN_AGE_MS, ORPHAN_PASS_SPACING_MS } from "../../src/queue/payloads.js";
@@ -32,7 +33,7 @@ class ListCountingStore extends MemoryStore {
 const collectedLater = (message: string) => message.includes("collected later");
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function runningQueue() {
+async function runningQueue(oldOrphans = 0, beforeOpen?: (faults: FaultStore) => void) {
   const inner = new ListCountingStore();
   const faults = new FaultStore(inner);
   const clock = new ManualClock(1_700_000_000_000);
@@ -47,8 +48,14 @@ async function runningQueue() {
   };
   // A store that holds a queue already (the first open also checks that the folder is empty).
   await (await Queue.open(inner, "q", options)).close();
+  for (let i = 0; i < oldOrphans; i++)
+    await inner.put(
+      `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`,
+      new Uint8Array(20),
+    );
   inner.payloadLists = 0;
   logger.lines.length = 0;
+  beforeOpen?.(faults);
   const queue = await Queue.open(faults, "q", options);
   // Not counted: only the queue's own listings are.
   const objects = async () =>
@@ -165,5 +172,45 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     await pass(ORPHAN_PASS_SPACING_MS);
     assert.deepEqual(logger.lines.slice(linesAtClose), [], "lines after close");
     assert.deepEqual(await objects(), [orphan], "no delete after close");
+  });
+
+  it("a write that failed after it stored its object: a later pass deletes the object", async () => {
+    const { faults, queue, objects, pass } = await runningQueue();
+    const unfail = faults.addRule({
+      op: "put",
+      keyPrefix: "q/payload/",
+      mode: "after",
+      times: 1,
+      error: () => new StorageError("403 AccessDenied", { permanent: true }),
+    });
+    await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+    unfail();
+    assert.equal((await objects()).length, 1);
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await until(async () => (await objects()).length === 0, "the object collected", 5_000);
+    await queue.close();
+  });
+
+  it("the open's pass cut short by deletes failing past their retry budget: a later pass collects the rest, without a reopen", async () => {
+    let unfail = () => {};
+    const { inner, logger, queue, objects, pass, runUntil } = await runningQueue(5, (faults) => {
+      unfail = faults.addRule({
+        op: "delete",
+        keyPrefix: "q/payload/",
+        mode: "before",
+        error: () => new StorageError("503 SlowDown"),
+      });
+    });
+    await runUntil(
+      () => logger.at("warn").some((line) => collectedLater(line.message)),
+      "the delete given up on",
+    );
+    unfail();
+    assert.equal((await objects()).length, 5);
+    const lists = inner.payloadLists;
+    await pass(ORPHAN_PASS_SPACING_MS + 10_000);
+    await until(async () => (await objects()).length === 0, "the orphans collected", 5_000);
+    assert.equal(inner.payloadLists - lists, 1, "one more listing");
+    await queue.close();
   });
 });
