@@ -40,15 +40,14 @@ import {
   warnUnreadable,
 } from "./payload-object.js";
 import type { State } from "./state.js";
+import { PAGE_SLOTS, type PayloadRef } from "./table.js";
+import type { JobRecord } from "./types.js";
 
 export {
   ORPHAN_MIN_AGE_MS,
   ORPHAN_PASS_SPACING_MS,
   ORPHAN_REFUSALS_IN_A_ROW,
 } from "./orphan-passes.js";
-
-import { PAGE_SLOTS, type PayloadRef } from "./table.js";
-import type { JobRecord } from "./types.js";
 
 /** The folder of payload objects under the queue store's path. */
 export const PAYLOAD_DIR = "payload/";
@@ -110,9 +109,10 @@ export class PayloadObjects {
   /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
   readonly #removing = new Set<string>();
   /**
-   * Objects this process wrote while orphans are being collected (null
-   * otherwise): never orphans to that pass, whatever time their names carry
-   * (a wall clock set back names a new object as an old one).
+   * Objects in flight when a pass over orphans began and those this process
+   * wrote since (null when none runs): never orphans to that pass, whatever
+   * time their names carry (a wall clock set back names a new object as an
+   * old one).
    */
   #writtenDuringCollection: Set<string> | null = null;
   /**
