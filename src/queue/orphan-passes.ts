@@ -134,7 +134,11 @@ export class OrphanPasses {
       // Failed past the retry budget: the rest of the orphans are tried again at a later pass.
       if ((await this.#run()) === "cut short") this.left(now);
     } catch (error) {
-      if (!this.#stopped) this.#failed(error);
+      // A failed listing or fence check: like a pass cut short, the orphans are tried again later.
+      if (!this.#stopped) {
+        this.#failed(error);
+        this.left(now);
+      }
     } finally {
       this.#running = false;
     }
@@ -193,7 +197,7 @@ export interface OrphanSource {
  * ends the pass when it failed past its retry budget (`"cut short"`: the
  * rest wait too) but not when it was refused for good, unless
  * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row. Only a failed
- * listing or fence check rejects. Once the queue stopped, it ends at its
+ * listing or fence check rejects (a later pass tries again). Once the queue stopped, it ends at its
  * next step.
  *
  * `checkFence` looks for a newer writer (`Log.checkFence` with `fresh`:

@@ -119,6 +119,31 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     await queue.close();
   });
 
+  it("a failed listing: a later pass still collects the orphan, without a reopen", async () => {
+    const { inner, faults, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
+    const orphan = await orphanOfCancel();
+    const unfail = faults.addRule({
+      op: "list",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      times: 1,
+      error: () => new StorageError("503 SlowDown"),
+    });
+    const lists = inner.payloadLists;
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await until(
+      () => logger.messages("warn", "error").some((m) => m.includes("collecting orphaned")),
+      "the failed listing logged",
+      5_000,
+    );
+    unfail();
+    await pass(2 * ORPHAN_PASS_SPACING_MS);
+    await until(async () => !(await objects()).includes(orphan), "the orphan collected", 5_000);
+    // The failed listing never reached the store: only the later pass's is counted.
+    assert.equal(inner.payloadLists - lists, 1, "one more listing");
+    await queue.close();
+  });
+
   it("no pass while nothing was left behind: objects written and deleted as usual cost no listing", async () => {
     const { inner, queue, objects, pass } = await runningQueue();
     for (let i = 0; i < 3; i++) await queue.enqueue("work", BIG);
