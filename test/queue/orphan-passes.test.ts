@@ -33,7 +33,11 @@ class ListCountingStore extends MemoryStore {
 const collectedLater = (message: string) => message.includes("collected later");
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function runningQueue(oldOrphans = 0, beforeOpen?: (faults: FaultStore) => void) {
+async function runningQueue(
+  oldOrphans = 0,
+  beforeOpen?: (faults: FaultStore) => void,
+  log: { maxUnflushedBytes?: number } = {},
+) {
   const inner = new ListCountingStore();
   const faults = new FaultStore(inner);
   const clock = new ManualClock(1_700_000_000_000);
@@ -44,7 +48,7 @@ async function runningQueue(oldOrphans = 0, beforeOpen?: (faults: FaultStore) =>
     payloadOffloadBytes: 10,
     flushIntervalMs: 0,
     heartbeatMs: null,
-    log: { retry: RETRY },
+    log: { retry: RETRY, ...log },
   };
   // A store that holds a queue already (the first open also checks that the folder is empty).
   await (await Queue.open(inner, "q", options)).close();
@@ -181,6 +185,44 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
       await queue.ack(claim);
     }
     assert.deepEqual(payloads.sort(), [`${BIG}1`, `${BIG}2`]);
+    await queue.close();
+  });
+
+  it("a pass while a transaction's object is written and its commit waits for a writable log leaves the object, however old its name says it is", async () => {
+    // Any append not yet durable makes the log not writable.
+    const { inner, faults, clock, queue, objects, pass, orphanOfCancel } = await runningQueue(
+      0,
+      undefined,
+      { maxUnflushedBytes: 1 },
+    );
+    const orphan = await orphanOfCancel();
+    const lists = inner.payloadLists;
+    // A log write held: the log is not writable, and a producing transaction waits for it
+    // after writing its object, whose name says it is old.
+    const wal = faults.pause({ op: "put", keyPrefix: "q/wal/" });
+    const held = queue.enqueue("work", "s");
+    await wal.whenHeld();
+    clock.stepWall(-2 * ORPHAN_MIN_AGE_MS);
+    const committed = queue.transaction((tx) => {
+      tx.enqueue("work", `${BIG}tx`);
+    });
+    await until(async () => (await objects()).length === 2, "the transaction's object written");
+    clock.stepWall(2 * ORPHAN_MIN_AGE_MS);
+    const written = (await objects()).filter((key) => key !== orphan);
+    await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
+    await until(async () => !(await objects()).includes(orphan), "the orphan collected", 5_000);
+    assert.equal(inner.payloadLists - lists, 1, "the pass listed it");
+    assert.deepEqual(await objects(), written);
+    wal.release();
+    await held;
+    await committed;
+    const payloads = [];
+    for (let i = 0; i < 2; i++) {
+      const claim = (await queue.claim("work"))!;
+      payloads.push(Buffer.from(claim.payload).toString());
+      await queue.ack(claim);
+    }
+    assert.deepEqual(payloads.sort(), ["s", `${BIG}tx`]);
     await queue.close();
   });
 
