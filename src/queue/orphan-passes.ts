@@ -35,6 +35,15 @@ export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 export const ORPHAN_PASS_SPACING_MS = ORPHAN_MIN_AGE_MS / GC_PASSES_PER_MIN_AGE;
 
 /**
+ * The spacing doubles after each pass that deleted nothing (every delete
+ * refused or failed, or the listing failed), up to this; a pass that deletes
+ * something sets it back to {@link ORPHAN_PASS_SPACING_MS}. On a store that
+ * refuses every delete, each removed job leaves a reason, and each pass
+ * lists the whole payload folder, which only grows.
+ */
+export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
+
+/**
  * How many orphan deletes in a row, with no success between them, the store
  * may refuse for good (a permanent error, such as `AccessDenied` when the
  * credentials may not delete) before the collection ends; the rest wait for
@@ -49,13 +58,20 @@ export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 /** How a pass ended: `"cut short"` when a delete failed past its retry budget (the rest are left). */
 export type PassEnd = "done" | "cut short";
 
+/** What a pass did: how it ended, how many deletes it tried and how many succeeded. */
+export interface PassResult {
+  end: PassEnd;
+  tried: number;
+  deleted: number;
+}
+
 export class OrphanPasses {
   /** Monotonic time, for the spacing and the timers. */
   readonly #clock: MonotonicClock;
   /** Wall time, which object names carry. */
   readonly #now: () => number;
   /** Runs one pass; rejects only with what {@link #failed} logs. */
-  readonly #run: () => Promise<PassEnd>;
+  readonly #run: () => Promise<PassResult>;
   readonly #failed: (error: unknown) => void;
   #timer: TimerHandle | null = null;
   #running = false;
@@ -67,11 +83,13 @@ export class OrphanPasses {
   /** Wall times from which the orphans known of are old enough: the earliest and the latest. */
   #oldEnoughFrom = Number.POSITIVE_INFINITY;
   #oldEnoughBy = Number.NEGATIVE_INFINITY;
+  /** How far apart passes start (backs off while passes delete nothing). */
+  #spacing = ORPHAN_PASS_SPACING_MS;
 
   constructor(
     clock: MonotonicClock,
     now: () => number,
-    run: () => Promise<PassEnd>,
+    run: () => Promise<PassResult>,
     failed: (error: unknown) => void,
   ) {
     this.#clock = clock;
@@ -105,7 +123,7 @@ export class OrphanPasses {
     if (this.#stopped || this.#running || this.#timer !== null || this.#reasonAt === null) return;
     const spacedFrom = Math.max(this.#reasonAt, this.#lastStart ?? this.#reasonAt);
     const delay = Math.max(
-      spacedFrom + ORPHAN_PASS_SPACING_MS - this.#clock.monotonicNow(),
+      spacedFrom + this.#spacing - this.#clock.monotonicNow(),
       this.#oldEnoughFrom - this.#now(),
       0,
     );
@@ -113,6 +131,10 @@ export class OrphanPasses {
       this.#timer = null;
       void this.#pass();
     });
+  }
+
+  #backOff(): void {
+    this.#spacing = Math.min(2 * this.#spacing, ORPHAN_PASS_MAX_SPACING_MS);
   }
 
   async #pass(): Promise<void> {
@@ -131,12 +153,16 @@ export class OrphanPasses {
       this.#oldEnoughFrom = this.#oldEnoughBy;
     }
     try {
+      const result = await this.#run();
+      if (result.deleted > 0) this.#spacing = ORPHAN_PASS_SPACING_MS;
+      else if (result.tried > 0) this.#backOff();
       // Failed past the retry budget: the rest of the orphans are tried again at a later pass.
-      if ((await this.#run()) === "cut short") this.left(now);
+      if (result.end === "cut short") this.left(now);
     } catch (error) {
       // A failed listing or fence check: like a pass cut short, the orphans are tried again later.
       if (!this.#stopped) {
         this.#failed(error);
+        this.#backOff();
         this.left(now);
       }
     } finally {
@@ -214,17 +240,20 @@ export async function collectOrphans(
   now: number,
   checkFence: () => Promise<void>,
   sliceNow: MonotonicNow,
-): Promise<PassEnd> {
+): Promise<PassResult> {
   const pass = source.beginPass();
   const budget = new SliceBudget(undefined, sliceNow);
   budget.start();
   const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
+  let tried = 0;
+  let deleted = 0;
+  const ended = (end: PassEnd): PassResult => ({ end, tried, deleted });
   try {
     const objects: string[] = [];
     let startAfter: string | undefined;
     do {
       await yieldNow();
-      if (source.stopped()) return "done";
+      if (source.stopped()) return ended("done");
       const page = await source.store.list(
         source.dir,
         startAfter === undefined ? {} : { startAfter },
@@ -232,7 +261,7 @@ export async function collectOrphans(
       for (const { key } of page.objects) objects.push(key);
       startAfter = page.nextStartAfter;
     } while (startAfter !== undefined);
-    if (objects.length === 0 || source.stopped()) return "done";
+    if (objects.length === 0 || source.stopped()) return ended("done");
     await checkFence();
     const referenced = await referencedKeysInSlices(state, yieldNow);
     let refusedInARow = 0;
@@ -251,15 +280,18 @@ export async function collectOrphans(
       }
       if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
       const outcome = await source.deleteOrphan(key);
+      if (outcome !== "stopped") tried++;
       // Failing past the retry budget: the store is down for deletes, and each next one would
       // take as long. Refused for good: that one object, and the others are tried still,
       // unless the store refuses them all (see ORPHAN_REFUSALS_IN_A_ROW).
       if (outcome === "stopped") break;
-      if (outcome === "failed") return "cut short";
-      if (outcome === "deleted") refusedInARow = 0;
-      else if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
+      if (outcome === "failed") return ended("cut short");
+      if (outcome === "deleted") {
+        deleted++;
+        refusedInARow = 0;
+      } else if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
     }
-    return "done";
+    return ended("done");
   } finally {
     pass.end();
   }

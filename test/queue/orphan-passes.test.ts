@@ -141,7 +141,8 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
       5_000,
     );
     unfail();
-    await pass(2 * ORPHAN_PASS_SPACING_MS);
+    // A failed pass doubles the spacing.
+    await pass(3 * ORPHAN_PASS_SPACING_MS);
     await until(async () => !(await objects()).includes(orphan), "the orphan collected", 5_000);
     // The failed listing never reached the store: only the later pass's is counted.
     assert.equal(inner.payloadLists - lists, 1, "one more listing");
@@ -226,6 +227,28 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     await queue.close();
   });
 
+  it("a store that refuses every delete: the passes back off, up to an hour apart, while removed jobs keep leaving orphans", async () => {
+    const { inner, faults, queue, objects, pass } = await runningQueue();
+    faults.addRule({
+      op: "delete",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      error: () => new StorageError("403 AccessDenied", { permanent: true }),
+    });
+    const lists = inner.payloadLists;
+    // One job removed a minute for two hours: every removal's refused delete is a reason.
+    for (let minute = 0; minute < 120; minute++) {
+      assert.equal(await queue.cancel(await queue.enqueue("work", BIG)), "removed");
+      await pass(60_000, 30_000);
+    }
+    assert.equal((await objects()).length, 120);
+    // 10 min until the first is old enough, then 5, 10, 20, 40 and 60 min apart: 6 passes at
+    // most (13 without backing off).
+    const passes = inner.payloadLists - lists;
+    assert.ok(passes >= 3 && passes <= 7, `${passes} listings in two hours`);
+    await queue.close();
+  });
+
   it("a close while a pass lists: the pass ends, with no line and no delete after the close", async () => {
     const { faults, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
     const orphan = await orphanOfCancel();
@@ -275,7 +298,8 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     unfail();
     assert.equal((await objects()).length, 5);
     const lists = inner.payloadLists;
-    await pass(ORPHAN_PASS_SPACING_MS + 10_000);
+    // A pass that deleted nothing doubles the spacing.
+    await pass(2 * ORPHAN_PASS_SPACING_MS + 10_000);
     await until(async () => (await objects()).length === 0, "the orphans collected", 5_000);
     assert.equal(inner.payloadLists - lists, 1, "one more listing");
     await queue.close();
