@@ -66,9 +66,9 @@ export interface PassResult {
 }
 
 export class OrphanPasses {
-  /** Monotonic time, for the spacing and the timers. */
+  /** Monotonic time, for the spacing, the timers and when reasons are due. */
   readonly #clock: MonotonicClock;
-  /** Wall time, which object names carry. */
+  /** Wall time, which object names carry (read when a reason is reported). */
   readonly #now: () => number;
   /** Runs one pass; rejects only with what {@link #failed} logs. */
   readonly #run: () => Promise<PassResult>;
@@ -80,9 +80,13 @@ export class OrphanPasses {
   #lastStart: number | null = null;
   /** Monotonic time of the first reason not yet covered by a pass, or null when there is none. */
   #reasonAt: number | null = null;
-  /** Wall times from which the orphans known of are old enough: the earliest and the latest. */
-  #oldEnoughFrom = Number.POSITIVE_INFINITY;
-  #oldEnoughBy = Number.NEGATIVE_INFINITY;
+  /**
+   * Monotonic times from which the orphans known of are old enough: the
+   * earliest and the latest. Monotonic, so that a wall clock set back or
+   * ahead after a reason was reported does not move its pass.
+   */
+  #dueFrom = Number.POSITIVE_INFINITY;
+  #dueBy = Number.NEGATIVE_INFINITY;
   /** How far apart passes start (backs off while passes delete nothing). */
   #spacing = ORPHAN_PASS_SPACING_MS;
 
@@ -103,12 +107,20 @@ export class OrphanPasses {
     void this.#pass();
   }
 
-  /** An object may have been left unreferenced; it is old enough to collect from wall time `oldEnoughAt`. */
+  /**
+   * An object may have been left unreferenced; it is old enough to collect
+   * from wall time `oldEnoughAt`. That is due on the monotonic clock, and
+   * no later than {@link ORPHAN_MIN_AGE_MS} from now: a name ahead of this
+   * wall clock (written while it was ahead) does not hold the passes back;
+   * each pass still checks every object's age on wall time.
+   */
   left(oldEnoughAt: number): void {
     if (this.#stopped) return;
-    this.#oldEnoughFrom = Math.min(this.#oldEnoughFrom, oldEnoughAt);
-    this.#oldEnoughBy = Math.max(this.#oldEnoughBy, oldEnoughAt);
-    this.#reasonAt ??= this.#clock.monotonicNow();
+    const monotonicNow = this.#clock.monotonicNow();
+    const due = monotonicNow + Math.min(Math.max(oldEnoughAt - this.#now(), 0), ORPHAN_MIN_AGE_MS);
+    this.#dueFrom = Math.min(this.#dueFrom, due);
+    this.#dueBy = Math.max(this.#dueBy, due);
+    this.#reasonAt ??= monotonicNow;
     this.#arm();
   }
 
@@ -122,9 +134,10 @@ export class OrphanPasses {
   #arm(): void {
     if (this.#stopped || this.#running || this.#timer !== null || this.#reasonAt === null) return;
     const spacedFrom = Math.max(this.#reasonAt, this.#lastStart ?? this.#reasonAt);
+    const monotonicNow = this.#clock.monotonicNow();
     const delay = Math.max(
-      spacedFrom + this.#spacing - this.#clock.monotonicNow(),
-      this.#oldEnoughFrom - this.#now(),
+      spacedFrom + this.#spacing - monotonicNow,
+      this.#dueFrom - monotonicNow,
       0,
     );
     this.#timer = startTimer(this.#clock, delay, () => {
@@ -144,13 +157,13 @@ export class OrphanPasses {
     this.#lastStart = this.#clock.monotonicNow();
     // What this pass covers: every orphan known of that is old enough by now. Those that are
     // not yet stay a reason, old enough by the latest such time at the latest.
-    if (this.#oldEnoughBy <= now) {
+    if (this.#dueBy <= this.#lastStart) {
       this.#reasonAt = null;
-      this.#oldEnoughFrom = Number.POSITIVE_INFINITY;
-      this.#oldEnoughBy = Number.NEGATIVE_INFINITY;
+      this.#dueFrom = Number.POSITIVE_INFINITY;
+      this.#dueBy = Number.NEGATIVE_INFINITY;
     } else {
       this.#reasonAt = this.#lastStart;
-      this.#oldEnoughFrom = this.#oldEnoughBy;
+      this.#dueFrom = this.#dueBy;
     }
     try {
       const result = await this.#run();

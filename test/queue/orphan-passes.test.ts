@@ -249,6 +249,31 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     await queue.close();
   });
 
+  it("a wall clock set back does not hold the passes back: they are spaced on the monotonic clock", async () => {
+    const { faults, clock, queue, objects, pass, orphanOfCancel } = await runningQueue();
+    // A write that failed while the wall clock was a day ahead: its object's name says it is
+    // old enough only a day later.
+    clock.stepWall(24 * 60 * 60_000);
+    const unfail = faults.addRule({
+      op: "put",
+      keyPrefix: "q/payload/",
+      mode: "after",
+      times: 1,
+      error: () => new StorageError("403 AccessDenied", { permanent: true }),
+    });
+    await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+    unfail();
+    clock.stepWall(-24 * 60 * 60_000);
+    await pass(30 * 60_000, 60_000);
+    // A delete given up on later: its object is collected within the hour, not a day later.
+    const orphan = await orphanOfCancel();
+    await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_SPACING_MS, 30_000);
+    await until(async () => !(await objects()).includes(orphan), "the orphan collected", 5_000);
+    // The object named a day ahead is left: the minimum age is still measured on wall time.
+    assert.equal((await objects()).length, 1);
+    await queue.close();
+  });
+
   it("a close while a pass lists: the pass ends, with no line and no delete after the close", async () => {
     const { faults, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
     const orphan = await orphanOfCancel();
