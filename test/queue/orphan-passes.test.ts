@@ -33,6 +33,17 @@ class ListCountingStore extends MemoryStore {
 const collectedLater = (message: string) => message.includes("collected later");
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Claims and acks `count` jobs of "work", returning their payloads sorted. */
+async function claimPayloads(queue: Queue, count: number): Promise<string[]> {
+  const payloads: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const claim = (await queue.claim("work"))!;
+    payloads.push(Buffer.from(claim.payload).toString());
+    await queue.ack(claim);
+  }
+  return payloads.sort();
+}
+
 async function runningQueue(
   oldOrphans = 0,
   beforeOpen?: (faults: FaultStore) => void,
@@ -179,13 +190,7 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     assert.deepEqual(await objects(), inFlight);
     puts.release();
     await enqueued;
-    const payloads = [];
-    for (let i = 0; i < 2; i++) {
-      const claim = (await queue.claim("work"))!;
-      payloads.push(Buffer.from(claim.payload).toString());
-      await queue.ack(claim);
-    }
-    assert.deepEqual(payloads.sort(), [`${BIG}1`, `${BIG}2`]);
+    assert.deepEqual(await claimPayloads(queue, 2), [`${BIG}1`, `${BIG}2`]);
     await queue.close();
   });
 
@@ -217,13 +222,7 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     wal.release();
     await held;
     await committed;
-    const payloads = [];
-    for (let i = 0; i < 2; i++) {
-      const claim = (await queue.claim("work"))!;
-      payloads.push(Buffer.from(claim.payload).toString());
-      await queue.ack(claim);
-    }
-    assert.deepEqual(payloads.sort(), ["s", `${BIG}tx`]);
+    assert.deepEqual(await claimPayloads(queue, 2), ["s", `${BIG}tx`]);
     await queue.close();
   });
 
