@@ -44,6 +44,19 @@ async function claimPayloads(queue: Queue, count: number): Promise<string[]> {
   return payloads.sort();
 }
 
+/** Enqueues a large payload whose object the store writes and then answers with a refusal. */
+async function enqueueWhosePutFailsAfterItStores(faults: FaultStore, queue: Queue): Promise<void> {
+  const unfail = faults.addRule({
+    op: "put",
+    keyPrefix: "q/payload/",
+    mode: "after",
+    times: 1,
+    error: () => new StorageError("403 AccessDenied", { permanent: true }),
+  });
+  await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+  unfail();
+}
+
 async function runningQueue(
   oldOrphans = 0,
   beforeOpen?: (faults: FaultStore) => void,
@@ -253,15 +266,7 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     // A write that failed while the wall clock was a day ahead: its object's name says it is
     // old enough only a day later.
     clock.stepWall(24 * 60 * 60_000);
-    const unfail = faults.addRule({
-      op: "put",
-      keyPrefix: "q/payload/",
-      mode: "after",
-      times: 1,
-      error: () => new StorageError("403 AccessDenied", { permanent: true }),
-    });
-    await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
-    unfail();
+    await enqueueWhosePutFailsAfterItStores(faults, queue);
     clock.stepWall(-24 * 60 * 60_000);
     await pass(30 * 60_000, 60_000);
     // A delete given up on later: its object is collected within the hour, not a day later.
@@ -290,15 +295,7 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
 
   it("a write that failed after it stored its object: a later pass deletes the object", async () => {
     const { faults, queue, objects, pass } = await runningQueue();
-    const unfail = faults.addRule({
-      op: "put",
-      keyPrefix: "q/payload/",
-      mode: "after",
-      times: 1,
-      error: () => new StorageError("403 AccessDenied", { permanent: true }),
-    });
-    await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
-    unfail();
+    await enqueueWhosePutFailsAfterItStores(faults, queue);
     assert.equal((await objects()).length, 1);
     await pass(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
     await until(async () => (await objects()).length === 0, "the object collected", 5_000);
