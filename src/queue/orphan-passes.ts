@@ -16,6 +16,8 @@ import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { GC_PASSES_PER_MIN_AGE } from "../log/checkpointer.js";
 import type { ObjectStore } from "../store/types.js";
 import { type MonotonicNow, nextSlice, SliceBudget } from "../util/slices.js";
+import type { Spared } from "./orphan-sparing.js";
+import type { RefusedOrphans } from "./refused-orphans.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS } from "./table.js";
 
@@ -51,7 +53,10 @@ export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
  * tried, but a store that refuses every delete would otherwise cost one
  * request (and one line) per orphan at every collection, and such a store turns
  * every removed job's object into an orphan, so their number only grows.
- * A few in a row tell that apart from objects refused one by one.
+ * A few in a row tell that apart from objects refused one by one. Each
+ * refused object is remembered and skipped by later collections for a while
+ * (`RefusedOrphans`): those go on past it, and the refusals in a row that end
+ * one are of objects not refused before.
  */
 export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 
@@ -74,19 +79,25 @@ export class OrphanPasses {
   readonly #run: () => Promise<PassResult>;
   readonly #failed: (error: unknown) => void;
   #timer: TimerHandle | null = null;
+  /** Monotonic time {@link #timer} fires at. */
+  #timerAt = Number.POSITIVE_INFINITY;
   #running = false;
   #stopped = false;
   /** Monotonic time the newest pass started, or null before the first. */
   #lastStart: number | null = null;
-  /** Monotonic time of the first reason not yet covered by a pass, or null when there is none. */
-  #reasonAt: number | null = null;
   /**
-   * Monotonic times from which the orphans known of are old enough: the
-   * earliest and the latest. Monotonic, so that a wall clock set back or
-   * ahead after a reason was reported does not move its pass.
+   * The soonest monotonic time a reason not yet covered by a pass may have
+   * its pass by its own rule (its orphan old enough, a spacing after it was
+   * reported), or infinity when there is none; the spacing after the
+   * previous pass is applied when the timer is set. Monotonic, so that a
+   * wall clock set back or ahead after a reason was reported does not move
+   * its pass.
    */
-  #dueFrom = Number.POSITIVE_INFINITY;
+  #soonest = Number.POSITIVE_INFINITY;
+  /** The latest monotonic time from which an orphan known of is old enough. */
   #dueBy = Number.NEGATIVE_INFINITY;
+  /** The earliest such time of the reasons reported while a pass runs (applied once it ends). */
+  #dueWhileRunning = Number.POSITIVE_INFINITY;
   /** How far apart passes start (backs off while passes delete nothing). */
   #spacing = ORPHAN_PASS_SPACING_MS;
 
@@ -118,30 +129,42 @@ export class OrphanPasses {
     if (this.#stopped) return;
     const monotonicNow = this.#clock.monotonicNow();
     const due = monotonicNow + Math.min(Math.max(oldEnoughAt - this.#now(), 0), ORPHAN_MIN_AGE_MS);
-    this.#dueFrom = Math.min(this.#dueFrom, due);
     this.#dueBy = Math.max(this.#dueBy, due);
-    this.#reasonAt ??= monotonicNow;
+    // While a pass runs, its outcome may change the spacing: counted from its end (see #pass).
+    if (this.#running) this.#dueWhileRunning = Math.min(this.#dueWhileRunning, due);
+    else this.#soonest = Math.min(this.#soonest, Math.max(monotonicNow + this.#spacing, due));
     this.#arm();
   }
 
   /** The queue stopped: no pass starts any more (a running one sees the stop itself). */
   stop(): void {
     this.#stopped = true;
-    this.#timer?.cancel();
-    this.#timer = null;
+    this.#cancel();
   }
 
+  #cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Sets the timer for the soonest reason, no sooner than the spacing after
+   * the previous pass; a timer already set for later is set anew (a reason
+   * due sooner, reported after one whose orphan is not old enough yet).
+   */
   #arm(): void {
-    if (this.#stopped || this.#running || this.#timer !== null || this.#reasonAt === null) return;
-    const spacedFrom = Math.max(this.#reasonAt, this.#lastStart ?? this.#reasonAt);
-    const monotonicNow = this.#clock.monotonicNow();
-    const delay = Math.max(
-      spacedFrom + this.#spacing - monotonicNow,
-      this.#dueFrom - monotonicNow,
-      0,
+    if (this.#stopped || this.#running || this.#soonest === Number.POSITIVE_INFINITY) return;
+    const at = Math.max(
+      this.#soonest,
+      (this.#lastStart ?? Number.NEGATIVE_INFINITY) + this.#spacing,
     );
-    this.#timer = startTimer(this.#clock, delay, () => {
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    this.#cancel();
+    this.#timerAt = at;
+    this.#timer = startTimer(this.#clock, Math.max(at - this.#clock.monotonicNow(), 0), () => {
       this.#timer = null;
+      this.#timerAt = Number.POSITIVE_INFINITY;
       void this.#pass();
     });
   }
@@ -158,13 +181,9 @@ export class OrphanPasses {
     // What this pass covers: every orphan known of that is old enough by now. Those that are
     // not yet stay a reason, old enough by the latest such time at the latest.
     if (this.#dueBy <= this.#lastStart) {
-      this.#reasonAt = null;
-      this.#dueFrom = Number.POSITIVE_INFINITY;
+      this.#soonest = Number.POSITIVE_INFINITY;
       this.#dueBy = Number.NEGATIVE_INFINITY;
-    } else {
-      this.#reasonAt = this.#lastStart;
-      this.#dueFrom = this.#dueBy;
-    }
+    } else this.#soonest = this.#dueBy;
     try {
       const result = await this.#run();
       if (result.deleted > 0) this.#spacing = ORPHAN_PASS_SPACING_MS;
@@ -180,6 +199,14 @@ export class OrphanPasses {
       }
     } finally {
       this.#running = false;
+      // Reasons reported during the pass: a spacing (as it is now) after its end.
+      const end = this.#clock.monotonicNow();
+      if (this.#dueWhileRunning !== Number.POSITIVE_INFINITY)
+        this.#soonest = Math.min(
+          this.#soonest,
+          Math.max(end + this.#spacing, this.#dueWhileRunning),
+        );
+      this.#dueWhileRunning = Number.POSITIVE_INFINITY;
     }
     this.#arm();
   }
@@ -217,12 +244,15 @@ export interface OrphanSource {
   readonly dir: string;
   /** Whether the queue stopped (closed, failed or fenced). */
   stopped(): boolean;
+  /** The objects the store refused to delete for good: skipped, and each one refused is added. */
+  readonly refused: RefusedOrphans;
   /**
    * The pass begins: `spared` tells the objects left alone whatever their
    * age (written for calls in flight or since the pass began, removals not
-   * durable yet); `end` when it is over.
+   * durable yet; `namedAt` is the time in the object's name); `end` when it
+   * is over.
    */
-  beginPass(): { spared(key: string): boolean; end(): void };
+  beginPass(): Spared;
   /** Deletes `key` as other payload deletes are (retried, given up on with one warning per problem). */
   deleteOrphan(key: string): Promise<"deleted" | "refused" | "failed" | "stopped">;
 }
@@ -235,7 +265,9 @@ export interface OrphanSource {
  * event loop. A delete given up on leaves its object for a later pass, and
  * ends the pass when it failed past its retry budget (`"cut short"`: the
  * rest wait too) but not when it was refused for good, unless
- * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row. Only a failed
+ * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row. An object refused
+ * for good is added to `source.refused`, and those it holds are skipped
+ * (neither tried nor counted). Only a failed
  * listing or fence check rejects (a later pass tries again). Once the queue stopped, it ends at its
  * next step.
  *
@@ -255,6 +287,7 @@ export async function collectOrphans(
   sliceNow: MonotonicNow,
 ): Promise<PassResult> {
   const pass = source.beginPass();
+  source.refused.expire();
   const budget = new SliceBudget(undefined, sliceNow);
   budget.start();
   const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
@@ -284,14 +317,14 @@ export async function collectOrphans(
       // object (spared, checked at each delete: removals go on meanwhile). Once the queue
       // stopped, a failed removal's record may be replayed: nothing more is deleted.
       if (source.stopped()) break;
-      if (referenced.has(key) || pass.spared(key)) continue;
+      if (referenced.has(key) || source.refused.skips(key)) continue;
       let writtenAt: number;
       try {
         writtenAt = decodeTime(key.slice(source.dir.length));
       } catch {
         continue; // not one of ours
       }
-      if (now - writtenAt < ORPHAN_MIN_AGE_MS) continue;
+      if (now - writtenAt < ORPHAN_MIN_AGE_MS || pass.spared(key, writtenAt)) continue;
       const outcome = await source.deleteOrphan(key);
       if (outcome !== "stopped") tried++;
       // Failing past the retry budget: the store is down for deletes, and each next one would
@@ -302,7 +335,11 @@ export async function collectOrphans(
       if (outcome === "deleted") {
         deleted++;
         refusedInARow = 0;
-      } else if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
+        continue;
+      }
+      // Skipped by later passes: those after it are reached even if it is refused forever.
+      source.refused.refused(key);
+      if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
     }
     return ended("done");
   } finally {

@@ -31,6 +31,7 @@ import {
   OrphanPasses,
   type OrphanSource,
 } from "./orphan-passes.js";
+import { PassSparing } from "./orphan-sparing.js";
 import {
   decodePayloadObject,
   encodePayloadObject,
@@ -39,12 +40,14 @@ import {
   markUnreadable,
   warnUnreadable,
 } from "./payload-object.js";
+import { RefusedOrphans } from "./refused-orphans.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
 
 export {
   ORPHAN_MIN_AGE_MS,
+  ORPHAN_PASS_MAX_SPACING_MS,
   ORPHAN_PASS_SPACING_MS,
   ORPHAN_REFUSALS_IN_A_ROW,
 } from "./orphan-passes.js";
@@ -108,13 +111,8 @@ export class PayloadObjects {
   readonly #deletesLeft: GiveUpWarnings;
   /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
   readonly #removing = new Set<string>();
-  /**
-   * Objects in flight when a pass over orphans began and those this process
-   * wrote since (null when none runs): never orphans to that pass, whatever
-   * time their names carry (a wall clock set back names a new object as an
-   * old one).
-   */
-  #writtenDuringCollection: Set<string> | null = null;
+  /** What the running pass over orphans spares: objects in flight when it began and written since. */
+  readonly #sparing = new PassSparing();
   /**
    * Objects written (or being written) for calls that have not committed or
    * dropped them yet ({@link release}): never orphans, however long the
@@ -141,6 +139,11 @@ export class PayloadObjects {
       // One line per problem: a store failing every object's write once warns once, not per object.
       warnings: new RetryWarnings(retry.clock, retry.logger),
     };
+  }
+
+  /** @internal For tests: how many keys the running pass over orphans holds to spare. */
+  get passSparedKeys(): number {
+    return this.#sparing.size;
   }
 
   /** The queue closed or failed: requests retrying stop with `reason` (an unfinished delete leaves an orphan). */
@@ -171,7 +174,7 @@ export class PayloadObjects {
    */
   write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
     const key = this.#dir + (this.#retry.random ?? systemRandom).ulid(now);
-    this.#writtenDuringCollection?.add(key);
+    this.#sparing.wrote(now);
     this.#inFlight.add(key);
     return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
@@ -364,10 +367,12 @@ export class PayloadObjects {
     sliceNow: MonotonicNow,
   ): void {
     if (this.#stopped !== null || this.#passes !== null) return;
+    // Orphans the store refused to delete for good, which later passes skip for a while.
+    const source = this.#orphanSource(new RefusedOrphans(clock));
     const passes = new OrphanPasses(
       clock,
       now,
-      () => collectOrphans(this.#orphanSource(), state, now(), checkFence, sliceNow),
+      () => collectOrphans(source, state, now(), checkFence, sliceNow),
       (error) =>
         this.#logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
           error,
@@ -378,19 +383,17 @@ export class PayloadObjects {
   }
 
   /** What a pass over orphans asks of these objects (see {@link collectOrphans}). */
-  #orphanSource(): OrphanSource {
+  #orphanSource(refused: RefusedOrphans): OrphanSource {
     return {
       store: this.#store,
       dir: this.#dir,
+      refused,
       stopped: () => this.#stopped !== null,
       beginPass: () => {
-        const spared = new Set(this.#inFlight);
-        this.#writtenDuringCollection = spared;
+        const pass = this.#sparing.begin(this.#inFlight);
         return {
-          spared: (key) => spared.has(key) || this.#removing.has(key),
-          end: () => {
-            if (this.#writtenDuringCollection === spared) this.#writtenDuringCollection = null;
-          },
+          spared: (key, namedAt) => pass.spared(key, namedAt) || this.#removing.has(key),
+          end: pass.end,
         };
       },
       deleteOrphan: async (key) => {

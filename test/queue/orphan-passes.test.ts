@@ -278,6 +278,35 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
     await queue.close();
   });
 
+  it("a pass set for a young object is brought forward by a later reason due sooner, spaced as usual", async () => {
+    const { faults, logger, queue, objects, pass, runUntil } = await runningQueue();
+    const id = await queue.enqueue("work", BIG);
+    const [old] = await objects();
+    await pass(2 * ORPHAN_MIN_AGE_MS, 60_000);
+    // A write that failed: its object is old enough in ten minutes, when a pass is set for.
+    await enqueueWhosePutFailsAfterItStores(faults, queue);
+    // Then the delete of an object old enough already is given up on: due a spacing from now.
+    const unfail = faults.addRule({
+      op: "delete",
+      keyPrefix: "q/payload/",
+      mode: "before",
+      error: () => new StorageError("503 SlowDown"),
+    });
+    assert.equal(await queue.cancel(id), "removed");
+    await runUntil(
+      () => logger.at("warn").some((line) => collectedLater(line.message)),
+      "the delete given up on",
+    );
+    unfail();
+    await pass(ORPHAN_PASS_SPACING_MS + 10_000);
+    await until(async () => !(await objects()).includes(old!), "the old orphan collected", 5_000);
+    // The young one waits for its age.
+    assert.equal((await objects()).length, 1);
+    await pass(ORPHAN_MIN_AGE_MS);
+    await until(async () => (await objects()).length === 0, "the young orphan collected", 5_000);
+    await queue.close();
+  });
+
   it("a close while a pass lists: the pass ends, with no line and no delete after the close", async () => {
     const { faults, logger, queue, objects, pass, orphanOfCancel } = await runningQueue();
     const orphan = await orphanOfCancel();

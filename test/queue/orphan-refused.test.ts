@@ -1,0 +1,246 @@
+/**
+ * Orphaned payload objects the store refuses to delete for good (a
+ * permission or a retention rule): the writer remembers them and later
+ * collections skip them, so that objects it refuses, older than every other,
+ * no longer hold every later collection at them; a store that refuses every
+ * delete still costs few requests per collection; a remembered object is
+ * tried again after REFUSED_ORPHAN_RETRY_MS, or at the next open.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ulid } from "ulid";
+import { ManualClock } from "../../src/clock.js";
+import { StorageError } from "../../src/errors.js";
+import {
+  ORPHAN_MIN_AGE_MS,
+  ORPHAN_PASS_MAX_SPACING_MS,
+  ORPHAN_REFUSALS_IN_A_ROW,
+} from "../../src/queue/payloads.js";
+import { Queue } from "../../src/queue/queue.js";
+import {
+  REFUSED_ORPHAN_RETRY_MS,
+  REFUSED_ORPHANS_REMEMBERED,
+  RefusedOrphans,
+} from "../../src/queue/refused-orphans.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ListOptions, ListPage } from "../../src/store/types.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { recordingLogger } from "../recording-logger.js";
+import { until } from "../until.js";
+
+const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
+const BIG = "x".repeat(100);
+
+/** A memory store that counts the listings of the payload folder. */
+class ListCountingStore extends MemoryStore {
+  payloadLists = 0;
+  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    if (prefix === "q/payload/") this.payloadLists++;
+    return super.list(prefix, options);
+  }
+}
+
+/** A FaultStore that records the payload objects the queue asks it to delete. */
+class DeleteRecordingStore extends FaultStore {
+  readonly deletes: string[] = [];
+  override delete(key: string): Promise<void> {
+    if (key.startsWith("q/payload/")) this.deletes.push(key);
+    return super.delete(key);
+  }
+}
+
+const collectedLater = (message: string) => message.includes("collected later");
+const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: true });
+/** A pattern matching exactly the given keys. */
+const onlyKeys = (keys: readonly string[]) => new RegExp(`^(${keys.join("|")})$`);
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A store holding `count` old orphans (oldest first in `keys`), opened
+ * through a FaultStore whose rules `beforeOpen` adds.
+ */
+async function openOverOrphans(
+  count: number,
+  beforeOpen: (keys: string[], faults: FaultStore) => void,
+) {
+  const inner = new ListCountingStore();
+  const faults = new DeleteRecordingStore(inner);
+  const clock = new ManualClock(1_700_000_000_000);
+  const logger = recordingLogger();
+  const options = {
+    clock,
+    logger,
+    payloadOffloadBytes: 10,
+    flushIntervalMs: 0,
+    heartbeatMs: null,
+    log: { retry: RETRY },
+  };
+  await (await Queue.open(inner, "q", options)).close();
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`;
+    await inner.put(key, new Uint8Array(20));
+    keys.push(key);
+  }
+  logger.lines.length = 0;
+  inner.payloadLists = 0;
+  beforeOpen(keys, faults);
+  const queue = await Queue.open(faults, "q", options);
+  const objects = async () =>
+    (await MemoryStore.prototype.list.call(inner, "q/payload/")).objects.map((o) => o.key);
+  /** Moves the clock by `ms` in steps, with turns of the event loop between them. */
+  const pass = async (ms: number, step = 5_000) => {
+    for (let moved = 0; moved < ms; moved += step) {
+      clock.advance(step);
+      for (let i = 0; i < 3; i++) await turn();
+    }
+  };
+  /** Waits (moving the clock: retries wait on it) until `lists` listings of the folder ended. */
+  const listed = async (lists: number) => {
+    await until(
+      () => {
+        clock.advance(100);
+        return inner.payloadLists >= lists;
+      },
+      `${lists} listings`,
+      5_000,
+    );
+    // The pass goes on to its deletes at once: give it the turns.
+    for (let i = 0; i < 30; i++) {
+      clock.advance(100);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  };
+  /** Leaves a reason for a pass: a write that stores its object and then fails. */
+  const leaveReason = async () => {
+    const unfail = faults.addRule({
+      op: "put",
+      keyPrefix: "q/payload/",
+      mode: "after",
+      times: 1,
+      error: refusedForGood,
+    });
+    await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+    unfail();
+  };
+  return { inner, faults, clock, logger, options, queue, keys, objects, pass, listed, leaveReason };
+}
+
+describe("orphaned payload objects the store refuses to delete for good", {
+  timeout: 60_000,
+}, () => {
+  it(`${ORPHAN_REFUSALS_IN_A_ROW} refused objects older than every other: a later collection skips them and collects the others, one warning`, async () => {
+    const refusedCount = ORPHAN_REFUSALS_IN_A_ROW;
+    const { faults, logger, queue, keys, objects, pass, listed, leaveReason } =
+      await openOverOrphans(refusedCount + 4, (keys, faults) => {
+        faults.addRule({
+          op: "delete",
+          keyPattern: onlyKeys(keys.slice(0, refusedCount)),
+          mode: "before",
+          error: refusedForGood,
+        });
+      });
+    const refused = keys.slice(0, refusedCount);
+    // The open's collection ends at the refusals in a row: the others wait.
+    await listed(1);
+    assert.equal(faults.injectedCount, refusedCount);
+    assert.deepEqual(await objects(), keys);
+    // Something leaves an orphan: the next collection skips the refused objects.
+    await leaveReason();
+    await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_MAX_SPACING_MS, 30_000);
+    await until(
+      async () => (await objects()).filter((key) => !refused.includes(key)).length === 0,
+      "the other orphans collected",
+      5_000,
+    );
+    assert.deepEqual(await objects(), refused);
+    assert.equal(faults.injectedCount, refusedCount + 1, "no refused object tried again");
+    assert.deepEqual(
+      logger.messages("warn", "error").filter(collectedLater).length,
+      1,
+      JSON.stringify(logger.messages("warn", "error")),
+    );
+    await queue.close();
+  });
+
+  it(`a store that refuses every delete: each collection tries at most ${ORPHAN_REFUSALS_IN_A_ROW} objects, new ones each time`, async () => {
+    const count = 4 * ORPHAN_REFUSALS_IN_A_ROW;
+    const { inner, faults, queue, keys, pass, listed, leaveReason } = await openOverOrphans(
+      count,
+      (_keys, faults) => {
+        faults.addRule({
+          op: "delete",
+          keyPrefix: "q/payload/",
+          mode: "before",
+          error: refusedForGood,
+        });
+      },
+    );
+    const n = ORPHAN_REFUSALS_IN_A_ROW;
+    await listed(1);
+    assert.deepEqual(faults.deletes, keys.slice(0, n), "the open's collection");
+    for (let collection = 2; collection <= 3; collection++) {
+      await leaveReason();
+      const before = faults.deletes.length;
+      await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_MAX_SPACING_MS, 60_000);
+      await listed(collection);
+      assert.equal(inner.payloadLists, collection);
+      // The next objects in the listing, none tried before.
+      assert.deepEqual(
+        faults.deletes.slice(before),
+        keys.slice((collection - 1) * n, collection * n),
+        `collection ${collection}`,
+      );
+    }
+    await queue.close();
+  });
+
+  it("a refused object is tried again once REFUSED_ORPHAN_RETRY_MS passed: collected then if the store lets it go", async () => {
+    const { faults, queue, keys, objects, pass, listed, leaveReason } = await openOverOrphans(
+      ORPHAN_REFUSALS_IN_A_ROW,
+      (keys, faults) => {
+        faults.addRule({
+          op: "delete",
+          keyPattern: onlyKeys(keys),
+          mode: "before",
+          error: refusedForGood,
+        });
+      },
+    );
+    await listed(1);
+    assert.equal(faults.injectedCount, ORPHAN_REFUSALS_IN_A_ROW);
+    faults.clearRules();
+    // A collection before then skips them.
+    await leaveReason();
+    await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_MAX_SPACING_MS, 60_000);
+    await listed(2);
+    assert.deepEqual(await objects(), keys);
+    // After then, they are tried again.
+    await pass(REFUSED_ORPHAN_RETRY_MS, 10 * 60_000);
+    await leaveReason();
+    await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_MAX_SPACING_MS, 60_000);
+    await until(async () => (await objects()).length === 0, "the orphans collected", 5_000);
+    await queue.close();
+  });
+
+  it(`remembers at most ${REFUSED_ORPHANS_REMEMBERED} refused objects, forgetting the earliest refused first, each for REFUSED_ORPHAN_RETRY_MS`, () => {
+    const clock = new ManualClock();
+    const refused = new RefusedOrphans(clock);
+    const key = (i: number) => `q/payload/${String(i).padStart(26, "0")}`;
+    for (let i = 0; i < REFUSED_ORPHANS_REMEMBERED + 100; i++) refused.refused(key(i));
+    assert.equal(refused.size, REFUSED_ORPHANS_REMEMBERED);
+    assert.equal(refused.skips(key(99)), false);
+    assert.equal(refused.skips(key(100)), true);
+    assert.equal(refused.skips(key(REFUSED_ORPHANS_REMEMBERED + 99)), true);
+    // Refused again later: remembered from then on.
+    clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
+    refused.refused(key(100));
+    clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
+    refused.expire();
+    assert.equal(refused.size, 1);
+    assert.equal(refused.skips(key(100)), true);
+    clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
+    refused.expire();
+    assert.equal(refused.size, 0);
+  });
+});
