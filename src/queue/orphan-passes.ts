@@ -56,18 +56,24 @@ export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
  * A few in a row tell that apart from objects refused one by one. Each
  * refused object is remembered and skipped by later collections for a while
  * (`RefusedOrphans`): those go on past it, and the refusals in a row that end
- * one are of objects not refused before.
+ * one are of objects not refused in the last six hours (or forgotten since,
+ * past the most it remembers).
  */
 export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 
 /** How a pass ended: `"cut short"` when a delete failed past its retry budget (the rest are left). */
 export type PassEnd = "done" | "cut short";
 
-/** What a pass did: how it ended, how many deletes it tried and how many succeeded. */
+/**
+ * What a pass did: how it ended, how many deletes it tried and how many
+ * succeeded, and how many orphans old enough it spared only for the time in
+ * their names (the wall clock went back during it: see `PassSparing`).
+ */
 export interface PassResult {
   end: PassEnd;
   tried: number;
   deleted: number;
+  spared: number;
 }
 
 export class OrphanPasses {
@@ -188,8 +194,9 @@ export class OrphanPasses {
       const result = await this.#run();
       if (result.deleted > 0) this.#spacing = ORPHAN_PASS_SPACING_MS;
       else if (result.tried > 0) this.#backOff();
-      // Failed past the retry budget: the rest of the orphans are tried again at a later pass.
-      if (result.end === "cut short") this.left(now);
+      // Failed past the retry budget (the rest of the orphans are left), or orphans spared for
+      // the time in their names: a later pass tries them again.
+      if (result.end === "cut short" || result.spared > 0) this.left(now);
     } catch (error) {
       // A failed listing or fence check: like a pass cut short, the orphans are tried again later.
       if (!this.#stopped) {
@@ -247,10 +254,10 @@ export interface OrphanSource {
   /** The objects the store refused to delete for good: skipped, and each one refused is added. */
   readonly refused: RefusedOrphans;
   /**
-   * The pass begins: `spared` tells the objects left alone whatever their
-   * age (written for calls in flight or since the pass began, removals not
-   * durable yet; `namedAt` is the time in the object's name); `end` when it
-   * is over.
+   * The pass begins: what it leaves alone whatever their age (`holds`:
+   * objects of calls in flight when it began and of removals not durable
+   * yet; `namedSince`: by the time in an object's name, those written since
+   * it began); `end` when it is over.
    */
   beginPass(): Spared;
   /** Deletes `key` as other payload deletes are (retried, given up on with one warning per problem). */
@@ -260,7 +267,8 @@ export interface OrphanSource {
 /**
  * One pass: deletes payload objects that no job of `state` references and
  * that are older than {@link ORPHAN_MIN_AGE_MS} at wall time `now` (by the
- * time in their names), but those `source` spares. One listing; the
+ * time in their names), but those `source` spares (counted in `spared`
+ * when spared only for the time in their names). One listing; the
  * listing, the references and the objects are gone through in slices of the
  * event loop. A delete given up on leaves its object for a later pass, and
  * ends the pass when it failed past its retry budget (`"cut short"`: the
@@ -293,7 +301,8 @@ export async function collectOrphans(
   const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
   let tried = 0;
   let deleted = 0;
-  const ended = (end: PassEnd): PassResult => ({ end, tried, deleted });
+  let spared = 0;
+  const ended = (end: PassEnd): PassResult => ({ end, tried, deleted, spared });
   try {
     const objects: string[] = [];
     let startAfter: string | undefined;
@@ -324,7 +333,11 @@ export async function collectOrphans(
       } catch {
         continue; // not one of ours
       }
-      if (now - writtenAt < ORPHAN_MIN_AGE_MS || pass.spared(key, writtenAt)) continue;
+      if (now - writtenAt < ORPHAN_MIN_AGE_MS || pass.holds(key)) continue;
+      if (pass.namedSince(writtenAt)) {
+        spared++;
+        continue;
+      }
       const outcome = await source.deleteOrphan(key);
       if (outcome !== "stopped") tried++;
       // Failing past the retry budget: the store is down for deletes, and each next one would

@@ -7,14 +7,16 @@
  * backoff): the earliest time any of them is named by is kept instead, and
  * every object named from then on is spared. That spares no other object
  * unless the wall clock went back during the pass (objects named from the
- * pass's start on are too young for it anyway); one spared so is left to a
- * later pass.
+ * pass's start on are too young for it anyway); the pass counts those it
+ * spared so, and another pass, a spacing later, is set for them.
  */
 
 /** What one pass spares (see the module's documentation). */
 export interface Spared {
-  /** Whether the pass leaves `key`, named by wall time `namedAt`, alone. */
-  spared(key: string, namedAt: number): boolean;
+  /** Whether the pass leaves `key` alone whatever time its name carries (its call in flight when it began). */
+  holds(key: string): boolean;
+  /** Whether the pass leaves an object named by wall time `namedAt` alone (named since an object written during it). */
+  namedSince(namedAt: number): boolean;
   /** The pass is over. */
   end(): void;
 }
@@ -41,7 +43,8 @@ export class PassSparing {
     this.#inFlightAtStart = atStart;
     this.#writtenFrom = Number.POSITIVE_INFINITY;
     return {
-      spared: (key, namedAt) => atStart.has(key) || namedAt >= this.#writtenFrom,
+      holds: (key) => atStart.has(key),
+      namedSince: (namedAt) => namedAt >= this.#writtenFrom,
       end: () => {
         if (this.#inFlightAtStart !== atStart) return;
         this.#inFlightAtStart = null;

@@ -392,7 +392,8 @@ export class PayloadObjects {
       beginPass: () => {
         const pass = this.#sparing.begin(this.#inFlight);
         return {
-          spared: (key, namedAt) => pass.spared(key, namedAt) || this.#removing.has(key),
+          holds: (key) => pass.holds(key) || this.#removing.has(key),
+          namedSince: pass.namedSince,
           end: pass.end,
         };
       },
