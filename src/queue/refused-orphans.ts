@@ -37,7 +37,7 @@ export const REFUSED_ORPHANS_REMEMBERED = 4_096;
 
 export class RefusedOrphans {
   readonly #clock: MonotonicClock;
-  /** Key → monotonic time of its refusal, in that order (a key refused again moves to the end). */
+  /** Key → monotonic time of its refusal, in that order. */
   readonly #refusedAt = new Map<string, number>();
 
   constructor(clock: MonotonicClock) {
@@ -66,9 +66,11 @@ export class RefusedOrphans {
     return this.#refusedAt.has(key);
   }
 
-  /** The store refused to delete `key` for good. */
+  /**
+   * The store refused to delete `key` for good. `key` is not remembered
+   * (a pass skips those; one forgotten is tried again and remembered anew).
+   */
   refused(key: string): void {
-    this.#refusedAt.delete(key);
     if (this.#refusedAt.size >= REFUSED_ORPHANS_REMEMBERED)
       this.#refusedAt.delete(this.#refusedAt.keys().next().value as string);
     this.#refusedAt.set(key, this.#clock.monotonicNow());

@@ -232,13 +232,16 @@ describe("orphaned payload objects the store refuses to delete for good", {
     assert.equal(refused.skips(key(99)), false);
     assert.equal(refused.skips(key(100)), true);
     assert.equal(refused.skips(key(REFUSED_ORPHANS_REMEMBERED + 99)), true);
-    // Refused again later: remembered from then on.
+    // Forgotten, then refused again later: remembered from then on, the earliest forgotten for it.
     clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
-    refused.refused(key(100));
+    refused.refused(key(99));
+    assert.equal(refused.skips(key(99)), true);
+    assert.equal(refused.skips(key(100)), false);
+    assert.equal(refused.size, REFUSED_ORPHANS_REMEMBERED);
     clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
     refused.expire();
     assert.equal(refused.size, 1);
-    assert.equal(refused.skips(key(100)), true);
+    assert.equal(refused.skips(key(99)), true);
     clock.advance(REFUSED_ORPHAN_RETRY_MS / 2);
     refused.expire();
     assert.equal(refused.size, 0);
