@@ -48,8 +48,8 @@ export const CHECKPOINT_BYTES_PER_WAL_BATCH = 16 * 1024;
 export const MIN_BATCH_CHECKPOINT_SPACING_MS = 1_000;
 
 /**
- * WAL creates that take longer than this on average (ms) keep the batch
- * bound unspaced: where each round of an open's parallel reads is a network
+ * WAL creates that take longer than this (ms), the median of the latest
+ * (see `create-times.ts`), keep the batch bound unspaced: where each round of an open's parallel reads is a network
  * round trip (radosgw on loopback answers a PUT in ~6 ms, cloud stores in
  * tens), a longer tail would slow a takeover down, so checkpoints come every
  * bound's worth of batches as before. A local disk's fsync'd create takes
@@ -134,7 +134,7 @@ function batchesDue(
   if (checkpointWalBatchesGiven) return true;
   // Spaced, the tail still never passes `checkpointWalBatches` (4,096 by default).
   if (walBatches > Math.min(SPACING_BATCH_FACTOR * bound, checkpointWalBatches)) return true;
-  // Written so that an average that is not a number (a clock that returned NaN) is slow.
+  // Written so that a median that is not a number (a clock that returned NaN) is slow.
   if (walCreateMs === null || !(walCreateMs <= SPACED_CREATE_MS)) return true;
   return sinceLast >= MIN_BATCH_CHECKPOINT_SPACING_MS;
 }

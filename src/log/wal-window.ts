@@ -14,13 +14,13 @@
  */
 import { FencedError } from "../errors.js";
 import type { SealedBatch } from "./batch.js";
+import { CreateTimes } from "./create-times.js";
 import { FailedTail, withDoubt } from "./failed-tail.js";
 import type { WriterFence } from "./fencing.js";
 import type { LogKeys } from "./keys.js";
 import type { ResolvedLogOptions } from "./options.js";
 import type { LogStorage } from "./storage.js";
 import { createWalObject } from "./wal-create.js";
-import { CREATE_MS_SAMPLE_CAP, CREATE_MS_SMOOTHING } from "./writer-types.js";
 
 /** What a {@link WalWindow} needs of its writer. */
 export interface WalWindowInit {
@@ -57,8 +57,8 @@ export class WalWindow {
   #issued = 0;
   #revalidating = false;
   readonly #failedTail = new FailedTail();
-  /** Moving average of how long a WAL create took to succeed (ms), or null before the first. */
-  #walCreateMs: number | null = null;
+  /** How long the latest WAL creates took to succeed (ms). */
+  readonly #createTimes = new CreateTimes();
 
   constructor(init: WalWindowInit) {
     this.#storage = init.storage;
@@ -86,9 +86,9 @@ export class WalWindow {
     return this.#sealed.length === 0;
   }
 
-  /** How long a WAL create took to succeed lately (ms), or null before the first. */
+  /** How long a WAL create took to succeed lately (ms; see `create-times.ts`), or null before the first. */
   get walCreateMs(): number | null {
-    return this.#walCreateMs;
+    return this.#createTimes.median;
   }
 
   /** Whether every sealed batch is issued and one more create fits in flight. */
@@ -137,15 +137,8 @@ export class WalWindow {
       batch.outcome = { kind: "unknown", error };
     }
     batch.completedAt = this.#options.clock.monotonicNow();
-    if (batch.outcome.kind === "created") {
-      // Capped: a rare slow create (a stall of the event loop, a hiccup of the disk) moves the
-      // average by at most a few milliseconds, so one does not turn a fast store into a slow one.
-      const took = Math.min(batch.completedAt - batch.issuedAt, CREATE_MS_SAMPLE_CAP);
-      this.#walCreateMs =
-        this.#walCreateMs === null
-          ? took
-          : this.#walCreateMs + (took - this.#walCreateMs) / CREATE_MS_SMOOTHING;
-    }
+    if (batch.outcome.kind === "created")
+      this.#createTimes.record(batch.completedAt - batch.issuedAt);
     this.settle();
   }
 

@@ -34,16 +34,6 @@ export interface Cut {
   durable: Promise<void>;
 }
 
-/** How many recent WAL creates {@link WriterStats.walCreateMs} averages over, about. */
-export const CREATE_MS_SMOOTHING = 8;
-
-/**
- * The most one create counts for in {@link WriterStats.walCreateMs} (ms):
- * enough to tell a local disk (about a millisecond) from a remote store (tens),
- * little enough that a rare outlier does not swing the average.
- */
-export const CREATE_MS_SAMPLE_CAP = 8;
-
 /** Counters of the group-commit writer. */
 export interface WriterStats {
   durableWalId: number;
@@ -56,8 +46,8 @@ export interface WriterStats {
   durableRecords: number;
   unflushedBytes: number;
   /**
-   * How long a WAL create takes to succeed, a moving average over about the
-   * last {@link CREATE_MS_SMOOTHING} creates (ms); null before the first.
+   * How long a WAL create takes to succeed: the median of the latest creates
+   * (ms; see `create-times.ts`); null before the first.
    */
   walCreateMs: number | null;
 }

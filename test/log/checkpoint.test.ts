@@ -374,6 +374,36 @@ describe("log checkpoints and garbage collection", { timeout: 60_000 }, () => {
     await recovered.log.close();
   });
 
+  it("a cold start's slow WAL creates do not switch the spacing off", async () => {
+    const clock = new ManualClock();
+    // A fresh process on a local disk: its first creates are slow (the file store's writer
+    // thread not yet up, code not yet optimised), and then a third of them still are (long
+    // turns of the event loop before their completion is seen). Most take 1 ms: the store is
+    // fast, though the creates' mean is well over SPACED_CREATE_MS.
+    let puts = 0;
+    const store = new (class extends MemoryStore {
+      override put(...args: Parameters<MemoryStore["put"]>): ReturnType<MemoryStore["put"]> {
+        puts++;
+        clock.advance(puts <= 8 ? 10 : puts % 3 === 0 ? 6 : 1);
+        return super.put(...args);
+      }
+    })();
+    const opened = clock.monotonicNow();
+    const recovered = await openLog(store, "q", testOptions({ clock, flushIntervalMs: 0 }));
+    const state = new ListState(recovered);
+    for (let i = 0; i < MIN_CHECKPOINT_WAL_BATCHES + 8; i++) {
+      await state.append(recovered.log, `b${i}`);
+      await settle();
+    }
+    assert.ok(clock.monotonicNow() - opened < MIN_BATCH_CHECKPOINT_SPACING_MS);
+    assert.equal(recovered.log.stats().checkpointsWritten, 0);
+    // Past the second, the checkpoint the bound made due is written.
+    clock.advance(MIN_BATCH_CHECKPOINT_SPACING_MS);
+    await state.append(recovered.log, "after a second");
+    await waitFor(() => recovered.log.stats().checkpointsWritten === 1);
+    await recovered.log.close();
+  });
+
   it("lets the WAL batch threshold grow with the checkpoint by default; a given checkpointWalBatches is the bound", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
