@@ -7,6 +7,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../../src/index.js";
+import { copyWritesComing } from "../../src/store/write-hint.js";
 import { LatencyRecorder, type LatencySummary } from "./latency.js";
 
 /** PUT count, bytes and PUT latency of one kind of object (`wal`, `checkpoint`, `manifest`, ...). */
@@ -51,6 +52,8 @@ export class KeyClassStore implements ObjectStore {
 
   constructor(inner: ObjectStore) {
     this.#inner = inner;
+    // The log's hint that writes are coming reaches the store measured.
+    copyWritesComing(inner, this);
     const innerHead = inner.head;
     if (innerHead !== undefined) this.head = (key) => innerHead.call(inner, key);
   }

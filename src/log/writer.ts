@@ -38,6 +38,7 @@
 
 import { types } from "node:util";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
+import { writesComing } from "../store/write-hint.js";
 import { messageOf } from "../util/message.js";
 import { invalidArgument } from "../validate.js";
 import { Backpressure } from "./backpressure.js";
@@ -66,6 +67,8 @@ export class LogWriter {
   #nextWalId: number;
   #durableWalId: number;
   #open: OpenBatch | null = null;
+  /** The batch whose appends last told the store that writes are coming. */
+  #hinted: OpenBatch | null = null;
   /** Sealed batches, their creates in flight, and their settling in WAL order. */
   readonly #window: WalWindow;
   readonly #sealTimer: SealTimer;
@@ -168,6 +171,12 @@ export class LogWriter {
     this.#open ??= { records: [], bytes: 0, bigAppend: false, done: deferred() };
     if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
+    // A second call into one batch: appends come from several callers at once, a steady
+    // stream the store may prepare for (see `write-hint.ts`); told once per batch.
+    if (open.records.length > 0 && this.#hinted !== open) {
+      this.#hinted = open;
+      writesComing(this.#storage.store);
+    }
     if (one !== null) open.records.push(one);
     else for (const record of list) open.records.push(record);
     open.bytes += bytes;

@@ -12,8 +12,9 @@
  *
  * The thread is started in the background once the store has made
  * {@link START_AFTER} writes in a row, each within {@link IDLE_MS} of the
- * one before, so a store that writes rarely never holds one, and no write
- * waits for a thread to start. It never holds the process open
+ * one before, or at once when a log on the store says a steady stream of
+ * writes is starting ({@link FileWriter.expectWrites}), so a store that
+ * writes rarely never holds one, and no write waits for a thread to start. It never holds the process open
  * by itself: it is unref'd whenever no write is pending (a pending write keeps
  * the process alive, as a pending thread-pool call would), and it is ended
  * after {@link IDLE_MS} without writes. If the store's first thread cannot be
@@ -147,6 +148,20 @@ export class FileWriter {
       if (++this.#seen >= this.#startAfter && this.#restarts.allows(now)) this.#launch();
     }
     return false;
+  }
+
+  /**
+   * A steady stream of writes is starting (the log's hint, see
+   * `write-hint.ts`): starts the thread now, in the background, rather than
+   * at the {@link START_AFTER}th write in a row, so that it is up before most
+   * of the stream's first writes. Nothing while a thread runs or is starting,
+   * after the store gave up on threads or was closed, or during the backoff
+   * after a death (the hint comes with every batch of a busy log: it must not
+   * restart a dying thread in a loop).
+   */
+  expectWrites(): void {
+    if (this.#unavailable !== undefined || this.#worker !== undefined) return;
+    if (this.#restarts.allows(this.#now())) this.#launch();
   }
 
   /**

@@ -24,8 +24,10 @@ import {
   startWriterThread,
 } from "../../src/store/file-writer-lifecycle.js";
 import { ObjectExistsError } from "../../src/store/types.js";
+import { writesComing } from "../../src/store/write-hint.js";
 import { until } from "../until.js";
 import {
+  crashWriter,
   holdWriter,
   postedPuts,
   queueHold,
@@ -477,6 +479,63 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.equal((await store.get("payloads/1"))?.body.byteLength, DEFAULT_PAYLOAD_OFFLOAD_BYTES);
     assert.equal((await store.get("cp/2"))?.body.byteLength, THREAD_MAX_BODY + 1);
     assert.deepEqual((await store.get("wal/2"))?.body, new Uint8Array(THREAD_MAX_BODY).fill(4));
+  });
+
+  it("a store told that writes are coming starts its thread at once; not after close, nor during the backoff after a death", async () => {
+    let starts = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        return startWriterThread(true);
+      },
+    });
+    const store = new FileStore(join(dir, "coming"), {}, writer);
+    writesComing(store);
+    assert.equal(starts, 1, "started without a write");
+    assert.equal(await writer.started(), true);
+    writesComing(store);
+    assert.equal(starts, 1, "a thread up is not started again");
+    // Its thread dies: no new one during the backoff, hint or not.
+    crashWriter(writer);
+    await until(() => writer.thread === undefined, "the thread is gone");
+    writesComing(store);
+    assert.equal(starts, 1);
+    await store.close();
+    const closed = new FileStore(join(dir, "coming-closed"), {}, writer);
+    writesComing(closed);
+    assert.equal(starts, 1, "a closed store starts none");
+  });
+
+  it("a queue taking concurrent enqueues has its thread started by its log's hint, before the store's eighth write", async () => {
+    let starts = 0;
+    let writesAtStart = -1;
+    const store = new (class extends FileStore {
+      writes = 0;
+      override put(...args: Parameters<FileStore["put"]>): ReturnType<FileStore["put"]> {
+        this.writes++;
+        return super.put(...args);
+      }
+    })(
+      join(dir, "concurrent"),
+      {},
+      new FileWriter({
+        start: () => {
+          starts++;
+          writesAtStart = store.writes;
+          return startWriterThread();
+        },
+      }),
+    );
+    const queue = await Queue.open(store, "q");
+    const opened = store.writes;
+    await Promise.all(Array.from({ length: 16 }, (_, i) => queue.enqueue("jobs", `job ${i}`)));
+    await queue.close();
+    await store.close();
+    assert.equal(starts, 1);
+    assert.ok(
+      writesAtStart <= opened + 2,
+      `started at write ${writesAtStart} (open made ${opened})`,
+    );
   });
 
   it("a queue opened, given a job and closed starts no thread (its writes are fewer than the threshold)", async () => {

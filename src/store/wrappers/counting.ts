@@ -8,6 +8,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import { copyWritesComing } from "../write-hint.js";
 import type { StoreOp } from "./ops.js";
 
 /** A point-in-time copy of a {@link CountingStore}'s counters. */
@@ -45,6 +46,8 @@ export class CountingStore implements ObjectStore {
   constructor(inner: ObjectStore) {
     checkObjectStore(inner, "inner", new.target.name);
     this.#inner = inner;
+    // A log's hint that writes are coming reaches the store wrapped.
+    copyWritesComing(inner, this);
     const innerHead = inner.head;
     if (innerHead !== undefined) {
       this.head = (key) => {

@@ -10,6 +10,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import { copyWritesComing } from "../write-hint.js";
 import { checkOps, checkOptionalString, checkOptionsBag } from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
@@ -184,6 +185,7 @@ export class FaultStore implements ObjectStore {
     if (options.random !== undefined)
       checkFunction(options.random, "options.random", "a function", "FaultStore");
     this.#inner = inner;
+    copyWritesComing(inner, this);
     this.#random = options.random ?? Math.random;
     const innerHead = inner.head;
     if (innerHead !== undefined) {

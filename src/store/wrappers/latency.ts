@@ -1,4 +1,5 @@
 /** `LatencyStore`: a wrapper that adds latency and jitter to requests (tests and benchmarks). */
+
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkFunction, checkObjectStore, invalidArgument } from "../../validate.js";
 import type {
@@ -9,6 +10,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../types.js";
+import { copyWritesComing } from "../write-hint.js";
 import { checkOps, checkOptionsBag } from "./check-options.js";
 import { opMatches, type StoreOp } from "./ops.js";
 
@@ -66,6 +68,7 @@ export class LatencyStore implements ObjectStore {
     requireNonNegative("latencyMs", options.latencyMs);
     requireNonNegative("jitterMs", options.jitterMs ?? 0);
     this.#inner = inner;
+    copyWritesComing(inner, this);
     this.#latencyMs = options.latencyMs;
     this.#jitterMs = options.jitterMs ?? 0;
     this.#random = options.random ?? Math.random;

@@ -1,0 +1,66 @@
+/**
+ * The hint a log gives its store when a steady stream of writes begins
+ * (appends from more than one call gathered into one WAL batch), and only then: a log
+ * opened and closed, or written one awaited append at a time, gives none.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { openLog } from "../../src/log/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { MeteredStore } from "../../src/store/wrappers/metered.js";
+import { setWritesComing, writesComing } from "../../src/store/write-hint.js";
+import { GatedStore, turns } from "./gated.js";
+import { rec, testOptions } from "./helpers.js";
+
+/** `store`, counting the hints it gets. */
+function hinted<S extends object>(store: S): S & { hints: number } {
+  const counted = Object.assign(store, { hints: 0 });
+  setWritesComing(counted, () => {
+    counted.hints++;
+  });
+  return counted;
+}
+
+describe("the hint that writes are coming", () => {
+  it("a log opened and closed, or appended to one awaited record at a time, gives none", async () => {
+    const store = hinted(new MemoryStore());
+    const opened = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+    await opened.log.close();
+    const again = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+    for (let i = 0; i < 20; i++) await again.log.append(rec(`r${i}`));
+    await again.log.close();
+    assert.equal(store.hints, 0);
+  });
+
+  it("appends from more than one call gathered into one batch give it, once per batch", async () => {
+    const store = hinted(new GatedStore());
+    const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+    // Two calls in one turn: one batch.
+    const appended = [log.append(rec("a1")), log.append(rec("a2"))];
+    assert.equal(store.hints, 1);
+    await store.whenHeld(1);
+    // Appends while its create is in flight gather into the next batch: one hint for it.
+    appended.push(log.append([rec("b1"), rec("b2")]));
+    assert.equal(store.hints, 1, "one call, however many records");
+    appended.push(log.append(rec("b3")), log.append(rec("b4")));
+    assert.equal(store.hints, 2);
+    store.gating = false;
+    store.release(store.held()[0]!);
+    await Promise.all(appended);
+    await log.close();
+    await turns();
+  });
+
+  it("passes through the package's wrappers; a store without one, or whose hint throws, is not disturbed", () => {
+    const inner = hinted(new MemoryStore());
+    writesComing(new MeteredStore(new CountingStore(inner)));
+    assert.equal(inner.hints, 1);
+    writesComing(new MemoryStore());
+    const throwing = new MemoryStore();
+    setWritesComing(throwing, () => {
+      throw new Error("broken hint");
+    });
+    assert.doesNotThrow(() => writesComing(throwing));
+  });
+});
