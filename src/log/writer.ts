@@ -171,8 +171,9 @@ export class LogWriter {
     this.#open ??= { records: [], bytes: 0, bigAppend: false, done: deferred() };
     if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
-    // A second call into one batch: appends come from several callers at once, a steady
-    // stream the store may prepare for (see `write-hint.ts`); told once per batch.
+    // A second call into one batch: appends come from several callers at once, maybe a
+    // steady stream the store may prepare for (see `write-hint.ts`; the store judges from
+    // how often it is told); told once per batch.
     if (open.records.length > 0 && this.#hinted !== open) {
       this.#hinted = open;
       writesComing(this.#storage.store);

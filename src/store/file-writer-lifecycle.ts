@@ -38,7 +38,10 @@ import { writerThread } from "./file-writer-thread.js";
  * opened, used for a job and closed starts none; and the gap rule keeps a
  * store that writes now and then (fewer writes than this in any
  * {@link IDLE_MS}) on the pool, never starting a thread it would end again
- * before its next write.
+ * before its next write. The log's hint (`FileWriter.expectWrites`) starts
+ * the thread sooner, but under the same gap rule: only at the second WAL
+ * batch gathering appends from several callers within {@link IDLE_MS} of the
+ * first, so a store that bursts now and then starts none either.
  */
 export const START_AFTER = 8;
 /**

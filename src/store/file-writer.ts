@@ -12,9 +12,12 @@
  *
  * The thread is started in the background once the store has made
  * {@link START_AFTER} writes in a row, each within {@link IDLE_MS} of the
- * one before, or at once when a log on the store says a steady stream of
- * writes is starting ({@link FileWriter.expectWrites}), so a store that
- * writes rarely never holds one, and no write waits for a thread to start. It never holds the process open
+ * one before, or at once when a log on the store has twice hinted that
+ * writes are coming (two WAL batches each gathering appends from several
+ * callers), the second within {@link IDLE_MS} of the first
+ * ({@link FileWriter.expectWrites}). So a store that writes (or bursts)
+ * less often than that never holds one, and no write waits for a thread to
+ * start. It never holds the process open
  * by itself: it is unref'd whenever no write is pending (a pending write keeps
  * the process alive, as a pending thread-pool call would), and it is ended
  * after {@link IDLE_MS} without writes. If the store's first thread cannot be
@@ -106,6 +109,8 @@ export class FileWriter {
   #seen = 0;
   /** When the last write was seen while no thread runs ({@link #now}). */
   #lastSeenAt = Number.NEGATIVE_INFINITY;
+  /** When the last hint that writes are coming was given ({@link #now}); see {@link expectWrites}. */
+  #lastHintAt = Number.NEGATIVE_INFINITY;
   /** The thread has answered at least one write: see {@link #idleOut}. */
   #served = false;
   /** How many threads died in a row, and when the next may start. */
@@ -151,17 +156,25 @@ export class FileWriter {
   }
 
   /**
-   * A steady stream of writes is starting (the log's hint, see
-   * `write-hint.ts`): starts the thread now, in the background, rather than
-   * at the {@link START_AFTER}th write in a row, so that it is up before most
-   * of the stream's first writes. Nothing while a thread runs or is starting,
-   * after the store gave up on threads or was closed, or during the backoff
-   * after a death (the hint comes with every batch of a busy log: it must not
+   * The log's hint that a steady stream of writes may be starting (one WAL
+   * batch gathered appends from several callers, see `write-hint.ts`).
+   * The second hint within {@link IDLE_MS} of the one before starts the
+   * thread now, in the background, rather than at the {@link START_AFTER}th
+   * write in a row, so that it is up before most of the stream's first
+   * writes. One hint alone, or hints further apart than that, start none: a
+   * store that writes a burst now and then would start a thread that serves
+   * none of its writes (the burst's batch has gone to the pool) and is ended
+   * before the next. Nothing while a thread runs or is starting, after the
+   * store gave up on threads or was closed, or during the backoff after a
+   * death (the hint comes with every batch of a busy log: it must not
    * restart a dying thread in a loop).
    */
   expectWrites(): void {
+    const now = this.#now();
+    const before = this.#lastHintAt;
+    this.#lastHintAt = now;
     if (this.#unavailable !== undefined || this.#worker !== undefined) return;
-    if (this.#restarts.allows(this.#now())) this.#launch();
+    if (now - before <= this.#idleMs && this.#restarts.allows(now)) this.#launch();
   }
 
   /**

@@ -83,7 +83,8 @@ const KEY_DIRECTORY_MAX_LENGTH = 512;
  * fails atomically when the name exists) into place, and the directory is
  * fsynced, so an object is either absent or complete, even after a crash.
  * Once the store has made a few writes in a row, or a queue's log on it
- * gathers appends from several callers at once, a put of up to 64 KiB or a delete
+ * has twice within 2 s gathered appends from several callers into one batch,
+ * a put of up to 64 KiB or a delete
  * makes all of its system calls on a thread of the store's own, in one
  * hand-off (see `file-writer.ts`); larger puts, writes beyond four at once,
  * and every write if the thread cannot start, go through the thread pool. The thread holds about
@@ -155,7 +156,8 @@ export class FileStore implements ObjectStore {
     const dirs = new FileDirs(this.#root, fsync);
     const temp = new TempFiles(this.#root, fsync, () => dirs.ensureDir(TEMP_FOLDER));
     this.#writes = new FileWrites({ describe: this.#described, fsync, dirs, temp, writer });
-    // A log that starts taking a steady stream of writes starts the writer thread at once.
+    // A log that starts taking a steady stream of writes (its second batch from several
+    // callers within the idle time of the first) starts the writer thread at once.
     setWritesComing(this, () => writer.expectWrites());
   }
 

@@ -1,11 +1,13 @@
 /**
- * The hint a log gives its store when a steady stream of writes begins:
+ * The hint a log gives its store when a steady stream of writes may begin:
  * appends from more than one call gather in one WAL batch (see `writer.ts`
  * in `src/log`), once per such batch. A store that can prepare for such a stream records what to
  * do on itself, under a registry symbol (non-enumerable, not part of its
  * type, as the key room of `key-room.ts`): the {@link FileStore} starts its
- * writer thread then, instead of at its eighth write in a row, so that the
- * thread is up before most of the stream's first writes. The package's store
+ * writer thread at the second hint within its idle time of the one before
+ * (two such batches: a stream, not one burst), instead of at its eighth
+ * write in a row, so that the thread is up before most of the stream's
+ * first writes. The package's store
  * wrappers pass the hint on to the store they wrap; any other store is not
  * told. A queue only opened and closed, or written one awaited call at a
  * time, gives none.

@@ -8,6 +8,8 @@ import { describe, it } from "node:test";
 import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
+import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { LatencyStore } from "../../src/store/wrappers/latency.js";
 import { MeteredStore } from "../../src/store/wrappers/metered.js";
 import { setWritesComing, writesComing } from "../../src/store/write-hint.js";
 import { GatedStore, turns } from "./gated.js";
@@ -22,7 +24,7 @@ function hinted<S extends object>(store: S): S & { hints: number } {
   return counted;
 }
 
-describe("the hint that writes are coming", () => {
+describe("the hint that writes are coming", { timeout: 10_000 }, () => {
   it("a log opened and closed, or appended to one awaited record at a time, gives none", async () => {
     const store = hinted(new MemoryStore());
     const opened = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
@@ -36,26 +38,37 @@ describe("the hint that writes are coming", () => {
   it("appends from more than one call gathered into one batch give it, once per batch", async () => {
     const store = hinted(new GatedStore());
     const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
-    // Two calls in one turn: one batch.
-    const appended = [log.append(rec("a1")), log.append(rec("a2"))];
-    assert.equal(store.hints, 1);
-    await store.whenHeld(1);
-    // Appends while its create is in flight gather into the next batch: one hint for it.
-    appended.push(log.append([rec("b1"), rec("b2")]));
-    assert.equal(store.hints, 1, "one call, however many records");
-    appended.push(log.append(rec("b3")), log.append(rec("b4")));
-    assert.equal(store.hints, 2);
-    store.gating = false;
-    store.release(store.held()[0]!);
-    await Promise.all(appended);
-    await log.close();
-    await turns();
+    const appended: Promise<void>[] = [];
+    try {
+      // Two calls in one turn: one batch.
+      appended.push(log.append(rec("a1")), log.append(rec("a2")));
+      assert.equal(store.hints, 1);
+      await store.whenHeld(1);
+      // Appends while its create is in flight gather into the next batch: one hint for it.
+      appended.push(log.append([rec("b1"), rec("b2")]));
+      assert.equal(store.hints, 1, "one call, however many records");
+      appended.push(log.append(rec("b3")), log.append(rec("b4")));
+      assert.equal(store.hints, 2);
+    } finally {
+      // Whatever failed above, the held create goes and the log closes: the test ends.
+      store.gating = false;
+      for (const slot of store.held()) store.release(slot);
+      await Promise.allSettled(appended);
+      await log.close();
+      await turns();
+    }
   });
 
   it("passes through the package's wrappers; a store without one, or whose hint throws, is not disturbed", () => {
     const inner = hinted(new MemoryStore());
     writesComing(new MeteredStore(new CountingStore(inner)));
     assert.equal(inner.hints, 1);
+    writesComing(new FaultStore(inner));
+    assert.equal(inner.hints, 2, "through a FaultStore");
+    writesComing(new LatencyStore(inner, { latencyMs: 0 }));
+    assert.equal(inner.hints, 3, "through a LatencyStore");
+    writesComing(new LatencyStore(new FaultStore(new CountingStore(inner)), { latencyMs: 0 }));
+    assert.equal(inner.hints, 4, "through several");
     writesComing(new MemoryStore());
     const throwing = new MemoryStore();
     setWritesComing(throwing, () => {

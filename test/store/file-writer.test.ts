@@ -19,7 +19,10 @@ import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
 import { FileWriter, THREAD_MAX_BODY, THREAD_MAX_PENDING } from "../../src/store/file-writer.js";
 import {
+  HEALTHY_MS,
   IDLE_MS,
+  MAX_DEATHS,
+  RESTART_DELAY_MS,
   SPARE_IDLE_MS,
   startWriterThread,
 } from "../../src/store/file-writer-lifecycle.js";
@@ -481,29 +484,114 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     assert.deepEqual((await store.get("wal/2"))?.body, new Uint8Array(THREAD_MAX_BODY).fill(4));
   });
 
-  it("a store told that writes are coming starts its thread at once; not after close, nor during the backoff after a death", async () => {
+  it("a store told twice within the idle time that writes are coming starts its thread at once; hints further apart than that start none", async () => {
     let starts = 0;
+    let now = 0;
     const writer = new FileWriter({
       start: () => {
         starts++;
         return startWriterThread(true);
       },
+      now: () => now,
     });
     const store = new FileStore(join(dir, "coming"), {}, writer);
+    // One hint is one batch with several callers: a burst, maybe alone.
     writesComing(store);
-    assert.equal(starts, 1, "started without a write");
+    assert.equal(starts, 0, "one hint starts none");
+    // Bursts further apart than a thread would stay idle: each would start a thread that
+    // serves nothing and is ended before the next.
+    now += IDLE_MS + 1;
+    writesComing(store);
+    assert.equal(starts, 0, "two bursts further apart than the idle time start none");
+    now += IDLE_MS;
+    writesComing(store);
+    assert.equal(starts, 1, "a second hint within the idle time starts it, without a write");
     assert.equal(await writer.started(), true);
     writesComing(store);
     assert.equal(starts, 1, "a thread up is not started again");
-    // Its thread dies: no new one during the backoff, hint or not.
+    // Its thread dies: no new one during the backoff, however many hints.
     crashWriter(writer);
     await until(() => writer.thread === undefined, "the thread is gone");
+    for (let i = 0; i < 3; i++) writesComing(store);
+    now += RESTART_DELAY_MS - 1;
     writesComing(store);
-    assert.equal(starts, 1);
+    assert.equal(starts, 1, "none during the backoff");
+    // Once it is over, the next hint starts one, and only one.
+    now += 1;
+    writesComing(store);
+    writesComing(store);
+    assert.equal(starts, 2, "the hint after the backoff starts one thread");
+    assert.equal(await writer.started(), true);
     await store.close();
-    const closed = new FileStore(join(dir, "coming-closed"), {}, writer);
+  });
+
+  it("a hint starts no thread on a closed store, nor on one that gave up on threads", async () => {
+    let now = 0;
+    let starts = 0;
+    // Closed, with no death and no backoff running: only the close stops the hint.
+    const closedWriter = new FileWriter({
+      start: () => {
+        starts++;
+        return startWriterThread(true);
+      },
+      now: () => now,
+    });
+    const closed = new FileStore(join(dir, "coming-closed"), {}, closedWriter);
     writesComing(closed);
-    assert.equal(starts, 1, "a closed store starts none");
+    await closed.close();
+    writesComing(closed);
+    assert.equal(starts, 0, "a closed store starts none");
+    // A store whose first thread cannot start gives up on threads: later hints, past any
+    // backoff, start none.
+    let tries = 0;
+    const failing = new FileWriter({
+      start: () => {
+        tries++;
+        throw new Error("threads are not allowed here");
+      },
+      now: () => now,
+    });
+    const gaveUp = new FileStore(join(dir, "coming-gave-up"), {}, failing);
+    const warnings = await warningsDuring(async () => {
+      writesComing(gaveUp);
+      writesComing(gaveUp);
+      assert.equal(tries, 1);
+      for (let i = 0; i < 3; i++) {
+        now += HEALTHY_MS;
+        writesComing(gaveUp);
+        writesComing(gaveUp);
+      }
+    });
+    assert.equal(tries, 1, "given up: no further start");
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    // A store that gave up after MAX_DEATHS threads died: no hint starts another.
+    let deaths = 0;
+    const dying = new FileWriter({
+      start: () => {
+        deaths++;
+        return startWriterThread(true);
+      },
+      now: () => now,
+    });
+    const died = new FileStore(join(dir, "coming-died"), {}, dying);
+    const lastWarnings = await warningsDuring(async () => {
+      for (let i = 0; i < MAX_DEATHS; i++) {
+        now += RESTART_DELAY_MS * 2 ** i + 1;
+        writesComing(died);
+        writesComing(died);
+        assert.equal(await dying.started(), true);
+        crashWriter(dying);
+        await until(() => dying.thread === undefined, "the thread is gone");
+      }
+      for (let i = 0; i < 3; i++) {
+        now += HEALTHY_MS;
+        writesComing(died);
+        writesComing(died);
+      }
+    });
+    assert.equal(deaths, MAX_DEATHS, "given up after the last death: no further start");
+    assert.equal(lastWarnings.length, 1, lastWarnings.join("\n"));
+    await died.close();
   });
 
   it("a queue taking concurrent enqueues has its thread started by its log's hint, before the store's eighth write", async () => {
@@ -528,7 +616,12 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     );
     const queue = await Queue.open(store, "q");
     const opened = store.writes;
-    await Promise.all(Array.from({ length: 16 }, (_, i) => queue.enqueue("jobs", `job ${i}`)));
+    // 16 producers, each enqueueing one job after another: batches from several callers.
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, p) => {
+        for (let i = 0; i < 4; i++) await queue.enqueue("jobs", `job ${p}.${i}`);
+      }),
+    );
     await queue.close();
     await store.close();
     assert.equal(starts, 1);
@@ -536,6 +629,30 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
       writesAtStart <= opened + 2,
       `started at write ${writesAtStart} (open made ${opened})`,
     );
+  });
+
+  it("a queue taking a burst of concurrent enqueues now and then, further apart than the idle time, starts no thread", async () => {
+    let starts = 0;
+    let now = 0;
+    const writer = new FileWriter({
+      start: () => {
+        starts++;
+        return startWriterThread();
+      },
+      now: () => now,
+    });
+    const store = new FileStore(join(dir, "bursts"), {}, writer);
+    const queue = await Queue.open(store, "q");
+    for (let burst = 0; burst < 6; burst++) {
+      now += IDLE_MS + 1;
+      await Promise.all([
+        queue.enqueue("jobs", `job ${burst}.a`),
+        queue.enqueue("jobs", `job ${burst}.b`),
+      ]);
+    }
+    await queue.close();
+    await store.close();
+    assert.equal(starts, 0, "each burst's batch went to the pool; a thread would serve none");
   });
 
   it("a queue opened, given a job and closed starts no thread (its writes are fewer than the threshold)", async () => {

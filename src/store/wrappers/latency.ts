@@ -1,5 +1,4 @@
 /** `LatencyStore`: a wrapper that adds latency and jitter to requests (tests and benchmarks). */
-
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkFunction, checkObjectStore, invalidArgument } from "../../validate.js";
 import type {
