@@ -76,9 +76,10 @@ function tapFailures(tap: string): string[] {
       }
     }
     const text = block.join("\n");
-    // Suites fail because a test in them did; that test is reported on its own.
-    if (/^\s*type: 'suite'/m.test(text) || /^\s*failureType: 'subtestsFailed'/m.test(text))
-      continue;
+    // Suites fail because a test in them did; that test is reported on its own. A suite whose
+    // hook failed is the cause, though, and the tests it cancelled are not (they are counted).
+    if (/^\s*failureType: '(?:subtestsFailed|cancelledByParent)'/m.test(text)) continue;
+    if (/^\s*type: 'suite'/m.test(text) && !/^\s*failureType: 'hookFailed'/m.test(text)) continue;
     const kept = block.slice(0, FAILURE_LINES);
     if (block.length > FAILURE_LINES) kept.push(`  … ${block.length - FAILURE_LINES} more lines`);
     failures.push(kept.join("\n"));
