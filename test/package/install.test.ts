@@ -1,47 +1,31 @@
 // Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
-// (no cloud SDK) and, on every test Node, run a job through `require`/`import` (the cloud stores
+// (no cloud SDK; npm offline, the dependencies packed from the repository's node_modules; first
+// a check that no node_modules above the apps holds an optional peer) and, on every test Node, run a job through `require`/`import` (the cloud stores
 // failing with an error that names the SDK to install), run the CLI (help, demo, version), and
 // type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext, Node16, Node10 and
 // Bundler resolution); both builds in one process, with each other and under fake timers; and
 // that `engines` names a Node with every newer built-in the code calls.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, type TestNode, testNodes } from "../nodes.js";
+import {
+  optionalPeers,
+  packagesAbove,
+  packDependencies,
+  type Run,
+  run,
+  userEnv,
+} from "./isolated-app.js";
 
+/** The deadline of a command that builds, packs, installs or type-checks. */
 const TIMEOUT_MS = 240_000;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a user's shell: without the npm_* variables of the `npm test` around us. */
-function userEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")),
-  );
-}
-
-function run(command: string, args: string[], cwd: string): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      command,
-      args,
-      { cwd, env: userEnv(), encoding: "utf8", maxBuffer: 16 * 1024 * 1024, timeout: TIMEOUT_MS },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
+/** The deadline of an app or CLI run, each a second or so: a hang fails soon, not at the end. */
+const APP_TIMEOUT_MS = 60_000;
 
 function ok(result: Run, what: string): string {
   assert.equal(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
@@ -85,20 +69,30 @@ const JOB_BODY = `
       error.code +
       (error.message.includes("npm install @opentelemetry/api") ? " (says what to install)" : ""),
   );
-  // So do the cloud stores: a permanent StorageError that names the SDK to install.
+  // So do the cloud stores: a permanent StorageError that names the SDK to install. An SDK
+  // found after all would talk to a network that may not answer: each open gets a deadline.
   const sdks = [];
+  let late = false;
   for (const [Store, options] of [
     [S3Store, { bucket: "b" }],
     [AzureBlobStore, { container: "c", accountUrl: "https://a.blob.core.windows.net" }],
     [GcsStore, { bucket: "b" }],
   ]) {
     const opened = Queue.open(new Store(options), "app", { logger: silentLogger });
-    sdks.push(await opened.then(() => "opened", (error) =>
+    let timer;
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(Store.name + " neither opened nor failed in 5 s"), 5000);
+    });
+    sdks.push(await Promise.race([deadline, opened.then(() => "opened", (error) =>
       [error instanceof StorageError, error.code, error.permanent,
-        /run \`npm install ([^\`]+)\`/.exec(error.message)?.[1]].join(" ")));
+        /run \`npm install ([^\`]+)\`/.exec(error.message)?.[1]].join(" "))]));
+    clearTimeout(timer);
+    late ||= sdks.at(-1).endsWith(" in 5 s");
   }
   console.log(JSON.stringify({ resolved, seen, done: stats.done, pending: stats.pending,
     testing: [typeof ManualClock, typeof FaultStore, typeof dashboard], telemetry, conflict, sdks }));
+  // A store still waiting on the network would keep the process alive.
+  if (late) process.exit();
 `;
 
 const CJS_JOB = `"use strict";
@@ -319,17 +313,40 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
   const installOutput: string[] = [];
   const nodes: TestNode[] = testNodes();
 
+  let env: NodeJS.ProcessEnv;
+  /** Builds, packs, installs and type-checks. */
+  const tool = (command: string, args: string[], cwd: string): Promise<Run> =>
+    run(command, args, { cwd, env, timeoutMs: TIMEOUT_MS });
+  /** Runs of the apps and the CLI. */
+  const runApp = (command: string, args: string[], cwd: string): Promise<Run> =>
+    run(command, args, { cwd, env, timeoutMs: APP_TIMEOUT_MS });
+
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), "taquba-package-"));
-    ok(await run("npm", ["pack", "--pack-destination", work], root), "npm pack");
+    // The real path: Node searches from the realpath of the script it runs.
+    work = realpathSync(await mkdtemp(join(tmpdir(), "taquba-package-")));
+    env = userEnv(join(work, "npm-cache"));
+    // An optional peer in a node_modules above the apps would be found in place of the one they
+    // lack: the checks of its error would wait on its network or pass for the wrong reason.
+    const peers = optionalPeers(root);
+    for (const node of nodes) {
+      const stray = await packagesAbove(node.executable, work, peers, env);
+      assert.deepEqual(
+        stray,
+        [],
+        `Expected no optional peer of taquba where Node ${node.version} looks for the apps' packages, found ${stray.join(", ")}: remove it, or set TMPDIR to a directory with no such node_modules above it`,
+      );
+    }
+    ok(await tool("npm", ["pack", "--pack-destination", work], root), "npm pack");
     const packed = readdirSync(work).filter((name) => name.endsWith(".tgz"));
     assert.deepEqual(packed, [`taquba-${version}.tgz`]);
     tarball = join(work, packed[0]!);
+    // With its dependencies from the repository, the install needs no registry and no cache.
+    const dependencies = await packDependencies(root, join(work, "dependencies"), env);
     for (const kind of ["commonjs", "module"] as const) {
       const app = await makeApp(work, kind);
-      const install = await run(
+      const install = await tool(
         "npm",
-        ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline"],
+        ["install", tarball, ...dependencies, "--no-audit", "--no-fund"],
         app.dir,
       );
       ok(install, `npm install in the ${kind} app`);
@@ -423,10 +440,10 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
   });
 
   it("passes publint and attw (types per condition, for ., ./testing and ./dashboard)", async () => {
-    const publint = ok(await run(bin("publint"), ["run", tarball, "--strict"], work), "publint");
+    const publint = ok(await tool(bin("publint"), ["run", tarball, "--strict"], work), "publint");
     assert.match(publint, /All good/);
     const attw = ok(
-      await run(bin("attw"), [tarball, "--format", "ascii", "--no-color"], work),
+      await tool(bin("attw"), [tarball, "--format", "ascii", "--no-color"], work),
       "attw",
     );
     assert.match(attw, /No problems found/);
@@ -443,7 +460,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       ].map((config) => ({ app, config })),
     );
     const checks = projects.map(({ app, config }) =>
-      run(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir),
+      tool(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir),
     );
     for (const [index, result] of (await Promise.all(checks)).entries())
       ok(result, `tsc -p ${projects[index]!.config} in the ${projects[index]!.app.kind} app`);
@@ -454,7 +471,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       for (const app of apps) {
         const data = await mkdtemp(join(work, "data-"));
         const out = ok(
-          await run(node.executable, [app.script, data], app.dir),
+          await runApp(node.executable, [app.script, data], app.dir),
           `${app.script} on Node ${node.version}`,
         );
         const report = JSON.parse(out) as Record<string, unknown>;
@@ -479,7 +496,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       const app = apps[0]!;
       const cli = join(app.dir, "node_modules", "taquba", "dist", "cli", "main.js");
       assert.equal(
-        ok(await run(node.executable, [cli, "--version"], app.dir), "cli"),
+        ok(await runApp(node.executable, [cli, "--version"], app.dir), "cli"),
         `${version}\n`,
       );
     });
@@ -488,7 +505,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
   it("a store of the CommonJS build runs under, and fences, queues of the ESM build", async () => {
     const app = apps.find((a) => a.kind === "commonjs")!;
     const data = await mkdtemp(join(work, "mixed-"));
-    const out = ok(await run(process.execPath, ["mixed.cjs", data], app.dir), "mixed.cjs");
+    const out = ok(await runApp(process.execPath, ["mixed.cjs", data], app.dir), "mixed.cjs");
     assert.deepEqual(JSON.parse(out), {
       twoBuilds: true,
       pending: 1,
@@ -500,21 +517,21 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
 
   it("both builds take their own turns under fake timers that hold time still", async () => {
     const app = apps.find((a) => a.kind === "commonjs")!;
-    const out = ok(await run(process.execPath, ["fake-timers.cjs"], app.dir), "fake-timers.cjs");
+    const out = ok(await runApp(process.execPath, ["fake-timers.cjs"], app.dir), "fake-timers.cjs");
     assert.deepEqual(JSON.parse(out), { cjs: "done 1", esm: "done 1" });
   });
 
   it("`npx taquba --help` lists the commands, a cloud store names its SDK, `npx taquba demo` runs", async () => {
     const app = apps.find((a) => a.kind === "module")!;
     const help = ok(
-      await run("npx", ["--no-install", "taquba", "--help"], app.dir),
+      await runApp("npx", ["--no-install", "taquba", "--help"], app.dir),
       "npx taquba --help",
     );
     assert.match(help, /^Usage: taquba <command>/);
     for (const command of ["demo", "stats", "dashboard"])
       assert.match(help, new RegExp(`^  ${command} `, "m"));
     // A cloud store without its SDK: the CLI says where to install it.
-    const s3 = await run(
+    const s3 = await runApp(
       "npx",
       ["--no-install", "taquba", "stats", "--store", "s3://bucket"],
       app.dir,
@@ -526,7 +543,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     );
     const store = await mkdtemp(join(work, "demo-"));
     const demo = ok(
-      await run(
+      await runApp(
         "npx",
         ["--no-install", "taquba", "demo", "--jobs", "50", "--json", "--store", store],
         app.dir,
@@ -546,11 +563,11 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
 
   it("`npx taquba --version` and the installed bin print the version", async () => {
     for (const app of apps) {
-      const npx = await run("npx", ["--no-install", "taquba", "--version"], app.dir);
+      const npx = await runApp("npx", ["--no-install", "taquba", "--version"], app.dir);
       assert.equal(ok(npx, "npx taquba --version"), `${version}\n`);
       const linked = join(app.dir, "node_modules", ".bin", "taquba");
       assert.equal(
-        ok(await run(linked, ["--version"], app.dir), "taquba --version"),
+        ok(await runApp(linked, ["--version"], app.dir), "taquba --version"),
         `${version}\n`,
       );
     }
