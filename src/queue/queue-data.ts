@@ -1,8 +1,8 @@
 /**
  * The transactions, flows and KV part of the public `Queue` API: the base
- * class `Queue` extends (through `QueueManagement`), so these methods and
- * their TSDoc stay on `Queue` while `queue.ts` keeps to producers,
- * consumers, schedules, events and the queue's life. Each method delegates
+ * class `Queue` extends (through `QueueSchedules` and `QueueManagement`),
+ * so these methods and their TSDoc stay on `Queue` while `queue.ts` keeps
+ * to producers, consumers, events and the queue's life. Each method delegates
  * in one line to its feature module (`transaction.ts`, `flows.ts`, `kv.ts`).
  */
 import type { QueueCore } from "./core.js";

@@ -1,9 +1,9 @@
 /**
  * The management part of the public `Queue` API: job look-ups, listings,
  * stats, cancel, remove, requeue, pause and resume, and the queue's
- * counters and settings. The middle class of `Queue`'s chain (`Queue`
- * extends it, it extends `QueueData`), so these methods and their TSDoc
- * stay on `Queue`. Each method delegates in one line to its feature module
+ * counters and settings. A class of `Queue`'s chain (`Queue` extends it
+ * through `QueueSchedules`, it extends `QueueData`), so these methods and
+ * their TSDoc stay on `Queue`. Each method delegates in one line to its feature module
  * (`reads.ts`, `admin.ts`, `completions.ts`).
  */
 import type { Clock } from "../clock.js";
