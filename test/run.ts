@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
 import { repoRoot, type TestNode, testNodes } from "./nodes.js";
+import { tapCounts, tapFailures } from "./tap-report.js";
 
 const CONCURRENCY = 2;
 /** No single test may take longer: a hang fails instead of stalling the run. */
@@ -22,9 +23,6 @@ interface Outcome {
   seconds: number;
 }
 
-/** Most diagnostic lines kept per failure: enough for the error, its location and stack top. */
-const FAILURE_LINES = 40;
-
 function testFilesUnder(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
   return readdirSync(path, { recursive: true })
@@ -35,56 +33,6 @@ function testFilesUnder(path: string): string[] {
 
 function toBuildPath(path: string): string {
   return /^test[/\\]/.test(path) ? join("build", path.replace(/\.ts$/, ".js")) : path;
-}
-
-/** The last `# name N` lines of a TAP report: tests, pass, fail, cancelled, skipped, todo. */
-function tapCounts(tap: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const match of tap.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm))
-    counts[match[1]!] = Number(match[2]);
-  return counts;
-}
-
-/**
- * The `not ok` entries of a TAP report that are tests, not the suites and files that
- * fail because of them, each with its YAML block (error, location, stack), so the end
- * of a long CI log says which test failed and why.
- */
-function tapFailures(tap: string): string[] {
-  const lines = tap.split("\n");
-  const failures: string[] = [];
-  // The enclosing suites' names by depth (four spaces per level), from `# Subtest:` lines.
-  const suites: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line);
-    if (subtest) {
-      suites.length = subtest[1]!.length / 4;
-      suites.push(subtest[2]!);
-      continue;
-    }
-    const notOk = /^(\s*)not ok \d+ - (.*)$/.exec(line);
-    if (!notOk) continue;
-    const depth = notOk[1]!.length / 4;
-    const block = [`not ok - ${[...suites.slice(0, depth), notOk[2]!].join(" > ")}`];
-    let j = i + 1;
-    if (lines[j]?.trim() === "---") {
-      for (j++; j < lines.length && lines[j]!.trim() !== "..."; j++) {
-        // Node's own frames say nothing about which test failed or why.
-        if (!lines[j]!.includes("node:internal") && !lines[j]!.includes("(<anonymous>)"))
-          block.push(lines[j]!.slice(notOk[1]!.length));
-      }
-    }
-    const text = block.join("\n");
-    // Suites fail because a test in them did; that test is reported on its own. A suite whose
-    // hook failed is the cause, though, and the tests it cancelled are not (they are counted).
-    if (/^\s*failureType: '(?:subtestsFailed|cancelledByParent)'/m.test(text)) continue;
-    if (/^\s*type: 'suite'/m.test(text) && !/^\s*failureType: 'hookFailed'/m.test(text)) continue;
-    const kept = block.slice(0, FAILURE_LINES);
-    if (block.length > FAILURE_LINES) kept.push(`  … ${block.length - FAILURE_LINES} more lines`);
-    failures.push(kept.join("\n"));
-  }
-  return failures;
 }
 
 function runOn(node: TestNode, files: string[], cwd: string): Promise<Outcome> {
