@@ -1,11 +1,17 @@
 // Owns the check that taquba works as a user installs it: `npm pack` (which builds the package),
 // publint and attw on the tarball, then fresh CommonJS and ESM apps that install the tarball
-// (no cloud SDK; npm offline, the dependencies packed from the repository's node_modules; first
-// a check that no node_modules above the apps holds an optional peer) and, on every test Node, run a job through `require`/`import` (the cloud stores
-// failing with an error that names the SDK to install), run the CLI (help, demo, version), and
-// type-check a TypeScript consumer with `skipLibCheck: false` (NodeNext, Node16, Node10 and
-// Bundler resolution); both builds in one process, with each other and under fake timers; and
-// that `engines` names a Node with every newer built-in the code calls.
+// (no cloud SDK; first a check that no node_modules above the apps holds an optional peer) and,
+// on every test Node, run a job through `require`/`import` (the cloud stores failing with an
+// error that names the SDK to install), run the CLI (help, demo, version), and type-check a
+// TypeScript consumer with `skipLibCheck: false` (NodeNext, Node16, Node10 and Bundler
+// resolution); both builds in one process, with each other and under fake timers; and that
+// `engines` names a Node with every newer built-in the code calls.
+//
+// By default the install is offline: npm uses an empty cache of the test's own, and taquba's
+// dependencies are the lockfile's versions, packed from the repository's node_modules. So a
+// newer release of a dependency within its declared range is not tried, and warnings only the
+// registry gives (`npm warn deprecated`) are not seen. TAQUBA_PACKAGE_TEST_REGISTRY=1 installs
+// the tarball alone from the registry instead, as `npm install taquba` would (network needed).
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -14,6 +20,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, type TestNode, testNodes } from "../nodes.js";
 import {
+  killRunning,
   optionalPeers,
   packagesAbove,
   packDependencies,
@@ -22,6 +29,8 @@ import {
   userEnv,
 } from "./isolated-app.js";
 
+/** Whether the apps install taquba's dependencies from the registry (see the header). */
+const fromRegistry = process.env.TAQUBA_PACKAGE_TEST_REGISTRY === "1";
 /** The deadline of a command that builds, packs, installs or type-checks. */
 const TIMEOUT_MS = 240_000;
 /** The deadline of an app or CLI run, each a second or so: a hang fails soon, not at the end. */
@@ -324,7 +333,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
   before(async () => {
     // The real path: Node searches from the realpath of the script it runs.
     work = realpathSync(await mkdtemp(join(tmpdir(), "taquba-package-")));
-    env = userEnv(join(work, "npm-cache"));
+    env = userEnv(fromRegistry ? undefined : join(work, "npm-cache"));
     // An optional peer in a node_modules above the apps would be found in place of the one they
     // lack: the checks of its error would wait on its network or pass for the wrong reason.
     const peers = optionalPeers(root);
@@ -333,7 +342,7 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
       assert.deepEqual(
         stray,
         [],
-        `Expected no optional peer of taquba where Node ${node.version} looks for the apps' packages, found ${stray.join(", ")}: remove it, or set TMPDIR to a directory with no such node_modules above it`,
+        `Expected no optional peer of taquba where Node ${node.version} looks for the apps' packages, found ${stray.join(", ")}: remove it, or (for a node_modules above the temporary directory) set TMPDIR to a directory with none above it, or (for NODE_PATH or a global folder such as ~/.node_modules) unset NODE_PATH or take it out of that folder`,
       );
     }
     ok(await tool("npm", ["pack", "--pack-destination", work], root), "npm pack");
@@ -341,7 +350,9 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
     assert.deepEqual(packed, [`taquba-${version}.tgz`]);
     tarball = join(work, packed[0]!);
     // With its dependencies from the repository, the install needs no registry and no cache.
-    const dependencies = await packDependencies(root, join(work, "dependencies"), env);
+    const dependencies = fromRegistry
+      ? []
+      : await packDependencies(root, join(work, "dependencies"), env);
     for (const kind of ["commonjs", "module"] as const) {
       const app = await makeApp(work, kind);
       const install = await tool(
@@ -349,7 +360,11 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
         ["install", tarball, ...dependencies, "--no-audit", "--no-fund"],
         app.dir,
       );
-      ok(install, `npm install in the ${kind} app`);
+      // Offline, ENOTCACHED means a dependency in node_modules is not what package.json asks.
+      const hint = /ENOTCACHED/.test(install.stderr)
+        ? " (offline: is a dependency in package.json out of step with node_modules? run `npm ci`)"
+        : "";
+      ok(install, `npm install in the ${kind} app${hint}`);
       installOutput.push(install.stdout + install.stderr);
       apps.push(app);
     }
@@ -357,6 +372,8 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
   });
 
   after(async () => {
+    // A run the suite's timeout cut short would otherwise go on, with all it started.
+    killRunning();
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 

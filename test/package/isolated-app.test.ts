@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { describe, it } from "node:test";
+import { until } from "../until.js";
+import { killRunning, run } from "./isolated-app.js";
+
+/** Whether process `pid` still runs (a zombie, ended but not yet reaped, does not). */
+function alive(pid: number): boolean {
+  const stat = `/proc/${pid}/stat`;
+  if (existsSync("/proc/self/stat")) {
+    try {
+      return !/^\d+ \(.*\) Z /.test(readFileSync(stat, "utf8"));
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A shell that starts two sleeps, one in the background, and prints both of their pids. */
+const SLEEPERS = "sleep 37 & echo $!; sh -c 'echo $$; exec sleep 38'";
+
+const pidsIn = (stdout: string): number[] => stdout.trim().split("\n").map(Number);
+
+describe("a packed-package test's command run", () => {
+  it("at its deadline, kills the command and everything it started", async () => {
+    const started = performance.now();
+    const result = await run("sh", ["-c", SLEEPERS], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 1000,
+    });
+    assert.ok(performance.now() - started < 10_000, "the run outlived its deadline");
+    assert.match(result.stderr, /\(killed: no end within 1000 ms\)$/);
+    const pids = pidsIn(result.stdout);
+    assert.equal(pids.length, 2, result.stdout);
+    await until(() => !pids.some(alive), "both sleeps ended", 5000);
+  });
+
+  it("ends a run still going, with all it started, when killRunning() is called", async () => {
+    const going = run("sh", ["-c", `${SLEEPERS}; echo never`], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 60_000,
+    });
+    // The sleeps' pids are printed at once; the run has no end of its own for 38 s.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    killRunning();
+    const result = await going;
+    assert.notEqual(result.code, 0);
+    assert.doesNotMatch(result.stdout, /never/);
+    const pids = pidsIn(result.stdout);
+    await until(() => !pids.some(alive), "both sleeps ended", 5000);
+  });
+
+  it("returns the output and exit code of a command that ends", async () => {
+    const result = await run("sh", ["-c", "echo out; echo err >&2; exit 3"], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 10_000,
+    });
+    assert.deepEqual(result, { code: 3, stdout: "out\n", stderr: "err\n" });
+  });
+
+  it("says a command it could not start failed", async () => {
+    const result = await run("taquba-no-such-command", [], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /ENOENT/);
+  });
+});
