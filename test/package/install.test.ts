@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, type TestNode, testNodes } from "../nodes.js";
@@ -468,18 +468,26 @@ describe("the packed package, installed in fresh apps", { timeout: TIMEOUT_MS },
 
   it("type-checks TypeScript consumers (CJS, ESM; NodeNext, Node16, Node10, bundler) with skipLibCheck off and no SDK", async () => {
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    // NodeNext and Node16 read the app's `type`, so they check each app. Bundler and Node10
+    // resolution ignore it (both apps resolve the same files), so they check the CommonJS one.
     const projects = apps.flatMap((app) =>
       [
         "tsconfig.json",
-        "tsconfig.bundler.json",
         "tsconfig.node16.json",
-        "tsconfig.node10.json",
+        ...(app.kind === "commonjs" ? ["tsconfig.bundler.json", "tsconfig.node10.json"] : []),
       ].map((config) => ({ app, config })),
     );
-    const checks = projects.map(({ app, config }) =>
-      tool(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir),
-    );
-    for (const [index, result] of (await Promise.all(checks)).entries())
+    // As many at once as there are cores: more only contend for them (and for memory).
+    const results: Run[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let index = next++; index < projects.length; index = next++) {
+        const { app, config } = projects[index]!;
+        results[index] = await tool(process.execPath, [tsc, "-p", join(app.dir, config)], app.dir);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(2, availableParallelism()) }, worker));
+    for (const [index, result] of results.entries())
       ok(result, `tsc -p ${projects[index]!.config} in the ${projects[index]!.app.kind} app`);
   });
 
