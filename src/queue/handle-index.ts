@@ -8,13 +8,17 @@
  * A list of sorted chunks (at most {@link CHUNK_MAX} handles each) with the
  * exact last handle of every chunk alongside, so a lookup is two binary
  * searches and an insert or delete moves at most one chunk's worth of
- * numbers. Chunks hold small integers only, so the garbage collector never
- * traces millions of entries.
+ * numbers. A chunk's handles are a `Uint32Array` (off the JS heap) of room
+ * for up to {@link CHUNK_MAX} + 1, grown by doubling: a million handles are
+ * a few thousand small objects, not megabytes of arrays that each young-
+ * generation collection copies until they are promoted (a restore builds
+ * them all at once), and no array is re-allocated on the heap as it grows.
  *
  * A frozen {@link IndexView} (for a checkpoint encoded in slices) keeps the
  * order as of the moment it was taken: a chunk it still reads is copied
  * before its first change (copy-on-write per chunk), so freezing costs one
- * copy of the chunk list, not of the entries.
+ * copy of the chunk list and a view of each chunk changed since the last
+ * freeze, not a copy of the entries.
  *
  * The comparator must be a strict total order on the handles in the set and
  * must not change for a handle while it is in the set (remove a job before
@@ -27,14 +31,52 @@ const CHUNK_MAX = 512;
 const CHUNK_MIN = 64;
 /** Chunk size when building from a sorted list (room to grow before the first split). */
 const CHUNK_BUILD = 384;
+/** Room of a new chunk's array (64 bytes: the most V8 keeps on its heap). */
+const CHUNK_FIRST_ROOM = 16;
 
-type Chunk = number[];
+/** A chunk: its handles are `a[0..n)`. */
+class Chunk {
+  /**
+   * `a.subarray(0, n)` as of the last freeze, while the chunk has not
+   * changed since (a shared chunk never changes: it is copied instead).
+   */
+  view: Uint32Array | null = null;
+  constructor(
+    public a: Uint32Array,
+    public n: number,
+  ) {}
+
+  /** Room for at least `room` handles (at most {@link CHUNK_MAX} + 1), keeping the ones held. */
+  reserve(room: number): void {
+    if (room <= this.a.length) return;
+    let size = Math.max(CHUNK_FIRST_ROOM, this.a.length * 2);
+    while (size < room) size *= 2;
+    const a = new Uint32Array(Math.min(CHUNK_MAX + 1, size));
+    a.set(this.a.subarray(0, this.n));
+    this.a = a;
+  }
+
+  push(handle: number): void {
+    if (this.n === this.a.length) this.reserve(this.n + 1);
+    this.a[this.n++] = handle;
+  }
+
+  last(): number {
+    return this.a[this.n - 1]!;
+  }
+
+  /** A chunk of its own holding the same handles. */
+  copy(): Chunk {
+    return new Chunk(this.a.slice(), this.n);
+  }
+}
+
 export type HandleOrder = (a: number, b: number) => number;
 
 /** The order of an index as of {@link HandleIndex.freeze}; read it, then {@link HandleIndex.thaw} it. */
 export class IndexView {
   constructor(
-    readonly chunks: readonly (readonly number[])[],
+    readonly chunks: readonly ArrayLike<number>[],
     readonly size: number,
   ) {}
 }
@@ -47,7 +89,7 @@ export interface IndexPosition {
 
 /** The handle at `position` in `chunks`, advancing it; -1 past the end. Shared by the chunked indexes. */
 export function nextInChunks(
-  chunks: readonly (readonly number[])[],
+  chunks: readonly ArrayLike<number>[],
   position: IndexPosition,
 ): number {
   for (;;) {
@@ -60,9 +102,9 @@ export function nextInChunks(
 }
 
 /** Every handle of `chunks` in order (tests and audits). */
-export function flattenChunks(chunks: readonly (readonly number[])[]): number[] {
+export function flattenChunks(chunks: readonly ArrayLike<number>[]): number[] {
   const all: number[] = [];
-  for (const chunk of chunks) for (const h of chunk) all.push(h);
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) all.push(chunk[i]!);
   return all;
 }
 
@@ -114,17 +156,20 @@ export class HandleIndex {
     if (this.#views > 0) throw new Error("appendSorted on a frozen index");
     let at = from;
     const last = this.#chunks.at(-1);
-    if (last !== undefined && last.length < CHUNK_BUILD && at < to) {
-      const end = Math.min(to, at + CHUNK_BUILD - last.length);
-      for (; at < end; at++) last.push(handles[at]!);
-      this.#maxes[this.#maxes.length - 1] = last[last.length - 1]!;
+    if (last !== undefined && last.n < CHUNK_BUILD && at < to) {
+      const end = Math.min(to, at + CHUNK_BUILD - last.n);
+      last.reserve(last.n + end - at);
+      for (; at < end; at++) last.a[last.n++] = handles[at]!;
+      last.view = null;
+      this.#maxes[this.#maxes.length - 1] = last.last();
     }
     for (; at < to; ) {
       const end = Math.min(to, at + CHUNK_BUILD);
-      const chunk: Chunk = new Array(end - at);
-      for (let i = at; i < end; i++) chunk[i - at] = handles[i]!;
+      const a = new Uint32Array(CHUNK_BUILD);
+      for (let i = at; i < end; i++) a[i - at] = handles[i]!;
+      const chunk = new Chunk(a, end - at);
       this.#chunks.push(chunk);
-      this.#maxes.push(chunk[chunk.length - 1]!);
+      this.#maxes.push(chunk.last());
       at = end;
     }
     this.#size += Math.max(0, to - from);
@@ -137,7 +182,7 @@ export class HandleIndex {
    */
   copy(compare: HandleOrder = this.#compare): HandleIndex {
     const index = new HandleIndex(compare);
-    index.#chunks = this.#chunks.map((chunk) => chunk.slice());
+    index.#chunks = this.#chunks.map((chunk) => chunk.copy());
     index.#maxes = this.#maxes.slice();
     index.#size = this.#size;
     return index;
@@ -149,7 +194,7 @@ export class HandleIndex {
 
   /** The smallest handle, or -1 when empty. */
   min(): number {
-    return this.#size === 0 ? -1 : this.#chunks[0]![0]!;
+    return this.#size === 0 ? -1 : this.#chunks[0]!.a[0]!;
   }
 
   /** Whether `handle` is in the index (by its position in the order). */
@@ -158,13 +203,15 @@ export class HandleIndex {
     const ci = this.#chunkFor(handle);
     const chunk = this.#chunks[ci]!;
     const pos = this.#offsetIn(chunk, handle);
-    return chunk[pos] === handle;
+    return pos < chunk.n && chunk.a[pos] === handle;
   }
 
   /** Adds `handle` (which must not be in the index yet). */
   insert(handle: number): void {
     if (this.#size === 0) {
-      this.#chunks.push([handle]);
+      const chunk = new Chunk(new Uint32Array(CHUNK_FIRST_ROOM), 0);
+      chunk.push(handle);
+      this.#chunks.push(chunk);
       this.#maxes.push(handle);
       this.#size = 1;
       return;
@@ -176,26 +223,25 @@ export class HandleIndex {
       tail.push(handle);
       this.#maxes[last] = handle;
       this.#size++;
-      if (tail.length > CHUNK_MAX) this.#split(last);
+      if (tail.n > CHUNK_MAX) this.#split(last);
       return;
     }
     const ci = this.#chunkFor(handle);
     const chunk = this.#writable(ci);
     const pos = this.#offsetIn(chunk, handle);
-    if (pos === chunk.length) {
+    if (pos === chunk.n) {
       chunk.push(handle);
       this.#maxes[ci] = handle;
     } else {
-      if (chunk[pos] === handle) throw new Error(`handle ${handle} is already in the index`);
-      if (pos === 0) chunk.unshift(handle);
-      else {
-        chunk.push(chunk[chunk.length - 1]!);
-        for (let i = chunk.length - 2; i > pos; i--) chunk[i] = chunk[i - 1]!;
-        chunk[pos] = handle;
-      }
+      if (chunk.a[pos] === handle) throw new Error(`handle ${handle} is already in the index`);
+      chunk.reserve(chunk.n + 1);
+      const a = chunk.a;
+      a.copyWithin(pos + 1, pos, chunk.n);
+      a[pos] = handle;
+      chunk.n++;
     }
     this.#size++;
-    if (chunk.length > CHUNK_MAX) this.#split(ci);
+    if (chunk.n > CHUNK_MAX) this.#split(ci);
   }
 
   /** Removes `handle`; false when it was not in the index. */
@@ -203,15 +249,17 @@ export class HandleIndex {
     if (this.#size === 0) return false;
     let ci = this.#nextChunk;
     let pos = this.#nextOffset;
-    if (this.#chunks[ci]?.[pos] !== handle) {
+    const guess = this.#chunks[ci];
+    if (guess === undefined || pos >= guess.n || guess.a[pos] !== handle) {
       ci = this.#chunkFor(handle);
-      pos = this.#offsetIn(this.#chunks[ci]!, handle);
-      if (this.#chunks[ci]![pos] !== handle) return false;
+      const chunk = this.#chunks[ci]!;
+      pos = this.#offsetIn(chunk, handle);
+      if (pos >= chunk.n || chunk.a[pos] !== handle) return false;
     }
     this.#removeAt(ci, pos);
     // The next handle took the deleted one's place, or (it was its chunk's last) starts the next chunk.
     const chunk = this.#chunks[ci];
-    if (chunk !== undefined && pos >= chunk.length) {
+    if (chunk !== undefined && pos >= chunk.n) {
       ci++;
       pos = 0;
     }
@@ -223,7 +271,7 @@ export class HandleIndex {
   /** Removes and returns the smallest handle, or -1 when empty. */
   shift(): number {
     if (this.#size === 0) return -1;
-    const first = this.#chunks[0]![0]!;
+    const first = this.#chunks[0]!.a[0]!;
     this.#removeAt(0, 0);
     return first;
   }
@@ -243,10 +291,10 @@ export class HandleIndex {
     if (lo === this.#chunks.length) return { chunk: lo, offset: 0 };
     const chunk = this.#chunks[lo]!;
     let a = 0;
-    let b = chunk.length;
+    let b = chunk.n;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      if (before(chunk[mid]!)) a = mid + 1;
+      if (before(chunk.a[mid]!)) a = mid + 1;
       else b = mid;
     }
     return { chunk: lo, offset: a };
@@ -254,20 +302,33 @@ export class HandleIndex {
 
   /** The handle at `position`, advancing it; -1 past the end. */
   next(position: IndexPosition): number {
-    return nextInChunks(this.#chunks, position);
+    for (;;) {
+      const chunk = this.#chunks[position.chunk];
+      if (chunk === undefined) return -1;
+      if (position.offset < chunk.n) return chunk.a[position.offset++]!;
+      position.chunk++;
+      position.offset = 0;
+    }
   }
 
   /** Every handle in order (tests and audits). */
   toArray(): number[] {
-    return flattenChunks(this.#chunks);
+    const all: number[] = [];
+    for (const chunk of this.#chunks) for (let i = 0; i < chunk.n; i++) all.push(chunk.a[i]!);
+    return all;
   }
 
   /** The order as of now, kept while the index changes until {@link thaw}. */
   freeze(): IndexView {
     this.#shared ??= new Set();
-    for (const chunk of this.#chunks) this.#shared.add(chunk);
+    const views: Uint32Array[] = new Array(this.#chunks.length);
+    for (let ci = 0; ci < this.#chunks.length; ci++) {
+      const chunk = this.#chunks[ci]!;
+      this.#shared.add(chunk);
+      views[ci] = chunk.view ??= chunk.a.subarray(0, chunk.n);
+    }
     this.#views++;
-    return new IndexView(this.#chunks.slice(), this.#size);
+    return new IndexView(views, this.#size);
   }
 
   /** Ends a view from {@link freeze} (the last one lets chunks be changed in place again). */
@@ -281,9 +342,11 @@ export class HandleIndex {
     let previous = -1;
     for (let ci = 0; ci < this.#chunks.length; ci++) {
       const chunk = this.#chunks[ci]!;
-      if (chunk.length === 0) return `chunk ${ci} is empty`;
-      if (this.#maxes[ci] !== chunk[chunk.length - 1]) return `chunk ${ci} has a stale maximum`;
-      for (const handle of chunk) {
+      if (chunk.n === 0) return `chunk ${ci} is empty`;
+      if (chunk.n > chunk.a.length) return `chunk ${ci} holds more than its room`;
+      if (this.#maxes[ci] !== chunk.last()) return `chunk ${ci} has a stale maximum`;
+      for (let i = 0; i < chunk.n; i++) {
+        const handle = chunk.a[i]!;
         if (previous !== -1 && this.#compare(previous, handle) >= 0)
           return `handles ${previous} and ${handle} are out of order`;
         previous = handle;
@@ -306,71 +369,80 @@ export class HandleIndex {
     return lo;
   }
 
-  /** Offset in `chunk` of the first handle ≥ `handle` (chunk.length when none). */
+  /** Offset in `chunk` of the first handle ≥ `handle` (chunk.n when none). */
   #offsetIn(chunk: Chunk, handle: number): number {
+    const a = chunk.a;
     let lo = 0;
-    let hi = chunk.length;
+    let hi = chunk.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.#compare(chunk[mid]!, handle) < 0) lo = mid + 1;
+      if (this.#compare(a[mid]!, handle) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
+  /** Chunk `ci`, to be changed: a copy when a frozen view still reads it. */
   #writable(ci: number): Chunk {
     const chunk = this.#chunks[ci]!;
-    if (this.#shared === null || !this.#shared.has(chunk)) return chunk;
+    if (this.#shared === null || !this.#shared.has(chunk)) {
+      chunk.view = null;
+      return chunk;
+    }
     this.#shared.delete(chunk);
-    const copy = chunk.slice();
+    const copy = chunk.copy();
     this.#chunks[ci] = copy;
     return copy;
   }
 
   #removeAt(ci: number, pos: number): void {
     const chunk = this.#writable(ci);
-    if (pos === 0) chunk.shift();
-    else if (pos === chunk.length - 1) chunk.pop();
-    else {
-      for (let i = pos; i < chunk.length - 1; i++) chunk[i] = chunk[i + 1]!;
-      chunk.pop();
-    }
+    if (pos < chunk.n - 1) chunk.a.copyWithin(pos, pos + 1, chunk.n);
+    chunk.n--;
     this.#size--;
-    if (chunk.length === 0) {
+    if (chunk.n === 0) {
       this.#chunks.splice(ci, 1);
       this.#maxes.splice(ci, 1);
       return;
     }
-    this.#maxes[ci] = chunk[chunk.length - 1]!;
-    if (chunk.length < CHUNK_MIN) this.#mergeSmall(ci);
+    this.#maxes[ci] = chunk.last();
+    if (chunk.n < CHUNK_MIN) this.#mergeSmall(ci);
   }
 
   #split(ci: number): void {
     const chunk = this.#chunks[ci]!;
-    const upper = chunk.splice(chunk.length >>> 1);
+    const half = chunk.n >>> 1;
+    // The upper half gets full room: it is the tail that appends go on growing.
+    const upper = new Chunk(new Uint32Array(CHUNK_MAX + 1), chunk.n - half);
+    upper.a.set(chunk.a.subarray(half, chunk.n));
+    chunk.n = half;
     this.#chunks.splice(ci + 1, 0, upper);
-    this.#maxes.splice(ci, 1, chunk[chunk.length - 1]!, upper[upper.length - 1]!);
+    this.#maxes.splice(ci, 1, chunk.last(), upper.last());
   }
 
   /** Merges small chunk `ci` into a neighbour when the two fit in one chunk. */
   #mergeSmall(ci: number): void {
     const chunk = this.#chunks[ci]!;
     const next = this.#chunks[ci + 1];
-    if (next !== undefined && chunk.length + next.length <= CHUNK_MAX) {
+    if (next !== undefined && chunk.n + next.n <= CHUNK_MAX) {
       const merged = this.#writable(ci);
-      for (const handle of next) merged.push(handle);
+      merged.reserve(merged.n + next.n);
+      merged.a.set(next.a.subarray(0, next.n), merged.n);
+      merged.n += next.n;
       this.#shared?.delete(next);
       this.#chunks.splice(ci + 1, 1);
-      this.#maxes.splice(ci, 2, merged[merged.length - 1]!);
+      this.#maxes.splice(ci, 2, merged.last());
       return;
     }
     const previous = this.#chunks[ci - 1];
-    if (previous !== undefined && previous.length + chunk.length <= CHUNK_MAX) {
+    if (previous !== undefined && previous.n + chunk.n <= CHUNK_MAX) {
       const merged = this.#writable(ci - 1);
-      for (const handle of chunk) merged.push(handle);
+      merged.reserve(merged.n + chunk.n);
+      merged.a.set(chunk.a.subarray(0, chunk.n), merged.n);
+      merged.n += chunk.n;
       this.#shared?.delete(chunk);
       this.#chunks.splice(ci, 1);
-      this.#maxes.splice(ci - 1, 2, merged[merged.length - 1]!);
+      this.#maxes.splice(ci - 1, 2, merged.last());
     }
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ByteArena, SEGMENT_BYTES } from "../../src/queue/arena.js";
-import { HandleIndex } from "../../src/queue/handle-index.js";
+import { flattenChunks, HandleIndex } from "../../src/queue/handle-index.js";
 import type { EncodedHistory } from "../../src/queue/history.js";
 import { IdIndex } from "../../src/queue/id-index.js";
 import {
@@ -147,6 +147,27 @@ describe("handle index", { timeout: 60_000 }, () => {
     );
   });
 
+  it("keeps its handles in typed arrays, and a freeze reuses the view of a chunk unchanged since the last", () => {
+    const keys = new Keys();
+    const index = new HandleIndex(keys.order);
+    for (let h = 0; h < 2_000; h++) {
+      keys.set(h, h);
+      index.insert(h);
+    }
+    const first = index.freeze();
+    assert.ok(first.chunks.length > 1);
+    // Off the JS heap: a million handles are no megabytes of arrays for young collections to copy.
+    for (const chunk of first.chunks) assert.ok(chunk instanceof Uint32Array);
+    index.thaw(first);
+    keys.set(2_000, 2_000);
+    index.insert(2_000);
+    const second = index.freeze();
+    assert.equal(second.chunks[0], first.chunks[0]);
+    assert.notEqual(second.chunks.at(-1), first.chunks.at(-1));
+    assert.deepEqual(flattenChunks(second.chunks), [...flattenChunks(first.chunks), 2_000]);
+    index.thaw(second);
+  });
+
   it("a frozen view keeps its order while the index changes, without copying it", () => {
     const keys = new Keys();
     const index = new HandleIndex(keys.order);
@@ -162,7 +183,7 @@ describe("handle index", { timeout: 60_000 }, () => {
       index.insert(h);
     }
     index.shift();
-    assert.deepEqual(view.chunks.flat(), before);
+    assert.deepEqual(flattenChunks(view.chunks), before);
     assert.equal(view.size, before.length);
     index.thaw(view);
     keys.set(99_999, -1);
