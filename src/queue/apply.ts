@@ -25,7 +25,15 @@ import {
 import { groupOf } from "./groups.js";
 import type { HandleIndex } from "./handle-index.js";
 import { appendAttempt, type EncodedHistory } from "./history.js";
-import { ApplyError, jobIn, place, releaseDedup, unindex, withExtras } from "./placement.js";
+import {
+  ApplyError,
+  jobIn,
+  place,
+  releaseDedup,
+  unindex,
+  withExtras,
+  withHistory,
+} from "./placement.js";
 import type { QueueState } from "./queue-state.js";
 import type { QueueRecord } from "./records/codec.js";
 import { Tag } from "./records/tags.js";
@@ -228,11 +236,14 @@ export function apply(state: State, rec: QueueRecord): void {
       }
       const history = attempted(state, h, "completed", rec.at, undefined);
       unindex(state, h);
-      withExtras(state, h, {
-        history,
-        ...(rec.result === undefined ? {} : { result: Buffer.from(rec.result) }),
-        ...(rec.progress === undefined ? {} : { progress: rec.progress }),
-      });
+      if (rec.result === undefined && rec.progress === undefined)
+        withHistory(state, h, history, undefined);
+      else
+        withExtras(state, h, {
+          history,
+          ...(rec.result === undefined ? {} : { result: Buffer.from(rec.result) }),
+          ...(rec.progress === undefined ? {} : { progress: rec.progress }),
+        });
       place(state, h, Status.Done, rec.at);
       return;
     }
@@ -243,11 +254,13 @@ export function apply(state: State, rec: QueueRecord): void {
       const at = rec.at ?? page.at[slot(h)]!;
       const history = attempted(state, h, rec.cause ?? "retried", at, rec.error);
       unindex(state, h);
-      withExtras(state, h, {
-        history,
-        ...(rec.error === undefined ? {} : { lastError: rec.error }),
-        ...(rec.progress === undefined ? {} : { progress: rec.progress }),
-      });
+      if (rec.progress === undefined) withHistory(state, h, history, rec.error);
+      else
+        withExtras(state, h, {
+          history,
+          ...(rec.error === undefined ? {} : { lastError: rec.error }),
+          progress: rec.progress,
+        });
       if (rec.runAt === undefined) place(state, h, Status.Pending, 0);
       else place(state, h, Status.Scheduled, rec.runAt);
       return;

@@ -65,6 +65,12 @@ export class State {
   /** Shared extras of jobs whose only extra is a group key, by key (see `groupOnlyExtras`). */
   readonly groupExtras = new Map<string, JobExtras>();
   /**
+   * The extras the last job without other extras took at the end of an
+   * attempt (see `withHistory`), shared with the next such job that ends
+   * alike. Derived, not part of a checkpoint.
+   */
+  lastHistoryExtras: JobExtras | null = null;
+  /**
    * Queues where `apply` made a waiting flow parent pending (its last child
    * ended): the queue serves their waiting claims after the commit. Not part
    * of a checkpoint.

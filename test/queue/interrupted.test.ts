@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { apply } from "../../src/queue/apply.js";
+import { decodeHistory } from "../../src/queue/history.js";
 import {
   INTERRUPTED_MIN_PER_COMMIT,
   INTERRUPTED_MS_PER_CLAIM,
@@ -114,6 +115,33 @@ describe("interrupted claims at open", () => {
     budget.start();
     assert.equal(settleInterruptedSlice(timed.core, qs, budget, steps), INTERRUPTED_MIN_PER_COMMIT);
     assert.equal(qs.claimed.size, 100 - INTERRUPTED_MIN_PER_COMMIT);
+  });
+
+  it("gives the claims of a batch, requeued alike, one shared history object instead of one each", () => {
+    const state = new State();
+    const enqueue = enqueuer({ maxAttempts: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = enqueue(state, {});
+      apply(state, { tag: Tag.Claim, id, at: NOW });
+      ids.push(id);
+    }
+    const qs = state.queues.get("q")!;
+    const timed = timedCore(state, 0);
+    const budget = new SliceBudget(60_000);
+    budget.start();
+    const steps = new StepSizer(INTERRUPTED_MIN_PER_COMMIT, INTERRUPTED_PER_COMMIT, 0.01);
+    assert.equal(settleInterruptedSlice(timed.core, qs, budget, steps), 50);
+    const extras = ids.map((id) => state.table.extras(state.find(id)));
+    assert.ok(extras.every((e) => e === extras[0]));
+    assert.deepEqual(decodeHistory(extras[0]!.history!), [
+      { attempt: 1, claimedAt: NOW, recordedAt: NOW + 1_000, outcome: "interrupted" },
+    ]);
+    // A job's next attempt gives it a history of its own; the others keep theirs.
+    apply(state, { tag: Tag.Claim, id: ids[0]!, at: NOW + 2_000 });
+    apply(state, { tag: Tag.Ack, id: ids[0]!, keep: true, at: NOW + 3_000 });
+    assert.equal(decodeHistory(state.table.extras(state.find(ids[0]!))!.history!).length, 2);
+    assert.equal(decodeHistory(state.table.extras(state.find(ids[1]!))!.history!).length, 1);
   });
 
   it("stops when a commit settles nothing (the log refused it)", () => {
