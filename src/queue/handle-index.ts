@@ -13,6 +13,9 @@
  * a few thousand small objects, not megabytes of arrays that each young-
  * generation collection copies until they are promoted (a restore builds
  * them all at once), and no array is re-allocated on the heap as it grows.
+ * Handles must be integers in [0, 2^32) (row numbers of the job table):
+ * a `Uint32Array` would silently wrap anything else; {@link HandleIndex.insert}
+ * refuses them, {@link HandleIndex.appendSorted} trusts its (sorted) input.
  *
  * A frozen {@link IndexView} (for a checkpoint encoded in slices) keeps the
  * order as of the moment it was taken: a chunk it still reads is copied
@@ -25,51 +28,14 @@
  * changing the fields it is ordered by).
  */
 
-/** A chunk splits in two above this many handles. */
-const CHUNK_MAX = 512;
-/** A chunk below this many handles is merged into a neighbour when they fit in one. */
-const CHUNK_MIN = 64;
-/** Chunk size when building from a sorted list (room to grow before the first split). */
-const CHUNK_BUILD = 384;
-/** Room of a new chunk's array (64 bytes: the most V8 keeps on its heap). */
-const CHUNK_FIRST_ROOM = 16;
-
-/** A chunk: its handles are `a[0..n)`. */
-class Chunk {
-  /**
-   * `a.subarray(0, n)` as of the last freeze, while the chunk has not
-   * changed since (a shared chunk never changes: it is copied instead).
-   */
-  view: Uint32Array | null = null;
-  constructor(
-    public a: Uint32Array,
-    public n: number,
-  ) {}
-
-  /** Room for at least `room` handles (at most {@link CHUNK_MAX} + 1), keeping the ones held. */
-  reserve(room: number): void {
-    if (room <= this.a.length) return;
-    let size = Math.max(CHUNK_FIRST_ROOM, this.a.length * 2);
-    while (size < room) size *= 2;
-    const a = new Uint32Array(Math.min(CHUNK_MAX + 1, size));
-    a.set(this.a.subarray(0, this.n));
-    this.a = a;
-  }
-
-  push(handle: number): void {
-    if (this.n === this.a.length) this.reserve(this.n + 1);
-    this.a[this.n++] = handle;
-  }
-
-  last(): number {
-    return this.a[this.n - 1]!;
-  }
-
-  /** A chunk of its own holding the same handles. */
-  copy(): Chunk {
-    return new Chunk(this.a.slice(), this.n);
-  }
-}
+import {
+  CHUNK_BUILD,
+  CHUNK_FIRST_ROOM,
+  CHUNK_MAX,
+  CHUNK_MIN,
+  Chunk,
+  copyChunks,
+} from "./handle-chunk.js";
 
 export type HandleOrder = (a: number, b: number) => number;
 
@@ -182,7 +148,7 @@ export class HandleIndex {
    */
   copy(compare: HandleOrder = this.#compare): HandleIndex {
     const index = new HandleIndex(compare);
-    index.#chunks = this.#chunks.map((chunk) => chunk.copy());
+    index.#chunks = copyChunks(this.#chunks, this.#size);
     index.#maxes = this.#maxes.slice();
     index.#size = this.#size;
     return index;
@@ -206,8 +172,10 @@ export class HandleIndex {
     return pos < chunk.n && chunk.a[pos] === handle;
   }
 
-  /** Adds `handle` (which must not be in the index yet). */
+  /** Adds `handle` (which must not be in the index yet, and below 2^32). */
   insert(handle: number): void {
+    if (handle >>> 0 !== handle)
+      throw new Error(`Expected \`handle\` to be an integer in [0, 2^32), got ${handle}`);
     if (this.#size === 0) {
       const chunk = new Chunk(new Uint32Array(CHUNK_FIRST_ROOM), 0);
       chunk.push(handle);

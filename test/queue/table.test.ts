@@ -238,6 +238,62 @@ describe("handle index", { timeout: 60_000 }, () => {
     assert.throws(() => frozen.appendSorted([10_000]), /frozen/);
     frozen.thaw(view);
   });
+
+  it("a view frozen after an append to a thawed index reads the appended handles", () => {
+    const order = (a: number, b: number) => a - b;
+    const index = HandleIndex.fromSorted(order, [1, 2, 3]);
+    index.thaw(index.freeze());
+    index.appendSorted([4, 5]);
+    const view = index.freeze();
+    assert.deepEqual(flattenChunks(view.chunks), [1, 2, 3, 4, 5]);
+    assert.equal(view.size, 5);
+    index.thaw(view);
+  });
+
+  it("refuses a handle a Uint32Array cannot hold instead of wrapping it", () => {
+    const order = (a: number, b: number) => a - b;
+    const index = HandleIndex.fromSorted(order, [1, 2, 3]);
+    for (const bad of [-1, 2 ** 32 + 3, 1.5])
+      assert.throws(() => index.insert(bad), /Expected `handle` to be an integer in \[0, 2\^32\)/);
+    index.insert(2 ** 32 - 1);
+    assert.deepEqual(index.toArray(), [1, 2, 3, 2 ** 32 - 1]);
+    assert.equal(index.problems(), null);
+  });
+
+  it("a copy puts every chunk in one buffer, and copy and original then change apart", () => {
+    const order = (a: number, b: number) => a - b;
+    const handles = Array.from({ length: 5_000 }, (_, h) => h * 2);
+    const original = HandleIndex.fromSorted(order, handles);
+    const copy = original.copy();
+    const view = copy.freeze();
+    assert.ok(view.chunks.length > 10);
+    const buffer = (view.chunks[0] as Uint32Array).buffer;
+    for (const chunk of view.chunks) assert.equal((chunk as Uint32Array).buffer, buffer);
+    copy.thaw(view);
+    const model = new Set(handles);
+    // Grow, delete and split the copy's chunks (each leaves the shared buffer as it grows).
+    for (let h = 1; h < 10_000; h += 4) {
+      copy.insert(h);
+      model.add(h);
+    }
+    for (let h = 0; h < 10_000; h += 8) {
+      copy.delete(h);
+      model.delete(h);
+    }
+    for (let h = 10_001; h < 11_000; h += 2) {
+      copy.insert(h);
+      model.add(h);
+    }
+    assert.equal(copy.problems(), null);
+    assert.deepEqual(
+      copy.toArray(),
+      [...model].sort((a, b) => a - b),
+    );
+    assert.deepEqual(original.toArray(), handles);
+    original.insert(3);
+    assert.equal(copy.has(3), false);
+    assert.equal(original.problems(), null);
+  });
 });
 
 describe("id index", { timeout: 60_000 }, () => {
