@@ -121,7 +121,8 @@ export function withHistory(
     return;
   }
   let extras = state.lastHistoryExtras;
-  if (extras === null || extras.history !== history || extras.lastError !== lastError) {
+  // Equal histories mean equal lastError (the last entry holds the error), so history decides.
+  if (extras === null || extras.history !== history) {
     extras = Object.freeze(lastError === undefined ? { history } : { history, lastError });
     state.lastHistoryExtras = extras;
   }
