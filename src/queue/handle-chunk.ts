@@ -49,24 +49,36 @@ export class Chunk {
   }
 }
 
+/** Handles per shared buffer of {@link copyChunks} (64 KB: malloc'd, not a fresh mapping). */
+const COPY_BLOCK = 16_384;
+
 /**
- * Copies of `chunks` (holding `size` handles in all) in one buffer: one
- * allocation instead of one per chunk (thousands for a million handles).
- * Each copy is a subarray of exactly its handles, so its first growth moves
- * it to a buffer of its own ({@link Chunk.reserve}); deletes and splits stay
- * in its own region. The shared buffer (4 bytes a handle) lives until no
- * chunk reads it: at most the size of the copy as made, held a while longer
- * by chunks that never grow.
+ * Copies of `chunks` (holding `size` handles in all) in shared buffers of
+ * about {@link COPY_BLOCK} handles: tens of allocations for a million
+ * handles instead of one per chunk (thousands). Each copy is a subarray of
+ * exactly its handles, so its first growth moves it to a buffer of its own
+ * ({@link Chunk.reserve}); deletes and splits stay in its own region. A
+ * shared buffer lives until none of its chunks reads it: a chunk that never
+ * grows keeps at most 64 KB alive, not the whole copy.
  */
 export function copyChunks(chunks: readonly Chunk[], size: number): Chunk[] {
-  const all = new Uint32Array(size);
   const copies: Chunk[] = new Array(chunks.length);
+  let block = new Uint32Array(0);
   let at = 0;
+  let left = size;
   for (let ci = 0; ci < chunks.length; ci++) {
     const chunk = chunks[ci]!;
-    all.set(chunk.a.subarray(0, chunk.n), at);
-    copies[ci] = new Chunk(all.subarray(at, at + chunk.n), chunk.n);
+    if (at + chunk.n > block.length) {
+      block = new Uint32Array(Math.max(chunk.n, Math.min(COPY_BLOCK, left)));
+      at = 0;
+    }
+    // The whole room when it fits (no subarray to make): whatever lands past
+    // this chunk's handles is overwritten by the next chunks, copied after it.
+    if (at + chunk.a.length <= block.length) block.set(chunk.a, at);
+    else block.set(chunk.a.subarray(0, chunk.n), at);
+    copies[ci] = new Chunk(block.subarray(at, at + chunk.n), chunk.n);
     at += chunk.n;
+    left -= chunk.n;
   }
   return copies;
 }

@@ -260,15 +260,15 @@ describe("handle index", { timeout: 60_000 }, () => {
     assert.equal(index.problems(), null);
   });
 
-  it("a copy puts every chunk in one buffer, and copy and original then change apart", () => {
+  it("a copy puts its chunks in a few shared buffers, and copy and original then change apart", () => {
     const order = (a: number, b: number) => a - b;
     const handles = Array.from({ length: 5_000 }, (_, h) => h * 2);
     const original = HandleIndex.fromSorted(order, handles);
     const copy = original.copy();
     const view = copy.freeze();
     assert.ok(view.chunks.length > 10);
-    const buffer = (view.chunks[0] as Uint32Array).buffer;
-    for (const chunk of view.chunks) assert.equal((chunk as Uint32Array).buffer, buffer);
+    const buffers = new Set(view.chunks.map((chunk) => (chunk as Uint32Array).buffer));
+    assert.ok(buffers.size < view.chunks.length / 10, `${buffers.size} buffers`);
     copy.thaw(view);
     const model = new Set(handles);
     // Grow, delete and split the copy's chunks (each leaves the shared buffer as it grows).
