@@ -23,6 +23,12 @@ export interface OpenBatch {
   bytes: number;
   /** Whether one append call brought the pipelining minimum by itself. */
   bigAppend: boolean;
+  /**
+   * Whether the store was told writes are coming for this batch (told once per
+   * batch). A flag on the batch, not a reference to it kept by the writer: a
+   * reference would hold the batch's records after they are durable.
+   */
+  hinted: boolean;
   done: Deferred<void>;
 }
 

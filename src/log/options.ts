@@ -124,12 +124,12 @@ export interface LogOptions {
    * 11 checkpoints and 100 MB against 4 and 60 MB with the fixed 4096-batch
    * bound). That is the price of the bounded takeover tail.
    *
-   * On a store whose WAL creates take 2 ms or less on average (a local disk,
-   * memory), a checkpoint that only the smaller bound makes due waits until a
-   * second has passed since the last one (or until four times that bound, at
-   * most this option, piled up): there a longer tail costs an open
-   * milliseconds, and a small state under a busy writer is not checkpointed
-   * several times a second.
+   * On a store whose WAL creates take 2 ms or less (the median of the last
+   * sixteen: a local disk, memory), a checkpoint that only the smaller bound
+   * makes due waits until a second has passed since the last one (or until
+   * four times that bound, at most this option, piled up): there a longer tail
+   * costs an open milliseconds, and a small state under a busy writer is not
+   * checkpointed several times a second.
    *
    * Set explicitly, it is the bound whatever the state's size or the store
    * (the smaller bound and the spacing apply to the default only).

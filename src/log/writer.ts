@@ -67,8 +67,6 @@ export class LogWriter {
   #nextWalId: number;
   #durableWalId: number;
   #open: OpenBatch | null = null;
-  /** The batch whose appends last told the store that writes are coming. */
-  #hinted: OpenBatch | null = null;
   /** Sealed batches, their creates in flight, and their settling in WAL order. */
   readonly #window: WalWindow;
   readonly #sealTimer: SealTimer;
@@ -168,14 +166,14 @@ export class LogWriter {
     else for (const record of list) bytes += encodedRecordBytes(record);
     // All records of one call share a batch, so start a new one rather than overflow.
     if (this.#open !== null && this.#open.bytes + bytes > this.#options.maxBatchBytes) this.#seal();
-    this.#open ??= { records: [], bytes: 0, bigAppend: false, done: deferred() };
+    this.#open ??= { records: [], bytes: 0, bigAppend: false, hinted: false, done: deferred() };
     if (!this.#keepAlive.holding) this.#keepAlive.hold();
     const open = this.#open;
     // A second call into one batch: appends come from several callers at once, maybe a
     // steady stream the store may prepare for (see `write-hint.ts`; the store judges from
     // how often it is told); told once per batch.
-    if (open.records.length > 0 && this.#hinted !== open) {
-      this.#hinted = open;
+    if (open.records.length > 0 && !open.hinted) {
+      open.hinted = true;
       writesComing(this.#storage.store);
     }
     if (one !== null) open.records.push(one);

@@ -121,7 +121,8 @@ export function withHistory(
     return;
   }
   let extras = state.lastHistoryExtras;
-  // Equal histories mean equal lastError (the last entry holds the error), so history decides.
+  // Equal histories mean equal lastError (the last entry holds the error as recorded: messages
+  // are normalised by `checkMessage` before any record reaches `apply`), so history decides.
   if (extras === null || extras.history !== history) {
     extras = Object.freeze(lastError === undefined ? { history } : { history, lastError });
     state.lastHistoryExtras = extras;

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { openLog } from "../../src/log/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { CountingStore } from "../../src/store/wrappers/counting.js";
@@ -59,6 +61,22 @@ describe("the hint that writes are coming", { timeout: 10_000 }, () => {
     }
   });
 
+  it("keeps no hold on a hinted batch's records once they are durable", async () => {
+    const store = hinted(new MemoryStore());
+    const { log } = await openLog(store, "q", testOptions({ flushIntervalMs: 0 }));
+    try {
+      // Two calls in one turn (one hinted batch), then nothing more: a quiet queue.
+      const kept = await appendTwoAndForget(log.append.bind(log));
+      assert.equal(store.hints, 1);
+      // A WeakRef's target stays alive until the end of the job that made it.
+      await new Promise((resolve) => setImmediate(resolve));
+      collectGarbage();
+      assert.equal(kept.deref(), undefined, "the durable batch's record is still held");
+    } finally {
+      await log.close();
+    }
+  });
+
   it("passes through the package's wrappers; a store without one, or whose hint throws, is not disturbed", () => {
     const inner = hinted(new MemoryStore());
     writesComing(new MeteredStore(new CountingStore(inner)));
@@ -77,3 +95,21 @@ describe("the hint that writes are coming", { timeout: 10_000 }, () => {
     assert.doesNotThrow(() => writesComing(throwing));
   });
 });
+
+/** Appends two records from two calls in one turn, waits for both, and keeps only a WeakRef to one. */
+async function appendTwoAndForget(
+  append: (record: Uint8Array) => Promise<void>,
+): Promise<WeakRef<Uint8Array>> {
+  const record = rec("held?");
+  const kept = new WeakRef(record);
+  await Promise.all([append(record), append(rec("other"))]);
+  return kept;
+}
+
+/** A full garbage collection (twice, so objects freed by the first are gone too). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+}
