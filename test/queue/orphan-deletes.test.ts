@@ -6,39 +6,26 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
-import { ORPHAN_MIN_AGE_MS, ORPHAN_REFUSALS_IN_A_ROW } from "../../src/queue/payloads.js";
+import { ORPHAN_REFUSALS_IN_A_ROW } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
+import { ORPHAN_TEST_RETRY, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
 const ORPHANS = 5;
-const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
 
 /** A queue's store holding `count` old orphans, reopened through a store that fails by rule. */
 async function orphansBehindFaults(count = ORPHANS) {
   const inner = new MemoryStore();
   const clock = new ManualClock(1_700_000_000_000);
   const logger = recordingLogger();
-  const options = {
-    clock,
-    logger,
-    payloadOffloadBytes: 10,
-    flushIntervalMs: 0,
-    heartbeatMs: null,
-    log: { retry: RETRY },
-  };
+  const options = orphanTestOptions(clock, logger);
   await (await Queue.open(inner, "q", options)).close();
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`;
-    await inner.put(key, new Uint8Array(20));
-    keys.push(key);
-  }
+  const keys = await putOldOrphans(inner, clock, count);
   logger.lines.length = 0;
   const faults = new FaultStore(inner);
   const orphansLeft = async () => (await inner.list("q/payload/")).objects.length;
@@ -198,7 +185,7 @@ describe("collecting orphaned payload objects on a store that fails their delete
       assert.equal(faults.injectedCount, 1, "no delete after close");
     } finally {
       // A delete still waiting to retry wakes and stops (so a failure here does not hold the run).
-      clock.advance(RETRY.maxDelayMs);
+      clock.advance(ORPHAN_TEST_RETRY.maxDelayMs);
     }
   });
 

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import { ORPHAN_MIN_AGE_MS, ORPHAN_PASS_SPACING_MS } from "../../src/queue/payloads.js";
@@ -17,8 +16,8 @@ import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
+import { orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
-const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
 const BIG = "x".repeat(100);
 
 /** A memory store that counts the listings of the payload folder. */
@@ -66,21 +65,10 @@ async function runningQueue(
   const faults = new FaultStore(inner);
   const clock = new ManualClock(1_700_000_000_000);
   const logger = recordingLogger();
-  const options = {
-    clock,
-    logger,
-    payloadOffloadBytes: 10,
-    flushIntervalMs: 0,
-    heartbeatMs: null,
-    log: { retry: RETRY, ...log },
-  };
+  const options = orphanTestOptions(clock, logger, log);
   // A store that holds a queue already (the first open also checks that the folder is empty).
   await (await Queue.open(inner, "q", options)).close();
-  for (let i = 0; i < oldOrphans; i++)
-    await inner.put(
-      `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`,
-      new Uint8Array(20),
-    );
+  await putOldOrphans(inner, clock, oldOrphans);
   inner.payloadLists = 0;
   logger.lines.length = 0;
   beforeOpen?.(faults);

@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import {
@@ -27,8 +26,8 @@ import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
+import { orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
-const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
 const BIG = "x".repeat(100);
 
 /** A memory store that counts the listings of the payload folder. */
@@ -67,21 +66,9 @@ async function openOverOrphans(
   const faults = new DeleteRecordingStore(inner);
   const clock = new ManualClock(1_700_000_000_000);
   const logger = recordingLogger();
-  const options = {
-    clock,
-    logger,
-    payloadOffloadBytes: 10,
-    flushIntervalMs: 0,
-    heartbeatMs: null,
-    log: { retry: RETRY },
-  };
+  const options = orphanTestOptions(clock, logger);
   await (await Queue.open(inner, "q", options)).close();
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`;
-    await inner.put(key, new Uint8Array(20));
-    keys.push(key);
-  }
+  const keys = await putOldOrphans(inner, clock, count);
   logger.lines.length = 0;
   inner.payloadLists = 0;
   beforeOpen(keys, faults);

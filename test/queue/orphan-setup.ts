@@ -1,0 +1,49 @@
+/**
+ * What the orphan-collection tests share: the options their queues open
+ * with (a manual clock, payloads offloaded from 10 bytes, no heartbeat, short
+ * request retries) and orphans old enough to be collected, put straight into
+ * the store.
+ */
+import { ulid } from "ulid";
+import type { ManualClock } from "../../src/clock.js";
+import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
+import type { ObjectStore } from "../../src/store/types.js";
+import type { RecordingLogger } from "../recording-logger.js";
+
+/** Store-request retries short enough for a test to advance the clock past. */
+export const ORPHAN_TEST_RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
+
+/** The options of a queue in the orphan tests; `log` adds log options. */
+export function orphanTestOptions(
+  clock: ManualClock,
+  logger: RecordingLogger,
+  log: { maxUnflushedBytes?: number } = {},
+) {
+  return {
+    clock,
+    logger,
+    payloadOffloadBytes: 10,
+    flushIntervalMs: 0,
+    heartbeatMs: null,
+    log: { retry: ORPHAN_TEST_RETRY, ...log },
+  };
+}
+
+/**
+ * Puts `count` payload objects of queue `q` that no job references, named a
+ * minute past the collection's minimum age and a millisecond apart (oldest
+ * first); returns their keys in that order.
+ */
+export async function putOldOrphans(
+  store: ObjectStore,
+  clock: ManualClock,
+  count: number,
+): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 60_000 + i)}`;
+    await store.put(key, new Uint8Array(20));
+    keys.push(key);
+  }
+  return keys;
+}
