@@ -12,22 +12,10 @@ import { StorageError } from "../../src/errors.js";
 import { ORPHAN_MIN_AGE_MS, ORPHAN_PASS_SPACING_MS } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
-
-const BIG = "x".repeat(100);
-
-/** A memory store that counts the listings of the payload folder. */
-class ListCountingStore extends MemoryStore {
-  payloadLists = 0;
-  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
-    if (prefix === "q/payload/") this.payloadLists++;
-    return super.list(prefix, options);
-  }
-}
+import { BIG, ListCountingStore, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
 const collectedLater = (message: string) => message.includes("collected later");
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -96,10 +84,8 @@ async function runningQueue(
       what,
       5_000,
     );
-  /** A job whose object's delete fails past its retry budget: left as an orphan, with a warning. */
-  const orphanOfCancel = async () => {
-    const id = await queue.enqueue("work", BIG);
-    const [key] = await objects();
+  /** Cancels job `id` while its object's delete fails past its retry budget: left as an orphan, with a warning. */
+  const cancelLeavingOrphan = async (id: string) => {
     const unfail = faults.addRule({
       op: "delete",
       keyPrefix: "q/payload/",
@@ -112,9 +98,26 @@ async function runningQueue(
       "the delete given up on",
     );
     unfail();
+  };
+  /** A new job's object left as an orphan by {@link cancelLeavingOrphan}; returns its key. */
+  const orphanOfCancel = async () => {
+    const id = await queue.enqueue("work", BIG);
+    const [key] = await objects();
+    await cancelLeavingOrphan(id);
     return key!;
   };
-  return { inner, faults, clock, logger, queue, objects, pass, runUntil, orphanOfCancel };
+  return {
+    inner,
+    faults,
+    clock,
+    logger,
+    queue,
+    objects,
+    pass,
+    runUntil,
+    orphanOfCancel,
+    cancelLeavingOrphan,
+  };
 }
 
 describe("collecting orphaned payload objects while the writer runs", { timeout: 60_000 }, () => {
@@ -267,25 +270,14 @@ describe("collecting orphaned payload objects while the writer runs", { timeout:
   });
 
   it("a pass set for a young object is brought forward by a later reason due sooner, spaced as usual", async () => {
-    const { faults, logger, queue, objects, pass, runUntil } = await runningQueue();
+    const { faults, queue, objects, pass, cancelLeavingOrphan } = await runningQueue();
     const id = await queue.enqueue("work", BIG);
     const [old] = await objects();
     await pass(2 * ORPHAN_MIN_AGE_MS, 60_000);
     // A write that failed: its object is old enough in ten minutes, when a pass is set for.
     await enqueueWhosePutFailsAfterItStores(faults, queue);
     // Then the delete of an object old enough already is given up on: due a spacing from now.
-    const unfail = faults.addRule({
-      op: "delete",
-      keyPrefix: "q/payload/",
-      mode: "before",
-      error: () => new StorageError("503 SlowDown"),
-    });
-    assert.equal(await queue.cancel(id), "removed");
-    await runUntil(
-      () => logger.at("warn").some((line) => collectedLater(line.message)),
-      "the delete given up on",
-    );
-    unfail();
+    await cancelLeavingOrphan(id);
     await pass(ORPHAN_PASS_SPACING_MS + 10_000);
     await until(async () => !(await objects()).includes(old!), "the old orphan collected", 5_000);
     // The young one waits for its age.

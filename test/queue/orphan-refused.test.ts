@@ -22,22 +22,10 @@ import {
   RefusedOrphans,
 } from "../../src/queue/refused-orphans.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
-
-const BIG = "x".repeat(100);
-
-/** A memory store that counts the listings of the payload folder. */
-class ListCountingStore extends MemoryStore {
-  payloadLists = 0;
-  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
-    if (prefix === "q/payload/") this.payloadLists++;
-    return super.list(prefix, options);
-  }
-}
+import { BIG, ListCountingStore, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
 /** A FaultStore that records the payload objects the queue asks it to delete. */
 class DeleteRecordingStore extends FaultStore {

@@ -1,13 +1,14 @@
 /**
  * What the orphan-collection tests share: the options their queues open
  * with (a manual clock, payloads offloaded from 10 bytes, no heartbeat, short
- * request retries) and orphans old enough to be collected, put straight into
- * the store.
+ * request retries), orphans old enough to be collected, put straight into
+ * the store, and a store that counts the listings of the payload folder.
  */
 import { ulid } from "ulid";
 import type { ManualClock } from "../../src/clock.js";
 import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
-import type { ObjectStore } from "../../src/store/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
 import type { RecordingLogger } from "../recording-logger.js";
 
 /** Store-request retries short enough for a test to advance the clock past. */
@@ -46,4 +47,16 @@ export async function putOldOrphans(
     keys.push(key);
   }
   return keys;
+}
+
+/** A payload above the tests' offload threshold (10 bytes): stored as an object of its own. */
+export const BIG = "x".repeat(100);
+
+/** A memory store that counts the listings of the payload folder. */
+export class ListCountingStore extends MemoryStore {
+  payloadLists = 0;
+  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    if (prefix === "q/payload/") this.payloadLists++;
+    return super.list(prefix, options);
+  }
 }
