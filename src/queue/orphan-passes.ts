@@ -4,11 +4,11 @@
  * delete; by a delete given up on; by a write that failed after it may have
  * stored its object): a pass ({@link collectOrphans}), and when passes run
  * ({@link OrphanPasses}): once at the open, and then, while the writer runs,
- * only when something may have left an orphan since, no sooner than that
- * object is old enough to collect, and no more often than every
- * {@link ORPHAN_PASS_SPACING_MS}. A writer whose deletes and writes all
- * succeed never lists its payload folder again after the open; one that
- * runs for months still collects what it left behind. Passes never overlap,
+ * only when something may have left an orphan since (or a pass left some
+ * untried), no sooner than that object is old enough to collect, and no
+ * more often than every {@link ORPHAN_PASS_SPACING_MS}. A writer whose
+ * deletes and writes all succeed never lists its payload folder again after
+ * the open; one that runs for months still collects what it left behind. Passes never overlap,
  * and none starts once the queue stopped.
  */
 import { decodeTime } from "ulid";
@@ -49,10 +49,14 @@ export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
  * How many orphan deletes in a row, with no success between them, the store
  * may refuse for good (a permanent error, such as `AccessDenied` when the
  * credentials may not delete) before the collection ends; the rest wait for
- * the next collection. One refused object is skipped and the others are still
- * tried, but a store that refuses every delete would otherwise cost one
- * request (and one line) per orphan at every collection, and such a store turns
- * every removed job's object into an orphan, so their number only grows.
+ * the next collection, set a spacing later as after a pass cut short (the
+ * spacing backs off while passes delete nothing: a store that refuses every
+ * delete costs this many refusals per pass, one pass every
+ * {@link ORPHAN_PASS_MAX_SPACING_MS} at most once backed off). One refused
+ * object is skipped and the others are still tried, but a store that
+ * refuses every delete would otherwise cost one request (and one line) per
+ * orphan at every collection, and such a store turns every removed job's
+ * object into an orphan, so their number only grows.
  * A few in a row tell that apart from objects refused one by one. Each
  * refused object is remembered and skipped by later collections for a while
  * (`RefusedOrphans`): those go on past it, and the refusals in a row that end
@@ -61,8 +65,13 @@ export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
  */
 export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 
-/** How a pass ended: `"cut short"` when a delete failed past its retry budget (the rest are left). */
-export type PassEnd = "done" | "cut short";
+/**
+ * How a pass ended: `"cut short"` when a delete failed past its retry
+ * budget, `"refused"` when {@link ORPHAN_REFUSALS_IN_A_ROW} deletes in a row
+ * were refused for good before the last object listed (the rest are left
+ * either way, for a later pass).
+ */
+export type PassEnd = "done" | "cut short" | "refused";
 
 /**
  * What a pass did: how it ended, how many deletes it tried and how many
@@ -194,9 +203,10 @@ export class OrphanPasses {
       const result = await this.#run();
       if (result.deleted > 0) this.#spacing = ORPHAN_PASS_SPACING_MS;
       else if (result.tried > 0) this.#backOff();
-      // Failed past the retry budget (the rest of the orphans are left), or orphans spared for
-      // the time in their names: a later pass tries them again.
-      if (result.end === "cut short" || result.spared > 0) this.left(now);
+      // Failed past the retry budget or refused in a row (the rest of the orphans are left), or
+      // orphans spared for the time in their names: a later pass tries them again. That pass
+      // skips the objects refused (RefusedOrphans), so it reaches those after them.
+      if (result.end !== "done" || result.spared > 0) this.left(now);
     } catch (error) {
       // A failed listing or fence check: like a pass cut short, the orphans are tried again later.
       if (!this.#stopped) {
@@ -273,7 +283,8 @@ export interface OrphanSource {
  * event loop. A delete given up on leaves its object for a later pass, and
  * ends the pass when it failed past its retry budget (`"cut short"`: the
  * rest wait too) but not when it was refused for good, unless
- * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row. An object refused
+ * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row (`"refused"` when
+ * objects were listed after them). An object refused
  * for good is added to `source.refused`, and those it holds are skipped
  * (neither tried nor counted). Only a failed
  * listing or fence check rejects (a later pass tries again). Once the queue stopped, it ends at its
@@ -352,7 +363,8 @@ export async function collectOrphans(
       }
       // Skipped by later passes: those after it are reached even if it is refused forever.
       source.refused.refused(key);
-      if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW) break;
+      if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW)
+        return ended(i < objects.length - 1 ? "refused" : "done");
     }
     return ended("done");
   } finally {

@@ -13,6 +13,7 @@ import { StorageError } from "../../src/errors.js";
 import {
   ORPHAN_MIN_AGE_MS,
   ORPHAN_PASS_MAX_SPACING_MS,
+  ORPHAN_PASS_SPACING_MS,
   ORPHAN_REFUSALS_IN_A_ROW,
 } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -22,17 +23,31 @@ import {
   RefusedOrphans,
 } from "../../src/queue/refused-orphans.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 import { BIG, ListCountingStore, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
 
-/** A FaultStore that records the payload objects the queue asks it to delete. */
+/**
+ * A FaultStore that records the payload objects the queue asks it to delete,
+ * and when (on `clock`'s monotonic time) it lists their folder.
+ */
 class DeleteRecordingStore extends FaultStore {
   readonly deletes: string[] = [];
+  readonly listedAt: number[] = [];
+  readonly #clock: ManualClock;
+  constructor(inner: ObjectStore, clock: ManualClock) {
+    super(inner);
+    this.#clock = clock;
+  }
   override delete(key: string): Promise<void> {
     if (key.startsWith("q/payload/")) this.deletes.push(key);
     return super.delete(key);
+  }
+  override list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    if (prefix === "q/payload/") this.listedAt.push(this.#clock.monotonicNow());
+    return super.list(prefix, options);
   }
 }
 
@@ -41,6 +56,7 @@ const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: t
 /** A pattern matching exactly the given keys. */
 const onlyKeys = (keys: readonly string[]) => new RegExp(`^(${keys.join("|")})$`);
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+const DAY_MS = 24 * 60 * 60_000;
 
 /**
  * A store holding `count` old orphans (oldest first in `keys`), opened
@@ -51,8 +67,8 @@ async function openOverOrphans(
   beforeOpen: (keys: string[], faults: FaultStore) => void,
 ) {
   const inner = new ListCountingStore();
-  const faults = new DeleteRecordingStore(inner);
   const clock = new ManualClock(1_700_000_000_000);
+  const faults = new DeleteRecordingStore(inner, clock);
   const logger = recordingLogger();
   const options = orphanTestOptions(clock, logger);
   await (await Queue.open(inner, "q", options)).close();
@@ -138,35 +154,72 @@ describe("orphaned payload objects the store refuses to delete for good", {
     await queue.close();
   });
 
-  it(`a store that refuses every delete: each collection tries at most ${ORPHAN_REFUSALS_IN_A_ROW} objects, new ones each time`, async () => {
-    const count = 4 * ORPHAN_REFUSALS_IN_A_ROW;
-    const { inner, faults, queue, keys, pass, listed, leaveReason } = await openOverOrphans(
-      count,
-      (_keys, faults) => {
+  it(`${ORPHAN_REFUSALS_IN_A_ROW} refused objects end the open's collection: another follows, backed off a spacing, without another reason, and collects the others; none tried again within a day`, async () => {
+    const n = ORPHAN_REFUSALS_IN_A_ROW;
+    const { inner, faults, queue, keys, objects, pass, listed } = await openOverOrphans(
+      n + 4,
+      (keys, faults) => {
         faults.addRule({
           op: "delete",
-          keyPrefix: "q/payload/",
+          keyPattern: onlyKeys(keys.slice(0, n)),
           mode: "before",
           error: refusedForGood,
         });
       },
     );
+    const refused = keys.slice(0, n);
+    await listed(1);
+    assert.deepEqual(faults.deletes, refused, "the open's collection");
+    assert.deepEqual(await objects(), keys);
+    // Nothing else leaves an orphan. The open's collection deleted nothing: the spacing doubled.
+    await pass(2 * ORPHAN_PASS_SPACING_MS + 30_000, 30_000);
+    await until(async () => (await objects()).length === n, "the others collected", 5_000);
+    assert.deepEqual(await objects(), refused);
+    assert.equal(inner.payloadLists, 2);
+    // That one deleted what it tried: no further collection, and no refused object tried again.
+    await pass(DAY_MS, 10 * 60_000);
+    assert.equal(inner.payloadLists, 2, "no collection without a reason");
+    assert.equal(faults.deletes.filter((key) => refused.includes(key)).length, n);
+    assert.deepEqual(await objects(), refused);
+    await queue.close();
+  });
+
+  it(`a store that refuses every delete: each collection tries at most ${ORPHAN_REFUSALS_IN_A_ROW} objects, new ones each time, and the next follows backed off, up to ${ORPHAN_PASS_MAX_SPACING_MS / 60_000} min apart`, async () => {
     const n = ORPHAN_REFUSALS_IN_A_ROW;
+    // More orphans than a day of collections reaches.
+    const { faults, queue, keys, pass, listed } = await openOverOrphans(200, (_keys, faults) => {
+      faults.addRule({
+        op: "delete",
+        keyPrefix: "q/payload/",
+        mode: "before",
+        error: refusedForGood,
+      });
+    });
     await listed(1);
     assert.deepEqual(faults.deletes, keys.slice(0, n), "the open's collection");
-    for (let collection = 2; collection <= 3; collection++) {
-      await leaveReason();
-      const before = faults.deletes.length;
-      await pass(ORPHAN_MIN_AGE_MS + 2 * ORPHAN_PASS_MAX_SPACING_MS, 60_000);
-      await listed(collection);
-      assert.equal(inner.payloadLists, collection);
-      // The next objects in the listing, none tried before.
-      assert.deepEqual(
-        faults.deletes.slice(before),
-        keys.slice((collection - 1) * n, collection * n),
-        `collection ${collection}`,
-      );
+    // Nothing else leaves an orphan: each collection is the reason for the next.
+    const start = faults.listedAt[0]!;
+    await pass(DAY_MS, 60_000);
+    const lists = faults.listedAt.length;
+    assert.ok(lists >= 20, `${lists} collections in a day`);
+    // Each tries the next objects of the listing (oldest first), none tried before, until
+    // REFUSED_ORPHAN_RETRY_MS after the first refusals, when the oldest refused are tried again.
+    assert.equal(faults.deletes.length, n * lists);
+    const fresh = faults.listedAt.filter((at) => at - start < REFUSED_ORPHAN_RETRY_MS).length;
+    assert.deepEqual(faults.deletes.slice(0, n * fresh), keys.slice(0, n * fresh));
+    assert.deepEqual(faults.deletes.slice(n * fresh, n * fresh + n), keys.slice(0, n));
+    // Backed off: 5, 10, 20 and 40 min apart, then an hour; never closer.
+    const gaps = faults.listedAt.slice(1).map((at, i) => at - faults.listedAt[i]!);
+    for (const [i, gap] of gaps.entries()) {
+      const least = Math.min(ORPHAN_PASS_SPACING_MS * 2 ** (i + 1), ORPHAN_PASS_MAX_SPACING_MS);
+      assert.ok(gap >= least, `gap ${i} of ${gap} ms: ${gaps}`);
     }
+    // A day costs at most one collection an hour after the first four, each of 5 refused deletes.
+    const bound = n * (4 + Math.ceil(DAY_MS / ORPHAN_PASS_MAX_SPACING_MS) + 1);
+    assert.ok(
+      faults.deletes.length <= bound,
+      `${faults.deletes.length} refused deletes > ${bound}`,
+    );
     await queue.close();
   });
 
