@@ -8,10 +8,9 @@
  * at a time per call), deleting them once the record that removed their job (or
  * replaced its payload) is durable or once the record that would have
  * referenced them certainly failed, knowing which objects calls in flight
- * wrote, and starting the collection of orphans (`orphan-passes.ts`), which
+ * wrote, and starting the collection of orphans (`payload-orphans.ts`), which
  * it tells what may have left one behind.
  */
-import { decodeTime } from "ulid";
 import type { MonotonicClock } from "../clock.js";
 import { ClosedError, FencedError, StorageError } from "../errors.js";
 import { normalizePrefix } from "../log/keys.js";
@@ -25,13 +24,7 @@ import { isObjectExistsError } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
 import type { MonotonicNow } from "../util/slices.js";
-import {
-  collectOrphans,
-  ORPHAN_MIN_AGE_MS,
-  OrphanPasses,
-  type OrphanSource,
-} from "./orphan-passes.js";
-import { PassSparing } from "./orphan-sparing.js";
+import type { OrphanPasses } from "./orphan-passes.js";
 import {
   decodePayloadObject,
   encodePayloadObject,
@@ -40,7 +33,7 @@ import {
   markUnreadable,
   warnUnreadable,
 } from "./payload-object.js";
-import { RefusedOrphans } from "./refused-orphans.js";
+import { type PayloadOrphanSource, PayloadOrphans } from "./payload-orphans.js";
 import type { State } from "./state.js";
 import { PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
@@ -109,22 +102,17 @@ export class PayloadObjects {
   readonly threshold: number | null;
   /** Deletes given up on: one warning per problem, not one per object left. */
   readonly #deletesLeft: GiveUpWarnings;
-  /** Objects of removals whose log write is not durable (or failed): see {@link deleteWhenDurable}. */
-  readonly #removing = new Set<string>();
-  /** What the running pass over orphans spares: objects in flight when it began and written since. */
-  readonly #sparing = new PassSparing();
   /**
-   * Objects written (or being written) for calls that have not committed or
-   * dropped them yet ({@link release}): never orphans, however long the
-   * call takes (a transaction waits for a writable log after its writes).
+   * Which objects the orphan collector leaves alone (those of calls in
+   * flight, see {@link release}; of removals not durable yet, see
+   * {@link deleteWhenDurable}), and its passes (see {@link collectOrphansWhileRunning}).
    */
-  readonly #inFlight = new Set<string>();
-  /** When orphans are collected (see {@link collectOrphansWhileRunning}). */
-  #passes: OrphanPasses | null = null;
+  readonly #orphans: PayloadOrphans;
 
   constructor(store: ObjectStore, path: string, threshold: number | null, retry: PayloadRetry) {
     this.#store = store;
     this.#dir = normalizePrefix(path) + PAYLOAD_DIR;
+    this.#orphans = new PayloadOrphans(this.#dir);
     this.threshold = threshold;
     this.#logger = retry.logger;
     this.#sleeper = new Sleeper(retry.clock);
@@ -143,13 +131,13 @@ export class PayloadObjects {
 
   /** @internal For tests: how many keys the running pass over orphans holds to spare. */
   get passSparedKeys(): number {
-    return this.#sparing.size;
+    return this.#orphans.passSparedKeys;
   }
 
   /** The queue closed or failed: requests retrying stop with `reason` (an unfinished delete leaves an orphan). */
   stop(reason: Error): void {
     this.#stopped ??= reason;
-    this.#passes?.stop();
+    this.#orphans.stop();
     this.#sleeper.wakeAll();
   }
 
@@ -174,8 +162,7 @@ export class PayloadObjects {
    */
   write(bytes: Uint8Array, now: number, limit?: ConcurrencyLimit): Promise<PayloadRef> {
     const key = this.#dir + (this.#retry.random ?? systemRandom).ulid(now);
-    this.#sparing.wrote(now);
-    this.#inFlight.add(key);
+    this.#orphans.writing(key, now);
     return limit === undefined ? this.#write(key, bytes) : limit.run(() => this.#write(key, bytes));
   }
 
@@ -185,17 +172,12 @@ export class PayloadObjects {
    * for that.
    */
   release(keys: readonly string[]): void {
-    for (const key of keys) this.#inFlight.delete(key);
+    this.#orphans.released(keys);
   }
 
   /** An object may be left that nothing references: a later pass collects it (see {@link OrphanPasses}). */
   #orphanLeft(key: string): void {
-    if (this.#stopped !== null) return;
-    try {
-      this.#passes?.left(decodeTime(key.slice(this.#dir.length)) + ORPHAN_MIN_AGE_MS);
-    } catch {
-      // not a name of ours
-    }
+    if (this.#stopped === null) this.#orphans.left(key);
   }
 
   async #write(key: string, bytes: Uint8Array): Promise<PayloadRef> {
@@ -203,7 +185,7 @@ export class PayloadObjects {
       return await this.#writeObject(key, bytes);
     } catch (error) {
       // A put that failed may still have stored the object.
-      this.#inFlight.delete(key);
+      this.#orphans.released([key]);
       this.#orphanLeft(key);
       throw error;
     }
@@ -303,7 +285,7 @@ export class PayloadObjects {
   delete(keys: readonly string[]): void {
     for (const key of keys) {
       const what = `deleting payload object "${key}"`;
-      this.#inFlight.delete(key);
+      this.#orphans.released([key]);
       this.#deleteOne(key).then(
         () => this.#deletesLeft.succeeded(what),
         (error: unknown) => {
@@ -322,9 +304,9 @@ export class PayloadObjects {
    * be replayed, or the log still references them (an orphan at worst).
    */
   deleteWhenDurable(written: Promise<unknown>, keys: readonly string[]): void {
-    for (const key of keys) this.#removing.add(key);
+    this.#orphans.removing(keys);
     written.then(() => {
-      for (const key of keys) this.#removing.delete(key);
+      this.#orphans.removed(keys);
       this.delete(keys);
     }, noop);
   }
@@ -366,37 +348,24 @@ export class PayloadObjects {
     checkFence: () => Promise<void>,
     sliceNow: MonotonicNow,
   ): void {
-    if (this.#stopped !== null || this.#passes !== null) return;
-    // Orphans the store refused to delete for good, which later passes skip for a while.
-    const source = this.#orphanSource(new RefusedOrphans(clock));
-    const passes = new OrphanPasses(
+    if (this.#stopped !== null) return;
+    this.#orphans.collectWhileRunning(
+      this.#orphanSource(),
+      this.#logger,
+      state,
       clock,
       now,
-      () => collectOrphans(source, state, now(), checkFence, sliceNow),
-      (error) =>
-        this.#logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
-          error,
-        }),
+      checkFence,
+      sliceNow,
     );
-    this.#passes = passes;
-    passes.start();
   }
 
-  /** What a pass over orphans asks of these objects (see {@link collectOrphans}). */
-  #orphanSource(refused: RefusedOrphans): OrphanSource {
+  /** What a pass over orphans asks of these objects themselves (see `PayloadOrphanSource`). */
+  #orphanSource(): PayloadOrphanSource {
     return {
       store: this.#store,
       dir: this.#dir,
-      refused,
       stopped: () => this.#stopped !== null,
-      beginPass: () => {
-        const pass = this.#sparing.begin(this.#inFlight);
-        return {
-          holds: (key) => pass.holds(key) || this.#removing.has(key),
-          namedSince: pass.namedSince,
-          end: pass.end,
-        };
-      },
       deleteOrphan: async (key) => {
         const what = `deleting payload object "${key}"`;
         try {
