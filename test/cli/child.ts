@@ -2,22 +2,25 @@
  * The built CLI (`build/src/cli/main.js`, what `npx taquba` runs) in a child
  * process: run to completion, or start a long-running command (the dashboard,
  * the demo) and read the first line it prints, or the first one that matches.
+ * Each runs in a process group of its own, killed whole after
+ * {@link CHILD_TIMEOUT_MS} (see `process-group.ts`; a test file's `after`
+ * hook calls its `killRunning()` for runs a test's timeout cut short).
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type Run, start } from "../process-group.js";
 
 export const BUILT_CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-export interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** How long a child may run before its group is killed. */
+export const CHILD_TIMEOUT_MS = 30_000;
 
-function start(args: readonly string[], cwd: string | undefined): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [BUILT_CLI, ...args], {
-    ...(cwd === undefined ? {} : { cwd }),
-    stdio: ["pipe", "pipe", "pipe"],
+export type ChildResult = Run;
+
+function startNode(file: string, args: readonly string[], cwd: string | undefined) {
+  return start(process.execPath, [file, ...args], {
+    cwd: cwd ?? process.cwd(),
+    env: process.env,
+    timeoutMs: CHILD_TIMEOUT_MS,
   });
 }
 
@@ -32,26 +35,7 @@ export function runNodeScript(
   args: readonly string[] = [],
   cwd?: string,
 ): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], {
-      ...(cwd === undefined ? {} : { cwd }),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return startNode(file, args, cwd).ended;
 }
 
 /**
@@ -64,30 +48,17 @@ export function startBuiltCli(
   until: RegExp = /^/,
 ): Promise<{ firstLine: string; stop: (signal?: NodeJS.Signals) => Promise<ChildResult> }> {
   return new Promise((resolve, reject) => {
-    const child = start(args, undefined);
-    child.stdin.end();
-    let stdout = "";
-    let stderr = "";
+    const child = startNode(BUILT_CLI, args, undefined);
     let started = false;
-    const exited = new Promise<ChildResult>((done) => {
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr });
-        if (!started)
-          reject(
-            new Error(`exited with ${code} before printing a line matching ${until}: ${stderr}`),
-          );
-      });
+    child.ended.then(({ code, stderr }) => {
+      if (!started)
+        reject(
+          new Error(`exited with ${code} before printing a line matching ${until}: ${stderr}`),
+        );
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
+    child.onStdout(() => {
       if (started) return;
-      const line = stdout
+      const line = child.output.stdout
         .split("\n")
         .slice(0, -1)
         .find((l) => until.test(l));
@@ -96,8 +67,8 @@ export function startBuiltCli(
       resolve({
         firstLine: line,
         stop: (signal = "SIGTERM") => {
-          child.kill(signal);
-          return exited;
+          child.signal(signal);
+          return child.ended;
         },
       });
     });

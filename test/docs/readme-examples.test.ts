@@ -13,10 +13,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
 import { runBuiltCli, runNodeScript } from "../cli/child.js";
+import { killRunning } from "../process-group.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUILT_SRC = new URL("../../src/", import.meta.url);
@@ -103,6 +104,9 @@ const examples = extractExamples(readme);
 // Node starting and loading taquba (about 0.15 s each, 5 s in all, on an idle machine). On a
 // busy machine that scales with the load: 56 s was seen, so the budget is over 4 times that, below
 // the runner's 300 s. Every child is killed after 30 s, so a hung example fails on its own.
+// A run the suite's timeout cut short would otherwise go on, with all it started.
+after(killRunning);
+
 describe("README examples", { timeout: 240_000 }, () => {
   it("the extractor finds marked examples and their expected output", () => {
     const found = extractExamples(

@@ -5,7 +5,6 @@
 // exports); and what types cannot show (codes, events, defaults, CLI), at run time through the
 // package's entry points. A rename or removal of a promised name fails one or the other.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -53,6 +52,7 @@ import {
 } from "../../src/index.js";
 import { runBuiltCli, startBuiltCli } from "../cli/child.js";
 import { repoRoot } from "../nodes.js";
+import { killRunning, run } from "../process-group.js";
 import { until } from "../until.js";
 
 const root = repoRoot();
@@ -60,9 +60,13 @@ const FIXTURE = join(root, "test", "package", "fixtures", "api-contract.ts");
 const TSC = join(root, "node_modules", "typescript", "bin", "tsc");
 const START = 1_700_000_000_000;
 const DAY_MS = 86_400_000;
+/** The deadline of one tsc run (emitting the declarations, or checking one project). */
+const TSC_TIMEOUT_MS = 100_000;
 
 const temp: string[] = [];
 after(async () => {
+  // A run the suite's timeout cut short would otherwise go on, with all it started.
+  killRunning();
   for (const dir of temp) await rm(dir, { recursive: true, force: true });
 });
 async function tempDir(): Promise<string> {
@@ -71,16 +75,14 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function tsc(args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [TSC, ...args],
-      { cwd, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        done({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
-    );
+/** Runs tsc in a process group of its own, killed whole at {@link TSC_TIMEOUT_MS}. */
+async function tsc(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await run(process.execPath, [TSC, ...args], {
+    cwd,
+    env: process.env,
+    timeoutMs: TSC_TIMEOUT_MS,
   });
+  return { code, output: stdout + stderr };
 }
 
 /**

@@ -19,15 +19,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, type TestNode, testNodes } from "../nodes.js";
-import {
-  killRunning,
-  optionalPeers,
-  packagesAbove,
-  packDependencies,
-  type Run,
-  run,
-  userEnv,
-} from "./isolated-app.js";
+import { killRunning, type Run, run } from "../process-group.js";
+import { optionalPeers, packagesAbove, packDependencies, userEnv } from "./isolated-app.js";
 
 /** Whether the apps install taquba's dependencies from the registry (see the header). */
 const fromRegistry = process.env.TAQUBA_PACKAGE_TEST_REGISTRY === "1";

@@ -5,16 +5,10 @@
 // of every command (no npm variables of an `npm test` around us, npm offline with a cache of
 // its own); and the runtime dependencies packed from the repository's node_modules, so that
 // installing the tarball needs neither the registry nor a warm npm cache.
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { run } from "../process-group.js";
 
 interface Manifest {
   name: string;
@@ -40,79 +34,6 @@ export function userEnv(cache?: string): NodeJS.ProcessEnv {
   return cache === undefined
     ? env
     : { ...env, npm_config_offline: "true", npm_config_cache: cache };
-}
-
-/** Most output kept per stream of a run; a command that writes more is killed and says so. */
-const MAX_OUTPUT = 16 * 1024 * 1024;
-
-/** The process groups of the runs still going, so that killRunning() can end them. */
-const running = new Set<number>();
-
-/** Kills the process group of `pid` (the command and everything it started); gone is fine. */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // the group has already ended
-  }
-}
-
-/** Kills every run still going, with all it started (for an `after` hook). */
-export function killRunning(): void {
-  for (const pid of running) killGroup(pid);
-  running.clear();
-}
-
-/**
- * Runs a command to its end, or kills it after `timeoutMs` and says so in stderr. The command
- * runs in a process group of its own, and the kill ends the whole group: `npx` runs a bin
- * through `sh`, and `npm pack` runs the build through npm and `sh`, so killing only the
- * command would leave those running.
- */
-export function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output = { stdout: "", stderr: "" };
-    let why = "";
-    const stop = (reason: string): void => {
-      if (why === "") why = `\n(killed: ${reason})`;
-      if (child.pid !== undefined) killGroup(child.pid);
-    };
-    for (const name of ["stdout", "stderr"] as const) {
-      child[name].setEncoding("utf8");
-      child[name].on("data", (chunk: string) => {
-        output[name] += chunk;
-        if (output[name].length > MAX_OUTPUT) stop(`more than ${MAX_OUTPUT} characters on ${name}`);
-      });
-    }
-    const timer = setTimeout(
-      () => stop(`no end within ${options.timeoutMs} ms`),
-      options.timeoutMs,
-    );
-    if (child.pid !== undefined) running.add(child.pid);
-    let started = true;
-    child.on("error", (error) => {
-      started = false;
-      clearTimeout(timer);
-      if (child.pid !== undefined) running.delete(child.pid);
-      done({ code: 1, stdout: output.stdout, stderr: `${output.stderr}${error.message}` });
-    });
-    child.on("close", (code) => {
-      if (!started) return;
-      clearTimeout(timer);
-      if (child.pid !== undefined) running.delete(child.pid);
-      done({ code: code ?? 1, stdout: output.stdout, stderr: output.stderr + why });
-    });
-  });
 }
 
 /** The optional peer dependencies of the package at `root`: the SDKs an app may leave out. */

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, it } from "node:test";
-import { until } from "../until.js";
-import { killRunning, run } from "./isolated-app.js";
+import { killRunning, run, start } from "./process-group.js";
+import { until } from "./until.js";
 
 /** Whether process `pid` still runs (a zombie, ended but not yet reaped, does not). */
 function alive(pid: number): boolean {
@@ -28,7 +28,7 @@ const SLEEPERS = "sleep 37 & echo $!; sh -c 'echo $$; exec sleep 38'";
 
 const pidsIn = (stdout: string): number[] => stdout.trim().split("\n").map(Number);
 
-describe("a packed-package test's command run", () => {
+describe("a command run in a process group of its own", () => {
   it("at its deadline, kills the command and everything it started", async () => {
     const started = performance.now();
     const result = await run("sh", ["-c", SLEEPERS], {
@@ -57,6 +57,27 @@ describe("a packed-package test's command run", () => {
     assert.doesNotMatch(result.stdout, /never/);
     const pids = pidsIn(result.stdout);
     await until(() => !pids.some(alive), "both sleeps ended", 5000);
+  });
+
+  it("a started command: its output as it comes, and a signal to it ends everything it started", async () => {
+    const started = start("sh", ["-c", `${SLEEPERS}; echo never`], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 60_000,
+    });
+    await new Promise<void>((printed) =>
+      started.onStdout(() => {
+        if ((started.output.stdout.match(/\n/g) ?? []).length === 2) printed();
+      }),
+    );
+    const pids = pidsIn(started.output.stdout);
+    started.signal("SIGTERM");
+    const result = await started.ended;
+    assert.notEqual(result.code, 0);
+    assert.doesNotMatch(result.stdout, /never/);
+    await until(() => !pids.some(alive), "both sleeps ended", 5000);
+    // Once it ended, a signal goes nowhere.
+    started.signal("SIGTERM");
   });
 
   it("returns the output and exit code of a command that ends", async () => {
