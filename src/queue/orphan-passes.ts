@@ -49,7 +49,8 @@ export const ORPHAN_PASS_MAX_SPACING_MS = 60 * 60_000;
  * How many orphan deletes in a row, with no success between them, the store
  * may refuse for good (a permanent error, such as `AccessDenied` when the
  * credentials may not delete) before the collection ends; the rest wait for
- * the next collection, set a spacing later as after a pass cut short (the
+ * the next collection, set a spacing later as after a pass cut short if one
+ * of the rest would be tried, not only referenced or too young (the
  * spacing backs off while passes delete nothing: a store that refuses every
  * delete costs this many refusals per pass, one pass every
  * {@link ORPHAN_PASS_MAX_SPACING_MS} at most once backed off). One refused
@@ -68,8 +69,8 @@ export const ORPHAN_REFUSALS_IN_A_ROW = 5;
 /**
  * How a pass ended: `"cut short"` when a delete failed past its retry
  * budget, `"refused"` when {@link ORPHAN_REFUSALS_IN_A_ROW} deletes in a row
- * were refused for good before the last object listed (the rest are left
- * either way, for a later pass).
+ * were refused for good and an object listed after them would be tried (the
+ * rest are left either way, for a later pass).
  */
 export type PassEnd = "done" | "cut short" | "refused";
 
@@ -284,7 +285,8 @@ export interface OrphanSource {
  * ends the pass when it failed past its retry budget (`"cut short"`: the
  * rest wait too) but not when it was refused for good, unless
  * {@link ORPHAN_REFUSALS_IN_A_ROW} were refused in a row (`"refused"` when
- * objects were listed after them). An object refused
+ * an object listed after them would be tried; those it would spare before
+ * that are counted in `spared`). An object refused
  * for good is added to `source.refused`, and those it holds are skipped
  * (neither tried nor counted). Only a failed
  * listing or fence check rejects (a later pass tries again). Once the queue stopped, it ends at its
@@ -330,6 +332,18 @@ export async function collectOrphans(
     if (objects.length === 0 || source.stopped()) return ended("done");
     await checkFence();
     const referenced = await referencedKeysInSlices(state, yieldNow);
+    /** What this pass does with `key`: skips it, spares it for the time in its name, or tries it. */
+    const verdict = (key: string): "skip" | "spare" | "try" => {
+      if (referenced.has(key) || source.refused.skips(key)) return "skip";
+      let writtenAt: number;
+      try {
+        writtenAt = decodeTime(key.slice(source.dir.length));
+      } catch {
+        return "skip"; // not one of ours
+      }
+      if (now - writtenAt < ORPHAN_MIN_AGE_MS || pass.holds(key)) return "skip";
+      return pass.namedSince(writtenAt) ? "spare" : "try";
+    };
     let refusedInARow = 0;
     for (const [i, key] of objects.entries()) {
       if (i % 256 === 255) await yieldNow();
@@ -337,15 +351,9 @@ export async function collectOrphans(
       // object (spared, checked at each delete: removals go on meanwhile). Once the queue
       // stopped, a failed removal's record may be replayed: nothing more is deleted.
       if (source.stopped()) break;
-      if (referenced.has(key) || source.refused.skips(key)) continue;
-      let writtenAt: number;
-      try {
-        writtenAt = decodeTime(key.slice(source.dir.length));
-      } catch {
-        continue; // not one of ours
-      }
-      if (now - writtenAt < ORPHAN_MIN_AGE_MS || pass.holds(key)) continue;
-      if (pass.namedSince(writtenAt)) {
+      const what = verdict(key);
+      if (what === "skip") continue;
+      if (what === "spare") {
         spared++;
         continue;
       }
@@ -363,8 +371,21 @@ export async function collectOrphans(
       }
       // Skipped by later passes: those after it are reached even if it is refused forever.
       source.refused.refused(key);
-      if (++refusedInARow >= ORPHAN_REFUSALS_IN_A_ROW)
-        return ended(i < objects.length - 1 ? "refused" : "done");
+      if (++refusedInARow < ORPHAN_REFUSALS_IN_A_ROW) continue;
+      // "refused" (another pass follows) only if one left would be tried: the objects listed
+      // after are mostly live jobs' payloads, and a pass that would try none lists for nothing.
+      // Those it would spare are counted, so a pass follows for them as it does otherwise.
+      let left = false;
+      for (let j = i + 1; j < objects.length && !source.stopped(); j++) {
+        if (j % 256 === 255) await yieldNow();
+        const later = verdict(objects[j]!);
+        if (later === "spare") spared++;
+        if (later === "try") {
+          left = true;
+          break;
+        }
+      }
+      return ended(left ? "refused" : "done");
     }
     return ended("done");
   } finally {

@@ -59,20 +59,24 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 const DAY_MS = 24 * 60 * 60_000;
 
 /**
- * A store holding `count` old orphans (oldest first in `keys`), opened
- * through a FaultStore whose rules `beforeOpen` adds.
+ * A store holding `count` old orphans (oldest first in `keys`) and `live`
+ * queued jobs whose payload objects are listed after them, opened through a
+ * FaultStore whose rules `beforeOpen` adds.
  */
 async function openOverOrphans(
   count: number,
   beforeOpen: (keys: string[], faults: FaultStore) => void,
+  live = 0,
 ) {
   const inner = new ListCountingStore();
   const clock = new ManualClock(1_700_000_000_000);
   const faults = new DeleteRecordingStore(inner, clock);
   const logger = recordingLogger();
   const options = orphanTestOptions(clock, logger);
-  await (await Queue.open(inner, "q", options)).close();
+  const first = await Queue.open(inner, "q", options);
   const keys = await putOldOrphans(inner, clock, count);
+  for (let i = 0; i < live; i++) await first.enqueue("work", BIG);
+  await first.close();
   logger.lines.length = 0;
   inner.payloadLists = 0;
   beforeOpen(keys, faults);
@@ -183,6 +187,32 @@ describe("orphaned payload objects the store refuses to delete for good", {
     assert.deepEqual(await objects(), refused);
     await queue.close();
   });
+
+  for (const live of [0, 3]) {
+    it(`${ORPHAN_REFUSALS_IN_A_ROW} refused objects${live === 0 ? ", the last listed" : `, then ${live} live jobs' payloads`}: the collection tries nothing after them, so no other follows within a day`, async () => {
+      const n = ORPHAN_REFUSALS_IN_A_ROW;
+      const { inner, faults, queue, keys, objects, pass, listed } = await openOverOrphans(
+        n,
+        (keys, faults) => {
+          faults.addRule({
+            op: "delete",
+            keyPattern: onlyKeys(keys),
+            mode: "before",
+            error: refusedForGood,
+          });
+        },
+        live,
+      );
+      await listed(1);
+      assert.deepEqual(faults.deletes, keys, "the open's collection");
+      await pass(DAY_MS, 10 * 60_000);
+      assert.equal(inner.payloadLists, 1, "one listing in a day");
+      assert.deepEqual(faults.deletes, keys, "nothing else tried");
+      assert.equal((await objects()).length, n + live);
+      assert.equal((await queue.stats("work")).pending, live);
+      await queue.close();
+    });
+  }
 
   it(`a store that refuses every delete: each collection tries at most ${ORPHAN_REFUSALS_IN_A_ROW} objects, new ones each time, and the next follows backed off, up to ${ORPHAN_PASS_MAX_SPACING_MS / 60_000} min apart`, async () => {
     const n = ORPHAN_REFUSALS_IN_A_ROW;
