@@ -1,13 +1,15 @@
 // Owns `npm test`: runs every test file (build/test/**/*.test.js) on each Node of testNodes(),
 // one Node after the other, then prints the counts per Node. Files under build/test/package/
 // install the packed package and try it on every Node themselves, so they run only once.
-// `npm test -- <file or folder>...` narrows the run to those files.
+// `npm test -- <file or folder>...` narrows the run to those files. A compiled test file whose
+// source is gone (left by an earlier build) is skipped with a notice (test-files.ts).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
 import { repoRoot, type TestNode, testNodes } from "./nodes.js";
 import { tapCounts, tapFailures } from "./tap-report.js";
+import { testFilesUnder } from "./test-files.js";
 
 const CONCURRENCY = 2;
 /** No single test may take longer: a hang fails instead of stalling the run. */
@@ -21,14 +23,6 @@ interface Outcome {
   failures: string[];
   exitCode: number;
   seconds: number;
-}
-
-function testFilesUnder(path: string): string[] {
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { recursive: true })
-    .map((name) => join(path, String(name)))
-    .filter((file) => file.endsWith(".test.js"))
-    .sort();
 }
 
 function toBuildPath(path: string): string {
@@ -82,7 +76,7 @@ async function main(): Promise<number> {
   const asked = process.argv.slice(2);
   // Source paths (test/x.test.ts) name their build output (build/test/x.test.js).
   const files = (asked.length === 0 ? [testRoot] : asked.map((p) => resolve(toBuildPath(p))))
-    .flatMap(testFilesUnder)
+    .flatMap((path) => testFilesUnder(path, root, (line) => console.error(line)))
     .map((file) => relative(root, file));
   if (files.length === 0) {
     console.error(`no test files (*.test.js) in ${asked.join(" ") || testRoot}`);
