@@ -38,6 +38,9 @@ describe("a command run in a process group of its own", () => {
     });
     assert.ok(performance.now() - started < 10_000, "the run outlived its deadline");
     assert.match(result.stderr, /\(killed: no end within 1000 ms\)$/);
+    assert.equal(result.killed, "no end within 1000 ms");
+    assert.equal(result.code, null, "killed, not an exit code");
+    assert.equal(result.signal, "SIGKILL");
     const pids = pidsIn(result.stdout);
     assert.equal(pids.length, 2, result.stdout);
     await until(() => !pids.some(alive), "both sleeps ended", 5000);
@@ -86,7 +89,13 @@ describe("a command run in a process group of its own", () => {
       env: process.env,
       timeoutMs: 10_000,
     });
-    assert.deepEqual(result, { code: 3, stdout: "out\n", stderr: "err\n" });
+    assert.deepEqual(result, {
+      code: 3,
+      signal: null,
+      killed: null,
+      stdout: "out\n",
+      stderr: "err\n",
+    });
   });
 
   it("says a command it could not start failed", async () => {
@@ -95,7 +104,37 @@ describe("a command run in a process group of its own", () => {
       env: process.env,
       timeoutMs: 10_000,
     });
-    assert.equal(result.code, 1);
+    assert.equal(result.code, null);
+    assert.equal(result.killed, null);
     assert.match(result.stderr, /ENOENT/);
+  });
+
+  it("without a group of its own: runs in this process's group (a terminal's Ctrl-C reaches it) and is killed at its deadline", async () => {
+    const groupOf = async (pid: number) =>
+      (
+        await run("ps", ["-o", "pgid=", "-p", String(pid)], {
+          cwd: tmpdir(),
+          env: process.env,
+          timeoutMs: 10_000,
+        })
+      ).stdout.trim();
+    const own = await run("sh", ["-c", "ps -o pgid= -p $$"], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 10_000,
+      group: false,
+    });
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout.trim(), await groupOf(process.pid));
+    const hung = start("sh", ["-c", "echo $$; exec sleep 37"], {
+      cwd: tmpdir(),
+      env: process.env,
+      timeoutMs: 1000,
+      group: false,
+    });
+    const result = await hung.ended;
+    assert.equal(result.killed, "no end within 1000 ms");
+    assert.equal(result.code, null);
+    await until(() => !alive(Number(result.stdout.trim())), "the sleep ended", 5000);
   });
 });

@@ -142,8 +142,14 @@ describe("the CLI contract, run as written by the built CLI", { timeout: 120_000
     const { dir } = await seeded();
     for (const line of ["stats", "enqueue mail hello", "requeue --all mail", "pause mail"]) {
       const out = await runBuiltCli([...line.split(" "), "--store", dir, "--path", "elsewhere"]);
+      // Printing the error and then hanging until the deadline's kill is a failure too.
+      assert.equal(out.killed, null, line);
       assert.equal(out.code, 1, line);
-      assert.match(out.stderr, /^taquba \w+: no taquba queue store at --path "elsewhere"/, line);
+      assert.match(
+        out.stderr,
+        /^taquba \w+: no taquba queue store at --path "elsewhere"[^\n]*\n$/,
+        line,
+      );
       assert.equal(out.stdout, "", line);
     }
     const objects = (await new FileStore(dir).list("elsewhere/")).objects;

@@ -76,13 +76,16 @@ async function tempDir(): Promise<string> {
 }
 
 /** Runs tsc in a process group of its own, killed whole at {@link TSC_TIMEOUT_MS}. */
-async function tsc(args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await run(process.execPath, [TSC, ...args], {
+async function tsc(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; killed: string | null; output: string }> {
+  const { code, killed, stdout, stderr } = await run(process.execPath, [TSC, ...args], {
     cwd,
     env: process.env,
     timeoutMs: TSC_TIMEOUT_MS,
   });
-  return { code, output: stdout + stderr };
+  return { code, killed, output: stdout + stderr };
 }
 
 /**
@@ -215,6 +218,7 @@ describe("the API contract, type-checked as an app imports the package", {
         /QueueCore/,
         file,
       );
+    assert.equal(failed.killed, null, failed.output);
     assert.notEqual(failed.code, 0);
     assert.match(failed.output, /renamed\.ts\(\d+,\d+\): error TS\d+: .*enqueueManyRenamed/);
   });
