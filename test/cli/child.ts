@@ -2,16 +2,18 @@
  * The built CLI (`build/src/cli/main.js`, what `npx taquba` runs) in a child
  * process: run to completion, or start a long-running command (the dashboard,
  * the demo) and read the first line it prints, or the first one that matches.
- * Each runs in a process group of its own, killed whole after
- * {@link CHILD_TIMEOUT_MS} (see `process-group.ts`; a test file's `after`
- * hook calls its `killRunning()` for runs a test's timeout cut short).
+ * Each is killed after {@link CHILD_TIMEOUT_MS} (see `process-group.ts`; a
+ * test file's `after` hook calls its `killRunning()` for runs a test's
+ * timeout cut short). They run in the test's process group, not one of their
+ * own: the CLI starts no processes, and a terminal's Ctrl-C, which signals
+ * only the foreground group, then ends a dashboard along with the test.
  */
 import { fileURLToPath } from "node:url";
 import { type Run, start } from "../process-group.js";
 
 export const BUILT_CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-/** How long a child may run before its group is killed. */
+/** How long a child may run before it is killed. */
 export const CHILD_TIMEOUT_MS = 30_000;
 
 export type ChildResult = Run;
@@ -21,6 +23,7 @@ function startNode(file: string, args: readonly string[], cwd: string | undefine
     cwd: cwd ?? process.cwd(),
     env: process.env,
     timeoutMs: CHILD_TIMEOUT_MS,
+    group: false,
   });
 }
 
@@ -50,10 +53,12 @@ export function startBuiltCli(
   return new Promise((resolve, reject) => {
     const child = startNode(BUILT_CLI, args, undefined);
     let started = false;
-    child.ended.then(({ code, stderr }) => {
+    child.ended.then(({ code, signal, stderr }) => {
       if (!started)
         reject(
-          new Error(`exited with ${code} before printing a line matching ${until}: ${stderr}`),
+          new Error(
+            `exited with ${code ?? signal} before printing a line matching ${until}: ${stderr}`,
+          ),
         );
     });
     child.onStdout(() => {
