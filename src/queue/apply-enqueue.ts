@@ -143,7 +143,7 @@ function ownExtras(rec: EnqueueRecord): JobExtras {
 /**
  * Fills a new row for enqueue `rec` (id `idBytes[idAt..+16)`, in queue number
  * `queue`): id, columns, sequence number and payload. The one definition of a
- * new job's row, for `enqueue` and `enqueueChild`, live and at replay.
+ * new job's row, for `enqueue` and `enqueueChildren`, live and at replay.
  */
 export function fillRow(
   state: State,

@@ -9,7 +9,7 @@
  * The checks here mirror the checks of the cases of `apply` they precede;
  * a new check there on a record a transaction may hold belongs here too.
  */
-import { enqueueChild, isPlainChild } from "./apply-child.js";
+import { enqueueChildren } from "./apply-child.js";
 import {
   type CheckedId,
   checkOwnFields,
@@ -319,9 +319,9 @@ function applyEnqueues(
   let runStart = 0;
   /** The run's last fresh enqueue (-1: none). */
   let lastFresh = -1;
-  for (let i = from, n = first; i < to; i++, n++) {
+  for (let i = from, n = first; i < to; ) {
     const op = ops[i] as EnqueueRecord;
-    if (i === runEnd) {
+    if (i >= runEnd) {
       runEnd = payloadRunEnd(ops, i, to);
       runSegment = -1;
       if (runEnd - i > 1) {
@@ -333,13 +333,38 @@ function applyEnqueues(
         runOffset = state.arena.offset;
       }
     }
+    id.payloadSegment = runSegment;
+    // Plain children of one parent (a flow's) in one step: within their run of payloads, or
+    // (each payload then written on its own, as a decoded record's) as far as they go.
+    const childEnd = enqueueChildren(
+      state,
+      ops,
+      i,
+      runSegment >= 0 ? runEnd : to,
+      n,
+      id,
+      children,
+      checked.fresh,
+      runOffset - runStart,
+    );
+    if (childEnd > i) {
+      // Fresh ids increase along the run: its last fresh one is the newest so far.
+      for (let m = n + childEnd - i - 1; m >= n; m--)
+        if (checked.fresh[m] === 1) {
+          lastFresh = m;
+          break;
+        }
+      n += childEnd - i;
+      i = childEnd;
+      continue;
+    }
     id.newest = checked.fresh[n] === 1;
     id.at = n * ID_BYTES;
     if (id.newest) lastFresh = n;
-    id.payloadSegment = runSegment;
     if (runSegment >= 0) id.payloadOffset = runOffset + (op.payload.byteOffset - runStart);
-    if (isPlainChild(op)) enqueueChild(state, op, children, id);
-    else enqueue(state, op, children, id);
+    enqueue(state, op, children, id);
+    i++;
+    n++;
   }
   // Fresh ids increase along the transaction: the run's last fresh one is the newest now.
   if (lastFresh !== -1) state.setLastIdBytes(checked.ids, lastFresh * ID_BYTES);

@@ -40,13 +40,19 @@ export class NewChildren {
 
   /** New job `h` (log id `id`, public id `publicId`) is a child of `parentId`. */
   add(parentId: string, h: number, id: string, publicId: string): void {
+    const of = this.listOf(parentId);
+    of.children.push({ id, publicId, ended: false });
+    of.rows.push(h);
+  }
+
+  /** The new children of `parentId` so far, to push more onto (in order, with their rows). */
+  listOf(parentId: string): ChildrenOf {
     let of = this.byParent.get(parentId);
     if (of === undefined) {
       of = { children: [], rows: [] };
       this.byParent.set(parentId, of);
     }
-    of.children.push({ id, publicId, ended: false });
-    of.rows.push(h);
+    return of;
   }
 
   /** Forgets everything (at the end of a transaction). */

@@ -27,7 +27,7 @@ const QUEUES = ["a", "b", "c"];
  * A transaction of parents and their children, interleaved at random, with KV
  * puts between. `sideBySide`: the enqueues' payloads lie side by side in one
  * buffer, as a flow's do (`copyFlow`), so a run's payloads are copied into the
- * arena in one write and its plain children are applied by `enqueueChild`; some
+ * arena in one write and its plain children are applied by `enqueueChildren`; some
  * children then differ from a plain one in one field each, and some ids are
  * older than the one before.
  */

@@ -7,12 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { writeIdBytes } from "../../src/queue/ids.js";
+import { apply } from "../../src/queue/apply.js";
+import { IdGenerator, writeIdBytes } from "../../src/queue/ids.js";
+import { decodeRecord, encodeRecord, type QueueRecord } from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import { State } from "../../src/queue/state.js";
 import { ID_BYTES } from "../../src/queue/table.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import { flowOf } from "./flow-fixtures.js";
-import { openTestQueue } from "./helpers.js";
+import { enqueueRecord, openTestQueue } from "./helpers.js";
 import { countNamedParses } from "./named-parses.js";
 import { enqueuer } from "./state-jobs.js";
 
@@ -67,6 +70,73 @@ describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
     assert.deepEqual(auditState(state), []);
     assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
     await queue.close();
+  });
+});
+
+/** Counts `state.queue` lookups (by name) until `stop()`. */
+function countQueueLookups(state: State): { count: () => number; stop: () => void } {
+  let n = 0;
+  const lookup = state.queue.bind(state);
+  state.queue = (name) => {
+    n++;
+    return lookup(name);
+  };
+  return {
+    count: () => n,
+    stop: () => {
+      state.queue = lookup;
+    },
+  };
+}
+
+describe("the plain children of a flow's record", () => {
+  it("are applied as one run: their queue is looked up once, not once per child", async () => {
+    const { queue, store } = await openTestQueue();
+    await queue.enqueue("leaf", "before");
+    const state = liveState(queue);
+    const lookups = countQueueLookups(state);
+    const flow = await queue.enqueueFlow(flowOf("root", CHILDREN));
+    lookups.stop();
+    // The root's queue, and the children's once.
+    assert.equal(lookups.count(), 2);
+    assert.equal((await queue.stats("leaf")).pending, CHILDREN + 1);
+    assert.equal(Object.keys(await queue.childResults(flow.id)).length, CHILDREN);
+    assert.deepEqual(auditState(state), []);
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
+    await queue.close();
+  });
+
+  it("are applied as one run at replay too, and runs end where the parent or queue changes", () => {
+    const gen = new IdGenerator(null, 1);
+    const root = gen.next(1);
+    const other = gen.next(1);
+    const ops: QueueRecord[] = [
+      enqueueRecord(root, { queue: "root", waitsForChildren: true }),
+      enqueueRecord(other, { queue: "root", waitsForChildren: true }),
+    ];
+    const queues = ["a", "a", "b"];
+    for (let k = 0; k < 3 * CHILDREN; k++)
+      ops.push(
+        enqueueRecord(gen.next(1), {
+          queue: queues[Math.floor(k / CHILDREN)]!,
+          flowParent: k < 2 * CHILDREN && k % CHILDREN < CHILDREN / 2 ? root : other,
+        }),
+      );
+    const record = { tag: Tag.Transaction, ops } as QueueRecord;
+    const decoded = new State();
+    const lookups = countQueueLookups(decoded);
+    apply(decoded, decodeRecord(encodeRecord(record)));
+    lookups.stop();
+    // The two parents, then a lookup per run, which ends where the parent or the queue
+    // changes: root in a, other in a, root in a, other in a, other in b.
+    assert.equal(lookups.count(), 2 + 5);
+    const single = new State();
+    for (const op of ops) apply(single, op);
+    assert.equal(stateDigest(decoded), stateDigest(single));
+    const live = new State();
+    apply(live, record);
+    assert.equal(stateDigest(live), stateDigest(single));
+    assert.deepEqual(auditState(live), []);
   });
 });
 
