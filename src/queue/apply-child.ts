@@ -13,7 +13,7 @@ import type { NewChildren } from "./new-children.js";
 import type { EnqueueRecord } from "./records/enqueue.js";
 import type { TransactionOp } from "./records/transaction.js";
 import { type State, Status } from "./state.js";
-import { ID_BYTES, slot } from "./table.js";
+import { extrasColumn, ID_BYTES, slot } from "./table.js";
 
 /**
  * Whether `rec` is a plain flow child: a parent, pending at once, no extras
@@ -83,8 +83,8 @@ export function enqueueChildren(
     // Writable: `fillRow` wrote the row.
     const page = table.read(h);
     const i = slot(h);
-    page.extras ??= new Map();
-    page.extras.set(i, extras);
+    page.extras ??= extrasColumn();
+    page.extras[i] = extras;
     if (freshIds[n] === 1) ids.addNew(h);
     else ids.add(h);
     of.children.push({ id: rec.id, publicId: rec.id, ended: false });

@@ -44,7 +44,7 @@ export function ordersOf(table: JobTable): Orders {
       return table.read(a).seq[slot(a)]! - table.read(b).seq[slot(b)]!;
     },
     ownIdOf(h) {
-      return table.read(h).extras?.get(slot(h))?.jobId;
+      return table.read(h).extras?.[slot(h)]?.jobId;
     },
     ownIdKey(h) {
       return table.extras(h)!.jobId!;

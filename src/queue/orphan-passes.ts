@@ -19,7 +19,7 @@ import { type MonotonicNow, nextSlice, SliceBudget } from "../util/slices.js";
 import type { Spared } from "./orphan-sparing.js";
 import type { RefusedOrphans } from "./refused-orphans.js";
 import type { State } from "./state.js";
-import { PAGE_SLOTS } from "./table.js";
+import { forEachExtras, type JobExtras, PAGE_SLOTS } from "./table.js";
 
 /**
  * An unreferenced payload object younger than this is left alone: its
@@ -247,7 +247,12 @@ export async function referencedKeysInSlices(
   for (let h = 0; h < state.table.capacity; h += PAGE_SLOTS) {
     const extras = state.table.read(h).extras;
     if (extras === null) continue;
-    for (const extra of [...extras.values()]) {
+    // A copy of the page's extras as they are now: the walk yields, and rows change meanwhile.
+    const held: JobExtras[] = [];
+    forEachExtras(extras, (_, extra) => {
+      held.push(extra);
+    });
+    for (const extra of held) {
       if (extra.payloadRef !== undefined) keys.add(extra.payloadRef.key);
       if (++seen % 256 === 0) await yieldNow();
     }

@@ -35,7 +35,7 @@ import {
 } from "./payload-object.js";
 import { type PayloadOrphanSource, PayloadOrphans } from "./payload-orphans.js";
 import type { State } from "./state.js";
-import { PAGE_SLOTS, type PayloadRef } from "./table.js";
+import { forEachExtras, PAGE_SLOTS, type PayloadRef } from "./table.js";
 import type { JobRecord } from "./types.js";
 
 export {
@@ -398,8 +398,9 @@ export function referencedKeys(state: State): Set<string> {
   for (let h = 0; h < state.table.capacity; h += PAGE_SLOTS) {
     const extras = state.table.read(h).extras;
     if (extras !== null)
-      for (const extra of extras.values())
+      forEachExtras(extras, (_, extra) => {
         if (extra.payloadRef !== undefined) keys.add(extra.payloadRef.key);
+      });
   }
   return keys;
 }

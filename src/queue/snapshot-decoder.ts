@@ -359,8 +359,11 @@ export class SnapshotReader {
     while (this.#next < this.#pages.length) {
       const p = this.#next++;
       const page = this.#pages[p]!;
-      if (page.extras === null) continue;
-      for (const [i, extras] of page.extras) {
+      const column = page.extras;
+      if (column === null) continue;
+      for (let i = 0; i < column.length; i++) {
+        const extras = column[i];
+        if (extras === undefined) continue;
         const key = extras.dedupKey;
         const status = page.status[i]!;
         if (

@@ -224,7 +224,7 @@ export class SnapshotWriter implements SnapshotEncoder {
         const dense = this.#jobs++;
         this.#rank[base + i] = dense;
         this.#payloadBytes += page.payloadLength[i]!;
-        const extras = page.extras?.get(i);
+        const extras = page.extras?.[i];
         const traced = page.trace !== null && page.trace[i * TRACE_STRIDE] === 1;
         if (extras !== undefined || traced) {
           sliceExtras += this.#extras.add(dense, extras, traced ? page.trace : null, i);

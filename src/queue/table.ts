@@ -131,6 +131,32 @@ export interface PayloadRef {
   readonly size: number;
 }
 
+/**
+ * A page's extras, by slot (`undefined`: none): an array of
+ * {@link PAGE_SLOTS} made when the page's first row gets extras (64 KB).
+ * Not a map: a flow's commit gives 10,000 rows extras in one turn, and its
+ * removal takes them back, a store each rather than a hash-table insert or
+ * delete that now and then grows or shrinks the whole table; and a page
+ * copied for a checkpoint's view copies one array.
+ */
+export type ExtrasColumn = (JobExtras | undefined)[];
+
+/** An {@link ExtrasColumn} with no extras. */
+export function extrasColumn(): ExtrasColumn {
+  return new Array<JobExtras | undefined>(PAGE_SLOTS);
+}
+
+/** Calls `visit` with each slot of `column` that holds extras, and them, in slot order. */
+export function forEachExtras(
+  column: ExtrasColumn,
+  visit: (i: number, extras: JobExtras) => void,
+): void {
+  for (let i = 0; i < column.length; i++) {
+    const extras = column[i];
+    if (extras !== undefined) visit(i, extras);
+  }
+}
+
 /** The index of handle `h`'s row within its page. */
 export function slot(h: number): number {
   return h & PAGE_MASK;
@@ -157,8 +183,8 @@ export class Page {
     readonly payloadOffset: Uint32Array,
     /** ID_BYTES per row. */
     readonly id: Uint8Array,
-    /** Extras by slot; null while no row of the page has any. */
-    public extras: Map<number, JobExtras> | null,
+    /** Extras by slot ({@link ExtrasColumn}); null while no row of the page has any. */
+    public extras: ExtrasColumn | null,
     /**
      * {@link TRACE_STRIDE} bytes per row: a presence byte (1: the row has a
      * trace context), then the context's {@link TRACE_BYTES}; null while no
@@ -204,7 +230,7 @@ export class Page {
       this.payloadSegment.slice(),
       this.payloadOffset.slice(),
       this.id.slice(),
-      this.extras === null ? null : new Map(this.extras),
+      this.extras === null ? null : this.extras.slice(),
       this.trace === null ? null : this.trace.slice(),
     );
   }
@@ -272,7 +298,7 @@ export class JobTable {
     const i = slot(h);
     page.status[i] = FREE;
     page.flags[i] = 0;
-    page.extras?.delete(i);
+    if (page.extras !== null) page.extras[i] = undefined;
     if (page.trace !== null) page.trace[i * TRACE_STRIDE] = 0;
     this.#free.push(h);
     this.#rows--;
@@ -321,23 +347,24 @@ export class JobTable {
 
   /** The extras of row `h`, or undefined. */
   extras(h: number): JobExtras | undefined {
-    return this.read(h).extras?.get(slot(h));
+    return this.read(h).extras?.[slot(h)];
   }
 
   /** Sets the extras of row `h` to `extras`, which hold at least one value. */
   putExtras(h: number, extras: JobExtras): void {
     const page = this.write(h);
-    page.extras ??= new Map();
-    page.extras.set(slot(h), extras);
+    page.extras ??= extrasColumn();
+    page.extras[slot(h)] = extras;
   }
 
   /** Sets (or, with undefined or an empty object, clears) the extras of row `h`. */
   setExtras(h: number, extras: JobExtras | undefined): void {
     const page = this.write(h);
-    if (extras === undefined || holdsNothing(extras, false)) page.extras?.delete(slot(h));
-    else {
-      page.extras ??= new Map();
-      page.extras.set(slot(h), extras);
+    if (extras === undefined || holdsNothing(extras, false)) {
+      if (page.extras !== null) page.extras[slot(h)] = undefined;
+    } else {
+      page.extras ??= extrasColumn();
+      page.extras[slot(h)] = extras;
     }
   }
 

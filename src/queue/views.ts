@@ -54,7 +54,7 @@ export function jobToRecord(
   const i = slot(h);
   const status = page.status[i]!;
   const at = page.at[i]!;
-  const extras = page.extras?.get(i);
+  const extras = page.extras?.[i];
   const record: JobRecord = {
     id: extras?.jobId ?? id ?? state.idOf(h),
     queue: state.queueList[page.queue[i]!]!.name,

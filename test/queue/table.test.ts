@@ -458,7 +458,7 @@ describe("job table and arena", { timeout: 60_000 }, () => {
     table.setExtras(handles[3]!, { lastError: "after" });
     table.release(handles[PAGE_SLOTS + 1]!);
     assert.equal(view.pages[0]!.at[3], 0);
-    assert.equal(view.pages[0]!.extras?.get(3)?.lastError, "before");
+    assert.equal(view.pages[0]!.extras?.[3]?.lastError, "before");
     assert.equal(view.pages[1]!.status[1], 1);
     assert.equal(table.read(handles[3]!).at[3], 42);
     assert.equal(table.extras(handles[3]!)?.lastError, "after");
