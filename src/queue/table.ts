@@ -133,11 +133,13 @@ export interface PayloadRef {
 
 /**
  * A page's extras, by slot (`undefined`: none): an array of
- * {@link PAGE_SLOTS} made when the page's first row gets extras (64 KB).
- * Not a map: a flow's commit gives 10,000 rows extras in one turn, and its
- * removal takes them back, a store each rather than a hash-table insert or
- * delete that now and then grows or shrinks the whole table; and a page
- * copied for a checkpoint's view copies one array.
+ * {@link PAGE_SLOTS} made when the page's first row gets extras, 128 KB
+ * (8 B a slot: Node is built without pointer compression), so at most 8 B
+ * a row, even for a page with one row with extras. Not a map: a flow's
+ * commit gives 10,000 rows extras in one turn, and its removal takes them
+ * back, a store each rather than a hash-table insert or delete that now and
+ * then grows or shrinks the whole table; and a page copied for a
+ * checkpoint's view copies one array.
  */
 export type ExtrasColumn = (JobExtras | undefined)[];
 
