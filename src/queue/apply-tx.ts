@@ -288,6 +288,26 @@ function payloadRunEnd(ops: readonly TransactionOp[], from: number, to: number):
 }
 
 /**
+ * Whether a run of {@link payloadRunEnd} of more than one enqueue starts at
+ * `ops[j]` (up to `to`): the next one's payload follows its payload in the
+ * same buffer.
+ */
+function startsPayloadRun(ops: readonly TransactionOp[], j: number, to: number): boolean {
+  if (j + 1 >= to) return false;
+  const a = ops[j] as EnqueueRecord;
+  const b = ops[j + 1] as EnqueueRecord;
+  if (a instanceof DecodedEnqueue || b instanceof DecodedEnqueue) return false;
+  const head = a.payload;
+  const tail = b.payload;
+  return (
+    head.byteLength !== 0 &&
+    tail.byteLength !== 0 &&
+    tail.byteOffset === head.byteOffset + head.byteLength &&
+    tail.buffer === head.buffer
+  );
+}
+
+/**
  * Applies the run of enqueues `ops[from..to)`, the first of which is the
  * transaction's enqueue number `first` (for what `checked` found of it).
  * Checked above against the state before the transaction. Its earlier
@@ -335,12 +355,16 @@ function applyEnqueues(
     }
     id.payloadSegment = runSegment;
     // Plain children of one parent (a flow's) in one step: within their run of payloads, or
-    // (each payload then written on its own, as a decoded record's) as far as they go.
+    // (each payload then written on its own, as a decoded record's) as far as they go; but a
+    // lone payload (an empty one) just before a run is a step of its own, for that run's one
+    // write. (Not looked for further on: a look at each child costs a flow of strings more
+    // than the writes it would save.)
+    const childTo = runSegment >= 0 ? runEnd : startsPayloadRun(ops, i + 1, to) ? i + 1 : to;
     const childEnd = enqueueChildren(
       state,
       ops,
       i,
-      runSegment >= 0 ? runEnd : to,
+      childTo,
       n,
       id,
       children,

@@ -140,6 +140,51 @@ describe("the plain children of a flow's record", () => {
   });
 });
 
+/** Counts `state.arena.write` calls until `stop()`. */
+function countArenaWrites(state: State): { count: () => number; stop: () => void } {
+  let n = 0;
+  const arena = state.arena;
+  const write = arena.write.bind(arena);
+  arena.write = (...args) => {
+    n++;
+    return write(...args);
+  };
+  return {
+    count: () => n,
+    stop: () => {
+      arena.write = write;
+    },
+  };
+}
+
+describe("the payloads of a flow's children", () => {
+  it("that lie side by side are written in one go after a child whose payload is written on its own", async () => {
+    const { queue, store } = await openTestQueue();
+    await queue.enqueue("leaf", "before");
+    const state = liveState(queue);
+    // 8 bytes each from one buffer; `enqueueFlow` copies them side by side into shared buffers of
+    // 1, 2 and 4 KB (128, 256 and 512 payloads). The first child's payload is empty and the
+    // 301st is a string: each of those is written on its own.
+    const bytes = Uint8Array.from({ length: CHILDREN * 8 }, (_, i) => i % 251);
+    const children = Array.from({ length: CHILDREN }, (_, i) => ({
+      queue: "leaf",
+      payload: i === 0 ? new Uint8Array(0) : i === 300 ? "text" : bytes.subarray(i * 8, i * 8 + 8),
+    }));
+    const writes = countArenaWrites(state);
+    const flow = await queue.enqueueFlow({ queue: "root", payload: "r", children });
+    writes.stop();
+    // The root's, the empty one's, children 1-128, 129-299, the string, 301-384 and 385-599.
+    assert.equal(writes.count(), 7);
+    for (const i of [1, 299, 301, 450]) {
+      const job = await queue.getJob(flow.children[i]!.id);
+      assert.deepEqual(Buffer.from(job!.payload), Buffer.from(bytes.subarray(i * 8, i * 8 + 8)));
+    }
+    assert.deepEqual(auditState(state), []);
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
+    await queue.close();
+  });
+});
+
 describe("State.expect with the id found in the row", () => {
   it("a verified hint serves only the id it was found with; the enqueue-ids hint only its count", () => {
     const s = new State();
