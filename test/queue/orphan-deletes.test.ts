@@ -14,7 +14,13 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { ORPHAN_TEST_RETRY, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
+import {
+  ORPHAN_TEST_RETRY,
+  orphanTestOptions,
+  putOldOrphans,
+  refuseDeletesForGood,
+  refusedForGood,
+} from "./orphan-setup.js";
 
 const ORPHANS = 5;
 
@@ -51,9 +57,6 @@ async function orphansBehindFaults(count = ORPHANS) {
 }
 
 const collectedLater = (message: string) => message.includes("collected later");
-const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: true });
-/** A pattern matching exactly the given keys. */
-const onlyKeys = (keys: readonly string[]) => new RegExp(`^(${keys.join("|")})$`);
 
 describe("collecting orphaned payload objects on a store that fails their deletes", {
   timeout: 60_000,
@@ -61,12 +64,7 @@ describe("collecting orphaned payload objects on a store that fails their delete
   it("a delete refused for good: that object is skipped, the others are collected, one warning; the next collection deletes it", async () => {
     const { logger, options, faults, keys, orphansLeft, runUntil } = await orphansBehindFaults();
     const refused = keys[1]!;
-    faults.addRule({
-      op: "delete",
-      keyPattern: onlyKeys([refused]),
-      mode: "before",
-      error: refusedForGood,
-    });
+    refuseDeletesForGood(faults, [refused]);
     const queue = await Queue.open(faults, "q", options);
     await runUntil(async () => (await orphansLeft()) === 1, "every other orphan collected");
     await queue.enqueue("work", "on");
@@ -127,12 +125,7 @@ describe("collecting orphaned payload objects on a store that fails their delete
     const count = 4 * ORPHAN_REFUSALS_IN_A_ROW;
     const { options, faults, keys, orphansLeft, runUntil } = await orphansBehindFaults(count);
     const refused = keys.filter((_, i) => i % 2 === 0);
-    faults.addRule({
-      op: "delete",
-      keyPattern: onlyKeys(refused),
-      mode: "before",
-      error: refusedForGood,
-    });
+    refuseDeletesForGood(faults, refused);
     const queue = await Queue.open(faults, "q", options);
     await runUntil(
       async () => (await orphansLeft()) === refused.length,

@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { StorageError } from "../../src/errors.js";
 import {
   ORPHAN_MIN_AGE_MS,
   ORPHAN_PASS_MAX_SPACING_MS,
@@ -27,7 +26,14 @@ import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.j
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { BIG, ListCountingStore, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
+import {
+  BIG,
+  ListCountingStore,
+  orphanTestOptions,
+  putOldOrphans,
+  refuseDeletesForGood,
+  refusedForGood,
+} from "./orphan-setup.js";
 
 /**
  * A FaultStore that records the payload objects the queue asks it to delete,
@@ -52,9 +58,6 @@ class DeleteRecordingStore extends FaultStore {
 }
 
 const collectedLater = (message: string) => message.includes("collected later");
-const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: true });
-/** A pattern matching exactly the given keys. */
-const onlyKeys = (keys: readonly string[]) => new RegExp(`^(${keys.join("|")})$`);
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -128,12 +131,7 @@ describe("orphaned payload objects the store refuses to delete for good", {
     const refusedCount = ORPHAN_REFUSALS_IN_A_ROW;
     const { faults, logger, queue, keys, objects, pass, listed, leaveReason } =
       await openOverOrphans(refusedCount + 4, (keys, faults) => {
-        faults.addRule({
-          op: "delete",
-          keyPattern: onlyKeys(keys.slice(0, refusedCount)),
-          mode: "before",
-          error: refusedForGood,
-        });
+        refuseDeletesForGood(faults, keys.slice(0, refusedCount));
       });
     const refused = keys.slice(0, refusedCount);
     // The open's collection ends at the refusals in a row: the others wait.
@@ -163,12 +161,7 @@ describe("orphaned payload objects the store refuses to delete for good", {
     const { inner, faults, queue, keys, objects, pass, listed } = await openOverOrphans(
       n + 4,
       (keys, faults) => {
-        faults.addRule({
-          op: "delete",
-          keyPattern: onlyKeys(keys.slice(0, n)),
-          mode: "before",
-          error: refusedForGood,
-        });
+        refuseDeletesForGood(faults, keys.slice(0, n));
       },
     );
     const refused = keys.slice(0, n);
@@ -194,12 +187,7 @@ describe("orphaned payload objects the store refuses to delete for good", {
       const { inner, faults, queue, keys, objects, pass, listed } = await openOverOrphans(
         n,
         (keys, faults) => {
-          faults.addRule({
-            op: "delete",
-            keyPattern: onlyKeys(keys),
-            mode: "before",
-            error: refusedForGood,
-          });
+          refuseDeletesForGood(faults, keys);
         },
         live,
       );
@@ -257,12 +245,7 @@ describe("orphaned payload objects the store refuses to delete for good", {
     const { faults, queue, keys, objects, pass, listed, leaveReason } = await openOverOrphans(
       ORPHAN_REFUSALS_IN_A_ROW,
       (keys, faults) => {
-        faults.addRule({
-          op: "delete",
-          keyPattern: onlyKeys(keys),
-          mode: "before",
-          error: refusedForGood,
-        });
+        refuseDeletesForGood(faults, keys);
       },
     );
     await listed(1);

@@ -6,9 +6,11 @@
  */
 import { ulid } from "ulid";
 import type { ManualClock } from "../../src/clock.js";
+import { StorageError } from "../../src/errors.js";
 import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
+import type { FaultStore } from "../../src/store/wrappers/fault.js";
 import type { RecordingLogger } from "../recording-logger.js";
 
 /** Store-request retries short enough for a test to advance the clock past. */
@@ -59,4 +61,17 @@ export class ListCountingStore extends MemoryStore {
     if (prefix === "q/payload/") this.payloadLists++;
     return super.list(prefix, options);
   }
+}
+
+/** The error of a store that refuses a delete for good (a permission or a retention rule). */
+export const refusedForGood = () => new StorageError("403 AccessDenied", { permanent: true });
+
+/** Makes `faults` refuse, for good, every delete of exactly the objects `keys`. */
+export function refuseDeletesForGood(faults: FaultStore, keys: readonly string[]): void {
+  faults.addRule({
+    op: "delete",
+    keyPattern: new RegExp(`^(${keys.join("|")})$`),
+    mode: "before",
+    error: refusedForGood,
+  });
 }
