@@ -22,7 +22,13 @@
 
 import { types } from "node:util";
 import { FencedError } from "../errors.js";
-import { type MonotonicNow, nextTurn, processNow } from "../util/slices.js";
+import {
+  type MonotonicNow,
+  nextTurn,
+  processNow,
+  SliceBudget,
+  type TurnWindow,
+} from "../util/slices.js";
 import { CheckpointBackoff } from "./checkpoint-backoff.js";
 import { checkpointDue, recordBound } from "./checkpoint-policy.js";
 import { CHECKPOINT_HEADER_BYTES, sealCheckpoint } from "./codec.js";
@@ -65,6 +71,8 @@ export interface CheckpointerInit {
   describeLog: string;
   /** The clock slices of GC passes run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
   sliceNow?: MonotonicNow;
+  /** The window the slices of its checksums and GC passes share with the owner's other work in a turn. */
+  turnWindow?: TurnWindow;
 }
 
 /** Checkpoint counters, for {@link LogStats}. */
@@ -84,6 +92,7 @@ export class Checkpointer {
   readonly #writer: LogWriter;
   readonly #describe: string;
   readonly #sliceNow: MonotonicNow;
+  readonly #turnWindow: TurnWindow | undefined;
 
   #source: SnapshotSource | null = null;
   /** Checkpoints and GC run one at a time, chained here. */
@@ -121,6 +130,7 @@ export class Checkpointer {
     this.#writer = init.writer;
     this.#describe = init.describeLog;
     this.#sliceNow = init.sliceNow ?? processNow;
+    this.#turnWindow = init.turnWindow;
     this.#lastCheckpointBytes = init.checkpointBytes;
     this.#lastCheckpointAt = init.checkpointAt;
     this.#manifestStale = init.recoveredElsewhere;
@@ -296,7 +306,11 @@ export class Checkpointer {
       if (this.#writer.failure !== null) throw this.#writer.failure;
 
       const name = checkpointName(cut.walId, this.#storage.random.ulid(this.#options.clock.now()));
-      body = await sealCheckpoint(cut.walId, encoded, nextTurn);
+      body = await sealCheckpoint(
+        cut.walId,
+        encoded,
+        new SliceBudget(undefined, this.#sliceNow, this.#turnWindow),
+      );
       await this.#storage.put(this.#keys.checkpoint(name), body);
       await this.#fence.commit({ checkpoint: name, replayAfter: cut.walId, closed: closing });
       this.#manifestStale = false;
@@ -389,6 +403,7 @@ export class Checkpointer {
       describeLog: this.#describe,
       reportedDamage: this.#reportedDamage,
       sliceNow: this.#sliceNow,
+      turnWindow: this.#turnWindow,
     });
     this.#options.logger.debug?.("log garbage collected", { log: this.#describe, ...result });
   }

@@ -46,6 +46,7 @@ import {
   nextTurn,
   processNow,
   SliceBudget,
+  type TurnWindow,
 } from "../util/slices.js";
 import { isFenceSize, MIN_WAL_BATCH_BYTES } from "./codec.js";
 import type { WriterFence } from "./fencing.js";
@@ -71,6 +72,8 @@ export interface GcContext {
   reportedDamage: Set<number>;
   /** The clock slices of the pass run on (a test's, see `SLICE_CLOCK`); `performance.now()` by default. */
   sliceNow?: MonotonicNow;
+  /** The window its slices share with the owner's other work in a turn (see `TurnWindow`). */
+  turnWindow?: TurnWindow | undefined;
 }
 
 export interface GcResult {
@@ -187,7 +190,7 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (successor === undefined || !manifestOldEnough(successor.id, successor.manifest!)) break;
     expiredManifests.push(oldest[i]!.id);
   }
-  const slices = new Slices(ctx.sliceNow);
+  const slices = new Slices(ctx.sliceNow, ctx.turnWindow);
   await slices.forEachLimit(expiredManifests, async (id) => {
     await ctx.storage.delete(ctx.keys.manifest(id));
     ctx.manifests.forget(id);
@@ -296,8 +299,8 @@ class Slices {
   /** Deletes started in the current slice: its first starts whatever the clock says (progress). */
   #startedInSlice = 0;
 
-  constructor(sliceNow: MonotonicNow = processNow) {
-    this.#budget = new SliceBudget(undefined, sliceNow);
+  constructor(sliceNow: MonotonicNow = processNow, window?: TurnWindow) {
+    this.#budget = new SliceBudget(undefined, sliceNow, window);
     this.#budget.start();
   }
 

@@ -221,7 +221,9 @@ export async function readLogCheckpoint(
 ): Promise<Uint8Array | null> {
   const r = reader(store, path, options);
   try {
-    return (await readCheckpoint(r.storage, r.keys, name, replayAfter))?.snapshot ?? null;
+    return (
+      (await readCheckpoint(r.storage, r.keys, name, replayAfter, r.sliceNow))?.snapshot ?? null
+    );
   } catch (error) {
     throw pathRefusal(error, store, path, "path");
   }

@@ -10,7 +10,7 @@ import { CorruptionError } from "../errors.js";
 import { probeConditionalWrites } from "../store/probe.js";
 import type { ObjectStore } from "../store/types.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
-import { type MonotonicNow, processNow } from "../util/slices.js";
+import { type MonotonicNow, processNow, type TurnWindow } from "../util/slices.js";
 import { Checkpointer } from "./checkpointer.js";
 import { WriterFence } from "./fencing.js";
 import { LogHandle } from "./handle.js";
@@ -46,6 +46,8 @@ export interface OpenLogContext {
   sliceNow?: MonotonicNow;
   /** Where the log draws its randomness (a test's, see `RANDOM_SOURCE`); the system's by default. */
   random?: RandomSource;
+  /** The window the slices of its checkpoints and GC passes share with the owner's other work in a turn. */
+  turnWindow?: TurnWindow;
   /**
    * Called with the caller bytes of the checkpoint the claim builds on, before
    * the log is taken over: an error it throws fails the open with nothing
@@ -103,6 +105,7 @@ async function openResolved(
     ownedDirs = [],
     sliceNow = processNow,
     random = systemRandom,
+    turnWindow,
   } = context;
   const describeLog = `log "${keys.prefix}" in ${store.describe()}`;
   let writer: LogWriter | null = null;
@@ -173,7 +176,7 @@ async function openResolved(
     },
     context.checkCheckpoint === undefined
       ? undefined
-      : baseChecker(storage, keys, manifests, context.checkCheckpoint, checked.ahead),
+      : baseChecker(storage, keys, manifests, context.checkCheckpoint, checked.ahead, sliceNow),
   );
 
   // What was read ahead holds while the manifest this writer's follows is the one it read:
@@ -241,6 +244,7 @@ async function openResolved(
     recoveredElsewhere: recovered.checkpointName !== own.manifest.checkpoint,
     describeLog,
     sliceNow,
+    ...(turnWindow === undefined ? {} : { turnWindow }),
   });
   const log = new LogHandle(writer, fence, checkpointer);
   const { checkpoint, checkpointName, tail } = recovered;
@@ -318,17 +322,22 @@ function baseChecker(
   manifests: ManifestReader,
   check: (snapshot: Uint8Array, key: string) => void,
   ahead: Preread | null,
+  sliceNow: MonotonicNow,
 ): (base: ManifestEntry | null) => Promise<boolean> {
   let checked = ahead?.checkpoint == null ? null : ahead.start.checkpoint;
   return async (base) => {
     const name = base?.manifest.checkpoint ?? null;
     if (base === null || name === null || name === checked) return true;
-    const loaded = await readCheckpoint(storage, keys, name, base.manifest.replayAfter).catch(
-      (error: unknown) => {
-        if (error instanceof CorruptionError) return null;
-        throw error;
-      },
-    );
+    const loaded = await readCheckpoint(
+      storage,
+      keys,
+      name,
+      base.manifest.replayAfter,
+      sliceNow,
+    ).catch((error: unknown) => {
+      if (error instanceof CorruptionError) return null;
+      throw error;
+    });
     if (loaded === null) return ((await manifests.listIds()).at(-1) ?? 0) <= base.id;
     check(loaded.snapshot, keys.checkpoint(name));
     checked = name;

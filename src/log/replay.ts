@@ -85,7 +85,10 @@ export async function preread(
     return { next, tail, bodies: await fetchWal(storage, keys, from, next, sliceNow, stop) };
   })();
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
-  const checkpoint = await checkpointBeside(() => loadCheckpoint(storage, keys, start), stop);
+  const checkpoint = await checkpointBeside(
+    () => loadCheckpoint(storage, keys, start, sliceNow),
+    stop,
+  );
   const { next, tail, bodies } = await fetched;
   const scan = new WalScan();
   const { batches } = await scanWal(keys, from, bodies, scan, [], sliceNow);
@@ -119,7 +122,7 @@ export async function replay(
   fetched.catch(() => {}); // awaited below; a rejection while the checkpoint loads is not unhandled
   const loaded =
     ahead === undefined
-      ? await checkpointBeside(() => loadCheckpoint(storage, keys, start), stop)
+      ? await checkpointBeside(() => loadCheckpoint(storage, keys, start, sliceNow), stop)
       : ahead.checkpoint;
   const scan = ahead?.scan ?? new WalScan();
   const { batches } = await scanWal(
@@ -163,9 +166,10 @@ async function loadCheckpoint(
   storage: LogStorage,
   keys: LogKeys,
   start: ReplayStart,
+  sliceNow: MonotonicNow,
 ): Promise<{ snapshot: Uint8Array; bytes: number } | null> {
   if (start.checkpoint === null) return null;
-  const loaded = await readCheckpoint(storage, keys, start.checkpoint, start.replayAfter);
+  const loaded = await readCheckpoint(storage, keys, start.checkpoint, start.replayAfter, sliceNow);
   if (loaded === null) {
     throw new CorruptionError(
       keys.checkpoint(start.checkpoint),
@@ -178,18 +182,24 @@ async function loadCheckpoint(
 /**
  * Reads and verifies checkpoint `name`, which must cover WAL ids up to
  * `replayAfter`. `null` when the object is missing; {@link CorruptionError}
- * when it is damaged.
+ * when it is damaged. The checksum runs in slices on `sliceNow`.
  */
 export async function readCheckpoint(
   storage: LogStorage,
   keys: LogKeys,
   name: string,
   replayAfter: number,
+  sliceNow: MonotonicNow = processNow,
 ): Promise<{ snapshot: Uint8Array; bytes: number } | null> {
   const key = keys.checkpoint(name);
   const body = await storage.get(key);
   if (body === null) return null;
-  const snapshot = await decodeCheckpointInSlices(key, replayAfter, body, nextTurn);
+  const snapshot = await decodeCheckpointInSlices(
+    key,
+    replayAfter,
+    body,
+    new SliceBudget(undefined, sliceNow),
+  );
   return { snapshot, bytes: body.byteLength };
 }
 

@@ -56,7 +56,13 @@ export async function salvage(
     }
     const key = keys.checkpoint(candidate.name);
     try {
-      const loaded = await readCheckpoint(storage, keys, candidate.name, candidate.replayAfter);
+      const loaded = await readCheckpoint(
+        storage,
+        keys,
+        candidate.name,
+        candidate.replayAfter,
+        sliceNow,
+      );
       if (loaded === null) {
         damaged.push({ key, reason: "checkpoint is missing" });
         continue;

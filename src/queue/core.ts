@@ -25,7 +25,13 @@ import type { Log } from "../log/index.js";
 import { type Logger, unguardedLogger } from "../logger.js";
 import type { MeteredStore } from "../store/wrappers/metered.js";
 import type { RandomSource } from "../util/random.js";
-import { type MonotonicNow, processNow, SLICE_MS, SliceBudget } from "../util/slices.js";
+import {
+  type MonotonicNow,
+  processNow,
+  SLICE_MS,
+  SliceBudget,
+  TurnWindow,
+} from "../util/slices.js";
 import { claimable, claimFrom, lostToPayloads } from "./claiming.js";
 import { CommitBoundary } from "./commit-boundary.js";
 import { CompletionWaiters } from "./completions.js";
@@ -117,6 +123,12 @@ export class QueueCore {
   sliceMs = SLICE_MS;
   /** The clock slices of bulk work run on: `performance.now()` unless a test passes its own. */
   readonly sliceNow: MonotonicNow;
+  /**
+   * The window every slice of this queue's work in one turn shares (bulk
+   * operations, checkpoint encoding and checksums, log GC): a turn runs about
+   * one slice however many of them resume in it.
+   */
+  readonly turnWindow: TurnWindow;
   /** The scheduler's and the reaper's passes. */
   readonly #passes = new TimerPasses(this);
 
@@ -132,9 +144,10 @@ export class QueueCore {
     store: MeteredStore,
     payloads: PayloadObjects,
     /** What slices run on and where ids draw their randomness: the process's unless a test passes its own. */
-    seams: { sliceNow?: MonotonicNow; random?: RandomSource } = {},
+    seams: { sliceNow?: MonotonicNow; random?: RandomSource; turnWindow?: TurnWindow } = {},
   ) {
     this.sliceNow = seams.sliceNow ?? processNow;
+    this.turnWindow = seams.turnWindow ?? new TurnWindow();
     this.payloads = payloads;
     this.log = log;
     this.store = store;
@@ -188,7 +201,9 @@ export class QueueCore {
     // would share every turn of the event loop with that requeue (at a million jobs, turns
     // of 25–35 ms at the open of a second writer), and would leave most of the requeue's
     // records for the next open to replay. The WAL holds them meanwhile.
-    this.log.setSnapshotSource((reserve) => snapshotEncoder(this.state, reserve, this.sliceNow));
+    this.log.setSnapshotSource((reserve) =>
+      snapshotEncoder(this.state, reserve, this.sliceNow, this.turnWindow),
+    );
     this.#passes.rearmScheduler();
     this.timers.start();
     this.schedules.start(ownedAt);
@@ -210,7 +225,7 @@ export class QueueCore {
 
   /** A slice of bulk work starting now, {@link sliceMs} long. */
   sliceBudget(): SliceBudget {
-    const budget = new SliceBudget(this.sliceMs, this.sliceNow);
+    const budget = new SliceBudget(this.sliceMs, this.sliceNow, this.turnWindow);
     budget.start();
     return budget;
   }

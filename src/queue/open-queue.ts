@@ -9,7 +9,7 @@ import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { randomSourceOf } from "../util/random.js";
-import { sliceClockOf } from "../util/slices.js";
+import { sliceClockOf, TurnWindow } from "../util/slices.js";
 import { checkObjectStore } from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
@@ -48,6 +48,8 @@ export async function openCore(
   // Test-only seams (symbol-keyed options): what slices run on, where randomness comes from.
   const sliceNow = sliceClockOf(options);
   const random = randomSourceOf(options);
+  // One window for every slice of this queue's work in a turn, log and queue alike.
+  const turnWindow = new TurnWindow();
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
   const telemetry =
     resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry, resolved.logger);
@@ -62,6 +64,7 @@ export async function openCore(
     ownedDirs: QUEUE_OWNED_DIRS,
     sliceNow,
     random,
+    turnWindow,
     checkCheckpoint: (snapshot, key) => refuseNewerCheckpoint(key, snapshot),
   });
   let core: QueueCore;
@@ -77,7 +80,11 @@ export async function openCore(
       ...resolveReadOptions(resolved.log, "options.log"),
       random,
     });
-    core = new QueueCore(recovered.log, state, resolved, metered, payloads, { sliceNow, random });
+    core = new QueueCore(recovered.log, state, resolved, metered, payloads, {
+      sliceNow,
+      random,
+      turnWindow,
+    });
     if (telemetry !== null) core.instrumentation = attached = telemetry(core, path);
     if (!internal.schedules) core.schedules.stop();
     await core.start(ownedAt);

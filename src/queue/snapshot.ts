@@ -4,7 +4,7 @@
  * slices from a frozen view) is written; version 1 (one row per job, written
  * by earlier releases) is still read.
  */
-import { type MonotonicNow, processNow, SliceBudget } from "../util/slices.js";
+import { type MonotonicNow, processNow, SliceBudget, type TurnWindow } from "../util/slices.js";
 import { DecodeError } from "./binary.js";
 import { SnapshotReader } from "./snapshot-decoder.js";
 import { SnapshotWriter } from "./snapshot-encoder.js";
@@ -19,8 +19,9 @@ export function snapshotEncoder(
   state: State,
   reserve: number,
   sliceNow: MonotonicNow = processNow,
+  window?: TurnWindow,
 ): SnapshotWriter {
-  return new SnapshotWriter(state, reserve, new SliceBudget(undefined, sliceNow));
+  return new SnapshotWriter(state, reserve, new SliceBudget(undefined, sliceNow, window));
 }
 
 /** The whole snapshot of `state` at once (tests and tools; the log encodes in slices). */

@@ -41,20 +41,74 @@ export function sliceClockOf(options: object | undefined): MonotonicNow {
   return typeof now === "function" ? (now as MonotonicNow) : processNow;
 }
 
+/** The least time a slice gets in a turn whose {@link TurnWindow} other slices spent. */
+export const SLICE_SHARE_MS = 1;
+
+/**
+ * One window of {@link SLICE_MS} shared by the slices of different pieces of
+ * work that run in the same turn of the event loop (a bulk removal, the
+ * checkpoint being encoded meanwhile): each piece yields with its own
+ * `setImmediate`, so all of them resume in one check phase, and with a
+ * budget each the turn would last one slice per piece. The first slice of a
+ * turn opens the window; each slice gets an equal part of it, as many parts
+ * as slices started in the turn before (so the pieces advance at the same
+ * pace, whichever resumes first), never past the window's end, but at least
+ * `shareMs` (every piece makes progress in every turn). The window closes at
+ * the next turn. Owned by one queue: two queues' work is not weighed together.
+ */
+export class TurnWindow {
+  readonly #shareMs: number;
+  #end = 0;
+  #open = false;
+  /** Slices started in the current turn's window, and in the one before. */
+  #started = 0;
+  #parts = 1;
+  readonly #close = (): void => {
+    this.#open = false;
+  };
+
+  constructor(shareMs = SLICE_SHARE_MS) {
+    this.#shareMs = shareMs;
+  }
+
+  /**
+   * The deadline of a slice of `ms` starting at `now` (the first of its turn
+   * opens the window with its own length): its part of the window, but never
+   * past the window's end unless to give it `shareMs`, nor past `now + ms`.
+   */
+  deadline(now: number, ms: number): number {
+    if (!this.#open) {
+      this.#open = true;
+      this.#end = now + ms;
+      this.#parts = Math.max(1, this.#started);
+      this.#started = 0;
+      // Queued in this turn, it runs in the next one: slices resumed then open a new window.
+      turnLater(this.#close);
+    }
+    this.#started++;
+    const part = now + Math.max(this.#shareMs, ms / this.#parts);
+    return Math.min(now + ms, part, Math.max(this.#end, now + this.#shareMs));
+  }
+}
+
 /** The time budget of one slice: started, then asked whether it ran out. */
 export class SliceBudget {
   readonly #ms: number;
   readonly #now: MonotonicNow;
+  readonly #window: TurnWindow | undefined;
   #deadline = 0;
 
-  constructor(ms = SLICE_MS, now: MonotonicNow = processNow) {
+  /** `window`: the turn's window this slice shares with others (it also ends by its own `ms`). */
+  constructor(ms = SLICE_MS, now: MonotonicNow = processNow, window?: TurnWindow) {
     this.#ms = ms;
     this.#now = now;
+    this.#window = window;
   }
 
   /** Starts a new slice. */
   start(): void {
-    this.#deadline = this.#now() + this.#ms;
+    const now = this.#now();
+    this.#deadline = this.#window?.deadline(now, this.#ms) ?? now + this.#ms;
   }
 
   /** Whether the current slice used up its budget. */
@@ -133,9 +187,6 @@ export class StepSizer {
     this.#msPerItem = perItem >= this.#msPerItem ? perItem : Math.max(perItem, this.#msPerItem / 2);
   }
 }
-
-/** Bytes checksummed (or copied) per slice: a few milliseconds on a slow core. */
-export const BYTES_PER_SLICE = 4 * 1024 * 1024;
 
 /** Items sorted with the built-in sort as one run, before runs are merged. */
 const SORT_RUN = 512;

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
   CHECKPOINT_HEADER_BYTES,
+  CRC_PIECE_BYTES,
   decodeCheckpoint,
   decodeCheckpointInSlices,
   decodeWalBatch,
@@ -13,7 +14,7 @@ import {
 } from "../../src/log/codec.js";
 import { decodeManifest, encodeManifest } from "../../src/log/manifest.js";
 import { WalTail } from "../../src/log/tail.js";
-import { BYTES_PER_SLICE } from "../../src/util/slices.js";
+import { SliceBudget } from "../../src/util/slices.js";
 
 const token = new Uint8Array(16).fill(7);
 
@@ -93,7 +94,7 @@ describe("log formats", { timeout: 60_000 }, () => {
   });
 
   it("a large checkpoint is sealed and verified in slices, equal to the one-shot encoding", async () => {
-    const snapshot = new Uint8Array(2 * BYTES_PER_SLICE + 123);
+    const snapshot = new Uint8Array(2 * CRC_PIECE_BYTES + 123);
     for (let i = 0; i < snapshot.length; i += 4093) snapshot[i] = i & 0xff;
     const body = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.length);
     body.set(snapshot, CHECKPOINT_HEADER_BYTES);
@@ -101,17 +102,41 @@ describe("log formats", { timeout: 60_000 }, () => {
     const between = async () => {
       turns++;
     };
-    const sealed = await sealCheckpoint(7, body, between);
+    // A budget with no time: one piece of the checksum per slice.
+    const none = new SliceBudget(0);
+    const sealed = await sealCheckpoint(7, body, none, between);
     assert.ok(turns >= 2, `${turns} turns while checksumming`);
     assert.deepEqual(sealed, encodeCheckpoint(7, snapshot));
     turns = 0;
-    assert.deepEqual(await decodeCheckpointInSlices("k", 7, sealed, between), snapshot);
+    assert.deepEqual(await decodeCheckpointInSlices("k", 7, sealed, none, between), snapshot);
     assert.ok(turns >= 2, `${turns} turns while verifying`);
-    sealed[CHECKPOINT_HEADER_BYTES + BYTES_PER_SLICE + 5]! ^= 0x10;
-    await assert.rejects(decodeCheckpointInSlices("k", 7, sealed, between), {
+    sealed[CHECKPOINT_HEADER_BYTES + CRC_PIECE_BYTES + 5]! ^= 0x10;
+    await assert.rejects(decodeCheckpointInSlices("k", 7, sealed, none, between), {
       code: "CORRUPTION",
       message: /checksum/,
     });
+  });
+
+  it("a checkpoint's checksum yields when its slice's time is spent, not after a fixed number of bytes", async () => {
+    const snapshot = new Uint8Array(1024 * 1024 + 123);
+    for (let i = 0; i < snapshot.length; i += 4093) snapshot[i] = i & 0xff;
+    const seal = async (budget: SliceBudget) => {
+      const body = new Uint8Array(CHECKPOINT_HEADER_BYTES + snapshot.length);
+      body.set(snapshot, CHECKPOINT_HEADER_BYTES);
+      let turns = 0;
+      const sealed = await sealCheckpoint(7, body, budget, async () => {
+        turns++;
+      });
+      assert.deepEqual(sealed, encodeCheckpoint(7, snapshot));
+      return turns;
+    };
+    // A slice clock that moves 1 ms at every reading: a 3 ms slice ends every few pieces.
+    let t = 0;
+    const slow = () => ++t;
+    const turns = await seal(new SliceBudget(3, slow));
+    assert.ok(turns >= 4, `1 MiB checksummed in ${turns + 1} slices`);
+    // A clock that stands still: never spent, one slice however large.
+    assert.equal(await seal(new SliceBudget(3, () => 0)), 0);
   });
 
   it("any single flipped bit is detected", () => {

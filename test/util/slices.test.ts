@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SliceBudget, StepSizer, sortInSlices } from "../../src/util/slices.js";
+import {
+  nextTurn,
+  SliceBudget,
+  StepSizer,
+  sortInSlices,
+  TurnWindow,
+} from "../../src/util/slices.js";
 import { turnsDuring } from "../turns.js";
 
 /** A monotonic clock the test moves by hand, so sizes do not depend on the machine's speed or load. */
@@ -25,6 +31,54 @@ describe("SliceBudget", () => {
     budget.start();
     assert.equal(budget.spent(), false);
     assert.equal(budget.remainingMs(), 4);
+  });
+});
+
+describe("TurnWindow", () => {
+  /** Two slices of `window`, started in this turn one after the other: what each was given. */
+  const twoSlices = (clock: ReturnType<typeof manualClock>, window: TurnWindow) => {
+    const first = new SliceBudget(4, clock.now, window);
+    const second = new SliceBudget(4, clock.now, window);
+    first.start();
+    const firstMs = first.remainingMs();
+    clock.advance(firstMs);
+    second.start();
+    return [firstMs, second.remainingMs()];
+  };
+
+  it("slices started in the same turn share one window, each getting at least the smallest share", () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    // The first turn knows of one piece of work: the first slice gets the window, the second the smallest share.
+    assert.deepEqual(twoSlices(clock, window), [4, 1]);
+  });
+
+  it("the next turn splits the window between as many slices as started in the turn before", async () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    twoSlices(clock, window);
+    await nextTurn();
+    assert.deepEqual(twoSlices(clock, window), [2, 2], "whichever resumes first");
+    await nextTurn();
+    const alone = new SliceBudget(4, clock.now, window);
+    alone.start();
+    assert.equal(alone.remainingMs(), 2, "its part, as two started in the turn before");
+    await nextTurn();
+    alone.start();
+    assert.equal(alone.remainingMs(), 4, "the whole window once it runs alone");
+  });
+
+  it("a slice's own length still bounds it", () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    const first = new SliceBudget(4, clock.now, window);
+    first.start();
+    const short = new SliceBudget(2, clock.now, window);
+    short.start();
+    assert.equal(short.remainingMs(), 2, "its 2 ms, though the window has 4");
+    const none = new SliceBudget(0, clock.now, window);
+    none.start();
+    assert.equal(none.spent(), true, "a zero budget stays one unit per step");
   });
 });
 
