@@ -1,6 +1,6 @@
 /** `MemoryStore`: the in-process object store, for tests and ephemeral queues. */
 import { BTree } from "../util/btree.js";
-import { nextTurn, SLICE_SHARE_MS, SliceBudget } from "../util/slices.js";
+import { type MonotonicNow, nextTurn, processNow, SliceBudget } from "../util/slices.js";
 import { checkListLimit, checkListPrefix, checkPutBody } from "./call-arguments.js";
 import { compareKeys } from "./key-order.js";
 import { checkObjectKey } from "./key-rules.js";
@@ -33,7 +33,12 @@ const COPY_PIECE_BYTES = 64 * 1024;
  * to 4 ms of the same turn; with 4 ms more here, a checkpoint's upload made
  * turns of 8 ms of work and more while a bulk removal ran).
  */
-export const COPY_SLICE_MS = SLICE_SHARE_MS;
+export const COPY_SLICE_MS = 1;
+
+/** The budget of a sliced copy: slices of {@link COPY_SLICE_MS} on `now` (a test's clock, or the process's). */
+export function copyBudget(now: MonotonicNow = processNow): SliceBudget {
+  return new SliceBudget(COPY_SLICE_MS, now);
+}
 
 /**
  * A copy of a body larger than {@link COPY_AT_ONCE_BYTES}, made in slices of
@@ -46,7 +51,7 @@ export const COPY_SLICE_MS = SLICE_SHARE_MS;
  */
 export async function copyInSlices(
   body: Uint8Array,
-  budget: SliceBudget = new SliceBudget(COPY_SLICE_MS),
+  budget: SliceBudget = copyBudget(),
 ): Promise<Uint8Array> {
   budget.start();
   const copy = new Uint8Array(body.byteLength);

@@ -9,7 +9,7 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { turnLater } from "./timers.js";
+import { timersPhaseLater, turnLater } from "./timers.js";
 
 /** How long one slice of background work may run before it yields. */
 export const SLICE_MS = 4;
@@ -49,21 +49,47 @@ export const SLICE_SHARE_MS = 1;
  * work that run in the same turn of the event loop (a bulk removal, the
  * checkpoint being encoded meanwhile): each piece yields with its own
  * `setImmediate`, so all of them resume in one check phase, and with a
- * budget each the turn would last one slice per piece. The first slice of a
- * turn opens the window; each slice gets an equal part of it, as many parts
- * as slices started in the turn before (so the pieces advance at the same
- * pace, whichever resumes first), never past the window's end, but at least
- * `shareMs` (every piece makes progress in every turn). The window closes at
- * the next turn. Owned by one queue: two queues' work is not weighed together.
+ * budget each the turn would last one slice per piece. Owned by one queue:
+ * two queues' work is not weighed together.
+ *
+ * Shares: the first slice of a turn opens the window with its own length.
+ * Each slice gets what is left of it, split between the slices still to
+ * come that need time: as many as ran out of their time in the window before
+ * (cheap slices, which finish before their deadline, take no part and leave
+ * what they did not use), less those that already ran out in this one. So
+ * pieces that all need time advance at the same pace whichever resumes
+ * first, and a piece never gets less than `shareMs` (progress in every turn).
+ *
+ * Turns: a window ends at the next phase of the event loop. When it opens
+ * it queues an unref'd timer of 0 ms, which closes whatever window is open
+ * (due at the next timers phase once the opening slice ran a millisecond:
+ * a slice started from a timer or after I/O in the next iteration gets a
+ * window of its own). Each slice queues a `setImmediate` when it starts, ahead
+ * of its own continuation, so in the next
+ * check phase a closer of the window it ran in runs before it resumes. That
+ * closer closes its own window, and a window opened since a timers phase
+ * (by a timer or after I/O), so the check phase after it has a window of its
+ * own too; it leaves alone a window opened in the check phase it runs in.
+ * Left over: a timer due less than a millisecond after the window opened
+ * runs before the closing one and joins the old window, and a window opened
+ * in a timers phase before the closing timer ran ends with it (a second
+ * window in that phase).
  */
 export class TurnWindow {
   readonly #shareMs: number;
   #end = 0;
   #open = false;
-  /** Slices started in the current turn's window, and in the one before. */
-  #started = 0;
+  /** Which window a slice's deadline came from (to count its running out in that one). */
+  #generation = 0;
+  /** Slices that ran out of their time in the current window, and in the one before. */
+  #ranOut = 0;
   #parts = 1;
-  readonly #close = (): void => {
+  /** Whether the open window opened after a timers phase, before any check phase. */
+  #outsideCheck = false;
+  /** A timers-phase closer ran, and no check-phase closer since. */
+  #afterTimers = false;
+  readonly #closeAtTimers = (): void => {
+    this.#afterTimers = true;
     this.#open = false;
   };
 
@@ -71,23 +97,46 @@ export class TurnWindow {
     this.#shareMs = shareMs;
   }
 
+  /** The window the next {@link deadline} comes from. */
+  get generation(): number {
+    return this.#open ? this.#generation : this.#generation + 1;
+  }
+
   /**
    * The deadline of a slice of `ms` starting at `now` (the first of its turn
-   * opens the window with its own length): its part of the window, but never
-   * past the window's end unless to give it `shareMs`, nor past `now + ms`.
+   * opens the window with its own length): its part of what is left of the
+   * window, but at least `shareMs`, and never past `now + ms`.
    */
   deadline(now: number, ms: number): number {
-    if (!this.#open) {
-      this.#open = true;
-      this.#end = now + ms;
-      this.#parts = Math.max(1, this.#started);
-      this.#started = 0;
-      // Queued in this turn, it runs in the next one: slices resumed then open a new window.
-      turnLater(this.#close);
-    }
-    this.#started++;
-    const part = now + Math.max(this.#shareMs, ms / this.#parts);
-    return Math.min(now + ms, part, Math.max(this.#end, now + this.#shareMs));
+    if (!this.#open) this.#openAt(now, ms);
+    // Queued ahead of this slice's continuation: in the next check phase it runs before it.
+    const generation = this.#generation;
+    turnLater(() => this.#closeAtCheck(generation));
+    const partsLeft = Math.max(1, this.#parts - this.#ranOut);
+    const part = Math.max(this.#shareMs, (this.#end - now) / partsLeft);
+    return now + Math.min(ms, part);
+  }
+
+  /** A slice whose deadline came from window `generation` ran out of its time. */
+  ranOut(generation: number): void {
+    if (generation === this.#generation) this.#ranOut++;
+  }
+
+  #openAt(now: number, ms: number): void {
+    this.#open = true;
+    this.#generation++;
+    this.#end = now + ms;
+    this.#parts = Math.max(1, this.#ranOut);
+    this.#ranOut = 0;
+    this.#outsideCheck = this.#afterTimers;
+    timersPhaseLater(this.#closeAtTimers);
+  }
+
+  /** A check-phase closer queued by a slice of window `generation` runs. */
+  #closeAtCheck(generation: number): void {
+    if (generation === this.#generation || this.#outsideCheck) this.#open = false;
+    this.#afterTimers = false;
+    this.#outsideCheck = false;
   }
 }
 
@@ -97,6 +146,8 @@ export class SliceBudget {
   readonly #now: MonotonicNow;
   readonly #window: TurnWindow | undefined;
   #deadline = 0;
+  /** The window of the current slice, until it is told the slice ran out (once). */
+  #windowGeneration: number | null = null;
 
   /** `window`: the turn's window this slice shares with others (it also ends by its own `ms`). */
   constructor(ms = SLICE_MS, now: MonotonicNow = processNow, window?: TurnWindow) {
@@ -108,12 +159,23 @@ export class SliceBudget {
   /** Starts a new slice. */
   start(): void {
     const now = this.#now();
-    this.#deadline = this.#window?.deadline(now, this.#ms) ?? now + this.#ms;
+    const window = this.#window;
+    if (window === undefined) {
+      this.#deadline = now + this.#ms;
+      return;
+    }
+    this.#windowGeneration = window.generation;
+    this.#deadline = window.deadline(now, this.#ms);
   }
 
   /** Whether the current slice used up its budget. */
   spent(): boolean {
-    return this.#now() >= this.#deadline;
+    if (this.#now() < this.#deadline) return false;
+    if (this.#windowGeneration !== null) {
+      this.#window!.ranOut(this.#windowGeneration);
+      this.#windowGeneration = null;
+    }
+    return true;
   }
 
   /** Milliseconds left in the current slice (0 once spent). */

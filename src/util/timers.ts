@@ -44,6 +44,14 @@ export function idleTurn(): Promise<void> {
 }
 
 /**
+ * Runs `callback` at a timers phase of the event loop, a millisecond or more
+ * from now, through an unref'd timer (it never holds a process open).
+ */
+export function timersPhaseLater(callback: () => void): void {
+  timeoutLater(callback, 0).unref?.();
+}
+
+/**
  * `done`, holding the process open until it settles: for a caller that waits
  * for work that yields through {@link idleTurn}.
  */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { FileStore } from "../../src/store/file.js";
-import { copyInSlices, MemoryStore } from "../../src/store/memory.js";
+import { COPY_SLICE_MS, copyBudget, copyInSlices, MemoryStore } from "../../src/store/memory.js";
 import { SliceBudget } from "../../src/util/slices.js";
 import { turnsDuring } from "../turns.js";
 import { runStoreConformance } from "./conformance.js";
@@ -48,6 +48,21 @@ describe("MemoryStore sliced copies", () => {
     assert.ok(turns >= pieces, `${pieces} pieces copied in ${turns} turns`);
     assert.ok(Buffer.from(copy).equals(Buffer.from(body)));
     assert.notEqual(copy.buffer, body.buffer);
+  });
+
+  it("copies in slices of the smallest share of a turn, a millisecond", async () => {
+    let at = 0;
+    const now = (): number => (at += 0.05); // a look at the budget per 64 KiB piece: 20 pieces a slice
+    const budget = copyBudget(now);
+    budget.start();
+    assert.equal(COPY_SLICE_MS, 1);
+    assert.ok(
+      Math.abs(budget.remainingMs() - 0.95) < 1e-9,
+      `a slice of ${budget.remainingMs()} ms`,
+    );
+    const body = new Uint8Array(4 * 1024 * 1024); // 64 pieces
+    const { turns } = await turnsDuring(() => copyInSlices(body, copyBudget(now)));
+    assert.ok(turns >= 3, `64 pieces copied in ${turns} turns`);
   });
 });
 

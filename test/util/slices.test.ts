@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
 import {
   nextTurn,
@@ -42,8 +43,21 @@ describe("TurnWindow", () => {
     first.start();
     const firstMs = first.remainingMs();
     clock.advance(firstMs);
+    assert.equal(first.spent(), true);
     second.start();
-    return [firstMs, second.remainingMs()];
+    const secondMs = second.remainingMs();
+    clock.advance(secondMs);
+    assert.equal(second.spent(), true);
+    return [firstMs, secondMs];
+  };
+
+  /** A slice of `budget` that works until its time is spent; what it was given. */
+  const runOut = (clock: ReturnType<typeof manualClock>, budget: SliceBudget): number => {
+    budget.start();
+    const given = budget.remainingMs();
+    clock.advance(given);
+    assert.equal(budget.spent(), true);
+    return given;
   };
 
   it("slices started in the same turn share one window, each getting at least the smallest share", () => {
@@ -53,7 +67,7 @@ describe("TurnWindow", () => {
     assert.deepEqual(twoSlices(clock, window), [4, 1]);
   });
 
-  it("the next turn splits the window between as many slices as started in the turn before", async () => {
+  it("the next turn splits the window between as many slices as ran out of their time in the turn before", async () => {
     const clock = manualClock();
     const window = new TurnWindow(1);
     twoSlices(clock, window);
@@ -61,11 +75,52 @@ describe("TurnWindow", () => {
     assert.deepEqual(twoSlices(clock, window), [2, 2], "whichever resumes first");
     await nextTurn();
     const alone = new SliceBudget(4, clock.now, window);
-    alone.start();
-    assert.equal(alone.remainingMs(), 2, "its part, as two started in the turn before");
+    assert.equal(runOut(clock, alone), 2, "its part, as two ran out in the turn before");
     await nextTurn();
-    alone.start();
-    assert.equal(alone.remainingMs(), 4, "the whole window once it runs alone");
+    assert.equal(runOut(clock, alone), 4, "the whole window once it runs alone");
+  });
+
+  it("cheap slices started before a slice that runs out leave it what they did not use", async () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    const bulk = new SliceBudget(4, clock.now, window);
+    runOut(clock, bulk);
+    for (let turn = 0; turn < 3; turn++) {
+      await nextTurn();
+      // Twenty callers that each look at their budget once and are done (a listing of an empty queue).
+      for (let i = 0; i < 20; i++) {
+        const cheap = new SliceBudget(4, clock.now, window);
+        cheap.start();
+        clock.advance(0.01);
+        assert.equal(cheap.spent(), false);
+      }
+      const given = runOut(clock, bulk);
+      assert.ok(
+        Math.abs(given - 3.8) < 1e-9,
+        `turn ${turn}: the bulk slice got ${given} ms, not 3.8`,
+      );
+    }
+  });
+
+  it("a slice started from a timer after a check-phase slice spent the window gets a window of its own, and so does the next check-phase slice", async () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    const got = await new Promise<number[]>((resolve) => {
+      setImmediate(() => {
+        runOut(clock, new SliceBudget(4, clock.now, window));
+        setTimeout(() => {
+          const fromTimer = runOut(clock, new SliceBudget(4, clock.now, window));
+          setImmediate(() =>
+            resolve([fromTimer, runOut(clock, new SliceBudget(4, clock.now, window))]),
+          );
+        }, 0);
+        // This check phase outlasts the timer's millisecond (the slice clock is the test's, the
+        // loop's is real): the timer is due in the next iteration's timers phase, before the check phase.
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+      });
+    });
+    assert.deepEqual(got, [4, 4]);
   });
 
   it("a slice's own length still bounds it", () => {
