@@ -47,8 +47,8 @@ export const SLICE_SHARE_MS = 1;
 /**
  * One window of {@link SLICE_MS} shared by the slices of different pieces of
  * work that run in the same turn of the event loop (a bulk removal, the
- * checkpoint being encoded meanwhile): each piece yields with its own
- * `setImmediate`, so all of them resume in one check phase, and with a
+ * checkpoint being encoded meanwhile): each piece yields for its own turn,
+ * so all of them resume in one check phase, and with a
  * budget each the turn would last one slice per piece. Owned by one queue:
  * two queues' work is not weighed together.
  *
@@ -64,12 +64,12 @@ export const SLICE_SHARE_MS = 1;
  * it queues an unref'd timer of 0 ms, which closes whatever window is open
  * (due at the next timers phase once the opening slice ran a millisecond:
  * a slice started from a timer or after I/O in the next iteration gets a
- * window of its own). Each slice queues a `setImmediate` when it starts, ahead
- * of its own continuation, so in the next
- * check phase a closer of the window it ran in runs before it resumes. That
- * closer closes its own window, and a window opened since a timers phase
- * (by a timer or after I/O), so the check phase after it has a window of its
- * own too; it leaves alone a window opened in the check phase it runs in.
+ * window of its own). Each slice queues a check-phase callback when it
+ * starts, ahead of its own continuation, so in the next check phase a closer
+ * of the window it ran in runs before it resumes. That closer closes only the
+ * window it came from: a window opened in a timers or poll phase stays open
+ * through the check phase after it, so one iteration of the loop gets one
+ * window, not one per phase.
  * Left over: a timer due less than a millisecond after the window opened
  * runs before the closing one and joins the old window, and a window opened
  * in a timers phase before the closing timer ran ends with it (a second
@@ -84,12 +84,7 @@ export class TurnWindow {
   /** Slices that ran out of their time in the current window, and in the one before. */
   #ranOut = 0;
   #parts = 1;
-  /** Whether the open window opened after a timers phase, before any check phase. */
-  #outsideCheck = false;
-  /** A timers-phase closer ran, and no check-phase closer since. */
-  #afterTimers = false;
   readonly #closeAtTimers = (): void => {
-    this.#afterTimers = true;
     this.#open = false;
   };
 
@@ -128,15 +123,12 @@ export class TurnWindow {
     this.#end = now + ms;
     this.#parts = Math.max(1, this.#ranOut);
     this.#ranOut = 0;
-    this.#outsideCheck = this.#afterTimers;
     timersPhaseLater(this.#closeAtTimers);
   }
 
   /** A check-phase closer queued by a slice of window `generation` runs. */
   #closeAtCheck(generation: number): void {
-    if (generation === this.#generation || this.#outsideCheck) this.#open = false;
-    this.#afterTimers = false;
-    this.#outsideCheck = false;
+    if (generation === this.#generation) this.#open = false;
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
 import {
@@ -121,6 +122,72 @@ describe("TurnWindow", () => {
       });
     });
     assert.deepEqual(got, [4, 4]);
+  });
+
+  it("a slice started by I/O or by a host's own check-phase loop, beside a check-phase slicer, keeps one loop iteration to one window", async () => {
+    /**
+     * Slice work per loop iteration when `poll` (an I/O callback) or a host loop in the check
+     * phase (`host`, queuing itself first) runs slices that work until spent, beside a rival
+     * slicer that resumes in the check phase: the worst of the poll phase's slices plus the check
+     * phase's that follow them (a counter that runs first in each check phase tells them apart).
+     */
+    const worstPerIteration = (start: "poll" | "host") =>
+      new Promise<number>((resolve) => {
+        // Each reading moves the slice clock 0.05 ms; each check phase lasts 1.2 ms of real time,
+        // so the window's 0 ms timer is due in the next timers phase.
+        let at = 0;
+        const now = (): number => (at += 0.05);
+        const window = new TurnWindow();
+        const work = { poll: 0, check: 0 };
+        let pollOfThisIteration = 0;
+        let worst = 0;
+        let iterations = 0;
+        const done = (): boolean => iterations >= 30;
+        const slice = (budget: SliceBudget, phase: keyof typeof work): void => {
+          const from = at;
+          budget.start();
+          while (!budget.spent());
+          work[phase] += at - from;
+        };
+        const count = (): void => {
+          if (++iterations > 3) worst = Math.max(worst, pollOfThisIteration + work.check);
+          pollOfThisIteration = work.poll;
+          work.poll = 0;
+          work.check = 0;
+          const until = performance.now() + 1.2;
+          while (performance.now() < until);
+          if (done()) resolve(worst);
+          else setImmediate(count);
+        };
+        setImmediate(count);
+        const own = new SliceBudget(4, now, window);
+        if (start === "poll") {
+          const fromIo = (): void => {
+            if (done()) return;
+            slice(own, "poll");
+            stat("/", fromIo);
+          };
+          stat("/", fromIo);
+        } else {
+          const host = (): void => {
+            if (done()) return;
+            setImmediate(host);
+            slice(own, "check");
+          };
+          setImmediate(host);
+        }
+        const rivalBudget = new SliceBudget(4, now, window);
+        const rival = (): void => {
+          if (done()) return;
+          slice(rivalBudget, "check");
+          setImmediate(rival);
+        };
+        setImmediate(rival);
+      });
+    for (const start of ["poll", "host"] as const) {
+      const worst = await worstPerIteration(start);
+      assert.ok(worst <= 5.5, `${start}: ${worst.toFixed(2)} ms of slice work in one iteration`);
+    }
   });
 
   it("a slice's own length still bounds it", () => {
