@@ -64,9 +64,10 @@ export const SLICE_SHARE_MS = 1;
  * it queues an unref'd timer of 0 ms, which closes whatever window is open
  * (due at the next timers phase once the opening slice ran a millisecond:
  * a slice started from a timer or after I/O in the next iteration gets a
- * window of its own). Each slice queues a check-phase callback when it
- * starts, ahead of its own continuation, so in the next check phase a closer
- * of the window it ran in runs before it resumes. That closer closes only the
+ * window of its own). Each slice that runs out of its time queues a
+ * check-phase callback then, ahead of its own continuation, so in the next
+ * check phase a closer of the window it ran in runs before it resumes (a
+ * slice that finishes in time queues nothing: cheap calls cost no callback). That closer closes only the
  * window it came from: a window opened in a timers or poll phase stays open
  * through the check phase after it, so one iteration of the loop gets one
  * window, not one per phase.
@@ -104,9 +105,6 @@ export class TurnWindow {
    */
   deadline(now: number, ms: number): number {
     if (!this.#open) this.#openAt(now, ms);
-    // Queued ahead of this slice's continuation: in the next check phase it runs before it.
-    const generation = this.#generation;
-    turnLater(() => this.#closeAtCheck(generation));
     const partsLeft = Math.max(1, this.#parts - this.#ranOut);
     const part = Math.max(this.#shareMs, (this.#end - now) / partsLeft);
     return now + Math.min(ms, part);
@@ -114,7 +112,10 @@ export class TurnWindow {
 
   /** A slice whose deadline came from window `generation` ran out of its time. */
   ranOut(generation: number): void {
-    if (generation === this.#generation) this.#ranOut++;
+    if (generation !== this.#generation) return;
+    this.#ranOut++;
+    // Queued ahead of the slice's continuation: in the next check phase it runs before it.
+    turnLater(() => this.#closeAtCheck(generation));
   }
 
   #openAt(now: number, ms: number): void {
