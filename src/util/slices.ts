@@ -125,6 +125,10 @@ export class TurnWindow {
     this.#parts = Math.max(1, this.#ranOut);
     this.#ranOut = 0;
     timersPhaseLater(this.#closeAtTimers);
+    // A window no slice runs out of still ends by the next check phase, so a slice started there
+    // (long after, past the host's own work) does not join it with nothing left.
+    const generation = this.#generation;
+    turnLater(() => this.#closeAtCheck(generation));
   }
 
   /** A check-phase closer queued by a slice of window `generation` runs. */

@@ -103,6 +103,24 @@ describe("TurnWindow", () => {
     }
   });
 
+  it("a window no slice ran out of ends by the next check phase: a bulk slice started there, after the host's own work, gets a whole window", async () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    // A cheap call (one job's removal, a listing of an empty queue) opens a window and is done in time.
+    const cheap = new SliceBudget(4, clock.now, window);
+    cheap.start();
+    assert.equal(cheap.spent(), false);
+    const given = await new Promise<number>((resolve) => {
+      setImmediate(() => {
+        clock.advance(10); // the host's own work in the next check phase
+        const bulk = new SliceBudget(4, clock.now, window);
+        bulk.start();
+        resolve(bulk.remainingMs());
+      });
+    });
+    assert.equal(given, 4);
+  });
+
   it("a slice started from a timer after a check-phase slice spent the window gets a window of its own, and so does the next check-phase slice", async () => {
     const clock = manualClock();
     const window = new TurnWindow(1);
