@@ -66,8 +66,10 @@ export const SLICE_SHARE_MS = 1;
  * a slice started from a timer or after I/O in the next iteration gets a
  * window of its own). Each slice that runs out of its time queues a
  * check-phase callback then, ahead of its own continuation, so in the next
- * check phase a closer of the window it ran in runs before it resumes (a
- * slice that finishes in time queues nothing: cheap calls cost no callback). That closer closes only the
+ * check phase a closer of the window it ran in runs before it resumes; the
+ * window queues one such closer when it opens too, so a window no slice ran
+ * out of still ends by the next check phase (a slice that finishes in time
+ * queues nothing more: cheap calls cost no callback of their own). That closer closes only the
  * window it came from: a window opened in a timers or poll phase stays open
  * through the check phase after it, so one iteration of the loop gets one
  * window, not one per phase.
