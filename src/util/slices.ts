@@ -64,15 +64,14 @@ export const SLICE_SHARE_MS = 1;
  * it queues an unref'd timer of 0 ms, which closes whatever window is open
  * (due at the next timers phase once the opening slice ran a millisecond:
  * a slice started from a timer or after I/O in the next iteration gets a
- * window of its own). Each slice that runs out of its time queues a
- * check-phase callback then, ahead of its own continuation, so in the next
- * check phase a closer of the window it ran in runs before it resumes; the
- * window queues one such closer when it opens too, so a window no slice ran
- * out of still ends by the next check phase (a slice that finishes in time
- * queues nothing more: cheap calls cost no callback of their own). That closer closes only the
- * window it came from: a window opened in a timers or poll phase stays open
- * through the check phase after it, so one iteration of the loop gets one
- * window, not one per phase.
+ * window of its own). It also queues one check-phase callback, ahead of
+ * the continuations of the slices that run in it, so in the next check
+ * phase the window is closed before they resume (cheap calls, which join an
+ * open window, cost no callback). That closer closes only the window it came
+ * from: a window opened in a timers or poll phase stays open through the
+ * check phase after it (the continuations queued in the check phase before
+ * run ahead of its closer), so one iteration of the loop gets one window,
+ * not one per phase.
  * Left over: a timer due less than a millisecond after the window opened
  * runs before the closing one and joins the old window, and a window opened
  * in a timers phase before the closing timer ran ends with it (a second
@@ -116,8 +115,6 @@ export class TurnWindow {
   ranOut(generation: number): void {
     if (generation !== this.#generation) return;
     this.#ranOut++;
-    // Queued ahead of the slice's continuation: in the next check phase it runs before it.
-    turnLater(() => this.#closeAtCheck(generation));
   }
 
   #openAt(now: number, ms: number): void {
