@@ -1,7 +1,7 @@
 /** The directories of a `FileStore`: each created once with its new levels' parents fsynced, and directory fsyncs shared between concurrent writers. */
 import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { errorCode, MISSING } from "./file-errors.js";
+import { errorCode, MISSING, notADirectory } from "./file-errors.js";
 import { createRoot } from "./file-root.js";
 
 /** The directories under one `FileStore` root. */
@@ -48,10 +48,14 @@ export class FileDirs {
       const slash = dir.lastIndexOf("/");
       const parent = slash < 0 ? "" : dir.slice(0, slash);
       await this.ensureDir(parent);
+      const path = join(this.#root, dir);
       try {
-        await mkdir(join(this.#root, dir));
+        await mkdir(path);
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
+        // Something is there: a file must not be remembered as a made directory (the put would
+        // fail on it, and once it is moved away every put there as "removed while in use").
+        if (!(await isDirectory(path, err))) throw notADirectory(path, err);
         // Made by an earlier store or process, which may have died before it fsynced the
         // parent: fsynced here too (once per store), or a write acknowledged inside it
         // could lose its directory, and itself, in a power cut.
@@ -184,5 +188,16 @@ export class FileDirs {
     } finally {
       await handle.close();
     }
+  }
+}
+
+/** Whether `path`, which `mkdir` found taken (`taken`), is a directory or a link to one. */
+async function isDirectory(path: string, taken: unknown): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    // Gone again (or a link to nothing): answer as mkdir did, for the caller's retry.
+    if (MISSING.has(errorCode(err) ?? "")) throw taken;
+    throw err;
   }
 }

@@ -23,6 +23,7 @@ import { after, before, describe, it } from "node:test";
 import { InvalidArgumentError, StorageError } from "../../src/errors.js";
 import { Queue } from "../../src/queue/queue.js";
 import { FileStore } from "../../src/store/file.js";
+import { encodeDirectory } from "../../src/store/file-keys.js";
 import { FailedRequests } from "../failed-requests.js";
 import { recordingLogger } from "../recording-logger.js";
 
@@ -85,6 +86,30 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     } finally {
       await chmod(locked, 0o700);
     }
+  });
+
+  // Regression: mkdir's EEXIST was taken as "made by an earlier store" without looking, so the
+  // file was remembered as a made directory: the put failed on the link, and once the file was
+  // moved away every later put there failed for good with "removed while the store was in use".
+  it("a file where an object's directory should be: permanent ENOTDIR, and a put after it is moved away succeeds", async () => {
+    const root = join(dir, "file-as-dir");
+    const store = new FileStore(root);
+    await store.put("k", new Uint8Array([1]));
+    const path = join(root, encodeDirectory("d"));
+    await writeFile(path, "not a directory");
+    await assert.rejects(store.put("d/x", new Uint8Array([2])), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, true, err.message);
+      assert.match(
+        err.message,
+        /ENOTDIR.*file-as-dir.d%2F.*a file is where a directory is expected: move it away/,
+      );
+      return true;
+    });
+    await rm(path);
+    await store.put("d/x", new Uint8Array([3]));
+    assert.deepEqual((await store.get("d/x"))?.body, new Uint8Array([3]));
+    await store.close();
   });
 
   it("a directory where an object's file should be (EISDIR) is permanent too", async () => {
