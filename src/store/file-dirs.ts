@@ -55,7 +55,7 @@ export class FileDirs {
         if (errorCode(err) !== "EEXIST") throw err;
         // Something is there: a file must not be remembered as a made directory (the put would
         // fail on it, and once it is moved away every put there as "removed while in use").
-        if (!(await isDirectory(path, err))) throw notADirectory(path, err);
+        if (!(await isDirectory(path))) throw notADirectory(path, err);
         // Made by an earlier store or process, which may have died before it fsynced the
         // parent: fsynced here too (once per store), or a write acknowledged inside it
         // could lose its directory, and itself, in a power cut.
@@ -191,13 +191,23 @@ export class FileDirs {
   }
 }
 
-/** Whether `path`, which `mkdir` found taken (`taken`), is a directory or a link to one. */
-async function isDirectory(path: string, taken: unknown): Promise<boolean> {
+/**
+ * After `mkdir` found `path` taken: whether a directory (or a link to one) is
+ * there. Something that is there yet leads nowhere (a link to nothing) is
+ * not; if it was only gone for a moment (removed between the two calls) the
+ * directory is made now.
+ */
+async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
   } catch (err) {
-    // Gone again (or a link to nothing): answer as mkdir did, for the caller's retry.
-    if (MISSING.has(errorCode(err) ?? "")) throw taken;
+    if (!MISSING.has(errorCode(err) ?? "")) throw err;
+  }
+  try {
+    await mkdir(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "EEXIST") return false;
     throw err;
   }
 }

@@ -112,6 +112,20 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await store.close();
   });
 
+  it("a symbolic link to nothing where an object's directory should be: permanent ENOTDIR", async () => {
+    const root = join(dir, "link-as-dir");
+    const store = new FileStore(root);
+    await store.put("k", new Uint8Array([1]));
+    await symlink(join(dir, "nowhere"), join(root, encodeDirectory("d")));
+    await assert.rejects(store.put("d/x", new Uint8Array([2])), (err) => {
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.permanent, true, err.message);
+      assert.match(err.message, /ENOTDIR.*link-as-dir.d%2F.*move it away/);
+      return true;
+    });
+    await store.close();
+  });
+
   it("a directory where an object's file should be (EISDIR) is permanent too", async () => {
     const store = new FileStore(join(dir, "ok"));
     await store.put("k", new Uint8Array([1]));
