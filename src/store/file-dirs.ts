@@ -1,8 +1,8 @@
 /** The directories of a `FileStore`: each created once with its new levels' parents fsynced, and directory fsyncs shared between concurrent writers. */
 import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { errorCode, MISSING, notADirectory } from "./file-errors.js";
-import { createRoot } from "./file-root.js";
+import { errorCode, MISSING } from "./file-errors.js";
+import { createRoot, expectDirectory } from "./file-root.js";
 
 /** The directories under one `FileStore` root. */
 export class FileDirs {
@@ -53,9 +53,9 @@ export class FileDirs {
         await mkdir(path);
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
-        // Something is there: a file must not be remembered as a made directory (the put would
-        // fail on it, and once it is moved away every put there as "removed while in use").
-        if (!(await isDirectory(path))) throw notADirectory(path, err);
+        // Something is there: a file or a link to nothing must not be remembered as a made
+        // directory (every put there would fail as "removed while the store was in use").
+        await expectDirectory(path, err);
         // Made by an earlier store or process, which may have died before it fsynced the
         // parent: fsynced here too (once per store), or a write acknowledged inside it
         // could lose its directory, and itself, in a power cut.
@@ -188,26 +188,5 @@ export class FileDirs {
     } finally {
       await handle.close();
     }
-  }
-}
-
-/**
- * After `mkdir` found `path` taken: whether a directory (or a link to one) is
- * there. Something that is there yet leads nowhere (a link to nothing) is
- * not; if it was only gone for a moment (removed between the two calls) the
- * directory is made now.
- */
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch (err) {
-    if (!MISSING.has(errorCode(err) ?? "")) throw err;
-  }
-  try {
-    await mkdir(path);
-    return true;
-  } catch (err) {
-    if (errorCode(err) === "EEXIST") return false;
-    throw err;
   }
 }

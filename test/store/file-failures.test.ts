@@ -112,7 +112,7 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await store.close();
   });
 
-  it("a symbolic link to nothing where an object's directory should be: permanent ENOTDIR", async () => {
+  it("a symbolic link to nothing where an object's directory should be: permanent, saying to create its target", async () => {
     const root = join(dir, "link-as-dir");
     const store = new FileStore(root);
     await store.put("k", new Uint8Array([1]));
@@ -120,9 +120,62 @@ describe("FileStore: directories that cannot be used", { timeout: 30_000 }, () =
     await assert.rejects(store.put("d/x", new Uint8Array([2])), (err) => {
       assert.ok(err instanceof StorageError, String(err));
       assert.equal(err.permanent, true, err.message);
-      assert.match(err.message, /ENOTDIR.*link-as-dir.d%2F.*move it away/);
+      assert.match(
+        err.message,
+        /link-as-dir.d%2F' is a symbolic link to '.*nowhere', which does not exist.*create the link's target/,
+      );
       return true;
     });
+    await store.close();
+  });
+
+  // At open: the queue's directory, and the temp folder (a dangling link there was retried as
+  // transient ENOENT until the open's budget ran out).
+  it("Queue.open with a file where the queue's directory should be, or a link to nothing as the temp folder", async () => {
+    const fileThere = join(dir, "open-file-as-dir");
+    await mkdir(fileThere);
+    await writeFile(join(fileThere, encodeDirectory("q")), "not a directory");
+    await expectPermanentFailure(
+      fileThere,
+      /ENOTDIR.*q%2F.*a file is where a directory is expected/,
+    );
+    const linkThere = join(dir, "open-link-as-temp");
+    await mkdir(linkThere);
+    await symlink(join(dir, "no-temp"), join(linkThere, ".tmp"));
+    await expectPermanentFailure(
+      linkThere,
+      /\.tmp' is a symbolic link to .*create the link's target/,
+    );
+  });
+
+  it("a name freed between mkdir's EEXIST and the look at it is made as a directory", async () => {
+    const root = join(dir, "freed");
+    const store = new FileStore(root);
+    await store.put("k", new Uint8Array([1]));
+    const path = join(root, encodeDirectory("d"));
+    await writeFile(path, "removed before it is looked at");
+    // The file goes away right after mkdir has found it there.
+    const realMkdir = fsPromises.mkdir;
+    let freed = false;
+    fsPromises.mkdir = (async (...args: Parameters<typeof realMkdir>) => {
+      try {
+        return await realMkdir(...args);
+      } finally {
+        if (args[0] === path && !freed) {
+          freed = true;
+          await rm(path);
+        }
+      }
+    }) as typeof realMkdir;
+    syncBuiltinESMExports();
+    try {
+      await store.put("d/x", new Uint8Array([2]));
+    } finally {
+      fsPromises.mkdir = realMkdir;
+      syncBuiltinESMExports();
+    }
+    assert.ok(freed, "the file was there at the first mkdir");
+    assert.deepEqual((await store.get("d/x"))?.body, new Uint8Array([2]));
     await store.close();
   });
 
