@@ -4,7 +4,9 @@
  * A hint saves a look-up or a parse in the commit's turn; it never changes
  * what `apply` does, which a replay (without hints) does the same.
  */
+import type { TransactionRecord } from "./records/transaction.js";
 import { ID_BYTES } from "./table.js";
+import type { PrecheckedTransaction } from "./transaction-check.js";
 
 export class ApplyHints {
   /** Rows the records name, in record order. */
@@ -17,6 +19,8 @@ export class ApplyHints {
   #next = 0;
   /** The id bytes of the next transaction's enqueues, or null. */
   #enqueueIds: Uint8Array | null = null;
+  /** The next transaction, checked before its commit's turn, or null. */
+  #prechecked: PrecheckedTransaction | null = null;
 
   expect(h: number, verifiedId: string | null): void {
     this.#rows.push(h);
@@ -48,8 +52,20 @@ export class ApplyHints {
     return ids !== null && ids.length === count * ID_BYTES ? ids : null;
   }
 
+  expectPrechecked(pre: PrecheckedTransaction): void {
+    this.#prechecked = pre;
+  }
+
+  /** The hint of {@link expectPrechecked} when it is for `record` (used up), else null. */
+  takePrechecked(record: TransactionRecord): PrecheckedTransaction | null {
+    const pre = this.#prechecked;
+    this.#prechecked = null;
+    return pre !== null && pre.record === record ? pre : null;
+  }
+
   forget(): void {
     this.#enqueueIds = null;
+    this.#prechecked = null;
     // Most commits have no hints (an enqueue): setting an empty array's length costs about 150
     // ns, a check of it a few.
     if (this.#rows.length === 0) return;

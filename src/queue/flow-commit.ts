@@ -1,8 +1,9 @@
 /**
  * Committing a flow (`enqueueFlow`) without holding the event loop for the
- * flow's whole size: its records are decided and encoded in slices of the
- * loop first ({@link prepareFlow}), and the turn that commits only rechecks
- * what may have changed meanwhile and applies the one transaction record
+ * flow's whole size: its records are decided, encoded and checked (as its
+ * apply checks a transaction, `transaction-check.ts`) in slices of the loop
+ * first ({@link prepareFlow}), and the turn that commits only rechecks what
+ * may have changed meanwhile and applies the one transaction record
  * ({@link commitPrepared}). The record stays one record, applied in one step
  * live and at replay, so a flow is still added whole or not at all.
  *
@@ -31,11 +32,13 @@ import { ByteWriter } from "./binary.js";
 import type { QueueCore } from "./core.js";
 import { enqueueRecordOf } from "./enqueue-record.js";
 import { ID_BYTES, writeIdBytes } from "./ids.js";
+import { ApplyError } from "./placement.js";
 import { writeTransactionHead, writeTransactionOp } from "./records/codec.js";
 import type { EnqueueIdSlots, EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";
 import type { Op } from "./transaction-builder.js";
+import { type PrecheckedTransaction, TransactionCheck } from "./transaction-check.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
 
 /** An enqueue of a flow, as `enqueueFlow` lists them (parent first, with links). */
@@ -67,6 +70,8 @@ export interface PreparedFlow {
   /** Queues that get pending jobs; the earliest `runAt` scheduled. */
   readonly dispatch: ReadonlySet<string>;
   readonly earliestRunAt: number;
+  /** The record as checked before the commit (`transaction-check.ts`), or null: checked there. */
+  readonly prechecked: PrecheckedTransaction | null;
 }
 
 /** An enqueue record whose ids the commit may replace. */
@@ -93,8 +98,8 @@ export function checkLostJobIds(ops: readonly FlowOp[], lost: ReadonlySet<string
 
 /**
  * Decides the records of a flow's enqueues `ops` (none of which offloads its
- * payload) as a transaction's `decide` would, and encodes the transaction
- * record, in slices of `budget` (started by the caller); throws as `decide`
+ * payload) as a transaction's `decide` would, encodes the transaction record
+ * and checks it as its apply would, in slices of `budget` (started by the caller); throws as `decide`
  * does for a `jobId` taken or repeated, or a `delayMs` past the storable
  * range, and `ClosedError` once the queue closed. Ends with a turn of the
  * loop, so the commit starts a turn of its own.
@@ -172,6 +177,7 @@ export async function prepareFlow(
     ids.set(bytes.subarray(from, from + ID_BYTES), n * ID_BYTES);
     await yieldIfSpent(n + 1);
   }
+  const prechecked = await precheck(core, record, ids, yieldIfSpent);
   // The commit gets a turn of its own, whatever this slice left of its budget.
   await nextTurn();
   return {
@@ -187,7 +193,35 @@ export async function prepareFlow(
     jobIds,
     dispatch,
     earliestRunAt,
+    prechecked,
   };
+}
+
+/**
+ * Checks `record` (with id bytes `ids`) as its apply would, in slices, so
+ * that the turn that commits it rechecks only what the state may change
+ * meanwhile (`transaction-check.ts`). Null when that turn is to check it
+ * whole: the check refused it here (a `jobId` taken meanwhile: the commit
+ * turn refuses it as before), or its outcome depends on more of the state.
+ */
+async function precheck(
+  core: QueueCore,
+  record: TransactionRecord,
+  ids: Uint8Array,
+  yieldIfSpent: (done: number) => Promise<void>,
+): Promise<PrecheckedTransaction | null> {
+  const check = new TransactionCheck(core.state, record.ops.length, ids, true);
+  const ops = record.ops;
+  for (let n = 0; n < ops.length; n++) {
+    try {
+      check.op(ops[n]!);
+    } catch (error) {
+      if (error instanceof ApplyError) return null;
+      throw error;
+    }
+    await yieldIfSpent(n + 1);
+  }
+  return check.prechecked(record);
 }
 
 /**
@@ -231,6 +265,7 @@ export function commitPrepared(
   renewIds(core, prepared);
   // The ids as encoded, so the commit's turn does not parse them again.
   state.expectEnqueueIds(prepared.ids);
+  if (prepared.prechecked !== null) state.expectPrechecked(prepared.prechecked);
   const written = core.commitEncoded(prepared.record, prepared.bytes);
   if (prepared.earliestRunAt !== Number.POSITIVE_INFINITY)
     core.timers.scheduleAt(prepared.earliestRunAt);

@@ -18,9 +18,11 @@ import { KvMap } from "./kv-map.js";
 import { NewChildren } from "./new-children.js";
 import { type Orders, ordersOf } from "./orders.js";
 import { type QueueIndexes, QueueState } from "./queue-state.js";
+import type { TransactionRecord } from "./records/transaction.js";
 import type { ScheduleTombstones } from "./schedules/tombstones.js";
 import type { Schedule, StoredNextFire } from "./schedules/types.js";
 import { FREE, ID_BYTES, type JobExtras, JobTable, slot } from "./table.js";
+import type { PrecheckedTransaction } from "./transaction-check.js";
 
 /** Job status as stored: small integers in the table's status column. */
 export const Status = {
@@ -219,7 +221,21 @@ export class State {
     return this.#hints.takeEnqueueIds(count);
   }
 
-  /** Drops the hints of {@link expect} and {@link expectEnqueueIds} (after the records were applied). */
+  /**
+   * Tells `apply` that the next record, `pre.record` (a flow's transaction),
+   * was checked in the slices before its commit (`transaction-check.ts`):
+   * its check then rechecks only what the state may have changed since.
+   */
+  expectPrechecked(pre: PrecheckedTransaction): void {
+    this.#hints.expectPrechecked(pre);
+  }
+
+  /** The hint of {@link expectPrechecked} when it is for `record` (used up), else null. */
+  takePrechecked(record: TransactionRecord): PrecheckedTransaction | null {
+    return this.#hints.takePrechecked(record);
+  }
+
+  /** Drops the hints of {@link expect}, {@link expectEnqueueIds} and {@link expectPrechecked} (after the records were applied). */
   forgetExpected(): void {
     this.#hints.forget();
   }

@@ -141,6 +141,47 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
       assert.ok(beforeTheFlow >= 2, `committed before the flow: ${beforeTheFlow}`);
     });
 
+    it(`${name}: a flow's queue paused, and jobs enqueued and removed, while it is checked and prepared: it commits whole`, async () => {
+      // The flow is checked in the slices that prepare it; its commit rechecks only what the
+      // state may have changed. Whatever turn the others come in, the same outcome as one check.
+      let prechecked = 0;
+      for (let k = 0; k < 40; k++) {
+        const store = await makeStore();
+        const { queue, clock } = await openTestQueue({}, store);
+        const early = await queue.enqueue("leaf", "early");
+        setSliceMs(queue, 0);
+        const state = liveState(queue);
+        const take = state.takePrechecked.bind(state);
+        state.takePrechecked = (record) => {
+          const pre = take(record);
+          if (pre !== null) prechecked++;
+          return pre;
+        };
+        const flow = queue.enqueueFlow(bigFlow(2, 50));
+        const settled = watch(flow);
+        await turns(k);
+        const committedBefore = settled.settled();
+        await queue.pauseQueue("leaf");
+        await queue.enqueue("other", "x");
+        assert.equal(await queue.removeJob(early), true);
+        const result = await flow;
+        assert.equal(result.children.length, 2);
+        assert.equal((await queue.stats("leaf")).pending, 100);
+        assert.equal((await queue.stats("other")).pending, 1);
+        assert.equal((await queue.getJob(result.id))?.waitingChildren, 2);
+        assert.deepEqual(auditState(liveState(queue)), []);
+        const live = stateDigest(liveState(queue));
+        assert.equal(stateDigest(await replayedState(store, "q")), live, `k=${k}: replay`);
+        await queue.close();
+        const reopened = (await openTestQueue({}, store, clock)).queue;
+        assert.equal(stateDigest(liveState(reopened)), live, `k=${k}: checkpoint`);
+        assert.equal(await reopened.claim("leaf"), null, `k=${k}: paused`);
+        await reopened.close();
+        if (committedBefore) break;
+      }
+      assert.ok(prechecked > 0);
+    });
+
     it(`${name}: a flow prepared across turns of other enqueues commits whole and replays the same`, async () => {
       const store = await makeStore();
       const { queue, clock } = await openTestQueue({}, store);

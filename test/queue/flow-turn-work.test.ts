@@ -22,19 +22,20 @@ import { enqueuer } from "./state-jobs.js";
 const CHILDREN = 600;
 
 describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
-  it("takes the flow's id bytes as they were encoded, in order, instead of parsing its ids", async () => {
+  it("takes the flow's id bytes as they were encoded, in order, and its check, instead of checking and parsing its ids", async () => {
     const { queue, store } = await openTestQueue();
     await queue.enqueueBatch("other", ["a", "b"]);
     const state = liveState(queue);
     const taken: (Uint8Array | null)[] = [];
-    const take = state.takeEnqueueIds.bind(state);
-    state.takeEnqueueIds = (count) => {
-      const ids = take(count);
-      taken.push(ids === null ? null : ids.slice());
-      return ids;
+    const take = state.takePrechecked.bind(state);
+    state.takePrechecked = (record) => {
+      const pre = take(record);
+      taken.push(pre === null ? null : pre.checked.ids.slice());
+      return pre;
     };
     const flow = await queue.enqueueFlow(flowOf("root-1", CHILDREN));
-    // One transaction, hinted: the root (its log id, not its jobId) and each child, in order.
+    // One transaction, checked before its commit: the root (its log id, not its jobId) and each
+    // child, in order.
     assert.equal(taken.length, 1);
     const ids = taken[0]!;
     assert.notEqual(ids, null);
@@ -44,7 +45,7 @@ describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
     for (const [i, child] of flow.children.entries())
       writeIdBytes(child.id, expected, (i + 1) * ID_BYTES);
     assert.deepEqual(ids, expected);
-    // A hint is for its transaction only: the next one parses its own ids.
+    // A hint is for its transaction only: the next one has its own.
     await queue.enqueueFlow(flowOf("root-2", 3));
     assert.equal(taken.length, 2);
     assert.equal(taken[1]!.length, 4 * ID_BYTES);

@@ -1,0 +1,119 @@
+/**
+ * A flow's transaction is checked in the slices before its commit
+ * (`TransactionCheck`, assuming its first id is the newest), and its apply
+ * then rechecks only what the state may have changed meanwhile. Whatever
+ * happened in between (jobs enqueued, with newer ids, with the same ids or
+ * caller ids; a job cancelled), the apply with the precheck must do exactly
+ * what the apply without it does: the same outcome and the same state.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { apply } from "../../src/queue/apply.js";
+import { IdGenerator } from "../../src/queue/ids.js";
+import { ApplyError } from "../../src/queue/placement.js";
+import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
+import { Tag } from "../../src/queue/records/tags.js";
+import type { TransactionRecord } from "../../src/queue/records/transaction.js";
+import { State } from "../../src/queue/state.js";
+import { type PrecheckedTransaction, TransactionCheck } from "../../src/queue/transaction-check.js";
+import { seededRandom as rng } from "../../src/util/random.js";
+import { auditState, stateDigest } from "../reliability/lib/audit.js";
+import { enqueueRecord as job } from "./helpers.js";
+
+function tryApply(state: State, rec: TransactionRecord, pre: PrecheckedTransaction | null): string {
+  if (pre !== null) state.expectPrechecked(pre);
+  try {
+    apply(state, rec);
+    return "ok";
+  } catch (error) {
+    if (error instanceof ApplyError) return `refused: ${error.message}`;
+    throw error;
+  } finally {
+    state.forgetExpected();
+  }
+}
+
+/** `rec` checked against `state` as a flow's preparation checks it, or null (no precheck). */
+function precheck(state: State, rec: TransactionRecord): PrecheckedTransaction | null {
+  const check = new TransactionCheck(state, rec.ops.length, null, true);
+  try {
+    for (const op of rec.ops) check.op(op);
+  } catch (error) {
+    if (error instanceof ApplyError) return null;
+    throw error;
+  }
+  return check.prechecked(rec);
+}
+
+const SEEDS = Number(process.env.TAQUBA_FRESHNESS_SEEDS ?? 1_500);
+
+describe("a transaction checked before its commit", () => {
+  it("applies as it would unchecked, whatever the state did in between", () => {
+    let used = 0;
+    let refusedWithPrecheck = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = rng(seed);
+      const gen = new IdGenerator(null, 1);
+      const pool = Array.from({ length: 30 }, (_, k) => gen.next(1_000 + Math.floor(k / 5)));
+      const inState = pool.slice(0, Math.floor(r() * 10));
+      // The transaction: ids after the state's, mostly in order (a flow's), sometimes not.
+      const rest = pool.slice(inState.length);
+      const ordered = r() < 0.8;
+      const ops: EnqueueRecord[] = [];
+      const n = 1 + Math.floor(r() * 8);
+      let parent: string | undefined;
+      for (let k = 0; k < n && k < rest.length; k++) {
+        const id = ordered ? rest[k]! : rest[Math.floor(r() * rest.length)]!;
+        const extra: { -readonly [K in keyof EnqueueRecord]?: EnqueueRecord[K] } = {};
+        if (r() < 0.25) extra.jobId = `c-${Math.floor(r() * 4)}`;
+        if (r() < 0.05) extra.dedupKey = "d";
+        if (k === 0 && r() < 0.6) {
+          extra.waitsForChildren = true;
+          parent = id;
+        } else if (parent !== undefined && r() < 0.8) extra.flowParent = parent;
+        else if (r() < 0.05) extra.flowParent = inState[0] ?? "nope";
+        ops.push(job(id, extra));
+      }
+      if (parent !== undefined && !ops.some((op) => op.flowParent === parent))
+        ops.push(job(rest[rest.length - 1]!, { flowParent: parent }));
+      const record: TransactionRecord = { tag: Tag.Transaction, ops };
+      const setup = (state: State): void => {
+        for (const id of inState) apply(state, job(id, { jobId: `j-${id}` }));
+      };
+      // What may happen between the precheck and the commit (the same on both states).
+      const between = Math.floor(r() * 6);
+      const betweenId = pool[Math.floor(r() * pool.length)]!;
+      const newest = gen.next(9_000);
+      // Older than every id of the state and the transaction, in no job.
+      const older = new IdGenerator(null, 1).next(500);
+      const betweenJobId = `c-${Math.floor(r() * 4)}`;
+      const meanwhile = (state: State): void => {
+        if (between === 1) apply(state, job(newest));
+        else if (between === 2) apply(state, job(newest, { jobId: betweenJobId }));
+        else if (between === 3 && state.find(betweenId) === -1) apply(state, job(betweenId));
+        else if (between === 4 && inState.length > 0)
+          apply(state, { tag: Tag.Cancel, id: inState[inState.length - 1]!, at: 2 });
+        else if (between === 5) apply(state, job(older, { jobId: betweenJobId }));
+      };
+      const checked = new State();
+      setup(checked);
+      const pre = precheck(checked, record);
+      meanwhile(checked);
+      const plainState = new State();
+      setup(plainState);
+      meanwhile(plainState);
+      const a = tryApply(checked, record, pre);
+      const b = tryApply(plainState, record, null);
+      assert.equal(a, b, `seed ${seed}: outcome (between ${between})`);
+      assert.equal(stateDigest(checked), stateDigest(plainState), `seed ${seed}: state`);
+      if (a === "ok") assert.deepEqual(auditState(checked), [], `seed ${seed}: audit`);
+      if (pre !== null) {
+        used++;
+        if (a !== "ok") refusedWithPrecheck++;
+      }
+    }
+    // The precheck was used, for transactions committed and refused alike.
+    assert.ok(used > SEEDS / 4, `prechecked ${used}`);
+    assert.ok(refusedWithPrecheck > 0, `refused with a precheck ${refusedWithPrecheck}`);
+  });
+});
