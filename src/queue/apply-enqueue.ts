@@ -48,8 +48,13 @@ export function checkEnqueue(
  * What {@link checkEnqueue} checks of an enqueue's own fields, apart from
  * its id and its flow: the ranges, and that no job holds its dedup key or
  * caller id. A transaction checks each of its enqueues with this, then with
- * {@link checkParentOf} and {@link checkWaitingFields} (`apply-tx.ts`): the
- * flow's checks apart, this stays as a process's plain enqueues optimized it.
+ * {@link checkParentOf} and {@link checkWaitingFields}
+ * (`transaction-check.ts`): the flow's checks apart, this stays as a
+ * process's plain enqueues optimized it. A flow's record is checked with it
+ * before the turn that commits it, which rechecks only the caller ids: a
+ * new check here that reads the state must either keep such a record from
+ * being prechecked (as a dedup key does) or be rechecked at its commit
+ * (`recheck` in `transaction-check.ts`), or live and replay may differ.
  */
 export function checkOwnFields(state: State, rec: EnqueueRecord): void {
   if (rec.priority > MAX_U32 || rec.maxAttempts > MAX_U32 || rec.maxAttempts < 1)

@@ -283,6 +283,10 @@ export class TransactionCheck {
 }
 
 /**
+ * Every read of the state in {@link TransactionCheck.op} (and in what it
+ * calls, `checkOwnFields`) must either clear its `#stateless` (no precheck
+ * kept) or be looked at again here: the commit runs nothing else of it.
+ *
  * Whether `pre` still holds in `state`: its first enqueue's id is the newest
  * (then, every one being newer than the one before, all are fresh) and no
  * job has one of its caller ids. Its ids may have been replaced since the

@@ -55,6 +55,44 @@ describe("the turn that commits a large flow", { timeout: 30_000 }, () => {
     await queue.close();
   });
 
+  it("checks the flow whole, with its id bytes as they were encoded, when its check before the commit refused it", async () => {
+    const { queue, store } = await openTestQueue();
+    const state = liveState(queue);
+    const flow = queue.enqueueFlow(flowOf("root-1", CHILDREN));
+    // The root's jobId is found taken by the check before the commit (as by an earlier call), and
+    // free again at the commit: that check is dropped, and the commit turn checks the record whole.
+    const has = state.jobIds.has.bind(state.jobIds);
+    let takenBefore = true;
+    state.jobIds.has = (id) => (takenBefore && id === "root-1") || has(id);
+    const prechecked: unknown[] = [];
+    const take = state.takePrechecked.bind(state);
+    state.takePrechecked = (record) => {
+      takenBefore = false;
+      const pre = take(record);
+      prechecked.push(pre);
+      return pre;
+    };
+    const enqueueIds: (Uint8Array | null)[] = [];
+    const takeIds = state.takeEnqueueIds.bind(state);
+    state.takeEnqueueIds = (count) => {
+      const ids = takeIds(count);
+      enqueueIds.push(ids === null ? null : ids.slice());
+      return ids;
+    };
+    const result = await flow;
+    assert.deepEqual(prechecked, [null]);
+    assert.equal(enqueueIds.length, 1);
+    const expected = new Uint8Array((CHILDREN + 1) * ID_BYTES);
+    writeIdBytes(state.idOf(state.findPublic(result.id)), expected, 0);
+    for (const [i, child] of result.children.entries())
+      writeIdBytes(child.id, expected, (i + 1) * ID_BYTES);
+    assert.deepEqual(enqueueIds[0], expected);
+    assert.equal(result.children.length, CHILDREN);
+    assert.deepEqual(auditState(state), []);
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(state));
+    await queue.close();
+  });
+
   it("removing a flow's root applies its records with no id parsed, and replays the same", async () => {
     const { queue, store } = await openTestQueue();
     const flow = await queue.enqueueFlow(flowOf("root", CHILDREN));
