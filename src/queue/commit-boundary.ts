@@ -5,9 +5,12 @@
  * each commit the payload objects of the jobs it removed are deleted once
  * it is durable, and the waiting claims of queues where it made a flow
  * parent pending are served. While observers listen, the path is
- * `commit-observed.ts`'s.
+ * `commit-observed.ts`'s. Each commit's time is charged to the queue's turn
+ * window: a commit cannot be sliced (a flow of 10,000 jobs is one step of
+ * 10–20 ms), so the slices that run after it in the same turn yield sooner.
  */
 import type { Log } from "../log/index.js";
+import type { MonotonicNow, TurnWindow } from "../util/slices.js";
 import { apply } from "./apply.js";
 import { ObservedCommits } from "./commit-observed.js";
 import type { Observers } from "./observe.js";
@@ -30,6 +33,8 @@ export class CommitBoundary {
   #commits = 0;
   /** The path while observers listen. */
   readonly #observed: ObservedCommits;
+  /** The slice clock, and the window each commit's time is charged to (see `TurnWindow.charge`). */
+  readonly #slices: { readonly now: MonotonicNow; readonly window: TurnWindow };
 
   constructor(
     state: State,
@@ -39,7 +44,9 @@ export class CommitBoundary {
     /** Current wall time (the core's clock). */
     now: () => number,
     dispatch: (queue: string) => void,
+    slices: { readonly now: MonotonicNow; readonly window: TurnWindow },
   ) {
+    this.#slices = slices;
     this.#state = state;
     this.#log = log;
     this.#observers = observers;
@@ -81,6 +88,7 @@ export class CommitBoundary {
       return Promise.reject(refused);
     }
     this.#commits++;
+    const started = this.#slices.now();
     let written: Promise<void>;
     try {
       if (this.#observers.active) written = this.#observed.commit(records, cause, encodedMany);
@@ -102,6 +110,7 @@ export class CommitBoundary {
     }
     this.#collectPayloads(written);
     this.#serveWokenParents();
+    this.#slices.window.charge(started, this.#slices.now);
     return written;
   }
 
@@ -118,6 +127,7 @@ export class CommitBoundary {
       return Promise.reject(refused);
     }
     this.#commits++;
+    const started = this.#slices.now();
     let written: Promise<void>;
     try {
       if (this.#observers.active) written = this.#observed.commit(record, undefined, bytes);
@@ -131,6 +141,7 @@ export class CommitBoundary {
     }
     this.#collectPayloads(written);
     this.#serveWokenParents();
+    this.#slices.window.charge(started, this.#slices.now);
     return written;
   }
 

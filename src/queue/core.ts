@@ -125,8 +125,9 @@ export class QueueCore {
   readonly sliceNow: MonotonicNow;
   /**
    * The window every slice of this queue's work in one turn shares (bulk
-   * operations, checkpoint encoding and checksums, log GC): a turn runs about
-   * one slice however many of them resume in it.
+   * operations, checkpoint encoding and checksums, log GC, the orphan
+   * collection, the scheduler's planning and firing), and commits are
+   * charged to: a turn runs about one slice however many of them resume in it.
    */
   readonly turnWindow: TurnWindow;
   /** The scheduler's and the reaper's passes. */
@@ -180,6 +181,7 @@ export class QueueCore {
       payloads,
       () => this.now(),
       (queue) => this.dispatch(queue),
+      { now: this.sliceNow, window: this.turnWindow },
     );
   }
 

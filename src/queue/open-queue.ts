@@ -118,6 +118,7 @@ export async function openCore(
     () => core.now(),
     () => core.log.checkFence({ fresh: true }),
     sliceNow,
+    turnWindow,
   );
   // Commit the salvaged state now, so later opens start past the damaged objects.
   if (recovered.recovery !== undefined) await core.log.checkpoint();

@@ -15,7 +15,7 @@ import { decodeTime } from "ulid";
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { GC_PASSES_PER_MIN_AGE } from "../log/checkpointer.js";
 import type { ObjectStore } from "../store/types.js";
-import { type MonotonicNow, nextSlice, SliceBudget } from "../util/slices.js";
+import { type MonotonicNow, nextSlice, SliceBudget, type TurnWindow } from "../util/slices.js";
 import type { Spared } from "./orphan-sparing.js";
 import type { RefusedOrphans } from "./refused-orphans.js";
 import type { State } from "./state.js";
@@ -311,10 +311,12 @@ export async function collectOrphans(
   now: number,
   checkFence: () => Promise<void>,
   sliceNow: MonotonicNow,
+  /** The owner's turn window, which the pass's slices share with its other work. */
+  window?: TurnWindow,
 ): Promise<PassResult> {
   const pass = source.beginPass();
   source.refused.expire();
-  const budget = new SliceBudget(undefined, sliceNow);
+  const budget = new SliceBudget(undefined, sliceNow, window);
   budget.start();
   const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
   let tried = 0;

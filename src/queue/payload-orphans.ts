@@ -9,7 +9,7 @@
 import { decodeTime } from "ulid";
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { MonotonicNow } from "../util/slices.js";
+import type { MonotonicNow, TurnWindow } from "../util/slices.js";
 import {
   collectOrphans,
   ORPHAN_MIN_AGE_MS,
@@ -95,6 +95,7 @@ export class PayloadOrphans {
     now: () => number,
     checkFence: () => Promise<void>,
     sliceNow: MonotonicNow,
+    window?: TurnWindow,
   ): void {
     if (this.#passes !== null) return;
     // Orphans the store refused to delete for good, which later passes skip for a while.
@@ -102,7 +103,7 @@ export class PayloadOrphans {
     const passes = new OrphanPasses(
       clock,
       now,
-      () => collectOrphans(orphans, state, now(), checkFence, sliceNow),
+      () => collectOrphans(orphans, state, now(), checkFence, sliceNow, window),
       (error) =>
         logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
           error,

@@ -23,7 +23,7 @@ import type { ObjectStore } from "../store/types.js";
 import { isObjectExistsError } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
-import type { MonotonicNow } from "../util/slices.js";
+import type { MonotonicNow, TurnWindow } from "../util/slices.js";
 import type { OrphanPasses } from "./orphan-passes.js";
 import {
   decodePayloadObject,
@@ -347,6 +347,8 @@ export class PayloadObjects {
     now: () => number,
     checkFence: () => Promise<void>,
     sliceNow: MonotonicNow,
+    /** The queue's turn window, which the passes' slices share with its other work. */
+    window?: TurnWindow,
   ): void {
     if (this.#stopped !== null) return;
     this.#orphans.collectWhileRunning(
@@ -357,6 +359,7 @@ export class PayloadObjects {
       now,
       checkFence,
       sliceNow,
+      window,
     );
   }
 

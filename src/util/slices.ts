@@ -111,6 +111,21 @@ export class TurnWindow {
     return now + Math.min(ms, part);
   }
 
+  /**
+   * Work that runs outside any slice (a commit: one synchronous step that
+   * cannot yield) started at `started`, and ended now by `now` (read only
+   * when no window is open): the slices that run after it in the same turn
+   * take only what it left of the window (their least share, once it ran a
+   * slice or more). An open window counts it already (its end is a time); a
+   * closed one opens at `started` once the work ran `shareMs` or more, so
+   * the short work that is most commits reads the clock once more and
+   * queues no callbacks.
+   */
+  charge(started: number, now: MonotonicNow): void {
+    if (this.#open || now() - started < this.#shareMs) return;
+    this.#openAt(started, SLICE_MS);
+  }
+
   /** A slice whose deadline came from window `generation` ran out of its time. */
   ranOut(generation: number): void {
     if (generation !== this.#generation) return;

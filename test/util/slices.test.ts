@@ -208,6 +208,45 @@ describe("TurnWindow", () => {
     }
   });
 
+  it("a long commit charged to a closed window leaves the slices after it in the same turn their least share", () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    const started = clock.now();
+    clock.advance(15); // a flow's commit: apply and append in one synchronous step
+    window.charge(started, clock.now);
+    const slice = new SliceBudget(4, clock.now, window);
+    slice.start();
+    assert.equal(slice.remainingMs(), 1, "the least share, not a window of its own");
+  });
+
+  it("a short commit charged to a closed window leaves it closed; one in an open window takes its time", async () => {
+    const clock = manualClock();
+    const window = new TurnWindow(1);
+    let started = clock.now();
+    clock.advance(0.5);
+    let readings = 0;
+    const counted = (): number => {
+      readings++;
+      return clock.now();
+    };
+    window.charge(started, counted);
+    assert.equal(readings, 1);
+    const first = new SliceBudget(4, clock.now, window);
+    first.start();
+    assert.equal(first.remainingMs(), 4, "a window of its own");
+    started = clock.now();
+    clock.advance(2.5);
+    window.charge(started, counted);
+    assert.equal(readings, 1, "an open window does not read the clock");
+    const second = new SliceBudget(4, clock.now, window);
+    second.start();
+    assert.equal(second.remainingMs(), 1.5, "what the commit left of the window");
+    await nextTurn();
+    const next = new SliceBudget(4, clock.now, window);
+    next.start();
+    assert.equal(next.remainingMs(), 4, "the next turn has a window of its own");
+  });
+
   it("a slice's own length still bounds it", () => {
     const clock = manualClock();
     const window = new TurnWindow(1);

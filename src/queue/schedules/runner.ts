@@ -115,7 +115,7 @@ export class ScheduleRunner {
 
   async #prepare(ownedAt: number): Promise<void> {
     const core = this.#core;
-    const budget = new SliceBudget(undefined, core.sliceNow);
+    const budget = new SliceBudget(undefined, core.sliceNow, core.turnWindow);
     // Schedules sharing a cron, a zone and the year of their last fire share one parse and
     // its checks (for thousands of schedules, most of planning's work); kept for the open only.
     const crons = new StoredCrons(this.zoneOffsets);
@@ -291,7 +291,7 @@ export class ScheduleRunner {
   #fireDue(only?: string): boolean {
     const core = this.#core;
     const now = core.now();
-    const budget = new SliceBudget(undefined, core.sliceNow);
+    const budget = new SliceBudget(undefined, core.sliceNow, core.turnWindow);
     budget.start();
     let fired = 0;
     for (;;) {

@@ -1,0 +1,200 @@
+/**
+ * The queue's work beside bulk work and checkpoints in one turn's window:
+ * the orphan collection's and the scheduler's slices share it, and a
+ * commit (one synchronous step) is charged to it.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
+import type { Log } from "../../src/log/index.js";
+import { silentLogger } from "../../src/logger.js";
+import { CommitBoundary } from "../../src/queue/commit-boundary.js";
+import { Observers } from "../../src/queue/observe.js";
+import type { OpenOptions } from "../../src/queue/options.js";
+import { PayloadObjects } from "../../src/queue/payloads.js";
+import { Tag } from "../../src/queue/records/tags.js";
+import { State } from "../../src/queue/state.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import {
+  type MonotonicNow,
+  SLICE_CLOCK,
+  SLICE_MS,
+  SLICE_SHARE_MS,
+  SliceBudget,
+  TurnWindow,
+} from "../../src/util/slices.js";
+import { turnCounter } from "../turns.js";
+import { until } from "../until.js";
+import { openTestQueue } from "./helpers.js";
+import { ORPHAN_TEST_RETRY, putOldOrphans } from "./orphan-setup.js";
+
+/** A slice clock that moves `step` ms at every reading: work costs what it reads, not the machine's time. */
+function steppingClock(step: number): { now: MonotonicNow; readonly at: number } {
+  let at = 0;
+  return {
+    now: () => (at += step),
+    get at() {
+      return at;
+    },
+  };
+}
+
+/**
+ * The most the slice clock moved between two turns of the event loop while
+ * `work` ran (from the counter's third turn: the work's first slices may
+ * start outside a check phase). `beside`, when given, starts other work
+ * after the counter and returns its stop.
+ */
+async function worstTurn(
+  clock: { readonly at: number },
+  work: () => Promise<unknown>,
+  beside?: () => () => void,
+): Promise<number> {
+  let last = clock.at;
+  let worst = 0;
+  let turns = 0;
+  const counter = turnCounter(() => {
+    if (++turns > 2) worst = Math.max(worst, clock.at - last);
+    last = clock.at;
+  });
+  const stop = beside?.();
+  try {
+    await work();
+  } finally {
+    counter.stop();
+    stop?.();
+  }
+  return worst;
+}
+
+/** In every check phase, a slice of `window` that works until it is spent (a bulk removal). */
+function rival(now: MonotonicNow, window: TurnWindow): () => void {
+  let on = true;
+  const budget = new SliceBudget(SLICE_MS, now, window);
+  const turn = (): void => {
+    if (!on) return;
+    budget.start();
+    while (!budget.spent());
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return () => {
+    on = false;
+  };
+}
+
+describe("the rest of a queue's work shares its turn window", { timeout: 120_000 }, () => {
+  it("an orphan pass beside a bulk removal takes what the window leaves in a turn", async () => {
+    // Half a millisecond a reading: the pass reads the clock every 256 objects.
+    const step = 0.5;
+    const slices = steppingClock(step);
+    const window = new TurnWindow();
+    const store = new MemoryStore();
+    const clock = new ManualClock(1_700_000_000_000);
+    const orphans = 20_000;
+    await putOldOrphans(store, clock, orphans);
+    const payloads = new PayloadObjects(store, "q", 10, {
+      clock,
+      logger: silentLogger,
+      retry: ORPHAN_TEST_RETRY,
+    });
+    const left = async () => (await store.list("q/payload/")).objects.length;
+    const worst = await worstTurn(
+      slices,
+      async () => {
+        payloads.collectOrphansWhileRunning(
+          new State(),
+          clock,
+          () => clock.now(),
+          async () => {},
+          slices.now,
+          window,
+        );
+        await until(async () => (await left()) === 0, "the orphans deleted");
+      },
+      () => rival(slices.now, window),
+    );
+    payloads.stop(new Error("test over"));
+    // The rival's slice, the pass's smallest share, and a reading each slice starts with; with a
+    // budget of its own the pass would add a whole slice to the turn (9 ms here).
+    const bound = SLICE_MS + SLICE_SHARE_MS + 2 * step;
+    assert.ok(worst <= bound, `a turn ran ${worst.toFixed(2)} ms of slices (at most ${bound})`);
+  });
+
+  it("the scheduler's fires beside a removal of many jobs share the window", async () => {
+    const step = 0.05;
+    const slices = steppingClock(step);
+    const { queue, clock } = await openTestQueue({ [SLICE_CLOCK]: slices.now } as OpenOptions);
+    const jobs = 40_000;
+    for (let i = 0; i < jobs; i += 1_000)
+      await queue.enqueueBatch(
+        "q",
+        Array.from({ length: 1_000 }, () => "x"),
+      );
+    const schedules = 3_000;
+    for (let i = 0; i < schedules; i++)
+      await queue.schedule(`s${i}`, { everyMs: 60_000, queue: "jobs", payload: "" });
+    await queue.flush();
+    let removed = 0;
+    const worst = await worstTurn(slices, async () => {
+      const removal = queue.removeJobs("q", "pending");
+      // Every schedule comes due: its fires are committed in passes over many turns.
+      clock.advance(60_000);
+      removed = await removal;
+      await until(
+        async () => (await queue.stats("jobs")).pending === schedules,
+        "every schedule fired",
+      );
+    });
+    assert.equal(removed, jobs);
+    // The removal's slice, the fires' smallest share, and the fires a pass commits before it
+    // looks at its budget (a reading each); a budget of its own would add a whole slice.
+    const bound = SLICE_MS + SLICE_SHARE_MS + 16 * step + 0.5;
+    assert.ok(worst <= bound, `a turn ran ${worst.toFixed(2)} ms of slices (at most ${bound})`);
+    await queue.close();
+  });
+
+  it("a long commit is charged to the window: a slice after it in the same turn takes its least share", async () => {
+    let at = 0;
+    const now: MonotonicNow = () => at;
+    const window = new TurnWindow();
+    const state = new State();
+    // A log whose append takes 15 ms of the slice clock (a flow of 10,000 jobs, applied and
+    // appended in one step).
+    let appendMs = 15;
+    const log = {
+      refusal: () => null,
+      append: () => {
+        at += appendMs;
+        return Promise.resolve();
+      },
+    } as unknown as Log;
+    const store = new MemoryStore();
+    const payloads = new PayloadObjects(store, "q", 10, {
+      clock: new ManualClock(),
+      logger: silentLogger,
+      retry: ORPHAN_TEST_RETRY,
+    });
+    const boundary = new CommitBoundary(
+      state,
+      log,
+      new Observers(silentLogger),
+      payloads,
+      () => 0,
+      () => {},
+      { now, window },
+    );
+    const given = async (): Promise<number> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await boundary.commit({ tag: Tag.PauseQueue, queue: "a", paused: true });
+      const slice = new SliceBudget(SLICE_MS, now, window);
+      slice.start();
+      return slice.remainingMs();
+    };
+    assert.equal(await given(), SLICE_SHARE_MS, "after a commit of 15 ms");
+    appendMs = 2.5;
+    assert.equal(await given(), SLICE_MS - 2.5, "what a commit of 2.5 ms left of the window");
+    appendMs = 0.1;
+    assert.equal(await given(), SLICE_MS, "a short commit opens no window");
+  });
+});
