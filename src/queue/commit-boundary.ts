@@ -5,9 +5,10 @@
  * each commit the payload objects of the jobs it removed are deleted once
  * it is durable, and the waiting claims of queues where it made a flow
  * parent pending are served. While observers listen, the path is
- * `commit-observed.ts`'s. Each commit's time is charged to the queue's turn
- * window: a commit cannot be sliced (a flow of 10,000 jobs is one step of
- * 10–20 ms), so the slices that run after it in the same turn yield sooner.
+ * `commit-observed.ts`'s. While sliced work is under way, each commit's time
+ * is charged to the queue's turn window: a commit cannot be sliced (a flow of
+ * 10,000 jobs is one step of 10–20 ms), so the slices that run after it in
+ * the same turn yield sooner.
  */
 import type { Log } from "../log/index.js";
 import type { MonotonicNow, TurnWindow } from "../util/slices.js";
@@ -88,7 +89,7 @@ export class CommitBoundary {
       return Promise.reject(refused);
     }
     this.#commits++;
-    const started = this.#slices.now();
+    const started = this.#slices.window.chargeFrom(this.#slices.now);
     let written: Promise<void>;
     try {
       if (this.#observers.active) written = this.#observed.commit(records, cause, encodedMany);
@@ -127,7 +128,7 @@ export class CommitBoundary {
       return Promise.reject(refused);
     }
     this.#commits++;
-    const started = this.#slices.now();
+    const started = this.#slices.window.chargeFrom(this.#slices.now);
     let written: Promise<void>;
     try {
       if (this.#observers.active) written = this.#observed.commit(record, undefined, bytes);

@@ -112,17 +112,27 @@ export class TurnWindow {
   }
 
   /**
-   * Work that runs outside any slice (a commit: one synchronous step that
-   * cannot yield) started at `started`, and ended now by `now` (read only
-   * when no window is open): the slices that run after it in the same turn
-   * take only what it left of the window (their least share, once it ran a
-   * slice or more). An open window counts it already (its end is a time); a
-   * closed one opens at `started` once the work ran `shareMs` or more, so
-   * the short work that is most commits reads the clock once more and
-   * queues no callbacks.
+   * Where work outside any slice (a commit: one synchronous step that cannot
+   * yield) starting now is charged from (see {@link charge}): a reading of
+   * `now`, or `null` without reading it when no charge is needed. An open
+   * window counts the work's time already (its end is a time), and a closed
+   * one none of whose slices ran out of their time has no sliced work under
+   * way to hold back, so the commits of a queue that runs no bulk work read
+   * no clock.
    */
-  charge(started: number, now: MonotonicNow): void {
-    if (this.#open || now() - started < this.#shareMs) return;
+  chargeFrom(now: MonotonicNow): number | null {
+    return this.#open || this.#ranOut === 0 ? null : now();
+  }
+
+  /**
+   * The work {@link chargeFrom} gave `started` for ended now (by `now`): if
+   * it ran `shareMs` or more, a window opens at `started`, so the slices
+   * that run after it in the same turn take what it left of the window
+   * (their least share once it ran a slice or more), not a window of their
+   * own. Shorter work queues no callbacks.
+   */
+  charge(started: number | null, now: MonotonicNow): void {
+    if (started === null || this.#open || now() - started < this.#shareMs) return;
     this.#openAt(started, SLICE_MS);
   }
 

@@ -184,7 +184,12 @@ describe("the rest of a queue's work shares its turn window", { timeout: 120_000
       () => {},
       { now, window },
     );
+    // Sliced work under way beside the commits: in each turn, a slice that runs out of its time.
+    const bulk = new SliceBudget(SLICE_MS, now, window);
     const given = async (): Promise<number> => {
+      bulk.start();
+      at += bulk.remainingMs();
+      assert.equal(bulk.spent(), true);
       await new Promise((resolve) => setImmediate(resolve));
       await boundary.commit({ tag: Tag.PauseQueue, queue: "a", paused: true });
       const slice = new SliceBudget(SLICE_MS, now, window);

@@ -208,10 +208,26 @@ describe("TurnWindow", () => {
     }
   });
 
-  it("a long commit charged to a closed window leaves the slices after it in the same turn their least share", () => {
+  /** A clock reading `clock` that counts its readings. */
+  const counting = (clock: ReturnType<typeof manualClock>) => {
+    const counted = {
+      readings: 0,
+      now: (): number => {
+        counted.readings++;
+        return clock.now();
+      },
+    };
+    return counted;
+  };
+
+  it("a long commit charged to a closed window leaves the slices after it in the same turn their least share", async () => {
     const clock = manualClock();
     const window = new TurnWindow(1);
-    const started = clock.now();
+    // Sliced work under way: its slice ran out of its time in the last window.
+    runOut(clock, new SliceBudget(4, clock.now, window));
+    await nextTurn();
+    const started = window.chargeFrom(clock.now);
+    assert.notEqual(started, null);
     clock.advance(15); // a flow's commit: apply and append in one synchronous step
     window.charge(started, clock.now);
     const slice = new SliceBudget(4, clock.now, window);
@@ -219,32 +235,26 @@ describe("TurnWindow", () => {
     assert.equal(slice.remainingMs(), 1, "the least share, not a window of its own");
   });
 
-  it("a short commit charged to a closed window leaves it closed; one in an open window takes its time", async () => {
+  it("a commit reads no clock in an open window or with no sliced work under way, and a short one opens no window", async () => {
     const clock = manualClock();
     const window = new TurnWindow(1);
-    let started = clock.now();
-    clock.advance(0.5);
-    let readings = 0;
-    const counted = (): number => {
-      readings++;
-      return clock.now();
-    };
-    window.charge(started, counted);
-    assert.equal(readings, 1);
-    const first = new SliceBudget(4, clock.now, window);
-    first.start();
-    assert.equal(first.remainingMs(), 4, "a window of its own");
-    started = clock.now();
+    const counted = counting(clock);
+    assert.equal(window.chargeFrom(counted.now), null, "no slice ran out: nothing to hold back");
+    const bulk = new SliceBudget(4, clock.now, window);
+    bulk.start();
     clock.advance(2.5);
-    window.charge(started, counted);
-    assert.equal(readings, 1, "an open window does not read the clock");
-    const second = new SliceBudget(4, clock.now, window);
-    second.start();
-    assert.equal(second.remainingMs(), 1.5, "what the commit left of the window");
+    assert.equal(window.chargeFrom(counted.now), null, "an open window counts it already");
+    assert.equal(counted.readings, 0);
+    clock.advance(1.5);
+    assert.equal(bulk.spent(), true);
     await nextTurn();
+    const started = window.chargeFrom(counted.now);
+    clock.advance(0.5);
+    window.charge(started, counted.now);
+    assert.equal(counted.readings, 2, "one reading at its start, one at its end");
     const next = new SliceBudget(4, clock.now, window);
     next.start();
-    assert.equal(next.remainingMs(), 4, "the next turn has a window of its own");
+    assert.equal(next.remainingMs(), 4, "a short commit left the window closed");
   });
 
   it("a slice's own length still bounds it", () => {
