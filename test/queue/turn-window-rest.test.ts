@@ -154,6 +154,42 @@ describe("the rest of a queue's work shares its turn window", { timeout: 120_000
     await queue.close();
   });
 
+  it("listing schedules whose order must be sorted again, beside a removal, shares the window", async () => {
+    // A reading every 512 names sorted and every 1,024 merged: 0.5 ms each makes the sort long.
+    const step = 0.5;
+    const slices = steppingClock(step);
+    const { queue } = await openTestQueue({ [SLICE_CLOCK]: slices.now } as OpenOptions);
+    const jobs = 20_000;
+    for (let i = 0; i < jobs; i += 1_000)
+      await queue.enqueueBatch(
+        "q",
+        Array.from({ length: 1_000 }, () => "x"),
+      );
+    const schedules = 20_000;
+    const every = { everyMs: 60_000, queue: "jobs", payload: "" };
+    for (let i = 0; i < schedules; i++) await queue.schedule(`s${i}`, every);
+    await queue.flush();
+    let listed = 0;
+    const worst = await worstTurn(slices, async () => {
+      const removal = queue.removeJobs("q", "pending");
+      listed = (await queue.listSchedules()).length;
+      await removal;
+    });
+    assert.equal(listed, schedules);
+    // The sort runs on the queue's slice clock (a reading every 512 names sorted, every 1,024
+    // merged), so on its window: one more schedule, and the names are sorted again.
+    await queue.schedule("more", every);
+    const before = slices.at;
+    assert.equal((await queue.listSchedules()).length, schedules + 1);
+    const readings = (slices.at - before) / step;
+    assert.ok(readings >= schedules / 512, `the sort read the slice clock ${readings} times`);
+    // The removal's slice, the sort's least share, a reading each slice starts with and the
+    // overrun of a unit of each; a budget of its own would add a whole slice.
+    const bound = SLICE_MS + SLICE_SHARE_MS + 4 * step;
+    assert.ok(worst <= bound, `a turn ran ${worst.toFixed(2)} ms of slices (at most ${bound})`);
+    await queue.close();
+  });
+
   it("a long commit is charged to the window: a slice after it in the same turn takes its least share", async () => {
     let at = 0;
     const now: MonotonicNow = () => at;

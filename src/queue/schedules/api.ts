@@ -122,5 +122,11 @@ export async function listSchedulesOf(core: QueueCore): Promise<ScheduleInfo[]> 
   // them rather than compute every one in this call (one event-loop stall).
   await core.schedules.planned();
   core.check();
-  return durableRead(core, await listScheduleInfos(core.state, (s) => core.schedules.next(s)));
+  // The names are sorted again, in slices, after they changed: on the queue's turn window.
+  const infos = await listScheduleInfos(
+    core.state,
+    (s) => core.schedules.next(s),
+    core.sliceBudget(),
+  );
+  return durableRead(core, infos);
 }
