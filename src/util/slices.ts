@@ -52,7 +52,10 @@ export const SLICE_SHARE_MS = 1;
  * budget each the turn would last one slice per piece. Owned by one queue:
  * two queues' work is not weighed together.
  *
- * Shares: the first slice of a turn opens the window with its own length.
+ * Shares: the first slice of a turn opens the window with its own length,
+ * or a commit does (work that cannot yield, see {@link charge}): one of
+ * `shareMs` or more, while sliced work is under way, opens the window at
+ * the commit's start with {@link SLICE_MS}, and queues the same closers.
  * Each slice gets what is left of it, split between the slices still to
  * come that need time: as many as ran out of their time in the window before
  * (cheap slices, which finish before their deadline, take no part and leave
