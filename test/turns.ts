@@ -32,3 +32,25 @@ export async function turnsDuring<T>(f: () => Promise<T>): Promise<{ result: T; 
     counter.stop();
   }
 }
+
+/**
+ * Runs `onTick` at each run of a `setTimeout(0)` chain until `stop()`: in every
+ * timers phase, since the chain's timer is queued no later than any 0 ms timer
+ * set in the turn before (such as a turn window's closer) and runs ahead of it.
+ * With {@link turnCounter}, a turn then ends at a timers phase as well as at a
+ * check phase: work that starts in a timers or poll phase after a window
+ * closed there is not counted with the check phase's work before it.
+ */
+export function timersTicker(onTick: () => void): { stop(): void } {
+  let ticking = true;
+  const tick = (): void => {
+    onTick();
+    if (ticking) setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  return {
+    stop() {
+      ticking = false;
+    },
+  };
+}

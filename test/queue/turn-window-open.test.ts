@@ -11,7 +11,7 @@ import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { SLICE_CLOCK, SLICE_MS, SLICE_SHARE_MS } from "../../src/util/slices.js";
-import { turnCounter } from "../turns.js";
+import { timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue, turns } from "./helpers.js";
 import { putOldOrphans } from "./orphan-setup.js";
@@ -39,7 +39,10 @@ function steppingClock(step: number): {
   return clock;
 }
 
-/** The most the slice clock moved between two turns of the event loop (from the third) while `work` ran. */
+/**
+ * The most the slice clock moved between two turns of the event loop while `work` ran, a turn
+ * ending at a check phase and at a timers phase (from the third check phase on).
+ */
 async function worstTurn(
   clock: { readonly at: number },
   work: () => Promise<unknown>,
@@ -47,14 +50,20 @@ async function worstTurn(
   let last = clock.at;
   let worst = 0;
   let turnsSeen = 0;
-  const counter = turnCounter(() => {
-    if (++turnsSeen > 2) worst = Math.max(worst, clock.at - last);
+  const seen = (): void => {
+    if (turnsSeen > 2) worst = Math.max(worst, clock.at - last);
     last = clock.at;
+  };
+  const counter = turnCounter(() => {
+    turnsSeen++;
+    seen();
   });
+  const timers = timersTicker(seen);
   try {
     await work();
   } finally {
     counter.stop();
+    timers.stop();
   }
   return worst;
 }

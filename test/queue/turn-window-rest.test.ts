@@ -23,7 +23,7 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { turnCounter } from "../turns.js";
+import { timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue } from "./helpers.js";
 import { ORPHAN_TEST_RETRY, putOldOrphans } from "./orphan-setup.js";
@@ -41,8 +41,9 @@ function steppingClock(step: number): { now: MonotonicNow; readonly at: number }
 
 /**
  * The most the slice clock moved between two turns of the event loop while
- * `work` ran (from the counter's third turn: the work's first slices may
- * start outside a check phase). `beside`, when given, starts other work
+ * `work` ran, a turn ending at a check phase and at a timers phase (from the
+ * counter's third check phase: the work's first slices may start outside a
+ * check phase). `beside`, when given, starts other work
  * after the counter and returns its stop.
  */
 async function worstTurn(
@@ -53,15 +54,21 @@ async function worstTurn(
   let last = clock.at;
   let worst = 0;
   let turns = 0;
-  const counter = turnCounter(() => {
-    if (++turns > 2) worst = Math.max(worst, clock.at - last);
+  const seen = (): void => {
+    if (turns > 2) worst = Math.max(worst, clock.at - last);
     last = clock.at;
+  };
+  const counter = turnCounter(() => {
+    turns++;
+    seen();
   });
+  const timers = timersTicker(seen);
   const stop = beside?.();
   try {
     await work();
   } finally {
     counter.stop();
+    timers.stop();
     stop?.();
   }
   return worst;
