@@ -54,3 +54,26 @@ export function timersTicker(onTick: () => void): { stop(): void } {
     },
   };
 }
+
+/**
+ * A slice clock that moves `step` ms at every reading (work costs what it
+ * reads, not the machine's time); `step` may be changed, and `reads` counts.
+ */
+export function steppingClock(step: number): {
+  now: () => number;
+  step: number;
+  at: number;
+  reads: number;
+} {
+  const clock = {
+    step,
+    at: 0,
+    reads: 0,
+    now: () => {
+      clock.reads++;
+      clock.at += clock.step;
+      return clock.at;
+    },
+  };
+  return clock;
+}

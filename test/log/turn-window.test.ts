@@ -9,19 +9,8 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { turnCounter } from "../turns.js";
+import { steppingClock, turnCounter } from "../turns.js";
 import { rec, testOptions } from "./helpers.js";
-
-/** A slice clock that moves `step` ms at every reading: work costs what it reads, not the machine's time. */
-function steppingClock(step: number): { now: MonotonicNow; readonly at: number } {
-  let at = 0;
-  return {
-    now: () => (at += step),
-    get at() {
-      return at;
-    },
-  };
-}
 
 /**
  * The owner's other work (a bulk removal): in every turn, a slice of `window`

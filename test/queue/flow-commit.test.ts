@@ -6,11 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { ManualClock } from "../../src/clock.js";
 import { DuplicateJobIdError } from "../../src/errors.js";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { ByteWriter } from "../../src/queue/binary.js";
 import { MAX_FLOW_JOBS } from "../../src/queue/flows.js";
+import type { Queue } from "../../src/queue/queue.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -33,6 +35,26 @@ import {
   turns,
   watch,
 } from "./helpers.js";
+
+/**
+ * Asserts that `queue`'s live state is sound and what a replay of its log and
+ * a reopen from its close's checkpoint give; closes it and returns the
+ * reopened queue (the caller closes that).
+ */
+async function sameAfterReplayAndReopen(
+  queue: Queue,
+  store: ObjectStore,
+  clock: ManualClock,
+  label: string,
+): Promise<Queue> {
+  assert.deepEqual(auditState(liveState(queue)), [], label);
+  const live = stateDigest(liveState(queue));
+  assert.equal(stateDigest(await replayedState(store, "q")), live, `${label}: replay`);
+  await queue.close();
+  const reopened = (await openTestQueue({}, store, clock)).queue;
+  assert.equal(stateDigest(liveState(reopened)), live, `${label}: checkpoint`);
+  return reopened;
+}
 
 /** The ids of the jobs enqueued in the log of "q" in `store`, in the log's order. */
 async function enqueuedIds(store: ObjectStore): Promise<string[]> {
@@ -65,12 +87,7 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
         assert.equal((await queue.getJob("the-id"))?.queue, "root");
         assert.equal((await queue.stats("leaf")).pending, 300);
         assert.equal((await queue.stats("other")).pending, 0);
-        assert.deepEqual(auditState(liveState(queue)), []);
-        const live = stateDigest(liveState(queue));
-        assert.equal(stateDigest(await replayedState(store, "q")), live, `k=${k}: replay`);
-        await queue.close();
-        const reopened = (await openTestQueue({}, store, clock)).queue;
-        assert.equal(stateDigest(liveState(reopened)), live, `k=${k}: checkpoint`);
+        const reopened = await sameAfterReplayAndReopen(queue, store, clock, `k=${k}`);
         await reopened.close();
         if (committedBefore) break;
       }
@@ -169,12 +186,7 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
         assert.equal((await queue.stats("leaf")).pending, 100);
         assert.equal((await queue.stats("other")).pending, 1);
         assert.equal((await queue.getJob(result.id))?.waitingChildren, 2);
-        assert.deepEqual(auditState(liveState(queue)), []);
-        const live = stateDigest(liveState(queue));
-        assert.equal(stateDigest(await replayedState(store, "q")), live, `k=${k}: replay`);
-        await queue.close();
-        const reopened = (await openTestQueue({}, store, clock)).queue;
-        assert.equal(stateDigest(liveState(reopened)), live, `k=${k}: checkpoint`);
+        const reopened = await sameAfterReplayAndReopen(queue, store, clock, `k=${k}`);
         assert.equal(await reopened.claim("leaf"), null, `k=${k}: paused`);
         await reopened.close();
         if (committedBefore) break;

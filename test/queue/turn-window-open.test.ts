@@ -11,33 +11,10 @@ import type { OpenOptions } from "../../src/queue/options.js";
 import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { SLICE_CLOCK, SLICE_MS, SLICE_SHARE_MS } from "../../src/util/slices.js";
-import { timersTicker, turnCounter } from "../turns.js";
+import { steppingClock, timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue, turns } from "./helpers.js";
 import { putOldOrphans } from "./orphan-setup.js";
-
-/**
- * A slice clock that moves `step` ms at every reading (work costs what it
- * reads, not the machine's time); `step` may be changed, and `reads` counts.
- */
-function steppingClock(step: number): {
-  now: () => number;
-  step: number;
-  at: number;
-  reads: number;
-} {
-  const clock = {
-    step,
-    at: 0,
-    reads: 0,
-    now: () => {
-      clock.reads++;
-      clock.at += clock.step;
-      return clock.at;
-    },
-  };
-  return clock;
-}
 
 /**
  * The most the slice clock moved between two turns of the event loop while `work` ran, a turn

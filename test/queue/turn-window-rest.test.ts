@@ -23,21 +23,10 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { timersTicker, turnCounter } from "../turns.js";
+import { steppingClock, timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue } from "./helpers.js";
 import { ORPHAN_TEST_RETRY, putOldOrphans } from "./orphan-setup.js";
-
-/** A slice clock that moves `step` ms at every reading: work costs what it reads, not the machine's time. */
-function steppingClock(step: number): { now: MonotonicNow; readonly at: number } {
-  let at = 0;
-  return {
-    now: () => (at += step),
-    get at() {
-      return at;
-    },
-  };
-}
 
 /**
  * The most the slice clock moved between two turns of the event loop while
