@@ -312,7 +312,7 @@ export async function collectOrphans(
   checkFence: () => Promise<void>,
   sliceNow: MonotonicNow,
   /** The owner's turn window, which the pass's slices share with its other work. */
-  window?: TurnWindow,
+  window: TurnWindow,
 ): Promise<PassResult> {
   const pass = source.beginPass();
   source.refused.expire();

@@ -95,7 +95,7 @@ export class PayloadOrphans {
     now: () => number,
     checkFence: () => Promise<void>,
     sliceNow: MonotonicNow,
-    window?: TurnWindow,
+    window: TurnWindow,
   ): void {
     if (this.#passes !== null) return;
     // Orphans the store refused to delete for good, which later passes skip for a while.

@@ -348,7 +348,7 @@ export class PayloadObjects {
     checkFence: () => Promise<void>,
     sliceNow: MonotonicNow,
     /** The queue's turn window, which the passes' slices share with its other work. */
-    window?: TurnWindow,
+    window: TurnWindow,
   ): void {
     if (this.#stopped !== null) return;
     this.#orphans.collectWhileRunning(

@@ -17,6 +17,7 @@ import { State } from "../../src/queue/state.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
+import { TurnWindow } from "../../src/util/slices.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
 
@@ -62,6 +63,7 @@ async function passHeldAtListing(recent = 0) {
     () => clock.now(),
     async () => {},
     () => clock.monotonicNow(),
+    new TurnWindow(),
   );
   await listing.whenHeld();
   const objects = async () => {
