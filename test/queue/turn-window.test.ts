@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { SLICE_CLOCK, SLICE_MS, SLICE_SHARE_MS } from "../../src/util/slices.js";
-import { turnCounter } from "../turns.js";
+import { timersTicker, turnCounter } from "../turns.js";
 import { openTestQueue } from "./helpers.js";
 
 /**
@@ -49,19 +49,14 @@ describe("bulk work and checkpoints in the same turn share one slice", { timeout
       last = clock.at;
     };
     const counter = turnCounter(seen);
-    let timersOn = true;
-    const timersTurn = (): void => {
-      seen();
-      if (timersOn) setTimeout(timersTurn, 0);
-    };
-    setTimeout(timersTurn, 0);
+    const ticker = timersTicker(seen);
     let removed: number;
     try {
       removed = await queue.removeJobs("q", "pending");
       await queue.flush();
     } finally {
       counter.stop();
-      timersOn = false;
+      ticker.stop();
     }
     assert.equal(removed, jobs);
     assert.ok(

@@ -122,7 +122,8 @@ export async function listSchedulesOf(core: QueueCore): Promise<ScheduleInfo[]> 
   // them rather than compute every one in this call (one event-loop stall).
   await core.schedules.planned();
   core.check();
-  // The names are sorted again, in slices, after they changed: on the queue's turn window.
+  // The names are sorted again after they changed, and each one's next fire time read, in
+  // slices on the queue's turn window.
   const infos = await listScheduleInfos(
     core.state,
     (s) => core.schedules.next(s),
