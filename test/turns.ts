@@ -1,4 +1,5 @@
 /** Counting turns of the event loop in tests (a `setImmediate` chain). */
+import { type MonotonicNow, SLICE_MS, SliceBudget, type TurnWindow } from "../src/util/slices.js";
 
 /**
  * A running count of event-loop turns; `stop()` ends the chain. `onTurn`, when
@@ -76,4 +77,23 @@ export function steppingClock(step: number): {
     },
   };
   return clock;
+}
+
+/**
+ * A queue's other sliced work (a bulk removal): in every check phase, a slice
+ * of `window` that works until it is spent. Returns its stop.
+ */
+export function rival(now: MonotonicNow, window: TurnWindow): () => void {
+  let on = true;
+  const budget = new SliceBudget(SLICE_MS, now, window);
+  const turn = (): void => {
+    if (!on) return;
+    budget.start();
+    while (!budget.spent());
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return () => {
+    on = false;
+  };
 }

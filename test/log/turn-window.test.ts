@@ -9,27 +9,8 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { steppingClock, turnCounter } from "../turns.js";
+import { rival, steppingClock, turnCounter } from "../turns.js";
 import { rec, testOptions } from "./helpers.js";
-
-/**
- * The owner's other work (a bulk removal): in every turn, a slice of `window`
- * that works until it is spent. Returns its stop.
- */
-function rival(now: MonotonicNow, window: TurnWindow): () => void {
-  let on = true;
-  const budget = new SliceBudget(SLICE_MS, now, window);
-  const turn = (): void => {
-    if (!on) return;
-    budget.start();
-    while (!budget.spent());
-    setImmediate(turn);
-  };
-  setImmediate(turn);
-  return () => {
-    on = false;
-  };
-}
 
 /**
  * The most the slice clock moved between two turns of the event loop while

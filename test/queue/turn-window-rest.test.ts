@@ -23,7 +23,7 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { steppingClock, timersTicker, turnCounter } from "../turns.js";
+import { rival, steppingClock, timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue } from "./helpers.js";
 import { ORPHAN_TEST_RETRY, putOldOrphans } from "./orphan-setup.js";
@@ -61,22 +61,6 @@ async function worstTurn(
     stop?.();
   }
   return worst;
-}
-
-/** In every check phase, a slice of `window` that works until it is spent (a bulk removal). */
-function rival(now: MonotonicNow, window: TurnWindow): () => void {
-  let on = true;
-  const budget = new SliceBudget(SLICE_MS, now, window);
-  const turn = (): void => {
-    if (!on) return;
-    budget.start();
-    while (!budget.spent());
-    setImmediate(turn);
-  };
-  setImmediate(turn);
-  return () => {
-    on = false;
-  };
 }
 
 describe("the rest of a queue's work shares its turn window", { timeout: 120_000 }, () => {
