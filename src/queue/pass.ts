@@ -16,6 +16,12 @@ function noop(): void {}
 export class Pass {
   #running: Promise<void> | null = null;
   #again = false;
+  readonly #start: () => void;
+
+  /** `start` runs before the first slice of each new pass (not when a call joins one under way). */
+  constructor(start: () => void = noop) {
+    this.#start = start;
+  }
 
   /** `slice(written)` does one bounded slice synchronously and tells whether work remains. */
   run(slice: (written: Promise<void>[]) => boolean): Promise<void> {
@@ -23,6 +29,7 @@ export class Pass {
       this.#again = true;
       return this.#running;
     }
+    this.#start();
     const written: Promise<void>[] = [];
     if (!slice(written)) return Promise.all(written).then(noop);
     const pass = (async () => {

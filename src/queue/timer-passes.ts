@@ -19,8 +19,8 @@ const BULK_STEP_MS_PER_JOB = 0.004;
 /** The timer passes of one queue, each run one at a time, with the step sizes they learned. */
 export class TimerPasses {
   readonly #core: QueueCore;
-  readonly #promotion = new Pass();
-  readonly #reaping = new Pass();
+  readonly #promotion: Pass;
+  readonly #reaping: Pass;
   readonly #promotionSteps: StepSizer;
   readonly #expirySteps: StepSizer;
   readonly #sweepSteps: StepSizer;
@@ -34,6 +34,8 @@ export class TimerPasses {
     this.#expirySteps = bulkSteps(now);
     this.#sweepSteps = bulkSteps(now);
     this.#tombstoneSteps = bulkSteps(now);
+    this.#promotion = new Pass(restartOf(this.#promotionSteps));
+    this.#reaping = new Pass(restartOf(this.#expirySteps, this.#tombstoneSteps, this.#sweepSteps));
   }
 
   /**
@@ -139,6 +141,17 @@ export class TimerPasses {
     const runAt = nextRunAt(core.state);
     if (runAt !== undefined) core.timers.scheduleAt(runAt);
   }
+}
+
+/**
+ * A pass's start: its sizers' estimates date from the pass before (another
+ * kind of job may be due now, with code and caches cold), so each probes
+ * with small steps first (see `StepSizer.restart`).
+ */
+function restartOf(...sizers: StepSizer[]): () => void {
+  return () => {
+    for (const sizer of sizers) sizer.restart();
+  };
 }
 
 /** The step sizer of one kind of bulk record (promotion, lease expiry, retention sweep). */

@@ -237,12 +237,19 @@ const MIN_MS_PER_ITEM = 1e-6;
  * Fixed costs per step are folded into the per-item estimate, which makes a
  * step of `size` items take about the time it was given.
  */
+/** The first step after {@link StepSizer.restart} takes this many times the least step at most. */
+const PROBE_STEPS = 4;
+/** How much larger each timed step lets the next one be after a restart. */
+const PROBE_GROWTH = 4;
+
 export class StepSizer {
   readonly #min: number;
   readonly #max: number;
   readonly #now: MonotonicNow;
   #msPerItem: number;
   #started = 0;
+  /** The most items the next step may take (see {@link restart}). */
+  #cap: number;
 
   /**
    * `min` items per step at least (progress on any machine), `max` at most
@@ -253,12 +260,26 @@ export class StepSizer {
     this.#max = max;
     this.#msPerItem = msPerItem;
     this.#now = now;
+    this.#cap = max;
+  }
+
+  /**
+   * Work resumes after a pause (a new pass of a timer): the estimate is a
+   * guess again (the items may be of another kind, code and caches cold), so
+   * the next step takes {@link PROBE_STEPS} times `min` items at most, and
+   * each timed step after it lets the next one take {@link PROBE_GROWTH}
+   * times as many, until `max`. A step that costs more per item than the
+   * estimate then overruns its slice by little, not by that factor times a
+   * whole slice.
+   */
+  restart(): void {
+    this.#cap = Math.min(this.#max, this.#min * PROBE_STEPS);
   }
 
   /** Items that fit in what is left of `budget`'s slice, from `min` to `max`. */
   size(budget: SliceBudget): number {
     const fit = Math.floor(budget.remainingMs() / this.#msPerItem);
-    return Math.min(this.#max, Math.max(this.#min, fit));
+    return Math.min(this.#cap, Math.max(this.#min, fit));
   }
 
   /** A timed step starts. */
@@ -269,6 +290,7 @@ export class StepSizer {
   /** The step started by {@link begin} handled `items` items. */
   end(items: number): void {
     if (items <= 0) return;
+    this.#cap = Math.min(this.#max, this.#cap * PROBE_GROWTH);
     const perItem = Math.max(MIN_MS_PER_ITEM, (this.#now() - this.#started) / items);
     this.#msPerItem = perItem >= this.#msPerItem ? perItem : Math.max(perItem, this.#msPerItem / 2);
   }

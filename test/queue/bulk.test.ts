@@ -13,6 +13,17 @@ import { turnCounter, turnsDuring } from "../turns.js";
 import { openTestQueue, setSliceMs } from "./helpers.js";
 
 const COHORT = 2 * BULK_RECORD_JOBS + 17;
+/**
+ * The limits of the records of a pass over COHORT jobs with time to spare: a
+ * pass probes with four times the least record, then four times more a record.
+ */
+const PROBED = [
+  4 * BULK_RECORD_MIN_JOBS,
+  16 * BULK_RECORD_MIN_JOBS,
+  64 * BULK_RECORD_MIN_JOBS,
+  BULK_RECORD_JOBS,
+  BULK_RECORD_JOBS,
+];
 
 /** Claims `count` jobs of `name`, a thousand per durable write (one claim at a time waits a commit each). */
 async function claimMany(queue: Queue, name: string, count: number): Promise<Claim[]> {
@@ -69,11 +80,13 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
       await queue.close();
       return { promotions, partway: partway.size };
     };
-    // All the time in the world for one slice: records still hold at most BULK_RECORD_JOBS.
+    // All the time in the world for one slice: the pass probes with small records
+    // (four times the least, then four times more each), then BULK_RECORD_JOBS at most.
     const long = await promote(60_000);
-    assert.equal(long.promotions.length, Math.ceil(COHORT / BULK_RECORD_JOBS));
-    for (const record of long.promotions)
-      assert.ok(record.tag === Tag.PromoteSome && record.limit === BULK_RECORD_JOBS);
+    assert.deepEqual(
+      long.promotions.map((record) => record.tag === Tag.PromoteSome && record.limit),
+      PROBED,
+    );
     // A slice spent after every record: the loop turns between every two of them.
     const short = await promote(0);
     assert.equal(short.promotions.length, Math.ceil(COHORT / BULK_RECORD_MIN_JOBS));
@@ -170,7 +183,11 @@ describe("bulk transitions run in bounded slices", { timeout: 120_000 }, () => {
     const oneShot = await promoted(60_000);
     assert.equal(sliced.order.length, count);
     assert.deepEqual(sliced.order, oneShot.order, "the same jobs pending, in the same claim order");
-    assert.equal(oneShot.records.length, 1, "a long slice: one record");
+    assert.deepEqual(
+      oneShot.records.map((record) => record.tag === Tag.PromoteSome && record.limit),
+      PROBED.slice(0, 3),
+      "a long slice: the probe's records only",
+    );
     assert.equal(sliced.records.length, Math.ceil(count / BULK_RECORD_MIN_JOBS));
     for (const record of sliced.records)
       assert.ok(record.tag === Tag.PromoteSome && record.limit === BULK_RECORD_MIN_JOBS);

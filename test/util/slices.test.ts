@@ -304,6 +304,30 @@ describe("StepSizer", () => {
     assert.equal(sizer.size(budget), 20, "sized to what is left of the slice");
   });
 
+  it("after a restart, probes with a few times the least step and grows by four a timed step", () => {
+    const clock = manualClock();
+    const sizer = new StepSizer(16, 2_048, 0.004, clock.now);
+    const budget = new SliceBudget(60_000, clock.now);
+    budget.start();
+    assert.equal(sizer.size(budget), 2_048, "no cap before a restart");
+    sizer.restart();
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const size = sizer.size(budget);
+      sizes.push(size);
+      sizer.begin();
+      sizer.end(size);
+    }
+    assert.deepEqual(sizes, [64, 256, 1_024, 2_048, 2_048]);
+    sizer.restart();
+    sizer.begin();
+    sizer.end(0);
+    assert.equal(sizer.size(budget), 64, "a step of no items does not grow it");
+    const spent = new SliceBudget(0, clock.now);
+    spent.start();
+    assert.equal(sizer.size(spent), 16, "never below the least step");
+  });
+
   it("a step of no items teaches it nothing", () => {
     const clock = manualClock();
     const sizer = new StepSizer(1, 10_000, 1, clock.now);
