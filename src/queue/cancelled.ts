@@ -194,7 +194,7 @@ export class CancelledJobs {
   sweep(queue: number, before: number, limit: number): void {
     const tree = this.#byQueue.get(queue);
     const first = tree?.minKey();
-    if (tree === undefined || first === undefined || limit <= 0) return;
+    if (tree === undefined || first === undefined || !(limit > 0)) return;
     // One walk from the oldest that deletes as it goes: a delete per key would
     // search the tree from its root each time (tens of string comparisons).
     tree.editRange(first, tree.maxKey()!, true, (entry, _value, n) => {

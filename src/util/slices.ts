@@ -229,6 +229,11 @@ export async function nextSlice(budget: SliceBudget): Promise<void> {
 /** The lowest cost per item a {@link StepSizer} assumes (a nanosecond). */
 const MIN_MS_PER_ITEM = 1e-6;
 
+/** The first step after {@link StepSizer.restart} takes this many times the least step at most. */
+const PROBE_STEPS = 4;
+/** How much larger each timed step lets the next one be after a restart. */
+const PROBE_GROWTH = 4;
+
 /**
  * Sizes the steps of bulk work (records of many jobs, groups of records) to
  * the time left in a slice rather than to a fixed count: it times each step
@@ -237,11 +242,6 @@ const MIN_MS_PER_ITEM = 1e-6;
  * Fixed costs per step are folded into the per-item estimate, which makes a
  * step of `size` items take about the time it was given.
  */
-/** The first step after {@link StepSizer.restart} takes this many times the least step at most. */
-const PROBE_STEPS = 4;
-/** How much larger each timed step lets the next one be after a restart. */
-const PROBE_GROWTH = 4;
-
 export class StepSizer {
   readonly #min: number;
   readonly #max: number;

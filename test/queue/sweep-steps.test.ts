@@ -7,9 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readLog } from "../../src/log/index.js";
+import { silentLogger } from "../../src/logger.js";
 import { CancelledJobs } from "../../src/queue/cancelled.js";
 import { appendAttempt } from "../../src/queue/history.js";
+import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "../../src/queue/records/bulk.js";
+import { decodeRecord } from "../../src/queue/records/codec.js";
+import { Tag } from "../../src/queue/records/tags.js";
 import type { State } from "../../src/queue/state.js";
+import type { ObjectStore } from "../../src/store/types.js";
 import { BTree } from "../../src/util/btree.js";
 import { SLICE_CLOCK, SLICE_MS } from "../../src/util/slices.js";
 import { liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
@@ -19,7 +25,17 @@ import { openTestQueue } from "./helpers.js";
 
 const RETENTION_MS = 60_000;
 const REAPER_MS = 1_000;
+/** The most jobs the first record of a pass may take (a probe). */
+const PROBE = 4 * BULK_RECORD_MIN_JOBS;
 const HISTORY = appendAttempt(undefined, { attempt: 0, recordedAt: 5, outcome: "requeued" });
+
+/** The limits of the tombstone sweeps in `store`'s log, in order. */
+async function sweepLimits(store: ObjectStore): Promise<number[]> {
+  const { records } = await readLog(store, "q", { logger: silentLogger });
+  return records
+    .map(decodeRecord)
+    .flatMap((record) => (record.tag === Tag.SweepCancelledSome ? [record.limit] : []));
+}
 
 describe("a pass of the reaper", { timeout: 60_000 }, () => {
   it("probes with small steps first: a sweep of items dearer than its estimate keeps every turn near one slice", async () => {
@@ -69,6 +85,97 @@ describe("a pass of the reaper", { timeout: 60_000 }, () => {
     assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(live));
     await queue.close();
   });
+
+  it("restarts its probe at every pass, not when a call joins one under way", async () => {
+    // Two cohorts of tombstones, swept by two passes. The slice clock moves
+    // with the work: the first cohort is cheap (a pass that learns a low
+    // estimate and reaches full records), the second 40 times dearer.
+    const cohort = 3_000;
+    let perItemMs = 0.000_5;
+    let state: State | undefined;
+    let seen = 0;
+    let cost = 0;
+    let reads = 0;
+    const now = (): number => {
+      const dropped = state === undefined ? 0 : 2 * cohort - state.cancelled.size;
+      cost += (dropped - seen) * perItemMs;
+      seen = dropped;
+      return ++reads * 0.001 + cost;
+    };
+    const { queue, clock, store } = await openTestQueue({
+      reaperIntervalMs: 3_600_000,
+      log: { checkpointWalBatches: 100_000 },
+      defaultQueueConfig: { resultRetentionMs: RETENTION_MS },
+      ...{ [SLICE_CLOCK]: now },
+    });
+    const cancel = async (): Promise<void> => {
+      for (let i = 0; i < cohort; i += 500) {
+        const ids = await queue.enqueueBatch(
+          "q",
+          Array.from({ length: 500 }, () => "x"),
+        );
+        await queue.transaction((tx) => {
+          for (const id of ids) tx.cancel(id);
+        });
+      }
+    };
+    await cancel();
+    clock.advance(10_000);
+    await cancel();
+    const live = liveState(queue);
+    state = live;
+
+    // The first pass: the cheap cohort only (the second is not due yet).
+    clock.advance(RETENTION_MS - 5_000);
+    await queue.reapNow();
+    assert.equal(live.cancelled.size, cohort);
+    const first = await sweepLimits(store);
+    assert.equal(first[0], PROBE);
+    assert.ok(first.includes(BULK_RECORD_JOBS), `full records by the end: ${first.join(", ")}`);
+
+    // The second pass: the dear cohort; a call joins it partway.
+    perItemMs = 0.02;
+    let joinedAt = -1;
+    let joined: Promise<void> | undefined;
+    let worst = 0;
+    let turns = 0;
+    let last = now();
+    const counter = turnCounter(() => {
+      const at = now();
+      if (turns++ > 2) worst = Math.max(worst, at - last);
+      last = at;
+      const swept = cohort - live.cancelled.size;
+      if (joined === undefined && swept >= cohort / 4) {
+        joinedAt = swept;
+        joined = queue.reapNow();
+      }
+    });
+    try {
+      await until(() => turns > 3);
+      clock.advance(10_000);
+      await queue.reapNow();
+      await joined;
+    } finally {
+      counter.stop();
+    }
+    assert.equal(live.cancelled.size, 0);
+    const second = (await sweepLimits(store)).slice(first.length);
+    assert.equal(second[0], PROBE, "the first record of a later pass is a probe again");
+    assert.ok(worst <= 2 * SLICE_MS, `a turn of ${worst.toFixed(2)} ms of sweeping`);
+    // Each record but the last drops its limit: the records before the join
+    // add up to what was swept when it joined.
+    let upTo = 0;
+    let next = 0;
+    while (upTo < joinedAt) upTo += second[next++]!;
+    assert.equal(upTo, joinedAt, `the join fell between two records: ${second.join(", ")}`);
+    assert.ok(
+      second[next]! > PROBE,
+      `the record after the join is sized to the slice, not a probe: ${second.join(", ")}`,
+    );
+    await queue.flush();
+    assert.equal(stateDigest(await replayedState(store, "q")), stateDigest(live));
+    await queue.close();
+  });
 });
 
 describe("a sweep of tombstones", () => {
@@ -97,6 +204,8 @@ describe("a sweep of tombstones", () => {
     assert.equal(jobs.has("j600"), true);
     jobs.sweep(0, 1_000 + 600, 0);
     assert.equal(jobs.size, 700, "a limit of none drops none");
+    jobs.sweep(0, 1_000_000, Number.NaN);
+    assert.equal(jobs.size, 700, "nor does a limit that is not a number");
     const view = jobs.freeze();
     assert.equal(view.size, 700);
     assert.equal(
