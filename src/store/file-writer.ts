@@ -31,6 +31,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { refreshTimer, unrefTimer } from "../util/timers.js";
+import type { CallDeadline, DeadlineSignal } from "./deadline.js";
 import { systemError, threadDied } from "./file-errors.js";
 import {
   IDLE_MS,
@@ -206,11 +207,12 @@ export class FileWriter {
   /**
    * Hand one write to the thread (only after {@link accepts} said yes).
    * Resolves with what became of it, whenever that is: `signal` aborting (the
-   * caller's deadline) only stops it keeping the process alive. Rejects if
-   * the thread dies first (the write may or may not have taken effect).
+   * caller's deadline, a {@link CallDeadline} or an `AbortSignal`) only stops
+   * it keeping the process alive. Rejects if the thread dies first (the write
+   * may or may not have taken effect).
    * `posted` runs when the request is actually sent to the thread.
    */
-  write(request: Request, signal?: AbortSignal, posted?: () => void): Promise<WriteResult> {
+  write(request: Request, signal?: DeadlineSignal, posted?: () => void): Promise<WriteResult> {
     const worker = this.#worker;
     if (worker === undefined || !this.#up)
       return Promise.reject(new Error("the FileStore writer thread is not running"));

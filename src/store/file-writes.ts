@@ -7,6 +7,7 @@
  */
 import { link, rename, unlink } from "node:fs/promises";
 import { StorageError } from "../errors.js";
+import type { CallDeadline } from "./deadline.js";
 import type { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import type { ObjectPath } from "./file-keys.js";
@@ -95,7 +96,7 @@ export class FileWrites {
     target: ObjectPath,
     body: Uint8Array,
     create: boolean,
-    signal: AbortSignal,
+    deadline: CallDeadline,
   ): Promise<void> {
     // Before any await: a read called after this put waits for it.
     const answered = this.#track(target.file);
@@ -109,7 +110,7 @@ export class FileWrites {
           throw fileStoreError(this.#describe, "put", key, err);
         }
       if (this.#writer.accepts(body.byteLength))
-        await this.#putOnThread(key, target, body, create, signal, answered);
+        await this.#putOnThread(key, target, body, create, deadline, answered);
       else await this.#putOnPool(key, target, body, create, answered);
       // A put that began before another found the temp folder gone may have written its
       // temp file in the one made again: answered once that folder is durable too.
@@ -138,7 +139,7 @@ export class FileWrites {
     target: ObjectPath,
     body: Uint8Array,
     create: boolean,
-    signal: AbortSignal,
+    deadline: CallDeadline,
     answered: () => void,
   ): Promise<void> {
     const placed = { dir: target.dir };
@@ -166,7 +167,7 @@ export class FileWrites {
           // A name for the temp file the thread makes ahead for a later put.
           spare,
         },
-        signal,
+        deadline,
         () => {
           // Counted as placed but not yet synced once posted: the thread links or renames it
           // at a moment this side does not see, and if the thread dies it may have.
@@ -261,20 +262,20 @@ export class FileWrites {
   }
 
   /** Deletes `key`'s object at `target`; a missing one is no error. */
-  delete(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
+  delete(key: string, target: ObjectPath, deadline: CallDeadline): Promise<void> {
     return this.#writer.accepts(0)
-      ? this.#deleteOnThread(key, target, signal)
+      ? this.#deleteOnThread(key, target, deadline)
       : this.#deleteOnPool(key, target);
   }
 
-  async #deleteOnThread(key: string, target: ObjectPath, signal: AbortSignal): Promise<void> {
+  async #deleteOnThread(key: string, target: ObjectPath, deadline: CallDeadline): Promise<void> {
     /** The file's unsynced entry when the delete was posted: the one its unlink removes. */
     let seen: { dir: string } | undefined;
     let result: WriteResult;
     try {
       result = await this.#writer.write(
         { op: "delete", file: target.file, dir: target.absoluteDir, fsync: this.#fsync },
-        signal,
+        deadline,
         () => {
           seen = this.#unsynced.get(target.file);
         },

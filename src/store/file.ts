@@ -15,7 +15,12 @@ import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { invalidArgument, invalidArgumentGot } from "../validate.js";
 import { checkListLimit, checkListPrefix, checkPutBody } from "./call-arguments.js";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, withDeadline } from "./deadline.js";
+import {
+  type CallDeadline,
+  DEFAULT_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+  withCallDeadline,
+} from "./deadline.js";
 import { FileDirs } from "./file-dirs.js";
 import { errorCode, fileStoreError, MISSING } from "./file-errors.js";
 import { encodeDirectory, encodeSegment, type ObjectPath } from "./file-keys.js";
@@ -234,13 +239,15 @@ export class FileStore implements ObjectStore {
     const target = this.#pathOf(key);
     checkPutBody(key, body);
     const create = options?.ifNoneMatch === "*";
-    await this.#call("put", key, (signal) => this.#writes.put(key, target, body, create, signal));
+    await this.#call("put", key, (deadline) =>
+      this.#writes.put(key, target, body, create, deadline),
+    );
     this.#keepDirectory(key, target);
   }
 
   async delete(key: string): Promise<void> {
     const target = this.#pathOf(key);
-    await this.#call("delete", key, (signal) => this.#writes.delete(key, target, signal));
+    await this.#call("delete", key, (deadline) => this.#writes.delete(key, target, deadline));
     this.#keepDirectory(key, target);
   }
 
@@ -317,7 +324,7 @@ export class FileStore implements ObjectStore {
   }
 
   /** One store call, within the time limit. */
-  #call<T>(op: string, key: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
+  #call<T>(op: string, key: string, run: (deadline: CallDeadline) => Promise<T>): Promise<T> {
+    return withCallDeadline(this.#timeoutMs, { store: this.describe(), op, key }, run);
   }
 }

@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_TIMEOUT_MS, withDeadline } from "../../src/store/deadline.js";
+import { StorageError } from "../../src/errors.js";
+import {
+  CallDeadline,
+  MAX_TIMEOUT_MS,
+  StoreTimeoutError,
+  withCallDeadline,
+  withDeadline,
+} from "../../src/store/deadline.js";
 
 const what = { store: "file:///store", op: "put", key: "k" };
 
@@ -47,5 +54,101 @@ describe("withDeadline", () => {
     assert.equal(await withDeadline(30_000, what, plain), 7);
     assert.equal(timers(), before, "no timer is left to keep the process alive");
     assert.equal(signal?.aborted, false);
+  });
+
+  it("a call that outlives its limit: its signal aborts with the timeout, then it rejects", async () => {
+    let signal: AbortSignal | undefined;
+    const never = (given: AbortSignal) => {
+      signal = given;
+      return new Promise<never>(() => {});
+    };
+    await assert.rejects(withDeadline(20, what, never), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(
+        err.message,
+        /^put "k" on file:\/\/\/store timed out after 20 ms without an answer/,
+      );
+      assert.ok(err.cause instanceof StoreTimeoutError);
+      assert.equal(signal?.aborted, true);
+      assert.equal(signal?.reason, err.cause);
+      return true;
+    });
+  });
+});
+
+describe("CallDeadline", () => {
+  it("runs its listeners once when it expires, not those removed, and none added after", () => {
+    const deadline = new CallDeadline();
+    const heard: string[] = [];
+    const removed = () => heard.push("removed");
+    deadline.addEventListener("abort", () => heard.push("first"), { once: true });
+    deadline.addEventListener("abort", removed, { once: true });
+    deadline.addEventListener("abort", () => heard.push("second"), { once: true });
+    deadline.removeEventListener("abort", removed);
+    assert.equal(deadline.aborted, false);
+    assert.equal(deadline.reason, undefined);
+    const cause = new StoreTimeoutError(5);
+    deadline.expire(cause);
+    deadline.expire(new StoreTimeoutError(6));
+    deadline.addEventListener("abort", () => heard.push("late"));
+    assert.deepEqual(heard, ["first", "second"]);
+    assert.equal(deadline.aborted, true);
+    assert.equal(deadline.reason, cause);
+  });
+
+  it("makes its signal on first use: aborting with it, or already aborted once expired", () => {
+    const early = new CallDeadline();
+    const signal = early.signal;
+    assert.equal(early.signal, signal, "one signal");
+    assert.equal(signal.aborted, false);
+    const cause = new StoreTimeoutError(5);
+    early.expire(cause);
+    assert.equal(signal.aborted, true);
+    assert.equal(signal.reason, cause);
+
+    const late = new CallDeadline();
+    late.expire(cause);
+    assert.equal(late.signal.aborted, true);
+    assert.equal(late.signal.reason, cause);
+  });
+
+  it("withCallDeadline: a call that outlives its limit finds its deadline expired, then it rejects", async () => {
+    let deadline: CallDeadline | undefined;
+    let heard = 0;
+    const never = (given: CallDeadline) => {
+      deadline = given;
+      given.addEventListener("abort", () => heard++, { once: true });
+      return new Promise<never>(() => {});
+    };
+    await assert.rejects(withCallDeadline(20, what, never), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.ok(err.cause instanceof StoreTimeoutError);
+      assert.equal(deadline?.aborted, true);
+      assert.equal(deadline?.reason, err.cause);
+      assert.equal(heard, 1);
+      return true;
+    });
+  });
+
+  it("withCallDeadline: a finished or throwing call leaves no timer, and makes no signal it did not ask for", async () => {
+    const before = timers();
+    let deadline: CallDeadline | undefined;
+    assert.equal(
+      await withCallDeadline(MAX_TIMEOUT_MS, what, async (given) => {
+        deadline = given;
+        return 3;
+      }),
+      3,
+    );
+    assert.equal(timers(), before);
+    assert.equal(deadline?.aborted, false);
+    const failure = new Error("refused");
+    await assert.rejects(
+      withCallDeadline(MAX_TIMEOUT_MS, what, () => {
+        throw failure;
+      }),
+      (err) => err === failure,
+    );
+    assert.equal(timers(), before, "after a synchronous throw");
   });
 });
