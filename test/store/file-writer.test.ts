@@ -47,7 +47,7 @@ const text = (body: Uint8Array | undefined): string => new TextDecoder().decode(
 /** Runs the idle-writer fixture; resolves with its exit code, stdout and how long it ran. */
 function runChild(
   directory: string,
-  mode: "idle" | "pending",
+  mode: "idle" | "pending" | "stalled",
 ): Promise<{ code: number | null; stdout: string; ms: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [IDLE_WRITER, directory, mode], {
@@ -247,6 +247,13 @@ describe("FileStore writer thread", { timeout: 60_000 }, () => {
     const pending = await runChild(join(dir, "pending-child"), "pending");
     assert.equal(pending.code, 0);
     assert.equal(pending.stdout, "written\n", "the process waited for its pending put");
+  });
+
+  it("a write on a thread that never answers stops keeping the process alive once its caller's time limit passes", async () => {
+    const stalled = await runChild(join(dir, "stalled-child"), "stalled");
+    assert.equal(stalled.stdout, "STORAGE\n", "the put timed out");
+    assert.equal(stalled.code, 0, "the process exited by itself");
+    assert.ok(stalled.ms < 8_000, `exited after ${stalled.ms} ms`);
   });
 
   it("close() ends the thread at once once its writes are answered, removes its spare temp file, and leaves the store usable on the pool; Queue.close leaves the store open", async () => {
