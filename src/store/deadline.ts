@@ -85,15 +85,30 @@ export class CallDeadline {
     if (at >= 0) listeners!.splice(at, 1);
   }
 
-  /** The limit passed: aborts the signal if one was made, then runs the listeners. */
+  /**
+   * The limit passed: aborts the signal if one was made, then runs the
+   * listeners. As on an `AbortSignal`, a listener removed by an earlier one
+   * does not run, and one that throws does not keep the rest from running;
+   * the first error is thrown once all have run.
+   */
   expire(reason: unknown): void {
     if (this.#expired) return;
     this.#expired = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
     const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    let failure: { error: unknown } | undefined;
+    for (const listener of listeners.slice()) {
+      if (!listeners.includes(listener)) continue;
+      try {
+        listener();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
     this.#listeners = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener();
+    if (failure !== undefined) throw failure.error;
   }
 }
 
@@ -146,19 +161,24 @@ export function withCallDeadline<T>(
     }
     const timer = setTimeout(() => {
       const cause = new StoreTimeoutError(timeoutMs);
-      deadline.expire(cause);
-      const answered = what.lastAnswer?.();
-      const how =
-        answered === undefined
-          ? "without an answer"
-          : `while the client library retried; the last answer was ${answered}`;
-      reject(
-        new StorageError(
-          `${what.op} "${what.key}" on ${what.store} timed out after ${timeoutMs} ms ${how} ` +
-            "(it may still take effect)",
-          { cause },
-        ),
-      );
+      try {
+        deadline.expire(cause);
+      } finally {
+        // Rejected even if a listener threw (its error then goes on, uncaught, as an
+        // AbortSignal's listener's would).
+        const answered = what.lastAnswer?.();
+        const how =
+          answered === undefined
+            ? "without an answer"
+            : `while the client library retried; the last answer was ${answered}`;
+        reject(
+          new StorageError(
+            `${what.op} "${what.key}" on ${what.store} timed out after ${timeoutMs} ms ${how} ` +
+              "(it may still take effect)",
+            { cause },
+          ),
+        );
+      }
     }, timeoutMs);
     running.then(
       (value) => {

@@ -96,6 +96,25 @@ describe("CallDeadline", () => {
     assert.equal(deadline.reason, cause);
   });
 
+  it("as an AbortSignal: a listener removed by an earlier one does not run, and one that throws does not stop the rest", () => {
+    const deadline = new CallDeadline();
+    const heard: string[] = [];
+    const dropped = () => heard.push("dropped");
+    deadline.addEventListener("abort", () => {
+      heard.push("first");
+      deadline.removeEventListener("abort", dropped);
+      throw new Error("first listener failed");
+    });
+    deadline.addEventListener("abort", dropped);
+    deadline.addEventListener("abort", () => {
+      heard.push("last");
+      throw new Error("last listener failed");
+    });
+    assert.throws(() => deadline.expire(new StoreTimeoutError(5)), /first listener failed/);
+    assert.deepEqual(heard, ["first", "last"]);
+    assert.equal(deadline.aborted, true);
+  });
+
   it("makes its signal on first use: aborting with it, or already aborted once expired", () => {
     const early = new CallDeadline();
     const signal = early.signal;
