@@ -5,7 +5,9 @@
  * first ({@link prepareFlow}), and the turn that commits only rechecks what
  * may have changed meanwhile and applies the one transaction record
  * ({@link commitPrepared}). The record stays one record, applied in one step
- * live and at replay, so a flow is still added whole or not at all.
+ * live and at replay, so a flow is still added whole or not at all. A flow
+ * with payloads to offload is prepared the same way once their objects are
+ * written (`flows.ts`), its records referencing them as a transaction's do.
  *
  * What a flow's outcome depends on in the state is only whether a caller's
  * `jobId` is taken: a flow takes no `dedupKey` and its parents are its own
@@ -37,6 +39,7 @@ import { writeTransactionHead, writeTransactionOp } from "./records/codec.js";
 import type { EnqueueIdSlots, EnqueueRecord } from "./records/enqueue.js";
 import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";
+import type { PayloadRef } from "./table.js";
 import type { Op } from "./transaction-builder.js";
 import { type PrecheckedTransaction, TransactionCheck } from "./transaction-check.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
@@ -97,17 +100,19 @@ export function checkLostJobIds(ops: readonly FlowOp[], lost: ReadonlySet<string
 }
 
 /**
- * Decides the records of a flow's enqueues `ops` (none of which offloads its
- * payload) as a transaction's `decide` would, encodes the transaction record
- * and checks it as its apply would, in slices of `budget` (started by the caller); throws as `decide`
- * does for a `jobId` taken or repeated, or a `delayMs` past the storable
- * range, and `ClosedError` once the queue closed. Ends with a turn of the
- * loop, so the commit starts a turn of its own.
+ * Decides the records of a flow's enqueues `ops` as a transaction's `decide`
+ * would (the payload of op `n` offloaded to `refs.get(n)` when it has one,
+ * its object written already), encodes the transaction record and checks it
+ * as its apply would, in slices of `budget` (started by the caller); throws
+ * as `decide` does for a `jobId` taken or repeated, or a `delayMs` past the
+ * storable range, and `ClosedError` once the queue closed. Ends with a turn
+ * of the loop, so the commit starts a turn of its own.
  */
 export async function prepareFlow(
   core: QueueCore,
   ops: readonly FlowOp[],
   budget: SliceBudget,
+  refs: ReadonlyMap<number, PayloadRef>,
 ): Promise<PreparedFlow> {
   const yieldIfSpent = async (done: number): Promise<void> => {
     if (done % RECORDS_PER_CHECK === 0 && budget.spent()) {
@@ -146,7 +151,7 @@ export async function prepareFlow(
     parentOf[n] = parent ?? -1;
     const flowParent = parent === undefined ? undefined : records[parent]!.id;
     const waits = flow?.waits === true;
-    const record = enqueueRecordOf(id, queue, job, undefined, now, flowParent, waits);
+    const record = enqueueRecordOf(id, queue, job, refs.get(n), now, flowParent, waits);
     records.push(record);
     publicIds.push(jobId ?? id);
     if (!waits) {
@@ -249,10 +254,20 @@ function renewIds(core: QueueCore, prepared: PreparedFlow): void {
 }
 
 /**
- * Commits `prepared` (call in one synchronous step with a writable log):
- * throws `DuplicateJobIdError`, writing nothing, when a job added since the
- * flow was prepared took one of its `jobId`s; otherwise applies and appends
- * the record. Resolves once it is durable, with each job's public id (its
+ * Throws `DuplicateJobIdError` when a job added since `prepared` was
+ * prepared took one of its `jobId`s: call in the synchronous step that
+ * commits it ({@link commitPrepared}), just before.
+ */
+export function refuseTakenJobIds(core: QueueCore, prepared: PreparedFlow): void {
+  const state = core.state;
+  for (const { jobId, arg } of prepared.jobIds)
+    if (state.findPublic(jobId) !== -1) throw taken(jobId, arg, false);
+}
+
+/**
+ * Commits `prepared` (call in one synchronous step with a writable log, once
+ * {@link refuseTakenJobIds} passed): applies and appends the record. Its
+ * `written` resolves once it is durable; `ids` are each job's public id (its
  * `jobId`, or the id it got), in the flow's order.
  */
 export function commitPrepared(
@@ -260,8 +275,6 @@ export function commitPrepared(
   prepared: PreparedFlow,
 ): { ids: string[]; written: Promise<void> } {
   const state = core.state;
-  for (const { jobId, arg } of prepared.jobIds)
-    if (state.findPublic(jobId) !== -1) throw taken(jobId, arg, false);
   renewIds(core, prepared);
   // The ids as encoded, so the commit's turn does not parse them again.
   state.expectEnqueueIds(prepared.ids);

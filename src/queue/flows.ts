@@ -12,14 +12,22 @@ import { nextTurn, type SliceBudget } from "../util/slices.js";
 import { checkString, invalidArgument, invalidArgumentGot } from "../validate.js";
 import type { QueueCore } from "./core.js";
 import { type CheckedJob, checkJob } from "./enqueue.js";
-import { checkLostJobIds, commitPrepared, type FlowOp, prepareFlow } from "./flow-commit.js";
+import {
+  checkLostJobIds,
+  commitPrepared,
+  type FlowOp,
+  type PreparedFlow,
+  prepareFlow,
+  refuseTakenJobIds,
+} from "./flow-commit.js";
 import { copyFlow } from "./flow-copy.js";
 import { JOB_HINTS, type OptionWarnings, type UnknownKeys } from "./option-warnings.js";
 import { ENQUEUE_OPTION_KEYS, type EnqueueOptions } from "./options.js";
 import { traced } from "./producers.js";
 import { durableRead } from "./reads.js";
 import type { State } from "./state.js";
-import { commitOps } from "./transaction.js";
+import type { PayloadRef } from "./table.js";
+import { offload } from "./transaction.js";
 import type { Payload } from "./types.js";
 import { checkQueueName } from "./validate.js";
 
@@ -292,23 +300,62 @@ async function commitFlow(core: QueueCore, ops: FlowOp[], budget: SliceBudget): 
 }
 
 /**
- * Commits a flow's enqueues as one transaction record: decided and encoded
- * in slices before the turn that commits it (`flow-commit.ts`), or, when a
- * payload is to be offloaded, as any transaction (its objects written first).
+ * Commits a flow's enqueues as one transaction record, decided, encoded and
+ * checked in slices before the turn that commits it (`flow-commit.ts`). The
+ * payloads to be offloaded are written as their objects first, as for any
+ * transaction (`commitOps`): deleted again when the flow is refused or the
+ * queue closes before its commit, or when its record certainly failed; left
+ * for the orphan collection when its write is in doubt.
  */
 async function commitFlowOps(
   core: QueueCore,
   ops: readonly FlowOp[],
   budget: SliceBudget,
 ): Promise<string[]> {
-  if (ops.some((op) => core.payloads.offloads(op.job.payload)))
-    return (await commitOps(core, ops)).enqueued.map((r) => r.id);
-  const prepared = await prepareFlow(core, ops, budget);
-  while (!core.log.isWritable()) await core.log.whenWritable();
-  core.check();
-  const { ids, written } = commitPrepared(core, prepared);
-  await written;
-  return ids;
+  const wanted = ops.flatMap((op, n) => (core.payloads.offloads(op.job.payload) ? [n] : []));
+  if (wanted.length === 0) return commitFlowRecord(core, ops, budget, NO_REFS, []);
+  const refs = await offload(core, ops, wanted);
+  const keys = [...refs.values()].map((ref) => ref.key);
+  try {
+    return await commitFlowRecord(core, ops, budget, refs, keys);
+  } finally {
+    // Committed (the state references them) or deleted: no longer in flight.
+    core.payloads.release(keys);
+  }
+}
+
+const NO_REFS: ReadonlyMap<number, PayloadRef> = new Map();
+
+/** {@link commitFlowOps} once the objects of `refs` (their `keys`) are written. */
+async function commitFlowRecord(
+  core: QueueCore,
+  ops: readonly FlowOp[],
+  budget: SliceBudget,
+  refs: ReadonlyMap<number, PayloadRef>,
+  keys: readonly string[],
+): Promise<string[]> {
+  let prepared: PreparedFlow;
+  try {
+    if (keys.length > 0) {
+      // The objects' writes took turns of their own: a closed queue stops here, and the
+      // preparation starts a slice of its own.
+      core.check();
+      budget.start();
+    }
+    prepared = await prepareFlow(core, ops, budget, refs);
+    while (!core.log.isWritable()) await core.log.whenWritable();
+    core.check();
+    refuseTakenJobIds(core, prepared);
+  } catch (error) {
+    // Nothing commits: every object written for it is unused.
+    core.payloads.delete(keys);
+    throw error;
+  }
+  // In the same synchronous step as the checks just above.
+  const committed = commitPrepared(core, prepared);
+  core.payloads.deleteIfNotCommitted(committed.written, keys);
+  await committed.written;
+  return committed.ids;
 }
 
 /** `Queue.childResults`. */

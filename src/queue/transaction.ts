@@ -56,7 +56,7 @@ export type {
  * objects; their references by operation index. If a write fails, the
  * objects already written are deleted and it throws.
  */
-async function offload(
+export async function offload(
   core: QueueCore,
   ops: readonly Op[],
   wanted: readonly number[],
