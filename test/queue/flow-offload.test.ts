@@ -9,13 +9,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ulid } from "ulid";
 import { ManualClock } from "../../src/clock.js";
-import { ClosedError, DuplicateJobIdError, StorageError } from "../../src/errors.js";
+import { ClosedError, DuplicateJobIdError, FencedError, StorageError } from "../../src/errors.js";
+import { LogHandle } from "../../src/log/handle.js";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import type { FlowJob } from "../../src/queue/flows.js";
 import { IdGenerator } from "../../src/queue/ids.js";
 import type { OpenOptions } from "../../src/queue/options.js";
+import { OrphanPasses } from "../../src/queue/orphan-passes.js";
 import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
 import { decodeRecord, RecordEncoder } from "../../src/queue/records/codec.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
@@ -290,6 +293,133 @@ describe("a flow with offloaded payloads", { timeout: 120_000 }, () => {
     }
     assert.ok(closedAfterObjects > 0, "closed while prepared, its objects written");
   });
+
+  it("spares its objects from an orphan pass that runs while it is prepared: committed, its payloads readable, also after reopen", async () => {
+    const store = new PutCountingStore();
+    const clock = new ManualClock(1_700_000_000_000);
+    // The queue's orphan passes, to start one more pass between the preparation's slices.
+    let passes: OrphanPasses | undefined;
+    const start = OrphanPasses.prototype.start;
+    OrphanPasses.prototype.start = function (this: OrphanPasses) {
+      passes = this;
+      start.call(this);
+    };
+    const options = { payloadOffloadBytes: OFFLOAD };
+    let queue: Awaited<ReturnType<typeof openTestQueue>>["queue"];
+    try {
+      queue = (await openTestQueue(options, store, clock)).queue;
+    } finally {
+      OrphanPasses.prototype.start = start;
+    }
+    assert.ok(passes !== undefined);
+    await turns(20); // the open's pass ends
+    setSliceMs(queue, 0);
+    const flow = queue.enqueueFlow(offloadedFlow(5_000, 250));
+    const settled = watch(flow);
+    while (store.payloadPuts < 21) await turns(1);
+    await turns(2);
+    assert.ok(!settled.settled(), "prepared");
+    // Its objects' names are now past the orphans' minimum age, and no job references them yet.
+    clock.advance(ORPHAN_MIN_AGE_MS + 60_000);
+    // An orphan the pass must take, named after the flow's objects.
+    const orphan = `q/payload/${ulid(clock.now() - ORPHAN_MIN_AGE_MS - 1_000)}`;
+    await store.put(orphan, new Uint8Array(20));
+    passes.start();
+    for (let i = 0; (await payloadKeys(store)).includes(orphan); i++) {
+      assert.ok(i < 500, "the orphan collected");
+      await turns(1);
+    }
+    await turns(5);
+    assert.ok(!settled.settled(), "the pass ran while it was prepared");
+    const result = await flow;
+    const keys = await payloadKeys(store);
+    assert.equal(keys.length, 21);
+    const check = async (q: typeof queue) => {
+      assert.deepEqual(
+        Buffer.from((await q.getJob(result.id))!.payload),
+        Buffer.from(bytesOf(2 * OFFLOAD, 1)),
+      );
+      for (const i of [0, 250, 4_750])
+        assert.deepEqual(
+          Buffer.from((await q.getJob(result.children[i]!.id))!.payload),
+          Buffer.from(bytesOf(OFFLOAD + 1 + i, i)),
+        );
+      assert.equal((await q.stats("leaf")).pending, 5_000);
+    };
+    await check(queue);
+    assert.deepEqual(auditState(liveState(queue)), []);
+    await queue.close();
+    const reopened = (await openTestQueue(options, store, clock)).queue;
+    await turns(20);
+    await check(reopened);
+    assert.deepEqual((await payloadKeys(store)).sort(), keys.sort());
+    await reopened.close();
+  });
+
+  for (const during of ["preparation", "wait for a writable log"])
+    it(`a writer fenced during its ${during}: refused with FencedError, its objects deleted, nothing of it after another writer opens`, async () => {
+      const clock = new ManualClock(1_700_000_000_000);
+      const inner = new PutCountingStore();
+      const faults = new FaultStore(inner);
+      const wait = during !== "preparation";
+      const options: OpenOptions = {
+        ...FAIL_FAST,
+        payloadOffloadBytes: OFFLOAD,
+        // One record not yet durable makes the log unwritable.
+        ...(wait ? { log: { ...FAIL_FAST.log, maxUnflushedBytes: 1 } } : {}),
+      };
+      const { queue } = await openTestQueue(options, faults, clock);
+      // Another writer opens: the first learns it at its next write.
+      const other = (await openTestQueue(options, faults, clock)).queue;
+      let waiting = 0;
+      const whenWritable = LogHandle.prototype.whenWritable;
+      LogHandle.prototype.whenWritable = function (this: LogHandle) {
+        waiting++;
+        return whenWritable.call(this);
+      };
+      try {
+        setSliceMs(queue, 0);
+        const held = wait ? faults.pause({ op: "put", keyPrefix: "q/wal/" }) : null;
+        const before = wait ? rejection(queue.enqueue("other", "x")) : null;
+        const flow = queue.enqueueFlow(offloadedFlow(5_000, 250));
+        const settled = watch(flow);
+        const outcome = rejection(flow);
+        while (inner.payloadPuts < 21) await turns(1);
+        if (wait)
+          for (let i = 0; waiting === 0; i++) {
+            assert.ok(i < 5_000, "waits for a writable log");
+            await turns(1);
+          }
+        else await turns(2);
+        assert.ok(!settled.settled(), `still in its ${during}`);
+        if (held !== null) held.release();
+        else {
+          const fenced = await rejection(queue.enqueue("other", "x"));
+          assert.ok(fenced instanceof FencedError, String(fenced));
+        }
+        const error = await outcome;
+        assert.ok(error instanceof FencedError, String(error));
+        assert.equal(error.code, "FENCED");
+        if (before !== null) assert.ok((await before) instanceof FencedError);
+      } finally {
+        LogHandle.prototype.whenWritable = whenWritable;
+      }
+      await queue.close().catch(() => undefined);
+      // No record was appended for it: the fenced writer deleted what it wrote.
+      assert.equal((await payloadKeys(faults)).length, 0, "its objects deleted");
+      assert.equal((await other.stats("root")).pending, 0);
+      assert.equal((await other.stats("leaf")).pending, 0);
+      await other.close();
+      // Past the orphans' minimum age: nothing of it at the next writer's open either.
+      clock.advance(ORPHAN_MIN_AGE_MS + 60_000);
+      const reopened = (await openTestQueue(options, faults, clock)).queue;
+      await turns(20);
+      assert.equal((await payloadKeys(faults)).length, 0);
+      assert.equal((await reopened.stats("root")).pending, 0);
+      assert.equal((await reopened.stats("leaf")).pending, 0);
+      assert.equal((await reopened.stats("other")).pending, 0);
+      await reopened.close();
+    });
 });
 
 /** A memory store that counts the payload objects written. */
