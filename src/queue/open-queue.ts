@@ -9,7 +9,7 @@ import { resolveReadOptions } from "../log/options.js";
 import type { ObjectStore } from "../store/types.js";
 import { MeteredStore } from "../store/wrappers/metered.js";
 import { randomSourceOf } from "../util/random.js";
-import { sliceClockOf, TurnWindow } from "../util/slices.js";
+import { sliceClockOf, turnWindowOf } from "../util/slices.js";
 import { checkObjectStore } from "../validate.js";
 import { resolveOpenOptions } from "./config.js";
 import { QueueCore } from "./core.js";
@@ -45,11 +45,12 @@ export async function openCore(
 ): Promise<{ core: QueueCore; recovery: RecoveryReport | undefined }> {
   checkObjectStore(store, "store");
   const resolved = resolveOpenOptions(options);
-  // Test-only seams (symbol-keyed options): what slices run on, where randomness comes from.
+  // Test-only seams (symbol-keyed options): what slices run on, where randomness comes from,
+  // what closes the turn window at a timers phase.
   const sliceNow = sliceClockOf(options);
   const random = randomSourceOf(options);
   // One window for every slice of this queue's work in a turn, log and queue alike.
-  const turnWindow = new TurnWindow();
+  const turnWindow = turnWindowOf(options);
   wallTime(resolved.clock); // a clock before 1970 fails here, before the store is touched
   const telemetry =
     resolved.telemetry === null ? null : await loadTelemetry(resolved.telemetry, resolved.logger);

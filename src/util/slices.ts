@@ -41,6 +41,33 @@ export function sliceClockOf(options: object | undefined): MonotonicNow {
   return typeof now === "function" ? (now as MonotonicNow) : processNow;
 }
 
+/**
+ * Registry key of the test-only stand-in for the timers phase: a
+ * `(callback) => void` set under this key on `Queue.open`'s options queues
+ * the closer of that queue's {@link TurnWindow} (see {@link turnWindowOf})
+ * in place of a 0 ms timer of the process. A deterministic simulation runs
+ * it when its own clock has moved a millisecond, so which slices share a
+ * window follows the run, not how fast the machine is (with a 0 ms timer, a
+ * window opened in one turn of the run's scheduler closes in that turn's
+ * timers phase or a later one depending on how long the turn took).
+ */
+export const SLICE_TIMERS = Symbol.for("taquba.sliceTimers");
+
+/** Queues `callback` to run at a timers phase a millisecond or more from now. */
+export type TimersPhaseLater = (callback: () => void) => void;
+
+/**
+ * A queue's turn window, closing at the stand-in for the timers phase set on
+ * `options` under {@link SLICE_TIMERS}, else at the process's timers phase.
+ */
+export function turnWindowOf(options: object | undefined): TurnWindow {
+  const later = (options as Record<symbol, unknown> | undefined)?.[SLICE_TIMERS];
+  return new TurnWindow(
+    SLICE_SHARE_MS,
+    typeof later === "function" ? (later as TimersPhaseLater) : timersPhaseLater,
+  );
+}
+
 /** The least time a slice gets in a turn whose {@link TurnWindow} other slices spent. */
 export const SLICE_SHARE_MS = 1;
 
@@ -82,6 +109,7 @@ export const SLICE_SHARE_MS = 1;
  */
 export class TurnWindow {
   readonly #shareMs: number;
+  readonly #timersPhaseLater: TimersPhaseLater;
   #end = 0;
   #open = false;
   /** Which window a slice's deadline came from (to count its running out in that one). */
@@ -93,8 +121,10 @@ export class TurnWindow {
     this.#open = false;
   };
 
-  constructor(shareMs = SLICE_SHARE_MS) {
+  /** `later`: how the closer is queued for the next timers phase (a test's stand-in, see {@link SLICE_TIMERS}). */
+  constructor(shareMs = SLICE_SHARE_MS, later: TimersPhaseLater = timersPhaseLater) {
     this.#shareMs = shareMs;
+    this.#timersPhaseLater = later;
   }
 
   /** The window the next {@link deadline} comes from. */
@@ -151,7 +181,7 @@ export class TurnWindow {
     this.#end = now + ms;
     this.#parts = Math.max(1, this.#ranOut);
     this.#ranOut = 0;
-    timersPhaseLater(this.#closeAtTimers);
+    this.#timersPhaseLater(this.#closeAtTimers);
     // A window no slice runs out of still ends by the next check phase, so a slice started there
     // (long after, past the host's own work) does not join it with nothing left.
     const generation = this.#generation;

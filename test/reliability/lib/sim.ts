@@ -10,14 +10,15 @@
  * is collected before it wakes up. The auditor runs after every step. The
  * same seed replays the same run exactly (the report's `traceDigest` and
  * `storeDigest` say so): the library's randomness is drawn from the seed and
- * its slices of bulk work run on a clock that counts its readings, through
- * the queue's test-only seams (`RANDOM_SOURCE`, `SLICE_CLOCK`). One thing
+ * its slices of bulk work run on a clock that counts its readings, sharing a
+ * turn window that closes on the simulated clock, through the queue's
+ * test-only seams (`RANDOM_SOURCE`, `SLICE_CLOCK`, `SLICE_TIMERS`). One thing
  * still follows the machine: `MemoryStore` copies bodies over 256 KiB in
  * slices of real time; the report's `largestObjectBytes` says whether a run
  * stored one.
  */
 import { createHash } from "node:crypto";
-import { ManualClock } from "../../../src/clock.js";
+import { ManualClock, startTimer } from "../../../src/clock.js";
 import { FencedError, StorageError, TaqubaError } from "../../../src/errors.js";
 import { isFenceSize } from "../../../src/log/codec.js";
 import { decodeManifest, type Manifest } from "../../../src/log/manifest.js";
@@ -36,7 +37,7 @@ import {
   randomSourceFrom,
   seededRandom,
 } from "../../../src/util/random.js";
-import { SLICE_CLOCK } from "../../../src/util/slices.js";
+import { SLICE_CLOCK, SLICE_TIMERS } from "../../../src/util/slices.js";
 import { auditPublicApi, auditState, liveState, replayedState, stateDigest } from "./audit.js";
 import { SimModel } from "./sim-model.js";
 import { ClockedLatencyStore, ProcessStore } from "./sim-stores.js";
@@ -144,6 +145,15 @@ class World {
   #sliceTicks = 0;
   readonly sliceNow = (): number => ++this.#sliceTicks / 4;
   /**
+   * The timers phase the queue's turn window closes at: once the simulated
+   * clock has moved a millisecond (as a 0 ms timer is due after one), not
+   * when the process's timers run, which depends on how long the machine
+   * took over the turns of the run.
+   */
+  readonly timersPhaseLater = (callback: () => void): void => {
+    startTimer(this.clock, 1, callback);
+  };
+  /**
    * The library's randomness (job ids, object names, write tokens, writer
    * ids, retry jitter): a stream of its own, so the workload draws the same
    * numbers from {@link random} as it did before the library drew from a seed.
@@ -236,9 +246,11 @@ class World {
         retry: { baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 400 },
       },
     };
-    // The queue's test-only seams: slices on a clock of the run, randomness from the seed.
+    // The queue's test-only seams: slices and their turn window on clocks of the run,
+    // randomness from the seed.
     return Object.assign(options, {
       [SLICE_CLOCK]: this.sliceNow,
+      [SLICE_TIMERS]: this.timersPhaseLater,
       [RANDOM_SOURCE]: this.librarySource,
     });
   }
