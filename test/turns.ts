@@ -97,3 +97,15 @@ export function rival(now: MonotonicNow, window: TurnWindow): () => void {
     on = false;
   };
 }
+
+/**
+ * Slices of `window` on `now`, `ms` long, each started when made: what a
+ * queue's `sliceBudget` hands its background passes.
+ */
+export function slicesOf(now: MonotonicNow, window: TurnWindow, ms = SLICE_MS): () => SliceBudget {
+  return () => {
+    const budget = new SliceBudget(ms, now, window);
+    budget.start();
+    return budget;
+  };
+}

@@ -118,8 +118,7 @@ export async function openCore(
     core.timed,
     () => core.now(),
     () => core.log.checkFence({ fresh: true }),
-    sliceNow,
-    turnWindow,
+    () => core.sliceBudget(),
   );
   // Commit the salvaged state now, so later opens start past the damaged objects.
   if (recovered.recovery !== undefined) await core.log.checkpoint();

@@ -15,7 +15,7 @@ import { decodeTime } from "ulid";
 import { type MonotonicClock, startTimer, type TimerHandle } from "../clock.js";
 import { GC_PASSES_PER_MIN_AGE } from "../log/checkpointer.js";
 import type { ObjectStore } from "../store/types.js";
-import { type MonotonicNow, nextSlice, SliceBudget, type TurnWindow } from "../util/slices.js";
+import { nextSlice, type SliceBudget } from "../util/slices.js";
 import type { Spared } from "./orphan-sparing.js";
 import type { RefusedOrphans } from "./refused-orphans.js";
 import type { State } from "./state.js";
@@ -310,14 +310,15 @@ export async function collectOrphans(
   state: State,
   now: number,
   checkFence: () => Promise<void>,
-  sliceNow: MonotonicNow,
-  /** The owner's turn window, which the pass's slices share with its other work. */
-  window: TurnWindow,
+  /**
+   * A slice of the owner's work starting now (the queue's `sliceBudget`: its
+   * slice clock and length, on the turn window its other work shares).
+   */
+  slice: () => SliceBudget,
 ): Promise<PassResult> {
   const pass = source.beginPass();
   source.refused.expire();
-  const budget = new SliceBudget(undefined, sliceNow, window);
-  budget.start();
+  const budget = slice();
   const yieldNow = () => (budget.spent() ? nextSlice(budget) : null);
   let tried = 0;
   let deleted = 0;

@@ -9,7 +9,7 @@
 import { decodeTime } from "ulid";
 import type { MonotonicClock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { MonotonicNow, TurnWindow } from "../util/slices.js";
+import type { SliceBudget } from "../util/slices.js";
 import {
   collectOrphans,
   ORPHAN_MIN_AGE_MS,
@@ -94,8 +94,7 @@ export class PayloadOrphans {
     clock: MonotonicClock,
     now: () => number,
     checkFence: () => Promise<void>,
-    sliceNow: MonotonicNow,
-    window: TurnWindow,
+    slice: () => SliceBudget,
   ): void {
     if (this.#passes !== null) return;
     // Orphans the store refused to delete for good, which later passes skip for a while.
@@ -103,7 +102,7 @@ export class PayloadOrphans {
     const passes = new OrphanPasses(
       clock,
       now,
-      () => collectOrphans(orphans, state, now(), checkFence, sliceNow, window),
+      () => collectOrphans(orphans, state, now(), checkFence, slice),
       (error) =>
         logger.warn(`collecting orphaned payload objects failed: ${String(error)}`, {
           error,

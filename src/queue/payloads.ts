@@ -23,7 +23,7 @@ import type { ObjectStore } from "../store/types.js";
 import { isObjectExistsError } from "../store/types.js";
 import { ConcurrencyLimit } from "../util/limited.js";
 import { type RandomSource, systemRandom } from "../util/random.js";
-import type { MonotonicNow, TurnWindow } from "../util/slices.js";
+import type { SliceBudget } from "../util/slices.js";
 import type { OrphanPasses } from "./orphan-passes.js";
 import {
   decodePayloadObject,
@@ -346,9 +346,8 @@ export class PayloadObjects {
     clock: MonotonicClock,
     now: () => number,
     checkFence: () => Promise<void>,
-    sliceNow: MonotonicNow,
-    /** The queue's turn window, which the passes' slices share with its other work. */
-    window: TurnWindow,
+    /** A slice of the queue's work starting now (`QueueCore.sliceBudget`), for each pass. */
+    slice: () => SliceBudget,
   ): void {
     if (this.#stopped !== null) return;
     this.#orphans.collectWhileRunning(
@@ -358,8 +357,7 @@ export class PayloadObjects {
       clock,
       now,
       checkFence,
-      sliceNow,
-      window,
+      slice,
     );
   }
 

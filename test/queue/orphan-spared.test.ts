@@ -19,6 +19,7 @@ import type { ListOptions, ListPage } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { TurnWindow } from "../../src/util/slices.js";
 import { recordingLogger } from "../recording-logger.js";
+import { slicesOf } from "../turns.js";
 import { until } from "../until.js";
 
 const RETRY = { baseDelayMs: 100, maxDelayMs: 100, maxElapsedMs: 1_000 };
@@ -62,8 +63,7 @@ async function passHeldAtListing(recent = 0) {
     clock,
     () => clock.now(),
     async () => {},
-    () => clock.monotonicNow(),
-    new TurnWindow(),
+    slicesOf(() => clock.monotonicNow(), new TurnWindow()),
   );
   await listing.whenHeld();
   const objects = async () => {

@@ -23,7 +23,7 @@ import {
   SliceBudget,
   TurnWindow,
 } from "../../src/util/slices.js";
-import { rival, steppingClock, timersTicker, turnCounter } from "../turns.js";
+import { rival, slicesOf, steppingClock, timersTicker, turnCounter } from "../turns.js";
 import { until } from "../until.js";
 import { openTestQueue } from "./helpers.js";
 import { ORPHAN_TEST_RETRY, putOldOrphans } from "./orphan-setup.js";
@@ -87,8 +87,7 @@ describe("the rest of a queue's work shares its turn window", { timeout: 120_000
           clock,
           () => clock.now(),
           async () => {},
-          slices.now,
-          window,
+          slicesOf(slices.now, window),
         );
         await until(async () => (await left()) === 0, "the orphans deleted");
       },

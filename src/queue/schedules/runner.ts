@@ -29,7 +29,7 @@
  */
 import { type MonotonicClock, startTimer, type TimerHandle } from "../../clock.js";
 import { messageOf } from "../../util/message.js";
-import { nextTurn, SliceBudget } from "../../util/slices.js";
+import { nextTurn } from "../../util/slices.js";
 import type { QueueCore } from "../core.js";
 import type { EnqueueRecord } from "../records/enqueue.js";
 import type { ScheduleFireRecord } from "../records/schedule.js";
@@ -115,11 +115,10 @@ export class ScheduleRunner {
 
   async #prepare(ownedAt: number): Promise<void> {
     const core = this.#core;
-    const budget = new SliceBudget(undefined, core.sliceNow, core.turnWindow);
     // Schedules sharing a cron, a zone and the year of their last fire share one parse and
     // its checks (for thousands of schedules, most of planning's work); kept for the open only.
     const crons = new StoredCrons(this.zoneOffsets);
-    budget.start();
+    const budget = core.sliceBudget();
     for (const name of [...core.state.schedules.keys()]) {
       if (budget.spent()) {
         await nextTurn();
@@ -291,8 +290,7 @@ export class ScheduleRunner {
   #fireDue(only?: string): boolean {
     const core = this.#core;
     const now = core.now();
-    const budget = new SliceBudget(undefined, core.sliceNow, core.turnWindow);
-    budget.start();
+    const budget = core.sliceBudget();
     let fired = 0;
     for (;;) {
       if (core.closed) return false;
