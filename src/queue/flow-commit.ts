@@ -13,7 +13,8 @@
  * `jobId` is taken: a flow takes no `dedupKey` and its parents are its own
  * jobs. Its `jobId`s are held from the call on (`flow-job-ids.ts`), so a
  * later call with one of them waits for it to settle; an earlier call may
- * still take one meanwhile, so the commit turn rechecks them.
+ * still take one meanwhile, so the commit turn rechecks them (once: see
+ * `takenCallerId`).
  *
  * Job ids are strictly increasing in the order jobs are committed, which
  * orders pending jobs: the ids taken during preparation are the newest at
@@ -41,7 +42,11 @@ import { Tag } from "./records/tags.js";
 import type { TransactionRecord } from "./records/transaction.js";
 import type { PayloadRef } from "./table.js";
 import type { Op } from "./transaction-builder.js";
-import { type PrecheckedTransaction, TransactionCheck } from "./transaction-check.js";
+import {
+  type PrecheckedTransaction,
+  TransactionCheck,
+  takenCallerId,
+} from "./transaction-check.js";
 import { MAX_TIMESTAMP_MS } from "./validate.js";
 
 /** An enqueue of a flow, as `enqueueFlow` lists them (parent first, with links). */
@@ -260,8 +265,11 @@ function renewIds(core: QueueCore, prepared: PreparedFlow): void {
  */
 export function refuseTakenJobIds(core: QueueCore, prepared: PreparedFlow): void {
   const state = core.state;
-  for (const { jobId, arg } of prepared.jobIds)
-    if (state.findPublic(jobId) !== -1) throw taken(jobId, arg, false);
+  // Each caller id looked up once: the apply's recheck of a precheck takes the answer.
+  const pre = prepared.prechecked;
+  if (pre === null || takenCallerId(state, pre) !== null)
+    for (const { jobId, arg } of prepared.jobIds)
+      if (state.findPublic(jobId) !== -1) throw taken(jobId, arg, false);
 }
 
 /**

@@ -89,6 +89,11 @@ export interface PrecheckedTransaction {
   /** Its ids: the caller may write fresh ones over them (in order) until the commit. */
   readonly checked: CheckedEnqueues;
   readonly jobIds: readonly string[];
+  /**
+   * The state in which {@link takenCallerId} last found its caller ids
+   * free, and its `nextSeq` then (every job added takes one), else null.
+   */
+  callerIdsFree: { readonly state: State; readonly seq: number } | null;
 }
 
 function checkJob(
@@ -278,8 +283,22 @@ export class TransactionCheck {
    */
   prechecked(record: TransactionRecord): PrecheckedTransaction | null {
     if (!this.#stateless || this.#n === 0 || this.#n !== record.ops.length) return null;
-    return { record, checked: this.checked, jobIds: [...this.#jobIds] };
+    return { record, checked: this.checked, jobIds: [...this.#jobIds], callerIdsFree: null };
   }
+}
+
+/**
+ * The first caller id of `pre` that names a job of `state` (its `jobId`, or
+ * its generated id), else null: then, until a job is added to `state`, the
+ * apply of `pre.record` there does not look them up again ({@link recheck}).
+ * For the turn that commits a flow, which must refuse a taken id itself.
+ */
+export function takenCallerId(state: State, pre: PrecheckedTransaction): string | null {
+  const jobIds = pre.jobIds;
+  for (let i = 0; i < jobIds.length; i++)
+    if (state.findPublic(jobIds[i]!) !== -1) return jobIds[i]!;
+  pre.callerIdsFree = { state, seq: state.nextSeq };
+  return null;
 }
 
 /**
@@ -289,12 +308,16 @@ export class TransactionCheck {
  *
  * Whether `pre` still holds in `state`: its first enqueue's id is the newest
  * (then, every one being newer than the one before, all are fresh) and no
- * job has one of its caller ids. Its ids may have been replaced since the
+ * job has one of its caller ids (looked up unless {@link takenCallerId}
+ * found them free in `state` with no job added since: caller ids are only
+ * ever added with a job). Its ids may have been replaced since the
  * check, in its record and in `pre.checked.ids` alike, by ids each newer
  * than the one before (`flow-commit.ts`: fresh ones from the generator).
  */
 function recheck(state: State, pre: PrecheckedTransaction): boolean {
   if (!state.isNewestId(pre.checked.ids, 0)) return false;
+  const free = pre.callerIdsFree;
+  if (free !== null && free.state === state && free.seq === state.nextSeq) return true;
   for (let i = 0; i < pre.jobIds.length; i++) if (state.jobIds.has(pre.jobIds[i]!)) return false;
   return true;
 }

@@ -10,8 +10,10 @@ import type { ManualClock } from "../../src/clock.js";
 import { DuplicateJobIdError } from "../../src/errors.js";
 import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
+import { apply } from "../../src/queue/apply.js";
 import { ByteWriter } from "../../src/queue/binary.js";
 import { MAX_FLOW_JOBS } from "../../src/queue/flows.js";
+import { IdGenerator } from "../../src/queue/ids.js";
 import type { Queue } from "../../src/queue/queue.js";
 import {
   decodeRecord,
@@ -26,6 +28,7 @@ import type { ObjectStore } from "../../src/store/types.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
 import { bigFlow } from "./flow-fixtures.js";
 import {
+  enqueueRecord,
   memoryAndFileStores,
   mustClaim,
   openTestQueue,
@@ -230,6 +233,35 @@ describe("flow commit in slices", { timeout: 120_000 }, () => {
       await third.close();
     });
   }
+
+  it("a job given one of a flow's caller ids while the flow is prepared: the flow is refused, writing nothing", async () => {
+    // Not through the API (a flow holds its ids from the call): straight into the state, k turns
+    // after the call, so that at some k only the commit's own lookup of the ids stands between
+    // the flow and a second job with one (at smaller k, its preparation finds the id taken).
+    for (let k = 0; k < 60; k++) {
+      const store = new MemoryStore();
+      const { queue } = await openTestQueue({}, store);
+      setSliceMs(queue, 0);
+      const flow = queue.enqueueFlow(bigFlow(3, 100, "the-id"));
+      const settled = watch(flow);
+      await turns(k);
+      // Committed (if not durable yet): the id is the flow's.
+      if (settled.settled() || liveState(queue).findPublic("the-id") !== -1) {
+        assert.equal((await flow).id, "the-id");
+        await queue.close();
+        assert.ok(k > 2, `committed ${k} turns after the call`);
+        break;
+      }
+      const older = new IdGenerator(null, 1).next(500);
+      apply(liveState(queue), enqueueRecord(older, { queue: "other", jobId: "the-id" }));
+      const refused = await rejection(flow);
+      assert.ok(refused instanceof DuplicateJobIdError, `k=${k}: ${String(refused)}`);
+      assert.match(refused.message, /Expected `flow\.options\.jobId` to be an id no job has/);
+      assert.equal((await queue.stats("leaf")).pending, 0);
+      assert.deepEqual(await enqueuedIds(store), [], `k=${k}: nothing written`);
+      await queue.close();
+    }
+  });
 
   it("a flow of MAX_FLOW_JOBS jobs is found whole right after its commit, and replays the same", async () => {
     const store = new MemoryStore();

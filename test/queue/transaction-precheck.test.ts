@@ -18,7 +18,11 @@ import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
 import type { TransactionRecord } from "../../src/queue/records/transaction.js";
 import { State } from "../../src/queue/state.js";
-import { type PrecheckedTransaction, TransactionCheck } from "../../src/queue/transaction-check.js";
+import {
+  type PrecheckedTransaction,
+  TransactionCheck,
+  takenCallerId,
+} from "../../src/queue/transaction-check.js";
 import { seededRandom as rng } from "../../src/util/random.js";
 import { auditState, stateDigest } from "../reliability/lib/audit.js";
 import { enqueueRecord as job } from "./helpers.js";
@@ -180,5 +184,69 @@ describe("a precheck handed to apply", () => {
     assert.match(tryApply(state, other, pre), /^refused: .*"taken"/);
     assert.equal(stateDigest(state), before);
     assert.equal(tryApply(state, record, pre), "ok");
+  });
+
+  it("caller ids the commit found free are not looked up again, unless a job was added since or the state is another", () => {
+    const gen = new IdGenerator(null, 1);
+    // Ids older than every other: jobs added with them leave the transaction's first id the newest.
+    const older = new IdGenerator(null, 1);
+    const takenId = gen.next(1_000);
+    const setup = (): State => {
+      const state = new State();
+      apply(state, job(takenId, { jobId: "taken" }));
+      return state;
+    };
+    const state = setup();
+    const record: TransactionRecord = {
+      tag: Tag.Transaction,
+      ops: [job(gen.next(2_000), { jobId: "a" }), job(gen.next(2_000), { jobId: "b" })],
+    };
+    const pre = precheck(state, record)!;
+    assert.deepEqual(pre.jobIds, ["a", "b"]);
+    // What the commit's own lookup finds: a caller id that names a job, by its jobId or its id.
+    const named = setup();
+    apply(named, job(older.next(500), { jobId: "b" }));
+    assert.equal(takenCallerId(named, pre), "b");
+    assert.equal(pre.callerIdsFree, null);
+    const byId = precheck(state, {
+      tag: Tag.Transaction,
+      ops: [job(gen.next(2_000), { jobId: gen.next(900) })],
+    })!;
+    const withThatId = setup();
+    apply(withThatId, job(byId.jobIds[0]!));
+    assert.equal(takenCallerId(withThatId, byId), byId.jobIds[0]);
+    // Found free, then a job with one of them added (an older id: the first is still the newest).
+    assert.equal(takenCallerId(state, pre), null);
+    const looked: string[] = [];
+    const has = state.jobIds.has.bind(state.jobIds);
+    state.jobIds.has = (key: string) => {
+      looked.push(key);
+      return has(key);
+    };
+    apply(state, job(older.next(500), { jobId: "a" }));
+    looked.length = 0;
+    assert.match(tryApply(state, record, pre), /^refused: .*"a"/);
+    assert.ok(looked.includes("a"), "rechecked");
+    // Found free in another state with as many jobs: looked up again in this one.
+    const other = setup();
+    apply(other, job(older.next(500)));
+    assert.equal(other.nextSeq, state.nextSeq);
+    assert.equal(takenCallerId(other, pre), null);
+    looked.length = 0;
+    assert.match(tryApply(state, record, pre), /^refused: .*"a"/);
+    assert.ok(looked.includes("a"), "rechecked");
+    // Found free, nothing added since: the apply takes the answer.
+    const fresh = setup();
+    const freshPre = precheck(fresh, record)!;
+    assert.equal(takenCallerId(fresh, freshPre), null);
+    const freshHas = fresh.jobIds.has.bind(fresh.jobIds);
+    let freshLooked = 0;
+    fresh.jobIds.has = (key: string) => {
+      freshLooked++;
+      return freshHas(key);
+    };
+    assert.equal(tryApply(fresh, record, freshPre), "ok");
+    assert.equal(freshLooked, 0, "no caller id looked up again");
+    assert.deepEqual(auditState(fresh), []);
   });
 });
