@@ -5,6 +5,8 @@
  * the offload threshold's size: only larger ones are offloaded), one acking as many claimed jobs and one
  * cancelling as many pending jobs of a queue holding N live jobs, and the
  * first `listSchedules` of a `QueueReader` over S schedules with a time zone;
+ * with `--flow=F`, an `enqueueFlow` of F jobs whose root payload is offloaded
+ * (one byte over `largePayload`) and one whose payloads are all inline;
  * and a `Queue`'s open over them, its `listSchedules` right after (which
  * waits for its planning in slices), its first `schedule`, replace and
  * `unschedule`, and a second listing.
@@ -14,6 +16,7 @@
 import { performance } from "node:perf_hooks";
 import {
   type Claim,
+  type FlowJob,
   MAX_TRANSACTION_OPS,
   Queue,
   QueueReader,
@@ -36,6 +39,8 @@ export interface TxnStallParams {
   rounds: number;
   /** 0: only the reader's phases. */
   txn: number;
+  /** Jobs of each flow (a root and its children) enqueued per round; 0: no flow phases. */
+  flow: number;
 }
 
 const PATH = "bench/txn-stalls";
@@ -57,6 +62,7 @@ export const txnStalls: Workload<TxnStallParams> = {
     schedules: args.integer("schedules", 10_000, 0),
     rounds: args.integer("rounds", 3, 1),
     txn: args.integer("txn", 1, 0),
+    flow: args.integer("flow", 0, 0),
   }),
   async run(kind: StoreKind, params: TxnStallParams): Promise<BenchResult[]> {
     const bench = await createBenchStore(kind);
@@ -99,6 +105,16 @@ export const txnStalls: Workload<TxnStallParams> = {
           for (const j of pending) tx.cancel(j.id);
         });
         await monitor.end(`transaction of ${pending.length} cancels`, queue);
+      }
+      for (let r = 0; r < (params.flow === 0 ? 0 : params.rounds); r++) {
+        // A root payload one byte over the inline limit is written as its own object first.
+        const offloaded = new Uint8Array(params.largePayload + 1).fill(0x63);
+        await monitor.begin(queue);
+        await queue.enqueueFlow(wideFlow(params.flow, offloaded, small));
+        await monitor.end(`enqueueFlow of ${params.flow} jobs, root payload offloaded`, queue);
+        await monitor.begin(queue);
+        await queue.enqueueFlow(wideFlow(params.flow, small, small));
+        await monitor.end(`enqueueFlow of ${params.flow} jobs, payloads inline`, queue);
       }
       for (let i = 0; i < params.schedules; i += 500)
         await Promise.all(
@@ -185,3 +201,15 @@ export const txnStalls: Workload<TxnStallParams> = {
     ];
   },
 };
+
+/** A flow of `jobs` jobs: one root (payload `root`) waiting for `jobs - 1` children. */
+function wideFlow(jobs: number, root: Uint8Array, child: Uint8Array): FlowJob {
+  return {
+    queue: "flow",
+    payload: root,
+    children: Array.from({ length: Math.max(0, jobs - 1) }, () => ({
+      queue: "flow",
+      payload: child,
+    })),
+  };
+}
