@@ -57,6 +57,52 @@ export function timersTicker(onTick: () => void): { stop(): void } {
 }
 
 /**
+ * The most `clock` moved between two turns of the event loop while `work`
+ * ran, a turn ending at a check phase ({@link turnCounter}) and at a timers
+ * phase ({@link timersTicker}).
+ */
+export async function worstTurn(
+  clock: { readonly at: number },
+  work: () => Promise<unknown>,
+  options: {
+    /**
+     * The first check phase counted (1 is the first): the work's first slices
+     * may start outside a check phase, in the test's own flow, in a window of
+     * their own. Default 0: every turn from the call on.
+     */
+    fromTurn?: number;
+    /** Other work started after the counters; returns its stop. */
+    beside?: () => () => void;
+    /** Also count the stretch from the last turn seen to the work's end. */
+    countEnd?: boolean;
+  } = {},
+): Promise<number> {
+  const fromTurn = options.fromTurn ?? 0;
+  let last = clock.at;
+  let worst = 0;
+  let turns = 0;
+  const seen = (): void => {
+    if (turns >= fromTurn) worst = Math.max(worst, clock.at - last);
+    last = clock.at;
+  };
+  const counter = turnCounter(() => {
+    turns++;
+    seen();
+  });
+  const timers = timersTicker(seen);
+  const stop = options.beside?.();
+  try {
+    await work();
+  } finally {
+    counter.stop();
+    timers.stop();
+    stop?.();
+  }
+  if (options.countEnd === true) seen();
+  return worst;
+}
+
+/**
  * A slice clock that moves `step` ms at every reading (work costs what it
  * reads, not the machine's time); `step` may be changed, and `reads` counts.
  */

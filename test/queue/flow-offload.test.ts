@@ -29,7 +29,7 @@ import type { ObjectStore, PutOptions } from "../../src/store/types.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { SLICE_CLOCK, SLICE_MS } from "../../src/util/slices.js";
 import { auditState, liveState, replayedState, stateDigest } from "../reliability/lib/audit.js";
-import { steppingClock, timersTicker, turnCounter } from "../turns.js";
+import { steppingClock, worstTurn } from "../turns.js";
 import { until } from "../until.js";
 import { FAIL_FAST, openTestQueue, rejection, setSliceMs, turns, watch } from "./helpers.js";
 
@@ -55,33 +55,6 @@ function offloadedFlow(children: number, every: number, root = true, rootJobId?:
 
 async function payloadKeys(store: ObjectStore): Promise<string[]> {
   return (await store.list("q/payload/")).objects.map((o) => o.key);
-}
-
-/**
- * The most the slice clock moved between two turns of the event loop while
- * `work` ran, a turn ending at a check phase and at a timers phase, from the
- * call on (a flow's copy and first slices run in the call's own turn).
- */
-async function worstTurn(
-  clock: { readonly at: number },
-  work: () => Promise<unknown>,
-): Promise<number> {
-  let last = clock.at;
-  let worst = 0;
-  const seen = (): void => {
-    worst = Math.max(worst, clock.at - last);
-    last = clock.at;
-  };
-  const counter = turnCounter(seen);
-  const timers = timersTicker(seen);
-  try {
-    await work();
-  } finally {
-    counter.stop();
-    timers.stop();
-  }
-  seen();
-  return worst;
 }
 
 /**
@@ -137,11 +110,17 @@ describe("a flow with offloaded payloads", { timeout: 120_000 }, () => {
     const undo = chargePerJob(slices, 0.01);
     const worst: Record<string, number> = {};
     try {
-      worst.plain = await worstTurn(slices, () =>
-        queue.enqueueFlow(offloadedFlow(5_000, 0, false)),
+      worst.plain = await worstTurn(
+        slices,
+        () => queue.enqueueFlow(offloadedFlow(5_000, 0, false)),
+        { countEnd: true },
       );
-      worst.root = await worstTurn(slices, () => queue.enqueueFlow(offloadedFlow(5_000, 0)));
-      worst.some = await worstTurn(slices, () => queue.enqueueFlow(offloadedFlow(5_000, 500)));
+      worst.root = await worstTurn(slices, () => queue.enqueueFlow(offloadedFlow(5_000, 0)), {
+        countEnd: true,
+      });
+      worst.some = await worstTurn(slices, () => queue.enqueueFlow(offloadedFlow(5_000, 500)), {
+        countEnd: true,
+      });
     } finally {
       undo();
     }

@@ -11,6 +11,7 @@ import { readLog } from "../../src/log/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { CancelledJobs } from "../../src/queue/cancelled.js";
 import { appendAttempt } from "../../src/queue/history.js";
+import type { Queue } from "../../src/queue/queue.js";
 import { BULK_RECORD_JOBS, BULK_RECORD_MIN_JOBS } from "../../src/queue/records/bulk.js";
 import { decodeRecord } from "../../src/queue/records/codec.js";
 import { Tag } from "../../src/queue/records/tags.js";
@@ -37,6 +38,19 @@ async function sweepLimits(store: ObjectStore): Promise<number[]> {
     .flatMap((record) => (record.tag === Tag.SweepCancelledSome ? [record.limit] : []));
 }
 
+/** Enqueues `count` jobs on queue `q` and cancels them, 500 per transaction: `count` tombstones. */
+async function cancelJobs(queue: Queue, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500) {
+    const ids = await queue.enqueueBatch(
+      "q",
+      Array.from({ length: 500 }, () => "x"),
+    );
+    await queue.transaction((tx) => {
+      for (const id of ids) tx.cancel(id);
+    });
+  }
+}
+
 describe("a pass of the reaper", { timeout: 60_000 }, () => {
   it("probes with small steps first: a sweep of items dearer than its estimate keeps every turn near one slice", async () => {
     // The slice clock moves with the work: 20 µs a tombstone dropped (five
@@ -52,15 +66,7 @@ describe("a pass of the reaper", { timeout: 60_000 }, () => {
       defaultQueueConfig: { resultRetentionMs: RETENTION_MS },
       ...{ [SLICE_CLOCK]: now },
     });
-    for (let i = 0; i < total; i += 500) {
-      const ids = await queue.enqueueBatch(
-        "q",
-        Array.from({ length: 500 }, () => "x"),
-      );
-      await queue.transaction((tx) => {
-        for (const id of ids) tx.cancel(id);
-      });
-    }
+    await cancelJobs(queue, total);
     const live = liveState(queue);
     assert.equal(live.cancelled.size, total);
     state = live;
@@ -108,20 +114,9 @@ describe("a pass of the reaper", { timeout: 60_000 }, () => {
       defaultQueueConfig: { resultRetentionMs: RETENTION_MS },
       ...{ [SLICE_CLOCK]: now },
     });
-    const cancel = async (): Promise<void> => {
-      for (let i = 0; i < cohort; i += 500) {
-        const ids = await queue.enqueueBatch(
-          "q",
-          Array.from({ length: 500 }, () => "x"),
-        );
-        await queue.transaction((tx) => {
-          for (const id of ids) tx.cancel(id);
-        });
-      }
-    };
-    await cancel();
+    await cancelJobs(queue, cohort);
     clock.advance(10_000);
-    await cancel();
+    await cancelJobs(queue, cohort);
     const live = liveState(queue);
     state = live;
 
