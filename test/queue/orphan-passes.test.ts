@@ -15,7 +15,13 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { recordingLogger } from "../recording-logger.js";
 import { until } from "../until.js";
-import { BIG, ListCountingStore, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
+import {
+  BIG,
+  enqueueWhosePutFailsAfterItStores,
+  ListCountingStore,
+  orphanTestOptions,
+  putOldOrphans,
+} from "./orphan-setup.js";
 
 const collectedLater = (message: string) => message.includes("collected later");
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -29,19 +35,6 @@ async function claimPayloads(queue: Queue, count: number): Promise<string[]> {
     await queue.ack(claim);
   }
   return payloads.sort();
-}
-
-/** Enqueues a large payload whose object the store writes and then answers with a refusal. */
-async function enqueueWhosePutFailsAfterItStores(faults: FaultStore, queue: Queue): Promise<void> {
-  const unfail = faults.addRule({
-    op: "put",
-    keyPrefix: "q/payload/",
-    mode: "after",
-    times: 1,
-    error: () => new StorageError("403 AccessDenied", { permanent: true }),
-  });
-  await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
-  unfail();
 }
 
 async function runningQueue(

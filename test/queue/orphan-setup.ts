@@ -4,10 +4,12 @@
  * request retries), orphans old enough to be collected, put straight into
  * the store, and a store that counts the listings of the payload folder.
  */
+import assert from "node:assert/strict";
 import { ulid } from "ulid";
 import type { ManualClock } from "../../src/clock.js";
 import { StorageError } from "../../src/errors.js";
 import { ORPHAN_MIN_AGE_MS } from "../../src/queue/payloads.js";
+import type { Queue } from "../../src/queue/queue.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { ListOptions, ListPage, ObjectStore } from "../../src/store/types.js";
 import type { FaultStore } from "../../src/store/wrappers/fault.js";
@@ -74,4 +76,20 @@ export function refuseDeletesForGood(faults: FaultStore, keys: readonly string[]
     mode: "before",
     error: refusedForGood,
   });
+}
+
+/** Enqueues a large payload whose object the store writes and then answers with a refusal. */
+export async function enqueueWhosePutFailsAfterItStores(
+  faults: FaultStore,
+  queue: Queue,
+): Promise<void> {
+  const unfail = faults.addRule({
+    op: "put",
+    keyPrefix: "q/payload/",
+    mode: "after",
+    times: 1,
+    error: () => new StorageError("403 AccessDenied", { permanent: true }),
+  });
+  await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+  unfail();
 }

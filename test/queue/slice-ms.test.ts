@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { StorageError } from "../../src/errors.js";
 import type { OpenOptions } from "../../src/queue/options.js";
 import { ORPHAN_MIN_AGE_MS, ORPHAN_PASS_SPACING_MS } from "../../src/queue/payloads.js";
 import { Queue } from "../../src/queue/queue.js";
@@ -18,7 +17,11 @@ import { FaultStore } from "../../src/store/wrappers/fault.js";
 import { SLICE_CLOCK } from "../../src/util/slices.js";
 import { recordingLogger } from "../recording-logger.js";
 import { openTestQueue, setSliceMs } from "./helpers.js";
-import { BIG, orphanTestOptions, putOldOrphans } from "./orphan-setup.js";
+import {
+  enqueueWhosePutFailsAfterItStores,
+  orphanTestOptions,
+  putOldOrphans,
+} from "./orphan-setup.js";
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 /** A slice clock that never moves: a slice ends only if it is 0 ms long. */
@@ -53,15 +56,7 @@ describe("the scheduler and the orphan collection take the queue's slice length"
       for (let i = 0; i < 5; i++) await turn(); // the open's pass, over an empty folder
       setSliceMs(queue, sliceMs);
       // A write that failed after it stored its object: a reason for a later pass.
-      const unfail = faults.addRule({
-        op: "put",
-        keyPrefix: "q/payload/",
-        mode: "after",
-        times: 1,
-        error: () => new StorageError("403 AccessDenied", { permanent: true }),
-      });
-      await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
-      unfail();
+      await enqueueWhosePutFailsAfterItStores(faults, queue);
       await putOldOrphans(inner, clock, 3_000);
       const left = async () => (await inner.list("q/payload/")).objects.length;
       clock.advance(ORPHAN_MIN_AGE_MS + ORPHAN_PASS_SPACING_MS);
