@@ -13,6 +13,7 @@
  */
 import type { QueueConfigs } from "./config.js";
 import { oldestDone } from "./done-order.js";
+import { WAITING_AT } from "./flow-state.js";
 import type { QueueConfig } from "./options.js";
 import {
   BULK_RECORD_JOBS,
@@ -178,13 +179,21 @@ export function decidePromotion(
   return records;
 }
 
-/** The earliest `runAt` of any scheduled job (when the scheduler must run next), or undefined. */
+/**
+ * The earliest `runAt` of any scheduled job (when the promotion pass must run
+ * next), or undefined. Flow parents waiting for their children are kept as
+ * scheduled at {@link WAITING_AT} but are woken by their children's ends, not
+ * by time: counting them would wake the pass every scheduler interval for as
+ * long as one waits. (The scheduled index is ordered by time, so a queue
+ * whose first scheduled job waits holds only waiting parents.)
+ */
 export function nextRunAt(state: State): number | undefined {
   let earliest: number | undefined;
   for (const qs of state.queueList) {
     const first = qs.scheduled.min();
     if (first === -1) continue;
     const at = state.table.read(first).at[slot(first)]!;
+    if (at === WAITING_AT) continue;
     if (earliest === undefined || at < earliest) earliest = at;
   }
   return earliest;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ulid } from "ulid";
 import { apply } from "../../src/queue/apply.js";
 import { QueueConfigs } from "../../src/queue/config.js";
 import {
@@ -19,8 +20,9 @@ import { BULK_RECORD_JOBS } from "../../src/queue/records/bulk.js";
 import type { QueueRecord } from "../../src/queue/records/codec.js";
 import type { EnqueueRecord } from "../../src/queue/records/enqueue.js";
 import { Tag } from "../../src/queue/records/tags.js";
-import { State } from "../../src/queue/state.js";
+import { State, Status } from "../../src/queue/state.js";
 import { MAX_TIMESTAMP_MS } from "../../src/queue/validate.js";
+import { enqueueRecord } from "./helpers.js";
 import { enqueuer, NOW } from "./state-jobs.js";
 import { row, rows } from "./state-rows.js";
 
@@ -182,6 +184,33 @@ describe("decisions", { timeout: 60_000 }, () => {
     assert.equal(nextRunAt(state), NOW + 20);
     assert.deepEqual(
       decidePromotion(state, NOW + 20).map((r) => r.queue),
+      ["b"],
+    );
+  });
+
+  it("promotion: a flow parent waiting for its children is not a due time (no timer for it)", () => {
+    const state = new State();
+    const parent = ulid(NOW);
+    const child = ulid(NOW + 1);
+    apply(state, {
+      tag: Tag.Transaction,
+      ops: [
+        { ...enqueueRecord(parent, { waitsForChildren: true }), queue: "a" },
+        { ...enqueueRecord(child, { flowParent: parent }), queue: "a" },
+      ],
+    });
+    assert.equal(
+      row(state, parent)?.status,
+      Status.Scheduled,
+      "the parent waits as a scheduled job",
+    );
+    // Only children's ends wake a waiting parent: a due time for it would wake
+    // the promotion pass every scheduler interval for as long as it waits.
+    assert.equal(nextRunAt(state), undefined);
+    enqueue(state, { queue: "b", runAt: NOW + 10 });
+    assert.equal(nextRunAt(state), NOW + 10, "a real scheduled job elsewhere still counts");
+    assert.deepEqual(
+      decidePromotion(state, NOW + 10).map((r) => r.queue),
       ["b"],
     );
   });
