@@ -26,6 +26,10 @@ describe("deterministic simulation", { timeout: 180_000 }, () => {
         report.transactions + report.refusedTransactions > 0,
         `seed ${seed}: ${report.transactions} transactions, ${report.refusedTransactions} refused`,
       );
+      assert.ok(
+        report.flows > 0 && report.offloadedFlows > 0,
+        `seed ${seed}: ${report.flows} flows, ${report.offloadedFlows} with payloads offloaded`,
+      );
     });
   }
 });

@@ -4,6 +4,7 @@
  */
 import type { Queue } from "../../../src/queue/queue.js";
 import type { Claim, JobAttempt, JobRecord } from "../../../src/queue/types.js";
+import { FlowTrees } from "./sim-flow-model.js";
 
 interface ClaimSeen {
   seq: number;
@@ -35,6 +36,12 @@ export class SimModel {
   readonly kvGone = new Set<string>();
   /** Job ids of enqueues in transactions that were refused: they must never exist. */
   readonly neverJobs = new Set<string>();
+  /** The flows known to exist (acknowledged, or found whole after a reopen): their trees and payloads. */
+  readonly flows = new FlowTrees();
+  /** Jobs a durable claim was handed out for (their enqueue is durable). */
+  readonly everDelivered = new Set<string>();
+  /** Jobs a requeue from dead was attempted on. */
+  readonly requeueAttempted = new Set<string>();
   #claims: ClaimSeen[] = [];
   #seq = 0;
 
@@ -64,6 +71,7 @@ export class SimModel {
    */
   delivered(claim: Pick<Claim, "id" | "attempts">): string | null {
     const problem = this.claimed(claim);
+    this.everDelivered.add(claim.id);
     this.durableBefore(this.nextSeq());
     if (!this.removalAttempted.has(claim.id) && !this.gone.has(claim.id))
       this.mustExist.add(claim.id);
@@ -86,10 +94,32 @@ export class SimModel {
     this.#claims = [];
   }
 
+  /**
+   * A removal of `id` is attempted. Removing a flow job (a cancel, or a
+   * removal by status) may take the jobs under it along: expect nothing of
+   * them either.
+   */
   removing(id: string): void {
+    for (const each of this.flows.subtree(id)) {
+      this.removalAttempted.add(each);
+      this.mustExist.delete(each);
+      this.mustBeDead.delete(each);
+    }
+  }
+
+  /**
+   * A flow job took the id of a job whose removal was attempted (so the
+   * removal landed before the flow's commit): what the model knew of the
+   * old job no longer holds, and the new one is not checked.
+   */
+  idReused(id: string): void {
     this.removalAttempted.add(id);
     this.mustExist.delete(id);
+    this.gone.delete(id);
+    this.cancelled.delete(id);
+    this.results.delete(id);
     this.mustBeDead.delete(id);
+    this.minAttempts.delete(id);
   }
 
   /** Acks with a result acknowledged: the job stays done with it (until its retention). */
@@ -145,6 +175,7 @@ export class SimModel {
   }
 
   requeueing(id: string): void {
+    this.requeueAttempted.add(id);
     this.mustBeDead.delete(id);
     this.minAttempts.delete(id);
     this.#claims = this.#claims.filter((c) => c.id !== id);
@@ -154,7 +185,13 @@ export class SimModel {
   async check(queue: Queue, keepsDone: boolean, resultsKept: boolean): Promise<string[]> {
     const problems: string[] = [];
     for (const id of this.mustExist) {
-      if ((await queue.getJob(id)) === null) problems.push(`acknowledged job ${id} is lost`);
+      const job = await queue.getJob(id);
+      if (job === null) problems.push(`acknowledged job ${id} is lost`);
+      const payload = this.flows.payloads.get(id);
+      if (job !== null && payload !== undefined && Buffer.from(job.payload).toString() !== payload)
+        problems.push(
+          `flow job ${id} reads a ${job.payload.byteLength}-byte payload, not its ${payload.length} bytes`,
+        );
     }
     for (const id of this.gone) {
       const job = await queue.getJob(id);
@@ -223,8 +260,9 @@ export class SimModel {
  * What the attempt history of a job must look like: at most 100 entries; no
  * entry counts more attempts than the job has had since its last requeue
  * from dead; a dead job's newest entry is `dead_lettered` (or how its last
- * attempt ended: `lease_expired`, `interrupted`, `timed_out`), a done job's
- * `completed`.
+ * attempt ended: `lease_expired`, `interrupted`, `timed_out`), unless it is a
+ * flow parent made dead by a child before any attempt of its own; a done
+ * job's `completed`.
  */
 const DEAD_OUTCOMES: ReadonlySet<string> = new Set([
   "dead_lettered",
@@ -240,7 +278,10 @@ function historyProblem(id: string, job: JobRecord, history: JobAttempt[]): stri
     if (entry.attempt > job.attempts || entry.attempt < 1)
       return `job ${id} (${job.attempts} attempts) has a ${entry.outcome} entry for attempt ${entry.attempt}`;
   const last = history.at(-1)?.outcome;
-  if (job.status === "dead" && !DEAD_OUTCOMES.has(last ?? ""))
+  // A flow parent a dead child made dead ended no attempt of its own (it ran none since it
+  // was added or requeued).
+  const childDied = sinceRequeue.length === 0 && job.lastError?.startsWith("child ") === true;
+  if (job.status === "dead" && !DEAD_OUTCOMES.has(last ?? "") && !childDied)
     return `dead job ${id} has ${last ?? "no"} history entry last`;
   if (job.status === "done" && last !== "completed")
     return `done job ${id} has ${last ?? "no"} history entry last`;

@@ -7,7 +7,14 @@
  * steps in both directions. The log keeps up to four WAL writes in flight,
  * and bursts of big batches crash or get fenced with several of them in
  * flight; a zombie writer stalls past the fences' minimum age, so its fence
- * is collected before it wakes up. The auditor runs after every step. The
+ * is collected before it wakes up. Flows (`sim-flows.ts`), their payloads
+ * offloaded on most seeds' flows, go through all of it: an acknowledged one
+ * stays whole with its payloads, a refused one leaves nothing, one in doubt
+ * is whole or absent after the next open, and a wider one is in flight
+ * while the process freezes past the orphans' minimum age and an orphan
+ * pass runs. After the run a last open, once that age has passed, must collect
+ * every payload object no job references and read back every one a job
+ * does (`sim-orphans.ts`). The auditor runs after every step. The
  * same seed replays the same run exactly (the report's `traceDigest` and
  * `storeDigest` say so): the library's randomness is drawn from the seed and
  * its slices of bulk work run on a clock that counts its readings, sharing a
@@ -25,7 +32,7 @@ import { decodeManifest, type Manifest } from "../../../src/log/manifest.js";
 import { silentLogger } from "../../../src/logger.js";
 import { walk } from "../../../src/queue/listing.js";
 import type { OpenOptions } from "../../../src/queue/options.js";
-import { referencedKeys } from "../../../src/queue/payloads.js";
+import { ORPHAN_MIN_AGE_MS, referencedKeys } from "../../../src/queue/payloads.js";
 import { Queue } from "../../../src/queue/queue.js";
 import type { Claim, JobStatus } from "../../../src/queue/types.js";
 import { MemoryStore } from "../../../src/store/memory.js";
@@ -39,7 +46,16 @@ import {
 } from "../../../src/util/random.js";
 import { SLICE_CLOCK, SLICE_TIMERS } from "../../../src/util/slices.js";
 import { auditPublicApi, auditState, liveState, replayedState, stateDigest } from "./audit.js";
+import {
+  type FlowPlan,
+  flowStep,
+  parentReady,
+  removalOf,
+  requeueOf,
+  resolveFlowsInDoubt,
+} from "./sim-flows.js";
 import { SimModel } from "./sim-model.js";
+import { payloadsAtEnd } from "./sim-orphans.js";
 import { ClockedLatencyStore, ProcessStore } from "./sim-stores.js";
 
 export interface SimOptions {
@@ -71,6 +87,8 @@ export interface SimReport {
   claimCrashesAfter: number;
   /** Wall-clock steps, back and forward. */
   clockSteps: number;
+  /** The process stood still for longer than the orphans' minimum age. */
+  freezes: number;
   enqueued: number;
   acked: number;
   /** Claims given back with `release`. */
@@ -80,6 +98,22 @@ export interface SimReport {
   /** Transactions committed, and refused (a failing kvCheck or a lost claim: nothing applied). */
   transactions: number;
   refusedTransactions: number;
+  /** Flows acknowledged (of them, with a payload offloaded), and refused for a taken job id. */
+  flows: number;
+  offloadedFlows: number;
+  /** Flows of a few dozen jobs called with their payload writes held across a freeze. */
+  wideFlows: number;
+  refusedFlows: number;
+  /** Flows whose outcome was in doubt, found whole or absent after a reopen. */
+  flowsInDoubtWhole: number;
+  flowsInDoubtAbsent: number;
+  /**
+   * After the run, a reopen once the orphans' minimum age has passed: the
+   * payload objects no live job referenced before its orphan pass, and
+   * those referenced after it (each read back).
+   */
+  orphansAtEnd: number;
+  payloadObjectsAtEnd: number;
   /** Audits that checked the model against the queue, and audits that found writes in flight and skipped it. */
   modelChecks: number;
   modelChecksSkipped: number;
@@ -113,7 +147,7 @@ const SETTLE_LIMIT_MS = 60_000;
 /** Settled outcome of a promise. */
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-class World {
+export class World {
   readonly random: () => number;
   readonly clock = new ManualClock(1_700_000_000_000);
   readonly memory = new MemoryStore();
@@ -128,6 +162,14 @@ class World {
   readonly flushIntervalMs: number;
   readonly maxWritesInFlight: number;
   readonly report: SimReport;
+  /** Jobs' payloads above this are offloaded: small on some seeds, so most flows write objects. */
+  readonly offloadBytes: number;
+  /** Processes opened so far (the current one's number). */
+  generation = 0;
+  /** The latest wall time seen (the wall clock may have been set back since). */
+  maxWall = this.clock.now();
+  /** Flows with the caller's ids on every job, until their outcome is known. */
+  readonly flowPlans: FlowPlan[] = [];
   queue: Queue | null = null;
   process: ProcessStore | null = null;
   claims: Claim[] = [];
@@ -171,6 +213,8 @@ class World {
     this.keepsDone = this.random() < 0.3;
     this.flushIntervalMs = this.random() < 0.5 ? 0 : 2;
     this.maxWritesInFlight = 1 + this.int(4);
+    // From the seed, not the random stream: every other draw of a seed stays where it was.
+    this.offloadBytes = (options.seed >>> 1) % 2 === 0 ? 32 : 2_048;
     this.report = {
       seed: options.seed,
       steps: 0,
@@ -186,12 +230,21 @@ class World {
       claimCrashesBefore: 0,
       claimCrashesAfter: 0,
       clockSteps: 0,
+      freezes: 0,
       enqueued: 0,
       acked: 0,
       released: 0,
       offloadedClaims: 0,
       transactions: 0,
       refusedTransactions: 0,
+      flows: 0,
+      wideFlows: 0,
+      offloadedFlows: 0,
+      refusedFlows: 0,
+      flowsInDoubtWhole: 0,
+      flowsInDoubtAbsent: 0,
+      orphansAtEnd: 0,
+      payloadObjectsAtEnd: 0,
       modelChecks: 0,
       modelChecksSkipped: 0,
       violations: this.violations,
@@ -214,8 +267,9 @@ class World {
       clock: this.clock,
       logger: silentLogger,
       flushIntervalMs: this.flushIntervalMs,
-      // The 3,000-byte payloads of some jobs are stored as objects of their own.
-      payloadOffloadBytes: 2_048,
+      // The 3,000-byte payloads of some jobs are stored as objects of their own, and so are
+      // the big payloads of flows (over 32 bytes on some seeds).
+      payloadOffloadBytes: this.offloadBytes,
       reaperIntervalMs: 100,
       schedulerIntervalMs: 50,
       defaultQueueConfig: {
@@ -316,7 +370,10 @@ class World {
     for (let attempt = 0; ; attempt++) {
       const process = new ProcessStore(this.shared, this.memory);
       const opened = await this.settle(Queue.open(process, PATH, this.openOptions()));
-      if (opened.ok) return { queue: opened.value, process };
+      if (opened.ok) {
+        this.generation++;
+        return { queue: opened.value, process };
+      }
       process.kill();
       const error = opened.error;
       if (!(error instanceof TaqubaError) || error.code !== "STORAGE" || attempt > 50) {
@@ -351,6 +408,13 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   w.report.traceDigest = trace.digest("hex");
   if (w.violations.length === 0) await audit(w, true);
   w.report.faults = w.faults.injectedCount;
+  if (w.violations.length === 0)
+    await payloadsAtEnd(
+      w,
+      PATH,
+      () => reopen(w),
+      (id, bytes) => rightPayload(w, id, bytes),
+    );
   await w.settle(w.queue.close().catch(() => {}));
   w.process?.kill();
   w.report.storeDigest = await storeDigest(w.memory);
@@ -359,7 +423,14 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
 
 async function randomStep(w: World): Promise<void> {
   const roll = w.random();
-  if (roll < 0.21) return enqueue(w);
+  if (roll < 0.17) return enqueue(w);
+  if (roll < 0.21)
+    return flowStep(w, {
+      queues: QUEUES,
+      path: PATH,
+      bigPayload: BIG_PAYLOAD,
+      freeze: () => freeze(w),
+    });
   if (roll < 0.28) return transaction(w);
   if (roll < 0.33) return enqueueBatch(w);
   if (roll < 0.35) return burst(w);
@@ -368,7 +439,7 @@ async function randomStep(w: World): Promise<void> {
   if (roll < 0.83) return cancel(w);
   if (roll < 0.845) return requeueDead(w);
   if (roll < 0.86) return operation(w);
-  if (roll < 0.9) return w.pass(w.int(300));
+  if (roll < 0.9) return w.int(25) === 0 ? freeze(w) : w.pass(w.int(300));
   if (roll < 0.92) return clockStep(w);
   if (roll < 0.935) return restart(w, "clean");
   if (roll < 0.95) return restart(w, "crash");
@@ -585,15 +656,41 @@ async function claim(w: World): Promise<void> {
 function handedOut(w: World, claim: Claim, leaseMs: number): void {
   const problem = w.model.delivered(claim);
   if (problem !== null) w.violations.push(problem);
-  if (claim.payloadRef !== undefined) {
-    w.report.offloadedClaims++;
-    if (Buffer.from(claim.payload).toString() !== BIG_PAYLOAD)
+  if (claim.payloadRef !== undefined) w.report.offloadedClaims++;
+  if (claim.payloadRef !== undefined || w.model.flows.payloads.has(claim.id)) {
+    if (!rightPayload(w, claim.id, Buffer.from(claim.payload).toString()))
       w.violations.push(
-        `job ${claim.id} was handed out with ${claim.payload.byteLength} bytes of its offloaded payload`,
+        `job ${claim.id} was handed out with ${claim.payload.byteLength} bytes of its ${claim.payloadRef === undefined ? "" : "offloaded "}payload`,
       );
   }
+  for (const p of parentReady(w, claim.id)) w.violations.push(p);
   w.claims.push(claim);
   w.leaseEnds.set(claim, w.clock.monotonicNow() + leaseMs);
+}
+
+/**
+ * The process stands still (a VM paused, a long stop of the world) for
+ * longer than the orphans' minimum age, then goes on: every timer due
+ * fires at once. Objects written before, by calls still in flight (a flow
+ * prepared in slices, say), are old enough to collect now, and an orphan
+ * pass that was due runs beside those calls: it must spare what they hold.
+ */
+function freeze(w: World): Promise<void> {
+  w.report.freezes++;
+  w.clock.advance(ORPHAN_MIN_AGE_MS + w.int(60_000));
+  return w.pass(w.int(20));
+}
+
+/**
+ * Whether `bytes` is the payload job `id` was given, where it is offloaded or
+ * a flow's: a flow's known to the model; else the one big payload of plain
+ * jobs, or a flow job's big payload (of a flow whose outcome was in doubt
+ * and whose ids were the library's).
+ */
+function rightPayload(w: World, id: string, bytes: string): boolean {
+  const flows = w.model.flows.payloads.get(id);
+  if (flows !== undefined) return bytes === flows;
+  return bytes === BIG_PAYLOAD || /^f\d+-\d+-r\d*:y+$/.test(bytes);
 }
 
 /**
@@ -648,9 +745,18 @@ function resultsKept(w: World): boolean {
   return w.clock.now() < w.minWall + 86_400_000;
 }
 
-/** The wall clock steps back or forward by up to 20 s; no time passes. */
+/**
+ * The wall clock steps back or forward by up to 20 s, or now and then ahead
+ * by more than the orphans' minimum age (so the orphan pass of the next
+ * open, running beside the new process's first calls, collects the objects
+ * left so far, a fenced writer's flow in flight among them); no time passes.
+ */
 function clockStep(w: World): void {
-  const ms = (1 + w.int(20_000)) * (w.int(2) === 0 ? -1 : 1);
+  const ms =
+    w.int(4) === 0
+      ? ORPHAN_MIN_AGE_MS + w.int(60_000)
+      : (1 + w.int(20_000)) * (w.int(2) === 0 ? -1 : 1);
+  w.maxWall = Math.max(w.maxWall, w.clock.now());
   w.clock.stepWall(ms);
   w.minWall = Math.min(w.minWall, w.clock.now());
   w.report.clockSteps++;
@@ -716,7 +822,8 @@ function cancel(w: World): void {
   const queue = w.queue!;
   const id = w.pick(w.model.ids);
   if (id === undefined) return;
-  w.model.removing(id);
+  // Cancelling a flow parent cancels the jobs under it that have not ended.
+  for (const each of removalOf(liveState(queue), id).touched) w.model.removing(each);
   queue.cancel(id).then(
     (outcome) => {
       if (outcome === "removed") w.model.cancelledJob(id);
@@ -729,12 +836,26 @@ function requeueDead(w: World): void {
   const queue = w.queue!;
   const id = w.pick([...w.model.mustBeDead]);
   if (id === undefined) return;
-  w.model.requeueing(id);
-  track(
-    w,
-    "requeueDeadJob",
-    () => queue.requeueDeadJob(id),
-    () => {},
+  // A flow's dead jobs come back together, or, when it lost a child to a removal, none.
+  const reach = requeueOf(liveState(queue), id);
+  for (const each of reach.touched) w.model.requeueing(each);
+  const seq = w.model.nextSeq();
+  queue.requeueDeadJob(id).then(
+    () => {
+      w.model.durableBefore(seq);
+      if (reach.counted.size === 0)
+        w.violations.push(`requeueDeadJob(${id}) requeued a flow that lost a child`);
+    },
+    (error: unknown) => {
+      if (
+        !(
+          reach.counted.size === 0 &&
+          error instanceof TaqubaError &&
+          error.code === "JOB_NOT_FOUND"
+        )
+      )
+        w.unexpected("requeueDeadJob", error);
+    },
   );
 }
 
@@ -830,13 +951,23 @@ async function operation(w: World): Promise<void> {
     // The call acts on exactly the jobs in that status at the call, past any listing page
     // too (in slices): tell the model all of them. A listing made alongside must agree.
     const ids = publicIdsIn(queue, name, status);
+    // What it reaches in flows, by the API's rules: removing a parent removes the jobs under
+    // it that have not ended; requeueing a flow's dead job requeues its whole dead part.
+    const state = liveState(queue);
+    const touched: string[] = [];
+    const counted = new Set<number>();
+    for (const id of ids) {
+      const reach = kind === 2 ? removalOf(state, id) : requeueOf(state, id);
+      touched.push(...reach.touched);
+      for (const h of reach.counted) counted.add(h);
+    }
     const listing = queue.listJobs(name, status, { limit: 1_000, loadPayloads: false });
     const call = kind === 2 ? queue.removeJobs(name, status) : queue.requeueDeadJobs(name);
     call.catch(() => {});
     const listed = await w.settle(listing);
     // After that wait, as before: acks of these jobs' last attempts resolve in it, and the
     // model must hear of the call after them.
-    for (const id of ids) {
+    for (const id of touched) {
       if (kind === 2) w.model.removing(id);
       else w.model.requeueing(id);
     }
@@ -860,9 +991,9 @@ async function operation(w: World): Promise<void> {
       kind === 2 ? "removeJobs" : "requeueDeadJobs",
       () => call,
       (count) => {
-        if (count !== ids.length)
+        if (count !== counted.size)
           w.violations.push(
-            `${kind === 2 ? "removeJobs" : "requeueDeadJobs"} acted on ${count} jobs, ${ids.length} were ${status} at the call`,
+            `${kind === 2 ? "removeJobs" : "requeueDeadJobs"} acted on ${count} jobs, ${ids.length} were ${status} at the call (${counted.size} with their flows)`,
           );
         if (kind === 2) for (const id of ids) w.model.removed(id, null);
       },
@@ -904,6 +1035,11 @@ async function restart(w: World, how: "clean" | "crash"): Promise<void> {
     void old.close().catch(() => {});
     w.report.crashes++;
   }
+  await reopen(w);
+}
+
+/** The current process is gone (closed or killed): a new one opens the store. */
+async function reopen(w: World): Promise<void> {
   w.process!.kill();
   w.model.forgetPendingClaims();
   w.claims = [];
@@ -982,6 +1118,8 @@ async function outage(w: World): Promise<void> {
 }
 
 async function checkRecovered(w: World): Promise<void> {
+  // Flows of the processes before: their outcome is settled in the store now.
+  resolveFlowsInDoubt(w);
   // A pause or resume not yet durable may be lost: learn what the store says.
   w.paused.clear();
   for (const name of QUEUES) {
