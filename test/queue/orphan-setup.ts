@@ -78,18 +78,45 @@ export function refuseDeletesForGood(faults: FaultStore, keys: readonly string[]
   });
 }
 
+/** Where and what {@link enqueueWithStoredRefusedPut} enqueues, and the refusal. */
+export interface RefusedPut {
+  keyPrefix: string;
+  queue: string;
+  payload: string;
+  error: () => Error;
+}
+
+/**
+ * Starts an enqueue of a large payload whose object the store writes and
+ * then answers with `error` (once); returns the enqueue and a function that
+ * removes the fault if it has not fired.
+ */
+export function enqueueWithStoredRefusedPut(
+  faults: FaultStore,
+  queue: Queue,
+  put: RefusedPut,
+): { enqueued: Promise<string>; unfail: () => void } {
+  const unfail = faults.addRule({
+    op: "put",
+    keyPrefix: put.keyPrefix,
+    mode: "after",
+    times: 1,
+    error: put.error,
+  });
+  return { enqueued: queue.enqueue(put.queue, put.payload), unfail };
+}
+
 /** Enqueues a large payload whose object the store writes and then answers with a refusal. */
 export async function enqueueWhosePutFailsAfterItStores(
   faults: FaultStore,
   queue: Queue,
 ): Promise<void> {
-  const unfail = faults.addRule({
-    op: "put",
+  const { enqueued, unfail } = enqueueWithStoredRefusedPut(faults, queue, {
     keyPrefix: "q/payload/",
-    mode: "after",
-    times: 1,
+    queue: "work",
+    payload: BIG,
     error: () => new StorageError("403 AccessDenied", { permanent: true }),
   });
-  await assert.rejects(queue.enqueue("work", BIG), /AccessDenied/);
+  await assert.rejects(enqueued, /AccessDenied/);
   unfail();
 }

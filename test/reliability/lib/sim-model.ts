@@ -2,6 +2,8 @@
  * What the simulation knows for sure about the store, learned only from
  * acknowledged operations, and the checks that follow from it.
  */
+import { TaqubaError } from "../../../src/errors.js";
+import { MissingPayloadError } from "../../../src/queue/payload-object.js";
 import type { Queue } from "../../../src/queue/queue.js";
 import type { Claim, JobAttempt, JobRecord } from "../../../src/queue/types.js";
 import { FlowTrees } from "./sim-flow-model.js";
@@ -181,11 +183,29 @@ export class SimModel {
     this.#claims = this.#claims.filter((c) => c.id !== id);
   }
 
+  /**
+   * Job `id` through the public API; a read that fails other than by the
+   * queue being closed, fenced or failed (a payload object gone, say) is a
+   * violation, not a crash of the simulation: undefined then.
+   */
+  async #read(queue: Queue, id: string, problems: string[]): Promise<JobRecord | null | undefined> {
+    try {
+      return await queue.getJob(id);
+    } catch (error) {
+      const failed =
+        error instanceof TaqubaError && ["FENCED", "STORAGE", "CLOSED"].includes(error.code);
+      if (failed && !(error instanceof MissingPayloadError)) throw error;
+      problems.push(`job ${id} cannot be read: ${String(error)}`);
+      return undefined;
+    }
+  }
+
   /** Checks the facts against a live queue; one message per violation. */
   async check(queue: Queue, keepsDone: boolean, resultsKept: boolean): Promise<string[]> {
     const problems: string[] = [];
     for (const id of this.mustExist) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job === null) problems.push(`acknowledged job ${id} is lost`);
       const payload = this.flows.payloads.get(id);
       if (job !== null && payload !== undefined && Buffer.from(job.payload).toString() !== payload)
@@ -194,7 +214,8 @@ export class SimModel {
         );
     }
     for (const id of this.gone) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job !== null && !(keepsDone && job.status === "done"))
         problems.push(`job ${id} is back as ${job.status} after its ack/cancel was acknowledged`);
     }
@@ -208,7 +229,8 @@ export class SimModel {
         problems.push(`cancelled job ${id} has ${last?.outcome ?? "no"} history entry last`);
     }
     for (const [id, result] of this.results) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job === null) {
         if (resultsKept)
           problems.push(`job ${id} acked with a result is gone before its retention`);
@@ -218,17 +240,20 @@ export class SimModel {
         problems.push(`job ${id} acked with a result is ${job.status} with ${String(job.result)}`);
     }
     for (const id of this.mustBeDead) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job?.status !== "dead")
         problems.push(`dead-lettered job ${id} is ${job?.status ?? "gone"}`);
     }
     for (const [id, min] of this.minAttempts) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job !== null && job.attempts < min)
         problems.push(`job ${id} has ${job.attempts} attempts, a durable claim saw ${min}`);
     }
     for (const id of this.ids) {
-      const job = await queue.getJob(id);
+      const job = await this.#read(queue, id, problems);
+      if (job === undefined) continue;
       if (job === null) continue;
       const problem = historyProblem(id, job, await queue.attemptHistory(id));
       if (problem !== null) problems.push(problem);
@@ -242,7 +267,7 @@ export class SimModel {
       if ((await queue.kvGet(key)) !== null)
         problems.push(`KV key ${key} exists after its delete or a refused transaction`);
     for (const id of this.neverJobs)
-      if ((await queue.getJob(id)) !== null)
+      if (((await this.#read(queue, id, problems)) ?? null) !== null)
         problems.push(`job ${id} of a refused transaction exists: it was applied in part`);
     for (const name of this.mustBePaused)
       if (!(await queue.stats(name)).paused)

@@ -7,19 +7,16 @@
  * back with its job's bytes (none was deleted while referenced).
  */
 import { ORPHAN_MIN_AGE_MS, referencedKeys } from "../../../src/queue/payloads.js";
-import { listAll } from "../../../src/store/types.js";
 import { rows } from "../../queue/state-rows.js";
 import { liveState } from "./audit.js";
-import type { World } from "./sim.js";
+import { payloadKeys, payloadObjectsPresent, type World } from "./sim.js";
 
 /** Simulated milliseconds the open's orphan pass may take. */
 const PASS_LIMIT_MS = 5_000;
 
 async function unreferenced(w: World, path: string): Promise<string[]> {
   const referenced = referencedKeys(liveState(w.queue!));
-  return (await listAll(w.memory, `${path}/payload/`))
-    .map((o) => o.key)
-    .filter((key) => !referenced.has(key));
+  return (await payloadKeys(w, path)).filter((key) => !referenced.has(key));
 }
 
 /**
@@ -34,7 +31,7 @@ export async function payloadsAtEnd(
   expected: (id: string, bytes: string) => boolean,
 ): Promise<void> {
   w.faults.clearRules();
-  const before = (await listAll(w.memory, `${path}/payload/`)).map((o) => o.key);
+  const before = await payloadKeys(w, path);
   w.maxWall = Math.max(w.maxWall, w.clock.now());
   // Objects are named with the wall time they were written at, which may have been ahead.
   const closing = w.queue!;
@@ -53,10 +50,7 @@ export async function payloadsAtEnd(
     w.violations.push(
       `${left.length} payload objects no job references are left after the orphan pass: ${left.slice(0, 3).join(", ")}`,
     );
-  const stored = new Set((await listAll(w.memory, `${path}/payload/`)).map((o) => o.key));
-  for (const key of referenced)
-    if (!stored.has(key))
-      w.violations.push(`payload object ${key} of a live job is gone at the end`);
+  for (const p of await payloadObjectsPresent(w, path)) w.violations.push(`at the end: ${p}`);
   w.report.payloadObjectsAtEnd = referenced.size;
   const flushed = await w.settle(queue.flush());
   if (!flushed.ok) return w.unexpected("flush at the end", flushed.error);

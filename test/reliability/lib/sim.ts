@@ -46,14 +46,10 @@ import {
 } from "../../../src/util/random.js";
 import { SLICE_CLOCK, SLICE_TIMERS } from "../../../src/util/slices.js";
 import { auditPublicApi, auditState, liveState, replayedState, stateDigest } from "./audit.js";
-import {
-  type FlowPlan,
-  flowStep,
-  parentReady,
-  removalOf,
-  requeueOf,
-  resolveFlowsInDoubt,
-} from "./sim-flows.js";
+import { resolveFlowsInDoubt } from "./sim-flow-doubt.js";
+import { parentReady, removalOf, requeueOf } from "./sim-flow-reach.js";
+import { doubtfulFlow, flowSetting, forcedFlowStep, freeze } from "./sim-flow-steps.js";
+import { type FlowPlan, flowStep, rightPayload } from "./sim-flows.js";
 import { SimModel } from "./sim-model.js";
 import { payloadsAtEnd } from "./sim-orphans.js";
 import { ClockedLatencyStore, ProcessStore } from "./sim-stores.js";
@@ -103,6 +99,8 @@ export interface SimReport {
   offloadedFlows: number;
   /** Flows of a few dozen jobs called with their payload writes held across a freeze. */
   wideFlows: number;
+  /** Flows whose commit write was made to fail in doubt (then the process died). */
+  doubtfulFlows: number;
   refusedFlows: number;
   /** Flows whose outcome was in doubt, found whole or absent after a reopen. */
   flowsInDoubtWhole: number;
@@ -137,10 +135,10 @@ export interface SimReport {
 /** Bodies above this size `MemoryStore` copies over several turns of the event loop. */
 export const SLICED_COPY_BYTES = 256 * 1024;
 
-const QUEUES = ["alpha", "beta", "gamma"] as const;
+export const QUEUES = ["alpha", "beta", "gamma"] as const;
 /** A payload above the simulation's `payloadOffloadBytes`: stored as its own object. */
-const BIG_PAYLOAD = "x".repeat(3_000);
-const PATH = "sim";
+export const BIG_PAYLOAD = "x".repeat(3_000);
+export const PATH = "sim";
 /** Simulated milliseconds one settle may take before it counts as a hang. */
 const SETTLE_LIMIT_MS = 60_000;
 
@@ -239,6 +237,7 @@ export class World {
       refusedTransactions: 0,
       flows: 0,
       wideFlows: 0,
+      doubtfulFlows: 0,
       offloadedFlows: 0,
       refusedFlows: 0,
       flowsInDoubtWhole: 0,
@@ -392,7 +391,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   for (let step = 0; step < options.steps && w.violations.length === 0; step++) {
     w.report.steps = step + 1;
     const queue = w.queue;
+    const forced = forcedFlowStep(options.seed, step);
     if (queue.closed) await restart(w, "clean");
+    else if (forced !== null) await forced(w);
     else await randomStep(w);
     await w.pass(w.int(4));
     await audit(w, step % 25 === 24);
@@ -413,7 +414,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       w,
       PATH,
       () => reopen(w),
-      (id, bytes) => rightPayload(w, id, bytes),
+      (id, bytes) => rightPayload(w, id, bytes, BIG_PAYLOAD),
     );
   await w.settle(w.queue.close().catch(() => {}));
   w.process?.kill();
@@ -423,14 +424,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
 
 async function randomStep(w: World): Promise<void> {
   const roll = w.random();
-  if (roll < 0.17) return enqueue(w);
-  if (roll < 0.21)
-    return flowStep(w, {
-      queues: QUEUES,
-      path: PATH,
-      bigPayload: BIG_PAYLOAD,
-      freeze: () => freeze(w),
-    });
+  if (roll < 0.16) return enqueue(w);
+  if (roll < 0.2) return flowStep(w, flowSetting(w));
+  if (roll < 0.21) return doubtfulFlow(w, w.int(2) === 0);
   if (roll < 0.28) return transaction(w);
   if (roll < 0.33) return enqueueBatch(w);
   if (roll < 0.35) return burst(w);
@@ -658,7 +654,7 @@ function handedOut(w: World, claim: Claim, leaseMs: number): void {
   if (problem !== null) w.violations.push(problem);
   if (claim.payloadRef !== undefined) w.report.offloadedClaims++;
   if (claim.payloadRef !== undefined || w.model.flows.payloads.has(claim.id)) {
-    if (!rightPayload(w, claim.id, Buffer.from(claim.payload).toString()))
+    if (!rightPayload(w, claim.id, Buffer.from(claim.payload).toString(), BIG_PAYLOAD))
       w.violations.push(
         `job ${claim.id} was handed out with ${claim.payload.byteLength} bytes of its ${claim.payloadRef === undefined ? "" : "offloaded "}payload`,
       );
@@ -666,31 +662,6 @@ function handedOut(w: World, claim: Claim, leaseMs: number): void {
   for (const p of parentReady(w, claim.id)) w.violations.push(p);
   w.claims.push(claim);
   w.leaseEnds.set(claim, w.clock.monotonicNow() + leaseMs);
-}
-
-/**
- * The process stands still (a VM paused, a long stop of the world) for
- * longer than the orphans' minimum age, then goes on: every timer due
- * fires at once. Objects written before, by calls still in flight (a flow
- * prepared in slices, say), are old enough to collect now, and an orphan
- * pass that was due runs beside those calls: it must spare what they hold.
- */
-function freeze(w: World): Promise<void> {
-  w.report.freezes++;
-  w.clock.advance(ORPHAN_MIN_AGE_MS + w.int(60_000));
-  return w.pass(w.int(20));
-}
-
-/**
- * Whether `bytes` is the payload job `id` was given, where it is offloaded or
- * a flow's: a flow's known to the model; else the one big payload of plain
- * jobs, or a flow job's big payload (of a flow whose outcome was in doubt
- * and whose ids were the library's).
- */
-function rightPayload(w: World, id: string, bytes: string): boolean {
-  const flows = w.model.flows.payloads.get(id);
-  if (flows !== undefined) return bytes === flows;
-  return bytes === BIG_PAYLOAD || /^f\d+-\d+-r\d*:y+$/.test(bytes);
 }
 
 /**
@@ -1023,7 +994,7 @@ async function operation(w: World): Promise<void> {
 }
 
 /** Stops the current process (cleanly, or by "killing" it) and opens a new one. */
-async function restart(w: World, how: "clean" | "crash"): Promise<void> {
+export async function restart(w: World, how: "clean" | "crash"): Promise<void> {
   const old = w.queue!;
   if (how === "clean") {
     const failed = old.closed; // a failed queue's close resolves without making anything durable
@@ -1119,7 +1090,7 @@ async function outage(w: World): Promise<void> {
 
 async function checkRecovered(w: World): Promise<void> {
   // Flows of the processes before: their outcome is settled in the store now.
-  resolveFlowsInDoubt(w);
+  await resolveFlowsInDoubt(w);
   // A pause or resume not yet durable may be lost: learn what the store says.
   w.paused.clear();
   for (const name of QUEUES) {
@@ -1137,7 +1108,7 @@ async function checkRecovered(w: World): Promise<void> {
  * answer without simulated time passing. False when the queue closed or
  * writes kept coming.
  */
-async function quiesce(w: World): Promise<boolean> {
+export async function quiesce(w: World): Promise<boolean> {
   const queue = w.queue!;
   for (let i = 0; i < 10; i++) {
     if (queue.closed) return false;
@@ -1175,12 +1146,17 @@ async function audit(w: World, deep: boolean): Promise<void> {
 }
 
 /** Nothing a live job needs is ever deleted: every payload object a job of the live state references exists. */
-async function payloadObjectsPresent(w: World): Promise<string[]> {
-  const stored = new Set((await listAll(w.memory, `${PATH}/payload/`)).map((o) => o.key));
+export async function payloadObjectsPresent(w: World, path = PATH): Promise<string[]> {
+  const stored = new Set(await payloadKeys(w, path));
   const problems: string[] = [];
   for (const key of referencedKeys(liveState(w.queue!)))
     if (!stored.has(key)) problems.push(`payload object ${key} of a live job is gone`);
   return problems;
+}
+
+/** The keys of every payload object in the store. */
+export async function payloadKeys(w: World, path = PATH): Promise<string[]> {
+  return (await listAll(w.memory, `${path}/payload/`)).map((o) => o.key);
 }
 
 async function newestManifest(store: MemoryStore): Promise<Manifest | null> {
