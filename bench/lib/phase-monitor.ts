@@ -3,7 +3,8 @@
  * delay (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution) and its 99th
  * percentile, the V8 garbage-collection pauses (a `gc` PerformanceObserver:
  * longest, count and total, major and minor apart), and the attribution of
- * each gap over 20 ms to our code, GC or waiting for a core ({@link TurnMeter}).
+ * each gap over 20 ms to our code, GC or waiting for a core ({@link TurnMeter}),
+ * and for the gaps waiting for a core, who held the cores.
  */
 import {
   constants,
@@ -14,7 +15,8 @@ import {
 } from "node:perf_hooks";
 import { sleep } from "./process.js";
 import { type BenchResult, peakRssMb } from "./result.js";
-import { TurnMeter } from "./turns.js";
+import type { CoreUse } from "./threads.js";
+import { TurnMeter, type TurnSummary } from "./turns.js";
 
 /** Anything whose checkpoints a phase counts. */
 export interface CheckpointSource {
@@ -44,7 +46,49 @@ export interface PhaseRow {
   gapsWaited: number;
   gapsGc: number;
   gapsOurs: number;
+  /**
+   * Summed over the gaps waiting for a core (NaN off Linux): our V8 platform
+   * threads, libuv pool and other threads on a CPU; the rest of the machine
+   * and steal (±10 ms a gap), the cores' time the machine did not account (±20 ms a gap).
+   */
+  waitedV8Ms: number;
+  waitedLibuvMs: number;
+  waitedOtherMs: number;
+  waitedRestMs: number;
+  waitedStealMs: number;
+  waitedLostMs: number;
+  /** Of the gaps waiting for a core, those whose cores our V8 threads held the most, other processes, steal. */
+  waitedByV8: number;
+  waitedByRest: number;
+  waitedBySteal: number;
+  /** Main-thread time the turn meter spent sampling. */
+  meterMs: number;
   checkpoints: number;
+}
+
+const f1 = (ms: number) => ms.toFixed(1);
+
+function coreLine(c: CoreUse): string {
+  return (
+    `main ran ${f1(c.mainRunMs)}, waited ${f1(c.mainWaitMs)}; our V8 threads ${f1(c.v8Ms)} (waited ${f1(c.v8WaitMs)}), ` +
+    `libuv ${f1(c.libuvMs)}, other ${f1(c.otherMs)}; other processes ${c.restMs.toFixed(0)}, steal ${c.stealMs.toFixed(0)}, idle ${c.idleMs.toFixed(0)}, lost ${c.lostMs.toFixed(0)}`
+  );
+}
+
+/** Who held the cores in the gaps waiting for one (summed, then each), and the meter's cost. */
+function coresText(turns: TurnSummary, available: boolean): string {
+  const meter = `    meter: ${turns.ticks} ticks, ${f1(turns.meterMs)} ms sampling\n`;
+  if (turns.waited === 0 || !available) return meter;
+  const by = Object.entries(turns.waitedBy)
+    .filter(([, n]) => n > 0)
+    .map(([who, n]) => `${who} ${n}`)
+    .join(", ");
+  const each = turns.waitedGaps.map((g) =>
+    g.cores === undefined
+      ? ""
+      : `    waited ${f1(g.wallMs)} ms at ${g.fromUs} µs: ${coreLine(g.cores)}\n`,
+  );
+  return `    cores in the ${turns.waited} gaps waiting for a core: ${coreLine(turns.waitedCores)}; held most by ${by}\n${each.join("")}${meter}`;
 }
 
 export class PhaseMonitor {
@@ -112,6 +156,16 @@ export class PhaseMonitor {
       gapsWaited: turns.waited,
       gapsGc: turns.gc,
       gapsOurs: turns.ours,
+      waitedV8Ms: this.#turns.available ? turns.waitedCores.v8Ms : Number.NaN,
+      waitedLibuvMs: this.#turns.available ? turns.waitedCores.libuvMs : Number.NaN,
+      waitedOtherMs: this.#turns.available ? turns.waitedCores.otherMs : Number.NaN,
+      waitedRestMs: this.#turns.available ? turns.waitedCores.restMs : Number.NaN,
+      waitedStealMs: this.#turns.available ? turns.waitedCores.stealMs : Number.NaN,
+      waitedLostMs: this.#turns.available ? turns.waitedCores.lostMs : Number.NaN,
+      waitedByV8: turns.waitedBy["our V8 threads"],
+      waitedByRest: turns.waitedBy["other processes"],
+      waitedBySteal: turns.waitedBy.steal,
+      meterMs: turns.meterMs,
       checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
     };
     this.rows.push(row);
@@ -124,7 +178,8 @@ export class PhaseMonitor {
             (g) =>
               `    gap ${g.wallMs.toFixed(1)} ms at ${g.fromUs} µs: on CPU ${g.cpuMs.toFixed(1)}, waiting ${g.waitMs.toFixed(1)}, GC ${g.gcMs.toFixed(1)}\n`,
           )
-          .join(""),
+          .join("") +
+        coresText(turns, this.#turns.available),
     );
     return row;
   }

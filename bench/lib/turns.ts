@@ -10,9 +10,26 @@
  * inflates the gap's wall time. Garbage-collection pauses (from a `gc`
  * PerformanceObserver) that overlap a gap are subtracted to get the time our
  * code ran. On other systems only wall times are reported.
+ *
+ * A gap in which the main thread waited for a core also says who held the
+ * cores meanwhile ({@link ThreadSampler}): the other threads of this process
+ * by kind (V8's platform threads, the libuv pool, others), the rest of the
+ * machine, and steal. Every tick samples every thread (about 1 µs a thread),
+ * so a gap is the difference of the samples at its two ends; the meter's own
+ * cost is counted and reported.
  */
-import { readFileSync } from "node:fs";
 import { PerformanceObserver, performance } from "node:perf_hooks";
+import {
+  addCoreUse,
+  type CoreUse,
+  coreUse,
+  emptyCoreUse,
+  HOLDERS,
+  type Holder,
+  holder,
+  SAMPLE,
+  ThreadSampler,
+} from "./threads.js";
 
 /** What a gap of the event loop over the threshold was made of. */
 export interface Gap {
@@ -25,6 +42,8 @@ export interface Gap {
   gcMs: number;
   /** Monotonic clock at the gap's start, in µs (the time base of `--cpu-prof` profiles). */
   fromUs: number;
+  /** What every core did during the gap (undefined without /proc). */
+  cores?: CoreUse;
 }
 
 /** A phase's summary. */
@@ -43,18 +62,18 @@ export interface TurnSummary {
   maxOwnMs: number;
   /** The three gaps in which our code ran longest. */
   worst: Gap[];
+  /** The gaps in which the thread waited for a core, in the order they came (at most 20). */
+  waitedGaps: Gap[];
+  /** Summed over all those gaps: what the cores did (zeros without /proc). */
+  waitedCores: CoreUse;
+  /** How many of them each holder held the cores the most in. */
+  waitedBy: Record<Holder, number>;
+  /** The meter's own cost: ticks, and ms of the main thread spent sampling. */
+  ticks: number;
+  meterMs: number;
 }
 
-const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-
-function readSchedstat(): [number, number] | null {
-  try {
-    const [run, wait] = readFileSync(SCHEDSTAT, "latin1").split(" ");
-    return [Number(run) / 1e6, Number(wait) / 1e6];
-  } catch {
-    return null;
-  }
-}
+const KEEP_WAITED = 20;
 
 export class TurnMeter {
   readonly #thresholdMs: number;
@@ -62,14 +81,20 @@ export class TurnMeter {
   readonly #gcObserver: PerformanceObserver;
   /** GC pauses of the current phase: start, end (performance.now()). */
   #gcs: number[] = [];
+  readonly #sampler = new ThreadSampler();
   #lastAt = performance.now();
   #lastHr = process.hrtime.bigint();
-  #last = readSchedstat();
+  #last = new Float64Array(SAMPLE.length);
+  #now = new Float64Array(SAMPLE.length);
   /** Gaps over the threshold, raw: start, end, cpu, wait, start in µs of the monotonic clock. */
   #raw: number[] = [];
+  /** What the cores did in each gap of #raw. */
+  #cores: CoreUse[] = [];
   #maxCpu = 0;
   #maxCpuAt: [number, number] = [0, 0];
-  readonly available = this.#last !== null;
+  #ticks = 0;
+  #meterMs = 0;
+  readonly available = this.#sampler.available;
 
   constructor(thresholdMs = 20) {
     this.#thresholdMs = thresholdMs;
@@ -79,32 +104,46 @@ export class TurnMeter {
       }
     });
     this.#gcObserver.observe({ entryTypes: ["gc"] });
+    if (this.available) this.#sampler.sample(this.#last, this.#lastAt);
     this.#timer = setInterval(() => this.#tick(), 1);
   }
 
   #tick(): void {
     const at = performance.now();
     const hr = process.hrtime.bigint();
-    const now = readSchedstat();
-    const cpu = now !== null && this.#last !== null ? now[0] - this.#last[0] : Number.NaN;
-    const wait = now !== null && this.#last !== null ? now[1] - this.#last[1] : Number.NaN;
+    const now = this.#now;
+    let cpu = Number.NaN;
+    let wait = Number.NaN;
+    if (this.available) {
+      this.#sampler.sample(now, at);
+      cpu = now[SAMPLE.mainRun]! - this.#last[SAMPLE.mainRun]!;
+      wait = now[SAMPLE.mainWait]! - this.#last[SAMPLE.mainWait]!;
+    }
     if (cpu > this.#maxCpu) {
       this.#maxCpu = cpu;
       this.#maxCpuAt = [this.#lastAt, at];
     }
-    if (at - this.#lastAt > this.#thresholdMs)
+    if (at - this.#lastAt > this.#thresholdMs) {
       this.#raw.push(this.#lastAt, at, cpu, wait, Number(this.#lastHr / 1000n));
+      this.#cores.push(coreUse(this.#last, now));
+    }
     this.#lastAt = at;
     this.#lastHr = hr;
+    this.#now = this.#last;
     this.#last = now;
+    this.#ticks++;
+    this.#meterMs += performance.now() - at;
   }
 
   /** Clears the counters for a new phase. */
   reset(): void {
     this.#gcs = [];
     this.#raw = [];
+    this.#cores = [];
     this.#maxCpu = 0;
     this.#maxCpuAt = [0, 0];
+    this.#ticks = 0;
+    this.#meterMs = 0;
   }
 
   #gcIn(from: number, to: number): number {
@@ -130,16 +169,26 @@ export class TurnMeter {
         waitMs: this.#raw[i + 3]!,
         gcMs: this.#gcIn(from, to),
         fromUs: this.#raw[i + 4]!,
+        ...(this.available ? { cores: this.#cores[i / 5]! } : {}),
       });
     }
     let waited = 0;
     let gc = 0;
     let ours = 0;
+    const waitedGaps: Gap[] = [];
+    const waitedCores = emptyCoreUse();
+    const waitedBy = Object.fromEntries(HOLDERS.map((h) => [h, 0])) as Record<Holder, number>;
     let maxOwn = this.#maxCpu - this.#gcIn(this.#maxCpuAt[0], this.#maxCpuAt[1]);
     for (const g of gaps) {
       maxOwn = Math.max(maxOwn, g.cpuMs - g.gcMs);
-      if (!(g.cpuMs > t)) waited++;
-      else if (g.cpuMs - g.gcMs <= t) gc++;
+      if (!(g.cpuMs > t)) {
+        waited++;
+        if (waitedGaps.length < KEEP_WAITED) waitedGaps.push(g);
+        if (g.cores !== undefined) {
+          addCoreUse(waitedCores, g.cores);
+          waitedBy[holder(g.cores)]++;
+        }
+      } else if (g.cpuMs - g.gcMs <= t) gc++;
       else ours++;
     }
     return {
@@ -149,12 +198,18 @@ export class TurnMeter {
       ours,
       maxCpuMs: this.#maxCpu,
       maxOwnMs: Math.max(0, maxOwn),
-      worst: gaps.sort((a, b) => b.cpuMs - b.gcMs - (a.cpuMs - a.gcMs)).slice(0, 3),
+      worst: [...gaps].sort((a, b) => b.cpuMs - b.gcMs - (a.cpuMs - a.gcMs)).slice(0, 3),
+      waitedGaps,
+      waitedCores,
+      waitedBy,
+      ticks: this.#ticks,
+      meterMs: this.#meterMs,
     };
   }
 
   stop(): void {
     clearInterval(this.#timer);
     this.#gcObserver.disconnect();
+    this.#sampler.close();
   }
 }
