@@ -15,7 +15,7 @@ import {
 } from "node:perf_hooks";
 import { sleep } from "./process.js";
 import { type BenchResult, peakRssMb } from "./result.js";
-import type { CoreUse } from "./threads.js";
+import { type CoreUse, gapHolder } from "./threads.js";
 import { TurnMeter, type TurnSummary } from "./turns.js";
 
 /** Anything whose checkpoints a phase counts. */
@@ -61,23 +61,28 @@ export interface PhaseRow {
   waitedByV8: number;
   waitedByRest: number;
   waitedBySteal: number;
-  /** Main-thread time the turn meter spent sampling. */
+  /** Of the gaps classed waiting, those in which the main thread waited < 5 ms (on the CPU or blocked): no holder. */
+  waitedNotWaiting: number;
+  /** Main-thread CPU the turn meter spent sampling. */
   meterMs: number;
   checkpoints: number;
 }
 
 const f1 = (ms: number) => ms.toFixed(1);
 
-function coreLine(c: CoreUse): string {
+/** `wallMs` given: the main thread's time neither on a CPU nor runnable (blocked, asleep). */
+function coreLine(c: CoreUse, wallMs?: number): string {
+  const blocked =
+    wallMs === undefined ? "" : `, blocked ${f1(Math.max(0, wallMs - c.mainRunMs - c.mainWaitMs))}`;
   return (
-    `main ran ${f1(c.mainRunMs)}, waited ${f1(c.mainWaitMs)}; our V8 threads ${f1(c.v8Ms)} (waited ${f1(c.v8WaitMs)}), ` +
+    `main ran ${f1(c.mainRunMs)}, waited ${f1(c.mainWaitMs)}${blocked}; our V8 threads ${f1(c.v8Ms)} (waited ${f1(c.v8WaitMs)}), ` +
     `libuv ${f1(c.libuvMs)}, other ${f1(c.otherMs)}; other processes ${c.restMs.toFixed(0)}, steal ${c.stealMs.toFixed(0)}, idle ${c.idleMs.toFixed(0)}, lost ${c.lostMs.toFixed(0)}`
   );
 }
 
 /** Who held the cores in the gaps waiting for one (summed, then each), and the meter's cost. */
 function coresText(turns: TurnSummary, available: boolean): string {
-  const meter = `    meter: ${turns.ticks} ticks, ${f1(turns.meterMs)} ms sampling\n`;
+  const meter = `    meter: ${turns.ticks} ticks, ${f1(turns.meterMs)} ms CPU sampling\n`;
   if (turns.waited === 0 || !available) return meter;
   const by = Object.entries(turns.waitedBy)
     .filter(([, n]) => n > 0)
@@ -86,7 +91,7 @@ function coresText(turns: TurnSummary, available: boolean): string {
   const each = turns.waitedGaps.map((g) =>
     g.cores === undefined
       ? ""
-      : `    waited ${f1(g.wallMs)} ms at ${g.fromUs} µs: ${coreLine(g.cores)}\n`,
+      : `    waited ${f1(g.wallMs)} ms at ${g.fromUs} µs: ${coreLine(g.cores, g.wallMs)}; held most by ${gapHolder(g.cores)}\n`,
   );
   return `    cores in the ${turns.waited} gaps waiting for a core: ${coreLine(turns.waitedCores)}; held most by ${by}\n${each.join("")}${meter}`;
 }
@@ -165,6 +170,7 @@ export class PhaseMonitor {
       waitedByV8: turns.waitedBy["our V8 threads"],
       waitedByRest: turns.waitedBy["other processes"],
       waitedBySteal: turns.waitedBy.steal,
+      waitedNotWaiting: turns.waitedBy["main not waiting"],
       meterMs: turns.meterMs,
       checkpoints: queue.logStats().checkpointsWritten - this.#checkpointsAtStart,
     };

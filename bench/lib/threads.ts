@@ -118,14 +118,15 @@ export function emptyCoreUse(): CoreUse {
   };
 }
 
-/** Who held the cores the most while the main thread waited for one. */
+/** Who held the cores the most while the main thread waited for one; "unknown" when no share is above its error. */
 export type Holder =
   | "our V8 threads"
   | "our libuv pool"
   | "our other threads"
   | "other processes"
   | "steal"
-  | "the host (lost)";
+  | "the host (lost)"
+  | "unknown";
 
 export const HOLDERS: readonly Holder[] = [
   "our V8 threads",
@@ -134,20 +135,70 @@ export const HOLDERS: readonly Holder[] = [
   "other processes",
   "steal",
   "the host (lost)",
+  "unknown",
 ];
 
+/** Clock ticks of `/proc/stat` (USER_HZ is 100 on every Linux architecture Node runs on). */
+const TICK_MS = 10;
+
+/** Below this, a thread's share (exact, from schedstat) names no holder. */
+export const HOLDER_MIN_MS = 5;
+
+/**
+ * The largest share of the cores, or "unknown" when none is above its error:
+ * {@link HOLDER_MIN_MS} for our threads, and more than one `/proc/stat` tick
+ * for the machine's counters (other processes, steal, lost), which are
+ * differences of 10 ms ticks.
+ */
 export function holder(use: CoreUse): Holder {
-  const shares: [Holder, number][] = [
-    ["our V8 threads", use.v8Ms],
-    ["our libuv pool", use.libuvMs],
-    ["our other threads", use.otherMs],
-    ["other processes", use.restMs],
-    ["steal", use.stealMs],
-    ["the host (lost)", use.lostMs],
+  const shares: [Holder, number, number][] = [
+    ["our V8 threads", use.v8Ms, HOLDER_MIN_MS],
+    ["our libuv pool", use.libuvMs, HOLDER_MIN_MS],
+    ["our other threads", use.otherMs, HOLDER_MIN_MS],
+    ["other processes", use.restMs, TICK_MS],
+    ["steal", use.stealMs, TICK_MS],
+    ["the host (lost)", use.lostMs, 2 * TICK_MS],
   ];
-  let best = shares[0]!;
-  for (const s of shares) if (s[1] > best[1]) best = s;
-  return best[0];
+  let best: Holder = "unknown";
+  let most = Number.NEGATIVE_INFINITY;
+  for (const [who, ms, error] of shares)
+    if (ms > error && ms > most) {
+      best = who;
+      most = ms;
+    }
+  return best;
+}
+
+/**
+ * Who held the cores in a gap, if the main thread waited for one (at least
+ * {@link HOLDER_MIN_MS}): otherwise it was on the CPU (a turn of ours) or
+ * blocked (not runnable) for the gap, and nobody held it up.
+ */
+export type GapHolder = Holder | "main not waiting";
+
+export const GAP_HOLDERS: readonly GapHolder[] = [...HOLDERS, "main not waiting"];
+
+export function gapHolder(use: CoreUse): GapHolder {
+  return use.mainWaitMs < HOLDER_MIN_MS ? "main not waiting" : holder(use);
+}
+
+/**
+ * Thread ids in the order they were created: by their distance after the
+ * main thread's id (the process id) modulo `pidMax`, since Linux hands out ids
+ * cyclically and wraps at `/proc/sys/kernel/pid_max`.
+ */
+export function creationOrder(tids: number[], pid: number, pidMax: number): number[] {
+  const rank = (tid: number) => (((tid - pid) % pidMax) + pidMax) % pidMax;
+  return [...tids].sort((a, b) => rank(a) - rank(b));
+}
+
+function readPidMax(): number {
+  try {
+    const n = Number(readFileSync("/proc/sys/kernel/pid_max", "latin1").trim());
+    return Number.isInteger(n) && n > 0 ? n : 4194304;
+  } catch {
+    return 4194304;
+  }
 }
 
 function optionValue(name: string): string | undefined {
@@ -177,15 +228,14 @@ interface Thread {
 }
 
 const TASKS = "/proc/self/task";
-/** Clock ticks of `/proc/stat` (USER_HZ is 100 on every Linux architecture Node runs on). */
-const TICK_MS = 10;
 const RESCAN_MS = 50;
 
 export class ThreadSampler {
   readonly #buf = Buffer.alloc(4096);
   readonly #threads = new Map<number, Thread>();
-  /** Every thread id seen, ascending: a thread's rank is the order it was created in. */
+  /** Every thread id seen, in creation order ({@link creationOrder}): a thread's rank. */
   #seen: number[] = [];
+  readonly #pidMax = readPidMax();
   #libuvNamed = false;
   readonly #platform = platformThreads();
   readonly #inspector = process.features.inspector ? 1 : 0;
@@ -228,7 +278,13 @@ export class ThreadSampler {
   #rescan(now: number): void {
     this.#lastScan = now;
     const found: number[] = [];
-    for (const entry of readdirSync(TASKS)) {
+    let entries: string[];
+    try {
+      entries = readdirSync(TASKS);
+    } catch {
+      return; // e.g. EMFILE: keep the threads known so far, look again at the next rescan
+    }
+    for (const entry of entries) {
       const tid = Number(entry);
       if (!this.#threads.has(tid)) found.push(tid);
     }
@@ -244,7 +300,7 @@ export class ThreadSampler {
       if (name === "libuv-worker") this.#libuvNamed = true;
       named.push([tid, name]);
     }
-    this.#seen = [...new Set([...this.#seen, ...found])].sort((a, b) => a - b);
+    this.#seen = creationOrder([...new Set([...this.#seen, ...found])], process.pid, this.#pidMax);
     for (const [tid, name] of named) {
       let fd: number;
       try {

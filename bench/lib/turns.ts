@@ -24,9 +24,9 @@ import {
   type CoreUse,
   coreUse,
   emptyCoreUse,
-  HOLDERS,
-  type Holder,
-  holder,
+  GAP_HOLDERS,
+  type GapHolder,
+  gapHolder,
   SAMPLE,
   ThreadSampler,
 } from "./threads.js";
@@ -66,9 +66,13 @@ export interface TurnSummary {
   waitedGaps: Gap[];
   /** Summed over all those gaps: what the cores did (zeros without /proc). */
   waitedCores: CoreUse;
-  /** How many of them each holder held the cores the most in. */
-  waitedBy: Record<Holder, number>;
-  /** The meter's own cost: ticks, and ms of the main thread spent sampling. */
+  /**
+   * How many of them each holder held the cores the most in; "main not
+   * waiting" counts those in which the main thread did not wait for a core
+   * (it was on the CPU, or blocked), which have no holder.
+   */
+  waitedBy: Record<GapHolder, number>;
+  /** The meter's own cost: ticks, and ms of the main thread's CPU spent sampling (ticks × median tick time). */
   ticks: number;
   meterMs: number;
 }
@@ -93,7 +97,8 @@ export class TurnMeter {
   #maxCpu = 0;
   #maxCpuAt: [number, number] = [0, 0];
   #ticks = 0;
-  #meterMs = 0;
+  /** The time of the last ticks, a ring: their median is a tick's cost on the CPU. */
+  readonly #tickMs = new Float64Array(255);
   readonly available = this.#sampler.available;
 
   constructor(thresholdMs = 20) {
@@ -131,8 +136,8 @@ export class TurnMeter {
     this.#lastHr = hr;
     this.#now = this.#last;
     this.#last = now;
+    this.#tickMs[this.#ticks % this.#tickMs.length] = performance.now() - at;
     this.#ticks++;
-    this.#meterMs += performance.now() - at;
   }
 
   /** Clears the counters for a new phase. */
@@ -143,7 +148,6 @@ export class TurnMeter {
     this.#maxCpu = 0;
     this.#maxCpuAt = [0, 0];
     this.#ticks = 0;
-    this.#meterMs = 0;
   }
 
   #gcIn(from: number, to: number): number {
@@ -177,7 +181,10 @@ export class TurnMeter {
     let ours = 0;
     const waitedGaps: Gap[] = [];
     const waitedCores = emptyCoreUse();
-    const waitedBy = Object.fromEntries(HOLDERS.map((h) => [h, 0])) as Record<Holder, number>;
+    const waitedBy = Object.fromEntries(GAP_HOLDERS.map((h) => [h, 0])) as Record<
+      GapHolder,
+      number
+    >;
     let maxOwn = this.#maxCpu - this.#gcIn(this.#maxCpuAt[0], this.#maxCpuAt[1]);
     for (const g of gaps) {
       maxOwn = Math.max(maxOwn, g.cpuMs - g.gcMs);
@@ -186,7 +193,7 @@ export class TurnMeter {
         if (waitedGaps.length < KEEP_WAITED) waitedGaps.push(g);
         if (g.cores !== undefined) {
           addCoreUse(waitedCores, g.cores);
-          waitedBy[holder(g.cores)]++;
+          waitedBy[gapHolder(g.cores)]++;
         }
       } else if (g.cpuMs - g.gcMs <= t) gc++;
       else ours++;
@@ -203,8 +210,22 @@ export class TurnMeter {
       waitedCores,
       waitedBy,
       ticks: this.#ticks,
-      meterMs: this.#meterMs,
+      meterMs: this.#ticks * this.#medianTickMs(),
     };
+  }
+
+  /**
+   * A tick's cost on the CPU: the median time of the last ticks. A tick takes
+   * some µs, so most run uninterrupted and their wall time is CPU time; the
+   * few that are preempted or hold a GC pause would inflate a sum of wall
+   * times, not the median. (The main thread's schedstat is no help here: for
+   * a running thread it advances only at scheduler ticks and switches.)
+   */
+  #medianTickMs(): number {
+    const n = Math.min(this.#ticks, this.#tickMs.length);
+    if (n === 0) return 0;
+    const sorted = this.#tickMs.slice(0, n).sort();
+    return sorted[n >> 1]!;
   }
 
   stop(): void {

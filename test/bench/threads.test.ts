@@ -9,7 +9,14 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { type CoreUse, coreUse, holder, SAMPLE } from "../../bench/lib/threads.js";
+import {
+  type CoreUse,
+  coreUse,
+  creationOrder,
+  gapHolder,
+  holder,
+  SAMPLE,
+} from "../../bench/lib/threads.js";
 
 const run = promisify(execFile);
 const linux = process.platform === "linux";
@@ -21,8 +28,10 @@ async function child<T>(body: string, nodeArgs: string[] = []): Promise<T> {
   const code = `
     import { ThreadSampler, coreUse, SAMPLE } from ${JSON.stringify(threadsJs)};
     const sampler = new ThreadSampler();
-    const take = () => { const s = new Float64Array(SAMPLE.length); sampler.sample(s, performance.now()); return s; };
-    const use = (a, b) => coreUse(a, b);
+    const cpuAt = new WeakMap();
+    const take = () => { const s = new Float64Array(SAMPLE.length); sampler.sample(s, performance.now()); cpuAt.set(s, process.cpuUsage()); return s; };
+    // What the cores did, and the process's CPU by the kernel's own account (getrusage) over the same interval.
+    const use = (a, b) => { return { ...coreUse(a, b), processMs: (cpuAt.get(b).user - cpuAt.get(a).user + cpuAt.get(b).system - cpuAt.get(a).system) / 1e3 }; };
     ${body}
   `;
   const { stdout } = await run(process.execPath, [...nodeArgs, "--input-type=module", "-e", code], {
@@ -31,7 +40,7 @@ async function child<T>(body: string, nodeArgs: string[] = []): Promise<T> {
   return JSON.parse(stdout) as T;
 }
 
-describe("core attribution", { skip: !linux && "reads /proc", timeout: 60_000 }, () => {
+describe("core attribution", { skip: !linux && "reads /proc", timeout: 180_000 }, () => {
   it("classes Node's threads: main, the V8 platform (scheduler + --v8-pool-size workers), then the libuv pool", async () => {
     const kinds = await child<[number, string][]>(
       `
@@ -58,10 +67,10 @@ describe("core attribution", { skip: !linux && "reads /proc", timeout: 60_000 },
   });
 
   it("puts CPU where it was spent: the libuv pool, a worker thread, V8's concurrent GC", async () => {
-    const u = await child<Record<string, CoreUse>>(`
+    const u = await child<Record<string, CoreUse & { processMs: number }>>(`
       const { pbkdf2 } = await import("node:crypto");
       const { Worker } = await import("node:worker_threads");
-      const hash = () => new Promise((r) => pbkdf2("x", "y", 400000, 16, "sha256", r));
+      const hash = () => new Promise((r) => pbkdf2("x", "y", 200000, 16, "sha256", r));
       await hash();
       await new Promise((r) => setTimeout(r, 60));
       let a = take();
@@ -97,6 +106,16 @@ describe("core attribution", { skip: !linux && "reads /proc", timeout: 60_000 },
     assert.ok(u.v8!.v8Ms > 20, `concurrent GC: ${JSON.stringify(u.v8)}`);
     assert.ok(u.v8!.mainRunMs > 20, `the allocating main thread: ${JSON.stringify(u.v8)}`);
     for (const c of Object.values(u)) {
+      // Pins the units: our threads' CPU, read from schedstat in ns, is the process's CPU by getrusage.
+      const ours = c.mainRunMs + c.v8Ms + c.libuvMs + c.otherMs;
+      assert.ok(
+        ours <= 1.1 * c.processMs + 10,
+        `ours within the process's CPU: ${JSON.stringify(c)}`,
+      );
+      assert.ok(
+        ours >= 0.7 * c.processMs - 10,
+        `ours is most of the process's CPU: ${JSON.stringify(c)}`,
+      );
       assert.ok(c.stealMs >= 0 && c.idleMs >= 0, "machine counters only grow");
       assert.ok(
         Math.abs(c.lostMs) <
@@ -107,11 +126,18 @@ describe("core attribution", { skip: !linux && "reads /proc", timeout: 60_000 },
   });
 
   it("the turn meter says what the cores did in each gap over its threshold", async () => {
-    const s = await child<{ gaps: number; cores: CoreUse; ticks: number }>(`
+    const s = await child<{
+      gaps: number;
+      cores: CoreUse;
+      ticks: number;
+      meterMs: number;
+      processMs: number;
+    }>(`
       const { TurnMeter } = await import(${JSON.stringify(turnsJs)});
       const meter = new TurnMeter(20);
       await new Promise((r) => setTimeout(r, 20));
       meter.reset();
+      const cpu0 = process.cpuUsage();
       // 40 ms on a CPU in one turn, however loaded the machine is, allocating nothing (a GC pause
       // in the turn would be taken off its own time).
       const { openSync, readSync } = await import("node:fs");
@@ -127,13 +153,16 @@ describe("core attribution", { skip: !linux && "reads /proc", timeout: 60_000 },
       while (onCpu() < t);
       await new Promise((r) => setTimeout(r, 30));
       const s = meter.summary();
+      const cpu = process.cpuUsage(cpu0);
       meter.stop();
       sampler.close();
-      console.log(JSON.stringify({ gaps: s.gaps, cores: [...s.worst, ...s.waitedGaps].map((g) => g.cores).sort((a, b) => b.mainRunMs - a.mainRunMs)[0], ticks: s.ticks }));
+      console.log(JSON.stringify({ gaps: s.gaps, cores: [...s.worst, ...s.waitedGaps].map((g) => g.cores).sort((a, b) => b.mainRunMs - a.mainRunMs)[0], ticks: s.ticks, meterMs: s.meterMs, processMs: (cpu.user + cpu.system) / 1e3 }));
     `);
     assert.ok(s.gaps >= 1, JSON.stringify(s));
     assert.ok(s.cores.mainRunMs >= 30, `the busy main thread: ${JSON.stringify(s.cores)}`);
     assert.ok(s.ticks > 0);
+    // The meter's cost is CPU: some µs a tick, within the process's CPU (a gap's wall time is not).
+    assert.ok(s.meterMs > 0 && s.meterMs < s.processMs, JSON.stringify(s));
   });
 });
 
@@ -158,5 +187,42 @@ describe("core use arithmetic", () => {
     assert.equal(holder({ ...u, stealMs: 30 }), "steal");
     assert.equal(holder({ ...u, v8Ms: 0, restMs: 11 }), "other processes");
     assert.equal(holder({ ...u, lostMs: 40 }), "the host (lost)");
+  });
+
+  it("names no holder when no share is above its error", () => {
+    const none = coreUse(new Float64Array(SAMPLE.length), new Float64Array(SAMPLE.length));
+    assert.equal(holder(none), "unknown");
+    const noise = { ...none, mainWaitMs: 15, v8Ms: 0.3, restMs: -10, lostMs: -5 };
+    assert.equal(holder(noise), "unknown");
+    // /proc/stat counts in 10 ms ticks: 10 ms of "other processes" is within one tick's error.
+    assert.equal(holder({ ...none, mainWaitMs: 15, restMs: 10 }), "unknown");
+    assert.equal(holder({ ...none, mainWaitMs: 15, restMs: 30 }), "other processes");
+    assert.equal(holder({ ...none, mainWaitMs: 15, v8Ms: 6 }), "our V8 threads");
+  });
+
+  it("gives no holder to a gap in which the main thread was not waiting for a core", () => {
+    const none = coreUse(new Float64Array(SAMPLE.length), new Float64Array(SAMPLE.length));
+    // Asleep or blocked (not runnable) for most of a 58 ms gap, while other processes ran.
+    assert.equal(
+      gapHolder({ ...none, mainRunMs: 0.3, mainWaitMs: 3.9, restMs: 100 }),
+      "main not waiting",
+    );
+    // On the CPU for all of it (a turn of ours just under the threshold).
+    assert.equal(gapHolder({ ...none, mainRunMs: 20, v8Ms: 25 }), "main not waiting");
+    assert.equal(gapHolder({ ...none, mainRunMs: 5, mainWaitMs: 16, v8Ms: 25 }), "our V8 threads");
+  });
+
+  it("ranks threads by creation after the thread ids wrap at pid_max", () => {
+    // main 32765, whose first threads got 32766 and 32767, then ids wrapped (low ids are taken).
+    assert.deepEqual(
+      creationOrder([300, 301, 32765, 32766, 32767], 32765, 32768),
+      [32765, 32766, 32767, 300, 301],
+    );
+    // main near the top: threads after it, then those after the wrap.
+    assert.deepEqual(
+      creationOrder([5, 32760, 32765, 2, 32761], 32760, 32768),
+      [32760, 32761, 32765, 2, 5],
+    );
+    assert.deepEqual(creationOrder([900, 905, 901], 900, 32768), [900, 901, 905]);
   });
 });
