@@ -40,6 +40,14 @@ describe("deterministic simulation", { timeout: 180_000 }, () => {
       absent += report.flowsInDoubtAbsent;
     });
   }
+  // Seed 44581 calls requeueDeadJob on a flow job while a deadLetter of another job of the same
+  // flow is in flight: the requeue takes that job along (a flow's dead jobs come back together),
+  // so the model must not expect it dead when the deadLetter resolves.
+  it("a flow's requeue called while a deadLetter of one of its jobs is in flight (seed 44581)", async () => {
+    const report = await runSimulation({ seed: 44_581, steps: 240 });
+    assert.deepEqual(report.violations, [], report.violations.join("\n"));
+    assert.ok(report.steps === 240, `stopped after ${report.steps} steps`);
+  });
   // The whole-or-absent check ran on both sides: a flow in part would have been seen.
   it("flows in doubt came back whole and absent", () => {
     assert.ok(whole > 0 && absent > 0, `${whole} flows in doubt came back whole, ${absent} absent`);

@@ -176,7 +176,16 @@ export class SimModel {
     for (const id of jobIds) this.neverJobs.add(id);
   }
 
+  /** Requeues called that took job `id` along, by job. */
+  readonly #requeueCalls = new Map<string, number>();
+
+  /** How many requeues called so far took job `id` along. */
+  requeueCalls(id: string): number {
+    return this.#requeueCalls.get(id) ?? 0;
+  }
+
   requeueing(id: string): void {
+    this.#requeueCalls.set(id, this.requeueCalls(id) + 1);
     this.requeueAttempted.add(id);
     this.mustBeDead.delete(id);
     this.minAttempts.delete(id);

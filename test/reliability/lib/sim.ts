@@ -770,9 +770,13 @@ function settleClaim(w: World): void {
       .then(() => w.model.durableBefore(seq), claimLost("nack"));
   } else if (kind < 6) {
     const seq = w.model.nextSeq();
+    // A requeue called after this (a flow's dead jobs come back together, so
+    // one of another job of its flow may take this one along) wins over it.
+    const requeues = w.model.requeueCalls(claim.id);
     queue.deadLetter(claim, "simulated poison").then(() => {
       w.model.durableBefore(seq);
-      if (!w.model.removalAttempted.has(claim.id)) w.model.mustBeDead.add(claim.id);
+      if (!w.model.removalAttempted.has(claim.id) && w.model.requeueCalls(claim.id) === requeues)
+        w.model.mustBeDead.add(claim.id);
     }, claimLost("deadLetter"));
   } else if (w.int(3) === 0) {
     // Given back unstarted: pending again at once, the attempt its claim counted given back.
